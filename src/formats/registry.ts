@@ -1,0 +1,71 @@
+import { FormatError, UnsupportedError } from '../ir/errors.js';
+import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
+
+/**
+ * One row per format: how to recognise it from its first bytes, and (where supported)
+ * how to read and write it. A format module never imports another format.
+ */
+export interface FormatHandler {
+  id: FormatId;
+  /** human name, e.g. "TFLite model" */
+  title: string;
+  /** usual file extensions, lower case with the dot */
+  extensions: string[];
+  /** looks only at the first bytes (at most 4 KiB) and the name; never parses the whole file */
+  detect(head: Uint8Array, fileName?: string): boolean;
+  read?(bytes: Uint8Array, options: ReadOptions): Promise<LoadedModel>;
+  write?(model: LoadedModel, options: WriteOptions): Promise<Uint8Array>;
+}
+
+const handlers: FormatHandler[] = [];
+
+/** Add a format. Order matters: more specific detectors first. */
+export function registerFormat(handler: FormatHandler): void {
+  if (handlers.some((h) => h.id === handler.id)) return;
+  handlers.push(handler);
+}
+
+export function formats(): readonly FormatHandler[] {
+  return handlers;
+}
+
+export function formatById(id: FormatId): FormatHandler | undefined {
+  return handlers.find((h) => h.id === id);
+}
+
+/** Detect a file's format from its bytes (the extension only breaks ties). */
+export function detectFormat(bytes: Uint8Array, fileName = '<bytes>'): FormatHandler {
+  if (bytes.byteLength === 0) throw new FormatError('file is empty', { file: fileName });
+  const head = bytes.subarray(0, 4096);
+  const hits = handlers.filter((h) => {
+    try {
+      return h.detect(head, fileName);
+    } catch {
+      return false;
+    }
+  });
+  if (hits.length === 1) return hits[0]!;
+  const lower = fileName.toLowerCase();
+  const byExt = hits.find((h) => h.extensions.some((e) => lower.endsWith(e)));
+  if (byExt) return byExt;
+  if (hits.length) return hits[0]!;
+  throw new FormatError(`not a model file nnport recognises (known: ${handlers.map((h) => h.title).join(', ')})`, { file: fileName });
+}
+
+/** The handler for writing a file with this name, by extension. */
+export function formatForOutput(fileName: string): FormatHandler {
+  const lower = fileName.toLowerCase();
+  const h = handlers.find((x) => x.write && x.extensions.some((e) => lower.endsWith(e)));
+  if (h) return h;
+  const known = handlers.filter((x) => x.extensions.some((e) => lower.endsWith(e)));
+  if (known.length) throw new UnsupportedError(`writing ${known[0]!.title} files`, `'${fileName}' cannot be written yet`);
+  throw new UnsupportedError(`output format of '${fileName}'`, `writable: ${handlers.filter((x) => x.write).flatMap((x) => x.extensions).join(', ')}`);
+}
+
+/** Read a model file: detect, then parse with the format's reader. */
+export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): Promise<LoadedModel> {
+  const file = options.fileName ?? '<bytes>';
+  const h = detectFormat(bytes, file);
+  if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
+  return h.read(bytes, options);
+}

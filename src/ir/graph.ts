@@ -1,0 +1,233 @@
+import type { DType } from './dtypes.js';
+import { GraphError, ShapeError } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+/** A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). */
+export type Dim = number | string | null;
+
+export interface ValueInfo {
+  name: string;
+  dtype: DType;
+  /** undefined when the rank is unknown */
+  shape?: Dim[];
+  doc?: string;
+}
+
+export type Attr =
+  | { type: 'int'; value: number }
+  | { type: 'float'; value: number }
+  | { type: 'string'; value: string }
+  | { type: 'tensor'; value: Tensor }
+  | { type: 'graph'; value: Graph }
+  | { type: 'ints'; value: number[] }
+  | { type: 'floats'; value: number[] }
+  | { type: 'strings'; value: string[] }
+  | { type: 'tensors'; value: Tensor[] }
+  | { type: 'graphs'; value: Graph[] };
+
+/** One operation. Op semantics are ONNX's (`domain` '' is the default ONNX domain). */
+export interface Node {
+  name: string;
+  opType: string;
+  domain: string;
+  /** value names; '' marks an omitted optional input */
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, Attr>;
+  doc?: string;
+}
+
+export interface GraphMetadata {
+  producerName?: string;
+  producerVersion?: string;
+  domain?: string;
+  modelVersion?: number;
+  docString?: string;
+  irVersion?: number;
+  /** key/value metadata_props */
+  props?: Record<string, string>;
+}
+
+/**
+ * A computation graph in nnport's IR: nodes over named values, with constant tensors
+ * (weights) as initializers. Layout NCHW, op vocabulary ONNX.
+ */
+export interface Graph {
+  name: string;
+  nodes: Node[];
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  initializers: Map<string, Tensor>;
+  /** domain -> opset version ('' = ai.onnx) */
+  opsets: Record<string, number>;
+  /** shape/type annotations of intermediate values, when known */
+  valueInfo?: ValueInfo[];
+  metadata?: GraphMetadata;
+}
+
+export function emptyGraph(name = 'graph'): Graph {
+  return { name, nodes: [], inputs: [], outputs: [], initializers: new Map(), opsets: { '': 17 } };
+}
+
+/** Inputs the caller must feed: graph inputs that are not initializers. */
+export function runtimeInputs(graph: Graph): ValueInfo[] {
+  return graph.inputs.filter((v) => !graph.initializers.has(v.name));
+}
+
+// ---- attribute access: parse once, with defaults, typed errors naming the node ----
+
+function attrOf(node: Node, name: string, type: Attr['type']): Attr | undefined {
+  const a = node.attrs[name];
+  if (a === undefined) return undefined;
+  if (a.type !== type) {
+    // ints attributes given as a single int (and vice versa) are not valid ONNX, but be precise in the error.
+    throw new ShapeError(`node '${node.name}' (${node.opType}): attribute '${name}' is ${a.type}, expected ${type}`);
+  }
+  return a;
+}
+
+export function attrInt(node: Node, name: string, fallback: number): number;
+export function attrInt(node: Node, name: string): number | undefined;
+export function attrInt(node: Node, name: string, fallback?: number): number | undefined {
+  const a = attrOf(node, name, 'int');
+  return a ? (a.value as number) : fallback;
+}
+
+export function attrFloat(node: Node, name: string, fallback: number): number;
+export function attrFloat(node: Node, name: string): number | undefined;
+export function attrFloat(node: Node, name: string, fallback?: number): number | undefined {
+  const a = attrOf(node, name, 'float');
+  return a ? (a.value as number) : fallback;
+}
+
+export function attrString(node: Node, name: string, fallback: string): string;
+export function attrString(node: Node, name: string): string | undefined;
+export function attrString(node: Node, name: string, fallback?: string): string | undefined {
+  const a = attrOf(node, name, 'string');
+  return a ? (a.value as string) : fallback;
+}
+
+export function attrInts(node: Node, name: string, fallback: number[]): number[];
+export function attrInts(node: Node, name: string): number[] | undefined;
+export function attrInts(node: Node, name: string, fallback?: number[]): number[] | undefined {
+  const a = attrOf(node, name, 'ints');
+  return a ? (a.value as number[]) : fallback;
+}
+
+export function attrFloats(node: Node, name: string, fallback: number[]): number[];
+export function attrFloats(node: Node, name: string): number[] | undefined;
+export function attrFloats(node: Node, name: string, fallback?: number[]): number[] | undefined {
+  const a = attrOf(node, name, 'floats');
+  return a ? (a.value as number[]) : fallback;
+}
+
+export function attrStrings(node: Node, name: string): string[] | undefined {
+  const a = attrOf(node, name, 'strings');
+  return a ? (a.value as string[]) : undefined;
+}
+
+export function attrTensor(node: Node, name: string): Tensor | undefined {
+  const a = attrOf(node, name, 'tensor');
+  return a ? (a.value as Tensor) : undefined;
+}
+
+// ---- structure ----
+
+/**
+ * Nodes in an order where every node comes after the producers of its inputs.
+ * Throws GraphError naming the value for a missing input and the nodes of a cycle.
+ * Values produced inside subgraphs (If/Loop bodies) are not considered.
+ */
+export function topologicalOrder(graph: Graph, outerScope: ReadonlySet<string> = new Set()): Node[] {
+  const available = new Set<string>(outerScope);
+  for (const v of graph.inputs) available.add(v.name);
+  for (const k of graph.initializers.keys()) available.add(k);
+  const producer = new Map<string, number>();
+  graph.nodes.forEach((n, i) => {
+    for (const o of n.outputs) {
+      if (!o) continue;
+      if (producer.has(o) || available.has(o)) {
+        if (graph.initializers.has(o) || graph.inputs.some((v) => v.name === o) || producer.has(o)) {
+          throw new GraphError(`value '${o}' is produced more than once (by node '${n.name || n.opType}')`);
+        }
+      }
+      producer.set(o, i);
+    }
+  });
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) {
+      if (i && !available.has(i) && !producer.has(i)) {
+        throw new GraphError(`node '${n.name || n.opType}' reads '${i}', which no node, input or initializer provides`);
+      }
+    }
+  }
+  // Kahn's algorithm, keeping the original order among ready nodes (stable output).
+  const indeg = new Array<number>(graph.nodes.length).fill(0);
+  const users = new Map<number, number[]>();
+  graph.nodes.forEach((n, i) => {
+    const deps = new Set<number>();
+    for (const inp of n.inputs) {
+      const p = inp ? producer.get(inp) : undefined;
+      if (p !== undefined && !available.has(inp)) deps.add(p);
+    }
+    indeg[i] = deps.size;
+    for (const p of deps) {
+      let u = users.get(p);
+      if (!u) users.set(p, (u = []));
+      u.push(i);
+    }
+  });
+  const order: Node[] = [];
+  const ready = new MinHeap();
+  indeg.forEach((d, i) => d === 0 && ready.push(i));
+  while (ready.size) {
+    const i = ready.pop();
+    order.push(graph.nodes[i]!);
+    for (const u of users.get(i) ?? []) if (--indeg[u]! === 0) ready.push(u);
+  }
+  if (order.length !== graph.nodes.length) {
+    const stuck = graph.nodes.filter((_, i) => indeg[i]! > 0).map((n) => n.name || n.opType);
+    throw new GraphError(`graph '${graph.name}' has a cycle through node(s) ${stuck.slice(0, 5).join(', ')}${stuck.length > 5 ? ', ...' : ''}`);
+  }
+  for (const o of graph.outputs) {
+    if (!available.has(o.name) && !producer.has(o.name)) throw new GraphError(`graph output '${o.name}' is never produced`);
+  }
+  return order;
+}
+
+/** Smallest-index-first queue so that a topological order keeps the file's node order where it can. */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= v) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l;
+        if (a[c]! >= last) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}

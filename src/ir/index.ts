@@ -1,0 +1,5 @@
+export * from './dtypes.js';
+export * from './errors.js';
+export * from './float16.js';
+export * from './graph.js';
+export * from './tensor.js';

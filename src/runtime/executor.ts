@@ -1,0 +1,159 @@
+import { DTYPES } from '../ir/dtypes.js';
+import { GraphError, NnportError, ShapeError, UnsupportedError } from '../ir/errors.js';
+import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { initKernels } from '../wasm/loader.js';
+import type { OpKernel, OpTable } from './op.js';
+import { ONNX_OPS } from './ops/index.js';
+
+export interface RunOptions {
+  /** Which values to return (default: the graph outputs). */
+  outputs?: string[];
+  /** Keep and return every intermediate value (for --dump, compare --layers, calibration). */
+  keepIntermediates?: boolean;
+  /** Called with every value as soon as it is computed. */
+  onValue?: (name: string, value: Tensor, node: Node) => void;
+  /** Op table to use (defaults to the ONNX ops). */
+  ops?: OpTable;
+}
+
+export interface RunResult {
+  outputs: Map<string, Tensor>;
+  /** every value computed, when keepIntermediates was set (inputs and initializers excluded) */
+  values?: Map<string, Tensor>;
+}
+
+interface Step {
+  node: Node;
+  kernel: OpKernel<unknown>;
+  attrs: unknown;
+  opset: number;
+}
+
+/** Parse every node's attributes once; unknown ops fail here, before any compute. */
+export function planGraph(graph: Graph, ops: OpTable = ONNX_OPS): Step[] {
+  const order = topologicalOrder(graph);
+  const missing = new Set<string>();
+  for (const node of order) {
+    const key = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}::${node.opType}` : node.opType;
+    if (!ops[key]) missing.add(node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType);
+  }
+  if (missing.size) {
+    throw new UnsupportedError(`op${missing.size > 1 ? 's' : ''} ${[...missing].join(', ')}`, 'not implemented by the nnport runtime');
+  }
+  return order.map((node) => {
+    const domain = node.domain === 'ai.onnx' ? '' : node.domain;
+    const kernel = ops[domain ? `${domain}::${node.opType}` : node.opType]!;
+    const opset = graph.opsets[domain] ?? graph.opsets[''] ?? 1;
+    try {
+      return { node, kernel, attrs: kernel.attrs(node, opset), opset };
+    } catch (e) {
+      throw withNode(e, node);
+    }
+  });
+}
+
+function withNode(e: unknown, node: Node): unknown {
+  if (e instanceof NnportError && !e.message.includes(`'${node.name}'`) && node.name) {
+    e.message = `node '${node.name}' (${node.opType}): ${e.message}`;
+  } else if (!(e instanceof NnportError)) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new ShapeError(`node '${node.name || node.opType}' (${node.opType}): ${msg}`, { cause: e });
+  }
+  return e;
+}
+
+/** Check feeds against the graph's declared inputs: presence, dtype, rank and fixed dims. */
+export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): void {
+  const symbols = new Map<string, number>();
+  for (const input of runtimeInputs(graph)) {
+    const t = feeds.get(input.name);
+    if (!t) throw new GraphError(`missing input '${input.name}' (${input.dtype}${input.shape ? ` [${input.shape.map((d) => d ?? '?').join(', ')}]` : ''})`);
+    if (t.dtype !== input.dtype) throw new ShapeError(`input '${input.name}' must be ${input.dtype}, got ${t.dtype}`);
+    if (!input.shape) continue;
+    const want = input.shape.map((d) => d ?? '?').join(', ');
+    if (t.rank !== input.shape.length) throw new ShapeError(`input '${input.name}' must have shape [${want}], got [${t.shape.join(', ')}]`);
+    input.shape.forEach((d, i) => {
+      const got = t.shape[i]!;
+      if (typeof d === 'number' && d >= 0 && d !== got) {
+        throw new ShapeError(`input '${input.name}' must have shape [${want}], got [${t.shape.join(', ')}]`);
+      }
+      if (typeof d === 'string' && d) {
+        const seen = symbols.get(d);
+        if (seen !== undefined && seen !== got) throw new ShapeError(`input '${input.name}': dimension '${d}' is ${got} here but ${seen} in another input`);
+        symbols.set(d, got);
+      }
+    });
+  }
+  const known = new Set(graph.inputs.map((v) => v.name));
+  for (const name of feeds.keys()) {
+    if (!known.has(name)) throw new GraphError(`'${name}' is not an input of the graph (inputs: ${runtimeInputs(graph).map((v) => v.name).join(', ')})`);
+  }
+}
+
+/** Run a graph on the reference runtime. */
+export async function runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
+  await initKernels();
+  return runGraphSync(graph, feeds, options);
+}
+
+/** Same as runGraph, for callers that already awaited initKernels() (or run in Node). */
+export function runGraphSync(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): RunResult {
+  const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
+  checkFeeds(graph, feedMap);
+  const steps = planGraph(graph, options.ops);
+  const wanted = options.outputs ?? graph.outputs.map((o) => o.name);
+
+  const env = new Map<string, Tensor>();
+  for (const [k, v] of graph.initializers) env.set(k, v);
+  for (const [k, v] of feedMap) env.set(k, v);
+  for (const w of wanted) {
+    if (!env.has(w) && !steps.some((s) => s.node.outputs.includes(w))) throw new GraphError(`'${w}' is not a value of the graph`);
+  }
+
+  // Free an intermediate after its last reader unless it is wanted.
+  const lastUse = new Map<string, number>();
+  steps.forEach((s, i) => s.node.inputs.forEach((v) => v && lastUse.set(v, i)));
+  const keep = new Set(wanted);
+  const values = options.keepIntermediates ? new Map<string, Tensor>() : undefined;
+
+  steps.forEach((step, i) => {
+    const { node } = step;
+    const inputs = node.inputs.map((name) => {
+      if (!name) return undefined;
+      const v = env.get(name);
+      if (!v) throw new GraphError(`node '${node.name}' (${node.opType}): input '${name}' was freed or never computed`);
+      return v;
+    });
+    let outs: Tensor[];
+    try {
+      outs = step.kernel.run(inputs, step.attrs, { node, opset: step.opset });
+    } catch (e) {
+      throw withNode(e, node);
+    }
+    node.outputs.forEach((name, k) => {
+      if (!name) return;
+      const t = outs[k];
+      if (!t) throw new GraphError(`node '${node.name}' (${node.opType}) did not produce output ${k} '${name}'`);
+      env.set(name, t);
+      values?.set(name, t);
+      options.onValue?.(name, t, node);
+    });
+    if (!values) {
+      for (const name of node.inputs) {
+        if (name && lastUse.get(name) === i && !keep.has(name) && !graph.initializers.has(name) && !feedMap.has(name)) env.delete(name);
+      }
+    }
+  });
+
+  const outputs = new Map<string, Tensor>();
+  for (const w of wanted) outputs.set(w, env.get(w)!);
+  return values ? { outputs, values } : { outputs };
+}
+
+/** Bytes of all tensors, for progress and memory reports. */
+export function tensorBytes(ts: Iterable<Tensor>): number {
+  let n = 0;
+  for (const t of ts) n += t.size * (DTYPES[t.dtype].bytes || 0);
+  return n;
+}

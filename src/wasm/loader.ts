@@ -1,0 +1,66 @@
+import { WasmArena } from './arena.js';
+
+/**
+ * The raw exports of build/kernels.wasm (see assembly/index.ts). Kernel wrappers in
+ * src/wasm/*.ts and src/runtime/ cast this to the signatures they call.
+ */
+export type KernelExports = Record<string, unknown> & {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+};
+
+export interface Kernels {
+  readonly exports: KernelExports;
+  readonly arena: WasmArena;
+}
+
+const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
+
+let loaded: Kernels | undefined;
+let loading: Promise<Kernels> | undefined;
+
+function instantiate(module: WebAssembly.Module): Kernels {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new Error(`WASM kernel aborted at ${line}:${col}`);
+      },
+      seed: () => 42,
+    },
+  });
+  const exports = instance.exports as unknown as KernelExports;
+  return { exports, arena: new WasmArena(exports.memory, exports.heapBase()) };
+}
+
+type NodeFs = { readFileSync(p: URL): Uint8Array };
+
+function nodeFs(): NodeFs | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return proc?.getBuiltinModule?.('node:fs') as NodeFs | undefined;
+}
+
+/** Load the kernel module (once). Works in Node and browsers. */
+export async function initKernels(): Promise<Kernels> {
+  if (loaded) return loaded;
+  loading ??= (async () => {
+    const fs = nodeFs();
+    let module: WebAssembly.Module;
+    if (fs) module = await WebAssembly.compile(fs.readFileSync(WASM_URL) as BufferSource);
+    else module = await WebAssembly.compileStreaming(fetch(WASM_URL));
+    loaded ??= instantiate(module);
+    return loaded;
+  })();
+  return loading;
+}
+
+/**
+ * The loaded kernels. In Node this loads synchronously on first use; in a browser call
+ * `await initKernels()` first (the public API does that for you).
+ */
+export function kernels(): Kernels {
+  if (loaded) return loaded;
+  const fs = nodeFs();
+  if (!fs) throw new Error('WASM kernels are not loaded yet: await initKernels() first');
+  loaded = instantiate(new WebAssembly.Module(fs.readFileSync(WASM_URL) as BufferSource));
+  return loaded;
+}
