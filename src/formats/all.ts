@@ -1,7 +1,12 @@
-// Registers every format with the registry, most specific detectors first.
-// Adding a format = one import and one registerFormat line here.
-import { registerFormat } from './registry.js';
+// Every format nnport knows, most specific detectors first.
+// Adding a format = one import and one entry in FORMATS.
+import { registerFormat, type FormatHandler } from './registry.js';
 
+export const FORMATS: FormatHandler[] = [];
+
+let registered = false;
 export function registerAllFormats(): void {
-  void registerFormat;
+  if (registered) return;
+  registered = true;
+  for (const h of FORMATS) registerFormat(h);
 }
