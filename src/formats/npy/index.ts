@@ -1,0 +1,3 @@
+export { detectNpy } from './detect.js';
+export { readNpy } from './read.js';
+export { writeNpy } from './write.js';
