@@ -1,0 +1,129 @@
+import { DTYPES, type DType } from '../ir/dtypes.js';
+import { runtimeInputs, type Dim } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import type { LoadedModel } from '../formats/model.js';
+import { formatById } from '../formats/registry.js';
+
+export interface ValueSummary {
+  name: string;
+  dtype: DType;
+  shape: Dim[] | null;
+}
+
+export interface WeightSummary {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  bytes: number;
+}
+
+/** What `nnport inspect` shows; also the JSON of `inspect --json`. */
+export interface ModelSummary {
+  file: string;
+  format: string;
+  title: string;
+  producer?: string;
+  irVersion?: number;
+  opsets?: Record<string, number>;
+  inputs: ValueSummary[];
+  outputs: ValueSummary[];
+  /** op type -> count, most frequent first */
+  ops: Record<string, number>;
+  nodes: number;
+  weights: WeightSummary[];
+  totalParameters: number;
+  totalBytes: number;
+  containers?: string[];
+  selected?: string;
+  scalars?: Record<string, string>;
+  metadata?: Record<string, string>;
+}
+
+function weightRow(name: string, t: Tensor): WeightSummary {
+  return { name, dtype: t.dtype, shape: [...t.shape], bytes: t.size * (DTYPES[t.dtype].bytes || 0) };
+}
+
+export function summarize(model: LoadedModel, file: string): ModelSummary {
+  const handler = formatById(model.format);
+  const base = { file, format: model.format, title: handler?.title ?? model.format };
+  if (model.kind === 'weights') {
+    const weights = [...model.tensors].map(([n, t]) => weightRow(n, t));
+    return {
+      ...base,
+      inputs: [],
+      outputs: [],
+      ops: {},
+      nodes: 0,
+      weights,
+      totalParameters: weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0),
+      totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
+      containers: model.containers,
+      selected: model.selected,
+      scalars: model.scalars,
+      metadata: model.metadata,
+    };
+  }
+  const g = model.graph;
+  const ops = new Map<string, number>();
+  for (const n of g.nodes) {
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+    ops.set(key, (ops.get(key) ?? 0) + 1);
+  }
+  const weights = [...g.initializers].map(([n, t]) => weightRow(n, t));
+  const meta = g.metadata;
+  const producer = [meta?.producerName, meta?.producerVersion].filter(Boolean).join(' ');
+  return {
+    ...base,
+    producer: producer || undefined,
+    irVersion: meta?.irVersion,
+    opsets: g.opsets,
+    inputs: runtimeInputs(g).map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? null })),
+    outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? null })),
+    ops: Object.fromEntries([...ops].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
+    nodes: g.nodes.length,
+    weights,
+    totalParameters: weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0),
+    totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
+    metadata: meta?.props,
+  };
+}
+
+function dims(shape: Dim[] | null): string {
+  return shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : '[?]';
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+/** The human-readable text of `nnport inspect`. */
+export function formatSummary(s: ModelSummary): string {
+  const lines: string[] = [];
+  lines.push(`${s.file}: ${s.title}`);
+  if (s.producer) lines.push(`  producer: ${s.producer}`);
+  if (s.irVersion !== undefined) lines.push(`  ir version: ${s.irVersion}`);
+  if (s.opsets) lines.push(`  opsets: ${Object.entries(s.opsets).map(([d, v]) => `${d || 'ai.onnx'} ${v}`).join(', ')}`);
+  if (s.containers?.length) lines.push(`  containers: ${s.containers.map((c) => (c === '' ? '(root)' : c)).join(', ')}${s.selected !== undefined ? `  [selected: ${s.selected || '(root)'}]` : ''}`);
+  if (s.scalars && Object.keys(s.scalars).length) lines.push(`  values: ${Object.entries(s.scalars).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (s.metadata && Object.keys(s.metadata).length) lines.push(`  metadata: ${Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (s.inputs.length || s.nodes) {
+    lines.push('  inputs:');
+    for (const v of s.inputs) lines.push(`    ${v.name}: ${v.dtype} ${dims(v.shape)}`);
+    lines.push('  outputs:');
+    for (const v of s.outputs) lines.push(`    ${v.name}: ${v.dtype} ${dims(v.shape)}`);
+    lines.push(`  ops (${s.nodes} nodes):`);
+    for (const [op, n] of Object.entries(s.ops)) lines.push(`    ${op.padEnd(28)} ${n}`);
+  }
+  lines.push(`  weights (${s.weights.length} tensors, ${s.totalParameters.toLocaleString('en-US')} parameters, ${humanBytes(s.totalBytes)}):`);
+  const w = Math.min(60, Math.max(4, ...s.weights.map((x) => x.name.length)));
+  for (const x of s.weights) lines.push(`    ${x.name.padEnd(w)}  ${x.dtype.padEnd(8)} [${x.shape.join(', ')}]  ${humanBytes(x.bytes)}`);
+  return lines.join('\n');
+}

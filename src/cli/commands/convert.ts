@@ -1,0 +1,33 @@
+import { convert, loadModelFile } from '../../index.js';
+import { UsageError } from '../../ir/errors.js';
+import { assertNotAnInput, nodePath, writeFileAtomic } from '../../io/files.js';
+import { one, parseArgs } from '../args.js';
+
+export const CONVERT_HELP = `usage: nnport convert MODEL -o OUT [--key PATH] [--external-data BYTES]
+
+Converts a model; the output format follows OUT's extension.
+  -o, --output OUT        .onnx, .safetensors, .npz (more formats as they land)
+  --key PATH              container to convert from a nested checkpoint
+  --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data`;
+
+export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'external-data', value: true }], 'convert');
+  if (args.positional.length !== 1) throw new UsageError(`convert: give exactly one input model\n${CONVERT_HELP}`);
+  const file = args.positional[0]!;
+  const out = one(args, 'output');
+  if (!out) throw new UsageError(`convert: where to? give -o OUT\n${CONVERT_HELP}`);
+  assertNotAnInput(out, [file]);
+  const ext = one(args, 'external-data');
+  const threshold = ext === undefined ? undefined : Number(ext);
+  if (threshold !== undefined && !(threshold >= 0)) throw new UsageError(`convert: --external-data needs a byte count, got '${ext}'`);
+  const model = await loadModelFile(file, { key: one(args, 'key') });
+  const result = await convert(model, out, { externalDataThreshold: threshold });
+  const path = nodePath();
+  for (const [name, bytes] of result.sidecars) {
+    const target = path.join(path.dirname(out), name);
+    assertNotAnInput(target, [file]);
+    writeFileAtomic(target, bytes);
+  }
+  writeFileAtomic(out, result.bytes);
+  print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
+}

@@ -1,0 +1,93 @@
+import { loadModelFile, run } from '../../index.js';
+import { UsageError } from '../../ir/errors.js';
+import { runtimeInputs } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
+import { writeNpy } from '../../formats/npy/index.js';
+import { one, parseArgs } from '../args.js';
+import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
+
+export const RUN_HELP = `usage: nnport run MODEL --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
+
+Runs the model's reference forward pass on .npy inputs.
+  --input FILE        one per graph input, in order; or NAME=FILE to name the input
+  -o, --output OUT    one output: OUT.npy; several outputs: a folder with <output>.npy each
+  --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
+  --key PATH          container to use in a nested checkpoint`;
+
+/** Match --input arguments to graph inputs: by name (name=file) or by position. */
+export function resolveFeeds(specs: string[], inputNames: string[]): Map<string, string> {
+  const feeds = new Map<string, string>();
+  let pos = 0;
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const named = eq > 0 && inputNames.includes(spec.slice(0, eq));
+    if (named) {
+      const name = spec.slice(0, eq);
+      if (feeds.has(name)) throw new UsageError(`run: input '${name}' given twice`);
+      feeds.set(name, spec.slice(eq + 1));
+    } else {
+      while (pos < inputNames.length && feeds.has(inputNames[pos]!)) pos++;
+      if (pos >= inputNames.length) throw new UsageError(`run: too many --input files; the model has ${inputNames.length} input(s): ${inputNames.join(', ')}`);
+      feeds.set(inputNames[pos++]!, spec);
+    }
+  }
+  const missing = inputNames.filter((n) => !feeds.has(n));
+  if (missing.length) throw new UsageError(`run: missing --input for ${missing.map((m) => `'${m}'`).join(', ')} (the model's inputs, in order: ${inputNames.join(', ')})`);
+  return feeds;
+}
+
+function describe(name: string, t: Tensor): string {
+  const v = t.toNumbers();
+  let lo = Infinity;
+  let hi = -Infinity;
+  let sum = 0;
+  for (const x of v) {
+    lo = Math.min(lo, x);
+    hi = Math.max(hi, x);
+    sum += x;
+  }
+  const head = v.slice(0, 6).map((x) => Number(x.toPrecision(6))).join(', ');
+  return `${name}: ${t.dtype} [${t.shape.join(', ')}] min ${lo.toPrecision(6)} max ${hi.toPrecision(6)} mean ${(sum / Math.max(1, v.length)).toPrecision(6)}  [${head}${v.length > 6 ? ', ...' : ''}]`;
+}
+
+export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
+  const args = parseArgs(
+    argv,
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }],
+    'run',
+  );
+  if (args.positional.length !== 1) throw new UsageError(`run: give exactly one model file\n${RUN_HELP}`);
+  const file = args.positional[0]!;
+  const model = await loadModelFile(file, { key: one(args, 'key') });
+  if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
+  const graph = model.graph;
+  const inputNames = runtimeInputs(graph).map((v) => v.name);
+  const feedFiles = resolveFeeds(args.values.get('input') ?? [], inputNames);
+  const feeds = new Map<string, Tensor>();
+  for (const [name, path] of feedFiles) feeds.set(name, readNpyFile(path));
+
+  const out = one(args, 'output');
+  const dump = one(args, 'dump');
+  if (out) assertNotAnInput(out, [file, ...feedFiles.values()]);
+  const result = await run(model, feeds, { keepIntermediates: dump !== undefined });
+
+  if (dump) {
+    const files = writeTensorDir(dump, result.values!);
+    print(`wrote ${files.length} intermediate tensors to ${dump}/`);
+  }
+  if (!out) {
+    for (const [name, t] of result.outputs) print(describe(name, t));
+    return;
+  }
+  const several = result.outputs.size > 1;
+  if (several || isExistingDir(out)) {
+    if (several && out.toLowerCase().endsWith('.npy')) throw new UsageError(`run: the model has ${result.outputs.size} outputs (${[...result.outputs.keys()].join(', ')}); give -o a folder`);
+    const files = writeTensorDir(out, result.outputs);
+    print(`wrote ${files.join(', ')} to ${out}/`);
+  } else {
+    const [name, t] = [...result.outputs][0]!;
+    writeFileAtomic(out, writeNpy(t));
+    print(`wrote ${name} ${t.dtype} [${t.shape.join(', ')}] to ${out}`);
+  }
+}

@@ -1,0 +1,68 @@
+import { NnportError } from '../ir/errors.js';
+import { CONVERT_HELP, convertCommand } from './commands/convert.js';
+import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
+import { RUN_HELP, runCommand } from './commands/run.js';
+
+type Command = { help: string; run: (argv: string[], print: (s: string) => void) => Promise<void> };
+
+const COMMANDS: Record<string, Command> = {
+  inspect: { help: INSPECT_HELP, run: inspectCommand },
+  run: { help: RUN_HELP, run: runCommand },
+  convert: { help: CONVERT_HELP, run: convertCommand },
+};
+
+const USAGE = `nnport - convert, run and verify neural-network models
+
+usage: nnport <command> [options]
+
+commands:
+  inspect MODEL              format, ops, inputs/outputs and every weight
+  run MODEL --input x.npy    reference forward pass (-o out.npy, --dump DIR)
+  convert MODEL -o OUT       convert to the format of OUT's extension
+
+  nnport <command> --help    options of one command
+  --verbose                  show the full stack trace on errors`;
+
+/** Runs the CLI; returns the exit code. Errors become one line on stderr. */
+export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const rest = argv.filter((a) => a !== '--verbose');
+  const [name, ...args] = rest;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    out(USAGE);
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === 'version') {
+    out(await version());
+    return 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    err(`nnport: unknown command '${name}'\n\n${USAGE}`);
+    return 1;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    out(cmd.help);
+    return 0;
+  }
+  try {
+    await cmd.run(args, out);
+    return 0;
+  } catch (e) {
+    if (e instanceof NnportError) {
+      err(`nnport ${name}: ${e.message}`);
+      if (verbose && e.stack) err(e.stack);
+    } else {
+      const msg = e instanceof Error ? e.message : String(e);
+      err(`nnport ${name}: internal error: ${msg}${verbose ? '' : ' (run with --verbose for the stack trace)'}`);
+      if (verbose && e instanceof Error && e.stack) err(e.stack);
+    }
+    return 1;
+  }
+}
+
+async function version(): Promise<string> {
+  const fs = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:fs') as typeof import('node:fs');
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `nnport ${pkg.version}`;
+}

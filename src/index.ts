@@ -1,0 +1,64 @@
+// The public API of nnport: the same functions in Node and in browsers. Functions take
+// bytes (plus a file name for messages); in Node, `loadModelFile` and friends take paths.
+import { registerAllFormats } from './formats/all.js';
+import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
+import { formatForOutput, readModel } from './formats/registry.js';
+import { UsageError } from './ir/errors.js';
+import type { Graph } from './ir/graph.js';
+import type { Tensor } from './ir/tensor.js';
+import { readFileBytes, siblingReader } from './io/files.js';
+import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+import { summarize, type ModelSummary } from './api/summary.js';
+
+export * from './ir/index.js';
+export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, FormatId } from './formats/model.js';
+export { detectFormat, formats } from './formats/registry.js';
+export { readNpy, writeNpy } from './formats/npy/index.js';
+export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+export { initKernels } from './wasm/loader.js';
+export { formatSummary, type ModelSummary } from './api/summary.js';
+
+registerAllFormats();
+
+/** Read a model from its bytes. */
+export async function loadModel(bytes: Uint8Array, options: ReadOptions = {}): Promise<LoadedModel> {
+  return readModel(bytes, options);
+}
+
+/** Read a model file (Node): external data and sibling files resolve next to it. */
+export async function loadModelFile(path: string, options: Omit<ReadOptions, 'fileName' | 'readSibling'> = {}): Promise<LoadedModel> {
+  return readModel(readFileBytes(path), { ...options, fileName: path, readSibling: siblingReader(path) });
+}
+
+/** Format, ops, inputs/outputs and every weight of a model. */
+export async function inspect(model: LoadedModel, fileName = '<model>'): Promise<ModelSummary> {
+  return summarize(model, fileName);
+}
+
+function graphOf(model: LoadedModel | Graph): Graph {
+  if ('kind' in model) {
+    if (model.kind !== 'graph') throw new UsageError(`a ${model.format} file holds weights only, not a graph that can be run`);
+    return model.graph;
+  }
+  return model;
+}
+
+/** Reference forward pass. `feeds` maps input names to tensors. */
+export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
+  return runGraph(graphOf(model), feeds, options);
+}
+
+export interface ConvertResult {
+  /** the main output file's bytes */
+  bytes: Uint8Array;
+  /** further files to write next to it (external data, weight shards) */
+  sidecars: Map<string, Uint8Array>;
+}
+
+/** Convert a loaded model to the format implied by `outputName`'s extension. */
+export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
+  const handler = formatForOutput(outputName);
+  const sidecars = new Map<string, Uint8Array>();
+  const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
+  return { bytes, sidecars };
+}
