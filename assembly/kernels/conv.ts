@@ -1,1 +1,266 @@
-// Kernels for this area are added here; assembly/index.ts re-exports them.
+// Convolution drivers over one image and one group, NCHW float32 (1-D convs come in as H = 1).
+//   conv2dGemm:        im2col into packed GEMM panels, chunk by chunk, then sgemmPacked.
+//   depthwiseConv2d:   direct SIMD over the output width (one filter per channel).
+//   col2imAdd:         the scatter half of ConvTranspose (the GEMM half is sgemmPacked).
+// Pointers are byte addresses in this memory; all scratch is passed in by the caller.
+
+import { GEMM_MR, GEMM_NR } from '../util/gemm-blocking';
+import { sgemmPacked } from './gemm';
+
+const OUTSIDE: i32 = -0x40000000;
+
+/**
+ * Write columns [n0, n0+nc) of the im2col matrix of x[C,H,W] (rows k = (c,ky,kx), columns
+ * n = oh*OW + ow) as packed B panels [ceil(nc/NR)][K][NR]; out-of-image taps are zero.
+ * `idx` is scratch for 2*NR i32.
+ */
+export function im2colPacked(
+  x: usize, C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
+  OW: i32, n0: i32, nc: i32, dst: usize, idx: usize,
+): void {
+  const K = C * kh * kw;
+  const panels = (nc + GEMM_NR - 1) / GEMM_NR;
+  const plane = <usize>(H * W) << 2;
+  const rowBytes = <usize>W << 2;
+  const zero = f32x4.splat(0);
+  for (let p = 0; p < panels; p++) {
+    const ns = n0 + p * GEMM_NR;
+    const cols = min(GEMM_NR, n0 + nc - ns);
+    const oh0 = ns / OW;
+    const ow0 = ns - oh0 * OW;
+    let d = dst + (<usize>p * <usize>K * GEMM_NR << 2);
+    if (cols == GEMM_NR && ow0 + GEMM_NR <= OW) {
+      // The whole panel lies in one output row: a tap is a strided (often contiguous) row slice.
+      const ihb = oh0 * sh - pt;
+      const iwb = ow0 * sw - pl;
+      let xc = x;
+      for (let c = 0; c < C; c++) {
+        for (let ky = 0; ky < kh; ky++) {
+          const ih = ihb + ky * dh;
+          if (<u32>ih >= <u32>H) {
+            for (let kx = 0; kx < kw; kx++) {
+              v128.store(d, zero);
+              v128.store(d, zero, 16);
+              d += GEMM_NR << 2;
+            }
+            continue;
+          }
+          const row = xc + <usize>ih * rowBytes;
+          for (let kx = 0; kx < kw; kx++) {
+            const iw = iwb + kx * dw;
+            if (sw == 1 && iw >= 0 && iw + GEMM_NR <= W) {
+              const s = row + (<usize>iw << 2);
+              v128.store(d, v128.load(s));
+              v128.store(d, v128.load(s, 16), 16);
+            } else {
+              for (let t = 0; t < GEMM_NR; t++) {
+                const iwt = iw + t * sw;
+                store<f32>(d + (<usize>t << 2), <u32>iwt < <u32>W ? load<f32>(row + (<usize>iwt << 2)) : 0);
+              }
+            }
+            d += GEMM_NR << 2;
+          }
+        }
+        xc += plane;
+      }
+    } else {
+      // The panel wraps to the next output row(s) or is the ragged last one: per-column origins.
+      let oh = oh0, ow = ow0;
+      for (let t = 0; t < GEMM_NR; t++) {
+        const ti = idx + (<usize>t << 3);
+        if (t < cols) {
+          store<i32>(ti, oh * sh - pt);
+          store<i32>(ti, ow * sw - pl, 4);
+        } else {
+          store<i32>(ti, OUTSIDE);
+          store<i32>(ti, OUTSIDE, 4);
+        }
+        if (++ow == OW) {
+          ow = 0;
+          oh++;
+        }
+      }
+      let xc = x;
+      for (let c = 0; c < C; c++) {
+        for (let ky = 0; ky < kh; ky++) {
+          for (let kx = 0; kx < kw; kx++) {
+            for (let t = 0; t < GEMM_NR; t++) {
+              const ti = idx + (<usize>t << 3);
+              const ih = load<i32>(ti) + ky * dh;
+              const iw = load<i32>(ti, 4) + kx * dw;
+              let v: f32 = 0;
+              if (<u32>ih < <u32>H && <u32>iw < <u32>W) v = load<f32>(xc + <usize>ih * rowBytes + (<usize>iw << 2));
+              store<f32>(d + (<usize>t << 2), v);
+            }
+            d += GEMM_NR << 2;
+          }
+        }
+        xc += plane;
+      }
+    }
+  }
+}
+
+/**
+ * y[M, OH*OW] = W[M, C*kh*kw] * im2col(x[C,H,W]) (+ bias[M]). `aPack` is W packed by
+ * gemmPackA; `col` holds nChunk packed columns (nChunk a multiple of NR); `scratch` is
+ * gemmScratchBytes(). `bias` is 0 or M floats padded to a multiple of MR.
+ */
+export function conv2dGemm(
+  x: usize, C: i32, H: i32, W: i32, aPack: usize, M: i32, bias: usize, y: usize, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, nChunk: i32, scratch: usize,
+): void {
+  const K = C * kh * kw;
+  const N = OH * OW;
+  const idx = scratch + (<usize>(GEMM_MR * GEMM_NR) << 2);
+  for (let n0 = 0; n0 < N; n0 += nChunk) {
+    const nc = min(nChunk, N - n0);
+    im2colPacked(x, C, H, W, kh, kw, sh, sw, pt, pl, dh, dw, OW, n0, nc, col, idx);
+    sgemmPacked(M, nc, K, aPack, col, y + (<usize>n0 << 2), N, bias, 0, scratch);
+  }
+}
+
+// Four outputs of a strided row: stride 1 is one load, stride 2 keeps the even lanes of two.
+// @ts-ignore: decorator
+@inline
+function load4(p: usize, sw: i32): v128 {
+  if (sw == 1) return v128.load(p);
+  return v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6);
+}
+
+/**
+ * Depthwise conv (group = C, one filter per channel) of x[C,H,W] with w[C,kh,kw] into
+ * y[C,OH,OW]. Each channel is first copied into `pad`, a zero-bordered plane of
+ * PH x PW = ((OH-1)*sh + (kh-1)*dh + 1) x ((OW-1)*sw + (kw-1)*dw + 1) floats plus 8 floats
+ * of slack, so the inner loops need no bounds checks. Strides 1 and 2 are SIMD.
+ */
+export function depthwiseConv2d(
+  x: usize, C: i32, H: i32, W: i32, w: usize, bias: usize, y: usize, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, pad: usize,
+): void {
+  const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
+  const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
+  const PWb = <usize>PW << 2;
+  const simd = sw == 1 || sw == 2;
+  for (let c = 0; c < C; c++) {
+    padPlane(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, 0);
+    const wc = w + (<usize>(c * kh * kw) << 2);
+    const b: f32 = bias ? load<f32>(bias + (<usize>c << 2)) : 0;
+    const bv = f32x4.splat(b);
+    const yc = y + (<usize>c * <usize>(OH * OW) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const top = pad + <usize>(oh * sh) * PWb;
+      const yr = yc + (<usize>(oh * OW) << 2);
+      let ow = 0;
+      if (simd) {
+        const step4 = <usize>(4 * sw) << 2;
+        for (; ow + 16 <= OW; ow += 16) {
+          let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+          for (let ky = 0; ky < kh; ky++) {
+            const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
+            const wr = wc + (<usize>(ky * kw) << 2);
+            for (let kx = 0; kx < kw; kx++) {
+              const wv = v128.load32_splat(wr + (<usize>kx << 2));
+              const p = r + (<usize>(kx * dw) << 2);
+              a0 = f32x4.add(a0, f32x4.mul(wv, load4(p, sw)));
+              a1 = f32x4.add(a1, f32x4.mul(wv, load4(p + step4, sw)));
+              a2 = f32x4.add(a2, f32x4.mul(wv, load4(p + 2 * step4, sw)));
+              a3 = f32x4.add(a3, f32x4.mul(wv, load4(p + 3 * step4, sw)));
+            }
+          }
+          const o = yr + (<usize>ow << 2);
+          v128.store(o, a0);
+          v128.store(o, a1, 16);
+          v128.store(o, a2, 32);
+          v128.store(o, a3, 48);
+        }
+        for (; ow + 4 <= OW; ow += 4) {
+          let a0 = bv;
+          for (let ky = 0; ky < kh; ky++) {
+            const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
+            const wr = wc + (<usize>(ky * kw) << 2);
+            for (let kx = 0; kx < kw; kx++) {
+              a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(wr + (<usize>kx << 2)), load4(r + (<usize>(kx * dw) << 2), sw)));
+            }
+          }
+          v128.store(yr + (<usize>ow << 2), a0);
+        }
+      }
+      for (; ow < OW; ow++) {
+        let a = b;
+        for (let ky = 0; ky < kh; ky++) {
+          const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
+          const wr = wc + (<usize>(ky * kw) << 2);
+          for (let kx = 0; kx < kw; kx++) a += load<f32>(wr + (<usize>kx << 2)) * load<f32>(r + (<usize>(kx * dw) << 2));
+        }
+        store<f32>(yr + (<usize>ow << 2), a);
+      }
+    }
+  }
+}
+
+/**
+ * Copy plane src[H,W] into dst[PH,PW] shifted by (pt, pl), filling everything outside the
+ * image with `fill`, plus 8 floats of `fill` after the plane (slack for 8-wide loads).
+ */
+export function padPlane(src: usize, H: i32, W: i32, dst: usize, PH: i32, PW: i32, pt: i32, pl: i32, fill: f32): void {
+  const PWb = <usize>PW << 2;
+  const f = f32x4.splat(fill);
+  // columns [j0, j1) of a padded row come from the image
+  const j0 = max(0, min(PW, pl));
+  const j1 = max(j0, min(PW, pl + W));
+  for (let i = 0; i < PH; i++) {
+    const d = dst + <usize>i * PWb;
+    const ih = i - pt;
+    if (<u32>ih >= <u32>H || j1 == j0) {
+      fillRow(d, PW, f, fill);
+      continue;
+    }
+    if (j0 > 0) fillRow(d, j0, f, fill);
+    memory.copy(d + (<usize>j0 << 2), src + (<usize>(ih * W + j0 - pl) << 2), <usize>(j1 - j0) << 2);
+    if (j1 < PW) fillRow(d + (<usize>j1 << 2), PW - j1, f, fill);
+  }
+  fillRow(dst + <usize>PH * PWb, 8, f, fill);
+}
+
+// @ts-ignore: decorator
+@inline
+function fillRow(d: usize, n: i32, f: v128, fill: f32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(d + (<usize>i << 2), f);
+  for (; i < n; i++) store<f32>(d + (<usize>i << 2), fill);
+}
+
+/**
+ * ConvTranspose scatter: y[M, OH, OW] += col2im(col[M*kh*kw, H*W]), where column n = ih*W + iw
+ * of row (m, ky, kx) lands on oh = ih*sh - pt + ky*dh, ow = iw*sw - pl + kx*dw when inside.
+ */
+export function col2imAdd(
+  col: usize, M: i32, H: i32, W: i32, y: usize, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
+): void {
+  let src = col;
+  for (let m = 0; m < M; m++) {
+    const ym = y + (<usize>m * <usize>(OH * OW) << 2);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        for (let ih = 0; ih < H; ih++) {
+          const oh = ih * sh - pt + ky * dh;
+          if (<u32>oh >= <u32>OH) {
+            src += <usize>W << 2;
+            continue;
+          }
+          const yr = ym + (<usize>(oh * OW) << 2);
+          for (let iw = 0; iw < W; iw++) {
+            const ow = iw * sw - pl + kx * dw;
+            if (<u32>ow < <u32>OW) {
+              const p = yr + (<usize>ow << 2);
+              store<f32>(p, load<f32>(p) + load<f32>(src));
+            }
+            src += 4;
+          }
+        }
+      }
+    }
+  }
+}
