@@ -1,8 +1,11 @@
 // Every format nnport knows, most specific detectors first.
 // Adding a format = one import and one entry in FORMATS.
+import { npyFormat } from './npy/index.js';
 import { registerFormat, type FormatHandler } from './registry.js';
 
-export const FORMATS: FormatHandler[] = [];
+export const FORMATS: FormatHandler[] = [
+  npyFormat,
+];
 
 let registered = false;
 export function registerAllFormats(): void {

@@ -1,0 +1,118 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { readNpy, writeNpy } from '../../src/formats/npy/index.js';
+import { Tensor } from '../../src/ir/tensor.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const LENET = join(ROOT, 'examples/lenet');
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-cli-'));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.toNumbers();
+  const y = b.toNumbers();
+  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+}
+
+describe('nnport CLI', () => {
+  it('prints usage and fails without a command, and names unknown commands', async () => {
+    expect((await cli()).code).toBe(1);
+    const r = await cli('frobnicate');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/unknown command 'frobnicate'/);
+    expect((await cli('run', '--help')).out).toMatch(/usage: nnport run/);
+  });
+
+  it('gives one clear line for missing files, random bytes and unknown options', async () => {
+    let r = await cli('inspect', join(tmp, 'nope.onnx'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nope\.onnx: no such file/);
+    expect(r.err.split('\n')).toHaveLength(1);
+
+    const junk = join(tmp, 'junk.bin');
+    writeFileSync(junk, Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 251));
+    r = await cli('inspect', junk);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/junk\.bin: not a model file nnport recognises/);
+    expect(r.err.split('\n')).toHaveLength(1);
+
+    r = await cli('inspect', junk, '--frobnicate');
+    expect(r.err).toMatch(/unknown option --frobnicate/);
+  });
+
+  it('runs the shipped LeNet and matches PyTorch', async () => {
+    const out = join(tmp, 'lenet-out.npy');
+    const r = await cli('run', join(LENET, 'model.onnx'), '--input', join(LENET, 'input.npy'), '-o', out);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const got = readNpy(readFileSync(out));
+    const want = readNpy(readFileSync(join(LENET, 'expected.npy')));
+    expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('dumps every intermediate tensor with an index', async () => {
+    const dump = join(tmp, 'dump');
+    const r = await cli('run', join(LENET, 'model.onnx'), '--input', join(LENET, 'input.npy'), '--dump', dump);
+    expect(r.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(dump, 'index.json'), 'utf8')) as Record<string, string>;
+    expect(Object.keys(index).length).toBeGreaterThan(3);
+    for (const f of Object.values(index)) expect(existsSync(join(dump, f))).toBe(true);
+    expect(readdirSync(dump).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('rejects a wrong input shape and a missing input by name', async () => {
+    const bad = join(tmp, 'bad.npy');
+    writeFileSync(bad, writeNpy(Tensor.float32([1, 1, 5, 5])));
+    let r = await cli('run', join(LENET, 'model.onnx'), '--input', bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/must have shape \[.*\], got \[1, 1, 5, 5\]/);
+    r = await cli('run', join(LENET, 'model.onnx'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/missing --input for/);
+  });
+
+  it('inspects as text and JSON', async () => {
+    const r = await cli('inspect', join(LENET, 'model.onnx'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/ONNX model/);
+    expect(r.out).toMatch(/Conv\s+2/);
+    const j = JSON.parse((await cli('inspect', join(LENET, 'model.onnx'), '--json')).out);
+    expect(j.format).toBe('onnx');
+    expect(j.totalParameters).toBeGreaterThan(1000);
+    expect(j.inputs).toHaveLength(1);
+  });
+
+  it('converts ONNX to ONNX, and refuses to overwrite its input', async () => {
+    const src = join(LENET, 'model.onnx');
+    const out = join(tmp, 'copy.onnx');
+    expect((await cli('convert', src, '-o', out)).code).toBe(0);
+    const o1 = join(tmp, 'a.npy');
+    await cli('run', out, '--input', join(LENET, 'input.npy'), '-o', o1);
+    const want = readNpy(readFileSync(join(LENET, 'expected.npy')));
+    expect(maxAbsDiff(readNpy(readFileSync(o1)), want)).toBeLessThanOrEqual(1e-4);
+    const before = readFileSync(src);
+    const r = await cli('convert', src, '-o', src);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/refusing to overwrite the input/);
+    expect(readFileSync(src).equals(before)).toBe(true);
+  });
+
+  it('the installed bin exits 1 with one line on stderr', () => {
+    if (!existsSync(join(ROOT, 'dist/cli/main.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: ROOT, stdio: 'ignore' });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/nnport.js'), 'inspect', join(tmp, 'missing.onnx')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
+  });
+});
