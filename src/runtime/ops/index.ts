@@ -1,9 +1,12 @@
 import type { OpTable } from '../op.js';
+import { CONV_OPS } from './conv.js';
+import { GEMM_OPS } from './gemm.js';
+import { POOL_OPS } from './pool.js';
 
 /**
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

@@ -1,0 +1,125 @@
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (ONNX semantics, NCHW float32).
+import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { attrInt, type Node } from '../../ir/graph.js';
+import { Tensor, shapeSize } from '../../ir/tensor.js';
+import { defineOp, type OpKernel, type OpTable } from '../op.js';
+import { forwardAxis, parseWindowAttrs, windowOf, type WindowAttrs } from './conv.js';
+import { copyInF32, denseKernels, float32Data, requireInput } from './gemm.js';
+
+interface PoolAttrs extends WindowAttrs {
+  kernelShape: number[];
+  ceil: boolean;
+  countIncludePad: boolean;
+}
+
+function parsePoolAttrs(node: Node, isMax: boolean): PoolAttrs {
+  const a = parseWindowAttrs(node);
+  if (!a.kernelShape) throw new ShapeError(`${node.opType} needs the kernel_shape attribute`);
+  if (isMax && node.outputs[1]) throw new UnsupportedError('MaxPool Indices output', 'only the pooled values are computed');
+  return { ...a, kernelShape: a.kernelShape, ceil: attrInt(node, 'ceil_mode', 0) !== 0, countIncludePad: attrInt(node, 'count_include_pad', 0) !== 0 };
+}
+
+/** 1 / (taps of each window on one axis that count towards the average). */
+function inverseCounts(out: number, inp: number, k: number, s: number, d: number, pb: number, pe: number, includePad: boolean): Float32Array {
+  const lo = includePad ? -pb : 0;
+  const hi = includePad ? inp + pe : inp;
+  const inv = new Float32Array(out + 8);
+  for (let o = 0; o < out; o++) {
+    let n = 0;
+    for (let j = 0; j < k; j++) {
+      const i = o * s - pb + j * d;
+      if (i >= lo && i < hi) n++;
+    }
+    inv[o] = n > 0 ? 1 / n : NaN;
+  }
+  return inv;
+}
+
+function pool(isMax: boolean): OpKernel<PoolAttrs> {
+  const op = isMax ? 'MaxPool' : 'AveragePool';
+  return defineOp<PoolAttrs>({
+    attrs: (node) => parsePoolAttrs(node, isMax),
+    run(inputs, at) {
+      const X = requireInput(inputs, 0, 'X');
+      const x = float32Data(X, op, 'X');
+      const r = X.rank - 2;
+      if (r === 3) throw new UnsupportedError(`3-D ${op}`, 'only 1-D and 2-D are implemented');
+      if (r !== 1 && r !== 2) throw new ShapeError(`${op} input must have rank 3 or 4 (N, C, spatial...), got [${X.shape.join(', ')}]`);
+      if (at.kernelShape.length !== r) throw new ShapeError(`kernel_shape [${at.kernelShape.join(', ')}] must have ${r} entries for input [${X.shape.join(', ')}]`);
+      const win = windowOf(at, at.kernelShape, op);
+      const sp = X.shape.slice(2);
+      const out: number[] = [];
+      const pb: number[] = [];
+      const pe: number[] = [];
+      for (let i = 0; i < r; i++) {
+        const [o, b, e] = forwardAxis(sp[i]!, win.k[i]!, win.s[i]!, win.d[i]!, win.pads[i]!, win.pads[i + r]!, at.autoPad, at.ceil);
+        if (o < 0) throw new ShapeError(`${op} window (kernel ${win.k[i]}, dilation ${win.d[i]}) is larger than the padded input (${sp[i]}) on spatial axis ${i}`);
+        if (b >= (win.k[i]! - 1) * win.d[i]! + 1 || e >= (win.k[i]! - 1) * win.d[i]! + 1) {
+          // A window lying wholly in the padding has nothing to pool.
+          throw new ShapeError(`${op} pads [${win.pads.join(', ')}] must be smaller than the kernel on spatial axis ${i}`);
+        }
+        out.push(o);
+        pb.push(b);
+        pe.push(e);
+      }
+      const outShape = [X.shape[0]!, X.shape[1]!, ...out];
+      const y = new Float32Array(shapeSize(outShape));
+      if (y.length === 0) return [new Tensor('float32', outShape, y)];
+      if (X.size === 0) throw new ShapeError(`${op} of an empty input [${X.shape.join(', ')}] has no values to pool`);
+      const two = <T>(v: T[], one: T): [T, T] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
+      const [H, W] = two(sp, 1);
+      const [OH, OW] = two(out, 1);
+      const [kh, kw] = two(win.k, 1);
+      const [sh, sw] = two(win.s, 1);
+      const [dh, dw] = two(win.d, 1);
+      const [pt, pl] = two(pb, 0);
+      const [pbot, pr] = two(pe, 0);
+      const { k, arena } = denseKernels();
+      arena.scoped(() => {
+        const xp = copyInF32(arena, x);
+        const yp = arena.alloc(y.length * 4);
+        const invH = copyInF32(arena, inverseCounts(OH, H, kh, sh, dh, pt, pbot, at.countIncludePad));
+        const invW = copyInF32(arena, inverseCounts(OW, W, kw, sw, dw, pl, pr, at.countIncludePad));
+        const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
+        const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
+        const pad = arena.alloc((PH * PW + 8) * 4);
+        k.pool2d(xp, X.shape[0]! * X.shape[1]!, H, W, yp, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, isMax ? 1 : 0, invH, invW, pad);
+        y.set(arena.f32(yp, y.length));
+      });
+      return [new Tensor('float32', outShape, y)];
+    },
+  });
+}
+
+function globalPool(isMax: boolean): OpKernel<Record<string, never>> {
+  const op = isMax ? 'GlobalMaxPool' : 'GlobalAveragePool';
+  return defineOp({
+    attrs: () => ({}),
+    run(inputs) {
+      const X = requireInput(inputs, 0, 'X');
+      const x = float32Data(X, op, 'X');
+      if (X.rank < 2) throw new ShapeError(`${op} input must have rank >= 2 (N, C, spatial...), got [${X.shape.join(', ')}]`);
+      const NC = X.shape[0]! * X.shape[1]!;
+      const HW = shapeSize(X.shape.slice(2));
+      const outShape = [X.shape[0]!, X.shape[1]!, ...X.shape.slice(2).map(() => 1)];
+      const y = new Float32Array(NC);
+      if (NC === 0) return [new Tensor('float32', outShape, y)];
+      if (HW === 0) throw new ShapeError(`${op} of an empty spatial extent [${X.shape.join(', ')}] has no values to pool`);
+      const { k, arena } = denseKernels();
+      arena.scoped(() => {
+        const xp = copyInF32(arena, x);
+        const yp = arena.alloc(NC * 4);
+        k.globalPool(xp, NC, HW, yp, isMax ? 1 : 0);
+        y.set(arena.f32(yp, NC));
+      });
+      return [new Tensor('float32', outShape, y)];
+    },
+  });
+}
+
+export const POOL_OPS: OpTable = {
+  MaxPool: pool(true),
+  AveragePool: pool(false),
+  GlobalMaxPool: globalPool(true),
+  GlobalAveragePool: globalPool(false),
+};
