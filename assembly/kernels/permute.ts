@@ -1,1 +1,291 @@
-// Kernels for this area are added here; assembly/index.ts re-exports them.
+// Permutation of a dense N-d tensor. The TS wrapper (src/wasm/permute.ts) coalesces axes and
+// passes the output shape with the source stride of each output axis; the output is dense.
+// Three shapes of work remain after coalescing:
+//   - the last output axis is the source's innermost axis: copy contiguous rows;
+//   - otherwise: a (cache-tiled, SIMD) 2-D transpose between the source's innermost axis (X) and
+//     the output's innermost axis (Y), repeated over the remaining "outer" axes by an odometer.
+
+// Edge of a square cache tile, in elements; 64 x 64 x 4 B = 16 KiB of source + 16 KiB of
+// destination stays in L1 while the tile is transposed.
+const TILE: i32 = 64;
+
+// ---- 2-D transposes: dst[x*dsx + y] = src[y*ssy + x] for x < nx, y < ny (strides in elements) ----
+
+@inline
+function tileScalar<T>(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const es = sizeof<T>();
+  for (let x = x0; x < x1; x++) {
+    const d = dst + (<usize>x * <usize>dsx) * es;
+    for (let y = y0; y < y1; y++) {
+      store<T>(d + <usize>y * es, load<T>(src + (<usize>y * <usize>ssy + <usize>x) * es));
+    }
+  }
+}
+
+// 4-byte elements: 4x4 register transposes.
+function tile32(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const xv = x0 + ((x1 - x0) & ~3);
+  const yv = y0 + ((y1 - y0) & ~3);
+  const rs = <usize>ssy << 2;
+  const ds = <usize>dsx << 2;
+  for (let y = y0; y < yv; y += 4) {
+    const r0 = src + (<usize>y * <usize>ssy) * 4;
+    const r1 = r0 + rs;
+    const r2 = r1 + rs;
+    const r3 = r2 + rs;
+    for (let x = x0; x < xv; x += 4) {
+      const o = <usize>x << 2;
+      const a0 = v128.load(r0 + o);
+      const a1 = v128.load(r1 + o);
+      const a2 = v128.load(r2 + o);
+      const a3 = v128.load(r3 + o);
+      const t0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5);
+      const t1 = i32x4.shuffle(a0, a1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(a2, a3, 0, 4, 1, 5);
+      const t3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      const d0 = dst + (<usize>x * <usize>dsx + <usize>y) * 4;
+      const d1 = d0 + ds;
+      const d2 = d1 + ds;
+      const d3 = d2 + ds;
+      v128.store(d0, i64x2.shuffle(t0, t2, 0, 2));
+      v128.store(d1, i64x2.shuffle(t0, t2, 1, 3));
+      v128.store(d2, i64x2.shuffle(t1, t3, 0, 2));
+      v128.store(d3, i64x2.shuffle(t1, t3, 1, 3));
+    }
+  }
+  if (xv < x1) tileScalar<u32>(src, dst, xv, x1, y0, yv, ssy, dsx);
+  if (yv < y1) tileScalar<u32>(src, dst, x0, x1, yv, y1, ssy, dsx);
+}
+
+// 8-byte elements: 2x2 register transposes.
+function tile64(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const xv = x0 + ((x1 - x0) & ~1);
+  const yv = y0 + ((y1 - y0) & ~1);
+  const rs = <usize>ssy << 3;
+  const ds = <usize>dsx << 3;
+  for (let y = y0; y < yv; y += 2) {
+    const r0 = src + (<usize>y * <usize>ssy) * 8;
+    const r1 = r0 + rs;
+    for (let x = x0; x < xv; x += 2) {
+      const o = <usize>x << 3;
+      const a0 = v128.load(r0 + o);
+      const a1 = v128.load(r1 + o);
+      const d0 = dst + (<usize>x * <usize>dsx + <usize>y) * 8;
+      v128.store(d0, i64x2.shuffle(a0, a1, 0, 2));
+      v128.store(d0 + ds, i64x2.shuffle(a0, a1, 1, 3));
+    }
+  }
+  if (xv < x1) tileScalar<u64>(src, dst, xv, x1, y0, yv, ssy, dsx);
+  if (yv < y1) tileScalar<u64>(src, dst, x0, x1, yv, y1, ssy, dsx);
+}
+
+// 2-byte elements: 8x8 register transposes (three rounds of interleaves).
+function tile16(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const xv = x0 + ((x1 - x0) & ~7);
+  const yv = y0 + ((y1 - y0) & ~7);
+  const rs = <usize>ssy << 1;
+  const ds = <usize>dsx << 1;
+  for (let y = y0; y < yv; y += 8) {
+    const r0 = src + (<usize>y * <usize>ssy) * 2;
+    for (let x = x0; x < xv; x += 8) {
+      const o = r0 + (<usize>x << 1);
+      const a0 = v128.load(o);
+      const a1 = v128.load(o + rs);
+      const a2 = v128.load(o + rs * 2);
+      const a3 = v128.load(o + rs * 3);
+      const a4 = v128.load(o + rs * 4);
+      const a5 = v128.load(o + rs * 5);
+      const a6 = v128.load(o + rs * 6);
+      const a7 = v128.load(o + rs * 7);
+      // round 1: 16-bit interleave of row pairs
+      const b0 = i16x8.shuffle(a0, a1, 0, 8, 1, 9, 2, 10, 3, 11);
+      const b1 = i16x8.shuffle(a0, a1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b2 = i16x8.shuffle(a2, a3, 0, 8, 1, 9, 2, 10, 3, 11);
+      const b3 = i16x8.shuffle(a2, a3, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b4 = i16x8.shuffle(a4, a5, 0, 8, 1, 9, 2, 10, 3, 11);
+      const b5 = i16x8.shuffle(a4, a5, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b6 = i16x8.shuffle(a6, a7, 0, 8, 1, 9, 2, 10, 3, 11);
+      const b7 = i16x8.shuffle(a6, a7, 4, 12, 5, 13, 6, 14, 7, 15);
+      // round 2: 32-bit interleave
+      const c0 = i32x4.shuffle(b0, b2, 0, 4, 1, 5);
+      const c1 = i32x4.shuffle(b0, b2, 2, 6, 3, 7);
+      const c2 = i32x4.shuffle(b1, b3, 0, 4, 1, 5);
+      const c3 = i32x4.shuffle(b1, b3, 2, 6, 3, 7);
+      const c4 = i32x4.shuffle(b4, b6, 0, 4, 1, 5);
+      const c5 = i32x4.shuffle(b4, b6, 2, 6, 3, 7);
+      const c6 = i32x4.shuffle(b5, b7, 0, 4, 1, 5);
+      const c7 = i32x4.shuffle(b5, b7, 2, 6, 3, 7);
+      // round 3: 64-bit interleave gives the columns
+      const d = dst + (<usize>x * <usize>dsx + <usize>y) * 2;
+      v128.store(d, i64x2.shuffle(c0, c4, 0, 2));
+      v128.store(d + ds, i64x2.shuffle(c0, c4, 1, 3));
+      v128.store(d + ds * 2, i64x2.shuffle(c1, c5, 0, 2));
+      v128.store(d + ds * 3, i64x2.shuffle(c1, c5, 1, 3));
+      v128.store(d + ds * 4, i64x2.shuffle(c2, c6, 0, 2));
+      v128.store(d + ds * 5, i64x2.shuffle(c2, c6, 1, 3));
+      v128.store(d + ds * 6, i64x2.shuffle(c3, c7, 0, 2));
+      v128.store(d + ds * 7, i64x2.shuffle(c3, c7, 1, 3));
+    }
+  }
+  if (xv < x1) tileScalar<u16>(src, dst, xv, x1, y0, yv, ssy, dsx);
+  if (yv < y1) tileScalar<u16>(src, dst, x0, x1, yv, y1, ssy, dsx);
+}
+
+// 1-byte elements: 8x8 byte blocks via 64-bit loads, interleaved in registers.
+function tile8(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const xv = x0 + ((x1 - x0) & ~7);
+  const yv = y0 + ((y1 - y0) & ~7);
+  const rs = <usize>ssy;
+  const ds = <usize>dsx;
+  for (let y = y0; y < yv; y += 8) {
+    const r0 = src + <usize>y * <usize>ssy;
+    for (let x = x0; x < xv; x += 8) {
+      const o = r0 + <usize>x;
+      // rows 0..7, 8 bytes each; pair rows into vectors (row k in the low half, row k+1 in the high half)
+      const a0 = v128.load64_lane(o + rs, v128.load64_zero(o), 1); // r0 | r1
+      const a1 = v128.load64_lane(o + rs * 3, v128.load64_zero(o + rs * 2), 1); // r2 | r3
+      const a2 = v128.load64_lane(o + rs * 5, v128.load64_zero(o + rs * 4), 1);
+      const a3 = v128.load64_lane(o + rs * 7, v128.load64_zero(o + rs * 6), 1);
+      // bytes interleaved: (r0c0 r1c0 r0c1 r1c1 ... r0c7 r1c7)
+      const b0 = i8x16.shuffle(a0, a0, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b1 = i8x16.shuffle(a1, a1, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b2 = i8x16.shuffle(a2, a2, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+      const b3 = i8x16.shuffle(a3, a3, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+      // 16-bit interleave: (r0..r3 c0, r0..r3 c1, ..., c3) and c4..c7
+      const c0 = i16x8.shuffle(b0, b1, 0, 8, 1, 9, 2, 10, 3, 11);
+      const c1 = i16x8.shuffle(b0, b1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const c2 = i16x8.shuffle(b2, b3, 0, 8, 1, 9, 2, 10, 3, 11);
+      const c3 = i16x8.shuffle(b2, b3, 4, 12, 5, 13, 6, 14, 7, 15);
+      // 32-bit interleave: each 64-bit half is one column of 8 rows
+      const e0 = i32x4.shuffle(c0, c2, 0, 4, 1, 5); // c0 | c1
+      const e1 = i32x4.shuffle(c0, c2, 2, 6, 3, 7); // c2 | c3
+      const e2 = i32x4.shuffle(c1, c3, 0, 4, 1, 5); // c4 | c5
+      const e3 = i32x4.shuffle(c1, c3, 2, 6, 3, 7); // c6 | c7
+      const d = dst + <usize>x * <usize>dsx + <usize>y;
+      v128.store64_lane(d, e0, 0);
+      v128.store64_lane(d + ds, e0, 1);
+      v128.store64_lane(d + ds * 2, e1, 0);
+      v128.store64_lane(d + ds * 3, e1, 1);
+      v128.store64_lane(d + ds * 4, e2, 0);
+      v128.store64_lane(d + ds * 5, e2, 1);
+      v128.store64_lane(d + ds * 6, e3, 0);
+      v128.store64_lane(d + ds * 7, e3, 1);
+    }
+  }
+  if (xv < x1) tileScalar<u8>(src, dst, xv, x1, y0, yv, ssy, dsx);
+  if (yv < y1) tileScalar<u8>(src, dst, x0, x1, yv, y1, ssy, dsx);
+}
+
+@inline
+function tile(es: i32, src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  if (es == 4) tile32(src, dst, x0, x1, y0, y1, ssy, dsx);
+  else if (es == 2) tile16(src, dst, x0, x1, y0, y1, ssy, dsx);
+  else if (es == 8) tile64(src, dst, x0, x1, y0, y1, ssy, dsx);
+  else tile8(src, dst, x0, x1, y0, y1, ssy, dsx);
+}
+
+/** Cache-tiled 2-D transpose: dst[x*dsx + y] = src[y*ssy + x]; `es` is 1, 2, 4 or 8 bytes. */
+export function transpose2d(src: usize, dst: usize, es: i32, nx: i32, ny: i32, ssy: i32, dsx: i32): void {
+  for (let y0 = 0; y0 < ny; y0 += TILE) {
+    const y1 = min(y0 + TILE, ny);
+    for (let x0 = 0; x0 < nx; x0 += TILE) {
+      tile(es, src, dst, x0, min(x0 + TILE, nx), y0, y1, ssy, dsx);
+    }
+  }
+}
+
+// ---- general permutation ----
+
+@inline
+function lenAt(meta: usize, i: i32): i32 {
+  return load<i32>(meta + <usize>i * 12);
+}
+
+@inline
+function strideAt(meta: usize, i: i32): i32 {
+  return load<i32>(meta + <usize>i * 12 + 4);
+}
+
+/**
+ * Permute `src` into dense `dst`. `meta` holds, per output axis i < rank, three i32s:
+ * [length, source stride (elements), scratch]. Axes must be coalesced and free of length-1
+ * axes (the wrapper does both), so exactly one axis has source stride 1 unless the last one does.
+ */
+export function permute(src: usize, dst: usize, es: i32, rank: i32, meta: usize): void {
+  if (rank == 0) {
+    memory.copy(dst, src, <usize>es);
+    return;
+  }
+  const last = rank - 1;
+  let total: usize = 1;
+  for (let i = 0; i < rank; i++) total *= <usize>load<i32>(meta + <usize>i * 12);
+  if (total == 0) return;
+
+  // Which output axis reads the source's contiguous axis?
+  let xa = -1;
+  for (let i = 0; i < rank; i++) if (load<i32>(meta + <usize>i * 12 + 4) == 1) xa = i;
+  if (xa == last || xa < 0) {
+    // Rows of the last output axis are contiguous in the source: copy them.
+    const n = load<i32>(meta + <usize>last * 12);
+    const rowBytes = <usize>n * <usize>es;
+    const rows = total / <usize>n;
+    let s: usize = 0; // source offset in elements
+    let d = dst;
+    for (let i = 0; i < last; i++) store<i32>(meta + <usize>i * 12 + 8, 0);
+    for (let r: usize = 0; r < rows; r++) {
+      memory.copy(d, src + s * <usize>es, rowBytes);
+      d += rowBytes;
+      // odometer over axes 0..last-1
+      for (let i = last - 1; i >= 0; i--) {
+        const p = meta + <usize>i * 12;
+        const c = load<i32>(p + 8) + 1;
+        const st = <usize>load<i32>(p + 4);
+        if (c < load<i32>(p)) {
+          store<i32>(p + 8, c);
+          s += st;
+          break;
+        }
+        store<i32>(p + 8, 0);
+        s -= st * <usize>(c - 1);
+      }
+    }
+    return;
+  }
+
+  // 2-D core: X = output axis xa (source stride 1), Y = last output axis (destination stride 1).
+  const nx = lenAt(meta, xa);
+  const ny = lenAt(meta, last);
+  const ssy = strideAt(meta, last);
+  let dsx: i32 = 1;
+  for (let i = xa + 1; i < rank; i++) dsx *= lenAt(meta, i);
+  const slab = <usize>nx * <usize>ny;
+  const slabs = total / slab;
+  // odometer over the other axes, in output order; keep the destination offset too
+  for (let i = 0; i < last; i++) store<i32>(meta + <usize>i * 12 + 8, 0);
+  let s: usize = 0;
+  let d: usize = 0;
+  for (let k: usize = 0; k < slabs; k++) {
+    transpose2d(src + s * <usize>es, dst + d * <usize>es, es, nx, ny, ssy, dsx);
+    let dstride: usize = <usize>ny;
+    for (let i = last - 1; i >= 0; i--) {
+      const p = meta + <usize>i * 12;
+      const len = load<i32>(p);
+      if (i == xa) {
+        dstride *= <usize>len;
+        continue;
+      }
+      const c = load<i32>(p + 8) + 1;
+      const st = <usize>load<i32>(p + 4);
+      if (c < len) {
+        store<i32>(p + 8, c);
+        s += st;
+        d += dstride;
+        break;
+      }
+      store<i32>(p + 8, 0);
+      s -= st * <usize>(c - 1);
+      d -= dstride * <usize>(c - 1);
+      dstride *= <usize>len;
+    }
+  }
+}

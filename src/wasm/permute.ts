@@ -1,0 +1,322 @@
+// Axis permutation of tensors (transpose) and the named layout changes converters need.
+// The work runs in assembly/kernels/permute.ts; this file validates, coalesces axes, moves data
+// into WASM memory once and chunks tensors too large for one WASM memory along the outer axis.
+import { DTYPES, type NumericArray } from '../ir/dtypes.js';
+import { ShapeError } from '../ir/errors.js';
+import { Tensor, shapeSize, type Shape } from '../ir/tensor.js';
+import { kernels, type Kernels } from './loader.js';
+import { copyOutInto, ctorOf, DEFAULT_CHUNK_BYTES, stageIn, viewAt, wasmPointer } from './kernel-io.js';
+import { permuteScalar } from './scalar/permute.js';
+
+export interface PermuteOptions {
+  /** Largest input, in bytes, moved into WASM memory at once; larger tensors go in chunks along their outer axis. */
+  chunkBytes?: number;
+  /** Write the result here instead of a new array (same type and length; may be a view into WASM memory). */
+  out?: NumericArray;
+}
+
+type PermuteFn = (src: number, dst: number, es: number, rank: number, meta: number) => void;
+
+/** One output axis after coalescing: its length and the source stride (in elements of `es` bytes). */
+export interface PermuteAxis {
+  len: number;
+  stride: number;
+}
+
+/** What the kernel runs: an element size and coalesced output axes. */
+export interface PermutePlan {
+  es: number;
+  axes: PermuteAxis[];
+}
+
+export function checkPerm(rank: number, perm: readonly number[]): void {
+  const seen = new Array<boolean>(rank).fill(false);
+  const bad = () => new ShapeError(`permutation [${perm.join(', ')}] is not a permutation of the ${rank} axes`);
+  if (perm.length !== rank) throw bad();
+  for (const p of perm) {
+    if (!Number.isInteger(p) || p < 0 || p >= rank || seen[p]) throw bad();
+    seen[p] = true;
+  }
+}
+
+/** The shape `shape` has after permuting by `perm`. */
+export function permutedShape(shape: Shape, perm: readonly number[]): number[] {
+  return perm.map((p) => shape[p]!);
+}
+
+/**
+ * Drop length-1 axes, merge output axes that are adjacent in the input too, and fold a short
+ * contiguous last axis into a wider element (e.g. 2 x float32 as one 8-byte element), so the kernel
+ * sees the fewest, longest axes.
+ */
+export function planPermute(shape: Shape, perm: readonly number[], elementBytes: number): PermutePlan {
+  checkPerm(shape.length, perm);
+  const keep = shape.map((d) => d !== 1);
+  const renum = new Array<number>(shape.length);
+  let r = 0;
+  for (let i = 0; i < shape.length; i++) if (keep[i]) renum[i] = r++;
+  const sq = shape.filter((d) => d !== 1);
+  const p = perm.filter((a) => keep[a]).map((a) => renum[a]!);
+  // groups of consecutive input axes, in output order
+  const groups: number[][] = [];
+  for (const a of p) {
+    const g = groups[groups.length - 1];
+    if (g && g[g.length - 1]! + 1 === a) g.push(a);
+    else groups.push([a]);
+  }
+  const byInput = [...groups].sort((a, b) => a[0]! - b[0]!);
+  const len = new Map<number[], number>();
+  const stride = new Map<number[], number>();
+  let acc = 1;
+  for (let i = byInput.length - 1; i >= 0; i--) {
+    const g = byInput[i]!;
+    const l = g.reduce((m, a) => m * sq[a]!, 1);
+    len.set(g, l);
+    stride.set(g, acc);
+    acc *= l;
+  }
+  let axes = groups.map((g) => ({ len: len.get(g)!, stride: stride.get(g)! }));
+  let es = elementBytes;
+  const last = axes[axes.length - 1];
+  if (last && last.stride === 1 && axes.length > 1 && [2, 4, 8].includes(last.len * es)) {
+    es *= last.len;
+    axes = axes.slice(0, -1).map((a) => ({ len: a.len, stride: a.stride / last.len }));
+  }
+  return { es, axes };
+}
+
+/** Run a plan on data already in WASM memory. */
+function runPlan(k: Kernels, plan: PermutePlan, src: number, dst: number): void {
+  const rank = plan.axes.length;
+  k.arena.scoped(() => {
+    const meta = k.arena.alloc(Math.max(rank, 1) * 12);
+    const m = k.arena.i32(meta, rank * 3);
+    plan.axes.forEach((a, i) => {
+      m[i * 3] = a.len;
+      m[i * 3 + 1] = a.stride;
+    });
+    (k.exports.permute as PermuteFn)(src, dst, plan.es, rank, meta);
+  });
+}
+
+/**
+ * Permute the axes of C-ordered `data` of `shape`: output axis i is input axis perm[i] (like
+ * numpy.transpose). Returns a new array of the same type (or `opts.out`).
+ */
+export function permuteArray<A extends NumericArray>(data: A, shape: Shape, perm: readonly number[], opts: PermuteOptions = {}): A {
+  checkPerm(shape.length, perm);
+  const n = shapeSize(shape);
+  if (data.length !== n) throw new ShapeError(`permute: shape [${shape.join(', ')}] needs ${n} elements, got ${data.length}`);
+  const ctor = ctorOf(data);
+  const out = opts.out as A | undefined;
+  if (out && (out.length !== n || ctorOf(out) !== ctor)) throw new ShapeError(`permute: 'out' must be a ${ctor.name} of ${n} elements`);
+  if (n === 0) return out ?? new ctor(0);
+  const es = ctor.BYTES_PER_ELEMENT;
+  const k = kernels();
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const inPlace = wasmPointer(k, data) !== undefined;
+  const outPtr = out ? wasmPointer(k, out) : undefined;
+  const mark = k.arena.mark();
+  try {
+    if (inPlace || n * es <= chunkBytes || shape.every((d) => d === 1)) {
+      const src = stageIn(k, data);
+      const dst = outPtr ?? k.arena.alloc(n * es);
+      runPlan(k, planPermute(shape, perm, es), src, dst);
+      if (outPtr !== undefined) return viewAt(k, ctor, outPtr, n);
+      const result = out ?? new ctor(n);
+      copyOutInto(k, result, 0, dst, n);
+      return result;
+    }
+    return permuteChunked(k, data, shape, perm, chunkBytes, out, outPtr);
+  } finally {
+    k.arena.release(mark);
+  }
+}
+
+// Input slices [lo, hi) of the outermost non-unit axis are contiguous; each is permuted on its own
+// into a dense block, whose rows then land in the output at stride (the axis' place in the output).
+function permuteChunked<A extends NumericArray>(
+  k: Kernels,
+  data: A,
+  shape: Shape,
+  perm: readonly number[],
+  chunkBytes: number,
+  out: A | undefined,
+  outPtr: number | undefined,
+): A {
+  const ctor = ctorOf(data);
+  const es = ctor.BYTES_PER_ELEMENT;
+  const n = data.length;
+  const a = shape.findIndex((d) => d !== 1);
+  const sliceElems = n / shape[a]!;
+  const rows = Math.max(1, Math.floor(chunkBytes / (sliceElems * es)));
+  const outShape = permutedShape(shape, perm);
+  const j = perm.indexOf(a);
+  const runs = shapeSize(outShape.slice(0, j));
+  const inner = shapeSize(outShape.slice(j + 1));
+  const result = out ?? new ctor(n);
+  const mark = k.arena.mark();
+  for (let lo = 0; lo < shape[a]!; lo += rows) {
+    const hi = Math.min(shape[a]!, lo + rows);
+    const sub = shape.map((d, i) => (i === a ? hi - lo : d));
+    const count = (hi - lo) * sliceElems;
+    const src = k.arena.copyIn(data.subarray(lo * sliceElems, hi * sliceElems));
+    const tmp = k.arena.alloc(count * es);
+    runPlan(k, planPermute(sub, perm, es), src, tmp);
+    const run = (hi - lo) * inner;
+    for (let r = 0; r < runs; r++) {
+      const at = r * shape[a]! * inner + lo * inner;
+      if (outPtr !== undefined) k.arena.u8(outPtr + at * es, run * es).set(k.arena.u8(tmp + r * run * es, run * es));
+      else copyOutInto(k, result, at, tmp + r * run * es, run);
+    }
+    k.arena.release(mark);
+  }
+  return outPtr !== undefined ? viewAt(k, ctor, outPtr, n) : result;
+}
+
+/** `t` with its axes permuted (output axis i = input axis perm[i]); string tensors too. */
+export function permute(t: Tensor, perm: readonly number[], opts: PermuteOptions = {}): Tensor {
+  checkPerm(t.rank, perm);
+  const shape = permutedShape(t.shape, perm);
+  if (t.dtype === 'string') {
+    return new Tensor('string', shape, permuteScalar(t.data as string[], t.shape, perm, (n) => new Array<string>(n)));
+  }
+  if (DTYPES[t.dtype].bytes === 0) throw new ShapeError(`permute: cannot permute ${t.dtype}`);
+  return new Tensor(t.dtype, shape, permuteArray(t.data as NumericArray, t.shape, perm, opts));
+}
+
+// ---- named layout changes ----
+
+function needRank(t: Tensor, what: string, min: number, max = min): void {
+  if (t.rank < min || t.rank > max) {
+    const want = min === max ? `rank ${min}` : `rank ${min}..${max}`;
+    throw new ShapeError(`${what}: expected ${want}, got shape [${t.shape.join(', ')}]`);
+  }
+}
+
+const range = (a: number, b: number): number[] => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
+
+/** Channels-first to channels-last: (N,C,H,W) -> (N,H,W,C); also (N,C,W) and (N,C,D,H,W). */
+export function nchwToNhwc(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'nchwToNhwc', 3, 8);
+  return permute(t, [0, ...range(2, t.rank), 1], opts);
+}
+
+/** Channels-last to channels-first: (N,H,W,C) -> (N,C,H,W); also rank 3 and 5. */
+export function nhwcToNchw(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'nhwcToNchw', 3, 8);
+  return permute(t, [0, t.rank - 1, ...range(1, t.rank - 1)], opts);
+}
+
+/** ONNX/PyTorch conv weights to TF/Keras: (O,I,H,W) -> (H,W,I,O); also 1-D and 3-D kernels. */
+export function oihwToHwio(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'oihwToHwio', 3, 8);
+  return permute(t, [...range(2, t.rank), 1, 0], opts);
+}
+
+/** TF/Keras conv weights to ONNX: (H,W,I,O) -> (O,I,H,W). */
+export function hwioToOihw(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'hwioToOihw', 3, 8);
+  const r = t.rank;
+  return permute(t, [r - 1, r - 2, ...range(0, r - 2)], opts);
+}
+
+/** ONNX conv weights to TFLite: (O,I,H,W) -> (O,H,W,I). */
+export function oihwToOhwi(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'oihwToOhwi', 3, 8);
+  return permute(t, [0, ...range(2, t.rank), 1], opts);
+}
+
+/** TFLite conv weights to ONNX: (O,H,W,I) -> (O,I,H,W). */
+export function ohwiToOihw(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'ohwiToOihw', 3, 8);
+  return permute(t, [0, t.rank - 1, ...range(1, t.rank - 1)], opts);
+}
+
+/** Depthwise conv weights, ONNX (C·M,1,H,W) -> TFLite (1,H,W,C·M). */
+export function depthwiseOihwToTflite(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'depthwiseOihwToTflite', 4);
+  if (t.shape[1] !== 1) throw new ShapeError(`depthwiseOihwToTflite: expected (C*M, 1, H, W), got [${t.shape.join(', ')}]`);
+  return permute(t, [1, 2, 3, 0], opts);
+}
+
+/** Depthwise conv weights, TFLite (1,H,W,C·M) -> ONNX (C·M,1,H,W). */
+export function depthwiseTfliteToOihw(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'depthwiseTfliteToOihw', 4);
+  if (t.shape[0] !== 1) throw new ShapeError(`depthwiseTfliteToOihw: expected (1, H, W, C*M), got [${t.shape.join(', ')}]`);
+  return permute(t, [3, 0, 1, 2], opts);
+}
+
+/**
+ * Depthwise conv weights, ONNX (C·M,1,H,W) with group = C -> Keras DepthwiseConv2D (H,W,C,M).
+ * Output channel o of the ONNX weight is input channel o / M, multiplier o % M.
+ */
+export function depthwiseOihwToKeras(t: Tensor, channels: number, opts?: PermuteOptions): Tensor {
+  needRank(t, 'depthwiseOihwToKeras', 4);
+  const [cm, one, h, w] = t.shape as [number, number, number, number];
+  if (one !== 1 || !Number.isInteger(channels) || channels <= 0 || cm % channels !== 0) {
+    throw new ShapeError(`depthwiseOihwToKeras: expected (C*M, 1, H, W) with C = ${channels}, got [${t.shape.join(', ')}]`);
+  }
+  return permute(t.reshape([channels, cm / channels, h, w]), [2, 3, 0, 1], opts);
+}
+
+/** Keras DepthwiseConv2D (H,W,C,M) -> ONNX (C·M,1,H,W). */
+export function depthwiseKerasToOihw(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'depthwiseKerasToOihw', 4);
+  const [h, w, c, m] = t.shape as [number, number, number, number];
+  return permute(t, [2, 3, 0, 1], opts).reshape([c * m, 1, h, w]);
+}
+
+/** Dense weights, ONNX/PyTorch (out,in) -> Keras (in,out); its own inverse. */
+export function denseToKeras(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'denseToKeras', 2);
+  return permute(t, [1, 0], opts);
+}
+
+/** Keras (in,out) -> ONNX/PyTorch (out,in). */
+export const kerasToDense = denseToKeras;
+
+/** Plain 2-D transpose. */
+export function transpose2d(t: Tensor, opts?: PermuteOptions): Tensor {
+  needRank(t, 'transpose2d', 2);
+  return permute(t, [1, 0], opts);
+}
+
+function checkFlatten(t: Tensor, what: string, axis: number, c: number, h: number, w: number): void {
+  needRank(t, what, 2);
+  for (const d of [c, h, w]) if (!Number.isInteger(d) || d <= 0) throw new ShapeError(`${what}: bad c/h/w ${c}/${h}/${w}`);
+  if (t.shape[axis] !== c * h * w) {
+    throw new ShapeError(`${what}: axis ${axis} of [${t.shape.join(', ')}] must be c*h*w = ${c * h * w}`);
+  }
+}
+
+// A Flatten before a Dense layer flattens (C,H,W) in NCHW graphs but (H,W,C) in NHWC ones, so the
+// dense weights' input index must be permuted the same way when the layout changes.
+
+/** Keras-style dense kernel (in = C·H·W flattened in CHW order, out) -> rows in HWC order. */
+export function reorderDenseRowsNchwToNhwc(t: Tensor, c: number, h: number, w: number, opts?: PermuteOptions): Tensor {
+  checkFlatten(t, 'reorderDenseRowsNchwToNhwc', 0, c, h, w);
+  const out = t.shape[1]!;
+  return permute(t.reshape([c, h, w, out]), [1, 2, 0, 3], opts).reshape(t.shape);
+}
+
+/** Inverse of reorderDenseRowsNchwToNhwc: rows in HWC order -> CHW order. */
+export function reorderDenseRowsNhwcToNchw(t: Tensor, c: number, h: number, w: number, opts?: PermuteOptions): Tensor {
+  checkFlatten(t, 'reorderDenseRowsNhwcToNchw', 0, c, h, w);
+  const out = t.shape[1]!;
+  return permute(t.reshape([h, w, c, out]), [2, 0, 1, 3], opts).reshape(t.shape);
+}
+
+/** ONNX Gemm-style weights (out, in = C·H·W in CHW order) -> columns in HWC order. */
+export function reorderDenseColumnsNchwToNhwc(t: Tensor, c: number, h: number, w: number, opts?: PermuteOptions): Tensor {
+  checkFlatten(t, 'reorderDenseColumnsNchwToNhwc', 1, c, h, w);
+  const out = t.shape[0]!;
+  return permute(t.reshape([out, c, h, w]), [0, 2, 3, 1], opts).reshape(t.shape);
+}
+
+/** Inverse of reorderDenseColumnsNchwToNhwc. */
+export function reorderDenseColumnsNhwcToNchw(t: Tensor, c: number, h: number, w: number, opts?: PermuteOptions): Tensor {
+  checkFlatten(t, 'reorderDenseColumnsNhwcToNchw', 1, c, h, w);
+  const out = t.shape[0]!;
+  return permute(t.reshape([out, h, w, c]), [0, 3, 1, 2], opts).reshape(t.shape);
+}

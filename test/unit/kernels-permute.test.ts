@@ -1,0 +1,223 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../../src/ir/tensor.js';
+import type { NumericArray } from '../../src/ir/dtypes.js';
+import { ShapeError } from '../../src/ir/errors.js';
+import {
+  denseToKeras,
+  depthwiseKerasToOihw,
+  depthwiseOihwToKeras,
+  depthwiseOihwToTflite,
+  depthwiseTfliteToOihw,
+  hwioToOihw,
+  nchwToNhwc,
+  nhwcToNchw,
+  ohwiToOihw,
+  oihwToHwio,
+  oihwToOhwi,
+  permute,
+  permuteArray,
+  planPermute,
+  reorderDenseColumnsNchwToNhwc,
+  reorderDenseColumnsNhwcToNchw,
+  reorderDenseRowsNchwToNhwc,
+  reorderDenseRowsNhwcToNchw,
+} from '../../src/wasm/permute.js';
+import { kernels } from '../../src/wasm/loader.js';
+import { permuteScalar } from '../../src/wasm/scalar/permute.js';
+
+// Deterministic PRNG so failures reproduce.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Integer arrays so that the scalar twin, which copies through JS values, keeps every bit (NaN payloads too).
+const CTORS = [Uint8Array, Uint16Array, Uint32Array, BigUint64Array] as const;
+
+function fill<A extends NumericArray>(ctor: { new (n: number): A }, n: number, r: () => number): A {
+  const a = new ctor(n);
+  const bytes = new Uint8Array(a.buffer);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (r() * 256) | 0;
+  return a;
+}
+
+function shuffle(n: number, r: () => number): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
+const DIMS = [0, 1, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 64, 67];
+
+function bitsEqual(a: NumericArray, b: NumericArray): boolean {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+describe('permute kernel vs scalar twin', () => {
+  it('random shapes, ranks 1-6, element sizes 1/2/4/8, bit-identical', () => {
+    const r = rng(1234);
+    let cases = 0;
+    for (let iter = 0; iter < 600; iter++) {
+      const rank = 1 + (iter % 6);
+      const shape = Array.from({ length: rank }, () => DIMS[Math.floor(r() * DIMS.length)]!);
+      // keep it small: shrink until under 200k elements
+      while (shape.reduce((a, b) => a * b, 1) > 200_000) shape[Math.floor(r() * rank)] = Math.max(1, Math.floor(shape[Math.floor(r() * rank)]! / 3));
+      const perm = shuffle(rank, r);
+      const ctor = CTORS[iter % CTORS.length]!;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = fill(ctor as unknown as { new (n: number): NumericArray }, n, r);
+      const want = permuteScalar(data, shape, perm, (m) => new (ctor as unknown as { new (n: number): NumericArray })(m));
+      const got = permuteArray(data, shape, perm);
+      if (!bitsEqual(got, want)) throw new Error(`mismatch for shape [${shape}] perm [${perm}] ${ctor.name}`);
+      cases++;
+    }
+    expect(cases).toBe(600);
+  });
+
+  it('large 2-D transposes and NCHW->NHWC cover the SIMD tiles and their edges', () => {
+    const r = rng(7);
+    for (const ctor of CTORS) {
+      for (const [shape, perm] of [
+        [[131, 257], [1, 0]],
+        [[2, 67, 9, 11], [0, 2, 3, 1]],
+        [[37, 29, 3, 3], [2, 3, 1, 0]],
+        [[5, 3, 2], [2, 0, 1]],
+        [[3, 4, 1, 5], [3, 2, 0, 1]],
+      ] as [number[], number[]][]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const C = ctor as unknown as { new (n: number): NumericArray };
+        const data = fill(C, n, r);
+        expect(bitsEqual(permuteArray(data, shape, perm), permuteScalar(data, shape, perm, (m) => new C(m)))).toBe(true);
+      }
+    }
+  });
+
+  it('chunked along the outer axis gives identical results', () => {
+    const r = rng(99);
+    for (let iter = 0; iter < 120; iter++) {
+      const rank = 2 + (iter % 5);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(r() * 9));
+      if (iter % 7 === 0) shape[0] = 1; // outer unit axis: chunk on the next one
+      const perm = shuffle(rank, r);
+      const ctor = CTORS[iter % CTORS.length]!;
+      const C = ctor as unknown as { new (n: number): NumericArray };
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = fill(C, n, r);
+      const whole = permuteArray(data, shape, perm);
+      const chunkBytes = 1 + Math.floor(r() * n * ctor.BYTES_PER_ELEMENT * 0.5);
+      const chunked = permuteArray(data, shape, perm, { chunkBytes });
+      if (!bitsEqual(chunked, whole)) throw new Error(`chunked mismatch: shape [${shape}] perm [${perm}] ${ctor.name} chunkBytes ${chunkBytes}`);
+    }
+  });
+
+  it('uses arrays already in WASM memory in place and can write into a WASM view', () => {
+    const k = kernels();
+    k.arena.scoped(() => {
+      const shape = [3, 5, 7];
+      const n = 105;
+      const src = k.arena.alloc(n * 4);
+      const dst = k.arena.alloc(n * 4);
+      const view = k.arena.f32(src, n);
+      for (let i = 0; i < n; i++) view[i] = i;
+      const got = permuteArray(view, shape, [2, 0, 1], { out: k.arena.f32(dst, n) });
+      expect(got.byteOffset).toBe(dst);
+      const want = permuteScalar(Float32Array.from({ length: n }, (_, i) => i), shape, [2, 0, 1], (m) => new Float32Array(m));
+      expect(Array.from(got)).toEqual(Array.from(want));
+    });
+  });
+
+  it('coalesces axes and widens short contiguous rows', () => {
+    expect(planPermute([1, 256, 256, 256], [0, 2, 3, 1], 4)).toEqual({ es: 4, axes: [{ len: 65536, stride: 1 }, { len: 256, stride: 65536 }] });
+    expect(planPermute([4, 5, 2], [1, 0, 2], 4)).toEqual({ es: 8, axes: [{ len: 5, stride: 1 }, { len: 4, stride: 5 }] });
+    expect(planPermute([2, 3, 4], [0, 1, 2], 2).axes).toEqual([{ len: 24, stride: 1 }]);
+  });
+
+  it('rejects bad permutations with ShapeError', () => {
+    const t = Tensor.float32([2, 3]);
+    expect(() => permute(t, [0, 0])).toThrow(ShapeError);
+    expect(() => permute(t, [0])).toThrow(ShapeError);
+    expect(() => permute(t, [0, 2])).toThrow(ShapeError);
+  });
+
+  it('handles size 0, rank 0, int64 and strings', () => {
+    expect(permute(Tensor.float32([0, 3]), [1, 0]).shape).toEqual([3, 0]);
+    expect(permute(Tensor.scalar('float32', 5), []).toNumbers()).toEqual([5]);
+    const i64 = Tensor.int64([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(permute(i64, [1, 0]).toNumbers()).toEqual([1, 4, 2, 5, 3, 6]);
+    const s = new Tensor('string', [2, 2], ['a', 'b', 'c', 'd']);
+    expect(permute(s, [1, 0]).data).toEqual(['a', 'c', 'b', 'd']);
+  });
+});
+
+describe('named layout changes', () => {
+  const iota = (shape: number[]) => Tensor.float32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
+  const at = (t: Tensor, idx: number[]) => {
+    let o = 0;
+    for (let i = 0; i < idx.length; i++) o = o * t.shape[i]! + idx[i]!;
+    return (t.data as Float32Array)[o];
+  };
+
+  it('nchwToNhwc / nhwcToNchw', () => {
+    const x = iota([2, 3, 4, 5]);
+    const y = nchwToNhwc(x);
+    expect(y.shape).toEqual([2, 4, 5, 3]);
+    expect(at(y, [1, 2, 3, 1])).toBe(at(x, [1, 1, 2, 3]));
+    expect(Array.from(nhwcToNchw(y).data as Float32Array)).toEqual(Array.from(x.data as Float32Array));
+  });
+
+  it('conv weights: OIHW <-> HWIO and OHWI', () => {
+    const w = iota([4, 3, 2, 5]);
+    const hwio = oihwToHwio(w);
+    expect(hwio.shape).toEqual([2, 5, 3, 4]);
+    expect(at(hwio, [1, 4, 2, 3])).toBe(at(w, [3, 2, 1, 4]));
+    expect(Array.from(hwioToOihw(hwio).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
+    const ohwi = oihwToOhwi(w);
+    expect(ohwi.shape).toEqual([4, 2, 5, 3]);
+    expect(at(ohwi, [3, 1, 4, 2])).toBe(at(w, [3, 2, 1, 4]));
+    expect(Array.from(ohwiToOihw(ohwi).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
+  });
+
+  it('depthwise weights: TFLite (1,H,W,C*M) and Keras (H,W,C,M)', () => {
+    const C = 3;
+    const M = 2;
+    const w = iota([C * M, 1, 3, 4]);
+    const tfl = depthwiseOihwToTflite(w);
+    expect(tfl.shape).toEqual([1, 3, 4, 6]);
+    expect(at(tfl, [0, 2, 1, 5])).toBe(at(w, [5, 0, 2, 1]));
+    expect(Array.from(depthwiseTfliteToOihw(tfl).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
+    const keras = depthwiseOihwToKeras(w, C);
+    expect(keras.shape).toEqual([3, 4, C, M]);
+    // ONNX output channel o = c*M + m
+    expect(at(keras, [2, 1, 2, 1])).toBe(at(w, [2 * M + 1, 0, 2, 1]));
+    expect(Array.from(depthwiseKerasToOihw(keras).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
+    expect(() => depthwiseOihwToKeras(w, 4)).toThrow(ShapeError);
+  });
+
+  it('dense and the flatten row order', () => {
+    const d = iota([3, 5]);
+    expect(at(denseToKeras(d), [4, 2])).toBe(at(d, [2, 4]));
+    const [c, h, w, out] = [3, 2, 4, 5];
+    const rows = iota([c * h * w, out]);
+    const r = reorderDenseRowsNchwToNhwc(rows, c, h, w);
+    // NHWC flatten index (y*w + x)*c + ch holds what NCHW index (ch*h + y)*w + x held
+    expect(at(r, [(1 * w + 3) * c + 2, 4])).toBe(at(rows, [(2 * h + 1) * w + 3, 4]));
+    expect(Array.from(reorderDenseRowsNhwcToNchw(r, c, h, w).data as Float32Array)).toEqual(Array.from(rows.data as Float32Array));
+    const cols = iota([out, c * h * w]);
+    const cc = reorderDenseColumnsNchwToNhwc(cols, c, h, w);
+    expect(at(cc, [4, (1 * w + 3) * c + 2])).toBe(at(cols, [4, (2 * h + 1) * w + 3]));
+    expect(Array.from(reorderDenseColumnsNhwcToNchw(cc, c, h, w).data as Float32Array)).toEqual(Array.from(cols.data as Float32Array));
+  });
+});
