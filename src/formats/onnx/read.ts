@@ -1,0 +1,251 @@
+// ONNX ModelProto bytes -> IR Graph.
+import { NnportError, FormatError, UnsupportedError } from '../../ir/errors.js';
+import type { Attr, Dim, Graph, GraphMetadata, Node, ValueInfo } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { onnx } from '../generated/onnx.js';
+import type { ReadOptions } from '../model.js';
+import { dtypeFromOnnx } from './data-types.js';
+import { ExternalDataReader, externalRef } from './external-data.js';
+import { int64ToNumber, type Int64 } from './int64.js';
+import { decodeUtf8, isExternal, tensorFromProto } from './tensor-proto.js';
+
+type ModelProto = onnx.ModelProto.$Properties;
+type GraphProto = onnx.GraphProto.$Properties;
+type NodeProto = onnx.NodeProto.$Properties;
+type AttributeProto = onnx.AttributeProto.$Properties;
+type TensorProto = onnx.TensorProto.$Properties;
+type ValueInfoProto = onnx.ValueInfoProto.$Properties;
+
+const AttributeType = onnx.AttributeProto.AttributeType;
+
+interface Context {
+  file: string;
+  /** bytes of every externally stored tensor, read before conversion starts */
+  external: Map<TensorProto, Uint8Array>;
+  /** `domain::name` of the model-local functions */
+  functions: Set<string>;
+  opsets: Record<string, number>;
+}
+
+/** Read an ONNX model (ModelProto bytes) into the IR. External data is read through `options.readSibling`. */
+export async function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Promise<Graph> {
+  const file = options.fileName ?? '<bytes>';
+  const model = decode(() => onnx.ModelProto.decode(bytes), file, 'ONNX model');
+  if (!model.graph) throw new FormatError('not an ONNX model: no graph', { file });
+  const opsets = readOpsets(model);
+  const ctx: Context = {
+    file,
+    external: await readExternalData(model.graph, file, options),
+    functions: new Set((model.functions ?? []).map((f) => `${f.domain ?? ''}::${f.name ?? ''}`)),
+    opsets,
+  };
+  const graph = readGraph(model.graph, ctx);
+  graph.metadata = readMetadata(model);
+  return graph;
+}
+
+/**
+ * Read one serialized TensorProto (the `input_0.pb` / `output_0.pb` files of the ONNX backend
+ * tests). External data is not supported here.
+ */
+export function readTensorProto(bytes: Uint8Array, fileName = '<bytes>'): Tensor {
+  const proto = decode(() => onnx.TensorProto.decode(bytes), fileName, 'ONNX TensorProto');
+  const where = proto.name ? `tensor '${proto.name}'` : 'tensor';
+  if (isExternal(proto)) throw new UnsupportedError('external data in a standalone TensorProto', `${where} in '${fileName}'`);
+  return tensorFromProto(proto, where, fileName);
+}
+
+/** protobufjs throws RangeError/Error on malformed bytes; make that a FormatError naming the file. */
+function decode<T>(fn: () => T, file: string, what: string): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NnportError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new FormatError(`not a valid ${what} (protobuf decoding failed: ${msg})`, { file }, { cause: e });
+  }
+}
+
+function readOpsets(model: ModelProto): Record<string, number> {
+  const opsets: Record<string, number> = {};
+  for (const o of model.opset_import ?? []) {
+    const domain = o.domain === 'ai.onnx' ? '' : (o.domain ?? '');
+    opsets[domain] = int64ToNumber((o.version ?? 0) as Int64);
+  }
+  // IR version 1-2 files predate opset_import and mean the first ONNX opset.
+  if (!(model.opset_import ?? []).length) opsets[''] = 1;
+  return opsets;
+}
+
+function readMetadata(model: ModelProto): GraphMetadata {
+  const meta: GraphMetadata = { irVersion: int64ToNumber((model.ir_version ?? 0) as Int64) };
+  if (model.producer_name) meta.producerName = model.producer_name;
+  if (model.producer_version) meta.producerVersion = model.producer_version;
+  if (model.domain) meta.domain = model.domain;
+  const modelVersion = int64ToNumber((model.model_version ?? 0) as Int64);
+  if (modelVersion) meta.modelVersion = modelVersion;
+  if (model.doc_string) meta.docString = model.doc_string;
+  if (model.metadata_props?.length) meta.props = Object.fromEntries(model.metadata_props.map((p) => [p.key ?? '', p.value ?? '']));
+  return meta;
+}
+
+// ---- external data ----
+
+/** Every TensorProto in the graph and its subgraphs, with a description for errors. */
+function* tensorsOf(g: GraphProto, prefix = ''): Generator<[TensorProto, string]> {
+  for (const t of g.initializer ?? []) yield [t, `${prefix}initializer '${t.name ?? ''}'`];
+  for (const n of g.node ?? []) {
+    for (const a of n.attribute ?? []) {
+      const where = `${prefix}attribute '${a.name ?? ''}' of node '${n.name || n.op_type || ''}'`;
+      if (a.t) yield [a.t, where];
+      for (const t of a.tensors ?? []) yield [t, where];
+      if (a.g) yield* tensorsOf(a.g, `${where}: `);
+      for (const sub of a.graphs ?? []) yield* tensorsOf(sub, `${where}: `);
+    }
+  }
+}
+
+async function readExternalData(g: GraphProto, file: string, options: ReadOptions): Promise<Map<TensorProto, Uint8Array>> {
+  const reader = new ExternalDataReader(file, options.readSibling);
+  const pending: Promise<[TensorProto, Uint8Array]>[] = [];
+  for (const [t, where] of tensorsOf(g)) {
+    if (!isExternal(t)) continue;
+    const ref = externalRef(t, where, file);
+    pending.push(reader.slice(ref, where).then((bytes) => [t, bytes]));
+  }
+  return new Map(await Promise.all(pending));
+}
+
+// ---- graph ----
+
+function readGraph(g: GraphProto, ctx: Context): Graph {
+  const where = g.name ? `graph '${g.name}'` : 'graph';
+  if (g.sparse_initializer?.length) throw new UnsupportedError('ONNX sparse initializers', `${where} in '${ctx.file}'`);
+  const initializers = new Map<string, Tensor>();
+  for (const t of g.initializer ?? []) {
+    const name = t.name ?? '';
+    const desc = `initializer '${name}'`;
+    if (!name) throw new FormatError(`${where} has an initializer without a name`, { file: ctx.file });
+    if (initializers.has(name)) throw new FormatError(`${where} has two initializers named '${name}'`, { file: ctx.file });
+    initializers.set(name, tensorFromProto(t, desc, ctx.file, ctx.external.get(t)));
+  }
+  const graph: Graph = {
+    name: g.name ?? '',
+    nodes: (g.node ?? []).map((n, i) => readNode(n, i, ctx)),
+    inputs: (g.input ?? []).map((v) => readValueInfo(v, 'input', ctx)!),
+    outputs: (g.output ?? []).map((v) => readValueInfo(v, 'output', ctx)!),
+    initializers,
+    opsets: ctx.opsets,
+  };
+  const annotations = (g.value_info ?? []).map((v) => readValueInfo(v, 'value_info', ctx)).filter((v): v is ValueInfo => v !== undefined);
+  if (annotations.length) graph.valueInfo = annotations;
+  return graph;
+}
+
+function readNode(n: NodeProto, index: number, ctx: Context): Node {
+  const opType = n.op_type ?? '';
+  const domain = n.domain ?? '';
+  const label = `node '${n.name || `#${index}`}' (${opType})`;
+  if (!opType) throw new FormatError(`${label} has no op_type`, { file: ctx.file });
+  if (ctx.functions.has(`${domain}::${opType}`)) {
+    throw new UnsupportedError('ONNX model-local functions', `${label} calls function '${domain ? `${domain}.` : ''}${opType}' in '${ctx.file}'`);
+  }
+  const attrs: Record<string, Attr> = {};
+  for (const a of n.attribute ?? []) attrs[a.name ?? ''] = readAttr(a, label, ctx);
+  const node: Node = { name: n.name ?? '', opType, domain, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
+  if (n.doc_string) node.doc = n.doc_string;
+  return node;
+}
+
+/** IR v1 files have no attribute `type`; infer it from the field that is set, as onnx does. */
+function attrType(a: AttributeProto): number {
+  if (a.type) return a.type;
+  const has = (k: keyof AttributeProto) => Object.prototype.hasOwnProperty.call(a, k);
+  if (has('f')) return AttributeType.FLOAT;
+  if (has('i')) return AttributeType.INT;
+  if (has('s')) return AttributeType.STRING;
+  if (a.t) return AttributeType.TENSOR;
+  if (a.g) return AttributeType.GRAPH;
+  if (a.floats?.length) return AttributeType.FLOATS;
+  if (a.ints?.length) return AttributeType.INTS;
+  if (a.strings?.length) return AttributeType.STRINGS;
+  if (a.tensors?.length) return AttributeType.TENSORS;
+  if (a.graphs?.length) return AttributeType.GRAPHS;
+  return AttributeType.UNDEFINED;
+}
+
+function readAttr(a: AttributeProto, nodeLabel: string, ctx: Context): Attr {
+  const where = `attribute '${a.name ?? ''}' of ${nodeLabel}`;
+  if (a.ref_attr_name) throw new FormatError(`${where} refers to function attribute '${a.ref_attr_name}' outside a function`, { file: ctx.file });
+  const tensor = (t: TensorProto) => tensorFromProto(t, where, ctx.file, ctx.external.get(t));
+  switch (attrType(a)) {
+    case AttributeType.FLOAT:
+      return { type: 'float', value: a.f ?? 0 };
+    case AttributeType.INT:
+      return { type: 'int', value: int64ToNumber((a.i ?? 0) as Int64) };
+    case AttributeType.STRING:
+      return { type: 'string', value: decodeUtf8(a.s ?? new Uint8Array(0)) };
+    case AttributeType.TENSOR:
+      if (!a.t) throw new FormatError(`${where} is a TENSOR without a tensor`, { file: ctx.file });
+      return { type: 'tensor', value: tensor(a.t) };
+    case AttributeType.GRAPH:
+      if (!a.g) throw new FormatError(`${where} is a GRAPH without a graph`, { file: ctx.file });
+      return { type: 'graph', value: readGraph(a.g, ctx) };
+    case AttributeType.FLOATS:
+      return { type: 'floats', value: [...(a.floats ?? [])] };
+    case AttributeType.INTS:
+      return { type: 'ints', value: (a.ints ?? []).map((v) => int64ToNumber(v as Int64)) };
+    case AttributeType.STRINGS:
+      return { type: 'strings', value: (a.strings ?? []).map(decodeUtf8) };
+    case AttributeType.TENSORS:
+      return { type: 'tensors', value: (a.tensors ?? []).map(tensor) };
+    case AttributeType.GRAPHS:
+      return { type: 'graphs', value: (a.graphs ?? []).map((g) => readGraph(g, ctx)) };
+    case AttributeType.SPARSE_TENSOR:
+    case AttributeType.SPARSE_TENSORS:
+    case AttributeType.TYPE_PROTO:
+    case AttributeType.TYPE_PROTOS:
+      throw new UnsupportedError(`ONNX ${AttributeType[a.type!]} attributes`, `${where} in '${ctx.file}'`);
+    default:
+      throw new FormatError(`${where} has no value or an unknown type (${a.type ?? 0})`, { file: ctx.file });
+  }
+}
+
+/**
+ * A graph input/output (must be a typed tensor) or a value_info annotation (returned as
+ * undefined when it is not a tensor with a known element type: it only annotates).
+ */
+function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info', ctx: Context): ValueInfo | undefined {
+  const name = v.name ?? '';
+  const where = `${role} '${name}'`;
+  const annotation = role === 'value_info';
+  const type = v.type;
+  const tt = type?.tensor_type;
+  if (!tt) {
+    if (annotation) return undefined;
+    if (type?.sequence_type || type?.map_type || type?.optional_type || type?.sparse_tensor_type) {
+      throw new UnsupportedError('ONNX values that are not dense tensors (sequence, map, optional, sparse)', `${where} in '${ctx.file}'`);
+    }
+    throw new FormatError(`${where} has no tensor type`, { file: ctx.file });
+  }
+  const t = dtypeFromOnnx(tt.elem_type ?? 0);
+  if (!('dtype' in t)) {
+    if (annotation) return undefined;
+    if ('unsupported' in t) throw new UnsupportedError(`ONNX data type ${t.unsupported}`, `${where} in '${ctx.file}'`);
+    throw new FormatError(`${where} has unknown element type ${tt.elem_type ?? 0}`, { file: ctx.file });
+  }
+  const info: ValueInfo = { name, dtype: t.dtype };
+  if (tt.shape) info.shape = (tt.shape.dim ?? []).map(readDim);
+  if (v.doc_string) info.doc = v.doc_string;
+  return info;
+}
+
+/** dim_value -> size, dim_param -> symbol, neither -> unknown. Some exporters write -1 for "unknown". */
+function readDim(d: onnx.TensorShapeProto.Dimension.$Properties): Dim {
+  if (d.dim_value != null) {
+    const n = int64ToNumber(d.dim_value as Int64);
+    return n >= 0 ? n : null;
+  }
+  if (d.dim_param != null && d.dim_param !== '') return d.dim_param;
+  return null;
+}

@@ -1,0 +1,78 @@
+// Running models in onnxruntime-node, the independent runtime every ONNX test compares against.
+import * as ort from 'onnxruntime-node';
+import type { DType } from '../../../src/ir/dtypes.js';
+import type { ValueInfo } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+
+const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int8: 'int8',
+  uint8: 'uint8',
+  int16: 'int16',
+  uint16: 'uint16',
+  int32: 'int32',
+  uint32: 'uint32',
+  int64: 'int64',
+  uint64: 'uint64',
+  bool: 'bool',
+  string: 'string',
+};
+
+export function toOrt(t: Tensor): ort.Tensor {
+  const type = ORT_TYPES[t.dtype];
+  if (!type) throw new Error(`onnxruntime-node cannot take ${t.dtype}`);
+  return new ort.Tensor(type, t.data as never, [...t.shape]);
+}
+
+export type OrtOutputs = Record<string, { type: string; dims: readonly number[]; bytes: Uint8Array | string[] }>;
+
+/** Runs a model (bytes, or a path so ort resolves external data next to it) on `feeds`. */
+export async function runOrt(model: Uint8Array | string, feeds: Record<string, Tensor>): Promise<OrtOutputs> {
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) inputs[k] = toOrt(v);
+    const result = await session.run(inputs);
+    const out: OrtOutputs = {};
+    for (const [k, v] of Object.entries(result)) {
+      const data = v.data as ArrayBufferView | string[];
+      out[k] = {
+        type: v.type,
+        dims: [...v.dims],
+        bytes: Array.isArray(data) ? [...data] : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(),
+      };
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random tensor for a graph input; symbolic or unknown dims become 1. */
+export function randomInput(v: ValueInfo, random: () => number): Tensor {
+  const shape = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : 1));
+  const t = Tensor.zeros(v.dtype, shape);
+  const d = t.data as unknown as { length: number; [i: number]: number | bigint };
+  for (let i = 0; i < d.length; i++) {
+    const x = random() * 2 - 1;
+    if (v.dtype === 'float32' || v.dtype === 'float64') d[i] = x;
+    else if (v.dtype === 'int64' || v.dtype === 'uint64') d[i] = BigInt(Math.floor(random() * 5));
+    else if (v.dtype === 'bool') d[i] = random() < 0.5 ? 1 : 0;
+    else d[i] = Math.floor(random() * 5);
+  }
+  return t;
+}
