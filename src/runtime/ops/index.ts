@@ -1,12 +1,17 @@
 import type { OpTable } from '../op.js';
 import { CONV_OPS } from './conv.js';
+import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
+import { normalizationOps } from './normalization.js';
 import { POOL_OPS } from './pool.js';
+import { shapeOps } from './shape.js';
+import { softmaxOps } from './softmax.js';
+import { unaryOps } from './unary.js';
 
 /**
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

@@ -1,0 +1,120 @@
+// BatchNormalization (inference), InstanceNormalization, LayerNormalization.
+// Inference BatchNorm is a per-channel affine y = x*s + b with s = scale/sqrt(var+eps),
+// b = B - mean*s, run on the SIMD channel-affine kernel for float32.
+import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { attrFloat, attrInt } from '../../ir/graph.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
+import { defineOp, type OpTable } from '../op.js';
+import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
+import { channelAffineF32Wasm } from './elementwise-kernels.js';
+
+function floatData(t: Tensor, what: string): Float32Array | Float64Array {
+  if (isHalf(t.dtype)) return halfToF32(t);
+  if (t.dtype === 'float32' || t.dtype === 'float64') return t.data as Float32Array | Float64Array;
+  throw new ShapeError(`${what} must be a float tensor, got ${t.dtype}`);
+}
+
+function floatResult(like: Tensor, y: Float32Array | Float64Array): Tensor {
+  return new Tensor(like.dtype, like.shape, isHalf(like.dtype) ? f32ToHalf(like.dtype, y) : y);
+}
+
+interface BatchNormAttrs {
+  epsilon: number;
+}
+
+export function batchNorm(inputs: ReadonlyArray<Tensor | undefined>, epsilon: number): Tensor {
+  const x = need(inputs, 0, 'X');
+  if (x.rank < 2) throw new ShapeError(`BatchNormalization input must have rank >= 2 (N, C, ...), got [${x.shape.join(', ')}]`);
+  const c = x.shape[1]!;
+  const names = ['scale', 'B', 'input_mean', 'input_var'];
+  const params = names.map((name, i) => {
+    const t = need(inputs, i + 1, name);
+    if (t.size !== c || t.rank !== 1) throw new ShapeError(`BatchNormalization ${name} must have shape [${c}], got [${t.shape.join(', ')}]`);
+    return floatData(t, name);
+  });
+  const xd = floatData(x, 'X');
+  const [scale, bias, mean, variance] = params as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const s = new Float64Array(c);
+  const b = new Float64Array(c);
+  for (let i = 0; i < c; i++) {
+    s[i] = scale[i]! / Math.sqrt(variance[i]! + epsilon);
+    b[i] = bias[i]! - mean[i]! * s[i]!;
+  }
+  const outer = x.shape[0]!;
+  const inner = shapeSize(x.shape.slice(2));
+  if (x.size === 0) return x;
+  if (xd instanceof Float32Array) return floatResult(x, channelAffineF32Wasm(xd, Float32Array.from(s), Float32Array.from(b), outer, c, inner));
+  const y = new Float64Array(xd.length);
+  let p = 0;
+  for (let o = 0; o < outer; o++) for (let ch = 0; ch < c; ch++) for (let i = 0; i < inner; i++, p++) y[p] = xd[p]! * s[ch]! + b[ch]!;
+  return floatResult(x, y);
+}
+
+/** Normalise each [outer] slice of `inner` elements to zero mean and unit variance, then apply per-index affine. */
+function normalizeGroups(xd: Float32Array | Float64Array, groups: number, size: number, epsilon: number, affine: (g: number, i: number, v: number) => number): Float64Array {
+  const y = new Float64Array(xd.length);
+  for (let g = 0; g < groups; g++) {
+    const o = g * size;
+    let mean = 0;
+    for (let i = 0; i < size; i++) mean += xd[o + i]!;
+    mean /= size;
+    let v = 0;
+    for (let i = 0; i < size; i++) v += (xd[o + i]! - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / size + epsilon);
+    for (let i = 0; i < size; i++) y[o + i] = affine(g, i, (xd[o + i]! - mean) * inv);
+  }
+  return y;
+}
+
+interface LayerNormAttrs {
+  axis: number;
+  epsilon: number;
+  stashType: number;
+}
+
+export const normalizationOps: OpTable = {
+  BatchNormalization: defineOp<BatchNormAttrs>({
+    attrs: (node, opset) => {
+      if (opset < 9 && attrInt(node, 'spatial', 1) !== 1) throw new UnsupportedError('BatchNormalization spatial=0');
+      if (attrInt(node, 'training_mode', 0) !== 0) throw new UnsupportedError('BatchNormalization training_mode', 'only inference is supported');
+      if (node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('BatchNormalization training outputs', 'running mean/var outputs need training mode');
+      return { epsilon: attrFloat(node, 'epsilon', 1e-5) };
+    },
+    run: (inputs, a) => [batchNorm(inputs, a.epsilon)],
+  }),
+  InstanceNormalization: defineOp<{ epsilon: number }>({
+    attrs: (node) => ({ epsilon: attrFloat(node, 'epsilon', 1e-5) }),
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'input');
+      if (x.rank < 3) throw new ShapeError(`InstanceNormalization input must have rank >= 3, got [${x.shape.join(', ')}]`);
+      const c = x.shape[1]!;
+      const scale = floatData(need(inputs, 1, 'scale'), 'scale');
+      const bias = floatData(need(inputs, 2, 'B'), 'B');
+      if (scale.length !== c || bias.length !== c) throw new ShapeError(`InstanceNormalization scale and B must have ${c} elements`);
+      if (x.size === 0) return [x];
+      const size = shapeSize(x.shape.slice(2));
+      return [floatResult(x, normalizeGroups(floatData(x, 'input'), x.size / size, size, a.epsilon, (g, _i, v) => v * scale[g % c]! + bias[g % c]!))];
+    },
+  }),
+  LayerNormalization: defineOp<LayerNormAttrs>({
+    attrs: (node) => ({ axis: attrInt(node, 'axis', -1), epsilon: attrFloat(node, 'epsilon', 1e-5), stashType: attrInt(node, 'stash_type', 1) }),
+    run: (inputs, a, ctx) => {
+      if (ctx.node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('LayerNormalization mean/inv_std_dev outputs');
+      const x = need(inputs, 0, 'X');
+      const axis = normAxis(a.axis, x.rank);
+      const size = shapeSize(x.shape.slice(axis));
+      const scale = need(inputs, 1, 'Scale');
+      const bias = inputs[2];
+      // Scale and B broadcast to the normalised trailing dims.
+      const bcast = (t: Tensor, what: string) => {
+        const d = floatData(t, what);
+        if (size % Math.max(d.length, 1) !== 0 || t.rank > x.rank - axis) throw new ShapeError(`LayerNormalization ${what} [${t.shape.join(', ')}] does not broadcast to [${x.shape.slice(axis).join(', ')}]`);
+        return (i: number) => (d.length === 1 ? d[0]! : d[i % d.length]!);
+      };
+      const sc = bcast(scale, 'Scale');
+      const bi = bias ? bcast(bias, 'B') : () => 0;
+      if (x.size === 0) return [x];
+      return [floatResult(x, normalizeGroups(floatData(x, 'X'), x.size / size, size, a.epsilon, (_g, i, v) => v * sc(i) + bi(i)))];
+    },
+  }),
+};
