@@ -180,7 +180,13 @@ describe('real models: nnport runtime vs PyTorch', () => {
     const x2 = new Float32Array(x.size * 2);
     x2.set(x.data as Float32Array);
     x2.set(x.data as Float32Array, x.size);
-    const got = await runNnport(f, new Tensor('float32', [2, ...x.shape.slice(1)], x2));
+    let got: Tensor;
+    try {
+      got = await runNnport(f, new Tensor('float32', [2, ...x.shape.slice(1)], x2));
+    } catch (e) {
+      results.set(`${name} (batch 2)`, `error: ${describeError(e)}`);
+      throw e;
+    }
     expect(got.shape).toEqual([2, ...want.shape.slice(1)]);
     const data = got.data as Float32Array;
     const err = Math.max(
