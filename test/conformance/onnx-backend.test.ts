@@ -1,0 +1,65 @@
+// The ONNX backend test suite (libonnx-testdata) run through nnport's reference runtime.
+// One test per case; cases whose ops nnport lacks, or that test a feature it does not
+// implement, are skipped and listed by reason in the summary printed at the end.
+import { existsSync } from 'node:fs';
+import { afterAll, describe, expect, test } from 'vitest';
+import { ONNX_OPS } from '../../src/runtime/ops/index.js';
+import { classifyCase, ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, runCase, type Classification, type ConformanceCase } from './harness.js';
+
+const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+
+/** Cases that cannot pass by design, with the reason. */
+const EXPECTED_FAILURES: Record<string, string> = {
+  test_batchnorm_epsilon_training_mode: 'training-mode BatchNormalization (running mean/var outputs)',
+  test_batchnorm_example_training_mode: 'training-mode BatchNormalization (running mean/var outputs)',
+  test_training_dropout: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
+  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
+};
+
+const present = existsSync(ONNX_TESTDATA);
+const cases: Array<[ConformanceCase, Classification]> = [];
+if (present) {
+  for (const c of listCases(ONNX_TESTDATA, SUITES)) cases.push([c, await classifyCase(c, ONNX_OPS, EXPECTED_FAILURES)]);
+}
+const report = new ConformanceReport();
+
+test('ONNX backend test data is installed', () => {
+  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
+  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
+});
+
+for (const suite of SUITES) {
+  const mine = cases.filter(([c]) => c.suite === suite);
+  if (!mine.length) continue;
+  describe(suite, () => {
+    for (const [c, cls] of mine) {
+      const id = `${suite}/${c.name}`;
+      if (cls.kind === 'load-error') {
+        report.record(id, cls);
+        test(c.name, () => expect.fail(`model could not be read: ${cls.message}`));
+        continue;
+      }
+      if (cls.kind !== 'run') {
+        report.record(id, cls);
+        const why = cls.kind === 'unsupported-op' ? `unsupported op ${cls.ops.join(', ')}` : cls.reason;
+        test.skip(`${c.name} [${why}]`, () => {});
+        continue;
+      }
+      test(c.name, async (ctx) => {
+        const result = await runCase(c, cls.graph);
+        report.record(id, result);
+        if (result.kind === 'unsupported-feature') {
+          ctx.skip(result.reason);
+          return;
+        }
+        if (result.kind === 'fail') expect.fail(result.message);
+      });
+    }
+  });
+}
+
+afterAll(() => {
+  console.log(report.summary('ONNX backend tests'));
+});
