@@ -20,6 +20,8 @@ const AttributeType = onnx.AttributeProto.AttributeType;
 
 interface Context {
   file: string;
+  /** reading a subgraph (If/Loop/Scan body) rather than the main graph */
+  nested: boolean;
   /** bytes of every externally stored tensor, read before conversion starts */
   external: Map<TensorProto, Uint8Array>;
   /** `domain::name` of the model-local functions */
@@ -35,6 +37,7 @@ export async function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Pr
   const opsets = readOpsets(model);
   const ctx: Context = {
     file,
+    nested: false,
     external: await readExternalData(model.graph, file, options),
     functions: new Set((model.functions ?? []).map((f) => `${f.domain ?? ''}::${f.name ?? ''}`)),
     opsets,
@@ -190,7 +193,7 @@ function readAttr(a: AttributeProto, nodeLabel: string, ctx: Context): Attr {
       return { type: 'tensor', value: tensor(a.t) };
     case AttributeType.GRAPH:
       if (!a.g) throw new FormatError(`${where} is a GRAPH without a graph`, { file: ctx.file });
-      return { type: 'graph', value: readGraph(a.g, ctx) };
+      return { type: 'graph', value: readGraph(a.g, { ...ctx, nested: true }) };
     case AttributeType.FLOATS:
       return { type: 'floats', value: [...(a.floats ?? [])] };
     case AttributeType.INTS:
@@ -200,7 +203,7 @@ function readAttr(a: AttributeProto, nodeLabel: string, ctx: Context): Attr {
     case AttributeType.TENSORS:
       return { type: 'tensors', value: (a.tensors ?? []).map(tensor) };
     case AttributeType.GRAPHS:
-      return { type: 'graphs', value: (a.graphs ?? []).map((g) => readGraph(g, ctx)) };
+      return { type: 'graphs', value: (a.graphs ?? []).map((g) => readGraph(g, { ...ctx, nested: true })) };
     case AttributeType.SPARSE_TENSOR:
     case AttributeType.SPARSE_TENSORS:
     case AttributeType.TYPE_PROTO:
@@ -226,6 +229,9 @@ function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info
     if (type?.sequence_type || type?.map_type || type?.optional_type || type?.sparse_tensor_type) {
       throw new UnsupportedError('ONNX values that are not dense tensors (sequence, map, optional, sparse)', `${where} in '${ctx.file}'`);
     }
+    // Subgraph inputs/outputs may leave their type to inference from the enclosing node; the
+    // IR has no "type unknown" value, so say so instead of guessing one.
+    if (ctx.nested && !type) throw new UnsupportedError('untyped subgraph inputs and outputs', `${where} in '${ctx.file}'`);
     throw new FormatError(`${where} has no tensor type`, { file: ctx.file });
   }
   const t = dtypeFromOnnx(tt.elem_type ?? 0);

@@ -1,4 +1,6 @@
 // Running models in onnxruntime-node, the independent runtime every ONNX test compares against.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { DType } from '../../../src/ir/dtypes.js';
 import type { ValueInfo } from '../../../src/ir/graph.js';
@@ -75,4 +77,16 @@ export function randomInput(v: ValueInfo, random: () => number): Tensor {
     else d[i] = Math.floor(random() * 5);
   }
   return t;
+}
+
+/**
+ * onnx's own verdict on pairs of models (test/formats/onnx/onnx-equal.py, one python process
+ * for all pairs): an empty `diffs` means the same graph and bit-identical tensors.
+ */
+export function onnxEqual(pairs: { original: string; ours: string; dir?: string }[]): { checker: string; diffs: string[] }[] {
+  if (!pairs.length) return [];
+  const script = fileURLToPath(new URL('./onnx-equal.py', import.meta.url));
+  const input = pairs.map((p) => `${p.original}\t${p.ours}\t${p.dir ?? '.'}\n`).join('');
+  const out = execFileSync('/usr/bin/python3', [script, '--batch'], { input, maxBuffer: 64 << 20 }).toString();
+  return out.trim().split('\n').map((l) => JSON.parse(l) as { checker: string; diffs: string[] });
 }
