@@ -152,7 +152,9 @@ export function depthwiseConv2d(
       const top = pad + <usize>(oh * sh) * PWb;
       const yr = yc + (<usize>(oh * OW) << 2);
       let ow = 0;
-      if (simd) {
+      if (simd && kh == 3 && kw == 3) {
+        ow = depthwiseRow3x3(top, PWb, yr, OW, wc, bv, sw, dh, dw);
+      } else if (simd) {
         const step4 = <usize>(4 * sw) << 2;
         for (; ow + 16 <= OW; ow += 16) {
           let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
@@ -197,6 +199,49 @@ export function depthwiseConv2d(
       }
     }
   }
+}
+
+/**
+ * The common 3x3 case of one depthwise output row, weights held in registers: outputs
+ * [0, returned) of the row are written, 8 at a time.
+ */
+// @ts-ignore: decorator
+@inline
+function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, bv: v128, sw: i32, dh: i32, dw: i32): i32 {
+  const w0 = v128.load32_splat(wc), w1 = v128.load32_splat(wc, 4), w2 = v128.load32_splat(wc, 8);
+  const w3 = v128.load32_splat(wc, 12), w4 = v128.load32_splat(wc, 16), w5 = v128.load32_splat(wc, 20);
+  const w6 = v128.load32_splat(wc, 24), w7 = v128.load32_splat(wc, 28), w8 = v128.load32_splat(wc, 32);
+  const r1off = <usize>dh * PWb;
+  const x1 = <usize>dw << 2;
+  const x2 = x1 << 1;
+  const step4 = <usize>(4 * sw) << 2;
+  let ow = 0;
+  for (; ow + 8 <= OW; ow += 8) {
+    const r0 = top + (<usize>(ow * sw) << 2);
+    const r1 = r0 + r1off;
+    const r2 = r1 + r1off;
+    let a = f32x4.add(bv, f32x4.mul(w0, load4(r0, sw)));
+    let b = f32x4.add(bv, f32x4.mul(w0, load4(r0 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w1, load4(r0 + x1, sw)));
+    b = f32x4.add(b, f32x4.mul(w1, load4(r0 + x1 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w2, load4(r0 + x2, sw)));
+    b = f32x4.add(b, f32x4.mul(w2, load4(r0 + x2 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w3, load4(r1, sw)));
+    b = f32x4.add(b, f32x4.mul(w3, load4(r1 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w4, load4(r1 + x1, sw)));
+    b = f32x4.add(b, f32x4.mul(w4, load4(r1 + x1 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w5, load4(r1 + x2, sw)));
+    b = f32x4.add(b, f32x4.mul(w5, load4(r1 + x2 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w6, load4(r2, sw)));
+    b = f32x4.add(b, f32x4.mul(w6, load4(r2 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w7, load4(r2 + x1, sw)));
+    b = f32x4.add(b, f32x4.mul(w7, load4(r2 + x1 + step4, sw)));
+    a = f32x4.add(a, f32x4.mul(w8, load4(r2 + x2, sw)));
+    b = f32x4.add(b, f32x4.mul(w8, load4(r2 + x2 + step4, sw)));
+    v128.store(yr + (<usize>ow << 2), a);
+    v128.store(yr + (<usize>ow << 2), b, 16);
+  }
+  return ow;
 }
 
 /**
