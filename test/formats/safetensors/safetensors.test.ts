@@ -109,7 +109,7 @@ describe('weights out without pickles: .safetensors and .npz', () => {
   });
 
   it('npz round trip (bfloat16 widened to float32) and detection', () => {
-    const t = new Map([
+    const t = new Map<string, Tensor>([
       ['a.weight', Tensor.float32([2, 2], [1, 2, 3, 4])],
       ['b', new Tensor('bfloat16', [2], new Uint16Array([0x3fc0, 0xc020]))],
     ]);
