@@ -16,6 +16,13 @@ const EXPECTED_FAILURES: Record<string, string> = {
   test_training_dropout_default: 'training-mode Dropout draws a random mask',
   test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
   test_training_dropout_mask: 'training-mode Dropout draws a random mask',
+  // ONNX 1.12 generated bfloat16 expectations by truncating float32; Cast rounds to nearest even.
+  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+  // The 'like' input's data has shape [1] where the model declares [3, 4] (and ties with the truncation above).
+  test_castlike_FLOAT_to_BFLOAT16: "test data feeds 'like' as [1] but the model declares [3, 4]; expected output truncates",
+  test_castlike_FLOAT_to_BFLOAT16_expanded: "test data feeds 'like' as [1] but the model declares [3, 4]; expected output truncates",
+  test_castlike_BFLOAT16_to_FLOAT: "test data feeds 'like' as [1] but the model declares [3, 4]",
+  test_castlike_BFLOAT16_to_FLOAT_expanded: "test data feeds 'like' as [1] but the model declares [3, 4]",
 };
 
 const present = existsSync(ONNX_TESTDATA);
@@ -48,7 +55,10 @@ for (const suite of SUITES) {
         continue;
       }
       test(c.name, async (ctx) => {
-        const result = await runCase(c, cls.graph);
+        const result = await runCase(c, cls.graph).catch((e: unknown) => {
+          report.record(id, { kind: 'fail', message: String(e) });
+          throw e;
+        });
         report.record(id, result);
         if (result.kind === 'unsupported-feature') {
           ctx.skip(result.reason);

@@ -106,10 +106,32 @@ export function binary(op: keyof typeof SPECS, a: Tensor, b: Tensor): Tensor {
   return mapBroadcast(a, b, outDtype, fn);
 }
 
+interface LegacyBroadcast {
+  /** opset < 7 with broadcast=1: B lines up with A starting at this axis (not numpy's right alignment) */
+  axis?: number;
+}
+
+/** Reshape B so that numpy broadcasting gives the pre-opset-7 "align at axis" semantics. */
+function alignLegacy(a: Tensor, b: Tensor, axis: number | undefined): Tensor {
+  if (axis === undefined) return b;
+  const start = axis < 0 ? axis + a.rank : axis;
+  if (start < 0 || start + b.rank > a.rank) throw new ShapeError(`legacy broadcast of [${b.shape.join(', ')}] at axis ${axis} does not fit [${a.shape.join(', ')}]`);
+  return b.reshape([...b.shape, ...new Array<number>(a.rank - start - b.rank).fill(1)]);
+}
+
+function legacyAttrs(node: Node, opset: number): LegacyBroadcast {
+  if (opset >= 7 || attrInt(node, 'broadcast', 0) === 0) return {};
+  const axis = attrInt(node, 'axis');
+  return axis === undefined ? {} : { axis };
+}
+
 const binaryOp = (op: keyof typeof SPECS) =>
-  defineOp({
-    attrs: noAttrs,
-    run: (inputs) => [binary(op, need(inputs, 0, 'A'), need(inputs, 1, 'B'))],
+  defineOp<LegacyBroadcast>({
+    attrs: legacyAttrs,
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'A');
+      return [binary(op, x, alignLegacy(x, need(inputs, 1, 'B'), a.axis))];
+    },
   });
 
 /** Max/Min/Sum/Mean: a left fold of broadcasting binary ops over 1..N inputs. */
@@ -239,7 +261,16 @@ export const elementwiseOps: OpTable = {
     attrs: (node: Node) => ({ fmod: attrInt(node, 'fmod', 0) !== 0 }),
     run: (inputs, a) => [mod(need(inputs, 0, 'A'), need(inputs, 1, 'B'), a.fmod)],
   }),
-  PRelu: defineOp({ attrs: noAttrs, run: (inputs) => [prelu(need(inputs, 0, 'X'), need(inputs, 1, 'slope'))] }),
+  PRelu: defineOp<{ legacy: boolean }>({
+    attrs: (_node, opset) => ({ legacy: opset < 7 }),
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'X');
+      let slope = need(inputs, 1, 'slope');
+      // Before opset 7 a 1-D slope of C values is per channel (axis 1), not numpy-aligned.
+      if (a.legacy && slope.rank === 1 && x.rank > 2 && slope.size === x.shape[1]) slope = alignLegacy(x, slope, 1);
+      return [prelu(x, slope)];
+    },
+  }),
   Where: defineOp({ attrs: noAttrs, run: (inputs) => [where(need(inputs, 0, 'condition'), need(inputs, 1, 'X'), need(inputs, 2, 'Y'))] }),
   Expand: defineOp({
     attrs: noAttrs,

@@ -1,0 +1,221 @@
+// Resize (opset 10-18) and the deprecated Upsample (7-9). Nearest, linear and cubic are
+// all separable, so an N-d resize runs as one 1-d resample per axis that changes: nearest
+// is an index gather (any dtype), linear/cubic a weighted sum of 2/4 taps in float64.
+import { isFloatDType } from '../../ir/dtypes.js';
+import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString } from '../../ir/graph.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
+import { defineOp, type OpTable } from '../op.js';
+import { need, normAxes, readInts, readNumbers, tensorFromNumbers } from './args.js';
+import { gatherDims } from './gather-dims.js';
+
+type Mode = 'nearest' | 'linear' | 'cubic';
+type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn';
+/** 'simple' is Upsample / Resize-10 rounding: floor when upsampling, ceil when downsampling. */
+type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil' | 'simple';
+
+const MODES = new Set(['nearest', 'linear', 'cubic']);
+const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
+const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
+
+export interface ResizeAttrs {
+  mode: Mode;
+  coord: CoordMode;
+  nearest: NearestMode;
+  cubicA: number;
+  excludeOutside: boolean;
+  axes?: number[];
+  /** Upsample-7: scales as an attribute */
+  scales?: number[];
+  /** opset 10 / Upsample: inputs are (X, scales) instead of (X, roi, scales, sizes) */
+  scalesInput: number;
+}
+
+/**
+ * Source coordinate of output index `o` on an axis resized from `inSize` by `scale`. As in
+ * the ONNX reference, the resized length is inSize*scale before flooring (it differs from
+ * the output size when downsampling by a scale that does not divide the size).
+ */
+function sourceCoord(coord: CoordMode, o: number, scale: number, inSize: number): number {
+  const outSize = inSize * scale;
+  switch (coord) {
+    case 'half_pixel':
+      return (o + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel':
+      return outSize > 1 ? (o + 0.5) / scale - 0.5 : 0;
+    case 'align_corners':
+      return outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric':
+      return o / scale;
+    case 'tf_half_pixel_for_nn':
+      return (o + 0.5) / scale;
+  }
+}
+
+function nearestIndex(mode: NearestMode, x: number, scale: number): number {
+  switch (mode) {
+    case 'round_prefer_floor':
+      return x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
+    case 'round_prefer_ceil':
+      return Math.round(x);
+    case 'floor':
+      return Math.floor(x);
+    case 'ceil':
+      return Math.ceil(x);
+    case 'simple':
+      return scale < 1 ? Math.ceil(x) : Math.floor(x);
+  }
+}
+
+function cubicWeights(t: number, a: number): [number, number, number, number] {
+  const w = (d: number) => {
+    const z = Math.abs(d);
+    if (z <= 1) return ((a + 2) * z - (a + 3)) * z * z + 1;
+    if (z < 2) return ((a * z - 5 * a) * z + 8 * a) * z - 4 * a;
+    return 0;
+  };
+  return [w(t + 1), w(t), w(1 - t), w(2 - t)];
+}
+
+/** Resample axis `d` of float64 data with per-output taps (indices and weights). */
+function resampleAxis(data: Float64Array, shape: number[], d: number, outSize: number, taps: (o: number) => [number[], number[]]): Float64Array {
+  const outer = shapeSize(shape.slice(0, d));
+  const inSize = shape[d]!;
+  const inner = shapeSize(shape.slice(d + 1));
+  const out = new Float64Array(outer * outSize * inner);
+  for (let o = 0; o < outSize; o++) {
+    const [idx, w] = taps(o);
+    for (let u = 0; u < outer; u++) {
+      const dst = (u * outSize + o) * inner;
+      for (let k = 0; k < idx.length; k++) {
+        const src = (u * inSize + idx[k]!) * inner;
+        const wk = w[k]!;
+        if (wk === 0) continue;
+        for (let i = 0; i < inner; i++) out[dst + i] += wk * data[src + i]!;
+      }
+    }
+  }
+  shape[d] = outSize;
+  return out;
+}
+
+export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined, sizesIn: number[] | undefined): Tensor {
+  const r = x.rank;
+  const axes = a.axes ? normAxes(a.axes, r, 'Resize axes') : x.shape.map((_, i) => i);
+  const scales = new Array<number>(r).fill(1);
+  const sizes = [...x.shape];
+  if (sizesIn && sizesIn.length) {
+    if (sizesIn.length !== axes.length) throw new ShapeError(`Resize: ${sizesIn.length} sizes for ${axes.length} axes`);
+    axes.forEach((ax, k) => {
+      sizes[ax] = sizesIn[k]!;
+      scales[ax] = sizesIn[k]! / x.shape[ax]!;
+    });
+  } else if (scalesIn && scalesIn.length) {
+    if (scalesIn.length !== axes.length) throw new ShapeError(`Resize: ${scalesIn.length} scales for ${axes.length} axes`);
+    axes.forEach((ax, k) => {
+      const s = scalesIn[k]!;
+      if (!(s > 0)) throw new ShapeError(`Resize: scale ${s} must be positive`);
+      scales[ax] = s;
+      sizes[ax] = Math.floor(x.shape[ax]! * s);
+    });
+  } else {
+    throw new ShapeError('Resize needs scales or sizes');
+  }
+  if (sizes.some((s) => s < 0)) throw new ShapeError(`Resize: negative output size [${sizes.join(', ')}]`);
+  // An axis left alone is the identity except where the coordinate transform shifts it.
+  const moving = x.shape.map((d, i) => sizes[i] !== d || scales[i] !== 1 || (a.coord === 'tf_half_pixel_for_nn' && a.mode === 'nearest'));
+  if (shapeSize(sizes) === 0 || x.size === 0) return Tensor.zeros(x.dtype, sizes);
+
+  if (a.mode === 'nearest') {
+    const idx = x.shape.map((inSize, d) => {
+      const list = new Int32Array(sizes[d]!);
+      for (let o = 0; o < list.length; o++) {
+        if (!moving[d]) list[o] = o;
+        else list[o] = Math.min(Math.max(nearestIndex(a.nearest, sourceCoord(a.coord, o, scales[d]!, inSize), scales[d]!), 0), inSize - 1);
+      }
+      return list;
+    });
+    return gatherDims(x, idx);
+  }
+
+  if (!isFloatDType(x.dtype)) throw new UnsupportedError(`Resize ${a.mode} on ${x.dtype}`, 'only float inputs are interpolated');
+  let data: Float64Array = Float64Array.from(x.toNumbers());
+  const shape = [...x.shape];
+  for (let d = 0; d < r; d++) {
+    if (!moving[d]) continue;
+    const inSize = x.shape[d]!;
+    const clampIdx = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
+    if (a.mode === 'linear') {
+      data = resampleAxis(data, shape, d, sizes[d]!, (o) => {
+        const c = Math.min(Math.max(sourceCoord(a.coord, o, scales[d]!, inSize), 0), inSize - 1);
+        const i0 = Math.floor(c);
+        const t = c - i0;
+        return [[i0, clampIdx(i0 + 1)], [1 - t, t]];
+      });
+    } else {
+      data = resampleAxis(data, shape, d, sizes[d]!, (o) => {
+        const c = sourceCoord(a.coord, o, scales[d]!, inSize);
+        const i0 = Math.floor(c);
+        const w = cubicWeights(c - i0, a.cubicA);
+        const raw = [i0 - 1, i0, i0 + 1, i0 + 2];
+        if (a.excludeOutside) {
+          // taps outside the input get weight 0 and the rest are renormalised
+          for (let k = 0; k < 4; k++) if (raw[k]! < 0 || raw[k]! >= inSize) w[k] = 0;
+          const sum = w[0] + w[1] + w[2] + w[3];
+          for (let k = 0; k < 4; k++) w[k] = w[k]! / sum;
+        }
+        return [raw.map(clampIdx), w];
+      });
+    }
+  }
+  return tensorFromNumbers(x.dtype, sizes, data);
+}
+
+function parseResize(node: Parameters<typeof attrString>[0], opset: number): ResizeAttrs {
+  const mode = attrString(node, 'mode', 'nearest');
+  if (!MODES.has(mode)) throw new UnsupportedError(`Resize mode '${mode}'`);
+  if (opset < 11) return { mode: mode as Mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, scalesInput: 1 };
+  const coord = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
+  if (!COORD_MODES.has(coord)) throw new UnsupportedError(`Resize coordinate_transformation_mode '${coord}'`);
+  const nearest = attrString(node, 'nearest_mode', 'round_prefer_floor');
+  if (!NEAREST_MODES.has(nearest)) throw new UnsupportedError(`Resize nearest_mode '${nearest}'`);
+  if (attrInt(node, 'antialias', 0) !== 0) throw new UnsupportedError('Resize antialias');
+  const policy = attrString(node, 'keep_aspect_ratio_policy', 'stretch');
+  if (policy !== 'stretch') throw new UnsupportedError(`Resize keep_aspect_ratio_policy '${policy}'`);
+  return {
+    mode: mode as Mode,
+    coord: coord as CoordMode,
+    nearest: nearest as NearestMode,
+    cubicA: attrFloat(node, 'cubic_coeff_a', -0.75),
+    excludeOutside: attrInt(node, 'exclude_outside', 0) !== 0,
+    axes: attrInts(node, 'axes'),
+    scalesInput: 2,
+  };
+}
+
+export const resizeOps: OpTable = {
+  Resize: defineOp<ResizeAttrs>({
+    attrs: parseResize,
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'X');
+      const scales = inputs[a.scalesInput] ? readNumbers(inputs[a.scalesInput]!, 'Resize scales') : undefined;
+      const sizes = a.scalesInput === 2 && inputs[3] ? readInts(inputs[3], 'Resize sizes') : undefined;
+      return [resize(x, a, scales, sizes)];
+    },
+  }),
+  Upsample: defineOp<ResizeAttrs>({
+    attrs: (node, opset) => {
+      const mode = attrString(node, 'mode', 'nearest');
+      if (mode !== 'nearest' && mode !== 'linear') throw new UnsupportedError(`Upsample mode '${mode}'`);
+      const scales = opset < 9 ? attrFloats(node, 'scales') : undefined;
+      if (opset < 9 && !scales) throw new ShapeError('Upsample needs the scales attribute before opset 9');
+      return { mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, scales, scalesInput: 1 };
+    },
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'X');
+      const scales = a.scales ?? readNumbers(need(inputs, 1, 'scales'), 'Upsample scales');
+      if (scales.length !== x.rank) throw new ShapeError(`Upsample: ${scales.length} scales for rank ${x.rank}`);
+      return [resize(x, a, scales, undefined)];
+    },
+  }),
+};
