@@ -5,9 +5,10 @@
 //   - otherwise: a (cache-tiled, SIMD) 2-D transpose between the source's innermost axis (X) and
 //     the output's innermost axis (Y), repeated over the remaining "outer" axes by an odometer.
 
-// Edge of a square cache tile, in elements; 64 x 64 x 4 B = 16 KiB of source + 16 KiB of
+// Cache tile, in elements; 64 x 64 x 4 B = 16 KiB of source + 16 KiB of
 // destination stays in L1 while the tile is transposed.
-const TILE: i32 = 64;
+const TILE_Y: i32 = 64;
+const TILE_X: i32 = 64;
 
 // ---- 2-D transposes: dst[x*dsx + y] = src[y*ssy + x] for x < nx, y < ny (strides in elements) ----
 
@@ -184,108 +185,169 @@ function tile(es: i32, src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i3
   else tile8(src, dst, x0, x1, y0, y1, ssy, dsx);
 }
 
+// A tile is transposed in registers into this contiguous scratch, then copied out a whole
+// destination row at a time: with power-of-two strides (256 channels, 8192 columns) the rows of a
+// tile all map to the same cache sets, and writing them 16 bytes at a time would thrash.
+const SCRATCH: usize = memory.data(TILE_X * TILE_Y * 8, 64);
+
+@inline
+function copyRow(dst: usize, src: usize, bytes: usize): void {
+  let i: usize = 0;
+  for (; i + 64 <= bytes; i += 64) {
+    v128.store(dst + i, v128.load(src + i));
+    v128.store(dst + i, v128.load(src + i, 16), 16);
+    v128.store(dst + i, v128.load(src + i, 32), 32);
+    v128.store(dst + i, v128.load(src + i, 48), 48);
+  }
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i++) store<u8>(dst + i, load<u8>(src + i));
+}
+
 /** Cache-tiled 2-D transpose: dst[x*dsx + y] = src[y*ssy + x]; `es` is 1, 2, 4 or 8 bytes. */
 export function transpose2d(src: usize, dst: usize, es: i32, nx: i32, ny: i32, ssy: i32, dsx: i32): void {
-  for (let y0 = 0; y0 < ny; y0 += TILE) {
-    const y1 = min(y0 + TILE, ny);
-    for (let x0 = 0; x0 < nx; x0 += TILE) {
-      tile(es, src, dst, x0, min(x0 + TILE, nx), y0, y1, ssy, dsx);
-    }
-  }
+  put(XLEN, 0, nx);
+  put(XDST, 0, dsx);
+  transposeRows(src, dst, es, ny, ssy, nx, 1);
 }
 
 // ---- general permutation ----
 
+// Up to MAX_AXES coalesced axes. Static scratch (the kernels never allocate): the "row" axes, which
+// together cover the source block under one step of the output's last axis, in source order.
+const MAX_AXES = 16;
+const XLEN: usize = memory.data(MAX_AXES * 4, 16);
+const XDST: usize = memory.data(MAX_AXES * 4, 16);
+const XCNT: usize = memory.data(MAX_AXES * 4, 16);
+
+@inline
+function get(a: usize, i: i32): i32 {
+  return load<i32>(a + (<usize>i << 2));
+}
+
+@inline
+function put(a: usize, i: i32, v: i32): void {
+  store<i32>(a + (<usize>i << 2), v);
+}
+
+/**
+ * dst[rowOffset(x) + y] = src[y*ssy + x] for y < ny and x < nx, where row x's destination offset
+ * comes from the row axes XLEN/XDST (x counts through them in source order). Tiles of TILE_X x TILE_Y
+ * are transposed into SCRATCH and copied out a destination row at a time.
+ */
+function transposeRows(src: usize, dst: usize, es: i32, ny: i32, ssy: i32, nx: i32, nax: i32): void {
+  const e = <usize>es;
+  for (let y0 = 0; y0 < ny; y0 += TILE_Y) {
+    const ty = min(TILE_Y, ny - y0);
+    const rowBytes = <usize>ty * e;
+    for (let i = 0; i < nax; i++) put(XCNT, i, 0);
+    let d: usize = 0; // destination offset of row x, in elements
+    for (let x0 = 0; x0 < nx; x0 += TILE_X) {
+      const tx = min(TILE_X, nx - x0);
+      tile(es, src + (<usize>y0 * <usize>ssy + <usize>x0) * e, SCRATCH, 0, tx, 0, ty, ssy, ty);
+      const base = dst + <usize>y0 * e;
+      for (let x = 0; x < tx; x++) {
+        copyRow(base + d * e, SCRATCH + <usize>x * rowBytes, rowBytes);
+        for (let i = nax - 1; i >= 0; i--) {
+          const c = get(XCNT, i) + 1;
+          const ds = <usize>get(XDST, i);
+          if (c < get(XLEN, i)) {
+            put(XCNT, i, c);
+            d += ds;
+            break;
+          }
+          put(XCNT, i, 0);
+          d -= ds * <usize>(c - 1);
+        }
+      }
+    }
+  }
+}
+
 @inline
 function lenAt(meta: usize, i: i32): i32 {
-  return load<i32>(meta + <usize>i * 12);
+  return load<i32>(meta + (<usize>i << 4));
 }
 
 @inline
 function strideAt(meta: usize, i: i32): i32 {
-  return load<i32>(meta + <usize>i * 12 + 4);
+  return load<i32>(meta + (<usize>i << 4), 4);
+}
+
+@inline
+function dstStrideAt(meta: usize, i: i32): i32 {
+  return load<i32>(meta + (<usize>i << 4), 8);
 }
 
 /**
- * Permute `src` into dense `dst`. `meta` holds, per output axis i < rank, three i32s:
- * [length, source stride (elements), scratch]. Axes must be coalesced and free of length-1
- * axes (the wrapper does both), so exactly one axis has source stride 1 unless the last one does.
+ * Permute `src` into dense `dst`. `meta` holds, per output axis i < rank, four i32s:
+ * [length, source stride (elements), destination stride (filled here), counter (scratch)].
+ * Axes must be coalesced and free of length-1 axes (the wrapper does both); rank <= 16.
  */
 export function permute(src: usize, dst: usize, es: i32, rank: i32, meta: usize): void {
   if (rank == 0) {
     memory.copy(dst, src, <usize>es);
     return;
   }
+  const e = <usize>es;
   const last = rank - 1;
   let total: usize = 1;
-  for (let i = 0; i < rank; i++) total *= <usize>load<i32>(meta + <usize>i * 12);
+  for (let i = rank - 1; i >= 0; i--) {
+    store<i32>(meta + (<usize>i << 4), <i32>total, 8);
+    store<i32>(meta + (<usize>i << 4), 0, 12);
+    total *= <usize>lenAt(meta, i);
+  }
   if (total == 0) return;
+  const ssy = strideAt(meta, last);
+  const ny = lenAt(meta, last);
 
-  // Which output axis reads the source's contiguous axis?
-  let xa = -1;
-  for (let i = 0; i < rank; i++) if (load<i32>(meta + <usize>i * 12 + 4) == 1) xa = i;
-  if (xa == last || xa < 0) {
-    // Rows of the last output axis are contiguous in the source: copy them.
-    const n = load<i32>(meta + <usize>last * 12);
-    const rowBytes = <usize>n * <usize>es;
-    const rows = total / <usize>n;
-    let s: usize = 0; // source offset in elements
-    let d = dst;
-    for (let i = 0; i < last; i++) store<i32>(meta + <usize>i * 12 + 8, 0);
-    for (let r: usize = 0; r < rows; r++) {
-      memory.copy(d, src + s * <usize>es, rowBytes);
-      d += rowBytes;
-      // odometer over axes 0..last-1
-      for (let i = last - 1; i >= 0; i--) {
-        const p = meta + <usize>i * 12;
-        const c = load<i32>(p + 8) + 1;
-        const st = <usize>load<i32>(p + 4);
-        if (c < load<i32>(p)) {
-          store<i32>(p + 8, c);
-          s += st;
-          break;
+  // Outer axes are walked by an odometer; each step handles one contiguous source block.
+  let work: usize; // elements per step
+  let nax = 0;
+  if (ssy == 1) {
+    work = <usize>ny; // rows of the last output axis are contiguous in the source: copy them
+  } else {
+    // Row axes: source stride below ssy; they tile the source block [0, ssy) exactly.
+    for (let i = 0; i < last; i++) {
+      if (strideAt(meta, i) < ssy) {
+        // insertion by descending source stride (source order)
+        let j = nax++;
+        while (j > 0 && strideAt(meta, get(XCNT, j - 1)) < strideAt(meta, i)) {
+          put(XCNT, j, get(XCNT, j - 1));
+          j--;
         }
-        store<i32>(p + 8, 0);
-        s -= st * <usize>(c - 1);
+        put(XCNT, j, i);
       }
     }
-    return;
+    for (let j = 0; j < nax; j++) {
+      const a = get(XCNT, j);
+      put(XLEN, j, lenAt(meta, a));
+      put(XDST, j, dstStrideAt(meta, a));
+      store<i32>(meta + (<usize>a << 4), -1, 12); // not an outer axis
+    }
+    work = <usize>ny * <usize>ssy;
   }
-
-  // 2-D core: X = output axis xa (source stride 1), Y = last output axis (destination stride 1).
-  const nx = lenAt(meta, xa);
-  const ny = lenAt(meta, last);
-  const ssy = strideAt(meta, last);
-  let dsx: i32 = 1;
-  for (let i = xa + 1; i < rank; i++) dsx *= lenAt(meta, i);
-  const slab = <usize>nx * <usize>ny;
-  const slabs = total / slab;
-  // odometer over the other axes, in output order; keep the destination offset too
-  for (let i = 0; i < last; i++) store<i32>(meta + <usize>i * 12 + 8, 0);
+  const steps = total / work;
   let s: usize = 0;
   let d: usize = 0;
-  for (let k: usize = 0; k < slabs; k++) {
-    transpose2d(src + s * <usize>es, dst + d * <usize>es, es, nx, ny, ssy, dsx);
-    let dstride: usize = <usize>ny;
+  for (let k: usize = 0; k < steps; k++) {
+    if (ssy == 1) memory.copy(dst + d * e, src + s * e, work * e);
+    else transposeRows(src + s * e, dst + d * e, es, ny, ssy, ssy, nax);
     for (let i = last - 1; i >= 0; i--) {
-      const p = meta + <usize>i * 12;
-      const len = load<i32>(p);
-      if (i == xa) {
-        dstride *= <usize>len;
-        continue;
-      }
-      const c = load<i32>(p + 8) + 1;
-      const st = <usize>load<i32>(p + 4);
-      if (c < len) {
-        store<i32>(p + 8, c);
+      const p = meta + (<usize>i << 4);
+      const cnt = load<i32>(p, 12);
+      if (cnt < 0) continue;
+      const c = cnt + 1;
+      const st = <usize>load<i32>(p, 4);
+      const ds = <usize>load<i32>(p, 8);
+      if (c < load<i32>(p)) {
+        store<i32>(p, c, 12);
         s += st;
-        d += dstride;
+        d += ds;
         break;
       }
-      store<i32>(p + 8, 0);
+      store<i32>(p, 0, 12);
       s -= st * <usize>(c - 1);
-      d -= dstride * <usize>(c - 1);
-      dstride *= <usize>len;
+      d -= ds * <usize>(c - 1);
     }
   }
 }

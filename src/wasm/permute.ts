@@ -82,6 +82,8 @@ export function planPermute(shape: Shape, perm: readonly number[], elementBytes:
     es *= last.len;
     axes = axes.slice(0, -1).map((a) => ({ len: a.len, stride: a.stride / last.len }));
   }
+  // Coalescing leaves at most one axis per run of input axes; 16 covers any realistic tensor.
+  if (axes.length > 16) throw new ShapeError(`permute: more than 16 independent axes in shape [${shape.join(', ')}]`);
   return { es, axes };
 }
 
@@ -89,11 +91,11 @@ export function planPermute(shape: Shape, perm: readonly number[], elementBytes:
 function runPlan(k: Kernels, plan: PermutePlan, src: number, dst: number): void {
   const rank = plan.axes.length;
   k.arena.scoped(() => {
-    const meta = k.arena.alloc(Math.max(rank, 1) * 12);
-    const m = k.arena.i32(meta, rank * 3);
+    const meta = k.arena.alloc(Math.max(rank, 1) * 16);
+    const m = k.arena.i32(meta, rank * 4);
     plan.axes.forEach((a, i) => {
-      m[i * 3] = a.len;
-      m[i * 3 + 1] = a.stride;
+      m[i * 4] = a.len;
+      m[i * 4 + 1] = a.stride;
     });
     (k.exports.permute as PermuteFn)(src, dst, plan.es, rank, meta);
   });
