@@ -24,8 +24,8 @@ export function binaryScalar(op: BinaryCode): (a: number, b: number) => number {
     case 1: return (a, b) => a - b;
     case 2: return (a, b) => a * b;
     case 3: return (a, b) => a / b;
-    case 4: return (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b);
-    case 5: return (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b);
+    case 4: return Math.max; // NaN-propagating and +0 > -0, like f32x4.max
+    case 5: return Math.min;
     default: return (a, b) => (a < 0 ? a * b : a);
   }
 }

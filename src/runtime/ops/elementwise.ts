@@ -32,8 +32,8 @@ interface BinarySpec {
 const intDiv: Fn = (a: number, b: number) => (b === 0 ? 0 : Math.trunc(a / b));
 const bigDiv: Fn = (a: bigint, b: bigint) => (b === 0n ? 0n : a / b);
 const intMul = (dtype: DType): Fn => (dtype === 'int32' ? Math.imul : dtype === 'uint32' ? (a, b) => Math.imul(a, b) >>> 0 : (a, b) => a * b);
-const maxFn: Fn = (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b);
-const minFn: Fn = (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b);
+const maxFn: Fn = Math.max;
+const minFn: Fn = Math.min;
 
 const SPECS = {
   Add: { num: (a, b) => a + b, wasm: BIN.add, out: 'same', accepts: 'numeric' },
