@@ -57,7 +57,7 @@ function* convGrid(): Generator<Case> {
 function* convTransposeGrid(): Generator<Case> {
   for (const [k, s, d] of [[3, 1, 1], [3, 2, 1], [2, 2, 1], [4, 2, 2], [1, 3, 1]] as const)
     for (const group of [1, 2])
-      for (const extra of [{ pads: [1, 0, 0, 1] }, { output_padding: [1, 0] }, { output_shape: [s * 6 + (k - 1) * d, s * 7 + (k - 1) * d] }, { auto_pad: 'SAME_UPPER' }, { auto_pad: 'SAME_LOWER' }, { auto_pad: 'VALID' }]) {
+      for (const extra of <Record<string, AttrValue>[]>[{ pads: [1, 0, 0, 1] }, { output_padding: [1, 0] }, { output_shape: [s * 6 + (k - 1) * d, s * 7 + (k - 1) * d] }, { auto_pad: 'SAME_UPPER' }, { auto_pad: 'SAME_LOWER' }, { auto_pad: 'VALID' }]) {
         if ('output_padding' in extra && s === 1) continue;
         // SAME asking for more than the natural size needs negative pads: onnx allows it, ort clamps to the natural size.
         if ('auto_pad' in extra && extra.auto_pad !== 'VALID' && (k - 1) * d + 1 < s) continue;
