@@ -1,12 +1,28 @@
 // Every format nnport knows, most specific detectors first.
 // Adding a format = one import and one entry in FORMATS.
+import { caffemodelFormat, caffePrototxtFormat } from './caffe/index.js';
+import { kerasH5Format } from './keras/index.js';
 import { npyFormat } from './npy/index.js';
 import { npzFormat } from './npz/index.js';
 import { pytorchLegacyFormat, pytorchZipFormat } from './pytorch/index.js';
 import { safetensorsFormat } from './safetensors/index.js';
+import { onnxFormat } from './onnx/index.js';
 import { registerFormat, type FormatHandler } from './registry.js';
+import { tfCheckpointIndexFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfSavedModelFormat } from './tensorflow/index.js';
+import { tfjsFormat } from './tfjs/index.js';
+import { tfliteFormat } from './tflite/index.js';
 
 export const FORMATS: FormatHandler[] = [
+  onnxFormat,
+  tfliteFormat,
+  kerasH5Format,
+  tfSavedModelFormat,
+  tfCheckpointMetaFormat,
+  tfGraphDefFormat,
+  tfCheckpointIndexFormat,
+  caffemodelFormat,
+  caffePrototxtFormat,
+  tfjsFormat,
   pytorchZipFormat,
   pytorchLegacyFormat,
   npzFormat,

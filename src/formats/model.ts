@@ -8,6 +8,7 @@ export type FormatId =
   | 'tf-graphdef'
   | 'tf-checkpoint-meta'
   | 'tf-checkpoint-index'
+  | 'tf-saved-model'
   | 'keras-h5'
   | 'tfjs'
   | 'caffe-prototxt'

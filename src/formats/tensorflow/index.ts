@@ -1,0 +1,32 @@
+import type { FormatHandler } from '../registry.js';
+import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
+
+export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
+
+export const tfGraphDefFormat: FormatHandler = {
+  id: 'tf-graphdef',
+  title: 'TensorFlow GraphDef',
+  extensions: ['.pb', '.graphdef'],
+  detect: detectGraphDef,
+};
+
+export const tfCheckpointMetaFormat: FormatHandler = {
+  id: 'tf-checkpoint-meta',
+  title: 'TensorFlow checkpoint MetaGraphDef',
+  extensions: ['.meta'],
+  detect: detectMetaGraphDef,
+};
+
+export const tfCheckpointIndexFormat: FormatHandler = {
+  id: 'tf-checkpoint-index',
+  title: 'TensorFlow checkpoint index',
+  extensions: ['.index'],
+  detect: detectCheckpointIndex,
+};
+
+export const tfSavedModelFormat: FormatHandler = {
+  id: 'tf-saved-model',
+  title: 'TensorFlow SavedModel',
+  extensions: ['saved_model.pb'],
+  detect: detectSavedModel,
+};
