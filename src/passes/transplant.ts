@@ -1,0 +1,257 @@
+// Transplant: fill an existing graph's weights from another framework's named tensors (a
+// PyTorch state dict, safetensors, ...), matching names and fixing layouts per layer type.
+// ONNX shares PyTorch's layouts, so for ONNX targets the only fixes are a MatMul's transposed
+// weight and broadcastable reshapes; the Keras rules in LAYOUT_RULES are for the Keras writer.
+import { isFloatDType, type DType } from '../ir/dtypes.js';
+import { ShapeError } from '../ir/errors.js';
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../ir/float16.js';
+import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { depthwiseOihwToKeras, oihwToHwio, permute } from '../wasm/permute.js';
+import { NameMatcher, splitParamName, type MatchVia, type ParamRole } from './name-mapping.js';
+
+/** The kind of layer a weight belongs to, which decides its layout fix. */
+export type LayerKind = 'conv' | 'depthwise-conv' | 'conv-transpose' | 'dense' | 'dense-matmul' | 'batchnorm' | 'embedding' | 'other';
+
+/** Target conventions with layout rules. */
+export type TargetConvention = 'onnx' | 'keras';
+
+/** A named layout change from PyTorch's layout to the target's. */
+export type LayoutFix = 'transpose2d' | 'oihwToHwio' | 'depthwiseOihwToKeras' | 'iohwToHwoi';
+
+/**
+ * Per target, per layer kind, per parameter role: the layout change from PyTorch's layout.
+ * Missing entries mean "same layout". (pth2keras-style rules; ONNX needs almost none.)
+ */
+export const LAYOUT_RULES: Readonly<Record<TargetConvention, Partial<Record<LayerKind, Partial<Record<ParamRole, LayoutFix>>>>>> = {
+  onnx: {
+    // torch exports some Linear layers as MatMul with the weight stored (in, out)
+    'dense-matmul': { weight: 'transpose2d' },
+  },
+  keras: {
+    conv: { weight: 'oihwToHwio' },
+    'depthwise-conv': { weight: 'depthwiseOihwToKeras' },
+    // PyTorch ConvTranspose2d is (in, out, kh, kw); Keras Conv2DTranspose is (kh, kw, out, in)
+    'conv-transpose': { weight: 'iohwToHwoi' },
+    dense: { weight: 'transpose2d' },
+  },
+};
+
+/**
+ * Apply a layout fix. Through src/wasm/permute.ts (await initKernels() first) except for 2-D
+ * transposes. `targetShape` settles what the source shape cannot (a depthwise multiplier).
+ */
+export function applyLayoutFix(t: Tensor, fix: LayoutFix, targetShape?: readonly number[]): Tensor {
+  switch (fix) {
+    case 'transpose2d':
+      return t.rank === 2 ? transpose2dScalar(t) : t;
+    case 'oihwToHwio':
+      return oihwToHwio(t);
+    case 'depthwiseOihwToKeras':
+      return depthwiseOihwToKeras(t, targetShape?.[2] ?? t.shape[0]!); // Keras (H, W, C, M)
+    case 'iohwToHwoi':
+      return permute(t, [2, 3, 1, 0]);
+  }
+}
+
+/** A small, dependency-free 2-D transpose (dense weights): no WASM needed for ONNX targets. */
+function transpose2dScalar(t: Tensor): Tensor {
+  const [r, c] = t.shape as [number, number];
+  const src = t.data as unknown as ArrayLike<number | bigint> & { constructor: new (n: number) => unknown };
+  const out = new (src.constructor as new (n: number) => { [i: number]: number | bigint })(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
+  return new Tensor(t.dtype, [c, r], out as unknown as Tensor['data']);
+}
+
+export interface TransplantOptions {
+  /** explicit source name -> target name (a JSON mapping file's contents); applied before name matching */
+  mapping?: Record<string, string>;
+  /** report shape mismatches instead of throwing */
+  allowPartial?: boolean;
+  /** the target's layout convention (default 'onnx') */
+  convention?: TargetConvention;
+}
+
+export interface TransplantMatch {
+  source: string;
+  /** the initializer that was filled */
+  target: string;
+  /** the name matched, when it reaches the initializer through an Identity node */
+  alias?: string;
+  via: MatchVia;
+  kind: LayerKind;
+  shape: number[];
+  layout?: LayoutFix | 'reshape';
+  /** source dtype, when it was converted to the target's */
+  convertedFrom?: DType;
+}
+
+export interface TransplantReport {
+  matched: TransplantMatch[];
+  /** source tensors that found no target (with why) */
+  unmatchedSource: { source: string; reason: string }[];
+  /** float target initializers left with their old values */
+  unmatchedTarget: string[];
+  shapeMismatched: { source: string; target: string; sourceShape: number[]; targetShape: number[]; reason: string }[];
+  /** source tensors deliberately not transplanted (BatchNorm's num_batches_tracked) */
+  skipped: { source: string; reason: string }[];
+}
+
+/** Thrown when shapes do not fit and `allowPartial` is off; carries the full report. */
+export class TransplantError extends ShapeError {
+  constructor(
+    message: string,
+    readonly report: TransplantReport,
+  ) {
+    super(message);
+  }
+}
+
+/** Which layer kind each initializer feeds (by the first node that reads it, through Identity). */
+function layerKinds(graph: Graph, alias: Map<string, string>): Map<string, LayerKind> {
+  const kinds = new Map<string, LayerKind>();
+  const kindOf = (n: Node, inputIndex: number): LayerKind => {
+    switch (n.opType) {
+      case 'Conv': {
+        if (inputIndex !== 1) return 'conv';
+        const w = graph.initializers.get(alias.get(n.inputs[1]!) ?? n.inputs[1]!);
+        const group = attrInt(n, 'group', 1);
+        return group > 1 && w && w.shape[1] === 1 && w.shape[0]! % group === 0 ? 'depthwise-conv' : 'conv';
+      }
+      case 'ConvTranspose':
+        return 'conv-transpose';
+      case 'Gemm':
+        return 'dense';
+      case 'MatMul':
+        return 'dense-matmul';
+      case 'BatchNormalization':
+        return 'batchnorm';
+      case 'Gather':
+        return 'embedding';
+      default:
+        return 'other';
+    }
+  };
+  for (const n of graph.nodes) {
+    if (n.opType === 'Identity') continue; // an alias, not a use
+    n.inputs.forEach((input, i) => {
+      const init = alias.get(input) ?? input;
+      if (graph.initializers.has(init) && !kinds.has(init)) kinds.set(init, kindOf(n, i));
+    });
+  }
+  return kinds;
+}
+
+/**
+ * Fill `target`'s initializers from `source` by name. Returns a new graph (the input is not
+ * changed) and a report of matched / unmatched / shape-mismatched names.
+ */
+export function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, options: TransplantOptions = {}): { graph: Graph; report: TransplantReport } {
+  const convention = options.convention ?? 'onnx';
+  const rules = LAYOUT_RULES[convention];
+  // Names that reach an initializer only through Identity nodes (tied or renamed weights).
+  const alias = new Map<string, string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const n of target.nodes) {
+      if (n.opType !== 'Identity' || n.inputs.length !== 1 || !n.outputs[0] || alias.has(n.outputs[0])) continue;
+      const root = target.initializers.has(n.inputs[0]!) ? n.inputs[0]! : alias.get(n.inputs[0]!);
+      if (root !== undefined && !target.initializers.has(n.outputs[0])) {
+        alias.set(n.outputs[0], root);
+        changed = true;
+      }
+    }
+  }
+  const kinds = layerKinds(target, alias);
+  const matcher = new NameMatcher([...target.initializers.keys(), ...alias.keys()], options.mapping);
+  const initializers = new Map(target.initializers);
+  const report: TransplantReport = { matched: [], unmatchedSource: [], unmatchedTarget: [], shapeMismatched: [], skipped: [] };
+  const filled = new Set<string>();
+
+  for (const [name, tensor] of source) {
+    const { role } = splitParamName(name);
+    const m = matcher.match(name);
+    if (m.target === undefined) {
+      if (role === 'num_batches_tracked') report.skipped.push({ source: name, reason: 'BatchNorm step counter: not a weight' });
+      else report.unmatchedSource.push({ source: name, reason: m.reason });
+      continue;
+    }
+    const initName = alias.get(m.target) ?? m.target;
+    const old = target.initializers.get(initName)!;
+    const kind = kinds.get(initName) ?? 'other';
+    let t: Tensor = tensor;
+    let layout: TransplantMatch['layout'];
+    const fix = rules[kind]?.[role];
+    if (fix && !sameShape(t.shape, old.shape)) {
+      const fixed = applyLayoutFix(t, fix, old.shape);
+      if (sameShape(fixed.shape, old.shape)) {
+        t = fixed;
+        layout = fix;
+      }
+    }
+    if (!sameShape(t.shape, old.shape)) {
+      if (t.size === old.size && squeezed(t.shape) === squeezed(old.shape)) {
+        t = t.reshape(old.shape); // e.g. a bias stored as [C] vs [1, C, 1, 1]: same elements, same order
+        layout = 'reshape';
+      } else {
+        report.shapeMismatched.push({ source: name, target: m.target, sourceShape: [...tensor.shape], targetShape: [...old.shape], reason: 'shape' });
+        continue;
+      }
+    }
+    let convertedFrom: DType | undefined;
+    if (t.dtype !== old.dtype) {
+      if (!isFloatDType(t.dtype) || !isFloatDType(old.dtype)) {
+        report.shapeMismatched.push({ source: name, target: m.target, sourceShape: [...tensor.shape], targetShape: [...old.shape], reason: `dtype ${t.dtype} vs ${old.dtype}` });
+        continue;
+      }
+      convertedFrom = t.dtype;
+      t = castFloat(t, old.dtype);
+    }
+    initializers.set(initName, t);
+    filled.add(initName);
+    report.matched.push({
+      source: name,
+      target: initName,
+      ...(initName !== m.target ? { alias: m.target } : {}),
+      via: m.via,
+      kind,
+      shape: [...t.shape],
+      ...(layout ? { layout } : {}),
+      ...(convertedFrom ? { convertedFrom } : {}),
+    });
+  }
+  for (const [k, v] of target.initializers) if (!filled.has(k) && isFloatDType(v.dtype)) report.unmatchedTarget.push(k);
+
+  if (report.shapeMismatched.length && !options.allowPartial) {
+    const list = report.shapeMismatched
+      .slice(0, 5)
+      .map((s) => `${s.source} [${s.sourceShape.join(', ')}] -> ${s.target} [${s.targetShape.join(', ')}]${s.reason === 'shape' ? '' : ` (${s.reason})`}`)
+      .join('; ');
+    throw new TransplantError(`${report.shapeMismatched.length} tensor(s) do not fit their target: ${list}${report.shapeMismatched.length > 5 ? '; ...' : ''} (use --allow-partial to keep going)`, report);
+  }
+  return { graph: { ...target, initializers }, report };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function squeezed(s: readonly number[]): string {
+  return s.filter((d) => d !== 1).join(',');
+}
+
+function castFloat(t: Tensor, to: DType): Tensor {
+  const src = t.toFloat32();
+  switch (to) {
+    case 'float32':
+      return new Tensor('float32', t.shape, src === t.data ? src.slice() : src);
+    case 'float64':
+      return new Tensor('float64', t.shape, Float64Array.from(src));
+    case 'float16':
+      return new Tensor('float16', t.shape, Uint16Array.from(src, float32ToFloat16Bits));
+    case 'bfloat16':
+      return new Tensor('bfloat16', t.shape, Uint16Array.from(src, float32ToBfloat16Bits));
+    default:
+      throw new ShapeError(`cannot cast ${t.dtype} to ${to}`);
+  }
+}
