@@ -6,6 +6,11 @@
 export class WasmArena {
   private top: number;
   private readonly base: number;
+  /** live persistent blocks: pointer -> end */
+  private readonly persistent = new Map<number, number>();
+  /** scratch never drops below the end of the highest live persistent block */
+  private floor: number;
+  private readonly finalizer = new FinalizationRegistry<number>((ptr) => this.freePersistent(ptr));
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -13,6 +18,7 @@ export class WasmArena {
   ) {
     this.base = alignUp(heapBase, 64);
     this.top = this.base;
+    this.floor = this.base;
   }
 
   /** Bytes allocated now. */
@@ -37,7 +43,34 @@ export class WasmArena {
 
   release(mark: number): void {
     if (mark < this.base || mark > this.top) throw new RangeError('arena release to a mark that is not live');
-    this.top = mark;
+    this.top = Math.max(mark, this.floor);
+  }
+
+  /**
+   * Memory that outlives scopes (packed weights reused on every run). Freed by
+   * freePersistent, or when `owner` is garbage-collected. Allocate persistent blocks
+   * before a scope's scratch: scratch below a persistent block is only reclaimed with it.
+   */
+  allocPersistent(bytes: number, owner?: object): number {
+    const ptr = this.alloc(bytes);
+    this.persistent.set(ptr, this.top);
+    this.floor = Math.max(this.floor, this.top);
+    if (owner) this.finalizer.register(owner, ptr);
+    return ptr;
+  }
+
+  freePersistent(ptr: number): void {
+    if (!this.persistent.delete(ptr)) return;
+    let floor = this.base;
+    for (const end of this.persistent.values()) floor = Math.max(floor, end);
+    this.floor = floor;
+  }
+
+  /** Bytes held by persistent blocks (for tests and memory reports). */
+  get persistentBytes(): number {
+    let n = 0;
+    for (const [p, e] of this.persistent) n += e - p;
+    return n;
   }
 
   /** Run `fn` and free everything it allocated. */
