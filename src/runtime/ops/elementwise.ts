@@ -2,7 +2,7 @@
 // Where, Expand, PRelu. float32 arithmetic runs on the SIMD kernel; other dtypes (incl.
 // the int64 of shape subgraphs) run here, integers with C semantics (Div truncates).
 import { allocArray, isBigIntDType, isFloatDType, type DType, type TensorData } from '../../ir/dtypes.js';
-import { attrInt, type Node } from '../../ir/graph.js';
+import { attrInt, attrString, type Node } from '../../ir/graph.js';
 import { ShapeError } from '../../ir/errors.js';
 import { shapeSize, Tensor, type Shape } from '../../ir/tensor.js';
 import { broadcastIndex, broadcastPlan, broadcastShapes, forEachRow } from '../broadcast.js';
@@ -239,7 +239,24 @@ export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
   return gatherFlat(x, shape, broadcastIndex(shape, x.shape));
 }
 
+function bitShift(x: Tensor, y: Tensor, left: boolean): Tensor {
+  if (x.dtype !== y.dtype || !['uint8', 'uint16', 'uint32', 'uint64'].includes(x.dtype)) {
+    throw new ShapeError(`BitShift needs two unsigned integer inputs of one dtype, got ${x.dtype} and ${y.dtype}`);
+  }
+  if (x.dtype === 'uint64') return mapBroadcast(x, y, x.dtype, left ? (a: bigint, b: bigint) => a << b : (a: bigint, b: bigint) => a >> b);
+  // JS masks shift counts to 5 bits; a shift by the width or more empties the value.
+  return mapBroadcast(x, y, x.dtype, left ? (a: number, b: number) => (b >= 32 ? 0 : (a << b) >>> 0) : (a: number, b: number) => (b >= 32 ? 0 : a >>> b));
+}
+
 export const elementwiseOps: OpTable = {
+  BitShift: defineOp<{ left: boolean }>({
+    attrs: (node) => {
+      const d = attrString(node, 'direction');
+      if (d !== 'LEFT' && d !== 'RIGHT') throw new ShapeError(`BitShift direction must be LEFT or RIGHT, got ${d}`);
+      return { left: d === 'LEFT' };
+    },
+    run: (inputs, a) => [bitShift(need(inputs, 0, 'X'), need(inputs, 1, 'Y'), a.left)],
+  }),
   Add: binaryOp('Add'),
   Sub: binaryOp('Sub'),
   Mul: binaryOp('Mul'),

@@ -3,6 +3,7 @@ import { castOps } from './cast.js';
 import { CONV_OPS } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
+import { indexingOps } from './indexing.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
@@ -16,6 +17,6 @@ import { unaryOps } from './unary.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

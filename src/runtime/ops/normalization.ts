@@ -50,8 +50,18 @@ export function batchNorm(inputs: ReadonlyArray<Tensor | undefined>, epsilon: nu
   return floatResult(x, y);
 }
 
-/** Normalise each [outer] slice of `inner` elements to zero mean and unit variance, then apply per-index affine. */
-function normalizeGroups(xd: Float32Array | Float64Array, groups: number, size: number, epsilon: number, affine: (g: number, i: number, v: number) => number): Float64Array {
+/**
+ * Normalise each of `groups` slices of `size` elements to zero mean and unit variance, then
+ * apply a per-index affine. Records each group's mean and 1/std when asked.
+ */
+function normalizeGroups(
+  xd: Float32Array | Float64Array,
+  groups: number,
+  size: number,
+  epsilon: number,
+  affine: (g: number, i: number, v: number) => number,
+  stats?: { mean: Float64Array; invStd: Float64Array },
+): Float64Array {
   const y = new Float64Array(xd.length);
   for (let g = 0; g < groups; g++) {
     const o = g * size;
@@ -61,6 +71,10 @@ function normalizeGroups(xd: Float32Array | Float64Array, groups: number, size: 
     let v = 0;
     for (let i = 0; i < size; i++) v += (xd[o + i]! - mean) ** 2;
     const inv = 1 / Math.sqrt(v / size + epsilon);
+    if (stats) {
+      stats.mean[g] = mean;
+      stats.invStd[g] = inv;
+    }
     for (let i = 0; i < size; i++) y[o + i] = affine(g, i, (xd[o + i]! - mean) * inv);
   }
   return y;
@@ -98,8 +112,7 @@ export const normalizationOps: OpTable = {
   }),
   LayerNormalization: defineOp<LayerNormAttrs>({
     attrs: (node) => ({ axis: attrInt(node, 'axis', -1), epsilon: attrFloat(node, 'epsilon', 1e-5), stashType: attrInt(node, 'stash_type', 1) }),
-    run: (inputs, a, ctx) => {
-      if (ctx.node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('LayerNormalization mean/inv_std_dev outputs');
+    run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       const axis = normAxis(a.axis, x.rank);
       const size = shapeSize(x.shape.slice(axis));
@@ -114,7 +127,14 @@ export const normalizationOps: OpTable = {
       const sc = bcast(scale, 'Scale');
       const bi = bias ? bcast(bias, 'B') : () => 0;
       if (x.size === 0) return [x];
-      return [floatResult(x, normalizeGroups(floatData(x, 'X'), x.size / size, size, a.epsilon, (_g, i, v) => v * sc(i) + bi(i)))];
+      const groups = x.size / size;
+      const stats = { mean: new Float64Array(groups), invStd: new Float64Array(groups) };
+      const y = floatResult(x, normalizeGroups(floatData(x, 'X'), groups, size, a.epsilon, (_g, i, v) => v * sc(i) + bi(i), stats));
+      // Mean and InvStdDev keep the normalised dims as 1s, in the stash type (float32 by default).
+      const statShape = x.shape.map((d, i) => (i < axis ? d : 1));
+      const statType = a.stashType === 11 ? Float64Array : Float32Array;
+      const statDType = a.stashType === 11 ? 'float64' : 'float32';
+      return [y, new Tensor(statDType, statShape, statType.from(stats.mean)), new Tensor(statDType, statShape, statType.from(stats.invStd))];
     },
   }),
 };
