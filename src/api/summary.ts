@@ -124,6 +124,8 @@ export function formatSummary(s: ModelSummary): string {
   }
   lines.push(`  weights (${s.weights.length} tensors, ${s.totalParameters.toLocaleString('en-US')} parameters, ${humanBytes(s.totalBytes)}):`);
   const w = Math.min(60, Math.max(4, ...s.weights.map((x) => x.name.length)));
-  for (const x of s.weights) lines.push(`    ${x.name.padEnd(w)}  ${x.dtype.padEnd(8)} [${x.shape.join(', ')}]  ${humanBytes(x.bytes)}`);
+  const shapes = s.weights.map((x) => `[${x.shape.join(', ')}]`);
+  const sw = Math.min(40, Math.max(0, ...shapes.map((x) => x.length)));
+  s.weights.forEach((x, i) => lines.push(`    ${x.name.padEnd(w)}  ${x.dtype.padEnd(8)} ${shapes[i]!.padEnd(sw)}  ${humanBytes(x.bytes).padStart(10)}`));
   return lines.join('\n');
 }
