@@ -9,6 +9,7 @@ import type { Tensor } from './ir/tensor.js';
 import { readFileBytes, siblingReader } from './io/files.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 import { summarize, type ModelSummary } from './api/summary.js';
+import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
 export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, FormatId } from './formats/model.js';
@@ -17,6 +18,11 @@ export { readNpy, writeNpy } from './formats/npy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 export { initKernels } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
+export { parseNameMapping } from './passes/name-mapping.js';
+export { TransplantError, type TransplantOptions, type TransplantReport, type TransplantMatch } from './passes/transplant.js';
+export { readPytorch } from './formats/pytorch/index.js';
+export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
+export { writeNpz } from './formats/npz/index.js';
 
 registerAllFormats();
 
@@ -61,4 +67,15 @@ export async function convert(model: LoadedModel, outputName: string, options: O
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };
+}
+
+/**
+ * Fill `target`'s weights from `source` by name (a state dict, safetensors, npz, or another
+ * model's initializers), fixing layouts per layer type. Returns the new model and a report.
+ */
+export async function transplantWeights(source: LoadedModel, target: LoadedModel, options: TransplantOptions = {}): Promise<{ model: LoadedModel; report: TransplantReport }> {
+  if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
+  const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
+  const { graph, report } = transplantPass(weights, target.graph, options);
+  return { model: { ...target, graph }, report };
 }

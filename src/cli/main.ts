@@ -2,6 +2,7 @@ import { NnportError } from '../ir/errors.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
 import { RUN_HELP, runCommand } from './commands/run.js';
+import { TRANSPLANT_HELP, transplantCommand } from './commands/transplant.js';
 
 type Command = { help: string; run: (argv: string[], print: (s: string) => void) => Promise<void> };
 
@@ -9,6 +10,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: { help: INSPECT_HELP, run: inspectCommand },
   run: { help: RUN_HELP, run: runCommand },
   convert: { help: CONVERT_HELP, run: convertCommand },
+  transplant: { help: TRANSPLANT_HELP, run: transplantCommand },
 };
 
 const USAGE = `nnport - convert, run and verify neural-network models
@@ -19,6 +21,7 @@ commands:
   inspect MODEL              format, ops, inputs/outputs and every weight
   run MODEL --input x.npy    reference forward pass (-o out.npy, --dump DIR)
   convert MODEL -o OUT       convert to the format of OUT's extension
+  transplant W --into M -o OUT  fill M's weights from W (.pth, .safetensors, .npz) by name
 
   nnport <command> --help    options of one command
   --verbose                  show the full stack trace on errors`;

@@ -6,7 +6,7 @@ import { one, parseArgs } from '../args.js';
 export const CONVERT_HELP = `usage: nnport convert MODEL -o OUT [--key PATH] [--external-data BYTES]
 
 Converts a model; the output format follows OUT's extension.
-  -o, --output OUT        .onnx, .safetensors, .npz (more formats as they land)
+  -o, --output OUT        .onnx; for weights (.pth, .safetensors, .npz): .safetensors, .npz
   --key PATH              container to convert from a nested checkpoint
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data`;
 
