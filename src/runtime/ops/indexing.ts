@@ -154,7 +154,159 @@ function blocksize(node: Parameters<typeof attrInt>[0]): number {
   return b;
 }
 
+/** GatherND with batch_dims: index tuples address slices of data after the batch dims. */
+function gatherND(data: Tensor, indices: Tensor, batchDims: number): Tensor {
+  const q = indices.rank;
+  const k = indices.shape[q - 1]!;
+  if (q < 1 || batchDims + k > data.rank) throw new ShapeError(`GatherND: index tuples of ${k} do not fit data [${data.shape.join(', ')}] after ${batchDims} batch dims`);
+  const idx = readInts(indices, 'GatherND indices');
+  const batch = shapeSize(data.shape.slice(0, batchDims));
+  const sliceShape = data.shape.slice(batchDims + k);
+  const slice = shapeSize(sliceShape);
+  const tuples = shapeSize(indices.shape.slice(batchDims, q - 1));
+  const strides = stridesOf(data.shape.slice(batchDims));
+  const batchSize = shapeSize(data.shape.slice(batchDims));
+  const out: any = allocArray(data.dtype, batch * tuples * slice);
+  const src = data.data as any;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < tuples; t++) {
+      let off = b * batchSize;
+      for (let j = 0; j < k; j++) {
+        const dim = data.shape[batchDims + j]!;
+        let i = idx[(b * tuples + t) * k + j]!;
+        if (i < -dim || i >= dim) throw new ShapeError(`GatherND index ${i} out of range for dim ${batchDims + j} of size ${dim}`);
+        if (i < 0) i += dim;
+        off += i * strides[j]!;
+      }
+      for (let e = 0; e < slice; e++) out[(b * tuples + t) * slice + e] = src[off + e];
+    }
+  }
+  return new Tensor(data.dtype, [...indices.shape.slice(0, q - 1), ...sliceShape], out);
+}
+
+type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
+
+function combine(r: Reduction, a: any, b: any): any {
+  switch (r) {
+    case 'none':
+      return b;
+    case 'add':
+      return a + b;
+    case 'mul':
+      return a * b;
+    case 'max':
+      return a > b ? a : b;
+    case 'min':
+      return a < b ? a : b;
+  }
+}
+
+function scatterND(data: Tensor, indices: Tensor, updates: Tensor, r: Reduction): Tensor {
+  const k = indices.shape[indices.rank - 1]!;
+  if (k > data.rank) throw new ShapeError(`ScatterND: index tuples of ${k} for data of rank ${data.rank}`);
+  const idx = readInts(indices, 'ScatterND indices');
+  const slice = shapeSize(data.shape.slice(k));
+  const tuples = idx.length / Math.max(k, 1);
+  if (updates.dtype !== data.dtype || updates.size !== tuples * slice) throw new ShapeError(`ScatterND updates [${updates.shape.join(', ')}] do not fit`);
+  const strides = stridesOf(data.shape);
+  const out: any = (data.data as any).slice();
+  const up = updates.data as any;
+  for (let t = 0; t < tuples; t++) {
+    let off = 0;
+    for (let j = 0; j < k; j++) {
+      const dim = data.shape[j]!;
+      let i = idx[t * k + j]!;
+      if (i < -dim || i >= dim) throw new ShapeError(`ScatterND index ${i} out of range for dim ${j} of size ${dim}`);
+      if (i < 0) i += dim;
+      off += i * strides[j]!;
+    }
+    for (let e = 0; e < slice; e++) out[off + e] = combine(r, out[off + e], up[t * slice + e]);
+  }
+  return new Tensor(data.dtype, data.shape, out);
+}
+
+function scatterElements(data: Tensor, indices: Tensor, updates: Tensor, axisAttr: number, r: Reduction): Tensor {
+  const axis = normAxis(axisAttr, data.rank);
+  if (indices.rank !== data.rank || updates.shape.join() !== indices.shape.join()) throw new ShapeError('ScatterElements: indices and updates must have one shape of the data rank');
+  const idx = readInts(indices, 'ScatterElements indices');
+  const ds = stridesOf(data.shape);
+  const is = stridesOf(indices.shape);
+  const dim = data.shape[axis]!;
+  const out: any = (data.data as any).slice();
+  const up = updates.data as any;
+  for (let p = 0; p < idx.length; p++) {
+    let i = idx[p]!;
+    if (i < -dim || i >= dim) throw new ShapeError(`ScatterElements index ${i} out of range for axis ${axis} of size ${dim}`);
+    if (i < 0) i += dim;
+    let off = 0;
+    let rem = p;
+    for (let d = 0; d < data.rank; d++) {
+      const c = Math.floor(rem / is[d]!);
+      rem -= c * is[d]!;
+      off += (d === axis ? i : c) * ds[d]!;
+    }
+    out[off] = combine(r, out[off], up[p]);
+  }
+  return new Tensor(data.dtype, data.shape, out);
+}
+
+function compress(x: Tensor, cond: Tensor, axis: number | undefined): Tensor {
+  const c = readNumbers(cond, 'Compress condition');
+  if (axis === undefined) {
+    const flat = x.reshape([x.size]);
+    const keep = Int32Array.from(c.flatMap((v, i) => (v && i < x.size ? [i] : [])));
+    return gatherFlat(flat, keep);
+  }
+  const a = normAxis(axis, x.rank);
+  const keep = c.flatMap((v, i) => (v && i < x.shape[a]! ? [i] : []));
+  const outer = shapeSize(x.shape.slice(0, a));
+  const inner = shapeSize(x.shape.slice(a + 1));
+  const src = x.data as any;
+  const out: any = allocArray(x.dtype, outer * keep.length * inner);
+  let p = 0;
+  for (let o = 0; o < outer; o++) for (const k of keep) for (let i = 0; i < inner; i++) out[p++] = src[(o * x.shape[a]! + k) * inner + i];
+  const shape = [...x.shape];
+  shape[a] = keep.length;
+  return new Tensor(x.dtype, shape, out);
+}
+
+function gatherFlat(x: Tensor, keep: Int32Array): Tensor {
+  const out: any = allocArray(x.dtype, keep.length);
+  const src = x.data as any;
+  for (let i = 0; i < keep.length; i++) out[i] = src[keep[i]!];
+  return new Tensor(x.dtype, [keep.length], out);
+}
+
+const REDUCTIONS = new Set(['none', 'add', 'mul', 'max', 'min']);
+
+function reduction(node: Parameters<typeof attrString>[0]): Reduction {
+  const r = attrString(node, 'reduction', 'none');
+  if (!REDUCTIONS.has(r)) throw new UnsupportedError(`scatter reduction '${r}'`);
+  return r as Reduction;
+}
+
 export const indexingOps: OpTable = {
+  GatherND: defineOp<{ batchDims: number }>({
+    attrs: (node) => ({ batchDims: attrInt(node, 'batch_dims', 0) }),
+    run: (inputs, a) => [gatherND(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), a.batchDims)],
+  }),
+  ScatterND: defineOp<{ reduction: Reduction }>({
+    attrs: (node) => ({ reduction: reduction(node) }),
+    run: (inputs, a) => [scatterND(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.reduction)],
+  }),
+  ScatterElements: defineOp<{ axis: number; reduction: Reduction }>({
+    attrs: (node) => ({ axis: attrInt(node, 'axis', 0), reduction: reduction(node) }),
+    run: (inputs, a) => [scatterElements(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.axis, a.reduction)],
+  }),
+  // Scatter (opset 9-10) is ScatterElements under its old name.
+  Scatter: defineOp<{ axis: number }>({
+    attrs: (node) => ({ axis: attrInt(node, 'axis', 0) }),
+    run: (inputs, a) => [scatterElements(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.axis, 'none')],
+  }),
+  Compress: defineOp<{ axis?: number }>({
+    attrs: (node) => ({ axis: attrInt(node, 'axis') }),
+    run: (inputs, a) => [compress(need(inputs, 0, 'input'), need(inputs, 1, 'condition'), a.axis)],
+  }),
   Trilu: defineOp<{ upper: boolean }>({
     attrs: (node) => ({ upper: attrInt(node, 'upper', 1) !== 0 }),
     run: (inputs, a) => [trilu(need(inputs, 0, 'input'), inputs[1] ? readScalar(inputs[1], 'Trilu k') : 0, a.upper)],
