@@ -2,6 +2,7 @@
 // calibrate). Arrays that already live in the kernels' memory are used in place, so a tensor
 // crosses into WASM at most once.
 import type { NumericArray } from '../ir/dtypes.js';
+import { ShapeError } from '../ir/errors.js';
 import type { Kernels } from './loader.js';
 
 /** Default largest input processed in one piece; bigger inputs are chunked along the outer axis. */
@@ -49,4 +50,67 @@ export function viewAt<A extends NumericArray>(k: Kernels, ctor: ArrayCtor<A>, p
 export function rowsPerChunk(rowElems: number, bytesPerElem: number, chunkBytes: number): number {
   const rowBytes = rowElems * bytesPerElem;
   return rowBytes <= 0 ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.floor(chunkBytes / rowBytes));
+}
+
+/**
+ * One contiguous piece of a (outer, channels, inner) tensor: elements [offset, offset + count),
+ * covering outer rows [o, o + outer) and channels [c, c + channels) of each, `inner` each.
+ */
+export interface AxisBlock {
+  offset: number;
+  count: number;
+  outer: number;
+  c: number;
+  channels: number;
+  inner: number;
+}
+
+/**
+ * Split a (outer, channels, inner) tensor into contiguous blocks of at most `maxElems` elements
+ * (whole outer rows, else channel ranges of one row, else pieces of one channel).
+ */
+export function* axisBlocks(outer: number, channels: number, inner: number, maxElems: number): Generator<AxisBlock> {
+  const row = channels * inner;
+  if (outer * row === 0) return;
+  if (row <= maxElems) {
+    const step = Math.max(1, Math.floor(maxElems / row));
+    for (let o = 0; o < outer; o += step) {
+      const n = Math.min(step, outer - o);
+      yield { offset: o * row, count: n * row, outer: n, c: 0, channels, inner };
+    }
+  } else if (inner <= maxElems) {
+    const step = Math.max(1, Math.floor(maxElems / inner));
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < channels; c += step) {
+        const n = Math.min(step, channels - c);
+        yield { offset: o * row + c * inner, count: n * inner, outer: 1, c, channels: n, inner };
+      }
+    }
+  } else {
+    const step = Math.max(16, maxElems - (maxElems % 16));
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < channels; c++) {
+        for (let i = 0; i < inner; i += step) {
+          const n = Math.min(step, inner - i);
+          yield { offset: o * row + c * inner + i, count: n, outer: 1, c, channels: 1, inner: n };
+        }
+      }
+    }
+  }
+}
+
+/** Normalise a possibly negative axis of a rank-`rank` tensor; throws ShapeError naming `what`. */
+export function normAxis(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${what}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/** (outer, channels, inner) of `shape` around `axis`. */
+export function splitAtAxis(shape: readonly number[], axis: number): [number, number, number] {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i]!;
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i]!;
+  return [outer, shape[axis]!, inner];
 }

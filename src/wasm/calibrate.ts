@@ -1,0 +1,119 @@
+// Calibration statistics on the SIMD kernels (assembly/kernels/calibrate.ts): min/max per tensor
+// and per axis, and histograms. NaN is ignored; an empty or all-NaN input gives min = +inf,
+// max = -inf (scaleZeroPointFromMinMax turns that into the zero range).
+import { ShapeError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
+import { kernels } from './loader.js';
+import { axisBlocks, DEFAULT_CHUNK_BYTES, normAxis, splitAtAxis, stageIn, wasmPointer } from './kernel-io.js';
+import type { MinMax } from './scalar/calibrate.js';
+
+export type { MinMax } from './scalar/calibrate.js';
+
+export interface ReduceOptions {
+  /** Largest input, in bytes, moved into WASM memory at once. */
+  chunkBytes?: number;
+}
+
+function float32Of(x: Tensor | Float32Array, what: string): Float32Array {
+  if (x instanceof Float32Array) return x;
+  if (x.dtype !== 'float32') throw new ShapeError(`${what}: expected float32, got ${x.dtype}`);
+  return x.data as Float32Array;
+}
+
+function chunkElems(k: ReturnType<typeof kernels>, data: Float32Array, opts: ReduceOptions): number {
+  return wasmPointer(k, data) !== undefined ? Math.max(1, data.length) : Math.max(16, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4));
+}
+
+/** Smallest and largest value (NaN ignored; -0 reported as +0). */
+export function minMax(x: Tensor | Float32Array, opts: ReduceOptions = {}): MinMax {
+  const data = float32Of(x, 'minMax');
+  const k = kernels();
+  const fn = k.exports.minMax as (src: number, n: number, out: number) => void;
+  let mn = Infinity;
+  let mx = -Infinity;
+  const inPtr = wasmPointer(k, data);
+  const mark = k.arena.mark();
+  try {
+    for (const b of axisBlocks(1, 1, data.length, chunkElems(k, data, opts))) {
+      const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
+      const out = k.arena.alloc(8);
+      fn(src, b.count, out);
+      const r = k.arena.f32(out, 2);
+      if (r[0]! < mn) mn = r[0]!;
+      if (r[1]! > mx) mx = r[1]!;
+      k.arena.release(mark);
+    }
+  } finally {
+    k.arena.release(mark);
+  }
+  return { min: mn + 0, max: mx + 0 };
+}
+
+/** Per-channel min and max along `axis` (e.g. 0 for OIHW weights, -1 for activations in NHWC). */
+export function minMaxPerAxis(x: Tensor, axis: number, opts: ReduceOptions = {}): { min: Float32Array; max: Float32Array } {
+  const data = float32Of(x, 'minMaxPerAxis');
+  const a = normAxis(axis, x.rank, 'minMaxPerAxis');
+  const [outer, channels, inner] = splitAtAxis(x.shape, a);
+  const k = kernels();
+  const fn = k.exports.minMaxPerAxis as (src: number, outer: number, channels: number, inner: number, mn: number, mx: number) => void;
+  const mn = new Float32Array(channels).fill(Infinity);
+  const mx = new Float32Array(channels).fill(-Infinity);
+  const inPtr = wasmPointer(k, data);
+  const mark = k.arena.mark();
+  try {
+    for (const b of axisBlocks(outer, channels, inner, chunkElems(k, data, opts))) {
+      const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
+      const pm = k.arena.alloc(b.channels * 4);
+      const px = k.arena.alloc(b.channels * 4);
+      fn(src, b.outer, b.channels, b.inner, pm, px);
+      const rm = k.arena.f32(pm, b.channels);
+      const rx = k.arena.f32(px, b.channels);
+      for (let c = 0; c < b.channels; c++) {
+        if (rm[c]! < mn[b.c + c]!) mn[b.c + c] = rm[c]!;
+        if (rx[c]! > mx[b.c + c]!) mx[b.c + c] = rx[c]!;
+      }
+      k.arena.release(mark);
+    }
+  } finally {
+    k.arena.release(mark);
+  }
+  for (let c = 0; c < channels; c++) {
+    mn[c] = mn[c]! + 0;
+    mx[c] = mx[c]! + 0;
+  }
+  return { min: mn, max: mx };
+}
+
+export interface HistogramOptions extends ReduceOptions {
+  /** Add to these counts (length = bins) instead of starting from zero: one histogram over many batches. */
+  counts?: Uint32Array;
+}
+
+/**
+ * Counts of the values in [lo, hi] over `bins` equal-width bins (the last bin includes hi, like
+ * numpy.histogram); NaN and values outside the range are not counted. One pass over the data.
+ */
+export function histogram(x: Tensor | Float32Array, bins: number, lo: number, hi: number, opts: HistogramOptions = {}): Uint32Array {
+  const data = float32Of(x, 'histogram');
+  if (!Number.isInteger(bins) || bins < 1) throw new ShapeError(`histogram: bins must be a positive integer, got ${bins}`);
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && hi >= lo)) throw new ShapeError(`histogram: bad range [${lo}, ${hi}]`);
+  const counts = opts.counts ?? new Uint32Array(bins);
+  if (counts.length !== bins) throw new ShapeError(`histogram: counts has ${counts.length} bins, expected ${bins}`);
+  const k = kernels();
+  const fn = k.exports.histogram as (src: number, n: number, bins: number, lo: number, hi: number, counts: number) => void;
+  const inPtr = wasmPointer(k, data);
+  const mark = k.arena.mark();
+  try {
+    const pc = k.arena.copyIn(counts);
+    const m2 = k.arena.mark();
+    for (const b of axisBlocks(1, 1, data.length, chunkElems(k, data, opts))) {
+      const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
+      fn(src, b.count, bins, lo, hi, pc);
+      k.arena.release(m2);
+    }
+    counts.set(k.arena.u32(pc, bins));
+  } finally {
+    k.arena.release(mark);
+  }
+  return counts;
+}
