@@ -4,6 +4,7 @@
 //   col2imAdd:         the scatter half of ConvTranspose (the GEMM half is sgemmPacked).
 // Pointers are byte addresses in this memory; all scratch is passed in by the caller.
 
+import { clamp1, clamp4 } from '../util/activation';
 import { GEMM_MR, GEMM_NR } from '../util/gemm-blocking';
 import { sgemmPacked } from './gemm';
 
@@ -102,13 +103,14 @@ export function im2colPacked(
 }
 
 /**
- * y[M, OH*OW] = W[M, C*kh*kw] * im2col(x[C,H,W]) (+ bias[M]). `aPack` is W packed by
- * gemmPackA; `col` holds nChunk packed columns (nChunk a multiple of NR); `scratch` is
- * gemmScratchBytes(). `bias` is 0 or M floats padded to a multiple of MR.
+ * y[M, OH*OW] = clamp(W[M, C*kh*kw] * im2col(x[C,H,W]) (+ bias[M]), actMin, actMax). `aPack`
+ * is W packed by gemmPackA; `col` holds nChunk packed columns (nChunk a multiple of NR);
+ * `scratch` is gemmScratchBytes(). `bias` is 0 or M floats padded to a multiple of MR.
  */
 export function conv2dGemm(
   x: usize, C: i32, H: i32, W: i32, aPack: usize, M: i32, bias: usize, y: usize, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, nChunk: i32, scratch: usize,
+  actMin: f32, actMax: f32,
 ): void {
   const K = C * kh * kw;
   const N = OH * OW;
@@ -116,7 +118,7 @@ export function conv2dGemm(
   for (let n0 = 0; n0 < N; n0 += nChunk) {
     const nc = min(nChunk, N - n0);
     im2colPacked(x, C, H, W, kh, kw, sh, sw, pt, pl, dh, dw, OW, n0, nc, col, idx);
-    sgemmPacked(M, nc, K, aPack, col, y + (<usize>n0 << 2), N, bias, 0, scratch);
+    sgemmPacked(M, nc, K, aPack, col, y + (<usize>n0 << 2), N, bias, 0, scratch, actMin, actMax);
   }
 }
 
@@ -130,18 +132,21 @@ function load4(p: usize, sw: i32): v128 {
 
 /**
  * Depthwise conv (group = C, one filter per channel) of x[C,H,W] with w[C,kh,kw] into
- * y[C,OH,OW]. Each channel is first copied into `pad`, a zero-bordered plane of
- * PH x PW = ((OH-1)*sh + (kh-1)*dh + 1) x ((OW-1)*sw + (kw-1)*dw + 1) floats plus 8 floats
- * of slack, so the inner loops need no bounds checks. Strides 1 and 2 are SIMD.
+ * y[C,OH,OW], clamped to [actMin, actMax]. Each channel is first copied into `pad`, a
+ * zero-bordered plane of PH x PW = ((OH-1)*sh + (kh-1)*dh + 1) x ((OW-1)*sw + (kw-1)*dw + 1)
+ * floats plus 8 floats of slack, so the inner loops need no bounds checks. Strides 1 and 2
+ * are SIMD.
  */
 export function depthwiseConv2d(
   x: usize, C: i32, H: i32, W: i32, w: usize, bias: usize, y: usize, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, pad: usize,
+  actMin: f32, actMax: f32,
 ): void {
   const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
   const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
   const PWb = <usize>PW << 2;
-  const simd = sw == 1 || sw == 2;
+  const simd = (sw == 1 || sw == 2) && OW >= 4;
+  const lo = f32x4.splat(actMin), hi = f32x4.splat(actMax);
   for (let c = 0; c < C; c++) {
     padPlane(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, 0);
     const wc = w + (<usize>(c * kh * kw) << 2);
@@ -152,40 +157,38 @@ export function depthwiseConv2d(
       const top = pad + <usize>(oh * sh) * PWb;
       const yr = yc + (<usize>(oh * OW) << 2);
       let ow = 0;
-      if (simd && kh == 3 && kw == 3) {
-        ow = depthwiseRow3x3(top, PWb, yr, OW, wc, bv, sw, dh, dw);
-      } else if (simd) {
-        const step4 = <usize>(4 * sw) << 2;
-        for (; ow + 16 <= OW; ow += 16) {
-          let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
-          for (let ky = 0; ky < kh; ky++) {
-            const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
-            const wr = wc + (<usize>(ky * kw) << 2);
-            for (let kx = 0; kx < kw; kx++) {
-              const wv = v128.load32_splat(wr + (<usize>kx << 2));
-              const p = r + (<usize>(kx * dw) << 2);
-              a0 = f32x4.add(a0, f32x4.mul(wv, load4(p, sw)));
-              a1 = f32x4.add(a1, f32x4.mul(wv, load4(p + step4, sw)));
-              a2 = f32x4.add(a2, f32x4.mul(wv, load4(p + 2 * step4, sw)));
-              a3 = f32x4.add(a3, f32x4.mul(wv, load4(p + 3 * step4, sw)));
+      if (simd) {
+        if (kh == 3 && kw == 3) {
+          ow = depthwiseRow3x3(top, PWb, yr, OW, wc, bv, sw, dh, dw, lo, hi);
+        } else {
+          const step4 = <usize>(4 * sw) << 2;
+          for (; ow + 16 <= OW; ow += 16) {
+            let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+            for (let ky = 0; ky < kh; ky++) {
+              const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
+              const wr = wc + (<usize>(ky * kw) << 2);
+              for (let kx = 0; kx < kw; kx++) {
+                const wv = v128.load32_splat(wr + (<usize>kx << 2));
+                const p = r + (<usize>(kx * dw) << 2);
+                a0 = f32x4.add(a0, f32x4.mul(wv, load4(p, sw)));
+                a1 = f32x4.add(a1, f32x4.mul(wv, load4(p + step4, sw)));
+                a2 = f32x4.add(a2, f32x4.mul(wv, load4(p + 2 * step4, sw)));
+                a3 = f32x4.add(a3, f32x4.mul(wv, load4(p + 3 * step4, sw)));
+              }
             }
+            const o = yr + (<usize>ow << 2);
+            v128.store(o, clamp4(a0, lo, hi));
+            v128.store(o, clamp4(a1, lo, hi), 16);
+            v128.store(o, clamp4(a2, lo, hi), 32);
+            v128.store(o, clamp4(a3, lo, hi), 48);
           }
-          const o = yr + (<usize>ow << 2);
-          v128.store(o, a0);
-          v128.store(o, a1, 16);
-          v128.store(o, a2, 32);
-          v128.store(o, a3, 48);
+          for (; ow + 4 <= OW; ow += 4) depthwise4(top, PWb, yr, ow, wc, bv, kh, kw, sw, dh, dw, lo, hi);
         }
-        for (; ow + 4 <= OW; ow += 4) {
-          let a0 = bv;
-          for (let ky = 0; ky < kh; ky++) {
-            const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
-            const wr = wc + (<usize>(ky * kw) << 2);
-            for (let kx = 0; kx < kw; kx++) {
-              a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(wr + (<usize>kx << 2)), load4(r + (<usize>(kx * dw) << 2), sw)));
-            }
-          }
-          v128.store(yr + (<usize>ow << 2), a0);
+        // Ragged end: redo the last four outputs (overlapping ones already written; the row
+        // is stored, not accumulated, so writing them twice is harmless).
+        if (ow < OW) {
+          depthwise4(top, PWb, yr, OW - 4, wc, bv, kh, kw, sw, dh, dw, lo, hi);
+          ow = OW;
         }
       }
       for (; ow < OW; ow++) {
@@ -195,19 +198,34 @@ export function depthwiseConv2d(
           const wr = wc + (<usize>(ky * kw) << 2);
           for (let kx = 0; kx < kw; kx++) a += load<f32>(wr + (<usize>kx << 2)) * load<f32>(r + (<usize>(kx * dw) << 2));
         }
-        store<f32>(yr + (<usize>ow << 2), a);
+        store<f32>(yr + (<usize>ow << 2), clamp1(a, actMin, actMax));
       }
     }
   }
 }
 
+/** Four depthwise outputs [ow, ow+4) of one row, any window. */
+// @ts-ignore: decorator
+@inline
+function depthwise4(top: usize, PWb: usize, yr: usize, ow: i32, wc: usize, bv: v128, kh: i32, kw: i32, sw: i32, dh: i32, dw: i32, lo: v128, hi: v128): void {
+  let a0 = bv;
+  for (let ky = 0; ky < kh; ky++) {
+    const r = top + <usize>(ky * dh) * PWb + (<usize>(ow * sw) << 2);
+    const wr = wc + (<usize>(ky * kw) << 2);
+    for (let kx = 0; kx < kw; kx++) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(wr + (<usize>kx << 2)), load4(r + (<usize>(kx * dw) << 2), sw)));
+    }
+  }
+  v128.store(yr + (<usize>ow << 2), clamp4(a0, lo, hi));
+}
+
 /**
  * The common 3x3 case of one depthwise output row, weights held in registers: outputs
- * [0, returned) of the row are written, 8 at a time.
+ * [0, returned) of the row are written, 8 then 4 at a time.
  */
 // @ts-ignore: decorator
 @inline
-function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, bv: v128, sw: i32, dh: i32, dw: i32): i32 {
+function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, bv: v128, sw: i32, dh: i32, dw: i32, lo: v128, hi: v128): i32 {
   const w0 = v128.load32_splat(wc), w1 = v128.load32_splat(wc, 4), w2 = v128.load32_splat(wc, 8);
   const w3 = v128.load32_splat(wc, 12), w4 = v128.load32_splat(wc, 16), w5 = v128.load32_splat(wc, 20);
   const w6 = v128.load32_splat(wc, 24), w7 = v128.load32_splat(wc, 28), w8 = v128.load32_splat(wc, 32);
@@ -238,8 +256,23 @@ function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, 
     b = f32x4.add(b, f32x4.mul(w7, load4(r2 + x1 + step4, sw)));
     a = f32x4.add(a, f32x4.mul(w8, load4(r2 + x2, sw)));
     b = f32x4.add(b, f32x4.mul(w8, load4(r2 + x2 + step4, sw)));
-    v128.store(yr + (<usize>ow << 2), a);
-    v128.store(yr + (<usize>ow << 2), b, 16);
+    v128.store(yr + (<usize>ow << 2), clamp4(a, lo, hi));
+    v128.store(yr + (<usize>ow << 2), clamp4(b, lo, hi), 16);
+  }
+  for (; ow + 4 <= OW; ow += 4) {
+    const r0 = top + (<usize>(ow * sw) << 2);
+    const r1 = r0 + r1off;
+    const r2 = r1 + r1off;
+    let a = f32x4.add(bv, f32x4.mul(w0, load4(r0, sw)));
+    a = f32x4.add(a, f32x4.mul(w1, load4(r0 + x1, sw)));
+    a = f32x4.add(a, f32x4.mul(w2, load4(r0 + x2, sw)));
+    a = f32x4.add(a, f32x4.mul(w3, load4(r1, sw)));
+    a = f32x4.add(a, f32x4.mul(w4, load4(r1 + x1, sw)));
+    a = f32x4.add(a, f32x4.mul(w5, load4(r1 + x2, sw)));
+    a = f32x4.add(a, f32x4.mul(w6, load4(r2, sw)));
+    a = f32x4.add(a, f32x4.mul(w7, load4(r2 + x1, sw)));
+    a = f32x4.add(a, f32x4.mul(w8, load4(r2 + x2, sw)));
+    v128.store(yr + (<usize>ow << 2), clamp4(a, lo, hi));
   }
   return ow;
 }

@@ -7,6 +7,7 @@
 // broadcast of A and NR/4 loads of B per row (no FMA in SIMD128: mul + add).
 // Kernels never allocate: `scratch` (GEMM_SCRATCH_BYTES) is caller memory for edge tiles.
 
+import { clamp1, clamp4 } from '../util/activation';
 import { GEMM_KC, GEMM_MR, GEMM_NR } from '../util/gemm-blocking';
 
 export function gemmMR(): i32 {
@@ -67,18 +68,18 @@ export function gemmPackB(src: usize, rs: i32, cs: i32, K: i32, N: i32, dst: usi
   }
 }
 
-// Store one accumulator row: out = acc (+ bias) (+ old out).
+// Store one accumulator row: out = clamp(acc (+ bias) (+ old out)).
 // @ts-ignore: decorator
 @inline
-function storeRow(c: usize, a0: v128, a1: v128, bias: v128, accumulate: bool): void {
+function storeRow(c: usize, a0: v128, a1: v128, bias: v128, accumulate: bool, lo: v128, hi: v128): void {
   let r0 = f32x4.add(a0, bias);
   let r1 = f32x4.add(a1, bias);
   if (accumulate) {
     r0 = f32x4.add(r0, v128.load(c));
     r1 = f32x4.add(r1, v128.load(c, 16));
   }
-  v128.store(c, r0);
-  v128.store(c, r1, 16);
+  v128.store(c, clamp4(r0, lo, hi));
+  v128.store(c, clamp4(r1, lo, hi), 16);
 }
 
 /**
@@ -87,7 +88,7 @@ function storeRow(c: usize, a0: v128, a1: v128, bias: v128, accumulate: bool): v
  */
 // @ts-ignore: decorator
 @inline
-function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, bias: usize, accumulate: bool, scratch: usize): void {
+function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, bias: usize, accumulate: bool, scratch: usize, lo: f32, hi: f32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -145,10 +146,11 @@ function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32,
   const zero = f32x4.splat(0);
   if (rows == GEMM_MR && cols == GEMM_NR) {
     const ldcb = <usize>ldc << 2;
-    storeRow(c, c00, c01, bias ? v128.load32_splat(bias) : zero, accumulate);
-    storeRow(c + ldcb, c10, c11, bias ? v128.load32_splat(bias, 4) : zero, accumulate);
-    storeRow(c + 2 * ldcb, c20, c21, bias ? v128.load32_splat(bias, 8) : zero, accumulate);
-    storeRow(c + 3 * ldcb, c30, c31, bias ? v128.load32_splat(bias, 12) : zero, accumulate);
+    const lov = f32x4.splat(lo), hiv = f32x4.splat(hi);
+    storeRow(c, c00, c01, bias ? v128.load32_splat(bias) : zero, accumulate, lov, hiv);
+    storeRow(c + ldcb, c10, c11, bias ? v128.load32_splat(bias, 4) : zero, accumulate, lov, hiv);
+    storeRow(c + 2 * ldcb, c20, c21, bias ? v128.load32_splat(bias, 8) : zero, accumulate, lov, hiv);
+    storeRow(c + 3 * ldcb, c30, c31, bias ? v128.load32_splat(bias, 12) : zero, accumulate, lov, hiv);
     return;
   }
   v128.store(scratch, c00);
@@ -165,22 +167,29 @@ function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32,
     for (let t = 0; t < cols; t++) {
       let v = load<f32>(scratch + (<usize>(r * GEMM_NR + t) << 2)) + bv;
       if (accumulate) v += load<f32>(crow + (<usize>t << 2));
-      store<f32>(crow + (<usize>t << 2), v);
+      store<f32>(crow + (<usize>t << 2), clamp1(v, lo, hi));
     }
   }
 }
 
 /**
- * C[M,N] = A*B (+ bias per row) (+ C when accumulate != 0), A and B packed (see top).
- * C has row stride ldc floats. K must be > 0. `bias` is 0 or a pointer to a bias per row,
- * padded to a multiple of MR floats.
+ * C[M,N] = clamp(A*B (+ bias per row) (+ C when accumulate != 0), actMin, actMax), A and B
+ * packed (see top). C has row stride ldc floats. K must be > 0. `bias` is 0 or a pointer to
+ * a bias per row, padded to a multiple of MR floats. No activation: actMin = -inf, actMax = inf.
  */
-export function sgemmPacked(M: i32, N: i32, K: i32, aPack: usize, bPack: usize, c: usize, ldc: i32, bias: usize, accumulate: i32, scratch: usize): void {
+export function sgemmPacked(
+  M: i32, N: i32, K: i32, aPack: usize, bPack: usize, c: usize, ldc: i32, bias: usize, accumulate: i32, scratch: usize,
+  actMin: f32, actMax: f32,
+): void {
   const mPanels = (M + GEMM_MR - 1) / GEMM_MR;
   const nPanels = (N + GEMM_NR - 1) / GEMM_NR;
   for (let k0 = 0; k0 < K; k0 += GEMM_KC) {
     const kc = min(GEMM_KC, K - k0);
     const acc = accumulate != 0 || k0 > 0;
+    // The activation applies once, to the finished sums of the last K block.
+    const last = k0 + kc == K;
+    const lo: f32 = last ? actMin : -Infinity;
+    const hi: f32 = last ? actMax : Infinity;
     for (let j = 0; j < nPanels; j++) {
       const bp = bPack + ((<usize>j * <usize>K + <usize>k0) * GEMM_NR << 2);
       const cols = min(GEMM_NR, N - j * GEMM_NR);
@@ -189,7 +198,7 @@ export function sgemmPacked(M: i32, N: i32, K: i32, aPack: usize, bPack: usize, 
         const ap = aPack + ((<usize>i * <usize>K + <usize>k0) * GEMM_MR << 2);
         const rows = min(GEMM_MR, M - i * GEMM_MR);
         const bi: usize = bias != 0 && k0 == 0 ? bias + (<usize>(i * GEMM_MR) << 2) : 0;
-        microKernel(ap, bp, kc, cj + (<usize>i * GEMM_MR * <usize>ldc << 2), ldc, rows, cols, bi, acc, scratch);
+        microKernel(ap, bp, kc, cj + (<usize>i * GEMM_MR * <usize>ldc << 2), ldc, rows, cols, bi, acc, scratch, lo, hi);
       }
     }
   }

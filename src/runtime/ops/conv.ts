@@ -1,10 +1,10 @@
 // Conv and ConvTranspose (ONNX semantics, NCHW float32, 1-D and 2-D) on the WASM kernels:
 // im2col + packed GEMM for dense and grouped convs, a direct SIMD kernel for depthwise.
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
-import { copyInF32, denseKernels, float32Data, packedOperand, requireInput, roundUp, type Dense } from './gemm.js';
+import { copyInF32, denseKernels, float32Data, packedOperand, persistentPack, requireInput, roundUp, type Dense } from './gemm.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
 
@@ -83,12 +83,27 @@ export function forwardAxis(inp: number, k: number, s: number, d: number, padB: 
 
 interface ConvAttrs extends WindowAttrs {
   group: number;
+  /** fused activation as a clamp (nnport::FusedConv); -Infinity / Infinity for plain Conv */
+  actMin: number;
+  actMax: number;
 }
 
 function parseConvAttrs(node: Node): ConvAttrs {
   const group = attrInt(node, 'group', 1);
   if (!Number.isInteger(group) || group < 1) throw new ShapeError(`group ${group} must be >= 1`);
-  return { ...parseWindowAttrs(node), group };
+  return { ...parseWindowAttrs(node), group, actMin: -Infinity, actMax: Infinity };
+}
+
+/**
+ * nnport::FusedConv (made by passes/fuse-conv.ts): a Conv whose output is clamped to
+ * [activation_min, activation_max] in the kernels' store, which covers Relu, Relu6 and Clip.
+ */
+function parseFusedConvAttrs(node: Node): ConvAttrs {
+  const a = parseConvAttrs(node);
+  const actMin = attrFloat(node, 'activation_min', -Infinity);
+  const actMax = attrFloat(node, 'activation_max', Infinity);
+  if (Number.isNaN(actMin) || Number.isNaN(actMax)) throw new ShapeError(`FusedConv activation bounds [${actMin}, ${actMax}] must be numbers`);
+  return { ...a, actMin, actMax };
 }
 
 /** Weights and shapes of a conv after validation, as the kernels see them (1-D as H = 1). */
@@ -117,82 +132,104 @@ function groupBias(d: Dense, bias: Float32Array | undefined, g: number, Mg: numb
 
 const Conv = defineOp<ConvAttrs>({
   attrs: parseConvAttrs,
-  run(inputs, at) {
-    const X = requireInput(inputs, 0, 'X');
-    const Wt = requireInput(inputs, 1, 'W');
-    const x = float32Data(X, 'Conv', 'X');
-    float32Data(Wt, 'Conv', 'W');
-    const sp = spatialOf(X.shape, 'Conv', 'input X');
-    if (Wt.rank !== X.rank) throw new ShapeError(`Conv weight W [${Wt.shape.join(', ')}] must have the rank of X [${X.shape.join(', ')}]`);
-    const [N, C] = [X.shape[0]!, X.shape[1]!];
-    const [M, Cg] = [Wt.shape[0]!, Wt.shape[1]!];
-    const G = at.group;
-    const k = Wt.shape.slice(2);
-    if (at.kernelShape && at.kernelShape.join() !== k.join()) throw new ShapeError(`kernel_shape [${at.kernelShape.join(', ')}] does not match weights [${Wt.shape.join(', ')}]`);
-    if (Cg * G !== C) throw new ShapeError(`Conv input has ${C} channels but weights [${Wt.shape.join(', ')}] with group ${G} expect ${Cg * G}`);
-    if (M % G !== 0) throw new ShapeError(`Conv output channels ${M} are not divisible by group ${G}`);
-    const bias = checkBias(inputs[2], M, 'Conv');
-    const win = windowOf(at, k, 'Conv');
-    const r = k.length;
-    const out: number[] = [];
-    const pb: number[] = [];
-    for (let i = 0; i < r; i++) {
-      const [o, b] = forwardAxis(sp[i]!, k[i]!, win.s[i]!, win.d[i]!, win.pads[i]!, win.pads[i + r]!, at.autoPad);
-      if (o < 0) throw new ShapeError(`Conv window (kernel ${k[i]}, dilation ${win.d[i]}) is larger than the padded input (${sp[i]}) on spatial axis ${i}`);
-      out.push(o);
-      pb.push(b);
-    }
-    const outShape = [N, M, ...out];
-    const y = new Float32Array(shapeSize(outShape));
-    if (y.length === 0) return [new Tensor('float32', outShape, y)];
-    const [H, W] = hw(sp);
-    const [OH, OW] = hw(out);
-    const [kh, kw] = hw(k);
-    const [sh, sw] = hw(win.s);
-    const [dh, dw] = hw(win.d);
-    const [pt, pl] = hw(pb, 0);
-    const Mg = M / G;
-    const K = Cg * kh * kw;
-    if (K === 0 || X.size === 0) {
-      // No input taps: every output is its bias.
-      if (bias) for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / (OH * OW)) % M]!;
-      return [new Tensor('float32', outShape, y)];
-    }
-    const d = denseKernels();
-    const { k: kern, arena, MR, NR } = d;
-    arena.scoped(() => {
-      const xp = copyInF32(arena, x);
-      const yp = arena.alloc(y.length * 4);
-      if (G === C && M === C && G > 1) {
-        const wp = copyInF32(arena, Wt.data as Float32Array);
-        const bp = bias ? copyInF32(arena, bias) : 0;
-        const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
-        const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
-        const pad = arena.alloc((PH * PW + 8) * 4);
+  run: runConv,
+});
+
+const FusedConv = defineOp<ConvAttrs>({
+  attrs: parseFusedConvAttrs,
+  run: runConv,
+});
+
+function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tensor[] {
+  const X = requireInput(inputs, 0, 'X');
+  const Wt = requireInput(inputs, 1, 'W');
+  const x = float32Data(X, 'Conv', 'X');
+  float32Data(Wt, 'Conv', 'W');
+  const sp = spatialOf(X.shape, 'Conv', 'input X');
+  if (Wt.rank !== X.rank) throw new ShapeError(`Conv weight W [${Wt.shape.join(', ')}] must have the rank of X [${X.shape.join(', ')}]`);
+  const [N, C] = [X.shape[0]!, X.shape[1]!];
+  const [M, Cg] = [Wt.shape[0]!, Wt.shape[1]!];
+  const G = at.group;
+  const k = Wt.shape.slice(2);
+  if (at.kernelShape && at.kernelShape.join() !== k.join()) throw new ShapeError(`kernel_shape [${at.kernelShape.join(', ')}] does not match weights [${Wt.shape.join(', ')}]`);
+  if (Cg * G !== C) throw new ShapeError(`Conv input has ${C} channels but weights [${Wt.shape.join(', ')}] with group ${G} expect ${Cg * G}`);
+  if (M % G !== 0) throw new ShapeError(`Conv output channels ${M} are not divisible by group ${G}`);
+  const bias = checkBias(inputs[2], M, 'Conv');
+  const win = windowOf(at, k, 'Conv');
+  const r = k.length;
+  const out: number[] = [];
+  const pb: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const [o, b] = forwardAxis(sp[i]!, k[i]!, win.s[i]!, win.d[i]!, win.pads[i]!, win.pads[i + r]!, at.autoPad);
+    if (o < 0) throw new ShapeError(`Conv window (kernel ${k[i]}, dilation ${win.d[i]}) is larger than the padded input (${sp[i]}) on spatial axis ${i}`);
+    out.push(o);
+    pb.push(b);
+  }
+  const outShape = [N, M, ...out];
+  const y = new Float32Array(shapeSize(outShape));
+  if (y.length === 0) return [new Tensor('float32', outShape, y)];
+  const [H, W] = hw(sp);
+  const [OH, OW] = hw(out);
+  const [kh, kw] = hw(k);
+  const [sh, sw] = hw(win.s);
+  const [dh, dw] = hw(win.d);
+  const [pt, pl] = hw(pb, 0);
+  const Mg = M / G;
+  const K = Cg * kh * kw;
+  if (K === 0 || X.size === 0) {
+    // No input taps: every output is its bias.
+    if (bias) for (let i = 0; i < y.length; i++) y[i] = clampTo(bias[Math.floor(i / (OH * OW)) % M]!, at.actMin, at.actMax);
+    else if (at.actMin > 0 || at.actMax < 0) y.fill(clampTo(0, at.actMin, at.actMax));
+    return [new Tensor('float32', outShape, y)];
+  }
+  const d = denseKernels();
+  const { k: kern, arena, MR, NR } = d;
+  const depthwise = G === C && M === C && G > 1;
+  // Weights packed for the kernels live in persistent memory from their second use on:
+  // asked for before this op's scratch is allocated (see persistentPack).
+  const wFloats = depthwise ? Wt.size : roundUp(Mg, MR) * K;
+  const packW = (g: number) => (src: number, dst: number) => {
+    if (depthwise) arena.f32(dst, wFloats).set(arena.f32(src, wFloats));
+    else kern.gemmPackA(src + g * Mg * K * 4, K, 1, Mg, K, 1, dst);
+  };
+  const pre = Array.from({ length: depthwise ? 1 : G }, (_, g) => persistentPack(d, Wt, depthwise ? 'dw' : `conv:${g}`, wFloats, packW(g)));
+  arena.scoped(() => {
+    const xp = copyInF32(arena, x);
+    const yp = arena.alloc(y.length * 4);
+    if (depthwise) {
+      const wp = packedOperand(d, Wt, pre[0], wFloats, packW(0));
+      const bp = bias ? copyInF32(arena, bias) : 0;
+      const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
+      const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
+      const pad = arena.alloc((PH * PW + 8) * 4);
+      for (let n = 0; n < N; n++) {
+        kern.depthwiseConv2d(xp + n * C * H * W * 4, C, H, W, wp, bp, yp + n * M * OH * OW * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, pad, at.actMin, at.actMax);
+      }
+    } else {
+      // ~256 KiB of im2col columns per chunk: the chunk stays in L2 while all of W passes over it.
+      const nChunk = Math.min(roundUp(OH * OW, NR), Math.max(NR, Math.floor(65536 / K / NR) * NR));
+      const col = arena.alloc(K * nChunk * 4);
+      const scratch = arena.alloc(kern.gemmScratchBytes());
+      for (let g = 0; g < G; g++) {
+        const aPack = packedOperand(d, Wt, pre[g], wFloats, packW(g));
+        const bp = groupBias(d, bias, g, Mg);
         for (let n = 0; n < N; n++) {
-          kern.depthwiseConv2d(xp + n * C * H * W * 4, C, H, W, wp, bp, yp + n * M * OH * OW * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, pad);
-        }
-      } else {
-        // ~256 KiB of im2col columns per chunk: the chunk stays in L2 while all of W passes over it.
-        const nChunk = Math.min(roundUp(OH * OW, NR), Math.max(NR, Math.floor(65536 / K / NR) * NR));
-        const col = arena.alloc(K * nChunk * 4);
-        const scratch = arena.alloc(kern.gemmScratchBytes());
-        for (let g = 0; g < G; g++) {
-          const aPack = packedOperand(d, Wt, `conv:${g}`, roundUp(Mg, MR) * K, (src, dst) => kern.gemmPackA(src + g * Mg * K * 4, K, 1, Mg, K, 1, dst));
-          const bp = groupBias(d, bias, g, Mg);
-          for (let n = 0; n < N; n++) {
-            kern.conv2dGemm(
-              xp + (n * C + g * Cg) * H * W * 4, Cg, H, W, aPack, Mg, bp, yp + (n * M + g * Mg) * OH * OW * 4, OH, OW,
-              kh, kw, sh, sw, pt, pl, dh, dw, col, nChunk, scratch,
-            );
-          }
+          kern.conv2dGemm(
+            xp + (n * C + g * Cg) * H * W * 4, Cg, H, W, aPack, Mg, bp, yp + (n * M + g * Mg) * OH * OW * 4, OH, OW,
+            kh, kw, sh, sw, pt, pl, dh, dw, col, nChunk, scratch, at.actMin, at.actMax,
+          );
         }
       }
-      y.set(arena.f32(yp, y.length));
-    });
-    return [new Tensor('float32', outShape, y)];
-  },
-});
+    }
+    y.set(arena.f32(yp, y.length));
+  });
+  return [new Tensor('float32', outShape, y)];
+}
+
+/** The scalar clamp of the kernels' activation epilogue (NaN passes through). */
+function clampTo(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
 
 interface ConvTransposeAttrs extends ConvAttrs {
   outputPadding?: number[];
@@ -268,6 +305,8 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
     if (X.size === 0 || Cg === 0 || Mk === 0) return [new Tensor('float32', outShape, y)];
     const d = denseKernels();
     const { k: kern, arena, MR, NR } = d;
+    const packT = (g: number) => (src: number, dst: number) => kern.gemmPackA(src + g * Cg * Mk * 4, 1, Mk, Mk, Cg, 1, dst);
+    const preT = Array.from({ length: G }, (_, g) => persistentPack(d, Wt, `convT:${g}`, roundUp(Mk, MR) * Cg, packT(g)));
     arena.scoped(() => {
       const xp = copyInF32(arena, x);
       const yp = copyInF32(arena, y);
@@ -276,10 +315,10 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
       const scratch = arena.alloc(kern.gemmScratchBytes());
       for (let g = 0; g < G; g++) {
         // col[(m, ky, kx), (ih, iw)] = sum over c of W[c, m, ky, kx] * X[c, ih, iw]: A is W transposed.
-        const aPack = packedOperand(d, Wt, `convT:${g}`, roundUp(Mk, MR) * Cg, (src, dst) => kern.gemmPackA(src + g * Cg * Mk * 4, 1, Mk, Mk, Cg, 1, dst));
+        const aPack = packedOperand(d, Wt, preT[g], roundUp(Mk, MR) * Cg, packT(g));
         for (let n = 0; n < N; n++) {
           kern.gemmPackB(xp + (n * C + g * Cg) * HW * 4, HW, 1, Cg, HW, bPack);
-          kern.sgemmPacked(Mk, HW, Cg, aPack, bPack, col, HW, 0, 0, scratch);
+          kern.sgemmPacked(Mk, HW, Cg, aPack, bPack, col, HW, 0, 0, scratch, -Infinity, Infinity);
           kern.col2imAdd(col, Mg, H, W, yp + (n * M + g * Mg) * plane * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
         }
       }
@@ -289,4 +328,4 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
   },
 });
 
-export const CONV_OPS: OpTable = { Conv, ConvTranspose };
+export const CONV_OPS: OpTable = { Conv, ConvTranspose, 'nnport::FusedConv': FusedConv };

@@ -14,14 +14,20 @@ export interface DenseKernels {
   gemmScratchBytes(): number;
   gemmPackA(src: number, rs: number, cs: number, M: number, K: number, alpha: number, dst: number): void;
   gemmPackB(src: number, rs: number, cs: number, K: number, N: number, dst: number): void;
-  sgemmPacked(M: number, N: number, K: number, aPack: number, bPack: number, c: number, ldc: number, bias: number, accumulate: number, scratch: number): void;
+  /** actMin/actMax: the fused activation's clamp (-Infinity, Infinity for none) */
+  sgemmPacked(
+    M: number, N: number, K: number, aPack: number, bPack: number, c: number, ldc: number, bias: number, accumulate: number, scratch: number,
+    actMin: number, actMax: number,
+  ): void;
   conv2dGemm(
     x: number, C: number, H: number, W: number, aPack: number, M: number, bias: number, y: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, nChunk: number, scratch: number,
+    actMin: number, actMax: number,
   ): void;
   depthwiseConv2d(
     x: number, C: number, H: number, W: number, w: number, bias: number, y: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, pad: number,
+    actMin: number, actMax: number,
   ): void;
   col2imAdd(col: number, M: number, H: number, W: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number): void;
   pool2d(
@@ -70,30 +76,39 @@ export function copyInF32(arena: WasmArena, src: Float32Array, minFloats = 0): n
   return p;
 }
 
-// Packed operands of tensors seen more than once (weights): packed once, then copied in.
-// A tensor seen for the first time (usually an activation) is packed straight into the arena.
-const packed = new WeakMap<Tensor, Map<string, Float32Array>>();
+// Packed operands of tensors seen more than once (weights) live in persistent arena memory,
+// packed once and freed with their tensor; a run then copies only the activations.
+// A tensor seen for the first time (usually an activation) is packed into scratch by the caller.
+const packed = new WeakMap<Tensor, Map<string, number>>();
 const seen = new WeakSet<Tensor>();
 
 /**
- * Arena pointer to `t`'s data packed by `pack(srcPtr, dstPtr)` into `floats` floats. `key`
- * must identify everything besides `t` that the packing depends on.
+ * Persistent arena pointer to `t`'s data packed by `pack(srcPtr, dstPtr)` into `floats`
+ * floats, or undefined the first time `t` is seen (pack it into scratch then). `key` must
+ * identify everything besides `t` that the packing depends on. Call it before allocating
+ * the op's scratch: a persistent block above scratch would pin that scratch.
  */
-export function packedOperand(
-  d: Dense, t: Tensor, key: string, floats: number, pack: (src: number, dst: number) => void, src?: number,
-): number {
+export function persistentPack(d: Dense, t: Tensor, key: string, floats: number, pack: (src: number, dst: number) => void): number | undefined {
   const hit = packed.get(t)?.get(key);
-  if (hit) return copyInF32(d.arena, hit);
+  if (hit !== undefined) return hit;
+  if (!seen.has(t)) {
+    seen.add(t);
+    return undefined;
+  }
+  const dst = d.arena.allocPersistent(floats * 4, t);
+  d.arena.scoped(() => pack(copyInF32(d.arena, t.data as Float32Array), dst));
+  let m = packed.get(t);
+  if (!m) packed.set(t, (m = new Map()));
+  m.set(key, dst);
+  return dst;
+}
+
+/** `pre` (a persistentPack result) or `t` packed into fresh scratch (from `src` when already in the arena). */
+export function packedOperand(d: Dense, t: Tensor, pre: number | undefined, floats: number, pack: (src: number, dst: number) => void, src?: number): number {
+  if (pre !== undefined) return pre;
   const dst = d.arena.alloc(floats * 4);
   if (src !== undefined) pack(src, dst);
   else d.arena.scoped(() => pack(copyInF32(d.arena, t.data as Float32Array), dst));
-  if (seen.has(t)) {
-    let m = packed.get(t);
-    if (!m) packed.set(t, (m = new Map()));
-    m.set(key, d.arena.f32(dst, floats).slice());
-  } else {
-    seen.add(t);
-  }
   return dst;
 }
 
@@ -102,16 +117,28 @@ export function roundUp(n: number, m: number): number {
 }
 
 /** C[M,N] = alpha * op(A) * op(B) (+ C when accumulate), operands given as element strides. */
-function gemmInto(
-  d: Dense, a: Tensor, aOff: number, aRs: number, aCs: number, b: Tensor, bOff: number, bRs: number, bCs: number,
-  M: number, N: number, K: number, alpha: number, c: number, accumulate: boolean, aKey: string, bKey: string,
-  aSrc?: number, bSrc?: number,
-): void {
+interface Operand {
+  t: Tensor;
+  /** element offset, row and column strides of op(t) */
+  off: number;
+  rs: number;
+  cs: number;
+  /** persistentPack's result, when the caller asked before its scratch */
+  pre?: number;
+  /** t's data already in the arena */
+  src?: number;
+}
+
+const packA = (d: Dense, a: Operand, M: number, K: number, alpha: number) => (src: number, dst: number) => d.k.gemmPackA(src + a.off * 4, a.rs, a.cs, M, K, alpha, dst);
+const packB = (d: Dense, b: Operand, K: number, N: number) => (src: number, dst: number) => d.k.gemmPackB(src + b.off * 4, b.rs, b.cs, K, N, dst);
+
+/** C[M,N] = alpha * op(A) * op(B) (+ C when accumulate), C with row stride N. */
+function gemmInto(d: Dense, a: Operand, b: Operand, M: number, N: number, K: number, alpha: number, c: number, accumulate: boolean): void {
   const { k, arena, MR, NR } = d;
-  const aPack = packedOperand(d, a, aKey, roundUp(M, MR) * K, (src, dst) => k.gemmPackA(src + aOff * 4, aRs, aCs, M, K, alpha, dst), aSrc);
-  const bPack = packedOperand(d, b, bKey, roundUp(N, NR) * K, (src, dst) => k.gemmPackB(src + bOff * 4, bRs, bCs, K, N, dst), bSrc);
+  const aPack = packedOperand(d, a.t, a.pre, roundUp(M, MR) * K, packA(d, a, M, K, alpha), a.src);
+  const bPack = packedOperand(d, b.t, b.pre, roundUp(N, NR) * K, packB(d, b, K, N), b.src);
   const scratch = arena.alloc(k.gemmScratchBytes());
-  k.sgemmPacked(M, N, K, aPack, bPack, c, N, 0, accumulate ? 1 : 0, scratch);
+  k.sgemmPacked(M, N, K, aPack, bPack, c, N, 0, accumulate ? 1 : 0, scratch, -Infinity, Infinity);
 }
 
 interface GemmAttrs {
@@ -149,12 +176,14 @@ const Gemm = defineOp<GemmAttrs>({
     if (useC) broadcastRows(C!, M, N, at.beta, out);
     if (K === 0) return [new Tensor('float32', [M, N], out)];
     const d = denseKernels();
+    const a: Operand = { t: A, off: 0, rs: at.transA ? 1 : K, cs: at.transA ? M : 1 };
+    const b: Operand = { t: B, off: 0, rs: at.transB ? 1 : N, cs: at.transB ? K : 1 };
+    // Before the scratch: packing a weight the second time it is seen allocates persistent memory.
+    a.pre = persistentPack(d, A, `A${+at.transA}:${at.alpha}`, roundUp(M, d.MR) * K, packA(d, a, M, K, at.alpha));
+    b.pre = persistentPack(d, B, `B${+at.transB}`, roundUp(N, d.NR) * K, packB(d, b, K, N));
     d.arena.scoped(() => {
       const c = copyInF32(d.arena, out);
-      gemmInto(
-        d, A, 0, at.transA ? 1 : K, at.transA ? M : 1, B, 0, at.transB ? 1 : N, at.transB ? K : 1,
-        M, N, K, at.alpha, c, useC, `A${+at.transA}:${at.alpha}`, `B${+at.transB}`,
-      );
+      gemmInto(d, a, b, M, N, K, at.alpha, c, useC);
       out.set(d.arena.f32(c, M * N));
     });
     return [new Tensor('float32', [M, N], out)];
@@ -224,12 +253,19 @@ const MatMul = defineOp({
     const out = new Float32Array(shapeSize(batch) * M * N);
     if (out.length === 0 || K === 0) return [new Tensor('float32', outShape, out)];
     const d = denseKernels();
+    const shared = bBatch.every((x) => x === 1) && shapeSize(aBatch) === shapeSize(batch);
+    const rows = shapeSize(batch) * M;
+    const a: Operand = { t: A, off: 0, rs: K, cs: 1 };
+    const b: Operand = { t: B, off: 0, rs: N, cs: 1 };
+    if (shared) {
+      a.pre = persistentPack(d, A, `A:${rows}`, roundUp(rows, d.MR) * K, packA(d, a, rows, K, 1));
+      b.pre = persistentPack(d, B, 'B', roundUp(N, d.NR) * K, packB(d, b, K, N));
+    }
     d.arena.scoped(() => {
       const c = d.arena.alloc(out.length * 4);
-      if (bBatch.every((x) => x === 1) && shapeSize(aBatch) === shapeSize(batch)) {
+      if (shared) {
         // B is one matrix shared by every batch: fold A's batch into its rows, one GEMM.
-        const rows = shapeSize(batch) * M;
-        gemmInto(d, A, 0, K, 1, B, 0, N, 1, rows, N, K, 1, c, false, 'A', 'B');
+        gemmInto(d, a, b, rows, N, K, 1, c, false);
       } else {
         const nb = shapeSize(batch);
         const aSrc = copyInF32(d.arena, A.data as Float32Array);
@@ -238,7 +274,7 @@ const MatMul = defineOp({
           const ao = batchOffset(i, batch, aBatch);
           const bo = batchOffset(i, batch, bBatch);
           d.arena.scoped(() =>
-            gemmInto(d, A, ao * M * K, K, 1, B, bo * K * N, N, 1, M, N, K, 1, c + i * M * N * 4, false, `A${ao}`, `B${bo}`, aSrc, bSrc),
+            gemmInto(d, { t: A, off: ao * M * K, rs: K, cs: 1, src: aSrc }, { t: B, off: bo * K * N, rs: N, cs: 1, src: bSrc }, M, N, K, 1, c + i * M * N * 4, false),
           );
         }
       }

@@ -8,6 +8,7 @@ import { convRef, convTransposeRef, gemmRef, poolRef, randomF32, rng, worstMisma
 import { runNode } from './run-node.js';
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   const { excess, index } = worstMismatch(got, want);
@@ -15,7 +16,7 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 }
 
 describe('sgemmPacked vs scalar gemm', () => {
-  it('matches on random sizes, with bias and accumulation', () => {
+  it('matches on random sizes, with bias, accumulation and the clamp epilogue', () => {
     const r = rng(1);
     const d = denseKernels();
     const { k, arena, MR, NR } = d;
@@ -23,7 +24,7 @@ describe('sgemmPacked vs scalar gemm', () => {
     for (let t = 0; t < 6; t++) sizes.push([1 + Math.floor(r() * 40), 1 + Math.floor(r() * 70), 1 + Math.floor(r() * 600)]);
     for (const [M, N, K] of sizes as [number, number, number][]) {
       const a = randomF32(M * K, r), b = randomF32(K * N, r), c0 = randomF32(M * N, r), bias = randomF32(M, r);
-      for (const accumulate of [0, 1]) {
+      for (const [accumulate, lo, hi] of [[0, -Infinity, Infinity], [1, -Infinity, Infinity], [0, -0.3, 0.4], [1, 0, Infinity]] as const) {
         arena.scoped(() => {
           const ap = arena.copyIn(a), bp = arena.copyIn(b);
           const aPack = arena.alloc(Math.ceil(M / MR) * MR * K * 4);
@@ -35,9 +36,9 @@ describe('sgemmPacked vs scalar gemm', () => {
           // A transposed via strides exercises the general packing path.
           k.gemmPackA(ap, 1, M, M, K, 0.5, aPack);
           k.gemmPackB(bp, N, 1, K, N, bPack);
-          k.sgemmPacked(M, N, K, aPack, bPack, cp, N, biasP, accumulate, scratch);
-          const want = gemmRef(a, 1, M, b, N, 1, M, N, K).map((v, i) => 0.5 * v + bias[Math.floor(i / N)]! + (accumulate ? c0[i]! : 0));
-          expectClose(arena.f32(cp, M * N), want, `M=${M} N=${N} K=${K} acc=${accumulate}`);
+          k.sgemmPacked(M, N, K, aPack, bPack, cp, N, biasP, accumulate, scratch, lo, hi);
+          const want = gemmRef(a, 1, M, b, N, 1, M, N, K).map((v, i) => clamp(0.5 * v + bias[Math.floor(i / N)]! + (accumulate ? c0[i]! : 0), lo, hi));
+          expectClose(arena.f32(cp, M * N), want, `M=${M} N=${N} K=${K} acc=${accumulate} clamp=[${lo}, ${hi}]`);
         });
       }
     }
@@ -96,6 +97,47 @@ describe('Conv vs scalar twin', () => {
       expect(ran).toBeGreaterThan(30);
     });
   }
+
+  for (const depthwise of [false, true]) {
+    it(`nnport::FusedConv (${depthwise ? 'depthwise' : 'dense and grouped'}): the clamp epilogue matches the clamped twin, ragged widths included`, () => {
+      const r = rng(depthwise ? 17 : 13);
+      let ran = 0;
+      for (let t = 0; t < 40; t++) {
+        const c = randomConvCase(r, depthwise);
+        const { g } = c;
+        const OH = Math.floor((c.H + g.pt + c.pb - (g.kh - 1) * g.dh - 1) / g.sh) + 1;
+        const OW = Math.floor((c.W + g.pl + c.pr - (g.kw - 1) * g.dw - 1) / g.sw) + 1;
+        if (OH < 1 || OW < 1) continue;
+        ran++;
+        const [lo, hi] = pick(r, [[0, Infinity], [0, 0.25], [-0.2, 0.1]] as const);
+        const x = randomF32(c.N * c.C * c.H * c.W, r);
+        const w = randomF32(c.M * (c.C / c.G) * g.kh * g.kw, r);
+        const b = c.bias ? randomF32(c.M, r) : undefined;
+        const xs = c.oneD ? [c.N, c.C, c.W] : [c.N, c.C, c.H, c.W];
+        const ws = c.oneD ? [c.M, c.C / c.G, g.kw] : [c.M, c.C / c.G, g.kh, g.kw];
+        const attrs = { ...convAttrs(c), activation_min: { float: lo }, activation_max: { float: hi } };
+        const y = runNode('FusedConv', [Tensor.float32(xs, x), Tensor.float32(ws, w), b && Tensor.float32([c.M], b)], attrs, 17, 'nnport');
+        const want = convRef(x, [c.N, c.C, c.H, c.W], w, c.M, c.G, b, g, OH, OW).map((v) => clamp(v, lo, hi));
+        expectClose(y.data as Float32Array, want, `${JSON.stringify(c)} clamp [${lo}, ${hi}]`);
+      }
+      expect(ran).toBeGreaterThan(20);
+    });
+  }
+
+  it('depthwise 3x3 at every width 1..40, strides 1 and 2 (8-, 4-wide and overlapping-tail paths)', () => {
+    const r = rng(23);
+    const g1: Geometry2d = { kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 1, pl: 1 };
+    for (const s of [1, 2]) {
+      for (let W = 1; W <= 40; W++) {
+        const [C, H] = [3, 5];
+        const g = { ...g1, sh: s, sw: s };
+        const OH = Math.floor((H + 2 - 3) / s) + 1, OW = Math.floor((W + 2 - 3) / s) + 1;
+        const x = randomF32(C * H * W, r), w = randomF32(C * 9, r), b = randomF32(C, r);
+        const y = runNode('Conv', [Tensor.float32([1, C, H, W], x), Tensor.float32([C, 1, 3, 3], w), Tensor.float32([C], b)], { pads: [1, 1, 1, 1], strides: [s, s], group: C });
+        expectClose(y.data as Float32Array, convRef(x, [1, C, H, W], w, C, C, b, g, OH, OW), `W=${W} stride ${s}`);
+      }
+    }
+  });
 
   it('takes the im2col chunking and row-wrapping paths on a larger image', () => {
     const r = rng(11);
@@ -267,5 +309,35 @@ describe('Gemm and MatMul vs scalar gemm', () => {
       expectClose(y.data as Float32Array, want, `${as} x ${bs}`);
     }
     expect(() => runNode('MatMul', [Tensor.float32([2, 3, 4]), Tensor.float32([3, 4, 2])])).toThrow(/broadcast/);
+  });
+});
+
+describe('packed weights in persistent arena memory', () => {
+  it('packs a weight once from its second use, gives the same results, and leaves no scratch behind', () => {
+    const r = rng(31);
+    const { arena } = denseKernels();
+    const x = Tensor.float32([2, 5, 9, 11], randomF32(2 * 5 * 9 * 11, r));
+    const w = Tensor.float32([6, 5, 3, 3], randomF32(6 * 5 * 9, r));
+    const dw = Tensor.float32([5, 1, 3, 3], randomF32(5 * 9, r));
+    const a = Tensor.float32([7, 20], randomF32(140, r));
+    const b = Tensor.float32([13, 20], randomF32(260, r));
+    const runs = () => [
+      runNode('Conv', [x, w], { pads: [1, 1, 1, 1] }),
+      runNode('Conv', [x, dw], { pads: [1, 1, 1, 1], group: 5 }),
+      runNode('Gemm', [a, b], { transB: 1 }),
+      runNode('MatMul', [Tensor.float32([3, 4, 6], randomF32(72, rng(1))), Tensor.float32([6, 5], randomF32(30, rng(2)))]),
+    ].map((t) => [...(t.data as Float32Array)]);
+    const first = runs();
+    const before = arena.persistentBytes;
+    const second = runs();
+    const grown = arena.persistentBytes - before;
+    const used = arena.used;
+    const third = runs();
+    expect(second).toEqual(first);
+    expect(third).toEqual(first);
+    // The second run packed w, dw and (as a weight-like operand seen twice) a and b; the third reused them.
+    expect(grown).toBeGreaterThan(0);
+    expect(arena.persistentBytes - before).toBe(grown);
+    expect(arena.used).toBe(used);
   });
 });

@@ -12,12 +12,12 @@ export function irAttr(v: AttrValue): Attr {
 }
 
 /** Run one node on nnport's runtime; inputs are fed as graph inputs (undefined = omitted). */
-export function runNode(opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, AttrValue> = {}, opset = 17): Tensor {
+export function runNode(opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, AttrValue> = {}, opset = 17, domain = ''): Tensor {
   const names = inputs.map((t, i) => (t ? `in${i}` : ''));
   const node: Node = {
     name: `${opType.toLowerCase()}_0`,
     opType,
-    domain: '',
+    domain,
     inputs: names,
     outputs: ['y'],
     attrs: Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, irAttr(v)])),
