@@ -7,6 +7,7 @@ import { indexingOps } from './indexing.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
+import { quantizeOps } from './quantize.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { shapeOps } from './shape.js';
@@ -17,6 +18,6 @@ import { unaryOps } from './unary.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);
