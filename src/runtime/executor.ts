@@ -2,6 +2,7 @@ import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
+import { fuseConv } from '../passes/fuse-conv.js';
 import { initKernels } from '../wasm/loader.js';
 import type { OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
@@ -15,6 +16,12 @@ export interface RunOptions {
   onValue?: (name: string, value: Tensor, node: Node) => void;
   /** Op table to use (defaults to the ONNX ops). */
   ops?: OpTable;
+  /**
+   * Fuse Conv + BatchNormalization + Relu/Clip before running (passes/fuse-conv.ts; default
+   * true). Never done when every value must be seen (keepIntermediates, onValue), when
+   * `outputs` names a value fusion removes, or when a feed overrides an initializer.
+   */
+  optimize?: boolean;
 }
 
 export interface RunResult {
@@ -91,6 +98,25 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): vo
   }
 }
 
+// Fused graphs by source graph: fusion folds weights once, and the fused weights (new
+// tensors) keep their packed copies in WASM memory across runs. Graphs are not mutated.
+const fusedGraphs = new WeakMap<Graph, Graph>();
+
+/** The graph to execute: `graph` itself, or its fused form when nothing can tell the difference. */
+function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Graph {
+  if (options.optimize === false || options.keepIntermediates || options.onValue) return graph;
+  if (!(options.ops ?? ONNX_OPS)['nnport::FusedConv']) return graph;
+  for (const name of feeds.keys()) if (graph.initializers.has(name)) return graph;
+  let fused = fusedGraphs.get(graph);
+  if (!fused) fusedGraphs.set(graph, (fused = fuseConv(graph)));
+  if (fused !== graph && options.outputs) {
+    const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
+    for (const n of fused.nodes) for (const o of n.outputs) values.add(o);
+    if (!options.outputs.every((o) => values.has(o))) return graph;
+  }
+  return fused;
+}
+
 /** Run a graph on the reference runtime. */
 export async function runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
   await initKernels();
@@ -98,9 +124,10 @@ export async function runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor> 
 }
 
 /** Same as runGraph, for callers that already awaited initKernels() (or run in Node). */
-export function runGraphSync(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): RunResult {
+export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): RunResult {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
-  checkFeeds(graph, feedMap);
+  checkFeeds(source, feedMap);
+  const graph = executableGraph(source, feedMap, options);
   const steps = planGraph(graph, options.ops);
   const wanted = options.outputs ?? graph.outputs.map((o) => o.name);
 
