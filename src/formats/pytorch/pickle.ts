@@ -126,6 +126,12 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
     return s;
   };
   const str = (b: Uint8Array): string => {
+    // Keys are short ASCII: skip the decoder call, which dominates a cold start.
+    if (b.byteLength <= 64) {
+      let ascii = true;
+      for (let i = 0; i < b.byteLength; i++) if (b[i]! >= 0x80) ascii = false;
+      if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
+    }
     try {
       return utf8.decode(b);
     } catch {

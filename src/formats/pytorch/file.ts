@@ -1,0 +1,49 @@
+// Node only: read a checkpoint from disk. Large files are read with several positioned reads in
+// flight, so that the kernel's page faulting and copying run on libuv's thread pool in parallel
+// (one sequential read of a 500 MB file is bound by page faults on a single core).
+import type { WeightsModel } from '../model.js';
+import { readPytorch, readPytorchZip, unpickleZipHead, type EarlyPickle, type PytorchReadOptions } from './read.js';
+
+const CHUNK = 16 << 20;
+
+/** The whole file in one ArrayBuffer (offset 0, so aligned tensor data stays zero-copy). */
+export async function readFileParallel(path: string, parallel = 8, onFirstChunk?: (head: Uint8Array) => void): Promise<Uint8Array> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const out = new Uint8Array(new ArrayBuffer(size));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const start = next;
+        next += CHUNK;
+        if (start >= size) return;
+        const end = Math.min(size, start + CHUNK);
+        for (let p = start; p < end; ) {
+          const { bytesRead } = await fh.read(out, p, end - p, p);
+          if (bytesRead === 0) throw new Error(`${path}: file shrank while being read`);
+          p += bytesRead;
+        }
+        if (start === 0) onFirstChunk?.(out.subarray(0, end));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, Math.ceil(size / CHUNK))) }, worker));
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * readPytorch on a file path (Node). For zip checkpoints, data.pkl (torch writes it first) is
+ * unpickled as soon as the first chunk arrives, while the thread pool keeps reading the tensors.
+ */
+export async function readPytorchFile(path: string, options: PytorchReadOptions = {}): Promise<WeightsModel> {
+  let early: EarlyPickle | undefined;
+  const bytes = await readFileParallel(path, 8, (head) => {
+    early = unpickleZipHead(head, path);
+  });
+  const opts = { fileName: path, ...options };
+  return early ? readPytorchZip(bytes, opts, early) : readPytorch(bytes, opts);
+}
