@@ -157,8 +157,16 @@ function refuse(ctx: TorchPickleContext, qualified: string): never {
   if (qualified.startsWith('__torch__.')) {
     throw new UnsupportedError('TorchScript archives', `'${file}' was written by torch.jit.save; save model.state_dict() with torch.save instead`);
   }
-  throw new FormatError(`refusing to load global '${qualified}' from ${ctx.source}: only tensors and plain containers are allowed`, { file });
+  const name = qualified.slice(qualified.lastIndexOf('.') + 1);
+  const module = qualified.slice(0, qualified.lastIndexOf('.'));
+  // A class from a model library (torchvision.models.resnet.ResNet): most likely torch.save(model).
+  const hint = /^[A-Z]/.test(name) && !SYSTEM_MODULES.has(module.split('.')[0]!)
+    ? '; if this file holds a whole model (torch.save(model)), save model.state_dict() instead'
+    : '';
+  throw new FormatError(`refusing to load global '${qualified}' from ${ctx.source}: only tensors and plain containers are allowed${hint}`, { file });
 }
+
+const SYSTEM_MODULES = new Set(['os', 'posix', 'nt', 'sys', 'subprocess', 'builtins', '__builtin__', 'socket', 'shutil', 'pty', 'importlib', 'runpy', 'pickle', 'code', 'ctypes', 'multiprocessing', 'io', 'pathlib', 'webbrowser']);
 
 function asInts(v: unknown, what: string, ctx: TorchPickleContext): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
