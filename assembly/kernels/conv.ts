@@ -134,8 +134,8 @@ function load4(p: usize, sw: i32): v128 {
  * Depthwise conv (group = C, one filter per channel) of x[C,H,W] with w[C,kh,kw] into
  * y[C,OH,OW], clamped to [actMin, actMax]. Each channel is first copied into `pad`, a
  * zero-bordered plane of PH x PW = ((OH-1)*sh + (kh-1)*dh + 1) x ((OW-1)*sw + (kw-1)*dw + 1)
- * floats plus 8 floats of slack, so the inner loops need no bounds checks. Strides 1 and 2
- * are SIMD.
+ * floats plus 8 floats of slack (and PW + 8 more floats), so the inner loops need no bounds
+ * checks. Strides 1 and 2 are SIMD.
  */
 export function depthwiseConv2d(
   x: usize, C: i32, H: i32, W: i32, w: usize, bias: usize, y: usize, OH: i32, OW: i32,
@@ -147,8 +147,13 @@ export function depthwiseConv2d(
   const PWb = <usize>PW << 2;
   const simd = (sw == 1 || sw == 2) && OW >= 4;
   const lo = f32x4.splat(actMin), hi = f32x4.splat(actMax);
+  // Stride-2 3x3: each padded row is split into its even and odd columns, so every tap is a
+  // contiguous load instead of two loads and a shuffle. `pad` has PW + 8 more floats for this.
+  const split = sw == 2 && kh == 3 && kw == 3 && dw == 1 && OW >= 4;
+  const rowTmp = pad + ((<usize>(PH * PW) + 8) << 2);
   for (let c = 0; c < C; c++) {
-    padPlane(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, 0);
+    if (split) padPlaneSplit(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, rowTmp);
+    else padPlane(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, 0);
     const wc = w + (<usize>(c * kh * kw) << 2);
     const b: f32 = bias ? load<f32>(bias + (<usize>c << 2)) : 0;
     const bv = f32x4.splat(b);
@@ -157,7 +162,10 @@ export function depthwiseConv2d(
       const top = pad + <usize>(oh * sh) * PWb;
       const yr = yc + (<usize>(oh * OW) << 2);
       let ow = 0;
-      if (simd) {
+      if (split) {
+        depthwiseRow3x3Split(top, PWb, <usize>((PW + 1) >> 1) << 2, yr, OW, wc, bv, dh, lo, hi);
+        ow = OW;
+      } else if (simd) {
         if (kh == 3 && kw == 3) {
           ow = depthwiseRow3x3(top, PWb, yr, OW, wc, bv, sw, dh, dw, lo, hi);
         } else {
@@ -275,6 +283,78 @@ function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, 
     v128.store(yr + (<usize>ow << 2), clamp4(a, lo, hi));
   }
   return ow;
+}
+
+/**
+ * A stride-2 3x3 depthwise row on a split plane (see padPlaneSplit): the taps of output ow
+ * are even[ow], odd[ow], even[ow+1] of each of the three input rows.
+ */
+// @ts-ignore: decorator
+@inline
+function depthwiseRow3x3Split(top: usize, PWb: usize, oddOff: usize, yr: usize, OW: i32, wc: usize, bv: v128, dh: i32, lo: v128, hi: v128): void {
+  const w0 = v128.load32_splat(wc), w1 = v128.load32_splat(wc, 4), w2 = v128.load32_splat(wc, 8);
+  const w3 = v128.load32_splat(wc, 12), w4 = v128.load32_splat(wc, 16), w5 = v128.load32_splat(wc, 20);
+  const w6 = v128.load32_splat(wc, 24), w7 = v128.load32_splat(wc, 28), w8 = v128.load32_splat(wc, 32);
+  const r1off = <usize>dh * PWb;
+  let ow = 0;
+  while (true) {
+    // the last group of four overlaps the one before when OW % 4 != 0 (rows are stored, not accumulated)
+    if (ow + 4 > OW) {
+      if (ow == OW) break;
+      ow = OW - 4;
+    }
+    const e0 = top + (<usize>ow << 2);
+    const o0 = e0 + oddOff;
+    const e1 = e0 + r1off, o1 = o0 + r1off;
+    const e2 = e1 + r1off, o2 = o1 + r1off;
+    let a = f32x4.add(bv, f32x4.mul(w0, v128.load(e0)));
+    a = f32x4.add(a, f32x4.mul(w1, v128.load(o0)));
+    a = f32x4.add(a, f32x4.mul(w2, v128.load(e0, 4)));
+    a = f32x4.add(a, f32x4.mul(w3, v128.load(e1)));
+    a = f32x4.add(a, f32x4.mul(w4, v128.load(o1)));
+    a = f32x4.add(a, f32x4.mul(w5, v128.load(e1, 4)));
+    a = f32x4.add(a, f32x4.mul(w6, v128.load(e2)));
+    a = f32x4.add(a, f32x4.mul(w7, v128.load(o2)));
+    a = f32x4.add(a, f32x4.mul(w8, v128.load(e2, 4)));
+    v128.store(yr + (<usize>ow << 2), clamp4(a, lo, hi));
+    ow += 4;
+  }
+}
+
+/**
+ * padPlane with every padded row stored split: its even columns first ((PW+1)/2 floats),
+ * then its odd ones (PW/2). `tmp` is scratch for PW + 8 floats (one padded row).
+ */
+export function padPlaneSplit(src: usize, H: i32, W: i32, dst: usize, PH: i32, PW: i32, pt: i32, pl: i32, tmp: usize): void {
+  const PWb = <usize>PW << 2;
+  const zero = f32x4.splat(0);
+  const j0 = max(0, min(PW, pl));
+  const j1 = max(j0, min(PW, pl + W));
+  const nOdd = PW >> 1;
+  const oddOff = <usize>((PW + 1) >> 1) << 2;
+  for (let i = 0; i < PH; i++) {
+    const d = dst + <usize>i * PWb;
+    const ih = i - pt;
+    if (<u32>ih >= <u32>H || j1 == j0) {
+      fillRow(d, PW, zero, 0);
+      continue;
+    }
+    if (j0 > 0) fillRow(tmp, j0, zero, 0);
+    memory.copy(tmp + (<usize>j0 << 2), src + (<usize>(ih * W + j0 - pl) << 2), <usize>(j1 - j0) << 2);
+    if (j1 < PW) fillRow(tmp + (<usize>j1 << 2), PW - j1, zero, 0);
+    let q = 0;
+    for (; q + 4 <= nOdd; q += 4) {
+      const a = v128.load(tmp + (<usize>q << 3));
+      const b = v128.load(tmp + (<usize>q << 3), 16);
+      v128.store(d + (<usize>q << 2), v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+      v128.store(d + oddOff + (<usize>q << 2), v128.shuffle<f32>(a, b, 1, 3, 5, 7));
+    }
+    for (let t = q << 1; t < PW; t++) {
+      const v = load<f32>(tmp + (<usize>t << 2));
+      store<f32>(t & 1 ? d + oddOff + (<usize>(t >> 1) << 2) : d + (<usize>(t >> 1) << 2), v);
+    }
+  }
+  fillRow(dst + <usize>PH * PWb, 8, zero, 0);
 }
 
 /**

@@ -190,15 +190,22 @@ export function sgemmPacked(
     const last = k0 + kc == K;
     const lo: f32 = last ? actMin : -Infinity;
     const hi: f32 = last ? actMax : Infinity;
-    for (let j = 0; j < nPanels; j++) {
-      const bp = bPack + ((<usize>j * <usize>K + <usize>k0) * GEMM_NR << 2);
-      const cols = min(GEMM_NR, N - j * GEMM_NR);
-      const cj = c + (<usize>(j * GEMM_NR) << 2);
+    // Groups of B panels that fit in L1 together: each A panel then writes rows of C
+    // jb*NR floats long (whole cache lines) instead of NR-float half lines, which matters when
+    // K is small and C is large (the 1x1 expand convs): C's row stride can alias L1 sets.
+    const jb = max(1, min(16, (12 * 1024) / (kc * GEMM_NR * 4)));
+    for (let j0 = 0; j0 < nPanels; j0 += jb) {
+      const j1 = min(nPanels, j0 + jb);
       for (let i = 0; i < mPanels; i++) {
         const ap = aPack + ((<usize>i * <usize>K + <usize>k0) * GEMM_MR << 2);
         const rows = min(GEMM_MR, M - i * GEMM_MR);
         const bi: usize = bias != 0 && k0 == 0 ? bias + (<usize>(i * GEMM_MR) << 2) : 0;
-        microKernel(ap, bp, kc, cj + (<usize>i * GEMM_MR * <usize>ldc << 2), ldc, rows, cols, bi, acc, scratch, lo, hi);
+        const ci = c + (<usize>i * GEMM_MR * <usize>ldc << 2);
+        for (let j = j0; j < j1; j++) {
+          const bp = bPack + ((<usize>j * <usize>K + <usize>k0) * GEMM_NR << 2);
+          const cols = min(GEMM_NR, N - j * GEMM_NR);
+          microKernel(ap, bp, kc, ci + (<usize>(j * GEMM_NR) << 2), ldc, rows, cols, bi, acc, scratch, lo, hi);
+        }
       }
     }
   }

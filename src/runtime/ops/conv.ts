@@ -201,7 +201,8 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
       const bp = bias ? copyInF32(arena, bias) : 0;
       const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
       const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
-      const pad = arena.alloc((PH * PW + 8) * 4);
+      // the padded plane with its 8 floats of slack, then one padded row for the stride-2 split
+      const pad = arena.alloc((PH * PW + 8 + PW + 8) * 4);
       for (let n = 0; n < N; n++) {
         kern.depthwiseConv2d(xp + n * C * H * W * 4, C, H, W, wp, bp, yp + n * M * OH * OW * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, pad, at.actMin, at.actMax);
       }
