@@ -25,6 +25,10 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
       { file },
     );
   }
+  // Only stride-0 (expanded) tensors can be larger than their storage; cap what they may claim.
+  if (numel * es > Math.max(storageBytes.byteLength * 64, 1 << 28)) {
+    throw new FormatError(`tensor '${name}' [${p.shape.join(', ')}] would expand ${storageBytes.byteLength} bytes of storage into ${numel * es} bytes`, { file });
+  }
   if (isContiguous(p.shape, p.stride)) {
     const data = viewAs(p.dtype, storageBytes.subarray(p.offset * es, (p.offset + numel) * es), numel);
     return new Tensor(p.dtype, p.shape, data as TensorData);
@@ -73,6 +77,8 @@ function gather(src: Uint8Array, dst: Uint8Array, es: number, offset: number, sh
 const PREFERRED_CONTAINERS = ['state_dict', 'model_state_dict', 'model', 'model_state', 'net', 'network', 'module', 'ema', 'params', 'weights'];
 const MAX_DEPTH = 64;
 const MAX_SCALARS = 1000;
+/** Shared sub-lists can make a small pickle a huge tree (a "billion laughs"); cap the walk. */
+const MAX_VISITS = 2_000_000;
 
 /**
  * Walk an unpickled checkpoint: every tensor gets its dotted path, containers are the paths
@@ -90,7 +96,9 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
   const onPath = new Set<unknown>();
   const join = (a: string, b: string): string => (a ? `${a}.${b}` : b);
 
+  let visits = 0;
   const visit = (v: unknown, container: string, key: string, depth: number): void => {
+    if (++visits > MAX_VISITS) throw new FormatError(`checkpoint references its containers more than ${MAX_VISITS} times (a pickle bomb?)`, { file });
     const path = join(container, key);
     if (depth > MAX_DEPTH) throw new FormatError(`checkpoint nests deeper than ${MAX_DEPTH} levels at '${path}'`, { file });
     if (v instanceof PendingTensor) {

@@ -500,8 +500,11 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
 }
 
 /** Dict keys: strings, ints and bools stay as they are; tuples key by their text form. */
-function dictKey(k: unknown): unknown {
-  if (k instanceof PyTuple) return `(${k.items.map((x) => String(dictKey(x))).join(', ')})`;
+function dictKey(k: unknown, depth = 0): unknown {
+  if (k instanceof PyTuple) {
+    if (depth > 32) throw new FormatError('pickle dict key nests tuples deeper than 32 levels');
+    return `(${k.items.map((x) => String(dictKey(x, depth + 1))).join(', ')})`;
+  }
   return k;
 }
 

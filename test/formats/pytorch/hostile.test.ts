@@ -203,6 +203,28 @@ describe('pickle VM limits', () => {
     expect(m.tensors.size).toBe(0);
   });
 
+  it('shared sub-lists (a billion laughs) are cut off, not walked 2^60 times', () => {
+    // l0 = [], then l_{i+1} = [l_i, l_i] sixty times: 60 small ops, 2^60 paths
+    const b = new PickleBuilder().op(0x5d);
+    for (let i = 0; i < 60; i++) b.op(0x32, 0x86); // DUP, TUPLE2
+    const m = () => read(torchZip(b.op(0x85).stop()));
+    expect(m).toThrow(/more than 2000000 times/);
+  });
+
+  it('deeply nested tuple keys are refused, not a stack overflow', () => {
+    const b = new PickleBuilder().op(0x7d).int(1);
+    for (let i = 0; i < 100000; i++) b.op(0x85);
+    b.int(2).op(0x73);
+    expect(() => read(torchZip(b.stop()))).toThrow(/deeper than 32 levels/);
+  });
+
+  it('an expanded (stride 0) tensor claiming terabytes', () => {
+    const pkl = new PickleBuilder().op(0x7d).str('w').global('torch._utils', '_rebuild_tensor_v2').mark();
+    pkl.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(1).tuple().op(0x51);
+    pkl.int(0).mark().int(1 << 30).int(1 << 30).tuple().mark().int(0).int(0).tuple().op(0x89).global('collections', 'OrderedDict').op(0x29).reduce().tuple().reduce().op(0x73);
+    expect(() => read(torchZip(pkl.stop(), { '0': new Uint8Array(4) }))).toThrow(/would expand 4 bytes of storage into 4611686018427388000 bytes/);
+  });
+
   it('quantized tensors are unsupported (named), not misread', () => {
     const pkl = new PickleBuilder().global('torch._utils', '_rebuild_qtensor').stop();
     expect(() => read(torchZip(pkl))).toThrow(UnsupportedError);
