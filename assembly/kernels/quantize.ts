@@ -4,7 +4,7 @@
 // x / scale is an IEEE float32 division (not a multiply by 1/scale) so results match ONNX's
 // reference bit for bit. `mode` 0 rounds half to even (ONNX), 1 half away from zero (TFLite).
 // Clamping happens before the zero point is added, in float, so no integer can overflow; NaN
-// quantizes to the zero point. The scalar twin is src/wasm/scalar/quantize.ts.
+// quantizes to the zero point (the ONNX reference leaves it undefined). The scalar twin is src/wasm/scalar/quantize.ts.
 
 const HALF_EVEN = 0;
 
@@ -25,11 +25,21 @@ function roundS(v: f32, mode: i32): f32 {
   return abs<f32>(v - t) >= 0.5 ? t + copysign<f32>(1.0, v) : t;
 }
 
-// round(x / scale), clamped to [lo, hi] = [qmin - zp, qmax - zp], + zp, as i32 lanes
+// Adding 1.5 * 2^23 to a float of magnitude < 2^22 leaves round-to-nearest-even(v) in the low
+// mantissa bits, so (bits - bits(1.5 * 2^23)) is that integer: cheaper than nearest + trunc_sat.
+const MAGIC: f32 = 12582912.0;
+const MAGIC_BITS: i32 = 0x4b400000;
+
+// clamp(round(x / scale), lo, hi) + zp as i32 lanes, where lo = qmin - zp and hi = qmax - zp are
+// integers (so clamping before or after rounding is the same) and zpAdj = zp - MAGIC_BITS.
+// NaN lanes are zeroed first; pmin/pmax then need no NaN handling and map to minps/maxps.
 @inline
-function quantV(x: v128, scale: v128, lo: v128, hi: v128, zp: v128, mode: i32): v128 {
-  const r = f32x4.min(f32x4.max(roundV(f32x4.div(x, scale), mode), lo), hi);
-  return i32x4.add(i32x4.trunc_sat_f32x4_s(r), zp);
+function quantV(x: v128, scale: v128, lo: v128, hi: v128, zpAdj: v128, mode: i32): v128 {
+  let v = f32x4.div(x, scale);
+  v = v128.and(v, f32x4.eq(v, v));
+  if (mode != HALF_EVEN) v = roundV(v, mode);
+  v = f32x4.pmin(hi, f32x4.pmax(lo, v));
+  return i32x4.add(f32x4.add(v, f32x4.splat(MAGIC)), zpAdj);
 }
 
 @inline
@@ -53,7 +63,7 @@ function quantRun(src: usize, dst: usize, n: usize, scale: f32, zp: i32, qmin: i
   const vs = f32x4.splat(scale);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  const vzp = i32x4.splat(zp);
+  const vzp = i32x4.splat(zp - MAGIC_BITS);
   let i: usize = 0;
   for (; i + 16 <= n; i += 16) {
     const p = src + (i << 2);
@@ -107,7 +117,7 @@ export function quantizePerAxis(
           const vlo = f32x4.convert_i32x4_s(i32x4.sub(vqmin, vz));
           const vhi = f32x4.convert_i32x4_s(i32x4.sub(vqmax, vz));
           const x = v128.load(s + (cc << 2));
-          const q = quantV(x, v128.load(scales + (cc << 2)), vlo, vhi, vz, mode);
+          const q = quantV(x, v128.load(scales + (cc << 2)), vlo, vhi, i32x4.sub(vz, i32x4.splat(MAGIC_BITS)), mode);
           if (k == 0) r0 = q;
           else if (k == 1) r1 = q;
           else if (k == 2) r2 = q;
