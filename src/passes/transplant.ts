@@ -108,7 +108,7 @@ export class TransplantError extends ShapeError {
 }
 
 /** Which layer kind each initializer feeds (by the first node that reads it, through Identity). */
-function layerKinds(graph: Graph, alias: Map<string, string>): Map<string, LayerKind> {
+function layerKinds(graph: Graph, alias: Map<string, string>, convention: TargetConvention): Map<string, LayerKind> {
   const kinds = new Map<string, LayerKind>();
   const kindOf = (n: Node, inputIndex: number): LayerKind => {
     switch (n.opType) {
@@ -116,7 +116,10 @@ function layerKinds(graph: Graph, alias: Map<string, string>): Map<string, Layer
         if (inputIndex !== 1) return 'conv';
         const w = graph.initializers.get(alias.get(n.inputs[1]!) ?? n.inputs[1]!);
         const group = attrInt(n, 'group', 1);
-        return group > 1 && w && w.shape[1] === 1 && w.shape[0]! % group === 0 ? 'depthwise-conv' : 'conv';
+        if (group <= 1 || !w || w.rank !== 4) return 'conv';
+        // depthwise: ONNX/PyTorch (C*M, 1, kh, kw); Keras DepthwiseConv2D (kh, kw, C, M) with C = group
+        const depthwise = convention === 'keras' ? w.shape[2] === group : w.shape[1] === 1 && w.shape[0]! % group === 0;
+        return depthwise ? 'depthwise-conv' : 'conv';
       }
       case 'ConvTranspose':
         return 'conv-transpose';
@@ -162,7 +165,7 @@ export function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, o
       }
     }
   }
-  const kinds = layerKinds(target, alias);
+  const kinds = layerKinds(target, alias, convention);
   const matcher = new NameMatcher([...target.initializers.keys(), ...alias.keys()], options.mapping);
   const initializers = new Map(target.initializers);
   const report: TransplantReport = { matched: [], unmatchedSource: [], unmatchedTarget: [], shapeMismatched: [], skipped: [] };
