@@ -166,8 +166,8 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
     pb.push(b);
   }
   const outShape = [N, M, ...out];
-  const y = new Float32Array(shapeSize(outShape));
-  if (y.length === 0) return [new Tensor('float32', outShape, y)];
+  const size = shapeSize(outShape);
+  if (size === 0) return [new Tensor('float32', outShape, new Float32Array(0))];
   const [H, W] = hw(sp);
   const [OH, OW] = hw(out);
   const [kh, kw] = hw(k);
@@ -178,6 +178,7 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const K = Cg * kh * kw;
   if (K === 0 || X.size === 0) {
     // No input taps: every output is its bias.
+    const y = new Float32Array(size);
     if (bias) for (let i = 0; i < y.length; i++) y[i] = clampTo(bias[Math.floor(i / (OH * OW)) % M]!, at.actMin, at.actMax);
     else if (at.actMin > 0 || at.actMax < 0) y.fill(clampTo(0, at.actMin, at.actMax));
     return [new Tensor('float32', outShape, y)];
@@ -193,9 +194,9 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
     else kern.gemmPackA(src + g * Mg * K * 4, K, 1, Mg, K, 1, dst);
   };
   const pre = Array.from({ length: depthwise ? 1 : G }, (_, g) => persistentPack(d, Wt, depthwise ? 'dw' : `conv:${g}`, wFloats, packW(g)));
-  arena.scoped(() => {
+  const y = arena.scoped(() => {
     const xp = copyInF32(arena, x);
-    const yp = arena.alloc(y.length * 4);
+    const yp = arena.alloc(size * 4);
     if (depthwise) {
       const wp = packedOperand(d, Wt, pre[0], wFloats, packW(0));
       const bp = bias ? copyInF32(arena, bias) : 0;
@@ -222,7 +223,8 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
         }
       }
     }
-    y.set(arena.f32(yp, y.length));
+    // slice: one copy into fresh memory, without zero-filling it first
+    return arena.f32(yp, size).slice();
   });
   return [new Tensor('float32', outShape, y)];
 }
