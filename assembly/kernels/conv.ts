@@ -53,6 +53,11 @@ export function im2colPacked(
               const s = row + (<usize>iw << 2);
               v128.store(d, v128.load(s));
               v128.store(d, v128.load(s, 16), 16);
+            } else if (sw == 2 && iw >= 0 && iw + 2 * GEMM_NR <= W) {
+              // stride 2 (the stem convs, downsampling 1x1s): the even lanes of 16 floats
+              const s = row + (<usize>iw << 2);
+              v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+              v128.store(d, v128.shuffle<f32>(v128.load(s, 32), v128.load(s, 48), 0, 2, 4, 6), 16);
             } else {
               for (let t = 0; t < GEMM_NR; t++) {
                 const iwt = iw + t * sw;

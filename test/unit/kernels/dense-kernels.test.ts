@@ -139,6 +139,17 @@ describe('Conv vs scalar twin', () => {
     }
   });
 
+  it('stride-2 stem and downsampling convs (7x7 pad 3, 3x3 pad 1, 1x1) over wide rows', () => {
+    const r = rng(29);
+    for (const [k, p, C, M, H, W] of [[7, 3, 3, 8, 21, 45], [3, 1, 5, 6, 9, 50], [1, 0, 7, 5, 6, 41]] as const) {
+      const g: Geometry2d = { kh: k, kw: k, sh: 2, sw: 2, dh: 1, dw: 1, pt: p, pl: p };
+      const OH = Math.floor((H + 2 * p - k) / 2) + 1, OW = Math.floor((W + 2 * p - k) / 2) + 1;
+      const x = randomF32(C * H * W, r), w = randomF32(M * C * k * k, r), b = randomF32(M, r);
+      const y = runNode('Conv', [Tensor.float32([1, C, H, W], x), Tensor.float32([M, C, k, k], w), Tensor.float32([M], b)], { pads: [p, p, p, p], strides: [2, 2] });
+      expectClose(y.data as Float32Array, convRef(x, [1, C, H, W], w, M, 1, b, g, OH, OW), `${k}x${k} stride 2`);
+    }
+  });
+
   it('takes the im2col chunking and row-wrapping paths on a larger image', () => {
     const r = rng(11);
     const [N, C, H, W, M] = [1, 70, 13, 29, 9];
