@@ -6,7 +6,8 @@ import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
 import type { Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
-import { readFileBytes, siblingReader } from './io/files.js';
+import { siblingReader } from './io/files.js';
+import { readModelFileBytes } from './io/read-file.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
@@ -33,7 +34,7 @@ export async function loadModel(bytes: Uint8Array, options: ReadOptions = {}): P
 
 /** Read a model file (Node): external data and sibling files resolve next to it. */
 export async function loadModelFile(path: string, options: Omit<ReadOptions, 'fileName' | 'readSibling'> = {}): Promise<LoadedModel> {
-  return readModel(readFileBytes(path), { ...options, fileName: path, readSibling: siblingReader(path) });
+  return readModel(await readModelFileBytes(path), { ...options, fileName: path, readSibling: siblingReader(path) });
 }
 
 /** Format, ops, inputs/outputs and every weight of a model. */

@@ -112,7 +112,9 @@ export function formatSummary(s: ModelSummary): string {
   if (s.irVersion !== undefined) lines.push(`  ir version: ${s.irVersion}`);
   if (s.opsets) lines.push(`  opsets: ${Object.entries(s.opsets).map(([d, v]) => `${d || 'ai.onnx'} ${v}`).join(', ')}`);
   if (s.containers?.length) lines.push(`  containers: ${s.containers.map((c) => (c === '' ? '(root)' : c)).join(', ')}${s.selected !== undefined ? `  [selected: ${s.selected || '(root)'}]` : ''}`);
-  if (s.scalars && Object.keys(s.scalars).length) lines.push(`  values: ${Object.entries(s.scalars).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const scalars = Object.entries(s.scalars ?? {});
+  // optimizer state repeats hyper-parameters per param group: show a few, count the rest (--json has all)
+  if (scalars.length) lines.push(`  values: ${scalars.slice(0, 8).map(([k, v]) => `${k}=${v}`).join(', ')}${scalars.length > 8 ? `, ... (${scalars.length - 8} more; --json lists all)` : ''}`);
   if (s.metadata && Object.keys(s.metadata).length) lines.push(`  metadata: ${Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (s.inputs.length || s.nodes) {
     lines.push('  inputs:');

@@ -4,7 +4,7 @@ import { readPytorch } from './read.js';
 
 export { readPytorch, readPytorchZip, type PytorchReadOptions } from './read.js';
 export { readPytorchLegacy } from './legacy.js';
-export { readFileParallel, readPytorchFile } from './file.js';
+export { readPytorchFile } from './file.js';
 
 export const pytorchZipFormat: FormatHandler = {
   id: 'pytorch-zip',
