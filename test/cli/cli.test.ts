@@ -76,7 +76,7 @@ describe('nnport CLI', () => {
     writeFileSync(bad, writeNpy(Tensor.float32([1, 1, 5, 5])));
     let r = await cli('run', join(LENET, 'model.onnx'), '--input', bad);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/must have shape \[.*\], got \[1, 1, 5, 5\]/);
+    expect(r.err).toMatch(/bad\.npy: input '.*' must have shape \[.*\], got \[1, 1, 5, 5\]/);
     r = await cli('run', join(LENET, 'model.onnx'));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/missing --input for/);

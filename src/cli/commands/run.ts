@@ -1,6 +1,7 @@
 import { loadModelFile, run } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
+import { checkFeeds } from '../../runtime/executor.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
 import { writeNpy } from '../../formats/npy/index.js';
@@ -70,6 +71,14 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   const out = one(args, 'output');
   const dump = one(args, 'dump');
   if (out) assertNotAnInput(out, [file, ...feedFiles.values()]);
+  try {
+    checkFeeds(graph, feeds);
+  } catch (e) {
+    // name the .npy file that does not fit, not only the graph input
+    const input = e instanceof Error ? /^input '([^']+)'/.exec(e.message)?.[1] : undefined;
+    if (input && feedFiles.has(input) && e instanceof Error) e.message = `${feedFiles.get(input)}: ${e.message}`;
+    throw e;
+  }
   const result = await run(model, feeds, { keepIntermediates: dump !== undefined });
 
   if (dump) {
