@@ -1,16 +1,18 @@
 import { NnportError } from '../ir/errors.js';
+import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
 import { RUN_HELP, runCommand } from './commands/run.js';
 import { TRANSPLANT_HELP, transplantCommand } from './commands/transplant.js';
 
-type Command = { help: string; run: (argv: string[], print: (s: string) => void) => Promise<void> };
+type Command = { help: string; run: (argv: string[], print: (s: string) => void) => Promise<number | void> };
 
 const COMMANDS: Record<string, Command> = {
   inspect: { help: INSPECT_HELP, run: inspectCommand },
   run: { help: RUN_HELP, run: runCommand },
   convert: { help: CONVERT_HELP, run: convertCommand },
   transplant: { help: TRANSPLANT_HELP, run: transplantCommand },
+  compare: { help: COMPARE_HELP, run: compareCommand },
 };
 
 const USAGE = `nnport - convert, run and verify neural-network models
@@ -22,6 +24,7 @@ commands:
   run MODEL --input x.npy    reference forward pass (-o out.npy, --dump DIR)
   convert MODEL -o OUT       convert to the format of OUT's extension
   transplant W --into M -o OUT  fill M's weights from W (.pth, .safetensors, .npz) by name
+  compare SRC DST --input x.npy  max/mean abs error of DST's outputs (--layers: every tensor)
 
   nnport <command> --help    options of one command
   --verbose                  show the full stack trace on errors`;
@@ -49,8 +52,7 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     return 0;
   }
   try {
-    await cmd.run(args, out);
-    return 0;
+    return (await cmd.run(args, out)) ?? 0;
   } catch (e) {
     if (e instanceof NnportError) {
       err(`nnport ${name}: ${e.message}`);

@@ -115,4 +115,16 @@ describe('nnport CLI', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stdout).toBe('');
   });
+
+  it('compares a model with its conversion, per output and per layer', async () => {
+    const src = join(LENET, 'model.onnx');
+    const copy = join(tmp, 'cmp-copy.onnx');
+    await cli('convert', src, '-o', copy);
+    const r = await cli('compare', src, copy, '--input', join(LENET, 'input.npy'), '--layers', '--json', '--atol', '0');
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.outputs).toHaveLength(1);
+    expect(rep.outputs[0].maxAbs).toBe(0);
+    expect(rep.layers.length).toBeGreaterThan(3);
+  });
 });

@@ -71,6 +71,10 @@ describe('nnport transplant (CLI)', () => {
     const ya = join(dir, 'ya.npy');
     await cli('run', join(dir, 'a.onnx'), '--input', join(dir, 'x.npy'), '-o', ya);
     expect(maxAbs(readNpy(readFileSync(ya)).toNumbers(), want)).toBeGreaterThan(1e-3);
+    // compare sees the same difference and fails the --atol gate with exit code 2
+    const c = await cli('compare', join(dir, 'a.onnx'), out, '--input', join(dir, 'x.npy'), '--atol', '1e-3', '--json');
+    expect(c.code).toBe(2);
+    expect(JSON.parse(c.out.slice(0, c.out.lastIndexOf('}') + 1)).outputs[0].maxAbs).toBeGreaterThan(1e-3);
   });
 
   it('a renamed tensor shows up in the report, and a mapping file fixes it', async () => {

@@ -1,0 +1,67 @@
+import { diffTensors, pairOutputs, type TensorDiff } from '../../api/compare.js';
+import { loadModelFile, run } from '../../index.js';
+import { UsageError } from '../../ir/errors.js';
+import { runtimeInputs } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { one, parseArgs } from '../args.js';
+import { readNpyFile } from '../tensor-files.js';
+import { resolveFeeds } from './run.js';
+
+export const COMPARE_HELP = `usage: nnport compare SOURCE TARGET --input x.npy [--input name=y.npy ...] [--layers] [--json]
+
+Runs both models on the same inputs and reports the max / mean absolute error of every
+output of TARGET against SOURCE (outputs are paired by name, else by position).
+  --layers      also compare every intermediate tensor whose name exists in both models
+  --atol X      exit with code 2 when any output's max abs error exceeds X
+  --json        print the report as JSON`;
+
+function row(d: TensorDiff): string {
+  if (d.mismatch) return `  ${d.name}: not comparable (${d.mismatch})`;
+  return `  ${d.name} [${d.shape.join(', ')}]: max abs ${d.maxAbs.toExponential(3)}  mean abs ${d.meanAbs.toExponential(3)}  max rel ${d.maxRel.toExponential(3)}`;
+}
+
+export async function compareCommand(argv: string[], print: (s: string) => void): Promise<number | void> {
+  const args = parseArgs(argv, [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }], 'compare');
+  if (args.positional.length !== 2) throw new UsageError(`compare: give a source and a target model\n${COMPARE_HELP}`);
+  const [srcFile, dstFile] = args.positional as [string, string];
+  const atolText = one(args, 'atol');
+  const atol = atolText === undefined ? undefined : Number(atolText);
+  if (atol !== undefined && !(atol >= 0)) throw new UsageError(`compare: --atol needs a number, got '${atolText}'`);
+  const src = await loadModelFile(srcFile);
+  const dst = await loadModelFile(dstFile);
+  if (src.kind !== 'graph' || dst.kind !== 'graph') throw new UsageError('compare: both files must be models with graphs');
+  const names = runtimeInputs(src.graph).map((v) => v.name);
+  const feedFiles = resolveFeeds(args.values.get('input') ?? [], names);
+  const feedsSrc = new Map<string, Tensor>();
+  for (const [n, p] of feedFiles) feedsSrc.set(n, readNpyFile(p));
+  // the target may name its inputs differently: feed by position
+  const dstNames = runtimeInputs(dst.graph).map((v) => v.name);
+  if (dstNames.length !== names.length) throw new UsageError(`compare: ${srcFile} has ${names.length} inputs but ${dstFile} has ${dstNames.length}`);
+  const feedsDst = new Map(dstNames.map((n, i) => [n, feedsSrc.get(names[i]!)!]));
+
+  const layers = args.flags.has('layers');
+  const a = await run(src, feedsSrc, { keepIntermediates: layers });
+  const b = await run(dst, feedsDst, { keepIntermediates: layers });
+  const outputs = pairOutputs(b.outputs, a.outputs).map(([n, x, y]) => diffTensors(n, x, y));
+  const inner: TensorDiff[] = [];
+  if (layers) {
+    for (const [name, t] of b.values!) {
+      const ref = a.values!.get(name);
+      if (ref && !b.outputs.has(name)) inner.push(diffTensors(name, t, ref));
+    }
+  }
+  if (args.flags.has('json')) print(JSON.stringify({ outputs, layers: layers ? inner : undefined }, null, 2));
+  else {
+    print(`${dstFile} against ${srcFile}:`);
+    print('outputs:');
+    outputs.forEach((d) => print(row(d)));
+    if (layers) {
+      print(`layers (${inner.length} tensors with the same name in both):`);
+      inner.forEach((d) => print(row(d)));
+    }
+  }
+  if (atol !== undefined && outputs.some((d) => d.mismatch || !(d.maxAbs <= atol))) {
+    print(`max abs error above --atol ${atol}`);
+    return 2;
+  }
+}
