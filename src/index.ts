@@ -4,12 +4,13 @@ import { registerAllFormats } from './formats/all.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
-import type { Graph } from './ir/graph.js';
+import { runtimeInputs, type Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
 import { siblingReader } from './io/files.js';
 import { readModelFileBytes } from './io/read-file.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 import { summarize, type ModelSummary } from './api/summary.js';
+import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -19,6 +20,7 @@ export { readNpy, writeNpy } from './formats/npy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 export { initKernels } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
+export { diffTensors, type TensorDiff } from './api/compare.js';
 export { parseNameMapping } from './passes/name-mapping.js';
 export { TransplantError, type TransplantOptions, type TransplantReport, type TransplantMatch } from './passes/transplant.js';
 export { readPytorch } from './formats/pytorch/index.js';
@@ -79,4 +81,32 @@ export async function transplantWeights(source: LoadedModel, target: LoadedModel
   const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
   const { graph, report } = transplantPass(weights, target.graph, options);
   return { model: { ...target, graph }, report };
+}
+
+/**
+ * Run `source` and `target` on the same feeds and measure the target's error per output
+ * (paired by name, else by position) and, with `layers`, per intermediate tensor name both share.
+ */
+export async function compare(
+  source: LoadedModel | Graph,
+  target: LoadedModel | Graph,
+  feeds: Map<string, Tensor> | Record<string, Tensor>,
+  options: { layers?: boolean } = {},
+): Promise<{ outputs: TensorDiff[]; layers?: TensorDiff[] }> {
+  const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
+  const a = await run(source, feedMap, { keepIntermediates: options.layers });
+  // a converted model may rename its inputs: feed it by position then
+  const srcNames = runtimeInputs(graphOf(source)).map((v) => v.name);
+  const dstNames = runtimeInputs(graphOf(target)).map((v) => v.name);
+  if (srcNames.length !== dstNames.length) throw new UsageError(`the models have ${srcNames.length} and ${dstNames.length} inputs; cannot feed them the same data`);
+  const dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
+  const b = await run(target, dstFeeds, { keepIntermediates: options.layers });
+  const outputs = pairOutputs(b.outputs, a.outputs).map(([n, x, y]) => diffTensors(n, x, y));
+  if (!options.layers) return { outputs };
+  const layers: TensorDiff[] = [];
+  for (const [name, t] of b.values!) {
+    const ref = a.values!.get(name);
+    if (ref && !b.outputs.has(name)) layers.push(diffTensors(name, t, ref));
+  }
+  return { outputs, layers };
 }

@@ -1,5 +1,5 @@
-import { diffTensors, pairOutputs, type TensorDiff } from '../../api/compare.js';
-import { loadModelFile, run } from '../../index.js';
+import type { TensorDiff } from '../../api/compare.js';
+import { compare, loadModelFile } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -31,25 +31,10 @@ export async function compareCommand(argv: string[], print: (s: string) => void)
   const dst = await loadModelFile(dstFile);
   if (src.kind !== 'graph' || dst.kind !== 'graph') throw new UsageError('compare: both files must be models with graphs');
   const names = runtimeInputs(src.graph).map((v) => v.name);
-  const feedFiles = resolveFeeds(args.values.get('input') ?? [], names);
-  const feedsSrc = new Map<string, Tensor>();
-  for (const [n, p] of feedFiles) feedsSrc.set(n, readNpyFile(p));
-  // the target may name its inputs differently: feed by position
-  const dstNames = runtimeInputs(dst.graph).map((v) => v.name);
-  if (dstNames.length !== names.length) throw new UsageError(`compare: ${srcFile} has ${names.length} inputs but ${dstFile} has ${dstNames.length}`);
-  const feedsDst = new Map(dstNames.map((n, i) => [n, feedsSrc.get(names[i]!)!]));
-
+  const feeds = new Map<string, Tensor>();
+  for (const [n, p] of resolveFeeds(args.values.get('input') ?? [], names)) feeds.set(n, readNpyFile(p));
   const layers = args.flags.has('layers');
-  const a = await run(src, feedsSrc, { keepIntermediates: layers });
-  const b = await run(dst, feedsDst, { keepIntermediates: layers });
-  const outputs = pairOutputs(b.outputs, a.outputs).map(([n, x, y]) => diffTensors(n, x, y));
-  const inner: TensorDiff[] = [];
-  if (layers) {
-    for (const [name, t] of b.values!) {
-      const ref = a.values!.get(name);
-      if (ref && !b.outputs.has(name)) inner.push(diffTensors(name, t, ref));
-    }
-  }
+  const { outputs, layers: inner = [] } = await compare(src, dst, feeds, { layers });
   if (args.flags.has('json')) print(JSON.stringify({ outputs, layers: layers ? inner : undefined }, null, 2));
   else {
     print(`${dstFile} against ${srcFile}:`);
