@@ -94,40 +94,9 @@ function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32,
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let k = kc;
-  while (k >= 2) {
-    let b0 = v128.load(b);
-    let b1 = v128.load(b, 16);
-    let a0 = v128.load32_splat(a);
-    let a1 = v128.load32_splat(a, 4);
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-    a0 = v128.load32_splat(a, 8);
-    a1 = v128.load32_splat(a, 12);
-    c20 = f32x4.add(c20, f32x4.mul(a0, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a0, b1));
-    c30 = f32x4.add(c30, f32x4.mul(a1, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a1, b1));
-    b0 = v128.load(b, 32);
-    b1 = v128.load(b, 48);
-    a0 = v128.load32_splat(a, 16);
-    a1 = v128.load32_splat(a, 20);
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-    a0 = v128.load32_splat(a, 24);
-    a1 = v128.load32_splat(a, 28);
-    c20 = f32x4.add(c20, f32x4.mul(a0, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a0, b1));
-    c30 = f32x4.add(c30, f32x4.mul(a1, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a1, b1));
-    a += 32;
-    b += 64;
-    k -= 2;
-  }
-  if (k) {
+  // One k step per iteration: with two, V8 hoists both steps' loads to the top of the loop
+  // and runs out of the 16 xmm registers, spilling half the accumulators (+25% measured).
+  while (k > 0) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
     let a0 = v128.load32_splat(a);
@@ -142,6 +111,9 @@ function microKernel(a: usize, b: usize, kc: i32, c: usize, ldc: i32, rows: i32,
     c21 = f32x4.add(c21, f32x4.mul(a0, b1));
     c30 = f32x4.add(c30, f32x4.mul(a1, b0));
     c31 = f32x4.add(c31, f32x4.mul(a1, b1));
+    a += 16;
+    b += 32;
+    k--;
   }
   const zero = f32x4.splat(0);
   if (rows == GEMM_MR && cols == GEMM_NR) {
