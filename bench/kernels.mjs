@@ -3,8 +3,10 @@
 // a naive JS nested loop, and NumPy (when /usr/bin/python3 has it), all in one run.
 //  - permutations: bytes read + written per second;
 //  - quantization and float16: bytes of input per second.
-// "ours" runs on data already in WASM memory (as inside a conversion); "ours_e2e" also moves the
-// input in and the result out of WASM memory (what a one-off call from JS costs).
+// "ours" runs on data already in WASM memory (as inside a conversion); "ours_e2e" takes a JS array and
+// writes into a JS array the caller passes as `out` (the wrapper streams the data through WASM
+// memory); "ours_e2e_alloc" returns a freshly allocated result array instead, which adds the OS's
+// cost of first touching new pages (on this VM that alone is ~1 GB/s for 128 MiB).
 // Timings are medians of several runs, single-threaded. This is a benchmark, not a test.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -132,7 +134,7 @@ function report(row) {
   else {
     const f = (v) => (v === null || v === undefined ? '   -  ' : v.toFixed(2).padStart(6));
     log(
-      `${row.bench.padEnd(26)} ${row.shape.padEnd(16)} ours ${f(row.ours_gbps)}  e2e ${f(row.ours_e2e_gbps)}  copy ${f(row.copy_gbps)}  naive ${f(row.naive_gbps)}  numpy ${f(row.numpy_gbps)}  (${((100 * row.ours_gbps) / row.copy_gbps).toFixed(0)}% of copy${row.numpy_gbps ? `, ${(row.ours_gbps / row.numpy_gbps).toFixed(1)}x numpy` : ''})`,
+      `${row.bench.padEnd(26)} ${row.shape.padEnd(16)} ours ${f(row.ours_gbps)}  e2e ${f(row.ours_e2e_gbps)}  e2e+alloc ${f(row.ours_e2e_alloc_gbps)}  copy ${f(row.copy_gbps)}  naive ${f(row.naive_gbps)}  numpy ${f(row.numpy_gbps)}  (${((100 * row.ours_gbps) / row.copy_gbps).toFixed(0)}% of copy${row.numpy_gbps ? `, ${(row.ours_gbps / row.numpy_gbps).toFixed(1)}x numpy` : ''})`,
     );
   }
 }
@@ -159,6 +161,7 @@ for (const { bench, shape, perm } of PERMS) {
   const ours = median(() => permuteArray(k.arena.f32(sp, n), shape, perm, { out: k.arena.f32(dp, n) }), reps);
   k.arena.release(m);
   const e2e = median(() => permuteArray(js, shape, perm, { out: jd }), reps);
+  const e2eAlloc = median(() => permuteArray(js, shape, perm), reps);
   const naive = median(() => naivePermute(js, jd, shape, perm), QUICK ? 1 : 2);
   const key = `${bench}:${shape.join('x')}`;
   report({
@@ -168,6 +171,7 @@ for (const { bench, shape, perm } of PERMS) {
     copy_gbps: gbps(bytes, copy),
     numpy_gbps: np?.[key] ?? null,
     ours_e2e_gbps: gbps(bytes, e2e),
+    ours_e2e_alloc_gbps: gbps(bytes, e2eAlloc),
     naive_gbps: gbps(bytes, naive),
   });
 }
@@ -190,26 +194,33 @@ for (const { bench, shape } of QUANT) {
   k.arena.u8(dp, outBytes).fill(1);
   let run;
   let runE2e;
+  let runE2eAlloc;
+  const jout = new (bench.startsWith('quantize') ? (bench.includes('int8') ? Int8Array : Uint8Array) : half ? Float32Array : Uint16Array)(n).fill(1);
   if (bench === 'quantize_int8_per_channel') {
     const scales = new Float32Array(shape[0]).fill(8 / 127);
     const zps = new Int32Array(shape[0]);
     const opts = { dtype: 'int8', rounding: 'half-even' };
     run = () => quantizePerAxis(new Tensor('float32', shape, k.arena.f32(sp, n)), 0, scales, zps, { ...opts, out: k.arena.i8(dp, n) });
-    runE2e = () => quantizePerAxis(new Tensor('float32', shape, x), 0, scales, zps, opts);
+    runE2e = () => quantizePerAxis(new Tensor('float32', shape, x), 0, scales, zps, { ...opts, out: jout });
+    runE2eAlloc = () => quantizePerAxis(new Tensor('float32', shape, x), 0, scales, zps, opts);
   } else if (bench === 'quantize_uint8_per_tensor') {
     const opts = { dtype: 'uint8', rounding: 'half-even' };
     run = () => quantizePerTensor(k.arena.f32(sp, n), 0.03, 128, { ...opts, out: k.arena.u8(dp, n) });
-    runE2e = () => quantizePerTensor(x, 0.03, 128, opts);
+    runE2e = () => quantizePerTensor(x, 0.03, 128, { ...opts, out: jout });
+    runE2eAlloc = () => quantizePerTensor(x, 0.03, 128, opts);
   } else if (bench === 'float32_to_float16') {
     run = () => float32ToFloat16(k.arena.f32(sp, n), { out: k.arena.u16(dp, n) });
-    runE2e = () => float32ToFloat16(x);
+    runE2e = () => float32ToFloat16(x, { out: jout });
+    runE2eAlloc = () => float32ToFloat16(x);
   } else {
     run = () => float16ToFloat32(k.arena.u16(sp, n), { out: k.arena.f32(dp, n) });
-    runE2e = () => float16ToFloat32(xin);
+    runE2e = () => float16ToFloat32(xin, { out: jout });
+    runE2eAlloc = () => float16ToFloat32(xin);
   }
   const ours = median(run, reps);
   k.arena.release(m);
   const e2e = median(runE2e, reps);
+  const e2eAlloc = median(runE2eAlloc, reps);
   report({
     bench,
     shape: shape.join('x'),
@@ -217,6 +228,7 @@ for (const { bench, shape } of QUANT) {
     copy_gbps: gbps(inBytes, copy),
     numpy_gbps: np?.[`${bench}:${shape.join('x')}`] ?? null,
     ours_e2e_gbps: gbps(inBytes, e2e),
+    ours_e2e_alloc_gbps: gbps(inBytes, e2eAlloc),
     naive_gbps: null,
   });
 }

@@ -284,6 +284,21 @@ function dstStrideAt(meta: usize, i: i32): i32 {
  * Axes must be coalesced and free of length-1 axes (the wrapper does both); rank <= 16.
  */
 export function permute(src: usize, dst: usize, es: i32, rank: i32, meta: usize): void {
+  let total: usize = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    store<i32>(meta + (<usize>i << 4), <i32>total, 8);
+    total *= <usize>lenAt(meta, i);
+  }
+  permuteStrided(src, dst, es, rank, meta);
+}
+
+/**
+ * Like `permute`, but the destination strides (elements) are given in meta[i*4 + 2] instead of
+ * being those of a dense output: the result is one block of a larger output (the wrapper streams a
+ * tensor through WASM memory in slices of its outer input axis). The last axis must have
+ * destination stride 1.
+ */
+export function permuteStrided(src: usize, dst: usize, es: i32, rank: i32, meta: usize): void {
   if (rank == 0) {
     memory.copy(dst, src, <usize>es);
     return;
@@ -292,7 +307,6 @@ export function permute(src: usize, dst: usize, es: i32, rank: i32, meta: usize)
   const last = rank - 1;
   let total: usize = 1;
   for (let i = rank - 1; i >= 0; i--) {
-    store<i32>(meta + (<usize>i << 4), <i32>total, 8);
     store<i32>(meta + (<usize>i << 4), 0, 12);
     total *= <usize>lenAt(meta, i);
   }

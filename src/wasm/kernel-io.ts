@@ -5,8 +5,18 @@ import type { NumericArray } from '../ir/dtypes.js';
 import { ShapeError } from '../ir/errors.js';
 import type { Kernels } from './loader.js';
 
-/** Default largest input processed in one piece; bigger inputs are chunked along the outer axis. */
-export const DEFAULT_CHUNK_BYTES = 512 * 1024 * 1024;
+/**
+ * Default largest input moved into WASM memory at once by the element-wise wrappers (quantize,
+ * float16, calibration). JS-owned arrays are streamed through WASM memory in pieces this size: each
+ * piece is copied in, converted and copied out while it is still in the L2 cache, so a call from JS
+ * costs little more memory traffic than the kernel itself (one 64 MiB piece would be copied in, read
+ * by the kernel and copied out through DRAM, about half the speed). Arrays already in WASM memory
+ * are used in place, whatever their size.
+ */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+
+/** Largest input permuted with the whole output in WASM memory; bigger ones go in chunks of their outer axis. */
+export const MAX_STAGE_BYTES = 512 * 1024 * 1024;
 
 export type ArrayCtor<A extends NumericArray = NumericArray> = {
   new (n: number): A;

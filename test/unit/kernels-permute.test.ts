@@ -123,6 +123,25 @@ describe('permute kernel vs scalar twin', () => {
     }
   });
 
+  it('streamed through WASM memory in slices of the outer axis gives identical results', () => {
+    const r = rng(4242);
+    for (let iter = 0; iter < 150; iter++) {
+      const rank = 2 + (iter % 5);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(r() * 9));
+      if (iter % 5 === 0) shape[0] = 1; // outer unit axis: slices of the next one
+      if (iter % 3 === 0) shape[Math.floor(r() * rank)] = 1;
+      const perm = shuffle(rank, r);
+      const ctor = CTORS[iter % CTORS.length]!;
+      const C = ctor as unknown as { new (n: number): NumericArray };
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = fill(C, n, r);
+      const want = permuteScalar(data, shape, perm, (m) => new C(m));
+      const streamBytes = 1 + Math.floor(r() * n * ctor.BYTES_PER_ELEMENT * 0.5);
+      const got = permuteArray(data, shape, perm, { streamBytes });
+      if (!bitsEqual(got, want)) throw new Error(`streamed mismatch: shape [${shape}] perm [${perm}] ${ctor.name} streamBytes ${streamBytes}`);
+    }
+  });
+
   it('uses arrays already in WASM memory in place and can write into a WASM view', () => {
     const k = kernels();
     k.arena.scoped(() => {
