@@ -99,16 +99,32 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): vo
 }
 
 // Fused graphs by source graph: fusion folds weights once, and the fused weights (new
-// tensors) keep their packed copies in WASM memory across runs. Graphs are not mutated.
-const fusedGraphs = new WeakMap<Graph, Graph>();
+// tensors) keep their packed copies in WASM memory across runs. An entry is dropped when the
+// source's node list or initializer tensors were replaced since (tensor data edited in place
+// is not noticed: passes make new tensors).
+interface Fused {
+  graph: Graph;
+  nodes: readonly Node[];
+  nodeCount: number;
+  initializers: Map<string, Tensor>;
+}
+const fusedGraphs = new WeakMap<Graph, Fused>();
+
+function fusedOf(graph: Graph): Graph {
+  const hit = fusedGraphs.get(graph);
+  const same = (a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && same(hit.initializers, graph.initializers)) return hit.graph;
+  const fused = fuseConv(graph);
+  fusedGraphs.set(graph, { graph: fused, nodes: graph.nodes, nodeCount: graph.nodes.length, initializers: new Map(graph.initializers) });
+  return fused;
+}
 
 /** The graph to execute: `graph` itself, or its fused form when nothing can tell the difference. */
 function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Graph {
   if (options.optimize === false || options.keepIntermediates || options.onValue) return graph;
   if (!(options.ops ?? ONNX_OPS)['nnport::FusedConv']) return graph;
   for (const name of feeds.keys()) if (graph.initializers.has(name)) return graph;
-  let fused = fusedGraphs.get(graph);
-  if (!fused) fusedGraphs.set(graph, (fused = fuseConv(graph)));
+  const fused = fusedOf(graph);
   if (fused !== graph && options.outputs) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
     for (const n of fused.nodes) for (const o of n.outputs) values.add(o);

@@ -219,6 +219,22 @@ describe('fuseConv', () => {
     }
   });
 
+  it('a graph whose initializers or nodes were replaced after a run is fused again', () => {
+    const b = new Builder(rng(5), 13);
+    const y = b.act(b.batchNorm(b.conv('x', 2, 3, 3, 1, 1, true), 3), 'Relu');
+    const g = b.graph({ name: 'x', shape: [1, 2, 5, 5] }, [y]);
+    const x = Tensor.float32([1, 2, 5, 5], randomF32(50, rng(6)));
+    runGraphSync(g, { x });
+    const scaleName = b.nodes[1]!.inputs[1]!;
+    g.initializers.set(scaleName, Tensor.float32([3], [0.5, -1, 2]));
+    const after = runGraphSync(g, { x }).outputs.get(y)!;
+    expectClose(after, runGraphSync(g, { x }, { optimize: false }).outputs.get(y)!, 'replaced BN scale');
+    g.nodes.pop();
+    g.outputs = [{ name: b.nodes[1]!.outputs[0]!, dtype: 'float32' }];
+    const bn = runGraphSync(g, { x }).outputs.get(g.outputs[0]!.name)!;
+    expectClose(bn, runGraphSync(g, { x }, { optimize: false }).outputs.get(g.outputs[0]!.name)!, 'Relu removed');
+  });
+
   it('feeding a value over a folded initializer runs the unfused graph', () => {
     const b = new Builder(rng(3), 13);
     const y = b.act(b.batchNorm(b.conv('x', 2, 3, 3, 1, 1, true), 3), 'Relu');
