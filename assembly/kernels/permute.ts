@@ -203,6 +203,27 @@ function copyRow(dst: usize, src: usize, bytes: usize): void {
   for (; i < bytes; i++) store<u8>(dst + i, load<u8>(src + i));
 }
 
+// One full 64-element f32 tile row (the common case), unrolled.
+@inline
+function copyRow256(dst: usize, src: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst, v128.load(src, 16), 16);
+  v128.store(dst, v128.load(src, 32), 32);
+  v128.store(dst, v128.load(src, 48), 48);
+  v128.store(dst, v128.load(src, 64), 64);
+  v128.store(dst, v128.load(src, 80), 80);
+  v128.store(dst, v128.load(src, 96), 96);
+  v128.store(dst, v128.load(src, 112), 112);
+  v128.store(dst, v128.load(src, 128), 128);
+  v128.store(dst, v128.load(src, 144), 144);
+  v128.store(dst, v128.load(src, 160), 160);
+  v128.store(dst, v128.load(src, 176), 176);
+  v128.store(dst, v128.load(src, 192), 192);
+  v128.store(dst, v128.load(src, 208), 208);
+  v128.store(dst, v128.load(src, 224), 224);
+  v128.store(dst, v128.load(src, 240), 240);
+}
+
 /** Cache-tiled 2-D transpose: dst[x*dsx + y] = src[y*ssy + x]; `es` is 1, 2, 4 or 8 bytes. */
 export function transpose2d(src: usize, dst: usize, es: i32, nx: i32, ny: i32, ssy: i32, dsx: i32): void {
   put(XLEN, 0, nx);
@@ -236,18 +257,43 @@ function put(a: usize, i: i32, v: i32): void {
  */
 function transposeRows(src: usize, dst: usize, es: i32, ny: i32, ssy: i32, nx: i32, nax: i32): void {
   const e = <usize>es;
+  // The innermost row axis advances on every row: its counter, length and stride live in locals;
+  // the outer row axes (OIHW->HWIO: I above HW) step only when it wraps.
+  const in0 = nax - 1;
+  const len0 = get(XLEN, in0);
+  const ds0 = <usize>get(XDST, in0);
   for (let y0 = 0; y0 < ny; y0 += TILE_Y) {
     const ty = min(TILE_Y, ny - y0);
     const rowBytes = <usize>ty * e;
     for (let i = 0; i < nax; i++) put(XCNT, i, 0);
+    let c0 = 0;
     let d: usize = 0; // destination offset of row x, in elements
     for (let x0 = 0; x0 < nx; x0 += TILE_X) {
       const tx = min(TILE_X, nx - x0);
       tile(es, src + (<usize>y0 * <usize>ssy + <usize>x0) * e, SCRATCH, 0, tx, 0, ty, ssy, ty);
       const base = dst + <usize>y0 * e;
-      for (let x = 0; x < tx; x++) {
-        copyRow(base + d * e, SCRATCH + <usize>x * rowBytes, rowBytes);
-        for (let i = nax - 1; i >= 0; i--) {
+      let sp = SCRATCH;
+      let x = 0;
+      while (x < tx) {
+        // a run of rows along the innermost row axis: constant destination stride
+        const run = min(tx - x, len0 - c0);
+        let o = base + d * e;
+        const step = ds0 * e;
+        if (rowBytes == 256) {
+          for (let r = 0; r < run; r++, o += step, sp += 256) copyRow256(o, sp);
+        } else {
+          for (let r = 0; r < run; r++, o += step, sp += rowBytes) copyRow(o, sp, rowBytes);
+        }
+        x += run;
+        c0 += run;
+        if (c0 < len0) {
+          d += ds0 * <usize>run;
+          continue;
+        }
+        d += ds0 * <usize>(run - 1);
+        c0 = 0;
+        d -= ds0 * <usize>(len0 - 1);
+        for (let i = in0 - 1; i >= 0; i--) {
           const c = get(XCNT, i) + 1;
           const ds = <usize>get(XDST, i);
           if (c < get(XLEN, i)) {
