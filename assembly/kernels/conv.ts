@@ -154,8 +154,13 @@ export function depthwiseConv2d(
   const lo = f32x4.splat(actMin), hi = f32x4.splat(actMax);
   // Stride-2 3x3: each padded row is split into its even and odd columns, so every tap is a
   // contiguous load instead of two loads and a shuffle. `pad` has PW + 8 more floats for this.
-  const split = sw == 2 && kh == 3 && kw == 3 && dw == 1 && OW >= 4;
+  const split = sw == 2 && kh == 3 && kw == 3 && dw == 1;
   const rowTmp = pad + ((<usize>(PH * PW) + 8) << 2);
+  // 3x3 at stride 1, or stride 2 on the split plane: every tap is a contiguous row slice at
+  // offset 0, t1 or t2 bytes from the output position's base.
+  const rows3 = kh == 3 && kw == 3 && (sw == 1 || split);
+  const t1: usize = split ? <usize>((PW + 1) >> 1) << 2 : <usize>dw << 2;
+  const t2: usize = split ? 4 : <usize>(2 * dw) << 2;
   for (let c = 0; c < C; c++) {
     if (split) padPlaneSplit(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, rowTmp);
     else padPlane(x + (<usize>c * <usize>(H * W) << 2), H, W, pad, PH, PW, pt, pl, 0);
@@ -167,8 +172,13 @@ export function depthwiseConv2d(
       const top = pad + <usize>(oh * sh) * PWb;
       const yr = yc + (<usize>(oh * OW) << 2);
       let ow = 0;
-      if (split) {
-        depthwiseRow3x3Split(top, PWb, <usize>((PW + 1) >> 1) << 2, yr, OW, wc, bv, dh, lo, hi);
+      if (rows3) {
+        // One pass per kernel row, accumulating in the output row: three weights and two
+        // accumulators stay in registers (nine weights at once made V8 spill every one).
+        const r1off = <usize>dh * PWb;
+        depthwiseRowPass(top, t1, t2, yr, OW, wc, bv, 0, lo, hi);
+        depthwiseRowPass(top + r1off, t1, t2, yr, OW, wc + 12, bv, 1, lo, hi);
+        depthwiseRowPass(top + 2 * r1off, t1, t2, yr, OW, wc + 24, bv, 2, lo, hi);
         ow = OW;
       } else if (simd) {
         if (kh == 3 && kw == 3) {
@@ -291,38 +301,44 @@ function depthwiseRow3x3(top: usize, PWb: usize, yr: usize, OW: i32, wc: usize, 
 }
 
 /**
- * A stride-2 3x3 depthwise row on a split plane (see padPlaneSplit): the taps of output ow
- * are even[ow], odd[ow], even[ow+1] of each of the three input rows.
+ * One kernel row's contribution to a depthwise output row: y[ow] (+)= w[0]*r[ow] + w[1]*r[ow+t1]
+ * + w[2]*r[ow+t2] (offsets in bytes), for all ow in 4-float steps. Pass 0 starts from the
+ * bias, pass 2 applies the clamp. A ragged row is computed up to the next multiple of 4:
+ * the extra outputs land in the next row (or channel), which its own pass 0 overwrites
+ * later, and past the last row in 3 floats of slack the caller provides after y.
  */
 // @ts-ignore: decorator
 @inline
-function depthwiseRow3x3Split(top: usize, PWb: usize, oddOff: usize, yr: usize, OW: i32, wc: usize, bv: v128, dh: i32, lo: v128, hi: v128): void {
-  const w0 = v128.load32_splat(wc), w1 = v128.load32_splat(wc, 4), w2 = v128.load32_splat(wc, 8);
-  const w3 = v128.load32_splat(wc, 12), w4 = v128.load32_splat(wc, 16), w5 = v128.load32_splat(wc, 20);
-  const w6 = v128.load32_splat(wc, 24), w7 = v128.load32_splat(wc, 28), w8 = v128.load32_splat(wc, 32);
-  const r1off = <usize>dh * PWb;
+function depthwiseRowPass(r: usize, t1: usize, t2: usize, yr: usize, OW: i32, w: usize, bv: v128, pass: i32, lo: v128, hi: v128): void {
+  const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
   let ow = 0;
-  while (true) {
-    // the last group of four overlaps the one before when OW % 4 != 0 (rows are stored, not accumulated)
-    if (ow + 4 > OW) {
-      if (ow == OW) break;
-      ow = OW - 4;
+  for (; ow + 8 <= OW; ow += 8) {
+    const p = r + (<usize>ow << 2);
+    const o = yr + (<usize>ow << 2);
+    let a = pass == 0 ? bv : v128.load(o);
+    let b = pass == 0 ? bv : v128.load(o, 16);
+    a = f32x4.add(a, f32x4.mul(w0, v128.load(p)));
+    b = f32x4.add(b, f32x4.mul(w0, v128.load(p, 16)));
+    a = f32x4.add(a, f32x4.mul(w1, v128.load(p + t1)));
+    b = f32x4.add(b, f32x4.mul(w1, v128.load(p + t1, 16)));
+    a = f32x4.add(a, f32x4.mul(w2, v128.load(p + t2)));
+    b = f32x4.add(b, f32x4.mul(w2, v128.load(p + t2, 16)));
+    if (pass == 2) {
+      a = clamp4(a, lo, hi);
+      b = clamp4(b, lo, hi);
     }
-    const e0 = top + (<usize>ow << 2);
-    const o0 = e0 + oddOff;
-    const e1 = e0 + r1off, o1 = o0 + r1off;
-    const e2 = e1 + r1off, o2 = o1 + r1off;
-    let a = f32x4.add(bv, f32x4.mul(w0, v128.load(e0)));
-    a = f32x4.add(a, f32x4.mul(w1, v128.load(o0)));
-    a = f32x4.add(a, f32x4.mul(w2, v128.load(e0, 4)));
-    a = f32x4.add(a, f32x4.mul(w3, v128.load(e1)));
-    a = f32x4.add(a, f32x4.mul(w4, v128.load(o1)));
-    a = f32x4.add(a, f32x4.mul(w5, v128.load(e1, 4)));
-    a = f32x4.add(a, f32x4.mul(w6, v128.load(e2)));
-    a = f32x4.add(a, f32x4.mul(w7, v128.load(o2)));
-    a = f32x4.add(a, f32x4.mul(w8, v128.load(e2, 4)));
-    v128.store(yr + (<usize>ow << 2), clamp4(a, lo, hi));
-    ow += 4;
+    v128.store(o, a);
+    v128.store(o, b, 16);
+  }
+  for (; ow < OW; ow += 4) {
+    const p = r + (<usize>ow << 2);
+    const o = yr + (<usize>ow << 2);
+    let a = pass == 0 ? bv : v128.load(o);
+    a = f32x4.add(a, f32x4.mul(w0, v128.load(p)));
+    a = f32x4.add(a, f32x4.mul(w1, v128.load(p + t1)));
+    a = f32x4.add(a, f32x4.mul(w2, v128.load(p + t2)));
+    if (pass == 2) a = clamp4(a, lo, hi);
+    v128.store(o, a);
   }
 }
 

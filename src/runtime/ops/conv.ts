@@ -196,7 +196,8 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const pre = Array.from({ length: depthwise ? 1 : G }, (_, g) => persistentPack(d, Wt, depthwise ? 'dw' : `conv:${g}`, wFloats, packW(g)));
   const y = arena.scoped(() => {
     const xp = copyInF32(arena, x);
-    const yp = arena.alloc(size * 4);
+    // 16 bytes of slack: the depthwise kernel rounds ragged rows up to 4 floats
+    const yp = arena.alloc(size * 4 + 16);
     if (depthwise) {
       const wp = packedOperand(d, Wt, pre[0], wFloats, packW(0));
       const bp = bias ? copyInF32(arena, bias) : 0;

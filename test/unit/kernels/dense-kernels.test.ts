@@ -124,17 +124,19 @@ describe('Conv vs scalar twin', () => {
     });
   }
 
-  it('depthwise 3x3 at every width 1..40, strides 1 and 2 (8-, 4-wide and overlapping-tail paths)', () => {
+  it('depthwise 3x3 at every width 1..40, strides 1 and 2, dilation 1 and 2, batch 1 and 2 (ragged rows spill into the next)', () => {
     const r = rng(23);
-    const g1: Geometry2d = { kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 1, pl: 1 };
-    for (const s of [1, 2]) {
+    for (const [s, d, N, H] of [[1, 1, 1, 5], [2, 1, 1, 5], [1, 2, 2, 6], [2, 1, 2, 3], [1, 1, 2, 1]] as const) {
       for (let W = 1; W <= 40; W++) {
-        const [C, H] = [3, 5];
-        const g = { ...g1, sh: s, sw: s };
-        const OH = Math.floor((H + 2 - 3) / s) + 1, OW = Math.floor((W + 2 - 3) / s) + 1;
-        const x = randomF32(C * H * W, r), w = randomF32(C * 9, r), b = randomF32(C, r);
-        const y = runNode('Conv', [Tensor.float32([1, C, H, W], x), Tensor.float32([C, 1, 3, 3], w), Tensor.float32([C], b)], { pads: [1, 1, 1, 1], strides: [s, s], group: C });
-        expectClose(y.data as Float32Array, convRef(x, [1, C, H, W], w, C, C, b, g, OH, OW), `W=${W} stride ${s}`);
+        const C = 3;
+        const g: Geometry2d = { kh: 3, kw: 3, sh: s, sw: s, dh: d, dw: d, pt: 1, pl: 1 };
+        const OH = Math.floor((H + 2 - 2 * d - 1) / s) + 1, OW = Math.floor((W + 2 - 2 * d - 1) / s) + 1;
+        if (OH < 1 || OW < 1) continue;
+        const x = randomF32(N * C * H * W, r), w = randomF32(C * 9, r), b = randomF32(C, r);
+        const attrs = { pads: [1, 1, 1, 1], strides: [s, s], dilations: [d, d], group: C, activation_min: { float: -0.5 }, activation_max: { float: 0.75 } };
+        const y = runNode('FusedConv', [Tensor.float32([N, C, H, W], x), Tensor.float32([C, 1, 3, 3], w), Tensor.float32([C], b)], attrs, 17, 'nnport');
+        const want = convRef(x, [N, C, H, W], w, C, C, b, g, OH, OW).map((v) => clamp(v, -0.5, 0.75));
+        expectClose(y.data as Float32Array, want, `W=${W} stride ${s} dilation ${d} batch ${N}`);
       }
     }
   });
