@@ -100,22 +100,26 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): vo
 
 // Fused graphs by source graph: fusion folds weights once, and the fused weights (new
 // tensors) keep their packed copies in WASM memory across runs. An entry is dropped when the
-// source's node list or initializer tensors were replaced since (tensor data edited in place
-// is not noticed: passes make new tensors).
+// source's nodes, inputs/outputs or initializer tensors were replaced since (tensor data
+// edited in place is not noticed: passes make new tensors).
 interface Fused {
   graph: Graph;
   nodes: readonly Node[];
   nodeCount: number;
+  io: string;
   initializers: Map<string, Tensor>;
 }
+
+const ioKey = (g: Graph): string => JSON.stringify([g.inputs.map((v) => v.name), g.outputs.map((v) => v.name)]);
 const fusedGraphs = new WeakMap<Graph, Fused>();
 
 function fusedOf(graph: Graph): Graph {
   const hit = fusedGraphs.get(graph);
   const same = (a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && same(hit.initializers, graph.initializers)) return hit.graph;
+  const io = ioKey(graph);
+  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && hit.io === io && same(hit.initializers, graph.initializers)) return hit.graph;
   const fused = fuseConv(graph);
-  fusedGraphs.set(graph, { graph: fused, nodes: graph.nodes, nodeCount: graph.nodes.length, initializers: new Map(graph.initializers) });
+  fusedGraphs.set(graph, { graph: fused, nodes: graph.nodes, nodeCount: graph.nodes.length, io, initializers: new Map(graph.initializers) });
   return fused;
 }
 

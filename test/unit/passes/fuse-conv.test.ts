@@ -219,7 +219,7 @@ describe('fuseConv', () => {
     }
   });
 
-  it('a graph whose initializers or nodes were replaced after a run is fused again', () => {
+  it('a graph whose initializers, outputs or nodes were replaced after a run is fused again', () => {
     const b = new Builder(rng(5), 13);
     const y = b.act(b.batchNorm(b.conv('x', 2, 3, 3, 1, 1, true), 3), 'Relu');
     const g = b.graph({ name: 'x', shape: [1, 2, 5, 5] }, [y]);
@@ -229,6 +229,8 @@ describe('fuseConv', () => {
     g.initializers.set(scaleName, Tensor.float32([3], [0.5, -1, 2]));
     const after = runGraphSync(g, { x }).outputs.get(y)!;
     expectClose(after, runGraphSync(g, { x }, { optimize: false }).outputs.get(y)!, 'replaced BN scale');
+    g.outputs = [...g.outputs, { name: b.nodes[1]!.outputs[0]!, dtype: 'float32' }];
+    expect(runGraphSync(g, { x }).outputs.has(b.nodes[1]!.outputs[0]!)).toBe(true);
     g.nodes.pop();
     g.outputs = [{ name: b.nodes[1]!.outputs[0]!, dtype: 'float32' }];
     const bn = runGraphSync(g, { x }).outputs.get(g.outputs[0]!.name)!;
