@@ -1,15 +1,8 @@
 // Deterministic inputs for the kernel tests (not a test file itself).
+import { rng } from '../support/rng.js';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
+
 
 /** Floats that stress quantization and conversion: ties (k + 0.5), ±0, huge, tiny, inf, NaN, and random. */
 export function nastyFloats(n: number, r: () => number, scale = 1): Float32Array {

@@ -5,6 +5,8 @@ import * as ort from 'onnxruntime-node';
 import type { DType } from '../../../src/ir/dtypes.js';
 import type { ValueInfo } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { rng } from '../../support/rng.js';
+export { rng };
 
 const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
   float32: 'float32',
@@ -52,17 +54,6 @@ export async function runOrt(model: Uint8Array | string, feeds: Record<string, T
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random tensor for a graph input; symbolic or unknown dims become 1. */
 export function randomInput(v: ValueInfo, random: () => number): Tensor {

@@ -1,3 +1,5 @@
+import { rng } from '../../support/rng.js';
+export { rng };
 /**
  * Plain scalar twins of the SIMD kernels (conv, conv-transpose, pooling, gemm): the obvious
  * loops over ONNX's definitions, with resolved geometry, used as the reference in tests.
@@ -97,17 +99,6 @@ export function gemmRef(a: Float32Array, aRs: number, aCs: number, b: Float32Arr
   return c;
 }
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomF32(n: number, r: () => number): Float32Array {
   const a = new Float32Array(n);
