@@ -34,7 +34,9 @@ export type OrtOutputs = Record<string, { type: string; dims: readonly number[];
 
 /** Runs a model (bytes, or a path so ort resolves external data next to it) on `feeds`. */
 export async function runOrt(model: Uint8Array | string, feeds: Record<string, Tensor>): Promise<OrtOutputs> {
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+  // severity 3 = errors only: old-opset models otherwise log a warning per session
+  const options = { logSeverityLevel: 3 as const };
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   try {
     const inputs: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) inputs[k] = toOrt(v);
