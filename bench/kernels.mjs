@@ -195,7 +195,7 @@ for (const { bench, shape } of QUANT) {
   let run;
   let runE2e;
   let runE2eAlloc;
-  const jout = new (bench.startsWith('quantize') ? (bench.includes('int8') ? Int8Array : Uint8Array) : half ? Float32Array : Uint16Array)(n).fill(1);
+  const jout = new (bench.startsWith('quantize') ? (bench === 'quantize_int8_per_channel' ? Int8Array : Uint8Array) : half ? Float32Array : Uint16Array)(n).fill(1);
   if (bench === 'quantize_int8_per_channel') {
     const scales = new Float32Array(shape[0]).fill(8 / 127);
     const zps = new Int32Array(shape[0]);
