@@ -1,9 +1,11 @@
-// Conv and ConvTranspose (ONNX semantics, NCHW float32, 1-D and 2-D) on the WASM kernels:
-// im2col + packed GEMM for dense and grouped convs, a direct SIMD kernel for depthwise.
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+// Conv and ConvTranspose (ONNX semantics, NCHW float32) on the WASM kernels: for 1-D and 2-D
+// im2col + packed GEMM for dense and grouped convs, a direct SIMD kernel for depthwise; any
+// other spatial rank goes to the N-d im2col / col2im of conv-nd.ts.
+import { ShapeError } from '../../ir/errors.js';
 import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
+import { convNd, convTransposeNd } from './conv-nd.js';
 import { copyInF32, denseKernels, float32Data, packedOperand, persistentPack, requireInput, roundUp, type Dense } from './gemm.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
@@ -106,11 +108,9 @@ function parseFusedConvAttrs(node: Node): ConvAttrs {
   return { ...a, actMin, actMax };
 }
 
-/** Weights and shapes of a conv after validation, as the kernels see them (1-D as H = 1). */
+/** The spatial extent of a conv's input (at least one spatial axis). */
 function spatialOf(shape: readonly number[], op: string, what: string): number[] {
-  const r = shape.length - 2;
-  if (r === 3) throw new UnsupportedError(`3-D ${op}`, 'only 1-D and 2-D are implemented');
-  if (r !== 1 && r !== 2) throw new ShapeError(`${op} ${what} must have rank 3 or 4 (N, C, spatial...), got [${shape.join(', ')}]`);
+  if (shape.length < 3) throw new ShapeError(`${op} ${what} must have rank >= 3 (N, C, spatial...), got [${shape.join(', ')}]`);
   return shape.slice(2);
 }
 
@@ -168,6 +168,17 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const outShape = [N, M, ...out];
   const size = shapeSize(outShape);
   if (size === 0) return [new Tensor('float32', outShape, new Float32Array(0))];
+  const plane = shapeSize(out);
+  if (Cg * shapeSize(k) === 0 || X.size === 0) {
+    // No input taps: every output is its bias.
+    const y = new Float32Array(size);
+    if (bias) for (let i = 0; i < y.length; i++) y[i] = clampTo(bias[Math.floor(i / plane) % M]!, at.actMin, at.actMax);
+    else if (at.actMin > 0 || at.actMax < 0) y.fill(clampTo(0, at.actMin, at.actMax));
+    return [new Tensor('float32', outShape, y)];
+  }
+  if (r !== 1 && r !== 2) {
+    return [new Tensor('float32', outShape, convNd(x, N, C, sp, Wt, M, G, bias, { k, s: win.s, d: win.d, pb }, out, at.actMin, at.actMax))];
+  }
   const [H, W] = hw(sp);
   const [OH, OW] = hw(out);
   const [kh, kw] = hw(k);
@@ -176,13 +187,6 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const [pt, pl] = hw(pb, 0);
   const Mg = M / G;
   const K = Cg * kh * kw;
-  if (K === 0 || X.size === 0) {
-    // No input taps: every output is its bias.
-    const y = new Float32Array(size);
-    if (bias) for (let i = 0; i < y.length; i++) y[i] = clampTo(bias[Math.floor(i / (OH * OW)) % M]!, at.actMin, at.actMax);
-    else if (at.actMin > 0 || at.actMax < 0) y.fill(clampTo(0, at.actMin, at.actMax));
-    return [new Tensor('float32', outShape, y)];
-  }
   const d = denseKernels();
   const { k: kern, arena, MR, NR } = d;
   const depthwise = G === C && M === C && G > 1;
@@ -296,17 +300,21 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
     const outShape = [N, M, ...out];
     const y = new Float32Array(shapeSize(outShape));
     if (y.length === 0) return [new Tensor('float32', outShape, y)];
+    const plane = shapeSize(out);
+    if (bias) for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % M]!;
+    if (X.size === 0 || Cg === 0 || Mg * shapeSize(k) === 0) return [new Tensor('float32', outShape, y)];
+    if (r !== 1 && r !== 2) {
+      convTransposeNd(x, N, C, sp, Wt, M, G, { k, s: win.s, d: win.d, pb }, out, y);
+      return [new Tensor('float32', outShape, y)];
+    }
     const [H, W] = hw(sp);
     const [OH, OW] = hw(out);
     const [kh, kw] = hw(k);
     const [sh, sw] = hw(win.s);
     const [dh, dw] = hw(win.d);
     const [pt, pl] = hw(pb, 0);
-    const plane = OH * OW;
-    if (bias) for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % M]!;
     const HW = H * W;
     const Mk = Mg * kh * kw;
-    if (X.size === 0 || Cg === 0 || Mk === 0) return [new Tensor('float32', outShape, y)];
     const d = denseKernels();
     const { k: kern, arena, MR, NR } = d;
     const packT = (g: number) => (src: number, dst: number) => kern.gemmPackA(src + g * Cg * Mk * 4, 1, Mk, Mk, Cg, 1, dst);
