@@ -1,23 +1,45 @@
-// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (ONNX semantics, NCHW float32).
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool (ONNX semantics, NCHW). 1-D and
+// 2-D float32 pools run on the SIMD kernel; other spatial ranks, other dtypes and MaxPool's
+// Indices output take the typed-array path of pool-nd.ts.
+import { allocArray, type DType, type NumericArray } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { attrInt, type Node } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
+import { f32ToHalf, halfToF32, isHalf } from './args.js';
 import { forwardAxis, parseWindowAttrs, windowOf, type WindowAttrs } from './conv.js';
 import { copyInF32, denseKernels, float32Data, requireInput } from './gemm.js';
+import { poolNd } from './pool-nd.js';
 
 interface PoolAttrs extends WindowAttrs {
   kernelShape: number[];
   ceil: boolean;
   countIncludePad: boolean;
+  /** MaxPool's optional second output is wired */
+  indices: boolean;
+  storageOrder: number;
 }
 
 function parsePoolAttrs(node: Node, isMax: boolean): PoolAttrs {
   const a = parseWindowAttrs(node);
   if (!a.kernelShape) throw new ShapeError(`${node.opType} needs the kernel_shape attribute`);
-  if (isMax && node.outputs[1]) throw new UnsupportedError('MaxPool Indices output', 'only the pooled values are computed');
-  return { ...a, kernelShape: a.kernelShape, ceil: attrInt(node, 'ceil_mode', 0) !== 0, countIncludePad: attrInt(node, 'count_include_pad', 0) !== 0 };
+  const storageOrder = attrInt(node, 'storage_order', 0);
+  if (storageOrder !== 0 && storageOrder !== 1) throw new ShapeError(`MaxPool storage_order ${storageOrder} must be 0 or 1`);
+  return {
+    ...a,
+    kernelShape: a.kernelShape,
+    ceil: attrInt(node, 'ceil_mode', 0) !== 0,
+    countIncludePad: attrInt(node, 'count_include_pad', 0) !== 0,
+    indices: isMax && !!node.outputs[1],
+    storageOrder,
+  };
 }
+
+/** MaxPool takes any of these (MaxPool-12 adds int8 / uint8); AveragePool the float ones. */
+const MAX_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32']);
+const AVG_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
+type PlainArray = Exclude<NumericArray, BigInt64Array | BigUint64Array>;
 
 /** 1 / (taps of each window on one axis that count towards the average). */
 function inverseCounts(out: number, inp: number, k: number, s: number, d: number, pb: number, pe: number, includePad: boolean): Float32Array {
@@ -41,10 +63,9 @@ function pool(isMax: boolean): OpKernel<PoolAttrs> {
     attrs: (node) => parsePoolAttrs(node, isMax),
     run(inputs, at) {
       const X = requireInput(inputs, 0, 'X');
-      const x = float32Data(X, op, 'X');
+      if (!(isMax ? MAX_DTYPES : AVG_DTYPES).has(X.dtype)) throw new UnsupportedError(`${op} on ${X.dtype}`, `X must be one of ${[...(isMax ? MAX_DTYPES : AVG_DTYPES)].join(', ')}`);
       const r = X.rank - 2;
-      if (r === 3) throw new UnsupportedError(`3-D ${op}`, 'only 1-D and 2-D are implemented');
-      if (r !== 1 && r !== 2) throw new ShapeError(`${op} input must have rank 3 or 4 (N, C, spatial...), got [${X.shape.join(', ')}]`);
+      if (r < 1) throw new ShapeError(`${op} input must have rank >= 3 (N, C, spatial...), got [${X.shape.join(', ')}]`);
       if (at.kernelShape.length !== r) throw new ShapeError(`kernel_shape [${at.kernelShape.join(', ')}] must have ${r} entries for input [${X.shape.join(', ')}]`);
       const win = windowOf(at, at.kernelShape, op);
       const sp = X.shape.slice(2);
@@ -63,9 +84,22 @@ function pool(isMax: boolean): OpKernel<PoolAttrs> {
         pe.push(e);
       }
       const outShape = [X.shape[0]!, X.shape[1]!, ...out];
-      const y = new Float32Array(shapeSize(outShape));
+      const ySize = shapeSize(outShape);
+      if (ySize > 0 && X.size === 0) throw new ShapeError(`${op} of an empty input [${X.shape.join(', ')}] has no values to pool`);
+      if ((r !== 1 && r !== 2) || X.dtype !== 'float32' || at.indices) {
+        const half = isHalf(X.dtype);
+        const xs = (half ? halfToF32(X) : X.data) as PlainArray;
+        const ys = (half ? new Float32Array(ySize) : allocArray(X.dtype, ySize)) as PlainArray;
+        const indices = at.indices ? new BigInt64Array(ySize) : undefined;
+        if (ySize > 0) {
+          poolNd(xs, X.shape[0]! * X.shape[1]!, sp, out, { k: win.k, s: win.s, d: win.d, pb, pe }, { isMax, countIncludePad: at.countIncludePad, indices, storageOrder: at.storageOrder }, ys);
+        }
+        const Y = new Tensor(X.dtype, outShape, half ? f32ToHalf(X.dtype, ys) : ys);
+        return indices ? [Y, new Tensor('int64', outShape, indices)] : [Y];
+      }
+      const x = float32Data(X, op, 'X');
+      const y = new Float32Array(ySize);
       if (y.length === 0) return [new Tensor('float32', outShape, y)];
-      if (X.size === 0) throw new ShapeError(`${op} of an empty input [${X.shape.join(', ')}] has no values to pool`);
       const two = <T>(v: T[], one: T): [T, T] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
       const [H, W] = two(sp, 1);
       const [OH, OW] = two(out, 1);
