@@ -22,10 +22,7 @@ export interface PoolNdOptions {
 
 type PlainArray = Exclude<NumericArray, BigInt64Array | BigUint64Array>;
 
-/**
- * Pools x[NC, inp...] into y[NC, out...] (both the same numeric kind; averages are summed in
- * float64). Windows with no input tap are the caller's to reject.
- */
+/** Pools x[NC, inp...] into y[NC, out...] (both the same numeric kind; averages are summed in float64). */
 export function poolNd(x: PlainArray, NC: number, inp: number[], out: number[], w: PoolWindow, o: PoolNdOptions, y: PlainArray): void {
   const r = inp.length;
   const S = shapeSize(inp);
@@ -109,7 +106,11 @@ export function poolNd(x: PlainArray, NC: number, inp: number[], out: number[], 
     for (let p = 0; p < P; p++) {
       const t0 = begin[p]!;
       const t1 = begin[p + 1]!;
-      if (o.isMax) {
+      if (o.isMax && t0 === t1) {
+        // a dilated window can straddle the input without a tap in it: nothing to take the max of
+        y[yb + p] = -Infinity;
+        if (ind) ind[yb + p] = -1n;
+      } else if (o.isMax) {
         // the first tap is always taken, so an all -Infinity window still names a position
         let best = x[xb + offs[t0]!]!;
         let bt = t0;

@@ -10,12 +10,12 @@ import { need, normAxes, readInts, readNumbers, tensorFromNumbers } from './args
 import { gatherDims } from './gather-dims.js';
 
 type Mode = 'nearest' | 'linear' | 'cubic';
-type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn';
+type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn' | 'tf_crop_and_resize';
 /** 'simple' is Upsample / Resize-10 rounding: floor when upsampling, ceil when downsampling. */
 type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil' | 'simple';
 
 const MODES = new Set(['nearest', 'linear', 'cubic']);
-const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
+const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize']);
 const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
 
 export interface ResizeAttrs {
@@ -24,6 +24,8 @@ export interface ResizeAttrs {
   nearest: NearestMode;
   cubicA: number;
   excludeOutside: boolean;
+  /** the value of outputs whose source lies outside the input (tf_crop_and_resize only) */
+  extrapolation: number;
   axes?: number[];
   /** Upsample-7: scales as an attribute */
   scales?: number[];
@@ -31,14 +33,27 @@ export interface ResizeAttrs {
   scalesInput: number;
 }
 
+/** tf_crop_and_resize's crop of one axis: [start, end] as fractions of the input, and the output size. */
+interface Crop {
+  start: number;
+  end: number;
+  outSize: number;
+}
+
 /**
  * Source coordinate of output index `o` on an axis resized from `inSize` by `scale`. As in
  * the ONNX reference, the resized length is inSize*scale before flooring (it differs from
- * the output size when downsampling by a scale that does not divide the size).
+ * the output size when downsampling by a scale that does not divide the size), except for
+ * tf_crop_and_resize, which spreads the integer output size over the crop.
  */
-function sourceCoord(coord: CoordMode, o: number, scale: number, inSize: number): number {
+function sourceCoord(coord: CoordMode, o: number, scale: number, inSize: number, crop?: Crop): number {
   const outSize = inSize * scale;
   switch (coord) {
+    case 'tf_crop_and_resize': {
+      const { start, end, outSize: n } = crop!;
+      if (n === 1) return 0.5 * (start + end) * (inSize - 1);
+      return start * (inSize - 1) + (o * (end - start) * (inSize - 1)) / (n - 1);
+    }
     case 'half_pixel':
       return (o + 0.5) / scale - 0.5;
     case 'pytorch_half_pixel':
@@ -99,7 +114,7 @@ function resampleAxis(data: Float64Array, shape: number[], d: number, outSize: n
   return out;
 }
 
-export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined, sizesIn: number[] | undefined): Tensor {
+export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined, sizesIn: number[] | undefined, roiIn?: number[]): Tensor {
   const r = x.rank;
   const axes = a.axes ? normAxes(a.axes, r, 'Resize axes') : x.shape.map((_, i) => i);
   const scales = new Array<number>(r).fill(1);
@@ -122,20 +137,45 @@ export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined
     throw new ShapeError('Resize needs scales or sizes');
   }
   if (sizes.some((s) => s < 0)) throw new ShapeError(`Resize: negative output size [${sizes.join(', ')}]`);
+  // roi is [starts..., ends...] over `axes`; only tf_crop_and_resize reads it.
+  const crops: Crop[] = x.shape.map((_, i) => ({ start: 0, end: 1, outSize: sizes[i]! }));
+  if (a.coord === 'tf_crop_and_resize') {
+    if (!roiIn || roiIn.length !== 2 * axes.length) throw new ShapeError(`Resize tf_crop_and_resize needs roi with ${2 * axes.length} values, got ${roiIn?.length ?? 0}`);
+    axes.forEach((ax, k) => {
+      crops[ax]!.start = roiIn[k]!;
+      crops[ax]!.end = roiIn[k + axes.length]!;
+    });
+  }
   // An axis left alone is the identity except where the coordinate transform shifts it.
-  const moving = x.shape.map((d, i) => sizes[i] !== d || scales[i] !== 1 || (a.coord === 'tf_half_pixel_for_nn' && a.mode === 'nearest'));
+  const moving = x.shape.map(
+    (d, i) => sizes[i] !== d || scales[i] !== 1 || (a.coord === 'tf_half_pixel_for_nn' && a.mode === 'nearest') || (a.coord === 'tf_crop_and_resize' && (crops[i]!.start !== 0 || crops[i]!.end !== 1)),
+  );
   if (shapeSize(sizes) === 0 || x.size === 0) return Tensor.zeros(x.dtype, sizes);
+  const coordOf = (d: number, o: number) => sourceCoord(a.coord, o, scales[d]!, x.shape[d]!, crops[d]);
+  // Outputs whose source falls outside the input on some axis take extrapolation_value, as
+  // TF's CropAndResize does; the resample computes them from clamped taps and this overwrites them.
+  const outside = x.shape.map((inSize, d) => {
+    const m = new Uint8Array(sizes[d]!);
+    if (a.coord === 'tf_crop_and_resize' && moving[d]) {
+      for (let o = 0; o < m.length; o++) {
+        const c = coordOf(d, o);
+        if (c < 0 || c > inSize - 1) m[o] = 1;
+      }
+    }
+    return m;
+  });
+  const extrapolate = (t: Tensor): Tensor => (outside.some((m) => m.includes(1)) ? fillOutside(t, outside, a.extrapolation) : t);
 
   if (a.mode === 'nearest') {
     const idx = x.shape.map((inSize, d) => {
       const list = new Int32Array(sizes[d]!);
       for (let o = 0; o < list.length; o++) {
         if (!moving[d]) list[o] = o;
-        else list[o] = Math.min(Math.max(nearestIndex(a.nearest, sourceCoord(a.coord, o, scales[d]!, inSize), scales[d]!), 0), inSize - 1);
+        else list[o] = Math.min(Math.max(nearestIndex(a.nearest, coordOf(d, o), scales[d]!), 0), inSize - 1);
       }
       return list;
     });
-    return gatherDims(x, idx);
+    return extrapolate(gatherDims(x, idx));
   }
 
   if (!isFloatDType(x.dtype)) throw new UnsupportedError(`Resize ${a.mode} on ${x.dtype}`, 'only float inputs are interpolated');
@@ -147,14 +187,14 @@ export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined
     const clampIdx = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
     if (a.mode === 'linear') {
       data = resampleAxis(data, shape, d, sizes[d]!, (o) => {
-        const c = Math.min(Math.max(sourceCoord(a.coord, o, scales[d]!, inSize), 0), inSize - 1);
+        const c = Math.min(Math.max(coordOf(d, o), 0), inSize - 1);
         const i0 = Math.floor(c);
         const t = c - i0;
         return [[i0, clampIdx(i0 + 1)], [1 - t, t]];
       });
     } else {
       data = resampleAxis(data, shape, d, sizes[d]!, (o) => {
-        const c = sourceCoord(a.coord, o, scales[d]!, inSize);
+        const c = coordOf(d, o);
         const i0 = Math.floor(c);
         const w = cubicWeights(c - i0, a.cubicA);
         const raw = [i0 - 1, i0, i0 + 1, i0 + 2];
@@ -168,13 +208,29 @@ export function resize(x: Tensor, a: ResizeAttrs, scalesIn: number[] | undefined
       });
     }
   }
-  return tensorFromNumbers(x.dtype, sizes, data);
+  return extrapolate(tensorFromNumbers(x.dtype, sizes, data));
+}
+
+/** `t` with every element whose index is marked in `outside` on some axis set to `value`. */
+function fillOutside(t: Tensor, outside: Uint8Array[], value: number): Tensor {
+  const v = tensorFromNumbers(t.dtype, [1], [value]).data as ArrayLike<unknown>;
+  const data = t.data as unknown as Record<number, unknown>;
+  const shape = t.shape;
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  for (let i = 0; i < t.size; i++) {
+    let out = false;
+    for (let d = 0; d < r && !out; d++) out = outside[d]![idx[d]!] === 1;
+    if (out) data[i] = v[0];
+    for (let d = r - 1; d >= 0 && ++idx[d]! === shape[d]!; d--) idx[d] = 0;
+  }
+  return t;
 }
 
 function parseResize(node: Parameters<typeof attrString>[0], opset: number): ResizeAttrs {
   const mode = attrString(node, 'mode', 'nearest');
   if (!MODES.has(mode)) throw new UnsupportedError(`Resize mode '${mode}'`);
-  if (opset < 11) return { mode: mode as Mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, scalesInput: 1 };
+  if (opset < 11) return { mode: mode as Mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, extrapolation: 0, scalesInput: 1 };
   const coord = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
   if (!COORD_MODES.has(coord)) throw new UnsupportedError(`Resize coordinate_transformation_mode '${coord}'`);
   const nearest = attrString(node, 'nearest_mode', 'round_prefer_floor');
@@ -188,6 +244,7 @@ function parseResize(node: Parameters<typeof attrString>[0], opset: number): Res
     nearest: nearest as NearestMode,
     cubicA: attrFloat(node, 'cubic_coeff_a', -0.75),
     excludeOutside: attrInt(node, 'exclude_outside', 0) !== 0,
+    extrapolation: attrFloat(node, 'extrapolation_value', 0),
     axes: attrInts(node, 'axes'),
     scalesInput: 2,
   };
@@ -200,7 +257,8 @@ export const resizeOps: OpTable = {
       const x = need(inputs, 0, 'X');
       const scales = inputs[a.scalesInput] ? readNumbers(inputs[a.scalesInput]!, 'Resize scales') : undefined;
       const sizes = a.scalesInput === 2 && inputs[3] ? readInts(inputs[3], 'Resize sizes') : undefined;
-      return [resize(x, a, scales, sizes)];
+      const roi = a.scalesInput === 2 && inputs[1] ? readNumbers(inputs[1], 'Resize roi') : undefined;
+      return [resize(x, a, scales, sizes, roi)];
     },
   }),
   Upsample: defineOp<ResizeAttrs>({
@@ -209,7 +267,7 @@ export const resizeOps: OpTable = {
       if (mode !== 'nearest' && mode !== 'linear') throw new UnsupportedError(`Upsample mode '${mode}'`);
       const scales = opset < 9 ? attrFloats(node, 'scales') : undefined;
       if (opset < 9 && !scales) throw new ShapeError('Upsample needs the scales attribute before opset 9');
-      return { mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, scales, scalesInput: 1 };
+      return { mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, extrapolation: 0, scales, scalesInput: 1 };
     },
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
