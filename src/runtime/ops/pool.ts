@@ -35,8 +35,8 @@ function parsePoolAttrs(node: Node, isMax: boolean): PoolAttrs {
   };
 }
 
-/** MaxPool takes any of these (MaxPool-12 adds int8 / uint8); AveragePool the float ones. */
-const MAX_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32']);
+/** The dtypes ONNX allows: MaxPool-12 adds int8 / uint8 to the float ones of AveragePool. */
+const MAX_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8']);
 const AVG_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
 type PlainArray = Exclude<NumericArray, BigInt64Array | BigUint64Array>;

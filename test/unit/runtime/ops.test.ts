@@ -288,8 +288,14 @@ describe('Resize and Upsample', () => {
     const y = runNode('Resize', [x, undefined, undefined, i64([4], [1, 1, 3, 3])], { mode: attr.s('linear'), coordinate_transformation_mode: attr.s('align_corners') }, 13)[0]!;
     expect(vals(y)).toEqual([1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4]);
   });
-  test('tf_crop_and_resize is an unsupported feature', () => {
-    expect(() => runNode('Resize', [x, undefined, f32([4], [1, 1, 2, 2])], { coordinate_transformation_mode: attr.s('tf_crop_and_resize') }, 13)).toThrow(UnsupportedError);
+  test('tf_crop_and_resize crops by roi and fills outside taps with extrapolation_value', () => {
+    const a = { mode: attr.s('linear'), coordinate_transformation_mode: attr.s('tf_crop_and_resize'), extrapolation_value: attr.f(9) };
+    // W is cropped to [0.5, 1.5] of the input: sources 0.5, 1 and 1.5 (past the last pixel)
+    const y = runNode('Resize', [x, f32([8], [0, 0, 0, 0.5, 1, 1, 1, 1.5]), undefined, i64([4], [1, 1, 3, 3])], a, 13)[0]!;
+    expect(vals(y)).toEqual([1.5, 2, 9, 2.5, 3, 9, 3.5, 4, 9]);
+    const n = runNode('Resize', [x, f32([8], [0, 0, 0, 0.5, 1, 1, 1, 1.5]), undefined, i64([4], [1, 1, 3, 3])], { ...a, mode: attr.s('nearest') }, 13)[0]!;
+    expect(vals(n)).toEqual([1, 2, 9, 1, 2, 9, 3, 4, 9]);
+    expect(() => runNode('Resize', [x, undefined, f32([4], [1, 1, 2, 2])], a, 13)).toThrow(ShapeError);
   });
 });
 
