@@ -58,6 +58,39 @@ function tile32(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy:
   if (yv < y1) tileScalar<u32>(src, dst, x0, x1, yv, y1, ssy, dsx);
 }
 
+// 4-byte elements straight into the destination, 16 source rows at a time: each 4x16 block writes
+// whole 64-byte lines of 4 destination rows (no scratch pass). Columns outer: consecutive steps
+// write consecutive destination rows.
+function tile32w(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
+  const xv = x0 + ((x1 - x0) & ~3);
+  const yv = y0 + ((y1 - y0) & ~15);
+  const rs = <usize>ssy << 2;
+  const ds = <usize>dsx << 2;
+  for (let x = x0; x < xv; x += 4) {
+    for (let y = y0; y < yv; y += 16) {
+      const r0 = src + (<usize>y * <usize>ssy) * 4;
+      const d0 = dst + (<usize>x * <usize>dsx + <usize>y) * 4;
+      let r = r0 + (<usize>x << 2);
+      for (let q: usize = 0; q < 64; q += 16, r += rs * 4) {
+        const a0 = v128.load(r);
+        const a1 = v128.load(r + rs);
+        const a2 = v128.load(r + rs * 2);
+        const a3 = v128.load(r + rs * 3);
+        const t0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5);
+        const t1 = i32x4.shuffle(a0, a1, 2, 6, 3, 7);
+        const t2 = i32x4.shuffle(a2, a3, 0, 4, 1, 5);
+        const t3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
+        v128.store(d0 + q, i64x2.shuffle(t0, t2, 0, 2));
+        v128.store(d0 + ds + q, i64x2.shuffle(t0, t2, 1, 3));
+        v128.store(d0 + ds * 2 + q, i64x2.shuffle(t1, t3, 0, 2));
+        v128.store(d0 + ds * 3 + q, i64x2.shuffle(t1, t3, 1, 3));
+      }
+    }
+  }
+  if (xv < x1) tileScalar<u32>(src, dst, xv, x1, y0, yv, ssy, dsx);
+  if (yv < y1) tile32(src, dst, x0, x1, yv, y1, ssy, dsx);
+}
+
 // 8-byte elements: 2x2 register transposes.
 function tile64(src: usize, dst: usize, x0: i32, x1: i32, y0: i32, y1: i32, ssy: i32, dsx: i32): void {
   const xv = x0 + ((x1 - x0) & ~1);
@@ -250,6 +283,18 @@ function put(a: usize, i: i32, v: i32): void {
   store<i32>(a + (<usize>i << 2), v);
 }
 
+// Touching a line (loading one byte of it) early is WASM's only prefetch; the sum keeps the loads.
+let touched: u32 = 0;
+
+@inline
+function touch(p: usize, rows: i32, stride: usize, bytes: usize): void {
+  let acc: u32 = 0;
+  for (let r = 0; r < rows; r++, p += stride) {
+    for (let b: usize = 0; b < bytes; b += 64) acc += load<u8>(p + b);
+  }
+  touched += acc;
+}
+
 /**
  * dst[rowOffset(x) + y] = src[y*ssy + x] for y < ny and x < nx, where row x's destination offset
  * comes from the row axes XLEN/XDST (x counts through them in source order). Tiles of TILE_X x TILE_Y
@@ -262,6 +307,14 @@ function transposeRows(src: usize, dst: usize, es: i32, ny: i32, ssy: i32, nx: i
   const in0 = nax - 1;
   const len0 = get(XLEN, in0);
   const ds0 = <usize>get(XDST, in0);
+  if (es == 4 && nax == 1 && ds0 == <usize>ny && ny <= 64) {
+    // Adjacent destination rows of at most 256 bytes (NCHW->NHWC with C <= 64, f32): the
+    // destination is one block, written front to back 4 rows at a time straight from registers,
+    // while the ny source rows are read as ny forward streams. (32x64x112x112: +40-50 %; with
+    // longer rows, C = 256, the same order halves the speed: the scratch path below is used.)
+    tile32w(src, dst, 0, nx, 0, ny, ssy, ny);
+    return;
+  }
   for (let y0 = 0; y0 < ny; y0 += TILE_Y) {
     const ty = min(TILE_Y, ny - y0);
     const rowBytes = <usize>ty * e;
@@ -270,6 +323,11 @@ function transposeRows(src: usize, dst: usize, es: i32, ny: i32, ssy: i32, nx: i
     let d: usize = 0; // destination offset of row x, in elements
     for (let x0 = 0; x0 < nx; x0 += TILE_X) {
       const tx = min(TILE_X, nx - x0);
+      // The next tile's source lines are touched before this one is transposed, so their misses
+      // overlap this tile's work (8192^2 and OIHW->HWIO +5-15 %; touching its destination lines,
+      // touching two tiles ahead, or spreading the touches over the copy-out measured no better).
+      if (x0 + TILE_X < nx) touch(src + (<usize>y0 * <usize>ssy + <usize>(x0 + TILE_X)) * e, ty, <usize>ssy * e, <usize>min(TILE_X, nx - x0 - TILE_X) * e);
+      else if (y0 + TILE_Y < ny) touch(src + <usize>(y0 + TILE_Y) * <usize>ssy * e, min(TILE_Y, ny - y0 - TILE_Y), <usize>ssy * e, <usize>min(TILE_X, nx) * e);
       tile(es, src + (<usize>y0 * <usize>ssy + <usize>x0) * e, SCRATCH, 0, tx, 0, ty, ssy, ty);
       const base = dst + <usize>y0 * e;
       let sp = SCRATCH;

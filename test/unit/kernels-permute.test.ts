@@ -96,6 +96,10 @@ describe('permute kernel vs scalar twin', () => {
         [[37, 29, 3, 3], [2, 3, 1, 0]],
         [[5, 3, 2], [2, 0, 1]],
         [[3, 4, 1, 5], [3, 2, 0, 1]],
+        // adjacent destination rows of <= 64 f32 (direct 4x16 path): full blocks, tails in both axes
+        [[3, 33, 17, 5], [0, 2, 3, 1]],
+        [[2, 64, 7, 9], [0, 2, 3, 1]],
+        [[40, 19], [1, 0]],
       ] as [number[], number[]][]) {
         const n = shape.reduce((a, b) => a * b, 1);
         const C = ctor as unknown as { new (n: number): NumericArray };
