@@ -18,7 +18,7 @@ export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, 
 export { detectFormat, formats } from './formats/registry.js';
 export { readNpy, writeNpy } from './formats/npy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
-export { initKernels } from './wasm/loader.js';
+export { initKernels, type KernelSource } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
 export { diffTensors, type TensorDiff } from './api/compare.js';
 export { parseNameMapping } from './passes/name-mapping.js';

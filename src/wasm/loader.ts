@@ -39,17 +39,37 @@ function nodeFs(): NodeFs | undefined {
   return proc?.getBuiltinModule?.('node:fs') as NodeFs | undefined;
 }
 
+/**
+ * Where to find kernels.wasm: a URL (or string), its bytes, or a compiled module. By default
+ * it is `build/kernels.wasm` of the package; a browser bundle that moves files passes the URL
+ * it serves the file at.
+ */
+export type KernelSource = URL | string | BufferSource | WebAssembly.Module;
+
+async function compileFrom(source: KernelSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof URL || typeof source === 'string') {
+    const url = source instanceof URL ? source : new URL(source, (globalThis as { location?: { href: string } }).location?.href ?? WASM_URL);
+    const fs = nodeFs();
+    if (fs && url.protocol === 'file:') return WebAssembly.compile(fs.readFileSync(url) as BufferSource);
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`cannot load WASM kernels from ${url}: HTTP ${response.status}`);
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+  return WebAssembly.compile(source);
+}
+
 /** Load the kernel module (once). Works in Node and browsers. */
-export async function initKernels(): Promise<Kernels> {
+export async function initKernels(source: KernelSource = WASM_URL): Promise<Kernels> {
   if (loaded) return loaded;
   loading ??= (async () => {
-    const fs = nodeFs();
-    let module: WebAssembly.Module;
-    if (fs) module = await WebAssembly.compile(fs.readFileSync(WASM_URL) as BufferSource);
-    else module = await WebAssembly.compileStreaming(fetch(WASM_URL));
+    const module = await compileFrom(source);
     loaded ??= instantiate(module);
     return loaded;
-  })();
+  })().catch((e: unknown) => {
+    loading = undefined; // a failed fetch may be retried with another source
+    throw e;
+  });
   return loading;
 }
 
