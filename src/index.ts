@@ -16,7 +16,7 @@ import { transplant as transplantPass, type TransplantOptions, type TransplantRe
 export * from './ir/index.js';
 export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, FormatId } from './formats/model.js';
 export { detectFormat, formats } from './formats/registry.js';
-export { readNpy, writeNpy } from './formats/npy/index.js';
+export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
@@ -25,7 +25,7 @@ export { parseNameMapping } from './passes/name-mapping.js';
 export { TransplantError, type TransplantOptions, type TransplantReport, type TransplantMatch } from './passes/transplant.js';
 export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
-export { writeNpz } from './formats/npz/index.js';
+export { writeNpz } from './formats/numpy/index.js';
 
 registerAllFormats();
 

@@ -1,4 +1,4 @@
-import { readNpy, writeNpy } from '../formats/npy/index.js';
+import { readNpy, writeNpy } from '../formats/numpy/index.js';
 import { UsageError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { nodeFs, nodePath, readFileBytes, writeFileAtomic } from '../io/files.js';

@@ -2,8 +2,7 @@
 // Adding a format = one import and one entry in FORMATS.
 import { caffemodelFormat, caffePrototxtFormat } from './caffe/index.js';
 import { kerasH5Format } from './keras/index.js';
-import { npyFormat } from './npy/index.js';
-import { npzFormat } from './npz/index.js';
+import { npyFormat, npzFormat } from './numpy/index.js';
 import { pytorchLegacyFormat, pytorchZipFormat } from './pytorch/index.js';
 import { safetensorsFormat } from './safetensors/index.js';
 import { onnxFormat } from './onnx/index.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { readNpy, writeNpy } from '../../src/formats/npy/index.js';
+import { readNpy, writeNpy } from '../../src/formats/numpy/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

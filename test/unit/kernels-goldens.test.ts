@@ -1,7 +1,7 @@
 // The SIMD kernels against NumPy / PyTorch goldens (scripts/fixtures/numpy_goldens.py).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readNpy } from '../../src/formats/npy/read.js';
+import { readNpy } from '../../src/formats/numpy/npy-read.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../src/wasm/half.js';
 import { dequantizePerTensor, quantizePerAxis, quantizePerTensor } from '../../src/wasm/quantize.js';

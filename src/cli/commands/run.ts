@@ -4,7 +4,7 @@ import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
-import { writeNpy } from '../../formats/npy/index.js';
+import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/npy/index.js';
+import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readOnnx } from '../../../src/formats/onnx/index.js';
 import { runtimeInputs } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';

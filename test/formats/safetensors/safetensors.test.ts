@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../../src/formats/all.js';
-import { readNpz, writeNpz } from '../../../src/formats/npz/index.js';
+import { readNpz, writeNpz } from '../../../src/formats/numpy/index.js';
 import { readPytorch } from '../../../src/formats/pytorch/index.js';
 import { detectFormat } from '../../../src/formats/registry.js';
 import { readSafetensors, writeSafetensors } from '../../../src/formats/safetensors/index.js';

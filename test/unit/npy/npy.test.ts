@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readNpy, writeNpy } from '../../../src/formats/npy/index.js';
+import { readNpy, writeNpy } from '../../../src/formats/numpy/index.js';
 import { FormatError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 

@@ -1,6 +1,6 @@
 import { Tensor } from '../../ir/tensor.js';
 import { writeZip } from '../../io/zip.js';
-import { writeNpy } from '../npy/write.js';
+import { writeNpy } from './npy-write.js';
 
 /**
  * NumPy's .npz: a stored zip with one `<name>.npy` per tensor (what np.savez writes).

@@ -2,7 +2,7 @@ import { FormatError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { ZipReader } from '../../io/zip.js';
 import type { WeightsModel } from '../model.js';
-import { readNpy } from '../npy/read.js';
+import { readNpy } from './npy-read.js';
 
 /** Every `<name>.npy` in an .npz archive (stored or deflated, as np.savez / savez_compressed write). */
 export function readNpz(bytes: Uint8Array, fileName = '<npz>'): Map<string, Tensor> {
