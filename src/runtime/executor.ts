@@ -14,6 +14,8 @@ export interface RunOptions {
   keepIntermediates?: boolean;
   /** Called with every value as soon as it is computed. */
   onValue?: (name: string, value: Tensor, node: Node) => void;
+  /** Called after each node with the count done and the total (does not prevent fusion). */
+  onProgress?: (done: number, total: number, node: Node) => void;
   /** Op table to use (defaults to the ONNX ops). */
   ops?: OpTable;
   /**
@@ -186,6 +188,7 @@ export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> |
       values?.set(name, t);
       options.onValue?.(name, t, node);
     });
+    options.onProgress?.(i + 1, steps.length, node);
     if (!values) {
       for (const name of node.inputs) {
         if (name && lastUse.get(name) === i && !keep.has(name) && !graph.initializers.has(name) && !feedMap.has(name)) env.delete(name);

@@ -2,6 +2,7 @@ import { convert, loadModelFile } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { assertNotAnInput, nodePath, writeFileAtomic } from '../../io/files.js';
 import { one, parseArgs } from '../args.js';
+import { Progress } from '../progress.js';
 
 export const CONVERT_HELP = `usage: nnport convert MODEL -o OUT [--key PATH] [--external-data BYTES]
 
@@ -20,8 +21,16 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   const ext = one(args, 'external-data');
   const threshold = ext === undefined ? undefined : Number(ext);
   if (threshold !== undefined && !(threshold >= 0)) throw new UsageError(`convert: --external-data needs a byte count, got '${ext}'`);
-  const model = await loadModelFile(file, { key: one(args, 'key') });
-  const result = await convert(model, out, { externalDataThreshold: threshold });
+  const progress = new Progress(process.stderr);
+  let result;
+  try {
+    progress.update(`reading ${file}`);
+    const model = await loadModelFile(file, { key: one(args, 'key') });
+    progress.update(`writing ${out}`);
+    result = await convert(model, out, { externalDataThreshold: threshold });
+  } finally {
+    progress.done();
+  }
   const path = nodePath();
   for (const [name, bytes] of result.sidecars) {
     const target = path.join(path.dirname(out), name);

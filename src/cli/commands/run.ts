@@ -6,6 +6,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
 import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
+import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 
 export const RUN_HELP = `usage: nnport run MODEL --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
@@ -60,6 +61,8 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   );
   if (args.positional.length !== 1) throw new UsageError(`run: give exactly one model file\n${RUN_HELP}`);
   const file = args.positional[0]!;
+  const progress = new Progress(process.stderr);
+  progress.update(`reading ${file}`);
   const model = await loadModelFile(file, { key: one(args, 'key') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
   const graph = model.graph;
@@ -79,7 +82,12 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
     if (input && feedFiles.has(input) && e instanceof Error) e.message = `${feedFiles.get(input)}: ${e.message}`;
     throw e;
   }
-  const result = await run(model, feeds, { keepIntermediates: dump !== undefined });
+  let result;
+  try {
+    result = await run(model, feeds, { keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
+  } finally {
+    progress.done();
+  }
 
   if (dump) {
     const files = writeTensorDir(dump, result.values!);
