@@ -55,7 +55,8 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     return (await cmd.run(args, out)) ?? 0;
   } catch (e) {
     if (e instanceof NnportError) {
-      err(`nnport ${name}: ${e.message}`);
+      // usage errors already name their command ("run: ..."); don't say it twice
+      err(`nnport ${name}: ${e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message}`);
       if (verbose && e.stack) err(e.stack);
     } else {
       const msg = e instanceof Error ? e.message : String(e);
