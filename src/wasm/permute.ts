@@ -3,7 +3,7 @@
 // into WASM memory once and chunks tensors too large for one WASM memory along the outer axis.
 import { DTYPES, type NumericArray } from '../ir/dtypes.js';
 import { ShapeError } from '../ir/errors.js';
-import { Tensor, shapeSize, type Shape } from '../ir/tensor.js';
+import { Tensor, shapeSize, stridesOf, type Shape } from '../ir/tensor.js';
 import { kernels, type Kernels } from './loader.js';
 import { copyOutInto, ctorOf, MAX_STAGE_BYTES, stageIn, viewAt, wasmPointer, type ArrayCtor } from './kernel-io.js';
 import { permuteScalar } from './scalar/permute.js';
@@ -45,16 +45,6 @@ export function checkPerm(rank: number, perm: readonly number[]): void {
 /** The shape `shape` has after permuting by `perm`. */
 export function permutedShape(shape: Shape, perm: readonly number[]): number[] {
   return perm.map((p) => shape[p]!);
-}
-
-function denseStrides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= shape[i]!;
-  }
-  return st;
 }
 
 /**
@@ -194,7 +184,7 @@ function permuteStreamed<A extends NumericArray>(
   const a = shape.findIndex((d) => d !== 1);
   const sliceElems = n / shape[a]!;
   const outShape = permutedShape(shape, perm);
-  const outStrides = denseStrides(outShape);
+  const outStrides = stridesOf(outShape);
   const j = perm.indexOf(a);
   // When the sliced axis is the output's last non-unit axis, each slice writes `rows` contiguous
   // elements per output row: at least 128 bytes, so that whole cache lines are written, and never a

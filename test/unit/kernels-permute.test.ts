@@ -24,18 +24,8 @@ import {
 } from '../../src/wasm/permute.js';
 import { kernels } from '../../src/wasm/loader.js';
 import { permuteScalar } from '../../src/wasm/scalar/permute.js';
+import { rng } from '../support/rng.js';
 
-// Deterministic PRNG so failures reproduce.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Integer arrays so that the scalar twin, which copies through JS values, keeps every bit (NaN payloads too).
 const CTORS = [Uint8Array, Uint16Array, Uint32Array, BigUint64Array] as const;
