@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { planPermute } from '../src/wasm/permute.js';
 
-const files = process.argv.slice(2).filter((f) => f.endsWith('.wasm'));
+// A build may carry tuning arguments for its exported setPermuteTuning: file.wasm@1,16,4,1024,1.
+const files = process.argv.slice(2).filter((f) => /\.wasm(@[-\d,]+)?$/.test(f));
 const reps = Number(process.env.REPS ?? 9);
 const only = process.env.ONLY;
 const PERMS = [
@@ -16,7 +17,9 @@ const PERMS = [
   [[8192, 8192], [1, 0]],
 ];
 const inst = files.map((f) => {
-  const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), { env: { abort() { throw new Error('abort'); }, seed: () => 42 } });
+  const [path, tune] = f.split('@');
+  const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort() { throw new Error('abort'); }, seed: () => 42 } });
+  if (tune) i.exports.setPermuteTuning(...tune.split(',').map(Number));
   return i.exports;
 });
 for (const [shape, perm] of PERMS) {

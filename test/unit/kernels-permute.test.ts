@@ -99,6 +99,36 @@ describe('permute kernel vs scalar twin', () => {
     }
   });
 
+  it('column strips (f32 rows > 64 long; multi-axis destination rows) and their tails', () => {
+    const r = rng(1717);
+    const C = Uint32Array as unknown as { new (n: number): NumericArray };
+    for (const [shape, perm] of [
+      // one destination stride: strips of 16 source columns in bands of 1024 source rows
+      [[65, 16], [1, 0]],
+      [[68, 32], [1, 0]],
+      [[131, 33], [1, 0]],
+      [[67, 17], [1, 0]],
+      [[1100, 21], [1, 0]],
+      [[1029, 50], [1, 0]],
+      [[2, 97, 5, 7], [0, 2, 3, 1]],
+      // row axes without one destination stride (OIHW->HWIO): strips of 8 columns, 16 rows a step
+      [[16, 8, 3, 3], [2, 3, 1, 0]],
+      [[17, 5, 3, 3], [2, 3, 1, 0]],
+      [[33, 7, 1, 3], [2, 3, 1, 0]],
+      [[64, 3, 7, 7], [2, 3, 1, 0]],
+      [[31, 13, 2, 2], [2, 3, 1, 0]],
+      [[47, 3, 5, 2], [3, 2, 1, 0]],
+      [[16, 1, 1, 9], [2, 3, 1, 0]],
+    ] as [number[], number[]][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = fill(C, n, r);
+      const want = permuteScalar(data, shape, perm, (m) => new C(m));
+      if (!bitsEqual(permuteArray(data, shape, perm), want)) throw new Error(`mismatch: shape [${shape}] perm [${perm}]`);
+      // streamed in slices of the outer axis: the same paths with destination strides of the whole output
+      if (!bitsEqual(permuteArray(data, shape, perm, { streamBytes: Math.max(4, (n * 4) >> 2) }), want)) throw new Error(`streamed mismatch: shape [${shape}] perm [${perm}]`);
+    }
+  });
+
   it('chunked along the outer axis gives identical results', () => {
     const r = rng(99);
     for (let iter = 0; iter < 120; iter++) {
