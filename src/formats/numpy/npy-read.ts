@@ -22,8 +22,10 @@ function parseHeader(text: string, file: string): NpyHeader {
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => {
-      if (!/^\d+L?$/.test(s)) throw new FormatError(`bad dimension '${s}' in .npy shape`, { file, offset: 10 });
-      return Number.parseInt(s, 10);
+      const d = /^\d+L?$/.test(s) ? Number.parseInt(s, 10) : NaN;
+      // beyond 2^53 a dimension is no longer exact (and no file holds that much anyway)
+      if (!Number.isSafeInteger(d)) throw new FormatError(`bad dimension '${s}' in .npy shape`, { file, offset: 10 });
+      return d;
     });
   return { descr, fortranOrder: fortran === 'True', shape };
 }
@@ -44,7 +46,8 @@ export function readNpy(bytes: Uint8Array, fileName = '<npy>'): Tensor {
 
   const order = header.descr[0]!;
   const code = /^[<>|=]/.test(header.descr) ? header.descr.slice(1) : header.descr;
-  const dtype = NPY_TO_DTYPE[code];
+  // own keys only: a descr of 'constructor' must not find Object.prototype's
+  const dtype = Object.hasOwn(NPY_TO_DTYPE, code) ? NPY_TO_DTYPE[code] : undefined;
   if (!dtype) throw new UnsupportedError(`.npy dtype '${header.descr}'`, `in ${file}; supported: float16/32/64, int8-64, uint8-64, bool`);
   const n = shapeSize(header.shape);
   const size = DTYPES[dtype].bytes;

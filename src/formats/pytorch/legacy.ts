@@ -5,7 +5,7 @@ import { DTYPES } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { WeightsModel } from '../model.js';
 import { toWeightsModel } from './materialize.js';
-import { PyDict, unpickle, type PickleGlobals } from './pickle.js';
+import { PyDict, pyText, unpickle, type PickleGlobals } from './pickle.js';
 import { torchGlobals, type StorageRef, type TorchPickleContext } from './torch-globals.js';
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -35,7 +35,7 @@ export function readPytorchLegacy(bytes: Uint8Array, options: { fileName?: strin
     throw new FormatError('a pickle without the PyTorch magic number: not a torch.save file (plain pickles are not read, they can run code)', { file });
   }
   const proto = header(magic.end, 'the protocol pickle');
-  if (proto.value !== LEGACY_PROTOCOL) throw new UnsupportedError('legacy PyTorch protocol', `'${file}' uses protocol ${String(proto.value)}, expected ${LEGACY_PROTOCOL}`);
+  if (proto.value !== LEGACY_PROTOCOL) throw new UnsupportedError('legacy PyTorch protocol', `'${file}' uses protocol ${pyText(proto.value)}, expected ${LEGACY_PROTOCOL}`);
   const sys = header(proto.end, 'the sys_info pickle');
   if (sys.value instanceof PyDict && sys.value.map.get('little_endian') === false) throw new UnsupportedError('big-endian PyTorch checkpoints');
 
@@ -50,6 +50,8 @@ export function readPytorchLegacy(bytes: Uint8Array, options: { fileName?: strin
   const roots = new Map<string, Uint8Array>();
   let pos = keysPickle.end;
   for (const k of keys) {
+    // keys are names or numbers; String() of a list could be exponentially long
+    if (typeof k !== 'string' && typeof k !== 'number') throw new FormatError(`legacy checkpoint: storage key ${pyText(k)} is not a name`, { file, offset: pos });
     const key = String(k);
     const ref = ctx.storages.get(key);
     if (!ref) throw new FormatError(`legacy checkpoint lists storage '${key}' that no tensor uses`, { file, offset: pos });

@@ -4,7 +4,7 @@ import { allocArray, DTYPES, viewAs, type TensorData } from '../../ir/dtypes.js'
 import { FormatError, UsageError } from '../../ir/errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { FormatId, WeightsModel } from '../model.js';
-import { PyDict, PyTuple } from './pickle.js';
+import { PyDict, PyTuple, pyText } from './pickle.js';
 import { PendingTensor, type StorageRef } from './torch-globals.js';
 
 /** Bytes of a storage, checked against what the pickle claimed. */
@@ -115,7 +115,7 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
       return;
     }
     let children: [string, unknown][] | undefined;
-    if (v instanceof PyDict) children = [...v.map].map(([k, x]) => [String(k), x]);
+    if (v instanceof PyDict) children = [...v.map].map(([k, x]) => [typeof k === 'string' ? k : pyText(k), x]);
     else if (Array.isArray(v)) children = v.map((x, i) => [String(i), x]);
     else if (v instanceof PyTuple) children = v.items.map((x, i) => [String(i), x]);
     if (children) {
@@ -127,10 +127,8 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
     }
     if (scalarCount < MAX_SCALARS && path) {
       scalarCount++;
-      if (v === null) scalars[path] = 'None';
-      else if (v instanceof Uint8Array) scalars[path] = `<${v.byteLength} bytes>`;
-      else if (typeof v === 'string') scalars[path] = v.length > 200 ? `${v.slice(0, 200)}...` : v;
-      else scalars[path] = String(v);
+      // pyText, not String(): a huge pickled int would take seconds to print in decimal
+      scalars[path] = pyText(v, 200);
     }
   };
   if (root instanceof PendingTensor) visit(root, '', 'tensor', 0); // torch.save(tensor)

@@ -164,13 +164,16 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
   const setItems = (d: unknown, kv: unknown[]): void => {
     if (!(d instanceof PyDict)) fail('SETITEM(S) on something that is not a dict');
     if (kv.length % 2) fail('SETITEMS with an odd number of items');
-    for (let i = 0; i < kv.length; i += 2) (d as PyDict).map.set(dictKey(kv[i]), kv[i + 1]);
+    for (let i = 0; i < kv.length; i += 2) (d as PyDict).map.set(dictKey(kv[i], fail), kv[i + 1]);
   };
   const resolve = (module: string, name: string): unknown => globals.resolve(module, name);
   const longFrom = (b: Uint8Array): number | bigint => {
     if (b.byteLength === 0) return 0;
-    let v = 0n;
-    for (let i = b.byteLength - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    // Through one hex string: shifting a BigInt byte by byte is quadratic, and LONG4 may be
+    // as long as the file (a 200 KB integer took 20 s).
+    let hex = '';
+    for (let i = b.byteLength - 1; i >= 0; i--) hex += HEX[b[i]!]!;
+    let v = BigInt(`0x${hex}`);
     if (b[b.byteLength - 1]! & 0x80) v -= 1n << BigInt(8 * b.byteLength);
     return smallInt(v);
   };
@@ -499,13 +502,49 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
   }
 }
 
-/** Dict keys: strings, ints and bools stay as they are; tuples key by their text form. */
-function dictKey(k: unknown, depth = 0): unknown {
-  if (k instanceof PyTuple) {
-    if (depth > 32) throw new FormatError('pickle dict key nests tuples deeper than 32 levels');
-    return `(${k.items.map((x) => String(dictKey(x, depth + 1))).join(', ')})`;
-  }
-  return k;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The longest text a tuple dict key may have. */
+const MAX_KEY_TEXT = 4096;
+
+/**
+ * Dict keys: strings, ints and bools stay as they are; tuples key by their text form. The text
+ * is built against a budget: a tuple can hold the same tuple twice at every level, so its text
+ * doubles per level (30 levels: 2^30 characters from a 100-byte pickle).
+ */
+function dictKey(k: unknown, fail: (m: string) => never): unknown {
+  if (!(k instanceof PyTuple)) return k;
+  let budget = MAX_KEY_TEXT;
+  const spend = (s: string): string => {
+    budget -= Math.max(s.length, 1);
+    if (budget < 0) fail(`pickle dict key is longer than ${MAX_KEY_TEXT} characters`);
+    return s;
+  };
+  const text = (x: unknown, depth: number): string => {
+    if (depth > 32) fail('pickle dict key nests tuples deeper than 32 levels');
+    if (x instanceof PyTuple) return `(${x.items.map((y) => text(y, depth + 1)).join(', ')})`;
+    return spend(pyText(x, MAX_KEY_TEXT));
+  };
+  return text(k, 0);
+}
+
+/**
+ * A value as short text for keys and messages. Containers are never given to String(): a
+ * pickle can make a list hold the same list twice per level, and its text would double each time.
+ */
+export function pyText(v: unknown, max = 80): string {
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (typeof v === 'number' || typeof v === 'boolean') s = String(v);
+  else if (typeof v === 'bigint') s = v.toString(16).length > 64 ? `<${v.toString(16).length * 4}-bit integer>` : String(v);
+  else if (v === null) s = 'None';
+  else if (Array.isArray(v)) s = `<list of ${v.length}>`;
+  else if (v instanceof PyTuple) s = `<tuple of ${v.items.length}>`;
+  else if (v instanceof PyDict) s = `<dict of ${v.map.size}>`;
+  else if (v instanceof Uint8Array) s = `<${v.byteLength} bytes>`;
+  else if (v instanceof PyGlobal) s = v.qualified;
+  else s = `<${typeof v}>`;
+  return s.length > max ? `${s.slice(0, max)}...` : s;
 }
 
 function smallInt(v: bigint): number | bigint {

@@ -2,7 +2,7 @@
 // objects they turn into. Everything else is refused by name the moment the pickle mentions it.
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { PyDict, PyGlobal, PyTuple, type PickleGlobals } from './pickle.js';
+import { PyDict, PyGlobal, PyTuple, pyText, type PickleGlobals } from './pickle.js';
 
 /** A storage as a persistent id describes it; its bytes are found later (zip entry or legacy section). */
 export class StorageRef {
@@ -34,6 +34,14 @@ class TorchDType {
 
 class NumpyDType {
   constructor(public descr: string) {}
+}
+
+/**
+ * `table[key]` for the table's own keys only. Names come from the file: a global named
+ * 'constructor' or 'toString' must not find Object.prototype's (and then crash as a dtype).
+ */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** The storage classes a persistent id names, by class name. */
@@ -172,7 +180,7 @@ function asInts(v: unknown, what: string, ctx: TorchPickleContext): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
   if (!items) throw new FormatError(`${ctx.source}: tensor ${what} is not a tuple`, { file: ctx.file });
   return items.map((x) => {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new FormatError(`${ctx.source}: tensor ${what} holds ${String(x)}`, { file: ctx.file });
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new FormatError(`${ctx.source}: tensor ${what} holds ${pyText(x)}`, { file: ctx.file });
     return x;
   });
 }
@@ -180,7 +188,7 @@ function asInts(v: unknown, what: string, ctx: TorchPickleContext): number[] {
 function rebuildTensor(ctx: TorchPickleContext, args: readonly unknown[], dtypeArg?: unknown): PendingTensor {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof StorageRef)) throw new FormatError(`${ctx.source}: tensor without a storage`, { file: ctx.file });
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new FormatError(`${ctx.source}: bad storage offset ${String(offset)}`, { file: ctx.file });
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new FormatError(`${ctx.source}: bad storage offset ${pyText(offset)}`, { file: ctx.file });
   const shape = asInts(size, 'size', ctx);
   const strides = asInts(stride, 'stride', ctx);
   if (strides.length !== shape.length) throw new FormatError(`${ctx.source}: tensor of rank ${shape.length} has ${strides.length} strides`, { file: ctx.file });
@@ -200,14 +208,14 @@ export function torchGlobals(ctx: TorchPickleContext): PickleGlobals {
     resolve(module, name) {
       const q = `${module}.${name}`;
       if (REBUILDERS.has(q) || MARKERS.has(q)) return new PyGlobal(module, name);
-      if (q in UNSUPPORTED_REBUILDERS) throw new UnsupportedError(UNSUPPORTED_REBUILDERS[q]!, `'${ctx.file}' holds ${UNSUPPORTED_REBUILDERS[q]} (${q})`);
+      if (Object.hasOwn(UNSUPPORTED_REBUILDERS, q)) throw new UnsupportedError(UNSUPPORTED_REBUILDERS[q]!, `'${ctx.file}' holds ${UNSUPPORTED_REBUILDERS[q]} (${q})`);
       if (module === 'torch' || module === 'torch.storage') {
-        if (name in STORAGE_DTYPES) return new PyGlobal(module, name);
+        if (Object.hasOwn(STORAGE_DTYPES, name)) return new PyGlobal(module, name);
         if (name === 'UntypedStorage' || name === 'TypedStorage' || name === '_UntypedStorage') return new PyGlobal(module, name);
         if (UNSUPPORTED_STORAGES.has(name)) throw new UnsupportedError(`torch.${name}`, `'${ctx.file}' holds complex or quantized tensors`);
-        if (module === 'torch' && name in TORCH_DTYPES) return new TorchDType(TORCH_DTYPES[name]!, name);
+        if (module === 'torch' && Object.hasOwn(TORCH_DTYPES, name)) return new TorchDType(TORCH_DTYPES[name]!, name);
       }
-      if (module === 'torch.cuda' && name in STORAGE_DTYPES) return new PyGlobal('torch', name); // old CUDA-tagged storage classes
+      if (module === 'torch.cuda' && Object.hasOwn(STORAGE_DTYPES, name)) return new PyGlobal('torch', name); // old CUDA-tagged storage classes
       return refuse(ctx, q);
     },
 
@@ -228,7 +236,7 @@ export function torchGlobals(ctx: TorchPickleContext): PickleGlobals {
         case 'torch._tensor._rebuild_from_type_v2': {
           // (func, new_type, args, state): only plain Tensor / Parameter types, then func(*args)
           const [inner, type, innerArgs] = args;
-          if (!(type instanceof PyGlobal) || !MARKERS.has(type.qualified)) refuse(ctx, type instanceof PyGlobal ? type.qualified : String(type));
+          if (!(type instanceof PyGlobal) || !MARKERS.has(type.qualified)) refuse(ctx, pyText(type));
           if (!(innerArgs instanceof PyTuple)) throw new FormatError(`${ctx.source}: malformed _rebuild_from_type_v2`, { file: ctx.file });
           return this.call(inner, innerArgs.items);
         }
@@ -247,7 +255,7 @@ export function torchGlobals(ctx: TorchPickleContext): PickleGlobals {
         case 'torch.Size':
           return args[0] instanceof PyTuple ? args[0] : new PyTuple([]);
         case 'torch.device':
-          return args.map(String).join(':');
+          return args.map((a) => pyText(a)).join(':'); // never String(): a list arg may nest itself exponentially
         case '_codecs.encode': {
           // protocol 2 pickles bytes as _codecs.encode(text, 'latin1')
           const [text, enc] = args;
@@ -293,15 +301,15 @@ export function torchGlobals(ctx: TorchPickleContext): PickleGlobals {
       }
       const [, type, rawKey, , numel, viewMeta] = pid.items;
       if (!(type instanceof PyGlobal)) throw new FormatError(`${ctx.source}: storage type is not a storage class`, { file: ctx.file });
-      const dtype = STORAGE_DTYPES[type.name] ?? null;
+      const dtype = own(STORAGE_DTYPES, type.name) ?? null;
       if (dtype === null && type.name !== 'UntypedStorage' && type.name !== '_UntypedStorage' && type.name !== 'TypedStorage') {
         throw new FormatError(`${ctx.source}: '${type.qualified}' is not a storage class`, { file: ctx.file });
       }
       const key = typeof rawKey === 'number' ? String(rawKey) : rawKey;
       if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(key) || key.includes('..')) {
-        throw new FormatError(`${ctx.source}: refusing storage key ${JSON.stringify(String(rawKey)).slice(0, 80)}: keys are plain names inside the archive`, { file: ctx.file });
+        throw new FormatError(`${ctx.source}: refusing storage key ${JSON.stringify(pyText(rawKey))}: keys are plain names inside the archive`, { file: ctx.file });
       }
-      if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) throw new FormatError(`${ctx.source}: storage '${key}' has a bad size ${String(numel)}`, { file: ctx.file });
+      if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) throw new FormatError(`${ctx.source}: storage '${key}' has a bad size ${pyText(numel)}`, { file: ctx.file });
       let view: StorageRef['view'];
       if (ctx.legacy && viewMeta instanceof PyTuple) {
         const [, off, sz] = viewMeta.items;
@@ -323,8 +331,8 @@ export function torchGlobals(ctx: TorchPickleContext): PickleGlobals {
 function numpyScalar(ctx: TorchPickleContext, args: readonly unknown[]): number | bigint | boolean {
   const [dt, data] = args;
   if (!(dt instanceof NumpyDType) || !(data instanceof Uint8Array)) throw new FormatError(`${ctx.source}: bad numpy scalar`, { file: ctx.file });
-  const dtype = NUMPY_SCALAR_TYPES[dt.descr.replace(/^[<=|]/, '')];
-  if (!dtype) throw new UnsupportedError(`numpy scalar of type '${dt.descr}'`);
+  const dtype = own(NUMPY_SCALAR_TYPES, dt.descr.replace(/^[<=|]/, ''));
+  if (!dtype) throw new UnsupportedError(`numpy scalar of type '${dt.descr}'`, `in '${ctx.file}'`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const need = { float64: 8, float32: 4, float16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint64: 8, uint32: 4, uint16: 2, uint8: 1, bool: 1 }[dtype as string]!;
   if (data.byteLength !== need) throw new FormatError(`${ctx.source}: numpy scalar of type '${dt.descr}' has ${data.byteLength} bytes`, { file: ctx.file });

@@ -46,7 +46,8 @@ export function readSafetensors(bytes: Uint8Array, fileName = '<safetensors>'): 
     if (typeof o !== 'object' || o === null || typeof o.dtype !== 'string' || !Array.isArray(o.shape) || !Array.isArray(o.data_offsets) || o.data_offsets.length !== 2) {
       throw new FormatError(`safetensors entry '${name}' needs dtype, shape and data_offsets`, { file });
     }
-    const dtype = SAFETENSORS_TO_DTYPE[o.dtype];
+    // own keys only: a dtype named "constructor" must not find Object.prototype's
+    const dtype = Object.hasOwn(SAFETENSORS_TO_DTYPE, o.dtype) ? SAFETENSORS_TO_DTYPE[o.dtype] : undefined;
     if (!dtype) throw new UnsupportedError(`safetensors dtype ${o.dtype}`, `tensor '${name}' in '${file}'`);
     const shape = o.shape as unknown[];
     let numel = 1;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readPytorch } from '../../../src/formats/pytorch/index.js';
 import { unpickle, type PickleGlobals } from '../../../src/formats/pytorch/pickle.js';
+import { torchGlobals } from '../../../src/formats/pytorch/torch-globals.js';
 import { writeZip, ZipReader } from '../../../src/io/zip.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import { FIXTURES, PickleBuilder } from './helpers.js';
@@ -231,6 +232,84 @@ describe('pickle VM limits', () => {
     expect(() => read(torchZip(pkl))).toThrow(/quantized tensors/);
   });
 });
+
+// Found by test/formats/fuzz.test.ts: names and shapes a pickle controls must not reach
+// Object.prototype lookups, quadratic BigInt arithmetic or exponential String() conversions.
+describe('pickles that aim at the reader itself', () => {
+  /** A one-tensor state dict whose storage class is torch.<storage>. */
+  const stateDict = (storage: string) => {
+    const b = new PickleBuilder().op(0x7d).str('w').global('torch._utils', '_rebuild_tensor_v2').mark();
+    b.mark().str('storage').global('torch', storage).str('0').str('cpu').int(1).tuple().op(0x51);
+    b.int(0).mark().int(1).tuple().mark().int(1).tuple().op(0x89).global('collections', 'OrderedDict').op(0x29).reduce().tuple().reduce().op(0x73);
+    return torchZip(b.stop(), { '0': new Uint8Array(4) });
+  };
+
+  it('a storage class named like an Object.prototype property is refused by name, not a TypeError', () => {
+    expect(read(stateDict('FloatStorage')).tensors.get('w')!.shape).toEqual([1]);
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(() => read(stateDict(name))).toThrow(FormatError);
+      expect(() => read(stateDict(name))).toThrow(`refusing to load global 'torch.${name}'`);
+    }
+  });
+
+  /** `levels` times: the list/tuple on the stack becomes a pair of itself (memo 0 holds it). */
+  const doubled = (b: PickleBuilder, levels: number, pair: number[]) => {
+    for (let i = 0; i < levels; i++) b.op(0x71, 0, 0x30, ...pair);
+    return b;
+  };
+
+  it('a tuple dict key that doubles itself 30 times is an error, not 2^30 characters', () => {
+    const b = new PickleBuilder().op(0x7d).str('x').op(0x85); // {} ('x',)
+    doubled(b, 30, [0x68, 0, 0x68, 0, 0x86]).str('v').op(0x73); // key = (k, k), 30 times
+    expect(() => read(torchZip(b.stop()))).toThrow(/evil\.pt.*dict key is longer than 4096 characters/);
+  });
+
+  it('torch.device and a storage key given a list that doubles itself 40 times: no String() of it', () => {
+    const list = (b: PickleBuilder) => doubled(b.op(0x5d).str('x').op(0x61), 40, [0x5d, 0x68, 0, 0x61, 0x68, 0, 0x61]); // l = [l, l]
+    const device = list(new PickleBuilder().op(0x7d).str('d').global('torch', 'device')).op(0x85).reduce().op(0x73);
+    expect(read(torchZip(device.stop())).scalars).toEqual({ d: '<list of 2>' });
+    const key = list(new PickleBuilder().op(0x7d).str('w').mark().str('storage').global('torch', 'FloatStorage')).str('cpu').int(1).tuple().op(0x51, 0x73);
+    expect(() => read(torchZip(key.stop()))).toThrow(/refusing storage key "<list of 2>"/);
+  });
+
+  it('a 1 MB LONG4 integer is read in linear time and summarized, not printed', () => {
+    // byte-by-byte BigInt shifts took 20 s for 200 KB (quadratic): this took minutes
+    const n = 1 << 20;
+    const b = new PickleBuilder().op(0x7d).str('big').op(0x8b, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24);
+    const pkl = b.stop();
+    const big = new Uint8Array(pkl.length - 1 + n + 2);
+    big.set(pkl.subarray(0, -1));
+    big.fill(0x11, pkl.length - 1, pkl.length - 1 + n);
+    big.set([0x73, 0x2e], pkl.length - 1 + n); // SETITEM, STOP
+    expect(read(torchZip(big)).scalars).toEqual({ big: `<${8 * n}-bit integer>` });
+  });
+
+  it('legacy: a storage key list holding a list is an error naming the file', () => {
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'views.legacy.pt')));
+    const e = (() => {
+      try {
+        read(legacyWithKeyList(bytes));
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error('read without error');
+    })();
+    expect(e).toBeInstanceOf(FormatError);
+    expect(e.message).toMatch(/evil\.pt.*storage key <list of 0> is not a name/);
+  });
+});
+
+/** A legacy checkpoint whose storage key list is `[[]]` (everything after it dropped). */
+function legacyWithKeyList(bytes: Uint8Array): Uint8Array {
+  // magic number, protocol, sys info, then the checkpoint: the key list pickle starts after them
+  let end = 0;
+  for (let i = 0; i < 4; i++) end = unpickle(bytes, torchGlobals({ source: 't', file: 't', storages: new Map(), legacy: true }), { source: 't' }, end).end;
+  const keyList = new PickleBuilder().op(0x5d, 0x5d, 0x61).stop();
+  const out = new Uint8Array(end + keyList.length);
+  out.set(bytes.subarray(0, end));
+  out.set(keyList, end);
+  return out;
+}
 
 function findSig(b: Uint8Array, sig: number): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -152,4 +152,11 @@ describe('safetensors reader refuses bad files', () => {
     expect(() => readSafetensors(huge, 'x')).toThrow(FormatError);
     expect(() => readSafetensors(make({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, 0), 'x')).toThrow(/bad shape/);
   });
+
+  it('a dtype named like an Object.prototype property is unsupported, not a TypeError (found by fuzzing)', () => {
+    for (const dtype of ['constructor', '__proto__', 'toString']) {
+      expect(() => readSafetensors(make({ a: { dtype, shape: [1], data_offsets: [0, 4] } }, 4), 'proto.safetensors')).toThrow(UnsupportedError);
+      expect(() => readSafetensors(make({ a: { dtype, shape: [1], data_offsets: [0, 4] } }, 4), 'proto.safetensors')).toThrow(/proto\.safetensors/);
+    }
+  });
 });

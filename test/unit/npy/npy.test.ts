@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readNpy, writeNpy } from '../../../src/formats/numpy/index.js';
-import { FormatError } from '../../../src/ir/errors.js';
+import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 
 const PY = '/usr/bin/python3';
@@ -59,6 +59,29 @@ print(a.dtype, a.shape, a.tobytes().hex()); print(b.dtype, b.shape, b.tolist())`
     const text = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 100000), }";
     for (let i = 0; i < text.length; i++) huge[10 + i] = text.charCodeAt(i);
     expect(() => readNpy(huge, 'huge.npy')).toThrow(FormatError);
+  });
+
+  /** `good` with its header dict replaced (same length, padded with spaces). */
+  const withHeader = (dict: string): Uint8Array => {
+    const good = writeNpy(Tensor.float32([4, 4]));
+    const out = new Uint8Array(good);
+    const len = new DataView(out.buffer).getUint16(8, true);
+    const text = dict.padEnd(len - 1, ' ');
+    for (let i = 0; i < text.length; i++) out[10 + i] = text.charCodeAt(i);
+    return out;
+  };
+
+  it('a descr named like an Object.prototype property is unsupported, not a TypeError (found by fuzzing)', () => {
+    for (const descr of ['constructor', '<__proto__', '|toString']) {
+      const bytes = withHeader(`{'descr': '${descr}', 'fortran_order': False, 'shape': (4, 4), }`);
+      expect(() => readNpy(bytes, 'proto.npy')).toThrow(UnsupportedError);
+      expect(() => readNpy(bytes, 'proto.npy')).toThrow(/proto\.npy/);
+    }
+  });
+
+  it('a dimension beyond 2^53 is a FormatError even when the array is empty (found by fuzzing)', () => {
+    const bytes = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 99999999999999999999), }");
+    expect(() => readNpy(bytes, 'dims.npy')).toThrow(/dims\.npy.*bad dimension '99999999999999999999'/);
   });
 });
 

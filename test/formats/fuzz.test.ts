@@ -1,0 +1,669 @@
+// Deterministic mutation fuzzing of every reader reachable through readModel (and of
+// readTensorProto): bit flips, byte runs, inserts, deletes, truncations, duplicated chunks, and
+// targeted mutations of the varints, pickle opcodes, zip fields and JSON/.npy headers that carry
+// sizes. Every case must either read, or fail with an NnportError that names the file; nothing
+// may crash with a TypeError/RangeError/library error, hang, or allocate what the file claims.
+//
+// A failure names the target, the case number and the mutation; `replay(target, index)` below
+// rebuilds exactly those bytes (every case draws from its own rng(seed)).
+import { readFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NnportError, FormatError, Tensor, type LoadedModel } from '../../src/index.js';
+import { readModel } from '../../src/formats/registry.js';
+import { onnx } from '../../src/formats/generated/onnx.js';
+import { readTensorProto } from '../../src/formats/onnx/read.js';
+import { writeOnnx } from '../../src/formats/onnx/write.js';
+import { writeNpy, writeNpz } from '../../src/formats/numpy/index.js';
+import { writeSafetensors } from '../../src/formats/safetensors/index.js';
+import { writeZip, ZipReader } from '../../src/io/zip.js';
+import { planGraph } from '../../src/runtime/executor.js';
+import { rng } from '../support/rng.js';
+
+const REPO = new URL('../../', import.meta.url);
+const CORPUS = new URL('../shared/corpus/', REPO);
+const file = (rel: string, base = REPO) => new Uint8Array(readFileSync(new URL(rel, base)));
+
+type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy';
+
+interface Seed {
+  name: string;
+  bytes: Uint8Array;
+}
+
+interface Target {
+  /** also the file name the reader is given: errors must name it */
+  name: string;
+  kind: Kind;
+  seeds: Seed[];
+  /** random mutations per seed */
+  cases: number;
+  read: (bytes: Uint8Array, fileName: string) => Promise<unknown>;
+  /** external data of an ONNX seed, served through readSibling */
+  sidecars?: Map<string, Uint8Array>;
+}
+
+// ---- seeds ----
+
+const ascii = new TextEncoder();
+
+function t32(shape: number[], seed: number): Tensor {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor('float32', shape, Float32Array.from({ length: n }, () => r() * 2 - 1));
+}
+
+function weightTensors(): Map<string, Tensor> {
+  return new Map<string, Tensor>([
+    ['conv.weight', t32([4, 2, 3, 3], 1)],
+    ['conv.bias', t32([4], 2)],
+    ['ids', Tensor.int64([3], [1, -2, 3])],
+    ['mask', new Tensor('bool', [2, 2], Uint8Array.of(1, 0, 0, 1))],
+    ['half', new Tensor('float16', [3], Uint16Array.of(0x3c00, 0xc000, 0x7bff))],
+    ['scalar', new Tensor('float64', [], Float64Array.of(3.5))],
+    ['empty', new Tensor('int32', [0, 4], new Int32Array(0))],
+  ]);
+}
+
+/** An ONNX model whose initializers live in a sidecar file (model.onnx.data). */
+async function externalSeed(): Promise<{ bytes: Uint8Array; sidecars: Map<string, Uint8Array> }> {
+  const loaded = await readModel(file('test/fixtures/models/seg_head/model.onnx'), { fileName: 'seg_head.onnx' });
+  if (loaded.kind !== 'graph') throw new Error('seg_head is not a graph');
+  const sidecars = new Map<string, Uint8Array>();
+  const bytes = writeOnnx(loaded.graph, { fileName: 'fuzz-external.onnx', externalDataThreshold: 64, sidecars });
+  return { bytes, sidecars };
+}
+
+function tensorProtoSeeds(): Seed[] {
+  const enc = (p: onnx.TensorProto.$Properties) => onnx.TensorProto.encode(p).finish();
+  return [
+    { name: 'maxpool input_0.pb', bytes: file('onnx/onnx-backend-maxpool2d/test_data_set_0/input_0.pb', CORPUS) },
+    { name: 'int64_data', bytes: enc({ name: 'i', dims: [2, 3], data_type: 7, int64_data: [1, -2, 3, 2 ** 40, 5, 6] }) },
+    { name: 'float_data', bytes: enc({ name: 'f', dims: [4], data_type: 1, float_data: [1, 2, 3, 4] }) },
+    { name: 'string_data', bytes: enc({ name: 's', dims: [2], data_type: 8, string_data: [ascii.encode('ab'), ascii.encode('c')] }) },
+    { name: 'raw f16', bytes: enc({ name: 'h', dims: [2, 2], data_type: 10, raw_data: new Uint8Array(8) }) },
+  ];
+}
+
+function npySeeds(): Seed[] {
+  const c = writeNpy(t32([3, 4], 7));
+  const text = (b: Uint8Array, from: string, to: string) => {
+    const s = Buffer.from(b).toString('latin1').replace(from, to);
+    return new Uint8Array(Buffer.from(s, 'latin1'));
+  };
+  return [
+    { name: 'lenet input.npy', bytes: file('examples/lenet/input.npy') },
+    { name: 'q_int8_axis0_x.npy', bytes: file('test/fixtures/numpy/q_int8_axis0_x.npy') },
+    { name: 'f16_to_f32.npy', bytes: file('test/fixtures/numpy/f16_to_f32.npy') },
+    { name: 'fortran', bytes: text(c, "'fortran_order': False", "'fortran_order': True ") },
+    { name: 'big-endian', bytes: text(c, "'<f4'", "'>f4'") },
+    { name: 'int64 scalar', bytes: writeNpy(Tensor.int64([], [7])) },
+  ];
+}
+
+// ---- mutations ----
+
+interface Mutation {
+  desc: string;
+  bytes: Uint8Array;
+}
+
+const int = (r: () => number, n: number) => Math.floor(r() * n);
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[int(r, xs.length)]!;
+
+function splice(b: Uint8Array, at: number, del: number, ins: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(b.length - del + ins.length);
+  out.set(b.subarray(0, at), 0);
+  out.set(ins, at);
+  out.set(b.subarray(at + del), at + ins.length);
+  return out;
+}
+
+function generic(b: Uint8Array, r: () => number): Mutation {
+  const out = b.slice();
+  const pos = int(r, Math.max(1, b.length));
+  switch (int(r, 8)) {
+    case 0: {
+      const k = 1 + int(r, 8);
+      const bits: number[] = [];
+      for (let i = 0; i < k; i++) {
+        const bit = int(r, b.length * 8);
+        out[bit >> 3]! ^= 1 << (bit & 7);
+        bits.push(bit);
+      }
+      return { desc: `flip bits ${bits.join(',')}`, bytes: out };
+    }
+    case 1: {
+      const v = int(r, 256);
+      out[pos] = v;
+      return { desc: `byte ${pos} = ${v}`, bytes: out };
+    }
+    case 2: {
+      const v = pick(r, [0x00, 0xff, 0x7f, 0x80]);
+      const n = 1 + int(r, 16);
+      out.fill(v, pos, pos + n);
+      return { desc: `fill ${n} x 0x${v.toString(16)} at ${pos}`, bytes: out };
+    }
+    case 3: {
+      const n = 1 + int(r, 64);
+      const ins = Uint8Array.from({ length: n }, () => int(r, 256));
+      return { desc: `insert ${n} random bytes at ${pos}`, bytes: splice(b, pos, 0, ins) };
+    }
+    case 4: {
+      const n = 1 + int(r, 64);
+      return { desc: `delete ${n} bytes at ${pos}`, bytes: splice(b, pos, Math.min(n, b.length - pos)) };
+    }
+    case 5: {
+      const from = int(r, b.length);
+      const n = 1 + int(r, 128);
+      const chunk = b.slice(from, from + n);
+      return { desc: `duplicate ${chunk.length} bytes from ${from} at ${pos}`, bytes: splice(b, pos, 0, chunk) };
+    }
+    case 6: {
+      const at = int(r, b.length);
+      return { desc: `truncate at ${at}`, bytes: b.slice(0, at) };
+    }
+    default: {
+      const from = int(r, b.length);
+      const n = 1 + int(r, 32);
+      out.copyWithin(pos, from, from + n);
+      return { desc: `copy ${n} bytes from ${from} over ${pos}`, bytes: out };
+    }
+  }
+}
+
+// -- protobuf: every varint (tags, lengths, values) of the message tree --
+
+interface Varint {
+  pos: number;
+  len: number;
+  role: 'tag' | 'length' | 'value';
+}
+
+function readVarint(b: Uint8Array, pos: number, end: number): [bigint, number] | undefined {
+  let v = 0n;
+  for (let i = 0; i < 10 && pos + i < end; i++) {
+    v |= BigInt(b[pos + i]! & 0x7f) << BigInt(7 * i);
+    if (b[pos + i]! < 0x80) return [v, i + 1];
+  }
+  return undefined;
+}
+
+/** The varints of a message (recursing into LEN payloads that parse as messages). */
+function protoVarints(b: Uint8Array, start = 0, end = b.length, depth = 0, out: Varint[] = []): Varint[] | undefined {
+  const found: Varint[] = [];
+  let p = start;
+  while (p < end) {
+    const tag = readVarint(b, p, end);
+    if (!tag || tag[0] >> 3n === 0n) return undefined;
+    found.push({ pos: p, len: tag[1], role: 'tag' });
+    p += tag[1];
+    const wire = Number(tag[0] & 7n);
+    if (wire === 0) {
+      const v = readVarint(b, p, end);
+      if (!v) return undefined;
+      found.push({ pos: p, len: v[1], role: 'value' });
+      p += v[1];
+    } else if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else if (wire === 2) {
+      const n = readVarint(b, p, end);
+      if (!n || p + n[1] + Number(n[0]) > end) return undefined;
+      found.push({ pos: p, len: n[1], role: 'length' });
+      p += n[1];
+      const q = p + Number(n[0]);
+      if (depth < 12 && q > p) {
+        const inner = protoVarints(b, p, q, depth + 1, []);
+        if (inner) found.push(...inner);
+        else {
+          // packed repeated varints (dims, int64_data): each one is a value
+          let k = p;
+          while (k < q) {
+            const v = readVarint(b, k, q);
+            if (!v) break;
+            found.push({ pos: k, len: v[1], role: 'value' });
+            k += v[1];
+          }
+        }
+      }
+      p = q;
+    } else return undefined;
+    if (p > end) return undefined;
+  }
+  out.push(...found);
+  return out;
+}
+
+function encodeVarint(v: bigint): Uint8Array {
+  let u = BigInt.asUintN(64, v);
+  const bytes: number[] = [];
+  do {
+    const low = Number(u & 0x7fn);
+    u >>= 7n;
+    bytes.push(u ? low | 0x80 : low);
+  } while (u);
+  return Uint8Array.from(bytes);
+}
+
+const HUGE: readonly bigint[] = [2n ** 31n, 2n ** 31n - 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 64n - 1n, -1n, -(2n ** 31n), 0n, 1n];
+
+const varintCache = new WeakMap<Uint8Array, Varint[]>();
+function protoMutation(b: Uint8Array, r: () => number): Mutation {
+  let vs = varintCache.get(b);
+  if (!vs) varintCache.set(b, (vs = protoVarints(b) ?? []));
+  if (!vs.length) return generic(b, r);
+  // lengths and values are the interesting ones; tags get a share too
+  const v = r() < 0.85 ? pick(r, vs.filter((x) => x.role !== 'tag').length ? vs.filter((x) => x.role !== 'tag') : vs) : pick(r, vs);
+  const old = readVarint(b, v.pos, b.length)![0];
+  const choice = r() < 0.8 ? pick(r, HUGE) : old + BigInt(pick(r, [-2, -1, 1, 2, 1000]));
+  return { desc: `${v.role} varint at ${v.pos} (${old}) = ${choice}`, bytes: splice(b, v.pos, v.len, encodeVarint(choice)) };
+}
+
+// -- pickle: the opcodes that carry lengths, ints, memo indices --
+
+const U32_OPS = new Set([0x58, 0x42, 0x72, 0x6a, 0x54, 0x8b, 0x4a]); // X B r j T LONG4 J
+const U8_OPS = new Set([0x8c, 0x43, 0x55, 0x71, 0x68, 0x8a, 0x4b]); // SHORT_BINUNICODE C U q h LONG1 K
+const U64_OPS = new Set([0x95, 0x8d, 0x8e, 0x96]); // FRAME BINUNICODE8 BINBYTES8 BYTEARRAY8
+const U32_HUGE = [0xffffffff, 0x7fffffff, 0x80000000, 0x40000000, 0x10000000, 0];
+
+/** Names that look up inherited properties of a plain object, and names the readers act on. */
+const WORDS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'storage', 'FloatStorage', 'UntypedStorage', 'torch', 'float32', 'bool', '_rebuild_tensor_v2', 'OrderedDict', 'collections', '', 'x'.repeat(300)];
+
+const printable = (b: Uint8Array, from: number, to: number) => {
+  for (let i = from; i < to; i++) if (b[i]! < 0x20 || b[i]! > 0x7e) return false;
+  return to > from;
+};
+
+/** Replace a pickled short string (SHORT_BINUNICODE) or a text line (GLOBAL's module/name) with a dictionary word. */
+function pickleWordMutation(b: Uint8Array, r: () => number): Mutation | undefined {
+  const sites: [number, number, 'short' | 'line'][] = [];
+  for (let i = 0; i + 2 < b.length; i++) {
+    if (b[i] === 0x8c && printable(b, i + 2, i + 2 + b[i + 1]!) && i + 2 + b[i + 1]! <= b.length) sites.push([i, b[i + 1]!, 'short']);
+    if (b[i] === 0x63) {
+      const e = b.indexOf(0x0a, i + 1);
+      const e2 = e < 0 ? -1 : b.indexOf(0x0a, e + 1);
+      if (e2 > 0 && e2 - i < 200 && printable(b, i + 1, e) && printable(b, e + 1, e2)) sites.push([e + 1, e2 - e - 1, 'line']);
+    }
+  }
+  if (!sites.length) return undefined;
+  const [at, len, how] = pick(r, sites);
+  const word = pick(r, WORDS);
+  const w = ascii.encode(word);
+  if (how === 'short') return { desc: `pickle string at ${at} -> '${word.slice(0, 20)}'`, bytes: splice(b, at, 2 + len, Uint8Array.of(0x8c, w.length, ...w)) };
+  return { desc: `pickle GLOBAL name at ${at} -> '${word.slice(0, 20)}'`, bytes: splice(b, at, len, w) };
+}
+
+function pickleMutation(b: Uint8Array, r: () => number, start = 0, end = b.length): Mutation {
+  if (r() < 0.3) {
+    const m = pickleWordMutation(b, r);
+    if (m) return m;
+  }
+  const at: number[] = [];
+  for (let i = start; i < end; i++) if (U32_OPS.has(b[i]!) || U8_OPS.has(b[i]!) || U64_OPS.has(b[i]!) || b[i] === 0x4d) at.push(i);
+  if (!at.length) return generic(b, r);
+  const i = pick(r, at);
+  const op = b[i]!;
+  const out = b.slice();
+  const dv = new DataView(out.buffer);
+  if (op === 0x4b && r() < 0.5) {
+    // BININT1 -> BININT with a huge (or negative) value: shapes, strides, numel, offsets
+    const v = pick(r, U32_HUGE);
+    const ins = new Uint8Array(5);
+    ins[0] = 0x4a;
+    new DataView(ins.buffer).setUint32(1, v, true);
+    return { desc: `pickle BININT1 at ${i} -> BININT ${v | 0}`, bytes: splice(b, i, 2, ins) };
+  }
+  if (U32_OPS.has(op) && i + 5 <= out.length) {
+    const v = pick(r, U32_HUGE);
+    dv.setUint32(i + 1, v, true);
+    return { desc: `pickle op 0x${op.toString(16)} at ${i}: u32 = ${v}`, bytes: out };
+  }
+  if (U64_OPS.has(op) && i + 9 <= out.length) {
+    const v = pick(r, [2n ** 64n - 1n, 2n ** 53n, 2n ** 31n, BigInt(b.length)]);
+    dv.setBigUint64(i + 1, v, true);
+    return { desc: `pickle op 0x${op.toString(16)} at ${i}: u64 = ${v}`, bytes: out };
+  }
+  if (op === 0x4d && i + 3 <= out.length) {
+    dv.setUint16(i + 1, 0xffff, true);
+    return { desc: `pickle BININT2 at ${i} = 65535`, bytes: out };
+  }
+  if (i + 2 <= out.length) {
+    const v = pick(r, [0xff, 0x80, 0x7f, 0]);
+    out[i + 1] = v;
+    return { desc: `pickle op 0x${op.toString(16)} at ${i}: u8 = ${v}`, bytes: out };
+  }
+  return generic(b, r);
+}
+
+// -- zip: size, offset, count, name/extra length and method fields of every record --
+
+const ZIP_FIELDS: Record<number, [number, 2 | 4][]> = {
+  0x04034b50: [[8, 2], [18, 4], [22, 4], [26, 2], [28, 2]], // local: method, csize, size, name len, extra len
+  0x02014b50: [[10, 2], [20, 4], [24, 4], [28, 2], [30, 2], [32, 2], [42, 4]], // central
+  0x06054b50: [[8, 2], [10, 2], [12, 4], [16, 4], [20, 2]], // EOCD
+  0x06064b50: [[24, 4], [32, 4], [40, 4], [48, 4]], // zip64 EOCD (low halves)
+  0x07064b50: [[8, 4]], // zip64 locator
+};
+
+function zipMutation(b: Uint8Array, r: () => number): Mutation {
+  const dv0 = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const recs: [number, number][] = [];
+  for (let i = 0; i + 4 <= b.length; i++) {
+    if (b[i] === 0x50 && b[i + 1] === 0x4b) {
+      const sig = dv0.getUint32(i, true);
+      if (ZIP_FIELDS[sig]) recs.push([i, sig]);
+    }
+  }
+  if (!recs.length) return generic(b, r);
+  const [at, sig] = pick(r, recs);
+  const [off, width] = pick(r, ZIP_FIELDS[sig]!);
+  const p = at + off;
+  if (p + width > b.length) return generic(b, r);
+  const out = b.slice();
+  const dv = new DataView(out.buffer);
+  let v: number;
+  if (width === 2) {
+    v = off === 8 || off === 10 ? pick(r, [8, 0, 12, 99]) : pick(r, [0xffff, 0x8000, 0, 1, dv.getUint16(p, true) + 1]);
+    if ((sig === 0x04034b50 && off === 8) || (sig === 0x02014b50 && off === 10)) v = pick(r, [0, 8, 12, 0xffff]);
+    dv.setUint16(p, v & 0xffff, true);
+  } else {
+    v = pick(r, [0xffffffff, 0x7fffffff, 0x80000000, 0x3fffffff, 0, b.length, b.length + 1, dv.getUint32(p, true) + 1, dv.getUint32(p, true) - 1]);
+    dv.setUint32(p, v >>> 0, true);
+  }
+  return { desc: `zip record 0x${sig.toString(16)} at ${at}: field +${off} = ${v >>> 0}`, bytes: out };
+}
+
+/** Rebuild a zip with one entry's bytes mutated (so the archive itself stays valid). */
+function zipEntryMutation(b: Uint8Array, r: () => number, inner: (x: Uint8Array, r: () => number) => Mutation, want: (name: string) => boolean): Mutation {
+  const zip = ZipReader.open(b, 'seed');
+  const names = [...zip.entries.keys()];
+  const candidates = names.filter(want);
+  if (!candidates.length) return generic(b, r);
+  const target = pick(r, candidates);
+  const m = inner(zip.read(target), r);
+  const entries = names.map((name) => ({ name, data: name === target ? m.bytes : zip.read(name) }));
+  return { desc: `entry '${target}': ${m.desc}`, bytes: writeZip(entries, { align: 64 }) };
+}
+
+// -- JSON (safetensors header) and .npy header text --
+
+const NUMBERS = ['2147483648', '4294967296', '9007199254740992', '9007199254740993', '18446744073709551616', '-1', '-9007199254740992', '1e308', '1.5', '0', '1e400', 'null', '"8"', '[]'];
+const DTYPE_NAMES = ['"F32"', '"BF16"', '"F64"', '"U64"', '"BOOL"', '"XYZ"', '""', '7', 'null', '{}', '"constructor"', '"__proto__"', '"toString"'];
+
+function replaceToken(text: string, re: RegExp, r: () => number, choices: readonly string[]): [string, string] | undefined {
+  const hits = [...text.matchAll(re)];
+  if (!hits.length) return undefined;
+  const h = pick(r, hits);
+  const to = pick(r, choices);
+  return [text.slice(0, h.index) + to + text.slice(h.index! + h[0].length), `'${h[0]}' at ${h.index} -> ${to}`];
+}
+
+function safetensorsMutation(b: Uint8Array, r: () => number): Mutation {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = Number(dv.getBigUint64(0, true));
+  const text = Buffer.from(b.subarray(8, 8 + n)).toString('utf8');
+  const data = b.subarray(8 + n);
+  const how = int(r, 4);
+  if (how === 0) {
+    const out = b.slice();
+    const v = pick(r, [2n ** 31n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 63n, BigInt(n + 1), BigInt(n - 1), 100_000_001n, BigInt(b.length - 8)]);
+    new DataView(out.buffer).setBigUint64(0, v, true);
+    return { desc: `header size = ${v}`, bytes: out };
+  }
+  const rep =
+    how === 1
+      ? replaceToken(text, /-?\d+(\.\d+)?([eE][+-]?\d+)?/g, r, NUMBERS)
+      : how === 2
+        ? replaceToken(text, /"(F32|F64|F16|BF16|I64|I32|BOOL)"/g, r, DTYPE_NAMES)
+        : replaceToken(text, /\[[^\][]*\]/g, r, ['[]', '[1]', '[0,0]', '[2147483648,2]', '"x"', '{}', '[0, 9007199254740992]', '[4294967296, 4294967296, 4294967296]']);
+  if (!rep) return generic(b, r);
+  const hb = ascii.encode(rep[0]);
+  const out = new Uint8Array(8 + hb.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
+  out.set(hb, 8);
+  out.set(data, 8 + hb.length);
+  return { desc: `header ${rep[1]}`, bytes: out };
+}
+
+function npyMutation(b: Uint8Array, r: () => number): Mutation {
+  if (b.length < 10) return generic(b, r);
+  const major = b[6]!;
+  const pre = major === 1 ? 10 : 12;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  const how = int(r, 5);
+  if (how === 0) {
+    const out = b.slice();
+    const odv = new DataView(out.buffer);
+    if (r() < 0.5) {
+      out[6] = pick(r, [0, 2, 3, 4, 255]);
+      return { desc: `version byte = ${out[6]}`, bytes: out };
+    }
+    const v = pick(r, [0xffff, 0, hlen + 1, 0x7fffffff, 0xffffffff]);
+    if (major === 1) odv.setUint16(8, v & 0xffff, true);
+    else odv.setUint32(8, v >>> 0, true);
+    return { desc: `header length = ${v}`, bytes: out };
+  }
+  const text = Buffer.from(b.subarray(pre, pre + hlen)).toString('latin1');
+  const rep =
+    how === 1 || how === 2
+      ? replaceToken(text, /\d+/g, r, ['2147483648', '4294967296', '9007199254740993', '99999999999999999999', '0', '-1', '1L', '3.5', ''])
+      : how === 3
+        ? replaceToken(text, /'[<>|=][a-z]\d'/g, r, ["'>f8'", "'<c8'", "'|O'", "'<U5'", "'f4'", "'>i2'", "'|b1'", "''", "'<f4'", "'constructor'", "'<__proto__'", "'|toString'"])
+        : replaceToken(text, /False|True/g, r, ['True', 'False', '1', 'None']);
+  if (!rep) return generic(b, r);
+  const hb = Buffer.from(rep[0], 'latin1');
+  const out = new Uint8Array(pre + hb.length + (b.length - pre - hlen));
+  out.set(b.subarray(0, pre));
+  const odv = new DataView(out.buffer);
+  if (major === 1) odv.setUint16(8, hb.length & 0xffff, true);
+  else odv.setUint32(8, hb.length, true);
+  out.set(hb, pre);
+  out.set(b.subarray(pre + hlen), pre + hb.length);
+  return { desc: `header ${rep[1]}`, bytes: out };
+}
+
+function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
+  switch (kind) {
+    case 'proto':
+      return protoMutation(b, r);
+    case 'pickle':
+      return pickleMutation(b, r);
+    case 'zip-pickle':
+      return r() < 0.4 ? zipMutation(b, r) : zipEntryMutation(b, r, (x, rr) => (rr() < 0.7 ? pickleMutation(x, rr) : generic(x, rr)), (n) => n.endsWith('data.pkl') || r() < 0.2);
+    case 'zip-npy':
+      return r() < 0.4 ? zipMutation(b, r) : zipEntryMutation(b, r, (x, rr) => (rr() < 0.7 ? npyMutation(x, rr) : generic(x, rr)), () => true);
+    case 'safetensors':
+      return safetensorsMutation(b, r);
+    case 'npy':
+      return npyMutation(b, r);
+  }
+}
+
+// ---- running cases ----
+
+interface Failure {
+  target: string;
+  seed: string;
+  index: number;
+  desc: string;
+  error: string;
+}
+
+const GIB = 1024 ** 3;
+let baseline = { rss: 0, arrayBuffers: 0 };
+let peak = { rss: 0, arrayBuffers: 0, at: '' };
+let total = 0;
+
+function sampleMemory(where: string): void {
+  const m = process.memoryUsage();
+  if (m.rss - baseline.rss > peak.rss) peak = { ...peak, rss: m.rss - baseline.rss, at: where };
+  if (m.arrayBuffers - baseline.arrayBuffers > peak.arrayBuffers) peak = { ...peak, arrayBuffers: m.arrayBuffers - baseline.arrayBuffers, at: where };
+}
+
+/** Run one case; undefined when the outcome is allowed, else what went wrong. */
+const stats = new Map<string, Map<string, number>>();
+function count(t: Target, outcome: string): void {
+  let m = stats.get(t.name);
+  if (!m) stats.set(t.name, (m = new Map()));
+  m.set(outcome, (m.get(outcome) ?? 0) + 1);
+}
+
+async function runCase(t: Target, bytes: Uint8Array): Promise<string | undefined> {
+  total++;
+  let loaded: unknown;
+  try {
+    loaded = await t.read(bytes, t.name);
+    const model = loaded as LoadedModel;
+    // A graph that reads must also plan (cheap: attribute parsing and a topological sort).
+    if (model && typeof model === 'object' && 'kind' in model && model.kind === 'graph') planGraph(model.graph);
+    count(t, 'ok');
+    return undefined;
+  } catch (e) {
+    if (process.env.FUZZ_STATS) count(t, `${(e as Error).constructor?.name}: ${String((e as Error).message).replace(/\d+/g, 'N').slice(0, 110)}${(e as Error).message?.includes(t.name) ? '' : ' [NO FILE]'}`);
+    if (!(e instanceof NnportError)) return `${e instanceof Error ? e.constructor.name : typeof e}: ${e instanceof Error ? e.message : String(e)}`;
+    if (e instanceof FormatError && !e.message.includes(t.name)) return `FormatError without the file name: ${e.message}`;
+    return undefined;
+  }
+}
+
+function mutationFor(t: Target, seed: Seed, index: number): Mutation {
+  // each case draws from its own generator: (target, seed, index) replays it exactly
+  const r = rng(hash(`${t.name}|${seed.name}`) + index * 7919);
+  return r() < 0.5 ? targeted(t.kind, seed.bytes, r) : generic(seed.bytes, r);
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+async function fuzzTarget(t: Target): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  const report = (seed: Seed, index: number, desc: string, error: string | undefined) => {
+    if (error !== undefined) failures.push({ target: t.name, seed: seed.name, index, desc, error });
+  };
+  for (const seed of t.seeds) {
+    // the seed itself must read
+    report(seed, -1, 'unmutated seed', await runCase(t, seed.bytes));
+    // truncation at every position for small files, at many random ones for big files
+    const cuts = seed.bytes.length <= 2048 ? seed.bytes.length : 160;
+    const rc = rng(hash(`cut|${t.name}|${seed.name}`));
+    for (let i = 0; i < cuts; i++) {
+      const at = seed.bytes.length <= 2048 ? i : int(rc, seed.bytes.length);
+      report(seed, -2, `truncate at ${at}`, await runCase(t, seed.bytes.subarray(0, at)));
+    }
+    for (let i = 0; i < t.cases; i++) {
+      const m = mutationFor(t, seed, i);
+      report(seed, i, m.desc, await runCase(t, m.bytes));
+      sampleMemory(`${t.name} ${seed.name} #${i}: ${m.desc}`);
+    }
+    sampleMemory(`${t.name} ${seed.name}`);
+  }
+  return failures;
+}
+
+function describeFailures(fs: Failure[]): string {
+  const lines = fs.slice(0, 12).map((f) => `  ${f.target} / ${f.seed} / case ${f.index} (${f.desc}): ${f.error.slice(0, 300)}`);
+  return `${fs.length} cases failed; replay with mutationFor(target, seed, case):\n${lines.join('\n')}`;
+}
+
+// ---- targets ----
+
+const corpusPt = (rel: string): Seed => ({ name: rel.replace(/^.*\//, ''), bytes: file(`pytorch/${rel}`, CORPUS) });
+const fixturePt = (name: string): Seed => ({ name, bytes: file(`test/fixtures/pytorch/${name}`) });
+
+async function targets(): Promise<Target[]> {
+  const model = (t: Target) => t;
+  const read = (sidecars?: Map<string, Uint8Array>) => (bytes: Uint8Array, fileName: string) =>
+    readModel(bytes, {
+      fileName,
+      readSibling: async (p: string) => {
+        const d = sidecars?.get(p);
+        if (!d) throw new Error(`no such file '${p}'`);
+        return d;
+      },
+    });
+  const ext = await externalSeed();
+  const tensors = weightTensors();
+  const npzDeflated = zipSync(Object.fromEntries([...tensors].filter(([k]) => k !== 'half').map(([k, v]) => [`${k}.npy`, [writeNpy(v), { level: 6 }]])) as never);
+  return [
+    model({ name: 'fuzz-lenet.onnx', kind: 'proto', cases: 500, read: read(), seeds: [{ name: 'lenet', bytes: file('examples/lenet/model.onnx') }] }),
+    model({ name: 'fuzz-seg-head.onnx', kind: 'proto', cases: 900, read: read(), seeds: [{ name: 'seg_head', bytes: file('test/fixtures/models/seg_head/model.onnx') }] }),
+    model({ name: 'fuzz-external.onnx', kind: 'proto', cases: 500, read: read(ext.sidecars), sidecars: ext.sidecars, seeds: [{ name: 'seg_head external', bytes: ext.bytes }] }),
+    model({
+      name: 'fuzz-tensor.pb',
+      kind: 'proto',
+      cases: 250,
+      read: async (bytes, fileName) => readTensorProto(bytes, fileName),
+      seeds: tensorProtoSeeds(),
+    }),
+    model({
+      name: 'fuzz-zip.pt',
+      kind: 'zip-pickle',
+      cases: 150,
+      read: read(),
+      seeds: [corpusPt('burn-conv2d-zip/conv2d.pt'), corpusPt('burn-checkpoint-nested-zip/checkpoint.pt'), corpusPt('burn-dtypes-zip/bfloat16.pt'), fixturePt('views.zip.pt'), fixturePt('nested.zip.pt'), fixturePt('dtypes.zip.pt')],
+    }),
+    model({ name: 'fuzz-mnist.pt', kind: 'zip-pickle', cases: 60, read: read(), seeds: [corpusPt('burn-mnist-state-dict-zip/mnist.pt')] }),
+    model({
+      name: 'fuzz-legacy.pt',
+      kind: 'pickle',
+      cases: 200,
+      read: read(),
+      seeds: [corpusPt('burn-legacy-state-dicts/legacy_shared_storage.pt'), corpusPt('burn-legacy-state-dicts/legacy_with_offsets.pt'), fixturePt('views.legacy.pt'), fixturePt('nested.legacy.pt'), fixturePt('dtypes.legacy.pt')],
+    }),
+    model({
+      name: 'fuzz.safetensors',
+      kind: 'safetensors',
+      cases: 500,
+      read: read(),
+      seeds: [{ name: 'weights', bytes: writeSafetensors(tensors, { format: 'pt' }) }, { name: 'one', bytes: writeSafetensors(new Map([['w', t32([2, 3], 9)]])) }],
+    }),
+    model({
+      name: 'fuzz.npz',
+      kind: 'zip-npy',
+      cases: 400,
+      read: read(),
+      seeds: [{ name: 'stored', bytes: writeNpz(tensors) }, { name: 'deflated', bytes: npzDeflated }],
+    }),
+    model({ name: 'fuzz.npy', kind: 'npy', cases: 200, read: read(), seeds: npySeeds() }),
+  ];
+}
+
+// ---- the tests ----
+
+let all: Target[] = [];
+
+beforeAll(async () => {
+  // plain Uint8Array copies: protobufjs hands out Buffers, whose slice() is a view, not a copy
+  all = (await targets()).map((t) => ({ ...t, seeds: t.seeds.map((s) => ({ name: s.name, bytes: new Uint8Array(s.bytes) })) }));
+  const m = process.memoryUsage();
+  baseline = { rss: m.rss, arrayBuffers: m.arrayBuffers };
+});
+
+afterAll(() => {
+  if (process.env.FUZZ_STATS) {
+    for (const [name, m] of stats) {
+      console.log(`${name}:\n${[...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${v}  ${k}`).join('\n')}`);
+    }
+  }
+  console.log(`fuzz: ${total} cases; peak growth rss ${(peak.rss / 2 ** 20).toFixed(0)} MiB, arrayBuffers ${(peak.arrayBuffers / 2 ** 20).toFixed(0)} MiB (${peak.at})`);
+});
+
+describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy'];
+  for (const name of names) {
+    // A hang fails this test by its timeout instead of stalling the run.
+    it(name, { timeout: 30_000 }, async () => {
+      const t = all.find((x) => x.name === name)!;
+      const failures = await fuzzTarget(t);
+      expect(failures.length, describeFailures(failures)).toBe(0);
+      // Coarse: no case may make the process hold a gigabyte more than before the run.
+      sampleMemory(name);
+      expect(peak.rss, `rss grew by ${peak.rss} bytes (${peak.at})`).toBeLessThan(GIB);
+      expect(peak.arrayBuffers, `ArrayBuffers grew by ${peak.arrayBuffers} bytes (${peak.at})`).toBeLessThan(GIB);
+    });
+  }
+});
