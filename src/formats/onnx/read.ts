@@ -154,7 +154,9 @@ function readNode(n: NodeProto, index: number, ctx: Context): Node {
     throw new UnsupportedError('ONNX model-local functions', `${label} calls function '${domain ? `${domain}.` : ''}${opType}' in '${ctx.file}'`);
   }
   const attrs: Record<string, Attr> = {};
-  for (const a of n.attribute ?? []) attrs[a.name ?? ''] = readAttr(a, label, ctx);
+  // defineProperty, not assignment: an attribute named '__proto__' must be an own key, not
+  // replace the prototype of `attrs` (which would make every missing attribute read as its value)
+  for (const a of n.attribute ?? []) Object.defineProperty(attrs, a.name ?? '', { value: readAttr(a, label, ctx), enumerable: true, writable: true, configurable: true });
   const node: Node = { name: n.name ?? '', opType, domain, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
   if (n.doc_string) node.doc = n.doc_string;
   return node;

@@ -105,3 +105,24 @@ describe('readTensorProto rejects bad tensors', () => {
     expect(() => readTensorProto(new Uint8Array(readFileSync(MNIST)), 'model.onnx')).toThrow(FormatError);
   });
 });
+
+describe('names from the file stay data', () => {
+  it("an attribute named '__proto__' is an own attribute, not the prototype of the node's attrs", async () => {
+    const { onnx } = await import('../../../src/formats/generated/onnx.js');
+    const bytes = onnx.ModelProto.encode({
+      ir_version: 8,
+      opset_import: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'g',
+        node: [{ op_type: 'Relu', input: ['x'], output: ['y'], attribute: [{ name: '__proto__', type: 2, i: 1 }] }],
+        input: [{ name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 2 }] } } } }],
+        output: [{ name: 'y', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 2 }] } } } }],
+      },
+    }).finish();
+    const g = await readOnnx(bytes, { fileName: 'proto.onnx' });
+    const attrs = g.nodes[0]!.attrs;
+    expect(Object.getPrototypeOf(attrs)).toBe(Object.prototype);
+    expect(Object.keys(attrs)).toEqual(['__proto__']);
+    expect((attrs as Record<string, unknown>).type).toBeUndefined();
+  });
+});
