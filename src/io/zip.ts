@@ -1,7 +1,7 @@
 // A zip container reader and writer: stored and deflated entries, zip64, no streaming.
 // Generic: PyTorch checkpoints, .npz and any other zip-based format use it. Reading keeps stored
 // entries as views over the caller's bytes (no copy); deflated entries are inflated on demand.
-import { inflateSync } from 'fflate';
+import { Inflate } from 'fflate';
 import { FormatError } from '../ir/errors.js';
 
 export interface ZipEntry {
@@ -166,8 +166,8 @@ export class ZipReader {
 
   /**
    * The entry's contents. Stored entries are views over the archive's bytes (no copy);
-   * deflated ones are inflated into a new buffer of the size the directory claims, after
-   * checking that the claim is possible for that much compressed data.
+   * deflated ones are inflated in slices, after checking that the directory's claimed size is
+   * possible for that much compressed data; memory follows what really inflates.
    */
   read(name: string): Uint8Array {
     const e = this.entry(name);
@@ -179,13 +179,39 @@ export class ZipReader {
     if (e.size > raw.byteLength * MAX_DEFLATE_RATIO + 1024) {
       throw new FormatError(`zip entry '${name}' claims ${e.size} bytes from ${raw.byteLength} compressed bytes, more than deflate can produce`, { file: this.fileName });
     }
-    let out: Uint8Array;
+    const out = this.inflateBounded(name, raw, e.size);
+    if (out.byteLength !== e.size) throw new FormatError(`zip entry '${name}' inflates to ${out.byteLength} bytes, the directory says ${e.size}`, { file: this.fileName });
+    return out;
+  }
+
+  /**
+   * Inflate in slices, keeping only what was really produced: memory follows the data, never
+   * the directory's claim, and output beyond the claim stops the inflation at once.
+   */
+  private inflateBounded(name: string, raw: Uint8Array, claimed: number): Uint8Array {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const inflater = new Inflate((chunk) => {
+      total += chunk.byteLength;
+      if (total > claimed) throw new FormatError(`zip entry '${name}' inflates to more than the ${claimed} bytes the directory says`, { file: this.fileName });
+      chunks.push(chunk);
+    });
+    const SLICE = 1 << 16;
     try {
-      out = inflateSync(raw, { out: new Uint8Array(e.size) });
+      for (let p = 0; p < raw.byteLength || p === 0; p += SLICE) {
+        inflater.push(raw.subarray(p, Math.min(raw.byteLength, p + SLICE)), p + SLICE >= raw.byteLength);
+      }
     } catch (err) {
+      if (err instanceof FormatError) throw err;
       throw new FormatError(`zip entry '${name}' does not inflate: ${(err as Error).message}`, { file: this.fileName }, { cause: err });
     }
-    if (out.byteLength !== e.size) throw new FormatError(`zip entry '${name}' inflates to ${out.byteLength} bytes, the directory says ${e.size}`, { file: this.fileName });
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
     return out;
   }
 
