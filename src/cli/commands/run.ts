@@ -1,5 +1,5 @@
 import { loadModelFile, run } from '../../index.js';
-import { UsageError } from '../../ir/errors.js';
+import { NnportError, UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -85,6 +85,10 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   let result;
   try {
     result = await run(model, feeds, { keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
+  } catch (e) {
+    // planning and op errors name the node; say which model it is in
+    if (e instanceof NnportError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+    throw e;
   } finally {
     progress.done();
   }
