@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../src/formats/numpy/index.js';
+import { emptyGraph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
+import { writeOnnx } from '../../src/formats/onnx/write.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LENET = join(ROOT, 'examples/lenet');
@@ -126,5 +128,20 @@ describe('nnport CLI', () => {
     expect(rep.outputs).toHaveLength(1);
     expect(rep.outputs[0].maxAbs).toBe(0);
     expect(rep.layers.length).toBeGreaterThan(3);
+  });
+
+  it('an op the runtime lacks is one line naming the model and the op', async () => {
+    const g = emptyGraph('unsupported');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 2] });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, 2] });
+    g.nodes.push({ name: 'det', opType: 'Det', domain: '', inputs: ['x'], outputs: ['y'], attrs: {} });
+    const model = join(tmp, 'det.onnx');
+    writeFileSync(model, writeOnnx(g, {}));
+    const x = join(tmp, 'x22.npy');
+    writeFileSync(x, writeNpy(Tensor.float32([2, 2], [1, 2, 3, 4])));
+    const r = await cli('run', model, '--input', x);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/det\.onnx: unsupported: op Det/);
+    expect(r.err.split('\n')).toHaveLength(1);
   });
 });
