@@ -1,5 +1,6 @@
 // The benchmark cases: single-op models (built here, so every runtime sees the same graph)
 // and end-to-end torchvision models from the fixture cache.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -68,8 +69,14 @@ export const OP_CASES = [
 /** End-to-end models: test/fixtures/models/<name>/model.onnx, else .fixtures-cache/models/<name>/. */
 export function modelCases() {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  return ['resnet18', 'mobilenet_v2'].map((name) => {
-    const file = [`${root}test/fixtures/models/${name}/model.onnx`, `${root}.fixtures-cache/models/${name}/model.onnx`].find((f) => existsSync(f));
-    return { bench: 'e2e', name, shape: '1x3x224x224', file };
-  });
+  const names = ['resnet18', 'mobilenet_v2'];
+  const find = (name) => [`${root}test/fixtures/models/${name}/model.onnx`, `${root}.fixtures-cache/models/${name}/model.onnx`].find((f) => existsSync(f));
+  const missing = names.filter((n) => !find(n));
+  // A fresh clone has no large fixtures: make them with the real PyTorch when it is installed.
+  if (missing.length && existsSync('/usr/bin/python3')) {
+    console.error(`bench: exporting ${missing.join(', ')} with scripts/fixtures/export_torchvision.py ...`);
+    const r = spawnSync('/usr/bin/python3', [`${root}scripts/fixtures/export_torchvision.py`, '--out', `${root}.fixtures-cache/models`, '--models', missing.join(',')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) console.error('bench: fixture export failed (apt-get install python3-torch python3-torchvision python3-onnx)');
+  }
+  return names.map((name) => ({ bench: 'e2e', name, shape: '1x3x224x224', file: find(name) }));
 }
