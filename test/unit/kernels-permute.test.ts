@@ -111,6 +111,16 @@ describe('permute kernel vs scalar twin', () => {
       [[1100, 21], [1, 0]],
       [[1029, 50], [1, 0]],
       [[2, 97, 5, 7], [0, 2, 3, 1]],
+      // at least 128 source rows and columns: 128 x 128 blocks (edges: < 128, not a multiple of 16 / 4)
+      [[128, 128], [1, 0]],
+      [[256, 384], [1, 0]],
+      [[131, 129], [1, 0]],
+      [[143, 130], [1, 0]],
+      [[300, 257], [1, 0]],
+      [[129, 515], [1, 0]],
+      [[517, 131], [1, 0]],
+      [[2, 144, 9, 15], [0, 2, 3, 1]],
+      [[3, 130, 11, 13], [0, 2, 3, 1]],
       // row axes without one destination stride (OIHW->HWIO): strips of 8 columns, 16 rows a step
       [[16, 8, 3, 3], [2, 3, 1, 0]],
       [[17, 5, 3, 3], [2, 3, 1, 0]],
