@@ -1,8 +1,8 @@
 // node --import tsx bench/permute-ab.mjs a.wasm b.wasm ...: A/B timing of permutation kernel builds,
 // runs interleaved (A B A B ...) on the bench:kernels shapes so that load from other processes hits
 // all builds alike. Prints each build's median GB/s (bytes read + written). Build a variant with
-// `npm run build:wasm && cp build/kernels.wasm /tmp/variant.wasm`; REPS=n (default 9) and
-// ONLY=8192x8192 (one shape) in the environment. Data sits in WASM memory, like "ours" in bench:kernels.
+// `npm run build:wasm && cp build/kernels.wasm /tmp/variant.wasm`; REPS=n (default 9),
+// ONLY=8192x8192 (one shape) and EXTRA=4096x4096,2048x8192 (more 2-D transposes) in the environment. Data sits in WASM memory, like "ours" in bench:kernels.
 import { readFileSync } from 'node:fs';
 import { planPermute } from '../src/wasm/permute.js';
 
@@ -15,6 +15,8 @@ const PERMS = [
   [[32, 64, 112, 112], [0, 2, 3, 1]],
   [[512, 512, 3, 3], [2, 3, 1, 0]],
   [[8192, 8192], [1, 0]],
+  // EXTRA=4096x4096,2048x8192 adds 2-D transposes of those shapes
+  ...(process.env.EXTRA ? process.env.EXTRA.split(',').map((s) => [s.split('x').map(Number), [1, 0]]) : []),
 ];
 const inst = files.map((f) => {
   const [path, tune] = f.split('@');
