@@ -9,6 +9,7 @@ import type { Tensor } from './ir/tensor.js';
 import { siblingReader } from './io/files.js';
 import { readModelFileBytes } from './io/read-file.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+import { initKernels } from './wasm/loader.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
@@ -79,6 +80,7 @@ export async function convert(model: LoadedModel, outputName: string, options: O
 export async function transplantWeights(source: LoadedModel, target: LoadedModel, options: TransplantOptions = {}): Promise<{ model: LoadedModel; report: TransplantReport }> {
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
   const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
+  await initKernels(); // layout fixes are permutations in WASM
   const { graph, report } = transplantPass(weights, target.graph, options);
   return { model: { ...target, graph }, report };
 }

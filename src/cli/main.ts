@@ -1,4 +1,5 @@
 import { NnportError } from '../ir/errors.js';
+import { nodeFs } from '../io/files.js';
 import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
@@ -68,7 +69,6 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
 }
 
 async function version(): Promise<string> {
-  const fs = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:fs') as typeof import('node:fs');
-  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(nodeFs().readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return `nnport ${pkg.version}`;
 }

@@ -15,6 +15,7 @@ function builtin<T>(id: string): T {
 
 export const nodeFs = (): Fs => builtin<Fs>('node:fs');
 export const nodePath = (): PathMod => builtin<PathMod>('node:path');
+export const nodeFsPromises = (): typeof import('node:fs/promises') => builtin('node:fs/promises');
 
 /** Read a whole file; a clear one-line error when it is missing or a directory. */
 export function readFileBytes(path: string): Uint8Array {
@@ -69,6 +70,21 @@ export function writeFileAtomic(target: string, bytes: Uint8Array): void {
     }
     throw e;
   }
+}
+
+/**
+ * Write a converted model: its sidecars (external data, shards) next to `target`, then the
+ * main file, each atomically and none over an input.
+ */
+export function writeModelFiles(target: string, bytes: Uint8Array, sidecars: ReadonlyMap<string, Uint8Array>, inputs: string[]): void {
+  const path = nodePath();
+  for (const [name, data] of sidecars) {
+    const file = path.join(path.dirname(target), name);
+    assertNotAnInput(file, inputs);
+    writeFileAtomic(file, data);
+  }
+  assertNotAnInput(target, inputs);
+  writeFileAtomic(target, bytes);
 }
 
 /** Refuse to write over any of the input files (compared after resolving links). */

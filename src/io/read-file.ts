@@ -2,10 +2,7 @@
 // flight, so that the kernel's page faulting and copying run on libuv's thread pool in parallel
 // (one sequential read of a 500 MB file is bound by page faults on a single core), into memory
 // whose pages fault in cheaply (allocateFileBuffer).
-import { nodeFs, readFileBytes } from './files.js';
-
-type FsPromises = typeof import('node:fs/promises');
-const nodeFsPromises = (): FsPromises => (nodeFs(), (globalThis as { process: { getBuiltinModule(id: string): unknown } }).process.getBuiltinModule('node:fs/promises') as FsPromises);
+import { nodeFs, nodeFsPromises, readFileBytes } from './files.js';
 
 const CHUNK = 16 << 20;
 

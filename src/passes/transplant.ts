@@ -7,7 +7,7 @@ import { ShapeError } from '../ir/errors.js';
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../ir/float16.js';
 import { attrInt, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { depthwiseOihwToKeras, oihwToHwio, permute } from '../wasm/permute.js';
+import { depthwiseOihwToKeras, oihwToHwio, permute, transpose2d } from '../wasm/permute.js';
 import { NameMatcher, splitParamName, type MatchVia, type ParamRole } from './name-mapping.js';
 
 /** The kind of layer a weight belongs to, which decides its layout fix. */
@@ -38,13 +38,13 @@ export const LAYOUT_RULES: Readonly<Record<TargetConvention, Partial<Record<Laye
 };
 
 /**
- * Apply a layout fix. Through src/wasm/permute.ts (await initKernels() first) except for 2-D
- * transposes. `targetShape` settles what the source shape cannot (a depthwise multiplier).
+ * Apply a layout fix through src/wasm/permute.ts (await initKernels() first in a browser).
+ * `targetShape` settles what the source shape cannot (a depthwise multiplier).
  */
 export function applyLayoutFix(t: Tensor, fix: LayoutFix, targetShape?: readonly number[]): Tensor {
   switch (fix) {
     case 'transpose2d':
-      return t.rank === 2 ? transpose2dScalar(t) : t;
+      return t.rank === 2 ? transpose2d(t) : t;
     case 'oihwToHwio':
       return oihwToHwio(t);
     case 'depthwiseOihwToKeras':
@@ -52,15 +52,6 @@ export function applyLayoutFix(t: Tensor, fix: LayoutFix, targetShape?: readonly
     case 'iohwToHwoi':
       return permute(t, [2, 3, 1, 0]);
   }
-}
-
-/** A small, dependency-free 2-D transpose (dense weights): no WASM needed for ONNX targets. */
-function transpose2dScalar(t: Tensor): Tensor {
-  const [r, c] = t.shape as [number, number];
-  const src = t.data as unknown as ArrayLike<number | bigint> & { constructor: new (n: number) => unknown };
-  const out = new (src.constructor as new (n: number) => { [i: number]: number | bigint })(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
-  return new Tensor(t.dtype, [c, r], out as unknown as Tensor['data']);
 }
 
 export interface TransplantOptions {

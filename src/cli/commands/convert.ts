@@ -1,6 +1,6 @@
 import { convert, loadModelFile } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, nodePath, writeFileAtomic } from '../../io/files.js';
+import { assertNotAnInput, writeModelFiles } from '../../io/files.js';
 import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
 
@@ -31,12 +31,6 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   } finally {
     progress.done();
   }
-  const path = nodePath();
-  for (const [name, bytes] of result.sidecars) {
-    const target = path.join(path.dirname(out), name);
-    assertNotAnInput(target, [file]);
-    writeFileAtomic(target, bytes);
-  }
-  writeFileAtomic(out, result.bytes);
+  writeModelFiles(out, result.bytes, result.sidecars, [file]);
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
 }

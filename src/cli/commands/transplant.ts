@@ -1,6 +1,6 @@
 import { convert, loadModelFile, transplantWeights } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, nodePath, readFileBytes, writeFileAtomic } from '../../io/files.js';
+import { assertNotAnInput, readFileBytes, writeFileAtomic, writeModelFiles } from '../../io/files.js';
 import { parseNameMapping, type TransplantReport } from '../../index.js';
 import { one, parseArgs } from '../args.js';
 
@@ -54,9 +54,7 @@ export async function transplantCommand(argv: string[], print: (s: string) => vo
   const target = await loadModelFile(into);
   const { model, report } = await transplantWeights(source, target, { mapping, allowPartial: args.flags.has('allow-partial') });
   const result = await convert(model, out);
-  const path = nodePath();
-  for (const [name, bytes] of result.sidecars) writeFileAtomic(path.join(path.dirname(out), name), bytes);
-  writeFileAtomic(out, result.bytes);
+  writeModelFiles(out, result.bytes, result.sidecars, [weights, into]);
   const reportFile = one(args, 'report');
   if (reportFile) writeFileAtomic(reportFile, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
   if (args.flags.has('json')) print(JSON.stringify(report, null, 2));
