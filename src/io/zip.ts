@@ -325,7 +325,7 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
   const dv = new DataView(out.buffer);
   const DOS_DATE = (1980 - 1980) << 9 | 1 << 5 | 1; // 1980-01-01 00:00: reproducible output
   for (const e of prepared) {
-    let p = e.offset;
+    const p = e.offset;
     dv.setUint32(p, SIG_LOCAL, true);
     dv.setUint16(p + 4, e.zip64 ? 45 : 20, true);
     dv.setUint16(p + 6, 0x0800, true); // UTF-8 names
@@ -353,7 +353,6 @@ export function writeZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
       q += pad;
     }
     out.set(e.data, q);
-    p = q + e.data.byteLength;
   }
   let p = cdStart;
   for (const e of prepared) {

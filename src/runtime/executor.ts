@@ -39,21 +39,20 @@ interface Step {
   opset: number;
 }
 
+const domainOf = (node: Node): string => (node.domain === 'ai.onnx' ? '' : node.domain);
+
 /** Parse every node's attributes once; unknown ops fail here, before any compute. */
 export function planGraph(graph: Graph, ops: OpTable = ONNX_OPS): Step[] {
   const order = topologicalOrder(graph);
-  const missing = new Set<string>();
-  for (const node of order) {
-    const key = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}::${node.opType}` : node.opType;
-    if (!ops[key]) missing.add(node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType);
-  }
+  // non-default domains are keyed 'domain::OpType' in op tables
+  const kernelOf = (node: Node): OpKernel<unknown> | undefined => ops[domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType];
+  const missing = new Set(order.filter((n) => !kernelOf(n)).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
   if (missing.size) {
     throw new UnsupportedError(`op${missing.size > 1 ? 's' : ''} ${[...missing].join(', ')}`, 'not implemented by the nnport runtime');
   }
   return order.map((node) => {
-    const domain = node.domain === 'ai.onnx' ? '' : node.domain;
-    const kernel = ops[domain ? `${domain}::${node.opType}` : node.opType]!;
-    const opset = graph.opsets[domain] ?? graph.opsets[''] ?? 1;
+    const kernel = kernelOf(node)!;
+    const opset = graph.opsets[domainOf(node)] ?? graph.opsets[''] ?? 1;
     try {
       return { node, kernel, attrs: kernel.attrs(node, opset), opset };
     } catch (e) {

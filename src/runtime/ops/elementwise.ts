@@ -208,7 +208,8 @@ export function prelu(x: Tensor, slope: Tensor): Tensor {
 }
 
 /** Gather `src` (any dtype) through per-output source indices into a new tensor. */
-function gatherFlat(src: Tensor, shape: Shape, index: Int32Array): Tensor {
+/** Elements of `src` at flat `index` positions, as a tensor of `shape`. */
+export function gatherFlat(src: Tensor, shape: Shape, index: Int32Array): Tensor {
   const out: any = allocArray(src.dtype, index.length);
   const d = src.data as any;
   for (let i = 0; i < index.length; i++) out[i] = d[index[i]!];

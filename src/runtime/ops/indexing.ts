@@ -8,6 +8,7 @@ import { defineOp, type OpTable } from '../op.js';
 import { need, normAxis, readInts, readNumbers, readScalar } from './args.js';
 import { dtypeFromOnnxEnum } from './cast.js';
 import { transpose } from './shape.js';
+import { gatherFlat } from './elementwise.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -255,7 +256,7 @@ function compress(x: Tensor, cond: Tensor, axis: number | undefined): Tensor {
   if (axis === undefined) {
     const flat = x.reshape([x.size]);
     const keep = Int32Array.from(c.flatMap((v, i) => (v && i < x.size ? [i] : [])));
-    return gatherFlat(flat, keep);
+    return gatherFlat(flat, [keep.length], keep);
   }
   const a = normAxis(axis, x.rank);
   const keep = c.flatMap((v, i) => (v && i < x.shape[a]! ? [i] : []));
@@ -268,13 +269,6 @@ function compress(x: Tensor, cond: Tensor, axis: number | undefined): Tensor {
   const shape = [...x.shape];
   shape[a] = keep.length;
   return new Tensor(x.dtype, shape, out);
-}
-
-function gatherFlat(x: Tensor, keep: Int32Array): Tensor {
-  const out: any = allocArray(x.dtype, keep.length);
-  const src = x.data as any;
-  for (let i = 0; i < keep.length; i++) out[i] = src[keep[i]!];
-  return new Tensor(x.dtype, [keep.length], out);
 }
 
 const REDUCTIONS = new Set(['none', 'add', 'mul', 'max', 'min']);
