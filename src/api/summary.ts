@@ -1,6 +1,6 @@
-import { DTYPES, type DType } from '../ir/dtypes.js';
+import type { DType } from '../ir/dtypes.js';
 import { runtimeInputs, type Dim } from '../ir/graph.js';
-import type { Tensor } from '../ir/tensor.js';
+import { shapeSize, type Tensor } from '../ir/tensor.js';
 import type { LoadedModel } from '../formats/model.js';
 import { formatById } from '../formats/registry.js';
 
@@ -39,24 +39,27 @@ export interface ModelSummary {
   metadata?: Record<string, string>;
 }
 
-function weightRow(name: string, t: Tensor): WeightSummary {
-  return { name, dtype: t.dtype, shape: [...t.shape], bytes: t.size * (DTYPES[t.dtype].bytes || 0) };
+/** Every weight's row, and the totals `inspect` prints above them. */
+function weightTable(tensors: ReadonlyMap<string, Tensor>): Pick<ModelSummary, 'weights' | 'totalParameters' | 'totalBytes'> {
+  const weights = [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength }));
+  return {
+    weights,
+    totalParameters: weights.reduce((a, w) => a + shapeSize(w.shape), 0),
+    totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
+  };
 }
 
 export function summarize(model: LoadedModel, file: string): ModelSummary {
   const handler = formatById(model.format);
   const base = { file, format: model.format, title: handler?.title ?? model.format };
   if (model.kind === 'weights') {
-    const weights = [...model.tensors].map(([n, t]) => weightRow(n, t));
     return {
       ...base,
       inputs: [],
       outputs: [],
       ops: {},
       nodes: 0,
-      weights,
-      totalParameters: weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0),
-      totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
+      ...weightTable(model.tensors),
       containers: model.containers,
       selected: model.selected,
       scalars: model.scalars,
@@ -69,7 +72,6 @@ export function summarize(model: LoadedModel, file: string): ModelSummary {
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
     ops.set(key, (ops.get(key) ?? 0) + 1);
   }
-  const weights = [...g.initializers].map(([n, t]) => weightRow(n, t));
   const meta = g.metadata;
   const producer = [meta?.producerName, meta?.producerVersion].filter(Boolean).join(' ');
   return {
@@ -81,9 +83,7 @@ export function summarize(model: LoadedModel, file: string): ModelSummary {
     outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? null })),
     ops: Object.fromEntries([...ops].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
     nodes: g.nodes.length,
-    weights,
-    totalParameters: weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0),
-    totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
+    ...weightTable(g.initializers),
     metadata: meta?.props,
   };
 }

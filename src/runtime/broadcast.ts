@@ -1,6 +1,6 @@
 // NumPy-style (multidirectional) broadcasting: output shapes and strided iteration plans.
 import { ShapeError } from '../ir/errors.js';
-import type { Shape } from '../ir/tensor.js';
+import { shapeSize, type Shape } from '../ir/tensor.js';
 
 /** The broadcast shape of `shapes` (right-aligned, dims equal or 1). */
 export function broadcastShapes(...shapes: Shape[]): number[] {
@@ -76,7 +76,7 @@ export function forEachRow(plan: BroadcastPlan, row: (offsets: number[], outOffs
   const r = dims.length;
   const n = dims[r - 1]!;
   if (n === 0 || dims.some((d) => d === 0)) return;
-  const rows = dims.slice(0, r - 1).reduce((a, b) => a * b, 1);
+  const rows = shapeSize(dims.slice(0, r - 1));
   const idx = new Array<number>(r).fill(0);
   const offs = new Array<number>(strides.length).fill(0);
   for (let q = 0; q < rows; q++) {
@@ -94,7 +94,7 @@ export function forEachRow(plan: BroadcastPlan, row: (offsets: number[], outOffs
 
 /** Source element index of every output element (for gathers over a broadcast operand). */
 export function broadcastIndex(outShape: Shape, inShape: Shape): Int32Array {
-  const n = outShape.reduce((a, b) => a * b, 1);
+  const n = shapeSize(outShape);
   const out = new Int32Array(n);
   const plan = broadcastPlan(outShape, [inShape]);
   const s = plan.strides[0]![plan.dims.length - 1]!;

@@ -2,7 +2,7 @@
 // byte counts) against the bytes actually present before allocating anything.
 import { DTYPES, viewAs, type DType, type NumericArray, type TensorData } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { Tensor } from '../../ir/tensor.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
 import type { onnx } from '../generated/onnx.js';
 import { dtypeFromOnnx, onnxDataType } from './data-types.js';
 import { int64ToBigInt, int64ToNumber, type Int64 } from './int64.js';
@@ -50,7 +50,7 @@ export function tensorFromProto(proto: TensorProto, where: string, file: string,
   const dtype = tensorDType(proto, where, file);
   const shape = tensorDims(proto, where, file);
   if (proto.segment) throw new UnsupportedError('segmented ONNX tensors', `${where} in '${file}'`);
-  const count = shape.reduce((a, b) => a * b, 1);
+  const count = shapeSize(shape);
   const bad = (what: string) => new FormatError(`${where} (${dtype} [${shape.join(', ')}], ${count} elements): ${what}`, { file });
 
   if (dtype === 'string') {

@@ -2,7 +2,7 @@
 // views (no copy when contiguous and aligned), nested checkpoints become container paths.
 import { allocArray, DTYPES, viewAs, type TensorData } from '../../ir/dtypes.js';
 import { FormatError, UsageError } from '../../ir/errors.js';
-import { Tensor } from '../../ir/tensor.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
 import type { FormatId, WeightsModel } from '../model.js';
 import { PyDict, PyTuple, pyText } from './pickle.js';
 import { PendingTensor, type StorageRef } from './torch-globals.js';
@@ -53,7 +53,7 @@ function gather(src: Uint8Array, dst: Uint8Array, es: number, offset: number, sh
   const inner = shape[rank - 1]!;
   const innerStride = stride[rank - 1]!;
   const idx = new Array<number>(rank - 1).fill(0);
-  const outer = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const outer = shapeSize(shape.slice(0, -1));
   let o = 0;
   for (let r = 0; r < outer; r++) {
     let base = offset;

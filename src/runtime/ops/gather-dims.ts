@@ -2,14 +2,14 @@
 // index remaps: out[i0, ..., ik] = x[idx0[i0], ..., idxk[ik]], with -1 meaning "fill".
 import { allocArray } from '../../ir/dtypes.js';
 import { ShapeError } from '../../ir/errors.js';
-import { stridesOf, Tensor } from '../../ir/tensor.js';
+import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 export function gatherDims(x: Tensor, idx: readonly Int32Array[], fill: number | bigint | string = 0): Tensor {
   if (idx.length !== x.rank) throw new ShapeError(`index lists for ${idx.length} dims given for a rank-${x.rank} tensor`);
   const shape = idx.map((a) => a.length);
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = shapeSize(shape);
   const out: any = allocArray(x.dtype, n);
   if (n === 0) return new Tensor(x.dtype, shape, out);
   const src = x.data as any;
