@@ -14,6 +14,8 @@ export interface SingleNodeSpec {
   /** node input list (defaults to inputs then initializers, in order) */
   nodeInputs?: string[];
   outputs: string[];
+  /** ONNX elem_type of outputs that are not float32 (e.g. 7 for int64 MaxPool Indices) */
+  outputTypes?: Record<string, number>;
   attrs?: Record<string, AttrValue>;
   opset?: number;
 }
@@ -97,7 +99,7 @@ export function singleNodeModel(spec: SingleNodeSpec): Uint8Array {
   for (const i of spec.inputs) graph.msg(11, valueInfo(i.name, i.shape));
   // Output shapes are left unknown: the peer infers them.
   for (const o of spec.outputs) {
-    const tensorType = new Writer().int(1, 1);
+    const tensorType = new Writer().int(1, spec.outputTypes?.[o] ?? 1);
     graph.msg(12, new Writer().str(1, o).msg(2, new Writer().msg(1, tensorType)));
   }
   return new Writer()
