@@ -1,6 +1,6 @@
 import type { DType } from './dtypes.js';
-import { GraphError, ShapeError } from './errors.js';
-import type { Tensor } from './tensor.js';
+import { GraphError, ShapeError, UnsupportedError } from './errors.js';
+import { Tensor } from './tensor.js';
 
 /** A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). */
 export type Dim = number | string | null;
@@ -129,6 +129,26 @@ export function attrStrings(node: Node, name: string): string[] | undefined {
 export function attrTensor(node: Node, name: string): Tensor | undefined {
   const a = attrOf(node, name, 'tensor');
   return a ? (a.value as Tensor) : undefined;
+}
+
+/** The tensor a Constant node holds, from whichever value* attribute it has. */
+export function constantValue(node: Node): Tensor {
+  const v = attrTensor(node, 'value');
+  if (v) return v;
+  if (node.attrs.sparse_value) throw new UnsupportedError('Constant sparse_value');
+  const f = attrFloat(node, 'value_float');
+  if (f !== undefined) return Tensor.float32([], [f]);
+  const fs = attrFloats(node, 'value_floats');
+  if (fs) return Tensor.float32([fs.length], fs);
+  const i = attrInt(node, 'value_int');
+  if (i !== undefined) return Tensor.int64([], [i]);
+  const is = attrInts(node, 'value_ints');
+  if (is) return Tensor.int64([is.length], is);
+  const s = attrString(node, 'value_string');
+  if (s !== undefined) return new Tensor('string', [], [s]);
+  const ss = attrStrings(node, 'value_strings');
+  if (ss) return new Tensor('string', [ss.length], [...ss]);
+  throw new ShapeError('Constant has no value attribute');
 }
 
 // ---- structure ----

@@ -6,7 +6,7 @@
 // A value is fused away only when its one reader is the next op of the chain and it is not a
 // graph output, so every value the fused graph still has is computed exactly as before
 // (up to float rounding of the folded weights).
-import { attrFloat, attrInt, type Graph, type Node } from '../ir/graph.js';
+import { attrFloat, attrInt, constantValue, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 
 /** Domain and op type of the fused conv (registered in the runtime as 'nnport::FusedConv'). */
@@ -42,11 +42,11 @@ function constantOf(graph: Graph, constants: ReadonlyMap<string, Tensor>, name: 
 
 function constantNodeValue(n: Node): Tensor | undefined {
   if (n.opType !== 'Constant' || !isOnnx(n) || n.outputs.length !== 1) return undefined;
-  const v = n.attrs.value;
-  if (v?.type === 'tensor') return v.value;
-  const f = n.attrs.value_float;
-  if (f?.type === 'float') return Tensor.float32([], [f.value]);
-  return undefined;
+  try {
+    return constantValue(n);
+  } catch {
+    return undefined; // a malformed Constant is left for the runtime to report with its node
+  }
 }
 
 /** The clamp [lo, hi] an activation node applies, or undefined when it is not a constant clamp. */

@@ -3,7 +3,7 @@
 // ConstantOfShape, Range. All dtypes (int64 shape subgraphs included); no arithmetic.
 import { allocArray, isBigIntDType, type TensorData } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, attrTensor, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrInts, attrTensor, constantValue, type Node } from '../../ir/graph.js';
 import { shapeSize, stridesOf, Tensor, type Shape } from '../../ir/tensor.js';
 import { defineOp, noAttrs, type OpTable } from '../op.js';
 import { need, normAxes, normAxis, readInts, readScalar, tensorFromNumbers } from './args.js';
@@ -233,25 +233,6 @@ function gatherElements(data: Tensor, indices: Tensor, axisAttr: number): Tensor
 
 // ---- Constant ----
 
-function constantOf(node: Node): Tensor {
-  const v = attrTensor(node, 'value');
-  if (v) return v;
-  if (node.attrs.sparse_value) throw new UnsupportedError('Constant sparse_value');
-  const f = attrFloat(node, 'value_float');
-  if (f !== undefined) return Tensor.float32([], [f]);
-  const fs = attrFloats(node, 'value_floats');
-  if (fs) return Tensor.float32([fs.length], fs);
-  const i = attrInt(node, 'value_int');
-  if (i !== undefined) return Tensor.int64([], [i]);
-  const is = attrInts(node, 'value_ints');
-  if (is) return Tensor.int64([is.length], is);
-  const s = attrString(node, 'value_string');
-  if (s !== undefined) return new Tensor('string', [], [s]);
-  const ss = attrStrings(node, 'value_strings');
-  if (ss) return new Tensor('string', [ss.length], [...ss]);
-  throw new ShapeError('Constant has no value attribute');
-}
-
 function range(start: Tensor, limit: Tensor, delta: Tensor): Tensor {
   if (start.dtype !== limit.dtype || start.dtype !== delta.dtype) throw new ShapeError(`Range inputs must share a dtype: ${start.dtype}, ${limit.dtype}, ${delta.dtype}`);
   const s = readScalar(start, 'Range start');
@@ -443,7 +424,7 @@ export const shapeOps: OpTable = {
     },
   }),
   Constant: defineOp<{ value: Tensor }>({
-    attrs: (node) => ({ value: constantOf(node) }),
+    attrs: (node) => ({ value: constantValue(node) }),
     run: (_inputs, a) => [a.value],
   }),
   ConstantOfShape: defineOp<{ value: Tensor }>({
