@@ -42,9 +42,26 @@ export interface WeightsModel {
   metadata?: Record<string, string>;
 }
 
+/**
+ * The files of a model made of several (Caffe prototxt + caffemodel, TF .meta + .index +
+ * .data-*, SavedModel folders, TF.js model.json + shards, ONNX + external data), with the
+ * names the user chose. In Node it is backed by paths (guarded: regular files only, siblings
+ * stay inside the model's folder); in the browser by a File/Blob list.
+ */
+export interface ModelFileSet {
+  /** the files the user named, in the order given (the first is the primary file) */
+  readonly given: readonly string[];
+  /** read one of the given files, or a file beside the primary one by relative path */
+  read(name: string): Promise<Uint8Array>;
+  /** names (relative to the primary file's folder) of the files that can be read */
+  list(): Promise<string[]>;
+}
+
 export interface ReadOptions {
   /** file name, for error messages and relative paths */
   fileName?: string;
+  /** every file of a multi-file model (see ModelFileSet); readers of multi-file formats use it */
+  files?: ModelFileSet;
   /** read a file next to the model (ONNX external data, Caffe weights); rejects paths outside its folder */
   readSibling?: (relativePath: string) => Promise<Uint8Array>;
   /** container path to select in nested checkpoints (`--key`) */

@@ -1,7 +1,7 @@
 // Format detection on the real files of the corpus (written by the real frameworks; see
 // /work/shared/corpus/MANIFEST.md): every model file is detected as what it is, and the
 // protobuf/flatbuffer detectors never claim each other's files or the data files beside them.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../src/formats/all.js';
@@ -15,16 +15,10 @@ import { tfjsFormat } from '../../src/formats/tfjs/index.js';
 import { tfliteFormat } from '../../src/formats/tflite/index.js';
 import { FormatError, UnsupportedError } from '../../src/ir/errors.js';
 import { rng } from './onnx/ort-helpers.js';
+import { CORPUS_ROOT, corpusFiles } from '../support/corpus.js';
 
-const CORPUS = '/work/shared/corpus';
+const CORPUS = CORPUS_ROOT;
 const OURS = [onnxFormat, tfliteFormat, kerasH5Format, tfSavedModelFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfCheckpointIndexFormat, caffemodelFormat, caffePrototxtFormat, tfjsFormat];
-
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
 
 /** What each corpus file really is (per MANIFEST.md), or null for data that is not a model file. */
 function truth(path: string): FormatId | null {
@@ -42,22 +36,23 @@ function truth(path: string): FormatId | null {
     if (name.endsWith('.index')) return 'tf-checkpoint-index';
     return null;
   }
+  if ((rel.startsWith('tfjs-layers/') || rel.startsWith('tfjs-graph/')) && name === 'model.json') return 'tfjs';
   if (rel.startsWith('pytorch/') && name.endsWith('.pt')) {
     return readFileSync(path).subarray(0, 2).toString('latin1') === 'PK' ? 'pytorch-zip' : 'pytorch-legacy';
   }
   return null;
 }
 
-const all = existsSync(CORPUS) ? files(CORPUS).sort() : [];
+const all = corpusFiles();
 const models = all.filter((f) => truth(f) !== null);
 const head = (f: string) => new Uint8Array(readFileSync(f)).subarray(0, 4096);
 
 beforeAll(() => registerAllFormats());
 
-describe.skipIf(!all.length)('format detection on the corpus', () => {
+describe('format detection on the corpus', () => {
   it('covers every kind of model file', () => {
     expect(new Set(models.map(truth))).toEqual(
-      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy']),
+      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy', 'tfjs']),
     );
   });
 
