@@ -71,40 +71,4 @@ describe('GraphDef -> IR runs like the oracles', () => {
     expect(maxAbsDiff(fixed.toFloat32(), want.toFloat32())).toBeLessThan(1e-4);
   });
 
-  it('tensorspace-mnist-conv (NHWC Conv2D, MaxPool, dynamic Reshape) matches OpenCV dnn', async () => {
-    const x = npyTensor(join(cache, 'tensorspace-mnist-conv/input.npy'));
-    const y = await runGraph(GRAPHS['tensorspace-mnist-conv']!, { MyInput: x });
-    const want = npyTensor(join(cache, 'tensorspace-mnist-conv/opencv.npy'));
-    expect(maxAbsDiff(y.toFloat32(), want.toFloat32())).toBeLessThan(1e-5);
-  });
-
-  it('utensor-cifar10-cnn (SAME and VALID convs) logits match OpenCV dnn, ArgMax agrees', async () => {
-    const file = corpusPath(GRAPHS['utensor-cifar10-cnn']!);
-    const graph = await readGraphDef(new Uint8Array(readFileSync(file)), { fileName: file, outputs: ['fully_connect_2/logits', 'pred'] });
-    const x = npyTensor(join(cache, 'utensor-cifar10-cnn/input.npy'));
-    const r = await run(graph, { Placeholder: x });
-    const logits = r.outputs.get('fully_connect_2/logits')!;
-    const want = npyTensor(join(cache, 'utensor-cifar10-cnn/opencv.npy')).toFloat32();
-    expect(maxAbsDiff(logits.toFloat32(), want)).toBeLessThan(1e-3);
-    const pred = r.outputs.get('pred')!;
-    expect(pred.dtype).toBe('int64');
-    expect(Number((pred.data as BigInt64Array)[0])).toBe(want.indexOf(Math.max(...want)));
-  });
-
-  it('utensor-conv-golden: Conv2D VALID stride 2 equals its IDX golden', async () => {
-    const dir = corpusPath('tf-graphdef/utensor-conv-golden');
-    const idx = (f: string) => {
-      const b = new Uint8Array(readFileSync(join(dir, f)));
-      const dv = new DataView(b.buffer, b.byteOffset);
-      expect(b[2]).toBe(0x0d);
-      const rank = b[3]!;
-      const shape = Array.from({ length: rank }, (_, i) => dv.getUint32(4 + 4 * i));
-      const n = shape.reduce((a, c) => a * c, 1);
-      return { shape, data: Float32Array.from({ length: n }, (_, i) => dv.getFloat32(4 + 4 * rank + 4 * i)) };
-    };
-    const out = await runGraph('tf-graphdef/utensor-conv-golden/test_conv.pb', {});
-    const want = idx('output_conv.idx');
-    expect(out.shape).toEqual(want.shape);
-    expect(maxAbsDiff(out.toFloat32(), want.data)).toBeLessThan(1e-4);
-  });
 });
