@@ -1,4 +1,4 @@
-import { loadModelFile, run } from '../../index.js';
+import { loadModelFiles, run } from '../../index.js';
 import { NnportError, UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
@@ -9,9 +9,10 @@ import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 
-export const RUN_HELP = `usage: nnport run MODEL --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
+export const RUN_HELP = `usage: nnport run MODEL [MORE FILES...] --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
 
-Runs the model's reference forward pass on .npy inputs.
+Runs the model's reference forward pass on .npy inputs. MODEL is a file or a model's
+folder; a model made of several files takes them all, the model first.
   --input FILE        one per graph input, in order; or NAME=FILE to name the input
   -o, --output OUT    one output: OUT.npy; several outputs: a folder with <output>.npy each
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
@@ -59,11 +60,11 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
     [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }],
     'run',
   );
-  if (args.positional.length !== 1) throw new UsageError(`run: give exactly one model file\n${RUN_HELP}`);
+  if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
   const file = args.positional[0]!;
   const progress = new Progress(process.stderr);
   progress.update(`reading ${file}`);
-  const model = await loadModelFile(file, { key: one(args, 'key') });
+  const model = await loadModelFiles(args.positional, { key: one(args, 'key') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);
@@ -73,7 +74,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
 
   const out = one(args, 'output');
   const dump = one(args, 'dump');
-  if (out) assertNotAnInput(out, [file, ...feedFiles.values()]);
+  if (out) assertNotAnInput(out, [...args.positional, ...feedFiles.values()]);
   try {
     checkFeeds(graph, feeds);
   } catch (e) {
