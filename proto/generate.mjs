@@ -21,6 +21,10 @@ const bin = (name) => join(root, 'node_modules/.bin', name);
  */
 const TARGETS = [
   { name: 'onnx', sources: ['onnx.proto'] },
+  {
+    name: 'tensorflow',
+    sources: ['tensorflow/types.proto', 'tensorflow/tensor.proto', 'tensorflow/graph.proto', 'tensorflow/meta-graph.proto', 'tensorflow/tensor-bundle.proto'],
+  },
   // A field table, not codecs: Caffe's text-format parser and its binary reader both walk it
   // (field names, numbers, types, enums by name, defaults), so the two cannot disagree.
   { name: 'caffe', sources: ['caffe.proto'], kind: 'descriptor' },
