@@ -19,7 +19,13 @@ const bin = (name) => join(root, 'node_modules/.bin', name);
  * (so two modules never share `protobuf.roots.default`), `sources` are .proto files under proto/.
  * Adding a schema = one row here.
  */
-const TARGETS = [{ name: 'onnx', sources: ['onnx.proto'] }];
+const TARGETS = [
+  { name: 'onnx', sources: ['onnx.proto'] },
+  {
+    name: 'tensorflow',
+    sources: ['tensorflow/types.proto', 'tensorflow/tensor.proto', 'tensorflow/graph.proto', 'tensorflow/meta-graph.proto', 'tensorflow/tensor-bundle.proto'],
+  },
+];
 
 // Field names stay as the schema spells them (raw_data, not rawData): the code that reads
 // them then matches the format's documentation. No verify/convert/JSON helpers: we only
