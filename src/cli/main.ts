@@ -1,5 +1,6 @@
 import { NnportError } from '../ir/errors.js';
 import { fsError, nodeFs, resetReadLog } from '../io/files.js';
+import { installCleanupHandlers, removeTemporaryFiles } from '../io/writer.js';
 import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
@@ -54,9 +55,11 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     return 0;
   }
   resetReadLog();
+  installCleanupHandlers();
   try {
     return (await cmd.run(args, out)) ?? 0;
   } catch (caught) {
+    removeTemporaryFiles();
     // a Node fs error that escaped a command still names its path in one typed line
     const fsPath = (caught as { path?: unknown; code?: unknown } | undefined)?.path;
     const e = !(caught instanceof NnportError) && typeof fsPath === 'string' && typeof (caught as { code?: unknown }).code === 'string' ? fsError(caught, fsPath) : caught;

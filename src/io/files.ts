@@ -224,45 +224,7 @@ export function siblingReader(modelPath: string): (relative: string) => Promise<
   };
 }
 
-// ---- writing ----
-
-/**
- * Write `bytes` to `target` atomically: a temporary file in the same folder, then rename.
- * A failed write leaves nothing half-written.
- */
-export function writeFileAtomic(target: string, bytes: Uint8Array): void {
-  const fs = nodeFs();
-  const path = nodePath();
-  const dir = path.dirname(path.resolve(target));
-  if (!fs.existsSync(dir)) throw new UsageError(`${target}: folder ${dir} does not exist`);
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      /* the temp file may not exist */
-    }
-    throw fsError(e, target, 'write');
-  }
-}
-
-/**
- * Write a converted model: its sidecars (external data, shards) next to `target`, then the
- * main file, each atomically and none over an input.
- */
-export function writeModelFiles(target: string, bytes: Uint8Array, sidecars: ReadonlyMap<string, Uint8Array>, inputs: string[]): void {
-  const path = nodePath();
-  for (const [name, data] of sidecars) {
-    const file = path.join(path.dirname(target), name);
-    assertNotAnInput(file, inputs);
-    writeFileAtomic(file, data);
-  }
-  assertNotAnInput(target, inputs);
-  writeFileAtomic(target, bytes);
-}
+// ---- before writing (the writer itself is writer.ts) ----
 
 /** Refuse to write over any of the input files, or any file read in this command (same device and inode). */
 export function assertNotAnInput(target: string, inputs: string[]): void {

@@ -1,6 +1,7 @@
 import { convert, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, writeModelFiles } from '../../io/files.js';
+import { assertNotAnInput } from '../../io/files.js';
+import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
 
@@ -19,6 +20,7 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   const out = one(args, 'output');
   if (!out) throw new UsageError(`convert: where to? give -o OUT\n${CONVERT_HELP}`);
   assertNotAnInput(out, args.positional);
+  checkOutputPath(out);
   const ext = one(args, 'external-data');
   const threshold = ext === undefined ? undefined : Number(ext);
   if (threshold !== undefined && !(threshold >= 0)) throw new UsageError(`convert: --external-data needs a byte count, got '${ext}'`);
@@ -32,6 +34,6 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   } finally {
     progress.done();
   }
-  writeModelFiles(out, result.bytes, result.sidecars, args.positional);
+  await writeOutputFiles(modelOutputFiles(out, result.bytes, result.sidecars));
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
 }

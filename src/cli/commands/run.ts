@@ -3,7 +3,8 @@ import { NnportError, UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
 import type { Tensor } from '../../ir/tensor.js';
-import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
+import { assertNotAnInput, nodePath } from '../../io/files.js';
+import { checkOutputFolder, checkOutputPath, writeOutputFile } from '../../io/writer.js';
 import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
@@ -16,7 +17,8 @@ folder; a model made of several files takes them all, the model first.
   --input FILE        one per graph input, in order; or NAME=FILE to name the input
   -o, --output OUT    one output: OUT.npy; several outputs: a folder with <output>.npy each
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
-  --key PATH          container to use in a nested checkpoint`;
+  --key PATH          container to use in a nested checkpoint
+  --force             write into an output folder that is not empty`;
 
 /** Match --input arguments to graph inputs: by name (name=file) or by position. */
 export function resolveFeeds(specs: string[], inputNames: string[]): Map<string, string> {
@@ -57,7 +59,7 @@ function describe(name: string, t: Tensor): string {
 export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'force' }],
     'run',
   );
   if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
@@ -74,7 +76,14 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
 
   const out = one(args, 'output');
   const dump = one(args, 'dump');
+  const force = args.flags.has('force');
   if (out) assertNotAnInput(out, [...args.positional, ...feedFiles.values()]);
+  // folder outputs must be new or empty: checked before the work, not after
+  if (dump) checkOutputFolder(dump, force);
+  const outIsFolder = out !== undefined && (isExistingDir(out) || !out.toLowerCase().endsWith('.npy'));
+  if (out && outIsFolder) checkOutputFolder(out, force);
+  else if (out) checkOutputPath(out);
+  if (out && dump && nodePath().resolve(out) === nodePath().resolve(dump)) throw new UsageError('run: -o and --dump name the same folder; give two folders');
   try {
     checkFeeds(graph, feeds);
   } catch (e) {
@@ -95,7 +104,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   }
 
   if (dump) {
-    const files = writeTensorDir(dump, result.values!);
+    const files = await writeTensorDir(dump, result.values!);
     print(`wrote ${files.length} intermediate tensors to ${dump}/`);
   }
   if (!out) {
@@ -103,13 +112,13 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
     return;
   }
   const several = result.outputs.size > 1;
-  if (several || isExistingDir(out)) {
-    if (several && out.toLowerCase().endsWith('.npy')) throw new UsageError(`run: the model has ${result.outputs.size} outputs (${[...result.outputs.keys()].join(', ')}); give -o a folder`);
-    const files = writeTensorDir(out, result.outputs);
+  if (several || outIsFolder) {
+    if (!outIsFolder) throw new UsageError(`run: the model has ${result.outputs.size} outputs (${[...result.outputs.keys()].join(', ')}); give -o a folder`);
+    const files = await writeTensorDir(out, result.outputs);
     print(`wrote ${files.join(', ')} to ${out}/`);
   } else {
     const [name, t] = [...result.outputs][0]!;
-    writeFileAtomic(out, writeNpy(t));
+    await writeOutputFile(out, writeNpy(t));
     print(`wrote ${name} ${t.dtype} [${t.shape.join(', ')}] to ${out}`);
   }
 }

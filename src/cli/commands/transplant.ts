@@ -1,6 +1,7 @@
 import { convert, loadModelFiles, transplantWeights } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, readFileBytes, writeFileAtomic, writeModelFiles } from '../../io/files.js';
+import { assertNotAnInput, readFileBytes } from '../../io/files.js';
+import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { parseNameMapping, type TransplantReport } from '../../index.js';
 import { one, parseArgs } from '../args.js';
 
@@ -49,15 +50,21 @@ export async function transplantCommand(argv: string[], print: (s: string) => vo
   if (!out) throw new UsageError('transplant: where to? give -o OUT');
   const mappingFile = one(args, 'mapping');
   assertNotAnInput(out, [...weights, ...into, ...(mappingFile ? [mappingFile] : [])]);
+  checkOutputPath(out);
+  const reportFile = one(args, 'report');
+  if (reportFile) {
+    assertNotAnInput(reportFile, [...weights, ...into, ...(mappingFile ? [mappingFile] : [])]);
+    checkOutputPath(reportFile);
+  }
   const mapping = mappingFile ? parseNameMapping(new TextDecoder().decode(readFileBytes(mappingFile)), mappingFile) : undefined;
 
   const source = await loadModelFiles(weights, { key: one(args, 'key') });
   const target = await loadModelFiles(into);
   const { model, report } = await transplantWeights(source, target, { mapping, allowPartial: args.flags.has('allow-partial') });
   const result = await convert(model, out);
-  writeModelFiles(out, result.bytes, result.sidecars, [...weights, ...into]);
-  const reportFile = one(args, 'report');
-  if (reportFile) writeFileAtomic(reportFile, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
+  const files = modelOutputFiles(out, result.bytes, result.sidecars);
+  if (reportFile) files.push([reportFile, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n')]);
+  await writeOutputFiles(files);
   if (args.flags.has('json')) print(JSON.stringify(report, null, 2));
   else {
     printReport(report, print);
