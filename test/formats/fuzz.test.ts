@@ -24,7 +24,7 @@ const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
 const file = (rel: string, base = REPO) => new Uint8Array(readFileSync(new URL(rel, base)));
 
-type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy';
+type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'flatbuffer';
 
 interface Seed {
   name: string;
@@ -477,6 +477,8 @@ function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
       return safetensorsMutation(b, r);
     case 'npy':
       return npyMutation(b, r);
+    case 'flatbuffer':
+      return generic(b, r);
   }
 }
 
@@ -629,6 +631,13 @@ async function targets(): Promise<Target[]> {
       seeds: [{ name: 'stored', bytes: writeNpz(tensors) }, { name: 'deflated', bytes: npzDeflated }],
     }),
     model({ name: 'fuzz.npy', kind: 'npy', cases: 200, read: read(), seeds: npySeeds() }),
+    model({
+      name: 'fuzz.tflite',
+      kind: 'flatbuffer',
+      cases: 300,
+      read: read(),
+      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+    }),
   ];
 }
 
@@ -653,7 +662,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: 30_000 }, async () => {
