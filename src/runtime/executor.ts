@@ -2,7 +2,7 @@ import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fuseConv } from '../passes/fuse-conv.js';
+import { fuseConv } from './fuse-conv.js';
 import { initKernels } from '../wasm/loader.js';
 import type { OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
@@ -19,7 +19,7 @@ export interface RunOptions {
   /** Op table to use (defaults to the ONNX ops). */
   ops?: OpTable;
   /**
-   * Fuse Conv + BatchNormalization + Relu/Clip before running (passes/fuse-conv.ts; default
+   * Fuse Conv + BatchNormalization + Relu/Clip before running (runtime/fuse-conv.ts; default
    * true). Never done when every value must be seen (keepIntermediates, onValue), when
    * `outputs` names a value fusion removes, or when a feed overrides an initializer.
    */
