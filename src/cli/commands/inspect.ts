@@ -8,8 +8,10 @@ MODEL is a file, or a model's folder (SavedModel, TF.js); a model made of severa
 takes them all, the model first (nnport inspect deploy.prototxt weights.caffemodel).
 
 Shows a model's format, producer, opsets, inputs and outputs with shapes, a histogram
-of its ops, and every weight's name, dtype, shape and size.
-  --json        print the summary as JSON
+of its ops, the dtype and shape of every value (inferred without running the model;
+symbolic dims such as 'batch' carried through, ? where it depends on the data), and every
+weight's name, dtype, shape and size.
+  --json        print the summary as JSON ("values": one entry per value: name, dtype, shape, op)
   --key PATH    in a nested checkpoint, the container to list (e.g. model)`;
 
 export async function inspectCommand(argv: string[], print: (s: string) => void): Promise<void> {

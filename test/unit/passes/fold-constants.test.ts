@@ -28,7 +28,7 @@ function shapeSubgraph(): Graph {
     ],
     inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4] }],
     outputs: [{ name: 'y', dtype: 'float32', shape: [2, 12] }],
-    initializers: new Map([
+    initializers: new Map<string, Tensor>([
       ['zero', Tensor.int64([], [0])],
       ['axes0', Tensor.int64([1], [0])],
       ['minus1', Tensor.int64([1], [-1])],
