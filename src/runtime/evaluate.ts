@@ -4,7 +4,7 @@ import { UnsupportedError } from '../ir/errors.js';
 import type { Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { initKernels } from '../wasm/loader.js';
-import type { OpTable } from './op.js';
+import { runNow, type OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
 
 /** Computes a node's outputs from its inputs (undefined = omitted optional input). */
@@ -17,7 +17,7 @@ export function nodeEvaluatorSync(ops: OpTable = ONNX_OPS): NodeEvaluator {
   return (node, inputs, opset) => {
     const kernel = ops[keyOf(node)];
     if (!kernel) throw new UnsupportedError(`op ${node.domain ? `${node.domain}.` : ''}${node.opType}`, 'not implemented by the nnport runtime');
-    return kernel.run(inputs, kernel.attrs(node, opset), { node, opset });
+    return runNow(kernel, inputs, kernel.attrs(node, opset), { node, opset });
   };
 }
 
