@@ -1,6 +1,6 @@
 // Caffe deploy prototxt (+ caffemodel weights, matched by layer name) -> IR Graph; a caffemodel
 // alone -> its layers' blobs as named weights.
-import { FormatError, NnportError, UnsupportedError, UsageError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { GraphModel, LoadedModel, ReadOptions, WeightsModel } from '../model.js';
@@ -262,13 +262,11 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         tops[i] = { name, shape };
       },
       fail,
+      unsupported: (feature) => {
+        throw new UnsupportedError(feature, `${where} in '${file}'`);
+      },
     };
-    try {
-      row(ctx);
-    } catch (e) {
-      if (e instanceof NnportError) throw e;
-      throw e;
-    }
+    row(ctx);
     layer.top.forEach((t, i) => {
       const v = tops[i];
       if (!v) fail(`produced no value for top '${t}'`);
