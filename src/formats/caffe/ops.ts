@@ -3,7 +3,6 @@
 // (broadcast shapes, crop windows) is exact. Where an ONNX op rounds or divides differently
 // from Caffe (pooling's output size and average divisor), the row builds Caffe's arithmetic
 // from ONNX ops that express it exactly.
-import { UnsupportedError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { CaffeLayer } from './net.js';
@@ -37,6 +36,8 @@ export interface LayerContext {
   blobCount(): number | undefined;
   setTop(i: number, name: string, shape: number[]): void;
   fail(message: string): never;
+  /** a real Caffe feature nnport does not run, naming the layer and file */
+  unsupported(feature: string): never;
 }
 
 type Row = (c: LayerContext) => void;
@@ -68,7 +69,7 @@ function convolution(transposed: boolean): Row {
   return (c) => {
     const x = one(c);
     const p = c.p('convolution_param');
-    if (num(p, 'axis') !== 1) throw new UnsupportedError('Caffe Convolution axis other than 1', `layer '${c.layer.name}'`);
+    if (num(p, 'axis') !== 1) c.unsupported('Caffe Convolution axis other than 1');
     const spatial = x.shape.length - 2;
     if (spatial < 1) c.fail(`needs a bottom with spatial axes, got [${x.shape.join(', ')}]`);
     const w = windowParamsConv(c, p, spatial);
@@ -134,7 +135,7 @@ const pooling: Row = (c) => {
   const x = one(c);
   const p = c.p('pooling_param');
   const method = num(p, 'pool'); // MAX 0, AVE 1, STOCHASTIC 2
-  if (method === 2) throw new UnsupportedError('Caffe Pooling STOCHASTIC', `layer '${c.layer.name}'`);
+  if (method === 2) c.unsupported('Caffe Pooling STOCHASTIC');
   if (x.shape.length !== 4) c.fail(`Pooling needs a 4-D bottom, got [${x.shape.join(', ')}]`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (bool(p, 'global_pooling')) {
@@ -151,7 +152,7 @@ const pooling: Row = (c) => {
   if (out.some((o) => o <= 0)) c.fail(`output would be empty for a bottom of [${x.shape.join(', ')}]`);
   // The last window must still hold a pixel of the (padded) bottom, or Caffe pools nothing there.
   for (let i = 0; i < 2; i++) {
-    if ((out[i]! - 1) * w.stride[i]! - w.pad[i]! >= sizes[i]!) throw new UnsupportedError('Caffe Pooling whose last window lies outside the bottom', `layer '${c.layer.name}'`);
+    if ((out[i]! - 1) * w.stride[i]! - w.pad[i]! >= sizes[i]!) c.unsupported('Caffe Pooling whose last window lies outside the bottom');
   }
   let src = x.name;
   let lead: number[];
