@@ -197,8 +197,8 @@ export function inferConvTranspose(ctx: InferContext<ConvTransposeAttrs>): Value
   return [{ dtype: x.dtype, shape: [xs[0]!, M, ...spatial] }];
 }
 
-export const convDefs: OpDefTable = {
+export const convDefs = {
   Conv: defineOpDef<ConvAttrs>({ opType: 'Conv', domain: '', layout: 'spatial', attrs: parseConvAttrs, infer: inferConv }),
   ConvTranspose: defineOpDef<ConvTransposeAttrs>({ opType: 'ConvTranspose', domain: '', layout: 'spatial', attrs: parseConvTransposeAttrs, infer: inferConvTranspose }),
   'nnport::FusedConv': defineOpDef<ConvAttrs>({ opType: 'FusedConv', domain: 'nnport', layout: 'spatial', attrs: parseFusedConvAttrs, infer: inferConv }),
-};
+} satisfies OpDefTable;
