@@ -25,6 +25,9 @@ const TARGETS = [
     name: 'tensorflow',
     sources: ['tensorflow/types.proto', 'tensorflow/tensor.proto', 'tensorflow/graph.proto', 'tensorflow/meta-graph.proto', 'tensorflow/tensor-bundle.proto'],
   },
+  // A field table, not codecs: Caffe's text-format parser and its binary reader both walk it
+  // (field names, numbers, types, enums by name, defaults), so the two cannot disagree.
+  { name: 'caffe', sources: ['caffe.proto'], kind: 'descriptor' },
 ];
 
 // Field names stay as the schema spells them (raw_data, not rawData): the code that reads
@@ -39,8 +42,63 @@ function run(cmd, args) {
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
+/**
+ * `kind: 'descriptor'`: one resolved table per message, `{ id, type, kind, repeated, packed,
+ * default }` per field, type names made absolute (`caffe.BlobShape`), and every enum as
+ * name -> number, written as an ES module with a matching .d.ts.
+ */
+function writeDescriptor(t) {
+  const json = JSON.parse(
+    execFileSync(bin('pbjs'), ['-t', 'json', '--keep-case', '-p', join(root, 'proto'), ...t.sources.map((s) => join(root, 'proto', s))], { cwd: root, encoding: 'utf8' }),
+  );
+  const messages = {};
+  const enums = {};
+  const walk = (node, path) => {
+    for (const [name, child] of Object.entries(node.nested ?? {})) {
+      const full = path ? `${path}.${name}` : name;
+      if (child.values) enums[full] = child.values;
+      else if (child.fields) messages[full] = child;
+      walk(child, full);
+    }
+  };
+  walk(json, '');
+  const SCALARS = new Set(['double', 'float', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64', 'bool', 'string', 'bytes']);
+  const resolve = (type, scope) => {
+    const parts = scope.split('.');
+    for (let i = parts.length; i >= 0; i--) {
+      const cand = [...parts.slice(0, i), type].join('.');
+      if (messages[cand]) return ['message', cand];
+      if (enums[cand]) return ['enum', cand];
+    }
+    throw new Error(`${t.name}: cannot resolve type ${type} in ${scope}`);
+  };
+  const out = { messages: {}, enums };
+  for (const [name, m] of Object.entries(messages)) {
+    const fields = {};
+    for (const [fname, f] of Object.entries(m.fields)) {
+      const [kind, type] = SCALARS.has(f.type) ? ['scalar', f.type] : resolve(f.type, name);
+      const row = { id: f.id, type, kind, repeated: f.rule === 'repeated' };
+      if (f.options?.packed) row.packed = true;
+      if (f.options && 'default' in f.options) row.default = f.options.default;
+      fields[fname] = row;
+    }
+    out.messages[name] = fields;
+  }
+  const js = join(outDir, `${t.name}.js`);
+  const dts = join(outDir, `${t.name}.d.ts`);
+  writeFileSync(js, `${HEADER(t)}export const descriptor = ${JSON.stringify(out, null, 1)};\n`);
+  writeFileSync(
+    dts,
+    `${HEADER(t)}export interface FieldDescriptor {\n  id: number;\n  type: string;\n  kind: 'scalar' | 'message' | 'enum';\n  repeated: boolean;\n  packed?: boolean;\n  default?: string | number | boolean;\n}\nexport declare const descriptor: {\n  messages: Record<string, Record<string, FieldDescriptor>>;\n  enums: Record<string, Record<string, number>>;\n};\n`,
+  );
+}
+
 mkdirSync(outDir, { recursive: true });
 for (const t of TARGETS) {
+  if (t.kind === 'descriptor') {
+    writeDescriptor(t);
+    continue;
+  }
   const js = join(outDir, `${t.name}.js`);
   const dts = join(outDir, `${t.name}.d.ts`);
   const sources = t.sources.map((s) => join(root, 'proto', s));

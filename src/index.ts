@@ -19,6 +19,8 @@ export { blobFileSet, nodeFileSet, type ModelFileInput } from './io/model-files.
 export { detectFormat, formats } from './formats/registry.js';
 export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
+export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
 export { diffTensors, type TensorDiff } from './api/compare.js';

@@ -7,7 +7,7 @@ import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrInt, attrString, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permute } from '../../wasm/permute.js';
-import { defineOp, type OpKernel, type OpTable } from '../op.js';
+import { defineOp, runNow, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need } from './args.js';
 import { CONV_OPS } from './conv.js';
 import { indexingOps } from './indexing.js';
@@ -87,7 +87,7 @@ function channelsLast<A>(base: OpKernel<A>, weightPerm?: (node: Node) => (rank: 
         if (w.rank !== x.rank) throw new ShapeError(`weight of shape [${w.shape.join(', ')}] must have the input's rank ${x.rank}`);
         ins[1] = relaidWeight(w, a.weightPerm(w.rank));
       }
-      const outs = base.run(ins, a.base, { ...ctx, opset: CHANNELS_LAST_ONNX_OPSET });
+      const outs = runNow(base, ins, a.base, { ...ctx, opset: CHANNELS_LAST_ONNX_OPSET });
       return outs.map((t, i) => (i === 0 ? permuted(t, toChannelsLast(t.rank)) : t));
     },
   });
@@ -116,7 +116,7 @@ const maxPool = defineOp<Wrapped<unknown>>({
     return maxPoolBase.attrs(node, opset);
   },
   run(inputs, a, ctx) {
-    const outs = maxPoolBase.run(inputs, a, ctx);
+    const outs = runNow(maxPoolBase, inputs, a, ctx);
     if (outs.length < 2 || !outs[1]) return outs;
     const x = need(inputs, 0, 'X');
     const C = x.shape[x.rank - 1]!;
