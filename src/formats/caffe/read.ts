@@ -1,6 +1,6 @@
 // Caffe deploy prototxt (+ caffemodel weights, matched by layer name) -> IR Graph; a caffemodel
 // alone -> its layers' blobs as named weights.
-import { FormatError, NnportError, UnsupportedError, UsageError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { GraphModel, LoadedModel, ReadOptions, WeightsModel } from '../model.js';
@@ -20,10 +20,6 @@ interface CaffeWeights {
   byName: Map<string, CaffeLayer>;
 }
 
-export interface CaffeReadOptions extends ReadOptions {
-  /** input blob name -> shape, overriding the prototxt's (`--input-shape`) */
-  inputShapes?: Record<string, number[]>;
-}
 
 /** Parse a prototxt's bytes (any NetParameter text) into the upgraded, TEST-phase net. */
 export function readCaffeNetText(bytes: Uint8Array, file: string): CaffeNet {
@@ -36,19 +32,19 @@ export function readCaffeNetBinary(bytes: Uint8Array, file: string): CaffeNet {
   return netLayers(decodeCaffeBinary(bytes, file), file, false);
 }
 
-export async function readCaffePrototxt(bytes: Uint8Array, options: CaffeReadOptions = {}): Promise<GraphModel> {
+export async function readCaffePrototxt(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel> {
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetText(bytes, file);
-  const weights = await companionWeights(file, options);
+  const weights = await companionWeights(options);
   return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(net, file, weights, options.inputShapes) };
 }
 
-export async function readCaffemodel(bytes: Uint8Array, options: CaffeReadOptions = {}): Promise<LoadedModel> {
+export async function readCaffemodel(bytes: Uint8Array, options: ReadOptions = {}): Promise<LoadedModel> {
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetBinary(bytes, file);
   const weights: CaffeWeights = { file, byName: new Map(net.layers.map((l) => [l.name, l])) };
   // Given with its deploy prototxt (in either order), the pair is the model.
-  const proto = await companionFile(options, (name, head) => detectCaffePrototxt(head) || /\.prototxt$/i.test(name));
+  const proto = await companionFile(options, /\.prototxt$/i, (head) => detectCaffePrototxt(head));
   if (proto) {
     const deploy = readCaffeNetText(proto.bytes, proto.name);
     return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(deploy, proto.name, weights, options.inputShapes) };
@@ -56,15 +52,26 @@ export async function readCaffemodel(bytes: Uint8Array, options: CaffeReadOption
   const tensors = new Map<string, Tensor>();
   const metadata: Record<string, string> = {};
   if (net.name) metadata.name = net.name;
-  metadata.layers = String(net.layers.length);
   metadata.version = net.v1 ? 'V1 (legacy layers)' : 'V2';
+  metadata.layers = `${net.layers.length}: ${net.layers.map((l) => `${l.name} (${l.type})`).join(', ')}`;
   for (const l of net.layers) {
-    metadata[`layer ${l.name}`] = `${l.type} (${l.bottom.join(', ') || '-'} -> ${l.top.join(', ') || '-'})`;
-    l.blobs.forEach((b, i) => tensors.set(uniqueKey(tensors, `${l.name}/${i}`), blobTensor(b, `layer '${l.name}' blob ${i}`, file)));
+    const roles = BLOB_ROLES[l.type] ?? [];
+    l.blobs.forEach((b, i) => tensors.set(uniqueKey(tensors, `${l.name}/${roles[i] ?? i}`), blobTensor(b, `layer '${l.name}' blob ${i}`, file)));
   }
   const model: WeightsModel = { kind: 'weights', format: 'caffemodel', tensors, metadata };
   return model;
 }
+
+/** What each blob of a weighted layer is; the graph's initializers use the same names. */
+const BLOB_ROLES: Record<string, string[]> = {
+  Convolution: ['weight', 'bias'],
+  Deconvolution: ['weight', 'bias'],
+  InnerProduct: ['weight', 'bias'],
+  BatchNorm: ['mean', 'variance', 'scale_factor'],
+  Scale: ['scale', 'bias'],
+  Bias: ['bias'],
+  PReLU: ['slope'],
+};
 
 function uniqueKey(m: Map<string, unknown>, key: string): string {
   let k = key;
@@ -72,22 +79,28 @@ function uniqueKey(m: Map<string, unknown>, key: string): string {
   return k;
 }
 
-/** The first other given file that `match` accepts, read. */
-async function companionFile(options: ReadOptions, match: (name: string, head: Uint8Array) => boolean): Promise<{ name: string; bytes: Uint8Array } | undefined> {
+/**
+ * The other given file that is the companion: by extension, else by its first bytes. Files that
+ * are neither are left unread, so the caller can tell the user they were not used.
+ */
+async function companionFile(options: ReadOptions, ext: RegExp, detect: (head: Uint8Array, name: string) => boolean): Promise<{ name: string; bytes: Uint8Array } | undefined> {
   const files = options.files;
   if (!files) return undefined;
-  for (const name of files.given.slice(1)) {
+  const others = files.given.slice(1);
+  const byName = others.find((n) => ext.test(n));
+  if (byName) return { name: byName, bytes: await files.read(byName) };
+  for (const name of others) {
+    if (/\.(npy|npz|onnx|h5|json)$/i.test(name)) continue;
     const bytes = await files.read(name);
-    if (match(name, bytes.subarray(0, 4096))) return { name, bytes };
+    if (detect(bytes.subarray(0, 4096), name)) return { name, bytes };
   }
   return undefined;
 }
 
-async function companionWeights(file: string, options: ReadOptions): Promise<CaffeWeights | undefined> {
-  const found = await companionFile(options, (name, head) => /\.caffemodel$/i.test(name) || detectCaffemodel(head, name));
+async function companionWeights(options: ReadOptions): Promise<CaffeWeights | undefined> {
+  const found = await companionFile(options, /\.caffemodel$/i, detectCaffemodel);
   if (!found) return undefined;
   const net = readCaffeNetBinary(found.bytes, found.name);
-  void file;
   return { file: found.name, byName: new Map(net.layers.map((l) => [l.name, l])) };
 }
 
@@ -140,9 +153,14 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
   /** tops of data layers, declared as graph inputs when something reads them */
   const pendingData = new Map<string, { layer: CaffeLayer; shape?: number[] }>();
   const overrides = new Map(Object.entries(inputShapes));
+  // An unnamed --input-shape is for a net with one input.
+  const unnamed = overrides.get('');
+  overrides.delete('');
+  let declared = 0;
 
   const declareInput = (name: string, shape: number[] | undefined, where: string): void => {
-    const s = overrides.get(name) ?? shape;
+    if (++declared > 1 && unnamed) throw new UsageError(`${file}: the net has several inputs; name the one --input-shape is for (NAME=N,C,H,W)`);
+    const s = overrides.get(name) ?? unnamed ?? shape;
     overrides.delete(name);
     if (!s) throw new UsageError(`${file}: input '${name}' (${where}) has no shape: give it with --input-shape ${name}=N,C,H,W`);
     for (const d of s) if (!Number.isSafeInteger(d) || d <= 0) throw new FormatError(`input '${name}' has invalid shape [${s.join(', ')}]`, { file });
@@ -172,6 +190,8 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
     }
     const bottoms: Blob[] = layer.bottom.map((b) => {
       let v = blobs.get(b);
+      const dropped = net.droppedData.get(b);
+      if (!v && !pendingData.has(b) && dropped && DATA_LAYERS.has(dropped.type)) pendingData.set(b, { layer: dropped });
       if (!v && pendingData.has(b)) {
         const pd = pendingData.get(b)!;
         declareInput(b, pd.shape, `top of ${pd.layer.type} layer '${pd.layer.name}'`);
@@ -247,13 +267,11 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         tops[i] = { name, shape };
       },
       fail,
+      unsupported: (feature) => {
+        throw new UnsupportedError(feature, `${where} in '${file}'`);
+      },
     };
-    try {
-      row(ctx);
-    } catch (e) {
-      if (e instanceof NnportError) throw e;
-      throw e;
-    }
+    row(ctx);
     layer.top.forEach((t, i) => {
       const v = tops[i];
       if (!v) fail(`produced no value for top '${t}'`);

@@ -95,7 +95,7 @@ export function parseConvAttrs(node: Node): ConvAttrs {
 }
 
 /**
- * nnport::FusedConv (the runtime's fusion): a Conv whose output is clamped to
+ * nnport::FusedConv (made by runtime/fuse-conv.ts): a Conv whose output is clamped to
  * [activation_min, activation_max] in the kernels' store, which covers Relu, Relu6 and Clip.
  */
 export function parseFusedConvAttrs(node: Node): ConvAttrs {
