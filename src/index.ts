@@ -29,6 +29,7 @@ export { parseNameMapping } from './passes/name-mapping.js';
 export { TransplantError, type TransplantOptions, type TransplantReport, type TransplantMatch } from './passes/transplant.js';
 export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
+export { freeze, type FreezeOptions, type FrozenGraph } from './passes/freeze.js';
 export { writeNpz } from './formats/numpy/index.js';
 
 registerAllFormats();

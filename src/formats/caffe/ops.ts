@@ -72,7 +72,7 @@ function convolution(transposed: boolean): Row {
     if (num(p, 'axis') !== 1) c.unsupported('Caffe Convolution axis other than 1');
     const spatial = x.shape.length - 2;
     if (spatial < 1) c.fail(`needs a bottom with spatial axes, got [${x.shape.join(', ')}]`);
-    const w = windowParamsConv(c, p, spatial);
+    const w = windowParams(c, p, spatial);
     const group = num(p, 'group');
     const out = num(p, 'num_output');
     const cin = x.shape[1]!;
@@ -91,7 +91,7 @@ function convolution(transposed: boolean): Row {
   };
 }
 
-function windowParamsConv(c: LayerContext, p: Message, spatial: number) {
+function windowParams(c: LayerContext, p: Message, spatial: number) {
   const kernel = listOrHW(c, p, 'kernel_size', 'kernel_h', 'kernel_w', spatial, -1);
   const pad = listOrHW(c, p, 'pad', 'pad_h', 'pad_w', spatial, 0);
   const stride = listOrHW(c, p, 'stride', 'stride_h', 'stride_w', spatial, 1);
@@ -144,7 +144,7 @@ const pooling: Row = (c) => {
     c.setTop(0, c.node(op, [x.name], {}, c.topName(0)), [N, C, 1, 1]);
     return;
   }
-  const w = windowParamsConv(c, p, 2);
+  const w = windowParams(c, p, 2);
   const ceil = num(p, 'round_mode') === 0;
   const sizes = [H, W];
   for (let i = 0; i < 2; i++) if (w.pad[i]! >= w.kernel[i]!) c.fail(`pad ${w.pad[i]} must be smaller than the kernel ${w.kernel[i]}`);
@@ -554,10 +554,8 @@ const lrn: Row = (c) => {
 const mvn: Row = (c) => {
   const x = one(c);
   const p = c.p('mvn_param');
-  const rank = x.shape.length;
   const axes = bool(p, 'across_channels') ? x.shape.slice(1).map((_, i) => i + 1) : x.shape.slice(2).map((_, i) => i + 2);
   if (!axes.length) c.fail(`needs a bottom with axes to normalise, got [${x.shape.join(', ')}]`);
-  void rank;
   const mean = c.node('ReduceMean', [x.name], { axes: ints(axes), keepdims: int(1) }, c.temp('mean'));
   const normVar = bool(p, 'normalize_variance');
   const d = c.node('Sub', [x.name, mean], {}, normVar ? c.temp('centered') : c.topName(0));
