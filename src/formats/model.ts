@@ -11,6 +11,7 @@ export type FormatId =
   | 'tf-saved-model'
   | 'keras-h5'
   | 'tfjs'
+  | 'tfjs-graph'
   | 'caffe-prototxt'
   | 'caffemodel'
   | 'pytorch-zip'
