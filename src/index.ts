@@ -27,6 +27,8 @@ export { TransplantError, type TransplantOptions, type TransplantReport, type Tr
 export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
 export { writeNpz } from './formats/numpy/index.js';
+export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
+export { readTfjsLayers, writeTfjsLayers } from './formats/tfjs/index.js';
 
 registerAllFormats();
 
