@@ -1,11 +1,13 @@
-// The exported ABI of the kernel module: re-exports only.
+// The exported ABI of the kernel module: named re-exports only (a helper exported between
+// kernel files for their own use is not part of it). src/wasm/bindings.ts declares the same
+// list with its signatures; test/unit/wasm/bindings.test.ts holds the two together.
 export { heapBase } from './util/memory';
-export * from './kernels/gemm';
-export * from './kernels/conv';
-export * from './kernels/pool';
-export * from './kernels/elementwise';
-export * from './kernels/softmax';
-export * from './kernels/permute';
-export * from './kernels/quantize';
-export * from './kernels/half';
-export * from './kernels/calibrate';
+export { gemmMR, gemmNR, gemmScratchBytes, gemmPackA, gemmPackB, sgemmPacked } from './kernels/gemm';
+export { conv2dGemm, depthwiseConv2d, col2imAdd } from './kernels/conv';
+export { pool2d, globalPool } from './kernels/pool';
+export { binaryF32, unaryF32, channelAffineF32 } from './kernels/elementwise';
+export { softmaxRowsF32 } from './kernels/softmax';
+export { permute, permuteStrided, setPermuteTuning } from './kernels/permute';
+export { quantizeLinear, quantizePerAxis, dequantizeLinear, dequantizePerAxis } from './kernels/quantize';
+export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat32 } from './kernels/half';
+export { minMax, minMaxPerAxis, histogram } from './kernels/calibrate';

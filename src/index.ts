@@ -6,8 +6,7 @@ import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
 import { runtimeInputs, type Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
-import { siblingReader } from './io/files.js';
-import { readModelFileBytes } from './io/read-file.js';
+import { blobFileSet, nodeFileSet, type ModelFileInput, type TrackedFileSet } from './io/model-files.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 import { initKernels } from './wasm/loader.js';
 import { summarize, type ModelSummary } from './api/summary.js';
@@ -15,10 +14,13 @@ import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
-export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, FormatId } from './formats/model.js';
+export type { LoadedModel, GraphModel, WeightsModel, ReadOptions, WriteOptions, FormatId, ModelFileSet } from './formats/model.js';
+export { blobFileSet, nodeFileSet, type ModelFileInput } from './io/model-files.js';
 export { detectFormat, formats } from './formats/registry.js';
 export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
+export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
 export { diffTensors, type TensorDiff } from './api/compare.js';
@@ -37,9 +39,32 @@ export async function loadModel(bytes: Uint8Array, options: ReadOptions = {}): P
   return readModel(bytes, options);
 }
 
-/** Read a model file (Node): external data and sibling files resolve next to it. */
-export async function loadModelFile(path: string, options: Omit<ReadOptions, 'fileName' | 'readSibling'> = {}): Promise<LoadedModel> {
-  return readModel(await readModelFileBytes(path), { ...options, fileName: path, readSibling: siblingReader(path) });
+/** Read a model file (Node): external data and sibling files resolve next to it. A folder path reads the model inside it. */
+export async function loadModelFile(path: string, options: Omit<ReadOptions, 'fileName' | 'readSibling' | 'files'> = {}): Promise<LoadedModel> {
+  return loadModelFiles([path], options);
+}
+
+/**
+ * Read a model made of one or several files: paths in Node (several files, e.g.
+ * `['deploy.prototxt', 'weights.caffemodel']`, or one folder: a SavedModel or TF.js folder), or
+ * File/Blob objects (browser; `{ name, bytes }` anywhere). The first file is the primary one;
+ * the format's reader gets all of them as `options.files`. A given file the reader did not use
+ * is an error rather than silently ignored.
+ */
+export async function loadModelFiles(
+  input: string | readonly string[] | readonly ModelFileInput[],
+  options: Omit<ReadOptions, 'fileName' | 'readSibling' | 'files'> = {},
+): Promise<LoadedModel> {
+  const list = typeof input === 'string' ? [input] : input;
+  const files: TrackedFileSet = list.length && typeof list[0] === 'string' ? nodeFileSet(list as readonly string[]) : blobFileSet(list as readonly ModelFileInput[]);
+  const primary = files.given[0]!;
+  const bytes = await files.read(primary);
+  const model = await readModel(bytes, { ...options, fileName: primary, files, readSibling: (rel) => files.read(rel) });
+  const unused = files.unused();
+  if (unused.length) {
+    throw new UsageError(`${primary} is a ${model.format} model, which did not use ${unused.map((u) => `'${u}'`).join(', ')}; give only the files of one model`);
+  }
+  return model;
 }
 
 /** Format, ops, inputs/outputs and every weight of a model. */

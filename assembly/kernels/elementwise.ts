@@ -1,35 +1,32 @@
 // Float32 elementwise kernels: broadcasting binary arithmetic, cheap activations and the
-// per-channel affine of BatchNormalization. Scalar twins live in
-// src/runtime/ops/elementwise-kernels.ts and are the reference in tests.
-//
-// Binary op codes (BIN_*): 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 prelu (a < 0 ? a*b : a).
-// Unary op codes (UN_*): 0 relu, 1 leaky relu (p0 = alpha), 2 clip (p0 = min, p1 = max),
-// 3 hard sigmoid (max(0, min(1, p0*x + p1))), 4 hard swish (x * hardsigmoid(x; 1/6, 1/2)),
-// 5 neg, 6 abs, 7 sqrt.
+// per-channel affine of BatchNormalization. Scalar twins live in src/wasm/scalar/elementwise.ts
+// and are the reference in tests. The op codes are the enums of src/wasm/opcodes.ts.
+
+import { BinaryOp, UnaryOp } from '../../src/wasm/opcodes';
 
 @inline
 function binS(op: i32, a: f32, b: f32): f32 {
   switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3: return a / b;
-    case 4: return max<f32>(a, b);
-    case 5: return min<f32>(a, b);
-    default: return a < 0 ? a * b : a;
+    case BinaryOp.Add: return a + b;
+    case BinaryOp.Sub: return a - b;
+    case BinaryOp.Mul: return a * b;
+    case BinaryOp.Div: return a / b;
+    case BinaryOp.Max: return max<f32>(a, b);
+    case BinaryOp.Min: return min<f32>(a, b);
+    default: return a < 0 ? a * b : a; // BinaryOp.PRelu
   }
 }
 
 @inline
 function binV(op: i32, a: v128, b: v128): v128 {
   switch (op) {
-    case 0: return f32x4.add(a, b);
-    case 1: return f32x4.sub(a, b);
-    case 2: return f32x4.mul(a, b);
-    case 3: return f32x4.div(a, b);
-    case 4: return f32x4.max(a, b);
-    case 5: return f32x4.min(a, b);
-    default: return v128.bitselect(f32x4.mul(a, b), a, f32x4.lt(a, f32x4.splat(0)));
+    case BinaryOp.Add: return f32x4.add(a, b);
+    case BinaryOp.Sub: return f32x4.sub(a, b);
+    case BinaryOp.Mul: return f32x4.mul(a, b);
+    case BinaryOp.Div: return f32x4.div(a, b);
+    case BinaryOp.Max: return f32x4.max(a, b);
+    case BinaryOp.Min: return f32x4.min(a, b);
+    default: return v128.bitselect(f32x4.mul(a, b), a, f32x4.lt(a, f32x4.splat(0))); // BinaryOp.PRelu
   }
 }
 
@@ -103,14 +100,14 @@ export function binaryF32(
 @inline
 function unS(op: i32, x: f32, p0: f32, p1: f32): f32 {
   switch (op) {
-    case 0: return max<f32>(x, 0);
-    case 1: return x < 0 ? x * p0 : x;
-    case 2: return min<f32>(max<f32>(x, p0), p1);
-    case 3: return max<f32>(0, min<f32>(1, p0 * x + p1));
-    case 4: return x * max<f32>(0, min<f32>(1, x * (<f32>1 / <f32>6) + <f32>0.5));
-    case 5: return -x;
-    case 6: return abs<f32>(x);
-    default: return sqrt<f32>(x);
+    case UnaryOp.Relu: return max<f32>(x, 0);
+    case UnaryOp.LeakyRelu: return x < 0 ? x * p0 : x;
+    case UnaryOp.Clip: return min<f32>(max<f32>(x, p0), p1);
+    case UnaryOp.HardSigmoid: return max<f32>(0, min<f32>(1, p0 * x + p1));
+    case UnaryOp.HardSwish: return x * max<f32>(0, min<f32>(1, x * (<f32>1 / <f32>6) + <f32>0.5));
+    case UnaryOp.Neg: return -x;
+    case UnaryOp.Abs: return abs<f32>(x);
+    default: return sqrt<f32>(x); // UnaryOp.Sqrt
   }
 }
 
@@ -119,14 +116,14 @@ function unV(op: i32, x: v128, p0: v128, p1: v128): v128 {
   const zero = f32x4.splat(0);
   const one = f32x4.splat(1);
   switch (op) {
-    case 0: return f32x4.max(x, zero);
-    case 1: return v128.bitselect(f32x4.mul(x, p0), x, f32x4.lt(x, zero));
-    case 2: return f32x4.min(f32x4.max(x, p0), p1);
-    case 3: return f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(p0, x), p1)));
-    case 4: return f32x4.mul(x, f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(x, f32x4.splat(<f32>1 / <f32>6)), f32x4.splat(0.5)))));
-    case 5: return f32x4.neg(x);
-    case 6: return f32x4.abs(x);
-    default: return f32x4.sqrt(x);
+    case UnaryOp.Relu: return f32x4.max(x, zero);
+    case UnaryOp.LeakyRelu: return v128.bitselect(f32x4.mul(x, p0), x, f32x4.lt(x, zero));
+    case UnaryOp.Clip: return f32x4.min(f32x4.max(x, p0), p1);
+    case UnaryOp.HardSigmoid: return f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(p0, x), p1)));
+    case UnaryOp.HardSwish: return f32x4.mul(x, f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(x, f32x4.splat(<f32>1 / <f32>6)), f32x4.splat(0.5)))));
+    case UnaryOp.Neg: return f32x4.neg(x);
+    case UnaryOp.Abs: return f32x4.abs(x);
+    default: return f32x4.sqrt(x); // UnaryOp.Sqrt
   }
 }
 

@@ -2,6 +2,7 @@
 // pool2d pads each plane into `pad` first (with -inf for max, 0 for average) so the window
 // loops need no bounds checks, then runs SIMD over the output width for strides 1 and 2.
 
+import { PoolKind } from '../../src/wasm/opcodes';
 import { padPlane } from './conv';
 
 // @ts-ignore: decorator
@@ -12,7 +13,7 @@ function load4(p: usize, sw: i32): v128 {
 }
 
 /**
- * Max (isMax != 0) or average pooling of x[C,H,W] into y[C,OH,OW]. For average pooling
+ * Max (kind PoolKind.Max) or average pooling of x[C,H,W] into y[C,OH,OW]. For average pooling
  * the divisor is separable: out = sum * invH[oh] * invW[ow] (f32 arrays from the caller,
  * which encode count_include_pad). `pad` holds PH*PW + 8 floats with
  * PH = (OH-1)*sh + (kh-1)*dh + 1, PW = (OW-1)*sw + (kw-1)*dw + 1.
@@ -20,8 +21,9 @@ function load4(p: usize, sw: i32): v128 {
 export function pool2d(
   x: usize, C: i32, H: i32, W: i32, y: usize, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
-  isMax: i32, invH: usize, invW: usize, pad: usize,
+  kind: PoolKind, invH: usize, invW: usize, pad: usize,
 ): void {
+  const isMax = kind == PoolKind.Max;
   const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
   const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
   const PWb = <usize>PW << 2;
@@ -80,8 +82,9 @@ export function pool2d(
   }
 }
 
-/** y[i] = mean (isMax == 0) or max of x[i*HW .. (i+1)*HW), for i < NC. HW > 0. */
-export function globalPool(x: usize, NC: i32, HW: i32, y: usize, isMax: i32): void {
+/** y[i] = mean (PoolKind.Average) or max (PoolKind.Max) of x[i*HW .. (i+1)*HW), for i < NC. HW > 0. */
+export function globalPool(x: usize, NC: i32, HW: i32, y: usize, kind: PoolKind): void {
+  const isMax = kind == PoolKind.Max;
   const inv: f32 = 1 / <f32>HW;
   for (let i = 0; i < NC; i++) {
     const p = x + (<usize>i * <usize>HW << 2);

@@ -2,11 +2,13 @@
 //   q = clamp(round(x / scale) + zp, qmin, qmax)        (ONNX QuantizeLinear, TFLite QUANTIZE)
 //   x = (q - zp) * scale                                (ONNX DequantizeLinear)
 // x / scale is an IEEE float32 division (not a multiply by 1/scale) so results match ONNX's
-// reference bit for bit. `mode` 0 rounds half to even (ONNX), 1 half away from zero (TFLite).
+// reference bit for bit. `mode` is a RoundingMode (src/wasm/opcodes.ts): half to even (ONNX) or away from zero (TFLite).
 // Clamping happens before the zero point is added, in float, so no integer can overflow; NaN
 // quantizes to the zero point (the ONNX reference leaves it undefined). The scalar twin is src/wasm/scalar/quantize.ts.
 
-const HALF_EVEN = 0;
+import { RoundingMode } from '../../src/wasm/opcodes';
+
+const HALF_EVEN = RoundingMode.HalfEven;
 
 @inline
 function roundV(v: v128, mode: i32): v128 {

@@ -1,5 +1,5 @@
 // Softmax / LogSoftmax over the last axis of a [rows, cols] float32 matrix. The scalar
-// twin is softmaxRowsScalar in src/runtime/ops/softmax.ts.
+// twin is softmaxRowsScalar in src/wasm/scalar/elementwise.ts.
 // Max and the final scaling are SIMD; exp is scalar (SIMD128 has no exp) in float32.
 
 /** out = softmax(x) (log = 0) or log_softmax(x) (log = 1) along each row; out may equal x. */

@@ -1,5 +1,6 @@
 import { NnportError } from '../ir/errors.js';
-import { nodeFs } from '../io/files.js';
+import { fsError, nodeFs, resetReadLog } from '../io/files.js';
+import { installCleanupHandlers, removeTemporaryFiles } from '../io/writer.js';
 import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
@@ -21,7 +22,8 @@ const USAGE = `nnport - convert, run and verify neural-network models
 usage: nnport <command> [options]
 
 commands:
-  inspect MODEL              format, ops, inputs/outputs and every weight
+  inspect MODEL [FILES...]   format, ops, inputs/outputs and every weight
+                             (MODEL: a file or a model's folder; several files: model first)
   run MODEL --input x.npy    reference forward pass (-o out.npy, --dump DIR)
   convert MODEL -o OUT       convert to the format of OUT's extension
   transplant W --into M -o OUT  fill M's weights from W (.pth, .safetensors, .npz) by name
@@ -52,9 +54,15 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     out(cmd.help);
     return 0;
   }
+  resetReadLog();
+  installCleanupHandlers();
   try {
     return (await cmd.run(args, out)) ?? 0;
-  } catch (e) {
+  } catch (caught) {
+    removeTemporaryFiles();
+    // a Node fs error that escaped a command still names its path in one typed line
+    const fsPath = (caught as { path?: unknown; code?: unknown } | undefined)?.path;
+    const e = !(caught instanceof NnportError) && typeof fsPath === 'string' && typeof (caught as { code?: unknown }).code === 'string' ? fsError(caught, fsPath) : caught;
     if (e instanceof NnportError) {
       // usage errors already name their command ("run: ..."); don't say it twice
       err(`nnport ${name}: ${e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message}`);

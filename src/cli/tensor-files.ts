@@ -1,7 +1,8 @@
 import { readNpy, writeNpy } from '../formats/numpy/index.js';
 import { UsageError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
-import { nodeFs, nodePath, readFileBytes, writeFileAtomic } from '../io/files.js';
+import { nodeFs, nodePath, readFileBytes } from '../io/files.js';
+import { writeOutputFiles } from '../io/writer.js';
 
 export function readNpyFile(path: string): Tensor {
   return readNpy(readFileBytes(path), path);
@@ -13,22 +14,22 @@ export function safeFileName(name: string): string {
   return s.length ? s.slice(0, 200) : '_';
 }
 
-/** Write tensors as DIR/<name>.npy, plus index.json mapping value names to files. */
-export function writeTensorDir(dir: string, tensors: Map<string, Tensor>): string[] {
-  const fs = nodeFs();
+/** Write tensors as DIR/<name>.npy, plus index.json mapping value names to files (one output: all or nothing). */
+export async function writeTensorDir(dir: string, tensors: Map<string, Tensor>): Promise<string[]> {
   const path = nodePath();
-  fs.mkdirSync(dir, { recursive: true });
-  const used = new Set<string>();
+  const used = new Set<string>(['index']);
   const index: Record<string, string> = {};
+  const files: Array<[string, Uint8Array]> = [];
   for (const [name, t] of tensors) {
     let base = safeFileName(name);
     for (let k = 2; used.has(base.toLowerCase()); k++) base = `${safeFileName(name)}_${k}`;
     used.add(base.toLowerCase());
     const file = `${base}.npy`;
-    writeFileAtomic(path.join(dir, file), writeNpy(t));
+    files.push([path.join(dir, file), writeNpy(t)]);
     index[name] = file;
   }
-  writeFileAtomic(path.join(dir, 'index.json'), new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
+  files.push([path.join(dir, 'index.json'), new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n')]);
+  await writeOutputFiles(files);
   return Object.values(index);
 }
 

@@ -1,4 +1,5 @@
-import { FormatError, UnsupportedError } from '../ir/errors.js';
+import { FormatError, GraphError, UnsupportedError } from '../ir/errors.js';
+import { validateGraph } from '../ir/validate.js';
 import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
 
 /**
@@ -67,5 +68,15 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
   const file = options.fileName ?? '<bytes>';
   const h = detectFormat(bytes, file);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
-  return h.read(bytes, options);
+  const model = await h.read(bytes, options);
+  if (model.kind === 'graph') {
+    // every reader's graph is checked here, so every command refuses an invalid one alike
+    try {
+      validateGraph(model.graph);
+    } catch (e) {
+      if (e instanceof GraphError) throw new GraphError(`${file}: invalid graph: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  return model;
 }

@@ -2,7 +2,8 @@
 // flight, so that the kernel's page faulting and copying run on libuv's thread pool in parallel
 // (one sequential read of a 500 MB file is bound by page faults on a single core), into memory
 // whose pages fault in cheaply (allocateFileBuffer).
-import { nodeFs, nodeFsPromises, readFileBytes } from './files.js';
+import { FormatError } from '../ir/errors.js';
+import { checkRegularStat, fsError, nodeFs, nodeFsPromises, readFileBytes, regularFileSize } from './files.js';
 
 const CHUNK = 16 << 20;
 
@@ -26,9 +27,18 @@ export function allocateFileBuffer(size: number): Uint8Array {
 /** The whole file in one ArrayBuffer (offset 0, so aligned tensor data stays zero-copy). */
 export async function readFileParallel(path: string, parallel = 8, onFirstChunk?: (head: Uint8Array) => void): Promise<Uint8Array> {
   const { open } = nodeFsPromises();
-  const fh = await open(path, 'r');
+  const c = nodeFs().constants;
+  let fh;
   try {
-    const size = (await fh.stat()).size;
+    // O_NONBLOCK: a FIFO is refused below instead of blocking the open
+    fh = await open(path, c.O_RDONLY | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0));
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  try {
+    const st = await fh.stat();
+    checkRegularStat(st, path);
+    const size = st.size;
     const out = allocateFileBuffer(size);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -38,8 +48,13 @@ export async function readFileParallel(path: string, parallel = 8, onFirstChunk?
         if (start >= size) return;
         const end = Math.min(size, start + CHUNK);
         for (let p = start; p < end; ) {
-          const { bytesRead } = await fh.read(out, p, end - p, p);
-          if (bytesRead === 0) throw new Error(`${path}: file shrank while being read`);
+          let bytesRead: number;
+          try {
+            ({ bytesRead } = await fh.read(out, p, end - p, p));
+          } catch (e) {
+            throw fsError(e, path, 'read');
+          }
+          if (bytesRead === 0) throw new FormatError(`file shrank while being read (fstat said ${size} bytes)`, { file: path });
           p += bytesRead;
         }
         if (start === 0) onFirstChunk?.(out.subarray(0, end));
@@ -54,14 +69,5 @@ export async function readFileParallel(path: string, parallel = 8, onFirstChunk?
 
 /** Read a model file: small files in one call, large ones with parallel positioned reads. */
 export async function readModelFileBytes(path: string): Promise<Uint8Array> {
-  const size = readFileSize(path);
-  return size < 4 * CHUNK ? readFileBytes(path) : readFileParallel(path);
-}
-
-function readFileSize(path: string): number {
-  try {
-    return nodeFs().statSync(path).size;
-  } catch {
-    return 0; // readFileBytes reports the missing file
-  }
+  return regularFileSize(path) < 4 * CHUNK ? readFileBytes(path) : readFileParallel(path);
 }

@@ -28,7 +28,7 @@ function chunkElems(k: ReturnType<typeof kernels>, data: Float32Array, opts: Red
 export function minMax(x: Tensor | Float32Array, opts: ReduceOptions = {}): MinMax {
   const data = float32Of(x, 'minMax');
   const k = kernels();
-  const fn = k.exports.minMax as (src: number, n: number, out: number) => void;
+  const fn = k.exports.minMax;
   let mn = Infinity;
   let mx = -Infinity;
   const inPtr = wasmPointer(k, data);
@@ -55,7 +55,7 @@ export function minMaxPerAxis(x: Tensor, axis: number, opts: ReduceOptions = {})
   const a = normAxis(axis, x.rank, 'minMaxPerAxis');
   const [outer, channels, inner] = splitAtAxis(x.shape, a);
   const k = kernels();
-  const fn = k.exports.minMaxPerAxis as (src: number, outer: number, channels: number, inner: number, mn: number, mx: number) => void;
+  const fn = k.exports.minMaxPerAxis;
   const mn = new Float32Array(channels).fill(Infinity);
   const mx = new Float32Array(channels).fill(-Infinity);
   const inPtr = wasmPointer(k, data);
@@ -100,7 +100,7 @@ export function histogram(x: Tensor | Float32Array, bins: number, lo: number, hi
   const counts = opts.counts ?? new Uint32Array(bins);
   if (counts.length !== bins) throw new ShapeError(`histogram: counts has ${counts.length} bins, expected ${bins}`);
   const k = kernels();
-  const fn = k.exports.histogram as (src: number, n: number, bins: number, lo: number, hi: number, counts: number) => void;
+  const fn = k.exports.histogram;
   const inPtr = wasmPointer(k, data);
   const mark = k.arena.mark();
   try {

@@ -13,10 +13,8 @@ export interface ConvertOptions {
   out?: NumericArray;
 }
 
-type ConvFn = (src: number, dst: number, n: number) => void;
-
 function convert<I extends NumericArray, O extends NumericArray>(
-  name: string,
+  name: 'float32ToFloat16' | 'float16ToFloat32' | 'float32ToBfloat16' | 'bfloat16ToFloat32',
   src: I,
   outCtor: ArrayCtor<O>,
   opts: ConvertOptions,
@@ -26,7 +24,7 @@ function convert<I extends NumericArray, O extends NumericArray>(
   if (out && (out.length !== n || out.constructor !== outCtor)) throw new ShapeError(`${name}: 'out' must be a ${outCtor.name} of ${n} elements`);
   if (n === 0) return out ?? new outCtor(0);
   const k: Kernels = kernels();
-  const fn = k.exports[name] as ConvFn;
+  const fn = k.exports[name];
   const inEs = src.BYTES_PER_ELEMENT;
   const outEs = outCtor.BYTES_PER_ELEMENT;
   const outPtr = out ? wasmPointer(k, out) : undefined;

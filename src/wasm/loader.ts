@@ -1,13 +1,7 @@
 import { WasmArena } from './arena.js';
+import type { KernelExports } from './bindings.js';
 
-/**
- * The raw exports of build/kernels.wasm (see assembly/index.ts). Kernel wrappers in
- * src/wasm/*.ts and src/runtime/ cast this to the signatures they call.
- */
-export type KernelExports = Record<string, unknown> & {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-};
+export type { KernelExports } from './bindings.js';
 
 export interface Kernels {
   readonly exports: KernelExports;

@@ -17,8 +17,6 @@ export interface PermuteOptions {
   streamBytes?: number;
 }
 
-type PermuteFn = (src: number, dst: number, es: number, rank: number, meta: number) => void;
-
 /** One output axis after coalescing: its length, the source stride and (when planned into a larger output) the destination stride, in elements of `es` bytes. */
 export interface PermuteAxis {
   len: number;
@@ -120,7 +118,7 @@ function runPlan(k: Kernels, plan: PermutePlan, src: number, dst: number): void 
       m[i * 4 + 1] = a.stride;
       m[i * 4 + 2] = a.dst ?? 0;
     });
-    (k.exports[strided ? 'permuteStrided' : 'permute'] as PermuteFn)(src, dst, plan.es, rank, meta);
+    (strided ? k.exports.permuteStrided : k.exports.permute)(src, dst, plan.es, rank, meta);
   });
 }
 

@@ -6,6 +6,7 @@ import { QuantizationError, ShapeError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import type { NumericArray } from '../ir/dtypes.js';
 import { kernels, type Kernels } from './loader.js';
+import { RoundingMode } from './opcodes.js';
 import { axisBlocks, copyOutInto, DEFAULT_CHUNK_BYTES, normAxis, splitAtAxis, stageIn, viewAt, wasmPointer, type ArrayCtor } from './kernel-io.js';
 import { dequantizeScalar, quantizeScalar, roundHalfAway, roundHalfEven, type Rounding } from './scalar/quantize.js';
 
@@ -71,8 +72,6 @@ function float32Data(x: Tensor | Float32Array, what: string): Float32Array {
   return x.data as Float32Array;
 }
 
-type QuantAxisFn = (...args: number[]) => void;
-
 // (outer, channels, inner) with `channels` scales/zero points; per-tensor is channels = 1.
 function quantizeCore(
   data: Float32Array,
@@ -98,8 +97,8 @@ function quantizeCore(
   }
   if (n === 0) return out ?? new ctor(0);
   const k: Kernels = kernels();
-  const perAxis = k.exports.quantizePerAxis as QuantAxisFn;
-  const mode = opts.rounding === 'half-even' ? 0 : 1;
+  const perAxis = k.exports.quantizePerAxis;
+  const mode = opts.rounding === 'half-even' ? RoundingMode.HalfEven : RoundingMode.HalfAway;
   const unsigned = opts.dtype === 'uint8' ? 1 : 0;
   const inPtr = wasmPointer(k, data);
   const outPtr = out ? wasmPointer(k, out) : undefined;
@@ -158,7 +157,7 @@ function dequantizeCore(q: Tensor, outer: number, channels: number, inner: numbe
   if (n === 0) return out ?? new Float32Array(0);
   const data = q.data as Int8Array | Uint8Array;
   const k = kernels();
-  const fn = k.exports.dequantizePerAxis as QuantAxisFn;
+  const fn = k.exports.dequantizePerAxis;
   const unsigned = q.dtype === 'uint8' ? 1 : 0;
   const inPtr = wasmPointer(k, data);
   const outPtr = out ? wasmPointer(k, out) : undefined;

@@ -25,7 +25,7 @@ const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
 const file = (rel: string, base = REPO) => new Uint8Array(readFileSync(new URL(rel, base)));
 
-type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'hdf5' | 'zip-any' | 'json';
+type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'flatbuffer' | 'hdf5' | 'zip-any' | 'json';
 
 interface Seed {
   name: string;
@@ -478,6 +478,8 @@ function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
       return safetensorsMutation(b, r);
     case 'npy':
       return npyMutation(b, r);
+    case 'flatbuffer':
+      return generic(b, r);
     case 'hdf5':
     case 'json':
       return generic(b, r);
@@ -635,6 +637,13 @@ async function targets(): Promise<Target[]> {
       seeds: [{ name: 'stored', bytes: writeNpz(tensors) }, { name: 'deflated', bytes: npzDeflated }],
     }),
     model({ name: 'fuzz.npy', kind: 'npy', cases: 200, read: read(), seeds: npySeeds() }),
+    model({
+      name: 'fuzz.tflite',
+      kind: 'flatbuffer',
+      cases: 300,
+      read: read(),
+      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+    }),
     ...(await kerasTargets(read)),
   ];
 }
@@ -676,7 +685,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: 30_000 }, async () => {

@@ -1,5 +1,5 @@
 import type { TensorDiff } from '../../api/compare.js';
-import { compare, loadModelFile } from '../../index.js';
+import { compare, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -8,6 +8,10 @@ import { readNpyFile } from '../tensor-files.js';
 import { resolveFeeds } from './run.js';
 
 export const COMPARE_HELP = `usage: nnport compare SOURCE TARGET --input x.npy [--input name=y.npy ...] [--layers] [--json]
+       nnport compare SOURCE FILES... --target TARGET [--target MORE ...] --input x.npy ...
+
+SOURCE and TARGET are files or model folders; for models made of several files, list the
+source's files and give each of the target's with --target (first the model).
 
 Runs both models on the same inputs and reports the max / mean absolute error of every
 output of TARGET against SOURCE (outputs are paired by name, else by position).
@@ -21,14 +25,27 @@ function row(d: TensorDiff): string {
 }
 
 export async function compareCommand(argv: string[], print: (s: string) => void): Promise<number | void> {
-  const args = parseArgs(argv, [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }], 'compare');
-  if (args.positional.length !== 2) throw new UsageError(`compare: give a source and a target model\n${COMPARE_HELP}`);
-  const [srcFile, dstFile] = args.positional as [string, string];
+  const args = parseArgs(
+    argv,
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }, { name: 'target', value: true, repeat: true }],
+    'compare',
+  );
+  const targets = args.values.get('target');
+  let srcFiles: string[];
+  let dstFiles: string[];
+  if (targets) {
+    if (args.positional.length < 1) throw new UsageError(`compare: give the source model's files before --target\n${COMPARE_HELP}`);
+    [srcFiles, dstFiles] = [args.positional, targets];
+  } else {
+    if (args.positional.length !== 2) throw new UsageError(`compare: give a source and a target model (for models of several files, give the target's with --target)\n${COMPARE_HELP}`);
+    [srcFiles, dstFiles] = [[args.positional[0]!], [args.positional[1]!]];
+  }
+  const [srcFile, dstFile] = [srcFiles[0]!, dstFiles[0]!];
   const atolText = one(args, 'atol');
   const atol = atolText === undefined ? undefined : Number(atolText);
   if (atol !== undefined && !(atol >= 0)) throw new UsageError(`compare: --atol needs a number, got '${atolText}'`);
-  const src = await loadModelFile(srcFile);
-  const dst = await loadModelFile(dstFile);
+  const src = await loadModelFiles(srcFiles);
+  const dst = await loadModelFiles(dstFiles);
   if (src.kind !== 'graph' || dst.kind !== 'graph') throw new UsageError('compare: both files must be models with graphs');
   const names = runtimeInputs(src.graph).map((v) => v.name);
   const feeds = new Map<string, Tensor>();

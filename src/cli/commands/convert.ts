@@ -1,12 +1,14 @@
-import { convert, loadModelFile } from '../../index.js';
+import { convert, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, writeModelFiles } from '../../io/files.js';
+import { assertNotAnInput } from '../../io/files.js';
+import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
 
-export const CONVERT_HELP = `usage: nnport convert MODEL -o OUT [--key PATH] [--external-data BYTES] [--shard-size BYTES]
+export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--external-data BYTES] [--shard-size BYTES]
 
-Converts a model; the output format follows OUT's extension.
+Converts a model; the output format follows OUT's extension. MODEL is a file or a model's
+folder; a model made of several files takes them all, the model first.
   -o, --output OUT        .onnx, .h5 (Keras), .keras (Keras 3), dir/model.json (TF.js layers);
                           for weights (.pth, .safetensors, .npz): .safetensors, .npz
   --key PATH              container to convert from a nested checkpoint
@@ -15,11 +17,12 @@ Converts a model; the output format follows OUT's extension.
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }], 'convert');
-  if (args.positional.length !== 1) throw new UsageError(`convert: give exactly one input model\n${CONVERT_HELP}`);
+  if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
   if (!out) throw new UsageError(`convert: where to? give -o OUT\n${CONVERT_HELP}`);
-  assertNotAnInput(out, [file]);
+  assertNotAnInput(out, args.positional);
+  checkOutputPath(out);
   const ext = one(args, 'external-data');
   const threshold = ext === undefined ? undefined : Number(ext);
   if (threshold !== undefined && !(threshold >= 0)) throw new UsageError(`convert: --external-data needs a byte count, got '${ext}'`);
@@ -30,12 +33,12 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   let result;
   try {
     progress.update(`reading ${file}`);
-    const model = await loadModelFile(file, { key: one(args, 'key') });
+    const model = await loadModelFiles(args.positional, { key: one(args, 'key') });
     progress.update(`writing ${out}`);
     result = await convert(model, out, { externalDataThreshold: threshold, shardSize });
   } finally {
     progress.done();
   }
-  writeModelFiles(out, result.bytes, result.sidecars, [file]);
+  await writeOutputFiles(modelOutputFiles(out, result.bytes, result.sidecars));
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
 }

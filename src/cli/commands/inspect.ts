@@ -1,20 +1,24 @@
-import { formatSummary, inspect, loadModelFile } from '../../index.js';
+import { formatSummary, inspect, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { one, parseArgs } from '../args.js';
 
-export const INSPECT_HELP = `usage: nnport inspect MODEL [WEIGHTS] [--json] [--key PATH]
+export const INSPECT_HELP = `usage: nnport inspect MODEL [MORE FILES...] [--json] [--key PATH]
+
+MODEL is a file, or a model's folder (SavedModel, TF.js); a model made of several files
+takes them all, the model first (nnport inspect deploy.prototxt weights.caffemodel).
 
 Shows a model's format, producer, opsets, inputs and outputs with shapes, a histogram
-of its ops, and every weight's name, dtype, shape and size.
-  --json        print the summary as JSON
+of its ops, the dtype and shape of every value (inferred without running the model;
+symbolic dims such as 'batch' carried through, ? where it depends on the data), and every
+weight's name, dtype, shape and size.
+  --json        print the summary as JSON ("values": one entry per value: name, dtype, shape, op)
   --key PATH    in a nested checkpoint, the container to list (e.g. model)`;
 
 export async function inspectCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(argv, [{ name: 'json' }, { name: 'key', value: true }], 'inspect');
   if (args.positional.length < 1) throw new UsageError(`inspect: which model?\n${INSPECT_HELP}`);
-  if (args.positional.length > 1) throw new UsageError(`inspect: this format takes one file, got ${args.positional.length}`);
   const file = args.positional[0]!;
-  const model = await loadModelFile(file, { key: one(args, 'key') });
+  const model = await loadModelFiles(args.positional, { key: one(args, 'key') });
   const summary = await inspect(model, file);
   print(args.flags.has('json') ? JSON.stringify(summary, null, 2) : formatSummary(summary));
 }

@@ -1,21 +1,24 @@
-import { loadModelFile, run } from '../../index.js';
+import { loadModelFiles, run } from '../../index.js';
 import { NnportError, UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
 import type { Tensor } from '../../ir/tensor.js';
-import { assertNotAnInput, writeFileAtomic } from '../../io/files.js';
+import { assertNotAnInput, nodePath } from '../../io/files.js';
+import { checkOutputFolder, checkOutputPath, writeOutputFile } from '../../io/writer.js';
 import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 
-export const RUN_HELP = `usage: nnport run MODEL --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
+export const RUN_HELP = `usage: nnport run MODEL [MORE FILES...] --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
 
-Runs the model's reference forward pass on .npy inputs.
+Runs the model's reference forward pass on .npy inputs. MODEL is a file or a model's
+folder; a model made of several files takes them all, the model first.
   --input FILE        one per graph input, in order; or NAME=FILE to name the input
   -o, --output OUT    one output: OUT.npy; several outputs: a folder with <output>.npy each
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
-  --key PATH          container to use in a nested checkpoint`;
+  --key PATH          container to use in a nested checkpoint
+  --force             write into an output folder that is not empty`;
 
 /** Match --input arguments to graph inputs: by name (name=file) or by position. */
 export function resolveFeeds(specs: string[], inputNames: string[]): Map<string, string> {
@@ -56,14 +59,14 @@ function describe(name: string, t: Tensor): string {
 export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'force' }],
     'run',
   );
-  if (args.positional.length !== 1) throw new UsageError(`run: give exactly one model file\n${RUN_HELP}`);
+  if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
   const file = args.positional[0]!;
   const progress = new Progress(process.stderr);
   progress.update(`reading ${file}`);
-  const model = await loadModelFile(file, { key: one(args, 'key') });
+  const model = await loadModelFiles(args.positional, { key: one(args, 'key') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);
@@ -73,7 +76,14 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
 
   const out = one(args, 'output');
   const dump = one(args, 'dump');
-  if (out) assertNotAnInput(out, [file, ...feedFiles.values()]);
+  const force = args.flags.has('force');
+  if (out) assertNotAnInput(out, [...args.positional, ...feedFiles.values()]);
+  // folder outputs must be new or empty: checked before the work, not after
+  if (dump) checkOutputFolder(dump, force);
+  const outIsFolder = out !== undefined && (isExistingDir(out) || !out.toLowerCase().endsWith('.npy'));
+  if (out && outIsFolder) checkOutputFolder(out, force);
+  else if (out) checkOutputPath(out);
+  if (out && dump && nodePath().resolve(out) === nodePath().resolve(dump)) throw new UsageError('run: -o and --dump name the same folder; give two folders');
   try {
     checkFeeds(graph, feeds);
   } catch (e) {
@@ -94,7 +104,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   }
 
   if (dump) {
-    const files = writeTensorDir(dump, result.values!);
+    const files = await writeTensorDir(dump, result.values!);
     print(`wrote ${files.length} intermediate tensors to ${dump}/`);
   }
   if (!out) {
@@ -102,13 +112,13 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
     return;
   }
   const several = result.outputs.size > 1;
-  if (several || isExistingDir(out)) {
-    if (several && out.toLowerCase().endsWith('.npy')) throw new UsageError(`run: the model has ${result.outputs.size} outputs (${[...result.outputs.keys()].join(', ')}); give -o a folder`);
-    const files = writeTensorDir(out, result.outputs);
+  if (several || outIsFolder) {
+    if (!outIsFolder) throw new UsageError(`run: the model has ${result.outputs.size} outputs (${[...result.outputs.keys()].join(', ')}); give -o a folder`);
+    const files = await writeTensorDir(out, result.outputs);
     print(`wrote ${files.join(', ')} to ${out}/`);
   } else {
     const [name, t] = [...result.outputs][0]!;
-    writeFileAtomic(out, writeNpy(t));
+    await writeOutputFile(out, writeNpy(t));
     print(`wrote ${name} ${t.dtype} [${t.shape.join(', ')}] to ${out}`);
   }
 }

@@ -1,14 +1,16 @@
-import { convert, loadModelFile, transplantWeights } from '../../index.js';
+import { convert, loadModelFiles, transplantWeights } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
-import { assertNotAnInput, readFileBytes, writeFileAtomic, writeModelFiles } from '../../io/files.js';
+import { assertNotAnInput, readFileBytes } from '../../io/files.js';
+import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { parseNameMapping, type TransplantReport } from '../../index.js';
 import { one, parseArgs } from '../args.js';
 
-export const TRANSPLANT_HELP = `usage: nnport transplant WEIGHTS --into MODEL -o OUT [--mapping names.json] [--allow-partial]
+export const TRANSPLANT_HELP = `usage: nnport transplant WEIGHTS [MORE FILES...] --into MODEL [--into MORE ...] -o OUT [--mapping names.json] [--allow-partial]
 
 Fills MODEL's weights from WEIGHTS (.pth/.pt, .safetensors, .npz, or another model) by
 name, fixing layouts per layer type, and writes the result to OUT.
-  --into MODEL        the model whose structure is kept (.onnx)
+  --into MODEL        the model whose structure is kept (.onnx); repeat for each file of a
+                      model made of several, the model first; or give its folder
   -o, --output OUT    where to write the filled model
   --mapping FILE      JSON object of source name -> target name, applied before matching
   --allow-partial     report shape mismatches instead of failing
@@ -30,7 +32,7 @@ export async function transplantCommand(argv: string[], print: (s: string) => vo
   const args = parseArgs(
     argv,
     [
-      { name: 'into', value: true },
+      { name: 'into', value: true, repeat: true },
       { name: 'output', short: 'o', value: true },
       { name: 'mapping', value: true },
       { name: 'allow-partial' },
@@ -40,23 +42,29 @@ export async function transplantCommand(argv: string[], print: (s: string) => vo
     ],
     'transplant',
   );
-  if (args.positional.length !== 1) throw new UsageError(`transplant: give exactly one weights file\n${TRANSPLANT_HELP}`);
-  const weights = args.positional[0]!;
-  const into = one(args, 'into');
+  if (args.positional.length < 1) throw new UsageError(`transplant: which weights?\n${TRANSPLANT_HELP}`);
+  const weights = args.positional;
+  const into = args.values.get('into');
   const out = one(args, 'output');
   if (!into) throw new UsageError('transplant: which model to fill? give --into MODEL');
   if (!out) throw new UsageError('transplant: where to? give -o OUT');
   const mappingFile = one(args, 'mapping');
-  assertNotAnInput(out, [weights, into, ...(mappingFile ? [mappingFile] : [])]);
+  assertNotAnInput(out, [...weights, ...into, ...(mappingFile ? [mappingFile] : [])]);
+  checkOutputPath(out);
+  const reportFile = one(args, 'report');
+  if (reportFile) {
+    assertNotAnInput(reportFile, [...weights, ...into, ...(mappingFile ? [mappingFile] : [])]);
+    checkOutputPath(reportFile);
+  }
   const mapping = mappingFile ? parseNameMapping(new TextDecoder().decode(readFileBytes(mappingFile)), mappingFile) : undefined;
 
-  const source = await loadModelFile(weights, { key: one(args, 'key') });
-  const target = await loadModelFile(into);
+  const source = await loadModelFiles(weights, { key: one(args, 'key') });
+  const target = await loadModelFiles(into);
   const { model, report } = await transplantWeights(source, target, { mapping, allowPartial: args.flags.has('allow-partial') });
   const result = await convert(model, out);
-  writeModelFiles(out, result.bytes, result.sidecars, [weights, into]);
-  const reportFile = one(args, 'report');
-  if (reportFile) writeFileAtomic(reportFile, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
+  const files = modelOutputFiles(out, result.bytes, result.sidecars);
+  if (reportFile) files.push([reportFile, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n')]);
+  await writeOutputFiles(files);
   if (args.flags.has('json')) print(JSON.stringify(report, null, 2));
   else {
     printReport(report, print);

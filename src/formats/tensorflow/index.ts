@@ -1,6 +1,8 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
+import { readGraphDef } from './read.js';
 
+export { readGraphDef } from './read.js';
 export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
 
 export const tfGraphDefFormat: FormatHandler = {
@@ -8,6 +10,7 @@ export const tfGraphDefFormat: FormatHandler = {
   title: 'TensorFlow GraphDef',
   extensions: ['.pb', '.graphdef'],
   detect: detectGraphDef,
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-graphdef', graph: await readGraphDef(bytes, options) }),
 };
 
 export const tfCheckpointMetaFormat: FormatHandler = {

@@ -1,12 +1,13 @@
-// Conv and ConvTranspose (ONNX semantics, NCHW float32) on the WASM kernels: for 1-D and 2-D
-// im2col + packed GEMM for dense and grouped convs, a direct SIMD kernel for depthwise; any
-// other spatial rank goes to the N-d im2col / col2im of conv-nd.ts.
+// Conv and ConvTranspose (ONNX semantics, NCHW float32): attributes, checks and output shapes
+// here; the compute behind src/wasm/dense.ts (1-D and 2-D: im2col + packed GEMM, a direct SIMD
+// kernel for depthwise) and src/wasm/conv-nd.ts (any other spatial rank).
 import { ShapeError } from '../../ir/errors.js';
 import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
-import { convNd, convTransposeNd } from './conv-nd.js';
-import { copyInF32, denseKernels, float32Data, packedOperand, persistentPack, requireInput, roundUp, type Dense } from './gemm.js';
+import { convNd, convTransposeNd } from '../../wasm/conv-nd.js';
+import { conv2dF32, convTranspose2dF32, type Conv2dGeometry } from '../../wasm/dense.js';
+import { float32Data, requireInput } from './gemm.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
 
@@ -124,12 +125,6 @@ function checkBias(B: Tensor | undefined, M: number, op: string): Float32Array |
   return b;
 }
 
-/** Bias of group g's rows, padded to a multiple of MR; 0 when there is no bias. */
-function groupBias(d: Dense, bias: Float32Array | undefined, g: number, Mg: number): number {
-  if (!bias) return 0;
-  return copyInF32(d.arena, bias.subarray(g * Mg, (g + 1) * Mg), roundUp(Mg, d.MR));
-}
-
 const Conv = defineOp<ConvAttrs>({
   attrs: parseConvAttrs,
   run: runConv,
@@ -185,52 +180,8 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const [sh, sw] = hw(win.s);
   const [dh, dw] = hw(win.d);
   const [pt, pl] = hw(pb, 0);
-  const Mg = M / G;
-  const K = Cg * kh * kw;
-  const d = denseKernels();
-  const { k: kern, arena, MR, NR } = d;
-  const depthwise = G === C && M === C && G > 1;
-  // Weights packed for the kernels live in persistent memory from their second use on:
-  // asked for before this op's scratch is allocated (see persistentPack).
-  const wFloats = depthwise ? Wt.size : roundUp(Mg, MR) * K;
-  const packW = (g: number) => (src: number, dst: number) => {
-    if (depthwise) arena.f32(dst, wFloats).set(arena.f32(src, wFloats));
-    else kern.gemmPackA(src + g * Mg * K * 4, K, 1, Mg, K, 1, dst);
-  };
-  const pre = Array.from({ length: depthwise ? 1 : G }, (_, g) => persistentPack(d, Wt, depthwise ? 'dw' : `conv:${g}`, wFloats, packW(g)));
-  const y = arena.scoped(() => {
-    const xp = copyInF32(arena, x);
-    // 16 bytes of slack: the depthwise kernel rounds ragged rows up to 4 floats
-    const yp = arena.alloc(size * 4 + 16);
-    if (depthwise) {
-      const wp = packedOperand(d, Wt, pre[0], wFloats, packW(0));
-      const bp = bias ? copyInF32(arena, bias) : 0;
-      const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
-      const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
-      // the padded plane with its 8 floats of slack, then one padded row for the stride-2 split
-      const pad = arena.alloc((PH * PW + 8 + PW + 8) * 4);
-      for (let n = 0; n < N; n++) {
-        kern.depthwiseConv2d(xp + n * C * H * W * 4, C, H, W, wp, bp, yp + n * M * OH * OW * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, pad, at.actMin, at.actMax);
-      }
-    } else {
-      // ~256 KiB of im2col columns per chunk: the chunk stays in L2 while all of W passes over it.
-      const nChunk = Math.min(roundUp(OH * OW, NR), Math.max(NR, Math.floor(65536 / K / NR) * NR));
-      const col = arena.alloc(K * nChunk * 4);
-      const scratch = arena.alloc(kern.gemmScratchBytes());
-      for (let g = 0; g < G; g++) {
-        const aPack = packedOperand(d, Wt, pre[g], wFloats, packW(g));
-        const bp = groupBias(d, bias, g, Mg);
-        for (let n = 0; n < N; n++) {
-          kern.conv2dGemm(
-            xp + (n * C + g * Cg) * H * W * 4, Cg, H, W, aPack, Mg, bp, yp + (n * M + g * Mg) * OH * OW * 4, OH, OW,
-            kh, kw, sh, sw, pt, pl, dh, dw, col, nChunk, scratch, at.actMin, at.actMax,
-          );
-        }
-      }
-    }
-    // slice: one copy into fresh memory, without zero-filling it first
-    return arena.f32(yp, size).slice();
-  });
+  const geom: Conv2dGeometry = { N, C, H, W, M, G, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl };
+  const y = conv2dF32(x, Wt, bias, geom, at.actMin, at.actMax);
   return [new Tensor('float32', outShape, y)];
 }
 
@@ -313,29 +264,7 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
     const [sh, sw] = hw(win.s);
     const [dh, dw] = hw(win.d);
     const [pt, pl] = hw(pb, 0);
-    const HW = H * W;
-    const Mk = Mg * kh * kw;
-    const d = denseKernels();
-    const { k: kern, arena, MR, NR } = d;
-    const packT = (g: number) => (src: number, dst: number) => kern.gemmPackA(src + g * Cg * Mk * 4, 1, Mk, Mk, Cg, 1, dst);
-    const preT = Array.from({ length: G }, (_, g) => persistentPack(d, Wt, `convT:${g}`, roundUp(Mk, MR) * Cg, packT(g)));
-    arena.scoped(() => {
-      const xp = copyInF32(arena, x);
-      const yp = copyInF32(arena, y);
-      const col = arena.alloc(Mk * HW * 4);
-      const bPack = arena.alloc(roundUp(HW, NR) * Cg * 4);
-      const scratch = arena.alloc(kern.gemmScratchBytes());
-      for (let g = 0; g < G; g++) {
-        // col[(m, ky, kx), (ih, iw)] = sum over c of W[c, m, ky, kx] * X[c, ih, iw]: A is W transposed.
-        const aPack = packedOperand(d, Wt, preT[g], roundUp(Mk, MR) * Cg, packT(g));
-        for (let n = 0; n < N; n++) {
-          kern.gemmPackB(xp + (n * C + g * Cg) * HW * 4, HW, 1, Cg, HW, bPack);
-          kern.sgemmPacked(Mk, HW, Cg, aPack, bPack, col, HW, 0, 0, scratch, -Infinity, Infinity);
-          kern.col2imAdd(col, Mg, H, W, yp + (n * M + g * Mg) * plane * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
-        }
-      }
-      y.set(arena.f32(yp, y.length));
-    });
+    convTranspose2dF32(x, Wt, { N, C, H, W, M, G, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl }, y);
     return [new Tensor('float32', outShape, y)];
   },
 });

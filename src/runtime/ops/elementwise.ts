@@ -8,7 +8,9 @@ import { shapeSize, Tensor, type Shape } from '../../ir/tensor.js';
 import { broadcastIndex, broadcastPlan, broadcastShapes, forEachRow } from '../broadcast.js';
 import { defineOp, noAttrs, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, isIntegerDType, need, readInts } from './args.js';
-import { BIN, binaryF32Scalar, binaryF32Wasm, type BinaryCode } from './elementwise-kernels.js';
+import { binaryF32Wasm } from '../../wasm/elementwise.js';
+import { BinaryOp } from '../../wasm/opcodes.js';
+import { binaryF32Scalar } from '../../wasm/scalar/elementwise.js';
 
 // Loosely typed element functions: the same comparison works on numbers and bigints.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -22,7 +24,7 @@ interface BinarySpec {
   /** int64/uint64 semantics on bigints (defaults to `num`) */
   big?: Fn;
   /** the SIMD kernel op for float32 */
-  wasm?: BinaryCode;
+  wasm?: BinaryOp;
   /** output dtype: same as the inputs, or bool for comparisons */
   out: 'same' | 'bool';
   /** which input dtypes are allowed */
@@ -36,12 +38,12 @@ const maxFn: Fn = Math.max;
 const minFn: Fn = Math.min;
 
 const SPECS = {
-  Add: { num: (a, b) => a + b, wasm: BIN.add, out: 'same', accepts: 'numeric' },
-  Sub: { num: (a, b) => a - b, wasm: BIN.sub, out: 'same', accepts: 'numeric' },
-  Mul: { num: (a, b) => a * b, int: intMul, wasm: BIN.mul, out: 'same', accepts: 'numeric' },
-  Div: { num: (a, b) => a / b, int: () => intDiv, big: bigDiv, wasm: BIN.div, out: 'same', accepts: 'numeric' },
-  Max: { num: maxFn, big: (a, b) => (a > b ? a : b), wasm: BIN.max, out: 'same', accepts: 'numeric' },
-  Min: { num: minFn, big: (a, b) => (a < b ? a : b), wasm: BIN.min, out: 'same', accepts: 'numeric' },
+  Add: { num: (a, b) => a + b, wasm: BinaryOp.Add, out: 'same', accepts: 'numeric' },
+  Sub: { num: (a, b) => a - b, wasm: BinaryOp.Sub, out: 'same', accepts: 'numeric' },
+  Mul: { num: (a, b) => a * b, int: intMul, wasm: BinaryOp.Mul, out: 'same', accepts: 'numeric' },
+  Div: { num: (a, b) => a / b, int: () => intDiv, big: bigDiv, wasm: BinaryOp.Div, out: 'same', accepts: 'numeric' },
+  Max: { num: maxFn, big: (a, b) => (a > b ? a : b), wasm: BinaryOp.Max, out: 'same', accepts: 'numeric' },
+  Min: { num: minFn, big: (a, b) => (a < b ? a : b), wasm: BinaryOp.Min, out: 'same', accepts: 'numeric' },
   Equal: { num: (a, b) => a === b, out: 'bool', accepts: 'any' },
   Less: { num: (a, b) => a < b, out: 'bool', accepts: 'numeric' },
   LessOrEqual: { num: (a, b) => a <= b, out: 'bool', accepts: 'numeric' },
@@ -201,7 +203,7 @@ export function prelu(x: Tensor, slope: Tensor): Tensor {
     const plan = broadcastPlan(shape, [x.shape, slope.shape]);
     const a = x.data as Float32Array;
     const b = slope.data as Float32Array;
-    return new Tensor('float32', shape, binaryF32Wasm(BIN.prelu, a, b, plan, x.size) ?? binaryF32Scalar(BIN.prelu, a, b, plan, x.size));
+    return new Tensor('float32', shape, binaryF32Wasm(BinaryOp.PRelu, a, b, plan, x.size) ?? binaryF32Scalar(BinaryOp.PRelu, a, b, plan, x.size));
   }
   if (x.dtype === 'bool' || x.dtype === 'string') throw new ShapeError(`PRelu does not accept ${x.dtype}`);
   return mapBroadcast(x, slope, x.dtype, isBigIntDType(x.dtype) ? (a, b) => (a < 0n ? a * b : a) : (a, b) => (a < 0 ? a * b : a));

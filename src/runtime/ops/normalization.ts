@@ -6,7 +6,7 @@ import { attrFloat, attrInt } from '../../ir/graph.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
-import { channelAffineF32Wasm } from './elementwise-kernels.js';
+import { channelAffineF32Wasm } from '../../wasm/elementwise.js';
 
 function floatData(t: Tensor, what: string): Float32Array | Float64Array {
   if (isHalf(t.dtype)) return halfToF32(t);

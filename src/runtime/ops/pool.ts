@@ -8,7 +8,9 @@ import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf } from './args.js';
 import { forwardAxis, parseWindowAttrs, windowOf, type WindowAttrs } from './conv.js';
-import { copyInF32, denseKernels, float32Data, requireInput } from './gemm.js';
+import { globalPoolF32, pool2dF32 } from '../../wasm/dense.js';
+import { PoolKind } from '../../wasm/opcodes.js';
+import { float32Data, requireInput } from './gemm.js';
 import { poolNd } from './pool-nd.js';
 
 interface PoolAttrs extends WindowAttrs {
@@ -108,18 +110,9 @@ function pool(isMax: boolean): OpKernel<PoolAttrs> {
       const [dh, dw] = two(win.d, 1);
       const [pt, pl] = two(pb, 0);
       const [pbot, pr] = two(pe, 0);
-      const { k, arena } = denseKernels();
-      arena.scoped(() => {
-        const xp = copyInF32(arena, x);
-        const yp = arena.alloc(y.length * 4);
-        const invH = copyInF32(arena, inverseCounts(OH, H, kh, sh, dh, pt, pbot, at.countIncludePad));
-        const invW = copyInF32(arena, inverseCounts(OW, W, kw, sw, dw, pl, pr, at.countIncludePad));
-        const PH = (OH - 1) * sh + (kh - 1) * dh + 1;
-        const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
-        const pad = arena.alloc((PH * PW + 8) * 4);
-        k.pool2d(xp, X.shape[0]! * X.shape[1]!, H, W, yp, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, isMax ? 1 : 0, invH, invW, pad);
-        y.set(arena.f32(yp, y.length));
-      });
+      const invH = inverseCounts(OH, H, kh, sh, dh, pt, pbot, at.countIncludePad);
+      const invW = inverseCounts(OW, W, kw, sw, dw, pl, pr, at.countIncludePad);
+      pool2dF32(x, { NC: X.shape[0]! * X.shape[1]!, H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl }, isMax ? PoolKind.Max : PoolKind.Average, invH, invW, y);
       return [new Tensor('float32', outShape, y)];
     },
   });
@@ -139,13 +132,7 @@ function globalPool(isMax: boolean): OpKernel<Record<string, never>> {
       const y = new Float32Array(NC);
       if (NC === 0) return [new Tensor('float32', outShape, y)];
       if (HW === 0) throw new ShapeError(`${op} of an empty spatial extent [${X.shape.join(', ')}] has no values to pool`);
-      const { k, arena } = denseKernels();
-      arena.scoped(() => {
-        const xp = copyInF32(arena, x);
-        const yp = arena.alloc(NC * 4);
-        k.globalPool(xp, NC, HW, yp, isMax ? 1 : 0);
-        y.set(arena.f32(yp, NC));
-      });
+      globalPoolF32(x, NC, HW, isMax ? PoolKind.Max : PoolKind.Average, y);
       return [new Tensor('float32', outShape, y)];
     },
   });

@@ -6,7 +6,8 @@ import { attrInt } from '../../ir/graph.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
-import { softmaxRowsScalar, softmaxRowsWasm } from './elementwise-kernels.js';
+import { softmaxRowsWasm } from '../../wasm/elementwise.js';
+import { softmaxRowsScalar } from '../../wasm/scalar/elementwise.js';
 
 interface SoftmaxAttrs {
   axis: number;

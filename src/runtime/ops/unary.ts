@@ -7,7 +7,8 @@ import { attrFloat, attrInt, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, readScalar } from './args.js';
-import { UN, unaryF32Wasm, type UnaryCode } from './elementwise-kernels.js';
+import { unaryF32Wasm } from '../../wasm/elementwise.js';
+import { UnaryOp } from '../../wasm/opcodes.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type NumFn = (x: number) => number;
@@ -55,7 +56,7 @@ interface UnaryDef<A> {
   num: (a: A) => NumFn;
   big?: (a: A) => (v: bigint) => bigint;
   /** SIMD kernel op and its two float parameters, for float32 */
-  simd?: (a: A) => [UnaryCode, number, number];
+  simd?: (a: A) => [UnaryOp, number, number];
   bool?: boolean;
 }
 
@@ -117,7 +118,7 @@ const clipKernel = defineOp<ClipAttrs>({
     if (!accepts('numeric', x.dtype)) throw new ShapeError(`Clip does not accept ${x.dtype} inputs`);
     const lo = a.min ?? (inputs[1] ? readScalar(inputs[1], 'Clip min') : -Infinity);
     const hi = a.max ?? (inputs[2] ? readScalar(inputs[2], 'Clip max') : Infinity);
-    if (x.dtype === 'float32') return [new Tensor('float32', x.shape, unaryF32Wasm(UN.clip, x.data as Float32Array, lo, hi))];
+    if (x.dtype === 'float32') return [new Tensor('float32', x.shape, unaryF32Wasm(UnaryOp.Clip, x.data as Float32Array, lo, hi))];
     if (isBigIntDType(x.dtype)) {
       // exact int64 bounds: read them as bigints, not through doubles
       const big = (t: Tensor | undefined) => (t ? (t.data as BigInt64Array)[0]! : undefined);
@@ -130,17 +131,17 @@ const clipKernel = defineOp<ClipAttrs>({
 });
 
 export const unaryOps: OpTable = {
-  Relu: unaryOp('Relu', { accepts: 'signed', num: same((x) => (x !== x ? NaN : x > 0 ? x : 0)), big: same((v) => (v > 0n ? v : 0n)), simd: () => [UN.relu, 0, 0] }),
-  LeakyRelu: unaryOp('LeakyRelu', { attrs: alpha(0.01), accepts: 'float', num: (a) => (x) => (x < 0 ? x * a.alpha : x), simd: (a) => [UN.leakyRelu, a.alpha, 0] }),
+  Relu: unaryOp('Relu', { accepts: 'signed', num: same((x) => (x !== x ? NaN : x > 0 ? x : 0)), big: same((v) => (v > 0n ? v : 0n)), simd: () => [UnaryOp.Relu, 0, 0] }),
+  LeakyRelu: unaryOp('LeakyRelu', { attrs: alpha(0.01), accepts: 'float', num: (a) => (x) => (x < 0 ? x * a.alpha : x), simd: (a) => [UnaryOp.LeakyRelu, a.alpha, 0] }),
   Clip: clipKernel,
   Sigmoid: unaryOp('Sigmoid', { accepts: 'float', num: same((x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))) }),
   HardSigmoid: unaryOp('HardSigmoid', {
     attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.2), beta: attrFloat(node, 'beta', 0.5) }),
     accepts: 'float',
     num: (a) => (x) => Math.max(0, Math.min(1, a.alpha * x + a.beta)),
-    simd: (a) => [UN.hardSigmoid, a.alpha, a.beta],
+    simd: (a) => [UnaryOp.HardSigmoid, a.alpha, a.beta],
   }),
-  HardSwish: unaryOp('HardSwish', { accepts: 'float', num: same((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))), simd: () => [UN.hardSwish, 0, 0] }),
+  HardSwish: unaryOp('HardSwish', { accepts: 'float', num: same((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))), simd: () => [UnaryOp.HardSwish, 0, 0] }),
   Tanh: unaryOp('Tanh', { accepts: 'float', num: same(Math.tanh) }),
   Elu: unaryOp('Elu', { attrs: alpha(1), accepts: 'float', num: (a) => (x) => (x < 0 ? a.alpha * Math.expm1(x) : x) }),
   Celu: unaryOp('Celu', { attrs: alpha(1), accepts: 'float', num: (a) => (x) => Math.max(0, x) + Math.min(0, a.alpha * Math.expm1(x / a.alpha)) }),
@@ -157,10 +158,10 @@ export const unaryOps: OpTable = {
     accepts: 'numeric',
     num: (a) => (x) => (x < -a.lambd ? x + a.bias : x > a.lambd ? x - a.bias : 0),
   }),
-  Neg: unaryOp('Neg', { accepts: 'signed', num: same((x) => -x), big: same((v) => -v), simd: () => [UN.neg, 0, 0] }),
-  Abs: unaryOp('Abs', { accepts: 'numeric', num: same(Math.abs), big: same((v) => (v < 0n ? -v : v)), simd: () => [UN.abs, 0, 0] }),
+  Neg: unaryOp('Neg', { accepts: 'signed', num: same((x) => -x), big: same((v) => -v), simd: () => [UnaryOp.Neg, 0, 0] }),
+  Abs: unaryOp('Abs', { accepts: 'numeric', num: same(Math.abs), big: same((v) => (v < 0n ? -v : v)), simd: () => [UnaryOp.Abs, 0, 0] }),
   Sign: unaryOp('Sign', { accepts: 'numeric', num: same((x) => (x !== x ? NaN : x > 0 ? 1 : x < 0 ? -1 : 0)), big: same((v) => (v > 0n ? 1n : v < 0n ? -1n : 0n)) }),
-  Sqrt: unaryOp('Sqrt', { accepts: 'float', num: same(Math.sqrt), simd: () => [UN.sqrt, 0, 0] }),
+  Sqrt: unaryOp('Sqrt', { accepts: 'float', num: same(Math.sqrt), simd: () => [UnaryOp.Sqrt, 0, 0] }),
   Reciprocal: unaryOp('Reciprocal', { accepts: 'float', num: same((x) => 1 / x) }),
   Exp: unaryOp('Exp', { accepts: 'float', num: same(Math.exp) }),
   Log: unaryOp('Log', { accepts: 'float', num: same(Math.log) }),

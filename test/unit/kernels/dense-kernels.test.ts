@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError, UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { denseKernels } from '../../../src/runtime/ops/gemm.js';
+import { denseKernels } from '../../../src/wasm/dense.js';
 import { convRef, convTransposeRef, gemmRef, poolRef, randomF32, rng, worstMismatch, type Geometry2d } from './reference.js';
 import { runNode } from './run-node.js';
 

@@ -3,18 +3,12 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { broadcastPlan, broadcastShapes } from '../../../src/runtime/broadcast.js';
-import {
-  BIN,
-  binaryF32Scalar,
-  binaryF32Wasm,
-  channelAffineF32Scalar,
-  channelAffineF32Wasm,
-  softmaxRowsScalar,
-  softmaxRowsWasm,
-  UN,
-  unaryF32Scalar,
-  unaryF32Wasm,
-} from '../../../src/runtime/ops/elementwise-kernels.js';
+import { binaryF32Wasm, channelAffineF32Wasm, softmaxRowsWasm, unaryF32Wasm } from '../../../src/wasm/elementwise.js';
+import { BinaryOp, UnaryOp } from '../../../src/wasm/opcodes.js';
+import { binaryF32Scalar, channelAffineF32Scalar, softmaxRowsScalar, unaryF32Scalar } from '../../../src/wasm/scalar/elementwise.js';
+
+/** name -> code of a numeric enum (without TypeScript's reverse entries). */
+const members = <E extends Record<string, string | number>>(e: E) => Object.entries(e).filter((kv): kv is [string, E[keyof E] & number] => typeof kv[1] === 'number');
 
 beforeAll(async () => {
   await initKernels();
@@ -70,7 +64,7 @@ function shapePairs(r: () => number, count: number): Array<[number[], number[]]>
 describe('binaryF32 (SIMD) matches binaryF32Scalar', () => {
   const r = rng(1);
   const cases = shapePairs(r, 40);
-  for (const [name, op] of Object.entries(BIN)) {
+  for (const [name, op] of members(BinaryOp)) {
     test(name, () => {
       for (const [sa, sb] of cases) {
         const shape = broadcastShapes(sa, sb);
@@ -93,27 +87,27 @@ describe('binaryF32 (SIMD) matches binaryF32Scalar', () => {
     const a = new Float32Array([NaN, 1, 2, NaN, 5]);
     const b = new Float32Array([1, NaN, 3, NaN, 4]);
     const plan = broadcastPlan([5], [[5], [5]]);
-    for (const op of [BIN.max, BIN.min]) expect(binaryF32Wasm(op, a, b, plan, 5)).toEqual(binaryF32Scalar(op, a, b, plan, 5));
+    for (const op of [BinaryOp.Max, BinaryOp.Min]) expect(binaryF32Wasm(op, a, b, plan, 5)).toEqual(binaryF32Scalar(op, a, b, plan, 5));
   });
 });
 
 describe('unaryF32 (SIMD) matches unaryF32Scalar', () => {
   const r = rng(2);
-  const params: Record<string, [number, number]> = {
-    relu: [0, 0],
-    leakyRelu: [0.01, 0],
-    clip: [-1.5, 2.25],
-    hardSigmoid: [0.2, 0.5],
-    hardSwish: [0, 0],
-    neg: [0, 0],
-    abs: [0, 0],
-    sqrt: [0, 0],
+  const params: Record<keyof typeof UnaryOp, [number, number]> = {
+    Relu: [0, 0],
+    LeakyRelu: [0.01, 0],
+    Clip: [-1.5, 2.25],
+    HardSigmoid: [0.2, 0.5],
+    HardSwish: [0, 0],
+    Neg: [0, 0],
+    Abs: [0, 0],
+    Sqrt: [0, 0],
   };
-  for (const [name, op] of Object.entries(UN)) {
+  for (const [name, op] of members(UnaryOp)) {
     test(name, () => {
       for (const n of SIZES) {
         const x = randomArray(n, r);
-        const [p0, p1] = params[name]!;
+        const [p0, p1] = params[name as keyof typeof UnaryOp];
         const ref = unaryF32Scalar(op, x, p0, p1);
         const got = unaryF32Wasm(op, x, p0, p1);
         expect(got.length).toBe(n);

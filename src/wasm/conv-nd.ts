@@ -1,9 +1,8 @@
 // Conv and ConvTranspose over any number of spatial axes (NC + D1..Dr, float32): im2col /
-// col2im generalised to N-d in TS around the packed SIMD GEMM. conv.ts keeps its fast 1-D
-// and 2-D paths and hands every other spatial rank to these.
-import { shapeSize } from '../../ir/tensor.js';
-import { copyInF32, denseKernels, packedOperand, persistentPack, roundUp, type Dense } from './gemm.js';
-import type { Tensor } from '../../ir/tensor.js';
+// col2im generalised to N-d in TS around the packed SIMD GEMM. dense.ts keeps the fast 1-D
+// and 2-D paths; the runtime's Conv hands every other spatial rank to these.
+import { shapeSize, type Tensor } from '../ir/tensor.js';
+import { copyInF32, denseKernels, packedOperand, persistentPack, roundUp, type Dense } from './dense.js';
 
 /** Resolved geometry per spatial axis: kernel, stride, dilation, begin padding. */
 export interface WindowNd {

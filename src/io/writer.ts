@@ -1,0 +1,204 @@
+// The one guarded writer (Node) through which every output file goes: models, sidecars,
+// shards, .npy outputs, dumps, reports.
+//  - never over a file read in this command (same device and inode, so symlinks, `..` and
+//    hard links are all seen through), nor over a folder, FIFO or device;
+//  - each file goes to a temporary file in the target's folder, is fsynced, and renamed into
+//    place only when every file of the output is complete (a model and its sidecars appear
+//    together or not at all);
+//  - temporary files (and folders this command created) are removed on error, on SIGINT and
+//    on SIGTERM.
+import { UsageError } from '../ir/errors.js';
+import { fileKind, fsError, nodeFs, nodeFsPromises, nodePath, readFileAt } from './files.js';
+
+/** Temporary files being written now, and folders created for outputs not yet committed. */
+const temps = new Set<string>();
+const createdDirs = new Set<string>();
+const CHUNK = 8 << 20;
+
+function removeQuietly(p: string, dir = false): void {
+  try {
+    const fs = nodeFs();
+    if (dir) fs.rmdirSync(p);
+    else fs.rmSync(p, { force: true });
+  } catch {
+    /* already gone, or a folder that is not empty */
+  }
+}
+
+/** Remove every temporary file (and the empty output folders this command made). Synchronous: safe in signal and exit handlers. */
+export function removeTemporaryFiles(): void {
+  for (const t of temps) removeQuietly(t);
+  temps.clear();
+  for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
+  createdDirs.clear();
+}
+
+let handlersInstalled = false;
+
+/**
+ * Make SIGINT/SIGTERM (and an exit from an uncaught error) remove the temporary files of
+ * unfinished outputs before the process ends. The CLI calls this once.
+ */
+export function installCleanupHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const proc = process;
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    proc.on(sig, () => {
+      removeTemporaryFiles();
+      proc.exit(code);
+    });
+  }
+  proc.on('exit', removeTemporaryFiles);
+}
+
+/** Refuse a target that is a file read in this command, or not a regular file. Returns its absolute path. */
+export function checkOutputPath(target: string): string {
+  const fs = nodeFs();
+  const path = nodePath();
+  const abs = path.resolve(target);
+  let st;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ENOENT') throw fsError(e, target, 'write');
+  }
+  if (st) {
+    const read = readFileAt(st);
+    if (read !== undefined) throw new UsageError(`refusing to overwrite the input file ${read}${path.resolve(read) === abs ? '' : ` (as ${target})`}; choose another output path`);
+    if (st.isDirectory()) throw new UsageError(`${target}: is a directory; give a file name`);
+    if (!st.isFile()) throw new UsageError(`${target}: is ${fileKind(st)}; nnport writes only regular files`);
+  }
+  return abs;
+}
+
+/**
+ * A folder output (`--dump DIR`, `-o DIR`): new, or empty unless `force`. Checked before the
+ * work starts; the folder is made when the files are written.
+ */
+export function checkOutputFolder(dir: string, force = false): void {
+  const fs = nodeFs();
+  let st;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return;
+    throw fsError(e, dir);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${dir}: exists and is not a folder`);
+  let n: string[];
+  try {
+    n = fs.readdirSync(dir);
+  } catch (e) {
+    throw fsError(e, dir, 'list the folder');
+  }
+  if (n.length && !force) throw new UsageError(`${dir}: the output folder is not empty (${n.length} entries); choose a new folder or add --force`);
+}
+
+function makeFolder(dir: string): void {
+  const fs = nodeFs();
+  const path = nodePath();
+  const abs = path.resolve(dir);
+  if (fs.existsSync(abs)) return;
+  makeFolder(path.dirname(abs));
+  try {
+    fs.mkdirSync(abs);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw fsError(e, dir, 'create the folder');
+    return;
+  }
+  createdDirs.add(abs);
+}
+
+async function writeTemp(target: string, abs: string, bytes: Uint8Array): Promise<string> {
+  const fs = nodeFs();
+  const path = nodePath();
+  const dir = path.dirname(abs);
+  let dst;
+  try {
+    dst = fs.statSync(dir);
+  } catch (e) {
+    throw fsError(e, dir, `write ${target}: its folder`);
+  }
+  if (!dst.isDirectory()) throw new UsageError(`${target}: ${dir} is not a folder`);
+  const tmp = path.join(dir, `.${path.basename(abs).slice(0, 80)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  temps.add(tmp);
+  let fh;
+  try {
+    fh = await nodeFsPromises().open(tmp, 'wx');
+    // chunked, so that a signal is handled between chunks instead of after a long write
+    for (let p = 0; p < bytes.byteLength; ) {
+      const { bytesWritten } = await fh.write(bytes, p, Math.min(CHUNK, bytes.byteLength - p));
+      p += bytesWritten;
+    }
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    return tmp;
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    removeQuietly(tmp);
+    temps.delete(tmp);
+    throw fsError(e, target, 'write');
+  }
+}
+
+/**
+ * Write several files as one output: every path checked first, each written to a temporary
+ * file and fsynced, then all renamed into place. On any error, nothing of the output remains.
+ */
+export async function writeOutputFiles(files: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+  const path = nodePath();
+  const seen = new Set<string>();
+  const abs = files.map(([t]) => {
+    const a = checkOutputPath(t);
+    if (seen.has(a)) throw new UsageError(`${t}: two outputs of this command would be written to the same file`);
+    seen.add(a);
+    return a;
+  });
+  const done: string[] = [];
+  try {
+    for (let i = 0; i < files.length; i++) {
+      makeFolder(path.dirname(abs[i]!));
+      done.push(await writeTemp(files[i]![0], abs[i]!, files[i]![1]));
+    }
+    // the paths again: a reader may have been fooled into reading one of them meanwhile
+    files.forEach(([t]) => checkOutputPath(t));
+    const fs = nodeFs();
+    for (let i = 0; i < files.length; i++) {
+      try {
+        fs.renameSync(done[i]!, abs[i]!);
+      } catch (e) {
+        throw fsError(e, files[i]![0], 'write');
+      }
+      temps.delete(done[i]!);
+    }
+    createdDirs.clear();
+  } catch (e) {
+    for (const t of done) {
+      removeQuietly(t);
+      temps.delete(t);
+    }
+    for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
+    createdDirs.clear();
+    throw e;
+  }
+}
+
+/** Write one output file (guarded, temp + fsync + rename). */
+export async function writeOutputFile(target: string, bytes: Uint8Array): Promise<void> {
+  await writeOutputFiles([[target, bytes]]);
+}
+
+/** The files of a converted model: its sidecars (external data, shards) next to `target`, and the main file. */
+export function modelOutputFiles(target: string, bytes: Uint8Array, sidecars: ReadonlyMap<string, Uint8Array>): Array<[string, Uint8Array]> {
+  const path = nodePath();
+  const out: Array<[string, Uint8Array]> = [];
+  for (const [name, data] of sidecars) {
+    if (path.isAbsolute(name) || name.split(/[\\/]/).includes('..')) throw new UsageError(`${target}: a sidecar file name '${name}' leaves the output's folder`);
+    out.push([path.join(path.dirname(target), name), data]);
+  }
+  out.push([target, bytes]);
+  return out;
+}

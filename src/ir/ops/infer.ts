@@ -1,0 +1,102 @@
+// inferShapes: every value's dtype and shape from the op definitions, without running
+// anything. Small integer tensors (initializers, Constant nodes, Shape outputs and what is
+// computed from them) are carried as values, like ONNX's data propagation, so the shape
+// subgraphs of exported models (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) resolve.
+import type { DType } from '../dtypes.js';
+import { NnportError, ShapeError } from '../errors.js';
+import { topologicalOrder, type Dim, type Graph, type Node, type ValueInfo } from '../graph.js';
+import type { Tensor } from '../tensor.js';
+import { opDefOf, opsetOf } from './registry.js';
+import { tensorData, type ValueType } from './op-def.js';
+
+export interface InferShapesOptions {
+  /**
+   * Types of graph inputs that replace the declared ones (e.g. the actual feeds' shapes);
+   * a `value` (small integer tensors) is also carried into the shape computations.
+   */
+  inputs?: ReadonlyMap<string, { dtype: DType; shape: readonly Dim[]; value?: Tensor }>;
+  /** 'throw' (default): an op whose inputs do not fit throws a ShapeError naming the node; 'unknown': its outputs stay unknown and the error is listed. */
+  onError?: 'throw' | 'unknown';
+}
+
+export interface ShapeInference {
+  /** every value of the graph: inputs, initializers and node outputs */
+  values: Map<string, ValueType>;
+  /** op types without a definition (their outputs are unknown), as `domain.Op` outside the default domain */
+  unknownOps: string[];
+  /** with onError 'unknown': the errors met, each naming its node */
+  errors: string[];
+}
+
+/** Error with the node named (as the runtime's errors are). */
+function withNode(e: unknown, node: Node): NnportError {
+  const where = `node '${node.name || node.opType}' (${node.opType})`;
+  if (e instanceof NnportError) {
+    if (!e.message.includes(`'${node.name}'`) || !node.name) e.message = `${where}: ${e.message}`;
+    return e;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return new ShapeError(`${where}: ${msg}`, { cause: e });
+}
+
+/** Declared and inferred dims merged: the inferred one unless it is unknown. */
+function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType {
+  if (!declared) return inferred;
+  const dtype = inferred.dtype ?? declared.dtype;
+  let shape = inferred.shape;
+  if (!shape) shape = declared.shape && [...declared.shape];
+  else if (declared.shape && declared.shape.length === shape.length) shape = shape.map((d, i) => (d === null ? declared.shape![i]! : d));
+  return { ...inferred, dtype, shape };
+}
+
+/**
+ * Infer the dtype and shape of every value of `graph`, and record those of the intermediate
+ * values in `graph.valueInfo` (replacing what was there; values whose dtype stays unknown are
+ * left out). Symbolic dims (e.g. 'batch') are carried through; a dim that depends on data
+ * (NonZero's count, a Reshape to a computed shape nothing resolves) is null.
+ */
+export function inferShapes(graph: Graph, options: InferShapesOptions = {}): ShapeInference {
+  const values = new Map<string, ValueType>();
+  const unknownOps = new Set<string>();
+  const errors: string[] = [];
+  for (const v of graph.inputs) values.set(v.name, { dtype: v.dtype, shape: v.shape && [...v.shape] });
+  for (const [name, t] of graph.initializers) values.set(name, { dtype: t.dtype, shape: [...t.shape], data: tensorData(t) });
+  for (const [name, v] of options.inputs ?? []) values.set(name, { dtype: v.dtype, shape: [...v.shape], data: v.value ? tensorData(v.value) : undefined });
+  const declared = new Map<string, ValueInfo>();
+  for (const v of graph.valueInfo ?? []) declared.set(v.name, v);
+  for (const v of graph.outputs) declared.set(v.name, v);
+
+  for (const node of topologicalOrder(graph)) {
+    const def = opDefOf(node);
+    let outs: ValueType[] = [];
+    if (!def) {
+      unknownOps.add(node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType);
+    } else {
+      try {
+        const opset = opsetOf(graph, node);
+        const attrs = def.attrs(node, opset);
+        const inputs = node.inputs.map((name) => (name ? values.get(name) ?? {} : undefined));
+        outs = def.infer({ node, opset, attrs, inputs });
+      } catch (e) {
+        const err = withNode(e, node);
+        if (options.onError !== 'unknown') throw err;
+        errors.push(err.message);
+        outs = [];
+      }
+    }
+    node.outputs.forEach((name, k) => {
+      if (name) values.set(name, merge(outs[k] ?? {}, declared.get(name)));
+    });
+  }
+
+  const io = new Set([...graph.inputs.map((v) => v.name), ...graph.outputs.map((v) => v.name), ...graph.initializers.keys()]);
+  const info: ValueInfo[] = [];
+  for (const node of graph.nodes) {
+    for (const name of node.outputs) {
+      const v = name && !io.has(name) ? values.get(name) : undefined;
+      if (v?.dtype) info.push(v.shape ? { name, dtype: v.dtype, shape: [...v.shape] } : { name, dtype: v.dtype });
+    }
+  }
+  graph.valueInfo = info;
+  return { values, unknownOps: [...unknownOps], errors };
+}

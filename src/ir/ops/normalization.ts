@@ -1,0 +1,88 @@
+// BatchNormalization, InstanceNormalization, LayerNormalization, and Softmax / LogSoftmax / Hardmax.
+import { ShapeError, UnsupportedError } from '../errors.js';
+import { attrFloat, attrInt, type Dim } from '../graph.js';
+import { defineOpDef, fmtShape, input, like, normAxis, type OpDef, type OpDefTable } from './op-def.js';
+
+export interface BatchNormAttrs {
+  epsilon: number;
+}
+
+export interface LayerNormAttrs {
+  axis: number;
+  epsilon: number;
+  stashType: number;
+}
+
+export interface SoftmaxAttrs {
+  axis: number;
+  /** opset < 13: coerce to 2-D at axis */
+  flatten: boolean;
+}
+
+function softmaxDef(op: string): OpDef<SoftmaxAttrs> {
+  return defineOpDef<SoftmaxAttrs>({
+    opType: op,
+    domain: '',
+    layout: 'axis',
+    attrs: (node, opset) => ({ axis: attrInt(node, 'axis', opset < 13 ? 1 : -1), flatten: opset < 13 }),
+    infer: (ctx) => {
+      const x = input(ctx, 0, 'input');
+      if (x.shape && x.shape.length === 0) throw new ShapeError(`${op} needs an input of rank >= 1`);
+      return [like(x)];
+    },
+  });
+}
+
+export const normalizationDefs: OpDefTable = {
+  BatchNormalization: defineOpDef<BatchNormAttrs>({
+    opType: 'BatchNormalization',
+    domain: '',
+    layout: 'channel',
+    attrs: (node, opset) => {
+      if (opset < 9 && attrInt(node, 'spatial', 1) !== 1) throw new UnsupportedError('BatchNormalization spatial=0');
+      if (attrInt(node, 'training_mode', 0) !== 0) throw new UnsupportedError('BatchNormalization training_mode', 'only inference is supported');
+      if (node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('BatchNormalization training outputs', 'running mean/var outputs need training mode');
+      return { epsilon: attrFloat(node, 'epsilon', 1e-5) };
+    },
+    infer: (ctx) => {
+      const x = input(ctx, 0, 'X');
+      if (x.shape && x.shape.length < 2) throw new ShapeError(`BatchNormalization input must have rank >= 2, got ${fmtShape(x.shape)}`);
+      for (let i = 1; i < 5; i++) {
+        const p = ctx.inputs[i]?.shape;
+        if (p && p.length !== 1) throw new ShapeError(`BatchNormalization input ${i} must be 1-D, got ${fmtShape(p)}`);
+      }
+      return [like(x)];
+    },
+  }),
+  InstanceNormalization: defineOpDef<BatchNormAttrs>({
+    opType: 'InstanceNormalization',
+    domain: '',
+    layout: 'channel',
+    attrs: (node) => ({ epsilon: attrFloat(node, 'epsilon', 1e-5) }),
+    infer: (ctx) => {
+      const x = input(ctx, 0, 'input');
+      if (x.shape && x.shape.length < 3) throw new ShapeError(`InstanceNormalization input must have rank >= 3, got ${fmtShape(x.shape)}`);
+      return [like(x)];
+    },
+  }),
+  LayerNormalization: defineOpDef<LayerNormAttrs>({
+    opType: 'LayerNormalization',
+    domain: '',
+    layout: 'axis',
+    attrs: (node) => ({ axis: attrInt(node, 'axis', -1), epsilon: attrFloat(node, 'epsilon', 1e-5), stashType: attrInt(node, 'stash_type', 1) }),
+    infer: (ctx) => {
+      const x = input(ctx, 0, 'X');
+      // Mean and InvStdDev keep the normalised dims as 1s, in the stash type (float32 by default).
+      const statDType = ctx.attrs.stashType === 11 ? 'float64' : 'float32';
+      let stat: Dim[] | undefined;
+      if (x.shape) {
+        const axis = normAxis(ctx.attrs.axis, x.shape.length);
+        stat = x.shape.map((d, i) => (i < axis ? d : 1));
+      }
+      return [like(x), { dtype: statDType, shape: stat }, { dtype: statDType, shape: stat && [...stat] }];
+    },
+  }),
+  Softmax: softmaxDef('Softmax'),
+  LogSoftmax: softmaxDef('LogSoftmax'),
+  Hardmax: softmaxDef('Hardmax'),
+};

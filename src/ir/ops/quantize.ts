@@ -1,0 +1,47 @@
+// QuantizeLinear, DequantizeLinear (ONNX QDQ, per-tensor or per-axis) and DynamicQuantizeLinear.
+import type { DType } from '../dtypes.js';
+import { UnsupportedError } from '../errors.js';
+import { attrInt, type Node } from '../graph.js';
+import { dtypeFromOnnxEnum } from './cast.js';
+import { defineOpDef, input, like, noAttrs, type OpDefTable } from './op-def.js';
+
+export interface QAttrs {
+  axis: number;
+  outputDType?: DType;
+}
+
+export function parseQAttrs(node: Node): QAttrs {
+  const blockSize = attrInt(node, 'block_size', 0);
+  if (blockSize !== 0) throw new UnsupportedError(`${node.opType} with block_size`, `block_size ${blockSize}`);
+  const od = attrInt(node, 'output_dtype', 0);
+  return { axis: attrInt(node, 'axis', 1), outputDType: od ? dtypeFromOnnxEnum(od) : undefined };
+}
+
+export const quantizeDefs: OpDefTable = {
+  QuantizeLinear: defineOpDef<QAttrs>({
+    opType: 'QuantizeLinear',
+    domain: '',
+    layout: 'channel',
+    attrs: parseQAttrs,
+    // the zero point's type, else output_dtype, else uint8
+    infer: (ctx) => [like(input(ctx, 0, 'x'), ctx.inputs[2]?.dtype ?? ctx.attrs.outputDType ?? 'uint8')],
+  }),
+  DequantizeLinear: defineOpDef<QAttrs>({
+    opType: 'DequantizeLinear',
+    domain: '',
+    layout: 'channel',
+    attrs: parseQAttrs,
+    // opset 19+: the output has the scale's type (float32 before)
+    infer: (ctx) => {
+      const s = input(ctx, 1, 'x_scale').dtype;
+      return [like(input(ctx, 0, 'x'), s === 'float16' || s === 'bfloat16' ? s : 'float32')];
+    },
+  }),
+  DynamicQuantizeLinear: defineOpDef({
+    opType: 'DynamicQuantizeLinear',
+    domain: '',
+    layout: 'elementwise',
+    attrs: noAttrs,
+    infer: (ctx) => [like(input(ctx, 0, 'x'), 'uint8'), { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }],
+  }),
+};

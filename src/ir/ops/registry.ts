@@ -1,0 +1,57 @@
+// The registry: every op definition, keyed as the runtime's op tables are: the ONNX op type for the default
+// domain, 'domain::OpType' for others (nnport::Conv, nnport::FusedConv).
+import type { Graph, Node } from '../graph.js';
+import { castDefs } from './cast.js';
+import { channelsLastDefs } from './channels-last.js';
+import { convDefs } from './conv.js';
+import { elementwiseDefs } from './elementwise.js';
+import { gemmDefs } from './gemm.js';
+import { indexingDefs } from './indexing.js';
+import { normalizationDefs } from './normalization.js';
+import type { OpDef, OpDefTable } from './op-def.js';
+import { poolDefs } from './pool.js';
+import { quantizeDefs } from './quantize.js';
+import { reduceDefs } from './reduce.js';
+import { resizeDefs } from './resize.js';
+import { shapeDefs } from './shape.js';
+import { unaryDefs } from './unary.js';
+
+const tables: OpDefTable[] = [
+  convDefs,
+  gemmDefs,
+  poolDefs,
+  elementwiseDefs,
+  unaryDefs,
+  normalizationDefs,
+  shapeDefs,
+  reduceDefs,
+  resizeDefs,
+  castDefs,
+  indexingDefs,
+  quantizeDefs,
+  channelsLastDefs,
+];
+
+export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));
+
+/** The domain of a node with 'ai.onnx' spelled as ''. */
+export const domainOf = (node: Node): string => (node.domain === 'ai.onnx' ? '' : node.domain);
+
+/** The key of a node's op in OP_DEFS and the runtime's op tables. */
+export const opKey = (node: Node): string => (domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType);
+
+/** The definition of a node's op, or undefined for an op nnport does not define. */
+export function opDefOf(node: Node): OpDef<unknown> | undefined {
+  return OP_DEFS[opKey(node)];
+}
+
+/**
+ * The opset a node's attributes are read under: its domain's version; `nnport` ops mirror
+ * ONNX ops, so they read the default domain's (their own version only numbers the convention).
+ */
+export function opsetOf(graph: Graph, node: Node): number {
+  const d = domainOf(node);
+  if (d === 'nnport') return graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 17;
+  return graph.opsets[d] ?? graph.opsets[''] ?? 1;
+}
+

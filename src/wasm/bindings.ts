@@ -1,0 +1,120 @@
+// Typed bindings of build/kernels.wasm: every export of assembly/index.ts with its signature.
+// Pointers are byte addresses in the module's memory; `usize`/`i32` arguments are JS numbers,
+// flags are 0/1. KERNEL_ARITY is checked against these signatures by the compiler, and against
+// the built module by test/unit/wasm/bindings.test.ts, so the declaration cannot drift from the
+// kernels without a failing build or test.
+import type { BinaryOp, PoolKind, RoundingMode, UnaryOp } from './opcodes.js';
+
+/** The kernel functions (assembly/kernels/*.ts via assembly/index.ts). */
+export interface KernelFunctions {
+  heapBase(): number;
+
+  // gemm.ts: packed SIMD GEMM (A packed in MR-row panels, B in NR-column panels)
+  gemmMR(): number;
+  gemmNR(): number;
+  gemmScratchBytes(): number;
+  gemmPackA(src: number, rs: number, cs: number, M: number, K: number, alpha: number, dst: number): void;
+  gemmPackB(src: number, rs: number, cs: number, K: number, N: number, dst: number): void;
+  /** actMin/actMax: the fused activation's clamp (-Infinity, Infinity for none) */
+  sgemmPacked(
+    M: number, N: number, K: number, aPack: number, bPack: number, c: number, ldc: number, bias: number, accumulate: number, scratch: number,
+    actMin: number, actMax: number,
+  ): void;
+
+  // conv.ts
+  conv2dGemm(
+    x: number, C: number, H: number, W: number, aPack: number, M: number, bias: number, y: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, nChunk: number, scratch: number,
+    actMin: number, actMax: number,
+  ): void;
+  depthwiseConv2d(
+    x: number, C: number, H: number, W: number, w: number, bias: number, y: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, pad: number,
+    actMin: number, actMax: number,
+  ): void;
+  col2imAdd(col: number, M: number, H: number, W: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number): void;
+
+  // pool.ts
+  pool2d(
+    x: number, C: number, H: number, W: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
+    pt: number, pl: number, dh: number, dw: number, kind: PoolKind, invH: number, invW: number, pad: number,
+  ): void;
+  globalPool(x: number, NC: number, HW: number, y: number, kind: PoolKind): void;
+
+  // elementwise.ts, softmax.ts
+  binaryF32(
+    op: BinaryOp, a: number, b: number, out: number,
+    d0: number, d1: number, d2: number, d3: number,
+    as0: number, as1: number, as2: number, as3: number,
+    bs0: number, bs1: number, bs2: number, bs3: number,
+  ): void;
+  unaryF32(op: UnaryOp, x: number, out: number, n: number, p0: number, p1: number): void;
+  channelAffineF32(x: number, scale: number, bias: number, out: number, outer: number, channels: number, inner: number): void;
+  softmaxRowsF32(x: number, out: number, rows: number, cols: number, log: number): void;
+
+  // permute.ts: meta holds `rank` axes of 4 i32 (length, source stride, destination stride, 0)
+  permute(src: number, dst: number, es: number, rank: number, meta: number): void;
+  permuteStrided(src: number, dst: number, es: number, rank: number, meta: number): void;
+  /** block tuning for bench/permute-ab.mjs */
+  setPermuteTuning(minRows: number, w: number, h: number, g: number): void;
+
+  // quantize.ts
+  quantizeLinear(src: number, dst: number, n: number, scale: number, zp: number, qmin: number, qmax: number, mode: RoundingMode, unsigned: number): void;
+  quantizePerAxis(
+    src: number, dst: number, outer: number, channels: number, inner: number, scales: number, zps: number, qmin: number, qmax: number, mode: RoundingMode, unsigned: number,
+  ): void;
+  dequantizeLinear(src: number, dst: number, n: number, scale: number, zp: number, unsigned: number): void;
+  dequantizePerAxis(src: number, dst: number, outer: number, channels: number, inner: number, scales: number, zps: number, unsigned: number): void;
+
+  // half.ts
+  float32ToFloat16(src: number, dst: number, n: number): void;
+  float16ToFloat32(src: number, dst: number, n: number): void;
+  float32ToBfloat16(src: number, dst: number, n: number): void;
+  bfloat16ToFloat32(src: number, dst: number, n: number): void;
+
+  // calibrate.ts
+  minMax(src: number, n: number, out: number): void;
+  minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
+  histogram(src: number, n: number, bins: number, lo: number, hi: number, counts: number): void;
+}
+
+/** The instance's exports: the kernel functions and the memory they address. */
+export interface KernelExports extends KernelFunctions {
+  readonly memory: WebAssembly.Memory;
+}
+
+type Arity<F> = F extends (...args: infer P) => unknown ? P['length'] : never;
+
+/** Parameter count of every kernel function: the compiler checks it against KernelFunctions. */
+export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<KernelFunctions[K]> } = {
+  heapBase: 0,
+  gemmMR: 0,
+  gemmNR: 0,
+  gemmScratchBytes: 0,
+  gemmPackA: 7,
+  gemmPackB: 6,
+  sgemmPacked: 12,
+  conv2dGemm: 23,
+  depthwiseConv2d: 20,
+  col2imAdd: 15,
+  pool2d: 19,
+  globalPool: 5,
+  binaryF32: 16,
+  unaryF32: 6,
+  channelAffineF32: 7,
+  softmaxRowsF32: 5,
+  permute: 5,
+  permuteStrided: 5,
+  setPermuteTuning: 4,
+  quantizeLinear: 9,
+  quantizePerAxis: 11,
+  dequantizeLinear: 6,
+  dequantizePerAxis: 8,
+  float32ToFloat16: 3,
+  float16ToFloat32: 3,
+  float32ToBfloat16: 3,
+  bfloat16ToFloat32: 3,
+  minMax: 3,
+  minMaxPerAxis: 6,
+  histogram: 6,
+};
