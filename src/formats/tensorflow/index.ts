@@ -1,6 +1,7 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
 import { readGraphDef } from './read.js';
+import { readCheckpointIndex } from './checkpoint.js';
 
 export { readGraphDef } from './read.js';
 export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
@@ -25,6 +26,7 @@ export const tfCheckpointIndexFormat: FormatHandler = {
   title: 'TensorFlow checkpoint index',
   extensions: ['.index'],
   detect: detectCheckpointIndex,
+  read: readCheckpointIndex,
 };
 
 export const tfSavedModelFormat: FormatHandler = {
