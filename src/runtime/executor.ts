@@ -2,7 +2,7 @@ import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fuseConv } from '../passes/fuse-conv.js';
+import { fuseConv } from './fuse-conv.js';
 import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
 import type { OpContext, OpKernel, OpTable } from './op.js';
@@ -37,7 +37,7 @@ export interface RunOptions {
   /** An op table to use instead of the backends (one host backend named 'custom'). */
   ops?: OpTable;
   /**
-   * Fuse Conv + BatchNormalization + Relu/Clip before running (passes/fuse-conv.ts; default
+   * Fuse Conv + BatchNormalization + Relu/Clip before running (runtime/fuse-conv.ts; default
    * true). Never done when every value must be seen (keepIntermediates, onValue), when
    * `outputs` names a value fusion removes, or when a feed overrides an initializer.
    */

@@ -28,6 +28,8 @@ export interface CaffeNet {
   layers: CaffeLayer[];
   /** the file held legacy V1 layers */
   v1: boolean;
+  /** data layers left out by the phase filter (a train/test net's other stages), by top */
+  droppedData: Map<string, CaffeLayer>;
 }
 
 /** V1LayerParameter.LayerType -> the V2 type string (Caffe's UpgradeV1LayerType). */
@@ -91,12 +93,16 @@ export function netLayers(net: Message, file: string, testPhase: boolean): Caffe
   const level = state ? num(state, 'level') : 0;
   const stages = state ? strs(state, 'stage') : [];
   const layers: CaffeLayer[] = [];
+  const droppedData = new Map<string, CaffeLayer>();
   for (const m of v2.length ? v2 : v1) {
     const layer = v2.length ? fromV2(m) : fromV1(m, file);
-    if (testPhase && !included(layer.msg, phase, level, stages)) continue;
+    if (testPhase && !included(layer.msg, phase, level, stages)) {
+      for (const t of layer.top) droppedData.set(t, layer);
+      continue;
+    }
     layers.push(layer);
   }
-  return { name: str(net, 'name'), inputs: netInputs(net, file), layers, v1: !v2.length && v1.length > 0 };
+  return { name: str(net, 'name'), inputs: netInputs(net, file), layers, v1: !v2.length && v1.length > 0, droppedData };
 }
 
 function fromV2(m: Message): CaffeLayer {

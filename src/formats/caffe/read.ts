@@ -20,10 +20,7 @@ interface CaffeWeights {
   byName: Map<string, CaffeLayer>;
 }
 
-export interface CaffeReadOptions extends ReadOptions {
-  /** input blob name -> shape, overriding the prototxt's (`--input-shape`) */
-  inputShapes?: Record<string, number[]>;
-}
+export type CaffeReadOptions = ReadOptions;
 
 /** Parse a prototxt's bytes (any NetParameter text) into the upgraded, TEST-phase net. */
 export function readCaffeNetText(bytes: Uint8Array, file: string): CaffeNet {
@@ -56,15 +53,26 @@ export async function readCaffemodel(bytes: Uint8Array, options: CaffeReadOption
   const tensors = new Map<string, Tensor>();
   const metadata: Record<string, string> = {};
   if (net.name) metadata.name = net.name;
-  metadata.layers = String(net.layers.length);
   metadata.version = net.v1 ? 'V1 (legacy layers)' : 'V2';
+  metadata.layers = `${net.layers.length}: ${net.layers.map((l) => `${l.name} (${l.type})`).join(', ')}`;
   for (const l of net.layers) {
-    metadata[`layer ${l.name}`] = `${l.type} (${l.bottom.join(', ') || '-'} -> ${l.top.join(', ') || '-'})`;
-    l.blobs.forEach((b, i) => tensors.set(uniqueKey(tensors, `${l.name}/${i}`), blobTensor(b, `layer '${l.name}' blob ${i}`, file)));
+    const roles = BLOB_ROLES[l.type] ?? [];
+    l.blobs.forEach((b, i) => tensors.set(uniqueKey(tensors, `${l.name}/${roles[i] ?? i}`), blobTensor(b, `layer '${l.name}' blob ${i}`, file)));
   }
   const model: WeightsModel = { kind: 'weights', format: 'caffemodel', tensors, metadata };
   return model;
 }
+
+/** What each blob of a weighted layer is; the graph's initializers use the same names. */
+const BLOB_ROLES: Record<string, string[]> = {
+  Convolution: ['weight', 'bias'],
+  Deconvolution: ['weight', 'bias'],
+  InnerProduct: ['weight', 'bias'],
+  BatchNorm: ['mean', 'variance', 'scale_factor'],
+  Scale: ['scale', 'bias'],
+  Bias: ['bias'],
+  PReLU: ['slope'],
+};
 
 function uniqueKey(m: Map<string, unknown>, key: string): string {
   let k = key;
@@ -140,9 +148,14 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
   /** tops of data layers, declared as graph inputs when something reads them */
   const pendingData = new Map<string, { layer: CaffeLayer; shape?: number[] }>();
   const overrides = new Map(Object.entries(inputShapes));
+  // An unnamed --input-shape is for a net with one input.
+  const unnamed = overrides.get('');
+  overrides.delete('');
+  let declared = 0;
 
   const declareInput = (name: string, shape: number[] | undefined, where: string): void => {
-    const s = overrides.get(name) ?? shape;
+    if (++declared > 1 && unnamed) throw new UsageError(`${file}: the net has several inputs; name the one --input-shape is for (NAME=N,C,H,W)`);
+    const s = overrides.get(name) ?? unnamed ?? shape;
     overrides.delete(name);
     if (!s) throw new UsageError(`${file}: input '${name}' (${where}) has no shape: give it with --input-shape ${name}=N,C,H,W`);
     for (const d of s) if (!Number.isSafeInteger(d) || d <= 0) throw new FormatError(`input '${name}' has invalid shape [${s.join(', ')}]`, { file });
@@ -172,6 +185,8 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
     }
     const bottoms: Blob[] = layer.bottom.map((b) => {
       let v = blobs.get(b);
+      const dropped = net.droppedData.get(b);
+      if (!v && !pendingData.has(b) && dropped && DATA_LAYERS.has(dropped.type)) pendingData.set(b, { layer: dropped });
       if (!v && pendingData.has(b)) {
         const pd = pendingData.get(b)!;
         declareInput(b, pd.shape, `top of ${pd.layer.type} layer '${pd.layer.name}'`);

@@ -98,7 +98,7 @@ function parseConvAttrs(node: Node): ConvAttrs {
 }
 
 /**
- * nnport::FusedConv (made by passes/fuse-conv.ts): a Conv whose output is clamped to
+ * nnport::FusedConv (made by runtime/fuse-conv.ts): a Conv whose output is clamped to
  * [activation_min, activation_max] in the kernels' store, which covers Relu, Relu6 and Clip.
  */
 function parseFusedConvAttrs(node: Node): ConvAttrs {
