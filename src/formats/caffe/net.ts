@@ -3,7 +3,7 @@
 // inputs collected from `input` + `input_dim` / `input_shape`, and blobs turned into tensors.
 import { FormatError } from '../../ir/errors.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
-import { enumValues, has, newMessage, num, nums, str, strs, sub, subs, type Message, type TextLocation, type UnknownField } from './schema.js';
+import { enumValues, has, newMessage, num, nums, str, strs, sub, subs, type Message, type TextLocation } from './schema.js';
 
 export interface CaffeLayer {
   name: string;
@@ -192,5 +192,3 @@ export function blobTensor(blob: Message, where: string, file: string): Tensor<F
   if (data.length !== n) throw new FormatError(`${where}: holds ${data.length} values but its shape [${shape.join(', ')}] needs ${n}`, { file });
   return new Tensor('float32', shape, data);
 }
-
-export type { UnknownField };

@@ -3,7 +3,6 @@
 // (broadcast shapes, crop windows) is exact. Where an ONNX op rounds or divides differently
 // from Caffe (pooling's output size and average divisor), the row builds Caffe's arithmetic
 // from ONNX ops that express it exactly.
-import { UnsupportedError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { CaffeLayer } from './net.js';
@@ -37,6 +36,8 @@ export interface LayerContext {
   blobCount(): number | undefined;
   setTop(i: number, name: string, shape: number[]): void;
   fail(message: string): never;
+  /** a real Caffe feature nnport does not run, naming the layer and file */
+  unsupported(feature: string): never;
 }
 
 type Row = (c: LayerContext) => void;
@@ -68,10 +69,10 @@ function convolution(transposed: boolean): Row {
   return (c) => {
     const x = one(c);
     const p = c.p('convolution_param');
-    if (num(p, 'axis') !== 1) throw new UnsupportedError('Caffe Convolution axis other than 1', `layer '${c.layer.name}'`);
+    if (num(p, 'axis') !== 1) c.unsupported('Caffe Convolution axis other than 1');
     const spatial = x.shape.length - 2;
     if (spatial < 1) c.fail(`needs a bottom with spatial axes, got [${x.shape.join(', ')}]`);
-    const w = windowParamsConv(c, p, spatial);
+    const w = windowParams(c, p, spatial);
     const group = num(p, 'group');
     const out = num(p, 'num_output');
     const cin = x.shape[1]!;
@@ -90,7 +91,7 @@ function convolution(transposed: boolean): Row {
   };
 }
 
-function windowParamsConv(c: LayerContext, p: Message, spatial: number) {
+function windowParams(c: LayerContext, p: Message, spatial: number) {
   const kernel = listOrHW(c, p, 'kernel_size', 'kernel_h', 'kernel_w', spatial, -1);
   const pad = listOrHW(c, p, 'pad', 'pad_h', 'pad_w', spatial, 0);
   const stride = listOrHW(c, p, 'stride', 'stride_h', 'stride_w', spatial, 1);
@@ -134,7 +135,7 @@ const pooling: Row = (c) => {
   const x = one(c);
   const p = c.p('pooling_param');
   const method = num(p, 'pool'); // MAX 0, AVE 1, STOCHASTIC 2
-  if (method === 2) throw new UnsupportedError('Caffe Pooling STOCHASTIC', `layer '${c.layer.name}'`);
+  if (method === 2) c.unsupported('Caffe Pooling STOCHASTIC');
   if (x.shape.length !== 4) c.fail(`Pooling needs a 4-D bottom, got [${x.shape.join(', ')}]`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (bool(p, 'global_pooling')) {
@@ -143,7 +144,7 @@ const pooling: Row = (c) => {
     c.setTop(0, c.node(op, [x.name], {}, c.topName(0)), [N, C, 1, 1]);
     return;
   }
-  const w = windowParamsConv(c, p, 2);
+  const w = windowParams(c, p, 2);
   const ceil = num(p, 'round_mode') === 0;
   const sizes = [H, W];
   for (let i = 0; i < 2; i++) if (w.pad[i]! >= w.kernel[i]!) c.fail(`pad ${w.pad[i]} must be smaller than the kernel ${w.kernel[i]}`);
@@ -151,7 +152,7 @@ const pooling: Row = (c) => {
   if (out.some((o) => o <= 0)) c.fail(`output would be empty for a bottom of [${x.shape.join(', ')}]`);
   // The last window must still hold a pixel of the (padded) bottom, or Caffe pools nothing there.
   for (let i = 0; i < 2; i++) {
-    if ((out[i]! - 1) * w.stride[i]! - w.pad[i]! >= sizes[i]!) throw new UnsupportedError('Caffe Pooling whose last window lies outside the bottom', `layer '${c.layer.name}'`);
+    if ((out[i]! - 1) * w.stride[i]! - w.pad[i]! >= sizes[i]!) c.unsupported('Caffe Pooling whose last window lies outside the bottom');
   }
   let src = x.name;
   let lead: number[];
@@ -553,10 +554,8 @@ const lrn: Row = (c) => {
 const mvn: Row = (c) => {
   const x = one(c);
   const p = c.p('mvn_param');
-  const rank = x.shape.length;
   const axes = bool(p, 'across_channels') ? x.shape.slice(1).map((_, i) => i + 1) : x.shape.slice(2).map((_, i) => i + 2);
   if (!axes.length) c.fail(`needs a bottom with axes to normalise, got [${x.shape.join(', ')}]`);
-  void rank;
   const mean = c.node('ReduceMean', [x.name], { axes: ints(axes), keepdims: int(1) }, c.temp('mean'));
   const normVar = bool(p, 'normalize_variance');
   const d = c.node('Sub', [x.name, mean], {}, normVar ? c.temp('centered') : c.topName(0));

@@ -134,18 +134,17 @@ class Lexer {
 /** Parse a prototxt into a message of `type` (default: NetParameter). */
 export function parsePrototxt(text: string, file: string, type = 'caffe.NetParameter'): Message {
   const lex = new Lexer(text.replace(/^\uFEFF/, ''), file);
-  const msg = parseFields(lex, type, 'eof', 0);
-  return msg;
+  return parseFields(lex, type, 'eof', 0);
 }
 
-function parseFields(lex: Lexer, type: string, end: string, depth: number): Message {
+function parseFields(lex: Lexer, type: string, end: string, depth: number, open?: Token): Message {
   if (depth > MAX_DEPTH) throw lex.error(lex.peek(), `messages nested more than ${MAX_DEPTH} deep`);
   const fields = messageFields(type);
   const msg = newMessage(type);
   for (;;) {
     const t = lex.next();
     if (end === 'eof' ? t.kind === 'eof' : t.kind === 'punct' && t.text === end) return msg;
-    if (t.kind === 'eof') throw lex.error(t, `missing '${end}': the file ends inside a ${shortName(type)}`);
+    if (t.kind === 'eof') throw lex.error(open ?? t, `'${open?.text ?? ''}' is never closed: the file ends inside this ${shortName(type)}`);
     if (t.kind !== 'ident') throw lex.error(t, t.kind === 'punct' && '}>'.includes(t.text) ? `unbalanced '${t.text}'` : `expected a field name, found '${t.text}'`);
     const f = fields[t.text];
     if (!f) {
@@ -200,7 +199,7 @@ function parseSubMessage(lex: Lexer, f: FieldDescriptor, name: string, depth: nu
   if (open.kind !== 'punct' || (open.text !== '{' && open.text !== '<')) {
     throw lex.error(open, `'${name}' is a ${shortName(f.type)} message: expected '{', found '${open.text || 'end of file'}'`);
   }
-  const m = parseFields(lex, f.type, open.text === '{' ? '}' : '>', depth + 1);
+  const m = parseFields(lex, f.type, open.text === '{' ? '}' : '>', depth + 1, open);
   m.$at = { line: open.line, column: open.column };
   return m;
 }

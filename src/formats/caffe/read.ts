@@ -1,6 +1,6 @@
 // Caffe deploy prototxt (+ caffemodel weights, matched by layer name) -> IR Graph; a caffemodel
 // alone -> its layers' blobs as named weights.
-import { FormatError, NnportError, UnsupportedError, UsageError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { GraphModel, LoadedModel, ReadOptions, WeightsModel } from '../model.js';
@@ -20,7 +20,6 @@ interface CaffeWeights {
   byName: Map<string, CaffeLayer>;
 }
 
-export type CaffeReadOptions = ReadOptions;
 
 /** Parse a prototxt's bytes (any NetParameter text) into the upgraded, TEST-phase net. */
 export function readCaffeNetText(bytes: Uint8Array, file: string): CaffeNet {
@@ -33,19 +32,19 @@ export function readCaffeNetBinary(bytes: Uint8Array, file: string): CaffeNet {
   return netLayers(decodeCaffeBinary(bytes, file), file, false);
 }
 
-export async function readCaffePrototxt(bytes: Uint8Array, options: CaffeReadOptions = {}): Promise<GraphModel> {
+export async function readCaffePrototxt(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel> {
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetText(bytes, file);
-  const weights = await companionWeights(file, options);
+  const weights = await companionWeights(options);
   return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(net, file, weights, options.inputShapes) };
 }
 
-export async function readCaffemodel(bytes: Uint8Array, options: CaffeReadOptions = {}): Promise<LoadedModel> {
+export async function readCaffemodel(bytes: Uint8Array, options: ReadOptions = {}): Promise<LoadedModel> {
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetBinary(bytes, file);
   const weights: CaffeWeights = { file, byName: new Map(net.layers.map((l) => [l.name, l])) };
   // Given with its deploy prototxt (in either order), the pair is the model.
-  const proto = await companionFile(options, (name, head) => detectCaffePrototxt(head) || /\.prototxt$/i.test(name));
+  const proto = await companionFile(options, /\.prototxt$/i, (head) => detectCaffePrototxt(head));
   if (proto) {
     const deploy = readCaffeNetText(proto.bytes, proto.name);
     return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(deploy, proto.name, weights, options.inputShapes) };
@@ -80,22 +79,28 @@ function uniqueKey(m: Map<string, unknown>, key: string): string {
   return k;
 }
 
-/** The first other given file that `match` accepts, read. */
-async function companionFile(options: ReadOptions, match: (name: string, head: Uint8Array) => boolean): Promise<{ name: string; bytes: Uint8Array } | undefined> {
+/**
+ * The other given file that is the companion: by extension, else by its first bytes. Files that
+ * are neither are left unread, so the caller can tell the user they were not used.
+ */
+async function companionFile(options: ReadOptions, ext: RegExp, detect: (head: Uint8Array, name: string) => boolean): Promise<{ name: string; bytes: Uint8Array } | undefined> {
   const files = options.files;
   if (!files) return undefined;
-  for (const name of files.given.slice(1)) {
+  const others = files.given.slice(1);
+  const byName = others.find((n) => ext.test(n));
+  if (byName) return { name: byName, bytes: await files.read(byName) };
+  for (const name of others) {
+    if (/\.(npy|npz|onnx|h5|json)$/i.test(name)) continue;
     const bytes = await files.read(name);
-    if (match(name, bytes.subarray(0, 4096))) return { name, bytes };
+    if (detect(bytes.subarray(0, 4096), name)) return { name, bytes };
   }
   return undefined;
 }
 
-async function companionWeights(file: string, options: ReadOptions): Promise<CaffeWeights | undefined> {
-  const found = await companionFile(options, (name, head) => /\.caffemodel$/i.test(name) || detectCaffemodel(head, name));
+async function companionWeights(options: ReadOptions): Promise<CaffeWeights | undefined> {
+  const found = await companionFile(options, /\.caffemodel$/i, detectCaffemodel);
   if (!found) return undefined;
   const net = readCaffeNetBinary(found.bytes, found.name);
-  void file;
   return { file: found.name, byName: new Map(net.layers.map((l) => [l.name, l])) };
 }
 
@@ -262,13 +267,11 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         tops[i] = { name, shape };
       },
       fail,
+      unsupported: (feature) => {
+        throw new UnsupportedError(feature, `${where} in '${file}'`);
+      },
     };
-    try {
-      row(ctx);
-    } catch (e) {
-      if (e instanceof NnportError) throw e;
-      throw e;
-    }
+    row(ctx);
     layer.top.forEach((t, i) => {
       const v = tops[i];
       if (!v) fail(`produced no value for top '${t}'`);

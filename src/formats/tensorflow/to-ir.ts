@@ -164,7 +164,7 @@ export class NodeCtx {
   }
 
   constantValue(t: Tensor): TfValue {
-    return { name: '', dtype: t.dtype, shape: [...t.shape], value: t };
+    return { name: '', dtype: t.dtype, shape: [...t.shape], value: t, constName: `${this.name}/folded` };
   }
 
   /** An op with the same output as its first input (Identity and friends): no node. */
@@ -217,7 +217,9 @@ export class Converter {
     if (v.name) return v.name;
     if (v.uniform) throw new UnsupportedError('random values (RandomUniform)', `'${this.file}': only dropout masks that --set keep_prob=1.0 turns constant are supported`);
     if (!v.value) throw new GraphError('a value without a name or a constant');
-    v.name = this.fresh(v.constName ?? 'const');
+    // a Const keeps its node's name (reserved for it among the TF names); folded values get fresh ones
+    const own = v.constName && !this.names.has(v.constName) && !this.graph.initializers.has(v.constName);
+    v.name = own ? this.reserve(v.constName!) : this.fresh(v.constName ?? 'const');
     this.graph.initializers.set(v.name, v.value);
     return v.name;
   }

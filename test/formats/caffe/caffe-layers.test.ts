@@ -5,8 +5,10 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { opencvRandom, pathFiles, relativeError } from './opencv.js';
@@ -113,6 +115,14 @@ describe('Caffe layers vs OpenCV dnn', () => {
         const t = got.get(name)!;
         expect(t.shape, name).toEqual(want.shape);
         expect(relativeError(t, want), name).toBeLessThanOrEqual(1e-4);
+      }
+      // The same graph written as ONNX: onnxruntime must agree (the ops' ONNX semantics hold).
+      const session = await ort.InferenceSession.create(writeOnnx(graph), { logSeverityLevel: 3 });
+      const res = await session.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
+      await session.release();
+      for (const [name, want] of ref.outputs) {
+        expect(res[name]!.dims, `onnx ${name}`).toEqual(want.shape);
+        expect(relativeError({ data: res[name]!.data } as never, want), `onnxruntime ${name}`).toBeLessThanOrEqual(1e-4);
       }
     }, 30_000);
   }

@@ -77,7 +77,7 @@ input_dim: [1, 0x2, 010]
   });
 
   const bad: [string, string, RegExp][] = [
-    ['unbalanced braces', 'layer { name: "a"\nlayer { name: "b" }\n', /x\.prototxt: line 3, column 1: missing '\}'/],
+    ['unbalanced braces', 'layer { name: "a"\nlayer { name: "b" }\n', /x\.prototxt: line 1, column 7: '\{' is never closed: the file ends inside this LayerParameter/],
     ['a stray close', 'name: "a"\n}\n', /line 2, column 1: unbalanced '\}'/],
     ['a wrong value type', 'layer {\n  convolution_param { num_output: "ten" }\n}', /line 2, column 35: 'num_output' takes an integer, found '"ten"'/],
     ['a bad enum', 'layer { pooling_param { pool: MEDIAN } }', /line 1, column 31: 'MEDIAN' is not a value of PoolMethod/],
