@@ -12,6 +12,7 @@ import { runInteger } from './runtime/integer/index.js';
 import { initKernels } from './wasm/loader.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
+import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -102,6 +103,8 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
+  // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
+  if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };

@@ -71,6 +71,8 @@ export interface ReadOptions {
   outputs?: string[];
   /** fixed shapes of inputs whose shape the file leaves open (`--input-shape NAME=d0,d1,...`) */
   inputShapes?: Record<string, number[]>;
+  /** Caffe: fold each Scale layer that follows a BatchNorm into one BatchNormalization (`--fuse-scale`) */
+  fuseScale?: boolean;
   /** inputs replaced by scalar constants (`--set keep_prob=1.0`) */
   set?: Record<string, number>;
   /** TensorFlow MetaGraph/SavedModel: the signature to read (`--signature`, default serving_default) */
