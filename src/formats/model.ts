@@ -22,10 +22,19 @@ export type FormatId =
 /** What reading a file gives: a computation graph, or (for checkpoints) named weights only. */
 export type LoadedModel = GraphModel | WeightsModel;
 
+/** A format-specific table for `inspect` (TensorFlow: source nodes with device and attrs, signatures, variables). */
+export interface Listing {
+  title: string;
+  columns: string[];
+  rows: string[][];
+}
+
 export interface GraphModel {
   kind: 'graph';
   format: FormatId;
   graph: Graph;
+  /** what the source file holds beyond the IR graph, as tables for `inspect` */
+  listings?: Listing[];
 }
 
 export interface WeightsModel {
@@ -40,6 +49,8 @@ export interface WeightsModel {
   /** non-tensor leaves worth showing (epoch, step, format version), stringified */
   scalars?: Record<string, string>;
   metadata?: Record<string, string>;
+  /** what the source file holds beyond the tensors, as tables for `inspect` */
+  listings?: Listing[];
 }
 
 /**
