@@ -35,6 +35,8 @@ export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
 export { freeze, type FreezeOptions, type FrozenGraph } from './passes/freeze.js';
 export { writeNpz } from './formats/numpy/index.js';
+export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
+export { readTfjsLayers, writeTfjsLayers } from './formats/tfjs/index.js';
 
 registerAllFormats();
 
