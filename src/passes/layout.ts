@@ -14,6 +14,7 @@ import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
+import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
 import { allocArray, type NumericArray } from '../ir/dtypes.js';
 
@@ -24,6 +25,8 @@ export interface LayoutOptions {
   target?: 'keras' | 'tflite';
   /** keep the model's NCHW inputs/outputs with a Transpose at each (default: inputs and outputs become channels-last) */
   keepNchwIo?: boolean;
+  /** padding TF 'same' cannot express becomes an explicit Pad + valid, ceil-mode pools floor mode (default true) */
+  explicitPadding?: boolean;
 }
 
 export interface KeptTranspose {
@@ -218,21 +221,12 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
 
   const read = (v: string): string => inputRename.get(v) ?? v;
 
-  // nodes replaced while rewriting others (a Gemm whose weight a flatten re-ordered)
-  const current = new Map<Node, Node>();
-  const originOf = new Map<Node, Node>();
-  const replaceTracked = (n: Node, next: Partial<Node>): Node => {
-    const m = rw.replaceNode(n, next);
-    const o = originOf.get(n) ?? n;
-    originOf.set(m, o);
-    current.set(o, m);
-    return m;
-  };
+  const replaceTracked = (n: Node, next: Partial<Node>): Node => rw.replaceNode(rw.latest(n), next);
   const aliases = new Set<string>();
 
   // ---- nodes ----
   for (const orig of order) {
-    const node = current.get(orig) ?? orig;
+    const node = rw.latest(orig);
     const ins = node.inputs.map((i) => (i ? read(i) : i));
     const x = ins[0] ?? '';
     const r = x ? rankOf(x) : undefined;
@@ -634,7 +628,8 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   }
 
   // Identity nodes standing for absorbed Transposes are dropped: consumers read the data directly
-  for (const n of [...rw.nodes]) {
+  for (const stale of [...rw.nodes]) {
+    const n = rw.latest(stale);
     const out = n.outputs[0]!;
     if (n.opType !== 'Identity' || !aliases.has(out)) continue;
     if (rw.isPinned(out)) continue;
@@ -762,12 +757,15 @@ export function reshapeLayout(inShape: readonly Dim[], L: Perm, outShape: readon
 export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): LayoutResult {
   if (graph.nodes.some((n) => n.domain === 'nnport' && n.opType !== 'FusedConv')) throw new UnsupportedError('layout pass on a graph that already has channels-last nnport ops');
   const spatialInputs = spatialReach(graph);
-  return runLayoutEngine(graph, {
+  const result = runLayoutEngine(graph, {
     mode: 'channels-last',
     target: options.target ?? 'keras',
     inputs: (v) => (v.shape && v.shape.length >= 3 && spatialInputs.has(v.name) ? { layout: channelsLastPerm(v.shape.length), how: options.keepNchwIo ? 'transpose' : 'declare' } : undefined),
     outputs: options.keepNchwIo ? 'restore' : 'declare',
   });
+  if (options.explicitPadding === false) return result;
+  const padded = makePaddingExplicit(result.graph);
+  return { ...result, graph: padded.graph, notes: [...result.notes, ...padded.notes] };
 }
 
 /** Graph inputs from which a spatial op is reached through elementwise ops only. */

@@ -3,8 +3,9 @@
 // is permuted to NCHW, the ONNX kernel runs, and the result is permuted back. Weights are
 // re-laid to ONNX's layout once per weight tensor and cached, so the NCHW conv's packed-weight
 // cache (keyed by tensor) keeps working across runs.
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrString, type Node } from '../../ir/graph.js';
+import { ShapeError } from '../../ir/errors.js';
+import type { Node } from '../../ir/graph.js';
+import { CHANNELS_LAST_ONNX_OPSET, channelsLastDefs, poolDefs, type ConvKernelLayout, type ConvTransposeKernelLayout, type LrnAttrs } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permute } from '../../wasm/permute.js';
 import { defineOp, runNow, type OpKernel, type OpTable } from '../op.js';
@@ -15,11 +16,9 @@ import { normalizationOps } from './normalization.js';
 import { POOL_OPS } from './pool.js';
 import { resizeOps } from './resize.js';
 
-/**
- * The ONNX opset whose semantics the nnport ops (domain version 1) follow: the graph's opset
- * for the `nnport` domain versions the domain, not the ONNX op inside it.
- */
-export const CHANNELS_LAST_ONNX_OPSET = 18;
+// The ONNX opset whose semantics the nnport ops follow, their kernel layouts and their
+// attributes: from the IR's op definitions (src/ir/ops/channels-last.ts).
+export { CHANNELS_LAST_ONNX_OPSET, type ConvKernelLayout, type ConvTransposeKernelLayout };
 
 const range = (a: number, b: number): number[] => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 
@@ -31,8 +30,6 @@ export const toChannelsLast = (rank: number): number[] => (rank < 3 ? range(0, r
 const isIdentity = (perm: readonly number[]): boolean => perm.every((p, i) => p === i);
 const permuted = (t: Tensor, perm: readonly number[]): Tensor => (isIdentity(perm) ? t : permute(t, perm));
 
-export type ConvKernelLayout = 'HWIO' | 'OHWI';
-export type ConvTransposeKernelLayout = 'HWOI' | 'OHWI';
 
 /** Permutation taking a Conv weight in `layout` (k1..kk, I/g, O) or (O, k1..kk, I/g) to ONNX's (O, I/g, k1..kk). */
 export function convWeightToOnnxPerm(layout: ConvKernelLayout, rank: number): number[] {
@@ -57,12 +54,6 @@ function relaidWeight(w: Tensor, perm: readonly number[]): Tensor {
   let t = m.get(key);
   if (!t) m.set(key, (t = permute(w, perm)));
   return t;
-}
-
-function kernelLayout<L extends string>(node: Node, allowed: readonly L[]): L {
-  const v = attrString(node, 'kernel_layout', allowed[0]!);
-  if (!allowed.includes(v as L)) throw new ShapeError(`kernel_layout '${v}' is not one of ${allowed.join(', ')}`);
-  return v as L;
 }
 
 interface Wrapped<A> {
@@ -94,14 +85,13 @@ function channelsLast<A>(base: OpKernel<A>, weightPerm?: (node: Node) => (rank: 
 }
 
 const conv = channelsLast(CONV_OPS.Conv!, (node) => {
-  const layout = kernelLayout(node, ['HWIO', 'OHWI'] as const);
-  return (rank) => convWeightToOnnxPerm(layout, rank);
+  const { kernelLayout } = channelsLastDefs['nnport::Conv'].attrs(node, CHANNELS_LAST_ONNX_OPSET);
+  return (rank) => convWeightToOnnxPerm(kernelLayout, rank);
 });
 
 const convTranspose = channelsLast(CONV_OPS.ConvTranspose!, (node) => {
-  const layout = kernelLayout(node, ['HWOI', 'OHWI'] as const);
-  if (layout === 'OHWI' && attrInt(node, 'group', 1) !== 1) throw new UnsupportedError('ConvTranspose with kernel_layout OHWI and group > 1', `node '${node.name}'`);
-  return (rank) => convTransposeWeightToOnnxPerm(layout, rank);
+  const { kernelLayout } = channelsLastDefs['nnport::ConvTranspose'].attrs(node, CHANNELS_LAST_ONNX_OPSET);
+  return (rank) => convTransposeWeightToOnnxPerm(kernelLayout, rank);
 });
 
 /**
@@ -112,7 +102,7 @@ const convTranspose = channelsLast(CONV_OPS.ConvTranspose!, (node) => {
 const maxPoolBase = channelsLast(POOL_OPS.MaxPool!);
 const maxPool = defineOp<Wrapped<unknown>>({
   attrs(node, opset) {
-    if (node.outputs[1] && attrInt(node, 'storage_order', 0) !== 0) throw new UnsupportedError('channels-last MaxPool Indices with storage_order 1', `node '${node.name}'`);
+    channelsLastDefs['nnport::MaxPool'].attrs(node, CHANNELS_LAST_ONNX_OPSET); // validates what the NCHW attrs cannot see
     return maxPoolBase.attrs(node, opset);
   },
   run(inputs, a, ctx) {
@@ -135,19 +125,6 @@ const maxPool = defineOp<Wrapped<unknown>>({
     return [outs[0]!, new Tensor('int64', ind.shape, dst)];
   },
 });
-
-interface LrnAttrs {
-  size: number;
-  alpha: number;
-  beta: number;
-  bias: number;
-}
-
-function parseLrn(node: Node): LrnAttrs {
-  const size = attrInt(node, 'size');
-  if (size === undefined || !Number.isInteger(size) || size < 1) throw new ShapeError('LRN needs an integer size attribute >= 1');
-  return { size, alpha: attrFloat(node, 'alpha', 0.0001), beta: attrFloat(node, 'beta', 0.75), bias: attrFloat(node, 'bias', 1) };
-}
 
 /**
  * Local response normalization across channels, for the channel axis at `channelAxis`:
@@ -184,7 +161,7 @@ export function lrn(x: Tensor, a: LrnAttrs, channelAxis: number): Tensor {
 
 /** ONNX LRN (channel axis 1); the runtime had none. */
 export const LRN_OPS: OpTable = {
-  LRN: defineOp<LrnAttrs>({ attrs: parseLrn, run: (inputs, a) => [lrn(need(inputs, 0, 'X'), a, 1)] }),
+  LRN: defineOp<LrnAttrs>({ attrs: poolDefs.LRN.attrs, run: (inputs, a) => [lrn(need(inputs, 0, 'X'), a, 1)] }),
 };
 
 /** The channels-last ops, keyed 'nnport::<ONNX op type>'. */
@@ -198,7 +175,7 @@ export const CHANNELS_LAST_OPS: OpTable = {
   'nnport::BatchNormalization': channelsLast(normalizationOps.BatchNormalization!),
   'nnport::InstanceNormalization': channelsLast(normalizationOps.InstanceNormalization!),
   // the channel axis is already innermost: no permutation needed
-  'nnport::LRN': defineOp<LrnAttrs>({ attrs: parseLrn, run: (inputs, a) => { const x = need(inputs, 0, 'X'); return [lrn(x, a, x.rank - 1)]; } }),
+  'nnport::LRN': defineOp<LrnAttrs>({ attrs: poolDefs.LRN.attrs, run: (inputs, a) => { const x = need(inputs, 0, 'X'); return [lrn(x, a, x.rank - 1)]; } }),
   // scales / sizes / roi / axes index the data as it is laid out (N, d1..dk, C): ONNX's Resize as is
   'nnport::Resize': defineOp<unknown>({
     attrs: (node) => resizeOps.Resize!.attrs(node, CHANNELS_LAST_ONNX_OPSET),
