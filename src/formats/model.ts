@@ -10,6 +10,7 @@ export type FormatId =
   | 'tf-checkpoint-index'
   | 'tf-saved-model'
   | 'keras-h5'
+  | 'keras-v3'
   | 'tfjs'
   | 'tfjs-graph'
   | 'caffe-prototxt'
@@ -96,6 +97,8 @@ export interface WriteOptions {
   fileName?: string;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
+  /** TF.js: the most bytes per weight shard (default 4 MiB) */
+  shardSize?: number;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;
 }
