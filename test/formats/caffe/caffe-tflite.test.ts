@@ -45,7 +45,7 @@ describe('Caffe -> TFLite, run by the TFLite interpreter, vs OpenCV dnn', () => 
       model.graph.outputs.forEach((o, i) => {
         const want = ref.outputs.get(o.name)!;
         const r = outs[i]!;
-        let got = new Tensor('float32', r.shape, r.data as Float32Array);
+        let got: Tensor = new Tensor('float32', r.shape, r.data as Float32Array);
         if (got.shape.join() !== want.shape.join() && got.rank >= 3) got = permuteTensor(got, [0, got.rank - 1, ...Array.from({ length: got.rank - 2 }, (_, j) => j + 1)]);
         expect(got.shape, o.name).toEqual(want.shape);
         expect(relativeError(got, want), o.name).toBeLessThanOrEqual(1e-4);
