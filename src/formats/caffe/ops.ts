@@ -535,14 +535,17 @@ const lrn: Row = (c) => {
   if (num(p, 'norm_region') === 0) {
     if (size % 2 === 0) c.fail(`ACROSS_CHANNELS local_size ${size} must be odd`);
     // Sum over a window of channels = an average pool over a (C, H*W) plane times the size;
-    // Caffe pads the channel axis with zeros and always divides alpha by local_size.
+    // Caffe pads the channel axis with zeros and always divides alpha by local_size (explicit
+    // zeros, so every window counts local_size taps in any target format).
     const plane = c.node('Reshape', [sq, c.constant('plane_shape', i64([N, 1, C, H * W]))], {}, c.temp('plane'));
-    const pooled = c.node('AveragePool', [plane], { kernel_shape: ints([size, 1]), pads: ints([pre, 0, size - 1 - pre, 0]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [plane, c.constant('pads', i64([0, 0, pre, 0, 0, 0, size - 1 - pre, 0]))], { mode: { type: 'string', value: 'constant' } }, c.temp('plane_padded'));
+    const pooled = c.node('AveragePool', [padded], { kernel_shape: ints([size, 1]) }, c.temp('window_mean'));
     avg = c.node('Reshape', [pooled, c.constant('back_shape', i64([N, C, H, W]))], {}, c.temp('window_mean_nchw'));
     k = num(p, 'k');
   } else {
     if (size % 2 === 0) c.fail(`WITHIN_CHANNEL local_size ${size} must be odd`);
-    avg = c.node('AveragePool', [sq], { kernel_shape: ints([size, size]), pads: ints([pre, pre, pre, pre]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [sq, c.constant('pads', i64([0, 0, pre, pre, 0, 0, pre, pre]))], { mode: { type: 'string', value: 'constant' } }, c.temp('squared_padded'));
+    avg = c.node('AveragePool', [padded], { kernel_shape: ints([size, size]) }, c.temp('window_mean'));
     // Caffe's WITHIN_CHANNEL is a Power layer with shift 1: k is not used there.
     k = 1;
   }
@@ -595,16 +598,21 @@ const argMax: Row = (c) => {
   const N = x.shape[0]!;
   const inner = shapeSize(x.shape.slice(1));
   if (k > inner) c.fail(`top_k ${k} exceeds the ${inner} values per item`);
+  // Caffe's top is (N, 1 or 2, top_k), padded with 1s to the bottom's rank when that is higher.
+  const rows = outMax ? 2 : 1;
+  const shape = [N, rows, k, ...new Array<number>(Math.max(0, x.shape.length - 3)).fill(1)];
+  const padded = shape.length > 3;
   const flat = c.node('Flatten', [x.name], { axis: int(1) }, c.temp('flat'));
   const [values, indices] = c.nodeOutputs('TopK', [flat, c.constant('k', i64([k]))], [c.temp('values'), c.temp('indices')], { axis: int(1) });
   const idx = c.node('Cast', [indices!], { to: int(1) }, c.temp('indices_f'));
-  const idx3 = c.node('Unsqueeze', [idx, c.constant('axis1', i64([1]))], {}, outMax ? c.temp('indices_3d') : c.topName(0));
-  if (!outMax) {
-    c.setTop(0, idx3, [N, 1, k]);
-    return;
+  const last = (name: string) => (padded ? c.temp(name) : c.topName(0));
+  let top = c.node('Unsqueeze', [idx, c.constant('axis1', i64([1]))], {}, outMax ? c.temp('indices_3d') : last('indices_3d'));
+  if (outMax) {
+    const val3 = c.node('Unsqueeze', [values!, c.constant('axis1v', i64([1]))], {}, c.temp('values_3d'));
+    top = c.node('Concat', [top, val3], { axis: int(1) }, last('pairs'));
   }
-  const val3 = c.node('Unsqueeze', [values!, c.constant('axis1v', i64([1]))], {}, c.temp('values_3d'));
-  c.setTop(0, c.node('Concat', [idx3, val3], { axis: int(1) }, c.topName(0)), [N, 2, k]);
+  if (padded) top = c.node('Reshape', [top, c.constant('shape', i64(shape))], {}, c.topName(0));
+  c.setTop(0, top, shape);
 };
 
 /**
