@@ -6,3 +6,4 @@ export * from './tensor.js';
 export * from './validate.js';
 export { OP_DEFS, opDefOf, opKey, opsetOf, inferShapes, defineOpDef } from './ops/index.js';
 export type { InferShapesOptions, ShapeInference, OpDef, OpDefTable, InferContext, LayoutClass, ValueType } from './ops/index.js';
+export * from './budget.js';

@@ -1,3 +1,4 @@
+import { checkRank } from './budget.js';
 import { allocArray, DTYPES, isBigIntDType, type DType, type NumericArray, type TensorData } from './dtypes.js';
 import { ShapeError } from './errors.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './float16.js';
@@ -31,6 +32,7 @@ export class Tensor<D extends TensorData = TensorData> {
   readonly data: D;
 
   constructor(dtype: DType, shape: Shape, data: D) {
+    checkRank(shape.length, `a ${dtype} tensor`);
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
     }
