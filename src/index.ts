@@ -8,6 +8,7 @@ import { runtimeInputs, type Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
 import { blobFileSet, nodeFileSet, type ModelFileInput, type TrackedFileSet } from './io/model-files.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+import { runInteger } from './runtime/integer/index.js';
 import { initKernels } from './wasm/loader.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
@@ -19,6 +20,9 @@ export { blobFileSet, nodeFileSet, type ModelFileInput } from './io/model-files.
 export { detectFormat, formats } from './formats/registry.js';
 export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
+export { runInteger, fuseQdqIslands, type IntegerOptions } from './runtime/integer/index.js';
+export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
+export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
 export { diffTensors, type TensorDiff } from './api/compare.js';
@@ -26,6 +30,7 @@ export { parseNameMapping } from './passes/name-mapping.js';
 export { TransplantError, type TransplantOptions, type TransplantReport, type TransplantMatch } from './passes/transplant.js';
 export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
+export { freeze, type FreezeOptions, type FrozenGraph } from './passes/freeze.js';
 export { writeNpz } from './formats/numpy/index.js';
 
 registerAllFormats();
@@ -78,6 +83,10 @@ function graphOf(model: LoadedModel | Graph): Graph {
 
 /** Reference forward pass. `feeds` maps input names to tensors. */
 export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
+  // quantized TFLite models run with TFLite's integer arithmetic (src/runtime/integer)
+  if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear')) {
+    return runInteger(model.graph, feeds, options);
+  }
   return runGraph(graphOf(model), feeds, options);
 }
 

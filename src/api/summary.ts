@@ -1,5 +1,6 @@
 import type { DType } from '../ir/dtypes.js';
-import { runtimeInputs, type Dim } from '../ir/graph.js';
+import { runtimeInputs, type Dim, type Graph } from '../ir/graph.js';
+import { inferShapes } from '../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../ir/tensor.js';
 import type { LoadedModel } from '../formats/model.js';
 import { formatById } from '../formats/registry.js';
@@ -8,6 +9,15 @@ export interface ValueSummary {
   name: string;
   dtype: DType;
   shape: Dim[] | null;
+}
+
+/** A value's inferred dtype and shape (null where inference cannot tell), and the op that makes it. */
+export interface InferredValue {
+  name: string;
+  dtype: DType | null;
+  shape: Dim[] | null;
+  /** the producing op ('input' for a graph input) */
+  op: string;
 }
 
 export interface WeightSummary {
@@ -30,6 +40,10 @@ export interface ModelSummary {
   /** op type -> count, most frequent first */
   ops: Record<string, number>;
   nodes: number;
+  /** every graph input and node output with its inferred dtype and shape, in graph order */
+  values?: InferredValue[];
+  /** why some values' shapes are unknown: ops nnport does not define, shapes that do not fit */
+  shapeNotes?: string[];
   weights: WeightSummary[];
   totalParameters: number;
   totalBytes: number;
@@ -47,6 +61,22 @@ function weightTable(tensors: ReadonlyMap<string, Tensor>): Pick<ModelSummary, '
     totalParameters: weights.reduce((a, w) => a + shapeSize(w.shape), 0),
     totalBytes: weights.reduce((a, w) => a + w.bytes, 0),
   };
+}
+
+/** Every runtime input and node output with its inferred dtype and shape (the graph's valueInfo is filled too). */
+function inferredValues(g: Graph): Pick<ModelSummary, 'values' | 'shapeNotes'> {
+  const { values, unknownOps, errors } = inferShapes(g, { onError: 'unknown' });
+  const row = (name: string, op: string): InferredValue => {
+    const v = values.get(name);
+    return { name, dtype: v?.dtype ?? null, shape: v?.shape ? [...v.shape] : null, op };
+  };
+  const rows = runtimeInputs(g).map((v) => row(v.name, 'input'));
+  for (const n of g.nodes) {
+    const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+    for (const o of n.outputs) if (o) rows.push(row(o, op));
+  }
+  const notes = [...(unknownOps.length ? [`no shape inference for ${unknownOps.join(', ')}`] : []), ...errors];
+  return notes.length ? { values: rows, shapeNotes: notes } : { values: rows };
 }
 
 export function summarize(model: LoadedModel, file: string): ModelSummary {
@@ -83,12 +113,13 @@ export function summarize(model: LoadedModel, file: string): ModelSummary {
     outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? null })),
     ops: Object.fromEntries([...ops].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
     nodes: g.nodes.length,
+    ...inferredValues(g),
     ...weightTable(g.initializers),
     metadata: meta?.props,
   };
 }
 
-function dims(shape: Dim[] | null): string {
+function dims(shape: readonly Dim[] | null): string {
   return shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : '[?]';
 }
 
@@ -123,6 +154,13 @@ export function formatSummary(s: ModelSummary): string {
     for (const v of s.outputs) lines.push(`    ${v.name}: ${v.dtype} ${dims(v.shape)}`);
     lines.push(`  ops (${s.nodes} nodes):`);
     for (const [op, n] of Object.entries(s.ops)) lines.push(`    ${op.padEnd(28)} ${n}`);
+  }
+  if (s.values?.length) {
+    lines.push(`  values (inferred dtype and shape, ? where unknown):`);
+    const w = Math.min(60, Math.max(4, ...s.values.map((v) => v.name.length)));
+    const ow = Math.min(28, Math.max(2, ...s.values.map((v) => v.op.length)));
+    for (const v of s.values) lines.push(`    ${v.name.padEnd(w)}  ${v.op.padEnd(ow)}  ${(v.dtype ?? '?').padEnd(8)} ${dims(v.shape)}`);
+    for (const note of s.shapeNotes ?? []) lines.push(`    note: ${note}`);
   }
   lines.push(`  weights (${s.weights.length} tensors, ${s.totalParameters.toLocaleString('en-US')} parameters, ${humanBytes(s.totalBytes)}):`);
   // reduce, not Math.max(...list): a file may hold 100k+ weights, more than a call's arguments

@@ -4,6 +4,7 @@ import { fsError, nodeFs, resetReadLog } from '../io/files.js';
 import { removeTemporaryFiles } from '../io/writer.js';
 import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
+import { FREEZE_HELP, freezeCommand } from './commands/freeze.js';
 import { INSPECT_HELP, inspectCommand } from './commands/inspect.js';
 import { RUN_HELP, runCommand } from './commands/run.js';
 import { TRANSPLANT_HELP, transplantCommand } from './commands/transplant.js';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: { help: INSPECT_HELP, run: inspectCommand },
   run: { help: RUN_HELP, run: runCommand },
   convert: { help: CONVERT_HELP, run: convertCommand },
+  freeze: { help: FREEZE_HELP, run: freezeCommand },
   transplant: { help: TRANSPLANT_HELP, run: transplantCommand },
   compare: { help: COMPARE_HELP, run: compareCommand },
 };
@@ -29,6 +31,7 @@ commands:
   convert MODEL -o OUT       convert to the format of OUT's extension
   transplant W --into M -o OUT  fill M's weights from W (.pth, .safetensors, .npz) by name
   compare SRC DST --input x.npy  max/mean abs error of DST's outputs (--layers: every tensor)
+  freeze M.meta --outputs N -o frozen.pb  TF1 checkpoint or SavedModel -> one frozen GraphDef
 
   nnport <command> --help    options of one command
   --verbose                  show the full stack trace on errors

@@ -66,6 +66,16 @@ export interface ReadOptions {
   readSibling?: (relativePath: string) => Promise<Uint8Array>;
   /** container path to select in nested checkpoints (`--key`) */
   key?: string;
+  /** graph formats: output nodes to keep (TensorFlow "name" or "name:1"; default: what nothing consumes) */
+  outputs?: string[];
+  /** fixed shapes of inputs whose shape the file leaves open (`--input-shape NAME=d0,d1,...`) */
+  inputShapes?: Record<string, number[]>;
+  /** inputs replaced by scalar constants (`--set keep_prob=1.0`) */
+  set?: Record<string, number>;
+  /** TensorFlow MetaGraph/SavedModel: the signature to read (`--signature`, default serving_default) */
+  signature?: string;
+  /** TensorFlow .meta: the checkpoint whose values fill the variables (prefix, .index or folder) */
+  checkpoint?: string;
 }
 
 export interface WriteOptions {

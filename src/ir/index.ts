@@ -7,3 +7,4 @@ export * from './validate.js';
 export { OP_DEFS, opDefOf, opKey, opsetOf, inferShapes, defineOpDef } from './ops/index.js';
 export type { InferShapesOptions, ShapeInference, OpDef, OpDefTable, InferContext, LayoutClass, ValueType } from './ops/index.js';
 export * from './budget.js';
+export * from './rewriter.js';

@@ -1,6 +1,6 @@
 import { checkRank } from './budget.js';
 import { allocArray, DTYPES, isBigIntDType, type DType, type NumericArray, type TensorData } from './dtypes.js';
-import { ShapeError } from './errors.js';
+import { ShapeError, UsageError } from './errors.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './float16.js';
 
 export type Shape = readonly number[];
@@ -9,6 +9,15 @@ export function shapeSize(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** Element count of a valid shape (non-negative integer dims), else ShapeError. */
+function checkShape(shape: Shape): number {
+  checkRank(shape.length, 'a tensor');
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
+  }
+  return shapeSize(shape);
 }
 
 export function stridesOf(shape: Shape): number[] {
@@ -22,25 +31,71 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 /**
- * A dense, C-ordered tensor: a dtype, a shape and a typed-array view over its elements.
- * The data may be a view into a model file's bytes or WASM memory; treat it as read-only
- * unless you created it.
+ * Where a tensor's elements live when they are not (only) in a host typed array: a GPU buffer,
+ * a worker's memory. The backend that made it implements this; the runtime calls `read` when a
+ * kernel that needs host data (or the caller) asks for the elements.
+ */
+export interface TensorStorage {
+  /** the backend holding the data, e.g. 'webgpu'; a kernel of that backend takes it as is */
+  readonly location: string;
+  /** copy the elements to the host (a GPU readback, a worker round-trip) */
+  read(): Promise<TensorData>;
+  /** free the device memory (after which read() may fail) */
+  dispose?(): void;
+}
+
+/**
+ * A dense, C-ordered tensor: a dtype, a shape and its elements. The elements are a typed-array
+ * view on the host (which may be a view into a model file's bytes or WASM memory; treat it as
+ * read-only unless you created it), or live in a backend's memory (`storage`) until `download()`
+ * brings them over. `data` of a tensor that is not on the host yet throws.
  */
 export class Tensor<D extends TensorData = TensorData> {
   readonly dtype: DType;
   readonly shape: Shape;
-  readonly data: D;
+  /** the device copy, for tensors a backend made (undefined for host tensors) */
+  readonly storage?: TensorStorage;
+  private host: D | undefined;
+  private readonly count: number;
 
-  constructor(dtype: DType, shape: Shape, data: D) {
-    checkRank(shape.length, `a ${dtype} tensor`);
-    for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
-    }
-    const n = shapeSize(shape);
-    if (data.length !== n) throw new ShapeError(`tensor of shape [${shape.join(', ')}] needs ${n} elements, got ${data.length}`);
+  /** `storage` only for a tensor a backend made; then `data` may be undefined (not on the host yet). */
+  constructor(dtype: DType, shape: Shape, data: D, storage?: TensorStorage) {
+    const n = checkShape(shape);
+    if (data === undefined) {
+      if (!storage) throw new UsageError('a tensor needs its data or a device storage');
+    } else if (data.length !== n) throw new ShapeError(`tensor of shape [${shape.join(', ')}] needs ${n} elements, got ${data.length}`);
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
-    this.data = data;
+    this.storage = storage;
+    this.host = data;
+    this.count = n;
+  }
+
+  /** A tensor whose elements live in a backend's memory (see TensorStorage). */
+  static onDevice<D extends TensorData = TensorData>(dtype: DType, shape: Shape, storage: TensorStorage): Tensor<D> {
+    return new Tensor<D>(dtype, shape, undefined as unknown as D, storage);
+  }
+
+  /** The elements on the host. Throws for a device tensor not yet downloaded (await download()). */
+  get data(): D {
+    const d = this.host;
+    if (d === undefined) throw new UsageError(`${this.toString()} lives in ${this.storage!.location} memory: await tensor.download() before reading its data`);
+    return d;
+  }
+
+  /** Whether `data` can be read now (always, except for device tensors not yet downloaded). */
+  get onHost(): boolean {
+    return this.host !== undefined;
+  }
+
+  /** Bring a device tensor's elements to the host (once; later calls return the same data). */
+  async download(): Promise<D> {
+    if (this.host === undefined) {
+      const d = (await this.storage!.read()) as D;
+      if (d.length !== this.count) throw new ShapeError(`${this.storage!.location} returned ${d.length} elements for ${this.toString()}`);
+      this.host = d;
+    }
+    return this.host;
   }
 
   static zeros(dtype: DType, shape: Shape): Tensor {
@@ -66,7 +121,7 @@ export class Tensor<D extends TensorData = TensorData> {
   }
 
   get size(): number {
-    return this.data.length;
+    return this.count;
   }
 
   get rank(): number {
@@ -77,9 +132,13 @@ export class Tensor<D extends TensorData = TensorData> {
     return this.size * DTYPES[this.dtype].bytes;
   }
 
-  /** Same data, new shape (no copy). */
+  /** Same data, new shape (no copy; a device tensor stays on its device). */
   reshape(shape: Shape): Tensor<D> {
-    return new Tensor(this.dtype, shape, this.data);
+    if (this.host === undefined) {
+      if (checkShape(shape) !== this.count) throw new ShapeError(`cannot reshape ${this.toString()} to [${shape.join(', ')}]`);
+      return Tensor.onDevice(this.dtype, shape, this.storage!);
+    }
+    return new Tensor(this.dtype, shape, this.host, this.storage);
   }
 
   /** The raw little-endian bytes of the elements (a view, no copy). */

@@ -1,25 +1,43 @@
 import { DTYPES } from '../ir/dtypes.js';
-import { GraphError, NnportError, ShapeError, UnsupportedError } from '../ir/errors.js';
+import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fuseConv } from '../passes/fuse-conv.js';
+import { fuseConv } from './fuse-conv.js';
 import { initKernels } from '../wasm/loader.js';
-import type { OpKernel, OpTable } from './op.js';
+import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
+import type { OpContext, OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
+
+/** The WASM SIMD kernels and their JS glue: every op, on the host. */
+export const wasmBackend: Backend = {
+  name: 'wasm',
+  kernels: ONNX_OPS,
+  priority: 0,
+  async ready() {
+    await initKernels();
+    return true;
+  },
+};
+registerBackend(wasmBackend);
 
 export interface RunOptions {
   /** Which values to return (default: the graph outputs). */
   outputs?: string[];
   /** Keep and return every intermediate value (for --dump, compare --layers, calibration). */
   keepIntermediates?: boolean;
-  /** Called with every value as soon as it is computed. */
+  /** Called with every value as soon as it is computed (a device backend's may not be on the host yet: see Tensor.download). */
   onValue?: (name: string, value: Tensor, node: Node) => void;
   /** Called after each node with the count done and the total (does not prevent fusion). */
   onProgress?: (done: number, total: number, node: Node) => void;
-  /** Op table to use (defaults to the ONNX ops). */
+  /**
+   * Backends to use, preferred first (default: every registered one by priority, `wasm` last).
+   * A node runs on the first that has a kernel for it and accepts its inputs.
+   */
+  backends?: readonly string[];
+  /** An op table to use instead of the backends (one host backend named 'custom'). */
   ops?: OpTable;
   /**
-   * Fuse Conv + BatchNormalization + Relu/Clip before running (passes/fuse-conv.ts; default
+   * Fuse Conv + BatchNormalization + Relu/Clip before running (runtime/fuse-conv.ts; default
    * true). Never done when every value must be seen (keepIntermediates, onValue), when
    * `outputs` names a value fusion removes, or when a feed overrides an initializer.
    */
@@ -32,29 +50,49 @@ export interface RunResult {
   values?: Map<string, Tensor>;
 }
 
-interface Step {
-  node: Node;
+/** A kernel chosen for a node, with its parsed attributes. */
+interface Choice {
+  backend: Backend;
   kernel: OpKernel<unknown>;
   attrs: unknown;
-  opset: number;
+}
+
+interface Step {
+  node: Node;
+  ctx: OpContext;
+  /** the kernels able to run the node, preferred first (usually one) */
+  choices: Choice[];
 }
 
 const domainOf = (node: Node): string => (node.domain === 'ai.onnx' ? '' : node.domain);
 
-/** Parse every node's attributes once; unknown ops fail here, before any compute. */
-export function planGraph(graph: Graph, ops: OpTable = ONNX_OPS): Step[] {
+/** The backends a run uses, preferred first. */
+function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
+  if (options.ops) return [{ name: 'custom', kernels: options.ops }];
+  if (options.backends) {
+    if (!options.backends.length) throw new UsageError('backends: name at least one runtime backend');
+    return options.backends.map(backendByName);
+  }
+  return registeredBackends();
+}
+
+/**
+ * Resolve every node's kernels (preferred backend first, the others as fallback) and parse its
+ * attributes once per kernel; unknown ops fail here, before any compute.
+ */
+export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBackend]): Step[] {
   const order = topologicalOrder(graph);
   // non-default domains are keyed 'domain::OpType' in op tables
-  const kernelOf = (node: Node): OpKernel<unknown> | undefined => ops[domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType];
-  const missing = new Set(order.filter((n) => !kernelOf(n)).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
+  const keyOf = (node: Node): string => (domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType);
+  const found = order.map((node) => candidatesFor(keyOf(node), backends));
+  const missing = new Set(order.filter((_, i) => !found[i]!.length).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
   if (missing.size) {
     throw new UnsupportedError(`op${missing.size > 1 ? 's' : ''} ${[...missing].join(', ')}`, 'not implemented by the nnport runtime');
   }
-  return order.map((node) => {
-    const kernel = kernelOf(node)!;
+  return order.map((node, i) => {
     const opset = graph.opsets[domainOf(node)] ?? graph.opsets[''] ?? 1;
     try {
-      return { node, kernel, attrs: kernel.attrs(node, opset), opset };
+      return { node, ctx: { node, opset }, choices: found[i]!.map(({ backend, kernel }) => ({ backend, kernel, attrs: kernel.attrs(node, opset) })) };
     } catch (e) {
       throw withNode(e, node);
     }
@@ -127,7 +165,7 @@ function fusedOf(graph: Graph): Graph {
 /** The graph to execute: `graph` itself, or its fused form when nothing can tell the difference. */
 function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Graph {
   if (options.optimize === false || options.keepIntermediates || options.onValue) return graph;
-  if (!(options.ops ?? ONNX_OPS)['nnport::FusedConv']) return graph;
+  if (!backendsOf(options).some((b) => b.kernels['nnport::FusedConv'])) return graph;
   for (const name of feeds.keys()) if (graph.initializers.has(name)) return graph;
   const fused = fusedOf(graph);
   if (fused !== graph && options.outputs) {
@@ -138,18 +176,58 @@ function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, optio
   return fused;
 }
 
-/** Run a graph on the reference runtime. */
+/**
+ * Run a graph on the runtime. Kernels may be asynchronous (a GPU readback, a worker round-trip):
+ * the executor awaits a kernel's result, or a device tensor's download, only when there is one to
+ * wait for, so a graph of synchronous kernels runs without a microtask per op.
+ */
 export async function runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
-  await initKernels();
-  return runGraphSync(graph, feeds, options);
+  const backends = backendsOf(options);
+  for (const b of backends) {
+    if (b.ready && !(await b.ready())) throw new UsageError(`runtime backend '${b.name}' cannot run here`);
+  }
+  const run = execute(graph, feeds, options, backends);
+  let r = run.next();
+  while (!r.done) {
+    let value: unknown;
+    try {
+      value = await r.value;
+    } catch (e) {
+      r = run.throw(e);
+      continue;
+    }
+    r = run.next(value);
+  }
+  return r.value;
 }
 
-/** Same as runGraph, for callers that already awaited initKernels() (or run in Node). */
-export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): RunResult {
+/**
+ * runGraph for callers that cannot await: every kernel must be synchronous and every tensor on
+ * the host (the `wasm` backend; in a browser, await initKernels() first).
+ */
+export function runGraphSync(graph: Graph, feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): RunResult {
+  const r = execute(graph, feeds, options, backendsOf(options)).next();
+  if (!r.done) {
+    void Promise.resolve(r.value).catch(() => undefined); // nobody will wait for it
+    throw new UsageError('runGraphSync: a kernel or an input needs to be awaited (a device backend); use runGraph');
+  }
+  return r.value;
+}
+
+/**
+ * The run itself, as a generator: it yields a promise only where a kernel returned one or an
+ * input must be downloaded, and is resumed with the promise's value.
+ */
+function* execute(
+  source: Graph,
+  feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
+  options: RunOptions,
+  backends: readonly Backend[],
+): Generator<Promise<unknown>, RunResult, unknown> {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
   checkFeeds(source, feedMap);
   const graph = executableGraph(source, feedMap, options);
-  const steps = planGraph(graph, options.ops);
+  const steps = planGraph(graph, backends);
   const wanted = options.outputs ?? graph.outputs.map((o) => o.name);
 
   const env = new Map<string, Tensor>();
@@ -165,8 +243,8 @@ export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> |
   const keep = new Set(wanted);
   const values = options.keepIntermediates ? new Map<string, Tensor>() : undefined;
 
-  steps.forEach((step, i) => {
-    const { node } = step;
+  for (let i = 0; i < steps.length; i++) {
+    const { node, ctx, choices } = steps[i]!;
     const inputs = node.inputs.map((name) => {
       if (!name) return undefined;
       const v = env.get(name);
@@ -175,7 +253,16 @@ export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> |
     });
     let outs: Tensor[];
     try {
-      outs = step.kernel.run(inputs, step.attrs, { node, opset: step.opset });
+      let choice: Choice | undefined = choices[0]!;
+      if (choices.length > 1 || choice.kernel.accepts) {
+        choice = choices.find((c) => !c.kernel.accepts || c.kernel.accepts(inputs, c.attrs, ctx));
+        if (!choice) throw new UnsupportedError(`${node.opType} on these inputs`, `no kernel of ${choices.map((c) => c.backend.name).join(', ')} takes them`);
+      }
+      for (const t of inputs) {
+        if (t && !takesAsIs(choice.backend, t)) yield t.download();
+      }
+      const r = choice.kernel.run(inputs, choice.attrs, ctx);
+      outs = r instanceof Promise ? ((yield r) as Tensor[]) : r;
     } catch (e) {
       throw withNode(e, node);
     }
@@ -193,10 +280,14 @@ export function runGraphSync(source: Graph, feeds: ReadonlyMap<string, Tensor> |
         if (name && lastUse.get(name) === i && !keep.has(name) && !graph.initializers.has(name) && !feedMap.has(name)) env.delete(name);
       }
     }
-  });
+  }
 
+  // What the caller gets is on the host.
   const outputs = new Map<string, Tensor>();
   for (const w of wanted) outputs.set(w, env.get(w)!);
+  for (const t of [...outputs.values(), ...(values?.values() ?? [])]) {
+    if (!t.onHost) yield t.download();
+  }
   return values ? { outputs, values } : { outputs };
 }
 

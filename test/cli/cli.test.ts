@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../src/formats/numpy/index.js';
-import { emptyGraph } from '../../src/ir/graph.js';
+import { emptyGraph, runtimeInputs, type Graph } from '../../src/ir/graph.js';
+import { loadModelFile } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
 
@@ -93,6 +94,23 @@ describe('nnport CLI', () => {
     expect(j.format).toBe('onnx');
     expect(j.totalParameters).toBeGreaterThan(1000);
     expect(j.inputs).toHaveLength(1);
+  });
+
+  it('inspect shows the inferred dtype and shape of every value', async () => {
+    const r = await cli('inspect', join(LENET, 'model.onnx'));
+    expect(r.out).toMatch(/values \(inferred dtype and shape/);
+    const j = JSON.parse((await cli('inspect', join(LENET, 'model.onnx'), '--json')).out);
+    const values = j.values as Array<{ name: string; dtype: string; shape: Array<number | string | null>; op: string }>;
+    const nodes = (await loadModelFile(join(LENET, 'model.onnx'))) as { kind: string; graph: Graph };
+    const names = [...runtimeInputs(nodes.graph).map((v) => v.name), ...nodes.graph.nodes.flatMap((n) => n.outputs.filter(Boolean))];
+    expect(values.map((v) => v.name)).toEqual(names);
+    // LeNet-5 on 1x28x28: conv 5x5 pad 2 keeps 28, max pool halves, conv 5x5 gives 10, avg pool 5
+    const byOp = (op: string) => values.filter((v) => v.op === op).map((v) => v.shape);
+    expect(byOp('Conv')).toEqual([[1, 6, 28, 28], [1, 16, 10, 10]]);
+    expect(byOp('MaxPool')).toEqual([[1, 6, 14, 14]]);
+    expect(byOp('Flatten')).toEqual([[1, 400]]);
+    expect(values[values.length - 1]).toEqual({ name: nodes.graph.outputs[0]!.name, dtype: 'float32', shape: [1, 10], op: 'Gemm' });
+    expect(j.shapeNotes).toBeUndefined();
   });
 
   it('converts ONNX to ONNX, and refuses to overwrite its input', async () => {

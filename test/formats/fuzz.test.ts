@@ -24,7 +24,7 @@ const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
 const file = (rel: string, base = REPO) => new Uint8Array(readFileSync(new URL(rel, base)));
 
-type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy';
+type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'flatbuffer' | 'text';
 
 interface Seed {
   name: string;
@@ -477,6 +477,9 @@ function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
       return safetensorsMutation(b, r);
     case 'npy':
       return npyMutation(b, r);
+    case 'flatbuffer':
+    case 'text':
+      return generic(b, r);
   }
 }
 
@@ -629,6 +632,39 @@ async function targets(): Promise<Target[]> {
       seeds: [{ name: 'stored', bytes: writeNpz(tensors) }, { name: 'deflated', bytes: npzDeflated }],
     }),
     model({ name: 'fuzz.npy', kind: 'npy', cases: 200, read: read(), seeds: npySeeds() }),
+    model({
+      name: 'fuzz.tflite',
+      kind: 'flatbuffer',
+      cases: 300,
+      read: read(),
+      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+    }),
+    model({
+      name: 'fuzz.caffemodel',
+      kind: 'proto',
+      cases: 300,
+      read: read(),
+      seeds: ['mtcnn-pnet/det1.caffemodel', 'cifar10-quick-v1format/cifar10_quick_iter_5000.caffemodel'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
+    }),
+    // the weights of a deploy prototxt: matched by layer name, every blob checked against the layer
+    model({
+      name: 'fuzz-pair.caffemodel',
+      kind: 'proto',
+      cases: 300,
+      read: (bytes, fileName) => {
+        const deploy = file('caffe/mtcnn-rnet/det2.prototxt', CORPUS);
+        const given: Record<string, Uint8Array> = { 'det2.prototxt': deploy, [fileName]: bytes };
+        return readModel(deploy, { fileName: 'det2.prototxt', files: { given: Object.keys(given), read: async (n) => given[n]!, list: async () => Object.keys(given) } });
+      },
+      seeds: [{ name: 'det2.caffemodel', bytes: file('caffe/mtcnn-rnet/det2.caffemodel', CORPUS) }],
+    }),
+    model({
+      name: 'fuzz.prototxt',
+      kind: 'text',
+      cases: 400,
+      read: read(),
+      seeds: ['mtcnn-onet/det3.prototxt', 'cifar10-full-v1format/cifar10_full.prototxt'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
+    }),
   ];
 }
 
@@ -653,7 +689,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: 30_000 }, async () => {

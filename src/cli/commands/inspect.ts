@@ -1,22 +1,26 @@
 import { formatSummary, inspect, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { one, parseArgs } from '../args.js';
+import { INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
 
-export const INSPECT_HELP = `usage: nnport inspect MODEL [MORE FILES...] [--json] [--key PATH]
+export const INSPECT_HELP = `usage: nnport inspect MODEL [MORE FILES...] [--json] [--key PATH] [--input-shape [NAME=]N,C,H,W]
 
 MODEL is a file, or a model's folder (SavedModel, TF.js); a model made of several files
 takes them all, the model first (nnport inspect deploy.prototxt weights.caffemodel).
 
 Shows a model's format, producer, opsets, inputs and outputs with shapes, a histogram
-of its ops, and every weight's name, dtype, shape and size.
-  --json        print the summary as JSON
-  --key PATH    in a nested checkpoint, the container to list (e.g. model)`;
+of its ops, the dtype and shape of every value (inferred without running the model;
+symbolic dims such as 'batch' carried through, ? where it depends on the data), and every
+weight's name, dtype, shape and size.
+  --json        print the summary as JSON ("values": one entry per value: name, dtype, shape, op)
+  --key PATH    in a nested checkpoint, the container to list (e.g. model)
+${INPUT_SHAPE_HELP}`;
 
 export async function inspectCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'json' }, { name: 'key', value: true }], 'inspect');
+  const args = parseArgs(argv, [{ name: 'json' }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }], 'inspect');
   if (args.positional.length < 1) throw new UsageError(`inspect: which model?\n${INSPECT_HELP}`);
   const file = args.positional[0]!;
-  const model = await loadModelFiles(args.positional, { key: one(args, 'key') });
+  const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'inspect') });
   const summary = await inspect(model, file);
   print(args.flags.has('json') ? JSON.stringify(summary, null, 2) : formatSummary(summary));
 }

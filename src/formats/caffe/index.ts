@@ -1,13 +1,18 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCaffemodel, detectCaffePrototxt } from './detect.js';
+import { readCaffemodel, readCaffePrototxt } from './read.js';
 
 export { detectCaffemodel, detectCaffePrototxt } from './detect.js';
+export { buildCaffeGraph, readCaffemodel, readCaffeNetBinary, readCaffeNetText, readCaffePrototxt } from './read.js';
+export { parsePrototxt } from './prototxt.js';
+export { decodeCaffeBinary } from './wire.js';
 
 export const caffePrototxtFormat: FormatHandler = {
   id: 'caffe-prototxt',
   title: 'Caffe prototxt',
   extensions: ['.prototxt', '.pbtxt'],
   detect: detectCaffePrototxt,
+  read: readCaffePrototxt,
 };
 
 export const caffemodelFormat: FormatHandler = {
@@ -15,4 +20,5 @@ export const caffemodelFormat: FormatHandler = {
   title: 'Caffe model weights',
   extensions: ['.caffemodel'],
   detect: detectCaffemodel,
+  read: readCaffemodel,
 };

@@ -66,6 +66,9 @@ export function detectSavedModel(head: Uint8Array): boolean {
  * which puts a varint (uncompressed size) and a literal tag before that entry.
  */
 export function detectCheckpointIndex(head: Uint8Array, fileName?: string): boolean {
+  // a legacy V1 checkpoint shard (`model.ckpt-00000-of-00001`): the same table, its first value
+  // a SavedTensorSlices message; recognised so that reading it can say what it is
+  if (head[0] === 0 && head[1] === 0 && head[2]! > 0 && head[2]! < 0x80 && head[3] === 0x0a && /-\d{5}-of-\d{5}$/.test(fileName ?? '')) return true;
   const entryAt = (at: number) =>
     head.length >= at + 5 && head[at] === 0 && head[at + 1] === 0 && head[at + 2]! > 0 && head[at + 2]! < 0x80 && head[at + 3] === 0x08;
   if (entryAt(0)) return true;

@@ -1,6 +1,12 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
+import { readGraphDef } from './read.js';
+import { readCheckpointIndex } from './checkpoint.js';
+import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
 
+export { readGraphDef } from './read.js';
+export { freezeTensorFlow, type FrozenGraph } from './freeze.js';
+export { readCheckpointIndex, isOptimizerSlot } from './checkpoint.js';
 export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
 
 export const tfGraphDefFormat: FormatHandler = {
@@ -8,6 +14,7 @@ export const tfGraphDefFormat: FormatHandler = {
   title: 'TensorFlow GraphDef',
   extensions: ['.pb', '.graphdef'],
   detect: detectGraphDef,
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-graphdef', graph: await readGraphDef(bytes, options) }),
 };
 
 export const tfCheckpointMetaFormat: FormatHandler = {
@@ -15,6 +22,7 @@ export const tfCheckpointMetaFormat: FormatHandler = {
   title: 'TensorFlow checkpoint MetaGraphDef',
   extensions: ['.meta'],
   detect: detectMetaGraphDef,
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-checkpoint-meta', graph: (await readMetaGraphFile(bytes, options)).graph }),
 };
 
 export const tfCheckpointIndexFormat: FormatHandler = {
@@ -22,6 +30,7 @@ export const tfCheckpointIndexFormat: FormatHandler = {
   title: 'TensorFlow checkpoint index',
   extensions: ['.index'],
   detect: detectCheckpointIndex,
+  read: readCheckpointIndex,
 };
 
 export const tfSavedModelFormat: FormatHandler = {
@@ -29,4 +38,5 @@ export const tfSavedModelFormat: FormatHandler = {
   title: 'TensorFlow SavedModel',
   extensions: ['saved_model.pb'],
   detect: detectSavedModel,
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-saved-model', graph: (await readSavedModelFile(bytes, options)).graph }),
 };

@@ -42,7 +42,7 @@ export interface CastAttrs {
   to: DType;
 }
 
-export const castDefs: OpDefTable = {
+export const castDefs = {
   Cast: defineOpDef<CastAttrs>({
     opType: 'Cast',
     domain: '',
@@ -68,4 +68,4 @@ export const castDefs: OpDefTable = {
       return [{ dtype: to, shape: x.shape, data: to ? castData(x.data, x.dtype, to) : undefined }];
     },
   }),
-};
+} satisfies OpDefTable;

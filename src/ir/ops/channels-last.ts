@@ -2,14 +2,20 @@
 // on data laid out (N, d1..dk, C). Conv weights follow `kernel_layout` (HWIO by default, OHWI
 // for TFLite CONV_2D); ConvTranspose weights HWOI (Keras) or OHWI (TFLite TRANSPOSE_CONV).
 // Shapes are inferred by viewing the data as NCHW and asking the ONNX definition.
-import { ShapeError } from '../errors.js';
-import { attrString, type Dim, type Node } from '../graph.js';
+import { ShapeError, UnsupportedError } from '../errors.js';
+import { attrInt, attrString, type Dim, type Node } from '../graph.js';
 import { convDefs, type ConvAttrs, type ConvTransposeAttrs } from './conv.js';
 import { indexingDefs } from './indexing.js';
 import { normalizationDefs } from './normalization.js';
 import { defineOpDef, type InferContext, type OpDef, type OpDefTable, type ValueType } from './op-def.js';
 import { poolDefs } from './pool.js';
 import { resizeDefs } from './resize.js';
+
+/**
+ * The ONNX opset whose semantics the nnport ops (domain version 1) follow: the graph's opset
+ * for the `nnport` domain versions the convention, not the ONNX op inside it.
+ */
+export const CHANNELS_LAST_ONNX_OPSET = 18;
 
 export type ConvKernelLayout = 'HWIO' | 'OHWI';
 export type ConvTransposeKernelLayout = 'HWOI' | 'OHWI';
@@ -78,7 +84,7 @@ function kernelLayout<L extends string>(node: Node, allowed: readonly L[]): L {
 const conv = convDefs.Conv as OpDef<ConvAttrs>;
 const convT = convDefs.ConvTranspose as OpDef<ConvTransposeAttrs>;
 
-export const channelsLastDefs: OpDefTable = {
+export const channelsLastDefs = {
   'nnport::Conv': channelsLast<ConvAttrs, ChannelsLastConvAttrs>(
     conv,
     (node, opset) => ({ ...conv.attrs(node, opset), kernelLayout: kernelLayout(node, ['HWIO', 'OHWI'] as const) }),
@@ -86,10 +92,20 @@ export const channelsLastDefs: OpDefTable = {
   ),
   'nnport::ConvTranspose': channelsLast<ConvTransposeAttrs, ChannelsLastConvTransposeAttrs>(
     convT,
-    (node, opset) => ({ ...convT.attrs(node, opset), kernelLayout: kernelLayout(node, ['HWOI', 'OHWI'] as const) }),
+    (node, opset) => {
+      const a = convT.attrs(node, opset);
+      const layout = kernelLayout(node, ['HWOI', 'OHWI'] as const);
+      // TFLite's TRANSPOSE_CONV layout has no groups
+      if (layout === 'OHWI' && a.group !== 1) throw new UnsupportedError('ConvTranspose with kernel_layout OHWI and group > 1', `node '${node.name}'`);
+      return { ...a, kernelLayout: layout };
+    },
     (s, a) => convTransposeWeightToOnnx(s, a.kernelLayout),
   ),
-  'nnport::MaxPool': channelsLast(poolDefs.MaxPool!),
+  'nnport::MaxPool': channelsLast(poolDefs.MaxPool, (node, opset) => {
+    // Indices are re-expressed as channels-last flat positions (TF's argmax), which has no column-major form
+    if (node.outputs[1] && attrInt(node, 'storage_order', 0) !== 0) throw new UnsupportedError('channels-last MaxPool Indices with storage_order 1', `node '${node.name}'`);
+    return poolDefs.MaxPool.attrs(node, opset);
+  }),
   'nnport::AveragePool': channelsLast(poolDefs.AveragePool!),
   'nnport::GlobalAveragePool': channelsLast(poolDefs.GlobalAveragePool!),
   'nnport::GlobalMaxPool': channelsLast(poolDefs.GlobalMaxPool!),
@@ -100,4 +116,4 @@ export const channelsLastDefs: OpDefTable = {
   'nnport::Resize': { ...resizeDefs.Resize!, domain: 'nnport' },
   'nnport::DepthToSpace': channelsLast(indexingDefs.DepthToSpace!),
   'nnport::SpaceToDepth': channelsLast(indexingDefs.SpaceToDepth!),
-};
+} satisfies OpDefTable;

@@ -95,7 +95,7 @@ export function parseConvAttrs(node: Node): ConvAttrs {
 }
 
 /**
- * nnport::FusedConv (the runtime's fusion): a Conv whose output is clamped to
+ * nnport::FusedConv (made by runtime/fuse-conv.ts): a Conv whose output is clamped to
  * [activation_min, activation_max] in the kernels' store, which covers Relu, Relu6 and Clip.
  */
 export function parseFusedConvAttrs(node: Node): ConvAttrs {
@@ -197,8 +197,8 @@ export function inferConvTranspose(ctx: InferContext<ConvTransposeAttrs>): Value
   return [{ dtype: x.dtype, shape: [xs[0]!, M, ...spatial] }];
 }
 
-export const convDefs: OpDefTable = {
+export const convDefs = {
   Conv: defineOpDef<ConvAttrs>({ opType: 'Conv', domain: '', layout: 'spatial', attrs: parseConvAttrs, infer: inferConv }),
   ConvTranspose: defineOpDef<ConvTransposeAttrs>({ opType: 'ConvTranspose', domain: '', layout: 'spatial', attrs: parseConvTransposeAttrs, infer: inferConvTranspose }),
   'nnport::FusedConv': defineOpDef<ConvAttrs>({ opType: 'FusedConv', domain: 'nnport', layout: 'spatial', attrs: parseFusedConvAttrs, infer: inferConv }),
-};
+} satisfies OpDefTable;

@@ -28,7 +28,7 @@ function computeData(values: ReadonlyArray<ValueType>, shape: Dim[] | undefined,
 
 type BinaryKind = 'same' | 'bool';
 
-interface BinaryAttrs {
+export interface BinaryAttrs {
   /** opset < 7 with broadcast=1: B lines up with A from this axis (not numpy's right alignment) */
   legacyAxis?: number;
 }
@@ -86,7 +86,7 @@ function variadic(op: string, f: (a: number, b: number) => number): OpDef<Record
   });
 }
 
-export const elementwiseDefs: OpDefTable = {
+export const elementwiseDefs = {
   Add: binary('Add', 'same', (a, b) => a + b),
   Sub: binary('Sub', 'same', (a, b) => a - b),
   Mul: binary('Mul', 'same', (a, b) => a * b),
@@ -179,4 +179,4 @@ export const elementwiseDefs: OpDefTable = {
       return [{ dtype: x.dtype, shape, data: data && data.length <= 64 ? data : undefined }];
     },
   }),
-};
+} satisfies OpDefTable;

@@ -17,7 +17,7 @@ export function parseGemmAttrs(node: Node): GemmAttrs {
   return { alpha: attrFloat(node, 'alpha', 1), beta: attrFloat(node, 'beta', 1), transA: ta !== 0, transB: tb !== 0 };
 }
 
-export const gemmDefs: OpDefTable = {
+export const gemmDefs = {
   Gemm: defineOpDef<GemmAttrs>({
     opType: 'Gemm',
     domain: '',
@@ -54,4 +54,4 @@ export const gemmDefs: OpDefTable = {
       return [{ dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [as[as.length - 2]!]), ...(b.shape.length === 1 ? [] : [bs[bs.length - 1]!])] }];
     },
   }),
-};
+} satisfies OpDefTable;

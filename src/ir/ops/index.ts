@@ -1,7 +1,7 @@
 // Op definitions (attributes, shape and dtype inference, layout class) and inferShapes.
 export { OP_DEFS, domainOf, opKey, opDefOf, opsetOf } from './registry.js';
 export * from './op-def.js';
-export { dtypeFromOnnxEnum, castData, type CastAttrs } from './cast.js';
+export { castDefs, dtypeFromOnnxEnum, castData, type CastAttrs } from './cast.js';
 export * from './conv.js';
 export * from './pool.js';
 export * from './gemm.js';
@@ -12,6 +12,6 @@ export * from './reduce.js';
 export * from './resize.js';
 export * from './quantize.js';
 export * from './unary.js';
-export { legacyBroadcastAttrs } from './elementwise.js';
+export { elementwiseDefs, legacyBroadcastAttrs, type BinaryAttrs } from './elementwise.js';
 export * from './channels-last.js';
 export * from './infer.js';

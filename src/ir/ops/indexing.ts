@@ -43,7 +43,7 @@ function blocksize(node: Node): number {
 /** Same shape and dtype as the data input (the scatters, Trilu, CumSum). */
 const sameAsData = (ctx: { inputs: ReadonlyArray<ValueType | undefined>; node: Node }): ValueType[] => [like(ctx.inputs[0] ?? undefined)];
 
-export const indexingDefs: OpDefTable = {
+export const indexingDefs = {
   Gather: defineOpDef<{ axis: number }>({
     opType: 'Gather',
     domain: '',
@@ -238,4 +238,4 @@ export const indexingDefs: OpDefTable = {
       return [{ dtype: x.dtype, shape: [n, dimMap(c, (v) => v * b * b), dimMap(h, (v) => v / b), dimMap(w, (v) => v / b)] }];
     },
   }),
-};
+} satisfies OpDefTable;

@@ -33,7 +33,7 @@ function softmaxDef(op: string): OpDef<SoftmaxAttrs> {
   });
 }
 
-export const normalizationDefs: OpDefTable = {
+export const normalizationDefs = {
   BatchNormalization: defineOpDef<BatchNormAttrs>({
     opType: 'BatchNormalization',
     domain: '',
@@ -85,4 +85,4 @@ export const normalizationDefs: OpDefTable = {
   Softmax: softmaxDef('Softmax'),
   LogSoftmax: softmaxDef('LogSoftmax'),
   Hardmax: softmaxDef('Hardmax'),
-};
+} satisfies OpDefTable;

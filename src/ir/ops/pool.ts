@@ -69,7 +69,7 @@ export interface LrnAttrs {
   bias: number;
 }
 
-export const poolDefs: OpDefTable = {
+export const poolDefs = {
   MaxPool: pool(true),
   AveragePool: pool(false),
   GlobalMaxPool: globalPool(true),
@@ -85,4 +85,4 @@ export const poolDefs: OpDefTable = {
     },
     infer: (ctx) => [{ dtype: input(ctx, 0, 'X').dtype, shape: ctx.inputs[0]!.shape }],
   }),
-};
+} satisfies OpDefTable;

@@ -17,7 +17,7 @@ export function parseQAttrs(node: Node): QAttrs {
   return { axis: attrInt(node, 'axis', 1), outputDType: od ? dtypeFromOnnxEnum(od) : undefined };
 }
 
-export const quantizeDefs: OpDefTable = {
+export const quantizeDefs = {
   QuantizeLinear: defineOpDef<QAttrs>({
     opType: 'QuantizeLinear',
     domain: '',
@@ -44,4 +44,4 @@ export const quantizeDefs: OpDefTable = {
     attrs: noAttrs,
     infer: (ctx) => [like(input(ctx, 0, 'x'), 'uint8'), { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }],
   }),
-};
+} satisfies OpDefTable;

@@ -65,7 +65,7 @@ function argDef(op: string): OpDef<ArgAttrs> {
   });
 }
 
-export const reduceDefs: OpDefTable = {
+export const reduceDefs = {
   ReduceSum: reduceDef('ReduceSum', 13),
   ReduceMean: reduceDef('ReduceMean', 18),
   ReduceMax: reduceDef('ReduceMax', 18),
@@ -78,4 +78,4 @@ export const reduceDefs: OpDefTable = {
   ReduceLogSumExp: reduceDef('ReduceLogSumExp', 18),
   ArgMax: argDef('ArgMax'),
   ArgMin: argDef('ArgMin'),
-};
+} satisfies OpDefTable;

@@ -2,7 +2,7 @@
 // domain, 'domain::OpType' for others (nnport::Conv, nnport::FusedConv).
 import type { Graph, Node } from '../graph.js';
 import { castDefs } from './cast.js';
-import { channelsLastDefs } from './channels-last.js';
+import { CHANNELS_LAST_ONNX_OPSET, channelsLastDefs } from './channels-last.js';
 import { convDefs } from './conv.js';
 import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
@@ -47,11 +47,11 @@ export function opDefOf(node: Node): OpDef<unknown> | undefined {
 
 /**
  * The opset a node's attributes are read under: its domain's version; `nnport` ops mirror
- * ONNX ops, so they read the default domain's (their own version only numbers the convention).
+ * ONNX ops of CHANNELS_LAST_ONNX_OPSET (their domain's version numbers the convention).
  */
 export function opsetOf(graph: Graph, node: Node): number {
   const d = domainOf(node);
-  if (d === 'nnport') return graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 17;
+  if (d === 'nnport') return CHANNELS_LAST_ONNX_OPSET;
   return graph.opsets[d] ?? graph.opsets[''] ?? 1;
 }
 

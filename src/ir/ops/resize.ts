@@ -90,7 +90,7 @@ function inferResize(ctx: InferContext<ResizeAttrs>): ValueType[] {
   return [{ dtype: x.dtype, shape }];
 }
 
-export const resizeDefs: OpDefTable = {
+export const resizeDefs = {
   Resize: defineOpDef<ResizeAttrs>({ opType: 'Resize', domain: '', layout: 'spatial', attrs: parseResizeAttrs, infer: inferResize }),
   Upsample: defineOpDef<ResizeAttrs>({ opType: 'Upsample', domain: '', layout: 'spatial', attrs: parseUpsampleAttrs, infer: inferResize }),
-};
+} satisfies OpDefTable;

@@ -148,7 +148,7 @@ export function fillValue(node: Node): Tensor {
 
 const rankOfList = (v: ValueType): number | undefined => (typeof v.shape?.[0] === 'number' ? (v.shape[0] as number) : undefined);
 
-export const shapeDefs: OpDefTable = {
+export const shapeDefs = {
   Identity: defineOpDef({
     opType: 'Identity',
     domain: '',
@@ -485,4 +485,4 @@ export const shapeDefs: OpDefTable = {
       return [{ dtype: x.dtype, shape }];
     },
   }),
-};
+} satisfies OpDefTable;

@@ -28,7 +28,7 @@ function unary<A>(op: string, attrs: (node: Node, opset: number) => A, opts: { b
   });
 }
 
-export const unaryDefs: OpDefTable = {
+export const unaryDefs = {
   Relu: unary('Relu', none, { data: (x) => Math.max(0, x) }),
   LeakyRelu: unary('LeakyRelu', alpha(0.01)),
   Clip: unary<ClipAttrs>('Clip', (node, opset) => (opset < 11 ? { min: attrFloat(node, 'min', -Infinity), max: attrFloat(node, 'max', Infinity) } : {})),
@@ -68,4 +68,4 @@ export const unaryDefs: OpDefTable = {
   Not: unary('Not', none, { bool: true }),
   IsNaN: unary('IsNaN', none, { bool: true }),
   IsInf: unary('IsInf', (node) => ({ neg: attrInt(node, 'detect_negative', 1) !== 0, pos: attrInt(node, 'detect_positive', 1) !== 0 }), { bool: true }),
-};
+} satisfies OpDefTable;

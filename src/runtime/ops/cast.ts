@@ -1,37 +1,15 @@
 // Cast and CastLike between every numeric dtype, bool, float16/bfloat16 and string.
 // Float -> integer truncates toward zero (C cast); -> bool is "non-zero".
 import { allocArray, isBigIntDType, type DType } from '../../ir/dtypes.js';
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrInt } from '../../ir/graph.js';
+import { ShapeError } from '../../ir/errors.js';
+import { castDefs, dtypeFromOnnxEnum } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, isHalf, need } from './args.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-/** TensorProto.DataType -> IR dtype (complex and 8-bit floats are not IR dtypes). */
-const ONNX_DTYPES: Record<number, DType> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-  16: 'bfloat16',
-};
-
-export function dtypeFromOnnxEnum(code: number): DType {
-  const d = ONNX_DTYPES[code];
-  if (!d) throw new UnsupportedError(`Cast to TensorProto data type ${code}`);
-  return d;
-}
+export { dtypeFromOnnxEnum };
 
 const INT64_MIN = -(2n ** 63n);
 
@@ -107,15 +85,11 @@ export function cast(x: Tensor, to: DType): Tensor {
 
 export const castOps: OpTable = {
   Cast: defineOp<{ to: DType }>({
-    attrs: (node) => {
-      const to = attrInt(node, 'to');
-      if (to === undefined) throw new ShapeError('Cast needs the to attribute');
-      return { to: dtypeFromOnnxEnum(to) };
-    },
+    attrs: castDefs.Cast.attrs,
     run: (inputs, a) => [cast(need(inputs, 0, 'input'), a.to)],
   }),
   CastLike: defineOp({
-    attrs: () => ({}),
+    attrs: castDefs.CastLike.attrs,
     run: (inputs) => [cast(need(inputs, 0, 'input'), need(inputs, 1, 'target_type').dtype)],
   }),
 };

@@ -1,113 +1,13 @@
-// Conv and ConvTranspose (ONNX semantics, NCHW float32): attributes, checks and output shapes
-// here; the compute behind src/wasm/dense.ts (1-D and 2-D: im2col + packed GEMM, a direct SIMD
+// Conv and ConvTranspose (ONNX semantics, NCHW float32): attributes and window geometry from
+// the IR's op definitions (src/ir/ops/conv.ts), data checks here; the compute behind src/wasm/dense.ts (1-D and 2-D: im2col + packed GEMM, a direct SIMD
 // kernel for depthwise) and src/wasm/conv-nd.ts (any other spatial rank).
 import { ShapeError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { convDefs, forwardAxis, windowOf, type ConvAttrs, type ConvTransposeAttrs } from '../../ir/ops/index.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { convNd, convTransposeNd } from '../../wasm/conv-nd.js';
 import { conv2dF32, convTranspose2dF32, type Conv2dGeometry } from '../../wasm/dense.js';
 import { float32Data, requireInput } from './gemm.js';
-
-export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
-
-/** Attributes shared by Conv, ConvTranspose and the pools, parsed once. */
-export interface WindowAttrs {
-  autoPad: AutoPad;
-  kernelShape?: number[];
-  strides?: number[];
-  dilations?: number[];
-  /** [x1_begin, x2_begin, ..., x1_end, x2_end, ...] */
-  pads?: number[];
-}
-
-export function parseWindowAttrs(node: Node): WindowAttrs {
-  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
-  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) throw new ShapeError(`auto_pad '${autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
-  const a: WindowAttrs = {
-    autoPad: autoPad as AutoPad,
-    kernelShape: attrInts(node, 'kernel_shape'),
-    strides: attrInts(node, 'strides'),
-    dilations: attrInts(node, 'dilations'),
-    pads: attrInts(node, 'pads'),
-  };
-  for (const [name, v, min] of [['kernel_shape', a.kernelShape, 1], ['strides', a.strides, 1], ['dilations', a.dilations, 1], ['pads', a.pads, 0]] as const) {
-    if (v && v.some((x) => !Number.isInteger(x) || x < min)) throw new ShapeError(`${name} [${v.join(', ')}] must be integers >= ${min}`);
-  }
-  if (a.pads && a.autoPad !== 'NOTSET') throw new ShapeError(`pads and auto_pad '${a.autoPad}' cannot both be set`);
-  return a;
-}
-
-/** Per spatial axis: the resolved window geometry. */
-export interface Window {
-  k: number[];
-  s: number[];
-  d: number[];
-  /** begin / end padding per axis */
-  pb: number[];
-  pe: number[];
-}
-
-/** Strides, dilations and pads of `a` for `rank` spatial axes with kernel `k`, checked. */
-export function windowOf(a: WindowAttrs, k: number[], what: string): Omit<Window, 'pb' | 'pe'> & { pads: number[] } {
-  const r = k.length;
-  const s = a.strides ?? new Array<number>(r).fill(1);
-  const d = a.dilations ?? new Array<number>(r).fill(1);
-  const pads = a.pads ?? new Array<number>(2 * r).fill(0);
-  if (s.length !== r) throw new ShapeError(`${what}: strides [${s.join(', ')}] must have ${r} entries`);
-  if (d.length !== r) throw new ShapeError(`${what}: dilations [${d.join(', ')}] must have ${r} entries`);
-  if (pads.length !== 2 * r) throw new ShapeError(`${what}: pads [${pads.join(', ')}] must have ${2 * r} entries`);
-  return { k, s, d, pads };
-}
-
-/**
- * Output size and begin/end pads of a forward window (Conv, pools) on one axis.
- * SAME_* pads so that out = ceil(in / stride); SAME_UPPER puts the odd pixel at the end.
- */
-export function forwardAxis(inp: number, k: number, s: number, d: number, padB: number, padE: number, autoPad: AutoPad, ceil = false): [number, number, number] {
-  const ek = (k - 1) * d + 1;
-  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    const out = Math.ceil(inp / s);
-    const total = Math.max(0, (out - 1) * s + ek - inp);
-    const small = Math.floor(total / 2);
-    return autoPad === 'SAME_UPPER' ? [out, small, total - small] : [out, total - small, small];
-  }
-  if (autoPad === 'VALID') {
-    padB = 0;
-    padE = 0;
-  }
-  const span = inp + padB + padE - ek;
-  if (span < 0) return [-1, padB, padE];
-  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  // ceil_mode: a last window that would start inside the end padding is dropped (as PyTorch and onnx do).
-  if (ceil && (out - 1) * s >= inp + padB) out--;
-  return [out, padB, padE];
-}
-
-interface ConvAttrs extends WindowAttrs {
-  group: number;
-  /** fused activation as a clamp (nnport::FusedConv); -Infinity / Infinity for plain Conv */
-  actMin: number;
-  actMax: number;
-}
-
-function parseConvAttrs(node: Node): ConvAttrs {
-  const group = attrInt(node, 'group', 1);
-  if (!Number.isInteger(group) || group < 1) throw new ShapeError(`group ${group} must be >= 1`);
-  return { ...parseWindowAttrs(node), group, actMin: -Infinity, actMax: Infinity };
-}
-
-/**
- * nnport::FusedConv (made by passes/fuse-conv.ts): a Conv whose output is clamped to
- * [activation_min, activation_max] in the kernels' store, which covers Relu, Relu6 and Clip.
- */
-function parseFusedConvAttrs(node: Node): ConvAttrs {
-  const a = parseConvAttrs(node);
-  const actMin = attrFloat(node, 'activation_min', -Infinity);
-  const actMax = attrFloat(node, 'activation_max', Infinity);
-  if (Number.isNaN(actMin) || Number.isNaN(actMax)) throw new ShapeError(`FusedConv activation bounds [${actMin}, ${actMax}] must be numbers`);
-  return { ...a, actMin, actMax };
-}
 
 /** The spatial extent of a conv's input (at least one spatial axis). */
 function spatialOf(shape: readonly number[], op: string, what: string): number[] {
@@ -126,12 +26,12 @@ function checkBias(B: Tensor | undefined, M: number, op: string): Float32Array |
 }
 
 const Conv = defineOp<ConvAttrs>({
-  attrs: parseConvAttrs,
+  attrs: convDefs.Conv.attrs,
   run: runConv,
 });
 
 const FusedConv = defineOp<ConvAttrs>({
-  attrs: parseFusedConvAttrs,
+  attrs: convDefs['nnport::FusedConv'].attrs,
   run: runConv,
 });
 
@@ -190,20 +90,8 @@ function clampTo(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-interface ConvTransposeAttrs extends ConvAttrs {
-  outputPadding?: number[];
-  outputShape?: number[];
-}
-
 const ConvTranspose = defineOp<ConvTransposeAttrs>({
-  attrs(node) {
-    const a = parseConvAttrs(node);
-    const outputPadding = attrInts(node, 'output_padding');
-    const outputShape = attrInts(node, 'output_shape');
-    if (outputPadding?.some((v) => !Number.isInteger(v) || v < 0)) throw new ShapeError(`output_padding [${outputPadding.join(', ')}] must be >= 0`);
-    if (outputShape?.some((v) => !Number.isInteger(v) || v < 0)) throw new ShapeError(`output_shape [${outputShape.join(', ')}] must be >= 0`);
-    return { ...a, outputPadding, outputShape };
-  },
+  attrs: convDefs.ConvTranspose.attrs,
   run(inputs, at) {
     const X = requireInput(inputs, 0, 'X');
     const Wt = requireInput(inputs, 1, 'W');

@@ -3,11 +3,11 @@
 // the int64 of shape subgraphs) run here, integers with C semantics (Div truncates).
 import { checkTensorShape } from '../../ir/budget.js';
 import { allocArray, isBigIntDType, isFloatDType, type DType, type TensorData } from '../../ir/dtypes.js';
-import { attrInt, attrString, type Node } from '../../ir/graph.js';
+import { elementwiseDefs, type BinaryAttrs } from '../../ir/ops/index.js';
 import { ShapeError } from '../../ir/errors.js';
 import { shapeSize, Tensor, type Shape } from '../../ir/tensor.js';
 import { broadcastIndex, broadcastPlan, broadcastShapes, forEachRow } from '../broadcast.js';
-import { defineOp, noAttrs, type OpTable } from '../op.js';
+import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, isIntegerDType, need, readInts } from './args.js';
 import { binaryF32Wasm } from '../../wasm/elementwise.js';
 import { BinaryOp } from '../../wasm/opcodes.js';
@@ -109,11 +109,6 @@ export function binary(op: keyof typeof SPECS, a: Tensor, b: Tensor): Tensor {
   return mapBroadcast(a, b, outDtype, fn);
 }
 
-interface LegacyBroadcast {
-  /** opset < 7 with broadcast=1: B lines up with A starting at this axis (not numpy's right alignment) */
-  axis?: number;
-}
-
 /** Reshape B so that numpy broadcasting gives the pre-opset-7 "align at axis" semantics. */
 function alignLegacy(a: Tensor, b: Tensor, axis: number | undefined): Tensor {
   if (axis === undefined) return b;
@@ -122,25 +117,19 @@ function alignLegacy(a: Tensor, b: Tensor, axis: number | undefined): Tensor {
   return b.reshape([...b.shape, ...new Array<number>(a.rank - start - b.rank).fill(1)]);
 }
 
-function legacyAttrs(node: Node, opset: number): LegacyBroadcast {
-  if (opset >= 7 || attrInt(node, 'broadcast', 0) === 0) return {};
-  const axis = attrInt(node, 'axis');
-  return axis === undefined ? {} : { axis };
-}
-
 const binaryOp = (op: keyof typeof SPECS) =>
-  defineOp<LegacyBroadcast>({
-    attrs: legacyAttrs,
+  defineOp<BinaryAttrs>({
+    attrs: elementwiseDefs[op].attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'A');
-      return [binary(op, x, alignLegacy(x, need(inputs, 1, 'B'), a.axis))];
+      return [binary(op, x, alignLegacy(x, need(inputs, 1, 'B'), a.legacyAxis))];
     },
   });
 
 /** Max/Min/Sum/Mean: a left fold of broadcasting binary ops over 1..N inputs. */
 const variadicOp = (op: 'Max' | 'Min' | 'Sum' | 'Mean') =>
   defineOp({
-    attrs: noAttrs,
+    attrs: elementwiseDefs[op].attrs,
     run: (inputs) => {
       const ts = inputs.filter((t): t is Tensor => t !== undefined);
       if (ts.length === 0) throw new ShapeError(`${op} needs at least one input`);
@@ -255,11 +244,7 @@ function bitShift(x: Tensor, y: Tensor, left: boolean): Tensor {
 
 export const elementwiseOps: OpTable = {
   BitShift: defineOp<{ left: boolean }>({
-    attrs: (node) => {
-      const d = attrString(node, 'direction');
-      if (d !== 'LEFT' && d !== 'RIGHT') throw new ShapeError(`BitShift direction must be LEFT or RIGHT, got ${d}`);
-      return { left: d === 'LEFT' };
-    },
+    attrs: elementwiseDefs.BitShift.attrs,
     run: (inputs, a) => [bitShift(need(inputs, 0, 'X'), need(inputs, 1, 'Y'), a.left)],
   }),
   Add: binaryOp('Add'),
@@ -278,13 +263,13 @@ export const elementwiseOps: OpTable = {
   Min: variadicOp('Min'),
   Sum: variadicOp('Sum'),
   Mean: variadicOp('Mean'),
-  Pow: defineOp({ attrs: noAttrs, run: (inputs) => [pow(need(inputs, 0, 'X'), need(inputs, 1, 'Y'))] }),
+  Pow: defineOp({ attrs: elementwiseDefs.Pow.attrs, run: (inputs) => [pow(need(inputs, 0, 'X'), need(inputs, 1, 'Y'))] }),
   Mod: defineOp<ModAttrs>({
-    attrs: (node: Node) => ({ fmod: attrInt(node, 'fmod', 0) !== 0 }),
+    attrs: elementwiseDefs.Mod.attrs,
     run: (inputs, a) => [mod(need(inputs, 0, 'A'), need(inputs, 1, 'B'), a.fmod)],
   }),
   PRelu: defineOp<{ legacy: boolean }>({
-    attrs: (_node, opset) => ({ legacy: opset < 7 }),
+    attrs: elementwiseDefs.PRelu.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       let slope = need(inputs, 1, 'slope');
@@ -293,9 +278,9 @@ export const elementwiseOps: OpTable = {
       return [prelu(x, slope)];
     },
   }),
-  Where: defineOp({ attrs: noAttrs, run: (inputs) => [where(need(inputs, 0, 'condition'), need(inputs, 1, 'X'), need(inputs, 2, 'Y'))] }),
+  Where: defineOp({ attrs: elementwiseDefs.Where.attrs, run: (inputs) => [where(need(inputs, 0, 'condition'), need(inputs, 1, 'X'), need(inputs, 2, 'Y'))] }),
   Expand: defineOp({
-    attrs: noAttrs,
+    attrs: elementwiseDefs.Expand.attrs,
     run: (inputs) => [expand(need(inputs, 0, 'input'), readInts(need(inputs, 1, 'shape'), 'Expand shape'))],
   }),
 };

@@ -1,7 +1,7 @@
 // Gemm and MatMul (ONNX semantics, float32) on the packed SIMD GEMM behind src/wasm/dense.ts,
 // plus the input checks the conv and pool glue share.
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, type Node } from '../../ir/graph.js';
+import { gemmDefs, type GemmAttrs } from '../../ir/ops/index.js';
 import { Tensor, shapeSize, type Shape } from '../../ir/tensor.js';
 import { gemmF32, matmulF32 } from '../../wasm/dense.js';
 import { defineOp, type OpTable } from '../op.js';
@@ -18,20 +18,8 @@ export function requireInput(inputs: ReadonlyArray<Tensor | undefined>, i: numbe
   return t;
 }
 
-interface GemmAttrs {
-  alpha: number;
-  beta: number;
-  transA: boolean;
-  transB: boolean;
-}
-
 const Gemm = defineOp<GemmAttrs>({
-  attrs(node: Node): GemmAttrs {
-    const ta = attrInt(node, 'transA', 0);
-    const tb = attrInt(node, 'transB', 0);
-    if (attrInt(node, 'broadcast', 1) === 0) throw new UnsupportedError('Gemm broadcast=0', 'only opset-7+ broadcasting of C is implemented');
-    return { alpha: attrFloat(node, 'alpha', 1), beta: attrFloat(node, 'beta', 1), transA: ta !== 0, transB: tb !== 0 };
-  },
+  attrs: gemmDefs.Gemm.attrs,
   run(inputs, at) {
     const A = requireInput(inputs, 0, 'A');
     const B = requireInput(inputs, 1, 'B');
@@ -82,7 +70,7 @@ function broadcastBatch(a: Shape, b: Shape): number[] {
 }
 
 const MatMul = defineOp({
-  attrs: () => ({}),
+  attrs: gemmDefs.MatMul.attrs,
   run(inputs) {
     const A = requireInput(inputs, 0, 'A');
     const B = requireInput(inputs, 1, 'B');

@@ -1,5 +1,6 @@
 import type { OpTable } from '../op.js';
 import { castOps } from './cast.js';
+import { CHANNELS_LAST_OPS, LRN_OPS } from './channels-last.js';
 import { CONV_OPS } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
@@ -18,6 +19,6 @@ import { unaryOps } from './unary.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, LRN_OPS, CHANNELS_LAST_OPS];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

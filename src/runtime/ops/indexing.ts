@@ -1,12 +1,11 @@
 // Index-producing and index-driven ops PyTorch and TF exports hit outside the hot path:
 // Trilu, EyeLike, OneHot, NonZero, CumSum, TopK, DepthToSpace, SpaceToDepth.
 import { allocArray, isBigIntDType } from '../../ir/dtypes.js';
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrInt, attrString } from '../../ir/graph.js';
+import { ShapeError } from '../../ir/errors.js';
+import { dtypeFromOnnxEnum, indexingDefs, type DepthToSpaceAttrs, type EyeLikeAttrs, type Reduction, type ScatterAttrs, type TopKAttrs } from '../../ir/ops/index.js';
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, normAxis, readInts, readNumbers, readScalar } from './args.js';
-import { dtypeFromOnnxEnum } from './cast.js';
 import { transpose } from './shape.js';
 import { gatherFlat } from './elementwise.js';
 
@@ -149,12 +148,6 @@ function spaceToDepth(x: Tensor, b: number): Tensor {
   return transpose(x.reshape([n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]).reshape([n, c * b * b, h / b, w / b]);
 }
 
-function blocksize(node: Parameters<typeof attrInt>[0]): number {
-  const b = attrInt(node, 'blocksize');
-  if (!b || b < 1) throw new ShapeError('blocksize must be a positive integer');
-  return b;
-}
-
 /** GatherND with batch_dims: index tuples address slices of data after the batch dims. */
 function gatherND(data: Tensor, indices: Tensor, batchDims: number): Tensor {
   const q = indices.rank;
@@ -185,7 +178,6 @@ function gatherND(data: Tensor, indices: Tensor, batchDims: number): Tensor {
   return new Tensor(data.dtype, [...indices.shape.slice(0, q - 1), ...sliceShape], out);
 }
 
-type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
 
 function combine(r: Reduction, a: any, b: any): any {
   switch (r) {
@@ -271,42 +263,34 @@ function compress(x: Tensor, cond: Tensor, axis: number | undefined): Tensor {
   return new Tensor(x.dtype, shape, out);
 }
 
-const REDUCTIONS = new Set(['none', 'add', 'mul', 'max', 'min']);
-
-function reduction(node: Parameters<typeof attrString>[0]): Reduction {
-  const r = attrString(node, 'reduction', 'none');
-  if (!REDUCTIONS.has(r)) throw new UnsupportedError(`scatter reduction '${r}'`);
-  return r as Reduction;
-}
-
 export const indexingOps: OpTable = {
   GatherND: defineOp<{ batchDims: number }>({
-    attrs: (node) => ({ batchDims: attrInt(node, 'batch_dims', 0) }),
+    attrs: indexingDefs.GatherND.attrs,
     run: (inputs, a) => [gatherND(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), a.batchDims)],
   }),
   ScatterND: defineOp<{ reduction: Reduction }>({
-    attrs: (node) => ({ reduction: reduction(node) }),
+    attrs: indexingDefs.ScatterND.attrs,
     run: (inputs, a) => [scatterND(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.reduction)],
   }),
-  ScatterElements: defineOp<{ axis: number; reduction: Reduction }>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 0), reduction: reduction(node) }),
+  ScatterElements: defineOp<ScatterAttrs>({
+    attrs: indexingDefs.ScatterElements.attrs,
     run: (inputs, a) => [scatterElements(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.axis, a.reduction)],
   }),
   // Scatter (opset 9-10) is ScatterElements under its old name.
-  Scatter: defineOp<{ axis: number }>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 0) }),
+  Scatter: defineOp<ScatterAttrs>({
+    attrs: indexingDefs.Scatter.attrs,
     run: (inputs, a) => [scatterElements(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), need(inputs, 2, 'updates'), a.axis, 'none')],
   }),
   Compress: defineOp<{ axis?: number }>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis') }),
+    attrs: indexingDefs.Compress.attrs,
     run: (inputs, a) => [compress(need(inputs, 0, 'input'), need(inputs, 1, 'condition'), a.axis)],
   }),
   Trilu: defineOp<{ upper: boolean }>({
-    attrs: (node) => ({ upper: attrInt(node, 'upper', 1) !== 0 }),
+    attrs: indexingDefs.Trilu.attrs,
     run: (inputs, a) => [trilu(need(inputs, 0, 'input'), inputs[1] ? readScalar(inputs[1], 'Trilu k') : 0, a.upper)],
   }),
-  EyeLike: defineOp<{ dtype?: number; k: number }>({
-    attrs: (node) => ({ dtype: attrInt(node, 'dtype'), k: attrInt(node, 'k', 0) }),
+  EyeLike: defineOp<EyeLikeAttrs>({
+    attrs: indexingDefs.EyeLike.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'input');
       if (x.rank !== 2) throw new ShapeError(`EyeLike input must be 2-D, got [${x.shape.join(', ')}]`);
@@ -319,36 +303,28 @@ export const indexingOps: OpTable = {
     },
   }),
   OneHot: defineOp<{ axis: number }>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', -1) }),
+    attrs: indexingDefs.OneHot.attrs,
     run: (inputs, a) => [oneHot(need(inputs, 0, 'indices'), need(inputs, 1, 'depth'), need(inputs, 2, 'values'), a.axis)],
   }),
-  NonZero: defineOp({ attrs: () => ({}), run: (inputs) => [nonZero(need(inputs, 0, 'X'))] }),
+  NonZero: defineOp({ attrs: indexingDefs.NonZero.attrs, run: (inputs) => [nonZero(need(inputs, 0, 'X'))] }),
   CumSum: defineOp<{ exclusive: boolean; reverse: boolean }>({
-    attrs: (node) => ({ exclusive: attrInt(node, 'exclusive', 0) !== 0, reverse: attrInt(node, 'reverse', 0) !== 0 }),
+    attrs: indexingDefs.CumSum.attrs,
     run: (inputs, a) => [cumSum(need(inputs, 0, 'x'), need(inputs, 1, 'axis'), a.exclusive, a.reverse)],
   }),
-  TopK: defineOp<{ axis: number; largest: boolean; k?: number }>({
-    attrs: (node, opset) => ({
-      axis: attrInt(node, 'axis', -1),
-      largest: attrInt(node, 'largest', 1) !== 0,
-      k: opset < 10 ? attrInt(node, 'k') : undefined,
-    }),
+  TopK: defineOp<TopKAttrs>({
+    attrs: indexingDefs.TopK.attrs,
     run: (inputs, a) => {
       const k = a.k ?? readInts(need(inputs, 1, 'K'), 'TopK K')[0];
       if (k === undefined) throw new ShapeError('TopK needs K');
       return topK(need(inputs, 0, 'X'), k, a.axis, a.largest);
     },
   }),
-  DepthToSpace: defineOp<{ blocksize: number; mode: string }>({
-    attrs: (node) => {
-      const mode = attrString(node, 'mode', 'DCR');
-      if (mode !== 'DCR' && mode !== 'CRD') throw new UnsupportedError(`DepthToSpace mode '${mode}'`);
-      return { blocksize: blocksize(node), mode };
-    },
+  DepthToSpace: defineOp<DepthToSpaceAttrs>({
+    attrs: indexingDefs.DepthToSpace.attrs,
     run: (inputs, a) => [depthToSpace(need(inputs, 0, 'input'), a.blocksize, a.mode)],
   }),
   SpaceToDepth: defineOp<{ blocksize: number }>({
-    attrs: (node) => ({ blocksize: blocksize(node) }),
+    attrs: indexingDefs.SpaceToDepth.attrs,
     run: (inputs, a) => [spaceToDepth(need(inputs, 0, 'input'), a.blocksize)],
   }),
 };

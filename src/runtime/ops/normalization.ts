@@ -1,8 +1,8 @@
 // BatchNormalization (inference), InstanceNormalization, LayerNormalization.
 // Inference BatchNorm is a per-channel affine y = x*s + b with s = scale/sqrt(var+eps),
 // b = B - mean*s, run on the SIMD channel-affine kernel for float32.
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt } from '../../ir/graph.js';
+import { ShapeError } from '../../ir/errors.js';
+import { normalizationDefs, type BatchNormAttrs, type LayerNormAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
@@ -16,10 +16,6 @@ function floatData(t: Tensor, what: string): Float32Array | Float64Array {
 
 function floatResult(like: Tensor, y: Float32Array | Float64Array): Tensor {
   return new Tensor(like.dtype, like.shape, isHalf(like.dtype) ? f32ToHalf(like.dtype, y) : y);
-}
-
-interface BatchNormAttrs {
-  epsilon: number;
 }
 
 export function batchNorm(inputs: ReadonlyArray<Tensor | undefined>, epsilon: number): Tensor {
@@ -80,24 +76,13 @@ function normalizeGroups(
   return y;
 }
 
-interface LayerNormAttrs {
-  axis: number;
-  epsilon: number;
-  stashType: number;
-}
-
 export const normalizationOps: OpTable = {
   BatchNormalization: defineOp<BatchNormAttrs>({
-    attrs: (node, opset) => {
-      if (opset < 9 && attrInt(node, 'spatial', 1) !== 1) throw new UnsupportedError('BatchNormalization spatial=0');
-      if (attrInt(node, 'training_mode', 0) !== 0) throw new UnsupportedError('BatchNormalization training_mode', 'only inference is supported');
-      if (node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('BatchNormalization training outputs', 'running mean/var outputs need training mode');
-      return { epsilon: attrFloat(node, 'epsilon', 1e-5) };
-    },
+    attrs: normalizationDefs.BatchNormalization.attrs,
     run: (inputs, a) => [batchNorm(inputs, a.epsilon)],
   }),
-  InstanceNormalization: defineOp<{ epsilon: number }>({
-    attrs: (node) => ({ epsilon: attrFloat(node, 'epsilon', 1e-5) }),
+  InstanceNormalization: defineOp<BatchNormAttrs>({
+    attrs: normalizationDefs.InstanceNormalization.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'input');
       if (x.rank < 3) throw new ShapeError(`InstanceNormalization input must have rank >= 3, got [${x.shape.join(', ')}]`);
@@ -111,7 +96,7 @@ export const normalizationOps: OpTable = {
     },
   }),
   LayerNormalization: defineOp<LayerNormAttrs>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', -1), epsilon: attrFloat(node, 'epsilon', 1e-5), stashType: attrInt(node, 'stash_type', 1) }),
+    attrs: normalizationDefs.LayerNormalization.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       const axis = normAxis(a.axis, x.rank);

@@ -1,16 +1,14 @@
 // Pad: constant / reflect / edge / wrap, with pads (and the constant) as attributes before
 // opset 11 and as inputs from 11 (plus optional axes from 18). Negative pads crop.
 import { checkTensorShape } from '../../ir/budget.js';
-import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInts, attrString } from '../../ir/graph.js';
+import { ShapeError } from '../../ir/errors.js';
+import { shapeDefs, type PadAttrs, type PadMode } from '../../ir/ops/index.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, normAxes, readInts, readScalar } from './args.js';
 import { gatherDims } from './gather-dims.js';
 
-export type PadMode = 'constant' | 'reflect' | 'edge' | 'wrap';
-
-const MODES: ReadonlySet<string> = new Set(['constant', 'reflect', 'edge', 'wrap']);
+export type { PadMode };
 
 /** Source index for output position `o` of a dim of size `dim` padded by `before`; -1 = constant. */
 function padIndex(mode: PadMode, o: number, before: number, dim: number): number {
@@ -52,23 +50,9 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode, value: nu
   return gatherDims(x, idx, x.dtype === 'int64' || x.dtype === 'uint64' ? BigInt(Math.trunc(value)) : value);
 }
 
-interface PadAttrs {
-  mode: PadMode;
-  /** opset < 11 */
-  pads?: number[];
-  value: number;
-}
-
 export const padOps: OpTable = {
   Pad: defineOp<PadAttrs>({
-    attrs: (node, opset) => {
-      const mode = attrString(node, 'mode', 'constant');
-      if (!MODES.has(mode)) throw new UnsupportedError(`Pad mode '${mode}'`);
-      if (opset >= 11) return { mode: mode as PadMode, value: 0 };
-      const pads = attrInts(node, 'pads') ?? attrInts(node, 'paddings');
-      if (!pads) throw new ShapeError('Pad needs the pads attribute before opset 11');
-      return { mode: mode as PadMode, pads, value: attrFloat(node, 'value', 0) };
-    },
+    attrs: shapeDefs.Pad.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'data');
       const pads = a.pads ?? readInts(need(inputs, 1, 'pads'), 'Pad pads');

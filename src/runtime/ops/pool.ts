@@ -3,39 +3,14 @@
 // Indices output take the typed-array path of pool-nd.ts.
 import { allocArray, type DType, type NumericArray } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrInt, type Node } from '../../ir/graph.js';
+import { forwardAxis, poolDefs, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf } from './args.js';
-import { forwardAxis, parseWindowAttrs, windowOf, type WindowAttrs } from './conv.js';
 import { globalPoolF32, pool2dF32 } from '../../wasm/dense.js';
 import { PoolKind } from '../../wasm/opcodes.js';
 import { float32Data, requireInput } from './gemm.js';
 import { poolNd } from './pool-nd.js';
-
-interface PoolAttrs extends WindowAttrs {
-  kernelShape: number[];
-  ceil: boolean;
-  countIncludePad: boolean;
-  /** MaxPool's optional second output is wired */
-  indices: boolean;
-  storageOrder: number;
-}
-
-function parsePoolAttrs(node: Node, isMax: boolean): PoolAttrs {
-  const a = parseWindowAttrs(node);
-  if (!a.kernelShape) throw new ShapeError(`${node.opType} needs the kernel_shape attribute`);
-  const storageOrder = attrInt(node, 'storage_order', 0);
-  if (storageOrder !== 0 && storageOrder !== 1) throw new ShapeError(`MaxPool storage_order ${storageOrder} must be 0 or 1`);
-  return {
-    ...a,
-    kernelShape: a.kernelShape,
-    ceil: attrInt(node, 'ceil_mode', 0) !== 0,
-    countIncludePad: attrInt(node, 'count_include_pad', 0) !== 0,
-    indices: isMax && !!node.outputs[1],
-    storageOrder,
-  };
-}
 
 /** The dtypes ONNX allows: MaxPool-12 adds int8 / uint8 to the float ones of AveragePool. */
 const MAX_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8']);
@@ -62,7 +37,7 @@ function inverseCounts(out: number, inp: number, k: number, s: number, d: number
 function pool(isMax: boolean): OpKernel<PoolAttrs> {
   const op = isMax ? 'MaxPool' : 'AveragePool';
   return defineOp<PoolAttrs>({
-    attrs: (node) => parsePoolAttrs(node, isMax),
+    attrs: poolDefs[op].attrs,
     run(inputs, at) {
       const X = requireInput(inputs, 0, 'X');
       if (!(isMax ? MAX_DTYPES : AVG_DTYPES).has(X.dtype)) throw new UnsupportedError(`${op} on ${X.dtype}`, `X must be one of ${[...(isMax ? MAX_DTYPES : AVG_DTYPES)].join(', ')}`);
@@ -121,7 +96,7 @@ function pool(isMax: boolean): OpKernel<PoolAttrs> {
 function globalPool(isMax: boolean): OpKernel<Record<string, never>> {
   const op = isMax ? 'GlobalMaxPool' : 'GlobalAveragePool';
   return defineOp({
-    attrs: () => ({}),
+    attrs: poolDefs[op].attrs,
     run(inputs) {
       const X = requireInput(inputs, 0, 'X');
       const x = float32Data(X, op, 'X');

@@ -3,26 +3,14 @@
 // `axis`, default 1) when it is 1-D. Blocked quantization and 4-bit / float8 types are not done.
 import type { DType } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrInt, type Node } from '../../ir/graph.js';
+import { quantizeDefs, type QAttrs } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { minMax } from '../../wasm/calibrate.js';
 import { castFloat } from '../../wasm/half.js';
 import { dequantizePerAxis, dequantizePerTensor, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, type QuantDType } from '../../wasm/quantize.js';
 import { defineOp, type OpTable } from '../op.js';
-import { dtypeFromOnnxEnum } from './cast.js';
 import { need, normAxis, readNumbers } from './args.js';
 
-interface QAttrs {
-  axis: number;
-  outputDType?: DType;
-}
-
-function qAttrs(node: Node): QAttrs {
-  const blockSize = attrInt(node, 'block_size', 0);
-  if (blockSize !== 0) throw new UnsupportedError(`${node.opType} with block_size`, `block_size ${blockSize}`);
-  const od = attrInt(node, 'output_dtype', 0);
-  return { axis: attrInt(node, 'axis', 1), outputDType: od ? dtypeFromOnnxEnum(od) : undefined };
-}
 
 const QTYPES: ReadonlySet<DType> = new Set(['int8', 'uint8', 'int16', 'uint16']);
 
@@ -55,7 +43,7 @@ function params(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, 
 }
 
 const QuantizeLinear = defineOp<QAttrs>({
-  attrs: qAttrs,
+  attrs: quantizeDefs.QuantizeLinear.attrs,
   run(inputs, a) {
     const x = asFloat32(need(inputs, 0, 'x'), 'QuantizeLinear x');
     const scale = need(inputs, 1, 'y_scale');
@@ -70,7 +58,7 @@ const QuantizeLinear = defineOp<QAttrs>({
 });
 
 const DequantizeLinear = defineOp<QAttrs>({
-  attrs: qAttrs,
+  attrs: quantizeDefs.DequantizeLinear.attrs,
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'x_scale');
@@ -88,7 +76,7 @@ const DequantizeLinear = defineOp<QAttrs>({
 });
 
 const DynamicQuantizeLinear = defineOp<Record<string, never>>({
-  attrs: () => ({}),
+  attrs: quantizeDefs.DynamicQuantizeLinear.attrs,
   run(inputs) {
     const x = asFloat32(need(inputs, 0, 'x'), 'DynamicQuantizeLinear x');
     const { min, max } = minMax(x);

@@ -4,7 +4,7 @@
 // noop_with_empty_axes is set.
 import { isBigIntDType, isFloatDType } from '../../ir/dtypes.js';
 import { ShapeError } from '../../ir/errors.js';
-import { attrInt, attrInts } from '../../ir/graph.js';
+import { reduceDefs, type ArgAttrs, type ReduceAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { halfToF32, isHalf, need, normAxes, normAxis, readInts, tensorFromNumbers } from './args.js';
@@ -32,13 +32,6 @@ const REDUCERS: Record<string, Reducer> = {
   // exp of large inputs overflows in float32; doubles hold up to ~709
   ReduceLogSumExp: { init: 0, step: (a, x) => a + Math.exp(x), done: (a) => Math.log(a) },
 };
-
-interface ReduceAttrs {
-  axes?: number[];
-  keepdims: boolean;
-  noopWithEmptyAxes: boolean;
-  axesFromInput: boolean;
-}
 
 /** Shape bookkeeping shared by reductions: which dims go, the output shape. */
 function reducedShape(shape: readonly number[], axes: number[], keepdims: boolean): number[] {
@@ -93,25 +86,14 @@ export function reduce(op: string, x: Tensor, axesIn: number[] | undefined, keep
   return tensorFromNumbers(x.dtype, shape, acc);
 }
 
-const reduceOp = (op: string, inputAxesFrom: number) =>
+const reduceOp = (op: Exclude<keyof typeof reduceDefs, 'ArgMax' | 'ArgMin'>) =>
   defineOp<ReduceAttrs>({
-    attrs: (node, opset) => ({
-      axes: opset < inputAxesFrom ? attrInts(node, 'axes') : undefined,
-      keepdims: attrInt(node, 'keepdims', 1) !== 0,
-      noopWithEmptyAxes: attrInt(node, 'noop_with_empty_axes', 0) !== 0,
-      axesFromInput: opset >= inputAxesFrom,
-    }),
+    attrs: reduceDefs[op].attrs,
     run: (inputs, a) => {
       const axes = a.axesFromInput ? (inputs[1] ? readInts(inputs[1], `${op} axes`) : undefined) : a.axes;
       return [reduce(op, need(inputs, 0, 'data'), axes, a.keepdims, a.noopWithEmptyAxes)];
     },
   });
-
-interface ArgAttrs {
-  axis: number;
-  keepdims: boolean;
-  selectLast: boolean;
-}
 
 function argReduce(x: Tensor, a: ArgAttrs, max: boolean): Tensor {
   if (x.dtype === 'bool' || x.dtype === 'string') throw new ShapeError(`Arg${max ? 'Max' : 'Min'} does not accept ${x.dtype}`);
@@ -142,21 +124,21 @@ function argReduce(x: Tensor, a: ArgAttrs, max: boolean): Tensor {
 
 const argOp = (max: boolean) =>
   defineOp<ArgAttrs>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 0), keepdims: attrInt(node, 'keepdims', 1) !== 0, selectLast: attrInt(node, 'select_last_index', 0) !== 0 }),
+    attrs: reduceDefs[max ? 'ArgMax' : 'ArgMin'].attrs,
     run: (inputs, a) => [argReduce(need(inputs, 0, 'data'), a, max)],
   });
 
 export const reduceOps: OpTable = {
-  ReduceSum: reduceOp('ReduceSum', 13),
-  ReduceMean: reduceOp('ReduceMean', 18),
-  ReduceMax: reduceOp('ReduceMax', 18),
-  ReduceMin: reduceOp('ReduceMin', 18),
-  ReduceProd: reduceOp('ReduceProd', 18),
-  ReduceL1: reduceOp('ReduceL1', 18),
-  ReduceL2: reduceOp('ReduceL2', 18),
-  ReduceSumSquare: reduceOp('ReduceSumSquare', 18),
-  ReduceLogSum: reduceOp('ReduceLogSum', 18),
-  ReduceLogSumExp: reduceOp('ReduceLogSumExp', 18),
+  ReduceSum: reduceOp('ReduceSum'),
+  ReduceMean: reduceOp('ReduceMean'),
+  ReduceMax: reduceOp('ReduceMax'),
+  ReduceMin: reduceOp('ReduceMin'),
+  ReduceProd: reduceOp('ReduceProd'),
+  ReduceL1: reduceOp('ReduceL1'),
+  ReduceL2: reduceOp('ReduceL2'),
+  ReduceSumSquare: reduceOp('ReduceSumSquare'),
+  ReduceLogSum: reduceOp('ReduceLogSum'),
+  ReduceLogSumExp: reduceOp('ReduceLogSumExp'),
   ArgMax: argOp(true),
   ArgMin: argOp(false),
 };

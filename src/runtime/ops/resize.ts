@@ -3,35 +3,11 @@
 // is an index gather (any dtype), linear/cubic a weighted sum of 2/4 taps in float64.
 import { isFloatDType } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString } from '../../ir/graph.js';
+import { resizeDefs, type CoordMode, type NearestMode, type ResizeAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, normAxes, readInts, readNumbers, tensorFromNumbers } from './args.js';
 import { gatherDims } from './gather-dims.js';
-
-type Mode = 'nearest' | 'linear' | 'cubic';
-type CoordMode = 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_half_pixel_for_nn' | 'tf_crop_and_resize';
-/** 'simple' is Upsample / Resize-10 rounding: floor when upsampling, ceil when downsampling. */
-type NearestMode = 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil' | 'simple';
-
-const MODES = new Set(['nearest', 'linear', 'cubic']);
-const COORD_MODES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize']);
-const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
-
-export interface ResizeAttrs {
-  mode: Mode;
-  coord: CoordMode;
-  nearest: NearestMode;
-  cubicA: number;
-  excludeOutside: boolean;
-  /** the value of outputs whose source lies outside the input (tf_crop_and_resize only) */
-  extrapolation: number;
-  axes?: number[];
-  /** Upsample-7: scales as an attribute */
-  scales?: number[];
-  /** opset 10 / Upsample: inputs are (X, scales) instead of (X, roi, scales, sizes) */
-  scalesInput: number;
-}
 
 /** tf_crop_and_resize's crop of one axis: [start, end] as fractions of the input, and the output size. */
 interface Crop {
@@ -227,32 +203,9 @@ function fillOutside(t: Tensor, outside: Uint8Array[], value: number): Tensor {
   return t;
 }
 
-function parseResize(node: Parameters<typeof attrString>[0], opset: number): ResizeAttrs {
-  const mode = attrString(node, 'mode', 'nearest');
-  if (!MODES.has(mode)) throw new UnsupportedError(`Resize mode '${mode}'`);
-  if (opset < 11) return { mode: mode as Mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, extrapolation: 0, scalesInput: 1 };
-  const coord = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
-  if (!COORD_MODES.has(coord)) throw new UnsupportedError(`Resize coordinate_transformation_mode '${coord}'`);
-  const nearest = attrString(node, 'nearest_mode', 'round_prefer_floor');
-  if (!NEAREST_MODES.has(nearest)) throw new UnsupportedError(`Resize nearest_mode '${nearest}'`);
-  if (attrInt(node, 'antialias', 0) !== 0) throw new UnsupportedError('Resize antialias');
-  const policy = attrString(node, 'keep_aspect_ratio_policy', 'stretch');
-  if (policy !== 'stretch') throw new UnsupportedError(`Resize keep_aspect_ratio_policy '${policy}'`);
-  return {
-    mode: mode as Mode,
-    coord: coord as CoordMode,
-    nearest: nearest as NearestMode,
-    cubicA: attrFloat(node, 'cubic_coeff_a', -0.75),
-    excludeOutside: attrInt(node, 'exclude_outside', 0) !== 0,
-    extrapolation: attrFloat(node, 'extrapolation_value', 0),
-    axes: attrInts(node, 'axes'),
-    scalesInput: 2,
-  };
-}
-
 export const resizeOps: OpTable = {
   Resize: defineOp<ResizeAttrs>({
-    attrs: parseResize,
+    attrs: resizeDefs.Resize.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       const scales = inputs[a.scalesInput] ? readNumbers(inputs[a.scalesInput]!, 'Resize scales') : undefined;
@@ -262,13 +215,7 @@ export const resizeOps: OpTable = {
     },
   }),
   Upsample: defineOp<ResizeAttrs>({
-    attrs: (node, opset) => {
-      const mode = attrString(node, 'mode', 'nearest');
-      if (mode !== 'nearest' && mode !== 'linear') throw new UnsupportedError(`Upsample mode '${mode}'`);
-      const scales = opset < 9 ? attrFloats(node, 'scales') : undefined;
-      if (opset < 9 && !scales) throw new ShapeError('Upsample needs the scales attribute before opset 9');
-      return { mode, coord: 'asymmetric', nearest: 'simple', cubicA: -0.75, excludeOutside: false, extrapolation: 0, scales, scalesInput: 1 };
-    },
+    attrs: resizeDefs.Upsample.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       const scales = a.scales ?? readNumbers(need(inputs, 1, 'scales'), 'Upsample scales');

@@ -4,9 +4,21 @@
 import { checkTensorShape } from '../../ir/budget.js';
 import { allocArray, isBigIntDType, type TensorData } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrTensor, constantValue, type Node } from '../../ir/graph.js';
+import {
+  indexingDefs,
+  reshapeDims,
+  shapeDefs,
+  sliceAxis,
+  type AxesAttrs,
+  type AxisAttrs,
+  type DropoutAttrs,
+  type ReshapeAttrs,
+  type ShapeAttrs,
+  type SliceAttrs,
+  type SplitAttrs,
+} from '../../ir/ops/index.js';
 import { shapeSize, stridesOf, Tensor, type Shape } from '../../ir/tensor.js';
-import { defineOp, noAttrs, type OpTable } from '../op.js';
+import { defineOp, type OpTable } from '../op.js';
 import { need, normAxes, normAxis, readInts, readScalar, tensorFromNumbers } from './args.js';
 import { gatherDims, iota } from './gather-dims.js';
 
@@ -16,31 +28,9 @@ const fmt = (s: Shape) => `[${s.join(', ')}]`;
 
 // ---- Reshape / Flatten / Squeeze / Unsqueeze: new shapes over the same data ----
 
+/** Reshape's target for a concrete input shape (0 copies, -1 infers), by the IR's rule. */
 export function reshapeTarget(input: Shape, spec: readonly number[], allowZero: boolean): number[] {
-  let infer = -1;
-  const out = spec.map((d, i) => {
-    if (d === 0 && !allowZero) {
-      if (i >= input.length) throw new ShapeError(`Reshape: 0 at position ${i} copies a dim the input ${fmt(input)} lacks`);
-      return input[i]!;
-    }
-    if (d === -1) {
-      if (infer >= 0) throw new ShapeError(`Reshape: more than one -1 in ${fmt(spec)}`);
-      infer = i;
-      return 1;
-    }
-    if (d < 0) throw new ShapeError(`Reshape: invalid dim ${d} in ${fmt(spec)}`);
-    return d;
-  });
-  const n = shapeSize(input);
-  const known = shapeSize(out);
-  if (infer >= 0) {
-    if (allowZero && out.includes(0)) throw new ShapeError(`Reshape: -1 together with 0 in ${fmt(spec)} when allowzero=1`);
-    if (known === 0 || n % known !== 0) throw new ShapeError(`Reshape: cannot infer -1 in ${fmt(spec)} for ${n} elements`);
-    out[infer] = n / known;
-  } else if (known !== n) {
-    throw new ShapeError(`Reshape: cannot reshape ${fmt(input)} (${n} elements) to ${fmt(spec)}`);
-  }
-  return out;
+  return reshapeDims(input, spec, allowZero) as number[];
 }
 
 function squeeze(x: Tensor, axes: number[] | undefined): Tensor {
@@ -158,23 +148,9 @@ export function sliceIndices(shape: Shape, starts: readonly number[], ends: read
   const ax = normAxes(axes, shape.length, 'Slice axes');
   const idx = shape.map((d) => iota(d));
   ax.forEach((a, k) => {
-    const dim = shape[a]!;
-    const step = steps[k]!;
-    if (step === 0) throw new ShapeError('Slice: step 0');
-    let s = starts[k]!;
-    let e = ends[k]!;
-    if (s < 0) s += dim;
-    if (e < 0) e += dim;
-    if (step > 0) {
-      s = Math.min(Math.max(s, 0), dim);
-      e = Math.min(Math.max(e, 0), dim);
-    } else {
-      s = Math.min(Math.max(s, 0), dim - 1);
-      e = Math.min(Math.max(e, -1), dim - 1);
-    }
-    const count = Math.max(0, Math.ceil((e - s) / step));
+    const [start, count] = sliceAxis(shape[a]!, starts[k]!, ends[k]!, steps[k]!);
     const list = new Int32Array(count);
-    for (let j = 0; j < count; j++) list[j] = s + j * step;
+    for (let j = 0; j < count; j++) list[j] = start + j * steps[k]!;
     idx[a] = list;
   });
   return idx;
@@ -257,39 +233,6 @@ function range(start: Tensor, limit: Tensor, delta: Tensor): Tensor {
 
 // ---- attribute shapes ----
 
-interface AxisAttrs {
-  axis: number;
-}
-interface AxesAttrs {
-  axes?: number[];
-}
-interface SplitAttrs {
-  axis: number;
-  split?: number[];
-  numOutputs?: number;
-}
-interface SliceAttrs {
-  starts?: number[];
-  ends?: number[];
-  axes?: number[];
-}
-interface ShapeAttrs {
-  start: number;
-  end?: number;
-}
-interface DropoutAttrs {
-  ratio: number;
-  maskBool: boolean;
-}
-
-/** The one-element `value` tensor of ConstantOfShape (default float32 0). */
-function fillValue(node: Node): Tensor {
-  const v = attrTensor(node, 'value');
-  if (!v) return Tensor.float32([1], [0]);
-  if (v.size !== 1) throw new ShapeError(`ConstantOfShape value must have one element, got ${fmt(v.shape)}`);
-  return v;
-}
-
 function filled(v: Tensor, shape: number[]): Tensor {
   const n = shapeSize(shape);
   const out: any = allocArray(v.dtype, n);
@@ -300,9 +243,9 @@ function filled(v: Tensor, shape: number[]): Tensor {
 }
 
 export const shapeOps: OpTable = {
-  Identity: defineOp({ attrs: noAttrs, run: (inputs) => [need(inputs, 0, 'input')] }),
-  Reshape: defineOp<{ allowZero: boolean; shape?: number[] }>({
-    attrs: (node, opset) => ({ allowZero: attrInt(node, 'allowzero', 0) !== 0, shape: opset < 5 ? attrInts(node, 'shape', []) : undefined }),
+  Identity: defineOp({ attrs: shapeDefs.Identity.attrs, run: (inputs) => [need(inputs, 0, 'input')] }),
+  Reshape: defineOp<ReshapeAttrs>({
+    attrs: shapeDefs.Reshape.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'data');
       const spec = a.shape ?? readInts(need(inputs, 1, 'shape'), 'Reshape shape');
@@ -310,7 +253,7 @@ export const shapeOps: OpTable = {
     },
   }),
   Flatten: defineOp<AxisAttrs>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 1) }),
+    attrs: shapeDefs.Flatten.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'input');
       const axis = a.axis < 0 ? a.axis + x.rank : a.axis;
@@ -319,36 +262,23 @@ export const shapeOps: OpTable = {
     },
   }),
   Transpose: defineOp<{ perm?: number[] }>({
-    attrs: (node) => ({ perm: attrInts(node, 'perm') }),
+    attrs: shapeDefs.Transpose.attrs,
     run: (inputs, a) => [transpose(need(inputs, 0, 'data'), a.perm)],
   }),
   Squeeze: defineOp<AxesAttrs>({
-    attrs: (node, opset) => ({ axes: opset < 13 ? attrInts(node, 'axes') : undefined }),
+    attrs: shapeDefs.Squeeze.attrs,
     run: (inputs, a) => [squeeze(need(inputs, 0, 'data'), a.axes ?? (inputs[1] ? readInts(inputs[1], 'Squeeze axes') : undefined))],
   }),
   Unsqueeze: defineOp<AxesAttrs>({
-    attrs: (node, opset) => {
-      if (opset >= 13) return {};
-      const axes = attrInts(node, 'axes');
-      if (!axes) throw new ShapeError('Unsqueeze needs the axes attribute before opset 13');
-      return { axes };
-    },
+    attrs: shapeDefs.Unsqueeze.attrs,
     run: (inputs, a) => [unsqueeze(need(inputs, 0, 'data'), a.axes ?? readInts(need(inputs, 1, 'axes'), 'Unsqueeze axes'))],
   }),
   Concat: defineOp<AxisAttrs>({
-    attrs: (node) => {
-      const axis = attrInt(node, 'axis');
-      if (axis === undefined) throw new ShapeError('Concat needs the axis attribute');
-      return { axis };
-    },
+    attrs: shapeDefs.Concat.attrs,
     run: (inputs, a) => [concat(inputs.filter((t): t is Tensor => t !== undefined), a.axis)],
   }),
   Split: defineOp<SplitAttrs>({
-    attrs: (node, opset) => ({
-      axis: attrInt(node, 'axis', 0),
-      split: opset < 13 ? attrInts(node, 'split') : undefined,
-      numOutputs: attrInt(node, 'num_outputs'),
-    }),
+    attrs: shapeDefs.Split.attrs,
     run: (inputs, a, ctx) => {
       const x = need(inputs, 0, 'input');
       const dim = x.shape[normAxis(a.axis, x.rank)]!;
@@ -365,13 +295,7 @@ export const shapeOps: OpTable = {
     },
   }),
   Slice: defineOp<SliceAttrs>({
-    attrs: (node, opset) => {
-      if (opset >= 10) return {};
-      const starts = attrInts(node, 'starts');
-      const ends = attrInts(node, 'ends');
-      if (!starts || !ends) throw new ShapeError('Slice needs starts and ends attributes before opset 10');
-      return { starts, ends, axes: attrInts(node, 'axes') };
-    },
+    attrs: shapeDefs.Slice.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'data');
       const ints = (i: number, what: string) => (inputs[i] ? readInts(inputs[i], `Slice ${what}`) : undefined);
@@ -382,7 +306,7 @@ export const shapeOps: OpTable = {
     },
   }),
   Shape: defineOp<ShapeAttrs>({
-    attrs: (node) => ({ start: attrInt(node, 'start', 0), end: attrInt(node, 'end') }),
+    attrs: shapeDefs.Shape.attrs,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'data');
       const r = x.rank;
@@ -391,17 +315,17 @@ export const shapeOps: OpTable = {
       return [Tensor.int64([dims.length], dims)];
     },
   }),
-  Size: defineOp({ attrs: noAttrs, run: (inputs) => [Tensor.int64([], [need(inputs, 0, 'data').size])] }),
+  Size: defineOp({ attrs: shapeDefs.Size.attrs, run: (inputs) => [Tensor.int64([], [need(inputs, 0, 'data').size])] }),
   Gather: defineOp<AxisAttrs>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 0) }),
+    attrs: indexingDefs.Gather.attrs,
     run: (inputs, a) => [gather(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), a.axis)],
   }),
   GatherElements: defineOp<AxisAttrs>({
-    attrs: (node) => ({ axis: attrInt(node, 'axis', 0) }),
+    attrs: indexingDefs.GatherElements.attrs,
     run: (inputs, a) => [gatherElements(need(inputs, 0, 'data'), need(inputs, 1, 'indices'), a.axis)],
   }),
   Tile: defineOp({
-    attrs: noAttrs,
+    attrs: shapeDefs.Tile.attrs,
     run: (inputs) => {
       const x = need(inputs, 0, 'input');
       const reps = readInts(need(inputs, 1, 'repeats'), 'Tile repeats');
@@ -411,10 +335,7 @@ export const shapeOps: OpTable = {
     },
   }),
   Dropout: defineOp<DropoutAttrs>({
-    attrs: (node, opset) => {
-      if (opset < 7 && attrInt(node, 'is_test', 0) === 0) throw new UnsupportedError('Dropout training mode (is_test=0)');
-      return { ratio: opset < 12 ? attrFloat(node, 'ratio', 0.5) : 0.5, maskBool: opset >= 10 };
-    },
+    attrs: shapeDefs.Dropout.attrs,
     run: (inputs, a, ctx) => {
       const x = need(inputs, 0, 'data');
       const training = inputs[2] ? readScalar(inputs[2], 'Dropout training_mode') !== 0 : false;
@@ -427,16 +348,16 @@ export const shapeOps: OpTable = {
     },
   }),
   Constant: defineOp<{ value: Tensor }>({
-    attrs: (node) => ({ value: constantValue(node) }),
+    attrs: shapeDefs.Constant.attrs,
     run: (_inputs, a) => [a.value],
   }),
   ConstantOfShape: defineOp<{ value: Tensor }>({
-    attrs: (node) => ({ value: fillValue(node) }),
+    attrs: shapeDefs.ConstantOfShape.attrs,
     run: (inputs, a) => {
       const shape = readInts(need(inputs, 0, 'input'), 'ConstantOfShape shape');
       if (shape.some((d) => d < 0)) throw new ShapeError(`ConstantOfShape: negative dim in [${shape.join(', ')}]`);
       return [filled(a.value, shape)];
     },
   }),
-  Range: defineOp({ attrs: noAttrs, run: (inputs) => [range(need(inputs, 0, 'start'), need(inputs, 1, 'limit'), need(inputs, 2, 'delta'))] }),
+  Range: defineOp({ attrs: shapeDefs.Range.attrs, run: (inputs) => [range(need(inputs, 0, 'start'), need(inputs, 1, 'limit'), need(inputs, 2, 'delta'))] }),
 };

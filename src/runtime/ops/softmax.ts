@@ -2,18 +2,13 @@
 // `axis` (default 1) and normalise each row; from 13 they normalise along the one axis
 // (default -1).
 import { ShapeError } from '../../ir/errors.js';
-import { attrInt } from '../../ir/graph.js';
+import { normalizationDefs, type SoftmaxAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
 import { softmaxRowsWasm } from '../../wasm/elementwise.js';
 import { softmaxRowsScalar } from '../../wasm/scalar/elementwise.js';
 
-interface SoftmaxAttrs {
-  axis: number;
-  /** opset < 13: coerce to 2-D at axis */
-  flatten: boolean;
-}
 
 type Mode = 'softmax' | 'log' | 'hard';
 
@@ -61,14 +56,14 @@ export function softmax(x: Tensor, a: SoftmaxAttrs, mode: Mode): Tensor {
   return new Tensor(x.dtype, x.shape, isHalf(x.dtype) ? f32ToHalf(x.dtype, y) : y);
 }
 
-const softmaxOp = (mode: Mode) =>
+const softmaxOp = (op: 'Softmax' | 'LogSoftmax' | 'Hardmax', mode: Mode) =>
   defineOp<SoftmaxAttrs>({
-    attrs: (node, opset) => ({ axis: attrInt(node, 'axis', opset < 13 ? 1 : -1), flatten: opset < 13 }),
+    attrs: normalizationDefs[op].attrs,
     run: (inputs, a) => [softmax(need(inputs, 0, 'input'), a, mode)],
   });
 
 export const softmaxOps: OpTable = {
-  Softmax: softmaxOp('softmax'),
-  LogSoftmax: softmaxOp('log'),
-  Hardmax: softmaxOp('hard'),
+  Softmax: softmaxOp('Softmax', 'softmax'),
+  LogSoftmax: softmaxOp('LogSoftmax', 'log'),
+  Hardmax: softmaxOp('Hardmax', 'hard'),
 };

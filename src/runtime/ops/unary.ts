@@ -3,7 +3,8 @@
 // function (float16/bfloat16 through float32, int64 through bigint where it matters).
 import { allocArray, isBigIntDType, isFloatDType, type DType } from '../../ir/dtypes.js';
 import { ShapeError } from '../../ir/errors.js';
-import { attrFloat, attrInt, type Node } from '../../ir/graph.js';
+import type { Node } from '../../ir/graph.js';
+import { unaryDefs, type ClipAttrs } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, readScalar } from './args.js';
@@ -62,7 +63,7 @@ interface UnaryDef<A> {
 
 function unaryOp<A = Record<string, never>>(op: string, def: UnaryDef<A>): OpKernel<A> {
   return defineOp<A>({
-    attrs: (node, opset) => (def.attrs ? def.attrs(node, opset) : ({} as A)),
+    attrs: (def.attrs ?? unaryDefs[op as keyof typeof unaryDefs].attrs) as (node: Node, opset: number) => A,
     run: (inputs, a) => {
       const x = need(inputs, 0, 'X');
       if (!accepts(def.accepts, x.dtype)) throw new ShapeError(`${op} does not accept ${x.dtype} inputs`);
@@ -102,17 +103,12 @@ function roundEven(x: number): number {
   return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
 }
 
-const alpha = (fallback: number) => (node: Node) => ({ alpha: attrFloat(node, 'alpha', fallback) });
 const same = <T>(f: T) => () => f;
 
-interface ClipAttrs {
-  min?: number;
-  max?: number;
-}
 
 const clipKernel = defineOp<ClipAttrs>({
   // opset < 11: bounds are attributes; from 11 they are optional inputs 1 and 2
-  attrs: (node, opset) => (opset < 11 ? { min: attrFloat(node, 'min', -Infinity), max: attrFloat(node, 'max', Infinity) } : {}),
+  attrs: unaryDefs.Clip.attrs,
   run: (inputs, a) => {
     const x = need(inputs, 0, 'input');
     if (!accepts('numeric', x.dtype)) throw new ShapeError(`Clip does not accept ${x.dtype} inputs`);
@@ -132,29 +128,29 @@ const clipKernel = defineOp<ClipAttrs>({
 
 export const unaryOps: OpTable = {
   Relu: unaryOp('Relu', { accepts: 'signed', num: same((x) => (x !== x ? NaN : x > 0 ? x : 0)), big: same((v) => (v > 0n ? v : 0n)), simd: () => [UnaryOp.Relu, 0, 0] }),
-  LeakyRelu: unaryOp('LeakyRelu', { attrs: alpha(0.01), accepts: 'float', num: (a) => (x) => (x < 0 ? x * a.alpha : x), simd: (a) => [UnaryOp.LeakyRelu, a.alpha, 0] }),
+  LeakyRelu: unaryOp('LeakyRelu', { attrs: unaryDefs.LeakyRelu.attrs, accepts: 'float', num: (a) => (x) => (x < 0 ? x * a.alpha : x), simd: (a) => [UnaryOp.LeakyRelu, a.alpha, 0] }),
   Clip: clipKernel,
   Sigmoid: unaryOp('Sigmoid', { accepts: 'float', num: same((x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))) }),
   HardSigmoid: unaryOp('HardSigmoid', {
-    attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.2), beta: attrFloat(node, 'beta', 0.5) }),
+    attrs: unaryDefs.HardSigmoid.attrs,
     accepts: 'float',
     num: (a) => (x) => Math.max(0, Math.min(1, a.alpha * x + a.beta)),
     simd: (a) => [UnaryOp.HardSigmoid, a.alpha, a.beta],
   }),
   HardSwish: unaryOp('HardSwish', { accepts: 'float', num: same((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))), simd: () => [UnaryOp.HardSwish, 0, 0] }),
   Tanh: unaryOp('Tanh', { accepts: 'float', num: same(Math.tanh) }),
-  Elu: unaryOp('Elu', { attrs: alpha(1), accepts: 'float', num: (a) => (x) => (x < 0 ? a.alpha * Math.expm1(x) : x) }),
-  Celu: unaryOp('Celu', { attrs: alpha(1), accepts: 'float', num: (a) => (x) => Math.max(0, x) + Math.min(0, a.alpha * Math.expm1(x / a.alpha)) }),
+  Elu: unaryOp('Elu', { attrs: unaryDefs.Elu.attrs, accepts: 'float', num: (a) => (x) => (x < 0 ? a.alpha * Math.expm1(x) : x) }),
+  Celu: unaryOp('Celu', { attrs: unaryDefs.Celu.attrs, accepts: 'float', num: (a) => (x) => Math.max(0, x) + Math.min(0, a.alpha * Math.expm1(x / a.alpha)) }),
   Selu: unaryOp('Selu', {
-    attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 1.6732632423543772), gamma: attrFloat(node, 'gamma', 1.0507010095710754) }),
+    attrs: unaryDefs.Selu.attrs,
     accepts: 'float',
     num: (a) => (x) => (x > 0 ? a.gamma * x : a.gamma * a.alpha * Math.expm1(x)),
   }),
-  ThresholdedRelu: unaryOp('ThresholdedRelu', { attrs: alpha(1), accepts: 'float', num: (a) => (x) => (x > a.alpha ? x : 0) }),
+  ThresholdedRelu: unaryOp('ThresholdedRelu', { attrs: unaryDefs.ThresholdedRelu.attrs, accepts: 'float', num: (a) => (x) => (x > a.alpha ? x : 0) }),
   Softplus: unaryOp('Softplus', { accepts: 'float', num: same((x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))) }),
   Softsign: unaryOp('Softsign', { accepts: 'float', num: same((x) => x / (1 + Math.abs(x))) }),
   Shrink: unaryOp('Shrink', {
-    attrs: (node) => ({ bias: attrFloat(node, 'bias', 0), lambd: attrFloat(node, 'lambd', 0.5) }),
+    attrs: unaryDefs.Shrink.attrs,
     accepts: 'numeric',
     num: (a) => (x) => (x < -a.lambd ? x + a.bias : x > a.lambd ? x - a.bias : 0),
   }),
@@ -183,7 +179,7 @@ export const unaryOps: OpTable = {
   Not: unaryOp('Not', { accepts: 'bool', num: same((x) => (x ? 0 : 1)) }),
   IsNaN: unaryOp('IsNaN', { accepts: 'float', num: same((x) => (x !== x ? 1 : 0)), bool: true }),
   IsInf: unaryOp('IsInf', {
-    attrs: (node) => ({ neg: attrInt(node, 'detect_negative', 1) !== 0, pos: attrInt(node, 'detect_positive', 1) !== 0 }),
+    attrs: unaryDefs.IsInf.attrs,
     accepts: 'float',
     num: (a) => (x) => (x === Infinity && a.pos) || (x === -Infinity && a.neg) ? 1 : 0,
     bool: true,

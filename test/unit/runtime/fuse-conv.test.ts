@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { fuseConv, type FuseConvReport } from '../../../src/passes/fuse-conv.js';
+import { fuseConv, type FuseConvReport } from '../../../src/runtime/fuse-conv.js';
 import { runGraphSync } from '../../../src/runtime/executor.js';
 import { randomF32, rng, worstMismatch } from '../kernels/reference.js';
 

@@ -1,0 +1,130 @@
+// TensorFlow checkpoints: a tensor bundle (V2: `<prefix>.index` + `<prefix>.data-*`), named by
+// its prefix, its .index, or its folder's `checkpoint` file. V1 checkpoints (one SaveSlices
+// table per shard, TF < 0.12) are recognised and refused.
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import type { Tensor } from '../../ir/tensor.js';
+import type { ModelFileSet, ReadOptions, WeightsModel } from '../model.js';
+import { bundleTensor, readBundleIndex, shardName, type Bundle } from './bundle.js';
+import { readTable } from './sstable.js';
+import { tfDataTypeName } from './data-types.js';
+import { shapeFromProto } from './tensor-proto.js';
+
+/** Reads the files of a multi-file TF model by name relative to the primary file's folder. */
+export interface SiblingFiles {
+  /** the primary file's name (for messages) */
+  file: string;
+  read(name: string): Promise<Uint8Array>;
+  list?(): Promise<string[]>;
+}
+
+export function siblingFiles(options: ReadOptions): SiblingFiles {
+  const file = options.fileName ?? '<bytes>';
+  const files: ModelFileSet | undefined = options.files;
+  if (files) return { file, read: (n) => files.read(n), list: () => files.list() };
+  const sib = options.readSibling;
+  return {
+    file,
+    read: async (n) => {
+      if (!sib) throw new FormatError(`needs its companion file '${n}', and only the bytes of one file were given`, { file });
+      return sib(n);
+    },
+  };
+}
+
+/** The parts of a path: folder ('' or ending in '/') and base name. */
+export function splitPath(p: string): [string, string] {
+  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  return [p.slice(0, i + 1), p.slice(i + 1)];
+}
+
+const LEGACY_V1 = 'legacy V1 TensorFlow checkpoints (SaveSlices tables, TensorFlow before 0.12)';
+
+/** Optimizer state kept beside each variable: Adam/Momentum/RMSProp slots, beta powers, step counters. */
+export function isOptimizerSlot(name: string): boolean {
+  return /(\/(Adam|Adam_\d+|Momentum|RMSProp(_\d+)?|Adagrad|Ftrl(_\d+)?|Adadelta(_\d+)?)$)|(^|\/)(beta[12]_power|global_step)$|\.OPTIMIZER_SLOT\/|^optimizer\//.test(name);
+}
+
+export interface Checkpoint {
+  bundle: Bundle;
+  /** `<prefix>` relative to the primary file's folder */
+  prefix: string;
+  /** every tensor by name, read and checked */
+  tensors(): Promise<Map<string, Tensor>>;
+  tensor(name: string): Promise<Tensor>;
+}
+
+/** Open a checkpoint from its .index bytes; data shards are read through `files` on demand. */
+export function openCheckpoint(indexBytes: Uint8Array, prefix: string, files: SiblingFiles, indexName: string): Checkpoint {
+  const bundle = (() => {
+    try {
+      return readBundleIndex(indexBytes, indexName);
+    } catch (e) {
+      if (isV1Table(indexBytes)) throw new UnsupportedError(LEGACY_V1, `'${indexName}'; re-save it with TensorFlow 1.x (tf.train.Saver, write_version V2)`);
+      throw e;
+    }
+  })();
+  const cache = new Map<number, Promise<Uint8Array>>();
+  const shard = (i: number): Promise<Uint8Array> => {
+    if (!Number.isInteger(i) || i < 0 || i >= bundle.numShards) throw new FormatError(`checkpoint entry names data shard ${i}, the header has ${bundle.numShards}`, { file: indexName });
+    let p = cache.get(i);
+    if (!p) cache.set(i, (p = files.read(shardName(prefix, i, bundle.numShards))));
+    return p;
+  };
+  const tensor = (name: string) => bundleTensor(bundle, name, shard, indexName);
+  return {
+    bundle,
+    prefix,
+    tensor,
+    async tensors() {
+      const out = new Map<string, Tensor>();
+      for (const name of bundle.entries.keys()) out.set(name, await tensor(name));
+      return out;
+    },
+  };
+}
+
+/** A V1 table's first value is a SavedTensorSlices (field 1 a message), not a BundleHeaderProto. */
+function isV1Table(bytes: Uint8Array): boolean {
+  try {
+    const first = readTable(bytes, '')[0];
+    return !!first && first.key.length === 0 && first.value[0] === 0x0a;
+  } catch {
+    return false;
+  }
+}
+
+/** `model_checkpoint_path: "..."` of a `checkpoint` state file. */
+export function parseCheckpointState(text: string, file: string): string {
+  const m = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(text);
+  if (!m) throw new FormatError('no model_checkpoint_path in the checkpoint state file', { file });
+  return m[1]!.replace(/\\(.)/g, '$1');
+}
+
+/** Read a checkpoint given by its .index file (the tensors as a weights model). */
+export async function readCheckpointIndex(bytes: Uint8Array, options: ReadOptions = {}): Promise<WeightsModel> {
+  const file = options.fileName ?? '<bytes>';
+  const [, base] = splitPath(file);
+  const files = siblingFiles(options);
+  if (!/\.index$/i.test(base)) {
+    if (isV1Table(bytes)) throw new UnsupportedError(LEGACY_V1, `'${file}'`);
+    throw new FormatError('a checkpoint index must be named <prefix>.index (its data files are <prefix>.data-*)', { file });
+  }
+  const prefix = base.replace(/\.index$/i, '');
+  const ckpt = openCheckpoint(bytes, prefix, files, file);
+  const tensors = await ckpt.tensors();
+  const slots = [...tensors.keys()].filter(isOptimizerSlot);
+  const metadata: Record<string, string> = { shards: String(ckpt.bundle.numShards) };
+  if (slots.length) metadata['optimizer slots'] = slots.join(', ');
+  return { kind: 'weights', format: 'tf-checkpoint-index', tensors, metadata };
+}
+
+/** One line per variable (name, dtype, shape, bytes, slot mark) without reading any data shard. */
+export function describeCheckpoint(bundle: Bundle): { name: string; dtype: string; shape: (number | null)[]; slot: boolean; partitioned: boolean }[] {
+  return [...bundle.entries].map(([name, e]) => ({
+    name,
+    dtype: tfDataTypeName(e.dtype ?? 0),
+    shape: shapeFromProto(e.shape) ?? [],
+    slot: isOptimizerSlot(name),
+    partitioned: !!e.slices?.length,
+  }));
+}

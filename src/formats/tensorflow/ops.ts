@@ -1,0 +1,946 @@
+// TensorFlow op name -> IR, one row per op. NHWC convolutions, pools and batch norms become
+// the channels-last `nnport` ops (filters stay HWIO as stored); NCHW ones plain ONNX ops.
+// Rows compute TensorFlow's output shapes, and evaluate small constant inputs directly
+// (shape arithmetic), so dynamic-shape subgraphs fold away when the input shape is known.
+import type { DType } from '../../ir/dtypes.js';
+import { FormatError, ShapeError, UnsupportedError } from '../../ir/errors.js';
+import type { Attr, Dim } from '../../ir/graph.js';
+import { shapeSize } from '../../ir/tensor.js';
+import {
+  binary,
+  broadcastShapes,
+  concat,
+  gather,
+  MAX_FOLD_ELEMENTS,
+  pack,
+  reduce,
+  sliceTensor,
+  stridedSliceSpec,
+  tensorOf,
+} from './fold.js';
+import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
+
+const INT64_MAX = Number.MAX_SAFE_INTEGER;
+
+const known = (s: Dim[] | undefined): s is number[] => !!s && s.every((d) => typeof d === 'number');
+const small = (shape: readonly number[]) => shapeSize(shape) <= MAX_FOLD_ELEMENTS;
+const allConst = (c: NodeCtx) => c.inputs.every((v) => v.value) && c.inputs.every((v) => small(v.value!.shape));
+const dim = (s: Dim[] | undefined, i: number): Dim => (s ? (s[i < 0 ? s.length + i : i] ?? null) : null);
+const asNum = (d: Dim): number | null => (typeof d === 'number' ? d : null);
+
+function dataFormat(c: NodeCtx): 'NHWC' | 'NCHW' {
+  const f = c.attrs.string('data_format', 'NHWC');
+  if (f === 'NHWC' || f === 'NCHW') return f;
+  throw new UnsupportedError(`data_format ${f}`, `${c.where()} in '${c.file}'`);
+}
+
+// ---- padding ----
+
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+}
+
+/**
+ * Pads [top, left, bottom, right] and the output size for TF's padding modes. SAME pads
+ * so that out = ceil(in / stride); when the total is odd the extra row/column goes at the
+ * bottom/right (ONNX SAME_UPPER), which is where TensorFlow puts it.
+ */
+function windowPads(c: NodeCtx, spatial: Dim[], w: Window, format: 'NHWC' | 'NCHW'): { pads?: number[]; autoPad?: string; out: Dim[] } {
+  const padding = c.attrs.string('padding', 'VALID');
+  const n = w.kernel.length;
+  const eff = w.kernel.map((k, i) => (k - 1) * w.dilations[i]! + 1);
+  if (padding === 'EXPLICIT') {
+    const e = c.attrs.ints('explicit_paddings', []);
+    const first = format === 'NHWC' ? 1 : 2;
+    const begin = spatial.map((_, i) => e[2 * (first + i)] ?? 0);
+    const end = spatial.map((_, i) => e[2 * (first + i) + 1] ?? 0);
+    const out = spatial.map((d, i) => (typeof d === 'number' ? Math.floor((d + begin[i]! + end[i]! - eff[i]!) / w.strides[i]!) + 1 : null));
+    return { pads: [...begin, ...end], out };
+  }
+  if (padding === 'VALID') {
+    return { pads: new Array<number>(2 * n).fill(0), out: spatial.map((d, i) => (typeof d === 'number' ? Math.floor((d - eff[i]!) / w.strides[i]!) + 1 : null)) };
+  }
+  if (padding !== 'SAME') throw new UnsupportedError(`padding ${padding}`, `${c.where()} in '${c.file}'`);
+  if (!spatial.every((d) => typeof d === 'number')) {
+    return { autoPad: 'SAME_UPPER', out: spatial.map((d, i) => (typeof d === 'number' ? Math.ceil(d / w.strides[i]!) : null)) };
+  }
+  const begin: number[] = [];
+  const end: number[] = [];
+  const out: number[] = [];
+  spatial.forEach((d, i) => {
+    const o = Math.ceil((d as number) / w.strides[i]!);
+    const total = Math.max((o - 1) * w.strides[i]! + eff[i]! - (d as number), 0);
+    begin.push(Math.floor(total / 2));
+    end.push(total - Math.floor(total / 2));
+    out.push(o);
+  });
+  return { pads: [...begin, ...end], out };
+}
+
+function padAttrs(p: { pads?: number[]; autoPad?: string }): Record<string, Attr> {
+  return p.autoPad ? { auto_pad: attr('string', p.autoPad) } : { pads: attr('ints', p.pads!) };
+}
+
+/** [spatial...] of a 4-D value in the given format. */
+function spatialOf(s: Dim[] | undefined, format: 'NHWC' | 'NCHW'): Dim[] {
+  if (!s) return [null, null];
+  return format === 'NHWC' ? s.slice(1, -1) : s.slice(2);
+}
+
+function withSpatial(s: Dim[] | undefined, format: 'NHWC' | 'NCHW', spatial: Dim[], channels: Dim): Dim[] {
+  const batch = s ? s[0]! : null;
+  return format === 'NHWC' ? [batch, ...spatial, channels] : [batch, channels, ...spatial];
+}
+
+function fourAttr(c: NodeCtx, name: string, format: 'NHWC' | 'NCHW', fallback: number[]): number[] {
+  const v = c.attrs.ints(name, fallback);
+  if (v.length === 4) return format === 'NHWC' ? [v[1]!, v[2]!] : [v[2]!, v[3]!];
+  if (v.length === 2) return v;
+  if (v.length === 1) return [v[0]!, v[0]!];
+  throw new FormatError(`${c.where()}: attribute '${name}' has ${v.length} values`, { file: c.file });
+}
+
+// ---- convolution ----
+
+/** A filter (kh, kw, C, M) of a depthwise conv as a grouped conv's HWIO (kh, kw, 1, C*M). */
+function depthwiseFilter(c: NodeCtx, f: TfValue): { name: string; shape?: Dim[] } {
+  const s = f.shape;
+  if (f.value) {
+    const [kh, kw, ch, m] = f.value.shape as number[];
+    const t = f.value.reshape([kh!, kw!, 1, ch! * m!]);
+    return { name: c.constTensor(t, 'filter'), shape: [...t.shape] };
+  }
+  if (!known(s)) throw new UnsupportedError('a depthwise filter of unknown shape', `${c.where()} in '${c.file}'`);
+  const out = c.tmp('filter');
+  c.emit('Reshape', [c.use(f), c.int64([s[0]!, s[1]!, 1, s[2]! * s[3]!], 'filter_shape')], [out]);
+  return { name: out, shape: [s[0]!, s[1]!, 1, s[2]! * s[3]!] };
+}
+
+interface ConvResult {
+  name: string;
+  shape: Dim[];
+  format: 'NHWC' | 'NCHW';
+}
+
+function conv(c: NodeCtx, depthwise: boolean, outName: string): ConvResult {
+  const format = dataFormat(c);
+  const x = c.input(0);
+  const f = c.input(1);
+  let filter: { name: string; shape?: Dim[] };
+  let group = 1;
+  if (depthwise) {
+    filter = depthwiseFilter(c, f);
+    group = asNum(dim(f.shape, 2)) ?? 0;
+    if (!group) throw new UnsupportedError('a depthwise filter of unknown channel count', `${c.where()} in '${c.file}'`);
+  } else {
+    filter = { name: c.use(f), shape: f.shape };
+    const cin = asNum(format === 'NHWC' ? dim(x.shape, 3) : dim(x.shape, 1));
+    const fin = asNum(dim(f.shape, 2));
+    if (cin && fin && cin !== fin) {
+      if (cin % fin) throw new ShapeError(`${c.where()}: input has ${cin} channels, filter takes ${fin}`);
+      group = cin / fin;
+    }
+  }
+  const kernel = [asNum(dim(filter.shape, 0)), asNum(dim(filter.shape, 1))];
+  if (kernel.some((k) => k === null)) throw new UnsupportedError('a convolution filter of unknown size', `${c.where()} in '${c.file}'`);
+  const w: Window = { kernel: kernel as number[], strides: fourAttr(c, 'strides', format, [1, 1, 1, 1]), dilations: fourAttr(c, 'dilations', format, [1, 1, 1, 1]) };
+  const p = windowPads(c, spatialOf(x.shape, format), w, format);
+  const attrs: Record<string, Attr> = {
+    kernel_shape: attr('ints', w.kernel),
+    strides: attr('ints', w.strides),
+    dilations: attr('ints', w.dilations),
+    group: attr('int', group),
+    ...padAttrs(p),
+  };
+  const channels = dim(filter.shape, 3);
+  if (format === 'NHWC') {
+    c.emit('Conv', [c.use(x), filter.name], [outName], { ...attrs, kernel_layout: attr('string', 'HWIO') }, 'nnport');
+  } else {
+    const oihw = c.tmp('filter_oihw');
+    c.emit('Transpose', [filter.name], [oihw], { perm: attr('ints', [3, 2, 0, 1]) });
+    c.emit('Conv', [c.use(x), oihw], [outName], attrs);
+  }
+  return { name: outName, shape: withSpatial(x.shape, format, p.out, channels), format };
+}
+
+function pool(c: NodeCtx, opType: 'MaxPool' | 'AveragePool'): TfValue[] {
+  const format = dataFormat(c);
+  const x = c.input(0);
+  const w: Window = { kernel: fourAttr(c, 'ksize', format, [1, 1, 1, 1]), strides: fourAttr(c, 'strides', format, [1, 1, 1, 1]), dilations: [1, 1] };
+  const p = windowPads(c, spatialOf(x.shape, format), w, format);
+  // TF's AvgPool divides by the window's cells inside the input: count_include_pad 0
+  const attrs: Record<string, Attr> = { kernel_shape: attr('ints', w.kernel), strides: attr('ints', w.strides), ...padAttrs(p) };
+  const out = c.out();
+  c.emit(opType, [c.use(x)], [out], attrs, format === 'NHWC' ? 'nnport' : '');
+  const ch = format === 'NHWC' ? dim(x.shape, 3) : dim(x.shape, 1);
+  return [c.value(out, x.dtype, withSpatial(x.shape, format, p.out, ch))];
+}
+
+function batchNorm(c: NodeCtx, x: string, args: TfValue[], format: 'NHWC' | 'NCHW', out: string): void {
+  if (args.length < 4) throw new FormatError(`${c.where()} needs scale, offset, mean and variance`, { file: c.file });
+  const [scale, offset, mean, variance] = args as [TfValue, TfValue, TfValue, TfValue];
+  if (c.attrs.bool('is_training', false) && !(mean.value && mean.value.size)) {
+    throw new UnsupportedError('FusedBatchNorm in training mode (batch statistics)', `${c.where()} in '${c.file}'`);
+  }
+  const attrs = { epsilon: attr('float', c.attrs.float('epsilon', 1e-4)) };
+  c.emit('BatchNormalization', [x, c.use(scale), c.use(offset), c.use(mean), c.use(variance)], [out], attrs, format === 'NHWC' ? 'nnport' : '');
+}
+
+/** Bias along the channel axis: NHWC broadcasts as is; NCHW needs [C, 1, 1]. */
+function addBias(c: NodeCtx, x: string, rank: number | undefined, bias: TfValue, format: 'NHWC' | 'NCHW', out: string): void {
+  let b = c.use(bias);
+  if (format === 'NCHW') {
+    const trailing = (rank ?? 4) - 2;
+    if (bias.value) b = c.constTensor(bias.value.reshape([bias.value.size, ...new Array<number>(trailing).fill(1)]), 'bias');
+    else {
+      const r = c.tmp('bias');
+      c.emit('Unsqueeze', [b, c.int64(Array.from({ length: trailing }, (_, i) => i + 1), 'bias_axes')], [r]);
+      b = r;
+    }
+  }
+  c.emit('Add', [x, b], [out]);
+}
+
+const ACTIVATIONS: Record<string, (c: NodeCtx, x: string, out: string, dtype: DType) => void> = {
+  Relu: (c, x, out) => c.emit('Relu', [x], [out]),
+  Relu6: (c, x, out, dtype) => c.emit('Clip', [x, c.constTensor(tensorOf(dtype, [], [0]), 'min'), c.constTensor(tensorOf(dtype, [], [6]), 'max')], [out]),
+  Elu: (c, x, out) => c.emit('Elu', [x], [out], { alpha: attr('float', 1) }),
+  Selu: (c, x, out) => c.emit('Selu', [x], [out]),
+  Sigmoid: (c, x, out) => c.emit('Sigmoid', [x], [out]),
+  Tanh: (c, x, out) => c.emit('Tanh', [x], [out]),
+  LeakyRelu: (c, x, out) => c.emit('LeakyRelu', [x], [out], { alpha: attr('float', c.attrs.float('leakyrelu_alpha', c.attrs.float('alpha', 0.2))) }),
+};
+
+/** grappler's fusions: conv/matmul, then BiasAdd or FusedBatchNorm, then an activation. */
+function fused(c: NodeCtx, core: (out: string) => { name: string; shape: Dim[]; format: 'NHWC' | 'NCHW' }): TfValue[] {
+  const ops = c.attrs.strings('fused_ops');
+  const numArgs = c.attrs.int('num_args', c.inputs.length - 2);
+  const args = c.inputs.slice(2, 2 + numArgs);
+  const dtype = c.input(0).dtype;
+  const stages = ops.length;
+  let k = 0;
+  const first = stages ? c.tmp('core') : c.out();
+  const r = core(first);
+  let cur = r.name;
+  for (const op of ops) {
+    const out = k + 1 === stages ? c.out() : c.tmp(`fused${k + 1}`);
+    k++;
+    if (op === 'BiasAdd' || op === 'Add') addBias(c, cur, r.shape.length, args[0]!, r.format, out);
+    else if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV3') batchNorm(c, cur, args, r.format, out);
+    else if (ACTIVATIONS[op]) ACTIVATIONS[op]!(c, cur, out, dtype);
+    else throw new UnsupportedError(`fused op ${op}`, `${c.where()} in '${c.file}'`);
+    cur = out;
+  }
+  return [c.value(cur, dtype, r.shape)];
+}
+
+// ---- elementwise ----
+
+const BINARY: Record<string, { onnx: string; fold: (x: number, y: number) => number; bool?: true }> = {
+  Add: { onnx: 'Add', fold: (x, y) => x + y },
+  AddV2: { onnx: 'Add', fold: (x, y) => x + y },
+  Sub: { onnx: 'Sub', fold: (x, y) => x - y },
+  Mul: { onnx: 'Mul', fold: (x, y) => x * y },
+  RealDiv: { onnx: 'Div', fold: (x, y) => x / y },
+  Div: { onnx: 'Div', fold: (x, y) => x / y },
+  Maximum: { onnx: 'Max', fold: Math.max },
+  Minimum: { onnx: 'Min', fold: Math.min },
+  Pow: { onnx: 'Pow', fold: Math.pow },
+  Less: { onnx: 'Less', fold: (x, y) => +(x < y), bool: true },
+  LessEqual: { onnx: 'LessOrEqual', fold: (x, y) => +(x <= y), bool: true },
+  Greater: { onnx: 'Greater', fold: (x, y) => +(x > y), bool: true },
+  GreaterEqual: { onnx: 'GreaterOrEqual', fold: (x, y) => +(x >= y), bool: true },
+  Equal: { onnx: 'Equal', fold: (x, y) => +(x === y), bool: true },
+  LogicalAnd: { onnx: 'And', fold: (x, y) => +(x && y), bool: true },
+  LogicalOr: { onnx: 'Or', fold: (x, y) => +(x || y), bool: true },
+};
+
+const isInt = (d: DType) => d.startsWith('int') || d.startsWith('uint');
+
+function binaryOp(c: NodeCtx): TfValue[] {
+  const row = BINARY[c.op]!;
+  const a = c.input(0);
+  const b = c.input(1);
+  const outType: DType = row.bool ? 'bool' : a.dtype;
+  const shape = a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined;
+  if (a.value && b.value && small(a.value.shape) && small(b.value.shape)) {
+    const intDiv = (c.op === 'Div' || c.op === 'RealDiv') && isInt(a.dtype);
+    return [c.constantValue(binary(a.value, b.value, outType, intDiv ? (x, y) => Math.trunc(x / y) : row.fold))];
+  }
+  // x + u with u uniform in [lo, hi): the dropout mask's keep_prob + RandomUniform
+  const u = a.uniform ? a : b.uniform ? b : undefined;
+  const k = u === a ? b : a;
+  if (u && k.value && k.value.size === 1) {
+    const v = k.value.toNumbers()[0]!;
+    const [lo, hi] = u.uniform!;
+    let range: [number, number] | undefined;
+    if (c.op === 'Add' || c.op === 'AddV2') range = [lo + v, hi + v];
+    else if (c.op === 'Sub' && u === a) range = [lo - v, hi - v];
+    else if (c.op === 'Mul' && v > 0) range = [lo * v, hi * v];
+    if (range) return [{ name: '', dtype: a.dtype, shape: u.shape, uniform: range, shapeOf: u.shapeOf }];
+  }
+  const out = c.out();
+  c.emit(row.onnx, [c.use(a), c.use(b)], [out]);
+  return [c.value(out, outType, shape)];
+}
+
+function unaryRow(onnx: string, attrs: (c: NodeCtx) => Record<string, Attr> = () => ({}), fold?: (x: number) => number): OpConvert {
+  return (c) => {
+    const x = c.input(0);
+    if (fold && x.value && small(x.value.shape) && x.dtype !== 'float16' && x.dtype !== 'bfloat16') {
+      return [c.constantValue(tensorOf(x.dtype, x.value.shape, x.value.toNumbers().map(fold)))];
+    }
+    const out = c.out();
+    c.emit(onnx, [c.use(x)], [out], attrs(c));
+    return [c.value(out, x.dtype, x.shape)];
+  };
+}
+
+function floorOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  // floor of values known to lie in [lo, hi) with no integer inside (lo, hi): one value
+  // everywhere (dropout's floor(keep_prob + U[0,1)) with keep_prob = 1)
+  if (x.uniform && Math.floor(x.uniform[0]) === Math.ceil(x.uniform[1]) - 1) {
+    const v = tensorOf(x.dtype, [], [Math.floor(x.uniform[0])]);
+    if (known(x.shape) && small(x.shape)) return [c.constantValue(tensorOf(x.dtype, x.shape, new Array<number>(shapeSize(x.shape)).fill(v.toNumbers()[0]!)))];
+    const out = c.out();
+    c.emit('Expand', [c.constTensor(v, 'value'), c.int64InputOf(x.shapeOf!, 'shape')], [out]);
+    return [c.value(out, x.dtype, x.shape)];
+  }
+  if (x.uniform) throw new UnsupportedError('random values (RandomUniform) that reach an output', `${c.where()} in '${c.file}' (fold dropout with --set keep_prob=1.0)`);
+  return unaryRow('Floor', undefined, Math.floor)(c);
+}
+
+function randomUniform(c: NodeCtx): TfValue[] {
+  const s = c.input(0);
+  const dtype = c.dtypeAttr('dtype', 'float32');
+  const shape = s.value ? s.value.toNumbers() : (asNum(dim(s.shape, 0)) === null ? undefined : new Array<Dim>(asNum(dim(s.shape, 0))!).fill(null));
+  // no value: only folded away (floor(keep_prob + U[0,1)) with keep_prob = 1) or pruned
+  return [{ name: '', dtype, shape, uniform: [0, 1], shapeOf: s }];
+}
+
+// ---- reductions ----
+
+function reduceRow(onnx: string, kind: 'sum' | 'prod' | 'max' | 'min' | 'mean'): OpConvert {
+  return (c) => {
+    const x = c.input(0);
+    const axesRaw = c.ints(1, 'reduction axes');
+    const keep = c.attrs.bool('keep_dims', c.attrs.bool('keepdims', false));
+    const rank = x.shape?.length;
+    const axes = rank === undefined ? axesRaw : axesRaw.map((a) => (a < 0 ? a + rank : a));
+    const shape = x.shape ? (keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i))) : undefined;
+    if (x.value && small(x.value.shape)) return [c.constantValue(reduce(x.value, axes, keep, kind))];
+    const out = c.out();
+    if (onnx === 'ReduceSum') c.emit(onnx, [c.use(x), c.int64(axes, 'axes')], [out], { keepdims: attr('int', keep ? 1 : 0) });
+    else c.emit(onnx, [c.use(x)], [out], { axes: attr('ints', axes), keepdims: attr('int', keep ? 1 : 0) });
+    return [c.value(out, x.dtype, shape)];
+  };
+}
+
+function argRow(onnx: string): OpConvert {
+  return (c) => {
+    const x = c.input(0);
+    const axis = c.ints(1, 'ArgMax axis')[0]!;
+    const rank = x.shape?.length;
+    const ax = axis < 0 && rank !== undefined ? axis + rank : axis;
+    const outType = c.attrs.dtype('output_type', 'int64');
+    const out = c.out();
+    const raw = outType === 'int64' ? out : c.tmp('int64');
+    c.emit(onnx, [c.use(x)], [raw], { axis: attr('int', ax), keepdims: attr('int', 0) });
+    if (raw !== out) c.emit('Cast', [raw], [out], { to: attr('int', onnxType(outType)) });
+    return [c.value(out, outType, x.shape?.filter((_, i) => i !== ax))];
+  };
+}
+
+const ONNX_TYPES: Partial<Record<DType, number>> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+};
+
+function onnxType(d: DType): number {
+  const t = ONNX_TYPES[d];
+  if (t === undefined) throw new UnsupportedError(`cast to ${d}`);
+  return t;
+}
+
+// ---- shapes ----
+
+function reshapeTo(shape: Dim[] | undefined, target: number[]): Dim[] {
+  const count = known(shape) ? shapeSize(shape) : undefined;
+  const rest = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  return target.map((d) => (d === -1 ? (count !== undefined && rest ? count / rest : null) : d));
+}
+
+function reshapeOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const s = c.input(1);
+  if (s.value) {
+    const target = s.value.toNumbers();
+    const shape = reshapeTo(x.shape, target);
+    if (x.value && known(shape)) return [c.constantValue(x.value.reshape(shape))];
+    const out = c.out();
+    // TF's 0 is a zero-size dim; ONNX's 0 copies the input's: allowzero keeps TF's meaning
+    const attrs: Record<string, Attr> = target.includes(0) ? { allowzero: attr('int', 1) } : {};
+    c.emit('Reshape', [c.use(x), c.int64(target, 'shape')], [out], attrs);
+    return [c.value(out, x.dtype, shape)];
+  }
+  const out = c.out();
+  c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out]);
+  const rank = asNum(dim(s.shape, 0));
+  return [c.value(out, x.dtype, rank === null ? undefined : new Array<Dim>(rank).fill(null))];
+}
+
+function shapeOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const outType = c.attrs.dtype('out_type', 'int32');
+  if (known(x.shape)) return [c.constantValue(tensorOf(outType, [x.shape.length], x.shape))];
+  const out = c.out();
+  const raw = outType === 'int64' ? out : c.tmp('int64');
+  c.emit('Shape', [c.use(x)], [raw]);
+  if (raw !== out) c.emit('Cast', [raw], [out], { to: attr('int', onnxType(outType)) });
+  const v = c.value(out, outType, x.shape ? [x.shape.length] : [null]);
+  return [v];
+}
+
+function squeezeAxes(c: NodeCtx, x: TfValue): number[] {
+  let axes = c.attrs.ints('squeeze_dims', []);
+  if (!axes.length) axes = c.attrs.ints('axis', []);
+  const rank = x.shape?.length;
+  if (!axes.length) {
+    if (!x.shape || !known(x.shape)) throw new UnsupportedError('Squeeze of every size-1 dimension of a value of unknown shape', `${c.where()} in '${c.file}'`);
+    return x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  }
+  return rank === undefined ? axes : axes.map((a) => (a < 0 ? a + rank : a));
+}
+
+function squeezeOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const axes = squeezeAxes(c, x);
+  const shape = x.shape?.filter((_, i) => !axes.includes(i));
+  if (x.value && shape) return [c.constantValue(x.value.reshape(shape as number[]))];
+  const out = c.out();
+  c.emit('Squeeze', [c.use(x), c.int64(axes, 'axes')], [out]);
+  return [c.value(out, x.dtype, shape)];
+}
+
+function unsqueeze(c: NodeCtx, x: TfValue, axis: number, out: string): TfValue {
+  const rank = x.shape ? x.shape.length + 1 : undefined;
+  const ax = axis < 0 && rank !== undefined ? axis + rank : axis;
+  const shape = x.shape ? [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)] : undefined;
+  if (x.value && shape) return c.constantValue(x.value.reshape(shape as number[]));
+  c.emit('Unsqueeze', [c.use(x), c.int64([ax], 'axes')], [out]);
+  return c.value(out, x.dtype, shape);
+}
+
+function concatOp(c: NodeCtx, values: TfValue[], axisRaw: number): TfValue[] {
+  const rank = values.find((v) => v.shape)?.shape?.length;
+  const axis = axisRaw < 0 && rank !== undefined ? axisRaw + rank : axisRaw;
+  if (values.length === 1) return [values[0]!];
+  let shape: Dim[] | undefined;
+  if (rank !== undefined && values.every((v) => v.shape)) {
+    shape = values[0]!.shape!.map((d, i) => (i === axis ? values.reduce<Dim>((acc, v) => (typeof acc === 'number' && typeof v.shape![i] === 'number' ? acc + (v.shape![i] as number) : null), 0) : d));
+  }
+  if (values.every((v) => v.value && small(v.value.shape))) return [c.constantValue(concat(values.map((v) => v.value!), axis))];
+  const out = c.out();
+  c.emit('Concat', values.map((v) => c.use(v)), [out], { axis: attr('int', axis) });
+  return [c.value(out, values[0]!.dtype, shape)];
+}
+
+function packOp(c: NodeCtx): TfValue[] {
+  const axis = c.attrs.int('axis', 0);
+  const vs = c.inputs;
+  if (vs.every((v) => v.value && small(v.value.shape))) return [c.constantValue(pack(vs.map((v) => v.value!), axis))];
+  const parts = vs.map((v, i) => unsqueeze(c, v, axis, c.tmp(`expand${i}`)));
+  const rank = vs[0]!.shape ? vs[0]!.shape.length + 1 : undefined;
+  return concatOp(c, parts, axis < 0 && rank !== undefined ? axis + rank : axis);
+}
+
+function splitOp(c: NodeCtx, x: TfValue, axisRaw: number, sizes: number[] | undefined, count: number): TfValue[] {
+  const rank = x.shape?.length;
+  const axis = axisRaw < 0 && rank !== undefined ? axisRaw + rank : axisRaw;
+  const total = asNum(dim(x.shape, axis));
+  let parts = sizes;
+  if (parts && parts.includes(-1)) {
+    if (total === null) throw new UnsupportedError('SplitV with -1 on a dimension of unknown size', `${c.where()} in '${c.file}'`);
+    const rest = parts.filter((s) => s !== -1).reduce((a, b) => a + b, 0);
+    parts = parts.map((s) => (s === -1 ? total - rest : s));
+  }
+  if (!parts && total !== null) {
+    if (total % count) throw new ShapeError(`${c.where()}: cannot split ${total} into ${count} equal parts`);
+    parts = new Array<number>(count).fill(total / count);
+  }
+  const outs = Array.from({ length: count }, (_, i) => c.out(i));
+  const inputs = [c.use(x)];
+  if (parts) inputs.push(c.int64(parts, 'split'));
+  c.emit('Split', inputs, outs, { axis: attr('int', axis) });
+  return outs.map((o, i) => c.value(o, x.dtype, x.shape ? x.shape.map((d, k) => (k === axis ? (parts ? parts[i]! : null) : d)) : undefined));
+}
+
+function unpackOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const rank = x.shape?.length;
+  let axis = c.attrs.int('axis', 0);
+  if (axis < 0 && rank !== undefined) axis += rank;
+  const num = c.attrs.int('num', asNum(dim(x.shape, axis)) ?? 0);
+  const outShape = x.shape?.filter((_, i) => i !== axis);
+  if (x.value && small(x.value.shape)) {
+    return Array.from({ length: num }, (_, i) => {
+      const axes = x.value!.shape.map((d, k) => (k === axis ? { start: i, end: i + 1, step: 1, size: 1 } : { start: 0, end: d, step: 1, size: d }));
+      return c.constantValue(sliceTensor(x.value!, axes).reshape(outShape as number[]));
+    });
+  }
+  const pieces = Array.from({ length: num }, (_, i) => c.tmp(`piece${i}`));
+  c.emit('Split', [c.use(x), c.int64(new Array<number>(num).fill(1), 'split')], pieces, { axis: attr('int', axis) });
+  return pieces.map((p, i) => {
+    const out = c.out(i);
+    c.emit('Squeeze', [p, c.int64([axis], 'axes')], [out]);
+    return c.value(out, x.dtype, outShape);
+  });
+}
+
+function stridedSlice(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  if (!x.shape) throw new UnsupportedError('StridedSlice of a value of unknown rank', `${c.where()} in '${c.file}'`);
+  const begin = c.ints(1, 'StridedSlice begin');
+  const end = c.ints(2, 'StridedSlice end');
+  const strides = c.ints(3, 'StridedSlice strides');
+  const spec = stridedSliceSpec(x.shape, begin, end, strides, {
+    begin: c.attrs.int('begin_mask', 0),
+    end: c.attrs.int('end_mask', 0),
+    ellipsis: c.attrs.int('ellipsis_mask', 0),
+    newAxis: c.attrs.int('new_axis_mask', 0),
+    shrink: c.attrs.int('shrink_axis_mask', 0),
+  });
+  if (x.value && small(x.value.shape)) return [c.constantValue(sliceTensor(x.value, spec.axes).reshape(spec.shape as number[]))];
+  const sliced = spec.axes.map((a, i) => ({ ...a, i })).filter((a, i) => !(a.start === 0 && a.step === 1 && (a.end >= INT64_MAX || a.end === x.shape![i])));
+  let cur = c.use(x);
+  const final = c.out();
+  const needsReshape = spec.shrink.length > 0 || spec.newAxes.length > 0;
+  if (sliced.length) {
+    const out = needsReshape ? c.tmp('slice') : final;
+    // a negative step's "up to the start" end: TF's -1 after masking; ONNX needs one below -dim
+    const ends = sliced.map((a) => (a.step < 0 && a.end === -1 ? -INT64_MAX : a.end));
+    c.emit('Slice', [cur, c.int64(sliced.map((a) => a.start), 'starts'), c.int64(ends, 'ends'), c.int64(sliced.map((a) => a.i), 'axes'), c.int64(sliced.map((a) => a.step), 'steps')], [out]);
+    cur = out;
+  }
+  if (needsReshape) {
+    if (known(spec.shape)) c.emit('Reshape', [cur, c.int64(spec.shape, 'shape')], [final]);
+    else {
+      let v = cur;
+      if (spec.shrink.length) {
+        const o = spec.newAxes.length ? c.tmp('squeeze') : final;
+        c.emit('Squeeze', [v, c.int64(spec.shrink, 'axes')], [o]);
+        v = o;
+      }
+      if (spec.newAxes.length) c.emit('Unsqueeze', [v, c.int64(spec.newAxes, 'new_axes')], [final]);
+    }
+  } else if (!sliced.length) c.emit('Identity', [cur], [final]);
+  return [c.value(final, x.dtype, spec.shape)];
+}
+
+function sliceOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const begin = c.ints(1, 'Slice begin');
+  const size = c.ints(2, 'Slice size');
+  const axes = begin.map((b, i) => {
+    const d = asNum(dim(x.shape, i));
+    const s = size[i] === -1 ? (d === null ? -1 : d - b) : size[i]!;
+    return { start: b, end: s === -1 ? INT64_MAX : b + s, step: 1, size: s };
+  });
+  const shape = axes.map((a) => (a.size === -1 ? null : a.size));
+  if (x.value && small(x.value.shape)) return [c.constantValue(sliceTensor(x.value, axes))];
+  const out = c.out();
+  c.emit('Slice', [c.use(x), c.int64(axes.map((a) => a.start), 'starts'), c.int64(axes.map((a) => a.end), 'ends'), c.int64(axes.map((_, i) => i), 'axes')], [out]);
+  return [c.value(out, x.dtype, shape)];
+}
+
+function padOp(c: NodeCtx, mode: string): TfValue[] {
+  const x = c.input(0);
+  const p = c.ints(1, 'paddings');
+  const rank = p.length / 2;
+  const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
+  const inputs = [c.use(x), c.int64(pads, 'pads')];
+  if (c.op === 'PadV2') inputs.push(c.in(2));
+  const out = c.out();
+  c.emit('Pad', inputs, [out], { mode: attr('string', mode) });
+  return [c.value(out, x.dtype, x.shape?.map((d, i) => (typeof d === 'number' ? d + pads[i]! + pads[i + rank]! : null)))];
+}
+
+function transposeOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const perm = c.ints(1, 'Transpose perm');
+  const out = c.out();
+  c.emit('Transpose', [c.use(x)], [out], { perm: attr('ints', perm) });
+  return [c.value(out, x.dtype, x.shape ? perm.map((p) => x.shape![p]!) : undefined)];
+}
+
+function matMul(c: NodeCtx, out = c.out()): TfValue[] {
+  const a = c.input(0);
+  const b = c.input(1);
+  const ta = c.attrs.bool('transpose_a');
+  const tb = c.attrs.bool('transpose_b');
+  const m = dim(a.shape, ta ? 1 : 0);
+  const n = dim(b.shape, tb ? 0 : 1);
+  if (ta || tb) c.emit('Gemm', [c.use(a), c.use(b)], [out], { transA: attr('int', ta ? 1 : 0), transB: attr('int', tb ? 1 : 0) });
+  else c.emit('MatMul', [c.use(a), c.use(b)], [out]);
+  return [c.value(out, a.dtype, [m, n])];
+}
+
+function batchMatMul(c: NodeCtx): TfValue[] {
+  const adj = (i: number, flag: string): { name: string; shape?: Dim[] } => {
+    const v = c.input(i);
+    if (!c.attrs.bool(flag)) return { name: c.use(v), shape: v.shape };
+    const r = v.shape?.length;
+    if (r === undefined) throw new UnsupportedError('BatchMatMul adjoint of a value of unknown rank', `${c.where()} in '${c.file}'`);
+    const perm = [...Array.from({ length: r - 2 }, (_, k) => k), r - 1, r - 2];
+    const t = c.tmp(`adj${i}`);
+    c.emit('Transpose', [c.use(v)], [t], { perm: attr('ints', perm) });
+    return { name: t, shape: perm.map((p) => v.shape![p]!) };
+  };
+  const a = adj(0, 'adj_x');
+  const b = adj(1, 'adj_y');
+  const out = c.out();
+  c.emit('MatMul', [a.name, b.name], [out]);
+  let shape: Dim[] | undefined;
+  if (a.shape && b.shape) {
+    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    if (batch) shape = [...batch, dim(a.shape, -2), dim(b.shape, -1)];
+  }
+  return [c.value(out, c.input(0).dtype, shape)];
+}
+
+function resize(c: NodeCtx, mode: 'linear' | 'nearest'): TfValue[] {
+  const x = c.input(0);
+  const size = c.ints(1, 'resize size');
+  const align = c.attrs.bool('align_corners');
+  const half = c.attrs.bool('half_pixel_centers');
+  const attrs: Record<string, Attr> = { mode: attr('string', mode) };
+  if (mode === 'linear') attrs.coordinate_transformation_mode = attr('string', align ? 'align_corners' : half ? 'half_pixel' : 'asymmetric');
+  else {
+    attrs.coordinate_transformation_mode = attr('string', align ? 'align_corners' : half ? 'tf_half_pixel_for_nn' : 'asymmetric');
+    attrs.nearest_mode = attr('string', align ? 'round_prefer_ceil' : 'floor');
+  }
+  const n = dim(x.shape, 0);
+  const ch = dim(x.shape, 3);
+  let sizes: string;
+  if (typeof n === 'number' && typeof ch === 'number') sizes = c.int64([n, size[0]!, size[1]!, ch], 'sizes');
+  else {
+    const s = c.tmp('in_shape');
+    c.emit('Shape', [c.use(x)], [s]);
+    const nb = c.tmp('batch');
+    const cb = c.tmp('channels');
+    c.emit('Slice', [s, c.int64([0], 's0'), c.int64([1], 'e0')], [nb]);
+    c.emit('Slice', [s, c.int64([3], 's3'), c.int64([4], 'e3')], [cb]);
+    sizes = c.tmp('sizes');
+    c.emit('Concat', [nb, c.int64(size, 'hw'), cb], [sizes], { axis: attr('int', 0) });
+  }
+  const out = c.out();
+  // plain ONNX Resize over the NHWC data: N and C keep their sizes, only H and W change
+  c.emit('Resize', [c.use(x), '', '', sizes], [out], attrs);
+  return [c.value(out, x.dtype, [n, size[0]!, size[1]!, ch])];
+}
+
+function castOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const to = c.dtypeAttr('DstT');
+  if (x.value && small(x.value.shape) && x.dtype !== 'float16' && x.dtype !== 'bfloat16' && to !== 'float16' && to !== 'bfloat16' && to !== 'string') {
+    return [c.constantValue(tensorOf(to, x.value.shape, x.value.toNumbers()))];
+  }
+  const out = c.out();
+  c.emit('Cast', [c.use(x)], [out], { to: attr('int', onnxType(to)) });
+  return [c.value(out, to, x.shape)];
+}
+
+function fillOp(c: NodeCtx): TfValue[] {
+  const dims = c.input(0);
+  const v = c.input(1);
+  if (dims.value && v.value && small(dims.value.toNumbers()) && v.dtype !== 'string') {
+    const shape = dims.value.toNumbers();
+    return [c.constantValue(tensorOf(v.dtype, shape, new Array<number>(shapeSize(shape)).fill(v.value.toNumbers()[0]!)))];
+  }
+  const out = c.out();
+  c.emit('Expand', [c.use(v), c.int64Input(0, 'shape')], [out]);
+  return [c.value(out, v.dtype, dims.value ? dims.value.toNumbers() : undefined)];
+}
+
+function rangeOp(c: NodeCtx): TfValue[] {
+  const [s, l, d] = [c.input(0), c.input(1), c.input(2)];
+  if (s.value && l.value && d.value) {
+    const [a, b, k] = [s.value.toNumbers()[0]!, l.value.toNumbers()[0]!, d.value.toNumbers()[0]!];
+    const n = Math.max(0, Math.ceil((b - a) / k));
+    if (n <= MAX_FOLD_ELEMENTS) return [c.constantValue(tensorOf(s.dtype, [n], Array.from({ length: n }, (_, i) => a + i * k)))];
+  }
+  const out = c.out();
+  c.emit('Range', [c.use(s), c.use(l), c.use(d)], [out]);
+  return [c.value(out, s.dtype, [null])];
+}
+
+function placeholder(c: NodeCtx): TfValue[] {
+  const dtype = c.dtypeAttr('dtype');
+  const given = c.cv.options.inputShapes?.[c.name];
+  const declared = c.attrs.shape('shape');
+  if (given && declared && (given.length !== declared.length || given.some((d, i) => declared[i] !== null && declared[i] !== d))) {
+    throw new ShapeError(`--input-shape ${c.name}=${given.join(',')} does not fit its declared shape [${declared.map((d) => d ?? '?').join(', ')}]`);
+  }
+  const shape: Dim[] | undefined = given ?? declared;
+  const name = c.out();
+  c.cv.graph.inputs.push({ name, dtype, shape });
+  return [c.value(name, dtype, shape)];
+}
+
+function constOp(c: NodeCtx): TfValue[] {
+  const t = c.attrs.tensor('value');
+  return [{ name: '', dtype: t.dtype, shape: [...t.shape], value: t, constName: c.name }];
+}
+
+function gatherOp(c: NodeCtx): TfValue[] {
+  const p = c.input(0);
+  const idx = c.input(1);
+  let axis = c.op === 'GatherV2' ? c.ints(2, 'Gather axis')[0]! : 0;
+  if (c.attrs.int('batch_dims', 0)) throw new UnsupportedError('GatherV2 with batch_dims', `${c.where()} in '${c.file}'`);
+  const rank = p.shape?.length;
+  if (axis < 0 && rank !== undefined) axis += rank;
+  const shape = p.shape && idx.shape ? [...p.shape.slice(0, axis), ...idx.shape, ...p.shape.slice(axis + 1)] : undefined;
+  if (p.value && idx.value && small(p.value.shape) && small(idx.value.shape)) return [c.constantValue(gather(p.value, idx.value, axis))];
+  const out = c.out();
+  c.emit('Gather', [c.use(p), c.use(idx)], [out], { axis: attr('int', axis) });
+  return [c.value(out, p.dtype, shape)];
+}
+
+function selectOp(c: NodeCtx): TfValue[] {
+  const [cond, a, b] = [c.input(0), c.input(1), c.input(2)];
+  let condName = c.use(cond);
+  // Select (v1) with a vector condition picks whole rows of higher-rank operands
+  if (c.op === 'Select' && cond.shape?.length === 1 && (a.shape?.length ?? 1) > 1) {
+    const r = c.tmp('cond');
+    c.emit('Unsqueeze', [condName, c.int64(Array.from({ length: a.shape!.length - 1 }, (_, i) => i + 1), 'axes')], [r]);
+    condName = r;
+  }
+  const out = c.out();
+  c.emit('Where', [condName, c.use(a), c.use(b)], [out]);
+  const shape = a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined;
+  return [c.value(out, a.dtype, shape && cond.shape ? broadcastShapes(shape, cond.shape) : shape)];
+}
+
+function scalarRow(compute: (x: TfValue, c: NodeCtx) => number, what: string): OpConvert {
+  return (c) => {
+    const x = c.input(0);
+    if (!known(x.shape)) throw new UnsupportedError(`${what} of a value of unknown shape`, `${c.where()} in '${c.file}' (fix it with --input-shape)`);
+    return [c.constantValue(tensorOf(c.attrs.dtype('out_type', 'int32'), [], [compute(x, c)]))];
+  };
+}
+
+function identityN(c: NodeCtx): TfValue[] {
+  return c.inputs;
+}
+
+function squaredDifference(c: NodeCtx): TfValue[] {
+  const a = c.input(0);
+  const b = c.input(1);
+  const d = c.tmp('diff');
+  c.emit('Sub', [c.use(a), c.use(b)], [d]);
+  const out = c.out();
+  c.emit('Mul', [d, d], [out]);
+  return [c.value(out, a.dtype, a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined)];
+}
+
+function conv2dBackpropInput(c: NodeCtx): TfValue[] {
+  const format = dataFormat(c);
+  const sizes = c.ints(0, 'Conv2DBackpropInput input_sizes');
+  const f = c.input(1);
+  const x = c.input(2);
+  if (!known(f.shape)) throw new UnsupportedError('a transposed-convolution filter of unknown shape', `${c.where()} in '${c.file}'`);
+  const [kh, kw] = f.shape as number[];
+  const w: Window = { kernel: [kh!, kw!], strides: fourAttr(c, 'strides', format, [1, 1, 1, 1]), dilations: fourAttr(c, 'dilations', format, [1, 1, 1, 1]) };
+  const outSpatial = format === 'NHWC' ? sizes.slice(1, 3) : sizes.slice(2, 4);
+  const inSpatial = spatialOf(x.shape, format);
+  // the forward conv's pads on the output; what the pads leave over goes into output_padding
+  const fwd = windowPads(c, outSpatial, w, format);
+  if (!fwd.pads || !inSpatial.every((d) => typeof d === 'number')) throw new UnsupportedError('Conv2DBackpropInput with an input of unknown size', `${c.where()} in '${c.file}'`);
+  const pads = fwd.pads;
+  const outputPadding = outSpatial.map((o, i) => o - (((inSpatial[i] as number) - 1) * w.strides[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1 - pads[i]! - pads[i + 2]!));
+  const attrs: Record<string, Attr> = {
+    kernel_shape: attr('ints', w.kernel),
+    strides: attr('ints', w.strides),
+    dilations: attr('ints', w.dilations),
+    pads: attr('ints', pads),
+    output_padding: attr('ints', outputPadding),
+  };
+  const out = c.out();
+  if (format === 'NHWC') c.emit('ConvTranspose', [c.use(x), c.use(f)], [out], { ...attrs, kernel_layout: attr('string', 'HWOI') }, 'nnport');
+  else {
+    // TF filter (kh, kw, out, in) -> ONNX ConvTranspose (in, out, kh, kw)
+    const t = c.tmp('filter_iohw');
+    c.emit('Transpose', [c.use(f)], [t], { perm: attr('ints', [3, 2, 0, 1]) });
+    c.emit('ConvTranspose', [c.use(x), t], [out], attrs);
+  }
+  return [c.value(out, x.dtype, sizes)];
+}
+
+const unary = (onnx: string, fold?: (x: number) => number) => unaryRow(onnx, undefined, fold);
+
+export const OPS: Record<string, OpConvert> = {
+  Placeholder: placeholder,
+  PlaceholderWithDefault: (c) => [c.alias()],
+  Const: constOp,
+  Identity: (c) => [c.alias()],
+  IdentityN: identityN,
+  StopGradient: (c) => [c.alias()],
+  PreventGradient: (c) => [c.alias()],
+  Snapshot: (c) => [c.alias()],
+  CheckNumerics: (c) => [c.alias()],
+  // NoOp and control inputs carry no data: they are never reached from an output's data inputs
+
+  Conv2D: (c) => {
+    const r = conv(c, false, c.out());
+    return [c.value(r.name, c.input(0).dtype, r.shape)];
+  },
+  DepthwiseConv2dNative: (c) => {
+    const r = conv(c, true, c.out());
+    return [c.value(r.name, c.input(0).dtype, r.shape)];
+  },
+  _FusedConv2D: (c) => fused(c, (out) => conv(c, false, out)),
+  FusedDepthwiseConv2dNative: (c) => fused(c, (out) => conv(c, true, out)),
+  _FusedMatMul: (c) =>
+    fused(c, (out) => {
+      const r = matMul(c, out)[0]!;
+      return { name: r.name, shape: r.shape ?? [null, null], format: 'NHWC' };
+    }),
+  Conv2DBackpropInput: conv2dBackpropInput,
+  MaxPool: (c) => pool(c, 'MaxPool'),
+  AvgPool: (c) => pool(c, 'AveragePool'),
+  FusedBatchNorm: (c) => fusedBatchNorm(c),
+  FusedBatchNormV2: (c) => fusedBatchNorm(c),
+  FusedBatchNormV3: (c) => fusedBatchNorm(c),
+  BiasAdd: (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    addBias(c, c.use(x), x.shape?.length, c.input(1), dataFormat(c), out);
+    return [c.value(out, x.dtype, x.shape)];
+  },
+  BiasAddV1: (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    addBias(c, c.use(x), x.shape?.length, c.input(1), 'NHWC', out);
+    return [c.value(out, x.dtype, x.shape)];
+  },
+  MatMul: (c) => matMul(c),
+  BatchMatMul: batchMatMul,
+  BatchMatMulV2: batchMatMul,
+  BatchMatMulV3: batchMatMul,
+
+  ...Object.fromEntries(Object.keys(BINARY).map((k) => [k, binaryOp])),
+  SquaredDifference: squaredDifference,
+
+  Relu: unary('Relu'),
+  Relu6: (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    ACTIVATIONS.Relu6!(c, c.use(x), out, x.dtype);
+    return [c.value(out, x.dtype, x.shape)];
+  },
+  LeakyRelu: unaryRow('LeakyRelu', (c) => ({ alpha: attr('float', c.attrs.float('alpha', 0.2)) })),
+  Elu: unaryRow('Elu', () => ({ alpha: attr('float', 1) })),
+  Selu: unary('Selu'),
+  Sigmoid: unary('Sigmoid'),
+  Tanh: unary('Tanh'),
+  Softplus: unary('Softplus'),
+  Softsign: unary('Softsign'),
+  Softmax: unaryRow('Softmax', () => ({ axis: attr('int', -1) })),
+  LogSoftmax: unaryRow('LogSoftmax', () => ({ axis: attr('int', -1) })),
+  Exp: unary('Exp', Math.exp),
+  Log: unary('Log', Math.log),
+  Abs: unary('Abs', Math.abs),
+  Neg: unary('Neg', (x) => -x),
+  Floor: floorOp,
+  Ceil: unary('Ceil', Math.ceil),
+  Round: unary('Round'),
+  Sign: unary('Sign', Math.sign),
+  Sqrt: unary('Sqrt', Math.sqrt),
+  Reciprocal: unary('Reciprocal', (x) => 1 / x),
+  Inv: unary('Reciprocal', (x) => 1 / x),
+  Erf: unary('Erf'),
+  Sin: unary('Sin'),
+  Cos: unary('Cos'),
+  LogicalNot: unary('Not', (x) => +!x),
+  Square: (c) => {
+    const x = c.input(0);
+    if (x.value && small(x.value.shape) && x.dtype !== 'float16' && x.dtype !== 'bfloat16') return [c.constantValue(tensorOf(x.dtype, x.value.shape, x.value.toNumbers().map((v) => v * v)))];
+    const out = c.out();
+    const n = c.use(x);
+    c.emit('Mul', [n, n], [out]);
+    return [c.value(out, x.dtype, x.shape)];
+  },
+  Rsqrt: (c) => {
+    const x = c.input(0);
+    const s = c.tmp('sqrt');
+    c.emit('Sqrt', [c.use(x)], [s]);
+    const out = c.out();
+    c.emit('Reciprocal', [s], [out]);
+    return [c.value(out, x.dtype, x.shape)];
+  },
+  RandomUniform: randomUniform,
+
+  Mean: reduceRow('ReduceMean', 'mean'),
+  Sum: reduceRow('ReduceSum', 'sum'),
+  Max: reduceRow('ReduceMax', 'max'),
+  Min: reduceRow('ReduceMin', 'min'),
+  Prod: reduceRow('ReduceProd', 'prod'),
+  ArgMax: argRow('ArgMax'),
+  ArgMin: argRow('ArgMin'),
+
+  Reshape: reshapeOp,
+  Squeeze: squeezeOp,
+  ExpandDims: (c) => [unsqueeze(c, c.input(0), c.ints(1, 'ExpandDims axis')[0]!, c.out())],
+  ConcatV2: (c) => concatOp(c, c.inputs.slice(0, -1), c.ints(c.inputs.length - 1, 'concat axis')[0]!),
+  Concat: (c) => concatOp(c, c.inputs.slice(1), c.ints(0, 'concat axis')[0]!),
+  Split: (c) => splitOp(c, c.input(1), c.ints(0, 'split axis')[0]!, undefined, c.attrs.int('num_split')),
+  SplitV: (c) => splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')),
+  Unpack: unpackOp,
+  Pack: packOp,
+  Pad: (c) => padOp(c, 'constant'),
+  PadV2: (c) => padOp(c, 'constant'),
+  MirrorPad: (c) => {
+    const mode = c.attrs.string('mode', 'REFLECT');
+    if (mode !== 'REFLECT') throw new UnsupportedError(`MirrorPad mode ${mode}`, `${c.where()} in '${c.file}'`);
+    return padOp(c, 'reflect');
+  },
+  Transpose: transposeOp,
+  Slice: sliceOp,
+  StridedSlice: stridedSlice,
+  Shape: shapeOp,
+  Size: scalarRow((x) => shapeSize(x.shape as number[]), 'Size'),
+  Rank: (c) => {
+    const x = c.input(0);
+    if (!x.shape) throw new UnsupportedError('Rank of a value of unknown rank', `${c.where()} in '${c.file}'`);
+    return [c.constantValue(tensorOf('int32', [], [x.shape.length]))];
+  },
+  Fill: fillOp,
+  Range: rangeOp,
+  Tile: (c) => {
+    const x = c.input(0);
+    const m = c.input(1);
+    const out = c.out();
+    c.emit('Tile', [c.use(x), c.int64Input(1, 'repeats')], [out]);
+    const reps = m.value?.toNumbers();
+    return [c.value(out, x.dtype, x.shape && reps ? x.shape.map((d, i) => (typeof d === 'number' ? d * reps[i]! : null)) : undefined)];
+  },
+  GatherV2: gatherOp,
+  Gather: gatherOp,
+  ResizeBilinear: (c) => resize(c, 'linear'),
+  ResizeNearestNeighbor: (c) => resize(c, 'nearest'),
+  Cast: castOp,
+  Select: selectOp,
+  SelectV2: selectOp,
+};
+
+function fusedBatchNorm(c: NodeCtx): TfValue[] {
+  const format = dataFormat(c);
+  const x = c.input(0);
+  const out = c.out();
+  batchNorm(c, c.use(x), c.inputs.slice(1, 5), format, out);
+  // outputs 1.. (batch statistics, reserve spaces) exist only in training
+  return [c.value(out, x.dtype, x.shape)];
+}
+

@@ -1,0 +1,655 @@
+// TFLite builtin op -> IR, one row per op name as the schema spells it. Each converter reads
+// its options once and emits channels-last `nnport` ops or plain ONNX ops, with QDQ around
+// quantized tensors (see read.ts). Ops not listed here are reported as unsupported by name.
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import type { Attr } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
+import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
+import { DepthToSpaceOptions } from '../generated/tflite/depth-to-space-options.js';
+import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
+import { FullyConnectedOptions } from '../generated/tflite/fully-connected-options.js';
+import { GatherOptions } from '../generated/tflite/gather-options.js';
+import { GeluOptions } from '../generated/tflite/gelu-options.js';
+import { LeakyReluOptions } from '../generated/tflite/leaky-relu-options.js';
+import { PackOptions } from '../generated/tflite/pack-options.js';
+import { Padding } from '../generated/tflite/padding.js';
+import { Pool2DOptions } from '../generated/tflite/pool2-doptions.js';
+import { ReducerOptions } from '../generated/tflite/reducer-options.js';
+import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
+import { ResizeBilinearOptions } from '../generated/tflite/resize-bilinear-options.js';
+import { ResizeNearestNeighborOptions } from '../generated/tflite/resize-nearest-neighbor-options.js';
+import { SoftmaxOptions } from '../generated/tflite/softmax-options.js';
+import { SpaceToDepthOptions } from '../generated/tflite/space-to-depth-options.js';
+import { SplitOptions } from '../generated/tflite/split-options.js';
+import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
+import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
+import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
+import { BatchMatMulOptions } from '../generated/tflite/batch-mat-mul-options.js';
+import { AddOptions } from '../generated/tflite/add-options.js';
+import { SubOptions } from '../generated/tflite/sub-options.js';
+import { MulOptions } from '../generated/tflite/mul-options.js';
+import { DivOptions } from '../generated/tflite/div-options.js';
+import type { OpContext, TfliteTensorInfo } from './read.js';
+import { sameQuant } from './read.js';
+
+type Converter = (c: OpContext) => void;
+
+const int = (value: number): Attr => ({ type: 'int', value });
+const ints = (value: number[]): Attr => ({ type: 'ints', value });
+const float = (value: number): Attr => ({ type: 'float', value });
+const str = (value: string): Attr => ({ type: 'string', value });
+
+// ---- context helpers ----
+
+function tensor(c: OpContext, i: number): TfliteTensorInfo {
+  const idx = c.inputs[i];
+  if (idx === undefined || idx < 0) throw new FormatError(`${c.opName} '${outName(c)}': input ${i} is missing`, { file: c.b.file });
+  return c.b.tensors[idx]!;
+}
+
+function outTensor(c: OpContext, i = 0): TfliteTensorInfo {
+  const idx = c.outputs[i];
+  if (idx === undefined) throw new FormatError(`${c.opName}: output ${i} is missing`, { file: c.b.file });
+  return c.b.tensors[idx]!;
+}
+
+const outName = (c: OpContext): string => (c.outputs.length ? c.b.tensors[c.outputs[0]!]!.name : c.opName);
+const has = (c: OpContext, i: number): boolean => c.inputs[i] !== undefined && c.inputs[i]! >= 0;
+
+/** Float value of input i (DequantizeLinear inserted for a quantized tensor). */
+const fin = (c: OpContext, i: number): string => c.b.floatOf(tensor(c, i));
+
+/** The constant integer values of input i (shapes, axes, permutations, paddings). */
+function constInts(c: OpContext, i: number, what: string): number[] {
+  const t = tensor(c, i);
+  if (!t.data) throw new UnsupportedError(`${c.opName} with a computed ${what}`, `'${outName(c)}': the ${what} input '${t.name}' must be a constant`);
+  return t.data.toNumbers();
+}
+
+function options<T>(c: OpContext, type: BuiltinOptions, make: () => T): T | null {
+  if (c.op.builtinOptionsType() !== type) return null;
+  return c.op.builtinOptions(make() as never) as T;
+}
+
+/** Name the core float op writes for output i (a temporary when an activation or Quantize follows). */
+function floatOut(c: OpContext, i: number, act: ActivationFunctionType = ActivationFunctionType.NONE): string {
+  const t = outTensor(c, i);
+  if (!t.quant && act === ActivationFunctionType.NONE) return t.name;
+  return c.b.fresh(`${t.name}_float`);
+}
+
+/** Fused activation, then QuantizeLinear for a quantized output, ending at the output tensor's name. */
+function finish(c: OpContext, i: number, y: string, act: ActivationFunctionType = ActivationFunctionType.NONE): void {
+  const t = outTensor(c, i);
+  let v = y;
+  if (act !== ActivationFunctionType.NONE) {
+    const to = t.quant ? c.b.fresh(`${t.name}_act`) : t.name;
+    activation(c, act, v, to);
+    v = to;
+  }
+  if (t.quant) {
+    const p = c.b.quantParams(t);
+    c.b.node('QuantizeLinear', [v, p.scale, p.zeroPoint], [t.name], p.attrs);
+  } else if (v !== t.name) {
+    c.b.node('Identity', [v], [t.name]);
+  }
+}
+
+function activation(c: OpContext, act: ActivationFunctionType, x: string, y: string): void {
+  switch (act) {
+    case ActivationFunctionType.RELU:
+      c.b.node('Relu', [x], [y]);
+      return;
+    case ActivationFunctionType.RELU6:
+      c.b.node('Clip', [x, c.b.float(0, 'zero'), c.b.float(6, 'six')], [y]);
+      return;
+    case ActivationFunctionType.RELU_N1_TO_1:
+      c.b.node('Clip', [x, c.b.float(-1, 'minus_one'), c.b.float(1, 'one')], [y]);
+      return;
+    case ActivationFunctionType.TANH:
+      c.b.node('Tanh', [x], [y]);
+      return;
+    default:
+      throw new UnsupportedError(`TFLite fused activation ${ActivationFunctionType[act] ?? act}`, `on ${c.opName} '${outName(c)}'`);
+  }
+}
+
+const autoPad = (p: Padding): Attr => str(p === Padding.SAME ? 'SAME_UPPER' : 'VALID');
+
+/** Ops that only move data: on integers directly when input and output share quantization. */
+function moveData(c: OpContext, build: (x: string, y: string) => void): void {
+  const x = tensor(c, 0);
+  const y = outTensor(c);
+  if (sameQuant(x, y)) {
+    build(x.name, y.name);
+    return;
+  }
+  const out = floatOut(c, 0);
+  build(fin(c, 0), out);
+  finish(c, 0, out);
+}
+
+function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionType): Converter {
+  return (c) => {
+    const a = act(c);
+    const y = floatOut(c, 0, a);
+    c.b.node(opType, c.inputs.map((_, i) => fin(c, i)), [y]);
+    finish(c, 0, y, a);
+  };
+}
+
+function unary(opType: string, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
+  return (c) => {
+    const y = floatOut(c, 0);
+    c.b.node(opType, [fin(c, 0)], [y], attrs(c));
+    finish(c, 0, y);
+  };
+}
+
+function reduce(opType: string): Converter {
+  return (c) => {
+    const o = options(c, BuiltinOptions.ReducerOptions, () => new ReducerOptions());
+    const rank = tensor(c, 0).shape.length;
+    const axes = constInts(c, 1, 'axes').map((a) => (a < 0 ? a + rank : a));
+    const y = floatOut(c, 0);
+    c.b.node(opType, [fin(c, 0), c.b.int64s(axes, 'axes')], [y], { keepdims: int(o?.keepDims() ? 1 : 0) });
+    finish(c, 0, y);
+  };
+}
+
+function pool(opType: 'AveragePool' | 'MaxPool'): Converter {
+  return (c) => {
+    const o = options(c, BuiltinOptions.Pool2DOptions, () => new Pool2DOptions());
+    if (!o) throw new FormatError(`${c.opName} '${outName(c)}' has no Pool2DOptions`, { file: c.b.file });
+    const act = o.fusedActivationFunction();
+    const y = floatOut(c, 0, act);
+    c.b.node(opType, [fin(c, 0)], [y], { kernel_shape: ints([o.filterHeight(), o.filterWidth()]), strides: ints([o.strideH(), o.strideW()]), auto_pad: autoPad(o.padding()) }, 'nnport');
+    finish(c, 0, y, act);
+  };
+}
+
+const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null): ActivationFunctionType => o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
+
+// ---- converters ----
+
+const conv2d: Converter = (c) => {
+  const o = options(c, BuiltinOptions.Conv2DOptions, () => new Conv2DOptions());
+  if (!o) throw new FormatError(`CONV_2D '${outName(c)}' has no Conv2DOptions`, { file: c.b.file });
+  const x = tensor(c, 0);
+  const w = tensor(c, 1);
+  if (w.shape.length !== 4) throw new FormatError(`CONV_2D '${outName(c)}': weights '${w.name}' have shape [${w.shape.join(', ')}], expected OHWI`, { file: c.b.file });
+  const [, kh, kw, inPerGroup] = w.shape as [number, number, number, number];
+  const channels = x.shape[3] ?? inPerGroup;
+  const act = o.fusedActivationFunction();
+  const y = floatOut(c, 0, act);
+  const inputs = [fin(c, 0), fin(c, 1)];
+  if (has(c, 2)) inputs.push(fin(c, 2));
+  c.b.node(
+    'Conv',
+    inputs,
+    [y],
+    {
+      kernel_layout: str('OHWI'),
+      kernel_shape: ints([kh, kw]),
+      strides: ints([o.strideH(), o.strideW()]),
+      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
+      group: int(inPerGroup > 0 && channels % inPerGroup === 0 ? channels / inPerGroup : 1),
+      auto_pad: autoPad(o.padding()),
+    },
+    'nnport',
+  );
+  finish(c, 0, y, act);
+};
+
+const depthwiseConv2d: Converter = (c) => {
+  const o = options(c, BuiltinOptions.DepthwiseConv2DOptions, () => new DepthwiseConv2DOptions());
+  if (!o) throw new FormatError(`DEPTHWISE_CONV_2D '${outName(c)}' has no DepthwiseConv2DOptions`, { file: c.b.file });
+  const x = tensor(c, 0);
+  const w = tensor(c, 1);
+  if (w.shape.length !== 4 || w.shape[0] !== 1) throw new FormatError(`DEPTHWISE_CONV_2D '${outName(c)}': weights '${w.name}' have shape [${w.shape.join(', ')}], expected (1, kh, kw, C·M)`, { file: c.b.file });
+  const [, kh, kw, cm] = w.shape as [number, number, number, number];
+  const channels = x.shape[3]!;
+  // (1,kh,kw,C·M) and HWIO (kh,kw,1,C·M) are the same bytes: a plain reshape (per-channel axis 3 stays 3)
+  const hwio = [kh, kw, 1, cm];
+  let wName: string;
+  if (w.data) {
+    const raw = c.b.initializer(`${w.name}_hwio`, w.data.reshape(hwio));
+    wName = c.b.floatOf({ ...w, shape: hwio }, raw);
+  } else {
+    wName = c.b.fresh(`${w.name}_hwio`);
+    c.b.node('Reshape', [fin(c, 1), c.b.int64s(hwio, 'shape')], [wName]);
+  }
+  const act = o.fusedActivationFunction();
+  const y = floatOut(c, 0, act);
+  const inputs = [fin(c, 0), wName];
+  if (has(c, 2)) inputs.push(fin(c, 2));
+  c.b.node(
+    'Conv',
+    inputs,
+    [y],
+    {
+      kernel_layout: str('HWIO'),
+      kernel_shape: ints([kh, kw]),
+      strides: ints([o.strideH(), o.strideW()]),
+      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
+      group: int(channels),
+      auto_pad: autoPad(o.padding()),
+    },
+    'nnport',
+  );
+  finish(c, 0, y, act);
+};
+
+const transposeConv: Converter = (c) => {
+  const o = options(c, BuiltinOptions.TransposeConvOptions, () => new TransposeConvOptions());
+  if (!o) throw new FormatError(`TRANSPOSE_CONV '${outName(c)}' has no TransposeConvOptions`, { file: c.b.file });
+  const w = tensor(c, 1);
+  const outShape = constInts(c, 0, 'output shape');
+  const act = o.fusedActivationFunction();
+  const y = floatOut(c, 0, act);
+  const inputs = [fin(c, 2), fin(c, 1)];
+  if (has(c, 3)) inputs.push(fin(c, 3));
+  c.b.node(
+    'ConvTranspose',
+    inputs,
+    [y],
+    {
+      kernel_layout: str('OHWI'),
+      kernel_shape: ints([w.shape[1]!, w.shape[2]!]),
+      strides: ints([o.strideH(), o.strideW()]),
+      output_shape: ints(outShape.slice(1, 3)),
+      auto_pad: autoPad(o.padding()),
+    },
+    'nnport',
+  );
+  finish(c, 0, y, act);
+};
+
+const fullyConnected: Converter = (c) => {
+  const o = options(c, BuiltinOptions.FullyConnectedOptions, () => new FullyConnectedOptions());
+  if (o && o.weightsFormat() !== 0) throw new UnsupportedError('FULLY_CONNECTED shuffled weights format', `'${outName(c)}'`);
+  const x = tensor(c, 0);
+  const w = tensor(c, 1);
+  const out = outTensor(c);
+  const inner = w.shape[1]!;
+  // Gemm needs a matrix: flatten the leading dims of the input as integers (no requantization)
+  let xRaw = x.name;
+  if (x.shape.length !== 2) {
+    xRaw = c.b.fresh(`${x.name}_2d`);
+    c.b.node('Reshape', [x.name, c.b.int64s([-1, inner], 'shape')], [xRaw]);
+  }
+  const act = fusedOf(o);
+  const needsReshape = out.shape.length !== 2;
+  const y = floatOut(c, 0, act);
+  const inputs = [c.b.floatOf(x, xRaw), fin(c, 1)];
+  if (has(c, 2)) inputs.push(fin(c, 2));
+  if (!needsReshape) {
+    c.b.node('Gemm', inputs, [y], { transB: int(1) });
+    finish(c, 0, y, act);
+    return;
+  }
+  // keep_num_dims: a rank-2 result reshaped (as integers) to the output's shape
+  const flat = { name: c.b.fresh(`${out.name}_2d`) };
+  c.b.node('Gemm', inputs, [y], { transB: int(1) });
+  let v = y;
+  if (act !== ActivationFunctionType.NONE) {
+    v = c.b.fresh(`${out.name}_act`);
+    activation(c, act, y, v);
+  }
+  if (out.quant) {
+    const p = c.b.quantParams(out);
+    c.b.node('QuantizeLinear', [v, p.scale, p.zeroPoint], [flat.name], p.attrs);
+    v = flat.name;
+  }
+  c.b.node('Reshape', [v, c.b.int64s(out.shape, 'shape')], [out.name]);
+};
+
+const reshape: Converter = (c) => {
+  const out = outTensor(c);
+  let shape: number[];
+  if (has(c, 1) && tensor(c, 1).data) shape = constInts(c, 1, 'shape');
+  else {
+    const o = options(c, BuiltinOptions.ReshapeOptions, () => new ReshapeOptions());
+    shape = o?.newShapeArray() ? Array.from(o.newShapeArray()!) : out.shape;
+  }
+  if (!shape.length && out.shape.length) shape = out.shape;
+  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(shape, 'shape')], [y]));
+};
+
+const softmax: Converter = (c) => {
+  const o = options(c, BuiltinOptions.SoftmaxOptions, () => new SoftmaxOptions());
+  const beta = o?.beta() ?? 1;
+  const y = floatOut(c, 0);
+  let x = fin(c, 0);
+  if (beta !== 1) {
+    const scaled = c.b.fresh(`${outName(c)}_beta`);
+    c.b.node('Mul', [x, c.b.float(beta, 'beta')], [scaled]);
+    x = scaled;
+  }
+  c.b.node('Softmax', [x], [y], { axis: int(-1) });
+  finish(c, 0, y);
+};
+
+const concatenation: Converter = (c) => {
+  const o = options(c, BuiltinOptions.ConcatenationOptions, () => new ConcatenationOptions());
+  const act = fusedOf(o);
+  const y = floatOut(c, 0, act);
+  c.b.node('Concat', c.inputs.map((_, i) => fin(c, i)), [y], { axis: int(o?.axis() ?? 0) });
+  finish(c, 0, y, act);
+};
+
+function padConverter(c: OpContext): void {
+  const p = constInts(c, 1, 'paddings');
+  const rank = p.length / 2;
+  const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
+  const x = tensor(c, 0);
+  const out = outTensor(c);
+  if (sameQuant(x, out) && !has(c, 2)) {
+    // integer padding fills with the zero point, which is what 0.0 quantizes to
+    const inputs = [x.name, c.b.int64s(pads, 'pads')];
+    if (x.quant) inputs.push(c.b.constant(Tensor.scalar(x.dtype, x.quant.zeroPoint[0]!), 'pad_value'));
+    c.b.node('Pad', inputs, [out.name]);
+    return;
+  }
+  const y = floatOut(c, 0);
+  const inputs = [fin(c, 0), c.b.int64s(pads, 'pads')];
+  if (has(c, 2)) inputs.push(fin(c, 2));
+  c.b.node('Pad', inputs, [y]);
+  finish(c, 0, y);
+}
+
+const transpose: Converter = (c) => {
+  const perm = constInts(c, 1, 'permutation');
+  moveData(c, (x, y) => c.b.node('Transpose', [x], [y], { perm: ints(perm) }));
+};
+
+const squeeze: Converter = (c) => {
+  const o = options(c, BuiltinOptions.SqueezeOptions, () => new SqueezeOptions());
+  const dims = o?.squeezeDimsArray() ? Array.from(o.squeezeDimsArray()!) : [];
+  const rank = tensor(c, 0).shape.length;
+  const axes = dims.length ? dims.map((a) => (a < 0 ? a + rank : a)) : tensor(c, 0).shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  moveData(c, (x, y) => c.b.node('Squeeze', [x, c.b.int64s(axes, 'axes')], [y]));
+};
+
+const expandDims: Converter = (c) => {
+  const out = outTensor(c);
+  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(out.shape, 'shape')], [y]));
+};
+
+const gather: Converter = (c) => {
+  const o = options(c, BuiltinOptions.GatherOptions, () => new GatherOptions());
+  if (o && o.batchDims() !== 0) throw new UnsupportedError('GATHER with batch_dims', `'${outName(c)}'`);
+  const idx = tensor(c, 1);
+  moveData(c, (x, y) => c.b.node('Gather', [x, idx.name], [y], { axis: int(o?.axis() ?? 0) }));
+};
+
+const slice: Converter = (c) => {
+  const begin = constInts(c, 1, 'begin');
+  const size = constInts(c, 2, 'size');
+  const shape = tensor(c, 0).shape;
+  const ends = size.map((s, i) => (s === -1 ? shape[i]! : begin[i]! + s));
+  moveData(c, (x, y) => c.b.node('Slice', [x, c.b.int64s(begin, 'starts'), c.b.int64s(ends, 'ends')], [y]));
+};
+
+const stridedSlice: Converter = (c) => {
+  const o = options(c, BuiltinOptions.StridedSliceOptions, () => new StridedSliceOptions());
+  if (o && (o.ellipsisMask() || o.newAxisMask())) throw new UnsupportedError('STRIDED_SLICE with ellipsis or new-axis masks', `'${outName(c)}'`);
+  const begin = constInts(c, 1, 'begin');
+  const end = constInts(c, 2, 'end');
+  const strides = has(c, 3) ? constInts(c, 3, 'strides') : begin.map(() => 1);
+  const beginMask = o?.beginMask() ?? 0;
+  const endMask = o?.endMask() ?? 0;
+  const shrink = o?.shrinkAxisMask() ?? 0;
+  const BIG = 2 ** 53 - 1;
+  const starts = begin.map((v, i) => (beginMask & (1 << i) ? (strides[i]! > 0 ? 0 : BIG) : v));
+  const ends = end.map((v, i) => {
+    if (shrink & (1 << i)) return begin[i]! === -1 ? BIG : begin[i]! + 1;
+    return endMask & (1 << i) ? (strides[i]! > 0 ? BIG : -BIG) : v;
+  });
+  const out = outTensor(c);
+  moveData(c, (x, y) => {
+    const axes = begin.map((_, i) => i);
+    if (!shrink) {
+      c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [y]);
+      return;
+    }
+    const sliced = c.b.fresh(`${out.name}_slice`);
+    c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [sliced]);
+    c.b.node('Reshape', [sliced, c.b.int64s(out.shape, 'shape')], [y]);
+  });
+};
+
+const split: Converter = (c) => {
+  const o = options(c, BuiltinOptions.SplitOptions, () => new SplitOptions());
+  const axisArr = constInts(c, 0, 'axis');
+  const x = tensor(c, 1);
+  const axis = axisArr[0]! < 0 ? axisArr[0]! + x.shape.length : axisArr[0]!;
+  const n = o?.numSplits() ?? c.outputs.length;
+  const outs = c.outputs.map((_, i) => outTensor(c, i));
+  if (outs.every((t) => sameQuant(x, t))) {
+    c.b.node('Split', [x.name], outs.map((t) => t.name), { axis: int(axis), num_outputs: int(n) });
+    return;
+  }
+  const ys = outs.map((_, i) => floatOut(c, i));
+  c.b.node('Split', [c.b.floatOf(x)], ys, { axis: int(axis), num_outputs: int(n) });
+  ys.forEach((y, i) => finish(c, i, y));
+};
+
+const resize =
+  (mode: 'linear' | 'nearest'): Converter =>
+  (c) => {
+    const o =
+      mode === 'linear'
+        ? options(c, BuiltinOptions.ResizeBilinearOptions, () => new ResizeBilinearOptions())
+        : options(c, BuiltinOptions.ResizeNearestNeighborOptions, () => new ResizeNearestNeighborOptions());
+    const align = o?.alignCorners() ?? false;
+    const half = o?.halfPixelCenters() ?? false;
+    const out = outTensor(c);
+    const ctm = align ? 'align_corners' : half ? (mode === 'linear' ? 'half_pixel' : 'tf_half_pixel_for_nn') : 'asymmetric';
+    const attrs: Record<string, Attr> = { mode: str(mode), coordinate_transformation_mode: str(ctm) };
+    if (mode === 'nearest') attrs.nearest_mode = str(align ? 'round_prefer_ceil' : 'floor');
+    const y = floatOut(c, 0);
+    c.b.node('Resize', [fin(c, 0), '', '', c.b.int64s(out.shape, 'sizes')], [y], attrs, 'nnport');
+    finish(c, 0, y);
+  };
+
+const quantize: Converter = (c) => {
+  const x = tensor(c, 0);
+  const out = outTensor(c);
+  if (!out.quant) throw new FormatError(`QUANTIZE '${out.name}': output has no quantization parameters`, { file: c.b.file });
+  const p = c.b.quantParams(out);
+  // float -> int is QuantizeLinear; int -> int (requantize) goes through float
+  c.b.node('QuantizeLinear', [x.quant ? c.b.floatOf(x) : x.name, p.scale, p.zeroPoint], [out.name], p.attrs);
+};
+
+const dequantize: Converter = (c) => {
+  const x = tensor(c, 0);
+  const out = outTensor(c);
+  if (x.dtype === 'float16') {
+    // float16 weights (TF converter's float16 mode): the constant decoded once, or a Cast
+    if (x.data) {
+      c.b.initializers.set(out.name, new Tensor('float32', x.shape, x.data.toFloat32()));
+      return;
+    }
+    c.b.node('Cast', [x.name], [out.name], { to: int(1) });
+    return;
+  }
+  if (!x.quant) throw new FormatError(`DEQUANTIZE '${out.name}': input '${x.name}' has no quantization parameters`, { file: c.b.file });
+  const p = c.b.quantParams(x);
+  c.b.node('DequantizeLinear', [x.name, p.scale, p.zeroPoint], [out.name], p.attrs);
+};
+
+const batchMatMul: Converter = (c) => {
+  const o = options(c, BuiltinOptions.BatchMatMulOptions, () => new BatchMatMulOptions());
+  const swapLast = (i: number, adj: boolean): string => {
+    const v = fin(c, i);
+    if (!adj) return v;
+    const rank = tensor(c, i).shape.length;
+    const perm = Array.from({ length: rank }, (_, k) => k);
+    [perm[rank - 1], perm[rank - 2]] = [perm[rank - 2]!, perm[rank - 1]!];
+    const t = c.b.fresh(`${v}_t`);
+    c.b.node('Transpose', [v], [t], { perm: ints(perm) });
+    return t;
+  };
+  const y = floatOut(c, 0);
+  c.b.node('MatMul', [swapLast(0, o?.adjX() ?? false), swapLast(1, o?.adjY() ?? false)], [y]);
+  finish(c, 0, y);
+};
+
+const gelu: Converter = (c) => {
+  const o = options(c, BuiltinOptions.GeluOptions, () => new GeluOptions());
+  const x = fin(c, 0);
+  const y = floatOut(c, 0);
+  const n = outName(c);
+  const t = (s: string) => c.b.fresh(`${n}_${s}`);
+  if (o?.approximate()) {
+    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+    const x3 = t('x3');
+    c.b.node('Pow', [x, c.b.float(3, 'three')], [x3]);
+    const a = t('a');
+    c.b.node('Mul', [x3, c.b.float(0.044715, 'gelu_c')], [a]);
+    const s = t('s');
+    c.b.node('Add', [x, a], [s]);
+    const k = t('k');
+    c.b.node('Mul', [s, c.b.float(Math.sqrt(2 / Math.PI), 'gelu_k')], [k]);
+    const th = t('tanh');
+    c.b.node('Tanh', [k], [th]);
+    const one = t('one_plus');
+    c.b.node('Add', [th, c.b.float(1, 'one')], [one]);
+    const hx = t('half_x');
+    c.b.node('Mul', [x, c.b.float(0.5, 'half')], [hx]);
+    c.b.node('Mul', [hx, one], [y]);
+  } else {
+    // 0.5·x·(1 + erf(x/√2))
+    const d = t('scaled');
+    c.b.node('Mul', [x, c.b.float(Math.SQRT1_2, 'inv_sqrt2')], [d]);
+    const e = t('erf');
+    c.b.node('Erf', [d], [e]);
+    const one = t('one_plus');
+    c.b.node('Add', [e, c.b.float(1, 'one')], [one]);
+    const hx = t('half_x');
+    c.b.node('Mul', [x, c.b.float(0.5, 'half')], [hx]);
+    c.b.node('Mul', [hx, one], [y]);
+  }
+  finish(c, 0, y);
+};
+
+const pack: Converter = (c) => {
+  const o = options(c, BuiltinOptions.PackOptions, () => new PackOptions());
+  const axis = o?.axis() ?? 0;
+  const out = outTensor(c);
+  const rank = out.shape.length;
+  const a = axis < 0 ? axis + rank : axis;
+  const expanded = c.inputs.map((_, i) => {
+    const v = fin(c, i);
+    const e = c.b.fresh(`${v}_expanded`);
+    c.b.node('Unsqueeze', [v, c.b.int64s([a], 'axes')], [e]);
+    return e;
+  });
+  const y = floatOut(c, 0);
+  c.b.node('Concat', expanded, [y], { axis: int(a) });
+  finish(c, 0, y);
+};
+
+const space =
+  (opType: 'DepthToSpace' | 'SpaceToDepth'): Converter =>
+  (c) => {
+    const o =
+      opType === 'DepthToSpace'
+        ? options(c, BuiltinOptions.DepthToSpaceOptions, () => new DepthToSpaceOptions())
+        : options(c, BuiltinOptions.SpaceToDepthOptions, () => new SpaceToDepthOptions());
+    moveData(c, (x, y) => c.b.node(opType, [x], [y], { blocksize: int(o?.blockSize() ?? 1), ...(opType === 'DepthToSpace' ? { mode: str('DCR') } : {}) }, 'nnport'));
+  };
+
+const unsupported =
+  (why: string): Converter =>
+  (c) => {
+    throw new UnsupportedError(`TFLite op ${c.opName}`, `'${outName(c)}': ${why}`);
+  };
+
+export const TFLITE_READ_OPS: Record<string, Converter> = {
+  CONV_2D: conv2d,
+  DEPTHWISE_CONV_2D: depthwiseConv2d,
+  TRANSPOSE_CONV: transposeConv,
+  FULLY_CONNECTED: fullyConnected,
+  AVERAGE_POOL_2D: pool('AveragePool'),
+  MAX_POOL_2D: pool('MaxPool'),
+  MEAN: reduce('ReduceMean'),
+  SUM: reduce('ReduceSum'),
+  REDUCE_MAX: reduce('ReduceMax'),
+  REDUCE_MIN: reduce('ReduceMin'),
+  REDUCE_PROD: reduce('ReduceProd'),
+  SOFTMAX: softmax,
+  LOG_SOFTMAX: unary('LogSoftmax', () => ({ axis: int(-1) })),
+  LOGISTIC: unary('Sigmoid'),
+  TANH: unary('Tanh'),
+  RELU: unary('Relu'),
+  RELU6: (c) => {
+    const y = floatOut(c, 0);
+    activation(c, ActivationFunctionType.RELU6, fin(c, 0), y);
+    finish(c, 0, y);
+  },
+  RELU_N1_TO_1: (c) => {
+    const y = floatOut(c, 0);
+    activation(c, ActivationFunctionType.RELU_N1_TO_1, fin(c, 0), y);
+    finish(c, 0, y);
+  },
+  LEAKY_RELU: unary('LeakyRelu', (c) => ({ alpha: float(options(c, BuiltinOptions.LeakyReluOptions, () => new LeakyReluOptions())?.alpha() ?? 0.2) })),
+  PRELU: elementwise('PRelu', () => ActivationFunctionType.NONE),
+  HARD_SWISH: unary('HardSwish'),
+  ELU: unary('Elu'),
+  GELU: gelu,
+  ADD: elementwise('Add', (c) => fusedOf(options(c, BuiltinOptions.AddOptions, () => new AddOptions()))),
+  SUB: elementwise('Sub', (c) => fusedOf(options(c, BuiltinOptions.SubOptions, () => new SubOptions()))),
+  MUL: elementwise('Mul', (c) => fusedOf(options(c, BuiltinOptions.MulOptions, () => new MulOptions()))),
+  DIV: elementwise('Div', (c) => fusedOf(options(c, BuiltinOptions.DivOptions, () => new DivOptions()))),
+  MAXIMUM: elementwise('Max', () => ActivationFunctionType.NONE),
+  MINIMUM: elementwise('Min', () => ActivationFunctionType.NONE),
+  POW: elementwise('Pow', () => ActivationFunctionType.NONE),
+  ABS: unary('Abs'),
+  EXP: unary('Exp'),
+  LOG: unary('Log'),
+  SQRT: unary('Sqrt'),
+  NEG: unary('Neg'),
+  FLOOR: unary('Floor'),
+  CEIL: unary('Ceil'),
+  SIN: unary('Sin'),
+  COS: unary('Cos'),
+  RSQRT: (c) => {
+    const s = c.b.fresh(`${outName(c)}_sqrt`);
+    c.b.node('Sqrt', [fin(c, 0)], [s]);
+    const y = floatOut(c, 0);
+    c.b.node('Reciprocal', [s], [y]);
+    finish(c, 0, y);
+  },
+  SQUARE: (c) => {
+    const x = fin(c, 0);
+    const y = floatOut(c, 0);
+    c.b.node('Mul', [x, x], [y]);
+    finish(c, 0, y);
+  },
+  CONCATENATION: concatenation,
+  RESHAPE: reshape,
+  PAD: padConverter,
+  PADV2: padConverter,
+  TRANSPOSE: transpose,
+  RESIZE_BILINEAR: resize('linear'),
+  RESIZE_NEAREST_NEIGHBOR: resize('nearest'),
+  QUANTIZE: quantize,
+  DEQUANTIZE: dequantize,
+  STRIDED_SLICE: stridedSlice,
+  SLICE: slice,
+  SPLIT: split,
+  SQUEEZE: squeeze,
+  EXPAND_DIMS: expandDims,
+  GATHER: gather,
+  BATCH_MATMUL: batchMatMul,
+  PACK: pack,
+  DEPTH_TO_SPACE: space('DepthToSpace'),
+  SPACE_TO_DEPTH: space('SpaceToDepth'),
+  SVDF: unsupported('SVDF (stateful, variable tensors) is not run by nnport'),
+  UNIDIRECTIONAL_SEQUENCE_LSTM: unsupported('UNIDIRECTIONAL_SEQUENCE_LSTM (stateful, variable tensors) is not run by nnport'),
+};

@@ -1,0 +1,341 @@
+// TFLite flatbuffer -> nnport IR. TFLite is channels-last: convolutions and pools become the
+// `nnport`-domain channels-last ops (CONV_2D weights stay OHWI, `kernel_layout: 'OHWI'`;
+// DEPTHWISE_CONV_2D's (1,kh,kw,C·M) is reshaped to HWIO (kh,kw,1,C·M)), everything else plain
+// ONNX ops with axes already in NHWC terms. Quantized tensors keep their integer data and
+// become ONNX QDQ: a DequantizeLinear before each float op that reads one and a QuantizeLinear
+// after each op that writes one (per-tensor or per-axis on any axis, int8/uint8/int16, int32
+// bias), so the float runtime simulates the model and the integer runtime runs the islands.
+import type { DType } from '../../ir/dtypes.js';
+import { DTYPES, viewAs } from '../../ir/dtypes.js';
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import { Model } from '../generated/tflite/model.js';
+import type { Operator } from '../generated/tflite/operator.js';
+import { TensorType } from '../generated/tflite/tensor-type.js';
+import type { ReadOptions } from '../model.js';
+import { CheckedByteBuffer, guardFlatbuffer, ownBytes } from './flatbuffer.js';
+import { TFLITE_READ_OPS } from './ops.js';
+
+/** Quantization of one tensor: per-tensor (axis undefined) or per-axis. */
+export interface TfliteQuant {
+  scale: number[];
+  zeroPoint: number[];
+  axis?: number;
+}
+
+export interface TfliteTensorInfo {
+  index: number;
+  /** unique IR value name */
+  name: string;
+  dtype: DType;
+  shape: number[];
+  signature?: number[];
+  quant?: TfliteQuant;
+  /** constant data (raw, integer for quantized tensors) */
+  data?: Tensor;
+  isVariable: boolean;
+}
+
+const TENSOR_DTYPES: Partial<Record<TensorType, DType>> = {
+  [TensorType.FLOAT32]: 'float32',
+  [TensorType.FLOAT16]: 'float16',
+  [TensorType.INT32]: 'int32',
+  [TensorType.UINT8]: 'uint8',
+  [TensorType.INT64]: 'int64',
+  [TensorType.STRING]: 'string',
+  [TensorType.BOOL]: 'bool',
+  [TensorType.INT16]: 'int16',
+  [TensorType.INT8]: 'int8',
+  [TensorType.FLOAT64]: 'float64',
+  [TensorType.UINT64]: 'uint64',
+  [TensorType.UINT32]: 'uint32',
+  [TensorType.UINT16]: 'uint16',
+  [TensorType.BFLOAT16]: 'bfloat16',
+};
+
+export function dtypeOfTensorType(t: TensorType, what: string): DType {
+  const d = TENSOR_DTYPES[t];
+  if (!d) throw new UnsupportedError(`TFLite tensor type ${TensorType[t] ?? t}`, what);
+  return d;
+}
+
+/** The op's name from an OperatorCode: builtin_code, or the deprecated byte for old files (codes < 127). */
+function opName(code: number, custom: string | null): string {
+  if (code === BuiltinOperator.CUSTOM) return `CUSTOM:${custom ?? '?'}`;
+  return BuiltinOperator[code] ?? `builtin ${code}`;
+}
+
+/** Everything an op converter needs: the tensors of the subgraph and a node sink. */
+export class TfliteGraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly initializers = new Map<string, Tensor>();
+  private readonly used = new Set<string>();
+  private readonly dequantized = new Map<number, string>();
+  private readonly consts = new Map<string, string>();
+
+  constructor(
+    readonly file: string,
+    readonly tensors: TfliteTensorInfo[],
+  ) {
+    for (const t of tensors) this.used.add(t.name);
+  }
+
+  fresh(base: string): string {
+    let name = base;
+    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    this.used.add(name);
+    return name;
+  }
+
+  node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}, domain = ''): Node {
+    const n: Node = { name: outputs[0] ?? opType, opType, domain, inputs, outputs, attrs };
+    this.nodes.push(n);
+    return n;
+  }
+
+  initializer(base: string, t: Tensor): string {
+    const name = this.fresh(base);
+    this.initializers.set(name, t);
+    return name;
+  }
+
+  /** A shared constant (scalars for Clip, shapes), named by its value. */
+  constant(t: Tensor, base: string): string {
+    const key = `${t.dtype}[${t.shape.join(',')}]:${t.toNumbers().join(',')}`;
+    let name = this.consts.get(key);
+    if (!name) this.consts.set(key, (name = this.initializer(base, t)));
+    return name;
+  }
+
+  int64s(values: readonly number[], base = 'const_ints'): string {
+    return this.constant(Tensor.int64([values.length], values), base);
+  }
+
+  float(value: number, base = 'const_float'): string {
+    return this.constant(Tensor.float32([], [value]), base);
+  }
+
+  /** Scale and zero-point initializers of a quantized tensor (per-tensor: scalars). */
+  quantParams(t: TfliteTensorInfo): { scale: string; zeroPoint: string; attrs: Record<string, Attr> } {
+    const q = t.quant!;
+    const zpType: DType = t.dtype === 'int64' ? 'int32' : t.dtype;
+    const perAxis = q.axis !== undefined;
+    const shape = perAxis ? [q.scale.length] : [];
+    const zp = Tensor.zeros(zpType, shape);
+    (zp.data as Int32Array).set(q.zeroPoint);
+    return {
+      scale: this.initializer(`${t.name}_scale`, Tensor.float32(shape, q.scale)),
+      zeroPoint: this.initializer(`${t.name}_zero_point`, zp),
+      attrs: perAxis ? { axis: { type: 'int', value: q.axis! } } : {},
+    };
+  }
+
+  /** The float value of a tensor: its own name, or a DequantizeLinear of it (made once). */
+  floatOf(t: TfliteTensorInfo, rawName = t.name): string {
+    if (!t.quant || t.dtype === 'float32') return rawName;
+    const cached = rawName === t.name ? this.dequantized.get(t.index) : undefined;
+    if (cached) return cached;
+    const p = this.quantParams(t);
+    const out = this.fresh(`${rawName}_dequantized`);
+    this.node('DequantizeLinear', [rawName, p.scale, p.zeroPoint], [out], p.attrs);
+    if (rawName === t.name) this.dequantized.set(t.index, out);
+    return out;
+  }
+}
+
+/** Quantization parameters equal (same scales, zero points, axis): data can move as integers. */
+export function sameQuant(a: TfliteTensorInfo, b: TfliteTensorInfo): boolean {
+  if (a.dtype !== b.dtype) return false;
+  if (!a.quant || !b.quant) return !a.quant && !b.quant;
+  const qa = a.quant;
+  const qb = b.quant;
+  return qa.axis === qb.axis && qa.scale.length === qb.scale.length && qa.scale.every((s, i) => s === qb.scale[i] && qa.zeroPoint[i] === qb.zeroPoint[i]);
+}
+
+/** Per-op view handed to a converter in ops.ts. */
+export interface OpContext {
+  readonly b: TfliteGraphBuilder;
+  readonly op: Operator;
+  readonly opName: string;
+  readonly version: number;
+  /** tensor indices, -1 for an omitted optional input */
+  readonly inputs: number[];
+  readonly outputs: number[];
+}
+
+function readQuant(q: ReturnType<import('../generated/tflite/tensor.js').Tensor['quantization']>, dtype: DType, shape: number[], where: string, file: string): TfliteQuant | undefined {
+  if (!q) return undefined;
+  const n = q.scaleLength();
+  if (n === 0) return undefined;
+  if (dtype === 'float32' || dtype === 'float16') return undefined;
+  const scale = Array.from(q.scaleArray()!);
+  const nz = q.zeroPointLength();
+  if (nz !== 0 && nz !== n) throw new FormatError(`${where}: ${n} scales but ${nz} zero points`, { file });
+  const zeroPoint = new Array<number>(n);
+  for (let i = 0; i < n; i++) zeroPoint[i] = nz ? Number(q.zeroPoint(i)) : 0;
+  if (n === 1) return { scale, zeroPoint };
+  let axis = q.quantizedDimension();
+  // TOCO wrote biases with the weights' quantized_dimension (3 on a 1-D bias): the only axis that fits is 0
+  if (shape.length === 1 && shape[0] === n) axis = 0;
+  if (axis < 0 || axis >= shape.length || shape[axis] !== n) {
+    throw new FormatError(`${where}: ${n} per-channel scales on dimension ${axis} of shape [${shape.join(', ')}]`, { file });
+  }
+  return { scale, zeroPoint, axis };
+}
+
+function constantData(dtype: DType, shape: number[], raw: Uint8Array, where: string, file: string): Tensor {
+  if (dtype === 'string') throw new UnsupportedError('TFLite string constants', where);
+  const count = shapeSize(shape);
+  const need = count * DTYPES[dtype].bytes;
+  if (raw.byteLength !== need) {
+    throw new FormatError(`${where}: buffer holds ${raw.byteLength} bytes, but shape [${shape.join(', ')}] of ${dtype} needs ${need}`, { file });
+  }
+  return new Tensor(dtype, shape, viewAs(dtype, raw, count));
+}
+
+/**
+ * 16x8 models carry int64 biases; ONNX DequantizeLinear stops at int32, so a bias whose values
+ * fit (they do in practice: |bias| < 2^31) is kept as int32 with the same scale.
+ */
+function narrowBias(t: TfliteTensorInfo, file: string): Tensor {
+  const src = t.data!.data as BigInt64Array;
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (v > 2147483647n || v < -2147483648n) throw new UnsupportedError('TFLite int64 bias beyond the int32 range', `tensor '${t.name}' in ${file}`);
+    out[i] = Number(v);
+  }
+  t.dtype = 'int32';
+  return new Tensor('int32', t.shape, out);
+}
+
+export async function readTflite(input: Uint8Array, options: ReadOptions = {}): Promise<Graph> {
+  const file = options.fileName ?? '<bytes>';
+  if (input.byteLength < 8) throw new FormatError(`${input.byteLength} bytes is too short for a TFLite flatbuffer`, { file });
+  const bytes = ownBytes(input);
+  return guardFlatbuffer(file, () => buildGraph(bytes, file));
+}
+
+function buildGraph(bytes: Uint8Array, file: string): Graph {
+  const bb = new CheckedByteBuffer(bytes, file);
+  const root = bb.readInt32(0);
+  if (root < 8 || root + 4 > bytes.byteLength) throw new FormatError(`root table offset ${root} is outside the file (${bytes.byteLength} bytes)`, { file, offset: 0 });
+  const model = Model.getRootAsModel(bb);
+  const version = model.version();
+  if (version !== 3) throw new UnsupportedError(`TFLite schema version ${version}`, 'only version 3 files exist in practice');
+  if (model.subgraphsLength() < 1) throw new FormatError('the model has no subgraph', { file });
+  const sg = model.subgraphs(0)!;
+
+  const opcodes: { name: string; version: number }[] = [];
+  for (let i = 0; i < model.operatorCodesLength(); i++) {
+    const c = model.operatorCodes(i)!;
+    // builtin_code is the real code; files from before 2.4 only have the deprecated int8 field
+    opcodes.push({ name: opName(Math.max(c.builtinCode(), c.deprecatedBuiltinCode()), c.customCode()), version: c.version() });
+  }
+
+  const nBuffers = model.buffersLength();
+  const used = new Set<string>();
+  const tensors: TfliteTensorInfo[] = [];
+  for (let i = 0; i < sg.tensorsLength(); i++) {
+    const t = sg.tensors(i)!;
+    let name = t.name() || `tensor_${i}`;
+    for (let k = 1; used.has(name); k++) name = `${t.name() || `tensor_${i}`}_${k}`;
+    used.add(name);
+    const where = `tensor ${i} '${name}'`;
+    const dtype = dtypeOfTensorType(t.type(), where);
+    const shape = Array.from(t.shapeArray() ?? []);
+    if (shape.some((d) => d < 0)) throw new FormatError(`${where}: negative dimension in shape [${shape.join(', ')}]`, { file });
+    const sig = t.shapeSignatureArray();
+    const info: TfliteTensorInfo = {
+      index: i,
+      name,
+      dtype,
+      shape,
+      signature: sig && sig.length ? Array.from(sig) : undefined,
+      quant: readQuant(t.quantization(), dtype, shape, where, file),
+      isVariable: t.isVariable(),
+    };
+    const bi = t.buffer();
+    if (bi < 0 || bi >= nBuffers) throw new FormatError(`${where}: buffer index ${bi} is out of range (${nBuffers} buffers)`, { file });
+    if (bi > 0) {
+      const buf = model.buffers(bi)!;
+      const off = Number(buf.offset());
+      let raw: Uint8Array | undefined;
+      if (off > 1) {
+        // files over 2 GB keep constant data after the flatbuffer, addressed from the file start
+        const size = Number(buf.size());
+        if (off + size > bytes.byteLength) throw new FormatError(`${where}: buffer ${bi} at offset ${off} + ${size} bytes runs past the end of the file (${bytes.byteLength} bytes)`, { file, offset: off });
+        raw = bytes.subarray(off, off + size);
+      } else if (buf.dataLength() > 0) {
+        raw = buf.dataArray()!;
+      }
+      if (raw && raw.byteLength > 0) info.data = constantData(dtype, shape, raw, where, file);
+      if (info.data && dtype === 'int64' && info.quant) info.data = narrowBias(info, file);
+    }
+    tensors.push(info);
+  }
+
+  const b = new TfliteGraphBuilder(file, tensors);
+  const tensorAt = (idx: number, what: string): TfliteTensorInfo => {
+    const t = tensors[idx];
+    if (!t) throw new FormatError(`${what}: tensor index ${idx} is out of range (${tensors.length} tensors)`, { file });
+    return t;
+  };
+  const valueInfo = (t: TfliteTensorInfo): ValueInfo => ({
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape.map((d, k) => (t.signature && t.signature[k] === -1 ? (k === 0 ? 'batch' : null) : d)),
+  });
+
+  const graphInputs = Array.from(sg.inputsArray() ?? []).map((i) => tensorAt(i, 'subgraph input'));
+  const graphOutputs = Array.from(sg.outputsArray() ?? []).map((i) => tensorAt(i, 'subgraph output'));
+  const feeds = new Set(graphInputs.map((t) => t.index));
+  for (const t of tensors) {
+    if (t.data && !feeds.has(t.index)) b.initializers.set(t.name, t.data);
+  }
+
+  const unsupported = new Set<string>();
+  for (let k = 0; k < sg.operatorsLength(); k++) {
+    const op = sg.operators(k)!;
+    const oi = op.opcodeIndex();
+    if (oi >= opcodes.length) throw new FormatError(`operator ${k}: opcode index ${oi} is out of range (${opcodes.length} operator codes)`, { file });
+    const code = opcodes[oi]!;
+    const inputs = Array.from(op.inputsArray() ?? []);
+    const outputs = Array.from(op.outputsArray() ?? []);
+    for (const i of inputs) if (i !== -1) tensorAt(i, `operator ${k} (${code.name}) input`);
+    for (const i of outputs) tensorAt(i, `operator ${k} (${code.name}) output`);
+    const convert = TFLITE_READ_OPS[code.name];
+    if (!convert) {
+      unsupported.add(code.name);
+      continue;
+    }
+    if (unsupported.size) continue;
+    convert({ b, op, opName: code.name, version: code.version, inputs, outputs });
+  }
+  if (unsupported.size) {
+    throw new UnsupportedError(`TFLite op${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')}`, `'${file}' uses ${[...unsupported].join(', ')}, which nnport does not run`);
+  }
+
+  const description = model.description();
+  const props: Record<string, string> = {};
+  for (let i = 0; i < model.metadataLength(); i++) {
+    const m = model.metadata(i)!;
+    const bi = m.buffer();
+    const name = m.name();
+    if (name === 'min_runtime_version' && bi > 0 && bi < nBuffers) {
+      const data = model.buffers(bi)!.dataArray();
+      if (data) props.min_runtime_version = new TextDecoder().decode(data).replace(/\0+$/, '');
+    }
+  }
+  return {
+    name: sg.name() || 'main',
+    nodes: b.nodes,
+    inputs: graphInputs.map(valueInfo),
+    outputs: graphOutputs.map(valueInfo),
+    initializers: b.initializers,
+    opsets: { '': 21, nnport: 1 },
+    metadata: { producerName: description ?? undefined, props },
+  };
+}

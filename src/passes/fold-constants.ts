@@ -1,0 +1,94 @@
+// Constant folding: a node whose inputs are all constants is computed once and replaced by an
+// initializer under its output's name; Shape / Size of a value whose shape inference fixes it
+// become constants too, so the shape subgraphs of exported models (Shape -> Gather ->
+// Unsqueeze -> Concat -> Reshape) fold away. The computing is injected (`evaluate`, from the
+// runtime's kernels: runtime/evaluate.ts), so this pass never touches WASM itself.
+import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { inferShapes } from '../ir/ops/index.js';
+import { GraphRewriter } from '../ir/rewriter.js';
+import { Tensor } from '../ir/tensor.js';
+
+/** Computes a node's outputs from its inputs (undefined = omitted optional input). */
+export type ConstantEvaluator = (node: Node, inputs: ReadonlyArray<Tensor | undefined>, opset: number) => Tensor[];
+
+export interface FoldConstantsOptions {
+  evaluate: ConstantEvaluator;
+  /** a node whose outputs would hold more bytes than this is left alone (default 16 MiB) */
+  maxBytes?: number;
+  /** also fold Shape / Size of values with a static inferred shape (default true) */
+  shapes?: boolean;
+}
+
+export interface FoldConstantsResult {
+  graph: Graph;
+  /** nodes replaced by initializers */
+  folded: number;
+}
+
+/** Ops whose outputs are not a function of their inputs, and ops with subgraphs, are never folded. */
+const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'If', 'Loop', 'Scan', 'SequenceConstruct', 'SequenceEmpty', 'Optional']);
+
+const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
+
+export function foldConstants(graph: Graph, options: FoldConstantsOptions): FoldConstantsResult {
+  const rw = new GraphRewriter(graph);
+  const maxBytes = options.maxBytes ?? 16 << 20;
+  const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;
+  // initializers that are also graph inputs can be fed over: not constants
+  const overridable = new Set(graph.inputs.map((v) => v.name));
+  const known = new Map<string, Tensor>();
+  for (const [k, t] of graph.initializers) if (!overridable.has(k)) known.set(k, t);
+  const shapes = options.shapes === false ? undefined : inferShapes(graph, { onError: 'unknown' }).values;
+  let folded = 0;
+
+  const constantOf = (name: string): Tensor | undefined => known.get(name) ?? (rw.initializers.has(name) ? undefined : rw.constant(name));
+
+  for (const node of rw.toGraph().nodes) {
+    if (!isOnnx(node) || NOT_FOLDABLE.has(node.opType) || node.opType === 'Constant') continue;
+    if (Object.values(node.attrs).some((a) => a.type === 'graph' || a.type === 'graphs')) continue;
+    let outs: Tensor[] | undefined;
+    if ((node.opType === 'Shape' || node.opType === 'Size') && shapes && node.inputs[0]) {
+      const s = shapes.get(node.inputs[0])?.shape;
+      if (s && s.every((d) => typeof d === 'number' && d >= 0)) {
+        const dims = s as number[];
+        if (node.opType === 'Size') outs = [Tensor.int64([], [dims.reduce((p, d) => p * d, 1)])];
+        else {
+          const r = dims.length;
+          const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
+          const start = clamp(attrInt(node, 'start', 0));
+          const end = clamp(attrInt(node, 'end', r));
+          const sel = dims.slice(start, Math.max(start, end));
+          outs = [Tensor.int64([sel.length], sel)];
+        }
+      }
+    }
+    if (!outs && shapes && node.outputs.length === 1) {
+      // integer values that shape inference computed (a dim picked out of a partly symbolic shape)
+      const v = shapes.get(node.outputs[0]!);
+      if (v?.data && v.shape && v.shape.length <= 1 && v.data.every((d) => typeof d === 'number') && (v.dtype === 'int64' || v.dtype === 'int32')) {
+        const data = v.data as number[];
+        outs = [v.dtype === 'int64' ? Tensor.int64(v.shape as number[], data) : new Tensor('int32', v.shape as number[], Int32Array.from(data))];
+      }
+    }
+    if (!outs) {
+      const inputs = node.inputs.map((i) => (i ? constantOf(i) : undefined));
+      if (node.inputs.some((name, k) => name && !inputs[k])) continue;
+      // data that grows (Expand, Tile, ConstantOfShape...) is checked after computing; inputs bound it before
+      const inBytes = inputs.reduce((p, t) => p + (t ? t.byteLength : 0), 0);
+      if (inBytes > maxBytes) continue;
+      outs = options.evaluate(node, inputs, opset);
+      if (outs.reduce((p, t) => p + t.byteLength, 0) > maxBytes) continue;
+    }
+    if (node.outputs.some((o, k) => o && !outs![k])) continue;
+    rw.removeNode(node);
+    node.outputs.forEach((o, k) => {
+      if (!o) return;
+      rw.initializers.set(o, outs![k]!);
+      known.set(o, outs![k]!);
+    });
+    folded++;
+  }
+  if (!folded) return { graph, folded };
+  rw.sweep();
+  return { graph: rw.toGraph(), folded };
+}

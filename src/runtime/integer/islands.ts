@@ -1,0 +1,180 @@
+// Recognise QDQ islands — DequantizeLinear inputs -> one float op [-> Relu/Clip] -> QuantizeLinear —
+// and replace each by one integer node of domain `nnport.int` that the integer kernels run with
+// TFLite's semantics. Node inputs of a fused op: for every quantized operand its integer value,
+// scale and zero point (three names; '' '' '' for an absent optional operand), then the output
+// scale and zero point. Islands that do not match a kernel stay as QDQ on the float runtime.
+import { attrFloat, attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+
+export const INTEGER_DOMAIN = 'nnport.int';
+
+interface DqInfo {
+  node: Node;
+  raw: string;
+  scale: string;
+  zeroPoint: string;
+  axis?: number;
+  scaleT: Tensor;
+}
+
+interface Views {
+  producer: Map<string, Node>;
+  consumers: Map<string, Node[]>;
+  outputs: Set<string>;
+  init: Map<string, Tensor>;
+}
+
+function dqOf(v: Views, value: string): DqInfo | undefined {
+  const n = v.producer.get(value);
+  if (!n || n.opType !== 'DequantizeLinear' || n.domain) return undefined;
+  const [raw, scale, zp] = n.inputs;
+  const scaleT = scale ? v.init.get(scale) : undefined;
+  if (!raw || !scaleT || !zp || !v.init.has(zp)) return undefined;
+  return { node: n, raw, scale: scale!, zeroPoint: zp, axis: scaleT.size > 1 ? attrInt(n, 'axis', 1) : undefined, scaleT };
+}
+
+const onlyUsedBy = (v: Views, value: string, user: Node): boolean => !v.outputs.has(value) && (v.consumers.get(value) ?? []).every((n) => n === user);
+
+/** Float activation bounds of a Relu / Clip with constant bounds, or undefined. */
+function activationRange(v: Views, n: Node): [number, number] | undefined {
+  if (n.domain) return undefined;
+  if (n.opType === 'Relu') return [0, Infinity];
+  if (n.opType !== 'Clip') return undefined;
+  const bound = (name: string | undefined, dflt: number) => {
+    if (!name) return dflt;
+    const t = v.init.get(name);
+    return t && t.size === 1 ? t.toNumbers()[0]! : undefined;
+  };
+  const lo = bound(n.inputs[1], -Infinity);
+  const hi = bound(n.inputs[2], Infinity);
+  return lo === undefined || hi === undefined ? undefined : [lo, hi];
+}
+
+type Matcher = (v: Views, core: Node, dqs: (DqInfo | undefined)[]) => { inputs: string[]; attrs: Record<string, Attr> } | undefined;
+
+const triple = (d: DqInfo | undefined): string[] => (d ? [d.raw, d.scale, d.zeroPoint] : ['', '', '']);
+const perTensor = (d: DqInfo | undefined): boolean => !!d && d.axis === undefined;
+
+const conv: Matcher = (_v, core, dqs) => {
+  const [x, w, b] = dqs;
+  if (!perTensor(x) || !w || (core.inputs[2] && !b)) return undefined;
+  const layout = attrString(core, 'kernel_layout', 'HWIO');
+  if (layout !== 'OHWI' && layout !== 'HWIO') return undefined;
+  // per-channel weights must be quantized along the output channels
+  if (w.axis !== undefined && w.axis !== (layout === 'OHWI' ? 0 : 3)) return undefined;
+  if (b && b.axis !== undefined && b.axis !== 0) return undefined;
+  return { inputs: [...triple(x), ...triple(w), ...triple(b)], attrs: { ...core.attrs } };
+};
+
+const gemm: Matcher = (_v, core, dqs) => {
+  const [x, w, b] = dqs;
+  if (!perTensor(x) || !w || (core.inputs[2] && !b)) return undefined;
+  if (attrInt(core, 'transA', 0) !== 0 || attrInt(core, 'transB', 0) !== 1 || attrFloat(core, 'alpha', 1) !== 1 || attrFloat(core, 'beta', 1) !== 1) return undefined;
+  if (w.axis !== undefined && w.axis !== 0) return undefined;
+  return { inputs: [...triple(x), ...triple(w), ...triple(b)], attrs: {} };
+};
+
+const allPerTensor: Matcher = (_v, core, dqs) => {
+  if (dqs.length !== core.inputs.length || !dqs.every(perTensor)) return undefined;
+  return { inputs: dqs.flatMap(triple), attrs: { ...core.attrs } };
+};
+
+const reduceMean: Matcher = (v, core, dqs) => {
+  const x = dqs[0];
+  if (!perTensor(x)) return undefined;
+  const axesT = core.inputs[1] ? v.init.get(core.inputs[1]) : undefined;
+  const axes = axesT ? axesT.toNumbers() : attrInts(core, 'axes');
+  if (!axes) return undefined;
+  return { inputs: triple(x), attrs: { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: attrInt(core, 'keepdims', 1) } } };
+};
+
+const MATCHERS: Record<string, Matcher> = {
+  'nnport::Conv': conv,
+  Gemm: gemm,
+  Add: allPerTensor,
+  Sub: allPerTensor,
+  Mul: allPerTensor,
+  'nnport::AveragePool': allPerTensor,
+  'nnport::MaxPool': allPerTensor,
+  Softmax: allPerTensor,
+  Sigmoid: allPerTensor,
+  Tanh: allPerTensor,
+  Concat: allPerTensor,
+  ReduceMean: reduceMean,
+};
+
+export interface IntegerOptions {
+  /**
+   * How conv and add results are requantized: 'reference' (default) is TFLite's reference
+   * kernels (fixed-point multiplier, double rounding; what TFLite Micro runs), 'xnnpack' the
+   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D
+   * (float32 scale, round half to even) and ADD/SUB (its own fixed-point grid); its
+   * FULLY_CONNECTED stays on the reference path.
+   * They differ by one step on rare values, which deep models amplify.
+   */
+  requantization?: 'reference' | 'xnnpack';
+}
+
+/** The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is untouched). */
+export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
+  const v: Views = { producer: new Map(), consumers: new Map(), outputs: new Set(graph.outputs.map((o) => o.name)), init: graph.initializers };
+  for (const n of graph.nodes) {
+    for (const o of n.outputs) if (o) v.producer.set(o, n);
+    for (const i of n.inputs) {
+      if (!i) continue;
+      let c = v.consumers.get(i);
+      if (!c) v.consumers.set(i, (c = []));
+      c.push(n);
+    }
+  }
+  const replaced = new Map<Node, Node>();
+  const removed = new Set<Node>();
+  for (const q of graph.nodes) {
+    if (q.opType !== 'QuantizeLinear' || q.domain) continue;
+    const [qIn, ys, yz] = q.inputs;
+    const ysT = ys ? v.init.get(ys) : undefined;
+    if (!qIn || !ysT || ysT.size !== 1 || !yz || !v.init.has(yz)) continue;
+    let core = v.producer.get(qIn);
+    if (!core || removed.has(core) || replaced.has(core)) continue;
+    let act: Node | undefined;
+    let range: [number, number] | undefined;
+    if ((range = activationRange(v, core)) && onlyUsedBy(v, core.outputs[0]!, q)) {
+      act = core;
+      core = v.producer.get(core.inputs[0]!);
+      if (!core || !onlyUsedBy(v, core.outputs[0]!, act)) continue;
+    } else if (!onlyUsedBy(v, qIn, q)) continue;
+    if (removed.has(core) || replaced.has(core) || core.outputs.length !== 1) continue;
+
+    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize)
+    if (core.opType === 'DequantizeLinear' && !core.domain && !act) {
+      const d = dqOf(v, core.outputs[0]!);
+      if (!d || d.axis !== undefined) continue;
+      replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: {} });
+      continue;
+    }
+    const key = core.domain ? `${core.domain}::${core.opType}` : core.opType;
+    const match = MATCHERS[key];
+    if (!match) continue;
+    const dataInputs = key === 'ReduceMean' ? core.inputs.slice(0, 1) : core.inputs;
+    const dqs = dataInputs.map((i) => (i ? dqOf(v, i) : undefined));
+    const m = match(v, core, dqs);
+    if (!m) continue;
+    const attrs: Record<string, Attr> = { ...m.attrs };
+    if (options.requantization && ['Conv', 'Add', 'Sub'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };
+    replaced.set(q, { name: q.name, opType: core.opType, domain: INTEGER_DOMAIN, inputs: [...m.inputs, ys!, yz], outputs: [...q.outputs], attrs });
+    removed.add(core);
+    if (act) removed.add(act);
+  }
+  if (!replaced.size) return graph;
+  let nodes = graph.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+  // DequantizeLinear nodes whose float output nothing reads any more
+  for (;;) {
+    const read = new Set<string>(graph.outputs.map((o) => o.name));
+    for (const n of nodes) for (const i of n.inputs) if (i) read.add(i);
+    const kept = nodes.filter((n) => !(n.opType === 'DequantizeLinear' && !n.domain && !read.has(n.outputs[0]!)));
+    if (kept.length === nodes.length) break;
+    nodes = kept;
+  }
+  return { ...graph, nodes, opsets: { ...graph.opsets, [INTEGER_DOMAIN]: 1 } };
+}

@@ -1,0 +1,110 @@
+// Real Caffe models from the corpus, read by nnport, run by nnport's runtime and, converted to
+// ONNX, by onnxruntime-node, against OpenCV dnn's outputs on the same input (1e-4 of the
+// output's scale). The prototxt-only nets get random weights written into a caffemodel.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
+import { opencvRandom, opencvReal, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
+
+const TOL = 1e-4;
+
+async function check(graph: Graph, ref: OpenCvReference, onnx = true): Promise<void> {
+  const input = graph.inputs.find((v) => !graph.initializers.has(v.name))!;
+  const got = (await runGraph(graph, { [input.name]: ref.input })).outputs;
+  expect([...got.keys()].sort()).toEqual([...ref.outputs.keys()].sort());
+  for (const [name, want] of ref.outputs) {
+    const t = got.get(name)!;
+    expect(t.shape, name).toEqual(want.shape);
+    expect(relativeError(t, want), `nnport ${name}`).toBeLessThanOrEqual(TOL);
+  }
+  if (!onnx) return;
+  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const res = await session.run({ [input.name]: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
+  await session.release();
+  for (const [name, want] of ref.outputs) {
+    const o = res[name]!;
+    expect(o.dims, `onnx ${name}`).toEqual(want.shape);
+    expect(relativeError({ data: o.data, shape: o.dims } as never, want), `onnxruntime ${name}`).toBeLessThanOrEqual(TOL);
+  }
+}
+
+const REAL: [string, string, string, number[]][] = [
+  ['lenet', 'caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],
+  ['cifar10-quick', 'caffe/cifar10-quick-v1format/cifar10_quick.prototxt', 'caffe/cifar10-quick-v1format/cifar10_quick_iter_5000.caffemodel', [2, 3, 32, 32]],
+  ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
+  // P-Net is fully convolutional: an odd input size exercises ceil pooling on odd sizes.
+  ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
+  ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
+  ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
+  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
+];
+
+describe('Caffe models with their weights vs OpenCV dnn', () => {
+  for (const [key, proto, weights, shape] of REAL) {
+    it(key, async () => {
+      const p = corpusPath(proto);
+      const w = corpusPath(weights);
+      const ref = opencvReal(key, p, w, shape);
+      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, w), inputShapes: { [inputName(p)]: shape } });
+      await check(model.graph, ref);
+    }, 60_000);
+  }
+});
+
+/** The prototxt's input blob name (all corpus nets have one). */
+function inputName(p: string): string {
+  const text = readFileSync(p, 'utf8');
+  return (/^\s*input\s*:\s*"([^"]+)"/m.exec(text) ?? /type\s*:\s*"Input"[\s\S]*?top\s*:\s*"([^"]+)"/.exec(text) ?? /top\s*:\s*"([^"]+)"[\s\S]*?type\s*:\s*"Input"/.exec(text))![1]!;
+}
+
+/**
+ * The input sizes are the smallest these nets allow (GoogLeNet's and ResNet's 7x7 AVE pools fix
+ * 224; FCN's pad 100 and DilatedNet's unpadded VGG front end need a large field). `slim` divides
+ * every num_output of 64 or more (but the 1000 classes) by that factor in a copy of the
+ * prototxt, keeping every layer, kernel, stride, pad, dilation, crop and group, so that the
+ * reference run stays seconds; the full prototxt is still read and must give the same output
+ * shapes.
+ */
+const RANDOM: [string, string, number[], number][] = [
+  ['googlenet', 'caffe/googlenet-deploy-prototxt/deploy.prototxt', [1, 3, 224, 224], 1],
+  ['resnet50', 'caffe/resnet50-deploy-prototxt/ResNet-50-deploy.prototxt', [1, 3, 224, 224], 4],
+  ['mobilenet-v1', 'caffe/mobilenet-v1-deploy-prototxt/mobilenet_deploy.prototxt', [1, 3, 96, 96], 1],
+  ['squeezenet-v1.1', 'caffe/squeezenet-v1.1-deploy-prototxt/deploy.prototxt', [1, 3, 67, 67], 1],
+  ['fcn8s', 'caffe/fcn8s-deploy-prototxt/deploy.prototxt', [1, 3, 37, 45], 16],
+  ['dilation8', 'caffe/dilation8-deploy-prototxt/dilation8_pascal_voc_deploy.prototxt', [1, 3, 388, 396], 16],
+];
+
+function slimmed(key: string, p: string, factor: number): string {
+  if (factor === 1) return p;
+  const dir = join(REPO_ROOT, '.fixtures-cache/caffe', key);
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, basename(p));
+  let text = readFileSync(p, 'utf8').replace(/num_output\s*:\s*(\d+)/g, (m, n: string) => (Number(n) >= 64 && Number(n) !== 1000 && Number(n) % factor === 0 ? `num_output: ${Number(n) / factor}` : m));
+  // MobileNet-style depthwise groups follow their channels
+  text = text.replace(/group\s*:\s*(\d+)/g, (m, n: string) => (Number(n) >= 64 && Number(n) % factor === 0 ? `group: ${Number(n) / factor}` : m));
+  writeFileSync(out, text);
+  return out;
+}
+
+describe('prototxt-only Caffe nets with random weights vs OpenCV dnn', () => {
+  for (const [key, proto, shape, factor] of RANDOM) {
+    it(key, async () => {
+      const full = corpusPath(proto);
+      const inputShapes = { [inputName(full)]: shape };
+      const p = slimmed(key, full, factor);
+      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, inputShapes });
+      const ref = opencvRandom(key, p, bare.graph, shape);
+      // Without weights the graph already has OpenCV's output shapes, at full size too.
+      const fullGraph = (await readCaffePrototxt(new Uint8Array(readFileSync(full)), { fileName: full, inputShapes })).graph;
+      for (const o of fullGraph.outputs) expect(o.shape, o.name).toEqual(ref.outputs.get(o.name)?.shape);
+      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!), inputShapes });
+      await check(model.graph, ref);
+    }, 120_000);
+  }
+});

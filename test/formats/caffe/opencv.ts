@@ -1,0 +1,86 @@
+// OpenCV dnn (cv2.dnn.readNetFromCaffe) reference outputs for Caffe models, made by
+// scripts/fixtures/caffe_opencv.py and cached under .fixtures-cache/caffe/<key>/.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Graph } from '../../../src/ir/graph.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
+import type { ModelFileSet } from '../../../src/formats/model.js';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+
+const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/caffe_opencv.py');
+const CACHE = join(REPO_ROOT, '.fixtures-cache/caffe');
+
+export interface OpenCvReference {
+  dir: string;
+  input: Tensor;
+  /** OpenCV's output layers by name */
+  outputs: Map<string, Tensor>;
+  /** the random weights written for a prototxt-only net */
+  weights?: string;
+}
+
+function load(dir: string): OpenCvReference {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { outputs: Record<string, number[]> };
+  const outputs = new Map<string, Tensor>();
+  for (const name of Object.keys(meta.outputs)) outputs.set(name, readNpy(new Uint8Array(readFileSync(join(dir, `${name.replaceAll('/', '__')}.npy`)))));
+  const weights = join(dir, 'weights.caffemodel');
+  return { dir, input: readNpy(new Uint8Array(readFileSync(join(dir, 'input.npy')))), outputs, weights: existsSync(weights) ? weights : undefined };
+}
+
+/** OpenCV's outputs for a real prototxt + caffemodel on a fixed random input of `shape`. */
+export function opencvReal(key: string, prototxt: string, caffemodel: string, shape: number[]): OpenCvReference {
+  const dir = join(CACHE, key);
+  if (!existsSync(join(dir, 'meta.json'))) {
+    execFileSync('/usr/bin/python3', [SCRIPT, 'real', prototxt, caffemodel, dir, '--shape', shape.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  return load(dir);
+}
+
+/**
+ * Random weights for a prototxt-only net: one entry per weighted layer with the blob shapes
+ * the net declares (nnport read without weights leaves them as graph inputs documented with
+ * their layer); OpenCV loads the caffemodel the script writes and refuses blobs that do not
+ * fit its own reading of the prototxt.
+ */
+export function opencvRandom(key: string, prototxt: string, weightless: Graph, shape: number[]): OpenCvReference {
+  const dir = join(CACHE, key);
+  if (!existsSync(join(dir, 'meta.json'))) {
+    mkdirSync(dir, { recursive: true });
+    const spec: { layer: string; kind: string; shapes: number[][] }[] = [];
+    for (const v of weightless.inputs) {
+      const m = /^weights of layer '(.*)' \((\w+)\)/.exec(v.doc ?? '');
+      if (!m) continue;
+      let e = spec.find((s) => s.layer === m[1]);
+      if (!e) spec.push((e = { layer: m[1]!, kind: m[2]!, shapes: [] }));
+      e.shapes.push(v.shape as number[]);
+    }
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+    execFileSync('/usr/bin/python3', [SCRIPT, 'random', prototxt, join(dir, 'spec.json'), dir, '--shape', shape.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  return load(dir);
+}
+
+/** A ModelFileSet over real paths: the primary first, then its companions. */
+export function pathFiles(...paths: string[]): ModelFileSet {
+  return {
+    given: paths.map((p) => basename(p)),
+    read: async (name) => new Uint8Array(readFileSync(paths.find((p) => basename(p) === name) ?? join(dirname(paths[0]!), name))),
+    list: async () => readdirSync(dirname(paths[0]!)),
+  };
+}
+
+/** max |a - b| / max(|b|) over the elements (the error relative to the output's scale). */
+export function relativeError(got: Tensor, want: Tensor): number {
+  const a = got.data as Float32Array;
+  const b = want.data as Float32Array;
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    const d = Math.abs(a[i]! - b[i]!);
+    err = Number.isNaN(d) ? Infinity : Math.max(err, d);
+  }
+  return err / Math.max(scale, 1e-12);
+}

@@ -1,0 +1,79 @@
+// The layout pass on the eight torchvision fixtures (exported by PyTorch): the channels-last
+// graph has no Transpose inside the network, and run on the NHWC input it matches PyTorch's
+// output (output.npy) within 1e-4 of the output's scale; with keepNchwIo the only transposes
+// are at the inputs/outputs. Lowering back to ONNX ops gives the original computation (1e-5).
+import { describe, expect, it } from 'vitest';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { foldConstants } from '../../../src/passes/fold-constants.js';
+import { channelsLastPerm, explainLayout, permuteTensor, toChannelsLast } from '../../../src/passes/layout.js';
+import { createNodeEvaluator } from '../../../src/runtime/evaluate.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { relativeError, TORCHVISION_MODELS, torchvisionFixture } from './torchvision.js';
+
+const feedName = (g: Graph): string => g.inputs.filter((v) => !g.initializers.has(v.name))[0]!.name;
+const transposeCount = (g: Graph): number => g.nodes.filter((n) => n.opType === 'Transpose').length;
+const nhwc = (t: Tensor): Tensor => permuteTensor(t, channelsLastPerm(t.rank));
+
+describe('layout pass: NCHW -> channels-last on the torchvision fixtures', () => {
+  for (const name of TORCHVISION_MODELS) {
+    it(`${name}: no transpose inside, NHWC output matches PyTorch`, async () => {
+      const f = await torchvisionFixture(name);
+      const { graph: folded } = foldConstants(f.graph, { evaluate: await createNodeEvaluator() });
+      const result = toChannelsLast(folded);
+      const g = result.graph;
+      const lines = explainLayout(result);
+      expect(transposeCount(g), lines.join('\n')).toBe(0);
+      expect(result.transposes).toEqual([]);
+      expect(g.nodes.some((n) => n.domain === 'nnport')).toBe(true);
+      expect(g.nodes.filter((n) => n.domain === '' && ['Conv', 'MaxPool', 'AveragePool', 'BatchNormalization', 'GlobalAveragePool'].includes(n.opType))).toEqual([]);
+      const out = (await runGraph(g, { [feedName(g)]: nhwc(f.input) })).outputs.get(g.outputs[0]!.name)!;
+      const want = f.output.rank >= 3 ? nhwc(f.output) : f.output;
+      expect(out.shape).toEqual(want.shape);
+      expect(relativeError(out, want)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('layout pass options', () => {
+  it('keepNchwIo: the only transposes are at the input and the output, reported as such; NCHW output matches PyTorch', async () => {
+    const f = await torchvisionFixture('seg_head');
+    const result = toChannelsLast(f.graph, { keepNchwIo: true });
+    const g = result.graph;
+    expect(transposeCount(g)).toBe(2);
+    expect(result.transposes.map((t) => t.io)).toEqual([true, true]);
+    expect(result.transposes.map((t) => t.perm)).toEqual([
+      [0, 2, 3, 1],
+      [0, 3, 1, 2],
+    ]);
+    const out = (await runGraph(g, { [feedName(g)]: f.input })).outputs.get(g.outputs[0]!.name)!;
+    expect(relativeError(out, f.output)).toBeLessThan(1e-4);
+  });
+
+  it("lenet: the dense layer after the flatten gets its weight rows in H·W·C order, and tflite target lays conv weights OHWI", async () => {
+    const f = await torchvisionFixture('lenet');
+    const result = toChannelsLast(f.graph, { target: 'tflite' });
+    expect(result.notes.some((n) => /weight rows re-ordered/.test(n))).toBe(true);
+    const convs = result.graph.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'Conv');
+    expect(convs.length).toBeGreaterThan(0);
+    for (const c of convs) expect(c.attrs.kernel_layout).toEqual({ type: 'string', value: 'OHWI' });
+    const g = result.graph;
+    const out = (await runGraph(g, { [feedName(g)]: nhwc(f.input) })).outputs.get(g.outputs[0]!.name)!;
+    expect(relativeError(out, f.output)).toBeLessThan(1e-4);
+  });
+
+  it('mobilenet_v2 for tflite: depthwise convs stay HWIO (a reshape of TFLite\'s (1, kh, kw, C·M)), others OHWI', async () => {
+    const f = await torchvisionFixture('mobilenet_v2');
+    const g = toChannelsLast(f.graph, { target: 'tflite' }).graph;
+    const convs = g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'Conv');
+    const dw = convs.filter((n) => (n.attrs.group?.value as number) > 1);
+    expect(dw.length).toBeGreaterThan(0);
+    for (const c of dw) {
+      expect(c.attrs.kernel_layout?.value).toBe('HWIO');
+      expect(g.initializers.get(c.inputs[1]!)!.shape[2]).toBe(1);
+    }
+    for (const c of convs.filter((n) => !dw.includes(n))) expect(c.attrs.kernel_layout?.value).toBe('OHWI');
+    const out = (await runGraph(g, { [feedName(g)]: nhwc(f.input) })).outputs.get(g.outputs[0]!.name)!;
+    expect(relativeError(out, f.output)).toBeLessThan(1e-4);
+  });
+});
