@@ -1,6 +1,7 @@
 // npm run bench:pytorch [-- --json] [-- --runs N] [-- FILE.pt ...]
-// Reading PyTorch state dicts: nnport's readPytorch (no Python, no pickle execution) against
-// torch.load (Debian PyTorch), on resnet50 (~100 MB) and vgg16 (~530 MB) by default. Each load
+// Reading PyTorch state dicts: nnport's loadModelFile (the product path: format detection, the
+// guarded reader with its parallel reads of large files, readPytorch; no Python, no pickle
+// execution) against torch.load (Debian PyTorch), on resnet50 (~100 MB) and vgg16 (~530 MB) by default. Each load
 // runs in a fresh process; we report the median wall time and the peak RSS the load added over
 // the process's RSS just before it (so interpreter / module start-up is not counted for either).
 // Both touch every tensor's data once so that lazy or mapped reads cannot look faster than they are.
@@ -16,10 +17,11 @@ const PY = '/usr/bin/python3';
 if (process.argv[2] === '--child') {
   // One measured load, in this process: print {ms, peakDeltaBytes, tensors, bytes} as JSON.
   const file = process.argv[3];
-  const { readPytorchFile } = await import('../src/formats/pytorch/index.ts');
+  const { loadModelFile } = await import('../src/index.ts');
   const before = process.memoryUsage().rss;
   const t0 = performance.now();
-  const model = await readPytorchFile(file);
+  const model = await loadModelFile(file);
+  if (model.kind !== 'weights') throw new Error(`${file}: read as a ${model.kind} model, not a state dict`);
   let sum = 0;
   let total = 0;
   for (const t of model.tensors.values()) {
@@ -101,7 +103,7 @@ for (const file of files) {
 
 if (json) console.log(JSON.stringify(results, null, 1));
 else {
-  console.log(`readPytorch vs torch.load (median of ${runs} fresh processes; peak = RSS added by the load)`);
+  console.log(`loadModelFile vs torch.load (median of ${runs} fresh processes; peak = RSS added by the load)`);
   console.log('file                                   size MB  nnport ms  torch ms  speedup  nnport peak MB (x file)  torch peak MB (x file)');
   for (const r of results) {
     console.log(

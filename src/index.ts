@@ -6,12 +6,14 @@ import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
 import { runtimeInputs, type Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
+import type { TensorKernels } from './ir/tensor-kernels.js';
 import { blobFileSet, nodeFileSet, type ModelFileInput, type TrackedFileSet } from './io/model-files.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 import { runInteger } from './runtime/integer/index.js';
-import { initKernels } from './wasm/loader.js';
+import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
+import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -24,6 +26,7 @@ export { runInteger, fuseQdqIslands, type IntegerOptions } from './runtime/integ
 export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
 export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
+export { inlineKernels } from './wasm/tensor-kernels.js';
 export { formatSummary, type ModelSummary } from './api/summary.js';
 export { diffTensors, type TensorDiff } from './api/compare.js';
 export { parseNameMapping } from './passes/name-mapping.js';
@@ -32,6 +35,8 @@ export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
 export { freeze, type FreezeOptions, type FrozenGraph } from './passes/freeze.js';
 export { writeNpz } from './formats/numpy/index.js';
+export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
+export { readTfjsLayers, writeTfjsLayers } from './formats/tfjs/index.js';
 
 registerAllFormats();
 
@@ -100,6 +105,8 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
+  // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
+  if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };
@@ -109,11 +116,15 @@ export async function convert(model: LoadedModel, outputName: string, options: O
  * Fill `target`'s weights from `source` by name (a state dict, safetensors, npz, or another
  * model's initializers), fixing layouts per layer type. Returns the new model and a report.
  */
-export async function transplantWeights(source: LoadedModel, target: LoadedModel, options: TransplantOptions = {}): Promise<{ model: LoadedModel; report: TransplantReport }> {
+export async function transplantWeights(
+  source: LoadedModel,
+  target: LoadedModel,
+  options: Omit<TransplantOptions, 'kernels'> & { kernels?: TensorKernels } = {},
+): Promise<{ model: LoadedModel; report: TransplantReport }> {
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
   const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
-  await initKernels(); // layout fixes are permutations in WASM
-  const { graph, report } = transplantPass(weights, target.graph, options);
+  // layout fixes and casts run on the inline WASM kernels unless the caller brings others (a worker pool)
+  const { graph, report } = await transplantPass(weights, target.graph, { ...options, kernels: options.kernels ?? inlineKernels });
   return { model: { ...target, graph }, report };
 }
 

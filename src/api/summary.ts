@@ -2,7 +2,7 @@ import type { DType } from '../ir/dtypes.js';
 import { runtimeInputs, type Dim, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../ir/tensor.js';
-import type { LoadedModel } from '../formats/model.js';
+import type { Listing, LoadedModel } from '../formats/model.js';
 import { formatById } from '../formats/registry.js';
 
 export interface ValueSummary {
@@ -51,6 +51,8 @@ export interface ModelSummary {
   selected?: string;
   scalars?: Record<string, string>;
   metadata?: Record<string, string>;
+  /** format-specific tables (TensorFlow: source nodes, signatures, variables) */
+  listings?: Listing[];
 }
 
 /** Every weight's row, and the totals `inspect` prints above them. */
@@ -94,6 +96,7 @@ export function summarize(model: LoadedModel, file: string): ModelSummary {
       selected: model.selected,
       scalars: model.scalars,
       metadata: model.metadata,
+      listings: model.listings,
     };
   }
   const g = model.graph;
@@ -116,6 +119,7 @@ export function summarize(model: LoadedModel, file: string): ModelSummary {
     ...inferredValues(g),
     ...weightTable(g.initializers),
     metadata: meta?.props,
+    listings: model.listings,
   };
 }
 
@@ -161,6 +165,13 @@ export function formatSummary(s: ModelSummary): string {
     const ow = Math.min(28, Math.max(2, ...s.values.map((v) => v.op.length)));
     for (const v of s.values) lines.push(`    ${v.name.padEnd(w)}  ${v.op.padEnd(ow)}  ${(v.dtype ?? '?').padEnd(8)} ${dims(v.shape)}`);
     for (const note of s.shapeNotes ?? []) lines.push(`    note: ${note}`);
+  }
+  for (const l of s.listings ?? []) {
+    lines.push(`  ${l.title} (${l.rows.length}):`);
+    const widths = l.columns.map((c, i) => Math.min(48, Math.max(c.length, ...l.rows.map((r) => (r[i] ?? '').length))));
+    const fmt = (r: string[]) => `    ${r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+    lines.push(fmt(l.columns));
+    for (const r of l.rows) lines.push(fmt(r));
   }
   lines.push(`  weights (${s.weights.length} tensors, ${s.totalParameters.toLocaleString('en-US')} parameters, ${humanBytes(s.totalBytes)}):`);
   // reduce, not Math.max(...list): a file may hold 100k+ weights, more than a call's arguments

@@ -3,6 +3,7 @@
 import { UsageError } from '../ir/errors.js';
 
 export const INPUT_SHAPE_HELP = '  --input-shape [NAME=]N,C,H,W  shape of an input instead of the file\'s (Caffe); repeat per input';
+export const FUSE_SCALE_HELP = '  --fuse-scale        Caffe: fold each Scale after a BatchNorm into one BatchNormalization';
 
 /** The option's values as name -> shape; an unnamed shape is keyed '' (the only input). */
 export function parseInputShapes(values: readonly string[], command: string): Record<string, number[]> | undefined {

@@ -1,7 +1,7 @@
 // Every format nnport knows, most specific detectors first.
 // Adding a format = one import and one entry in FORMATS.
 import { caffemodelFormat, caffePrototxtFormat } from './caffe/index.js';
-import { kerasH5Format } from './keras/index.js';
+import { kerasH5Format, kerasV3Format } from './keras/index.js';
 import { npyFormat, npzFormat } from './numpy/index.js';
 import { pytorchLegacyFormat, pytorchZipFormat } from './pytorch/index.js';
 import { safetensorsFormat } from './safetensors/index.js';
@@ -15,6 +15,7 @@ export const FORMATS: FormatHandler[] = [
   onnxFormat,
   tfliteFormat,
   kerasH5Format,
+  kerasV3Format,
   tfSavedModelFormat,
   tfCheckpointMetaFormat,
   tfGraphDefFormat,

@@ -10,6 +10,7 @@ export type FormatId =
   | 'tf-checkpoint-index'
   | 'tf-saved-model'
   | 'keras-h5'
+  | 'keras-v3'
   | 'tfjs'
   | 'caffe-prototxt'
   | 'caffemodel'
@@ -22,10 +23,19 @@ export type FormatId =
 /** What reading a file gives: a computation graph, or (for checkpoints) named weights only. */
 export type LoadedModel = GraphModel | WeightsModel;
 
+/** A format-specific table for `inspect` (TensorFlow: source nodes with device and attrs, signatures, variables). */
+export interface Listing {
+  title: string;
+  columns: string[];
+  rows: string[][];
+}
+
 export interface GraphModel {
   kind: 'graph';
   format: FormatId;
   graph: Graph;
+  /** what the source file holds beyond the IR graph, as tables for `inspect` */
+  listings?: Listing[];
 }
 
 export interface WeightsModel {
@@ -40,6 +50,8 @@ export interface WeightsModel {
   /** non-tensor leaves worth showing (epoch, step, format version), stringified */
   scalars?: Record<string, string>;
   metadata?: Record<string, string>;
+  /** what the source file holds beyond the tensors, as tables for `inspect` */
+  listings?: Listing[];
 }
 
 /**
@@ -70,6 +82,8 @@ export interface ReadOptions {
   outputs?: string[];
   /** fixed shapes of inputs whose shape the file leaves open (`--input-shape NAME=d0,d1,...`) */
   inputShapes?: Record<string, number[]>;
+  /** Caffe: fold each Scale layer that follows a BatchNorm into one BatchNormalization (`--fuse-scale`) */
+  fuseScale?: boolean;
   /** inputs replaced by scalar constants (`--set keep_prob=1.0`) */
   set?: Record<string, number>;
   /** TensorFlow MetaGraph/SavedModel: the signature to read (`--signature`, default serving_default) */
@@ -82,6 +96,8 @@ export interface WriteOptions {
   fileName?: string;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
+  /** TF.js: the most bytes per weight shard (default 4 MiB) */
+  shardSize?: number;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;
 }

@@ -46,6 +46,7 @@ export class GraphRewriter {
   private valueInfo: Map<string, ValueInfo>;
   private readonly taken = new Set<string>();
   private readonly takenNodeNames = new Set<string>();
+  private readonly replacedBy = new Map<Node, Node>();
   // indexes, rebuilt lazily after a change
   private index?: { producer: Map<string, Node>; consumers: Map<string, Node[]>; subgraphReads: Set<string> };
 
@@ -204,9 +205,17 @@ export class GraphRewriter {
     if (i < 0) throw new GraphError(`node '${old.name}' is not in the graph`);
     const node: Node = { ...old, ...next, inputs: [...(next.inputs ?? old.inputs)], outputs: [...(next.outputs ?? old.outputs)], attrs: { ...(next.attrs ?? old.attrs) } };
     this.nodeList[i] = node;
+    this.replacedBy.set(old, node);
     if (node.domain && !isOnnxDomain(node.domain) && this.opsets[node.domain] === undefined) this.opsets[node.domain] = 1;
     this.changed();
     return node;
+  }
+
+  /** The node that stands for `node` now (following replaceNode / replaceUses / renameValue), or `node`. */
+  latest(node: Node): Node {
+    let n = node;
+    for (let next = this.replacedBy.get(n); next; next = this.replacedBy.get(n)) n = next;
+    return n;
   }
 
   removeNode(node: Node): void {

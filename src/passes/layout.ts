@@ -218,21 +218,12 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
 
   const read = (v: string): string => inputRename.get(v) ?? v;
 
-  // nodes replaced while rewriting others (a Gemm whose weight a flatten re-ordered)
-  const current = new Map<Node, Node>();
-  const originOf = new Map<Node, Node>();
-  const replaceTracked = (n: Node, next: Partial<Node>): Node => {
-    const m = rw.replaceNode(n, next);
-    const o = originOf.get(n) ?? n;
-    originOf.set(m, o);
-    current.set(o, m);
-    return m;
-  };
+  const replaceTracked = (n: Node, next: Partial<Node>): Node => rw.replaceNode(rw.latest(n), next);
   const aliases = new Set<string>();
 
   // ---- nodes ----
   for (const orig of order) {
-    const node = current.get(orig) ?? orig;
+    const node = rw.latest(orig);
     const ins = node.inputs.map((i) => (i ? read(i) : i));
     const x = ins[0] ?? '';
     const r = x ? rankOf(x) : undefined;
@@ -634,7 +625,8 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   }
 
   // Identity nodes standing for absorbed Transposes are dropped: consumers read the data directly
-  for (const n of [...rw.nodes]) {
+  for (const stale of [...rw.nodes]) {
+    const n = rw.latest(stale);
     const out = n.outputs[0]!;
     if (n.opType !== 'Identity' || !aliases.has(out)) continue;
     if (rw.isPinned(out)) continue;

@@ -4,10 +4,10 @@
 // weight and broadcastable reshapes; the Keras rules in LAYOUT_RULES are for the Keras writer.
 import { isFloatDType, type DType } from '../ir/dtypes.js';
 import { ShapeError } from '../ir/errors.js';
-import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../ir/float16.js';
 import { attrInt, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { depthwiseOihwToKeras, oihwToHwio, permute, transpose2d } from '../wasm/permute.js';
+import type { TensorKernels } from '../ir/tensor-kernels.js';
+import { applyLayoutChange, depthwiseOihwToKeras, iohwToHwoi, oihwToHwio, transposeDense } from './layout-permutations.js';
 import { NameMatcher, splitParamName, type MatchVia, type ParamRole } from './name-mapping.js';
 
 /** The kind of layer a weight belongs to, which decides its layout fix. */
@@ -38,23 +38,25 @@ export const LAYOUT_RULES: Readonly<Record<TargetConvention, Partial<Record<Laye
 };
 
 /**
- * Apply a layout fix through src/wasm/permute.ts (await initKernels() first in a browser).
- * `targetShape` settles what the source shape cannot (a depthwise multiplier).
+ * Apply a layout fix (the tables of layout-permutations.ts, run by `kernels`). `targetShape`
+ * settles what the source shape cannot (a depthwise multiplier).
  */
-export function applyLayoutFix(t: Tensor, fix: LayoutFix, targetShape?: readonly number[]): Tensor {
+export async function applyLayoutFix(kernels: TensorKernels, t: Tensor, fix: LayoutFix, targetShape?: readonly number[]): Promise<Tensor> {
   switch (fix) {
     case 'transpose2d':
-      return t.rank === 2 ? transpose2d(t) : t;
+      return t.rank === 2 ? applyLayoutChange(kernels, t, transposeDense(t.shape)) : t;
     case 'oihwToHwio':
-      return oihwToHwio(t);
+      return applyLayoutChange(kernels, t, oihwToHwio(t.shape));
     case 'depthwiseOihwToKeras':
-      return depthwiseOihwToKeras(t, targetShape?.[2] ?? t.shape[0]!); // Keras (H, W, C, M)
+      return applyLayoutChange(kernels, t, depthwiseOihwToKeras(t.shape, targetShape?.[2] ?? t.shape[0]!)); // Keras (H, W, C, M)
     case 'iohwToHwoi':
-      return permute(t, [2, 3, 1, 0]);
+      return applyLayoutChange(kernels, t, iohwToHwoi(t.shape));
   }
 }
 
 export interface TransplantOptions {
+  /** who permutes and casts the tensors (the public API passes the inline WASM kernels) */
+  kernels: TensorKernels;
   /** explicit source name -> target name (a JSON mapping file's contents); applied before name matching */
   mapping?: Record<string, string>;
   /** report shape mismatches instead of throwing */
@@ -140,7 +142,7 @@ function layerKinds(graph: Graph, alias: Map<string, string>, convention: Target
  * Fill `target`'s initializers from `source` by name. Returns a new graph (the input is not
  * changed) and a report of matched / unmatched / shape-mismatched names.
  */
-export function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, options: TransplantOptions = {}): { graph: Graph; report: TransplantReport } {
+export async function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, options: TransplantOptions): Promise<{ graph: Graph; report: TransplantReport }> {
   const convention = options.convention ?? 'onnx';
   const rules = LAYOUT_RULES[convention];
   // Names that reach an initializer only through Identity nodes (tied or renamed weights).
@@ -177,7 +179,7 @@ export function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, o
     let layout: TransplantMatch['layout'];
     const fix = rules[kind]?.[role];
     if (fix && !sameShape(t.shape, old.shape)) {
-      const fixed = applyLayoutFix(t, fix, old.shape);
+      const fixed = await applyLayoutFix(options.kernels, t, fix, old.shape);
       if (sameShape(fixed.shape, old.shape)) {
         t = fixed;
         layout = fix;
@@ -199,7 +201,7 @@ export function transplant(source: ReadonlyMap<string, Tensor>, target: Graph, o
         continue;
       }
       convertedFrom = t.dtype;
-      t = castFloat(t, old.dtype);
+      t = await castFloat(options.kernels, t, old.dtype);
     }
     initializers.set(initName, t);
     filled.add(initName);
@@ -234,18 +236,14 @@ function squeezed(s: readonly number[]): string {
   return s.filter((d) => d !== 1).join(',');
 }
 
-function castFloat(t: Tensor, to: DType): Tensor {
-  const src = t.toFloat32();
-  switch (to) {
-    case 'float32':
-      return new Tensor('float32', t.shape, src === t.data ? src.slice() : src);
-    case 'float64':
-      return new Tensor('float64', t.shape, Float64Array.from(src));
-    case 'float16':
-      return new Tensor('float16', t.shape, Uint16Array.from(src, float32ToFloat16Bits));
-    case 'bfloat16':
-      return new Tensor('bfloat16', t.shape, Uint16Array.from(src, float32ToBfloat16Bits));
-    default:
-      throw new ShapeError(`cannot cast ${t.dtype} to ${to}`);
+async function castFloat(kernels: TensorKernels, t: Tensor, to: DType): Promise<Tensor> {
+  const half = (d: DType): d is 'float32' | 'float16' | 'bfloat16' => d === 'float32' || d === 'float16' || d === 'bfloat16';
+  if (half(t.dtype) && half(to)) {
+    const out = await kernels.castFloat(t, to);
+    // the target owns its weights: never a view of the source's (float32 to float32 returns it)
+    return out === t ? new Tensor(to, t.shape, (t.data as Float32Array).slice()) : out;
   }
+  if (to === 'float64') return new Tensor('float64', t.shape, Float64Array.from(t.toFloat32()));
+  if (half(to)) return kernels.castFloat(new Tensor('float32', t.shape, t.toFloat32()), to);
+  throw new ShapeError(`cannot cast ${t.dtype} to ${to}`);
 }

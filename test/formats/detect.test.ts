@@ -6,7 +6,7 @@ import { basename, join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../src/formats/all.js';
 import { caffemodelFormat, caffePrototxtFormat } from '../../src/formats/caffe/index.js';
-import { kerasH5Format } from '../../src/formats/keras/index.js';
+import { kerasH5Format, kerasV3Format } from '../../src/formats/keras/index.js';
 import type { FormatId } from '../../src/formats/model.js';
 import { onnxFormat } from '../../src/formats/onnx/index.js';
 import { detectFormat, formatById, readModel } from '../../src/formats/registry.js';
@@ -18,7 +18,7 @@ import { rng } from './onnx/ort-helpers.js';
 import { CORPUS_ROOT, corpusFiles } from '../support/corpus.js';
 
 const CORPUS = CORPUS_ROOT;
-const OURS = [onnxFormat, tfliteFormat, kerasH5Format, tfSavedModelFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfCheckpointIndexFormat, caffemodelFormat, caffePrototxtFormat, tfjsFormat];
+const OURS = [onnxFormat, tfliteFormat, kerasH5Format, kerasV3Format, tfSavedModelFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfCheckpointIndexFormat, caffemodelFormat, caffePrototxtFormat, tfjsFormat];
 
 /** What each corpus file really is (per MANIFEST.md), or null for data that is not a model file. */
 function truth(path: string): FormatId | null {
@@ -27,6 +27,7 @@ function truth(path: string): FormatId | null {
   if (/^LICENSE|\.md$|^SHA256SUMS$/.test(name)) return null;
   if (rel.startsWith('caffe/')) return name.endsWith('.prototxt') ? 'caffe-prototxt' : name.endsWith('.caffemodel') ? 'caffemodel' : null;
   if (rel.startsWith('keras-h5/') && name.endsWith('.h5')) return 'keras-h5';
+  if (rel.startsWith('keras-v3/') && name.endsWith('.keras')) return 'keras-v3';
   if (rel.startsWith('onnx/') && name.endsWith('.onnx')) return 'onnx';
   if (rel.startsWith('tflite/') && name.endsWith('.tflite')) return 'tflite';
   if (rel.startsWith('tf-graphdef/') && name.endsWith('.pb')) return 'tf-graphdef';
@@ -54,7 +55,7 @@ beforeAll(() => registerAllFormats());
 describe('format detection on the corpus', () => {
   it('covers every kind of model file', () => {
     expect(new Set(models.map(truth))).toEqual(
-      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy', 'tfjs']),
+      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'keras-v3', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy', 'tfjs']),
     );
   });
 

@@ -16,6 +16,7 @@ import { readTensorProto } from '../../src/formats/onnx/read.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
 import { writeNpy, writeNpz } from '../../src/formats/numpy/index.js';
 import { writeSafetensors } from '../../src/formats/safetensors/index.js';
+import { writeKerasH5, writeKerasV3 } from '../../src/formats/keras/index.js';
 import { writeZip, ZipReader } from '../../src/io/zip.js';
 import { planGraph } from '../../src/runtime/executor.js';
 import { rng } from '../support/rng.js';
@@ -24,7 +25,7 @@ const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
 const file = (rel: string, base = REPO) => new Uint8Array(readFileSync(new URL(rel, base)));
 
-type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'flatbuffer' | 'text';
+type Kind = 'proto' | 'pickle' | 'zip-pickle' | 'zip-npy' | 'safetensors' | 'npy' | 'flatbuffer' | 'text' | 'hdf5' | 'zip-any' | 'json';
 
 interface Seed {
   name: string;
@@ -480,6 +481,11 @@ function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
     case 'flatbuffer':
     case 'text':
       return generic(b, r);
+    case 'hdf5':
+    case 'json':
+      return generic(b, r);
+    case 'zip-any':
+      return r() < 0.4 ? zipMutation(b, r) : zipEntryMutation(b, r, generic, () => true);
   }
 }
 
@@ -665,6 +671,23 @@ async function targets(): Promise<Target[]> {
       read: read(),
       seeds: ['mtcnn-onet/det3.prototxt', 'cifar10-full-v1format/cifar10_full.prototxt'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
     }),
+    ...(await kerasTargets(read)),
+  ];
+}
+
+/** Keras .h5, .keras and TF.js layers seeds: the small sepconv model as nnport writes it, and a corpus .h5. */
+async function kerasTargets(read: (sidecars?: Map<string, Uint8Array>) => Target['read']): Promise<Target[]> {
+  const dir = 'tfjs-layers/tfjs-layers-cnn-sepconv-golden/';
+  const json = file(`${dir}model.json`, CORPUS);
+  const shards = new Map([['weights.bin', file(`${dir}weights.bin`, CORPUS)]]);
+  const sepconv = await readModel(json, { fileName: 'model.json', readSibling: async (p) => shards.get(p)! });
+  const h5 = await writeKerasH5(sepconv);
+  const v3 = await writeKerasV3(sepconv);
+  const corpusH5 = file('keras-h5/tensorspace-mnist-seq-tfkeras/tf_keras_model.h5', CORPUS);
+  return [
+    { name: 'fuzz-keras.h5', kind: 'hdf5', cases: 150, read: read(), seeds: [{ name: 'sepconv.h5', bytes: h5 }, { name: 'tf_keras_model.h5', bytes: corpusH5 }] },
+    { name: 'fuzz.keras', kind: 'zip-any', cases: 250, read: read(), seeds: [{ name: 'sepconv.keras', bytes: v3 }] },
+    { name: 'fuzz-model.json', kind: 'json', cases: 400, read: read(shards), sidecars: shards, seeds: [{ name: 'sepconv model.json', bytes: json }] },
   ];
 }
 
@@ -689,7 +712,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: 30_000 }, async () => {

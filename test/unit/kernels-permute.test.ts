@@ -2,26 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
 import type { NumericArray } from '../../src/ir/dtypes.js';
 import { ShapeError } from '../../src/ir/errors.js';
-import {
-  denseToKeras,
-  depthwiseKerasToOihw,
-  depthwiseOihwToKeras,
-  depthwiseOihwToTflite,
-  depthwiseTfliteToOihw,
-  hwioToOihw,
-  nchwToNhwc,
-  nhwcToNchw,
-  ohwiToOihw,
-  oihwToHwio,
-  oihwToOhwi,
-  permute,
-  permuteArray,
-  planPermute,
-  reorderDenseColumnsNchwToNhwc,
-  reorderDenseColumnsNhwcToNchw,
-  reorderDenseRowsNchwToNhwc,
-  reorderDenseRowsNhwcToNchw,
-} from '../../src/wasm/permute.js';
+import { permute, permuteArray, planPermute } from '../../src/wasm/permute.js';
 import { kernels } from '../../src/wasm/loader.js';
 import { permuteScalar } from '../../src/wasm/scalar/permute.js';
 import { rng } from '../support/rng.js';
@@ -215,65 +196,5 @@ describe('permute kernel vs scalar twin', () => {
     expect(permute(i64, [1, 0]).toNumbers()).toEqual([1, 4, 2, 5, 3, 6]);
     const s = new Tensor('string', [2, 2], ['a', 'b', 'c', 'd']);
     expect(permute(s, [1, 0]).data).toEqual(['a', 'c', 'b', 'd']);
-  });
-});
-
-describe('named layout changes', () => {
-  const iota = (shape: number[]) => Tensor.float32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
-  const at = (t: Tensor, idx: number[]) => {
-    let o = 0;
-    for (let i = 0; i < idx.length; i++) o = o * t.shape[i]! + idx[i]!;
-    return (t.data as Float32Array)[o];
-  };
-
-  it('nchwToNhwc / nhwcToNchw', () => {
-    const x = iota([2, 3, 4, 5]);
-    const y = nchwToNhwc(x);
-    expect(y.shape).toEqual([2, 4, 5, 3]);
-    expect(at(y, [1, 2, 3, 1])).toBe(at(x, [1, 1, 2, 3]));
-    expect(Array.from(nhwcToNchw(y).data as Float32Array)).toEqual(Array.from(x.data as Float32Array));
-  });
-
-  it('conv weights: OIHW <-> HWIO and OHWI', () => {
-    const w = iota([4, 3, 2, 5]);
-    const hwio = oihwToHwio(w);
-    expect(hwio.shape).toEqual([2, 5, 3, 4]);
-    expect(at(hwio, [1, 4, 2, 3])).toBe(at(w, [3, 2, 1, 4]));
-    expect(Array.from(hwioToOihw(hwio).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
-    const ohwi = oihwToOhwi(w);
-    expect(ohwi.shape).toEqual([4, 2, 5, 3]);
-    expect(at(ohwi, [3, 1, 4, 2])).toBe(at(w, [3, 2, 1, 4]));
-    expect(Array.from(ohwiToOihw(ohwi).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
-  });
-
-  it('depthwise weights: TFLite (1,H,W,C*M) and Keras (H,W,C,M)', () => {
-    const C = 3;
-    const M = 2;
-    const w = iota([C * M, 1, 3, 4]);
-    const tfl = depthwiseOihwToTflite(w);
-    expect(tfl.shape).toEqual([1, 3, 4, 6]);
-    expect(at(tfl, [0, 2, 1, 5])).toBe(at(w, [5, 0, 2, 1]));
-    expect(Array.from(depthwiseTfliteToOihw(tfl).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
-    const keras = depthwiseOihwToKeras(w, C);
-    expect(keras.shape).toEqual([3, 4, C, M]);
-    // ONNX output channel o = c*M + m
-    expect(at(keras, [2, 1, 2, 1])).toBe(at(w, [2 * M + 1, 0, 2, 1]));
-    expect(Array.from(depthwiseKerasToOihw(keras).data as Float32Array)).toEqual(Array.from(w.data as Float32Array));
-    expect(() => depthwiseOihwToKeras(w, 4)).toThrow(ShapeError);
-  });
-
-  it('dense and the flatten row order', () => {
-    const d = iota([3, 5]);
-    expect(at(denseToKeras(d), [4, 2])).toBe(at(d, [2, 4]));
-    const [c, h, w, out] = [3, 2, 4, 5];
-    const rows = iota([c * h * w, out]);
-    const r = reorderDenseRowsNchwToNhwc(rows, c, h, w);
-    // NHWC flatten index (y*w + x)*c + ch holds what NCHW index (ch*h + y)*w + x held
-    expect(at(r, [(1 * w + 3) * c + 2, 4])).toBe(at(rows, [(2 * h + 1) * w + 3, 4]));
-    expect(Array.from(reorderDenseRowsNhwcToNchw(r, c, h, w).data as Float32Array)).toEqual(Array.from(rows.data as Float32Array));
-    const cols = iota([out, c * h * w]);
-    const cc = reorderDenseColumnsNchwToNhwc(cols, c, h, w);
-    expect(at(cc, [4, (1 * w + 3) * c + 2])).toBe(at(cols, [4, (2 * h + 1) * w + 3]));
-    expect(Array.from(reorderDenseColumnsNhwcToNchw(cc, c, h, w).data as Float32Array)).toEqual(Array.from(cols.data as Float32Array));
   });
 });

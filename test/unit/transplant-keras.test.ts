@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { emptyGraph, type Graph, type Node } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { KERAS_PARAM_NAMES } from '../../src/passes/name-mapping.js';
+import { inlineKernels as kernels } from '../../src/wasm/tensor-kernels.js';
 import { transplant } from '../../src/passes/transplant.js';
 import { initKernels } from '../../src/wasm/loader.js';
 
@@ -21,7 +22,7 @@ function graphWith(init: Record<string, number[]>, nodes: Omit<Node, 'domain' | 
 }
 
 describe('transplant with the Keras convention', () => {
-  it('conv OIHW -> HWIO, dense (out,in) -> (in,out), BatchNorm roles by name, depthwise (C,1,H,W) -> (H,W,C,1), conv-transpose IOHW -> HWOI', () => {
+  it('conv OIHW -> HWIO, dense (out,in) -> (in,out), BatchNorm roles by name, depthwise (C,1,H,W) -> (H,W,C,1), conv-transpose IOHW -> HWOI', async () => {
     const g = graphWith(
       {
         'conv1/kernel:0': [3, 3, 2, 4],
@@ -55,7 +56,7 @@ describe('transplant with the Keras convention', () => {
       ['up.weight', iota([4, 3, 2, 2])],
       ['fc.weight', iota([5, 4])],
     ]);
-    const { graph, report } = transplant(src, g, { convention: 'keras' });
+    const { graph, report } = await transplant(src, g, { kernels, convention: 'keras' });
     expect(report.unmatchedSource).toEqual([]);
     expect(report.unmatchedTarget).toEqual([]);
     expect(report.skipped.map((s) => s.source)).toEqual(['bn1.num_batches_tracked']);

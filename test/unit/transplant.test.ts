@@ -7,6 +7,7 @@ import { readPytorch } from '../../src/formats/pytorch/index.js';
 import { emptyGraph, type Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { normalizeName, parseNameMapping } from '../../src/passes/name-mapping.js';
+import { inlineKernels as kernels } from '../../src/wasm/tensor-kernels.js';
 import { transplant, TransplantError } from '../../src/passes/transplant.js';
 import { CACHE, ensureCache, parseNpy } from '../formats/pytorch/helpers.js';
 
@@ -37,7 +38,7 @@ describe('transplant a .pth into an ONNX export of the same architecture', () =>
       const dir = join(CACHE, `transplant-${name}`);
       const structure = await readOnnx(new Uint8Array(readFileSync(join(dir, 'structure.onnx'))), { fileName: 'structure.onnx' });
       const weights = readPytorch(new Uint8Array(readFileSync(join(dir, 'weights.pth'))), { fileName: 'weights.pth' });
-      const { graph, report } = transplant(weights.tensors, structure);
+      const { graph, report } = await transplant(weights.tensors, structure, { kernels });
       const bn = [...weights.tensors.keys()].filter((k) => k.endsWith('num_batches_tracked')).length;
       expect(report.unmatchedSource).toEqual([]);
       expect(report.unmatchedTarget).toEqual([]);
@@ -64,15 +65,15 @@ describe('transplant a .pth into an ONNX export of the same architecture', () =>
     src.set('head.weight', src.get('fc.weight')!);
     src.delete('fc.weight');
     src.set('conv1.weight', Tensor.zeros('float32', [64, 3, 5, 5]));
-    expect(() => transplant(src, structure)).toThrow(TransplantError);
-    expect(() => transplant(src, structure)).toThrow(/conv1\.weight \[64, 3, 5, 5\] -> conv1\.weight \[64, 3, 7, 7\].*--allow-partial/);
-    const { report } = transplant(src, structure, { allowPartial: true });
+    await expect(transplant(src, structure, { kernels })).rejects.toThrow(TransplantError);
+    await expect(transplant(src, structure, { kernels })).rejects.toThrow(/conv1\.weight \[64, 3, 5, 5\] -> conv1\.weight \[64, 3, 7, 7\].*--allow-partial/);
+    const { report } = await transplant(src, structure, { kernels, allowPartial: true });
     expect(report.unmatchedSource).toEqual([{ source: 'head.weight', reason: 'no target of that name' }]);
     expect(report.unmatchedTarget).toEqual(['conv1.weight', 'fc.weight']);
     expect(report.shapeMismatched).toEqual([{ source: 'conv1.weight', target: 'conv1.weight', sourceShape: [64, 3, 5, 5], targetShape: [64, 3, 7, 7], reason: 'shape' }]);
     // a mapping file fixes the rename
     src.set('conv1.weight', Tensor.zeros('float32', [64, 3, 7, 7]));
-    const mapped = transplant(src, structure, { mapping: parseNameMapping('{"head.weight": "fc.weight"}') });
+    const mapped = await transplant(src, structure, { kernels, mapping: parseNameMapping('{"head.weight": "fc.weight"}') });
     expect(mapped.report.matched.find((m) => m.source === 'head.weight')).toMatchObject({ target: 'fc.weight', via: 'mapping', kind: 'dense' });
     expect(mapped.report.unmatchedTarget).toEqual([]);
   });
@@ -94,7 +95,7 @@ describe('transplant: name matching and layouts on small graphs', () => {
     return g;
   }
 
-  it('follows Identity to the initializer, strips DataParallel prefixes, reshapes broadcast biases, transposes MatMul weights, casts float16', () => {
+  it('follows Identity to the initializer, strips DataParallel prefixes, reshapes broadcast biases, transposes MatMul weights, casts float16', async () => {
     const w = Tensor.float32([3, 2, 1, 1], [1, 2, 3, 4, 5, 6]);
     const src = new Map<string, Tensor>([
       ['module.conv.weight', new Tensor('float16', [3, 2, 1, 1], Uint16Array.from([0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]))],
@@ -103,7 +104,7 @@ describe('transplant: name matching and layouts on small graphs', () => {
       ['bn.num_batches_tracked', Tensor.int64([], [3])],
     ]);
     const g = convGraph();
-    const { graph, report } = transplant(src, g);
+    const { graph, report } = await transplant(src, g, { kernels });
     expect(graph.initializers.get('onnx::Conv_7')!.toNumbers()).toEqual(w.toNumbers());
     expect(graph.initializers.get('onnx::Conv_7')!.dtype).toBe('float32');
     expect(report.matched[0]).toMatchObject({ source: 'module.conv.weight', target: 'onnx::Conv_7', alias: 'conv.weight', via: 'normalized', kind: 'conv', convertedFrom: 'float16' });

@@ -3,20 +3,23 @@ import { UsageError } from '../../ir/errors.js';
 import { assertNotAnInput } from '../../io/files.js';
 import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { one, parseArgs } from '../args.js';
-import { INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
+import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
 import { Progress } from '../progress.js';
 
-export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--external-data BYTES]
+export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES]
 
 Converts a model; the output format follows OUT's extension. MODEL is a file or a model's
 folder; a model made of several files takes them all, the model first.
-  -o, --output OUT        .onnx; for weights (.pth, .safetensors, .npz): .safetensors, .npz
+  -o, --output OUT        .onnx, .h5 (Keras), .keras (Keras 3), dir/model.json (TF.js layers);
+                          for weights (.pth, .safetensors, .npz): .safetensors, .npz
   --key PATH              container to convert from a nested checkpoint
 ${INPUT_SHAPE_HELP}
-  --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data`;
+${FUSE_SCALE_HELP}
+  --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
+  --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'external-data', value: true }], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -26,13 +29,16 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   const ext = one(args, 'external-data');
   const threshold = ext === undefined ? undefined : Number(ext);
   if (threshold !== undefined && !(threshold >= 0)) throw new UsageError(`convert: --external-data needs a byte count, got '${ext}'`);
+  const shardText = one(args, 'shard-size');
+  const shardSize = shardText === undefined ? undefined : Number(shardText);
+  if (shardSize !== undefined && !(Number.isInteger(shardSize) && shardSize > 0)) throw new UsageError(`convert: --shard-size needs a positive byte count, got '${shardText}'`);
   const progress = new Progress(process.stderr);
   let result;
   try {
     progress.update(`reading ${file}`);
-    const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert') });
+    const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
-    result = await convert(model, out, { externalDataThreshold: threshold });
+    result = await convert(model, out, { externalDataThreshold: threshold, shardSize });
   } finally {
     progress.done();
   }

@@ -595,16 +595,21 @@ const argMax: Row = (c) => {
   const N = x.shape[0]!;
   const inner = shapeSize(x.shape.slice(1));
   if (k > inner) c.fail(`top_k ${k} exceeds the ${inner} values per item`);
+  // Caffe's top is (N, 1 or 2, top_k), padded with 1s to the bottom's rank when that is higher.
+  const rows = outMax ? 2 : 1;
+  const shape = [N, rows, k, ...new Array<number>(Math.max(0, x.shape.length - 3)).fill(1)];
+  const padded = shape.length > 3;
   const flat = c.node('Flatten', [x.name], { axis: int(1) }, c.temp('flat'));
   const [values, indices] = c.nodeOutputs('TopK', [flat, c.constant('k', i64([k]))], [c.temp('values'), c.temp('indices')], { axis: int(1) });
   const idx = c.node('Cast', [indices!], { to: int(1) }, c.temp('indices_f'));
-  const idx3 = c.node('Unsqueeze', [idx, c.constant('axis1', i64([1]))], {}, outMax ? c.temp('indices_3d') : c.topName(0));
-  if (!outMax) {
-    c.setTop(0, idx3, [N, 1, k]);
-    return;
+  const last = (name: string) => (padded ? c.temp(name) : c.topName(0));
+  let top = c.node('Unsqueeze', [idx, c.constant('axis1', i64([1]))], {}, outMax ? c.temp('indices_3d') : last('indices_3d'));
+  if (outMax) {
+    const val3 = c.node('Unsqueeze', [values!, c.constant('axis1v', i64([1]))], {}, c.temp('values_3d'));
+    top = c.node('Concat', [top, val3], { axis: int(1) }, last('pairs'));
   }
-  const val3 = c.node('Unsqueeze', [values!, c.constant('axis1v', i64([1]))], {}, c.temp('values_3d'));
-  c.setTop(0, c.node('Concat', [idx3, val3], { axis: int(1) }, c.topName(0)), [N, 2, k]);
+  if (padded) top = c.node('Reshape', [top, c.constant('shape', i64(shape))], {}, c.topName(0));
+  c.setTop(0, top, shape);
 };
 
 /**

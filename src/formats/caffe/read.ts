@@ -10,6 +10,7 @@ import { CAFFE_LAYERS, DATA_LAYERS, TRAINING_LAYERS, type Blob, type LayerContex
 import { parsePrototxt } from './prototxt.js';
 import { num, param, subs, type Message } from './schema.js';
 import { decodeCaffeBinary } from './wire.js';
+import { fuseBatchNormScale } from './fuse-scale.js';
 
 /** Layer types the graph builder handles itself (they declare, alias or drop blobs). */
 const STRUCTURAL = new Set(['Input', 'Split', 'Silence']);
@@ -36,7 +37,12 @@ export async function readCaffePrototxt(bytes: Uint8Array, options: ReadOptions 
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetText(bytes, file);
   const weights = await companionWeights(options);
-  return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(net, file, weights, options.inputShapes) };
+  return { kind: 'graph', format: 'caffe-prototxt', graph: withOptions(buildCaffeGraph(net, file, weights, options.inputShapes), options) };
+}
+
+function withOptions(graph: Graph, options: ReadOptions): Graph {
+  if (options.fuseScale) fuseBatchNormScale(graph);
+  return graph;
 }
 
 export async function readCaffemodel(bytes: Uint8Array, options: ReadOptions = {}): Promise<LoadedModel> {
@@ -47,7 +53,7 @@ export async function readCaffemodel(bytes: Uint8Array, options: ReadOptions = {
   const proto = await companionFile(options, /\.prototxt$/i, (head) => detectCaffePrototxt(head));
   if (proto) {
     const deploy = readCaffeNetText(proto.bytes, proto.name);
-    return { kind: 'graph', format: 'caffe-prototxt', graph: buildCaffeGraph(deploy, proto.name, weights, options.inputShapes) };
+    return { kind: 'graph', format: 'caffe-prototxt', graph: withOptions(buildCaffeGraph(deploy, proto.name, weights, options.inputShapes), options) };
   }
   const tensors = new Map<string, Tensor>();
   const metadata: Record<string, string> = {};

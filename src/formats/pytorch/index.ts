@@ -4,7 +4,6 @@ import { readPytorch } from './read.js';
 
 export { readPytorch, readPytorchZip, type PytorchReadOptions } from './read.js';
 export { readPytorchLegacy } from './legacy.js';
-export { readPytorchFile } from './file.js';
 
 export const pytorchZipFormat: FormatHandler = {
   id: 'pytorch-zip',

@@ -21,36 +21,8 @@ export function readPytorch(bytes: Uint8Array, options: PytorchReadOptions | Rea
   return readPytorchLegacy(bytes, options);
 }
 
-/** data.pkl unpickled ahead of the rest of the file (see file.ts): valid only if the archive agrees. */
-export interface EarlyPickle {
-  name: string;
-  size: number;
-  value: unknown;
-  ctx: TorchPickleContext;
-}
-
-/**
- * Unpickle data.pkl from the first bytes of a torch.save zip, where torch writes it as the first
- * entry, stored, with its sizes in the local header. Undefined when that is not the layout.
- */
-export function unpickleZipHead(head: Uint8Array, fileName = '<bytes>'): EarlyPickle | undefined {
-  if (head.byteLength < 30) return undefined;
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (dv.getUint32(0, true) !== 0x04034b50 || dv.getUint16(6, true) & 0x08 || dv.getUint16(8, true) !== 0) return undefined;
-  const size = dv.getUint32(18, true);
-  const start = 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
-  const name = new TextDecoder().decode(head.subarray(30, 30 + dv.getUint16(26, true)));
-  if (!/^[^/]+\/data\.pkl$/.test(name) || size !== dv.getUint32(22, true) || start + size > head.byteLength) return undefined;
-  const ctx: TorchPickleContext = { source: 'data.pkl', file: fileName, storages: new Map(), legacy: false };
-  try {
-    return { name, size, value: unpickle(head.subarray(start, start + size), torchGlobals(ctx), { source: 'data.pkl', file: fileName }).value, ctx };
-  } catch {
-    return undefined; // the full read reports the error with the archive checked
-  }
-}
-
 /** The zip format: `<archive>/data.pkl` with persistent ids naming `<archive>/data/<key>` entries. */
-export function readPytorchZip(bytes: Uint8Array, options: PytorchReadOptions = {}, early?: EarlyPickle): WeightsModel {
+export function readPytorchZip(bytes: Uint8Array, options: PytorchReadOptions = {}): WeightsModel {
   const file = options.fileName ?? '<bytes>';
   const zip = ZipReader.open(bytes, file);
   const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
@@ -66,14 +38,8 @@ export function readPytorchZip(bytes: Uint8Array, options: PytorchReadOptions = 
   const order = zip.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
   if (order !== 'little') throw new UnsupportedError('big-endian PyTorch archives', `'${file}' was written with byteorder '${order}'`);
 
-  let value: unknown;
-  const pklEntry = zip.entry(pkls[0]!);
-  if (early && early.name === pkls[0] && pklEntry.headerOffset === 0 && pklEntry.method === 0 && pklEntry.size === early.size) {
-    value = early.value;
-  } else {
-    const ctx: TorchPickleContext = { source: 'data.pkl', file, storages: new Map(), legacy: false };
-    value = unpickle(zip.read(pkls[0]!), torchGlobals(ctx), { source: 'data.pkl', file }).value;
-  }
+  const ctx: TorchPickleContext = { source: 'data.pkl', file, storages: new Map(), legacy: false };
+  const { value } = unpickle(zip.read(pkls[0]!), torchGlobals(ctx), { source: 'data.pkl', file });
 
   const cache = new Map<string, Uint8Array>();
   const storageBytes = (ref: StorageRef): Uint8Array => {

@@ -6,8 +6,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import type { ModelFileSet, ReadOptions, WeightsModel } from '../model.js';
 import { bundleTensor, readBundleIndex, shardName, type Bundle } from './bundle.js';
 import { readTable } from './sstable.js';
-import { tfDataTypeName } from './data-types.js';
-import { shapeFromProto } from './tensor-proto.js';
+import { variableListing } from './listings.js';
 
 /** Reads the files of a multi-file TF model by name relative to the primary file's folder. */
 export interface SiblingFiles {
@@ -115,16 +114,5 @@ export async function readCheckpointIndex(bytes: Uint8Array, options: ReadOption
   const slots = [...tensors.keys()].filter(isOptimizerSlot);
   const metadata: Record<string, string> = { shards: String(ckpt.bundle.numShards) };
   if (slots.length) metadata['optimizer slots'] = slots.join(', ');
-  return { kind: 'weights', format: 'tf-checkpoint-index', tensors, metadata };
-}
-
-/** One line per variable (name, dtype, shape, bytes, slot mark) without reading any data shard. */
-export function describeCheckpoint(bundle: Bundle): { name: string; dtype: string; shape: (number | null)[]; slot: boolean; partitioned: boolean }[] {
-  return [...bundle.entries].map(([name, e]) => ({
-    name,
-    dtype: tfDataTypeName(e.dtype ?? 0),
-    shape: shapeFromProto(e.shape) ?? [],
-    slot: isOptimizerSlot(name),
-    partitioned: !!e.slices?.length,
-  }));
+  return { kind: 'weights', format: 'tf-checkpoint-index', tensors, metadata, listings: [variableListing(ckpt.bundle)] };
 }

@@ -2,6 +2,7 @@
 // attributes parsed into plain values once.
 import { FormatError, NnportError } from '../../ir/errors.js';
 import { tensorflow } from '../generated/tensorflow.js';
+import { tfDataTypeName } from './data-types.js';
 import { int64ToNumber, type Int64 } from './int64.js';
 import { shapeFromProto, tensorFromTfProto, tfDType } from './tensor-proto.js';
 import type { DType } from '../../ir/dtypes.js';
@@ -139,7 +140,7 @@ export function describeAttr(a: AttrValue): string {
     if (l.i?.length) return `[${l.i.map((v) => int64ToNumber(v as Int64)).join(', ')}]`;
     if (l.f?.length) return `[${l.f.join(', ')}]`;
     if (l.s?.length) return `[${l.s.map((s) => JSON.stringify(text.decode(s))).join(', ')}]`;
-    if (l.type?.length) return `[${l.type.join(', ')}]`;
+    if (l.type?.length) return `[${l.type.map(tfDataTypeName).join(', ')}]`;
     if (l.shape?.length) return `[${l.shape.map((s) => `[${(shapeFromProto(s) ?? ['?']).map((d) => d ?? '?').join(',')}]`).join(', ')}]`;
     if (l.b?.length) return `[${l.b.join(', ')}]`;
     return '[]';
@@ -148,7 +149,7 @@ export function describeAttr(a: AttrValue): string {
   if (a.i !== undefined && a.i !== null) return String(int64ToNumber(a.i as Int64));
   if (typeof a.f === 'number') return String(a.f);
   if (typeof a.b === 'boolean') return String(a.b);
-  if (a.type !== undefined && a.type !== null) return `type ${a.type}`;
+  if (a.type !== undefined && a.type !== null) return tfDataTypeName(a.type);
   if (a.shape) {
     const s = shapeFromProto(a.shape);
     return s ? `[${s.map((d) => d ?? '?').join(', ')}]` : '<unknown rank>';

@@ -1,6 +1,6 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
-import { readGraphDef } from './read.js';
+import { readGraphDefModel } from './read.js';
 import { readCheckpointIndex } from './checkpoint.js';
 import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
 
@@ -14,7 +14,7 @@ export const tfGraphDefFormat: FormatHandler = {
   title: 'TensorFlow GraphDef',
   extensions: ['.pb', '.graphdef'],
   detect: detectGraphDef,
-  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-graphdef', graph: await readGraphDef(bytes, options) }),
+  read: readGraphDefModel,
 };
 
 export const tfCheckpointMetaFormat: FormatHandler = {
@@ -22,7 +22,7 @@ export const tfCheckpointMetaFormat: FormatHandler = {
   title: 'TensorFlow checkpoint MetaGraphDef',
   extensions: ['.meta'],
   detect: detectMetaGraphDef,
-  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-checkpoint-meta', graph: (await readMetaGraphFile(bytes, options)).graph }),
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-checkpoint-meta', ...(await readMetaGraphFile(bytes, options)) }),
 };
 
 export const tfCheckpointIndexFormat: FormatHandler = {
@@ -38,5 +38,5 @@ export const tfSavedModelFormat: FormatHandler = {
   title: 'TensorFlow SavedModel',
   extensions: ['saved_model.pb'],
   detect: detectSavedModel,
-  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-saved-model', graph: (await readSavedModelFile(bytes, options)).graph }),
+  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-saved-model', ...(await readSavedModelFile(bytes, options)) }),
 };

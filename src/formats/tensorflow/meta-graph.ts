@@ -3,7 +3,8 @@
 import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { tensorflow } from '../generated/tensorflow.js';
-import type { ReadOptions } from '../model.js';
+import type { Listing, ReadOptions } from '../model.js';
+import { outsideListing, signatureListing, variableListing } from './listings.js';
 import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
@@ -117,13 +118,19 @@ function toIr(frozen: FrozenModel, options: ReadOptions, file: string, name: str
   return graphDefToIr(frozen.graphDef, { file, outputs: frozen.outputs, inputShapes: options.inputShapes, name });
 }
 
-export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; frozen: FrozenModel }> {
+/** inspect's tables for a MetaGraph/SavedModel: signatures, variables, what freezing left out. */
+function metaListings(meta: MetaGraphDef, ckpt: Checkpoint, frozen: FrozenModel): Listing[] {
+  const kept = new Set((frozen.graphDef.node ?? []).map((n) => n.name ?? ''));
+  return [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
+}
+
+export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; listings: Listing[] }> {
   const file = options.fileName ?? '<bytes>';
   const meta = decodeMetaGraph(bytes, file);
   const files = siblingFiles(options);
   const ckpt = await metaCheckpointFor(meta, files, options.checkpoint, file);
   const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-  return { graph: toIr(frozen, options, file, splitPath(file)[1].replace(/\.meta$/i, '')), frozen };
+  return { graph: toIr(frozen, options, file, splitPath(file)[1].replace(/\.meta$/i, '')), listings: metaListings(meta, ckpt, frozen) };
 }
 
 export async function savedModelCheckpoint(files: SiblingFiles, file: string): Promise<Checkpoint> {
@@ -136,11 +143,11 @@ export async function savedModelCheckpoint(files: SiblingFiles, file: string): P
   return openCheckpoint(index, 'variables/variables', files, 'variables/variables.index');
 }
 
-export async function readSavedModelFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; frozen: FrozenModel }> {
+export async function readSavedModelFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; listings: Listing[] }> {
   const file = options.fileName ?? '<bytes>';
   const meta = decodeSavedModel(bytes, file);
   const files = siblingFiles(options);
   const ckpt = await savedModelCheckpoint(files, file);
   const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-  return { graph: toIr(frozen, options, file, 'saved_model'), frozen };
+  return { graph: toIr(frozen, options, file, 'saved_model'), listings: metaListings(meta, ckpt, frozen) };
 }

@@ -37,6 +37,8 @@ export interface GraphDefReadOptions {
   set?: Record<string, number>;
   /** graph name for the IR */
   name?: string;
+  /** filled with each converted node's output shapes (for inspect) */
+  shapes?: Map<string, (Dim[] | undefined)[]>;
 }
 
 /** Ops that only train, save or initialize: never an inference output. */
@@ -282,6 +284,7 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
       outs = OPS[n.op ?? '']!(ctx);
     }
     values.set(name, outs);
+    options.shapes?.set(name, outs.map((v) => v.shape));
   }
 
   for (const o of outputs) {

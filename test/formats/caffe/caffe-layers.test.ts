@@ -94,6 +94,16 @@ const NETS: Record<string, [number[], string]> = {
       layer('ip_a', 'InnerProduct', ['a'], 'inner_product_param { num_output: 3 }') +
       layer('ip_b', 'InnerProduct', ['b'], 'inner_product_param { num_output: 2 bias_term: false }'),
   ],
+  'axes-and-shapes': [
+    [2, 4, 3, 5],
+    layer('perm', 'Permute', ['data'], 'permute_param { order: 0 order: 2 order: 3 order: 1 }') +
+      layer('flat2', 'Flatten', ['data'], 'flatten_param { axis: 2 }') +
+      layer('cat2', 'Concat', ['data', 'data'], 'concat_param { axis: 2 }') +
+      layer('halves', 'Slice', ['data'], '', ['h1', 'h2']) +
+      layer('sum_h', 'Eltwise', ['h1', 'h2']) +
+      layer('resh', 'Reshape', ['data'], 'reshape_param { shape { dim: 3 dim: 5 } axis: 2 num_axes: 2 }') +
+      layer('scale_hw', 'Scale', ['data'], 'scale_param { axis: 2 num_axes: 2 }'),
+  ],
 };
 
 describe('Caffe layers vs OpenCV dnn', () => {

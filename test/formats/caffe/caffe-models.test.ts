@@ -72,9 +72,9 @@ function inputName(p: string): string {
  * shapes.
  */
 const RANDOM: [string, string, number[], number][] = [
-  ['googlenet', 'caffe/googlenet-deploy-prototxt/deploy.prototxt', [1, 3, 224, 224], 1],
+  ['googlenet', 'caffe/googlenet-deploy-prototxt/deploy.prototxt', [1, 3, 224, 224], 2],
   ['resnet50', 'caffe/resnet50-deploy-prototxt/ResNet-50-deploy.prototxt', [1, 3, 224, 224], 4],
-  ['mobilenet-v1', 'caffe/mobilenet-v1-deploy-prototxt/mobilenet_deploy.prototxt', [1, 3, 96, 96], 1],
+  ['mobilenet-v1', 'caffe/mobilenet-v1-deploy-prototxt/mobilenet_deploy.prototxt', [1, 3, 96, 96], 4],
   ['squeezenet-v1.1', 'caffe/squeezenet-v1.1-deploy-prototxt/deploy.prototxt', [1, 3, 67, 67], 1],
   ['fcn8s', 'caffe/fcn8s-deploy-prototxt/deploy.prototxt', [1, 3, 37, 45], 16],
   ['dilation8', 'caffe/dilation8-deploy-prototxt/dilation8_pascal_voc_deploy.prototxt', [1, 3, 388, 396], 16],
@@ -105,6 +105,14 @@ describe('prototxt-only Caffe nets with random weights vs OpenCV dnn', () => {
       for (const o of fullGraph.outputs) expect(o.shape, o.name).toEqual(ref.outputs.get(o.name)?.shape);
       const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!), inputShapes });
       await check(model.graph, ref);
+      if (model.graph.nodes.some((n) => n.opType === 'BatchNormalization')) {
+        // --fuse-scale: BatchNorm + Scale as one BatchNormalization each, same outputs
+        const fused = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!), inputShapes, fuseScale: true })).graph;
+        const bn = fused.nodes.filter((n) => n.opType === 'BatchNormalization').length;
+        expect(bn).toBe(model.graph.nodes.filter((n) => n.opType === 'BatchNormalization').length);
+        expect(fused.nodes.filter((n) => n.opType === 'Mul')).toHaveLength(0);
+        await check(fused, ref, false);
+      }
     }, 120_000);
   }
 });

@@ -202,3 +202,68 @@ layer { name: "exp" type: "Exp" bottom: "data" top: "exp" exp_param { base: 3 sc
     });
   });
 });
+
+/** A double_data blob with legacy num/channels/height/width (how old V1 tools wrote some). */
+function legacyDoubleBlob(dims: [number, number, number, number], values: number[]): number[] {
+  const head = dims.flatMap((d, i) => [...varint(((i + 1) << 3) | 0), ...varint(d)]);
+  return [...head, ...field(8, new Uint8Array(Float64Array.from(values).buffer))];
+}
+
+describe('Caffe layers OpenCV cannot load, against their definitions in Caffe', () => {
+  const xs = [0.5, -1, 2, 0.25, -0.75, 1.5, 3, -2]; // [1, 2, 2, 2]
+  const run = async (body: string, blobs: [string, string, number[][]][], inputShape = [1, 2, 2, 2], values = xs) => {
+    const text = `input: "data" input_shape { ${inputShape.map((d) => `dim: ${d}`).join(' ')} }\n${body}`;
+    const w = caffemodel(blobs);
+    const m = await readCaffePrototxt(enc.encode(text), { fileName: 'f.prototxt', files: files({ 'f.prototxt': new Uint8Array(), 'f.caffemodel': w }) });
+    return (await runGraph(m.graph, { data: Tensor.float32(inputShape, values) })).outputs;
+  };
+
+  it('InnerProduct with transpose: true multiplies by a stored K x N matrix; legacy double blobs read', async () => {
+    // W (K=8, N=2) stored row-major as [8, 2], in a legacy 1x1x8x2 double_data blob
+    const W = Array.from({ length: 16 }, (_, i) => (i % 5) - 2 + i / 10);
+    const b = [0.5, -0.5];
+    const out = await run('layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 2 transpose: true } }', [
+      ['ip', 'InnerProduct', [legacyDoubleBlob([1, 1, 8, 2], W), legacyDoubleBlob([1, 1, 1, 2], b)]],
+    ]);
+    const y = out.get('ip')!;
+    expect(y.shape).toEqual([1, 2]);
+    for (let n = 0; n < 2; n++) {
+      const want = xs.reduce((s, x, k) => s + x * W[k * 2 + n]!, b[n]!);
+      expect((y.data as Float32Array)[n]).toBeCloseTo(want, 5);
+    }
+  });
+
+  it('Bias adds a learned per-channel blob; Threshold gives 1 above the threshold', async () => {
+    const out = await run(
+      'layer { name: "bias" type: "Bias" bottom: "data" top: "bias" }\nlayer { name: "thr" type: "Threshold" bottom: "data" top: "thr" threshold_param { threshold: 0.5 } }',
+      [['bias', 'Bias', [blob([2], [10, -10])]]],
+    );
+    expect(Array.from(out.get('bias')!.data as Float32Array)).toEqual(xs.map((x, i) => Math.fround(x + (i < 4 ? 10 : -10))));
+    expect(Array.from(out.get('thr')!.data as Float32Array)).toEqual(xs.map((x) => (x > 0.5 ? 1 : 0)));
+  });
+
+  it('ArgMax over the flattened item (indices, and with out_max_val; top padded to the bottom\'s rank) and along an axis', async () => {
+    const out = await run(
+      `layer { name: "am" type: "ArgMax" bottom: "data" top: "am" argmax_param { top_k: 2 } }
+layer { name: "amv" type: "ArgMax" bottom: "data" top: "amv" argmax_param { out_max_val: true } }
+layer { name: "ax" type: "ArgMax" bottom: "data" top: "ax" argmax_param { axis: 1 } }`,
+      [],
+    );
+    expect(out.get('am')!.shape).toEqual([1, 1, 2, 1]);
+    expect(Array.from(out.get('am')!.data as Float32Array)).toEqual([6, 2]);
+    expect(out.get('amv')!.shape).toEqual([1, 2, 1, 1]);
+    expect(Array.from(out.get('amv')!.data as Float32Array)).toEqual([6, 3]);
+    expect(out.get('ax')!.shape).toEqual([1, 1, 2, 2]);
+    expect(Array.from(out.get('ax')!.data as Float32Array)).toEqual([0, 1, 1, 0]);
+  });
+
+  it('Silence consumes a blob: it is no output; Split tops are the same value', async () => {
+    const out = await run(
+      `layer { name: "split" type: "Split" bottom: "data" top: "a" top: "b" }
+layer { name: "relu" type: "ReLU" bottom: "a" top: "r" }
+layer { name: "silence" type: "Silence" bottom: "b" }`,
+      [],
+    );
+    expect([...out.keys()]).toEqual(['r']);
+  });
+});

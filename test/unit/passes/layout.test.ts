@@ -2,11 +2,14 @@
 // graph has no Transpose inside the network, and run on the NHWC input it matches PyTorch's
 // output (output.npy) within 1e-4 of the output's scale; with keepNchwIo the only transposes
 // are at the inputs/outputs. Lowering back to ONNX ops gives the original computation (1e-5).
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { foldConstants } from '../../../src/passes/fold-constants.js';
 import { channelsLastPerm, explainLayout, permuteTensor, toChannelsLast } from '../../../src/passes/layout.js';
+import { lowerChannelsLast } from '../../../src/passes/lower-channels-last.js';
 import { createNodeEvaluator } from '../../../src/runtime/evaluate.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { relativeError, TORCHVISION_MODELS, torchvisionFixture } from './torchvision.js';
@@ -75,5 +78,43 @@ describe('layout pass options', () => {
     for (const c of convs.filter((n) => !dw.includes(n))) expect(c.attrs.kernel_layout?.value).toBe('OHWI');
     const out = (await runGraph(g, { [feedName(g)]: nhwc(f.input) })).outputs.get(g.outputs[0]!.name)!;
     expect(relativeError(out, f.output)).toBeLessThan(1e-4);
+  });
+});
+
+describe('lowering channels-last graphs back to ONNX ops', () => {
+  for (const name of ['lenet', 'seg_head', 'shufflenet_v2_x1_0', 'resnet18']) {
+    it(`${name}: NCHW -> channels-last -> ONNX ops computes the original (1e-5), transposes only at the I/O`, async () => {
+      const f = await torchvisionFixture(name);
+      const { graph: folded } = foldConstants(f.graph, { evaluate: await createNodeEvaluator() });
+      const cl = toChannelsLast(folded).graph;
+      const lowered = lowerChannelsLast(cl);
+      const g = lowered.graph;
+      expect(g.nodes.filter((n) => n.domain === 'nnport')).toEqual([]);
+      expect(g.opsets.nnport).toBeUndefined();
+      expect(lowered.transposes.filter((t) => !t.io), explainLayout(lowered).join('\n')).toEqual([]);
+      expect(transposeCount(g)).toBe(lowered.transposes.length);
+      expect(transposeCount(g)).toBeLessThanOrEqual(2);
+      const x = nhwc(f.input);
+      const out = (await runGraph(g, { [feedName(g)]: x })).outputs.get(g.outputs[0]!.name)!;
+      const orig = (await runGraph(f.graph, { [feedName(f.graph)]: f.input })).outputs.get(f.graph.outputs[0]!.name)!;
+      const want = orig.rank >= 3 ? nhwc(orig) : orig;
+      expect(relativeError(out, want)).toBeLessThan(1e-5);
+      expect(relativeError(out, f.output.rank >= 3 ? nhwc(f.output) : f.output)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('convert to ONNX lowers channels-last graphs', () => {
+  it('squeezenet1_1 made channels-last, written as .onnx by convert(), runs in onnxruntime-node on the NHWC input like PyTorch', async () => {
+    const f = await torchvisionFixture('squeezenet1_1');
+    const cl = toChannelsLast(f.graph).graph;
+    const { bytes } = await convert({ kind: 'graph', format: 'onnx', graph: cl }, 'squeezenet-nhwc.onnx');
+    const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+    const x = nhwc(f.input);
+    const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
+    await session.release();
+    const y = res[session.outputNames[0]!]!;
+    const got = new Tensor('float32', [...y.dims], y.data as Float32Array);
+    expect(relativeError(got, f.output.rank >= 3 ? nhwc(f.output) : f.output)).toBeLessThan(1e-4);
   });
 });

@@ -1,0 +1,153 @@
+// Keras model configs (the `model_config` JSON of .h5 files, `config.json` of .keras archives,
+// `modelTopology` of TF.js layers models) parsed into one shape: layers with their calls.
+// Covers Sequential (Keras 2.1 list style, dict style, with or without an InputLayer) and
+// functional models (Keras 2 nested-list inbound_nodes, Keras 3 `__keras_tensor__` args).
+import { FormatError } from '../../ir/errors.js';
+
+/** A reference to one output of one call of a layer: [layer name, call (node) index, tensor index]. */
+export type KerasTensorRef = [string, number, number];
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+export interface KerasLayer {
+  className: string;
+  name: string;
+  config: JsonObject;
+  /** per call of the layer: the tensors it was called on */
+  calls: KerasTensorRef[][];
+}
+
+export interface KerasModelSpec {
+  /** 'Sequential' or 'Functional' (Keras 2 'Model') */
+  className: string;
+  name: string;
+  layers: KerasLayer[];
+  inputs: KerasTensorRef[];
+  outputs: KerasTensorRef[];
+}
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fail(file: string, what: string): never {
+  throw new FormatError(`model config: ${what}`, { file });
+}
+
+function layerName(l: JsonObject, file: string): string {
+  const cfg = l.config;
+  const n = (isObject(cfg) ? cfg.name : undefined) ?? l.name;
+  if (typeof n !== 'string' || !n) fail(file, `a ${String(l.class_name)} layer has no name`);
+  return n;
+}
+
+/** The Keras 2 `[name, node, tensor(, kwargs)]` or Keras 3 `__keras_tensor__` form of one input. */
+function parseRef(v: Json, file: string, where: string): KerasTensorRef {
+  if (Array.isArray(v) && typeof v[0] === 'string') return [v[0], Number(v[1] ?? 0), Number(v[2] ?? 0)];
+  if (isObject(v) && v.class_name === '__keras_tensor__' && isObject(v.config)) {
+    const h = v.config.keras_history;
+    if (Array.isArray(h) && typeof h[0] === 'string') return [h[0], Number(h[1] ?? 0), Number(h[2] ?? 0)];
+  }
+  fail(file, `${where}: cannot read a layer input from ${JSON.stringify(v)?.slice(0, 80)}`);
+}
+
+/** Keras 3 call args: tensors, possibly nested in lists (Add()([a, b])). */
+function collectKeras3Args(v: Json, out: KerasTensorRef[], file: string, where: string): void {
+  if (Array.isArray(v)) for (const x of v) collectKeras3Args(x, out, file, where);
+  else if (isObject(v) && v.class_name === '__keras_tensor__') out.push(parseRef(v, file, where));
+}
+
+function parseCalls(inbound: Json | undefined, file: string, name: string): KerasTensorRef[][] {
+  if (inbound === undefined || inbound === null) return [];
+  if (!Array.isArray(inbound)) fail(file, `layer '${name}': inbound_nodes is not a list`);
+  return inbound.map((node) => {
+    if (isObject(node)) {
+      // Keras 3: { args: [...], kwargs: {...} }
+      const refs: KerasTensorRef[] = [];
+      collectKeras3Args(node.args ?? [], refs, file, `layer '${name}'`);
+      return refs;
+    }
+    if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
+    return node.map((r) => parseRef(r, file, `layer '${name}'`));
+  });
+}
+
+/** input_layers / output_layers: [[n, 0, 0], ...] or, for a single tensor in Keras 3, [n, 0, 0]. */
+function parseEnds(v: Json | undefined, file: string, what: string): KerasTensorRef[] {
+  if (!Array.isArray(v)) fail(file, `${what} is missing`);
+  if (typeof v[0] === 'string') return [parseRef(v, file, what)];
+  return v.map((r) => parseRef(r, file, what));
+}
+
+/** Parse a model config (the object with class_name and config). */
+export function parseModelConfig(root: Json, file: string): KerasModelSpec {
+  if (!isObject(root)) fail(file, 'not a JSON object');
+  const className = root.class_name;
+  if (typeof className !== 'string') fail(file, 'no class_name');
+  const cfg = root.config;
+  if (className === 'Sequential') return parseSequential(cfg ?? null, file);
+  if (className === 'Model' || className === 'Functional') {
+    if (!isObject(cfg) || !Array.isArray(cfg.layers)) fail(file, `${className} config has no layers`);
+    const layers: KerasLayer[] = cfg.layers.map((l) => {
+      if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
+      const name = layerName(l, file);
+      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, name) };
+    });
+    return {
+      className: 'Functional',
+      name: typeof cfg.name === 'string' ? cfg.name : 'model',
+      layers,
+      inputs: parseEnds(cfg.input_layers, file, 'input_layers'),
+      outputs: parseEnds(cfg.output_layers, file, 'output_layers'),
+    };
+  }
+  fail(file, `the model is a '${className}', not a Sequential or functional Model (subclassed models have no config to rebuild)`);
+}
+
+function parseSequential(cfg: Json, file: string): KerasModelSpec {
+  // Keras <= 2.2.2 wrote the layer list as the config itself; later {name, layers}.
+  const list = Array.isArray(cfg) ? cfg : isObject(cfg) && Array.isArray(cfg.layers) ? cfg.layers : fail(file, 'Sequential config has no layers');
+  const name = isObject(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential';
+  const layers: KerasLayer[] = [];
+  let prev: string | undefined;
+  for (const l of list) {
+    if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
+    const config = isObject(l.config) ? l.config : {};
+    const lname = layerName(l, file);
+    if (!prev) {
+      if (l.class_name !== 'InputLayer') {
+        // no InputLayer: the first layer carries the input shape
+        const shape = config.batch_input_shape ?? config.batch_shape ?? (Array.isArray(config.input_shape) ? [null, ...config.input_shape] : undefined);
+        if (!Array.isArray(shape)) fail(file, `the first layer '${lname}' gives no input shape (batch_input_shape)`);
+        const inName = uniqueName(`${lname}_input`, list);
+        layers.push({ className: 'InputLayer', name: inName, config: { name: inName, batch_input_shape: shape, dtype: config.dtype ?? 'float32' }, calls: [] });
+        prev = inName;
+      } else {
+        layers.push({ className: 'InputLayer', name: lname, config, calls: [] });
+        prev = lname;
+        continue;
+      }
+    }
+    layers.push({ className: l.class_name, name: lname, config, calls: [[[prev, 0, 0]]] });
+    prev = lname;
+  }
+  if (layers.length === 0) fail(file, 'Sequential model without layers');
+  return { className: 'Sequential', name, layers, inputs: [[layers[0]!.name, 0, 0]], outputs: [[prev!, 0, 0]] };
+}
+
+function uniqueName(base: string, list: Json[]): string {
+  const taken = new Set(list.map((l) => (isObject(l) && isObject(l.config) ? String(l.config.name) : '')));
+  let n = base;
+  for (let i = 1; taken.has(n); i++) n = `${base}_${i}`;
+  return n;
+}
+
+/** Keras 3's snake_case of a class name, used for the `layers/<name>` groups of model.weights.h5. */
+export function toSnakeCase(name: string): string {
+  return name
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}

@@ -1,0 +1,750 @@
+// A channels-last IR graph -> Keras layers (config + weights), the common core of the .h5,
+// .keras and TF.js layers writers. One row per IR op; every layer loads in stock Keras and
+// TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
+import { isFloatDType } from '../../ir/dtypes.js';
+import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { attrFloat, attrInt, attrInts, attrString, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { permute } from '../../wasm/permute.js';
+import type { JsonObject } from './config.js';
+import type { KShape } from './layers.js';
+
+/** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
+export interface KerasLayerOut {
+  className: string;
+  name: string;
+  config: JsonObject;
+  inputs: [string, number, number][];
+  weights: { role: string; tensor: Tensor }[];
+  /** output shape (batch dim null) */
+  shape: KShape;
+}
+
+export interface KerasModelOut {
+  name: string;
+  layers: KerasLayerOut[];
+  inputs: [string, number, number][];
+  outputs: [string, number, number][];
+}
+
+export interface FromGraphOptions {
+  /** Keras 3 names LeakyReLU's slope negative_slope (Keras 2 / TF.js: alpha) */
+  keras3?: boolean;
+}
+
+interface KTensor {
+  ref: [string, number, number];
+  shape: KShape;
+  /** the IR op that produced it, to know e.g. that it is non-negative */
+  producer?: string;
+}
+
+const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxPool:nonneg']);
+
+/** Make a Keras-valid, unique layer name from an IR name. */
+function layerNameFrom(raw: string): string {
+  let n = raw;
+  // torch.onnx node names: '/layer1/layer1.0/conv1/Conv' -> 'layer1.0.conv1'
+  if (n.startsWith('/')) {
+    const parts = n.split('/').filter(Boolean);
+    if (parts.length > 1) parts.pop();
+    const last = parts[parts.length - 1] ?? n;
+    const prev = parts[parts.length - 2];
+    n = prev && !last.includes('.') && !prev.includes('/') ? `${prev}.${last}` : last;
+    if (parts.length === 1) n = parts[0]!;
+  }
+  n = n.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return n || 'layer';
+}
+
+class Writer {
+  readonly layers: KerasLayerOut[] = [];
+  private readonly used = new Set<string>();
+  readonly values = new Map<string, KTensor>();
+  readonly consumers = new Map<string, Node[]>();
+  readonly skip = new Set<Node>();
+
+  constructor(
+    readonly graph: Graph,
+    readonly options: FromGraphOptions,
+  ) {
+    for (const n of graph.nodes) for (const i of n.inputs) if (i) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(n);
+  }
+
+  name(base: string): string {
+    const b = layerNameFrom(base);
+    let n = b;
+    for (let i = 1; this.used.has(n); i++) n = `${b}_${i}`;
+    this.used.add(n);
+    return n;
+  }
+
+  add(className: string, base: string, config: JsonObject, inputs: KTensor[], shape: KShape, weights: { role: string; tensor: Tensor }[] = []): KTensor {
+    const name = this.name(base);
+    this.layers.push({ className, name, config: { name, trainable: true, dtype: 'float32', ...config }, inputs: inputs.map((t) => t.ref), weights, shape });
+    return { ref: [name, 0, 0], shape };
+  }
+
+  constant(name: string): Tensor | undefined {
+    return this.graph.initializers.get(name);
+  }
+
+  input(n: Node, i: number): KTensor {
+    const v = n.inputs[i];
+    const t = v ? this.values.get(v) : undefined;
+    if (!t) {
+      if (v && this.graph.initializers.has(v)) throw new UnsupportedError(`${n.opType} with a constant input in a Keras model`, `node '${n.name}' input '${v}'`);
+      throw new GraphError(`node '${n.name}' reads '${v}', which has no Keras tensor`);
+    }
+    return t;
+  }
+
+  /** The node's only consumer, when there is exactly one and it is not a graph output. */
+  soleConsumer(value: string): Node | undefined {
+    const c = this.consumers.get(value);
+    if (!c || c.length !== 1) return undefined;
+    if (this.graph.outputs.some((o) => o.name === value)) return undefined;
+    return c[0];
+  }
+}
+
+function nodeLabel(n: Node): string {
+  return `node '${n.name || n.outputs[0]}' (${n.domain ? `${n.domain}.` : ''}${n.opType})`;
+}
+
+function unsupported(n: Node, what?: string): never {
+  throw new UnsupportedError(`${n.domain ? `${n.domain}.` : ''}${n.opType}${what ? ` ${what}` : ''} has no Keras layer`, nodeLabel(n));
+}
+
+/** The base name of a layer: the weight's module path when there is one (layer1.0.conv1.weight), else the node's. */
+function baseName(w: Writer, n: Node): string {
+  for (const i of n.inputs.slice(1)) {
+    if (i && w.graph.initializers.has(i)) {
+      const m = /^(.*)[./](weight|bias|kernel|depthwise_kernel|running_mean|moving_mean|gamma|alpha)$/.exec(i);
+      if (m && m[1]) return m[1];
+    }
+  }
+  return n.name || n.outputs[0] || n.opType;
+}
+
+function tfSamePads(spatial: KShape, k: number[], s: number[], d: number[]): number[] | undefined {
+  if (spatial.some((x) => x === null)) return undefined;
+  const begin: number[] = [];
+  const end: number[] = [];
+  for (let i = 0; i < k.length; i++) {
+    const size = spatial[i]!;
+    const out = Math.ceil(size / s[i]!);
+    const total = Math.max((out - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - size, 0);
+    begin.push(Math.floor(total / 2));
+    end.push(total - Math.floor(total / 2));
+  }
+  return [...begin, ...end];
+}
+
+function outSize(size: number | null, k: number, s: number, d: number, padBegin: number, padEnd: number, ceil = false): number | null {
+  if (size === null) return null;
+  const v = (size + padBegin + padEnd - ((k - 1) * d + 1)) / s;
+  return (ceil ? Math.ceil(v) : Math.floor(v)) + 1;
+}
+
+/**
+ * Decide Keras padding for a windowed op: 'valid', 'same', or explicit (begin, end) pairs for a
+ * ZeroPadding layer in front of a 'valid' one.
+ */
+function kerasPadding(n: Node, x: KTensor, k: number[], s: number[], d: number[]): { padding: 'valid' | 'same'; explicit?: [number, number][] } {
+  const rank = k.length;
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  if (autoPad === 'SAME_UPPER') return { padding: 'same' };
+  if (autoPad === 'VALID') return { padding: 'valid' };
+  if (autoPad === 'SAME_LOWER') unsupported(n, 'auto_pad SAME_LOWER');
+  const pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  const spatial = x.shape.slice(1, 1 + rank);
+  let end = pads.slice(rank);
+  if (attrInt(n, 'ceil_mode', 0) === 1) {
+    // ceil mode = extra padding at the end where the last window starts inside the input
+    end = end.map((e, i) => {
+      const size = spatial[i];
+      if (size === null || size === undefined) unsupported(n, 'ceil_mode with an unknown spatial size');
+      const full = outSize(size, k[i]!, s[i]!, d[i]!, pads[i]!, e, true)!;
+      let o = full;
+      if ((o - 1) * s[i]! >= size + pads[i]!) o -= 1;
+      return Math.max((o - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - size - pads[i]!, e);
+    });
+  }
+  const all = [...pads.slice(0, rank), ...end];
+  if (all.every((p) => p === 0)) return { padding: 'valid' };
+  const same = tfSamePads(spatial, k, s, d);
+  if (same && same.every((p, i) => p === all[i])) return { padding: 'same' };
+  return { padding: 'valid', explicit: k.map((_, i) => [all[i]!, all[rank + i]!]) };
+}
+
+function zeroPad(w: Writer, base: string, x: KTensor, p: [number, number][]): KTensor {
+  const rank = p.length;
+  if (rank > 3) throw new UnsupportedError(`ZeroPadding${rank}D`, base);
+  const shape: KShape = x.shape.map((d, i) => (i >= 1 && i <= rank && d !== null ? d + p[i - 1]![0] + p[i - 1]![1] : d));
+  const padding = rank === 1 ? p[0]! : p;
+  return w.add(`ZeroPadding${rank}D`, `${base}_pad`, { padding: padding as unknown as JsonObject[string], data_format: rank === 1 ? undefined : 'channels_last' } as JsonObject, [x], shape);
+}
+
+function activationLayer(w: Writer, n: Node, act: string): KTensor {
+  const x = w.input(n, 0);
+  return w.add('Activation', n.name || n.outputs[0]!, { activation: act }, [x], x.shape);
+}
+
+type Row = (w: Writer, n: Node) => KTensor[];
+
+function convRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const W = w.constant(n.inputs[1]!);
+  if (!W) unsupported(n, 'with a computed kernel');
+  const layout = attrString(n, 'kernel_layout', 'HWIO');
+  if (layout !== 'HWIO') unsupported(n, `kernel_layout ${layout}`);
+  const rank = W.rank - 2;
+  const k = attrInts(n, 'kernel_shape', W.shape.slice(0, rank) as number[]);
+  const s = attrInts(n, 'strides', new Array<number>(rank).fill(1));
+  const d = attrInts(n, 'dilations', new Array<number>(rank).fill(1));
+  const group = attrInt(n, 'group', 1);
+  const cin = x.shape[rank + 1];
+  const cout = W.shape[rank + 1]!;
+  const B = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
+  if (n.inputs[2] && !B) unsupported(n, 'with a computed bias');
+  const base = baseName(w, n);
+  const pad = kerasPadding(n, x, k, s, d);
+  let xin = x;
+  if (pad.explicit) xin = zeroPad(w, base, x, pad.explicit);
+  const spatial = xin.shape.slice(1, 1 + rank).map((sz, i) => (pad.padding === 'same' ? (sz === null ? null : Math.ceil(sz / s[i]!)) : outSize(sz, k[i]!, s[i]!, d[i]!, 0, 0)));
+  const shape: KShape = [null, ...spatial, cout];
+  const bias = B ? [{ role: 'bias', tensor: B.reshape([cout]) }] : [];
+  const common = { kernel_size: k, strides: s, padding: pad.padding, data_format: 'channels_last', dilation_rate: d, activation: 'linear', use_bias: !!B };
+  if (group === 1) {
+    if (rank > 3) unsupported(n, `${rank}-D`);
+    return [w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: 1 }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias])];
+  }
+  if (typeof cin === 'number' && group === cin && W.shape[rank] === 1 && rank === 2) {
+    const m = cout / cin;
+    // HWIO (kh, kw, 1, C·M) is Keras' (kh, kw, C, M) reshaped
+    const kernel = W.reshape([k[0]!, k[1]!, cin, m]);
+    return [w.add('DepthwiseConv2D', base, { ...common, depth_multiplier: m }, [xin], shape, [{ role: 'depthwise_kernel', tensor: kernel }, ...bias])];
+  }
+  return [w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: group }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias])];
+}
+
+function convTransposeRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const W = w.constant(n.inputs[1]!);
+  if (!W || W.rank !== 4) unsupported(n, 'with a computed or non-2-D kernel');
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  if (layout !== 'HWOI') unsupported(n, `kernel_layout ${layout}`);
+  if (attrInt(n, 'group', 1) !== 1) unsupported(n, 'with groups');
+  const k = attrInts(n, 'kernel_shape', [W.shape[0]!, W.shape[1]!]);
+  const s = attrInts(n, 'strides', [1, 1]);
+  const d = attrInts(n, 'dilations', [1, 1]);
+  if (d.some((v) => v !== 1)) unsupported(n, 'with dilation');
+  if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') unsupported(n, 'with auto_pad');
+  if (n.attrs.output_shape) unsupported(n, 'with output_shape');
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const outPad = attrInts(n, 'output_padding', [0, 0]);
+  const B = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
+  const cout = W.shape[2]!;
+  const base = baseName(w, n);
+  // Keras 'valid': out = (in-1)*s + k + max(s-k, 0); anything else is cropped afterwards
+  if (outPad.some((p, i) => p !== 0 && p !== Math.max(s[i]! - k[i]!, 0))) unsupported(n, 'with output_padding');
+  const full = x.shape.slice(1, 3).map((sz, i) => (sz === null ? null : (sz - 1) * s[i]! + k[i]! + Math.max(s[i]! - k[i]!, 0)));
+  let y = w.add(
+    'Conv2DTranspose',
+    base,
+    { filters: cout, kernel_size: k, strides: s, padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: !!B },
+    [x],
+    [null, ...full, cout],
+    [{ role: 'kernel', tensor: W }, ...(B ? [{ role: 'bias', tensor: B.reshape([cout]) }] : [])],
+  );
+  // ONNX crops pads[begin] at the start and pads[end] - (extra from output_padding) at the end
+  const crop: [number, number][] = [0, 1].map((i) => [pads[i]!, pads[2 + i]! + Math.max(s[i]! - k[i]!, 0) - outPad[i]!]);
+  if (crop.some(([a, b]) => a !== 0 || b !== 0)) {
+    if (crop.some(([a, b]) => a < 0 || b < 0)) unsupported(n, 'with these pads');
+    const shape: KShape = y.shape.map((dd, i) => (i >= 1 && i <= 2 && dd !== null ? dd - crop[i - 1]![0] - crop[i - 1]![1] : dd));
+    y = w.add('Cropping2D', `${base}_crop`, { cropping: crop, data_format: 'channels_last' }, [y], shape);
+  }
+  return [y];
+}
+
+function poolRow(cls: 'MaxPooling' | 'AveragePooling'): Row {
+  return (w, n) => {
+    const x = w.input(n, 0);
+    const k = attrInts(n, 'kernel_shape');
+    if (!k) unsupported(n, 'without kernel_shape');
+    const rank = k.length;
+    const s = attrInts(n, 'strides', new Array<number>(rank).fill(1));
+    const d = attrInts(n, 'dilations', new Array<number>(rank).fill(1));
+    if (d.some((v) => v !== 1)) unsupported(n, 'with dilations');
+    const base = n.name || n.outputs[0]!;
+    const pad = kerasPadding(n, x, k, s, d);
+    let xin = x;
+    if (pad.padding === 'same' && cls === 'AveragePooling' && attrInt(n, 'count_include_pad', 0) === 1) {
+      unsupported(n, 'counting padded zeros with TF SAME padding');
+    }
+    if (pad.explicit) {
+      if (cls === 'MaxPooling' && !NON_NEGATIVE.has(x.producer ?? '')) {
+        unsupported(n, 'with padding that TF SAME cannot express on an input that may be negative (Keras pads max pooling with zeros here)');
+      }
+      if (cls === 'AveragePooling' && attrInt(n, 'count_include_pad', 0) !== 1) {
+        unsupported(n, 'with explicit padding excluded from the average (Keras only has SAME)');
+      }
+      xin = zeroPad(w, base, x, pad.explicit);
+    }
+    const spatial = xin.shape.slice(1, 1 + rank).map((sz, i) => (pad.padding === 'same' ? (sz === null ? null : Math.ceil(sz / s[i]!)) : outSize(sz, k[i]!, s[i]!, 1, 0, 0)));
+    const y = w.add(`${cls}${rank}D`, base, { pool_size: k, strides: s, padding: pad.padding, data_format: 'channels_last' }, [xin], [null, ...spatial, x.shape[rank + 1] ?? null]);
+    if (cls === 'MaxPooling' && NON_NEGATIVE.has(x.producer ?? '')) y.producer = 'MaxPool:nonneg';
+    return [y];
+  };
+}
+
+/** Global pooling over all spatial axes; keepdims -> a Reshape back to (1, ..., 1, C). */
+function globalPool(w: Writer, n: Node, cls: 'GlobalAveragePooling' | 'GlobalMaxPooling', keep: boolean): KTensor[] {
+  const x = w.input(n, 0);
+  const rank = x.shape.length - 2;
+  if (rank < 1 || rank > 3) unsupported(n, `on rank ${x.shape.length}`);
+  const c = x.shape[rank + 1] ?? null;
+  const base = n.name || n.outputs[0]!;
+  const y = w.add(`${cls}${rank}D`, base, { data_format: 'channels_last' }, [x], [null, c]);
+  if (!keep) return [y];
+  // a Flatten right after (the usual classifier head) makes the Reshape moot
+  const next = w.soleConsumer(n.outputs[0]!);
+  if (next && next.opType === 'Flatten' && attrInt(next, 'axis', 1) === 1) {
+    w.skip.add(next);
+    w.values.set(next.outputs[0]!, y);
+    return [y];
+  }
+  return [w.add('Reshape', `${base}_keepdims`, { target_shape: [...new Array<number>(rank).fill(1), c] }, [y], [null, ...new Array<number>(rank).fill(1), c])];
+}
+
+function reduceRow(cls: 'GlobalAveragePooling' | 'GlobalMaxPooling'): Row {
+  return (w, n) => {
+    const x = w.input(n, 0);
+    const rank = x.shape.length;
+    let axes = attrInts(n, 'axes');
+    if (!axes && n.inputs[1]) axes = w.constant(n.inputs[1])?.toNumbers();
+    const norm = (axes ?? []).map((a) => (a < 0 ? a + rank : a)).sort();
+    if (norm.length !== rank - 2 || norm.some((a, i) => a !== i + 1)) unsupported(n, `over axes [${(axes ?? []).join(', ')}] (only all spatial axes of channels-last data)`);
+    return globalPool(w, n, cls, attrInt(n, 'keepdims', 1) === 1);
+  };
+}
+
+function batchNormRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const [g, b, m, v] = [1, 2, 3, 4].map((i) => w.constant(n.inputs[i]!));
+  if (!g || !b || !m || !v) unsupported(n, 'with computed statistics');
+  return [
+    w.add(
+      'BatchNormalization',
+      baseName(w, n),
+      // epsilon carried exactly: PyTorch's 1e-5 is not Keras' default 1e-3
+      { axis: -1, momentum: attrFloat(n, 'momentum', 0.9), epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true },
+      [x],
+      x.shape,
+      [
+        { role: 'gamma', tensor: g },
+        { role: 'beta', tensor: b },
+        { role: 'moving_mean', tensor: m },
+        { role: 'moving_variance', tensor: v },
+      ],
+    ),
+  ];
+}
+
+function layerNormRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const axis = attrInt(n, 'axis', -1);
+  if (axis !== -1 && axis !== x.shape.length - 1) unsupported(n, `over axis ${axis}`);
+  const g = w.constant(n.inputs[1]!);
+  const b = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
+  if (!g) unsupported(n, 'with a computed scale');
+  const weights = [{ role: 'gamma', tensor: g }, ...(b ? [{ role: 'beta', tensor: b }] : [])];
+  return [w.add('LayerNormalization', baseName(w, n), { axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: !!b, scale: true }, [x], x.shape, weights)];
+}
+
+/** Dense from Gemm / MatMul(+Add): kernel (in, out). */
+function denseRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  if (x.shape.length !== 2 && n.opType === 'Gemm') unsupported(n, `on rank ${x.shape.length}`);
+  const B = w.constant(n.inputs[1]!);
+  if (!B || B.rank !== 2) unsupported(n, 'with a computed or non-2-D weight');
+  let kernel: Tensor = B;
+  let bias: Tensor | undefined;
+  if (n.opType === 'Gemm') {
+    if (attrInt(n, 'transA', 0) !== 0) unsupported(n, 'with transA');
+    const alpha = attrFloat(n, 'alpha', 1);
+    const beta = attrFloat(n, 'beta', 1);
+    if (attrInt(n, 'transB', 0) === 1) kernel = permute(B, [1, 0]);
+    if (alpha !== 1) kernel = scaled(kernel, alpha);
+    if (n.inputs[2]) {
+      const c = w.constant(n.inputs[2]);
+      if (!c || c.size !== kernel.shape[1]) unsupported(n, 'with a bias that is not one value per unit');
+      bias = beta === 1 ? c.reshape([c.size]) : scaled(c.reshape([c.size]), beta);
+    }
+  }
+  const units = kernel.shape[1]!;
+  const outName = n.outputs[0]!;
+  let out = outName;
+  if (!bias) {
+    // MatMul followed by Add of a per-unit constant: one Dense with a bias
+    const add = w.soleConsumer(outName);
+    if (add && add.opType === 'Add') {
+      const other = add.inputs[0] === outName ? add.inputs[1]! : add.inputs[0]!;
+      const c = w.constant(other);
+      if (c && c.size === units && c.shape[c.rank - 1] === units) {
+        bias = c.reshape([units]);
+        w.skip.add(add);
+        out = add.outputs[0]!;
+      }
+    }
+  }
+  const y = w.add('Dense', baseName(w, n), { units, activation: 'linear', use_bias: !!bias }, [x], [...x.shape.slice(0, -1), units], [{ role: 'kernel', tensor: kernel }, ...(bias ? [{ role: 'bias', tensor: bias }] : [])]);
+  if (out !== outName) w.values.set(out, y);
+  return [y];
+}
+
+function scaled(t: Tensor, f: number): Tensor {
+  const src = t.toFloat32();
+  const o = new Float32Array(src.length);
+  for (let i = 0; i < o.length; i++) o[i] = src[i]! * f;
+  return new Tensor('float32', t.shape, o);
+}
+
+function mergeRow(cls: string): Row {
+  return (w, n) => {
+    const consts = n.inputs.filter((i) => w.graph.initializers.has(i));
+    if (consts.length) return constantOperand(w, n, cls);
+    const xs = n.inputs.map((_, i) => w.input(n, i));
+    const rank = Math.max(...xs.map((t) => t.shape.length));
+    const shape: KShape = [];
+    for (let i = 0; i < rank; i++) {
+      let dim: number | null = 1;
+      for (const t of xs) {
+        const v = t.shape[t.shape.length - rank + i];
+        if (v !== undefined && v !== 1) dim = v;
+      }
+      shape.push(i === 0 ? null : dim);
+    }
+    if (xs.some((t) => t.shape.length !== rank)) unsupported(n, 'broadcasting tensors of different ranks');
+    return [w.add(cls, n.name || n.outputs[0]!, {}, xs, shape)];
+  };
+}
+
+/** x * c or x + c with a scalar constant: a Rescaling layer (scale, offset). */
+function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
+  if (n.inputs.length !== 2) unsupported(n, 'with a constant operand');
+  const ci = w.graph.initializers.has(n.inputs[1]!) ? 1 : 0;
+  const c = w.constant(n.inputs[ci]!)!;
+  const x = w.input(n, 1 - ci);
+  if (c.size !== 1) unsupported(n, 'with a non-scalar constant operand');
+  const v = c.toNumbers()[0]!;
+  let scale = 1;
+  let offset = 0;
+  if (cls === 'Multiply') scale = v;
+  else if (cls === 'Add') offset = v;
+  else if (cls === 'Subtract' && ci === 1) offset = -v;
+  else if (cls === 'Subtract') {
+    scale = -1;
+    offset = v;
+  } else unsupported(n, 'with a constant operand');
+  return [w.add('Rescaling', n.name || n.outputs[0]!, { scale, offset }, [x], x.shape)];
+}
+
+function concatRow(w: Writer, n: Node): KTensor[] {
+  const xs = n.inputs.map((_, i) => w.input(n, i));
+  const rank = xs[0]!.shape.length;
+  let axis = attrInt(n, 'axis', -1);
+  if (axis < 0) axis += rank;
+  if (axis === 0) unsupported(n, 'on the batch axis');
+  const shape = [...xs[0]!.shape];
+  const sizes = xs.map((t) => t.shape[axis]);
+  shape[axis] = sizes.every((v) => typeof v === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : null;
+  return [w.add('Concatenate', n.name || n.outputs[0]!, { axis: axis === rank - 1 ? -1 : axis }, xs, shape)];
+}
+
+function flattenRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  if (attrInt(n, 'axis', 1) !== 1) unsupported(n, 'with axis other than 1');
+  const rest = x.shape.slice(1);
+  const size = rest.every((d) => typeof d === 'number') ? (rest as number[]).reduce((a, b) => a * b, 1) : null;
+  if (x.shape.length === 2) return [x];
+  return [w.add('Flatten', n.name || n.outputs[0]!, { data_format: 'channels_last' }, [x], [null, size])];
+}
+
+function reshapeRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const s = w.constant(n.inputs[1]!);
+  if (!s) unsupported(n, 'with a computed shape');
+  const target = s.toNumbers();
+  // the first dim is the batch: 0 (copy), -1, or the batch size itself
+  const rest = target.slice(1).map((d, i) => (d === 0 ? (x.shape[i + 1] ?? -1) : d));
+  if (rest.filter((d) => d === -1).length > 1) unsupported(n, 'with an unknown dim to copy');
+  const known = x.shape.slice(1);
+  const total = known.every((d) => typeof d === 'number') ? (known as number[]).reduce((a, b) => a * b, 1) : null;
+  const fixed = rest.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  if (target[0] !== 0 && target[0] !== -1 && x.shape[0] !== null && target[0] !== x.shape[0]) unsupported(n, 'that changes the batch dimension');
+  if (target[0] === -1 && rest.includes(-1)) unsupported(n, 'with -1 in the batch and another dim');
+  const shape: KShape = [null, ...rest.map((d) => (d === -1 ? (total === null ? null : total / fixed) : d))];
+  if (rest.length === x.shape.length - 1 && shape.every((d, i) => i === 0 || d === x.shape[i])) return [x];
+  return [w.add('Reshape', n.name || n.outputs[0]!, { target_shape: rest }, [x], shape)];
+}
+
+function transposeRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const perm = attrInts(n, 'perm', x.shape.map((_, i) => x.shape.length - 1 - i));
+  if (perm[0] !== 0) unsupported(n, 'moving the batch axis');
+  if (perm.every((p, i) => p === i)) return [x];
+  return [w.add('Permute', n.name || n.outputs[0]!, { dims: perm.slice(1) }, [x], perm.map((p) => x.shape[p] ?? null))];
+}
+
+function padRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const mode = attrString(n, 'mode', 'constant');
+  if (mode !== 'constant') unsupported(n, `mode '${mode}'`);
+  const pads = n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : attrInts(n, 'pads');
+  if (!pads) unsupported(n, 'with computed pads');
+  if (n.inputs[2]) {
+    const v = w.constant(n.inputs[2]);
+    if (!v || v.toNumbers().some((c) => c !== 0)) unsupported(n, 'with a non-zero pad value');
+  }
+  if (n.inputs[3]) unsupported(n, 'with axes');
+  const r = x.shape.length;
+  if (pads[0] !== 0 || pads[r] !== 0 || pads[r - 1] !== 0 || pads[2 * r - 1] !== 0) unsupported(n, 'padding the batch or channel axis');
+  const p: [number, number][] = [];
+  for (let i = 1; i < r - 1; i++) p.push([pads[i]!, pads[r + i]!]);
+  if (p.some(([a, b]) => a < 0 || b < 0)) unsupported(n, 'with negative pads');
+  return [zeroPad(w, n.name || n.outputs[0]!, x, p)];
+}
+
+/** Channel slices of (N, H, W, C): Permute to (N, C, W, H), Cropping2D on C, Permute back. */
+function sliceChannels(w: Writer, base: string, x: KTensor, start: number, end: number, n: Node): KTensor {
+  if (x.shape.length !== 4) unsupported(n, `on the channel axis of rank-${x.shape.length} data`);
+  const c = x.shape[3];
+  if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
+  const t = w.add('Permute', `${base}_to_cwh`, { dims: [3, 2, 1] }, [x], [null, c, x.shape[2] ?? null, x.shape[1] ?? null]);
+  const cropped = w.add('Cropping2D', `${base}_crop`, { cropping: [[start, c - end], [0, 0]], data_format: 'channels_last' }, [t], [null, end - start, x.shape[2] ?? null, x.shape[1] ?? null]);
+  return w.add('Permute', base, { dims: [3, 2, 1] }, [cropped], [null, x.shape[1] ?? null, x.shape[2] ?? null, end - start]);
+}
+
+function sliceRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const r = x.shape.length;
+  const get = (i: number) => (n.inputs[i] ? w.constant(n.inputs[i]!)?.toNumbers() : undefined);
+  const starts = get(1);
+  const ends = get(2);
+  if (!starts || !ends) unsupported(n, 'with computed bounds');
+  const axes = (get(3) ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
+  const steps = get(4) ?? starts.map(() => 1);
+  if (steps.some((s) => s !== 1)) unsupported(n, 'with steps');
+  const crop: [number, number][] = x.shape.map(() => [0, 0]);
+  axes.forEach((a, i) => {
+    const size = x.shape[a];
+    if (typeof size !== 'number') unsupported(n, 'on an axis of unknown size');
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+    const s = clamp(starts[i]!);
+    const e = clamp(ends[i]!);
+    crop[a] = [s, size - e];
+  });
+  const base = n.name || n.outputs[0]!;
+  if (crop[0]![0] || crop[0]![1]) unsupported(n, 'on the batch axis');
+  const ch = crop[r - 1]!;
+  const spatial = crop.slice(1, r - 1);
+  let y = x;
+  if (spatial.some(([a, b]) => a || b)) {
+    if (r - 2 > 3 || r < 3) unsupported(n, `on rank ${r}`);
+    const shape: KShape = x.shape.map((d, i) => (i >= 1 && i < r - 1 && d !== null ? d - crop[i]![0] - crop[i]![1] : d));
+    y = w.add(`Cropping${r - 2}D`, ch[0] || ch[1] ? `${base}_spatial` : base, { cropping: r === 3 ? spatial[0]! : spatial, ...(r === 3 ? {} : { data_format: 'channels_last' }) } as JsonObject, [y], shape);
+  }
+  if (ch[0] || ch[1]) y = sliceChannels(w, base, y, ch[0], (y.shape[r - 1] as number) - ch[1], n);
+  return [y];
+}
+
+function splitRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const r = x.shape.length;
+  let axis = attrInt(n, 'axis', 0);
+  if (axis < 0) axis += r;
+  if (axis !== r - 1) unsupported(n, 'on an axis other than channels');
+  const c = x.shape[axis];
+  if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
+  let sizes = (n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : undefined) ?? attrInts(n, 'split');
+  if (!sizes) {
+    const k = n.outputs.length;
+    const each = Math.ceil(c / k);
+    sizes = n.outputs.map((_, i) => Math.min(each, c - i * each));
+  }
+  const outs: KTensor[] = [];
+  let at = 0;
+  sizes.forEach((sz, i) => {
+    outs.push(sliceChannels(w, n.outputs[i] || `${n.name}_${i}`, x, at, at + sz, n));
+    at += sz;
+  });
+  return outs;
+}
+
+function resizeRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  if (x.shape.length !== 4) unsupported(n, `on rank ${x.shape.length}`);
+  let scales = n.inputs[2] ? w.constant(n.inputs[2])?.toNumbers() : undefined;
+  if ((!scales || !scales.length) && n.inputs[3]) {
+    const sizes = w.constant(n.inputs[3])?.toNumbers();
+    if (sizes) scales = sizes.map((sz, i) => sz / (x.shape[i] ?? NaN));
+  }
+  if (!scales || scales.length !== 4) unsupported(n, 'with computed scales');
+  // nnport.Resize carries NCHW-ordered scales like ONNX's; a plain Resize on NHWC data is per axis
+  const [sh, sw] = n.domain === 'nnport' && scales[1] === scales[2] && scales[3] !== 1 ? [scales[2]!, scales[3]!] : [scales[1]!, scales[2]!];
+  if (!Number.isInteger(sh) || !Number.isInteger(sw)) unsupported(n, `with non-integer scales ${sh}, ${sw}`);
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  let interpolation: string;
+  if (mode === 'nearest') {
+    const nm = attrString(n, 'nearest_mode', 'round_prefer_floor');
+    // integer upscaling: asymmetric+floor and half_pixel+round_prefer_floor pick the same pixels
+    if (!((ctm === 'asymmetric' && nm === 'floor') || ctm === 'half_pixel' || ctm === 'pytorch_half_pixel')) unsupported(n, `nearest with ${ctm}/${nm}`);
+    interpolation = 'nearest';
+  } else if (mode === 'linear' && (ctm === 'half_pixel' || ctm === 'pytorch_half_pixel')) interpolation = 'bilinear';
+  else unsupported(n, `mode ${mode} with ${ctm}`);
+  const shape: KShape = [null, x.shape[1] === null ? null : x.shape[1]! * sh, x.shape[2] === null ? null : x.shape[2]! * sw, x.shape[3] ?? null];
+  return [w.add('UpSampling2D', n.name || n.outputs[0]!, { size: [sh, sw], data_format: 'channels_last', interpolation }, [x], shape)];
+}
+
+function clipRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const lo = n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers()[0] : attrFloat(n, 'min');
+  const hi = n.inputs[2] ? w.constant(n.inputs[2])?.toNumbers()[0] : attrFloat(n, 'max');
+  if (lo !== 0 || hi === undefined) unsupported(n, `with bounds ${lo}, ${hi} (only ReLU-style clip(0, max))`);
+  const y = w.add('ReLU', n.name || n.outputs[0]!, { max_value: hi, negative_slope: 0, threshold: 0 }, [x], x.shape);
+  y.producer = 'Clip:nonneg';
+  return [y];
+}
+
+function preluRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const slope = w.constant(n.inputs[1]!);
+  if (!slope) unsupported(n, 'with a computed slope');
+  const r = x.shape.length;
+  const c = x.shape[r - 1];
+  if (slope.size === 1 || (typeof c === 'number' && slope.size === c && slope.shape[slope.rank - 1] === slope.size)) {
+    const alphaShape = [...new Array<number>(r - 2).fill(1), slope.size === 1 ? 1 : slope.size];
+    const shared = Array.from({ length: r - 2 }, (_, i) => i + 1);
+    if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
+    return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
+  }
+  unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+}
+
+function act(name: string): Row {
+  return (w, n) => {
+    const y = activationLayer(w, n, name);
+    if (name === 'relu' || name === 'sigmoid' || name === 'softmax') y.producer = name === 'relu' ? 'Relu' : name === 'sigmoid' ? 'Sigmoid' : 'Softmax';
+    return [y];
+  };
+}
+
+const alias: Row = (w, n) => [w.input(n, 0)];
+
+export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
+  'nnport.Conv': convRow,
+  'nnport.ConvTranspose': convTransposeRow,
+  'nnport.MaxPool': poolRow('MaxPooling'),
+  'nnport.AveragePool': poolRow('AveragePooling'),
+  'nnport.GlobalAveragePool': (w, n) => globalPool(w, n, 'GlobalAveragePooling', true),
+  'nnport.GlobalMaxPool': (w, n) => globalPool(w, n, 'GlobalMaxPooling', true),
+  'nnport.BatchNormalization': batchNormRow,
+  'nnport.Resize': resizeRow,
+  BatchNormalization: batchNormRow,
+  LayerNormalization: layerNormRow,
+  ReduceMean: reduceRow('GlobalAveragePooling'),
+  ReduceMax: reduceRow('GlobalMaxPooling'),
+  Gemm: denseRow,
+  MatMul: denseRow,
+  Add: mergeRow('Add'),
+  Sum: mergeRow('Add'),
+  Sub: mergeRow('Subtract'),
+  Mul: mergeRow('Multiply'),
+  Max: mergeRow('Maximum'),
+  Min: mergeRow('Minimum'),
+  Mean: mergeRow('Average'),
+  Concat: concatRow,
+  Flatten: flattenRow,
+  Reshape: reshapeRow,
+  Transpose: transposeRow,
+  Pad: padRow,
+  Slice: sliceRow,
+  Split: splitRow,
+  Resize: resizeRow,
+  Identity: alias,
+  Dropout: alias,
+  Relu: act('relu'),
+  Sigmoid: act('sigmoid'),
+  Tanh: act('tanh'),
+  Softplus: act('softplus'),
+  Softsign: act('softsign'),
+  Selu: act('selu'),
+  Exp: act('exponential'),
+  Clip: clipRow,
+  LeakyRelu: (w, n) => {
+    const x = w.input(n, 0);
+    const alpha = attrFloat(n, 'alpha', 0.01);
+    return [w.add('LeakyReLU', n.name || n.outputs[0]!, w.options.keras3 ? { negative_slope: alpha } : { alpha }, [x], x.shape)];
+  },
+  Elu: (w, n) => {
+    const x = w.input(n, 0);
+    return [w.add('ELU', n.name || n.outputs[0]!, { alpha: attrFloat(n, 'alpha', 1) }, [x], x.shape)];
+  },
+  HardSigmoid: (w, n) => {
+    // Keras 2 / TF.js hard_sigmoid is clip(0.2 x + 0.5, 0, 1)
+    if (attrFloat(n, 'alpha', 0.2) !== 0.2 || attrFloat(n, 'beta', 0.5) !== 0.5 || w.options.keras3) unsupported(n, 'other than clip(0.2x + 0.5, 0, 1)');
+    return [activationLayer(w, n, 'hard_sigmoid')];
+  },
+  Softmax: (w, n) => {
+    const x = w.input(n, 0);
+    const axis = attrInt(n, 'axis', -1);
+    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: axis === x.shape.length - 1 ? -1 : axis }, [x], x.shape);
+    y.producer = 'Softmax';
+    return [y];
+  },
+  PRelu: preluRow,
+};
+
+/** Build Keras layers from a channels-last graph. Throws UnsupportedError naming the op and node. */
+export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): KerasModelOut {
+  const w = new Writer(graph, options);
+  const inputs: [string, number, number][] = [];
+  for (const v of runtimeInputs(graph)) {
+    if (!v.shape) throw new ShapeError(`input '${v.name}' has no known rank; Keras needs the input shape`);
+    if (v.dtype !== 'float32' && isFloatDType(v.dtype)) throw new UnsupportedError(`a ${v.dtype} input in a Keras model`, `input '${v.name}'`);
+    const shape: KShape = v.shape.map((d, i) => (i === 0 ? null : typeof d === 'number' ? d : null));
+    const name = w.name(v.name);
+    w.layers.push({ className: 'InputLayer', name, config: { batch_input_shape: shape, dtype: v.dtype === 'int64' ? 'int32' : v.dtype, sparse: false, name }, inputs: [], weights: [], shape });
+    w.values.set(v.name, { ref: [name, 0, 0], shape });
+    inputs.push([name, 0, 0]);
+  }
+  for (const n of topologicalOrder(graph)) {
+    if (w.skip.has(n)) continue;
+    const key = n.domain ? `${n.domain}.${n.opType}` : n.opType;
+    const row = GRAPH_TO_KERAS[key];
+    if (!row) unsupported(n);
+    const outs = row(w, n);
+    n.outputs.forEach((o, i) => {
+      if (o && outs[i]) w.values.set(o, outs[i]!);
+    });
+  }
+  const outputs = graph.outputs.map((o) => {
+    const t = w.values.get(o.name);
+    if (!t) throw new GraphError(`graph output '${o.name}' has no Keras layer`);
+    return t.ref;
+  });
+  // drop layers nothing reads (a Reshape made moot by a following Flatten)
+  const byName = new Map(w.layers.map((l) => [l.name, l]));
+  const live = new Set<string>();
+  const stack = [...outputs.map((r) => r[0]), ...inputs.map((r) => r[0])];
+  while (stack.length) {
+    const l = stack.pop()!;
+    if (live.has(l)) continue;
+    live.add(l);
+    for (const r of byName.get(l)?.inputs ?? []) stack.push(r[0]);
+  }
+  return { name: layerNameFrom(graph.name || 'model'), layers: w.layers.filter((l) => live.has(l.name)), inputs, outputs };
+}

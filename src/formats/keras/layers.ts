@@ -1,0 +1,681 @@
+// Keras layers -> IR: one row per Keras class name. Data stays channels-last: spatial ops become
+// `nnport`-domain ops (ONNX op, ONNX attributes, NHWC data, HWIO kernels), everything else plain
+// ONNX ops whose axes are already those of the channels-last data. No transposes are added.
+import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
+import type { Attr } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { isObject, type Json, type JsonObject } from './config.js';
+
+/** A static shape with unknown dims as null (the batch dim usually). */
+export type KShape = (number | null)[];
+
+export interface KValue {
+  name: string;
+  shape: KShape;
+}
+
+/** What a layer row needs to emit IR: fresh names, nodes, constants. */
+export interface IrEmitter {
+  readonly file: string;
+  /** add a node; returns its output value names (made unique from `outputs`) */
+  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
+  /** add a constant; returns its (unique) name */
+  constant(name: string, t: Tensor): string;
+}
+
+export interface LayerCall {
+  className: string;
+  name: string;
+  config: JsonObject;
+  inputs: KValue[];
+  /** the layer's weights by role (kernel, bias, gamma, ...) */
+  weights: Map<string, Tensor>;
+}
+
+export const int = (value: number): Attr => ({ type: 'int', value });
+export const float = (value: number): Attr => ({ type: 'float', value });
+export const ints = (value: number[]): Attr => ({ type: 'ints', value });
+export const str = (value: string): Attr => ({ type: 'string', value });
+
+// ---- config helpers ----
+
+export function tuple(v: Json | undefined, n: number, fallback: number, what: string): number[] {
+  if (v === undefined || v === null) return new Array<number>(n).fill(fallback);
+  if (typeof v === 'number') return new Array<number>(n).fill(v);
+  if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number')) return v as number[];
+  throw new ShapeError(`${what}: expected ${n} numbers, got ${JSON.stringify(v)}`);
+}
+
+function cfgNum(cfg: JsonObject, key: string, fallback: number): number {
+  const v = cfg[key];
+  return typeof v === 'number' ? v : fallback;
+}
+
+function cfgBool(cfg: JsonObject, key: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  return typeof v === 'boolean' ? v : fallback;
+}
+
+/** `activation` as a name: a string, or Keras 3's serialized {class_name|config.name}. */
+export function activationName(v: Json | undefined): string {
+  if (v === undefined || v === null) return 'linear';
+  if (typeof v === 'string') return v;
+  if (isObject(v)) {
+    if (typeof v.config === 'string') return v.config;
+    if (isObject(v.config) && typeof v.config.name === 'string') return v.config.name;
+    if (typeof v.class_name === 'string') return v.class_name;
+  }
+  return String(v);
+}
+
+/** Which weights a layer class has, in Keras' order (the order of .keras `vars/<i>` and TF.js manifests). */
+export function weightRoles(className: string, cfg: JsonObject): string[] {
+  const bias = cfgBool(cfg, 'use_bias', true) ? ['bias'] : [];
+  switch (className) {
+    case 'Conv1D':
+    case 'Conv2D':
+    case 'Conv3D':
+    case 'Conv1DTranspose':
+    case 'Conv2DTranspose':
+    case 'Dense':
+      return ['kernel', ...bias];
+    case 'DepthwiseConv2D':
+    case 'DepthwiseConv1D':
+      return ['depthwise_kernel', ...bias];
+    case 'SeparableConv1D':
+    case 'SeparableConv2D':
+      return ['depthwise_kernel', 'pointwise_kernel', ...bias];
+    case 'BatchNormalization':
+      return [...(cfgBool(cfg, 'scale', true) ? ['gamma'] : []), ...(cfgBool(cfg, 'center', true) ? ['beta'] : []), 'moving_mean', 'moving_variance'];
+    case 'LayerNormalization':
+      return [...(cfgBool(cfg, 'scale', true) ? ['gamma'] : []), ...(cfgBool(cfg, 'center', true) ? ['beta'] : [])];
+    case 'PReLU':
+      return ['alpha'];
+    case 'Embedding':
+      return ['embeddings'];
+    default:
+      return [];
+  }
+}
+
+// ---- shape helpers ----
+
+function convOut(size: number | null, k: number, s: number, d: number, padding: string): number | null {
+  if (size === null) return null;
+  const ek = (k - 1) * d + 1;
+  return padding === 'same' ? Math.ceil(size / s) : Math.floor((size - ek) / s) + 1;
+}
+
+/** Explicit [begin..., end...] pads for TF's SAME (extra padding at the end), or zeros for VALID. */
+function tfPads(spatial: KShape, k: number[], s: number[], d: number[], padding: string): number[] | undefined {
+  const n = k.length;
+  if (padding === 'valid') return new Array<number>(2 * n).fill(0);
+  if (spatial.some((x) => x === null)) return undefined; // auto_pad then
+  const begin: number[] = [];
+  const end: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const size = spatial[i]!;
+    const out = Math.ceil(size / s[i]!);
+    const total = Math.max((out - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - size, 0);
+    begin.push(Math.floor(total / 2));
+    end.push(total - Math.floor(total / 2));
+  }
+  return [...begin, ...end];
+}
+
+function padAttrs(pads: number[] | undefined): Record<string, Attr> {
+  return pads ? { pads: ints(pads) } : { auto_pad: str('SAME_UPPER') };
+}
+
+function need(call: LayerCall, role: string): Tensor {
+  const t = call.weights.get(role);
+  if (!t) throw new FormatError(`layer '${call.name}' (${call.className}) has no '${role}' weight`);
+  return t;
+}
+
+function checkShape(call: LayerCall, role: string, t: Tensor, expected: KShape): void {
+  const ok = t.rank === expected.length && expected.every((d, i) => d === null || d === t.shape[i]);
+  if (!ok) {
+    throw new ShapeError(`layer '${call.name}' (${call.className}): weight '${role}' has shape [${t.shape.join(', ')}], the config implies [${expected.map((d) => d ?? '?').join(', ')}]`);
+  }
+}
+
+function one(call: LayerCall): KValue {
+  if (call.inputs.length !== 1) throw new FormatError(`layer '${call.name}' (${call.className}) takes one input, got ${call.inputs.length}`);
+  return call.inputs[0]!;
+}
+
+function channelsLastOnly(call: LayerCall): void {
+  const f = call.config.data_format;
+  if (f !== undefined && f !== null && f !== 'channels_last') throw new UnsupportedError(`${call.className} with data_format '${String(f)}'`, `layer '${call.name}'`);
+}
+
+// ---- activations ----
+
+/** Emit an activation by Keras name on x; returns the output value. `out` names the result. */
+export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string, call: { name: string; className: string; config?: JsonObject }): KValue {
+  const un = (op: string, attrs: Record<string, Attr> = {}): KValue => ({ name: e.node(op, [x.name], [out], attrs, '', out)[0]!, shape: x.shape });
+  switch (act) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return un('Relu');
+    case 'relu6':
+      return { name: e.node('Clip', [x.name, e.constant(`${out}/min`, Tensor.float32([], [0])), e.constant(`${out}/max`, Tensor.float32([], [6]))], [out], {}, '', out)[0]!, shape: x.shape };
+    case 'sigmoid':
+      return un('Sigmoid');
+    case 'tanh':
+      return un('Tanh');
+    case 'softmax':
+      return un('Softmax', { axis: int(-1) });
+    case 'elu':
+      return un('Elu', { alpha: float(1) });
+    case 'selu':
+      return un('Selu');
+    case 'softplus':
+      return un('Softplus');
+    case 'softsign':
+      return un('Softsign');
+    case 'exponential':
+      return un('Exp');
+    case 'hard_sigmoid':
+      // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1); Keras 3 changed it to relu6(x + 3) / 6
+      return un('HardSigmoid', { alpha: float(0.2), beta: float(0.5) });
+    case 'swish':
+    case 'silu': {
+      const s = e.node('Sigmoid', [x.name], [`${out}/sigmoid`], {}, '', `${out}/sigmoid`)[0]!;
+      return { name: e.node('Mul', [x.name, s], [out], {}, '', out)[0]!, shape: x.shape };
+    }
+    case 'gelu': {
+      // exact gelu: 0.5 x (1 + erf(x / sqrt 2)), Keras' default (approximate=False)
+      const d = e.node('Div', [x.name, e.constant(`${out}/sqrt2`, Tensor.float32([], [Math.SQRT2]))], [`${out}/div`])[0]!;
+      const f = e.node('Erf', [d], [`${out}/erf`])[0]!;
+      const a = e.node('Add', [f, e.constant(`${out}/one`, Tensor.float32([], [1]))], [`${out}/add`])[0]!;
+      const m = e.node('Mul', [x.name, a], [`${out}/mul`])[0]!;
+      return { name: e.node('Mul', [m, e.constant(`${out}/half`, Tensor.float32([], [0.5]))], [out], {}, '', out)[0]!, shape: x.shape };
+    }
+    default:
+      throw new UnsupportedError(`Keras activation '${act}'`, `layer '${call.name}' (${call.className})`);
+  }
+}
+
+/** A layer's own op(s), then its `activation`; the last value is named after the layer. */
+function withActivation(e: IrEmitter, call: LayerCall, build: (out: string) => KValue): KValue[] {
+  const act = activationName(call.config.activation);
+  if (act === 'linear') return [build(call.name)];
+  const pre = build(`${call.name}/pre_activation`);
+  return [emitActivation(e, act, pre, call.name, call)];
+}
+
+// ---- the rows ----
+
+type LayerRow = (e: IrEmitter, call: LayerCall) => KValue[];
+
+function conv(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const cfg = call.config;
+    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
+    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const groups = cfgNum(cfg, 'groups', 1);
+    const filters = cfgNum(cfg, 'filters', NaN);
+    const cin = x.shape[x.shape.length - 1] ?? null;
+    const kernel = need(call, 'kernel');
+    checkShape(call, 'kernel', kernel, [...k, cin === null ? null : cin / groups, filters]);
+    let padding = String(cfg.padding ?? 'valid');
+    const spatial = x.shape.slice(1, 1 + rank);
+    let pads: number[] | undefined;
+    if (padding === 'causal') {
+      // Conv1D causal: all the padding on the left
+      pads = [(k[0]! - 1) * d[0]!, 0];
+      padding = 'valid';
+    } else pads = tfPads(spatial, k, s, d, padding);
+    const outShape: KShape = [x.shape[0] ?? null, ...spatial.map((sz, i) => (cfg.padding === 'causal' ? sz : convOut(sz, k[i]!, s[i]!, d[i]!, padding))), filters];
+    return withActivation(e, call, (out) => {
+      const inputs = [x.name, e.constant(`${call.name}/kernel`, kernel)];
+      if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+      const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(groups), kernel_layout: str('HWIO'), ...padAttrs(pads) };
+      return { name: e.node('Conv', inputs, [out], attrs, 'nnport', out)[0]!, shape: outShape };
+    });
+  };
+}
+
+function depthwise(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const cfg = call.config;
+    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
+    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const m = cfgNum(cfg, 'depth_multiplier', 1);
+    const c = x.shape[x.shape.length - 1];
+    if (typeof c !== 'number') throw new ShapeError(`layer '${call.name}' (${call.className}): the input's channel count is unknown`);
+    const kernel = need(call, 'depthwise_kernel');
+    checkShape(call, 'depthwise_kernel', kernel, [...k, c, m]);
+    const padding = String(cfg.padding ?? 'valid');
+    const spatial = x.shape.slice(1, 1 + rank);
+    const pads = tfPads(spatial, k, s, d, padding);
+    const outSpatial = spatial.map((sz, i) => convOut(sz, k[i]!, s[i]!, d[i]!, padding));
+    const separable = call.weights.has('pointwise_kernel');
+    const build = (out: string): KValue => {
+      const dwOut = separable ? `${call.name}/depthwise` : out;
+      // Keras (kh, kw, C, M) is, reshaped, the HWIO kernel of a group=C conv: (kh, kw, 1, C·M)
+      const inputs = [x.name, e.constant(`${call.name}/depthwise_kernel`, kernel.reshape([...k, 1, c * m]))];
+      if (!separable && call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+      const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(c), kernel_layout: str('HWIO'), ...padAttrs(pads) };
+      let y: KValue = { name: e.node('Conv', inputs, [dwOut], attrs, 'nnport', dwOut)[0]!, shape: [x.shape[0] ?? null, ...outSpatial, c * m] };
+      if (separable) {
+        const pw = need(call, 'pointwise_kernel');
+        const filters = cfgNum(cfg, 'filters', NaN);
+        checkShape(call, 'pointwise_kernel', pw, [...new Array<number>(rank).fill(1), c * m, filters]);
+        const pin = [y.name, e.constant(`${call.name}/pointwise_kernel`, pw)];
+        if (call.weights.has('bias')) pin.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+        const one1 = new Array<number>(rank).fill(1);
+        const pattrs: Record<string, Attr> = { kernel_shape: ints(one1), strides: ints(one1), dilations: ints(one1), group: int(1), kernel_layout: str('HWIO'), pads: ints(new Array<number>(2 * rank).fill(0)) };
+        y = { name: e.node('Conv', pin, [out], pattrs, 'nnport', out)[0]!, shape: [x.shape[0] ?? null, ...outSpatial, filters] };
+      }
+      return y;
+    };
+    return withActivation(e, call, build);
+  };
+}
+
+const convTranspose2d: LayerRow = (e, call) => {
+  channelsLastOnly(call);
+  const x = one(call);
+  const cfg = call.config;
+  const k = tuple(cfg.kernel_size, 2, 1, `layer '${call.name}' kernel_size`);
+  const s = tuple(cfg.strides, 2, 1, `layer '${call.name}' strides`);
+  const d = tuple(cfg.dilation_rate, 2, 1, `layer '${call.name}' dilation_rate`);
+  const filters = cfgNum(cfg, 'filters', NaN);
+  const cin = x.shape[3] ?? null;
+  const kernel = need(call, 'kernel');
+  checkShape(call, 'kernel', kernel, [...k, filters, cin]);
+  if (cfg.output_padding !== undefined && cfg.output_padding !== null) throw new UnsupportedError('Conv2DTranspose output_padding', `layer '${call.name}'`);
+  if (d.some((v) => v !== 1)) throw new UnsupportedError('Conv2DTranspose with dilation', `layer '${call.name}'`);
+  const padding = String(cfg.padding ?? 'valid');
+  const spatial = x.shape.slice(1, 3);
+  const outSpatial = spatial.map((sz, i) => (sz === null ? null : padding === 'same' ? sz * s[i]! : sz * s[i]! + Math.max(k[i]! - s[i]!, 0)));
+  // TF crops the full transposed output like a SAME forward conv pads: floor(total/2) at the start
+  const pads = [0, 1].map((i) => (padding === 'same' ? Math.floor(Math.max(k[i]! - s[i]!, 0) / 2) : 0));
+  const padsEnd = [0, 1].map((i) => (padding === 'same' ? Math.max(k[i]! - s[i]!, 0) - pads[i]! : 0));
+  return withActivation(e, call, (out) => {
+    const inputs = [x.name, e.constant(`${call.name}/kernel`, kernel)];
+    if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+    const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(1), kernel_layout: str('HWOI'), pads: ints([...pads, ...padsEnd]) };
+    if (k.some((kk, i) => kk < s[i]!)) attrs.output_padding = ints(k.map((kk, i) => Math.max(s[i]! - kk, 0)));
+    return { name: e.node('ConvTranspose', inputs, [out], attrs, 'nnport', out)[0]!, shape: [x.shape[0] ?? null, ...outSpatial, filters] };
+  });
+};
+
+const dense: LayerRow = (e, call) => {
+  const x = one(call);
+  const units = cfgNum(call.config, 'units', NaN);
+  const kernel = need(call, 'kernel');
+  checkShape(call, 'kernel', kernel, [x.shape[x.shape.length - 1] ?? null, units]);
+  return withActivation(e, call, (out) => {
+    const k = e.constant(`${call.name}/kernel`, kernel);
+    const outShape = [...x.shape.slice(0, -1), units];
+    if (!call.weights.has('bias')) return { name: e.node('MatMul', [x.name, k], [out], {}, '', out)[0]!, shape: outShape };
+    const mm = e.node('MatMul', [x.name, k], [`${call.name}/matmul`], {}, '', `${call.name}/matmul`)[0]!;
+    return { name: e.node('Add', [mm, e.constant(`${call.name}/bias`, need(call, 'bias'))], [out], {}, '', out)[0]!, shape: outShape };
+  });
+};
+
+function lastAxis(call: LayerCall, rank: number): void {
+  let a = call.config.axis;
+  if (Array.isArray(a)) {
+    if (a.length !== 1) throw new UnsupportedError(`${call.className} over several axes`, `layer '${call.name}'`);
+    a = a[0]!;
+  }
+  const axis = typeof a === 'number' ? a : -1;
+  if (axis !== -1 && axis !== rank - 1) throw new UnsupportedError(`${call.className} on axis ${axis} (only the channel axis, last)`, `layer '${call.name}'`);
+}
+
+const batchNorm: LayerRow = (e, call) => {
+  const x = one(call);
+  lastAxis(call, x.shape.length);
+  const mean = need(call, 'moving_mean');
+  const c = mean.shape[0]!;
+  checkShape(call, 'moving_mean', mean, [x.shape[x.shape.length - 1] ?? null]);
+  const vec = (role: string, fill: number): string => {
+    const t = call.weights.get(role) ?? Tensor.float32([c], new Array<number>(c).fill(fill));
+    checkShape(call, role, t, [c]);
+    return e.constant(`${call.name}/${role}`, t);
+  };
+  const inputs = [x.name, vec('gamma', 1), vec('beta', 0), vec('moving_mean', 0), vec('moving_variance', 1)];
+  const attrs = { epsilon: float(cfgNum(call.config, 'epsilon', 1e-3)) };
+  // rank 2 (N, C) is already channels-last in ONNX's own terms
+  const domain = x.shape.length > 2 ? 'nnport' : '';
+  return [{ name: e.node('BatchNormalization', inputs, [call.name], attrs, domain, call.name)[0]!, shape: x.shape }];
+};
+
+const layerNorm: LayerRow = (e, call) => {
+  const x = one(call);
+  lastAxis(call, x.shape.length);
+  const c = x.shape[x.shape.length - 1];
+  if (typeof c !== 'number') throw new ShapeError(`layer '${call.name}': the normalized axis has unknown size`);
+  const vec = (role: string, fill: number): string => {
+    const t = call.weights.get(role) ?? Tensor.float32([c], new Array<number>(c).fill(fill));
+    checkShape(call, role, t, [c]);
+    return e.constant(`${call.name}/${role}`, t);
+  };
+  const attrs = { axis: int(-1), epsilon: float(cfgNum(call.config, 'epsilon', 1e-3)) };
+  return [{ name: e.node('LayerNormalization', [x.name, vec('gamma', 1), vec('beta', 0)], [call.name], attrs, '', call.name)[0]!, shape: x.shape }];
+};
+
+function pool(op: 'MaxPool' | 'AveragePool', rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const cfg = call.config;
+    const k = tuple(cfg.pool_size, rank, 2, `layer '${call.name}' pool_size`);
+    const s = cfg.strides === null || cfg.strides === undefined ? k : tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+    const padding = String(cfg.padding ?? 'valid');
+    const spatial = x.shape.slice(1, 1 + rank);
+    const ones = new Array<number>(rank).fill(1);
+    const pads = tfPads(spatial, k, s, ones, padding);
+    // TF's SAME average pooling divides by the real elements only (count_include_pad = 0)
+    const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), ...padAttrs(pads) };
+    const shape: KShape = [x.shape[0] ?? null, ...spatial.map((sz, i) => convOut(sz, k[i]!, s[i]!, 1, padding)), x.shape[rank + 1] ?? null];
+    return [{ name: e.node(op, [x.name], [call.name], attrs, 'nnport', call.name)[0]!, shape }];
+  };
+}
+
+function globalPool(op: 'ReduceMean' | 'ReduceMax', rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const keep = cfgBool(call.config, 'keepdims', false);
+    const axes = Array.from({ length: rank }, (_, i) => i + 1);
+    const shape: KShape = keep ? [x.shape[0] ?? null, ...axes.map(() => 1), x.shape[rank + 1] ?? null] : [x.shape[0] ?? null, x.shape[rank + 1] ?? null];
+    return [{ name: e.node(op, [x.name], [call.name], { axes: ints(axes), keepdims: int(keep ? 1 : 0) }, '', call.name)[0]!, shape }];
+  };
+}
+
+function merge(op: 'Add' | 'Sub' | 'Mul' | 'Max' | 'Min' | 'Mean'): LayerRow {
+  return (e, call) => {
+    if (call.inputs.length < 2) throw new FormatError(`layer '${call.name}' (${call.className}) needs at least two inputs`);
+    const shape = broadcastShapes(call.inputs.map((v) => v.shape));
+    if (op === 'Sub' && call.inputs.length !== 2) throw new FormatError(`layer '${call.name}' (Subtract) takes exactly two inputs`);
+    if (op === 'Max' || op === 'Min' || op === 'Mean') {
+      return [{ name: e.node(op, call.inputs.map((v) => v.name), [call.name], {}, '', call.name)[0]!, shape }];
+    }
+    let acc = call.inputs[0]!.name;
+    for (let i = 1; i < call.inputs.length; i++) {
+      const last = i === call.inputs.length - 1;
+      const out = last ? call.name : `${call.name}/${i}`;
+      acc = e.node(op, [acc, call.inputs[i]!.name], [out], {}, '', out)[0]!;
+    }
+    return [{ name: acc, shape }];
+  };
+}
+
+function broadcastShapes(shapes: KShape[]): KShape {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out: KShape = [];
+  for (let i = 0; i < rank; i++) {
+    let d: number | null = 1;
+    for (const s of shapes) {
+      const v = s[s.length - rank + i];
+      if (v === undefined || v === 1) continue;
+      if (v === null) d = d === 1 ? null : d;
+      else d = v;
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+function intsConst(e: IrEmitter, name: string, v: number[]): string {
+  return e.constant(name, Tensor.int64([v.length], v));
+}
+
+function knownSize(shape: KShape): number | null {
+  let n = 1;
+  for (const d of shape) {
+    if (d === null) return null;
+    n *= d;
+  }
+  return n;
+}
+
+const reshape: LayerRow = (e, call) => {
+  const x = one(call);
+  const target = call.config.target_shape;
+  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number')) throw new FormatError(`layer '${call.name}' (Reshape): target_shape is not a list of numbers`);
+  const t = target as number[];
+  let shape: KShape = [x.shape[0] ?? null, ...t];
+  const total = knownSize(x.shape.slice(1));
+  if (t.includes(-1) && total !== null) {
+    const rest = t.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    shape = [x.shape[0] ?? null, ...t.map((d) => (d === -1 ? total / rest : d))];
+  }
+  // 0 copies the batch dim; the rest is the layer's target shape
+  const s = intsConst(e, `${call.name}/shape`, [0, ...t]);
+  return [{ name: e.node('Reshape', [x.name, s], [call.name], {}, '', call.name)[0]!, shape }];
+};
+
+const flatten: LayerRow = (e, call) => {
+  channelsLastOnly(call);
+  const x = one(call);
+  return [{ name: e.node('Flatten', [x.name], [call.name], { axis: int(1) }, '', call.name)[0]!, shape: [x.shape[0] ?? null, knownSize(x.shape.slice(1))] }];
+};
+
+const permuteLayer: LayerRow = (e, call) => {
+  const x = one(call);
+  const dims = call.config.dims;
+  if (!Array.isArray(dims) || !dims.every((d) => typeof d === 'number')) throw new FormatError(`layer '${call.name}' (Permute): dims is not a list of numbers`);
+  const perm = [0, ...(dims as number[])];
+  return [{ name: e.node('Transpose', [x.name], [call.name], { perm: ints(perm) }, '', call.name)[0]!, shape: perm.map((p) => x.shape[p] ?? null) }];
+};
+
+const identity: LayerRow = (e, call) => {
+  const x = one(call);
+  return [{ name: e.node('Identity', [x.name], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+};
+
+const activationLayer: LayerRow = (e, call) => {
+  const x = one(call);
+  const act = activationName(call.config.activation);
+  if (act === 'linear') return identity(e, call);
+  return [emitActivation(e, act, x, call.name, call)];
+};
+
+const reluLayer: LayerRow = (e, call) => {
+  const x = one(call);
+  const max = call.config.max_value;
+  const slope = cfgNum(call.config, 'negative_slope', 0);
+  const threshold = cfgNum(call.config, 'threshold', 0);
+  if (threshold !== 0) throw new UnsupportedError('ReLU with a threshold', `layer '${call.name}'`);
+  if (slope !== 0) {
+    if (typeof max === 'number') throw new UnsupportedError('ReLU with both max_value and negative_slope', `layer '${call.name}'`);
+    return [{ name: e.node('LeakyRelu', [x.name], [call.name], { alpha: float(slope) }, '', call.name)[0]!, shape: x.shape }];
+  }
+  if (typeof max === 'number') {
+    const lo = e.constant(`${call.name}/min`, Tensor.float32([], [0]));
+    const hi = e.constant(`${call.name}/max`, Tensor.float32([], [max]));
+    return [{ name: e.node('Clip', [x.name, lo, hi], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+  }
+  return [{ name: e.node('Relu', [x.name], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+};
+
+const leakyRelu: LayerRow = (e, call) => {
+  const x = one(call);
+  // Keras 2 / TF.js call it alpha (default 0.3); Keras 3 negative_slope (default 0.3)
+  const alpha = cfgNum(call.config, 'negative_slope', cfgNum(call.config, 'alpha', 0.3));
+  return [{ name: e.node('LeakyRelu', [x.name], [call.name], { alpha: float(alpha) }, '', call.name)[0]!, shape: x.shape }];
+};
+
+const elu: LayerRow = (e, call) => {
+  const x = one(call);
+  return [{ name: e.node('Elu', [x.name], [call.name], { alpha: float(cfgNum(call.config, 'alpha', 1)) }, '', call.name)[0]!, shape: x.shape }];
+};
+
+const prelu: LayerRow = (e, call) => {
+  const x = one(call);
+  const alpha = need(call, 'alpha');
+  // alpha is shaped like the input without the batch dim (1 on shared axes): it broadcasts as is
+  return [{ name: e.node('PRelu', [x.name, e.constant(`${call.name}/alpha`, alpha)], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+};
+
+const softmaxLayer: LayerRow = (e, call) => {
+  const x = one(call);
+  let axis = call.config.axis ?? -1;
+  if (Array.isArray(axis)) {
+    if (axis.length !== 1) throw new UnsupportedError('Softmax over several axes', `layer '${call.name}'`);
+    axis = axis[0]!;
+  }
+  return [{ name: e.node('Softmax', [x.name], [call.name], { axis: int(Number(axis)) }, '', call.name)[0]!, shape: x.shape }];
+};
+
+const concatenate: LayerRow = (e, call) => {
+  const axis = cfgNum(call.config, 'axis', -1);
+  const rank = call.inputs[0]!.shape.length;
+  const ax = axis < 0 ? rank + axis : axis;
+  const shape = [...call.inputs[0]!.shape];
+  const sizes = call.inputs.map((v) => v.shape[ax]);
+  shape[ax] = sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : null;
+  return [{ name: e.node('Concat', call.inputs.map((v) => v.name), [call.name], { axis: int(axis) }, '', call.name)[0]!, shape }];
+};
+
+function pairs(v: Json | undefined, n: number, what: string): [number, number][] {
+  // Keras: an int, a tuple of n ints (symmetric), or n (before, after) pairs
+  if (typeof v === 'number') return new Array(n).fill([v, v]);
+  if (Array.isArray(v) && v.length === n) {
+    return v.map((p) => {
+      if (typeof p === 'number') return [p, p];
+      if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number') return [p[0], p[1]];
+      throw new FormatError(`${what}: cannot read ${JSON.stringify(v)}`);
+    });
+  }
+  throw new FormatError(`${what}: cannot read ${JSON.stringify(v)}`);
+}
+
+function zeroPadding(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const p = pairs(call.config.padding ?? 1, rank, `layer '${call.name}' padding`);
+    const pads = [0, ...p.map((q) => q[0]), 0, 0, ...p.map((q) => q[1]), 0];
+    const shape: KShape = x.shape.map((d, i) => (i >= 1 && i <= rank && d !== null ? d + p[i - 1]![0] + p[i - 1]![1] : d));
+    return [{ name: e.node('Pad', [x.name, intsConst(e, `${call.name}/pads`, pads)], [call.name], { mode: str('constant') }, '', call.name)[0]!, shape }];
+  };
+}
+
+function cropping(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    const p = pairs(call.config.cropping ?? 0, rank, `layer '${call.name}' cropping`);
+    const axes = p.map((_, i) => i + 1);
+    const starts = p.map((q) => q[0]);
+    // a negative end counts from the back; 0 cropped at the end means "to the end"
+    const ends = p.map((q) => (q[1] === 0 ? Number.MAX_SAFE_INTEGER : -q[1]));
+    const inputs = [x.name, intsConst(e, `${call.name}/starts`, starts), intsConst(e, `${call.name}/ends`, ends), intsConst(e, `${call.name}/axes`, axes)];
+    const shape: KShape = x.shape.map((d, i) => (i >= 1 && i <= rank && d !== null ? d - p[i - 1]![0] - p[i - 1]![1] : d));
+    return [{ name: e.node('Slice', inputs, [call.name], {}, '', call.name)[0]!, shape }];
+  };
+}
+
+const upSampling2d: LayerRow = (e, call) => {
+  channelsLastOnly(call);
+  const x = one(call);
+  const size = tuple(call.config.size, 2, 2, `layer '${call.name}' size`);
+  const interp = String(call.config.interpolation ?? 'nearest');
+  // a plain ONNX Resize: its scales are per axis of the (N, H, W, C) data as it is
+  const scales = e.constant(`${call.name}/scales`, Tensor.float32([4], [1, size[0]!, size[1]!, 1]));
+  const attrs: Record<string, Attr> =
+    interp === 'nearest'
+      ? { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') }
+      : interp === 'bilinear'
+        ? { mode: str('linear'), coordinate_transformation_mode: str('half_pixel') }
+        : (() => {
+            throw new UnsupportedError(`UpSampling2D interpolation '${interp}'`, `layer '${call.name}'`);
+          })();
+  const shape: KShape = [x.shape[0] ?? null, x.shape[1] === null ? null : x.shape[1]! * size[0]!, x.shape[2] === null ? null : x.shape[2]! * size[1]!, x.shape[3] ?? null];
+  return [{ name: e.node('Resize', [x.name, '', scales], [call.name], attrs, '', call.name)[0]!, shape }];
+};
+
+const embedding: LayerRow = (e, call) => {
+  const x = one(call);
+  const table = need(call, 'embeddings');
+  const idx = e.node('Cast', [x.name], [`${call.name}/indices`], { to: int(7) })[0]!;
+  return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!] }];
+};
+
+const rescaling: LayerRow = (e, call) => {
+  const x = one(call);
+  const scale = cfgNum(call.config, 'scale', 1);
+  const offset = cfgNum(call.config, 'offset', 0);
+  const m = e.node('Mul', [x.name, e.constant(`${call.name}/scale`, Tensor.float32([], [scale]))], [`${call.name}/scaled`])[0]!;
+  return [{ name: e.node('Add', [m, e.constant(`${call.name}/offset`, Tensor.float32([], [offset]))], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+};
+
+function recurrent(call: LayerCall): never {
+  throw new UnsupportedError(`Keras recurrent layer ${call.className}`, `layer '${call.name}': recurrent layers are not expressed in nnport's IR yet`);
+}
+
+/** Keras class name -> IR emission. */
+export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
+  Conv1D: conv(1),
+  Conv2D: conv(2),
+  Conv3D: conv(3),
+  DepthwiseConv2D: depthwise(2),
+  DepthwiseConv1D: depthwise(1),
+  SeparableConv2D: depthwise(2),
+  SeparableConv1D: depthwise(1),
+  Conv2DTranspose: convTranspose2d,
+  Dense: dense,
+  BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
+  MaxPooling1D: pool('MaxPool', 1),
+  MaxPooling2D: pool('MaxPool', 2),
+  MaxPooling3D: pool('MaxPool', 3),
+  AveragePooling1D: pool('AveragePool', 1),
+  AveragePooling2D: pool('AveragePool', 2),
+  AveragePooling3D: pool('AveragePool', 3),
+  GlobalAveragePooling1D: globalPool('ReduceMean', 1),
+  GlobalAveragePooling2D: globalPool('ReduceMean', 2),
+  GlobalMaxPooling1D: globalPool('ReduceMax', 1),
+  GlobalMaxPooling2D: globalPool('ReduceMax', 2),
+  Add: merge('Add'),
+  Subtract: merge('Sub'),
+  Multiply: merge('Mul'),
+  Maximum: merge('Max'),
+  Minimum: merge('Min'),
+  Average: merge('Mean'),
+  Concatenate: concatenate,
+  Flatten: flatten,
+  Reshape: reshape,
+  Permute: permuteLayer,
+  Dropout: identity,
+  SpatialDropout1D: identity,
+  SpatialDropout2D: identity,
+  GaussianNoise: identity,
+  GaussianDropout: identity,
+  AlphaDropout: identity,
+  ActivityRegularization: identity,
+  Activation: activationLayer,
+  ReLU: reluLayer,
+  LeakyReLU: leakyRelu,
+  ELU: elu,
+  PReLU: prelu,
+  Softmax: softmaxLayer,
+  ZeroPadding1D: zeroPadding(1),
+  ZeroPadding2D: zeroPadding(2),
+  Cropping1D: cropping(1),
+  Cropping2D: cropping(2),
+  UpSampling2D: upSampling2d,
+  Embedding: embedding,
+  Rescaling: rescaling,
+  LSTM: (_e, c) => recurrent(c),
+  GRU: (_e, c) => recurrent(c),
+  SimpleRNN: (_e, c) => recurrent(c),
+  Bidirectional: (_e, c) => recurrent(c),
+  TimeDistributed: (_e, c) => recurrent(c),
+  ConvLSTM2D: (_e, c) => recurrent(c),
+};

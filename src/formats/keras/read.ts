@@ -1,0 +1,116 @@
+// Keras readers: HDF5 (`model.save('x.h5')` of Keras 2 / tf.keras / Keras 3's legacy path, and
+// weights-only files with the config given separately) and Keras 3 `.keras` archives.
+import type { Group } from 'h5wasm';
+import { FormatError } from '../../ir/errors.js';
+import type { Graph } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { ZipReader } from '../../io/zip.js';
+import type { GraphModel, ReadOptions } from '../model.js';
+import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
+import { attrString, attrStrings, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
+import { kerasToGraph, weightsByRole } from './to-graph.js';
+
+function parseJson(text: string, file: string, what: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (e) {
+    throw new FormatError(`${what} is not valid JSON: ${(e as Error).message}`, { file });
+  }
+}
+
+/** A config given beside a weights-only file: a .json among the files the user named. */
+async function separateConfig(options: ReadOptions, file: string): Promise<Json | undefined> {
+  const json = options.files?.given.find((n) => n.toLowerCase().endsWith('.json'));
+  if (!json || !options.files) return undefined;
+  const text = new TextDecoder().decode(await options.files.read(json));
+  const v = parseJson(text, json, 'the model config');
+  // model.to_json() gives {class_name, config}; a TF.js/tf.keras topology wraps it in model_config
+  return isObject(v) && isObject(v.model_config) ? v.model_config : v;
+}
+
+/** Read a Keras .h5 file into the IR. */
+export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel> {
+  const file = options.fileName ?? '<keras.h5>';
+  const extra = await separateConfig(options, file);
+  const graph = await withH5Bytes(bytes, file, (f): Graph => {
+    const configText = attrString(f, 'model_config');
+    let configJson: Json;
+    if (configText !== undefined) configJson = parseJson(configText, file, 'model_config');
+    else if (extra !== undefined) configJson = extra;
+    else {
+      const weightsOnly = attrStrings(f, 'layer_names') !== undefined;
+      throw new FormatError(
+        weightsOnly
+          ? 'a weights-only Keras file (no model_config attribute): give the model config (model.to_json()) as a second file'
+          : 'no model_config attribute: not a Keras model file',
+        { file },
+      );
+    }
+    const spec = parseModelConfig(configJson, file);
+    const root = f.get('model_weights');
+    const weightsRoot: Group = isGroup(root) ? root : f;
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file), file);
+  });
+  graph.metadata = { producerName: 'keras', ...graph.metadata };
+  return { kind: 'graph', format: 'keras-h5', graph };
+}
+
+function h5LayerWeights(root: Group, layer: KerasLayer, file: string): Map<string, Tensor> {
+  const g = root.get(layer.name);
+  if (!isGroup(g)) return weightsByRole(layer, [], undefined, file);
+  const names = attrStrings(g, 'weight_names') ?? [];
+  const tensors = names.map((n) => {
+    const d = g.get(n);
+    if (!isDataset(d)) throw new FormatError(`layer '${layer.name}': weight '${n}' is listed but not stored`, { file });
+    return datasetTensor(d, file);
+  });
+  return weightsByRole(layer, tensors, names, file);
+}
+
+/** Read a Keras 3 `.keras` archive (metadata.json, config.json, model.weights.h5). */
+export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel> {
+  const file = options.fileName ?? '<model.keras>';
+  const zip = ZipReader.open(bytes, file);
+  for (const need of ['config.json', 'model.weights.h5']) {
+    if (!zip.has(need)) throw new FormatError(`a .keras archive needs '${need}', this one has ${[...zip.entries.keys()].join(', ')}`, { file });
+  }
+  const config = parseJson(new TextDecoder().decode(zip.read('config.json')), file, 'config.json');
+  const spec = parseModelConfig(config, file);
+  const weights = zip.read('model.weights.h5');
+  const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
+    const names = keras3WeightGroups(spec);
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file), file);
+  });
+  graph.metadata = { producerName: 'keras', ...graph.metadata };
+  return { kind: 'graph', format: 'keras-v3', graph };
+}
+
+/**
+ * Keras 3 names each layer's group in model.weights.h5 after its class (snake_case, `_1`, `_2`
+ * for repeats, in model.layers order), not after the layer's own name.
+ */
+export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string> {
+  const used = new Map<string, number>();
+  const out = new Map<KerasLayer, string>();
+  for (const l of spec.layers) {
+    // a Sequential model's InputLayer is not one of model.layers
+    if (spec.className === 'Sequential' && l.className === 'InputLayer') continue;
+    const base = toSnakeCase(l.className);
+    const n = used.get(base);
+    used.set(base, (n ?? 0) + 1);
+    out.set(l, n === undefined ? base : `${base}_${n}`);
+  }
+  return out;
+}
+
+function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string): Map<string, Tensor> {
+  const vars = f.get(`layers/${groupName}/vars`);
+  if (!isGroup(vars)) return weightsByRole(layer, [], undefined, file);
+  const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+  const tensors = keys.map((k) => {
+    const d = vars.get(k);
+    if (!isDataset(d)) throw new FormatError(`layers/${groupName}/vars/${k} is not a dataset`, { file });
+    return datasetTensor(d, file);
+  });
+  return weightsByRole(layer, tensors, undefined, file);
+}

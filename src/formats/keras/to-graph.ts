@@ -1,0 +1,139 @@
+// A parsed Keras model (config + weights per layer) -> nnport IR, channels-last.
+import { DTYPES, type DType } from '../../ir/dtypes.js';
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import { emptyGraph, type Attr, type Dim, type Graph } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
+import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
+
+class GraphEmitter implements IrEmitter {
+  readonly graph: Graph;
+  private readonly used = new Set<string>();
+  private readonly constants = new Map<Tensor, string>();
+
+  constructor(
+    name: string,
+    readonly file: string,
+  ) {
+    this.graph = emptyGraph(name);
+    this.graph.opsets = { '': 17, nnport: 1 };
+  }
+
+  unique(base: string): string {
+    let n = base;
+    for (let i = 1; this.used.has(n); i++) n = `${base}_${i}`;
+    this.used.add(n);
+    return n;
+  }
+
+  node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}, domain = '', name?: string): string[] {
+    const outs = outputs.map((o) => this.unique(o));
+    this.graph.nodes.push({ name: name ?? outs[0] ?? opType, opType, domain, inputs, outputs: outs, attrs });
+    return outs;
+  }
+
+  constant(name: string, t: Tensor): string {
+    const known = this.constants.get(t);
+    if (known) return known;
+    const n = this.unique(name);
+    this.graph.initializers.set(n, t);
+    this.constants.set(t, n);
+    return n;
+  }
+}
+
+export function kerasDType(v: Json | undefined): DType {
+  let s: Json | undefined = v;
+  if (isObject(s)) s = isObject(s.config) ? s.config.name : s.class_name; // Keras 3 DTypePolicy
+  if (s === undefined || s === null) return 'float32';
+  if (typeof s === 'string' && s in DTYPES && s !== 'string') return s as DType;
+  throw new UnsupportedError(`Keras input dtype ${JSON.stringify(v)}`);
+}
+
+function inputShape(layer: KerasLayer, file: string): KShape {
+  const c = layer.config;
+  const s = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : undefined);
+  if (!Array.isArray(s) || !s.every((d) => d === null || (typeof d === 'number' && Number.isInteger(d) && d >= 0))) {
+    throw new FormatError(`model config: input layer '${layer.name}' has no usable batch_input_shape`, { file });
+  }
+  return s as KShape;
+}
+
+/**
+ * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
+ * checked to be the roles `weightRoles` names.
+ */
+export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string): Graph {
+  const e = new GraphEmitter(spec.name, file);
+  const byName = new Map<string, KerasLayer>();
+  for (const l of spec.layers) {
+    if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
+    byName.set(l.name, l);
+  }
+  // outputs of each (layer, call)
+  const done = new Map<string, KValue[]>();
+  const active = new Set<string>();
+
+  const resolve = (ref: KerasTensorRef): KValue => {
+    const [lname, callIdx, tIdx] = ref;
+    const key = `${lname}\u0000${callIdx}`;
+    let outs = done.get(key);
+    if (!outs) {
+      const layer = byName.get(lname);
+      if (!layer) throw new FormatError(`model config: a layer reads '${lname}', which is not a layer of the model`, { file });
+      if (active.has(key)) throw new FormatError(`model config: layer '${lname}' depends on itself`, { file });
+      active.add(key);
+      outs = emitLayer(layer, callIdx);
+      active.delete(key);
+      done.set(key, outs);
+    }
+    const v = outs[tIdx];
+    if (!v) throw new FormatError(`model config: layer '${lname}' has no output ${tIdx}`, { file });
+    return v;
+  };
+
+  const emitLayer = (layer: KerasLayer, callIdx: number): KValue[] => {
+    if (layer.className === 'InputLayer') {
+      const shape = inputShape(layer, file);
+      const name = e.unique(layer.name);
+      const dims: Dim[] = shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d));
+      e.graph.inputs.push({ name, dtype: kerasDType(layer.config.dtype), shape: dims });
+      return [{ name, shape }];
+    }
+    const row = KERAS_LAYERS[layer.className];
+    if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
+    const refs = layer.calls[callIdx];
+    if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
+    const inputs = refs.map(resolve);
+    const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
+    return row(e, { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer) });
+  };
+
+  const outputs = spec.outputs.map(resolve);
+  for (const ref of spec.inputs) resolve(ref);
+  // graph inputs in the model's declared order
+  const order = spec.inputs.map((r) => r[0]);
+  e.graph.inputs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  e.graph.outputs = outputs.map((v) => ({ name: v.name, dtype: 'float32', shape: v.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) }));
+  return e.graph;
+}
+
+/** Check a layer's weights against the roles its class has; returns them by role. */
+export function weightsByRole(layer: KerasLayer, tensors: Tensor[], names: string[] | undefined, file: string): Map<string, Tensor> {
+  const roles = weightRoles(layer.className, layer.config);
+  const out = new Map<string, Tensor>();
+  if (names) {
+    // by the weight's own name (…/kernel:0), which survives any order
+    names.forEach((n, i) => {
+      const role = n.replace(/:\d+$/, '').split('/').pop()!;
+      out.set(role, tensors[i]!);
+    });
+    for (const r of roles) if (!out.has(r)) throw new FormatError(`layer '${layer.name}' (${layer.className}) has no weight '${r}' (found: ${names.join(', ') || 'none'})`, { file });
+    return out;
+  }
+  if (tensors.length !== roles.length) {
+    throw new FormatError(`layer '${layer.name}' (${layer.className}) has ${tensors.length} weights, its config implies ${roles.length} (${roles.join(', ') || 'none'})`, { file });
+  }
+  roles.forEach((r, i) => out.set(r, tensors[i]!));
+  return out;
+}

@@ -1,0 +1,155 @@
+// Keras writers: the HDF5 file `model.save('x.h5')` writes (Keras 2 / tf.keras), the Keras 3
+// `.keras` archive, and (through src/formats/tfjs) TF.js layers models. All start from the
+// channels-last graph -> Keras layers mapping in from-graph.ts.
+import { UsageError } from '../../ir/errors.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { writeZip } from '../../io/zip.js';
+import { initKernels } from '../../wasm/loader.js';
+import type { LoadedModel, WriteOptions } from '../model.js';
+import { toSnakeCase, type Json, type JsonObject } from './config.js';
+import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
+import { buildH5Bytes, writeTensor } from './hdf5.js';
+
+export const KERAS2_VERSION = '2.15.0';
+export const KERAS3_VERSION = '3.10.0';
+
+function graphOf(model: LoadedModel, what: string) {
+  if (model.kind !== 'graph') throw new UsageError(`${what} needs a model with a graph, not ${model.format} weights only (use transplant to fill a Keras structure)`);
+  return model.graph;
+}
+
+/** Keras layers of a loaded model (the WASM kernels transpose Dense kernels). */
+export async function kerasLayersOf(model: LoadedModel, what: string, options: FromGraphOptions = {}): Promise<KerasModelOut> {
+  const graph = graphOf(model, what);
+  await initKernels();
+  return graphToKeras(graph, options);
+}
+
+/** The Keras 2 / tf.keras functional `model_config` (also TF.js' modelTopology.model_config). */
+export function keras2ModelConfig(m: KerasModelOut): JsonObject {
+  return {
+    class_name: 'Functional',
+    config: {
+      name: m.name,
+      layers: m.layers.map((l) => ({
+        class_name: l.className,
+        config: l.config,
+        name: l.name,
+        inbound_nodes: l.inputs.length ? [l.inputs.map((r) => [r[0], r[1], r[2], {}])] : [],
+      })),
+      input_layers: m.inputs,
+      output_layers: m.outputs,
+    },
+  };
+}
+
+/** Weight name as Keras 2 writes it: `<layer>/<role>:0`. */
+export function keras2WeightName(l: KerasLayerOut, role: string): string {
+  return `${l.name}/${role}:0`;
+}
+
+/** The HDF5 `model.save('x.h5')` layout: root attrs, model_weights/<layer>/<layer>/<role>:0. */
+export async function writeKerasH5(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
+  const m = await kerasLayersOf(model, 'writing a Keras .h5 file');
+  const config = JSON.stringify(keras2ModelConfig(m));
+  return buildH5Bytes((f) => {
+    f.create_attribute('keras_version', KERAS2_VERSION);
+    f.create_attribute('backend', 'tensorflow');
+    f.create_attribute('model_config', config);
+    const mw = f.create_group('model_weights');
+    mw.create_attribute('layer_names', m.layers.map((l) => l.name));
+    mw.create_attribute('backend', 'tensorflow');
+    mw.create_attribute('keras_version', KERAS2_VERSION);
+    for (const l of m.layers) {
+      const g = mw.create_group(l.name);
+      g.create_attribute('weight_names', l.weights.map((w) => keras2WeightName(l, w.role)));
+      if (!l.weights.length) continue;
+      const inner = g.create_group(l.name);
+      for (const w of l.weights) writeTensor(inner, `${w.role}:0`, w.tensor);
+    }
+  });
+}
+
+// ---- Keras 3 ----
+
+const KERAS3_MODULE: Record<string, string> = { InputLayer: 'keras.layers' };
+
+function keras3Tensor(m: Map<string, KerasLayerOut>, r: [string, number, number]): JsonObject {
+  const l = m.get(r[0])!;
+  return { class_name: '__keras_tensor__', config: { shape: l.shape, dtype: 'float32', keras_history: r } };
+}
+
+/** Keras 3's config.json for a functional model. */
+export function keras3ModelConfig(m: KerasModelOut): JsonObject {
+  const byName = new Map(m.layers.map((l) => [l.name, l]));
+  const merge = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Average', 'Concatenate']);
+  return {
+    module: 'keras',
+    class_name: 'Functional',
+    config: {
+      name: m.name,
+      trainable: true,
+      layers: m.layers.map((l) => {
+        const config: JsonObject = { ...l.config };
+        if (l.className === 'InputLayer') {
+          config.batch_shape = config.batch_input_shape as Json;
+          delete config.batch_input_shape;
+        }
+        const args: Json = l.inputs.length ? (merge.has(l.className) ? [l.inputs.map((r) => keras3Tensor(byName, r))] : l.inputs.map((r) => keras3Tensor(byName, r))) : [];
+        const entry: JsonObject = { module: KERAS3_MODULE[l.className] ?? 'keras.layers', class_name: l.className, config, registered_name: null, name: l.name, inbound_nodes: l.inputs.length ? [{ args, kwargs: {} }] : [] };
+        if (l.inputs.length) {
+          const shapes = l.inputs.map((r) => byName.get(r[0])!.shape);
+          entry.build_config = { input_shape: shapes.length === 1 ? shapes[0]! : shapes };
+        }
+        return entry;
+      }),
+      input_layers: m.inputs,
+      output_layers: m.outputs,
+    },
+    registered_name: 'Functional',
+    build_config: { input_shape: null },
+    compile_config: null,
+  };
+}
+
+/** Group names in model.weights.h5: each layer's class in snake_case, numbered per class. */
+export function keras3GroupNames(layers: readonly KerasLayerOut[]): string[] {
+  const used = new Map<string, number>();
+  return layers.map((l) => {
+    const base = toSnakeCase(l.className);
+    const n = used.get(base);
+    used.set(base, (n ?? 0) + 1);
+    return n === undefined ? base : `${base}_${n}`;
+  });
+}
+
+export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
+  const groups = keras3GroupNames(m.layers);
+  return buildH5Bytes((f) => {
+    const layers = f.create_group('layers');
+    m.layers.forEach((l, i) => {
+      const vars = layers.create_group(groups[i]!).create_group('vars');
+      vars.create_attribute('name', l.name);
+      l.weights.forEach((w, j) => writeTensor(vars, String(j), w.tensor));
+    });
+    f.create_group('optimizer').create_group('vars');
+    f.create_group('vars').create_attribute('name', m.name);
+  });
+}
+
+/** The `.keras` zip Keras 3 writes: metadata.json, config.json, model.weights.h5 (stored). */
+export async function writeKerasV3(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
+  const m = await kerasLayersOf(model, 'writing a .keras file', { keras3: true });
+  const enc = new TextEncoder();
+  const date = new Date().toISOString().replace(/T(\d\d):(\d\d):(\d\d).*/, '@$1:$2:$3');
+  return writeZip([
+    { name: 'metadata.json', data: enc.encode(JSON.stringify({ keras_version: KERAS3_VERSION, date_saved: date })) },
+    { name: 'config.json', data: enc.encode(JSON.stringify(keras3ModelConfig(m))) },
+    { name: 'model.weights.h5', data: await keras3WeightsH5(m) },
+  ]);
+}
+
+/** Flat weights of every layer in Keras order, with TF.js-style names `<layer>/<role>`. */
+export function namedWeights(m: KerasModelOut): { name: string; tensor: Tensor }[] {
+  return m.layers.flatMap((l) => l.weights.map((w) => ({ name: `${l.name}/${w.role}`, tensor: w.tensor })));
+}

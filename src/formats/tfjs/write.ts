@@ -1,0 +1,56 @@
+// TF.js layers model writer: model.json (format "layers-model", the Keras config as
+// modelTopology.model_config, a weightsManifest) + group1-shardKofN.bin shards of at most
+// `shardSize` bytes (default 4 MiB, what tensorflowjs_converter uses).
+import { UnsupportedError } from '../../ir/errors.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { keras2ModelConfig, kerasLayersOf, namedWeights } from '../keras/write.js';
+import type { LoadedModel, WriteOptions } from '../model.js';
+
+export const DEFAULT_SHARD_SIZE = 4 * 1024 * 1024;
+
+const TFJS_DTYPES: Record<string, string> = { float32: 'float32', int32: 'int32', bool: 'bool' };
+
+export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions = {}): Promise<Uint8Array> {
+  const m = await kerasLayersOf(model, 'writing a TF.js layers model');
+  const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
+  const weights = namedWeights(m);
+  const specs = weights.map(({ name, tensor }) => {
+    const dtype = TFJS_DTYPES[tensor.dtype];
+    if (!dtype) throw new UnsupportedError(`a ${tensor.dtype} weight in a TF.js model`, `weight '${name}'`);
+    return { name, shape: [...tensor.shape], dtype };
+  });
+  // one stream of weight bytes, cut into shards (a weight may span two shards, as in TF.js)
+  const total = weights.reduce((a, w) => a + w.tensor.byteLength, 0);
+  const count = Math.max(1, Math.ceil(total / shardSize));
+  const shards: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) shards.push(new Uint8Array(Math.min(shardSize, total - i * shardSize)));
+  let at = 0;
+  for (const { tensor } of weights) at = copyInto(shards, shardSize, at, bytesOf(tensor));
+  const paths = shards.map((_, i) => `group1-shard${i + 1}of${count}.bin`);
+  paths.forEach((p, i) => options.sidecars?.set(p, shards[i]!));
+  const json = {
+    format: 'layers-model',
+    generatedBy: 'nnport',
+    convertedBy: null,
+    modelTopology: { keras_version: 'tfjs-layers 4.9.0', backend: 'tensor_flow.js', model_config: keras2ModelConfig(m) },
+    weightsManifest: [{ paths, weights: specs }],
+  };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+function bytesOf(t: Tensor): Uint8Array {
+  return t.bytes();
+}
+
+function copyInto(shards: Uint8Array[], shardSize: number, at: number, src: Uint8Array): number {
+  let off = 0;
+  while (off < src.byteLength) {
+    const s = Math.floor(at / shardSize);
+    const within = at % shardSize;
+    const n = Math.min(src.byteLength - off, shardSize - within);
+    shards[s]!.set(src.subarray(off, off + n), within);
+    off += n;
+    at += n;
+  }
+  return at;
+}
