@@ -14,6 +14,8 @@ import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
+import { cancelReshapePairs } from './cancel-reshapes.js';
+import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
 import { allocArray, type NumericArray } from '../ir/dtypes.js';
 
@@ -24,6 +26,8 @@ export interface LayoutOptions {
   target?: 'keras' | 'tflite';
   /** keep the model's NCHW inputs/outputs with a Transpose at each (default: inputs and outputs become channels-last) */
   keepNchwIo?: boolean;
+  /** padding TF 'same' cannot express becomes an explicit Pad + valid, ceil-mode pools floor mode (default true) */
+  explicitPadding?: boolean;
 }
 
 export interface KeptTranspose {
@@ -754,12 +758,17 @@ export function reshapeLayout(inShape: readonly Dim[], L: Perm, outShape: readon
 export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): LayoutResult {
   if (graph.nodes.some((n) => n.domain === 'nnport' && n.opType !== 'FusedConv')) throw new UnsupportedError('layout pass on a graph that already has channels-last nnport ops');
   const spatialInputs = spatialReach(graph);
-  return runLayoutEngine(graph, {
+  const result = runLayoutEngine(graph, {
     mode: 'channels-last',
     target: options.target ?? 'keras',
     inputs: (v) => (v.shape && v.shape.length >= 3 && spatialInputs.has(v.name) ? { layout: channelsLastPerm(v.shape.length), how: options.keepNchwIo ? 'transpose' : 'declare' } : undefined),
     outputs: options.keepNchwIo ? 'restore' : 'declare',
   });
+  const unshuffled = cancelReshapePairs(result.graph);
+  const out = { ...result, graph: unshuffled.graph };
+  if (options.explicitPadding === false) return out;
+  const padded = makePaddingExplicit(out.graph);
+  return { ...out, graph: padded.graph, notes: [...out.notes, ...padded.notes] };
 }
 
 /** Graph inputs from which a spatial op is reached through elementwise ops only. */

@@ -535,14 +535,17 @@ const lrn: Row = (c) => {
   if (num(p, 'norm_region') === 0) {
     if (size % 2 === 0) c.fail(`ACROSS_CHANNELS local_size ${size} must be odd`);
     // Sum over a window of channels = an average pool over a (C, H*W) plane times the size;
-    // Caffe pads the channel axis with zeros and always divides alpha by local_size.
+    // Caffe pads the channel axis with zeros and always divides alpha by local_size (explicit
+    // zeros, so every window counts local_size taps in any target format).
     const plane = c.node('Reshape', [sq, c.constant('plane_shape', i64([N, 1, C, H * W]))], {}, c.temp('plane'));
-    const pooled = c.node('AveragePool', [plane], { kernel_shape: ints([size, 1]), pads: ints([pre, 0, size - 1 - pre, 0]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [plane, c.constant('pads', i64([0, 0, pre, 0, 0, 0, size - 1 - pre, 0]))], { mode: { type: 'string', value: 'constant' } }, c.temp('plane_padded'));
+    const pooled = c.node('AveragePool', [padded], { kernel_shape: ints([size, 1]) }, c.temp('window_mean'));
     avg = c.node('Reshape', [pooled, c.constant('back_shape', i64([N, C, H, W]))], {}, c.temp('window_mean_nchw'));
     k = num(p, 'k');
   } else {
     if (size % 2 === 0) c.fail(`WITHIN_CHANNEL local_size ${size} must be odd`);
-    avg = c.node('AveragePool', [sq], { kernel_shape: ints([size, size]), pads: ints([pre, pre, pre, pre]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [sq, c.constant('pads', i64([0, 0, pre, pre, 0, 0, pre, pre]))], { mode: { type: 'string', value: 'constant' } }, c.temp('squared_padded'));
+    avg = c.node('AveragePool', [padded], { kernel_shape: ints([size, size]) }, c.temp('window_mean'));
     // Caffe's WITHIN_CHANNEL is a Power layer with shift 1: k is not used there.
     k = 1;
   }
