@@ -183,9 +183,10 @@ export function formatSummary(s: ModelSummary): string {
     for (const r of l.rows) lines.push(fmt(r));
   }
   lines.push(`  weights (${s.weights.length} tensors, ${s.totalParameters.toLocaleString('en-US')} parameters, ${humanBytes(s.totalBytes)}):`);
-  const w = Math.min(60, Math.max(4, ...s.weights.map((x) => x.name.length)));
+  // reduce, not Math.max(...list): a file may hold 100k+ weights, more than a call's arguments
+  const w = Math.min(60, s.weights.reduce((m, x) => Math.max(m, x.name.length), 4));
   const shapes = s.weights.map((x) => `[${x.shape.join(', ')}]`);
-  const sw = Math.min(40, Math.max(0, ...shapes.map((x) => x.length)));
+  const sw = Math.min(40, shapes.reduce((m, x) => Math.max(m, x.length), 0));
   s.weights.forEach((x, i) => lines.push(`    ${x.name.padEnd(w)}  ${x.dtype.padEnd(8)} ${shapes[i]!.padEnd(sw)}  ${humanBytes(x.bytes).padStart(10)}`));
   return lines.join('\n');
 }
