@@ -14,6 +14,7 @@ import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
+import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
 import { allocArray, type NumericArray } from '../ir/dtypes.js';
@@ -763,9 +764,11 @@ export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): Layou
     inputs: (v) => (v.shape && v.shape.length >= 3 && spatialInputs.has(v.name) ? { layout: channelsLastPerm(v.shape.length), how: options.keepNchwIo ? 'transpose' : 'declare' } : undefined),
     outputs: options.keepNchwIo ? 'restore' : 'declare',
   });
-  if (options.explicitPadding === false) return result;
-  const padded = makePaddingExplicit(result.graph);
-  return { ...result, graph: padded.graph, notes: [...result.notes, ...padded.notes] };
+  const unshuffled = cancelReshapePairs(result.graph);
+  const out = { ...result, graph: unshuffled.graph };
+  if (options.explicitPadding === false) return out;
+  const padded = makePaddingExplicit(out.graph);
+  return { ...out, graph: padded.graph, notes: [...out.notes, ...padded.notes] };
 }
 
 /** Graph inputs from which a spatial op is reached through elementwise ops only. */
