@@ -13,18 +13,18 @@ const read = (g: tensorflow.GraphDef.$Properties, outputs?: string[]) => readGra
 
 describe('hostile GraphDefs', () => {
   it('a Const whose tensor_content length disagrees with its shape', async () => {
-    const g = { node: [{ name: 'w', op: 'Const', attr: { dtype: { type: F }, value: { tensor: { dtype: F, tensor_shape: shape(2, 3), tensor_content: new Uint8Array(20) } } } }] };
+    const g: tensorflow.GraphDef.$Properties = { node: [{ name: 'w', op: 'Const', attr: { dtype: { type: F }, value: { tensor: { dtype: F, tensor_shape: shape(2, 3), tensor_content: new Uint8Array(20) } } } }] };
     await expect(read(g, ['w'])).rejects.toThrow(FormatError);
     await expect(read(g, ['w'])).rejects.toThrow(/hostile\.pb.*tensor_content has 20 bytes, the shape needs 24/);
   });
 
   it('one value claiming 2^40 elements is refused before allocating', async () => {
-    const g = { node: [{ name: 'w', op: 'Const', attr: { dtype: { type: F }, value: { tensor: { dtype: F, tensor_shape: shape(1 << 20, 1 << 20), float_val: [1] } } } }] };
+    const g: tensorflow.GraphDef.$Properties = { node: [{ name: 'w', op: 'Const', attr: { dtype: { type: F }, value: { tensor: { dtype: F, tensor_shape: shape(1 << 20, 1 << 20), float_val: [1] } } } }] };
     await expect(read(g, ['w'])).rejects.toThrow(/fills 1099511627776 elements from 1 value/);
   });
 
   it('a cycle', async () => {
-    const g = {
+    const g: tensorflow.GraphDef.$Properties = {
       node: [
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
         { name: 'a', op: 'Add', input: ['x', 'b'], attr: { T: { type: F } } },
@@ -37,7 +37,7 @@ describe('hostile GraphDefs', () => {
 
   it('a function library that calls itself is refused by name, without recursing', async () => {
     const fn = { signature: { name: 'f', input_arg: [{ name: 'x', type: F }], output_arg: [{ name: 'y', type: F }] }, node_def: [{ name: 'call', op: 'f', input: ['x'] }], ret: { y: 'call:y:0' } };
-    const g = {
+    const g: tensorflow.GraphDef.$Properties = {
       node: [
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
         { name: 'y', op: 'f', input: ['x'] },
@@ -49,7 +49,7 @@ describe('hostile GraphDefs', () => {
   });
 
   it('every unsupported op named once, with one node each', async () => {
-    const g = {
+    const g: tensorflow.GraphDef.$Properties = {
       node: [
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
         { name: 'q1', op: 'QuantizeV2', input: ['x'] },
