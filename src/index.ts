@@ -36,6 +36,12 @@ export { readPytorch } from './formats/pytorch/index.js';
 export { readSafetensors, writeSafetensors } from './formats/safetensors/index.js';
 export { freeze, type FreezeOptions, type FrozenGraph } from './passes/freeze.js';
 export { writeNpz } from './formats/numpy/index.js';
+export { toChannelsLast, explainLayout, type LayoutOptions, type LayoutResult, type KeptTranspose } from './passes/layout.js';
+export { lowerChannelsLast, hasChannelsLastOps } from './passes/lower-channels-last.js';
+export { makePaddingExplicit } from './passes/explicit-padding.js';
+export { foldBatchNorm, type FoldBatchNormResult } from './passes/fold-bn.js';
+export { foldConstants, type FoldConstantsOptions, type ConstantEvaluator } from './passes/fold-constants.js';
+export { createNodeEvaluator, type NodeEvaluator } from './runtime/evaluate.js';
 export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
 export { readTfjsLayers, writeTfjsLayers } from './formats/tfjs/index.js';
 

@@ -14,6 +14,9 @@ export const CHANNELS_LAST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'A
 
 export const isChannelsLastOp = (n: Node): boolean => n.domain === 'nnport' && CHANNELS_LAST_OPS.has(n.opType);
 
+/** Ops a transpose may sit behind and still count as the model's input/output layout. */
+const IO_PASS = new Set(['Pad', 'Relu', 'Clip', 'Sigmoid', 'Tanh', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Identity', 'Cast', 'Dropout', 'Neg', 'Abs', 'Exp', 'Softmax']);
+
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** Permutation from a channels-last op's weight layout to ONNX's. */
@@ -75,12 +78,38 @@ export function lowerChannelsLast(graph: Graph): LayoutResult {
   const expanded = rw.toGraph();
   if (!Object.values(expanded.nodes).some((n) => n.domain === 'nnport')) delete expanded.opsets.nnport;
   const result = runLayoutEngine(expanded, { mode: 'channels-first', target: 'keras', inputs: () => undefined, outputs: 'restore' });
-  // transposes right at a graph input or output are the model's I/O staying channels-last
-  const ins = new Set(result.graph.inputs.map((v) => v.name));
-  const outs = new Set(result.graph.outputs.map((v) => v.name));
+  // transposes at a graph input or output (through value-wise ops and Pads only) are the model's I/O staying channels-last
+  const g = result.graph;
+  const ins = new Set(g.inputs.map((v) => v.name));
+  const outs = new Set(g.outputs.map((v) => v.name));
+  const producer = new Map<string, Node>();
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  }
+  const passThrough = (n: Node | undefined): boolean => !!n && (n.domain === '' || n.domain === 'ai.onnx') && (IO_PASS.has(n.opType));
+  const fromInput = (v: string): boolean => {
+    for (let cur = v, k = 0; k < 64; k++) {
+      if (ins.has(cur)) return true;
+      const p = producer.get(cur);
+      if (!passThrough(p)) return false;
+      cur = p!.inputs[0]!;
+    }
+    return false;
+  };
+  const toOutput = (v: string): boolean => {
+    for (let cur = v, k = 0; k < 64; k++) {
+      if (outs.has(cur)) return true;
+      const r = readers.get(cur) ?? [];
+      if (r.length !== 1 || !passThrough(r[0]) || r[0]!.inputs[0] !== cur) return false;
+      cur = r[0]!.outputs[0]!;
+    }
+    return false;
+  };
   for (const t of result.transposes) {
-    const n = result.graph.nodes.find((m) => m.name === t.node);
-    if (n && (ins.has(n.inputs[0]!) || outs.has(n.outputs[0]!))) t.io = true;
+    const n = g.nodes.find((m) => m.name === t.node);
+    if (n && (fromInput(n.inputs[0]!) || toOutput(n.outputs[0]!))) t.io = true;
   }
   if (!result.graph.nodes.some((n) => n.domain === 'nnport')) {
     const { nnport: _, ...rest } = result.graph.opsets;

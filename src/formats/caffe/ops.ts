@@ -123,11 +123,12 @@ function listOrHW(c: LayerContext, p: Message, list: string, h: string | undefin
 
 /**
  * Caffe's pooling output size: rounded up (classic Caffe) or down (round_mode FLOOR), then
- * one less when the last window would start inside the bottom/right padding.
+ * one less when the last window would start inside the bottom/right padding. Caffe makes that
+ * check on both axes as soon as either has padding (`anyPad`).
  */
-export function caffePooledSize(n: number, k: number, s: number, pad: number, ceil: boolean): number {
+export function caffePooledSize(n: number, k: number, s: number, pad: number, ceil: boolean, anyPad = pad > 0): number {
   let out = (ceil ? Math.ceil((n + 2 * pad - k) / s) : Math.floor((n + 2 * pad - k) / s)) + 1;
-  if (pad > 0 && (out - 1) * s >= n + pad) out--;
+  if (anyPad && (out - 1) * s >= n + pad) out--;
   return out;
 }
 
@@ -148,7 +149,8 @@ const pooling: Row = (c) => {
   const ceil = num(p, 'round_mode') === 0;
   const sizes = [H, W];
   for (let i = 0; i < 2; i++) if (w.pad[i]! >= w.kernel[i]!) c.fail(`pad ${w.pad[i]} must be smaller than the kernel ${w.kernel[i]}`);
-  const out = sizes.map((n, i) => caffePooledSize(n, w.kernel[i]!, w.stride[i]!, w.pad[i]!, ceil));
+  const anyPad = w.pad.some((p) => p > 0);
+  const out = sizes.map((n, i) => caffePooledSize(n, w.kernel[i]!, w.stride[i]!, w.pad[i]!, ceil, anyPad));
   if (out.some((o) => o <= 0)) c.fail(`output would be empty for a bottom of [${x.shape.join(', ')}]`);
   // The last window must still hold a pixel of the (padded) bottom, or Caffe pools nothing there.
   for (let i = 0; i < 2; i++) {
@@ -535,14 +537,17 @@ const lrn: Row = (c) => {
   if (num(p, 'norm_region') === 0) {
     if (size % 2 === 0) c.fail(`ACROSS_CHANNELS local_size ${size} must be odd`);
     // Sum over a window of channels = an average pool over a (C, H*W) plane times the size;
-    // Caffe pads the channel axis with zeros and always divides alpha by local_size.
+    // Caffe pads the channel axis with zeros and always divides alpha by local_size (explicit
+    // zeros, so every window counts local_size taps in any target format).
     const plane = c.node('Reshape', [sq, c.constant('plane_shape', i64([N, 1, C, H * W]))], {}, c.temp('plane'));
-    const pooled = c.node('AveragePool', [plane], { kernel_shape: ints([size, 1]), pads: ints([pre, 0, size - 1 - pre, 0]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [plane, c.constant('pads', i64([0, 0, pre, 0, 0, 0, size - 1 - pre, 0]))], { mode: { type: 'string', value: 'constant' } }, c.temp('plane_padded'));
+    const pooled = c.node('AveragePool', [padded], { kernel_shape: ints([size, 1]) }, c.temp('window_mean'));
     avg = c.node('Reshape', [pooled, c.constant('back_shape', i64([N, C, H, W]))], {}, c.temp('window_mean_nchw'));
     k = num(p, 'k');
   } else {
     if (size % 2 === 0) c.fail(`WITHIN_CHANNEL local_size ${size} must be odd`);
-    avg = c.node('AveragePool', [sq], { kernel_shape: ints([size, size]), pads: ints([pre, pre, pre, pre]), count_include_pad: int(1) }, c.temp('window_mean'));
+    const padded = c.node('Pad', [sq, c.constant('pads', i64([0, 0, pre, pre, 0, 0, pre, pre]))], { mode: { type: 'string', value: 'constant' } }, c.temp('squared_padded'));
+    avg = c.node('AveragePool', [padded], { kernel_shape: ints([size, size]) }, c.temp('window_mean'));
     // Caffe's WITHIN_CHANNEL is a Power layer with shift 1: k is not used there.
     k = 1;
   }

@@ -1,9 +1,12 @@
+import { UsageError } from '../../ir/errors.js';
 import type { FormatHandler } from '../registry.js';
 import { detectTflite } from './detect.js';
 import { readTflite } from './read.js';
+import { writeTflite } from './write.js';
 
 export { detectTflite } from './detect.js';
 export { readTflite } from './read.js';
+export { prepareForTflite, serializeTflite, writeTflite, type TfliteWriteOptions } from './write.js';
 
 export const tfliteFormat: FormatHandler = {
   id: 'tflite',
@@ -12,5 +15,11 @@ export const tfliteFormat: FormatHandler = {
   detect: detectTflite,
   async read(bytes, options) {
     return { kind: 'graph', format: 'tflite', graph: await readTflite(bytes, options) };
+  },
+  async write(model, options) {
+    if (model.kind !== 'graph') {
+      throw new UsageError(`a TFLite file needs a computation graph; '${model.format}' input holds only weights (use transplant to put them into a model)`);
+    }
+    return writeTflite(model.graph, { fileName: options.fileName });
   },
 };

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { inferShapes } from '../../../src/ir/ops/index.js';
 import { foldConstants } from '../../../src/passes/fold-constants.js';
 import { channelsLastPerm, explainLayout, permuteTensor, toChannelsLast } from '../../../src/passes/layout.js';
 import { lowerChannelsLast } from '../../../src/passes/lower-channels-last.js';
@@ -28,8 +29,31 @@ describe('layout pass: NCHW -> channels-last on the torchvision fixtures', () =>
       const lines = explainLayout(result);
       expect(transposeCount(g), lines.join('\n')).toBe(0);
       expect(result.transposes).toEqual([]);
+      if (name === 'shufflenet_v2_x1_0') {
+        // each channel shuffle is one Gather on the channel axis, its Reshape pair gone
+        const gathers = g.nodes.filter((n) => n.opType === 'Gather' && n.attrs.axis?.value === 3);
+        expect(gathers.length).toBe(f.graph.nodes.filter((n) => n.opType === 'Transpose').length);
+        expect(g.nodes.filter((n) => n.opType === 'Reshape' && g.initializers.get(n.inputs[1]!)?.size === 5)).toEqual([]);
+      }
       expect(g.nodes.some((n) => n.domain === 'nnport')).toBe(true);
       expect(g.nodes.filter((n) => n.domain === '' && ['Conv', 'MaxPool', 'AveragePool', 'BatchNormalization', 'GlobalAveragePool'].includes(n.opType))).toEqual([]);
+      // every window op's padding is 'valid' or TF 'same', in floor mode (what NHWC writers express)
+      const shapes = inferShapes(g).values;
+      for (const n of g.nodes.filter((m) => m.domain === 'nnport' && ['Conv', 'MaxPool', 'AveragePool'].includes(m.opType))) {
+        expect(n.attrs.ceil_mode?.value ?? 0, n.name).toBe(0);
+        const pads = (n.attrs.pads?.value as number[] | undefined) ?? [];
+        if (pads.every((p) => p === 0)) continue;
+        const spatial = shapes.get(n.inputs[0]!)!.shape!.slice(1, -1) as number[];
+        const W = g.initializers.get(n.inputs[1] ?? '');
+        const k = (n.attrs.kernel_shape?.value as number[] | undefined) ?? W!.shape.slice(0, spatial.length);
+        const s = (n.attrs.strides?.value as number[] | undefined) ?? spatial.map(() => 1);
+        const d = (n.attrs.dilations?.value as number[] | undefined) ?? spatial.map(() => 1);
+        const same = spatial.flatMap((inp, i) => {
+          const total = Math.max(0, (Math.ceil(inp / s[i]!) - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - inp);
+          return [Math.floor(total / 2), total - Math.floor(total / 2)];
+        });
+        expect([...spatial.map((_, i) => pads[i]), ...spatial.map((_, i) => pads[i + spatial.length])], n.name).toEqual([...spatial.map((_, i) => same[2 * i]), ...spatial.map((_, i) => same[2 * i + 1])]);
+      }
       const out = (await runGraph(g, { [feedName(g)]: nhwc(f.input) })).outputs.get(g.outputs[0]!.name)!;
       const want = f.output.rank >= 3 ? nhwc(f.output) : f.output;
       expect(out.shape).toEqual(want.shape);

@@ -1,0 +1,600 @@
+// IR node -> TFLite builtin ops, one row per IR op type (channels-last graph). Each converter
+// reads its attributes once, re-lays constant weights for TFLite (CONV_2D OHWI, DEPTHWISE
+// (1,kh,kw,C·M), FULLY_CONNECTED (out,in), TRANSPOSE_CONV OHWI) and emits ops over tensor names.
+import type { Builder } from 'flatbuffers';
+import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { permuteTensor } from '../../passes/layout.js';
+import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { AddOptions } from '../generated/tflite/add-options.js';
+import { BatchMatMulOptions } from '../generated/tflite/batch-mat-mul-options.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
+import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
+import { DepthToSpaceOptions } from '../generated/tflite/depth-to-space-options.js';
+import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
+import { DivOptions } from '../generated/tflite/div-options.js';
+import { FullyConnectedOptions } from '../generated/tflite/fully-connected-options.js';
+import { GatherOptions } from '../generated/tflite/gather-options.js';
+import { LeakyReluOptions } from '../generated/tflite/leaky-relu-options.js';
+import { MirrorPadMode } from '../generated/tflite/mirror-pad-mode.js';
+import { MirrorPadOptions } from '../generated/tflite/mirror-pad-options.js';
+import { MulOptions } from '../generated/tflite/mul-options.js';
+import { Padding } from '../generated/tflite/padding.js';
+import { Pool2DOptions } from '../generated/tflite/pool2-doptions.js';
+import { ReducerOptions } from '../generated/tflite/reducer-options.js';
+import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
+import { ResizeBilinearOptions } from '../generated/tflite/resize-bilinear-options.js';
+import { ResizeNearestNeighborOptions } from '../generated/tflite/resize-nearest-neighbor-options.js';
+import { SoftmaxOptions } from '../generated/tflite/softmax-options.js';
+import { SpaceToDepthOptions } from '../generated/tflite/space-to-depth-options.js';
+import { SplitOptions } from '../generated/tflite/split-options.js';
+import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
+import { SubOptions } from '../generated/tflite/sub-options.js';
+import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
+import { TensorType } from '../generated/tflite/tensor-type.js';
+import type { TfliteQuantParams, WOp, WTensor } from './write.js';
+
+export interface WriteContext {
+  file: string;
+  /** the tensor for an IR value (declared on first use; QDQ aliases resolved) */
+  tensor(name: string): string;
+  info(name: string): WTensor;
+  constantOf(name: string): Tensor | undefined;
+  isQuantized(name: string): boolean;
+  addConstant(base: string, t: Tensor, quant?: TfliteQuantParams): string;
+  addTensor(base: string, like: WTensor): string;
+  emit(op: WOp): void;
+  shapeOf(name: string): number[];
+}
+
+type Converter = (n: Node, c: WriteContext) => void;
+type Opts = NonNullable<WOp['options']>;
+
+const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
+
+function constant(n: Node, c: WriteContext, i: number, what: string): Tensor {
+  const t = n.inputs[i] ? c.constantOf(n.inputs[i]!) : undefined;
+  if (!t) throw new UnsupportedError(`${n.opType} with a computed ${what} in a TFLite file`, `node '${n.name}': the ${what} must be a constant`);
+  return t;
+}
+
+const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
+
+// ---- padding: TF SAME / VALID, or an explicit PAD before the op ----
+
+interface Spatial {
+  padding: Padding;
+  /** explicit (begin, end) pads still to apply with a PAD op, per spatial dim */
+  explicit?: [number, number][];
+}
+
+function tfSamePads(inSize: number, k: number, s: number, d: number): [number, number] {
+  const out = Math.ceil(inSize / s);
+  const total = Math.max((out - 1) * s + (k - 1) * d + 1 - inSize, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[]): Spatial {
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
+  if (autoPad === 'VALID') return { padding: Padding.VALID };
+  if (autoPad === 'SAME_LOWER') throw new UnsupportedError('auto_pad SAME_LOWER in a TFLite file', `node '${n.name}'`);
+  const rank = kernel.length;
+  const pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  const pairs = kernel.map((_, i) => [pads[i]!, pads[i + rank]!] as [number, number]);
+  // ceil_mode: pad the end so that VALID floor rounding gives the wanted size
+  for (let i = 0; i < rank; i++) {
+    const eff = (kernel[i]! - 1) * dilations[i]! + 1;
+    const inSize = inShape[1 + i]!;
+    const want = outShape[1 + i]!;
+    const got = Math.floor((inSize + pairs[i]![0] + pairs[i]![1] - eff) / strides[i]!) + 1;
+    if (got < want) pairs[i]![1] += (want - got) * strides[i]!;
+  }
+  if (pairs.every(([b, e]) => b === 0 && e === 0)) return { padding: Padding.VALID };
+  const same = pairs.every(([b, e], i) => {
+    const [sb, se] = tfSamePads(inShape[1 + i]!, kernel[i]!, strides[i]!, dilations[i]!);
+    return b === sb && e === se && Math.ceil(inShape[1 + i]! / strides[i]!) === outShape[1 + i]!;
+  });
+  if (same) return { padding: Padding.SAME };
+  return { padding: Padding.VALID, explicit: pairs };
+}
+
+/** A PAD (or PADV2 with `value`) of the spatial dims of NHWC tensor `x`; returns the padded tensor. */
+function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
+  const info = c.info(x);
+  const rank = info.shape.length;
+  const paddings = new Array<number>(2 * rank).fill(0);
+  pairs.forEach(([b, e], i) => {
+    paddings[2 * (1 + i)] = b;
+    paddings[2 * (1 + i) + 1] = e;
+  });
+  const shape = info.shape.map((d, i) => d + paddings[2 * i]! + paddings[2 * i + 1]!);
+  const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature });
+  const padsT = c.addConstant(`${x}_paddings`, new Tensor('int32', [rank, 2], Int32Array.from(paddings)));
+  if (value === undefined) {
+    c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [out] });
+  } else {
+    const v = info.quant ? new Tensor(info.dtype, [], Int8Array.of(info.quant.zeroPoint[0]! + Math.max(-128 - info.quant.zeroPoint[0]!, Math.round(value / info.quant.scale[0]!)))) : Tensor.float32([], [value]);
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.addConstant(`${x}_pad_value`, v, info.quant)], outputs: [out] });
+  }
+  return out;
+}
+
+// ---- weights ----
+
+function requantAxis(q: TfliteQuantParams | undefined, axis: number): TfliteQuantParams | undefined {
+  return q && q.axis !== undefined ? { ...q, axis } : q;
+}
+
+/** A zero bias for ops that need one: float32, or int32 on scale_x·scale_w for quantized ones. */
+function zeroBias(c: WriteContext, base: string, x: string, w: WTensor, o: number): string {
+  const xq = c.info(x).quant;
+  if (!xq || !w.quant) return c.addConstant(`${base}_bias`, Tensor.float32([o]));
+  const scale = Array.from({ length: w.quant.scale.length }, (_, i) => xq.scale[0]! * w.quant!.scale[i]!);
+  return c.addConstant(`${base}_bias`, new Tensor('int32', [o], new Int32Array(o)), { scale, zeroPoint: scale.map(() => 0), axis: scale.length > 1 ? 0 : undefined });
+}
+
+const conv: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const wName = c.tensor(n.inputs[1]!);
+  const w = c.info(wName);
+  const wData = constant(n, c, 1, 'weights');
+  if (wData.rank !== 4) throw new UnsupportedError(`Conv with ${wData.rank - 2} spatial dims in a TFLite file`, `node '${n.name}'`);
+  const layout = attrString(n, 'kernel_layout', 'HWIO');
+  if (layout !== 'HWIO' && layout !== 'OHWI') throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
+  const group = attrInt(n, 'group', 1);
+  const inShape = c.shapeOf(x);
+  const channels = inShape[3]!;
+  // OHWI view of the weights
+  const ohwi = layout === 'OHWI' ? wData : permuteTensor(wData, [3, 0, 1, 2]);
+  const ohwiQuant = layout === 'OHWI' ? w.quant : requantAxis(w.quant, 0);
+  const [o, kh, kw, ipg] = ohwi.shape as [number, number, number, number];
+  const strides = attrInts(n, 'strides', [1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  const y = c.tensor(n.outputs[0]!);
+  const sp = spatialPadding(n, inShape, [kh, kw], strides, dilations, c.shapeOf(y));
+  const input = sp.explicit ? padSpatial(c, x, sp.explicit) : x;
+  const depthwise = group > 1 && group === channels && ipg === 1;
+  let weights: string;
+  if (depthwise) {
+    // (1, kh, kw, C·M): the HWIO bytes as they are, or OHWI (C·M, kh, kw, 1) transposed
+    const dw = layout === 'HWIO' ? wData.reshape([1, kh, kw, o]) : permuteTensor(wData, [3, 1, 2, 0]);
+    weights = c.addConstant(`${wName}_depthwise`, dw, layout === 'HWIO' ? w.quant : requantAxis(w.quant, 3));
+  } else {
+    weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, ohwiQuant);
+  }
+  const bias = n.inputs[2] ? c.tensor(n.inputs[2]) : zeroBias(c, y, x, c.info(weights), o);
+  const pad = sp.padding;
+  if (depthwise) {
+    const options: Opts = (b, act) => [BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, pad, strides[1]!, strides[0]!, o / channels, act, dilations[1]!, dilations[0]!)];
+    c.emit({ code: BuiltinOperator.DEPTHWISE_CONV_2D, inputs: [input, weights, bias], outputs: [y], options, fusable: true });
+  } else {
+    const options: Opts = (b, act) => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(b, pad, strides[1]!, strides[0]!, act, dilations[1]!, dilations[0]!, TensorType.FLOAT32)];
+    c.emit({ code: BuiltinOperator.CONV_2D, inputs: [input, weights, bias], outputs: [y], options, fusable: true });
+  }
+};
+
+const convTranspose: Converter = (n, c) => {
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a TFLite file', `node '${n.name}'`);
+  const x = c.tensor(n.inputs[0]!);
+  const wName = c.tensor(n.inputs[1]!);
+  const w = c.info(wName);
+  const wData = constant(n, c, 1, 'weights');
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  const ohwi = layout === 'OHWI' ? wData : permuteTensor(wData, [2, 0, 1, 3]);
+  const weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, requantAxis(w.quant, 0));
+  const [o, kh, kw] = ohwi.shape as [number, number, number, number];
+  const y = c.tensor(n.outputs[0]!);
+  const out = c.shapeOf(y);
+  const inShape = c.shapeOf(x);
+  const strides = attrInts(n, 'strides', [1, 1]);
+  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated ConvTranspose in a TFLite file', `node '${n.name}'`);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  // TRANSPOSE_CONV derives its padding from output_shape: VALID pads nothing, SAME centres (extra at the end)
+  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && pads.every((p) => p === 0) && out[1] === (inShape[1]! - 1) * strides[0]! + kh && out[2] === (inShape[2]! - 1) * strides[1]! + kw);
+  const sameFits = [0, 1].every((i) => {
+    const k = i === 0 ? kh : kw;
+    const total = Math.max((inShape[1 + i]! - 1) * strides[i]! + k - out[1 + i]!, 0);
+    return autoPad === 'SAME_UPPER' || (pads[i] === Math.floor(total / 2) && pads[i + 2] === total - Math.floor(total / 2));
+  });
+  if (!valid && !sameFits) throw new UnsupportedError('ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
+  const padding = valid ? Padding.VALID : Padding.SAME;
+  const outShape = c.addConstant(`${y}_output_shape`, int32(out));
+  const inputs = [outShape, weights, x];
+  if (n.inputs[2]) inputs.push(c.tensor(n.inputs[2]));
+  else if (o) inputs.push(zeroBias(c, y, x, c.info(weights), o));
+  const options: Opts = (b, act) => [BuiltinOptions.TransposeConvOptions, TransposeConvOptions.createTransposeConvOptions(b, padding, strides[1]!, strides[0]!, act, TensorType.FLOAT32)];
+  c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: true });
+};
+
+function fullyConnected(c: WriteContext, x: string, weights: string, bias: string, y: string, keepNumDims: boolean): void {
+  const options: Opts = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, keepNumDims, false, TensorType.FLOAT32)];
+  c.emit({ code: BuiltinOperator.FULLY_CONNECTED, inputs: [x, weights, bias], outputs: [y], options, fusable: true });
+}
+
+const gemm: Converter = (n, c) => {
+  if (attrInt(n, 'transA', 0) !== 0) throw new UnsupportedError('Gemm with transA in a TFLite file', `node '${n.name}'`);
+  const x = c.tensor(n.inputs[0]!);
+  const wName = c.tensor(n.inputs[1]!);
+  const w = c.info(wName);
+  let wData = constant(n, c, 1, 'weights');
+  const alpha = attrFloat(n, 'alpha', 1);
+  const beta = attrFloat(n, 'beta', 1);
+  const transB = attrInt(n, 'transB', 0) === 1;
+  let weights = wName;
+  if (!transB) {
+    wData = permuteTensor(wData, [1, 0]);
+    weights = c.addConstant(`${wName}_transposed`, wData, requantAxis(w.quant, 0));
+  }
+  if (alpha !== 1) {
+    if (w.quant) throw new UnsupportedError('quantized Gemm with alpha != 1 in a TFLite file', `node '${n.name}'`);
+    weights = c.addConstant(`${wName}_scaled`, new Tensor('float32', wData.shape, wData.toFloat32().map((v) => v * alpha)));
+  }
+  const y = c.tensor(n.outputs[0]!);
+  const o = wData.shape[0]!;
+  let bias: string;
+  const cName = n.inputs[2];
+  const cData = cName ? c.constantOf(cName) : undefined;
+  if (!cName) bias = zeroBias(c, y, x, c.info(weights), o);
+  else if (cData && cData.size === o && (beta === 1 || !c.isQuantized(cName))) {
+    const t = c.info(c.tensor(cName));
+    bias = cData.rank === 1 && beta === 1 ? c.tensor(cName) : c.addConstant(`${cName}_bias`, beta === 1 ? cData.reshape([o]) : new Tensor('float32', [o], cData.toFloat32().map((v) => v * beta)), t.quant);
+  } else {
+    // a bias that broadcasts (or is computed): FULLY_CONNECTED then ADD
+    const mid = c.addTensor(`${y}_matmul`, c.info(y));
+    fullyConnected(c, x, weights, zeroBias(c, y, x, c.info(weights), o), mid, false);
+    if (beta !== 1) throw new UnsupportedError('Gemm with a broadcast bias and beta != 1 in a TFLite file', `node '${n.name}'`);
+    c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.tensor(cName)], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)], fusable: true });
+    return;
+  }
+  fullyConnected(c, x, weights, bias, y, false);
+};
+
+const matMul: Converter = (n, c) => {
+  const a = c.tensor(n.inputs[0]!);
+  const bData = n.inputs[1] ? c.constantOf(n.inputs[1]) : undefined;
+  const y = c.tensor(n.outputs[0]!);
+  if (bData && bData.rank === 2) {
+    const bName = c.tensor(n.inputs[1]!);
+    const weights = c.addConstant(`${bName}_transposed`, permuteTensor(bData, [1, 0]), requantAxis(c.info(bName).quant, 0));
+    fullyConnected(c, a, weights, zeroBias(c, y, a, c.info(weights), bData.shape[1]!), y, c.shapeOf(a).length > 2);
+    return;
+  }
+  const b = c.tensor(n.inputs[1]!);
+  c.emit({ code: BuiltinOperator.BATCH_MATMUL, inputs: [a, b], outputs: [y], options: (bb) => [BuiltinOptions.BatchMatMulOptions, BatchMatMulOptions.createBatchMatMulOptions(bb, false, false, false)] });
+};
+
+function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2D): Converter {
+  return (n, c) => {
+    const x = c.tensor(n.inputs[0]!);
+    const y = c.tensor(n.outputs[0]!);
+    const kernel = attrInts(n, 'kernel_shape', []);
+    if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
+    const strides = attrInts(n, 'strides', [1, 1]);
+    if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
+    const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y));
+    let input = x;
+    if (sp.explicit) {
+      // max: pad with the lowest value; average: only when the padding counts (count_include_pad)
+      if (code === BuiltinOperator.MAX_POOL_2D) input = padSpatial(c, x, sp.explicit, -3.4e38);
+      else if (attrInt(n, 'count_include_pad', 0) === 1) input = padSpatial(c, x, sp.explicit);
+      else throw new UnsupportedError('AveragePool with explicit padding that does not count in a TFLite file', `node '${n.name}'`);
+    }
+    const options: Opts = (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, sp.padding, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)];
+    c.emit({ code, inputs: [input], outputs: [y], options, fusable: true });
+  };
+}
+
+function reduce(code: BuiltinOperator, fixedAxes?: (rank: number) => number[], keep?: boolean): Converter {
+  return (n, c) => {
+    const x = c.tensor(n.inputs[0]!);
+    const rank = c.shapeOf(x).length;
+    let axes = fixedAxes?.(rank);
+    if (!axes) axes = n.inputs[1] ? constant(n, c, 1, 'axes').toNumbers() : attrInts(n, 'axes', Array.from({ length: rank }, (_, i) => i));
+    const keepDims = keep ?? attrInt(n, 'keepdims', 1) === 1;
+    const y = c.tensor(n.outputs[0]!);
+    const axesT = c.addConstant(`${y}_axes`, int32(axes.map((a) => normAxis(a, rank))));
+    c.emit({ code, inputs: [x, axesT], outputs: [y], options: (b) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(b, keepDims)] });
+  };
+}
+
+function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
+  return (n, c) => {
+    const x = c.tensor(n.inputs[0]!);
+    const y = c.tensor(n.outputs[0]!);
+    c.emit({ code, inputs: [x], outputs: [y], options: options?.(n) });
+  };
+}
+
+function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
+  return (n, c) => {
+    const a = c.tensor(n.inputs[0]!);
+    const b = c.tensor(n.inputs[1]!);
+    c.emit({ code, inputs: [a, b], outputs: [c.tensor(n.outputs[0]!)], options, fusable });
+  };
+}
+
+const clip: Converter = (n, c) => {
+  const bound = (i: number, d: number) => (n.inputs[i] ? constant(n, c, i, i === 1 ? 'min' : 'max').toNumbers()[0]! : d);
+  const lo = bound(1, -Infinity);
+  const hi = bound(2, Infinity);
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  if (lo === 0 && hi === 6) return c.emit({ code: BuiltinOperator.RELU6, inputs: [x], outputs: [y] });
+  if (lo === -1 && hi === 1) return c.emit({ code: BuiltinOperator.RELU_N1_TO_1, inputs: [x], outputs: [y] });
+  if (lo === 0 && hi === Infinity) return c.emit({ code: BuiltinOperator.RELU, inputs: [x], outputs: [y] });
+  if (c.info(x).quant) throw new UnsupportedError('quantized Clip with bounds other than ReLU/ReLU6/ReLU1 in a TFLite file', `node '${n.name}'`);
+  let v = x;
+  if (lo > -Infinity) {
+    const mid = hi < Infinity ? c.addTensor(`${y}_max`, c.info(y)) : y;
+    c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [v, c.addConstant(`${y}_min_value`, Tensor.float32([], [lo]))], outputs: [mid] });
+    v = mid;
+  }
+  if (hi < Infinity) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, c.addConstant(`${y}_max_value`, Tensor.float32([], [hi]))], outputs: [y] });
+};
+
+const reshapeTo: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const info = c.info(y);
+  // the inferred output shape, -1 where it is dynamic (one such dim at most)
+  const shape = info.signature ? info.signature : info.shape;
+  const dyn = shape.filter((d) => d === -1).length;
+  if (dyn > 1) throw new UnsupportedError('Reshape with several dynamic dims in a TFLite file', `node '${n.name}'`);
+  const shapeT = c.addConstant(`${y}_shape`, int32(shape));
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, shapeT], outputs: [y], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
+};
+
+const transpose: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const perm = attrInts(n, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+  const y = c.tensor(n.outputs[0]!);
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [x, c.addConstant(`${y}_perm`, int32(perm))], outputs: [y] });
+};
+
+const pad: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const pads = n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []);
+  if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a TFLite file', `node '${n.name}'`);
+  if (pads.some((p) => p < 0)) throw new UnsupportedError('Pad with negative pads in a TFLite file', `node '${n.name}'`);
+  const paddings = new Int32Array(2 * rank);
+  for (let i = 0; i < rank; i++) {
+    paddings[2 * i] = pads[i]!;
+    paddings[2 * i + 1] = pads[i + rank]!;
+  }
+  const y = c.tensor(n.outputs[0]!);
+  const padsT = c.addConstant(`${y}_paddings`, new Tensor('int32', [rank, 2], paddings));
+  const mode = attrString(n, 'mode', 'constant');
+  if (mode === 'reflect' || mode === 'edge') {
+    if (mode === 'edge') throw new UnsupportedError('Pad mode edge in a TFLite file', `node '${n.name}'`);
+    c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
+    return;
+  }
+  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
+  const q = c.info(x).quant;
+  // a quantized PAD fills with the zero point: that is 0.0, the only value PAD writes
+  if (value && q && value.toNumbers()[0] !== q.zeroPoint[0]) throw new UnsupportedError('quantized Pad with a value other than zero in a TFLite file', `node '${n.name}'`);
+  if (value && value.toNumbers()[0] !== 0 && !q) {
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2]!)], outputs: [y] });
+    return;
+  }
+  c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [y] });
+};
+
+const resize: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const out = c.shapeOf(y);
+  const inShape = c.shapeOf(x);
+  if (out[0] !== inShape[0] || out[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a TFLite file', `node '${n.name}'`);
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const size = c.addConstant(`${y}_size`, int32([out[1]!, out[2]!]));
+  const align = ctm === 'align_corners';
+  if (mode === 'linear') {
+    const half = ctm === 'half_pixel' || ctm === 'pytorch_half_pixel';
+    if (!align && !half && ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} in a TFLite file`, `node '${n.name}'`);
+    c.emit({ code: BuiltinOperator.RESIZE_BILINEAR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeBilinearOptions, ResizeBilinearOptions.createResizeBilinearOptions(b, align, half)] });
+    return;
+  }
+  if (mode !== 'nearest') throw new UnsupportedError(`Resize mode ${mode} in a TFLite file`, `node '${n.name}'`);
+  const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
+  const half = ctm === 'tf_half_pixel_for_nn';
+  const integerScale = out[1]! % inShape[1]! === 0 && out[2]! % inShape[2]! === 0;
+  // asymmetric + floor is TFLite's default; an integer upscale gives the same pixels for any rounding of half_pixel too
+  const ok = (ctm === 'asymmetric' && nearest === 'floor') || half || align || (integerScale && ctm === 'half_pixel' && nearest !== 'ceil') || (integerScale && ctm === 'asymmetric');
+  if (!ok) throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a TFLite file`, `node '${n.name}'`);
+  c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, align, half)] });
+};
+
+const slice: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const shape = c.shapeOf(x);
+  const rank = shape.length;
+  const starts = constant(n, c, 1, 'starts').toNumbers();
+  const ends = constant(n, c, 2, 'ends').toNumbers();
+  const axes = n.inputs[3] ? constant(n, c, 3, 'axes').toNumbers().map((a) => normAxis(a, rank)) : starts.map((_, i) => i);
+  const steps = n.inputs[4] ? constant(n, c, 4, 'steps').toNumbers() : starts.map(() => 1);
+  const begin = new Array<number>(rank).fill(0);
+  const end = [...shape];
+  const stride = new Array<number>(rank).fill(1);
+  let beginMask = 0;
+  let endMask = 0;
+  axes.forEach((a, i) => {
+    const d = shape[a]!;
+    const st = steps[i]!;
+    const clampIdx = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+    begin[a] = st > 0 ? clampIdx(starts[i]!, 0, d) : clampIdx(starts[i]!, -1, d - 1);
+    const e = ends[i]!;
+    if (st < 0 && e < -d) endMask |= 1 << a;
+    end[a] = st > 0 ? clampIdx(e, 0, d) : clampIdx(e, -1, d - 1);
+    stride[a] = st;
+  });
+  for (let a = 0; a < rank; a++) if (!axes.includes(a)) beginMask |= 1 << a, endMask |= 1 << a;
+  const y = c.tensor(n.outputs[0]!);
+  const inputs = [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_end`, int32(end)), c.addConstant(`${y}_strides`, int32(stride))];
+  c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs, outputs: [y], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, beginMask, endMask, 0, 0, 0, false)] });
+};
+
+const split: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const axis = normAxis(attrInt(n, 'axis', 0), rank);
+  const outs = n.outputs.map((o) => c.tensor(o));
+  const sizes = outs.map((o) => c.shapeOf(o)[axis]!);
+  const axisT = c.addConstant(`${outs[0]}_axis`, new Tensor('int32', [], Int32Array.of(axis)));
+  if (sizes.every((s) => s === sizes[0])) {
+    c.emit({ code: BuiltinOperator.SPLIT, inputs: [axisT, x], outputs: outs, options: (b) => [BuiltinOptions.SplitOptions, SplitOptions.createSplitOptions(b, outs.length)] });
+    return;
+  }
+  const sizesT = c.addConstant(`${outs[0]}_sizes`, int32(sizes));
+  c.emit({ code: BuiltinOperator.SPLIT_V, inputs: [x, sizesT, axisT], outputs: outs, options: (b) => [BuiltinOptions.SplitVOptions, (b.startObject(1), b.addFieldInt32(0, outs.length, 0), b.endObject())] });
+};
+
+const concat: Converter = (n, c) => {
+  const ins = n.inputs.filter(Boolean).map((i) => c.tensor(i));
+  const y = c.tensor(n.outputs[0]!);
+  const axis = normAxis(attrInt(n, 'axis', 0), c.shapeOf(y).length);
+  c.emit({ code: BuiltinOperator.CONCATENATION, inputs: ins, outputs: [y], options: (b, act) => [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, axis, act)], fusable: true });
+};
+
+const softmax: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const axis = normAxis(attrInt(n, 'axis', -1), rank);
+  if (axis !== rank - 1) throw new UnsupportedError(`Softmax over axis ${axis} of ${rank} in a TFLite file`, `node '${n.name}': TFLite's SOFTMAX works on the last axis`);
+  c.emit({ code: BuiltinOperator.SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.SoftmaxOptions, SoftmaxOptions.createSoftmaxOptions(b, 1)] });
+};
+
+const gather: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const axis = normAxis(attrInt(n, 'axis', 0), rank);
+  const idxData = n.inputs[1] ? c.constantOf(n.inputs[1]) : undefined;
+  const idx = idxData && idxData.dtype === 'int64' ? c.addConstant(`${n.inputs[1]}_int32`, new Tensor('int32', idxData.shape, Int32Array.from(idxData.toNumbers()))) : c.tensor(n.inputs[1]!);
+  c.emit({ code: BuiltinOperator.GATHER, inputs: [x, idx], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, axis, 0)] });
+};
+
+const batchNorm: Converter = (n, c) => {
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constant(n, c, i, 'BatchNormalization parameter').toFloat32());
+  const eps = attrFloat(n, 'epsilon', 1e-5);
+  const k = scale!.map((g, i) => g / Math.sqrt(variance![i]! + eps));
+  const b = bias!.map((v, i) => v - mean![i]! * k[i]!);
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const mid = c.addTensor(`${y}_scaled`, c.info(y));
+  c.emit({ code: BuiltinOperator.MUL, inputs: [x, c.addConstant(`${y}_multiplier`, Tensor.float32([k.length], k))], outputs: [mid], options: (bb, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(bb, act)] });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.addConstant(`${y}_offset`, Tensor.float32([b.length], b))], outputs: [y], options: (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, true)], fusable: true });
+};
+
+const quantizeLinear: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  if (!c.info(y).quant) {
+    const s = constant(n, c, 1, 'scale').toNumbers();
+    const z = n.inputs[2] ? constant(n, c, 2, 'zero point').toNumbers() : s.map(() => 0);
+    c.info(y).quant = { scale: s, zeroPoint: z, axis: s.length > 1 ? attrInt(n, 'axis', 1) : undefined };
+  }
+  c.emit({ code: BuiltinOperator.QUANTIZE, inputs: [x], outputs: [y] });
+};
+
+const dequantizeLinear: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const xi = c.info(x);
+  if (!xi.quant) {
+    const s = constant(n, c, 1, 'scale').toNumbers();
+    const z = n.inputs[2] ? constant(n, c, 2, 'zero point').toNumbers() : s.map(() => 0);
+    xi.quant = { scale: s, zeroPoint: z, axis: s.length > 1 ? attrInt(n, 'axis', 1) : undefined };
+  }
+  c.emit({ code: BuiltinOperator.DEQUANTIZE, inputs: [x], outputs: [c.tensor(n.outputs[0]!)] });
+};
+
+const cast: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  // float16 constants decoded to float32 are TFLite's DEQUANTIZE (the float16 quantization mode)
+  if (c.info(x).dtype === 'float16' && c.info(y).dtype === 'float32') return c.emit({ code: BuiltinOperator.DEQUANTIZE, inputs: [x], outputs: [y] });
+  c.emit({ code: BuiltinOperator.CAST, inputs: [x], outputs: [y] });
+};
+
+const identity: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const shape = c.info(y).signature ?? c.info(y).shape;
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, c.addConstant(`${y}_shape`, int32(shape))], outputs: [y] });
+};
+
+const space =
+  (code: BuiltinOperator.DEPTH_TO_SPACE | BuiltinOperator.SPACE_TO_DEPTH): Converter =>
+  (n, c) => {
+    if (code === BuiltinOperator.DEPTH_TO_SPACE && attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a TFLite file', `node '${n.name}'`);
+    const bs = attrInt(n, 'blocksize', 1);
+    c.emit({
+      code,
+      inputs: [c.tensor(n.inputs[0]!)],
+      outputs: [c.tensor(n.outputs[0]!)],
+      options: (b) => (code === BuiltinOperator.DEPTH_TO_SPACE ? [BuiltinOptions.DepthToSpaceOptions, DepthToSpaceOptions.createDepthToSpaceOptions(b, bs)] : [BuiltinOptions.SpaceToDepthOptions, SpaceToDepthOptions.createSpaceToDepthOptions(b, bs)]),
+    });
+  };
+
+export const TFLITE_WRITE_OPS: Record<string, Converter> = {
+  'nnport::Conv': conv,
+  'nnport::ConvTranspose': convTranspose,
+  'nnport::MaxPool': pool(BuiltinOperator.MAX_POOL_2D),
+  'nnport::AveragePool': pool(BuiltinOperator.AVERAGE_POOL_2D),
+  'nnport::GlobalAveragePool': reduce(BuiltinOperator.MEAN, (r) => Array.from({ length: r - 2 }, (_, i) => i + 1), true),
+  'nnport::GlobalMaxPool': reduce(BuiltinOperator.REDUCE_MAX, (r) => Array.from({ length: r - 2 }, (_, i) => i + 1), true),
+  'nnport::BatchNormalization': batchNorm,
+  'nnport::Resize': resize,
+  // the layout pass keeps Resize an ONNX op with its sizes/scales re-laid for NHWC data
+  Resize: resize,
+  'nnport::DepthToSpace': space(BuiltinOperator.DEPTH_TO_SPACE),
+  'nnport::SpaceToDepth': space(BuiltinOperator.SPACE_TO_DEPTH),
+  Gemm: gemm,
+  MatMul: matMul,
+  ReduceMean: reduce(BuiltinOperator.MEAN),
+  ReduceSum: reduce(BuiltinOperator.SUM),
+  ReduceMax: reduce(BuiltinOperator.REDUCE_MAX),
+  ReduceMin: reduce(BuiltinOperator.REDUCE_MIN),
+  Softmax: softmax,
+  Sigmoid: unary(BuiltinOperator.LOGISTIC),
+  Tanh: unary(BuiltinOperator.TANH),
+  Relu: unary(BuiltinOperator.RELU),
+  Clip: clip,
+  LeakyRelu: unary(BuiltinOperator.LEAKY_RELU, (n) => (b) => [BuiltinOptions.LeakyReluOptions, LeakyReluOptions.createLeakyReluOptions(b, attrFloat(n, 'alpha', 0.01))]),
+  PRelu: binary(BuiltinOperator.PRELU),
+  HardSwish: unary(BuiltinOperator.HARD_SWISH),
+  Elu: unary(BuiltinOperator.ELU),
+  Abs: unary(BuiltinOperator.ABS),
+  Exp: unary(BuiltinOperator.EXP),
+  Log: unary(BuiltinOperator.LOG),
+  Sqrt: unary(BuiltinOperator.SQRT),
+  Neg: unary(BuiltinOperator.NEG),
+  Add: binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)], true),
+  Sub: binary(BuiltinOperator.SUB, (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, true)], true),
+  Mul: binary(BuiltinOperator.MUL, (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], true),
+  Div: binary(BuiltinOperator.DIV, (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)], true),
+  Max: binary(BuiltinOperator.MAXIMUM),
+  Min: binary(BuiltinOperator.MINIMUM),
+  Concat: concat,
+  Reshape: reshapeTo,
+  Flatten: reshapeTo,
+  Squeeze: reshapeTo,
+  Unsqueeze: reshapeTo,
+  Identity: identity,
+  Dropout: identity,
+  Transpose: transpose,
+  Pad: pad,
+  Slice: slice,
+  Split: split,
+  Gather: gather,
+  Cast: cast,
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
+};

@@ -1,0 +1,557 @@
+// IR -> TFLite flatbuffer. The graph is first made channels-last (the layout pass, TFLite
+// weight layouts) and its constant subgraphs folded; then every node becomes TFLite builtin
+// ops (ops-write.ts), Relu/Relu6/Relu1 are folded into the producing op's fused activation,
+// and QDQ pairs collapse onto quantized tensors: a DequantizeLinear of a constant or of an
+// op's integer output is the integer tensor itself (with scale/zero point), a QuantizeLinear
+// after an op makes that op's output the integer tensor. What stays is QUANTIZE/DEQUANTIZE.
+//
+// File layout: buffer 0 empty, every constant's data 16-byte aligned; one subgraph; one
+// SignatureDef 'serving_default'; metadata min_runtime_version; a description naming nnport.
+// Models whose constants pass 2 GB keep the data after the flatbuffer (buffer offset/size).
+import { Builder } from 'flatbuffers';
+import type { DType } from '../../ir/dtypes.js';
+import { GraphError, UnsupportedError } from '../../ir/errors.js';
+import { constantValue, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/ops/index.js';
+import { Tensor } from '../../ir/tensor.js';
+import { foldConstants } from '../../passes/fold-constants.js';
+import { toChannelsLast } from '../../passes/layout.js';
+import { createNodeEvaluator } from '../../runtime/evaluate.js';
+import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { Buffer as FbBuffer } from '../generated/tflite/buffer.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { Metadata } from '../generated/tflite/metadata.js';
+import { Model } from '../generated/tflite/model.js';
+import { Operator } from '../generated/tflite/operator.js';
+import { OperatorCode } from '../generated/tflite/operator-code.js';
+import { QuantizationParameters } from '../generated/tflite/quantization-parameters.js';
+import { SignatureDef } from '../generated/tflite/signature-def.js';
+import { SubGraph } from '../generated/tflite/sub-graph.js';
+import { Tensor as FbTensor } from '../generated/tflite/tensor.js';
+import { TensorMap } from '../generated/tflite/tensor-map.js';
+import { TensorType } from '../generated/tflite/tensor-type.js';
+import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
+
+export const NNPORT_VERSION = '0.1.0';
+
+export interface TfliteWriteOptions {
+  fileName?: string;
+  /** keep constants after the flatbuffer (offset/size buffers) once their bytes pass this (default just under 2 GB) */
+  largeModelThreshold?: number;
+  /** keep NCHW inputs/outputs (a TRANSPOSE at each) when the layout pass runs */
+  keepNchwIo?: boolean;
+}
+
+export interface TfliteQuantParams {
+  scale: number[];
+  zeroPoint: number[];
+  axis?: number;
+}
+
+export interface WTensor {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** -1 where the dim is dynamic */
+  signature?: number[];
+  data?: Tensor;
+  quant?: TfliteQuantParams;
+}
+
+export interface WOp {
+  code: BuiltinOperator;
+  /** tensor names; '' for an omitted optional input */
+  inputs: string[];
+  outputs: string[];
+  /** builds the options table; `act` is the fused activation (after fusion) */
+  options?: (b: Builder, act: ActivationFunctionType) => [BuiltinOptions, number];
+  /** this op has a fused_activation_function that a following RELU/RELU6/RELU_N1_TO_1 may fill */
+  fusable?: boolean;
+  act?: ActivationFunctionType;
+}
+
+const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
+  float32: TensorType.FLOAT32,
+  float16: TensorType.FLOAT16,
+  int32: TensorType.INT32,
+  uint8: TensorType.UINT8,
+  int64: TensorType.INT64,
+  bool: TensorType.BOOL,
+  int16: TensorType.INT16,
+  int8: TensorType.INT8,
+  float64: TensorType.FLOAT64,
+  uint32: TensorType.UINT32,
+  uint16: TensorType.UINT16,
+};
+
+const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
+  [BuiltinOperator.RELU]: ActivationFunctionType.RELU,
+  [BuiltinOperator.RELU6]: ActivationFunctionType.RELU6,
+  [BuiltinOperator.RELU_N1_TO_1]: ActivationFunctionType.RELU_N1_TO_1,
+};
+
+/** An NCHW ONNX graph (spatial ops in the default domain) still needs the layout pass. */
+function needsLayout(g: Graph): boolean {
+  const spatial = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
+  return g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && spatial.has(n.opType));
+}
+
+/** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
+export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
+  let g = graph;
+  // Shape subgraphs over a dynamic dim cannot fold into TFLite constants: such models are
+  // written for dim 1 (no -1 in shape_signature); others keep their dynamic batch
+  if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
+    g = { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : 1)) } : v)) };
+  }
+  const evaluate = await createNodeEvaluator();
+  g = fold(g, evaluate);
+  if (needsLayout(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
+  // Constant nodes that folding left (their outputs are read by nothing foldable) become constants
+  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
+  if (constants.length) {
+    const initializers = new Map(g.initializers);
+    for (const n of constants) initializers.set(n.outputs[0]!, constantValue(n));
+    g = { ...g, nodes: g.nodes.filter((n) => !constants.includes(n)), initializers };
+  }
+  return g;
+}
+
+/**
+ * Constant folding that leaves integer constants read through DequantizeLinear alone (they
+ * become quantized tensors): they are hidden from the pass as if they were inputs.
+ */
+function fold(g: Graph, evaluate: Awaited<ReturnType<typeof createNodeEvaluator>>): Graph {
+  const hidden = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!));
+  const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
+  const visible: Graph = {
+    ...g,
+    inputs: [...g.inputs, ...[...kept].map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] }))],
+    initializers: new Map([...g.initializers].filter(([k]) => !hidden.has(k))),
+  };
+  const folded = foldConstants(visible, { evaluate }).graph;
+  return { ...folded, inputs: folded.inputs.filter((v) => !hidden.has(v.name)), initializers: new Map([...folded.initializers, ...kept]) };
+}
+
+export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
+  const g = await prepareForTflite(graph, options);
+  return serializeTflite(g, options);
+}
+
+/** Channels-last, folded graph -> bytes (no passes run). */
+export function serializeTflite(g: Graph, options: TfliteWriteOptions = {}): Uint8Array {
+  const file = options.fileName ?? '<output>';
+  const shapes = inferShapes(g).values;
+  const tensors = new Map<string, WTensor>();
+  const ops: WOp[] = [];
+  const used = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name)]);
+  for (const n of g.nodes) for (const o of n.outputs) used.add(o);
+
+  // ---- QDQ folding: which float values are really a quantized tensor ----
+  const { alias, quantOf, skip } = collapseQdq(g, shapes);
+  const resolve = (name: string): string => {
+    let v = name;
+    for (let i = 0; alias.has(v) && i < 8; i++) v = alias.get(v)!;
+    return v;
+  };
+
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let i = 1; used.has(name) || tensors.has(name); i++) name = `${base}_${i}`;
+    used.add(name);
+    return name;
+  };
+
+  const dimsOf = (name: string): { shape: number[]; signature?: number[]; dtype: DType } => {
+    const t = g.initializers.get(name);
+    if (t) return { shape: [...t.shape], dtype: t.dtype };
+    const v = shapes.get(name);
+    if (!v || !v.dtype || !v.shape) throw new UnsupportedError(`TFLite output of a value with unknown shape`, `'${name}' in ${file}: its shape could not be inferred`);
+    const dyn = v.shape.some((d) => typeof d !== 'number');
+    const shape = v.shape.map((d: Dim) => (typeof d === 'number' ? d : 1));
+    return { shape, signature: dyn ? v.shape.map((d: Dim) => (typeof d === 'number' ? d : -1)) : undefined, dtype: v.dtype };
+  };
+
+  const ctx: WriteContext = {
+    file,
+    tensor(name) {
+      if (!name) return '';
+      const r = resolve(name);
+      if (!tensors.has(r)) {
+        const d = dimsOf(r);
+        const data = g.initializers.get(r);
+        tensors.set(r, { name: r, dtype: d.dtype, shape: d.shape, signature: d.signature, data, quant: quantOf.get(r) });
+      }
+      return r;
+    },
+    info(name) {
+      return tensors.get(ctx.tensor(name))!;
+    },
+    constantOf(name) {
+      return g.initializers.get(resolve(name));
+    },
+    isQuantized(name) {
+      return quantOf.has(resolve(name));
+    },
+    addConstant(base, t, quant) {
+      const name = fresh(base);
+      tensors.set(name, { name, dtype: t.dtype, shape: [...t.shape], data: t, quant });
+      return name;
+    },
+    addTensor(base, like) {
+      const name = fresh(base);
+      tensors.set(name, { ...like, name, data: undefined });
+      return name;
+    },
+    emit(op) {
+      ops.push(op);
+    },
+    shapeOf(name) {
+      return ctx.info(name).shape;
+    },
+  };
+
+  for (const n of topologicalOrder(g)) {
+    if (skip.has(n)) continue;
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    const convert = TFLITE_WRITE_OPS[key];
+    if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
+    convert(n, ctx);
+  }
+  // graph outputs that are aliases or pass-throughs
+  const inputNames = g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => ctx.tensor(v.name));
+  const outputNames = g.outputs.map((v) => ctx.tensor(v.name));
+
+  fuseActivations(ops, new Set(outputNames));
+  return serialize(tensors, ops, inputNames, outputNames, g, options);
+}
+
+const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
+const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
+
+/**
+ * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
+ * float outputs each go to one QuantizeLinear is an integer op: it reads and writes the
+ * integer tensors (aliases), and those Q/DQ nodes disappear. A conv/dense whose weights alone
+ * are dequantized is a hybrid (dynamic-range) op reading the int8 weights. Ops on integers
+ * alone (Reshape of an int8 tensor) pass the quantization of their input on. Every other
+ * Q/DQ stays a QUANTIZE/DEQUANTIZE op.
+ */
+function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values']) {
+  const producer = new Map<string, Node>();
+  const consumers = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  const outputs = new Set(g.outputs.map((v) => v.name));
+  const isFloat = (v: string) => {
+    const d = g.initializers.get(v)?.dtype ?? shapes.get(v)?.dtype;
+    return d === 'float32' || d === 'float16';
+  };
+  const qparams = (n: Node): TfliteQuantParams | undefined => {
+    const s = n.inputs[1] ? g.initializers.get(n.inputs[1]) : undefined;
+    if (!s || (n.inputs[2] && !g.initializers.has(n.inputs[2]))) return undefined;
+    const scale = s.toNumbers();
+    const z = n.inputs[2] ? g.initializers.get(n.inputs[2])! : undefined;
+    const axisAttr = n.attrs.axis;
+    return { scale, zeroPoint: z ? z.toNumbers() : scale.map(() => 0), axis: scale.length > 1 ? (axisAttr?.type === 'int' ? axisAttr.value : 1) : undefined };
+  };
+  const isDq = (n: Node | undefined): boolean => !!n && n.opType === 'DequantizeLinear' && !n.domain && !!qparams(n);
+  const isQ = (n: Node | undefined): boolean => !!n && n.opType === 'QuantizeLinear' && !n.domain && !!qparams(n);
+  const ops = g.nodes.filter((n) => !isDq(n) && !isQ(n) && n.opType !== 'Constant');
+  // an op's float output goes to one QuantizeLinear, or through one Relu/Clip (a fused activation) to one
+  const isAct = (n: Node | undefined): boolean => !!n && !n.domain && (n.opType === 'Relu' || n.opType === 'Clip');
+  const onlyConsumer = (v: string): Node | undefined => (!outputs.has(v) && (consumers.get(v) ?? []).length === 1 ? consumers.get(v)![0] : undefined);
+  const quantizedBy = (o: string): { q: Node; act?: Node } | undefined => {
+    const c = onlyConsumer(o);
+    if (isQ(c)) return { q: c! };
+    if (isAct(c)) {
+      const q = onlyConsumer(c!.outputs[0]!);
+      if (isQ(q)) return { q: q!, act: c! };
+    }
+    return undefined;
+  };
+  // structural candidates for integer ops
+  const candidate = new Set(
+    ops.filter((n) => {
+      if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
+      const fo = n.outputs.filter((o) => o && isFloat(o));
+      const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
+      return fo.length > 0 && fo.every((o) => quantizedBy(o)) && fi.every((i) => isDq(producer.get(i)));
+    }),
+  );
+  const hybridWeight = (n: Node, v: string) => HYBRID.has(keyOf(n)) && n.inputs[1] === v && g.initializers.has(producer.get(v)!.inputs[0]!);
+  let dqAliased = new Set<Node>();
+  for (;;) {
+    const next = new Set(
+      g.nodes.filter((d) => isDq(d) && !outputs.has(d.outputs[0]!) && (consumers.get(d.outputs[0]!) ?? []).every((c) => candidate.has(c) || hybridWeight(c, d.outputs[0]!) || isQ(c))),
+    );
+    let changed = next.size !== dqAliased.size;
+    dqAliased = next;
+    for (const n of [...candidate]) {
+      const ok = n.inputs.every((i) => !i || !isFloat(i) || g.initializers.has(i) || dqAliased.has(producer.get(i)!));
+      if (!ok) {
+        candidate.delete(n);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const alias = new Map<string, string>();
+  const quantOf = new Map<string, TfliteQuantParams>();
+  const skip = new Set<Node>();
+  for (const d of dqAliased) {
+    alias.set(d.outputs[0]!, d.inputs[0]!);
+    quantOf.set(d.inputs[0]!, qparams(d)!);
+    skip.add(d);
+  }
+  for (const n of candidate) {
+    for (const o of n.outputs) {
+      if (!o || !isFloat(o)) continue;
+      const { q, act } = quantizedBy(o)!;
+      const p = qparams(q)!;
+      quantOf.set(q.outputs[0]!, p);
+      skip.add(q);
+      if (!act) {
+        alias.set(o, q.outputs[0]!);
+        continue;
+      }
+      // op -> activation -> Q: the activation (fused later) writes the integer output
+      quantOf.set(o, p);
+      alias.set(act.outputs[0]!, q.outputs[0]!);
+    }
+  }
+  // standalone Q/DQ keep their parameters on their integer side
+  for (const n of g.nodes) {
+    if (skip.has(n)) continue;
+    if (isQ(n)) quantOf.set(n.outputs[0]!, qparams(n)!);
+    if (isDq(n)) quantOf.set(n.inputs[0]!, qparams(n)!);
+  }
+  // integer-only ops (Reshape/Transpose/Pad of int8 data) carry their input's parameters,
+  // forward and back (a Transpose of an int8 graph input learns them from what reads it)
+  const order = topologicalOrder(g);
+  for (const n of [...order].reverse()) {
+    if (skip.has(n) || isQ(n) || isDq(n)) continue;
+    const out = n.outputs[0];
+    const q = out ? quantOf.get(alias.get(out) ?? out) : undefined;
+    const src = n.inputs[0];
+    if (q && src && !isFloat(src) && !g.initializers.has(src) && !quantOf.has(alias.get(src) ?? src) && n.outputs.every((o) => !isFloat(o))) quantOf.set(alias.get(src) ?? src, q);
+  }
+  for (const n of order) {
+    if (skip.has(n) || isQ(n) || isDq(n)) continue;
+    const src = n.inputs[0];
+    const q = src ? quantOf.get(alias.get(src) ?? src) : undefined;
+    if (!q) continue;
+    for (const o of n.outputs) if (o && !isFloat(o) && !quantOf.has(alias.get(o) ?? o)) quantOf.set(alias.get(o) ?? o, q);
+  }
+  return { alias, quantOf, skip };
+}
+
+/** RELU / RELU6 / RELU_N1_TO_1 folded into the op that produces their input when nothing else reads it. */
+function fuseActivations(ops: WOp[], outputs: Set<string>): void {
+  const readers = new Map<string, number>();
+  for (const op of ops) for (const i of op.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const producer = new Map<string, WOp>();
+  for (const op of ops) for (const o of op.outputs) producer.set(o, op);
+  for (let k = 0; k < ops.length; k++) {
+    const act = ops[k]!;
+    const fused = ACTIVATIONS[act.code];
+    if (fused === undefined) continue;
+    const x = act.inputs[0]!;
+    const p = producer.get(x);
+    if (!p || !p.fusable || (p.act ?? 0) !== 0 || readers.get(x) !== 1 || outputs.has(x)) continue;
+    p.act = fused;
+    p.outputs = p.outputs.map((o) => (o === x ? act.outputs[0]! : o));
+    producer.set(act.outputs[0]!, p);
+    ops.splice(k, 1);
+    k--;
+  }
+}
+
+/** A [ubyte] vector whose first byte lands on a 16-byte boundary of the finished file (one copy). */
+function alignedBytes(b: Builder, bytes: Uint8Array): number {
+  b.startVector(1, bytes.byteLength, 16);
+  const internal = b as unknown as { space: number };
+  internal.space -= bytes.byteLength;
+  b.dataBuffer().bytes().set(bytes, internal.space);
+  return b.endVector();
+}
+
+function align(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+function minRuntimeVersion(tensors: Map<string, WTensor>): string {
+  const types = new Set([...tensors.values()].filter((t) => t.quant).map((t) => t.dtype));
+  if (types.has('int16')) return '2.3.0';
+  if (types.has('int8')) return '1.14.0';
+  return '1.5.0';
+}
+
+function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], outputs: string[], g: Graph, options: TfliteWriteOptions): Uint8Array {
+  // tensors in first-use order: inputs, then op order
+  const order: string[] = [];
+  const index = new Map<string, number>();
+  const add = (n: string) => {
+    if (!n || index.has(n)) return;
+    if (!tensors.has(n)) throw new GraphError(`TFLite writer: tensor '${n}' was never declared`);
+    index.set(n, order.length);
+    order.push(n);
+  };
+  inputs.forEach(add);
+  for (const op of ops) {
+    op.inputs.forEach(add);
+    op.outputs.forEach(add);
+  }
+  outputs.forEach(add);
+
+  const constBytes = order.reduce((s, n) => s + (tensors.get(n)!.data?.byteLength ?? 0), 0);
+  const large = constBytes > (options.largeModelThreshold ?? 2 ** 31 - 2 ** 26);
+  const build = (offsets?: Map<string, number>): Uint8Array => {
+    const b = new Builder(large ? 1 << 20 : Math.max(1024, constBytes + 65536));
+    // buffers: 0 is the empty sentinel; one per constant; one for min_runtime_version
+    const bufferOf = new Map<string, number>();
+    const bufferOffsets: number[] = [FbBuffer.createBuffer(b, 0, 0n, 0n)];
+    for (const n of order) {
+      const t = tensors.get(n)!;
+      if (!t.data) continue;
+      const bytes = t.data.bytes();
+      bufferOf.set(n, bufferOffsets.length);
+      if (large) {
+        // placeholder 1 on the first pass (same field widths), the real offset on the second
+        bufferOffsets.push(FbBuffer.createBuffer(b, 0, BigInt(offsets?.get(n) ?? 1), BigInt(bytes.byteLength)));
+        continue;
+      }
+      bufferOffsets.push(FbBuffer.createBuffer(b, alignedBytes(b, bytes), 0n, 0n));
+    }
+    const version = new TextEncoder().encode(minRuntimeVersion(tensors));
+    const versionBytes = new Uint8Array(16);
+    versionBytes.set(version);
+    const versionBuffer = bufferOffsets.length;
+    bufferOffsets.push(FbBuffer.createBuffer(b, alignedBytes(b, versionBytes), 0n, 0n));
+
+    const tensorOffsets = order.map((n) => {
+      const t = tensors.get(n)!;
+      const type = TENSOR_TYPES[t.dtype];
+      if (type === undefined) throw new UnsupportedError(`TFLite tensor of type ${t.dtype}`, `'${n}'`);
+      const name = b.createString(n);
+      const shape = FbTensor.createShapeVector(b, t.shape);
+      const sig = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
+      let quant = 0;
+      if (t.quant) {
+        const scale = QuantizationParameters.createScaleVector(b, t.quant.scale);
+        const zp = QuantizationParameters.createZeroPointVector(b, t.quant.zeroPoint.map((z) => BigInt(z)));
+        QuantizationParameters.startQuantizationParameters(b);
+        QuantizationParameters.addScale(b, scale);
+        QuantizationParameters.addZeroPoint(b, zp);
+        if (t.quant.axis !== undefined) QuantizationParameters.addQuantizedDimension(b, t.quant.axis);
+        quant = QuantizationParameters.endQuantizationParameters(b);
+      }
+      FbTensor.startTensor(b);
+      FbTensor.addShape(b, shape);
+      FbTensor.addType(b, type);
+      FbTensor.addBuffer(b, bufferOf.get(n) ?? 0);
+      FbTensor.addName(b, name);
+      if (quant) FbTensor.addQuantization(b, quant);
+      if (sig) FbTensor.addShapeSignature(b, sig);
+      return FbTensor.endTensor(b);
+    });
+
+    const codes: BuiltinOperator[] = [];
+    const codeIndex = new Map<BuiltinOperator, number>();
+    const opOffsets = ops.map((op) => {
+      let ci = codeIndex.get(op.code);
+      if (ci === undefined) {
+        codeIndex.set(op.code, (ci = codes.length));
+        codes.push(op.code);
+      }
+      const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
+      const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
+      const opts = op.options ? op.options(b, op.act ?? ActivationFunctionType.NONE) : undefined;
+      Operator.startOperator(b);
+      Operator.addOpcodeIndex(b, ci);
+      Operator.addInputs(b, ins);
+      Operator.addOutputs(b, outs);
+      if (opts) {
+        Operator.addBuiltinOptionsType(b, opts[0]);
+        Operator.addBuiltinOptions(b, opts[1]);
+      }
+      return Operator.endOperator(b);
+    });
+    const codeOffsets = codes.map((c) => {
+      OperatorCode.startOperatorCode(b);
+      // codes above 127 live in builtin_code only; the deprecated int8 field says PLACEHOLDER_FOR_GREATER_OP_CODES
+      OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES));
+      OperatorCode.addBuiltinCode(b, c);
+      OperatorCode.addVersion(b, 1);
+      return OperatorCode.endOperatorCode(b);
+    });
+
+    const sgName = b.createString(g.name || 'main');
+    const sgTensors = SubGraph.createTensorsVector(b, tensorOffsets);
+    const sgInputs = SubGraph.createInputsVector(b, inputs.map((n) => index.get(n)!));
+    const sgOutputs = SubGraph.createOutputsVector(b, outputs.map((n) => index.get(n)!));
+    const sgOps = SubGraph.createOperatorsVector(b, opOffsets);
+    SubGraph.startSubGraph(b);
+    SubGraph.addTensors(b, sgTensors);
+    SubGraph.addInputs(b, sgInputs);
+    SubGraph.addOutputs(b, sgOutputs);
+    SubGraph.addOperators(b, sgOps);
+    SubGraph.addName(b, sgName);
+    const subgraph = SubGraph.endSubGraph(b);
+
+    const tensorMaps = (names: string[], declared: string[]) =>
+      names.map((n, i) => TensorMap.createTensorMap(b, b.createString(declared[i] ?? n), index.get(n)!));
+    const sigInputs = SignatureDef.createInputsVector(b, tensorMaps(inputs, g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => v.name)));
+    const sigOutputs = SignatureDef.createOutputsVector(b, tensorMaps(outputs, g.outputs.map((v) => v.name)));
+    const sigKey = b.createString('serving_default');
+    SignatureDef.startSignatureDef(b);
+    SignatureDef.addInputs(b, sigInputs);
+    SignatureDef.addOutputs(b, sigOutputs);
+    SignatureDef.addSignatureKey(b, sigKey);
+    SignatureDef.addSubgraphIndex(b, 0);
+    const signature = SignatureDef.endSignatureDef(b);
+
+    const metadata = Metadata.createMetadata(b, b.createString('min_runtime_version'), versionBuffer);
+    const description = b.createString(`nnport ${NNPORT_VERSION}`);
+    const codesVec = Model.createOperatorCodesVector(b, codeOffsets);
+    const subgraphsVec = Model.createSubgraphsVector(b, [subgraph]);
+    const buffersVec = Model.createBuffersVector(b, bufferOffsets);
+    const metadataVec = Model.createMetadataVector(b, [metadata]);
+    const signaturesVec = Model.createSignatureDefsVector(b, [signature]);
+    Model.startModel(b);
+    Model.addVersion(b, 3);
+    Model.addOperatorCodes(b, codesVec);
+    Model.addSubgraphs(b, subgraphsVec);
+    Model.addDescription(b, description);
+    Model.addBuffers(b, buffersVec);
+    Model.addMetadata(b, metadataVec);
+    Model.addSignatureDefs(b, signaturesVec);
+    Model.finishModelBuffer(b, Model.endModel(b));
+    return b.asUint8Array();
+  };
+
+  if (!large) return build().slice();
+  // constants after the flatbuffer, each 16-byte aligned; offsets count from the file's start
+  const first = build();
+  const offsets = new Map<string, number>();
+  let at = align(first.byteLength, 16);
+  for (const n of order) {
+    const t = tensors.get(n)!;
+    if (!t.data) continue;
+    offsets.set(n, at);
+    at = align(at + t.data.byteLength, 16);
+  }
+  const fb = build(offsets);
+  if (fb.byteLength !== first.byteLength) throw new GraphError('TFLite writer: the flatbuffer changed size between its two passes');
+  const out = new Uint8Array(at);
+  out.set(fb, 0);
+  for (const n of order) {
+    const t = tensors.get(n)!;
+    if (t.data) out.set(t.data.bytes(), offsets.get(n)!);
+  }
+  return out;
+}
+
