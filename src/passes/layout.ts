@@ -13,7 +13,7 @@
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
-import { GraphRewriter } from '../ir/rewriter.js';
+import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
@@ -245,6 +245,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs: fixed }, []);
     };
     const nonIdentityInputs = ins.filter((i) => i && layouts.has(i));
+    // If / Loop / Scan bodies read outer values by name, as their producers laid them out
+    const implicit = [...subgraphReads([node])].filter((v) => layouts.has(v));
+    if (implicit.length) throw new UnsupportedError(`layout pass: the subgraph of ${op} '${node.name}' reads '${implicit[0]}', which is laid out channels-last`);
 
     if (!onnx) {
       if (nonIdentityInputs.length) fallback(`${node.domain}.${op} '${node.name}' is not layout-aware`);

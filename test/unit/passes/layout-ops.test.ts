@@ -133,3 +133,31 @@ describe('layout pass: what it cannot rewrite is kept and reported', () => {
     expect(relativeError(got, permuteTensor(new Tensor('float32', [...want.dims], want.data as Float32Array), channelsLastPerm(4)))).toBeLessThan(1e-5);
   });
 });
+
+describe('layout pass: subgraphs', () => {
+  it('an If body reading a value the pass lays out channels-last is refused with the node and value named', () => {
+    const branch = (name: string): Graph => ({
+      name,
+      nodes: [{ name: `${name}_id`, opType: 'Identity', domain: '', inputs: ['c0'], outputs: [`${name}_out`], attrs: {} }],
+      inputs: [],
+      outputs: [{ name: `${name}_out`, dtype: 'float32' }],
+      initializers: new Map(),
+      opsets: { '': 17 },
+    });
+    const g: Graph = {
+      name: 'with-if',
+      nodes: [
+        { name: 'conv0', opType: 'Conv', domain: '', inputs: ['x', 'w0'], outputs: ['c0'], attrs: {} },
+        { name: 'choose', opType: 'If', domain: '', inputs: ['cond'], outputs: ['y'], attrs: { then_branch: { type: 'graph', value: branch('then') }, else_branch: { type: 'graph', value: branch('else') } } },
+      ],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: [1, 3, 6, 8] },
+        { name: 'cond', dtype: 'bool', shape: [] },
+      ],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map([['w0', f32([4, 3, 3, 3])]]),
+      opsets: { '': 17 },
+    };
+    expect(() => toChannelsLast(g)).toThrow(/subgraph of If 'choose' reads 'c0'/);
+  });
+});
