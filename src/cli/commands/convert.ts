@@ -3,6 +3,7 @@ import { UsageError } from '../../ir/errors.js';
 import { assertNotAnInput } from '../../io/files.js';
 import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { one, parseArgs } from '../args.js';
+import { TF_OPTION_SPECS, TF_OPTIONS_HELP, tfReadOptions } from '../tf-options.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
 import { Progress } from '../progress.js';
 
@@ -14,12 +15,13 @@ folder; a model made of several files takes them all, the model first.
                           for weights (.pth, .safetensors, .npz): .safetensors, .npz
   --key PATH              container to convert from a nested checkpoint
 ${INPUT_SHAPE_HELP}
+${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -36,7 +38,8 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   let result;
   try {
     progress.update(`reading ${file}`);
-    const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
+    const tf = tfReadOptions(args, 'convert');
+    const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
     result = await convert(model, out, { externalDataThreshold: threshold, shardSize });
   } finally {

@@ -7,6 +7,7 @@ import { assertNotAnInput, nodePath } from '../../io/files.js';
 import { checkOutputFolder, checkOutputPath, writeOutputFile } from '../../io/writer.js';
 import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
+import { TF_OPTION_SPECS, TF_OPTIONS_HELP, tfReadOptions } from '../tf-options.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
@@ -20,6 +21,7 @@ folder; a model made of several files takes them all, the model first.
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
   --key PATH          container to use in a nested checkpoint
 ${INPUT_SHAPE_HELP}
+${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --force             write into an output folder that is not empty`;
 
@@ -62,14 +64,15 @@ function describe(name: string, t: Tensor): string {
 export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'fuse-scale' }, { name: 'force' }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'force' }],
     'run',
   );
   if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
   const file = args.positional[0]!;
   const progress = new Progress(process.stderr);
   progress.update(`reading ${file}`);
-  const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'run'), fuseScale: args.flags.has('fuse-scale') });
+  const tf = tfReadOptions(args, 'run');
+  const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'run'), fuseScale: args.flags.has('fuse-scale') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);

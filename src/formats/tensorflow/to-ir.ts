@@ -243,7 +243,16 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
   for (const o of outputs) {
     if (!byName.has(parseInput(o).node)) throw new UsageError(`output '${o}' is not a node of '${file}'`);
   }
-  for (const k of Object.keys(options.inputShapes ?? {})) if (!byName.has(k)) throw new UsageError(`--input-shape names '${k}', which is not a node of '${file}'`);
+  // an unnamed --input-shape is for the graph's only placeholder
+  const shapes = { ...(options.inputShapes ?? {}) };
+  if (shapes[''] !== undefined) {
+    const ph = nodes.filter((n) => n.op === 'Placeholder');
+    if (ph.length !== 1) throw new UsageError(`'${file}' has ${ph.length} placeholders: name the one --input-shape is for (NAME=d0,d1,...)`);
+    shapes[ph[0]!.name ?? ''] = shapes['']!;
+    delete shapes[''];
+  }
+  options = { ...options, inputShapes: shapes };
+  for (const k of Object.keys(shapes)) if (!byName.has(k)) throw new UsageError(`--input-shape names '${k}', which is not a node of '${file}'`);
   for (const k of Object.keys(options.set ?? {})) if (!byName.has(k)) throw new UsageError(`--set names '${k}', which is not a node of '${file}'`);
 
   const order = dataOrder(outputs.map((o) => parseInput(o).node), byName, file, options);

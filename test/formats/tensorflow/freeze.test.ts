@@ -110,4 +110,18 @@ describe('freeze', () => {
     expect(await main(['freeze', join(dir(), 'model.meta'), '-o', join(tmp, 'none.pb')], () => {}, (s) => errs.push(s))).toBe(1);
     expect(errs.join('\n')).toMatch(/^nnport freeze: .*candidates/);
   });
+
+  it('nnport convert/run take the same TF flags: a .meta with --checkpoint and --outputs to .pb, the LSTM run with --set keep_prob=1.0', async () => {
+    const out = join(tmp, 'converted.pb');
+    const log: string[] = [];
+    expect(await main(['convert', join(dir(), 'model.meta'), '--checkpoint', join(dir(), 'model'), '--outputs', 'pred', '-o', out], (s) => log.push(s), (s) => log.push(s))).toBe(0);
+    const y = opencv(new Uint8Array(readFileSync(out)), Tensor.float32([1, 2], [1, 2]), 'converted').toFloat32();
+    const w = constOf(new Uint8Array(readFileSync(out)), 'W').toNumbers()[0]!;
+    const b = constOf(new Uint8Array(readFileSync(out)), 'b').toNumbers()[0]!;
+    expect(maxAbsDiff(y, [Math.fround(w + b), Math.fround(2 * w + b)])).toBeLessThan(1e-6);
+    const yOut = join(tmp, 'lstm-y.npy');
+    const lstm = corpusPath('tf-graphdef/tf2onnx-lstm/frozen.pb');
+    expect(await main(['run', lstm, '--input', join(cache, 'tf2onnx-lstm/input.npy'), '--set', 'keep_prob=1.0', '-o', yOut], (s) => log.push(s), (s) => log.push(s))).toBe(0);
+    expect(maxAbsDiff(npyTensor(yOut).toFloat32(), npyTensor(join(cache, 'tf2onnx-lstm/lstm_numpy.npy')).toFloat32())).toBeLessThan(1e-4);
+  });
 });

@@ -1,0 +1,74 @@
+// TensorFlow graph options shared by convert, run, inspect and freeze: which outputs to keep,
+// placeholders fixed to constants, the signature, and the checkpoint of a .meta (its files are
+// added to the model's files so the reader can open them).
+import { UsageError } from '../ir/errors.js';
+import type { ReadOptions } from '../formats/model.js';
+import { nodeFs, nodePath } from '../io/files.js';
+import { one, type OptionSpec, type ParsedArgs } from './args.js';
+
+export const TF_OPTION_SPECS: OptionSpec[] = [
+  { name: 'outputs', value: true },
+  { name: 'set', value: true, repeat: true },
+  { name: 'signature', value: true },
+  { name: 'checkpoint', value: true },
+];
+
+export const TF_OPTIONS_HELP = `  --outputs NAMES      TensorFlow: output nodes, comma-separated (default: the signature's, else
+                       the nodes nothing consumes)
+  --set NAME=VALUE     TensorFlow: replace a placeholder by a constant (keep_prob=1.0); repeatable
+  --signature NAME     TensorFlow SavedModel/MetaGraph signature (default serving_default)
+  --checkpoint PREFIX  TensorFlow .meta: its checkpoint (prefix, .index or folder)`;
+
+/** The read options the TF flags give, and the checkpoint files to add to the model's files. */
+export function tfReadOptions(args: ParsedArgs, command: string): { options: Pick<ReadOptions, 'outputs' | 'set' | 'signature' | 'checkpoint'>; files: string[] } {
+  const set: Record<string, number> = {};
+  for (const s of args.values.get('set') ?? []) {
+    const m = /^([^=]+)=(.+)$/.exec(s);
+    const v = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(v)) throw new UsageError(`${command}: --set takes NAME=NUMBER, got '${s}'`);
+    set[m[1]!] = v;
+  }
+  const outputs = one(args, 'outputs')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const ckptArg = one(args, 'checkpoint');
+  const ck = ckptArg ? checkpointFiles(ckptArg, command) : undefined;
+  return {
+    options: { outputs, set: Object.keys(set).length ? set : undefined, signature: one(args, 'signature'), checkpoint: ck?.prefix },
+    files: ck?.files ?? [],
+  };
+}
+
+/** The files of a checkpoint named by prefix, .index or folder (with its `checkpoint` state file). */
+export function checkpointFiles(arg: string, command: string): { prefix: string; files: string[] } {
+  const fs = nodeFs();
+  const path = nodePath();
+  let prefix = arg.replace(/\.index$/i, '');
+  let isDir = false;
+  try {
+    isDir = fs.statSync(arg).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) {
+    const statePath = path.join(arg, 'checkpoint');
+    let state: string;
+    try {
+      state = fs.readFileSync(statePath, 'utf8');
+    } catch {
+      throw new UsageError(`${command}: --checkpoint ${arg} is a folder without a 'checkpoint' file; give the checkpoint prefix`);
+    }
+    const m = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(state);
+    if (!m) throw new UsageError(`${command}: ${statePath} names no model_checkpoint_path`);
+    prefix = path.isAbsolute(m[1]!) ? m[1]! : path.join(arg, m[1]!);
+  }
+  const dir = path.dirname(prefix);
+  const base = path.basename(prefix);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    throw new UsageError(`${command}: cannot list the checkpoint's folder '${dir}'`);
+  }
+  const shards = names.filter((n) => n.startsWith(`${base}.data-`) && /\.data-\d{5}-of-\d{5}$/.test(n)).sort();
+  if (!names.includes(`${base}.index`)) throw new UsageError(`${command}: no checkpoint '${prefix}.index'`);
+  return { prefix: base, files: [path.join(dir, `${base}.index`), ...shards.map((s) => path.join(dir, s))] };
+}
