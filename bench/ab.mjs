@@ -1,10 +1,11 @@
-// node --import tsx bench/ab.mjs --base DIR [--rounds N] [--models a,b]
+// node --import tsx bench/ab.mjs --base DIR [--new DIR] [--rounds N] [--models a,b]
 // A/B of the runtime end to end: this checkout against another one (e.g. a pre-change commit
 // built into a temporary worktree), in one process, on the same models and input. Runs alternate
 // A, B, A, B ... so that load from other processes on a shared machine falls on both alike; we
 // report each side's median wall time and median CPU time of this thread's process (user + system:
 // less disturbed by other processes taking the cores), the new/base ratios and the spread
-// (interquartile range / median) as the noise figure. Both sides run the public path
+// (interquartile range / median) as the noise figure, and the 10th percentile of CPU time (load
+// from other processes only ever adds time, so the low quantile is the steadiest estimate). Both sides run the public path
 // (`runGraph`, fusion on), weights packed after warmup.
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -45,7 +46,7 @@ const quantile = (xs, q) => {
 };
 
 const A = await side(resolve(baseDir));
-const B = await side(here);
+const B = await side(resolve(opt('--new', here)));
 const out = [];
 for (const name of models) {
   const bytes = new Uint8Array(readFileSync(modelFile(name)));
@@ -94,6 +95,9 @@ for (const name of models) {
     baseCpuMs: +med(ca).toFixed(1),
     newCpuMs: +med(cb).toFixed(1),
     cpuRatio: +(med(cb) / med(ca)).toFixed(3),
+    baseCpuP10: +quantile(ca, 0.1).toFixed(1),
+    newCpuP10: +quantile(cb, 0.1).toFixed(1),
+    cpuP10Ratio: +(quantile(cb, 0.1) / quantile(ca, 0.1)).toFixed(3),
     baseCpuIqr: +iqr(ca).toFixed(3),
     newCpuIqr: +iqr(cb).toFixed(3),
     maxAbsDiff: diff,
@@ -102,13 +106,13 @@ for (const name of models) {
   if (json) console.log(JSON.stringify(row));
 }
 if (!json) {
-  console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}; base ${A.dir}`);
+  console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}; base ${A.dir}, new ${B.dir}`);
   const pct = (a, b) => `${(a * 100).toFixed(1)} %, ${(b * 100).toFixed(1)} %`;
-  console.log('| model | rounds | wall ms base / new (median) | new / base | wall IQR/median base, new | CPU ms base / new (median) | new / base | CPU IQR/median base, new | max abs diff |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| model | rounds | wall ms base / new (median) | new / base | wall IQR/median base, new | CPU ms base / new (median) | new / base | CPU IQR/median base, new | CPU ms base / new (10th pct) | new / base | max abs diff |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of out) {
     console.log(
-      `| ${r.model} | ${r.rounds} | ${r.baseMs} / ${r.newMs} | ${r.ratio} | ${pct(r.baseIqr, r.newIqr)} | ${r.baseCpuMs} / ${r.newCpuMs} | ${r.cpuRatio} | ${pct(r.baseCpuIqr, r.newCpuIqr)} | ${r.maxAbsDiff.toExponential(1)} |`,
+      `| ${r.model} | ${r.rounds} | ${r.baseMs} / ${r.newMs} | ${r.ratio} | ${pct(r.baseIqr, r.newIqr)} | ${r.baseCpuMs} / ${r.newCpuMs} | ${r.cpuRatio} | ${pct(r.baseCpuIqr, r.newCpuIqr)} | ${r.baseCpuP10} / ${r.newCpuP10} | ${r.cpuP10Ratio} | ${r.maxAbsDiff.toExponential(1)} |`,
     );
   }
 }

@@ -1,6 +1,7 @@
-import { NnportError } from '../ir/errors.js';
+import { parseByteSize, resetResourceLimits, setResourceLimits } from '../ir/budget.js';
+import { NnportError, ResourceError } from '../ir/errors.js';
 import { fsError, nodeFs, resetReadLog } from '../io/files.js';
-import { installCleanupHandlers, removeTemporaryFiles } from '../io/writer.js';
+import { removeTemporaryFiles } from '../io/writer.js';
 import { COMPARE_HELP, compareCommand } from './commands/compare.js';
 import { CONVERT_HELP, convertCommand } from './commands/convert.js';
 import { FREEZE_HELP, freezeCommand } from './commands/freeze.js';
@@ -33,12 +34,27 @@ commands:
   freeze M.meta --outputs N -o frozen.pb  TF1 checkpoint or SavedModel -> one frozen GraphDef
 
   nnport <command> --help    options of one command
-  --verbose                  show the full stack trace on errors`;
+  --verbose                  show the full stack trace on errors
+  --max-memory SIZE          most memory one tensor, or one file's decompressed/expanded
+                             data, may take (default 2G; e.g. 8G, 512M)`;
 
 /** Runs the CLI; returns the exit code. Errors become one line on stderr. */
 export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
   const verbose = argv.includes('--verbose');
-  const rest = argv.filter((a) => a !== '--verbose');
+  let rest = argv.filter((a) => a !== '--verbose');
+  // --max-memory SIZE: a global option like --verbose (every command reads files)
+  resetResourceLimits();
+  const mm = rest.findIndex((a) => a === '--max-memory' || a.startsWith('--max-memory='));
+  if (mm >= 0) {
+    const text = rest[mm]!.includes('=') ? rest[mm]!.slice('--max-memory='.length) : rest[mm + 1];
+    const bytes = text === undefined ? undefined : parseByteSize(text);
+    if (bytes === undefined) {
+      err(`nnport: --max-memory needs a size such as 4G or 512M, got '${text ?? ''}'`);
+      return 1;
+    }
+    setResourceLimits({ maxMemory: bytes });
+    rest = rest.filter((_, i) => i !== mm && (rest[mm]!.includes('=') || i !== mm + 1));
+  }
   const [name, ...args] = rest;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     out(USAGE);
@@ -58,14 +74,19 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     return 0;
   }
   resetReadLog();
-  installCleanupHandlers();
   try {
     return (await cmd.run(args, out)) ?? 0;
   } catch (caught) {
     removeTemporaryFiles();
     // a Node fs error that escaped a command still names its path in one typed line
     const fsPath = (caught as { path?: unknown; code?: unknown } | undefined)?.path;
-    const e = !(caught instanceof NnportError) && typeof fsPath === 'string' && typeof (caught as { code?: unknown }).code === 'string' ? fsError(caught, fsPath) : caught;
+    let e = !(caught instanceof NnportError) && typeof fsPath === 'string' && typeof (caught as { code?: unknown }).code === 'string' ? fsError(caught, fsPath) : caught;
+    // the last line of defence for input that is too big or too deep for the JS engine itself
+    if (e instanceof RangeError && /call stack size|Invalid (typed )?array length|Array buffer allocation failed/.test(e.message)) {
+      const r = new ResourceError('the input', 0, 0);
+      r.message = `the input is too large or too deeply nested to process (${e.message}); please report it, with --verbose`;
+      e = r;
+    }
     if (e instanceof NnportError) {
       // usage errors already name their command ("run: ..."); don't say it twice
       err(`nnport ${name}: ${e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message}`);

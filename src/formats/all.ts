@@ -7,7 +7,7 @@ import { pytorchLegacyFormat, pytorchZipFormat } from './pytorch/index.js';
 import { safetensorsFormat } from './safetensors/index.js';
 import { onnxFormat } from './onnx/index.js';
 import { registerFormat, type FormatHandler } from './registry.js';
-import { tfCheckpointIndexFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfSavedModelFormat } from './tensorflow/index.js';
+import { tfCheckpointIndexFormat, tfCheckpointMetaFormat, tfGraphDefFormat, tfjsGraphFormat, tfSavedModelFormat } from './tensorflow/index.js';
 import { tfjsFormat } from './tfjs/index.js';
 import { tfliteFormat } from './tflite/index.js';
 
@@ -22,6 +22,7 @@ export const FORMATS: FormatHandler[] = [
   tfCheckpointIndexFormat,
   caffemodelFormat,
   caffePrototxtFormat,
+  tfjsGraphFormat,
   tfjsFormat,
   pytorchZipFormat,
   pytorchLegacyFormat,

@@ -12,6 +12,7 @@ export type FormatId =
   | 'keras-h5'
   | 'keras-v3'
   | 'tfjs'
+  | 'tfjs-graph'
   | 'caffe-prototxt'
   | 'caffemodel'
   | 'pytorch-zip'

@@ -182,7 +182,8 @@ export function blobFileSet(files: readonly ModelFileInput[]): TrackedFileSet {
   const picked = files.some((f) => (f as { webkitRelativePath?: string }).webkitRelativePath);
   if (picked && folders.size >= 1) {
     // a picked folder: the model file among its top-level files, like a folder path
-    const top = given.filter((n) => n.split('/').length === Math.min(...given.map((g) => g.split('/').length)));
+    const depth = given.reduce((m, g) => Math.min(m, g.split('/').length), Infinity);
+    const top = given.filter((n) => n.split('/').length === depth);
     const prefix = top[0]!.slice(0, top[0]!.lastIndexOf('/') + 1);
     given = chooseFolderFiles(top.map((n) => n.slice(prefix.length)), prefix || '<files>').map((n) => prefix + n);
   }

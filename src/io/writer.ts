@@ -31,25 +31,36 @@ export function removeTemporaryFiles(): void {
   temps.clear();
   for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
   createdDirs.clear();
+  disarmIfIdle();
 }
 
-let handlersInstalled = false;
+// Signal handlers are installed only while temporary files exist: a JS handler runs between
+// tasks, so with one installed a busy synchronous computation could not be interrupted at once.
+const SIGNALS = [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const;
+const handlers = SIGNALS.map(([sig, code]) => [sig, () => {
+  removeTemporaryFiles();
+  process.exit(code);
+}] as const);
+let armed = false;
+let exitHook = false;
 
-/**
- * Make SIGINT/SIGTERM (and an exit from an uncaught error) remove the temporary files of
- * unfinished outputs before the process ends. The CLI calls this once.
- */
-export function installCleanupHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  const proc = process;
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    proc.on(sig, () => {
-      removeTemporaryFiles();
-      proc.exit(code);
-    });
+function arm(): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', removeTemporaryFiles);
   }
-  proc.on('exit', removeTemporaryFiles);
+  if (armed) return;
+  armed = true;
+  for (const [sig, h] of handlers) process.on(sig, h);
+}
+
+function disarmIfIdle(): void {
+  if (!armed || temps.size) return;
+  armed = false;
+  for (const [sig, h] of handlers) process.off(sig, h);
 }
 
 /** Refuse a target that is a file read in this command, or not a regular file. Returns its absolute path. */
@@ -124,6 +135,7 @@ async function writeTemp(target: string, abs: string, bytes: Uint8Array): Promis
   if (!dst.isDirectory()) throw new UsageError(`${target}: ${dir} is not a folder`);
   const tmp = path.join(dir, `.${path.basename(abs).slice(0, 80)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   temps.add(tmp);
+  arm();
   let fh;
   try {
     fh = await nodeFsPromises().open(tmp, 'wx');
@@ -140,6 +152,7 @@ async function writeTemp(target: string, abs: string, bytes: Uint8Array): Promis
     await fh?.close().catch(() => undefined);
     removeQuietly(tmp);
     temps.delete(tmp);
+    disarmIfIdle();
     throw fsError(e, target, 'write');
   }
 }
@@ -175,6 +188,7 @@ export async function writeOutputFiles(files: ReadonlyArray<readonly [string, Ui
       temps.delete(done[i]!);
     }
     createdDirs.clear();
+    disarmIfIdle();
   } catch (e) {
     for (const t of done) {
       removeQuietly(t);
@@ -182,6 +196,7 @@ export async function writeOutputFiles(files: ReadonlyArray<readonly [string, Ui
     }
     for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
     createdDirs.clear();
+    disarmIfIdle();
     throw e;
   }
 }

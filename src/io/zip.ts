@@ -1,6 +1,7 @@
 // A zip container reader and writer: stored and deflated entries, zip64, no streaming.
 // Generic: PyTorch checkpoints, .npz and any other zip-based format use it. Reading keeps stored
 // entries as views over the caller's bytes (no copy); deflated entries are inflated on demand.
+import { ReadBudget } from '../ir/budget.js';
 import { Inflate } from 'fflate';
 import { FormatError } from '../ir/errors.js';
 
@@ -56,9 +57,12 @@ export class ZipReader {
   readonly entries: ReadonlyMap<string, ZipEntry>;
   private readonly bytes: Uint8Array;
   private readonly dv: DataView;
+  /** inflated bytes are bounded per archive (honest deflate can still be a 1000:1 bomb) */
+  private readonly budget: ReadBudget;
 
   private constructor(bytes: Uint8Array, fileName: string, entries: Map<string, ZipEntry>) {
     this.bytes = bytes;
+    this.budget = new ReadBudget(fileName, bytes.byteLength);
     this.fileName = fileName;
     this.entries = entries;
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -179,6 +183,7 @@ export class ZipReader {
     if (e.size > raw.byteLength * MAX_DEFLATE_RATIO + 1024) {
       throw new FormatError(`zip entry '${name}' claims ${e.size} bytes from ${raw.byteLength} compressed bytes, more than deflate can produce`, { file: this.fileName });
     }
+    this.budget.take(e.size, `inflating zip entry '${name}' (${raw.byteLength} compressed bytes)`);
     const out = this.inflateBounded(name, raw, e.size);
     if (out.byteLength !== e.size) throw new FormatError(`zip entry '${name}' inflates to ${out.byteLength} bytes, the directory says ${e.size}`, { file: this.fileName });
     return out;

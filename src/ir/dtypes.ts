@@ -1,3 +1,4 @@
+import { checkAllocation } from './budget.js';
 /** Element types of IR tensors. float16/bfloat16 are stored as their raw bits in a Uint16Array. */
 export type DType =
   | 'float32'
@@ -76,6 +77,7 @@ export function isBigIntDType(dtype: DType): boolean {
 
 /** A new zero-filled array for `n` elements of `dtype` (strings: empty strings). */
 export function allocArray(dtype: DType, n: number): TensorData {
+  checkAllocation(n, DTYPES[dtype].bytes || 8, `a ${dtype} tensor of ${n} elements`); // sizes from data: bounded before allocating
   const a = DTYPES[dtype].array;
   if (!a) return new Array<string>(n).fill('');
   return new a(n);

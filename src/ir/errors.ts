@@ -38,3 +38,37 @@ export class GraphError extends NnportError {}
 
 /** Wrong use of the CLI or API by the caller (missing argument, unknown option). */
 export class UsageError extends NnportError {}
+
+/**
+ * Input that would cost more memory or work than allowed (a decompression bomb, a stride-0
+ * tensor, an op whose output size comes from data): says what, how much, the limit, and the
+ * flag that raises it. Thrown before anything is allocated.
+ */
+export class ResourceError extends NnportError {
+  readonly what: string;
+  readonly amount: number;
+  readonly limit: number;
+  readonly flag: string;
+  constructor(what: string, amount: number, limit: number, options: { flag?: string; unit?: 'bytes' | 'count'; verb?: string } = {}) {
+    const flag = options.flag ?? '--max-memory';
+    const fmt = options.unit === 'count' ? (n: number) => String(n) : formatBytes;
+    super(`${what} ${options.verb ?? 'needs'} ${fmt(amount)}, over the limit of ${fmt(limit)}${flag ? ` (raise it with ${flag})` : ''}`);
+    this.what = what;
+    this.amount = amount;
+    this.limit = limit;
+    this.flag = flag;
+  }
+}
+
+/** 1536 -> "1.5 KiB" (exact byte counts in parentheses above a KiB). */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return `${n} bytes`;
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]} (${n} bytes)`;
+}

@@ -6,5 +6,6 @@ export * from './tensor.js';
 export * from './validate.js';
 export { OP_DEFS, opDefOf, opKey, opsetOf, inferShapes, defineOpDef } from './ops/index.js';
 export type { InferShapesOptions, ShapeInference, OpDef, OpDefTable, InferContext, LayoutClass, ValueType } from './ops/index.js';
+export * from './budget.js';
 export * from './tensor-kernels.js';
 export * from './rewriter.js';

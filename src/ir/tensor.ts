@@ -1,3 +1,4 @@
+import { checkRank } from './budget.js';
 import { allocArray, DTYPES, isBigIntDType, type DType, type NumericArray, type TensorData } from './dtypes.js';
 import { ShapeError, UsageError } from './errors.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './float16.js';
@@ -12,6 +13,7 @@ export function shapeSize(shape: Shape): number {
 
 /** Element count of a valid shape (non-negative integer dims), else ShapeError. */
 function checkShape(shape: Shape): number {
+  checkRank(shape.length, 'a tensor');
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
   }

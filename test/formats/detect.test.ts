@@ -39,7 +39,8 @@ function truth(path: string): FormatId | null {
     if (/-\d{5}-of-\d{5}$/.test(name) && rel.includes('v1ckpt')) return 'tf-checkpoint-index';
     return null;
   }
-  if ((rel.startsWith('tfjs-layers/') || rel.startsWith('tfjs-graph/')) && name === 'model.json') return 'tfjs';
+  if (rel.startsWith('tfjs-layers/') && name === 'model.json') return 'tfjs';
+  if (rel.startsWith('tfjs-graph/') && name === 'model.json') return 'tfjs-graph';
   if (rel.startsWith('pytorch/') && name.endsWith('.pt')) {
     return readFileSync(path).subarray(0, 2).toString('latin1') === 'PK' ? 'pytorch-zip' : 'pytorch-legacy';
   }
@@ -55,7 +56,7 @@ beforeAll(() => registerAllFormats());
 describe('format detection on the corpus', () => {
   it('covers every kind of model file', () => {
     expect(new Set(models.map(truth))).toEqual(
-      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'keras-v3', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy', 'tfjs']),
+      new Set(['caffe-prototxt', 'caffemodel', 'keras-h5', 'keras-v3', 'onnx', 'tflite', 'tf-graphdef', 'tf-saved-model', 'tf-checkpoint-meta', 'tf-checkpoint-index', 'pytorch-zip', 'pytorch-legacy', 'tfjs', 'tfjs-graph']),
     );
   });
 

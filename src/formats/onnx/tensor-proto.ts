@@ -1,5 +1,6 @@
 // TensorProto <-> IR Tensor. Reading checks every claim the proto makes (dims, data_type,
 // byte counts) against the bytes actually present before allocating anything.
+import { checkRank } from '../../ir/budget.js';
 import { DTYPES, viewAs, type DType, type NumericArray, type TensorData } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
@@ -23,6 +24,7 @@ export function isExternal(proto: TensorProto): boolean {
 
 /** Dims as numbers: each a non-negative safe integer, and their product too. */
 export function tensorDims(proto: TensorProto, where: string, file: string): number[] {
+  checkRank(proto.dims?.length ?? 0, `${file}: ${where}`);
   const dims = (proto.dims ?? []).map((d) => int64ToNumber(d as Int64));
   let count = 1;
   for (const d of dims) {

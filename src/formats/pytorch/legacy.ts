@@ -76,5 +76,5 @@ export function readPytorchLegacy(bytes: Uint8Array, options: { fileName?: strin
     if ((ref.view.offset + ref.view.size) * es > root.byteLength) throw new FormatError(`storage view of '${ref.key}' lies outside it`, { file });
     return root.subarray(ref.view.offset * es, (ref.view.offset + ref.view.size) * es);
   };
-  return toWeightsModel(main.value, 'pytorch-legacy', storageBytes, file, options.key);
+  return toWeightsModel(main.value, 'pytorch-legacy', storageBytes, file, options.key, bytes.byteLength);
 }

@@ -1,6 +1,7 @@
 // From unpickled objects to nnport tensors and a WeightsModel: storage windows become typed
 // views (no copy when contiguous and aligned), nested checkpoints become container paths.
 import { allocArray, DTYPES, viewAs, type TensorData } from '../../ir/dtypes.js';
+import { ReadBudget } from '../../ir/budget.js';
 import { FormatError, UsageError } from '../../ir/errors.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import type { FormatId, WeightsModel } from '../model.js';
@@ -11,7 +12,7 @@ import { PendingTensor, type StorageRef } from './torch-globals.js';
 export type StorageBytes = (ref: StorageRef) => Uint8Array;
 
 /** Build a Tensor for a storage window; non-contiguous strides are gathered into a new C-ordered array. */
-export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, file: string, name: string): Tensor {
+export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, file: string, name: string, budget?: ReadBudget): Tensor {
   const es = DTYPES[p.dtype].bytes;
   const storageNumel = Math.floor(storageBytes.byteLength / es);
   let numel = 1;
@@ -33,6 +34,7 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
     const data = viewAs(p.dtype, storageBytes.subarray(p.offset * es, (p.offset + numel) * es), numel);
     return new Tensor(p.dtype, p.shape, data as TensorData);
   }
+  budget?.take(numel * es, `tensor '${name}' [${p.shape.join(', ')}] gathered from a strided view`);
   const out = new Uint8Array(numel * es);
   gather(storageBytes, out, es, p.offset, p.shape, p.stride);
   return new Tensor(p.dtype, p.shape, viewAs(p.dtype, out, numel) as TensorData);
@@ -84,7 +86,9 @@ const MAX_VISITS = 2_000_000;
  * Walk an unpickled checkpoint: every tensor gets its dotted path, containers are the paths
  * that directly hold tensors, and one is selected (`key`, or the most likely state dict).
  */
-export function toWeightsModel(root: unknown, format: FormatId, storageBytes: StorageBytes, file: string, key?: string): WeightsModel {
+export function toWeightsModel(root: unknown, format: FormatId, storageBytes: StorageBytes, file: string, key?: string, fileSize = 0): WeightsModel {
+  // copies of strided / stride-0 views are bounded in total, not only per tensor
+  const budget = new ReadBudget(file, fileSize);
   // [container path, key inside it, tensor]: a state dict's keys contain dots themselves, so the
   // container (the dict nesting) is tracked apart from the key.
   const all: [string, string, Tensor][] = [];
@@ -104,7 +108,7 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
     if (v instanceof PendingTensor) {
       let t = built.get(v);
       if (!t) {
-        t = materializeTensor(v, storageBytes(v.storage), file, path);
+        t = materializeTensor(v, storageBytes(v.storage), file, path, budget);
         built.set(v, t);
       }
       all.push([container, key, t]);

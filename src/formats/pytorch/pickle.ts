@@ -5,7 +5,7 @@
 // caller's own handlers for those allowed globals. Every length is checked against the bytes
 // that remain before anything is sliced or allocated, containers grow only as items arrive,
 // and the memo is a Map so that a claimed index cannot allocate.
-import { FormatError } from '../../ir/errors.js';
+import { FormatError, ResourceError } from '../../ir/errors.js';
 
 /** A Python tuple (JS arrays stand for lists). */
 export class PyTuple {
@@ -46,10 +46,16 @@ export interface PickleOptions {
   /** for error messages ("data.pkl" / the file name) */
   source: string;
   file?: string;
-  /** the most memo entries (default 1e7) */
+  /** the most memo entries (default 1e5 + an eighth of the pickle's bytes) */
   maxMemo?: number;
   /** the deepest MARK nesting (default 10000) */
   maxMarks?: number;
+  /**
+   * the most opcodes run (default 1e6 + a third of the pickle's bytes): every value the VM
+   * holds was pushed by one opcode, so this bounds its memory and time linearly in the file
+   * size with a small constant (a state dict's pickle spends ~5 bytes per opcode)
+   */
+  maxOps?: number;
 }
 
 class Mark {}
@@ -68,8 +74,11 @@ const latin1 = new TextDecoder('latin1');
 export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: PickleOptions, start = 0): PickleResult {
   const file = options.file;
   const src = options.source;
-  const maxMemo = options.maxMemo ?? 10_000_000;
+  // like maxOps: linear in the pickle's size (a state dict memoizes about one value per 20 bytes)
+  const maxMemo = options.maxMemo ?? 100_000 + Math.floor((bytes.byteLength - start) / 8);
   const maxMarks = options.maxMarks ?? 10_000;
+  const maxOps = options.maxOps ?? 1_000_000 + Math.floor((bytes.byteLength - start) / 3);
+  let ops = 0;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength;
   let pos = start;
@@ -154,7 +163,7 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
     return items;
   };
   const put = (i: number): void => {
-    if (memo.size >= maxMemo && !memo.has(i)) fail(`pickle memo exceeds ${maxMemo} entries`);
+    if (memo.size >= maxMemo && !memo.has(i)) throw new ResourceError(`${file ?? '<bytes>'}: ${src}: the pickle memo`, memo.size + 1, maxMemo, { flag: '', unit: 'count', verb: 'reaches' });
     memo.set(i, top());
   };
   const get = (i: number): void => {
@@ -180,6 +189,7 @@ export function unpickle(bytes: Uint8Array, globals: PickleGlobals, options: Pic
 
   for (;;) {
     const at = pos;
+    if (++ops > maxOps) throw new ResourceError(`${file ?? '<bytes>'}: ${src}: the number of opcodes (a pickle bomb?)`, ops, maxOps, { flag: '', unit: 'count', verb: 'reaches' });
     const op = u8();
     switch (op) {
       case 0x80: // PROTO

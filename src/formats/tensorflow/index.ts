@@ -3,8 +3,10 @@ import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedM
 import { readGraphDefModel } from './read.js';
 import { readCheckpointIndex } from './checkpoint.js';
 import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
+import { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 
 export { readGraphDef } from './read.js';
+export { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 export { freezeTensorFlow, type FrozenGraph } from './freeze.js';
 export { readCheckpointIndex, isOptimizerSlot } from './checkpoint.js';
 export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
@@ -39,4 +41,12 @@ export const tfSavedModelFormat: FormatHandler = {
   extensions: ['saved_model.pb'],
   detect: detectSavedModel,
   read: async (bytes, options) => ({ kind: 'graph', format: 'tf-saved-model', ...(await readSavedModelFile(bytes, options)) }),
+};
+
+export const tfjsGraphFormat: FormatHandler = {
+  id: 'tfjs-graph',
+  title: 'TensorFlow.js graph model',
+  extensions: ['.json'],
+  detect: detectTfjsGraph,
+  read: readTfjsGraph,
 };

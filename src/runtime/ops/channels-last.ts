@@ -23,9 +23,9 @@ export { CHANNELS_LAST_ONNX_OPSET, type ConvKernelLayout, type ConvTransposeKern
 const range = (a: number, b: number): number[] => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 
 /** (N, d1..dk, C) -> (N, C, d1..dk) */
-export const toChannelsFirst = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, rank - 1, ...range(1, rank - 1)]);
+export const nhwcToNchwPerm = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, rank - 1, ...range(1, rank - 1)]);
 /** (N, C, d1..dk) -> (N, d1..dk, C) */
-export const toChannelsLast = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, ...range(2, rank), 1]);
+export const nchwToNhwcPerm = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, ...range(2, rank), 1]);
 
 const isIdentity = (perm: readonly number[]): boolean => perm.every((p, i) => p === i);
 const permuted = (t: Tensor, perm: readonly number[]): Tensor => (isIdentity(perm) ? t : permute(t, perm));
@@ -72,14 +72,14 @@ function channelsLast<A>(base: OpKernel<A>, weightPerm?: (node: Node) => (rank: 
     run(inputs, a, ctx) {
       const x = need(inputs, 0, 'X');
       const ins = inputs.slice();
-      ins[0] = permuted(x, toChannelsFirst(x.rank));
+      ins[0] = permuted(x, nhwcToNchwPerm(x.rank));
       if (a.weightPerm && inputs[1]) {
         const w = inputs[1];
         if (w.rank !== x.rank) throw new ShapeError(`weight of shape [${w.shape.join(', ')}] must have the input's rank ${x.rank}`);
         ins[1] = relaidWeight(w, a.weightPerm(w.rank));
       }
       const outs = runNow(base, ins, a.base, { ...ctx, opset: CHANNELS_LAST_ONNX_OPSET });
-      return outs.map((t, i) => (i === 0 ? permuted(t, toChannelsLast(t.rank)) : t));
+      return outs.map((t, i) => (i === 0 ? permuted(t, nchwToNhwcPerm(t.rank)) : t));
     },
   });
 }
@@ -111,7 +111,7 @@ const maxPool = defineOp<Wrapped<unknown>>({
     const x = need(inputs, 0, 'X');
     const C = x.shape[x.rank - 1]!;
     const S = x.shape.slice(1, -1).reduce((p, d) => p * d, 1);
-    const ind = permuted(outs[1], toChannelsLast(outs[1].rank));
+    const ind = permuted(outs[1], nchwToNhwcPerm(outs[1].rank));
     const src = ind.data as BigInt64Array;
     const dst = new BigInt64Array(src.length);
     const bS = BigInt(S);

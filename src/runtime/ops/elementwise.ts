@@ -1,6 +1,7 @@
 // Broadcasting binary and variadic ops (numpy rules): arithmetic, comparisons, logic,
 // Where, Expand, PRelu. float32 arithmetic runs on the SIMD kernel; other dtypes (incl.
 // the int64 of shape subgraphs) run here, integers with C semantics (Div truncates).
+import { checkTensorShape } from '../../ir/budget.js';
 import { allocArray, isBigIntDType, isFloatDType, type DType, type TensorData } from '../../ir/dtypes.js';
 import { elementwiseDefs, type BinaryAttrs } from '../../ir/ops/index.js';
 import { ShapeError } from '../../ir/errors.js';
@@ -228,6 +229,7 @@ export function where(cond: Tensor, x: Tensor, y: Tensor): Tensor {
 export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
   if (shapeArg.some((d) => d < 0)) throw new ShapeError(`Expand shape [${shapeArg.join(', ')}] has a negative dimension`);
   const shape = broadcastShapes(x.shape, shapeArg);
+  checkTensorShape(x.dtype, shape, 'Expand output');
   return gatherFlat(x, shape, broadcastIndex(shape, x.shape));
 }
 

@@ -1,5 +1,6 @@
 // Pad: constant / reflect / edge / wrap, with pads (and the constant) as attributes before
 // opset 11 and as inputs from 11 (plus optional axes from 18). Negative pads crop.
+import { checkTensorShape } from '../../ir/budget.js';
 import { ShapeError } from '../../ir/errors.js';
 import { shapeDefs, type PadAttrs, type PadMode } from '../../ir/ops/index.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -37,6 +38,7 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode, value: nu
     before[a] = pads[k]!;
     after[a] = pads[k + axes.length]!;
   });
+  checkTensorShape(x.dtype, x.shape.map((dim, d) => Math.max(0, dim + before[d]! + after[d]!)), 'Pad output');
   const idx = x.shape.map((dim, d) => {
     const size = dim + before[d]! + after[d]!;
     if (size < 0) throw new ShapeError(`Pad: pads ${before[d]}, ${after[d]} crop dim ${d} of size ${dim} below zero`);

@@ -1,6 +1,7 @@
 // Shape and data-movement ops: Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat,
 // Split, Slice, Shape, Size, Gather, GatherElements, Tile, Identity, Dropout, Constant,
 // ConstantOfShape, Range. All dtypes (int64 shape subgraphs included); no arithmetic.
+import { checkTensorShape } from '../../ir/budget.js';
 import { allocArray, isBigIntDType, type TensorData } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import {
@@ -216,6 +217,7 @@ function range(start: Tensor, limit: Tensor, delta: Tensor): Tensor {
   const d = readScalar(delta, 'Range delta');
   if (d === 0) throw new ShapeError('Range delta is 0');
   const n = Math.max(Math.ceil((l - s) / d), 0);
+  checkTensorShape(isBigIntDType(start.dtype) ? start.dtype : 'float64', [n], 'Range output');
   if (isBigIntDType(start.dtype)) {
     const bs = (start.data as BigInt64Array)[0]!;
     const bd = (delta.data as BigInt64Array)[0]!;
@@ -328,6 +330,7 @@ export const shapeOps: OpTable = {
       const x = need(inputs, 0, 'input');
       const reps = readInts(need(inputs, 1, 'repeats'), 'Tile repeats');
       if (reps.length !== x.rank || reps.some((r) => r < 0)) throw new ShapeError(`Tile repeats [${reps.join(', ')}] do not fit rank ${x.rank}`);
+      checkTensorShape(x.dtype, x.shape.map((d, i) => d * reps[i]!), 'Tile output');
       return [gatherDims(x, x.shape.map((d, i) => Int32Array.from({ length: d * reps[i]! }, (_, j) => j % d)))];
     },
   }),

@@ -5,9 +5,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
+import { readCaffeNetText, readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
+import { shapeSize } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { opencvRandom, opencvReal, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
@@ -53,6 +54,33 @@ describe('Caffe models with their weights vs OpenCV dnn', () => {
       const ref = opencvReal(key, p, w, shape);
       const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, w), inputShapes: { [inputName(p)]: shape } });
       await check(model.graph, ref);
+    }, 60_000);
+  }
+});
+
+describe('every intermediate (what run --dump writes) vs OpenCV dnn, layer by layer', () => {
+  const LAYERED: [string, string, string, number[]][] = [
+    ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
+    ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
+    ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
+  ];
+  for (const [key, proto, weights, shape] of LAYERED) {
+    it(key, async () => {
+      const p = corpusPath(proto);
+      const w = corpusPath(weights);
+      const ref = opencvReal(key, p, w, shape, true);
+      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, w), inputShapes: { data: shape } });
+      const values = (await runGraph(model.graph, { data: ref.input }, { keepIntermediates: true })).values!;
+      // Every Caffe layer's (first) top is a value named after the layer (in place) or its top blob.
+      const tops = new Map(readCaffeNetText(new Uint8Array(readFileSync(p)), p).layers.map((l) => [l.name, l.top[0]!]));
+      const valueOf = (layer: string) => values.get(layer) ?? values.get(tops.get(layer) ?? '');
+      const missing = [...ref.layers!.keys()].filter((n) => !valueOf(n));
+      expect(missing).toEqual([]);
+      for (const [name, want] of ref.layers!) {
+        const got = valueOf(name)!;
+        expect(shapeSize(got.shape), name).toBe(shapeSize(want.shape));
+        expect(relativeError(got, want), name).toBeLessThanOrEqual(TOL);
+      }
     }, 60_000);
   }
 });

@@ -19,21 +19,24 @@ export interface OpenCvReference {
   outputs: Map<string, Tensor>;
   /** the random weights written for a prototxt-only net */
   weights?: string;
+  /** every layer's output (unfused), when asked for */
+  layers?: Map<string, Tensor>;
 }
 
 function load(dir: string): OpenCvReference {
-  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { outputs: Record<string, number[]> };
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { outputs: Record<string, number[]>; layers?: Record<string, number[]> };
   const outputs = new Map<string, Tensor>();
   for (const name of Object.keys(meta.outputs)) outputs.set(name, readNpy(new Uint8Array(readFileSync(join(dir, `${name.replaceAll('/', '__')}.npy`)))));
   const weights = join(dir, 'weights.caffemodel');
-  return { dir, input: readNpy(new Uint8Array(readFileSync(join(dir, 'input.npy')))), outputs, weights: existsSync(weights) ? weights : undefined };
+  const layers = meta.layers ? new Map(Object.keys(meta.layers).map((n) => [n, readNpy(new Uint8Array(readFileSync(join(dir, 'layers', `${n.replaceAll('/', '__')}.npy`))))])) : undefined;
+  return { dir, input: readNpy(new Uint8Array(readFileSync(join(dir, 'input.npy')))), outputs, weights: existsSync(weights) ? weights : undefined, layers };
 }
 
 /** OpenCV's outputs for a real prototxt + caffemodel on a fixed random input of `shape`. */
-export function opencvReal(key: string, prototxt: string, caffemodel: string, shape: number[]): OpenCvReference {
-  const dir = join(CACHE, key);
+export function opencvReal(key: string, prototxt: string, caffemodel: string, shape: number[], allLayers = false): OpenCvReference {
+  const dir = join(CACHE, allLayers ? `${key}-layers` : key);
   if (!existsSync(join(dir, 'meta.json'))) {
-    execFileSync('/usr/bin/python3', [SCRIPT, 'real', prototxt, caffemodel, dir, '--shape', shape.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('/usr/bin/python3', [SCRIPT, 'real', prototxt, caffemodel, dir, '--shape', shape.join(','), ...(allLayers ? ['--all-layers'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
   return load(dir);
 }

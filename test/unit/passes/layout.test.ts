@@ -29,6 +29,12 @@ describe('layout pass: NCHW -> channels-last on the torchvision fixtures', () =>
       const lines = explainLayout(result);
       expect(transposeCount(g), lines.join('\n')).toBe(0);
       expect(result.transposes).toEqual([]);
+      if (name === 'shufflenet_v2_x1_0') {
+        // each channel shuffle is one Gather on the channel axis, its Reshape pair gone
+        const gathers = g.nodes.filter((n) => n.opType === 'Gather' && n.attrs.axis?.value === 3);
+        expect(gathers.length).toBe(f.graph.nodes.filter((n) => n.opType === 'Transpose').length);
+        expect(g.nodes.filter((n) => n.opType === 'Reshape' && g.initializers.get(n.inputs[1]!)?.size === 5)).toEqual([]);
+      }
       expect(g.nodes.some((n) => n.domain === 'nnport')).toBe(true);
       expect(g.nodes.filter((n) => n.domain === '' && ['Conv', 'MaxPool', 'AveragePool', 'BatchNormalization', 'GlobalAveragePool'].includes(n.opType))).toEqual([]);
       // every window op's padding is 'valid' or TF 'same', in floor mode (what NHWC writers express)
