@@ -13,7 +13,7 @@
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
-import { GraphRewriter } from '../ir/rewriter.js';
+import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
@@ -150,8 +150,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     if (isIdentity(p)) layouts.delete(v);
     else layouts.set(v, p);
   };
-  /** A constant the graph cannot feed over. */
-  const constOf = (v: string): Tensor | undefined => (v && !overridable.has(v) ? rw.constant(v) : undefined);
+  // An initializer also declared as a graph input (ONNX IR < 4 lists every weight there) is taken as
+  // the constant it holds: its re-laid copy replaces it and the unread input is dropped at the end.
+  const constOf = (v: string): Tensor | undefined => (v ? rw.constant(v) : undefined);
   const physShape = (v: string): Dim[] | undefined => {
     const s = shapeOf(v);
     return s && layoutOf(v).map((a) => s[a]!);
@@ -244,6 +245,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs: fixed }, []);
     };
     const nonIdentityInputs = ins.filter((i) => i && layouts.has(i));
+    // If / Loop / Scan bodies read outer values by name, as their producers laid them out
+    const implicit = [...subgraphReads([node])].filter((v) => layouts.has(v));
+    if (implicit.length) throw new UnsupportedError(`layout pass: the subgraph of ${op} '${node.name}' reads '${implicit[0]}', which is laid out channels-last`);
 
     if (!onnx) {
       if (nonIdentityInputs.length) fallback(`${node.domain}.${op} '${node.name}' is not layout-aware`);
@@ -638,6 +642,11 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     rw.removeNode(n);
   }
   rw.sweep();
+  const unread = rw.inputs.filter((v) => source.initializers.has(v.name) && overridable.has(v.name) && !rw.consumers(v.name).length && !rw.isPinned(v.name));
+  if (unread.length) {
+    rw.inputs = rw.inputs.filter((v) => !unread.includes(v));
+    rw.sweepDeadInitializers();
+  }
   // intermediate shapes changed with their layouts: value_info is dropped (inferShapes recomputes it)
   for (const v of source.valueInfo ?? []) rw.dropValueInfo(v.name);
   const graph = rw.toGraph();

@@ -37,7 +37,8 @@ describe('nnport CLI on Caffe models', () => {
     expect(alone.code, alone.err).toBe(0);
     expect(alone.out).toMatch(/Caffe model weights/);
     expect(alone.out).toMatch(/conv1\/weight\s+float32\s+\[28, 3, 3, 3\]/);
-    expect(alone.out).toMatch(/prelu1 \(PReLU\)/);
+    expect(alone.out).toMatch(/prelu1\s+PReLU\s+conv1 -> conv1/);
+    expect(pair.out).toMatch(/conv1\s+Convolution\s+data -> conv1\s+num_output=28 kernel_size=3 stride=1\s+\[28x3x3x3\] \[28\]/);
   });
 
   it('runs with --dump: every top by its Caffe name, outputs equal to OpenCV', async () => {
