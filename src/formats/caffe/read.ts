@@ -13,6 +13,14 @@ import { decodeCaffeBinary } from './wire.js';
 import { fuseBatchNormScale } from './fuse-scale.js';
 import { caffeLayerListing } from './listing.js';
 
+/** How a prototxt read without its caffemodel marks the graph inputs that stand for weights. */
+const WEIGHTS_DOC = 'weights of ';
+
+/** The graph inputs of a Caffe net read without weights that stand for its layers' blobs. */
+export function missingCaffeWeights(graph: Graph): ValueInfo[] {
+  return graph.inputs.filter((v) => v.doc?.startsWith(WEIGHTS_DOC));
+}
+
 /** Layer types the graph builder handles itself (they declare, alias or drop blobs). */
 const STRUCTURAL = new Set(['Input', 'Split', 'Silence']);
 
@@ -270,7 +278,7 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         const t = blobAt(i, shape, role);
         const name = unique(`${layer.name}/${role}`);
         if (t) graph.initializers.set(name, t.reshape(shape));
-        else graph.inputs.push({ name, dtype: 'float32', shape: [...shape], doc: `weights of ${where}: give the .caffemodel to fill them` });
+        else graph.inputs.push({ name, dtype: 'float32', shape: [...shape], doc: `${WEIGHTS_DOC}${where}: give the .caffemodel to fill them` });
         return name;
       },
       weightValues: (i, shape, role) => blobAt(i, shape, role)?.data,

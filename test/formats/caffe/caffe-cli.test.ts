@@ -61,6 +61,14 @@ describe('nnport CLI on Caffe models', () => {
     for (const [name, want] of ref.outputs) expect(relativeError({ data: res[name]!.data } as never, want), name).toBeLessThanOrEqual(1e-4);
   });
 
+  it('refuses to convert a prototxt given without its weights', async () => {
+    const onnx = join(tmp, 'no-weights.onnx');
+    const r = await cli('convert', proto, '-o', onnx);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/the Caffe net has no weights \(\d+ blobs, e\.g\. 'conv1\/weight'\): give its \.caffemodel after the prototxt/);
+    expect(existsSync(onnx)).toBe(false);
+  });
+
   it('fails with one line naming the file for a truncated caffemodel, writing nothing', async () => {
     const cut = join(tmp, 'cut.caffemodel');
     writeFileSync(cut, readFileSync(weights).subarray(0, 200_000));
