@@ -70,7 +70,7 @@ it('LeakyRelu, HardSwish, Elu, PRelu, Sub/Max/Min, Transpose, Slice, Split, Conc
   const x = tf.tensor4d(xs, [2, 4, 6, 3]);
   const a = tf.leakyRelu(x, 0.1);
   const b = tf.mul(a, tf.div(tf.relu6(tf.add(a, 3)), 6));
-  const c = tf.prelu(x, tf.tensor1d(slope));
+  const c = tf.prelu(x, tf.tensor1d(slope) as unknown as tf.Tensor4D);
   const d = tf.elu(c);
   const gg = tf.minimum(tf.maximum(tf.sub(b, d), 0.5), x);
   const h = tf.slice(gg, [0, 1, 2, 0], [2, 2, 4, 3]);
