@@ -15,6 +15,7 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
+import { prepareForKeras } from './api/to-keras.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -116,6 +117,8 @@ export async function convert(model: LoadedModel, outputName: string, options: O
   requireCaffeWeights(model);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
+  // Keras and TF.js layers models are channels-last, with static Reshape targets
+  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph)).graph };
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };
