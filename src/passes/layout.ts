@@ -269,7 +269,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       const inputs = [xin, ...ins.slice(1)];
       const attrs = { ...node.attrs };
       if (op === 'Conv' || op === 'ConvTranspose') {
-        const W = constOf(ins[1] ?? '');
+        const W = constOf(ins[1] ?? '') ?? dequantizedConstant(rw, ins[1] ?? '')?.x;
         if (!W || W.rank !== r) {
           fallback(`${op} '${node.name}' has a weight that is not a constant`);
           continue;
@@ -288,7 +288,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
           // ONNX (I, O/g, k...) -> HWOI (k..., O/g, I) or OHWI (O, k..., I)
           perm = layout === 'HWOI' ? [...range(k).map((i) => i + 2), 1, 0] : [1, ...range(k).map((i) => i + 2), 0];
         }
-        inputs[1] = rw.addInitializer(`${ins[1]}/${layout.toLowerCase()}`, permuteTensor(W, perm));
+        inputs[1] = relayWeight(rw, ins[1]!, perm, layout.toLowerCase())!;
         attrs.kernel_layout = str(layout);
       }
       replace({ domain: 'nnport', inputs, attrs }, [S]);
@@ -653,6 +653,31 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   if (graph.nodes.some((n) => n.domain === 'nnport')) graph.opsets = { ...graph.opsets, nnport: 1 };
   const live = new Set(graph.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.name));
   return { graph, transposes: transposes.filter((t) => live.has(t.node)), notes };
+}
+
+/** `name` = DequantizeLinear(constant x, constant scale[, zero point]) (a QDQ weight): its parts. */
+function dequantizedConstant(rw: GraphRewriter, name: string): { node: Node; x: Tensor } | undefined {
+  const dq = name ? rw.producer(name) : undefined;
+  if (!dq || dq.opType !== 'DequantizeLinear' || !(dq.domain === '' || dq.domain === 'ai.onnx')) return undefined;
+  const x = rw.constant(dq.inputs[0] ?? '');
+  if (!x || dq.inputs.slice(1).some((i) => i && !rw.constant(i))) return undefined;
+  return { node: dq, x };
+}
+
+/**
+ * A weight permuted by `perm`: a constant re-laid, or for a QDQ weight (DequantizeLinear of a
+ * constant) the quantized constant re-laid under a new DequantizeLinear whose per-axis `axis`
+ * follows it, so that runtimes still see DQ -> Conv. Undefined for anything else.
+ */
+export function relayWeight(rw: GraphRewriter, name: string, perm: Perm, tag: string): string | undefined {
+  const c = rw.constant(name);
+  if (c) return rw.addInitializer(`${name}/${tag}`, permuteTensor(c, perm));
+  const q = dequantizedConstant(rw, name);
+  if (!q) return undefined;
+  const axis = attrInt(q.node, 'axis', 1);
+  const a = axis < 0 ? axis + q.x.rank : axis;
+  const x = rw.addInitializer(`${q.node.inputs[0]}/${tag}`, permuteTensor(q.x, perm));
+  return rw.add({ opType: 'DequantizeLinear', inputs: [x, ...q.node.inputs.slice(1)], attrs: { ...q.node.attrs, axis: int(perm.indexOf(a)) }, name: `${q.node.name || name}/${tag}` });
 }
 
 const known = (d: Dim | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
