@@ -9,6 +9,7 @@ import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
 import { TF_OPTION_SPECS, TF_OPTIONS_HELP, tfReadOptions } from '../tf-options.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
+import { requireCaffeWeights } from '../../formats/caffe/index.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 
@@ -74,6 +75,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   const tf = tfReadOptions(args, 'run');
   const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'run'), fuseScale: args.flags.has('fuse-scale') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
+  requireCaffeWeights(model);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);
   const feedFiles = resolveFeeds(args.values.get('input') ?? [], inputNames);
