@@ -1,14 +1,15 @@
 // npm run bench [-- --json] [-- --filter NAME]
 // Our WASM SIMD runtime vs onnxruntime-web (WASM backend, 1 thread, SIMD) on single ops and
 // whole models, with onnxruntime-node (native, 1 intra-op thread) as a second reference.
-// Single-threaded throughout: the machine may have few cores and other work on them.
+// Single-threaded throughout: the machine may have few cores and other work on them. Ours runs
+// through runGraph, the asynchronous entry point the public API uses.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as ortWeb from 'onnxruntime-web';
 import * as ortNode from 'onnxruntime-node';
 import { readOnnx } from '../src/formats/onnx/read.ts';
 import { Tensor } from '../src/ir/tensor.ts';
-import { runGraphSync } from '../src/runtime/executor.ts';
+import { runGraph } from '../src/runtime/executor.ts';
 import { initKernels } from '../src/wasm/loader.ts';
 import { singleNodeModel } from '../test/unit/kernels/onnx-single-node.ts';
 import { OP_CASES, modelCases } from './ops.mjs';
@@ -93,8 +94,8 @@ for (const c of OP_CASES) {
   // sees again (weights), and a feed reused across runs would count as one.
   const feedsOurs = () => new Map(Object.entries(c.feeds).map(([k, t]) => [k, new Tensor('float32', t.shape, t.data)]));
   const p = await peers(singleNodeModel(c.spec), c.feeds);
-  const ours = () => runGraphSync(graph, feedsOurs());
-  const check = maxAbsDiff(ours().outputs.get('y').data, (await p.node()).y.data);
+  const ours = () => runGraph(graph, feedsOurs());
+  const check = maxAbsDiff((await ours()).outputs.get('y').data, (await p.node()).y.data);
   const gf = (ms) => c.flops / ms / 1e6;
   const [tOurs, tWeb, tNode] = await timeAll([ours, p.web, p.node]);
   await p.release();
@@ -116,9 +117,9 @@ for (const m of modelCases()) {
     const x = { shape: [1, 3, 224, 224], data: Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i) * 0.5) };
     const inputName = graph.inputs.find((v) => !graph.initializers.has(v.name)).name;
     const p = await peers(bytes, { [inputName]: x });
-    const ours = () => runGraphSync(graph, new Map([[inputName, new Tensor('float32', x.shape, x.data)]]));
+    const ours = () => runGraph(graph, new Map([[inputName, new Tensor('float32', x.shape, x.data)]]));
     const outName = graph.outputs[0].name;
-    const check = maxAbsDiff(ours().outputs.get(outName).data, (await p.node())[outName].data);
+    const check = maxAbsDiff((await ours()).outputs.get(outName).data, (await p.node())[outName].data);
     const [tOurs, tWeb, tNode] = await timeAll([ours, p.web, p.node], { warmup: 1, minRounds: 5, budgetMs: 8000 });
     await p.release();
     report({ bench: 'e2e', name: m.name, shape: m.shape, ours: +tOurs.toFixed(1), peer: +tWeb.toFixed(1), peer_name: 'onnxruntime-web wasm simd 1t', unit: 'ms', native: +tNode.toFixed(1), maxAbsDiff: check });

@@ -1,6 +1,7 @@
 // The public API of nnport: the same functions in Node and in browsers. Functions take
 // bytes (plus a file name for messages); in Node, `loadModelFile` and friends take paths.
 import { registerAllFormats } from './formats/all.js';
+import { missingCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
@@ -14,6 +15,7 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
+import { prepareForKeras } from './api/to-keras.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -111,8 +113,13 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
+  // A deploy prototxt read alone has its weights as graph inputs: converting that is a mistake.
+  const unfilled = model.kind === 'graph' && model.format === 'caffe-prototxt' ? missingCaffeWeights(model.graph) : [];
+  if (unfilled.length) throw new UsageError(`the Caffe net has no weights (${unfilled.length} blobs, e.g. '${unfilled[0]!.name}'): give its .caffemodel after the prototxt`);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
+  // Keras and TF.js layers models are channels-last, with static Reshape targets
+  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph)).graph };
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };

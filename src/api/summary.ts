@@ -1,4 +1,5 @@
 import type { DType } from '../ir/dtypes.js';
+import { NnportError } from '../ir/errors.js';
 import { runtimeInputs, type Dim, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../ir/tensor.js';
@@ -67,7 +68,15 @@ function weightTable(tensors: ReadonlyMap<string, Tensor>): Pick<ModelSummary, '
 
 /** Every runtime input and node output with its inferred dtype and shape (the graph's valueInfo is filled too). */
 function inferredValues(g: Graph): Pick<ModelSummary, 'values' | 'shapeNotes'> {
-  const { values, unknownOps, errors } = inferShapes(g, { onError: 'unknown' });
+  let inferred: ReturnType<typeof inferShapes>;
+  try {
+    inferred = inferShapes(g, { onError: 'unknown' });
+  } catch (e) {
+    // a graph that cannot be ordered (cycle, missing input) still gets its summary
+    if (!(e instanceof NnportError)) throw e;
+    return { shapeNotes: [`no shape inference: ${e.message}`] };
+  }
+  const { values, unknownOps, errors } = inferred;
   const row = (name: string, op: string): InferredValue => {
     const v = values.get(name);
     return { name, dtype: v?.dtype ?? null, shape: v?.shape ? [...v.shape] : null, op };
@@ -164,8 +173,8 @@ export function formatSummary(s: ModelSummary): string {
     const w = Math.min(60, Math.max(4, ...s.values.map((v) => v.name.length)));
     const ow = Math.min(28, Math.max(2, ...s.values.map((v) => v.op.length)));
     for (const v of s.values) lines.push(`    ${v.name.padEnd(w)}  ${v.op.padEnd(ow)}  ${(v.dtype ?? '?').padEnd(8)} ${dims(v.shape)}`);
-    for (const note of s.shapeNotes ?? []) lines.push(`    note: ${note}`);
   }
+  for (const note of s.shapeNotes ?? []) lines.push(`  shapes: ${note}`);
   for (const l of s.listings ?? []) {
     lines.push(`  ${l.title} (${l.rows.length}):`);
     const widths = l.columns.map((c, i) => Math.min(48, Math.max(c.length, ...l.rows.map((r) => (r[i] ?? '').length))));

@@ -95,6 +95,8 @@ export interface ReadOptions {
 
 export interface WriteOptions {
   fileName?: string;
+  /** TFLite: post-training quantization (src/passes/quantize.ts) */
+  quantize?: import('../passes/quantize.js').QuantizeOptions;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */

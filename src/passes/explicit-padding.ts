@@ -28,6 +28,7 @@ export function makePaddingExplicit(graph: Graph): ExplicitPaddingResult {
   const shapes = inferShapes(graph, { onError: 'unknown' }).values;
   const rw = new GraphRewriter(graph);
   const notes: string[] = [];
+  const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 17;
   for (const orig of graph.nodes) {
     const node = rw.latest(orig);
     if (node.domain !== 'nnport' || !OPS.has(node.opType)) continue;
@@ -92,8 +93,12 @@ export function makePaddingExplicit(graph: Graph): ExplicitPaddingResult {
     // an explicit Pad in NHWC order, then the op with no padding
     const padsNhwc = [0, ...pb, 0, 0, ...pe, 0];
     const value = isMax ? -Infinity : 0;
-    const inputs = [x, rw.addInitializer(`${node.name}/pads`, Tensor.int64([padsNhwc.length], padsNhwc)), rw.addInitializer(`${node.name}/pad_value`, Tensor.float32([], [value]))];
-    const padded = rw.add({ opType: 'Pad', inputs, attrs: { mode: { type: 'string', value: 'constant' } }, name: `${node.name}/pad` });
+    const mode: Attr = { type: 'string', value: 'constant' };
+    // before opset 11 Pad takes pads and value as attributes
+    const padded =
+      opset >= 11
+        ? rw.add({ opType: 'Pad', inputs: [x, rw.addInitializer(`${node.name}/pads`, Tensor.int64([padsNhwc.length], padsNhwc)), rw.addInitializer(`${node.name}/pad_value`, Tensor.float32([], [value]))], attrs: { mode }, name: `${node.name}/pad` })
+        : rw.add({ opType: 'Pad', inputs: [x], attrs: { mode, pads: ints(padsNhwc), value: { type: 'float', value } }, name: `${node.name}/pad` });
     attrs.pads = ints(new Array<number>(2 * r).fill(0));
     if (node.opType === 'AveragePool') attrs.count_include_pad = { type: 'int', value: 0 };
     rw.replaceNode(node, { inputs: [padded, ...node.inputs.slice(1)], attrs });

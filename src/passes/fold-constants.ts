@@ -17,6 +17,8 @@ export interface FoldConstantsOptions {
   maxBytes?: number;
   /** also fold Shape / Size of values with a static inferred shape (default true) */
   shapes?: boolean;
+  /** take initializers that are also graph inputs as constants (default: only in ONNX IR < 4 files) */
+  initializersAreConstants?: boolean;
 }
 
 export interface FoldConstantsResult {
@@ -34,8 +36,10 @@ export function foldConstants(graph: Graph, options: FoldConstantsOptions): Fold
   const rw = new GraphRewriter(graph);
   const maxBytes = options.maxBytes ?? 16 << 20;
   const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;
-  // initializers that are also graph inputs can be fed over: not constants
-  const overridable = new Set(graph.inputs.map((v) => v.name));
+  // initializers that are also graph inputs can be fed over: not constants, except before ONNX IR 4,
+  // which required every initializer to be listed as an input (so the listing says nothing)
+  const listedAnyway = options.initializersAreConstants ?? (graph.metadata?.irVersion !== undefined && graph.metadata.irVersion < 4);
+  const overridable = new Set(listedAnyway ? [] : graph.inputs.map((v) => v.name));
   const known = new Map<string, Tensor>();
   for (const [k, t] of graph.initializers) if (!overridable.has(k)) known.set(k, t);
   const shapes = options.shapes === false ? undefined : inferShapes(graph, { onError: 'unknown' }).values;

@@ -13,7 +13,7 @@
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
-import { GraphRewriter } from '../ir/rewriter.js';
+import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
@@ -150,8 +150,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     if (isIdentity(p)) layouts.delete(v);
     else layouts.set(v, p);
   };
-  /** A constant the graph cannot feed over. */
-  const constOf = (v: string): Tensor | undefined => (v && !overridable.has(v) ? rw.constant(v) : undefined);
+  // An initializer also declared as a graph input (ONNX IR < 4 lists every weight there) is taken as
+  // the constant it holds: its re-laid copy replaces it and the unread input is dropped at the end.
+  const constOf = (v: string): Tensor | undefined => (v ? rw.constant(v) : undefined);
   const physShape = (v: string): Dim[] | undefined => {
     const s = shapeOf(v);
     return s && layoutOf(v).map((a) => s[a]!);
@@ -244,6 +245,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs: fixed }, []);
     };
     const nonIdentityInputs = ins.filter((i) => i && layouts.has(i));
+    // If / Loop / Scan bodies read outer values by name, as their producers laid them out
+    const implicit = [...subgraphReads([node])].filter((v) => layouts.has(v));
+    if (implicit.length) throw new UnsupportedError(`layout pass: the subgraph of ${op} '${node.name}' reads '${implicit[0]}', which is laid out channels-last`);
 
     if (!onnx) {
       if (nonIdentityInputs.length) fallback(`${node.domain}.${op} '${node.name}' is not layout-aware`);
@@ -265,7 +269,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       const inputs = [xin, ...ins.slice(1)];
       const attrs = { ...node.attrs };
       if (op === 'Conv' || op === 'ConvTranspose') {
-        const W = constOf(ins[1] ?? '');
+        const W = constOf(ins[1] ?? '') ?? dequantizedConstant(rw, ins[1] ?? '')?.x;
         if (!W || W.rank !== r) {
           fallback(`${op} '${node.name}' has a weight that is not a constant`);
           continue;
@@ -284,7 +288,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
           // ONNX (I, O/g, k...) -> HWOI (k..., O/g, I) or OHWI (O, k..., I)
           perm = layout === 'HWOI' ? [...range(k).map((i) => i + 2), 1, 0] : [1, ...range(k).map((i) => i + 2), 0];
         }
-        inputs[1] = rw.addInitializer(`${ins[1]}/${layout.toLowerCase()}`, permuteTensor(W, perm));
+        inputs[1] = relayWeight(rw, ins[1]!, perm, layout.toLowerCase())!;
         attrs.kernel_layout = str(layout);
       }
       replace({ domain: 'nnport', inputs, attrs }, [S]);
@@ -638,12 +642,42 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     rw.removeNode(n);
   }
   rw.sweep();
+  const unread = rw.inputs.filter((v) => source.initializers.has(v.name) && overridable.has(v.name) && !rw.consumers(v.name).length && !rw.isPinned(v.name));
+  if (unread.length) {
+    rw.inputs = rw.inputs.filter((v) => !unread.includes(v));
+    rw.sweepDeadInitializers();
+  }
   // intermediate shapes changed with their layouts: value_info is dropped (inferShapes recomputes it)
   for (const v of source.valueInfo ?? []) rw.dropValueInfo(v.name);
   const graph = rw.toGraph();
   if (graph.nodes.some((n) => n.domain === 'nnport')) graph.opsets = { ...graph.opsets, nnport: 1 };
   const live = new Set(graph.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.name));
   return { graph, transposes: transposes.filter((t) => live.has(t.node)), notes };
+}
+
+/** `name` = DequantizeLinear(constant x, constant scale[, zero point]) (a QDQ weight): its parts. */
+function dequantizedConstant(rw: GraphRewriter, name: string): { node: Node; x: Tensor } | undefined {
+  const dq = name ? rw.producer(name) : undefined;
+  if (!dq || dq.opType !== 'DequantizeLinear' || !(dq.domain === '' || dq.domain === 'ai.onnx')) return undefined;
+  const x = rw.constant(dq.inputs[0] ?? '');
+  if (!x || dq.inputs.slice(1).some((i) => i && !rw.constant(i))) return undefined;
+  return { node: dq, x };
+}
+
+/**
+ * A weight permuted by `perm`: a constant re-laid, or for a QDQ weight (DequantizeLinear of a
+ * constant) the quantized constant re-laid under a new DequantizeLinear whose per-axis `axis`
+ * follows it, so that runtimes still see DQ -> Conv. Undefined for anything else.
+ */
+export function relayWeight(rw: GraphRewriter, name: string, perm: Perm, tag: string): string | undefined {
+  const c = rw.constant(name);
+  if (c) return rw.addInitializer(`${name}/${tag}`, permuteTensor(c, perm));
+  const q = dequantizedConstant(rw, name);
+  if (!q) return undefined;
+  const axis = attrInt(q.node, 'axis', 1);
+  const a = axis < 0 ? axis + q.x.rank : axis;
+  const x = rw.addInitializer(`${q.node.inputs[0]}/${tag}`, permuteTensor(q.x, perm));
+  return rw.add({ opType: 'DequantizeLinear', inputs: [x, ...q.node.inputs.slice(1)], attrs: { ...q.node.attrs, axis: int(perm.indexOf(a)) }, name: `${q.node.name || name}/${tag}` });
 }
 
 const known = (d: Dim | undefined): number | undefined => (typeof d === 'number' ? d : undefined);

@@ -7,7 +7,7 @@ import { UnsupportedError } from '../ir/errors.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
-import { channelsFirstPerm, channelsLastPerm, permuteTensor, runLayoutEngine, type LayoutResult, type Perm } from './layout.js';
+import { channelsFirstPerm, channelsLastPerm, relayWeight, runLayoutEngine, type LayoutResult, type Perm } from './layout.js';
 
 /** The ops of the `nnport` domain that are channels-last versions of ONNX ops. */
 export const CHANNELS_LAST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth']);
@@ -67,8 +67,8 @@ export function lowerChannelsLast(graph: Graph): LayoutResult {
       delete attrs.kernel_layout;
       const w = node.inputs[1]!;
       const perm = weightToOnnx(node.opType, layout, r);
-      const W = overridable.has(w) ? undefined : rw.constant(w);
-      inputs[1] = W ? rw.addInitializer(`${w}/onnx`, permuteTensor(W, perm)) : rw.add({ opType: 'Transpose', inputs: [w], attrs: { perm: { type: 'ints', value: perm } }, name: `${node.name}/weight_to_onnx` });
+      const relaid = overridable.has(w) ? undefined : relayWeight(rw, w, perm, 'onnx');
+      inputs[1] = relaid ?? rw.add({ opType: 'Transpose', inputs: [w], attrs: { perm: { type: 'ints', value: perm } }, name: `${node.name}/weight_to_onnx` });
     }
     const out = node.outputs[0]!;
     const inner = rw.freshName(`${out}/nchw`);

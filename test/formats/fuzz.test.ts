@@ -672,6 +672,28 @@ async function targets(): Promise<Target[]> {
       seeds: ['mtcnn-onet/det3.prototxt', 'cifar10-full-v1format/cifar10_full.prototxt'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
     }),
     ...(await kerasTargets(read)),
+    // TensorFlow: frozen GraphDefs, a tensor-bundle index with its data shard, a TF.js graph model
+    model({
+      name: 'fuzz-graph.pb',
+      kind: 'proto',
+      cases: 300,
+      read: read(),
+      seeds: ['utensor-conv-golden/test_conv.pb', 'tfrust-addition/model.pb', 'tensorspace-mnist-conv/frozen_model.pb'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tf-graphdef/${rel}`, CORPUS) })),
+    }),
+    model({
+      name: 'fuzz.index',
+      kind: 'proto',
+      cases: 300,
+      read: read(new Map([['fuzz.data-00000-of-00001', file('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.data-00000-of-00001', CORPUS)]])),
+      seeds: [{ name: 'variables.index', bytes: file('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.index', CORPUS) }],
+    }),
+    model({
+      name: 'fuzz-graph-model.json',
+      kind: 'json',
+      cases: 200,
+      read: read(new Map([['group1-shard1of1.bin', file('tfjs-graph/subhadip-mnist-cnn-conv318/group1-shard1of1.bin', CORPUS)]])),
+      seeds: [{ name: 'model.json', bytes: file('tfjs-graph/subhadip-mnist-cnn-conv318/model.json', CORPUS) }],
+    }),
   ];
 }
 
@@ -712,7 +734,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz.index', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: 30_000 }, async () => {

@@ -5,6 +5,7 @@ import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/wr
 import { one, parseArgs } from '../args.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
 import { Progress } from '../progress.js';
+import { QUANTIZE_ARGS, quantizeOptionsFromArgs, writeQuantizeReport } from '../quantize-args.js';
 
 export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES]
 
@@ -16,10 +17,16 @@ folder; a model made of several files takes them all, the model first.
 ${INPUT_SHAPE_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
-  --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)`;
+  --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
+  --quantize MODE         TFLite: float16, dynamic (int8 weights) or int8 (full integer)
+  --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
+  --method M              int8 calibration: minmax (default), percentile, entropy
+  --percentile P          percentile method: the percentile of |x| kept (default 99.99)
+  --io float|int8|uint8   int8: the model's input/output type (default float)
+  --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, ...QUANTIZE_ARGS], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -38,10 +45,12 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     progress.update(`reading ${file}`);
     const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
-    result = await convert(model, out, { externalDataThreshold: threshold, shardSize });
+    const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
+    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize });
   } finally {
     progress.done();
   }
   await writeOutputFiles(modelOutputFiles(out, result.bytes, result.sidecars));
+  await writeQuantizeReport(args, result);
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
 }

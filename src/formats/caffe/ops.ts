@@ -123,11 +123,12 @@ function listOrHW(c: LayerContext, p: Message, list: string, h: string | undefin
 
 /**
  * Caffe's pooling output size: rounded up (classic Caffe) or down (round_mode FLOOR), then
- * one less when the last window would start inside the bottom/right padding.
+ * one less when the last window would start inside the bottom/right padding. Caffe makes that
+ * check on both axes as soon as either has padding (`anyPad`).
  */
-export function caffePooledSize(n: number, k: number, s: number, pad: number, ceil: boolean): number {
+export function caffePooledSize(n: number, k: number, s: number, pad: number, ceil: boolean, anyPad = pad > 0): number {
   let out = (ceil ? Math.ceil((n + 2 * pad - k) / s) : Math.floor((n + 2 * pad - k) / s)) + 1;
-  if (pad > 0 && (out - 1) * s >= n + pad) out--;
+  if (anyPad && (out - 1) * s >= n + pad) out--;
   return out;
 }
 
@@ -148,7 +149,8 @@ const pooling: Row = (c) => {
   const ceil = num(p, 'round_mode') === 0;
   const sizes = [H, W];
   for (let i = 0; i < 2; i++) if (w.pad[i]! >= w.kernel[i]!) c.fail(`pad ${w.pad[i]} must be smaller than the kernel ${w.kernel[i]}`);
-  const out = sizes.map((n, i) => caffePooledSize(n, w.kernel[i]!, w.stride[i]!, w.pad[i]!, ceil));
+  const anyPad = w.pad.some((p) => p > 0);
+  const out = sizes.map((n, i) => caffePooledSize(n, w.kernel[i]!, w.stride[i]!, w.pad[i]!, ceil, anyPad));
   if (out.some((o) => o <= 0)) c.fail(`output would be empty for a bottom of [${x.shape.join(', ')}]`);
   // The last window must still hold a pixel of the (padded) bottom, or Caffe pools nothing there.
   for (let i = 0; i < 2; i++) {

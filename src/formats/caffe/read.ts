@@ -11,6 +11,15 @@ import { parsePrototxt } from './prototxt.js';
 import { num, param, subs, type Message } from './schema.js';
 import { decodeCaffeBinary } from './wire.js';
 import { fuseBatchNormScale } from './fuse-scale.js';
+import { caffeLayerListing } from './listing.js';
+
+/** How a prototxt read without its caffemodel marks the graph inputs that stand for weights. */
+const WEIGHTS_DOC = 'weights of ';
+
+/** The graph inputs of a Caffe net read without weights that stand for its layers' blobs. */
+export function missingCaffeWeights(graph: Graph): ValueInfo[] {
+  return graph.inputs.filter((v) => v.doc?.startsWith(WEIGHTS_DOC));
+}
 
 /** Layer types the graph builder handles itself (they declare, alias or drop blobs). */
 const STRUCTURAL = new Set(['Input', 'Split', 'Silence']);
@@ -37,7 +46,13 @@ export async function readCaffePrototxt(bytes: Uint8Array, options: ReadOptions 
   const file = options.fileName ?? '<bytes>';
   const net = readCaffeNetText(bytes, file);
   const weights = await companionWeights(options);
-  return { kind: 'graph', format: 'caffe-prototxt', graph: withOptions(buildCaffeGraph(net, file, weights, options.inputShapes), options) };
+  return graphModel(net, file, weights, options);
+}
+
+function graphModel(net: CaffeNet, file: string, weights: CaffeWeights | undefined, options: ReadOptions): GraphModel {
+  const graph = withOptions(buildCaffeGraph(net, file, weights, options.inputShapes), options);
+  const blobsOf = (l: CaffeLayer) => (weights ? weights.byName.get(l.name)?.blobs : l.blobs);
+  return { kind: 'graph', format: 'caffe-prototxt', graph, listings: [caffeLayerListing('Caffe layers (TEST phase)', net.layers, blobsOf)] };
 }
 
 function withOptions(graph: Graph, options: ReadOptions): Graph {
@@ -53,18 +68,17 @@ export async function readCaffemodel(bytes: Uint8Array, options: ReadOptions = {
   const proto = await companionFile(options, /\.prototxt$/i, (head) => detectCaffePrototxt(head));
   if (proto) {
     const deploy = readCaffeNetText(proto.bytes, proto.name);
-    return { kind: 'graph', format: 'caffe-prototxt', graph: withOptions(buildCaffeGraph(deploy, proto.name, weights, options.inputShapes), options) };
+    return graphModel(deploy, proto.name, weights, options);
   }
   const tensors = new Map<string, Tensor>();
   const metadata: Record<string, string> = {};
   if (net.name) metadata.name = net.name;
   metadata.version = net.v1 ? 'V1 (legacy layers)' : 'V2';
-  metadata.layers = `${net.layers.length}: ${net.layers.map((l) => `${l.name} (${l.type})`).join(', ')}`;
   for (const l of net.layers) {
     const roles = BLOB_ROLES[l.type] ?? [];
     l.blobs.forEach((b, i) => tensors.set(uniqueKey(tensors, `${l.name}/${roles[i] ?? i}`), blobTensor(b, `layer '${l.name}' blob ${i}`, file)));
   }
-  const model: WeightsModel = { kind: 'weights', format: 'caffemodel', tensors, metadata };
+  const model: WeightsModel = { kind: 'weights', format: 'caffemodel', tensors, metadata, listings: [caffeLayerListing('Caffe layers (as trained, all phases)', net.layers, (l) => l.blobs)] };
   return model;
 }
 
@@ -264,7 +278,7 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         const t = blobAt(i, shape, role);
         const name = unique(`${layer.name}/${role}`);
         if (t) graph.initializers.set(name, t.reshape(shape));
-        else graph.inputs.push({ name, dtype: 'float32', shape: [...shape], doc: `weights of ${where}: give the .caffemodel to fill them` });
+        else graph.inputs.push({ name, dtype: 'float32', shape: [...shape], doc: `${WEIGHTS_DOC}${where}: give the .caffemodel to fill them` });
         return name;
       },
       weightValues: (i, shape, role) => blobAt(i, shape, role)?.data,

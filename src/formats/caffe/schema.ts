@@ -36,12 +36,6 @@ export function enumValues(type: string): Record<string, number> {
   return descriptor.enums[type]!;
 }
 
-/** The name of an enum's value (for messages and inspect output); the number when unnamed. */
-export function enumName(type: string, value: number): string {
-  for (const [k, v] of Object.entries(enumValues(type))) if (v === value) return k;
-  return String(value);
-}
-
 export function newMessage(type: string): Message {
   return { $type: type };
 }

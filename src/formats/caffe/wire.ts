@@ -125,6 +125,17 @@ function decodeMessage(r: Reader, type: string, depth: number): Message {
       put(msg, name, f, f.type === 'string' ? new TextDecoder('utf-8').decode(slice) : slice, r, at);
       continue;
     }
+    if (wire === 2 && !f.repeated && f.type !== 'string' && f.type !== 'bytes') {
+      // A fork's schema may declare repeated (and pack) what Caffe's declares singular: keep the
+      // last value, as protobuf does for a singular field seen several times.
+      const n = r.length();
+      const sub = new Reader(r.bytes, r.file, r.pos, r.pos + n);
+      let last: number | boolean | undefined;
+      while (sub.pos < sub.end) last = scalar(sub, f, undefined, name, type);
+      r.pos += n;
+      if (last !== undefined) put(msg, name, f, last, r, at);
+      continue;
+    }
     if (wire === 2 && f.repeated) {
       // packed run of scalars
       const n = r.length();

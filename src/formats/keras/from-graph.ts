@@ -3,7 +3,7 @@
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrInts, attrString, constantValue, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permute } from '../../wasm/permute.js';
 import type { JsonObject } from './config.js';
@@ -39,6 +39,8 @@ interface KTensor {
   producer?: string;
 }
 
+const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
+
 const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxPool:nonneg']);
 
 /** Make a Keras-valid, unique layer name from an IR name. */
@@ -64,11 +66,19 @@ class Writer {
   readonly consumers = new Map<string, Node[]>();
   readonly skip = new Set<Node>();
 
+  /** constants: initializers, Constant nodes' values, and Identity of either */
+  readonly constants: Map<string, Tensor>;
+
   constructor(
     readonly graph: Graph,
     readonly options: FromGraphOptions,
   ) {
+    this.constants = new Map(graph.initializers);
     for (const n of graph.nodes) for (const i of n.inputs) if (i) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(n);
+  }
+
+  isConstant(name: string): boolean {
+    return this.constants.has(name);
   }
 
   name(base: string): string {
@@ -86,14 +96,14 @@ class Writer {
   }
 
   constant(name: string): Tensor | undefined {
-    return this.graph.initializers.get(name);
+    return this.constants.get(name);
   }
 
   input(n: Node, i: number): KTensor {
     const v = n.inputs[i];
     const t = v ? this.values.get(v) : undefined;
     if (!t) {
-      if (v && this.graph.initializers.has(v)) throw new UnsupportedError(`${n.opType} with a constant input in a Keras model`, `node '${n.name}' input '${v}'`);
+      if (v && this.constants.has(v)) throw new UnsupportedError(`${n.opType} with a constant input in a Keras model`, `node '${n.name}' input '${v}'`);
       throw new GraphError(`node '${n.name}' reads '${v}', which has no Keras tensor`);
     }
     return t;
@@ -119,7 +129,7 @@ function unsupported(n: Node, what?: string): never {
 /** The base name of a layer: the weight's module path when there is one (layer1.0.conv1.weight), else the node's. */
 function baseName(w: Writer, n: Node): string {
   for (const i of n.inputs.slice(1)) {
-    if (i && w.graph.initializers.has(i)) {
+    if (i && w.isConstant(i)) {
       const m = /^(.*)[./](weight|bias|kernel|depthwise_kernel|running_mean|moving_mean|gamma|alpha)$/.exec(i);
       if (m && m[1]) return m[1];
     }
@@ -413,7 +423,7 @@ function scaled(t: Tensor, f: number): Tensor {
 
 function mergeRow(cls: string): Row {
   return (w, n) => {
-    const consts = n.inputs.filter((i) => w.graph.initializers.has(i));
+    const consts = n.inputs.filter((i) => w.isConstant(i));
     if (consts.length) return constantOperand(w, n, cls);
     const xs = n.inputs.map((_, i) => w.input(n, i));
     const rank = Math.max(...xs.map((t) => t.shape.length));
@@ -434,7 +444,7 @@ function mergeRow(cls: string): Row {
 /** x * c or x + c with a scalar constant: a Rescaling layer (scale, offset). */
 function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
   if (n.inputs.length !== 2) unsupported(n, 'with a constant operand');
-  const ci = w.graph.initializers.has(n.inputs[1]!) ? 1 : 0;
+  const ci = w.isConstant(n.inputs[1]!) ? 1 : 0;
   const c = w.constant(n.inputs[ci]!)!;
   const x = w.input(n, 1 - ci);
   if (c.size !== 1) unsupported(n, 'with a non-scalar constant operand');
@@ -453,6 +463,7 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
 
 function concatRow(w: Writer, n: Node): KTensor[] {
   const xs = n.inputs.map((_, i) => w.input(n, i));
+  if (xs.length === 1) return xs; // torch.cat([x]): Keras' Concatenate wants two or more
   const rank = xs[0]!.shape.length;
   let axis = attrInt(n, 'axis', -1);
   if (axis < 0) axis += rank;
@@ -606,7 +617,48 @@ function resizeRow(w: Writer, n: Node): KTensor[] {
   } else if (mode === 'linear' && (ctm === 'half_pixel' || ctm === 'pytorch_half_pixel')) interpolation = 'bilinear';
   else unsupported(n, `mode ${mode} with ${ctm}`);
   const shape: KShape = [null, x.shape[1] === null ? null : x.shape[1]! * sh, x.shape[2] === null ? null : x.shape[2]! * sw, x.shape[3] ?? null];
+  if (interpolation === 'bilinear') return [bilinearUpsampling(w, n, x, sh, sw, shape)];
   return [w.add('UpSampling2D', n.name || n.outputs[0]!, { size: [sh, sw], data_format: 'channels_last', interpolation }, [x], shape)];
+}
+
+/**
+ * Half-pixel bilinear upsampling by integer factors, which Keras' UpSampling2D computes but
+ * TF.js' does not (it resizes without half-pixel centers): edges replicated by one pixel
+ * (Cropping2D + Concatenate), a fixed Conv2DTranspose with the triangle weights (stride s,
+ * kernel 3s, channel-diagonal), and a crop of 2s on each side. Same numbers in both.
+ */
+function bilinearUpsampling(w: Writer, n: Node, x: KTensor, sh: number, sw: number, shape: KShape): KTensor {
+  const [, h, wd, c] = x.shape;
+  if (typeof h !== 'number' || typeof wd !== 'number' || typeof c !== 'number') unsupported(n, 'bilinear with unknown spatial size or channels');
+  const base = n.name || n.outputs[0]!;
+  const edge = (t: KTensor, axis: 1 | 2, size: number): KTensor => {
+    const crop = (a: [number, number]): [number, number][] => (axis === 1 ? [a, [0, 0]] : [[0, 0], a]);
+    const rowShape = (k: number): KShape => t.shape.map((d, i) => (i === axis ? k : d));
+    const first = w.add('Cropping2D', `${base}_edge${axis}a`, { cropping: crop([0, size - 1]), data_format: 'channels_last' }, [t], rowShape(1));
+    const last = w.add('Cropping2D', `${base}_edge${axis}b`, { cropping: crop([size - 1, 0]), data_format: 'channels_last' }, [t], rowShape(1));
+    return w.add('Concatenate', `${base}_pad${axis}`, { axis }, [first, t, last], rowShape(size + 2));
+  };
+  const padded = edge(edge(x, 1, h), 2, wd);
+  const tri = (s: number): Float32Array => {
+    // k[t + s(1 - d)] = max(0, 1 - |f_t - d|), f_t = (t + 0.5)/s - 0.5: the weight of x[i + d] in out[s i + t]
+    const k = new Float32Array(3 * s);
+    for (let t = 0; t < s; t++) for (let d = -1; d <= 1; d++) k[t + s * (1 - d)] = Math.max(0, 1 - Math.abs((t + 0.5) / s - 0.5 - d));
+    return k;
+  };
+  const kh = tri(sh);
+  const kw = tri(sw);
+  const kernel = new Float32Array(kh.length * kw.length * c * c);
+  for (let a = 0; a < kh.length; a++) for (let b = 0; b < kw.length; b++) for (let ch = 0; ch < c; ch++) kernel[((a * kw.length + b) * c + ch) * c + ch] = kh[a]! * kw[b]!;
+  const fullShape: KShape = [null, (h + 4) * sh, (wd + 4) * sw, c];
+  const up = w.add(
+    'Conv2DTranspose',
+    `${base}_bilinear`,
+    { filters: c, kernel_size: [3 * sh, 3 * sw], strides: [sh, sw], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: false },
+    [padded],
+    fullShape,
+    [{ role: 'kernel', tensor: new Tensor('float32', [3 * sh, 3 * sw, c, c], kernel) }],
+  );
+  return w.add('Cropping2D', base, { cropping: [[2 * sh, 2 * sh], [2 * sw, 2 * sw]], data_format: 'channels_last' }, [up], shape);
 }
 
 function clipRow(w: Writer, n: Node): KTensor[] {
@@ -644,6 +696,27 @@ function act(name: string): Row {
 
 const alias: Row = (w, n) => [w.input(n, 0)];
 
+/**
+ * Gather of constant indices on the channel axis (a channel shuffle after the layout pass): a
+ * Dense layer whose kernel is the 0/1 selection matrix. Exact: each output is one input times 1.
+ */
+function gatherRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const r = x.shape.length;
+  let axis = attrInt(n, 'axis', 0);
+  if (axis < 0) axis += r;
+  const idx = w.constant(n.inputs[1]!);
+  if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
+  if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
+  const c = x.shape[axis];
+  if (typeof c !== 'number') unsupported(n, 'on an axis of unknown size');
+  const sel = idx.toNumbers().map((i) => (i < 0 ? i + c : i));
+  if (sel.some((i) => i < 0 || i >= c)) unsupported(n, 'with indices out of range');
+  const k = new Float32Array(c * sel.length);
+  sel.forEach((i, j) => (k[i * sel.length + j] = 1));
+  return [w.add('Dense', n.name || n.outputs[0]!, { units: sel.length, activation: 'linear', use_bias: false }, [x], [...x.shape.slice(0, -1), sel.length], [{ role: 'kernel', tensor: new Tensor('float32', [c, sel.length], k) }])];
+}
+
 export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   'nnport.Conv': convRow,
   'nnport.ConvTranspose': convTransposeRow,
@@ -675,6 +748,7 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Split: splitRow,
   Resize: resizeRow,
   Identity: alias,
+  Gather: gatherRow,
   Dropout: alias,
   Relu: act('relu'),
   Sigmoid: act('sigmoid'),
@@ -723,6 +797,17 @@ export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): Kera
   }
   for (const n of topologicalOrder(graph)) {
     if (w.skip.has(n)) continue;
+    if (n.opType === 'Constant' && !n.domain) {
+      w.constants.set(n.outputs[0]!, constantValue(n));
+      continue;
+    }
+    if ((n.opType === 'Identity' || n.opType === 'Dropout') && w.isConstant(n.inputs[0]!)) {
+      w.constants.set(n.outputs[0]!, w.constant(n.inputs[0]!)!);
+      continue;
+    }
+    if (!n.domain && NCHW_OPS.has(n.opType)) {
+      throw new UnsupportedError(`NCHW ${n.opType} in a Keras model`, `${nodeLabel(n)}: the graph is channels-first; convert() runs the layout pass first (toChannelsLast)`);
+    }
     const key = n.domain ? `${n.domain}.${n.opType}` : n.opType;
     const row = GRAPH_TO_KERAS[key];
     if (!row) unsupported(n);

@@ -1,7 +1,7 @@
 // TensorFlow checkpoints: a tensor bundle (V2: `<prefix>.index` + `<prefix>.data-*`), named by
 // its prefix, its .index, or its folder's `checkpoint` file. V1 checkpoints (one SaveSlices
 // table per shard, TF < 0.12) are recognised and refused.
-import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import { FormatError, NnportError, UnsupportedError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { ModelFileSet, ReadOptions, WeightsModel } from '../model.js';
 import { bundleTensor, readBundleIndex, shardName, type Bundle } from './bundle.js';
@@ -19,13 +19,22 @@ export interface SiblingFiles {
 export function siblingFiles(options: ReadOptions): SiblingFiles {
   const file = options.fileName ?? '<bytes>';
   const files: ModelFileSet | undefined = options.files;
-  if (files) return { file, read: (n) => files.read(n), list: () => files.list() };
   const sib = options.readSibling;
+  // a companion that cannot be read is a typed error naming it, whatever the file source threw
+  const guarded = async (n: string, read: (n: string) => Promise<Uint8Array>) => {
+    try {
+      return await read(n);
+    } catch (e) {
+      if (e instanceof NnportError) throw e;
+      throw new FormatError(`cannot read its companion file '${n}': ${e instanceof Error ? e.message : String(e)}`, { file }, { cause: e });
+    }
+  };
+  if (files) return { file, read: (n) => guarded(n, (x) => files.read(x)), list: () => files.list() };
   return {
     file,
     read: async (n) => {
       if (!sib) throw new FormatError(`needs its companion file '${n}', and only the bytes of one file were given`, { file });
-      return sib(n);
+      return guarded(n, sib);
     },
   };
 }

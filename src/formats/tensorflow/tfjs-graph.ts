@@ -35,8 +35,15 @@ function dataType(v: unknown, where: string, file: string): number {
   throw new FormatError(`${where}: unknown dtype ${JSON.stringify(v)}`, { file });
 }
 
-// atob: in Node and browsers alike (no Buffer)
-const b64 = (s: unknown): Uint8Array => (typeof s === 'string' ? Uint8Array.from(atob(s), (c) => c.charCodeAt(0)) : new Uint8Array(0));
+// atob: in Node and browsers alike (no Buffer); its DOMException becomes a FormatError
+const b64 = (s: unknown, file: string): Uint8Array => {
+  if (typeof s !== 'string') return new Uint8Array(0);
+  try {
+    return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  } catch {
+    throw new FormatError(`invalid base64 string ${JSON.stringify(s.slice(0, 32))} in the graph`, { file });
+  }
+};
 const int = (v: unknown): number => (typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : 0);
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -50,14 +57,14 @@ function tensorJson(v: unknown, where: string, file: string): tensorflow.TensorP
   return {
     dtype: dataType(o.dtype ?? 'DT_FLOAT', where, file),
     tensor_shape: shapeJson(o.tensorShape),
-    tensor_content: b64(o.tensorContent),
+    tensor_content: b64(o.tensorContent, file),
     float_val: arr(o.floatVal).map(Number),
     double_val: arr(o.doubleVal).map(Number),
     int_val: arr(o.intVal).map(int),
     int64_val: arr(o.int64Val).map(int),
     bool_val: arr(o.boolVal).map(Boolean),
     half_val: arr(o.halfVal).map(int),
-    string_val: arr(o.stringVal).map(b64),
+    string_val: arr(o.stringVal).map((x) => b64(x, file)),
   };
 }
 
@@ -67,7 +74,7 @@ function attrJson(v: unknown, where: string, file: string): AttrValue {
     const l = (o.list ?? {}) as Json;
     return {
       list: {
-        s: arr(l.s).map(b64),
+        s: arr(l.s).map((x) => b64(x, file)),
         i: arr(l.i).map(int),
         f: arr(l.f).map(Number),
         b: arr(l.b).map(Boolean),
@@ -77,7 +84,7 @@ function attrJson(v: unknown, where: string, file: string): AttrValue {
       },
     };
   }
-  if (o.s !== undefined) return { s: b64(o.s) };
+  if (o.s !== undefined) return { s: b64(o.s, file) };
   if (o.i !== undefined) return { i: int(o.i) };
   if (o.f !== undefined) return { f: Number(o.f) };
   if (o.b !== undefined) return { b: !!o.b };

@@ -378,9 +378,17 @@ const pad: Converter = (n, c) => {
   }
   const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
   const q = c.info(x).quant;
-  // a quantized PAD fills with the zero point: that is 0.0, the only value PAD writes
-  if (value && q && value.toNumbers()[0] !== q.zeroPoint[0]) throw new UnsupportedError('quantized Pad with a value other than zero in a TFLite file', `node '${n.name}'`);
-  if (value && value.toNumbers()[0] !== 0 && !q) {
+  if (value && q) {
+    // quantized: PAD fills with the zero point (0.0); any other value is PADV2 with it on the tensor's grid
+    const v = value.toNumbers()[0]!;
+    const raw = value.dtype === 'float32' ? Math.min(127, Math.max(-128, Math.round(v / q.scale[0]!) + q.zeroPoint[0]!)) : v;
+    if (raw !== q.zeroPoint[0]) {
+      const info = c.info(x);
+      const padValue = c.addConstant(`${y}_pad_value`, Tensor.scalar(info.dtype, raw), { scale: [q.scale[0]!], zeroPoint: [q.zeroPoint[0]!] });
+      c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, padValue], outputs: [y] });
+      return;
+    }
+  } else if (value && value.toNumbers()[0] !== 0) {
     c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2]!)], outputs: [y] });
     return;
   }

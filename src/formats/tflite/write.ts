@@ -14,8 +14,10 @@ import { GraphError, UnsupportedError } from '../../ir/errors.js';
 import { constantValue, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
+import { castFloat } from '../../wasm/half.js';
 import { foldConstants } from '../../passes/fold-constants.js';
 import { toChannelsLast } from '../../passes/layout.js';
+import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { Buffer as FbBuffer } from '../generated/tflite/buffer.js';
@@ -41,6 +43,8 @@ export interface TfliteWriteOptions {
   largeModelThreshold?: number;
   /** keep NCHW inputs/outputs (a TRANSPOSE at each) when the layout pass runs */
   keepNchwIo?: boolean;
+  /** post-training quantization (float16, dynamic, int8 with calibration samples in the written model's input layout) */
+  quantize?: QuantizeOptions;
 }
 
 export interface TfliteQuantParams {
@@ -108,6 +112,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const evaluate = await createNodeEvaluator();
   g = fold(g, evaluate);
   if (needsLayout(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
+  g = foldBatchNorm(g);
   // Constant nodes that folding left (their outputs are read by nothing foldable) become constants
   const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
   if (constants.length) {
@@ -116,6 +121,58 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
     g = { ...g, nodes: g.nodes.filter((n) => !constants.includes(n)), initializers };
   }
   return g;
+}
+
+/**
+ * A channels-last BatchNormalization right after a conv with constant weights folds into them
+ * (TFLite has no BatchNorm op; its converter folds it the same way): w·k per output channel,
+ * (b - mean)·k + beta with k = gamma / sqrt(var + eps).
+ */
+function foldBatchNorm(g: Graph): Graph {
+  const producer = new Map<string, Node>();
+  const readers = new Map<string, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  }
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const initializers = new Map(g.initializers);
+  const removed = new Set<Node>();
+  const replaced = new Map<Node, Node>();
+  for (const bn of g.nodes) {
+    if (bn.domain !== 'nnport' || bn.opType !== 'BatchNormalization') continue;
+    const conv = producer.get(bn.inputs[0]!);
+    if (!conv || conv.domain !== 'nnport' || conv.opType !== 'Conv' || readers.get(bn.inputs[0]!) !== 1 || outputs.has(bn.inputs[0]!)) continue;
+    const w = initializers.get(conv.inputs[1]!);
+    const params = [1, 2, 3, 4].map((i) => initializers.get(bn.inputs[i]!));
+    if (!w || w.dtype !== 'float32' || params.some((p) => !p || p.dtype !== 'float32')) continue;
+    const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const epsAttr = bn.attrs.epsilon;
+    const eps = epsAttr && epsAttr.type === 'float' ? epsAttr.value : 1e-5;
+    const layoutAttr = conv.attrs.kernel_layout;
+    const ohwi = layoutAttr && layoutAttr.type === 'string' && layoutAttr.value === 'OHWI';
+    const o = ohwi ? w.shape[0]! : w.shape[3]!;
+    if (gamma.length !== o) continue;
+    const k = Float32Array.from(gamma, (gv, i) => gv / Math.sqrt(variance[i]! + eps));
+    const wd = w.data as Float32Array;
+    const nw = new Float32Array(wd.length);
+    const inner = wd.length / o;
+    for (let i = 0; i < wd.length; i++) nw[i] = wd[i]! * k[ohwi ? Math.floor(i / inner) : i % o]!;
+    const b = conv.inputs[2] ? (initializers.get(conv.inputs[2])?.data as Float32Array | undefined) : undefined;
+    if (conv.inputs[2] && !b) continue;
+    const nb = Float32Array.from(k, (kv, i) => ((b ? b[i]! : 0) - mean[i]!) * kv + beta[i]!);
+    const wName = `${conv.inputs[1]}_bn_folded`;
+    const bName = `${conv.inputs[1]}_bn_bias`;
+    initializers.set(wName, new Tensor('float32', w.shape, nw));
+    initializers.set(bName, Tensor.float32([o], nb));
+    replaced.set(conv, { ...conv, inputs: [conv.inputs[0]!, wName, bName], outputs: [bn.outputs[0]!] });
+    removed.add(bn);
+  }
+  if (!removed.size) return g;
+  const nodes = g.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+  const read = new Set(nodes.flatMap((n) => n.inputs));
+  for (const k of [...initializers.keys()]) if (!read.has(k) && !outputs.has(k)) initializers.delete(k);
+  return { ...g, nodes, initializers };
 }
 
 /**
@@ -135,13 +192,23 @@ function fold(g: Graph, evaluate: Awaited<ReturnType<typeof createNodeEvaluator>
 }
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
-  const g = await prepareForTflite(graph, options);
+  let g = await prepareForTflite(graph, options);
+  if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
   return serializeTflite(g, options);
 }
 
 /** Channels-last, folded graph -> bytes (no passes run). */
-export function serializeTflite(g: Graph, options: TfliteWriteOptions = {}): Uint8Array {
+export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}): Uint8Array {
   const file = options.fileName ?? '<output>';
+  // float16 weights (Cast of a float16 constant): written as TFLite's float16 models are, every
+  // float32 constant stored as float16 behind a DEQUANTIZE
+  const halfCasts = graph.nodes.filter((n) => n.opType === 'Cast' && !n.domain && graph.initializers.get(n.inputs[0]!)?.dtype === 'float16' && attrIntOf(n, 'to') === 1);
+  let g = graph;
+  if (halfCasts.length) {
+    const initializers = new Map(g.initializers);
+    for (const n of halfCasts) initializers.set(n.outputs[0]!, new Tensor('float32', initializers.get(n.inputs[0]!)!.shape, initializers.get(n.inputs[0]!)!.toFloat32()));
+    g = { ...g, nodes: g.nodes.filter((n) => !halfCasts.includes(n)), initializers };
+  }
   const shapes = inferShapes(g).values;
   const tensors = new Map<string, WTensor>();
   const ops: WOp[] = [];
@@ -224,6 +291,7 @@ export function serializeTflite(g: Graph, options: TfliteWriteOptions = {}): Uin
   const outputNames = g.outputs.map((v) => ctx.tensor(v.name));
 
   fuseActivations(ops, new Set(outputNames));
+  if (halfCasts.length) storeAsFloat16(tensors, ops);
   return serialize(tensors, ops, inputNames, outputNames, g, options);
 }
 
@@ -347,6 +415,26 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'])
     for (const o of n.outputs) if (o && !isFloat(o) && !quantOf.has(alias.get(o) ?? o)) quantOf.set(alias.get(o) ?? o, q);
   }
   return { alias, quantOf, skip };
+}
+
+const attrIntOf = (n: Node, name: string): number | undefined => {
+  const a = n.attrs[name];
+  return a && a.type === 'int' ? a.value : undefined;
+};
+
+/** Every float32 weight (rank >= 2; biases stay float32) an op reads becomes float16 and a DEQUANTIZE to it. */
+function storeAsFloat16(tensors: Map<string, WTensor>, ops: WOp[]): void {
+  const read = new Set(ops.flatMap((op) => op.inputs));
+  const dequantize: WOp[] = [];
+  for (const t of [...tensors.values()]) {
+    if (!t.data || t.dtype !== 'float32' || t.data.rank < 2 || !read.has(t.name)) continue;
+    let half = `${t.name}_float16`;
+    for (let i = 1; tensors.has(half); i++) half = `${t.name}_float16_${i}`;
+    tensors.set(half, { name: half, dtype: 'float16', shape: t.shape, data: castFloat(t.data, 'float16') });
+    t.data = undefined;
+    dequantize.push({ code: BuiltinOperator.DEQUANTIZE, inputs: [half], outputs: [t.name] });
+  }
+  ops.unshift(...dequantize);
 }
 
 /** RELU / RELU6 / RELU_N1_TO_1 folded into the op that produces their input when nothing else reads it. */

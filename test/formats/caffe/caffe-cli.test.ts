@@ -37,7 +37,8 @@ describe('nnport CLI on Caffe models', () => {
     expect(alone.code, alone.err).toBe(0);
     expect(alone.out).toMatch(/Caffe model weights/);
     expect(alone.out).toMatch(/conv1\/weight\s+float32\s+\[28, 3, 3, 3\]/);
-    expect(alone.out).toMatch(/prelu1 \(PReLU\)/);
+    expect(alone.out).toMatch(/prelu1\s+PReLU\s+conv1 -> conv1/);
+    expect(pair.out).toMatch(/conv1\s+Convolution\s+data -> conv1\s+num_output=28 kernel_size=3 stride=1\s+\[28x3x3x3\] \[28\]/);
   });
 
   it('runs with --dump: every top by its Caffe name, outputs equal to OpenCV', async () => {
@@ -58,6 +59,14 @@ describe('nnport CLI on Caffe models', () => {
     const res = await s.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
     await s.release();
     for (const [name, want] of ref.outputs) expect(relativeError({ data: res[name]!.data } as never, want), name).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('refuses to convert a prototxt given without its weights', async () => {
+    const onnx = join(tmp, 'no-weights.onnx');
+    const r = await cli('convert', proto, '-o', onnx);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/the Caffe net has no weights \(\d+ blobs, e\.g\. 'conv1\/weight'\): give its \.caffemodel after the prototxt/);
+    expect(existsSync(onnx)).toBe(false);
   });
 
   it('fails with one line naming the file for a truncated caffemodel, writing nothing', async () => {

@@ -23,7 +23,10 @@ const NETS: Record<string, [number[], string]> = {
     layer('max_k3s2', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_size: 3 stride: 2 }') +
       layer('max_k2s2', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }') +
       layer('max_pad', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }') +
-      layer('max_hw', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 2 pad_h: 1 pad_w: 0 }'),
+      layer('max_hw', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 2 pad_h: 1 pad_w: 0 }') +
+      // width 9, k1 s4: ceil gives 3 windows, the last starting at 8; with pad_h set Caffe's
+      // clipping check also runs on the unpadded width (8 < 9: kept)
+      layer('max_clip_w', 'Pooling', ['data'], 'pooling_param { pool: MAX kernel_h: 3 kernel_w: 1 stride_h: 2 stride_w: 4 pad_h: 1 pad_w: 0 }'),
   ],
   'pooling-ave-borders': [
     [1, 3, 6, 8],

@@ -257,6 +257,23 @@ layer { name: "ax" type: "ArgMax" bottom: "data" top: "ax" argmax_param { axis: 
     expect(Array.from(out.get('ax')!.data as Float32Array)).toEqual([0, 1, 1, 0]);
   });
 
+  it("Pooling drops a last window past an unpadded axis once the other axis is padded (Caffe's check; OpenCV checks per axis)", async () => {
+    // width 10, kernel 1, stride 4: ceil gives 4 windows, the last starting at 12 > 9; pad_h = 1
+    const H = 7;
+    const W = 10;
+    const values = Array.from({ length: H * W }, (_, i) => Math.sin(i * 1.7) * 3);
+    const out = await run('layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_h: 3 kernel_w: 1 stride_h: 2 stride_w: 4 pad_h: 1 pad_w: 0 } }', [], [1, 1, H, W], values);
+    const y = out.get('pool')!;
+    expect(y.shape).toEqual([1, 1, 4, 3]);
+    for (let oh = 0; oh < 4; oh++) {
+      for (let ow = 0; ow < 3; ow++) {
+        let m = -Infinity;
+        for (let h = Math.max(0, oh * 2 - 1); h < Math.min(H, oh * 2 + 2); h++) m = Math.max(m, values[h * W + ow * 4]!);
+        expect((y.data as Float32Array)[oh * 3 + ow]).toBeCloseTo(m, 5);
+      }
+    }
+  });
+
   it('Silence consumes a blob: it is no output; Split tops are the same value', async () => {
     const out = await run(
       `layer { name: "split" type: "Split" bottom: "data" top: "a" top: "b" }

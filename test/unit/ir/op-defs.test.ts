@@ -125,3 +125,19 @@ it('src/ir imports nothing outside src/ir', () => {
   expect(files.length).toBeGreaterThan(10);
   expect(outside).toEqual([]);
 });
+
+describe('inspect summary', () => {
+  it('notes ops without shape inference and keeps going', async () => {
+    const { summarize, formatSummary } = await import('../../../src/api/summary.js');
+    const g = graphOf([node('Frobnicate', ['x'], ['y'], {}, 'com.example'), node('Relu', ['y'], ['z'])], [{ name: 'x', dtype: 'float32', shape: [1, 2] }]);
+    const s = summarize({ kind: 'graph', format: 'onnx', graph: g } as never, 'm.onnx');
+    expect(s.values).toEqual([
+      { name: 'x', dtype: 'float32', shape: [1, 2], op: 'input' },
+      { name: 'y', dtype: null, shape: null, op: 'com.example.Frobnicate' },
+      { name: 'z', dtype: 'float32', shape: null, op: 'Relu' }, // the declared output's dtype
+    ]);
+    expect(s.shapeNotes).toEqual(['no shape inference for com.example.Frobnicate']);
+    expect(formatSummary(s)).toMatch(/y\s+com.example.Frobnicate\s+\?\s+\[\?\]/);
+    expect(formatSummary(s)).toMatch(/shapes: no shape inference for com.example.Frobnicate/);
+  });
+});

@@ -95,3 +95,69 @@ describe('layout pass: axes, pads and constants of rewritten ops (onnxruntime-no
     }
   });
 });
+
+describe('layout pass: what it cannot rewrite is kept and reported', () => {
+  it('a MatMul over the width axis between two convs keeps one transpose each way, each reported with the op that needs it', async () => {
+    const w0 = f32([4, 3, 3, 3]);
+    const w1 = f32([5, 4, 1, 1]);
+    const m = f32([8, 8]);
+    const g: Graph = {
+      name: 'kept',
+      nodes: [
+        { name: 'conv0', opType: 'Conv', domain: '', inputs: ['x', 'w0'], outputs: ['c0'], attrs: { pads: ints([1, 1, 1, 1]) } },
+        { name: 'mix', opType: 'MatMul', domain: '', inputs: ['c0', 'm'], outputs: ['mm'], attrs: {} },
+        { name: 'conv1', opType: 'Conv', domain: '', inputs: ['mm', 'w1'], outputs: ['y'], attrs: {} },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 6, 8] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map([
+        ['w0', w0],
+        ['w1', w1],
+        ['m', m],
+      ]),
+      opsets: { '': 17 },
+    };
+    const x = f32([1, 3, 6, 8]);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 6, 8]) })).y!;
+    await session.release();
+    const result = toChannelsLast(g);
+    expect(result.transposes.map((t) => [t.io, t.perm])).toEqual([
+      [false, [0, 3, 1, 2]],
+      [false, [0, 2, 3, 1]],
+    ]);
+    expect(result.transposes[0]!.why).toMatch(/MatMul 'mix'/);
+    expect(result.transposes[1]!.why).toMatch(/Conv 'conv1' needs channels-last input/);
+    expect(explainLayout(result)[0]).toBe('transposes inside the network: 2; at inputs/outputs: 0');
+    const got = (await runGraph(result.graph, { x: permuteTensor(x, channelsLastPerm(4)) })).outputs.get('y')!;
+    expect(relativeError(got, permuteTensor(new Tensor('float32', [...want.dims], want.data as Float32Array), channelsLastPerm(4)))).toBeLessThan(1e-5);
+  });
+});
+
+describe('layout pass: subgraphs', () => {
+  it('an If body reading a value the pass lays out channels-last is refused with the node and value named', () => {
+    const branch = (name: string): Graph => ({
+      name,
+      nodes: [{ name: `${name}_id`, opType: 'Identity', domain: '', inputs: ['c0'], outputs: [`${name}_out`], attrs: {} }],
+      inputs: [],
+      outputs: [{ name: `${name}_out`, dtype: 'float32' }],
+      initializers: new Map(),
+      opsets: { '': 17 },
+    });
+    const g: Graph = {
+      name: 'with-if',
+      nodes: [
+        { name: 'conv0', opType: 'Conv', domain: '', inputs: ['x', 'w0'], outputs: ['c0'], attrs: {} },
+        { name: 'choose', opType: 'If', domain: '', inputs: ['cond'], outputs: ['y'], attrs: { then_branch: { type: 'graph', value: branch('then') }, else_branch: { type: 'graph', value: branch('else') } } },
+      ],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: [1, 3, 6, 8] },
+        { name: 'cond', dtype: 'bool', shape: [] },
+      ],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map([['w0', f32([4, 3, 3, 3])]]),
+      opsets: { '': 17 },
+    };
+    expect(() => toChannelsLast(g)).toThrow(/subgraph of If 'choose' reads 'c0'/);
+  });
+});

@@ -1,0 +1,32 @@
+// What a graph needs before the Keras / TF.js writers: constants folded (with a concrete batch
+// of 1 so that exported shape subgraphs fold into the Reshape targets Keras layers need) and,
+// for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
+// free batch dimension: Keras layers never name it.
+import type { Graph } from '../ir/graph.js';
+import { foldConstants } from '../passes/fold-constants.js';
+import { toChannelsLast, type KeptTranspose } from '../passes/layout.js';
+import { CHANNELS_LAST_OPS } from '../passes/lower-channels-last.js';
+import { createNodeEvaluator } from '../runtime/evaluate.js';
+
+/** True when the graph holds NCHW spatial ops (ONNX Conv, pools, ...) that Keras cannot take as they are. */
+export function isNchwGraph(graph: Graph): boolean {
+  return graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_LAST_OPS.has(n.opType));
+}
+
+export async function prepareForKeras(graph: Graph): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
+  const evaluate = await createNodeEvaluator();
+  // the layout pass sees a free batch dim (else it may fold the batch into a flatten), ...
+  const withBatch = (g: Graph, batch: number | string): Graph => ({ ...g, inputs: g.inputs.map((v) => (v.shape && v.shape.length >= 2 && !g.initializers.has(v.name) ? { ...v, shape: [batch, ...v.shape.slice(1)] } : v)) });
+  let g = foldConstants(withBatch(graph, 'batch'), { evaluate }).graph;
+  let transposes: KeptTranspose[] = [];
+  let notes: string[] = [];
+  if (isNchwGraph(g)) {
+    const r = toChannelsLast(g, { target: 'keras' });
+    g = r.graph;
+    transposes = r.transposes;
+    notes = r.notes;
+  }
+  // ... then a batch of 1 folds what is left of the shape subgraphs into static targets
+  g = foldConstants(withBatch(g, 1), { evaluate }).graph;
+  return { graph: g, transposes, notes };
+}

@@ -1,0 +1,65 @@
+// `convert --quantize ...`: the quantization flags of the TFLite writer, the calibration folder
+// of .npy samples (read lazily, one at a time) and the --report JSON.
+import type { ConvertResult } from '../index.js';
+import { UsageError } from '../ir/errors.js';
+import { readNpy } from '../formats/numpy/index.js';
+import { nodeFsPromises, nodePath } from '../io/files.js';
+import { readModelFileBytes } from '../io/read-file.js';
+import { writeOutputFiles } from '../io/writer.js';
+import type { LayerError, QuantizeOptions } from '../passes/quantize.js';
+import { one, type ParsedArgs } from './args.js';
+
+export const QUANTIZE_ARGS = [
+  { name: 'quantize', value: true },
+  { name: 'calibration', value: true },
+  { name: 'method', value: true },
+  { name: 'percentile', value: true },
+  { name: 'io', value: true },
+  { name: 'report', value: true },
+];
+
+const reports = new WeakMap<ParsedArgs, LayerError[]>();
+
+export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, progress: (s: string) => void, print: (s: string) => void): Promise<QuantizeOptions | undefined> {
+  const mode = one(args, 'quantize');
+  const used = ['calibration', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
+  if (!mode) {
+    if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
+    return undefined;
+  }
+  if (!out.toLowerCase().endsWith('.tflite')) throw new UsageError(`convert: --quantize writes TFLite files; '${out}' is not a .tflite`);
+  if (mode !== 'float16' && mode !== 'dynamic' && mode !== 'int8') throw new UsageError(`convert: --quantize must be float16, dynamic or int8, got '${mode}'`);
+  if (mode !== 'int8' && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 only`);
+  const method = one(args, 'method') ?? 'minmax';
+  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy') throw new UsageError(`convert: --method must be minmax, percentile or entropy, got '${method}'`);
+  const io = one(args, 'io') ?? 'float';
+  if (io !== 'float' && io !== 'int8' && io !== 'uint8') throw new UsageError(`convert: --io must be float, int8 or uint8, got '${io}'`);
+  const pText = one(args, 'percentile');
+  const percentile = pText === undefined ? undefined : Number(pText);
+  if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
+  const options: QuantizeOptions = { mode, method, io, percentile };
+  if (mode !== 'int8') return options;
+  const dir = one(args, 'calibration');
+  if (!dir) throw new UsageError('convert: --quantize int8 needs --calibration DIR (a folder of .npy input samples)');
+  const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
+  if (!names.length) throw new UsageError(`convert: no .npy files in ${dir}`);
+  const files = names.map((f) => nodePath().join(dir, f));
+  options.calibration = (async function* () {
+    for (const f of files) yield [readNpy(await readModelFileBytes(f), f)];
+  })();
+  options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+  options.onNote = (note) => print(`note: ${note}`);
+  if (one(args, 'report')) {
+    options.report = true;
+    options.onReport = (r) => reports.set(args, r);
+  }
+  return options;
+}
+
+export async function writeQuantizeReport(args: ParsedArgs, _result: ConvertResult): Promise<void> {
+  const path = one(args, 'report');
+  if (!path) return;
+  const layers = reports.get(args) ?? [];
+  const json = JSON.stringify({ layers: layers.map((l) => ({ ...l, snrDb: Number.isFinite(l.snrDb) ? l.snrDb : null })) }, null, 2);
+  await writeOutputFiles([[path, new TextEncoder().encode(json + '\n')]]);
+}

@@ -1,0 +1,503 @@
+// Post-training quantization of a channels-last graph, as ONNX QDQ (the TFLite writer turns it
+// into quantized tensors and integer ops):
+//   float16  every float32 constant stored as float16 and cast back (TFLite: DEQUANTIZE);
+//   dynamic  conv / dense weights int8, per output channel, symmetric, narrow range [-127, 127];
+//            activations stay float (TFLite's hybrid kernels);
+//   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
+//            per tensor from calibration ranges (minmax, percentile, entropy), following the
+//            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
+//            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
+//            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
+import { QuantizationError, UnsupportedError } from '../ir/errors.js';
+import { attrInt, attrString, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { runGraph } from '../runtime/executor.js';
+import { histogram, minMax, minMaxPerAxis } from '../wasm/calibrate.js';
+import { castFloat } from '../wasm/half.js';
+import { permuteTensor } from './layout.js';
+import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax } from '../wasm/quantize.js';
+
+export type QuantizeMode = 'float16' | 'dynamic' | 'int8';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+
+export interface QuantizeOptions {
+  mode: QuantizeMode;
+  /** int8: the model's I/O (default float: QUANTIZE/DEQUANTIZE at the edges) */
+  io?: 'float' | 'int8' | 'uint8';
+  /**
+   * int8: input samples, each feeds by input name or tensors in input order, in the layout of
+   * the graph's inputs; a sample in the source's NCHW layout is recognised by its shape and
+   * transposed (onNote says so once)
+   */
+  calibration?: Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
+  /** notes for the user (a transposed calibration layout) */
+  onNote?: (note: string) => void;
+  method?: CalibrationMethod;
+  /** percentile method: the percentile of |x| kept (default 99.99) */
+  percentile?: number;
+  /** int8: measure every quantized value's error on the calibration samples */
+  report?: boolean;
+  /** called after each calibration sample */
+  onProgress?: (done: number) => void;
+  /** receives the per-layer error table when `report` is set */
+  onReport?: (report: LayerError[]) => void;
+}
+
+export interface LayerError {
+  value: string;
+  op: string;
+  maxAbs: number;
+  meanAbs: number;
+  /** signal-to-noise ratio of the quantized value against the float one, dB */
+  snrDb: number;
+}
+
+export interface QuantizeResult {
+  graph: Graph;
+  /** int8 with report: per quantized value, float vs quantized on the calibration set */
+  report?: LayerError[];
+  samples?: number;
+}
+
+const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
+
+/** Output-channel axis of each weight input: conv weights by layout, dense weights by transB. */
+function weightAxis(n: Node): number | undefined {
+  switch (keyOf(n)) {
+    case 'nnport::Conv':
+      return attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? 0 : 3;
+    case 'nnport::ConvTranspose':
+      return attrString(n, 'kernel_layout', 'HWOI') === 'OHWI' ? 0 : 2;
+    case 'Gemm':
+      return attrInt(n, 'transB', 0) === 1 ? 0 : 1;
+    case 'MatMul':
+      return 1;
+    default:
+      return undefined;
+  }
+}
+
+const int = (value: number): Attr => ({ type: 'int', value });
+
+class Names {
+  private readonly used = new Set<string>();
+  constructor(g: Graph) {
+    for (const k of g.initializers.keys()) this.used.add(k);
+    for (const v of g.inputs) this.used.add(v.name);
+    for (const n of g.nodes) for (const o of n.outputs) this.used.add(o);
+  }
+  fresh(base: string): string {
+    let name = base;
+    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
+/** Symmetric int8 weights, per channel along `axis` (undefined: per tensor): (int8 tensor, scales). */
+function quantizeWeights(w: Tensor, axis: number | undefined): { q: Tensor; scales: number[] } {
+  const f = w.dtype === 'float32' ? w : new Tensor('float32', w.shape, w.toFloat32());
+  if (axis === undefined) {
+    const r = minMax(f);
+    const p = scaleZeroPointFromMinMax(r.min, r.max, { dtype: 'int8', symmetric: true, narrowRange: true });
+    return { q: quantizePerTensor(f, p.scale, 0, { dtype: 'int8', rounding: 'half-away', narrowRange: true } as never), scales: [p.scale] };
+  }
+  const { min, max } = minMaxPerAxis(f, axis);
+  const { scales } = scalesZeroPointsFromMinMax(min, max, { dtype: 'int8', symmetric: true, narrowRange: true });
+  const zps = new Array<number>(scales.length).fill(0);
+  return { q: quantizePerAxis(f, axis, scales, zps, { dtype: 'int8', rounding: 'half-away', narrowRange: true } as never), scales: Array.from(scales) };
+}
+
+/** Replace weight initializers of conv/dense nodes by int8 + DequantizeLinear (shared per initializer). */
+function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, hybrid = false): Map<string, number[]> {
+  const done = new Map<string, { name: string; scales: number[] }>();
+  const scalesOf = new Map<string, number[]>();
+  for (const n of g.nodes) {
+    const axis = weightAxis(n);
+    const w = n.inputs[1];
+    if (axis === undefined || !w) continue;
+    const t = inits.get(w);
+    if (!t || (t.dtype !== 'float32' && t.dtype !== 'float16')) continue;
+    if (keyOf(n) === 'MatMul' && t.rank !== 2) continue;
+    // dynamic range: like TFLite's converter, small weights stay float; depthwise convs too
+    // (the interpreter's hybrid DEPTHWISE_CONV_2D loses accuracy on per-channel weights)
+    if (hybrid && (t.size < 1024 || attrInt(n, 'group', 1) > 1)) continue;
+    let hit = done.get(w);
+    if (!hit) {
+      // conv weights per output channel; dense weights per tensor (TFLite's per-channel
+      // FULLY_CONNECTED is recent, and its converter does not emit it by default)
+      const dense = keyOf(n) === 'Gemm' || keyOf(n) === 'MatMul';
+      const { q, scales } = quantizeWeights(t, dense ? undefined : axis);
+      const qName = names.fresh(`${w}_quantized`);
+      const sName = names.fresh(`${w}_scale`);
+      const zName = names.fresh(`${w}_zero_point`);
+      inits.set(qName, q);
+      const shape = scales.length > 1 ? [scales.length] : [];
+      inits.set(sName, Tensor.float32(shape, scales));
+      inits.set(zName, new Tensor('int8', shape, new Int8Array(scales.length)));
+      const out = names.fresh(`${w}_dequantized`);
+      nodes.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(axis) } : {} });
+      done.set(w, (hit = { name: out, scales }));
+    }
+    n.inputs[1] = hit.name;
+    scalesOf.set(hit.name, hit.scales);
+  }
+  return scalesOf;
+}
+
+/** float16 storage: each float32 constant becomes float16 + Cast to float32. */
+function toFloat16(g: Graph): Graph {
+  const names = new Names(g);
+  const inits = new Map(g.initializers);
+  const casts: Node[] = [];
+  const renamed = new Map<string, string>();
+  for (const [name, t] of g.initializers) {
+    if (t.dtype !== 'float32' || t.size < 2) continue;
+    const half = names.fresh(`${name}_float16`);
+    inits.delete(name);
+    inits.set(half, castFloat(t, 'float16'));
+    const out = names.fresh(`${name}_float32`);
+    casts.push({ name: out, opType: 'Cast', domain: '', inputs: [half], outputs: [out], attrs: { to: int(1) } });
+    renamed.set(name, out);
+  }
+  const nodes = g.nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => renamed.get(i) ?? i) }));
+  return { ...g, nodes: [...casts, ...nodes], initializers: inits };
+}
+
+function toDynamic(g: Graph): Graph {
+  const names = new Names(g);
+  const inits = new Map(g.initializers);
+  const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
+  const dq: Node[] = [];
+  quantizeAllWeights({ ...g, nodes }, names, dq, inits, true);
+  // weights no longer read as float are dropped
+  const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
+  for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
+  return { ...g, nodes: [...dq, ...nodes], initializers: inits };
+}
+
+// ---- calibration ----
+
+interface Stats {
+  min: number;
+  max: number;
+  hist?: Uint32Array;
+  histMax?: number;
+}
+
+const HIST_BINS = 2048;
+
+async function calibrate(g: Graph, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions): Promise<{ stats: Map<string, Stats>; count: number; inputs: Map<string, Tensor>[] }> {
+  if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
+  const stats = new Map<string, Stats>();
+  const kept: Map<string, Tensor>[] = [];
+  const observe = (name: string, t: Tensor) => {
+    if (t.dtype !== 'float32' || t.size === 0) return;
+    const r = minMax(t);
+    let s = stats.get(name);
+    if (!s) stats.set(name, (s = { min: r.min, max: r.max }));
+    else {
+      s.min = Math.min(s.min, r.min);
+      s.max = Math.max(s.max, r.max);
+    }
+  };
+  let count = 0;
+  let noted = false;
+  const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));
+  const toFeeds = (sample: Map<string, Tensor> | Tensor[]): Map<string, Tensor> => {
+    const list = Array.isArray(sample) ? sample : inputs.map((v) => sample.get(v.name));
+    if (list.length !== inputs.length || list.some((t) => !t)) throw new QuantizationError(`a calibration sample must give ${inputs.length} input(s): ${inputs.map((v) => v.name).join(', ')}`);
+    return new Map(
+      inputs.map((v, i) => {
+        let t = list[i]!;
+        const want = v.shape?.map((d) => (typeof d === 'number' ? d : null)) ?? [];
+        const fits = (s: readonly number[]) => s.length === want.length && s.every((d, k) => want[k] === null || want[k] === d);
+        if (!fits(t.shape) && t.rank === 4 && fits([t.shape[0]!, t.shape[2]!, t.shape[3]!, t.shape[1]!])) {
+          t = permuteTensor(t, [0, 2, 3, 1]);
+          if (!noted) options?.onNote?.(`calibration samples are NCHW [${list[i]!.shape.join(', ')}]; transposed to the model's NHWC input`);
+          noted = true;
+        }
+        if (!fits(t.shape)) throw new QuantizationError(`calibration sample for '${v.name}' has shape [${t.shape.join(', ')}], the input is [${want.map((d) => d ?? '?').join(', ')}]`);
+        if (t.dtype !== 'float32') t = new Tensor('float32', t.shape, t.toFloat32());
+        return [v.name, t] as [string, Tensor];
+      }),
+    );
+  };
+  for await (const sample of samples as AsyncIterable<Map<string, Tensor> | Tensor[]>) {
+    const feeds = toFeeds(sample);
+    for (const [k, v] of feeds) observe(k, v);
+    await runGraph(g, feeds, { onValue: (name, t) => observe(name, t) });
+    kept.push(feeds);
+    count++;
+    onProgress?.(count);
+  }
+  if (!count) throw new QuantizationError('the calibration set is empty');
+  if (method !== 'minmax') {
+    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping
+    for (const s of stats.values()) {
+      s.histMax = Math.max(-s.min, s.max);
+      s.hist = new Uint32Array(HIST_BINS);
+    }
+    const add = (name: string, t: Tensor) => {
+      const s = stats.get(name);
+      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > 0)) return;
+      const abs = (t.data as Float32Array).map(Math.abs);
+      const h = histogram(abs, HIST_BINS, 0, s.histMax!);
+      for (let i = 0; i < HIST_BINS; i++) s.hist[i]! += h[i]!;
+    };
+    for (const feeds of kept) {
+      for (const [k, v] of feeds) add(k, v);
+      await runGraph(g, feeds, { onValue: add });
+    }
+  }
+  return { stats, count, inputs: kept };
+}
+
+/** The clipping threshold |x| <= t chosen from a histogram. */
+function clipThreshold(s: Stats, method: CalibrationMethod, percentile: number): number {
+  const h = s.hist!;
+  const width = s.histMax! / HIST_BINS;
+  const total = h.reduce((a, b) => a + b, 0);
+  if (!total) return s.histMax!;
+  if (method === 'percentile') {
+    let acc = 0;
+    for (let i = 0; i < HIST_BINS; i++) {
+      acc += h[i]!;
+      if (acc >= (total * percentile) / 100) return (i + 1) * width;
+    }
+    return s.histMax!;
+  }
+  // entropy: the threshold whose 128-level quantized distribution is closest (KL) to the clipped one
+  let best = HIST_BINS;
+  let bestKl = Infinity;
+  for (let i = 128; i <= HIST_BINS; i += 16) {
+    const p = Array.from(h.subarray(0, i), Number);
+    for (let j = i; j < HIST_BINS; j++) p[i - 1]! += h[j]!;
+    const q = new Array<number>(i).fill(0);
+    const per = i / 128;
+    for (let b = 0; b < 128; b++) {
+      const lo = Math.floor(b * per);
+      const hi = Math.floor((b + 1) * per);
+      let sum = 0;
+      let nz = 0;
+      for (let j = lo; j < hi; j++) if (p[j]! > 0) (sum += p[j]!), nz++;
+      for (let j = lo; j < hi; j++) if (p[j]! > 0) q[j] = sum / nz;
+    }
+    let kl = 0;
+    for (let j = 0; j < i; j++) if (p[j]! > 0) kl += (p[j]! / total) * Math.log(p[j]! / (q[j]! || 1e-12));
+    if (kl < bestKl) (bestKl = kl), (best = i);
+  }
+  return best * width;
+}
+
+/** Ops whose int8 output must carry their input's scale and zero point. */
+const SHARED = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax']);
+const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: { scale: 1 / 256, zeroPoint: -128 }, Sigmoid: { scale: 1 / 256, zeroPoint: -128 }, Tanh: { scale: 1 / 128, zeroPoint: 0 } };
+const ACTIVATION = new Set(['Relu', 'Clip']);
+const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
+
+async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  const method = options.method ?? 'minmax';
+  const { stats, count, inputs: samples } = await calibrate(g, options.calibration, method, options.onProgress, options);
+  const names = new Names(g);
+  const inits = new Map(g.initializers);
+  const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
+  const weightDq: Node[] = [];
+  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits);
+
+  const producer = new Map<string, Node>();
+  const consumers = new Map<string, Node[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const params = new Map<string, { scale: number; zeroPoint: number }>();
+  const rangeOf = (v: string) => {
+    const s = stats.get(v);
+    if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
+    if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, { dtype: 'int8' });
+    const t = clipThreshold(s, method, options.percentile ?? 99.99);
+    return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), { dtype: 'int8' });
+  };
+  const order = topologicalOrder({ ...g, nodes: [...weightDq, ...nodes], initializers: inits });
+  const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
+  for (const v of floatInputs) params.set(v.name, rangeOf(v.name));
+  // values to quantize: every float node output, except one feeding only a fused activation
+  for (const n of order) {
+    for (const o of n.outputs) {
+      if (!o || !stats.has(o)) continue;
+      const cs = consumers.get(o) ?? [];
+      // an op followed by its only reader Relu/Clip: TFLite fuses the activation, no tensor between
+      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(keyOf(n)))) continue;
+      const key = keyOf(n);
+      const src = n.inputs[0] && params.get(n.inputs[0]);
+      if (SHARED.has(key) && src) params.set(o, src);
+      else if (FIXED[key]) params.set(o, FIXED[key]!);
+      else params.set(o, rangeOf(o));
+    }
+  }
+
+  // biases: int32 on scale_x · scale_w[c]
+  for (const n of nodes) {
+    const wScales = n.inputs[1] ? weightScales.get(n.inputs[1]) : undefined;
+    const b = n.inputs[2];
+    if (!wScales || !b) continue;
+    const bt = inits.get(b);
+    const x = params.get(n.inputs[0]!);
+    if (!bt || !x) continue;
+    const { q, scales } = quantizeBias(bt.reshape([bt.size]), x.scale, wScales, 'half-away');
+    const qName = names.fresh(`${b}_quantized`);
+    const sName = names.fresh(`${b}_scale`);
+    const zName = names.fresh(`${b}_zero_point`);
+    inits.set(qName, q);
+    inits.set(sName, Tensor.float32([scales.length], scales));
+    inits.set(zName, new Tensor('int32', [scales.length], new Int32Array(scales.length)));
+    const out = names.fresh(`${b}_dequantized`);
+    weightDq.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(0) } : {} });
+    n.inputs[2] = out;
+  }
+
+  // Q -> DQ after every quantized value; graph inputs and outputs keep their names
+  const io = options.io ?? 'float';
+  const qdq: Node[] = [];
+  const inputsOut: ValueInfo[] = g.inputs.map((v) => ({ ...v }));
+  const outputsOut: ValueInfo[] = g.outputs.map((v) => ({ ...v }));
+  const producerRename = new Map<string, string>();
+  const consumerRename = new Map<string, string>();
+  const node = (opType: string, inputs: string[], out: string): void => void qdq.push({ name: out, opType, domain: '', inputs, outputs: [out], attrs: {} });
+  const paramInits = (v: string, p: { scale: number; zeroPoint: number }, dtype: 'int8' | 'uint8'): [string, string] => {
+    const sName = names.fresh(`${v}_${dtype}_scale`);
+    const zName = names.fresh(`${v}_${dtype}_zero_point`);
+    inits.set(sName, Tensor.float32([], [p.scale]));
+    inits.set(zName, dtype === 'int8' ? new Tensor('int8', [], Int8Array.of(p.zeroPoint)) : new Tensor('uint8', [], Uint8Array.of(p.zeroPoint + 128)));
+    return [sName, zName];
+  };
+  for (const [v, p] of params) {
+    const [s8, z8] = paramInits(v, p, 'int8');
+    const inputIndex = floatInputs.some((i) => i.name === v) ? inputsOut.findIndex((i) => i.name === v) : -1;
+    if (inputIndex >= 0) {
+      const dq = names.fresh(`${v}_dequantized`);
+      consumerRename.set(v, dq);
+      if (io === 'int8') {
+        inputsOut[inputIndex] = { ...inputsOut[inputIndex]!, dtype: 'int8' };
+        node('DequantizeLinear', [v, s8, z8], dq);
+        continue;
+      }
+      let src = v;
+      if (io === 'uint8') {
+        inputsOut[inputIndex] = { ...inputsOut[inputIndex]!, dtype: 'uint8' };
+        const [su, zu] = paramInits(v, p, 'uint8');
+        src = names.fresh(`${v}_from_uint8`);
+        node('DequantizeLinear', [v, su, zu], src);
+      }
+      const q = names.fresh(`${v}_quantized`);
+      node('QuantizeLinear', [src, s8, z8], q);
+      node('DequantizeLinear', [q, s8, z8], dq);
+      continue;
+    }
+    const floatName = names.fresh(`${v}_float`);
+    producerRename.set(v, floatName);
+    const outputIndex = outputsOut.findIndex((o) => o.name === v);
+    if (outputIndex < 0 || io === 'float') {
+      const q = names.fresh(`${v}_quantized`);
+      node('QuantizeLinear', [floatName, s8, z8], q);
+      node('DequantizeLinear', [q, s8, z8], v);
+      continue;
+    }
+    // integer output named v; whatever else reads v reads its DequantizeLinear
+    const dq = names.fresh(`${v}_dequantized`);
+    consumerRename.set(v, dq);
+    if (io === 'int8') {
+      outputsOut[outputIndex] = { ...outputsOut[outputIndex]!, dtype: 'int8' };
+      node('QuantizeLinear', [floatName, s8, z8], v);
+      node('DequantizeLinear', [v, s8, z8], dq);
+    } else {
+      outputsOut[outputIndex] = { ...outputsOut[outputIndex]!, dtype: 'uint8' };
+      const q = names.fresh(`${v}_quantized`);
+      node('QuantizeLinear', [floatName, s8, z8], q);
+      node('DequantizeLinear', [q, s8, z8], dq);
+      const [su, zu] = paramInits(v, p, 'uint8');
+      node('QuantizeLinear', [dq, su, zu], v);
+    }
+  }
+  for (const n of nodes) {
+    n.outputs = n.outputs.map((o) => producerRename.get(o) ?? o);
+    n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
+  }
+  for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
+  const result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  // drop float weights nothing reads any more
+  const read = new Set(result.nodes.flatMap((n) => n.inputs));
+  for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
+  const report = options.report ? await measure(g, result, [...params.keys()], samples) : undefined;
+  if (report) options.onReport?.(report);
+  return { graph: result, report, samples: count };
+}
+
+/** Float vs quantized value of every quantized tensor over the samples. */
+async function measure(float: Graph, quant: Graph, values: string[], samples: Map<string, Tensor>[]): Promise<LayerError[]> {
+  const acc = new Map<string, { max: number; sum: number; n: number; sig: number; noise: number }>();
+  const opOf = new Map<string, string>();
+  for (const n of float.nodes) for (const o of n.outputs) opOf.set(o, keyOf(n));
+  const wanted = new Set(values);
+  for (const feeds of samples.slice(0, 16)) {
+    const f = await runGraph(float, feeds, { outputs: values.filter((v) => opOf.has(v) || feeds.has(v)).filter((v) => !feeds.has(v)) });
+    const qFeeds = new Map<string, Tensor>();
+    for (const v of quant.inputs) {
+      const src = feeds.get(v.name);
+      if (src) qFeeds.set(v.name, src);
+    }
+    if (qFeeds.size !== quant.inputs.length) return [];
+    const q = await runGraph(quant, qFeeds, { outputs: [...f.outputs.keys()].filter((v) => wanted.has(v)) });
+    for (const [name, ft] of f.outputs) {
+      const qt = q.outputs.get(name);
+      if (!qt) continue;
+      const a = ft.data as Float32Array;
+      const b = qt.toFloat32();
+      let e = acc.get(name);
+      if (!e) acc.set(name, (e = { max: 0, sum: 0, n: 0, sig: 0, noise: 0 }));
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i]! - b[i]!);
+        if (d > e.max) e.max = d;
+        e.sum += d;
+        e.sig += a[i]! * a[i]!;
+        e.noise += d * d;
+      }
+      e.n += a.length;
+    }
+  }
+  return [...acc].map(([value, e]) => ({ value, op: opOf.get(value) ?? '?', maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: e.noise > 0 ? 10 * Math.log10(e.sig / e.noise) : Infinity }));
+}
+
+/** Quantize a channels-last graph (the TFLite writer's prepared graph). */
+export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  switch (options.mode) {
+    case 'float16':
+      return { graph: toFloat16(g) };
+    case 'dynamic':
+      return { graph: toDynamic(g) };
+    case 'int8':
+      return toInt8(g, options);
+    default:
+      throw new UnsupportedError(`quantization mode '${String(options.mode)}'`, 'use float16, dynamic or int8');
+  }
+}
+
+/** Signal-to-noise ratio of `got` against `want`, in dB. */
+export function snrDb(want: ArrayLike<number>, got: ArrayLike<number>): number {
+  let sig = 0;
+  let noise = 0;
+  for (let i = 0; i < want.length; i++) {
+    sig += want[i]! * want[i]!;
+    noise += (want[i]! - got[i]!) ** 2;
+  }
+  return noise > 0 ? 10 * Math.log10(sig / noise) : Infinity;
+}
+
+/** Quantize one float32 tensor per tensor (exported for tests of the parameters chosen). */
+export function quantizeTensorInt8(t: Tensor): { q: Tensor; scale: number; zeroPoint: number } {
+  const r = minMax(t);
+  const p = scaleZeroPointFromMinMax(r.min, r.max, { dtype: 'int8' });
+  return { q: quantizePerTensor(t, p.scale, p.zeroPoint, { dtype: 'int8', rounding: 'half-away' }), ...p };
+}
