@@ -82,6 +82,7 @@ for (const suite of SUITES) {
           return;
         }
         if (result.kind === 'fail') expect.fail(result.message);
+        expect(result.kind).toBe('pass');
       });
     }
   });
