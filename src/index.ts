@@ -1,7 +1,7 @@
 // The public API of nnport: the same functions in Node and in browsers. Functions take
 // bytes (plus a file name for messages); in Node, `loadModelFile` and friends take paths.
 import { registerAllFormats } from './formats/all.js';
-import { missingCaffeWeights } from './formats/caffe/index.js';
+import { requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
@@ -89,6 +89,7 @@ export async function inspect(model: LoadedModel, fileName = '<model>'): Promise
 function graphOf(model: LoadedModel | Graph): Graph {
   if ('kind' in model) {
     if (model.kind !== 'graph') throw new UsageError(`a ${model.format} file holds weights only, not a graph that can be run`);
+    requireCaffeWeights(model);
     return model.graph;
   }
   return model;
@@ -113,9 +114,7 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
-  // A deploy prototxt read alone has its weights as graph inputs: converting that is a mistake.
-  const unfilled = model.kind === 'graph' && model.format === 'caffe-prototxt' ? missingCaffeWeights(model.graph) : [];
-  if (unfilled.length) throw new UsageError(`the Caffe net has no weights (${unfilled.length} blobs, e.g. '${unfilled[0]!.name}'): give its .caffemodel after the prototxt`);
+  requireCaffeWeights(model);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
@@ -137,7 +136,10 @@ export async function transplantWeights(
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
   const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
   // layout fixes and casts run on the inline WASM kernels unless the caller brings others (a worker pool)
-  const { graph, report } = await transplantPass(weights, target.graph, { ...options, kernels: options.kernels ?? inlineKernels });
+  // Keras / TF.js layers targets hold channels-last kernels: PyTorch / ONNX weights are re-laid per layer
+  const keras = (f: string) => f === 'keras-h5' || f === 'keras-v3' || f === 'tfjs';
+  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: keras(source.format) ? ('keras' as const) : ('onnx' as const) };
+  const { graph, report } = await transplantPass(weights, target.graph, { ...conventions, ...options, kernels: options.kernels ?? inlineKernels });
   return { model: { ...target, graph }, report };
 }
 

@@ -25,6 +25,8 @@ export interface OracleTensor {
 export interface TfliteOracle {
   /** Run a .tflite file on the given inputs (in the model's input order); returns every output. */
   run(model: Uint8Array, inputs: ArrayBufferView[]): Promise<OracleTensor[]>;
+  /** Median milliseconds of `runs` infer() calls on one loaded model (after one warm-up). */
+  latency(model: Uint8Array, inputs: ArrayBufferView[], runs: number): Promise<number>;
   /** The model's input tensors as the interpreter sees them (name, dtype, shape). */
   inputs(model: Uint8Array): Promise<Omit<OracleTensor, 'data'>[]>;
   close(): Promise<void>;
@@ -45,7 +47,7 @@ const bytesOf = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffs
 
 // Page side: load a model from /blob/<id>, fill inputs from /blob/<ids>, infer, return outputs
 // as base64 (page.evaluate's JSON would turn typed arrays into objects of numbers).
-const PAGE_RUN = `async ({ model, inputs, infer }) => {
+const PAGE_RUN = `async ({ model, inputs, infer, runs }) => {
   const get = async (id) => (await fetch('/blob/' + id)).arrayBuffer();
   const runner = await tfweb.TFLiteWebModelRunner.create(await get(model), { numThreads: -1 });
   const describe = (t) => ({ name: t.name, dtype: t.dataType, shape: t.shape ? t.shape.split(',').map(Number) : [] });
@@ -61,6 +63,16 @@ const PAGE_RUN = `async ({ model, inputs, infer }) => {
       view.set(src);
     }
     if (!runner.infer()) throw new Error('TFLite infer() failed');
+    if (runs) {
+      const times = [];
+      for (let k = 0; k < runs; k++) {
+        const t0 = performance.now();
+        runner.infer();
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      return times[Math.floor(times.length / 2)];
+    }
     return runner.getOutputs().map((t) => {
       const d = t.data();
       const u = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
@@ -116,10 +128,10 @@ export async function startTfliteOracle(): Promise<TfliteOracle> {
     blobs.set(id, b);
     return id;
   };
-  const call = async (model: Uint8Array, inputs: ArrayBufferView[], infer: boolean) => {
+  const call = async (model: Uint8Array, inputs: ArrayBufferView[], infer: boolean, runs = 0) => {
     const ids = [put(bytesOf(model)), ...inputs.map((x) => put(bytesOf(x)))];
     try {
-      return (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify({ model: ids[0], inputs: ids.slice(1), infer })})`)) as Array<Omit<OracleTensor, 'data'> & { b64?: string }>;
+      return (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify({ model: ids[0], inputs: ids.slice(1), infer, runs })})`)) as Array<Omit<OracleTensor, 'data'> & { b64?: string }>;
     } catch (e) {
       const lines = log.splice(0).filter((l) => !/^(INFO|Initialized)/.test(l));
       if (lines.length && e instanceof Error) e.message += `\n  interpreter log: ${lines.join('\n  ')}`;
@@ -142,6 +154,9 @@ export async function startTfliteOracle(): Promise<TfliteOracle> {
     },
     async inputs(model) {
       return call(model, [], false);
+    },
+    async latency(model, inputs, runs) {
+      return (await call(model, inputs, true, runs)) as unknown as number;
     },
     async close() {
       await browser.close();

@@ -8,6 +8,7 @@ import { checkOutputFolder, checkOutputPath, writeOutputFile } from '../../io/wr
 import { writeNpy } from '../../formats/numpy/index.js';
 import { one, parseArgs } from '../args.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
+import { requireCaffeWeights } from '../../formats/caffe/index.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 
@@ -71,6 +72,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   progress.update(`reading ${file}`);
   const model = await loadModelFiles(args.positional, { key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'run'), fuseScale: args.flags.has('fuse-scale') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
+  requireCaffeWeights(model);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);
   const feedFiles = resolveFeeds(args.values.get('input') ?? [], inputNames);

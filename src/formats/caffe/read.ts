@@ -21,6 +21,12 @@ export function missingCaffeWeights(graph: Graph): ValueInfo[] {
   return graph.inputs.filter((v) => v.doc?.startsWith(WEIGHTS_DOC));
 }
 
+/** A deploy prototxt read alone has its weights as graph inputs: running or converting it is a mistake. */
+export function requireCaffeWeights(model: LoadedModel): void {
+  const unfilled = model.kind === 'graph' && model.format === 'caffe-prototxt' ? missingCaffeWeights(model.graph) : [];
+  if (unfilled.length) throw new UsageError(`the Caffe net has no weights (${unfilled.length} blobs, e.g. '${unfilled[0]!.name}'): give its .caffemodel after the prototxt`);
+}
+
 /** Layer types the graph builder handles itself (they declare, alias or drop blobs). */
 const STRUCTURAL = new Set(['Input', 'Split', 'Silence']);
 

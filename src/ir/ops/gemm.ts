@@ -31,7 +31,7 @@ export const gemmDefs = {
       const bs = b.shape ?? [null, null];
       const [M, Ka] = ctx.attrs.transA ? [as[1]!, as[0]!] : [as[0]!, as[1]!];
       const [Kb, N] = ctx.attrs.transB ? [bs[1]!, bs[0]!] : [bs[0]!, bs[1]!];
-      mergeDim(Ka, Kb, `Gemm inner dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+      mergeDim(Ka, Kb, () => `Gemm inner dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
       return [{ dtype: a.dtype ?? b.dtype, shape: [M, N] }];
     },
   }),
@@ -49,7 +49,7 @@ export const gemmDefs = {
       // numpy: a 1-D A is a row [1, K], a 1-D B a column [K, 1]; the added dimension is dropped after.
       const as: Dim[] = a.shape.length === 1 ? [1, a.shape[0]!] : a.shape;
       const bs: Dim[] = b.shape.length === 1 ? [b.shape[0]!, 1] : b.shape;
-      mergeDim(as[as.length - 1]!, bs[bs.length - 2]!, `MatMul inner dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+      mergeDim(as[as.length - 1]!, bs[bs.length - 2]!, () => `MatMul inner dimensions of ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
       const batch = broadcastDims([as.slice(0, -2), bs.slice(0, -2)], 'MatMul')!;
       return [{ dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [as[as.length - 2]!]), ...(b.shape.length === 1 ? [] : [bs[bs.length - 1]!])] }];
     },

@@ -120,9 +120,9 @@ export function dimSum(dims: readonly Dim[]): Dim {
 }
 
 /** Two dims that must be the same size: the more specific one, or a ShapeError when both are numbers and differ. */
-export function mergeDim(a: Dim, b: Dim, what: string): Dim {
+export function mergeDim(a: Dim, b: Dim, what: string | (() => string)): Dim {
   if (typeof a === 'number' && typeof b === 'number') {
-    if (a !== b) throw new ShapeError(`${what}: ${a} and ${b} differ`);
+    if (a !== b) throw new ShapeError(`${typeof what === 'string' ? what : what()}: ${a} and ${b} differ`);
     return a;
   }
   if (typeof a === 'number') return a;
@@ -177,7 +177,8 @@ export const MAX_DATA = 64;
 
 /** The elements of a small numeric rank-0/1 tensor as data (int64 beyond 2^53 clamps, as Slice's INT64_MAX ends need). */
 export function tensorData(t: Tensor): Dim[] | undefined {
-  if (t.rank > 1 || t.size > MAX_DATA || t.dtype === 'string') return undefined;
+  // decided from the shape: a weight's data is not touched (nor a device tensor's downloaded)
+  if (t.shape.length > 1 || (t.shape.length === 1 && t.shape[0]! > MAX_DATA) || t.dtype === 'string' || !t.onHost) return undefined;
   const d = t.data as ArrayLike<number | bigint>;
   if (typeof d[0] === 'bigint') {
     return Array.from(d as ArrayLike<bigint>, (v) => (v > 9007199254740991n ? Number.MAX_SAFE_INTEGER : v < -9007199254740991n ? -Number.MAX_SAFE_INTEGER : Number(v)));

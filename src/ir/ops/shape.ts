@@ -264,7 +264,7 @@ export const shapeDefs = {
       for (const v of ranked) if (v.shape!.length !== r) throw new ShapeError(`Concat inputs ${fmtShape(ranked[0]!.shape)} and ${fmtShape(v.shape)} differ in rank`);
       const shape = ranked[0]!.shape!.map((_, i) => {
         if (i === axis) return ranked.length === xs.length ? dimSum(xs.map((v) => v.shape![i]!)) : null;
-        return ranked.reduce<Dim>((acc, v) => mergeDim(acc, v.shape![i]!, `Concat inputs ${fmtShape(ranked[0]!.shape)} and ${fmtShape(v.shape)} outside axis ${axis}`), null);
+        return ranked.reduce<Dim>((acc, v) => mergeDim(acc, v.shape![i]!, () => `Concat inputs ${fmtShape(ranked[0]!.shape)} and ${fmtShape(v.shape)} outside axis ${axis}`), null);
       });
       const data = r === 1 && xs.every((v) => v.data) ? small(xs.flatMap((v) => v.data!)) : undefined;
       return [{ dtype, shape, data }];

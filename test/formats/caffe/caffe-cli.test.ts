@@ -61,7 +61,10 @@ describe('nnport CLI on Caffe models', () => {
     for (const [name, want] of ref.outputs) expect(relativeError({ data: res[name]!.data } as never, want), name).toBeLessThanOrEqual(1e-4);
   });
 
-  it('refuses to convert a prototxt given without its weights', async () => {
+  it('refuses to run or convert a prototxt given without its weights', async () => {
+    const ran = await cli('run', proto, '--input', x, '-o', join(tmp, 'never'));
+    expect(ran.code).toBe(1);
+    expect(ran.err).toMatch(/the Caffe net has no weights/);
     const onnx = join(tmp, 'no-weights.onnx');
     const r = await cli('convert', proto, '-o', onnx);
     expect(r.code).toBe(1);

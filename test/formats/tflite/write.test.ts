@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModel } from '../../../src/formats/registry.js';
+import { convert } from '../../../src/index.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
@@ -79,6 +80,28 @@ describe('TFLite writer: ONNX fixtures -> .tflite, run by the interpreter, equal
       // outputs of rank 4 come back channels-last
       const wantData = want.rank === 4 ? permuteTensor(want, [0, 2, 3, 1]).data : want.data;
       expect(maxAbsDiff(got!.data as Float32Array, wantData as Float32Array)).toBeLessThanOrEqual(1e-4);
+    });
+  }
+});
+
+describe('TFLite writer: through Keras (.h5 written by nnport, read back as a channels-last graph with HWIO weights)', () => {
+  for (const name of ['lenet', 'squeezenet1_1']) {
+    it(name, async () => {
+      const dir = fixtureDir(name);
+      const onnx = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
+      const h5 = await convert(onnx, `${name}.h5`);
+      const keras = await readModel(h5.bytes, { fileName: `${name}.h5` });
+      if (keras.kind !== 'graph') throw new Error('not a graph');
+      const x = toNhwc(readNpy(readFileSync(join(dir, 'input.npy'))));
+      const want = readNpy(readFileSync(join(dir, 'output.npy')));
+      const wantData = (want.rank === 4 ? permuteTensor(want, [0, 2, 3, 1]).data : want.data) as Float32Array;
+      const float = await writeTflite(keras.graph, { fileName: `${name}.tflite` });
+      const [got] = await oracle.run(float, [x.data as Float32Array]);
+      expect(maxAbsDiff(got!.data as Float32Array, wantData)).toBeLessThanOrEqual(1e-4);
+      const dynamic = await writeTflite(keras.graph, { quantize: { mode: 'dynamic' } });
+      const [dyn] = await oracle.run(dynamic, [x.data as Float32Array]);
+      const scale = wantData.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect(maxAbsDiff(dyn!.data as Float32Array, wantData) / scale).toBeLessThanOrEqual(5e-2);
     });
   }
 });

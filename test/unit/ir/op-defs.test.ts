@@ -72,6 +72,38 @@ describe('inferShapes', () => {
     expect(g.valueInfo?.find((v) => v.name === 'spec')).toEqual({ name: 'spec', dtype: 'int64', shape: [2] });
   });
 
+  it('keeps symbolic dims through Flatten, Slice, Split, Resize-to-Shape and Transpose', () => {
+    const x = { name: 'x', dtype: 'float32' as const, shape: ['n', 4, 6, 8] as Array<number | string> };
+    const g = graphOf(
+      [
+        node('Flatten', ['x'], ['f'], { axis: int(1) }),
+        node('Slice', ['x', 'st', 'en', 'ax'], ['s']),
+        node('Split', ['x'], ['p0', 'p1'], { axis: int(1), split: ints([1, 3]) }),
+        node('Shape', ['x'], ['shp']),
+        node('Slice', ['shp', 'zero1', 'two1', 'zero1'], ['nc']),
+        node('Concat', ['nc', 'hw'], ['sizes'], { axis: int(0) }),
+        node('Resize', ['x', '', '', 'sizes'], ['r'], { mode: { type: 'string', value: 'linear' } }),
+        node('Transpose', ['r'], ['t'], { perm: ints([0, 2, 3, 1]) }),
+      ],
+      [x],
+      { st: Tensor.int64([2], [0, 1]), en: Tensor.int64([2], [2 ** 62, -1]), ax: Tensor.int64([2], [0, 2]), zero1: Tensor.int64([1], [0]), two1: Tensor.int64([1], [2]), hw: Tensor.int64([2], [12, 16]) },
+      { '': 12 },
+    );
+    const { values } = inferShapes(g);
+    expect(values.get('f')?.shape).toEqual(['n', 192]);
+    expect(values.get('s')?.shape).toEqual(['n', 4, 4, 8]);
+    expect([values.get('p0')?.shape, values.get('p1')?.shape]).toEqual([['n', 1, 6, 8], ['n', 3, 6, 8]]);
+    expect(values.get('sizes')?.data).toEqual(['n', 4, 12, 16]);
+    expect(values.get('t')).toMatchObject({ dtype: 'float32', shape: ['n', 12, 16, 4] });
+  });
+
+  it('keeps what it can when an input has no shape', () => {
+    const g = graphOf([node('Conv', ['x', 'w'], ['y']), node('Relu', ['y'], ['z'])], [{ name: 'x', dtype: 'float32' }], { w: Tensor.zeros('float32', [8, 3, 3, 3]) });
+    const { values } = inferShapes(g);
+    expect(values.get('y')).toEqual({ dtype: 'float32', shape: [null, 8, null, null] });
+    expect(values.get('z')?.shape).toEqual([null, 8, null, null]);
+  });
+
   it('leaves data-dependent dims unknown', () => {
     const g = graphOf([node('NonZero', ['x'], ['i'])], [{ name: 'x', dtype: 'float32', shape: [2, 3] }]);
     expect(inferShapes(g).values.get('i')).toMatchObject({ dtype: 'int64', shape: [2, null] });
