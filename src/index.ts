@@ -136,7 +136,10 @@ export async function transplantWeights(
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
   const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
   // layout fixes and casts run on the inline WASM kernels unless the caller brings others (a worker pool)
-  const { graph, report } = await transplantPass(weights, target.graph, { ...options, kernels: options.kernels ?? inlineKernels });
+  // Keras / TF.js layers targets hold channels-last kernels: PyTorch / ONNX weights are re-laid per layer
+  const keras = (f: string) => f === 'keras-h5' || f === 'keras-v3' || f === 'tfjs';
+  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: keras(source.format) ? ('keras' as const) : ('onnx' as const) };
+  const { graph, report } = await transplantPass(weights, target.graph, { ...conventions, ...options, kernels: options.kernels ?? inlineKernels });
   return { model: { ...target, graph }, report };
 }
 

@@ -1,7 +1,8 @@
 // Padding the NHWC writers can express: Keras / TF / TFLite convolutions and pools know only
 // 'valid' and TF's 'same' (which puts the odd pixel at the end). On a channels-last graph, a
-// Conv / MaxPool / AveragePool whose padding is neither becomes an explicit Pad (zeros; -inf
-// for max pooling) + a 'valid' op, which writers map to ZeroPadding2D + padding='valid'.
+// Conv / AveragePool (counting pads) whose padding is neither becomes an explicit zero Pad + a
+// 'valid' op, which writers map to ZeroPadding2D + padding='valid'. Max pooling's pad value is
+// -inf, which no Keras layer pads with: its pads stay on the op for the writer to judge.
 // Ceil-mode pooling becomes floor mode with the extra end padding made explicit.
 import { attrInt, attrInts, attrString, type Attr, type Graph } from '../ir/graph.js';
 import { forwardAxis, inferShapes, type AutoPad } from '../ir/ops/index.js';
@@ -88,6 +89,14 @@ export function makePaddingExplicit(graph: Graph): ExplicitPaddingResult {
         rw.replaceNode(node, { attrs });
         if (ceil) notes.push(`${node.opType} '${node.name}': ceil_mode made floor mode with end pads [${pe.join(', ')}]`);
       }
+      continue;
+    }
+    if (isMax) {
+      // a -inf Pad has no Keras / TF.js layer: the pads stay on the (floor-mode) op, and each writer
+      // decides (Keras zero-pads an input known to be non-negative, TFLite writes PADV2 or refuses)
+      attrs.pads = ints([...pb, ...pe]);
+      rw.replaceNode(node, { attrs });
+      notes.push(`MaxPool '${node.name}': padding [${pb.join(', ')} | ${pe.join(', ')}] that TF 'same' cannot express stays on the op (its pad value is -inf)${ceil ? '; ceil_mode made floor mode' : ''}`);
       continue;
     }
     // an explicit Pad in NHWC order, then the op with no padding

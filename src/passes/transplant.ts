@@ -7,7 +7,8 @@ import { ShapeError } from '../ir/errors.js';
 import { attrInt, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { TensorKernels } from '../ir/tensor-kernels.js';
-import { applyLayoutChange, depthwiseOihwToKeras, iohwToHwoi, oihwToHwio, transposeDense } from './layout-permutations.js';
+import { applyLayoutChange, depthwiseOihwToKeras, iohwToHwoi, oihwToHwio, reorderDenseRowsNchwToNhwc, transposeDense } from './layout-permutations.js';
+import { inferShapes } from '../ir/ops/index.js';
 import { NameMatcher, splitParamName, type MatchVia, type ParamRole } from './name-mapping.js';
 
 /** The kind of layer a weight belongs to, which decides its layout fix. */
@@ -34,6 +35,8 @@ export const LAYOUT_RULES: Readonly<Record<TargetConvention, Partial<Record<Laye
     // PyTorch ConvTranspose2d is (in, out, kh, kw); Keras Conv2DTranspose is (kh, kw, out, in)
     'conv-transpose': { weight: 'iohwToHwoi' },
     dense: { weight: 'transpose2d' },
+    // Keras Dense is read as MatMul with its kernel (in, out): PyTorch's Linear (out, in) transposed
+    'dense-matmul': { weight: 'transpose2d' },
   },
 };
 
@@ -63,6 +66,8 @@ export interface TransplantOptions {
   allowPartial?: boolean;
   /** the target's layout convention (default 'onnx') */
   convention?: TargetConvention;
+  /** the source's layout convention (default 'onnx': PyTorch / ONNX layouts); fixes apply only across conventions */
+  sourceConvention?: TargetConvention;
 }
 
 export interface TransplantMatch {
@@ -74,7 +79,7 @@ export interface TransplantMatch {
   via: MatchVia;
   kind: LayerKind;
   shape: number[];
-  layout?: LayoutFix | 'reshape';
+  layout?: LayoutFix | 'reshape' | 'transpose2d+flatten-rows';
   /** source dtype, when it was converted to the target's */
   convertedFrom?: DType;
 }
@@ -159,6 +164,7 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
     }
   }
   const kinds = layerKinds(target, alias, convention);
+  const flattenedFrom = convention === 'keras' ? denseAfterFlatten(target) : new Map<string, [number, number, number]>();
   const matcher = new NameMatcher([...target.initializers.keys(), ...alias.keys()], options.mapping);
   const initializers = new Map(target.initializers);
   const report: TransplantReport = { matched: [], unmatchedSource: [], unmatchedTarget: [], shapeMismatched: [], skipped: [] };
@@ -177,12 +183,20 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
     const kind = kinds.get(initName) ?? 'other';
     let t: Tensor = tensor;
     let layout: TransplantMatch['layout'];
-    const fix = rules[kind]?.[role];
-    if (fix && !sameShape(t.shape, old.shape)) {
+    const fix = convention === 'keras' && options.sourceConvention === 'keras' ? undefined : rules[kind]?.[role];
+    // Keras layouts differ from PyTorch's even where the shapes agree (a square Dense, a 1x1 conv
+    // with C_in = C_out): across conventions the fix always applies
+    if (fix && (convention === 'keras' || !sameShape(t.shape, old.shape))) {
       const fixed = await applyLayoutFix(options.kernels, t, fix, old.shape);
       if (sameShape(fixed.shape, old.shape)) {
         t = fixed;
         layout = fix;
+        const hwc = flattenedFrom.get(initName);
+        if (hwc && role === 'weight' && t.rank === 2) {
+          // a Dense after a Flatten of (H, W, C) data: PyTorch's rows are in C·H·W order
+          t = await applyLayoutChange(options.kernels, t, reorderDenseRowsNchwToNhwc(t.shape, hwc[2], hwc[0], hwc[1]));
+          layout = 'transpose2d+flatten-rows';
+        }
       }
     }
     if (!sameShape(t.shape, old.shape)) {
@@ -226,6 +240,28 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
     throw new TransplantError(`${report.shapeMismatched.length} tensor(s) do not fit their target: ${list}${report.shapeMismatched.length > 5 ? '; ...' : ''} (use --allow-partial to keep going)`, report);
   }
   return { graph: { ...target, initializers }, report };
+}
+
+/**
+ * Dense kernels (MatMul weights) fed by a Flatten / Reshape of channels-last (N, H, W, C) data
+ * with H·W > 1: their rows follow H·W·C order, PyTorch's Linear after a flatten C·H·W.
+ */
+function denseAfterFlatten(graph: Graph): Map<string, [number, number, number]> {
+  const out = new Map<string, [number, number, number]>();
+  const producer = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  let shapes: ReturnType<typeof inferShapes> | undefined;
+  for (const n of graph.nodes) {
+    if (n.opType !== 'MatMul' || !graph.initializers.has(n.inputs[1]!)) continue;
+    const p = producer.get(n.inputs[0]!);
+    if (!p || (p.opType !== 'Flatten' && p.opType !== 'Reshape')) continue;
+    shapes ??= inferShapes(graph, { onError: 'unknown' });
+    const s = shapes.values.get(p.inputs[0]!)?.shape;
+    if (!s || s.length !== 4 || !s.slice(1).every((d) => typeof d === 'number')) continue;
+    const [h, w, c] = s.slice(1) as number[];
+    if (h! * w! > 1) out.set(n.inputs[1]!, [h!, w!, c!]);
+  }
+  return out;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
