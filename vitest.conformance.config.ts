@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 600_000,
     pool: 'forks',
+    // a test that asserts nothing fails instead of passing silently
+    expect: { requireAssertions: true },
     reporters: ['default'],
   },
 });

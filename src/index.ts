@@ -15,7 +15,8 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
-import { prepareForKeras } from './api/to-keras.js';
+import { isNchwGraph, prepareForKeras } from './api/to-keras.js';
+import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
 export * from './ir/index.js';
@@ -118,7 +119,7 @@ export async function convert(model: LoadedModel, outputName: string, options: O
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
-  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph)).graph };
+  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph, { foldBn: options.foldBn })).graph };
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
   return { bytes, sidecars };
@@ -159,14 +160,36 @@ export async function compare(
   const srcNames = runtimeInputs(graphOf(source)).map((v) => v.name);
   const dstNames = runtimeInputs(graphOf(target)).map((v) => v.name);
   if (srcNames.length !== dstNames.length) throw new UsageError(`the models have ${srcNames.length} and ${dstNames.length} inputs; cannot feed them the same data`);
-  const dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
+  // an NCHW model against a channels-last one (ONNX vs Keras / TF.js): the NHWC side gets the
+  // input transposed, and the NCHW side's 4-D values are transposed before comparing
+  const lastSide = crossLayout(graphOf(source), graphOf(target));
+  const toLast = async (t: Tensor): Promise<Tensor> => (t.rank >= 3 ? inlineKernels.permute(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]) : t);
+  let dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
+  if (lastSide === 'target') dstFeeds = new Map(await Promise.all([...dstFeeds].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor])));
   const b = await run(target, dstFeeds, { keepIntermediates: options.layers });
-  const outputs = pairOutputs(b.outputs, a.outputs).map(([n, x, y]) => diffTensors(n, x, y));
+  const srcOutputs = lastSide === 'target' ? new Map(await Promise.all([...a.outputs].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor]))) : a.outputs;
+  const outputs = pairOutputs(b.outputs, srcOutputs).map(([n, x, y]) => diffTensors(n, x, y));
   if (!options.layers) return { outputs };
   const layers: TensorDiff[] = [];
+  if (lastSide === 'target') {
+    // the Keras writer names each layer after its source node (layerBaseName): match by that name
+    const sg = graphOf(source);
+    for (const n of sg.nodes) {
+      const name = layerNameFrom(layerBaseName(n, (i) => sg.initializers.has(i)));
+      const t = b.values!.get(name);
+      const ref = a.values!.get(n.outputs[0]!);
+      if (t && ref && !b.outputs.has(name)) layers.push(diffTensors(`${name} ~ ${n.outputs[0]}`, t, await toLast(ref)));
+    }
+    return { outputs, layers };
+  }
   for (const [name, t] of b.values!) {
     const ref = a.values!.get(name);
     if (ref && !b.outputs.has(name)) layers.push(diffTensors(name, t, ref));
   }
   return { outputs, layers };
+}
+
+/** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
+function crossLayout(source: Graph, target: Graph): 'target' | undefined {
+  return isNchwGraph(source) && hasChannelsLastOps(target) ? 'target' : undefined;
 }

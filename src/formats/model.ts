@@ -101,6 +101,8 @@ export interface WriteOptions {
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */
   shardSize?: number;
+  /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
+  foldBn?: boolean;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;
 }

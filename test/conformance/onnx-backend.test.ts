@@ -1,7 +1,11 @@
 // The ONNX backend test suite (libonnx-testdata) run through nnport's reference runtime.
 // One test per case; cases whose ops nnport lacks, or that test a feature it does not
 // implement, are skipped and listed by reason in the summary printed at the end.
-import { existsSync } from 'node:fs';
+//
+// expected-pass.txt (committed) lists every case that passes: one of them that fails, is
+// skipped or is missing fails the run, so a regression cannot hide as a skip. After making more
+// cases pass, regenerate it with NNPORT_CONFORMANCE_WRITE=1 npm run test:conformance.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ONNX_OPS } from '../../src/runtime/ops/index.js';
 import { classifyCase, ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, runCase, type Classification, type ConformanceCase } from './harness.js';
@@ -24,6 +28,17 @@ const EXPECTED_FAILURES: Record<string, string> = {
   test_castlike_BFLOAT16_to_FLOAT: "test data feeds 'like' as [1] but the model declares [3, 4]",
   test_castlike_BFLOAT16_to_FLOAT_expanded: "test data feeds 'like' as [1] but the model declares [3, 4]",
 };
+
+const EXPECTED_PASS_FILE = new URL('./expected-pass.txt', import.meta.url);
+const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
+const expectedPass = new Set(
+  WRITE
+    ? []
+    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+);
 
 const present = existsSync(ONNX_TESTDATA);
 const cases: Array<[ConformanceCase, Classification]> = [];
@@ -51,7 +66,8 @@ for (const suite of SUITES) {
       if (cls.kind !== 'run') {
         report.record(id, cls);
         const why = cls.kind === 'unsupported-op' ? `unsupported op ${cls.ops.join(', ')}` : cls.reason;
-        test.skip(`${c.name} [${why}]`, () => {});
+        if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass.txt but skipped: ${why}`));
+        else test.skip(`${c.name} [${why}]`, () => {});
         continue;
       }
       test(c.name, async (ctx) => {
@@ -61,14 +77,26 @@ for (const suite of SUITES) {
         });
         report.record(id, result);
         if (result.kind === 'unsupported-feature') {
+          if (expectedPass.has(id)) expect.fail(`on expected-pass.txt but skipped: ${result.reason}`);
           ctx.skip(result.reason);
           return;
         }
         if (result.kind === 'fail') expect.fail(result.message);
+        expect(result.kind).toBe('pass');
       });
     }
   });
 }
+
+test('every case on expected-pass.txt ran and passed', () => {
+  if (WRITE) {
+    writeFileSync(EXPECTED_PASS_FILE, `# ONNX backend cases that pass (see onnx-backend.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${[...report.passed].sort().join('\n')}\n`);
+    return expect(report.passed.length).toBeGreaterThan(0);
+  }
+  const passed = new Set(report.passed);
+  const lost = [...expectedPass].filter((id) => !passed.has(id));
+  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
+});
 
 afterAll(() => {
   console.log(report.summary('ONNX backend tests'));

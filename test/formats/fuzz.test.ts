@@ -6,7 +6,11 @@
 //
 // A failure names the target, the case number and the mutation; `replay(target, index)` below
 // rebuilds exactly those bytes (every case draws from its own rng(seed)).
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModelFile } from '../../src/index.js';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NnportError, FormatError, Tensor, type LoadedModel } from '../../src/index.js';
@@ -492,6 +496,7 @@ function targeted(kind: Kind, b: Uint8Array, r: () => number): Mutation {
 // ---- running cases ----
 
 interface Failure {
+  bytes?: Uint8Array;
   target: string;
   seed: string;
   index: number;
@@ -529,7 +534,8 @@ async function runCase(t: Target, bytes: Uint8Array): Promise<string | undefined
     count(t, 'ok');
     return undefined;
   } catch (e) {
-    if (process.env.FUZZ_STATS) count(t, `${(e as Error).constructor?.name}: ${String((e as Error).message).replace(/\d+/g, 'N').slice(0, 110)}${(e as Error).message?.includes(t.name) ? '' : ' [NO FILE]'}`);
+    if (!process.env.FUZZ_STATS) count(t, 'refused');
+    else count(t, `${(e as Error).constructor?.name}: ${String((e as Error).message).replace(/\d+/g, 'N').slice(0, 110)}${(e as Error).message?.includes(t.name) ? '' : ' [NO FILE]'}`);
     if (!(e instanceof NnportError)) return `${e instanceof Error ? e.constructor.name : typeof e}: ${e instanceof Error ? e.message : String(e)}`;
     if (e instanceof FormatError && !e.message.includes(t.name)) return `FormatError without the file name: ${e.message}`;
     return undefined;
@@ -548,10 +554,16 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
+/** `npm run fuzz -- --seconds N`: each target runs for its share of N seconds instead of its fixed count. */
+const SECONDS = Number(process.env.NNPORT_FUZZ_SECONDS ?? 0);
+/** targets share the seconds (one row per reader in targets(); keep in step with the list of names below) */
+const TARGET_COUNT = 20;
+
 async function fuzzTarget(t: Target): Promise<Failure[]> {
   const failures: Failure[] = [];
-  const report = (seed: Seed, index: number, desc: string, error: string | undefined) => {
-    if (error !== undefined) failures.push({ target: t.name, seed: seed.name, index, desc, error });
+  const deadline = SECONDS > 0 ? Date.now() + (SECONDS * 1000) / TARGET_COUNT : 0;
+  const report = (seed: Seed, index: number, desc: string, error: string | undefined, bytes?: Uint8Array) => {
+    if (error !== undefined) failures.push({ target: t.name, seed: seed.name, index, desc, error, bytes });
   };
   for (const seed of t.seeds) {
     // the seed itself must read
@@ -563,14 +575,48 @@ async function fuzzTarget(t: Target): Promise<Failure[]> {
       const at = seed.bytes.length <= 2048 ? i : int(rc, seed.bytes.length);
       report(seed, -2, `truncate at ${at}`, await runCase(t, seed.bytes.subarray(0, at)));
     }
-    for (let i = 0; i < t.cases; i++) {
+    const perSeedEnd = deadline ? Date.now() + (deadline - Date.now()) / Math.max(1, t.seeds.length - t.seeds.indexOf(seed)) : 0;
+    for (let i = 0; deadline ? Date.now() < perSeedEnd : i < t.cases; i++) {
       const m = mutationFor(t, seed, i);
-      report(seed, i, m.desc, await runCase(t, m.bytes));
+      report(seed, i, m.desc, await runCase(t, m.bytes), m.bytes);
       sampleMemory(`${t.name} ${seed.name} #${i}: ${m.desc}`);
     }
     sampleMemory(`${t.name} ${seed.name}`);
   }
   return failures;
+}
+
+const allFailures: Failure[] = [];
+const REGRESSIONS = new URL('../fuzz/regressions/', import.meta.url);
+
+/** A failing input becomes test/fuzz/regressions/<target>--<case>.bin, read back by every later run. */
+function saveRegressions(t: Target, failures: Failure[]): void {
+  for (const f of failures.filter((x) => x.bytes).slice(0, 20)) {
+    mkdirSync(REGRESSIONS, { recursive: true });
+    writeFileSync(new URL(`${t.name}--${f.seed.replace(/[^A-Za-z0-9._-]/g, '_')}-${f.index}.bin`, REGRESSIONS), f.bytes!);
+  }
+}
+
+/** test/fuzz/REPORT.md: cases and outcomes per reader, and every failure with how to replay it. */
+function writeReport(): void {
+  const rows = [...stats].map(([name, m]) => {
+    const n = [...m.values()].reduce((a, b) => a + b, 0);
+    return `| ${name} | ${n} | ${m.get('ok') ?? 0} | ${n - (m.get('ok') ?? 0)} | ${allFailures.filter((f) => f.target === name).length} |`;
+  });
+  const text = [
+    '# Fuzzing report',
+    '',
+    `Written by \`npm run fuzz -- --seconds ${SECONDS || '(fixed counts)'}\` on ${new Date().toISOString()}: ${total} cases, peak RSS growth ${(peak.rss / 2 ** 20).toFixed(0)} MiB.`,
+    'A failure is an error that is not an NnportError naming the file, a hang, or a gigabyte of memory; each becomes a regression file under test/fuzz/regressions/.',
+    '',
+    '| reader | cases | read | refused | failures |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    allFailures.length ? '## Failures\n\n' + allFailures.map((f) => `- ${f.target} / ${f.seed} / case ${f.index} (${f.desc}): ${f.error.slice(0, 200)}`).join('\n') : 'No failures.',
+    '',
+  ].join('\n');
+  writeFileSync(new URL('../fuzz/REPORT.md', import.meta.url), text);
 }
 
 function describeFailures(fs: Failure[]): string {
@@ -730,6 +776,7 @@ afterAll(() => {
       console.log(`${name}:\n${[...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${v}  ${k}`).join('\n')}`);
     }
   }
+  if (process.env.NNPORT_FUZZ_REPORT) writeReport();
   console.log(`fuzz: ${total} cases; peak growth rss ${(peak.rss / 2 ** 20).toFixed(0)} MiB, arrayBuffers ${(peak.arrayBuffers / 2 ** 20).toFixed(0)} MiB (${peak.at})`);
 });
 
@@ -737,9 +784,11 @@ describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => 
   const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz.index', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
-    it(name, { timeout: 30_000 }, async () => {
+    it(name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 30_000 }, async () => {
       const t = all.find((x) => x.name === name)!;
       const failures = await fuzzTarget(t);
+      allFailures.push(...failures);
+      saveRegressions(t, failures);
       expect(failures.length, describeFailures(failures)).toBe(0);
       // Coarse: no case may make the process hold a gigabyte more than before the run.
       sampleMemory(name);
@@ -747,4 +796,64 @@ describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => 
       expect(peak.arrayBuffers, `ArrayBuffers grew by ${peak.arrayBuffers} bytes (${peak.at})`).toBeLessThan(GIB);
     });
   }
+});
+
+describe('fuzz regressions: every saved failing input now fails cleanly', () => {
+  it('reads test/fuzz/regressions/*.bin with the target it came from', async () => {
+    let files: string[] = [];
+    try {
+      files = readdirSync(REGRESSIONS).filter((f) => f.endsWith('.bin'));
+    } catch {
+      files = [];
+    }
+    for (const f of files) {
+      const t = all.find((x) => x.name === f.slice(0, f.indexOf('--')));
+      expect(t, `no fuzz target for regression file ${f}`).toBeDefined();
+      expect(await runCase(t!, new Uint8Array(readFileSync(new URL(f, REGRESSIONS))))).toBeUndefined();
+    }
+    expect(files.length).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('fuzzing sidecars from a real folder: symlinks, FIFOs, missing and mutated files', () => {
+  it('an ONNX model with external data, its sidecar replaced in every hostile way', async () => {
+    const { bytes, sidecars } = await externalSeed();
+    const [[dataName, data]] = [...sidecars];
+    const root = mkdtempSync(join(tmpdir(), 'nnport-fuzz-fs-'));
+    const outside = join(root, 'outside.bin');
+    writeFileSync(outside, data!);
+    const r = rng(4242);
+    const variants: Array<[string, (dir: string) => void]> = [
+      ['missing', () => undefined],
+      ['symlink outside', (d) => symlinkSync(outside, join(d, dataName!))],
+      ['symlink to /dev/zero', (d) => symlinkSync('/dev/zero', join(d, dataName!))],
+      ['FIFO', (d) => execFileSync('mkfifo', [join(d, dataName!)])],
+      ['folder', (d) => mkdirSync(join(d, dataName!))],
+      ['symlink loop', (d) => symlinkSync(dataName!, join(d, dataName!))],
+      ['truncated', (d) => writeFileSync(join(d, dataName!), data!.subarray(0, int(r, data!.length)))],
+      ...Array.from({ length: 30 }, (_, i): [string, (d: string) => void] => [`mutated #${i}`, (d) => writeFileSync(join(d, dataName!), generic(data!, rng(i)).bytes)]),
+    ];
+    try {
+      for (const [i, [what, make]] of variants.entries()) {
+        const dir = join(root, `case${i}`);
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'model.onnx'), bytes);
+        make(dir);
+        const t0 = Date.now();
+        let error: unknown;
+        try {
+          await loadModelFile(join(dir, 'model.onnx'));
+        } catch (e) {
+          error = e;
+        }
+        expect(Date.now() - t0, what).toBeLessThan(5000);
+        if (error !== undefined) {
+          expect(error, `${what}: ${String(error)}`).toBeInstanceOf(NnportError);
+          expect(String((error as Error).message), what).toContain('model.onnx');
+        } else expect(what, 'only a harmless mutation may read').toMatch(/mutated|truncated/);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -14,7 +14,9 @@ function bits(t: Tensor): number[] {
   return Array.from(new Uint8Array(t.bytes()));
 }
 
-describe.skipIf(CASES.length === 0)('ONNX backend tests: quantization ops', () => {
+it('the ONNX backend test data (libonnx-testdata) has the quantization cases', () => expect(CASES.length, `none under ${NODE}`).toBeGreaterThan(3));
+
+describe('ONNX backend tests: quantization ops', () => {
   it.each(CASES)('%s', async (name) => {
     const dir = join(NODE, name);
     const graph = await readOnnx(new Uint8Array(readFileSync(join(dir, 'model.onnx'))));

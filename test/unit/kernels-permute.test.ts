@@ -52,7 +52,7 @@ describe('permute kernel vs scalar twin', () => {
       const data = fill(ctor as unknown as { new (n: number): NumericArray }, n, r);
       const want = permuteScalar(data, shape, perm, (m) => new (ctor as unknown as { new (n: number): NumericArray })(m));
       const got = permuteArray(data, shape, perm);
-      if (!bitsEqual(got, want)) throw new Error(`mismatch for shape [${shape}] perm [${perm}] ${ctor.name}`);
+      expect(bitsEqual(got, want), `mismatch for shape [${shape}] perm [${perm}] ${ctor.name}`).toBe(true);
       cases++;
     }
     expect(cases).toBe(600);
@@ -117,7 +117,7 @@ describe('permute kernel vs scalar twin', () => {
       const n = shape.reduce((a, b) => a * b, 1);
       const data = fill(C, n, r);
       const want = permuteScalar(data, shape, perm, (m) => new C(m));
-      if (!bitsEqual(permuteArray(data, shape, perm), want)) throw new Error(`mismatch: shape [${shape}] perm [${perm}]`);
+      expect(bitsEqual(permuteArray(data, shape, perm), want), `mismatch: shape [${shape}] perm [${perm}]`).toBe(true);
       // streamed in slices of the outer axis: the same paths with destination strides of the whole output
       if (!bitsEqual(permuteArray(data, shape, perm, { streamBytes: Math.max(4, (n * 4) >> 2) }), want)) throw new Error(`streamed mismatch: shape [${shape}] perm [${perm}]`);
     }
@@ -137,7 +137,7 @@ describe('permute kernel vs scalar twin', () => {
       const whole = permuteArray(data, shape, perm);
       const chunkBytes = 1 + Math.floor(r() * n * ctor.BYTES_PER_ELEMENT * 0.5);
       const chunked = permuteArray(data, shape, perm, { chunkBytes });
-      if (!bitsEqual(chunked, whole)) throw new Error(`chunked mismatch: shape [${shape}] perm [${perm}] ${ctor.name} chunkBytes ${chunkBytes}`);
+      expect(bitsEqual(chunked, whole), `chunked mismatch: shape [${shape}] perm [${perm}] ${ctor.name} chunkBytes ${chunkBytes}`).toBe(true);
     }
   });
 
@@ -156,7 +156,7 @@ describe('permute kernel vs scalar twin', () => {
       const want = permuteScalar(data, shape, perm, (m) => new C(m));
       const streamBytes = 1 + Math.floor(r() * n * ctor.BYTES_PER_ELEMENT * 0.5);
       const got = permuteArray(data, shape, perm, { streamBytes });
-      if (!bitsEqual(got, want)) throw new Error(`streamed mismatch: shape [${shape}] perm [${perm}] ${ctor.name} streamBytes ${streamBytes}`);
+      expect(bitsEqual(got, want), `streamed mismatch: shape [${shape}] perm [${perm}] ${ctor.name} streamBytes ${streamBytes}`).toBe(true);
     }
   });
 

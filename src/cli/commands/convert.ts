@@ -49,7 +49,7 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize });
+    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn') });
   } finally {
     progress.done();
   }

@@ -44,7 +44,7 @@ const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Gl
 const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxPool:nonneg']);
 
 /** Make a Keras-valid, unique layer name from an IR name. */
-function layerNameFrom(raw: string): string {
+export function layerNameFrom(raw: string): string {
   let n = raw;
   // torch.onnx node names: '/layer1/layer1.0/conv1/Conv' -> 'layer1.0.conv1'
   if (n.startsWith('/')) {
@@ -128,8 +128,13 @@ function unsupported(n: Node, what?: string): never {
 
 /** The base name of a layer: the weight's module path when there is one (layer1.0.conv1.weight), else the node's. */
 function baseName(w: Writer, n: Node): string {
+  return layerBaseName(n, (i) => w.isConstant(i));
+}
+
+/** The name the Keras writer gives the layer of node `n`: its weight's module path, else the node's. */
+export function layerBaseName(n: Node, isConstant: (name: string) => boolean): string {
   for (const i of n.inputs.slice(1)) {
-    if (i && w.isConstant(i)) {
+    if (i && isConstant(i)) {
       const m = /^(.*)[./](weight|bias|kernel|depthwise_kernel|running_mean|moving_mean|gamma|alpha)$/.exec(i);
       if (m && m[1]) return m[1];
     }

@@ -1,13 +1,14 @@
-// Caffe -> Keras .h5 through the layout pass (NCHW -> channels-last) and the Keras writer, run by
+// Caffe -> Keras .h5 through convert() (layout pass NCHW -> channels-last, Keras writer), run by
 // TensorFlow.js against OpenCV dnn's outputs: LeNet's and R-/O-Net's InnerProduct after a
 // spatial blob (the flatten row order), V1 CIFAR-10 with ceil pooling, P-Net's fully
 // convolutional heads.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeKerasH5 } from '../../../src/formats/keras/write.js';
+import { registerAllFormats } from '../../../src/formats/all.js';
+import { convert } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { channelsLastPerm, permuteTensor, toChannelsLast } from '../../../src/passes/layout.js';
+import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
 import { predict, tfjsModelFromH5 } from '../keras/tfjs-oracle.js';
 import { opencvReal, pathFiles, relativeError } from './opencv.js';
@@ -20,19 +21,21 @@ const MODELS: [string, string, string, number[]][] = [
   ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
 ];
 
-describe('Caffe -> Keras .h5, run by TensorFlow.js, vs OpenCV dnn', () => {
+registerAllFormats();
+
+describe('Caffe -> Keras .h5 (convert), run by TensorFlow.js, vs OpenCV dnn', () => {
   for (const [key, proto, weights, shape] of MODELS) {
     it(key, async () => {
       const p = corpusPath(proto);
       const w = corpusPath(weights);
       const ref = opencvReal(key, p, w, shape);
       const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, w), inputShapes: { data: shape } });
-      const nhwc = toChannelsLast(model.graph, { target: 'keras' }).graph;
-      const h5 = await writeKerasH5({ kind: 'graph', format: 'caffe-prototxt', graph: nhwc });
+      // what `nnport convert deploy.prototxt weights.caffemodel -o model.h5` does
+      const { bytes: h5 } = await convert(model, `${key}.h5`);
       const tfModel = await tfjsModelFromH5(h5);
       const outs = predict(tfModel, [permuteTensor(ref.input, channelsLastPerm(4))]);
       expect(outs).toHaveLength(ref.outputs.size);
-      nhwc.outputs.forEach((o, i) => {
+      model.graph.outputs.forEach((o, i) => {
         let got: Tensor = outs[i]!;
         // channels-last outputs back to Caffe's NCHW
         if (got.rank >= 3) got = permuteTensor(got, [0, got.rank - 1, ...Array.from({ length: got.rank - 2 }, (_, j) => j + 1)]);

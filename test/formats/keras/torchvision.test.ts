@@ -120,3 +120,25 @@ describe('torchvision ONNX -> Keras .h5 / TF.js / .keras, run by TensorFlow.js, 
     expect(await top(ours)).toEqual(await top(corpus));
   });
 });
+
+describe('--fold-bn (only on request)', () => {
+  it('seg_head: BatchNormalization layers folded into the convs, TF.js output still PyTorch’s', { timeout: 60_000 }, async () => {
+    const dir = locate('seg_head')!;
+    const model = await loadModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'seg_head.onnx' });
+    const classes = async (bytes: Uint8Array) => {
+      const { file, close } = await openH5(bytes);
+      try {
+        return JSON.parse(String(file.attrs.model_config!.value)).config.layers.map((l: { class_name: string }) => l.class_name) as string[];
+      } finally {
+        close();
+      }
+    };
+    const plain = await convert(model, 'seg.h5');
+    const folded = await convert(model, 'seg.h5', { foldBn: true });
+    expect((await classes(plain.bytes)).filter((c) => c === 'BatchNormalization')).toHaveLength(3);
+    expect((await classes(folded.bytes)).filter((c) => c === 'BatchNormalization')).toHaveLength(0);
+    const x = nhwc(npy(join(dir, 'input.npy')));
+    const y = predict(await tfjsModelFromH5(folded.bytes), [x])[0]!;
+    expect(relError(y, nhwc(npy(join(dir, 'output.npy'))))).toBeLessThan(TOLERANCE);
+  });
+});

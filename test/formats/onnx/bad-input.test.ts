@@ -1,5 +1,6 @@
 // Malformed files: every one is a FormatError (or GraphError when planning) naming the file,
 // never a crash, a hang, or an allocation of what the file merely claims.
+import { corpusPath } from '../../support/corpus.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FormatError, GraphError, UsageError } from '../../../src/ir/errors.js';
@@ -9,8 +10,8 @@ import { rng } from './ort-helpers.js';
 
 const BAD = new URL('../../fixtures/onnx-bad/', import.meta.url);
 const bad = (name: string) => new Uint8Array(readFileSync(new URL(name, BAD)));
-const MNIST = '/work/shared/corpus/onnx/utensor-mlp-torch13-opset9/model.onnx';
-const TENSOR = '/work/shared/corpus/onnx/onnx-backend-maxpool2d/test_data_set_0/input_0.pb';
+const MNIST = corpusPath('onnx/utensor-mlp-torch13-opset9/model.onnx');
+const TENSOR = corpusPath('onnx/onnx-backend-maxpool2d/test_data_set_0/input_0.pb');
 
 async function readError(bytes: Uint8Array, fileName: string, readSibling?: (p: string) => Promise<Uint8Array>): Promise<Error> {
   try {
