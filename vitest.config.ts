@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    globalSetup: ['test/support/global-setup.ts'],
     // a test that asserts nothing fails instead of passing silently
     expect: { requireAssertions: true },
     reporters: ['default'],
