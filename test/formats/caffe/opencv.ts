@@ -1,6 +1,7 @@
 // OpenCV dnn (cv2.dnn.readNetFromCaffe) reference outputs for Caffe models, made by
 // scripts/fixtures/caffe_opencv.py and cached under .fixtures-cache/caffe/<key>/.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Graph } from '../../../src/ir/graph.js';
@@ -23,6 +24,21 @@ export interface OpenCvReference {
   layers?: Map<string, Tensor>;
 }
 
+/**
+ * A cached reference is reused only when it was made by the same script from the same inputs:
+ * the stamp hashes the script, the model files and the arguments (a cache made by an older
+ * script or an older slimmed prototxt once failed with wrong blob shapes).
+ */
+function stampOf(parts: (string | Uint8Array)[]): string {
+  const h = createHash('sha256').update(readFileSync(SCRIPT));
+  for (const p of parts) h.update(typeof p === 'string' ? p : Buffer.from(p)).update('\0');
+  return h.digest('hex');
+}
+
+function cached(dir: string, stamp: string): boolean {
+  return existsSync(join(dir, 'meta.json')) && existsSync(join(dir, 'stamp')) && readFileSync(join(dir, 'stamp'), 'utf8') === stamp;
+}
+
 function load(dir: string): OpenCvReference {
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { outputs: Record<string, number[]>; layers?: Record<string, number[]> };
   const outputs = new Map<string, Tensor>();
@@ -35,8 +51,11 @@ function load(dir: string): OpenCvReference {
 /** OpenCV's outputs for a real prototxt + caffemodel on a fixed random input of `shape`. */
 export function opencvReal(key: string, prototxt: string, caffemodel: string, shape: number[], allLayers = false): OpenCvReference {
   const dir = join(CACHE, allLayers ? `${key}-layers` : key);
-  if (!existsSync(join(dir, 'meta.json'))) {
-    execFileSync('/usr/bin/python3', [SCRIPT, 'real', prototxt, caffemodel, dir, '--shape', shape.join(','), ...(allLayers ? ['--all-layers'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['real', prototxt, caffemodel, dir, '--shape', shape.join(','), ...(allLayers ? ['--all-layers'] : [])];
+  const stamp = stampOf([...args, readFileSync(prototxt), readFileSync(caffemodel)]);
+  if (!cached(dir, stamp)) {
+    execFileSync('/usr/bin/python3', [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(join(dir, 'stamp'), stamp);
   }
   return load(dir);
 }
@@ -49,7 +68,8 @@ export function opencvReal(key: string, prototxt: string, caffemodel: string, sh
  */
 export function opencvRandom(key: string, prototxt: string, weightless: Graph, shape: number[]): OpenCvReference {
   const dir = join(CACHE, key);
-  if (!existsSync(join(dir, 'meta.json'))) {
+  const stamp = stampOf([prototxt, readFileSync(prototxt), shape.join(',')]);
+  if (!cached(dir, stamp)) {
     mkdirSync(dir, { recursive: true });
     const spec: { layer: string; kind: string; shapes: number[][] }[] = [];
     for (const v of weightless.inputs) {
@@ -61,6 +81,7 @@ export function opencvRandom(key: string, prototxt: string, weightless: Graph, s
     }
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
     execFileSync('/usr/bin/python3', [SCRIPT, 'random', prototxt, join(dir, 'spec.json'), dir, '--shape', shape.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(join(dir, 'stamp'), stamp);
   }
   return load(dir);
 }
