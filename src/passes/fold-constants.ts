@@ -3,7 +3,7 @@
 // become constants too, so the shape subgraphs of exported models (Shape -> Gather ->
 // Unsqueeze -> Concat -> Reshape) fold away. The computing is injected (`evaluate`, from the
 // runtime's kernels: runtime/evaluate.ts), so this pass never touches WASM itself.
-import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, constantValue, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -95,4 +95,13 @@ export function foldConstants(graph: Graph, options: FoldConstantsOptions): Fold
   if (!folded) return { graph, folded };
   rw.sweep();
   return { graph: rw.toGraph(), folded };
+}
+
+/** Constant nodes that folding left (read by nothing foldable) become initializers, for writers that store constants as buffers. */
+export function constantNodesToInitializers(g: Graph): Graph {
+  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
+  if (!constants.length) return g;
+  const initializers = new Map(g.initializers);
+  for (const n of constants) initializers.set(n.outputs[0]!, constantValue(n));
+  return { ...g, nodes: g.nodes.filter((n) => !constants.includes(n)), initializers };
 }

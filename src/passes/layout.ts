@@ -50,6 +50,14 @@ export interface LayoutResult {
 }
 
 /** Human-readable report of a layout result, one line each. */
+/** ONNX ops whose data layout is NCHW; a graph with any of them in the default domain still needs this pass. */
+const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
+
+/** Whether a graph still has NCHW spatial ops (an ONNX/Caffe/PyTorch graph rather than a channels-last one). */
+export function needsChannelsLast(g: Graph): boolean {
+  return g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_FIRST_OPS.has(n.opType));
+}
+
 export function explainLayout(r: LayoutResult): string[] {
   const inside = r.transposes.filter((t) => !t.io);
   const lines = [`transposes inside the network: ${inside.length}; at inputs/outputs: ${r.transposes.length - inside.length}`];

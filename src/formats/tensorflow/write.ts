@@ -3,11 +3,11 @@
 // nnport ops with HWIO weights, which is TensorFlow's own layout); constants are folded. Each
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, constantValue, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
-import { foldConstants } from '../../passes/fold-constants.js';
-import { toChannelsLast } from '../../passes/layout.js';
+import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { WriteOptions } from '../model.js';
@@ -15,21 +15,14 @@ import { tfDataType } from './data-types.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
 
-const SPATIAL = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
 const utf8 = new TextEncoder();
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
   let g = foldConstants(graph, { evaluate }).graph;
-  if (g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && SPATIAL.has(n.opType))) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
-  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
-  if (constants.length) {
-    const initializers = new Map(g.initializers);
-    for (const n of constants) initializers.set(n.outputs[0]!, constantValue(n));
-    g = { ...g, nodes: g.nodes.filter((n) => !constants.includes(n)), initializers };
-  }
-  return g;
+  if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
+  return constantNodesToInitializers(g);
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });

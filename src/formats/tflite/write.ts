@@ -11,12 +11,12 @@
 import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
-import { constantValue, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
-import { foldConstants } from '../../passes/fold-constants.js';
-import { toChannelsLast } from '../../passes/layout.js';
+import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
@@ -95,12 +95,6 @@ const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
   [BuiltinOperator.RELU_N1_TO_1]: ActivationFunctionType.RELU_N1_TO_1,
 };
 
-/** An NCHW ONNX graph (spatial ops in the default domain) still needs the layout pass. */
-function needsLayout(g: Graph): boolean {
-  const spatial = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
-  return g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && spatial.has(n.opType));
-}
-
 /** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
 export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
   let g = graph;
@@ -111,16 +105,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   }
   const evaluate = await createNodeEvaluator();
   g = fold(g, evaluate);
-  if (needsLayout(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
-  g = foldBatchNorm(g);
-  // Constant nodes that folding left (their outputs are read by nothing foldable) become constants
-  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
-  if (constants.length) {
-    const initializers = new Map(g.initializers);
-    for (const n of constants) initializers.set(n.outputs[0]!, constantValue(n));
-    g = { ...g, nodes: g.nodes.filter((n) => !constants.includes(n)), initializers };
-  }
-  return g;
+  if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
+  return constantNodesToInitializers(foldBatchNorm(g));
 }
 
 /**
