@@ -588,6 +588,7 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Sub: binary(BuiltinOperator.SUB, (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, true)], true),
   Mul: binary(BuiltinOperator.MUL, (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], true),
   Div: binary(BuiltinOperator.DIV, (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)], true),
+  Pow: binary(BuiltinOperator.POW),
   Max: binary(BuiltinOperator.MAXIMUM),
   Min: binary(BuiltinOperator.MINIMUM),
   Concat: concat,

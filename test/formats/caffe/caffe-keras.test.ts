@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { convert } from '../../../src/index.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
@@ -45,4 +46,15 @@ describe('Caffe -> Keras .h5 (convert), run by TensorFlow.js, vs OpenCV dnn', ()
       });
     }, 60_000);
   }
+});
+
+describe('Caffe -> Keras .h5: what stock Keras cannot express is refused by name', () => {
+  it('CIFAR-10 full: its LRN needs a power op, which no stock Keras layer has', async () => {
+    const p = corpusPath('caffe/cifar10-full-v1format/cifar10_full.prototxt');
+    const w = corpusPath('caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel');
+    const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, w), inputShapes: { data: [1, 3, 32, 32] } });
+    const err = await convert(model, 'cifar10-full.h5').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String((err as Error).message)).toMatch(/Pow/);
+  });
 });

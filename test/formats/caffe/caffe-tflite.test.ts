@@ -26,6 +26,8 @@ const MODELS: [string, string, string, number[]][] = [
   ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
   ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
   ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
+  // LRN (WITHIN_CHANNEL) is built from Pad, AveragePool and Pow: TFLite's POW
+  ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
 ];
 
 describe('Caffe -> TFLite, run by the TFLite interpreter, vs OpenCV dnn', () => {
