@@ -813,7 +813,9 @@ export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): Layou
   return { ...out, graph: padded.graph, notes: [...out.notes, ...padded.notes] };
 }
 
-/** Graph inputs from which a spatial op is reached through elementwise ops only. */
+const AXIS_MOVERS = new Set(['Pad', 'Split', 'Slice', 'Concat']);
+
+/** Graph inputs from which a spatial op is reached through elementwise ops and axis movers only. */
 function spatialReach(graph: Graph): Set<string> {
   const consumers = new Map<string, Node[]>();
   for (const n of graph.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -827,7 +829,8 @@ function spatialReach(graph: Graph): Set<string> {
       seen.add(cur);
       for (const n of consumers.get(cur) ?? []) {
         if (SPATIAL.has(n.opType) && n.inputs[0] === cur) out.add(v.name);
-        else if (UNARY.has(n.opType) || ELEMENTWISE.has(n.opType) || n.opType === 'Pad') stack.push(...n.outputs);
+        // ops that only move data along an axis the pass re-lays (MTCNN L-Net splits its input by channel before the convs)
+        else if (UNARY.has(n.opType) || ELEMENTWISE.has(n.opType) || AXIS_MOVERS.has(n.opType)) stack.push(...n.outputs);
       }
     }
   }

@@ -20,6 +20,8 @@ const MODELS: [string, string, string, number[]][] = [
   ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
   ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
   ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
+  // splits its 15-channel input by channel into five branches before any conv
+  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
 ];
 
 registerAllFormats();
