@@ -5,8 +5,7 @@
  * weights as written) on the NHWC input and must match PyTorch's output within 1e-4 of its scale.
  * The fixtures are made by the real-models test's script when missing (same folders).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModel } from '../../../src/index.js';
@@ -15,11 +14,11 @@ import type { Tensor } from '../../../src/ir/tensor.js';
 import { ZipReader } from '../../../src/io/zip.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
-import { REPO_ROOT, corpusPath } from '../../support/corpus.js';
+import { corpusPath } from '../../support/corpus.js';
+import { TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { openH5, predict, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
 
-const MODELS = ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'mobilenet_v2', 'resnet18', 'efficientnet_b0', 'densenet121'];
-const DIRS = [join(REPO_ROOT, 'test/fixtures/models'), join(REPO_ROOT, '.fixtures-cache/models')];
+const MODELS = TORCHVISION_MODELS;
 const TOLERANCE = 1e-4;
 /** TF.js runs these model.json files too; the others' model.json is checked against the .h5 that ran */
 const RUN_TFJS_JSON = new Set(['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0']);
@@ -27,18 +26,11 @@ const RUN_TFJS_JSON = new Set(['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet
  * TF.js on the CPU takes minutes for the four big ImageNet models on the 2-core test machine, so
  * by default they are converted and checked for structure only; NNPORT_TFJS_ALL=1 runs them too.
  */
-const RUN_TFJS_H5 = process.env.NNPORT_TFJS_ALL === '1' ? new Set(MODELS) : RUN_TFJS_JSON;
-
-const locate = (name: string) => DIRS.map((d) => join(d, name)).find((d) => ['model.onnx', 'input.npy', 'output.npy', 'meta.json'].every((f) => existsSync(join(d, f))));
+const RUN_TFJS_H5 = process.env.NNPORT_TFJS_ALL === '1' ? new Set<string>(MODELS) : RUN_TFJS_JSON;
 
 beforeAll(async () => {
-  const missing = MODELS.filter((m) => !locate(m));
-  if (missing.length) {
-    const r = spawnSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/export_torchvision.py'), '--out', DIRS[1]!, '--models', missing.join(',')], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`fixtures ${missing.join(', ')} missing and export_torchvision.py failed: ${r.stderr.slice(-2000)}`);
-  }
   await initKernels();
-}, 30 * 60_000);
+});
 
 const npy = (p: string): Tensor => readNpy(new Uint8Array(readFileSync(p)), p);
 const nhwc = (t: Tensor): Tensor => (t.rank === 4 ? permute(t, [0, 2, 3, 1]) : t);
@@ -55,7 +47,7 @@ async function h5Paths(bytes: Uint8Array): Promise<string[]> {
 
 describe('torchvision ONNX -> Keras .h5 / TF.js / .keras, run by TensorFlow.js, vs PyTorch', () => {
   it.each(MODELS)('%s', { timeout: 600_000 }, async (name) => {
-    const dir = locate(name)!;
+    const dir = torchvisionDir(name);
     const model = await loadModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
     const x = nhwc(npy(join(dir, 'input.npy')));
     const want = nhwc(npy(join(dir, 'output.npy')));
@@ -113,7 +105,7 @@ describe('torchvision ONNX -> Keras .h5 / TF.js / .keras, run by TensorFlow.js, 
 
   it('the Keras 3 archive has the corpus files’ members and top-level groups', async () => {
     const corpus = ZipReader.open(new Uint8Array(readFileSync(corpusPath('keras-v3/mnist-cnn-k310-tfjs-source/Subhadip_Hensh_MNIST_CNN.keras'))));
-    const dir = locate('lenet')!;
+    const dir = torchvisionDir('lenet');
     const ours = ZipReader.open((await convert(await loadModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'lenet.onnx' }), 'lenet.keras')).bytes);
     expect([...ours.entries.keys()]).toEqual([...corpus.entries.keys()]);
     const top = async (z: ZipReader) => (await h5Paths(z.read('model.weights.h5'))).filter((p) => !p.includes('/')).sort();
@@ -123,7 +115,7 @@ describe('torchvision ONNX -> Keras .h5 / TF.js / .keras, run by TensorFlow.js, 
 
 describe('--fold-bn (only on request)', () => {
   it('seg_head: BatchNormalization layers folded into the convs, TF.js output still PyTorch’s', { timeout: 60_000 }, async () => {
-    const dir = locate('seg_head')!;
+    const dir = torchvisionDir('seg_head');
     const model = await loadModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'seg_head.onnx' });
     const classes = async (bytes: Uint8Array) => {
       const { file, close } = await openH5(bytes);

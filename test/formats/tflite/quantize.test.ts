@@ -2,7 +2,7 @@
 // 1e-2 and dynamic-range within 5e-2 (relative to the largest output) of PyTorch's output,
 // full int8 (minmax calibration on random samples) with an output SNR of at least 20 dB against
 // the float model on held-out input, and nnport's integer runtime equal to the interpreter.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../../src/formats/all.js';
@@ -15,9 +15,9 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
-import { REPO_ROOT } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 
 // 32 calibration samples (the issue's 64 give the same ranges within noise and double the time)
 const SAMPLES = 32;
@@ -29,12 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await oracle?.close();
 });
-
-function fixtureDir(name: string): string {
-  const dir = [join(REPO_ROOT, 'test/fixtures/models', name), join(REPO_ROOT, '.fixtures-cache/models', name)].find((d) => existsSync(join(d, 'model.onnx')));
-  if (!dir) throw new Error(`fixture ${name} is missing: /usr/bin/python3 scripts/fixtures/export_torchvision.py --models ${name}`);
-  return dir;
-}
 
 /** Standard-normal NHWC samples (the fixtures' inputs are standard normal too). */
 function samples(shape: number[], count: number, seed: number): Tensor[] {
@@ -62,7 +56,7 @@ describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', 
   const minSnr: Record<string, number> = { resnet18: 20, mobilenet_v2: 14 };
   for (const name of ['resnet18', 'mobilenet_v2']) {
     it(name, { timeout: 400_000 }, async () => {
-      const dir = fixtureDir(name);
+      const dir = torchvisionDir(name);
       const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
       const g = await prepareForTflite((m as { graph: Graph }).graph);
       const input = g.inputs[0]!;

@@ -2,7 +2,7 @@
 // Chromium) and compared with PyTorch's own output for the fixture's input, and converted to
 // JSON by Debian's flatc with the schema (the flatbuffer verifier).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +17,9 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor as TensorClass, type Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT, corpusPath } from '../../support/corpus.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 
 const SCHEMA = join(REPO_ROOT, 'proto/tflite/schema.fbs');
-const FIXTURES = join(REPO_ROOT, 'test/fixtures/models');
-const CACHE = join(REPO_ROOT, '.fixtures-cache/models');
 
 let oracle: TfliteOracle;
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-tflite-'));
@@ -40,12 +39,6 @@ function flatcJson(bytes: Uint8Array, name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(tmp, `${name}.json`), 'utf8')) as Record<string, unknown>;
 }
 
-function fixtureDir(name: string): string {
-  const dir = [join(FIXTURES, name), join(CACHE, name)].find((d) => existsSync(join(d, 'model.onnx')));
-  if (!dir) throw new Error(`fixture ${name} is missing: /usr/bin/python3 scripts/fixtures/export_torchvision.py --models ${name}`);
-  return dir;
-}
-
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -54,7 +47,7 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 async function onnxGraph(name: string): Promise<Graph> {
-  const m = await readModel(new Uint8Array(readFileSync(join(fixtureDir(name), 'model.onnx'))), { fileName: `${name}.onnx` });
+  const m = await readModel(new Uint8Array(readFileSync(join(torchvisionDir(name), 'model.onnx'))), { fileName: `${name}.onnx` });
   if (m.kind !== 'graph') throw new Error('not a graph');
   return m.graph;
 }
@@ -65,7 +58,7 @@ const toNhwc = (t: Tensor): Tensor => (t.rank === 4 ? permuteTensor(t, [0, 2, 3,
 describe('TFLite writer: ONNX fixtures -> .tflite, run by the interpreter, equal to PyTorch', () => {
   for (const name of ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'resnet18', 'mobilenet_v2']) {
     it(name, async () => {
-      const dir = fixtureDir(name);
+      const dir = torchvisionDir(name);
       const bytes = await writeTflite(await onnxGraph(name), { fileName: `${name}.tflite` });
       // flatc's JSON of tens of MB of weights is too big to read back here: the large files are
       // verified by the interpreter loading them (it runs the flatbuffer verifier too)
@@ -87,7 +80,7 @@ describe('TFLite writer: ONNX fixtures -> .tflite, run by the interpreter, equal
 describe('TFLite writer: through Keras (.h5 written by nnport, read back as a channels-last graph with HWIO weights)', () => {
   for (const name of ['lenet', 'squeezenet1_1']) {
     it(name, async () => {
-      const dir = fixtureDir(name);
+      const dir = torchvisionDir(name);
       const onnx = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
       const h5 = await convert(onnx, `${name}.h5`);
       const keras = await readModel(h5.bytes, { fileName: `${name}.h5` });
