@@ -15,6 +15,7 @@ import { topologicalOrder, type Dim, type Graph, type Node } from '../../ir/grap
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
+import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
@@ -106,59 +107,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const evaluate = await createNodeEvaluator();
   g = fold(g, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
-  return constantNodesToInitializers(foldBatchNorm(g));
-}
-
-/**
- * A channels-last BatchNormalization right after a conv with constant weights folds into them
- * (TFLite has no BatchNorm op; its converter folds it the same way): w·k per output channel,
- * (b - mean)·k + beta with k = gamma / sqrt(var + eps).
- */
-function foldBatchNorm(g: Graph): Graph {
-  const producer = new Map<string, Node>();
-  const readers = new Map<string, number>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
-  }
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const initializers = new Map(g.initializers);
-  const removed = new Set<Node>();
-  const replaced = new Map<Node, Node>();
-  for (const bn of g.nodes) {
-    if (bn.domain !== 'nnport' || bn.opType !== 'BatchNormalization') continue;
-    const conv = producer.get(bn.inputs[0]!);
-    if (!conv || conv.domain !== 'nnport' || conv.opType !== 'Conv' || readers.get(bn.inputs[0]!) !== 1 || outputs.has(bn.inputs[0]!)) continue;
-    const w = initializers.get(conv.inputs[1]!);
-    const params = [1, 2, 3, 4].map((i) => initializers.get(bn.inputs[i]!));
-    if (!w || w.dtype !== 'float32' || params.some((p) => !p || p.dtype !== 'float32')) continue;
-    const [gamma, beta, mean, variance] = params.map((p) => p!.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const epsAttr = bn.attrs.epsilon;
-    const eps = epsAttr && epsAttr.type === 'float' ? epsAttr.value : 1e-5;
-    const layoutAttr = conv.attrs.kernel_layout;
-    const ohwi = layoutAttr && layoutAttr.type === 'string' && layoutAttr.value === 'OHWI';
-    const o = ohwi ? w.shape[0]! : w.shape[3]!;
-    if (gamma.length !== o) continue;
-    const k = Float32Array.from(gamma, (gv, i) => gv / Math.sqrt(variance[i]! + eps));
-    const wd = w.data as Float32Array;
-    const nw = new Float32Array(wd.length);
-    const inner = wd.length / o;
-    for (let i = 0; i < wd.length; i++) nw[i] = wd[i]! * k[ohwi ? Math.floor(i / inner) : i % o]!;
-    const b = conv.inputs[2] ? (initializers.get(conv.inputs[2])?.data as Float32Array | undefined) : undefined;
-    if (conv.inputs[2] && !b) continue;
-    const nb = Float32Array.from(k, (kv, i) => ((b ? b[i]! : 0) - mean[i]!) * kv + beta[i]!);
-    const wName = `${conv.inputs[1]}_bn_folded`;
-    const bName = `${conv.inputs[1]}_bn_bias`;
-    initializers.set(wName, new Tensor('float32', w.shape, nw));
-    initializers.set(bName, Tensor.float32([o], nb));
-    replaced.set(conv, { ...conv, inputs: [conv.inputs[0]!, wName, bName], outputs: [bn.outputs[0]!] });
-    removed.add(bn);
-  }
-  if (!removed.size) return g;
-  const nodes = g.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
-  const read = new Set(nodes.flatMap((n) => n.inputs));
-  for (const k of [...initializers.keys()]) if (!read.has(k) && !outputs.has(k)) initializers.delete(k);
-  return { ...g, nodes, initializers };
+  // TFLite has no BatchNorm op; its converter folds BN into the conv before it the same way
+  return constantNodesToInitializers(foldBatchNorm(g).graph);
 }
 
 /**
