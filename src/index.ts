@@ -15,7 +15,8 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
-import { isNchwGraph, prepareForKeras } from './api/to-keras.js';
+import { needsChannelsLast } from './passes/layout.js';
+import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
@@ -191,5 +192,5 @@ export async function compare(
 
 /** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
 function crossLayout(source: Graph, target: Graph): 'target' | undefined {
-  return isNchwGraph(source) && hasChannelsLastOps(target) ? 'target' : undefined;
+  return needsChannelsLast(source) && hasChannelsLastOps(target) ? 'target' : undefined;
 }

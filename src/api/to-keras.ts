@@ -5,14 +5,8 @@
 import type { Graph } from '../ir/graph.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
-import { toChannelsLast, type KeptTranspose } from '../passes/layout.js';
-import { CHANNELS_LAST_OPS } from '../passes/lower-channels-last.js';
+import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
 import { createNodeEvaluator } from '../runtime/evaluate.js';
-
-/** True when the graph holds NCHW spatial ops (ONNX Conv, pools, ...) that Keras cannot take as they are. */
-export function isNchwGraph(graph: Graph): boolean {
-  return graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_LAST_OPS.has(n.opType));
-}
 
 export interface KerasPrepareOptions {
   /** fold a BatchNormalization that directly follows a conv into the conv's kernel and bias (only on request) */
@@ -26,7 +20,7 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
   let g = foldConstants(withBatch(graph, 'batch'), { evaluate }).graph;
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [];
-  if (isNchwGraph(g)) {
+  if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });
     g = r.graph;
     transposes = r.transposes;
