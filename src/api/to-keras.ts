@@ -3,6 +3,7 @@
 // for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
 // free batch dimension: Keras layers never name it.
 import type { Graph } from '../ir/graph.js';
+import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
@@ -11,6 +12,8 @@ import { createNodeEvaluator } from '../runtime/evaluate.js';
 export interface KerasPrepareOptions {
   /** fold a BatchNormalization that directly follows a conv into the conv's kernel and bias (only on request) */
   foldBn?: boolean;
+  /** write grouped convs as plain convs with block-diagonal kernels (what TF.js can run) */
+  expandGroupedConv?: boolean;
 }
 
 export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
@@ -32,6 +35,11 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
     const r = foldBatchNorm(g);
     g = r.graph;
     if (r.folded.length) notes = [...notes, `${r.folded.length} BatchNormalization layer(s) folded into the conv before them (--fold-bn)`];
+  }
+  if (options.expandGroupedConv) {
+    const r = expandGroupedConv(g);
+    g = r.graph;
+    notes = [...notes, ...r.notes];
   }
   return { graph: g, transposes, notes };
 }
