@@ -1,7 +1,7 @@
 // Reading a frozen GraphDef (.pb) into the IR.
 import type { Dim, Graph } from '../../ir/graph.js';
 import type { GraphModel, ReadOptions, WeightsModel } from '../model.js';
-import { convertOrDescribe } from './describe.js';
+import { constTensors, convertOrDescribe } from './describe.js';
 import { decodeGraphDef } from './graph-def.js';
 import { nodeListing } from './listings.js';
 import { candidateOutputs, graphDefToIr } from './to-ir.js';
@@ -24,7 +24,7 @@ export async function readGraphDefModel(bytes: Uint8Array, options: ReadOptions 
         ? inlineFunctions(decoded, { file, roots: options.outputs?.length ? options.outputs : candidateOutputs(decoded.node ?? []) }).graphDef
         : decoded;
       const graph = graphDefToIr(gd, { file, outputs: options.outputs, inputShapes: options.inputShapes, set: options.set, name: baseName(file), shapes });
-      return { kind: 'graph', format: 'tf-graphdef', graph, listings: [nodeListing(gd, shapes)] } satisfies GraphModel;
+      return { kind: 'graph', format: 'tf-graphdef', graph, listings: [nodeListing(gd, shapes)], sourceWeights: constTensors(gd, file, true) } satisfies GraphModel;
     },
     decoded,
     options,
