@@ -7,7 +7,7 @@ import { readCheckpointIndex } from './checkpoint.js';
 import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
 import { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 
-export { readGraphDef } from './read.js';
+export { readGraphDef, readGraphDefFile, type GraphDefReadOptions } from './read.js';
 export { writeGraphDef } from './write.js';
 export { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 export { freezeTensorFlow, type FrozenGraph } from './freeze.js';

@@ -454,9 +454,24 @@ const ROWS: Record<string, Row> = {
   },
 };
 
-/** An IR graph as a frozen GraphDef's bytes. */
-export async function writeGraphDef(graph: Graph, options: WriteOptions = {}): Promise<Uint8Array> {
+/** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
+export const GRAPHDEF_MAX_BYTES = 2 ** 31 - 1;
+
+function tooLarge(bytes: number, limit: number, file: string): UnsupportedError {
+  const gib = (bytes / 2 ** 30).toFixed(2);
+  return new UnsupportedError(
+    `a GraphDef of ${gib} GiB (protobuf caps a message at ${limit} bytes; TensorFlow cannot parse a larger .pb either)`,
+    `'${file}': write .onnx (weights over the limit go to external data), .h5/.keras or safetensors instead, or keep the weights in a TensorFlow checkpoint beside an unfrozen graph`,
+  );
+}
+
+/** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
+export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
   const file = options.fileName ?? '<output>';
+  const limit = options.maxBytes ?? GRAPHDEF_MAX_BYTES;
+  // refused before anything is encoded: the weights alone tell
+  const weights = [...graph.initializers.values()].reduce((n, t) => n + t.byteLength, 0);
+  if (weights > limit) throw tooLarge(weights, limit, file);
   const g = await prepareForGraphDef(graph);
   const missing = new Map<string, string>();
   for (const n of g.nodes) {
@@ -481,5 +496,7 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions = {}): P
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }
   for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
-  return tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
+  const bytes = tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
+  if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);
+  return bytes;
 }
