@@ -22,6 +22,8 @@ ${FUSE_SCALE_HELP}
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
   --quantize MODE         TFLite: float16, dynamic (int8 weights) or int8 (full integer)
   --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
+  --calibration-images DIR  int8: folder of .png/.jpg/.bmp images, resized (bilinear) to the input
+  --mean M[,M,M] --std S[,S,S]  with --calibration-images: input = (pixel 0..255 - M) / S (default 0, 1)
   --method M              int8 calibration: minmax (default), percentile, entropy
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --io float|int8|uint8   int8: the model's input/output type (default float)
