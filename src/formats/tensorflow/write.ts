@@ -373,9 +373,16 @@ function slice(w: Writer, n: Node, out: string): void {
     end[a] = e;
     stride[a] = step;
   });
+  const size = dims.map((_, a) => Math.max(0, end[a]! - begin[a]!));
   if (stride.every((v) => v === 1)) {
-    const size = dims.map((_, a) => Math.max(0, end[a]! - begin[a]!));
     w.add(out, 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T(w.dtype(x)), Index: T('int32') });
+    return;
+  }
+  if (r === 4 && stride[0] === 1 && stride[3] === 1 && stride[1]! > 0 && stride[2]! > 0 && w.dtype(x) === 'float32') {
+    // Every s-th row/column of NHWC data: a contiguous Slice, then a 1x1 MaxPool with that
+    // stride (no arithmetic, so exact); OpenCV's importer runs StridedSlice only with stride 1
+    const crop = begin.some((b, a) => b !== 0 || size[a] !== dims[a]) ? w.add(w.fresh(`${n.name}/crop`), 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T('float32'), Index: T('int32') }) : w.ref(x);
+    w.add(out, 'MaxPool', [crop], { T: T('float32'), ksize: ints([1, 1, 1, 1]), strides: ints(stride), padding: s('VALID'), data_format: s('NHWC') });
     return;
   }
   w.add(out, 'StridedSlice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/end`, end.map((e, a) => (endMask & (1 << a) ? 0 : e))), w.int32(`${n.name}/strides`, stride)], {

@@ -1,6 +1,7 @@
 // GraphDef writer op forms beyond the torchvision fixtures, each a small PyTorch model
 // (scripts/fixtures/tf_writer_ops.py: ConvTranspose, Resize, Softmax over a non-last axis,
-// ceil-mode / padded max pooling over signed values, Clip/LeakyReLU/ELU and a broadcast gate).
+// ceil-mode / padded max pooling over signed values, Clip/LeakyReLU/ELU and a broadcast gate,
+// strided slices, gathers of channels and of rows).
 // Every written .pb is run by an independent NumPy interpreter of the GraphDef
 // (scripts/fixtures/tf_numpy_run.py, decoding the protobuf by hand) and, where OpenCV's
 // importer has the ops, by OpenCV dnn too; both must give PyTorch's output within 1e-4 of its
@@ -85,6 +86,9 @@ const CASES: Record<string, { ops: string[]; opencv: true | string }> = {
   ceil_pool: { ops: ['MirrorPad', 'MaxPool'], opencv: true },
   clips: { ops: ['Minimum', 'Maximum', 'LeakyRelu', 'Elu', 'Mul'], opencv: true },
   pad_max: { ops: ['PadV2', 'MaxPool'], opencv: 'its importer has no PadV2' },
+  // every 2nd row: a Slice and a 1x1 MaxPool of stride 2; channels [3, 0, 1]: a 1x1 Conv2D selection
+  strided: { ops: ['Slice', 'MaxPool', 'Conv2D'], opencv: true },
+  gather_rows: { ops: ['GatherV2'], opencv: 'its importer has no GatherV2' },
 };
 
 describe('GraphDef writer op forms', () => {
