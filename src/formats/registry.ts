@@ -1,4 +1,4 @@
-import { FormatError, GraphError, UnsupportedError } from '../ir/errors.js';
+import { FormatError, GraphError, NnportError, UnsupportedError } from '../ir/errors.js';
 import { validateGraph } from '../ir/validate.js';
 import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
 
@@ -68,15 +68,26 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
   const file = options.fileName ?? '<bytes>';
   const h = detectFormat(bytes, file);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
-  const model = await h.read(bytes, options);
+  let model: LoadedModel;
+  try {
+    model = await h.read(bytes, options);
+  } catch (e) {
+    throw namingFile(e, file);
+  }
   if (model.kind === 'graph') {
     // every reader's graph is checked here, so every command refuses an invalid one alike
     try {
       validateGraph(model.graph);
     } catch (e) {
       if (e instanceof GraphError) throw new GraphError(`${file}: invalid graph: ${e.message}`, { cause: e });
-      throw e;
+      throw namingFile(e, file);
     }
   }
   return model;
+}
+
+/** A typed error from deep inside a reader (a Tensor's rank check, a budget) names the file it came from. */
+function namingFile(e: unknown, file: string): unknown {
+  if (e instanceof NnportError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+  return e;
 }
