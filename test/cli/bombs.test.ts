@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/formats/numpy/index.js';
 import { writeSafetensors } from '../../src/formats/safetensors/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
+import { corpusPath } from '../support/corpus.js';
 import { writeZip } from '../../src/io/zip.js';
 import {
   deflatedNpz,
@@ -160,6 +161,12 @@ describe('readers bound what a small file can make them allocate', () => {
       expectRefused(nnport('inspect', p), /many-\w+\.onnx: decoding the ONNX model \(5000\d+ messages.*over the limit of .*--max-memory/);
     });
   }
+
+  it('a 10 MB TensorFlow GraphDef of five million empty nodes', () => {
+    const head = readFileSync(corpusPath('tf-graphdef/tfrust-addition/model.pb'));
+    const p = file('many-nodes.pb', Buffer.concat([head, Buffer.from(onnxManyEmpty(0x0a, 5_000_000))]));
+    expectRefused(nnport('inspect', p), /many-nodes\.pb: decoding the TensorFlow GraphDef \(5000\d+ messages.*over the limit of .*--max-memory/);
+  });
 
   it('an .npy header of rank one hundred thousand', () => {
     const p = file('rank.npy', npyWithShape(new Array(100_000).fill(1), 4));

@@ -26,10 +26,7 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
       { file },
     );
   }
-  // Only stride-0 (expanded) tensors can be larger than their storage; cap what they may claim.
-  if (numel * es > Math.max(storageBytes.byteLength * 64, 1 << 28)) {
-    throw new FormatError(`tensor '${name}' [${p.shape.join(', ')}] would expand ${storageBytes.byteLength} bytes of storage into ${numel * es} bytes`, { file });
-  }
+  checkExpansion(p, storageBytes.byteLength, file, name);
   if (isContiguous(p.shape, p.stride)) {
     const data = viewAs(p.dtype, storageBytes.subarray(p.offset * es, (p.offset + numel) * es), numel);
     return new Tensor(p.dtype, p.shape, data as TensorData);
@@ -38,6 +35,14 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
   const out = new Uint8Array(numel * es);
   gather(storageBytes, out, es, p.offset, p.shape, p.stride);
   return new Tensor(p.dtype, p.shape, viewAs(p.dtype, out, numel) as TensorData);
+}
+
+/** Only stride-0 (expanded) tensors can be larger than their storage; cap what they may claim. */
+function checkExpansion(p: PendingTensor, storageBytes: number, file: string, name: string): void {
+  const bytes = shapeSize(p.shape) * DTYPES[p.dtype].bytes;
+  if (bytes > Math.max(storageBytes * 64, 1 << 28)) {
+    throw new FormatError(`tensor '${name}' [${p.shape.join(', ')}] would expand ${storageBytes} bytes of storage into ${bytes} bytes`, { file });
+  }
 }
 
 /** Bytes materializeTensor copies for a view (0 when it is a plain window of its storage). */
@@ -149,6 +154,8 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
     counted.add(p);
     const n = gatheredBytes(p);
     if (!n) continue;
+    // the claimed storage size here; materializeTensor checks again against the real bytes
+    checkExpansion(p, (p.storage.view ? p.storage.view.size : p.storage.numel) * (p.storage.dtype ? DTYPES[p.storage.dtype].bytes : 1), file, join(c, k));
     gathered += n;
     views++;
     if (!largest || n > largest[2]) largest = [join(c, k), p, n];
