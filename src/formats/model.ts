@@ -91,6 +91,11 @@ export interface ReadOptions {
   signature?: string;
   /** TensorFlow .meta: the checkpoint whose values fill the variables (prefix, .index or folder) */
   checkpoint?: string;
+  /**
+   * `inspect`: a graph with ops nnport cannot convert is still described (the source's own
+   * nodes and weights, the reason in metadata) instead of refused; conversion never sets it
+   */
+  describeOnly?: boolean;
 }
 
 export interface WriteOptions {

@@ -34,6 +34,7 @@ import { SubGraph } from '../generated/tflite/sub-graph.js';
 import { Tensor as FbTensor } from '../generated/tflite/tensor.js';
 import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
+import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -108,7 +109,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   g = fold(g, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // TFLite has no BatchNorm op; its converter folds BN into the conv before it the same way
-  return constantNodesToInitializers(foldBatchNorm(g).graph);
+  return fuseActivationPatterns(constantNodesToInitializers(foldBatchNorm(g).graph));
 }
 
 /**
