@@ -4,7 +4,7 @@ import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { FormatId, GraphModel, Listing, ReadOptions, WeightsModel } from '../model.js';
-import { convertOrDescribe } from './describe.js';
+import { constTensors, convertOrDescribe } from './describe.js';
 import { outsideListing, signatureListing, variableListing } from './listings.js';
 import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
@@ -150,7 +150,8 @@ async function readFrozen(meta: MetaGraphDef, ckpt: Checkpoint, options: ReadOpt
   return convertOrDescribe(
     async () => {
       const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-      return { kind: 'graph', format, graph: toIr(frozen, options, file, name), listings: metaListings(meta, ckpt, frozen) } satisfies GraphModel;
+      const graph = toIr(frozen, options, file, name);
+      return { kind: 'graph', format, graph, listings: metaListings(meta, ckpt, frozen), sourceWeights: constTensors(frozen.graphDef, file, true) } satisfies GraphModel;
     },
     meta.graph_def ?? {},
     options,
