@@ -3,7 +3,7 @@
 // added to the model's files so the reader can open them).
 import { UsageError } from '../ir/errors.js';
 import type { ReadOptions } from '../formats/model.js';
-import { nodeFs, nodePath } from '../io/files.js';
+import { nodeFs, nodePath, readFileBytes } from '../io/files.js';
 import { one, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const TF_OPTION_SPECS: OptionSpec[] = [
@@ -51,11 +51,9 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
   if (isDir) {
     const statePath = path.join(arg, 'checkpoint');
     let state: string;
-    try {
-      state = fs.readFileSync(statePath, 'utf8');
-    } catch {
-      throw new UsageError(`${command}: --checkpoint ${arg} is a folder without a 'checkpoint' file; give the checkpoint prefix`);
-    }
+    if (!fs.existsSync(statePath)) throw new UsageError(`${command}: --checkpoint ${arg} is a folder without a 'checkpoint' file; give the checkpoint prefix`);
+    // the guarded reader: a FIFO or device named 'checkpoint' is refused, not read forever
+    state = new TextDecoder().decode(readFileBytes(statePath));
     const m = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(state);
     if (!m) throw new UsageError(`${command}: ${statePath} names no model_checkpoint_path`);
     prefix = path.isAbsolute(m[1]!) ? m[1]! : path.join(arg, m[1]!);
@@ -71,4 +69,25 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
   const shards = names.filter((n) => n.startsWith(`${base}.data-`) && /\.data-\d{5}-of-\d{5}$/.test(n)).sort();
   if (!names.includes(`${base}.index`)) throw new UsageError(`${command}: no checkpoint '${prefix}.index'`);
   return { prefix: base, files: [path.join(dir, `${base}.index`), ...shards.map((s) => path.join(dir, s))] };
+}
+
+/**
+ * A weights source given as a TensorFlow checkpoint prefix (`model.ckpt`, no such file but a
+ * `model.ckpt.index`) or a checkpoint folder (a `checkpoint` state file, no SavedModel): its
+ * .index and data shards; any other paths unchanged.
+ */
+export function checkpointSource(paths: readonly string[], command: string): string[] {
+  if (paths.length !== 1) return [...paths];
+  const fs = nodeFs();
+  const path = nodePath();
+  const p = paths[0]!;
+  let kind: 'file' | 'dir' | 'none' = 'none';
+  try {
+    kind = fs.statSync(p).isDirectory() ? 'dir' : 'file';
+  } catch {
+    kind = 'none';
+  }
+  if (kind === 'none' && fs.existsSync(`${p}.index`)) return checkpointFiles(p, command).files;
+  if (kind === 'dir' && fs.existsSync(path.join(p, 'checkpoint')) && !fs.existsSync(path.join(p, 'saved_model.pb'))) return checkpointFiles(p, command).files;
+  return [...paths];
 }
