@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
@@ -47,6 +48,19 @@ function typesOf(bytes: Uint8Array): Set<TensorType> {
   return new Set(Array.from({ length: sg.tensorsLength() }, (_, i) => sg.tensors(i)!.type()));
 }
 
+/** The ops of a .tflite file that read or write a float32 tensor. */
+function floatOps(bytes: Uint8Array): string[] {
+  const model = Model.getRootAsModel(new ByteBuffer(bytes));
+  const sg = model.subgraphs(0)!;
+  const out: string[] = [];
+  for (let i = 0; i < sg.operatorsLength(); i++) {
+    const op = sg.operators(i)!;
+    const ids = [...Array.from({ length: op.inputsLength() }, (_, k) => op.inputs(k)!), ...Array.from({ length: op.outputsLength() }, (_, k) => op.outputs(k)!)];
+    if (ids.some((t) => t >= 0 && sg.tensors(t)!.type() === TensorType.FLOAT32)) out.push(BuiltinOperator[model.operatorCodes(op.opcodeIndex())!.builtinCode()]);
+  }
+  return out;
+}
+
 describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
   const SAMPLES = 16;
   // seg_head ends in an int16 SOFTMAX: TFLite computes it through its exp and 1/(1+x) lookup
@@ -73,6 +87,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       // int16 activations, int8 weights, int64 biases (what TFLite's 16x8 kernels read)
       expect([TensorType.INT16, TensorType.INT8, TensorType.INT64].every((t) => typesOf(wide).has(t))).toBe(true);
       expect(typesOf(int8).has(TensorType.INT16)).toBe(false);
+      expect(floatOps(wide)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
       const snr8 = snrDb(wantF, await run(int8));
       const got = await run(wide);
       const snr16 = snrDb(wantF, got);
@@ -92,6 +107,27 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       expect(worst).toBeLessThanOrEqual(LSB_TOLERANCE[name]! + 1e-3);
     });
   }
+
+  it('the 16x8 op list in one model (conv, depthwise, FC, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, concat, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8', { timeout: 120_000 }, async () => {
+    const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/ops16x8');
+    const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'ops16x8.onnx' });
+    const g = await prepareForTflite((m as { graph: Graph }).graph);
+    const input = g.inputs[0]!;
+    const x = permuteTensor(readNpy(readFileSync(join(dir, 'input.npy'))), [0, 2, 3, 1]);
+    const want = readNpy(readFileSync(join(dir, 'output.npy'))).toFloat32();
+    const calibration = () => samples([1, 8, 8, 3], SAMPLES, 5).map((t) => new Map([[input.name, t]]));
+    const snr: Record<string, number> = {};
+    for (const mode of ['int8', 'int16x8'] as const) {
+      const bytes = serializeTflite((await quantizeGraph(g, { mode, calibration: calibration() })).graph);
+      const [y] = await oracle.run(bytes, [x.data as Float32Array]);
+      snr[mode] = snrDb(want, y!.data as Float32Array);
+      // every op integer: float only at the QUANTIZE in and the DEQUANTIZE out
+      expect(floatOps(bytes)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
+    }
+    console.log(`ops16x8: SNR against PyTorch int8 ${snr.int8!.toFixed(1)} dB, int16x8 ${snr.int16x8!.toFixed(1)} dB`);
+    expect(snr.int16x8).toBeGreaterThanOrEqual(snr.int8!);
+    expect(snr.int16x8).toBeGreaterThanOrEqual(30);
+  });
 
   it('an op without a 16x8 kernel (HardSwish, GELU) is refused, naming it', async () => {
     const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/gelu_erf');
