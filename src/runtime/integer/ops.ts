@@ -392,8 +392,10 @@ const Softmax = defineOp<{ axis: number }>({
     const out = outputParams(inputs, 3, undefined);
     const f = Math.fround;
     const scale = f(-xq.scales[0]!);
-    const table = new Float32Array(512);
-    for (let d = 0; d < 512; d++) table[d] = f(Math.exp(f(scale * d)));
+    // one entry per possible max - x: 0..255 for int8, 0..65535 for int16 inputs
+    const span = x.dtype === 'int16' ? 65536 : 512;
+    const table = new Float32Array(span);
+    for (let d = 0; d < span; d++) table[d] = f(Math.exp(f(scale * d)));
     const last = x.shape[x.rank - 1]!;
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
