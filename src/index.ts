@@ -115,14 +115,36 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
+  const prepared = await prepareForOutput(model, handler.id, options);
+  const sidecars = new Map<string, Uint8Array>();
+  const bytes = await handler.write!(prepared, { ...options, fileName: outputName, sidecars });
+  return { bytes, sidecars };
+}
+
+/** Whether `convertToFile` can write `outputName`'s format straight to disk (Node: Keras .h5). */
+export function canConvertToFile(outputName: string): boolean {
+  return !!formatForOutput(outputName).writeFile;
+}
+
+/**
+ * Node: convert into the file at `path` (the format of `outputName`), each weight written as it
+ * is converted, without the output ever whole in memory. For formats where canConvertToFile
+ * holds; `path` is written as is (the CLI gives a temporary file that it renames into place).
+ */
+export async function convertToFile(model: LoadedModel, outputName: string, path: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<void> {
+  const handler = formatForOutput(outputName);
+  if (!handler.writeFile) throw new UsageError(`${handler.title} output cannot be streamed to a file; use convert`);
+  const prepared = await prepareForOutput(model, handler.id, options);
+  await handler.writeFile(prepared, path, { ...options, fileName: outputName });
+}
+
+async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn'>): Promise<LoadedModel> {
   requireCaffeWeights(model);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
-  if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
+  if (format === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
-  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph, { foldBn: options.foldBn })).graph };
-  const sidecars = new Map<string, Uint8Array>();
-  const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
-  return { bytes, sidecars };
+  if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph, { foldBn: options.foldBn })).graph };
+  return model;
 }
 
 /**
