@@ -11,3 +11,5 @@ export { permute, permuteStrided, setPermuteTuning } from './kernels/permute';
 export { quantizeLinear, quantizePerAxis, dequantizeLinear, dequantizePerAxis } from './kernels/quantize';
 export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat32 } from './kernels/half';
 export { minMax, minMaxPerAxis, histogram } from './kernels/calibrate';
+export { qconv2d, qdepthwise } from './kernels/qconv';
+export { qaddRef, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';

@@ -1,7 +1,9 @@
 // Full-int8 TFLite conversion of mobilenet_v2 (the torchvision fixture) with N calibration
 // samples: wall time and the calibration share, next to N of nnport's own float forward passes;
 // then int8 latency: nnport's integer runtime vs its float runtime vs the TFLite interpreter
-// (tfjs-tflite WASM in headless Chromium, single-threaded) on the same input.
+// (tfjs-tflite WASM in headless Chromium, single-threaded) on the same input. The integer
+// runtime is timed with its WASM SIMD kernels (both requantization modes) and with their
+// TypeScript twins (the scalar reference, what it ran before the WASM kernels).
 // Run: node --import tsx bench/tflite-int8.mjs [--samples 100]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,23 +49,39 @@ const forward = performance.now() - tf0;
 
 const x = sample();
 const floatTimes = [];
+const floatCpu = [];
 for (let k = 0; k < 5; k++) {
   const s = performance.now();
+  const c = process.cpuUsage();
   await runGraph(g, { input: x });
   floatTimes.push(performance.now() - s);
+  const d = process.cpuUsage(c);
+  floatCpu.push((d.user + d.system) / 1000);
 }
 const back = await readTflite(bytes);
 const xq = { [back.inputs[0].name]: x };
-const intTimes = [];
-for (let k = 0; k < 3; k++) {
-  const s = performance.now();
-  await runInteger(back, xq);
-  intTimes.push(performance.now() - s);
-}
+// wall and CPU time (the machine may be shared: CPU time of this process is the steadier figure)
+const timeInteger = async (options, runs) => {
+  const wall = [];
+  const cpu = [];
+  for (let k = 0; k < runs; k++) {
+    const s = performance.now();
+    const c = process.cpuUsage();
+    await runInteger(back, xq, options);
+    wall.push(performance.now() - s);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+  }
+  return { wall: median(wall.slice(1)), cpu: median(cpu.slice(1)) };
+};
+const intWasm = await timeInteger({}, 6);
+const intWasmXnn = await timeInteger({ requantization: 'xnnpack' }, 6);
+const intTs = await timeInteger({ kernels: 'typescript' }, 3);
 const oracle = await startTfliteOracle();
 const interp = await oracle.latency(bytes, [x.data], 10);
 const interpFloat = await oracle.latency(serializeTflite(g), [x.data], 10);
 await oracle.close();
 const ms = (v) => `${v.toFixed(0)} ms`;
 console.log(`| int8 conversion, ${N} samples | ${ms(tEnd - t0)} total | calibration ${ms(calibration)} (${((100 * calibration) / (tEnd - t0)).toFixed(0)} %) | ${N} float forward passes ${ms(forward)} (calibration / passes ${(calibration / forward).toFixed(2)}x) |`);
-console.log(`| mobilenet_v2 latency | nnport float ${ms(median(floatTimes))} | nnport int8 (reference kernels) ${ms(median(intTimes))} | interpreter int8 ${ms(interp)} | interpreter float ${ms(interpFloat)} |`);
+console.log(`| mobilenet_v2 latency | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(intWasm.wall)} (CPU ${ms(intWasm.cpu)}) | nnport int8, WASM kernels, xnnpack requantization ${ms(intWasmXnn.wall)} (CPU ${ms(intWasmXnn.cpu)}) | nnport int8, TypeScript kernels ${ms(intTs.wall)} (CPU ${ms(intTs.cpu)}) | interpreter int8 ${ms(interp)} | interpreter float ${ms(interpFloat)} |`);
+console.log(`load average ${(await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' ')}`);

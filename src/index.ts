@@ -15,7 +15,8 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
-import { isNchwGraph, prepareForKeras } from './api/to-keras.js';
+import { needsChannelsLast } from './passes/layout.js';
+import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
@@ -110,6 +111,8 @@ export interface ConvertResult {
   bytes: Uint8Array;
   /** further files to write next to it (external data, weight shards) */
   sidecars: Map<string, Uint8Array>;
+  /** what the conversion changed that a user should know (Keras / TF.js: layout pass notes and kept transposes, folded BNs, expanded grouped convs) */
+  notes: string[];
 }
 
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
@@ -117,8 +120,8 @@ export async function convert(model: LoadedModel, outputName: string, options: O
   const handler = formatForOutput(outputName);
   const prepared = await prepareForOutput(model, handler.id, options);
   const sidecars = new Map<string, Uint8Array>();
-  const bytes = await handler.write!(prepared, { ...options, fileName: outputName, sidecars });
-  return { bytes, sidecars };
+  const bytes = await handler.write!(prepared.model, { ...options, fileName: outputName, sidecars });
+  return { bytes, sidecars, notes: prepared.notes };
 }
 
 /** Whether `convertToFile` can write `outputName`'s format straight to disk (Node: Keras .h5). */
@@ -131,20 +134,27 @@ export function canConvertToFile(outputName: string): boolean {
  * is converted, without the output ever whole in memory. For formats where canConvertToFile
  * holds; `path` is written as is (the CLI gives a temporary file that it renames into place).
  */
-export async function convertToFile(model: LoadedModel, outputName: string, path: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<void> {
+export async function convertToFile(model: LoadedModel, outputName: string, path: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<{ notes: string[] }> {
   const handler = formatForOutput(outputName);
   if (!handler.writeFile) throw new UsageError(`${handler.title} output cannot be streamed to a file; use convert`);
   const prepared = await prepareForOutput(model, handler.id, options);
-  await handler.writeFile(prepared, path, { ...options, fileName: outputName });
+  await handler.writeFile(prepared.model, path, { ...options, fileName: outputName });
+  return { notes: prepared.notes };
 }
 
-async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn'>): Promise<LoadedModel> {
+async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (format === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
-  if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph, { foldBn: options.foldBn })).graph };
-  return model;
+  const notes: string[] = [];
+  if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') {
+    // TF.js has no kernel for Conv2D(groups): its layers model always gets block-diagonal kernels
+    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: format === 'tfjs' || options.expandGroupedConv });
+    model = { ...model, graph: prepared.graph };
+    notes.push(...prepared.transposes.map((t) => `${t.io ? 'I/O' : 'kept'} transpose '${t.node}' of '${t.value}' perm [${t.perm.join(', ')}]: ${t.why}`), ...prepared.notes);
+  }
+  return { model, notes };
 }
 
 /**
@@ -157,11 +167,13 @@ export async function transplantWeights(
   options: Omit<TransplantOptions, 'kernels'> & { kernels?: TensorKernels } = {},
 ): Promise<{ model: LoadedModel; report: TransplantReport }> {
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
-  const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
+  const weights = source.kind === 'weights' ? source.tensors : (source.sourceWeights ?? source.graph.initializers);
   // layout fixes and casts run on the inline WASM kernels unless the caller brings others (a worker pool)
   // Keras / TF.js layers targets hold channels-last kernels: PyTorch / ONNX weights are re-laid per layer
   const keras = (f: string) => f === 'keras-h5' || f === 'keras-v3' || f === 'tfjs';
-  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: keras(source.format) ? ('keras' as const) : ('onnx' as const) };
+  // TensorFlow stores kernels as Keras does (HWIO convolutions, (in, out) dense kernels)
+  const channelsLastSource = (f: string) => keras(f) || f.startsWith('tf-') || f === 'tfjs-graph';
+  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: channelsLastSource(source.format) ? ('keras' as const) : ('onnx' as const) };
   const { graph, report } = await transplantPass(weights, target.graph, { ...conventions, ...options, kernels: options.kernels ?? inlineKernels });
   return { model: { ...target, graph }, report };
 }
@@ -213,5 +225,5 @@ export async function compare(
 
 /** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
 function crossLayout(source: Graph, target: Graph): 'target' | undefined {
-  return isNchwGraph(source) && hasChannelsLastOps(target) ? 'target' : undefined;
+  return needsChannelsLast(source) && hasChannelsLastOps(target) ? 'target' : undefined;
 }

@@ -1,17 +1,22 @@
 // `convert --quantize ...`: the quantization flags of the TFLite writer, the calibration folder
-// of .npy samples (read lazily, one at a time) and the --report JSON.
+// of .npy samples or of images (read lazily, one at a time) and the --report JSON.
 import type { ConvertResult } from '../index.js';
 import { UsageError } from '../ir/errors.js';
 import { readNpy } from '../formats/numpy/index.js';
 import { nodeFsPromises, nodePath } from '../io/files.js';
 import { readModelFileBytes } from '../io/read-file.js';
 import { writeOutputFiles } from '../io/writer.js';
+import { decodeImage, IMAGE_EXTENSIONS } from '../image/decode.js';
+import { imageToInput } from '../image/input.js';
 import type { LayerError, QuantizeOptions } from '../passes/quantize.js';
 import { one, type ParsedArgs } from './args.js';
 
 export const QUANTIZE_ARGS = [
   { name: 'quantize', value: true },
   { name: 'calibration', value: true },
+  { name: 'calibration-images', value: true },
+  { name: 'mean', value: true },
+  { name: 'std', value: true },
   { name: 'method', value: true },
   { name: 'percentile', value: true },
   { name: 'io', value: true },
@@ -22,7 +27,7 @@ const reports = new WeakMap<ParsedArgs, LayerError[]>();
 
 export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, progress: (s: string) => void, print: (s: string) => void): Promise<QuantizeOptions | undefined> {
   const mode = one(args, 'quantize');
-  const used = ['calibration', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
+  const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
   if (!mode) {
     if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
     return undefined;
@@ -40,14 +45,33 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const options: QuantizeOptions = { mode, method, io, percentile };
   if (mode !== 'int8') return options;
   const dir = one(args, 'calibration');
-  if (!dir) throw new UsageError('convert: --quantize int8 needs --calibration DIR (a folder of .npy input samples)');
-  const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
-  if (!names.length) throw new UsageError(`convert: no .npy files in ${dir}`);
-  const files = names.map((f) => nodePath().join(dir, f));
-  options.calibration = (async function* () {
-    for (const f of files) yield [readNpy(await readModelFileBytes(f), f)];
-  })();
-  options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+  const imageDir = one(args, 'calibration-images');
+  if (dir && imageDir) throw new UsageError('convert: give --calibration (.npy samples) or --calibration-images, not both');
+  if (!imageDir && (args.values.has('mean') || args.values.has('std'))) throw new UsageError(`convert: --${args.values.has('mean') ? 'mean' : 'std'} applies to --calibration-images`);
+  if (imageDir) {
+    const names = (await nodeFsPromises().readdir(imageDir)).filter((f) => IMAGE_EXTENSIONS.some((e) => f.toLowerCase().endsWith(e))).sort();
+    if (!names.length) throw new UsageError(`convert: no .png, .jpg, .jpeg or .bmp files in ${imageDir}`);
+    const files = names.map((f) => nodePath().join(imageDir, f));
+    const mean = numberList(args, 'mean', [0]);
+    const std = numberList(args, 'std', [1]);
+    options.calibration = (inputs) => {
+      if (inputs.length !== 1) throw new UsageError(`convert: --calibration-images feeds one image input; the model has ${inputs.length} inputs (use --calibration with .npy samples)`);
+      const input = inputs[0]!;
+      return (async function* () {
+        for (const f of files) yield [imageToInput(decodeImage(await readModelFileBytes(f), f), input.shape ?? [], { mean, std }, `input '${input.name}'`)];
+      })();
+    };
+    options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+  } else {
+    if (!dir) throw new UsageError('convert: --quantize int8 needs --calibration DIR (a folder of .npy input samples) or --calibration-images DIR');
+    const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
+    if (!names.length) throw new UsageError(`convert: no .npy files in ${dir}`);
+    const files = names.map((f) => nodePath().join(dir, f));
+    options.calibration = (async function* () {
+      for (const f of files) yield [readNpy(await readModelFileBytes(f), f)];
+    })();
+    options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+  }
   options.onNote = (note) => print(`note: ${note}`);
   if (one(args, 'report')) {
     options.report = true;
@@ -62,4 +86,13 @@ export async function writeQuantizeReport(args: ParsedArgs, _result: ConvertResu
   const layers = reports.get(args) ?? [];
   const json = JSON.stringify({ layers: layers.map((l) => ({ ...l, snrDb: Number.isFinite(l.snrDb) ? l.snrDb : null })) }, null, 2);
   await writeOutputFiles([[path, new TextEncoder().encode(json + '\n')]]);
+}
+
+/** `--mean 127.5` or `--mean 123.675,116.28,103.53`: finite numbers, comma-separated. */
+function numberList(args: ParsedArgs, name: string, fallback: number[]): number[] {
+  const text = one(args, name);
+  if (text === undefined) return fallback;
+  const values = text.split(',').map((t) => Number(t.trim()));
+  if (!values.length || values.some((v, i) => !Number.isFinite(v) || !text.split(',')[i]!.trim())) throw new UsageError(`convert: --${name} must be numbers separated by commas, got '${text}'`);
+  return values;
 }

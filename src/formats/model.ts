@@ -37,6 +37,11 @@ export interface GraphModel {
   graph: Graph;
   /** what the source file holds beyond the IR graph, as tables for `inspect` */
   listings?: Listing[];
+  /**
+   * the weights as the source file names them, where the graph's initializers differ (a
+   * TensorFlow graph's float Const nodes, before any re-layout): what `transplant` takes
+   */
+  sourceWeights?: Map<string, Tensor>;
 }
 
 export interface WeightsModel {
@@ -91,6 +96,11 @@ export interface ReadOptions {
   signature?: string;
   /** TensorFlow .meta: the checkpoint whose values fill the variables (prefix, .index or folder) */
   checkpoint?: string;
+  /**
+   * `inspect`: a graph with ops nnport cannot convert is still described (the source's own
+   * nodes and weights, the reason in metadata) instead of refused; conversion never sets it
+   */
+  describeOnly?: boolean;
 }
 
 export interface WriteOptions {
@@ -103,6 +113,8 @@ export interface WriteOptions {
   shardSize?: number;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
   foldBn?: boolean;
+  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels (TF.js runs them; always so for TF.js) */
+  expandGroupedConv?: boolean;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;
 }

@@ -19,6 +19,8 @@ import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMin
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8';
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+/** Calibration samples: each feeds by input name, or tensors in input order. */
+export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
 
 export interface QuantizeOptions {
   mode: QuantizeMode;
@@ -27,9 +29,10 @@ export interface QuantizeOptions {
   /**
    * int8: input samples, each feeds by input name or tensors in input order, in the layout of
    * the graph's inputs; a sample in the source's NCHW layout is recognised by its shape and
-   * transposed (onNote says so once)
+   * transposed (onNote says so once). A function is called with the graph's inputs first (to
+   * shape samples for them, e.g. resize images).
    */
-  calibration?: Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
+  calibration?: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples);
   /** notes for the user (a transposed calibration layout) */
   onNote?: (note: string) => void;
   method?: CalibrationMethod;
@@ -187,12 +190,21 @@ interface Stats {
 
 const HIST_BINS = 2048;
 
-async function calibrate(g: Graph, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions): Promise<{ stats: Map<string, Stats>; count: number; inputs: Map<string, Tensor>[] }> {
+/**
+ * Run the float graph over the samples, recording the range of each value in `needed` only (the
+ * values that get their own int8 parameters: not those fused into an activation, sharing their
+ * input's parameters or fixed by the spec), so calibration costs little more than the forward
+ * passes themselves.
+ */
+async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
   const kept: Map<string, Tensor>[] = [];
+  // the values computed as float32 (on the first sample: the graph's dtypes do not change)
+  const floats = new Set<string>();
   const observe = (name: string, t: Tensor) => {
-    if (t.dtype !== 'float32' || t.size === 0) return;
+    if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
+    if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
     const r = minMax(t);
     let s = stats.get(name);
     if (!s) stats.set(name, (s = { min: r.min, max: r.max }));
@@ -223,7 +235,8 @@ async function calibrate(g: Graph, samples: QuantizeOptions['calibration'], meth
       }),
     );
   };
-  for await (const sample of samples as AsyncIterable<Map<string, Tensor> | Tensor[]>) {
+  const source = typeof samples === 'function' ? samples(inputs) : samples;
+  for await (const sample of source as AsyncIterable<Map<string, Tensor> | Tensor[]>) {
     const feeds = toFeeds(sample);
     for (const [k, v] of feeds) observe(k, v);
     await runGraph(g, feeds, { onValue: (name, t) => observe(name, t) });
@@ -250,7 +263,7 @@ async function calibrate(g: Graph, samples: QuantizeOptions['calibration'], meth
       await runGraph(g, feeds, { onValue: add });
     }
   }
-  return { stats, count, inputs: kept };
+  return { stats, floats, count, inputs: kept };
 }
 
 /** The clipping threshold |x| <= t chosen from a histogram. */
@@ -296,22 +309,46 @@ const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: {
 const ACTIVATION = new Set(['Relu', 'Clip']);
 const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
 
+type ParamPlan = { kind: 'range' } | { kind: 'shared'; from: string } | { kind: 'fixed'; scale: number; zeroPoint: number };
+
+/**
+ * Which values get int8 parameters and where they come from, in topological order: float graph
+ * inputs and every float node output, except one whose only reader is a Relu/Clip TFLite fuses
+ * into its producer (no tensor between them); reshapes / pooling / pads share their input's
+ * parameters, softmax / logistic / tanh have the spec's fixed ones, the rest need a calibrated
+ * range. `isFloat` says which values are float32 (before calibration: assume every node output).
+ */
+function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, ParamPlan> {
+  const consumers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const plan = new Map<string, ParamPlan>();
+  for (const v of g.inputs) if (v.dtype === 'float32' && !g.initializers.has(v.name)) plan.set(v.name, { kind: 'range' });
+  for (const n of topologicalOrder(g)) {
+    for (const o of n.outputs) {
+      if (!o || !isFloat(o)) continue;
+      const cs = consumers.get(o) ?? [];
+      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(keyOf(n)))) continue;
+      const key = keyOf(n);
+      const src = n.inputs[0];
+      if (SHARED.has(key) && src && plan.has(src)) plan.set(o, { kind: 'shared', from: src });
+      else if (FIXED[key]) plan.set(o, { kind: 'fixed', ...FIXED[key]! });
+      else plan.set(o, { kind: 'range' });
+    }
+  }
+  return plan;
+}
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
-  const { stats, count, inputs: samples } = await calibrate(g, options.calibration, method, options.onProgress, options);
+  const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
+  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options);
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const weightDq: Node[] = [];
   const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits);
 
-  const producer = new Map<string, Node>();
-  const consumers = new Map<string, Node[]>();
-  for (const n of nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  }
-  const outputs = new Set(g.outputs.map((o) => o.name));
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   const rangeOf = (v: string) => {
     const s = stats.get(v);
@@ -320,22 +357,9 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     const t = clipThreshold(s, method, options.percentile ?? 99.99);
     return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), { dtype: 'int8' });
   };
-  const order = topologicalOrder({ ...g, nodes: [...weightDq, ...nodes], initializers: inits });
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
-  for (const v of floatInputs) params.set(v.name, rangeOf(v.name));
-  // values to quantize: every float node output, except one feeding only a fused activation
-  for (const n of order) {
-    for (const o of n.outputs) {
-      if (!o || !stats.has(o)) continue;
-      const cs = consumers.get(o) ?? [];
-      // an op followed by its only reader Relu/Clip: TFLite fuses the activation, no tensor between
-      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(keyOf(n)))) continue;
-      const key = keyOf(n);
-      const src = n.inputs[0] && params.get(n.inputs[0]);
-      if (SHARED.has(key) && src) params.set(o, src);
-      else if (FIXED[key]) params.set(o, FIXED[key]!);
-      else params.set(o, rangeOf(o));
-    }
+  for (const [v, p] of planParams(g, (v) => floats.has(v))) {
+    params.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? params.get(p.from)! : { scale: p.scale, zeroPoint: p.zeroPoint });
   }
 
   // biases: int32 on scale_x · scale_w[c]

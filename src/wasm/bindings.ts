@@ -72,6 +72,31 @@ export interface KernelFunctions {
   float32ToBfloat16(src: number, dst: number, n: number): void;
   bfloat16ToFloat32(src: number, dst: number, n: number): void;
 
+  // qconv.ts, qelementwise.ts: TFLite integer kernels (int8/uint8 NHWC; rq = requantization block of util/requantize.ts)
+  qconv2d(
+    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, cOff: number, ipg: number,
+    w: number, rq: number, fp32: number, yzp: number, lo: number, hi: number, unsignedOut: number,
+    y: number, O: number, oOff: number, opg: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, chunk: number,
+  ): void;
+  qdepthwise(
+    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, fp32: number, yzp: number,
+    lo: number, hi: number, unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
+  ): void;
+  qaddRef(
+    a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
+    mo: number, so: number, sign: number, yzp: number, lo: number, hi: number,
+  ): void;
+  qaddXnnpack(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, am: number, bm: number, shift: number, yzp: number, lo: number, hi: number): void;
+  qmul(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, m: number, s: number, yzp: number, lo: number, hi: number): void;
+  qavgPool(
+    x: number, unsignedIn: number, N: number, H: number, W: number, C: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
+    pt: number, pl: number, lo: number, hi: number, acc: number,
+  ): void;
+  qmean(
+    x: number, unsignedIn: number, outer: number, red: number, inner: number, same: number, scale: number, bias: number, yzp: number, lo: number, hi: number, y: number, acc: number,
+  ): void;
+
   // calibrate.ts
   minMax(src: number, n: number, out: number): void;
   minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
@@ -114,6 +139,13 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   float16ToFloat32: 3,
   float32ToBfloat16: 3,
   bfloat16ToFloat32: 3,
+  qconv2d: 32,
+  qdepthwise: 26,
+  qaddRef: 18,
+  qaddXnnpack: 13,
+  qmul: 12,
+  qavgPool: 18,
+  qmean: 13,
   minMax: 3,
   minMaxPerAxis: 6,
   histogram: 6,

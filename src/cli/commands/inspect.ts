@@ -24,7 +24,7 @@ export async function inspectCommand(argv: string[], print: (s: string) => void)
   if (args.positional.length < 1) throw new UsageError(`inspect: which model?\n${INSPECT_HELP}`);
   const file = args.positional[0]!;
   const tf = tfReadOptions(args, 'inspect');
-    const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'inspect'), fuseScale: args.flags.has('fuse-scale') });
+    const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, describeOnly: true, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'inspect'), fuseScale: args.flags.has('fuse-scale') });
   const summary = await inspect(model, file);
   print(args.flags.has('json') ? JSON.stringify(summary, null, 2) : formatSummary(summary));
 }

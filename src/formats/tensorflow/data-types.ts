@@ -19,6 +19,9 @@ const TO_IR: Record<number, DType> = {
   23: 'uint64',
 };
 
+/** Quantized types hold their storage integers; the float range travels as separate min/max tensors. */
+const QUANTIZED: Record<number, DType> = { 11: 'int8', 12: 'uint8', 13: 'int32', 15: 'int16', 16: 'uint16' };
+
 const NAMES: Record<number, string> = {
   8: 'complex64',
   11: 'qint8',
@@ -44,7 +47,7 @@ export const DT_RESOURCE = 20;
 /** The IR dtype of a DataType value, or the TF name of one nnport has no dtype for. */
 export function dtypeFromTf(value: number): { dtype: DType } | { unsupported: string } | { unknown: number } {
   const base = value > 100 ? value - 100 : value;
-  const d = TO_IR[base];
+  const d = TO_IR[base] ?? QUANTIZED[base];
   if (d) return { dtype: d };
   const n = NAMES[base];
   return n ? { unsupported: n } : { unknown: value };
@@ -57,6 +60,8 @@ export function tfDataType(dtype: DType): number {
 
 /** A readable name ('float32', 'qint8', 'DataType 77') for listings. */
 export function tfDataTypeName(value: number): string {
+  const q = QUANTIZED[value > 100 ? value - 100 : value] ? NAMES[value > 100 ? value - 100 : value] : undefined;
+  if (q) return q;
   const t = dtypeFromTf(value);
   return 'dtype' in t ? t.dtype : 'unsupported' in t ? t.unsupported : `DataType ${value}`;
 }

@@ -56,8 +56,14 @@ export function detectSavedModel(head: Uint8Array): boolean {
   const [version, graphs] = peekFields(head, 2);
   return (
     version !== undefined && version.field === 1 && version.wire === WIRE_VARINT && (version.value ?? 0) >= 1 && (version.value ?? 0) <= 16 &&
-    isLen(graphs, 2) && startsWithMessage(head, graphs)
+    isLen(graphs, 2) && startsMetaGraph(head, graphs)
   );
+}
+
+/** A MetaGraphDef starts with one of its message fields 1..7 (TF2 writes object_graph_def, field 7, first). */
+function startsMetaGraph(head: Uint8Array, f: PeekedField): boolean {
+  const tag = head[f.start ?? head.length];
+  return tag !== undefined && (tag & 7) === WIRE_LEN && tag >> 3 >= 1 && tag >> 3 <= 7;
 }
 
 /**

@@ -7,7 +7,7 @@ import { readCheckpointIndex } from './checkpoint.js';
 import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
 import { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 
-export { readGraphDef } from './read.js';
+export { readGraphDef, readGraphDefFile, type GraphDefReadOptions } from './read.js';
 export { writeGraphDef } from './write.js';
 export { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 export { freezeTensorFlow, type FrozenGraph } from './freeze.js';
@@ -31,7 +31,7 @@ export const tfCheckpointMetaFormat: FormatHandler = {
   title: 'TensorFlow checkpoint MetaGraphDef',
   extensions: ['.meta'],
   detect: detectMetaGraphDef,
-  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-checkpoint-meta', ...(await readMetaGraphFile(bytes, options)) }),
+  read: readMetaGraphFile,
 };
 
 export const tfCheckpointIndexFormat: FormatHandler = {
@@ -47,7 +47,7 @@ export const tfSavedModelFormat: FormatHandler = {
   title: 'TensorFlow SavedModel',
   extensions: ['saved_model.pb'],
   detect: detectSavedModel,
-  read: async (bytes, options) => ({ kind: 'graph', format: 'tf-saved-model', ...(await readSavedModelFile(bytes, options)) }),
+  read: readSavedModelFile,
 };
 
 export const tfjsGraphFormat: FormatHandler = {

@@ -3,13 +3,15 @@
 import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { tensorflow } from '../generated/tensorflow.js';
-import type { Listing, ReadOptions } from '../model.js';
+import type { FormatId, GraphModel, Listing, ReadOptions, WeightsModel } from '../model.js';
+import { constTensors, convertOrDescribe } from './describe.js';
 import { outsideListing, signatureListing, variableListing } from './listings.js';
 import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
 import { graphDefToIr } from './to-ir.js';
+import { inlineFunctions, needsInlining } from './functions.js';
 
 export type MetaGraphDef = tensorflow.MetaGraphDef.$Properties;
 export type SignatureDef = tensorflow.SignatureDef.$Properties;
@@ -90,21 +92,28 @@ export interface FrozenModel {
 
 /** Freeze a MetaGraph with its checkpoint; outputs from options, else the signature. */
 export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint, options: ReadOptions, file: string): Promise<FrozenModel> {
-  const gd = meta.graph_def ?? {};
-  if ((gd.node ?? []).some((n) => n.op === 'StatefulPartitionedCall' || n.op === 'PartitionedCall')) {
-    throw new UnsupportedError('TensorFlow 2 SavedModels (graphs calling functions through StatefulPartitionedCall)', `'${file}'`);
-  }
+  let gd = meta.graph_def ?? {};
   const sig = options.outputs?.length ? undefined : pickSignature(meta, options.signature, file);
   const inputs = sig ? signatureTensors(sig[1].inputs, file) : [];
   const outputs = options.outputs?.length ? options.outputs : sig ? signatureTensors(sig[1].outputs, file).map((t) => t.name) : [];
   if (!outputs.length) outputsRequired(gd.node ?? [], file);
+  // TensorFlow 2: the signature calls a traced function with the variables' handles as captured inputs
+  let keys = new Map<string, string>();
+  if (needsInlining(gd)) {
+    const inlined = inlineFunctions(gd, { file, roots: outputs, ops: meta.meta_info_def?.stripped_op_list?.op ?? [] });
+    keys = capturedVariableKeys(meta, gd, inlined.calls);
+    gd = inlined.graphDef;
+  }
   const names = new Set(checkpoint.bundle.entries.keys());
   const graphDef = await freezeGraphDef(gd, {
     file,
     outputs,
     feeds: inputs.filter((i) => !isPlaceholder(gd, i.name)).map((i) => ({ name: i.name, dtype: i.dtype, shape: i.shape })),
     set: options.set,
-    variable: async (name) => (names.has(name) ? checkpoint.tensor(name) : undefined),
+    variable: async (name) => {
+      const key = keys.get(name) ?? name;
+      return names.has(key) ? checkpoint.tensor(key) : undefined;
+    },
   });
   return { graphDef, signature: sig?.[0], inputs: inputs.map((i) => i.name), outputs };
 }
@@ -124,13 +133,28 @@ function metaListings(meta: MetaGraphDef, ckpt: Checkpoint, frozen: FrozenModel)
   return [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
 }
 
-export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; listings: Listing[] }> {
+export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel | WeightsModel> {
   const file = options.fileName ?? '<bytes>';
   const meta = decodeMetaGraph(bytes, file);
   const files = siblingFiles(options);
   const ckpt = await metaCheckpointFor(meta, files, options.checkpoint, file);
-  const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-  return { graph: toIr(frozen, options, file, splitPath(file)[1].replace(/\.meta$/i, '')), listings: metaListings(meta, ckpt, frozen) };
+  return readFrozen(meta, ckpt, options, file, 'tf-checkpoint-meta', splitPath(file)[1].replace(/\.meta$/i, ''));
+}
+
+/** Freeze and convert; for inspect, a graph that cannot be converted is described instead. */
+async function readFrozen(meta: MetaGraphDef, ckpt: Checkpoint, options: ReadOptions, file: string, format: FormatId, name: string): Promise<GraphModel | WeightsModel> {
+  return convertOrDescribe(
+    async () => {
+      const frozen = await freezeMetaGraph(meta, ckpt, options, file);
+      const graph = toIr(frozen, options, file, name);
+      return { kind: 'graph', format, graph, listings: metaListings(meta, ckpt, frozen), sourceWeights: constTensors(frozen.graphDef, file, true) } satisfies GraphModel;
+    },
+    meta.graph_def ?? {},
+    options,
+    format,
+    file,
+    () => [signatureListing(meta), variableListing(ckpt.bundle)],
+  );
 }
 
 export async function savedModelCheckpoint(files: SiblingFiles, file: string): Promise<Checkpoint> {
@@ -143,11 +167,53 @@ export async function savedModelCheckpoint(files: SiblingFiles, file: string): P
   return openCheckpoint(index, 'variables/variables', files, 'variables/variables.index');
 }
 
-export async function readSavedModelFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<{ graph: Graph; listings: Listing[] }> {
+export async function readSavedModelFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel | WeightsModel> {
   const file = options.fileName ?? '<bytes>';
   const meta = decodeSavedModel(bytes, file);
   const files = siblingFiles(options);
   const ckpt = await savedModelCheckpoint(files, file);
-  const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-  return { graph: toIr(frozen, options, file, 'saved_model'), listings: metaListings(meta, ckpt, frozen) };
+  return readFrozen(meta, ckpt, options, file, 'tf-saved-model', 'saved_model');
+}
+
+/** A SavedObjectGraph local name as a checkpoint key part (TensorFlow's _escape_local_name). */
+function escapeLocalName(name: string): string {
+  return name.replace(/\./g, '..').replace(/\//g, '.S');
+}
+
+/**
+ * Checkpoint keys of the variable handles a TF2 graph passes to its functions: a call's last
+ * inputs are the function's captured inputs, which SavedObjectGraph binds to object ids
+ * (concrete_functions[f].bound_inputs); a variable object's key is its breadth-first path of
+ * child names from the root, then `/.ATTRIBUTES/VARIABLE_VALUE`, as TensorFlow's checkpoint saver writes it.
+ */
+export function capturedVariableKeys(meta: MetaGraphDef, gd: GraphDef, calls: Map<string, string>): Map<string, string> {
+  const keys = new Map<string, string>();
+  const og = meta.object_graph_def;
+  const objects = og?.nodes ?? [];
+  if (!objects.length) return keys;
+  const paths = new Map<number, string>([[0, '']]);
+  const queue = [0];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const c of objects[id]?.children ?? []) {
+      const child = c.node_id ?? 0;
+      if (paths.has(child) || child < 0 || child >= objects.length) continue;
+      const base = paths.get(id)!;
+      paths.set(child, `${base ? `${base}/` : ''}${escapeLocalName(c.local_name ?? '')}`);
+      queue.push(child);
+    }
+  }
+  const byName = new Map((gd.node ?? []).map((n) => [n.name ?? '', n]));
+  for (const [call, fname] of calls) {
+    const bound = og?.concrete_functions?.[fname]?.bound_inputs ?? [];
+    const data = (byName.get(call)?.input ?? []).filter((i) => !i.startsWith('^'));
+    const captured = data.slice(data.length - bound.length);
+    bound.forEach((id, k) => {
+      const path = paths.get(id);
+      const handle = captured[k];
+      if (path === undefined || !handle || !objects[id]?.variable) return;
+      keys.set(parseInput(handle).node, `${path}/.ATTRIBUTES/VARIABLE_VALUE`);
+    });
+  }
+  return keys;
 }

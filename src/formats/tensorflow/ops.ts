@@ -124,7 +124,7 @@ interface ConvResult {
   format: 'NHWC' | 'NCHW';
 }
 
-function conv(c: NodeCtx, depthwise: boolean, outName: string): ConvResult {
+export function conv(c: NodeCtx, depthwise: boolean, outName: string): ConvResult {
   const format = dataFormat(c);
   const x = c.input(0);
   const f = c.input(1);

@@ -8,7 +8,10 @@ import type { Attr, Dim, Graph } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { NodeAttrs, outputKey, parseInput, type GraphDef, type NodeDef } from './graph-def.js';
 import { tensorOf } from './fold.js';
-import { OPS } from './ops.js';
+import { OPS as PLAIN_OPS } from './ops.js';
+import { QUANTIZED_OPS } from './quantized-ops.js';
+
+const OPS: Record<string, OpConvert> = { ...PLAIN_OPS, ...QUANTIZED_OPS };
 
 /** One output of a TensorFlow node as the reader knows it. */
 export interface TfValue {

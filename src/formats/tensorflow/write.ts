@@ -14,15 +14,22 @@ import type { WriteOptions } from '../model.js';
 import { tfDataType } from './data-types.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
+import { collapseUnitReshapes } from './write-reshapes.js';
 
 const utf8 = new TextEncoder();
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  let g = foldConstants(graph, { evaluate }).graph;
+  let g = graph;
+  // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
+  // Resize take here: such models are written for dim 1 (as the TFLite writer does)
+  if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
+    g = { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : 1)) } : v)) };
+  }
+  g = foldConstants(g, { evaluate }).graph;
   if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
-  return constantNodesToInitializers(g);
+  return collapseUnitReshapes(constantNodesToInitializers(g));
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });
@@ -63,6 +70,11 @@ class Writer {
     return this.add(name, 'Const', [], { dtype: { type: value.dtype }, value: { tensor: value } });
   }
 
+  /** TF's paddings: an int32 (rank, 2) matrix of [before, after] rows. */
+  paddings(base: string, flat: number[]): string {
+    return this.const(base, new Tensor('int32', [flat.length / 2, 2], Int32Array.from(flat)));
+  }
+
   int32(base: string, values: number[], scalar = false): string {
     return this.const(base, new Tensor('int32', scalar ? [] : [values.length], Int32Array.from(values)));
   }
@@ -85,6 +97,24 @@ class Writer {
   }
 
   readonly refs = new Map<string, string>();
+
+  private producers?: Map<string, Node>;
+
+  /** True when every element of `v` is known to be >= 0 from the op that makes it. */
+  nonNegative(v: string, depth = 0): boolean {
+    this.producers ??= new Map(this.g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as [string, Node])));
+    const n = this.producers.get(v);
+    if (!n || depth > 8) return false;
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    if (['Relu', 'Sigmoid', 'Softmax', 'Exp', 'Abs', 'Sqrt'].includes(key)) return true;
+    if (key === 'Clip') {
+      const lo = n.inputs[1] ? this.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
+      return lo !== undefined && lo >= 0;
+    }
+    if (['nnport::MaxPool', 'nnport::AveragePool', 'nnport::GlobalMaxPool', 'nnport::GlobalAveragePool', 'Identity', 'Dropout', 'Reshape', 'Flatten', 'Transpose'].includes(key)) return this.nonNegative(n.inputs[0]!, depth + 1);
+    if (key === 'Concat' || key === 'Max') return n.inputs.every((i) => this.nonNegative(i, depth + 1));
+    return false;
+  }
 }
 
 /** TF node names: [A-Za-z0-9.][A-Za-z0-9_./-]*; other characters become '_'. */
@@ -112,22 +142,32 @@ function samePads(size: number, k: number, stride: number, dilation: number): [n
 }
 
 /** VALID, SAME, or an explicit Pad node in front (pads [t, l, b, r] of a rank-4 NHWC value). */
-function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number): { input: string; padding: string } {
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[]): { input: string; padding: string } {
+  const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
-  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
   const shape = w.shape(x);
-  if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
+  // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
+  if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
     const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
     const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
     if (pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r) return { input: w.ref(x), padding: 'SAME' };
   }
-  const p = w.int32(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
+  const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
   const name = w.fresh(`${n.name}/pad`);
-  if (padValue === 0) w.add(name, 'Pad', [w.ref(x), p], { T: T(w.dtype(x)), Tpaddings: T('int32') });
-  else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], { T: T(w.dtype(x)), Tpaddings: T('int32') });
+  const dt = { T: T(w.dtype(x)), Tpaddings: T('int32') };
+  // a max pool over values >= 0 (after a Relu) gets the same result from zero padding, which
+  // OpenCV's importer runs (it has no PadV2): each window holds at least one real value
+  if (padValue < 0 && w.nonNegative(x)) padValue = 0;
+  const dims = shape?.length === 4 ? [shape[1], shape[2]] : [];
+  if (padValue === 0) w.add(name, 'Pad', [w.ref(x), p], dt);
+  else if (padValue < 0 && pads.every((q, i) => 2 * q < kernel[i % 2]! && typeof dims[i % 2] === 'number' && q < (dims[i % 2] as number))) {
+    // Max pooling over reflected padding: with 2p < k a window reaching p rows into the padding
+    // also holds the p real rows REFLECT copies there, so its max is unchanged; OpenCV runs MirrorPad
+    w.add(name, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
+  } else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], dt);
   return { input: name, padding: 'VALID' };
 }
 
@@ -141,7 +181,6 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   const strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
   const group = attrInt(n, 'group', 1);
-  const p = padding(w, n, x, kernel, strides, dilations, 0);
   const cin = w.shape(x)?.[3];
   let filter = w.ref(wt);
   let op = 'Conv2D';
@@ -154,25 +193,318 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
     op = 'DepthwiseConv2dNative';
   }
   const conv = b ? w.fresh(`${n.name}/conv`) : out;
-  w.add(conv, op, [p.input, filter], { T: T(w.dtype(x)), strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
+  const shape = w.shape(x);
+  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) throw new UnsupportedError('a conv both strided and dilated in a GraphDef (TensorFlow runs neither form)', `node '${n.name}'`);
+  if (dilations.some((d) => d !== 1) && strides.every((v) => v === 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
+    atrousConv(w, n, x, filter, op, conv, kernel, dilations[0]!, [shape[1], shape[2]]);
+  } else {
+    const p = padding(w, n, x, kernel, strides, dilations, 0);
+    w.add(conv, op, [p.input, filter], { T: T(w.dtype(x)), strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
+  }
   if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: T(w.dtype(x)), data_format: s('NHWC') });
+}
+
+/**
+ * A dilated conv in TF1's atrous form, SpaceToBatchND -> Conv2D (VALID) -> BatchToSpaceND, as
+ * tf.nn.atrous_conv2d writes it: OpenCV's importer runs this pattern, while it sizes SAME pads of
+ * a Conv2D with `dilations` from the undilated kernel and gets a padded one's output size wrong.
+ */
+function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, out: string, kernel: number[], d: number, hw: [number, number]): void {
+  const pads = attrString(n, 'auto_pad', 'NOTSET') === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+  if (attrString(n, 'auto_pad', 'NOTSET').startsWith('SAME')) {
+    const [t, b] = samePads(hw[0], kernel[0]!, 1, d);
+    const [l, r] = samePads(hw[1], kernel[1]!, 1, d);
+    pads.splice(0, 4, t, l, b, r);
+  }
+  // each spatial dim padded to a multiple of the block; the surplus is cropped off the end afterwards
+  const paddings: number[] = [];
+  const crops: number[] = [];
+  for (const k of [0, 1]) {
+    const padded = hw[k]! + pads[k]! + pads[k + 2]!;
+    const extra = (d - (padded % d)) % d;
+    paddings.push(pads[k]!, pads[k + 2]! + extra);
+    crops.push(0, extra);
+  }
+  const dt = T(w.dtype(x));
+  const block = w.int32(`${n.name}/block_shape`, [d, d]);
+  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [w.ref(x), block, w.const(`${n.name}/paddings`, new Tensor('int32', [2, 2], Int32Array.from(paddings)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
+  const conv = w.add(w.fresh(`${n.name}/atrous`), op, [s2b, filter], { T: dt, strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  w.add(out, 'BatchToSpaceND', [conv, w.int32(`${n.name}/block_shape_out`, [d, d]), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.from(crops)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
 }
 
 function nhwcPool(w: Writer, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const kernel = attrInts(n, 'kernel_shape', []);
   const strides = attrInts(n, 'strides', [1, 1]);
-  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode pooling in a GraphDef', `node '${n.name}'`);
   const max = n.opType === 'MaxPool';
-  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0);
-  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', `node '${n.name}'`);
+  const where = `node '${n.name}'`;
+  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  let explicit: number[] | undefined;
+  if (attrInt(n, 'ceil_mode', 0)) {
+    // ceil mode: the last window may run past the padded input; that overhang becomes end padding
+    const shape = w.shape(x);
+    const pads = [...attrInts(n, 'pads', [0, 0, 0, 0])];
+    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' || !shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('ceil-mode pooling of unknown size or with auto_pad in a GraphDef', where);
+    for (const i of [0, 1]) {
+      const size = (shape[1 + i] as number) + pads[i]! + pads[i + 2]!;
+      let o = Math.ceil((size - kernel[i]!) / strides[i]!) + 1;
+      // (ONNX/PyTorch: a last window starting in the end padding is dropped)
+      if ((o - 1) * strides[i]! >= (shape[1 + i] as number) + pads[i]!) o--;
+      const extra = Math.max(0, (o - 1) * strides[i]! + kernel[i]! - size);
+      if (extra && !max) throw new UnsupportedError('ceil-mode average pooling whose last window runs past the input in a GraphDef (TF would count the overhang)', where);
+      pads[i + 2]! += extra;
+    }
+    explicit = pads;
+  }
+  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
+  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * ConvTranspose (HWOI weights: TF's own (kh, kw, out, in)) as Conv2DBackpropInput. VALID over
+ * the full output ((in-1)*s + k_eff + output_padding; the output_padding rows get no
+ * contributions, as in ONNX), then ONNX's pads cropped with a Slice: TF's SAME would put an
+ * odd crop at the end where PyTorch puts it at the start.
+ */
+function nhwcConvTranspose(w: Writer, n: Node, out: string): void {
+  const where = `node '${n.name}'`;
+  const [x, wt, b] = n.inputs as [string, string, string | undefined];
+  if (attrString(n, 'kernel_layout', 'HWOI') !== 'HWOI') throw new UnsupportedError('ConvTranspose weights not in HWOI', where);
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a GraphDef', where);
+  const ws = w.shape(wt);
+  const xs = w.shape(x);
+  const ys = w.shape(n.outputs[0]!);
+  if (!ws || ws.length !== 4 || !xs || xs.length !== 4 || !ys || ys.slice(1).some((d) => typeof d !== 'number') || typeof xs[1] !== 'number' || typeof xs[2] !== 'number') {
+    throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
+  }
+  const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
+  const strides = attrInts(n, 'strides', [1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new UnsupportedError('ConvTranspose with auto_pad in a GraphDef', where);
+  if (attrInts(n, 'output_shape')) throw new UnsupportedError('ConvTranspose with output_shape in a GraphDef', where);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const outPad = attrInts(n, 'output_padding', [0, 0]);
+  const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
+  const cout = ws[2] as number;
+  const batch = typeof xs[0] === 'number' ? xs[0] : 1;
+  const dt = T(w.dtype(x));
+  const cropped = pads.some((p) => p !== 0);
+  const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
+  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), w.ref(wt), w.ref(x)], {
+    T: dt,
+    strides: ints([1, ...strides, 1]),
+    dilations: ints([1, ...dilations, 1]),
+    padding: s('VALID'),
+    data_format: s('NHWC'),
+  });
+  let y = deconv;
+  if (cropped) {
+    y = b ? w.fresh(`${n.name}/crop`) : out;
+    w.add(y, 'Slice', [deconv, w.int32(`${n.name}/crop_begin`, [0, pads[0]!, pads[1]!, 0]), w.int32(`${n.name}/crop_size`, [-1, ys[1] as number, ys[2] as number, cout])], { T: dt, Index: T('int32') });
+  }
+  if (b) w.add(out, 'BiasAdd', [y, w.ref(b)], { T: dt, data_format: s('NHWC') });
+}
+
+
+/**
+ * ONNX Resize over the H, W of NHWC data as ResizeBilinear / ResizeNearestNeighbor: TF's
+ * align_corners and half_pixel_centers cover ONNX's align_corners, half_pixel (the same clamped
+ * sampling for linear) and asymmetric; nearest's rounding must agree with TF's too.
+ */
+function resize(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const inShape = w.shape(x);
+  const outShape = w.shape(n.outputs[0]!);
+  const where = `node '${n.name}'`;
+  if (!inShape || !outShape || inShape.length !== 4 || outShape.length !== 4 || outShape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Resize of a value whose NHWC shape is unknown in a GraphDef', where);
+  if (outShape[0] !== inShape[0] || outShape[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a GraphDef', where);
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
+  let align = false;
+  let half = false;
+  let op: string;
+  if (mode === 'linear') {
+    op = 'ResizeBilinear';
+    if (ctm === 'align_corners') align = true;
+    else if (ctm === 'half_pixel' || ctm === 'pytorch_half_pixel') half = true;
+    else if (ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} in a GraphDef`, where);
+    // pytorch_half_pixel differs from half_pixel only for an output of size 1
+    if (ctm === 'pytorch_half_pixel' && (outShape[1] === 1 || outShape[2] === 1)) throw new UnsupportedError('Resize pytorch_half_pixel to a size of 1 in a GraphDef', where);
+  } else if (mode === 'nearest') {
+    op = 'ResizeNearestNeighbor';
+    // TF nearest: floor(x * scale) (asymmetric), floor((x + 0.5) * scale) (half-pixel), round(x * scale) (align corners)
+    if (ctm === 'asymmetric' && nearest === 'floor') ({ align, half } = { align: false, half: false });
+    else if ((ctm === 'tf_half_pixel_for_nn' && nearest === 'floor') || (ctm === 'half_pixel' && nearest === 'round_prefer_ceil')) half = true;
+    else if (ctm === 'align_corners' && nearest === 'round_prefer_ceil') align = true;
+    else throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a GraphDef`, where);
+  } else throw new UnsupportedError(`Resize mode ${mode} in a GraphDef`, where);
+  const size = w.int32(`${n.name}/size`, [outShape[1] as number, outShape[2] as number]);
+  w.add(out, op, [w.ref(x), size], { T: T(w.dtype(x)), align_corners: { b: align }, half_pixel_centers: { b: half } });
+}
+
+/** ONNX Slice with constant starts/ends/axes/steps: TF Slice (steps of 1) or StridedSlice. */
+function slice(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const c = (i: number) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers() : undefined);
+  const starts = c(1);
+  const ends = c(2);
+  if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) throw new UnsupportedError('Slice with computed starts/ends/axes/steps in a GraphDef', where);
+  if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Slice of a value of unknown shape in a GraphDef', where);
+  const dims = shape as number[];
+  const r = dims.length;
+  const axes = (c(3) ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
+  const steps = c(4) ?? axes.map(() => 1);
+  const begin = dims.map(() => 0);
+  const end = [...dims];
+  const stride = dims.map(() => 1);
+  let endMask = 0;
+  axes.forEach((a, k) => {
+    const d = dims[a]!;
+    const step = steps[k]!;
+    const clampTo = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + d : v));
+    // ONNX clamps starts/ends to [0, d] (steps > 0) or [-1, d-1] (steps < 0)
+    begin[a] = step > 0 ? clampTo(starts[k]!, 0, d) : clampTo(starts[k]!, 0, d - 1);
+    const e = step > 0 ? clampTo(ends[k]!, 0, d) : Math.min(d - 1, Math.max(-1, ends[k]! < 0 ? ends[k]! + d : ends[k]!));
+    if (e === -1) endMask |= 1 << a;
+    end[a] = e;
+    stride[a] = step;
+  });
+  const size = dims.map((_, a) => Math.max(0, end[a]! - begin[a]!));
+  if (stride.every((v) => v === 1)) {
+    w.add(out, 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T(w.dtype(x)), Index: T('int32') });
+    return;
+  }
+  if (r === 4 && stride[0] === 1 && stride[3] === 1 && stride[1]! > 0 && stride[2]! > 0 && w.dtype(x) === 'float32') {
+    // Every s-th row/column of NHWC data: a contiguous Slice, then a 1x1 MaxPool with that
+    // stride (no arithmetic, so exact); OpenCV's importer runs StridedSlice only with stride 1
+    const crop = begin.some((b, a) => b !== 0 || size[a] !== dims[a]) ? w.add(w.fresh(`${n.name}/crop`), 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T('float32'), Index: T('int32') }) : w.ref(x);
+    w.add(out, 'MaxPool', [crop], { T: T('float32'), ksize: ints([1, 1, 1, 1]), strides: ints(stride), padding: s('VALID'), data_format: s('NHWC') });
+    return;
+  }
+  w.add(out, 'StridedSlice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/end`, end.map((e, a) => (endMask & (1 << a) ? 0 : e))), w.int32(`${n.name}/strides`, stride)], {
+    T: T(w.dtype(x)),
+    Index: T('int32'),
+    begin_mask: { i: 0 },
+    end_mask: { i: endMask },
+    ellipsis_mask: { i: 0 },
+    new_axis_mask: { i: 0 },
+    shrink_axis_mask: { i: 0 },
+  });
+}
+
+/** ONNX Gather with constant indices as GatherV2. */
+function gather(w: Writer, n: Node, out: string): void {
+  const [x, i] = n.inputs as [string, string];
+  const idx = w.g.initializers.get(i);
+  const rank = w.shape(x)?.length;
+  const where = `node '${n.name}'`;
+  if (!idx) throw new UnsupportedError('Gather with computed indices in a GraphDef', where);
+  if (rank === undefined) throw new UnsupportedError('Gather from a value of unknown rank in a GraphDef', where);
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
+  const d = w.shape(x)![axis];
+  const values = idx.toNumbers().map((v) => (v < 0 && typeof d === 'number' ? v + d : v));
+  const shape = w.shape(x);
+  if (rank === 4 && axis === 3 && idx.rank === 1 && typeof shape![3] === 'number' && w.dtype(x) === 'float32') {
+    // A channel gather (a shuffle) as a 1x1 Conv2D with a 0/1 selection matrix: exact (one
+    // product by 1, the rest add zeros) and run by OpenCV's importer, which has no GatherV2
+    const c = shape![3];
+    const sel = new Float32Array(c * values.length);
+    values.forEach((v, j) => {
+      if (v < 0 || v >= c) throw new UnsupportedError(`Gather index ${v} outside [0, ${c})`, where);
+      sel[v * values.length + j] = 1;
+    });
+    const filter = w.const(`${n.name}/selection`, new Tensor('float32', [1, 1, c, values.length], sel));
+    w.add(out, 'Conv2D', [w.ref(x), filter], { T: T('float32'), strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+    return;
+  }
+  const indices = w.const(`${n.name}/indices`, new Tensor('int32', idx.shape, Int32Array.from(values)));
+  w.add(out, 'GatherV2', [w.ref(x), indices, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: T(w.dtype(x)), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
+}
+
+/** Softmax over any axis: TF's runs over the last one, so another axis is transposed there and back. */
+function softmax(w: Writer, n: Node, out: string, op: string): void {
+  const x = n.inputs[0]!;
+  const rank = w.shape(x)?.length;
+  if (rank === undefined) throw new UnsupportedError(`${op} of a value of unknown rank in a GraphDef`, `node '${n.name}'`);
+  const axis = attrInt(n, 'axis', -1) < 0 ? attrInt(n, 'axis', -1) + rank : attrInt(n, 'axis', -1);
+  const dt = { T: T(w.dtype(x)) };
+  if (axis === rank - 1) {
+    w.add(out, op, [w.ref(x)], dt);
+    return;
+  }
+  // swapping `axis` and the last is its own inverse
+  const perm = Array.from({ length: rank }, (_, i) => (i === axis ? rank - 1 : i === rank - 1 ? axis : i));
+  const permName = w.int32(`${n.name}/perm`, perm);
+  const moved = w.add(w.fresh(`${n.name}/to_last`), 'Transpose', [w.ref(x), permName], { ...dt, Tperm: T('int32') });
+  const sm = w.add(w.fresh(`${n.name}/softmax`), op, [moved], dt);
+  w.add(out, 'Transpose', [sm, permName], { ...dt, Tperm: T('int32') });
+}
+
+/** Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape. */
+function reshapeTo(w: Writer, n: Node, out: string): void {
+  const shape = w.shape(n.outputs[0]!);
+  const inShape = w.shape(n.inputs[0]!);
+  if (!shape || shape.some((d, i) => typeof d !== 'number' && !(i === 0 && inShape?.[0] === d))) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
+  w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
+}
+
+/** ONNX Split as TF Split (equal parts) or SplitV; outputs i > 0 are referenced as 'name:i'. */
+function split(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  if (!shape) throw new UnsupportedError('Split of a value of unknown rank in a GraphDef', where);
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + shape.length : attrInt(n, 'axis', 0);
+  const d = shape[axis];
+  const parts = n.outputs.length;
+  let sizes = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'split');
+  if (n.inputs[1] && !sizes) throw new UnsupportedError('Split with computed sizes in a GraphDef', where);
+  if (!sizes) {
+    if (typeof d !== 'number') throw new UnsupportedError('Split of a dim of unknown size in a GraphDef', where);
+    const each = Math.ceil(d / parts);
+    sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, d - i * each)));
+  }
+  if (n.outputs.some((o) => !o)) throw new UnsupportedError('Split with an unused output slot in a GraphDef', where);
+  const dt = T(w.dtype(x));
+  const axisConst = w.int32(`${n.name}/axis`, [axis], true);
+  if (sizes.every((v) => v === sizes![0])) w.add(out, 'Split', [axisConst, w.ref(x)], { T: dt, num_split: { i: parts } });
+  else w.add(out, 'SplitV', [w.ref(x), w.int32(`${n.name}/size_splits`, sizes), axisConst], { T: dt, Tlen: T('int32'), num_split: { i: parts } });
+  n.outputs.forEach((o, i) => {
+    if (i > 0) w.refs.set(o, `${out}:${i}`);
+  });
+}
+
+/**
+ * PRelu in the form Keras' PReLU freezes to, Relu(x) + (-alpha) * Relu(-x) (exact: one side is
+ * always zero), which OpenCV's importer fuses back into its PReLU layer.
+ */
+function prelu(w: Writer, n: Node, out: string): void {
+  const [x, slope] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const a = w.g.initializers.get(slope);
+  if (!a || a.dtype !== 'float32') throw new UnsupportedError('PRelu with a computed slope in a GraphDef', where);
+  const shape = w.shape(x);
+  const c = shape?.[shape.length - 1];
+  // a slope over the channels alone (any leading 1s) is written [C]
+  const flat = typeof c === 'number' && a.size === c && a.shape[a.rank - 1] === c ? [c] : [...a.shape];
+  const neg = Float32Array.from(a.data as Float32Array, (v) => -v);
+  const dt = { T: T('float32') };
+  const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
+  const negX = w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt);
+  const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [negX], dt);
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.const(`${n.name}/neg_alpha`, new Tensor('float32', flat, neg)), reluNeg], dt);
+  w.add(out, 'Add', [pos, scaled], dt);
 }
 
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
   'nnport::Conv': nhwcConv,
+  'nnport::ConvTranspose': nhwcConvTranspose,
   'nnport::MaxPool': nhwcPool,
   'nnport::AveragePool': nhwcPool,
   'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
@@ -197,19 +529,27 @@ const ROWS: Record<string, Row> = {
   Identity: simple('Identity'),
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
-  Softmax: (w, n, out) => {
-    const rank = w.shape(n.inputs[0]!)?.length;
-    const axis = attrInt(n, 'axis', -1);
-    if (axis !== -1 && axis !== (rank ?? 0) - 1) throw new UnsupportedError('Softmax over an axis other than the last in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'Softmax', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-  },
+  Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
+  LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
   Clip: (w, n, out) => {
+    const x = w.ref(n.inputs[0]!);
     const lo = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
     const hi = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : undefined;
-    if (lo === 0 && hi === 6) w.add(out, 'Relu6', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    else throw new UnsupportedError('Clip other than Relu6 in a GraphDef', `node '${n.name}'`);
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
+    if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
+    else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
+    else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
+    else {
+      // Minimum then Maximum with scalar constants (what tf.clip_by_value computes)
+      const scalar = (tag: string, v: number) => w.const(`${n.name}/${tag}`, new Tensor(w.dtype(n.inputs[0]!), [], Float32Array.of(v)));
+      const mid = lo !== undefined && hi !== undefined ? w.fresh(`${n.name}/min`) : out;
+      if (hi !== undefined) w.add(mid, 'Minimum', [x, scalar('max', hi)], dt);
+      if (lo !== undefined) w.add(out, 'Maximum', [hi !== undefined ? mid : x, scalar('min', lo)], dt);
+    }
   },
+  Squeeze: reshapeTo,
+  Unsqueeze: reshapeTo,
   MatMul: (w, n, out) => {
     const rank = w.shape(n.inputs[0]!)?.length;
     w.add(out, rank === 2 ? 'MatMul' : 'BatchMatMulV2', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)) });
@@ -262,13 +602,20 @@ const ROWS: Record<string, Row> = {
     const pads = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
     if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
     const r = pads.length / 2;
-    const p = w.int32(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
     const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : 0;
     if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
     else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
     else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(n.inputs[0]!), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
     else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, `node '${n.name}'`);
   },
+  Resize: resize,
+  Split: split,
+  PRelu: prelu,
+  Pow: simple('Pow'),
+  'nnport::Resize': resize,
+  Slice: slice,
+  Gather: gather,
   ReduceMean: (w, n, out) => {
     const axes = attrInts(n, 'axes') ?? w.g.initializers.get(n.inputs[1] ?? '')?.toNumbers();
     if (!axes) throw new UnsupportedError('ReduceMean over computed axes in a GraphDef', `node '${n.name}'`);
@@ -276,9 +623,26 @@ const ROWS: Record<string, Row> = {
   },
 };
 
-/** An IR graph as a frozen GraphDef's bytes. */
-export async function writeGraphDef(graph: Graph, options: WriteOptions = {}): Promise<Uint8Array> {
+/** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
+export const GRAPHDEF_MAX_BYTES = 2 ** 31 - 1;
+
+function tooLarge(bytes: number, limit: number, file: string): UnsupportedError {
+  const gib = (bytes / 2 ** 30).toFixed(2);
+  return new UnsupportedError(
+    `a GraphDef of ${gib} GiB (protobuf caps a message at ${limit} bytes; TensorFlow cannot parse a larger .pb either)`,
+    `'${file}': write .onnx (weights over the limit go to external data), .h5/.keras or safetensors instead, or keep the weights in a TensorFlow checkpoint beside an unfrozen graph`,
+  );
+}
+
+const MULTI_OUTPUT = new Set(['Split']);
+
+/** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
+export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
   const file = options.fileName ?? '<output>';
+  const limit = options.maxBytes ?? GRAPHDEF_MAX_BYTES;
+  // refused before anything is encoded: the weights alone tell
+  const weights = [...graph.initializers.values()].reduce((n, t) => n + t.byteLength, 0);
+  if (weights > limit) throw tooLarge(weights, limit, file);
   const g = await prepareForGraphDef(graph);
   const missing = new Map<string, string>();
   for (const n of g.nodes) {
@@ -299,9 +663,13 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions = {}): P
   }
   for (const n of g.nodes) {
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
-    if (n.outputs.filter(Boolean).length !== 1) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
+    if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key)) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }
+  // a graph output that is another output of a node (a Split's second part) gets a node of its own name
+  for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
   for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
-  return tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
+  const bytes = tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
+  if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);
+  return bytes;
 }

@@ -18,6 +18,7 @@ import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-dopt
 import { DivOptions } from '../generated/tflite/div-options.js';
 import { FullyConnectedOptions } from '../generated/tflite/fully-connected-options.js';
 import { GatherOptions } from '../generated/tflite/gather-options.js';
+import { GeluOptions } from '../generated/tflite/gelu-options.js';
 import { LeakyReluOptions } from '../generated/tflite/leaky-relu-options.js';
 import { MirrorPadMode } from '../generated/tflite/mirror-pad-mode.js';
 import { MirrorPadOptions } from '../generated/tflite/mirror-pad-options.js';
@@ -30,7 +31,9 @@ import { ResizeBilinearOptions } from '../generated/tflite/resize-bilinear-optio
 import { ResizeNearestNeighborOptions } from '../generated/tflite/resize-nearest-neighbor-options.js';
 import { SoftmaxOptions } from '../generated/tflite/softmax-options.js';
 import { SpaceToDepthOptions } from '../generated/tflite/space-to-depth-options.js';
+import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { SplitOptions } from '../generated/tflite/split-options.js';
+import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
@@ -112,7 +115,7 @@ function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value
     paddings[2 * (1 + i) + 1] = e;
   });
   const shape = info.shape.map((d, i) => d + paddings[2 * i]! + paddings[2 * i + 1]!);
-  const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature });
+  const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature?.map((d, i) => (d < 0 ? d : shape[i]!)) });
   const padsT = c.addConstant(`${x}_paddings`, new Tensor('int32', [rank, 2], Int32Array.from(paddings)));
   if (value === undefined) {
     c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [out] });
@@ -349,6 +352,31 @@ const reshapeTo: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, shapeT], outputs: [y], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
 };
 
+const squeeze: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = c.info(x).signature ?? c.shapeOf(x);
+  const rank = inShape.length;
+  const given = n.inputs[1] ? constant(n, c, 1, 'axes').toNumbers() : n.attrs.axes ? attrInts(n, 'axes', []) : undefined;
+  // no axes: every dim of size 1 that is not dynamic
+  const axes = given ? given.map((a) => normAxis(a, rank)) : inShape.flatMap((d, i) => (d === 1 ? [i] : []));
+  const y = c.tensor(n.outputs[0]!);
+  c.emit({ code: BuiltinOperator.SQUEEZE, inputs: [x], outputs: [y], options: (b) => [BuiltinOptions.SqueezeOptions, SqueezeOptions.createSqueezeOptions(b, SqueezeOptions.createSqueezeDimsVector(b, axes))] });
+};
+
+const hardSigmoid: Converter = (n, c) => {
+  // max(0, min(1, alpha·x + beta)): MUL, ADD, MAXIMUM, MINIMUM
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  if (c.info(x).quant) throw new UnsupportedError('quantized HardSigmoid in a TFLite file', `node '${n.name}'`);
+  const like = c.info(y);
+  const steps = ['scaled', 'shifted', 'floor'].map((s) => c.addTensor(`${y}_${s}`, like));
+  const k = (name: string, v: number) => c.addConstant(`${y}_${name}`, Tensor.float32([], [v]));
+  c.emit({ code: BuiltinOperator.MUL, inputs: [x, k('alpha', attrFloat(n, 'alpha', 0.2))], outputs: [steps[0]!], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)] });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [steps[0]!, k('beta', attrFloat(n, 'beta', 0.5))], outputs: [steps[1]!], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)] });
+  c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [steps[1]!, k('zero', 0)], outputs: [steps[2]!] });
+  c.emit({ code: BuiltinOperator.MINIMUM, inputs: [steps[2]!, k('one', 1)], outputs: [y] });
+};
+
 const transpose: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
@@ -434,18 +462,25 @@ const slice: Converter = (n, c) => {
   const stride = new Array<number>(rank).fill(1);
   let beginMask = 0;
   let endMask = 0;
+  let reversedToStart = false;
   axes.forEach((a, i) => {
     const d = shape[a]!;
     const st = steps[i]!;
     const clampIdx = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
     begin[a] = st > 0 ? clampIdx(starts[i]!, 0, d) : clampIdx(starts[i]!, -1, d - 1);
     const e = ends[i]!;
-    if (st < 0 && e < -d) endMask |= 1 << a;
+    if (st < 0 && e < -d) (endMask |= 1 << a), (reversedToStart = true);
     end[a] = st > 0 ? clampIdx(e, 0, d) : clampIdx(e, -1, d - 1);
     stride[a] = st;
   });
   for (let a = 0; a < rank; a++) if (!axes.includes(a)) beginMask |= 1 << a, endMask |= 1 << a;
   const y = c.tensor(n.outputs[0]!);
+  if (stride.every((s) => s === 1) && !reversedToStart && !c.info(x).signature) {
+    // unit steps on static dims: SLICE (begin, size)
+    const size = begin.map((b, a) => (axes.includes(a) ? Math.max(end[a]! - b, 0) : -1));
+    c.emit({ code: BuiltinOperator.SLICE, inputs: [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_size`, int32(size))], outputs: [y], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
+    return;
+  }
   const inputs = [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_end`, int32(end)), c.addConstant(`${y}_strides`, int32(stride))];
   c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs, outputs: [y], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, beginMask, endMask, 0, 0, 0, false)] });
 };
@@ -578,6 +613,8 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   LeakyRelu: unary(BuiltinOperator.LEAKY_RELU, (n) => (b) => [BuiltinOptions.LeakyReluOptions, LeakyReluOptions.createLeakyReluOptions(b, attrFloat(n, 'alpha', 0.01))]),
   PRelu: binary(BuiltinOperator.PRELU),
   HardSwish: unary(BuiltinOperator.HARD_SWISH),
+  HardSigmoid: hardSigmoid,
+  Gelu: unary(BuiltinOperator.GELU, (n) => (b) => [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, attrString(n, 'approximate', 'none') === 'tanh')]),
   Elu: unary(BuiltinOperator.ELU),
   Abs: unary(BuiltinOperator.ABS),
   Exp: unary(BuiltinOperator.EXP),
@@ -594,7 +631,7 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Concat: concat,
   Reshape: reshapeTo,
   Flatten: reshapeTo,
-  Squeeze: reshapeTo,
+  Squeeze: squeeze,
   Unsqueeze: reshapeTo,
   Identity: identity,
   Dropout: identity,

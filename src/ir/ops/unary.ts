@@ -1,5 +1,5 @@
 // Elementwise unary ops and activations: same shape; dtype kept (bool for Not/IsNaN/IsInf).
-import { attrFloat, attrInt, type Node } from '../graph.js';
+import { attrFloat, attrInt, attrString, type Node } from '../graph.js';
 import { defineOpDef, input, type OpDef, type OpDefTable } from './op-def.js';
 
 export interface AlphaAttrs {
@@ -51,6 +51,8 @@ export const unaryDefs = {
   Exp: unary('Exp', none),
   Log: unary('Log', none),
   Erf: unary('Erf', none),
+  // opset 20: 0.5·x·(1 + erf(x/√2)), or its tanh approximation with approximate='tanh'
+  Gelu: unary('Gelu', (node) => ({ approximate: attrString(node, 'approximate', 'none') })),
   Floor: unary('Floor', none, { data: Math.floor }),
   Ceil: unary('Ceil', none, { data: Math.ceil }),
   Round: unary('Round', none),

@@ -113,6 +113,12 @@ export interface IntegerOptions {
    * They differ by one step on rare values, which deep models amplify.
    */
   requantization?: 'reference' | 'xnnpack';
+  /**
+   * Which implementation runs the integer kernels: 'wasm' (default; the SIMD kernels, 8-bit
+   * data) or 'typescript' (their scalar twins, which define the arithmetic). 16x8 always runs
+   * in TypeScript. Both give the same bits.
+   */
+  kernels?: 'wasm' | 'typescript';
 }
 
 /** The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is untouched). */
@@ -161,6 +167,7 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
     if (options.requantization && ['Conv', 'Add', 'Sub'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };
     replaced.set(q, { name: q.name, opType: core.opType, domain: INTEGER_DOMAIN, inputs: [...m.inputs, ys!, yz], outputs: [...q.outputs], attrs });
     removed.add(core);
@@ -176,5 +183,52 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
     if (kept.length === nodes.length) break;
     nodes = kept;
   }
+  nodes = foldPadsIntoConvs(nodes, graph);
   return { ...graph, nodes, opsets: { ...graph.opsets, [INTEGER_DOMAIN]: 1 } };
+}
+
+/**
+ * A constant PAD of an integer tensor with its zero point, read only by an integer conv (TFLite
+ * writes one before each strided or converted-from-PyTorch conv), becomes the conv's own
+ * padding: a padded element minus the zero point is 0, exactly what a skipped tap adds. Saves
+ * copying the activation.
+ */
+function foldPadsIntoConvs(nodes: Node[], graph: Graph): Node[] {
+  const init = graph.initializers;
+  const producer = new Map<string, Node>();
+  const readers = new Map<string, number>();
+  for (const n of nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  }
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const folded = new Map<Node, Node>();
+  const dropped = new Set<Node>();
+  for (const conv of nodes) {
+    if (conv.domain !== INTEGER_DOMAIN || conv.opType !== 'Conv') continue;
+    const padded = conv.inputs[0]!;
+    const pad = producer.get(padded);
+    if (!pad || pad.opType !== 'Pad' || pad.domain || dropped.has(pad) || readers.get(padded) !== 1 || outputs.has(padded)) continue;
+    if (attrString(pad, 'mode', 'constant') !== 'constant' || pad.inputs[3] || !pad.inputs[1]) continue;
+    const padsT = init.get(pad.inputs[1]);
+    const valueT = pad.inputs[2] ? init.get(pad.inputs[2]) : undefined;
+    const zpT = conv.inputs[2] ? init.get(conv.inputs[2]) : undefined;
+    if (!padsT || !zpT || zpT.size !== 1 || (pad.inputs[2] && !valueT)) continue;
+    const value = valueT ? valueT.toNumbers()[0]! : 0;
+    const p = padsT.toNumbers();
+    // NHWC: only H and W padded, never cropped
+    if (p.length !== 8 || p.some((v) => v < 0) || p[0] || p[3] || p[4] || p[7] || value !== zpT.toNumbers()[0]) continue;
+    const autoPad = attrString(conv, 'auto_pad', 'NOTSET');
+    if (autoPad !== 'NOTSET' && autoPad !== 'VALID') continue;
+    const own = autoPad === 'VALID' ? [0, 0, 0, 0] : (attrInts(conv, 'pads') ?? [0, 0, 0, 0]);
+    const pads = [own[0]! + p[1]!, own[1]! + p[2]!, own[2]! + p[5]!, own[3]! + p[6]!];
+    folded.set(conv, {
+      ...conv,
+      inputs: [pad.inputs[0]!, ...conv.inputs.slice(1)],
+      attrs: { ...conv.attrs, auto_pad: { type: 'string', value: 'NOTSET' }, pads: { type: 'ints', value: pads } },
+    });
+    dropped.add(pad);
+  }
+  if (!folded.size) return nodes;
+  return nodes.filter((n) => !dropped.has(n)).map((n) => folded.get(n) ?? n);
 }

@@ -8,9 +8,16 @@ import { attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/g
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
 import { quantizePerAxis, quantizePerTensor } from '../../wasm/quantize.js';
 import { broadcastShapes } from '../broadcast.js';
+import type { PadAttrs } from '../../ir/ops/index.js';
 import { defineOp, type OpTable } from '../op.js';
+import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
-import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import {
+  qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
+} from '../../wasm/int8.js';
+import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import { qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -37,8 +44,8 @@ function outputParams(inputs: ReadonlyArray<Tensor | undefined>, at: number, act
   const scale = readNumbers(need(inputs, at, 'output scale'), 'output scale')[0]!;
   const zpT = need(inputs, at + 1, 'output zero point');
   const zp = readNumbers(zpT, 'output zero point')[0]!;
-  const dtype = zpT.dtype;
-  let [lo, hi] = rangeOf(dtype, 'output');
+  let [lo, hi] = rangeOf(zpT.dtype, 'output');
+  const dtype = zpT.dtype as QDType;
   if (act) {
     const qlo = zp + roundHalfAway(Math.fround(act[0]! / scale));
     const qhi = zp + roundHalfAway(Math.fround(act[1]! / scale));
@@ -59,14 +66,7 @@ interface ConvAttrs {
   pads?: number[];
   act?: number[];
   fp32: boolean;
-}
-
-/**
- * Requantization of the XNNPACK delegate (which the TFLite interpreter uses for int8 conv and
- * fully-connected): float32 scale = s_x·s_w/s_y, float32 product, round half to even.
- */
-function fp32Requantize(acc: number, scale: number): number {
-  return roundHalfEven(Math.fround(Math.fround(acc) * scale));
+  wasm: boolean;
 }
 
 function fp32Scales(sx: number, sw: number[], sy: number, o: number): Float32Array {
@@ -79,6 +79,13 @@ const requantizationOf = (node: Node): boolean => {
   const r = attrString(node, 'requantization', 'reference');
   if (r !== 'reference' && r !== 'xnnpack') throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels) or 'xnnpack' (its XNNPACK delegate)");
   return r === 'xnnpack';
+};
+
+/** Whether the node runs on the WASM kernels (default) or on their TypeScript twins (reference.ts). */
+const wasmOf = (node: Node): boolean => {
+  const k = attrString(node, 'kernels', 'wasm');
+  if (k !== 'wasm' && k !== 'typescript') throw new UnsupportedError(`integer kernels '${k}'`, "use 'wasm' or 'typescript'");
+  return k === 'wasm';
 };
 
 /** Begin/end padding and output size of one spatial dim (SAME_UPPER is TF's SAME). */
@@ -107,14 +114,15 @@ function convAttrs(node: Node): ConvAttrs {
     pads: attrInts(node, 'pads'),
     act: attrFloats(node, 'activation'),
     fp32: requantizationOf(node),
+    wasm: wasmOf(node),
   };
 }
 
 // Packed weights (O, kh, kw, I/group) as int32 minus their zero points, per weight tensor.
 const packedWeights = new WeakMap<Tensor, Int32Array>();
 
-function packWeights(w: Tensor, layout: 'OHWI' | 'HWIO', wq: QParam): { data: Int32Array; o: number; kh: number; kw: number; ipg: number } {
-  const [a, b, c, d] = w.shape as [number, number, number, number];
+function packWeights(w: Tensor, layout: 'OHWI' | 'HWIO', wq: QParam, shape = w.shape): { data: Int32Array; o: number; kh: number; kw: number; ipg: number } {
+  const [a, b, c, d] = shape as [number, number, number, number];
   const o = layout === 'OHWI' ? a : d;
   const [kh, kw, ipg] = layout === 'OHWI' ? [b, c, d] : [a, b, c];
   let data = packedWeights.get(w);
@@ -135,8 +143,8 @@ function packWeights(w: Tensor, layout: 'OHWI' | 'HWIO', wq: QParam): { data: In
   return { data, o, kh, kw, ipg };
 }
 
-/** Per-output-channel fixed-point multipliers for scale_x·scale_w[oc]/scale_y (double, as TFLite). */
-function channelMultipliers(sx: number, sw: number[], sy: number, o: number) {
+/** Per-output-channel requantization: fixed-point multipliers for scale_x·scale_w[oc]/scale_y (double, as TFLite), or XNNPACK's float32 scales. */
+function channelRequant(sx: number, sw: number[], sy: number, o: number, fp32: boolean): ChannelRequant {
   const mult = new Int32Array(o);
   const shift = new Int32Array(o);
   for (let oc = 0; oc < o; oc++) {
@@ -144,7 +152,18 @@ function channelMultipliers(sx: number, sw: number[], sy: number, o: number) {
     mult[oc] = q.multiplier;
     shift[oc] = q.shift;
   }
-  return { mult, shift };
+  return { mult, shift, fp32: fp32 ? fp32Scales(sx, sw, sy, o) : undefined };
+}
+
+const qdata = (t: Tensor): QData => {
+  if (!(t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Int16Array)) throw new UnsupportedError(`integer kernel input of type ${t.dtype}`);
+  return t.data;
+};
+
+function runConv(p: QConvProblem, wasm: boolean): QData {
+  // XNNPACK's float requantization is for 8-bit data only; 16x8 keeps its int64 path
+  if (p.x instanceof Int16Array) p.rq.fp32 = undefined;
+  return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p) : qconv2dReference(p);
 }
 
 const Conv = defineOp<ConvAttrs>({
@@ -157,52 +176,26 @@ const Conv = defineOp<ConvAttrs>({
     const xq = qparam(inputs, 0, 'x');
     const wq = qparam(inputs, 3, 'w');
     const out = outputParams(inputs, 9, a.act);
-    const wide = x.dtype === 'int16';
     const [n, h, wd, c] = x.shape as [number, number, number, number];
-    const { data: wt, o, kh, kw, ipg } = packWeights(w, a.layout, wq);
+    const { data: weights, o, kh, kw, ipg } = packWeights(w, a.layout, wq);
     const group = a.group;
     if (ipg * group !== c || o % group !== 0) throw new ShapeError(`integer Conv: ${c} input channels do not fit weights [${w.shape}] with group ${group}`);
-    const opg = o / group;
     const [pt, oh] = spatial(h, kh, a.strides[0]!, a.dilations[0]!, a.autoPad, a.pads, 0, 2);
     const [pl, ow] = spatial(wd, kw, a.strides[1]!, a.dilations[1]!, a.autoPad, a.pads, 1, 2);
-    const { mult, shift } = channelMultipliers(xq.scales[0]!, wq.scales, out.scale, o);
-    const fp32 = a.fp32 ? fp32Scales(xq.scales[0]!, wq.scales, out.scale, o) : undefined;
-    const bias = b ? toNumbers(b) : undefined;
-    const xzp = xq.zps[0]!;
-    const xs = x.data as ArrayLike<number>;
-    const xv = new Int32Array(x.size);
-    for (let i = 0; i < xv.length; i++) xv[i] = xs[i]! - xzp;
-    const y = Tensor.zeros(out.dtype, [n, oh, ow, o]);
-    const yd = y.data as Int8Array;
-    const [sh, sw] = a.strides as [number, number];
-    const [dh, dw] = a.dilations as [number, number];
-    let k = 0;
-    for (let bn = 0; bn < n; bn++)
-      for (let oy = 0; oy < oh; oy++)
-        for (let ox = 0; ox < ow; ox++)
-          for (let oc = 0; oc < o; oc++) {
-            const g = (oc / opg) | 0;
-            let acc = bias ? bias[oc]! : 0;
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = oy * sh - pt + ky * dh;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = ox * sw - pl + kx * dw;
-                if (ix < 0 || ix >= wd) continue;
-                const xo = ((bn * h + iy) * wd + ix) * c + g * ipg;
-                const wo = ((oc * kh + ky) * kw + kx) * ipg;
-                for (let i = 0; i < ipg; i++) acc += xv[xo + i]! * wt[wo + i]!;
-              }
-            }
-            const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
-            yd[k++] = clampInt(scaled + out.zp, out.lo, out.hi);
-          }
-    return [y];
+    const p: QConvProblem = {
+      x: qdata(x), xzp: xq.zps[0]!, n, h, w: wd, c, weights, o, kh, kw, ipg, group,
+      sh: a.strides[0]!, sw: a.strides[1]!, dh: a.dilations[0]!, dw: a.dilations[1]!, pt, pl, oh, ow,
+      bias: b ? toNumbers(b) : undefined,
+      rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, o, a.fp32),
+      out,
+    };
+    return [new Tensor(out.dtype, [n, oh, ow, o], runConv(p, a.wasm))];
   },
 });
 
-const Gemm = defineOp<{ act?: number[]; fp32: boolean }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node) }),
+/** FULLY_CONNECTED: a 1x1 conv over m "pixels". */
+const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node), wasm: wasmOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
@@ -213,25 +206,16 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean }>({
     const out = outputParams(inputs, 9, a.act);
     const [m, kk] = x.shape as [number, number];
     const nOut = w.shape[0]!;
-    const { data: wt } = packWeights(w.reshape([nOut, 1, 1, kk]), 'OHWI', wq);
-    const { mult, shift } = channelMultipliers(xq.scales[0]!, wq.scales, out.scale, nOut);
-    const fp32 = a.fp32 ? fp32Scales(xq.scales[0]!, wq.scales, out.scale, nOut) : undefined;
-    const bias = b ? toNumbers(b) : undefined;
-    const wide = x.dtype === 'int16';
-    const xs = x.data as ArrayLike<number>;
-    const xzp = xq.zps[0]!;
-    const y = Tensor.zeros(out.dtype, [m, nOut]);
-    const yd = y.data as Int8Array;
-    for (let r = 0; r < m; r++)
-      for (let oc = 0; oc < nOut; oc++) {
-        let acc = bias ? bias[oc]! : 0;
-        const xo = r * kk;
-        const wo = oc * kk;
-        for (let i = 0; i < kk; i++) acc += (xs[xo + i]! - xzp) * wt[wo + i]!;
-        const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
-        yd[r * nOut + oc] = clampInt(scaled + out.zp, out.lo, out.hi);
-      }
-    return [y];
+    // keyed by the weight tensor itself (a reshaped view would be a new key on every run)
+    const { data: weights } = packWeights(w, 'OHWI', wq, [nOut, 1, 1, kk]);
+    const p: QConvProblem = {
+      x: qdata(x), xzp: xq.zps[0]!, n: 1, h: 1, w: m, c: kk, weights, o: nOut, kh: 1, kw: 1, ipg: kk, group: 1,
+      sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, oh: 1, ow: m,
+      bias: b ? toNumbers(b) : undefined,
+      rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, nOut, a.fp32),
+      out,
+    };
+    return [new Tensor(out.dtype, [m, nOut], runConv(p, a.wasm))];
   },
 });
 
@@ -257,88 +241,74 @@ function broadcastIndex(outShape: number[], inShape: readonly number[]): Int32Ar
   return idx;
 }
 
-/** TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra bits (15 for int16). */
+/** `t`'s data broadcast to `shape` (the data itself when the shapes agree). */
+function broadcastData(t: Tensor, shape: number[]): QData {
+  const d = qdata(t);
+  const idx = broadcastIndex(shape, t.shape);
+  if (!idx) return d;
+  const out = new (d.constructor as new (n: number) => QData)(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = d[idx[i]!]!;
+  return out;
+}
+
+/** The binary problem of a fused ADD/SUB/MUL node: inputs broadcast to the output shape. */
+function binaryProblem(inputs: ReadonlyArray<Tensor | undefined>, act: number[] | undefined): { p: QBinaryProblem; shape: number[] } {
+  const x1 = need(inputs, 0, 'a');
+  const x2 = need(inputs, 3, 'b');
+  const q1 = qparam(inputs, 0, 'a');
+  const q2 = qparam(inputs, 3, 'b');
+  const out = outputParams(inputs, 6, act);
+  const shape = broadcastShapes(x1.shape, x2.shape);
+  const p: QBinaryProblem = { a: broadcastData(x1, shape), b: broadcastData(x2, shape), za: q1.zps[0]!, zb: q2.zps[0]!, sa: q1.scales[0]!, sb: q2.scales[0]!, out };
+  return { p, shape };
+}
+
 /**
  * XNNPACK's qs8 ADD: both inputs on one integer grid of 2^shift·(s_in/s_out) multipliers below
  * 2^21, the rounding folded into the bias, one arithmetic shift.
  */
-function xnnpackAddParams(sa: number, za: number, sb: number, zb: number, so: number, sign: number) {
+function xnnpackAddParams(sa: number, sb: number, so: number, sign: number) {
   const f = Math.fround;
   const as = f(sa / so);
   const bs = f(sb / so);
   const exponent = Math.floor(Math.log2(Math.max(as, bs)));
   const shift = 20 - exponent;
-  const am = roundHalfEven(f(as * 2 ** shift));
-  const bm = sign * roundHalfEven(f(bs * 2 ** shift));
-  return { am, bm, shift, bias: 2 ** (shift - 1) - am * za - bm * zb };
+  return { am: roundHalfEven(f(as * 2 ** shift)), bm: sign * roundHalfEven(f(bs * 2 ** shift)), shift };
 }
 
+/** TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra bits (15 for int16). */
 function addSub(sign: 1 | -1) {
-  return defineOp<{ act?: number[]; xnnpack: boolean }>({
-    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node) }),
+  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean }>({
+    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node) }),
     run(inputs, a) {
-      const x1 = need(inputs, 0, 'a');
-      const x2 = need(inputs, 3, 'b');
-      const q1 = qparam(inputs, 0, 'a');
-      const q2 = qparam(inputs, 3, 'b');
-      const out = outputParams(inputs, 6, a.act);
-      const leftShift = x1.dtype === 'int16' ? 15 : 20;
-      const twiceMax = 2 * Math.max(q1.scales[0]!, q2.scales[0]!);
-      const m1 = quantizeMultiplier(q1.scales[0]! / twiceMax);
-      const m2 = quantizeMultiplier(q2.scales[0]! / twiceMax);
-      const mo = quantizeMultiplier(twiceMax / (2 ** leftShift * out.scale));
-      const shape = broadcastShapes(x1.shape, x2.shape);
-      const i1 = broadcastIndex(shape, x1.shape);
-      const i2 = broadcastIndex(shape, x2.shape);
-      const d1 = x1.data as ArrayLike<number>;
-      const d2 = x2.data as ArrayLike<number>;
-      const y = Tensor.zeros(out.dtype, shape);
-      const yd = y.data as Int8Array;
-      const z1 = q1.zps[0]!;
-      const z2 = q2.zps[0]!;
-      const p = 2 ** leftShift;
-      if (a.xnnpack && x1.dtype === 'int8') {
-        const x = xnnpackAddParams(q1.scales[0]!, z1, q2.scales[0]!, z2, out.scale, sign);
-        for (let i = 0; i < yd.length; i++) {
-          const acc = x.bias + d1[i1 ? i1[i]! : i]! * x.am + d2[i2 ? i2[i]! : i]! * x.bm;
-          yd[i] = clampInt(Math.floor(acc / 2 ** x.shift) + out.zp, out.lo, out.hi);
-        }
-        return [y];
+      const { p, shape } = binaryProblem(inputs, a.act);
+      const wasm = a.wasm && qbinaryRunsOnWasm(p);
+      let y: QData;
+      if (a.xnnpack && p.a instanceof Int8Array) {
+        const { am, bm, shift } = xnnpackAddParams(p.sa, p.sb, p.out.scale, sign);
+        // the 64-bit kernel and the double-precision twin agree while the bias stays below 2^53
+        y = wasm && shift >= 1 && shift <= 50 ? qaddXnnpackWasm(p, am, bm, shift) : qaddXnnpackReference(p, am, bm, shift);
+      } else {
+        const leftShift = p.a instanceof Int16Array ? 15 : 20;
+        const twiceMax = 2 * Math.max(p.sa, p.sb);
+        const m1 = quantizeMultiplier(p.sa / twiceMax);
+        const m2 = quantizeMultiplier(p.sb / twiceMax);
+        const mo = quantizeMultiplier(twiceMax / (2 ** leftShift * p.out.scale));
+        const m = { ma: m1.multiplier, sa: m1.shift, mb: m2.multiplier, sb: m2.shift, mo: mo.multiplier, so: mo.shift };
+        y = wasm ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
       }
-      for (let i = 0; i < yd.length; i++) {
-        const v1 = (d1[i1 ? i1[i]! : i]! - z1) * p;
-        const v2 = (d2[i2 ? i2[i]! : i]! - z2) * p;
-        const s1 = multiplyByQuantizedMultiplier(v1, m1.multiplier, m1.shift);
-        const s2 = multiplyByQuantizedMultiplier(v2, m2.multiplier, m2.shift);
-        const raw = multiplyByQuantizedMultiplier(s1 + sign * s2, mo.multiplier, mo.shift) + out.zp;
-        yd[i] = clampInt(raw, out.lo, out.hi);
-      }
-      return [y];
+      return [new Tensor(p.out.dtype, shape, y)];
     },
   });
 }
 
-const Mul = defineOp<{ act?: number[] }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation') }),
+const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), wasm: wasmOf(node) }),
   run(inputs, a) {
-    const x1 = need(inputs, 0, 'a');
-    const x2 = need(inputs, 3, 'b');
-    const q1 = qparam(inputs, 0, 'a');
-    const q2 = qparam(inputs, 3, 'b');
-    const out = outputParams(inputs, 6, a.act);
-    const m = quantizeMultiplier((q1.scales[0]! * q2.scales[0]!) / out.scale);
-    const shape = broadcastShapes(x1.shape, x2.shape);
-    const i1 = broadcastIndex(shape, x1.shape);
-    const i2 = broadcastIndex(shape, x2.shape);
-    const d1 = x1.data as ArrayLike<number>;
-    const d2 = x2.data as ArrayLike<number>;
-    const y = Tensor.zeros(out.dtype, shape);
-    const yd = y.data as Int8Array;
-    for (let i = 0; i < yd.length; i++) {
-      const prod = (d1[i1 ? i1[i]! : i]! - q1.zps[0]!) * (d2[i2 ? i2[i]! : i]! - q2.zps[0]!);
-      yd[i] = clampInt(multiplyByQuantizedMultiplier(prod, m.multiplier, m.shift) + out.zp, out.lo, out.hi);
-    }
-    return [y];
+    const { p, shape } = binaryProblem(inputs, a.act);
+    const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
+    const y = a.wasm && qbinaryRunsOnWasm(p) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
+    return [new Tensor(p.out.dtype, shape, y)];
   },
 });
 
@@ -348,57 +318,68 @@ interface PoolAttrs {
   autoPad: string;
   pads?: number[];
   act?: number[];
+  wasm: boolean;
 }
 
-function pool(kind: 'avg' | 'max') {
-  return defineOp<PoolAttrs>({
-    attrs: (node) => ({
-      kernel: attrInts(node, 'kernel_shape', []),
-      strides: attrInts(node, 'strides', [1, 1]),
-      autoPad: attrString(node, 'auto_pad', 'NOTSET'),
-      pads: attrInts(node, 'pads'),
-      act: attrFloats(node, 'activation'),
-    }),
-    run(inputs, a) {
-      const x = need(inputs, 0, 'x');
-      const xq = qparam(inputs, 0, 'x');
-      const out = outputParams(inputs, 3, a.act);
-      if (xq.scales[0] !== out.scale || xq.zps[0] !== out.zp) throw new UnsupportedError('integer pooling with different input and output quantization');
-      if (x.rank !== 4) throw new ShapeError(`integer pooling needs NHWC input, got [${x.shape}]`);
-      const [n, h, w, c] = x.shape as [number, number, number, number];
-      const [kh, kw] = a.kernel as [number, number];
-      const [pt, oh] = spatial(h, kh, a.strides[0]!, 1, a.autoPad, a.pads, 0, 2);
-      const [pl, ow] = spatial(w, kw, a.strides[1]!, 1, a.autoPad, a.pads, 1, 2);
-      const xd = x.data as ArrayLike<number>;
-      const y = Tensor.zeros(out.dtype, [n, oh, ow, c]);
-      const yd = y.data as Int8Array;
-      let k = 0;
-      for (let b = 0; b < n; b++)
-        for (let oy = 0; oy < oh; oy++)
-          for (let ox = 0; ox < ow; ox++)
-            for (let ch = 0; ch < c; ch++) {
-              let acc = kind === 'max' ? -Infinity : 0;
-              let count = 0;
-              for (let ky = 0; ky < kh; ky++) {
-                const iy = oy * a.strides[0]! - pt + ky;
-                if (iy < 0 || iy >= h) continue;
-                for (let kx = 0; kx < kw; kx++) {
-                  const ix = ox * a.strides[1]! - pl + kx;
-                  if (ix < 0 || ix >= w) continue;
-                  const v = xd[((b * h + iy) * w + ix) * c + ch]!;
-                  if (kind === 'max') acc = v > acc ? v : acc;
-                  else acc += v;
-                  count++;
-                }
-              }
-              // average: round half away from zero with C's truncating division
-              if (kind === 'avg') acc = acc > 0 ? Math.trunc((acc + Math.trunc(count / 2)) / count) : Math.trunc((acc - Math.trunc(count / 2)) / count);
-              yd[k++] = clampInt(acc, out.lo, out.hi);
-            }
-      return [y];
-    },
-  });
+const poolAttrs = (node: Node): PoolAttrs => ({
+  kernel: attrInts(node, 'kernel_shape', []),
+  strides: attrInts(node, 'strides', [1, 1]),
+  autoPad: attrString(node, 'auto_pad', 'NOTSET'),
+  pads: attrInts(node, 'pads'),
+  act: attrFloats(node, 'activation'),
+  wasm: wasmOf(node),
+});
+
+function poolProblem(inputs: ReadonlyArray<Tensor | undefined>, a: PoolAttrs): { p: QPoolProblem; out: ReturnType<typeof outputParams> } {
+  const x = need(inputs, 0, 'x');
+  const xq = qparam(inputs, 0, 'x');
+  const out = outputParams(inputs, 3, a.act);
+  if (xq.scales[0] !== out.scale || xq.zps[0] !== out.zp) throw new UnsupportedError('integer pooling with different input and output quantization');
+  if (x.rank !== 4) throw new ShapeError(`integer pooling needs NHWC input, got [${x.shape}]`);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const [kh, kw] = a.kernel as [number, number];
+  const [pt, oh] = spatial(h, kh, a.strides[0]!, 1, a.autoPad, a.pads, 0, 2);
+  const [pl, ow] = spatial(w, kw, a.strides[1]!, 1, a.autoPad, a.pads, 1, 2);
+  return { p: { x: qdata(x), n, h, w, c, kh, kw, sh: a.strides[0]!, sw: a.strides[1]!, pt, pl, oh, ow, lo: out.lo, hi: out.hi }, out };
 }
+
+const AveragePool = defineOp<PoolAttrs>({
+  attrs: poolAttrs,
+  run(inputs, a) {
+    const { p, out } = poolProblem(inputs, a);
+    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPoolReference(p);
+    return [new Tensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
+  },
+});
+
+const MaxPool = defineOp<PoolAttrs>({
+  attrs: poolAttrs,
+  run(inputs, a) {
+    const { p, out } = poolProblem(inputs, a);
+    const { x: xd, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
+    const y = Tensor.zeros(out.dtype, [n, oh, ow, c]);
+    const yd = y.data as Int8Array;
+    let k = 0;
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++)
+          for (let ch = 0; ch < c; ch++) {
+            let acc = -Infinity;
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = oy * sh - pt + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ix = ox * sw - pl + kx;
+                if (ix < 0 || ix >= w) continue;
+                const v = xd[((b * h + iy) * w + ix) * c + ch]!;
+                acc = v > acc ? v : acc;
+              }
+            }
+            yd[k++] = clampInt(acc, out.lo, out.hi);
+          }
+    return [y];
+  },
+});
 
 /** TFLite's table-driven int8 softmax: exp(-scale·beta·(max - x)) in float32, lrint to the output grid. */
 const Softmax = defineOp<{ axis: number }>({
@@ -431,11 +412,6 @@ const Softmax = defineOp<{ axis: number }>({
   },
 });
 
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /** Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away, clamp. */
 function lookup(fn: (v: number) => number) {
   return defineOp<Record<string, never>>({
@@ -458,14 +434,29 @@ function lookup(fn: (v: number) => number) {
 }
 
 /** MEAN: integer sum, then TFLite's float rescale (QuantizedMeanOrSum), or its integer rounding when the grids match. */
-const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean }>({
-  attrs: (node) => ({ axes: attrInts(node, 'axes', []), keepdims: attrInt(node, 'keepdims', 1) !== 0 }),
+const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }>({
+  attrs: (node) => ({ axes: attrInts(node, 'axes', []), keepdims: attrInt(node, 'keepdims', 1) !== 0, wasm: wasmOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const xq = qparam(inputs, 0, 'x');
     const out = outputParams(inputs, 3, undefined);
     const axes = new Set(a.axes.map((ax) => normAxis(ax, x.rank)));
     const outShapeKeep = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
+    const shape = a.keepdims ? outShapeKeep : x.shape.filter((_, i) => !axes.has(i));
+    const sorted = [...axes].sort((i, j) => i - j);
+    if (sorted.length && sorted[sorted.length - 1]! - sorted[0]! === sorted.length - 1) {
+      // one run of adjacent axes (NHWC spatial means): x is (outer, reduced, inner)
+      const p: QMeanProblem = {
+        x: qdata(x),
+        outer: shapeSize(x.shape.slice(0, sorted[0]!)),
+        red: shapeSize(sorted.map((i) => x.shape[i]!)),
+        inner: shapeSize(x.shape.slice(sorted[sorted.length - 1]! + 1)),
+        sx: xq.scales[0]!,
+        zx: xq.zps[0]!,
+        out,
+      };
+      return [new Tensor(out.dtype, shape, a.wasm && qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmeanReference(p))];
+    }
     const outSize = shapeSize(outShapeKeep);
     const count = x.size / Math.max(outSize, 1);
     const sums = new Float64Array(outSize);
@@ -482,7 +473,6 @@ const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean }>({
       }
       sums[j] += xd[i]!;
     }
-    const shape = a.keepdims ? outShapeKeep : x.shape.filter((_, i) => !axes.has(i));
     const y = Tensor.zeros(out.dtype, shape);
     const yd = y.data as Int8Array;
     const same = xq.scales[0] === out.scale && xq.zps[0] === out.zp;
@@ -571,14 +561,53 @@ const QuantizeLinear = defineOp<{ axis: number }>({
   },
 });
 
+/**
+ * PAD with a constant on 8/16-bit data (TFLite pads quantized tensors with their zero point
+ * before strided convs): whole innermost rows copied at once instead of element by element.
+ * Other modes, dtypes and negative (cropping) pads go to the general kernel.
+ */
+const padGeneral = ONNX_OPS['Pad']!;
+const Pad = defineOp<PadAttrs>({
+  attrs: padGeneral.attrs as (node: Node, opset: number) => PadAttrs,
+  run(inputs, a, ctx) {
+    const x = need(inputs, 0, 'data');
+    const pads = a.pads ?? (inputs[1] ? readNumbers(inputs[1], 'Pad pads') : undefined);
+    const d = x.data;
+    const small = d instanceof Int8Array || d instanceof Uint8Array || d instanceof Int16Array;
+    if (!small || a.mode !== 'constant' || !pads || inputs[3] || pads.length !== 2 * x.rank || pads.some((v) => v < 0) || x.rank === 0) return padGeneral.run(inputs, a, ctx);
+    const value = a.pads ? a.value : inputs[2] ? readNumbers(inputs[2], 'Pad constant_value')[0]! : 0;
+    const r = x.rank;
+    const shape = x.shape.map((dim, i) => dim + pads[i]! + pads[i + r]!);
+    const y = Tensor.zeros(x.dtype, shape);
+    const yd = y.data as Int8Array;
+    if (value !== 0) yd.fill(value);
+    const last = x.shape[r - 1]!;
+    const rows = last === 0 ? 0 : x.size / last;
+    const inStrides = stridesOf(x.shape);
+    const outStrides = stridesOf(shape);
+    for (let row = 0; row < rows; row++) {
+      // output offset of input row `row` (coordinates of every dim but the last)
+      let rem = row * last;
+      let at = pads[r - 1]!;
+      for (let i = 0; i < r - 1; i++) {
+        const coord = Math.floor(rem / inStrides[i]!);
+        rem -= coord * inStrides[i]!;
+        at += (coord + pads[i]!) * outStrides[i]!;
+      }
+      yd.set((d as Int8Array).subarray(row * last, (row + 1) * last), at);
+    }
+    return [y];
+  },
+});
+
 export const INTEGER_OPS: OpTable = {
   'nnport.int::Conv': Conv,
   'nnport.int::Gemm': Gemm,
   'nnport.int::Add': addSub(1),
   'nnport.int::Sub': addSub(-1),
   'nnport.int::Mul': Mul,
-  'nnport.int::AveragePool': pool('avg'),
-  'nnport.int::MaxPool': pool('max'),
+  'nnport.int::AveragePool': AveragePool,
+  'nnport.int::MaxPool': MaxPool,
   'nnport.int::Softmax': Softmax,
   'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v))),
   'nnport.int::Tanh': lookup(Math.tanh),
@@ -586,4 +615,5 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
   QuantizeLinear,
+  Pad,
 };

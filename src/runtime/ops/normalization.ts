@@ -7,6 +7,7 @@ import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
 import { channelAffineF32Wasm } from '../../wasm/elementwise.js';
+import { broadcastIndex } from '../broadcast.js';
 
 function floatData(t: Tensor, what: string): Float32Array | Float64Array {
   if (isHalf(t.dtype)) return halfToF32(t);
@@ -103,11 +104,16 @@ export const normalizationOps: OpTable = {
       const size = shapeSize(x.shape.slice(axis));
       const scale = need(inputs, 1, 'Scale');
       const bias = inputs[2];
-      // Scale and B broadcast to the normalised trailing dims.
+      // Scale and B broadcast (numpy-style, aligned at the last axis) to the normalised dims
+      // x.shape[axis:]: a [C,1,1] scale over (C,H,W) holds one value per channel.
+      const normShape = x.shape.slice(axis);
       const bcast = (t: Tensor, what: string) => {
         const d = floatData(t, what);
-        if (size % Math.max(d.length, 1) !== 0 || t.rank > x.rank - axis) throw new ShapeError(`LayerNormalization ${what} [${t.shape.join(', ')}] does not broadcast to [${x.shape.slice(axis).join(', ')}]`);
-        return (i: number) => (d.length === 1 ? d[0]! : d[i % d.length]!);
+        const fits = t.rank <= normShape.length && t.shape.every((n, i) => n === 1 || n === normShape[normShape.length - t.rank + i]);
+        if (!fits) throw new ShapeError(`LayerNormalization ${what} [${t.shape.join(', ')}] does not broadcast to [${normShape.join(', ')}]`);
+        if (d.length === size) return (i: number) => d[i]!;
+        const at = broadcastIndex(normShape, t.shape);
+        return (i: number) => d[at[i]!]!;
       };
       const sc = bcast(scale, 'Scale');
       const bi = bias ? bcast(bias, 'B') : () => 0;

@@ -162,6 +162,10 @@ export const unaryOps: OpTable = {
   Exp: unaryOp('Exp', { accepts: 'float', num: same(Math.exp) }),
   Log: unaryOp('Log', { accepts: 'float', num: same(Math.log) }),
   Erf: unaryOp('Erf', { accepts: 'numeric', num: same(erf) }),
+  Gelu: unaryOp('Gelu', {
+    accepts: 'float',
+    num: (a) => (a.approximate === 'tanh' ? (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))) : (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2))),
+  }),
   Floor: unaryOp('Floor', { accepts: 'float', num: same(Math.floor) }),
   Ceil: unaryOp('Ceil', { accepts: 'float', num: same(Math.ceil) }),
   Round: unaryOp('Round', { accepts: 'float', num: same(roundEven) }),

@@ -1,13 +1,26 @@
 /**
- * TensorFlow.js (4.9, CPU backend in Node) as the independent oracle for Keras / TF.js files:
- * models are built by TF.js itself from the file's own config and the weights as stored.
- * HDF5 files are opened with h5wasm directly (not nnport's reader).
+ * TensorFlow.js (4.9) as the independent oracle for Keras / TF.js files: models are built by
+ * TF.js itself from the file's own config and the weights as stored. HDF5 files are opened with
+ * h5wasm directly (not nnport's reader). The CPU backend is TF.js' default in Node; the WASM
+ * backend (@tensorflow/tfjs-backend-wasm 4.9, XNNPACK kernels) runs the ImageNet-sized models in
+ * a fraction of a second where the CPU backend takes minutes, so the tests that run them ask for it.
  */
 import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm';
 import { Tensor } from '../../../src/ir/tensor.js';
 
 let counter = 0;
+
+/**
+ * Switch TF.js to `name` for what follows in this test file (vitest runs each file in its own
+ * worker). The WASM backend is loaded only here, so that files that never ask keep the CPU
+ * default (importing it registers it above the CPU backend).
+ */
+export async function useTfjsBackend(name: 'cpu' | 'wasm'): Promise<void> {
+  if (name === 'wasm' && !tf.findBackendFactory('wasm')) await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(name))) throw new Error(`TensorFlow.js backend '${name}' failed to start`);
+  await tf.ready();
+}
 
 /** Open HDF5 bytes with h5wasm's in-memory FS. */
 export async function openH5(bytes: Uint8Array): Promise<{ file: InstanceType<typeof h5wasm.File>; close: () => void }> {
@@ -25,7 +38,7 @@ function names(v: unknown): string[] {
 }
 
 function toTf(d: { value: unknown; shape: number[] | null }): tf.Tensor {
-  return tf.tensor(Array.from(d.value as Float32Array), d.shape ?? [], 'float32');
+  return tf.tensor(d.value as Float32Array, d.shape ?? [], 'float32');
 }
 
 /** A Keras .h5 (`model.save`) as a TF.js model: modelFromJSON(model_config), weights by weight_names. */
@@ -65,7 +78,7 @@ export async function tfjsModelFromJson(json: Uint8Array | string, readShard: (p
 
 /** Run a TF.js model on nnport tensors (channels-last, as Keras sees them); first output. */
 export function predict(model: tf.LayersModel, inputs: Tensor[]): Tensor[] {
-  const xs = inputs.map((t) => tf.tensor(Array.from(t.toFloat32()), [...t.shape], 'float32'));
+  const xs = inputs.map((t) => tf.tensor(t.toFloat32(), [...t.shape], 'float32'));
   const ys = model.predict(xs.length === 1 ? xs[0]! : xs);
   const list = Array.isArray(ys) ? ys : [ys];
   const out = list.map((y) => Tensor.float32(y.shape, y.dataSync()));

@@ -42,8 +42,8 @@ function model(): Graph {
   y = node('Pad', [y, init('pads', Tensor.int64([8], [0, 0, 1, 0, 0, 0, 2, 1]))], { mode: { type: 'string', value: 'constant' } });
   y = node('ConvTranspose', [y, init('wt', f32([C, 4, 3, 3])), init('bt', f32([4]))], { strides: ints([2, 2]), pads: ints([1, 1, 0, 1]) });
   y = node('Slice', [y, init('starts', Tensor.int64([2], [1, 2])), init('ends', Tensor.int64([2], [4, 100])), init('sl_axes', Tensor.int64([2], [1, 3]))]);
-  // full-shape scale/bias: the runtime's LayerNormalization broadcasts only trailing-aligned (a [3,1,1] scale is misread)
-  y = node('LayerNormalization', [y, init('ln_s', f32([3, 24, 19])), init('ln_b', f32([3, 24, 19]))], { axis: int(1), epsilon: float(1e-5) });
+  // a per-channel scale [C,1,1] and a per-row bias [1,H,1], broadcast over the normalised (C,H,W)
+  y = node('LayerNormalization', [y, init('ln_s', f32([3, 1, 1])), init('ln_b', f32([1, 24, 1]))], { axis: int(1), epsilon: float(1e-5) });
   const ln = y;
   y = node('Resize', [y, '', init('scales', Tensor.float32([4], [1, 1, 2, 2]))], { mode: { type: 'string', value: 'linear' } });
   y = node('Gather', [y, init('gidx', Tensor.int64([3], [2, 0, 1]))], { axis: int(1) }, ['out_gather']);

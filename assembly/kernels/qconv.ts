@@ -1,0 +1,294 @@
+// Integer convolution with TFLite's arithmetic (NHWC, int8/uint8 activations, 8-bit weights,
+// int32 accumulators, per-channel requantization in util/requantize.ts):
+//   qconv2d:      im2col of a chunk of output pixels into int16 rows (input zero point already
+//                 subtracted, K padded to 8 with zeros), then a 2-pixel x 4-channel
+//                 i32x4.dot_i16x8_s micro-kernel against int16 weights (O, kh, kw, I/group)
+//                 minus their zero points. Serves CONV_2D (any group) and FULLY_CONNECTED.
+//   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step; inside the
+//                 image two taps per i32x4.dot_i16x8_s, the input zero point in the bias.
+// The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
+// is passed in. `x` needs 16 bytes of readable slack after its last element (8-lane loads).
+
+import { requantize4, RQ_BIAS, RQ_ROWS } from '../util/requantize';
+
+/** Rows of the per-channel parameter block: channels rounded up to 8 (two i32x4 per step). */
+// @ts-ignore: decorator
+@inline
+function rqStride(channels: i32): usize {
+  return <usize>((channels + 7) & ~7) << 2;
+}
+
+// @ts-ignore: decorator
+@inline
+function load8<T>(p: usize): v128 {
+  if (isSigned<T>()) return v128.load8x8_s(p);
+  return v128.load8x8_u(p);
+}
+
+/** The low `n` (< 4) bytes of the narrowed lanes at dst. */
+// @ts-ignore: decorator
+@inline
+function storeTail4(dst: usize, v: v128, n: i32): void {
+  if (n > 0) store<u8>(dst, i8x16.extract_lane_u(v, 0));
+  if (n > 1) store<u8>(dst, i8x16.extract_lane_u(v, 1), 1);
+  if (n > 2) store<u8>(dst, i8x16.extract_lane_u(v, 2), 2);
+}
+
+/** The low `n` (< 8) bytes of the narrowed lanes at dst. */
+// @ts-ignore: decorator
+@inline
+function storeTail8(dst: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store32_lane(dst, v, 0);
+    storeTail4(dst + 4, i8x16.shuffle(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), n - 4);
+  } else storeTail4(dst, v, n);
+}
+
+/** Narrow int32 lanes already clamped to the output range into bytes (lanes 0..3 hold a, 4..7 b). */
+// @ts-ignore: decorator
+@inline
+function narrowBytes(a: v128, b: v128, unsignedOut: i32): v128 {
+  const h = i16x8.narrow_i32x4_s(a, b);
+  return unsignedOut ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h);
+}
+
+/** The four sums of a0..a3 (each a vector of partial sums) as one vector. */
+// @ts-ignore: decorator
+@inline
+function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const u0 = i32x4.add(v128.shuffle<i32>(a0, a1, 0, 4, 1, 5), v128.shuffle<i32>(a0, a1, 2, 6, 3, 7));
+  const u1 = i32x4.add(v128.shuffle<i32>(a2, a3, 0, 4, 1, 5), v128.shuffle<i32>(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(u0, u1, 0, 1, 4, 5), v128.shuffle<i32>(u0, u1, 2, 3, 6, 7));
+}
+
+function im2colQ<T>(
+  x: usize, xzp: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
+  p0: i32, np: i32, col: usize, Kp: i32,
+): void {
+  const zpv = i16x8.splat(<i16>xzp);
+  const zero = i16x8.splat(0);
+  const K = kh * kw * ipg;
+  const plane = OH * OW;
+  for (let p = p0; p < p0 + np; p++) {
+    const n = p / plane;
+    const r = p - n * plane;
+    const oy = r / OW;
+    const ox = r - oy * OW;
+    const row = col + (<usize>((p - p0) * Kp) << 1);
+    let d = row;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * sh - pt + ky * dh;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * sw - pl + kx * dw;
+        // 8-lane stores may run past this tap: the next tap (or the tail fill) overwrites them
+        if (<u32>iy >= <u32>H || <u32>ix >= <u32>W) {
+          for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), zero);
+        } else {
+          const src = x + <usize>(((n * H + iy) * W + ix) * C + cOff);
+          for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), i16x8.sub(load8<T>(src + <usize>i), zpv));
+        }
+        d += <usize>ipg << 1;
+      }
+    }
+    for (let k = K; k < Kp; k++) store<i16>(row + (<usize>k << 1), 0);
+  }
+}
+
+/**
+ * One 4-channel block of outputs for np pixels of `col` (rows of Kp int16) against the weight
+ * rows w0..w0+3 (Kp int16 each): accumulate, add the bias, requantize, store at y (row stride O).
+ */
+function gemmBlock(col: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: usize, oc: i32, nOc: i32, fp32: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
+  const rowBytes = <usize>Kp << 1;
+  const Kb = rowBytes;
+  const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+  const bias = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
+  let p = 0;
+  for (; p + 2 <= np; p += 2) {
+    const a0p = col + <usize>p * rowBytes;
+    const a1p = a0p + rowBytes;
+    let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
+    let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    for (let k: usize = 0; k < Kb; k += 16) {
+      const a0 = v128.load(a0p + k);
+      const a1 = v128.load(a1p + k);
+      let b = v128.load(w0 + k);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, b));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, b));
+      b = v128.load(w1 + k);
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, b));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, b));
+      b = v128.load(w2 + k);
+      c02 = i32x4.add(c02, i32x4.dot_i16x8_s(a0, b));
+      c12 = i32x4.add(c12, i32x4.dot_i16x8_s(a1, b));
+      b = v128.load(w3 + k);
+      c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, b));
+      c13 = i32x4.add(c13, i32x4.dot_i16x8_s(a1, b));
+    }
+    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
+    const r1 = requantize4(i32x4.add(hsum4(c10, c11, c12, c13), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
+    const v = narrowBytes(r0, r1, unsignedOut);
+    const d0 = y + <usize>(p * O + oc);
+    const d1 = d0 + <usize>O;
+    if (nOc >= 4) {
+      v128.store32_lane(d0, v, 0);
+      v128.store32_lane(d1, v, 1);
+    } else {
+      storeTail4(d0, v, nOc);
+      storeTail4(d1, i8x16.shuffle(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), nOc);
+    }
+  }
+  if (p < np) {
+    const a0p = col + <usize>p * rowBytes;
+    let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
+    for (let k: usize = 0; k < Kb; k += 16) {
+      const a0 = v128.load(a0p + k);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(w0 + k)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(w1 + k)));
+      c02 = i32x4.add(c02, i32x4.dot_i16x8_s(a0, v128.load(w2 + k)));
+      c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, v128.load(w3 + k)));
+    }
+    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
+    const v = narrowBytes(r0, r0, unsignedOut);
+    const d0 = y + <usize>(p * O + oc);
+    if (nOc >= 4) v128.store32_lane(d0, v, 0);
+    else storeTail4(d0, v, nOc);
+  }
+}
+
+function qconv2dImpl<T>(
+  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32,
+  w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  y: usize, O: i32, oOff: i32, opg: i32, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, chunk: i32,
+): void {
+  const Kp = (kh * kw * ipg + 7) & ~7;
+  const stride = rqStride(opg);
+  const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const P = N * OH * OW;
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const np = min(chunk, P - p0);
+    im2colQ<T>(x, xzp, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
+    const yb = y + <usize>(p0 * O + oOff);
+    for (let oc = 0; oc < opg; oc += 4) {
+      gemmBlock(col, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, fp32, yzpv, qlo, qhi, unsignedOut, yb, O);
+    }
+  }
+}
+
+/**
+ * One group of an integer conv: y[N, OH, OW, O] at channels [oOff, oOff + opg) from
+ * x[N, H, W, C] channels [cOff, cOff + ipg). `w` is int16 (roundUp(opg, 4), Kp) with
+ * Kp = roundUp(kh*kw*ipg, 8), zero-padded; `rq` the requantization block (util/requantize.ts)
+ * of roundUp(opg, 8) channels; lo/hi the output clamp; `col` scratch of chunk * Kp int16 plus 16 bytes.
+ */
+export function qconv2d(
+  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32,
+  w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  y: usize, O: i32, oOff: i32, opg: i32, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, chunk: i32,
+): void {
+  if (unsignedIn) qconv2dImpl<u8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, fp32, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
+  else qconv2dImpl<i8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, fp32, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
+}
+
+function qdepthwiseImpl<T>(
+  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
+): void {
+  const stride = rqStride(C);
+  const Cp = <usize>((C + 7) & ~7);
+  const taps = kh * kw;
+  const pairs = taps >> 1;
+  const wPairs = w + ((<usize>taps * Cp) << 1);
+  const zpv = i16x8.splat(<i16>xzp);
+  const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const rowBytes = <usize>(W * C);
+  // byte offset of each tap from the window's corner, after the interior bias
+  const tapOff = ibias + (Cp << 2);
+  for (let t = 0; t < taps; t++) {
+    const ky = t / kw;
+    store<i32>(tapOff + (<usize>t << 2), <i32>(<usize>(ky * dh) * rowBytes + <usize>((t - ky * kw) * dw * C)));
+  }
+  let out = y;
+  for (let n = 0; n < N; n++) {
+    const xn = x + <usize>n * <usize>H * rowBytes;
+    for (let oy = 0; oy < OH; oy++) {
+      const iy0 = oy * sh - pt;
+      // taps inside the image: ky in [kyLo, kyHi)
+      let kyLo = 0, kyHi = kh;
+      while (kyLo < kh && iy0 + kyLo * dh < 0) kyLo++;
+      while (kyHi > kyLo && iy0 + (kyHi - 1) * dh >= H) kyHi--;
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * sw - pl;
+        let kxLo = 0, kxHi = kw;
+        while (kxLo < kw && ix0 + kxLo * dw < 0) kxLo++;
+        while (kxHi > kxLo && ix0 + (kxHi - 1) * dw >= W) kxHi--;
+        const interior = kyLo == 0 && kyHi == kh && kxLo == 0 && kxHi == kw;
+        for (let c = 0; c < C; c += 8) {
+          const cb = <usize>c;
+          let accLo: v128, accHi: v128;
+          if (interior) {
+            // every tap inside: the input zero point is folded into `ibias` (bias - zp * sum of
+            // the channel's weights), and taps go two at a time through i32x4.dot_i16x8_s on
+            // interleaved inputs against weights packed interleaved
+            accLo = v128.load(ibias + (cb << 2));
+            accHi = v128.load(ibias + (cb << 2), 16);
+            const xb = xn + <usize>iy0 * rowBytes + <usize>(ix0 * C) + cb;
+            for (let t = 0; t < pairs; t++) {
+              const to = tapOff + (<usize>t << 3);
+              const a = load8<T>(xb + <usize>load<i32>(to));
+              const b = load8<T>(xb + <usize>load<i32>(to, 4));
+              const wp = wPairs + ((<usize>t * Cp + cb) << 2);
+              accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp)));
+              accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp, 16)));
+            }
+            if (taps & 1) {
+              const t = taps - 1;
+              const a = load8<T>(xb + <usize>load<i32>(tapOff + (<usize>t << 2)));
+              const wv = v128.load(w + ((<usize>t * Cp + cb) << 1));
+              accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(a, wv));
+              accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(a, wv));
+            }
+          } else {
+            accLo = v128.load(rq + (cb << 2));
+            accHi = v128.load(rq + (cb << 2), 16);
+            for (let ky = kyLo; ky < kyHi; ky++) {
+              const xr = xn + <usize>(iy0 + ky * dh) * rowBytes + cb;
+              const wr = w + ((<usize>(ky * kw) * Cp + cb) << 1);
+              for (let kx = kxLo; kx < kxHi; kx++) {
+                const xv = i16x8.sub(load8<T>(xr + <usize>((ix0 + kx * dw) * C)), zpv);
+                const wv = v128.load(wr + ((<usize>kx * Cp) << 1));
+                accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(xv, wv));
+                accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(xv, wv));
+              }
+            }
+          }
+          const r0 = requantize4(accLo, rq, stride, cb, fp32, yzpv, qlo, qhi);
+          const r1 = requantize4(accHi, rq, stride, cb + 4, fp32, yzpv, qlo, qhi);
+          const v = narrowBytes(r0, r1, unsignedOut);
+          const left = C - c;
+          if (left >= 8) v128.store64_lane(out + cb, v, 0);
+          else storeTail8(out + cb, v, left);
+        }
+        out += <usize>C;
+      }
+    }
+  }
+}
+
+/**
+ * Depthwise integer conv with one filter per channel: y[N, OH, OW, C] from x[N, H, W, C].
+ * `w` is int16 minus the weight zero points, zero-padded to Cp = roundUp(C, 8) channels: first
+ * (kh*kw, Cp), then the taps in pairs (floor(kh*kw / 2), Cp, 2) with each channel's two weights
+ * adjacent. `rq` is the requantization block of Cp channels; `ibias` Cp int32 of
+ * bias - x_zp * (the channel's weight sum), the bias of pixels whose taps are all inside,
+ * followed by kh*kw int32 of scratch.
+ */
+export function qdepthwise(
+  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
+): void {
+  if (unsignedIn) qdepthwiseImpl<u8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+  else qdepthwiseImpl<i8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+}

@@ -1,0 +1,163 @@
+// Integer element-wise ops and pooling with TFLite's arithmetic (int8/uint8 in and out, inputs
+// of equal size: the caller broadcasts). Scalar twins: src/runtime/integer/reference.ts.
+//   qaddRef:     ADD/SUB of the reference kernels: both inputs shifted left by `leftShift`,
+//                rescaled to a shared grid, summed, rescaled to the output.
+//   qaddXnnpack: XNNPACK's qs8 ADD: a*am + b*bm + rounding bias, one arithmetic shift (64-bit).
+//   qmul:        MUL: (a - za)(b - zb) rescaled by one multiplier.
+//   qavgPool:    AVERAGE_POOL_2D, NHWC, rounding division by the count of taps inside the image.
+//   qmean:       MEAN over the middle axis of (outer, red, inner): float32 rescale, or the
+//                rounding integer division when input and output grids are equal.
+
+import { multiplyByQuantizedMultiplier } from '../util/requantize';
+
+// @ts-ignore: decorator
+@inline
+function ld<T>(p: usize, i: i32): i32 {
+  return <i32>load<T>(p + <usize>i);
+}
+
+// @ts-ignore: decorator
+@inline
+function clampi(v: i32, lo: i32, hi: i32): i32 {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+function qaddRefImpl<T>(
+  a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, leftShift: i32, ma: i32, sa: i32, mb: i32, sb: i32, mo: i32, so: i32, sign: i32, yzp: i32, lo: i32, hi: i32,
+): void {
+  for (let i = 0; i < n; i++) {
+    const va = multiplyByQuantizedMultiplier((ld<T>(a, i) - za) << leftShift, ma, sa);
+    const vb = multiplyByQuantizedMultiplier((ld<T>(b, i) - zb) << leftShift, mb, sb);
+    const r = multiplyByQuantizedMultiplier(sign > 0 ? va + vb : va - vb, mo, so);
+    // r + yzp cannot overflow: |r| is at most ~2^31 * 2^-20 for any valid output multiplier... but clamp first anyway
+    store<u8>(y + <usize>i, <u8>clampi(clampi(r, lo - yzp, hi - yzp) + yzp, lo, hi));
+  }
+}
+
+/** y = clamp(ADD or SUB (sign ±1) of a and b, lo, hi), TFLite reference arithmetic. */
+export function qaddRef(
+  a: usize, b: usize, y: usize, n: i32, unsignedIn: i32, za: i32, zb: i32, leftShift: i32, ma: i32, sa: i32, mb: i32, sb: i32, mo: i32, so: i32, sign: i32, yzp: i32, lo: i32, hi: i32,
+): void {
+  if (unsignedIn) qaddRefImpl<u8>(a, b, y, n, za, zb, leftShift, ma, sa, mb, sb, mo, so, sign, yzp, lo, hi);
+  else qaddRefImpl<i8>(a, b, y, n, za, zb, leftShift, ma, sa, mb, sb, mo, so, sign, yzp, lo, hi);
+}
+
+function qaddXnnpackImpl<T>(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, am: i32, bm: i32, shift: i32, yzp: i32, lo: i32, hi: i32): void {
+  const bias: i64 = (<i64>1 << (shift - 1)) - <i64>am * za - <i64>bm * zb;
+  for (let i = 0; i < n; i++) {
+    const acc = bias + <i64>ld<T>(a, i) * am + <i64>ld<T>(b, i) * bm;
+    const r = acc >> shift;
+    const lo64 = <i64>(lo - yzp), hi64 = <i64>(hi - yzp);
+    store<u8>(y + <usize>i, <u8>(<i32>(r < lo64 ? lo64 : r > hi64 ? hi64 : r) + yzp));
+  }
+}
+
+/** y = clamp(floor((bias + a*am + b*bm) / 2^shift) + yzp, lo, hi), XNNPACK's ADD (bm < 0 for SUB). */
+export function qaddXnnpack(a: usize, b: usize, y: usize, n: i32, unsignedIn: i32, za: i32, zb: i32, am: i32, bm: i32, shift: i32, yzp: i32, lo: i32, hi: i32): void {
+  if (unsignedIn) qaddXnnpackImpl<u8>(a, b, y, n, za, zb, am, bm, shift, yzp, lo, hi);
+  else qaddXnnpackImpl<i8>(a, b, y, n, za, zb, am, bm, shift, yzp, lo, hi);
+}
+
+function qmulImpl<T>(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m: i32, s: i32, yzp: i32, lo: i32, hi: i32): void {
+  for (let i = 0; i < n; i++) {
+    const r = multiplyByQuantizedMultiplier((ld<T>(a, i) - za) * (ld<T>(b, i) - zb), m, s);
+    store<u8>(y + <usize>i, <u8>clampi(clampi(r, lo - yzp, hi - yzp) + yzp, lo, hi));
+  }
+}
+
+/** y = clamp(MBQM((a - za)(b - zb), m, s) + yzp, lo, hi). */
+export function qmul(a: usize, b: usize, y: usize, n: i32, unsignedIn: i32, za: i32, zb: i32, m: i32, s: i32, yzp: i32, lo: i32, hi: i32): void {
+  if (unsignedIn) qmulImpl<u8>(a, b, y, n, za, zb, m, s, yzp, lo, hi);
+  else qmulImpl<i8>(a, b, y, n, za, zb, m, s, yzp, lo, hi);
+}
+
+function qavgPoolImpl<T>(
+  x: usize, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, acc: usize,
+): void {
+  let out = y;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        memory.fill(acc, 0, <usize>C << 2);
+        let count = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - pt + ky;
+          if (<u32>iy >= <u32>H) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - pl + kx;
+            if (<u32>ix >= <u32>W) continue;
+            const src = x + <usize>(((n * H + iy) * W + ix) * C);
+            for (let c = 0; c < C; c++) {
+              const p = acc + (<usize>c << 2);
+              store<i32>(p, load<i32>(p) + ld<T>(src, c));
+            }
+            count++;
+          }
+        }
+        // round half away from zero with C's truncating division (no tap inside: 0, as the TS twin)
+        const half = count / 2;
+        for (let c = 0; c < C; c++) {
+          const s = load<i32>(acc + (<usize>c << 2));
+          // (an integer division by zero would trap)
+          const v = count == 0 ? 0 : clampi(s > 0 ? (s + half) / count : (s - half) / count, lo, hi);
+          store<u8>(out + <usize>c, <u8>v);
+        }
+        out += <usize>C;
+      }
+    }
+  }
+}
+
+/** AVERAGE_POOL_2D on NHWC int8/uint8 with equal input and output grids; `acc` is C i32 of scratch. */
+export function qavgPool(
+  x: usize, unsignedIn: i32, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, acc: usize,
+): void {
+  if (unsignedIn) qavgPoolImpl<u8>(x, N, H, W, C, y, OH, OW, kh, kw, sh, sw, pt, pl, lo, hi, acc);
+  else qavgPoolImpl<i8>(x, N, H, W, C, y, OH, OW, kh, kw, sh, sw, pt, pl, lo, hi, acc);
+}
+
+// @ts-ignore: decorator
+@inline
+function roundHalfAway(v: f32): f64 {
+  // in f64 so that adding one half is exact
+  const d = <f64>v;
+  return d < 0 ? -Math.floor(-d + 0.5) : Math.floor(d + 0.5);
+}
+
+function qmeanImpl<T>(x: usize, outer: i32, red: i32, inner: i32, same: i32, scale: f32, bias: f32, yzp: i32, lo: i32, hi: i32, y: usize, acc: usize): void {
+  const count = red;
+  const half = <i64>(count / 2);
+  const fcount = <f32>count;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(acc, 0, <usize>inner << 3);
+    const base = x + <usize>o * <usize>red * <usize>inner;
+    for (let r = 0; r < red; r++) {
+      const row = base + <usize>r * <usize>inner;
+      for (let i = 0; i < inner; i++) {
+        const p = acc + (<usize>i << 3);
+        store<i64>(p, load<i64>(p) + <i64>ld<T>(row, i));
+      }
+    }
+    const yo = y + <usize>o * <usize>inner;
+    for (let i = 0; i < inner; i++) {
+      const s = load<i64>(acc + (<usize>i << 3));
+      let v: i64;
+      if (same) v = count == 0 ? 0 : s > 0 ? (s + half) / <i64>count : (s - half) / <i64>count;
+      else {
+        const mean: f32 = <f32>s / fcount;
+        const r = roundHalfAway(mean * scale + bias) + <f64>yzp;
+        v = <i64>(r < <f64>lo ? <f64>lo : r > <f64>hi ? <f64>hi : r);
+      }
+      store<u8>(yo + <usize>i, <u8>(v < <i64>lo ? lo : v > <i64>hi ? hi : <i32>v));
+    }
+  }
+}
+
+/**
+ * MEAN over the middle axis of x[outer, red, inner]: with `same` (equal grids) the rounding
+ * integer division, else round(f32(sum)/red * scale + bias) + yzp in float32. `acc` is inner i64.
+ */
+export function qmean(x: usize, unsignedIn: i32, outer: i32, red: i32, inner: i32, same: i32, scale: f32, bias: f32, yzp: i32, lo: i32, hi: i32, y: usize, acc: usize): void {
+  if (unsignedIn) qmeanImpl<u8>(x, outer, red, inner, same, scale, bias, yzp, lo, hi, y, acc);
+  else qmeanImpl<i8>(x, outer, red, inner, same, scale, bias, yzp, lo, hi, y, acc);
+}

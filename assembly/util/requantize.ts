@@ -1,0 +1,84 @@
+// TFLite's int32 -> int8/uint8 requantization on four lanes, bit-exact with the scalar spec in
+// src/runtime/integer/fixed-point.ts. Per-channel parameters live in one block of RQ_ROWS rows
+// of `stride` i32 each (src/wasm/int8.ts writes it):
+//   bias, multiplier, 2^left, 2^(31 - right) (0 when right = 0), right == 0 ? -1 : 0, f32 scale.
+
+export const RQ_BIAS: i32 = 0;
+export const RQ_MULT: i32 = 1;
+export const RQ_LMUL: i32 = 2;
+export const RQ_RMUL: i32 = 3;
+export const RQ_NOSHIFT: i32 = 4;
+export const RQ_FSCALE: i32 = 5;
+export const RQ_ROWS: i32 = 6;
+
+/**
+ * floor((ab + 2^30) / 2^31) of two 64-bit lanes, as the low 32 bits of each. With a multiplier
+ * >= 0 this is SaturatingRoundingDoublingHighMul exactly: its nudge (2^30, or 1 - 2^30 below
+ * zero) followed by a division truncating toward zero equals one floor division once the
+ * truncation of negatives is written as floor((v + 2^31 - 1) / 2^31); the saturating case
+ * (both INT32_MIN) cannot occur. The low 32 bits of a logical shift by 31 are those of the
+ * arithmetic one, which x86 lacks for 64-bit lanes.
+ */
+// @ts-ignore: decorator
+@inline
+function roundHigh2(ab: v128): v128 {
+  return i64x2.shr_u(i64x2.add(ab, i64x2.splat(1 << 30)), 31);
+}
+
+/**
+ * MultiplyByQuantizedMultiplier on four int32 lanes: (x << left) wrapping, SRDHM by the
+ * multiplier, then RoundingDivideByPOT(right) as round-half-away-from-zero of s / 2^right,
+ * computed as floor(((s - (s < 0)) * 2^(31 - right) + 2^30) / 2^31) in 64 bits because lanes
+ * cannot shift by different amounts.
+ */
+// @ts-ignore: decorator
+@inline
+export function multiplyByQuantizedMultiplier4(acc: v128, mult: v128, lmul: v128, rmul: v128, noShift: v128): v128 {
+  const x = i32x4.mul(acc, lmul);
+  const s = v128.shuffle<i32>(roundHigh2(i64x2.extmul_low_i32x4_s(x, mult)), roundHigh2(i64x2.extmul_high_i32x4_s(x, mult)), 0, 2, 4, 6);
+  const t = i32x4.add(s, i32x4.shr_s(s, 31));
+  const r = v128.shuffle<i32>(roundHigh2(i64x2.extmul_low_i32x4_s(t, rmul)), roundHigh2(i64x2.extmul_high_i32x4_s(t, rmul)), 0, 2, 4, 6);
+  return v128.bitselect(s, r, noShift);
+}
+
+/**
+ * Four accumulators of channels [c, c+4) requantized and clamped: the reference kernels'
+ * fixed point (fp32 = 0) or XNNPACK's float32 scale with round half to even (fp32 = 1).
+ * Returns int32 lanes in [lo, hi] (the output zero point added).
+ */
+// @ts-ignore: decorator
+@inline
+export function requantize4(acc: v128, rq: usize, stride: usize, c: usize, fp32: i32, yzp: v128, qlo: v128, qhi: v128): v128 {
+  const at = rq + (c << 2);
+  let r: v128;
+  if (fp32) {
+    const f = f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(at + stride * RQ_FSCALE)));
+    // clamp in float before converting (qlo/qhi are lo - zp, hi - zp): no lane can overflow
+    r = i32x4.trunc_sat_f32x4_s(f32x4.pmin(f32x4.pmax(f, f32x4.convert_i32x4_s(qlo)), f32x4.convert_i32x4_s(qhi)));
+  } else {
+    r = multiplyByQuantizedMultiplier4(acc, v128.load(at + stride * RQ_MULT), v128.load(at + stride * RQ_LMUL), v128.load(at + stride * RQ_RMUL), v128.load(at + stride * RQ_NOSHIFT));
+  }
+  // clamp before adding the zero point: r may be near the int32 limits
+  return i32x4.add(i32x4.min_s(i32x4.max_s(r, qlo), qhi), yzp);
+}
+
+/** Scalar MultiplyByQuantizedMultiplier (TFLite common.h, int32 x). */
+// @ts-ignore: decorator
+@inline
+export function multiplyByQuantizedMultiplier(x: i32, multiplier: i32, shift: i32): i32 {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  const a = x << left;
+  let s: i32;
+  if (a == i32.MIN_VALUE && multiplier == i32.MIN_VALUE) s = i32.MAX_VALUE;
+  else {
+    const ab = <i64>a * <i64>multiplier;
+    const v = ab + (ab >= 0 ? <i64>(1 << 30) : <i64>(1 - (1 << 30)));
+    s = <i32>((v < 0 ? v + 0x7fffffff : v) >> 31);
+  }
+  if (right == 0) return s;
+  const mask = <i32>((<i64>1 << right) - 1);
+  const remainder = s & mask;
+  const threshold = (mask >> 1) + (s < 0 ? 1 : 0);
+  return (s >> right) + (remainder > threshold ? 1 : 0);
+}

@@ -1,0 +1,137 @@
+// The scalar twins of the WASM integer kernels (src/wasm/int8.ts): plain loops with the
+// arithmetic of TFLite's reference kernels (int32 accumulators, int64 for 16x8), which define
+// what the SIMD kernels must compute bit for bit. They run what the WASM kernels do not
+// (16x8 activations) and are the oracle of test/unit/runtime/integer-kernels.test.ts.
+import type { QBinaryProblem, QConvProblem, QData, QDType, QMeanProblem, QPoolProblem } from '../../wasm/int8.js';
+import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, roundHalfAway } from './fixed-point.js';
+
+export function outArray(dtype: QDType, n: number): QData {
+  return dtype === 'uint8' ? new Uint8Array(n) : dtype === 'int16' ? new Int16Array(n) : new Int8Array(n);
+}
+
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Requantization of the XNNPACK delegate (which the TFLite interpreter uses for int8 conv and
+ * fully-connected): float32 scale = s_x·s_w/s_y, float32 product, round half to even.
+ */
+export function fp32Requantize(acc: number, scale: number): number {
+  return roundHalfEven(Math.fround(Math.fround(acc) * scale));
+}
+
+/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED; 16-bit inputs use the int64 16x8 requantization. */
+export function qconv2dReference(p: QConvProblem): QData {
+  const { x, weights: wt, n, h, w: wd, c, o, kh, kw, ipg, sh, sw, dh, dw, pt, pl, oh, ow, bias } = p;
+  const { mult, shift, fp32 } = p.rq;
+  const wide = x instanceof Int16Array;
+  const opg = o / p.group;
+  const xv = new Int32Array(x.length);
+  for (let i = 0; i < xv.length; i++) xv[i] = x[i]! - p.xzp;
+  const yd = outArray(p.out.dtype, n * oh * ow * o);
+  let k = 0;
+  for (let bn = 0; bn < n; bn++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let oc = 0; oc < o; oc++) {
+          const g = (oc / opg) | 0;
+          let acc = bias ? bias[oc]! : 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh - pt + ky * dh;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw - pl + kx * dw;
+              if (ix < 0 || ix >= wd) continue;
+              const xo = ((bn * h + iy) * wd + ix) * c + g * ipg;
+              const wo = ((oc * kh + ky) * kw + kx) * ipg;
+              for (let i = 0; i < ipg; i++) acc += xv[xo + i]! * wt[wo + i]!;
+            }
+          }
+          const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
+          yd[k++] = clampInt(scaled + p.out.zp, p.out.lo, p.out.hi);
+        }
+  return yd;
+}
+
+/** TFLite's quantized ADD/SUB: both inputs rescaled to a shared grid with `leftShift` extra bits (20; 15 for int16). */
+export function qaddReference(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): QData {
+  const { a, b, za, zb, out } = p;
+  const y = outArray(out.dtype, a.length);
+  const s = 2 ** leftShift;
+  for (let i = 0; i < y.length; i++) {
+    const s1 = multiplyByQuantizedMultiplier((a[i]! - za) * s, m.ma, m.sa);
+    const s2 = multiplyByQuantizedMultiplier((b[i]! - zb) * s, m.mb, m.sb);
+    y[i] = clampInt(multiplyByQuantizedMultiplier(s1 + sign * s2, m.mo, m.so) + out.zp, out.lo, out.hi);
+  }
+  return y;
+}
+
+/** XNNPACK's qs8 ADD: bias = 2^(shift-1) - am·za - bm·zb, then floor((bias + a·am + b·bm) / 2^shift). */
+export function qaddXnnpackReference(p: QBinaryProblem, am: number, bm: number, shift: number): QData {
+  const { a, b, za, zb, out } = p;
+  const y = outArray(out.dtype, a.length);
+  const bias = 2 ** (shift - 1) - am * za - bm * zb;
+  for (let i = 0; i < y.length; i++) {
+    const acc = bias + a[i]! * am + b[i]! * bm;
+    y[i] = clampInt(Math.floor(acc / 2 ** shift) + out.zp, out.lo, out.hi);
+  }
+  return y;
+}
+
+export function qmulReference(p: QBinaryProblem, m: number, s: number): QData {
+  const { a, b, za, zb, out } = p;
+  const y = outArray(out.dtype, a.length);
+  for (let i = 0; i < y.length; i++) y[i] = clampInt(multiplyByQuantizedMultiplier((a[i]! - za) * (b[i]! - zb), m, s) + out.zp, out.lo, out.hi);
+  return y;
+}
+
+/** AVERAGE_POOL_2D: the mean of the taps inside the image, rounded half away from zero (C's truncating division). */
+export function qavgPoolReference(p: QPoolProblem): QData {
+  const { x, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
+  const y = outArray(x instanceof Uint8Array ? 'uint8' : x instanceof Int16Array ? 'int16' : 'int8', n * oh * ow * c);
+  let k = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ch = 0; ch < c; ch++) {
+          let acc = 0;
+          let count = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh - pt + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw - pl + kx;
+              if (ix < 0 || ix >= w) continue;
+              acc += x[((b * h + iy) * w + ix) * c + ch]!;
+              count++;
+            }
+          }
+          acc = acc > 0 ? Math.trunc((acc + Math.trunc(count / 2)) / count) : Math.trunc((acc - Math.trunc(count / 2)) / count);
+          y[k++] = clampInt(acc, p.lo, p.hi);
+        }
+  return y;
+}
+
+/** MEAN (QuantizedMeanOrSum): integer sum, then the float32 rescale, or integer rounding when the grids match. */
+export function qmeanReference(p: QMeanProblem): QData {
+  const { x, outer, red, inner, out } = p;
+  const y = outArray(out.dtype, outer * inner);
+  const same = p.sx === out.scale && p.zx === out.zp;
+  const f = Math.fround;
+  const scale = f(p.sx / out.scale);
+  const bias = f(-p.zx * scale);
+  const half = Math.trunc(red / 2);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let s = 0;
+      for (let r = 0; r < red; r++) s += x[(o * red + r) * inner + i]!;
+      if (same) y[o * inner + i] = clampInt(s > 0 ? Math.trunc((s + half) / red) : Math.trunc((s - half) / red), out.lo, out.hi);
+      else {
+        const mean = f(f(s) / f(red));
+        y[o * inner + i] = clampInt(roundHalfAway(f(f(mean * scale) + bias)) + out.zp, out.lo, out.hi);
+      }
+    }
+  return y;
+}

@@ -1,0 +1,320 @@
+// The integer kernels (assembly/kernels/qconv.ts, qelementwise.ts) behind plain functions of
+// typed arrays and numbers: TFLite's int8/uint8 CONV_2D (any group), DEPTHWISE_CONV_2D,
+// FULLY_CONNECTED, ADD/SUB, MUL, AVERAGE_POOL_2D and MEAN. This file owns their WASM memory:
+// activations are copied in and out per call; weights are packed once into int16 (minus their
+// zero points, padded for the SIMD loops) and kept in persistent arena memory while the packed
+// weight array lives. The problem types are shared with the scalar twins in
+// src/runtime/integer/reference.ts, which define the arithmetic (and run 16x8).
+import type { WasmArena } from './arena.js';
+import type { KernelExports } from './bindings.js';
+import { kernels } from './loader.js';
+
+export type QData = Int8Array | Uint8Array | Int16Array;
+export type QDType = 'int8' | 'uint8' | 'int16';
+
+/** Output grid and clamp (activation range already folded in). */
+export interface QOutput {
+  dtype: QDType;
+  zp: number;
+  lo: number;
+  hi: number;
+}
+
+/** Per-output-channel requantization: TFLite's fixed point, or XNNPACK's float32 scale when `fp32` is set. */
+export interface ChannelRequant {
+  mult: Int32Array;
+  shift: Int32Array;
+  fp32?: Float32Array;
+}
+
+/** A conv (or, with h = kh = kw = 1, a fully-connected layer) on NHWC data. */
+export interface QConvProblem {
+  x: QData;
+  xzp: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  /** (o, kh, kw, ipg) weights minus their zero points; also the key of the packed copy */
+  weights: Int32Array;
+  o: number;
+  kh: number;
+  kw: number;
+  ipg: number;
+  group: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  /** begin padding (top, left) */
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+  /** int32 bias per output channel */
+  bias?: ArrayLike<number>;
+  rq: ChannelRequant;
+  out: QOutput;
+}
+
+/** ADD / SUB (sign ±1) or MUL of two equally-shaped per-tensor quantized arrays. */
+export interface QBinaryProblem {
+  a: QData;
+  b: QData;
+  za: number;
+  zb: number;
+  /** input scales and output scale */
+  sa: number;
+  sb: number;
+  out: QOutput & { scale: number };
+}
+
+/** AVERAGE_POOL_2D on NHWC with the same grid in and out. */
+export interface QPoolProblem {
+  x: QData;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+  lo: number;
+  hi: number;
+}
+
+/** MEAN over the middle axis of x[outer, red, inner]. */
+export interface QMeanProblem {
+  x: QData;
+  outer: number;
+  red: number;
+  inner: number;
+  sx: number;
+  zx: number;
+  out: QOutput & { scale: number };
+}
+
+const is8 = (a: QData): a is Int8Array | Uint8Array => a instanceof Int8Array || a instanceof Uint8Array;
+const eightBit = (d: QDType) => d === 'int8' || d === 'uint8';
+const unsignedFlag = (a: QData) => (a instanceof Uint8Array ? 1 : 0);
+
+function outArray(dtype: QDType, n: number): Int8Array | Uint8Array {
+  return dtype === 'uint8' ? new Uint8Array(n) : new Int8Array(n);
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
+export function qconvRunsOnWasm(p: QConvProblem): boolean {
+  if (!is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
+  for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 30 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) return false;
+  return true;
+}
+
+// Requantization block rows (assembly/util/requantize.ts)
+const RQ_ROWS = 6;
+
+/** The requantization block of channels [from, from + count) (rows of roundUp(count, 8)). */
+function writeRequant(arena: WasmArena, rq: ChannelRequant, bias: ArrayLike<number> | undefined, from: number, count: number): number {
+  const stride = roundUp(count, 8);
+  const p = arena.alloc(RQ_ROWS * stride * 4);
+  const v = arena.i32(p, RQ_ROWS * stride);
+  v.fill(0);
+  const f = arena.f32(p + 5 * stride * 4, stride);
+  for (let j = 0; j < count; j++) {
+    const oc = from + j;
+    const shift = rq.shift[oc]!;
+    const right = shift > 0 ? 0 : -shift;
+    v[j] = bias ? bias[oc]! : 0;
+    v[stride + j] = rq.mult[oc]!;
+    v[2 * stride + j] = 2 ** (shift > 0 ? shift : 0);
+    v[3 * stride + j] = right > 0 ? 2 ** (31 - right) : 0;
+    v[4 * stride + j] = right === 0 ? -1 : 0;
+    if (rq.fp32) f[j] = rq.fp32[oc]!;
+  }
+  return p;
+}
+
+// Packed int16 weights, persistent while their source array lives.
+const packedQ = new WeakMap<Int32Array, Map<string, number>>();
+
+function persistentQWeights(arena: WasmArena, weights: Int32Array, key: string, shorts: number, fill: (dst: Int16Array) => void): number {
+  let m = packedQ.get(weights);
+  const hit = m?.get(key);
+  if (hit !== undefined) return hit;
+  const p = arena.allocPersistent(shorts * 2, weights);
+  const dst = new Int16Array(arena.memory.buffer, p, shorts);
+  dst.fill(0);
+  fill(dst);
+  if (!m) packedQ.set(weights, (m = new Map()));
+  m.set(key, p);
+  return p;
+}
+
+/** Copy an 8-bit array into the arena with 16 bytes of slack for the kernels' 8-lane loads. */
+function copyIn8(arena: WasmArena, a: Int8Array | Uint8Array): number {
+  const p = arena.alloc(a.length + 16);
+  arena.u8(p, a.length + 16).fill(0);
+  new Uint8Array(arena.memory.buffer, p, a.length).set(new Uint8Array(a.buffer, a.byteOffset, a.length));
+  return p;
+}
+
+function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Array | Uint8Array {
+  const out = outArray(dtype, n);
+  out.set(dtype === 'uint8' ? arena.u8(p, n) : arena.i8(p, n));
+  return out;
+}
+
+/** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
+const COL_CHUNK_BYTES = 32 * 1024;
+
+/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first). */
+export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
+  const { exports: k, arena } = kernels();
+  const x = p.x as Int8Array | Uint8Array;
+  const opg = p.o / p.group;
+  const size = p.n * p.oh * p.ow * p.o;
+  const depthwise = p.group === p.c && p.ipg === 1 && p.o === p.c;
+  const taps = p.kh * p.kw;
+  let wp: number;
+  if (depthwise) {
+    // (kh*kw, Cp): one 8-channel vector per tap; then the taps in pairs, each channel's two
+    // weights adjacent, for the dot-product path (assembly/kernels/qconv.ts)
+    const cp = roundUp(p.c, 8);
+    const pairs = Math.floor(taps / 2);
+    wp = persistentQWeights(arena, p.weights, 'dw', (taps + 2 * pairs) * cp, (dst) => {
+      for (let c = 0; c < p.c; c++) {
+        for (let t = 0; t < taps; t++) dst[t * cp + c] = p.weights[c * taps + t]!;
+        for (let j = 0; j < pairs; j++) {
+          dst[taps * cp + j * 2 * cp + 2 * c] = p.weights[c * taps + 2 * j]!;
+          dst[taps * cp + j * 2 * cp + 2 * c + 1] = p.weights[c * taps + 2 * j + 1]!;
+        }
+      }
+    });
+  } else {
+    // per group, (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps
+    const K = taps * p.ipg;
+    const kp = roundUp(K, 8);
+    const block = roundUp(opg, 4) * kp;
+    wp = persistentQWeights(arena, p.weights, `conv:${p.group}`, block * p.group, (dst) => {
+      for (let oc = 0; oc < p.o; oc++) {
+        const g = Math.floor(oc / opg);
+        const row = g * block + (oc - g * opg) * kp;
+        dst.set(p.weights.subarray(oc * K, (oc + 1) * K), row);
+      }
+    });
+  }
+  return arena.scoped(() => {
+    const xp = copyIn8(arena, x);
+    const yp = arena.alloc(size);
+    const uIn = unsignedFlag(x);
+    const uOut = p.out.dtype === 'uint8' ? 1 : 0;
+    const fp32 = p.rq.fp32 ? 1 : 0;
+    const { zp, lo, hi } = p.out;
+    if (depthwise) {
+      const rq = writeRequant(arena, p.rq, p.bias, 0, p.o);
+      // the bias of pixels with every tap inside, the input zero point folded in (wrapping as int32 sums do)
+      const cp = roundUp(p.c, 8);
+      const ib = arena.alloc((cp + taps) * 4);
+      const ibv = arena.i32(ib, cp);
+      ibv.fill(0);
+      for (let c = 0; c < p.c; c++) {
+        let sum = 0;
+        for (let t = 0; t < taps; t++) sum += p.weights[c * taps + t]!;
+        ibv[c] = ((p.bias ? p.bias[c]! : 0) - p.xzp * sum) | 0;
+      }
+      k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, rq, ib, fp32, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
+    } else {
+      const kp = roundUp(taps * p.ipg, 8);
+      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const col = arena.alloc(chunk * kp * 2 + 16);
+      const block = roundUp(opg, 4) * kp * 2;
+      for (let g = 0; g < p.group; g++) {
+        const rq = writeRequant(arena, p.rq, p.bias, g * opg, opg);
+        k.qconv2d(
+          xp, uIn, p.xzp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, rq, fp32, zp, lo, hi, uOut,
+          yp, p.o, g * opg, opg, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, col, chunk,
+        );
+      }
+    }
+    return copyOut8(arena, p.out.dtype, yp, size);
+  });
+}
+
+/** Whether the binary kernels run this problem (8-bit, equal sizes, one dtype in). */
+export function qbinaryRunsOnWasm(p: QBinaryProblem): boolean {
+  return is8(p.a) && is8(p.b) && p.a.constructor === p.b.constructor && p.a.length === p.b.length && p.a.length > 0 && eightBit(p.out.dtype);
+}
+
+function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Int8Array | Uint8Array {
+  const { exports: k, arena } = kernels();
+  const n = p.a.length;
+  return arena.scoped(() => {
+    const a = copyIn8(arena, p.a as Int8Array);
+    const b = copyIn8(arena, p.b as Int8Array);
+    const y = arena.alloc(n);
+    run(k, a, b, y, n, unsignedFlag(p.a));
+    return copyOut8(arena, p.out.dtype, y, n);
+  });
+}
+
+/** Reference ADD/SUB: multipliers (ma, sa), (mb, sb) onto the shared grid, (mo, so) to the output. */
+export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int8Array | Uint8Array {
+  const { zp, lo, hi } = p.out;
+  return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi));
+}
+
+/** XNNPACK's ADD with its integer multipliers (bm negative for SUB) and shift (1..62). */
+export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift: number): Int8Array | Uint8Array {
+  const { zp, lo, hi } = p.out;
+  return binary(p, (k, a, b, y, n, u) => k.qaddXnnpack(a, b, y, n, u, p.za, p.zb, am, bm, shift, zp, lo, hi));
+}
+
+/** MUL with the fixed-point multiplier (m, s) of s_a·s_b/s_out. */
+export function qmulWasm(p: QBinaryProblem, m: number, s: number): Int8Array | Uint8Array {
+  const { zp, lo, hi } = p.out;
+  return binary(p, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi));
+}
+
+export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
+  return is8(p.x) && p.x.length > 0 && p.oh * p.ow > 0;
+}
+
+/** AVERAGE_POOL_2D (same grid in and out); output dtype is the input's. */
+export function qavgPoolWasm(p: QPoolProblem): Int8Array | Uint8Array {
+  const { exports: k, arena } = kernels();
+  const size = p.n * p.oh * p.ow * p.c;
+  const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
+  return arena.scoped(() => {
+    const x = copyIn8(arena, p.x as Int8Array);
+    const y = arena.alloc(size);
+    const acc = arena.alloc(p.c * 4);
+    k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
+    return copyOut8(arena, dtype, y, size);
+  });
+}
+
+export function qmeanRunsOnWasm(p: QMeanProblem): boolean {
+  return is8(p.x) && p.x.length > 0 && p.red > 0 && eightBit(p.out.dtype);
+}
+
+/** MEAN: TFLite's float32 rescale (scale = s_x/s_y, bias = -z_x·scale), or integer rounding on equal grids. */
+export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
+  const { exports: k, arena } = kernels();
+  const size = p.outer * p.inner;
+  const same = p.sx === p.out.scale && p.zx === p.out.zp;
+  const scale = Math.fround(p.sx / p.out.scale);
+  const bias = Math.fround(-p.zx * scale);
+  return arena.scoped(() => {
+    const x = copyIn8(arena, p.x as Int8Array);
+    const y = arena.alloc(size);
+    const acc = arena.alloc(p.inner * 8);
+    k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same ? 1 : 0, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
+    return copyOut8(arena, p.out.dtype, y, size);
+  });
+}

@@ -1,0 +1,305 @@
+// The WASM integer kernels (assembly/kernels/qconv.ts, qelementwise.ts via src/wasm/int8.ts)
+// against their TypeScript twins (src/runtime/integer/reference.ts), which carry TFLite's
+// arithmetic: bit-identical outputs on random shapes (odd channel counts, size 1, padding,
+// strides, dilations, groups) and random quantization parameters, including the saturation
+// edges of the fixed-point requantization (multipliers near 2^31, shifts +30 and -31, int32
+// accumulators that wrap, clamps of fused activations).
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { quantizeMultiplier } from '../../../src/runtime/integer/fixed-point.js';
+import { fuseQdqIslands, runInteger } from '../../../src/runtime/integer/index.js';
+import { INTEGER_OPS } from '../../../src/runtime/integer/ops.js';
+import { ONNX_OPS } from '../../../src/runtime/ops/index.js';
+import { qconv2dReference } from '../../../src/runtime/integer/reference.js';
+import type { OpContext } from '../../../src/runtime/op.js';
+import { qconv2dWasm, qconvRunsOnWasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+
+beforeAll(async () => {
+  await initKernels();
+});
+
+/** Deterministic pseudo-random numbers (LCG) so failures reproduce. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+  const pick = <T>(a: readonly T[]): T => a[int(0, a.length - 1)]!;
+  return { next, int, pick };
+}
+type Rng = ReturnType<typeof rng>;
+
+const RANGE: Record<'int8' | 'uint8', [number, number]> = { int8: [-128, 127], uint8: [0, 255] };
+
+function randomData(r: Rng, dtype: 'int8' | 'uint8', n: number): Int8Array | Uint8Array {
+  const [lo, hi] = RANGE[dtype];
+  const a = dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) a[i] = r.int(lo, hi);
+  return a;
+}
+
+/** An output grid with, sometimes, a fused activation's narrower clamp. */
+function randomOut(r: Rng): { dtype: QDType; zp: number; lo: number; hi: number } {
+  const dtype = r.pick(['int8', 'uint8'] as const);
+  const [lo, hi] = RANGE[dtype];
+  const zp = r.int(lo, hi);
+  if (r.next() < 0.3) {
+    const a = r.int(lo, hi);
+    const b = r.int(lo, hi);
+    return { dtype, zp, lo: Math.min(a, b), hi: Math.max(a, b) };
+  }
+  return { dtype, zp, lo, hi };
+}
+
+function randomConv(r: Rng, fp32: boolean): QConvProblem {
+  const kind = r.pick(['plain', 'plain', 'depthwise', 'depthwise', 'multiplier', 'grouped', 'fc'] as const);
+  const n = r.int(1, 2);
+  let c = r.pick([1, 2, 3, 5, 8, 9, 16, 17, 24, 31, 40]);
+  let group = 1;
+  let o = r.int(1, 21);
+  if (kind === 'depthwise') {
+    group = c;
+    o = c;
+  } else if (kind === 'multiplier') {
+    group = c;
+    o = 2 * c;
+  } else if (kind === 'grouped') {
+    group = r.int(2, 3);
+    c = group * r.int(1, 9);
+    o = group * r.int(1, 6);
+  }
+  const ipg = c / group;
+  const fc = kind === 'fc';
+  const kh = fc ? 1 : r.pick([1, 1, 2, 3, 3, 5]);
+  const kw = fc ? 1 : r.pick([1, 1, 2, 3, 3, 5]);
+  const sh = fc ? 1 : r.int(1, 3);
+  const sw = fc ? 1 : r.int(1, 3);
+  const dh = fc ? 1 : r.pick([1, 1, 2]);
+  const dw = fc ? 1 : r.pick([1, 1, 2]);
+  const h = fc ? 1 : r.int(1, 9) + (kh - 1) * dh;
+  const w = r.int(1, 11) + (kw - 1) * dw;
+  const pt = fc ? 0 : r.int(0, kh - 1);
+  const pl = fc ? 0 : r.int(0, kw - 1);
+  const pb = fc ? 0 : r.int(0, kh - 1);
+  const pr = fc ? 0 : r.int(0, kw - 1);
+  const oh = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
+  const ow = Math.floor((w + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;
+  const inType = r.pick(['int8', 'uint8'] as const);
+  const x = randomData(r, inType, n * h * w * c);
+  const xzp = r.int(...RANGE[inType]);
+  // weights minus their zero points: int8 symmetric, or uint8 with a zero point
+  const weights = new Int32Array(o * kh * kw * ipg);
+  const wideWeights = r.next() < 0.3;
+  for (let i = 0; i < weights.length; i++) weights[i] = wideWeights ? r.int(-255, 255) : r.int(-127, 127);
+  const bias = r.next() < 0.2 ? undefined : Int32Array.from({ length: o }, () => r.int(-(2 ** 20), 2 ** 20));
+  const mult = new Int32Array(o);
+  const shift = new Int32Array(o);
+  const scales = new Float32Array(o);
+  for (let oc = 0; oc < o; oc++) {
+    // real multipliers from 1e-6 to ~4; in the reference mode also the extremes of QuantizeMultiplier
+    const e = r.next();
+    const q = quantizeMultiplier(10 ** (-6 + 6.6 * r.next()));
+    mult[oc] = q.multiplier;
+    shift[oc] = q.shift;
+    if (!fp32 && e < 0.05) [mult[oc], shift[oc]] = [2147483647, 30];
+    else if (!fp32 && e < 0.1) [mult[oc], shift[oc]] = [1073741824 + r.int(0, 2 ** 30 - 1), -31];
+    else if (!fp32 && e < 0.12) [mult[oc], shift[oc]] = [0, 0];
+    scales[oc] = Math.fround(10 ** (-5 + 5 * r.next()));
+  }
+  return {
+    x, xzp, n, h, w, c, weights, o, kh, kw, ipg, group, sh, sw, dh, dw, pt, pl, oh, ow, bias,
+    rq: { mult, shift, fp32: fp32 ? scales : undefined },
+    out: randomOut(r),
+  };
+}
+
+describe('integer conv / depthwise / fully-connected: WASM = TypeScript reference', () => {
+  for (const mode of ['reference', 'xnnpack'] as const) {
+    test(`${mode} requantization, random shapes and parameters`, () => {
+      const r = rng(mode === 'reference' ? 7 : 8);
+      let ran = 0;
+      for (let t = 0; t < 300; t++) {
+        const p = randomConv(r, mode === 'xnnpack');
+        expect(qconvRunsOnWasm(p)).toBe(true);
+        const want = qconv2dReference(p);
+        const got = qconv2dWasm(p);
+        expect(got.constructor).toBe(want.constructor);
+        if (!got.every((v, i) => v === want[i])) {
+          const i = got.findIndex((v, j) => v !== want[j]);
+          expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+        }
+        ran++;
+      }
+      expect(ran).toBe(300);
+    });
+  }
+
+  test('accumulators at the int32 limits wrap as TFLite int32 arithmetic does, and saturate the output', () => {
+    const r = rng(99);
+    for (let t = 0; t < 50; t++) {
+      const p = randomConv(r, false);
+      p.bias = Int32Array.from({ length: p.o }, () => r.pick([2147483647, -2147483648, 2147483000, -2147483000, 1 << 30]));
+      const want = qconv2dReference(p);
+      expect(Array.from(qconv2dWasm(p))).toEqual(Array.from(want));
+      // huge accumulators clamp to the ends of the output range
+      expect(want.some((v) => v === p.out.lo || v === p.out.hi)).toBe(true);
+    }
+  });
+});
+
+// ---- op level: ADD/SUB/MUL/AVERAGE_POOL/MEAN (and conv, FC, PAD) through the fused-node kernels ----
+
+const scalarT = (v: number) => Tensor.float32([], [v]);
+const zpT = (dtype: 'int8' | 'uint8', v: number) => new Tensor(dtype, [], dtype === 'int8' ? Int8Array.of(v) : Uint8Array.of(v));
+const ctx = {} as OpContext;
+
+/** Run the op `nnport.int::<op>` with the WASM kernels and with the TypeScript twins. */
+function both(op: string, inputs: Array<Tensor | undefined>, attrs: Record<string, Attr>): [Tensor, Tensor] {
+  const kernel = INTEGER_OPS[`nnport.int::${op}`]!;
+  const run = (kernels: string) => {
+    const node: Node = { name: op, opType: op, domain: 'nnport.int', inputs: [], outputs: ['y'], attrs: { ...attrs, kernels: { type: 'string', value: kernels } } };
+    const out = kernel.run(inputs, kernel.attrs(node, 17), ctx);
+    if (out instanceof Promise) throw new Error('integer kernels are synchronous');
+    return out[0]!;
+  };
+  return [run('wasm'), run('typescript')];
+}
+
+function quantTensor(r: Rng, dtype: 'int8' | 'uint8', shape: number[]): { t: Tensor; s: Tensor; z: Tensor } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { t: new Tensor(dtype, shape, randomData(r, dtype, n)), s: scalarT(Math.fround(10 ** (-3 + 2.5 * r.next()))), z: zpT(dtype, r.int(...RANGE[dtype])) };
+}
+
+function expectSame([got, want]: [Tensor, Tensor], what: string) {
+  expect(got.shape, what).toEqual(want.shape);
+  expect(got.dtype, what).toBe(want.dtype);
+  expect(Array.from(got.data as Int8Array), what).toEqual(Array.from(want.data as Int8Array));
+}
+
+describe('integer element-wise, pooling and mean ops: WASM = TypeScript reference', () => {
+  const activation = (r: Rng): Record<string, Attr> => (r.next() < 0.3 ? { activation: { type: 'floats', value: [0, r.next() < 0.5 ? 6 : 3.4e38] } } : {});
+
+  test('ADD, SUB (reference and XNNPACK rounding) and MUL with broadcasting', () => {
+    const r = rng(21);
+    for (let t = 0; t < 200; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const shape = [r.int(1, 2), r.int(1, 5), r.int(1, 6), r.pick([1, 3, 8, 17])];
+      const other = r.next() < 0.3 ? shape.map((d) => (r.next() < 0.5 ? 1 : d)) : shape;
+      const a = quantTensor(r, dtype, shape);
+      const b = quantTensor(r, dtype, r.next() < 0.5 ? other : shape);
+      const outType = r.pick(['int8', 'uint8'] as const);
+      const ys = scalarT(Math.fround(10 ** (-3 + 2.5 * r.next())));
+      const yz = zpT(outType, r.int(...RANGE[outType]));
+      const inputs = [a.t, a.s, a.z, b.t, b.s, b.z, ys, yz];
+      const op = r.pick(['Add', 'Sub', 'Mul'] as const);
+      const attrs = { ...activation(r), ...(op !== 'Mul' && r.next() < 0.5 ? { requantization: { type: 'string', value: 'xnnpack' } as Attr } : {}) };
+      expectSame(both(op, inputs, attrs), `${op} case ${t}`);
+    }
+  });
+
+  test('AVERAGE_POOL_2D with padding (taps inside the image only) and MEAN over adjacent axes', () => {
+    const r = rng(22);
+    for (let t = 0; t < 100; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      // at least the kernel's size, so that VALID pooling has an output
+      const shape = [r.int(1, 2), r.int(3, 9), r.int(3, 9), r.pick([1, 3, 8, 17])];
+      const x = quantTensor(r, dtype, shape);
+      const k = [r.int(1, 3), r.int(1, 3)];
+      const pool = { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: [r.int(1, 2), r.int(1, 2)] }, auto_pad: { type: 'string', value: r.pick(['VALID', 'SAME_UPPER']) } } as Record<string, Attr>;
+      expectSame(both('AveragePool', [x.t, x.s, x.z, x.s, x.z], { ...pool, ...activation(r) }), `AveragePool case ${t}`);
+      const axes = r.pick([[1, 2], [1], [2, 3], [3], [0, 1, 2, 3]]);
+      const outType = r.pick(['int8', 'uint8'] as const);
+      const same = r.next() < 0.3;
+      const ys = same ? x.s : scalarT(Math.fround(10 ** (-3 + 2.5 * r.next())));
+      const yz = same && outType === dtype ? x.z : zpT(outType, r.int(...RANGE[outType]));
+      const mean = { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: r.int(0, 1) } } as Record<string, Attr>;
+      expectSame(both('ReduceMean', [x.t, x.s, x.z, ys, yz], mean), `ReduceMean case ${t}`);
+    }
+  });
+
+  test('CONV_2D (OHWI and HWIO, per-channel weights) and FULLY_CONNECTED through the op glue', () => {
+    const r = rng(23);
+    for (let t = 0; t < 60; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const c = r.pick([3, 8, 16, 19]);
+      const o = r.int(1, 12);
+      const x = quantTensor(r, dtype, [1, r.int(3, 8), r.int(3, 8), c]);
+      const layout = r.pick(['OHWI', 'HWIO'] as const);
+      const wshape = layout === 'OHWI' ? [o, 3, 3, c] : [3, 3, c, o];
+      const w = new Tensor('int8', wshape, randomData(r, 'int8', o * 9 * c));
+      const ws = Tensor.float32([o], Array.from({ length: o }, () => Math.fround(10 ** (-3 + 2 * r.next()))));
+      const wz = new Tensor('int8', [o], new Int8Array(o));
+      const b = new Tensor('int32', [o], Int32Array.from({ length: o }, () => r.int(-5000, 5000)));
+      const ys = scalarT(Math.fround(10 ** (-2 + 2 * r.next())));
+      const yz = zpT('int8', r.int(-128, 127));
+      const conv = { kernel_layout: { type: 'string', value: layout }, strides: { type: 'ints', value: [r.int(1, 2), r.int(1, 2)] }, auto_pad: { type: 'string', value: 'SAME_UPPER' } } as Record<string, Attr>;
+      const requant: Record<string, Attr> = r.next() < 0.5 ? { requantization: { type: 'string', value: 'xnnpack' } as Attr } : {};
+      expectSame(both('Conv', [x.t, x.s, x.z, w, ws, wz, b, undefined, undefined, ys, yz], { ...conv, ...requant, ...activation(r) }), `Conv case ${t}`);
+      const m = r.int(1, 4);
+      const fx = quantTensor(r, dtype, [m, c]);
+      const fw = new Tensor('int8', [o, c], randomData(r, 'int8', o * c));
+      expectSame(both('Gemm', [fx.t, fx.s, fx.z, fw, ws, wz, b, undefined, undefined, ys, yz], { ...requant, ...activation(r) }), `Gemm case ${t}`);
+    }
+  });
+});
+
+describe('integer PAD', () => {
+  test('constant PAD of 8/16-bit data copies rows exactly as the general Pad kernel', () => {
+    const r = rng(31);
+    const general = ONNX_OPS['Pad']!;
+    const fast = INTEGER_OPS['Pad']!;
+    const node: Node = { name: 'pad', opType: 'Pad', domain: '', inputs: [], outputs: ['y'], attrs: {} };
+    for (let t = 0; t < 40; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const shape = Array.from({ length: r.int(1, 4) }, () => r.int(1, 5));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = new Tensor(dtype, shape, randomData(r, dtype, n));
+      const pads = Tensor.int64([2 * shape.length], Array.from({ length: 2 * shape.length }, () => r.int(0, 2)));
+      const value = zpT(dtype, r.int(...RANGE[dtype]));
+      const inputs = [x, pads, value];
+      const want = general.run(inputs, general.attrs(node, 17), ctx) as Tensor[];
+      const got = fast.run(inputs, fast.attrs(node, 17), ctx) as Tensor[];
+      expectSame([got[0]!, want[0]!], `Pad case ${t}`);
+    }
+  });
+
+  test('a zero-point PAD before an integer conv folds into the conv padding with the same result', async () => {
+    const r = rng(32);
+    const x = new Tensor('int8', [1, 6, 7, 5], randomData(r, 'int8', 6 * 7 * 5));
+    const w = new Tensor('int8', [4, 3, 3, 5], randomData(r, 'int8', 4 * 9 * 5));
+    const init = new Map<string, Tensor>([
+      ['pads', Tensor.int64([8], [0, 1, 2, 0, 0, 2, 1, 0])],
+      ['xs', scalarT(0.05)],
+      ['xz', zpT('int8', -7)],
+      ['ws', Tensor.float32([4], [0.01, 0.02, 0.015, 0.03])],
+      ['wz', new Tensor('int8', [4], new Int8Array(4))],
+      ['w', w],
+      ['ys', scalarT(0.1)],
+      ['yz', zpT('int8', 3)],
+    ]);
+    const graph = (padIsOutput: boolean): Graph => ({
+      name: 'pad-conv',
+      nodes: [
+        { name: 'pad', opType: 'Pad', domain: '', inputs: ['x', 'pads', 'xz'], outputs: ['xp'], attrs: {} },
+        { name: 'dqx', opType: 'DequantizeLinear', domain: '', inputs: ['xp', 'xs', 'xz'], outputs: ['xf'], attrs: {} },
+        { name: 'dqw', opType: 'DequantizeLinear', domain: '', inputs: ['w', 'ws', 'wz'], outputs: ['wf'], attrs: { axis: { type: 'int', value: 0 } } },
+        { name: 'conv', opType: 'Conv', domain: 'nnport', inputs: ['xf', 'wf'], outputs: ['yf'], attrs: { kernel_layout: { type: 'string', value: 'OHWI' }, auto_pad: { type: 'string', value: 'VALID' } } },
+        { name: 'q', opType: 'QuantizeLinear', domain: '', inputs: ['yf', 'ys', 'yz'], outputs: ['y'], attrs: {} },
+      ],
+      inputs: [{ name: 'x', dtype: 'int8', shape: [1, 6, 7, 5] }],
+      outputs: [{ name: 'y', dtype: 'int8' }, ...(padIsOutput ? [{ name: 'xp', dtype: 'int8' as const }] : [])],
+      initializers: init,
+      opsets: { '': 17, nnport: 1 },
+    });
+    expect(fuseQdqIslands(graph(false)).nodes.map((n) => n.opType)).toEqual(['Conv']);
+    expect(fuseQdqIslands(graph(true)).nodes.map((n) => n.opType)).toEqual(['Pad', 'Conv']);
+    const folded = (await runInteger(graph(false), { x })).outputs.get('y')!;
+    const padded = (await runInteger(graph(true), { x })).outputs.get('y')!;
+    expect(folded.shape).toEqual([1, 7, 8, 4]);
+    expectSame([folded, padded], 'folded vs padded');
+  });
+});
