@@ -5,23 +5,27 @@ import type { Graph } from '../../ir/graph.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { FormatId, GraphModel, Listing, ReadOptions, WeightsModel } from '../model.js';
 import { constTensors, convertOrDescribe } from './describe.js';
-import { outsideListing, signatureListing, variableListing } from './listings.js';
+import { functionListing, outsideListing, signatureListing, variableListing } from './listings.js';
 import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
 import { graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
+import { guardProtobufDecode } from '../protobuf-peek.js';
+import { META_GRAPH, SAVED_MODEL } from './wire-schema.js';
 
 export type MetaGraphDef = tensorflow.MetaGraphDef.$Properties;
 export type SignatureDef = tensorflow.SignatureDef.$Properties;
 
 export function decodeMetaGraph(bytes: Uint8Array, file: string): MetaGraphDef {
+  guardProtobufDecode(bytes, META_GRAPH, file, 'TensorFlow MetaGraphDef');
   return decodeProto(() => tensorflow.MetaGraphDef.decode(bytes), file, 'TensorFlow MetaGraphDef');
 }
 
 /** The SavedModel's serving graph (tag 'serve', else the only one). */
 export function decodeSavedModel(bytes: Uint8Array, file: string): MetaGraphDef {
+  guardProtobufDecode(bytes, SAVED_MODEL, file, 'TensorFlow SavedModel');
   const sm = decodeProto(() => tensorflow.SavedModel.decode(bytes), file, 'TensorFlow SavedModel');
   const graphs = sm.meta_graphs ?? [];
   if (!graphs.length) throw new FormatError('the SavedModel holds no MetaGraph', { file });
@@ -130,7 +134,8 @@ function toIr(frozen: FrozenModel, options: ReadOptions, file: string, name: str
 /** inspect's tables for a MetaGraph/SavedModel: signatures, variables, what freezing left out. */
 function metaListings(meta: MetaGraphDef, ckpt: Checkpoint, frozen: FrozenModel): Listing[] {
   const kept = new Set((frozen.graphDef.node ?? []).map((n) => n.name ?? ''));
-  return [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
+  const lists = [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
+  return meta.graph_def?.library?.function?.length ? [...lists, functionListing(meta.graph_def)] : lists;
 }
 
 export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel | WeightsModel> {
@@ -153,7 +158,7 @@ async function readFrozen(meta: MetaGraphDef, ckpt: Checkpoint, options: ReadOpt
     options,
     format,
     file,
-    () => [signatureListing(meta), variableListing(ckpt.bundle)],
+    () => [signatureListing(meta), variableListing(ckpt.bundle), ...(meta.graph_def?.library?.function?.length ? [functionListing(meta.graph_def)] : [])],
   );
 }
 
