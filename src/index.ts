@@ -15,7 +15,8 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
-import { isNchwGraph, prepareForKeras } from './api/to-keras.js';
+import { needsChannelsLast } from './passes/layout.js';
+import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
 
@@ -110,6 +111,8 @@ export interface ConvertResult {
   bytes: Uint8Array;
   /** further files to write next to it (external data, weight shards) */
   sidecars: Map<string, Uint8Array>;
+  /** what the conversion changed that a user should know (Keras / TF.js: layout pass notes and kept transposes, folded BNs, expanded grouped convs) */
+  notes: string[];
 }
 
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
@@ -119,10 +122,16 @@ export async function convert(model: LoadedModel, outputName: string, options: O
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
-  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') model = { ...model, graph: (await prepareForKeras(model.graph, { foldBn: options.foldBn })).graph };
+  const notes: string[] = [];
+  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') {
+    // TF.js has no kernel for Conv2D(groups): its layers model always gets block-diagonal kernels
+    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: handler.id === 'tfjs' || options.expandGroupedConv });
+    model = { ...model, graph: prepared.graph };
+    notes.push(...prepared.transposes.map((t) => `${t.io ? 'I/O' : 'kept'} transpose '${t.node}' of '${t.value}' perm [${t.perm.join(', ')}]: ${t.why}`), ...prepared.notes);
+  }
   const sidecars = new Map<string, Uint8Array>();
   const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
-  return { bytes, sidecars };
+  return { bytes, sidecars, notes };
 }
 
 /**
@@ -191,5 +200,5 @@ export async function compare(
 
 /** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
 function crossLayout(source: Graph, target: Graph): 'target' | undefined {
-  return isNchwGraph(source) && hasChannelsLastOps(target) ? 'target' : undefined;
+  return needsChannelsLast(source) && hasChannelsLastOps(target) ? 'target' : undefined;
 }

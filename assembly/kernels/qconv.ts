@@ -4,7 +4,8 @@
 //                 subtracted, K padded to 8 with zeros), then a 2-pixel x 4-channel
 //                 i32x4.dot_i16x8_s micro-kernel against int16 weights (O, kh, kw, I/group)
 //                 minus their zero points. Serves CONV_2D (any group) and FULLY_CONNECTED.
-//   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step.
+//   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step; inside the
+//                 image two taps per i32x4.dot_i16x8_s, the input zero point in the bias.
 // The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
 // is passed in. `x` needs 16 bytes of readable slack after its last element (8-lane loads).
 
@@ -192,14 +193,23 @@ export function qconv2d(
 }
 
 function qdepthwiseImpl<T>(
-  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
 ): void {
   const stride = rqStride(C);
   const Cp = <usize>((C + 7) & ~7);
+  const taps = kh * kw;
+  const pairs = taps >> 1;
+  const wPairs = w + ((<usize>taps * Cp) << 1);
   const zpv = i16x8.splat(<i16>xzp);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
   const rowBytes = <usize>(W * C);
+  // byte offset of each tap from the window's corner, after the interior bias
+  const tapOff = ibias + (Cp << 2);
+  for (let t = 0; t < taps; t++) {
+    const ky = t / kw;
+    store<i32>(tapOff + (<usize>t << 2), <i32>(<usize>(ky * dh) * rowBytes + <usize>((t - ky * kw) * dw * C)));
+  }
   let out = y;
   for (let n = 0; n < N; n++) {
     const xn = x + <usize>n * <usize>H * rowBytes;
@@ -214,18 +224,44 @@ function qdepthwiseImpl<T>(
         let kxLo = 0, kxHi = kw;
         while (kxLo < kw && ix0 + kxLo * dw < 0) kxLo++;
         while (kxHi > kxLo && ix0 + (kxHi - 1) * dw >= W) kxHi--;
+        const interior = kyLo == 0 && kyHi == kh && kxLo == 0 && kxHi == kw;
         for (let c = 0; c < C; c += 8) {
           const cb = <usize>c;
-          let accLo = v128.load(rq + (cb << 2));
-          let accHi = v128.load(rq + (cb << 2), 16);
-          for (let ky = kyLo; ky < kyHi; ky++) {
-            const xr = xn + <usize>(iy0 + ky * dh) * rowBytes + cb;
-            const wr = w + ((<usize>(ky * kw) * Cp + cb) << 1);
-            for (let kx = kxLo; kx < kxHi; kx++) {
-              const xv = i16x8.sub(load8<T>(xr + <usize>((ix0 + kx * dw) * C)), zpv);
-              const wv = v128.load(wr + ((<usize>kx * Cp) << 1));
-              accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(xv, wv));
-              accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(xv, wv));
+          let accLo: v128, accHi: v128;
+          if (interior) {
+            // every tap inside: the input zero point is folded into `ibias` (bias - zp * sum of
+            // the channel's weights), and taps go two at a time through i32x4.dot_i16x8_s on
+            // interleaved inputs against weights packed interleaved
+            accLo = v128.load(ibias + (cb << 2));
+            accHi = v128.load(ibias + (cb << 2), 16);
+            const xb = xn + <usize>iy0 * rowBytes + <usize>(ix0 * C) + cb;
+            for (let t = 0; t < pairs; t++) {
+              const to = tapOff + (<usize>t << 3);
+              const a = load8<T>(xb + <usize>load<i32>(to));
+              const b = load8<T>(xb + <usize>load<i32>(to, 4));
+              const wp = wPairs + ((<usize>t * Cp + cb) << 2);
+              accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp)));
+              accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp, 16)));
+            }
+            if (taps & 1) {
+              const t = taps - 1;
+              const a = load8<T>(xb + <usize>load<i32>(tapOff + (<usize>t << 2)));
+              const wv = v128.load(w + ((<usize>t * Cp + cb) << 1));
+              accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(a, wv));
+              accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(a, wv));
+            }
+          } else {
+            accLo = v128.load(rq + (cb << 2));
+            accHi = v128.load(rq + (cb << 2), 16);
+            for (let ky = kyLo; ky < kyHi; ky++) {
+              const xr = xn + <usize>(iy0 + ky * dh) * rowBytes + cb;
+              const wr = w + ((<usize>(ky * kw) * Cp + cb) << 1);
+              for (let kx = kxLo; kx < kxHi; kx++) {
+                const xv = i16x8.sub(load8<T>(xr + <usize>((ix0 + kx * dw) * C)), zpv);
+                const wv = v128.load(wr + ((<usize>kx * Cp) << 1));
+                accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(xv, wv));
+                accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(xv, wv));
+              }
             }
           }
           const r0 = requantize4(accLo, rq, stride, cb, fp32, yzpv, qlo, qhi);
@@ -243,13 +279,16 @@ function qdepthwiseImpl<T>(
 
 /**
  * Depthwise integer conv with one filter per channel: y[N, OH, OW, C] from x[N, H, W, C].
- * `w` is int16 (kh*kw, roundUp(C, 8)) minus the weight zero points, zero-padded; `rq` the
- * requantization block of roundUp(C, 8) channels.
+ * `w` is int16 minus the weight zero points, zero-padded to Cp = roundUp(C, 8) channels: first
+ * (kh*kw, Cp), then the taps in pairs (floor(kh*kw / 2), Cp, 2) with each channel's two weights
+ * adjacent. `rq` is the requantization block of Cp channels; `ibias` Cp int32 of
+ * bias - x_zp * (the channel's weight sum), the bias of pixels whose taps are all inside,
+ * followed by kh*kw int32 of scratch.
  */
 export function qdepthwise(
-  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
 ): void {
-  if (unsignedIn) qdepthwiseImpl<u8>(x, xzp, N, H, W, C, w, rq, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
-  else qdepthwiseImpl<i8>(x, xzp, N, H, W, C, w, rq, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+  if (unsignedIn) qdepthwiseImpl<u8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+  else qdepthwiseImpl<i8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
 }

@@ -12,34 +12,33 @@ export const RQ_FSCALE: i32 = 5;
 export const RQ_ROWS: i32 = 6;
 
 /**
- * SaturatingRoundingDoublingHighMul's tail on two 64-bit products: add the nudge (2^30, or
- * 1 - 2^30 below zero), then divide by 2^31 truncating toward zero. The saturating case
- * (both INT32_MIN) cannot occur: multipliers are in [0, 2^31).
+ * floor((ab + 2^30) / 2^31) of two 64-bit lanes, as the low 32 bits of each. With a multiplier
+ * >= 0 this is SaturatingRoundingDoublingHighMul exactly: its nudge (2^30, or 1 - 2^30 below
+ * zero) followed by a division truncating toward zero equals one floor division once the
+ * truncation of negatives is written as floor((v + 2^31 - 1) / 2^31); the saturating case
+ * (both INT32_MIN) cannot occur. The low 32 bits of a logical shift by 31 are those of the
+ * arithmetic one, which x86 lacks for 64-bit lanes.
  */
 // @ts-ignore: decorator
 @inline
-function highMul2(ab: v128): v128 {
-  const low31 = i64x2.splat(0x7fffffff);
-  const v = i64x2.add(ab, i64x2.sub(i64x2.splat(1 << 30), v128.and(i64x2.shr_s(ab, 63), low31)));
-  return i64x2.shr_s(i64x2.add(v, v128.and(i64x2.shr_s(v, 63), low31)), 31);
+function roundHigh2(ab: v128): v128 {
+  return i64x2.shr_u(i64x2.add(ab, i64x2.splat(1 << 30)), 31);
 }
 
 /**
  * MultiplyByQuantizedMultiplier on four int32 lanes: (x << left) wrapping, SRDHM by the
- * multiplier, then RoundingDivideByPOT(right) as round-half-away-from-zero of t / 2^right,
- * computed as floor(((t - (t < 0)) * 2^(31 - right) + 2^30) / 2^31) in 64 bits because lanes
+ * multiplier, then RoundingDivideByPOT(right) as round-half-away-from-zero of s / 2^right,
+ * computed as floor(((s - (s < 0)) * 2^(31 - right) + 2^30) / 2^31) in 64 bits because lanes
  * cannot shift by different amounts.
  */
 // @ts-ignore: decorator
 @inline
 export function multiplyByQuantizedMultiplier4(acc: v128, mult: v128, lmul: v128, rmul: v128, noShift: v128): v128 {
   const x = i32x4.mul(acc, lmul);
-  const s = v128.shuffle<i32>(highMul2(i64x2.extmul_low_i32x4_s(x, mult)), highMul2(i64x2.extmul_high_i32x4_s(x, mult)), 0, 2, 4, 6);
+  const s = v128.shuffle<i32>(roundHigh2(i64x2.extmul_low_i32x4_s(x, mult)), roundHigh2(i64x2.extmul_high_i32x4_s(x, mult)), 0, 2, 4, 6);
   const t = i32x4.add(s, i32x4.shr_s(s, 31));
-  const half = i64x2.splat(1 << 30);
-  const rlo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(t, rmul), half), 31);
-  const rhi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(t, rmul), half), 31);
-  return v128.bitselect(s, v128.shuffle<i32>(rlo, rhi, 0, 2, 4, 6), noShift);
+  const r = v128.shuffle<i32>(roundHigh2(i64x2.extmul_low_i32x4_s(t, rmul)), roundHigh2(i64x2.extmul_high_i32x4_s(t, rmul)), 0, 2, 4, 6);
+  return v128.bitselect(s, r, noShift);
 }
 
 /**

@@ -3,20 +3,17 @@
 // for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
 // free batch dimension: Keras layers never name it.
 import type { Graph } from '../ir/graph.js';
+import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
-import { toChannelsLast, type KeptTranspose } from '../passes/layout.js';
-import { CHANNELS_LAST_OPS } from '../passes/lower-channels-last.js';
+import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
 import { createNodeEvaluator } from '../runtime/evaluate.js';
-
-/** True when the graph holds NCHW spatial ops (ONNX Conv, pools, ...) that Keras cannot take as they are. */
-export function isNchwGraph(graph: Graph): boolean {
-  return graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_LAST_OPS.has(n.opType));
-}
 
 export interface KerasPrepareOptions {
   /** fold a BatchNormalization that directly follows a conv into the conv's kernel and bias (only on request) */
   foldBn?: boolean;
+  /** write grouped convs as plain convs with block-diagonal kernels (what TF.js can run) */
+  expandGroupedConv?: boolean;
 }
 
 export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
@@ -26,7 +23,7 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
   let g = foldConstants(withBatch(graph, 'batch'), { evaluate }).graph;
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [];
-  if (isNchwGraph(g)) {
+  if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });
     g = r.graph;
     transposes = r.transposes;
@@ -38,6 +35,11 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
     const r = foldBatchNorm(g);
     g = r.graph;
     if (r.folded.length) notes = [...notes, `${r.folded.length} BatchNormalization layer(s) folded into the conv before them (--fold-bn)`];
+  }
+  if (options.expandGroupedConv) {
+    const r = expandGroupedConv(g);
+    g = r.graph;
+    notes = [...notes, ...r.notes];
   }
   return { graph: g, transposes, notes };
 }

@@ -108,6 +108,8 @@ export interface WriteOptions {
   shardSize?: number;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
   foldBn?: boolean;
+  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels (TF.js runs them; always so for TF.js) */
+  expandGroupedConv?: boolean;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;
 }

@@ -11,7 +11,7 @@
 // is inserted only where an op cannot take its input as laid out. The same engine, told that
 // spatial ops want channels-first data, is the lowering pass (lower-channels-last.ts).
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
-import { attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrFloats, attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
@@ -508,6 +508,20 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs }, [L]);
       continue;
     }
+    if (op === 'Upsample' || (op === 'Resize' && opset < 11)) {
+      // (X, scales), or Upsample-7's scales attribute: one scale per axis, re-ordered for the data as laid out
+      const inputs = [...ins];
+      const attrs = { ...node.attrs };
+      const fixed = attrFloats(node, 'scales');
+      if (fixed) attrs.scales = { type: 'floats', value: L.map((a) => fixed[a]!) };
+      else if (ins[1]) {
+        const c = constOf(ins[1]);
+        if (c) inputs[1] = rw.addInitializer(`${ins[1]}/relaid`, new Tensor(c.dtype, [L.length], gatherFlat(c, L)));
+        else inputs[1] = rw.add({ opType: 'Gather', inputs: [ins[1], rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([L.length], L))], attrs: { axis: int(0) }, name: `${node.name}/scales` });
+      }
+      replace({ inputs, attrs }, [L]);
+      continue;
+    }
     if (op === 'Reshape' || op === 'Flatten' || op === 'Squeeze' || op === 'Unsqueeze') {
       const inShape = shapeOf(x);
       const outShape = shapeOf(node.outputs[0]!);
@@ -814,6 +828,8 @@ export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): Layou
 }
 
 const AXIS_MOVERS = new Set(['Pad', 'Split', 'Slice', 'Concat']);
+/** NCHW-spatial too (scales [1, 1, sh, sw]), but rewritten per axis rather than made nnport ops */
+const RESIZE = new Set(['Resize', 'Upsample']);
 
 /** Graph inputs from which a spatial op is reached through elementwise ops and axis movers only. */
 function spatialReach(graph: Graph): Set<string> {
@@ -828,7 +844,7 @@ function spatialReach(graph: Graph): Set<string> {
       if (seen.has(cur)) continue;
       seen.add(cur);
       for (const n of consumers.get(cur) ?? []) {
-        if (SPATIAL.has(n.opType) && n.inputs[0] === cur) out.add(v.name);
+        if ((SPATIAL.has(n.opType) || RESIZE.has(n.opType)) && n.inputs[0] === cur) out.add(v.name);
         // ops that only move data along an axis the pass re-lays (MTCNN L-Net splits its input by channel before the convs)
         else if (UNARY.has(n.opType) || ELEMENTWISE.has(n.opType) || AXIS_MOVERS.has(n.opType)) stack.push(...n.outputs);
       }

@@ -80,8 +80,8 @@ export interface KernelFunctions {
     kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, chunk: number,
   ): void;
   qdepthwise(
-    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, fp32: number, yzp: number, lo: number, hi: number,
-    unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
+    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, fp32: number, yzp: number,
+    lo: number, hi: number, unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
   ): void;
   qaddRef(
     a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
@@ -140,7 +140,7 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   float32ToBfloat16: 3,
   bfloat16ToFloat32: 3,
   qconv2d: 32,
-  qdepthwise: 25,
+  qdepthwise: 26,
   qaddRef: 18,
   qaddXnnpack: 13,
   qmul: 12,

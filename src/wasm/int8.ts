@@ -183,10 +183,18 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
   const taps = p.kh * p.kw;
   let wp: number;
   if (depthwise) {
-    // (kh*kw, roundUp(C, 8)): one 8-channel vector per tap
+    // (kh*kw, Cp): one 8-channel vector per tap; then the taps in pairs, each channel's two
+    // weights adjacent, for the dot-product path (assembly/kernels/qconv.ts)
     const cp = roundUp(p.c, 8);
-    wp = persistentQWeights(arena, p.weights, 'dw', taps * cp, (dst) => {
-      for (let c = 0; c < p.c; c++) for (let t = 0; t < taps; t++) dst[t * cp + c] = p.weights[c * taps + t]!;
+    const pairs = Math.floor(taps / 2);
+    wp = persistentQWeights(arena, p.weights, 'dw', (taps + 2 * pairs) * cp, (dst) => {
+      for (let c = 0; c < p.c; c++) {
+        for (let t = 0; t < taps; t++) dst[t * cp + c] = p.weights[c * taps + t]!;
+        for (let j = 0; j < pairs; j++) {
+          dst[taps * cp + j * 2 * cp + 2 * c] = p.weights[c * taps + 2 * j]!;
+          dst[taps * cp + j * 2 * cp + 2 * c + 1] = p.weights[c * taps + 2 * j + 1]!;
+        }
+      }
     });
   } else {
     // per group, (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps
@@ -210,7 +218,17 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
     const { zp, lo, hi } = p.out;
     if (depthwise) {
       const rq = writeRequant(arena, p.rq, p.bias, 0, p.o);
-      k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, rq, fp32, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
+      // the bias of pixels with every tap inside, the input zero point folded in (wrapping as int32 sums do)
+      const cp = roundUp(p.c, 8);
+      const ib = arena.alloc((cp + taps) * 4);
+      const ibv = arena.i32(ib, cp);
+      ibv.fill(0);
+      for (let c = 0; c < p.c; c++) {
+        let sum = 0;
+        for (let t = 0; t < taps; t++) sum += p.weights[c * taps + t]!;
+        ibv[c] = ((p.bias ? p.bias[c]! : 0) - p.xzp * sum) | 0;
+      }
+      k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, rq, ib, fp32, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
       const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);

@@ -8,7 +8,7 @@ import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-sh
 import { Progress } from '../progress.js';
 import { QUANTIZE_ARGS, quantizeOptionsFromArgs, writeQuantizeReport } from '../quantize-args.js';
 
-export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES]
+export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES] [--fold-bn] [--expand-groups] [--explain]
 
 Converts a model; the output format follows OUT's extension. MODEL is a file or a model's
 folder; a model made of several files takes them all, the model first.
@@ -20,6 +20,11 @@ ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
+  --fold-bn               Keras/TF.js: fold each BatchNormalization that follows a conv into it
+  --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels,
+                          which TF.js runs (always so for TF.js model.json; Keras loads either)
+  --explain               print what the conversion changed (kept transposes, re-ordered weights,
+                          folded BNs, expanded grouped convs)
   --quantize MODE         TFLite: float16, dynamic (int8 weights) or int8 (full integer)
   --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
   --calibration-images DIR  int8: folder of .png/.jpg/.bmp images, resized (bilinear) to the input
@@ -30,7 +35,7 @@ ${FUSE_SCALE_HELP}
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, ...QUANTIZE_ARGS], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'expand-groups' }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -51,11 +56,12 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn') });
+    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), expandGroupedConv: args.flags.has('expand-groups') });
   } finally {
     progress.done();
   }
   await writeOutputFiles(modelOutputFiles(out, result.bytes, result.sidecars));
   await writeQuantizeReport(args, result);
+  if (args.flags.has('explain')) for (const line of result.notes.length ? result.notes : ['nothing to explain: the model converted as it is']) print(line);
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
 }

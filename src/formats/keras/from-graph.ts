@@ -3,7 +3,7 @@
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, constantValue, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permute } from '../../wasm/permute.js';
 import type { JsonObject } from './config.js';
@@ -602,8 +602,11 @@ function splitRow(w: Writer, n: Node): KTensor[] {
 function resizeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   if (x.shape.length !== 4) unsupported(n, `on rank ${x.shape.length}`);
-  let scales = n.inputs[2] ? w.constant(n.inputs[2])?.toNumbers() : undefined;
-  if ((!scales || !scales.length) && n.inputs[3]) {
+  // Upsample and Resize-10 take (X, scales) (Upsample-7: an attribute), asymmetric coordinates, floor for nearest
+  const opset = w.graph.opsets[''] ?? w.graph.opsets['ai.onnx'] ?? 17;
+  const early = n.opType === 'Upsample' || opset < 11;
+  let scales = early ? (attrFloats(n, 'scales') ?? (n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : undefined)) : n.inputs[2] ? w.constant(n.inputs[2])?.toNumbers() : undefined;
+  if (!early && (!scales || !scales.length) && n.inputs[3]) {
     const sizes = w.constant(n.inputs[3])?.toNumbers();
     if (sizes) scales = sizes.map((sz, i) => sz / (x.shape[i] ?? NaN));
   }
@@ -612,10 +615,10 @@ function resizeRow(w: Writer, n: Node): KTensor[] {
   const [sh, sw] = n.domain === 'nnport' && scales[1] === scales[2] && scales[3] !== 1 ? [scales[2]!, scales[3]!] : [scales[1]!, scales[2]!];
   if (!Number.isInteger(sh) || !Number.isInteger(sw)) unsupported(n, `with non-integer scales ${sh}, ${sw}`);
   const mode = attrString(n, 'mode', 'nearest');
-  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const ctm = early ? 'asymmetric' : attrString(n, 'coordinate_transformation_mode', 'half_pixel');
   let interpolation: string;
   if (mode === 'nearest') {
-    const nm = attrString(n, 'nearest_mode', 'round_prefer_floor');
+    const nm = early ? 'floor' : attrString(n, 'nearest_mode', 'round_prefer_floor');
     // integer upscaling: asymmetric+floor and half_pixel+round_prefer_floor pick the same pixels
     if (!((ctm === 'asymmetric' && nm === 'floor') || ctm === 'half_pixel' || ctm === 'pytorch_half_pixel')) unsupported(n, `nearest with ${ctm}/${nm}`);
     interpolation = 'nearest';
@@ -752,6 +755,7 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Slice: sliceRow,
   Split: splitRow,
   Resize: resizeRow,
+  Upsample: resizeRow,
   Identity: alias,
   Gather: gatherRow,
   Dropout: alias,

@@ -70,6 +70,11 @@ class Writer {
     return this.add(name, 'Const', [], { dtype: { type: value.dtype }, value: { tensor: value } });
   }
 
+  /** TF's paddings: an int32 (rank, 2) matrix of [before, after] rows. */
+  paddings(base: string, flat: number[]): string {
+    return this.const(base, new Tensor('int32', [flat.length / 2, 2], Int32Array.from(flat)));
+  }
+
   int32(base: string, values: number[], scalar = false): string {
     return this.const(base, new Tensor('int32', scalar ? [] : [values.length], Int32Array.from(values)));
   }
@@ -137,11 +142,11 @@ function samePads(size: number, k: number, stride: number, dilation: number): [n
 }
 
 /** VALID, SAME, or an explicit Pad node in front (pads [t, l, b, r] of a rank-4 NHWC value). */
-function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number): { input: string; padding: string } {
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[]): { input: string; padding: string } {
+  const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
-  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
   const shape = w.shape(x);
   // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
@@ -150,13 +155,19 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
     const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
     if (pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r) return { input: w.ref(x), padding: 'SAME' };
   }
-  const p = w.int32(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
+  const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
   const name = w.fresh(`${n.name}/pad`);
+  const dt = { T: T(w.dtype(x)), Tpaddings: T('int32') };
   // a max pool over values >= 0 (after a Relu) gets the same result from zero padding, which
   // OpenCV's importer runs (it has no PadV2): each window holds at least one real value
   if (padValue < 0 && w.nonNegative(x)) padValue = 0;
-  if (padValue === 0) w.add(name, 'Pad', [w.ref(x), p], { T: T(w.dtype(x)), Tpaddings: T('int32') });
-  else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], { T: T(w.dtype(x)), Tpaddings: T('int32') });
+  const dims = shape?.length === 4 ? [shape[1], shape[2]] : [];
+  if (padValue === 0) w.add(name, 'Pad', [w.ref(x), p], dt);
+  else if (padValue < 0 && pads.every((q, i) => 2 * q < kernel[i % 2]! && typeof dims[i % 2] === 'number' && q < (dims[i % 2] as number))) {
+    // Max pooling over reflected padding: with 2p < k a window reaching p rows into the padding
+    // also holds the p real rows REFLECT copies there, so its max is unchanged; OpenCV runs MirrorPad
+    w.add(name, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
+  } else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], dt);
   return { input: name, padding: 'VALID' };
 }
 
@@ -225,12 +236,76 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const kernel = attrInts(n, 'kernel_shape', []);
   const strides = attrInts(n, 'strides', [1, 1]);
-  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode pooling in a GraphDef', `node '${n.name}'`);
   const max = n.opType === 'MaxPool';
-  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0);
-  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', `node '${n.name}'`);
+  const where = `node '${n.name}'`;
+  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  let explicit: number[] | undefined;
+  if (attrInt(n, 'ceil_mode', 0)) {
+    // ceil mode: the last window may run past the padded input; that overhang becomes end padding
+    const shape = w.shape(x);
+    const pads = [...attrInts(n, 'pads', [0, 0, 0, 0])];
+    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' || !shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('ceil-mode pooling of unknown size or with auto_pad in a GraphDef', where);
+    for (const i of [0, 1]) {
+      const size = (shape[1 + i] as number) + pads[i]! + pads[i + 2]!;
+      let o = Math.ceil((size - kernel[i]!) / strides[i]!) + 1;
+      // (ONNX/PyTorch: a last window starting in the end padding is dropped)
+      if ((o - 1) * strides[i]! >= (shape[1 + i] as number) + pads[i]!) o--;
+      const extra = Math.max(0, (o - 1) * strides[i]! + kernel[i]! - size);
+      if (extra && !max) throw new UnsupportedError('ceil-mode average pooling whose last window runs past the input in a GraphDef (TF would count the overhang)', where);
+      pads[i + 2]! += extra;
+    }
+    explicit = pads;
+  }
+  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
+  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
 }
+
+/**
+ * ConvTranspose (HWOI weights: TF's own (kh, kw, out, in)) as Conv2DBackpropInput. VALID over
+ * the full output ((in-1)*s + k_eff + output_padding; the output_padding rows get no
+ * contributions, as in ONNX), then ONNX's pads cropped with a Slice: TF's SAME would put an
+ * odd crop at the end where PyTorch puts it at the start.
+ */
+function nhwcConvTranspose(w: Writer, n: Node, out: string): void {
+  const where = `node '${n.name}'`;
+  const [x, wt, b] = n.inputs as [string, string, string | undefined];
+  if (attrString(n, 'kernel_layout', 'HWOI') !== 'HWOI') throw new UnsupportedError('ConvTranspose weights not in HWOI', where);
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a GraphDef', where);
+  const ws = w.shape(wt);
+  const xs = w.shape(x);
+  const ys = w.shape(n.outputs[0]!);
+  if (!ws || ws.length !== 4 || !xs || xs.length !== 4 || !ys || ys.slice(1).some((d) => typeof d !== 'number') || typeof xs[1] !== 'number' || typeof xs[2] !== 'number') {
+    throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
+  }
+  const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
+  const strides = attrInts(n, 'strides', [1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new UnsupportedError('ConvTranspose with auto_pad in a GraphDef', where);
+  if (attrInts(n, 'output_shape')) throw new UnsupportedError('ConvTranspose with output_shape in a GraphDef', where);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const outPad = attrInts(n, 'output_padding', [0, 0]);
+  const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
+  const cout = ws[2] as number;
+  const batch = typeof xs[0] === 'number' ? xs[0] : 1;
+  const dt = T(w.dtype(x));
+  const cropped = pads.some((p) => p !== 0);
+  const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
+  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), w.ref(wt), w.ref(x)], {
+    T: dt,
+    strides: ints([1, ...strides, 1]),
+    dilations: ints([1, ...dilations, 1]),
+    padding: s('VALID'),
+    data_format: s('NHWC'),
+  });
+  let y = deconv;
+  if (cropped) {
+    y = b ? w.fresh(`${n.name}/crop`) : out;
+    w.add(y, 'Slice', [deconv, w.int32(`${n.name}/crop_begin`, [0, pads[0]!, pads[1]!, 0]), w.int32(`${n.name}/crop_size`, [-1, ys[1] as number, ys[2] as number, cout])], { T: dt, Index: T('int32') });
+  }
+  if (b) w.add(out, 'BiasAdd', [y, w.ref(b)], { T: dt, data_format: s('NHWC') });
+}
+
 
 /**
  * ONNX Resize over the H, W of NHWC data as ResizeBilinear / ResizeNearestNeighbor: TF's
@@ -298,9 +373,16 @@ function slice(w: Writer, n: Node, out: string): void {
     end[a] = e;
     stride[a] = step;
   });
+  const size = dims.map((_, a) => Math.max(0, end[a]! - begin[a]!));
   if (stride.every((v) => v === 1)) {
-    const size = dims.map((_, a) => Math.max(0, end[a]! - begin[a]!));
     w.add(out, 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T(w.dtype(x)), Index: T('int32') });
+    return;
+  }
+  if (r === 4 && stride[0] === 1 && stride[3] === 1 && stride[1]! > 0 && stride[2]! > 0 && w.dtype(x) === 'float32') {
+    // Every s-th row/column of NHWC data: a contiguous Slice, then a 1x1 MaxPool with that
+    // stride (no arithmetic, so exact); OpenCV's importer runs StridedSlice only with stride 1
+    const crop = begin.some((b, a) => b !== 0 || size[a] !== dims[a]) ? w.add(w.fresh(`${n.name}/crop`), 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T('float32'), Index: T('int32') }) : w.ref(x);
+    w.add(out, 'MaxPool', [crop], { T: T('float32'), ksize: ints([1, 1, 1, 1]), strides: ints(stride), padding: s('VALID'), data_format: s('NHWC') });
     return;
   }
   w.add(out, 'StridedSlice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/end`, end.map((e, a) => (endMask & (1 << a) ? 0 : e))), w.int32(`${n.name}/strides`, stride)], {
@@ -343,10 +425,38 @@ function gather(w: Writer, n: Node, out: string): void {
   w.add(out, 'GatherV2', [w.ref(x), indices, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: T(w.dtype(x)), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
 }
 
+/** Softmax over any axis: TF's runs over the last one, so another axis is transposed there and back. */
+function softmax(w: Writer, n: Node, out: string, op: string): void {
+  const x = n.inputs[0]!;
+  const rank = w.shape(x)?.length;
+  if (rank === undefined) throw new UnsupportedError(`${op} of a value of unknown rank in a GraphDef`, `node '${n.name}'`);
+  const axis = attrInt(n, 'axis', -1) < 0 ? attrInt(n, 'axis', -1) + rank : attrInt(n, 'axis', -1);
+  const dt = { T: T(w.dtype(x)) };
+  if (axis === rank - 1) {
+    w.add(out, op, [w.ref(x)], dt);
+    return;
+  }
+  // swapping `axis` and the last is its own inverse
+  const perm = Array.from({ length: rank }, (_, i) => (i === axis ? rank - 1 : i === rank - 1 ? axis : i));
+  const permName = w.int32(`${n.name}/perm`, perm);
+  const moved = w.add(w.fresh(`${n.name}/to_last`), 'Transpose', [w.ref(x), permName], { ...dt, Tperm: T('int32') });
+  const sm = w.add(w.fresh(`${n.name}/softmax`), op, [moved], dt);
+  w.add(out, 'Transpose', [sm, permName], { ...dt, Tperm: T('int32') });
+}
+
+/** Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape. */
+function reshapeTo(w: Writer, n: Node, out: string): void {
+  const shape = w.shape(n.outputs[0]!);
+  const inShape = w.shape(n.inputs[0]!);
+  if (!shape || shape.some((d, i) => typeof d !== 'number' && !(i === 0 && inShape?.[0] === d))) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
+  w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
+}
+
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
   'nnport::Conv': nhwcConv,
+  'nnport::ConvTranspose': nhwcConvTranspose,
   'nnport::MaxPool': nhwcPool,
   'nnport::AveragePool': nhwcPool,
   'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
@@ -371,19 +481,27 @@ const ROWS: Record<string, Row> = {
   Identity: simple('Identity'),
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
-  Softmax: (w, n, out) => {
-    const rank = w.shape(n.inputs[0]!)?.length;
-    const axis = attrInt(n, 'axis', -1);
-    if (axis !== -1 && axis !== (rank ?? 0) - 1) throw new UnsupportedError('Softmax over an axis other than the last in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'Softmax', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-  },
+  Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
+  LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
   Clip: (w, n, out) => {
+    const x = w.ref(n.inputs[0]!);
     const lo = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
     const hi = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : undefined;
-    if (lo === 0 && hi === 6) w.add(out, 'Relu6', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    else throw new UnsupportedError('Clip other than Relu6 in a GraphDef', `node '${n.name}'`);
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
+    if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
+    else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
+    else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
+    else {
+      // Minimum then Maximum with scalar constants (what tf.clip_by_value computes)
+      const scalar = (tag: string, v: number) => w.const(`${n.name}/${tag}`, new Tensor(w.dtype(n.inputs[0]!), [], Float32Array.of(v)));
+      const mid = lo !== undefined && hi !== undefined ? w.fresh(`${n.name}/min`) : out;
+      if (hi !== undefined) w.add(mid, 'Minimum', [x, scalar('max', hi)], dt);
+      if (lo !== undefined) w.add(out, 'Maximum', [hi !== undefined ? mid : x, scalar('min', lo)], dt);
+    }
   },
+  Squeeze: reshapeTo,
+  Unsqueeze: reshapeTo,
   MatMul: (w, n, out) => {
     const rank = w.shape(n.inputs[0]!)?.length;
     w.add(out, rank === 2 ? 'MatMul' : 'BatchMatMulV2', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)) });
@@ -436,7 +554,7 @@ const ROWS: Record<string, Row> = {
     const pads = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
     if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
     const r = pads.length / 2;
-    const p = w.int32(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
     const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : 0;
     if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
     else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });

@@ -115,7 +115,7 @@ function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value
     paddings[2 * (1 + i) + 1] = e;
   });
   const shape = info.shape.map((d, i) => d + paddings[2 * i]! + paddings[2 * i + 1]!);
-  const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature });
+  const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature?.map((d, i) => (d < 0 ? d : shape[i]!)) });
   const padsT = c.addConstant(`${x}_paddings`, new Tensor('int32', [rank, 2], Int32Array.from(paddings)));
   if (value === undefined) {
     c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [out] });
@@ -475,8 +475,8 @@ const slice: Converter = (n, c) => {
   });
   for (let a = 0; a < rank; a++) if (!axes.includes(a)) beginMask |= 1 << a, endMask |= 1 << a;
   const y = c.tensor(n.outputs[0]!);
-  if (stride.every((s) => s === 1) && !reversedToStart) {
-    // unit steps: SLICE (begin, size); a dim the slice leaves whole keeps size -1, so a dynamic batch stays dynamic
+  if (stride.every((s) => s === 1) && !reversedToStart && !c.info(x).signature) {
+    // unit steps on static dims: SLICE (begin, size)
     const size = begin.map((b, a) => (axes.includes(a) ? Math.max(end[a]! - b, 0) : -1));
     c.emit({ code: BuiltinOperator.SLICE, inputs: [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_size`, int32(size))], outputs: [y], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
     return;

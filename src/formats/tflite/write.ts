@@ -99,24 +99,72 @@ const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
 
 /** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
 export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
-  let g = graph;
-  // Shape subgraphs over a dynamic dim cannot fold into TFLite constants: such models are
-  // written for dim 1 (no -1 in shape_signature); others keep their dynamic batch
-  if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
-    g = { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : 1)) } : v)) };
-  }
   const evaluate = await createNodeEvaluator();
-  g = fold(g, evaluate);
+  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // TFLite has no BatchNorm op; its converter folds BN into the conv before it the same way
   return fuseActivationPatterns(constantNodesToInitializers(foldBatchNorm(g).graph));
+}
+
+type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
+
+/**
+ * Shape subgraphs over a dynamic dim (`x.view(x.size(0), -1)`) cannot fold into constants as
+ * they are. The graph is folded twice, every dynamic dim set to 1 and to 7: a Reshape target
+ * that differs between the two in one entry follows the dynamic dim there, and that entry
+ * becomes -1 (TFLite's RESHAPE infers it at run time), so the model keeps its dynamic dims
+ * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
+ * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
+ */
+function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
+  const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
+  const at = (k: number): Graph =>
+    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
+  const one = at(1);
+  if (!dynamic) return one;
+  const seven = at(7);
+  const sameNodes =
+    one.nodes.length === seven.nodes.length &&
+    one.nodes.every((n, i) => {
+      const m = seven.nodes[i]!;
+      return n.opType === m.opType && n.inputs.join('\0') === m.inputs.join('\0') && n.outputs.join('\0') === m.outputs.join('\0');
+    });
+  if (!sameNodes || g.outputs.some((o) => one.initializers.has(o.name))) return one;
+  const sameTensor = (a: Tensor, b: Tensor) => a.dtype === b.dtype && a.shape.join() === b.shape.join() && a.bytes().every((v, i) => v === b.bytes()[i]);
+  const initializers = new Map(one.initializers);
+  let shapes1: ReturnType<typeof inferShapes>['values'] | undefined;
+  let shapes7: ReturnType<typeof inferShapes>['values'] | undefined;
+  for (const n of one.nodes) {
+    for (const [k, name] of n.inputs.entries()) {
+      const a = one.initializers.get(name);
+      const b = seven.initializers.get(name);
+      if (!a && !b) continue;
+      if (!a || !b) return one;
+      if (sameTensor(a, b)) continue;
+      if (n.opType !== 'Reshape' || n.domain || k !== 1) return one;
+      // the output shapes at 1 and 7 (a -1 or 0 already in the target resolved): the one dim that moves becomes -1
+      const s1 = (shapes1 ??= inferShapes(one).values).get(n.outputs[0]!)?.shape;
+      const s7 = (shapes7 ??= inferShapes(seven).values).get(n.outputs[0]!)?.shape;
+      if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return one;
+      const differ = s1.flatMap((d, j) => (d !== s7[j] ? [j] : []));
+      if (differ.length !== 1) return one;
+      // 0 (copy the input's dim) where the input's dim there is the dynamic one: the dim keeps its symbol
+      const in1 = shapes1.get(n.inputs[0]!)?.shape;
+      const in7 = shapes7.get(n.inputs[0]!)?.shape;
+      const j = differ[0]!;
+      const copy = !!in1 && !!in7 && j < in1.length && in1[j] === s1[j] && in7[j] === s7[j];
+      initializers.set(name, Tensor.int64([s1.length], s1.map((d, i) => (i === j ? (copy ? 0 : -1) : (d as number)))));
+    }
+  }
+  // value annotations of the dim-1 fold would pin the dims again: shapes are inferred afresh
+  return { ...one, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
 }
 
 /**
  * Constant folding that leaves integer constants read through DequantizeLinear alone (they
  * become quantized tensors): they are hidden from the pass as if they were inputs.
  */
-function fold(g: Graph, evaluate: Awaited<ReturnType<typeof createNodeEvaluator>>): Graph {
+function fold(g: Graph, evaluate: Evaluator): Graph {
   const hidden = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!));
   const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
   const visible: Graph = {

@@ -4,41 +4,25 @@
  * compared with PyTorch's own output for the same input. A second suite runs the same files
  * through onnxruntime-node, which checks the fixtures rather than nnport.
  *
- * Small fixtures are committed under test/fixtures/models/; the rest are made by the
- * script (Debian's /usr/bin/python3 with python3-torch, -torchvision, -onnx) into
- * .fixtures-cache/models/ the first time this runs. No Python means a failure that says
- * so, not a skip: CI installs it.
+ * Small fixtures are committed under test/fixtures/models/; the vitest globalSetup
+ * (test/support/global-setup.ts) exports the rest into .fixtures-cache/models/ before any
+ * test file runs (test/support/torchvision-fixtures.ts finds them).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readOnnx } from '../../../src/formats/onnx/index.js';
 import { runtimeInputs } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+import { TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = join(ROOT, 'scripts/fixtures/export_torchvision.py');
-const COMMITTED = join(ROOT, 'test/fixtures/models');
-const CACHE = join(ROOT, '.fixtures-cache/models');
 const TOLERANCE = 1e-4;
-
-/** Every model the script makes, in its order (small first). */
-const MODELS = [
-  'lenet',
-  'seg_head',
-  'squeezenet1_1',
-  'shufflenet_v2_x1_0',
-  'mobilenet_v2',
-  'resnet18',
-  'efficientnet_b0',
-  'densenet121',
-] as const;
+/** Every model the export script makes, in its order (small first). */
+const MODELS = TORCHVISION_MODELS;
 /** Those the script exports with a symbolic batch dim. */
 const DYNAMIC_BATCH = ['seg_head', 'shufflenet_v2_x1_0', 'resnet18'];
 
@@ -53,56 +37,16 @@ interface Meta {
   dynamic_batch: boolean;
 }
 
-function complete(dir: string, expected = 'output.npy'): boolean {
-  // meta.json is written last, so a fixture interrupted half-way counts as absent.
-  return ['model.onnx', 'input.npy', expected, 'meta.json'].every((f) => existsSync(join(dir, f)));
-}
-
-function locate(name: string): string | undefined {
-  return [join(COMMITTED, name), join(CACHE, name)].find((dir) => complete(dir));
-}
-
-/** Make the fixtures that are neither committed nor cached, with PyTorch. */
-function generateMissing(): void {
-  const missing = MODELS.filter((name) => !locate(name));
-  if (!missing.length) return;
-  const need = `real-model fixtures ${missing.join(', ')} are not in test/fixtures/models/ or .fixtures-cache/models/`;
-  const how = 'apt-get install python3-torch python3-torchvision python3-onnx (see scripts/fixtures/README.md)';
-  if (!existsSync(PYTHON)) throw new Error(`${need}, and ${PYTHON} is missing to make them: ${how}`);
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision, onnx, numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || String(probe.error ?? '')).trim().split('\n').pop();
-    throw new Error(`${need}, and ${PYTHON} cannot make them (${why}): ${how}`);
-  }
-  console.log(`real models: generating ${missing.join(', ')} into .fixtures-cache/models/ with PyTorch ...`);
-  const run = spawnSync(PYTHON, [SCRIPT, '--out', CACHE, '--models', missing.join(',')], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  if (run.status !== 0) {
-    throw new Error(`${SCRIPT} failed (exit ${run.status ?? run.signal}):\n${run.stderr.slice(-4000)}`);
-  }
-  process.stdout.write(run.stdout);
-  const still = MODELS.filter((name) => !locate(name));
-  if (still.length) throw new Error(`${SCRIPT} ran but did not produce ${still.join(', ')}`);
-}
-
-function fixtures(): Fixture[] {
-  const list: Fixture[] = MODELS.map((name) => ({ name, dir: locate(name)!, expected: 'output.npy' }));
-  // The model the README's "try it" command runs.
-  list.push({ name: 'examples/lenet', dir: join(ROOT, 'examples/lenet'), expected: 'expected.npy' });
-  return list;
+/** A torchvision fixture, or the model the README's "try it" command runs (examples/lenet). */
+function fixture(name: string): Fixture {
+  if (name !== 'examples/lenet') return { name, dir: torchvisionDir(name), expected: 'output.npy' };
+  const f = { name, dir: join(REPO_ROOT, 'examples/lenet'), expected: 'expected.npy' };
+  const missing = ['model.onnx', 'input.npy', f.expected, 'meta.json'].filter((file) => !existsSync(join(f.dir, file)));
+  if (missing.length) throw new Error(`${f.dir} lacks ${missing.join(', ')}`);
+  return f;
 }
 
 const CASES = [...MODELS, 'examples/lenet'];
-let resolved: Map<string, Fixture> | undefined;
-
-function fixture(name: string): Fixture {
-  const f = resolved?.get(name);
-  if (!f) throw new Error(`fixture ${name} was not prepared (see the beforeAll error above)`);
-  if (!complete(f.dir, f.expected)) throw new Error(`fixture ${name}: ${f.dir} lacks model.onnx, input.npy, ${f.expected} or meta.json`);
-  return f;
-}
 
 function npy(path: string): Tensor {
   return readNpy(readFileSync(path), path);
@@ -131,11 +75,6 @@ function report(title: string, results: Map<string, string>): void {
   const lines = [...results].map(([name, r]) => `  ${name.padEnd(width)}  ${r}`);
   console.log(`${title} (max abs error vs PyTorch, tolerance ${TOLERANCE}):\n${lines.join('\n')}`);
 }
-
-beforeAll(() => {
-  generateMissing();
-  resolved = new Map(fixtures().map((f) => [f.name, f]));
-}, 30 * 60_000);
 
 describe('real models: nnport runtime vs PyTorch', () => {
   const results = new Map<string, string>();

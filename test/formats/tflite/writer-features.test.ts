@@ -2,13 +2,18 @@
 // Chromium) and compared with PyTorch's own outputs (test/fixtures/tflite-writer/, made by
 // scripts/fixtures/tflite_writer_models.py), and checked by flatc with the schema:
 //   GELU       nn.GELU() (erf form) and nn.GELU(approximate='tanh') become one GELU op;
+//   dynamic    a dynamic batch (x.view(x.size(0), -1) exported with dynamic_axes) keeps -1 in
+//              shape_signature and in RESHAPE's new_shape; the file runs at batch 1 and, with its
+//              input's stored shape set to 3 (tfjs-tflite has no resize call), at batch 3;
 //   op list    one model over the writer's op list (TRANSPOSE_CONV, PADV2, SLICE, SQUEEZE,
 //              GATHER, BATCH_MATMUL, HARD_SWISH, ...) within 1e-4 of PyTorch.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ByteBuffer } from 'flatbuffers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
@@ -108,6 +113,43 @@ describe('GELU', () => {
       expect(maxAbs(mine, want)).toBeLessThanOrEqual(1e-5);
     });
   }
+});
+
+/**
+ * The file with its input tensor's stored batch set to `batch` (what ResizeInputTensor does
+ * before AllocateTensors): the interpreter then sizes every other tensor from its ops.
+ */
+function withInputBatch(bytes: Uint8Array, batch: number): Uint8Array {
+  const out = bytes.slice();
+  const bb = new ByteBuffer(out);
+  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
+  const t = sg.tensors(sg.inputs(0)!)!;
+  // Tensor.shape is field 0: vtable slot 4; the vector's first int32 is the batch
+  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
+  bb.writeInt32(at, batch);
+  return out;
+}
+
+describe('dynamic batch', () => {
+  it('a flatten computed from x.size(0) keeps -1 (shape_signature, RESHAPE new_shape) and runs at batch 1 and 3 within 1e-4 of PyTorch', async () => {
+    const f = await fixture('flatten_dyn');
+    const bytes = await writeTflite(f.graph);
+    const json = flatcJson(bytes, 'flatten_dyn');
+    const sg = json.subgraphs[0]!;
+    expect(sg.tensors[sg.inputs[0]!]!.shape).toEqual([1, 8, 8, 3]);
+    expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([-1, 8, 8, 3]);
+    expect(sg.tensors[sg.outputs[0]!]!.shape_signature).toEqual([-1, 5]);
+    const reshape = sg.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'RESHAPE')!;
+    expect(reshape.builtin_options).toEqual({ new_shape: [-1, 64] });
+    const [y1] = await oracle.run(bytes, [f.input]);
+    expect(y1!.shape).toEqual([1, 5]);
+    expect(maxAbs(y1!.data, f.outputs[0]!)).toBeLessThanOrEqual(1e-4);
+    const dir = join(FIXTURES, 'flatten_dyn');
+    const x3 = permuteTensor(readNpy(readFileSync(join(dir, 'input_b3.npy'))), [0, 2, 3, 1]).toFloat32();
+    const [y3] = await oracle.run(withInputBatch(bytes, 3), [x3]);
+    expect(y3!.shape).toEqual([3, 5]);
+    expect(maxAbs(y3!.data, readNpy(readFileSync(join(dir, 'output_b3.npy'))).toFloat32())).toBeLessThanOrEqual(1e-4);
+  });
 });
 
 describe('writer op list', () => {

@@ -4,7 +4,8 @@
  *   every node output declared a graph output, run on the fixture's input), and
  * - ONNX's own onnx.shape_inference (Debian python3-onnx, data_prop=True), written as JSON by
  *   scripts/fixtures/onnx_shapes.py into .fixtures-cache/onnx-shapes/.
- * Models: the torchvision exports (scripts/fixtures/export_torchvision.py) and the corpus ONNX files.
+ * Models: the torchvision exports (scripts/fixtures/export_torchvision.py, made by the vitest
+ * globalSetup when not committed) and the corpus ONNX files.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -19,13 +20,12 @@ import { runtimeInputs } from '../../../src/ir/graph.js';
 import { inferShapes } from '../../../src/ir/ops/index.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
+import { TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
 
 const PYTHON = '/usr/bin/python3';
-const EXPORT = join(REPO_ROOT, 'scripts/fixtures/export_torchvision.py');
 const SHAPES = join(REPO_ROOT, 'scripts/fixtures/onnx_shapes.py');
 const CACHE = join(REPO_ROOT, '.fixtures-cache');
 
-const TORCHVISION = ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'mobilenet_v2', 'resnet18', 'efficientnet_b0', 'densenet121'];
 const CORPUS_ORT = ['onnx/burn-mnist-torch2-opset16/mnist.onnx', 'onnx/onnx-light-squeezenet/light_squeezenet.onnx', 'onnx/utensor-mlp-torch13-opset9/model.onnx'];
 /** Single-node ONNX backend cases (some of opsets onnxruntime no longer implements): their stored outputs are the oracle. */
 const CORPUS_BACKEND = [
@@ -49,23 +49,16 @@ interface Model {
 }
 
 function python(args: string[], what: string): void {
-  if (!existsSync(PYTHON)) throw new Error(`${what} needs ${PYTHON} with python3-onnx (and python3-torch, -torchvision for the exports)`);
+  if (!existsSync(PYTHON)) throw new Error(`${what} needs ${PYTHON} with python3-onnx`);
   const run = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`${args[0]} failed (exit ${run.status ?? run.signal}):\n${(run.stderr || String(run.error)).slice(-4000)}`);
-}
-
-function torchvisionDir(name: string): string | undefined {
-  return [join(REPO_ROOT, 'test/fixtures/models', name), join(CACHE, 'models', name)].find((d) => ['model.onnx', 'input.npy', 'meta.json'].every((f) => existsSync(join(d, f))));
 }
 
 const models: Model[] = [];
 
 beforeAll(() => {
-  const missing = TORCHVISION.filter((n) => !torchvisionDir(n));
-  if (missing.length) python([EXPORT, '--out', join(CACHE, 'models'), '--models', missing.join(',')], `exporting ${missing.join(', ')}`);
-  for (const name of TORCHVISION) {
+  for (const name of TORCHVISION_MODELS) {
     const dir = torchvisionDir(name);
-    if (!dir) throw new Error(`${EXPORT} did not produce ${name}`);
     models.push({ name, file: join(dir, 'model.onnx'), inputNpy: join(dir, 'input.npy') });
   }
   for (const rel of CORPUS) models.push({ name: corpusName(rel), file: corpusPath(rel) });
@@ -101,7 +94,7 @@ function feedsOf(m: Model, graph: Graph): Map<string, { dims: number[]; data: Fl
 }
 
 describe('inferShapes vs onnxruntime (every intermediate value)', () => {
-  for (const name of [...TORCHVISION, ...CORPUS_ORT.map(corpusName)]) {
+  for (const name of [...TORCHVISION_MODELS, ...CORPUS_ORT.map(corpusName)]) {
     it(name, async () => {
       const m = models.find((x) => x.name === name)!;
       const graph = await load(m);
@@ -161,7 +154,7 @@ interface OnnxShapes {
 }
 
 describe("inferShapes vs ONNX's onnx.shape_inference (value by value)", () => {
-  for (const name of [...TORCHVISION, ...CORPUS.map(corpusName)]) {
+  for (const name of [...TORCHVISION_MODELS, ...CORPUS.map(corpusName)]) {
     it(name, async () => {
       const m = models.find((x) => x.name === name)!;
       const graph = await load(m);

@@ -5,10 +5,12 @@
 // edges of the fixed-point requantization (multipliers near 2^31, shifts +30 and -31, int32
 // accumulators that wrap, clamps of fused activations).
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { Attr, Node } from '../../../src/ir/graph.js';
+import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { quantizeMultiplier } from '../../../src/runtime/integer/fixed-point.js';
+import { fuseQdqIslands, runInteger } from '../../../src/runtime/integer/index.js';
 import { INTEGER_OPS } from '../../../src/runtime/integer/ops.js';
+import { ONNX_OPS } from '../../../src/runtime/ops/index.js';
 import { qconv2dReference } from '../../../src/runtime/integer/reference.js';
 import type { OpContext } from '../../../src/runtime/op.js';
 import { qconv2dWasm, qconvRunsOnWasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
@@ -149,7 +151,7 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
   });
 });
 
-// ---- op level: ADD/SUB/MUL/AVERAGE_POOL/MEAN (and conv, FC) through the fused-node kernels ----
+// ---- op level: ADD/SUB/MUL/AVERAGE_POOL/MEAN (and conv, FC, PAD) through the fused-node kernels ----
 
 const scalarT = (v: number) => Tensor.float32([], [v]);
 const zpT = (dtype: 'int8' | 'uint8', v: number) => new Tensor(dtype, [], dtype === 'int8' ? Int8Array.of(v) : Uint8Array.of(v));
@@ -242,5 +244,62 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const fw = new Tensor('int8', [o, c], randomData(r, 'int8', o * c));
       expectSame(both('Gemm', [fx.t, fx.s, fx.z, fw, ws, wz, b, undefined, undefined, ys, yz], { ...requant, ...activation(r) }), `Gemm case ${t}`);
     }
+  });
+});
+
+describe('integer PAD', () => {
+  test('constant PAD of 8/16-bit data copies rows exactly as the general Pad kernel', () => {
+    const r = rng(31);
+    const general = ONNX_OPS['Pad']!;
+    const fast = INTEGER_OPS['Pad']!;
+    const node: Node = { name: 'pad', opType: 'Pad', domain: '', inputs: [], outputs: ['y'], attrs: {} };
+    for (let t = 0; t < 40; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const shape = Array.from({ length: r.int(1, 4) }, () => r.int(1, 5));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = new Tensor(dtype, shape, randomData(r, dtype, n));
+      const pads = Tensor.int64([2 * shape.length], Array.from({ length: 2 * shape.length }, () => r.int(0, 2)));
+      const value = zpT(dtype, r.int(...RANGE[dtype]));
+      const inputs = [x, pads, value];
+      const want = general.run(inputs, general.attrs(node, 17), ctx) as Tensor[];
+      const got = fast.run(inputs, fast.attrs(node, 17), ctx) as Tensor[];
+      expectSame([got[0]!, want[0]!], `Pad case ${t}`);
+    }
+  });
+
+  test('a zero-point PAD before an integer conv folds into the conv padding with the same result', async () => {
+    const r = rng(32);
+    const x = new Tensor('int8', [1, 6, 7, 5], randomData(r, 'int8', 6 * 7 * 5));
+    const w = new Tensor('int8', [4, 3, 3, 5], randomData(r, 'int8', 4 * 9 * 5));
+    const init = new Map<string, Tensor>([
+      ['pads', Tensor.int64([8], [0, 1, 2, 0, 0, 2, 1, 0])],
+      ['xs', scalarT(0.05)],
+      ['xz', zpT('int8', -7)],
+      ['ws', Tensor.float32([4], [0.01, 0.02, 0.015, 0.03])],
+      ['wz', new Tensor('int8', [4], new Int8Array(4))],
+      ['w', w],
+      ['ys', scalarT(0.1)],
+      ['yz', zpT('int8', 3)],
+    ]);
+    const graph = (padIsOutput: boolean): Graph => ({
+      name: 'pad-conv',
+      nodes: [
+        { name: 'pad', opType: 'Pad', domain: '', inputs: ['x', 'pads', 'xz'], outputs: ['xp'], attrs: {} },
+        { name: 'dqx', opType: 'DequantizeLinear', domain: '', inputs: ['xp', 'xs', 'xz'], outputs: ['xf'], attrs: {} },
+        { name: 'dqw', opType: 'DequantizeLinear', domain: '', inputs: ['w', 'ws', 'wz'], outputs: ['wf'], attrs: { axis: { type: 'int', value: 0 } } },
+        { name: 'conv', opType: 'Conv', domain: 'nnport', inputs: ['xf', 'wf'], outputs: ['yf'], attrs: { kernel_layout: { type: 'string', value: 'OHWI' }, auto_pad: { type: 'string', value: 'VALID' } } },
+        { name: 'q', opType: 'QuantizeLinear', domain: '', inputs: ['yf', 'ys', 'yz'], outputs: ['y'], attrs: {} },
+      ],
+      inputs: [{ name: 'x', dtype: 'int8', shape: [1, 6, 7, 5] }],
+      outputs: [{ name: 'y', dtype: 'int8' }, ...(padIsOutput ? [{ name: 'xp', dtype: 'int8' as const }] : [])],
+      initializers: init,
+      opsets: { '': 17, nnport: 1 },
+    });
+    expect(fuseQdqIslands(graph(false)).nodes.map((n) => n.opType)).toEqual(['Conv']);
+    expect(fuseQdqIslands(graph(true)).nodes.map((n) => n.opType)).toEqual(['Pad', 'Conv']);
+    const folded = (await runInteger(graph(false), { x })).outputs.get('y')!;
+    const padded = (await runInteger(graph(true), { x })).outputs.get('y')!;
+    expect(folded.shape).toEqual([1, 7, 8, 4]);
+    expectSame([folded, padded], 'folded vs padded');
   });
 });

@@ -1,0 +1,78 @@
+/**
+ * A graph whose only NCHW-spatial op is an Upsample or Resize (no conv or pool) is still an NCHW
+ * graph: its scales are [1, 1, sh, sw]. convert() to .h5 / model.json lays it out channels-last
+ * like any other (one predicate, needsChannelsLast, for every NHWC writer); the file, run by
+ * TensorFlow.js on the NHWC input, gives what onnxruntime-node gives on the NCHW one.
+ */
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel } from '../../../src/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
+import type { Attr, Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { permute } from '../../../src/wasm/permute.js';
+import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+
+beforeAll(async () => {
+  await initKernels();
+});
+
+const SCALES = [1, 1, 2, 3];
+const s = (value: string): Attr => ({ type: 'string', value });
+
+/** x (1,3,4,5) -> op -> PRelu with a per-channel slope [3,1,1] (weights, and channel-sensitive) */
+function graph(op: 'Upsample' | 'Resize', opset: number, how: 'input' | 'attribute'): Graph {
+  const inits = new Map<string, Tensor>([['scales', Tensor.float32([4], SCALES)]]);
+  let inputs = ['x', 'scales'];
+  const attrs: Record<string, Attr> = { mode: s('nearest') };
+  if (how === 'attribute') {
+    inits.clear();
+    inputs = ['x'];
+    attrs.scales = { type: 'floats', value: SCALES };
+  } else if (op === 'Resize' && opset >= 11) {
+    inputs = ['x', '', 'scales'];
+    attrs.coordinate_transformation_mode = s('asymmetric');
+    attrs.nearest_mode = s('floor');
+  }
+  return {
+    name: `${op}${opset}`,
+    nodes: [
+      { name: 'up', opType: op, domain: '', inputs, outputs: ['u'], attrs },
+      { name: 'prelu', opType: 'PRelu', domain: '', inputs: ['u', 'slope'], outputs: ['y'], attrs: {} },
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 4, 5] }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: new Map([...inits, ['slope', Tensor.float32([3, 1, 1], [-0.5, 0.25, 2])]]),
+    opsets: { '': opset },
+  };
+}
+
+const CASES: Array<[string, Graph]> = [
+  ['Upsample-7 (scales attribute)', graph('Upsample', 7, 'attribute')],
+  ['Upsample-9 (scales input)', graph('Upsample', 9, 'input')],
+  ['Resize-10', graph('Resize', 10, 'input')],
+  ['Resize-13', graph('Resize', 13, 'input')],
+];
+
+describe('an NCHW graph with only a Resize / Upsample -> .h5 and model.json, run by TF.js, vs onnxruntime-node', () => {
+  it.each(CASES)('%s', async (_, g) => {
+    const onnx = writeOnnx(g);
+    const x = randomInput([1, 3, 4, 5], 7);
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    const got = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) })).y!;
+    await session.release();
+    const want = permute(Tensor.float32(got.dims as number[], got.data as Float32Array), [0, 2, 3, 1]);
+    expect(want.shape).toEqual([1, 8, 15, 3]);
+
+    const model = await loadModel(onnx, { fileName: `${g.name}.onnx` });
+    const xs = [permute(x, [0, 2, 3, 1])];
+    const h5 = await convert(model, `${g.name}.h5`);
+    const fromH5 = predict(await tfjsModelFromH5(h5.bytes), xs)[0]!;
+    expect(fromH5.shape).toEqual(want.shape);
+    expect(relError(fromH5, want)).toBe(0);
+    const js = await convert(model, `${g.name}/model.json`);
+    const fromJs = predict(await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), xs)[0]!;
+    expect(relError(fromJs, want)).toBe(0);
+  });
+});

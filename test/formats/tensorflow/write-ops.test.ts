@@ -1,0 +1,117 @@
+// GraphDef writer op forms beyond the torchvision fixtures, each a small PyTorch model
+// (scripts/fixtures/tf_writer_ops.py: ConvTranspose, Resize, Softmax over a non-last axis,
+// ceil-mode / padded max pooling over signed values, Clip/LeakyReLU/ELU and a broadcast gate,
+// strided slices, gathers of channels and of rows).
+// Every written .pb is run by an independent NumPy interpreter of the GraphDef
+// (scripts/fixtures/tf_numpy_run.py, decoding the protobuf by hand) and, where OpenCV's
+// importer has the ops, by OpenCV dnn too; both must give PyTorch's output within 1e-4 of its
+// scale. Python outputs are cached under .fixtures-cache/ with a stamp of script + .pb + input.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModelFiles } from '../../../src/index.js';
+import { writeNpy } from '../../../src/formats/numpy/index.js';
+import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+import { maxAbsDiff, npyTensor } from './helpers.js';
+
+const PY = '/usr/bin/python3';
+const MAKE = join(REPO_ROOT, 'scripts/fixtures/tf_writer_ops.py');
+const NUMPY_RUN = join(REPO_ROOT, 'scripts/fixtures/tf_numpy_run.py');
+const OPENCV_RUN = join(REPO_ROOT, 'scripts/fixtures/tf_opencv_run.py');
+const MODELS = join(REPO_ROOT, '.fixtures-cache/tf-writer-ops');
+const RUNS = join(REPO_ROOT, '.fixtures-cache/tf-writer-ops-runs');
+
+const sha = (...parts: (string | Uint8Array)[]): string => parts.reduce((h, p) => h.update(p).update('\0'), createHash('sha256')).digest('hex');
+
+beforeAll(() => {
+  // the PyTorch exports, remade when the script changes
+  const stamp = sha(readFileSync(MAKE));
+  const file = join(MODELS, 'stamp');
+  if (existsSync(file) && readFileSync(file, 'utf8') === stamp) return;
+  rmSync(MODELS, { recursive: true, force: true });
+  mkdirSync(MODELS, { recursive: true });
+  execFileSync(PY, [MAKE, '--out', MODELS], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(file, stamp);
+}, 120_000);
+
+/** NCHW <-> NHWC of a 4-D float32 tensor. */
+function permute4(t: Tensor, perm: number[]): Tensor {
+  const s = t.shape as number[];
+  const out = s.map((_, i) => s[perm[i]!]!);
+  const src = t.toFloat32();
+  const dst = new Float32Array(src.length);
+  const stride = [s[1]! * s[2]! * s[3]!, s[2]! * s[3]!, s[3]!, 1];
+  let k = 0;
+  for (let a = 0; a < out[0]!; a++) for (let b = 0; b < out[1]!; b++) for (let c = 0; c < out[2]!; c++) for (let d = 0; d < out[3]!; d++) {
+    const idx = [a, b, c, d];
+    let o = 0;
+    for (let i = 0; i < 4; i++) o += idx[i]! * stride[perm[i]!]!;
+    dst[k++] = src[o]!;
+  }
+  return new Tensor('float32', out, dst);
+}
+
+/** A Python runner's outputs (name -> NHWC tensor) for a .pb and input, cached by stamp. */
+function pythonRun(kind: 'numpy' | 'opencv', tag: string, pb: Uint8Array, x: Tensor, outputs: string[]): Map<string, Tensor> {
+  const script = kind === 'numpy' ? NUMPY_RUN : OPENCV_RUN;
+  const xBytes = writeNpy(x);
+  const dir = join(RUNS, `${tag}-${kind}`);
+  const stamp = sha(readFileSync(script), pb, xBytes, outputs.join(','));
+  if (!(existsSync(join(dir, 'stamp')) && readFileSync(join(dir, 'stamp'), 'utf8') === stamp)) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.pb'), pb);
+    writeFileSync(join(dir, 'input.npy'), xBytes);
+    if (kind === 'numpy') execFileSync(PY, [NUMPY_RUN, join(dir, 'model.pb'), join(dir, 'input.npy'), dir, ...outputs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    else for (const o of outputs) execFileSync(PY, [OPENCV_RUN, join(dir, 'model.pb'), join(dir, 'input.npy'), join(dir, `${o}.npy`), o], { stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(join(dir, 'stamp'), stamp);
+  }
+  return new Map(outputs.map((o) => [o, npyTensor(join(dir, `${o}.npy`))]));
+}
+
+function relativeError(got: Tensor, want: Tensor): number {
+  const w = want.toFloat32();
+  return maxAbsDiff(got.toFloat32(), w) / w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
+
+// per fixture: TF ops its .pb must hold, and whether OpenCV's importer can run it (and why not)
+const CASES: Record<string, { ops: string[]; opencv: true | string }> = {
+  deconv: { ops: ['Conv2DBackpropInput', 'Slice', 'BiasAdd'], opencv: true },
+  upsample: { ops: ['ResizeNearestNeighbor', 'ResizeBilinear'], opencv: true },
+  softmax_axes: { ops: ['Transpose', 'Softmax'], opencv: 'its importer takes only NHWC<->NCHW Transposes' },
+  ceil_pool: { ops: ['MirrorPad', 'MaxPool'], opencv: true },
+  clips: { ops: ['Minimum', 'Maximum', 'LeakyRelu', 'Elu', 'Mul'], opencv: true },
+  pad_max: { ops: ['PadV2', 'MaxPool'], opencv: 'its importer has no PadV2' },
+  // every 2nd row: a Slice and a 1x1 MaxPool of stride 2; channels [3, 0, 1]: a 1x1 Conv2D selection
+  strided: { ops: ['Slice', 'MaxPool', 'Conv2D'], opencv: true },
+  gather_rows: { ops: ['GatherV2'], opencv: 'its importer has no GatherV2' },
+};
+
+describe('GraphDef writer op forms', () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    it(`${name}: NumPy's run of the .pb${c.opencv === true ? ' and OpenCV’s' : ''} give PyTorch's output${c.opencv === true ? '' : ` (not OpenCV: ${c.opencv})`}`, async () => {
+      const dir = join(MODELS, name);
+      const model = await loadModelFiles([join(dir, 'model.onnx')]);
+      const { bytes } = await convert(model, 'model.pb');
+      const ops = new Set(decodeGraphDef(bytes, 'model.pb').node!.map((n) => n.op));
+      for (const op of c.ops) expect(ops.has(op), op).toBe(true);
+      const outputs = readdirSync(dir).filter((f) => /^output\d*\.npy$/.test(f)).map((f) => f.slice(0, -4)).sort();
+      expect(outputs.length).toBeGreaterThan(0);
+      const x = permute4(npyTensor(join(dir, 'input.npy')), [0, 2, 3, 1]);
+      const runs = [pythonRun('numpy', name, bytes, x, outputs)];
+      if (c.opencv === true) runs.push(pythonRun('opencv', name, bytes, x, outputs));
+      for (const got of runs) {
+        for (const o of outputs) {
+          const want = npyTensor(join(dir, `${o}.npy`));
+          const y = permute4(got.get(o)!, [0, 3, 1, 2]);
+          expect(y.shape, o).toEqual(want.shape);
+          expect(relativeError(y, want), o).toBeLessThan(1e-4);
+        }
+      }
+    });
+  }
+});
