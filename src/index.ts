@@ -146,11 +146,13 @@ export async function transplantWeights(
   options: Omit<TransplantOptions, 'kernels'> & { kernels?: TensorKernels } = {},
 ): Promise<{ model: LoadedModel; report: TransplantReport }> {
   if (target.kind !== 'graph') throw new UsageError(`the target of a transplant must be a model with a graph, not ${target.format} weights`);
-  const weights = source.kind === 'weights' ? source.tensors : source.graph.initializers;
+  const weights = source.kind === 'weights' ? source.tensors : (source.sourceWeights ?? source.graph.initializers);
   // layout fixes and casts run on the inline WASM kernels unless the caller brings others (a worker pool)
   // Keras / TF.js layers targets hold channels-last kernels: PyTorch / ONNX weights are re-laid per layer
   const keras = (f: string) => f === 'keras-h5' || f === 'keras-v3' || f === 'tfjs';
-  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: keras(source.format) ? ('keras' as const) : ('onnx' as const) };
+  // TensorFlow stores kernels as Keras does (HWIO convolutions, (in, out) dense kernels)
+  const channelsLastSource = (f: string) => keras(f) || f.startsWith('tf-') || f === 'tfjs-graph';
+  const conventions = { convention: keras(target.format) ? ('keras' as const) : ('onnx' as const), sourceConvention: channelsLastSource(source.format) ? ('keras' as const) : ('onnx' as const) };
   const { graph, report } = await transplantPass(weights, target.graph, { ...conventions, ...options, kernels: options.kernels ?? inlineKernels });
   return { model: { ...target, graph }, report };
 }

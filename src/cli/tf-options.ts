@@ -72,3 +72,24 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
   if (!names.includes(`${base}.index`)) throw new UsageError(`${command}: no checkpoint '${prefix}.index'`);
   return { prefix: base, files: [path.join(dir, `${base}.index`), ...shards.map((s) => path.join(dir, s))] };
 }
+
+/**
+ * A weights source given as a TensorFlow checkpoint prefix (`model.ckpt`, no such file but a
+ * `model.ckpt.index`) or a checkpoint folder (a `checkpoint` state file, no SavedModel): its
+ * .index and data shards; any other paths unchanged.
+ */
+export function checkpointSource(paths: readonly string[], command: string): string[] {
+  if (paths.length !== 1) return [...paths];
+  const fs = nodeFs();
+  const path = nodePath();
+  const p = paths[0]!;
+  let kind: 'file' | 'dir' | 'none' = 'none';
+  try {
+    kind = fs.statSync(p).isDirectory() ? 'dir' : 'file';
+  } catch {
+    kind = 'none';
+  }
+  if (kind === 'none' && fs.existsSync(`${p}.index`)) return checkpointFiles(p, command).files;
+  if (kind === 'dir' && fs.existsSync(path.join(p, 'checkpoint')) && !fs.existsSync(path.join(p, 'saved_model.pb'))) return checkpointFiles(p, command).files;
+  return [...paths];
+}

@@ -37,6 +37,11 @@ export interface GraphModel {
   graph: Graph;
   /** what the source file holds beyond the IR graph, as tables for `inspect` */
   listings?: Listing[];
+  /**
+   * the weights as the source file names them, where the graph's initializers differ (a
+   * TensorFlow graph's float Const nodes, before any re-layout): what `transplant` takes
+   */
+  sourceWeights?: Map<string, Tensor>;
 }
 
 export interface WeightsModel {

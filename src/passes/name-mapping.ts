@@ -66,7 +66,7 @@ export function splitParamName(name: string): { layer: string; role: ParamRole; 
   return { layer, role: ROLE_ALIASES[raw.toLowerCase()] ?? 'other', raw };
 }
 
-export type MatchVia = 'mapping' | 'exact' | 'normalized';
+export type MatchVia = 'mapping' | 'exact' | 'normalized' | 'suffix';
 
 /**
  * Finds, for a source name, the target name it should fill: an explicit mapping first, then the
@@ -75,6 +75,8 @@ export type MatchVia = 'mapping' | 'exact' | 'normalized';
 export class NameMatcher {
   private readonly exact: Set<string>;
   private readonly byNormal = new Map<string, string[]>();
+  /** normalized name suffixes of two or more components -> the targets ending with them */
+  private readonly bySuffix = new Map<string, Set<string>>();
 
   constructor(
     targetNames: Iterable<string>,
@@ -86,6 +88,13 @@ export class NameMatcher {
       const list = this.byNormal.get(k);
       if (list) list.push(t);
       else this.byNormal.set(k, [t]);
+      const parts = k.split('.');
+      for (let n = 2; n <= parts.length; n++) {
+        const key = parts.slice(-n).join('.');
+        const set = this.bySuffix.get(key);
+        if (set) set.add(t);
+        else this.bySuffix.set(key, new Set([t]));
+      }
     }
   }
 
@@ -99,6 +108,23 @@ export class NameMatcher {
     const candidates = this.byNormal.get(normalizeName(source));
     if (candidates?.length === 1) return { target: candidates[0]!, via: 'normalized' };
     if (candidates && candidates.length > 1) return { reason: `ambiguous: ${candidates.slice(0, 4).join(', ')}` };
+    return this.matchSuffix(source);
+  }
+
+  /**
+   * A TensorFlow name scope one side has and the other lacks (`aspp/conv1_2/kernel` in a graph,
+   * `conv1_2/kernel:0` in a Keras file): the longest common tail of at least layer + role,
+   * when it names one target. A tail that starts with a number (`1.weight`) says too little.
+   */
+  private matchSuffix(source: string): { target: string; via: MatchVia } | { target?: undefined; reason: string } {
+    const parts = normalizeName(source).split('.');
+    for (let n = parts.length; n >= 2; n--) {
+      if (/^\d+$/.test(parts[parts.length - n]!)) break;
+      const set = this.bySuffix.get(parts.slice(-n).join('.'));
+      if (!set) continue;
+      if (set.size === 1) return { target: [...set][0]!, via: 'suffix' };
+      return { reason: `ambiguous: ${[...set].slice(0, 4).join(', ')}` };
+    }
     return { reason: 'no target of that name' };
   }
 }

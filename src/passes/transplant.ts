@@ -232,6 +232,11 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
   }
   for (const [k, v] of target.initializers) if (!filled.has(k) && isFloatDType(v.dtype)) report.unmatchedTarget.push(k);
 
+  // a source none of whose names the target knows is the wrong file (or needs --mapping)
+  if (!report.matched.length && report.unmatchedSource.length && !options.allowPartial) {
+    const names = report.unmatchedSource.slice(0, 5).map((u) => u.source).join(', ');
+    throw new TransplantError(`no source tensor matched a target weight (source has ${names}${report.unmatchedSource.length > 5 ? ', ...' : ''}; give --mapping FILE, or --allow-partial to write the model unchanged)`, report);
+  }
   if (report.shapeMismatched.length && !options.allowPartial) {
     const list = report.shapeMismatched
       .slice(0, 5)

@@ -4,11 +4,13 @@ import { assertNotAnInput, readFileBytes } from '../../io/files.js';
 import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
 import { parseNameMapping, type TransplantReport } from '../../index.js';
 import { one, parseArgs } from '../args.js';
+import { checkpointSource } from '../tf-options.js';
 
 export const TRANSPLANT_HELP = `usage: nnport transplant WEIGHTS [MORE FILES...] --into MODEL [--into MORE ...] -o OUT [--mapping names.json] [--allow-partial]
 
-Fills MODEL's weights from WEIGHTS (.pth/.pt, .safetensors, .npz, or another model) by
-name, fixing layouts per layer type, and writes the result to OUT.
+Fills MODEL's weights from WEIGHTS (.pth/.pt, .safetensors, .npz, a TensorFlow frozen .pb,
+checkpoint prefix / .index / folder or SavedModel, or another model) by name, fixing layouts
+per layer type (TensorFlow and Keras layouts agree: none), and writes the result to OUT.
   --into MODEL        the model whose structure is kept (.onnx); repeat for each file of a
                       model made of several, the model first; or give its folder
   -o, --output OUT    where to write the filled model
@@ -58,7 +60,7 @@ export async function transplantCommand(argv: string[], print: (s: string) => vo
   }
   const mapping = mappingFile ? parseNameMapping(new TextDecoder().decode(readFileBytes(mappingFile)), mappingFile) : undefined;
 
-  const source = await loadModelFiles(weights, { key: one(args, 'key') });
+  const source = await loadModelFiles(checkpointSource(weights, 'transplant'), { key: one(args, 'key') });
   const target = await loadModelFiles(into);
   const { model, report } = await transplantWeights(source, target, { mapping, allowPartial: args.flags.has('allow-partial') });
   const result = await convert(model, out);

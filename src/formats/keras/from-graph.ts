@@ -783,7 +783,10 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   },
   Softmax: (w, n) => {
     const x = w.input(n, 0);
-    const axis = attrInt(n, 'axis', -1);
+    // before opset 13 Softmax is one softmax over all axes from `axis` on (default 1), not along one axis
+    const early = (w.graph.opsets[''] ?? w.graph.opsets['ai.onnx'] ?? 17) < 13;
+    const axis = attrInt(n, 'axis', early ? 1 : -1);
+    if (early && (axis < 0 ? axis + x.shape.length : axis) !== x.shape.length - 1) unsupported(n, `over the flattened axes ${axis}.. of a rank-${x.shape.length} input (opset < 13)`);
     const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: axis === x.shape.length - 1 ? -1 : axis }, [x], x.shape);
     y.producer = 'Softmax';
     return [y];

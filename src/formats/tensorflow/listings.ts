@@ -68,3 +68,22 @@ export function outsideListing(full: GraphDef, kept: ReadonlySet<string>): Listi
     rows: [...by].sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0])).map(([op, r]) => [op, String(r.count), r.example]),
   };
 }
+
+/** The function library (TF2 graphs, tf.function traces): each function's arguments, results and what it calls. */
+export function functionListing(gd: GraphDef): Listing {
+  const lib = new Set((gd.library?.function ?? []).map((f) => f.signature?.name ?? ''));
+  return {
+    title: 'functions',
+    columns: ['name', 'inputs', 'outputs', 'nodes', 'calls'],
+    rows: (gd.library?.function ?? []).map((f) => {
+      const sig = f.signature ?? {};
+      const args = (a: readonly { name?: string | null; type?: number | null }[] | null | undefined) => (a ?? []).map((x) => `${x.name ?? ''}:${tfDataTypeName(x.type ?? 0)}`).join(' ');
+      const calls = new Set<string>();
+      for (const n of f.node_def ?? []) {
+        const callee = n.attr?.f?.func?.name ?? (lib.has(n.op ?? '') ? n.op : undefined);
+        if (callee) calls.add(callee);
+      }
+      return [sig.name ?? '', args(sig.input_arg), args(sig.output_arg), String(f.node_def?.length ?? 0), [...calls].join(' ')];
+    }),
+  };
+}

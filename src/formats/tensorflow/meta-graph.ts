@@ -4,8 +4,8 @@ import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { FormatId, GraphModel, Listing, ReadOptions, WeightsModel } from '../model.js';
-import { convertOrDescribe } from './describe.js';
-import { outsideListing, signatureListing, variableListing } from './listings.js';
+import { constTensors, convertOrDescribe } from './describe.js';
+import { functionListing, outsideListing, signatureListing, variableListing } from './listings.js';
 import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
@@ -130,7 +130,8 @@ function toIr(frozen: FrozenModel, options: ReadOptions, file: string, name: str
 /** inspect's tables for a MetaGraph/SavedModel: signatures, variables, what freezing left out. */
 function metaListings(meta: MetaGraphDef, ckpt: Checkpoint, frozen: FrozenModel): Listing[] {
   const kept = new Set((frozen.graphDef.node ?? []).map((n) => n.name ?? ''));
-  return [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
+  const lists = [signatureListing(meta), variableListing(ckpt.bundle), outsideListing(meta.graph_def ?? {}, kept)];
+  return meta.graph_def?.library?.function?.length ? [...lists, functionListing(meta.graph_def)] : lists;
 }
 
 export async function readMetaGraphFile(bytes: Uint8Array, options: ReadOptions = {}): Promise<GraphModel | WeightsModel> {
@@ -146,13 +147,14 @@ async function readFrozen(meta: MetaGraphDef, ckpt: Checkpoint, options: ReadOpt
   return convertOrDescribe(
     async () => {
       const frozen = await freezeMetaGraph(meta, ckpt, options, file);
-      return { kind: 'graph', format, graph: toIr(frozen, options, file, name), listings: metaListings(meta, ckpt, frozen) } satisfies GraphModel;
+      const graph = toIr(frozen, options, file, name);
+      return { kind: 'graph', format, graph, listings: metaListings(meta, ckpt, frozen), sourceWeights: constTensors(frozen.graphDef, file, true) } satisfies GraphModel;
     },
     meta.graph_def ?? {},
     options,
     format,
     file,
-    () => [signatureListing(meta), variableListing(ckpt.bundle)],
+    () => [signatureListing(meta), variableListing(ckpt.bundle), ...(meta.graph_def?.library?.function?.length ? [functionListing(meta.graph_def)] : [])],
   );
 }
 

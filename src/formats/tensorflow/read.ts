@@ -1,7 +1,7 @@
 // Reading a frozen GraphDef (.pb) into the IR.
 import type { Dim, Graph } from '../../ir/graph.js';
 import type { GraphModel, ReadOptions, WeightsModel } from '../model.js';
-import { convertOrDescribe } from './describe.js';
+import { constTensors, convertOrDescribe } from './describe.js';
 import { decodeGraphDef, type GraphDef } from './graph-def.js';
 import { bytesSource, decodeGraphDefLazily, fileByteSource, GRAPHDEF_LAZY_THRESHOLD } from './graph-def-lazy.js';
 import { nodeListing } from './listings.js';
@@ -25,7 +25,7 @@ export async function readGraphDefModel(bytes: Uint8Array, options: GraphDefRead
   const file = options.fileName ?? '<bytes>';
   // over protobuf's limit: nodes scanned one by one, tensor_content left in the bytes until used
   const lazy = bytes.length > (options.lazyAbove ?? GRAPHDEF_LAZY_THRESHOLD);
-  return graphDefModel(lazy ? decodeGraphDefLazily(bytesSource(bytes), file, { largeField: options.lazyLargeField }) : decodeGraphDef(bytes, file), file, options);
+  return graphDefModel(lazy ? decodeGraphDefLazily(bytesSource(bytes), file, { largeField: options.lazyLargeField }) : decodeGraphDef(bytes, file), file, options, lazy);
 }
 
 /**
@@ -36,13 +36,13 @@ export async function readGraphDefFile(path: string, options: GraphDefReadOption
   const src = fileByteSource(path);
   try {
     // awaited here: the tensors are read from the file before it is closed
-    return await graphDefModel(decodeGraphDefLazily(src, path, { largeField: options.lazyLargeField }), options.fileName ?? path, options);
+    return await graphDefModel(decodeGraphDefLazily(src, path, { largeField: options.lazyLargeField }), options.fileName ?? path, options, true);
   } finally {
     src.close();
   }
 }
 
-async function graphDefModel(decoded: GraphDef, file: string, options: ReadOptions): Promise<GraphModel | WeightsModel> {
+async function graphDefModel(decoded: GraphDef, file: string, options: ReadOptions, lazy = false): Promise<GraphModel | WeightsModel> {
   const shapes = new Map<string, (Dim[] | undefined)[]>();
   return convertOrDescribe(
     () => {
@@ -51,7 +51,10 @@ async function graphDefModel(decoded: GraphDef, file: string, options: ReadOptio
         ? inlineFunctions(decoded, { file, roots: options.outputs?.length ? options.outputs : candidateOutputs(decoded.node ?? []) }).graphDef
         : decoded;
       const graph = graphDefToIr(gd, { file, outputs: options.outputs, inputShapes: options.inputShapes, set: options.set, name: baseName(file), shapes });
-      return { kind: 'graph', format: 'tf-graphdef', graph, listings: [nodeListing(gd, shapes)] } satisfies GraphModel;
+      const model: GraphModel = { kind: 'graph', format: 'tf-graphdef', graph, listings: [nodeListing(gd, shapes)] };
+      // the Consts by name for transplant; a lazily read graph (> 2 GiB) keeps only what the IR took
+      if (!lazy) model.sourceWeights = constTensors(gd, file, true);
+      return model;
     },
     decoded,
     options,

@@ -452,6 +452,54 @@ function reshapeTo(w: Writer, n: Node, out: string): void {
   w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
 }
 
+/** ONNX Split as TF Split (equal parts) or SplitV; outputs i > 0 are referenced as 'name:i'. */
+function split(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  if (!shape) throw new UnsupportedError('Split of a value of unknown rank in a GraphDef', where);
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + shape.length : attrInt(n, 'axis', 0);
+  const d = shape[axis];
+  const parts = n.outputs.length;
+  let sizes = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'split');
+  if (n.inputs[1] && !sizes) throw new UnsupportedError('Split with computed sizes in a GraphDef', where);
+  if (!sizes) {
+    if (typeof d !== 'number') throw new UnsupportedError('Split of a dim of unknown size in a GraphDef', where);
+    const each = Math.ceil(d / parts);
+    sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, d - i * each)));
+  }
+  if (n.outputs.some((o) => !o)) throw new UnsupportedError('Split with an unused output slot in a GraphDef', where);
+  const dt = T(w.dtype(x));
+  const axisConst = w.int32(`${n.name}/axis`, [axis], true);
+  if (sizes.every((v) => v === sizes![0])) w.add(out, 'Split', [axisConst, w.ref(x)], { T: dt, num_split: { i: parts } });
+  else w.add(out, 'SplitV', [w.ref(x), w.int32(`${n.name}/size_splits`, sizes), axisConst], { T: dt, Tlen: T('int32'), num_split: { i: parts } });
+  n.outputs.forEach((o, i) => {
+    if (i > 0) w.refs.set(o, `${out}:${i}`);
+  });
+}
+
+/**
+ * PRelu in the form Keras' PReLU freezes to, Relu(x) + (-alpha) * Relu(-x) (exact: one side is
+ * always zero), which OpenCV's importer fuses back into its PReLU layer.
+ */
+function prelu(w: Writer, n: Node, out: string): void {
+  const [x, slope] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const a = w.g.initializers.get(slope);
+  if (!a || a.dtype !== 'float32') throw new UnsupportedError('PRelu with a computed slope in a GraphDef', where);
+  const shape = w.shape(x);
+  const c = shape?.[shape.length - 1];
+  // a slope over the channels alone (any leading 1s) is written [C]
+  const flat = typeof c === 'number' && a.size === c && a.shape[a.rank - 1] === c ? [c] : [...a.shape];
+  const neg = Float32Array.from(a.data as Float32Array, (v) => -v);
+  const dt = { T: T('float32') };
+  const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
+  const negX = w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt);
+  const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [negX], dt);
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.const(`${n.name}/neg_alpha`, new Tensor('float32', flat, neg)), reluNeg], dt);
+  w.add(out, 'Add', [pos, scaled], dt);
+}
+
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
@@ -562,6 +610,9 @@ const ROWS: Record<string, Row> = {
     else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, `node '${n.name}'`);
   },
   Resize: resize,
+  Split: split,
+  PRelu: prelu,
+  Pow: simple('Pow'),
   'nnport::Resize': resize,
   Slice: slice,
   Gather: gather,
@@ -582,6 +633,8 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
     `'${file}': write .onnx (weights over the limit go to external data), .h5/.keras or safetensors instead, or keep the weights in a TensorFlow checkpoint beside an unfrozen graph`,
   );
 }
+
+const MULTI_OUTPUT = new Set(['Split']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
@@ -610,9 +663,11 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   }
   for (const n of g.nodes) {
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
-    if (n.outputs.filter(Boolean).length !== 1) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
+    if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key)) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }
+  // a graph output that is another output of a node (a Split's second part) gets a node of its own name
+  for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
   for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
   const bytes = tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
   if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);

@@ -7,9 +7,11 @@
  * models in seconds); the two small ones run on its CPU backend too, so both TF.js backends
  * are held to PyTorch.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
@@ -119,5 +121,15 @@ describe('--fold-bn (only on request)', () => {
     const x = nhwc(npy(join(dir, 'input.npy')));
     const y = await runOnce(tfjsModelFromH5(folded.bytes), x);
     expect(relError(y, nhwc(npy(join(dir, 'output.npy'))))).toBeLessThan(TOLERANCE);
+  });
+
+  it('nnport convert --fold-bn --explain says so', { timeout: 60_000 }, async () => {
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const out = join(mkdtempSync(join(tmpdir(), 'nnport-fold-bn-')), 'seg.h5');
+    const code = await main(['convert', join(torchvisionDir('seg_head'), 'model.onnx'), '-o', out, '--fold-bn', '--explain'], (l) => lines.push(l), (l) => errors.push(l));
+    expect(errors).toEqual([]);
+    expect(code).toBe(0);
+    expect(lines).toContain('3 BatchNormalization layer(s) folded into the conv before them (--fold-bn)');
   });
 });

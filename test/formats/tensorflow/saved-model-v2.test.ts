@@ -34,6 +34,18 @@ async function runSignature(signature: string | undefined, x: number[]): Promise
 }
 
 describe('TensorFlow 2 SavedModel', () => {
+  it('inspect lists the function library: each function with its arguments, results and callees', async () => {
+    const out: string[] = [];
+    expect(await main(['inspect', DIR, '--json'], (s) => out.push(s), (s) => out.push(s))).toBe(0);
+    const s = JSON.parse(out.join('\n')) as ModelSummary;
+    const fns = s.listings!.find((l) => l.title === 'functions')!;
+    expect(fns.rows.length).toBe(14);
+    expect(fns.rows.find((r) => r[0] === '__inference_signature_wrapper_predict_245')).toEqual([
+      '__inference_signature_wrapper_predict_245', 'x:float32 unknown:resource unknown_0:resource', 'identity:float32', '3', '__inference_predict_235',
+    ]);
+    expect(s.inputs.map((i) => [i.name, i.shape])).toEqual([['serving_default_x', [1]]]);
+  });
+
   it('serving_default (a call of a call of the traced predict, variables a and b captured) gives y = x/2 + 2', async () => {
     for (const x of [1, -4, 3]) expect(await runSignature(undefined, [x])).toEqual([x / 2 + 2]);
   });

@@ -12,18 +12,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModelFiles } from '../../../src/index.js';
-import { writeNpy } from '../../../src/formats/numpy/index.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
-import { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { maxAbsDiff, npyTensor } from './helpers.js';
+import { npyTensor } from './helpers.js';
+import { permute4, pythonRun, relativeError } from './python-runs.js';
 
 const PY = '/usr/bin/python3';
 const MAKE = join(REPO_ROOT, 'scripts/fixtures/tf_writer_ops.py');
-const NUMPY_RUN = join(REPO_ROOT, 'scripts/fixtures/tf_numpy_run.py');
-const OPENCV_RUN = join(REPO_ROOT, 'scripts/fixtures/tf_opencv_run.py');
 const MODELS = join(REPO_ROOT, '.fixtures-cache/tf-writer-ops');
-const RUNS = join(REPO_ROOT, '.fixtures-cache/tf-writer-ops-runs');
 
 const sha = (...parts: (string | Uint8Array)[]): string => parts.reduce((h, p) => h.update(p).update('\0'), createHash('sha256')).digest('hex');
 
@@ -37,46 +33,6 @@ beforeAll(() => {
   execFileSync(PY, [MAKE, '--out', MODELS], { stdio: ['ignore', 'ignore', 'pipe'] });
   writeFileSync(file, stamp);
 }, 120_000);
-
-/** NCHW <-> NHWC of a 4-D float32 tensor. */
-function permute4(t: Tensor, perm: number[]): Tensor {
-  const s = t.shape as number[];
-  const out = s.map((_, i) => s[perm[i]!]!);
-  const src = t.toFloat32();
-  const dst = new Float32Array(src.length);
-  const stride = [s[1]! * s[2]! * s[3]!, s[2]! * s[3]!, s[3]!, 1];
-  let k = 0;
-  for (let a = 0; a < out[0]!; a++) for (let b = 0; b < out[1]!; b++) for (let c = 0; c < out[2]!; c++) for (let d = 0; d < out[3]!; d++) {
-    const idx = [a, b, c, d];
-    let o = 0;
-    for (let i = 0; i < 4; i++) o += idx[i]! * stride[perm[i]!]!;
-    dst[k++] = src[o]!;
-  }
-  return new Tensor('float32', out, dst);
-}
-
-/** A Python runner's outputs (name -> NHWC tensor) for a .pb and input, cached by stamp. */
-function pythonRun(kind: 'numpy' | 'opencv', tag: string, pb: Uint8Array, x: Tensor, outputs: string[]): Map<string, Tensor> {
-  const script = kind === 'numpy' ? NUMPY_RUN : OPENCV_RUN;
-  const xBytes = writeNpy(x);
-  const dir = join(RUNS, `${tag}-${kind}`);
-  const stamp = sha(readFileSync(script), pb, xBytes, outputs.join(','));
-  if (!(existsSync(join(dir, 'stamp')) && readFileSync(join(dir, 'stamp'), 'utf8') === stamp)) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'model.pb'), pb);
-    writeFileSync(join(dir, 'input.npy'), xBytes);
-    if (kind === 'numpy') execFileSync(PY, [NUMPY_RUN, join(dir, 'model.pb'), join(dir, 'input.npy'), dir, ...outputs], { stdio: ['ignore', 'ignore', 'pipe'] });
-    else for (const o of outputs) execFileSync(PY, [OPENCV_RUN, join(dir, 'model.pb'), join(dir, 'input.npy'), join(dir, `${o}.npy`), o], { stdio: ['ignore', 'ignore', 'pipe'] });
-    writeFileSync(join(dir, 'stamp'), stamp);
-  }
-  return new Map(outputs.map((o) => [o, npyTensor(join(dir, `${o}.npy`))]));
-}
-
-function relativeError(got: Tensor, want: Tensor): number {
-  const w = want.toFloat32();
-  return maxAbsDiff(got.toFloat32(), w) / w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
 
 // per fixture: TF ops its .pb must hold, and whether OpenCV's importer can run it (and why not)
 const CASES: Record<string, { ops: string[]; opencv: true | string }> = {
@@ -102,8 +58,8 @@ describe('GraphDef writer op forms', () => {
       const outputs = readdirSync(dir).filter((f) => /^output\d*\.npy$/.test(f)).map((f) => f.slice(0, -4)).sort();
       expect(outputs.length).toBeGreaterThan(0);
       const x = permute4(npyTensor(join(dir, 'input.npy')), [0, 2, 3, 1]);
-      const runs = [pythonRun('numpy', name, bytes, x, outputs)];
-      if (c.opencv === true) runs.push(pythonRun('opencv', name, bytes, x, outputs));
+      const runs = [pythonRun('numpy', `ops-${name}`, bytes, x, outputs)];
+      if (c.opencv === true) runs.push(pythonRun('opencv', `ops-${name}`, bytes, x, outputs));
       for (const got of runs) {
         for (const o of outputs) {
           const want = npyTensor(join(dir, `${o}.npy`));

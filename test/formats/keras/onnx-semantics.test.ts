@@ -1,8 +1,11 @@
 /**
- * A graph whose only NCHW-spatial op is an Upsample or Resize (no conv or pool) is still an NCHW
- * graph: its scales are [1, 1, sh, sw]. convert() to .h5 / model.json lays it out channels-last
- * like any other (one predicate, needsChannelsLast, for every NHWC writer); the file, run by
- * TensorFlow.js on the NHWC input, gives what onnxruntime-node gives on the NCHW one.
+ * ONNX semantics the Keras / TF.js path must keep, checked by running the written files in
+ * TensorFlow.js against onnxruntime-node on the same graph:
+ * - a graph whose only NCHW-spatial op is an Upsample or Resize (no conv or pool) is still an
+ *   NCHW graph (scales [1, 1, sh, sw]): laid out channels-last like any other (one predicate,
+ *   needsChannelsLast, for every NHWC writer);
+ * - Softmax before opset 13 is one softmax over the flattened axes from `axis`: written as a
+ *   Keras Softmax only where that is the last axis, else refused by name.
  */
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +77,34 @@ describe('an NCHW graph with only a Resize / Upsample -> .h5 and model.json, run
     const js = await convert(model, `${g.name}/model.json`);
     const fromJs = predict(await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), xs)[0]!;
     expect(relError(fromJs, want)).toBe(0);
+  });
+});
+
+describe('Softmax before opset 13 (one softmax over the flattened axes from `axis`, default 1)', () => {
+  const softmaxGraph = (x: number[], pre: Graph['nodes'], inits: Map<string, Tensor>, attrs: Record<string, Attr>): Graph => ({
+    name: 'sm11',
+    nodes: [...pre, { name: 'softmax', opType: 'Softmax', domain: '', inputs: [pre.at(-1)!.outputs[0]!], outputs: ['y'], attrs }],
+    inputs: [{ name: 'x', dtype: 'float32', shape: x }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: inits,
+    opsets: { '': 11 },
+  });
+
+  it('over the last axis of a classifier (the default axis 1 of a rank-2 input): TF.js = onnxruntime-node', async () => {
+    const g = softmaxGraph([1, 6], [{ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'w', 'b'], outputs: ['z'], attrs: { transB: { type: 'int', value: 1 } } }], new Map([['w', randomInput([4, 6], 3)], ['b', randomInput([4], 4)]]), {});
+    const x = randomInput([1, 6], 9);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 6]) })).y!;
+    await session.release();
+    const h5 = await convert(await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' }), 'sm11.h5');
+    const y = predict(await tfjsModelFromH5(h5.bytes), [x])[0]!;
+    expect(relError(y, Tensor.float32([1, 4], want.data as Float32Array))).toBeLessThan(1e-6);
+  });
+
+  it('over C·H·W of a 4-D input: an UnsupportedError naming the node, not a per-axis Keras Softmax', async () => {
+    const conv = { name: 'conv', opType: 'Conv', domain: '', inputs: ['x', 'w'], outputs: ['z'], attrs: {} };
+    const g = softmaxGraph([1, 3, 4, 5], [conv], new Map([['w', randomInput([2, 3, 1, 1], 3)]]), { axis: { type: 'int', value: 1 } });
+    const model = await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' });
+    await expect(convert(model, 'sm11.h5')).rejects.toThrow(/Softmax over the flattened axes 1\.\. of a rank-4 input \(opset < 13\).*'softmax'/);
   });
 });
