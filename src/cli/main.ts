@@ -78,9 +78,11 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     return (await cmd.run(args, out)) ?? 0;
   } catch (caught) {
     removeTemporaryFiles();
-    // a Node fs error that escaped a command still names its path in one typed line
-    const fsPath = (caught as { path?: unknown; code?: unknown } | undefined)?.path;
-    let e = !(caught instanceof NnportError) && typeof fsPath === 'string' && typeof (caught as { code?: unknown }).code === 'string' ? fsError(caught, fsPath) : caught;
+    // a Node system error that escaped a command still names its path (or its system call,
+    // e.g. a write on a full disk that has no path) in one typed line
+    const sys = caught as { path?: unknown; code?: unknown; syscall?: unknown } | undefined;
+    const where = typeof sys?.path === 'string' ? sys.path : typeof sys?.syscall === 'string' ? sys.syscall : undefined;
+    let e = !(caught instanceof NnportError) && where !== undefined && typeof sys?.code === 'string' ? fsError(caught, where) : caught;
     // the last line of defence for input that is too big or too deep for the JS engine itself
     if (e instanceof RangeError && /call stack size|Invalid (typed )?array length|Array buffer allocation failed/.test(e.message)) {
       const r = new ResourceError('the input', 0, 0);

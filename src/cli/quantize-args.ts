@@ -33,8 +33,9 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
     return undefined;
   }
   if (!out.toLowerCase().endsWith('.tflite')) throw new UsageError(`convert: --quantize writes TFLite files; '${out}' is not a .tflite`);
-  if (mode !== 'float16' && mode !== 'dynamic' && mode !== 'int8') throw new UsageError(`convert: --quantize must be float16, dynamic or int8, got '${mode}'`);
-  if (mode !== 'int8' && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 only`);
+  if (mode !== 'float16' && mode !== 'dynamic' && mode !== 'int8' && mode !== 'int16x8') throw new UsageError(`convert: --quantize must be float16, dynamic, int8 or int16x8, got '${mode}'`);
+  const full = mode === 'int8' || mode === 'int16x8';
+  if (!full && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 and int16x8 only`);
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy') throw new UsageError(`convert: --method must be minmax, percentile or entropy, got '${method}'`);
   const io = one(args, 'io') ?? 'float';
@@ -43,7 +44,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
   const options: QuantizeOptions = { mode, method, io, percentile };
-  if (mode !== 'int8') return options;
+  if (!full) return options;
   const dir = one(args, 'calibration');
   const imageDir = one(args, 'calibration-images');
   if (dir && imageDir) throw new UsageError('convert: give --calibration (.npy samples) or --calibration-images, not both');
@@ -63,7 +64,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
     };
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
   } else {
-    if (!dir) throw new UsageError('convert: --quantize int8 needs --calibration DIR (a folder of .npy input samples) or --calibration-images DIR');
+    if (!dir) throw new UsageError(`convert: --quantize ${mode} needs --calibration DIR (a folder of .npy input samples) or --calibration-images DIR`);
     const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
     if (!names.length) throw new UsageError(`convert: no .npy files in ${dir}`);
     const files = names.map((f) => nodePath().join(dir, f));

@@ -3,7 +3,7 @@
 // added to the model's files so the reader can open them).
 import { UsageError } from '../ir/errors.js';
 import type { ReadOptions } from '../formats/model.js';
-import { nodeFs, nodePath } from '../io/files.js';
+import { nodeFs, nodePath, readFileBytes } from '../io/files.js';
 import { one, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const TF_OPTION_SPECS: OptionSpec[] = [
@@ -51,11 +51,9 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
   if (isDir) {
     const statePath = path.join(arg, 'checkpoint');
     let state: string;
-    try {
-      state = fs.readFileSync(statePath, 'utf8');
-    } catch {
-      throw new UsageError(`${command}: --checkpoint ${arg} is a folder without a 'checkpoint' file; give the checkpoint prefix`);
-    }
+    if (!fs.existsSync(statePath)) throw new UsageError(`${command}: --checkpoint ${arg} is a folder without a 'checkpoint' file; give the checkpoint prefix`);
+    // the guarded reader: a FIFO or device named 'checkpoint' is refused, not read forever
+    state = new TextDecoder().decode(readFileBytes(statePath));
     const m = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(state);
     if (!m) throw new UsageError(`${command}: ${statePath} names no model_checkpoint_path`);
     prefix = path.isAbsolute(m[1]!) ? m[1]! : path.join(arg, m[1]!);

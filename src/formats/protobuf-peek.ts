@@ -1,6 +1,10 @@
-// Reading the first fields of a protobuf message from a file's first bytes, for format
-// detection. Shared by the protobuf formats' detectors (ONNX, TensorFlow, Caffe): it knows the
-// wire format only, never a schema. It never throws and never reads past `bytes`.
+// Reading protobuf at the wire level, without decoding it: the first fields of a message for
+// format detection (shared by the ONNX, TensorFlow and Caffe detectors), and a tally of what a
+// decoder would allocate for a whole message (guardProtobufDecode), so that a small file that
+// would decode into gigabytes of objects is refused before the decoder runs. The peeking
+// functions know the wire format only, never a schema, and never throw.
+import { checkRank, ReadBudget, resourceLimits } from '../ir/budget.js';
+import { FormatError } from '../ir/errors.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -98,4 +102,134 @@ export function isPrintableText(bytes: Uint8Array, multiline = false, truncated 
 export function hasExtension(fileName: string | undefined, exts: readonly string[]): boolean {
   const lower = (fileName ?? '').toLowerCase();
   return exts.some((e) => lower.endsWith(e));
+}
+
+// ---- the cost of decoding a message, counted before decoding it ----
+
+/**
+ * What a decoder allocates for one field of a message, for the fields that matter: a
+ * sub-message (an object with its repeated fields' arrays; recursed into), a repeated int64
+ * (one Long object per element), other repeated scalars (`width`: 4 or 8 bytes per packed
+ * element, 0 for varints), and strings/bytes (one object each). `rank` names a repeated field
+ * whose count is a tensor's rank (ONNX dims, TensorShapeProto.dim). Unlisted fields are skipped
+ * by the decoder, and here.
+ */
+export type WireField =
+  | { kind: 'message'; schema: () => WireSchema; rank?: string }
+  | { kind: 'int64'; rank?: string }
+  | { kind: 'scalars'; width: 0 | 4 | 8 }
+  | { kind: 'bytes' };
+export type WireSchema = Readonly<Record<number, WireField>>;
+
+export interface WireTally {
+  messages: number;
+  longs: number;
+  scalars: number;
+  strings: number;
+  /** the first repeated `rank` field over the limit (the walk stops there) */
+  overRank?: { what: string; rank: number; offset: number };
+  /** offset of a message nested deeper than the limit (the walk stops there) */
+  tooDeep?: number;
+}
+
+/**
+ * Walk a serialized message by its schema sketch and count what decoding it would allocate.
+ * Malformed wire data ends the walk quietly (the decoder then reports it). Iterative over
+ * fields, recursive over nesting (bounded by `maxDepth`).
+ */
+export function tallyMessage(bytes: Uint8Array, schema: WireSchema, limits: { maxRank: number; maxDepth: number }): WireTally {
+  const t: WireTally = { messages: 1, longs: 0, scalars: 0, strings: 0 };
+  walkMessage(bytes, 0, bytes.length, schema, 0, t, limits);
+  return t;
+}
+
+/** Varint terminators (bytes below 0x80) in [start, end): the number of packed varints. */
+function countVarints(b: Uint8Array, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) if (b[i]! < 0x80) n++;
+  return n;
+}
+
+function walkMessage(b: Uint8Array, start: number, end: number, schema: WireSchema, depth: number, t: WireTally, limits: { maxRank: number; maxDepth: number }): boolean {
+  let ranks: Map<number, number> | undefined;
+  const countRank = (field: number, what: string, k: number, at: number): boolean => {
+    ranks ??= new Map();
+    const n = (ranks.get(field) ?? 0) + k;
+    ranks.set(field, n);
+    if (n > limits.maxRank) {
+      t.overRank = { what, rank: n, offset: at };
+      return false;
+    }
+    return true;
+  };
+  let pos = start;
+  while (pos < end) {
+    const at = pos;
+    const tag = readVarint(b, pos);
+    if (!tag || tag[1] > end) return true;
+    const field = Math.floor(tag[0] / 8);
+    const wire = tag[0] % 8;
+    pos = tag[1];
+    const f = schema[field];
+    if (wire === WIRE_VARINT) {
+      const v = readVarint(b, pos);
+      if (!v) return true;
+      pos = v[1];
+      if (f?.kind === 'int64') {
+        t.longs++;
+        // count the whole repeated field, not only this message's share of a rank check
+        if (f.rank && !countRank(field, f.rank, 1, at)) return false;
+      } else if (f?.kind === 'scalars') t.scalars++;
+    } else if (wire === WIRE_FIXED64 || wire === WIRE_FIXED32) {
+      pos += wire === WIRE_FIXED64 ? 8 : 4;
+      if (f?.kind === 'scalars') t.scalars++;
+    } else if (wire === WIRE_LEN) {
+      const len = readVarint(b, pos);
+      if (!len) return true;
+      const from = len[1];
+      const to = from + len[0];
+      if (to > end) return true;
+      pos = to;
+      if (!f) continue;
+      if (f.kind === 'message') {
+        t.messages++;
+        if (f.rank && !countRank(field, f.rank, 1, at)) return false;
+        if (depth + 1 > limits.maxDepth) {
+          t.tooDeep = at;
+          return false;
+        }
+        if (!walkMessage(b, from, to, f.schema(), depth + 1, t, limits)) return false;
+      } else if (f.kind === 'int64') {
+        const n = countVarints(b, from, to);
+        t.longs += n;
+        if (f.rank && !countRank(field, f.rank, n, at)) return false;
+      } else if (f.kind === 'scalars') {
+        t.scalars += f.width ? Math.ceil(len[0] / f.width) : countVarints(b, from, to);
+      } else t.strings++;
+    } else return true; // groups and invalid wire types: the decoder reports them
+  }
+  return true;
+}
+
+/**
+ * Upper bounds of what protobufjs allocates, measured with Node 22 on ONNX messages (an empty
+ * TensorProto with its eight repeated-field arrays: ~410 bytes; a Long: ~90; a string or
+ * Buffer view: ~100).
+ */
+const DECODED_BYTES = { message: 512, long: 96, scalar: 16, string: 128 };
+/** Deeper than any real model nests (64 subgraphs deep is 3 messages a level), shallow enough for the decoder's recursion. */
+const MAX_DEPTH = 400;
+
+/**
+ * Throws before a protobuf message is decoded when decoding it would exceed the reader's memory
+ * budget (a 10 MB file of empty sub-messages decodes into gigabytes of objects), when a tensor's
+ * dims list is longer than the rank limit (a ResourceError, not minutes of decoding), or when it
+ * nests deeper than a decoder's stack allows. `what` names the message ("ONNX model").
+ */
+export function guardProtobufDecode(bytes: Uint8Array, schema: WireSchema, file: string, what: string): void {
+  const t = tallyMessage(bytes, schema, { maxRank: resourceLimits().maxRank, maxDepth: MAX_DEPTH });
+  if (t.overRank) checkRank(t.overRank.rank, `${file}: ${t.overRank.what} at offset ${t.overRank.offset}`);
+  if (t.tooDeep !== undefined) throw new FormatError(`${what} nests messages more than ${MAX_DEPTH} deep`, { file, offset: t.tooDeep });
+  const cost = t.messages * DECODED_BYTES.message + t.longs * DECODED_BYTES.long + t.scalars * DECODED_BYTES.scalar + t.strings * DECODED_BYTES.string;
+  new ReadBudget(file, bytes.byteLength).take(cost, `decoding the ${what} (${t.messages} messages, ${t.longs + t.scalars} numbers, ${t.strings} strings)`);
 }

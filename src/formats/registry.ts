@@ -1,4 +1,4 @@
-import { FormatError, GraphError, UnsupportedError } from '../ir/errors.js';
+import { FormatError, GraphError, NnportError, ResourceError, UnsupportedError } from '../ir/errors.js';
 import { validateGraph } from '../ir/validate.js';
 import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
 
@@ -16,6 +16,8 @@ export interface FormatHandler {
   detect(head: Uint8Array, fileName?: string): boolean;
   read?(bytes: Uint8Array, options: ReadOptions): Promise<LoadedModel>;
   write?(model: LoadedModel, options: WriteOptions): Promise<Uint8Array>;
+  /** Node, where the format can stream: write the same file straight to `path` on disk (no copy of it in memory) */
+  writeFile?(model: LoadedModel, path: string, options: WriteOptions): Promise<void>;
 }
 
 const handlers: FormatHandler[] = [];
@@ -68,15 +70,51 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
   const file = options.fileName ?? '<bytes>';
   const h = detectFormat(bytes, file);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
-  const model = await h.read(bytes, options);
+  let model: LoadedModel;
+  try {
+    model = await h.read(bytes, options);
+  } catch (e) {
+    throw namingFile(e, file);
+  }
   if (model.kind === 'graph') {
     // every reader's graph is checked here, so every command refuses an invalid one alike
     try {
       validateGraph(model.graph);
     } catch (e) {
       if (e instanceof GraphError) throw new GraphError(`${file}: invalid graph: ${e.message}`, { cause: e });
-      throw e;
+      throw namingFile(e, file);
     }
   }
   return model;
+}
+
+/** Errors that a reader let escape untyped (a reader bug on bytes it did not validate); the fuzzer counts them. */
+const readerBugs = new WeakSet<object>();
+
+/** Whether `e` is an untyped error from a reader, turned into a FormatError by readModel. */
+export function isReaderBug(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && readerBugs.has(e);
+}
+
+/**
+ * A typed error from deep inside a reader (a Tensor's rank check, a budget) names the file it
+ * came from; an untyped one (a TypeError or RangeError on bytes the reader did not expect)
+ * becomes a FormatError naming the file, never an "internal error" for the user.
+ */
+function namingFile(e: unknown, file: string): unknown {
+  if (e instanceof NnportError) {
+    if (!e.message.includes(file)) e.message = `${file}: ${e.message}`;
+    return e;
+  }
+  const msg = e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
+  if (e instanceof RangeError && /call stack size|Invalid (typed )?array length|Array buffer allocation failed|Invalid string length/.test(e.message)) {
+    const r = new ResourceError(file, 0, 0);
+    r.cause = e;
+    r.message = `${file}: too large or too deeply nested to process (${msg}); please report it`;
+    readerBugs.add(r);
+    return r;
+  }
+  const typed = new FormatError(`cannot be read (${msg}); nnport did not expect this file's contents, please report it`, { file }, { cause: e });
+  readerBugs.add(typed);
+  return typed;
 }

@@ -57,8 +57,11 @@ export class ZipReader {
   readonly entries: ReadonlyMap<string, ZipEntry>;
   private readonly bytes: Uint8Array;
   private readonly dv: DataView;
-  /** inflated bytes are bounded per archive (honest deflate can still be a 1000:1 bomb) */
-  private readonly budget: ReadBudget;
+  /**
+   * inflated bytes are bounded per archive (honest deflate can still be a 1000:1 bomb); a reader
+   * that materializes more from the entries (PyTorch's strided views) takes from the same budget
+   */
+  readonly budget: ReadBudget;
 
   private constructor(bytes: Uint8Array, fileName: string, entries: Map<string, ZipEntry>) {
     this.bytes = bytes;

@@ -75,7 +75,7 @@ export class ReadBudget {
 
   take(bytes: number, what: string): void {
     if (!(this.used + bytes <= this.limit)) {
-      throw new ResourceError(`${this.file}: ${what} (after ${this.used} bytes already materialized by this file)`, this.used + bytes, this.limit);
+      throw new ResourceError(`${this.file}: ${what}${this.used ? ` (after ${this.used} bytes already materialized by this file)` : ''}`, this.used + bytes, this.limit);
     }
     this.used += bytes;
   }

@@ -17,7 +17,7 @@ import { castFloat } from '../wasm/half.js';
 import { permuteTensor } from './layout.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax } from '../wasm/quantize.js';
 
-export type QuantizeMode = 'float16' | 'dynamic' | 'int8';
+export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
 export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
@@ -309,7 +309,7 @@ function clipThreshold(s: Stats, method: CalibrationMethod, percentile: number):
 }
 
 /** Ops whose int8 output must carry their input's scale and zero point. */
-const SHARED = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax']);
+const SHARED = new Set(['Resize', 'nnport::Resize', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax']);
 const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: { scale: 1 / 256, zeroPoint: -128 }, Sigmoid: { scale: 1 / 256, zeroPoint: -128 }, Tanh: { scale: 1 / 128, zeroPoint: 0 } };
 const ACTIVATION = new Set(['Relu', 'Clip']);
 const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
@@ -354,17 +354,21 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const weightDq: Node[] = [];
   const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits);
 
+  // int16x8: activations int16 symmetric (zero point 0, ±32767), weights int8 as above
+  const act: 'int8' | 'int16' = options.mode === 'int16x8' ? 'int16' : 'int8';
+  const actRange = act === 'int16' ? ({ dtype: 'int16', symmetric: true, narrowRange: true } as const) : ({ dtype: 'int8' } as const);
+  if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   const rangeOf = (v: string) => {
     const s = stats.get(v);
     if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
-    if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, { dtype: 'int8' });
+    if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, actRange);
     const t = clipThreshold(s, method, options.percentile ?? 99.99);
-    return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), { dtype: 'int8' });
+    return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), actRange);
   };
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
   for (const [v, p] of planParams(g, (v) => floats.has(v))) {
-    params.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? params.get(p.from)! : { scale: p.scale, zeroPoint: p.zeroPoint });
+    params.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
   }
 
   // biases: int32 on scale_x · scale_w[c]
@@ -395,15 +399,15 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const producerRename = new Map<string, string>();
   const consumerRename = new Map<string, string>();
   const node = (opType: string, inputs: string[], out: string): void => void qdq.push({ name: out, opType, domain: '', inputs, outputs: [out], attrs: {} });
-  const paramInits = (v: string, p: { scale: number; zeroPoint: number }, dtype: 'int8' | 'uint8'): [string, string] => {
+  const paramInits = (v: string, p: { scale: number; zeroPoint: number }, dtype: 'int8' | 'uint8' | 'int16'): [string, string] => {
     const sName = names.fresh(`${v}_${dtype}_scale`);
     const zName = names.fresh(`${v}_${dtype}_zero_point`);
     inits.set(sName, Tensor.float32([], [p.scale]));
-    inits.set(zName, dtype === 'int8' ? new Tensor('int8', [], Int8Array.of(p.zeroPoint)) : new Tensor('uint8', [], Uint8Array.of(p.zeroPoint + 128)));
+    inits.set(zName, dtype === 'int8' ? new Tensor('int8', [], Int8Array.of(p.zeroPoint)) : dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('uint8', [], Uint8Array.of(p.zeroPoint + 128)));
     return [sName, zName];
   };
   for (const [v, p] of params) {
-    const [s8, z8] = paramInits(v, p, 'int8');
+    const [s8, z8] = paramInits(v, p, act);
     const inputIndex = floatInputs.some((i) => i.name === v) ? inputsOut.findIndex((i) => i.name === v) : -1;
     if (inputIndex >= 0) {
       const dq = names.fresh(`${v}_dequantized`);
@@ -512,9 +516,10 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
     case 'dynamic':
       return { graph: toDynamic(g) };
     case 'int8':
+    case 'int16x8':
       return toInt8(g, options);
     default:
-      throw new UnsupportedError(`quantization mode '${String(options.mode)}'`, 'use float16, dynamic or int8');
+      throw new UnsupportedError(`quantization mode '${String(options.mode)}'`, 'use float16, dynamic, int8 or int16x8');
   }
 }
 

@@ -1,60 +1,80 @@
-// Tiny files that claim huge work: each is generated here, given to the real CLI (spawned, so
-// its memory can be measured), and must be refused with a typed one-line error, quickly and in
-// bounded memory. The bounds are generous (the machine may be busy): a bomb that got through
-// would take tens of seconds and gigabytes.
+// Tiny files that claim huge work: each is generated here (test/fuzz/hostile.ts), given to the
+// real CLI (spawned under /usr/bin/time, so its memory and CPU time can be measured), and must
+// be refused with a typed one-line error within 2 s and 500 MB RSS, as issue #8 asks. The 2 s
+// is CPU time (user + sys), not wall time: eight engineers share this 2-core machine, and a
+// refusal that takes 0.5 s of CPU can take 3 s of wall time while others build. Wall time only
+// has a hang guard (20 s). A bomb that got through would take tens of seconds and gigabytes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { crc32, deflateRawSync, constants as zc } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/formats/numpy/index.js';
-import { writeOnnx } from '../../src/formats/onnx/write.js';
 import { writeSafetensors } from '../../src/formats/safetensors/index.js';
-import { emptyGraph, type Node } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
+import { corpusPath } from '../support/corpus.js';
 import { writeZip } from '../../src/io/zip.js';
+import {
+  deflatedNpz,
+  npyWithShape,
+  onnxManyEmpty,
+  onnxOpModel,
+  onnxRankInitializer,
+  onnxRankValueInfo,
+  onnxWithGraphFields,
+  safetensorsRaw,
+  tfliteTensors,
+  torchLegacy,
+  torchZip,
+  type TorchView,
+} from '../fuzz/hostile.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-bombs-'));
-const MAX_SECONDS = 15;
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+/** CPU seconds (user + sys) and peak RSS a refusal may take: the issue's bounds. */
+const MAX_CPU_SECONDS = 2;
 const MAX_RSS_KB = 500 * 1024;
+/** only against hangs: a refusal blocked on something (a FIFO, a lock) uses no CPU */
+const MAX_WALL_SECONDS = 20;
 
 interface Outcome {
   code: number | null;
   stderr: string;
   seconds: number;
+  cpu: number;
   rssKb: number;
 }
 
-/** Run the built CLI under /usr/bin/time: exit code, stderr, wall seconds, peak RSS. */
+/** Run the built CLI under /usr/bin/time: exit code, stderr, wall and CPU seconds, peak RSS. */
 function nnport(...args: string[]): Outcome {
   const timing = join(tmp, `time-${Math.random().toString(36).slice(2)}.txt`);
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', timing, process.execPath, join(ROOT, 'bin/nnport.js'), ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
-  const [seconds, rss] = readFileSync(timing, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  return { code: r.status, stderr: r.stderr.trim(), seconds: seconds!, rssKb: rss! };
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timing, process.execPath, join(ROOT, 'bin/nnport.js'), ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
+  const [seconds, user, sys, rss] = readFileSync(timing, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { code: r.status, stderr: r.stderr.trim(), seconds: seconds!, cpu: user! + sys!, rssKb: rss! };
 }
 
+const measured: string[] = [];
+afterAll(() => console.log(`bombs (wall s, cpu s, peak RSS MB):\n${measured.join('\n')}`));
+
 function expectRefused(o: Outcome, message: RegExp): void {
+  measured.push(`  ${o.seconds.toFixed(2)}  ${o.cpu.toFixed(2)}  ${(o.rssKb / 1024).toFixed(0)}  ${o.stderr.slice(0, 110)}`);
   expect(o.code, o.stderr).toBe(1);
   expect(o.stderr).toMatch(message);
   expect(o.stderr.split('\n')).toHaveLength(1);
   expect(o.stderr).not.toMatch(/internal error/);
-  expect(o.seconds, o.stderr).toBeLessThan(MAX_SECONDS);
+  expect(o.cpu, `${o.stderr}: ${o.cpu} s of CPU`).toBeLessThan(MAX_CPU_SECONDS);
+  expect(o.seconds, o.stderr).toBeLessThan(MAX_WALL_SECONDS);
   expect(o.rssKb, o.stderr).toBeLessThan(MAX_RSS_KB);
 }
 
-/** A one-node model: x [1] is fed; the node's other inputs are initializers. */
-function opModel(name: string, node: Omit<Node, 'name' | 'domain' | 'outputs' | 'attrs'> & { attrs?: Node['attrs'] }, inits: Record<string, Tensor>): string {
-  const g = emptyGraph(name);
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: [1] });
-  g.outputs.push({ name: 'y', dtype: 'float32' });
-  for (const [k, t] of Object.entries(inits)) g.initializers.set(k, t);
-  g.nodes.push({ name, domain: '', outputs: ['y'], attrs: {}, ...node });
-  const p = join(tmp, `${name}.onnx`);
-  writeFileSync(p, writeOnnx(g));
+function file(name: string, bytes: Uint8Array): string {
+  const p = join(tmp, name);
+  writeFileSync(p, bytes);
   return p;
 }
+
+const opModel = (name: string, node: Parameters<typeof onnxOpModel>[1], inits: Record<string, Tensor>): string => file(`${name}.onnx`, onnxOpModel(name, node, inits));
 
 const x = join(tmp, 'x.npy');
 beforeAll(() => {
@@ -88,39 +108,31 @@ describe('runtime ops whose output size comes from data are checked before alloc
 });
 
 describe('readers bound what a small file can make them allocate', () => {
-  it('an npz whose honest deflate inflates 512 KiB into 512 MiB', () => {
-    // 32 independent full-flush deflate chunks of 16 MiB (the first starts with the .npy header)
-    const chunk = 16 << 20;
-    const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${(32 * chunk - 128) / 4},), }`;
-    const header = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, 118, 0]), Buffer.from(dict.padEnd(117) + '\n')]);
-    expect(header.length).toBe(128);
-    const first = Buffer.concat([Buffer.from(header), Buffer.alloc(chunk - 128)]);
-    const zeros = Buffer.alloc(chunk);
-    const defl = (b: Buffer) => deflateRawSync(b, { level: 9, finishFlush: zc.Z_FULL_FLUSH });
-    const body = Buffer.concat([defl(first), ...Array.from({ length: 31 }, () => defl(zeros)), Buffer.from([0x03, 0x00])]);
-    let crc = crc32(first);
-    for (let i = 0; i < 31; i++) crc = crc32(zeros, crc);
-    // a stored zip of the compressed bytes, then its fields patched to say "deflated, 512 MiB"
-    const zip = Buffer.from(writeZip([{ name: 'w.npy', data: body }]));
-    const patch = (at: number, method: number, crcAt: number) => {
-      zip.writeUInt16LE(method, at);
-      zip.writeUInt32LE(crc >>> 0, crcAt);
-    };
-    patch(8, 8, 14);
-    zip.writeUInt32LE(32 * chunk, 22);
-    const cd = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
-    patch(cd + 10, 8, cd + 16);
-    zip.writeUInt32LE(32 * chunk, cd + 24);
-    const npz = join(tmp, 'bomb.npz');
-    writeFileSync(npz, zip);
-    expectRefused(nnport('inspect', npz), /bomb\.npz: inflating zip entry 'w\.npy'.*512\.0 MiB.*over the limit of 256\.0 MiB.*--max-memory/);
+  it('an npz whose honest deflate inflates 1 MB into 1 GiB', () => {
+    const npz = file('bomb.npz', deflatedNpz(2 ** 28));
+    expectRefused(nnport('inspect', npz), /bomb\.npz: inflating zip entry 'w\.npy'.*1\.00 GiB.*over the limit of 256\.0 MiB.*--max-memory/);
   });
 
-  it('a .pth of stride-0 views that would expand 4 KB into gigabytes', () => {
-    const pth = join(tmp, 'expanded.pth');
-    execFileSync('/usr/bin/python3', ['-c', `import torch; torch.save({f"w{i}": torch.zeros(1).expand(64 << 20) for i in range(24)}, ${JSON.stringify(pth)})`]);
-    const o = nnport('inspect', pth);
-    expectRefused(o, /expanded\.pth: tensor 'w\d+' \[67108864\] gathered from a strided view .*over the limit of 256\.0 MiB/);
+  it('a .pth whose honest deflate inflates 4 MB into 4 GiB', () => {
+    const n = 2 ** 30 - 1024; // 4 GiB less 4 KiB: the largest a plain (not zip64) entry can say
+    const pth = file('inflate.pth', torchZip([{ name: 'w', storage: '0', offset: 0, shape: [n], stride: [1] }], [{ key: '0', numel: n }], { deflate: true }));
+    expectRefused(nnport('inspect', pth), /inflate\.pth: inflating zip entry 'archive\/data\/0'.*4\.00 GiB.*over the limit of 256\.0 MiB/);
+  });
+
+  // 24 views of one 4-byte storage, each 64 Mi elements long: 6 GiB from a 4 KB file
+  const expanded: TorchView[] = Array.from({ length: 24 }, (_, i) => ({ name: `w${i}`, storage: '0', offset: 0, shape: [64 << 20], stride: [0] }));
+  for (const [kind, make] of [['zip', torchZip], ['legacy', torchLegacy]] as const) {
+    it(`a ${kind} .pth of stride-0 views that would expand 4 KB into 6 GiB`, () => {
+      const pth = file(`expanded-${kind}.pth`, make(expanded, [{ key: '0', numel: 1 }]));
+      expectRefused(nnport('inspect', pth), /expanded-\w+\.pth: 24 tensors gathered from strided views \(the largest, 'w0' \[67108864\].*6\.00 GiB.*over the limit of 256\.0 MiB/);
+    });
+  }
+
+  it('a .pth of overlapping views over one storage, each within its bound', () => {
+    // 64 transposed 2048x2048 windows of one 4M-element storage: 1 GiB of copies from 16 MB
+    const views = Array.from({ length: 64 }, (_, i): TorchView => ({ name: `w${i}`, storage: '0', offset: i, shape: [2048, 2048], stride: [1, 2048] }));
+    const pth = file('overlap.pth', torchZip(views, [{ key: '0', numel: (4 << 20) + 64 }]));
+    expectRefused(nnport('inspect', pth), /overlap\.pth: 64 tensors gathered from strided views.*1\.00 GiB.*over the limit of 512\.\d MiB/);
   });
 
   it('a 10 MB pickle of ten million opcodes', () => {
@@ -129,42 +141,53 @@ describe('readers bound what a small file can make them allocate', () => {
     data.set([0x80, 2]);
     data.set(ops, 2);
     data[data.length - 1] = 0x2e;
-    const pt = join(tmp, 'ops.pt');
-    writeFileSync(pt, writeZip([{ name: 'archive/data.pkl', data }, { name: 'archive/version', data: new TextEncoder().encode('3\n') }]));
+    const pt = file('ops.pt', writeZip([{ name: 'archive/data.pkl', data }, { name: 'archive/version', data: new TextEncoder().encode('3\n') }]));
     expectRefused(nnport('inspect', pt), /ops\.pt: data\.pkl: the number of opcodes .* over the limit of \d+/);
   });
 
-  it('an ONNX initializer of rank one million', () => {
-    const g = emptyGraph('rank');
-    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1] });
-    g.outputs.push({ name: 'x', dtype: 'float32', shape: [1] });
-    const model = writeOnnx(g);
-    // append an initializer TensorProto (graph field 5) with a million dims of 1
-    const dims = new Uint8Array(1_000_000).fill(1);
-    const tensor = Buffer.concat([Buffer.from([0x0a]), varint(dims.length), Buffer.from(dims), Buffer.from([0x10, 0x01, 0x42, 0x01, 0x77])]);
-    const init = Buffer.concat([Buffer.from([0x2a]), varint(tensor.length), tensor]);
-    const p = join(tmp, 'rank.onnx');
-    writeFileSync(p, Buffer.concat([Buffer.from(model), Buffer.from([0x3a]), varint(init.length), init]));
-    expectRefused(nnport('inspect', p), /rank.*is 1000000, over the limit of 64/);
+  it('a 10 MB ONNX initializer of rank ten million', () => {
+    const p = file('rank.onnx', onnxWithGraphFields(onnxRankInitializer(10_000_000)));
+    expectRefused(nnport('inspect', p), /rank\.onnx: a tensor at offset \d+: its rank is 10000000, over the limit of 64/);
+  });
+
+  it('a 10 MB ONNX value_info of rank 2.5 million', () => {
+    const p = file('rank-vi.onnx', onnxWithGraphFields(onnxRankValueInfo(2_500_000)));
+    expectRefused(nnport('inspect', p), /rank-vi\.onnx: a shape at offset \d+: its rank is 65, over the limit of 64/);
+  });
+
+  for (const [what, tag] of [['initializers', 0x2a], ['nodes', 0x0a], ['value_infos', 0x6a]] as const) {
+    it(`a 10 MB ONNX graph of five million empty ${what}`, () => {
+      const p = file(`many-${what}.onnx`, onnxWithGraphFields(onnxManyEmpty(tag, 5_000_000)));
+      expectRefused(nnport('inspect', p), /many-\w+\.onnx: decoding the ONNX model \(5000\d+ messages.*over the limit of .*--max-memory/);
+    });
+  }
+
+  it('a 10 MB TensorFlow GraphDef of five million empty nodes', () => {
+    const head = readFileSync(corpusPath('tf-graphdef/tfrust-addition/model.pb'));
+    const p = file('many-nodes.pb', Buffer.concat([head, Buffer.from(onnxManyEmpty(0x0a, 5_000_000))]));
+    expectRefused(nnport('inspect', p), /many-nodes\.pb: decoding the TensorFlow GraphDef \(5000\d+ messages.*over the limit of .*--max-memory/);
+  });
+
+  it('an .npy header of rank one hundred thousand', () => {
+    const p = file('rank.npy', npyWithShape(new Array(100_000).fill(1), 4));
+    expectRefused(nnport('inspect', p), /rank\.npy: .*rank.*100000.*over the limit of 64/);
+  });
+
+  it('a safetensors header of rank one hundred thousand', () => {
+    const p = file('rank.safetensors', safetensorsRaw({ w: { dtype: 'F32', shape: new Array(100_000).fill(1), data_offsets: [0, 4] } }, 4));
+    expectRefused(nnport('inspect', p), /rank\.safetensors: .*rank.*100000.*over the limit of 64/);
+  });
+
+  it('a TFLite tensor of rank one hundred thousand', () => {
+    const p = file('rank.tflite', tfliteTensors(1, new Array(100_000).fill(1)));
+    expectRefused(nnport('inspect', p), /rank\.tflite: .*rank.*100000.*over the limit of 64/);
   });
 
   it('a safetensors file of 150k tensors is listed, not a stack overflow', () => {
     const m = new Map<string, Tensor>();
     for (let i = 0; i < 150_000; i++) m.set(`t${i}`, new Tensor('float32', [1], Float32Array.of(i)));
-    const p = join(tmp, 'many.safetensors');
-    writeFileSync(p, writeSafetensors(m));
-    const o = nnport('inspect', p);
+    const o = nnport('inspect', file('many.safetensors', writeSafetensors(m)));
     expect(o.code, o.stderr).toBe(0);
     expect(o.stderr).toBe('');
   });
 });
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}

@@ -1,11 +1,11 @@
 // The guarded writer: no command writes over a file it read (whatever the path looks like),
 // folder outputs must be new or empty, and an interrupted write leaves nothing behind.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { writeNpy } from '../../src/formats/numpy/index.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
@@ -15,6 +15,7 @@ import { writeSafetensors } from '../../src/formats/safetensors/index.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-writer-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -178,4 +179,63 @@ describe('guarded writer', () => {
       expect(sha(input)).toBe(before);
     });
   }
+});
+
+// Permission errors cannot happen to root, and the tests run as root (in CI too): the CLI is
+// spawned as the unprivileged user nobody (uid/gid 65534), in folders it may read but not write.
+const IS_ROOT = process.getuid?.() === 0;
+const NOBODY = 65534;
+describe(IS_ROOT ? 'permission denied (EACCES), as the unprivileged user nobody' : 'permission denied (EACCES): SKIPPED, the tests do not run as root, so they cannot spawn the CLI as another user', () => {
+  /** The built CLI as nobody: exit code and stderr. */
+  function asNobody(...args: string[]): { code: number | null; err: string } {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/nnport.js'), ...args], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, err: r.stderr.trim() };
+  }
+  /** A folder nobody may enter and read but not write (tmp itself is 0700 from mkdtemp). */
+  function readOnlyFolder(name: string): ReturnType<typeof setup> {
+    chmodSync(tmp, 0o755);
+    const s = setup(name);
+    chmodSync(s.dir, 0o755);
+    return s;
+  }
+  function refused(r: { code: number | null; err: string }, path: RegExp): void {
+    expect(r.code, r.err).toBe(1);
+    expect(r.err.split('\n'), r.err).toHaveLength(1);
+    expect(r.err).toMatch(path);
+    expect(r.err).toMatch(/permission denied/);
+    noInternalError(r);
+  }
+
+  it.skipIf(!IS_ROOT)('an input file nobody may not read', () => {
+    const { model } = readOnlyFolder('eacces-in');
+    chmodSync(model, 0o600);
+    refused(asNobody('inspect', model), /model\.onnx: permission denied/);
+  });
+
+  it.skipIf(!IS_ROOT)('an input in a folder nobody may not enter', () => {
+    const { dir, model } = readOnlyFolder('eacces-dir');
+    chmodSync(dir, 0o700);
+    refused(asNobody('inspect', model), /model\.onnx: permission denied/);
+  });
+
+  it.skipIf(!IS_ROOT)('external data nobody may not read: the model and the sidecar are named', () => {
+    const { dir } = readOnlyFolder('eacces-sidecar');
+    const sidecars = new Map<string, Uint8Array>();
+    const model = join(dir, 'ext.onnx');
+    writeFileSync(model, writeOnnx(smallGraph(false, 64), { fileName: 'ext.onnx', externalDataThreshold: 16, sidecars }));
+    const [[dataName, data]] = [...sidecars];
+    writeFileSync(join(dir, dataName!), data!, { mode: 0o600 });
+    refused(asNobody('inspect', model), /ext\.onnx.*ext\.onnx\.data.*permission denied/);
+  });
+
+  it.skipIf(!IS_ROOT)('an output folder nobody may not write: convert -o, run -o and --dump', () => {
+    const { dir, model, input } = readOnlyFolder('eacces-out');
+    chmodSync(model, 0o644);
+    chmodSync(input, 0o644);
+    refused(asNobody('convert', model, '-o', join(dir, 'out.onnx')), /out\.onnx.*permission denied/);
+    refused(asNobody('run', model, '--input', input, '-o', join(dir, 'y.npy')), /y\.npy.*permission denied/);
+    refused(asNobody('run', model, '--input', input, '--dump', join(dir, 'dump')), /dump.*permission denied/);
+    refused(asNobody('convert', model, '-o', join(dir, 'new', 'folder', 'out.onnx')), /new.*permission denied/);
+    expect(readdirSync(dir).sort()).toEqual(['model.onnx', 'x.npy']);
+  });
 });

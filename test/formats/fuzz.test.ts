@@ -14,7 +14,7 @@ import { loadModelFile } from '../../src/index.js';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NnportError, FormatError, Tensor, type LoadedModel } from '../../src/index.js';
-import { readModel } from '../../src/formats/registry.js';
+import { isReaderBug, readModel } from '../../src/formats/registry.js';
 import { onnx } from '../../src/formats/generated/onnx.js';
 import { readTensorProto } from '../../src/formats/onnx/read.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
@@ -24,6 +24,26 @@ import { writeKerasH5, writeKerasV3 } from '../../src/formats/keras/index.js';
 import { writeZip, ZipReader } from '../../src/io/zip.js';
 import { planGraph } from '../../src/runtime/executor.js';
 import { rng } from '../support/rng.js';
+import { resetResourceLimits, setResourceLimits } from '../../src/ir/budget.js';
+import { runGraph } from '../../src/runtime/executor.js';
+import { loadModelFiles } from '../../src/index.js';
+import {
+  deflatedNpz,
+  honestDeflate,
+  npyWithShape,
+  onnxManyEmpty,
+  onnxOpModel,
+  onnxRankInitializer,
+  onnxRankValueInfo,
+  onnxWithGraphFields,
+  rawZip,
+  safetensorsRaw,
+  storedEntry,
+  tfliteTensors,
+  torchLegacy,
+  torchZip,
+  type TorchView,
+} from '../fuzz/hostile.js';
 
 const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
@@ -537,6 +557,8 @@ async function runCase(t: Target, bytes: Uint8Array): Promise<string | undefined
     if (!process.env.FUZZ_STATS) count(t, 'refused');
     else count(t, `${(e as Error).constructor?.name}: ${String((e as Error).message).replace(/\d+/g, 'N').slice(0, 110)}${(e as Error).message?.includes(t.name) ? '' : ' [NO FILE]'}`);
     if (!(e instanceof NnportError)) return `${e instanceof Error ? e.constructor.name : typeof e}: ${e instanceof Error ? e.message : String(e)}`;
+    // readModel types what a reader let escape, for the user; here it is still a reader bug
+    if (isReaderBug(e)) return `untyped in the reader: ${e.message}`;
     if (e instanceof FormatError && !e.message.includes(t.name)) return `FormatError without the file name: ${e.message}`;
     return undefined;
   }
@@ -558,10 +580,13 @@ function hash(s: string): number {
 const SECONDS = Number(process.env.NNPORT_FUZZ_SECONDS ?? 0);
 /** targets share the seconds (one row per reader in targets(); keep in step with the list of names below) */
 const TARGET_COUNT = 20;
+/** shares of the seconds the semantic families get together (the byte-level targets get one each) */
+const SEMANTIC_SHARES = 6;
+const SHARES = TARGET_COUNT + SEMANTIC_SHARES;
 
 async function fuzzTarget(t: Target): Promise<Failure[]> {
   const failures: Failure[] = [];
-  const deadline = SECONDS > 0 ? Date.now() + (SECONDS * 1000) / TARGET_COUNT : 0;
+  const deadline = SECONDS > 0 ? Date.now() + (SECONDS * 1000) / SHARES : 0;
   const report = (seed: Seed, index: number, desc: string, error: string | undefined, bytes?: Uint8Array) => {
     if (error !== undefined) failures.push({ target: t.name, seed: seed.name, index, desc, error, bytes });
   };
@@ -597,6 +622,14 @@ function saveRegressions(t: Target, failures: Failure[]): void {
   }
 }
 
+function regressionFiles(): string[] {
+  try {
+    return readdirSync(REGRESSIONS).filter((f) => f.endsWith('.bin')).sort();
+  } catch {
+    return [];
+  }
+}
+
 /** test/fuzz/REPORT.md: cases and outcomes per reader, and every failure with how to replay it. */
 function writeReport(): void {
   const rows = [...stats].map(([name, m]) => {
@@ -607,13 +640,16 @@ function writeReport(): void {
     '# Fuzzing report',
     '',
     `Written by \`npm run fuzz -- --seconds ${SECONDS || '(fixed counts)'}\` on ${new Date().toISOString()}: ${total} cases, peak RSS growth ${(peak.rss / 2 ** 20).toFixed(0)} MiB.`,
-    'A failure is an error that is not an NnportError naming the file, a hang, or a gigabyte of memory; each becomes a regression file under test/fuzz/regressions/.',
+    'Rows `fuzz*`: byte-level mutations of real files. Rows `semantic*`: hostile but well-formed files built by test/fuzz/hostile.ts (stride-0 and overlapping PyTorch views, honest deflate near and above the limit, huge ranks and counts, ONNX ops whose output size comes from data, run through the runtime), read under `--max-memory 16M`. Rows `sidecar:`: a multi-file model whose companion file, in a real temporary folder, is missing, a symlink out of the folder or to a device, a FIFO, a folder, a loop, empty, truncated or mutated.',
+    'A failure is an error that is not an NnportError naming the file (or the node, at run time), an untyped error a reader let escape, a hang, or a gigabyte of memory; each becomes a regression file under test/fuzz/regressions/.',
     '',
     '| reader | cases | read | refused | failures |',
     '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
     allFailures.length ? '## Failures\n\n' + allFailures.map((f) => `- ${f.target} / ${f.seed} / case ${f.index} (${f.desc}): ${f.error.slice(0, 200)}`).join('\n') : 'No failures.',
+    '',
+    `Regression files read back by every run (test/fuzz/regressions/): ${regressionFiles().join(', ') || 'none'}.`,
     '',
   ].join('\n');
   writeFileSync(new URL('../fuzz/REPORT.md', import.meta.url), text);
@@ -636,7 +672,8 @@ async function targets(): Promise<Target[]> {
       fileName,
       readSibling: async (p: string) => {
         const d = sidecars?.get(p);
-        if (!d) throw new Error(`no such file '${p}'`);
+        // as the real file set says it (a plain Error here would count as the reader's)
+        if (!d) throw new FormatError(`missing file '${p}' referenced by the model`, { file: fileName });
         return d;
       },
     });
@@ -759,6 +796,307 @@ async function kerasTargets(read: (sidecars?: Map<string, Uint8Array>) => Target
   ];
 }
 
+// ---- semantic mutations: hostile but well-formed files ----
+//
+// Each family builds valid files (test/fuzz/hostile.ts) whose claims straddle the budget: views
+// that expand, honest deflate near and above the allowed size, ranks and counts far beyond any
+// real model, ops whose output size comes from data. They run under a small --max-memory
+// (SEMANTIC_BUDGET), so "near the limit" is cheap: every case must read (or run), or end in an
+// NnportError naming the file or node, within SEMANTIC_SECONDS.
+
+const SEMANTIC_BUDGET = 16 << 20;
+const SEMANTIC_SECONDS = 10;
+
+interface SemanticCase {
+  desc: string;
+  fileName: string;
+  bytes: Uint8Array;
+  /** run the graph (x: float32 [1] fed) through the runtime after reading it */
+  run?: boolean;
+}
+
+interface SemanticFamily {
+  name: string;
+  fileName: string;
+  run?: boolean;
+  /** cases in CI (fixed seed) */
+  cases: number;
+  make: (r: () => number) => Omit<SemanticCase, 'fileName' | 'run'>;
+}
+
+/** 2^(lo..hi), log-uniform: sizes spread evenly across orders of magnitude. */
+const logUniform = (r: () => number, lo: number, hi: number) => Math.max(1, Math.floor(2 ** (lo + r() * (hi - lo))));
+/** Elements that make `bytesPerElement`-byte tensors land from a 16th to 16x the budget. */
+const aroundBudget = (r: () => number, bytesPerElement = 4) => Math.max(1, Math.floor((SEMANTIC_BUDGET / bytesPerElement) * 2 ** (r() * 8 - 4)));
+/** A rank near the limit of 64 (both sides), or far beyond it. */
+const hostileRank = (r: () => number) => (r() < 0.6 ? 60 + int(r, 10) : logUniform(r, 7, 17));
+
+/** `n` elements as a shape of `rank` dims (the first ones take what does not divide). */
+function splitShape(r: () => number, n: number, rank: number): number[] {
+  const shape = new Array<number>(rank).fill(1);
+  let left = n;
+  for (let i = rank - 1; i > 0; i--) {
+    const d = Math.max(1, Math.floor(left ** r()));
+    shape[i] = d;
+    left = Math.max(1, Math.floor(left / d));
+  }
+  shape[0] = left;
+  return shape;
+}
+
+function torchViews(r: () => number): { views: TorchView[]; storages: { key: string; numel: number }[]; desc: string } {
+  const storages = Array.from({ length: 1 + int(r, 3) }, (_, i) => ({ key: String(i), numel: 1 + int(r, 1 << 16) }));
+  const views: TorchView[] = [];
+  const kinds: string[] = [];
+  const n = 1 + int(r, 24);
+  for (let i = 0; i < n; i++) {
+    const st = pick(r, storages);
+    const kind = pick(r, ['stride-0', 'sliding window', 'transposed', 'contiguous', 'out of range'] as const);
+    // what expands gets sizes around the budget (shared by the views); plain windows fit their storage
+    const big = Math.max(1, Math.floor(aroundBudget(r) / n));
+    let shape: number[];
+    let stride: number[];
+    let offset = int(r, st.numel);
+    if (kind === 'stride-0') {
+      shape = splitShape(r, big, 1 + int(r, 4));
+      stride = shape.map(() => 0);
+    } else if (kind === 'sliding window') {
+      // rows that overlap by all but one element (Tensor.unfold): [k, m] over k + m - 1 elements
+      const m = 1 + int(r, Math.max(1, st.numel >> 1));
+      shape = [Math.max(1, Math.floor(big / m)), m];
+      stride = [1, 1];
+      offset = int(r, Math.max(1, st.numel - m));
+    } else if (kind === 'out of range') {
+      shape = splitShape(r, 1 + int(r, 1 << 12), 1 + int(r, 3));
+      stride = shape.map(() => pick(r, [1, 2 ** 20, 2 ** 31 - 1, 2 ** 40]));
+    } else {
+      const numel = 1 + int(r, st.numel);
+      shape = splitShape(r, numel, 1 + int(r, 4));
+      offset = int(r, st.numel - numel + 1);
+      let acc = 1;
+      const inner = kind === 'transposed' ? shape.map((_, k) => k) : shape.map((_, k) => shape.length - 1 - k);
+      stride = new Array<number>(shape.length).fill(0);
+      for (const k of inner) {
+        stride[k] = acc;
+        acc *= shape[k]!;
+      }
+    }
+    kinds.push(kind);
+    views.push({ name: `w${i}`, storage: st.key, offset, shape, stride });
+  }
+  const used = storages.filter((st) => views.some((v) => v.storage === st.key));
+  return { views, storages: used, desc: `${views.length} views (${[...new Set(kinds)].join(', ')}) over ${used.length} storages` };
+}
+
+let kerasV3Seed: Uint8Array | undefined;
+
+const SEMANTIC: SemanticFamily[] = [
+  {
+    name: 'semantic-views.pth',
+    fileName: 'semantic-views.pth',
+    cases: 8,
+    make: (r) => {
+      const v = torchViews(r);
+      return { desc: `zip: ${v.desc}`, bytes: torchZip(v.views, v.storages) };
+    },
+  },
+  {
+    name: 'semantic-views-legacy.pth',
+    fileName: 'semantic-views-legacy.pth',
+    cases: 8,
+    make: (r) => {
+      const v = torchViews(r);
+      return { desc: `legacy: ${v.desc}`, bytes: torchLegacy(v.views, v.storages) };
+    },
+  },
+  {
+    name: 'semantic-deflate.npz',
+    fileName: 'semantic-deflate.npz',
+    cases: 4,
+    make: (r) => {
+      const n = aroundBudget(r);
+      return { desc: `one .npy of ${n} float32 zeros, deflated`, bytes: deflatedNpz(n) };
+    },
+  },
+  {
+    name: 'semantic-deflate.pth',
+    fileName: 'semantic-deflate.pth',
+    cases: 4,
+    make: (r) => {
+      const n = aroundBudget(r);
+      const views = Array.from({ length: 1 + int(r, 3) }, (_, i): TorchView => ({ name: `w${i}`, storage: '0', offset: 0, shape: [n], stride: [1] }));
+      return { desc: `a storage of ${n} float32 zeros, deflated, ${views.length} views`, bytes: torchZip(views, [{ key: '0', numel: n }], { deflate: true }) };
+    },
+  },
+  {
+    name: 'semantic-deflate.keras',
+    fileName: 'semantic-deflate.keras',
+    cases: 4,
+    make: (r) => {
+      // the weights file of a real .keras, padded with zeros to near the budget and deflated
+      const zip = ZipReader.open(kerasV3Seed!, 'seed');
+      const target = pick(r, [...zip.entries.keys()]);
+      const size = aroundBudget(r, 1);
+      const entries = [...zip.entries.keys()].map((name) => (name === target ? honestDeflate(name, zip.read(name), Math.max(size, zip.read(name).length)) : storedEntry(name, zip.read(name))));
+      return { desc: `entry '${target}' padded to ${size} bytes and deflated`, bytes: rawZip(entries) };
+    },
+  },
+  {
+    name: 'semantic-rank.onnx',
+    fileName: 'semantic-rank.onnx',
+    cases: 6,
+    make: (r) => {
+      const rank = hostileRank(r);
+      const vi = r() < 0.5;
+      return { desc: `${vi ? 'value_info' : 'initializer'} of rank ${rank}`, bytes: onnxWithGraphFields(vi ? onnxRankValueInfo(rank) : onnxRankInitializer(rank)) };
+    },
+  },
+  {
+    name: 'semantic-count.onnx',
+    fileName: 'semantic-count.onnx',
+    cases: 4,
+    make: (r) => {
+      const n = logUniform(r, 8, 17);
+      const [what, tag] = pick(r, [['nodes', 0x0a], ['initializers', 0x2a], ['value_infos', 0x6a], ['inputs', 0x5a]] as const);
+      return { desc: `${n} empty ${what}`, bytes: onnxWithGraphFields(onnxManyEmpty(tag, n)) };
+    },
+  },
+  {
+    name: 'semantic.safetensors',
+    fileName: 'semantic.safetensors',
+    cases: 4,
+    make: (r) => {
+      if (r() < 0.5) {
+        const rank = hostileRank(r);
+        return { desc: `a tensor of rank ${rank}`, bytes: safetensorsRaw({ w: { dtype: 'F32', shape: new Array(rank).fill(1), data_offsets: [0, 4] } }, 4) };
+      }
+      const n = logUniform(r, 4, 14);
+      const header: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) header[`t${i}`] = { dtype: 'F32', shape: [1], data_offsets: [4 * i, 4 * i + 4] };
+      return { desc: `${n} tensors`, bytes: safetensorsRaw(header, 4 * n) };
+    },
+  },
+  {
+    name: 'semantic.npy',
+    fileName: 'semantic.npy',
+    cases: 4,
+    make: (r) => {
+      const rank = r() < 0.5 ? hostileRank(r) : 1 + int(r, 8);
+      const shape = r() < 0.5 ? new Array<number>(rank).fill(1) : splitShape(r, aroundBudget(r), Math.min(rank, 8));
+      const n = shape.reduce((a, b) => a * b, 1);
+      return { desc: `shape of rank ${rank} (${n} elements), ${n <= 1 << 16 ? 'with' : 'without'} its data`, bytes: npyWithShape(shape, n <= 1 << 16 ? 4 * n : 4) };
+    },
+  },
+  {
+    name: 'semantic.tflite',
+    fileName: 'semantic.tflite',
+    cases: 4,
+    make: (r) => {
+      const n = r() < 0.5 ? 1 : logUniform(r, 4, 14);
+      const rank = r() < 0.5 ? hostileRank(r) : 1 + int(r, 4);
+      return { desc: `${n} tensors of rank ${rank}`, bytes: tfliteTensors(n, new Array(Math.min(rank, 1 << 14)).fill(1)) };
+    },
+  },
+  {
+    name: 'semantic-ops.onnx',
+    fileName: 'semantic-ops.onnx',
+    run: true,
+    cases: 14,
+    make: (r) => {
+      const n = aroundBudget(r);
+      const i64 = (xs: number[]) => Tensor.int64([xs.length], xs);
+      const f32 = (xs: number[]) => Tensor.float32([xs.length], xs);
+      const op = pick(r, ['Expand', 'Tile', 'Range', 'ConstantOfShape', 'Resize', 'OneHot', 'Pad', 'Reshape', 'Concat'] as const);
+      const shape = splitShape(r, n, 1 + int(r, 4));
+      const model = (() => {
+        switch (op) {
+          case 'Expand':
+            return onnxOpModel('op', { opType: 'Expand', inputs: ['x', 's'] }, { s: i64(shape) });
+          case 'Tile':
+            return onnxOpModel('op', { opType: 'Tile', inputs: ['x', 'k'] }, { k: i64([n]) });
+          case 'Range':
+            return onnxOpModel('op', { opType: 'Range', inputs: ['a', 'b', 'c'] }, { a: Tensor.float32([], [0]), b: Tensor.float32([], [n]), c: Tensor.float32([], [pick(r, [1, 0.5, 1e-3])]) });
+          case 'ConstantOfShape':
+            return onnxOpModel('op', { opType: 'ConstantOfShape', inputs: ['s'] }, { s: i64(shape) });
+          case 'Resize': {
+            const x4 = Tensor.float32([1, 1, 2, 2], [1, 2, 3, 4]);
+            const side = Math.max(1, Math.floor(Math.sqrt(n)));
+            return r() < 0.5
+              ? onnxOpModel('op', { opType: 'Resize', inputs: ['x4', '', 'sc'] }, { x4, sc: f32([1, 1, side / 2, side / 2]) })
+              : onnxOpModel('op', { opType: 'Resize', inputs: ['x4', '', '', 'sz'] }, { x4, sz: i64([1, 1, side, side]) });
+          }
+          case 'OneHot':
+            return onnxOpModel('op', { opType: 'OneHot', inputs: ['i', 'd', 'v'] }, { i: i64(new Array(1 + int(r, 64)).fill(1)), d: Tensor.int64([], [n]), v: f32([0, 1]) });
+          case 'Pad':
+            return onnxOpModel('op', { opType: 'Pad', inputs: ['x', 'p'] }, { p: i64([int(r, n), n]) });
+          case 'Reshape':
+            // to a size the input does not have, or through 0 and -1
+            return onnxOpModel('op', { opType: 'Reshape', inputs: ['x', 's'] }, { s: i64(r() < 0.5 ? shape : [-1, ...shape.slice(1)]) });
+          case 'Concat': {
+            // many copies of one small constant (the file stays small, the output does not)
+            const m = Math.min(1 << 14, 1 + int(r, 1 << 14));
+            const k = Math.min(4096, Math.max(1, Math.ceil(n / m)));
+            return onnxOpModel('op', { opType: 'Concat', inputs: new Array<string>(k).fill('c'), attrs: { axis: { type: 'int', value: 0 } } }, { c: Tensor.float32([m], new Float32Array(m)) });
+          }
+        }
+      })();
+      return { desc: `${op} towards ${n} float32 elements (shape ${shape.join('x')})`, bytes: model };
+    },
+  },
+];
+
+/** Run `f` with --max-memory set to the semantic budget. */
+async function underBudget<T>(f: () => Promise<T>): Promise<T> {
+  setResourceLimits({ maxMemory: SEMANTIC_BUDGET });
+  try {
+    return await f();
+  } finally {
+    resetResourceLimits();
+  }
+}
+
+/** One semantic case: undefined when it read (or ran), or failed typed and naming the file or node, in time. */
+async function runSemantic(c: SemanticCase): Promise<string | undefined> {
+  total++;
+  const t0 = Date.now();
+  let outcome: string | undefined;
+  try {
+    const m = await readModel(c.bytes, { fileName: c.fileName });
+    if (m.kind === 'graph') {
+      planGraph(m.graph);
+      if (c.run) await runGraph(m.graph, { x: Tensor.float32([1], [1]) });
+    }
+    countSemantic(c.fileName, 'ok');
+  } catch (e) {
+    countSemantic(c.fileName, process.env.FUZZ_STATS ? `${(e as Error).constructor?.name}: ${String((e as Error).message).replace(/\d+/g, 'N').slice(0, 140)}` : 'refused');
+    if (!(e instanceof NnportError)) outcome = `${e instanceof Error ? e.constructor.name : typeof e}: ${e instanceof Error ? e.message : String(e)}`;
+    else if (isReaderBug(e)) outcome = `untyped in the reader: ${e.message}`;
+    else if (!e.message.includes(c.fileName) && !/node '/.test(e.message)) outcome = `${e.constructor.name} naming neither the file nor a node: ${e.message}`;
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  if (outcome === undefined && seconds > SEMANTIC_SECONDS) outcome = `took ${seconds} s`;
+  return outcome;
+}
+
+function countSemantic(name: string, outcome: string): void {
+  let m = stats.get(name);
+  if (!m) stats.set(name, (m = new Map()));
+  m.set(outcome, (m.get(outcome) ?? 0) + 1);
+}
+
+async function fuzzSemantic(family: SemanticFamily): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  const deadline = SECONDS > 0 ? Date.now() + (SECONDS * 1000 * SEMANTIC_SHARES) / SHARES / SEMANTIC.length : 0;
+  for (let i = 0; deadline ? Date.now() < deadline : i < family.cases; i++) {
+    const r = rng(hash(`semantic|${family.name}`) + i * 7919);
+    const c = { ...family.make(r), fileName: family.fileName, run: family.run };
+    const error = await underBudget(() => runSemantic(c));
+    if (error !== undefined) failures.push({ target: family.name, seed: 'semantic', index: i, desc: c.desc, error, bytes: c.bytes });
+    sampleMemory(`${family.name} #${i}: ${c.desc}`);
+  }
+  return failures;
+}
+
 // ---- the tests ----
 
 let all: Target[] = [];
@@ -766,6 +1104,7 @@ let all: Target[] = [];
 beforeAll(async () => {
   // plain Uint8Array copies: protobufjs hands out Buffers, whose slice() is a view, not a copy
   all = (await targets()).map((t) => ({ ...t, seeds: t.seeds.map((s) => ({ name: s.name, bytes: new Uint8Array(s.bytes) })) }));
+  kerasV3Seed = all.find((t) => t.name === 'fuzz.keras')!.seeds[0]!.bytes;
   const m = process.memoryUsage();
   baseline = { rss: m.rss, arrayBuffers: m.arrayBuffers };
 });
@@ -798,6 +1137,19 @@ describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => 
   }
 });
 
+describe('semantic mutations: hostile but well-formed files fail typed, in time, under the budget', () => {
+  for (const family of SEMANTIC) {
+    it(family.name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 60_000 }, async () => {
+      const failures = await fuzzSemantic(family);
+      allFailures.push(...failures);
+      saveRegressions({ name: family.name } as Target, failures);
+      expect(failures.length, describeFailures(failures)).toBe(0);
+      sampleMemory(family.name);
+      expect(peak.rss, `rss grew by ${peak.rss} bytes (${peak.at})`).toBeLessThan(GIB);
+    });
+  }
+});
+
 describe('fuzz regressions: every saved failing input now fails cleanly', () => {
   it('reads test/fuzz/regressions/*.bin with the target it came from', async () => {
     let files: string[] = [];
@@ -807,50 +1159,117 @@ describe('fuzz regressions: every saved failing input now fails cleanly', () => 
       files = [];
     }
     for (const f of files) {
-      const t = all.find((x) => x.name === f.slice(0, f.indexOf('--')));
+      const name = f.slice(0, f.indexOf('--'));
+      const bytes = new Uint8Array(readFileSync(new URL(f, REGRESSIONS)));
+      const family = SEMANTIC.find((x) => x.name === name);
+      if (family) {
+        expect(await underBudget(() => runSemantic({ desc: f, fileName: family.fileName, bytes, run: family.run }))).toBeUndefined();
+        continue;
+      }
+      const t = all.find((x) => x.name === name);
       expect(t, `no fuzz target for regression file ${f}`).toBeDefined();
-      expect(await runCase(t!, new Uint8Array(readFileSync(new URL(f, REGRESSIONS))))).toBeUndefined();
+      expect(await runCase(t!, bytes)).toBeUndefined();
     }
     expect(files.length).toBeGreaterThanOrEqual(0);
   });
 });
 
 describe('fuzzing sidecars from a real folder: symlinks, FIFOs, missing and mutated files', () => {
-  it('an ONNX model with external data, its sidecar replaced in every hostile way', async () => {
+  interface SidecarModel {
+    what: string;
+    /** the model's own files: name -> bytes (the first is the primary file) */
+    files: [string, Uint8Array][];
+    /** the companion file the variants replace */
+    sidecar: string;
+    /** the paths given to loadModelFiles (a sidecar the user names may be a symlink anywhere) */
+    given: (dir: string) => string[];
+  }
+  const corpus = (rel: string) => file(rel, CORPUS);
+  const models = async (): Promise<SidecarModel[]> => {
     const { bytes, sidecars } = await externalSeed();
     const [[dataName, data]] = [...sidecars];
-    const root = mkdtempSync(join(tmpdir(), 'nnport-fuzz-fs-'));
-    const outside = join(root, 'outside.bin');
-    writeFileSync(outside, data!);
-    const r = rng(4242);
-    const variants: Array<[string, (dir: string) => void]> = [
-      ['missing', () => undefined],
-      ['symlink outside', (d) => symlinkSync(outside, join(d, dataName!))],
-      ['symlink to /dev/zero', (d) => symlinkSync('/dev/zero', join(d, dataName!))],
-      ['FIFO', (d) => execFileSync('mkfifo', [join(d, dataName!)])],
-      ['folder', (d) => mkdirSync(join(d, dataName!))],
-      ['symlink loop', (d) => symlinkSync(dataName!, join(d, dataName!))],
-      ['truncated', (d) => writeFileSync(join(d, dataName!), data!.subarray(0, int(r, data!.length)))],
-      ...Array.from({ length: 30 }, (_, i): [string, (d: string) => void] => [`mutated #${i}`, (d) => writeFileSync(join(d, dataName!), generic(data!, rng(i)).bytes)]),
+    return [
+      { what: 'ONNX external data', files: [['model.onnx', bytes], [dataName!, data!]], sidecar: dataName!, given: (d) => [join(d, 'model.onnx')] },
+      {
+        what: 'Caffe caffemodel beside its prototxt',
+        files: [['det1.prototxt', corpus('caffe/mtcnn-pnet/det1.prototxt')], ['det1.caffemodel', corpus('caffe/mtcnn-pnet/det1.caffemodel')]],
+        sidecar: 'det1.caffemodel',
+        given: (d) => [join(d, 'det1.prototxt'), join(d, 'det1.caffemodel')],
+      },
+      {
+        what: 'TF checkpoint shard',
+        files: [['variables.index', corpus('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.index')], ['variables.data-00000-of-00001', corpus('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.data-00000-of-00001')]],
+        sidecar: 'variables.data-00000-of-00001',
+        given: (d) => [join(d, 'variables.index')],
+      },
+      {
+        what: 'TF.js layers model shard',
+        files: [['model.json', corpus('tfjs-layers/tfjs-layers-cnn-sepconv-golden/model.json')], ['weights.bin', corpus('tfjs-layers/tfjs-layers-cnn-sepconv-golden/weights.bin')]],
+        sidecar: 'weights.bin',
+        given: (d) => [join(d, 'model.json')],
+      },
+      {
+        what: 'TF.js graph model shard',
+        files: [['model.json', corpus('tfjs-graph/subhadip-mnist-cnn-conv318/model.json')], ['group1-shard1of1.bin', corpus('tfjs-graph/subhadip-mnist-cnn-conv318/group1-shard1of1.bin')]],
+        sidecar: 'group1-shard1of1.bin',
+        given: (d) => [join(d, 'model.json')],
+      },
     ];
+  };
+
+  it('every multi-file model, its companion file replaced in every hostile way', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'nnport-fuzz-fs-'));
     try {
-      for (const [i, [what, make]] of variants.entries()) {
-        const dir = join(root, `case${i}`);
-        mkdirSync(dir);
-        writeFileSync(join(dir, 'model.onnx'), bytes);
-        make(dir);
-        const t0 = Date.now();
-        let error: unknown;
-        try {
-          await loadModelFile(join(dir, 'model.onnx'));
-        } catch (e) {
-          error = e;
+      for (const m of await models()) {
+        const data = new Map(m.files).get(m.sidecar)!;
+        const outside = join(root, `outside-${m.sidecar}`);
+        writeFileSync(outside, data);
+        const r = rng(hash(m.what));
+        const at = (d: string) => join(d, m.sidecar);
+        const variants: Array<[string, (dir: string) => void]> = [
+          ['unchanged', (d) => writeFileSync(at(d), data)],
+          ['missing', () => undefined],
+          ['symlink outside', (d) => symlinkSync(outside, at(d))],
+          ['symlink to /dev/zero', (d) => symlinkSync('/dev/zero', at(d))],
+          ['symlink to /dev/urandom', (d) => symlinkSync('/dev/urandom', at(d))],
+          ['FIFO', (d) => execFileSync('mkfifo', [at(d)])],
+          ['folder', (d) => mkdirSync(at(d))],
+          ['symlink loop', (d) => symlinkSync(m.sidecar, at(d))],
+          ['dangling symlink', (d) => symlinkSync(join(root, 'nowhere'), at(d))],
+          ['empty', (d) => writeFileSync(at(d), new Uint8Array(0))],
+          ['truncated', (d) => writeFileSync(at(d), data.subarray(0, int(r, data.length)))],
+          ['doubled', (d) => writeFileSync(at(d), Buffer.concat([data, data]))],
+          ...Array.from({ length: SECONDS ? 40 : 6 }, (_, i): [string, (d: string) => void] => [`mutated #${i}`, (d) => writeFileSync(at(d), generic(data, rng(hash(m.what) + i)).bytes)]),
+        ];
+        for (const [i, [variant, make]] of variants.entries()) {
+          const what = `${m.what}, ${variant}`;
+          const dir = join(root, `${m.sidecar}-case${i}`);
+          mkdirSync(dir);
+          for (const [name, bytes] of m.files) if (name !== m.sidecar) writeFileSync(join(dir, name), bytes);
+          make(dir);
+          const given = m.given(dir);
+          const t0 = Date.now();
+          let error: unknown;
+          try {
+            const loaded = await loadModelFiles(given);
+            if (loaded.kind === 'graph') planGraph(loaded.graph);
+          } catch (e) {
+            error = e;
+          }
+          countSemantic(`sidecar: ${m.what}`, error === undefined ? 'ok' : 'refused');
+          expect(Date.now() - t0, what).toBeLessThan(5000);
+          if (error !== undefined) {
+            expect(error, `${what}: ${String(error)}`).toBeInstanceOf(NnportError);
+            expect(isReaderBug(error), `${what}: ${String(error)}`).toBe(false);
+            // names the model, or the companion file at fault
+            expect(String((error as Error).message), what).toMatch(new RegExp(`${given[0]!.slice(dir.length + 1)}|${m.sidecar}`.replace(/\./g, '\\.')));
+            expect(String((error as Error).message), what).not.toMatch(/internal error/);
+          } else {
+            // a companion the model finds by itself must be a regular file inside its folder
+            const named = given.includes(at(dir));
+            expect(variant, `${what} must not read`).toMatch(named ? /unchanged|symlink outside|mutated|truncated|doubled/ : /unchanged|mutated|truncated|doubled/);
+          }
         }
-        expect(Date.now() - t0, what).toBeLessThan(5000);
-        if (error !== undefined) {
-          expect(error, `${what}: ${String(error)}`).toBeInstanceOf(NnportError);
-          expect(String((error as Error).message), what).toContain('model.onnx');
-        } else expect(what, 'only a harmless mutation may read').toMatch(/mutated|truncated/);
       }
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -169,7 +169,7 @@ function parseFields(lex: Lexer, type: string, end: string, depth: number, open?
 function store(lex: Lexer, msg: Message, name: Token, f: FieldDescriptor, values: unknown[]): void {
   if (f.repeated) {
     const arr = (msg[name.text] as unknown[] | undefined) ?? [];
-    arr.push(...values);
+    for (const v of values) arr.push(v); // not push(...values): a list may be longer than a call's arguments
     msg[name.text] = arr;
     return;
   }

@@ -4,10 +4,12 @@ import type { Attr, Dim, Graph, GraphMetadata, Node, ValueInfo } from '../../ir/
 import type { Tensor } from '../../ir/tensor.js';
 import { onnx } from '../generated/onnx.js';
 import type { ReadOptions } from '../model.js';
+import { guardProtobufDecode } from '../protobuf-peek.js';
 import { dtypeFromOnnx } from './data-types.js';
 import { ExternalDataReader, externalRef } from './external-data.js';
 import { int64ToNumber, type Int64 } from './int64.js';
 import { decodeUtf8, isExternal, tensorFromProto } from './tensor-proto.js';
+import { MODEL, TENSOR } from './wire-schema.js';
 
 type ModelProto = onnx.ModelProto.$Properties;
 type GraphProto = onnx.GraphProto.$Properties;
@@ -32,6 +34,7 @@ interface Context {
 /** Read an ONNX model (ModelProto bytes) into the IR. External data is read through `options.readSibling`. */
 export async function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Promise<Graph> {
   const file = options.fileName ?? '<bytes>';
+  guardProtobufDecode(bytes, MODEL, file, 'ONNX model');
   const model = decode(() => onnx.ModelProto.decode(bytes), file, 'ONNX model');
   if (!model.graph) throw new FormatError('not an ONNX model: no graph', { file });
   const opsets = readOpsets(model);
@@ -52,6 +55,7 @@ export async function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Pr
  * tests). External data is not supported here.
  */
 export function readTensorProto(bytes: Uint8Array, fileName = '<bytes>'): Tensor {
+  guardProtobufDecode(bytes, TENSOR, fileName, 'ONNX TensorProto');
   const proto = decode(() => onnx.TensorProto.decode(bytes), fileName, 'ONNX TensorProto');
   const where = proto.name ? `tensor '${proto.name}'` : 'tensor';
   if (isExternal(proto)) throw new UnsupportedError('external data in a standalone TensorProto', `${where} in '${fileName}'`);

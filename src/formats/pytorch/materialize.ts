@@ -26,10 +26,7 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
       { file },
     );
   }
-  // Only stride-0 (expanded) tensors can be larger than their storage; cap what they may claim.
-  if (numel * es > Math.max(storageBytes.byteLength * 64, 1 << 28)) {
-    throw new FormatError(`tensor '${name}' [${p.shape.join(', ')}] would expand ${storageBytes.byteLength} bytes of storage into ${numel * es} bytes`, { file });
-  }
+  checkExpansion(p, storageBytes.byteLength, file, name);
   if (isContiguous(p.shape, p.stride)) {
     const data = viewAs(p.dtype, storageBytes.subarray(p.offset * es, (p.offset + numel) * es), numel);
     return new Tensor(p.dtype, p.shape, data as TensorData);
@@ -38,6 +35,20 @@ export function materializeTensor(p: PendingTensor, storageBytes: Uint8Array, fi
   const out = new Uint8Array(numel * es);
   gather(storageBytes, out, es, p.offset, p.shape, p.stride);
   return new Tensor(p.dtype, p.shape, viewAs(p.dtype, out, numel) as TensorData);
+}
+
+/** Only stride-0 (expanded) tensors can be larger than their storage; cap what they may claim. */
+function checkExpansion(p: PendingTensor, storageBytes: number, file: string, name: string): void {
+  const bytes = shapeSize(p.shape) * DTYPES[p.dtype].bytes;
+  if (bytes > Math.max(storageBytes * 64, 1 << 28)) {
+    throw new FormatError(`tensor '${name}' [${p.shape.join(', ')}] would expand ${storageBytes} bytes of storage into ${bytes} bytes`, { file });
+  }
+}
+
+/** Bytes materializeTensor copies for a view (0 when it is a plain window of its storage). */
+function gatheredBytes(p: PendingTensor): number {
+  const numel = shapeSize(p.shape);
+  return numel === 0 || isContiguous(p.shape, p.stride) ? 0 : numel * DTYPES[p.dtype].bytes;
 }
 
 function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
@@ -86,12 +97,10 @@ const MAX_VISITS = 2_000_000;
  * Walk an unpickled checkpoint: every tensor gets its dotted path, containers are the paths
  * that directly hold tensors, and one is selected (`key`, or the most likely state dict).
  */
-export function toWeightsModel(root: unknown, format: FormatId, storageBytes: StorageBytes, file: string, key?: string, fileSize = 0): WeightsModel {
-  // copies of strided / stride-0 views are bounded in total, not only per tensor
-  const budget = new ReadBudget(file, fileSize);
+export function toWeightsModel(root: unknown, format: FormatId, storageBytes: StorageBytes, file: string, key?: string, fileSize = 0, budget = new ReadBudget(file, fileSize)): WeightsModel {
   // [container path, key inside it, tensor]: a state dict's keys contain dots themselves, so the
   // container (the dict nesting) is tracked apart from the key.
-  const all: [string, string, Tensor][] = [];
+  const pending: [string, string, PendingTensor][] = [];
   const containers: string[] = [];
   const containerSet = new Set<string>();
   const scalars: Record<string, string> = {};
@@ -106,12 +115,7 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
     const path = join(container, key);
     if (depth > MAX_DEPTH) throw new FormatError(`checkpoint nests deeper than ${MAX_DEPTH} levels at '${path}'`, { file });
     if (v instanceof PendingTensor) {
-      let t = built.get(v);
-      if (!t) {
-        t = materializeTensor(v, storageBytes(v.storage), file, path, budget);
-        built.set(v, t);
-      }
-      all.push([container, key, t]);
+      pending.push([container, key, v]);
       if (!containerSet.has(container)) {
         containerSet.add(container);
         containers.push(container);
@@ -137,6 +141,35 @@ export function toWeightsModel(root: unknown, format: FormatId, storageBytes: St
   };
   if (root instanceof PendingTensor) visit(root, '', 'tensor', 0); // torch.save(tensor)
   else visit(root, '', '', 0);
+
+  // Copies of strided / stride-0 views are bounded in total, not only per tensor, and checked
+  // for all of them before the first is made: 24 stride-0 views of 256 MiB each are refused
+  // without gathering any.
+  let gathered = 0;
+  let views = 0;
+  let largest: [string, PendingTensor, number] | undefined;
+  const counted = new Set<PendingTensor>();
+  for (const [c, k, p] of pending) {
+    if (counted.has(p)) continue;
+    counted.add(p);
+    const n = gatheredBytes(p);
+    if (!n) continue;
+    // the claimed storage size here; materializeTensor checks again against the real bytes
+    checkExpansion(p, (p.storage.view ? p.storage.view.size : p.storage.numel) * (p.storage.dtype ? DTYPES[p.storage.dtype].bytes : 1), file, join(c, k));
+    gathered += n;
+    views++;
+    if (!largest || n > largest[2]) largest = [join(c, k), p, n];
+  }
+  if (largest) budget.take(gathered, `${views} tensor${views > 1 ? 's' : ''} gathered from strided views (the largest, '${largest[0]}' [${largest[1].shape.join(', ')}], ${largest[2]} bytes)`);
+  const all: [string, string, Tensor][] = [];
+  for (const [c, k, p] of pending) {
+    let t = built.get(p);
+    if (!t) {
+      t = materializeTensor(p, storageBytes(p.storage), file, join(c, k));
+      built.set(p, t);
+    }
+    all.push([c, k, t]);
+  }
 
   const under = (c: string, sel: string): boolean => sel === '' || c === sel || c.startsWith(`${sel}.`);
   let selected: string;

@@ -58,5 +58,5 @@ export function readPytorchZip(bytes: Uint8Array, options: PytorchReadOptions = 
     }
     return data;
   };
-  return toWeightsModel(value, 'pytorch-zip', storageBytes, file, options.key, bytes.byteLength);
+  return toWeightsModel(value, 'pytorch-zip', storageBytes, file, options.key, bytes.byteLength, zip.budget);
 }

@@ -7,7 +7,9 @@
 import { FormatError } from '../../ir/errors.js';
 import { fsError, nodeFs, openRegularFile } from '../../io/files.js';
 import { tensorflow } from '../generated/tensorflow.js';
+import { guardProtobufDecode } from '../protobuf-peek.js';
 import { decodeProto, type GraphDef, type NodeDef } from './graph-def.js';
+import { GRAPH_DEF } from './wire-schema.js';
 
 /** Bytes of a file read by position: a view over bytes in memory, or positioned reads of a file. */
 export interface ByteSource {
@@ -130,9 +132,28 @@ function lazyAttrValue(s: Scanner, from: number, to: number): tensorflow.AttrVal
   return value;
 }
 
+/** The decode-cost and depth guard every GraphDef decode gets, for one NodeDef's bytes (framed as a GraphDef's node). */
+function guardNode(bytes: Uint8Array, file: string): Uint8Array {
+  let len = bytes.length;
+  const head = [0x0a];
+  while (len >= 0x80) {
+    head.push((len & 0x7f) | 0x80);
+    len = Math.floor(len / 0x80);
+  }
+  head.push(len);
+  const framed = new Uint8Array(head.length + bytes.length);
+  framed.set(head);
+  framed.set(bytes, head.length);
+  guardProtobufDecode(framed, GRAPH_DEF, file, 'TensorFlow GraphDef node');
+  return bytes;
+}
+
 /** A NodeDef whose large attributes (map entries over LARGE_FIELD bytes) are scanned, not decoded. */
 function lazyNode(s: Scanner, from: number, to: number, large: number): NodeDef {
-  if (to - from <= large) return decodeProto(() => tensorflow.NodeDef.decode(s.src.read(from, to - from)), s.file, 'TensorFlow NodeDef');
+  if (to - from <= large) {
+    const bytes = guardNode(s.src.read(from, to - from), s.file);
+    return decodeProto(() => tensorflow.NodeDef.decode(bytes), s.file, 'TensorFlow NodeDef');
+  }
   const rest: Field[] = [];
   const attrs: [string, tensorflow.AttrValue.$Properties][] = [];
   for (const f of s.fields(from, to)) {
@@ -149,7 +170,8 @@ function lazyNode(s: Scanner, from: number, to: number, large: number): NodeDef 
     }
     attrs.push([key, value]);
   }
-  const node: NodeDef = decodeProto(() => tensorflow.NodeDef.decode(s.concat(rest)), s.file, 'TensorFlow NodeDef');
+  const restBytes = guardNode(s.concat(rest), s.file);
+  const node: NodeDef = decodeProto(() => tensorflow.NodeDef.decode(restBytes), s.file, 'TensorFlow NodeDef');
   node.attr = { ...(node.attr ?? {}), ...Object.fromEntries(attrs) };
   return node;
 }
@@ -169,7 +191,9 @@ export function decodeGraphDefLazily(src: ByteSource, file: string, options: Laz
     if (f.field === 1 && f.wire === WIRE_LEN) nodes.push(lazyNode(s, f.body, f.end, large));
     else rest.push(f);
   }
-  const gd: GraphDef = decodeProto(() => tensorflow.GraphDef.decode(s.concat(rest)), file, 'TensorFlow GraphDef');
+  const restBytes = s.concat(rest);
+  guardProtobufDecode(restBytes, GRAPH_DEF, file, 'TensorFlow GraphDef');
+  const gd: GraphDef = decodeProto(() => tensorflow.GraphDef.decode(restBytes), file, 'TensorFlow GraphDef');
   return { ...gd, node: nodes };
 }
 

@@ -7,6 +7,8 @@ import { int64ToNumber, type Int64 } from './int64.js';
 import { shapeFromProto, tensorFromTfProto, tfDType } from './tensor-proto.js';
 import type { DType } from '../../ir/dtypes.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { guardProtobufDecode } from '../protobuf-peek.js';
+import { GRAPH_DEF } from './wire-schema.js';
 
 export type GraphDef = tensorflow.GraphDef.$Properties;
 export type NodeDef = tensorflow.NodeDef.$Properties;
@@ -24,6 +26,7 @@ export function decodeProto<T>(fn: () => T, file: string, what: string): T {
 }
 
 export function decodeGraphDef(bytes: Uint8Array, file: string): GraphDef {
+  guardProtobufDecode(bytes, GRAPH_DEF, file, 'TensorFlow GraphDef');
   return decodeProto(() => tensorflow.GraphDef.decode(bytes), file, 'TensorFlow GraphDef');
 }
 

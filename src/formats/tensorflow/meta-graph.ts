@@ -12,16 +12,20 @@ import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
 import { graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
+import { guardProtobufDecode } from '../protobuf-peek.js';
+import { META_GRAPH, SAVED_MODEL } from './wire-schema.js';
 
 export type MetaGraphDef = tensorflow.MetaGraphDef.$Properties;
 export type SignatureDef = tensorflow.SignatureDef.$Properties;
 
 export function decodeMetaGraph(bytes: Uint8Array, file: string): MetaGraphDef {
+  guardProtobufDecode(bytes, META_GRAPH, file, 'TensorFlow MetaGraphDef');
   return decodeProto(() => tensorflow.MetaGraphDef.decode(bytes), file, 'TensorFlow MetaGraphDef');
 }
 
 /** The SavedModel's serving graph (tag 'serve', else the only one). */
 export function decodeSavedModel(bytes: Uint8Array, file: string): MetaGraphDef {
+  guardProtobufDecode(bytes, SAVED_MODEL, file, 'TensorFlow SavedModel');
   const sm = decodeProto(() => tensorflow.SavedModel.decode(bytes), file, 'TensorFlow SavedModel');
   const graphs = sm.meta_graphs ?? [];
   if (!graphs.length) throw new FormatError('the SavedModel holds no MetaGraph', { file });

@@ -7,7 +7,7 @@ import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type No
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
-import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
+import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { WriteOptions } from '../model.js';
@@ -172,36 +172,67 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
 }
 
 function nhwcConv(w: Writer, n: Node, out: string): void {
-  if (n.opType !== 'Conv') throw new UnsupportedError(`nnport.${n.opType} in a GraphDef`, `node '${n.name}'`);
-  if (attrString(n, 'kernel_layout', 'HWIO') !== 'HWIO') throw new UnsupportedError('conv weights not in HWIO', `node '${n.name}'`);
+  const where = `node '${n.name}'`;
+  if (n.opType !== 'Conv') throw new UnsupportedError(`nnport.${n.opType} in a GraphDef`, where);
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  const ws = w.shape(wt);
-  if (!ws || ws.length !== 4) throw new UnsupportedError('a Conv weight of unknown shape in a GraphDef', `node '${n.name}'`);
+  let ws = w.shape(wt);
+  if (!ws || ws.length !== 4) throw new UnsupportedError('a Conv weight of unknown shape in a GraphDef', where);
+  let weight = w.g.initializers.get(wt);
+  let filter = w.ref(wt);
+  const layout = attrString(n, 'kernel_layout', 'HWIO');
+  if (layout === 'OHWI' && weight) {
+    // TFLite's (out, kh, kw, in) becomes TF's (kh, kw, in, out)
+    weight = permuteTensor(weight, [1, 2, 3, 0]);
+    ws = weight.shape;
+    filter = w.const(`${n.name}/filter_hwio`, weight);
+  } else if (layout !== 'HWIO') throw new UnsupportedError(`conv weights in ${layout} that are not constant in a GraphDef`, where);
   const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
   const strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
   const group = attrInt(n, 'group', 1);
   const cin = w.shape(x)?.[3];
-  let filter = w.ref(wt);
   let op = 'Conv2D';
+  let groups = 1;
   if (group > 1) {
-    if (typeof cin !== 'number' || group !== cin || ws[2] !== 1) throw new UnsupportedError('grouped convolutions other than depthwise in a GraphDef', `node '${n.name}'`);
-    // (kh, kw, 1, C*M) is a reshape of TF's depthwise (kh, kw, C, M)
-    const t = w.g.initializers.get(wt);
-    if (!t) throw new UnsupportedError('a depthwise filter that is not a constant', `node '${n.name}'`);
-    filter = w.const(`${n.name}/depthwise_filter`, t.reshape([ws[0] as number, ws[1] as number, cin, (ws[3] as number) / cin]));
-    op = 'DepthwiseConv2dNative';
+    if (typeof cin !== 'number' || !weight) throw new UnsupportedError('a grouped conv of unknown channels or with a computed filter in a GraphDef', where);
+    if (group === cin && ws[2] === 1) {
+      // (kh, kw, 1, C*M) is a reshape of TF's depthwise (kh, kw, C, M)
+      filter = w.const(`${n.name}/depthwise_filter`, weight.reshape([ws[0] as number, ws[1] as number, cin, (ws[3] as number) / cin]));
+      op = 'DepthwiseConv2dNative';
+    } else groups = group;
   }
   const conv = b ? w.fresh(`${n.name}/conv`) : out;
   const shape = w.shape(x);
-  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) throw new UnsupportedError('a conv both strided and dilated in a GraphDef (TensorFlow runs neither form)', `node '${n.name}'`);
-  if (dilations.some((d) => d !== 1) && strides.every((v) => v === 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
+  const dt = T(w.dtype(x));
+  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) throw new UnsupportedError('a conv both strided and dilated in a GraphDef (TensorFlow runs neither form)', where);
+  if (groups === 1 && dilations.some((d) => d !== 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
     atrousConv(w, n, x, filter, op, conv, kernel, dilations[0]!, [shape[1], shape[2]]);
-  } else {
+  } else if (groups === 1) {
     const p = padding(w, n, x, kernel, strides, dilations, 0);
-    w.add(conv, op, [p.input, filter], { T: T(w.dtype(x)), strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
+    w.add(conv, op, [p.input, filter], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
+  } else {
+    // Grouped: TensorFlow's CPU kernels take no groups, so the channels are split, each group
+    // convolved with its slice of the filter, and the results joined (as Keras' Conv2D(groups=g) is exported)
+    const p = padding(w, n, x, kernel, strides, dilations, 0);
+    const parts = w.add(w.fresh(`${n.name}/split`), 'Split', [w.int32(`${n.name}/split_axis`, [3], true), p.input], { T: dt, num_split: { i: groups } });
+    const [kh, kw, ci, co] = ws as number[];
+    const per = co! / groups;
+    const src = weight!.toFloat32();
+    const bias = b ? w.g.initializers.get(b)?.toFloat32() : undefined;
+    if (b && !bias) throw new UnsupportedError('a grouped conv with a computed bias in a GraphDef', where);
+    const convs = Array.from({ length: groups }, (_, g) => {
+      const f = new Float32Array(kh! * kw! * ci! * per);
+      for (let i = 0; i < kh! * kw! * ci!; i++) f.set(src.subarray(i * co! + g * per, i * co! + (g + 1) * per), i * per);
+      const filt = w.const(`${n.name}/filter_${g}`, new Tensor('float32', [kh!, kw!, ci!, per], f));
+      const c = w.add(w.fresh(`${n.name}/group_${g}`), 'Conv2D', [g ? `${parts}:${g}` : parts, filt], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
+      // each group adds its part of the bias (OpenCV fuses a BiasAdd only into the conv before it)
+      if (!bias) return c;
+      return w.add(w.fresh(`${n.name}/group_${g}_bias`), 'BiasAdd', [c, w.const(`${n.name}/bias_${g}`, new Tensor('float32', [per], bias.subarray(g * per, (g + 1) * per)))], { T: dt, data_format: s('NHWC') });
+    });
+    w.add(bias ? out : conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
+    if (bias) return;
   }
-  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: T(w.dtype(x)), data_format: s('NHWC') });
+  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
 }
 
 /**
@@ -500,6 +531,24 @@ function prelu(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [pos, scaled], dt);
 }
 
+/**
+ * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last) as
+ * x * (scale / sqrt(var + eps)) + (bias - mean * that), TF's own inference-time folding.
+ */
+function batchNormAffine(w: Writer, n: Node, out: string): void {
+  const where = `node '${n.name}'`;
+  const rank = w.shape(n.inputs[0]!)?.length;
+  if (rank !== 2) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
+  const [scale, bias, mean, variance] = n.inputs.slice(1, 5).map((i) => w.g.initializers.get(i)?.toFloat32());
+  if (!scale || !bias || !mean || !variance) throw new UnsupportedError('BatchNormalization with computed statistics in a GraphDef', where);
+  const eps = attrFloat(n, 'epsilon', 1e-5);
+  const mul = Float32Array.from(scale, (g, i) => g / Math.sqrt(variance[i]! + eps));
+  const add = Float32Array.from(bias, (b, i) => b - mean[i]! * mul[i]!);
+  const dt = { T: T('float32') };
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), w.const(`${n.name}/multiplier`, new Tensor('float32', [mul.length], mul))], dt);
+  w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
+}
+
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
@@ -511,6 +560,7 @@ const ROWS: Record<string, Row> = {
   'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
   'nnport::BatchNormalization': (w, n, out) =>
     w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
+  BatchNormalization: batchNormAffine,
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),
@@ -653,6 +703,7 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
     throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}`);
   }
   const w = new Writer(g, file);
+  const used = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
   for (const v of g.inputs) {
     if (g.initializers.has(v.name)) continue;
     w.add(tfName(v.name), 'Placeholder', [], { dtype: T(v.dtype), shape: { shape: shapeToProto(v.shape) } });
@@ -663,7 +714,7 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   }
   for (const n of g.nodes) {
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
-    if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key)) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
+    if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key) && !(key === 'Dropout' && !n.outputs.slice(1).some((o) => used.has(o)))) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }
   // a graph output that is another output of a node (a Split's second part) gets a node of its own name

@@ -21,7 +21,7 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
   });
   // one stream of weight bytes, cut into shards (a weight may span two shards, as in TF.js)
   const total = weights.reduce((a, w) => a + w.tensor.byteLength, 0);
-  const count = Math.max(1, Math.ceil(total / shardSize));
+  const count = weights.length ? Math.max(1, Math.ceil(total / shardSize)) : 0;
   const shards: Uint8Array[] = [];
   for (let i = 0; i < count; i++) shards.push(new Uint8Array(Math.min(shardSize, total - i * shardSize)));
   let at = 0;
@@ -33,7 +33,8 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
     generatedBy: 'nnport',
     convertedBy: null,
     modelTopology: { keras_version: 'tfjs-layers 4.9.0', backend: 'tensor_flow.js', model_config: keras2ModelConfig(m) },
-    weightsManifest: [{ paths, weights: specs }],
+    // a model without weights has no manifest: TF.js 4.9's loadLayersModel fails on an empty one
+    ...(weights.length ? { weightsManifest: [{ paths, weights: specs }] } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(json));
 }

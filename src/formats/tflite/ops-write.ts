@@ -120,7 +120,8 @@ function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value
   if (value === undefined) {
     c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [out] });
   } else {
-    const v = info.quant ? new Tensor(info.dtype, [], Int8Array.of(info.quant.zeroPoint[0]! + Math.max(-128 - info.quant.zeroPoint[0]!, Math.round(value / info.quant.scale[0]!)))) : Tensor.float32([], [value]);
+    const lowest = info.dtype === 'int16' ? -32768 : info.dtype === 'uint8' ? 0 : -128;
+    const v = info.quant ? Tensor.scalar(info.dtype, info.quant.zeroPoint[0]! + Math.max(lowest - info.quant.zeroPoint[0]!, Math.round(value / info.quant.scale[0]!))) : Tensor.float32([], [value]);
     c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.addConstant(`${x}_pad_value`, v, info.quant)], outputs: [out] });
   }
   return out;
@@ -409,7 +410,8 @@ const pad: Converter = (n, c) => {
   if (value && q) {
     // quantized: PAD fills with the zero point (0.0); any other value is PADV2 with it on the tensor's grid
     const v = value.toNumbers()[0]!;
-    const raw = value.dtype === 'float32' ? Math.min(127, Math.max(-128, Math.round(v / q.scale[0]!) + q.zeroPoint[0]!)) : v;
+    const [lo, hi] = c.info(x).dtype === 'int16' ? [-32768, 32767] : [-128, 127];
+    const raw = value.dtype === 'float32' ? Math.min(hi, Math.max(lo, Math.round(v / q.scale[0]!) + q.zeroPoint[0]!)) : v;
     if (raw !== q.zeroPoint[0]) {
       const info = c.info(x);
       const padValue = c.addConstant(`${y}_pad_value`, Tensor.scalar(info.dtype, raw), { scale: [q.scale[0]!], zeroPoint: [q.zeroPoint[0]!] });

@@ -176,8 +176,22 @@ function fold(g: Graph, evaluate: Evaluator): Graph {
   return { ...folded, inputs: folded.inputs.filter((v) => !hidden.has(v.name)), initializers: new Map([...folded.initializers, ...kept]) };
 }
 
+/**
+ * Ops TFLite's kernels run with 16-bit activations and 8-bit weights (the 16x8 op list), as
+ * IR op keys of the prepared graph. Anything else in an int16x8 model is refused up front.
+ */
+const INT16X8_OPS = new Set([
+  'nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool', 'nnport::GlobalAveragePool', 'nnport::GlobalMaxPool',
+  'ReduceMean', 'ReduceMax', 'Softmax', 'Sigmoid', 'Tanh', 'Relu', 'Clip', 'LeakyRelu', 'Max', 'Min', 'Concat', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze',
+  'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize', 'nnport::DepthToSpace', 'nnport::SpaceToDepth',
+]);
+
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   let g = await prepareForTflite(graph, options);
+  if (options.quantize?.mode === 'int16x8') {
+    const missing = [...new Set(g.nodes.map(keyOf).filter((k) => !INT16X8_OPS.has(k)))];
+    if (missing.length) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic`);
+  }
   if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
   return serializeTflite(g, options);
 }
@@ -276,6 +290,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   const outputNames = g.outputs.map((v) => ctx.tensor(v.name));
 
   fuseActivations(ops, new Set(outputNames));
+  widenInt16x8Biases(tensors, ops);
   if (halfCasts.length) storeAsFloat16(tensors, ops);
   return serialize(tensors, ops, inputNames, outputNames, g, options);
 }
@@ -420,6 +435,37 @@ function storeAsFloat16(tensors: Map<string, WTensor>, ops: WOp[]): void {
     dequantize.push({ code: BuiltinOperator.DEQUANTIZE, inputs: [half], outputs: [t.name] });
   }
   ops.unshift(...dequantize);
+}
+
+/** Where each weighted op reads its activation and its bias. */
+const BIASED: Partial<Record<BuiltinOperator, [number, number]>> = {
+  [BuiltinOperator.CONV_2D]: [0, 2],
+  [BuiltinOperator.DEPTHWISE_CONV_2D]: [0, 2],
+  [BuiltinOperator.FULLY_CONNECTED]: [0, 2],
+  [BuiltinOperator.TRANSPOSE_CONV]: [2, 3],
+};
+
+/**
+ * TFLite's 16x8 conv / fully-connected kernels take an int64 bias; the IR carries it as int32
+ * (ONNX DequantizeLinear stops there), so each one read by an int16 op is widened.
+ */
+function widenInt16x8Biases(tensors: Map<string, WTensor>, ops: WOp[]): void {
+  const widened = new Map<string, string>();
+  for (const op of ops) {
+    const at = BIASED[op.code];
+    if (!at) continue;
+    const x = tensors.get(op.inputs[at[0]]!);
+    const b = op.inputs[at[1]] ? tensors.get(op.inputs[at[1]]!) : undefined;
+    if (!x || x.dtype !== 'int16' || !b || b.dtype !== 'int32' || !b.data) continue;
+    let name = widened.get(b.name);
+    if (!name) {
+      name = `${b.name}_int64`;
+      for (let i = 1; tensors.has(name); i++) name = `${b.name}_int64_${i}`;
+      tensors.set(name, { ...b, name, dtype: 'int64', data: new Tensor('int64', b.data.shape, BigInt64Array.from(b.data.toNumbers(), (v) => BigInt(v))) });
+      widened.set(b.name, name);
+    }
+    op.inputs[at[1]] = name;
+  }
 }
 
 /** RELU / RELU6 / RELU_N1_TO_1 folded into the op that produces their input when nothing else reads it. */

@@ -51,11 +51,19 @@ function graph(op: 'Upsample' | 'Resize', opset: number, how: 'input' | 'attribu
   };
 }
 
+/** the same with a Relu (a model without weights) */
+function weightless(g: Graph): Graph {
+  const inits = new Map(g.initializers);
+  inits.delete('slope');
+  return { ...g, name: `${g.name}_relu`, nodes: g.nodes.map((n) => (n.opType === 'PRelu' ? { ...n, opType: 'Relu', inputs: ['u'] } : n)), initializers: inits };
+}
+
 const CASES: Array<[string, Graph]> = [
   ['Upsample-7 (scales attribute)', graph('Upsample', 7, 'attribute')],
   ['Upsample-9 (scales input)', graph('Upsample', 9, 'input')],
   ['Resize-10', graph('Resize', 10, 'input')],
   ['Resize-13', graph('Resize', 13, 'input')],
+  ['Upsample-7 + Relu: no weights at all (model.json without a manifest)', weightless(graph('Upsample', 7, 'attribute'))],
 ];
 
 describe('an NCHW graph with only a Resize / Upsample -> .h5 and model.json, run by TF.js, vs onnxruntime-node', () => {

@@ -64,6 +64,8 @@ export async function tfjsModelFromH5(bytes: Uint8Array): Promise<tf.LayersModel
 /** A TF.js layers model.json + its shard bytes, loaded by tf.loadLayersModel. */
 export async function tfjsModelFromJson(json: Uint8Array | string, readShard: (p: string) => Uint8Array): Promise<tf.LayersModel> {
   const j = JSON.parse(typeof json === 'string' ? json : new TextDecoder().decode(json));
+  // no manifest: a model without weights, loaded as TF.js' file and HTTP loaders load it (no weight data)
+  if (!j.weightsManifest) return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: j.modelTopology }));
   const specs = j.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights);
   const parts = j.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map(readShard));
   const total = parts.reduce((a: number, p: Uint8Array) => a + p.byteLength, 0);

@@ -1,0 +1,139 @@
+// --quantize int16x8 (16-bit symmetric activations, 8-bit per-channel weights, int64 biases):
+// each file is run by the real TFLite interpreter; its output is compared with PyTorch's float
+// output (SNR at least the int8 file's on the same calibration samples), and nnport's integer
+// runtime on the written file gives the interpreter's results within one step of the output
+// (two after an int16 softmax).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ByteBuffer } from 'flatbuffers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
+import { Model } from '../../../src/formats/generated/tflite/model.js';
+import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
+import { registerAllFormats } from '../../../src/formats/all.js';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { readModel } from '../../../src/formats/registry.js';
+import { readTflite } from '../../../src/formats/tflite/read.js';
+import { prepareForTflite, serializeTflite, writeTflite } from '../../../src/formats/tflite/write.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { permuteTensor } from '../../../src/passes/layout.js';
+import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+import { rng } from '../../support/rng.js';
+import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { torchvisionDir } from '../../support/torchvision-fixtures.js';
+
+let oracle: TfliteOracle;
+beforeAll(async () => {
+  registerAllFormats();
+  oracle = await startTfliteOracle();
+}, 120_000);
+afterAll(async () => {
+  await oracle?.close();
+});
+
+function samples(shape: number[], count: number, seed: number): Tensor[] {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  return Array.from({ length: count }, () => Tensor.float32(shape, Float32Array.from({ length: n }, gauss)));
+}
+
+/** The tensor types a .tflite file declares. */
+function typesOf(bytes: Uint8Array): Set<TensorType> {
+  const sg = Model.getRootAsModel(new ByteBuffer(bytes)).subgraphs(0)!;
+  return new Set(Array.from({ length: sg.tensorsLength() }, (_, i) => sg.tensors(i)!.type()));
+}
+
+/** The ops of a .tflite file that read or write a float32 tensor. */
+function floatOps(bytes: Uint8Array): string[] {
+  const model = Model.getRootAsModel(new ByteBuffer(bytes));
+  const sg = model.subgraphs(0)!;
+  const out: string[] = [];
+  for (let i = 0; i < sg.operatorsLength(); i++) {
+    const op = sg.operators(i)!;
+    const ids = [...Array.from({ length: op.inputsLength() }, (_, k) => op.inputs(k)!), ...Array.from({ length: op.outputsLength() }, (_, k) => op.outputs(k)!)];
+    if (ids.some((t) => t >= 0 && sg.tensors(t)!.type() === TensorType.FLOAT32)) out.push(BuiltinOperator[model.operatorCodes(op.opcodeIndex())!.builtinCode()]);
+  }
+  return out;
+}
+
+describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
+  const SAMPLES = 16;
+  // seg_head ends in an int16 SOFTMAX: TFLite computes it through its exp and 1/(1+x) lookup
+  // tables, nnport's integer runtime with an exact exp table; measured 2 steps of 1/32768 apart
+  const LSB_TOLERANCE: Record<string, number> = { lenet: 1, seg_head: 2 };
+  for (const name of ['lenet', 'seg_head']) {
+    it(`${name}: int16x8 SNR against PyTorch >= the int8 file's; nnport's integer runtime = interpreter (<= ${LSB_TOLERANCE[name]} LSB)`, { timeout: 300_000 }, async () => {
+      const dir = torchvisionDir(name);
+      const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
+      const g = await prepareForTflite((m as { graph: Graph }).graph);
+      const input = g.inputs[0]!;
+      const shape = input.shape!.map((d) => (typeof d === 'number' ? d : 1));
+      let x = readNpy(readFileSync(join(dir, 'input.npy')));
+      if (x.rank === 4) x = permuteTensor(x, [0, 2, 3, 1]);
+      let want = readNpy(readFileSync(join(dir, 'output.npy')));
+      // seg_head's output is NCHW in PyTorch, NHWC in the file
+      if (want.rank === 4) want = permuteTensor(want, [0, 2, 3, 1]);
+      const wantF = want.toFloat32();
+      const calibration = () => samples(shape, SAMPLES, 11).map((t) => new Map([[input.name, t]]));
+      const run = async (bytes: Uint8Array) => (await oracle.run(bytes, [x.data as Float32Array]))[0]!.data as Float32Array;
+
+      const int8 = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration: calibration() })).graph);
+      const wide = serializeTflite((await quantizeGraph(g, { mode: 'int16x8', calibration: calibration() })).graph);
+      // int16 activations, int8 weights, int64 biases (what TFLite's 16x8 kernels read)
+      expect([TensorType.INT16, TensorType.INT8, TensorType.INT64].every((t) => typesOf(wide).has(t))).toBe(true);
+      expect(typesOf(int8).has(TensorType.INT16)).toBe(false);
+      expect(floatOps(wide)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
+      const snr8 = snrDb(wantF, await run(int8));
+      const got = await run(wide);
+      const snr16 = snrDb(wantF, got);
+      console.log(`${name}: SNR against PyTorch int8 ${snr8.toFixed(1)} dB, int16x8 ${snr16.toFixed(1)} dB`);
+      expect(snr16).toBeGreaterThanOrEqual(snr8);
+
+      // the file as nnport reads it: int16 activations, int8 weights, int64 biases narrowed to int32
+      const back = await readTflite(wide);
+      expect(back.nodes.some((n) => n.opType === 'QuantizeLinear' && back.initializers.get(n.inputs[2]!)?.dtype === 'int16')).toBe(true);
+      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
+      const mine = [...outputs.values()][0]!.toFloat32();
+      const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+      const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+      console.log(`${name}: nnport integer runtime vs interpreter, int16x8: ${worst.toFixed(2)} LSB`);
+      expect(worst).toBeLessThanOrEqual(LSB_TOLERANCE[name]! + 1e-3);
+    });
+  }
+
+  it('the 16x8 op list in one model (conv, depthwise, FC, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, concat, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8', { timeout: 120_000 }, async () => {
+    const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/ops16x8');
+    const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'ops16x8.onnx' });
+    const g = await prepareForTflite((m as { graph: Graph }).graph);
+    const input = g.inputs[0]!;
+    const x = permuteTensor(readNpy(readFileSync(join(dir, 'input.npy'))), [0, 2, 3, 1]);
+    const want = readNpy(readFileSync(join(dir, 'output.npy'))).toFloat32();
+    const calibration = () => samples([1, 8, 8, 3], SAMPLES, 5).map((t) => new Map([[input.name, t]]));
+    const snr: Record<string, number> = {};
+    for (const mode of ['int8', 'int16x8'] as const) {
+      const bytes = serializeTflite((await quantizeGraph(g, { mode, calibration: calibration() })).graph);
+      const [y] = await oracle.run(bytes, [x.data as Float32Array]);
+      snr[mode] = snrDb(want, y!.data as Float32Array);
+      // every op integer: float only at the QUANTIZE in and the DEQUANTIZE out
+      expect(floatOps(bytes)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
+    }
+    console.log(`ops16x8: SNR against PyTorch int8 ${snr.int8!.toFixed(1)} dB, int16x8 ${snr.int16x8!.toFixed(1)} dB`);
+    expect(snr.int16x8).toBeGreaterThanOrEqual(snr.int8!);
+    expect(snr.int16x8).toBeGreaterThanOrEqual(30);
+  });
+
+  it('an op without a 16x8 kernel (HardSwish, GELU) is refused, naming it', async () => {
+    const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/gelu_erf');
+    const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'gelu_erf.onnx' });
+    const err = await writeTflite((m as { graph: Graph }).graph, { quantize: { mode: 'int16x8', calibration: [] } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect((err as Error).message).toMatch(/Gelu with 16-bit activations/);
+  });
+});
