@@ -463,13 +463,13 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
-  const report = options.report ? await measure(g, result, params, samples) : undefined;
+  const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
 }
 
 /** Float vs quantized value of every quantized tensor over the samples. */
-async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, { scale: number; zeroPoint: number }>, samples: Map<string, Tensor>[]): Promise<LayerError[]> {
+async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, { scale: number; zeroPoint: number }>, samples: Map<string, Tensor>[], [qmin, qmax]: [number, number]): Promise<LayerError[]> {
   const values = [...params.keys()];
   const acc = new Map<string, { max: number; sum: number; n: number; sig: number; noise: number; own: number }>();
   const opOf = new Map<string, string>();
@@ -498,7 +498,7 @@ async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, {
         e.sum += d;
         e.sig += a[i]! * a[i]!;
         e.noise += d * d;
-        const r = (Math.min(127, Math.max(-128, Math.round(a[i]! / scale) + zeroPoint)) - zeroPoint) * scale;
+        const r = (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / scale) + zeroPoint)) - zeroPoint) * scale;
         e.own += (a[i]! - r) ** 2;
       }
       e.n += a.length;
