@@ -118,20 +118,43 @@ export interface ConvertResult {
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = formatForOutput(outputName);
+  const prepared = await prepareForOutput(model, handler.id, options);
+  const sidecars = new Map<string, Uint8Array>();
+  const bytes = await handler.write!(prepared.model, { ...options, fileName: outputName, sidecars });
+  return { bytes, sidecars, notes: prepared.notes };
+}
+
+/** Whether `convertToFile` can write `outputName`'s format straight to disk (Node: Keras .h5). */
+export function canConvertToFile(outputName: string): boolean {
+  return !!formatForOutput(outputName).writeFile;
+}
+
+/**
+ * Node: convert into the file at `path` (the format of `outputName`), each weight written as it
+ * is converted, without the output ever whole in memory. For formats where canConvertToFile
+ * holds; `path` is written as is (the CLI gives a temporary file that it renames into place).
+ */
+export async function convertToFile(model: LoadedModel, outputName: string, path: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<{ notes: string[] }> {
+  const handler = formatForOutput(outputName);
+  if (!handler.writeFile) throw new UsageError(`${handler.title} output cannot be streamed to a file; use convert`);
+  const prepared = await prepareForOutput(model, handler.id, options);
+  await handler.writeFile(prepared.model, path, { ...options, fileName: outputName });
+  return { notes: prepared.notes };
+}
+
+async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
-  if (handler.id === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
+  if (format === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
   const notes: string[] = [];
-  if ((handler.id === 'keras-h5' || handler.id === 'keras-v3' || handler.id === 'tfjs') && model.kind === 'graph') {
+  if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') {
     // TF.js has no kernel for Conv2D(groups): its layers model always gets block-diagonal kernels
-    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: handler.id === 'tfjs' || options.expandGroupedConv });
+    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: format === 'tfjs' || options.expandGroupedConv });
     model = { ...model, graph: prepared.graph };
     notes.push(...prepared.transposes.map((t) => `${t.io ? 'I/O' : 'kept'} transpose '${t.node}' of '${t.value}' perm [${t.perm.join(', ')}]: ${t.why}`), ...prepared.notes);
   }
-  const sidecars = new Map<string, Uint8Array>();
-  const bytes = await handler.write!(model, { ...options, fileName: outputName, sidecars });
-  return { bytes, sidecars, notes };
+  return { model, notes };
 }
 
 /**

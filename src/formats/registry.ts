@@ -16,6 +16,8 @@ export interface FormatHandler {
   detect(head: Uint8Array, fileName?: string): boolean;
   read?(bytes: Uint8Array, options: ReadOptions): Promise<LoadedModel>;
   write?(model: LoadedModel, options: WriteOptions): Promise<Uint8Array>;
+  /** Node, where the format can stream: write the same file straight to `path` on disk (no copy of it in memory) */
+  writeFile?(model: LoadedModel, path: string, options: WriteOptions): Promise<void>;
 }
 
 const handlers: FormatHandler[] = [];

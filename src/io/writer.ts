@@ -201,6 +201,50 @@ export async function writeOutputFiles(files: ReadonlyArray<readonly [string, Ui
   }
 }
 
+/**
+ * Write one output file through `fill`, which writes the temporary file it is given (a writer
+ * that streams to disk, e.g. HDF5 through h5wasm's Node build); then, as writeOutputFile,
+ * fsynced and renamed into place, or removed if anything failed.
+ */
+export async function writeOutputFileBy(target: string, fill: (temporaryPath: string) => Promise<void>): Promise<void> {
+  const fs = nodeFs();
+  const path = nodePath();
+  const abs = checkOutputPath(target);
+  const dir = path.dirname(abs);
+  makeFolder(dir);
+  const tmp = path.join(dir, `.${path.basename(abs).slice(0, 80)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  temps.add(tmp);
+  arm();
+  try {
+    await fill(tmp);
+    let fd;
+    try {
+      fd = fs.openSync(tmp, 'r+');
+      fs.fsyncSync(fd);
+    } catch (e) {
+      throw fsError(e, target, 'write');
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    checkOutputPath(target);
+    try {
+      fs.renameSync(tmp, abs);
+    } catch (e) {
+      throw fsError(e, target, 'write');
+    }
+    temps.delete(tmp);
+    createdDirs.clear();
+  } catch (e) {
+    removeQuietly(tmp);
+    temps.delete(tmp);
+    for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
+    createdDirs.clear();
+    throw e;
+  } finally {
+    disarmIfIdle();
+  }
+}
+
 /** Write one output file (guarded, temp + fsync + rename). */
 export async function writeOutputFile(target: string, bytes: Uint8Array): Promise<void> {
   await writeOutputFiles([[target, bytes]]);

@@ -2,6 +2,7 @@ import { checkRank } from './budget.js';
 import { allocArray, DTYPES, isBigIntDType, type DType, type NumericArray, type TensorData } from './dtypes.js';
 import { ShapeError, UsageError } from './errors.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './float16.js';
+import { materializeView, permuteView, type PermutedView } from './permuted-view.js';
 
 export type Shape = readonly number[];
 
@@ -56,18 +57,23 @@ export class Tensor<D extends TensorData = TensorData> {
   /** the device copy, for tensors a backend made (undefined for host tensors) */
   readonly storage?: TensorStorage;
   private host: D | undefined;
+  /** elements not copied yet: a permutation of another tensor's (see `permute`) */
+  private pending: PermutedView | undefined;
   private readonly count: number;
 
   /** `storage` only for a tensor a backend made; then `data` may be undefined (not on the host yet). */
-  constructor(dtype: DType, shape: Shape, data: D, storage?: TensorStorage) {
+  constructor(dtype: DType, shape: Shape, data: D, storage?: TensorStorage, view?: PermutedView) {
     const n = checkShape(shape);
     if (data === undefined) {
-      if (!storage) throw new UsageError('a tensor needs its data or a device storage');
+      if (view) {
+        if (view.source.length !== n) throw new ShapeError(`a view of ${view.source.length} elements cannot be a tensor of shape [${shape.join(', ')}]`);
+      } else if (!storage) throw new UsageError('a tensor needs its data or a device storage');
     } else if (data.length !== n) throw new ShapeError(`tensor of shape [${shape.join(', ')}] needs ${n} elements, got ${data.length}`);
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.storage = storage;
     this.host = data;
+    this.pending = data === undefined ? view : undefined;
     this.count = n;
   }
 
@@ -78,6 +84,10 @@ export class Tensor<D extends TensorData = TensorData> {
 
   /** The elements on the host. Throws for a device tensor not yet downloaded (await download()). */
   get data(): D {
+    if (this.host === undefined && this.pending) {
+      this.host = materializeView(this.pending) as D;
+      this.pending = undefined;
+    }
     const d = this.host;
     if (d === undefined) throw new UsageError(`${this.toString()} lives in ${this.storage!.location} memory: await tensor.download() before reading its data`);
     return d;
@@ -85,11 +95,32 @@ export class Tensor<D extends TensorData = TensorData> {
 
   /** Whether `data` can be read now (always, except for device tensors not yet downloaded). */
   get onHost(): boolean {
-    return this.host !== undefined;
+    return this.host !== undefined || this.pending !== undefined;
+  }
+
+  /** The permutation of another tensor's elements this tensor still is (nothing copied yet), else undefined. */
+  get deferred(): PermutedView | undefined {
+    return this.host === undefined ? this.pending : undefined;
+  }
+
+  /**
+   * The tensor with its axes permuted (output axis i = axis perm[i]). Deferred: no element is
+   * copied until `data` is read, and a permutation of a deferred tensor composes with it, so a
+   * writer can copy it out in slices (`deferred`) without the whole result ever in memory.
+   */
+  permute(perm: readonly number[]): Tensor<D> {
+    if (perm.length !== this.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) throw new ShapeError(`[${perm.join(', ')}] is not a permutation of the ${this.rank} axes of ${this.toString()}`);
+    if (perm.every((p, i) => p === i)) return this;
+    const shape = perm.map((p) => this.shape[p]!);
+    const identity = this.shape.map((_, i) => i);
+    const base: PermutedView = this.pending && this.host === undefined ? this.pending : { source: this.data, shape: this.shape, perm: identity };
+    const view = permuteView(base, this.shape, perm) ?? { source: materializeView(base), shape: this.shape, perm };
+    return new Tensor<D>(this.dtype, shape, undefined as unknown as D, undefined, view);
   }
 
   /** Bring a device tensor's elements to the host (once; later calls return the same data). */
   async download(): Promise<D> {
+    if (this.pending) return this.data;
     if (this.host === undefined) {
       const d = (await this.storage!.read()) as D;
       if (d.length !== this.count) throw new ShapeError(`${this.storage!.location} returned ${d.length} elements for ${this.toString()}`);
@@ -134,6 +165,10 @@ export class Tensor<D extends TensorData = TensorData> {
 
   /** Same data, new shape (no copy; a device tensor stays on its device). */
   reshape(shape: Shape): Tensor<D> {
+    if (this.host === undefined && this.pending) {
+      if (checkShape(shape) !== this.count) throw new ShapeError(`cannot reshape ${this.toString()} to [${shape.join(', ')}]`);
+      return new Tensor<D>(this.dtype, shape, undefined as unknown as D, undefined, this.pending);
+    }
     if (this.host === undefined) {
       if (checkShape(shape) !== this.count) throw new ShapeError(`cannot reshape ${this.toString()} to [${shape.join(', ')}]`);
       return Tensor.onDevice(this.dtype, shape, this.storage!);

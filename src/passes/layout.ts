@@ -82,31 +82,12 @@ export const channelsLastPerm = (rank: number): Perm => (rank < 3 ? identity(ran
 /** the inverse: (N, d1..dk, C) seen as (N, C, d1..dk) */
 export const channelsFirstPerm = (rank: number): Perm => (rank < 3 ? identity(rank) : [0, rank - 1, ...range(rank - 2).map((i) => i + 1)]);
 
-/** A tensor with its axes permuted (output axis i = input axis perm[i]); plain TS, any dtype. */
+/**
+ * A tensor with its axes permuted (output axis i = input axis perm[i]); any dtype. Deferred
+ * (Tensor.permute): a weight is copied when something reads it, or in slices by a streaming writer.
+ */
 export function permuteTensor(t: Tensor, perm: readonly number[]): Tensor {
-  if (isIdentity(perm)) return t;
-  const shape = perm.map((p) => t.shape[p]!);
-  const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const src = t.data as NumericArray | string[];
-  const out = (Array.isArray(src) ? new Array<string>(src.length) : allocArray(t.dtype, src.length)) as NumericArray | string[];
-  const r = shape.length;
-  const idx = new Array<number>(r).fill(0);
-  const st = perm.map((p) => strides[p]!);
-  const n = src.length;
-  if (r === 0 || n === 0) return new Tensor(t.dtype, shape, out as never);
-  // innermost axis as a tight loop
-  const inner = shape[r - 1]!;
-  const innerStride = st[r - 1]!;
-  for (let o = 0; o < n; o += inner) {
-    let base = 0;
-    for (let i = 0; i < r - 1; i++) base += idx[i]! * st[i]!;
-    for (let j = 0; j < inner; j++) (out as unknown[])[o + j] = (src as unknown[])[base + j * innerStride];
-    for (let i = r - 2; i >= 0; i--) {
-      if (++idx[i]! < shape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return new Tensor(t.dtype, shape, out as never);
+  return t.permute(perm);
 }
 
 // ---- the engine ----
@@ -608,17 +589,14 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     const dims = feat as number[];
     const K = dims.reduce((a, b) => a * b, 1);
     const lperm = L.slice(1).map((a) => a - 1);
-    const rowOf = permuteTensor(new Tensor('int32', dims, Int32Array.from(range(K))), lperm).data as Int32Array;
     for (const u of users) {
       const W = constOf(u.inputs[1]!)!;
       const transB = u.opType === 'Gemm' && attrInt(u, 'transB', 0) !== 0;
       const [rows, cols] = W.shape as [number, number];
       if ((transB ? cols : rows) !== K) return false;
-      const w = W.toFloat32();
-      const w2 = new Float32Array(W.size);
-      if (transB) for (let m = 0; m < rows; m++) for (let k = 0; k < K; k++) w2[m * K + k] = w[m * K + rowOf[k]!]!;
-      else for (let k = 0; k < K; k++) w2.set(w.subarray(rowOf[k]! * cols, rowOf[k]! * cols + cols), k * cols);
-      const name = rw.addInitializer(`${u.inputs[1]}/rows_channels_last`, new Tensor('float32', W.shape, w2));
+      // w2[., k] = w[., rowOf[k]], rowOf = the indices 0..K-1 as `dims` permuted by lperm: the feature axes split out, permuted like the data, merged again (deferred, no copy yet)
+      const w2 = transB ? W.reshape([rows, ...dims]).permute([0, ...lperm.map((a) => a + 1)]).reshape([rows, K]) : W.reshape([...dims, cols]).permute([...lperm, dims.length]).reshape([K, cols]);
+      const name = rw.addInitializer(`${u.inputs[1]}/rows_channels_last`, w2);
       replaceTracked(u, { inputs: u.inputs.map((i, j) => (j === 1 ? name : i)) });
       notes.push(`dense '${u.name}': weight rows re-ordered from ${inShape.length === 4 ? 'C·H·W to H·W·C' : 'channels-first to channels-last'} order after '${node.name}'`);
     }

@@ -85,10 +85,10 @@ export interface KernelFunctions {
   ): void;
   qaddRef(
     a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
-    mo: number, so: number, sign: number, yzp: number, lo: number, hi: number,
+    mo: number, so: number, sign: number, yzp: number, lo: number, hi: number, unsignedOut: number,
   ): void;
   qaddXnnpack(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, am: number, bm: number, shift: number, yzp: number, lo: number, hi: number): void;
-  qmul(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, m: number, s: number, yzp: number, lo: number, hi: number): void;
+  qmul(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, m: number, s: number, yzp: number, lo: number, hi: number, unsignedOut: number): void;
   qavgPool(
     x: number, unsignedIn: number, N: number, H: number, W: number, C: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
     pt: number, pl: number, lo: number, hi: number, acc: number,
@@ -141,9 +141,9 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   bfloat16ToFloat32: 3,
   qconv2d: 32,
   qdepthwise: 26,
-  qaddRef: 18,
+  qaddRef: 19,
   qaddXnnpack: 13,
-  qmul: 12,
+  qmul: 13,
   qavgPool: 18,
   qmean: 13,
   minMax: 3,

@@ -251,6 +251,9 @@ export function qbinaryRunsOnWasm(p: QBinaryProblem): boolean {
   return is8(p.a) && is8(p.b) && p.a.constructor === p.b.constructor && p.a.length === p.b.length && p.a.length > 0 && eightBit(p.out.dtype);
 }
 
+/** Whether a fixed-point multiplier suits the lane-wise kernels (what QuantizeMultiplier gives for a positive scale). */
+export const laneMultiplier = (m: number, shift: number): boolean => m >= 0 && shift <= 30 && shift >= -31;
+
 function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Int8Array | Uint8Array {
   const { exports: k, arena } = kernels();
   const n = p.a.length;
@@ -266,7 +269,7 @@ function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number,
 /** Reference ADD/SUB: multipliers (ma, sa), (mb, sb) onto the shared grid, (mo, so) to the output. */
 export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int8Array | Uint8Array {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi));
+  return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 /** XNNPACK's ADD with its integer multipliers (bm negative for SUB) and shift (1..62). */
@@ -278,7 +281,7 @@ export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift
 /** MUL with the fixed-point multiplier (m, s) of s_a·s_b/s_out. */
 export function qmulWasm(p: QBinaryProblem, m: number, s: number): Int8Array | Uint8Array {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi));
+  return binary(p, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {

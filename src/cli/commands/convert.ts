@@ -1,7 +1,7 @@
-import { convert, loadModelFiles } from '../../index.js';
+import { canConvertToFile, convert, convertToFile, loadModelFiles } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { assertNotAnInput } from '../../io/files.js';
-import { checkOutputPath, modelOutputFiles, writeOutputFiles } from '../../io/writer.js';
+import { checkOutputPath, modelOutputFiles, writeOutputFileBy, writeOutputFiles } from '../../io/writer.js';
 import { one, parseArgs } from '../args.js';
 import { TF_OPTION_SPECS, TF_OPTIONS_HELP, tfReadOptions } from '../tf-options.js';
 import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-shapes.js';
@@ -56,12 +56,28 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    result = await convert(model, out, { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), expandGroupedConv: args.flags.has('expand-groups') });
+    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), expandGroupedConv: args.flags.has('expand-groups') };
+    if (!quantize && canConvertToFile(out)) {
+      // Keras .h5: written to disk as each weight is converted, never whole in memory
+      let notes: string[] = [];
+      await writeOutputFileBy(out, async (tmp) => {
+        notes = (await convertToFile(model, out, tmp, options)).notes;
+      });
+      progress.done();
+      explain(args, notes, print);
+      print(`wrote ${out}`);
+      return;
+    }
+    result = await convert(model, out, options);
   } finally {
     progress.done();
   }
   await writeOutputFiles(modelOutputFiles(out, result.bytes, result.sidecars));
   await writeQuantizeReport(args, result);
-  if (args.flags.has('explain')) for (const line of result.notes.length ? result.notes : ['nothing to explain: the model converted as it is']) print(line);
+  explain(args, result.notes, print);
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
+}
+
+function explain(args: ReturnType<typeof parseArgs>, notes: string[], print: (s: string) => void): void {
+  if (args.flags.has('explain')) for (const line of notes.length ? notes : ['nothing to explain: the model converted as it is']) print(line);
 }

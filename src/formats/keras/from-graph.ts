@@ -5,7 +5,6 @@ import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { permute } from '../../wasm/permute.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 
@@ -390,7 +389,8 @@ function denseRow(w: Writer, n: Node): KTensor[] {
     if (attrInt(n, 'transA', 0) !== 0) unsupported(n, 'with transA');
     const alpha = attrFloat(n, 'alpha', 1);
     const beta = attrFloat(n, 'beta', 1);
-    if (attrInt(n, 'transB', 0) === 1) kernel = permute(B, [1, 0]);
+    // deferred (Tensor.permute): the .h5 writer copies a large kernel out in slices
+    if (attrInt(n, 'transB', 0) === 1) kernel = B.permute([1, 0]);
     if (alpha !== 1) kernel = scaled(kernel, alpha);
     if (n.inputs[2]) {
       const c = w.constant(n.inputs[2]);

@@ -1,8 +1,11 @@
 // HDF5 through h5wasm: files are opened from bytes in h5wasm's in-memory file system (the same
-// in Node and in browsers), and written there before their bytes are handed back.
-import h5wasm, { type Dataset, type File as H5File, type Group } from 'h5wasm';
-import type { DType, NumericArray } from '../../ir/dtypes.js';
+// in Node and in browsers), and written there before their bytes are handed back, or (Node) written
+// straight to a file on disk with h5wasm's Node build. Either way every dataset is written by one
+// streaming routine, a slice of rows at a time, so a large weight is never whole in WASM memory.
+import type { default as H5Wasm, Dataset, File as H5File, Group, guess_metadata } from 'h5wasm';
+import { DTYPES, type DType, type NumericArray } from '../../ir/dtypes.js';
 import { FormatError, NnportError } from '../../ir/errors.js';
+import { copyStrided, copyStridedFromBytes, isLazySource, sourceData, viewSlices, type PermutedView } from '../../ir/permuted-view.js';
 import { Tensor } from '../../ir/tensor.js';
 
 interface MemFs {
@@ -19,7 +22,16 @@ interface Tty {
 
 let quiet = false;
 
+/** h5wasm's in-memory build, loaded on first use (the CLI writing .h5 to disk never needs it). */
+let h5wasm: typeof H5Wasm | undefined;
+let guessMetadata: typeof guess_metadata | undefined;
+
 async function memfs(): Promise<MemFs> {
+  if (!h5wasm) {
+    const lib = await import('h5wasm');
+    h5wasm = lib.default;
+    guessMetadata = lib.guess_metadata;
+  }
   const module = (await h5wasm.ready) as unknown as { FS: MemFs & { getStream?(fd: number): { tty?: Tty } | null } };
   if (!quiet) {
     // HDF5 prints its error stack ("HDF5-DIAG: ...") to stderr; nnport reports one line itself
@@ -42,7 +54,7 @@ export async function withH5Bytes<T>(bytes: Uint8Array, file: string, fn: (f: H5
   let f: H5File | undefined;
   try {
     try {
-      f = new h5wasm.File(path, 'r');
+      f = new h5wasm!.File(path, 'r');
       if (!f.file_id || f.file_id < 0n) throw new Error('H5Fopen failed');
     } catch (e) {
       throw new FormatError(`not a readable HDF5 file (truncated or corrupt): ${oneLine(e)}`, { file });
@@ -65,12 +77,13 @@ export async function withH5Bytes<T>(bytes: Uint8Array, file: string, fn: (f: H5
 }
 
 /** Create an HDF5 file in memory, let `fn` fill it, return its bytes. */
-export async function buildH5Bytes(fn: (f: H5File) => void): Promise<Uint8Array> {
+export async function buildH5Bytes(fn: (f: H5File, datasets: DatasetWriter) => void): Promise<Uint8Array> {
   const fs = await memfs();
   const path = tempPath();
-  const f = new h5wasm.File(path, 'w');
+  const writer = new DatasetWriter((await h5wasm!.ready) as unknown as H5Module, guessMetadata!);
+  const f = new h5wasm!.File(path, 'w');
   try {
-    fn(f);
+    fn(f, writer);
   } finally {
     f.close();
   }
@@ -81,16 +94,129 @@ export async function buildH5Bytes(fn: (f: H5File) => void): Promise<Uint8Array>
   }
 }
 
+/** A specifier in a variable: browser bundlers must not follow it (the Node build imports node:module). */
+const H5WASM_NODE = 'h5wasm/node';
+
+/**
+ * Node: create the HDF5 file at `path` on the real file system (h5wasm's Node build writes
+ * through to it) and let `fn` fill it; nothing of the file is kept in memory.
+ */
+export async function writeH5File(path: string, fn: (f: H5File, datasets: DatasetWriter) => void, sliceElements = SLICE_ELEMENTS): Promise<void> {
+  const lib = (await import(/* @vite-ignore */ H5WASM_NODE)) as { default: typeof H5Wasm; guess_metadata: typeof guess_metadata };
+  const module = (await lib.default.ready) as unknown as H5Module;
+  const writer = new DatasetWriter(module, lib.guess_metadata, sliceElements);
+  const f = quietly(module, () => new lib.default.File(path, 'w'));
+  if (!f.file_id || f.file_id < 0n) throw new NnportError(`cannot create the HDF5 file ${path}`);
+  try {
+    fn(f, writer);
+  } finally {
+    f.close();
+  }
+}
+
+/** The parts of an h5wasm module the dataset writer calls directly. */
+interface H5Module {
+  create_dataset(fileId: bigint, path: string, data: bigint, metadata: Record<string, unknown>): number;
+  set_dataset_data(fileId: bigint, path: string, count: bigint[], offset: bigint[], stride: bigint[], data: bigint): number;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  HEAPU8: Uint8Array;
+  FS: { write: (stream: { fd?: number } | undefined, ...rest: unknown[]) => number };
+}
+
+/** HDF5 prints a failed call's error stack to stderr; the creation of an empty dataset (below) fails on purpose. */
+function quietly<T>(module: H5Module, fn: () => T): T {
+  const fs = module.FS;
+  const write = fs.write;
+  fs.write = (stream, ...rest) => (stream?.fd === 2 ? (rest[2] as number) : write.call(fs, stream, ...rest));
+  try {
+    return fn();
+  } finally {
+    fs.write = write;
+  }
+}
+
+/** Elements per slice a dataset is written in (16 MiB of float32): the most of a weight in WASM memory at once. */
+export const SLICE_ELEMENTS = 1 << 22;
+
+/** The numeric dtypes HDF5 datasets hold as they are; others are written as float32. */
+const AS_IS = new Set<DType>(['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64']);
+
+/**
+ * Writes tensors as contiguous datasets (the layout h5py and Keras write), in slices of whole
+ * rows: each slice is copied from the tensor's elements (or from its deferred permutation,
+ * see Tensor.permute) straight into WASM memory and written to the file there.
+ */
+export class DatasetWriter {
+  constructor(
+    private readonly module: H5Module,
+    private readonly metadataOf: (data: never) => unknown,
+    private readonly sliceElements = SLICE_ELEMENTS,
+  ) {}
+
+  /** Create dataset `name` in `g` holding `tensor` (its dtype and shape; float16/bool/... as float32). */
+  write(g: Group, name: string, tensor: Tensor): void {
+    const t = AS_IS.has(tensor.dtype) ? tensor : new Tensor('float32', tensor.shape, tensor.toFloat32());
+    const Ctor = DTYPES[t.dtype].array as unknown as { new (b: ArrayBufferLike, o: number, n: number): NumericArray; new (n: number): NumericArray };
+    if (t.rank === 0 || t.size === 0) {
+      // a scalar or an empty dataset: nothing to stream
+      g.create_dataset({ name, data: t.data as never, shape: [...t.shape] });
+      return;
+    }
+    const path = `${g.path === '/' ? '' : g.path}/${name}`;
+    const shape = t.shape.map(BigInt);
+    const metadata = { ...(this.metadataOf(new Ctor(0) as never) as object), shape, maxshape: shape, chunks: null, compression: 0, compression_opts: [], track_order: false };
+    // h5wasm creates a dataset only together with all its data; created with none, HDF5 makes the
+    // (contiguous, late-allocated) dataset and refuses only the write, which the slices then do
+    quietly(this.module, () => this.module.create_dataset(g.file_id, path, 0n, metadata));
+    const view: PermutedView = t.deferred ?? { source: t.data, shape: t.shape, perm: t.shape.map((_, i) => i) };
+    const rows = t.shape[0]!;
+    const bytes = DTYPES[t.dtype].bytes;
+    // a source whose bytes cannot be viewed as elements (odd offset in the file) is read box by box
+    const bytesOnly = isLazySource(view.source) ? view.source.bytes : undefined;
+    const source = bytesOnly ? undefined : sourceData(view.source);
+    let capacity = 0;
+    let ptr = 0;
+    let scratch: NumericArray | undefined;
+    try {
+      for (const slice of viewSlices(view, rows, this.sliceElements)) {
+        const n = slice.sizes.reduce((a, b) => a * b, 1);
+        if (n > capacity) {
+          if (ptr) this.module._free(ptr);
+          ptr = this.module._malloc(n * bytes);
+          if (!ptr) throw new NnportError(`out of WASM memory writing dataset '${path}' (${n * bytes} bytes)`);
+          capacity = n;
+        }
+        const out = new Ctor(this.module.HEAPU8.buffer, ptr, n);
+        if (source) copyStrided(source, slice.offset, slice.sizes, slice.strides, out);
+        else {
+          if (!scratch || scratch.length < n) scratch = new Ctor(n);
+          copyStridedFromBytes(bytesOnly!, slice.offset, slice.sizes, slice.strides, out, scratch);
+        }
+        const count = [BigInt(slice.rows), ...shape.slice(1)];
+        const runBytes = (n / slice.starts.length) * bytes;
+        slice.starts.forEach((row, k) => {
+          const offset = [BigInt(row), ...shape.slice(1).map(() => 0n)];
+          const status = this.module.set_dataset_data(g.file_id, path, count, offset, shape.map(() => 1n), BigInt(ptr + k * runBytes));
+          if (status < 0) throw new NnportError(`HDF5 could not write rows ${row}..${row + slice.rows} of dataset '${path}'`);
+        });
+      }
+    } finally {
+      if (ptr) this.module._free(ptr);
+    }
+  }
+}
+
 function oneLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split('\n')[0]!.slice(0, 200);
 }
 
 export function isGroup(x: unknown): x is Group {
-  return x instanceof h5wasm.Group;
+  return !!h5wasm && x instanceof h5wasm.Group;
 }
 
 export function isDataset(x: unknown): x is Dataset {
-  return x instanceof h5wasm.Dataset;
+  return !!h5wasm && x instanceof h5wasm.Dataset;
 }
 
 /** An attribute as a string (h5py writes JSON configs as fixed or variable-length strings). */
@@ -142,8 +268,3 @@ export function datasetTensor(d: Dataset, file: string): Tensor {
   throw new FormatError(`dataset '${d.path}' is not a numeric array`, { file });
 }
 
-/** Create a dataset from a tensor, with the tensor's dtype and shape. */
-export function writeTensor(g: Group, name: string, t: Tensor): void {
-  const data = t.dtype === 'float32' || t.dtype === 'float64' || t.dtype.startsWith('int') || t.dtype.startsWith('uint') ? (t.data as NumericArray) : t.toFloat32();
-  g.create_dataset({ name, data: data as never, shape: [...t.shape] });
-}

@@ -2,11 +2,11 @@ import { firstZipEntryName, isZip } from '../../io/zip.js';
 import type { FormatHandler } from '../registry.js';
 import { detectHdf5 } from './detect.js';
 import { readKerasH5, readKerasV3 } from './read.js';
-import { writeKerasH5, writeKerasV3 } from './write.js';
+import { writeKerasH5, writeKerasH5File, writeKerasV3 } from './write.js';
 
 export { detectHdf5 } from './detect.js';
 export { readKerasH5, readKerasV3 } from './read.js';
-export { writeKerasH5, writeKerasV3 } from './write.js';
+export { writeKerasH5, writeKerasH5File, writeKerasV3 } from './write.js';
 
 export const kerasH5Format: FormatHandler = {
   id: 'keras-h5',
@@ -15,6 +15,7 @@ export const kerasH5Format: FormatHandler = {
   detect: detectHdf5,
   read: readKerasH5,
   write: writeKerasH5,
+  writeFile: writeKerasH5File,
 };
 
 /** Keras 3 writes metadata.json, config.json, model.weights.h5 into a stored zip, in that order. */

@@ -8,7 +8,8 @@ import { initKernels } from '../../wasm/loader.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
 import { toSnakeCase, type Json, type JsonObject } from './config.js';
 import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
-import { buildH5Bytes, writeTensor } from './hdf5.js';
+import { buildH5Bytes, writeH5File, type DatasetWriter } from './hdf5.js';
+import type { File as H5File } from 'h5wasm';
 
 export const KERAS2_VERSION = '2.15.0';
 export const KERAS3_VERSION = '3.10.0';
@@ -51,23 +52,34 @@ export function keras2WeightName(l: KerasLayerOut, role: string): string {
 /** The HDF5 `model.save('x.h5')` layout: root attrs, model_weights/<layer>/<layer>/<role>:0. */
 export async function writeKerasH5(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
   const m = await kerasLayersOf(model, 'writing a Keras .h5 file');
-  const config = JSON.stringify(keras2ModelConfig(m));
-  return buildH5Bytes((f) => {
-    f.create_attribute('keras_version', KERAS2_VERSION);
-    f.create_attribute('backend', 'tensorflow');
-    f.create_attribute('model_config', config);
-    const mw = f.create_group('model_weights');
-    mw.create_attribute('layer_names', m.layers.map((l) => l.name));
-    mw.create_attribute('backend', 'tensorflow');
-    mw.create_attribute('keras_version', KERAS2_VERSION);
-    for (const l of m.layers) {
-      const g = mw.create_group(l.name);
-      g.create_attribute('weight_names', l.weights.map((w) => keras2WeightName(l, w.role)));
-      if (!l.weights.length) continue;
-      const inner = g.create_group(l.name);
-      for (const w of l.weights) writeTensor(inner, `${w.role}:0`, w.tensor);
-    }
-  });
+  return buildH5Bytes((f, datasets) => fillKerasH5(f, datasets, m));
+}
+
+/**
+ * Node: the same file written straight to `path` on disk, each weight converted and written a
+ * slice at a time (a 500 MB model never exists a second time in memory). `sliceElements`: the
+ * most elements of one weight in WASM memory at once (tests make it tiny to cut small models up).
+ */
+export async function writeKerasH5File(model: LoadedModel, path: string, _options: WriteOptions = {}, sliceElements?: number): Promise<void> {
+  const m = await kerasLayersOf(model, 'writing a Keras .h5 file');
+  await writeH5File(path, (f, datasets) => fillKerasH5(f, datasets, m), sliceElements);
+}
+
+function fillKerasH5(f: H5File, datasets: DatasetWriter, m: KerasModelOut): void {
+  f.create_attribute('keras_version', KERAS2_VERSION);
+  f.create_attribute('backend', 'tensorflow');
+  f.create_attribute('model_config', JSON.stringify(keras2ModelConfig(m)));
+  const mw = f.create_group('model_weights');
+  mw.create_attribute('layer_names', m.layers.map((l) => l.name));
+  mw.create_attribute('backend', 'tensorflow');
+  mw.create_attribute('keras_version', KERAS2_VERSION);
+  for (const l of m.layers) {
+    const g = mw.create_group(l.name);
+    g.create_attribute('weight_names', l.weights.map((w) => keras2WeightName(l, w.role)));
+    if (!l.weights.length) continue;
+    const inner = g.create_group(l.name);
+    for (const w of l.weights) datasets.write(inner, `${w.role}:0`, w.tensor);
+  }
 }
 
 // ---- Keras 3 ----
@@ -125,12 +137,12 @@ export function keras3GroupNames(layers: readonly KerasLayerOut[]): string[] {
 
 export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
   const groups = keras3GroupNames(m.layers);
-  return buildH5Bytes((f) => {
+  return buildH5Bytes((f, datasets) => {
     const layers = f.create_group('layers');
     m.layers.forEach((l, i) => {
       const vars = layers.create_group(groups[i]!).create_group('vars');
       vars.create_attribute('name', l.name);
-      l.weights.forEach((w, j) => writeTensor(vars, String(j), w.tensor));
+      l.weights.forEach((w, j) => datasets.write(vars, String(j), w.tensor));
     });
     f.create_group('optimizer').create_group('vars');
     f.create_group('vars').create_attribute('name', m.name);

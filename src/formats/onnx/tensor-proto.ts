@@ -66,7 +66,11 @@ export function tensorFromProto(proto: TensorProto, where: string, file: string,
   if (raw) {
     const need = count * DTYPES[dtype].bytes;
     if (raw.byteLength !== need) throw bad(`needs ${need} bytes of ${external ? 'external data' : 'raw_data'}, has ${raw.byteLength}`);
-    return new Tensor(dtype, shape, viewAs(dtype, raw, count));
+    if (raw.byteOffset % DTYPES[dtype].bytes === 0 || count === 0) return new Tensor(dtype, shape, viewAs(dtype, raw, count));
+    // at an odd offset in the file: copied aligned only when read, so that a streaming writer
+    // holds one such copy at a time instead of the reader keeping all of them
+    const source = { length: count, read: () => viewAs(dtype, raw, count), bytes: raw };
+    return new Tensor(dtype, shape, undefined as never, undefined, { source, shape, perm: shape.map((_, i) => i) });
   }
   const data = typedFieldData(proto, dtype);
   if (data === undefined) {

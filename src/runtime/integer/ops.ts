@@ -13,7 +13,7 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
@@ -295,7 +295,8 @@ function addSub(sign: 1 | -1) {
         const m2 = quantizeMultiplier(p.sb / twiceMax);
         const mo = quantizeMultiplier(twiceMax / (2 ** leftShift * p.out.scale));
         const m = { ma: m1.multiplier, sa: m1.shift, mb: m2.multiplier, sb: m2.shift, mo: mo.multiplier, so: mo.shift };
-        y = wasm ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
+        const lanes = laneMultiplier(m.ma, m.sa) && laneMultiplier(m.mb, m.sb) && laneMultiplier(m.mo, m.so);
+        y = wasm && lanes ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
       }
       return [new Tensor(p.out.dtype, shape, y)];
     },
@@ -307,7 +308,7 @@ const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
-    const y = a.wasm && qbinaryRunsOnWasm(p) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
+    const y = a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
     return [new Tensor(p.out.dtype, shape, y)];
   },
 });
