@@ -202,7 +202,7 @@ function fold(g: Graph, evaluate: Evaluator): Graph {
 const INT16X8_OPS = new Set([
   'nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool', 'nnport::GlobalAveragePool', 'nnport::GlobalMaxPool',
   'ReduceMean', 'ReduceMax', 'Softmax', 'Sigmoid', 'Tanh', 'Relu', 'Clip', 'LeakyRelu', 'Max', 'Min', 'Concat', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze',
-  'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize', 'nnport::DepthToSpace', 'nnport::SpaceToDepth',
+  'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
