@@ -33,19 +33,26 @@ const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math
 const sample = () => Tensor.float32([1, 224, 224, 3], Float32Array.from({ length: 224 * 224 * 3 }, gauss));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
+// the samples exist before the clock starts: making random data is not part of the conversion
+const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));
 const t0 = performance.now();
 const g = await prepareForTflite(m.graph);
 const tPrep = performance.now();
-const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));
 let tCalEnd = 0;
-const q = await quantizeGraph(g, { mode: 'int8', calibration: samples, onProgress: (k) => k === N && (tCalEnd = performance.now()) });
+// CPU time too: on a shared machine wall time swings with the load, CPU time much less
+const cpu = (d) => (d.user + d.system) / 1000;
+const cCal0 = process.cpuUsage();
+let cpuCal = 0;
+const q = await quantizeGraph(g, { mode: 'int8', calibration: samples, onProgress: (k) => k === N && ((tCalEnd = performance.now()), (cpuCal = cpu(process.cpuUsage(cCal0)))) });
 const bytes = serializeTflite(q.graph);
 const tEnd = performance.now();
 const calibration = tCalEnd - tPrep;
 // N plain forward passes of the same float graph, for the calibration budget (N passes + 20 %)
 const tf0 = performance.now();
+const cf0 = process.cpuUsage();
 for (const feeds of samples) await runGraph(g, feeds);
 const forward = performance.now() - tf0;
+const cpuForward = cpu(process.cpuUsage(cf0));
 
 const x = sample();
 const floatTimes = [];
@@ -82,6 +89,6 @@ const interp = await oracle.latency(bytes, [x.data], 10);
 const interpFloat = await oracle.latency(serializeTflite(g), [x.data], 10);
 await oracle.close();
 const ms = (v) => `${v.toFixed(0)} ms`;
-console.log(`| int8 conversion, ${N} samples | ${ms(tEnd - t0)} total | calibration ${ms(calibration)} (${((100 * calibration) / (tEnd - t0)).toFixed(0)} %) | ${N} float forward passes ${ms(forward)} (calibration / passes ${(calibration / forward).toFixed(2)}x) |`);
+console.log(`| int8 conversion, ${N} samples | ${ms(tEnd - t0)} total | calibration ${ms(calibration)} (${((100 * calibration) / (tEnd - t0)).toFixed(0)} %) | ${N} float forward passes ${ms(forward)} (calibration / passes ${(calibration / forward).toFixed(2)}x) | CPU: calibration ${ms(cpuCal)}, passes ${ms(cpuForward)} (${(cpuCal / cpuForward).toFixed(2)}x) |`);
 console.log(`| mobilenet_v2 latency | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(intWasm.wall)} (CPU ${ms(intWasm.cpu)}) | nnport int8, WASM kernels, xnnpack requantization ${ms(intWasmXnn.wall)} (CPU ${ms(intWasmXnn.cpu)}) | nnport int8, TypeScript kernels ${ms(intTs.wall)} (CPU ${ms(intTs.cpu)}) | interpreter int8 ${ms(interp)} | interpreter float ${ms(interpFloat)} |`);
 console.log(`load average ${(await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -47,6 +47,8 @@ export { foldConstants, type FoldConstantsOptions, type ConstantEvaluator } from
 export { createNodeEvaluator, type NodeEvaluator } from './runtime/evaluate.js';
 export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
 export { readTfjsLayers, writeTfjsLayers } from './formats/tfjs/index.js';
+export { decodeImage, type RgbImage } from './image/decode.js';
+export { imageToInput, resizeBilinear, type ImageInputOptions } from './image/input.js';
 
 registerAllFormats();
 

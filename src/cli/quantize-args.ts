@@ -85,7 +85,7 @@ export async function writeQuantizeReport(args: ParsedArgs, _result: ConvertResu
   const path = one(args, 'report');
   if (!path) return;
   const layers = reports.get(args) ?? [];
-  const json = JSON.stringify({ layers: layers.map((l) => ({ ...l, snrDb: Number.isFinite(l.snrDb) ? l.snrDb : null })) }, null, 2);
+  const json = JSON.stringify({ layers: layers.map((l) => ({ ...l, snrDb: Number.isFinite(l.snrDb) ? l.snrDb : null, ownSnrDb: Number.isFinite(l.ownSnrDb) ? l.ownSnrDb : null })) }, null, 2);
   await writeOutputFiles([[path, new TextEncoder().encode(json + '\n')]]);
 }
 

@@ -51,8 +51,13 @@ export interface LayerError {
   op: string;
   maxAbs: number;
   meanAbs: number;
-  /** signal-to-noise ratio of the quantized value against the float one, dB */
+  /** signal-to-noise ratio of the quantized value against the float one, dB (errors of every layer up to here) */
   snrDb: number;
+  /**
+   * SNR of this tensor's own int8 rounding and clipping (its float value quantized with its
+   * parameters, dB): a low one marks the layer whose range breaks int8, where snrDb only declines
+   */
+  ownSnrDb: number;
 }
 
 export interface QuantizeResult {
@@ -458,14 +463,15 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
-  const report = options.report ? await measure(g, result, [...params.keys()], samples) : undefined;
+  const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
 }
 
 /** Float vs quantized value of every quantized tensor over the samples. */
-async function measure(float: Graph, quant: Graph, values: string[], samples: Map<string, Tensor>[]): Promise<LayerError[]> {
-  const acc = new Map<string, { max: number; sum: number; n: number; sig: number; noise: number }>();
+async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, { scale: number; zeroPoint: number }>, samples: Map<string, Tensor>[], [qmin, qmax]: [number, number]): Promise<LayerError[]> {
+  const values = [...params.keys()];
+  const acc = new Map<string, { max: number; sum: number; n: number; sig: number; noise: number; own: number }>();
   const opOf = new Map<string, string>();
   for (const n of float.nodes) for (const o of n.outputs) opOf.set(o, keyOf(n));
   const wanted = new Set(values);
@@ -483,19 +489,23 @@ async function measure(float: Graph, quant: Graph, values: string[], samples: Ma
       if (!qt) continue;
       const a = ft.data as Float32Array;
       const b = qt.toFloat32();
+      const { scale, zeroPoint } = params.get(name)!;
       let e = acc.get(name);
-      if (!e) acc.set(name, (e = { max: 0, sum: 0, n: 0, sig: 0, noise: 0 }));
+      if (!e) acc.set(name, (e = { max: 0, sum: 0, n: 0, sig: 0, noise: 0, own: 0 }));
       for (let i = 0; i < a.length; i++) {
         const d = Math.abs(a[i]! - b[i]!);
         if (d > e.max) e.max = d;
         e.sum += d;
         e.sig += a[i]! * a[i]!;
         e.noise += d * d;
+        const r = (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / scale) + zeroPoint)) - zeroPoint) * scale;
+        e.own += (a[i]! - r) ** 2;
       }
       e.n += a.length;
     }
   }
-  return [...acc].map(([value, e]) => ({ value, op: opOf.get(value) ?? '?', maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: e.noise > 0 ? 10 * Math.log10(e.sig / e.noise) : Infinity }));
+  const db = (sig: number, noise: number) => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);
+  return [...acc].map(([value, e]) => ({ value, op: opOf.get(value) ?? '?', maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: db(e.sig, e.noise), ownSnrDb: db(e.sig, e.own) }));
 }
 
 /** Quantize a channels-last graph (the TFLite writer's prepared graph). */

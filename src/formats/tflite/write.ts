@@ -134,6 +134,7 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const initializers = new Map(one.initializers);
   let shapes1: ReturnType<typeof inferShapes>['values'] | undefined;
   let shapes7: ReturnType<typeof inferShapes>['values'] | undefined;
+  const rewired = new Map<Node, Node>();
   for (const n of one.nodes) {
     for (const [k, name] of n.inputs.entries()) {
       const a = one.initializers.get(name);
@@ -141,11 +142,26 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
       if (!a && !b) continue;
       if (!a || !b) return one;
       if (sameTensor(a, b)) continue;
-      if (n.opType !== 'Reshape' || n.domain || k !== 1) return one;
+      const resizeSizes = n.opType === 'Resize' && k === 3;
+      if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return one;
+      if (n.domain) return one;
       // the output shapes at 1 and 7 (a -1 or 0 already in the target resolved): the one dim that moves becomes -1
       const s1 = (shapes1 ??= inferShapes(one).values).get(n.outputs[0]!)?.shape;
       const s7 = (shapes7 ??= inferShapes(seven).values).get(n.outputs[0]!)?.shape;
       if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return one;
+      if (resizeSizes) {
+        // sizes that follow the dynamic dims (the batch) where the input's do: the same resize as scales
+        const in1 = shapes1.get(n.inputs[0]!)?.shape;
+        const in7 = shapes7.get(n.inputs[0]!)?.shape;
+        if (!in1 || !in7 || in1.some((d) => typeof d !== 'number') || !s1.every((d, i) => (d === s7[i] ? in1[i] === in7[i] : d === in1[i] && s7[i] === in7[i]))) return one;
+        const scales = s1.map((d, i) => Math.fround((d as number) / (in1[i] as number)));
+        if (!scales.every((sc, i) => Math.floor((in1[i] as number) * sc) === s1[i])) return one;
+        let scalesName = `${name}/scales`;
+        for (let i = 1; initializers.has(scalesName); i++) scalesName = `${name}/scales_${i}`;
+        initializers.set(scalesName, Tensor.float32([scales.length], scales));
+        rewired.set(n, { ...n, inputs: n.inputs.map((v, i) => (i === 2 ? scalesName : i === 3 ? '' : v)) });
+        continue;
+      }
       const differ = s1.flatMap((d, j) => (d !== s7[j] ? [j] : []));
       if (differ.length !== 1) return one;
       // 0 (copy the input's dim) where the input's dim there is the dynamic one: the dim keeps its symbol
@@ -157,7 +173,10 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
     }
   }
   // value annotations of the dim-1 fold would pin the dims again: shapes are inferred afresh
-  return { ...one, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
+  const nodes = one.nodes.map((n) => rewired.get(n) ?? n);
+  const read = new Set(nodes.flatMap((n) => n.inputs));
+  for (const k of [...initializers.keys()]) if (!read.has(k) && !one.initializers.has(k)) initializers.delete(k);
+  return { ...one, nodes, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
 }
 
 /**
@@ -183,7 +202,7 @@ function fold(g: Graph, evaluate: Evaluator): Graph {
 const INT16X8_OPS = new Set([
   'nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool', 'nnport::GlobalAveragePool', 'nnport::GlobalMaxPool',
   'ReduceMean', 'ReduceMax', 'Softmax', 'Sigmoid', 'Tanh', 'Relu', 'Clip', 'LeakyRelu', 'Max', 'Min', 'Concat', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze',
-  'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize', 'nnport::DepthToSpace', 'nnport::SpaceToDepth',
+  'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {

@@ -15,7 +15,7 @@ import { freeze, loadModelFiles, run, writeNpy } from '../../../src/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { decodeGraphDef, NodeAttrs } from '../../../src/formats/tensorflow/graph-def.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
-import { GraphError, UnsupportedError } from '../../../src/ir/errors.js';
+import { FormatError, GraphError, UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { npyTensor } from './helpers.js';
@@ -115,6 +115,23 @@ describe('function libraries in a GraphDef', () => {
     const graph = await readGraphDef(tensorflow.GraphDef.encode(g).finish(), { fileName: 'lib.pb', outputs: ['call'] });
     const r = await run(graph, { x: Tensor.float32([2], [1.5, -3]) });
     expect(Array.from(r.outputs.get('call')!.toFloat32())).toEqual([3, 0]);
+  });
+
+  it('a call of a function the library lacks, or with the wrong number of inputs, is a FormatError naming both', async () => {
+    const g = tensorflow.GraphDef.decode(graphWithLibrary([], 'a'));
+    g.node[1]!.attr!.f!.func!.name = 'Missing';
+    const missing = readGraphDef(tensorflow.GraphDef.encode(g).finish(), { fileName: 'missing.pb', outputs: ['call'] });
+    await expect(missing).rejects.toThrow(FormatError);
+    await expect(readGraphDef(tensorflow.GraphDef.encode(g).finish(), { fileName: 'missing.pb', outputs: ['call'] })).rejects.toThrow(/node 'call' \(PartitionedCall\) calls function 'Missing', which the graph's library does not define/);
+    const h = tensorflow.GraphDef.decode(graphWithLibrary([], 'a'));
+    h.node[1]!.input = ['x', 'x'];
+    await expect(readGraphDef(tensorflow.GraphDef.encode(h).finish(), { fileName: 'arity.pb', outputs: ['call'] })).rejects.toThrow(/passes 2 inputs to 'F', which takes 1/);
+  });
+
+  it('a function returning its argument directly inlines to an Identity of the caller input', async () => {
+    const graph = await readGraphDef(graphWithLibrary([], 'a'), { fileName: 'id.pb', outputs: ['call'] });
+    const r = await run(graph, { x: Tensor.float32([2], [4, -1]) });
+    expect(Array.from(r.outputs.get('call')!.toFloat32())).toEqual([4, -1]);
   });
 
   it('a library that calls itself is a GraphError naming the cycle', async () => {

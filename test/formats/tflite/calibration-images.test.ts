@@ -125,9 +125,17 @@ describe('int8 calibration from images (seg_head)', () => {
     for (const f of readdirSync(join(tmp, 'set/images'))) copyFileSync(join(tmp, 'set/images', f), join(dir, f));
     const out = join(tmp, 'seg_head_int8.tflite');
     const err: string[] = [];
-    const code = await main(['convert', join(torchvisionDir('seg_head'), 'model.onnx'), '-o', out, '--quantize', 'int8', '--calibration-images', dir, '--mean', MEAN.join(','), '--std', STD.join(',')], () => undefined, (s) => err.push(s));
+    const code = await main(['convert', join(torchvisionDir('seg_head'), 'model.onnx'), '-o', out, '--quantize', 'int8', '--calibration-images', dir, '--mean', MEAN.join(','), '--std', STD.join(','), '--report', join(tmp, 'report.json')], () => undefined, (s) => err.push(s));
     expect(err.join('\n')).toBe('');
     expect(code).toBe(0);
+    // the per-layer report: every quantized value, its accumulated error (snrDb) and its own
+    // rounding/clipping (ownSnrDb), which is part of the accumulated one
+    const report = JSON.parse(readFileSync(join(tmp, 'report.json'), 'utf8')) as { layers: { value: string; op: string; snrDb: number; ownSnrDb: number; maxAbs: number }[] };
+    expect(report.layers.map((l) => l.op)).toEqual(expect.arrayContaining(['nnport::Conv', 'Add', 'Softmax']));
+    for (const l of report.layers) {
+      expect(l.ownSnrDb, l.value).toBeGreaterThan(30);
+      expect(l.ownSnrDb, l.value).toBeGreaterThanOrEqual(l.snrDb - 0.5);
+    }
     // held out: a scene of the same generator, not among the calibration images
     makeCalibrationImages(join(tmp, 'held'), { count: 1, size: [64, 64], seed: 4, formats: 'png-rgb' });
     const x = readNpy(readFileSync(join(tmp, 'held/npy/img_000.npy')));

@@ -61,6 +61,13 @@ function floatOps(bytes: Uint8Array): string[] {
   return out;
 }
 
+/** The op codes of a .tflite file, in order. */
+function opCodes(bytes: Uint8Array): string[] {
+  const model = Model.getRootAsModel(new ByteBuffer(bytes));
+  const sg = model.subgraphs(0)!;
+  return Array.from({ length: sg.operatorsLength() }, (_, i) => BuiltinOperator[model.operatorCodes(sg.operators(i)!.opcodeIndex())!.builtinCode()]!);
+}
+
 describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
   const SAMPLES = 16;
   // seg_head ends in an int16 SOFTMAX: TFLite computes it through its exp and 1/(1+x) lookup
@@ -108,7 +115,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     });
   }
 
-  it('the 16x8 op list in one model (conv, depthwise, FC, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, concat, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8', { timeout: 120_000 }, async () => {
+  it('the 16x8 op list in one model (conv, depthwise, transpose conv, FC, batch matmul, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, split, concat, transpose, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8', { timeout: 120_000 }, async () => {
     const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/ops16x8');
     const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'ops16x8.onnx' });
     const g = await prepareForTflite((m as { graph: Graph }).graph);
@@ -123,6 +130,12 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       snr[mode] = snrDb(want, y!.data as Float32Array);
       // every op integer: float only at the QUANTIZE in and the DEQUANTIZE out
       expect(floatOps(bytes)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
+      if (mode === 'int16x8') {
+        const codes = new Set(opCodes(bytes));
+        for (const op of ['CONV_2D', 'DEPTHWISE_CONV_2D', 'TRANSPOSE_CONV', 'FULLY_CONNECTED', 'BATCH_MATMUL', 'ADD', 'SUB', 'MUL', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'LOGISTIC', 'TANH', 'LEAKY_RELU', 'MAXIMUM', 'MINIMUM', 'PAD', 'SLICE', 'SPLIT', 'CONCATENATION', 'TRANSPOSE', 'RESHAPE', 'RESIZE_NEAREST_NEIGHBOR', 'MEAN', 'REDUCE_MAX', 'GATHER', 'SOFTMAX']) {
+          expect({ op, present: codes.has(op) }).toEqual({ op, present: true });
+        }
+      }
     }
     console.log(`ops16x8: SNR against PyTorch int8 ${snr.int8!.toFixed(1)} dB, int16x8 ${snr.int16x8!.toFixed(1)} dB`);
     expect(snr.int16x8).toBeGreaterThanOrEqual(snr.int8!);

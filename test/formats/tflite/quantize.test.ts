@@ -1,8 +1,10 @@
 // Post-training quantization to TFLite, every file run by the real interpreter: float16 within
 // 1e-2 and dynamic-range within 5e-2 (relative to the largest output) of PyTorch's output,
-// full int8 (minmax calibration on random samples) with an output SNR of at least 20 dB against
-// the float model on held-out input, and nnport's integer runtime equal to the interpreter.
-import { readFileSync } from 'node:fs';
+// full int8 (minmax calibration on 64 photo-like images, as a user calibrates) with an output
+// SNR of at least 20 dB against the float model on held-out images of the same kind, and
+// nnport's integer runtime equal to the interpreter.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../../src/formats/all.js';
@@ -11,16 +13,18 @@ import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
-import { Tensor } from '../../../src/ir/tensor.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
-import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
+import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
-import { rng } from '../../support/rng.js';
+import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 
-// 32 calibration samples (the issue's 64 give the same ranges within noise and double the time)
-const SAMPLES = 32;
+// the issue's calibration set: 64 samples (minmax)
+const SAMPLES = 64;
+const HELD_OUT = 4;
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-quantize-'));
 let oracle: TfliteOracle;
 beforeAll(async () => {
   registerAllFormats();
@@ -28,14 +32,31 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await oracle?.close();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Standard-normal NHWC samples (the fixtures' inputs are standard normal too). */
-function samples(shape: number[], count: number, seed: number): Tensor[] {
-  const r = rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  return Array.from({ length: count }, () => Tensor.float32(shape, Float32Array.from({ length: n }, gauss)));
+/**
+ * Photo-like images (scripts/fixtures/calibration_images.py: gradients, soft-edged shapes, blur,
+ * noise; PNG), resized and normalised with ImageNet's mean/std by OpenCV, NHWC: calibration and
+ * held-out sets from different seeds.
+ */
+function imageSet(name: string, count: number, seed: number, size: [number, number]): Tensor[] {
+  const out = join(tmp, name);
+  makeCalibrationImages(out, { count, size, seed, formats: 'png-rgb' });
+  return readImageSetArrays(out);
+}
+
+/** SNR (dB) of `got` against `want` pooled over all outputs: total signal over total noise. */
+function pooledSnrDb(want: Float32Array[], got: Float32Array[]): number {
+  let sig = 0;
+  let noise = 0;
+  want.forEach((w, k) => {
+    for (let i = 0; i < w.length; i++) {
+      sig += w[i]! * w[i]!;
+      noise += (w[i]! - got[k]![i]!) ** 2;
+    }
+  });
+  return 10 * Math.log10(sig / noise);
 }
 
 const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
@@ -49,10 +70,13 @@ const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
 };
 
 describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', () => {
-  // dynamic range on mobilenet_v2 (random weights, BN folded into the depthwise blocks) loses
-  // more in the interpreter's hybrid kernels: measured 0.128 of the output range, not 5e-2
-  const dynamicTolerance: Record<string, number> = { resnet18: 5e-2, mobilenet_v2: 0.15 };
-  // int8 minmax on mobilenet_v2 measures 14.7 dB (resnet18 over 20): below the 20 dB target, see the report
+  // resnet18 meets the issue's targets (measured: dynamic 0.027, int8 29.9 dB). mobilenet_v2 does
+  // not (measured: dynamic 0.114, int8 15.1 dB) and no parameter choice gets it there: its random
+  // weights (torchvision's init gives the depthwise BatchNorms scales of 17-234) make it amplify
+  // any noise ~20 dB -- in float, white noise 40 dB below the input leaves 19.7 dB at the output
+  // (resnet18: 40.3 dB) -- and int8 weights alone (activations float) already measure 20-22 dB.
+  // These floors guard against regressions; see bench/RESULTS.md (int8 accuracy) for the analysis.
+  const dynamicTolerance: Record<string, number> = { resnet18: 5e-2, mobilenet_v2: 0.13 };
   const minSnr: Record<string, number> = { resnet18: 20, mobilenet_v2: 14 };
   for (const name of ['resnet18', 'mobilenet_v2']) {
     it(name, { timeout: 400_000 }, async () => {
@@ -70,15 +94,26 @@ describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', 
       const dyn = serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph);
       expect(relErr(await run(dyn), want)).toBeLessThanOrEqual(dynamicTolerance[name]!);
 
-      const calibration = samples(shape, SAMPLES, 7).map((t) => new Map([[input.name, t]]));
+      const size: [number, number] = [shape[1]!, shape[2]!];
+      const calibration = imageSet(`${name}-calibration`, SAMPLES, 11, size).map((t) => [t]);
       const q = await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax' });
       const int8 = serializeTflite(q.graph);
-      // held-out input: the fixture's own (not a calibration sample)
-      const got = await run(int8);
-      expect(snrDb(want, got)).toBeGreaterThanOrEqual(minSnr[name]!);
+      // held-out images (another seed of the same generator), int8 against the float model, both
+      // run by the interpreter
+      const float = serializeTflite(g);
+      const held = imageSet(`${name}-held-out`, HELD_OUT, 12, size);
+      const on = async (bytes: Uint8Array, t: Tensor) => (await oracle.run(bytes, [t.data as Float32Array]))[0]!.data as Float32Array;
+      const wants: Float32Array[] = [];
+      const gots: Float32Array[] = [];
+      for (const t of held) {
+        wants.push(await on(float, t));
+        gots.push(await on(int8, t));
+      }
+      expect(pooledSnrDb(wants, gots)).toBeGreaterThanOrEqual(minSnr[name]!);
       // nnport's integer runtime on the written file gives the interpreter's int8 results
+      const got = gots[0]!;
       const back = await readTflite(int8);
-      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x }, { requantization: 'xnnpack' });
+      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
       const mine = [...outputs.values()][0]!.toFloat32();
       const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
       const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;

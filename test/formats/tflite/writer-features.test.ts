@@ -22,6 +22,7 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/tflite-writer');
@@ -149,6 +150,22 @@ describe('dynamic batch', () => {
     const [y3] = await oracle.run(withInputBatch(bytes, 3), [x3]);
     expect(y3!.shape).toEqual([3, 5]);
     expect(maxAbs(y3!.data, readNpy(readFileSync(join(dir, 'output_b3.npy'))).toFloat32())).toBeLessThanOrEqual(1e-4);
+  });
+  it("seg_head's Resize with sizes from a Shape subgraph keeps the batch dynamic: at batch 3 (its input three times) each item is PyTorch's output", async () => {
+    const dir = torchvisionDir('seg_head');
+    const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'seg_head.onnx' });
+    const bytes = await writeTflite((m as { graph: Graph }).graph);
+    const json = flatcJson(bytes, 'seg_head');
+    const sg = json.subgraphs[0]!;
+    expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([-1, 64, 64, 3]);
+    expect(sg.tensors[sg.outputs[0]!]!.shape_signature).toEqual([-1, 64, 64, 5]);
+    const x = permuteTensor(readNpy(readFileSync(join(dir, 'input.npy'))), [0, 2, 3, 1]).toFloat32();
+    const want = permuteTensor(readNpy(readFileSync(join(dir, 'output.npy'))), [0, 2, 3, 1]).toFloat32();
+    const x3 = new Float32Array(3 * x.length);
+    for (let b = 0; b < 3; b++) x3.set(x, b * x.length);
+    const [y] = await oracle.run(withInputBatch(bytes, 3), [x3]);
+    expect(y!.shape).toEqual([3, 64, 64, 5]);
+    for (let b = 0; b < 3; b++) expect(maxAbs(y!.data.subarray(b * want.length, (b + 1) * want.length), want)).toBeLessThanOrEqual(1e-4);
   });
 });
 
