@@ -15,6 +15,7 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
+import { dequantizeGraph } from './passes/dequantize.js';
 import { needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
@@ -43,6 +44,7 @@ export { toChannelsLast, explainLayout, type LayoutOptions, type LayoutResult, t
 export { lowerChannelsLast, hasChannelsLastOps } from './passes/lower-channels-last.js';
 export { makePaddingExplicit } from './passes/explicit-padding.js';
 export { foldBatchNorm, type FoldBatchNormResult } from './passes/fold-bn.js';
+export { dequantizeGraph, type DequantizeResult } from './passes/dequantize.js';
 export { foldConstants, type FoldConstantsOptions, type ConstantEvaluator } from './passes/fold-constants.js';
 export { createNodeEvaluator, type NodeEvaluator } from './runtime/evaluate.js';
 export { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from './formats/keras/index.js';
@@ -144,12 +146,18 @@ export async function convertToFile(model: LoadedModel, outputName: string, path
   return { notes: prepared.notes };
 }
 
-async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv'>): Promise<{ model: LoadedModel; notes: string[] }> {
+async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
+  const notes: string[] = [];
+  if (options.dequantize) {
+    if (model.kind !== 'graph') throw new UsageError('--dequantize needs a model with a graph');
+    const r = dequantizeGraph(model.graph);
+    model = { ...model, graph: r.graph };
+    notes.push(...r.notes);
+  }
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (format === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };
   // Keras and TF.js layers models are channels-last, with static Reshape targets
-  const notes: string[] = [];
   if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') {
     // TF.js has no kernel for Conv2D(groups): its layers model always gets block-diagonal kernels
     const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: format === 'tfjs' || options.expandGroupedConv });

@@ -111,6 +111,8 @@ export interface WriteOptions {
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */
   shardSize?: number;
+  /** turn a quantized (QDQ) graph back into a float one first (src/passes/dequantize.ts) */
+  dequantize?: boolean;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
   foldBn?: boolean;
   /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels (TF.js runs them; always so for TF.js) */

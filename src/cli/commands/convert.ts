@@ -8,7 +8,7 @@ import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-sh
 import { Progress } from '../progress.js';
 import { QUANTIZE_ARGS, quantizeOptionsFromArgs, writeQuantizeReport } from '../quantize-args.js';
 
-export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES] [--fold-bn] [--expand-groups] [--explain]
+export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES] [--fold-bn] [--dequantize] [--expand-groups] [--explain]
 
 Converts a model; the output format follows OUT's extension. MODEL is a file or a model's
 folder; a model made of several files takes them all, the model first.
@@ -20,6 +20,7 @@ ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
+  --dequantize            a quantized model (int8 TFLite, QDQ ONNX) back to float: weights dequantized, activation quantization removed
   --fold-bn               Keras/TF.js: fold each BatchNormalization that follows a conv into it
   --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels,
                           which TF.js runs (always so for TF.js model.json; Keras loads either)
@@ -35,7 +36,7 @@ ${FUSE_SCALE_HELP}
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'expand-groups' }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'dequantize' }, { name: 'expand-groups' }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -56,7 +57,7 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), expandGroupedConv: args.flags.has('expand-groups') };
+    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), dequantize: args.flags.has('dequantize'), expandGroupedConv: args.flags.has('expand-groups') };
     if (!quantize && canConvertToFile(out)) {
       // Keras .h5: written to disk as each weight is converted, never whole in memory
       let notes: string[] = [];

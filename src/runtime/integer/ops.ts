@@ -548,9 +548,9 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
-/** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX: half to even). */
-const QuantizeLinear = defineOp<{ axis: number }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1) }),
+/** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
@@ -559,8 +559,8 @@ const QuantizeLinear = defineOp<{ axis: number }>({
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
-    if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: 'half-away' })];
-    return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: 'half-away' })];
+    if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
+    return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },
 });
 

@@ -76,6 +76,7 @@ describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', 
   // any noise ~20 dB -- in float, white noise 40 dB below the input leaves 19.7 dB at the output
   // (resnet18: 40.3 dB) -- and int8 weights alone (activations float) already measure 20-22 dB.
   // These floors guard against regressions; see bench/RESULTS.md (int8 accuracy) for the analysis.
+  // A trained MobileNet-v2 (quantize-trained.test.ts) misses the targets as well: 8.7 dB, 0.084.
   const dynamicTolerance: Record<string, number> = { resnet18: 5e-2, mobilenet_v2: 0.13 };
   const minSnr: Record<string, number> = { resnet18: 20, mobilenet_v2: 14 };
   for (const name of ['resnet18', 'mobilenet_v2']) {

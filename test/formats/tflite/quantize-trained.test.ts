@@ -1,0 +1,160 @@
+// Post-training quantization of a *trained* MobileNet-v2, against issue #10's targets (int8 minmax
+// on 64 samples: SNR >= 20 dB on held-out inputs; dynamic within 5e-2 relative), every file run by
+// the real TFLite interpreter. The torchvision fixture (random init) amplifies noise ~20 dB and
+// cannot meet them (quantize.test.ts); trained weights we can only get from the corpus' TinyNN
+// int8 MobileNet-v2 (torchvision's, converted from PyTorch): --dequantize turns it back into the
+// float model it computes (int8-rounded weights, float activations), and that is what we quantize.
+// It misses the targets too (int8 8.7 dB, dynamic 0.084; TinyNN's own int8 10.1 dB): see below.
+import * as ort from 'onnxruntime-node';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel } from '../../../src/index.js';
+import { readTflite } from '../../../src/formats/tflite/read.js';
+import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/write.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { dequantizeGraph } from '../../../src/passes/dequantize.js';
+import { permuteTensor } from '../../../src/passes/layout.js';
+import { quantizeGraph } from '../../../src/passes/quantize.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
+import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
+import { corpusPath } from '../../support/corpus.js';
+import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+
+const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
+const SAMPLES = 64;
+const HELD_OUT = 4;
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-quantize-trained-'));
+let oracle: TfliteOracle;
+beforeAll(async () => {
+  oracle = await startTfliteOracle();
+}, 120_000);
+afterAll(async () => {
+  await oracle?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** quantize.test.ts' photo-like images, ImageNet-normalised by OpenCV, as NCHW (the model's input). */
+function imageSet(name: string, count: number, seed: number): Tensor[] {
+  const out = join(tmp, name);
+  makeCalibrationImages(out, { count, size: [224, 224], seed, formats: 'png-rgb' });
+  return readImageSetArrays(out).map((t) => permuteTensor(t, [0, 3, 1, 2]));
+}
+
+function pooledSnrDb(want: Float32Array[], got: Float32Array[]): number {
+  let sig = 0;
+  let noise = 0;
+  want.forEach((w, k) => {
+    for (let i = 0; i < w.length; i++) {
+      sig += w[i]! * w[i]!;
+      noise += (w[i]! - got[k]![i]!) ** 2;
+    }
+  });
+  return 10 * Math.log10(sig / noise);
+}
+
+/** quantize.test.ts' measure: largest error over the largest reference value. */
+const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return err / scale;
+};
+
+const argmax = (a: ArrayLike<number>): number => {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
+  return best;
+};
+
+describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run by the interpreter', () => {
+  it('float reference checked, then int8 minmax and dynamic against it', { timeout: 400_000 }, async () => {
+    const bytes8 = new Uint8Array(readFileSync(corpusPath(MODEL)));
+    const model = await loadModel(bytes8, { fileName: 'mobilenet_v2_quantized.tflite' });
+    const floatTflite = (await convert(model, 'float.tflite', { dequantize: true })).bytes;
+    const floatOnnx = (await convert(model, 'float.onnx', { dequantize: true })).bytes;
+    const held = imageSet('held-out', HELD_OUT, 12);
+    const on = async (bytes: Uint8Array, t: Tensor | ArrayBufferView) => (await oracle.run(bytes, [t instanceof Tensor ? (t.data as Float32Array) : t]))[0]!.data;
+    const wants: Float32Array[] = [];
+    for (const t of held) wants.push((await on(floatTflite, t)) as Float32Array);
+
+    // the float model is the int8 one without its activation rounding: the same top-1 as the
+    // original int8 model in the interpreter (its int8 input quantized with the file's parameters)
+    const g8 = await readTflite(bytes8);
+    const inDq = g8.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0]!.startsWith('input.9'))!;
+    const [inScale] = g8.initializers.get(inDq.inputs[1]!)!.toNumbers() as [number];
+    const [inZero] = g8.initializers.get(inDq.inputs[2]!)!.toNumbers() as [number];
+    const outQ = g8.nodes.find((n) => n.opType === 'QuantizeLinear' && n.outputs[0] === g8.outputs[0]!.name)!;
+    const [outScale] = g8.initializers.get(outQ.inputs[1]!)!.toNumbers() as [number];
+    const [outZero] = g8.initializers.get(outQ.inputs[2]!)!.toNumbers() as [number];
+    const orig: Float32Array[] = [];
+    for (const t of held) {
+      const x = t.data as Float32Array;
+      const q = Int8Array.from(x, (v) => Math.max(-128, Math.min(127, Math.round(v / inScale) + inZero)));
+      orig.push(Float32Array.from(await on(bytes8, q), (v) => (v - outZero) * outScale));
+    }
+    const topF = wants.map(argmax);
+    const tinynnSnr = pooledSnrDb(wants, orig);
+    console.log(`top-1 float ${topF.join(',')}, TinyNN int8 ${orig.map(argmax).join(',')}; TinyNN int8 vs float ${tinynnSnr.toFixed(1)} dB`);
+    // synthetic images give near-ties among classes: measured 2 of 4 top-1 equal, the other two
+    // float top-1s within the int8 model's top 2-3; a wrong dequantization (zero point, axis,
+    // layout) would give an SNR near or below 0 dB instead of the measured 10.1 dB
+    expect(topF.filter((c, k) => c === argmax(orig[k]!)).length).toBeGreaterThanOrEqual(2);
+    expect(tinynnSnr).toBeGreaterThanOrEqual(8);
+
+    // independent check of the float model: onnxruntime on the .onnx nnport writes from the same graph
+    const session = await ort.InferenceSession.create(floatOnnx, { logSeverityLevel: 3 });
+    let ortWorst = 0;
+    for (const [k, t] of held.entries()) {
+      const r = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', t.data as Float32Array, [...t.shape]) });
+      ortWorst = Math.max(ortWorst, relErr(r[session.outputNames[0]!]!.data as Float32Array, wants[k]!));
+    }
+    await session.release();
+    expect(ortWorst).toBeLessThanOrEqual(1e-4);
+
+    // full int8, minmax on 64 calibration images (another seed than the held-out ones)
+    const g = await prepareForTflite(dequantizeGraph(await readTflite(bytes8)).graph as Graph);
+    const calibration = imageSet('calibration', SAMPLES, 11).map((t) => [t]);
+    const q = await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax', report: true });
+    const int8 = serializeTflite(q.graph);
+    const gots: Float32Array[] = [];
+    for (const t of held) gots.push((await on(int8, t)) as Float32Array);
+    const snr = pooledSnrDb(wants, gots);
+    const worstOwn = Math.min(...(q.report ?? []).map((e) => e.ownSnrDb));
+    console.log(`int8 minmax: ${snr.toFixed(1)} dB against float (TinyNN's own int8: ${tinynnSnr.toFixed(1)} dB); lowest per-layer own SNR ${worstOwn.toFixed(1)} dB`);
+    // The issue's 20 dB is not met, by nnport nor by TinyNN's int8 file (calibrated by TinyNN):
+    // measured 8.7 dB and 10.1 dB. The weights re-quantize exactly (they are on an int8 grid) and
+    // every layer's own int8 rounding is >= 22 dB (--report ownSnrDb), yet the cumulative SNR
+    // falls from 40 dB to 18 dB in the first inverted-residual block (depthwise then projection
+    // conv) and to ~10 dB later: the network amplifies per-tensor activation rounding, the known
+    // MobileNet-v2 PTQ weakness. --method percentile measured 13.2 dB, entropy 0.3 dB.
+    // Floors guard against regressions: no worse than 8 dB and than TinyNN's own int8 less 2 dB.
+    expect(snr).toBeGreaterThanOrEqual(8);
+    expect(snr).toBeGreaterThanOrEqual(tinynnSnr - 2);
+    // nnport's integer runtime on the written file gives the interpreter's int8 results
+    const back = await readTflite(int8);
+    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
+    const mine = [...outputs.values()][0]!.toFloat32();
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    let worst = 0;
+    for (let i = 0; i < gots[0]!.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - gots[0]![i]!) / lsb);
+    // (this needs XNNPACK's half-to-even QUANTIZE of the float input: one pixel on a .5 tie
+    // rounded the other way became 12 LSB at the output, as this network amplifies)
+    expect(worst).toBeLessThanOrEqual(1.0001);
+
+    // dynamic range: int8 weights, float activations
+    const dyn = serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph);
+    let dynWorst = 0;
+    for (const [k, t] of held.entries()) dynWorst = Math.max(dynWorst, relErr((await on(dyn, t)) as Float32Array, wants[k]!));
+    console.log(`dynamic: ${dynWorst.toFixed(4)} relative to float`);
+    // the issue's 5e-2 is missed for the same reason: TFLite's dynamic-range kernels quantize the
+    // activations to int8 on the fly (the weights here are exact); measured 0.084
+    expect(dynWorst).toBeLessThanOrEqual(0.1);
+  });
+});
