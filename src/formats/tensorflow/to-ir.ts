@@ -10,9 +10,16 @@ import { NodeAttrs, outputKey, parseInput, type GraphDef, type NodeDef } from '.
 import { tensorOf } from './fold.js';
 import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
+import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
 import { fuseConvBias } from './fuse-bias.js';
 
-const OPS: Record<string, OpConvert> = { ...PLAIN_OPS, ...QUANTIZED_OPS };
+const OPS: Record<string, OpConvert> = {
+  ...PLAIN_OPS,
+  ...QUANTIZED_OPS,
+  ...SPACE_TO_BATCH_OPS,
+  Conv2D: watchAtrous(PLAIN_OPS.Conv2D!),
+  DepthwiseConv2dNative: watchAtrous(PLAIN_OPS.DepthwiseConv2dNative!),
+};
 
 /** One output of a TensorFlow node as the reader knows it. */
 export interface TfValue {
