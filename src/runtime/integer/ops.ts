@@ -335,7 +335,7 @@ function poolProblem(inputs: ReadonlyArray<Tensor | undefined>, a: PoolAttrs): {
   const x = need(inputs, 0, 'x');
   const xq = qparam(inputs, 0, 'x');
   const out = outputParams(inputs, 3, a.act);
-  if (xq.scales[0] !== out.scale || xq.zps[0] !== out.zp) throw new UnsupportedError('integer pooling with different input and output quantization');
+  if (xq.scales[0] !== out.scale || xq.zps[0] !== out.zp || x.dtype !== out.dtype) throw new UnsupportedError('integer pooling with different input and output quantization');
   if (x.rank !== 4) throw new ShapeError(`integer pooling needs NHWC input, got [${x.shape}]`);
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const [kh, kw] = a.kernel as [number, number];
