@@ -88,7 +88,7 @@ export interface TransplantReport {
   matched: TransplantMatch[];
   /** source tensors that found no target (with why) */
   unmatchedSource: { source: string; reason: string }[];
-  /** float target initializers left with their old values */
+  /** float target initializers (not scalars) left with their old values */
   unmatchedTarget: string[];
   shapeMismatched: { source: string; target: string; sourceShape: number[]; targetShape: number[]; reason: string }[];
   /** source tensors deliberately not transplanted (BatchNorm's num_batches_tracked) */
@@ -230,7 +230,8 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
       ...(convertedFrom ? { convertedFrom } : {}),
     });
   }
-  for (const [k, v] of target.initializers) if (!filled.has(k) && isFloatDType(v.dtype)) report.unmatchedTarget.push(k);
+  // scalars are the model's own constants (a ReLU6's clip bounds, an exponent), not weights
+  for (const [k, v] of target.initializers) if (!filled.has(k) && isFloatDType(v.dtype) && v.rank > 0) report.unmatchedTarget.push(k);
 
   // a source none of whose names the target knows is the wrong file (or needs --mapping)
   if (!report.matched.length && report.unmatchedSource.length && !options.allowPartial) {

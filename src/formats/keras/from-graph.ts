@@ -45,14 +45,20 @@ const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxP
 /** Make a Keras-valid, unique layer name from an IR name. */
 export function layerNameFrom(raw: string): string {
   let n = raw;
-  // torch.onnx node names: '/layer1/layer1.0/conv1/Conv' -> 'layer1.0.conv1'
+  // torch.onnx node names are the module scopes and the op: '/layer1/layer1.0/conv1/Conv' ->
+  // 'layer1.0.conv1'. A Sequential's child is scoped '<name>.<index>' after '<name>', so a scope
+  // that extends the one before it replaces it: '/layer2/layer2.0/downsample/downsample.0/Conv'
+  // -> 'layer2.0.downsample.0', the module path PyTorch names its parameters by.
   if (n.startsWith('/')) {
     const parts = n.split('/').filter(Boolean);
     if (parts.length > 1) parts.pop();
-    const last = parts[parts.length - 1] ?? n;
-    const prev = parts[parts.length - 2];
-    n = prev && !last.includes('.') && !prev.includes('/') ? `${prev}.${last}` : last;
-    if (parts.length === 1) n = parts[0]!;
+    const path: string[] = [];
+    for (const p of parts) {
+      const prev = path[path.length - 1];
+      if (prev !== undefined && p.startsWith(`${prev}.`)) path[path.length - 1] = p;
+      else path.push(p);
+    }
+    n = path.join('.') || n;
   }
   n = n.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
   return n || 'layer';

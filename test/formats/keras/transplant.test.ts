@@ -2,7 +2,8 @@
  * The seed workflow: a PyTorch model exported to ONNX with its parameter names, converted to a
  * Keras .h5 structure; a *different* PyTorch state_dict transplanted into it by name
  * (`nnport transplant weights.pth --into structure.h5 -o out.h5`); the result, run by
- * TensorFlow.js, gives PyTorch's output for those weights. Fixtures from
+ * TensorFlow.js, gives PyTorch's output for those weights (LeNet, the segmentation head,
+ * resnet18, mobilenet_v2, as the issue names). Fixtures from
  * scripts/fixtures/keras_transplant.py (Debian python3 + torch), cached in .fixtures-cache/.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,9 +16,9 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { predict, relError, tfjsModelFromH5 } from './tfjs-oracle.js';
+import { predict, relError, tfjsModelFromH5, useTfjsBackend } from './tfjs-oracle.js';
 
-const MODELS = ['lenet', 'seg_head'];
+const MODELS = ['lenet', 'seg_head', 'resnet18', 'mobilenet_v2'];
 const CACHE = join(REPO_ROOT, '.fixtures-cache/keras-transplant');
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-keras-transplant-'));
 
@@ -28,6 +29,8 @@ beforeAll(async () => {
     if (r.status !== 0) throw new Error(`keras_transplant.py failed: ${r.stderr.slice(-2000)}`);
   }
   await initKernels();
+  // TF.js's WASM (XNNPACK) backend: resnet18 and mobilenet_v2 take minutes on its CPU backend
+  await useTfjsBackend('wasm');
 }, 10 * 60_000);
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
