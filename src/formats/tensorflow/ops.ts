@@ -18,7 +18,7 @@ import {
   stridedSliceSpec,
   tensorOf,
 } from './fold.js';
-import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
+import { attr, type NodeCtx, type OpConvert, type ShapeElement, type TfValue } from './to-ir.js';
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -372,6 +372,37 @@ function reshapeTo(shape: Dim[] | undefined, target: number[]): Dim[] {
   return target.map((d) => (d === -1 ? (count !== undefined && rest ? count / rest : null) : d));
 }
 
+/**
+ * A Reshape whose computed shape keeps some of x's own unknown dimensions at their index (the
+ * flatten's `Reshape(x, [Shape(x)[0], -1])`): ONNX's copy-dim 0 there, and the static rest.
+ */
+function reshapeCopyingDims(x: TfValue, dims: ShapeElement[]): { target: number[]; shape: Dim[] } | undefined {
+  if (!x.shape || !x.name) return undefined;
+  const target: number[] = [];
+  for (const [k, d] of dims.entries()) {
+    if (typeof d === 'number') {
+      // TF's literal 0 is a zero-size dim, which ONNX's 0 (copy) would not mean
+      if (d === 0 || d < -1) return undefined;
+      target.push(d);
+    } else if (d.of === x.name && d.axis === k) target.push(0);
+    else return undefined;
+  }
+  if (!target.includes(0) || target.filter((d) => d === -1).length > 1) return undefined;
+  // the unknown dims of x must all be copied ones for -1 to be known
+  const copies = new Set(target.flatMap((d, k) => (d === 0 ? [k] : [])));
+  let count = 1;
+  for (const [k, d] of x.shape.entries()) {
+    if (copies.has(k)) continue;
+    if (typeof d !== 'number') return { target, shape: target.map((t, i) => (t === 0 ? x.shape![i]! : t === -1 ? null : t)) };
+    count *= d;
+  }
+  const rest = target.filter((d) => d > 0).reduce((a, b) => a * b, 1);
+  const shape = target.map((t, i) => (t === 0 ? x.shape![i]! : t === -1 ? count / rest : t));
+  // one copied dim and the rest static: that dim becomes the -1 ([-1, 256]), the form TFLite takes
+  if (copies.size === 1 && Number.isInteger(count / rest)) return { target: target.map((t) => (t === 0 ? -1 : t === -1 ? count / rest : t)), shape };
+  return { target, shape };
+}
+
 function reshapeOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   const s = c.input(1);
@@ -384,6 +415,13 @@ function reshapeOp(c: NodeCtx): TfValue[] {
     const attrs: Record<string, Attr> = target.includes(0) ? { allowzero: attr('int', 1) } : {};
     c.emit('Reshape', [c.use(x), c.int64(target, 'shape')], [out], attrs);
     return [c.value(out, x.dtype, shape)];
+  }
+  const copied = s.dims && reshapeCopyingDims(x, s.dims);
+  if (copied) {
+    const out = c.out();
+    // ONNX's 0 copies the input's dimension at that index: here the batch read by Shape
+    c.emit('Reshape', [c.use(x), c.int64(copied.target, 'shape')], [out]);
+    return [c.value(out, x.dtype, copied.shape)];
   }
   const out = c.out();
   c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out]);
@@ -400,6 +438,7 @@ function shapeOp(c: NodeCtx): TfValue[] {
   c.emit('Shape', [c.use(x)], [raw]);
   if (raw !== out) c.emit('Cast', [raw], [out], { to: attr('int', onnxType(outType)) });
   const v = c.value(out, outType, x.shape ? [x.shape.length] : [null]);
+  if (x.shape && x.name) v.dims = x.shape.map((d, i) => (typeof d === 'number' ? d : { of: x.name, axis: i }));
   return [v];
 }
 
@@ -453,7 +492,13 @@ function packOp(c: NodeCtx): TfValue[] {
   if (vs.every((v) => v.value && small(v.value.shape))) return [c.constantValue(pack(vs.map((v) => v.value!), axis))];
   const parts = vs.map((v, i) => unsqueeze(c, v, axis, c.tmp(`expand${i}`)));
   const rank = vs[0]!.shape ? vs[0]!.shape.length + 1 : undefined;
-  return concatOp(c, parts, axis < 0 && rank !== undefined ? axis + rank : axis);
+  const r = concatOp(c, parts, axis < 0 && rank !== undefined ? axis + rank : axis);
+  // scalars of a Shape packed into a new shape (the flatten's [batch, -1]): keep what is known of them
+  const scalar = (v: TfValue) => v.shape?.length === 0;
+  if (r.length === 1 && vs.every((v) => scalar(v) && (v.value || v.dims?.length === 1))) {
+    r[0]!.dims = vs.map((v) => (v.value ? v.value.toNumbers()[0]! : v.dims![0]!));
+  }
+  return r;
 }
 
 function splitOp(c: NodeCtx, x: TfValue, axisRaw: number, sizes: number[] | undefined, count: number): TfValue[] {
@@ -536,7 +581,10 @@ function stridedSlice(c: NodeCtx): TfValue[] {
       if (spec.newAxes.length) c.emit('Unsqueeze', [v, c.int64(spec.newAxes, 'new_axes')], [final]);
     }
   } else if (!sliced.length) c.emit('Identity', [cur], [final]);
-  return [c.value(final, x.dtype, spec.shape)];
+  const v = c.value(final, x.dtype, spec.shape);
+  const a = spec.axes[0];
+  if (x.dims && x.shape.length === 1 && a && a.step === 1 && a.start >= 0 && spec.newAxes.length === 0) v.dims = x.dims.slice(a.start, Math.min(a.end, x.dims.length));
+  return [v];
 }
 
 function sliceOp(c: NodeCtx): TfValue[] {

@@ -10,8 +10,16 @@ import { NodeAttrs, outputKey, parseInput, type GraphDef, type NodeDef } from '.
 import { tensorOf } from './fold.js';
 import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
+import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
+import { fuseConvBias } from './fuse-bias.js';
 
-const OPS: Record<string, OpConvert> = { ...PLAIN_OPS, ...QUANTIZED_OPS };
+const OPS: Record<string, OpConvert> = {
+  ...PLAIN_OPS,
+  ...QUANTIZED_OPS,
+  ...SPACE_TO_BATCH_OPS,
+  Conv2D: watchAtrous(PLAIN_OPS.Conv2D!),
+  DepthwiseConv2dNative: watchAtrous(PLAIN_OPS.DepthwiseConv2dNative!),
+};
 
 /** One output of a TensorFlow node as the reader knows it. */
 export interface TfValue {
@@ -28,7 +36,14 @@ export interface TfValue {
   shapeOf?: TfValue;
   /** preferred initializer name for a constant (its Const node's name) */
   constName?: string;
+  /**
+   * For a 1-D (or scalar) int value computed from a Shape: its elements, each a number or a
+   * dimension of another value (unknown while reading, e.g. the batch).
+   */
+  dims?: ShapeElement[];
 }
+
+export type ShapeElement = number | { of: string; axis: number };
 
 export interface GraphDefReadOptions {
   file: string;
@@ -311,7 +326,22 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     }
     cv.graph.outputs.push({ name: key, dtype: v.dtype, shape: v.shape });
   }
+  fuseConvBias(cv.graph);
+  dropUnusedNodes(cv.graph);
   return cv.graph;
+}
+
+/** Nodes nothing reads (a Shape subgraph whose Reshape took a static shape instead). */
+function dropUnusedNodes(graph: Graph): void {
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  for (;;) {
+    const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+    const keep = graph.nodes.filter((n) => n.outputs.some((o) => o && (used.has(o) || outputs.has(o))));
+    if (keep.length === graph.nodes.length) break;
+    graph.nodes = keep;
+  }
+  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+  for (const k of [...graph.initializers.keys()]) if (!used.has(k) && !outputs.has(k)) graph.initializers.delete(k);
 }
 
 /**

@@ -252,7 +252,11 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     const t = g.initializers.get(name);
     if (t) return { shape: [...t.shape], dtype: t.dtype };
     const v = shapes.get(name);
-    if (!v || !v.dtype || !v.shape) throw new UnsupportedError(`TFLite output of a value with unknown shape`, `'${name}' in ${file}: its shape could not be inferred`);
+    if (!v || !v.dtype || !v.shape) {
+      // a TFLite tensor needs a rank: an input of unknown rank (a TF Placeholder without shape) is given one by the user
+      const hint = g.inputs.some((i) => i.name === name) ? ` (an input of unknown rank: give --input-shape ${name}=d0,d1,...)` : '';
+      throw new UnsupportedError(`TFLite output of a value with unknown shape`, `'${name}' in ${file}: its shape could not be inferred${hint}`);
+    }
     const dyn = v.shape.some((d) => typeof d !== 'number');
     const shape = v.shape.map((d: Dim) => (typeof d === 'number' ? d : 1));
     return { shape, signature: dyn ? v.shape.map((d: Dim) => (typeof d === 'number' ? d : -1)) : undefined, dtype: v.dtype };
