@@ -14,6 +14,7 @@ import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
+import { relErr } from '../../support/error-metrics.js';
 
 let oracle: TfliteOracle;
 beforeAll(async () => {
@@ -23,16 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await oracle?.close();
 });
-
-const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
-};
 
 // The dynamic-range target is 5e-2. shufflenet_v2 misses it (measured 0.108), like the
 // random-init mobilenet_v2 in quantize.test.ts (0.114): both are depthwise networks whose random

@@ -22,6 +22,7 @@ import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
 import { corpusPath } from '../../support/corpus.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
 
 const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
 const SAMPLES = 64;
@@ -42,29 +43,6 @@ function imageSet(name: string, count: number, seed: number): Tensor[] {
   makeCalibrationImages(out, { count, size: [224, 224], seed, formats: 'png-rgb' });
   return readImageSetArrays(out).map((t) => permuteTensor(t, [0, 3, 1, 2]));
 }
-
-function pooledSnrDb(want: Float32Array[], got: Float32Array[]): number {
-  let sig = 0;
-  let noise = 0;
-  want.forEach((w, k) => {
-    for (let i = 0; i < w.length; i++) {
-      sig += w[i]! * w[i]!;
-      noise += (w[i]! - got[k]![i]!) ** 2;
-    }
-  });
-  return 10 * Math.log10(sig / noise);
-}
-
-/** quantize.test.ts' measure: largest error over the largest reference value. */
-const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
-};
 
 const argmax = (a: ArrayLike<number>): number => {
   let best = 0;

@@ -20,6 +20,7 @@ import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
 import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
+import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
 
 // the issue's calibration set: 64 samples (minmax)
 const SAMPLES = 64;
@@ -45,29 +46,6 @@ function imageSet(name: string, count: number, seed: number, size: [number, numb
   makeCalibrationImages(out, { count, size, seed, formats: 'png-rgb' });
   return readImageSetArrays(out);
 }
-
-/** SNR (dB) of `got` against `want` pooled over all outputs: total signal over total noise. */
-function pooledSnrDb(want: Float32Array[], got: Float32Array[]): number {
-  let sig = 0;
-  let noise = 0;
-  want.forEach((w, k) => {
-    for (let i = 0; i < w.length; i++) {
-      sig += w[i]! * w[i]!;
-      noise += (w[i]! - got[k]![i]!) ** 2;
-    }
-  });
-  return 10 * Math.log10(sig / noise);
-}
-
-const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
-};
 
 describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', () => {
   // resnet18 meets the issue's targets (measured: dynamic 0.027, int8 29.9 dB). mobilenet_v2 does

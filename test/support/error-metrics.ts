@@ -1,0 +1,25 @@
+// How far a converted model's output is from the reference, as the quantization tests measure it.
+
+/** Largest absolute difference over the largest absolute reference value. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return err / scale;
+}
+
+/** SNR (dB) of `got` against `want` pooled over all outputs: total signal over total noise. */
+export function pooledSnrDb(want: Float32Array[], got: Float32Array[]): number {
+  let sig = 0;
+  let noise = 0;
+  want.forEach((w, k) => {
+    for (let i = 0; i < w.length; i++) {
+      sig += w[i]! * w[i]!;
+      noise += (w[i]! - got[k]![i]!) ** 2;
+    }
+  });
+  return 10 * Math.log10(sig / noise);
+}
