@@ -1,24 +1,16 @@
 // Caffe -> .tflite (nnport's TFLite writer), run by the real TFLite interpreter (tfjs-tflite in
 // headless Chromium), against OpenCV dnn's outputs on the same input.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { registerAllFormats } from '../../../src/formats/all.js';
 import { convert } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { opencvReal, pathFiles, relativeError } from './opencv.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 60_000);
-afterAll(async () => {
-  await oracle?.close();
-});
+const oracle = useTfliteOracle(60_000);
 
 const MODELS: [string, string, string, number[]][] = [
   ['lenet', 'caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],

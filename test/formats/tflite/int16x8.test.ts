@@ -6,11 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
-import { registerAllFormats } from '../../../src/formats/all.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
@@ -23,17 +22,10 @@ import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
-});
+const oracle = useTfliteOracle();
 
 function samples(shape: number[], count: number, seed: number): Tensor[] {
   const r = rng(seed);

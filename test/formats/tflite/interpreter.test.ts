@@ -1,22 +1,16 @@
 // TFLite files read by nnport and run by its runtime against the real TFLite interpreter
 // (tfjs-tflite's WebAssembly build in headless Chromium) on the same inputs.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { corpusPath } from '../../support/corpus.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { rng as seeded } from '../../support/rng.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
-});
+const oracle = useTfliteOracle();
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   expect(a.length).toBe(b.length);

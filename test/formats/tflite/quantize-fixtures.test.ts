@@ -4,26 +4,18 @@
 // largest output value.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerAllFormats } from '../../../src/formats/all.js';
+import { describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { relErr } from '../../support/error-metrics.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
-});
+const oracle = useTfliteOracle();
 
 // The dynamic-range target is 5e-2. shufflenet_v2 misses it (measured 0.108), like the
 // random-init mobilenet_v2 in quantize.test.ts (0.114): both are depthwise networks whose random

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { convert, loadModel } from '../../../src/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/write.js';
@@ -21,19 +21,15 @@ import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
 import { corpusPath } from '../../support/corpus.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
 const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
 const SAMPLES = 64;
 const HELD_OUT = 4;
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-quantize-trained-'));
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
+const oracle = useTfliteOracle();
+afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 

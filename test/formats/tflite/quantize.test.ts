@@ -6,8 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerAllFormats } from '../../../src/formats/all.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
@@ -18,21 +17,16 @@ import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makeCalibrationImages, readImageSetArrays } from '../../support/calibration-images.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 
 // the calibration set: 64 samples (minmax)
 const SAMPLES = 64;
 const HELD_OUT = 4;
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-quantize-'));
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
+const oracle = useTfliteOracle();
+afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 

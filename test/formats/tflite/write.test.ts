@@ -1,43 +1,22 @@
 // Every .tflite nnport writes is run by the real TFLite interpreter (tfjs-tflite in headless
 // Chromium) and compared with PyTorch's own output for the fixture's input, and converted to
 // JSON by Debian's flatc with the schema (the flatbuffer verifier).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readModel } from '../../../src/formats/registry.js';
 import { convert } from '../../../src/index.js';
-import { registerAllFormats } from '../../../src/formats/all.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor as TensorClass, type Tensor } from '../../../src/ir/tensor.js';
-import { REPO_ROOT, corpusPath } from '../../support/corpus.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { corpusPath } from '../../support/corpus.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 
-const SCHEMA = join(REPO_ROOT, 'proto/tflite/schema.fbs');
-
-let oracle: TfliteOracle;
-const tmp = mkdtempSync(join(tmpdir(), 'nnport-tflite-'));
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
-});
-
-/** flatc --json with the schema: fails (throws) on anything the flatbuffer verifier rejects. */
-function flatcJson(bytes: Uint8Array, name: string): Record<string, unknown> {
-  const file = join(tmp, `${name}.tflite`);
-  writeFileSync(file, bytes);
-  execFileSync('/usr/bin/flatc', ['--json', '--strict-json', '--raw-binary', '-o', tmp, SCHEMA, '--', file], { stdio: 'pipe' });
-  return JSON.parse(readFileSync(join(tmp, `${name}.json`), 'utf8')) as Record<string, unknown>;
-}
+const oracle = useTfliteOracle();
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   expect(a.length).toBe(b.length);

@@ -7,14 +7,11 @@
 //              input's stored shape set to 3 (tfjs-tflite has no resize call), at batch 3;
 //   op list    one model over the writer's op list (TRANSPOSE_CONV, PADV2, SLICE, SQUEEZE,
 //              GATHER, BATCH_MATMUL, HARD_SWISH, ...) within 1e-4 of PyTorch.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
-import { registerAllFormats } from '../../../src/formats/all.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
@@ -23,33 +20,19 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
-import { startTfliteOracle, type TfliteOracle } from '../../support/tflite-oracle.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/tflite-writer');
-const SCHEMA = join(REPO_ROOT, 'proto/tflite/schema.fbs');
-const tmp = mkdtempSync(join(tmpdir(), 'nnport-tflite-features-'));
 
-let oracle: TfliteOracle;
-beforeAll(async () => {
-  registerAllFormats();
-  oracle = await startTfliteOracle();
-}, 120_000);
-afterAll(async () => {
-  await oracle?.close();
-});
+const oracle = useTfliteOracle();
 
 interface FlatcModel {
   operator_codes: { builtin_code: string }[];
   subgraphs: { tensors: { name: string; shape: number[]; shape_signature?: number[] }[]; inputs: number[]; outputs: number[]; operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[];
 }
 
-/** flatc --json with the schema: throws on anything the flatbuffer verifier rejects. */
-export function flatcJson(bytes: Uint8Array, name: string): FlatcModel {
-  const file = join(tmp, `${name}.tflite`);
-  writeFileSync(file, bytes);
-  execFileSync('/usr/bin/flatc', ['--json', '--strict-json', '--raw-binary', '--defaults-json', '-o', tmp, SCHEMA, '--', file], { stdio: 'pipe' });
-  return JSON.parse(readFileSync(join(tmp, `${name}.json`), 'utf8')) as FlatcModel;
-}
+/** flatc's JSON of a written file, fields at their defaults included (verified by flatc). */
+const flatc = (bytes: Uint8Array, name: string): FlatcModel => flatcJson<FlatcModel>(bytes, name, { defaults: true });
 
 const opNames = (m: FlatcModel): string[] => m.subgraphs[0]!.operators.map((o) => m.operator_codes[o.opcode_index]!.builtin_code);
 
@@ -82,7 +65,7 @@ describe('GELU', () => {
     it(`${name}: PyTorch's spelled-out GELU becomes one GELU op (approximate ${approximate}), within 1e-4 of PyTorch`, async () => {
       const f = await fixture(name);
       const bytes = await writeTflite(f.graph);
-      const json = flatcJson(bytes, name);
+      const json = flatc(bytes, name);
       const ops = opNames(json);
       expect(ops.filter((o) => o === 'GELU')).toHaveLength(2);
       expect(ops).not.toContain('TANH');
@@ -107,7 +90,7 @@ describe('GELU', () => {
         opsets: { '': 20 },
       };
       const bytes = await writeTflite(g);
-      expect(opNames(flatcJson(bytes, `gelu_${approximate}`))).toEqual(['GELU']);
+      expect(opNames(flatc(bytes, `gelu_${approximate}`))).toEqual(['GELU']);
       const [y] = await oracle.run(bytes, [x.toFloat32()]);
       expect(maxAbs(y!.data, want)).toBeLessThanOrEqual(1e-5);
       const mine = (await runGraph(g, new Map([['x', x]]))).outputs.get('y')!.toFloat32();
@@ -135,7 +118,7 @@ describe('dynamic batch', () => {
   it('a flatten computed from x.size(0) keeps -1 (shape_signature, RESHAPE new_shape) and runs at batch 1 and 3 within 1e-4 of PyTorch', async () => {
     const f = await fixture('flatten_dyn');
     const bytes = await writeTflite(f.graph);
-    const json = flatcJson(bytes, 'flatten_dyn');
+    const json = flatc(bytes, 'flatten_dyn');
     const sg = json.subgraphs[0]!;
     expect(sg.tensors[sg.inputs[0]!]!.shape).toEqual([1, 8, 8, 3]);
     expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([-1, 8, 8, 3]);
@@ -155,7 +138,7 @@ describe('dynamic batch', () => {
     const dir = torchvisionDir('seg_head');
     const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'seg_head.onnx' });
     const bytes = await writeTflite((m as { graph: Graph }).graph);
-    const json = flatcJson(bytes, 'seg_head');
+    const json = flatc(bytes, 'seg_head');
     const sg = json.subgraphs[0]!;
     expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([-1, 64, 64, 3]);
     expect(sg.tensors[sg.outputs[0]!]!.shape_signature).toEqual([-1, 64, 64, 5]);
@@ -173,7 +156,7 @@ describe('writer op list', () => {
   it('one model over CONV_2D, TRANSPOSE_CONV, PADV2, SLICE, SQUEEZE, GATHER, BATCH_MATMUL, HARD_SWISH, ... runs within 1e-4 of PyTorch', async () => {
     const f = await fixture('ops');
     const bytes = await writeTflite(f.graph);
-    const ops = new Set(opNames(flatcJson(bytes, 'ops')));
+    const ops = new Set(opNames(flatc(bytes, 'ops')));
     for (const op of ['CONV_2D', 'TRANSPOSE_CONV', 'RELU6', 'LEAKY_RELU', 'PRELU', 'ELU', 'HARD_SWISH', 'LOGISTIC', 'ADD', 'DIV', 'PADV2', 'SLICE', 'RESIZE_BILINEAR', 'TANH', 'MAXIMUM', 'MINIMUM', 'MEAN', 'SQUEEZE', 'BATCH_MATMUL', 'SOFTMAX', 'SUM', 'REDUCE_MAX', 'CONCATENATION', 'GATHER', 'FULLY_CONNECTED']) {
       expect({ op, present: ops.has(op) }).toEqual({ op, present: true });
     }

@@ -1,0 +1,54 @@
+// Test-file plumbing for the TFLite checks: the real interpreter started once per test file, and
+// flatc's verifier/JSON view of a written .tflite. (Separate from tflite-oracle.ts, which the
+// benchmarks import outside vitest.)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { registerAllFormats } from '../../src/formats/all.js';
+import { REPO_ROOT } from './corpus.js';
+import { startTfliteOracle, type TfliteOracle } from './tflite-oracle.js';
+
+/**
+ * The TFLite interpreter for the calling test file: started in its beforeAll (formats registered
+ * too), closed in its afterAll. The handle may be used in the file's tests once they run.
+ */
+export function useTfliteOracle(startTimeoutMs = 120_000): Omit<TfliteOracle, 'close'> {
+  let oracle: TfliteOracle | undefined;
+  const started = (): TfliteOracle => {
+    if (!oracle) throw new Error('the TFLite oracle is used before its beforeAll started it');
+    return oracle;
+  };
+  beforeAll(async () => {
+    registerAllFormats();
+    oracle = await startTfliteOracle();
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await oracle?.close();
+  });
+  return {
+    run: (model, inputs) => started().run(model, inputs),
+    latency: (model, inputs, runs) => started().latency(model, inputs, runs),
+    inputs: (model) => started().inputs(model),
+  };
+}
+
+const SCHEMA = join(REPO_ROOT, 'proto/tflite/schema.fbs');
+
+/**
+ * flatc --json of a .tflite with the TFLite schema: throws on anything the flatbuffer verifier
+ * rejects. `defaults` also writes fields that hold their default value (--defaults-json).
+ */
+export function flatcJson<T = Record<string, unknown>>(bytes: Uint8Array, name: string, options: { defaults?: boolean } = {}): T {
+  const dir = mkdtempSync(join(tmpdir(), 'nnport-flatc-'));
+  try {
+    const file = join(dir, `${name}.tflite`);
+    writeFileSync(file, bytes);
+    const flags = ['--json', '--strict-json', '--raw-binary', ...(options.defaults ? ['--defaults-json'] : [])];
+    execFileSync('/usr/bin/flatc', [...flags, '-o', dir, SCHEMA, '--', file], { stdio: 'pipe' });
+    return JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
