@@ -12,17 +12,9 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
 import { predict, tfjsModelFromH5 } from '../keras/tfjs-oracle.js';
-import { opencvReal, pathFiles, relativeError } from './opencv.js';
+import { caffeNets, opencvReal, pathFiles, relativeError } from './opencv.js';
 
-const MODELS: [string, string, string, number[]][] = [
-  ['lenet', 'caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],
-  ['cifar10-quick', 'caffe/cifar10-quick-v1format/cifar10_quick.prototxt', 'caffe/cifar10-quick-v1format/cifar10_quick_iter_5000.caffemodel', [2, 3, 32, 32]],
-  ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
-  ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
-  ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
-  // splits its 15-channel input by channel into five branches before any conv
-  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
-];
+const MODELS = caffeNets('lenet', 'cifar10-quick', 'mtcnn-pnet', 'mtcnn-rnet', 'mtcnn-onet', 'mtcnn-lnet');
 
 registerAllFormats();
 

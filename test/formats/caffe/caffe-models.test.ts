@@ -11,7 +11,7 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { shapeSize } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
-import { opencvRandom, opencvReal, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
+import { caffeNets, opencvRandom, opencvReal, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
 
 const TOL = 1e-4;
 
@@ -35,16 +35,7 @@ async function check(graph: Graph, ref: OpenCvReference, onnx = true): Promise<v
   }
 }
 
-const REAL: [string, string, string, number[]][] = [
-  ['lenet', 'caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],
-  ['cifar10-quick', 'caffe/cifar10-quick-v1format/cifar10_quick.prototxt', 'caffe/cifar10-quick-v1format/cifar10_quick_iter_5000.caffemodel', [2, 3, 32, 32]],
-  ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
-  // P-Net is fully convolutional: an odd input size exercises ceil pooling on odd sizes.
-  ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
-  ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
-  ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
-  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
-];
+const REAL = caffeNets('lenet', 'cifar10-quick', 'cifar10-full', 'mtcnn-pnet', 'mtcnn-rnet', 'mtcnn-onet', 'mtcnn-lnet');
 
 describe('Caffe models with their weights vs OpenCV dnn', () => {
   for (const [key, proto, weights, shape] of REAL) {

@@ -7,20 +7,13 @@ import { convert } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
-import { opencvReal, pathFiles, relativeError } from './opencv.js';
+import { caffeNets, opencvReal, pathFiles, relativeError } from './opencv.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle(60_000);
 
-const MODELS: [string, string, string, number[]][] = [
-  ['lenet', 'caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],
-  ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
-  ['mtcnn-rnet', 'caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
-  ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
-  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
-  // LRN (WITHIN_CHANNEL) is built from Pad, AveragePool and Pow: TFLite's POW
-  ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
-];
+// cifar10-full's LRN (WITHIN_CHANNEL) is built from Pad, AveragePool and Pow: TFLite's POW
+const MODELS = caffeNets('lenet', 'mtcnn-pnet', 'mtcnn-rnet', 'mtcnn-onet', 'mtcnn-lnet', 'cifar10-full');
 
 describe('Caffe -> TFLite, run by the TFLite interpreter, vs OpenCV dnn', () => {
   for (const [key, proto, weights, shape] of MODELS) {

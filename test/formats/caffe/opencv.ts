@@ -108,3 +108,27 @@ export function relativeError(got: Tensor, want: Tensor): number {
   }
   return err / Math.max(scale, 1e-12);
 }
+
+/** A corpus Caffe net with its weights: key, prototxt, caffemodel, the input shape the tests feed. */
+export type CaffeNet = [key: string, prototxt: string, caffemodel: string, shape: number[]];
+
+const NETS: Record<string, [prototxt: string, caffemodel: string, shape: number[]]> = {
+  lenet: ['caffe/lenet-mnist/lenet.prototxt', 'caffe/lenet-mnist/lenet_iter_10000.caffemodel', [2, 1, 28, 28]],
+  'cifar10-quick': ['caffe/cifar10-quick-v1format/cifar10_quick.prototxt', 'caffe/cifar10-quick-v1format/cifar10_quick_iter_5000.caffemodel', [2, 3, 32, 32]],
+  'cifar10-full': ['caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32]],
+  // P-Net is fully convolutional: an odd input size exercises ceil pooling on odd sizes
+  'mtcnn-pnet': ['caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31]],
+  'mtcnn-rnet': ['caffe/mtcnn-rnet/det2.prototxt', 'caffe/mtcnn-rnet/det2.caffemodel', [2, 3, 24, 24]],
+  'mtcnn-onet': ['caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48]],
+  // splits its 15-channel input by channel into five branches before any conv
+  'mtcnn-lnet': ['caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24]],
+};
+
+/** The named corpus nets, in the order given. */
+export function caffeNets(...keys: string[]): CaffeNet[] {
+  return keys.map((k) => {
+    const n = NETS[k];
+    if (!n) throw new Error(`no corpus Caffe net '${k}'`);
+    return [k, ...n] as CaffeNet;
+  });
+}

@@ -10,19 +10,20 @@ import { registerAllFormats } from '../../../src/formats/all.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
 import { convert } from '../../../src/index.js';
 import { corpusPath } from '../../support/corpus.js';
-import { opencvReal, pathFiles } from '../caffe/opencv.js';
+import { caffeNets, opencvReal, pathFiles } from '../caffe/opencv.js';
 import { permute4, pythonRun, relativeError } from './python-runs.js';
 
 beforeAll(() => {
   registerAllFormats();
 });
 
-const MODELS: [string, string, string, number[], { ops: string[]; runner: 'opencv' | 'numpy' }][] = [
-  ['mtcnn-pnet', 'caffe/mtcnn-pnet/det1.prototxt', 'caffe/mtcnn-pnet/det1.caffemodel', [1, 3, 25, 31], { ops: ['Neg', 'Relu', 'Softmax'], runner: 'opencv' }],
-  ['mtcnn-onet', 'caffe/mtcnn-onet/det3.prototxt', 'caffe/mtcnn-onet/det3.caffemodel', [1, 3, 48, 48], { ops: ['Neg', 'MatMul'], runner: 'opencv' }],
-  ['mtcnn-lnet', 'caffe/mtcnn-lnet/det4.prototxt', 'caffe/mtcnn-lnet/det4.caffemodel', [1, 15, 24, 24], { ops: ['Split', 'Neg'], runner: 'opencv' }],
-  ['cifar10-full', 'caffe/cifar10-full-v1format/cifar10_full.prototxt', 'caffe/cifar10-full-v1format/cifar10_full_iter_70000.caffemodel', [1, 3, 32, 32], { ops: ['Pow', 'AvgPool'], runner: 'numpy' }],
-];
+const CHECKS: Record<string, { ops: string[]; runner: 'opencv' | 'numpy' }> = {
+  'mtcnn-pnet': { ops: ['Neg', 'Relu', 'Softmax'], runner: 'opencv' },
+  'mtcnn-onet': { ops: ['Neg', 'MatMul'], runner: 'opencv' },
+  'mtcnn-lnet': { ops: ['Split', 'Neg'], runner: 'opencv' },
+  'cifar10-full': { ops: ['Pow', 'AvgPool'], runner: 'numpy' },
+};
+const MODELS = caffeNets(...Object.keys(CHECKS)).map((net) => [...net, CHECKS[net[0]]!] as const);
 
 describe('Caffe -> GraphDef vs OpenCV running the Caffe model', () => {
   for (const [key, proto, weights, shape, c] of MODELS) {
