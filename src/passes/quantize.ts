@@ -14,6 +14,7 @@ import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
+import { equalizationPlan } from './equalize.js';
 import { permuteTensor } from './layout.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax } from '../wasm/quantize.js';
 
@@ -40,6 +41,12 @@ export interface QuantizeOptions {
   percentile?: number;
   /** int8: measure every quantized value's error on the calibration samples */
   report?: boolean;
+  /**
+   * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
+   * conv channels rescaled so that each fills its tensor's int8 range; the float function is
+   * unchanged). Default: on for int8 with minmax calibration, off otherwise.
+   */
+  equalize?: boolean;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -201,13 +208,14 @@ const HIST_BINS = 2048;
  * input's parameters or fixed by the spec), so calibration costs little more than the forward
  * passes themselves.
  */
-async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
+async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions, alsoObserve?: (name: string, t: Tensor) => void): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
   const kept: Map<string, Tensor>[] = [];
   // the values computed as float32 (on the first sample: the graph's dtypes do not change)
   const floats = new Set<string>();
   const observe = (name: string, t: Tensor) => {
+    alsoObserve?.(name, t);
     if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
     if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
     const r = minMax(t);
@@ -347,7 +355,10 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options);
+  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method) : undefined;
+  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options, equalization?.observe);
+  // rescales the graph and the calibrated ranges of the values it rescaled
+  if (equalization) g = equalization.apply(stats);
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
