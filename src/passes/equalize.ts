@@ -5,14 +5,13 @@
 // convs, its channel c can be multiplied by s_c > 0 -- the producers' output channel c (weights
 // and bias) times s_c, the consumers' input channel c divided by s_c -- and the float function is
 // unchanged; the scales are chosen from the calibration ranges so that every channel fills the
-// tensor's range. Only exact rewrites: conv -> [Add | Relu | MaxPool]* -> conv. A residual stream
+// tensor's range. Only exact rewrites: conv -> [Add | Relu | MaxPool | zero Pad]* -> conv. A residual stream
 // is one group (every Add input and output carries the same scales); Relu and max pooling commute
 // with positive scales; ReLU6 / Clip do not (their bound would need scaling per channel, which
 // TFLite cannot express), so a clipped tensor is never in a group, nor a graph output.
 import { UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { minMaxPerAxis } from '../wasm/calibrate.js';
 
 /** A conv whose output (producer) or input (consumer) channels are rescaled, and along which weight axis. */
 interface Endpoint {
@@ -67,7 +66,21 @@ export interface EqualizeResult {
 const isOnnx = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
 const isConv = (n: Node) => n.domain === 'nnport' && n.opType === 'Conv';
 /** Ops that commute with a positive per-channel scale and keep channels where they are. */
-const passesScale = (n: Node) => (isOnnx(n) && (n.opType === 'Add' || n.opType === 'Relu')) || (n.domain === 'nnport' && n.opType === 'MaxPool');
+const passesScale = (n: Node) => (isOnnx(n) && (n.opType === 'Add' || n.opType === 'Relu' || n.opType === 'Pad')) || (n.domain === 'nnport' && n.opType === 'MaxPool');
+
+/** The inputs of a pass-through op that carry the scaled channels (a Pad's data only). */
+const scaledInputs = (n: Node): string[] => (n.opType === 'Pad' ? n.inputs.slice(0, 1) : n.inputs.filter((i) => i));
+
+/** A Pad that pads with zeros (0 · s = 0) and leaves the channel axis alone. */
+function zeroPad(n: Node, g: Graph): boolean {
+  if (attrString(n, 'mode', 'constant') !== 'constant' || (n.inputs[3] ?? '') !== '') return false;
+  const pads = g.initializers.get(n.inputs[1] ?? '');
+  const value = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+  if (!pads || (n.inputs[2] && !value) || (value && value.toNumbers().some((x) => x !== 0))) return false;
+  const p = pads.toNumbers();
+  const rank = p.length / 2;
+  return p[rank - 1] === 0 && p[2 * rank - 1] === 0;
+}
 
 /** The weight axis of a channels-last conv's output channels. */
 function outputAxis(n: Node, rank: number): number {
@@ -82,7 +95,7 @@ function inputAxis(n: Node, rank: number): number {
 /**
  * The groups of values that can be rescaled per channel exactly: each starts at convs with
  * constant float weights (and bias) read by nothing else, passes only through Add / Relu /
- * MaxPool, and ends at group-1 convs reading it as their data input.
+ * MaxPool / a zero Pad, and ends at group-1 convs reading it as their data input.
  */
 export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
   const producer = new Map<string, Node>();
@@ -124,10 +137,12 @@ export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
       const p = producer.get(v);
       if (!p) ok = false;
       else if (passesScale(p)) {
-        if (p.outputs.length !== 1 || p.inputs.length < 1) ok = false;
-        // Add's two inputs and MaxPool's one all carry the scales
-        for (const i of p.inputs) if (i) work.push(i);
-        for (const i of p.inputs) if (i && !(next.get(i) ?? []).includes(v)) next.set(i, [...(next.get(i) ?? []), v]);
+        if (p.outputs.length !== 1 || p.inputs.length < 1 || (p.opType === 'Pad' && !zeroPad(p, g))) ok = false;
+        // Add's two inputs and MaxPool's, Relu's and Pad's one all carry the scales
+        for (const i of scaledInputs(p)) {
+          work.push(i);
+          if (!(next.get(i) ?? []).includes(v)) next.set(i, [...(next.get(i) ?? []), v]);
+        }
       } else if (isConv(p) && !producers.has(p)) {
         const w = ownConstant(p.inputs[1]);
         const b = p.inputs[2];
@@ -142,7 +157,7 @@ export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
       } else if (!isConv(p)) ok = false;
       for (const r of readers.get(v) ?? []) {
         if (passesScale(r)) {
-          if (r.opType === 'Relu' || r.opType === 'MaxPool' ? r.inputs[0] !== v : r.inputs.length !== 2) ok = false;
+          if (r.opType === 'Add' ? r.inputs.length !== 2 : r.inputs[0] !== v || r.inputs.slice(1).includes(v) || (r.opType === 'Pad' && !zeroPad(r, g))) ok = false;
           for (const o of r.outputs) if (o) work.push(o);
         } else if (isConv(r) && r.inputs[0] === v && r.inputs[1] !== v && r.inputs[2] !== v && attrInt(r, 'group', 1) === 1) {
           const w = ownConstant(r.inputs[1]);
@@ -167,17 +182,35 @@ export function channelRangeObserver(groups: readonly EqualizationGroup[]): { ob
   const observe = (name: string, t: Tensor): void => {
     const c = want.get(name);
     if (c === undefined || t.dtype !== 'float32' || t.size === 0 || t.shape[t.rank - 1] !== c) return;
-    const r = minMaxPerAxis(t, t.rank - 1);
+    // a channels-last value the runtime computed in NCHW is a deferred permutation: reduce over
+    // its source along the axis that becomes the last one, without making the permuted copy
+    const v = t.deferred;
+    // (the view may have dropped unit axes: its last output axis is the channel one)
+    const direct = v && v.source instanceof Float32Array && v.source.length === t.size && v.shape[v.perm[v.perm.length - 1]!] === c;
+    const data = direct ? (v.source as Float32Array) : (t.data as Float32Array);
+    const shape = direct ? v.shape : t.shape;
+    const axis = direct ? v.perm[v.perm.length - 1]! : t.rank - 1;
+    const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     let acc = ranges.get(name);
-    if (!acc) ranges.set(name, (acc = { min: Float32Array.from(r.min), max: Float32Array.from(r.max), sumSquares: new Float64Array(c), count: 0 }));
-    for (let k = 0; k < c; k++) {
-      if (r.min[k]! < acc.min[k]!) acc.min[k] = r.min[k]!;
-      if (r.max[k]! > acc.max[k]!) acc.max[k] = r.max[k]!;
+    if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c), count: 0 }));
+    const { min, max, sumSquares } = acc;
+    for (let start = 0; start < data.length; start += inner * c) {
+      for (let k = 0; k < c; k++) {
+        let lo = min[k]!;
+        let hi = max[k]!;
+        let sq = 0;
+        for (let i = start + k * inner, end = i + inner; i < end; i++) {
+          const x = data[i]!;
+          if (x < lo) lo = x;
+          if (x > hi) hi = x;
+          sq += x * x;
+        }
+        min[k] = lo;
+        max[k] = hi;
+        sumSquares[k]! += sq;
+      }
     }
-    const d = t.data as Float32Array;
-    const sq = acc.sumSquares;
-    for (let i = 0; i < d.length; i += c) for (let k = 0; k < c; k++) sq[k]! += d[i + k]! * d[i + k]!;
-    acc.count += d.length / c;
+    acc.count += data.length / c;
   };
   return { observe, ranges };
 }
