@@ -27,6 +27,12 @@ export interface RunOptions {
   keepIntermediates?: boolean;
   /** Called with every value as soon as it is computed (a device backend's may not be on the host yet: see Tensor.download). */
   onValue?: (name: string, value: Tensor, node: Node) => void;
+  /**
+   * With onValue: the only values the caller must see (default: all). Fusion then still runs
+   * when it removes none of these, and onValue gets the values the fused graph computes
+   * (calibration observes the values that get their own quantization parameters).
+   */
+  observe?: ReadonlySet<string>;
   /** Called after each node with the count done and the total (does not prevent fusion). */
   onProgress?: (done: number, total: number, node: Node) => void;
   /**
@@ -38,8 +44,9 @@ export interface RunOptions {
   ops?: OpTable;
   /**
    * Fuse Conv + BatchNormalization + Relu/Clip before running (runtime/fuse-conv.ts; default
-   * true). Never done when every value must be seen (keepIntermediates, onValue), when
-   * `outputs` names a value fusion removes, or when a feed overrides an initializer.
+   * true). Never done when every value must be seen (keepIntermediates, onValue without
+   * `observe`), when `outputs` or `observe` names a value fusion removes, or when a feed
+   * overrides an initializer.
    */
   optimize?: boolean;
 }
@@ -164,14 +171,15 @@ function fusedOf(graph: Graph): Graph {
 
 /** The graph to execute: `graph` itself, or its fused form when nothing can tell the difference. */
 function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Graph {
-  if (options.optimize === false || options.keepIntermediates || options.onValue) return graph;
+  if (options.optimize === false || options.keepIntermediates || (options.onValue && !options.observe)) return graph;
   if (!backendsOf(options).some((b) => b.kernels['nnport::FusedConv'])) return graph;
   for (const name of feeds.keys()) if (graph.initializers.has(name)) return graph;
   const fused = fusedOf(graph);
-  if (fused !== graph && options.outputs) {
+  const seen = [...(options.outputs ?? []), ...(options.onValue && options.observe ? options.observe : [])];
+  if (fused !== graph && seen.length) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
     for (const n of fused.nodes) for (const o of n.outputs) values.add(o);
-    if (!options.outputs.every((o) => values.has(o))) return graph;
+    if (!seen.every((o) => values.has(o))) return graph;
   }
   return fused;
 }
