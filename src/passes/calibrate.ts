@@ -105,7 +105,10 @@ export async function calibrate(
     const add = (name: string, t: Tensor) => {
       const s = stats.get(name);
       if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > 0)) return;
-      const x = t.data as Float32Array;
+      // |x| does not depend on the layout: a deferred permutation (a channels-last graph run
+      // lowered) is read as it was computed, without making the permuted copy
+      const view = t.deferred;
+      const x = view && view.source instanceof Float32Array && view.source.length === t.size ? view.source : (t.data as Float32Array);
       if (scratch.length < x.length) scratch = new Float32Array(x.length);
       const abs = scratch.subarray(0, x.length);
       for (let i = 0; i < x.length; i++) abs[i] = Math.abs(x[i]!);
