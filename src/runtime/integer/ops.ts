@@ -16,6 +16,7 @@ import {
   laneMultiplier, qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
+import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
 import { qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
@@ -390,13 +391,15 @@ const Softmax = defineOp<{ axis: number }>({
     if (normAxis(a.axis, x.rank) !== x.rank - 1) throw new UnsupportedError('integer Softmax on an axis other than the last');
     const xq = qparam(inputs, 0, 'x');
     const out = outputParams(inputs, 3, undefined);
+    const last = x.shape[x.rank - 1]!;
+    // TFLite's int16 kernel (zero points 0): table interpolation in Q0.15
+    if (x.data instanceof Int16Array && out.dtype === 'int16' && xq.zps[0] === 0 && out.zp === 0) return [new Tensor('int16', x.shape, softmaxInt16(x.data, last, xq.scales[0]!, 1))];
     const f = Math.fround;
     const scale = f(-xq.scales[0]!);
     // one entry per possible max - x: 0..255 for int8, 0..65535 for int16 inputs
     const span = x.dtype === 'int16' ? 65536 : 512;
     const table = new Float32Array(span);
     for (let d = 0; d < span; d++) table[d] = f(Math.exp(f(scale * d)));
-    const last = x.shape[x.rank - 1]!;
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
     const yd = y.data as Int8Array;
@@ -415,14 +418,18 @@ const Softmax = defineOp<{ axis: number }>({
   },
 });
 
-/** Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away, clamp. */
-function lookup(fn: (v: number) => number) {
+/**
+ * Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away,
+ * clamp; int16 with zero points 0 (all TFLite runs) through TFLite's own 16-bit kernel.
+ */
+function lookup(fn: (v: number) => number, int16Kernel: (x: Int16Array, inputScale: number) => Int16Array) {
   return defineOp<Record<string, never>>({
     attrs: () => ({}),
     run(inputs) {
       const x = need(inputs, 0, 'x');
       const xq = qparam(inputs, 0, 'x');
       const out = outputParams(inputs, 3, undefined);
+      if (x.data instanceof Int16Array && out.dtype === 'int16' && xq.zps[0] === 0 && out.zp === 0) return [new Tensor('int16', x.shape, int16Kernel(x.data, xq.scales[0]!))];
       const [lo, hi] = rangeOf(x.dtype, 'input');
       const f = Math.fround;
       const table = new Int32Array(hi - lo + 1);
@@ -548,6 +555,17 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
+/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32). */
+function quantizeInt16(x: Float32Array, shape: readonly number[], scale: number, zp: number): Tensor {
+  const y = new Int16Array(x.length);
+  const s = Math.fround(scale);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
+  }
+  return new Tensor('int16', shape, y);
+}
+
 /** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
 const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
   attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
@@ -559,6 +577,7 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
+    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') return [quantizeInt16(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!)];
     if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
     return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },
@@ -612,8 +631,8 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::AveragePool': AveragePool,
   'nnport.int::MaxPool': MaxPool,
   'nnport.int::Softmax': Softmax,
-  'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v))),
-  'nnport.int::Tanh': lookup(Math.tanh),
+  'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v)), logisticInt16),
+  'nnport.int::Tanh': lookup(Math.tanh, tanhInt16),
   'nnport.int::ReduceMean': ReduceMean,
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,

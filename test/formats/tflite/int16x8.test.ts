@@ -1,8 +1,9 @@
 // --quantize int16x8 (16-bit symmetric activations, 8-bit per-channel weights, int64 biases):
 // each file is run by the real TFLite interpreter; its output is compared with PyTorch's float
 // output (SNR at least the int8 file's on the same calibration samples), and nnport's integer
-// runtime on the written file gives the interpreter's results within one step of the output
-// (two after an int16 softmax).
+// runtime on the written file gives the interpreter's results exactly: the int16 SOFTMAX,
+// LOGISTIC and TANH (TFLite's lookup tables) on every input code at several scales, the
+// interpreter's int16 QUANTIZE (a double-precision division) and whole models.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
@@ -15,7 +16,7 @@ import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite, writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import type { Graph } from '../../../src/ir/graph.js';
+import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
@@ -62,9 +63,10 @@ function opCodes(bytes: Uint8Array): string[] {
 
 describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
   const SAMPLES = 16;
-  // seg_head ends in an int16 SOFTMAX: TFLite computes it through its exp and 1/(1+x) lookup
-  // tables, nnport's integer runtime with an exact exp table; measured 2 steps of 1/32768 apart
-  const LSB_TOLERANCE: Record<string, number> = { lenet: 1, seg_head: 2 };
+  // seg_head upsamples with an int16 RESIZE_BILINEAR, which nnport's integer runtime runs in
+  // float (dequantize, resize, quantize) where TFLite interpolates on 10-bit fixed-point
+  // weights: measured 2 steps apart
+  const LSB_TOLERANCE: Record<string, number> = { lenet: 0, seg_head: 2 };
   for (const name of ['lenet', 'seg_head']) {
     it(`${name}: int16x8 SNR against PyTorch >= the int8 file's; nnport's integer runtime = interpreter (<= ${LSB_TOLERANCE[name]} LSB)`, { timeout: 300_000 }, async () => {
       const dir = torchvisionDir(name);
@@ -141,4 +143,63 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     expect(err).toBeInstanceOf(UnsupportedError);
     expect((err as Error).message).toMatch(/Gelu with 16-bit activations/);
   });
+});
+
+/** A float graph of one op on input x of `shape` (output `outShape`), ready for quantizeGraph. */
+function oneOp(opType: string, shape: number[], attrs: Record<string, Attr> = {}, outShape = shape): Graph {
+  const node: Node = { name: 'op', opType, domain: '', inputs: ['x'], outputs: ['y'], attrs };
+  return { name: 'g', nodes: [node], inputs: [{ name: 'x', dtype: 'float32', shape }], outputs: [{ name: 'y', dtype: 'float32', shape: outShape }], initializers: new Map(), opsets: { '': 17 } };
+}
+
+/**
+ * The int16x8 file of `g` (calibrated on `calibration`) run on x by the interpreter and by
+ * nnport's integer runtime: both outputs as integer codes of the output grid.
+ */
+async function codesOf(g: Graph, calibration: Tensor[], x: Tensor): Promise<{ mine: Int32Array; theirs: Int32Array; inputScale: number }> {
+  const bytes = serializeTflite((await quantizeGraph(g, { mode: 'int16x8', calibration: calibration.map((t) => [t]) })).graph);
+  const [y] = await oracle.run(bytes, [x.data as Float32Array]);
+  const back = await readTflite(bytes);
+  const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
+  const mine = [...outputs.values()][0]!.toFloat32();
+  const scaleOf = (n: Node | undefined) => back.initializers.get(n!.inputs[1]!)!.toNumbers()[0]!;
+  const lsb = scaleOf(back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name));
+  const inputScale = scaleOf(back.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === back.inputs[0]!.name));
+  const theirs = y!.data as Float32Array;
+  return { mine: Int32Array.from(mine, (v) => Math.round(v / lsb)), theirs: Int32Array.from(theirs, (v) => Math.round(v / lsb)), inputScale };
+}
+
+/** Indices where the two code arrays differ (the first few, for the failure message). */
+function differing(a: Int32Array, b: Int32Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < a.length && out.length < 5; i++) if (a[i] !== b[i]) out.push(`[${i}] nnport ${a[i]} interpreter ${b[i]}`);
+  return out;
+}
+
+describe('int16 activations: nnport integer runtime = interpreter, bit for bit', () => {
+  // input ranges (symmetric, so scale = range/32767): 8 gives the power-of-two scale 2^-12 that
+  // TFLite runs through gemmlowp's fixed-point functions, 16 (2^-11) does so for TANH only
+  for (const op of ['Sigmoid', 'Tanh']) {
+    for (const range of [1, 4, 8, 10, 16, 30]) {
+      it(`${op}: every int16 input code, input range ±${range}`, { timeout: 60_000 }, async () => {
+        const n = 65535;
+        const calibration = [Tensor.float32([1, n], Float32Array.from({ length: n }, (_, i) => ((i - 32767) / 32767) * range))];
+        const scale = range / 32767;
+        // each input a code times the scale: QUANTIZE gives the code back
+        const x = Tensor.float32([1, n], Float32Array.from({ length: n }, (_, i) => (i - 32767) * scale));
+        const { mine, theirs } = await codesOf(oneOp(op, [1, n]), calibration, x);
+        expect(differing(mine, theirs)).toEqual([]);
+      });
+    }
+  }
+  for (const range of [1, 5, 20]) {
+    for (const depth of [2, 10, 1000]) {
+      it(`Softmax: random rows of ${depth}, inputs in ±${range} (and the interpreter's int16 QUANTIZE)`, { timeout: 60_000 }, async () => {
+        const rows = Math.ceil(20000 / depth);
+        const r = rng(depth + range);
+        const x = Tensor.float32([rows, depth], Float32Array.from({ length: rows * depth }, () => (r() * 2 - 1) * range));
+        const { mine, theirs } = await codesOf(oneOp('Softmax', [rows, depth], { axis: { type: 'int', value: -1 } }), [x], x);
+        expect(differing(mine, theirs)).toEqual([]);
+      });
+    }
+  }
 });
