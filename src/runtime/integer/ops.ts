@@ -4,7 +4,7 @@
 // channels-last as in the `nnport` ops they replace. Plain scalar TypeScript loops.
 import type { DType } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
 import { quantizePerAxis, quantizePerTensor } from '../../wasm/quantize.js';
 import { broadcastShapes } from '../broadcast.js';
@@ -13,12 +13,12 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRefWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -163,7 +163,10 @@ const qdata = (t: Tensor): QData => {
 
 function runConv(p: QConvProblem, wasm: boolean): QData {
   // XNNPACK's float requantization is for 8-bit data only; 16x8 keeps its int64 path
-  if (p.x instanceof Int16Array) p.rq.fp32 = undefined;
+  if (p.x instanceof Int16Array) {
+    p.rq.fp32 = undefined;
+    return wasm && qconv16RunsOnWasm(p) ? qconv2d16Wasm(p) : qconv2dReference(p);
+  }
   return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p) : qconv2dReference(p);
 }
 
@@ -622,6 +625,79 @@ const Pad = defineOp<PadAttrs>({
   },
 });
 
+/** LEAKY_RELU (int16): each side requantized by its fixed-point multiplier, s_x/s_y or s_x·alpha/s_y. */
+const LeakyRelu = defineOp<{ alpha: number; act?: number[] }>({
+  attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation') }),
+  run(inputs, a) {
+    const x = need(inputs, 0, 'x');
+    const xq = qparam(inputs, 0, 'x');
+    const out = outputParams(inputs, 3, a.act);
+    const sx = Math.fround(xq.scales[0]!);
+    const identity = quantizeMultiplier(sx / Math.fround(out.scale));
+    const alpha = quantizeMultiplier((sx * Math.fround(a.alpha)) / Math.fround(out.scale));
+    const xd = qdata(x);
+    const y = outArray(out.dtype, xd.length);
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]! - xq.zps[0]!;
+      const m = v >= 0 ? identity : alpha;
+      y[i] = clampInt(out.zp + multiplyByQuantizedMultiplier(v, m.multiplier, m.shift), out.lo, out.hi);
+    }
+    return [new Tensor(out.dtype, x.shape, y)];
+  },
+});
+
+/**
+ * RESIZE_BILINEAR on integers (ResizeBilinearInteger): source coordinates in 1/1024 steps, the
+ * four taps weighted in 2^20, rounded half away from zero; input and output share one grid.
+ */
+const ResizeBilinear = defineOp<{ ctm: string; sizes?: number[]; scales?: number[]; act?: number[] }>({
+  attrs: (node) => ({ ctm: attrString(node, 'coordinate_transformation_mode', 'half_pixel'), sizes: attrInts(node, 'sizes'), scales: attrFloats(node, 'scales'), act: attrFloats(node, 'activation') }),
+  run(inputs, a) {
+    const x = need(inputs, 0, 'x');
+    if (x.rank !== 4) throw new ShapeError(`integer Resize needs NHWC input, got [${x.shape}]`);
+    const out = outputParams(inputs, 3, a.act);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const [oh, ow] = a.sizes ? [a.sizes[1]!, a.sizes[2]!] : [Math.floor(h * a.scales![1]!), Math.floor(w * a.scales![2]!)];
+    if ((a.sizes && (a.sizes[0] !== n || a.sizes[3] !== c)) || (a.scales && (a.scales[0] !== 1 || a.scales[3] !== 1))) throw new UnsupportedError('integer Resize of the batch or channel dims');
+    const align = a.ctm === 'align_corners';
+    const half = a.ctm === 'half_pixel' || a.ctm === 'pytorch_half_pixel';
+    const scaleOf = (inSize: number, outSize: number) => (align && outSize > 1 ? Math.trunc((1024 * (inSize - 1) + Math.trunc((outSize - 1) / 2)) / (outSize - 1)) : Math.trunc((1024 * inSize + Math.trunc(outSize / 2)) / outSize));
+    const coords = (outSize: number, inSize: number) => {
+      const s10 = scaleOf(inSize, outSize);
+      const at = new Int32Array(outSize * 3);
+      for (let i = 0; i < outSize; i++) {
+        const v = half ? i * s10 + Math.trunc(s10 / 2) - 512 : i * s10;
+        at[3 * i] = v;
+        at[3 * i + 1] = Math.max(Math.trunc(v / 1024), 0);
+        at[3 * i + 2] = Math.min(Math.trunc((v + 1023) / 1024), inSize - 1);
+      }
+      return at;
+    };
+    const ys = coords(oh, h);
+    const xs = coords(ow, w);
+    const xd = qdata(x);
+    const y = outArray(out.dtype, n * oh * ow * c);
+    let k = 0;
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < oh; oy++) {
+        const [iy, y0, y1] = [ys[3 * oy]!, ys[3 * oy + 1]!, ys[3 * oy + 2]!];
+        const fy = iy - 1024 * y0;
+        for (let ox = 0; ox < ow; ox++) {
+          const [ix, x0, x1] = [xs[3 * ox]!, xs[3 * ox + 1]!, xs[3 * ox + 2]!];
+          const fx = ix - 1024 * x0;
+          const r0 = (b * h + y0) * w;
+          const r1 = (b * h + y1) * w;
+          for (let ch = 0; ch < c; ch++) {
+            // |sum| < 2^15·2^20: exact in doubles
+            const s = xd[(r0 + x0) * c + ch]! * (1024 - fy) * (1024 - fx) + xd[(r1 + x0) * c + ch]! * fy * (1024 - fx) + xd[(r0 + x1) * c + ch]! * (1024 - fy) * fx + xd[(r1 + x1) * c + ch]! * fy * fx;
+            y[k++] = clampInt(Math.trunc((s + (s > 0 ? 1 << 19 : -(1 << 19))) / (1 << 20)), out.lo, out.hi);
+          }
+        }
+      }
+    return [new Tensor(out.dtype, [n, oh, ow, c], y)];
+  },
+});
+
 export const INTEGER_OPS: OpTable = {
   'nnport.int::Conv': Conv,
   'nnport.int::Gemm': Gemm,
@@ -636,6 +712,8 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::ReduceMean': ReduceMean,
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
+  'nnport.int::LeakyRelu': LeakyRelu,
+  'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,
 };

@@ -63,10 +63,7 @@ function opCodes(bytes: Uint8Array): string[] {
 
 describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
   const SAMPLES = 16;
-  // seg_head upsamples with an int16 RESIZE_BILINEAR, which nnport's integer runtime runs in
-  // float (dequantize, resize, quantize) where TFLite interpolates on 10-bit fixed-point
-  // weights: measured 2 steps apart
-  const LSB_TOLERANCE: Record<string, number> = { lenet: 0, seg_head: 2 };
+  const LSB_TOLERANCE: Record<string, number> = { lenet: 0, seg_head: 0 };
   for (const name of ['lenet', 'seg_head']) {
     it(`${name}: int16x8 SNR against PyTorch >= the int8 file's; nnport's integer runtime = interpreter (<= ${LSB_TOLERANCE[name]} LSB)`, { timeout: 300_000 }, async () => {
       const dir = torchvisionDir(name);
@@ -174,6 +171,33 @@ function differing(a: Int32Array, b: Int32Array): string[] {
   for (let i = 0; i < a.length && out.length < 5; i++) if (a[i] !== b[i]) out.push(`[${i}] nnport ${a[i]} interpreter ${b[i]}`);
   return out;
 }
+
+describe('int16 ops: nnport integer runtime = interpreter, bit for bit', () => {
+  const r = rng(7);
+  const rand = (shape: number[], range: number) => Tensor.float32(shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * range));
+  const resize = (ctm: string, outHw: [number, number]): Graph => {
+    const g = oneOp('Resize', [1, 5, 6, 3], { mode: { type: 'string', value: 'linear' }, coordinate_transformation_mode: { type: 'string', value: ctm } }, [1, ...outHw, 3]);
+    g.nodes[0]!.inputs = ['x', '', '', 'sizes'];
+    g.initializers.set('sizes', new Tensor('int64', [4], BigInt64Array.from([1n, BigInt(outHw[0]), BigInt(outHw[1]), 3n])));
+    return g;
+  };
+  // TFLite's integer kernels where nnport used to run float between dequantize and quantize:
+  // LEAKY_RELU's two fixed-point multipliers, RESIZE_BILINEAR's 10-bit interpolation weights
+  const cases: [string, () => Graph, number[]][] = [
+    ['LeakyRelu (alpha 0.1)', () => oneOp('LeakyRelu', [1, 16, 16, 8], { alpha: { type: 'float', value: 0.1 } }), [1, 16, 16, 8]],
+    ['Resize bilinear, half pixel, 5x6 -> 10x12', () => resize('half_pixel', [10, 12]), [1, 5, 6, 3]],
+    ['Resize bilinear, align corners, 5x6 -> 9x13', () => resize('align_corners', [9, 13]), [1, 5, 6, 3]],
+    ['Resize bilinear, asymmetric, 5x6 -> 7x11', () => resize('asymmetric', [7, 11]), [1, 5, 6, 3]],
+  ];
+  for (const [name, make, shape] of cases) {
+    it(name, { timeout: 60_000 }, async () => {
+      const calibration = [0, 1, 2, 3].map(() => rand(shape, 3));
+      // a little past the calibrated range: the clamps too
+      const { mine, theirs } = await codesOf(make(), calibration, rand(shape, 3.5));
+      expect(differing(mine, theirs)).toEqual([]);
+    });
+  }
+});
 
 describe('int16 activations: nnport integer runtime = interpreter, bit for bit', () => {
   // input ranges (symmetric, so scale = range/32767): 8 gives the power-of-two scale 2^-12 that
