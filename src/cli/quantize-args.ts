@@ -21,6 +21,7 @@ export const QUANTIZE_ARGS = [
   { name: 'percentile', value: true },
   { name: 'io', value: true },
   { name: 'report', value: true },
+  { name: 'allow-float-fallback' },
   { name: 'no-equalize' },
 ];
 
@@ -32,12 +33,15 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (!mode) {
     if (args.flags.has('no-equalize')) used.push('no-equalize');
     if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
+    if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
   }
   if (!out.toLowerCase().endsWith('.tflite')) throw new UsageError(`convert: --quantize writes TFLite files; '${out}' is not a .tflite`);
   if (mode !== 'float16' && mode !== 'dynamic' && mode !== 'int8' && mode !== 'int16x8') throw new UsageError(`convert: --quantize must be float16, dynamic, int8 or int16x8, got '${mode}'`);
   const full = mode === 'int8' || mode === 'int16x8';
   if (!full && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 and int16x8 only`);
+  const floatFallback = args.flags.has('allow-float-fallback');
+  if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
   if (args.flags.has('no-equalize') && mode !== 'int8') throw new UsageError('convert: --no-equalize applies to --quantize int8 only');
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy') throw new UsageError(`convert: --method must be minmax, percentile or entropy, got '${method}'`);
@@ -46,7 +50,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const pText = one(args, 'percentile');
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
-  const options: QuantizeOptions = { mode, method, io, percentile };
+  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}) };
   // cross-layer equalization is on by default for int8 with minmax calibration (src/passes/equalize.ts)
   if (args.flags.has('no-equalize')) options.equalize = false;
   if (!full) return options;

@@ -174,10 +174,13 @@ export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
   return groups;
 }
 
-/** Records the per-channel (last axis, channels-last) min and max of the groups' values. */
-export function channelRangeObserver(groups: readonly EqualizationGroup[]): { observe: (name: string, t: Tensor) => void; ranges: Map<string, ChannelRange> } {
+/**
+ * Records the per-channel (last axis, channels-last) min, max and mean square of the groups'
+ * values (of those in `only`, when given: the values int8 rounds, the others add no noise).
+ */
+export function channelRangeObserver(groups: readonly EqualizationGroup[], only?: ReadonlySet<string>): { observe: (name: string, t: Tensor) => void; ranges: Map<string, ChannelRange> } {
   const want = new Map<string, number>();
-  for (const gr of groups) for (const v of gr.values) want.set(v, gr.channels);
+  for (const gr of groups) for (const v of gr.values) if (!only || only.has(v)) want.set(v, gr.channels);
   const ranges = new Map<string, ChannelRange>();
   const observe = (name: string, t: Tensor): void => {
     const c = want.get(name);
@@ -357,16 +360,17 @@ export function equalizedRange(r: ChannelRange, s: Float32Array): { min: number;
 }
 
 /**
- * quantizeGraph's hook: `observe` sees every value of the calibration passes over the original
- * graph; `apply` then equalizes the graph and moves the calibrated min/max of each rescaled value
+ * quantizeGraph's hook: `observe` sees the values of the calibration passes over the original
+ * graph (`quantized`: those that get int8 parameters; the ranges are taken of those); `apply` then equalizes the graph and moves the calibrated min/max of each rescaled value
  * to the equalized graph's (exactly: the scales are positive, per channel), so calibration runs once.
  */
-export function equalizationPlan(g: Graph, method: string, options: EqualizeOptions = {}): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>) => Graph } | undefined {
+export function equalizationPlan(g: Graph, method: string, quantized: ReadonlySet<string>, options: EqualizeOptions = {}): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>) => Graph } | undefined {
   // histograms (percentile, entropy) of a value do not follow a per-channel rescaling
   if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization with ${method} calibration`, 'use minmax calibration, or turn equalization off (--no-equalize)');
   const groups = findEqualizationGroups(g);
   if (!groups.length) return undefined;
-  const { observe, ranges } = channelRangeObserver(groups);
+  // only the values that get int8 parameters: calibration sees those anyway (nothing unfused)
+  const { observe, ranges } = channelRangeObserver(groups, quantized);
   return {
     observe,
     apply: (stats) => {

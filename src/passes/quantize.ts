@@ -49,6 +49,8 @@ export interface QuantizeOptions {
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
   onReport?: (report: LayerError[]) => void;
+  /** int16x8, TFLite writer: ops without a 16x8 kernel stay float between DEQUANTIZE and QUANTIZE instead of being refused */
+  floatFallback?: boolean;
 }
 
 export interface LayerError {
@@ -265,7 +267,7 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method) : undefined;
+  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method, needed) : undefined;
   const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options, equalization?.observe);
   // rescales the graph and the calibrated ranges of the values it rescaled
   if (equalization) g = equalization.apply(stats);
