@@ -48,7 +48,7 @@ describe('Pad, constant mode', () => {
       const want = padRef(x, before, after, value);
       const what = `${dtype} [${shape.join(', ')}] pads [${pads.join(', ')}] value ${value}`;
       expect(got.shape, what).toEqual(want.shape);
-      expect([...(got.data as ArrayLike<unknown>)], what).toEqual(want.data);
+      expect(Array.from(got.data as ArrayLike<unknown>), what).toEqual(want.data);
     }
   });
 });
