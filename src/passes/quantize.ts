@@ -1,8 +1,12 @@
 // Post-training quantization of a channels-last graph, as ONNX QDQ (the TFLite writer turns it
 // into quantized tensors and integer ops):
 //   float16  every float32 constant stored as float16 and cast back (TFLite: DEQUANTIZE);
-//   dynamic  conv / dense weights int8, per output channel, symmetric, narrow range [-127, 127];
-//            activations stay float (TFLite's hybrid kernels);
+//   dynamic  what TF's converter emits for Optimize.DEFAULT without a dataset: weights of 1024
+//            elements or more int8, symmetric, narrow range [-127, 127]; conv / depthwise per
+//            output channel and run by TFLite's hybrid kernels (float activations quantized on
+//            the fly), dense per tensor (hybrid FULLY_CONNECTED with asymmetric_quantize_inputs),
+//            transposed conv per channel behind a DEQUANTIZE (float compute, as TF: no hybrid
+//            kernel); the writer sets the options;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
 //            per tensor from calibration ranges (minmax, percentile, entropy), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
@@ -127,13 +131,13 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     const t = inits.get(w);
     if (!t || (t.dtype !== 'float32' && t.dtype !== 'float16')) continue;
     if (keyOf(n) === 'MatMul' && t.rank !== 2) continue;
-    // dynamic range: like TFLite's converter, small weights stay float; depthwise convs too
-    // (the interpreter's hybrid DEPTHWISE_CONV_2D loses accuracy on per-channel weights)
-    if (hybrid && (t.size < 1024 || attrInt(n, 'group', 1) > 1)) continue;
+    // dynamic range, as TF's converter: weights under 1024 elements stay float
+    if (hybrid && t.size < 1024) continue;
     let hit = done.get(w);
     if (!hit) {
-      // conv weights per output channel; dense weights per tensor (TFLite's per-channel
-      // FULLY_CONNECTED is recent, and its converter does not emit it by default)
+      // conv / depthwise / transposed-conv weights per output channel; dense weights per tensor:
+      // the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights give
+      // wrong outputs in tfjs-tflite's build), as TF's converter emitted them until 2024
       const dense = keyOf(n) === 'Gemm' || keyOf(n) === 'MatMul';
       const { q, scales } = quantizeWeights(t, dense ? undefined : axis);
       const qName = names.fresh(`${w}_quantized`);

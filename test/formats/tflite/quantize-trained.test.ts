@@ -127,8 +127,11 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     let dynWorst = 0;
     for (const [k, t] of held.entries()) dynWorst = Math.max(dynWorst, relErr((await on(dyn, t)) as Float32Array, wants[k]!));
     console.log(`dynamic: ${dynWorst.toFixed(4)} relative to float`);
-    // the issue's 5e-2 is missed (worst of the 6 photos): TFLite's dynamic-range kernels quantize the
-    // activations to int8 on the fly (the weights here are exact); measured 0.057 at worst
-    expect(dynWorst).toBeLessThanOrEqual(0.07);
+    // the issue's 5e-2 holds (worst of the 6 photos): measured 0.048 with TF's layout of hybrid ops
+    // (depthwise convs hybrid too, FULLY_CONNECTED with asymmetric_quantize_inputs; 0.057 with
+    // the depthwise convs left float). The error is the hybrid kernels' on-the-fly int8
+    // activations: the weights here are exact, and per-channel dense weights (exact too, behind a
+    // DEQUANTIZE) measured 0.058 against 0.057 per tensor.
+    expect(dynWorst).toBeLessThanOrEqual(5e-2);
   });
 });
