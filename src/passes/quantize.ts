@@ -16,15 +16,13 @@ import { QuantizationError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrString, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
-import { histogram, minMax, minMaxPerAxis } from '../wasm/calibrate.js';
+import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
-import { permuteTensor } from './layout.js';
+import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
-/** Calibration samples: each feeds by input name, or tensors in input order. */
-export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
+export type { CalibrationMethod, CalibrationSamples } from './calibrate.js';
 
 export interface QuantizeOptions {
   mode: QuantizeMode;
@@ -186,93 +184,6 @@ function toDynamic(g: Graph): Graph {
   const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
   for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
   return { ...g, nodes: [...dq, ...nodes], initializers: inits };
-}
-
-// ---- calibration ----
-
-interface Stats {
-  min: number;
-  max: number;
-  hist?: Uint32Array;
-  histMax?: number;
-}
-
-const HIST_BINS = 2048;
-
-/**
- * Run the float graph over the samples, recording the range of each value in `needed` only (the
- * values that get their own int8 parameters: not those fused into an activation, sharing their
- * input's parameters or fixed by the spec), so calibration costs little more than the forward
- * passes themselves.
- */
-async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: QuantizeOptions['calibration'], method: CalibrationMethod, onProgress?: (n: number) => void, options?: QuantizeOptions): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
-  if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
-  const stats = new Map<string, Stats>();
-  const kept: Map<string, Tensor>[] = [];
-  // the values computed as float32 (on the first sample: the graph's dtypes do not change)
-  const floats = new Set<string>();
-  const observe = (name: string, t: Tensor) => {
-    if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
-    if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
-    const r = minMax(t);
-    let s = stats.get(name);
-    if (!s) stats.set(name, (s = { min: r.min, max: r.max }));
-    else {
-      s.min = Math.min(s.min, r.min);
-      s.max = Math.max(s.max, r.max);
-    }
-  };
-  let count = 0;
-  let noted = false;
-  const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));
-  const toFeeds = (sample: Map<string, Tensor> | Tensor[]): Map<string, Tensor> => {
-    const list = Array.isArray(sample) ? sample : inputs.map((v) => sample.get(v.name));
-    if (list.length !== inputs.length || list.some((t) => !t)) throw new QuantizationError(`a calibration sample must give ${inputs.length} input(s): ${inputs.map((v) => v.name).join(', ')}`);
-    return new Map(
-      inputs.map((v, i) => {
-        let t = list[i]!;
-        const want = v.shape?.map((d) => (typeof d === 'number' ? d : null)) ?? [];
-        const fits = (s: readonly number[]) => s.length === want.length && s.every((d, k) => want[k] === null || want[k] === d);
-        if (!fits(t.shape) && t.rank === 4 && fits([t.shape[0]!, t.shape[2]!, t.shape[3]!, t.shape[1]!])) {
-          t = permuteTensor(t, [0, 2, 3, 1]);
-          if (!noted) options?.onNote?.(`calibration samples are NCHW [${list[i]!.shape.join(', ')}]; transposed to the model's NHWC input`);
-          noted = true;
-        }
-        if (!fits(t.shape)) throw new QuantizationError(`calibration sample for '${v.name}' has shape [${t.shape.join(', ')}], the input is [${want.map((d) => d ?? '?').join(', ')}]`);
-        if (t.dtype !== 'float32') t = new Tensor('float32', t.shape, t.toFloat32());
-        return [v.name, t] as [string, Tensor];
-      }),
-    );
-  };
-  const source = typeof samples === 'function' ? samples(inputs) : samples;
-  for await (const sample of source as AsyncIterable<Map<string, Tensor> | Tensor[]>) {
-    const feeds = toFeeds(sample);
-    for (const [k, v] of feeds) observe(k, v);
-    await runGraph(g, feeds, { onValue: (name, t) => observe(name, t) });
-    kept.push(feeds);
-    count++;
-    onProgress?.(count);
-  }
-  if (!count) throw new QuantizationError('the calibration set is empty');
-  if (method !== 'minmax') {
-    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping
-    for (const s of stats.values()) {
-      s.histMax = Math.max(-s.min, s.max);
-      s.hist = new Uint32Array(HIST_BINS);
-    }
-    const add = (name: string, t: Tensor) => {
-      const s = stats.get(name);
-      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > 0)) return;
-      const abs = (t.data as Float32Array).map(Math.abs);
-      const h = histogram(abs, HIST_BINS, 0, s.histMax!);
-      for (let i = 0; i < HIST_BINS; i++) s.hist[i]! += h[i]!;
-    };
-    for (const feeds of kept) {
-      for (const [k, v] of feeds) add(k, v);
-      await runGraph(g, feeds, { onValue: add });
-    }
-  }
-  return { stats, floats, count, inputs: kept };
 }
 
 /** The clipping threshold |x| <= t chosen from a histogram. */
