@@ -8,16 +8,18 @@ import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
 export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
 
-/** The range of one value over the samples; the |x| histogram for percentile / entropy. */
+/** The range of one value over the samples; the |x| histogram for percentile / entropy, the signed one over [min, max] for mse. */
 export interface Stats {
   min: number;
   max: number;
   hist?: Uint32Array;
   histMax?: number;
+  /** mse: the histogram's lower end (it covers [histMin, histMax] of the signed values) */
+  histMin?: number;
 }
 
 export const HIST_BINS = 2048;
@@ -78,16 +80,16 @@ export async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: 
   }
   if (!count) throw new QuantizationError('the calibration set is empty');
   if (method !== 'minmax') {
-    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping
+    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping, signed ones for mse
     for (const s of stats.values()) {
-      s.histMax = Math.max(-s.min, s.max);
+      s.histMax = method === 'mse' ? s.max : Math.max(-s.min, s.max);
+      if (method === 'mse') s.histMin = s.min;
       s.hist = new Uint32Array(HIST_BINS);
     }
     const add = (name: string, t: Tensor) => {
       const s = stats.get(name);
-      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > 0)) return;
-      const abs = (t.data as Float32Array).map(Math.abs);
-      const h = histogram(abs, HIST_BINS, 0, s.histMax!);
+      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > (s.histMin ?? 0))) return;
+      const h = s.histMin !== undefined ? histogram(t, HIST_BINS, s.histMin, s.histMax!) : histogram((t.data as Float32Array).map(Math.abs), HIST_BINS, 0, s.histMax!);
       for (let i = 0; i < HIST_BINS; i++) s.hist[i]! += h[i]!;
     };
     for (const feeds of kept) {
