@@ -12,4 +12,5 @@ export { quantizeLinear, quantizePerAxis, dequantizeLinear, dequantizePerAxis } 
 export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat32 } from './kernels/half';
 export { minMax, minMaxPerAxis, histogram } from './kernels/calibrate';
 export { qconv2d, qdepthwise } from './kernels/qconv';
+export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
 export { qaddRef, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';

@@ -21,6 +21,7 @@ export const QUANTIZE_ARGS = [
   { name: 'percentile', value: true },
   { name: 'io', value: true },
   { name: 'report', value: true },
+  { name: 'allow-float-fallback' },
 ];
 
 const reports = new WeakMap<ParsedArgs, LayerError[]>();
@@ -30,12 +31,15 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
   if (!mode) {
     if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
+    if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
   }
   if (!out.toLowerCase().endsWith('.tflite')) throw new UsageError(`convert: --quantize writes TFLite files; '${out}' is not a .tflite`);
   if (mode !== 'float16' && mode !== 'dynamic' && mode !== 'int8' && mode !== 'int16x8') throw new UsageError(`convert: --quantize must be float16, dynamic, int8 or int16x8, got '${mode}'`);
   const full = mode === 'int8' || mode === 'int16x8';
   if (!full && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 and int16x8 only`);
+  const floatFallback = args.flags.has('allow-float-fallback');
+  if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
   const io = one(args, 'io') ?? 'float';
@@ -43,7 +47,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const pText = one(args, 'percentile');
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
-  const options: QuantizeOptions = { mode, method, io, percentile };
+  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}) };
   if (!full) return options;
   const dir = one(args, 'calibration');
   const imageDir = one(args, 'calibration-images');

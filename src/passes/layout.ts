@@ -47,6 +47,12 @@ export interface LayoutResult {
   transposes: KeptTranspose[];
   /** other notes: dense weights re-ordered after a flatten, pads made explicit, ... */
   notes: string[];
+  /**
+   * With EngineOptions.trackValues: where each value of the source graph that is still computed
+   * is found in `graph` (`name`) and how it is laid out there (`layout`: physical axis i holds
+   * the source's axis layout[i]); `permute(inverse(layout))` of that tensor is the source's value.
+   */
+  values?: Map<string, { name: string; layout: Perm }>;
 }
 
 /** Human-readable report of a layout result, one line each. */
@@ -114,6 +120,12 @@ export interface EngineOptions {
   inputs: (v: ValueInfo, rw: GraphRewriter) => { layout: Perm; how: 'declare' | 'transpose' } | undefined;
   /** graph outputs: 'declare' a standard channels-last layout as is (else transpose to identity), or 'restore' identity with a Transpose */
   outputs: 'declare' | 'restore';
+  /**
+   * Keep every value of the source graph recoverable by a permutation (no dense-weight row
+   * re-order after a flatten, which changes what the flattened value holds) and report where
+   * each one is (LayoutResult.values): the runtime's lowering, whose observers read values by name.
+   */
+  trackValues?: boolean;
 }
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
@@ -214,6 +226,8 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
 
   const replaceTracked = (n: Node, next: Partial<Node>): Node => rw.replaceNode(rw.latest(n), next);
   const aliases = new Set<string>();
+  // absorbed Transposes dropped below: their output -> the value holding the same data
+  const aliasData = new Map<string, string>();
 
   // ---- nodes ----
   for (const orig of order) {
@@ -298,7 +312,12 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     }
 
     if (UNARY.has(op)) {
-      replace({ inputs: ins }, [L]);
+      const perAxis = (op === 'QuantizeLinear' || op === 'DequantizeLinear') && r !== undefined && !isIdentity(L) && (constOf(ins[1] ?? '')?.size ?? 2) > 1;
+      if (perAxis) {
+        // per-axis scale / zero point: `axis` names the axis as it is now laid out
+        const a = attrInt(node, 'axis', 1);
+        replace({ inputs: ins, attrs: { ...node.attrs, axis: int(inverse(L)[a < 0 ? a + r : a]!) } }, [L]);
+      } else replace({ inputs: ins }, [L]);
       continue;
     }
 
@@ -579,7 +598,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   /** Flatten (N, C, H, W) -> (N, C·H·W) read only by Gemm/MatMul with constant weights: rows re-ordered. */
   function denseFlatten(node: Node, x: string, inShape: Dim[], L: Perm, outShape: Dim[]): boolean {
     const out = node.outputs[0]!;
-    if (L[0] !== 0 || rw.isPinned(out)) return false;
+    if (L[0] !== 0 || rw.isPinned(out) || opts.trackValues) return false;
     const feat = inShape.slice(1);
     if (!feat.every((d) => typeof d === 'number')) return false;
     const users = rw.consumers(out);
@@ -638,6 +657,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     const out = n.outputs[0]!;
     if (n.opType !== 'Identity' || !aliases.has(out)) continue;
     if (rw.isPinned(out)) continue;
+    aliasData.set(out, n.inputs[0]!);
     rw.replaceUses(out, n.inputs[0]!);
     rw.removeNode(n);
   }
@@ -652,7 +672,21 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   const graph = rw.toGraph();
   if (graph.nodes.some((n) => n.domain === 'nnport')) graph.opsets = { ...graph.opsets, nnport: 1 };
   const live = new Set(graph.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.name));
-  return { graph, transposes: transposes.filter((t) => live.has(t.node)), notes };
+  const result: LayoutResult = { graph, transposes: transposes.filter((t) => live.has(t.node)), notes };
+  if (opts.trackValues) {
+    const present = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+    for (const n of graph.nodes) for (const o of n.outputs) if (o) present.add(o);
+    const values = new Map<string, { name: string; layout: Perm }>();
+    for (const v of [...source.inputs.map((i) => i.name), ...source.nodes.flatMap((n) => n.outputs)]) {
+      if (!v || source.initializers.has(v)) continue;
+      let name = v;
+      // an absorbed Transpose's output is its input's data (chains of them too)
+      for (let k = 0; !present.has(name) && aliasData.has(name) && k < 1024; k++) name = aliasData.get(name)!;
+      if (present.has(name)) values.set(v, { name, layout: layouts.get(v) ?? identity(rankOf(v) ?? 0) });
+    }
+    result.values = values;
+  }
+  return result;
 }
 
 /** `name` = DequantizeLinear(constant x, constant scale[, zero point]) (a QDQ weight): its parts. */

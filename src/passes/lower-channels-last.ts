@@ -43,7 +43,7 @@ export function hasChannelsLastOps(graph: Graph): boolean {
  * Channels-last graph -> ONNX ops + the transposes the data needs (reported in `transposes`).
  * The model's inputs and outputs keep their (channels-last) layout.
  */
-export function lowerChannelsLast(graph: Graph): LayoutResult {
+export function lowerChannelsLast(graph: Graph, options: { trackValues?: boolean } = {}): LayoutResult {
   if (!hasChannelsLastOps(graph)) return { graph, transposes: [], notes: [] };
   const shapes = inferShapes(graph, { onError: 'unknown' }).values;
   const rw = new GraphRewriter(graph);
@@ -77,7 +77,12 @@ export function lowerChannelsLast(graph: Graph): LayoutResult {
   }
   const expanded = rw.toGraph();
   if (!Object.values(expanded.nodes).some((n) => n.domain === 'nnport')) delete expanded.opsets.nnport;
-  const result = runLayoutEngine(expanded, { mode: 'channels-first', target: 'keras', inputs: () => undefined, outputs: 'restore' });
+  const result = runLayoutEngine(expanded, { mode: 'channels-first', target: 'keras', inputs: () => undefined, outputs: 'restore', trackValues: options.trackValues });
+  if (result.values) {
+    // the source's values (the expansion's own Transposes and NCHW intermediates are not)
+    const own = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.nodes.flatMap((n) => n.outputs)]);
+    for (const k of [...result.values.keys()]) if (!own.has(k)) result.values.delete(k);
+  }
   // transposes at a graph input or output (through value-wise ops and Pads only) are the model's I/O staying channels-last
   const g = result.graph;
   const ins = new Set(g.inputs.map((v) => v.name));

@@ -46,6 +46,8 @@ export interface QuantizeOptions {
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
   onReport?: (report: LayerError[]) => void;
+  /** int16x8, TFLite writer: ops without a 16x8 kernel stay float between DEQUANTIZE and QUANTIZE instead of being refused */
+  floatFallback?: boolean;
 }
 
 export interface LayerError {

@@ -3,6 +3,8 @@ import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } fro
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { fuseConv } from './fuse-conv.js';
+import { lowerForRun, type LoweredGraph, type LoweredValue } from './lower-for-run.js';
+import { permute } from '../wasm/permute.js';
 import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
 import type { OpContext, OpKernel, OpTable } from './op.js';
@@ -25,7 +27,13 @@ export interface RunOptions {
   outputs?: string[];
   /** Keep and return every intermediate value (for --dump, compare --layers, calibration). */
   keepIntermediates?: boolean;
-  /** Called with every value as soon as it is computed (a device backend's may not be on the host yet: see Tensor.download). */
+  /**
+   * Called with every value as soon as it is computed (a device backend's may not be on the host
+   * yet: see Tensor.download). Values come by their names in `graph` and in its layout: a
+   * channels-last graph runs lowered to NCHW (lower-for-run.ts), and its values are handed out
+   * as deferred permutations back to channels-last (Tensor.permute; `deferred` gives the data
+   * as computed, for statistics that do not depend on the layout). Read them during the call.
+   */
   onValue?: (name: string, value: Tensor, node: Node) => void;
   /** Called after each node with the count done and the total (does not prevent fusion). */
   onProgress?: (done: number, total: number, node: Node) => void;
@@ -37,9 +45,11 @@ export interface RunOptions {
   /** An op table to use instead of the backends (one host backend named 'custom'). */
   ops?: OpTable;
   /**
-   * Fuse Conv + BatchNormalization + Relu/Clip before running (runtime/fuse-conv.ts; default
-   * true). Never done when every value must be seen (keepIntermediates, onValue), when
-   * `outputs` names a value fusion removes, or when a feed overrides an initializer.
+   * Run a channels-last graph lowered to NCHW (runtime/lower-for-run.ts) and fuse Conv +
+   * BatchNormalization + Relu/Clip (runtime/fuse-conv.ts) before running; default true. Fusion
+   * is never done when every value must be seen (keepIntermediates, onValue) or when `outputs`
+   * names a value fusion removes; neither when a feed overrides an initializer. Every value is
+   * still given in the source's layout under its source name.
    */
   optimize?: boolean;
 }
@@ -65,6 +75,8 @@ interface Step {
 }
 
 const domainOf = (node: Node): string => (node.domain === 'ai.onnx' ? '' : node.domain);
+// non-default domains are keyed 'domain::OpType' in op tables
+const keyOf = (node: Node): string => (domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType);
 
 /** The backends a run uses, preferred first. */
 function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
@@ -82,8 +94,6 @@ function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
  */
 export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBackend]): Step[] {
   const order = topologicalOrder(graph);
-  // non-default domains are keyed 'domain::OpType' in op tables
-  const keyOf = (node: Node): string => (domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType);
   const found = order.map((node) => candidatesFor(keyOf(node), backends));
   const missing = new Set(order.filter((_, i) => !found[i]!.length).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
   if (missing.size) {
@@ -140,9 +150,10 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): vo
 // Fused graphs by source graph: fusion folds weights once, and the fused weights (new
 // tensors) keep their packed copies in WASM memory across runs. An entry is dropped when the
 // source's nodes, inputs/outputs or initializer tensors were replaced since (tensor data
-// edited in place is not noticed: passes make new tensors).
-interface Fused {
-  graph: Graph;
+// edited in place is not noticed: passes make new tensors). Channels-last graphs are lowered
+// to NCHW first (lower-for-run.ts), cached the same way.
+interface Cached<T> {
+  value: T;
   nodes: readonly Node[];
   nodeCount: number;
   io: string;
@@ -150,30 +161,49 @@ interface Fused {
 }
 
 const ioKey = (g: Graph): string => JSON.stringify([g.inputs.map((v) => v.name), g.outputs.map((v) => v.name)]);
-const fusedGraphs = new WeakMap<Graph, Fused>();
+const fusedGraphs = new WeakMap<Graph, Cached<Graph>>();
+const loweredGraphs = new WeakMap<Graph, Cached<LoweredGraph | undefined>>();
 
-function fusedOf(graph: Graph): Graph {
-  const hit = fusedGraphs.get(graph);
+function cachedOf<T>(cache: WeakMap<Graph, Cached<T>>, graph: Graph, make: (g: Graph) => T): T {
+  const hit = cache.get(graph);
   const same = (a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
   const io = ioKey(graph);
-  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && hit.io === io && same(hit.initializers, graph.initializers)) return hit.graph;
-  const fused = fuseConv(graph);
-  fusedGraphs.set(graph, { graph: fused, nodes: graph.nodes, nodeCount: graph.nodes.length, io, initializers: new Map(graph.initializers) });
-  return fused;
+  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && hit.io === io && same(hit.initializers, graph.initializers)) return hit.value;
+  const value = make(graph);
+  cache.set(graph, { value, nodes: graph.nodes, nodeCount: graph.nodes.length, io, initializers: new Map(graph.initializers) });
+  return value;
 }
 
-/** The graph to execute: `graph` itself, or its fused form when nothing can tell the difference. */
-function executableGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Graph {
-  if (options.optimize === false || options.keepIntermediates || options.onValue) return graph;
-  if (!backendsOf(options).some((b) => b.kernels['nnport::FusedConv'])) return graph;
-  for (const name of feeds.keys()) if (graph.initializers.has(name)) return graph;
+const fusedOf = (graph: Graph): Graph => cachedOf(fusedGraphs, graph, (g) => fuseConv(g));
+const loweredOf = (graph: Graph): LoweredGraph | undefined => cachedOf(loweredGraphs, graph, lowerForRun);
+
+/** What runs: the graph itself, or its lowered and/or fused form when nothing the caller sees can tell the difference. */
+interface Executable {
+  graph: Graph;
+  /** set when `graph` is the source lowered from channels-last: where the source's values are */
+  lowered?: LoweredGraph;
+}
+
+function executableGraph(source: Graph, feeds: ReadonlyMap<string, Tensor>, options: RunOptions): Executable {
+  if (options.optimize === false) return { graph: source };
+  for (const name of feeds.keys()) if (source.initializers.has(name)) return { graph: source };
+  const backends = backendsOf(options);
+  const observed = options.keepIntermediates || options.onValue;
+  let lowered = loweredOf(source);
+  if (lowered && observed && !lowered.complete) lowered = undefined;
+  if (lowered && options.outputs && !options.outputs.every((o) => lowered!.values.has(o) || source.initializers.has(o))) lowered = undefined;
+  // the lowered graph's ops (Transpose, Reshape, Gather, the NCHW ops) must be there to run it
+  if (lowered && !lowered.graph.nodes.every((n) => candidatesFor(keyOf(n), backends).length)) lowered = undefined;
+  const graph = lowered?.graph ?? source;
+  if (observed || !backends.some((b) => b.kernels['nnport::FusedConv'])) return { graph, lowered };
   const fused = fusedOf(graph);
   if (fused !== graph && options.outputs) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
     for (const n of fused.nodes) for (const o of n.outputs) values.add(o);
-    if (!options.outputs.every((o) => values.has(o))) return graph;
+    const wanted = options.outputs.map((o) => (lowered ? lowered.values.get(o)?.name : o));
+    if (!wanted.every((o) => o === undefined || values.has(o))) return { graph, lowered };
   }
-  return fused;
+  return { graph: fused, lowered };
 }
 
 /**
@@ -226,22 +256,47 @@ function* execute(
 ): Generator<Promise<unknown>, RunResult, unknown> {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
   checkFeeds(source, feedMap);
-  const graph = executableGraph(source, feedMap, options);
+  const { graph, lowered } = executableGraph(source, feedMap, options);
   const steps = planGraph(graph, backends);
-  const wanted = options.outputs ?? graph.outputs.map((o) => o.name);
+  const asked = options.outputs ?? source.outputs.map((o) => o.name);
+  // the names the caller asked for, as values of the graph that runs
+  const at = (w: string): LoweredValue => (lowered ? lowered.values.get(w) ?? { name: w } : { name: w });
+  const wanted = asked.map((w) => at(w).name);
 
   const env = new Map<string, Tensor>();
   for (const [k, v] of graph.initializers) env.set(k, v);
   for (const [k, v] of feedMap) env.set(k, v);
-  for (const w of wanted) {
-    if (!env.has(w) && !steps.some((s) => s.node.outputs.includes(w))) throw new GraphError(`'${w}' is not a value of the graph`);
-  }
+  asked.forEach((w, i) => {
+    const name = wanted[i]!;
+    if (!env.has(name) && !source.initializers.has(w) && !steps.some((s) => s.node.outputs.includes(name))) throw new GraphError(`'${w}' is not a value of the graph`);
+  });
 
   // Free an intermediate after its last reader unless it is wanted.
   const lastUse = new Map<string, number>();
   steps.forEach((s, i) => s.node.inputs.forEach((v) => v && lastUse.set(v, i)));
   const keep = new Set(wanted);
   const values = options.keepIntermediates ? new Map<string, Tensor>() : undefined;
+  // A value computed under its own name, or (lowered graph) the source values it holds, each
+  // permuted back to its source layout only when read (Tensor.permute is deferred).
+  function* emit(name: string, t: Tensor, node: Node | undefined): Generator<Promise<unknown>, void, unknown> {
+    if (!lowered) {
+      values?.set(name, t);
+      if (node) options.onValue?.(name, t, node);
+      return;
+    }
+    const held = lowered.sources.get(name);
+    if (!held) return;
+    for (const s of held) {
+      if (s.perm && !t.onHost) yield t.download();
+      const v = s.perm ? t.permute(s.perm) : t;
+      values?.set(s.name, v);
+      options.onValue?.(s.name, v, s.node);
+    }
+  }
+  if (lowered && (values || options.onValue)) {
+    // source values that are the data of an input or a constant as it is (an absorbed Transpose)
+    for (const [k, v] of env) yield* emit(k, v, undefined);
+  }
 
   for (let i = 0; i < steps.length; i++) {
     const { node, ctx, choices } = steps[i]!;
@@ -266,14 +321,14 @@ function* execute(
     } catch (e) {
       throw withNode(e, node);
     }
-    node.outputs.forEach((name, k) => {
-      if (!name) return;
+    for (let k = 0; k < node.outputs.length; k++) {
+      const name = node.outputs[k];
+      if (!name) continue;
       const t = outs[k];
       if (!t) throw new GraphError(`node '${node.name}' (${node.opType}) did not produce output ${k} '${name}'`);
       env.set(name, t);
-      values?.set(name, t);
-      options.onValue?.(name, t, node);
-    });
+      if (values || options.onValue) yield* emit(name, t, node);
+    }
     options.onProgress?.(i + 1, steps.length, node);
     if (!values) {
       for (const name of node.inputs) {
@@ -282,9 +337,18 @@ function* execute(
     }
   }
 
-  // What the caller gets is on the host.
+  // What the caller gets is on the host, in the source's layout.
   const outputs = new Map<string, Tensor>();
-  for (const w of wanted) outputs.set(w, env.get(w)!);
+  for (let i = 0; i < asked.length; i++) {
+    const w = asked[i]!;
+    const { name, perm } = at(w);
+    let t = env.get(name) ?? source.initializers.get(w)!;
+    if (perm) {
+      if (!t.onHost) yield t.download();
+      t = permute(t, perm);
+    }
+    outputs.set(w, t);
+  }
   for (const t of [...outputs.values(), ...(values?.values() ?? [])]) {
     if (!t.onHost) yield t.download();
   }

@@ -1,6 +1,6 @@
-// Plan-time fusion for the reference runtime: Conv -> BatchNormalization (inference) is folded
-// into the conv's weights and bias, and a following Relu or Clip becomes the conv's clamp
-// epilogue (nnport::FusedConv, applied in the kernels' store). Graph -> Graph on the IR's
+// Plan-time fusion for the reference runtime: a zero Pad before a Conv becomes its pads,
+// Conv -> BatchNormalization (inference) is folded into the conv's weights and bias, and a
+// following Relu or Clip becomes the conv's clamp epilogue (nnport::FusedConv, applied in the kernels' store). Graph -> Graph on the IR's
 // rewriter: the input graph and its tensors are never modified; folded weights are new
 // initializers. It lives in the runtime (not passes/) because the executor runs it, and
 // passes such as quantize's calibration run the executor.
@@ -8,7 +8,7 @@
 // A value is fused away only when its one reader is the next op of the chain and it is not a
 // graph output, so every value the fused graph still has is computed exactly as before
 // (up to float rounding of the folded weights).
-import { attrFloat, attrInt, type Graph, type Node } from '../ir/graph.js';
+import { attrFloat, attrInt, attrInts, attrString, type Graph, type Node } from '../ir/graph.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
 
@@ -20,6 +20,8 @@ export interface FuseConvReport {
   batchNorms: number;
   /** Relu / Clip nodes turned into a conv's clamp */
   activations: number;
+  /** zero Pads folded into a conv's pads */
+  pads?: number;
 }
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
@@ -80,8 +82,30 @@ export function foldBatchNorm(W: Tensor, B: Tensor | undefined, bn: Float32Array
 }
 
 /**
- * Fold BatchNormalization into the Conv before it and fuse a following Relu / Clip into a
- * clamp epilogue. Returns a new graph (sharing untouched nodes and tensors with `graph`), or
+ * The spatial pads [b1..bk, e1..ek] of a zero-constant Pad on (N, C, d1..dk) data that pads no
+ * other axis and crops nothing, or undefined. (An explicit Pad before a conv is how channels-last
+ * graphs carry padding TF's 'same' cannot express; folded into the conv's pads it costs no copy.)
+ */
+function zeroPadOf(rw: GraphRewriter, pad: Node, rank: number, opset: number): number[] | undefined {
+  if (pad.opType !== 'Pad' || !isOnnx(pad) || pad.outputs.length !== 1 || attrString(pad, 'mode', 'constant') !== 'constant') return undefined;
+  let pads: number[] | undefined;
+  if (opset < 11) {
+    if (attrFloat(pad, 'value', 0) !== 0) return undefined;
+    pads = attrInts(pad, 'pads');
+  } else {
+    const p = pad.inputs[1] ? rw.constant(pad.inputs[1]) : undefined;
+    const value = pad.inputs[2] ? rw.constant(pad.inputs[2]) : undefined;
+    if (!p || (pad.inputs[2] && (!value || value.size !== 1 || Number(value.toNumbers()[0]) !== 0)) || pad.inputs[3]) return undefined;
+    pads = p.toNumbers();
+  }
+  if (!pads || pads.length !== 2 * rank || pads.some((v) => v < 0)) return undefined;
+  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1]) return undefined;
+  return [...pads.slice(2, rank), ...pads.slice(rank + 2)];
+}
+
+/**
+ * Fold a zero Pad before a Conv into its pads and BatchNormalization after it into its weights,
+ * and fuse a following Relu / Clip into a clamp epilogue. Returns a new graph (sharing untouched nodes and tensors with `graph`), or
  * `graph` itself when there was nothing to fuse.
  */
 export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
@@ -93,17 +117,33 @@ export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
     if (conv.opType !== 'Conv' || !isOnnx(conv) || conv.outputs.length !== 1) continue;
     let out = conv.outputs[0]!;
     let inputs = conv.inputs;
+    let attrs = conv.attrs;
     const W = f32Constant(rw, conv.inputs[1] ?? '');
     const B = conv.inputs[2] ? f32Constant(rw, conv.inputs[2]) : undefined;
     let next = rw.soleConsumer(out);
     const removed: Node[] = [];
+
+    const pad = rw.producer(conv.inputs[0] ?? '');
+    const autoPad = attrString(conv, 'auto_pad', 'NOTSET');
+    if (pad && W && W.rank >= 3 && (autoPad === 'NOTSET' || autoPad === 'VALID') && rw.soleConsumer(conv.inputs[0]!) === conv) {
+      const k = W.rank - 2;
+      const extra = zeroPadOf(rw, pad, W.rank, opset);
+      const own = autoPad === 'VALID' ? new Array<number>(2 * k).fill(0) : attrInts(conv, 'pads') ?? new Array<number>(2 * k).fill(0);
+      if (extra && own.length === 2 * k) {
+        inputs = [pad.inputs[0]!, ...inputs.slice(1)];
+        const { auto_pad: _, ...rest } = attrs;
+        attrs = { ...rest, pads: { type: 'ints', value: own.map((v, i) => v + extra[i]!) } };
+        removed.push(pad);
+        if (report) report.pads = (report.pads ?? 0) + 1;
+      }
+    }
 
     if (next && W && W.rank >= 3 && (!conv.inputs[2] || B)) {
       const bn = batchNormParams(rw, next, W.shape[0]!);
       if (bn && next.inputs[0] === out) {
         const folded = foldBatchNorm(W, B, bn, attrFloat(next, 'epsilon', 1e-5));
         const base = conv.name || out;
-        inputs = [conv.inputs[0]!, rw.addInitializer(`${base}/bn_folded_W`, folded.W), rw.addInitializer(`${base}/bn_folded_B`, folded.B)];
+        inputs = [inputs[0]!, rw.addInitializer(`${base}/bn_folded_W`, folded.W), rw.addInitializer(`${base}/bn_folded_B`, folded.B)];
         removed.push(next);
         out = next.outputs[0]!;
         next = rw.soleConsumer(out);
@@ -128,9 +168,9 @@ export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
             opType: FUSED_CONV.opType,
             inputs,
             outputs: [out],
-            attrs: { ...conv.attrs, activation_min: { type: 'float', value: clamp[0] }, activation_max: { type: 'float', value: clamp[1] } },
+            attrs: { ...attrs, activation_min: { type: 'float', value: clamp[0] }, activation_max: { type: 'float', value: clamp[1] } },
           }
-        : { inputs, outputs: [out] },
+        : { inputs, outputs: [out], attrs },
     );
   }
   if (!fused) return graph;

@@ -83,6 +83,17 @@ export interface KernelFunctions {
     x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, fp32: number, yzp: number,
     lo: number, hi: number, unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
   ): void;
+  // qconv16.ts: 16x8 (int16 activations with zero point 0, int64 bias and accumulators)
+  qconv2d16(
+    x: number, N: number, H: number, W: number, C: number, cOff: number, ipg: number,
+    w: number, bias: number, mult: number, shift: number, yzp: number, lo: number, hi: number,
+    y: number, O: number, oOff: number, opg: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, chunk: number,
+  ): void;
+  qdepthwise16(
+    x: number, N: number, H: number, W: number, C: number, w: number, bias: number, mult: number, shift: number, yzp: number, lo: number, hi: number,
+    y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, acc: number,
+  ): void;
   qaddRef(
     a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
     mo: number, so: number, sign: number, yzp: number, lo: number, hi: number, unsignedOut: number,
@@ -141,6 +152,8 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   bfloat16ToFloat32: 3,
   qconv2d: 32,
   qdepthwise: 26,
+  qconv2d16: 30,
+  qdepthwise16: 24,
   qaddRef: 19,
   qaddXnnpack: 13,
   qmul: 13,

@@ -20,13 +20,26 @@ function float32Of(x: Tensor | Float32Array, what: string): Float32Array {
   return x.data as Float32Array;
 }
 
+/**
+ * The elements in some order, for reductions that do not depend on it (min / max, histogram): a
+ * deferred permutation (Tensor.permute: the runtime's values of a channels-last graph run
+ * lowered to NCHW) is reduced over its source as it is, without making the permuted copy.
+ */
+function elementsOf(x: Tensor | Float32Array, what: string): Float32Array {
+  if (!(x instanceof Float32Array) && x.dtype === 'float32') {
+    const v = x.deferred;
+    if (v && v.source instanceof Float32Array && v.source.length === x.size) return v.source;
+  }
+  return float32Of(x, what);
+}
+
 function chunkElems(k: ReturnType<typeof kernels>, data: Float32Array, opts: ReduceOptions): number {
   return wasmPointer(k, data) !== undefined ? Math.max(1, data.length) : Math.max(16, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4));
 }
 
 /** Smallest and largest value (NaN ignored; -0 reported as +0). */
 export function minMax(x: Tensor | Float32Array, opts: ReduceOptions = {}): MinMax {
-  const data = float32Of(x, 'minMax');
+  const data = elementsOf(x, 'minMax');
   const k = kernels();
   const fn = k.exports.minMax;
   let mn = Infinity;
@@ -94,7 +107,7 @@ export interface HistogramOptions extends ReduceOptions {
  * numpy.histogram); NaN and values outside the range are not counted. One pass over the data.
  */
 export function histogram(x: Tensor | Float32Array, bins: number, lo: number, hi: number, opts: HistogramOptions = {}): Uint32Array {
-  const data = float32Of(x, 'histogram');
+  const data = elementsOf(x, 'histogram');
   if (!Number.isInteger(bins) || bins < 1) throw new ShapeError(`histogram: bins must be a positive integer, got ${bins}`);
   if (!(Number.isFinite(lo) && Number.isFinite(hi) && hi >= lo)) throw new ShapeError(`histogram: bad range [${lo}, ${hi}]`);
   const counts = opts.counts ?? new Uint32Array(bins);

@@ -1,10 +1,11 @@
-// The integer kernels (assembly/kernels/qconv.ts, qelementwise.ts) behind plain functions of
-// typed arrays and numbers: TFLite's int8/uint8 CONV_2D (any group), DEPTHWISE_CONV_2D,
-// FULLY_CONNECTED, ADD/SUB, MUL, AVERAGE_POOL_2D and MEAN. This file owns their WASM memory:
+// The integer kernels (assembly/kernels/qconv.ts, qconv16.ts, qelementwise.ts) behind plain
+// functions of typed arrays and numbers: TFLite's int8/uint8 CONV_2D (any group),
+// DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD/SUB, MUL, AVERAGE_POOL_2D and MEAN, and the 16x8
+// CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED. This file owns their WASM memory:
 // activations are copied in and out per call; weights are packed once into int16 (minus their
 // zero points, padded for the SIMD loops) and kept in persistent arena memory while the packed
 // weight array lives. The problem types are shared with the scalar twins in
-// src/runtime/integer/reference.ts, which define the arithmetic (and run 16x8).
+// src/runtime/integer/reference.ts, which define the arithmetic.
 import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
 import { kernels } from './loader.js';
@@ -319,5 +320,86 @@ export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
     const acc = arena.alloc(p.inner * 8);
     k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same ? 1 : 0, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
     return copyOut8(arena, p.out.dtype, y, size);
+  });
+}
+
+// Whether a packed weight array fits the 16x8 kernels' int32 partial sums (|w| <= 255).
+const weightsFit16 = new WeakMap<Int32Array, boolean>();
+
+/**
+ * Whether qconv2d16Wasm runs this problem: int16 in and out with input zero point 0 (TFLite's
+ * 16x8), weights within ±255, shifts of TFLite's QuantizeMultiplier; depthwise up to 255 taps.
+ */
+export function qconv16RunsOnWasm(p: QConvProblem): boolean {
+  if (!(p.x instanceof Int16Array) || p.out.dtype !== 'int16' || p.xzp !== 0 || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
+  for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 14 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) return false;
+  if (p.bias) for (let i = 0; i < p.o; i++) if (!Number.isSafeInteger(p.bias[i]!)) return false;
+  let fits = weightsFit16.get(p.weights);
+  if (fits === undefined) {
+    fits = p.weights.every((v) => v >= -255 && v <= 255);
+    weightsFit16.set(p.weights, fits);
+  }
+  return fits && !(isDepthwise(p) && p.kh * p.kw > 255);
+}
+
+const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
+
+/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED 16x8 on the WASM kernels (check qconv16RunsOnWasm first). */
+export function qconv2d16Wasm(p: QConvProblem): Int16Array {
+  const { exports: k, arena } = kernels();
+  const x = p.x as Int16Array;
+  const opg = p.o / p.group;
+  const size = p.n * p.oh * p.ow * p.o;
+  const depthwise = isDepthwise(p);
+  const taps = p.kh * p.kw;
+  let wp: number;
+  if (depthwise) {
+    // (kh*kw, Cp): one 8-channel vector per tap
+    const cp = roundUp(p.c, 8);
+    wp = persistentQWeights(arena, p.weights, 'dw16', taps * cp, (dst) => {
+      for (let c = 0; c < p.c; c++) for (let t = 0; t < taps; t++) dst[t * cp + c] = p.weights[c * taps + t]!;
+    });
+  } else {
+    // per group, (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps (the 8-bit kernels' layout)
+    const K = taps * p.ipg;
+    const kp = roundUp(K, 8);
+    const block = roundUp(opg, 4) * kp;
+    wp = persistentQWeights(arena, p.weights, `conv:${p.group}`, block * p.group, (dst) => {
+      for (let oc = 0; oc < p.o; oc++) {
+        const g = Math.floor(oc / opg);
+        dst.set(p.weights.subarray(oc * K, (oc + 1) * K), g * block + (oc - g * opg) * kp);
+      }
+    });
+  }
+  return arena.scoped(() => {
+    const xp = arena.alloc(x.byteLength + 16);
+    arena.u8(xp, x.byteLength + 16).fill(0);
+    new Int16Array(arena.memory.buffer, xp, x.length).set(x);
+    const yp = arena.alloc(size * 2);
+    // per-channel int64 bias, multiplier and shift
+    const bp = arena.alloc(p.o * 8);
+    const bias = new BigInt64Array(arena.memory.buffer, bp, p.o);
+    for (let oc = 0; oc < p.o; oc++) bias[oc] = BigInt(p.bias ? p.bias[oc]! : 0);
+    const mp = arena.alloc(p.o * 4);
+    arena.i32(mp, p.o).set(p.rq.mult.subarray(0, p.o));
+    const sp = arena.alloc(p.o * 4);
+    arena.i32(sp, p.o).set(p.rq.shift.subarray(0, p.o));
+    const { zp, lo, hi } = p.out;
+    if (depthwise) {
+      const acc = arena.alloc(roundUp(p.c, 8) * 4);
+      k.qdepthwise16(xp, p.n, p.h, p.w, p.c, wp, bp, mp, sp, zp, lo, hi, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, acc);
+    } else {
+      const kp = roundUp(taps * p.ipg, 8);
+      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const col = arena.alloc(chunk * kp * 2 + 16);
+      const block = roundUp(opg, 4) * kp * 2;
+      for (let g = 0; g < p.group; g++) {
+        k.qconv2d16(
+          xp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, bp + g * opg * 8, mp + g * opg * 4, sp + g * opg * 4, zp, lo, hi,
+          yp, p.o, g * opg, opg, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, col, chunk,
+        );
+      }
+    }
+    return new Int16Array(arena.memory.buffer, yp, size).slice();
   });
 }

@@ -26,7 +26,9 @@ ${FUSE_SCALE_HELP}
                           which TF.js runs (always so for TF.js model.json; Keras loads either)
   --explain               print what the conversion changed (kept transposes, re-ordered weights,
                           folded BNs, expanded grouped convs)
-  --quantize MODE         TFLite: float16, dynamic (int8 weights) or int8 (full integer)
+  --quantize MODE         TFLite: float16, dynamic (int8 weights), int8 (full integer) or int16x8
+                          (16-bit activations, 8-bit weights)
+  --allow-float-fallback  int16x8: ops without a 16x8 kernel stay float (DEQUANTIZE/QUANTIZE around them)
   --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
   --calibration-images DIR  int8: folder of .png/.jpg/.bmp images, resized (bilinear) to the input
   --mean M[,M,M] --std S[,S,S]  with --calibration-images: input = (pixel 0..255 - M) / S (default 0, 1)

@@ -47,6 +47,8 @@ export interface TfliteWriteOptions {
   keepNchwIo?: boolean;
   /** post-training quantization (float16, dynamic, int8 with calibration samples in the written model's input layout) */
   quantize?: QuantizeOptions;
+  /** op keys written in float even between DequantizeLinear and QuantizeLinear (the int16x8 float fallback) */
+  floatOps?: ReadonlySet<string>;
 }
 
 export interface TfliteQuantParams {
@@ -207,12 +209,15 @@ const INT16X8_OPS = new Set([
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   let g = await prepareForTflite(graph, options);
+  let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
     const missing = [...new Set(g.nodes.map(keyOf).filter((k) => !INT16X8_OPS.has(k)))];
-    if (missing.length) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic`);
+    // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
+    if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
+    if (missing.length) floatOps = new Set(missing);
   }
   if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
-  return serializeTflite(g, options);
+  return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 
 /** Channels-last, folded graph -> bytes (no passes run). */
@@ -234,7 +239,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of g.nodes) for (const o of n.outputs) used.add(o);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes);
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, options.floatOps);
   const resolve = (name: string): string => {
     let v = name;
     for (let i = 0; alias.has(v) && i < 8; i++) v = alias.get(v)!;
@@ -330,7 +335,7 @@ const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.do
  * alone (Reshape of an int8 tensor) pass the quantization of their input on. Every other
  * Q/DQ stays a QUANTIZE/DEQUANTIZE op.
  */
-function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values']) {
+function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'], floatOps?: ReadonlySet<string>) {
   const producer = new Map<string, Node>();
   const consumers = new Map<string, Node[]>();
   for (const n of g.nodes) {
@@ -368,6 +373,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'])
   // structural candidates for integer ops
   const candidate = new Set(
     ops.filter((n) => {
+      if (floatOps?.has(keyOf(n))) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));

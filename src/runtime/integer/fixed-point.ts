@@ -85,7 +85,8 @@ export function multiplyByQuantizedMultiplier64(x: number, multiplier: number, s
   const totalShift = BigInt(15 - shift);
   const round = 1n << (totalShift - 1n);
   const result = (BigInt(x) * BigInt(reduced) + round) >> totalShift;
-  return Number(result);
+  // int32_t result = int64 >> shift: the conversion wraps
+  return Number(BigInt.asIntN(32, result));
 }
 
 /** TfLiteRound: half away from zero. */

@@ -88,6 +88,41 @@ const reduceMean: Matcher = (v, core, dqs) => {
   return { inputs: triple(x), attrs: { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: attrInt(core, 'keepdims', 1) } } };
 };
 
+/** The zero point dtype of a DQ operand is int16 (16x8 kernels that nnport runs only for int16). */
+const int16Operand = (v: Views, d: DqInfo | undefined): boolean => !!d && v.init.get(d.zeroPoint)?.dtype === 'int16';
+
+/** The QuantizeLinear reading `core`'s output has the same scale and zero point as operand `d`. */
+function sameGridOut(v: Views, core: Node, d: DqInfo): boolean {
+  const q = (v.consumers.get(core.outputs[0]!) ?? [])[0];
+  if (!q || q.opType !== 'QuantizeLinear') return false;
+  const [s, z] = [v.init.get(q.inputs[1] ?? ''), v.init.get(q.inputs[2] ?? '')];
+  const [ds, dz] = [v.init.get(d.scale), v.init.get(d.zeroPoint)];
+  return !!s && !!z && !!ds && !!dz && s.size === 1 && z.size === 1 && s.toNumbers()[0] === ds.toNumbers()[0] && z.toNumbers()[0] === dz.toNumbers()[0];
+}
+
+/** int16 LEAKY_RELU (the 8-bit one stays QDQ: the interpreter's XNNPACK runs it its own way). */
+const leakyRelu16: Matcher = (v, core, dqs) => {
+  const x = dqs[0];
+  if (!perTensor(x) || !int16Operand(v, x)) return undefined;
+  return { inputs: triple(x), attrs: { alpha: { type: 'float', value: attrFloat(core, 'alpha', 0.01) } } };
+};
+
+/** int16 RESIZE_BILINEAR on one grid (TFLite's ResizeBilinearInteger copies no parameters: in and out must agree). */
+const resizeBilinear16: Matcher = (v, core, dqs) => {
+  const x = dqs[0];
+  if (!perTensor(x) || !int16Operand(v, x) || !sameGridOut(v, core, x!)) return undefined;
+  if (attrString(core, 'mode', 'nearest') !== 'linear') return undefined;
+  const ctm = attrString(core, 'coordinate_transformation_mode', 'half_pixel');
+  if (!['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric'].includes(ctm)) return undefined;
+  const scales = core.inputs[2] ? v.init.get(core.inputs[2]) : undefined;
+  const sizes = core.inputs[3] ? v.init.get(core.inputs[3]) : undefined;
+  const attrs: Record<string, Attr> = { coordinate_transformation_mode: { type: 'string', value: ctm } };
+  if (sizes && sizes.size === 4) attrs.sizes = { type: 'ints', value: sizes.toNumbers() };
+  else if (scales && scales.size === 4) attrs.scales = { type: 'floats', value: scales.toNumbers() };
+  else return undefined;
+  return { inputs: triple(x), attrs };
+};
+
 const MATCHERS: Record<string, Matcher> = {
   'nnport::Conv': conv,
   Gemm: gemm,
@@ -101,6 +136,9 @@ const MATCHERS: Record<string, Matcher> = {
   Tanh: allPerTensor,
   Concat: allPerTensor,
   ReduceMean: reduceMean,
+  LeakyRelu: leakyRelu16,
+  Resize: resizeBilinear16,
+  'nnport::Resize': resizeBilinear16,
 };
 
 export interface IntegerOptions {
@@ -114,9 +152,9 @@ export interface IntegerOptions {
    */
   requantization?: 'reference' | 'xnnpack';
   /**
-   * Which implementation runs the integer kernels: 'wasm' (default; the SIMD kernels, 8-bit
-   * data) or 'typescript' (their scalar twins, which define the arithmetic). 16x8 always runs
-   * in TypeScript. Both give the same bits.
+   * Which implementation runs the integer kernels: 'wasm' (default; the SIMD kernels: 8-bit
+   * data, and 16x8 conv/depthwise/fully-connected) or 'typescript' (their scalar twins, which
+   * define the arithmetic). Both give the same bits.
    */
   kernels?: 'wasm' | 'typescript';
 }
@@ -161,7 +199,7 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
     const key = core.domain ? `${core.domain}::${core.opType}` : core.opType;
     const match = MATCHERS[key];
     if (!match) continue;
-    const dataInputs = key === 'ReduceMean' ? core.inputs.slice(0, 1) : core.inputs;
+    const dataInputs = ['ReduceMean', 'Resize', 'nnport::Resize'].includes(key) ? core.inputs.slice(0, 1) : core.inputs;
     const dqs = dataInputs.map((i) => (i ? dqOf(v, i) : undefined));
     const m = match(v, core, dqs);
     if (!m) continue;

@@ -4,7 +4,7 @@
 // channels-last as in the `nnport` ops they replace. Plain scalar TypeScript loops.
 import type { DType } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
 import { quantizePerAxis, quantizePerTensor } from '../../wasm/quantize.js';
 import { broadcastShapes } from '../broadcast.js';
@@ -13,11 +13,12 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRefWasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRefWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
+import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -162,7 +163,10 @@ const qdata = (t: Tensor): QData => {
 
 function runConv(p: QConvProblem, wasm: boolean): QData {
   // XNNPACK's float requantization is for 8-bit data only; 16x8 keeps its int64 path
-  if (p.x instanceof Int16Array) p.rq.fp32 = undefined;
+  if (p.x instanceof Int16Array) {
+    p.rq.fp32 = undefined;
+    return wasm && qconv16RunsOnWasm(p) ? qconv2d16Wasm(p) : qconv2dReference(p);
+  }
   return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p) : qconv2dReference(p);
 }
 
@@ -390,13 +394,15 @@ const Softmax = defineOp<{ axis: number }>({
     if (normAxis(a.axis, x.rank) !== x.rank - 1) throw new UnsupportedError('integer Softmax on an axis other than the last');
     const xq = qparam(inputs, 0, 'x');
     const out = outputParams(inputs, 3, undefined);
+    const last = x.shape[x.rank - 1]!;
+    // TFLite's int16 kernel (zero points 0): table interpolation in Q0.15
+    if (x.data instanceof Int16Array && out.dtype === 'int16' && xq.zps[0] === 0 && out.zp === 0) return [new Tensor('int16', x.shape, softmaxInt16(x.data, last, xq.scales[0]!, 1))];
     const f = Math.fround;
     const scale = f(-xq.scales[0]!);
     // one entry per possible max - x: 0..255 for int8, 0..65535 for int16 inputs
     const span = x.dtype === 'int16' ? 65536 : 512;
     const table = new Float32Array(span);
     for (let d = 0; d < span; d++) table[d] = f(Math.exp(f(scale * d)));
-    const last = x.shape[x.rank - 1]!;
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
     const yd = y.data as Int8Array;
@@ -415,14 +421,18 @@ const Softmax = defineOp<{ axis: number }>({
   },
 });
 
-/** Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away, clamp. */
-function lookup(fn: (v: number) => number) {
+/**
+ * Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away,
+ * clamp; int16 with zero points 0 (all TFLite runs) through TFLite's own 16-bit kernel.
+ */
+function lookup(fn: (v: number) => number, int16Kernel: (x: Int16Array, inputScale: number) => Int16Array) {
   return defineOp<Record<string, never>>({
     attrs: () => ({}),
     run(inputs) {
       const x = need(inputs, 0, 'x');
       const xq = qparam(inputs, 0, 'x');
       const out = outputParams(inputs, 3, undefined);
+      if (x.data instanceof Int16Array && out.dtype === 'int16' && xq.zps[0] === 0 && out.zp === 0) return [new Tensor('int16', x.shape, int16Kernel(x.data, xq.scales[0]!))];
       const [lo, hi] = rangeOf(x.dtype, 'input');
       const f = Math.fround;
       const table = new Int32Array(hi - lo + 1);
@@ -548,6 +558,17 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
+/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32). */
+function quantizeInt16(x: Float32Array, shape: readonly number[], scale: number, zp: number): Tensor {
+  const y = new Int16Array(x.length);
+  const s = Math.fround(scale);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
+  }
+  return new Tensor('int16', shape, y);
+}
+
 /** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
 const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
   attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
@@ -559,6 +580,7 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
+    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') return [quantizeInt16(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!)];
     if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
     return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },
@@ -603,6 +625,79 @@ const Pad = defineOp<PadAttrs>({
   },
 });
 
+/** LEAKY_RELU (int16): each side requantized by its fixed-point multiplier, s_x/s_y or s_x·alpha/s_y. */
+const LeakyRelu = defineOp<{ alpha: number; act?: number[] }>({
+  attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation') }),
+  run(inputs, a) {
+    const x = need(inputs, 0, 'x');
+    const xq = qparam(inputs, 0, 'x');
+    const out = outputParams(inputs, 3, a.act);
+    const sx = Math.fround(xq.scales[0]!);
+    const identity = quantizeMultiplier(sx / Math.fround(out.scale));
+    const alpha = quantizeMultiplier((sx * Math.fround(a.alpha)) / Math.fround(out.scale));
+    const xd = qdata(x);
+    const y = outArray(out.dtype, xd.length);
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]! - xq.zps[0]!;
+      const m = v >= 0 ? identity : alpha;
+      y[i] = clampInt(out.zp + multiplyByQuantizedMultiplier(v, m.multiplier, m.shift), out.lo, out.hi);
+    }
+    return [new Tensor(out.dtype, x.shape, y)];
+  },
+});
+
+/**
+ * RESIZE_BILINEAR on integers (ResizeBilinearInteger): source coordinates in 1/1024 steps, the
+ * four taps weighted in 2^20, rounded half away from zero; input and output share one grid.
+ */
+const ResizeBilinear = defineOp<{ ctm: string; sizes?: number[]; scales?: number[]; act?: number[] }>({
+  attrs: (node) => ({ ctm: attrString(node, 'coordinate_transformation_mode', 'half_pixel'), sizes: attrInts(node, 'sizes'), scales: attrFloats(node, 'scales'), act: attrFloats(node, 'activation') }),
+  run(inputs, a) {
+    const x = need(inputs, 0, 'x');
+    if (x.rank !== 4) throw new ShapeError(`integer Resize needs NHWC input, got [${x.shape}]`);
+    const out = outputParams(inputs, 3, a.act);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const [oh, ow] = a.sizes ? [a.sizes[1]!, a.sizes[2]!] : [Math.floor(h * a.scales![1]!), Math.floor(w * a.scales![2]!)];
+    if ((a.sizes && (a.sizes[0] !== n || a.sizes[3] !== c)) || (a.scales && (a.scales[0] !== 1 || a.scales[3] !== 1))) throw new UnsupportedError('integer Resize of the batch or channel dims');
+    const align = a.ctm === 'align_corners';
+    const half = a.ctm === 'half_pixel' || a.ctm === 'pytorch_half_pixel';
+    const scaleOf = (inSize: number, outSize: number) => (align && outSize > 1 ? Math.trunc((1024 * (inSize - 1) + Math.trunc((outSize - 1) / 2)) / (outSize - 1)) : Math.trunc((1024 * inSize + Math.trunc(outSize / 2)) / outSize));
+    const coords = (outSize: number, inSize: number) => {
+      const s10 = scaleOf(inSize, outSize);
+      const at = new Int32Array(outSize * 3);
+      for (let i = 0; i < outSize; i++) {
+        const v = half ? i * s10 + Math.trunc(s10 / 2) - 512 : i * s10;
+        at[3 * i] = v;
+        at[3 * i + 1] = Math.max(Math.trunc(v / 1024), 0);
+        at[3 * i + 2] = Math.min(Math.trunc((v + 1023) / 1024), inSize - 1);
+      }
+      return at;
+    };
+    const ys = coords(oh, h);
+    const xs = coords(ow, w);
+    const xd = qdata(x);
+    const y = outArray(out.dtype, n * oh * ow * c);
+    let k = 0;
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < oh; oy++) {
+        const [iy, y0, y1] = [ys[3 * oy]!, ys[3 * oy + 1]!, ys[3 * oy + 2]!];
+        const fy = iy - 1024 * y0;
+        for (let ox = 0; ox < ow; ox++) {
+          const [ix, x0, x1] = [xs[3 * ox]!, xs[3 * ox + 1]!, xs[3 * ox + 2]!];
+          const fx = ix - 1024 * x0;
+          const r0 = (b * h + y0) * w;
+          const r1 = (b * h + y1) * w;
+          for (let ch = 0; ch < c; ch++) {
+            // |sum| < 2^15·2^20: exact in doubles
+            const s = xd[(r0 + x0) * c + ch]! * (1024 - fy) * (1024 - fx) + xd[(r1 + x0) * c + ch]! * fy * (1024 - fx) + xd[(r0 + x1) * c + ch]! * (1024 - fy) * fx + xd[(r1 + x1) * c + ch]! * fy * fx;
+            y[k++] = clampInt(Math.trunc((s + (s > 0 ? 1 << 19 : -(1 << 19))) / (1 << 20)), out.lo, out.hi);
+          }
+        }
+      }
+    return [new Tensor(out.dtype, [n, oh, ow, c], y)];
+  },
+});
+
 export const INTEGER_OPS: OpTable = {
   'nnport.int::Conv': Conv,
   'nnport.int::Gemm': Gemm,
@@ -612,11 +707,13 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::AveragePool': AveragePool,
   'nnport.int::MaxPool': MaxPool,
   'nnport.int::Softmax': Softmax,
-  'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v))),
-  'nnport.int::Tanh': lookup(Math.tanh),
+  'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v)), logisticInt16),
+  'nnport.int::Tanh': lookup(Math.tanh, tanhInt16),
   'nnport.int::ReduceMean': ReduceMean,
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
+  'nnport.int::LeakyRelu': LeakyRelu,
+  'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,
 };

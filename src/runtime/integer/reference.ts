@@ -1,7 +1,8 @@
 // The scalar twins of the WASM integer kernels (src/wasm/int8.ts): plain loops with the
 // arithmetic of TFLite's reference kernels (int32 accumulators, int64 for 16x8), which define
-// what the SIMD kernels must compute bit for bit. They run what the WASM kernels do not
-// (16x8 activations) and are the oracle of test/unit/runtime/integer-kernels.test.ts.
+// what the SIMD kernels must compute bit for bit. They run what the WASM kernels do not (16x8
+// add/mul/pool/mean, 16x8 convs with an input zero point) and are the oracle of
+// test/unit/runtime/integer-kernels.test.ts.
 import type { QBinaryProblem, QConvProblem, QData, QDType, QMeanProblem, QPoolProblem } from '../../wasm/int8.js';
 import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, roundHalfAway } from './fixed-point.js';
 

@@ -1,12 +1,15 @@
 // --quantize int16x8 (16-bit symmetric activations, 8-bit per-channel weights, int64 biases):
 // each file is run by the real TFLite interpreter; its output is compared with PyTorch's float
 // output (SNR at least the int8 file's on the same calibration samples), and nnport's integer
-// runtime on the written file gives the interpreter's results within one step of the output
-// (two after an int16 softmax).
-import { readFileSync } from 'node:fs';
+// runtime on the written file gives the interpreter's results exactly: the int16 SOFTMAX,
+// LOGISTIC and TANH (TFLite's lookup tables) on every input code at several scales, the
+// interpreter's int16 QUANTIZE (a double-precision division) and whole models.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
@@ -15,7 +18,7 @@ import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite, writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import type { Graph } from '../../../src/ir/graph.js';
+import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph, snrDb } from '../../../src/passes/quantize.js';
@@ -62,9 +65,7 @@ function opCodes(bytes: Uint8Array): string[] {
 
 describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
   const SAMPLES = 16;
-  // seg_head ends in an int16 SOFTMAX: TFLite computes it through its exp and 1/(1+x) lookup
-  // tables, nnport's integer runtime with an exact exp table; measured 2 steps of 1/32768 apart
-  const LSB_TOLERANCE: Record<string, number> = { lenet: 1, seg_head: 2 };
+  const LSB_TOLERANCE: Record<string, number> = { lenet: 0, seg_head: 0 };
   for (const name of ['lenet', 'seg_head']) {
     it(`${name}: int16x8 SNR against PyTorch >= the int8 file's; nnport's integer runtime = interpreter (<= ${LSB_TOLERANCE[name]} LSB)`, { timeout: 300_000 }, async () => {
       const dir = torchvisionDir(name);
@@ -107,7 +108,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     });
   }
 
-  it('the 16x8 op list in one model (conv, depthwise, transpose conv, FC, batch matmul, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, split, concat, transpose, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8', { timeout: 120_000 }, async () => {
+  it('the 16x8 op list in one model (conv, depthwise, transpose conv, FC, batch matmul, add/sub/mul, pools, logistic, tanh, leaky relu, max/min, pad, slice, split, concat, transpose, nearest resize, mean, reduce max, gather, softmax) runs in the interpreter, closer to PyTorch than int8, and nnport gives its output exactly', { timeout: 120_000 }, async () => {
     const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/ops16x8');
     const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'ops16x8.onnx' });
     const g = await prepareForTflite((m as { graph: Graph }).graph);
@@ -123,6 +124,18 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       // every op integer: float only at the QUANTIZE in and the DEQUANTIZE out
       expect(floatOps(bytes)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
       if (mode === 'int16x8') {
+        const back = await readTflite(bytes);
+        const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
+        const mine = [...outputs.values()][0]!.toFloat32();
+        const got = y!.data as Float32Array;
+        const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+        const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+        console.log(`ops16x8: nnport integer runtime vs interpreter ${worst.toFixed(2)} LSB`);
+        // TRANSPOSE_CONV and BATCH_MATMUL still run in float between dequantize and quantize
+        // (no 16x8 integer kernel in nnport); on this model that measures equal too
+        expect(worst).toBe(0);
         const codes = new Set(opCodes(bytes));
         for (const op of ['CONV_2D', 'DEPTHWISE_CONV_2D', 'TRANSPOSE_CONV', 'FULLY_CONNECTED', 'BATCH_MATMUL', 'ADD', 'SUB', 'MUL', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'LOGISTIC', 'TANH', 'LEAKY_RELU', 'MAXIMUM', 'MINIMUM', 'PAD', 'SLICE', 'SPLIT', 'CONCATENATION', 'TRANSPOSE', 'RESHAPE', 'RESIZE_NEAREST_NEIGHBOR', 'MEAN', 'REDUCE_MAX', 'GATHER', 'SOFTMAX']) {
           expect({ op, present: codes.has(op) }).toEqual({ op, present: true });
@@ -134,6 +147,64 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     expect(snr.int16x8).toBeGreaterThanOrEqual(30);
   });
 
+  it('an op without a 16x8 kernel stays float with floatFallback: DEQUANTIZE, GELU, QUANTIZE around it, run by the interpreter close to PyTorch', { timeout: 120_000 }, async () => {
+    const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/gelu_erf');
+    const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'gelu_erf.onnx' });
+    const g = (m as { graph: Graph }).graph;
+    const prepared = await prepareForTflite(g);
+    const input = prepared.inputs[0]!;
+    const shape = input.shape!.map((d) => (typeof d === 'number' ? d : 1));
+    let x = readNpy(readFileSync(join(dir, 'input.npy')));
+    if (x.rank === 4) x = permuteTensor(x, [0, 2, 3, 1]);
+    let want = readNpy(readFileSync(join(dir, 'output.npy')));
+    if (want.rank === 4) want = permuteTensor(want, [0, 2, 3, 1]);
+    const calibration = () => [...samples(shape, SAMPLES, 3), x].map((t) => new Map([[input.name, t]]));
+    const bytes = await writeTflite(g, { quantize: { mode: 'int16x8', calibration: calibration(), floatFallback: true } });
+    // GELU reads and writes float; everything else stays 16x8
+    const fl = floatOps(bytes);
+    expect([...new Set(fl.filter((op) => op !== 'QUANTIZE' && op !== 'DEQUANTIZE'))]).toEqual(['GELU']);
+    expect(typesOf(bytes).has(TensorType.INT16)).toBe(true);
+    const [y] = await oracle.run(bytes, [x.data as Float32Array]);
+    const got = y!.data as Float32Array;
+    const snr = snrDb(want.toFloat32(), got);
+    console.log(`gelu_erf int16x8 with float GELU: SNR against PyTorch ${snr.toFixed(1)} dB`);
+    expect(snr).toBeGreaterThanOrEqual(40);
+    // nnport runs the same file: the float GELU between the integer parts
+    const back = await readTflite(bytes);
+    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
+    const mine = [...outputs.values()][0]!.toFloat32();
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+    console.log(`gelu_erf int16x8 with float GELU: nnport integer runtime vs interpreter ${worst.toFixed(2)} LSB`);
+    // float GELU in both (nnport's and TFLite's float code may differ in the last bits): measured 0
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('the CLI: int16x8 refuses GELU naming --allow-float-fallback, which then writes it float; the flag is int16x8-only', { timeout: 120_000 }, async () => {
+    const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/gelu_erf');
+    const tmp = mkdtempSync(join(tmpdir(), 'nnport-16x8-'));
+    try {
+      mkdirSync(join(tmp, 'calib'));
+      copyFileSync(join(dir, 'input.npy'), join(tmp, 'calib/x.npy'));
+      const out = join(tmp, 'gelu.tflite');
+      const convert = async (...a: string[]) => {
+        const err: string[] = [];
+        const code = await main(['convert', join(dir, 'model.onnx'), '-o', out, '--calibration', join(tmp, 'calib'), ...a], () => undefined, (s) => err.push(s));
+        return { code, err: err.join('\n') };
+      };
+      const refused = await convert('--quantize', 'int16x8');
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toMatch(/Gelu with 16-bit activations.*--allow-float-fallback/s);
+      expect((await convert('--quantize', 'int16x8', '--allow-float-fallback')).code).toBe(0);
+      expect(new Set(floatOps(new Uint8Array(readFileSync(out))))).toEqual(new Set(['QUANTIZE', 'DEQUANTIZE', 'GELU']));
+      expect((await convert('--quantize', 'int8', '--allow-float-fallback')).err).toMatch(/--allow-float-fallback applies to --quantize int16x8 only/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('an op without a 16x8 kernel (HardSwish, GELU) is refused, naming it', async () => {
     const dir = join(REPO_ROOT, 'test/fixtures/tflite-writer/gelu_erf');
     const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'gelu_erf.onnx' });
@@ -141,4 +212,90 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     expect(err).toBeInstanceOf(UnsupportedError);
     expect((err as Error).message).toMatch(/Gelu with 16-bit activations/);
   });
+});
+
+/** A float graph of one op on input x of `shape` (output `outShape`), ready for quantizeGraph. */
+function oneOp(opType: string, shape: number[], attrs: Record<string, Attr> = {}, outShape = shape): Graph {
+  const node: Node = { name: 'op', opType, domain: '', inputs: ['x'], outputs: ['y'], attrs };
+  return { name: 'g', nodes: [node], inputs: [{ name: 'x', dtype: 'float32', shape }], outputs: [{ name: 'y', dtype: 'float32', shape: outShape }], initializers: new Map(), opsets: { '': 17 } };
+}
+
+/**
+ * The int16x8 file of `g` (calibrated on `calibration`) run on x by the interpreter and by
+ * nnport's integer runtime: both outputs as integer codes of the output grid.
+ */
+async function codesOf(g: Graph, calibration: Tensor[], x: Tensor): Promise<{ mine: Int32Array; theirs: Int32Array; inputScale: number }> {
+  const bytes = serializeTflite((await quantizeGraph(g, { mode: 'int16x8', calibration: calibration.map((t) => [t]) })).graph);
+  const [y] = await oracle.run(bytes, [x.data as Float32Array]);
+  const back = await readTflite(bytes);
+  const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
+  const mine = [...outputs.values()][0]!.toFloat32();
+  const scaleOf = (n: Node | undefined) => back.initializers.get(n!.inputs[1]!)!.toNumbers()[0]!;
+  const lsb = scaleOf(back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name));
+  const inputScale = scaleOf(back.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === back.inputs[0]!.name));
+  const theirs = y!.data as Float32Array;
+  return { mine: Int32Array.from(mine, (v) => Math.round(v / lsb)), theirs: Int32Array.from(theirs, (v) => Math.round(v / lsb)), inputScale };
+}
+
+/** Indices where the two code arrays differ (the first few, for the failure message). */
+function differing(a: Int32Array, b: Int32Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < a.length && out.length < 5; i++) if (a[i] !== b[i]) out.push(`[${i}] nnport ${a[i]} interpreter ${b[i]}`);
+  return out;
+}
+
+describe('int16 ops: nnport integer runtime = interpreter, bit for bit', () => {
+  const r = rng(7);
+  const rand = (shape: number[], range: number) => Tensor.float32(shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * range));
+  const resize = (ctm: string, outHw: [number, number]): Graph => {
+    const g = oneOp('Resize', [1, 5, 6, 3], { mode: { type: 'string', value: 'linear' }, coordinate_transformation_mode: { type: 'string', value: ctm } }, [1, ...outHw, 3]);
+    g.nodes[0]!.inputs = ['x', '', '', 'sizes'];
+    g.initializers.set('sizes', new Tensor('int64', [4], BigInt64Array.from([1n, BigInt(outHw[0]), BigInt(outHw[1]), 3n])));
+    return g;
+  };
+  // TFLite's integer kernels where nnport used to run float between dequantize and quantize:
+  // LEAKY_RELU's two fixed-point multipliers, RESIZE_BILINEAR's 10-bit interpolation weights
+  const cases: [string, () => Graph, number[]][] = [
+    ['LeakyRelu (alpha 0.1)', () => oneOp('LeakyRelu', [1, 16, 16, 8], { alpha: { type: 'float', value: 0.1 } }), [1, 16, 16, 8]],
+    ['Resize bilinear, half pixel, 5x6 -> 10x12', () => resize('half_pixel', [10, 12]), [1, 5, 6, 3]],
+    ['Resize bilinear, align corners, 5x6 -> 9x13', () => resize('align_corners', [9, 13]), [1, 5, 6, 3]],
+    ['Resize bilinear, asymmetric, 5x6 -> 7x11', () => resize('asymmetric', [7, 11]), [1, 5, 6, 3]],
+  ];
+  for (const [name, make, shape] of cases) {
+    it(name, { timeout: 60_000 }, async () => {
+      const calibration = [0, 1, 2, 3].map(() => rand(shape, 3));
+      // a little past the calibrated range: the clamps too
+      const { mine, theirs } = await codesOf(make(), calibration, rand(shape, 3.5));
+      expect(differing(mine, theirs)).toEqual([]);
+    });
+  }
+});
+
+describe('int16 activations: nnport integer runtime = interpreter, bit for bit', () => {
+  // input ranges (symmetric, so scale = range/32767): 8 gives the power-of-two scale 2^-12 that
+  // TFLite runs through gemmlowp's fixed-point functions, 16 (2^-11) does so for TANH only
+  for (const op of ['Sigmoid', 'Tanh']) {
+    for (const range of [1, 4, 8, 10, 16, 30]) {
+      it(`${op}: every int16 input code, input range ±${range}`, { timeout: 60_000 }, async () => {
+        const n = 65535;
+        const calibration = [Tensor.float32([1, n], Float32Array.from({ length: n }, (_, i) => ((i - 32767) / 32767) * range))];
+        const scale = range / 32767;
+        // each input a code times the scale: QUANTIZE gives the code back
+        const x = Tensor.float32([1, n], Float32Array.from({ length: n }, (_, i) => (i - 32767) * scale));
+        const { mine, theirs } = await codesOf(oneOp(op, [1, n]), calibration, x);
+        expect(differing(mine, theirs)).toEqual([]);
+      });
+    }
+  }
+  for (const range of [1, 5, 20]) {
+    for (const depth of [2, 10, 1000]) {
+      it(`Softmax: random rows of ${depth}, inputs in ±${range} (and the interpreter's int16 QUANTIZE)`, { timeout: 60_000 }, async () => {
+        const rows = Math.ceil(20000 / depth);
+        const r = rng(depth + range);
+        const x = Tensor.float32([rows, depth], Float32Array.from({ length: rows * depth }, () => (r() * 2 - 1) * range));
+        const { mine, theirs } = await codesOf(oneOp('Softmax', [rows, depth], { axis: { type: 'int', value: -1 } }), [x], x);
+        expect(differing(mine, theirs)).toEqual([]);
+      });
+    }
+  }
 });

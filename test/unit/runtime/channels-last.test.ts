@@ -93,14 +93,21 @@ async function check(c: Case): Promise<void> {
     initializers,
     opsets: { '': 17, nnport: 1 },
   };
-  const got = runGraphSync(graph, { X: new Tensor('float32', xl.shape, xl.data) }).outputs;
+  // as the executor runs it by default (lowered to the NCHW kernels: runtime/lower-for-run.ts) and
+  // on the permuting channels-last kernels themselves (optimize: false)
+  for (const optimize of [true, false]) {
+    const got = runGraphSync(graph, { X: new Tensor('float32', xl.shape, xl.data) }, { optimize }).outputs;
+    checkOutputs(c, want, got, `${c.name}${optimize ? '' : ' (not lowered)'}`);
+  }
+}
 
+function checkOutputs(c: Case, want: ort.InferenceSession.ReturnType, got: Map<string, Tensor>, name: string): void {
   const y = want.Y!;
   const yl = transposeJs(y.data as Float32Array, [...y.dims], nchwToNhwc(y.dims.length), f32);
   const mine = got.get('Y')!;
-  expect(mine.shape, c.name).toEqual(yl.shape);
+  expect(mine.shape, name).toEqual(yl.shape);
   const bad = worstMismatch(mine.data as Float32Array, yl.data);
-  expect(bad.excess, `${c.name}: element ${bad.index}`).toBeLessThanOrEqual(0);
+  expect(bad.excess, `${name}: element ${bad.index}`).toBeLessThanOrEqual(0);
 
   if (c.indices) {
     // ORT's Indices are flat NCHW positions; channels-last ones are flat NHWC positions.
@@ -115,8 +122,8 @@ async function check(c: Case): Promise<void> {
     });
     const il = transposeJs(mapped, [...ind.dims], nchwToNhwc(ind.dims.length), (n) => new BigInt64Array(n));
     const gi = got.get('I')!;
-    expect(gi.shape).toEqual(il.shape);
-    expect([...(gi.data as BigInt64Array)]).toEqual([...il.data]);
+    expect(gi.shape, name).toEqual(il.shape);
+    expect([...(gi.data as BigInt64Array)], name).toEqual([...il.data]);
   }
 }
 

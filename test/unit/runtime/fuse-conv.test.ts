@@ -1,5 +1,5 @@
 // The conv fusion pass: fused graphs compute what the unfused ones do (random chains of
-// Conv, BatchNormalization and activations), onnxruntime-node agrees on a Conv+BN+Relu/Clip
+// Pad, Conv, BatchNormalization and activations), onnxruntime-node agrees on a Conv+BN+Relu/Clip
 // model, values a caller can see are never fused away, and the input graph is left alone.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,14 @@ class Builder {
     const b = bias ? this.init('B', Tensor.float32([M], randomF32(M, this.r))) : undefined;
     const p = (k - 1) >> 1;
     return this.node('Conv', b ? [x, w, b] : [x, w], { pads: ints([p, p, p, p]), strides: ints([stride, stride]), group: { type: 'int', value: group } });
+  }
+  /** Pad (N, C, H, W) on H and W only: pads [t, l, b, r], a constant `value` (0 is what a conv's own pads do). */
+  pad(x: string, p: number[], value = 0): string {
+    const pads = [0, 0, p[0]!, p[1]!, 0, 0, p[2]!, p[3]!];
+    if (this.opset < 11) return this.node('Pad', [x], { pads: ints(pads), value: float(value) });
+    const inputs = [x, this.init('pads', Tensor.int64([8], pads))];
+    if (value !== 0 || p[0]! % 2) inputs.push(this.init('value', Tensor.float32([], [value])));
+    return this.node('Pad', inputs);
   }
   batchNorm(x: string, M: number): string {
     const r = this.r;
@@ -98,6 +106,8 @@ interface Chain {
 }
 
 /** x -> [Conv -> BN? -> act] x 2..3 -> output, with random kinds, sizes and activations. */
+const padR = rng(31);
+
 function randomChain(r: () => number): Chain {
   const act = pick(r, ACTS);
   const opset = act === 'Clip-attrs' ? 6 : pick(r, [11, 13, 17]);
@@ -111,6 +121,9 @@ function randomChain(r: () => number): Chain {
   for (let l = 0; l < layers; l++) {
     const depthwise = l > 0 && r() < 0.4;
     const M = depthwise ? C : 1 + Math.floor(r() * 9);
+    // an explicit Pad before the conv (how channels-last graphs carry TF-inexpressible padding); a non-zero one stays
+    // (drawn from their own stream, so the chains' other draws are what they were before Pads)
+    if (padR() < 0.35) v = b.pad(v, [0, 1, 2, 3].map(() => Math.floor(padR() * 3)), padR() < 0.2 ? 0.5 : 0);
     v = b.conv(v, C, M, pick(r, [1, 3]), depthwise ? C : 1, pick(r, [1, 1, 2]), r() < 0.5);
     if (r() < 0.8) tail.push((v = b.batchNorm(v, M)));
     const a = l === layers - 1 && r() < 0.3 ? 'none' : pick(r, [act, act, 'Relu'] as const);
@@ -131,7 +144,7 @@ function expectClose(got: Tensor, want: Tensor, what: string, rel = 1e-5, abs = 
 describe('fuseConv', () => {
   it('fused and unfused graphs agree on random Conv / BN / activation chains, and the input graph is untouched', () => {
     const r = rng(2024);
-    const total: FuseConvReport = { batchNorms: 0, activations: 0 };
+    const total: FuseConvReport = { batchNorms: 0, activations: 0, pads: 0 };
     for (let t = 0; t < 60; t++) {
       const { graph, x } = randomChain(r);
       const before = JSON.stringify(graph.nodes);
@@ -151,6 +164,7 @@ describe('fuseConv', () => {
     // the random chains do exercise both halves of the pass
     expect(total.batchNorms).toBeGreaterThan(40);
     expect(total.activations).toBeGreaterThan(40);
+    expect(total.pads).toBeGreaterThan(15);
   });
 
   it('folds BN and fuses Relu / Clip into nnport::FusedConv, leaving LeakyRelu and unused constants out', () => {

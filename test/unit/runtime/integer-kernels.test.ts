@@ -13,7 +13,7 @@ import { INTEGER_OPS } from '../../../src/runtime/integer/ops.js';
 import { ONNX_OPS } from '../../../src/runtime/ops/index.js';
 import { qconv2dReference } from '../../../src/runtime/integer/reference.js';
 import type { OpContext } from '../../../src/runtime/op.js';
-import { qconv2dWasm, qconvRunsOnWasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
+import { qconv16RunsOnWasm, qconv2d16Wasm, qconv2dWasm, qconvRunsOnWasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 
 beforeAll(async () => {
@@ -148,6 +148,60 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
       // huge accumulators clamp to the ends of the output range
       expect(want.some((v) => v === p.out.lo || v === p.out.hi)).toBe(true);
     }
+  });
+});
+
+/**
+ * A 16x8 problem of the same shapes: int16 input (zero point 0, full range, sometimes only the
+ * extremes), int8 weights (sometimes ±255), int64 biases up to ±2^40, the int16 output grid.
+ */
+function randomConv16(r: Rng, wide = false): QConvProblem {
+  const p = randomConv(r, false);
+  // long rows (K up to 2700) make the int32 partial sums of the kernel pass their widening point
+  if (wide) Object.assign(p, { c: 300, ipg: 300, group: 1, o: r.int(1, 9) });
+  if (wide) {
+    const k = p.kh * p.kw * p.ipg;
+    p.weights = Int32Array.from({ length: p.o * k }, () => r.pick([-255, 255, -127, 127, r.int(-255, 255)]));
+  }
+  const size = p.n * p.h * p.w * p.c;
+  const extremes = wide || r.next() < 0.2;
+  p.x = Int16Array.from({ length: size }, () => (extremes ? r.pick([-32768, 32767, r.int(-32768, 32767)]) : r.int(-32768, 32767)));
+  p.xzp = 0;
+  p.bias = r.next() < 0.2 ? undefined : Float64Array.from({ length: p.o }, () => r.int(-(2 ** 20), 2 ** 20) * r.pick([1, 1, 2 ** 20]));
+  p.rq = { mult: new Int32Array(p.o), shift: new Int32Array(p.o) };
+  for (let oc = 0; oc < p.o; oc++) {
+    // TFLite's QuantizeMultiplier for real multipliers 1e-9 .. ~100 (shifts -29 .. +7), sometimes the largest multiplier
+    const q = quantizeMultiplier(10 ** (-9 + 11 * r.next()));
+    p.rq.mult[oc] = r.next() < 0.05 ? 2147483647 : q.multiplier;
+    p.rq.shift[oc] = q.shift;
+  }
+  const zp = r.pick([0, 0, 0, r.int(-100, 100)]);
+  const [a, b] = [r.int(-32768, 32767), r.int(-32768, 32767)];
+  p.out = r.next() < 0.3 ? { dtype: 'int16', zp, lo: Math.min(a, b), hi: Math.max(a, b) } : { dtype: 'int16', zp, lo: -32768, hi: 32767 };
+  return p;
+}
+
+describe('16x8 conv / depthwise / fully-connected: WASM = TypeScript reference', () => {
+  test('random shapes, int16 inputs over the full range, int64 biases, 16-bit requantization', () => {
+    const r = rng(16);
+    for (let t = 0; t < 300; t++) {
+      const p = randomConv16(r, t % 25 === 24);
+      expect(qconv16RunsOnWasm(p)).toBe(true);
+      const want = qconv2dReference(p);
+      const got = qconv2d16Wasm(p);
+      expect(want).toBeInstanceOf(Int16Array);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined, bias: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+  });
+
+  test('what the kernels do not take stays on the reference: an input zero point, weights past ±255', () => {
+    const r = rng(17);
+    const p = randomConv16(r);
+    expect(qconv16RunsOnWasm({ ...p, xzp: 3 })).toBe(false);
+    expect(qconv16RunsOnWasm({ ...p, weights: Int32Array.from(p.weights, (v, i) => (i === 0 ? 300 : v)) })).toBe(false);
   });
 });
 
