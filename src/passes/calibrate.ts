@@ -28,11 +28,23 @@ export const HIST_BINS = 2048;
  * Run the float graph over the samples, recording the range of each value in `needed` only (the
  * values that get their own int8 parameters: not those fused into an activation, sharing their
  * input's parameters or fixed by the spec), so calibration costs little more than the forward
- * passes themselves.
+ * passes themselves: after the first sample (which sees every value, to learn which are float),
+ * the runtime is told that only `needed` must be seen, so it runs the same fused graph as a
+ * plain forward pass, and each range is taken in place (WASM minMax, nothing kept). The samples
+ * are kept only for what reads them again: the histogram pass (percentile / entropy) and the
+ * report.
  */
-export async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples) | undefined, method: CalibrationMethod, onProgress?: (n: number) => void, options?: { onNote?: (note: string) => void }): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
+export async function calibrate(
+  g: Graph,
+  needed: ReadonlySet<string>,
+  samples: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples) | undefined,
+  method: CalibrationMethod,
+  onProgress?: (n: number) => void,
+  options?: { onNote?: (note: string) => void; report?: boolean },
+): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
+  const keep = method !== 'minmax' || !!options?.report;
   const kept: Map<string, Tensor>[] = [];
   // the values computed as float32 (on the first sample: the graph's dtypes do not change)
   const floats = new Set<string>();
@@ -40,13 +52,18 @@ export async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: 
     if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
     if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
     const r = minMax(t);
-    let s = stats.get(name);
-    if (!s) stats.set(name, (s = { min: r.min, max: r.max }));
+    const s = stats.get(name);
+    if (!s) stats.set(name, { min: r.min, max: r.max });
     else {
       s.min = Math.min(s.min, r.min);
       s.max = Math.max(s.max, r.max);
     }
   };
+  // Folding a BatchNormalization into its conv's weights rounds differently: the ranges would
+  // no longer be those of the graph as given, so such a graph runs unfused throughout.
+  const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization');
+  const first = { onValue: observe };
+  const rest = fusable ? { onValue: observe, observe: needed } : first;
   let count = 0;
   let noted = false;
   const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));
@@ -73,8 +90,8 @@ export async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: 
   for await (const sample of source as AsyncIterable<Map<string, Tensor> | Tensor[]>) {
     const feeds = toFeeds(sample);
     for (const [k, v] of feeds) observe(k, v);
-    await runGraph(g, feeds, { onValue: (name, t) => observe(name, t) });
-    kept.push(feeds);
+    await runGraph(g, feeds, count === 0 ? first : rest);
+    if (keep) kept.push(feeds);
     count++;
     onProgress?.(count);
   }
@@ -86,16 +103,27 @@ export async function calibrate(g: Graph, needed: ReadonlySet<string>, samples: 
       if (method === 'mse') s.histMin = s.min;
       s.hist = new Uint32Array(HIST_BINS);
     }
+    // |x| into one scratch array reused for every value (not a new array per value and sample)
+    let scratch = new Float32Array(0);
     const add = (name: string, t: Tensor) => {
       const s = stats.get(name);
       if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > (s.histMin ?? 0))) return;
-      const h = s.histMin !== undefined ? histogram(t, HIST_BINS, s.histMin, s.histMax!) : histogram((t.data as Float32Array).map(Math.abs), HIST_BINS, 0, s.histMax!);
-      for (let i = 0; i < HIST_BINS; i++) s.hist[i]! += h[i]!;
+      // |x| does not depend on the layout: a deferred permutation (a channels-last graph run
+      // lowered) is read as it was computed, without making the permuted copy
+      const view = t.deferred;
+      const x = view && view.source instanceof Float32Array && view.source.length === t.size ? view.source : (t.data as Float32Array);
+      // mse: the signed values over [min, max] (a histogram does not depend on the layout either)
+      if (s.histMin !== undefined) return void histogram(x, HIST_BINS, s.histMin, s.histMax!, { counts: s.hist });
+      if (scratch.length < x.length) scratch = new Float32Array(x.length);
+      const abs = scratch.subarray(0, x.length);
+      for (let i = 0; i < x.length; i++) abs[i] = Math.abs(x[i]!);
+      histogram(abs, HIST_BINS, 0, s.histMax!, { counts: s.hist });
     };
+    const histOptions = fusable ? { onValue: add, observe: new Set(stats.keys()) } : { onValue: add };
     for (const feeds of kept) {
       for (const [k, v] of feeds) add(k, v);
-      await runGraph(g, feeds, { onValue: add });
+      await runGraph(g, feeds, histOptions);
     }
   }
-  return { stats, floats, count, inputs: kept };
+  return { stats, floats, count, inputs: keep && options?.report ? kept : [] };
 }

@@ -212,7 +212,9 @@ const convTranspose: Converter = (n, c) => {
   if (n.inputs[2]) inputs.push(c.tensor(n.inputs[2]));
   else if (o) inputs.push(zeroBias(c, y, x, c.info(weights), o));
   const options: Opts = (b, act) => [BuiltinOptions.TransposeConvOptions, TransposeConvOptions.createTransposeConvOptions(b, padding, strides[1]!, strides[0]!, act, TensorType.FLOAT32)];
-  c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: true });
+  // not fusable: TransposeConvOptions' fused_activation_function is newer than many runtimes, and
+  // they ignore it silently (the interpreter in @tensorflow/tfjs-tflite does: a RELU folded in is lost)
+  c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: false });
 };
 
 /** A float activation read with int8 weights: TFLite's hybrid kernels quantize it on the fly. */

@@ -16,6 +16,7 @@ import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
+import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
@@ -104,8 +105,9 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const evaluate = await createNodeEvaluator();
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
-  // TFLite has no BatchNorm op; its converter folds BN into the conv before it the same way
-  return fuseActivationPatterns(constantNodesToInitializers(foldBatchNorm(g).graph));
+  // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
+  // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
+  return fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
 }
 
 type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
