@@ -2,7 +2,7 @@
 // and reads 2.25 GiB). Streams y = x + c0 + c1 + c2 with three 768 MiB float32 Const tensors
 // (element i of c_k is ((i * 7 + k) % 1009) / 1009) into a temp folder, then reads it back
 // (1) by positioned reads (readGraphDefFile: the file is never held whole) and (2) the way the
-// CLI does (loadModelFiles: the bytes in memory, nodes scanned lazily above 2 GiB), checks every
+// CLI does (loadModelFiles -> readGraphDefPath: positioned reads too, above 2 GiB), checks every
 // element of every tensor, and deletes the file.
 //
 // usage: node --import tsx scripts/large-graphdef.mjs [--elements N]
@@ -93,7 +93,7 @@ try {
   byPosition.graph.initializers.clear();
   t = performance.now();
   const loaded = await loadModelFiles([file]);
-  check(loaded.graph, 'loadModelFiles (bytes in memory, lazy above 2 GiB)', (performance.now() - t) / 1000);
+  check(loaded.graph, 'loadModelFiles (the CLI path: positioned reads above 2 GiB)', (performance.now() - t) / 1000);
 } finally {
   rmSync(dir, { recursive: true, force: true });
   console.log(`deleted ${dir}`);

@@ -3,7 +3,7 @@
 import { registerAllFormats } from './formats/all.js';
 import { requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
-import { formatForOutput, readModel } from './formats/registry.js';
+import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
 import { runtimeInputs, type Graph } from './ir/graph.js';
 import type { Tensor } from './ir/tensor.js';
@@ -78,8 +78,10 @@ export async function loadModelFiles(
   const list = typeof input === 'string' ? [input] : input;
   const files: TrackedFileSet = list.length && typeof list[0] === 'string' ? nodeFileSet(list as readonly string[]) : blobFileSet(list as readonly ModelFileInput[]);
   const primary = files.given[0]!;
-  const bytes = await files.read(primary);
-  const model = await readModel(bytes, { ...options, fileName: primary, files, readSibling: (rel) => files.read(rel) });
+  const readOptions: ReadOptions = { ...options, fileName: primary, files, readSibling: (rel) => files.read(rel) };
+  // Node paths: a format that reads by positioned reads (a GraphDef over 2 GiB) opens the file itself
+  const local = files.localPath?.(primary);
+  const model = local !== undefined ? await readModelFile(local, () => files.read(primary), readOptions) : await readModel(await files.read(primary), readOptions);
   const unused = files.unused();
   if (unused.length) {
     throw new UsageError(`${primary} is a ${model.format} model, which did not use ${unused.map((u) => `'${u}'`).join(', ')}; give only the files of one model`);

@@ -1,5 +1,6 @@
 import { FormatError, GraphError, NnportError, ResourceError, UnsupportedError } from '../ir/errors.js';
 import { validateGraph } from '../ir/validate.js';
+import { readFileHead } from '../io/files.js';
 import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
 
 /**
@@ -15,6 +16,11 @@ export interface FormatHandler {
   /** looks only at the first bytes (at most 4 KiB) and the name; never parses the whole file */
   detect(head: Uint8Array, fileName?: string): boolean;
   read?(bytes: Uint8Array, options: ReadOptions): Promise<LoadedModel>;
+  /**
+   * Node, where a file may be larger than one buffer can hold (a GraphDef over 2 GiB): read the
+   * file at `path` itself, by positioned reads, instead of being given its bytes
+   */
+  readFile?(path: string, options: ReadOptions): Promise<LoadedModel>;
   write?(model: LoadedModel, options: WriteOptions): Promise<Uint8Array>;
   /** Node, where the format can stream: write the same file straight to `path` on disk (no copy of it in memory) */
   writeFile?(model: LoadedModel, path: string, options: WriteOptions): Promise<void>;
@@ -70,9 +76,27 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
   const file = options.fileName ?? '<bytes>';
   const h = detectFormat(bytes, file);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
+  return checkedRead(() => h.read!(bytes, options), file);
+}
+
+/**
+ * Node: read the model file at `path`, detected from its first bytes. A format that reads files
+ * by positioned reads (`readFile`: a GraphDef over 2 GiB) gets the path and never holds the file
+ * whole; the others get its bytes from `readWhole`.
+ */
+export async function readModelFile(path: string, readWhole: () => Promise<Uint8Array>, options: ReadOptions = {}): Promise<LoadedModel> {
+  const file = options.fileName ?? path;
+  const h = detectFormat(readFileHead(path, 4096).head, file);
+  if (h.readFile) return checkedRead(() => h.readFile!(path, options), file);
+  if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
+  const bytes = await readWhole();
+  return checkedRead(() => h.read!(bytes, options), file);
+}
+
+async function checkedRead(read: () => Promise<LoadedModel>, file: string): Promise<LoadedModel> {
   let model: LoadedModel;
   try {
-    model = await h.read(bytes, options);
+    model = await read();
   } catch (e) {
     throw namingFile(e, file);
   }

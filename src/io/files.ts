@@ -155,6 +155,19 @@ export function readFdFully(fd: number, out: Uint8Array, path: string): void {
   }
 }
 
+/** The first `length` bytes of a regular file (fewer when it is shorter), and its size: what format detection needs. */
+export function readFileHead(path: string, length: number): { head: Uint8Array; size: number } {
+  const fs = nodeFs();
+  const { fd, size } = openRegularFile(path);
+  try {
+    const head = new Uint8Array(Math.min(length, size));
+    readFdFully(fd, head, path);
+    return { head, size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Read a whole regular file (sizes from fstat, nothing past them); a clear one-line error otherwise. */
 export function readFileBytes(path: string): Uint8Array {
   const fs = nodeFs();

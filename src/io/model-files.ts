@@ -10,6 +10,11 @@ import { readModelFileBytes } from './read-file.js';
 export interface TrackedFileSet extends ModelFileSet {
   /** given names not read so far */
   unused(): string[];
+  /**
+   * Node: the path on disk of a given file, counted as read, for a reader that opens it itself
+   * (positioned reads of a file too large to hold whole); undefined for in-memory files
+   */
+  localPath?(name: string): string | undefined;
 }
 
 /**
@@ -129,6 +134,11 @@ export function nodeFileSet(paths: readonly string[]): TrackedFileSet {
       return [...out.sort(), ...outside];
     },
     unused: () => given.filter((g) => !used.has(g)),
+    localPath(name: string): string | undefined {
+      if (!given.includes(name)) return undefined;
+      used.add(name);
+      return name;
+    },
   };
 }
 

@@ -1,13 +1,13 @@
 import type { FormatHandler } from '../registry.js';
 import { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedModel } from './detect.js';
-import { readGraphDefModel } from './read.js';
+import { readGraphDefModel, readGraphDefPath } from './read.js';
 import { writeGraphDef } from './write.js';
 import { UsageError } from '../../ir/errors.js';
 import { readCheckpointIndex } from './checkpoint.js';
 import { readMetaGraphFile, readSavedModelFile } from './meta-graph.js';
 import { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 
-export { readGraphDef, readGraphDefFile, type GraphDefReadOptions } from './read.js';
+export { readGraphDef, readGraphDefFile, readGraphDefPath, type GraphDefReadOptions } from './read.js';
 export { writeGraphDef } from './write.js';
 export { detectTfjsGraph, readTfjsGraph } from './tfjs-graph.js';
 export { freezeTensorFlow, type FrozenGraph } from './freeze.js';
@@ -20,6 +20,7 @@ export const tfGraphDefFormat: FormatHandler = {
   extensions: ['.pb', '.graphdef'],
   detect: detectGraphDef,
   read: readGraphDefModel,
+  readFile: readGraphDefPath,
   write: async (model, options) => {
     if (model.kind !== 'graph') throw new UsageError(`a ${model.format} file holds weights only; a GraphDef needs a graph`);
     return writeGraphDef(model.graph, options);

@@ -5,6 +5,8 @@ import { constTensors, convertOrDescribe } from './describe.js';
 import { decodeGraphDef, type GraphDef } from './graph-def.js';
 import { bytesSource, decodeGraphDefLazily, fileByteSource, GRAPHDEF_LAZY_THRESHOLD } from './graph-def-lazy.js';
 import { nodeListing } from './listings.js';
+import { regularFileSize } from '../../io/files.js';
+import { readModelFileBytes } from '../../io/read-file.js';
 import { candidateOutputs, graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
 
@@ -40,6 +42,17 @@ export async function readGraphDefFile(path: string, options: GraphDefReadOption
   } finally {
     src.close();
   }
+}
+
+/**
+ * Node (loadModelFiles, so every CLI command): a GraphDef file by path. Over `lazyAbove`
+ * (protobuf's 2 GiB limit) it is read by positioned reads and never held whole
+ * (readGraphDefFile); a smaller one is read whole, which is faster and keeps every Const by name
+ * for transplant.
+ */
+export async function readGraphDefPath(path: string, options: GraphDefReadOptions = {}): Promise<GraphModel | WeightsModel> {
+  if (regularFileSize(path) > (options.lazyAbove ?? GRAPHDEF_LAZY_THRESHOLD)) return readGraphDefFile(path, options);
+  return readGraphDefModel(await readModelFileBytes(path), { ...options, fileName: options.fileName ?? path });
 }
 
 async function graphDefModel(decoded: GraphDef, file: string, options: ReadOptions, lazy = false): Promise<GraphModel | WeightsModel> {

@@ -9,50 +9,34 @@
 // (readGraphDefModel, lazy above 2 GiB) and by positioned reads (readGraphDefFile), checks
 // every tensor's pattern and deletes the file. Recorded 2026-11-26 on the 2-core build machine
 // (bench/RESULTS.md, "GraphDef over 2 GiB"): 2,415,919,460 bytes; positioned reads 8.7 s, rss
-// 2.40 GiB; the CLI's in-memory path 28.7 s, rss 4.65 GiB; all 603,979,776 elements equal.
+// 2.40 GiB; the CLI's in-memory path (since replaced by positioned reads, readGraphDefPath) 28.7 s,
+// rss 4.65 GiB; all 603,979,776 elements equal. The CLI over 2 GiB: test/cli/graphdef-large.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/index.js';
 import { convert, loadModelFiles } from '../../../src/index.js';
-import { NodeAttrs } from '../../../src/formats/tensorflow/graph-def.js';
 import { bytesSource, decodeGraphDefLazily } from '../../../src/formats/tensorflow/graph-def-lazy.js';
 import { readGraphDefFile, readGraphDefModel } from '../../../src/formats/tensorflow/read.js';
 import { writeGraphDef } from '../../../src/formats/tensorflow/write.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
-import { loadNpy, maxAbsDiff, npyTensor, tfGoldens } from './helpers.js';
+import { CORPUS_GRAPHS, expectConstsEqualGoldens } from './corpus-graphs.js';
+import { maxAbsDiff, npyTensor, tfGoldens } from './helpers.js';
 
 let cache = '';
 beforeAll(() => {
   cache = tfGoldens();
 });
 
-const GRAPHS: Record<string, string> = {
-  'tensorspace-mnist-conv': 'tf-graphdef/tensorspace-mnist-conv/frozen_model.pb',
-  'tf2onnx-fc-layers': 'tf-graphdef/tf2onnx-fc-layers/frozen.pb',
-  'tf2onnx-lstm': 'tf-graphdef/tf2onnx-lstm/frozen.pb',
-  'utensor-cifar10-cnn': 'tf-graphdef/utensor-cifar10-cnn/cifar10_cnn.pb',
-  'tfrust-regression-train-graph': 'tf-graphdef/tfrust-regression-train-graph/model.pb',
-};
+const GRAPHS = CORPUS_GRAPHS;
 
 describe('GraphDef read lazily', () => {
   for (const [name, rel] of Object.entries(GRAPHS)) {
     it(`${name}: every node scanned, every Const equals the wire-format decoder's`, () => {
       const file = corpusPath(rel);
-      const bytes = new Uint8Array(readFileSync(file));
       // every field counts as large: each NodeDef is scanned down to its tensor_content
-      const gd = decodeGraphDefLazily(bytesSource(bytes), file, { largeField: 0 });
-      const manifest = JSON.parse(readFileSync(join(cache, name, 'consts.json'), 'utf8')) as { name: string; file: string }[];
-      const consts = gd.node!.filter((n) => n.op === 'Const');
-      expect(consts.length).toBe(manifest.length);
-      expect(manifest.length).toBeGreaterThan(0);
-      for (const m of manifest) {
-        const t = new NodeAttrs(consts.find((n) => n.name === m.name)!, file).tensor('value');
-        const want = loadNpy(join(cache, name, m.file));
-        expect([t.dtype, ...t.shape], m.name).toEqual([want.dtype, ...want.shape]);
-        expect(Buffer.from(t.bytes()).equals(Buffer.from(want.bytes)), m.name).toBe(true);
-      }
+      expectConstsEqualGoldens(decodeGraphDefLazily(bytesSource(new Uint8Array(readFileSync(file))), file, { largeField: 0 }), file, cache, name);
     });
   }
 

@@ -5,42 +5,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/index.js';
-import { decodeGraphDef, NodeAttrs } from '../../../src/formats/tensorflow/graph-def.js';
+import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { corpusPath } from '../../support/corpus.js';
-import { loadNpy, maxAbsDiff, npyTensor, tfGoldens } from './helpers.js';
+import { CORPUS_GRAPHS, expectConstsEqualGoldens } from './corpus-graphs.js';
+import { maxAbsDiff, npyTensor, tfGoldens } from './helpers.js';
 
 let cache = '';
 beforeAll(() => {
   cache = tfGoldens();
 });
 
-const GRAPHS: Record<string, string> = {
-  'tensorspace-mnist-conv': 'tf-graphdef/tensorspace-mnist-conv/frozen_model.pb',
-  'tf2onnx-fc-layers': 'tf-graphdef/tf2onnx-fc-layers/frozen.pb',
-  'tf2onnx-lstm': 'tf-graphdef/tf2onnx-lstm/frozen.pb',
-  'utensor-cifar10-cnn': 'tf-graphdef/utensor-cifar10-cnn/cifar10_cnn.pb',
-  'utensor-conv-golden': 'tf-graphdef/utensor-conv-golden/test_conv.pb',
-  'tfrust-regression-train-graph': 'tf-graphdef/tfrust-regression-train-graph/model.pb',
-};
+const GRAPHS = CORPUS_GRAPHS;
 
 describe('GraphDef Const tensors', () => {
   for (const [name, rel] of Object.entries(GRAPHS)) {
     it(`${name}: every Const equals the wire-format decoder's`, () => {
       const file = corpusPath(rel);
-      const gd = decodeGraphDef(new Uint8Array(readFileSync(file)), file);
-      const manifest = JSON.parse(readFileSync(join(cache, name, 'consts.json'), 'utf8')) as { name: string; file: string | null }[];
-      const consts = gd.node!.filter((n) => n.op === 'Const');
-      expect(consts.length).toBe(manifest.length);
-      expect(manifest.length).toBeGreaterThan(0);
-      for (const m of manifest) {
-        const node = consts.find((n) => n.name === m.name)!;
-        const t = new NodeAttrs(node, file).tensor('value');
-        const want = loadNpy(join(cache, name, m.file!));
-        expect([t.dtype, ...t.shape], m.name).toEqual([want.dtype, ...want.shape]);
-        expect(Buffer.from(t.bytes()).equals(Buffer.from(want.bytes)), m.name).toBe(true);
-      }
+      expectConstsEqualGoldens(decodeGraphDef(new Uint8Array(readFileSync(file)), file), file, cache, name);
     });
   }
 });
