@@ -6,6 +6,7 @@ import type { Graph } from '../ir/graph.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
+import { fuseBias } from '../passes/fuse-bias.js';
 import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
 import { createNodeEvaluator } from '../runtime/evaluate.js';
 
@@ -31,6 +32,10 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
   }
   // ... then a batch of 1 folds what is left of the shape subgraphs into static targets
   g = foldConstants(withBatch(g, 1), { evaluate }).graph;
+  // Keras has no layer for an Add of a per-channel constant: a separate bias joins its Conv / Dense
+  const biases = fuseBias(g);
+  g = biases.graph;
+  if (biases.fused.length) notes = [...notes, `${biases.fused.length} bias Add/Sub node(s) folded into the conv or dense layer before them`];
   if (options.foldBn) {
     const r = foldBatchNorm(g);
     g = r.graph;

@@ -41,7 +41,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const floatFallback = args.flags.has('allow-float-fallback');
   if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
   const method = one(args, 'method') ?? 'minmax';
-  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy') throw new UsageError(`convert: --method must be minmax, percentile or entropy, got '${method}'`);
+  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
   const io = one(args, 'io') ?? 'float';
   if (io !== 'float' && io !== 'int8' && io !== 'uint8') throw new UsageError(`convert: --io must be float, int8 or uint8, got '${io}'`);
   const pText = one(args, 'percentile');

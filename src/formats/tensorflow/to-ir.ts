@@ -11,7 +11,7 @@ import { tensorOf } from './fold.js';
 import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
-import { fuseConvBias } from './fuse-bias.js';
+import { fuseBias } from '../../passes/fuse-bias.js';
 
 const OPS: Record<string, OpConvert> = {
   ...PLAIN_OPS,
@@ -326,9 +326,10 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     }
     cv.graph.outputs.push({ name: key, dtype: v.dtype, shape: v.shape });
   }
-  fuseConvBias(cv.graph);
   dropUnusedNodes(cv.graph);
-  return cv.graph;
+  // a TF1 conv / dense layer adds its bias in a separate BiasAdd or Add node (grappler fuses
+  // them only in optimized graphs): folded back into the layer, the one form every writer takes
+  return fuseBias(cv.graph).graph;
 }
 
 /** Nodes nothing reads (a Shape subgraph whose Reshape took a static shape instead). */

@@ -7,6 +7,7 @@ import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type No
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { fuseBias } from '../../passes/fuse-bias.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
@@ -29,7 +30,8 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   }
   g = foldConstants(g, { evaluate }).graph;
   if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
-  return collapseUnitReshapes(constantNodesToInitializers(g));
+  // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
+  return collapseUnitReshapes(fuseBias(constantNodesToInitializers(g)).graph);
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });

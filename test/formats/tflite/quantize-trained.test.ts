@@ -5,7 +5,8 @@
 // int8 MobileNet-v2 (torchvision's, converted from PyTorch): --dequantize turns it back into the
 // float model it computes (int8-rounded weights, float activations), and that is what we quantize.
 // Inputs are real photos (OpenCV's sample photos from Debian's opencv-doc, test/support/photos.ts):
-// 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out.
+// 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out. Measured:
+// int8 minmax 14.9 dB, mse 17.1 dB (TinyNN's own int8 15.6 dB); dynamic 0.048.
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,24 +112,41 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     expect(snr).toBeGreaterThanOrEqual(14);
     expect(snr).toBeGreaterThanOrEqual(tinynnSnr - 1.5);
     // nnport's integer runtime on the written file gives the interpreter's int8 results
-    const back = await readTflite(int8);
-    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
-    const mine = [...outputs.values()][0]!.toFloat32();
-    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-    let worst = 0;
-    for (let i = 0; i < gots[0]!.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - gots[0]![i]!) / lsb);
+    const lsbOff = async (file: Uint8Array, got: Float32Array): Promise<number> => {
+      const back = await readTflite(file);
+      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
+      const mine = [...outputs.values()][0]!.toFloat32();
+      const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+      const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+      return worst;
+    };
     // (this needs XNNPACK's half-to-even QUANTIZE of the float input: one pixel on a .5 tie
     // rounded the other way became 12 LSB at the output, as this network amplifies)
-    expect(worst).toBeLessThanOrEqual(1.0001);
+    expect(await lsbOff(int8, gots[0]!)).toBeLessThanOrEqual(1.0001);
+
+    // calibration method 'mse' (per tensor the range with the least rounding + clipping error on
+    // the calibration histogram): measured 17.1 dB, 2.2 dB better than minmax; still short of 20
+    const mse = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'mse' })).graph);
+    const mseGots: Float32Array[] = [];
+    for (const t of held) mseGots.push((await on(mse, t)) as Float32Array);
+    const mseSnr = pooledSnrDb(wants, mseGots);
+    console.log(`int8 mse: ${mseSnr.toFixed(1)} dB against float`);
+    expect(mseSnr).toBeGreaterThanOrEqual(16.5);
+    expect(mseSnr).toBeGreaterThanOrEqual(snr + 1);
+    expect(await lsbOff(mse, mseGots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // dynamic range: int8 weights, float activations
     const dyn = serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph);
     let dynWorst = 0;
     for (const [k, t] of held.entries()) dynWorst = Math.max(dynWorst, relErr((await on(dyn, t)) as Float32Array, wants[k]!));
     console.log(`dynamic: ${dynWorst.toFixed(4)} relative to float`);
-    // the issue's 5e-2 is missed (worst of the 6 photos): TFLite's dynamic-range kernels quantize the
-    // activations to int8 on the fly (the weights here are exact); measured 0.057 at worst
-    expect(dynWorst).toBeLessThanOrEqual(0.07);
+    // the issue's 5e-2 holds (worst of the 6 photos): measured 0.048 with TF's layout of hybrid ops
+    // (depthwise convs hybrid too, FULLY_CONNECTED with asymmetric_quantize_inputs; 0.057 with
+    // the depthwise convs left float). The error is the hybrid kernels' on-the-fly int8
+    // activations: the weights here are exact, and per-channel dense weights (exact too, behind a
+    // DEQUANTIZE) measured 0.058 against 0.057 per tensor.
+    expect(dynWorst).toBeLessThanOrEqual(5e-2);
   });
 });

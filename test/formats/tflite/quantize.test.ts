@@ -42,14 +42,16 @@ function imageSet(name: string, count: number, seed: number, size: [number, numb
 }
 
 describe('quantized TFLite from PyTorch-exported ONNX, run by the interpreter', () => {
-  // resnet18 meets the targets (measured: dynamic 0.027, int8 29.9 dB). mobilenet_v2 does
-  // not (measured: dynamic 0.114, int8 15.1 dB) and no parameter choice gets it there: its random
+  // resnet18 meets the targets (measured: dynamic 0.026, int8 29.9 dB). mobilenet_v2 does
+  // not (measured: dynamic 0.133 -- 0.114 before its depthwise convs became hybrid, as TF's
+  // converter makes them --, int8 15.1 dB) and no parameter choice gets it there: its random
   // weights (torchvision's init gives the depthwise BatchNorms scales of 17-234) make it amplify
   // any noise ~20 dB -- in float, white noise 40 dB below the input leaves 19.7 dB at the output
   // (resnet18: 40.3 dB) -- and int8 weights alone (activations float) already measure 20-22 dB.
   // These floors guard against regressions; see bench/RESULTS.md (int8 accuracy) for the analysis.
-  // A trained MobileNet-v2 (quantize-trained.test.ts) misses the targets as well: 8.7 dB, 0.084.
-  const dynamicTolerance: Record<string, number> = { resnet18: 5e-2, mobilenet_v2: 0.13 };
+  // A trained MobileNet-v2 on real photos (quantize-trained.test.ts) meets the dynamic target
+  // (0.048) and not the int8 one.
+  const dynamicTolerance: Record<string, number> = { resnet18: 5e-2, mobilenet_v2: 0.15 };
   const minSnr: Record<string, number> = { resnet18: 20, mobilenet_v2: 14 };
   for (const name of ['resnet18', 'mobilenet_v2']) {
     it(name, { timeout: 400_000 }, async () => {
