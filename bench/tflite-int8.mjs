@@ -4,9 +4,13 @@
 // (tfjs-tflite WASM in headless Chromium, single-threaded) on the same input. The integer
 // runtime is timed with its WASM SIMD kernels (both requantization modes) and with their
 // TypeScript twins (the scalar reference, what it ran before the WASM kernels).
-// Run: node --import tsx bench/tflite-int8.mjs [--samples 100]
+// Run: node --import tsx bench/tflite-int8.mjs [--samples 100] [--reps 3] [--calibration-only]
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { registerAllFormats } from '../src/formats/all.js';
 import { readModel } from '../src/formats/registry.js';
 import { readTflite } from '../src/formats/tflite/read.js';
@@ -23,43 +27,110 @@ const arg = (name, d) => {
   return i > 0 ? Number(process.argv[i + 1]) : d;
 };
 const N = arg('samples', 100);
+// repetitions of the timed calibration / plain-pass pair (their order alternates)
+const REPS = arg('reps', 3);
+// --calibration-only: stop after the calibration figures (no int8 latency, no interpreter)
+const calibrationOnly = process.argv.includes('--calibration-only');
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
 await initKernels();
-const m = await readModel(new Uint8Array(readFileSync(join(root, '.fixtures-cache/models/mobilenet_v2/model.onnx'))), { fileName: 'mobilenet_v2.onnx' });
+const modelBytes = new Uint8Array(readFileSync(join(root, '.fixtures-cache/models/mobilenet_v2/model.onnx')));
+const readMobilenet = async () => (await readModel(modelBytes, { fileName: 'mobilenet_v2.onnx' })).graph;
 let seed = 1;
 const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-const sample = () => Tensor.float32([1, 224, 224, 3], Float32Array.from({ length: 224 * 224 * 3 }, gauss));
+// filled in place: Float32Array.from({ length }, f) would first make 150k boxed numbers per sample,
+// garbage whose collection then ran on GC threads into the first timed window
+const sample = () => {
+  const a = new Float32Array(224 * 224 * 3);
+  for (let i = 0; i < a.length; i++) a[i] = gauss();
+  return Tensor.float32([1, 224, 224, 3], a);
+};
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+// a full collection before each timed window, so that neither starts with the other's garbage
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+// GC pauses by start time (the observer is called later, from the event loop)
+const pauses = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) pauses.push([e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
+// CPU time too: on a shared machine wall time swings with the load, CPU time much less
+const cpu = (d) => (d.user + d.system) / 1000;
+/** wall ms, CPU ms and GC pause ms of `fn`, which may end the window early by calling its argument */
+const timed = async (fn) => {
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  const w0 = performance.now();
+  const c0 = process.cpuUsage();
+  let end;
+  const stop = () => (end ??= { wall: performance.now() - w0, cpu: cpu(process.cpuUsage(c0)) });
+  await fn(stop);
+  stop();
+  await new Promise((r) => setTimeout(r, 20));
+  const gcPause = pauses.filter(([t]) => t >= w0 && t < w0 + end.wall).reduce((a, [, d]) => a + d, 0);
+  return { ...end, gc: gcPause };
+};
 
 // the samples exist before the clock starts: making random data is not part of the conversion
 const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));
-// warm up first (untimed): one forward pass of the prepared graph, so that V8's tier-up compiling
-// of the WASM kernels and the JS lands in neither calibration nor the plain passes (calibration
-// ran first and cold, and its ratio swung between 1.02x and 1.27x with CPU time above wall time)
+// warm up first (untimed): forward passes and a short calibration of a prepared graph, so that
+// V8's tier-up compiling of the WASM kernels and the JS lands in neither calibration nor the
+// plain passes (calibration ran first and cold, and its ratio swung between 1.02x and 1.27x)
 {
-  const cold = await readModel(new Uint8Array(readFileSync(join(root, '.fixtures-cache/models/mobilenet_v2/model.onnx'))), { fileName: 'mobilenet_v2.onnx' });
-  await runGraph(await prepareForTflite(cold.graph), samples[0]);
+  const cold = await prepareForTflite(await readMobilenet());
+  await runGraph(cold, samples[0]);
+  await quantizeGraph(cold, { mode: 'int8', calibration: samples.slice(0, 3) });
+  for (const feeds of samples.slice(0, 3)) await runGraph(cold, feeds);
 }
-const t0 = performance.now();
-const g = await prepareForTflite(m.graph);
-const tPrep = performance.now();
-let tCalEnd = 0;
-// CPU time too: on a shared machine wall time swings with the load, CPU time much less
-const cpu = (d) => (d.user + d.system) / 1000;
-const cCal0 = process.cpuUsage();
-let cpuCal = 0;
-const q = await quantizeGraph(g, { mode: 'int8', calibration: samples, onProgress: (k) => k === N && ((tCalEnd = performance.now()), (cpuCal = cpu(process.cpuUsage(cCal0)))) });
-const bytes = serializeTflite(q.graph);
-const tEnd = performance.now();
-const calibration = tCalEnd - tPrep;
-// N plain forward passes of the same float graph, for the calibration budget (N passes + 20 %)
-const tf0 = performance.now();
-const cf0 = process.cpuUsage();
-for (const feeds of samples) await runGraph(g, feeds);
-const forward = performance.now() - tf0;
-const cpuForward = cpu(process.cpuUsage(cf0));
+// REPS rounds, each on a freshly read and prepared graph (as a conversion has): the int8
+// conversion of it, its calibration timed from quantizeGraph's call to the last sample, and N
+// plain forward passes of the same prepared graph, in alternating order (calibration first in
+// even rounds, the plain passes first in odd ones)
+const rounds = [];
+let g;
+let bytes;
+for (let r = 0; r < REPS; r++) {
+  const source = await readMobilenet();
+  const t0 = performance.now();
+  g = await prepareForTflite(source);
+  const prepare = performance.now() - t0;
+  let rest = 0;
+  const convert = () =>
+    timed(async (stop) => {
+      const q = await quantizeGraph(g, { mode: 'int8', calibration: samples, onProgress: (k) => k === N && stop() });
+      const t1 = performance.now();
+      bytes = serializeTflite(q.graph);
+      rest = performance.now() - t1;
+    });
+  const plain = () =>
+    timed(async () => {
+      for (const feeds of samples) await runGraph(g, feeds);
+    });
+  const round = {};
+  if (r % 2 === 0) {
+    round.cal = await convert();
+    round.plain = await plain();
+  } else {
+    round.plain = await plain();
+    round.cal = await convert();
+  }
+  // after the last sample: the rest of quantizeGraph (weights, Q/DQ) and its serialization
+  round.total = prepare + round.cal.wall + rest;
+  rounds.push(round);
+  console.error(`round ${r + 1}: calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}, GC ${round.cal.gc.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}, GC ${round.plain.gc.toFixed(0)}): ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
+}
+const ms = (v) => `${v.toFixed(0)} ms`;
+const med = (f) => median(rounds.map(f));
+const each = (f) => rounds.map((r) => f(r).toFixed(2)).join(', ');
+const loadAverage = () => loadavg().map((v) => v.toFixed(2)).join(' ');
+console.log(
+  `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses: calibration ${ms(med((r) => r.cal.gc))}, passes ${ms(med((r) => r.plain.gc))} |`,
+);
+if (calibrationOnly) {
+  console.log(`load average ${loadAverage()}`);
+  process.exit(0);
+}
 
 const x = sample();
 const floatTimes = [];
@@ -95,7 +166,5 @@ const oracle = await startTfliteOracle();
 const interp = await oracle.latency(bytes, [x.data], 10);
 const interpFloat = await oracle.latency(serializeTflite(g), [x.data], 10);
 await oracle.close();
-const ms = (v) => `${v.toFixed(0)} ms`;
-console.log(`| int8 conversion, ${N} samples | ${ms(tEnd - t0)} total | calibration ${ms(calibration)} (${((100 * calibration) / (tEnd - t0)).toFixed(0)} %) | ${N} float forward passes ${ms(forward)} (calibration / passes ${(calibration / forward).toFixed(2)}x) | CPU: calibration ${ms(cpuCal)}, passes ${ms(cpuForward)} (${(cpuCal / cpuForward).toFixed(2)}x) |`);
 console.log(`| mobilenet_v2 latency | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(intWasm.wall)} (CPU ${ms(intWasm.cpu)}) | nnport int8, WASM kernels, xnnpack requantization ${ms(intWasmXnn.wall)} (CPU ${ms(intWasmXnn.cpu)}) | nnport int8, TypeScript kernels ${ms(intTs.wall)} (CPU ${ms(intTs.cpu)}) | interpreter int8 ${ms(interp)} | interpreter float ${ms(interpFloat)} |`);
-console.log(`load average ${(await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`load average ${loadAverage()}`);

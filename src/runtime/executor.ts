@@ -35,6 +35,12 @@ export interface RunOptions {
    * as computed, for statistics that do not depend on the layout). Read them during the call.
    */
   onValue?: (name: string, value: Tensor, node: Node) => void;
+  /**
+   * With onValue: the only values the caller must see (default: all). Fusion then still runs
+   * when it removes none of these, and onValue gets the values the fused graph computes
+   * (calibration observes the values that get their own quantization parameters).
+   */
+  observe?: ReadonlySet<string>;
   /** Called after each node with the count done and the total (does not prevent fusion). */
   onProgress?: (done: number, total: number, node: Node) => void;
   /**
@@ -47,9 +53,9 @@ export interface RunOptions {
   /**
    * Run a channels-last graph lowered to NCHW (runtime/lower-for-run.ts) and fuse Conv +
    * BatchNormalization + Relu/Clip (runtime/fuse-conv.ts) before running; default true. Fusion
-   * is never done when every value must be seen (keepIntermediates, onValue) or when `outputs`
-   * names a value fusion removes; neither when a feed overrides an initializer. Every value is
-   * still given in the source's layout under its source name.
+   * is never done when every value must be seen (keepIntermediates, onValue without `observe`)
+   * or when `outputs` or `observe` names a value fusion removes; neither when a feed overrides
+   * an initializer. Every value is still given in the source's layout under its source name.
    */
   optimize?: boolean;
 }
@@ -188,19 +194,21 @@ function executableGraph(source: Graph, feeds: ReadonlyMap<string, Tensor>, opti
   if (options.optimize === false) return { graph: source };
   for (const name of feeds.keys()) if (source.initializers.has(name)) return { graph: source };
   const backends = backendsOf(options);
-  const observed = options.keepIntermediates || options.onValue;
+  const seesAll = options.keepIntermediates || (options.onValue && !options.observe);
+  // the values the caller must get: the outputs, and those it observes
+  const seen = [...(options.outputs ?? []), ...(!options.keepIntermediates && options.onValue && options.observe ? options.observe : [])];
   let lowered = loweredOf(source);
-  if (lowered && observed && !lowered.complete) lowered = undefined;
-  if (lowered && options.outputs && !options.outputs.every((o) => lowered!.values.has(o) || source.initializers.has(o))) lowered = undefined;
+  if (lowered && seesAll && !lowered.complete) lowered = undefined;
+  if (lowered && !seen.every((o) => lowered!.values.has(o) || source.initializers.has(o))) lowered = undefined;
   // the lowered graph's ops (Transpose, Reshape, Gather, the NCHW ops) must be there to run it
   if (lowered && !lowered.graph.nodes.every((n) => candidatesFor(keyOf(n), backends).length)) lowered = undefined;
   const graph = lowered?.graph ?? source;
-  if (observed || !backends.some((b) => b.kernels['nnport::FusedConv'])) return { graph, lowered };
+  if (seesAll || !backends.some((b) => b.kernels['nnport::FusedConv'])) return { graph, lowered };
   const fused = fusedOf(graph);
-  if (fused !== graph && options.outputs) {
+  if (fused !== graph && seen.length) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
     for (const n of fused.nodes) for (const o of n.outputs) values.add(o);
-    const wanted = options.outputs.map((o) => (lowered ? lowered.values.get(o)?.name : o));
+    const wanted = seen.map((o) => (lowered ? lowered.values.get(o)?.name : o));
     if (!wanted.every((o) => o === undefined || values.has(o))) return { graph, lowered };
   }
   return { graph: fused, lowered };

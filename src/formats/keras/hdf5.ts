@@ -4,6 +4,7 @@
 // streaming routine, a slice of rows at a time, so a large weight is never whole in WASM memory.
 import type { default as H5Wasm, Dataset, File as H5File, Group, guess_metadata } from 'h5wasm';
 import { DTYPES, type DType, type NumericArray } from '../../ir/dtypes.js';
+import { checkAllocation, ReadBudget } from '../../ir/budget.js';
 import { FormatError, NnportError } from '../../ir/errors.js';
 import { copyStrided, copyStridedFromBytes, isLazySource, sourceData, viewSlices, type PermutedView } from '../../ir/permuted-view.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -254,8 +255,51 @@ const ARRAY_DTYPES: [new (...a: never[]) => NumericArray, DType][] = [
   [BigUint64Array, 'uint64'],
 ];
 
+/**
+ * What reading a file's datasets may take. A dataset's shape is a claim: a chunked dataset whose
+ * chunks were never written, or are compressed, or a contiguous one never allocated, reads as
+ * any number of elements from a few bytes of file. Each dataset is checked against the
+ * one-tensor limit, and what all of them hold beyond the file's own size against the reader's
+ * budget (ReadBudget), before h5wasm allocates anything.
+ */
+/** chunks any dataset may have whatever the file's size */
+const MIN_CHUNKS = 4096;
+
+export class DatasetBudget {
+  private total = 0;
+  private readonly budget: ReadBudget;
+  constructor(
+    private readonly file: string,
+    private readonly fileSize: number,
+  ) {
+    this.budget = new ReadBudget(file, fileSize);
+  }
+
+  take(d: Dataset): void {
+    const meta = d.metadata;
+    const shape = meta.shape ?? [];
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const what = `${this.file}: dataset '${d.path}' [${shape.join(', ')}]`;
+    checkAllocation(elements, Math.max(1, meta.size), what);
+    if (meta.chunks?.length === shape.length) {
+      // HDF5 reads chunk by chunk (about 0.1 ms each): every stored chunk takes some bytes of the
+      // file, so more chunks than a few per byte of it means a grid of chunks never written
+      const chunks = shape.reduce((n, dim, i) => n * Math.ceil(dim / Math.max(1, meta.chunks![i]!)), 1);
+      if (chunks > Math.max(MIN_CHUNKS, this.fileSize / 8)) {
+        throw new FormatError(`dataset '${d.path}' [${shape.join(', ')}] is split into ${chunks} chunks of [${meta.chunks.join(', ')}], more than a file of ${this.fileSize} bytes can hold`, { file: this.file });
+      }
+    }
+    const bytes = elements * Math.max(1, meta.size);
+    const beyond = (n: number) => Math.max(0, n - this.fileSize);
+    const more = beyond(this.total + bytes) - beyond(this.total);
+    this.total += bytes;
+    if (more > 0) this.budget.take(more, `${what}: more than the file holds`);
+  }
+}
+
 /** A numeric dataset as a tensor (float16 comes back from h5wasm as float32 values). */
-export function datasetTensor(d: Dataset, file: string): Tensor {
+export function datasetTensor(d: Dataset, file: string, budget?: DatasetBudget): Tensor {
+  budget?.take(d);
   const shape = d.shape ?? [];
   const v = d.value;
   if (typeof v === 'number') return Tensor.float32([], [v]);
