@@ -13,4 +13,4 @@ export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat3
 export { minMax, minMaxPerAxis, histogram } from './kernels/calibrate';
 export { qconv2d, qdepthwise } from './kernels/qconv';
 export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
-export { qaddRef, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';
+export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';

@@ -2,6 +2,7 @@
 // of equal size: the caller broadcasts). Scalar twins: src/runtime/integer/reference.ts.
 //   qaddRef:     ADD/SUB of the reference kernels: both inputs shifted left by `leftShift`,
 //                rescaled to a shared grid, summed, rescaled to the output; 8 lanes at a time.
+//   qaddRef16:   the same on int16 in and out (TFLite's 16x8 ADD/SUB, leftShift 15).
 //   qaddXnnpack: XNNPACK's qs8 ADD: a*am + b*bm + rounding bias, one arithmetic shift (64-bit).
 //   qmul:        MUL: (a - za)(b - zb) rescaled by one multiplier; 8 lanes at a time.
 //   qavgPool:    AVERAGE_POOL_2D, NHWC, rounding division by the count of taps inside the image.
@@ -83,6 +84,38 @@ export function qaddRef(
 ): void {
   if (unsignedIn) qaddRefImpl<u8>(a, b, y, n, za, zb, leftShift, ma, sa, mb, sb, mo, so, sign, yzp, lo, hi, unsignedOut);
   else qaddRefImpl<i8>(a, b, y, n, za, zb, leftShift, ma, sa, mb, sb, mo, so, sign, yzp, lo, hi, unsignedOut);
+}
+
+/**
+ * ADD/SUB (sign ±1) on int16 data with int16 output (the 16x8 kernels' reference arithmetic,
+ * leftShift 15): the same fixed point as qaddRef, eight lanes at a time.
+ */
+export function qaddRef16(
+  a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, leftShift: i32, ma: i32, sa: i32, mb: i32, sb: i32, mo: i32, so: i32, sign: i32, yzp: i32, lo: i32, hi: i32,
+): void {
+  let i = 0;
+  const zav = i32x4.splat(za), zbv = i32x4.splat(zb);
+  const qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp), z = i32x4.splat(yzp);
+  for (; i + 8 <= n; i += 8) {
+    const va = v128.load(a + (<usize>i << 1));
+    const vb = v128.load(b + (<usize>i << 1));
+    // (x - z) << leftShift in int32, wrapping as TFLite's int32 product does
+    const a0 = mbqm4(i32x4.shl(i32x4.sub(i32x4.extend_low_i16x8_s(va), zav), leftShift), ma, sa);
+    const a1 = mbqm4(i32x4.shl(i32x4.sub(i32x4.extend_high_i16x8_s(va), zav), leftShift), ma, sa);
+    const b0 = mbqm4(i32x4.shl(i32x4.sub(i32x4.extend_low_i16x8_s(vb), zbv), leftShift), mb, sb);
+    const b1 = mbqm4(i32x4.shl(i32x4.sub(i32x4.extend_high_i16x8_s(vb), zbv), leftShift), mb, sb);
+    const r0 = mbqm4(sign > 0 ? i32x4.add(a0, b0) : i32x4.sub(a0, b0), mo, so);
+    const r1 = mbqm4(sign > 0 ? i32x4.add(a1, b1) : i32x4.sub(a1, b1), mo, so);
+    const v0 = i32x4.add(i32x4.min_s(i32x4.max_s(r0, qlo), qhi), z);
+    const v1 = i32x4.add(i32x4.min_s(i32x4.max_s(r1, qlo), qhi), z);
+    v128.store(y + (<usize>i << 1), i16x8.narrow_i32x4_s(v0, v1));
+  }
+  for (; i < n; i++) {
+    const va = multiplyByQuantizedMultiplier((<i32>load<i16>(a + (<usize>i << 1)) - za) << leftShift, ma, sa);
+    const vb = multiplyByQuantizedMultiplier((<i32>load<i16>(b + (<usize>i << 1)) - zb) << leftShift, mb, sb);
+    const r = multiplyByQuantizedMultiplier(sign > 0 ? va + vb : va - vb, mo, so);
+    store<i16>(y + (<usize>i << 1), <i16>clampi(clampi(r, lo - yzp, hi - yzp) + yzp, lo, hi));
+  }
 }
 
 function qaddXnnpackImpl<T>(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, am: i32, bm: i32, shift: i32, yzp: i32, lo: i32, hi: i32): void {

@@ -8,16 +8,18 @@ import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
 export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
 
-/** The range of one value over the samples; the |x| histogram for percentile / entropy. */
+/** The range of one value over the samples; the |x| histogram for percentile / entropy, the signed one over [min, max] for mse. */
 export interface Stats {
   min: number;
   max: number;
   hist?: Uint32Array;
   histMax?: number;
+  /** mse: the histogram's lower end (it covers [histMin, histMax] of the signed values) */
+  histMin?: number;
 }
 
 export const HIST_BINS = 2048;
@@ -39,6 +41,8 @@ export async function calibrate(
   method: CalibrationMethod,
   onProgress?: (n: number) => void,
   options?: { onNote?: (note: string) => void; report?: boolean },
+  // cross-layer equalization's per-channel ranges (src/passes/equalize.ts), of values in `needed`
+  alsoObserve?: (name: string, t: Tensor) => void,
 ): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
@@ -47,6 +51,7 @@ export async function calibrate(
   // the values computed as float32 (on the first sample: the graph's dtypes do not change)
   const floats = new Set<string>();
   const observe = (name: string, t: Tensor) => {
+    alsoObserve?.(name, t);
     if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
     if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
     const r = minMax(t);
@@ -95,20 +100,23 @@ export async function calibrate(
   }
   if (!count) throw new QuantizationError('the calibration set is empty');
   if (method !== 'minmax') {
-    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping
+    // second pass: |x| histograms over [0, max|x|] for percentile / KL clipping, signed ones for mse
     for (const s of stats.values()) {
-      s.histMax = Math.max(-s.min, s.max);
+      s.histMax = method === 'mse' ? s.max : Math.max(-s.min, s.max);
+      if (method === 'mse') s.histMin = s.min;
       s.hist = new Uint32Array(HIST_BINS);
     }
     // |x| into one scratch array reused for every value (not a new array per value and sample)
     let scratch = new Float32Array(0);
     const add = (name: string, t: Tensor) => {
       const s = stats.get(name);
-      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > 0)) return;
+      if (!s || !s.hist || t.dtype !== 'float32' || !(s.histMax! > (s.histMin ?? 0))) return;
       // |x| does not depend on the layout: a deferred permutation (a channels-last graph run
       // lowered) is read as it was computed, without making the permuted copy
       const view = t.deferred;
       const x = view && view.source instanceof Float32Array && view.source.length === t.size ? view.source : (t.data as Float32Array);
+      // mse: the signed values over [min, max] (a histogram does not depend on the layout either)
+      if (s.histMin !== undefined) return void histogram(x, HIST_BINS, s.histMin, s.histMax!, { counts: s.hist });
       if (scratch.length < x.length) scratch = new Float32Array(x.length);
       const abs = scratch.subarray(0, x.length);
       for (let i = 0; i < x.length; i++) abs[i] = Math.abs(x[i]!);

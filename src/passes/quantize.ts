@@ -1,10 +1,14 @@
 // Post-training quantization of a channels-last graph, as ONNX QDQ (the TFLite writer turns it
 // into quantized tensors and integer ops):
 //   float16  every float32 constant stored as float16 and cast back (TFLite: DEQUANTIZE);
-//   dynamic  conv / dense weights int8, per output channel, symmetric, narrow range [-127, 127];
-//            activations stay float (TFLite's hybrid kernels);
+//   dynamic  what TF's converter emits for Optimize.DEFAULT without a dataset: weights of 1024
+//            elements or more int8, symmetric, narrow range [-127, 127]; conv / depthwise per
+//            output channel and run by TFLite's hybrid kernels (float activations quantized on
+//            the fly), dense per tensor (hybrid FULLY_CONNECTED with asymmetric_quantize_inputs),
+//            transposed conv per channel behind a DEQUANTIZE (float compute, as TF: no hybrid
+//            kernel); the writer sets the options;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
-//            per tensor from calibration ranges (minmax, percentile, entropy), following the
+//            per tensor from calibration ranges (minmax, percentile, entropy, mse), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
@@ -15,7 +19,8 @@ import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
-import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax } from '../wasm/quantize.js';
+import { equalizationPlan } from './equalize.js';
+import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
 export type { CalibrationMethod, CalibrationSamples } from './calibrate.js';
@@ -38,6 +43,12 @@ export interface QuantizeOptions {
   percentile?: number;
   /** int8: measure every quantized value's error on the calibration samples */
   report?: boolean;
+  /**
+   * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
+   * conv channels rescaled so that each fills its tensor's int8 range; the float function is
+   * unchanged). Default: on for int8 with minmax calibration, off otherwise.
+   */
+  equalize?: boolean;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -127,13 +138,13 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     const t = inits.get(w);
     if (!t || (t.dtype !== 'float32' && t.dtype !== 'float16')) continue;
     if (keyOf(n) === 'MatMul' && t.rank !== 2) continue;
-    // dynamic range: like TFLite's converter, small weights stay float; depthwise convs too
-    // (the interpreter's hybrid DEPTHWISE_CONV_2D loses accuracy on per-channel weights)
-    if (hybrid && (t.size < 1024 || attrInt(n, 'group', 1) > 1)) continue;
+    // dynamic range, as TF's converter: weights under 1024 elements stay float
+    if (hybrid && t.size < 1024) continue;
     let hit = done.get(w);
     if (!hit) {
-      // conv weights per output channel; dense weights per tensor (TFLite's per-channel
-      // FULLY_CONNECTED is recent, and its converter does not emit it by default)
+      // conv / depthwise / transposed-conv weights per output channel; dense weights per tensor:
+      // the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights give
+      // wrong outputs in tfjs-tflite's build), as TF's converter emitted them until 2024
       const dense = keyOf(n) === 'Gemm' || keyOf(n) === 'MatMul';
       const { q, scales } = quantizeWeights(t, dense ? undefined : axis);
       const qName = names.fresh(`${w}_quantized`);
@@ -182,6 +193,41 @@ function toDynamic(g: Graph): Graph {
   const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
   for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
   return { ...g, nodes: [...dq, ...nodes], initializers: inits };
+}
+
+/**
+ * mse: the range whose rounding and clipping error, summed over the calibration histogram (each
+ * bin's count at its centre, quantized with the range's own scale and zero point), is least; each
+ * end of the observed range is shrunk by a factor from 1 down to 0.2 (0 stays in the range).
+ */
+function mseRange(s: Stats, opts: RangeOptions): [number, number] {
+  const h = s.hist!;
+  const lo0 = s.histMin!;
+  const width = (s.histMax! - lo0) / HIST_BINS;
+  if (!(width > 0)) return [s.min, s.max];
+  const used: number[] = [];
+  for (let i = 0; i < HIST_BINS; i++) if (h[i]) used.push(i);
+  const centres = used.map((i) => lo0 + (i + 0.5) * width);
+  const counts = used.map((i) => h[i]!);
+  const [qmin, qmax] = opts.dtype === 'int16' ? [-32767, 32767] : [-128, 127];
+  const factors = Array.from({ length: 33 }, (_, k) => 1 - k * 0.025);
+  let best: [number, number] = [s.min, s.max];
+  let bestErr = Infinity;
+  for (const a of s.min < 0 ? factors : [1]) {
+    for (const b of s.max > 0 ? factors : [1]) {
+      const lo = s.min * a;
+      const hi = s.max * b;
+      const { scale, zeroPoint } = scaleZeroPointFromMinMax(lo, hi, opts);
+      let err = 0;
+      for (let k = 0; k < centres.length; k++) {
+        const c = centres[k]!;
+        const d = c - (Math.min(qmax, Math.max(qmin, Math.round(c / scale) + zeroPoint)) - zeroPoint) * scale;
+        err += counts[k]! * d * d;
+      }
+      if (err < bestErr) (bestErr = err), (best = [lo, hi]);
+    }
+  }
+  return best;
 }
 
 /** The clipping threshold |x| <= t chosen from a histogram. */
@@ -260,7 +306,10 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options);
+  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method, needed) : undefined;
+  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options, equalization?.observe);
+  // rescales the graph and the calibrated ranges of the values it rescaled
+  if (equalization) g = equalization.apply(stats);
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
@@ -276,6 +325,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     const s = stats.get(v);
     if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
     if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, actRange);
+    if (method === 'mse') return scaleZeroPointFromMinMax(...mseRange(s, actRange), actRange);
     const t = clipThreshold(s, method, options.percentile ?? 99.99);
     return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), actRange);
   };

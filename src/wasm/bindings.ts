@@ -98,6 +98,10 @@ export interface KernelFunctions {
     a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
     mo: number, so: number, sign: number, yzp: number, lo: number, hi: number, unsignedOut: number,
   ): void;
+  qaddRef16(
+    a: number, b: number, y: number, n: number, za: number, zb: number, leftShift: number, ma: number, sa: number, mb: number, sb: number,
+    mo: number, so: number, sign: number, yzp: number, lo: number, hi: number,
+  ): void;
   qaddXnnpack(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, am: number, bm: number, shift: number, yzp: number, lo: number, hi: number): void;
   qmul(a: number, b: number, y: number, n: number, unsignedIn: number, za: number, zb: number, m: number, s: number, yzp: number, lo: number, hi: number, unsignedOut: number): void;
   qavgPool(
@@ -155,6 +159,7 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   qconv2d16: 30,
   qdepthwise16: 24,
   qaddRef: 19,
+  qaddRef16: 17,
   qaddXnnpack: 13,
   qmul: 13,
   qavgPool: 18,

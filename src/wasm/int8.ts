@@ -1,7 +1,7 @@
 // The integer kernels (assembly/kernels/qconv.ts, qconv16.ts, qelementwise.ts) behind plain
 // functions of typed arrays and numbers: TFLite's int8/uint8 CONV_2D (any group),
 // DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD/SUB, MUL, AVERAGE_POOL_2D and MEAN, and the 16x8
-// CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED. This file owns their WASM memory:
+// CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and ADD/SUB. This file owns their WASM memory:
 // activations are copied in and out per call; weights are packed once into int16 (minus their
 // zero points, padded for the SIMD loops) and kept in persistent arena memory while the packed
 // weight array lives. The problem types are shared with the scalar twins in
@@ -271,6 +271,25 @@ function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number,
 export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int8Array | Uint8Array {
   const { zp, lo, hi } = p.out;
   return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
+}
+
+/** Whether qaddRef16Wasm runs this problem (int16 in and out, equal sizes). */
+export function qbinary16RunsOnWasm(p: QBinaryProblem): boolean {
+  return p.a instanceof Int16Array && p.b instanceof Int16Array && p.a.length === p.b.length && p.a.length > 0 && p.out.dtype === 'int16';
+}
+
+/** 16-bit ADD/SUB with the reference kernels' multipliers (leftShift 15 for TFLite's int16 kernel). */
+export function qaddRef16Wasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int16Array {
+  const { exports: k, arena } = kernels();
+  const n = p.a.length;
+  const { zp, lo, hi } = p.out;
+  return arena.scoped(() => {
+    const a = arena.copyIn(p.a);
+    const b = arena.copyIn(p.b);
+    const y = arena.alloc(n * 2);
+    k.qaddRef16(a, b, y, n, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi);
+    return new Int16Array(arena.memory.buffer, y, n).slice();
+  });
 }
 
 /** XNNPACK's ADD with its integer multipliers (bm negative for SUB) and shift (1..62). */

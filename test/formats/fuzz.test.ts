@@ -44,6 +44,7 @@ import {
   torchZip,
   type TorchView,
 } from '../fuzz/hostile.js';
+import { h5Ready, kerasH5, type H5Dtype, type H5Item, type KerasH5Layer } from '../fuzz/hostile-h5.js';
 
 const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
@@ -581,7 +582,7 @@ const SECONDS = Number(process.env.NNPORT_FUZZ_SECONDS ?? 0);
 /** targets share the seconds (one row per reader in targets(); keep in step with the list of names below) */
 const TARGET_COUNT = 20;
 /** shares of the seconds the semantic families get together (the byte-level targets get one each) */
-const SEMANTIC_SHARES = 6;
+const SEMANTIC_SHARES = 9;
 const SHARES = TARGET_COUNT + SEMANTIC_SHARES;
 
 async function fuzzTarget(t: Target): Promise<Failure[]> {
@@ -640,7 +641,7 @@ function writeReport(): void {
     '# Fuzzing report',
     '',
     `Written by \`npm run fuzz -- --seconds ${SECONDS || '(fixed counts)'}\` on ${new Date().toISOString()}: ${total} cases, peak RSS growth ${(peak.rss / 2 ** 20).toFixed(0)} MiB.`,
-    'Rows `fuzz*`: byte-level mutations of real files. Rows `semantic*`: hostile but well-formed files built by test/fuzz/hostile.ts (stride-0 and overlapping PyTorch views, honest deflate near and above the limit, huge ranks and counts, ONNX ops whose output size comes from data, run through the runtime), read under `--max-memory 16M`. Rows `sidecar:`: a multi-file model whose companion file, in a real temporary folder, is missing, a symlink out of the folder or to a device, a FIFO, a folder, a loop, empty, truncated or mutated.',
+    'Rows `fuzz*`: byte-level mutations of real files. Rows `semantic*`: hostile but well-formed files built by test/fuzz/hostile.ts (stride-0 and overlapping PyTorch views, honest deflate near and above the limit, huge ranks and counts, ONNX ops whose output size comes from data, run through the runtime; Keras .h5 files from test/fuzz/hostile-h5.ts: datasets claiming far more than they store, hostile config numbers, cyclic/deep/nested topologies, weight names through links and loops or at the wrong dtype, huge attributes), read under `--max-memory 16M`. Rows `sidecar:`: a multi-file model whose companion file, in a real temporary folder, is missing, a symlink out of the folder or to a device, a FIFO, a folder, a loop, empty, truncated or mutated.',
     'A failure is an error that is not an NnportError naming the file (or the node, at run time), an untyped error a reader let escape, a hang, or a gigabyte of memory; each becomes a regression file under test/fuzz/regressions/.',
     '',
     '| reader | cases | read | refused | failures |',
@@ -888,6 +889,284 @@ function torchViews(r: () => number): { views: TorchView[]; storages: { key: str
   return { views, storages: used, desc: `${views.length} views (${[...new Set(kinds)].join(', ')}) over ${used.length} storages` };
 }
 
+// Keras .h5 families (test/fuzz/hostile-h5.ts): layers as model.save() writes them
+const kInput = (name: string, shape: unknown) => ({ class_name: 'InputLayer', config: { name, batch_input_shape: shape, dtype: 'float32' } });
+const kLayer = (className: string, name: string, config: Record<string, unknown> = {}, inbound?: unknown) => ({
+  class_name: className,
+  name,
+  config: { name, ...config },
+  ...(inbound === undefined ? {} : { inbound_nodes: inbound }),
+});
+const kSequential = (layers: unknown[]) => ({ class_name: 'Sequential', config: { name: 'seq', layers } });
+const kFunctional = (layers: unknown[], inputs: unknown, outputs: unknown) => ({ class_name: 'Functional', config: { name: 'model', layers, input_layers: inputs, output_layers: outputs } });
+/** weights stored in full (small honest shapes) */
+const kWeights = (name: string, shapes: Record<string, number[]>): KerasH5Layer => ({ name, weights: Object.entries(shapes).map(([role, shape]) => ({ role, dataset: { dtype: '<f4', shape, written: 'all' } })) });
+/** numbers, and things that are not numbers, where a config wants a size */
+const HOSTILE_NUMBERS: unknown[] = [0, -1, -(2 ** 31), 2 ** 31, 2 ** 53 + 2, 1e300, 1.5, -0.5, '3', null, [3], [[3]], {}, true, [], [2 ** 40, 2 ** 40]];
+const ELEMENT_BYTES: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|i1': 1, '<u2': 2 };
+
+/** where a nested value is spliced into a config's JSON text */
+const NESTED = '\u0000nested';
+
+const H5_FAMILIES: SemanticFamily[] = [
+  {
+    // a Dense kernel whose shape claims up to 16x the budget, stored in a few bytes
+    name: 'semantic-dataset.h5',
+    fileName: 'semantic-dataset.h5',
+    cases: 8,
+    make: (r) => {
+      const dtype = pick(r, Object.keys(ELEMENT_BYTES)) as H5Dtype;
+      const n = aroundBudget(r, ELEMENT_BYTES[dtype]);
+      const units = Math.min(n, 1 << int(r, 11));
+      const inDim = Math.max(1, Math.floor(n / units));
+      const storage = pick(r, ['contiguous, never written', 'chunked, never written', 'chunked, first chunk', 'chunked + gzip, first chunk'] as const);
+      const chunks = storage.startsWith('chunked') ? [Math.min(inDim, 1 + int(r, 64)), Math.min(units, 1 + int(r, 64))] : undefined;
+      const honest = r() < 0.7; // the config agrees with the claim, so nothing but the size stops the read
+      const config = kSequential([kInput('x', [null, honest ? inDim : 4]), kLayer('Dense', 'd', { units: honest ? units : 3, activation: 'linear', use_bias: true })]);
+      const kernel = { dtype, shape: [inDim, units], written: storage.includes('first chunk') ? ('first chunk' as const) : ('none' as const), chunks, gzip: storage.includes('gzip') ? 1 + int(r, 9) : undefined };
+      const layers: KerasH5Layer[] = [{ name: 'd', weights: [{ role: 'kernel', dataset: kernel }, { role: 'bias', dataset: { dtype: '<f4', shape: [honest ? units : 3], written: 'all' } }] }];
+      return { desc: `Dense kernel ${dtype} [${inDim}, ${units}], ${storage}${honest ? '' : ', config says [4, 3]'}`, bytes: kerasH5(config, layers) };
+    },
+  },
+  {
+    // one size in a layer's config replaced by a huge, negative, fractional or non-number value
+    name: 'semantic-config.h5',
+    fileName: 'semantic-config.h5',
+    cases: 16,
+    make: (r) => {
+      const v = pick(r, HOSTILE_NUMBERS);
+      const rows: [string, Record<string, unknown>, Record<string, number[]>, string][] = [
+        ['Dense', { units: 4 }, { kernel: [3, 4], bias: [4] }, 'units'],
+        ['Conv2D', { filters: 4, kernel_size: [3, 3], strides: [1, 1], padding: 'same', dilation_rate: [1, 1] }, { kernel: [3, 3, 3, 4], bias: [4] }, pick(r, ['filters', 'kernel_size', 'strides', 'dilation_rate'])],
+        ['DepthwiseConv2D', { kernel_size: [3, 3], depth_multiplier: 1, strides: [1, 1], padding: 'valid' }, { depthwise_kernel: [3, 3, 3, 1], bias: [3] }, pick(r, ['kernel_size', 'depth_multiplier', 'strides'])],
+        ['Conv2DTranspose', { filters: 2, kernel_size: [2, 2], strides: [2, 2], padding: 'valid' }, { kernel: [2, 2, 2, 3], bias: [2] }, pick(r, ['filters', 'kernel_size', 'strides'])],
+        ['MaxPooling2D', { pool_size: [2, 2], strides: [2, 2], padding: 'valid' }, {}, pick(r, ['pool_size', 'strides'])],
+        ['AveragePooling2D', { pool_size: [2, 2], strides: [2, 2], padding: 'valid' }, {}, pick(r, ['pool_size', 'strides'])],
+        ['Reshape', { target_shape: [64, 3] }, {}, 'target_shape'],
+        ['RepeatVector', { n: 3 }, {}, 'n'],
+        ['UpSampling2D', { size: [2, 2], interpolation: 'nearest' }, {}, 'size'],
+        ['ZeroPadding2D', { padding: [[1, 1], [1, 1]] }, {}, 'padding'],
+        ['Cropping2D', { cropping: [[1, 1], [1, 1]] }, {}, 'cropping'],
+        ['Embedding', { input_dim: 10, output_dim: 4 }, { embeddings: [10, 4] }, pick(r, ['input_dim', 'output_dim'])],
+        ['Softmax', { axis: -1 }, {}, 'axis'],
+        ['Permute', { dims: [2, 1, 3] }, {}, 'dims'],
+        ['Flatten', {}, {}, 'data_format'],
+        ['BatchNormalization', { axis: -1, epsilon: 0.001 }, { gamma: [3], beta: [3], moving_mean: [3], moving_variance: [3] }, pick(r, ['axis', 'epsilon'])],
+        ['Dropout', { rate: 0.5 }, {}, 'rate'],
+      ];
+      const inputHostile = r() < 0.25;
+      const [cls, cfg, weights, key] = pick(r, rows);
+      const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : [null, 8, 8, 3];
+      let input: unknown = shape;
+      let desc: string;
+      if (inputHostile) {
+        const how = pick(r, ['dim', 'rank', 'nested'] as const);
+        input = how === 'dim' ? shape.map((d, i) => (i === 1 ? v : d)) : how === 'rank' ? [null, ...new Array<number>(hostileRank(r)).fill(1)] : [null, [[8]], 8, 3];
+        desc = `${cls} after an input whose batch_input_shape has ${how === 'dim' ? `dim ${JSON.stringify(v)}` : how === 'rank' ? `rank ${(input as unknown[]).length}` : 'a nested dim'}`;
+      } else {
+        cfg[key] = v;
+        desc = `${cls} with ${key} = ${JSON.stringify(v)}`;
+      }
+      const stored = r() < 0.8;
+      const config = kSequential([kInput('x', input), kLayer(cls, 'l', cfg)]);
+      return { desc: `${desc}${stored ? '' : ', no weights stored'}`, bytes: kerasH5(config, stored && Object.keys(weights).length ? [kWeights('l', weights)] : []) };
+    },
+  },
+  {
+    // functional topologies: cycles, long chains, deeply nested or far-pointing inbound nodes
+    name: 'semantic-topology.h5',
+    fileName: 'semantic-topology.h5',
+    cases: 12,
+    make: (r) => {
+      const kind = pick(r, ['cycle', 'self', 'chain', 'nested keras 3 args', 'nested ref', 'bad refs', 'wide', 'fan'] as const);
+      const x = kInput('x', [null, 4]);
+      const ref = (name: string, node: unknown = 0, tensor: unknown = 0) => [name, node, tensor, {}];
+      let layers: unknown[];
+      let outputs: unknown = [['y', 0, 0]];
+      let desc: string = kind;
+      let nested: string | undefined;
+      const act = (name: string, inbound: unknown) => kLayer('Activation', name, { activation: 'relu' }, inbound);
+      switch (kind) {
+        case 'cycle': {
+          const n = 2 + int(r, 6);
+          layers = [x, ...Array.from({ length: n }, (_, i) => act(i ? `a${i}` : 'y', [[ref(i === n - 1 ? 'y' : `a${i + 1}`)]]))];
+          desc = `a cycle of ${n} layers`;
+          break;
+        }
+        case 'self':
+          layers = [x, act('y', [[ref('y')]])];
+          break;
+        case 'chain': {
+          const n = logUniform(r, 6, 14);
+          layers = [x, ...Array.from({ length: n }, (_, i) => act(i === n - 1 ? 'y' : `a${i}`, [[ref(i ? `a${i - 1}` : 'x')]]))];
+          desc = `a chain of ${n} layers`;
+          break;
+        }
+        case 'nested keras 3 args':
+        case 'nested ref': {
+          // spliced into the JSON text below: JSON.stringify itself would overflow the stack
+          const depth = logUniform(r, 4, 17);
+          const inner = kind === 'nested ref' ? '"x"' : JSON.stringify({ class_name: '__keras_tensor__', config: { keras_history: ['x', 0, 0] } });
+          nested = '['.repeat(depth) + inner + ']'.repeat(depth);
+          layers = [x, act('y', kind === 'nested ref' ? [[NESTED]] : [{ args: NESTED, kwargs: {} }])];
+          desc = `${kind === 'nested ref' ? 'an inbound ref' : 'Keras 3 call args'} nested ${depth} deep`;
+          break;
+        }
+        case 'bad refs': {
+          const bad = pick(r, [ref('x', 2 ** 31), ref('x', -1), ref('x', 0, 2 ** 40), ref('x', 0.5), ref('x', 'a'), ref('missing'), ref('x', null, null), ref('__proto__'), ref('constructor')]);
+          layers = [x, act('y', [[bad]])];
+          if (r() < 0.3) outputs = [pick(r, [['y', 5, 0], ['x', 0, 7], ['nowhere', 0, 0], ['y', -1, -1]])];
+          desc = `an inbound ref ${JSON.stringify(bad)}, outputs ${JSON.stringify(outputs)}`;
+          break;
+        }
+        case 'wide': {
+          const k = logUniform(r, 4, 16);
+          layers = [x, kLayer('Add', 'y', {}, [new Array(k).fill(ref('x'))])];
+          desc = `an Add of ${k} inputs`;
+          break;
+        }
+        case 'fan': {
+          // every layer reads every earlier one: quadratic in refs
+          const n = logUniform(r, 3, 8);
+          layers = [x, ...Array.from({ length: n }, (_, i) => kLayer(i ? 'Add' : 'Activation', i === n - 1 ? 'y' : `a${i}`, i ? {} : { activation: 'relu' }, [i ? ['x', ...Array.from({ length: i }, (_, j) => `a${j}`)].map((s) => ref(s)) : [ref('x')]]))];
+          desc = `${n} layers, each reading all earlier ones`;
+          break;
+        }
+      }
+      const inputs = r() < 0.1 ? [['y', 0, 0]] : [['x', 0, 0]];
+      const text = JSON.stringify(kFunctional(layers, inputs, outputs));
+      return { desc, bytes: kerasH5(nested ? text.replace(JSON.stringify(NESTED), nested) : text, []) };
+    },
+  },
+  {
+    // weight_names that point nowhere, through links, or at data of the wrong kind or shape
+    name: 'semantic-weights.h5',
+    fileName: 'semantic-weights.h5',
+    cases: 16,
+    make: (r) => {
+      const config = kSequential([kInput('x', [null, 4]), kLayer('Dense', 'd', { units: 3, activation: 'linear', use_bias: true })]);
+      const bias = { role: 'bias', dataset: { dtype: '<f4' as const, shape: [3], written: 'all' as const } };
+      const kind = pick(r, ['missing', 'group', 'dangling soft link', 'soft link loop', 'external link', 'hard link loop', 'odd names', 'many names', 'numeric names', 'wrong dtype', 'wrong kind', 'wrong shape'] as const);
+      const items: H5Item[] = [];
+      let layer: KerasH5Layer = { name: 'd', weights: [bias] };
+      let desc: string = kind;
+      const kernelPath = '/model_weights/d/d/kernel:0';
+      switch (kind) {
+        case 'missing':
+          layer.weightNames = ['d/kernel:0', 'd/bias:0'];
+          break;
+        case 'group':
+          items.push({ kind: 'group', path: kernelPath });
+          layer.weightNames = ['d/kernel:0', 'd/bias:0'];
+          break;
+        case 'dangling soft link':
+          items.push({ kind: 'soft link', path: kernelPath, target: pick(r, ['/nowhere', '/model_weights/d', '/', '/model_weights/d/d/kernel:0/x']) });
+          layer.weightNames = ['d/kernel:0', 'd/bias:0'];
+          break;
+        case 'soft link loop':
+          items.push({ kind: 'soft link', path: kernelPath, target: '/model_weights/d/d/k2' }, { kind: 'soft link', path: '/model_weights/d/d/k2', target: kernelPath });
+          layer.weightNames = ['d/kernel:0', 'd/bias:0'];
+          break;
+        case 'external link': {
+          const file = pick(r, ['other.h5', '/dev/zero', '/proc/self/mem', '../x.h5', 'semantic-weights.h5', '']);
+          items.push({ kind: 'external link', path: kernelPath, file, target: '/model_weights/d/d/bias:0' });
+          layer.weightNames = ['d/kernel:0', 'd/bias:0'];
+          desc = `an external link to '${file}'`;
+          break;
+        }
+        case 'hard link loop': {
+          items.push({ kind: 'dataset', path: kernelPath, dtype: '<f4', shape: [4, 3], written: 'all' }, { kind: 'hard link', path: '/model_weights/d/d/loop', target: '/model_weights' });
+          const depth = logUniform(r, 0, 10);
+          layer.weightNames = [`${'d/loop/d/'.repeat(depth)}d/kernel:0`, 'd/bias:0'];
+          desc = `a path through a hard-link loop, ${depth} times`;
+          break;
+        }
+        case 'odd names': {
+          const name = pick(r, ['../../model_weights/d/d/kernel:0', '/model_weights/d/d/kernel:0', '', '.', '/', 'd//kernel:0', 'd/kernel:0\u0000x', 'x'.repeat(logUniform(r, 8, 20)), '\u{1F600}/kernel:0']);
+          layer.weights = [{ role: 'kernel', dataset: { dtype: '<f4', shape: [4, 3], written: 'all' } }, bias];
+          layer.weightNames = [name, 'd/bias:0'];
+          desc = `weight name ${JSON.stringify(name.slice(0, 40))}${name.length > 40 ? `... (${name.length} chars)` : ''}`;
+          break;
+        }
+        case 'many names': {
+          const k = logUniform(r, 4, 16);
+          layer.weights = [{ role: 'kernel', dataset: { dtype: '<f4', shape: [4, 3], written: 'all' } }, bias];
+          layer.weightNames = Array.from({ length: k }, (_, i) => (r() < 0.5 ? 'd/kernel:0' : `d/w${i}:0`));
+          desc = `${k} weight names`;
+          break;
+        }
+        case 'numeric names':
+          layer.weights = [{ role: 'kernel', dataset: { dtype: '<f4', shape: [4, 3], written: 'all' } }, bias];
+          layer.weightNames = pick(r, [[1, 2], new Int32Array([7, 8]), new Float32Array(0), [0.5]]);
+          desc = `weight_names ${String(layer.weightNames)}`;
+          break;
+        case 'wrong dtype': {
+          const dtype = pick(r, ['<f8', '|i1', '|u1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8'] as const);
+          layer.weights = [{ role: 'kernel', dataset: { dtype, shape: [4, 3], written: 'all' } }, r() < 0.5 ? { role: 'bias', dataset: { dtype, shape: [3], written: 'all' } } : bias];
+          desc = `weights stored as ${dtype}`;
+          break;
+        }
+        case 'wrong kind': {
+          const value = pick(r, ['strings', 'compound', 'scalar', 'empty'] as const);
+          layer.weights = [{ role: 'kernel', dataset: { value } }, bias];
+          desc = `the kernel is a dataset of ${value}`;
+          break;
+        }
+        case 'wrong shape': {
+          const shape = pick(r, [[3, 4], [4, 3, 1], [12], [], [1, 4, 3], [4, 3000], [0, 3], [2 ** 20, 3]]);
+          layer.weights = [{ role: 'kernel', dataset: { dtype: '<f4', shape, written: shape.reduce((a, b) => a * b, 1) <= 1 << 16 ? 'all' : 'none' } }, bias];
+          desc = `the kernel stored as [${shape.join(', ')}]`;
+          break;
+        }
+      }
+      return { desc, bytes: kerasH5(config, [layer], { items }) };
+    },
+  },
+  {
+    // attributes of huge length or of the wrong type
+    name: 'semantic-attr.h5',
+    fileName: 'semantic-attr.h5',
+    cases: 8,
+    make: (r) => {
+      const size = logUniform(r, 10, 23);
+      const valid = kSequential([kInput('x', [null, 4]), kLayer('Dense', 'd', { units: 3, activation: 'linear', use_bias: true })]);
+      const weights = [kWeights('d', { kernel: [4, 3], bias: [3] })];
+      const kind = pick(r, ['padded config', 'huge layer name', 'garbage', 'fixed-length', 'string array', 'numbers', 'bytes', 'many layer names', 'many weight names'] as const);
+      const text = JSON.stringify(valid);
+      switch (kind) {
+        case 'padded config':
+          return { desc: `model_config padded to ${size} bytes`, bytes: kerasH5(text + ' '.repeat(size), weights) };
+        case 'huge layer name': {
+          const name = 'n'.repeat(size);
+          const cfg = kSequential([kInput('x', [null, 4]), kLayer('Dense', name, { units: 3, activation: 'linear', use_bias: true })]);
+          return { desc: `a layer named with ${size} characters`, bytes: kerasH5(cfg, r() < 0.5 ? [] : [kWeights('d', { kernel: [4, 3], bias: [3] })]) };
+        }
+        case 'garbage':
+          return { desc: `model_config of ${size} bytes of '{'`, bytes: kerasH5('{'.repeat(size), weights) };
+        case 'fixed-length':
+          return { desc: `model_config as a fixed-length string of ${size} bytes`, bytes: kerasH5(text.padEnd(size, ' '), weights, { configDtype: `S${Math.max(size, text.length)}` }) };
+        case 'string array':
+          return { desc: 'model_config as an array of two strings', bytes: kerasH5([text, text], weights) };
+        case 'numbers':
+          return { desc: `model_config as ${size >> 2} float32 numbers`, bytes: kerasH5(new Float32Array(size >> 2), weights) };
+        case 'bytes': {
+          const b = new Uint8Array(size);
+          for (let i = 0; i < size; i++) b[i] = int(r, 256);
+          return { desc: `model_config as ${size} random uint8`, bytes: kerasH5(new Int32Array(b.buffer.slice(0, size & ~3)), weights) };
+        }
+        case 'many layer names': {
+          const k = Math.min(1 << 16, size);
+          return { desc: `layer_names with ${k} entries`, bytes: kerasH5(text, weights, { attrs: [{ path: '/model_weights', name: 'extra_names', value: Array.from({ length: k }, (_, i) => `l${i}`) }] }) };
+        }
+        case 'many weight names': {
+          const k = Math.min(1 << 16, size >> 4);
+          return { desc: `weight_names with ${k} entries`, bytes: kerasH5(text, [{ ...weights[0]!, weightNames: Array.from({ length: k }, (_, i) => `d/w${i}:0`) }]) };
+        }
+      }
+    },
+  },
+];
+
 let kerasV3Seed: Uint8Array | undefined;
 
 const SEMANTIC: SemanticFamily[] = [
@@ -1043,6 +1322,7 @@ const SEMANTIC: SemanticFamily[] = [
       return { desc: `${op} towards ${n} float32 elements (shape ${shape.join('x')})`, bytes: model };
     },
   },
+  ...H5_FAMILIES,
 ];
 
 /** Run `f` with --max-memory set to the semantic budget. */
@@ -1105,6 +1385,7 @@ beforeAll(async () => {
   // plain Uint8Array copies: protobufjs hands out Buffers, whose slice() is a view, not a copy
   all = (await targets()).map((t) => ({ ...t, seeds: t.seeds.map((s) => ({ name: s.name, bytes: new Uint8Array(s.bytes) })) }));
   kerasV3Seed = all.find((t) => t.name === 'fuzz.keras')!.seeds[0]!.bytes;
+  await h5Ready();
   const m = process.memoryUsage();
   baseline = { rss: m.rss, arrayBuffers: m.arrayBuffers };
 });

@@ -32,7 +32,9 @@ ${FUSE_SCALE_HELP}
   --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
   --calibration-images DIR  int8: folder of .png/.jpg/.bmp images, resized (bilinear) to the input
   --mean M[,M,M] --std S[,S,S]  with --calibration-images: input = (pixel 0..255 - M) / S (default 0, 1)
-  --method M              int8 calibration: minmax (default), percentile, entropy
+  --method M              int8 calibration: minmax (default), percentile, entropy, mse (per
+                          tensor the range with the least rounding + clipping error over the
+                          calibration histogram; one more pass over the samples)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --io float|int8|uint8   int8: the model's input/output type (default float)
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;

@@ -38,24 +38,48 @@ function fail(file: string, what: string): never {
 function layerName(l: JsonObject, file: string): string {
   const cfg = l.config;
   const n = (isObject(cfg) ? cfg.name : undefined) ?? l.name;
-  if (typeof n !== 'string' || !n) fail(file, `a ${String(l.class_name)} layer has no name`);
+  if (typeof n !== 'string' || !n) fail(file, `a ${String(l.class_name).slice(0, 80)} layer has no name`);
+  // names end up in every message about the layer: keep them to what a Keras model uses
+  if (n.length > MAX_NAME_LENGTH) fail(file, `a ${String(l.class_name).slice(0, 80)} layer's name has ${n.length} characters (starting '${n.slice(0, 40)}'), more than ${MAX_NAME_LENGTH}`);
+  return n;
+}
+
+const MAX_NAME_LENGTH = 1024;
+
+/** The first characters of a JSON value for a message (a value nested too deep for JSON.stringify shows as such). */
+function preview(v: Json): string {
+  try {
+    return String(JSON.stringify(v)).slice(0, 80);
+  } catch {
+    return '(a value nested too deeply to show)';
+  }
+}
+
+/** A node or tensor index of a reference: a non-negative integer. */
+function index(v: Json | undefined, file: string, where: string): number {
+  const n = Number(v ?? 0);
+  if (!Number.isSafeInteger(n) || n < 0) fail(file, `${where}: a layer input's node or tensor index is ${preview(v ?? null)}, not a non-negative integer`);
   return n;
 }
 
 /** The Keras 2 `[name, node, tensor(, kwargs)]` or Keras 3 `__keras_tensor__` form of one input. */
 function parseRef(v: Json, file: string, where: string): KerasTensorRef {
-  if (Array.isArray(v) && typeof v[0] === 'string') return [v[0], Number(v[1] ?? 0), Number(v[2] ?? 0)];
+  if (Array.isArray(v) && typeof v[0] === 'string') return [v[0], index(v[1], file, where), index(v[2], file, where)];
   if (isObject(v) && v.class_name === '__keras_tensor__' && isObject(v.config)) {
     const h = v.config.keras_history;
-    if (Array.isArray(h) && typeof h[0] === 'string') return [h[0], Number(h[1] ?? 0), Number(h[2] ?? 0)];
+    if (Array.isArray(h) && typeof h[0] === 'string') return [h[0], index(h[1], file, where), index(h[2], file, where)];
   }
-  fail(file, `${where}: cannot read a layer input from ${JSON.stringify(v)?.slice(0, 80)}`);
+  fail(file, `${where}: cannot read a layer input from ${preview(v)}`);
 }
 
-/** Keras 3 call args: tensors, possibly nested in lists (Add()([a, b])). */
-function collectKeras3Args(v: Json, out: KerasTensorRef[], file: string, where: string): void {
-  if (Array.isArray(v)) for (const x of v) collectKeras3Args(x, out, file, where);
-  else if (isObject(v) && v.class_name === '__keras_tensor__') out.push(parseRef(v, file, where));
+/** Keras 3 call args: tensors, possibly nested in lists (Add()([a, b])); walked without recursion, however deep. */
+function collectKeras3Args(args: Json, out: KerasTensorRef[], file: string, where: string): void {
+  const stack: Json[] = [args];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]!);
+    else if (isObject(v) && v.class_name === '__keras_tensor__') out.push(parseRef(v, file, where));
+  }
 }
 
 function parseCalls(inbound: Json | undefined, file: string, name: string): KerasTensorRef[][] {

@@ -4,6 +4,7 @@
 // streaming routine, a slice of rows at a time, so a large weight is never whole in WASM memory.
 import type { default as H5Wasm, Dataset, File as H5File, Group, guess_metadata } from 'h5wasm';
 import { DTYPES, type DType, type NumericArray } from '../../ir/dtypes.js';
+import { checkAllocation, ReadBudget } from '../../ir/budget.js';
 import { FormatError, NnportError } from '../../ir/errors.js';
 import { copyStrided, copyStridedFromBytes, isLazySource, sourceData, viewSlices, type PermutedView } from '../../ir/permuted-view.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -105,13 +106,58 @@ export async function writeH5File(path: string, fn: (f: H5File, datasets: Datase
   const lib = (await import(/* @vite-ignore */ H5WASM_NODE)) as { default: typeof H5Wasm; guess_metadata: typeof guess_metadata };
   const module = (await lib.default.ready) as unknown as H5Module;
   const writer = new DatasetWriter(module, lib.guess_metadata, sliceElements);
-  const f = quietly(module, () => new lib.default.File(path, 'w'));
-  if (!f.file_id || f.file_id < 0n) throw new NnportError(`cannot create the HDF5 file ${path}`);
+  // HDF5 buffers writes and reports a failed one (a full disk) only on its error stack, at a
+  // flush or a close whose status h5wasm does not check: its stack is read from stderr here
+  const diag = captureStderr(module);
   try {
-    fn(f, writer);
+    const f = new lib.default.File(path, 'w');
+    if (!f.file_id || f.file_id < 0n) throw h5WriteError(path, diag.text(), 'cannot create the HDF5 file');
+    let closed: number;
+    try {
+      fn(f, writer);
+    } finally {
+      closed = f.close();
+    }
+    const text = diag.text();
+    if (closed < 0 || /error message = '/.test(text)) throw h5WriteError(path, text, 'HDF5 could not write the file');
   } finally {
-    f.close();
+    diag.stop();
   }
+}
+
+/** Messages HDF5's POSIX driver puts in its stack (strerror) -> the Node error code for them. */
+const ERRNO_TEXT: Record<string, string> = {
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+  'File too large': 'EFBIG',
+  'I/O error': 'EIO',
+  'Input/output error': 'EIO',
+  'Read-only file system': 'EROFS',
+  'Permission denied': 'EACCES',
+};
+
+/** A failed HDF5 write as an error with the system's code where HDF5 named one (the writer names the output file). */
+function h5WriteError(path: string, diag: string, what: string): Error {
+  const cause = /error message = '([^']*)'/.exec(diag)?.[1];
+  const code = cause ? ERRNO_TEXT[cause] : undefined;
+  const e = new Error(`${what} ${path}${cause ? `: ${cause}` : ''}`);
+  if (code) Object.assign(e, { code, path });
+  return code ? e : new NnportError(e.message);
+}
+
+/** Collect what the module writes to stderr (fd 2) instead of printing it, until stop(). */
+function captureStderr(module: H5Module): { text(): string; stop(): void } {
+  const fs = module.FS;
+  const write = fs.write;
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  fs.write = (stream, ...rest) => {
+    if (stream?.fd !== 2) return write.call(fs, stream, ...rest);
+    const [buffer, offset, length] = rest as [Uint8Array, number, number];
+    if (parts.length < 1000) parts.push(decoder.decode(buffer.subarray(offset, offset + length)));
+    return length;
+  };
+  return { text: () => parts.join(''), stop: () => (fs.write = write) };
 }
 
 /** The parts of an h5wasm module the dataset writer calls directly. */
@@ -254,8 +300,51 @@ const ARRAY_DTYPES: [new (...a: never[]) => NumericArray, DType][] = [
   [BigUint64Array, 'uint64'],
 ];
 
+/**
+ * What reading a file's datasets may take. A dataset's shape is a claim: a chunked dataset whose
+ * chunks were never written, or are compressed, or a contiguous one never allocated, reads as
+ * any number of elements from a few bytes of file. Each dataset is checked against the
+ * one-tensor limit, and what all of them hold beyond the file's own size against the reader's
+ * budget (ReadBudget), before h5wasm allocates anything.
+ */
+/** chunks any dataset may have whatever the file's size */
+const MIN_CHUNKS = 4096;
+
+export class DatasetBudget {
+  private total = 0;
+  private readonly budget: ReadBudget;
+  constructor(
+    private readonly file: string,
+    private readonly fileSize: number,
+  ) {
+    this.budget = new ReadBudget(file, fileSize);
+  }
+
+  take(d: Dataset): void {
+    const meta = d.metadata;
+    const shape = meta.shape ?? [];
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const what = `${this.file}: dataset '${d.path}' [${shape.join(', ')}]`;
+    checkAllocation(elements, Math.max(1, meta.size), what);
+    if (meta.chunks?.length === shape.length) {
+      // HDF5 reads chunk by chunk (about 0.1 ms each): every stored chunk takes some bytes of the
+      // file, so more chunks than a few per byte of it means a grid of chunks never written
+      const chunks = shape.reduce((n, dim, i) => n * Math.ceil(dim / Math.max(1, meta.chunks![i]!)), 1);
+      if (chunks > Math.max(MIN_CHUNKS, this.fileSize / 8)) {
+        throw new FormatError(`dataset '${d.path}' [${shape.join(', ')}] is split into ${chunks} chunks of [${meta.chunks.join(', ')}], more than a file of ${this.fileSize} bytes can hold`, { file: this.file });
+      }
+    }
+    const bytes = elements * Math.max(1, meta.size);
+    const beyond = (n: number) => Math.max(0, n - this.fileSize);
+    const more = beyond(this.total + bytes) - beyond(this.total);
+    this.total += bytes;
+    if (more > 0) this.budget.take(more, `${what}: more than the file holds`);
+  }
+}
+
 /** A numeric dataset as a tensor (float16 comes back from h5wasm as float32 values). */
-export function datasetTensor(d: Dataset, file: string): Tensor {
+export function datasetTensor(d: Dataset, file: string, budget?: DatasetBudget): Tensor {
+  budget?.take(d);
   const shape = d.shape ?? [];
   const v = d.value;
   if (typeof v === 'number') return Tensor.float32([], [v]);

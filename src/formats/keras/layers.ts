@@ -39,12 +39,16 @@ export const str = (value: string): Attr => ({ type: 'string', value });
 
 // ---- config helpers ----
 
+/** A size per spatial axis (kernel_size, strides, pool_size, ...): one positive integer or `n` of them. */
 export function tuple(v: Json | undefined, n: number, fallback: number, what: string): number[] {
   if (v === undefined || v === null) return new Array<number>(n).fill(fallback);
-  if (typeof v === 'number') return new Array<number>(n).fill(v);
-  if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number')) return v as number[];
-  throw new ShapeError(`${what}: expected ${n} numbers, got ${JSON.stringify(v)}`);
+  const sizes = typeof v === 'number' ? new Array<number>(n).fill(v) : v;
+  if (Array.isArray(sizes) && sizes.length === n && sizes.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= MAX_SIZE)) return sizes as number[];
+  throw new ShapeError(`${what}: expected ${n} positive integers, got ${JSON.stringify(v)?.slice(0, 80)}`);
 }
+
+/** The largest kernel, stride, pool or upsampling size a config may give (int32, as TF's own attributes). */
+const MAX_SIZE = 2 ** 31 - 1;
 
 function cfgNum(cfg: JsonObject, key: string, fallback: number): number {
   const v = cfg[key];
@@ -446,7 +450,9 @@ function knownSize(shape: KShape): number | null {
 const reshape: LayerRow = (e, call) => {
   const x = one(call);
   const target = call.config.target_shape;
-  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number')) throw new FormatError(`layer '${call.name}' (Reshape): target_shape is not a list of numbers`);
+  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && (d >= 1 || d === -1)) || target.filter((d) => d === -1).length > 1) {
+    throw new FormatError(`layer '${call.name}' (Reshape): target_shape is not a list of positive integers (one may be -1): ${JSON.stringify(target)?.slice(0, 80)}`);
+  }
   const t = target as number[];
   let shape: KShape = [x.shape[0] ?? null, ...t];
   const total = knownSize(x.shape.slice(1));
@@ -468,7 +474,9 @@ const flatten: LayerRow = (e, call) => {
 const permuteLayer: LayerRow = (e, call) => {
   const x = one(call);
   const dims = call.config.dims;
-  if (!Array.isArray(dims) || !dims.every((d) => typeof d === 'number')) throw new FormatError(`layer '${call.name}' (Permute): dims is not a list of numbers`);
+  if (!Array.isArray(dims) || dims.length !== x.shape.length - 1 || [...dims].sort((a, b) => Number(a) - Number(b)).some((d, i) => d !== i + 1)) {
+    throw new FormatError(`layer '${call.name}' (Permute): dims ${JSON.stringify(dims)?.slice(0, 80)} is not a permutation of 1..${x.shape.length - 1}`);
+  }
   const perm = [0, ...(dims as number[])];
   return [{ name: e.node('Transpose', [x.name], [call.name], { perm: ints(perm) }, '', call.name)[0]!, shape: perm.map((p) => x.shape[p] ?? null) }];
 };

@@ -3,11 +3,11 @@
 import type { Group } from 'h5wasm';
 import { FormatError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { Tensor } from '../../ir/tensor.js';
 import { ZipReader } from '../../io/zip.js';
 import type { GraphModel, ReadOptions } from '../model.js';
 import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
-import { attrString, attrStrings, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
+import { attrString, attrStrings, DatasetBudget, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
 import { kerasToGraph, weightsByRole } from './to-graph.js';
 
 function parseJson(text: string, file: string, what: string): Json {
@@ -37,6 +37,7 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     let configJson: Json;
     if (configText !== undefined) configJson = parseJson(configText, file, 'model_config');
     else if (extra !== undefined) configJson = extra;
+    else if (f.attrs.model_config) throw new FormatError(`the model_config attribute is not one JSON string (type ${f.attrs.model_config.dtype}, shape [${f.attrs.model_config.shape?.join(', ') ?? ''}])`, { file });
     else {
       const weightsOnly = attrStrings(f, 'layer_names') !== undefined;
       throw new FormatError(
@@ -49,20 +50,35 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const spec = parseModelConfig(configJson, file);
     const root = f.get('model_weights');
     const weightsRoot: Group = isGroup(root) ? root : f;
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file), file);
+    const budget = new DatasetBudget(file, bytes.length);
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file);
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
 }
 
-function h5LayerWeights(root: Group, layer: KerasLayer, file: string): Map<string, Tensor> {
+/** Parts a weight name may have: Keras writes `layer/kernel:0` or a few name scopes more (HDF5 resolves each part of a path on every access, through hard-link loops too). */
+const MAX_WEIGHT_NAME_PARTS = 16;
+
+/**
+ * A stored weight as the layer's float tensor: Keras loads weights into its float32 variables,
+ * casting a float64 dataset; integers are not weights of any Keras layer.
+ */
+function layerWeight(t: Tensor, layer: KerasLayer, name: string, file: string): Tensor {
+  if (t.dtype === 'float32') return t;
+  if (t.dtype === 'float64') return new Tensor('float32', t.shape, t.toFloat32());
+  throw new FormatError(`layer '${layer.name}': weight '${name}' is stored as ${t.dtype}; Keras layer weights are floating point`, { file });
+}
+
+function h5LayerWeights(root: Group, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
   const g = root.get(layer.name);
   if (!isGroup(g)) return weightsByRole(layer, [], undefined, file);
   const names = attrStrings(g, 'weight_names') ?? [];
   const tensors = names.map((n) => {
+    if (n.split('/').length > MAX_WEIGHT_NAME_PARTS) throw new FormatError(`layer '${layer.name}': weight name '${n.slice(0, 80)}...' has ${n.split('/').length} parts, more than the ${MAX_WEIGHT_NAME_PARTS} a Keras weight name has`, { file });
     const d = g.get(n);
-    if (!isDataset(d)) throw new FormatError(`layer '${layer.name}': weight '${n}' is listed but not stored`, { file });
-    return datasetTensor(d, file);
+    if (!isDataset(d)) throw new FormatError(`layer '${layer.name}': weight '${n.length > 200 ? `${n.slice(0, 200)}...` : n}' is listed but not stored`, { file });
+    return layerWeight(datasetTensor(d, file, budget), layer, n, file);
   });
   return weightsByRole(layer, tensors, names, file);
 }
@@ -79,7 +95,8 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const weights = zip.read('model.weights.h5');
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file), file);
+    const budget = new DatasetBudget(file, weights.length);
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file);
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };
@@ -103,14 +120,14 @@ export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string
   return out;
 }
 
-function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string): Map<string, Tensor> {
+function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
   const vars = f.get(`layers/${groupName}/vars`);
   if (!isGroup(vars)) return weightsByRole(layer, [], undefined, file);
   const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
   const tensors = keys.map((k) => {
     const d = vars.get(k);
     if (!isDataset(d)) throw new FormatError(`layers/${groupName}/vars/${k} is not a dataset`, { file });
-    return datasetTensor(d, file);
+    return layerWeight(datasetTensor(d, file, budget), layer, `vars/${k}`, file);
   });
   return weightsByRole(layer, tensors, undefined, file);
 }

@@ -74,26 +74,55 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
   const done = new Map<string, KValue[]>();
   const active = new Set<string>();
 
+  const keyOf = (lname: string, callIdx: number) => `${lname}\u0000${callIdx}`;
+  const layerOf = (lname: string): KerasLayer => {
+    const layer = byName.get(lname);
+    if (!layer) throw new FormatError(`model config: a layer reads '${lname}', which is not a layer of the model`, { file });
+    return layer;
+  };
+
+  // Emit a (layer, call) after every (layer, call) it reads: a depth-first walk with its own
+  // stack, not recursion, so that a chain of thousands of layers is no deeper for the JS stack.
+  // `active` holds the calls entered and not yet emitted: reading one of them is a cycle.
+  const emitWithInputs = (lname: string, callIdx: number): void => {
+    const stack: [string, number][] = [[lname, callIdx]];
+    while (stack.length) {
+      const [n, c] = stack[stack.length - 1]!;
+      const key = keyOf(n, c);
+      if (done.has(key)) {
+        stack.pop();
+        continue;
+      }
+      const layer = layerOf(n);
+      if (!active.has(key)) {
+        active.add(key);
+        const refs = layer.className === 'InputLayer' ? [] : (layer.calls[c] ?? []);
+        for (const [rn, rc] of refs) {
+          const rkey = keyOf(rn, rc);
+          if (done.has(rkey)) continue;
+          if (active.has(rkey)) throw new FormatError(`model config: layer '${rn}' depends on itself`, { file });
+          stack.push([rn, rc]);
+        }
+        continue;
+      }
+      // every input is emitted now
+      done.set(key, emitLayer(layer, c));
+      active.delete(key);
+      stack.pop();
+    }
+  };
+
   const resolve = (ref: KerasTensorRef): KValue => {
     const [lname, callIdx, tIdx] = ref;
-    const key = `${lname}\u0000${callIdx}`;
-    let outs = done.get(key);
-    if (!outs) {
-      const layer = byName.get(lname);
-      if (!layer) throw new FormatError(`model config: a layer reads '${lname}', which is not a layer of the model`, { file });
-      if (active.has(key)) throw new FormatError(`model config: layer '${lname}' depends on itself`, { file });
-      active.add(key);
-      outs = emitLayer(layer, callIdx);
-      active.delete(key);
-      done.set(key, outs);
-    }
-    const v = outs[tIdx];
+    if (!done.has(keyOf(lname, callIdx))) emitWithInputs(lname, callIdx);
+    const v = done.get(keyOf(lname, callIdx))![tIdx];
     if (!v) throw new FormatError(`model config: layer '${lname}' has no output ${tIdx}`, { file });
     return v;
   };
 
   const emitLayer = (layer: KerasLayer, callIdx: number): KValue[] => {
     if (layer.className === 'InputLayer') {
+      if (callIdx !== 0) throw new FormatError(`model config: input layer '${layer.name}' has no call ${callIdx}`, { file });
       const shape = inputShape(layer, file);
       const name = e.unique(layer.name);
       const dims: Dim[] = shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d));

@@ -217,8 +217,14 @@ const convTranspose: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: false });
 };
 
+/** A float activation read with int8 weights: TFLite's hybrid kernels quantize it on the fly. */
+const hybridInput = (c: WriteContext, x: string, weights: string): boolean => c.info(x).dtype === 'float32' && c.info(weights).dtype === 'int8' && !!c.info(weights).quant;
+
 function fullyConnected(c: WriteContext, x: string, weights: string, bias: string, y: string, keepNumDims: boolean): void {
-  const options: Opts = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, keepNumDims, false, TensorType.FLOAT32)];
+  // a hybrid (dynamic-range) FULLY_CONNECTED quantizes its float input per row with a zero point,
+  // as TF's converter asks since 2.3 (8 bits for a post-ReLU input, where symmetric gives 7)
+  const asym = hybridInput(c, x, weights);
+  const options: Opts = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, keepNumDims, asym, TensorType.FLOAT32)];
   c.emit({ code: BuiltinOperator.FULLY_CONNECTED, inputs: [x, weights, bias], outputs: [y], options, fusable: true });
 }
 
@@ -271,7 +277,8 @@ const matMul: Converter = (n, c) => {
     return;
   }
   const b = c.tensor(n.inputs[1]!);
-  c.emit({ code: BuiltinOperator.BATCH_MATMUL, inputs: [a, b], outputs: [y], options: (bb) => [BuiltinOptions.BatchMatMulOptions, BatchMatMulOptions.createBatchMatMulOptions(bb, false, false, false)] });
+  const asym = hybridInput(c, a, b);
+  c.emit({ code: BuiltinOperator.BATCH_MATMUL, inputs: [a, b], outputs: [y], options: (bb) => [BuiltinOptions.BatchMatMulOptions, BatchMatMulOptions.createBatchMatMulOptions(bb, false, false, asym)] });
 };
 
 function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2D): Converter {

@@ -321,6 +321,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   fuseActivations(ops, new Set(outputNames));
   widenInt16x8Biases(tensors, ops);
+  dequantizeWeightOnly(tensors, ops);
   if (halfCasts.length) storeAsFloat16(tensors, ops);
   return serialize(tensors, ops, inputNames, outputNames, g, options);
 }
@@ -464,6 +465,35 @@ function storeAsFloat16(tensors: Map<string, WTensor>, ops: WOp[]): void {
     tensors.set(half, { name: half, dtype: 'float16', shape: t.shape, data: castFloat(t.data, 'float16') });
     t.data = undefined;
     dequantize.push({ code: BuiltinOperator.DEQUANTIZE, inputs: [half], outputs: [t.name] });
+  }
+  ops.unshift(...dequantize);
+}
+
+/**
+ * Dynamic range: the int8 weights of ops TFLite computes in float read through a DEQUANTIZE
+ * (weight-only quantization), as TF's converter emits them: TRANSPOSE_CONV always (TF has no
+ * hybrid one), FULLY_CONNECTED when its weights are per channel (the interpreter's hybrid
+ * FULLY_CONNECTED takes one weight scale).
+ */
+function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[]): void {
+  const done = new Map<string, string>();
+  const dequantize: WOp[] = [];
+  for (const op of ops) {
+    const at = BIASED[op.code];
+    if (!at || (op.code !== BuiltinOperator.TRANSPOSE_CONV && op.code !== BuiltinOperator.FULLY_CONNECTED)) continue;
+    const x = tensors.get(op.inputs[at[0]]!);
+    const w = tensors.get(op.inputs[1]!);
+    if (!x || x.dtype !== 'float32' || !w || w.dtype !== 'int8' || !w.data || !w.quant) continue;
+    if (op.code === BuiltinOperator.FULLY_CONNECTED && w.quant.scale.length === 1) continue;
+    let name = done.get(w.name);
+    if (!name) {
+      name = `${w.name}_dequantized`;
+      for (let i = 1; tensors.has(name); i++) name = `${w.name}_dequantized_${i}`;
+      tensors.set(name, { name, dtype: 'float32', shape: w.shape });
+      dequantize.push({ code: BuiltinOperator.DEQUANTIZE, inputs: [w.name], outputs: [name] });
+      done.set(w.name, name);
+    }
+    op.inputs[1] = name;
   }
   ops.unshift(...dequantize);
 }

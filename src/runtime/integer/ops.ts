@@ -13,7 +13,7 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRefWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRef16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
@@ -300,7 +300,8 @@ function addSub(sign: 1 | -1) {
         const mo = quantizeMultiplier(twiceMax / (2 ** leftShift * p.out.scale));
         const m = { ma: m1.multiplier, sa: m1.shift, mb: m2.multiplier, sb: m2.shift, mo: mo.multiplier, so: mo.shift };
         const lanes = laneMultiplier(m.ma, m.sa) && laneMultiplier(m.mb, m.sb) && laneMultiplier(m.mo, m.so);
-        y = wasm && lanes ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
+        if (a.wasm && lanes && qbinary16RunsOnWasm(p)) y = qaddRef16Wasm(p, sign, leftShift, m);
+        else y = wasm && lanes ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
       }
       return [new Tensor(p.out.dtype, shape, y)];
     },

@@ -1,6 +1,8 @@
 // The `nnport`-domain channels-last ops (src/ir/README.md): the ONNX op of the same name and
-// attributes on data laid out (N, d1..dk, C). This first version is correctness first: the data
-// is permuted to NCHW, the ONNX kernel runs, and the result is permuted back. Weights are
+// attributes on data laid out (N, d1..dk, C). Correctness first: the data is permuted to NCHW,
+// the ONNX kernel runs, and the result is permuted back. The executor runs most channels-last
+// graphs lowered to NCHW instead (runtime/lower-for-run.ts: a transpose only at the edges of a
+// chain); these kernels run what it cannot lower exactly, and everything with optimize: false. Weights are
 // re-laid to ONNX's layout once per weight tensor and cached, so the NCHW conv's packed-weight
 // cache (keyed by tensor) keeps working across runs.
 import { ShapeError } from '../../ir/errors.js';

@@ -5,7 +5,9 @@
 // int8 MobileNet-v2 (torchvision's, converted from PyTorch): --dequantize turns it back into the
 // float model it computes (int8-rounded weights, float activations), and that is what we quantize.
 // Inputs are real photos (OpenCV's sample photos from Debian's opencv-doc, test/support/photos.ts):
-// 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out.
+// 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out. Measured:
+// int8 minmax 17.4 dB with the default cross-layer equalization (14.9 dB without), mse 17.1 dB
+// (mse is not equalized), TinyNN's own int8 15.6 dB; dynamic 0.048.
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +19,10 @@ import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/w
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { dequantizeGraph } from '../../../src/passes/dequantize.js';
+import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../../../src/passes/equalize.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
+import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makePhotoSet } from '../../support/photos.js';
 import { corpusPath } from '../../support/corpus.js';
@@ -92,9 +96,25 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     await session.release();
     expect(ortWorst).toBeLessThanOrEqual(1e-4);
 
-    // full int8, minmax on 64 calibration images (another seed than the held-out ones)
+    // full int8, minmax on 64 calibration images (other photos than the held-out ones), with
+    // quantizeGraph's default cross-layer equalization (src/passes/equalize.ts)
     const g = await prepareForTflite(dequantizeGraph(await readTflite(bytes8)).graph as Graph);
     const calibration = photoSet('calibration', SAMPLES).map((t) => [t]);
+
+    // equalization keeps the float function: the 7 linear-bottleneck groups (residual streams of
+    // 16-320 channels) rescaled from 8 calibration photos' ranges, run by the interpreter
+    const groups = findEqualizationGroups(g);
+    expect(groups.map((gr) => gr.channels)).toEqual([16, 24, 32, 64, 96, 160, 320]);
+    const observer = channelRangeObserver(groups);
+    for (const [x] of calibration.slice(0, 8)) await runGraph(g, { [g.inputs[0]!.name]: x! }, { onValue: observer.observe });
+    const equalized = equalizeGraph(g, groups, observer.ranges, { alpha: 1 });
+    expect(equalized.groups).toBe(7);
+    const equalizedFloat = serializeTflite(equalized.graph);
+    let eqWorst = 0;
+    for (const [k, t] of held.entries()) eqWorst = Math.max(eqWorst, relErr((await on(equalizedFloat, t)) as Float32Array, wants[k]!));
+    console.log(`equalized float vs float: ${eqWorst.toExponential(2)} relative`);
+    expect(eqWorst).toBeLessThanOrEqual(1e-5);
+
     const q = await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax', report: true });
     const int8 = serializeTflite(q.graph);
     const gots: Float32Array[] = [];
@@ -102,33 +122,53 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     const snr = pooledSnrDb(wants, gots);
     const worstOwn = Math.min(...(q.report ?? []).map((e) => e.ownSnrDb));
     console.log(`int8 minmax: ${snr.toFixed(1)} dB against float (TinyNN's own int8: ${tinynnSnr.toFixed(1)} dB); lowest per-layer own SNR ${worstOwn.toFixed(1)} dB`);
-    // The issue's 20 dB is not met, by nnport nor by TinyNN's int8 file (calibrated by TinyNN):
-    // measured 14.9 dB and 15.6 dB on the photos (on synthetic photo-like images 8.7 and 10.1 dB).
-    // The weights re-quantize exactly (they are on an int8 grid); the network amplifies per-tensor
-    // activation rounding, the known MobileNet-v2 post-training weakness. The int8 model keeps the
-    // float model's top-1 on every held-out photo. Floors guard against regressions.
+    // The issue's 20 dB is not met: measured 17.4 dB with equalization (14.9 dB without, and
+    // TinyNN's own int8 file, calibrated by TinyNN, 15.6 dB; on synthetic photo-like images 8.7 and
+    // 10.1 dB). The network amplifies per-tensor activation rounding, the known MobileNet-v2
+    // post-training weakness; equalization balances the linear bottlenecks' channels, but the
+    // ReLU6 tensors (the stem's and first expansion's outputs cost most, 26-28 dB each alone) stay
+    // as they are (bench/RESULTS.md, qeq). The int8 model keeps the float model's top-1 on every
+    // held-out photo. Floors guard against regressions.
     expect(gots.filter((o, k) => argmax(o) === topF[k]).length).toBe(HELD_OUT);
-    expect(snr).toBeGreaterThanOrEqual(14);
-    expect(snr).toBeGreaterThanOrEqual(tinynnSnr - 1.5);
+    expect(snr).toBeGreaterThanOrEqual(16.5);
+    expect(snr).toBeGreaterThanOrEqual(tinynnSnr + 1);
     // nnport's integer runtime on the written file gives the interpreter's int8 results
-    const back = await readTflite(int8);
-    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
-    const mine = [...outputs.values()][0]!.toFloat32();
-    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-    let worst = 0;
-    for (let i = 0; i < gots[0]!.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - gots[0]![i]!) / lsb);
+    const lsbOff = async (file: Uint8Array, got: Float32Array): Promise<number> => {
+      const back = await readTflite(file);
+      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
+      const mine = [...outputs.values()][0]!.toFloat32();
+      const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+      const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+      return worst;
+    };
     // (this needs XNNPACK's half-to-even QUANTIZE of the float input: one pixel on a .5 tie
     // rounded the other way became 12 LSB at the output, as this network amplifies)
-    expect(worst).toBeLessThanOrEqual(1.0001);
+    expect(await lsbOff(int8, gots[0]!)).toBeLessThanOrEqual(1.0001);
+
+    // calibration method 'mse' (per tensor the range with the least rounding + clipping error on
+    // the calibration histogram; no equalization): measured 17.1 dB, 2.2 dB better than minmax
+    // without equalization, about as good as minmax with it; still short of 20
+    const mse = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'mse' })).graph);
+    const mseGots: Float32Array[] = [];
+    for (const t of held) mseGots.push((await on(mse, t)) as Float32Array);
+    const mseSnr = pooledSnrDb(wants, mseGots);
+    console.log(`int8 mse: ${mseSnr.toFixed(1)} dB against float`);
+    expect(mseSnr).toBeGreaterThanOrEqual(16.5);
+    expect(mseSnr).toBeGreaterThanOrEqual(tinynnSnr + 1);
+    expect(await lsbOff(mse, mseGots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // dynamic range: int8 weights, float activations
     const dyn = serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph);
     let dynWorst = 0;
     for (const [k, t] of held.entries()) dynWorst = Math.max(dynWorst, relErr((await on(dyn, t)) as Float32Array, wants[k]!));
     console.log(`dynamic: ${dynWorst.toFixed(4)} relative to float`);
-    // the issue's 5e-2 is missed (worst of the 6 photos): TFLite's dynamic-range kernels quantize the
-    // activations to int8 on the fly (the weights here are exact); measured 0.057 at worst
-    expect(dynWorst).toBeLessThanOrEqual(0.07);
+    // the issue's 5e-2 holds (worst of the 6 photos): measured 0.048 with TF's layout of hybrid ops
+    // (depthwise convs hybrid too, FULLY_CONNECTED with asymmetric_quantize_inputs; 0.057 with
+    // the depthwise convs left float). The error is the hybrid kernels' on-the-fly int8
+    // activations: the weights here are exact, and per-channel dense weights (exact too, behind a
+    // DEQUANTIZE) measured 0.058 against 0.057 per tensor.
+    expect(dynWorst).toBeLessThanOrEqual(5e-2);
   });
 });

@@ -255,6 +255,26 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
     }
   });
 
+  test('16x8 ADD and SUB (int16, zero points 0 as TFLite requires, or not) with broadcasting', () => {
+    const r = rng(23);
+    const int16 = (shape: number[], zp: number) => ({
+      t: new Tensor('int16', shape, Int16Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r.pick([-32768, 32767, r.int(-32768, 32767)]))),
+      s: scalarT(Math.fround(10 ** (-5 + 2 * r.next()))),
+      z: new Tensor('int16', [], Int16Array.of(zp)),
+    });
+    for (let t = 0; t < 100; t++) {
+      const shape = [1, r.int(1, 5), r.int(1, 6), r.pick([1, 3, 8, 17])];
+      const zp = () => (r.next() < 0.8 ? 0 : r.int(-1000, 1000));
+      const a = int16(shape, zp());
+      const b = int16(r.next() < 0.3 ? shape.map((d) => (r.next() < 0.5 ? 1 : d)) : shape, zp());
+      const out = int16([], zp());
+      const op = r.pick(['Add', 'Sub'] as const);
+      const [wasm, ts] = both(op, [a.t, a.s, a.z, b.t, b.s, b.z, out.s, out.z], activation(r));
+      expect(wasm.dtype).toBe('int16');
+      expectSame([wasm, ts], `${op} case ${t}`);
+    }
+  });
+
   test('AVERAGE_POOL_2D with padding (taps inside the image only) and MEAN over adjacent axes', () => {
     const r = rng(22);
     for (let t = 0; t < 100; t++) {
