@@ -2,8 +2,13 @@
 // interpreter): (1) how much the float model amplifies white noise added to its input, (2) the
 // output SNR with only the weights int8, only the activations int8, and both, (3) each quantized
 // activation's own contribution (that one tensor int8, everything else float).
-// Calibration and held-out inputs: photo-like images (scripts/fixtures/calibration_images.py).
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2] [--samples 64] [--per-tensor]
+// Calibration and held-out inputs: photo-like images (scripts/fixtures/calibration_images.py), or
+// with --photos real photos (test/support/photos.ts: 64 crops of 19 photos, 6 other photos held out).
+// --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights).
+// --equalize [ALPHA] / --no-equalize: cross-layer equalization (src/passes/equalize.ts) applied to
+// the float graph here first, or not at all (default: quantizeGraph's default).
+// SNRs are pooled over the held-out images (total signal / total noise), as the tests measure.
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--per-tensor]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +16,15 @@ import { join } from 'node:path';
 import { registerAllFormats } from '../src/formats/all.js';
 import { readNpy } from '../src/formats/numpy/index.js';
 import { readModel } from '../src/formats/registry.js';
+import { readTflite } from '../src/formats/tflite/read.js';
 import { prepareForTflite } from '../src/formats/tflite/write.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { quantizeGraph, snrDb } from '../src/passes/quantize.js';
+import { dequantizeGraph } from '../src/passes/dequantize.js';
+import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../src/passes/equalize.js';
+import { quantizeGraph } from '../src/passes/quantize.js';
 import { runGraph } from '../src/runtime/executor.js';
+import { corpusPath } from '../test/support/corpus.js';
+import { makePhotoSet } from '../test/support/photos.js';
 
 const arg = (name, d) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,23 +34,56 @@ const model = arg('model', 'mobilenet_v2');
 const N = Number(arg('samples', 64));
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
-const m = await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` });
-const g = await prepareForTflite(m.graph);
+const TRAINED = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
+let g =
+  model === 'trained'
+    ? await prepareForTflite(dequantizeGraph(await readTflite(new Uint8Array(readFileSync(corpusPath(TRAINED))))).graph)
+    : await prepareForTflite((await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` })).graph);
 const input = g.inputs[0];
-const [, h, w] = input.shape;
+// the trained model keeps PyTorch's NCHW input (a Transpose follows it)
+const nchw = input.shape[1] === 3;
+const [h, w] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
+const equalizeAt = process.argv.indexOf('--equalize');
+const equalize = equalizeAt > 0 || process.argv.includes('--no-equalize') ? false : undefined;
+const alpha = Number(process.argv[equalizeAt + 1]) || undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-int8-accuracy-'));
+const toInput = (t) => (nchw ? Tensor.float32([1, 3, h, w], nhwcToNchw(t.data, h, w)) : t);
+function nhwcToNchw(d, H, W) {
+  const o = new Float32Array(d.length);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) o[c * H * W + y * W + x] = d[(y * W + x) * 3 + c];
+  return o;
+}
 const images = (name, count, seed) => {
   const out = join(tmp, name);
+  if (process.argv.includes('--photos')) return makePhotoSet(out, { set: name === 'held' ? 'held-out' : 'calibration', count, size: [h, w] }).map(toInput);
   execFileSync('/usr/bin/python3', [join(root, 'scripts/fixtures/calibration_images.py'), '--out', out, '--count', String(count), '--size', `${h}x${w}`, '--seed', String(seed), '--formats', 'png-rgb', '--mean', '123.675,116.28,103.53', '--std', '58.395,57.12,57.375']);
-  return readdirSync(join(out, 'npy')).sort().map((f) => readNpy(readFileSync(join(out, 'npy', f))));
+  return readdirSync(join(out, 'npy')).sort().map((f) => toInput(readNpy(readFileSync(join(out, 'npy', f)))));
 };
 const calibration = images('calibration', N, 11);
-const held = images('held', 3, 12);
+const held = images('held', Number(arg('held', process.argv.includes('--photos') ? 6 : 3)), 12);
 rmSync(tmp, { recursive: true, force: true });
+if (equalizeAt > 0) {
+  // equalized here (not inside quantizeGraph) so that "activations only" below uses its float weights
+  const groups = findEqualizationGroups(g);
+  const obs = channelRangeObserver(groups);
+  for (const x of calibration) await runGraph(g, { [input.name]: x }, { onValue: obs.observe });
+  const eq = equalizeGraph(g, groups, obs.ranges, alpha === undefined ? {} : { alpha });
+  console.log(`equalized ${eq.groups} of ${groups.length} groups (alpha ${alpha ?? 'default'}): ${groups.map((gr) => `${gr.channels} channels, ${gr.values.length} values`).join('; ')}`);
+  g = eq.graph;
+}
 const out = async (graph, x) => [...(await runGraph(graph, { [input.name]: x })).outputs.values()][0].toFloat32();
 const floats = await Promise.all(held.map((x) => out(g, x)));
-const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
-const snrOn = async (graph) => mean(await Promise.all(held.map(async (x, k) => snrDb(floats[k], await out(graph, x)))));
+const pooled = (wants, gots) => {
+  let sig = 0;
+  let noise = 0;
+  wants.forEach((a, k) => a.forEach((v, i) => ((sig += v * v), (noise += (v - gots[k][i]) ** 2))));
+  return 10 * Math.log10(sig / noise);
+};
+const snrOn = async (graph) => {
+  const gots = [];
+  for (const x of held) gots.push(await out(graph, x));
+  return pooled(floats, gots);
+};
 
 // (1) noise sensitivity of the float model
 let seed = 5;
@@ -48,18 +91,19 @@ const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 for (const db of [50, 40, 30]) {
   const r = [];
+  if (process.argv.includes('--skip-noise')) break;
   for (let k = 0; k < held.length; k++) {
     const x = held[k].data;
     let p = 0;
     for (const v of x) p += v * v;
     const a = Math.sqrt(p / x.length) * 10 ** (-db / 20);
-    r.push(snrDb(floats[k], await out(g, Tensor.float32(held[k].shape, x.map((v) => v + a * gauss())))));
+    r.push(await out(g, Tensor.float32(held[k].shape, x.map((v) => v + a * gauss()))));
   }
-  console.log(`float model, white noise ${db} dB below the input -> output SNR ${mean(r).toFixed(1)} dB`);
+  console.log(`float model, white noise ${db} dB below the input -> output SNR ${pooled(floats, r).toFixed(1)} dB`);
 }
 
 // (2) weights only / activations only / both
-const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]) })).graph;
+const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), ...(equalize === undefined ? {} : { equalize }) })).graph;
 const actQ = new Set(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.outputs[0]));
 const producerOf = new Map(q.nodes.map((n) => [n.outputs[0], n]));
 /** The quantized graph with the activation Q/DQ pairs in `keep` only (all: undefined). */
@@ -76,8 +120,10 @@ const floatWeights = (graph) => {
   const inits = new Map(graph.initializers);
   const nodes = graph.nodes.map((n) => {
     const orig = n.outputs[0].replace(/_dequantized$/, '');
-    if (n.opType !== 'DequantizeLinear' || !graph.initializers.has(n.inputs[0]) || !g.initializers.has(orig)) return n;
-    inits.set(orig, g.initializers.get(orig));
+    // the float weights the quantizer started from (equalized ones where it equalized)
+    const src = graph.floatInitializers?.get(orig) ?? g.initializers.get(orig);
+    if (n.opType !== 'DequantizeLinear' || !graph.initializers.has(n.inputs[0]) || !src) return n;
+    inits.set(orig, src);
     return { ...n, opType: 'Identity', inputs: [orig], attrs: {} };
   });
   return { ...graph, nodes, initializers: inits };
@@ -87,12 +133,22 @@ console.log(`int8 (minmax, ${N} images), held-out images: weights and activation
 // (3) each activation alone
 if (process.argv.includes('--per-tensor')) {
   const base = floatWeights(q);
-  for (const n of base.nodes.filter((k) => k.opType === 'QuantizeLinear')) {
+  const rows = [];
+  // a pad / transpose / reshape shares its input's parameters: quantizing it again adds nothing
+  const sharing = new Set(['Pad', 'Transpose', 'Reshape', 'Squeeze', 'Flatten']);
+  const made = new Map(base.nodes.map((k) => [k.outputs[0], k]));
+  for (const n of base.nodes.filter((k) => k.opType === 'QuantizeLinear' && !sharing.has(made.get(k.inputs[0])?.opType))) {
     const one = { ...base, nodes: base.nodes.flatMap((k) => {
       if (k.opType === 'QuantizeLinear' && k !== n) return [];
       if (k.opType === 'DequantizeLinear' && actQ.has(k.inputs[0]) && k.inputs[0] !== n.outputs[0]) return [{ ...k, opType: 'Identity', inputs: [producerOf.get(k.inputs[0]).inputs[0]], attrs: {} }];
       return [k];
     }) };
-    console.log(`  only ${n.inputs[0].replace(/_float$/, '')}: ${(await snrOn(one)).toFixed(1)} dB`);
+    const db = await snrOn(one);
+    rows.push([n.inputs[0].replace(/_float$/, ''), db]);
+    console.log(`  only ${n.inputs[0].replace(/_float$/, '')}: ${db.toFixed(1)} dB`);
   }
+  // noise powers add: each tensor's share of the total noise of all activations alone
+  const total = rows.reduce((a, [, db]) => a + 10 ** (-db / 10), 0);
+  console.log(`sum of the single-tensor noise powers: ${(-10 * Math.log10(total)).toFixed(1)} dB; the ten costliest:`);
+  for (const [name, db] of rows.sort((a, b) => a[1] - b[1]).slice(0, 10)) console.log(`  ${name}: ${db.toFixed(1)} dB (${((100 * 10 ** (-db / 10)) / total).toFixed(0)} % of the noise)`);
 }

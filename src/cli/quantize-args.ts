@@ -22,6 +22,7 @@ export const QUANTIZE_ARGS = [
   { name: 'io', value: true },
   { name: 'report', value: true },
   { name: 'allow-float-fallback' },
+  { name: 'no-equalize' },
 ];
 
 const reports = new WeakMap<ParsedArgs, LayerError[]>();
@@ -30,6 +31,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const mode = one(args, 'quantize');
   const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
   if (!mode) {
+    if (args.flags.has('no-equalize')) used.push('no-equalize');
     if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
     if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
@@ -40,6 +42,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (!full && used.length) throw new UsageError(`convert: --${used[0]} applies to --quantize int8 and int16x8 only`);
   const floatFallback = args.flags.has('allow-float-fallback');
   if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
+  if (args.flags.has('no-equalize') && mode !== 'int8') throw new UsageError('convert: --no-equalize applies to --quantize int8 only');
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
   const io = one(args, 'io') ?? 'float';
@@ -48,6 +51,8 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
   const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}) };
+  // cross-layer equalization is on by default for int8 with minmax calibration (src/passes/equalize.ts)
+  if (args.flags.has('no-equalize')) options.equalize = false;
   if (!full) return options;
   const dir = one(args, 'calibration');
   const imageDir = one(args, 'calibration-images');

@@ -41,6 +41,8 @@ export async function calibrate(
   method: CalibrationMethod,
   onProgress?: (n: number) => void,
   options?: { onNote?: (note: string) => void; report?: boolean },
+  // cross-layer equalization's per-channel ranges (src/passes/equalize.ts), of values in `needed`
+  alsoObserve?: (name: string, t: Tensor) => void,
 ): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
@@ -49,6 +51,7 @@ export async function calibrate(
   // the values computed as float32 (on the first sample: the graph's dtypes do not change)
   const floats = new Set<string>();
   const observe = (name: string, t: Tensor) => {
+    alsoObserve?.(name, t);
     if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
     if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
     const r = minMax(t);

@@ -19,6 +19,7 @@ import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
+import { equalizationPlan } from './equalize.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
@@ -42,6 +43,12 @@ export interface QuantizeOptions {
   percentile?: number;
   /** int8: measure every quantized value's error on the calibration samples */
   report?: boolean;
+  /**
+   * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
+   * conv channels rescaled so that each fills its tensor's int8 range; the float function is
+   * unchanged). Default: on for int8 with minmax calibration, off otherwise.
+   */
+  equalize?: boolean;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -299,7 +306,10 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options);
+  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method, needed) : undefined;
+  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options, equalization?.observe);
+  // rescales the graph and the calibrated ranges of the values it rescaled
+  if (equalization) g = equalization.apply(stats);
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));

@@ -147,7 +147,7 @@ describe('int8 calibration from images (seg_head)', () => {
     expect(snrDb(want, got)).toBeGreaterThanOrEqual(20);
   });
 
-  it('the CLI refuses --mean without --calibration-images, both calibration folders, and a --std of the wrong length', async () => {
+  it('the CLI refuses --mean without --calibration-images, both calibration folders, a --std of the wrong length and --no-equalize without int8', { timeout: 60_000 }, async () => {
     const onnx = join(torchvisionDir('seg_head'), 'model.onnx');
     const run = async (...a: string[]) => {
       const err: string[] = [];
@@ -161,5 +161,10 @@ describe('int8 calibration from images (seg_head)', () => {
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/--std gives 2 values.*3 channel/);
     expect(basename(images)).toBe('images');
+    // --no-equalize (cross-layer equalization off) is taken by int8 and refused elsewhere
+    expect((await run('--calibration-images', images, '--mean', MEAN.join(','), '--std', STD.join(','), '--no-equalize')).code).toBe(0);
+    const dyn: string[] = [];
+    expect(await main(['convert', onnx, '-o', join(tmp, 'y.tflite'), '--quantize', 'dynamic', '--no-equalize'], () => undefined, (s) => dyn.push(s))).not.toBe(0);
+    expect(dyn.join('\n')).toMatch(/--no-equalize applies to --quantize int8 only/);
   });
 });

@@ -6,7 +6,8 @@
 // float model it computes (int8-rounded weights, float activations), and that is what we quantize.
 // Inputs are real photos (OpenCV's sample photos from Debian's opencv-doc, test/support/photos.ts):
 // 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out. Measured:
-// int8 minmax 14.9 dB, mse 17.1 dB (TinyNN's own int8 15.6 dB); dynamic 0.048.
+// int8 minmax 17.4 dB with the default cross-layer equalization (14.9 dB without), mse 17.1 dB
+// (mse is not equalized), TinyNN's own int8 15.6 dB; dynamic 0.048.
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +19,10 @@ import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/w
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { dequantizeGraph } from '../../../src/passes/dequantize.js';
+import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../../../src/passes/equalize.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
+import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makePhotoSet } from '../../support/photos.js';
 import { corpusPath } from '../../support/corpus.js';
@@ -93,9 +96,25 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     await session.release();
     expect(ortWorst).toBeLessThanOrEqual(1e-4);
 
-    // full int8, minmax on 64 calibration images (another seed than the held-out ones)
+    // full int8, minmax on 64 calibration images (other photos than the held-out ones), with
+    // quantizeGraph's default cross-layer equalization (src/passes/equalize.ts)
     const g = await prepareForTflite(dequantizeGraph(await readTflite(bytes8)).graph as Graph);
     const calibration = photoSet('calibration', SAMPLES).map((t) => [t]);
+
+    // equalization keeps the float function: the 7 linear-bottleneck groups (residual streams of
+    // 16-320 channels) rescaled from 8 calibration photos' ranges, run by the interpreter
+    const groups = findEqualizationGroups(g);
+    expect(groups.map((gr) => gr.channels)).toEqual([16, 24, 32, 64, 96, 160, 320]);
+    const observer = channelRangeObserver(groups);
+    for (const [x] of calibration.slice(0, 8)) await runGraph(g, { [g.inputs[0]!.name]: x! }, { onValue: observer.observe });
+    const equalized = equalizeGraph(g, groups, observer.ranges, { alpha: 1 });
+    expect(equalized.groups).toBe(7);
+    const equalizedFloat = serializeTflite(equalized.graph);
+    let eqWorst = 0;
+    for (const [k, t] of held.entries()) eqWorst = Math.max(eqWorst, relErr((await on(equalizedFloat, t)) as Float32Array, wants[k]!));
+    console.log(`equalized float vs float: ${eqWorst.toExponential(2)} relative`);
+    expect(eqWorst).toBeLessThanOrEqual(1e-5);
+
     const q = await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax', report: true });
     const int8 = serializeTflite(q.graph);
     const gots: Float32Array[] = [];
@@ -103,14 +122,16 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     const snr = pooledSnrDb(wants, gots);
     const worstOwn = Math.min(...(q.report ?? []).map((e) => e.ownSnrDb));
     console.log(`int8 minmax: ${snr.toFixed(1)} dB against float (TinyNN's own int8: ${tinynnSnr.toFixed(1)} dB); lowest per-layer own SNR ${worstOwn.toFixed(1)} dB`);
-    // The issue's 20 dB is not met, by nnport nor by TinyNN's int8 file (calibrated by TinyNN):
-    // measured 14.9 dB and 15.6 dB on the photos (on synthetic photo-like images 8.7 and 10.1 dB).
-    // The weights re-quantize exactly (they are on an int8 grid); the network amplifies per-tensor
-    // activation rounding, the known MobileNet-v2 post-training weakness. The int8 model keeps the
-    // float model's top-1 on every held-out photo. Floors guard against regressions.
+    // The issue's 20 dB is not met: measured 17.4 dB with equalization (14.9 dB without, and
+    // TinyNN's own int8 file, calibrated by TinyNN, 15.6 dB; on synthetic photo-like images 8.7 and
+    // 10.1 dB). The network amplifies per-tensor activation rounding, the known MobileNet-v2
+    // post-training weakness; equalization balances the linear bottlenecks' channels, but the
+    // ReLU6 tensors (the stem's and first expansion's outputs cost most, 26-28 dB each alone) stay
+    // as they are (bench/RESULTS.md, qeq). The int8 model keeps the float model's top-1 on every
+    // held-out photo. Floors guard against regressions.
     expect(gots.filter((o, k) => argmax(o) === topF[k]).length).toBe(HELD_OUT);
-    expect(snr).toBeGreaterThanOrEqual(14);
-    expect(snr).toBeGreaterThanOrEqual(tinynnSnr - 1.5);
+    expect(snr).toBeGreaterThanOrEqual(16.5);
+    expect(snr).toBeGreaterThanOrEqual(tinynnSnr + 1);
     // nnport's integer runtime on the written file gives the interpreter's int8 results
     const lsbOff = async (file: Uint8Array, got: Float32Array): Promise<number> => {
       const back = await readTflite(file);
@@ -127,14 +148,15 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     expect(await lsbOff(int8, gots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // calibration method 'mse' (per tensor the range with the least rounding + clipping error on
-    // the calibration histogram): measured 17.1 dB, 2.2 dB better than minmax; still short of 20
+    // the calibration histogram; no equalization): measured 17.1 dB, 2.2 dB better than minmax
+    // without equalization, about as good as minmax with it; still short of 20
     const mse = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'mse' })).graph);
     const mseGots: Float32Array[] = [];
     for (const t of held) mseGots.push((await on(mse, t)) as Float32Array);
     const mseSnr = pooledSnrDb(wants, mseGots);
     console.log(`int8 mse: ${mseSnr.toFixed(1)} dB against float`);
     expect(mseSnr).toBeGreaterThanOrEqual(16.5);
-    expect(mseSnr).toBeGreaterThanOrEqual(snr + 1);
+    expect(mseSnr).toBeGreaterThanOrEqual(tinynnSnr + 1);
     expect(await lsbOff(mse, mseGots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // dynamic range: int8 weights, float activations

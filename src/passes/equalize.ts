@@ -1,0 +1,386 @@
+// Cross-layer equalization before int8 quantization (Nagel et al. 2019, "Data-Free Quantization
+// Through Weight Equalization and Bias Correction"; Meller et al. 2019): per-tensor int8
+// activations give every channel of a tensor the same step, so a channel whose values span a
+// hundredth of the tensor's range keeps a few levels. Where a tensor runs linearly from convs to
+// convs, its channel c can be multiplied by s_c > 0 -- the producers' output channel c (weights
+// and bias) times s_c, the consumers' input channel c divided by s_c -- and the float function is
+// unchanged; the scales are chosen from the calibration ranges so that every channel fills the
+// tensor's range. Only exact rewrites: conv -> [Add | Relu | MaxPool | zero Pad]* -> conv. A residual stream
+// is one group (every Add input and output carries the same scales); Relu and max pooling commute
+// with positive scales; ReLU6 / Clip do not (their bound would need scaling per channel, which
+// TFLite cannot express), so a clipped tensor is never in a group, nor a graph output.
+import { UnsupportedError } from '../ir/errors.js';
+import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+
+/** A conv whose output (producer) or input (consumer) channels are rescaled, and along which weight axis. */
+interface Endpoint {
+  node: Node;
+  axis: number;
+}
+
+/** A consumer conv, the group value it reads and its weights' output-channel axis. */
+interface Consumer extends Endpoint {
+  input: string;
+  outAxis: number;
+}
+
+/** Values that carry the same per-channel scaling, with the convs that write and read them. */
+export interface EqualizationGroup {
+  values: string[];
+  channels: number;
+  producers: Endpoint[];
+  consumers: Consumer[];
+  /** value -> the group values computed from it (through Add / Relu / MaxPool) */
+  next: Map<string, string[]>;
+}
+
+export interface ChannelRange {
+  min: Float32Array;
+  max: Float32Array;
+  /** per channel, the sum of squares and the count of the values seen */
+  sumSquares: Float64Array;
+  count: number;
+}
+
+export interface EqualizeOptions {
+  /**
+   * The exponent of the activation balancing: s_c = (range_c / range_max)^-alpha (1: every channel
+   * fills the tensor's range; 0: no change). Default: per group, the one of 0, 1/4, ..., 1 whose
+   * predicted int8 noise at the consumers' outputs is least.
+   */
+  alpha?: number;
+  /** The largest scale one channel gets (a nearly dead channel is not blown up without bound). Default 64. */
+  maxScale?: number;
+}
+
+export interface EqualizeResult {
+  graph: Graph;
+  /** per group value, the scale of each channel (value_equalized[c] = s[c] · value[c]) */
+  scales: Map<string, Float32Array>;
+  groups: number;
+  /** per group (in findEqualizationGroups' order), the alpha used (0: left as it was) */
+  alphas: number[];
+}
+
+const isOnnx = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
+const isConv = (n: Node) => n.domain === 'nnport' && n.opType === 'Conv';
+/** Ops that commute with a positive per-channel scale and keep channels where they are. */
+const passesScale = (n: Node) => (isOnnx(n) && (n.opType === 'Add' || n.opType === 'Relu' || n.opType === 'Pad')) || (n.domain === 'nnport' && n.opType === 'MaxPool');
+
+/** The inputs of a pass-through op that carry the scaled channels (a Pad's data only). */
+const scaledInputs = (n: Node): string[] => (n.opType === 'Pad' ? n.inputs.slice(0, 1) : n.inputs.filter((i) => i));
+
+/** A Pad that pads with zeros (0 · s = 0) and leaves the channel axis alone. */
+function zeroPad(n: Node, g: Graph): boolean {
+  if (attrString(n, 'mode', 'constant') !== 'constant' || (n.inputs[3] ?? '') !== '') return false;
+  const pads = g.initializers.get(n.inputs[1] ?? '');
+  const value = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+  if (!pads || (n.inputs[2] && !value) || (value && value.toNumbers().some((x) => x !== 0))) return false;
+  const p = pads.toNumbers();
+  const rank = p.length / 2;
+  return p[rank - 1] === 0 && p[2 * rank - 1] === 0;
+}
+
+/** The weight axis of a channels-last conv's output channels. */
+function outputAxis(n: Node, rank: number): number {
+  return attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? 0 : rank - 1;
+}
+
+/** The weight axis of a channels-last conv's input channels (group 1 only). */
+function inputAxis(n: Node, rank: number): number {
+  return attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? rank - 1 : rank - 2;
+}
+
+/**
+ * The groups of values that can be rescaled per channel exactly: each starts at convs with
+ * constant float weights (and bias) read by nothing else, passes only through Add / Relu /
+ * MaxPool / a zero Pad, and ends at group-1 convs reading it as their data input.
+ */
+export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
+  const producer = new Map<string, Node>();
+  const readers = new Map<string, Node[]>();
+  const uses = new Map<string, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const i of n.inputs) {
+      if (!i) continue;
+      readers.set(i, [...(readers.get(i) ?? []), n]);
+      uses.set(i, (uses.get(i) ?? 0) + 1);
+    }
+  }
+  const outputs = new Set(g.outputs.map((v) => v.name));
+  const inputs = new Set(g.inputs.map((v) => v.name));
+  // a float constant only this node reads (an input that overrides it does not count)
+  const ownConstant = (name: string | undefined): Tensor | undefined => {
+    if (!name || inputs.has(name) || uses.get(name) !== 1) return undefined;
+    const t = g.initializers.get(name);
+    return t && t.dtype === 'float32' ? t : undefined;
+  };
+  const seen = new Set<string>();
+  const groups: EqualizationGroup[] = [];
+  for (const start of g.nodes) {
+    if (!isConv(start) || seen.has(start.outputs[0]!)) continue;
+    const values = new Set<string>();
+    const producers = new Map<Node, Endpoint>();
+    const consumers = new Map<Node, Consumer>();
+    const next = new Map<string, string[]>();
+    let channels = -1;
+    let ok = true;
+    const work = [start.outputs[0]!];
+    while (work.length && ok) {
+      const v = work.pop()!;
+      if (values.has(v)) continue;
+      values.add(v);
+      seen.add(v);
+      if (outputs.has(v) || inputs.has(v) || g.initializers.has(v)) ok = false;
+      const p = producer.get(v);
+      if (!p) ok = false;
+      else if (passesScale(p)) {
+        if (p.outputs.length !== 1 || p.inputs.length < 1 || (p.opType === 'Pad' && !zeroPad(p, g))) ok = false;
+        // Add's two inputs and MaxPool's, Relu's and Pad's one all carry the scales
+        for (const i of scaledInputs(p)) {
+          work.push(i);
+          if (!(next.get(i) ?? []).includes(v)) next.set(i, [...(next.get(i) ?? []), v]);
+        }
+      } else if (isConv(p) && !producers.has(p)) {
+        const w = ownConstant(p.inputs[1]);
+        const b = p.inputs[2];
+        if (!w || (b && !ownConstant(b)) || p.outputs.length !== 1) ok = false;
+        else {
+          const axis = outputAxis(p, w.rank);
+          const c = w.shape[axis]!;
+          if (channels >= 0 && channels !== c) ok = false;
+          channels = c;
+          producers.set(p, { node: p, axis });
+        }
+      } else if (!isConv(p)) ok = false;
+      for (const r of readers.get(v) ?? []) {
+        if (passesScale(r)) {
+          if (r.opType === 'Add' ? r.inputs.length !== 2 : r.inputs[0] !== v || r.inputs.slice(1).includes(v) || (r.opType === 'Pad' && !zeroPad(r, g))) ok = false;
+          for (const o of r.outputs) if (o) work.push(o);
+        } else if (isConv(r) && r.inputs[0] === v && r.inputs[1] !== v && r.inputs[2] !== v && attrInt(r, 'group', 1) === 1) {
+          const w = ownConstant(r.inputs[1]);
+          if (!w) ok = false;
+          else consumers.set(r, { node: r, axis: inputAxis(r, w.rank), input: v, outAxis: outputAxis(r, w.rank) });
+        } else ok = false;
+      }
+    }
+    // (a conv may both read and write the group, x + conv(x): its weights get both rescalings)
+    if (!ok || !producers.size || !consumers.size || channels <= 0) continue;
+    if ([...consumers.values()].some((e) => g.initializers.get(e.node.inputs[1]!)!.shape[e.axis] !== channels)) continue;
+    groups.push({ values: [...values], channels, producers: [...producers.values()], consumers: [...consumers.values()], next });
+  }
+  return groups;
+}
+
+/**
+ * Records the per-channel (last axis, channels-last) min, max and mean square of the groups'
+ * values (of those in `only`, when given: the values int8 rounds, the others add no noise).
+ */
+export function channelRangeObserver(groups: readonly EqualizationGroup[], only?: ReadonlySet<string>): { observe: (name: string, t: Tensor) => void; ranges: Map<string, ChannelRange> } {
+  const want = new Map<string, number>();
+  for (const gr of groups) for (const v of gr.values) if (!only || only.has(v)) want.set(v, gr.channels);
+  const ranges = new Map<string, ChannelRange>();
+  const observe = (name: string, t: Tensor): void => {
+    const c = want.get(name);
+    if (c === undefined || t.dtype !== 'float32' || t.size === 0 || t.shape[t.rank - 1] !== c) return;
+    // a channels-last value the runtime computed in NCHW is a deferred permutation: reduce over
+    // its source along the axis that becomes the last one, without making the permuted copy
+    const v = t.deferred;
+    // (the view may have dropped unit axes: its last output axis is the channel one)
+    const direct = v && v.source instanceof Float32Array && v.source.length === t.size && v.shape[v.perm[v.perm.length - 1]!] === c;
+    const data = direct ? (v.source as Float32Array) : (t.data as Float32Array);
+    const shape = direct ? v.shape : t.shape;
+    const axis = direct ? v.perm[v.perm.length - 1]! : t.rank - 1;
+    const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    let acc = ranges.get(name);
+    if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c), count: 0 }));
+    const { min, max, sumSquares } = acc;
+    for (let start = 0; start < data.length; start += inner * c) {
+      for (let k = 0; k < c; k++) {
+        let lo = min[k]!;
+        let hi = max[k]!;
+        let sq = 0;
+        for (let i = start + k * inner, end = i + inner; i < end; i++) {
+          const x = data[i]!;
+          if (x < lo) lo = x;
+          if (x > hi) hi = x;
+          sq += x * x;
+        }
+        min[k] = lo;
+        max[k] = hi;
+        sumSquares[k]! += sq;
+      }
+    }
+    acc.count += data.length / c;
+  };
+  return { observe, ranges };
+}
+
+/** Each channel's share of the tensor's int8 range, the largest over the group's measured values. */
+function channelShares(gr: EqualizationGroup, ranges: ReadonlyMap<string, ChannelRange>): Float64Array | undefined {
+  const share = new Float64Array(gr.channels);
+  let measured = 0;
+  for (const v of gr.values) {
+    const r = ranges.get(v);
+    if (!r) continue;
+    // the tensor's int8 range is [min, max] over channels (and holds 0); a channel needs its own span of it
+    let lo = 0;
+    let hi = 0;
+    for (let c = 0; c < gr.channels; c++) (lo = Math.min(lo, r.min[c]!)), (hi = Math.max(hi, r.max[c]!));
+    if (!(hi - lo > 0)) continue;
+    measured++;
+    for (let c = 0; c < gr.channels; c++) share[c] = Math.max(share[c]!, (Math.max(r.max[c]!, 0) - Math.min(r.min[c]!, 0)) / (hi - lo));
+  }
+  return measured ? share : undefined;
+}
+
+/** Scales s_c = share_c^-alpha, at most maxScale; a channel never seen non-zero keeps 1. */
+function scalesFor(share: Float64Array, alpha: number, maxScale: number): Float32Array {
+  return Float32Array.from(share, (x) => (x > 0 ? Math.min(maxScale, x ** -alpha) : 1));
+}
+
+/**
+ * The int8 noise power the group's rescaling leaves at its consumers' outputs (per element,
+ * summed over consumers and their output channels), from the calibrated ranges and mean squares:
+ * each group value's per-tensor rounding (step = its span / 255) through the consumer weights it
+ * reaches, plus each consumer's per-output-channel weight rounding (computed exactly, as the
+ * quantizer will round) times the mean square of the rescaled input channels.
+ */
+function predictedNoise(gr: EqualizationGroup, s: Float32Array, inits: ReadonlyMap<string, Tensor>, ranges: ReadonlyMap<string, ChannelRange>): number {
+  const C = gr.channels;
+  // per consumer: sum over o, c of (W_oc / s_c)^2 and the weight-rounding term
+  const weightGain: number[] = [];
+  let noise = 0;
+  for (const k of gr.consumers) {
+    const w = inits.get(k.node.inputs[1]!)!;
+    const data = w.data as Float32Array;
+    const strides = w.shape.map((_, i) => w.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    const O = w.shape[k.outAxis]!;
+    const oOf = (i: number) => Math.floor(i / strides[k.outAxis]!) % O;
+    const cOf = (i: number) => Math.floor(i / strides[k.axis]!) % C;
+    const rowMax = new Float64Array(O);
+    let gain = 0;
+    for (let i = 0; i < data.length; i++) {
+      const x = data[i]! / s[cOf(i)]!;
+      gain += x * x;
+      rowMax[oOf(i)] = Math.max(rowMax[oOf(i)]!, Math.abs(x));
+    }
+    weightGain.push(gain);
+    const r = ranges.get(k.input);
+    if (!r || !r.count) continue;
+    // weight rounding error e_oc (symmetric, narrow range, per output channel) times E[(s_c x_c)^2]
+    for (let i = 0; i < data.length; i++) {
+      const o = oOf(i);
+      const c = cOf(i);
+      const step = rowMax[o]! / 127;
+      const x = data[i]! / s[c]!;
+      const e = step > 0 ? Math.round(x / step) * step - x : 0;
+      noise += e * e * s[c]! * s[c]! * (r.sumSquares[c]! / r.count);
+    }
+  }
+  for (const v of gr.values) {
+    const r = ranges.get(v);
+    if (!r) continue;
+    const { min, max } = equalizedRange(r, s);
+    const step = (Math.max(max, 0) - Math.min(min, 0)) / 255;
+    // the consumers this value reaches, directly or through Adds
+    const reached = new Set<string>([v]);
+    const work = [v];
+    while (work.length) for (const n of gr.next.get(work.pop()!) ?? []) if (!reached.has(n)) reached.add(n), work.push(n);
+    gr.consumers.forEach((k, i) => {
+      if (reached.has(k.input)) noise += ((step * step) / 12) * weightGain[i]!;
+    });
+  }
+  return noise;
+}
+
+const ALPHAS = [0, 0.25, 0.5, 0.75, 1];
+
+/** A copy of `w` with the slices along `axis` multiplied by f[c]. */
+function scaleAlong(w: Tensor, axis: number, f: Float32Array | Float64Array): Tensor {
+  const src = w.data as Float32Array;
+  const out = new Float32Array(w.size);
+  const inner = w.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const n = w.shape[axis]!;
+  for (let i = 0; i < out.length; i++) out[i] = src[i]! * f[Math.floor(i / inner) % n]!;
+  return new Tensor('float32', w.shape, out);
+}
+
+/**
+ * Rescale each group's channels by scales chosen from `ranges` (the calibrated per-channel ranges
+ * of the original graph's group values): the equalized graph computes the same function in float
+ * (up to rounding), its group values scaled per channel by the returned scales.
+ */
+export function equalizeGraph(g: Graph, groups: readonly EqualizationGroup[], ranges: ReadonlyMap<string, ChannelRange>, options: EqualizeOptions = {}): EqualizeResult {
+  const alpha = options.alpha;
+  const maxScale = options.maxScale ?? 64;
+  const inits = new Map(g.initializers);
+  const scales = new Map<string, Float32Array>();
+  const alphas: number[] = [];
+  let applied = 0;
+  for (const gr of groups) {
+    const share = channelShares(gr, ranges);
+    if (!share) {
+      alphas.push(0);
+      continue;
+    }
+    let s = scalesFor(share, alpha ?? 0, maxScale);
+    let chosen = alpha ?? 0;
+    if (alpha === undefined) {
+      let best = Infinity;
+      for (const a of ALPHAS) {
+        const t = scalesFor(share, a, maxScale);
+        const noise = predictedNoise(gr, t, inits, ranges);
+        if (noise < best) (best = noise), (s = t), (chosen = a);
+      }
+    }
+    alphas.push(chosen);
+    if (s.every((x) => x === 1)) continue;
+    const inv = Float64Array.from(s, (x) => 1 / x);
+    for (const { node, axis } of gr.producers) {
+      const [, w, b] = node.inputs;
+      inits.set(w!, scaleAlong(inits.get(w!)!, axis, s));
+      if (b) inits.set(b, scaleAlong(inits.get(b)!, 0, s));
+    }
+    for (const { node, axis } of gr.consumers) inits.set(node.inputs[1]!, scaleAlong(inits.get(node.inputs[1]!)!, axis, inv));
+    for (const v of gr.values) scales.set(v, s);
+    applied++;
+  }
+  return { graph: applied ? { ...g, initializers: inits } : g, scales, groups: applied, alphas };
+}
+
+/** The range of a value of the equalized graph, from its original per-channel range and its scales. */
+export function equalizedRange(r: ChannelRange, s: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let c = 0; c < s.length; c++) (min = Math.min(min, r.min[c]! * s[c]!)), (max = Math.max(max, r.max[c]! * s[c]!));
+  return { min, max };
+}
+
+/**
+ * quantizeGraph's hook: `observe` sees the values of the calibration passes over the original
+ * graph (`quantized`: those that get int8 parameters; the ranges are taken of those); `apply` then equalizes the graph and moves the calibrated min/max of each rescaled value
+ * to the equalized graph's (exactly: the scales are positive, per channel), so calibration runs once.
+ */
+export function equalizationPlan(g: Graph, method: string, quantized: ReadonlySet<string>, options: EqualizeOptions = {}): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>) => Graph } | undefined {
+  // histograms (percentile, entropy) of a value do not follow a per-channel rescaling
+  if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization with ${method} calibration`, 'use minmax calibration, or turn equalization off (--no-equalize)');
+  const groups = findEqualizationGroups(g);
+  if (!groups.length) return undefined;
+  // only the values that get int8 parameters: calibration sees those anyway (nothing unfused)
+  const { observe, ranges } = channelRangeObserver(groups, quantized);
+  return {
+    observe,
+    apply: (stats) => {
+      const eq = equalizeGraph(g, groups, ranges, options);
+      for (const [v, s] of eq.scales) {
+        const st = stats.get(v);
+        const r = ranges.get(v);
+        if (st && r) Object.assign(st, equalizedRange(r, s));
+      }
+      return eq.graph;
+    },
+  };
+}
