@@ -84,9 +84,12 @@ const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));
   for (const feeds of samples.slice(0, 3)) await runGraph(cold, feeds);
 }
 // REPS rounds, each on a freshly read and prepared graph (as a conversion has): the int8
-// conversion of it, its calibration timed from quantizeGraph's call to the last sample, and N
-// plain forward passes of the same prepared graph, in alternating order (calibration first in
-// even rounds, the plain passes first in odd ones)
+// conversion of it, with N plain forward passes of the same prepared graph interleaved sample by
+// sample with its calibration (the plain pass of a sample after its calibration step for even
+// samples, before it for odd ones), so both see the same machine load and GC state; calibration
+// is the time from quantizeGraph's call to its last sample less the plain passes run inside.
+// (Timing the two as separate blocks on this shared machine gave ratios swinging 1.1x-2.3x with
+// the load and with whichever block met the costlier collections.)
 const rounds = [];
 let g;
 let bytes;
@@ -95,37 +98,41 @@ for (let r = 0; r < REPS; r++) {
   const t0 = performance.now();
   g = await prepareForTflite(source);
   const prepare = performance.now() - t0;
+  const plain = { wall: 0, cpu: 0 };
+  const plainPass = async (feeds) => {
+    const w = performance.now();
+    const c = process.cpuUsage();
+    await runGraph(g, feeds);
+    plain.wall += performance.now() - w;
+    plain.cpu += cpu(process.cpuUsage(c));
+  };
   let rest = 0;
-  const convert = () =>
-    timed(async (stop) => {
-      const q = await quantizeGraph(g, { mode: 'int8', calibration: samples, onProgress: (k) => k === N && stop() });
-      const t1 = performance.now();
-      bytes = serializeTflite(q.graph);
-      rest = performance.now() - t1;
-    });
-  const plain = () =>
-    timed(async () => {
-      for (const feeds of samples) await runGraph(g, feeds);
-    });
-  const round = {};
-  if (r % 2 === 0) {
-    round.cal = await convert();
-    round.plain = await plain();
-  } else {
-    round.plain = await plain();
-    round.cal = await convert();
-  }
+  const both = await timed(async (stop) => {
+    async function* interleaved() {
+      for (let i = 0; i < N; i++) {
+        if (i % 2) await plainPass(samples[i]);
+        yield samples[i];
+        if (!(i % 2)) await plainPass(samples[i]);
+      }
+      stop();
+    }
+    const q = await quantizeGraph(g, { mode: 'int8', calibration: interleaved() });
+    const t1 = performance.now();
+    bytes = serializeTflite(q.graph);
+    rest = performance.now() - t1;
+  });
+  const round = { cal: { wall: both.wall - plain.wall, cpu: both.cpu - plain.cpu }, plain, gc: both.gc };
   // after the last sample: the rest of quantizeGraph (weights, Q/DQ) and its serialization
   round.total = prepare + round.cal.wall + rest;
   rounds.push(round);
-  console.error(`round ${r + 1}: calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}, GC ${round.cal.gc.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}, GC ${round.plain.gc.toFixed(0)}): ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
+  console.error(`round ${r + 1}: calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}), GC pauses in both ${round.gc.toFixed(0)} ms: ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
 }
 const ms = (v) => `${v.toFixed(0)} ms`;
 const med = (f) => median(rounds.map(f));
 const each = (f) => rounds.map((r) => f(r).toFixed(2)).join(', ');
 const loadAverage = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 console.log(
-  `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses: calibration ${ms(med((r) => r.cal.gc))}, passes ${ms(med((r) => r.plain.gc))} |`,
+  `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses in both ${ms(med((r) => r.gc))} |`,
 );
 if (calibrationOnly) {
   console.log(`load average ${loadAverage()}`);

@@ -16,6 +16,7 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
+import { fuseBias } from './passes/fuse-bias.js';
 import { needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
@@ -218,8 +219,9 @@ export async function compare(
   if (!options.layers) return { outputs };
   const layers: TensorDiff[] = [];
   if (lastSide === 'target') {
-    // the Keras writer names each layer after its source node (layerBaseName): match by that name
-    const sg = graphOf(source);
+    // the Keras writer names each layer after its source node (layerBaseName): match by that name.
+    // It folds a separate bias Add into the layer before it, whose output is then the Add's
+    const sg = fuseBias(graphOf(source)).graph;
     for (const n of sg.nodes) {
       const name = layerNameFrom(layerBaseName(n, (i) => sg.initializers.has(i)));
       const t = b.values!.get(name);

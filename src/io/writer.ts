@@ -7,7 +7,7 @@
 //    together or not at all);
 //  - temporary files (and folders this command created) are removed on error, on SIGINT and
 //    on SIGTERM.
-import { UsageError } from '../ir/errors.js';
+import { NnportError, UsageError } from '../ir/errors.js';
 import { fileKind, fsError, nodeFs, nodeFsPromises, nodePath, readFileAt } from './files.js';
 
 /** Temporary files being written now, and folders created for outputs not yet committed. */
@@ -239,7 +239,8 @@ export async function writeOutputFileBy(target: string, fill: (temporaryPath: st
     temps.delete(tmp);
     for (const d of [...createdDirs].reverse()) removeQuietly(d, true);
     createdDirs.clear();
-    throw e;
+    // a system error of the writer (a full disk) names the output, not its temporary file
+    throw typeof (e as { code?: unknown } | undefined)?.code === 'string' && !(e instanceof NnportError) ? fsError(e, target, 'write') : e;
   } finally {
     disarmIfIdle();
   }

@@ -106,13 +106,58 @@ export async function writeH5File(path: string, fn: (f: H5File, datasets: Datase
   const lib = (await import(/* @vite-ignore */ H5WASM_NODE)) as { default: typeof H5Wasm; guess_metadata: typeof guess_metadata };
   const module = (await lib.default.ready) as unknown as H5Module;
   const writer = new DatasetWriter(module, lib.guess_metadata, sliceElements);
-  const f = quietly(module, () => new lib.default.File(path, 'w'));
-  if (!f.file_id || f.file_id < 0n) throw new NnportError(`cannot create the HDF5 file ${path}`);
+  // HDF5 buffers writes and reports a failed one (a full disk) only on its error stack, at a
+  // flush or a close whose status h5wasm does not check: its stack is read from stderr here
+  const diag = captureStderr(module);
   try {
-    fn(f, writer);
+    const f = new lib.default.File(path, 'w');
+    if (!f.file_id || f.file_id < 0n) throw h5WriteError(path, diag.text(), 'cannot create the HDF5 file');
+    let closed: number;
+    try {
+      fn(f, writer);
+    } finally {
+      closed = f.close();
+    }
+    const text = diag.text();
+    if (closed < 0 || /error message = '/.test(text)) throw h5WriteError(path, text, 'HDF5 could not write the file');
   } finally {
-    f.close();
+    diag.stop();
   }
+}
+
+/** Messages HDF5's POSIX driver puts in its stack (strerror) -> the Node error code for them. */
+const ERRNO_TEXT: Record<string, string> = {
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+  'File too large': 'EFBIG',
+  'I/O error': 'EIO',
+  'Input/output error': 'EIO',
+  'Read-only file system': 'EROFS',
+  'Permission denied': 'EACCES',
+};
+
+/** A failed HDF5 write as an error with the system's code where HDF5 named one (the writer names the output file). */
+function h5WriteError(path: string, diag: string, what: string): Error {
+  const cause = /error message = '([^']*)'/.exec(diag)?.[1];
+  const code = cause ? ERRNO_TEXT[cause] : undefined;
+  const e = new Error(`${what} ${path}${cause ? `: ${cause}` : ''}`);
+  if (code) Object.assign(e, { code, path });
+  return code ? e : new NnportError(e.message);
+}
+
+/** Collect what the module writes to stderr (fd 2) instead of printing it, until stop(). */
+function captureStderr(module: H5Module): { text(): string; stop(): void } {
+  const fs = module.FS;
+  const write = fs.write;
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  fs.write = (stream, ...rest) => {
+    if (stream?.fd !== 2) return write.call(fs, stream, ...rest);
+    const [buffer, offset, length] = rest as [Uint8Array, number, number];
+    if (parts.length < 1000) parts.push(decoder.decode(buffer.subarray(offset, offset + length)));
+    return length;
+  };
+  return { text: () => parts.join(''), stop: () => (fs.write = write) };
 }
 
 /** The parts of an h5wasm module the dataset writer calls directly. */

@@ -260,7 +260,7 @@ const gemm: Converter = (n, c) => {
     const mid = c.addTensor(`${y}_matmul`, c.info(y));
     fullyConnected(c, x, weights, zeroBias(c, y, x, c.info(weights), o), mid, false);
     if (beta !== 1) throw new UnsupportedError('Gemm with a broadcast bias and beta != 1 in a TFLite file', `node '${n.name}'`);
-    c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.tensor(cName)], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)], fusable: true });
+    c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.tensor(cName)], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], fusable: true });
     return;
   }
   fullyConnected(c, x, weights, bias, y, false);
@@ -382,7 +382,7 @@ const hardSigmoid: Converter = (n, c) => {
   const steps = ['scaled', 'shifted', 'floor'].map((s) => c.addTensor(`${y}_${s}`, like));
   const k = (name: string, v: number) => c.addConstant(`${y}_${name}`, Tensor.float32([], [v]));
   c.emit({ code: BuiltinOperator.MUL, inputs: [x, k('alpha', attrFloat(n, 'alpha', 0.2))], outputs: [steps[0]!], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)] });
-  c.emit({ code: BuiltinOperator.ADD, inputs: [steps[0]!, k('beta', attrFloat(n, 'beta', 0.5))], outputs: [steps[1]!], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)] });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [steps[0]!, k('beta', attrFloat(n, 'beta', 0.5))], outputs: [steps[1]!], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)] });
   c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [steps[1]!, k('zero', 0)], outputs: [steps[2]!] });
   c.emit({ code: BuiltinOperator.MINIMUM, inputs: [steps[2]!, k('one', 1)], outputs: [y] });
 };
@@ -544,7 +544,7 @@ const batchNorm: Converter = (n, c) => {
   const y = c.tensor(n.outputs[0]!);
   const mid = c.addTensor(`${y}_scaled`, c.info(y));
   c.emit({ code: BuiltinOperator.MUL, inputs: [x, c.addConstant(`${y}_multiplier`, Tensor.float32([k.length], k))], outputs: [mid], options: (bb, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(bb, act)] });
-  c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.addConstant(`${y}_offset`, Tensor.float32([b.length], b))], outputs: [y], options: (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, true)], fusable: true });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.addConstant(`${y}_offset`, Tensor.float32([b.length], b))], outputs: [y], options: (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, false)], fusable: true });
 };
 
 const quantizeLinear: Converter = (n, c) => {
@@ -632,8 +632,8 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Log: unary(BuiltinOperator.LOG),
   Sqrt: unary(BuiltinOperator.SQRT),
   Neg: unary(BuiltinOperator.NEG),
-  Add: binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, true)], true),
-  Sub: binary(BuiltinOperator.SUB, (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, true)], true),
+  Add: binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], true),
+  Sub: binary(BuiltinOperator.SUB, (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, false)], true),
   Mul: binary(BuiltinOperator.MUL, (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], true),
   Div: binary(BuiltinOperator.DIV, (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)], true),
   Pow: binary(BuiltinOperator.POW),

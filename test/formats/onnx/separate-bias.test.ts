@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
-import { convert, loadModel } from '../../../src/index.js';
+import { compare, convert, loadModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { REPO_ROOT } from '../../support/corpus.js';
@@ -96,6 +96,16 @@ describe('a separate bias Add folded for the NHWC writers, run by the real frame
       expect(relError(fromPb, want)).toBeLessThanOrEqual(1e-5);
     });
   }
+
+  it('compare --layers pairs a Keras conv layer with the ONNX value after its bias Add (the layer holds the bias)', async () => {
+    const f = await fixture('conv_add', [1, 3, 8, 8]);
+    const model = await loadModel(f.bytes, { fileName: 'conv_add.onnx' });
+    const h5 = await convert(model, 'conv_add.h5');
+    const r = await compare(model, await loadModel(h5.bytes, { fileName: 'conv_add.h5' }), { x: f.x }, { layers: true });
+    const convs = r.layers!.filter((d) => d.name.startsWith('Conv_')).map((d) => d.name.split(' [')[0]);
+    expect(convs).toEqual(['Conv_1 ~ add_2', 'Conv_4 ~ add_5', 'Conv_7 ~ sub_8', 'Conv_9 ~ add_10']);
+    for (const d of r.layers!) expect(d.maxRel, d.name).toBeLessThan(1e-5);
+  });
 
   it('full_add: an Add of a full [1,C,H,W] constant is not folded; Keras refuses it as before, .tflite keeps its ADD and runs', async () => {
     const f = await fixture('full_add', [1, 3, 6, 6]);

@@ -287,6 +287,20 @@ describe('int16 activations: nnport integer runtime = interpreter, bit for bit',
       });
     }
   }
+  // x op x with inputs in ±8: every scale a power of two (2^-12 in, 2^-11 out for ADD/SUB), where
+  // TFLite's ADD/SUB would take its power-of-two int16 path (which refused this model) unless the
+  // file says pot_scale_int16 = false, as nnport's writer does: the general path, nnport's
+  for (const op of ['Add', 'Sub', 'Mul']) {
+    it(`${op} of power-of-two scales (x ${op} x): every int16 input code`, { timeout: 60_000 }, async () => {
+      const n = 65535;
+      const g = oneOp(op, [1, n]);
+      g.nodes[0]!.inputs = ['x', 'x'];
+      const x = Tensor.float32([1, n], Float32Array.from({ length: n }, (_, i) => ((i - 32767) * 8) / 32767));
+      const { mine, theirs, inputScale } = await codesOf(g, [x], x);
+      expect(Math.log2(inputScale)).toBeCloseTo(-12, 3);
+      expect(differing(mine, theirs)).toEqual([]);
+    });
+  }
   for (const range of [1, 5, 20]) {
     for (const depth of [2, 10, 1000]) {
       it(`Softmax: random rows of ${depth}, inputs in ±${range} (and the interpreter's int16 QUANTIZE)`, { timeout: 60_000 }, async () => {
