@@ -51,7 +51,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
   const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}) };
-  // cross-layer equalization is on by default for int8 with minmax calibration (src/passes/equalize.ts)
+  // cross-layer equalization is on by default for int8 with minmax or mse calibration (src/passes/equalize.ts)
   if (args.flags.has('no-equalize')) options.equalize = false;
   if (!full) return options;
   const dir = one(args, 'calibration');

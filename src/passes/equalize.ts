@@ -365,8 +365,9 @@ export function equalizedRange(r: ChannelRange, s: Float32Array): { min: number;
  * to the equalized graph's (exactly: the scales are positive, per channel), so calibration runs once.
  */
 export function equalizationPlan(g: Graph, method: string, quantized: ReadonlySet<string>, options: EqualizeOptions = {}): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>) => Graph } | undefined {
-  // histograms (percentile, entropy) of a value do not follow a per-channel rescaling
-  if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization with ${method} calibration`, 'use minmax calibration, or turn equalization off (--no-equalize)');
+  // histograms (percentile, entropy, mse) of a value do not follow a per-channel rescaling: the
+  // plan is made from min/max calibration (quantizeGraph calibrates the equalized graph again for those)
+  if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization planned from ${method} calibration`, 'plan it from minmax ranges');
   const groups = findEqualizationGroups(g);
   if (!groups.length) return undefined;
   // only the values that get int8 parameters: calibration sees those anyway (nothing unfused)

@@ -46,7 +46,8 @@ export interface QuantizeOptions {
   /**
    * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
    * conv channels rescaled so that each fills its tensor's int8 range; the float function is
-   * unchanged). Default: on for int8 with minmax calibration, off otherwise.
+   * unchanged). Default: on for int8 with minmax or mse calibration (mse: the equalized graph is
+   * calibrated again on the same samples), off otherwise.
    */
   equalize?: boolean;
   /** called after each calibration sample */
@@ -306,10 +307,15 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const equalization = (options.equalize ?? (options.mode === 'int8' && method === 'minmax')) ? equalizationPlan(g, method, needed) : undefined;
-  const { stats, floats, count, inputs: samples } = await calibrate(g, needed, options.calibration, method, options.onProgress, options, equalization?.observe);
-  // rescales the graph and the calibrated ranges of the values it rescaled
-  if (equalization) g = equalization.apply(stats);
+  const equalization = (options.equalize ?? (options.mode === 'int8' && (method === 'minmax' || method === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
+  // equalization rescales the calibrated min/max of the values it rescales; a histogram does not
+  // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
+  // the same samples (kept from the first pass)
+  const again = equalization !== undefined && method !== 'minmax';
+  let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, again ? { ...options, report: true } : options, equalization?.observe);
+  if (equalization) g = equalization.apply(cal.stats);
+  if (again) cal = await calibrate(g, needed, cal.inputs, method, undefined, options);
+  const { stats, floats, count, inputs: samples } = cal;
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));

@@ -36,7 +36,7 @@ ${FUSE_SCALE_HELP}
                           tensor the range with the least rounding + clipping error over the
                           calibration histogram; one more pass over the samples)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
-  --no-equalize           int8: no cross-layer equalization (on by default with minmax: conv
+  --no-equalize           int8: no cross-layer equalization (on by default with minmax and mse: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)
   --io float|int8|uint8   int8: the model's input/output type (default float)
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
