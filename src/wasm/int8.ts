@@ -158,6 +158,25 @@ function persistentQWeights(arena: WasmArena, weights: Int32Array, key: string, 
 }
 
 /** Copy an 8-bit array into the arena with 16 bytes of slack for the kernels' 8-lane loads. */
+/**
+ * Conv weights for the 8-bit and 16x8 conv kernels (one layout, one cached copy): per group,
+ * (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps.
+ */
+function groupedConvWeights(arena: WasmArena, p: QConvProblem): number {
+  const opg = p.o / p.group;
+  const K = p.kh * p.kw * p.ipg;
+  const kp = roundUp(K, 8);
+  const block = roundUp(opg, 4) * kp;
+  return persistentQWeights(arena, p.weights, `conv:${p.group}`, block * p.group, (dst) => {
+    for (let oc = 0; oc < p.o; oc++) {
+      const g = Math.floor(oc / opg);
+      dst.set(p.weights.subarray(oc * K, (oc + 1) * K), g * block + (oc - g * opg) * kp);
+    }
+  });
+}
+
+const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
+
 function copyIn8(arena: WasmArena, a: Int8Array | Uint8Array): number {
   const p = arena.alloc(a.length + 16);
   arena.u8(p, a.length + 16).fill(0);
@@ -180,7 +199,7 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
   const x = p.x as Int8Array | Uint8Array;
   const opg = p.o / p.group;
   const size = p.n * p.oh * p.ow * p.o;
-  const depthwise = p.group === p.c && p.ipg === 1 && p.o === p.c;
+  const depthwise = isDepthwise(p);
   const taps = p.kh * p.kw;
   let wp: number;
   if (depthwise) {
@@ -197,19 +216,7 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         }
       }
     });
-  } else {
-    // per group, (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps
-    const K = taps * p.ipg;
-    const kp = roundUp(K, 8);
-    const block = roundUp(opg, 4) * kp;
-    wp = persistentQWeights(arena, p.weights, `conv:${p.group}`, block * p.group, (dst) => {
-      for (let oc = 0; oc < p.o; oc++) {
-        const g = Math.floor(oc / opg);
-        const row = g * block + (oc - g * opg) * kp;
-        dst.set(p.weights.subarray(oc * K, (oc + 1) * K), row);
-      }
-    });
-  }
+  } else wp = groupedConvWeights(arena, p);
   return arena.scoped(() => {
     const xp = copyIn8(arena, x);
     const yp = arena.alloc(size);
@@ -361,7 +368,6 @@ export function qconv16RunsOnWasm(p: QConvProblem): boolean {
   return fits && !(isDepthwise(p) && p.kh * p.kw > 255);
 }
 
-const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
 
 /** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED 16x8 on the WASM kernels (check qconv16RunsOnWasm first). */
 export function qconv2d16Wasm(p: QConvProblem): Int16Array {
@@ -378,18 +384,7 @@ export function qconv2d16Wasm(p: QConvProblem): Int16Array {
     wp = persistentQWeights(arena, p.weights, 'dw16', taps * cp, (dst) => {
       for (let c = 0; c < p.c; c++) for (let t = 0; t < taps; t++) dst[t * cp + c] = p.weights[c * taps + t]!;
     });
-  } else {
-    // per group, (roundUp(opg, 4), Kp) rows of the group's (kh, kw, ipg) taps (the 8-bit kernels' layout)
-    const K = taps * p.ipg;
-    const kp = roundUp(K, 8);
-    const block = roundUp(opg, 4) * kp;
-    wp = persistentQWeights(arena, p.weights, `conv:${p.group}`, block * p.group, (dst) => {
-      for (let oc = 0; oc < p.o; oc++) {
-        const g = Math.floor(oc / opg);
-        dst.set(p.weights.subarray(oc * K, (oc + 1) * K), g * block + (oc - g * opg) * kp);
-      }
-    });
-  }
+  } else wp = groupedConvWeights(arena, p);
   return arena.scoped(() => {
     const xp = arena.alloc(x.byteLength + 16);
     arena.u8(xp, x.byteLength + 16).fill(0);

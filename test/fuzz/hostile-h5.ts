@@ -4,19 +4,11 @@
 // model configs with huge, negative or nested numbers; cyclic or deep topologies; weight names
 // that point nowhere; weights of the wrong element type; huge attributes).
 import h5wasm, { guess_metadata, type File as H5File, type Group } from 'h5wasm';
+import type { H5Module as H5WriterModule } from '../../src/formats/keras/hdf5.js';
 
-/** The parts of h5wasm's module used directly: a dataset created without data, hyperslab writes. */
-interface H5Module {
-  create_dataset(fileId: bigint, path: string, data: bigint, metadata: Record<string, unknown>): number;
-  set_dataset_data(fileId: bigint, path: string, count: bigint[], offset: bigint[], stride: bigint[], data: bigint): number;
-  _malloc(n: number): number;
-  _free(p: number): void;
-  HEAPU8: Uint8Array;
-  FS: {
-    readFile(path: string): Uint8Array;
-    unlink(path: string): void;
-    write: (stream: { fd?: number } | undefined, ...rest: unknown[]) => number;
-  };
+/** The parts of h5wasm's module used directly: the .h5 writer's (a dataset created without data, hyperslab writes), and reading back the in-memory file. */
+interface H5Module extends Omit<H5WriterModule, 'FS'> {
+  FS: H5WriterModule['FS'] & { readFile(path: string): Uint8Array; unlink(path: string): void };
 }
 
 let mod: H5Module | undefined;

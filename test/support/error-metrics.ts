@@ -1,5 +1,13 @@
 // How far a converted model's output is from the reference, as the quantization tests measure it.
 
+/** Largest absolute difference of two outputs of the same length (a length mismatch throws). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`outputs of different lengths: ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
 /** Largest absolute difference over the largest absolute reference value. */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let err = 0;

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { registerAllFormats } from '../../src/formats/all.js';
+import { readTflite } from '../../src/formats/tflite/read.js';
+import type { Tensor } from '../../src/ir/tensor.js';
+import { runInteger } from '../../src/runtime/integer/index.js';
 import { REPO_ROOT } from './corpus.js';
 import { startTfliteOracle, type TfliteOracle } from './tflite-oracle.js';
 
@@ -51,4 +54,19 @@ export function flatcJson<T = Record<string, unknown>>(bytes: Uint8Array, name: 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * nnport's integer runtime on a quantized .tflite against the interpreter's output `theirs` for the
+ * same input: the largest difference, in LSBs of the file's (dequantized) output.
+ */
+export async function integerRuntimeLsbOff(file: Uint8Array, input: Tensor, theirs: ArrayLike<number>, options: { requantization?: 'xnnpack' } = {}): Promise<number> {
+  const back = await readTflite(file);
+  const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: input }, options);
+  const mine = [...outputs.values()][0]!.toFloat32();
+  const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+  const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+  let worst = 0;
+  for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - theirs[i]!) / lsb);
+  return worst;
 }

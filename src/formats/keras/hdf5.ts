@@ -160,8 +160,8 @@ function captureStderr(module: H5Module): { text(): string; stop(): void } {
   return { text: () => parts.join(''), stop: () => (fs.write = write) };
 }
 
-/** The parts of an h5wasm module the dataset writer calls directly. */
-interface H5Module {
+/** The parts of an h5wasm module the dataset writer calls directly (the semantic fuzzer's HDF5 generators too). */
+export interface H5Module {
   create_dataset(fileId: bigint, path: string, data: bigint, metadata: Record<string, unknown>): number;
   set_dataset_data(fileId: bigint, path: string, count: bigint[], offset: bigint[], stride: bigint[], data: bigint): number;
   _malloc(n: number): number;

@@ -26,7 +26,7 @@ import { runInteger } from '../../../src/runtime/integer/index.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
@@ -97,12 +97,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       // the file as nnport reads it: int16 activations, int8 weights, int64 biases narrowed to int32
       const back = await readTflite(wide);
       expect(back.nodes.some((n) => n.opType === 'QuantizeLinear' && back.initializers.get(n.inputs[2]!)?.dtype === 'int16')).toBe(true);
-      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
-      const mine = [...outputs.values()][0]!.toFloat32();
-      const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-      const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-      let worst = 0;
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+      const worst = await integerRuntimeLsbOff(wide, x, got);
       console.log(`${name}: nnport integer runtime vs interpreter, int16x8: ${worst.toFixed(2)} LSB`);
       expect(worst).toBeLessThanOrEqual(LSB_TOLERANCE[name]! + 1e-3);
     });
@@ -124,14 +119,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
       // every op integer: float only at the QUANTIZE in and the DEQUANTIZE out
       expect(floatOps(bytes)).toEqual(['QUANTIZE', 'DEQUANTIZE']);
       if (mode === 'int16x8') {
-        const back = await readTflite(bytes);
-        const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
-        const mine = [...outputs.values()][0]!.toFloat32();
-        const got = y!.data as Float32Array;
-        const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-        const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-        let worst = 0;
-        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+        const worst = await integerRuntimeLsbOff(bytes, x, y!.data as Float32Array);
         console.log(`ops16x8: nnport integer runtime vs interpreter ${worst.toFixed(2)} LSB`);
         // TRANSPOSE_CONV and BATCH_MATMUL still run in float between dequantize and quantize
         // (no 16x8 integer kernel in nnport); on this model that measures equal too
@@ -170,13 +158,7 @@ describe('int16x8 from PyTorch-exported ONNX, run by the interpreter', () => {
     console.log(`gelu_erf int16x8 with float GELU: SNR against PyTorch ${snr.toFixed(1)} dB`);
     expect(snr).toBeGreaterThanOrEqual(40);
     // nnport runs the same file: the float GELU between the integer parts
-    const back = await readTflite(bytes);
-    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: x });
-    const mine = [...outputs.values()][0]!.toFloat32();
-    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-    let worst = 0;
-    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
+    const worst = await integerRuntimeLsbOff(bytes, x, got);
     console.log(`gelu_erf int16x8 with float GELU: nnport integer runtime vs interpreter ${worst.toFixed(2)} LSB`);
     // float GELU in both (nnport's and TFLite's float code may differ in the last bits): measured 0
     expect(worst).toBeLessThanOrEqual(1);

@@ -23,11 +23,10 @@ import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { runInteger } from '../../../src/runtime/integer/index.js';
 import { makePhotoSet } from '../../support/photos.js';
 import { corpusPath } from '../../support/corpus.js';
 import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 
 const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
 const SAMPLES = 64;
@@ -133,16 +132,7 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     expect(snr).toBeGreaterThanOrEqual(16.5);
     expect(snr).toBeGreaterThanOrEqual(tinynnSnr + 1);
     // nnport's integer runtime on the written file gives the interpreter's int8 results
-    const lsbOff = async (file: Uint8Array, got: Float32Array): Promise<number> => {
-      const back = await readTflite(file);
-      const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: held[0]! }, { requantization: 'xnnpack' });
-      const mine = [...outputs.values()][0]!.toFloat32();
-      const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
-      const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-      let worst = 0;
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - got[i]!) / lsb);
-      return worst;
-    };
+    const lsbOff = (file: Uint8Array, got: Float32Array) => integerRuntimeLsbOff(file, held[0]!, got, { requantization: 'xnnpack' });
     // (this needs XNNPACK's half-to-even QUANTIZE of the float input: one pixel on a .5 tie
     // rounded the other way became 12 LSB at the output, as this network amplifies)
     expect(await lsbOff(int8, gots[0]!)).toBeLessThanOrEqual(1.0001);

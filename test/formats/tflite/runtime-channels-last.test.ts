@@ -17,15 +17,9 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { lowerForRun } from '../../../src/runtime/lower-for-run.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 describe('channels-last .tflite graphs on the float runtime (lowered to NCHW) vs the TFLite interpreter and PyTorch', () => {
   for (const name of ['mobilenet_v2', 'resnet18']) {

@@ -15,15 +15,9 @@ import { Tensor as TensorClass, type Tensor } from '../../../src/ir/tensor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 async function onnxGraph(name: string): Promise<Graph> {
   const m = await readModel(new Uint8Array(readFileSync(join(torchvisionDir(name), 'model.onnx'))), { fileName: `${name}.onnx` });
