@@ -13,7 +13,7 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRef16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
@@ -346,7 +346,10 @@ const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
-    const y = a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
+    let y: QData;
+    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift);
+    else if (a.wasm && qmul16RunsOnWasm(p, m.multiplier, m.shift)) y = qmul16Wasm(p, m.multiplier, m.shift);
+    else y = qmulReference(p, m.multiplier, m.shift);
     return [new Tensor(p.out.dtype, shape, y)];
   },
 });
@@ -386,7 +389,7 @@ const AveragePool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPoolReference(p);
+    const y = !a.wasm ? qavgPoolReference(p) : qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPool16RunsOnWasm(p) ? qavgPool16Wasm(p) : qavgPoolReference(p);
     return [new Tensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
@@ -502,7 +505,8 @@ const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }
         zx: xq.zps[0]!,
         out,
       };
-      return [new Tensor(out.dtype, shape, a.wasm && qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmeanReference(p))];
+      const y = !a.wasm ? qmeanReference(p) : qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmean16RunsOnWasm(p) ? qmean16Wasm(p) : qmeanReference(p);
+      return [new Tensor(out.dtype, shape, y)];
     }
     const outSize = shapeSize(outShapeKeep);
     const count = x.size / Math.max(outSize, 1);
@@ -592,20 +596,20 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
-/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32). */
-function quantizeInt16(x: Float32Array, shape: readonly number[], scale: number, zp: number): Tensor {
+/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32); the scalar twin of quantize16Wasm. */
+export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16Array {
   const y = new Int16Array(x.length);
   const s = Math.fround(scale);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
   }
-  return new Tensor('int16', shape, y);
+  return y;
 }
 
 /** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
-const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
@@ -614,7 +618,10 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
-    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') return [quantizeInt16(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!)];
+    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') {
+      const xd = xf.data as Float32Array;
+      return [new Tensor('int16', xf.shape, a.wasm && xd.length > 0 ? quantize16Wasm(xd, scales[0]!, zps[0]!) : quantizeInt16(xd, scales[0]!, zps[0]!))];
+    }
     if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
     return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },
