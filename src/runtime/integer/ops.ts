@@ -223,35 +223,31 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
   },
 });
 
-/** Element index of `b` for each output element under NumPy broadcasting. */
-function broadcastIndex(outShape: number[], inShape: readonly number[]): Int32Array | undefined {
-  if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return undefined;
-  const n = shapeSize(outShape);
-  const idx = new Int32Array(n);
-  const rank = outShape.length;
-  const inStrides = stridesOf(inShape);
-  const off = rank - inShape.length;
-  const outStrides = stridesOf(outShape);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let j = 0;
-    for (let d = 0; d < rank; d++) {
-      const coord = Math.floor(rem / outStrides[d]!);
-      rem -= coord * outStrides[d]!;
-      if (d >= off && inShape[d - off]! !== 1) j += coord * inStrides[d - off]!;
-    }
-    idx[i] = j;
-  }
-  return idx;
-}
-
-/** `t`'s data broadcast to `shape` (the data itself when the shapes agree). */
+/**
+ * `t`'s data broadcast to `shape` under NumPy rules (the data itself when the shapes agree):
+ * an odometer over the outer dims, each innermost row copied or filled at once.
+ */
 function broadcastData(t: Tensor, shape: number[]): QData {
   const d = qdata(t);
-  const idx = broadcastIndex(shape, t.shape);
-  if (!idx) return d;
-  const out = new (d.constructor as new (n: number) => QData)(idx.length);
-  for (let i = 0; i < idx.length; i++) out[i] = d[idx[i]!]!;
+  if (t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i])) return d;
+  const out = new (d.constructor as new (n: number) => QData)(shapeSize(shape));
+  const rank = shape.length;
+  const last = shape[rank - 1]!;
+  if (out.length === 0) return out;
+  const inShape = [...new Array<number>(rank - t.shape.length).fill(1), ...t.shape];
+  const strides = stridesOf(inShape).map((s, i) => (inShape[i] === 1 ? 0 : s));
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o += last) {
+    if (strides[rank - 1]) out.set(d.subarray(src, src + last), o);
+    else out.fill(d[src]!, o, o + last);
+    for (let k = rank - 2; k >= 0; k--) {
+      src += strides[k]!;
+      if (++idx[k]! < shape[k]!) break;
+      src -= strides[k]! * shape[k]!;
+      idx[k] = 0;
+    }
+  }
   return out;
 }
 

@@ -211,6 +211,25 @@ const scalarT = (v: number) => Tensor.float32([], [v]);
 const zpT = (dtype: 'int8' | 'uint8', v: number) => new Tensor(dtype, [], dtype === 'int8' ? Int8Array.of(v) : Uint8Array.of(v));
 const ctx = {} as OpContext;
 
+/** `t` broadcast to `shape` element by element (same rank): the plain definition. */
+function expandTo(t: Tensor, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const src = t.data as Int8Array;
+  const out = new (src.constructor as new (n: number) => Int8Array)(n);
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let j = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const inner = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+      const coord = Math.floor(rem / inner);
+      rem -= coord * inner;
+      j = j * t.shape[d]! + (t.shape[d] === 1 ? 0 : coord);
+    }
+    out[i] = src[j]!;
+  }
+  return new Tensor(t.dtype, shape, out);
+}
+
 /** Run the op `nnport.int::<op>` with the WASM kernels and with the TypeScript twins. */
 function both(op: string, inputs: Array<Tensor | undefined>, attrs: Record<string, Attr>): [Tensor, Tensor] {
   const kernel = INTEGER_OPS[`nnport.int::${op}`]!;
@@ -251,7 +270,9 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const inputs = [a.t, a.s, a.z, b.t, b.s, b.z, ys, yz];
       const op = r.pick(['Add', 'Sub', 'Mul'] as const);
       const attrs = { ...activation(r), ...(op !== 'Mul' && r.next() < 0.5 ? { requantization: { type: 'string', value: 'xnnpack' } as Attr } : {}) };
-      expectSame(both(op, inputs, attrs), `${op} case ${t}`);
+      const [wasm, ts] = both(op, inputs, attrs);
+      expectSame([wasm, ts], `${op} case ${t}`);
+      if (b.t.size !== a.t.size) expectSame([both(op, [a.t, a.s, a.z, expandTo(b.t, shape), b.s, b.z, ys, yz], attrs)[0], wasm], `${op} case ${t}, b expanded`);
     }
   });
 
@@ -291,9 +312,12 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const out = int16Operand(r, [], r.next() < 0.8 ? 0 : r.int(-1000, 1000));
       // output scales from far below the product's (saturating) to far above (shifts down to -31)
       out.s = scalarT(Math.fround(10 ** (-14 + 12 * r.next())));
-      const [wasm, ts] = both('Mul', [a.t, a.s, a.z, b.t, b.s, b.z, out.s, out.z], activation(r));
+      const act = activation(r);
+      const [wasm, ts] = both('Mul', [a.t, a.s, a.z, b.t, b.s, b.z, out.s, out.z], act);
       expect(wasm.dtype).toBe('int16');
       expectSame([wasm, ts], `Mul case ${t}`);
+      // broadcasting is the same as multiplying by b written out in full
+      if (b.t.size !== a.t.size) expectSame([both('Mul', [a.t, a.s, a.z, expandTo(b.t, shape), b.s, b.z, out.s, out.z], act)[0], wasm], `Mul case ${t}, b expanded`);
     }
   });
 
