@@ -277,15 +277,19 @@ describe('convert --quantize dynamic --dynamic ... --min-elements ...', () => {
 // interpreter: int8 weights alone (weight-only everywhere) already give 0.075 and 0.059, and the
 // error comes from the small early layers (mobilenet_v2's features.2-4: each one's int8 weights
 // alone 0.02-0.05; the last layers' under 0.004), which these random nets amplify ~20 dB; the
-// hybrid kernels' per-image int8 inputs add the rest (features.2's 1x1 conv hybrid alone: 0.108).
-// Two choices TF's own quantizer offers meet 5e-2 at the cost of 1-3 % of the weights left float:
-// weights under 4096 elements float with weight-only kernels, or under 8192 with hybrid ones.
-describe('random-init torchvision nets that miss 5e-2 in TF\'s layout, with the options that meet it', () => {
+// hybrid kernels' per-image int8 inputs add the rest (features.2's 1x1 conv hybrid alone: 0.108;
+// TFLite's hybrid CONV_2D / DEPTHWISE quantize the whole image with one asymmetric scale, and no
+// option changes that). What TF's own quantizer offers and meets 5e-2: weight-only kernels with
+// weights under 4096 elements float (98-99 % of the weights still int8). Measured with it on every
+// fixture: lenet 0.003, seg_head 3e-7 (all its weights under 4096), squeezenet 0.014, resnet18
+// 0.022, efficientnet_b0 0.023, densenet121 0.037 -- and the trained MobileNet-v2 of
+// quantize-trained.test.ts 0 (its weights are int8 values already). Hybrid kernels with weights
+// under 8192 float give 0.046 / 0.049 here but 0.060 on the trained net (TF's layout: 0.048), so
+// that is no fix.
+describe('random-init torchvision nets that miss 5e-2 in TF\'s layout, with the option that meets it', () => {
   const cases: [string, QuantizeOptions, number][] = [
     // measured: mobilenet_v2 0.043 (98.9 % of the weights int8), shufflenet_v2 0.022 (97.8 %)
     ['weight-only, minElements 4096', { mode: 'dynamic', dynamic: 'weight-only', minElements: 4096 }, 5e-2],
-    // measured: mobilenet_v2 0.046 (97.4 % int8), shufflenet_v2 0.049 (97.8 %)
-    ['hybrid, minElements 8192', { mode: 'dynamic', minElements: 8192 }, 5e-2],
   ];
   for (const name of ['mobilenet_v2', 'shufflenet_v2_x1_0']) {
     it(name, { timeout: 300_000 }, async () => {
