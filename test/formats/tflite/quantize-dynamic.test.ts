@@ -276,7 +276,7 @@ describe('convert --quantize dynamic --dynamic ... --min-elements ...', () => {
 // (quantize.test.ts, quantize-fixtures.test.ts: 0.133 and 0.102). Measured per layer in the
 // interpreter: int8 weights alone (weight-only everywhere) already give 0.075 and 0.059, and the
 // error comes from the small early layers (mobilenet_v2's features.2-4: each one's int8 weights
-// alone 0.02-0.05; the last layers' under 0.004), which these random nets amplify ~20 dB; the
+// alone 0.02-0.05; one of the late layers' 0.002-0.01), which these random nets amplify ~20 dB; the
 // hybrid kernels' per-image int8 inputs add the rest (features.2's 1x1 conv hybrid alone: 0.108;
 // TFLite's hybrid CONV_2D / DEPTHWISE quantize the whole image with one asymmetric scale, and no
 // option changes that). What TF's own quantizer offers and meets 5e-2: weight-only kernels with
