@@ -18,7 +18,7 @@ import {
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { outArray, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddPot16Reference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -280,12 +280,45 @@ function xnnpackAddParams(sa: number, sb: number, so: number, sign: number) {
   return { am: roundHalfEven(f(as * 2 ** shift)), bm: sign * roundHalfEven(f(bs * 2 ** shift)), shift };
 }
 
-/** TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra bits (15 for int16). */
+const sameShape = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((d, i) => d === y[i]);
+
+/** TFLite's CheckedLog2: log2 of a float32 scale, rounded, when within 1e-3 of an integer (in float32, as TFLite). */
+function checkedLog2(x: number): number | undefined {
+  const f = Math.fround;
+  const l = f(f(Math.log(f(x))) * f(1 / f(Math.log(2))));
+  const r = roundHalfAway(l);
+  return Math.abs(f(l - r)) < f(1e-3) ? r : undefined;
+}
+
+/**
+ * The input shifts of TFLite's power-of-two int16 ADD/SUB, or undefined where its Prepare takes
+ * the general path: the file's pot_scale_int16 (true by default in the schema) with int16
+ * operands, zero points 0 and power-of-two scales. Combinations that kernel refuses are refused.
+ */
+function potShifts(node: string, pot: boolean, p: QBinaryProblem, shapesEqual: boolean): [number, number] | undefined {
+  if (!pot || !(p.a instanceof Int16Array && p.b instanceof Int16Array) || p.out.dtype !== 'int16' || p.za || p.zb || p.out.zp) return undefined;
+  const [la, lb, lo] = [checkedLog2(p.sa), checkedLog2(p.sb), checkedLog2(p.out.scale)];
+  if (la === undefined || lb === undefined || lo === undefined) return undefined;
+  const [sa, sb] = [la - lo, lb - lo];
+  if ((sa !== 0 && sb !== 0) || sa > 0 || sb > 0) {
+    throw new UnsupportedError(`int16 ${node} with pot_scale_int16 and input scales 2^${la}, 2^${lb} for output scale 2^${lo}`, "TFLite's power-of-two kernel takes one input at the output scale and the other at a finer one (its Prepare fails too); write the file with pot_scale_int16 = false");
+  }
+  if (!shapesEqual) throw new UnsupportedError(`int16 ${node} with pot_scale_int16 and broadcast inputs`, "TFLite's power-of-two kernel does not broadcast");
+  return [sa, sb];
+}
+
+/**
+ * TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra
+ * bits (15 for int16); int16 files that ask for it (pot_scale_int16) with power-of-two scales
+ * take TFLite's shift-and-saturate kernel instead.
+ */
 function addSub(sign: 1 | -1) {
-  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean }>({
-    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node) }),
+  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean; pot: boolean }>({
+    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node), pot: attrInt(node, 'pot_scale_int16', 0) !== 0 }),
     run(inputs, a) {
       const { p, shape } = binaryProblem(inputs, a.act);
+      const shifts = potShifts(sign > 0 ? 'ADD' : 'SUB', a.pot, p, sameShape(need(inputs, 0, 'a').shape, need(inputs, 3, 'b').shape));
+      if (shifts) return [new Tensor('int16', shape, qaddPot16Reference(p.a as Int16Array, p.b as Int16Array, shifts[0], shifts[1], sign, p.out.lo, p.out.hi))];
       const wasm = a.wasm && qbinaryRunsOnWasm(p);
       let y: QData;
       if (a.xnnpack && p.a instanceof Int8Array) {
