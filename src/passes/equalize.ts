@@ -22,7 +22,7 @@
 import { UnsupportedError } from '../ir/errors.js';
 import { attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { minMaxPerAxis } from '../wasm/calibrate.js';
+import { channelStats } from '../wasm/calibrate.js';
 
 /** A conv whose output (producer) or input (consumer) channels are rescaled, and along which weight axis. */
 interface Endpoint {
@@ -57,14 +57,14 @@ export interface ClipBounds {
 export interface ChannelRange {
   min: Float32Array;
   max: Float32Array;
-  /**
-   * per channel, the sum, the sum of squares and the count of the non-zero values over the first
-   * MOMENT_SAMPLES tensors, and the count of the values they summed per channel; the count of all tensors seen
-   */
-  sum: Float64Array;
+  /** per channel, the sum of squares and the count of the values seen (every sample) */
   sumSquares: Float64Array;
-  nonZero: Float64Array;
   count: number;
+  /** per channel, the sum and the count of the non-zero values over the first MOMENT_SAMPLES samples, and the count of the values they cover */
+  sum: Float64Array;
+  nonZero: Float64Array;
+  momentCount: number;
+  /** the tensors seen */
   samples: number;
 }
 
@@ -227,6 +227,9 @@ export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
   return groups;
 }
 
+/** The samples whose per-channel sums and non-zero counts channelRangeObserver takes (min / max / squares: every sample). */
+const MOMENT_SAMPLES = 8;
+
 /**
  * Records the per-channel (last axis, channels-last) min, max and mean square of the groups'
  * values (of those in `only`, when given: the values int8 rounds, the others add no noise).
@@ -248,35 +251,29 @@ export function channelRangeObserver(groups: readonly EqualizationGroup[], only?
     const axis = direct ? v.perm[v.perm.length - 1]! : t.rank - 1;
     const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     let acc = ranges.get(name);
-    if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sum: new Float64Array(c), sumSquares: new Float64Array(c), nonZero: new Float64Array(c), count: 0, samples: 0 }));
-    const { min, max, sum, sumSquares, nonZero } = acc;
-    // min / max of every sample (WASM, SIMD: the Clip limits must hold on all of them)
-    const r = minMaxPerAxis(new Tensor('float32', shape, data), axis);
-    for (let k = 0; k < c; k++) {
-      if (r.min[k]! < min[k]!) min[k] = r.min[k]!;
-      if (r.max[k]! > max[k]!) max[k] = r.max[k]!;
-    }
-    // the moments only steer the choice of alpha: the first few samples tell them well enough,
-    // and a JavaScript pass over every ReLU6 output of every sample would cost as much as the
-    // forward passes themselves
+    if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c), count: 0, sum: new Float64Array(c), nonZero: new Float64Array(c), momentCount: 0, samples: 0 }));
+    // WASM, bit-identical to the plain per-channel loop (min / max, float64 squares per row)
+    channelStats(data, data.length / (inner * c), c, inner, acc);
+    acc.count += data.length / c;
+    // the means and non-zero counts only steer the choice of alpha: the first few samples tell
+    // them well enough, and a JavaScript pass over every ReLU6 output of every sample would cost
+    // about as much as the forward passes themselves
     if (acc.samples < MOMENT_SAMPLES) {
+      const { sum, nonZero } = acc;
       for (let start = 0; start < data.length; start += inner * c) {
         for (let k = 0; k < c; k++) {
           let sx = 0;
-          let sq = 0;
           let nz = 0;
           for (let i = start + k * inner, end = i + inner; i < end; i++) {
             const x = data[i]!;
             if (x !== 0) nz++;
             sx += x;
-            sq += x * x;
           }
           sum[k]! += sx;
-          sumSquares[k]! += sq;
           nonZero[k]! += nz;
         }
       }
-      acc.count += data.length / c;
+      acc.momentCount += data.length / c;
     }
     acc.samples++;
   };
@@ -416,12 +413,12 @@ function predictedNoise(gr: EqualizationGroup, s: Float32Array, inits: ReadonlyM
     // part from the channels' means is the same at every position, a bias that averaging over
     // positions (the classifier's global pooling) keeps while it averages the position-wise
     // rounding noise away, so it weighs the positions per tensor times more
-    const positions = r.count / Math.min(r.samples, MOMENT_SAMPLES);
+    const positions = r.count / r.samples;
     // per input channel: s_c^2 var(x_c) and s_c mean(x_c)
     const spread = new Float64Array(C);
     const shift = new Float64Array(C);
     for (let c = 0; c < C; c++) {
-      const mean = r.sum[c]! / r.count;
+      const mean = r.momentCount ? r.sum[c]! / r.momentCount : 0;
       spread[c] = s[c]! * s[c]! * (r.sumSquares[c]! / r.count - mean * mean);
       shift[c] = s[c]! * mean;
     }
@@ -443,7 +440,7 @@ function predictedNoise(gr: EqualizationGroup, s: Float32Array, inits: ReadonlyM
       if (!reached.has(k.input)) return;
       // a zero rounds to itself (the zero point is exact): a ReLU's zeros add no noise
       let through = 0;
-      for (let c = 0; c < C; c++) through += weightGain[i]![c]! * (r.count ? r.nonZero[c]! / r.count : 1);
+      for (let c = 0; c < C; c++) through += weightGain[i]![c]! * (r.momentCount ? r.nonZero[c]! / r.momentCount : 1);
       noise += ((step * step) / 12) * through;
     });
   }
@@ -451,8 +448,6 @@ function predictedNoise(gr: EqualizationGroup, s: Float32Array, inits: ReadonlyM
 }
 
 const ALPHAS = [0, 0.25, 0.5, 0.75, 1];
-/** The samples whose per-channel moments channelRangeObserver sums (min / max: every sample). */
-const MOMENT_SAMPLES = 8;
 
 /** A copy of `w` with the slices along `axis` multiplied by f[c]. */
 function scaleAlong(w: Tensor, axis: number, f: Float32Array | Float64Array): Tensor {

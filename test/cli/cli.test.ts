@@ -9,6 +9,7 @@ import { emptyGraph, runtimeInputs, type Graph } from '../../src/ir/graph.js';
 import { loadModelFile } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
+import { maxAbsDiff } from '../support/error-metrics.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LENET = join(ROOT, 'examples/lenet');
@@ -21,11 +22,9 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-function maxAbsDiff(a: Tensor, b: Tensor): number {
+function maxTensorDiff(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);
-  const x = a.toNumbers();
-  const y = b.toNumbers();
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+  return maxAbsDiff(a.toNumbers(), b.toNumbers());
 }
 
 describe('nnport CLI', () => {
@@ -61,7 +60,7 @@ describe('nnport CLI', () => {
     expect(r.code).toBe(0);
     const got = readNpy(readFileSync(out));
     const want = readNpy(readFileSync(join(LENET, 'expected.npy')));
-    expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-4);
+    expect(maxTensorDiff(got, want)).toBeLessThanOrEqual(1e-4);
   });
 
   it('dumps every intermediate tensor with an index', async () => {
@@ -120,7 +119,7 @@ describe('nnport CLI', () => {
     const o1 = join(tmp, 'a.npy');
     await cli('run', out, '--input', join(LENET, 'input.npy'), '-o', o1);
     const want = readNpy(readFileSync(join(LENET, 'expected.npy')));
-    expect(maxAbsDiff(readNpy(readFileSync(o1)), want)).toBeLessThanOrEqual(1e-4);
+    expect(maxTensorDiff(readNpy(readFileSync(o1)), want)).toBeLessThanOrEqual(1e-4);
     const before = readFileSync(src);
     const r = await cli('convert', src, '-o', src);
     expect(r.code).toBe(1);

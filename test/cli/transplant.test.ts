@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { readNpy } from '../../src/formats/numpy/index.js';
+import { maxAbsDiff } from '../support/error-metrics.js';
 
 const PY = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'nnport-transplant-'));
@@ -36,10 +37,6 @@ np.save(out + '/x.npy', x.numpy())
 with torch.no_grad(): np.save(out + '/yb.npy', b(x).numpy())
 `;
 
-function maxAbs(a: number[], b: number[]): number {
-  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-}
-
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -66,11 +63,11 @@ describe('nnport transplant (CLI)', () => {
     expect((await cli('run', out, '--input', join(dir, 'x.npy'), '-o', y)).code).toBe(0);
     const got = readNpy(readFileSync(y)).toNumbers();
     const want = readNpy(readFileSync(join(dir, 'yb.npy'))).toNumbers();
-    expect(maxAbs(got, want)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-4);
     // and the original weights give a different answer, so the check above can fail
     const ya = join(dir, 'ya.npy');
     await cli('run', join(dir, 'a.onnx'), '--input', join(dir, 'x.npy'), '-o', ya);
-    expect(maxAbs(readNpy(readFileSync(ya)).toNumbers(), want)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(readNpy(readFileSync(ya)).toNumbers(), want)).toBeGreaterThan(1e-3);
     // compare sees the same difference and fails the --atol gate with exit code 2
     const c = await cli('compare', join(dir, 'a.onnx'), out, '--input', join(dir, 'x.npy'), '--atol', '1e-3', '--json');
     expect(c.code).toBe(2);

@@ -1,10 +1,16 @@
 // How far a converted model's output is from the reference, as the quantization tests measure it.
 
-/** Largest absolute difference of two outputs of the same length (a length mismatch throws). */
+/**
+ * Largest absolute difference of two outputs of the same length (a length mismatch throws); a NaN
+ * anywhere counts as infinitely wrong.
+ */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`outputs of different lengths: ${a.length} and ${b.length}`);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
   return m;
 }
 

@@ -10,6 +10,7 @@ import { normalizeName, parseNameMapping } from '../../src/passes/name-mapping.j
 import { inlineKernels as kernels } from '../../src/wasm/tensor-kernels.js';
 import { transplant, TransplantError } from '../../src/passes/transplant.js';
 import { CACHE, ensureCache, parseNpy } from '../formats/pytorch/helpers.js';
+import { maxAbsDiff } from '../support/error-metrics.js';
 
 function npyFloat32(path: string): { shape: number[]; data: Float32Array } {
   const a = parseNpy(new Uint8Array(readFileSync(path)));
@@ -22,13 +23,6 @@ async function runOrt(model: Uint8Array, input: { shape: number[]; data: Float32
   const session = await ort.InferenceSession.create(model);
   const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input.data, input.shape) });
   return out[session.outputNames[0]!]!.data as Float32Array;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 describe('transplant a .pth into an ONNX export of the same architecture', () => {

@@ -18,6 +18,7 @@ import { runtimeInputs } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 import { TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
 
 const TOLERANCE = 1e-4;
@@ -54,16 +55,6 @@ function npy(path: string): Tensor {
 
 function meta(f: Fixture): Meta {
   return JSON.parse(readFileSync(join(f.dir, 'meta.json'), 'utf8')) as Meta;
-}
-
-/** Max |a-b|; NaN anywhere counts as infinitely wrong. */
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
 }
 
 function describeError(e: unknown): string {

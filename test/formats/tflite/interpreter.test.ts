@@ -9,15 +9,9 @@ import { runInteger } from '../../../src/runtime/integer/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { rng as seeded } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(Number(a[i]) - Number(b[i])));
-  return m;
-};
 
 describe('TFLite corpus: nnport float runtime vs the TFLite interpreter', () => {
   it('hello world float: same outputs for 16 inputs', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph, Node } from '../../../src/ir/graph.js';
 import { GraphRewriter } from '../../../src/ir/rewriter.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { rng } from '../../support/rng.js';
 
 function chain(): Graph {
   const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {} });
@@ -104,5 +105,41 @@ describe('GraphRewriter', () => {
     rw.add({ opType: 'Relu', inputs: ['y2'], outputs: ['y1'] });
     rw.add({ opType: 'Relu', inputs: ['y1'], outputs: ['y2'] });
     expect(() => rw.toGraph()).toThrow(/cycle/);
+  });
+
+  it('keeps producers, consumers (in node order) and subgraph reads right through a thousand random edits', () => {
+    const rand = rng(7);
+    const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
+    const body: Graph = { name: 'body', nodes: [{ name: 'in', opType: 'Identity', domain: '', inputs: ['v3'], outputs: ['o'], attrs: {} }], inputs: [], outputs: [{ name: 'o', dtype: 'float32', shape: [] }], initializers: new Map(), opsets: { '': 17 } };
+    const rw = new GraphRewriter(chain());
+    const values = ['x', 'w', 'ya', 'yb', 'y'];
+    for (let step = 0; step < 1000; step++) {
+      const nodes = rw.nodes;
+      const r = rand();
+      if (r < 0.35 || nodes.length < 3) {
+        const out = rw.freshName('v');
+        const sub = rand() < 0.05 ? { body: { type: 'graph' as const, value: body } } : undefined;
+        rw.addNode({ opType: 'Add', inputs: [pick(values), pick(values)], outputs: [out], ...(sub ? { attrs: sub } : {}) });
+        values.push(out);
+      } else if (r < 0.65) {
+        const n = pick(nodes);
+        rw.replaceNode(n, { inputs: n.inputs.map((i) => (rand() < 0.5 ? pick(values) : i)) });
+      } else if (r < 0.8) {
+        rw.removeNode(pick(nodes));
+      } else if (r < 0.95) {
+        const from = pick(values);
+        const to = pick(values);
+        rw.replaceUses(from, to);
+      } else {
+        rw.sweepDeadNodes();
+      }
+      // the index kept up to date equals one built from scratch over the same nodes
+      const fresh = new GraphRewriter({ ...chain(), nodes: [...rw.nodes] });
+      for (const v of new Set([...values, 'v3'])) {
+        expect(rw.producer(v)).toBe(fresh.producer(v));
+        expect(rw.consumers(v)).toEqual(fresh.consumers(v));
+        expect(rw.isReadBySubgraph(v)).toBe(fresh.isReadBySubgraph(v));
+      }
+    }
   });
 });
