@@ -37,15 +37,6 @@ export function copyOutF32(k: Kernels, ptr: number, n: number): Float32Array {
   return y;
 }
 
-/** A host float32 array of `n` elements whose contents are undefined (the caller fills every one). */
-export function hostF32(n: number): Float32Array {
-  const reused = take(n);
-  if (reused) return reused;
-  const y = new Float32Array(n);
-  owned.set(y.buffer, y);
-  return y;
-}
-
 /** The buffer of `a` when it was made here (so it may be given back), else undefined. */
 export function ownedBuffer(a: unknown): ArrayBufferLike | undefined {
   if (!ArrayBuffer.isView(a)) return undefined;
@@ -61,10 +52,4 @@ export function releaseBuffer(b: ArrayBufferLike): void {
   list.push(a);
   isFree.add(a);
   freeBytes += a.byteLength;
-}
-
-/** Drop every free buffer (for memory reports and tests). */
-export function dropFreeBuffers(): void {
-  free.clear();
-  freeBytes = 0;
 }
