@@ -14,3 +14,4 @@ export { minMax, minMaxPerAxis, channelStats, histogram } from './kernels/calibr
 export { qconv2d, qdepthwise } from './kernels/qconv';
 export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
 export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';
+export { qmul16, qavgPool16, qmean16, quantize16 } from './kernels/qelementwise16';

@@ -13,7 +13,7 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRef16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
@@ -223,35 +223,31 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
   },
 });
 
-/** Element index of `b` for each output element under NumPy broadcasting. */
-function broadcastIndex(outShape: number[], inShape: readonly number[]): Int32Array | undefined {
-  if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return undefined;
-  const n = shapeSize(outShape);
-  const idx = new Int32Array(n);
-  const rank = outShape.length;
-  const inStrides = stridesOf(inShape);
-  const off = rank - inShape.length;
-  const outStrides = stridesOf(outShape);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let j = 0;
-    for (let d = 0; d < rank; d++) {
-      const coord = Math.floor(rem / outStrides[d]!);
-      rem -= coord * outStrides[d]!;
-      if (d >= off && inShape[d - off]! !== 1) j += coord * inStrides[d - off]!;
-    }
-    idx[i] = j;
-  }
-  return idx;
-}
-
-/** `t`'s data broadcast to `shape` (the data itself when the shapes agree). */
+/**
+ * `t`'s data broadcast to `shape` under NumPy rules (the data itself when the shapes agree):
+ * an odometer over the outer dims, each innermost row copied or filled at once.
+ */
 function broadcastData(t: Tensor, shape: number[]): QData {
   const d = qdata(t);
-  const idx = broadcastIndex(shape, t.shape);
-  if (!idx) return d;
-  const out = new (d.constructor as new (n: number) => QData)(idx.length);
-  for (let i = 0; i < idx.length; i++) out[i] = d[idx[i]!]!;
+  if (t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i])) return d;
+  const out = new (d.constructor as new (n: number) => QData)(shapeSize(shape));
+  const rank = shape.length;
+  const last = shape[rank - 1]!;
+  if (out.length === 0) return out;
+  const inShape = [...new Array<number>(rank - t.shape.length).fill(1), ...t.shape];
+  const strides = stridesOf(inShape).map((s, i) => (inShape[i] === 1 ? 0 : s));
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o += last) {
+    if (strides[rank - 1]) out.set(d.subarray(src, src + last), o);
+    else out.fill(d[src]!, o, o + last);
+    for (let k = rank - 2; k >= 0; k--) {
+      src += strides[k]!;
+      if (++idx[k]! < shape[k]!) break;
+      src -= strides[k]! * shape[k]!;
+      idx[k] = 0;
+    }
+  }
   return out;
 }
 
@@ -346,7 +342,10 @@ const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
-    const y = a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
+    let y: QData;
+    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift);
+    else if (a.wasm && qmul16RunsOnWasm(p, m.multiplier, m.shift)) y = qmul16Wasm(p, m.multiplier, m.shift);
+    else y = qmulReference(p, m.multiplier, m.shift);
     return [new Tensor(p.out.dtype, shape, y)];
   },
 });
@@ -386,7 +385,7 @@ const AveragePool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPoolReference(p);
+    const y = !a.wasm ? qavgPoolReference(p) : qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPool16RunsOnWasm(p) ? qavgPool16Wasm(p) : qavgPoolReference(p);
     return [new Tensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
@@ -502,7 +501,8 @@ const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }
         zx: xq.zps[0]!,
         out,
       };
-      return [new Tensor(out.dtype, shape, a.wasm && qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmeanReference(p))];
+      const y = !a.wasm ? qmeanReference(p) : qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmean16RunsOnWasm(p) ? qmean16Wasm(p) : qmeanReference(p);
+      return [new Tensor(out.dtype, shape, y)];
     }
     const outSize = shapeSize(outShapeKeep);
     const count = x.size / Math.max(outSize, 1);
@@ -592,20 +592,20 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
-/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32). */
-function quantizeInt16(x: Float32Array, shape: readonly number[], scale: number, zp: number): Tensor {
+/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32); the scalar twin of quantize16Wasm. */
+export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16Array {
   const y = new Int16Array(x.length);
   const s = Math.fround(scale);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
   }
-  return new Tensor('int16', shape, y);
+  return y;
 }
 
 /** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
-const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
@@ -614,7 +614,10 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
-    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') return [quantizeInt16(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!)];
+    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') {
+      const xd = xf.data as Float32Array;
+      return [new Tensor('int16', xf.shape, a.wasm && xd.length > 0 ? quantize16Wasm(xd, scales[0]!, zps[0]!) : quantizeInt16(xd, scales[0]!, zps[0]!))];
+    }
     if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
     return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },
