@@ -3,14 +3,14 @@
 // and quantizeInt16 in src/runtime/integer/ops.ts.
 //   qmul16:       MUL: (a - za)(b - zb) in int32 (wrapping as TFLite's int32 product), one
 //                 fixed-point multiplier; 8 lanes at a time.
-//   qavgPool16:   AVERAGE_POOL_2D, NHWC: int32 sums over the taps inside the image, 8 channels a
-//                 vector, then the rounding division by their count.
+//   qavgPool16:   AVERAGE_POOL_2D, NHWC: the 8-bit kernel's loop (qavgPoolImpl) on int16.
 //   qmean16:      MEAN over the middle axis of (outer, red, inner): int64 sums, then the float32
 //                 rescale, or the rounding integer division when input and output grids are equal.
 //   quantize16:   QUANTIZE float32 -> int16: x / scale in double (TFLite's int16 kernel divides in
 //                 double), rounded half away from zero; two f64 lanes at a time.
 
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier4 } from '../util/requantize';
+import { qavgPoolImpl } from './qelementwise';
 
 // @ts-ignore: decorator
 @inline
@@ -52,51 +52,13 @@ export function qmul16(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m
 
 /**
  * AVERAGE_POOL_2D on NHWC int16 with equal input and output grids: the mean of the taps inside
- * the image rounded half away from zero (C's truncating division), clamped to [lo, hi].
- * `acc` is scratch of roundUp(C, 8) int32.
+ * the image rounded half away from zero (C's truncating division), clamped to [lo, hi]: the
+ * 8-bit kernel's loop (qelementwise.ts) on int16. `acc` is scratch of C int32.
  */
 export function qavgPool16(
   x: usize, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, acc: usize,
 ): void {
-  const C8 = C & ~7;
-  let out = y;
-  for (let n = 0; n < N; n++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        memory.fill(acc, 0, <usize>((C + 7) & ~7) << 2);
-        let count = 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - pt + ky;
-          if (<u32>iy >= <u32>H) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw - pl + kx;
-            if (<u32>ix >= <u32>W) continue;
-            const src = at16(x, ((n * H + iy) * W + ix) * C);
-            let c = 0;
-            for (; c < C8; c += 8) {
-              const v = v128.load(at16(src, c));
-              const p = acc + (<usize>c << 2);
-              v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(v)));
-              v128.store(p, i32x4.add(v128.load(p, 16), i32x4.extend_high_i16x8_s(v)), 16);
-            }
-            for (; c < C; c++) {
-              const p = acc + (<usize>c << 2);
-              store<i32>(p, load<i32>(p) + <i32>load<i16>(at16(src, c)));
-            }
-            count++;
-          }
-        }
-        const half = count / 2;
-        for (let c = 0; c < C; c++) {
-          const s = load<i32>(acc + (<usize>c << 2));
-          // no tap inside: 0, as the TypeScript twin (an integer division by zero would trap)
-          const v = count == 0 ? 0 : clampi(s > 0 ? (s + half) / count : (s - half) / count, lo, hi);
-          store<i16>(at16(out, c), <i16>v);
-        }
-        out = at16(out, C);
-      }
-    }
-  }
+  qavgPoolImpl<i16>(x, N, H, W, C, y, OH, OW, kh, kw, sh, sw, pt, pl, lo, hi, acc);
 }
 
 // @ts-ignore: decorator

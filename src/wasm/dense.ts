@@ -7,6 +7,7 @@ import type { Tensor } from '../ir/tensor.js';
 import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
 import { noteOutputRange } from './calibrate.js';
+import { copyOutF32 } from './host-buffers.js';
 import { kernels } from './loader.js';
 import { PoolKind } from './opcodes.js';
 
@@ -274,8 +275,8 @@ export function conv2dF32(x: Float32Array, Wt: Tensor, bias: Float32Array | unde
         }
       }
     }
-    // slice: one copy into fresh memory, without zero-filling it first
-    const y = arena.f32(yp, size).slice();
+    // a reused host array, or one copy into fresh memory without zero-filling it first
+    const y = copyOutF32(kernels(), yp, size);
     noteOutputRange(yp, size, y);
     return y;
   });

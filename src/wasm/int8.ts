@@ -333,18 +333,22 @@ export function qmeanRunsOnWasm(p: QMeanProblem): boolean {
   return is8(p.x) && p.x.length > 0 && p.red > 0 && eightBit(p.out.dtype);
 }
 
-/** MEAN: TFLite's float32 rescale (scale = s_x/s_y, bias = -z_x·scale), or integer rounding on equal grids. */
+/** MEAN's rescale: integer rounding on equal grids (same = 1), else TFLite's float32 scale = s_x/s_y and bias = -z_x·scale. */
+function meanRescale(p: QMeanProblem): { same: number; scale: number; bias: number } {
+  const scale = Math.fround(p.sx / p.out.scale);
+  return { same: p.sx === p.out.scale && p.zx === p.out.zp ? 1 : 0, scale, bias: Math.fround(-p.zx * scale) };
+}
+
+/** MEAN: TFLite's float32 rescale, or integer rounding on equal grids. */
 export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
   const { exports: k, arena } = kernels();
   const size = p.outer * p.inner;
-  const same = p.sx === p.out.scale && p.zx === p.out.zp;
-  const scale = Math.fround(p.sx / p.out.scale);
-  const bias = Math.fround(-p.zx * scale);
+  const { same, scale, bias } = meanRescale(p);
   return arena.scoped(() => {
     const x = copyIn8(arena, p.x as Int8Array);
     const y = arena.alloc(size);
     const acc = arena.alloc(p.inner * 8);
-    k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same ? 1 : 0, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
+    k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
     return copyOut8(arena, p.out.dtype, y, size);
   });
 }
@@ -450,7 +454,7 @@ export function qavgPool16Wasm(p: QPoolProblem): Int16Array {
   return arena.scoped(() => {
     const x = arena.copyIn(p.x as Int16Array);
     const y = arena.alloc(size * 2);
-    const acc = arena.alloc(roundUp(p.c, 8) * 4);
+    const acc = arena.alloc(p.c * 4);
     k.qavgPool16(x, p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
     return int16Out(arena, y, size);
   });
@@ -464,14 +468,12 @@ export function qmean16RunsOnWasm(p: QMeanProblem): boolean {
 export function qmean16Wasm(p: QMeanProblem): Int16Array {
   const { exports: k, arena } = kernels();
   const size = p.outer * p.inner;
-  const same = p.sx === p.out.scale && p.zx === p.out.zp;
-  const scale = Math.fround(p.sx / p.out.scale);
-  const bias = Math.fround(-p.zx * scale);
+  const { same, scale, bias } = meanRescale(p);
   return arena.scoped(() => {
     const x = arena.copyIn(p.x as Int16Array);
     const y = arena.alloc(size * 2);
     const acc = arena.alloc(p.inner * 8);
-    k.qmean16(x, p.outer, p.red, p.inner, same ? 1 : 0, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
+    k.qmean16(x, p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
     return int16Out(arena, y, size);
   });
 }
