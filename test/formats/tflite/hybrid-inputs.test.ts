@@ -107,6 +107,48 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
     });
   }
 
+  // measured: 1.3e-7 – 3.0e-7 (weight-only semantics 1.9e-3 – 3.8e-3)
+  for (const [label, depthwise, perChannel] of [['CONV_2D, per-channel weights (asymmetric inputs)', false, true], ['CONV_2D, one weight scale (symmetric inputs)', false, false], ['DEPTHWISE_CONV_2D (asymmetric inputs)', true, true]] as const) {
+    it(`${label}: two images of different ranges, quantized one by one`, async () => {
+      const C = 16;
+      const O = depthwise ? C : 8;
+      const wShape = depthwise ? [3, 3, 1, C] : [O, 3, 3, C];
+      const w = Int8Array.from({ length: wShape.reduce((a, b) => a * b, 1) }, () => Math.round(rand() * 254));
+      const scales = perChannel ? Array.from({ length: O }, (_, i) => 0.003 * (1 + 0.1 * i)) : [0.003];
+      const g: Graph = {
+        name: 'conv',
+        inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8, 8, C] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: [2, 8, 8, O] }],
+        initializers: new Map<string, Tensor>([
+          ['w', new Tensor('int8', wShape, w)],
+          ['w_scale', Tensor.float32(perChannel ? [O] : [], scales)],
+          ['w_zp', new Tensor('int8', perChannel ? [O] : [], new Int8Array(scales.length))],
+          ['b', Tensor.float32([O], Array.from({ length: O }, () => rand() * 0.1))],
+        ]),
+        opsets: { '': 17, nnport: 1 },
+        nodes: [
+          node('DequantizeLinear', ['w', 'w_scale', 'w_zp'], ['wq'], perChannel ? { axis: int(depthwise ? 3 : 0) } : {}),
+          node('Conv', ['x', 'wq', 'b'], ['y'], { kernel_layout: { type: 'string', value: depthwise ? 'HWIO' : 'OHWI' }, kernel_shape: { type: 'ints', value: [3, 3] }, group: int(depthwise ? C : 1), pads: { type: 'ints', value: [1, 1, 1, 1] } }, 'nnport'),
+        ],
+      };
+      const bytes = serializeTflite(g);
+      expect(opsOf(bytes, 'conv').map((o) => o.code)).toEqual([depthwise ? 'DEPTHWISE_CONV_2D' : 'CONV_2D']);
+      // image 0 in [-0.2, 0.2] around 0.1, image 1 all positive up to 9: one scale for both would flatten image 0
+      const x = Tensor.float32([2, 8, 8, C], Array.from({ length: 2 * 64 * C }, (_, i) => (i < 64 * C ? rand() * 0.4 + 0.1 : Math.abs(rand()) * 18)));
+      const theirs = (await oracle.run(bytes, [x.data as Float32Array]))[0]!.data as Float32Array;
+      const back = await readTflite(bytes);
+      expect(markers(back).map((n) => [n.attrs.symmetric, n.attrs.axis])).toEqual([[int(perChannel ? 0 : 1), int(1)]]);
+      const ours = await nnportRun(bytes, x);
+      const weightOnly = (await runGraph(dropHybridInputs(back).graph, { x })).outputs.get('y')!.toFloat32();
+      // image 0 alone: its own scale, not the batch's
+      const first = (a: Float32Array) => a.subarray(0, 64 * O);
+      console.log(`${label}: nnport vs interpreter ${relErr(ours, theirs).toExponential(2)}, image 0 ${relErr(first(ours), first(theirs)).toExponential(2)} (weight-only ${relErr(weightOnly, theirs).toExponential(2)})`);
+      expect(relErr(ours, theirs)).toBeLessThanOrEqual(1e-6);
+      expect(relErr(first(ours), first(theirs))).toBeLessThanOrEqual(1e-6);
+      expect(relErr(weightOnly, theirs)).toBeGreaterThan(1e-4);
+    });
+  }
+
   it('embed_bmm: hybrid BATCH_MATMUL with asymmetric inputs', async () => {
     const dir = join(REPO_ROOT, 'test/fixtures/dynamic-range/embed_bmm');
     const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: 'embed_bmm.onnx' });
