@@ -196,3 +196,75 @@ export function channelStats(src: usize, outer: usize, channels: usize, inner: u
     }
   }
 }
+
+/**
+ * Per-channel sum and count of non-zero values of a (outer, channels, inner) float32 tensor,
+ * added to the f64 at outSum / outNonZero: per channel and outer row the sum starts from 0 and
+ * adds the elements in order in f64, then goes into the total (the loop of src/wasm/scalar/
+ * calibrate.ts channelMomentsScalar); four channels side by side, one per SIMD lane, each lane
+ * in its channel's element order, so the sums are bit-identical to that loop. NaN counts as
+ * non-zero, -0 as zero (`x != 0`).
+ */
+export function channelMoments(src: usize, outer: usize, channels: usize, inner: usize, outSum: usize, outNonZero: usize): void {
+  const inner4 = inner & ~(<usize>3);
+  const zero = f32x4.splat(0);
+  for (let o: usize = 0; o < outer; o++) {
+    let c: usize = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const p0 = src + ((o * channels + c) * inner << 2);
+      const p1 = p0 + (inner << 2);
+      const p2 = p1 + (inner << 2);
+      const p3 = p2 + (inner << 2);
+      let s01 = f64x2.splat(0);
+      let s23 = f64x2.splat(0);
+      let nz = i32x4.splat(0);
+      for (let i: usize = 0; i < inner4; i += 4) {
+        const q = i << 2;
+        const r0 = v128.load(p0 + q);
+        const r1 = v128.load(p1 + q);
+        const r2 = v128.load(p2 + q);
+        const r3 = v128.load(p3 + q);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        const x0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5);
+        const x1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+        const x2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5);
+        const x3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+        s01 = f64x2.add(s01, f64x2.promote_low_f32x4(x0));
+        s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(x0, x0, 2, 3, 2, 3)));
+        nz = i32x4.sub(nz, f32x4.ne(x0, zero));
+        s01 = f64x2.add(s01, f64x2.promote_low_f32x4(x1));
+        s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(x1, x1, 2, 3, 2, 3)));
+        nz = i32x4.sub(nz, f32x4.ne(x1, zero));
+        s01 = f64x2.add(s01, f64x2.promote_low_f32x4(x2));
+        s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(x2, x2, 2, 3, 2, 3)));
+        nz = i32x4.sub(nz, f32x4.ne(x2, zero));
+        s01 = f64x2.add(s01, f64x2.promote_low_f32x4(x3));
+        s23 = f64x2.add(s23, f64x2.promote_low_f32x4(v128.shuffle<f32>(x3, x3, 2, 3, 2, 3)));
+        nz = i32x4.sub(nz, f32x4.ne(x3, zero));
+      }
+      const tail = inner - inner4;
+      momentTail(p0 + (inner4 << 2), tail, outSum + (c << 3), outNonZero + (c << 3), f64x2.extract_lane(s01, 0), i32x4.extract_lane(nz, 0));
+      momentTail(p1 + (inner4 << 2), tail, outSum + (c << 3) + 8, outNonZero + (c << 3) + 8, f64x2.extract_lane(s01, 1), i32x4.extract_lane(nz, 1));
+      momentTail(p2 + (inner4 << 2), tail, outSum + (c << 3) + 16, outNonZero + (c << 3) + 16, f64x2.extract_lane(s23, 0), i32x4.extract_lane(nz, 2));
+      momentTail(p3 + (inner4 << 2), tail, outSum + (c << 3) + 24, outNonZero + (c << 3) + 24, f64x2.extract_lane(s23, 1), i32x4.extract_lane(nz, 3));
+    }
+    for (; c < channels; c++) momentTail(src + ((o * channels + c) * inner << 2), inner, outSum + (c << 3), outNonZero + (c << 3), 0, 0);
+  }
+}
+
+/** One channel row's `n` remaining float32 at `p` after a partial sum / non-zero count; both go into the f64 totals at pSum / pNonZero. */
+@inline
+function momentTail(p: usize, n: usize, pSum: usize, pNonZero: usize, sum: f64, nonZero: i32): void {
+  let s = sum;
+  let nz = nonZero;
+  for (let i: usize = 0; i < n; i++) {
+    const x = load<f32>(p + (i << 2));
+    s += <f64>x;
+    if (x != 0) nz++;
+  }
+  store<f64>(pSum, load<f64>(pSum) + s);
+  store<f64>(pNonZero, load<f64>(pNonZero) + <f64>nz);
+}

@@ -22,7 +22,7 @@
 import { UnsupportedError } from '../ir/errors.js';
 import { attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { channelStats } from '../wasm/calibrate.js';
+import { channelMinMax, channelStats } from '../wasm/calibrate.js';
 
 /** A conv whose output (producer) or input (consumer) channels are rescaled, and along which weight axis. */
 interface Endpoint {
@@ -57,10 +57,13 @@ export interface ClipBounds {
 export interface ChannelRange {
   min: Float32Array;
   max: Float32Array;
-  /** per channel, the sum of squares and the count of the values seen (every sample) */
-  sumSquares: Float64Array;
+  /** the count of the values seen per channel (every sample; min and max are over every sample too) */
   count: number;
-  /** per channel, the sum and the count of the non-zero values over the first MOMENT_SAMPLES samples, and the count of the values they cover */
+  /**
+   * per channel, the sum of squares, the sum and the count of the non-zero values over the first
+   * MOMENT_SAMPLES samples, and the count of the values they cover
+   */
+  sumSquares: Float64Array;
   sum: Float64Array;
   nonZero: Float64Array;
   momentCount: number;
@@ -252,29 +255,17 @@ export function channelRangeObserver(groups: readonly EqualizationGroup[], only?
     const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     let acc = ranges.get(name);
     if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c), count: 0, sum: new Float64Array(c), nonZero: new Float64Array(c), momentCount: 0, samples: 0 }));
-    // WASM, bit-identical to the plain per-channel loop (min / max, float64 squares per row)
-    channelStats(data, data.length / (inner * c), c, inner, acc);
-    acc.count += data.length / c;
-    // the means and non-zero counts only steer the choice of alpha: the first few samples tell
-    // them well enough, and a JavaScript pass over every ReLU6 output of every sample would cost
-    // about as much as the forward passes themselves
+    // the mean squares, means and non-zero counts only steer the choice of alpha: the first few
+    // samples tell them well enough (taking them from every ReLU6 output of every sample cost
+    // calibration 10-15 % over plain forward passes); min and max bound the rescaling, so they
+    // come from every sample. WASM, bit-identical to the plain per-channel loops (min / max,
+    // float64 squares and sums per row; src/wasm/scalar/calibrate.ts), from one copy of the data
+    const outer = data.length / (inner * c);
     if (acc.samples < MOMENT_SAMPLES) {
-      const { sum, nonZero } = acc;
-      for (let start = 0; start < data.length; start += inner * c) {
-        for (let k = 0; k < c; k++) {
-          let sx = 0;
-          let nz = 0;
-          for (let i = start + k * inner, end = i + inner; i < end; i++) {
-            const x = data[i]!;
-            if (x !== 0) nz++;
-            sx += x;
-          }
-          sum[k]! += sx;
-          nonZero[k]! += nz;
-        }
-      }
+      channelStats(data, outer, c, inner, acc, {}, acc);
       acc.momentCount += data.length / c;
-    }
+    } else channelMinMax(data, outer, c, inner, acc);
+    acc.count += data.length / c;
     acc.samples++;
   };
   return { observe, ranges };
@@ -419,7 +410,7 @@ function predictedNoise(gr: EqualizationGroup, s: Float32Array, inits: ReadonlyM
     const shift = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       const mean = r.momentCount ? r.sum[c]! / r.momentCount : 0;
-      spread[c] = s[c]! * s[c]! * (r.sumSquares[c]! / r.count - mean * mean);
+      spread[c] = r.momentCount ? s[c]! * s[c]! * (r.sumSquares[c]! / r.momentCount - mean * mean) : 0;
       shift[c] = s[c]! * mean;
     }
     const stepOf = Float64Array.from(rowMax, (m) => m / 127);

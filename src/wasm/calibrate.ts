@@ -101,10 +101,30 @@ export function minMaxPerAxis(x: Tensor, axis: number, opts: ReduceOptions = {})
   const data = float32Of(x, 'minMaxPerAxis');
   const a = normAxis(axis, x.rank, 'minMaxPerAxis');
   const [outer, channels, inner] = splitAtAxis(x.shape, a);
-  const k = kernels();
-  const fn = k.exports.minMaxPerAxis;
   const mn = new Float32Array(channels).fill(Infinity);
   const mx = new Float32Array(channels).fill(-Infinity);
+  minMaxInto(data, outer, channels, inner, mn, mx, opts);
+  for (let c = 0; c < channels; c++) {
+    mn[c] = mn[c]! + 0;
+    mx[c] = mx[c]! + 0;
+  }
+  return { min: mn, max: mx };
+}
+
+/**
+ * Adds a (outer, channels, inner) float32 array to running per-channel min / max (NaN skipped):
+ * channelStats without the squares, for the samples whose squares are not wanted. The array is
+ * moved into WASM memory in pieces unless it is there already.
+ */
+export function channelMinMax(data: Float32Array, outer: number, channels: number, inner: number, acc: { min: Float32Array; max: Float32Array }, opts: ReduceOptions = {}): void {
+  if (outer * channels * inner !== data.length) throw new ShapeError(`channelMinMax: ${outer} x ${channels} x ${inner} does not match ${data.length} elements`);
+  if (acc.min.length !== channels || acc.max.length !== channels) throw new ShapeError(`channelMinMax: the statistics must have ${channels} channels`);
+  if (data.length) minMaxInto(data, outer, channels, inner, acc.min, acc.max, opts);
+}
+
+function minMaxInto(data: Float32Array, outer: number, channels: number, inner: number, mn: Float32Array, mx: Float32Array, opts: ReduceOptions): void {
+  const k = kernels();
+  const fn = k.exports.minMaxPerAxis;
   const inPtr = wasmPointer(k, data);
   const mark = k.arena.mark();
   try {
@@ -124,11 +144,6 @@ export function minMaxPerAxis(x: Tensor, axis: number, opts: ReduceOptions = {})
   } finally {
     k.arena.release(mark);
   }
-  for (let c = 0; c < channels; c++) {
-    mn[c] = mn[c]! + 0;
-    mx[c] = mx[c]! + 0;
-  }
-  return { min: mn, max: mx };
 }
 
 /** Running per-channel statistics: min, max and the sum of squares (float64) of each channel. */
@@ -138,16 +153,25 @@ export interface ChannelStats {
   sumSquares: Float64Array;
 }
 
+/** Running per-channel sums and counts of non-zero values (float64, like the plain loop's). */
+export interface ChannelMoments {
+  sum: Float64Array;
+  nonZero: Float64Array;
+}
+
 /**
  * Add a (outer, channels, inner) float32 array to per-channel running statistics `acc` (min /
  * max as `if (x < lo) lo = x`, NaN skipped; squares summed in float64 per channel and outer
  * row, then added to the channel's total): bit-identical to the plain loop
  * (scalar/calibrate.ts channelStatsScalar), a NaN sum's payload aside. The array is moved into
- * WASM memory in pieces of whole channels unless it is there already.
+ * WASM memory in pieces of whole channels unless it is there already. With `moments`, the
+ * per-channel sums and non-zero counts (`x !== 0`) are added to it from the same pieces,
+ * bit-identical to scalar/calibrate.ts channelMomentsScalar.
  */
-export function channelStats(data: Float32Array, outer: number, channels: number, inner: number, acc: ChannelStats, opts: ReduceOptions = {}): void {
+export function channelStats(data: Float32Array, outer: number, channels: number, inner: number, acc: ChannelStats, opts: ReduceOptions = {}, moments?: ChannelMoments): void {
   if (outer * channels * inner !== data.length) throw new ShapeError(`channelStats: ${outer} x ${channels} x ${inner} does not match ${data.length} elements`);
   if (acc.min.length !== channels || acc.max.length !== channels || acc.sumSquares.length !== channels) throw new ShapeError(`channelStats: the statistics must have ${channels} channels`);
+  if (moments && (moments.sum.length !== channels || moments.nonZero.length !== channels)) throw new ShapeError(`channelStats: the moments must have ${channels} channels`);
   if (!data.length) return;
   const k = kernels();
   const fn = k.exports.channelStats;
@@ -157,16 +181,23 @@ export function channelStats(data: Float32Array, outer: number, channels: number
     const pm = k.arena.copyIn(acc.min);
     const px = k.arena.copyIn(acc.max);
     const ps = k.arena.copyIn(acc.sumSquares);
+    const psum = moments ? k.arena.copyIn(moments.sum) : 0;
+    const pnz = moments ? k.arena.copyIn(moments.nonZero) : 0;
     const m2 = k.arena.mark();
     // a channel's row is never split: its squares are summed in one go, as the plain loop does
     for (const b of axisBlocks(outer, channels, inner, Math.max(chunkElems(k, data, opts), inner))) {
       const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
       fn(src, b.outer, b.channels, b.inner, pm + b.c * 4, px + b.c * 4, ps + b.c * 8);
+      if (moments) k.exports.channelMoments(src, b.outer, b.channels, b.inner, psum + b.c * 8, pnz + b.c * 8);
       k.arena.release(m2);
     }
     acc.min.set(k.arena.f32(pm, channels));
     acc.max.set(k.arena.f32(px, channels));
     acc.sumSquares.set(k.arena.f64(ps, channels));
+    if (moments) {
+      moments.sum.set(k.arena.f64(psum, channels));
+      moments.nonZero.set(k.arena.f64(pnz, channels));
+    }
   } finally {
     k.arena.release(mark);
   }

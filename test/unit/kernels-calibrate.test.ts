@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
-import { channelStats, histogram, minMax, minMaxPerAxis, type ChannelStats } from '../../src/wasm/calibrate.js';
-import { channelStatsScalar, histogramScalar, minMaxPerAxisScalar, minMaxScalar } from '../../src/wasm/scalar/calibrate.js';
+import { channelStats, histogram, minMax, minMaxPerAxis, type ChannelMoments, type ChannelStats } from '../../src/wasm/calibrate.js';
+import { channelMomentsScalar, channelStatsScalar, histogramScalar, minMaxPerAxisScalar, minMaxScalar } from '../../src/wasm/scalar/calibrate.js';
 import { nastyFloats, ODD_SIZES, rng } from './kernels-rng.js';
 
 describe('calibration reductions vs scalar twin', () => {
@@ -65,6 +65,33 @@ describe('calibration reductions vs scalar twin', () => {
     channelStats(Float32Array.from([1, -2, NaN, 3, 0.5, 0.25]), 1, 2, 3, s);
     expect([...s.min, ...s.max, ...s.sumSquares]).toEqual([-2, 0.25, 1, 3, NaN, 9 + 0.25 + 0.0625]); // min / max skip NaN; its square is summed, as the loop does
     expect(() => channelStats(new Float32Array(5), 1, 2, 3, fresh(2))).toThrow(/does not match/);
+  });
+
+  it('channelStats with moments adds per-channel sums and non-zero counts bit-identical to the plain loop, chunked', () => {
+    const r = rng(25);
+    const stats = (c: number): ChannelStats => ({ min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c) });
+    const fresh = (c: number): ChannelMoments => ({ sum: new Float64Array(c), nonZero: new Float64Array(c) });
+    const bytes = (m: ChannelMoments) => [m.sum, m.nonZero].map((a) => Array.from(new Uint8Array(a.map((v) => (Number.isNaN(v) ? NaN : v)).buffer)));
+    for (let iter = 0; iter < 150; iter++) {
+      const [outer, channels, inner] = [0, 1, 2].map(() => [1, 2, 3, 4, 5, 7, 8, 9, 17, 33][Math.floor(r() * 10)]!);
+      const n = outer! * channels! * inner!;
+      // ±0 and NaN often (a -0 is zero, a NaN is not), ReLU-like data with many exact zeros
+      const x = iter % 4 === 0 ? Float32Array.from({ length: n }, () => [0, -0, 1, -1, NaN][Math.floor(r() * 5)]!) : iter % 2 ? nastyFloats(n, r) : Float32Array.from({ length: n }, () => Math.max(0, (r() * 2 - 1) * 10));
+      const want = fresh(channels!);
+      const got = fresh(channels!);
+      const chunked = fresh(channels!);
+      for (const a of [x, nastyFloats(n, r)]) {
+        channelMomentsScalar(a, outer!, channels!, inner!, want);
+        channelStats(a, outer!, channels!, inner!, stats(channels!), {}, got);
+        channelStats(a, outer!, channels!, inner!, stats(channels!), { chunkBytes: 4 + Math.floor(r() * a.length * 4) }, chunked);
+      }
+      expect(bytes(got)).toEqual(bytes(want));
+      expect(bytes(chunked)).toEqual(bytes(want));
+    }
+    const m = fresh(2);
+    channelStats(Float32Array.from([1, -0, NaN, 0, 0.5, 0.25]), 1, 2, 3, stats(2), {}, m);
+    expect([...m.sum, ...m.nonZero]).toEqual([NaN, 0.75, 2, 2]);
+    expect(() => channelStats(new Float32Array(6), 1, 2, 3, stats(2), {}, fresh(3))).toThrow(/moments must have 2 channels/);
   });
 
   it('histogram matches the twin, accumulates, and agrees with numpy conventions', () => {

@@ -76,3 +76,21 @@ export function histogramScalar(src: Float32Array, bins: number, lo: number, hi:
   }
   return counts;
 }
+
+/** Adds a (outer, channels, inner) array to running per-channel float64 sums and counts of non-zero values (`x !== 0`). */
+export function channelMomentsScalar(src: Float32Array, outer: number, channels: number, inner: number, acc: { sum: Float64Array; nonZero: Float64Array }): void {
+  const { sum, nonZero } = acc;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      let sx = 0;
+      let nz = 0;
+      for (let i = (o * channels + c) * inner, end = i + inner; i < end; i++) {
+        const x = src[i]!;
+        if (x !== 0) nz++;
+        sx += x;
+      }
+      sum[c]! += sx;
+      nonZero[c]! += nz;
+    }
+  }
+}
