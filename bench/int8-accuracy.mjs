@@ -8,7 +8,7 @@
 // --equalize [ALPHA] / --no-equalize: cross-layer equalization (src/passes/equalize.ts) applied to
 // the float graph here first, or not at all (default: quantizeGraph's default).
 // SNRs are pooled over the held-out images (total signal / total noise), as the tests measure.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--per-tensor]
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--per-tensor] [--method mse] [--weight-rounding gptq]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,7 +103,10 @@ for (const db of [50, 40, 30]) {
 }
 
 // (2) weights only / activations only / both
-const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), ...(equalize === undefined ? {} : { equalize }) })).graph;
+const weightRounding = arg('weight-rounding', 'nearest');
+const t0 = performance.now();
+const q = (await quantizeGraph(g, { mode: 'int8', method: arg('method', 'minmax'), weightRounding, calibration: calibration.map((t) => [t]), ...(equalize === undefined ? {} : { equalize }) })).graph;
+console.log(`quantizeGraph (${arg('method', 'minmax')}, weight rounding ${weightRounding}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const actQ = new Set(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.outputs[0]));
 const producerOf = new Map(q.nodes.map((n) => [n.outputs[0], n]));
 /** The quantized graph with the activation Q/DQ pairs in `keep` only (all: undefined). */
