@@ -20,7 +20,7 @@ import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { equalizationPlan } from './equalize.js';
-import { collectHessians, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
+import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
@@ -341,9 +341,9 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     const layers = await collectHessians(g, kept);
     round = (weight, w, scales) => {
       const layer = layers.get(weight);
-      // fewer rows than inputs (a classifier after global pooling: one row per sample) would fit
-      // the rounding to the samples: nearest there
-      return layer && layer.rows >= layer.K ? roundWeightsGptq(layer, w, scales) : undefined;
+      // fewer rows than a Hessian block has inputs (a classifier after global pooling: one row
+      // per sample) would fit the rounding to the samples: nearest there
+      return layer && layer.rows >= maxBlock(layer) ? roundWeightsGptq(layer, w, scales) : undefined;
     };
   }
   const names = new Names(g);

@@ -175,8 +175,8 @@ function addConvRows(layer: Layer, t: Tensor, rand: (n: number) => number, perSa
     }
   }
   const T = c.kh * c.kw;
-  if (K <= 16 && layer.blocks.length === 2) {
-    // a depthwise window: each group's K x K Hessian straight from the taps
+  if (K <= 32 && layer.blocks.length === 2) {
+    // a depthwise window (3x3, 5x5): each group's K x K Hessian straight from the taps
     const v = new Float64Array(K);
     for (let g = 0; g < layer.G; g++) {
       const h = layer.h[g]!;
@@ -382,5 +382,8 @@ export function roundWeightsGptq(layer: Layer, w: Tensor, scales: readonly numbe
   }
   return new Tensor('int8', w.shape, q);
 }
+
+/** The largest Hessian block of a layer (its inputs per group, at most MAX_BLOCK). */
+export const maxBlock = (layer: Layer): number => Math.max(...layer.blocks.slice(1).map((b, i) => b - layer.blocks[i]!));
 
 export type { Layer as RoundingLayer };
