@@ -2,8 +2,10 @@
 // fixture): nnport's integer runtime with its WASM SIMD 16x8 kernels and with their TypeScript
 // twins (what 16x8 ran on before), next to the int8 file, and the TFLite interpreter
 // (tfjs-tflite WASM in headless Chromium, single-threaded) on both files, in the same run on the
-// same input. Also checks that nnport's 16x8 output equals the interpreter's.
-// Run: node --import tsx bench/tflite-int16.mjs [--samples 8] [--runs 6]
+// same input. Also checks that nnport's 16x8 output equals the interpreter's. Then the 16x8 ops
+// whose kernels mobilenet_v2 barely uses (MUL, AVERAGE_POOL_2D, MEAN, QUANTIZE) one by one at
+// mobilenet-like sizes: WASM kernel and TypeScript twin, same inputs, same outputs.
+// Run: node --import tsx bench/tflite-int16.mjs [--samples 8] [--runs 6] [--ops-only]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -13,7 +15,7 @@ import { readTflite } from '../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { quantizeGraph } from '../src/passes/quantize.js';
-import { runInteger } from '../src/runtime/integer/index.js';
+import { INTEGER_OPS, runInteger } from '../src/runtime/integer/index.js';
 import { initKernels } from '../src/wasm/loader.js';
 import { startTfliteOracle } from '../test/support/tflite-oracle.js';
 
@@ -32,6 +34,55 @@ const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 const sample = () => Tensor.float32([1, 224, 224, 3], Float32Array.from({ length: 224 * 224 * 3 }, gauss));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+const opsOnly = process.argv.includes('--ops-only');
+
+// ---- single ops: `nnport.int::<op>` (or QuantizeLinear) with kernels 'wasm' and 'typescript' ----
+function opTiming(op, inputs, attrs, runs) {
+  const kernel = INTEGER_OPS[op.includes('::') || op === 'QuantizeLinear' ? op : `nnport.int::${op}`];
+  const time = (kernels) => {
+    const node = { name: op, opType: op, domain: 'nnport.int', inputs: [], outputs: ['y'], attrs: { ...attrs, kernels: { type: 'string', value: kernels } } };
+    const a = kernel.attrs(node, 21);
+    let y;
+    const ms = [];
+    for (let k = 0; k < runs; k++) {
+      const s = performance.now();
+      y = kernel.run(inputs, a, {})[0];
+      ms.push(performance.now() - s);
+    }
+    return { ms: median(ms.slice(1)), y };
+  };
+  const w = time('wasm');
+  const t = time('typescript');
+  const same = w.y.data.length === t.y.data.length && w.y.data.every((v, i) => v === t.y.data[i]);
+  return { wasm: w.ms, ts: t.ms, same };
+}
+// their own random stream: the model's calibration samples stay those of earlier runs
+let opSeed = 7;
+const opRand = () => ((opSeed = (opSeed * 16807) % 2147483647) / 2147483647);
+const i16 = (shape) => new Tensor('int16', shape, Int16Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.floor(opRand() * 65536) - 32768));
+const s16 = (v) => Tensor.float32([], [v]);
+const z16 = () => new Tensor('int16', [], new Int16Array(1));
+const pool = (k, st) => ({ kernel_shape: { type: 'ints', value: [k, k] }, strides: { type: 'ints', value: [st, st] }, auto_pad: { type: 'string', value: 'SAME_UPPER' } });
+const opCases = [
+  ['MUL [1,56,56,144] x [1,56,56,144]', 'Mul', [i16([1, 56, 56, 144]), s16(1e-4), z16(), i16([1, 56, 56, 144]), s16(2e-4), z16(), s16(1e-4), z16()], {}],
+  ['MUL [1,28,28,192] x [1,1,1,192] (broadcast)', 'Mul', [i16([1, 28, 28, 192]), s16(1e-4), z16(), i16([1, 1, 1, 192]), s16(2e-4), z16(), s16(1e-4), z16()], {}],
+  ['AVERAGE_POOL_2D 3x3/1 [1,28,28,192]', 'AveragePool', [i16([1, 28, 28, 192]), s16(1e-4), z16(), s16(1e-4), z16()], pool(3, 1)],
+  ['AVERAGE_POOL_2D 2x2/2 [1,56,56,96]', 'AveragePool', [i16([1, 56, 56, 96]), s16(1e-4), z16(), s16(1e-4), z16()], pool(2, 2)],
+  ['MEAN over H,W [1,7,7,1280]', 'ReduceMean', [i16([1, 7, 7, 1280]), s16(1e-4), z16(), s16(3e-4), z16()], { axes: { type: 'ints', value: [1, 2] }, keepdims: { type: 'int', value: 0 } }],
+  ['MEAN over H,W [1,56,56,144]', 'ReduceMean', [i16([1, 56, 56, 144]), s16(1e-4), z16(), s16(3e-4), z16()], { axes: { type: 'ints', value: [1, 2] }, keepdims: { type: 'int', value: 0 } }],
+  ['QUANTIZE float -> int16 [1,224,224,3]', 'QuantizeLinear', [Tensor.float32([1, 224, 224, 3], Float32Array.from({ length: 224 * 224 * 3 }, () => opRand() * 8 - 4)), s16(1e-4), z16()], {}],
+];
+console.log('| 16x8 op | WASM kernel | TypeScript twin | speed-up | same output |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const [name, op, inputs, attrs] of opCases) {
+  const r = opTiming(op, inputs, attrs, 12);
+  console.log(`| ${name} | ${r.wasm.toFixed(2)} ms | ${r.ts.toFixed(2)} ms | ${(r.ts / r.wasm).toFixed(1)}x | ${r.same ? 'yes' : 'NO'} |`);
+}
+if (opsOnly) {
+  console.log(`load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}, median of 11 runs after one warm-up`);
+  process.exit(0);
+}
 
 const g = await prepareForTflite(m.graph);
 const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));

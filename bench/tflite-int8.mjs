@@ -91,6 +91,8 @@ const samples = Array.from({ length: N }, () => new Map([['input', sample()]]));
 // (Timing the two as separate blocks on this shared machine gave ratios swinging 1.1x-2.3x with
 // the load and with whichever block met the costlier collections.)
 const rounds = [];
+const loadAverage = () => loadavg().map((v) => v.toFixed(2)).join(' ');
+console.log(`load average at the start ${loadAverage()}`);
 let g;
 let bytes;
 for (let r = 0; r < REPS; r++) {
@@ -125,12 +127,11 @@ for (let r = 0; r < REPS; r++) {
   // after the last sample: the rest of quantizeGraph (weights, Q/DQ) and its serialization
   round.total = prepare + round.cal.wall + rest;
   rounds.push(round);
-  console.error(`round ${r + 1}: calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}), GC pauses in both ${round.gc.toFixed(0)} ms: ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
+  console.error(`round ${r + 1} (load ${loadavg()[0].toFixed(2)}): calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}), GC pauses in both ${round.gc.toFixed(0)} ms: ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
 }
 const ms = (v) => `${v.toFixed(0)} ms`;
 const med = (f) => median(rounds.map(f));
 const each = (f) => rounds.map((r) => f(r).toFixed(2)).join(', ');
-const loadAverage = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 console.log(
   `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses in both ${ms(med((r) => r.gc))} |`,
 );

@@ -88,3 +88,87 @@ export function histogram(src: usize, n: usize, bins: i32, lo: f32, hi: f32, cou
     store<u32>(p, load<u32>(p) + 1);
   }
 }
+
+/**
+ * Per-channel min, max and sum of squares of a (outer, channels, inner) float32 tensor, added to
+ * `channels` f32 at outMin / outMax and f64 at outSumSq (which hold the running values). The
+ * order of every operation is that of the plain loop (src/wasm/scalar/calibrate.ts,
+ * channelStatsScalar): per channel and outer row, the squares are summed in f64 from 0 in element
+ * order and the row's sum is then added to the channel's total; four channels go side by side
+ * as independent chains (instruction-level parallelism, not a reordering), so the results are
+ * bit-identical to that loop.
+ */
+export function channelStats(src: usize, outer: usize, channels: usize, inner: usize, outMin: usize, outMax: usize, outSumSq: usize): void {
+  for (let o: usize = 0; o < outer; o++) {
+    let c: usize = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const p0 = src + ((o * channels + c) * inner << 2);
+      const p1 = p0 + (inner << 2);
+      const p2 = p1 + (inner << 2);
+      const p3 = p2 + (inner << 2);
+      let lo0 = load<f32>(outMin + (c << 2));
+      let lo1 = load<f32>(outMin + (c << 2), 4);
+      let lo2 = load<f32>(outMin + (c << 2), 8);
+      let lo3 = load<f32>(outMin + (c << 2), 12);
+      let hi0 = load<f32>(outMax + (c << 2));
+      let hi1 = load<f32>(outMax + (c << 2), 4);
+      let hi2 = load<f32>(outMax + (c << 2), 8);
+      let hi3 = load<f32>(outMax + (c << 2), 12);
+      let s0: f64 = 0;
+      let s1: f64 = 0;
+      let s2: f64 = 0;
+      let s3: f64 = 0;
+      for (let i: usize = 0; i < inner; i++) {
+        const q = i << 2;
+        const x0 = load<f32>(p0 + q);
+        const x1 = load<f32>(p1 + q);
+        const x2 = load<f32>(p2 + q);
+        const x3 = load<f32>(p3 + q);
+        lo0 = select<f32>(x0, lo0, x0 < lo0);
+        lo1 = select<f32>(x1, lo1, x1 < lo1);
+        lo2 = select<f32>(x2, lo2, x2 < lo2);
+        lo3 = select<f32>(x3, lo3, x3 < lo3);
+        hi0 = select<f32>(x0, hi0, x0 > hi0);
+        hi1 = select<f32>(x1, hi1, x1 > hi1);
+        hi2 = select<f32>(x2, hi2, x2 > hi2);
+        hi3 = select<f32>(x3, hi3, x3 > hi3);
+        const d0 = <f64>x0;
+        const d1 = <f64>x1;
+        const d2 = <f64>x2;
+        const d3 = <f64>x3;
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+      }
+      store<f32>(outMin + (c << 2), lo0);
+      store<f32>(outMin + (c << 2), lo1, 4);
+      store<f32>(outMin + (c << 2), lo2, 8);
+      store<f32>(outMin + (c << 2), lo3, 12);
+      store<f32>(outMax + (c << 2), hi0);
+      store<f32>(outMax + (c << 2), hi1, 4);
+      store<f32>(outMax + (c << 2), hi2, 8);
+      store<f32>(outMax + (c << 2), hi3, 12);
+      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3)) + s0);
+      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 8) + s1, 8);
+      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 16) + s2, 16);
+      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 24) + s3, 24);
+    }
+    for (; c < channels; c++) {
+      const p = src + ((o * channels + c) * inner << 2);
+      let lo = load<f32>(outMin + (c << 2));
+      let hi = load<f32>(outMax + (c << 2));
+      let s: f64 = 0;
+      for (let i: usize = 0; i < inner; i++) {
+        const x = load<f32>(p + (i << 2));
+        lo = select<f32>(x, lo, x < lo);
+        hi = select<f32>(x, hi, x > hi);
+        const d = <f64>x;
+        s += d * d;
+      }
+      store<f32>(outMin + (c << 2), lo);
+      store<f32>(outMax + (c << 2), hi);
+      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3)) + s);
+    }
+  }
+}

@@ -61,7 +61,12 @@ function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   return i32x4.add(v128.shuffle<i32>(u0, u1, 0, 1, 4, 5), v128.shuffle<i32>(u0, u1, 2, 3, 6, 7));
 }
 
-function im2colQ<T>(
+/**
+ * im2col of output pixels [p0, p0 + np) into int16 rows of Kp (zero-padded) at `col`: 8-bit
+ * inputs (T = u8/i8) widened minus the input zero point, int16 inputs (T = i16, the 16x8
+ * kernels, zero point 0) copied. Also used by qconv16.ts.
+ */
+export function im2colQ<T>(
   x: usize, xzp: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
   p0: i32, np: i32, col: usize, Kp: i32,
 ): void {
@@ -84,8 +89,9 @@ function im2colQ<T>(
         if (<u32>iy >= <u32>H || <u32>ix >= <u32>W) {
           for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), zero);
         } else {
-          const src = x + <usize>(((n * H + iy) * W + ix) * C + cOff);
-          for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), i16x8.sub(load8<T>(src + <usize>i), zpv));
+          const src = x + (<usize>(((n * H + iy) * W + ix) * C + cOff) << alignof<T>());
+          if (sizeof<T>() == 2) for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), v128.load(src + (<usize>i << 1)));
+          else for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), i16x8.sub(load8<T>(src + <usize>i), zpv));
         }
         d += <usize>ipg << 1;
       }

@@ -1,7 +1,8 @@
 // 16x8 integer convolution with TFLite's arithmetic (NHWC, int16 activations with zero point 0,
 // 8-bit weights, int64 accumulators and bias, the 16x8 requantization of
 // MultiplyByQuantizedMultiplier(int64): a 16-bit multiplier, one rounding shift):
-//   qconv2d16:    im2col of a chunk of output pixels into int16 rows (K padded to 8 with zeros),
+//   qconv2d16:    im2col of a chunk of output pixels into int16 rows (K padded to 8 with zeros;
+//                 qconv.ts' im2colQ, shared with the 8-bit kernel),
 //                 then a 2-pixel x 4-channel i32x4.dot_i16x8_s micro-kernel against int16
 //                 weights (O, kh, kw, I/group) minus their zero points. Products are below 2^24
 //                 a pair, so the int32 lanes are widened into int64 sums every 64 steps (2^30).
@@ -11,6 +12,8 @@
 // The scalar twin is qconv2dReference in src/runtime/integer/reference.ts. Pointers are byte
 // addresses; scratch is passed in. `x` needs 16 bytes of readable slack after its last element.
 // Per-channel parameters: `bias` int64 per channel (0 when absent), `mult` and `shift` int32.
+
+import { im2colQ } from './qconv';
 
 /** MultiplyByQuantizedMultiplier(int64 x, multiplier, shift) of TFLite's 16x8 kernels. */
 // @ts-ignore: decorator
@@ -33,38 +36,6 @@ function finish(acc: i64, bias: usize, mult: usize, shift: usize, oc: i32, yzp: 
   const o = <usize>oc;
   const r = requantize64(acc + load<i64>(bias + (o << 3)), load<i32>(mult + (o << 2)), load<i32>(shift + (o << 2))) + yzp;
   return <i16>(r < lo ? lo : r > hi ? hi : r);
-}
-
-function im2col16(
-  x: usize, H: i32, W: i32, C: i32, cOff: i32, ipg: i32, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
-  p0: i32, np: i32, col: usize, Kp: i32,
-): void {
-  const zero = i16x8.splat(0);
-  const K = kh * kw * ipg;
-  const plane = OH * OW;
-  for (let p = p0; p < p0 + np; p++) {
-    const n = p / plane;
-    const r = p - n * plane;
-    const oy = r / OW;
-    const ox = r - oy * OW;
-    const row = col + (<usize>((p - p0) * Kp) << 1);
-    let d = row;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * sh - pt + ky * dh;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ox * sw - pl + kx * dw;
-        // 8-lane stores may run past this tap: the next tap (or the tail fill) overwrites them
-        if (<u32>iy >= <u32>H || <u32>ix >= <u32>W) {
-          for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), zero);
-        } else {
-          const src = x + (<usize>(((n * H + iy) * W + ix) * C + cOff) << 1);
-          for (let i = 0; i < ipg; i += 8) v128.store(d + (<usize>i << 1), v128.load(src + (<usize>i << 1)));
-        }
-        d += <usize>ipg << 1;
-      }
-    }
-    for (let k = K; k < Kp; k++) store<i16>(row + (<usize>k << 1), 0);
-  }
 }
 
 /** Vector steps (8 int16 each) between widenings of the int32 lanes. */
@@ -149,7 +120,7 @@ export function qconv2d16(
   const P = N * OH * OW;
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const np = min(chunk, P - p0);
-    im2col16(x, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
+    im2colQ<i16>(x, 0, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
     const yb = y + (<usize>(p0 * O + oOff) << 1);
     for (let oc = 0; oc < opg; oc += 4) {
       gemmBlock16(col, np, Kp, w + (<usize>(oc * Kp) << 1), bias, mult, shift, oc, min(4, opg - oc), yzp, lo, hi, yb, O);

@@ -5,7 +5,8 @@
 //   qaddRef16:   the same on int16 in and out (TFLite's 16x8 ADD/SUB, leftShift 15).
 //   qaddXnnpack: XNNPACK's qs8 ADD: a*am + b*bm + rounding bias, one arithmetic shift (64-bit).
 //   qmul:        MUL: (a - za)(b - zb) rescaled by one multiplier; 8 lanes at a time.
-//   qavgPool:    AVERAGE_POOL_2D, NHWC, rounding division by the count of taps inside the image.
+//   qavgPool:    AVERAGE_POOL_2D, NHWC, int32 sums 8 channels a vector, rounding division by the
+//                count of taps inside the image (also the 16x8 one, qelementwise16.ts).
 //   qmean:       MEAN over the middle axis of (outer, red, inner): float32 rescale, or the
 //                rounding integer division when input and output grids are equal.
 
@@ -154,9 +155,16 @@ export function qmul(a: usize, b: usize, y: usize, n: i32, unsignedIn: i32, za: 
   else qmulImpl<i8>(a, b, y, n, za, zb, m, s, yzp, lo, hi, unsignedOut);
 }
 
-function qavgPoolImpl<T>(
+/**
+ * AVERAGE_POOL_2D on NHWC data of T (u8, i8, or i16 for the 16x8 qavgPool16): int32 sums over
+ * the taps inside the image, 8 channels a vector, then the mean rounded half away from zero
+ * with C's truncating division, clamped to [lo, hi]. `acc` is C int32 of scratch.
+ */
+export function qavgPoolImpl<T>(
   x: usize, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, acc: usize,
 ): void {
+  const C8 = C & ~7;
+  const step = <usize>C << alignof<T>();
   let out = y;
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < OH; oy++) {
@@ -169,23 +177,29 @@ function qavgPoolImpl<T>(
           for (let kx = 0; kx < kw; kx++) {
             const ix = ox * sw - pl + kx;
             if (<u32>ix >= <u32>W) continue;
-            const src = x + <usize>(((n * H + iy) * W + ix) * C);
-            for (let c = 0; c < C; c++) {
+            const src = x + <usize>((n * H + iy) * W + ix) * step;
+            let c = 0;
+            for (; c < C8; c += 8) {
+              const v = sizeof<T>() == 2 ? v128.load(src + (<usize>c << 1)) : load8<T>(src + <usize>c);
               const p = acc + (<usize>c << 2);
-              store<i32>(p, load<i32>(p) + ld<T>(src, c));
+              v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(v)));
+              v128.store(p, i32x4.add(v128.load(p, 16), i32x4.extend_high_i16x8_s(v)), 16);
+            }
+            for (; c < C; c++) {
+              const p = acc + (<usize>c << 2);
+              store<i32>(p, load<i32>(p) + <i32>load<T>(src + (<usize>c << alignof<T>())));
             }
             count++;
           }
         }
-        // round half away from zero with C's truncating division (no tap inside: 0, as the TS twin)
         const half = count / 2;
         for (let c = 0; c < C; c++) {
           const s = load<i32>(acc + (<usize>c << 2));
-          // (an integer division by zero would trap)
+          // no tap inside: 0, as the TypeScript twin (an integer division by zero would trap)
           const v = count == 0 ? 0 : clampi(s > 0 ? (s + half) / count : (s - half) / count, lo, hi);
-          store<u8>(out + <usize>c, <u8>v);
+          store<T>(out + (<usize>c << alignof<T>()), <T>v);
         }
-        out += <usize>C;
+        out += step;
       }
     }
   }

@@ -24,6 +24,8 @@ export const QUANTIZE_ARGS = [
   { name: 'report', value: true },
   { name: 'allow-float-fallback' },
   { name: 'no-equalize' },
+  { name: 'dynamic', value: true },
+  { name: 'min-elements', value: true },
 ];
 
 const reports = new WeakMap<ParsedArgs, LayerError[]>();
@@ -31,9 +33,10 @@ const reports = new WeakMap<ParsedArgs, LayerError[]>();
 export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, progress: (s: string) => void, print: (s: string) => void): Promise<QuantizeOptions | undefined> {
   const mode = one(args, 'quantize');
   const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'weight-rounding', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
+  const dynamicUsed = ['dynamic', 'min-elements'].filter((k) => args.values.has(k));
   if (!mode) {
     if (args.flags.has('no-equalize')) used.push('no-equalize');
-    if (used.length) throw new UsageError(`convert: --${used[0]} needs --quantize`);
+    if (used.length || dynamicUsed.length) throw new UsageError(`convert: --${used[0] ?? dynamicUsed[0]} needs --quantize`);
     if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
   }
@@ -44,6 +47,12 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const floatFallback = args.flags.has('allow-float-fallback');
   if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
   if (args.flags.has('no-equalize') && mode !== 'int8') throw new UsageError('convert: --no-equalize applies to --quantize int8 only');
+  if (dynamicUsed.length && mode !== 'dynamic') throw new UsageError(`convert: --${dynamicUsed[0]} applies to --quantize dynamic only`);
+  const kernels = one(args, 'dynamic');
+  if (kernels !== undefined && kernels !== 'hybrid' && kernels !== 'weight-only') throw new UsageError(`convert: --dynamic must be hybrid or weight-only, got '${kernels}'`);
+  const minText = one(args, 'min-elements');
+  const minElements = minText === undefined ? undefined : Number(minText);
+  if (minElements !== undefined && !(Number.isInteger(minElements) && minElements >= 1)) throw new UsageError(`convert: --min-elements needs a positive whole number, got '${minText}'`);
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
   const weightRounding = one(args, 'weight-rounding');
@@ -53,7 +62,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const pText = one(args, 'percentile');
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
-  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}), ...(weightRounding ? { weightRounding } : {}) };
+  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}), ...(kernels ? { dynamic: kernels } : {}), ...(minElements ? { minElements } : {}), ...(weightRounding ? { weightRounding } : {}) };
   // cross-layer equalization is on by default for int8 with minmax or mse calibration (src/passes/equalize.ts)
   if (args.flags.has('no-equalize')) options.equalize = false;
   if (!full) return options;

@@ -66,7 +66,8 @@ export async function calibrate(
   // no longer be those of the graph as given, so such a graph runs unfused throughout.
   const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization');
   const first = { onValue: observe };
-  const rest = fusable ? { onValue: observe, observe: needed } : first;
+  // the kernels take the observed values' ranges while they are in WASM memory (minMax below reads them)
+  const rest = fusable ? { onValue: observe, observe: needed, ranges: true } : first;
   let count = 0;
   let noted = false;
   const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));

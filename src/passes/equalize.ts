@@ -12,6 +12,7 @@
 import { UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { channelStats } from '../wasm/calibrate.js';
 
 /** A conv whose output (producer) or input (consumer) channels are rescaled, and along which weight axis. */
 interface Endpoint {
@@ -196,23 +197,8 @@ export function channelRangeObserver(groups: readonly EqualizationGroup[], only?
     const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
     let acc = ranges.get(name);
     if (!acc) ranges.set(name, (acc = { min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c), count: 0 }));
-    const { min, max, sumSquares } = acc;
-    for (let start = 0; start < data.length; start += inner * c) {
-      for (let k = 0; k < c; k++) {
-        let lo = min[k]!;
-        let hi = max[k]!;
-        let sq = 0;
-        for (let i = start + k * inner, end = i + inner; i < end; i++) {
-          const x = data[i]!;
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
-          sq += x * x;
-        }
-        min[k] = lo;
-        max[k] = hi;
-        sumSquares[k]! += sq;
-      }
-    }
+    // WASM, bit-identical to the plain per-channel loop (min / max, float64 squares per row)
+    channelStats(data, data.length / (inner * c), c, inner, acc);
     acc.count += data.length / c;
   };
   return { observe, ranges };

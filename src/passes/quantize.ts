@@ -6,7 +6,10 @@
 //            output channel and run by TFLite's hybrid kernels (float activations quantized on
 //            the fly), dense per tensor (hybrid FULLY_CONNECTED with asymmetric_quantize_inputs),
 //            transposed conv per channel behind a DEQUANTIZE (float compute, as TF: no hybrid
-//            kernel); the writer sets the options;
+//            kernel), Gather tables (embeddings) per tensor behind a DEQUANTIZE, batched MatMul
+//            constants (rank > 2) per tensor read by hybrid BATCH_MATMUL; the writer sets the
+//            options. `dynamic: 'weight-only'` has the writer DEQUANTIZE every int8 weight for
+//            float kernels (TF's weight-only quantization), `minElements` moves the 1024;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
 //            per tensor from calibration ranges (minmax, percentile, entropy, mse), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
@@ -62,6 +65,16 @@ export interface QuantizeOptions {
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
   onReport?: (report: LayerError[]) => void;
+  /**
+   * dynamic, TFLite writer: 'hybrid' (default, TF's converter's Optimize.DEFAULT): conv /
+   * depthwise / dense / batch-matmul kernels read the int8 weights and quantize their float input
+   * to int8 on the fly; 'weight-only' (TF's weight-only quantization): every int8 weight is read
+   * through a DEQUANTIZE by float kernels -- the same 4x smaller file, accuracy of the int8
+   * weights alone, float speed.
+   */
+  dynamic?: 'hybrid' | 'weight-only';
+  /** dynamic: weights with fewer elements stay float (default 1024, TF's minimum_elements_for_weights) */
+  minElements?: number;
   /** int16x8, TFLite writer: ops without a 16x8 kernel stay float between DEQUANTIZE and QUANTIZE instead of being refused */
   floatFallback?: boolean;
 }
@@ -136,11 +149,25 @@ function quantizeWeights(w: Tensor, axis: number | undefined): { q: Tensor; scal
   return { q: quantizePerAxis(f, axis, scales, zps, { dtype: 'int8', rounding: 'half-away', narrowRange: true } as never), scales: Array.from(scales) };
 }
 
+/** Symmetric int8 weights `q` of initializer `w` as a new DequantizeLinear (per `axis` when several scales); its output's name. */
+function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[], w: string, q: Tensor, scales: number[], axis: number): string {
+  const qName = names.fresh(`${w}_quantized`);
+  const sName = names.fresh(`${w}_scale`);
+  const zName = names.fresh(`${w}_zero_point`);
+  inits.set(qName, q);
+  const shape = scales.length > 1 ? [scales.length] : [];
+  inits.set(sName, Tensor.float32(shape, scales));
+  inits.set(zName, new Tensor('int8', shape, new Int8Array(scales.length)));
+  const out = names.fresh(`${w}_dequantized`);
+  nodes.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(axis) } : {} });
+  return out;
+}
+
 /** Integers for a weight on the scales chosen (undefined: round to nearest). */
 type RoundWeights = (weight: string, w: Tensor, scales: number[]) => Tensor | undefined;
 
 /** Replace weight initializers of conv/dense nodes by int8 + DequantizeLinear (shared per initializer). */
-function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, hybrid = false, round?: RoundWeights): Map<string, number[]> {
+function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, minElements = 0, round?: RoundWeights): Map<string, number[]> {
   const done = new Map<string, { name: string; scales: number[] }>();
   const scalesOf = new Map<string, number[]>();
   for (const n of g.nodes) {
@@ -150,8 +177,8 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     const t = inits.get(w);
     if (!t || (t.dtype !== 'float32' && t.dtype !== 'float16')) continue;
     if (keyOf(n) === 'MatMul' && t.rank !== 2) continue;
-    // dynamic range, as TF's converter: weights under 1024 elements stay float
-    if (hybrid && t.size < 1024) continue;
+    // dynamic range, as TF's converter: weights under 1024 elements (minElements) stay float
+    if (t.size < minElements) continue;
     let hit = done.get(w);
     if (!hit) {
       // conv / depthwise / transposed-conv weights per output channel; dense weights per tensor:
@@ -161,16 +188,7 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
       const nearest = quantizeWeights(t, dense ? undefined : axis);
       const { scales } = nearest;
       const q = round?.(w, t, scales) ?? nearest.q;
-      const qName = names.fresh(`${w}_quantized`);
-      const sName = names.fresh(`${w}_scale`);
-      const zName = names.fresh(`${w}_zero_point`);
-      inits.set(qName, q);
-      const shape = scales.length > 1 ? [scales.length] : [];
-      inits.set(sName, Tensor.float32(shape, scales));
-      inits.set(zName, new Tensor('int8', shape, new Int8Array(scales.length)));
-      const out = names.fresh(`${w}_dequantized`);
-      nodes.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(axis) } : {} });
-      done.set(w, (hit = { name: out, scales }));
+      done.set(w, (hit = { name: addDequantized(names, inits, nodes, w, q, scales, axis), scales }));
     }
     n.inputs[1] = hit.name;
     scalesOf.set(hit.name, hit.scales);
@@ -197,12 +215,40 @@ function toFloat16(g: Graph): Graph {
   return { ...g, nodes: [...casts, ...nodes], initializers: inits };
 }
 
-function toDynamic(g: Graph): Graph {
+/** TF's converter leaves weights under 1024 elements float (its minimum_elements_for_weights) */
+const DYNAMIC_MIN_ELEMENTS = 1024;
+
+/**
+ * Dynamic range beyond conv / dense weights, as TF's (MLIR) dynamic-range quantizer does: a
+ * Gather's constant table (embeddings) and a MatMul's constant right operand of rank > 2
+ * (BATCH_MATMUL; rank 2 is a FULLY_CONNECTED, done with the dense weights) become int8 per
+ * tensor, symmetric, narrow range, from 1024 elements. The writer keeps the table's DEQUANTIZE
+ * (TFLite's GATHER has no hybrid kernel: it gathers floats) and makes BATCH_MATMUL hybrid.
+ */
+function quantizeTablesAndBatchedWeights(nodes: Node[], names: Names, dq: Node[], inits: Map<string, Tensor>, minElements: number): void {
+  const done = new Map<string, string>();
+  for (const n of nodes) {
+    const at = keyOf(n) === 'Gather' ? 0 : keyOf(n) === 'MatMul' ? 1 : -1;
+    const w = at >= 0 ? n.inputs[at] : undefined;
+    const t = w ? inits.get(w) : undefined;
+    if (!w || !t || (t.dtype !== 'float32' && t.dtype !== 'float16') || t.size < minElements) continue;
+    if (at === 1 && t.rank < 3) continue;
+    let out = done.get(w);
+    if (!out) {
+      const { q, scales } = quantizeWeights(t, undefined);
+      done.set(w, (out = addDequantized(names, inits, dq, w, q, scales, 0)));
+    }
+    n.inputs[at] = out;
+  }
+}
+
+function toDynamic(g: Graph, minElements = DYNAMIC_MIN_ELEMENTS): Graph {
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
   const dq: Node[] = [];
-  quantizeAllWeights({ ...g, nodes }, names, dq, inits, true);
+  quantizeAllWeights({ ...g, nodes }, names, dq, inits, minElements);
+  quantizeTablesAndBatchedWeights(nodes, names, dq, inits, minElements);
   // weights no longer read as float are dropped
   const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
   for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
@@ -350,7 +396,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const weightDq: Node[] = [];
-  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits, false, round);
+  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits, 0, round);
 
   // int16x8: activations int16 symmetric (zero point 0, ±32767), weights int8 as above
   const act: 'int8' | 'int16' = options.mode === 'int16x8' ? 'int16' : 'int8';
@@ -513,7 +559,9 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
     case 'float16':
       return { graph: toFloat16(g) };
     case 'dynamic':
-      return { graph: toDynamic(g) };
+      if (options.dynamic !== undefined && options.dynamic !== 'hybrid' && options.dynamic !== 'weight-only') throw new QuantizationError(`dynamic kernels must be 'hybrid' or 'weight-only', not '${String(options.dynamic)}'`);
+      if (options.minElements !== undefined && !(Number.isInteger(options.minElements) && options.minElements >= 0)) throw new QuantizationError(`minElements must be a whole number of weight elements, not ${options.minElements}`);
+      return { graph: toDynamic(g, options.minElements) };
     case 'int8':
     case 'int16x8':
       return toInt8(g, options);

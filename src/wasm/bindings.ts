@@ -112,9 +112,19 @@ export interface KernelFunctions {
     x: number, unsignedIn: number, outer: number, red: number, inner: number, same: number, scale: number, bias: number, yzp: number, lo: number, hi: number, y: number, acc: number,
   ): void;
 
+  // qelementwise16.ts: the 16x8 MUL, AVERAGE_POOL_2D, MEAN and float -> int16 QUANTIZE
+  qmul16(a: number, b: number, y: number, n: number, za: number, zb: number, m: number, s: number, yzp: number, lo: number, hi: number): void;
+  qavgPool16(
+    x: number, N: number, H: number, W: number, C: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
+    pt: number, pl: number, lo: number, hi: number, acc: number,
+  ): void;
+  qmean16(x: number, outer: number, red: number, inner: number, same: number, scale: number, bias: number, yzp: number, lo: number, hi: number, y: number, acc: number): void;
+  quantize16(src: number, dst: number, n: number, scale: number, zp: number): void;
+
   // calibrate.ts
   minMax(src: number, n: number, out: number): void;
   minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
+  channelStats(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number, outSumSq: number): void;
   histogram(src: number, n: number, bins: number, lo: number, hi: number, counts: number): void;
 }
 
@@ -164,7 +174,12 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   qmul: 13,
   qavgPool: 18,
   qmean: 13,
+  qmul16: 11,
+  qavgPool16: 17,
+  qmean16: 12,
+  quantize16: 5,
   minMax: 3,
   minMaxPerAxis: 6,
+  channelStats: 7,
   histogram: 6,
 };

@@ -37,9 +37,43 @@ function chunkElems(k: ReturnType<typeof kernels>, data: Float32Array, opts: Red
   return wasmPointer(k, data) !== undefined ? Math.max(1, data.length) : Math.max(16, Math.floor((opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) / 4));
 }
 
+// The ranges of kernel outputs taken while they were still in WASM memory, before their copy
+// out (runGraph's `ranges` option, for calibration): minMax of such an output then reads nothing
+// again. Held for one step of a run only (the executor turns recording off after the step's
+// values are observed), so an entry never outlives its array's contents.
+const recorded = new Map<Float32Array, MinMax>();
+let recording = false;
+
+/** Start (or stop) noting the range of every kernel output; either way forgets those noted. */
+export function recordOutputRanges(on: boolean): void {
+  recording = on;
+  if (recorded.size) recorded.clear();
+}
+
+/**
+ * Kernel glue (src/wasm/dense.ts, elementwise.ts): `out` is, or is about to be, a copy of the
+ * `n` float32 at WASM `ptr`; while recording, their range is taken there, in place. Call it
+ * before making views of the memory (it allocates 8 bytes of scratch).
+ */
+export function noteOutputRange(ptr: number, n: number, out: Float32Array): void {
+  if (!recording || n === 0 || out.length !== n) return;
+  const k = kernels();
+  const mark = k.arena.mark();
+  try {
+    const o = k.arena.alloc(8);
+    k.exports.minMax(ptr, n, o);
+    const r = k.arena.f32(o, 2);
+    recorded.set(out, { min: r[0]! + 0, max: r[1]! + 0 });
+  } finally {
+    k.arena.release(mark);
+  }
+}
+
 /** Smallest and largest value (NaN ignored; -0 reported as +0). */
 export function minMax(x: Tensor | Float32Array, opts: ReduceOptions = {}): MinMax {
   const data = elementsOf(x, 'minMax');
+  const noted = recorded.size ? recorded.get(data) : undefined;
+  if (noted) return { ...noted };
   const k = kernels();
   const fn = k.exports.minMax;
   let mn = Infinity;
@@ -95,6 +129,47 @@ export function minMaxPerAxis(x: Tensor, axis: number, opts: ReduceOptions = {})
     mx[c] = mx[c]! + 0;
   }
   return { min: mn, max: mx };
+}
+
+/** Running per-channel statistics: min, max and the sum of squares (float64) of each channel. */
+export interface ChannelStats {
+  min: Float32Array;
+  max: Float32Array;
+  sumSquares: Float64Array;
+}
+
+/**
+ * Add a (outer, channels, inner) float32 array to per-channel running statistics `acc` (min /
+ * max as `if (x < lo) lo = x`, NaN skipped; squares summed in float64 per channel and outer
+ * row, then added to the channel's total): bit-identical to the plain loop
+ * (scalar/calibrate.ts channelStatsScalar). The array is moved into WASM memory in pieces of
+ * whole channels unless it is there already.
+ */
+export function channelStats(data: Float32Array, outer: number, channels: number, inner: number, acc: ChannelStats, opts: ReduceOptions = {}): void {
+  if (outer * channels * inner !== data.length) throw new ShapeError(`channelStats: ${outer} x ${channels} x ${inner} does not match ${data.length} elements`);
+  if (acc.min.length !== channels || acc.max.length !== channels || acc.sumSquares.length !== channels) throw new ShapeError(`channelStats: the statistics must have ${channels} channels`);
+  if (!data.length) return;
+  const k = kernels();
+  const fn = k.exports.channelStats;
+  const inPtr = wasmPointer(k, data);
+  const mark = k.arena.mark();
+  try {
+    const pm = k.arena.copyIn(acc.min);
+    const px = k.arena.copyIn(acc.max);
+    const ps = k.arena.copyIn(acc.sumSquares);
+    const m2 = k.arena.mark();
+    // a channel's row is never split: its squares are summed in one go, as the plain loop does
+    for (const b of axisBlocks(outer, channels, inner, Math.max(chunkElems(k, data, opts), inner))) {
+      const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
+      fn(src, b.outer, b.channels, b.inner, pm + b.c * 4, px + b.c * 4, ps + b.c * 8);
+      k.arena.release(m2);
+    }
+    acc.min.set(k.arena.f32(pm, channels));
+    acc.max.set(k.arena.f32(px, channels));
+    acc.sumSquares.set(k.arena.f64(ps, channels));
+  } finally {
+    k.arena.release(mark);
+  }
 }
 
 export interface HistogramOptions extends ReduceOptions {

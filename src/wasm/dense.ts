@@ -6,6 +6,8 @@
 import type { Tensor } from '../ir/tensor.js';
 import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
+import { noteOutputRange } from './calibrate.js';
+import { copyOutF32 } from './host-buffers.js';
 import { kernels } from './loader.js';
 import { PoolKind } from './opcodes.js';
 
@@ -126,6 +128,7 @@ export function gemmF32(A: Tensor, B: Tensor, s: GemmShape, out: Float32Array, a
   d.arena.scoped(() => {
     const c = copyInF32(d.arena, out);
     gemmInto(d, a, b, M, N, K, s.alpha, c, accumulate);
+    noteOutputRange(c, M * N, out);
     out.set(d.arena.f32(c, M * N));
   });
 }
@@ -187,6 +190,7 @@ export function matmulF32(A: Tensor, B: Tensor, s: MatMulShape, out: Float32Arra
         );
       }
     }
+    noteOutputRange(c, out.length, out);
     out.set(d.arena.f32(c, out.length));
   });
 }
@@ -271,8 +275,10 @@ export function conv2dF32(x: Float32Array, Wt: Tensor, bias: Float32Array | unde
         }
       }
     }
-    // slice: one copy into fresh memory, without zero-filling it first
-    return arena.f32(yp, size).slice();
+    // a reused host array, or one copy into fresh memory without zero-filling it first
+    const y = copyOutF32(kernels(), yp, size);
+    noteOutputRange(yp, size, y);
+    return y;
   });
 }
 
@@ -306,6 +312,7 @@ export function convTranspose2dF32(x: Float32Array, Wt: Tensor, g: Conv2dGeometr
         kern.col2imAdd(col, Mg, H, W, yp + (n * M + gi * Mg) * plane * 4, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
       }
     }
+    noteOutputRange(yp, y.length, y);
     y.set(arena.f32(yp, y.length));
   });
 }
@@ -345,6 +352,7 @@ export function pool2dF32(x: Float32Array, g: Pool2dGeometry, kind: PoolKind, in
     const PW = (OW - 1) * sw + (kw - 1) * dw + 1;
     const pad = arena.alloc((PH * PW + 8) * 4);
     k.pool2d(xp, NC, H, W, yp, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, kind, ih, iw, pad);
+    noteOutputRange(yp, y.length, y);
     y.set(arena.f32(yp, y.length));
   });
 }
@@ -356,6 +364,7 @@ export function globalPoolF32(x: Float32Array, NC: number, HW: number, kind: Poo
     const xp = copyInF32(arena, x);
     const yp = arena.alloc(NC * 4);
     k.globalPool(xp, NC, HW, yp, kind);
+    noteOutputRange(yp, NC, y);
     y.set(arena.f32(yp, NC));
   });
 }

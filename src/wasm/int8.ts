@@ -333,18 +333,22 @@ export function qmeanRunsOnWasm(p: QMeanProblem): boolean {
   return is8(p.x) && p.x.length > 0 && p.red > 0 && eightBit(p.out.dtype);
 }
 
-/** MEAN: TFLite's float32 rescale (scale = s_x/s_y, bias = -z_x·scale), or integer rounding on equal grids. */
+/** MEAN's rescale: integer rounding on equal grids (same = 1), else TFLite's float32 scale = s_x/s_y and bias = -z_x·scale. */
+function meanRescale(p: QMeanProblem): { same: number; scale: number; bias: number } {
+  const scale = Math.fround(p.sx / p.out.scale);
+  return { same: p.sx === p.out.scale && p.zx === p.out.zp ? 1 : 0, scale, bias: Math.fround(-p.zx * scale) };
+}
+
+/** MEAN: TFLite's float32 rescale, or integer rounding on equal grids. */
 export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
   const { exports: k, arena } = kernels();
   const size = p.outer * p.inner;
-  const same = p.sx === p.out.scale && p.zx === p.out.zp;
-  const scale = Math.fround(p.sx / p.out.scale);
-  const bias = Math.fround(-p.zx * scale);
+  const { same, scale, bias } = meanRescale(p);
   return arena.scoped(() => {
     const x = copyIn8(arena, p.x as Int8Array);
     const y = arena.alloc(size);
     const acc = arena.alloc(p.inner * 8);
-    k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same ? 1 : 0, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
+    k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
     return copyOut8(arena, p.out.dtype, y, size);
   });
 }
@@ -415,5 +419,73 @@ export function qconv2d16Wasm(p: QConvProblem): Int16Array {
       }
     }
     return new Int16Array(arena.memory.buffer, yp, size).slice();
+  });
+}
+
+/** Whether qmul16Wasm runs this problem (int16 in and out, equal sizes, a lane-wise multiplier). */
+export function qmul16RunsOnWasm(p: QBinaryProblem, m: number, s: number): boolean {
+  return qbinary16RunsOnWasm(p) && laneMultiplier(m, s);
+}
+
+const int16Out = (arena: WasmArena, p: number, n: number): Int16Array => new Int16Array(arena.memory.buffer, p, n).slice();
+
+/** 16x8 MUL with the fixed-point multiplier (m, s) of s_a·s_b/s_out. */
+export function qmul16Wasm(p: QBinaryProblem, m: number, s: number): Int16Array {
+  const { exports: k, arena } = kernels();
+  const n = p.a.length;
+  const { zp, lo, hi } = p.out;
+  return arena.scoped(() => {
+    const a = arena.copyIn(p.a as Int16Array);
+    const b = arena.copyIn(p.b as Int16Array);
+    const y = arena.alloc(n * 2);
+    k.qmul16(a, b, y, n, p.za, p.zb, m, s, zp, lo, hi);
+    return int16Out(arena, y, n);
+  });
+}
+
+export function qavgPool16RunsOnWasm(p: QPoolProblem): boolean {
+  return p.x instanceof Int16Array && p.x.length > 0 && p.oh * p.ow > 0 && p.kh * p.kw <= 65536;
+}
+
+/** 16x8 AVERAGE_POOL_2D (same grid in and out). */
+export function qavgPool16Wasm(p: QPoolProblem): Int16Array {
+  const { exports: k, arena } = kernels();
+  const size = p.n * p.oh * p.ow * p.c;
+  return arena.scoped(() => {
+    const x = arena.copyIn(p.x as Int16Array);
+    const y = arena.alloc(size * 2);
+    const acc = arena.alloc(p.c * 4);
+    k.qavgPool16(x, p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
+    return int16Out(arena, y, size);
+  });
+}
+
+export function qmean16RunsOnWasm(p: QMeanProblem): boolean {
+  return p.x instanceof Int16Array && p.x.length > 0 && p.red > 0 && p.out.dtype === 'int16';
+}
+
+/** 16x8 MEAN: TFLite's float32 rescale, or integer rounding on equal grids. */
+export function qmean16Wasm(p: QMeanProblem): Int16Array {
+  const { exports: k, arena } = kernels();
+  const size = p.outer * p.inner;
+  const { same, scale, bias } = meanRescale(p);
+  return arena.scoped(() => {
+    const x = arena.copyIn(p.x as Int16Array);
+    const y = arena.alloc(size * 2);
+    const acc = arena.alloc(p.inner * 8);
+    k.qmean16(x, p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
+    return int16Out(arena, y, size);
+  });
+}
+
+/** TFLite's QUANTIZE float32 -> int16: x / scale in double, rounded half away from zero, NaN to the zero point. */
+export function quantize16Wasm(x: Float32Array, scale: number, zp: number): Int16Array {
+  const { exports: k, arena } = kernels();
+  const n = x.length;
+  return arena.scoped(() => {
+    const src = arena.copyIn(x);
+    const y = arena.alloc(n * 2);
+    k.quantize16(src, y, n, Math.fround(scale), zp);
+    return int16Out(arena, y, n);
   });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/tensor.js';
-import { histogram, minMax, minMaxPerAxis } from '../../src/wasm/calibrate.js';
-import { histogramScalar, minMaxPerAxisScalar, minMaxScalar } from '../../src/wasm/scalar/calibrate.js';
+import { channelStats, histogram, minMax, minMaxPerAxis, type ChannelStats } from '../../src/wasm/calibrate.js';
+import { channelStatsScalar, histogramScalar, minMaxPerAxisScalar, minMaxScalar } from '../../src/wasm/scalar/calibrate.js';
 import { nastyFloats, ODD_SIZES, rng } from './kernels-rng.js';
 
 describe('calibration reductions vs scalar twin', () => {
@@ -33,6 +33,35 @@ describe('calibration reductions vs scalar twin', () => {
       expect(minMaxPerAxis(t, axis)).toEqual(want);
       expect(minMaxPerAxis(t, axis - rank, { chunkBytes: 4 + Math.floor(r() * n * 4) })).toEqual(want);
     }
+  });
+
+  it('channelStats is bit-identical to the plain loop (running min / max / float64 sum of squares), chunked', () => {
+    const r = rng(24);
+    const fresh = (c: number): ChannelStats => ({ min: new Float32Array(c).fill(Infinity), max: new Float32Array(c).fill(-Infinity), sumSquares: new Float64Array(c) });
+    const bytes = (s: ChannelStats) => [s.min, s.max, s.sumSquares].map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+    for (let iter = 0; iter < 150; iter++) {
+      const [outer, channels, inner] = [0, 1, 2].map(() => [1, 2, 3, 4, 5, 7, 8, 9, 17, 33][Math.floor(r() * 10)]!);
+      const x = iter % 3 ? nastyFloats(outer! * channels! * inner!, r) : Float32Array.from({ length: outer! * channels! * inner! }, () => (r() * 2 - 1) * 10);
+      const y = nastyFloats(x.length, r);
+      const want = fresh(channels!);
+      const got = fresh(channels!);
+      const chunked = fresh(channels!);
+      // two calls: the statistics run on from where the first left them
+      for (const a of [x, y]) {
+        channelStatsScalar(a, outer!, channels!, inner!, want);
+        channelStats(a, outer!, channels!, inner!, got);
+        channelStats(a, outer!, channels!, inner!, chunked, { chunkBytes: 4 + Math.floor(r() * a.length * 4) });
+      }
+      expect(bytes(got)).toEqual(bytes(want));
+      expect(bytes(chunked)).toEqual(bytes(want));
+    }
+    const empty = fresh(3);
+    channelStats(new Float32Array(0), 0, 3, 4, empty);
+    expect(bytes(empty)).toEqual(bytes(fresh(3)));
+    const s = fresh(2);
+    channelStats(Float32Array.from([1, -2, NaN, 3, 0.5, 0.25]), 1, 2, 3, s);
+    expect([...s.min, ...s.max, ...s.sumSquares]).toEqual([-2, 0.25, 1, 3, NaN, 9 + 0.25 + 0.0625]); // min / max skip NaN; its square is summed, as the loop does
+    expect(() => channelStats(new Float32Array(5), 1, 2, 3, fresh(2))).toThrow(/does not match/);
   });
 
   it('histogram matches the twin, accumulates, and agrees with numpy conventions', () => {

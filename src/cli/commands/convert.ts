@@ -28,6 +28,10 @@ ${FUSE_SCALE_HELP}
                           folded BNs, expanded grouped convs)
   --quantize MODE         TFLite: float16, dynamic (int8 weights), int8 (full integer) or int16x8
                           (16-bit activations, 8-bit weights)
+  --dynamic hybrid|weight-only  dynamic: hybrid kernels that quantize activations to int8 on the fly
+                          (default, as TF's converter) or float kernels reading the int8 weights through
+                          DEQUANTIZE (TF's weight-only: the same small file, no activation rounding, float speed)
+  --min-elements N        dynamic: weights under N elements stay float (default 1024, as TF's converter)
   --allow-float-fallback  int16x8: ops without a 16x8 kernel stay float (DEQUANTIZE/QUANTIZE around them)
   --calibration DIR       int8: folder of .npy input samples (the model's NHWC layout; NCHW is transposed)
   --calibration-images DIR  int8: folder of .png/.jpg/.bmp images, resized (bilinear) to the input

@@ -71,7 +71,8 @@ function writeNode(node: Node): onnx.NodeProto.$Properties {
     input: node.inputs,
     output: node.outputs,
     op_type: node.opType,
-    attribute: Object.entries(node.attrs).map(([name, a]) => writeAttr(name, a)),
+    // pot_scale_int16 (the TFLite reader's note on an int16 Add/Sub) is no ONNX attribute
+    attribute: Object.entries(node.attrs).filter(([name]) => name !== 'pot_scale_int16').map(([name, a]) => writeAttr(name, a)),
   };
   if (node.name) proto.name = node.name;
   if (node.domain) proto.domain = node.domain;

@@ -132,11 +132,11 @@ function moveData(c: OpContext, build: (x: string, y: string) => void): void {
   finish(c, 0, out);
 }
 
-function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionType): Converter {
+function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionType, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
   return (c) => {
     const a = act(c);
     const y = floatOut(c, 0, a);
-    c.b.node(opType, c.inputs.map((_, i) => fin(c, i)), [y]);
+    c.b.node(opType, c.inputs.map((_, i) => fin(c, i)), [y], attrs(c));
     finish(c, 0, y, a);
   };
 }
@@ -169,6 +169,16 @@ function pool(opType: 'AveragePool' | 'MaxPool'): Converter {
     c.b.node(opType, [fin(c, 0)], [y], { kernel_shape: ints([o.filterHeight(), o.filterWidth()]), strides: ints([o.strideH(), o.strideW()]), auto_pad: autoPad(o.padding()) }, 'nnport');
     finish(c, 0, y, act);
   };
+}
+
+/**
+ * An int16 ADD/SUB keeps the file's pot_scale_int16 (the schema's default true, what older
+ * converters wrote): with power-of-two scales TFLite then runs its shift-and-saturate kernel,
+ * which the integer runtime must follow. Without options the interpreter reads false (measured).
+ * The ONNX writer drops this attribute.
+ */
+function potScaleInt16(c: OpContext, o: { potScaleInt16(): boolean } | null): Record<string, Attr> {
+  return outTensor(c).dtype === 'int16' && outTensor(c).quant && o?.potScaleInt16() ? { pot_scale_int16: int(1) } : {};
 }
 
 const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null): ActivationFunctionType => o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
@@ -602,8 +612,8 @@ export const TFLITE_READ_OPS: Record<string, Converter> = {
   HARD_SWISH: unary('HardSwish'),
   ELU: unary('Elu'),
   GELU: gelu,
-  ADD: elementwise('Add', (c) => fusedOf(options(c, BuiltinOptions.AddOptions, () => new AddOptions()))),
-  SUB: elementwise('Sub', (c) => fusedOf(options(c, BuiltinOptions.SubOptions, () => new SubOptions()))),
+  ADD: elementwise('Add', (c) => fusedOf(options(c, BuiltinOptions.AddOptions, () => new AddOptions())), (c) => potScaleInt16(c, options(c, BuiltinOptions.AddOptions, () => new AddOptions()))),
+  SUB: elementwise('Sub', (c) => fusedOf(options(c, BuiltinOptions.SubOptions, () => new SubOptions())), (c) => potScaleInt16(c, options(c, BuiltinOptions.SubOptions, () => new SubOptions()))),
   MUL: elementwise('Mul', (c) => fusedOf(options(c, BuiltinOptions.MulOptions, () => new MulOptions()))),
   DIV: elementwise('Div', (c) => fusedOf(options(c, BuiltinOptions.DivOptions, () => new DivOptions()))),
   MAXIMUM: elementwise('Max', () => ActivationFunctionType.NONE),

@@ -48,6 +48,12 @@ export interface TfliteWriteOptions {
   keepNchwIo?: boolean;
   /** post-training quantization (float16, dynamic, int8 with calibration samples in the written model's input layout) */
   quantize?: QuantizeOptions;
+  /**
+   * dynamic range: ops whose int8 weights (named as in the graph) are read through a DEQUANTIZE by
+   * float kernels instead of hybrid ones (TF's weight-only quantization); true: all of them.
+   * Default: `quantize.dynamic === 'weight-only'`
+   */
+  weightOnly?: boolean | ((weights: string) => boolean);
   /** op keys written in float even between DequantizeLinear and QuantizeLinear (the int16x8 float fallback) */
   floatOps?: ReadonlySet<string>;
 }
@@ -321,7 +327,8 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   fuseActivations(ops, new Set(outputNames));
   widenInt16x8Biases(tensors, ops);
-  dequantizeWeightOnly(tensors, ops);
+  const weightOnly = options.weightOnly ?? options.quantize?.dynamic === 'weight-only';
+  dequantizeWeightOnly(tensors, ops, typeof weightOnly === 'function' ? weightOnly : () => weightOnly);
   if (halfCasts.length) storeAsFloat16(tensors, ops);
   return serialize(tensors, ops, inputNames, outputNames, g, options);
 }
@@ -469,22 +476,33 @@ function storeAsFloat16(tensors: Map<string, WTensor>, ops: WOp[]): void {
   ops.unshift(...dequantize);
 }
 
+/** Where each op that may read int8 weights with float activations reads the two. */
+const WEIGHTED: Partial<Record<BuiltinOperator, [number, number]>> = {
+  [BuiltinOperator.CONV_2D]: [0, 1],
+  [BuiltinOperator.DEPTHWISE_CONV_2D]: [0, 1],
+  [BuiltinOperator.FULLY_CONNECTED]: [0, 1],
+  [BuiltinOperator.TRANSPOSE_CONV]: [2, 1],
+  [BuiltinOperator.BATCH_MATMUL]: [0, 1],
+};
+
 /**
  * Dynamic range: the int8 weights of ops TFLite computes in float read through a DEQUANTIZE
  * (weight-only quantization), as TF's converter emits them: TRANSPOSE_CONV always (TF has no
  * hybrid one), FULLY_CONNECTED when its weights are per channel (the interpreter's hybrid
- * FULLY_CONNECTED takes one weight scale).
+ * FULLY_CONNECTED takes one weight scale); and every op whose int8 weights `weightOnly` names
+ * (TF's weight-only quantization: float kernels, no on-the-fly int8 activations).
  */
-function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[]): void {
+function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[], weightOnly: (weights: string) => boolean): void {
   const done = new Map<string, string>();
   const dequantize: WOp[] = [];
   for (const op of ops) {
-    const at = BIASED[op.code];
-    if (!at || (op.code !== BuiltinOperator.TRANSPOSE_CONV && op.code !== BuiltinOperator.FULLY_CONNECTED)) continue;
+    const at = WEIGHTED[op.code];
+    if (!at) continue;
     const x = tensors.get(op.inputs[at[0]]!);
-    const w = tensors.get(op.inputs[1]!);
+    const w = tensors.get(op.inputs[at[1]]!);
     if (!x || x.dtype !== 'float32' || !w || w.dtype !== 'int8' || !w.data || !w.quant) continue;
-    if (op.code === BuiltinOperator.FULLY_CONNECTED && w.quant.scale.length === 1) continue;
+    const always = op.code === BuiltinOperator.TRANSPOSE_CONV || (op.code === BuiltinOperator.FULLY_CONNECTED && w.quant.scale.length > 1);
+    if (!always && !weightOnly(w.name)) continue;
     let name = done.get(w.name);
     if (!name) {
       name = `${w.name}_dequantized`;
@@ -493,7 +511,7 @@ function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[]): void {
       dequantize.push({ code: BuiltinOperator.DEQUANTIZE, inputs: [w.name], outputs: [name] });
       done.set(w.name, name);
     }
-    op.inputs[1] = name;
+    op.inputs[at[1]] = name;
   }
   ops.unshift(...dequantize);
 }

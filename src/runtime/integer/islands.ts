@@ -214,6 +214,13 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
   // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's reference kernel (int16 too) half away from zero
   const xnnQuantize = options.requantization === 'xnnpack' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];
   for (const q of xnnQuantize) replaced.set(q, { ...q, attrs: { ...q.attrs, rounding: { type: 'string', value: 'half-even' } } });
+  // the float -> int16 QUANTIZE has a WASM kernel and a TypeScript twin too
+  if (options.kernels) {
+    for (const q of graph.nodes) {
+      if (q.opType !== 'QuantizeLinear' || q.domain || replaced.has(q)) continue;
+      replaced.set(q, { ...q, attrs: { ...q.attrs, kernels: { type: 'string', value: options.kernels } } });
+    }
+  }
   if (!replaced.size) return graph;
   let nodes = graph.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
   // DequantizeLinear nodes whose float output nothing reads any more

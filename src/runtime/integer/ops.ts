@@ -13,12 +13,12 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRef16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { outArray, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddPot16Reference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -223,35 +223,31 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
   },
 });
 
-/** Element index of `b` for each output element under NumPy broadcasting. */
-function broadcastIndex(outShape: number[], inShape: readonly number[]): Int32Array | undefined {
-  if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return undefined;
-  const n = shapeSize(outShape);
-  const idx = new Int32Array(n);
-  const rank = outShape.length;
-  const inStrides = stridesOf(inShape);
-  const off = rank - inShape.length;
-  const outStrides = stridesOf(outShape);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let j = 0;
-    for (let d = 0; d < rank; d++) {
-      const coord = Math.floor(rem / outStrides[d]!);
-      rem -= coord * outStrides[d]!;
-      if (d >= off && inShape[d - off]! !== 1) j += coord * inStrides[d - off]!;
-    }
-    idx[i] = j;
-  }
-  return idx;
-}
-
-/** `t`'s data broadcast to `shape` (the data itself when the shapes agree). */
+/**
+ * `t`'s data broadcast to `shape` under NumPy rules (the data itself when the shapes agree):
+ * an odometer over the outer dims, each innermost row copied or filled at once.
+ */
 function broadcastData(t: Tensor, shape: number[]): QData {
   const d = qdata(t);
-  const idx = broadcastIndex(shape, t.shape);
-  if (!idx) return d;
-  const out = new (d.constructor as new (n: number) => QData)(idx.length);
-  for (let i = 0; i < idx.length; i++) out[i] = d[idx[i]!]!;
+  if (t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i])) return d;
+  const out = new (d.constructor as new (n: number) => QData)(shapeSize(shape));
+  const rank = shape.length;
+  const last = shape[rank - 1]!;
+  if (out.length === 0) return out;
+  const inShape = [...new Array<number>(rank - t.shape.length).fill(1), ...t.shape];
+  const strides = stridesOf(inShape).map((s, i) => (inShape[i] === 1 ? 0 : s));
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o += last) {
+    if (strides[rank - 1]) out.set(d.subarray(src, src + last), o);
+    else out.fill(d[src]!, o, o + last);
+    for (let k = rank - 2; k >= 0; k--) {
+      src += strides[k]!;
+      if (++idx[k]! < shape[k]!) break;
+      src -= strides[k]! * shape[k]!;
+      idx[k] = 0;
+    }
+  }
   return out;
 }
 
@@ -280,12 +276,45 @@ function xnnpackAddParams(sa: number, sb: number, so: number, sign: number) {
   return { am: roundHalfEven(f(as * 2 ** shift)), bm: sign * roundHalfEven(f(bs * 2 ** shift)), shift };
 }
 
-/** TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra bits (15 for int16). */
+const sameShape = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((d, i) => d === y[i]);
+
+/** TFLite's CheckedLog2: log2 of a float32 scale, rounded, when within 1e-3 of an integer (in float32, as TFLite). */
+function checkedLog2(x: number): number | undefined {
+  const f = Math.fround;
+  const l = f(f(Math.log(f(x))) * f(1 / f(Math.log(2))));
+  const r = roundHalfAway(l);
+  return Math.abs(f(l - r)) < f(1e-3) ? r : undefined;
+}
+
+/**
+ * The input shifts of TFLite's power-of-two int16 ADD/SUB, or undefined where its Prepare takes
+ * the general path: the file's pot_scale_int16 (true by default in the schema) with int16
+ * operands, zero points 0 and power-of-two scales. Combinations that kernel refuses are refused.
+ */
+function potShifts(node: string, pot: boolean, p: QBinaryProblem, shapesEqual: boolean): [number, number] | undefined {
+  if (!pot || !(p.a instanceof Int16Array && p.b instanceof Int16Array) || p.out.dtype !== 'int16' || p.za || p.zb || p.out.zp) return undefined;
+  const [la, lb, lo] = [checkedLog2(p.sa), checkedLog2(p.sb), checkedLog2(p.out.scale)];
+  if (la === undefined || lb === undefined || lo === undefined) return undefined;
+  const [sa, sb] = [la - lo, lb - lo];
+  if ((sa !== 0 && sb !== 0) || sa > 0 || sb > 0) {
+    throw new UnsupportedError(`int16 ${node} with pot_scale_int16 and input scales 2^${la}, 2^${lb} for output scale 2^${lo}`, "TFLite's power-of-two kernel takes one input at the output scale and the other at a finer one (its Prepare fails too); write the file with pot_scale_int16 = false");
+  }
+  if (!shapesEqual) throw new UnsupportedError(`int16 ${node} with pot_scale_int16 and broadcast inputs`, "TFLite's power-of-two kernel does not broadcast");
+  return [sa, sb];
+}
+
+/**
+ * TFLite's quantized ADD/SUB: both inputs rescaled to a shared 2·max(scale) grid with 20 extra
+ * bits (15 for int16); int16 files that ask for it (pot_scale_int16) with power-of-two scales
+ * take TFLite's shift-and-saturate kernel instead.
+ */
 function addSub(sign: 1 | -1) {
-  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean }>({
-    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node) }),
+  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean; pot: boolean }>({
+    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node), pot: attrInt(node, 'pot_scale_int16', 0) !== 0 }),
     run(inputs, a) {
       const { p, shape } = binaryProblem(inputs, a.act);
+      const shifts = potShifts(sign > 0 ? 'ADD' : 'SUB', a.pot, p, sameShape(need(inputs, 0, 'a').shape, need(inputs, 3, 'b').shape));
+      if (shifts) return [new Tensor('int16', shape, qaddPot16Reference(p.a as Int16Array, p.b as Int16Array, shifts[0], shifts[1], sign, p.out.lo, p.out.hi))];
       const wasm = a.wasm && qbinaryRunsOnWasm(p);
       let y: QData;
       if (a.xnnpack && p.a instanceof Int8Array) {
@@ -313,7 +342,10 @@ const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
-    const y = a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift) ? qmulWasm(p, m.multiplier, m.shift) : qmulReference(p, m.multiplier, m.shift);
+    let y: QData;
+    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift);
+    else if (a.wasm && qmul16RunsOnWasm(p, m.multiplier, m.shift)) y = qmul16Wasm(p, m.multiplier, m.shift);
+    else y = qmulReference(p, m.multiplier, m.shift);
     return [new Tensor(p.out.dtype, shape, y)];
   },
 });
@@ -353,7 +385,7 @@ const AveragePool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPoolReference(p);
+    const y = !a.wasm ? qavgPoolReference(p) : qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPool16RunsOnWasm(p) ? qavgPool16Wasm(p) : qavgPoolReference(p);
     return [new Tensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
@@ -469,7 +501,8 @@ const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }
         zx: xq.zps[0]!,
         out,
       };
-      return [new Tensor(out.dtype, shape, a.wasm && qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmeanReference(p))];
+      const y = !a.wasm ? qmeanReference(p) : qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmean16RunsOnWasm(p) ? qmean16Wasm(p) : qmeanReference(p);
+      return [new Tensor(out.dtype, shape, y)];
     }
     const outSize = shapeSize(outShapeKeep);
     const count = x.size / Math.max(outSize, 1);
@@ -559,20 +592,20 @@ const Requantize = defineOp<Record<string, never>>({
   },
 });
 
-/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32). */
-function quantizeInt16(x: Float32Array, shape: readonly number[], scale: number, zp: number): Tensor {
+/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32); the scalar twin of quantize16Wasm. */
+export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16Array {
   const y = new Int16Array(x.length);
   const s = Math.fround(scale);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
   }
-  return new Tensor('int16', shape, y);
+  return y;
 }
 
 /** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
-const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even' }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away' }),
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
@@ -581,7 +614,10 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
-    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') return [quantizeInt16(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!)];
+    if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') {
+      const xd = xf.data as Float32Array;
+      return [new Tensor('int16', xf.shape, a.wasm && xd.length > 0 ? quantize16Wasm(xd, scales[0]!, zps[0]!) : quantizeInt16(xd, scales[0]!, zps[0]!))];
+    }
     if (scales.length === 1) return [quantizePerTensor(xf, scales[0]!, zps[0]!, { dtype, rounding: a.rounding })];
     return [quantizePerAxis(xf, normAxis(a.axis, x.rank), scales, zps, { dtype, rounding: a.rounding })];
   },

@@ -69,6 +69,29 @@ export function qaddReference(p: QBinaryProblem, sign: 1 | -1, leftShift: number
   return y;
 }
 
+/** gemmlowp's RoundingDivideByPOT on an int16 (its mask is an int16 too: it wraps for exponents of 16 and more). */
+function roundingDivideByPOT16(x: number, exponent: number): number {
+  const mask = ((2 ** exponent - 1) << 16) >> 16;
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (((x >> exponent) + ((x & mask) > threshold ? 1 : 0)) << 16) >> 16;
+}
+
+/**
+ * TFLite's int16 ADD/SUB for power-of-two scales and zero points 0 (pot_scale_int16, the LSTM
+ * path: optimized_ops::Add / Sub16): the input whose shift is not 0 is divided by 2^-shift
+ * with rounding, the other taken as is, then a saturating int16 sum or difference.
+ */
+export function qaddPot16Reference(a: Int16Array, b: Int16Array, shiftA: number, shiftB: number, sign: 1 | -1, lo: number, hi: number): Int16Array {
+  const y = new Int16Array(a.length);
+  const ra = -shiftA;
+  const rb = shiftA === 0 ? -shiftB : 0;
+  for (let i = 0; i < y.length; i++) {
+    const s = roundingDivideByPOT16(a[i]!, ra) + sign * roundingDivideByPOT16(b[i]!, rb);
+    y[i] = clampInt(clampInt(s, -32768, 32767), lo, hi);
+  }
+  return y;
+}
+
 /** XNNPACK's qs8 ADD: bias = 2^(shift-1) - am·za - bm·zb, then floor((bias + a·am + b·bm) / 2^shift). */
 export function qaddXnnpackReference(p: QBinaryProblem, am: number, bm: number, shift: number): QData {
   const { a, b, za, zb, out } = p;

@@ -37,6 +37,27 @@ export function minMaxPerAxisScalar(src: Float32Array, outer: number, channels: 
   return { min: mn, max: mx };
 }
 
+/** Adds a (outer, channels, inner) array to running per-channel min / max / float64 sum of squares. */
+export function channelStatsScalar(src: Float32Array, outer: number, channels: number, inner: number, acc: { min: Float32Array; max: Float32Array; sumSquares: Float64Array }): void {
+  const { min, max, sumSquares } = acc;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      let lo = min[c]!;
+      let hi = max[c]!;
+      let sq = 0;
+      for (let i = (o * channels + c) * inner, end = i + inner; i < end; i++) {
+        const x = src[i]!;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+        sq += x * x;
+      }
+      min[c] = lo;
+      max[c] = hi;
+      sumSquares[c]! += sq;
+    }
+  }
+}
+
 /** Counts of x in [lo, hi] over `bins` equal bins (float64 index math); NaN and outliers skipped. */
 export function histogramScalar(src: Float32Array, bins: number, lo: number, hi: number): Uint32Array {
   const counts = new Uint32Array(bins);

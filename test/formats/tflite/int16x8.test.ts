@@ -8,12 +8,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
+import { AddOptions } from '../../../src/formats/generated/tflite/add-options.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
+import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
+import { SubOptions } from '../../../src/formats/generated/tflite/sub-options.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite, writeTflite } from '../../../src/formats/tflite/write.js';
@@ -294,4 +299,100 @@ describe('int16 activations: nnport integer runtime = interpreter, bit for bit',
       });
     }
   }
+});
+
+/**
+ * A 16x8 file of `a op b` on [1, 65536] with the scales 2^la, 2^lb in and 2^lo out (zero points
+ * 0), its ADD/SUB options' pot_scale_int16 set to `pot` (nnport's writer writes false; the
+ * schema's default, and older converters' files, say true), or no options at all.
+ */
+async function potScaleFile(op: 'Add' | 'Sub', [la, lb, lo]: [number, number, number], pot: boolean | 'no options'): Promise<Uint8Array> {
+  const n = 65536;
+  const g = oneOp(op, [1, n]);
+  g.nodes[0]!.inputs = ['a', 'b'];
+  g.inputs = [{ name: 'a', dtype: 'float32', shape: [1, n] }, { name: 'b', dtype: 'float32', shape: [1, n] }];
+  const r = rng(la * 7 + lb);
+  const t = () => Tensor.float32([1, n], Float32Array.from({ length: n }, () => r() * 2 - 1));
+  const q = (await quantizeGraph(g, { mode: 'int16x8', calibration: [[t(), t()]] })).graph;
+  const log2: Record<string, number> = { a: la, b: lb, y_float: lo };
+  for (const node of q.nodes) {
+    const l = log2[node.inputs[0]!];
+    if (node.opType === 'QuantizeLinear' && l !== undefined) q.initializers.set(node.inputs[1]!, Tensor.float32([], [2 ** l]));
+  }
+  const bytes = serializeTflite(q);
+  const model = Model.getRootAsModel(new ByteBuffer(bytes));
+  const sg = model.subgraphs(0)!;
+  const code = op === 'Add' ? BuiltinOperator.ADD : BuiltinOperator.SUB;
+  const operator = Array.from({ length: sg.operatorsLength() }, (_, i) => sg.operators(i)!).find((o) => model.operatorCodes(o.opcodeIndex())!.builtinCode() === code)!;
+  const options = operator.builtinOptions(op === 'Add' ? new AddOptions() : new SubOptions()) as AddOptions | SubOptions;
+  // the field's slot in the options table: nnport writes it (false is not the default)
+  const at = options.bb!.__offset(options.bb_pos, 6);
+  expect(at).toBeGreaterThan(0);
+  if (pot === 'no options') {
+    bytes[operator.bb_pos + operator.bb!.__offset(operator.bb_pos, 10)] = BuiltinOptions.NONE;
+    expect(operator.builtinOptionsType()).toBe(BuiltinOptions.NONE);
+    return bytes;
+  }
+  bytes[options.bb_pos + at] = pot ? 1 : 0;
+  expect(options.potScaleInt16()).toBe(pot);
+  return bytes;
+}
+
+describe('pot_scale_int16: the int16 ADD/SUB of power-of-two scales, nnport integer runtime = interpreter, bit for bit', () => {
+  // every int16 code on the input that is shifted, random codes on the other: ties of the
+  // rounding shift and saturation, where TFLite's power-of-two kernel and its general one differ
+  const codes = (shifted: boolean, seed: number) => {
+    const r = rng(seed);
+    return Float64Array.from({ length: 65536 }, (_, i) => (shifted ? i - 32768 : Math.floor(r() * 65536) - 32768));
+  };
+  async function bothRuns(op: 'Add' | 'Sub', scales: [number, number, number], pot: boolean | 'no options') {
+    const bytes = await potScaleFile(op, scales, pot);
+    const [la, lb, lo] = scales;
+    const a = Float32Array.from(codes(la !== lo, 1), (c) => c * 2 ** la);
+    const b = Float32Array.from(codes(lb !== lo, 2), (c) => c * 2 ** lb);
+    const [y] = await oracle.run(bytes, [a, b]);
+    const back = await readTflite(bytes);
+    const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: Tensor.float32([1, a.length], a), [back.inputs[1]!.name]: Tensor.float32([1, b.length], b) });
+    const mine = [...outputs.values()][0]!.toFloat32();
+    const code = (v: number) => Math.round(v / 2 ** lo);
+    return { back, mine: Int32Array.from(mine, code), theirs: Int32Array.from(y!.data as Float32Array, code) };
+  }
+  const cases: [string, 'Add' | 'Sub', [number, number, number]][] = [
+    ['ADD, a at 2^-12 shifted onto 2^-11', 'Add', [-12, -11, -11]],
+    ['ADD, b at 2^-13 shifted onto 2^-10', 'Add', [-10, -13, -10]],
+    ['SUB, a at 2^-12 shifted onto 2^-11', 'Sub', [-12, -11, -11]],
+    ['SUB, b at 2^-14 shifted onto 2^-11', 'Sub', [-11, -14, -11]],
+  ];
+  for (const [name, op, scales] of cases) {
+    it(`${name}: pot_scale_int16 true (the power-of-two kernel) and false (the general one)`, { timeout: 60_000 }, async () => {
+      const pot = await bothRuns(op, scales, true);
+      expect(pot.back.nodes.find((n) => n.opType === op)!.attrs.pot_scale_int16).toEqual({ type: 'int', value: 1 });
+      expect(differing(pot.mine, pot.theirs)).toEqual([]);
+      // no ONNX attribute: the graph converts to an ONNX file onnxruntime loads and runs (its QDQ arithmetic is ONNX's)
+      const session = await ort.InferenceSession.create(writeOnnx(pot.back));
+      const zeros = new ort.Tensor('float32', new Float32Array(65536), [1, 65536]);
+      const { [session.outputNames[0]!]: y } = await session.run({ [session.inputNames[0]!]: zeros, [session.inputNames[1]!]: zeros });
+      expect(Array.from(y!.data as Float32Array).every((v) => v === 0)).toBe(true);
+      const general = await bothRuns(op, scales, false);
+      expect(general.back.nodes.find((n) => n.opType === op)!.attrs.pot_scale_int16).toBeUndefined();
+      expect(differing(general.mine, general.theirs)).toEqual([]);
+      // the two kernels really differ on these inputs (rounding ties next to a sign change)
+      const changed = pot.theirs.filter((v, i) => v !== general.theirs[i]).length;
+      console.log(`${name}: ${changed} of ${pot.theirs.length} outputs differ between TFLite's two int16 kernels`);
+      expect(changed).toBeGreaterThan(0);
+    });
+  }
+  it('ADD without options: the interpreter reads pot_scale_int16 false, and so does nnport', { timeout: 60_000 }, async () => {
+    const { back, mine, theirs } = await bothRuns('Add', [-12, -11, -11], 'no options');
+    expect(back.nodes.find((n) => n.opType === 'Add')!.attrs.pot_scale_int16).toBeUndefined();
+    expect(differing(mine, theirs)).toEqual([]);
+  });
+  it('ADD with pot_scale_int16 and both inputs finer than the output: refused, as the interpreter refuses the file', { timeout: 60_000 }, async () => {
+    const bytes = await potScaleFile('Add', [-12, -12, -11], true);
+    const x = new Float32Array(65536);
+    await expect(oracle.run(bytes, [x, x])).rejects.toThrow();
+    const back = await readTflite(bytes);
+    const feeds = { [back.inputs[0]!.name]: Tensor.float32([1, x.length], x), [back.inputs[1]!.name]: Tensor.float32([1, x.length], x) };
+    await expect(runInteger(back, feeds)).rejects.toThrow(/int16 ADD with pot_scale_int16 and input scales 2\^-12, 2\^-12 for output scale 2\^-11/);
+  });
 });

@@ -22,7 +22,8 @@ const oracle = useTfliteOracle();
 // the random-init mobilenet_v2 in quantize.test.ts (0.133): both are depthwise networks whose random
 // torchvision init (tiny depthwise kernels, BN scales of 17-234) amplifies any rounding by about
 // 20 dB (bench/RESULTS.md, qacc's section; bench/int8-accuracy.mjs). The floor below is that
-// measurement, not the target; #10 stays open on it.
+// measurement of TF's layout, not the target; weight-only kernels with weights under 4096 elements
+// float meet it (0.022; quantize-dynamic.test.ts, bench/RESULTS.md dyn's section).
 const dynamicTolerance: Record<string, number> = { shufflenet_v2_x1_0: 0.12 };
 
 describe('float16 and dynamic-range TFLite of the torchvision fixtures, run by the interpreter, vs PyTorch', () => {

@@ -10,9 +10,11 @@ import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { calibrate, HIST_BINS } from '../../../src/passes/calibrate.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { histogram } from '../../../src/wasm/calibrate.js';
+import { histogram, minMax } from '../../../src/wasm/calibrate.js';
 import { initKernels } from '../../../src/wasm/loader.js';
+import { prepareForTflite } from '../../../src/formats/tflite/write.js';
 import { randomF32, rng } from '../kernels/reference.js';
+import { torchvisionFixture } from './torchvision.js';
 
 const ints = (value: number[]): Attr => ({ type: 'ints', value });
 const node = (opType: string, inputs: string[], out: string, attrs: Record<string, Attr> = {}): Node => ({ name: `${out}_node`, opType, domain: '', inputs, outputs: [out], attrs });
@@ -124,6 +126,73 @@ describe('calibrate', () => {
     const { count } = await calibrate(graph, needed, stream(), 'minmax');
     expect(count).toBe(6);
     expect(alive).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
+
+/** Plain JS min / max over every element (NaN skipped, -0 as +0), accumulated into `acc`. */
+function accumulateRange(acc: Map<string, { min: number; max: number }>, name: string, data: ArrayLike<number>): void {
+  let min = acc.get(name)?.min ?? Infinity;
+  let max = acc.get(name)?.max ?? -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const e = data[i]!;
+    if (e < min) min = e;
+    if (e > max) max = e;
+  }
+  acc.set(name, { min: min + 0, max: max + 0 });
+}
+
+describe('calibrate: ranges taken in WASM memory', () => {
+  it('mobilenet_v2 (channels-last, run lowered and fused), 2 samples: every range equals a JS min / max over the whole tensor', async () => {
+    await initKernels();
+    const f = await torchvisionFixture('mobilenet_v2');
+    const g = await prepareForTflite(f.graph);
+    const input = g.inputs[0]!;
+    const r = rng(31);
+    const samples = [0, 1].map(() => [Tensor.float32([1, 224, 224, 3], randomF32(224 * 224 * 3, r).map((v) => v * 2))]);
+    // every value the fused graph computes (observing none of them keeps fusion on)
+    const needed = new Set<string>();
+    await runGraph(g, new Map([[input.name, samples[0]![0]!]]), { onValue: (name) => needed.add(name), observe: new Set() });
+    expect(needed.size).toBeGreaterThan(60);
+    const want = new Map<string, { min: number; max: number }>();
+    // the tensors calibration sees, reduced in JS (over the computed data: a range does not depend on the layout)
+    const { stats } = await calibrate(g, needed, samples, 'minmax', undefined, undefined, (name, t) => {
+      if (needed.has(name) && t.dtype === 'float32') accumulateRange(want, name, (t.deferred?.source ?? t.data) as Float32Array);
+    });
+    expect(stats.size).toBe(needed.size);
+    for (const [name, s] of stats) expect(s, name).toEqual(want.get(name));
+  }, 60_000);
+
+  it('runGraph ranges: the kernels note the range of each observed value, which minMax returns without reading the data again', async () => {
+    await initKernels();
+    const { graph, needed } = testGraph();
+    const x = samplesOf(1, 15)[0]![0]!;
+    const observed = async (ranges: boolean) => {
+      const got = new Map<string, { noted: { min: number; max: number }; full: { min: number; max: number } }>();
+      await runGraph(graph, new Map([['x', x]]), {
+        observe: needed,
+        ranges,
+        onValue: (name, t) => {
+          const data = (t.deferred?.source ?? t.data) as Float32Array;
+          const full = new Map<string, { min: number; max: number }>();
+          accumulateRange(full, name, data);
+          // overwrite an element: a noted range does not see it, one computed now does
+          const saved = data[0]!;
+          data[0] = 1e30;
+          got.set(name, { noted: minMax(t), full: full.get(name)! });
+          data[0] = saved;
+        },
+      });
+      return got;
+    };
+    const noted = await observed(true);
+    for (const name of ['c1', 'c2', 'y']) expect(noted.get(name)!.noted, name).toEqual(noted.get(name)!.full);
+    const computed = await observed(false);
+    for (const name of ['c1', 'c2', 'y']) expect(computed.get(name)!.noted.max, name).toBe(Math.fround(1e30));
+    // and only within the step that made it: afterwards minMax reads the data
+    const t = (await runGraph(graph, new Map([['x', x]]), { observe: needed, ranges: true, onValue: () => {} })).outputs.get('y')!;
+    const data = t.data as Float32Array;
+    data[0] = 1e30;
+    expect(minMax(t).max).toBe(Math.fround(1e30));
   });
 });
 

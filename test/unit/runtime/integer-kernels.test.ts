@@ -9,11 +9,11 @@ import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { quantizeMultiplier } from '../../../src/runtime/integer/fixed-point.js';
 import { fuseQdqIslands, runInteger } from '../../../src/runtime/integer/index.js';
-import { INTEGER_OPS } from '../../../src/runtime/integer/ops.js';
+import { INTEGER_OPS, quantizeInt16 } from '../../../src/runtime/integer/ops.js';
 import { ONNX_OPS } from '../../../src/runtime/ops/index.js';
 import { qconv2dReference } from '../../../src/runtime/integer/reference.js';
 import type { OpContext } from '../../../src/runtime/op.js';
-import { qconv16RunsOnWasm, qconv2d16Wasm, qconv2dWasm, qconvRunsOnWasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
+import { qconv16RunsOnWasm, qconv2d16Wasm, qconv2dWasm, qconvRunsOnWasm, quantize16Wasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 
 beforeAll(async () => {
@@ -211,6 +211,25 @@ const scalarT = (v: number) => Tensor.float32([], [v]);
 const zpT = (dtype: 'int8' | 'uint8', v: number) => new Tensor(dtype, [], dtype === 'int8' ? Int8Array.of(v) : Uint8Array.of(v));
 const ctx = {} as OpContext;
 
+/** `t` broadcast to `shape` element by element (same rank): the plain definition. */
+function expandTo(t: Tensor, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const src = t.data as Int8Array;
+  const out = new (src.constructor as new (n: number) => Int8Array)(n);
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let j = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const inner = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+      const coord = Math.floor(rem / inner);
+      rem -= coord * inner;
+      j = j * t.shape[d]! + (t.shape[d] === 1 ? 0 : coord);
+    }
+    out[i] = src[j]!;
+  }
+  return new Tensor(t.dtype, shape, out);
+}
+
 /** Run the op `nnport.int::<op>` with the WASM kernels and with the TypeScript twins. */
 function both(op: string, inputs: Array<Tensor | undefined>, attrs: Record<string, Attr>): [Tensor, Tensor] {
   const kernel = INTEGER_OPS[`nnport.int::${op}`]!;
@@ -251,7 +270,9 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const inputs = [a.t, a.s, a.z, b.t, b.s, b.z, ys, yz];
       const op = r.pick(['Add', 'Sub', 'Mul'] as const);
       const attrs = { ...activation(r), ...(op !== 'Mul' && r.next() < 0.5 ? { requantization: { type: 'string', value: 'xnnpack' } as Attr } : {}) };
-      expectSame(both(op, inputs, attrs), `${op} case ${t}`);
+      const [wasm, ts] = both(op, inputs, attrs);
+      expectSame([wasm, ts], `${op} case ${t}`);
+      if (b.t.size !== a.t.size) expectSame([both(op, [a.t, a.s, a.z, expandTo(b.t, shape), b.s, b.z, ys, yz], attrs)[0], wasm], `${op} case ${t}, b expanded`);
     }
   });
 
@@ -272,6 +293,73 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const [wasm, ts] = both(op, [a.t, a.s, a.z, b.t, b.s, b.z, out.s, out.z], activation(r));
       expect(wasm.dtype).toBe('int16');
       expectSame([wasm, ts], `${op} case ${t}`);
+    }
+  });
+
+  /** An int16 operand: random codes, often the extremes; zero point 0 (TFLite's 16x8) or, sometimes, not. */
+  const int16Operand = (r: Rng, shape: number[], zp = r.next() < 0.8 ? 0 : r.int(-1000, 1000)) => ({
+    t: new Tensor('int16', shape, Int16Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => r.pick([-32768, 32767, r.int(-32768, 32767)]))),
+    s: scalarT(Math.fround(10 ** (-5 + 2 * r.next()))),
+    z: new Tensor('int16', [], Int16Array.of(zp)),
+  });
+
+  test('16x8 MUL (full-range products, zero points 0 or not) with broadcasting', () => {
+    const r = rng(24);
+    for (let t = 0; t < 300; t++) {
+      const shape = [1, r.int(1, 5), r.int(1, 6), r.pick([1, 3, 8, 17])];
+      const a = int16Operand(r, shape);
+      const b = int16Operand(r, r.next() < 0.3 ? shape.map((d) => (r.next() < 0.5 ? 1 : d)) : shape);
+      const out = int16Operand(r, [], r.next() < 0.8 ? 0 : r.int(-1000, 1000));
+      // output scales from far below the product's (saturating) to far above (shifts down to -31)
+      out.s = scalarT(Math.fround(10 ** (-14 + 12 * r.next())));
+      const act = activation(r);
+      const [wasm, ts] = both('Mul', [a.t, a.s, a.z, b.t, b.s, b.z, out.s, out.z], act);
+      expect(wasm.dtype).toBe('int16');
+      expectSame([wasm, ts], `Mul case ${t}`);
+      // broadcasting is the same as multiplying by b written out in full
+      if (b.t.size !== a.t.size) expectSame([both('Mul', [a.t, a.s, a.z, expandTo(b.t, shape), b.s, b.z, out.s, out.z], act)[0], wasm], `Mul case ${t}, b expanded`);
+    }
+  });
+
+  test('16x8 AVERAGE_POOL_2D and MEAN (equal grids or a float32 rescale)', () => {
+    const r = rng(25);
+    for (let t = 0; t < 300; t++) {
+      const shape = [r.int(1, 2), r.int(3, 9), r.int(3, 9), r.pick([1, 3, 8, 9, 17, 24])];
+      const x = int16Operand(r, shape, 0);
+      const k = [r.int(1, 4), r.int(1, 4)];
+      const pool = { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: [r.int(1, 2), r.int(1, 2)] }, auto_pad: { type: 'string', value: r.pick(['VALID', 'SAME_UPPER']) } } as Record<string, Attr>;
+      const [wp, tp] = both('AveragePool', [x.t, x.s, x.z, x.s, x.z], { ...pool, ...activation(r) });
+      expect(wp.dtype).toBe('int16');
+      expectSame([wp, tp], `AveragePool case ${t}`);
+      const axes = r.pick([[1, 2], [1], [2, 3], [3], [0, 1, 2, 3]]);
+      const same = r.next() < 0.3;
+      const y = int16Operand(r, [], same ? 0 : r.pick([0, 0, r.int(-1000, 1000)]));
+      const [ys, yz] = same ? [x.s, x.z] : [y.s, y.z];
+      const mean = { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: r.int(0, 1) } } as Record<string, Attr>;
+      const [wm, tm] = both('ReduceMean', [x.t, x.s, x.z, ys, yz], mean);
+      expect(wm.dtype).toBe('int16');
+      expectSame([wm, tm], `ReduceMean case ${t}`);
+    }
+  });
+
+  test('QUANTIZE float32 -> int16 (a double-precision division, half away from zero): ties, NaN, infinities, saturation', () => {
+    const r = rng(26);
+    for (let t = 0; t < 300; t++) {
+      const n = r.pick([0, 1, 2, 7, 8, 9, 15, 16, 17, 100, 1001]);
+      const scale = Math.fround(10 ** (-6 + 6 * r.next()));
+      const zp = r.pick([0, 0, r.int(-32768, 32767)]);
+      const x = Float32Array.from({ length: n }, () => {
+        const k = r.int(-40000, 40000);
+        // exact ties k + 1/2 of the scale (where float32 holds them), huge values and the odd ones out
+        return r.pick([(k + 0.5) * scale, k * scale, (r.next() * 2 - 1) * 40000 * scale, r.next() * 1e30, NaN, Infinity, -Infinity, -0]);
+      });
+      const want = quantizeInt16(x, scale, zp);
+      const got = quantize16Wasm(x, scale, zp);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t}: x = ${x[i]}, scale ${scale}, zp ${zp}: ${got[i]}, want ${want[i]}`);
+      }
+      expect(got.length).toBe(n);
     }
   });
 
