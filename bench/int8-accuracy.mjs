@@ -6,9 +6,11 @@
 // with --photos real photos (test/support/photos.ts: 64 crops of 19 photos, 6 other photos held out).
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights).
 // --equalize [ALPHA] / --no-equalize: cross-layer equalization (src/passes/equalize.ts) applied to
-// the float graph here first, or not at all (default: quantizeGraph's default).
+// the float graph here first (--headroom H: its clipHeadroom; the equalized float model's SNR
+// against the original on the held-out images is printed), or not at all (default: quantizeGraph's
+// default). --method: the calibration method (minmax, mse, ...).
 // SNRs are pooled over the held-out images (total signal / total noise), as the tests measure.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--per-tensor] [--method mse] [--weight-rounding gptq]
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--per-tensor]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,9 +67,20 @@ rmSync(tmp, { recursive: true, force: true });
 if (equalizeAt > 0) {
   // equalized here (not inside quantizeGraph) so that "activations only" below uses its float weights
   const groups = findEqualizationGroups(g);
-  const obs = channelRangeObserver(groups);
+  // the values that get int8 parameters (as quantizeGraph observes them): not a conv output whose
+  // only reader is the Relu / Clip that TFLite fuses into it
+  const readers = new Map();
+  for (const n of g.nodes) for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const fused = (v) => (readers.get(v) ?? []).length === 1 && ['Relu', 'Clip'].includes(readers.get(v)[0].opType) && g.nodes.some((n) => n.opType === 'Conv' && n.outputs[0] === v);
+  const obs = channelRangeObserver(groups, new Set(groups.flatMap((gr) => gr.values).filter((v) => !fused(v))));
   for (const x of calibration) await runGraph(g, { [input.name]: x }, { onValue: obs.observe });
-  const eq = equalizeGraph(g, groups, obs.ranges, alpha === undefined ? {} : { alpha });
+  const headroom = arg('headroom');
+  const eq = equalizeGraph(g, groups, obs.ranges, { ...(alpha === undefined ? {} : { alpha }), ...(headroom ? { clipHeadroom: Number(headroom) } : {}) });
+  const before = await Promise.all(held.map(async (x) => [...(await runGraph(g, { [input.name]: x })).outputs.values()][0].toFloat32()));
+  const afterEq = await Promise.all(held.map(async (x) => [...(await runGraph(eq.graph, { [input.name]: x })).outputs.values()][0].toFloat32()));
+  let sig = 0, noise = 0;
+  before.forEach((a, k) => a.forEach((v, i) => ((sig += v * v), (noise += (v - afterEq[k][i]) ** 2))));
+  console.log(`equalized float vs float on the held-out images: ${(10 * Math.log10(sig / noise)).toFixed(1)} dB`);
   console.log(`equalized ${eq.groups} of ${groups.length} groups (alpha ${alpha ?? 'default'}): ${groups.map((gr) => `${gr.channels} channels, ${gr.values.length} values`).join('; ')}`);
   g = eq.graph;
 }
@@ -103,10 +116,11 @@ for (const db of [50, 40, 30]) {
 }
 
 // (2) weights only / activations only / both
+const method = arg('method', 'minmax');
 const weightRounding = arg('weight-rounding', 'nearest');
 const t0 = performance.now();
-const q = (await quantizeGraph(g, { mode: 'int8', method: arg('method', 'minmax'), weightRounding, calibration: calibration.map((t) => [t]), ...(equalize === undefined ? {} : { equalize }) })).graph;
-console.log(`quantizeGraph (${arg('method', 'minmax')}, weight rounding ${weightRounding}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, weightRounding, ...(equalize === undefined ? {} : { equalize }) })).graph;
+console.log(`quantizeGraph (${method}, weight rounding ${weightRounding}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const actQ = new Set(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.outputs[0]));
 const producerOf = new Map(q.nodes.map((n) => [n.outputs[0], n]));
 /** The quantized graph with the activation Q/DQ pairs in `keep` only (all: undefined). */
@@ -131,7 +145,7 @@ const floatWeights = (graph) => {
   });
   return { ...graph, nodes, initializers: inits };
 };
-console.log(`int8 (minmax, ${N} images), held-out images: weights and activations ${(await snrOn(q)).toFixed(1)} dB, weights only ${(await snrOn(activations(new Set()))).toFixed(1)} dB, activations only ${(await snrOn(floatWeights(q))).toFixed(1)} dB`);
+console.log(`int8 (${method}, ${N} images), held-out images: weights and activations ${(await snrOn(q)).toFixed(1)} dB, weights only ${(await snrOn(activations(new Set()))).toFixed(1)} dB, activations only ${(await snrOn(floatWeights(q))).toFixed(1)} dB`);
 
 // (3) each activation alone
 if (process.argv.includes('--per-tensor')) {

@@ -16,6 +16,7 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
+import { dropHybridInputs, hybridDroppedNote } from './passes/hybrid-inputs.js';
 import { fuseBias } from './passes/fuse-bias.js';
 import { needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
@@ -152,6 +153,14 @@ export async function convertToFile(model: LoadedModel, outputName: string, path
 async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
   const notes: string[] = [];
+  // a dynamic-range TFLite model's hybrid ops: only a TFLite file has kernels that round their inputs
+  if (model.kind === 'graph' && (options.dequantize || format !== 'tflite')) {
+    const r = dropHybridInputs(model.graph);
+    if (r.dropped) {
+      model = { ...model, graph: r.graph };
+      notes.push(hybridDroppedNote(r.dropped, options.dequantize ? '--dequantize makes a float model' : `${format} has no such op`));
+    }
+  }
   if (options.dequantize) {
     if (model.kind !== 'graph') throw new UsageError('--dequantize needs a model with a graph');
     const r = dequantizeGraph(model.graph);

@@ -89,16 +89,35 @@ export function histogram(src: usize, n: usize, bins: i32, lo: f32, hi: f32, cou
   }
 }
 
+/** One channel's `n` remaining float32 at `p` into its min / max at pMin / pMax; adds sum + their squares to the f64 at pSum. */
+@inline
+function channelTail(p: usize, n: usize, pMin: usize, pMax: usize, pSum: usize, sum: f64): void {
+  let lo = load<f32>(pMin);
+  let hi = load<f32>(pMax);
+  let s = sum;
+  for (let i: usize = 0; i < n; i++) {
+    const x = load<f32>(p + (i << 2));
+    lo = select<f32>(x, lo, x < lo);
+    hi = select<f32>(x, hi, x > hi);
+    const d = <f64>x;
+    s += d * d;
+  }
+  store<f32>(pMin, lo);
+  store<f32>(pMax, hi);
+  store<f64>(pSum, load<f64>(pSum) + s);
+}
+
 /**
  * Per-channel min, max and sum of squares of a (outer, channels, inner) float32 tensor, added to
  * `channels` f32 at outMin / outMax and f64 at outSumSq (which hold the running values). The
  * order of every operation is that of the plain loop (src/wasm/scalar/calibrate.ts,
  * channelStatsScalar): per channel and outer row, the squares are summed in f64 from 0 in element
- * order and the row's sum is then added to the channel's total; four channels go side by side
- * as independent chains (instruction-level parallelism, not a reordering), so the results are
- * bit-identical to that loop.
+ * order and the row's sum is then added to the channel's total; four channels go side by side,
+ * one per SIMD lane (a reordering across channels only, none within one), so the results are
+ * bit-identical to that loop (a NaN sum's payload aside).
  */
 export function channelStats(src: usize, outer: usize, channels: usize, inner: usize, outMin: usize, outMax: usize, outSumSq: usize): void {
+  const inner4 = inner & ~(<usize>3);
   for (let o: usize = 0; o < outer; o++) {
     let c: usize = 0;
     for (; c + 4 <= channels; c += 4) {
@@ -106,53 +125,58 @@ export function channelStats(src: usize, outer: usize, channels: usize, inner: u
       const p1 = p0 + (inner << 2);
       const p2 = p1 + (inner << 2);
       const p3 = p2 + (inner << 2);
-      let lo0 = load<f32>(outMin + (c << 2));
-      let lo1 = load<f32>(outMin + (c << 2), 4);
-      let lo2 = load<f32>(outMin + (c << 2), 8);
-      let lo3 = load<f32>(outMin + (c << 2), 12);
-      let hi0 = load<f32>(outMax + (c << 2));
-      let hi1 = load<f32>(outMax + (c << 2), 4);
-      let hi2 = load<f32>(outMax + (c << 2), 8);
-      let hi3 = load<f32>(outMax + (c << 2), 12);
-      let s0: f64 = 0;
-      let s1: f64 = 0;
-      let s2: f64 = 0;
-      let s3: f64 = 0;
-      for (let i: usize = 0; i < inner; i++) {
+      // lane j = channel c + j: 4x4 blocks are transposed so that each lane sees its channel's
+      // elements in order (pmin(lo, x) is `x < lo ? x : lo`, the loop's own comparison)
+      let lo = v128.load(outMin + (c << 2));
+      let hi = v128.load(outMax + (c << 2));
+      let s01 = f64x2.splat(0);
+      let s23 = f64x2.splat(0);
+      for (let i: usize = 0; i < inner4; i += 4) {
         const q = i << 2;
-        const x0 = load<f32>(p0 + q);
-        const x1 = load<f32>(p1 + q);
-        const x2 = load<f32>(p2 + q);
-        const x3 = load<f32>(p3 + q);
-        lo0 = select<f32>(x0, lo0, x0 < lo0);
-        lo1 = select<f32>(x1, lo1, x1 < lo1);
-        lo2 = select<f32>(x2, lo2, x2 < lo2);
-        lo3 = select<f32>(x3, lo3, x3 < lo3);
-        hi0 = select<f32>(x0, hi0, x0 > hi0);
-        hi1 = select<f32>(x1, hi1, x1 > hi1);
-        hi2 = select<f32>(x2, hi2, x2 > hi2);
-        hi3 = select<f32>(x3, hi3, x3 > hi3);
-        const d0 = <f64>x0;
-        const d1 = <f64>x1;
-        const d2 = <f64>x2;
-        const d3 = <f64>x3;
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
+        const r0 = v128.load(p0 + q);
+        const r1 = v128.load(p1 + q);
+        const r2 = v128.load(p2 + q);
+        const r3 = v128.load(p3 + q);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        const x0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5);
+        const x1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+        const x2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5);
+        const x3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+        lo = f32x4.pmin(lo, x0);
+        hi = f32x4.pmax(hi, x0);
+        let a = f64x2.promote_low_f32x4(x0);
+        let b = f64x2.promote_low_f32x4(v128.shuffle<f32>(x0, x0, 2, 3, 2, 3));
+        s01 = f64x2.add(s01, f64x2.mul(a, a));
+        s23 = f64x2.add(s23, f64x2.mul(b, b));
+        lo = f32x4.pmin(lo, x1);
+        hi = f32x4.pmax(hi, x1);
+        a = f64x2.promote_low_f32x4(x1);
+        b = f64x2.promote_low_f32x4(v128.shuffle<f32>(x1, x1, 2, 3, 2, 3));
+        s01 = f64x2.add(s01, f64x2.mul(a, a));
+        s23 = f64x2.add(s23, f64x2.mul(b, b));
+        lo = f32x4.pmin(lo, x2);
+        hi = f32x4.pmax(hi, x2);
+        a = f64x2.promote_low_f32x4(x2);
+        b = f64x2.promote_low_f32x4(v128.shuffle<f32>(x2, x2, 2, 3, 2, 3));
+        s01 = f64x2.add(s01, f64x2.mul(a, a));
+        s23 = f64x2.add(s23, f64x2.mul(b, b));
+        lo = f32x4.pmin(lo, x3);
+        hi = f32x4.pmax(hi, x3);
+        a = f64x2.promote_low_f32x4(x3);
+        b = f64x2.promote_low_f32x4(v128.shuffle<f32>(x3, x3, 2, 3, 2, 3));
+        s01 = f64x2.add(s01, f64x2.mul(a, a));
+        s23 = f64x2.add(s23, f64x2.mul(b, b));
       }
-      store<f32>(outMin + (c << 2), lo0);
-      store<f32>(outMin + (c << 2), lo1, 4);
-      store<f32>(outMin + (c << 2), lo2, 8);
-      store<f32>(outMin + (c << 2), lo3, 12);
-      store<f32>(outMax + (c << 2), hi0);
-      store<f32>(outMax + (c << 2), hi1, 4);
-      store<f32>(outMax + (c << 2), hi2, 8);
-      store<f32>(outMax + (c << 2), hi3, 12);
-      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3)) + s0);
-      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 8) + s1, 8);
-      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 16) + s2, 16);
-      store<f64>(outSumSq + (c << 3), load<f64>(outSumSq + (c << 3), 24) + s3, 24);
+      v128.store(outMin + (c << 2), lo);
+      v128.store(outMax + (c << 2), hi);
+      // the last inner % 4 elements of each channel, in order, then the row's sum into the total
+      channelTail(p0 + (inner4 << 2), inner - inner4, outMin + (c << 2), outMax + (c << 2), outSumSq + (c << 3), f64x2.extract_lane(s01, 0));
+      channelTail(p1 + (inner4 << 2), inner - inner4, outMin + (c << 2) + 4, outMax + (c << 2) + 4, outSumSq + (c << 3) + 8, f64x2.extract_lane(s01, 1));
+      channelTail(p2 + (inner4 << 2), inner - inner4, outMin + (c << 2) + 8, outMax + (c << 2) + 8, outSumSq + (c << 3) + 16, f64x2.extract_lane(s23, 0));
+      channelTail(p3 + (inner4 << 2), inner - inner4, outMin + (c << 2) + 12, outMax + (c << 2) + 12, outSumSq + (c << 3) + 24, f64x2.extract_lane(s23, 1));
     }
     for (; c < channels; c++) {
       const p = src + ((o * channels + c) * inner << 2);

@@ -142,8 +142,8 @@ export interface ChannelStats {
  * Add a (outer, channels, inner) float32 array to per-channel running statistics `acc` (min /
  * max as `if (x < lo) lo = x`, NaN skipped; squares summed in float64 per channel and outer
  * row, then added to the channel's total): bit-identical to the plain loop
- * (scalar/calibrate.ts channelStatsScalar). The array is moved into WASM memory in pieces of
- * whole channels unless it is there already.
+ * (scalar/calibrate.ts channelStatsScalar), a NaN sum's payload aside. The array is moved into
+ * WASM memory in pieces of whole channels unless it is there already.
  */
 export function channelStats(data: Float32Array, outer: number, channels: number, inner: number, acc: ChannelStats, opts: ReduceOptions = {}): void {
   if (outer * channels * inner !== data.length) throw new ShapeError(`channelStats: ${outer} x ${channels} x ${inner} does not match ${data.length} elements`);

@@ -47,6 +47,8 @@ export interface WriteContext {
   info(name: string): WTensor;
   constantOf(name: string): Tensor | undefined;
   isQuantized(name: string): boolean;
+  /** for a value made by nnport::HybridInputQuantize (a hybrid op's input as read from TFLite): whether it rounds symmetrically */
+  hybridInputSymmetric(name: string): boolean | undefined;
   addConstant(base: string, t: Tensor, quant?: TfliteQuantParams): string;
   addTensor(base: string, like: WTensor): string;
   emit(op: WOp): void;
@@ -220,16 +222,18 @@ const convTranspose: Converter = (n, c) => {
 /** A float activation read with int8 weights: TFLite's hybrid kernels quantize it on the fly. */
 const hybridInput = (c: WriteContext, x: string, weights: string): boolean => c.info(x).dtype === 'float32' && c.info(weights).dtype === 'int8' && !!c.info(weights).quant;
 
-function fullyConnected(c: WriteContext, x: string, weights: string, bias: string, y: string, keepNumDims: boolean): void {
+function fullyConnected(c: WriteContext, x: string, weights: string, bias: string, y: string, keepNumDims: boolean, symmetric?: boolean): void {
   // a hybrid (dynamic-range) FULLY_CONNECTED quantizes its float input per row with a zero point,
-  // as TF's converter asks since 2.3 (8 bits for a post-ReLU input, where symmetric gives 7)
-  const asym = hybridInput(c, x, weights);
+  // as TF's converter asks since 2.3 (8 bits for a post-ReLU input, where symmetric gives 7),
+  // unless the model read said otherwise (its HybridInputQuantize)
+  const asym = hybridInput(c, x, weights) && symmetric !== true;
   const options: Opts = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, keepNumDims, asym, TensorType.FLOAT32)];
   c.emit({ code: BuiltinOperator.FULLY_CONNECTED, inputs: [x, weights, bias], outputs: [y], options, fusable: true });
 }
 
 const gemm: Converter = (n, c) => {
   if (attrInt(n, 'transA', 0) !== 0) throw new UnsupportedError('Gemm with transA in a TFLite file', `node '${n.name}'`);
+  const symmetric = c.hybridInputSymmetric(n.inputs[0]!);
   const x = c.tensor(n.inputs[0]!);
   const wName = c.tensor(n.inputs[1]!);
   const w = c.info(wName);
@@ -258,26 +262,27 @@ const gemm: Converter = (n, c) => {
   } else {
     // a bias that broadcasts (or is computed): FULLY_CONNECTED then ADD
     const mid = c.addTensor(`${y}_matmul`, c.info(y));
-    fullyConnected(c, x, weights, zeroBias(c, y, x, c.info(weights), o), mid, false);
+    fullyConnected(c, x, weights, zeroBias(c, y, x, c.info(weights), o), mid, false, symmetric);
     if (beta !== 1) throw new UnsupportedError('Gemm with a broadcast bias and beta != 1 in a TFLite file', `node '${n.name}'`);
     c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.tensor(cName)], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], fusable: true });
     return;
   }
-  fullyConnected(c, x, weights, bias, y, false);
+  fullyConnected(c, x, weights, bias, y, false, symmetric);
 };
 
 const matMul: Converter = (n, c) => {
+  const symmetric = c.hybridInputSymmetric(n.inputs[0]!);
   const a = c.tensor(n.inputs[0]!);
   const bData = n.inputs[1] ? c.constantOf(n.inputs[1]) : undefined;
   const y = c.tensor(n.outputs[0]!);
   if (bData && bData.rank === 2) {
     const bName = c.tensor(n.inputs[1]!);
     const weights = c.addConstant(`${bName}_transposed`, permuteTensor(bData, [1, 0]), requantAxis(c.info(bName).quant, 0));
-    fullyConnected(c, a, weights, zeroBias(c, y, a, c.info(weights), bData.shape[1]!), y, c.shapeOf(a).length > 2);
+    fullyConnected(c, a, weights, zeroBias(c, y, a, c.info(weights), bData.shape[1]!), y, c.shapeOf(a).length > 2, symmetric);
     return;
   }
   const b = c.tensor(n.inputs[1]!);
-  const asym = hybridInput(c, a, b);
+  const asym = hybridInput(c, a, b) && symmetric !== true;
   c.emit({ code: BuiltinOperator.BATCH_MATMUL, inputs: [a, b], outputs: [y], options: (bb) => [BuiltinOptions.BatchMatMulOptions, BatchMatMulOptions.createBatchMatMulOptions(bb, false, false, asym)] });
 };
 

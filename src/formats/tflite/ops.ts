@@ -183,6 +183,24 @@ function potScaleInt16(c: OpContext, o: { potScaleInt16(): boolean } | null): Re
 
 const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null): ActivationFunctionType => o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
 
+// ---- hybrid (dynamic-range) ops ----
+
+/** A float input read with int8 constant weights: TFLite runs the op's hybrid kernel. */
+const isHybrid = (x: TfliteTensorInfo, w: TfliteTensorInfo): boolean => x.dtype === 'float32' && !x.quant && w.dtype === 'int8' && !!w.quant && !!w.data;
+
+/**
+ * The float input of a hybrid op as its kernel sees it: quantized to int8 on the fly, one scale
+ * (asymmetric: and zero point) per block of the dims from `axis` on, and back to float. CONV_2D
+ * quantizes each image asymmetrically when its weights are per channel (symmetrically when they
+ * share one scale), DEPTHWISE_CONV_2D each image asymmetrically, FULLY_CONNECTED / BATCH_MATMUL
+ * each row as their asymmetric_quantize_inputs option says.
+ */
+function hybridInput(c: OpContext, x: string, symmetric: boolean, axis: number): string {
+  const y = c.b.fresh(`${x}_hybrid_int8`);
+  c.b.node('HybridInputQuantize', [x], [y], { symmetric: int(symmetric ? 1 : 0), axis: int(axis) }, 'nnport');
+  return y;
+}
+
 // ---- converters ----
 
 const conv2d: Converter = (c) => {
@@ -195,7 +213,9 @@ const conv2d: Converter = (c) => {
   const channels = x.shape[3] ?? inPerGroup;
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);
-  const inputs = [fin(c, 0), fin(c, 1)];
+  // TFLite takes the per-channel hybrid path only when the channel scales differ
+  const perChannel = !!w.quant && w.quant.scale.some((s) => s !== w.quant!.scale[0]);
+  const inputs = [isHybrid(x, w) ? hybridInput(c, fin(c, 0), !perChannel, 1) : fin(c, 0), fin(c, 1)];
   if (has(c, 2)) inputs.push(fin(c, 2));
   c.b.node(
     'Conv',
@@ -234,7 +254,7 @@ const depthwiseConv2d: Converter = (c) => {
   }
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);
-  const inputs = [fin(c, 0), wName];
+  const inputs = [isHybrid(x, w) ? hybridInput(c, fin(c, 0), false, 1) : fin(c, 0), wName];
   if (has(c, 2)) inputs.push(fin(c, 2));
   c.b.node(
     'Conv',
@@ -294,7 +314,9 @@ const fullyConnected: Converter = (c) => {
   const act = fusedOf(o);
   const needsReshape = out.shape.length !== 2;
   const y = floatOut(c, 0, act);
-  const inputs = [c.b.floatOf(x, xRaw), fin(c, 1)];
+  // a hybrid FULLY_CONNECTED quantizes each row of the 2-D input
+  const xFloat = c.b.floatOf(x, xRaw);
+  const inputs = [isHybrid(x, w) ? hybridInput(c, xFloat, !(o?.asymmetricQuantizeInputs() ?? false), 1) : xFloat, fin(c, 1)];
   if (has(c, 2)) inputs.push(fin(c, 2));
   if (!needsReshape) {
     c.b.node('Gemm', inputs, [y], { transB: int(1) });
@@ -505,7 +527,10 @@ const batchMatMul: Converter = (c) => {
     return t;
   };
   const y = floatOut(c, 0);
-  c.b.node('MatMul', [swapLast(0, o?.adjX() ?? false), swapLast(1, o?.adjY() ?? false)], [y]);
+  let a = swapLast(0, o?.adjX() ?? false);
+  // a hybrid BATCH_MATMUL (constant int8 right side) quantizes each row of the left side
+  if (isHybrid(tensor(c, 0), tensor(c, 1))) a = hybridInput(c, a, !(o?.asymmetricQuantizeInputs() ?? false), -1);
+  c.b.node('MatMul', [a, swapLast(1, o?.adjY() ?? false)], [y]);
   finish(c, 0, y);
 };
 

@@ -248,6 +248,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
   const { alias, quantOf, skip } = collapseQdq(g, shapes, options.floatOps);
+  const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;
     for (let i = 0; alias.has(v) && i < 8; i++) v = alias.get(v)!;
@@ -295,6 +296,10 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     },
     isQuantized(name) {
       return quantOf.has(resolve(name));
+    },
+    hybridInputSymmetric(name) {
+      const n = hybridInputs.get(name);
+      return n ? attrIntOf(n, 'symmetric') === 1 : undefined;
     },
     addConstant(base, t, quant) {
       const name = fresh(base);
@@ -429,6 +434,13 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
       quantOf.set(o, p);
       alias.set(act.outputs[0]!, q.outputs[0]!);
     }
+  }
+  // a hybrid op's input rounding (nnport::HybridInputQuantize, from the reader) is what the
+  // hybrid kernel does by itself: the op reads the float value directly
+  for (const n of g.nodes) {
+    if (n.domain !== 'nnport' || n.opType !== 'HybridInputQuantize') continue;
+    alias.set(n.outputs[0]!, n.inputs[0]!);
+    skip.add(n);
   }
   // standalone Q/DQ keep their parameters on their integer side
   for (const n of g.nodes) {

@@ -1,4 +1,5 @@
-// QuantizeLinear, DequantizeLinear (ONNX QDQ, per-tensor or per-axis) and DynamicQuantizeLinear.
+// QuantizeLinear, DequantizeLinear (ONNX QDQ, per-tensor or per-axis), DynamicQuantizeLinear and
+// nnport::HybridInputQuantize (the float input of a TFLite hybrid op, rounded as the kernel does).
 import type { DType } from '../dtypes.js';
 import { UnsupportedError } from '../errors.js';
 import { attrInt, type Node } from '../graph.js';
@@ -15,6 +16,17 @@ export function parseQAttrs(node: Node): QAttrs {
   if (blockSize !== 0) throw new UnsupportedError(`${node.opType} with block_size`, `block_size ${blockSize}`);
   const od = attrInt(node, 'output_dtype', 0);
   return { axis: attrInt(node, 'axis', 1), outputDType: od ? dtypeFromOnnxEnum(od) : undefined };
+}
+
+export interface HybridInputQuantizeAttrs {
+  /** TFLite's SymmetricQuantizeFloats (±127, no zero point) rather than AsymmetricQuantizeFloats */
+  symmetric: boolean;
+  /** one scale (and zero point) per index of the dims before `axis`, over the dims from it on */
+  axis: number;
+}
+
+export function parseHybridInputQuantizeAttrs(node: Node): HybridInputQuantizeAttrs {
+  return { symmetric: attrInt(node, 'symmetric', 0) === 1, axis: attrInt(node, 'axis', 1) };
 }
 
 export const quantizeDefs = {
@@ -43,5 +55,19 @@ export const quantizeDefs = {
     layout: 'elementwise',
     attrs: noAttrs,
     infer: (ctx) => [like(input(ctx, 0, 'x'), 'uint8'), { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }],
+  }),
+  /**
+   * What a TFLite hybrid (dynamic-range) CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED /
+   * BATCH_MATMUL does to its float input before the int8 arithmetic: int8 with a scale (and zero
+   * point) computed from each block's min/max at run time, then back to float. The TFLite reader
+   * puts it before the op; the TFLite writer turns the pair back into the hybrid op.
+   */
+  'nnport::HybridInputQuantize': defineOpDef<HybridInputQuantizeAttrs>({
+    opType: 'HybridInputQuantize',
+    domain: 'nnport',
+    // its blocks are the trailing dims of the data as laid out: moving axes changes what it computes
+    layout: 'shape',
+    attrs: parseHybridInputQuantizeAttrs,
+    infer: (ctx) => [like(input(ctx, 0, 'x'), 'float32')],
   }),
 } satisfies OpDefTable;

@@ -4,6 +4,7 @@ import { CHANNELS_LAST_OPS, LRN_OPS } from './channels-last.js';
 import { CONV_OPS } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
+import { hybridQuantizeOps } from './hybrid-input-quantize.js';
 import { indexingOps } from './indexing.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
@@ -19,6 +20,6 @@ import { unaryOps } from './unary.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, LRN_OPS, CHANNELS_LAST_OPS];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, hybridQuantizeOps, LRN_OPS, CHANNELS_LAST_OPS];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

@@ -10,7 +10,8 @@
 // int8 weight behind a DEQUANTIZE, float kernels: TF's weight-only quantization) and minElements
 // (TF's minimum_elements_for_weights), through the library and the CLI, and the random-init
 // torchvision nets that miss 5e-2 in TF's layout meeting it with them. nnport reads each layout
-// back and computes what the interpreter computes with float kernels.
+// back and computes what the interpreter computes: float kernels for weight-only, the hybrid
+// kernels' int8 input rounding for hybrid ops (hybrid-inputs.test.ts checks those in depth).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,9 +243,12 @@ describe('dynamic range of embedding tables and batched constants, as TF emits t
     // measured 1.4e-2 (weight-only 1.3e-2): the issue's 5e-2
     expect(relErr(got, want)).toBeLessThanOrEqual(5e-2);
     expect(relErr(weightOnly, want)).toBeLessThanOrEqual(5e-2);
-    // nnport's runtime reads the int8 table and constant back and computes in float: the
-    // interpreter's weight-only result; the hybrid BATCH_MATMUL's int8 input rounding it does not model
-    expect(relErr(await nnportRun(bytes, ids), weightOnly)).toBeLessThanOrEqual(1e-5);
+    // nnport's runtime reads the hybrid BATCH_MATMUL back with its per-row int8 input rounding
+    // (nnport::HybridInputQuantize) and computes what the interpreter does: 1.8e-3 here, all of it
+    // one rounding tie (1 of the 384 int8 input codes one step apart, from a tanh 1.8e-7 off; each
+    // op fed the interpreter's own inputs agrees within 2e-7: hybrid-inputs.test.ts)
+    expect(relErr(await nnportRun(bytes, ids), got)).toBeLessThanOrEqual(2.5e-3);
+    expect(relErr(await nnportRun(serializeTflite(q, { weightOnly: true }), ids), weightOnly)).toBeLessThanOrEqual(1e-5);
   });
 });
 

@@ -6,8 +6,9 @@
 // float model it computes (int8-rounded weights, float activations), and that is what we quantize.
 // Inputs are real photos (OpenCV's sample photos from Debian's opencv-doc, test/support/photos.ts):
 // 64 crops of 19 photos calibrate, the centre crops of 6 other photos are held out. Measured:
-// int8 minmax 17.4 dB with the default cross-layer equalization (14.9 dB without), mse 18.7 dB
-// (equalized too; 17.1 dB without), TinyNN's own int8 15.6 dB; dynamic 0.048.
+// int8 minmax 19.0 dB with the default cross-layer equalization, through the ReLU6s too (17.4 dB
+// with the linear bottlenecks only, 14.9 dB without), mse 19.3 dB (equalized too; 18.7 dB with the
+// linear bottlenecks only, 17.1 dB without), TinyNN's own int8 15.6 dB; dynamic 0.048.
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,19 +101,31 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     const g = await prepareForTflite(dequantizeGraph(await readTflite(bytes8)).graph as Graph);
     const calibration = photoSet('calibration', SAMPLES).map((t) => [t]);
 
-    // equalization keeps the float function: the 7 linear-bottleneck groups (residual streams of
-    // 16-320 channels) rescaled from 8 calibration photos' ranges, run by the interpreter
+    // equalization keeps the float function on the data it was planned from: the 7 linear-bottleneck
+    // groups (residual streams of 16-320 channels) and, through the ReLU6s, the 17 conv -> ReLU6 ->
+    // depthwise and 17 depthwise -> ReLU6 -> projection groups, rescaled (alpha 1) from 8
+    // calibration photos' ranges; a ReLU6 channel keeps its bound on every value up to twice its
+    // calibrated maximum (the default headroom), so these 8 photos run exactly as before in the
+    // interpreter, and other photos nearly so
     const groups = findEqualizationGroups(g);
-    expect(groups.map((gr) => gr.channels)).toEqual([16, 24, 32, 64, 96, 160, 320]);
+    expect(groups.filter((gr) => !gr.clipped.size).map((gr) => gr.channels)).toEqual([16, 24, 32, 64, 96, 160, 320]);
+    expect(groups.filter((gr) => gr.clipped.size).length).toBe(34);
     const observer = channelRangeObserver(groups);
-    for (const [x] of calibration.slice(0, 8)) await runGraph(g, { [g.inputs[0]!.name]: x! }, { onValue: observer.observe });
+    const planned = calibration.slice(0, 8).map(([x]) => x!);
+    for (const x of planned) await runGraph(g, { [g.inputs[0]!.name]: x }, { onValue: observer.observe });
     const equalized = equalizeGraph(g, groups, observer.ranges, { alpha: 1 });
-    expect(equalized.groups).toBe(7);
+    console.log(`equalized ${equalized.groups} of ${groups.length} groups`);
+    expect(equalized.groups).toBeGreaterThanOrEqual(40);
+    const original = serializeTflite(g);
     const equalizedFloat = serializeTflite(equalized.graph);
     let eqWorst = 0;
-    for (const [k, t] of held.entries()) eqWorst = Math.max(eqWorst, relErr((await on(equalizedFloat, t)) as Float32Array, wants[k]!));
-    console.log(`equalized float vs float: ${eqWorst.toExponential(2)} relative`);
+    for (const x of planned) eqWorst = Math.max(eqWorst, relErr((await on(equalizedFloat, x)) as Float32Array, (await on(original, x)) as Float32Array));
+    const eqHeld: Float32Array[] = [];
+    for (const t of held) eqHeld.push((await on(equalizedFloat, t)) as Float32Array);
+    const eqHeldSnr = pooledSnrDb(wants, eqHeld);
+    console.log(`equalized float vs float: ${eqWorst.toExponential(2)} relative on the 8 photos it was planned from; ${eqHeldSnr.toFixed(1)} dB on the held-out photos`);
     expect(eqWorst).toBeLessThanOrEqual(1e-5);
+    expect(eqHeldSnr).toBeGreaterThanOrEqual(30);
 
     const q = await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax', report: true });
     const int8 = serializeTflite(q.graph);
@@ -121,16 +134,18 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     const snr = pooledSnrDb(wants, gots);
     const worstOwn = Math.min(...(q.report ?? []).map((e) => e.ownSnrDb));
     console.log(`int8 minmax: ${snr.toFixed(1)} dB against float (TinyNN's own int8: ${tinynnSnr.toFixed(1)} dB); lowest per-layer own SNR ${worstOwn.toFixed(1)} dB`);
-    // The issue's 20 dB is not met: measured 17.4 dB with equalization (14.9 dB without, and
-    // TinyNN's own int8 file, calibrated by TinyNN, 15.6 dB; on synthetic photo-like images 8.7 and
-    // 10.1 dB). The network amplifies per-tensor activation rounding, the known MobileNet-v2
-    // post-training weakness; equalization balances the linear bottlenecks' channels, but the
-    // ReLU6 tensors (the stem's and first expansion's outputs cost most, 26-28 dB each alone) stay
-    // as they are (bench/RESULTS.md, qeq). The int8 model keeps the float model's top-1 on every
-    // held-out photo. Floors guard against regressions.
+    // The issue's 20 dB is not met: measured 19.0 dB with equalization through the ReLU6s (17.4
+    // dB with the linear bottlenecks only, 14.9 dB without, and TinyNN's own int8 file, calibrated
+    // by TinyNN, 15.6 dB; on synthetic photo-like images 8.7 and 10.1 dB). The network amplifies
+    // per-tensor activation rounding, the known MobileNet-v2 post-training weakness; what is left
+    // is mostly the 160-channel residual stream of blocks 14-16 (about 40 % of the noise), whose
+    // tensors share one scale per channel and cannot all be balanced at once (bench/RESULTS.md,
+    // qclip). The int8 model keeps the float model's top-1 on every held-out photo. Floors guard
+    // against regressions (a little under the measurement: 6 photos vary by a few tenths of a dB
+    // with any change of rounding).
     expect(gots.filter((o, k) => argmax(o) === topF[k]).length).toBe(HELD_OUT);
-    expect(snr).toBeGreaterThanOrEqual(16.5);
-    expect(snr).toBeGreaterThanOrEqual(tinynnSnr + 1);
+    expect(snr).toBeGreaterThanOrEqual(18.5);
+    expect(snr).toBeGreaterThanOrEqual(tinynnSnr + 3);
     // nnport's integer runtime on the written file gives the interpreter's int8 results
     const lsbOff = (file: Uint8Array, got: Float32Array) => integerRuntimeLsbOff(file, held[0]!, got, { requantization: 'xnnpack' });
     // (this needs XNNPACK's half-to-even QUANTIZE of the float input: one pixel on a .5 tie
@@ -138,15 +153,19 @@ describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run b
     expect(await lsbOff(int8, gots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // calibration method 'mse' (per tensor the range with the least rounding + clipping error on
-    // the calibration histogram of the equalized graph): measured 18.7 dB (17.1 dB without
-    // equalization), the best of the methods; still short of 20
+    // the calibration histogram of the equalized graph): measured 19.3 dB (18.7 dB with the linear
+    // bottlenecks equalized only, 17.1 dB without equalization), the best of the methods; still
+    // short of 20 (nnport's QDQ simulation of the same file gives 20.2 dB: the two differ from
+    // each other by 21.5 dB, about as much as each differs from float, so 6 photos tell their
+    // rounding apart by ~1 dB); top-1 kept on every photo
     const mse = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'mse' })).graph);
     const mseGots: Float32Array[] = [];
     for (const t of held) mseGots.push((await on(mse, t)) as Float32Array);
     const mseSnr = pooledSnrDb(wants, mseGots);
     console.log(`int8 mse: ${mseSnr.toFixed(1)} dB against float`);
-    expect(mseSnr).toBeGreaterThanOrEqual(18);
-    expect(mseSnr).toBeGreaterThanOrEqual(tinynnSnr + 2.5);
+    expect(mseGots.filter((o, k) => argmax(o) === topF[k]).length).toBe(HELD_OUT);
+    expect(mseSnr).toBeGreaterThanOrEqual(18.8);
+    expect(mseSnr).toBeGreaterThanOrEqual(tinynnSnr + 3);
     expect(await lsbOff(mse, mseGots[0]!)).toBeLessThanOrEqual(1.0001);
 
     // dynamic range: int8 weights, float activations

@@ -1,8 +1,9 @@
 // Cross-layer equalization (src/passes/equalize.ts) on a small channels-last graph with every case
 // the pass must tell apart: a residual stream through Relu, MaxPool and Add (one group, a conv
-// both reading and writing it), a clipped (ReLU6) tensor and a graph output (never scaled), a
-// depthwise conv producing a linear bottleneck. The equalized float graph must compute what the
-// original computes, both run by the real TFLite interpreter.
+// both reading and writing it), a clipped (ReLU6) tensor read by a depthwise conv (scaled per
+// channel within the bound: a channel that reaches 6 keeps its scale), a depthwise conv producing
+// a linear bottleneck, a graph output (never scaled). The equalized float graph must compute what
+// the original computes on the calibration samples, both run by the real TFLite interpreter.
 import { describe, expect, it } from 'vitest';
 import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/write.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
@@ -35,7 +36,8 @@ function model(): Graph {
     ['Ab', bias(8)],
     ['B', weights([8, 8, 1, 1], () => 0.3)],
     ['Bb', bias(8)],
-    ['C', weights([6, 8, 1, 1], () => 1)],
+    // channels 0 and 1 reach the ReLU6 bound on the samples, the others stay far below it
+    ['C', weights([6, 8, 1, 1], (o) => [4, 2, 0.3, 0.1, 0.05, 0.02][o]!)],
     ['Cb', bias(6)],
     ['D', weights([6, 1, 3, 3], (o) => 10 ** (-o / 2))],
     ['Db', bias(6)],
@@ -71,13 +73,15 @@ describe('cross-layer equalization', () => {
     const g = await prepareForTflite(model());
     const groups = findEqualizationGroups(g);
     const convOf = (n: Node) => n.inputs[1];
-    // the residual stream (A's and B's outputs through Relu / MaxPool / Add, read by B and C) and
-    // the depthwise conv's linear output read by E; C's clipped output and the graph output y are in none
-    const summary = groups.map((gr) => ({ channels: gr.channels, producers: gr.producers.map((e) => convOf(e.node)).sort(), consumers: gr.consumers.map((e) => convOf(e.node)).sort() }));
+    // the residual stream (A's and B's outputs through Relu / MaxPool / Add, read by B and C), C's
+    // output through its ReLU6 read by the depthwise D, and D's linear output read by E; the graph
+    // output y is in none
+    const summary = groups.map((gr) => ({ channels: gr.channels, producers: gr.producers.map((e) => convOf(e.node)).sort(), consumers: gr.consumers.map((e) => convOf(e.node)).sort(), clipped: gr.clipped.size }));
     const wName = (onnx: string) => g.nodes.find((n) => n.opType === 'Conv' && n.inputs[1]!.startsWith(onnx))!.inputs[1]!;
     expect(summary).toEqual([
-      { channels: 8, producers: [wName('A'), wName('B')].sort(), consumers: [wName('B'), wName('C')].sort() },
-      { channels: 6, producers: [wName('D')], consumers: [wName('E')] },
+      { channels: 8, producers: [wName('A'), wName('B')].sort(), consumers: [wName('B'), wName('C')].sort(), clipped: 0 },
+      { channels: 6, producers: [wName('C')], consumers: [wName('D')], clipped: 1 },
+      { channels: 6, producers: [wName('D')], consumers: [wName('E')], clipped: 0 },
     ]);
     expect(groups.flatMap((gr) => gr.values)).not.toContain('y');
 
@@ -85,7 +89,24 @@ describe('cross-layer equalization', () => {
     const obs = channelRangeObserver(groups);
     for (const x of calibration) await runGraph(g, { x }, { onValue: obs.observe });
     const eq = equalizeGraph(g, groups, obs.ranges, { alpha: 1 });
-    expect(eq.groups).toBe(2);
+    expect(eq.groups).toBe(3);
+
+    // through the ReLU6: a channel that reached 6 on the samples keeps scale 1, the others are
+    // scaled up to half the bound (the default headroom of 2), not to it
+    const [clippedValue, bounds] = [...groups[1]!.clipped][0]!;
+    expect(bounds).toEqual({ lo: 0, hi: 6 });
+    const c6 = obs.ranges.get(clippedValue)!;
+    const s6 = eq.scales.get(clippedValue)!;
+    expect([c6.max[0], c6.max[1]]).toEqual([6, 6]);
+    expect(Math.max(...c6.max.slice(2))).toBeLessThan(2);
+    for (let c = 0; c < 6; c++) {
+      if (c6.max[c]! >= 6) expect(s6[c]).toBe(1);
+      else {
+        expect(s6[c]).toBeGreaterThan(1.5);
+        expect(s6[c]! * c6.max[c]!).toBeLessThanOrEqual(3);
+        expect(s6[c]! * c6.max[c]!).toBeGreaterThan(2.99);
+      }
+    }
 
     // alpha 1: every channel of every group value spans as much of the tensor's range as the
     // widest channel did, up to the cap -- measured on the equalized graph, and the ranges
@@ -108,10 +129,10 @@ describe('cross-layer equalization', () => {
       expect(Math.max(...measured.max)).toBeCloseTo(predicted.max, 4);
     }
 
-    // the same function, both files run by the interpreter
+    // the same function on the calibration samples, both files run by the interpreter
     const original = serializeTflite(g);
     const equalized = serializeTflite(eq.graph);
-    for (const x of [sample(), sample(), sample()]) {
+    for (const x of calibration) {
       const want = (await oracle.run(original, [x.data as Float32Array]))[0]!.data as Float32Array;
       const got = (await oracle.run(equalized, [x.data as Float32Array]))[0]!.data as Float32Array;
       expect(relErr(got, want)).toBeLessThanOrEqual(1e-5);
@@ -126,6 +147,6 @@ describe('cross-layer equalization', () => {
     m.outputs.push({ name: 'y2', dtype: 'float32', shape: [1, 8, 4, 4] });
     const g = await prepareForTflite(m);
     const groups = findEqualizationGroups(g);
-    expect(groups.map((gr) => gr.channels)).toEqual([6]);
+    expect(groups.map((gr) => gr.channels)).toEqual([6, 6]);
   });
 });
