@@ -1,10 +1,10 @@
 // Data-aware int8 weight rounding (--weight-rounding gptq, src/passes/weight-rounding.ts) against
-// rounding to nearest, both run by the real TFLite interpreter: torchvision's mobilenet_v2 (random
-// init) calibrated with minmax on 64 crops of real photos, output SNR against the float model on 6
-// held-out photos (as quantize.test.ts measures), and nnport's integer runtime equal to the
-// interpreter on the GPTQ-rounded file. The random-init mobilenet_v2 is the model whose int8
-// weights cost most (weights int8 alone: 19.0 dB on nnport's float runtime, 23.8 dB with GPTQ);
-// on the trained MobileNet-v2 weights alone already measure 34 dB and the activations set the total.
+// rounding to nearest, both run by the real TFLite interpreter: torchvision's resnet18 calibrated
+// with minmax on 64 crops of real photos, output SNR against the float model on 6 held-out photos
+// (as quantize.test.ts measures), and nnport's integer runtime equal to the interpreter on the
+// GPTQ-rounded file. resnet18 is where the weights' rounding is a large share of its int8 noise;
+// on mobilenet_v2 (random init, with the ReLU6 equalization) the gain measured +0.1 dB and on the
+// trained MobileNet-v2 the activations set the total (bench/RESULTS.md, qround).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,8 @@ afterAll(() => {
 });
 
 describe('int8 weights rounded by GPTQ, run by the interpreter', () => {
-  it('mobilenet_v2: a higher output SNR than nearest rounding, the integer runtime equal to the interpreter', { timeout: 600_000 }, async () => {
-    const name = 'mobilenet_v2';
+  it('resnet18: a higher output SNR than nearest rounding, the integer runtime equal to the interpreter', { timeout: 900_000 }, async () => {
+    const name = 'resnet18';
     const m = await readModel(new Uint8Array(readFileSync(join(torchvisionDir(name), 'model.onnx'))), { fileName: `${name}.onnx` });
     const g = await prepareForTflite((m as { graph: Graph }).graph);
     const size = g.inputs[0]!.shape!.slice(1, 3) as [number, number];
@@ -47,11 +47,11 @@ describe('int8 weights rounded by GPTQ, run by the interpreter', () => {
     const nearest = await snrOf(serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax' })).graph));
     const gptqFile = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration, method: 'minmax', weightRounding: 'gptq' })).graph);
     const gptq = await snrOf(gptqFile);
-    console.log(`mobilenet_v2 int8 minmax: nearest ${nearest.snr.toFixed(2)} dB, GPTQ ${gptq.snr.toFixed(2)} dB`);
-    // measured: nearest 16.45 dB, GPTQ 16.93 dB (mse: 16.63 and 17.12 dB); the activations' int8
-    // rounding (17.6 dB alone) now costs more than the weights' (23.8 dB alone)
-    expect(gptq.snr).toBeGreaterThanOrEqual(nearest.snr + 0.3);
-    expect(gptq.snr).toBeGreaterThanOrEqual(16.7);
+    console.log(`resnet18 int8 minmax: nearest ${nearest.snr.toFixed(2)} dB, GPTQ ${gptq.snr.toFixed(2)} dB`);
+    // measured on main with the ReLU6 equalization: nearest 30.93 dB, GPTQ 33.17 dB (before it:
+    // 29.68 and 33.45 dB; mse 29.27 and 32.45 dB)
+    expect(gptq.snr).toBeGreaterThanOrEqual(nearest.snr + 1.5);
+    expect(gptq.snr).toBeGreaterThanOrEqual(32);
     expect(await integerRuntimeLsbOff(gptqFile, held[0]!, gptq.first, { requantization: 'xnnpack' })).toBeLessThanOrEqual(1.0001);
   });
 
