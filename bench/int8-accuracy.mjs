@@ -10,7 +10,7 @@
 // against the original on the held-out images is printed), or not at all (default: quantizeGraph's
 // default). --method: the calibration method (minmax, mse, ...).
 // SNRs are pooled over the held-out images (total signal / total noise), as the tests measure.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--method minmax|mse|...] [--per-tensor]
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--per-tensor]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,7 +117,10 @@ for (const db of [50, 40, 30]) {
 
 // (2) weights only / activations only / both
 const method = arg('method', 'minmax');
-const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, ...(equalize === undefined ? {} : { equalize }) })).graph;
+const weightRounding = arg('weight-rounding', 'nearest');
+const t0 = performance.now();
+const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, weightRounding, ...(equalize === undefined ? {} : { equalize }) })).graph;
+console.log(`quantizeGraph (${method}, weight rounding ${weightRounding}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const actQ = new Set(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.outputs[0]));
 const producerOf = new Map(q.nodes.map((n) => [n.outputs[0], n]));
 /** The quantized graph with the activation Q/DQ pairs in `keep` only (all: undefined). */

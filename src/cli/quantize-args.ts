@@ -18,6 +18,7 @@ export const QUANTIZE_ARGS = [
   { name: 'mean', value: true },
   { name: 'std', value: true },
   { name: 'method', value: true },
+  { name: 'weight-rounding', value: true },
   { name: 'percentile', value: true },
   { name: 'io', value: true },
   { name: 'report', value: true },
@@ -31,7 +32,7 @@ const reports = new WeakMap<ParsedArgs, LayerError[]>();
 
 export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, progress: (s: string) => void, print: (s: string) => void): Promise<QuantizeOptions | undefined> {
   const mode = one(args, 'quantize');
-  const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
+  const used = ['calibration', 'calibration-images', 'mean', 'std', 'method', 'weight-rounding', 'percentile', 'io', 'report'].filter((k) => args.values.has(k));
   const dynamicUsed = ['dynamic', 'min-elements'].filter((k) => args.values.has(k));
   if (!mode) {
     if (args.flags.has('no-equalize')) used.push('no-equalize');
@@ -54,12 +55,14 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (minElements !== undefined && !(Number.isInteger(minElements) && minElements >= 1)) throw new UsageError(`convert: --min-elements needs a positive whole number, got '${minText}'`);
   const method = one(args, 'method') ?? 'minmax';
   if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
+  const weightRounding = one(args, 'weight-rounding');
+  if (weightRounding !== undefined && weightRounding !== 'nearest' && weightRounding !== 'gptq') throw new UsageError(`convert: --weight-rounding must be nearest or gptq, got '${weightRounding}'`);
   const io = one(args, 'io') ?? 'float';
   if (io !== 'float' && io !== 'int8' && io !== 'uint8') throw new UsageError(`convert: --io must be float, int8 or uint8, got '${io}'`);
   const pText = one(args, 'percentile');
   const percentile = pText === undefined ? undefined : Number(pText);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`convert: --percentile must be in (0, 100], got '${pText}'`);
-  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}), ...(kernels ? { dynamic: kernels } : {}), ...(minElements ? { minElements } : {}) };
+  const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}), ...(kernels ? { dynamic: kernels } : {}), ...(minElements ? { minElements } : {}), ...(weightRounding ? { weightRounding } : {}) };
   // cross-layer equalization is on by default for int8 with minmax or mse calibration (src/passes/equalize.ts)
   if (args.flags.has('no-equalize')) options.equalize = false;
   if (!full) return options;

@@ -27,10 +27,12 @@ import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { equalizationPlan } from './equalize.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
+import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
 export type { CalibrationMethod, CalibrationSamples } from './calibrate.js';
+export type { WeightRounding } from './weight-rounding.js';
 
 export interface QuantizeOptions {
   mode: QuantizeMode;
@@ -57,6 +59,12 @@ export interface QuantizeOptions {
    * calibrated again on the same samples), off otherwise.
    */
   equalize?: boolean;
+  /**
+   * int8 / int16x8: how conv / dense weights become integers on minmax's per-channel scales:
+   * 'nearest' (default) or 'gptq' (src/passes/weight-rounding.ts: each weight rounded so that the
+   * layer's output on the calibration samples changes least; one more pass over the samples).
+   */
+  weightRounding?: WeightRounding;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -159,8 +167,11 @@ function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[],
   return out;
 }
 
+/** Integers for a weight on the scales chosen (undefined: round to nearest). */
+type RoundWeights = (weight: string, w: Tensor, scales: number[]) => Tensor | undefined;
+
 /** Replace weight initializers of conv/dense nodes by int8 + DequantizeLinear (shared per initializer). */
-function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, minElements = 0): Map<string, number[]> {
+function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, minElements = 0, round?: RoundWeights): Map<string, number[]> {
   const done = new Map<string, { name: string; scales: number[] }>();
   const scalesOf = new Map<string, number[]>();
   for (const n of g.nodes) {
@@ -178,7 +189,9 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
       // the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights give
       // wrong outputs in tfjs-tflite's build), as TF's converter emitted them until 2024
       const dense = keyOf(n) === 'Gemm' || keyOf(n) === 'MatMul';
-      const { q, scales } = quantizeWeights(t, dense ? undefined : axis);
+      const nearest = quantizeWeights(t, dense ? undefined : axis);
+      const { scales } = nearest;
+      const q = round?.(w, t, scales) ?? nearest.q;
       done.set(w, (hit = { name: addDequantized(names, inits, nodes, w, q, scales, axis), scales }));
     }
     n.inputs[1] = hit.name;
@@ -435,15 +448,32 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
   // the same samples (kept from the first pass)
   const again = equalization !== undefined && method !== 'minmax';
-  let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, again ? { ...options, report: true } : options, equalization?.observe);
+  // the samples are kept (report: true) when something reads them again
+  const rounding = options.weightRounding ?? 'nearest';
+  if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
+  const keep = again || rounding === 'gptq';
+  let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, equalization?.observe);
+  const kept = cal.inputs;
   if (equalization) g = equalization.apply(cal.stats);
-  if (again) cal = await calibrate(g, needed, cal.inputs, method, undefined, options);
-  const { stats, floats, count, inputs: samples } = cal;
+  if (again) cal = await calibrate(g, needed, kept, method, undefined, options);
+  const { stats, floats, count } = cal;
+  const samples = options.report ? kept : [];
+  let round: RoundWeights | undefined;
+  if (rounding === 'gptq') {
+    // Hessians of the graph as quantized (equalized), from its float activations
+    const layers = await collectHessians(g, kept);
+    round = (weight, w, scales) => {
+      const layer = layers.get(weight);
+      // fewer rows than a Hessian block has inputs (a classifier after global pooling: one row
+      // per sample) would fit the rounding to the samples: nearest there
+      return layer && layer.rows >= maxBlock(layer) ? roundWeightsGptq(layer, w, scales) : undefined;
+    };
+  }
   const names = new Names(g);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const weightDq: Node[] = [];
-  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits);
+  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits, 0, round);
 
   // int16x8: activations int16 symmetric (zero point 0, ±32767), weights int8 as above
   const act: 'int8' | 'int16' = options.mode === 'int16x8' ? 'int16' : 'int8';

@@ -39,6 +39,8 @@ ${FUSE_SCALE_HELP}
   --method M              int8 calibration: minmax (default), percentile, entropy, mse (per
                           tensor the range with the least rounding + clipping error over the
                           calibration histogram; one more pass over the samples)
+  --weight-rounding R     int8: nearest (default) or gptq (each conv/dense weight rounded so that its
+                          layer's output on the calibration samples changes least; one more pass)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax and mse: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)
