@@ -8,8 +8,11 @@
 //            transposed conv per channel behind a DEQUANTIZE (float compute, as TF: no hybrid
 //            kernel), Gather tables (embeddings) per tensor behind a DEQUANTIZE, batched MatMul
 //            constants (rank > 2) per tensor read by hybrid BATCH_MATMUL; the writer sets the
-//            options. `dynamic: 'weight-only'` has the writer DEQUANTIZE every int8 weight for
-//            float kernels (TF's weight-only quantization), `minElements` moves the 1024;
+//            options. Each op meant to be hybrid gets nnport::HybridInputQuantize before its float
+//            input (the TFLite reader's marker): nnport's runtime computes what the file does, and
+//            the writer makes exactly the marked ops hybrid. `dynamic: 'weight-only'` puts no
+//            marker, so the writer DEQUANTIZEs every int8 weight for float kernels (TF's
+//            weight-only quantization); `minElements` moves the 1024;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
 //            per tensor from calibration ranges (minmax, percentile, entropy, mse), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
@@ -23,6 +26,7 @@ import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { equalizationPlan } from './equalize.js';
+import { dropHybridInputs } from './hybrid-inputs.js';
 import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -242,17 +246,90 @@ function quantizeTablesAndBatchedWeights(nodes: Node[], names: Names, dq: Node[]
   }
 }
 
-function toDynamic(g: Graph, minElements = DYNAMIC_MIN_ELEMENTS): Graph {
+/**
+ * The nnport::HybridInputQuantize marker TFLite's reader puts before a hybrid op's float input,
+ * for an op quantized here whose writer output is a hybrid kernel: CONV_2D (symmetric inputs when
+ * its channel scales are all equal, TFLite's per-tensor path; else asymmetric per image),
+ * DEPTHWISE_CONV_2D (asymmetric per image), FULLY_CONNECTED (Gemm, or MatMul of a rank-2 weight:
+ * asymmetric per row, the writer's asymmetric_quantize_inputs) and BATCH_MATMUL (asymmetric per
+ * row). ConvTranspose has no hybrid kernel (its weights stay behind a DEQUANTIZE); dense weights
+ * with several scales neither. Undefined: the op stays weight-only.
+ */
+function hybridMarkerAttrs(n: Node, w: Tensor, scales: number[]): { symmetric: boolean; axis: number } | undefined {
+  switch (keyOf(n)) {
+    case 'nnport::Conv': {
+      const ipg = attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? w.shape[3] : w.shape[2];
+      const depthwise = attrInt(n, 'group', 1) > 1 && ipg === 1;
+      return { symmetric: !depthwise && scales.every((s) => s === scales[0]), axis: 1 };
+    }
+    case 'Gemm':
+      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: 1 } : undefined;
+    case 'MatMul':
+      return scales.length === 1 ? { symmetric: false, axis: -1 } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Before each op whose weights became int8 and that TFLite runs as a hybrid kernel, the marker of
+ * its on-the-fly input rounding (the same attributes as the TFLite reader's): nnport's runtime
+ * then computes what the written file computes, and the writer makes exactly these ops hybrid.
+ */
+function markHybridInputs(nodes: Node[], dq: Node[], inits: Map<string, Tensor>, names: Names): Node[] {
+  const int8 = new Map(dq.map((d) => [d.outputs[0]!, d]));
+  const out: Node[] = [];
+  for (const n of nodes) {
+    const d = n.inputs[1] ? int8.get(n.inputs[1]) : undefined;
+    const x = n.inputs[0];
+    const w = d ? inits.get(d.inputs[0]!) : undefined;
+    if (d && w) oneScaleConvWeights(n, d, w, inits, names);
+    const attrs = d && w && x && !inits.has(x) ? hybridMarkerAttrs(n, w, inits.get(d.inputs[1]!)!.toNumbers()) : undefined;
+    if (!attrs) {
+      out.push(n);
+      continue;
+    }
+    const y = names.fresh(`${x}_hybrid_int8`);
+    out.push({ name: y, opType: 'HybridInputQuantize', domain: 'nnport', inputs: [x!], outputs: [y], attrs: { symmetric: int(attrs.symmetric ? 1 : 0), axis: int(attrs.axis) } });
+    out.push({ ...n, inputs: [y, ...n.inputs.slice(1)] });
+  }
+  return out;
+}
+
+/**
+ * A CONV_2D's per-channel weights whose channels all got the same scale are written with that one
+ * scale: the interpreter's hybrid CONV_2D gives zeros for per-channel parameters of equal scales
+ * (measured in tfjs-tflite), its per-tensor path (symmetric inputs) is TFLite's for one scale.
+ * Depthwise weights stay per channel (TFLite's hybrid depthwise kernel is per channel only).
+ */
+function oneScaleConvWeights(n: Node, d: Node, w: Tensor, inits: Map<string, Tensor>, names: Names): void {
+  if (keyOf(n) !== 'nnport::Conv' || d.attrs.axis === undefined) return;
+  const ipg = attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? w.shape[3] : w.shape[2];
+  if (attrInt(n, 'group', 1) > 1 && ipg === 1) return;
+  const scales = inits.get(d.inputs[1]!)!.toNumbers();
+  if (scales.length < 2 || !scales.every((s) => s === scales[0])) return;
+  const s = names.fresh(`${d.inputs[1]}_one`);
+  const z = names.fresh(`${d.inputs[2]}_one`);
+  inits.set(s, Tensor.float32([], [scales[0]!]));
+  inits.set(z, new Tensor('int8', [], new Int8Array(1)));
+  d.inputs = [d.inputs[0]!, s, z];
+  d.attrs = {};
+}
+
+function toDynamic(g: Graph, minElements = DYNAMIC_MIN_ELEMENTS, kernels: 'hybrid' | 'weight-only' = 'hybrid'): Graph {
+  // weight-only: no op rounds its input, not even those of a hybrid model read from TFLite
+  if (kernels === 'weight-only') g = dropHybridInputs(g).graph;
   const names = new Names(g);
   const inits = new Map(g.initializers);
-  const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
+  let nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
   const dq: Node[] = [];
   quantizeAllWeights({ ...g, nodes }, names, dq, inits, minElements);
   quantizeTablesAndBatchedWeights(nodes, names, dq, inits, minElements);
+  if (kernels === 'hybrid') nodes = markHybridInputs(nodes, dq, inits, names);
   // weights no longer read as float are dropped
   const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
   for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
-  return { ...g, nodes: [...dq, ...nodes], initializers: inits };
+  return { ...g, nodes: [...dq, ...nodes], initializers: inits, opsets: kernels === 'hybrid' && nodes.some((n) => n.domain === 'nnport') ? { ...g.opsets, nnport: g.opsets.nnport ?? 1 } : g.opsets };
 }
 
 /**
@@ -561,7 +638,7 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
     case 'dynamic':
       if (options.dynamic !== undefined && options.dynamic !== 'hybrid' && options.dynamic !== 'weight-only') throw new QuantizationError(`dynamic kernels must be 'hybrid' or 'weight-only', not '${String(options.dynamic)}'`);
       if (options.minElements !== undefined && !(Number.isInteger(options.minElements) && options.minElements >= 0)) throw new QuantizationError(`minElements must be a whole number of weight elements, not ${options.minElements}`);
-      return { graph: toDynamic(g, options.minElements) };
+      return { graph: toDynamic(g, options.minElements, options.dynamic ?? 'hybrid') };
     case 'int8':
     case 'int16x8':
       return toInt8(g, options);

@@ -249,8 +249,17 @@ const depthwiseConv2d: Converter = (c) => {
     const raw = c.b.initializer(`${w.name}_hwio`, w.data.reshape(hwio));
     wName = c.b.floatOf({ ...w, shape: hwio }, raw);
   } else {
+    // weight-only (a DEQUANTIZE of int8 constant weights): the constant reshaped and dequantized
+    // again (axis 3 stays 3), so the weights stay a dequantized constant the writer can read
+    const dq = c.b.nodes.find((n) => n.opType === 'DequantizeLinear' && !n.domain && n.outputs[0] === w.name && c.b.initializers.has(n.inputs[0]!));
+    const axis = dq?.attrs.axis;
     wName = c.b.fresh(`${w.name}_hwio`);
-    c.b.node('Reshape', [fin(c, 1), c.b.int64s(hwio, 'shape')], [wName]);
+    if (dq && (!axis || (axis.type === 'int' && axis.value === 3))) {
+      const raw = c.b.initializer(`${dq.inputs[0]}_hwio`, c.b.initializers.get(dq.inputs[0]!)!.reshape(hwio));
+      c.b.node('DequantizeLinear', [raw, ...dq.inputs.slice(1)], [wName], dq.attrs);
+    } else {
+      c.b.node('Reshape', [fin(c, 1), c.b.int64s(hwio, 'shape')], [wName]);
+    }
   }
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);

@@ -51,7 +51,8 @@ export interface TfliteWriteOptions {
   /**
    * dynamic range: ops whose int8 weights (named as in the graph) are read through a DEQUANTIZE by
    * float kernels instead of hybrid ones (TF's weight-only quantization); true: all of them.
-   * Default: `quantize.dynamic === 'weight-only'`
+   * Default: none; an op is hybrid when nnport::HybridInputQuantize marks its float input (what
+   * quantizeGraph's dynamic mode puts there unless `dynamic: 'weight-only'`)
    */
   weightOnly?: boolean | ((weights: string) => boolean);
   /** op keys written in float even between DequantizeLinear and QuantizeLinear (the int16x8 float fallback) */
@@ -84,6 +85,8 @@ export interface WOp {
   /** this op has a fused_activation_function that a following RELU/RELU6/RELU_N1_TO_1 may fill */
   fusable?: boolean;
   act?: ActivationFunctionType;
+  /** written for a node whose float input comes through nnport::HybridInputQuantize: may read int8 weights (a hybrid kernel) */
+  hybrid?: boolean;
 }
 
 const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
@@ -324,7 +327,11 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
     const convert = TFLITE_WRITE_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
+    const first = ops.length;
     convert(n, ctx);
+    // the marker before an op's float input is what makes it hybrid; without one its int8
+    // weights are read through a DEQUANTIZE (dequantizeWeightOnly)
+    if (n.inputs[0] && hybridInputs.has(n.inputs[0])) for (let k = first; k < ops.length; k++) ops[k]!.hybrid = true;
   }
   // graph outputs that are aliases or pass-throughs
   const inputNames = g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => ctx.tensor(v.name));
@@ -332,7 +339,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   fuseActivations(ops, new Set(outputNames));
   widenInt16x8Biases(tensors, ops);
-  const weightOnly = options.weightOnly ?? options.quantize?.dynamic === 'weight-only';
+  const weightOnly = options.weightOnly ?? false;
   dequantizeWeightOnly(tensors, ops, typeof weightOnly === 'function' ? weightOnly : () => weightOnly);
   if (halfCasts.length) storeAsFloat16(tensors, ops);
   return serialize(tensors, ops, inputNames, outputNames, g, options);
@@ -499,10 +506,12 @@ const WEIGHTED: Partial<Record<BuiltinOperator, [number, number]>> = {
 
 /**
  * Dynamic range: the int8 weights of ops TFLite computes in float read through a DEQUANTIZE
- * (weight-only quantization), as TF's converter emits them: TRANSPOSE_CONV always (TF has no
- * hybrid one), FULLY_CONNECTED when its weights are per channel (the interpreter's hybrid
- * FULLY_CONNECTED takes one weight scale); and every op whose int8 weights `weightOnly` names
- * (TF's weight-only quantization: float kernels, no on-the-fly int8 activations).
+ * (weight-only quantization). An op is hybrid only when its float input comes through
+ * nnport::HybridInputQuantize (the reader's marker, or quantizeGraph's in dynamic mode): every
+ * other op reading int8 weights with a float input gets them dequantized, so a weight-only file
+ * read back stays weight-only. Also dequantized: TRANSPOSE_CONV always (TF has no hybrid one),
+ * FULLY_CONNECTED when its weights are per channel (the interpreter's hybrid FULLY_CONNECTED
+ * takes one weight scale), and every op whose int8 weights `weightOnly` names.
  */
 function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[], weightOnly: (weights: string) => boolean): void {
   const done = new Map<string, string>();
@@ -514,7 +523,7 @@ function dequantizeWeightOnly(tensors: Map<string, WTensor>, ops: WOp[], weightO
     const w = tensors.get(op.inputs[at[1]]!);
     if (!x || x.dtype !== 'float32' || !w || w.dtype !== 'int8' || !w.data || !w.quant) continue;
     const always = op.code === BuiltinOperator.TRANSPOSE_CONV || (op.code === BuiltinOperator.FULLY_CONNECTED && w.quant.scale.length > 1);
-    if (!always && !weightOnly(w.name)) continue;
+    if (!always && op.hybrid && !weightOnly(w.name)) continue;
     let name = done.get(w.name);
     if (!name) {
       name = `${w.name}_dequantized`;

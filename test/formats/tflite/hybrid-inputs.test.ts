@@ -5,7 +5,9 @@
 // computes. Checked against the interpreter on nnport's --quantize dynamic torchvision files,
 // the embed_bmm hybrid BATCH_MATMUL and small hybrid FULLY_CONNECTED files with symmetric and
 // asymmetric inputs; the TFLite writer turns the marker back into the hybrid op's option, other
-// formats and --dequantize drop it with a note.
+// formats and --dequantize drop it with a note. The marker is the one source of truth: quantizeGraph's
+// dynamic mode puts it itself (the graph before writing computes the file), the writer makes only
+// marked ops hybrid, and a weight-only file read back and written again stays weight-only.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +53,8 @@ async function nnportRun(bytes: Uint8Array, x: Tensor): Promise<Float32Array> {
 }
 
 const markers = (g: Graph) => g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize');
+/** each marker's (symmetric, axis) in graph order */
+const markerAttrs = (g: Graph) => markers(g).map((n) => [n.attrs.symmetric?.value, n.attrs.axis?.value]);
 
 describe('TFLite input quantization of the hybrid kernels', () => {
   it('asymmetric: range includes 0, zero point from the nearer end, nudged; symmetric: ±127', () => {
@@ -127,8 +131,10 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
         ]),
         opsets: { '': 17, nnport: 1 },
         nodes: [
+          // the marker makes the op hybrid (the reader's attributes: asymmetric unless one weight scale)
+          node('HybridInputQuantize', ['x'], ['xq'], { symmetric: int(perChannel ? 0 : 1), axis: int(1) }, 'nnport'),
           node('DequantizeLinear', ['w', 'w_scale', 'w_zp'], ['wq'], perChannel ? { axis: int(depthwise ? 3 : 0) } : {}),
-          node('Conv', ['x', 'wq', 'b'], ['y'], { kernel_layout: { type: 'string', value: depthwise ? 'HWIO' : 'OHWI' }, kernel_shape: { type: 'ints', value: [3, 3] }, group: int(depthwise ? C : 1), pads: { type: 'ints', value: [1, 1, 1, 1] } }, 'nnport'),
+          node('Conv', ['xq', 'wq', 'b'], ['y'], { kernel_layout: { type: 'string', value: depthwise ? 'HWIO' : 'OHWI' }, kernel_shape: { type: 'ints', value: [3, 3] }, group: int(depthwise ? C : 1), pads: { type: 'ints', value: [1, 1, 1, 1] } }, 'nnport'),
         ],
       };
       const bytes = serializeTflite(g);
@@ -146,6 +152,8 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
       expect(relErr(ours, theirs)).toBeLessThanOrEqual(1e-6);
       expect(relErr(first(ours), first(theirs))).toBeLessThanOrEqual(1e-6);
       expect(relErr(weightOnly, theirs)).toBeGreaterThan(1e-4);
+      // the graph written, run by nnport before writing: the same
+      expect(relErr((await runGraph(g, { x })).outputs.get('y')!.toFloat32(), theirs)).toBeLessThanOrEqual(1e-6);
     });
   }
 
@@ -161,9 +169,15 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
     expect(markers(back).map((n) => [n.attrs.symmetric, n.attrs.axis])).toEqual([[int(0), int(-1)]]);
     const ours = await nnportRun(bytes, ids);
     const forced = await layerByLayer(q, ids);
-    console.log(`embed_bmm: nnport vs interpreter ${relErr(ours, theirs).toExponential(2)}; each op from the interpreter's inputs: worst ${forced.worst.toExponential(2)}; ${forced.flips}`);
+    // quantizeGraph puts the reader's marker itself: the graph before writing computes the same
+    expect(markerAttrs(q)).toEqual(markerAttrs(back));
+    const inMemory = (await runGraph(q, { [q.inputs[0]!.name]: ids })).outputs.get(q.outputs[0]!.name)!.toFloat32();
+    console.log(`embed_bmm: nnport vs interpreter ${relErr(ours, theirs).toExponential(2)} (in-memory graph before writing ${relErr(inMemory, theirs).toExponential(2)}); each op from the interpreter's inputs: worst ${forced.worst.toExponential(2)}; ${forced.flips}`);
     expect(forced.worst).toBeLessThanOrEqual(1e-5);
     expect(relErr(ours, theirs)).toBeLessThanOrEqual(5e-3);
+    expect(relErr(inMemory, theirs)).toBeLessThanOrEqual(5e-3);
+    // read back and written again: the same bytes
+    expect(Buffer.from(serializeTflite(back)).equals(Buffer.from(bytes))).toBe(true);
     expect(opsOf(serializeTflite(back), 'embed-back').map((o) => [o.code, o.options.asymmetric_quantize_inputs ?? null])).toEqual(opsOf(bytes, 'embed').map((o) => [o.code, o.options.asymmetric_quantize_inputs ?? null]));
 
     // to ONNX: the marker is dropped with a note; onnxruntime computes the interpreter's weight-only result
@@ -201,14 +215,120 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
       const ours = await nnportRun(bytes, x);
       const weightOnly = (await runGraph(dropHybridInputs(back).graph, { [back.inputs[0]!.name]: x })).outputs.get(back.outputs[0]!.name)!.toFloat32();
       const forced = await layerByLayer(q, x);
-      console.log(`${name} dynamic: ${markers(back).length} hybrid ops; nnport vs interpreter ${relErr(ours, theirs).toExponential(2)} (weight-only ${relErr(weightOnly, theirs).toExponential(2)}); each op from the interpreter's inputs: worst ${forced.worst.toExponential(2)} over ${forced.values} values; ${forced.flips}`);
+      const inMemory = (await runGraph(q, { [q.inputs[0]!.name]: x })).outputs.get(q.outputs[0]!.name)!.toFloat32();
+      console.log(`${name} dynamic: ${markers(back).length} hybrid ops; nnport vs interpreter ${relErr(ours, theirs).toExponential(2)} (in-memory graph before writing ${relErr(inMemory, theirs).toExponential(2)}, weight-only ${relErr(weightOnly, theirs).toExponential(2)}); each op from the interpreter's inputs: worst ${forced.worst.toExponential(2)} over ${forced.values} values; ${forced.flips}`);
       expect(markers(back).length).toBeGreaterThan(10);
+      expect(markerAttrs(q)).toEqual(markerAttrs(back));
+      expect(relErr(inMemory, theirs)).toBeLessThanOrEqual(endToEnd);
+      expect(relErr(inMemory, theirs)).toBeLessThan(relErr(weightOnly, theirs));
       expect(forced.worst).toBeLessThanOrEqual(1e-5);
       expect(forced.firstFlipSteps).toBeLessThanOrEqual(1);
       expect(relErr(ours, theirs)).toBeLessThanOrEqual(endToEnd);
       expect(relErr(ours, theirs)).toBeLessThan(relErr(weightOnly, theirs));
     });
   }
+});
+
+// The marker is the one source of truth for hybrid ops: quantizeGraph's dynamic mode puts it
+// before each op it makes hybrid, the writer makes an op hybrid only through it, and int8 weights
+// without it (a weight-only file read back) stay behind a DEQUANTIZE.
+describe('the marker decides which ops are hybrid', () => {
+  /** NCHW ONNX: conv 8->16, depthwise, 1x1 conv 16->12 (one weight scale), pool, dense 12->10; all weights int8 with minElements 0 */
+  async function small(): Promise<{ g: Graph; x: Tensor }> {
+    const t = (shape: number[], scale: number) => Tensor.float32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() * scale));
+    // the 1x1 conv's channels all reach ±0.25: one scale, TFLite's symmetric per-tensor path
+    const w3 = t([12, 16, 1, 1], 0.3);
+    for (let o = 0; o < 12; o++) (w3.data as Float32Array)[o * 16] = o % 2 ? 0.25 : -0.25;
+    for (const v of [w3.data as Float32Array]) for (let i = 0; i < v.length; i++) if (i % 16) v[i] = Math.max(-0.2, Math.min(0.2, v[i]!));
+    const onnx: Graph = {
+      name: 'small',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8, 6, 6] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [2, 10] }],
+      initializers: new Map<string, Tensor>([
+        ['w1', t([16, 8, 3, 3], 0.4)],
+        ['b1', t([16], 0.1)],
+        ['wd', t([16, 1, 3, 3], 0.6)],
+        ['w3', w3],
+        ['wf', t([10, 12], 0.5)],
+        ['bf', t([10], 0.1)],
+      ]),
+      opsets: { '': 17 },
+      nodes: [
+        node('Conv', ['x', 'w1', 'b1'], ['c1'], { pads: { type: 'ints', value: [1, 1, 1, 1] } }),
+        node('Relu', ['c1'], ['r1']),
+        node('Conv', ['r1', 'wd'], ['cd'], { pads: { type: 'ints', value: [1, 1, 1, 1] }, group: int(16) }),
+        node('Conv', ['cd', 'w3'], ['c3']),
+        node('GlobalAveragePool', ['c3'], ['p']),
+        node('Flatten', ['p'], ['f']),
+        node('Gemm', ['f', 'wf', 'bf'], ['y'], { transB: int(1) }),
+      ],
+    };
+    const g = await prepareForTflite(onnx);
+    const x = Tensor.float32([2, 6, 6, 8], Array.from({ length: 2 * 36 * 8 }, (_, i) => (i < 36 * 8 ? rand() * 0.5 : rand() * 6)));
+    return { g, x };
+  }
+  const run = async (g: Graph, x: Tensor) => (await runGraph(g, { [g.inputs[0]!.name]: x })).outputs.get(g.outputs[0]!.name)!.toFloat32();
+  const interp = async (bytes: Uint8Array, x: Tensor) => (await oracle.run(bytes, [x.data as Float32Array]))[0]!.data as Float32Array;
+  const weightInputs = (bytes: Uint8Array, name: string) => {
+    const m = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { tensors: { type?: string }[]; operators: { opcode_index: number; inputs: number[] }[] }[] }>(bytes, name, { defaults: true });
+    const sg = m.subgraphs[0]!;
+    // the tensor each weighted op reads its weights from: INT8 (hybrid kernel) or FLOAT32 (a DEQUANTIZE's output)
+    return sg.operators.filter((o) => ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED'].includes(m.operator_codes[o.opcode_index]!.builtin_code)).map((o) => sg.tensors[o.inputs[1]!]!.type);
+  };
+
+  it('dynamic (hybrid): quantizeGraph marks each hybrid op as the reader does; the graph before writing computes the file', async () => {
+    const { g, x } = await small();
+    const q = (await quantizeGraph(g, { mode: 'dynamic', minElements: 0 })).graph;
+    const bytes = serializeTflite(q);
+    expect(weightInputs(bytes, 'small-hybrid')).toEqual(['INT8', 'INT8', 'INT8', 'INT8']);
+    expect(opsOf(bytes, 'small-hybrid').map((o) => o.code)).not.toContain('DEQUANTIZE');
+    const back = await readTflite(bytes);
+    // CONV_2D per channel: asymmetric; depthwise: asymmetric; one-scale 1x1 CONV_2D: symmetric; FULLY_CONNECTED: asymmetric rows
+    expect(markerAttrs(q)).toEqual([[0, 1], [0, 1], [1, 1], [0, 1]]);
+    expect(markerAttrs(back)).toEqual(markerAttrs(q));
+    const theirs = await interp(bytes, x);
+    const inMemory = await run(q, x);
+    const readBack = await run(back, x);
+    console.log(`small dynamic: in-memory graph vs interpreter ${relErr(inMemory, theirs).toExponential(2)}, read back ${relErr(readBack, theirs).toExponential(2)}, without markers ${relErr(await run(dropHybridInputs(q).graph, x), theirs).toExponential(2)}`);
+    expect(relErr(inMemory, theirs)).toBeLessThanOrEqual(1e-6);
+    expect(relErr(readBack, theirs)).toBeLessThanOrEqual(1e-6);
+    expect(relErr(await run(dropHybridInputs(q).graph, x), theirs)).toBeGreaterThan(1e-4);
+    // read back and written again: the same ops, weights and options
+    expect(opsOf(serializeTflite(back), 'small-hybrid-back')).toEqual(opsOf(bytes, 'small-hybrid'));
+    expect(weightInputs(serializeTflite(back), 'small-hybrid-back')).toEqual(['INT8', 'INT8', 'INT8', 'INT8']);
+  });
+
+  it('weight-only stays weight-only when read back and written again', async () => {
+    const { g, x } = await small();
+    const q = (await quantizeGraph(g, { mode: 'dynamic', dynamic: 'weight-only', minElements: 0 })).graph;
+    expect(markers(q)).toEqual([]);
+    const bytes = serializeTflite(q);
+    expect(weightInputs(bytes, 'small-wo')).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32', 'FLOAT32']);
+    expect(opsOf(bytes, 'small-wo').filter((o) => o.code === 'DEQUANTIZE')).toHaveLength(4);
+    const back = await readTflite(bytes);
+    expect(markers(back)).toEqual([]);
+    const again = serializeTflite(back);
+    expect(opsOf(again, 'small-wo-back').map((o) => o.code)).toEqual(opsOf(bytes, 'small-wo').map((o) => o.code));
+    expect(weightInputs(again, 'small-wo-back')).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32', 'FLOAT32']);
+    const theirs = await interp(bytes, x);
+    const theirsAgain = await interp(again, x);
+    const hybrid = await interp(serializeTflite((await quantizeGraph(g, { mode: 'dynamic', minElements: 0 })).graph), x);
+    console.log(`small weight-only: written again vs first file in the interpreter ${relErr(theirsAgain, theirs).toExponential(2)}; nnport in-memory ${relErr(await run(q, x), theirs).toExponential(2)}; (hybrid file differs by ${relErr(hybrid, theirs).toExponential(2)})`);
+    expect(relErr(theirsAgain, theirs)).toBeLessThanOrEqual(1e-6);
+    expect(relErr(await run(q, x), theirs)).toBeLessThanOrEqual(1e-5);
+    expect(relErr(hybrid, theirs)).toBeGreaterThan(1e-4);
+  });
+
+  it('int8 weights without a marker are written weight-only; a hybrid model re-quantized weight-only loses its markers', async () => {
+    const { g, x } = await small();
+    const hybrid = (await quantizeGraph(g, { mode: 'dynamic', minElements: 0 })).graph;
+    const unmarked = dropHybridInputs(hybrid).graph;
+    expect(weightInputs(serializeTflite(unmarked), 'unmarked')).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32', 'FLOAT32']);
+    const back = await readTflite(serializeTflite(hybrid));
+    const wo = (await quantizeGraph(back, { mode: 'dynamic', dynamic: 'weight-only' })).graph;
+    expect(markers(wo)).toEqual([]);
+    expect(relErr(await interp(serializeTflite(wo), x), await interp(serializeTflite(unmarked), x))).toBeLessThanOrEqual(1e-6);
+  });
 });
 
 /**
@@ -218,7 +338,7 @@ describe('nnport runs hybrid TFLite ops as the interpreter does', () => {
  * any value, and where nnport's own free run first rounds a hybrid op's int8 input differently.
  */
 async function layerByLayer(q: Graph, x: Tensor): Promise<{ worst: number; values: number; flips: string; firstFlipSteps: number }> {
-  const skip = new Set(['DequantizeLinear', 'QuantizeLinear', 'Constant', 'Shape']);
+  const skip = new Set(['DequantizeLinear', 'QuantizeLinear', 'Constant', 'Shape', 'HybridInputQuantize']);
   const acts = q.nodes.filter((n) => !skip.has(n.opType) && n.inputs.some((i) => i && !q.initializers.has(i))).map((n) => n.outputs[0]!).filter((o) => !q.outputs.some((v) => v.name === o));
   const bytes = serializeTflite({ ...q, outputs: [...q.outputs, ...acts.map((name) => ({ name, dtype: 'float32' as const, shape: [] }))] });
   const theirs = await oracle.run(bytes, [x.data as ArrayBufferView as Float32Array]);

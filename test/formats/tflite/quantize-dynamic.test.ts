@@ -104,7 +104,8 @@ describe('dynamic-range TFLite as TF emits it, run by the interpreter', () => {
     const g = await prepareForTflite(model());
     const x = randomTensor([1, 8, 8, 16], 2);
     const float = serializeTflite(g);
-    const dynamic = serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph);
+    const q = (await quantizeGraph(g, { mode: 'dynamic' })).graph;
+    const dynamic = serializeTflite(q);
     const ops = opsOf(flatcJson<FlatcModel>(dynamic, 'dynamic', { defaults: true }));
     const one = (code: string) => {
       const found = ops.filter((o) => o.code === code);
@@ -133,6 +134,13 @@ describe('dynamic-range TFLite as TF emits it, run by the interpreter', () => {
     // int8 weights and the hybrid kernels' on-the-fly int8 activations: measured 4.5e-3
     expect(err).toBeGreaterThan(0);
     expect(err).toBeLessThanOrEqual(1e-2);
+    // nnport's runtime on the quantized graph before writing (its nnport::HybridInputQuantize
+    // markers say which ops are hybrid) computes the file as the read-back does
+    const inMemory = (await runGraph(q, { [q.inputs[0]!.name]: x })).outputs.get(q.outputs[0]!.name)!.toFloat32();
+    const readBack = await nnportRun(dynamic, x);
+    console.log(`dynamic, nnport vs interpreter: in-memory graph ${relErr(inMemory, got).toExponential(2)}, read back ${relErr(readBack, got).toExponential(2)}`);
+    expect(relErr(inMemory, got)).toBeLessThanOrEqual(1e-5);
+    expect(relErr(readBack, got)).toBeLessThanOrEqual(1e-5);
   });
 
   it('per-channel FULLY_CONNECTED weights go through a DEQUANTIZE and compute in float', async () => {
@@ -193,7 +201,7 @@ describe('dynamic range, weight-only (TF\'s weight-only quantization) and the mi
 
     const want = (await oracle.run(serializeTflite(g), [x.data as Float32Array]))[0]!.data as Float32Array;
     const got = (await oracle.run(bytes, [x.data as Float32Array]))[0]!.data as Float32Array;
-    const hybrid = (await oracle.run(serializeTflite(q), [x.data as Float32Array]))[0]!.data as Float32Array;
+    const hybrid = (await oracle.run(serializeTflite((await quantizeGraph(g, { mode: 'dynamic' })).graph), [x.data as Float32Array]))[0]!.data as Float32Array;
     console.log(`weight-only vs float: ${relErr(got, want).toExponential(2)}; hybrid ${relErr(hybrid, want).toExponential(2)}`);
     // int8 weights alone: measured 1.8e-3 (hybrid, with its int8 activations: 2.3e-3)
     expect(relErr(got, want)).toBeGreaterThan(0);
@@ -248,6 +256,8 @@ describe('dynamic range of embedding tables and batched constants, as TF emits t
     // one rounding tie (1 of the 384 int8 input codes one step apart, from a tanh 1.8e-7 off; each
     // op fed the interpreter's own inputs agrees within 2e-7: hybrid-inputs.test.ts)
     expect(relErr(await nnportRun(bytes, ids), got)).toBeLessThanOrEqual(2.5e-3);
+    // the quantized graph before writing carries the same marker: the same numbers
+    expect(relErr((await runGraph(q, { [q.inputs[0]!.name]: ids })).outputs.get(q.outputs[0]!.name)!.toFloat32(), got)).toBeLessThanOrEqual(2.5e-3);
     expect(relErr(await nnportRun(serializeTflite(q, { weightOnly: true }), ids), weightOnly)).toBeLessThanOrEqual(1e-5);
   });
 });
