@@ -124,8 +124,7 @@ export interface KernelFunctions {
   // calibrate.ts
   minMax(src: number, n: number, out: number): void;
   minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
-  channelStats(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number, outSumSq: number): void;
-  channelMoments(src: number, outer: number, channels: number, inner: number, outSum: number, outNonZero: number): void;
+  channelStats(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number, outSumSq: number, outSum: number, outNonZero: number): void;
   histogram(src: number, n: number, bins: number, lo: number, hi: number, counts: number): void;
 }
 
@@ -181,7 +180,6 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   quantize16: 5,
   minMax: 3,
   minMaxPerAxis: 6,
-  channelStats: 7,
-  channelMoments: 6,
+  channelStats: 9,
   histogram: 6,
 };

@@ -181,14 +181,14 @@ export function channelStats(data: Float32Array, outer: number, channels: number
     const pm = k.arena.copyIn(acc.min);
     const px = k.arena.copyIn(acc.max);
     const ps = k.arena.copyIn(acc.sumSquares);
-    const psum = moments ? k.arena.copyIn(moments.sum) : 0;
-    const pnz = moments ? k.arena.copyIn(moments.nonZero) : 0;
+    // without `moments` the kernel's sums and counts go to scratch
+    const psum = moments ? k.arena.copyIn(moments.sum) : k.arena.copyIn(new Float64Array(channels));
+    const pnz = moments ? k.arena.copyIn(moments.nonZero) : k.arena.copyIn(new Float64Array(channels));
     const m2 = k.arena.mark();
     // a channel's row is never split: its squares are summed in one go, as the plain loop does
     for (const b of axisBlocks(outer, channels, inner, Math.max(chunkElems(k, data, opts), inner))) {
       const src = inPtr !== undefined ? inPtr + b.offset * 4 : stageIn(k, data.subarray(b.offset, b.offset + b.count));
-      fn(src, b.outer, b.channels, b.inner, pm + b.c * 4, px + b.c * 4, ps + b.c * 8);
-      if (moments) k.exports.channelMoments(src, b.outer, b.channels, b.inner, psum + b.c * 8, pnz + b.c * 8);
+      fn(src, b.outer, b.channels, b.inner, pm + b.c * 4, px + b.c * 4, ps + b.c * 8, psum + b.c * 8, pnz + b.c * 8);
       k.arena.release(m2);
     }
     acc.min.set(k.arena.f32(pm, channels));
