@@ -4,7 +4,7 @@
 // model configs with huge, negative or nested numbers; cyclic or deep topologies; weight names
 // that point nowhere; weights of the wrong element type; huge attributes).
 import h5wasm, { guess_metadata, type File as H5File, type Group } from 'h5wasm';
-import type { H5Module as H5WriterModule } from '../../src/formats/keras/hdf5.js';
+import { quietly as quietH5, type H5Module as H5WriterModule } from '../../src/formats/keras/hdf5.js';
 
 /** The parts of h5wasm's module used directly: the .h5 writer's (a dataset created without data, hyperslab writes), and reading back the in-memory file. */
 interface H5Module extends Omit<H5WriterModule, 'FS'> {
@@ -79,16 +79,7 @@ export interface H5Attr {
 let counter = 0;
 
 /** HDF5 prints a failed call's error stack to stderr: a dataset created without data fails its write on purpose. */
-function quietly<T>(fn: () => T): T {
-  const fs = module().FS;
-  const write = fs.write;
-  fs.write = (stream, ...rest) => (stream?.fd === 2 ? (rest[2] as number) : write.call(fs, stream, ...rest));
-  try {
-    return fn();
-  } finally {
-    fs.write = write;
-  }
-}
+const quietly = <T>(fn: () => T): T => quietH5(module(), fn);
 
 function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';

@@ -171,7 +171,7 @@ export interface H5Module {
 }
 
 /** HDF5 prints a failed call's error stack to stderr; the creation of an empty dataset (below) fails on purpose. */
-function quietly<T>(module: H5Module, fn: () => T): T {
+export function quietly<T>(module: H5Module, fn: () => T): T {
   const fs = module.FS;
   const write = fs.write;
   fs.write = (stream, ...rest) => (stream?.fd === 2 ? (rest[2] as number) : write.call(fs, stream, ...rest));

@@ -6,13 +6,11 @@
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { quantizeDefs, type HybridInputQuantizeAttrs } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
+import { clampInt, roundHalfAway } from '../integer/fixed-point.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, normAxis } from './args.js';
 
 const f32 = Math.fround;
-
-/** std::round: halves away from zero. */
-const roundHalfAway = (v: number): number => (v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5));
 
 /**
  * AsymmetricQuantizeFloats on x[from, to) into y, dequantized: range [min(0, lo), max(0, hi)]
@@ -39,7 +37,7 @@ export function hybridQuantizeAsymmetric(x: Float32Array, y: Float32Array, from:
   const s = f32(scale);
   const inv = f32(1 / s);
   for (let i = from; i < to; i++) {
-    const q = Math.min(127, Math.max(-128, roundHalfAway(f32(zp + f32(x[i]! * inv)))));
+    const q = clampInt(roundHalfAway(f32(zp + f32(x[i]! * inv))), -128, 127);
     y[i] = f32((q - zp) * s);
   }
 }
@@ -61,7 +59,7 @@ export function hybridQuantizeSymmetric(x: Float32Array, y: Float32Array, from: 
   const s = f32(range / 127);
   const inv = f32(127 / range);
   for (let i = from; i < to; i++) {
-    const q = Math.min(127, Math.max(-127, roundHalfAway(f32(x[i]! * inv))));
+    const q = clampInt(roundHalfAway(f32(x[i]! * inv)), -127, 127);
     y[i] = f32(q * s);
   }
 }
