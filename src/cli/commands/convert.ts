@@ -40,7 +40,8 @@ ${FUSE_SCALE_HELP}
                           tensor the range with the least rounding + clipping error over the
                           calibration histogram; one more pass over the samples)
   --weight-rounding R     int8: nearest (default) or gptq (each conv/dense weight rounded so that its
-                          layer's output on the calibration samples changes least; one more pass)
+                          layer's output on the calibration samples changes least; its input
+                          Hessians are summed during calibration)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax and mse: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)
