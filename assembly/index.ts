@@ -11,7 +11,7 @@ export { permute, permuteStrided, setPermuteTuning } from './kernels/permute';
 export { quantizeLinear, quantizePerAxis, dequantizeLinear, dequantizePerAxis } from './kernels/quantize';
 export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat32 } from './kernels/half';
 export { minMax, minMaxPerAxis, channelStats, histogram } from './kernels/calibrate';
-export { qconv2d, qdepthwise } from './kernels/qconv';
+export { qconv2d, qconv1x1, qdepthwise } from './kernels/qconv';
 export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
 export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';
 export { qmul16, qavgPool16, qmean16, quantize16 } from './kernels/qelementwise16';

@@ -75,12 +75,13 @@ export interface KernelFunctions {
   // qconv.ts, qelementwise.ts: TFLite integer kernels (int8/uint8 NHWC; rq = requantization block of util/requantize.ts)
   qconv2d(
     x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, cOff: number, ipg: number,
-    w: number, rq: number, fp32: number, yzp: number, lo: number, hi: number, unsignedOut: number,
+    w: number, rq: number, mode: number, yzp: number, lo: number, hi: number, unsignedOut: number,
     y: number, O: number, oOff: number, opg: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, chunk: number,
   ): void;
+  qconv1x1(x: number, unsignedIn: number, P: number, C: number, w: number, rq: number, mode: number, yzp: number, lo: number, hi: number, unsignedOut: number, y: number, O: number, chunk: number): void;
   qdepthwise(
-    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, fp32: number, yzp: number,
+    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, mode: number, yzp: number,
     lo: number, hi: number, unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
   ): void;
   // qconv16.ts: 16x8 (int16 activations with zero point 0, int64 bias and accumulators)
@@ -172,6 +173,7 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   float32ToBfloat16: 3,
   bfloat16ToFloat32: 3,
   qconv2d: 32,
+  qconv1x1: 14,
   qdepthwise: 26,
   qconv2d16: 30,
   qdepthwise16: 24,
