@@ -33,6 +33,8 @@ export interface ScaleSearchOptions {
   minRatio?: number;
   /** how many checkpoints ahead the error is measured (default 1: the first) */
   horizon?: number;
+  /** passes over the graph (default 1; a second one revisits each range with the later ones searched) */
+  sweeps?: number;
 }
 
 export interface ScaleSearchResult {
@@ -80,6 +82,7 @@ export async function searchActivationRanges(
   const step = options.step ?? STEP;
   const minRatio = options.minRatio ?? MIN_RATIO;
   const horizon = options.horizon ?? 1;
+  const sweeps = options.sweeps ?? 1;
   const S = feeds.length;
   if (act.dtype !== 'int8' && act.dtype !== 'int16') throw new QuantizationError(`the range search quantizes activations to int8 or int16, not ${act.dtype}`);
   const dtype = act.dtype;
@@ -299,10 +302,7 @@ export async function searchActivationRanges(
     };
     await walk('hi', hi0, hiMax);
     await walk('lo', lo0, loMin);
-    if (best.lo !== lo0 || best.hi !== hi0) {
-      ranges.set(target.source, [best.lo, best.hi]);
-      result.changed.push({ value: target.source, lo: lo0 ? best.lo / lo0 : 1, hi: hi0 ? best.hi / hi0 : 1 });
-    }
+    if (best.lo !== lo0 || best.hi !== hi0) ranges.set(target.source, [best.lo, best.hi]);
   };
 
   const release = (n: Node) => {
@@ -313,19 +313,29 @@ export async function searchActivationRanges(
       if (k === 0 && !outputs.has(x)) qenv.delete(x);
     }
   };
-  for (const input of L.inputs) {
-    if (L.initializers.has(input.name)) continue;
-    const raw = inputs.get(input.name)!;
-    await search(input.name, raw);
-    qenv.set(input.name, quantize(input.name, raw));
-  }
-  for (const n of order) {
-    const out = await runNode(n, (x) => qenv.get(x) ?? inputs.get(x));
-    for (const [o, raw] of out) {
-      if (raw[0]!.dtype === 'float32') await search(o, raw);
-      qenv.set(o, quantize(o, raw));
+  const initial = new Map([...ranges].map(([v, r]) => [v, [...r] as [number, number]]));
+  for (let sweep = 0; sweep < sweeps; sweep++) {
+    qenv.clear();
+    for (const [v, rs] of readers) left.set(v, rs.length);
+    result.searched = 0;
+    for (const input of L.inputs) {
+      if (L.initializers.has(input.name)) continue;
+      const raw = inputs.get(input.name)!;
+      await search(input.name, raw);
+      qenv.set(input.name, quantize(input.name, raw));
     }
-    release(n);
+    for (const n of order) {
+      const out = await runNode(n, (x) => qenv.get(x) ?? inputs.get(x));
+      for (const [o, raw] of out) {
+        if (raw[0]!.dtype === 'float32') await search(o, raw);
+        qenv.set(o, quantize(o, raw));
+      }
+      release(n);
+    }
+  }
+  for (const [v, [lo0, hi0]] of initial) {
+    const [lo, hi] = ranges.get(v)!;
+    if (lo !== lo0 || hi !== hi0) result.changed.push({ value: v, lo: lo0 ? lo / lo0 : 1, hi: hi0 ? hi / hi0 : 1 });
   }
   return result;
 }
