@@ -42,7 +42,8 @@ ${FUSE_SCALE_HELP}
                           ranges, then each one chosen for the least error at the next block's output
                           on the simulated int8 model, 8 samples; slower: about 10x the conversion)
   --weight-rounding R     int8: nearest (default) or gptq (each conv/dense weight rounded so that its
-                          layer's output on the calibration samples changes least; one more pass)
+                          layer's output on the calibration samples changes least; its input
+                          Hessians are summed during calibration)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)
