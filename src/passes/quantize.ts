@@ -27,6 +27,7 @@ import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { equalizationPlan } from './equalize.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
+import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -65,6 +66,16 @@ export interface QuantizeOptions {
    * layer's output on the calibration samples changes least; one more pass over the samples).
    */
   weightRounding?: WeightRounding;
+  /**
+   * int8 / int16x8: empirical bias correction (src/passes/bias-correction.ts): each conv /
+   * depthwise / dense bias is corrected by its output's mean shift measured against the float
+   * graph on the calibration samples (one more pass, of the float graph with a quantized twin of
+   * every such layer, over the first `biasCorrectionSamples` samples: about 10 float passes'
+   * time per sample).
+   */
+  biasCorrection?: boolean;
+  /** bias correction: how many of the calibration samples measure the shifts (default 32, BIAS_CORRECTION_SAMPLES) */
+  biasCorrectionSamples?: number;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -451,7 +462,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || rounding === 'gptq';
+  const keep = again || rounding === 'gptq' || !!options.biasCorrection;
   let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, equalization?.observe);
   const kept = cal.inputs;
   if (equalization) g = equalization.apply(cal.stats);
@@ -581,10 +592,11 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
-  const result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  let result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
+  if (options.biasCorrection) result = (await correctBiases(g, result, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES))).graph;
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
