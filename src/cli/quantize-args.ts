@@ -89,6 +89,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
       })();
     };
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+    options.calibrationCount = files.length;
   } else {
     if (!dir) throw new UsageError(`convert: --quantize ${mode} needs --calibration DIR (a folder of .npy input samples) or --calibration-images DIR`);
     const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
@@ -98,6 +99,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
       for (const f of files) yield [readNpy(await readModelFileBytes(f), f)];
     })();
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+    options.calibrationCount = files.length;
   }
   options.onNote = (note) => print(`note: ${note}`);
   if (one(args, 'report')) {

@@ -28,7 +28,7 @@ import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, 
 import { equalizationPlan } from './equalize.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
-import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
+import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
@@ -46,6 +46,12 @@ export interface QuantizeOptions {
    * shape samples for them, e.g. resize images).
    */
   calibration?: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples);
+  /**
+   * How many samples `calibration` gives, where it is not an array (an iterable, a generator
+   * function): with weightRounding 'gptq', the Hessian rows per layer are spread over them
+   * (default: assumed 64, the most used).
+   */
+  calibrationCount?: number;
   /** notes for the user (a transposed calibration layout) */
   onNote?: (note: string) => void;
   method?: CalibrationMethod;
@@ -63,7 +69,8 @@ export interface QuantizeOptions {
   /**
    * int8 / int16x8: how conv / dense weights become integers on minmax's per-channel scales:
    * 'nearest' (default) or 'gptq' (src/passes/weight-rounding.ts: each weight rounded so that the
-   * layer's output on the calibration samples changes least; one more pass over the samples).
+   * layer's output on the calibration samples changes least; its input Hessians are summed
+   * during calibration).
    */
   weightRounding?: WeightRounding;
   /**
@@ -451,6 +458,9 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
   return plan;
 }
 
+/** The number of calibration samples when it is known before they are read (an array). */
+const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
@@ -462,17 +472,28 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || rounding === 'gptq' || !!options.biasCorrection;
-  let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, equalization?.observe);
+  const keep = again || !!options.biasCorrection;
+  // GPTQ's input Hessians are summed during the calibration passes (of the graph before
+  // equalization: they follow its per-channel scales below)
+  const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
+  const alsoObserve = equalization && hessians ? (name: string, t: Tensor) => (equalization.observe(name, t), hessians.observe(name, t)) : (equalization?.observe ?? hessians?.observe);
+  let cal: Awaited<ReturnType<typeof calibrate>>;
+  try {
+    cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
+  } catch (e) {
+    hessians?.dispose();
+    throw e;
+  }
   const kept = cal.inputs;
-  if (equalization) g = equalization.apply(cal.stats);
+  let equalized: ReadonlyMap<string, Float32Array> | undefined;
+  if (equalization) g = equalization.apply(cal.stats, (s) => (equalized = s));
+  // Hessians of the graph as quantized (equalized)
+  const layers = hessians?.finish(equalized);
   if (again) cal = await calibrate(g, needed, kept, method, undefined, options);
   const { stats, floats, count } = cal;
   const samples = options.report ? kept : [];
   let round: RoundWeights | undefined;
-  if (rounding === 'gptq') {
-    // Hessians of the graph as quantized (equalized), from its float activations
-    const layers = await collectHessians(g, kept);
+  if (layers) {
     round = (weight, w, scales) => {
       const layer = layers.get(weight);
       // fewer rows than a Hessian block has inputs (a classifier after global pooling: one row
