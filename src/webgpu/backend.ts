@@ -12,7 +12,7 @@ import { ELEMENTWISE_OPS } from './ops/elementwise.js';
 import { MATMUL_OPS } from './ops/matmul.js';
 import { POOL_OPS } from './ops/pool.js';
 import { SHAPE_OPS } from './ops/shape.js';
-import { gpu, setRunner } from './ops/common.js';
+import { setRunner } from './ops/common.js';
 import { GpuRunner, WEBGPU_LOCATION } from './runner.js';
 
 const opCounts = new Map<string, number>();
@@ -75,7 +75,7 @@ export function webgpuAdapter(): string | undefined {
   return runner?.description;
 }
 
-/** GPU dispatches encoded so far (tests: the work really went to the GPU). */
-export function webgpuDispatches(): number {
-  return runner ? gpu().dispatches : 0;
+/** GPU dispatches encoded and tensors downloaded so far (tests: where the work and the copies went). */
+export function webgpuTraffic(): { dispatches: number; downloads: number } {
+  return { dispatches: runner?.dispatches ?? 0, downloads: runner?.downloads ?? 0 };
 }

@@ -111,10 +111,9 @@ export class GpuRunner {
   private chunks: Chunk[] = [];
   private spareChunks: Chunk[] = [];
   private readonly dummy: GPUBuffer;
-  /** dispatches encoded since the runner was made (tests assert the GPU really ran) */
+  /** dispatches encoded and downloads made since the runner was made (tests: where the work and copies went) */
   dispatches = 0;
-  /** the op types that ran here (counted per run by the backend's callers) */
-  readonly ran = new Map<string, number>();
+  downloads = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -279,6 +278,7 @@ export class GpuRunner {
   /** Copy `bytes` of `buffer` to the host, after everything encoded so far. */
   async read(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
     if (bytes === 0) return new Float32Array(0);
+    this.downloads++;
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     if (this.pass) {
