@@ -108,7 +108,9 @@ function random(shape: number[], seed: number): Tensor {
   return new Tensor('float32', shape, v);
 }
 
-function graphOf(nodes: Omit<Node, 'domain' | 'attrs'>[] | Node[], inputs: string[], outputs: string[], initializers: Record<string, Tensor> = {}): Graph {
+type NodeSpec = Omit<Node, 'domain' | 'attrs'> & Partial<Pick<Node, 'domain' | 'attrs'>>;
+
+function graphOf(nodes: NodeSpec[], inputs: string[], outputs: string[], initializers: Record<string, Tensor> = {}): Graph {
   return {
     name: 'g',
     nodes: nodes.map((n) => ({ domain: '', attrs: {}, ...n })),
