@@ -111,6 +111,8 @@ export class GpuRunner {
   private chunks: Chunk[] = [];
   private spareChunks: Chunk[] = [];
   private readonly dummy: GPUBuffer;
+  /** mappable buffers for downloads, by size class */
+  private readonly stagingFree = new Map<number, GPUBuffer[]>();
   /** dispatches encoded and downloads made since the runner was made (tests: where the work and copies went) */
   dispatches = 0;
   downloads = 0;
@@ -189,12 +191,23 @@ export class GpuRunner {
     return { tensor: Tensor.onDevice('float32', shape, new GpuStorage(this, buffer, bytes)), buffer };
   }
 
-  /** A buffer holding `data` (a fresh one, filled at creation: no queue ordering to think of). */
-  private upload(data: Float32Array): GPUBuffer {
+  /** A buffer holding `data`: constants get their own buffer, filled at creation. */
+  private uploadConstant(data: Float32Array): GPUBuffer {
     const size = sizeClass(data.byteLength);
     const b = this.device.createBuffer({ size: size <= this.device.limits.maxStorageBufferBindingSize ? size : Math.ceil(data.byteLength / 16) * 16, usage: STORAGE_USAGE(), mappedAtCreation: true });
     new Float32Array(b.getMappedRange(0, data.byteLength)).set(data);
     b.unmap();
+    return b;
+  }
+
+  /**
+   * A pooled buffer holding `data`. writeBuffer lands before commands not yet submitted, which
+   * may still read a buffer that went back to the pool: those are submitted first.
+   */
+  private uploadTransient(data: Float32Array): GPUBuffer {
+    if (this.encoder) this.flush();
+    const b = this.alloc(data.byteLength);
+    this.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
     return b;
   }
 
@@ -208,7 +221,7 @@ export class GpuRunner {
     const cache = constant ? this.constants : this.transient;
     let b = cache.get(t);
     if (!b) {
-      b = this.upload(t.data as Float32Array);
+      b = constant ? this.uploadConstant(t.data as Float32Array) : this.uploadTransient(t.data as Float32Array);
       cache.set(t, b);
     }
     return b;
@@ -280,7 +293,7 @@ export class GpuRunner {
     if (bytes === 0) return new Float32Array(0);
     this.downloads++;
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.stagingFree.get(sizeClass(size))?.pop() ?? this.device.createBuffer({ size: sizeClass(size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     if (this.pass) {
       this.pass.end();
       this.pass = undefined;
@@ -293,7 +306,11 @@ export class GpuRunner {
     const out = new Float32Array(bytes / 4);
     out.set(new Float32Array(staging.getMappedRange(0, size), 0, bytes / 4));
     staging.unmap();
-    staging.destroy();
+    const list = this.stagingFree.get(staging.size) ?? [];
+    if (list.length < 4) {
+      list.push(staging);
+      this.stagingFree.set(staging.size, list);
+    } else staging.destroy();
     return out;
   }
 }

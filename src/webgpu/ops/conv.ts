@@ -1,86 +1,55 @@
 // Conv and nnport::FusedConv (NCHW, 1-D and 2-D, any group, pads / strides / dilations, bias and
 // the fused clamp in the store). Convs with at least 16 output channels per group run as an
-// implicit GEMM (weights [M/G, Cg*kh*kw] times the im2col of the input gathered straight into
-// workgroup memory, never written out); depthwise and other thin groups run one invocation
-// per output, which wastes nothing on a 1-row GEMM tile.
+// implicit GEMM (tiled.ts: weights [M/G, Cg*kh*kw] times the im2col of the input, gathered
+// straight into workgroup memory, never written out); depthwise and other thin groups run one
+// invocation per output, which wastes nothing on a 1-row GEMM tile.
 import { convDefs, forwardAxis, windowOf, type ConvAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
 import { groups256, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
+import { chooseTile, tileEdge, tiledMain } from './tiled.js';
 
 // params shared by both programs
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
 // 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P
-const IM2COL_GEMM = `
+function im2colGemm(t: 4 | 8): string {
+  return `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 ${wgslHeader(4)}
-var<workgroup> As: array<vec4<f32>, 256>; // [k][m / 4], 16 x 64
-var<workgroup> Bs: array<vec4<f32>, 256>; // [k][p / 4], 16 x 64
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let Mg = pu(0u); let P = pu(1u); let K = pu(2u); let G = pu(3u);
+${tiledMain({
+  t,
+  aKFast: true,
+  bNFast: true,
+  prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
   let H = pu(5u); let W = pu(6u); let OW = pu(7u);
   let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
   let pt = pi(14u); let pl = pi(15u); let Cg = pu(20u);
+  let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
   let n = wg.z / G;
   let g = wg.z % G;
   let xBase = (n * pu(4u) + g * Cg) * H * W;
-  let wBase = g * Mg * K;
-  let khw = kh * kw;
-  let row0 = wg.y * 64u;
-  let col0 = wg.x * 64u;
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
-    for (var i = 0u; i < 4u; i = i + 1u) {
-      let e = tid + i * 256u;
-      let kk = e % 16u; let m = e / 16u;
-      let gm = row0 + m; let gk = k0 + kk;
-      var v = 0.0;
-      if (gm < Mg && gk < K) { v = Wt[wBase + gm * K + gk]; }
-      As[kk * 16u + m / 4u][m % 4u] = v;
-      let p = e % 64u; let kb = e / 64u;
-      let gp = col0 + p; let gkb = k0 + kb;
-      var w = 0.0;
-      if (gp < P && gkb < K) {
-        let c = gkb / khw; let r = gkb % khw;
-        let ki = r / kw; let kj = r % kw;
-        let oh = gp / OW; let ow = gp % OW;
+  let wBase = g * M * K;
+  let yBase = (n * pu(19u) + g * M) * N;
+  let khw = kh * kw;`,
+  // A = the group's weights [M/G, Cg*kh*kw]; B = the im2col of X, gathered here
+  loadA: 'v = Wt[wBase + gm * K + gk];',
+  loadB: `let c = gkb / khw; let rr = gkb % khw;
+        let ki = rr / kw; let kj = rr % kw;
+        let oh = gn / OW; let ow = gn % OW;
         let ih = i32(oh * sh + ki * dh) - pt;
         let iw = i32(ow * sw + kj * dw) - pl;
-        if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { w = X[xBase + (c * H + u32(ih)) * W + u32(iw)]; }
-      }
-      Bs[kb * 16u + p / 4u][p % 4u] = w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk = kk + 1u) {
-      let a = As[kk * 16u + lid.y];
-      let b = Bs[kk * 16u + lid.x];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
-    }
-    workgroupBarrier();
-  }
-  let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
-  let yBase = (n * pu(19u) + g * Mg) * P;
-  for (var i = 0u; i < 4u; i = i + 1u) {
-    let m = row0 + lid.y * 4u + i;
-    if (m >= Mg) { break; }
-    var bias = 0.0;
-    if (hasBias != 0u) { bias = Bias[g * Mg + m]; }
-    for (var j = 0u; j < 4u; j = j + 1u) {
-      let p = col0 + lid.x * 4u + j;
-      if (p >= P) { break; }
-      Y[yBase + m * P + p] = min(max(acc[i][j] + bias, lo), hi);
-    }
-  }
-}`;
+        if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { w = X[xBase + (c * H + u32(ih)) * W + u32(iw)]; }`,
+  store: `var y = s;
+      if (hasBias != 0u) { y = y + Bias[g * M + r]; }
+      Y[yBase + r * N + c] = min(max(y, lo), hi);`,
+})}`;
+}
+
+const IM2COL = { 4: im2colGemm(4), 8: im2colGemm(8) };
 
 const DIRECT = `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -187,7 +156,10 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
     .f(at.actMin, at.actMax)
     .u(q.M, q.Cg, total);
   const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, out.buffer];
-  if (Mg >= 16 && q.N * q.G <= 65535) runner.dispatch(IM2COL_GEMM, buffers, p, [Math.ceil(P / 64), Math.ceil(Mg / 64), q.N * q.G]);
+  if (Mg >= 16 && q.N * q.G <= 65535) {
+    const t = chooseTile(Mg, P, q.N * q.G);
+    runner.dispatch(IM2COL[t], buffers, p, [Math.ceil(P / tileEdge(t)), Math.ceil(Mg / tileEdge(t)), q.N * q.G]);
+  }
   else runner.dispatch(DIRECT, buffers, p, groups256(total));
   return [out.tensor];
 }

@@ -1,5 +1,4 @@
-// Gemm and MatMul on the GPU: one tiled program (64x64 output tiles, 16-deep slices of A and
-// B staged in workgroup memory, 4x4 outputs per invocation) over strided A and B, so that
+// Gemm and MatMul on the GPU: one register-tiled program (tiled.ts) over strided A and B, so that
 // transA / transB and MatMul's batch broadcasting are only strides and per-batch offsets.
 import { gemmDefs, type GemmAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
@@ -7,13 +6,14 @@ import { broadcastShapes } from '../../runtime/broadcast.js';
 import { defineOp, type OpKernel } from '../../runtime/op.js';
 import { Params, wgslHeader, type GpuRunner } from '../runner.js';
 import { gpu, isF32 } from './common.js';
+import { chooseTile, tileEdge, tiledMain } from './tiled.js';
 
 /**
  * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
  * C strided and offsets per batch z. `aKFast`/`bNFast` pick the tile-loading order in which
  * neighbouring invocations read neighbouring addresses.
  */
-function gemmProgram(aKFast: boolean, bNFast: boolean): string {
+function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
   return `
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -21,63 +21,28 @@ function gemmProgram(aKFast: boolean, bNFast: boolean): string {
 @group(0) @binding(3) var<storage, read> offs: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 ${wgslHeader(5)}
-var<workgroup> As: array<vec4<f32>, 256>; // [k][m / 4], 16 x 64
-var<workgroup> Bs: array<vec4<f32>, 256>; // [k][n / 4], 16 x 64
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+${tiledMain({
+  t,
+  aKFast,
+  bNFast,
+  prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
   let sam = pu(3u); let sak = pu(4u); let sbk = pu(5u); let sbn = pu(6u);
-  let o = offs[wg.z];
-  let row0 = wg.y * 64u;
-  let col0 = wg.x * 64u;
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
-    for (var i = 0u; i < 4u; i = i + 1u) {
-      let e = tid + i * 256u;
-      ${aKFast ? 'let kk = e % 16u; let m = e / 16u;' : 'let m = e % 64u; let kk = e / 64u;'}
-      let gm = row0 + m; let gk = k0 + kk;
-      var v = 0.0;
-      if (gm < M && gk < K) { v = A[o.x + gm * sam + gk * sak]; }
-      As[kk * 16u + m / 4u][m % 4u] = v;
-      ${bNFast ? 'let n = e % 64u; let kb = e / 64u;' : 'let kb = e % 16u; let n = e / 16u;'}
-      let gn = col0 + n; let gkb = k0 + kb;
-      var w = 0.0;
-      if (gn < N && gkb < K) { w = B[o.y + gkb * sbk + gn * sbn]; }
-      Bs[kb * 16u + n / 4u][n % 4u] = w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk = kk + 1u) {
-      let a = As[kk * 16u + lid.y];
-      let b = Bs[kk * 16u + lid.x];
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
-    }
-    workgroupBarrier();
-  }
   let scm = pu(7u); let scn = pu(8u); let hasC = pu(9u);
   let alpha = pf(10u); let beta = pf(11u); let lo = pf(12u); let hi = pf(13u);
-  for (var i = 0u; i < 4u; i = i + 1u) {
-    let r = row0 + lid.y * 4u + i;
-    if (r >= M) { break; }
-    for (var j = 0u; j < 4u; j = j + 1u) {
-      let c = col0 + lid.x * 4u + j;
-      if (c >= N) { break; }
-      var v = alpha * acc[i][j];
-      if (hasC != 0u) { v = v + beta * C[o.z + r * scm + c * scn]; }
-      Y[o.w + r * N + c] = min(max(v, lo), hi);
-    }
-  }
-}`;
+  let o = offs[wg.z];`,
+  loadA: 'v = A[o.x + gm * sam + gk * sak];',
+  loadB: 'w = B[o.y + gkb * sbk + gn * sbn];',
+  store: `var y = alpha * s;
+      if (hasC != 0u) { y = y + beta * C[o.z + r * scm + c * scn]; }
+      Y[o.w + r * N + c] = min(max(y, lo), hi);`,
+})}`;
 }
 
 const PROGRAMS = new Map<string, string>();
-function program(aKFast: boolean, bNFast: boolean): string {
-  const key = `${aKFast}${bNFast}`;
+function program(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
+  const key = `${t}${aKFast}${bNFast}`;
   let p = PROGRAMS.get(key);
-  if (!p) PROGRAMS.set(key, (p = gemmProgram(aKFast, bNFast)));
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast)));
   return p;
 }
 
@@ -107,7 +72,10 @@ export function encodeGemm(runner: GpuRunner, g: GemmCall): void {
   const p = new Params()
     .u(g.M, g.N, g.K, g.sam, g.sak, g.sbk, g.sbn, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0)
     .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
-  runner.dispatch(program(g.sak === 1, g.sbn === 1), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p, [Math.ceil(g.N / 64), Math.ceil(g.M / 64), offsets.length / 4]);
+  const batches = offsets.length / 4;
+  const t = chooseTile(g.M, g.N, batches);
+  const edge = tileEdge(t);
+  runner.dispatch(program(t, g.sak === 1, g.sbn === 1), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p, [Math.ceil(g.N / edge), Math.ceil(g.M / edge), batches]);
   runner.release(table);
 }
 
