@@ -4,6 +4,8 @@
 //                 subtracted, K padded to 8 with zeros), then a 2-pixel x 4-channel
 //                 i32x4.dot_i16x8_s micro-kernel against int16 weights (O, kh, kw, I/group)
 //                 minus their zero points. Serves CONV_2D (any group) and FULLY_CONNECTED.
+//   qconv1x1:     the same micro-kernel on the input's own 8-bit rows, widened as loaded, the
+//                 input zero point in the bias: pointwise convs and FULLY_CONNECTED.
 //   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step; inside the
 //                 image two taps per i32x4.dot_i16x8_s, the input zero point in the bias.
 // The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
@@ -100,24 +102,34 @@ export function im2colQ<T>(
   }
 }
 
+/** Eight int16 of row `a` at k (the byte offset into an int16 weight row): int16 rows as they are, 8-bit rows widened. */
+// @ts-ignore: decorator
+@inline
+function loadA<T>(a: usize, k: usize): v128 {
+  if (sizeof<T>() == 2) return v128.load(a + k);
+  return load8<T>(a + (k >> 1));
+}
+
 /**
- * One 4-channel block of outputs for np pixels of `col` (rows of Kp int16) against the weight
+ * One 4-channel block of outputs for np rows of A (rows of `aStride` bytes: im2col's Kp int16,
+ * T = i16, or the input's own 8-bit pixels, T = i8/u8, read 8 at a time past the row end into
+ * what follows, where the zero-padded weights make them count for nothing) against the weight
  * rows w0..w0+3 (Kp int16 each): accumulate, add the bias, requantize, store at y (row stride O).
  */
-function gemmBlock(col: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: usize, oc: i32, nOc: i32, fp32: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
+function gemmBlock<T>(a: usize, aStride: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
   const rowBytes = <usize>Kp << 1;
   const Kb = rowBytes;
   const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
   const bias = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
   let p = 0;
   for (; p + 2 <= np; p += 2) {
-    const a0p = col + <usize>p * rowBytes;
-    const a1p = a0p + rowBytes;
+    const a0p = a + <usize>p * aStride;
+    const a1p = a0p + aStride;
     let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
     let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
     for (let k: usize = 0; k < Kb; k += 16) {
-      const a0 = v128.load(a0p + k);
-      const a1 = v128.load(a1p + k);
+      const a0 = loadA<T>(a0p, k);
+      const a1 = loadA<T>(a1p, k);
       let b = v128.load(w0 + k);
       c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, b));
       c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, b));
@@ -131,8 +143,8 @@ function gemmBlock(col: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: u
       c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, b));
       c13 = i32x4.add(c13, i32x4.dot_i16x8_s(a1, b));
     }
-    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
-    const r1 = requantize4(i32x4.add(hsum4(c10, c11, c12, c13), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
+    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, mode, yzp, qlo, qhi);
+    const r1 = requantize4(i32x4.add(hsum4(c10, c11, c12, c13), bias), rq, stride, oc, mode, yzp, qlo, qhi);
     const v = narrowBytes(r0, r1, unsignedOut);
     const d0 = y + <usize>(p * O + oc);
     const d1 = d0 + <usize>O;
@@ -145,16 +157,16 @@ function gemmBlock(col: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: u
     }
   }
   if (p < np) {
-    const a0p = col + <usize>p * rowBytes;
+    const a0p = a + <usize>p * aStride;
     let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
     for (let k: usize = 0; k < Kb; k += 16) {
-      const a0 = v128.load(a0p + k);
+      const a0 = loadA<T>(a0p, k);
       c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(w0 + k)));
       c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(w1 + k)));
       c02 = i32x4.add(c02, i32x4.dot_i16x8_s(a0, v128.load(w2 + k)));
       c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, v128.load(w3 + k)));
     }
-    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, fp32, yzp, qlo, qhi);
+    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, mode, yzp, qlo, qhi);
     const v = narrowBytes(r0, r0, unsignedOut);
     const d0 = y + <usize>(p * O + oc);
     if (nOc >= 4) v128.store32_lane(d0, v, 0);
@@ -164,7 +176,7 @@ function gemmBlock(col: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: u
 
 function qconv2dImpl<T>(
   x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32,
-  w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, O: i32, oOff: i32, opg: i32, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, chunk: i32,
 ): void {
@@ -177,7 +189,7 @@ function qconv2dImpl<T>(
     im2colQ<T>(x, xzp, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
     const yb = y + <usize>(p0 * O + oOff);
     for (let oc = 0; oc < opg; oc += 4) {
-      gemmBlock(col, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, fp32, yzpv, qlo, qhi, unsignedOut, yb, O);
+      gemmBlock<i16>(col, <usize>Kp << 1, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
     }
   }
 }
@@ -190,16 +202,45 @@ function qconv2dImpl<T>(
  */
 export function qconv2d(
   x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32,
-  w: usize, rq: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, O: i32, oOff: i32, opg: i32, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32, col: usize, chunk: i32,
 ): void {
-  if (unsignedIn) qconv2dImpl<u8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, fp32, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
-  else qconv2dImpl<i8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, fp32, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
+  if (unsignedIn) qconv2dImpl<u8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
+  else qconv2dImpl<i8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
+}
+
+function qconv1x1Impl<T>(
+  x: usize, P: i32, C: i32, w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32, y: usize, O: i32, chunk: i32,
+): void {
+  const Kp = (C + 7) & ~7;
+  const stride = rqStride(O);
+  const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const np = min(chunk, P - p0);
+    const a = x + <usize>p0 * <usize>C;
+    const yb = y + <usize>p0 * <usize>O;
+    for (let oc = 0; oc < O; oc += 4) {
+      gemmBlock<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+    }
+  }
+}
+
+/**
+ * A pointwise conv (1x1, stride 1, no padding, one group) or FULLY_CONNECTED without im2col:
+ * y[P, O] from the rows x[P, C] read as they are. The input zero point is folded into the bias
+ * row of `rq` (bias - x_zp·Σw, wrapping as int32 sums do); `w` as for qconv2d (Kp = roundUp(C, 8)),
+ * `x` with 16 bytes of readable slack; `chunk` rows at a time pass every weight block.
+ */
+export function qconv1x1(
+  x: usize, unsignedIn: i32, P: i32, C: i32, w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32, y: usize, O: i32, chunk: i32,
+): void {
+  if (unsignedIn) qconv1x1Impl<u8>(x, P, C, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, chunk);
+  else qconv1x1Impl<i8>(x, P, C, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, chunk);
 }
 
 function qdepthwiseImpl<T>(
-  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
 ): void {
   const stride = rqStride(C);
@@ -270,8 +311,8 @@ function qdepthwiseImpl<T>(
               }
             }
           }
-          const r0 = requantize4(accLo, rq, stride, cb, fp32, yzpv, qlo, qhi);
-          const r1 = requantize4(accHi, rq, stride, cb + 4, fp32, yzpv, qlo, qhi);
+          const r0 = requantize4(accLo, rq, stride, cb, mode, yzpv, qlo, qhi);
+          const r1 = requantize4(accHi, rq, stride, cb + 4, mode, yzpv, qlo, qhi);
           const v = narrowBytes(r0, r1, unsignedOut);
           const left = C - c;
           if (left >= 8) v128.store64_lane(out + cb, v, 0);
@@ -292,9 +333,9 @@ function qdepthwiseImpl<T>(
  * followed by kh*kw int32 of scratch.
  */
 export function qdepthwise(
-  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, fp32: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
+  x: usize, unsignedIn: i32, xzp: i32, N: i32, H: i32, W: i32, C: i32, w: usize, rq: usize, ibias: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
   y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, dh: i32, dw: i32,
 ): void {
-  if (unsignedIn) qdepthwiseImpl<u8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
-  else qdepthwiseImpl<i8>(x, xzp, N, H, W, C, w, rq, ibias, fp32, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+  if (unsignedIn) qdepthwiseImpl<u8>(x, xzp, N, H, W, C, w, rq, ibias, mode, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
+  else qdepthwiseImpl<i8>(x, xzp, N, H, W, C, w, rq, ibias, mode, yzp, lo, hi, unsignedOut, y, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw);
 }

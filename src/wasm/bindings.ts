@@ -75,12 +75,13 @@ export interface KernelFunctions {
   // qconv.ts, qelementwise.ts: TFLite integer kernels (int8/uint8 NHWC; rq = requantization block of util/requantize.ts)
   qconv2d(
     x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, cOff: number, ipg: number,
-    w: number, rq: number, fp32: number, yzp: number, lo: number, hi: number, unsignedOut: number,
+    w: number, rq: number, mode: number, yzp: number, lo: number, hi: number, unsignedOut: number,
     y: number, O: number, oOff: number, opg: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number, col: number, chunk: number,
   ): void;
+  qconv1x1(x: number, unsignedIn: number, P: number, C: number, w: number, rq: number, mode: number, yzp: number, lo: number, hi: number, unsignedOut: number, y: number, O: number, chunk: number): void;
   qdepthwise(
-    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, fp32: number, yzp: number,
+    x: number, unsignedIn: number, xzp: number, N: number, H: number, W: number, C: number, w: number, rq: number, ibias: number, mode: number, yzp: number,
     lo: number, hi: number, unsignedOut: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, dh: number, dw: number,
   ): void;
   // qconv16.ts: 16x8 (int16 activations with zero point 0, int64 bias and accumulators)
@@ -126,6 +127,13 @@ export interface KernelFunctions {
   minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
   channelStats(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number, outSumSq: number, outSum: number, outNonZero: number): void;
   histogram(src: number, n: number, bins: number, lo: number, hi: number, counts: number): void;
+
+  // gptq.ts: GPTQ weight rounding (input Hessians, the factor of H^-1, the column sweep)
+  hessianAdd(x: number, rows: number, K: number, ld: number, h: number): void;
+  hessianAddChannels(v: number, rows: number, T: number, C: number, h: number): void;
+  /** 1 when H is positive definite (U written), else 0 */
+  upperCholeskyOfInverse(h: number, n: number, l: number, t: number, u: number, ld: number): number;
+  gptqRound(wt: number, rows: number, n: number, scales: number, u: number, qt: number, e: number, block: number, pk: number): void;
 }
 
 /** The instance's exports: the kernel functions and the memory they address. */
@@ -165,6 +173,7 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   float32ToBfloat16: 3,
   bfloat16ToFloat32: 3,
   qconv2d: 32,
+  qconv1x1: 14,
   qdepthwise: 26,
   qconv2d16: 30,
   qdepthwise16: 24,
@@ -182,4 +191,8 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   minMaxPerAxis: 6,
   channelStats: 9,
   histogram: 6,
+  hessianAdd: 5,
+  hessianAddChannels: 5,
+  upperCholeskyOfInverse: 6,
+  gptqRound: 9,
 };

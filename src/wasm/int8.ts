@@ -104,10 +104,6 @@ const is8 = (a: QData): a is Int8Array | Uint8Array => a instanceof Int8Array ||
 const eightBit = (d: QDType) => d === 'int8' || d === 'uint8';
 const unsignedFlag = (a: QData) => (a instanceof Uint8Array ? 1 : 0);
 
-function outArray(dtype: QDType, n: number): Int8Array | Uint8Array {
-  return dtype === 'uint8' ? new Uint8Array(n) : new Int8Array(n);
-}
-
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
@@ -117,28 +113,125 @@ export function qconvRunsOnWasm(p: QConvProblem): boolean {
   return true;
 }
 
-// Requantization block rows (assembly/util/requantize.ts)
+// Requantization block rows (assembly/util/requantize.ts): int32 rows, then float64 rows
 const RQ_ROWS = 6;
+const RQ_F64_ROWS = 4;
+// requantization modes of the conv kernels
+const RQ_MODE_FIXED = 0;
+const RQ_MODE_FP32 = 1;
+const RQ_MODE_F64 = 2;
 
-/** The requantization block of channels [from, from + count) (rows of roundUp(count, 8)). */
-function writeRequant(arena: WasmArena, rq: ChannelRequant, bias: ArrayLike<number> | undefined, from: number, count: number): number {
+/**
+ * Write the requantization block of channels [from, from + count) (rows of roundUp(count, 8))
+ * at p: the int32 rows of the 64-bit fixed point and the float32 scales, then the float64 rows
+ * of the same fixed point as one floor (assembly/util/requantize.ts, fixedPointF64).
+ */
+function writeRequant(arena: WasmArena, p: number, rq: ChannelRequant, bias: ArrayLike<number> | undefined, from: number, count: number): void {
   const stride = roundUp(count, 8);
-  const p = arena.alloc(RQ_ROWS * stride * 4);
   const v = arena.i32(p, RQ_ROWS * stride);
   v.fill(0);
   const f = arena.f32(p + 5 * stride * 4, stride);
+  const d = arena.f64(p + RQ_ROWS * stride * 4, RQ_F64_ROWS * stride);
+  d.fill(0);
   for (let j = 0; j < count; j++) {
     const oc = from + j;
     const shift = rq.shift[oc]!;
+    const left = shift > 0 ? shift : 0;
     const right = shift > 0 ? 0 : -shift;
     v[j] = bias ? bias[oc]! : 0;
     v[stride + j] = rq.mult[oc]!;
-    v[2 * stride + j] = 2 ** (shift > 0 ? shift : 0);
+    v[2 * stride + j] = 2 ** left;
     v[3 * stride + j] = right > 0 ? 2 ** (31 - right) : 0;
     v[4 * stride + j] = right === 0 ? -1 : 0;
     if (rq.fp32) f[j] = rq.fp32[oc]!;
+    // out = floor(v + h + k1 - [v < -h]·k2), v = acc·M·2^(left - 31 - right), h = 2^(30 - 31 - right)
+    const h = 2 ** (-1 - right);
+    d[j] = rq.mult[oc]! * 2 ** (left - 31 - right);
+    d[stride + j] = -h;
+    d[2 * stride + j] = h + (right > 0 ? 0.5 : 0);
+    d[3 * stride + j] = right > 0 ? 2 ** -right : 0;
   }
-  return p;
+}
+
+/**
+ * Whether every accumulator of this conv keeps |acc·M·2^left| below 2^52 - 2^32, where the
+ * float64 form of the fixed point is exact: |bias| + max|x - zp|·Σ|w| per output channel.
+ */
+export function qconvRequantizesInF64(p: QConvProblem): boolean {
+  const [lo, hi] = p.x instanceof Uint8Array ? [0, 255] : [-128, 127];
+  const xMax = Math.max(Math.abs(lo - p.xzp), Math.abs(hi - p.xzp));
+  const k = p.kh * p.kw * p.ipg;
+  for (let oc = 0; oc < p.o; oc++) {
+    let sum = 0;
+    for (let i = oc * k; i < (oc + 1) * k; i++) sum += Math.abs(p.weights[i]!);
+    const shift = p.rq.shift[oc]!;
+    const bound = (Math.abs(p.bias ? p.bias[oc]! : 0) + xMax * sum) * p.rq.mult[oc]! * 2 ** (shift > 0 ? shift : 0);
+    if (!(bound < 2 ** 52 - 2 ** 32)) return false;
+  }
+  return true;
+}
+
+/**
+ * The per-channel blocks a conv's kernels read besides the weights, written once into
+ * persistent memory while `rq` (the caller's per-node requantization) lives: per group the
+ * requantization block (util/requantize.ts), and for depthwise the bias of interior pixels.
+ */
+interface ConvBlocks {
+  bias: ArrayLike<number> | undefined;
+  weights: Int32Array;
+  xzp: number;
+  group: number;
+  unsignedIn: boolean;
+  pointwise: boolean;
+  ptr: number;
+  /** the requantization mode of the kernels (RQ_MODE_*) */
+  mode: number;
+}
+
+const convBlocks = new WeakMap<ChannelRequant, ConvBlocks>();
+
+/** Bytes of one group's requantization block. */
+const requantBytes = (count: number) => (RQ_ROWS * 4 + RQ_F64_ROWS * 8) * roundUp(count, 8);
+
+function persistentConvBlocks(arena: WasmArena, p: QConvProblem, depthwise: boolean, pointwise: boolean): ConvBlocks {
+  const unsignedIn = p.x instanceof Uint8Array;
+  const hit = convBlocks.get(p.rq);
+  if (hit && hit.bias === p.bias && hit.weights === p.weights && hit.xzp === p.xzp && hit.group === p.group && hit.unsignedIn === unsignedIn && hit.pointwise === pointwise) return hit;
+  // depthwise: one block of every channel; else one per group
+  const groups = depthwise ? 1 : p.group;
+  const opg = p.o / groups;
+  const taps = p.kh * p.kw;
+  const cp = roundUp(p.c, 8);
+  const rqBytes = requantBytes(opg);
+  const ptr = arena.allocPersistent(rqBytes * groups + (depthwise ? cp * 4 : 0), p.rq);
+  let bias = p.bias;
+  if (pointwise && p.xzp !== 0) {
+    // qconv1x1 reads the input as it is: bias - x_zp·Σw (wrapping as int32 sums do)
+    const k = p.c;
+    const folded = new Int32Array(p.o);
+    for (let oc = 0; oc < p.o; oc++) {
+      let sum = 0;
+      for (let i = oc * k; i < (oc + 1) * k; i++) sum += p.weights[i]!;
+      folded[oc] = ((p.bias ? p.bias[oc]! : 0) - p.xzp * sum) | 0;
+    }
+    bias = folded;
+  }
+  for (let g = 0; g < groups; g++) writeRequant(arena, ptr + g * rqBytes, p.rq, bias, g * opg, opg);
+  if (depthwise) {
+    // the bias of pixels with every tap inside, the input zero point folded in (wrapping as int32 sums do)
+    const ibv = arena.i32(ptr + rqBytes, cp);
+    ibv.fill(0);
+    for (let c = 0; c < p.c; c++) {
+      let sum = 0;
+      for (let t = 0; t < taps; t++) sum += p.weights[c * taps + t]!;
+      ibv[c] = ((p.bias ? p.bias[c]! : 0) - p.xzp * sum) | 0;
+    }
+  }
+  if (hit) arena.freePersistent(hit.ptr);
+  const mode = p.rq.fp32 ? RQ_MODE_FP32 : qconvRequantizesInF64(p) ? RQ_MODE_F64 : RQ_MODE_FIXED;
+  const blocks = { bias: p.bias, weights: p.weights, xzp: p.xzp, group: p.group, unsignedIn, pointwise, ptr, mode };
+  convBlocks.set(p.rq, blocks);
+  return blocks;
 }
 
 // Packed int16 weights, persistent while their source array lives.
@@ -177,17 +270,20 @@ function groupedConvWeights(arena: WasmArena, p: QConvProblem): number {
 
 const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
 
+/** A 1x1 conv whose output pixels are its input pixels (stride 1, no padding, one group), or FULLY_CONNECTED: no im2col. */
+const isPointwise = (p: QConvProblem) => p.group === 1 && p.kh === 1 && p.kw === 1 && p.pt === 0 && p.pl === 0 && p.oh === p.h && p.ow === p.w && p.sh === 1 && p.sw === 1;
+
 function copyIn8(arena: WasmArena, a: Int8Array | Uint8Array): number {
   const p = arena.alloc(a.length + 16);
-  arena.u8(p, a.length + 16).fill(0);
-  new Uint8Array(arena.memory.buffer, p, a.length).set(new Uint8Array(a.buffer, a.byteOffset, a.length));
+  const dst = arena.u8(p, a.length + 16);
+  dst.set(new Uint8Array(a.buffer, a.byteOffset, a.length));
+  dst.fill(0, a.length);
   return p;
 }
 
 function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Array | Uint8Array {
-  const out = outArray(dtype, n);
-  out.set(dtype === 'uint8' ? arena.u8(p, n) : arena.i8(p, n));
-  return out;
+  // slice: one copy into fresh memory, without zero-filling it first
+  return dtype === 'uint8' ? arena.u8(p, n).slice() : arena.i8(p, n).slice();
 }
 
 /** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
@@ -217,35 +313,31 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
       }
     });
   } else wp = groupedConvWeights(arena, p);
+  const pointwise = !depthwise && isPointwise(p);
+  const { ptr: blocks, mode } = persistentConvBlocks(arena, p, depthwise, pointwise);
   return arena.scoped(() => {
     const xp = copyIn8(arena, x);
     const yp = arena.alloc(size);
     const uIn = unsignedFlag(x);
     const uOut = p.out.dtype === 'uint8' ? 1 : 0;
-    const fp32 = p.rq.fp32 ? 1 : 0;
     const { zp, lo, hi } = p.out;
+    const rqBytes = requantBytes(opg);
     if (depthwise) {
-      const rq = writeRequant(arena, p.rq, p.bias, 0, p.o);
-      // the bias of pixels with every tap inside, the input zero point folded in (wrapping as int32 sums do)
       const cp = roundUp(p.c, 8);
       const ib = arena.alloc((cp + taps) * 4);
-      const ibv = arena.i32(ib, cp);
-      ibv.fill(0);
-      for (let c = 0; c < p.c; c++) {
-        let sum = 0;
-        for (let t = 0; t < taps; t++) sum += p.weights[c * taps + t]!;
-        ibv[c] = ((p.bias ? p.bias[c]! : 0) - p.xzp * sum) | 0;
-      }
-      k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, rq, ib, fp32, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
+      arena.u8(ib, cp * 4).set(arena.u8(blocks + requantBytes(p.o), cp * 4));
+      k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, blocks, ib, mode, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
+    } else if (pointwise) {
+      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / p.c / 2) * 2);
+      k.qconv1x1(xp, uIn, p.n * p.h * p.w, p.c, wp, blocks, mode, zp, lo, hi, uOut, yp, p.o, chunk);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
       const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
       const block = roundUp(opg, 4) * kp * 2;
       for (let g = 0; g < p.group; g++) {
-        const rq = writeRequant(arena, p.rq, p.bias, g * opg, opg);
         k.qconv2d(
-          xp, uIn, p.xzp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, rq, fp32, zp, lo, hi, uOut,
+          xp, uIn, p.xzp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, blocks + g * rqBytes, mode, zp, lo, hi, uOut,
           yp, p.o, g * opg, opg, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, col, chunk,
         );
       }

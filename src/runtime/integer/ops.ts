@@ -164,10 +164,43 @@ const qdata = (t: Tensor): QData => {
 function runConv(p: QConvProblem, wasm: boolean): QData {
   // XNNPACK's float requantization is for 8-bit data only; 16x8 keeps its int64 path
   if (p.x instanceof Int16Array) {
-    p.rq.fp32 = undefined;
+    if (p.rq.fp32) p.rq = { mult: p.rq.mult, shift: p.rq.shift };
     return wasm && qconv16RunsOnWasm(p) ? qconv2d16Wasm(p) : qconv2dReference(p);
   }
   return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p) : qconv2dReference(p);
+}
+
+/**
+ * What a conv node computes from its constant operands (packed weights, per-channel multipliers,
+ * bias, output grid), kept per weight tensor while the operands it came from are the same
+ * tensors: a model run many times pays for QuantizeMultiplier and the packing once.
+ */
+interface ConvSetup {
+  deps: ReadonlyArray<Tensor | undefined>;
+  key: string;
+  packed: ReturnType<typeof packWeights>;
+  rq: ChannelRequant;
+  bias?: ArrayLike<number>;
+  out: ReturnType<typeof outputParams>;
+  xzp: number;
+}
+
+const convSetups = new WeakMap<Tensor, ConvSetup>();
+
+function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: number[] | undefined, fp32: boolean, pack: (w: Tensor, wq: QParam) => ReturnType<typeof packWeights>): ConvSetup {
+  const w = need(inputs, 3, 'w');
+  const deps = [1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => inputs[i]);
+  const fullKey = `${key}|${fp32}|${act ?? ''}`;
+  const hit = convSetups.get(w);
+  if (hit && hit.key === fullKey && hit.deps.every((d, i) => d === deps[i])) return hit;
+  const xq = qparam(inputs, 0, 'x');
+  const wq = qparam(inputs, 3, 'w');
+  const out = outputParams(inputs, 9, act);
+  const packed = pack(w, wq);
+  const b = inputs[6];
+  const setup: ConvSetup = { deps, key: fullKey, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
+  convSetups.set(w, setup);
+  return setup;
 }
 
 const Conv = defineOp<ConvAttrs>({
@@ -175,25 +208,22 @@ const Conv = defineOp<ConvAttrs>({
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
-    const b = inputs[6];
     if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`integer Conv needs 4-D NHWC input and weights, got [${x.shape}] and [${w.shape}]`);
-    const xq = qparam(inputs, 0, 'x');
-    const wq = qparam(inputs, 3, 'w');
-    const out = outputParams(inputs, 9, a.act);
+    const s = convSetup(inputs, a.layout, a.act, a.fp32, (wt, wq) => packWeights(wt, a.layout, wq));
     const [n, h, wd, c] = x.shape as [number, number, number, number];
-    const { data: weights, o, kh, kw, ipg } = packWeights(w, a.layout, wq);
+    const { data: weights, o, kh, kw, ipg } = s.packed;
     const group = a.group;
     if (ipg * group !== c || o % group !== 0) throw new ShapeError(`integer Conv: ${c} input channels do not fit weights [${w.shape}] with group ${group}`);
     const [pt, oh] = spatial(h, kh, a.strides[0]!, a.dilations[0]!, a.autoPad, a.pads, 0, 2);
     const [pl, ow] = spatial(wd, kw, a.strides[1]!, a.dilations[1]!, a.autoPad, a.pads, 1, 2);
     const p: QConvProblem = {
-      x: qdata(x), xzp: xq.zps[0]!, n, h, w: wd, c, weights, o, kh, kw, ipg, group,
+      x: qdata(x), xzp: s.xzp, n, h, w: wd, c, weights, o, kh, kw, ipg, group,
       sh: a.strides[0]!, sw: a.strides[1]!, dh: a.dilations[0]!, dw: a.dilations[1]!, pt, pl, oh, ow,
-      bias: b ? toNumbers(b) : undefined,
-      rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, o, a.fp32),
-      out,
+      bias: s.bias,
+      rq: s.rq,
+      out: s.out,
     };
-    return [new Tensor(out.dtype, [n, oh, ow, o], runConv(p, a.wasm))];
+    return [new Tensor(s.out.dtype, [n, oh, ow, o], runConv(p, a.wasm))];
   },
 });
 
@@ -203,23 +233,19 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
-    const b = inputs[6];
     if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[1]) throw new ShapeError(`integer FullyConnected: input [${x.shape}] and weights [${w.shape}] do not fit`);
-    const xq = qparam(inputs, 0, 'x');
-    const wq = qparam(inputs, 3, 'w');
-    const out = outputParams(inputs, 9, a.act);
     const [m, kk] = x.shape as [number, number];
     const nOut = w.shape[0]!;
     // keyed by the weight tensor itself (a reshaped view would be a new key on every run)
-    const { data: weights } = packWeights(w, 'OHWI', wq, [nOut, 1, 1, kk]);
+    const s = convSetup(inputs, 'fc', a.act, a.fp32, (wt, wq) => packWeights(wt, 'OHWI', wq, [nOut, 1, 1, kk]));
     const p: QConvProblem = {
-      x: qdata(x), xzp: xq.zps[0]!, n: 1, h: 1, w: m, c: kk, weights, o: nOut, kh: 1, kw: 1, ipg: kk, group: 1,
+      x: qdata(x), xzp: s.xzp, n: 1, h: 1, w: m, c: kk, weights: s.packed.data, o: nOut, kh: 1, kw: 1, ipg: kk, group: 1,
       sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, oh: 1, ow: m,
-      bias: b ? toNumbers(b) : undefined,
-      rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, nOut, a.fp32),
-      out,
+      bias: s.bias,
+      rq: s.rq,
+      out: s.out,
     };
-    return [new Tensor(out.dtype, [m, nOut], runConv(p, a.wasm))];
+    return [new Tensor(s.out.dtype, [m, nOut], runConv(p, a.wasm))];
   },
 });
 

@@ -13,7 +13,7 @@ import { INTEGER_OPS, quantizeInt16 } from '../../../src/runtime/integer/ops.js'
 import { ONNX_OPS } from '../../../src/runtime/ops/index.js';
 import { qconv2dReference } from '../../../src/runtime/integer/reference.js';
 import type { OpContext } from '../../../src/runtime/op.js';
-import { qconv16RunsOnWasm, qconv2d16Wasm, qconv2dWasm, qconvRunsOnWasm, quantize16Wasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
+import { qconv16RunsOnWasm, qconv2d16Wasm, qconv2dWasm, qconvRequantizesInF64, qconvRunsOnWasm, quantize16Wasm, type QConvProblem, type QDType } from '../../../src/wasm/int8.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 
 beforeAll(async () => {
@@ -148,6 +148,87 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
       // huge accumulators clamp to the ends of the output range
       expect(want.some((v) => v === p.out.lo || v === p.out.hi)).toBe(true);
     }
+  });
+  test('pointwise convs and fully-connected on the input rows as they are (zero point in the bias): odd channel counts, zero points at the ends', () => {
+    const r = rng(11);
+    let unsignedRuns = 0;
+    for (let t = 0; t < 200; t++) {
+      const fp32 = t % 2 === 1;
+      const p = randomConv(r, fp32);
+      const c = r.pick([1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64, 100]);
+      const o = r.int(1, 37);
+      const unsignedIn = r.next() < 0.5;
+      const [lo, hi] = unsignedIn ? [0, 255] : [-128, 127];
+      const n = r.int(1, 2);
+      const [h, w] = [r.int(1, 9), r.int(1, 11)];
+      const x = randomData(r, unsignedIn ? 'uint8' : 'int8', n * h * w * c);
+      const wide = r.next() < 0.3;
+      const weights = Int32Array.from({ length: o * c }, () => (wide ? r.int(-255, 255) : r.int(-127, 127)));
+      const q = randomConv(r, fp32);
+      const rq = { mult: q.rq.mult.slice(0, 1), shift: q.rq.shift.slice(0, 1), fp32: q.rq.fp32?.slice(0, 1) };
+      Object.assign(p, {
+        x, xzp: r.pick([lo, hi, r.int(lo, hi)]), n, h, w, c, weights, o, kh: 1, kw: 1, ipg: c, group: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, oh: h, ow: w,
+        bias: r.next() < 0.2 ? undefined : Int32Array.from({ length: o }, () => r.int(-(2 ** 20), 2 ** 20)),
+        rq: {
+          mult: Int32Array.from({ length: o }, (_, i) => (i % 3 ? quantizeMultiplier(10 ** (-6 + 6.6 * r.next())).multiplier : rq.mult[0]!)),
+          shift: Int32Array.from({ length: o }, () => quantizeMultiplier(10 ** (-6 + 6.6 * r.next())).shift),
+          fp32: fp32 ? Float32Array.from({ length: o }, () => Math.fround(10 ** (-5 + 5 * r.next()))) : undefined,
+        },
+      });
+      for (let i = 0; i < o; i++) if (!fp32 && r.next() < 0.1) [p.rq.mult[i], p.rq.shift[i]] = r.pick([[2147483647, 30], [1073741824, -31], [0, 0]] as [number, number][]);
+      if (unsignedIn) unsignedRuns++;
+      const want = qconv2dReference(p);
+      const got = qconv2dWasm(p);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+    expect(unsignedRuns).toBeGreaterThan(50);
+  });
+
+  test('float64 requantization at the edge of its exact range: accumulators up to the bound, every shift', () => {
+    // qconv2dWasm requantizes in float64 when |acc·M·2^left| < 2^52 - 2^32 for every possible
+    // accumulator: here the weights, data and bias push the largest ones right up to that bound
+    const r = rng(64);
+    let f64 = 0;
+    let fixed = 0;
+    for (let t = 0; t < 200; t++) {
+      const p = randomConv(r, false);
+      const k = p.kh * p.kw * p.ipg;
+      const unsignedIn = p.x instanceof Uint8Array;
+      const [lo, hi] = unsignedIn ? [0, 255] : [-128, 127];
+      p.xzp = r.pick([lo, hi, r.int(lo, hi)]);
+      const xMax = Math.max(Math.abs(lo - p.xzp), Math.abs(hi - p.xzp));
+      for (let oc = 0; oc < p.o; oc++) {
+        p.rq.mult[oc] = r.pick([2 ** 30, 2 ** 31 - 1, r.int(2 ** 30, 2 ** 31 - 1)]);
+        p.rq.shift[oc] = r.pick([-31, -22, -21, -20, r.int(-31, 0), r.int(-8, 0), r.int(-3, 0), r.int(1, 3)]);
+      }
+      // the largest accumulator each channel may reach, scaled to just inside (or, every 4th case, just outside) the bound
+      const room = Math.min(...Array.from(p.rq.mult, (m, oc) => (2 ** 52 - 2 ** 32) / (m * 2 ** Math.max(p.rq.shift[oc]!, 0))));
+      const target = room * (t % 4 === 3 ? 1.02 : r.pick([0.999, 0.99, 0.9, 0.5]));
+      const wMax = Math.min(255, Math.floor((0.97 * target) / (xMax * k)));
+      if (wMax < 1) continue;
+      for (let i = 0; i < p.weights.length; i++) p.weights[i] = r.pick([wMax, -wMax, r.int(-wMax, wMax)]);
+      p.bias = Int32Array.from({ length: p.o }, (_, oc) => {
+        let sum = 0;
+        for (let i = oc * k; i < (oc + 1) * k; i++) sum += Math.abs(p.weights[i]!);
+        const left = Math.floor(target - xMax * sum);
+        return r.pick([1, -1]) * Math.min(left, 2 ** 31 - 1);
+      });
+      // data at the ends of the range, so that many accumulators come near the bound
+      for (let i = 0; i < p.x.length; i++) p.x[i] = r.next() < 0.8 ? r.pick([lo, hi]) : r.int(lo, hi);
+      if (qconvRequantizesInF64(p)) f64++;
+      else fixed++;
+      const want = qconv2dReference(p);
+      const got = qconv2dWasm(p);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+    expect(f64).toBeGreaterThan(100);
+    expect(fixed).toBeGreaterThan(20);
   });
 });
 
