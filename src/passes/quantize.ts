@@ -25,6 +25,7 @@ import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
+import { dequantizeGraph } from './dequantize.js';
 import { equalizationPlan } from './equalize.js';
 import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
@@ -272,8 +273,9 @@ function hybridMarkerAttrs(n: Node, w: Tensor, scales: number[]): { symmetric: b
       const depthwise = attrInt(n, 'group', 1) > 1 && ipg === 1;
       return { symmetric: !depthwise && scales.every((s) => s === scales[0]), axis: 1 };
     }
+    // per row: axis -1 whatever the input's rank (the TFLite reader's convention for FULLY_CONNECTED and BATCH_MATMUL)
     case 'Gemm':
-      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: 1 } : undefined;
+      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: -1 } : undefined;
     case 'MatMul':
       return scales.length === 1 ? { symmetric: false, axis: -1 } : undefined;
     default:
@@ -453,7 +455,26 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 /** The number of calibration samples when it is known before they are read (an array). */
 const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
 
+/**
+ * A model that is quantized already (a dynamic-range TFLite file read back: int8 weights behind
+ * DequantizeLinear, nnport::HybridInputQuantize before its hybrid ops; a QDQ model) back to float
+ * for full integer quantization: the hybrid ops' on-the-fly input rounding gives way to the
+ * calibrated int8 activations, the weights are dequantized (and quantized again: per-channel
+ * symmetric weights whose channels reach ±127, as TF writes them, get their integers back).
+ */
+function floatForInt8(g: Graph, onNote?: (note: string) => void): Graph {
+  const hybrid = dropHybridInputs(g);
+  if (hybrid.dropped) onNote?.(`${hybrid.dropped} hybrid op input rounding${hybrid.dropped > 1 ? 's' : ''} (TFLite's on-the-fly int8 rounding of the float activations of a dynamic-range model) dropped: full integer quantization gives those activations calibrated int8 parameters`);
+  g = hybrid.graph;
+  if (!g.nodes.some((n) => (n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear') && (!n.domain || n.domain === 'ai.onnx'))) return g;
+  const r = dequantizeGraph(g);
+  onNote?.('the model is quantized already: its quantized weights are dequantized and quantized again');
+  for (const note of r.notes) onNote?.(note);
+  return r.graph;
+}
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
