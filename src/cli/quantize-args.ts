@@ -57,7 +57,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const minElements = minText === undefined ? undefined : Number(minText);
   if (minElements !== undefined && !(Number.isInteger(minElements) && minElements >= 1)) throw new UsageError(`convert: --min-elements needs a positive whole number, got '${minText}'`);
   const method = one(args, 'method') ?? 'minmax';
-  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
+  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse' && method !== 'search') throw new UsageError(`convert: --method must be minmax, percentile, entropy, mse or search, got '${method}'`);
   const weightRounding = one(args, 'weight-rounding');
   if (weightRounding !== undefined && weightRounding !== 'nearest' && weightRounding !== 'gptq') throw new UsageError(`convert: --weight-rounding must be nearest or gptq, got '${weightRounding}'`);
   const io = one(args, 'io') ?? 'float';

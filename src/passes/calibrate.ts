@@ -8,7 +8,7 @@ import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse' | 'search';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
 export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
 

@@ -14,7 +14,7 @@
 //            marker, so the writer DEQUANTIZEs every int8 weight for float kernels (TF's
 //            weight-only quantization); `minElements` moves the 1024;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
-//            per tensor from calibration ranges (minmax, percentile, entropy, mse), following the
+//            per tensor from calibration ranges (minmax, percentile, entropy, mse, search), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
@@ -25,7 +25,9 @@ import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
+import { dequantizeGraph } from './dequantize.js';
 import { equalizationPlan } from './equalize.js';
+import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
@@ -55,6 +57,8 @@ export interface QuantizeOptions {
   /** notes for the user (a transposed calibration layout) */
   onNote?: (note: string) => void;
   method?: CalibrationMethod;
+  /** search method: how many calibration samples the search runs on, and its steps (src/passes/scale-search.ts) */
+  search?: ScaleSearchOptions;
   /** percentile method: the percentile of |x| kept (default 99.99) */
   percentile?: number;
   /** int8: measure every quantized value's error on the calibration samples */
@@ -280,8 +284,9 @@ function hybridMarkerAttrs(n: Node, w: Tensor, scales: number[]): { symmetric: b
       const depthwise = attrInt(n, 'group', 1) > 1 && ipg === 1;
       return { symmetric: !depthwise && scales.every((s) => s === scales[0]), axis: 1 };
     }
+    // per row: axis -1 whatever the input's rank (the TFLite reader's convention for FULLY_CONNECTED and BATCH_MATMUL)
     case 'Gemm':
-      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: 1 } : undefined;
+      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: -1 } : undefined;
     case 'MatMul':
       return scales.length === 1 ? { symmetric: false, axis: -1 } : undefined;
     default:
@@ -461,25 +466,47 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 /** The number of calibration samples when it is known before they are read (an array). */
 const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
 
+/**
+ * A model that is quantized already (a dynamic-range TFLite file read back: int8 weights behind
+ * DequantizeLinear, nnport::HybridInputQuantize before its hybrid ops; a QDQ model) back to float
+ * for full integer quantization: the hybrid ops' on-the-fly input rounding gives way to the
+ * calibrated int8 activations, the weights are dequantized (and quantized again: per-channel
+ * symmetric weights whose channels reach ±127, as TF writes them, get their integers back).
+ */
+function floatForInt8(g: Graph, onNote?: (note: string) => void): Graph {
+  const hybrid = dropHybridInputs(g);
+  if (hybrid.dropped) onNote?.(`${hybrid.dropped} hybrid op input rounding${hybrid.dropped > 1 ? 's' : ''} (TFLite's on-the-fly int8 rounding of the float activations of a dynamic-range model) dropped: full integer quantization gives those activations calibrated int8 parameters`);
+  g = hybrid.graph;
+  if (!g.nodes.some((n) => (n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear') && (!n.domain || n.domain === 'ai.onnx'))) return g;
+  const r = dequantizeGraph(g);
+  onNote?.('the model is quantized already: its quantized weights are dequantized and quantized again');
+  for (const note of r.notes) onNote?.(note);
+  return r.graph;
+}
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const equalization = (options.equalize ?? (options.mode === 'int8' && (method === 'minmax' || method === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
+  // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
+  const search = method === 'search';
+  const base: CalibrationMethod = search ? 'mse' : method;
+  const equalization = (options.equalize ?? (options.mode === 'int8' && (base === 'minmax' || base === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
   // equalization rescales the calibrated min/max of the values it rescales; a histogram does not
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
   // the same samples (kept from the first pass)
-  const again = equalization !== undefined && method !== 'minmax';
+  const again = equalization !== undefined && base !== 'minmax';
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || !!options.biasCorrection;
+  const keep = again || search || !!options.biasCorrection;
   // GPTQ's input Hessians are summed during the calibration passes (of the graph before
   // equalization: they follow its per-channel scales below)
   const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
   const alsoObserve = equalization && hessians ? (name: string, t: Tensor) => (equalization.observe(name, t), hessians.observe(name, t)) : (equalization?.observe ?? hessians?.observe);
   let cal: Awaited<ReturnType<typeof calibrate>>;
   try {
-    cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
+    cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : base, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
   } catch (e) {
     hessians?.dispose();
     throw e;
@@ -489,7 +516,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   if (equalization) g = equalization.apply(cal.stats, (s) => (equalized = s));
   // Hessians of the graph as quantized (equalized)
   const layers = hessians?.finish(equalized);
-  if (again) cal = await calibrate(g, needed, kept, method, undefined, options);
+  if (again) cal = await calibrate(g, needed, kept, base, undefined, options);
   const { stats, floats, count } = cal;
   const samples = options.report ? kept : [];
   let round: RoundWeights | undefined;
@@ -512,17 +539,20 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const actRange = act === 'int16' ? ({ dtype: 'int16', symmetric: true, narrowRange: true } as const) : ({ dtype: 'int8' } as const);
   if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
-  const rangeOf = (v: string) => {
+  const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);
     if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
-    if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, actRange);
-    if (method === 'mse') return scaleZeroPointFromMinMax(...mseRange(s, actRange), actRange);
-    const t = clipThreshold(s, method, options.percentile ?? 99.99);
-    return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), actRange);
+    if (base === 'minmax' || !s.hist) return [s.min, s.max];
+    if (base === 'mse') return mseRange(s, actRange);
+    const t = clipThreshold(s, base, options.percentile ?? 99.99);
+    return [Math.max(s.min, -t), Math.min(s.max, t)];
   };
+  const rangeOf = (v: string) => scaleZeroPointFromMinMax(...boundsOf(v), actRange);
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
-  for (const [v, p] of planParams(g, (v) => floats.has(v))) {
-    params.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+  const plan = planParams(g, (v) => floats.has(v));
+  const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
+  for (const [v, p] of plan) {
+    params.set(v, p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
   }
 
   // biases: int32 on scale_x · scale_w[c]
@@ -621,6 +651,24 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
+}
+
+/** method 'search': the calibrated ranges searched on the graph with its int8 weights (scale-search.ts). */
+async function searchRanges(g: Graph, plan: Map<string, ParamPlan>, boundsOf: (v: string) => [number, number], stats: Map<string, Stats>, nodes: Node[], weightDq: Node[], inits: Map<string, Tensor>, samples: Map<string, Tensor>[], act: RangeOptions, options?: ScaleSearchOptions): Promise<Map<string, [number, number]>> {
+  const ranges = new Map<string, [number, number]>();
+  const limits = new Map<string, [number, number]>();
+  for (const [v, p] of plan) {
+    const s = stats.get(v);
+    if (p.kind !== 'range' || !s) continue;
+    ranges.set(v, boundsOf(v));
+    limits.set(v, [s.min, s.max]);
+  }
+  const weights = await dequantizedWeights(weightDq, inits, g.opsets);
+  const read = new Set(nodes.flatMap((n) => n.inputs));
+  const simInits = new Map([...inits].filter(([k]) => read.has(k)));
+  for (const [k, t] of weights) simInits.set(k, t);
+  await searchActivationRanges({ ...g, nodes, initializers: simInits }, plan, ranges, limits, samples, act, options);
+  return ranges;
 }
 
 /** Float vs quantized value of every quantized tensor over the samples. */
