@@ -15,3 +15,4 @@ export { qconv2d, qconv1x1, qdepthwise } from './kernels/qconv';
 export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
 export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';
 export { qmul16, qavgPool16, qmean16, quantize16 } from './kernels/qelementwise16';
+export { hessianAdd, hessianAddChannels, upperCholeskyOfInverse, gptqRound } from './kernels/gptq';

@@ -54,7 +54,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const minElements = minText === undefined ? undefined : Number(minText);
   if (minElements !== undefined && !(Number.isInteger(minElements) && minElements >= 1)) throw new UsageError(`convert: --min-elements needs a positive whole number, got '${minText}'`);
   const method = one(args, 'method') ?? 'minmax';
-  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse') throw new UsageError(`convert: --method must be minmax, percentile, entropy or mse, got '${method}'`);
+  if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy' && method !== 'mse' && method !== 'search') throw new UsageError(`convert: --method must be minmax, percentile, entropy, mse or search, got '${method}'`);
   const weightRounding = one(args, 'weight-rounding');
   if (weightRounding !== undefined && weightRounding !== 'nearest' && weightRounding !== 'gptq') throw new UsageError(`convert: --weight-rounding must be nearest or gptq, got '${weightRounding}'`);
   const io = one(args, 'io') ?? 'float';
@@ -84,6 +84,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
       })();
     };
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+    options.calibrationCount = files.length;
   } else {
     if (!dir) throw new UsageError(`convert: --quantize ${mode} needs --calibration DIR (a folder of .npy input samples) or --calibration-images DIR`);
     const names = (await nodeFsPromises().readdir(dir)).filter((f) => f.toLowerCase().endsWith('.npy')).sort();
@@ -93,6 +94,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
       for (const f of files) yield [readNpy(await readModelFileBytes(f), f)];
     })();
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
+    options.calibrationCount = files.length;
   }
   options.onNote = (note) => print(`note: ${note}`);
   if (one(args, 'report')) {

@@ -8,7 +8,7 @@ import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse' | 'search';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
 export type CalibrationSamples = Iterable<Map<string, Tensor> | Tensor[]> | AsyncIterable<Map<string, Tensor> | Tensor[]>;
 
@@ -41,8 +41,10 @@ export async function calibrate(
   method: CalibrationMethod,
   onProgress?: (n: number) => void,
   options?: { onNote?: (note: string) => void; report?: boolean },
-  // cross-layer equalization's per-channel ranges (src/passes/equalize.ts), of values in `needed`
+  // cross-layer equalization's per-channel ranges (src/passes/equalize.ts), of values in `needed`,
+  // and GPTQ's Hessians (src/passes/weight-rounding.ts), of `alsoNeeded` too
   alsoObserve?: (name: string, t: Tensor) => void,
+  alsoNeeded?: ReadonlySet<string>,
 ): Promise<{ stats: Map<string, Stats>; floats: Set<string>; count: number; inputs: Map<string, Tensor>[] }> {
   if (!samples) throw new QuantizationError('int8 quantization needs calibration samples (--calibration DIR)');
   const stats = new Map<string, Stats>();
@@ -67,7 +69,7 @@ export async function calibrate(
   const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization');
   const first = { onValue: observe };
   // the kernels take the observed values' ranges while they are in WASM memory (minMax below reads them)
-  const rest = fusable ? { onValue: observe, observe: needed, ranges: true } : first;
+  const rest = fusable ? { onValue: observe, observe: alsoNeeded?.size ? new Set([...needed, ...alsoNeeded]) : needed, ranges: true } : first;
   let count = 0;
   let noted = false;
   const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));

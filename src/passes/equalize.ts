@@ -508,7 +508,12 @@ export function equalizedRange(r: ChannelRange, s: Float32Array): { min: number;
  * graph (`quantized`: those that get int8 parameters; the ranges are taken of those); `apply` then equalizes the graph and moves the calibrated min/max of each rescaled value
  * to the equalized graph's (exactly: the scales are positive, per channel), so calibration runs once.
  */
-export function equalizationPlan(g: Graph, method: string, quantized: ReadonlySet<string>, options: EqualizeOptions = {}): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>) => Graph } | undefined {
+export function equalizationPlan(
+  g: Graph,
+  method: string,
+  quantized: ReadonlySet<string>,
+  options: EqualizeOptions = {},
+): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>, onScales?: (scales: ReadonlyMap<string, Float32Array>) => void) => Graph } | undefined {
   // histograms (percentile, entropy, mse) of a value do not follow a per-channel rescaling: the
   // plan is made from min/max calibration (quantizeGraph calibrates the equalized graph again for those)
   if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization planned from ${method} calibration`, 'plan it from minmax ranges');
@@ -518,8 +523,10 @@ export function equalizationPlan(g: Graph, method: string, quantized: ReadonlySe
   const { observe, ranges } = channelRangeObserver(groups, quantized);
   return {
     observe,
-    apply: (stats) => {
+    // onScales: the per-channel scales of the values rescaled (what else was taken from the passes follows them: GPTQ's Hessians)
+    apply: (stats, onScales) => {
       const eq = equalizeGraph(g, groups, ranges, options);
+      onScales?.(eq.scales);
       for (const [v, s] of eq.scales) {
         const st = stats.get(v);
         const r = ranges.get(v);

@@ -14,7 +14,7 @@
 //            marker, so the writer DEQUANTIZEs every int8 weight for float kernels (TF's
 //            weight-only quantization); `minElements` moves the 1024;
 //   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
-//            per tensor from calibration ranges (minmax, percentile, entropy, mse), following the
+//            per tensor from calibration ranges (minmax, percentile, entropy, mse, search), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
@@ -26,8 +26,9 @@ import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { equalizationPlan } from './equalize.js';
+import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
-import { collectHessians, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
+import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
@@ -45,9 +46,17 @@ export interface QuantizeOptions {
    * shape samples for them, e.g. resize images).
    */
   calibration?: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples);
+  /**
+   * How many samples `calibration` gives, where it is not an array (an iterable, a generator
+   * function): with weightRounding 'gptq', the Hessian rows per layer are spread over them
+   * (default: assumed 64, the most used).
+   */
+  calibrationCount?: number;
   /** notes for the user (a transposed calibration layout) */
   onNote?: (note: string) => void;
   method?: CalibrationMethod;
+  /** search method: how many calibration samples the search runs on, and its steps (src/passes/scale-search.ts) */
+  search?: ScaleSearchOptions;
   /** percentile method: the percentile of |x| kept (default 99.99) */
   percentile?: number;
   /** int8: measure every quantized value's error on the calibration samples */
@@ -62,7 +71,8 @@ export interface QuantizeOptions {
   /**
    * int8 / int16x8: how conv / dense weights become integers on minmax's per-channel scales:
    * 'nearest' (default) or 'gptq' (src/passes/weight-rounding.ts: each weight rounded so that the
-   * layer's output on the calibration samples changes least; one more pass over the samples).
+   * layer's output on the calibration samples changes least; its input Hessians are summed
+   * during calibration).
    */
   weightRounding?: WeightRounding;
   /** called after each calibration sample */
@@ -440,28 +450,45 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
   return plan;
 }
 
+/** The number of calibration samples when it is known before they are read (an array). */
+const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const equalization = (options.equalize ?? (options.mode === 'int8' && (method === 'minmax' || method === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
+  // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
+  const search = method === 'search';
+  const base: CalibrationMethod = search ? 'mse' : method;
+  const equalization = (options.equalize ?? (options.mode === 'int8' && (base === 'minmax' || base === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
   // equalization rescales the calibrated min/max of the values it rescales; a histogram does not
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
   // the same samples (kept from the first pass)
-  const again = equalization !== undefined && method !== 'minmax';
+  const again = equalization !== undefined && base !== 'minmax';
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || rounding === 'gptq';
-  let cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : method, options.onProgress, keep ? { ...options, report: true } : options, equalization?.observe);
+  const keep = again || search;
+  // GPTQ's input Hessians are summed during the calibration passes (of the graph before
+  // equalization: they follow its per-channel scales below)
+  const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
+  const alsoObserve = equalization && hessians ? (name: string, t: Tensor) => (equalization.observe(name, t), hessians.observe(name, t)) : (equalization?.observe ?? hessians?.observe);
+  let cal: Awaited<ReturnType<typeof calibrate>>;
+  try {
+    cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : base, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
+  } catch (e) {
+    hessians?.dispose();
+    throw e;
+  }
   const kept = cal.inputs;
-  if (equalization) g = equalization.apply(cal.stats);
-  if (again) cal = await calibrate(g, needed, kept, method, undefined, options);
+  let equalized: ReadonlyMap<string, Float32Array> | undefined;
+  if (equalization) g = equalization.apply(cal.stats, (s) => (equalized = s));
+  // Hessians of the graph as quantized (equalized)
+  const layers = hessians?.finish(equalized);
+  if (again) cal = await calibrate(g, needed, kept, base, undefined, options);
   const { stats, floats, count } = cal;
   const samples = options.report ? kept : [];
   let round: RoundWeights | undefined;
-  if (rounding === 'gptq') {
-    // Hessians of the graph as quantized (equalized), from its float activations
-    const layers = await collectHessians(g, kept);
+  if (layers) {
     round = (weight, w, scales) => {
       const layer = layers.get(weight);
       // fewer rows than a Hessian block has inputs (a classifier after global pooling: one row
@@ -480,17 +507,20 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const actRange = act === 'int16' ? ({ dtype: 'int16', symmetric: true, narrowRange: true } as const) : ({ dtype: 'int8' } as const);
   if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
-  const rangeOf = (v: string) => {
+  const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);
     if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
-    if (method === 'minmax' || !s.hist) return scaleZeroPointFromMinMax(s.min, s.max, actRange);
-    if (method === 'mse') return scaleZeroPointFromMinMax(...mseRange(s, actRange), actRange);
-    const t = clipThreshold(s, method, options.percentile ?? 99.99);
-    return scaleZeroPointFromMinMax(Math.max(s.min, -t), Math.min(s.max, t), actRange);
+    if (base === 'minmax' || !s.hist) return [s.min, s.max];
+    if (base === 'mse') return mseRange(s, actRange);
+    const t = clipThreshold(s, base, options.percentile ?? 99.99);
+    return [Math.max(s.min, -t), Math.min(s.max, t)];
   };
+  const rangeOf = (v: string) => scaleZeroPointFromMinMax(...boundsOf(v), actRange);
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
-  for (const [v, p] of planParams(g, (v) => floats.has(v))) {
-    params.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+  const plan = planParams(g, (v) => floats.has(v));
+  const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
+  for (const [v, p] of plan) {
+    params.set(v, p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
   }
 
   // biases: int32 on scale_x · scale_w[c]
@@ -588,6 +618,24 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
+}
+
+/** method 'search': the calibrated ranges searched on the graph with its int8 weights (scale-search.ts). */
+async function searchRanges(g: Graph, plan: Map<string, ParamPlan>, boundsOf: (v: string) => [number, number], stats: Map<string, Stats>, nodes: Node[], weightDq: Node[], inits: Map<string, Tensor>, samples: Map<string, Tensor>[], act: RangeOptions, options?: ScaleSearchOptions): Promise<Map<string, [number, number]>> {
+  const ranges = new Map<string, [number, number]>();
+  const limits = new Map<string, [number, number]>();
+  for (const [v, p] of plan) {
+    const s = stats.get(v);
+    if (p.kind !== 'range' || !s) continue;
+    ranges.set(v, boundsOf(v));
+    limits.set(v, [s.min, s.max]);
+  }
+  const weights = await dequantizedWeights(weightDq, inits, g.opsets);
+  const read = new Set(nodes.flatMap((n) => n.inputs));
+  const simInits = new Map([...inits].filter(([k]) => read.has(k)));
+  for (const [k, t] of weights) simInits.set(k, t);
+  await searchActivationRanges({ ...g, nodes, initializers: simInits }, plan, ranges, limits, samples, act, options);
+  return ranges;
 }
 
 /** Float vs quantized value of every quantized tensor over the samples. */

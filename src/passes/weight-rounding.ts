@@ -7,16 +7,20 @@
 // H = X^T X of the layer's inputs X (im2col rows of a conv, rows of a dense layer's input),
 // which minimises ||W X - Q X||^2 per output channel. The scale per channel stays minmax's (the
 // caller's), the range narrow [-127, 127]; only which integer each weight becomes changes.
-// The Hessians come from one extra pass of the float graph over (some of) the calibration samples,
-// with a bounded number of rows per layer; a depthwise conv has one k x k Hessian per channel; a
-// layer with more than MAX_BLOCK inputs per group uses a block-diagonal H (blocks of contiguous
-// inputs), which bounds memory and the O(K^3) factorisation.
+// The Hessians are summed during the calibration passes that run anyway (HessianCollector is an
+// observer of those passes), with a bounded number of rows per layer, in WASM; a depthwise conv
+// has one k x k Hessian per channel; a layer with more than MAX_BLOCK inputs per group uses a
+// block-diagonal H (blocks of contiguous inputs), which bounds memory and the O(K^3)
+// factorisation. The factor of H^-1 and the column sweep (in blocks of columns, the paper's lazy
+// batch updates) run on WASM kernels too (src/wasm/gptq.ts).
 import { QuantizationError } from '../ir/errors.js';
 import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
 import { parseConvAttrs, windowOf } from '../ir/ops/conv.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
-import { gemmF32 } from '../wasm/dense.js';
+import { gptqRound, HessianAccumulators, upperCholeskyOfInverse } from '../wasm/gptq.js';
+
+export { upperCholeskyOfInverse } from '../wasm/gptq.js';
 
 export type WeightRounding = 'nearest' | 'gptq';
 
@@ -97,34 +101,6 @@ function pick(n: number, count: number, rand: (n: number) => number): Int32Array
   return Int32Array.from([...chosen].sort((a, b) => a - b));
 }
 
-/** Add the rows of X (rows × K, float32) to each block's X^T X (one SIMD GEMM per block). */
-function accumulate(layer: Layer, group: number, X: Float32Array, rows: number): void {
-  const { K, blocks } = layer;
-  for (let b = 0; b + 1 < blocks.length; b++) {
-    const lo = blocks[b]!;
-    const B = blocks[b + 1]! - lo;
-    const h = layer.h[group * (blocks.length - 1) + b]!;
-    if (B <= 16) {
-      // small (a depthwise window): a plain loop beats the GEMM's packing
-      for (let r = 0; r < rows; r++) {
-        const o = r * K + lo;
-        for (let i = 0; i < B; i++) {
-          const xi = X[o + i]!;
-          if (xi === 0) continue;
-          for (let j = 0; j <= i; j++) h[i * B + j] += xi * X[o + j]!;
-        }
-      }
-      continue;
-    }
-    const Xb = B === K ? X.subarray(0, rows * K) : new Float32Array(rows * B);
-    if (B !== K) for (let r = 0; r < rows; r++) Xb.set(X.subarray(r * K + lo, r * K + lo + B), r * B);
-    const out = new Float32Array(B * B);
-    // two Tensor objects over the same rows: the GEMM keeps packed copies of a tensor it sees twice
-    gemmF32(new Tensor('float32', [rows, B], Xb), new Tensor('float32', [rows, B], Xb), { M: B, N: B, K: rows, transA: true, transB: false, alpha: 1 }, out, false);
-    for (let i = 0; i < B; i++) for (let j = 0; j <= i; j++) h[i * B + j] += out[i * B + j]!;
-  }
-}
-
 /**
  * A 4-D NHWC value's data and the strides of its (n, y, x, c) axes: a deferred permutation (a
  * channels-last graph run lowered) is read as computed, without the permuted copy. The view may
@@ -146,190 +122,247 @@ function nhwcStrides(t: Tensor): { x: Float32Array; st: number[] } {
   return { x: t.data as Float32Array, st: [H * W * C, W * C, C, 1] };
 }
 
-/** Gather the sampled im2col rows of one conv input sample (NHWC) per group and add them. */
-function addConvRows(layer: Layer, t: Tensor, rand: (n: number) => number, perSample: number): void {
-  const c = layer.conv!;
-  const [N, H, W, C] = t.shape as [number, number, number, number];
-  const Ho = Math.floor((H + c.padT + c.padB - ((c.kh - 1) * c.dh + 1)) / c.sh) + 1;
-  const Wo = Math.floor((W + c.padL + c.padR - ((c.kw - 1) * c.dw + 1)) / c.sw) + 1;
-  if (Ho < 1 || Wo < 1) return;
-  if (C !== c.Cg * layer.G) throw new QuantizationError(`weight rounding: '${layer.node.name}' reads ${C} channels, its weight ${c.Cg} x ${layer.G} groups`);
-  const { x, st } = nhwcStrides(t);
-  const [sn, sy, sx, sc] = st as [number, number, number, number];
-  const positions = pick(N * Ho * Wo, perSample, rand);
-  const rows = positions.length;
-  const K = layer.K;
-  // per row, the offset of each window tap (-1: padding), shared by every group
-  const taps = new Int32Array(rows * c.kh * c.kw);
-  for (let r = 0; r < rows; r++) {
-    const p = positions[r]!;
-    const n = Math.floor(p / (Ho * Wo));
-    const oy = Math.floor(p / Wo) % Ho;
-    const ox = p % Wo;
-    for (let ky = 0, k = r * c.kh * c.kw; ky < c.kh; ky++) {
-      const iy = oy * c.sh - c.padT + ky * c.dh;
-      for (let kx = 0; kx < c.kw; kx++, k++) {
-        const ix = ox * c.sw - c.padL + kx * c.dw;
-        taps[k] = iy < 0 || iy >= H || ix < 0 || ix >= W ? -1 : n * sn + iy * sy + ix * sx;
+/**
+ * The [top, left, bottom, right] pads of a Pad node that pads only H and W of an NHWC value with
+ * zeros (constant mode, no value or 0), or undefined.
+ */
+function spatialZeroPad(g: Graph, n: Node | undefined): [number, number, number, number] | undefined {
+  if (!n || !isOnnx(n) || n.opType !== 'Pad' || attrString(n, 'mode', 'constant') !== 'constant' || (n.inputs[3] ?? '') !== '' || !n.inputs[0]) return undefined;
+  const pads = g.initializers.get(n.inputs[1] ?? '');
+  const value = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+  if (!pads || pads.size !== 8 || (n.inputs[2] && (!value || value.toNumbers().some((x) => x !== 0)))) return undefined;
+  const [b0, t, l, c0, b1, b, r, c1] = pads.toNumbers() as [number, number, number, number, number, number, number, number];
+  return b0 || c0 || b1 || c1 || t < 0 || l < 0 || b < 0 || r < 0 ? undefined : [t, l, b, r];
+}
+
+/** Where a layer's Hessian blocks live in the accumulators while they are summed. */
+interface Pending {
+  layer: Layer;
+  /** a depthwise conv (one input channel per group): one (T, T, G) accumulator of per-channel window Hessians */
+  channels: boolean;
+  /** the first accumulator index (generic: group g, block b at first + g · blocks + b) */
+  first: number;
+  /** samples seen (at most maxSamples are used) */
+  samples: number;
+}
+
+/**
+ * Collects the input Hessians of every conv / dense layer whose weight initializer only it reads,
+ * from the values of forward passes of the float graph: `observe(name, tensor)` is an `onValue`
+ * for runGraph (calibration's passes: quantizeGraph gives it the values of `values`), sampling
+ * rows of each layer input and adding their X^T X in WASM (src/wasm/gptq.ts). `finish()` gives
+ * the Hessians; the accumulators are held in WASM memory until then (or `dispose()`).
+ */
+export class HessianCollector {
+  /** the values to observe: the layers' inputs */
+  readonly values: ReadonlySet<string>;
+  private readonly byInput = new Map<string, Pending[]>();
+  private readonly pending: Pending[] = [];
+  private readonly acc: HessianAccumulators;
+  private readonly rand = lcg(12345);
+  private readonly maxSamples: number;
+  private readonly rowsPerSample: (K: number) => number;
+  private scratch = new Float32Array(0);
+
+  /** `samples`: how many samples the passes will give (when known; otherwise maxSamples is assumed), which spreads the rows over them. */
+  constructor(g: Graph, options: WeightRoundingOptions & { samples?: number } = {}) {
+    const readers = new Map<string, number>();
+    for (const n of g.nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+    const producer = new Map<string, Node>();
+    for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+    const sizes: number[] = [];
+    for (const n of g.nodes) {
+      const l = layerOf(g, n);
+      if (!l || readers.get(l.weight) !== 1 || !n.inputs[0]) continue;
+      // a zero Pad before a conv is fused into it by the runtime, and observing a value fusion
+      // removes would make the passes run unfused: its input is observed, padded here
+      let input = n.inputs[0];
+      const pad = l.conv ? spatialZeroPad(g, producer.get(input)) : undefined;
+      if (pad && l.conv) {
+        input = producer.get(input)!.inputs[0]!;
+        l.conv = { ...l.conv, padT: l.conv.padT + pad[0], padL: l.conv.padL + pad[1], padB: l.conv.padB + pad[2], padR: l.conv.padR + pad[3] };
       }
+      const nb = Math.ceil(l.K / MAX_BLOCK);
+      const blocks = Array.from({ length: nb + 1 }, (_, b) => Math.round((b * l.K) / nb));
+      const layer: Layer = { ...l, blocks, h: [], rows: 0 };
+      const channels = !!l.conv && l.conv.Cg === 1 && l.G > 1;
+      const p: Pending = { layer, channels, first: sizes.length, samples: 0 };
+      if (channels) sizes.push(l.K * l.K * l.G);
+      else for (let g = 0; g < l.G; g++) for (let b = 0; b < nb; b++) sizes.push((blocks[b + 1]! - blocks[b]!) ** 2);
+      this.pending.push(p);
+      this.byInput.set(input, [...(this.byInput.get(input) ?? []), p]);
     }
+    this.values = new Set(this.byInput.keys());
+    this.acc = new HessianAccumulators(sizes);
+    this.maxSamples = options.maxSamples ?? 64;
+    const expected = Math.max(1, Math.min(this.maxSamples, options.samples ?? this.maxSamples));
+    // rows per layer: 16 per input column, at least 1024, at most maxRows, spread evenly over the
+    // samples (mobilenet_v2: 4096 rows measured as good as 8192, at half the GEMM time)
+    this.rowsPerSample = (K: number) => Math.max(1, Math.ceil(Math.min(options.maxRows ?? 4096, Math.max(1024, 16 * K)) / expected));
   }
-  const T = c.kh * c.kw;
-  if (K <= 32 && layer.blocks.length === 2) {
-    // a depthwise window (3x3, 5x5): each group's K x K Hessian straight from the taps
-    const v = new Float64Array(K);
-    for (let g = 0; g < layer.G; g++) {
-      const h = layer.h[g]!;
-      for (let r = 0; r < rows; r++) {
-        for (let k = 0; k < T; k++) {
-          const off = taps[r * T + k]!;
-          for (let ch = 0; ch < c.Cg; ch++) v[k * c.Cg + ch] = off < 0 ? 0 : x[off + (g * c.Cg + ch) * sc]!;
-        }
-        for (let i = 0; i < K; i++) {
-          const vi = v[i]!;
-          if (vi !== 0) for (let j = 0; j <= i; j++) h[i * K + j] += vi * v[j]!;
-        }
+
+  /** An onValue: the rows of each layer that reads `name` (the first maxSamples values of each). */
+  readonly observe = (name: string, t: Tensor): void => {
+    const ps = this.byInput.get(name);
+    if (!ps || t.dtype !== 'float32') return;
+    for (const p of ps) {
+      if (p.samples >= this.maxSamples) continue;
+      p.samples++;
+      if (p.layer.conv) {
+        if (t.rank === 4) this.addConvRows(p, t);
+        continue;
       }
+      const l = p.layer;
+      const rowsAll = t.size / l.K;
+      if (!Number.isInteger(rowsAll)) continue;
+      const x = t.data as Float32Array;
+      const picked = pick(rowsAll, this.rowsPerSample(l.K), this.rand);
+      const X = this.rowsBuffer(picked.length * l.K);
+      picked.forEach((r, i) => X.set(x.subarray(r * l.K, (r + 1) * l.K), i * l.K));
+      this.acc.addRows(X, picked.length, l.K, this.targets(p, 0));
+      l.rows += picked.length;
     }
-    layer.rows += rows;
-    return;
+  };
+
+  private rowsBuffer(n: number): Float32Array {
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    return this.scratch.subarray(0, n);
   }
-  const X = new Float32Array(rows * K);
-  for (let g = 0; g < layer.G; g++) {
+
+  private targets(p: Pending, group: number): { index: number; lo: number; K: number }[] {
+    const { blocks } = p.layer;
+    const nb = blocks.length - 1;
+    return Array.from({ length: nb }, (_, b) => ({ index: p.first + group * nb + b, lo: blocks[b]!, K: blocks[b + 1]! - blocks[b]! }));
+  }
+
+  /** Gather the sampled im2col rows of one conv input sample (NHWC) per group and add them. */
+  private addConvRows(p: Pending, t: Tensor): void {
+    const layer = p.layer;
+    const c = layer.conv!;
+    const [N, H, W, C] = t.shape as [number, number, number, number];
+    const Ho = Math.floor((H + c.padT + c.padB - ((c.kh - 1) * c.dh + 1)) / c.sh) + 1;
+    const Wo = Math.floor((W + c.padL + c.padR - ((c.kw - 1) * c.dw + 1)) / c.sw) + 1;
+    if (Ho < 1 || Wo < 1) return;
+    if (C !== c.Cg * layer.G) throw new QuantizationError(`weight rounding: '${layer.node.name}' reads ${C} channels, its weight ${c.Cg} x ${layer.G} groups`);
+    const { x, st } = nhwcStrides(t);
+    const [sn, sy, sx, sc] = st as [number, number, number, number];
+    const positions = pick(N * Ho * Wo, this.rowsPerSample(layer.K), this.rand);
+    const rows = positions.length;
+    const K = layer.K;
+    const T = c.kh * c.kw;
+    // per row, the offset of each window tap (-1: padding), shared by every group
+    const taps = new Int32Array(rows * T);
     for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < T; k++) {
-        const off = taps[r * T + k]!;
-        const o = r * K + k * c.Cg;
+      const q = positions[r]!;
+      const n = Math.floor(q / (Ho * Wo));
+      const oy = Math.floor(q / Wo) % Ho;
+      const ox = q % Wo;
+      for (let ky = 0, k = r * T; ky < c.kh; ky++) {
+        const iy = oy * c.sh - c.padT + ky * c.dh;
+        for (let kx = 0; kx < c.kw; kx++, k++) {
+          const ix = ox * c.sw - c.padL + kx * c.dw;
+          taps[k] = iy < 0 || iy >= H || ix < 0 || ix >= W ? -1 : n * sn + iy * sy + ix * sx;
+        }
+      }
+    }
+    if (p.channels) {
+      // a depthwise window: (rows, T, C), every channel's taps side by side
+      const v = this.rowsBuffer(rows * T * C);
+      for (let k = 0; k < rows * T; k++) {
+        const off = taps[k]!;
+        const o = k * C;
+        if (off < 0) v.fill(0, o, o + C);
+        else if (sc === 1) v.set(x.subarray(off, off + C), o);
+        else for (let ch = 0, src = off; ch < C; ch++, src += sc) v[o + ch] = x[src]!;
+      }
+      this.acc.addChannels(p.first, v, rows, T, C);
+      layer.rows += rows;
+      return;
+    }
+    const X = this.rowsBuffer(rows * K);
+    for (let g = 0; g < layer.G; g++) {
+      for (let k = 0; k < rows * T; k++) {
+        const off = taps[k]!;
+        const o = k * c.Cg;
         if (off < 0) X.fill(0, o, o + c.Cg);
+        else if (sc === 1) X.set(x.subarray(off + g * c.Cg, off + (g + 1) * c.Cg), o);
         else for (let ch = 0, src = off + g * c.Cg * sc; ch < c.Cg; ch++, src += sc) X[o + ch] = x[src]!;
       }
+      this.acc.addRows(X, rows, K, this.targets(p, g));
     }
-    accumulate(layer, g, X, rows);
+    layer.rows += rows;
   }
-  layer.rows += rows;
+
+  /**
+   * The layers by weight initializer name, with their Hessians; the accumulators are freed. With
+   * `inputScales` (cross-layer equalization's per-channel scales of the values it rescaled: the
+   * graph rounded reads s_c · x_c where the passes saw x_c), each Hessian becomes that of the
+   * rescaled input, D H D.
+   */
+  finish(inputScales?: ReadonlyMap<string, Float32Array>): Map<string, Layer> {
+    const layers = new Map<string, Layer>();
+    try {
+      for (const p of this.pending) {
+        const l = p.layer;
+        const nb = l.blocks.length - 1;
+        if (p.channels) {
+          const all = this.acc.read(p.first);
+          const T = l.K;
+          l.h = Array.from({ length: l.G }, (_, g) => {
+            const h = new Float64Array(T * T);
+            for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) h[i * T + j] = all[(i * T + j) * l.G + g]!;
+            return h;
+          });
+        } else l.h = Array.from({ length: l.G * nb }, (_, i) => this.acc.read(p.first + i));
+        const s = inputScales?.get(l.node.inputs[0]!);
+        if (s) scaleHessians(l, s);
+        layers.set(l.weight, l);
+      }
+    } finally {
+      this.dispose();
+    }
+    return layers;
+  }
+
+  dispose(): void {
+    this.acc.free();
+  }
+}
+
+/** H of input columns i, j times s[channel of i] · s[channel of j] (a conv's column: tap · Cg + channel in its group). */
+function scaleHessians(l: Layer, s: Float32Array): void {
+  const nb = l.blocks.length - 1;
+  const Cg = l.conv ? l.conv.Cg : s.length;
+  if (l.conv ? Cg * l.G !== s.length : l.K % s.length) throw new QuantizationError(`weight rounding: '${l.node.name}' reads ${l.K} x ${l.G} inputs, its input was rescaled per ${s.length} channels`);
+  for (let g = 0; g < l.G; g++) {
+    for (let b = 0; b < nb; b++) {
+      const lo = l.blocks[b]!;
+      const n = l.blocks[b + 1]! - lo;
+      const f = Float64Array.from({ length: n }, (_, i) => s[g * (l.conv ? Cg : 0) + ((lo + i) % Cg)]!);
+      const h = l.h[g * nb + b]!;
+      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) h[i * n + j]! *= f[i]! * f[j]!;
+    }
+  }
 }
 
 /**
  * Per weight initializer read by exactly one conv / dense node, the Hessian of that node's input
- * over (up to maxSamples of) `samples`, from a forward pass of the float graph `g`.
+ * over (up to maxSamples of) `samples`, from forward passes of the float graph `g` (quantizeGraph
+ * collects them during calibration instead, with HessianCollector).
  */
 export async function collectHessians(g: Graph, samples: readonly Map<string, Tensor>[], options: WeightRoundingOptions = {}): Promise<Map<string, Layer>> {
-  const readers = new Map<string, number>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
-  const layers = new Map<string, Layer>();
-  const byInput = new Map<string, Layer[]>();
-  for (const n of g.nodes) {
-    const l = layerOf(g, n);
-    if (!l || readers.get(l.weight) !== 1 || !n.inputs[0]) continue;
-    const nb = Math.ceil(l.K / MAX_BLOCK);
-    const blocks = Array.from({ length: nb + 1 }, (_, b) => Math.round((b * l.K) / nb));
-    const h = Array.from({ length: l.G * nb }, (_, i) => {
-      const B = blocks[(i % nb) + 1]! - blocks[i % nb]!;
-      return new Float64Array(B * B);
-    });
-    const layer: Layer = { ...l, blocks, h, rows: 0 };
-    layers.set(l.weight, layer);
-    byInput.set(n.inputs[0], [...(byInput.get(n.inputs[0]) ?? []), layer]);
-  }
-  const used = samples.slice(0, options.maxSamples ?? 64);
-  if (!used.length) throw new QuantizationError('weight rounding needs calibration samples');
-  // rows per layer: 16 per input column, at least 1024, at most maxRows, spread evenly over the
-  // samples (mobilenet_v2: 4096 rows measured as good as 8192, at half the GEMM time)
-  const rowsPerSample = (K: number) => Math.max(1, Math.ceil(Math.min(options.maxRows ?? 4096, Math.max(1024, 16 * K)) / used.length));
-  const rand = lcg(12345);
-  const add = (name: string, t: Tensor) => {
-    const ls = byInput.get(name);
-    if (!ls || t.dtype !== 'float32') return;
-    for (const l of ls) {
-      if (l.conv) {
-        if (t.rank === 4) addConvRows(l, t, rand, rowsPerSample(l.K));
-      } else {
-        const x = t.data as Float32Array;
-        const perSample = rowsPerSample(l.K);
-        const rowsAll = t.size / l.K;
-        if (!Number.isInteger(rowsAll)) continue;
-        const picked = pick(rowsAll, perSample, rand);
-        const X = new Float32Array(picked.length * l.K);
-        picked.forEach((r, i) => X.set(x.subarray(r * l.K, (r + 1) * l.K), i * l.K));
-        accumulate(l, 0, X, picked.length);
-        l.rows += picked.length;
-      }
+  if (!samples.length) throw new QuantizationError('weight rounding needs calibration samples');
+  const collector = new HessianCollector(g, { ...options, samples: samples.length });
+  try {
+    for (const feeds of samples.slice(0, options.maxSamples ?? 64)) {
+      for (const [k, v] of feeds) collector.observe(k, v);
+      await runGraph(g, feeds, { onValue: collector.observe, observe: collector.values });
     }
-  };
-  const observe = new Set(byInput.keys());
-  for (const feeds of used) {
-    for (const [k, v] of feeds) add(k, v);
-    await runGraph(g, feeds, { onValue: add, observe });
+  } catch (e) {
+    collector.dispose();
+    throw e;
   }
-  return layers;
-}
-
-/**
- * Cholesky factor U (upper triangular) of H^-1 for H symmetric positive definite (lower triangle
- * given, n × n), from one Cholesky of H with its order reversed: J H J = L L^T gives
- * H^-1 = (J L^-1 J)^T (J L^-1 J). Undefined when H is not positive definite.
- */
-export function upperCholeskyOfInverse(H: Float64Array, n: number): Float64Array | undefined {
-  // A = J H J, lower triangle: A[i][j] = H[n-1-i][n-1-j] (read from H's lower triangle)
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) L[i * n + j] = H[(n - 1 - j) * n + (n - 1 - i)]!;
-  // in-place Cholesky (row-oriented), L lower
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = L[i * n + j]!;
-      const ri = i * n;
-      const rj = j * n;
-      for (let k = 0; k < j; k++) s -= L[ri + k]! * L[rj + k]!;
-      if (i === j) {
-        if (!(s > 0)) return undefined;
-        L[ri + i] = Math.sqrt(s);
-      } else L[ri + j] = s / L[rj + j]!;
-    }
-  }
-  // M = L^-1 (lower), kept transposed (T = M^T) so that both factors of each sum are read along rows:
-  // M[i][j] = -(sum_{k=j}^{i-1} L[i][k] M[k][j]) / L[i][i]
-  const T = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    const d = L[ri + i]!;
-    T[ri + i] = 1 / d;
-    for (let j = 0; j < i; j++) {
-      let s = 0;
-      const rj = j * n;
-      for (let k = j; k < i; k++) s += L[ri + k]! * T[rj + k]!;
-      T[rj + i] = -s / d;
-    }
-  }
-  // U = J M J: U[i][j] = M[n-1-i][n-1-j] = T[n-1-j][n-1-i]
-  const U = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) U[i * n + j] = T[(n - 1 - j) * n + (n - 1 - i)]!;
-  return U;
-}
-
-const roundHalfAway = (v: number) => (v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5));
-
-/**
- * GPTQ on one block: W (rows × n, row-major, float64, modified) rounded column by column to
- * q = clamp(round(w / scale[row]), -127, 127), each column's error spread over the later columns
- * through U (upper Cholesky factor of H^-1). Returns the integers (rows × n).
- */
-export function gptqBlock(W: Float64Array, rows: number, n: number, scales: Float64Array, U: Float64Array): Int8Array {
-  const Q = new Int8Array(rows * n);
-  for (let i = 0; i < n; i++) {
-    const d = U[i * n + i]!;
-    const ui = i * n;
-    for (let o = 0; o < rows; o++) {
-      const ro = o * n;
-      const w = W[ro + i]!;
-      const s = scales[o]!;
-      const q = s > 0 ? Math.max(-127, Math.min(127, roundHalfAway(w / s))) : 0;
-      Q[ro + i] = q;
-      const err = (w - q * s) / d;
-      if (err === 0) continue;
-      for (let j = i + 1; j < n; j++) W[ro + j] -= err * U[ui + j]!;
-    }
-  }
-  return Q;
+  return collector.finish();
 }
 
 /**
@@ -340,7 +373,6 @@ export function roundWeightsGptq(layer: Layer, w: Tensor, scales: readonly numbe
   const { O, G, K, blocks, outerO } = layer;
   const f = w.toFloat32();
   const q = new Int8Array(f.length);
-  const at = (o: number, k: number) => (outerO ? o * K + k : k * O + o);
   const perGroup = O / G;
   const nb = blocks.length - 1;
   for (let g = 0; g < G; g++) {
@@ -356,11 +388,12 @@ export function roundWeightsGptq(layer: Layer, w: Tensor, scales: readonly numbe
       for (let i = 0; i < n; i++) if (!(H[i * n + i]! > 0)) (dead[i] = 1), (H[i * n + i] = 1);
       // act order: the columns with the largest inputs first (their error has the most room to be spread)
       const order = Array.from({ length: n }, (_, i) => i).sort((a, c) => H[c * n + c]! - H[a * n + a]!);
+      // H symmetric in full, then P = H with rows and columns in that order (each row read along)
+      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) H[j * n + i] = H[i * n + j]!;
       const P = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-        const a = order[i]!;
-        const c = order[j]!;
-        P[i * n + j] = a >= c ? H[a * n + c]! : H[c * n + a]!;
+      for (let i = 0; i < n; i++) {
+        const a = order[i]! * n;
+        for (let j = 0; j <= i; j++) P[i * n + j] = H[a + order[j]!]!;
       }
       let U: Float64Array | undefined;
       for (let damp = options.damp ?? 0.01; !U && damp < 1e3; damp *= 10) {
@@ -369,15 +402,25 @@ export function roundWeightsGptq(layer: Layer, w: Tensor, scales: readonly numbe
         U = upperCholeskyOfInverse(D, n);
       }
       if (!U) throw new QuantizationError(`weight rounding: the input Hessian of '${layer.node.name}' is not positive definite`);
-      const W = new Float64Array(perGroup * n);
+      // W of the group's output channels, transposed (column i of W = input column order[i]: n x perGroup)
+      const Wt = new Float64Array(n * perGroup);
       const s = new Float64Array(perGroup);
-      for (let r = 0; r < perGroup; r++) {
-        const o = g * perGroup + r;
-        s[r] = scales.length === 1 ? scales[0]! : scales[o]!;
-        for (let i = 0; i < n; i++) W[r * n + i] = f[at(o, lo + order[i]!)]!;
+      const o0 = g * perGroup;
+      for (let r = 0; r < perGroup; r++) s[r] = scales.length === 1 ? scales[0]! : scales[o0 + r]!;
+      for (let i = 0; i < n; i++) {
+        const k = lo + order[i]!;
+        const row = i * perGroup;
+        // HWIO: (k, o) at k·O + o, the row of input column k; OHWI: o·K + k
+        if (outerO) for (let r = 0; r < perGroup; r++) Wt[row + r] = f[(o0 + r) * K + k]!;
+        else Wt.set(f.subarray(k * O + o0, k * O + o0 + perGroup), row);
       }
-      const Q = gptqBlock(W, perGroup, n, s, U);
-      for (let r = 0; r < perGroup; r++) for (let i = 0; i < n; i++) q[at(g * perGroup + r, lo + order[i]!)] = Q[r * n + i]!;
+      const Qt = gptqRound(Wt, perGroup, n, s, U);
+      for (let i = 0; i < n; i++) {
+        const k = lo + order[i]!;
+        const row = i * perGroup;
+        if (outerO) for (let r = 0; r < perGroup; r++) q[(o0 + r) * K + k] = Qt[row + r]!;
+        else q.set(Qt.subarray(row, row + perGroup), k * O + o0);
+      }
     }
   }
   return new Tensor('int8', w.shape, q);

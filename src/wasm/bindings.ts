@@ -127,6 +127,13 @@ export interface KernelFunctions {
   minMaxPerAxis(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number): void;
   channelStats(src: number, outer: number, channels: number, inner: number, outMin: number, outMax: number, outSumSq: number, outSum: number, outNonZero: number): void;
   histogram(src: number, n: number, bins: number, lo: number, hi: number, counts: number): void;
+
+  // gptq.ts: GPTQ weight rounding (input Hessians, the factor of H^-1, the column sweep)
+  hessianAdd(x: number, rows: number, K: number, ld: number, h: number): void;
+  hessianAddChannels(v: number, rows: number, T: number, C: number, h: number): void;
+  /** 1 when H is positive definite (U written), else 0 */
+  upperCholeskyOfInverse(h: number, n: number, l: number, t: number, u: number, ld: number): number;
+  gptqRound(wt: number, rows: number, n: number, scales: number, u: number, qt: number, e: number, block: number, pk: number): void;
 }
 
 /** The instance's exports: the kernel functions and the memory they address. */
@@ -184,4 +191,8 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   minMaxPerAxis: 6,
   channelStats: 9,
   histogram: 6,
+  hessianAdd: 5,
+  hessianAddChannels: 5,
+  upperCholeskyOfInverse: 6,
+  gptqRound: 9,
 };

@@ -38,11 +38,14 @@ ${FUSE_SCALE_HELP}
   --mean M[,M,M] --std S[,S,S]  with --calibration-images: input = (pixel 0..255 - M) / S (default 0, 1)
   --method M              int8 calibration: minmax (default), percentile, entropy, mse (per
                           tensor the range with the least rounding + clipping error over the
-                          calibration histogram; one more pass over the samples)
+                          calibration histogram; one more pass over the samples), search (mse's
+                          ranges, then each one chosen for the least error at the next block's output
+                          on the simulated int8 model, 8 samples; slower: about 10x the conversion)
   --weight-rounding R     int8: nearest (default) or gptq (each conv/dense weight rounded so that its
-                          layer's output on the calibration samples changes least; one more pass)
+                          layer's output on the calibration samples changes least; its input
+                          Hessians are summed during calibration)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
-  --no-equalize           int8: no cross-layer equalization (on by default with minmax and mse: conv
+  --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)
   --io float|int8|uint8   int8: the model's input/output type (default float)
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;

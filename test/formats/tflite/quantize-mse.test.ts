@@ -78,7 +78,7 @@ describe("calibration method 'mse'", () => {
     expect(worse).toBeGreaterThan(3);
   });
 
-  it('convert --method mse on seg_head runs in the interpreter within 20 dB of the float model; an unknown method names the four', { timeout: 180_000 }, async () => {
+  it('convert --method mse on seg_head runs in the interpreter within 20 dB of the float model; an unknown method names the five', { timeout: 180_000 }, async () => {
     const dir = join(tmp, 'calibration');
     mkdirSync(dir);
     for (let k = 0; k < 8; k++) writeFileSync(join(dir, `x${k}.npy`), writeNpy(Tensor.float32([1, 64, 64, 3], Float32Array.from({ length: 64 * 64 * 3 }, () => gauss()))));
@@ -89,7 +89,7 @@ describe("calibration method 'mse'", () => {
     expect(err.join('\n')).toBe('');
     const bad: string[] = [];
     expect(await main(['convert', onnx, '-o', join(tmp, 'x.tflite'), '--quantize', 'int8', '--calibration', dir, '--method', 'l2'], () => undefined, (s) => bad.push(s))).not.toBe(0);
-    expect(bad.join('\n')).toMatch(/--method must be minmax, percentile, entropy or mse, got 'l2'/);
+    expect(bad.join('\n')).toMatch(/--method must be minmax, percentile, entropy, mse or search, got 'l2'/);
     const m = await readModel(new Uint8Array(readFileSync(onnx)), { fileName: 'seg_head.onnx' });
     const float = serializeTflite(await prepareForTflite((m as { graph: Graph }).graph));
     const x = Tensor.float32([1, 64, 64, 3], Float32Array.from({ length: 64 * 64 * 3 }, () => gauss()));

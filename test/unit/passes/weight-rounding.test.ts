@@ -2,13 +2,17 @@
 // graph: the input Hessians it collects equal X^T X of im2col rows computed here from the conv
 // inputs (stride 2 with padding, a depthwise conv, a 1x1 conv reading a lowered value), the inverse
 // factor it needs is one, and its integers give a smaller layer output error on held-out inputs
-// than rounding to nearest on the same scales.
+// than rounding to nearest on the same scales; those summed during calibration of the graph
+// before cross-layer equalization, rescaled by its per-channel scales, equal those of the
+// equalized graph.
 import { describe, expect, it } from 'vitest';
 import { prepareForTflite } from '../../../src/formats/tflite/write.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
-import { collectHessians, roundWeightsGptq, upperCholeskyOfInverse } from '../../../src/passes/weight-rounding.js';
+import { calibrate } from '../../../src/passes/calibrate.js';
+import { equalizationPlan } from '../../../src/passes/equalize.js';
+import { collectHessians, HessianCollector, roundWeightsGptq, upperCholeskyOfInverse } from '../../../src/passes/weight-rounding.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 
@@ -155,6 +159,35 @@ describe('GPTQ weight rounding', () => {
       console.log(`${name}: layer output error on held-out images, GPTQ / nearest = ${(rounded / nearest).toFixed(3)}`);
       // measured 0.46 (A, 3x3 conv over smooth images) and 0.38 (D, depthwise)
       expect(rounded).toBeLessThan(nearest * 0.7);
+    }
+  });
+
+  it('Hessians summed during calibration of the graph before equalization equal those of the equalized graph', { timeout: 60_000 }, async () => {
+    registerAllFormats();
+    const g = await prepareForTflite(model());
+    const samples = Array.from({ length: 4 }, () => new Map([['x', smooth()]]));
+    const needed = new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => !!o));
+    const plan = equalizationPlan(g, 'minmax', needed, { alpha: 1 })!;
+    const collector = new HessianCollector(g, { samples: samples.length, maxRows: 1 << 20 });
+    const cal = await calibrate(g, needed, samples, 'minmax', undefined, {}, (n, t) => (plan.observe(n, t), collector.observe(n, t)), collector.values);
+    let scales: ReadonlyMap<string, Float32Array> | undefined;
+    const equalized = plan.apply(cal.stats, (s) => (scales = s));
+    const during = collector.finish(scales);
+    // the depthwise conv's input and the 1x1 conv's input were rescaled
+    const rescaled = [...during.values()].filter((l) => scales!.has(l.node.inputs[0]!) && scales!.get(l.node.inputs[0]!)!.some((v) => Math.abs(v - 1) > 0.05));
+    expect(rescaled.length).toBe(2);
+    const direct = await collectHessians(equalized, samples, { maxRows: 1 << 20 });
+    expect([...during.keys()].sort()).toEqual([...direct.keys()].sort());
+    for (const [w, l] of during) {
+      const d = direct.get(w)!;
+      expect(l.rows).toBe(d.rows);
+      for (let b = 0; b < l.h.length; b++) {
+        const want = d.h[b]!;
+        const scale = Math.max(...Array.from(want, Math.abs));
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(l.h[b]![i]! - want[i]!));
+        expect(worst / scale, `${w} block ${b}`).toBeLessThan(1e-5);
+      }
     }
   });
 

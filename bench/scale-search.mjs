@@ -1,0 +1,88 @@
+// int8 range choice measured by the real TFLite interpreter (qscale): each --method quantizes the
+// model on 64 real photo crops (test/support/photos.ts), the .tflite runs in the interpreter
+// (tfjs-tflite in headless Chromium) on the held-out photos, and the pooled output SNR against the
+// float .tflite in the interpreter is printed (also over the first 6 photos, the set the tests
+// used before), with top-1 agreement, nnport's own QDQ simulation of the same graph, the
+// quantizeGraph time and nnport's integer runtime against the interpreter (LSB, first photo).
+// --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
+// otherwise a torchvision fixture of .fixtures-cache/models.
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held 24] [--methods minmax,mse,search] [--search-samples 8]
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registerAllFormats } from '../src/formats/all.js';
+import { readModel } from '../src/formats/registry.js';
+import { readTflite } from '../src/formats/tflite/read.js';
+import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { dequantizeGraph } from '../src/passes/dequantize.js';
+import { quantizeGraph } from '../src/passes/quantize.js';
+import { runGraph } from '../src/runtime/executor.js';
+import { runInteger } from '../src/runtime/integer/index.js';
+import { corpusPath } from '../test/support/corpus.js';
+import { pooledSnrDb } from '../test/support/error-metrics.js';
+import { makePhotoSet } from '../test/support/photos.js';
+import { startTfliteOracle } from '../test/support/tflite-oracle.js';
+
+const arg = (name, d) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : d;
+};
+const model = arg('model', 'trained');
+const heldCount = Number(arg('held', 24));
+const methods = arg('methods', 'mse,search').split(',');
+const searchSamples = arg('search-samples');
+const root = new URL('..', import.meta.url).pathname;
+registerAllFormats();
+const TRAINED = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
+const g =
+  model === 'trained'
+    ? await prepareForTflite(dequantizeGraph(await readTflite(new Uint8Array(readFileSync(corpusPath(TRAINED))))).graph)
+    : await prepareForTflite((await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` })).graph);
+const input = g.inputs[0];
+// the trained model keeps PyTorch's NCHW input (a Transpose follows it)
+const nchw = input.shape[1] === 3;
+const [h, w] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-scale-search-'));
+const toInput = (t) => {
+  const x = nchw ? t.permute([0, 3, 1, 2]) : t;
+  return new Tensor('float32', x.shape, Float32Array.from(x.data));
+};
+const calibration = makePhotoSet(join(tmp, 'calibration'), { set: 'calibration', count: 64, size: [h, w] }).map(toInput);
+const held = makePhotoSet(join(tmp, 'held'), { set: 'held-out', count: heldCount, size: [h, w] }).map(toInput);
+rmSync(tmp, { recursive: true, force: true });
+
+const oracle = await startTfliteOracle();
+const argmax = (a) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
+try {
+  const on = async (bytes, x) => Float32Array.from((await oracle.run(bytes, [x.data]))[0].data);
+  const floatFile = serializeTflite(g);
+  const wants = [];
+  for (const x of held) wants.push(await on(floatFile, x));
+  const nn = async (graph, x) => [...(await runGraph(graph, { [input.name]: x })).outputs.values()][0].toFloat32().slice();
+  const floats = [];
+  for (const x of held) floats.push(await nn(g, x));
+  for (const method of methods) {
+    const t0 = performance.now();
+    const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
+    const seconds = (performance.now() - t0) / 1000;
+    const file = serializeTflite(q);
+    const gots = [];
+    for (const x of held) gots.push(await on(file, x));
+    const sims = [];
+    for (const x of held) sims.push(await nn(q, x));
+    const back = await readTflite(file);
+    const mine = [...(await runInteger(back, { [back.inputs[0].name]: held[0] }, { requantization: 'xnnpack' })).outputs.values()][0].toFloat32();
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0].name);
+    const lsb = back.initializers.get(dq.inputs[1]).toNumbers()[0];
+    let off = 0;
+    for (let i = 0; i < mine.length; i++) off = Math.max(off, Math.abs(mine[i] - gots[0][i]) / lsb);
+    const top1 = gots.filter((o, k) => argmax(o) === argmax(wants[k])).length;
+    console.log(
+      `${model} ${method}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
+        `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s; integer runtime vs interpreter ${off.toFixed(2)} LSB`,
+    );
+  }
+} finally {
+  await oracle.close();
+}
