@@ -8,6 +8,7 @@
 // src/runtime/integer/reference.ts, which define the arithmetic.
 import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
+import { copyOut8 as copyOutBytes } from './host-buffers.js';
 import { kernels } from './loader.js';
 
 export type QData = Int8Array | Uint8Array | Int16Array;
@@ -281,9 +282,9 @@ function copyIn8(arena: WasmArena, a: Int8Array | Uint8Array): number {
   return p;
 }
 
+/** The output at p copied into a host array (a reused one when the executor gave one back: wasm/host-buffers.ts). */
 function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Array | Uint8Array {
-  // slice: one copy into fresh memory, without zero-filling it first
-  return dtype === 'uint8' ? arena.u8(p, n).slice() : arena.i8(p, n).slice();
+  return copyOutBytes(kernels(), p, n, dtype === 'uint8');
 }
 
 /** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
