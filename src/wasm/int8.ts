@@ -107,11 +107,19 @@ const unsignedFlag = (a: QData) => (a instanceof Uint8Array ? 1 : 0);
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
+// Whether a requantization's multipliers and shifts are ones TFLite's QuantizeMultiplier can give, per object
+const laneRequant = new WeakMap<ChannelRequant, boolean>();
+
 /** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
 export function qconvRunsOnWasm(p: QConvProblem): boolean {
   if (!is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
-  for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 30 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) return false;
-  return true;
+  let ok = laneRequant.get(p.rq);
+  if (ok === undefined) {
+    ok = true;
+    for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 30 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) ok = false;
+    laneRequant.set(p.rq, ok);
+  }
+  return ok;
 }
 
 // Requantization block rows (assembly/util/requantize.ts): int32 rows, then float64 rows
