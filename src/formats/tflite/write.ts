@@ -246,8 +246,12 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   const shapes = inferShapes(g).values;
   const tensors = new Map<string, WTensor>();
   const ops: WOp[] = [];
-  const used = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name)]);
-  for (const n of g.nodes) for (const o of n.outputs) used.add(o);
+  // the names taken: values, and the constants something reads. A constant nothing reads is not
+  // written, so its name is free (a file read back keeps the constants its reader replaced -- PAD's
+  // int32 paddings, a depthwise weight before its HWIO reshape -- and the constants written for the
+  // same ops then get the file's names again)
+  const used = new Set<string>([...g.inputs.map((v) => v.name), ...g.outputs.map((v) => v.name)]);
+  for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
   const { alias, quantOf, skip } = collapseQdq(g, shapes, options.floatOps);
