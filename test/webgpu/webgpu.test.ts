@@ -143,7 +143,7 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[3, 70, 17], [130, 70, 4], 1, [3], [2, 1], [2]],
     [[1, 3, 1, 1], [17, 3, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
     // enough 128x128 tiles for the large-tile program
-    [[40, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    [[160, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
   ] as [number[], number[], number, number[], number[], number[]][])('Conv x %j w %j group %i', async (xs, ws, group, strides, pads, dilations) => {
     const g = graphOf([{ name: 'c', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], domain: '', attrs: { group: int(group), strides: ints(strides), pads: ints(pads), dilations: ints(dilations) } }], ['x'], ['y'], {
       w: random(ws, 7),
@@ -164,7 +164,7 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[20], [2, 20, 3]],
     [[4, 6, 33], [33]],
     // enough 128x128 tiles for the large-tile program
-    [[64, 129, 4], [4, 129]],
+    [[256, 129, 4], [4, 129]],
   ])('MatMul %j x %j (batch broadcasting, vectors)', async (as, bs) => {
     const g = graphOf([{ name: 'm', opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['a', 'b'], ['y']);
     const feeds = { a: random(as, 1), b: random(bs, 2) };
