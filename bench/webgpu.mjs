@@ -17,7 +17,8 @@
 // libGLX_nvidia.so.0, which fails there ("Could not get 'vkCreateInstance'"); the EGL library
 // works: VK_ICD_FILENAMES=bench/nvidia-egl-icd.json. Without a GPU,
 // VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on the CPU (SwiftShader:
-// the numbers then say nothing about a GPU).
+// the numbers then say nothing about a GPU). NNPORT_DAWN_FLAGS passes options to Dawn, e.g.
+// 'adapter=NAME' or 'backend=vulkan' (space-separated; a wrong adapter name lists the adapters).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
