@@ -18,6 +18,7 @@ import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
 import { compareTensors, loadDataSets, ONNX_TESTDATA } from '../conformance/harness.js';
 import { REPO_ROOT } from '../support/corpus.js';
+import { compare, loadModel } from '../../src/index.js';
 import { torchvisionDir } from '../support/torchvision-fixtures.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
@@ -237,6 +238,21 @@ describe('webgpu backend on torchvision models vs onnxruntime-node', () => {
       scale = Math.max(scale, Math.abs(want[i]!));
     }
     expect(err).toBeLessThan(1e-4 * Math.max(1, scale));
+  });
+});
+
+describe('webgpu backend selection', () => {
+  it('is opt-in: a run that names no backend stays on wasm; compare runs the target on it', async () => {
+    const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
+    const model = await loadModel(readFileSync(file), { fileName: file });
+    const x = readNpy(readFileSync(join(REPO_ROOT, 'examples/lenet/input.npy')));
+    const input = (model as { graph: Graph }).graph.inputs[0]!.name;
+    webgpuOpCounts(true);
+    await runGraph((model as { graph: Graph }).graph, { [input]: x });
+    expect(webgpuOpCounts().size).toBe(0);
+    const { outputs } = await compare(model, model, { [input]: x }, { targetBackends: ['webgpu', 'wasm'] });
+    expect(webgpuOpCounts().get('nnport::FusedConv')).toBeGreaterThan(0);
+    expect(outputs[0]!.maxAbs).toBeLessThan(1e-5);
   });
 });
 
