@@ -64,8 +64,11 @@ try {
   for (const x of held) floats.push(await nn(g, x));
   for (const method of methods) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
     const seconds = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1e6;
     const file = serializeTflite(q);
     const gots = [];
     for (const x of held) gots.push(await on(file, x));
@@ -80,7 +83,7 @@ try {
     const top1 = gots.filter((o, k) => argmax(o) === argmax(wants[k])).length;
     console.log(
       `${model} ${method}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
-        `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s; integer runtime vs interpreter ${off.toFixed(2)} LSB`,
+        `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s (CPU ${cpu.toFixed(1)} s); integer runtime vs interpreter ${off.toFixed(2)} LSB`,
     );
   }
 } finally {
