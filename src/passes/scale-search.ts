@@ -27,6 +27,8 @@ import { dequantizePerTensor, quantizePerTensor, scaleZeroPointFromMinMax, type 
 export type RangeSource = { kind: 'range' } | { kind: 'shared'; from: string } | { kind: 'fixed'; scale: number; zeroPoint: number };
 
 export interface ScaleSearchOptions {
+  /** the ranges the search starts from (quantize.ts: default mse's) */
+  from?: 'minmax' | 'mse';
   /** calibration samples the search runs on (default 8, spread over the set) */
   samples?: number;
   /** each end of a range moves in steps of this fraction of its initial value (default 0.05) */
