@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/formats/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/browser/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/formats/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/webgpu/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',

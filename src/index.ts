@@ -31,6 +31,7 @@ export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 export { runInteger, fuseQdqIslands, type IntegerOptions } from './runtime/integer/index.js';
 export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
+export { webgpuAvailable, webgpuOpCounts } from './webgpu/backend.js';
 export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { inlineKernels } from './wasm/tensor-kernels.js';
@@ -208,7 +209,7 @@ export async function compare(
   source: LoadedModel | Graph,
   target: LoadedModel | Graph,
   feeds: Map<string, Tensor> | Record<string, Tensor>,
-  options: { layers?: boolean } = {},
+  options: { layers?: boolean; /** runtime backends for the target's run (the source runs on the default, wasm) */ targetBackends?: readonly string[] } = {},
 ): Promise<{ outputs: TensorDiff[]; layers?: TensorDiff[] }> {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
   const a = await run(source, feedMap, { keepIntermediates: options.layers });
@@ -222,7 +223,7 @@ export async function compare(
   const toLast = async (t: Tensor): Promise<Tensor> => (t.rank >= 3 ? inlineKernels.permute(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]) : t);
   let dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
   if (lastSide === 'target') dstFeeds = new Map(await Promise.all([...dstFeeds].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor])));
-  const b = await run(target, dstFeeds, { keepIntermediates: options.layers });
+  const b = await run(target, dstFeeds, { keepIntermediates: options.layers, backends: options.targetBackends });
   const srcOutputs = lastSide === 'target' ? new Map(await Promise.all([...a.outputs].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor]))) : a.outputs;
   const outputs = pairOutputs(b.outputs, srcOutputs).map(([n, x, y]) => diffTensors(n, x, y));
   if (!options.layers) return { outputs };

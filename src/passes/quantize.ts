@@ -25,9 +25,11 @@ import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
+import { dequantizeGraph } from './dequantize.js';
 import { equalizationPlan } from './equalize.js';
 import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
+import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -75,6 +77,16 @@ export interface QuantizeOptions {
    * during calibration).
    */
   weightRounding?: WeightRounding;
+  /**
+   * int8 / int16x8: empirical bias correction (src/passes/bias-correction.ts): each conv /
+   * depthwise / dense bias is corrected by its output's mean shift measured against the float
+   * graph on the calibration samples (one more pass, of the float graph with a quantized twin of
+   * every such layer, over the first `biasCorrectionSamples` samples: about 10 float passes'
+   * time per sample).
+   */
+  biasCorrection?: boolean;
+  /** bias correction: how many of the calibration samples measure the shifts (default 32, BIAS_CORRECTION_SAMPLES) */
+  biasCorrectionSamples?: number;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -272,8 +284,9 @@ function hybridMarkerAttrs(n: Node, w: Tensor, scales: number[]): { symmetric: b
       const depthwise = attrInt(n, 'group', 1) > 1 && ipg === 1;
       return { symmetric: !depthwise && scales.every((s) => s === scales[0]), axis: 1 };
     }
+    // per row: axis -1 whatever the input's rank (the TFLite reader's convention for FULLY_CONNECTED and BATCH_MATMUL)
     case 'Gemm':
-      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: 1 } : undefined;
+      return scales.length === 1 && attrInt(n, 'transA', 0) === 0 ? { symmetric: false, axis: -1 } : undefined;
     case 'MatMul':
       return scales.length === 1 ? { symmetric: false, axis: -1 } : undefined;
     default:
@@ -453,7 +466,26 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
 /** The number of calibration samples when it is known before they are read (an array). */
 const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
 
+/**
+ * A model that is quantized already (a dynamic-range TFLite file read back: int8 weights behind
+ * DequantizeLinear, nnport::HybridInputQuantize before its hybrid ops; a QDQ model) back to float
+ * for full integer quantization: the hybrid ops' on-the-fly input rounding gives way to the
+ * calibrated int8 activations, the weights are dequantized (and quantized again: per-channel
+ * symmetric weights whose channels reach ±127, as TF writes them, get their integers back).
+ */
+function floatForInt8(g: Graph, onNote?: (note: string) => void): Graph {
+  const hybrid = dropHybridInputs(g);
+  if (hybrid.dropped) onNote?.(`${hybrid.dropped} hybrid op input rounding${hybrid.dropped > 1 ? 's' : ''} (TFLite's on-the-fly int8 rounding of the float activations of a dynamic-range model) dropped: full integer quantization gives those activations calibrated int8 parameters`);
+  g = hybrid.graph;
+  if (!g.nodes.some((n) => (n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear') && (!n.domain || n.domain === 'ai.onnx'))) return g;
+  const r = dequantizeGraph(g);
+  onNote?.('the model is quantized already: its quantized weights are dequantized and quantized again');
+  for (const note of r.notes) onNote?.(note);
+  return r.graph;
+}
+
 async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
@@ -467,7 +499,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || search;
+  const keep = again || search || !!options.biasCorrection;
   // GPTQ's input Hessians are summed during the calibration passes (of the graph before
   // equalization: they follow its per-channel scales below)
   const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
@@ -611,10 +643,11 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
-  const result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  let result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
+  if (options.biasCorrection) result = (await correctBiases(g, result, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES))).graph;
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };

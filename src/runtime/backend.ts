@@ -19,6 +19,8 @@ export interface Backend {
   readonly location?: string;
   /** Higher runs first when the caller gives no order (wasm: 0). */
   readonly priority?: number;
+  /** Used only when a run names it in RunOptions.backends (a device backend: webgpu). */
+  readonly optIn?: boolean;
   /** Whether it can run here and now (an adapter exists, workers can start); awaited once per run. */
   ready?(): Promise<boolean> | boolean;
 }
@@ -41,9 +43,9 @@ export function backendByName(name: string): Backend {
   return b;
 }
 
-/** The registered backends, preferred first. */
-export function registeredBackends(): Backend[] {
-  return [...registry.values()].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
+/** The registered backends, preferred first (with `defaultsOnly`, those a run uses when it names none). */
+export function registeredBackends(defaultsOnly = false): Backend[] {
+  return [...registry.values()].filter((b) => !defaultsOnly || !b.optIn).sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
 }
 
 /** One kernel able to run a node, with the backend it belongs to. */

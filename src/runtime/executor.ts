@@ -1,7 +1,7 @@
 import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
-import type { Tensor } from '../ir/tensor.js';
+import type { Tensor, TensorStorage } from '../ir/tensor.js';
 import { fuseConv } from './fuse-conv.js';
 import { lowerForRun, type LoweredGraph, type LoweredValue } from './lower-for-run.js';
 import { recordOutputRanges } from '../wasm/calibrate.js';
@@ -11,6 +11,7 @@ import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
 import type { OpContext, OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
+import { webgpuBackend } from '../webgpu/backend.js';
 
 /** The WASM SIMD kernels and their JS glue: every op, on the host. */
 export const wasmBackend: Backend = {
@@ -23,6 +24,8 @@ export const wasmBackend: Backend = {
   },
 };
 registerBackend(wasmBackend);
+// opt-in: runs use it only when they name it (RunOptions.backends); its device loads then
+registerBackend(webgpuBackend);
 
 export interface RunOptions {
   /** Which values to return (default: the graph outputs). */
@@ -54,8 +57,9 @@ export interface RunOptions {
   /** Called after each node with the count done and the total (does not prevent fusion). */
   onProgress?: (done: number, total: number, node: Node) => void;
   /**
-   * Backends to use, preferred first (default: every registered one by priority, `wasm` last).
-   * A node runs on the first that has a kernel for it and accepts its inputs.
+   * Backends to use, preferred first (default: every registered one by priority, `wasm` last,
+   * except opt-in device backends such as `webgpu`, used only when named here: e.g.
+   * `['webgpu', 'wasm']`). A node runs on the first that has a kernel for it and accepts its inputs.
    */
   backends?: readonly string[];
   /** An op table to use instead of the backends (one host backend named 'custom'). */
@@ -101,7 +105,7 @@ function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
     if (!options.backends.length) throw new UsageError('backends: name at least one runtime backend');
     return options.backends.map(backendByName);
   }
-  return registeredBackends();
+  return registeredBackends(true);
 }
 
 /**
@@ -315,7 +319,29 @@ function* execute(
       if (b) holders.set(b, (holders.get(b) ?? 0) + 1);
     }
   }
+  // Device buffers (a backend's TensorStorage) are counted the same way and disposed (back to
+  // the backend's pool) when their last value is freed, and at the end once outputs are on the host.
+  const storageHolders = new Map<TensorStorage, number>();
+  const storageOf = new Map<string, TensorStorage>();
+  if (reuse) for (const t of feedMap.values()) if (t.storage) storageHolders.set(t.storage, 1);
+  const holdStorage = (name: string, t: Tensor): void => {
+    if (!t.storage?.dispose) return;
+    storageOf.set(name, t.storage);
+    storageHolders.set(t.storage, (storageHolders.get(t.storage) ?? 0) + 1);
+  };
+  const letGoStorage = (name: string): void => {
+    const s = storageOf.get(name);
+    if (!s) return;
+    storageOf.delete(name);
+    const n = storageHolders.get(s)! - 1;
+    if (n) storageHolders.set(s, n);
+    else {
+      storageHolders.delete(s);
+      s.dispose!();
+    }
+  };
   const letGo = (name: string): void => {
+    letGoStorage(name);
     const b = bufferOf.get(name);
     if (!b) return;
     bufferOf.delete(name);
@@ -384,7 +410,10 @@ function* execute(
         const t = outs[k];
         if (!t) throw new GraphError(`node '${node.name}' (${node.opType}) did not produce output ${k} '${name}'`);
         env.set(name, t);
-        if (reuse) hold(name, t);
+        if (reuse) {
+          hold(name, t);
+          holdStorage(name, t);
+        }
         if (values || options.onValue) yield* emit(name, t, node);
       }
     } finally {
@@ -416,6 +445,8 @@ function* execute(
   for (const t of [...outputs.values(), ...(values?.values() ?? [])]) {
     if (!t.onHost) yield t.download();
   }
+  // what is left on a device was downloaded above (outputs) or is not needed (feeds excepted)
+  for (const name of [...storageOf.keys()]) letGoStorage(name);
   return values ? { outputs, values } : { outputs };
 }
 

@@ -6,6 +6,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import { one, parseArgs } from '../args.js';
 import { readNpyFile } from '../tensor-files.js';
 import { resolveFeeds } from './run.js';
+import { BACKEND_HELP, resolveBackend } from '../backend-option.js';
 
 export const COMPARE_HELP = `usage: nnport compare SOURCE TARGET --input x.npy [--input name=y.npy ...] [--layers] [--json]
        nnport compare SOURCE FILES... --target TARGET [--target MORE ...] --input x.npy ...
@@ -17,7 +18,10 @@ Runs both models on the same inputs and reports the max / mean absolute error of
 output of TARGET against SOURCE (outputs are paired by name, else by position).
   --layers      also compare every intermediate tensor whose name exists in both models
   --atol X      exit with code 2 when any output's max abs error exceeds X
-  --json        print the report as JSON`;
+  --json        print the report as JSON
+  --backend B   run TARGET on backend B (SOURCE always runs on wasm, the reference): e.g.
+                nnport compare m.onnx m.onnx --backend webgpu checks the GPU path
+${BACKEND_HELP.split('\n').slice(1).join('\n')}`;
 
 function row(d: TensorDiff): string {
   if (d.mismatch) return `  ${d.name}: not comparable (${d.mismatch})`;
@@ -27,7 +31,7 @@ function row(d: TensorDiff): string {
 export async function compareCommand(argv: string[], print: (s: string) => void): Promise<number | void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }, { name: 'target', value: true, repeat: true }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }, { name: 'target', value: true, repeat: true }, { name: 'backend', value: true }],
     'compare',
   );
   const targets = args.values.get('target');
@@ -51,7 +55,8 @@ export async function compareCommand(argv: string[], print: (s: string) => void)
   const feeds = new Map<string, Tensor>();
   for (const [n, p] of resolveFeeds(args.values.get('input') ?? [], names)) feeds.set(n, readNpyFile(p));
   const layers = args.flags.has('layers');
-  const { outputs, layers: inner = [] } = await compare(src, dst, feeds, { layers });
+  const targetBackends = await resolveBackend(one(args, 'backend'), 'compare', (s) => process.stderr.write(`${s}\n`));
+  const { outputs, layers: inner = [] } = await compare(src, dst, feeds, { layers, targetBackends });
   if (args.flags.has('json')) print(JSON.stringify({ outputs, layers: layers ? inner : undefined }, null, 2));
   else {
     print(`${dstFile} against ${srcFile}:`);

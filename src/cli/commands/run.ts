@@ -12,6 +12,7 @@ import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-sh
 import { requireCaffeWeights } from '../../formats/caffe/index.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
+import { BACKEND_HELP, resolveBackend } from '../backend-option.js';
 
 export const RUN_HELP = `usage: nnport run MODEL [MORE FILES...] --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
 
@@ -21,6 +22,7 @@ folder; a model made of several files takes them all, the model first.
   -o, --output OUT    one output: OUT.npy; several outputs: a folder with <output>.npy each
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
   --key PATH          container to use in a nested checkpoint
+${BACKEND_HELP}
 ${INPUT_SHAPE_HELP}
 ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
@@ -65,7 +67,7 @@ function describe(name: string, t: Tensor): string {
 export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'force' }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'force' }, { name: 'backend', value: true }],
     'run',
   );
   if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
@@ -100,9 +102,10 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
     if (input && feedFiles.has(input) && e instanceof Error) e.message = `${feedFiles.get(input)}: ${e.message}`;
     throw e;
   }
+  const backends = await resolveBackend(one(args, 'backend'), 'run', (s) => process.stderr.write(`${s}\n`));
   let result;
   try {
-    result = await run(model, feeds, { keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
+    result = await run(model, feeds, { backends, keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
   } catch (e) {
     // planning and op errors name the node; say which model it is in
     if (e instanceof NnportError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;

@@ -118,13 +118,14 @@ function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value
   });
   const shape = info.shape.map((d, i) => d + paddings[2 * i]! + paddings[2 * i + 1]!);
   const out = c.addTensor(`${x}_padded`, { ...info, shape, signature: info.signature?.map((d, i) => (d < 0 ? d : shape[i]!)) });
-  const padsT = c.addConstant(`${x}_paddings`, new Tensor('int32', [rank, 2], Int32Array.from(paddings)));
+  // named after the padded tensor, as the pad converter names a PAD's (read back, this is one)
+  const padsT = c.addConstant(`${out}_paddings`, new Tensor('int32', [rank, 2], Int32Array.from(paddings)));
   if (value === undefined) {
     c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [out] });
   } else {
     const lowest = info.dtype === 'int16' ? -32768 : info.dtype === 'uint8' ? 0 : -128;
     const v = info.quant ? Tensor.scalar(info.dtype, info.quant.zeroPoint[0]! + Math.max(lowest - info.quant.zeroPoint[0]!, Math.round(value / info.quant.scale[0]!))) : Tensor.float32([], [value]);
-    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.addConstant(`${x}_pad_value`, v, info.quant)], outputs: [out] });
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.addConstant(`${out}_pad_value`, v, info.quant)], outputs: [out] });
   }
   return out;
 }

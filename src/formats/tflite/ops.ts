@@ -186,14 +186,27 @@ const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null
 // ---- hybrid (dynamic-range) ops ----
 
 /** A float input read with int8 constant weights: TFLite runs the op's hybrid kernel. */
-const isHybrid = (x: TfliteTensorInfo, w: TfliteTensorInfo): boolean => x.dtype === 'float32' && !x.quant && w.dtype === 'int8' && !!w.quant && !!w.data;
+/**
+ * Whether an op reading float `x` and constant weights `w` is a hybrid (dynamic-range) kernel:
+ * int8 weights. uint8 weights under a float input (TF1's dynamic-range files, zero point 128) are
+ * refused: the interpreter runs such an op, but not as its dequantized weights compute (a FULLY_CONNECTED
+ * measured 8.07 apart), and nnport does not model what it does instead.
+ */
+function isHybrid(c: OpContext, x: TfliteTensorInfo, w: TfliteTensorInfo): boolean {
+  const floatInput = x.dtype === 'float32' && !x.quant;
+  if (floatInput && w.dtype === 'uint8' && !!w.quant && !!w.data) {
+    throw new UnsupportedError(`TFLite hybrid ${c.opName} with uint8 weights (a TF1-style dynamic-range model)`, `'${w.name}' in ${c.b.file}: nnport runs hybrid ops with int8 weights only; convert the model again with a current TensorFlow`);
+  }
+  return floatInput && w.dtype === 'int8' && !!w.quant && !!w.data;
+}
 
 /**
  * The float input of a hybrid op as its kernel sees it: quantized to int8 on the fly, one scale
  * (asymmetric: and zero point) per block of the dims from `axis` on, and back to float. CONV_2D
- * quantizes each image asymmetrically when its weights are per channel (symmetrically when they
- * share one scale), DEPTHWISE_CONV_2D each image asymmetrically, FULLY_CONNECTED / BATCH_MATMUL
- * each row as their asymmetric_quantize_inputs option says.
+ * quantizes each image (axis 1) asymmetrically when its weights are per channel (symmetrically
+ * when they share one scale), DEPTHWISE_CONV_2D each image asymmetrically, FULLY_CONNECTED /
+ * BATCH_MATMUL each row (axis -1, whatever the rank: quantizeGraph's convention too) as their
+ * asymmetric_quantize_inputs option says.
  */
 function hybridInput(c: OpContext, x: string, symmetric: boolean, axis: number): string {
   const y = c.b.fresh(`${x}_hybrid_int8`);
@@ -215,7 +228,7 @@ const conv2d: Converter = (c) => {
   const y = floatOut(c, 0, act);
   // TFLite takes the per-channel hybrid path only when the channel scales differ
   const perChannel = !!w.quant && w.quant.scale.some((s) => s !== w.quant!.scale[0]);
-  const inputs = [isHybrid(x, w) ? hybridInput(c, fin(c, 0), !perChannel, 1) : fin(c, 0), fin(c, 1)];
+  const inputs = [isHybrid(c, x, w) ? hybridInput(c, fin(c, 0), !perChannel, 1) : fin(c, 0), fin(c, 1)];
   if (has(c, 2)) inputs.push(fin(c, 2));
   c.b.node(
     'Conv',
@@ -244,9 +257,12 @@ const depthwiseConv2d: Converter = (c) => {
   const channels = x.shape[3]!;
   // (1,kh,kw,C·M) and HWIO (kh,kw,1,C·M) are the same bytes: a plain reshape (per-channel axis 3 stays 3)
   const hwio = [kh, kw, 1, cm];
+  // the TFLite writer names the (1, kh, kw, C·M) weight `${hwio}_depthwise`: a weight so named gets
+  // that name back (read -> write keeps the file's names)
+  const hwioName = (name: string) => (name.endsWith('_depthwise') && name.length > 10 ? name.slice(0, -10) : `${name}_hwio`);
   let wName: string;
   if (w.data) {
-    const raw = c.b.initializer(`${w.name}_hwio`, w.data.reshape(hwio));
+    const raw = c.b.initializer(hwioName(w.name), w.data.reshape(hwio));
     wName = c.b.floatOf({ ...w, shape: hwio }, raw);
   } else {
     // weight-only (a DEQUANTIZE of int8 constant weights): the constant reshaped and dequantized
@@ -255,7 +271,7 @@ const depthwiseConv2d: Converter = (c) => {
     const axis = dq?.attrs.axis;
     wName = c.b.fresh(`${w.name}_hwio`);
     if (dq && (!axis || (axis.type === 'int' && axis.value === 3))) {
-      const raw = c.b.initializer(`${dq.inputs[0]}_hwio`, c.b.initializers.get(dq.inputs[0]!)!.reshape(hwio));
+      const raw = c.b.initializer(hwioName(dq.inputs[0]!), c.b.initializers.get(dq.inputs[0]!)!.reshape(hwio));
       c.b.node('DequantizeLinear', [raw, ...dq.inputs.slice(1)], [wName], dq.attrs);
     } else {
       c.b.node('Reshape', [fin(c, 1), c.b.int64s(hwio, 'shape')], [wName]);
@@ -263,7 +279,7 @@ const depthwiseConv2d: Converter = (c) => {
   }
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);
-  const inputs = [isHybrid(x, w) ? hybridInput(c, fin(c, 0), false, 1) : fin(c, 0), wName];
+  const inputs = [isHybrid(c, x, w) ? hybridInput(c, fin(c, 0), false, 1) : fin(c, 0), wName];
   if (has(c, 2)) inputs.push(fin(c, 2));
   c.b.node(
     'Conv',
@@ -322,10 +338,11 @@ const fullyConnected: Converter = (c) => {
   }
   const act = fusedOf(o);
   const needsReshape = out.shape.length !== 2;
-  const y = floatOut(c, 0, act);
+  // keep_num_dims of a float output without activation: the Gemm's rank-2 result needs its own name
+  const y = needsReshape && !out.quant && act === ActivationFunctionType.NONE ? c.b.fresh(`${out.name}_2d`) : floatOut(c, 0, act);
   // a hybrid FULLY_CONNECTED quantizes each row of the 2-D input
   const xFloat = c.b.floatOf(x, xRaw);
-  const inputs = [isHybrid(x, w) ? hybridInput(c, xFloat, !(o?.asymmetricQuantizeInputs() ?? false), 1) : xFloat, fin(c, 1)];
+  const inputs = [isHybrid(c, x, w) ? hybridInput(c, xFloat, !(o?.asymmetricQuantizeInputs() ?? false), -1) : xFloat, fin(c, 1)];
   if (has(c, 2)) inputs.push(fin(c, 2));
   if (!needsReshape) {
     c.b.node('Gemm', inputs, [y], { transB: int(1) });
@@ -538,7 +555,7 @@ const batchMatMul: Converter = (c) => {
   const y = floatOut(c, 0);
   let a = swapLast(0, o?.adjX() ?? false);
   // a hybrid BATCH_MATMUL (constant int8 right side) quantizes each row of the left side
-  if (isHybrid(tensor(c, 0), tensor(c, 1))) a = hybridInput(c, a, !(o?.asymmetricQuantizeInputs() ?? false), -1);
+  if (isHybrid(c, tensor(c, 0), tensor(c, 1))) a = hybridInput(c, a, !(o?.asymmetricQuantizeInputs() ?? false), -1);
   c.b.node('MatMul', [a, swapLast(1, o?.adjY() ?? false)], [y]);
   finish(c, 0, y);
 };

@@ -317,6 +317,17 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
   if (unsupported.size) {
     throw new UnsupportedError(`TFLite op${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')}`, `'${file}' uses ${[...unsupported].join(', ')}, which nnport does not run`);
   }
+  // constants an op read that its converter replaced (PAD's int32 paddings by int64 pads, a
+  // depthwise (1, kh, kw, C·M) weight by its HWIO reshape): not kept beside their replacements,
+  // so the names stay free and the TFLite writer gives its constants the file's names again
+  const readByOps = new Set<number>();
+  for (let k = 0; k < sg.operatorsLength(); k++) for (const i of sg.operators(k)!.inputsArray() ?? []) readByOps.add(i);
+  const readByNodes = new Set(b.nodes.flatMap((n) => n.inputs));
+  for (const o of graphOutputs) readByNodes.add(o.name);
+  for (const i of readByOps) {
+    const t = tensors[i];
+    if (t && t.data && b.initializers.get(t.name) === t.data && !readByNodes.has(t.name)) b.initializers.delete(t.name);
+  }
 
   const description = model.description();
   const props: Record<string, string> = {};

@@ -21,7 +21,10 @@ export function parseQAttrs(node: Node): QAttrs {
 export interface HybridInputQuantizeAttrs {
   /** TFLite's SymmetricQuantizeFloats (±127, no zero point) rather than AsymmetricQuantizeFloats */
   symmetric: boolean;
-  /** one scale (and zero point) per index of the dims before `axis`, over the dims from it on */
+  /**
+   * one scale (and zero point) per index of the dims before `axis`, over the dims from it on: 1 for
+   * a conv's images (NHWC), -1 for the rows of a FULLY_CONNECTED / BATCH_MATMUL input of any rank
+   */
   axis: number;
 }
 

@@ -1,0 +1,135 @@
+// WebGPU backend vs the wasm backend, in the same process: resnet18 and mobilenet_v2 (batch 1,
+// 224x224), one 1024x1024x1024 MatMul, one 3x3 256->256 conv at 56x56 and one depthwise 3x3
+// conv of 144 channels at 56x56 (mobilenet_v2's largest). Each number is the
+// median of --runs runs after --warmup runs, from the inputs on the host to the output on the
+// host (the GPU time includes the upload of the input and the download of the output; weights
+// are uploaded once, in the warm-up). Prints the adapter and a markdown table.
+//
+//   node bench/webgpu.mjs [--resnet18 model.onnx] [--mobilenet-v2 model.onnx] [--runs 20]
+//        [--warmup 3] [--backend-only webgpu|wasm] [--only resnet18,mobilenet_v2,matmul,conv,depthwise]
+//        [--kernels build/kernels.wasm] [--dist ../dist/index.js]
+//
+// Needs the built package (npm run build: dist/ and build/kernels.wasm) and, for webgpu, the npm
+// package `webgpu` (Dawn) where dist/ can import it (node_modules/webgpu). No tsx. In Node, Dawn
+// uses Vulkan: on an NVIDIA machine it finds the driver's ICD by itself
+// (/usr/share/vulkan/icd.d/nvidia_icd.json or /etc/vulkan/icd.d/); else point VK_ICD_FILENAMES
+// at it. Without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on
+// the CPU (SwiftShader: the numbers then say nothing about a GPU).
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const runs = Number(opt('runs', 20));
+const warmup = Number(opt('warmup', 3));
+const only = opt('backend-only');
+if (only && only !== 'webgpu' && only !== 'wasm') throw new Error('--backend-only must be webgpu or wasm');
+const which = (opt('only') ?? 'resnet18,mobilenet_v2,matmul,conv,depthwise').split(',');
+const models = {
+  resnet18: opt('resnet18', here('../.fixtures-cache/models/resnet18/model.onnx')),
+  mobilenet_v2: opt('mobilenet-v2', here('../.fixtures-cache/models/mobilenet_v2/model.onnx')),
+};
+
+const nn = await import(opt('dist') ? pathToFileURL(opt('dist')).href : '../dist/index.js');
+await nn.initKernels(readFileSync(opt('kernels', here('../build/kernels.wasm'))));
+
+const backends = { wasm: ['wasm'], webgpu: ['webgpu', 'wasm'] };
+const use = only ? [only] : ['wasm', 'webgpu'];
+if (use.includes('webgpu')) {
+  const a = await nn.webgpuAvailable();
+  if (!a.available) {
+    console.error(`webgpu: ${a.reason}`);
+    process.exit(1);
+  }
+  console.log(`adapter: ${a.adapter}`);
+}
+console.log(`node ${process.version}, ${runs} runs after ${warmup} warm-up runs, median; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}\n`);
+
+/** A seeded uniform tensor in [-1, 1) (scaled). */
+function random(shape, seed, scale = 1) {
+  let s = seed >>> 0 || 1;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    v[i] = ((s >>> 0) / 2 ** 31 - 1) * scale;
+  }
+  return new nn.Tensor('float32', shape, v);
+}
+
+const single = (name, opType, inputs, attrs, initializers, inShapes) => ({
+  name,
+  nodes: [{ name, opType, domain: '', inputs, outputs: ['y'], attrs }],
+  inputs: inShapes.map(([n, shape]) => ({ name: n, dtype: 'float32', shape })),
+  outputs: [{ name: 'y', dtype: 'float32' }],
+  initializers: new Map(Object.entries(initializers)),
+  opsets: { '': 17 },
+});
+
+const cases = [];
+for (const name of ['resnet18', 'mobilenet_v2']) {
+  if (!which.includes(name)) continue;
+  if (!existsSync(models[name])) throw new Error(`${name}: ${models[name]} not found (give --${name.replace('_', '-')} PATH)`);
+  const model = await nn.loadModel(readFileSync(models[name]), { fileName: models[name] });
+  const input = model.graph.inputs.find((v) => !model.graph.initializers.has(v.name));
+  cases.push({ name: `${name}, 1x3x224x224`, graph: model.graph, feeds: { [input.name]: random([1, 3, 224, 224], 1) }, flop: undefined });
+}
+if (which.includes('matmul')) {
+  const n = 1024;
+  cases.push({ name: `MatMul ${n}x${n}x${n}`, graph: single('mm', 'MatMul', ['a', 'b'], {}, { b: random([n, n], 2, 0.05) }, [['a', [n, n]]]), feeds: { a: random([n, n], 3) }, flop: 2 * n ** 3 });
+}
+if (which.includes('conv')) {
+  const [C, M, H] = [256, 256, 56];
+  const attrs = { pads: { type: 'ints', value: [1, 1, 1, 1] } };
+  cases.push({ name: `Conv 3x3 ${C}->${M} @${H}x${H}`, graph: single('conv', 'Conv', ['x', 'w', 'b'], attrs, { w: random([M, C, 3, 3], 4, 0.05), b: random([M], 5) }, [['x', [1, C, H, H]]]), feeds: { x: random([1, C, H, H], 6) }, flop: 2 * M * C * 9 * H * H });
+}
+if (which.includes('depthwise')) {
+  const [C, H] = [144, 56];
+  const attrs = { pads: { type: 'ints', value: [1, 1, 1, 1] }, group: { type: 'int', value: C } };
+  cases.push({ name: `depthwise Conv 3x3, ${C} ch @${H}x${H}`, graph: single('dw', 'Conv', ['x', 'w', 'b'], attrs, { w: random([C, 1, 3, 3], 7, 0.3), b: random([C], 8) }, [['x', [1, C, H, H]]]), feeds: { x: random([1, C, H, H], 9) }, flop: 2 * C * 9 * H * H });
+}
+
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+async function time(c, backend) {
+  const run = () => nn.runGraph(c.graph, c.feeds, { backends: backends[backend] });
+  let out;
+  for (let i = 0; i < warmup; i++) out = await run();
+  const ms = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    out = await run();
+    ms.push(performance.now() - t0);
+  }
+  return { ms: median(ms), y: [...out.outputs.values()][0].data };
+}
+
+const rows = [];
+for (const c of cases) {
+  const r = {};
+  for (const b of use) {
+    process.stderr.write(`${c.name} on ${b} ...\n`);
+    r[b] = await time(c, b);
+  }
+  let diff = '';
+  if (r.wasm && r.webgpu) {
+    let m = 0;
+    let s = 0;
+    for (let i = 0; i < r.wasm.y.length; i++) {
+      m = Math.max(m, Math.abs(r.wasm.y[i] - r.webgpu.y[i]));
+      s = Math.max(s, Math.abs(r.wasm.y[i]));
+    }
+    diff = `${m.toExponential(1)} (of ${s.toPrecision(2)})`;
+  }
+  const cell = (b) => (r[b] ? `${r[b].ms.toFixed(2)} ms${c.flop ? ` (${(c.flop / r[b].ms / 1e6).toFixed(1)} GFLOP/s)` : ''}` : '—');
+  rows.push(`| ${c.name} | ${cell('wasm')} | ${cell('webgpu')} | ${r.wasm && r.webgpu ? `${(r.wasm.ms / r.webgpu.ms).toFixed(2)}x` : '—'} | ${diff || '—'} |`);
+}
+console.log('| bench | nnport wasm (1 thread) | nnport webgpu | wasm / webgpu | max abs diff |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const r of rows) console.log(r);

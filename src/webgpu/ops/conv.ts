@@ -1,0 +1,174 @@
+// Conv and nnport::FusedConv (NCHW, 1-D and 2-D, any group, pads / strides / dilations, bias and
+// the fused clamp in the store). Convs with at least 16 output channels per group run as an
+// implicit GEMM (tiled.ts: weights [M/G, Cg*kh*kw] times the im2col of the input, gathered
+// straight into workgroup memory, never written out); depthwise and other thin groups run one
+// invocation per output, which wastes nothing on a 1-row GEMM tile.
+import { convDefs, forwardAxis, windowOf, type ConvAttrs } from '../../ir/ops/index.js';
+import { shapeSize, type Tensor } from '../../ir/tensor.js';
+import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
+import { groups256, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
+import { gpu, isF32, onHost } from './common.js';
+import { chooseTile, tileEdge, tiledMain } from './tiled.js';
+
+// params shared by both programs
+// 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
+// 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P
+function im2colGemm(t: 4 | 8): string {
+  return `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+${wgslHeader(4)}
+${tiledMain({
+  t,
+  aKFast: true,
+  bNFast: true,
+  prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
+  let H = pu(5u); let W = pu(6u); let OW = pu(7u);
+  let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
+  let pt = pi(14u); let pl = pi(15u); let Cg = pu(20u);
+  let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
+  let n = wg.z / G;
+  let g = wg.z % G;
+  let xBase = (n * pu(4u) + g * Cg) * H * W;
+  let wBase = g * M * K;
+  let yBase = (n * pu(19u) + g * M) * N;
+  let khw = kh * kw;`,
+  // A = the group's weights [M/G, Cg*kh*kw]; B = the im2col of X, gathered here
+  loadA: 'v = Wt[wBase + gm * K + gk];',
+  loadB: `let c = gkb / khw; let rr = gkb % khw;
+        let ki = rr / kw; let kj = rr % kw;
+        let oh = gn / OW; let ow = gn % OW;
+        let ih = i32(oh * sh + ki * dh) - pt;
+        let iw = i32(ow * sw + kj * dw) - pl;
+        if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { w = X[xBase + (c * H + u32(ih)) * W + u32(iw)]; }`,
+  store: `var y = s;
+      if (hasBias != 0u) { y = y + Bias[g * M + r]; }
+      Y[yBase + r * N + c] = min(max(y, lo), hi);`,
+})}`;
+}
+
+const IM2COL = { 4: im2colGemm(4), 8: im2colGemm(8) };
+
+const DIRECT = `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+${wgslHeader(4)}
+${WGSL_LINEAR}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let idx = linearIndex(wg, nwg, li);
+  if (idx >= pu(21u)) { return; }
+  let Mg = pu(0u); let P = pu(1u); let K = pu(2u);
+  let H = pu(5u); let W = pu(6u); let OW = pu(7u);
+  let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
+  let pt = pi(14u); let pl = pi(15u); let M = pu(19u); let Cg = pu(20u);
+  let p = idx % P;
+  let nm = idx / P;
+  let m = nm % M;
+  let n = nm / M;
+  let g = m / Mg;
+  let oh = p / OW; let ow = p % OW;
+  let ih0 = i32(oh * sh) - pt;
+  let iw0 = i32(ow * sw) - pl;
+  var acc = 0.0;
+  for (var c = 0u; c < Cg; c = c + 1u) {
+    let xBase = ((n * pu(4u) + g * Cg + c) * H) * W;
+    let wBase = (m * Cg + c) * kh * kw;
+    for (var i = 0u; i < kh; i = i + 1u) {
+      let ih = ih0 + i32(i * dh);
+      if (ih < 0 || ih >= i32(H)) { continue; }
+      for (var j = 0u; j < kw; j = j + 1u) {
+        let iw = iw0 + i32(j * dw);
+        if (iw < 0 || iw >= i32(W)) { continue; }
+        acc = fma(X[xBase + u32(ih) * W + u32(iw)], Wt[wBase + i * kw + j], acc);
+      }
+    }
+  }
+  if (pu(16u) != 0u) { acc = acc + Bias[m]; }
+  Y[idx] = min(max(acc, pf(17u)), pf(18u));
+}`;
+
+interface ConvPlan {
+  N: number;
+  C: number;
+  M: number;
+  G: number;
+  Cg: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  k: [number, number];
+  s: [number, number];
+  d: [number, number];
+  p: [number, number];
+}
+
+/** The 2-D geometry of a 1-D or 2-D conv, or undefined where the WASM kernel must decide (errors, other ranks). */
+function convPlan(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): ConvPlan | undefined {
+  const [X, Wt, B] = inputs;
+  if (!isF32(X) || !isF32(Wt) || !onHost(Wt) || (B && (!isF32(B) || !onHost(B)))) return undefined;
+  if ((X.rank !== 3 && X.rank !== 4) || Wt.rank !== X.rank) return undefined;
+  const [N, C] = [X.shape[0]!, X.shape[1]!];
+  const [M, Cg] = [Wt.shape[0]!, Wt.shape[1]!];
+  const G = at.group;
+  const k = Wt.shape.slice(2);
+  if (at.kernelShape && at.kernelShape.join() !== k.join()) return undefined;
+  if (Cg * G !== C || M % G !== 0 || (B && (B.rank !== 1 || B.shape[0] !== M))) return undefined;
+  if (X.size === 0 || Cg * shapeSize(k) === 0) return undefined;
+  let win;
+  try {
+    win = windowOf(at, k, 'Conv');
+  } catch {
+    return undefined;
+  }
+  const r = k.length;
+  const out: number[] = [];
+  const pb: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const [o, b] = forwardAxis(X.shape[2 + i]!, k[i]!, win.s[i]!, win.d[i]!, win.pads[i]!, win.pads[i + r]!, at.autoPad);
+    if (o <= 0) return undefined;
+    out.push(o);
+    pb.push(b);
+  }
+  const two = (v: number[], one: number): [number, number] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
+  const [H, W] = two(X.shape.slice(2), 1);
+  const [OH, OW] = two(out, 1);
+  return { N, C, M, G, Cg, H, W, OH, OW, k: two(k, 1), s: two(win.s, 1), d: two(win.d, 1), p: two(pb, 0) };
+}
+
+function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tensor[] {
+  const runner = gpu();
+  const q = convPlan(inputs, at)!;
+  const [X, Wt, B] = inputs as [Tensor, Tensor, Tensor | undefined];
+  const Mg = q.M / q.G;
+  const P = q.OH * q.OW;
+  const K = q.Cg * q.k[0] * q.k[1];
+  const outShape = X.rank === 3 ? [q.N, q.M, q.OW] : [q.N, q.M, q.OH, q.OW];
+  const out = runner.output(outShape);
+  const total = q.N * q.M * P;
+  const p = new Params()
+    .u(Mg, P, K, q.G, q.C, q.H, q.W, q.OW, q.k[0], q.k[1], q.s[0], q.s[1], q.d[0], q.d[1], q.p[0], q.p[1], B ? 1 : 0)
+    .f(at.actMin, at.actMax)
+    .u(q.M, q.Cg, total);
+  const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, out.buffer];
+  if (Mg >= 16 && q.N * q.G <= 65535) {
+    const t = chooseTile(Mg, P, q.N * q.G);
+    runner.dispatch(IM2COL[t], buffers, p, [Math.ceil(P / tileEdge(t)), Math.ceil(Mg / tileEdge(t)), q.N * q.G]);
+  }
+  else runner.dispatch(DIRECT, buffers, p, groups256(total));
+  return [out.tensor];
+}
+
+const conv = (key: 'Conv' | 'nnport::FusedConv'): OpKernel<ConvAttrs> =>
+  defineOp<ConvAttrs>({
+    attrs: convDefs[key].attrs,
+    accepts: (inputs, at) => !!convPlan(inputs, at),
+    run: runConv,
+  });
+
+export const CONV_OPS: OpTable = { Conv: conv('Conv'), 'nnport::FusedConv': conv('nnport::FusedConv') };

@@ -1,0 +1,180 @@
+// Gemm and MatMul on the GPU: one register-tiled program (tiled.ts) over strided A and B, so that
+// transA / transB and MatMul's batch broadcasting are only strides and per-batch offsets.
+import { gemmDefs, type GemmAttrs } from '../../ir/ops/index.js';
+import { shapeSize, type Tensor } from '../../ir/tensor.js';
+import { broadcastShapes } from '../../runtime/broadcast.js';
+import { defineOp, type OpKernel } from '../../runtime/op.js';
+import { Params, wgslHeader, type GpuRunner } from '../runner.js';
+import { gpu, isF32 } from './common.js';
+import { chooseTile, tileEdge, tiledMain } from './tiled.js';
+
+/**
+ * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
+ * C strided and offsets per batch z. `aKFast`/`bNFast` pick the tile-loading order in which
+ * neighbouring invocations read neighbouring addresses.
+ */
+function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
+  return `
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> C: array<f32>;
+@group(0) @binding(3) var<storage, read> offs: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+${wgslHeader(5)}
+${tiledMain({
+  t,
+  aKFast,
+  bNFast,
+  prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let sam = pu(3u); let sak = pu(4u); let sbk = pu(5u); let sbn = pu(6u);
+  let scm = pu(7u); let scn = pu(8u); let hasC = pu(9u);
+  let alpha = pf(10u); let beta = pf(11u); let lo = pf(12u); let hi = pf(13u);
+  let o = offs[wg.z];`,
+  loadA: 'v = A[o.x + gm * sam + gk * sak];',
+  loadB: 'w = B[o.y + gkb * sbk + gn * sbn];',
+  store: `var y = alpha * s;
+      if (hasC != 0u) { y = y + beta * C[o.z + r * scm + c * scn]; }
+      Y[o.w + r * N + c] = min(max(y, lo), hi);`,
+})}`;
+}
+
+const PROGRAMS = new Map<string, string>();
+function program(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
+  const key = `${t}${aKFast}${bNFast}`;
+  let p = PROGRAMS.get(key);
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast)));
+  return p;
+}
+
+export interface GemmCall {
+  M: number;
+  N: number;
+  K: number;
+  a: GPUBuffer;
+  b: GPUBuffer;
+  /** row / column strides of A as [m][k] and of B as [k][n] */
+  sam: number;
+  sak: number;
+  sbk: number;
+  sbn: number;
+  c?: { buffer: GPUBuffer; scm: number; scn: number; beta: number };
+  alpha?: number;
+  lo?: number;
+  hi?: number;
+  /** per batch: [offset in A, offset in B, offset in C, offset in Y] (default one batch at 0) */
+  offsets?: Uint32Array;
+  y: GPUBuffer;
+}
+
+export function encodeGemm(runner: GpuRunner, g: GemmCall): void {
+  const offsets = g.offsets ?? new Uint32Array(4);
+  const table = runner.table(offsets);
+  const p = new Params()
+    .u(g.M, g.N, g.K, g.sam, g.sak, g.sbk, g.sbn, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0)
+    .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
+  const batches = offsets.length / 4;
+  const t = chooseTile(g.M, g.N, batches);
+  const edge = tileEdge(t);
+  runner.dispatch(program(t, g.sak === 1, g.sbn === 1), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p, [Math.ceil(g.N / edge), Math.ceil(g.M / edge), batches]);
+  runner.release(table);
+}
+
+const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
+  attrs: gemmDefs.Gemm.attrs,
+  accepts(inputs, a) {
+    const [A, B, C] = inputs;
+    if (!A || !B || !isF32(A) || !isF32(B) || A.rank !== 2 || B.rank !== 2) return false;
+    const K = a.transA ? A.shape[0]! : A.shape[1]!;
+    if (K !== (a.transB ? B.shape[1]! : B.shape[0]!)) return false;
+    const M = a.transA ? A.shape[1]! : A.shape[0]!;
+    const N = a.transB ? B.shape[0]! : B.shape[1]!;
+    if (C && (!isF32(C) || C.rank > 2)) return false;
+    if (C && C.rank >= 1 && C.shape[C.rank - 1] !== 1 && C.shape[C.rank - 1] !== N) return false;
+    if (C && C.rank === 2 && C.shape[0] !== 1 && C.shape[0] !== M) return false;
+    return M * N > 0 && K > 0;
+  },
+  run(inputs, a) {
+    const runner = gpu();
+    const [A, B, C] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const M = a.transA ? A.shape[1]! : A.shape[0]!;
+    const K = a.transA ? A.shape[0]! : A.shape[1]!;
+    const N = a.transB ? B.shape[0]! : B.shape[1]!;
+    const out = runner.output([M, N]);
+    const [am, ak] = a.transA ? [1, M] : [K, 1];
+    const [bk, bn] = a.transB ? [1, K] : [N, 1];
+    let c: GemmCall['c'];
+    if (C && a.beta !== 0) {
+      const cm = C.rank === 2 && C.shape[0] !== 1 ? C.shape[1]! : 0;
+      const cn = C.rank >= 1 && C.shape[C.rank - 1] !== 1 ? 1 : 0;
+      c = { buffer: runner.input(C, true), scm: cm, scn: cn, beta: a.beta };
+    }
+    encodeGemm(runner, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: am, sak: ak, sbk: bk, sbn: bn, c, alpha: a.alpha, y: out.buffer });
+    return [out.tensor];
+  },
+});
+
+/** MatMul's output shape and per-batch offsets, or undefined when the shapes do not fit. */
+function matmulPlan(A: Tensor, B: Tensor): { shape: number[]; M: number; N: number; K: number; offsets: Uint32Array } | undefined {
+  if (A.rank < 1 || B.rank < 1) return undefined;
+  const a = A.rank === 1 ? [1, A.shape[0]!] : [...A.shape];
+  const b = B.rank === 1 ? [B.shape[0]!, 1] : [...B.shape];
+  const M = a[a.length - 2]!;
+  const K = a[a.length - 1]!;
+  const N = b[b.length - 1]!;
+  if (b[b.length - 2] !== K) return undefined;
+  let batch: number[];
+  try {
+    batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
+  } catch {
+    return undefined;
+  }
+  const nb = shapeSize(batch);
+  const offsets = new Uint32Array(nb * 4);
+  const stridesOf = (dims: number[], size: number): number[] => {
+    // stride per broadcast batch axis (0 where this operand has 1 or lacks the axis)
+    const s = new Array<number>(batch.length).fill(0);
+    let acc = size;
+    for (let i = dims.length - 1, j = batch.length - 1; i >= 0; i--, j--) {
+      s[j] = dims[i] === 1 ? 0 : acc;
+      acc *= dims[i]!;
+    }
+    return s;
+  };
+  const sa = stridesOf(a.slice(0, -2), M * K);
+  const sb = stridesOf(b.slice(0, -2), K * N);
+  for (let z = 0; z < nb; z++) {
+    let rem = z;
+    let oa = 0;
+    let ob = 0;
+    for (let j = batch.length - 1; j >= 0; j--) {
+      const d = rem % batch[j]!;
+      rem = Math.floor(rem / batch[j]!);
+      oa += d * sa[j]!;
+      ob += d * sb[j]!;
+    }
+    offsets.set([oa, ob, 0, z * M * N], z * 4);
+  }
+  const shape = [...batch, ...(A.rank === 1 ? [] : [M]), ...(B.rank === 1 ? [] : [N])];
+  return { shape, M, N, K, offsets };
+}
+
+const MatMul: OpKernel<Record<string, never>> = defineOp({
+  attrs: gemmDefs.MatMul.attrs,
+  accepts(inputs) {
+    const [A, B] = inputs;
+    if (!A || !B || !isF32(A) || !isF32(B)) return false;
+    const plan = matmulPlan(A, B);
+    // one dispatch covers at most 65535 batches
+    return !!plan && shapeSize(plan.shape) > 0 && plan.K > 0 && plan.offsets.length / 4 <= 65535;
+  },
+  run(inputs) {
+    const runner = gpu();
+    const [A, B] = inputs as [Tensor, Tensor];
+    const { shape, M, N, K, offsets } = matmulPlan(A, B)!;
+    const out = runner.output(shape);
+    encodeGemm(runner, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: K, sak: 1, sbk: N, sbn: 1, offsets, y: out.buffer });
+    return [out.tensor];
+  },
+});
+
+export const MATMUL_OPS = { Gemm, MatMul };
