@@ -10,7 +10,14 @@
 // against the original on the held-out images is printed), or not at all (default: quantizeGraph's
 // default). --method: the calibration method (minmax, mse, ...).
 // SNRs are pooled over the held-out images (total signal / total noise), as the tests measure.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|trained] [--photos] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--per-tensor]
+// --held N: held-out images (photos: up to 24, test/support/photos.ts). --bias-correction:
+// quantizeGraph's empirical bias correction (src/passes/bias-correction.ts).
+// --interpreter VARIANTS: instead of the above, each comma-separated variant (minmax, mse, ...;
+// "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding) is quantized, written as .tflite and
+// run by the real TFLite interpreter (headless Chromium) on the held-out images against the
+// float .tflite: SNR pooled over all images, and its spread (the SNR's standard error, from the
+// per-image noise powers), and the conversion time.
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|resnet18|trained] [--photos] [--held 24] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--bias-correction] [--per-tensor] [--interpreter minmax,minmax+bc,mse,mse+bc]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +26,7 @@ import { registerAllFormats } from '../src/formats/all.js';
 import { readNpy } from '../src/formats/numpy/index.js';
 import { readModel } from '../src/formats/registry.js';
 import { readTflite } from '../src/formats/tflite/read.js';
-import { prepareForTflite } from '../src/formats/tflite/write.js';
+import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { dequantizeGraph } from '../src/passes/dequantize.js';
 import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../src/passes/equalize.js';
@@ -27,6 +34,7 @@ import { quantizeGraph } from '../src/passes/quantize.js';
 import { runGraph } from '../src/runtime/executor.js';
 import { corpusPath } from '../test/support/corpus.js';
 import { makePhotoSet } from '../test/support/photos.js';
+import { startTfliteOracle } from '../test/support/tflite-oracle.js';
 
 const arg = (name, d) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,6 +72,36 @@ const images = (name, count, seed) => {
 const calibration = images('calibration', N, 11);
 const held = images('held', Number(arg('held', process.argv.includes('--photos') ? 6 : 3)), 12);
 rmSync(tmp, { recursive: true, force: true });
+const interpreter = arg('interpreter');
+if (interpreter) {
+  const oracle = await startTfliteOracle();
+  const on = async (bytes, x) => Float32Array.from((await oracle.run(bytes, [x.data]))[0].data);
+  const floatFile = serializeTflite(g);
+  const wants = [];
+  for (const x of held) wants.push(await on(floatFile, x));
+  for (const variant of interpreter.split(',')) {
+    const [m, ...extras] = variant.split('+');
+    const t0 = performance.now();
+    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest' });
+    const seconds = (performance.now() - t0) / 1000;
+    const file = serializeTflite(q.graph);
+    let sig = 0;
+    const noises = [];
+    for (const [k, x] of held.entries()) {
+      const got = await on(file, x);
+      let n = 0;
+      wants[k].forEach((v, i) => ((sig += v * v), (n += (v - got[i]) ** 2)));
+      noises.push(n);
+    }
+    // the pooled SNR's standard error in dB, from the spread of the per-image noise powers
+    const mean = noises.reduce((a, b) => a + b, 0) / noises.length;
+    const sd = Math.sqrt(noises.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, noises.length - 1));
+    const se = (10 / Math.LN10) * (sd / Math.sqrt(noises.length) / mean);
+    console.log(`${model} ${variant}: ${(10 * Math.log10(sig / (mean * noises.length))).toFixed(2)} dB +- ${se.toFixed(2)} on ${held.length} held-out images (interpreter); quantizeGraph ${seconds.toFixed(1)} s`);
+  }
+  await oracle.close();
+  process.exit(0);
+}
 if (equalizeAt > 0) {
   // equalized here (not inside quantizeGraph) so that "activations only" below uses its float weights
   const groups = findEqualizationGroups(g);
@@ -119,7 +157,7 @@ for (const db of [50, 40, 30]) {
 const method = arg('method', 'minmax');
 const weightRounding = arg('weight-rounding', 'nearest');
 const t0 = performance.now();
-const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, weightRounding, ...(equalize === undefined ? {} : { equalize }) })).graph;
+const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, weightRounding, biasCorrection: process.argv.includes('--bias-correction'), ...(equalize === undefined ? {} : { equalize }) })).graph;
 console.log(`quantizeGraph (${method}, weight rounding ${weightRounding}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const actQ = new Set(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.outputs[0]));
 const producerOf = new Map(q.nodes.map((n) => [n.outputs[0], n]));

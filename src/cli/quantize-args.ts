@@ -24,6 +24,7 @@ export const QUANTIZE_ARGS = [
   { name: 'report', value: true },
   { name: 'allow-float-fallback' },
   { name: 'no-equalize' },
+  { name: 'bias-correction' },
   { name: 'dynamic', value: true },
   { name: 'min-elements', value: true },
 ];
@@ -36,6 +37,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const dynamicUsed = ['dynamic', 'min-elements'].filter((k) => args.values.has(k));
   if (!mode) {
     if (args.flags.has('no-equalize')) used.push('no-equalize');
+    if (args.flags.has('bias-correction')) used.push('bias-correction');
     if (used.length || dynamicUsed.length) throw new UsageError(`convert: --${used[0] ?? dynamicUsed[0]} needs --quantize`);
     if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
@@ -47,6 +49,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const floatFallback = args.flags.has('allow-float-fallback');
   if (floatFallback && mode !== 'int16x8') throw new UsageError('convert: --allow-float-fallback applies to --quantize int16x8 only');
   if (args.flags.has('no-equalize') && mode !== 'int8') throw new UsageError('convert: --no-equalize applies to --quantize int8 only');
+  if (args.flags.has('bias-correction') && !full) throw new UsageError('convert: --bias-correction applies to --quantize int8 and int16x8 only');
   if (dynamicUsed.length && mode !== 'dynamic') throw new UsageError(`convert: --${dynamicUsed[0]} applies to --quantize dynamic only`);
   const kernels = one(args, 'dynamic');
   if (kernels !== undefined && kernels !== 'hybrid' && kernels !== 'weight-only') throw new UsageError(`convert: --dynamic must be hybrid or weight-only, got '${kernels}'`);
@@ -65,6 +68,8 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   const options: QuantizeOptions = { mode, method, io, percentile, ...(floatFallback ? { floatFallback } : {}), ...(kernels ? { dynamic: kernels } : {}), ...(minElements ? { minElements } : {}), ...(weightRounding ? { weightRounding } : {}) };
   // cross-layer equalization is on by default for int8 with minmax or mse calibration (src/passes/equalize.ts)
   if (args.flags.has('no-equalize')) options.equalize = false;
+  // empirical bias correction (src/passes/bias-correction.ts): an option, it costs about two forward passes per sample
+  if (args.flags.has('bias-correction')) options.biasCorrection = true;
   if (!full) return options;
   const dir = one(args, 'calibration');
   const imageDir = one(args, 'calibration-images');

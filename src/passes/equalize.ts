@@ -105,7 +105,7 @@ const passesScale = (n: Node) => (isOnnx(n) && (n.opType === 'Add' || n.opType =
 const scaledInputs = (n: Node): string[] => (n.opType === 'Pad' || n.opType === 'Clip' ? n.inputs.slice(0, 1) : n.inputs.filter((i) => i));
 
 /** A Clip's constant bounds when they hold 0 (a positive scale keeps 0 where it is), else undefined. */
-function clipBounds(n: Node, g: Graph): ClipBounds | undefined {
+export function clipBounds(n: Node, g: Graph): ClipBounds | undefined {
   const bound = (i: number, attr: string, none: number): number | undefined => {
     const name = n.inputs[i];
     if (!name) return attrFloat(n, attr, none);

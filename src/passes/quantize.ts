@@ -29,6 +29,7 @@ import { dequantizeGraph } from './dequantize.js';
 import { equalizationPlan } from './equalize.js';
 import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
+import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -76,6 +77,16 @@ export interface QuantizeOptions {
    * during calibration).
    */
   weightRounding?: WeightRounding;
+  /**
+   * int8 / int16x8: empirical bias correction (src/passes/bias-correction.ts): each conv /
+   * depthwise / dense bias is corrected by its output's mean shift measured against the float
+   * graph on the calibration samples (one more pass, of the float graph with a quantized twin of
+   * every such layer, over the first `biasCorrectionSamples` samples: about 10 float passes'
+   * time per sample).
+   */
+  biasCorrection?: boolean;
+  /** bias correction: how many of the calibration samples measure the shifts (default 32, BIAS_CORRECTION_SAMPLES) */
+  biasCorrectionSamples?: number;
   /** called after each calibration sample */
   onProgress?: (done: number) => void;
   /** receives the per-layer error table when `report` is set */
@@ -479,7 +490,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
   const search = method === 'search';
-  const base: CalibrationMethod = search ? 'mse' : method;
+  const base: CalibrationMethod = search ? (options.search?.from ?? 'mse') : method;
   const equalization = (options.equalize ?? (options.mode === 'int8' && (base === 'minmax' || base === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
   // equalization rescales the calibrated min/max of the values it rescales; a histogram does not
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
@@ -488,7 +499,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
-  const keep = again || search;
+  const keep = again || search || !!options.biasCorrection;
   // GPTQ's input Hessians are summed during the calibration passes (of the graph before
   // equalization: they follow its per-channel scales below)
   const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
@@ -632,10 +643,11 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
-  const result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  let result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
+  if (options.biasCorrection) result = (await correctBiases(g, result, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES))).graph;
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };

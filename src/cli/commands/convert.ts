@@ -44,6 +44,9 @@ ${FUSE_SCALE_HELP}
   --weight-rounding R     int8: nearest (default) or gptq (each conv/dense weight rounded so that its
                           layer's output on the calibration samples changes least; its input
                           Hessians are summed during calibration)
+  --bias-correction       int8: each conv/depthwise/dense bias corrected by its output's mean shift
+                          from int8 rounding, measured against the float model on the first 32
+                          calibration samples (one more pass: about 10 float passes' time per sample)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)

@@ -147,7 +147,7 @@ describe('int8 calibration from images (seg_head)', () => {
     expect(snrDb(want, got)).toBeGreaterThanOrEqual(20);
   });
 
-  it('the CLI refuses --mean without --calibration-images, both calibration folders, a --std of the wrong length and --no-equalize without int8', { timeout: 60_000 }, async () => {
+  it('the CLI refuses --mean without --calibration-images, both calibration folders, a --std of the wrong length, --no-equalize and --bias-correction without int8', { timeout: 60_000 }, async () => {
     const onnx = join(torchvisionDir('seg_head'), 'model.onnx');
     const run = async (...a: string[]) => {
       const err: string[] = [];
@@ -166,5 +166,18 @@ describe('int8 calibration from images (seg_head)', () => {
     const dyn: string[] = [];
     expect(await main(['convert', onnx, '-o', join(tmp, 'y.tflite'), '--quantize', 'dynamic', '--no-equalize'], () => undefined, (s) => dyn.push(s))).not.toBe(0);
     expect(dyn.join('\n')).toMatch(/--no-equalize applies to --quantize int8 only/);
+    // --bias-correction (src/passes/bias-correction.ts) reaches quantizeGraph: the same conversion
+    // with it writes other int32 biases; refused without int8 / int16x8
+    const calib = ['--calibration-images', images, '--mean', MEAN.join(','), '--std', STD.join(',')];
+    const write = async (out: string, ...a: string[]) => {
+      expect(await main(['convert', onnx, '-o', join(tmp, out), '--quantize', 'int8', ...calib, ...a], () => undefined, () => undefined)).toBe(0);
+      return readFileSync(join(tmp, out));
+    };
+    const [plain, corrected] = [await write('plain.tflite'), await write('corrected.tflite', '--bias-correction')];
+    expect(corrected.length).toBe(plain.length);
+    expect(Buffer.compare(plain, corrected)).not.toBe(0);
+    const bc: string[] = [];
+    expect(await main(['convert', onnx, '-o', join(tmp, 'y.tflite'), '--quantize', 'dynamic', '--bias-correction'], () => undefined, (s) => bc.push(s))).not.toBe(0);
+    expect(bc.join('\n')).toMatch(/--bias-correction applies to --quantize int8 and int16x8 only/);
   });
 });
