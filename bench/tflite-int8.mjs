@@ -3,9 +3,14 @@
 // then int8 latency: nnport's integer runtime vs its float runtime vs the TFLite interpreter
 // (tfjs-tflite WASM in headless Chromium, single-threaded) on the same input. The integer
 // runtime is timed with its WASM SIMD kernels (both requantization modes) and with their
-// TypeScript twins (the scalar reference, what it ran before the WASM kernels).
+// TypeScript twins (the scalar reference, what it ran before the WASM kernels). The latency part
+// alternates nnport and the interpreter in rounds (on a shared machine the load moves between
+// blocks of runs) and gives the ratios per round; besides wall time it reports CPU time per
+// inference of both: this process's, and that of the Chromium processes the interpreter runs in
+// (from /proc, Linux).
 // Run: node --import tsx bench/tflite-int8.mjs [--samples 100] [--reps 3] [--calibration-only]
-import { readFileSync } from 'node:fs';
+//      [--latency-only] [--rounds 5]
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -31,6 +36,10 @@ const N = arg('samples', 100);
 const REPS = arg('reps', 3);
 // --calibration-only: stop after the calibration figures (no int8 latency, no interpreter)
 const calibrationOnly = process.argv.includes('--calibration-only');
+// --latency-only: no calibration timing (the int8 file from one conversion with --samples samples)
+const latencyOnly = process.argv.includes('--latency-only');
+// alternating rounds of the latency comparison
+const ROUNDS = arg('rounds', 5);
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
 await initKernels();
@@ -95,7 +104,7 @@ const loadAverage = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 console.log(`load average at the start ${loadAverage()}`);
 let g;
 let bytes;
-for (let r = 0; r < REPS; r++) {
+for (let r = 0; r < (latencyOnly ? 0 : REPS); r++) {
   const source = await readMobilenet();
   const t0 = performance.now();
   g = await prepareForTflite(source);
@@ -130,14 +139,19 @@ for (let r = 0; r < REPS; r++) {
   console.error(`round ${r + 1} (load ${loadavg()[0].toFixed(2)}): calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}), GC pauses in both ${round.gc.toFixed(0)} ms: ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
 }
 const ms = (v) => `${v.toFixed(0)} ms`;
-const med = (f) => median(rounds.map(f));
-const each = (f) => rounds.map((r) => f(r).toFixed(2)).join(', ');
-console.log(
-  `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses in both ${ms(med((r) => r.gc))} |`,
-);
-if (calibrationOnly) {
-  console.log(`load average ${loadAverage()}`);
-  process.exit(0);
+if (latencyOnly) {
+  g = await prepareForTflite(await readMobilenet());
+  bytes = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration: samples })).graph);
+} else {
+  const med = (f) => median(rounds.map(f));
+  const each = (f) => rounds.map((r) => f(r).toFixed(2)).join(', ');
+  console.log(
+    `| int8 conversion, ${N} samples, median of ${REPS} rounds | ${ms(med((r) => r.total))} total | calibration ${ms(med((r) => r.cal.wall))} (${((100 * med((r) => r.cal.wall / r.total))).toFixed(0)} %) | ${N} float forward passes ${ms(med((r) => r.plain.wall))} | calibration / passes, wall ${med((r) => r.cal.wall / r.plain.wall).toFixed(2)}x (${each((r) => r.cal.wall / r.plain.wall)}) | CPU: calibration ${ms(med((r) => r.cal.cpu))}, passes ${ms(med((r) => r.plain.cpu))}, ${med((r) => r.cal.cpu / r.plain.cpu).toFixed(2)}x (${each((r) => r.cal.cpu / r.plain.cpu)}) | GC pauses in both ${ms(med((r) => r.gc))} |`,
+  );
+  if (calibrationOnly) {
+    console.log(`load average ${loadAverage()}`);
+    process.exit(0);
+  }
 }
 
 const x = sample();
@@ -153,7 +167,7 @@ for (let k = 0; k < 5; k++) {
 }
 const back = await readTflite(bytes);
 const xq = { [back.inputs[0].name]: x };
-// wall and CPU time (the machine may be shared: CPU time of this process is the steadier figure)
+// median wall and mean CPU time (the machine may be shared: CPU time of this process is the steadier figure)
 const timeInteger = async (options, runs) => {
   const wall = [];
   const cpu = [];
@@ -165,14 +179,58 @@ const timeInteger = async (options, runs) => {
     const d = process.cpuUsage(c);
     cpu.push((d.user + d.system) / 1000);
   }
-  return { wall: median(wall.slice(1)), cpu: median(cpu.slice(1)) };
+  // CPU: the mean over the runs (the interpreter's can only be had as a sum), GC threads included
+  return { wall: median(wall.slice(1)), cpu: cpu.slice(1).reduce((a, b) => a + b, 0) / (runs - 1) };
 };
-const intWasm = await timeInteger({}, 6);
-const intWasmXnn = await timeInteger({ requantization: 'xnnpack' }, 6);
-const intTs = await timeInteger({ kernels: 'typescript' }, 3);
+// The interpreter's CPU time: the Chromium processes started with the oracle, from /proc (Linux; NaN elsewhere).
+const pids = () => {
+  try {
+    return new Set(readdirSync('/proc').filter((d) => /^\d+$/.test(d)));
+  } catch {
+    return undefined;
+  }
+};
+const before = pids();
 const oracle = await startTfliteOracle();
-const interp = await oracle.latency(bytes, [x.data], 10);
-const interpFloat = await oracle.latency(serializeTflite(g), [x.data], 10);
+const chromium = before ? [...pids()].filter((d) => !before.has(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('chromium'); } catch { return false; } })()) : [];
+// utime + stime of those processes in ms (USER_HZ is 100 on Linux)
+const chromiumCpu = () => chromium.reduce((sum, d) => {
+  try {
+    const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return sum;
+  }
+}, 0);
+const RUNS = 20;
+/** the interpreter over RUNS inferences: median wall of its timed loop, CPU per inference (its model load and first inference measured apart and taken off) */
+const timeInterpreter = async (model) => {
+  let c = chromiumCpu();
+  await oracle.latency(model, [x.data], 1);
+  const setup = chromiumCpu() - c;
+  c = chromiumCpu();
+  const wall = await oracle.latency(model, [x.data], RUNS + 1);
+  return { wall, cpu: chromium.length ? (chromiumCpu() - c - setup) / RUNS : NaN };
+};
+// warm-up: V8 compiles the hot WASM and JS functions again, optimized, on background threads
+// whose CPU time counts for this process (the first 40 runs took ~30 % more CPU than later ones)
+await timeInteger({}, 30);
+await timeInteger({ requantization: 'xnnpack' }, 30);
+await timeInterpreter(bytes);
+const rows = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const load = loadavg()[0];
+  const ref = await timeInteger({}, RUNS + 1);
+  const interp = await timeInterpreter(bytes);
+  const xnn = await timeInteger({ requantization: 'xnnpack' }, RUNS + 1);
+  rows.push({ load, ref, xnn, interp });
+  console.error(`round ${r + 1} (load ${load.toFixed(2)}): nnport int8 ${ref.wall.toFixed(1)} ms (CPU ${ref.cpu.toFixed(1)}), xnnpack requantization ${xnn.wall.toFixed(1)} ms (CPU ${xnn.cpu.toFixed(1)}), interpreter ${interp.wall.toFixed(1)} ms (CPU ${interp.cpu.toFixed(1)}): wall ${(ref.wall / interp.wall).toFixed(2)}x / ${(xnn.wall / interp.wall).toFixed(2)}x, CPU ${(ref.cpu / interp.cpu).toFixed(2)}x / ${(xnn.cpu / interp.cpu).toFixed(2)}x`);
+}
+const intTs = await timeInteger({ kernels: 'typescript' }, 3);
+const interpFloat = await timeInterpreter(serializeTflite(g));
 await oracle.close();
-console.log(`| mobilenet_v2 latency | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(intWasm.wall)} (CPU ${ms(intWasm.cpu)}) | nnport int8, WASM kernels, xnnpack requantization ${ms(intWasmXnn.wall)} (CPU ${ms(intWasmXnn.cpu)}) | nnport int8, TypeScript kernels ${ms(intTs.wall)} (CPU ${ms(intTs.cpu)}) | interpreter int8 ${ms(interp)} | interpreter float ${ms(interpFloat)} |`);
+const mid = (f) => median(rows.map(f));
+const per = (f) => rows.map((r) => f(r).toFixed(2)).join(', ');
+console.log(`| mobilenet_v2 latency, median of ${ROUNDS} alternating rounds (${RUNS} runs each) | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(mid((r) => r.ref.wall))} (CPU ${mid((r) => r.ref.cpu).toFixed(1)} ms) | nnport int8, xnnpack requantization ${ms(mid((r) => r.xnn.wall))} (CPU ${mid((r) => r.xnn.cpu).toFixed(1)} ms) | nnport int8, TypeScript kernels ${ms(intTs.wall)} | interpreter int8 ${ms(mid((r) => r.interp.wall))} (CPU ${mid((r) => r.interp.cpu).toFixed(1)} ms) | interpreter float ${ms(interpFloat.wall)} |`);
+console.log(`| nnport int8 / interpreter int8 | wall ${mid((r) => r.ref.wall / r.interp.wall).toFixed(2)}x (${per((r) => r.ref.wall / r.interp.wall)}) | CPU ${mid((r) => r.ref.cpu / r.interp.cpu).toFixed(2)}x (${per((r) => r.ref.cpu / r.interp.cpu)}) | xnnpack requantization: wall ${mid((r) => r.xnn.wall / r.interp.wall).toFixed(2)}x, CPU ${mid((r) => r.xnn.cpu / r.interp.cpu).toFixed(2)}x | load ${per((r) => r.load)} |`);
 console.log(`load average ${loadAverage()}`);

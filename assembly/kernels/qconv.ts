@@ -251,6 +251,10 @@ function qdepthwiseImpl<T>(
   const zpv = i16x8.splat(<i16>xzp);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
   const rowBytes = <usize>(W * C);
+  const cBytes = <usize>C;
+  // bytes between consecutive tap pairs' weights
+  const pairBytes = Cp << 2;
+  const k3x3 = kh == 3 && kw == 3 && dh == 1 && dw == 1;
   // byte offset of each tap from the window's corner, after the interior bias
   const tapOff = ibias + (Cp << 2);
   for (let t = 0; t < taps; t++) {
@@ -275,7 +279,37 @@ function qdepthwiseImpl<T>(
         for (let c = 0; c < C; c += 8) {
           const cb = <usize>c;
           let accLo: v128, accHi: v128;
-          if (interior) {
+          if (interior && k3x3) {
+            // 3x3, no dilation: the taps' addresses written out and their loop unrolled (the
+            // general path below reads each tap's offset from memory, and V8 checks for
+            // interrupts on every loop iteration)
+            accLo = v128.load(ibias + (cb << 2));
+            accHi = v128.load(ibias + (cb << 2), 16);
+            const x0 = xn + <usize>iy0 * rowBytes + <usize>(ix0 * C) + cb;
+            const x1 = x0 + rowBytes;
+            const x2 = x1 + rowBytes;
+            const wp = wPairs + (cb << 2);
+            let a = load8<T>(x0);
+            let b = load8<T>(x0 + cBytes);
+            accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp)));
+            accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp, 16)));
+            a = load8<T>(x0 + (cBytes << 1));
+            b = load8<T>(x1);
+            accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp + pairBytes)));
+            accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp + pairBytes, 16)));
+            a = load8<T>(x1 + cBytes);
+            b = load8<T>(x1 + (cBytes << 1));
+            accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp + 2 * pairBytes)));
+            accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp + 2 * pairBytes, 16)));
+            a = load8<T>(x2);
+            b = load8<T>(x2 + cBytes);
+            accLo = i32x4.add(accLo, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(wp + 3 * pairBytes)));
+            accHi = i32x4.add(accHi, i32x4.dot_i16x8_s(v128.shuffle<i16>(a, b, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(wp + 3 * pairBytes, 16)));
+            a = load8<T>(x2 + (cBytes << 1));
+            const wv = v128.load(w + ((<usize>8 * Cp + cb) << 1));
+            accLo = i32x4.add(accLo, i32x4.extmul_low_i16x8_s(a, wv));
+            accHi = i32x4.add(accHi, i32x4.extmul_high_i16x8_s(a, wv));
+          } else if (interior) {
             // every tap inside: the input zero point is folded into `ibias` (bias - zp * sum of
             // the channel's weights), and taps go two at a time through i32x4.dot_i16x8_s on
             // interleaved inputs against weights packed interleaved

@@ -490,7 +490,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
   const search = method === 'search';
-  const base: CalibrationMethod = search ? 'mse' : method;
+  const base: CalibrationMethod = search ? (options.search?.from ?? 'mse') : method;
   const equalization = (options.equalize ?? (options.mode === 'int8' && (base === 'minmax' || base === 'mse'))) ? equalizationPlan(g, 'minmax', needed) : undefined;
   // equalization rescales the calibrated min/max of the values it rescales; a histogram does not
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on

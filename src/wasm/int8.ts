@@ -8,6 +8,7 @@
 // src/runtime/integer/reference.ts, which define the arithmetic.
 import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
+import { copyOut8 as copyOutBytes } from './host-buffers.js';
 import { kernels } from './loader.js';
 
 export type QData = Int8Array | Uint8Array | Int16Array;
@@ -106,11 +107,19 @@ const unsignedFlag = (a: QData) => (a instanceof Uint8Array ? 1 : 0);
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
+// Whether a requantization's multipliers and shifts are ones TFLite's QuantizeMultiplier can give, per object
+const laneRequant = new WeakMap<ChannelRequant, boolean>();
+
 /** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
 export function qconvRunsOnWasm(p: QConvProblem): boolean {
   if (!is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
-  for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 30 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) return false;
-  return true;
+  let ok = laneRequant.get(p.rq);
+  if (ok === undefined) {
+    ok = true;
+    for (let i = 0; i < p.rq.shift.length; i++) if (p.rq.shift[i]! > 30 || p.rq.shift[i]! < -31 || p.rq.mult[i]! < 0) ok = false;
+    laneRequant.set(p.rq, ok);
+  }
+  return ok;
 }
 
 // Requantization block rows (assembly/util/requantize.ts): int32 rows, then float64 rows
@@ -281,9 +290,9 @@ function copyIn8(arena: WasmArena, a: Int8Array | Uint8Array): number {
   return p;
 }
 
+/** The output at p copied into a host array (a reused one when the executor gave one back: wasm/host-buffers.ts). */
 function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Array | Uint8Array {
-  // slice: one copy into fresh memory, without zero-filling it first
-  return dtype === 'uint8' ? arena.u8(p, n).slice() : arena.i8(p, n).slice();
+  return copyOutBytes(kernels(), p, n, dtype === 'uint8');
 }
 
 /** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */

@@ -269,8 +269,12 @@ const depthwiseConv2d: Converter = (c) => {
     // again (axis 3 stays 3), so the weights stay a dequantized constant the writer can read
     const dq = c.b.nodes.find((n) => n.opType === 'DequantizeLinear' && !n.domain && n.outputs[0] === w.name && c.b.initializers.has(n.inputs[0]!));
     const axis = dq?.attrs.axis;
-    wName = c.b.fresh(`${w.name}_hwio`);
-    if (dq && (!axis || (axis.type === 'int' && axis.value === 3))) {
+    // float16 weights: their DEQUANTIZE was decoded once into a float32 constant (dequantize below)
+    const decoded = dq ? undefined : c.b.initializers.get(w.name);
+    wName = decoded ? hwioName(w.name) : c.b.fresh(`${w.name}_hwio`);
+    if (decoded) {
+      wName = c.b.initializer(wName, decoded.reshape(hwio));
+    } else if (dq && (!axis || (axis.type === 'int' && axis.value === 3))) {
       const raw = c.b.initializer(hwioName(dq.inputs[0]!), c.b.initializers.get(dq.inputs[0]!)!.reshape(hwio));
       c.b.node('DequantizeLinear', [raw, ...dq.inputs.slice(1)], [wName], dq.attrs);
     } else {

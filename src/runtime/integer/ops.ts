@@ -178,6 +178,8 @@ function runConv(p: QConvProblem, wasm: boolean): QData {
 interface ConvSetup {
   deps: ReadonlyArray<Tensor | undefined>;
   key: string;
+  fp32: boolean;
+  act: number[] | undefined;
   packed: ReturnType<typeof packWeights>;
   rq: ChannelRequant;
   bias?: ArrayLike<number>;
@@ -187,18 +189,23 @@ interface ConvSetup {
 
 const convSetups = new WeakMap<Tensor, ConvSetup>();
 
+/** The operands a conv's setup is made from, besides its weights: scales, zero points, bias. */
+const SETUP_OPERANDS = [1, 2, 4, 5, 6, 7, 8, 9, 10];
+
+const sameActivation = (a: number[] | undefined, b: number[] | undefined): boolean => a === b || (!!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]));
+
 function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: number[] | undefined, fp32: boolean, pack: (w: Tensor, wq: QParam) => ReturnType<typeof packWeights>): ConvSetup {
   const w = need(inputs, 3, 'w');
-  const deps = [1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => inputs[i]);
-  const fullKey = `${key}|${fp32}|${act ?? ''}`;
   const hit = convSetups.get(w);
-  if (hit && hit.key === fullKey && hit.deps.every((d, i) => d === deps[i])) return hit;
+  // checked without making strings or arrays: this runs for every conv of every run
+  if (hit && hit.key === key && hit.fp32 === fp32 && sameActivation(hit.act, act) && SETUP_OPERANDS.every((at, i) => hit.deps[i] === inputs[at])) return hit;
+  const deps = SETUP_OPERANDS.map((i) => inputs[i]);
   const xq = qparam(inputs, 0, 'x');
   const wq = qparam(inputs, 3, 'w');
   const out = outputParams(inputs, 9, act);
   const packed = pack(w, wq);
   const b = inputs[6];
-  const setup: ConvSetup = { deps, key: fullKey, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
+  const setup: ConvSetup = { deps, key, fp32, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
   convSetups.set(w, setup);
   return setup;
 }

@@ -11,11 +11,13 @@
 // again stays weight-only, a hybrid file read back and written again is the same bytes, and a
 // hybrid model quantized to full int8 loses its markers.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { convert } from '../../../src/index.js';
+import { writeNpy } from '../../../src/formats/numpy/npy-write.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
@@ -440,6 +442,22 @@ describe('the marker decides which ops are hybrid', () => {
       expect(lsb).toBeLessThanOrEqual(1.0001);
       expect(snrDb(hybridOut, theirs)).toBeGreaterThanOrEqual(20);
       expect(snrDb(directOut, theirs)).toBeGreaterThanOrEqual(30);
+    }
+    // the CLI: the notes reach the user, the int8 file has no hybrid op left
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-hybrid-int8-'));
+    try {
+      writeFileSync(join(dir, 'hybrid.tflite'), serializeTflite(back));
+      mkdirSync(join(dir, 'calibration'));
+      calibration.forEach(([t], k) => writeFileSync(join(dir, 'calibration', `x${k}.npy`), writeNpy(t!)));
+      const said: string[] = [];
+      const code = await main(['convert', join(dir, 'hybrid.tflite'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calibration'), '--no-equalize'], (t) => said.push(t), (t) => said.push(t));
+      expect(code, said.join('\n')).toBe(0);
+      expect(said.join('\n')).toMatch(/note: 4 hybrid op input roundings .* dropped/);
+      const file = new Uint8Array(readFileSync(join(dir, 'int8.tflite')));
+      expect(int8Weights(file, 'cli-int8')).toEqual(int8Weights(bytes, 'requantized'));
+      expect(await integerRuntimeLsbOff(file, x, await interp(file, x))).toBeLessThanOrEqual(1.0001);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

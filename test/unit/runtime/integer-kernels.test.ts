@@ -187,6 +187,45 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
     expect(unsignedRuns).toBeGreaterThan(50);
   });
 
+  test('depthwise 3x3 (the unrolled interior path): odd channel counts, strides 1 and 2, padding, zero points at the ends', () => {
+    const r = rng(33);
+    let interiorCases = 0;
+    for (let t = 0; t < 150; t++) {
+      const fp32 = t % 3 === 2;
+      const p = randomConv(r, fp32);
+      const c = r.pick([1, 3, 7, 8, 9, 16, 17, 24, 31, 32, 33, 96]);
+      const unsignedIn = r.next() < 0.5;
+      const [lo, hi] = unsignedIn ? [0, 255] : [-128, 127];
+      const [sh, sw] = [r.int(1, 2), r.int(1, 2)];
+      const [h, w] = [r.int(1, 12), r.int(1, 12)];
+      const [pt, pl, pb, pr] = [r.int(0, 1), r.int(0, 1), r.int(0, 1), r.int(0, 1)];
+      const oh = Math.floor((h + pt + pb - 3) / sh) + 1;
+      const ow = Math.floor((w + pl + pr - 3) / sw) + 1;
+      if (oh < 1 || ow < 1) continue;
+      if (h >= 3 && w >= 3) interiorCases++;
+      const n = r.int(1, 2);
+      const q = randomConv(r, fp32);
+      Object.assign(p, {
+        x: randomData(r, unsignedIn ? 'uint8' : 'int8', n * h * w * c), xzp: r.pick([lo, hi, r.int(lo, hi)]), n, h, w, c,
+        weights: Int32Array.from({ length: c * 9 }, () => (r.next() < 0.3 ? r.int(-255, 255) : r.int(-127, 127))),
+        o: c, kh: 3, kw: 3, ipg: 1, group: c, sh, sw, dh: 1, dw: 1, pt, pl, oh, ow,
+        bias: r.next() < 0.2 ? undefined : Int32Array.from({ length: c }, () => r.int(-(2 ** 20), 2 ** 20)),
+        rq: {
+          mult: Int32Array.from({ length: c }, (_, i) => q.rq.mult[i % q.o]!),
+          shift: Int32Array.from({ length: c }, (_, i) => q.rq.shift[i % q.o]!),
+          fp32: fp32 ? Float32Array.from({ length: c }, () => Math.fround(10 ** (-5 + 5 * r.next()))) : undefined,
+        },
+      });
+      const want = qconv2dReference(p);
+      const got = qconv2dWasm(p);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+    expect(interiorCases).toBeGreaterThan(60);
+  });
+
   test('float64 requantization at the edge of its exact range: accumulators up to the bound, every shift', () => {
     // qconv2dWasm requantizes in float64 when |acc·M·2^left| < 2^52 - 2^32 for every possible
     // accumulator: here the weights, data and bias push the largest ones right up to that bound
