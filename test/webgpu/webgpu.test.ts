@@ -241,6 +241,26 @@ describe('webgpu backend on torchvision models vs onnxruntime-node', () => {
   });
 });
 
+describe('webgpu backend with every value kept (--dump, compare --layers)', () => {
+  it('returns every intermediate value on the host, equal to the wasm run', async () => {
+    const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
+    const graph = await readOnnx(readFileSync(file), { fileName: file });
+    const x = readNpy(readFileSync(join(REPO_ROOT, 'examples/lenet/input.npy')));
+    const feeds = { [graph.inputs[0]!.name]: x };
+    const want = (await runGraph(graph, feeds, { ...WASM, keepIntermediates: true })).values!;
+    webgpuOpCounts(true);
+    for (let run = 0; run < 2; run++) {
+      const got = (await runGraph(graph, feeds, { ...GPU, keepIntermediates: true })).values!;
+      expect([...got.keys()]).toEqual([...want.keys()]);
+      for (const [name, t] of got) {
+        expect(t.onHost, name).toBe(true);
+        if (t.dtype === 'float32') expect(maxAbsDiff(t, want.get(name)!), name).toBeLessThan(1e-5);
+      }
+    }
+    expect(webgpuOpCounts().get('Conv')).toBeGreaterThan(0);
+  });
+});
+
 describe('webgpu backend selection', () => {
   it('is opt-in: a run that names no backend stays on wasm; compare runs the target on it', async () => {
     const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
