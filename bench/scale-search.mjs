@@ -6,7 +6,7 @@
 // quantizeGraph time and nnport's integer runtime against the interpreter (LSB, first photo).
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
 // otherwise a torchvision fixture of .fixtures-cache/models.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held 24] [--methods minmax,mse,search] [--search-samples 8]
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { runGraph } from '../src/runtime/executor.js';
 import { runInteger } from '../src/runtime/integer/index.js';
 import { corpusPath } from '../test/support/corpus.js';
 import { pooledSnrDb } from '../test/support/error-metrics.js';
-import { makePhotoSet } from '../test/support/photos.js';
+import * as photos from '../test/support/photos.js';
 import { startTfliteOracle } from '../test/support/tflite-oracle.js';
 
 const arg = (name, d) => {
@@ -29,9 +29,12 @@ const arg = (name, d) => {
   return i > 0 ? process.argv[i + 1] : d;
 };
 const model = arg('model', 'trained');
-const heldCount = Number(arg('held', 24));
+// every held-out photo there is (24 with qbias' set, 6 before it)
+const heldCount = Number(arg('held', photos.HELD_OUT_PHOTOS ?? 6));
 const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
+// --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
+const biasCorrection = process.argv.includes('--bias-correction');
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
 const TRAINED = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
@@ -48,8 +51,8 @@ const toInput = (t) => {
   const x = nchw ? t.permute([0, 3, 1, 2]) : t;
   return new Tensor('float32', x.shape, Float32Array.from(x.data));
 };
-const calibration = makePhotoSet(join(tmp, 'calibration'), { set: 'calibration', count: 64, size: [h, w] }).map(toInput);
-const held = makePhotoSet(join(tmp, 'held'), { set: 'held-out', count: heldCount, size: [h, w] }).map(toInput);
+const calibration = photos.makePhotoSet(join(tmp, 'calibration'), { set: 'calibration', count: 64, size: [h, w] }).map(toInput);
+const held = photos.makePhotoSet(join(tmp, 'held'), { set: 'held-out', count: heldCount, size: [h, w] }).map(toInput);
 rmSync(tmp, { recursive: true, force: true });
 
 const oracle = await startTfliteOracle();
@@ -64,8 +67,11 @@ try {
   for (const x of held) floats.push(await nn(g, x));
   for (const method of methods) {
     const t0 = performance.now();
-    const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
+    const c0 = process.cpuUsage();
+    const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
     const seconds = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1e6;
     const file = serializeTflite(q);
     const gots = [];
     for (const x of held) gots.push(await on(file, x));
@@ -79,8 +85,8 @@ try {
     for (let i = 0; i < mine.length; i++) off = Math.max(off, Math.abs(mine[i] - gots[0][i]) / lsb);
     const top1 = gots.filter((o, k) => argmax(o) === argmax(wants[k])).length;
     console.log(
-      `${model} ${method}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
-        `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s; integer runtime vs interpreter ${off.toFixed(2)} LSB`,
+      `${model} ${method}${biasCorrection ? ' + bias correction' : ''}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
+        `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s (CPU ${cpu.toFixed(1)} s); integer runtime vs interpreter ${off.toFixed(2)} LSB`,
     );
   }
 } finally {

@@ -61,9 +61,10 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
 // GC pauses by start time (the observer is called later, from the event loop)
 const pauses = [];
-new PerformanceObserver((list) => {
+const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) pauses.push([e.startTime, e.duration]);
-}).observe({ entryTypes: ['gc'] });
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 // CPU time too: on a shared machine wall time swings with the load, CPU time much less
 const cpu = (d) => (d.user + d.system) / 1000;
 /** wall ms, CPU ms and GC pause ms of `fn`, which may end the window early by calling its argument */
@@ -154,6 +155,10 @@ if (latencyOnly) {
   }
 }
 
+// the latency part needs no GC entries (and the samples no more)
+gcObserver.disconnect();
+samples.length = 0;
+gc();
 const x = sample();
 const floatTimes = [];
 const floatCpu = [];
@@ -182,21 +187,35 @@ const timeInteger = async (options, runs) => {
   // CPU: the mean over the runs (the interpreter's can only be had as a sum), GC threads included
   return { wall: median(wall.slice(1)), cpu: cpu.slice(1).reduce((a, b) => a + b, 0) / (runs - 1) };
 };
-// The interpreter's CPU time: the Chromium processes started with the oracle, from /proc (Linux; NaN elsewhere).
-const pids = () => {
+// The interpreter's CPU time: the processes of the Chromium this process launches for the oracle
+// (its descendants, from /proc: Linux; NaN elsewhere), not other Chromiums on a shared machine.
+const statFields = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+const descendants = () => {
   try {
-    return new Set(readdirSync('/proc').filter((d) => /^\d+$/.test(d)));
+    const parent = new Map();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        parent.set(d, statFields(d)[1]);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const ours = (d) => {
+      for (let p = parent.get(d), hops = 0; p && hops < 32; p = parent.get(p), hops++) if (p === String(process.pid)) return true;
+      return false;
+    };
+    return [...parent.keys()].filter(ours);
   } catch {
-    return undefined;
+    return [];
   }
 };
-const before = pids();
 const oracle = await startTfliteOracle();
-const chromium = before ? [...pids()].filter((d) => !before.has(d) && (() => { try { return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('chromium'); } catch { return false; } })()) : [];
+const chromium = descendants();
 // utime + stime of those processes in ms (USER_HZ is 100 on Linux)
 const chromiumCpu = () => chromium.reduce((sum, d) => {
   try {
-    const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
+    const f = statFields(d);
     return sum + (Number(f[11]) + Number(f[12])) * 10;
   } catch {
     return sum;

@@ -7,14 +7,18 @@
 //
 //   node bench/webgpu.mjs [--resnet18 model.onnx] [--mobilenet-v2 model.onnx] [--runs 20]
 //        [--warmup 3] [--backend-only webgpu|wasm] [--only resnet18,mobilenet_v2,matmul,conv,depthwise]
-//        [--kernels build/kernels.wasm] [--dist ../dist/index.js]
+//        [--matmul-size 1024] [--kernels build/kernels.wasm] [--dist ../dist/index.js]
 //
-// Needs the built package (npm run build: dist/ and build/kernels.wasm) and, for webgpu, the npm
-// package `webgpu` (Dawn) where dist/ can import it (node_modules/webgpu). No tsx. In Node, Dawn
-// uses Vulkan: on an NVIDIA machine it finds the driver's ICD by itself
-// (/usr/share/vulkan/icd.d/nvidia_icd.json or /etc/vulkan/icd.d/); else point VK_ICD_FILENAMES
-// at it. Without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on
-// the CPU (SwiftShader: the numbers then say nothing about a GPU).
+// Needs the built package (npm run build: dist/ and build/kernels.wasm), nnport's dependencies
+// (node_modules) and, for webgpu, the npm package `webgpu` (Dawn: node_modules/webgpu with
+// dist/linux-x64/dawn.node) and the Vulkan loader libvulkan.so.1 (Debian: libvulkan1). No tsx.
+// Dawn uses Vulkan and finds the driver through its ICD manifest
+// (/usr/share/vulkan/icd.d/nvidia_icd.json). In a headless NVIDIA container that manifest names
+// libGLX_nvidia.so.0, which fails there ("Could not get 'vkCreateInstance'"); the EGL library
+// works: VK_ICD_FILENAMES=bench/nvidia-egl-icd.json. Without a GPU,
+// VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on the CPU (SwiftShader:
+// the numbers then say nothing about a GPU). NNPORT_DAWN_FLAGS passes options to Dawn, e.g.
+// 'adapter=NAME' or 'backend=vulkan' (space-separated; a wrong adapter name lists the adapters).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -43,6 +47,7 @@ if (use.includes('webgpu')) {
   const a = await nn.webgpuAvailable();
   if (!a.available) {
     console.error(`webgpu: ${a.reason}`);
+    if (process.platform === 'linux' && !process.env.VK_ICD_FILENAMES) console.error(`on a headless NVIDIA machine try VK_ICD_FILENAMES=${here('nvidia-egl-icd.json')}`);
     process.exit(1);
   }
   console.log(`adapter: ${a.adapter}`);
@@ -81,7 +86,7 @@ for (const name of ['resnet18', 'mobilenet_v2']) {
   cases.push({ name: `${name}, 1x3x224x224`, graph: model.graph, feeds: { [input.name]: random([1, 3, 224, 224], 1) }, flop: undefined });
 }
 if (which.includes('matmul')) {
-  const n = 1024;
+  const n = Number(opt('matmul-size', 1024));
   cases.push({ name: `MatMul ${n}x${n}x${n}`, graph: single('mm', 'MatMul', ['a', 'b'], {}, { b: random([n, n], 2, 0.05) }, [['a', [n, n]]]), feeds: { a: random([n, n], 3) }, flop: 2 * n ** 3 });
 }
 if (which.includes('conv')) {

@@ -3,7 +3,8 @@
 // mean of a conv / depthwise / dense output channel by a systematic amount, which the next layers
 // carry (a depthwise conv, with 9 weights per channel, shifts most). The mean of (quantized -
 // float) pre-activation output of each channel over calibration samples is subtracted from its
-// bias, which is quantized to int32 again on its own scale. Where a Relu / Clip follows, the mean
+// float bias before quantizeGraph makes it int32 (and before the range search, which then sees
+// the corrected graph). Where a Relu / Clip follows, the mean
 // is taken over the positions where the float value is inside the bounds: a clipped position
 // passes no error on, and an error measured there says nothing about the positions that do.
 // Each layer's own shift is measured, in one pass over the samples: beside each layer of the float
@@ -19,9 +20,8 @@ import { QuantizationError } from '../ir/errors.js';
 import { attrInt, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
-import { dequantizePerAxis, dequantizePerTensor } from '../wasm/quantize.js';
-import { roundHalfAway } from '../runtime/integer/fixed-point.js';
 import { clipBounds } from './equalize.js';
+import { dequantizedWeights } from './scale-search.js';
 
 /**
  * How many calibration samples quantizeGraph measures the shifts on by default: on the trained
@@ -35,78 +35,24 @@ export interface BiasCorrectionOptions {
   onProgress?: (done: number) => void;
 }
 
-export interface BiasCorrectionResult {
-  graph: Graph;
-  /** layers whose bias was corrected */
-  layers: number;
-  /** per layer (its node name): the correction subtracted, as a multiple of the channel's output rms, the largest over channels */
-  largest: Map<string, number>;
-}
-
-/** One layer whose bias can be corrected: its node in both graphs and the int32 bias it reads. */
+/** One layer whose bias is corrected: its node in the float graph and the quantized twin beside it. */
 interface Target {
-  node: string;
-  /** the layer in the QDQ graph (node names need not be unique there: a value's DequantizeLinear may share its producer's) */
-  quantNode: Node;
-  /** the pre-activation output in the float and the QDQ graph */
+  node: Node;
+  /** the bias initializer (float graph) */
+  bias: string;
+  /** the pre-activation output in the float graph and of its twin */
   floatValue: string;
   quantValue: string;
-  /** the int32 bias initializer (QDQ graph) and its per-channel scales */
-  biasQ: string;
-  scales: Float32Array;
-  /** the float bias (float graph) */
-  bias: Float32Array;
+  channels: number;
   /** the Relu / Clip bounds after it (positions outside carry no error on) */
   lo: number;
   hi: number;
-  /** accumulated correction */
-  shift: Float64Array;
   sum: Float64Array;
   count: Float64Array;
-  /** sum of the float output's squares and the positions summed, for the rms in the result */
-  squares: Float64Array;
-  positions: number;
 }
 
 const WEIGHTED = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
 const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
-
-/** A node's output channels are on the last axis (channels-last conv, Gemm / MatMul [N, C]): except a Gemm with transposed output, which does not exist. */
-function findTargets(float: Graph, quant: Graph): Target[] {
-  const floatNodes = new Map(float.nodes.map((n) => [n.name, n]));
-  const producer = new Map<string, Node>();
-  for (const n of quant.nodes) for (const o of n.outputs) producer.set(o, n);
-  const readers = new Map<string, Node[]>();
-  for (const n of float.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
-  const targets: Target[] = [];
-  for (const n of quant.nodes) {
-    if (!WEIGHTED.has(keyOf(n)) || !n.inputs[2]) continue;
-    if (keyOf(n) === 'Gemm' && attrInt(n, 'transA', 0) !== 0) continue;
-    const f = floatNodes.get(n.name);
-    if (!f || keyOf(f) !== keyOf(n) || !f.inputs[2]) continue;
-    const dq = producer.get(n.inputs[2]);
-    // the input comes through its int8 DequantizeLinear (the twin rounds the float input the same way)
-    const xDq = producer.get(n.inputs[0]!);
-    if (!dq || dq.opType !== 'DequantizeLinear' || !xDq || xDq.opType !== 'DequantizeLinear' || !quant.initializers.has(xDq.inputs[1]!)) continue;
-    const q = quant.initializers.get(dq.inputs[0]!);
-    const s = quant.initializers.get(dq.inputs[1]!);
-    const b = float.initializers.get(f.inputs[2]);
-    if (!q || q.dtype !== 'int32' || !s || !b || b.dtype !== 'float32' || (s.size !== 1 && s.size !== q.size) || b.size !== q.size) continue;
-    const c = q.size;
-    const sv = s.toNumbers();
-    const scales = Float32Array.from({ length: c }, (_, k) => sv[s.size === 1 ? 0 : k]!);
-    const rs = readers.get(f.outputs[0]!) ?? [];
-    let lo = -Infinity;
-    let hi = Infinity;
-    if (rs.length === 1 && !rs[0]!.domain && rs[0]!.opType === 'Relu') lo = 0;
-    else if (rs.length === 1 && !rs[0]!.domain && rs[0]!.opType === 'Clip') {
-      const bounds = clipBounds(rs[0]!, float);
-      if (bounds) ({ lo, hi } = bounds);
-    }
-    targets.push({ node: n.name, quantNode: n, floatValue: f.outputs[0]!, quantValue: n.outputs[0]!, biasQ: dq.inputs[0]!, scales, bias: b.data as Float32Array, lo, hi, shift: new Float64Array(c), sum: new Float64Array(c), count: new Float64Array(c), squares: new Float64Array(c), positions: 0 });
-  }
-  return targets;
-}
 
 /** A channels-last value as (data, outer, channels, inner): the runtime's NCHW source where the value is a deferred permutation of it. */
 function channelView(t: Tensor, c: number): { data: Float32Array; outer: number; inner: number } {
@@ -120,64 +66,68 @@ function channelView(t: Tensor, c: number): { data: Float32Array; outer: number;
 }
 
 /**
- * The float graph with, beside each target, its quantized twin: the QDQ graph's node reading the
- * float graph's input of that layer through its QuantizeLinear / DequantizeLinear (the input's int8
- * parameters) and the int8 weights / int32 bias through their DequantizeLinear. One pass gives
- * both outputs of every layer; each twin's error is that layer's own (upstream errors excluded).
+ * Corrects the float biases of the conv / depthwise / dense layers of `float` (channels-last, as
+ * quantizeGraph has it) in `inits` (quantizeGraph's initializers, changed in place): `nodes` are
+ * quantizeGraph's copies of float.nodes (same order) whose weight inputs read `weightDq`'s int8
+ * weights; `inputParams` gives each layer input's int8 (int16) parameters; `samples` feed the
+ * float graph. Returns how many layers were corrected.
  */
-function probeGraph(float: Graph, quant: Graph, targets: Target[]): Graph {
-  const producer = new Map<string, Node>();
-  for (const n of quant.nodes) for (const o of n.outputs) producer.set(o, n);
-  const used = new Set<string>([...float.initializers.keys(), ...float.inputs.map((v) => v.name), ...float.nodes.flatMap((n) => n.outputs), ...quant.initializers.keys(), ...quant.nodes.flatMap((n) => n.outputs)]);
+export async function correctBiases(
+  float: Graph,
+  nodes: readonly Node[],
+  inits: Map<string, Tensor>,
+  weightDq: readonly Node[],
+  inputParams: ReadonlyMap<string, { scale: number; zeroPoint: number }>,
+  act: 'int8' | 'int16',
+  samples: readonly ReadonlyMap<string, Tensor>[],
+  options: BiasCorrectionOptions = {},
+): Promise<number> {
+  if (!samples.length) return 0;
+  const weights = await dequantizedWeights(weightDq, inits, float.opsets);
+  const readers = new Map<string, Node[]>();
+  for (const n of float.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const used = new Set<string>([...inits.keys(), ...float.initializers.keys(), ...float.inputs.map((v) => v.name), ...float.nodes.flatMap((n) => [...n.outputs, n.name])]);
   const fresh = (base: string): string => {
     let name = base;
     for (let i = 1; used.has(name); i++) name = `${base}_${i}`;
     used.add(name);
     return name;
   };
-  const inits = new Map(float.initializers);
+  // the float graph with each layer's quantized twin beside it: the float input rounded with the
+  // input's parameters, the int8 weights dequantized, the float bias
+  const probeInits = new Map(float.initializers);
   const extra: Node[] = [];
-  // a weight / bias is a DequantizeLinear of constants (made float once here, not in every pass),
-  // or a float initializer (left float)
-  const copyDq = (value: string): void => {
-    const dq = producer.get(value);
-    if (!dq) return void inits.set(value, quant.initializers.get(value)!);
-    if (inits.has(value)) return;
-    const [x, scale, zero] = dq.inputs.map((i) => (i ? quant.initializers.get(i) : undefined));
-    if (!x || !scale) throw new QuantizationError(`bias correction: '${value}' is not a constant DequantizeLinear`);
-    const zeros = zero?.toNumbers() ?? new Array<number>(scale.size).fill(0);
-    const rank = x.rank;
-    const axis = (((dq.attrs.axis?.value as number | undefined) ?? 1) + rank) % rank;
-    inits.set(value, scale.size === 1 ? dequantizePerTensor(x, scale.toNumbers()[0]!, zeros[0]) : dequantizePerAxis(x, axis, scale.toNumbers(), zeros));
-  };
-  const floatNodes = new Map(float.nodes.map((n) => [n.name, n]));
-  for (const t of targets) {
-    const f = floatNodes.get(t.node)!;
-    const q = t.quantNode;
-    const xDq = producer.get(q.inputs[0]!)!;
-    const [, scale, zero] = xDq.inputs;
-    for (const i of [scale, zero]) if (i) inits.set(i, quant.initializers.get(i)!);
-    const xq = fresh(`${t.node}_bias_probe_input_quantized`);
-    const xdq = fresh(`${t.node}_bias_probe_input`);
-    extra.push({ name: xq, opType: 'QuantizeLinear', domain: '', inputs: [f.inputs[0]!, scale!, zero ?? ''], outputs: [xq], attrs: {} });
-    extra.push({ name: xdq, opType: 'DequantizeLinear', domain: '', inputs: [xq, scale!, zero ?? ''], outputs: [xdq], attrs: {} });
-    copyDq(q.inputs[1]!);
-    copyDq(q.inputs[2]!);
-    t.quantValue = fresh(`${t.node}_bias_probe`);
-    extra.push({ ...q, name: t.quantValue, inputs: [xdq, q.inputs[1]!, q.inputs[2]!, ...q.inputs.slice(3)], outputs: [t.quantValue] });
-  }
-  return { ...float, nodes: [...float.nodes, ...extra], initializers: inits };
-}
-
-/**
- * Corrects the int32 biases of `quant` (the QDQ graph quantizeGraph made from `float`, node names
- * kept) by each layer's own mean output shift measured on `samples` (feeds of the float graph).
- * Returns a new graph (new bias initializers; nothing else changes).
- */
-export async function correctBiases(float: Graph, quant: Graph, samples: readonly ReadonlyMap<string, Tensor>[], options: BiasCorrectionOptions = {}): Promise<BiasCorrectionResult> {
-  const targets = findTargets(float, quant);
-  if (!targets.length || !samples.length) return { graph: quant, layers: 0, largest: new Map() };
-  const probe = probeGraph(float, quant, targets);
+  const targets: Target[] = [];
+  nodes.forEach((n, index) => {
+    const f = float.nodes[index]!;
+    const b = n.inputs[2];
+    const w = n.inputs[1] ? weights.get(n.inputs[1]) : undefined;
+    const bias = b ? inits.get(b) : undefined;
+    const x = inputParams.get(n.inputs[0]!);
+    if (!WEIGHTED.has(keyOf(n)) || !w || !b || !bias || bias.dtype !== 'float32' || !x || f.inputs[2] !== b || (readers.get(b) ?? []).length !== 1) return;
+    if (keyOf(n) === 'Gemm' && attrInt(n, 'transA', 0) !== 0) return;
+    const rs = readers.get(f.outputs[0]!) ?? [];
+    let lo = -Infinity;
+    let hi = Infinity;
+    if (rs.length === 1 && !rs[0]!.domain && rs[0]!.opType === 'Relu') lo = 0;
+    else if (rs.length === 1 && !rs[0]!.domain && rs[0]!.opType === 'Clip') ({ lo, hi } = clipBounds(rs[0]!, float) ?? { lo, hi });
+    const scale = fresh(`${f.name}_bias_probe_scale`);
+    const zero = fresh(`${f.name}_bias_probe_zero_point`);
+    probeInits.set(scale, Tensor.float32([], [x.scale]));
+    probeInits.set(zero, act === 'int16' ? new Tensor('int16', [], Int16Array.of(x.zeroPoint)) : new Tensor('int8', [], Int8Array.of(x.zeroPoint)));
+    const weight = fresh(`${f.name}_bias_probe_weight`);
+    probeInits.set(weight, w);
+    const xq = fresh(`${f.name}_bias_probe_input_quantized`);
+    const xdq = fresh(`${f.name}_bias_probe_input`);
+    const out = fresh(`${f.name}_bias_probe`);
+    extra.push({ name: xq, opType: 'QuantizeLinear', domain: '', inputs: [f.inputs[0]!, scale, zero], outputs: [xq], attrs: {} });
+    extra.push({ name: xdq, opType: 'DequantizeLinear', domain: '', inputs: [xq, scale, zero], outputs: [xdq], attrs: {} });
+    extra.push({ ...f, name: out, inputs: [xdq, weight, ...f.inputs.slice(2)], outputs: [out] });
+    const c = bias.size;
+    targets.push({ node: f, bias: b, floatValue: f.outputs[0]!, quantValue: out, channels: c, lo, hi, sum: new Float64Array(c), count: new Float64Array(c) });
+  });
+  if (!targets.length) return 0;
+  const probe: Graph = { ...float, nodes: [...float.nodes, ...extra], initializers: probeInits };
   const observe = new Set(targets.flatMap((t) => [t.floatValue, t.quantValue]));
   const byValue = new Map(targets.flatMap((t) => [[t.floatValue, t] as const, [t.quantValue, t] as const]));
   let done = 0;
@@ -188,58 +138,45 @@ export async function correctBiases(float: Graph, quant: Graph, samples: readonl
       observe,
       onValue: (name, value) => {
         const t = byValue.get(name);
-        if (!t || value.dtype !== 'float32') return;
+        // (a bias broadcast over other than the last axis: nothing measured, nothing corrected)
+        if (!t || value.dtype !== 'float32' || value.shape[value.rank - 1] !== t.channels) return;
         const isFloat = name === t.floatValue;
-        const v = channelView(value, t.scales.length);
+        const v = channelView(value, t.channels);
         const other = first.get(t);
         if (!other) return void first.set(t, { ...v, data: v.data.slice(), isFloat });
         first.delete(t);
         const f = isFloat ? v : other;
         const q = isFloat ? other : v;
-        if (q.data.length !== f.data.length || q.inner !== f.inner) throw new QuantizationError(`bias correction: '${t.node}' is laid out differently in its float and quantized outputs`);
+        if (q.data.length !== f.data.length || q.inner !== f.inner) throw new QuantizationError(`bias correction: '${t.node.name}' is laid out differently in its float and quantized outputs`);
         accumulate(t, f, q);
       },
     });
     options.onProgress?.(++done);
   }
-  // subtract each channel's mean shift and quantize the bias again
-  const inits = new Map(quant.initializers);
-  const largest = new Map<string, number>();
+  // subtract each channel's mean shift from the float bias
   for (const t of targets) {
-    const c = t.scales.length;
-    const q = new Int32Array(c);
-    let worst = 0;
-    for (let ch = 0; ch < c; ch++) {
-      if (t.count[ch]! > 0) t.shift[ch] = t.sum[ch]! / t.count[ch]!;
-      // as quantizeBias rounds (the same integers where nothing was measured)
-      const r = roundHalfAway(Math.fround((t.bias[ch]! - t.shift[ch]!) / t.scales[ch]!));
-      q[ch] = Number.isNaN(r) ? 0 : Math.min(Math.max(r, -2147483648), 2147483647);
-      const rms = Math.sqrt(t.squares[ch]! / Math.max(1, t.positions));
-      if (rms > 0) worst = Math.max(worst, Math.abs(t.shift[ch]!) / rms);
-    }
-    inits.set(t.biasQ, new Tensor('int32', inits.get(t.biasQ)!.shape, q));
-    largest.set(t.node, worst);
+    const b = inits.get(t.bias)!.toFloat32();
+    const corrected = Float32Array.from(b, (v, ch) => (t.count[ch]! > 0 ? v - t.sum[ch]! / t.count[ch]! : v));
+    inits.set(t.bias, new Tensor('float32', inits.get(t.bias)!.shape, corrected));
   }
-  return { graph: { ...quant, initializers: inits }, layers: targets.length, largest };
+  return targets.length;
 }
 
 /** Adds one sample's (quantized - float) per channel, over the positions inside the Relu / Clip bounds. */
 function accumulate(t: Target, f: { data: Float32Array; outer: number; inner: number }, q: { data: Float32Array }): void {
-  const c = t.scales.length;
-  const { sum, count, squares } = t;
+  const c = t.channels;
+  const { sum, count } = t;
   // a clipped position passes no error on (y == hi: ReLU6 saturated); no bounds: every position
   const lo = t.lo;
   const hi = t.hi;
   const fd = f.data;
   const qd = q.data;
   const inner = f.inner;
-  t.positions += f.outer * inner;
   if (inner === 1) {
     // channels last: one row of channels per position
     for (let i = 0; i < fd.length; i += c) {
       for (let ch = 0; ch < c; ch++) {
         const y = fd[i + ch]!;
-        squares[ch] += y * y;
         if (y > lo && y < hi) {
           sum[ch] += qd[i + ch]! - y;
           count[ch]++;
@@ -252,10 +189,8 @@ function accumulate(t: Target, f: { data: Float32Array; outer: number; inner: nu
     for (let ch = 0; ch < c; ch++) {
       let s = 0;
       let n = 0;
-      let sq = 0;
       for (const end = i + inner; i < end; i++) {
         const y = fd[i]!;
-        sq += y * y;
         if (y > lo && y < hi) {
           s += qd[i]! - y;
           n++;
@@ -263,7 +198,6 @@ function accumulate(t: Target, f: { data: Float32Array; outer: number; inner: nu
       }
       sum[ch] += s;
       count[ch] += n;
-      squares[ch] += sq;
     }
   }
 }

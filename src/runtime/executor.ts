@@ -410,10 +410,9 @@ function* execute(
         const t = outs[k];
         if (!t) throw new GraphError(`node '${node.name}' (${node.opType}) did not produce output ${k} '${name}'`);
         env.set(name, t);
-        if (reuse) {
-          hold(name, t);
-          holdStorage(name, t);
-        }
+        if (reuse) hold(name, t);
+        // with keepIntermediates every value is downloaded at the end, so its device copy can go then
+        if (reuse || values) holdStorage(name, t);
         if (values || options.onValue) yield* emit(name, t, node);
       }
     } finally {
@@ -445,7 +444,7 @@ function* execute(
   for (const t of [...outputs.values(), ...(values?.values() ?? [])]) {
     if (!t.onHost) yield t.download();
   }
-  // what is left on a device was downloaded above (outputs) or is not needed (feeds excepted)
+  // what is left on a device was downloaded above (outputs, kept values) or is not needed (feeds excepted)
   for (const name of [...storageOf.keys()]) letGoStorage(name);
   return values ? { outputs, values } : { outputs };
 }

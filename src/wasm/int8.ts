@@ -236,7 +236,8 @@ function persistentConvBlocks(arena: WasmArena, p: QConvProblem, depthwise: bool
       ibv[c] = ((p.bias ? p.bias[c]! : 0) - p.xzp * sum) | 0;
     }
   }
-  if (hit) arena.freePersistent(hit.ptr);
+  // a replaced block is not freed here: its finalizer (owner p.rq) frees it with p.rq, and freeing
+  // it now could let that finalizer free a later block at the same address
   const mode = p.rq.fp32 ? RQ_MODE_FP32 : qconvRequantizesInF64(p) ? RQ_MODE_F64 : RQ_MODE_FIXED;
   const blocks = { bias: p.bias, weights: p.weights, xzp: p.xzp, group: p.group, unsignedIn, pointwise, ptr, mode };
   convBlocks.set(p.rq, blocks);

@@ -32,7 +32,9 @@ async function gpuEntry(): Promise<GPU | string> {
   }
   // Dawn's objects need the WebGPU constants (GPUBufferUsage, ...) as globals.
   for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  return mod.create([]);
+  // Dawn's own options (backend=vulkan, adapter=NAME, enable-dawn-features=...), space-separated
+  const flags = (process.env.NNPORT_DAWN_FLAGS ?? '').split(/\s+/).filter((f) => f);
+  return mod.create(flags);
 }
 
 function describeAdapter(adapter: GPUAdapter): string {

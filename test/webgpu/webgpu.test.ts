@@ -18,6 +18,7 @@ import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
 import { compareTensors, loadDataSets, ONNX_TESTDATA } from '../conformance/harness.js';
 import { REPO_ROOT } from '../support/corpus.js';
+import { compare, loadModel } from '../../src/index.js';
 import { torchvisionDir } from '../support/torchvision-fixtures.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
@@ -143,7 +144,7 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[3, 70, 17], [130, 70, 4], 1, [3], [2, 1], [2]],
     [[1, 3, 1, 1], [17, 3, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
     // enough 128x128 tiles for the large-tile program
-    [[40, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    [[160, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
   ] as [number[], number[], number, number[], number[], number[]][])('Conv x %j w %j group %i', async (xs, ws, group, strides, pads, dilations) => {
     const g = graphOf([{ name: 'c', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], domain: '', attrs: { group: int(group), strides: ints(strides), pads: ints(pads), dilations: ints(dilations) } }], ['x'], ['y'], {
       w: random(ws, 7),
@@ -164,7 +165,7 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[20], [2, 20, 3]],
     [[4, 6, 33], [33]],
     // enough 128x128 tiles for the large-tile program
-    [[64, 129, 4], [4, 129]],
+    [[256, 129, 4], [4, 129]],
   ])('MatMul %j x %j (batch broadcasting, vectors)', async (as, bs) => {
     const g = graphOf([{ name: 'm', opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['a', 'b'], ['y']);
     const feeds = { a: random(as, 1), b: random(bs, 2) };
@@ -237,6 +238,41 @@ describe('webgpu backend on torchvision models vs onnxruntime-node', () => {
       scale = Math.max(scale, Math.abs(want[i]!));
     }
     expect(err).toBeLessThan(1e-4 * Math.max(1, scale));
+  });
+});
+
+describe('webgpu backend with every value kept (--dump, compare --layers)', () => {
+  it('returns every intermediate value on the host, equal to the wasm run', async () => {
+    const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
+    const graph = await readOnnx(readFileSync(file), { fileName: file });
+    const x = readNpy(readFileSync(join(REPO_ROOT, 'examples/lenet/input.npy')));
+    const feeds = { [graph.inputs[0]!.name]: x };
+    const want = (await runGraph(graph, feeds, { ...WASM, keepIntermediates: true })).values!;
+    webgpuOpCounts(true);
+    for (let run = 0; run < 2; run++) {
+      const got = (await runGraph(graph, feeds, { ...GPU, keepIntermediates: true })).values!;
+      expect([...got.keys()]).toEqual([...want.keys()]);
+      for (const [name, t] of got) {
+        expect(t.onHost, name).toBe(true);
+        if (t.dtype === 'float32') expect(maxAbsDiff(t, want.get(name)!), name).toBeLessThan(1e-5);
+      }
+    }
+    expect(webgpuOpCounts().get('Conv')).toBeGreaterThan(0);
+  });
+});
+
+describe('webgpu backend selection', () => {
+  it('is opt-in: a run that names no backend stays on wasm; compare runs the target on it', async () => {
+    const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
+    const model = await loadModel(readFileSync(file), { fileName: file });
+    const x = readNpy(readFileSync(join(REPO_ROOT, 'examples/lenet/input.npy')));
+    const input = (model as { graph: Graph }).graph.inputs[0]!.name;
+    webgpuOpCounts(true);
+    await runGraph((model as { graph: Graph }).graph, { [input]: x });
+    expect(webgpuOpCounts().size).toBe(0);
+    const { outputs } = await compare(model, model, { [input]: x }, { targetBackends: ['webgpu', 'wasm'] });
+    expect(webgpuOpCounts().get('nnport::FusedConv')).toBeGreaterThan(0);
+    expect(outputs[0]!.maxAbs).toBeLessThan(1e-5);
   });
 });
 

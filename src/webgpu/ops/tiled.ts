@@ -6,10 +6,13 @@
 /** Workgroup-tile edge for tile parameter T. */
 export const tileEdge = (t: 4 | 8): number => 16 * t;
 
-/** T for an output of M x N (per batch) and `batches` batches: big tiles only where they fill the GPU. */
+/**
+ * T for an output of M x N (per batch) and `batches` batches: big tiles only where there are
+ * enough of them to keep a large GPU busy (a 1024x1024 output has 64: half an H100's SMs idle).
+ */
 export function chooseTile(M: number, N: number, batches: number): 4 | 8 {
   const tiles = Math.ceil(M / 128) * Math.ceil(N / 128) * batches;
-  return M >= 128 && N >= 128 && tiles >= 64 ? 8 : 4;
+  return M >= 128 && N >= 128 && tiles >= 256 ? 8 : 4;
 }
 
 export interface TiledSpec {

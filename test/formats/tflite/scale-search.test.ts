@@ -77,6 +77,11 @@ describe("calibration method 'search'", () => {
     expect(gain).toBeGreaterThan(3);
   });
 
+  it('is refused with bias correction, which measured worse with it than either alone', async () => {
+    const g = await prepareForTflite(model());
+    await expect(quantizeGraph(g, { mode: 'int8', calibration: [[sample()]], method: 'search', biasCorrection: true })).rejects.toThrow(/'search' with bias correction/);
+  });
+
   it('convert --method search is accepted', { timeout: 120_000 }, async () => {
     const dir = join(tmp, 'calibration');
     mkdirSync(dir);
