@@ -81,7 +81,7 @@ const cases = [];
 for (const name of ['resnet18', 'mobilenet_v2']) {
   if (!which.includes(name)) continue;
   if (!existsSync(models[name])) throw new Error(`${name}: ${models[name]} not found (give --${name.replace('_', '-')} PATH)`);
-  const model = await nn.loadModel(readFileSync(models[name]), { fileName: models[name] });
+  const model = await nn.loadModelFile(models[name]);
   const input = model.graph.inputs.find((v) => !model.graph.initializers.has(v.name));
   cases.push({ name: `${name}, 1x3x224x224`, graph: model.graph, feeds: { [input.name]: random([1, 3, 224, 224], 1) }, flop: undefined });
 }
