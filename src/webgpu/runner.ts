@@ -54,8 +54,24 @@ export function groups256(n: number): [number, number, number] {
   return [x, Math.ceil(total / x), 1];
 }
 
-/** Index of an invocation in a `groups256` dispatch. */
-export const WGSL_LINEAR = `fn linearIndex(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return (wg.y * nwg.x + wg.x) * 256u + lid; }`;
+/**
+ * A program run once per index of a flat range, dispatched with `groups256`: the float32 storage
+ * inputs named in `inputs` (bindings 0..), the output `Y`, then the params; `body` runs with
+ * `idx` below the params word `total` (default word 0).
+ */
+export function linearProgram(inputs: readonly string[], body: string, total = 0): string {
+  const bindings = inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`);
+  return `
+${bindings.join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> Y: array<f32>;
+${wgslHeader(inputs.length + 1)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let idx = (wg.y * nwg.x + wg.x) * 256u + li;
+  if (idx >= pu(${total}u)) { return; }
+${body}
+}`;
+}
 
 interface Chunk {
   gpu: GPUBuffer;

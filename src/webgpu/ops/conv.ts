@@ -6,7 +6,7 @@
 import { convDefs, forwardAxis, windowOf, type ConvAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
-import { groups256, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
+import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
 import { chooseTile, tileEdge, tiledMain } from './tiled.js';
 
@@ -51,18 +51,9 @@ ${tiledMain({
 
 const IM2COL = { 4: im2colGemm(4), 8: im2colGemm(8) };
 
-const DIRECT = `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
-@group(0) @binding(2) var<storage, read> Bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-${wgslHeader(4)}
-${WGSL_LINEAR}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let idx = linearIndex(wg, nwg, li);
-  if (idx >= pu(21u)) { return; }
-  let Mg = pu(0u); let P = pu(1u); let K = pu(2u);
+const DIRECT = linearProgram(
+  ['X', 'Wt', 'Bias'],
+  `  let Mg = pu(0u); let P = pu(1u); let K = pu(2u);
   let H = pu(5u); let W = pu(6u); let OW = pu(7u);
   let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
   let pt = pi(14u); let pl = pi(15u); let M = pu(19u); let Cg = pu(20u);
@@ -89,8 +80,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
   }
   if (pu(16u) != 0u) { acc = acc + Bias[m]; }
-  Y[idx] = min(max(acc, pf(17u)), pf(18u));
-}`;
+  Y[idx] = min(max(acc, pf(17u)), pf(18u));`,
+  21,
+);
 
 interface ConvPlan {
   N: number;

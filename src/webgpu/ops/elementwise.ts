@@ -4,22 +4,15 @@ import { elementwiseDefs, unaryDefs, type BinaryAttrs, type ClipAttrs } from '..
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { broadcastPlan, broadcastShapes } from '../../runtime/broadcast.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
-import { groups256, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
+import { groups256, linearProgram, Params } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
 
 const MAX_DIMS = 6;
 
-const binaryProgram = (expr: string): string => `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-${wgslHeader(3)}
-${WGSL_LINEAR}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let idx = linearIndex(wg, nwg, li);
-  if (idx >= pu(0u)) { return; }
-  var rem = idx;
+const binaryProgram = (expr: string): string =>
+  linearProgram(
+    ['A', 'B'],
+    `  var rem = idx;
   var ia = 0u;
   var ib = 0u;
   for (var d = i32(pu(1u)) - 1; d >= 0; d = d - 1) {
@@ -32,8 +25,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   let a = A[ia];
   let b = B[ib];
-  Y[idx] = ${expr};
-}`;
+  Y[idx] = ${expr};`,
+  );
 
 const BINARY: Record<string, string> = {
   Add: 'a + b',
@@ -71,20 +64,14 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div'): OpKernel<BinaryAttrs> 
   });
 }
 
-const unaryProgram = (expr: string): string => `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-${wgslHeader(2)}
-${WGSL_LINEAR}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let idx = linearIndex(wg, nwg, li);
-  if (idx >= pu(0u)) { return; }
-  let x = X[idx];
+const unaryProgram = (expr: string): string =>
+  linearProgram(
+    ['X'],
+    `  let x = X[idx];
   let p0 = pf(1u);
   let p1 = pf(2u);
-  Y[idx] = ${expr};
-}`;
+  Y[idx] = ${expr};`,
+  );
 
 // NaN goes through every activation as it does on the WASM path (select keeps x when x != x).
 const UNARY: Record<string, { expr: string; params?: (a: any) => [number, number] }> = {

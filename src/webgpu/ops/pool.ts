@@ -3,21 +3,15 @@
 import { forwardAxis, poolDefs, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
-import { groups256, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
+import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32 } from './common.js';
 
 // 0 total, 1 H, 2 W, 3 OH, 4 OW, 5 kh, 6 kw, 7 sh, 8 sw, 9 dh, 10 dw, 11 pt, 12 pl,
 // 13 loH, 14 hiH, 15 loW, 16 hiW (the taps an average counts: [lo, hi) per axis)
-const poolProgram = (isMax: boolean): string => `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-${wgslHeader(2)}
-${WGSL_LINEAR}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let idx = linearIndex(wg, nwg, li);
-  if (idx >= pu(0u)) { return; }
-  let H = i32(pu(1u)); let W = i32(pu(2u)); let OH = pu(3u); let OW = pu(4u);
+const poolProgram = (isMax: boolean): string =>
+  linearProgram(
+    ['X'],
+    `  let H = i32(pu(1u)); let W = i32(pu(2u)); let OH = pu(3u); let OW = pu(4u);
   let kh = pu(5u); let kw = pu(6u);
   let ow = idx % OW;
   let oh = (idx / OW) % OH;
@@ -45,8 +39,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (iw >= pi(15u) && iw < pi(16u)) { countW = countW + 1; }
   }
   ${isMax ? 'if (nanSeen) { acc = bitcast<f32>(0x7fc00000u | (pu(0u) & 0u)); }' : 'acc = acc / f32(countH * countW);'}
-  Y[idx] = acc;
-}`;
+  Y[idx] = acc;`,
+  );
 
 interface PoolPlan {
   NC: number;

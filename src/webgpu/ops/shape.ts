@@ -5,22 +5,15 @@ import { shapeDefs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
 import { ONNX_OPS } from '../../runtime/ops/index.js';
-import { groups256, gpuBufferOf, Params, WGSL_LINEAR, wgslHeader } from '../runner.js';
+import { groups256, gpuBufferOf, linearProgram, Params } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
 
 // 0 n (input elements), 1 block (input's axis * inner), 2 output block (total axis * inner), 3 offset
-const COPY_INTO = `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-${wgslHeader(2)}
-${WGSL_LINEAR}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let e = linearIndex(wg, nwg, li);
-  if (e >= pu(0u)) { return; }
-  let block = pu(1u);
-  Y[(e / block) * pu(2u) + pu(3u) + e % block] = X[e];
-}`;
+const COPY_INTO = linearProgram(
+  ['X'],
+  `  let block = pu(1u);
+  Y[(idx / block) * pu(2u) + pu(3u) + idx % block] = X[idx];`,
+);
 
 const Concat = defineOp<{ axis: number }>({
   attrs: shapeDefs.Concat.attrs as (n: any, o: number) => { axis: number },
