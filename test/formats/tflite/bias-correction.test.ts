@@ -12,30 +12,18 @@ import { prepareForTflite, serializeTflite } from '../../../src/formats/tflite/w
 import type { Graph } from '../../../src/ir/graph.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { dequantizeGraph } from '../../../src/passes/dequantize.js';
-import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { corpusPath } from '../../support/corpus.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
-import { HELD_OUT_PHOTOS, makePhotoSet } from '../../support/photos.js';
+import { argmax, HELD_OUT_PHOTOS, nchwPhotoSet, TRAINED_MOBILENET_V2 as MODEL } from '../../support/photos.js';
 import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 
-const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-bias-correction-'));
 const oracle = useTfliteOracle();
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Real photos, ImageNet-normalised by OpenCV, NCHW (the model's input). */
-function photoSet(set: 'calibration' | 'held-out', count: number): Tensor[] {
-  return makePhotoSet(join(tmp, set), { set, count, size: [224, 224] }).map((t) => permuteTensor(t, [0, 3, 1, 2]));
-}
-
-const argmax = (a: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
-};
+const photoSet = (set: 'calibration' | 'held-out', count: number) => nchwPhotoSet(tmp, set, count);
 
 describe('bias correction on the trained MobileNet-v2, run by the interpreter', () => {
   it('raises the int8 output SNR on 24 held-out photos and changes nothing but int32 biases', { timeout: 600_000 }, async () => {

@@ -21,15 +21,13 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { dequantizeGraph } from '../../../src/passes/dequantize.js';
 import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../../../src/passes/equalize.js';
-import { permuteTensor } from '../../../src/passes/layout.js';
 import { quantizeGraph } from '../../../src/passes/quantize.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { makePhotoSet } from '../../support/photos.js';
+import { argmax, nchwPhotoSet, TRAINED_MOBILENET_V2 as MODEL } from '../../support/photos.js';
 import { corpusPath } from '../../support/corpus.js';
 import { relErr, pooledSnrDb } from '../../support/error-metrics.js';
 import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 
-const MODEL = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
 const SAMPLES = 64;
 const HELD_OUT = 6;
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-quantize-trained-'));
@@ -37,17 +35,7 @@ const oracle = useTfliteOracle();
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Real photos (test/support/photos.ts), ImageNet-normalised by OpenCV, as NCHW (the model's input). */
-function photoSet(set: 'calibration' | 'held-out', count: number): Tensor[] {
-  return makePhotoSet(join(tmp, set), { set, count, size: [224, 224] }).map((t) => permuteTensor(t, [0, 3, 1, 2]));
-}
-
-const argmax = (a: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
-};
+const photoSet = (set: 'calibration' | 'held-out', count: number) => nchwPhotoSet(tmp, set, count);
 
 describe('trained MobileNet-v2 (TinyNN int8, dequantized) quantized again, run by the interpreter', () => {
   it('float reference checked, then int8 minmax and dynamic against it', { timeout: 400_000 }, async () => {
