@@ -22,17 +22,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerAllFormats } from '../src/formats/all.js';
 import { readNpy } from '../src/formats/numpy/index.js';
-import { readModel } from '../src/formats/registry.js';
-import { readTflite } from '../src/formats/tflite/read.js';
-import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
+import { serializeTflite } from '../src/formats/tflite/write.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { dequantizeGraph } from '../src/passes/dequantize.js';
 import { channelRangeObserver, equalizeGraph, findEqualizationGroups } from '../src/passes/equalize.js';
 import { quantizeGraph } from '../src/passes/quantize.js';
 import { runGraph } from '../src/runtime/executor.js';
-import { corpusPath } from '../test/support/corpus.js';
+import { int8BenchModel } from './int8-models.mjs';
 import { makePhotoSet } from '../test/support/photos.js';
 import { startTfliteOracle } from '../test/support/tflite-oracle.js';
 
@@ -43,16 +39,10 @@ const arg = (name, d) => {
 const model = arg('model', 'mobilenet_v2');
 const N = Number(arg('samples', 64));
 const root = new URL('..', import.meta.url).pathname;
-registerAllFormats();
-const TRAINED = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
-let g =
-  model === 'trained'
-    ? await prepareForTflite(dequantizeGraph(await readTflite(new Uint8Array(readFileSync(corpusPath(TRAINED))))).graph)
-    : await prepareForTflite((await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` })).graph);
+const loaded = await int8BenchModel(model);
+let g = loaded.g;
+const { nchw, h, w } = loaded;
 const input = g.inputs[0];
-// the trained model keeps PyTorch's NCHW input (a Transpose follows it)
-const nchw = input.shape[1] === 3;
-const [h, w] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
 const equalizeAt = process.argv.indexOf('--equalize');
 const equalize = equalizeAt > 0 || process.argv.includes('--no-equalize') ? false : undefined;
 const alpha = Number(process.argv[equalizeAt + 1]) || undefined;

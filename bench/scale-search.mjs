@@ -7,19 +7,16 @@
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
 // otherwise a torchvision fixture of .fixtures-cache/models.
 // Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerAllFormats } from '../src/formats/all.js';
-import { readModel } from '../src/formats/registry.js';
 import { readTflite } from '../src/formats/tflite/read.js';
-import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
+import { serializeTflite } from '../src/formats/tflite/write.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { dequantizeGraph } from '../src/passes/dequantize.js';
 import { quantizeGraph } from '../src/passes/quantize.js';
 import { runGraph } from '../src/runtime/executor.js';
+import { int8BenchModel } from './int8-models.mjs';
 import { runInteger } from '../src/runtime/integer/index.js';
-import { corpusPath } from '../test/support/corpus.js';
 import { pooledSnrDb } from '../test/support/error-metrics.js';
 import * as photos from '../test/support/photos.js';
 import { startTfliteOracle } from '../test/support/tflite-oracle.js';
@@ -35,17 +32,10 @@ const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
 // --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
 const biasCorrection = process.argv.includes('--bias-correction');
-const root = new URL('..', import.meta.url).pathname;
-registerAllFormats();
-const TRAINED = 'tflite/tinynn-mobilenet-v2-int8-from-pytorch/mobilenet_v2_quantized_1x3x224x224.tflite';
-const g =
-  model === 'trained'
-    ? await prepareForTflite(dequantizeGraph(await readTflite(new Uint8Array(readFileSync(corpusPath(TRAINED))))).graph)
-    : await prepareForTflite((await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` })).graph);
+const loaded = await int8BenchModel(model);
+const g = loaded.g;
+const { nchw, h, w } = loaded;
 const input = g.inputs[0];
-// the trained model keeps PyTorch's NCHW input (a Transpose follows it)
-const nchw = input.shape[1] === 3;
-const [h, w] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-scale-search-'));
 const toInput = (t) => {
   const x = nchw ? t.permute([0, 3, 1, 2]) : t;
