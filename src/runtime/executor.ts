@@ -11,6 +11,7 @@ import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
 import type { OpContext, OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
+import { Shares } from './shares.js';
 import { webgpuBackend } from '../webgpu/backend.js';
 
 /** The WASM SIMD kernels and their JS glue: every op, on the host. */
@@ -303,54 +304,23 @@ function* execute(
   // Transpose's source). Outputs are never freed; an observer's values are reused only when it
   // names what it observes (`observe`: it reads them during onValue), not when it may keep them.
   const reuse = !values && (!options.onValue || !!options.observe);
-  const holders = new Map<ArrayBufferLike, number>();
-  const bufferOf = new Map<string, ArrayBufferLike>();
-  const hold = (name: string, t: Tensor): void => {
-    const b = ownedBuffer(t.deferred?.source ?? (t.onHost ? t.data : undefined));
-    if (!b) return;
-    bufferOf.set(name, b);
-    holders.set(b, (holders.get(b) ?? 0) + 1);
-  };
+  const buffers = new Shares<ArrayBufferLike>(releaseBuffer);
+  const bufferOf = (t: Tensor) => ownedBuffer(t.deferred?.source ?? (t.onHost ? t.data : undefined));
   // the caller's: feeds and constants may be earlier outputs (constant folding runs kernels) that
   // a value here aliases (a Reshape of an input): such a buffer is held for the whole run
   if (reuse) {
     for (const t of [...feedMap.values(), ...graph.initializers.values(), ...(graph === source ? [] : source.initializers.values())]) {
-      const b = ownedBuffer(t.deferred?.source ?? (t.onHost ? t.data : undefined));
-      if (b) holders.set(b, (holders.get(b) ?? 0) + 1);
+      const b = bufferOf(t);
+      if (b) buffers.pin(b);
     }
   }
   // Device buffers (a backend's TensorStorage) are counted the same way and disposed (back to
   // the backend's pool) when their last value is freed, and at the end once outputs are on the host.
-  const storageHolders = new Map<TensorStorage, number>();
-  const storageOf = new Map<string, TensorStorage>();
-  if (reuse) for (const t of feedMap.values()) if (t.storage) storageHolders.set(t.storage, 1);
-  const holdStorage = (name: string, t: Tensor): void => {
-    if (!t.storage?.dispose) return;
-    storageOf.set(name, t.storage);
-    storageHolders.set(t.storage, (storageHolders.get(t.storage) ?? 0) + 1);
-  };
-  const letGoStorage = (name: string): void => {
-    const s = storageOf.get(name);
-    if (!s) return;
-    storageOf.delete(name);
-    const n = storageHolders.get(s)! - 1;
-    if (n) storageHolders.set(s, n);
-    else {
-      storageHolders.delete(s);
-      s.dispose!();
-    }
-  };
+  const storages = new Shares<TensorStorage>((s) => s.dispose!());
+  if (reuse) for (const t of feedMap.values()) if (t.storage) storages.pin(t.storage);
   const letGo = (name: string): void => {
-    letGoStorage(name);
-    const b = bufferOf.get(name);
-    if (!b) return;
-    bufferOf.delete(name);
-    const n = holders.get(b)! - 1;
-    if (n) holders.set(b, n);
-    else {
-      holders.delete(b);
-      releaseBuffer(b);
-    }
+    storages.letGo(name);
+    buffers.letGo(name);
   };
   // A value computed under its own name, or (lowered graph) the source values it holds, each
   // permuted back to its source layout only when read (Tensor.permute is deferred).
@@ -410,9 +380,12 @@ function* execute(
         const t = outs[k];
         if (!t) throw new GraphError(`node '${node.name}' (${node.opType}) did not produce output ${k} '${name}'`);
         env.set(name, t);
-        if (reuse) hold(name, t);
+        if (reuse) {
+          const b = bufferOf(t);
+          if (b) buffers.hold(name, b);
+        }
         // with keepIntermediates every value is downloaded at the end, so its device copy can go then
-        if (reuse || values) holdStorage(name, t);
+        if ((reuse || values) && t.storage?.dispose) storages.hold(name, t.storage);
         if (values || options.onValue) yield* emit(name, t, node);
       }
     } finally {
@@ -445,7 +418,7 @@ function* execute(
     if (!t.onHost) yield t.download();
   }
   // what is left on a device was downloaded above (outputs, kept values) or is not needed (feeds excepted)
-  for (const name of [...storageOf.keys()]) letGoStorage(name);
+  storages.letGoAll();
   return values ? { outputs, values } : { outputs };
 }
 
