@@ -17,6 +17,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
 import { compareTensors, loadDataSets, ONNX_TESTDATA } from '../conformance/harness.js';
+import { rng } from '../support/rng.js';
 import { REPO_ROOT } from '../support/corpus.js';
 import { compare, loadModel } from '../../src/index.js';
 import { torchvisionDir } from '../support/torchvision-fixtures.js';
@@ -95,18 +96,10 @@ describe('webgpu backend vs the ONNX backend test data', () => {
   });
 });
 
-/** A seeded uniform in [-1, 1). */
+/** A seeded uniform in [-1, 1) (test/support/rng.ts). */
 function random(shape: number[], seed: number): Tensor {
-  let s = seed >>> 0 || 1;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    v[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return new Tensor('float32', shape, v);
+  const next = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1));
 }
 
 type NodeSpec = Omit<Node, 'domain' | 'attrs'> & Partial<Pick<Node, 'domain' | 'attrs'>>;
