@@ -69,6 +69,38 @@ export function forwardAxis(inp: number, k: number, s: number, d: number, padB: 
   return [out, padB, padE];
 }
 
+/** A 1-D or 2-D window on a plane, as the 2-D kernels take it: a 1-D axis is the width, of height 1. */
+export interface Window2d {
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  /** pads: top, left, bottom, right */
+  pt: number;
+  pl: number;
+  pbot: number;
+  pr: number;
+}
+
+/** The 2-D view of a 1-D or 2-D window: input and output dims, the window, begin and end pads per axis. */
+export function window2d(spatial: readonly number[], out: readonly number[], win: { k: number[]; s: number[]; d: number[] }, pb: readonly number[], pe: readonly number[]): Window2d {
+  const two = (v: readonly number[], one: number): [number, number] => (v.length === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
+  const [H, W] = two(spatial, 1);
+  const [OH, OW] = two(out, 1);
+  const [kh, kw] = two(win.k, 1);
+  const [sh, sw] = two(win.s, 1);
+  const [dh, dw] = two(win.d, 1);
+  const [pt, pl] = two(pb, 0);
+  const [pbot, pr] = two(pe, 0);
+  return { H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pbot, pr };
+}
+
 /** Spatial output dims of a forward window over `spatial` (unknown input dims stay unknown). */
 export function forwardDims(spatial: readonly Dim[], k: number[], a: WindowAttrs, op: string, ceil = false): Dim[] {
   const w = windowOf(a, k, op);

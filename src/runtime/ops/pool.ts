@@ -3,7 +3,7 @@
 // Indices output take the typed-array path of pool-nd.ts.
 import { allocArray, type DType, type NumericArray } from '../../ir/dtypes.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { forwardAxis, poolDefs, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
+import { forwardAxis, poolDefs, window2d, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf } from './args.js';
@@ -77,14 +77,7 @@ function pool(isMax: boolean): OpKernel<PoolAttrs> {
       const x = float32Data(X, op, 'X');
       const y = new Float32Array(ySize);
       if (y.length === 0) return [new Tensor('float32', outShape, y)];
-      const two = <T>(v: T[], one: T): [T, T] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
-      const [H, W] = two(sp, 1);
-      const [OH, OW] = two(out, 1);
-      const [kh, kw] = two(win.k, 1);
-      const [sh, sw] = two(win.s, 1);
-      const [dh, dw] = two(win.d, 1);
-      const [pt, pl] = two(pb, 0);
-      const [pbot, pr] = two(pe, 0);
+      const { H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pbot, pr } = window2d(sp, out, win, pb, pe);
       const invH = inverseCounts(OH, H, kh, sh, dh, pt, pbot, at.countIncludePad);
       const invW = inverseCounts(OW, W, kw, sw, dw, pl, pr, at.countIncludePad);
       pool2dF32(x, { NC: X.shape[0]! * X.shape[1]!, H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl }, isMax ? PoolKind.Max : PoolKind.Average, invH, invW, y);

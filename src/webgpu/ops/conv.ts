@@ -3,7 +3,7 @@
 // implicit GEMM (tiled.ts: weights [M/G, Cg*kh*kw] times the im2col of the input, gathered
 // straight into workgroup memory, never written out); depthwise and other thin groups run one
 // invocation per output, which wastes nothing on a 1-row GEMM tile.
-import { convDefs, forwardAxis, windowOf, type ConvAttrs } from '../../ir/ops/index.js';
+import { convDefs, forwardAxis, window2d, windowOf, type ConvAttrs, type Window2d } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
@@ -84,20 +84,12 @@ const DIRECT = linearProgram(
   21,
 );
 
-interface ConvPlan {
+interface ConvPlan extends Window2d {
   N: number;
   C: number;
   M: number;
   G: number;
   Cg: number;
-  H: number;
-  W: number;
-  OH: number;
-  OW: number;
-  k: [number, number];
-  s: [number, number];
-  d: [number, number];
-  p: [number, number];
 }
 
 /** The 2-D geometry of a 1-D or 2-D conv, or undefined where the WASM kernel must decide (errors, other ranks). */
@@ -127,10 +119,7 @@ function convPlan(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Con
     out.push(o);
     pb.push(b);
   }
-  const two = (v: number[], one: number): [number, number] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
-  const [H, W] = two(X.shape.slice(2), 1);
-  const [OH, OW] = two(out, 1);
-  return { N, C, M, G, Cg, H, W, OH, OW, k: two(k, 1), s: two(win.s, 1), d: two(win.d, 1), p: two(pb, 0) };
+  return { N, C, M, G, Cg, ...window2d(X.shape.slice(2), out, win, pb, pb) };
 }
 
 function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tensor[] {
@@ -139,12 +128,12 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tens
   const [X, Wt, B] = inputs as [Tensor, Tensor, Tensor | undefined];
   const Mg = q.M / q.G;
   const P = q.OH * q.OW;
-  const K = q.Cg * q.k[0] * q.k[1];
+  const K = q.Cg * q.kh * q.kw;
   const outShape = X.rank === 3 ? [q.N, q.M, q.OW] : [q.N, q.M, q.OH, q.OW];
   const out = runner.output(outShape);
   const total = q.N * q.M * P;
   const p = new Params()
-    .u(Mg, P, K, q.G, q.C, q.H, q.W, q.OW, q.k[0], q.k[1], q.s[0], q.s[1], q.d[0], q.d[1], q.p[0], q.p[1], B ? 1 : 0)
+    .u(Mg, P, K, q.G, q.C, q.H, q.W, q.OW, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.pt, q.pl, B ? 1 : 0)
     .f(at.actMin, at.actMax)
     .u(q.M, q.Cg, total);
   const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, out.buffer];

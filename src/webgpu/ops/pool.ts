@@ -1,6 +1,6 @@
 // MaxPool, AveragePool (1-D and 2-D, pads, strides, dilations, ceil_mode, count_include_pad)
 // one invocation per output, and GlobalAveragePool / GlobalMaxPool one workgroup per plane.
-import { forwardAxis, poolDefs, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
+import { forwardAxis, poolDefs, window2d, windowOf, type PoolAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
@@ -68,14 +68,7 @@ function poolPlan(X: Tensor | undefined, at: PoolAttrs, op: string): PoolPlan | 
     pb.push(b);
     pe.push(e);
   }
-  const two = <T>(v: T[], one: T): [T, T] => (r === 1 ? [one, v[0]!] : [v[0]!, v[1]!]);
-  const [H, W] = two(X.shape.slice(2), 1);
-  const [OH, OW] = two(out, 1);
-  const [kh, kw] = two(win.k, 1);
-  const [sh, sw] = two(win.s, 1);
-  const [dh, dw] = two(win.d, 1);
-  const [pt, pl] = two(pb, 0);
-  const [pbot, pr] = two(pe, 0);
+  const { H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pbot, pr } = window2d(X.shape.slice(2), out, win, pb, pe);
   const NC = X.shape[0]! * X.shape[1]!;
   const inc = at.countIncludePad;
   const params = new Params().u(NC * OH * OW, H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, inc ? -pt : 0, inc ? H + pbot : H, inc ? -pl : 0, inc ? W + pr : W);
