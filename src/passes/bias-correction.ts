@@ -18,6 +18,7 @@
 // sequential method needs one pass per layer.)
 import { QuantizationError } from '../ir/errors.js';
 import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { clipBounds } from './equalize.js';
@@ -52,7 +53,6 @@ interface Target {
 }
 
 const WEIGHTED = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
-const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
 
 /** A channels-last value as (data, outer, channels, inner): the runtime's NCHW source where the value is a deferred permutation of it. */
 function channelView(t: Tensor, c: number): { data: Float32Array; outer: number; inner: number } {
@@ -104,8 +104,8 @@ export async function correctBiases(
     const w = n.inputs[1] ? weights.get(n.inputs[1]) : undefined;
     const bias = b ? inits.get(b) : undefined;
     const x = inputParams.get(n.inputs[0]!);
-    if (!WEIGHTED.has(keyOf(n)) || !w || !b || !bias || bias.dtype !== 'float32' || !x || f.inputs[2] !== b || (readers.get(b) ?? []).length !== 1) return;
-    if (keyOf(n) === 'Gemm' && attrInt(n, 'transA', 0) !== 0) return;
+    if (!WEIGHTED.has(opKey(n)) || !w || !b || !bias || bias.dtype !== 'float32' || !x || f.inputs[2] !== b || (readers.get(b) ?? []).length !== 1) return;
+    if (opKey(n) === 'Gemm' && attrInt(n, 'transA', 0) !== 0) return;
     const rs = readers.get(f.outputs[0]!) ?? [];
     let lo = -Infinity;
     let hi = Infinity;

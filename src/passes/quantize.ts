@@ -20,6 +20,7 @@
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, attrString, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
@@ -126,11 +127,10 @@ export interface QuantizeResult {
   samples?: number;
 }
 
-const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
 
 /** Output-channel axis of each weight input: conv weights by layout, dense weights by transB. */
 function weightAxis(n: Node): number | undefined {
-  switch (keyOf(n)) {
+  switch (opKey(n)) {
     case 'nnport::Conv':
       return attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? 0 : 3;
     case 'nnport::ConvTranspose':
@@ -202,7 +202,7 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     if (axis === undefined || !w) continue;
     const t = inits.get(w);
     if (!t || (t.dtype !== 'float32' && t.dtype !== 'float16')) continue;
-    if (keyOf(n) === 'MatMul' && t.rank !== 2) continue;
+    if (opKey(n) === 'MatMul' && t.rank !== 2) continue;
     // dynamic range, as TF's converter: weights under 1024 elements (minElements) stay float
     if (t.size < minElements) continue;
     let hit = done.get(w);
@@ -210,7 +210,7 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
       // conv / depthwise / transposed-conv weights per output channel; dense weights per tensor:
       // the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights give
       // wrong outputs in tfjs-tflite's build), as TF's converter emitted them until 2024
-      const dense = keyOf(n) === 'Gemm' || keyOf(n) === 'MatMul';
+      const dense = opKey(n) === 'Gemm' || opKey(n) === 'MatMul';
       const nearest = quantizeWeights(t, dense ? undefined : axis);
       const { scales } = nearest;
       const q = round?.(w, t, scales) ?? nearest.q;
@@ -254,7 +254,7 @@ const DYNAMIC_MIN_ELEMENTS = 1024;
 function quantizeTablesAndBatchedWeights(nodes: Node[], names: Names, dq: Node[], inits: Map<string, Tensor>, minElements: number): void {
   const done = new Map<string, string>();
   for (const n of nodes) {
-    const at = keyOf(n) === 'Gather' ? 0 : keyOf(n) === 'MatMul' ? 1 : -1;
+    const at = opKey(n) === 'Gather' ? 0 : opKey(n) === 'MatMul' ? 1 : -1;
     const w = at >= 0 ? n.inputs[at] : undefined;
     const t = w ? inits.get(w) : undefined;
     if (!w || !t || (t.dtype !== 'float32' && t.dtype !== 'float16') || t.size < minElements) continue;
@@ -278,7 +278,7 @@ function quantizeTablesAndBatchedWeights(nodes: Node[], names: Names, dq: Node[]
  * with several scales neither. Undefined: the op stays weight-only.
  */
 function hybridMarkerAttrs(n: Node, w: Tensor, scales: number[]): { symmetric: boolean; axis: number } | undefined {
-  switch (keyOf(n)) {
+  switch (opKey(n)) {
     case 'nnport::Conv': {
       const ipg = attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? w.shape[3] : w.shape[2];
       const depthwise = attrInt(n, 'group', 1) > 1 && ipg === 1;
@@ -326,7 +326,7 @@ function markHybridInputs(nodes: Node[], dq: Node[], inits: Map<string, Tensor>,
  * Depthwise weights stay per channel (TFLite's hybrid depthwise kernel is per channel only).
  */
 function oneScaleConvWeights(n: Node, d: Node, w: Tensor, inits: Map<string, Tensor>, names: Names): void {
-  if (keyOf(n) !== 'nnport::Conv' || d.attrs.axis === undefined) return;
+  if (opKey(n) !== 'nnport::Conv' || d.attrs.axis === undefined) return;
   const ipg = attrString(n, 'kernel_layout', 'HWIO') === 'OHWI' ? w.shape[3] : w.shape[2];
   if (attrInt(n, 'group', 1) > 1 && ipg === 1) return;
   const scales = inits.get(d.inputs[1]!)!.toNumbers();
@@ -452,8 +452,8 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
     for (const o of n.outputs) {
       if (!o || !isFloat(o)) continue;
       const cs = consumers.get(o) ?? [];
-      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(keyOf(n)))) continue;
-      const key = keyOf(n);
+      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(opKey(n)))) continue;
+      const key = opKey(n);
       const src = n.inputs[0];
       if (SHARED.has(key) && src && plan.has(src)) plan.set(o, { kind: 'shared', from: src });
       else if (FIXED[key]) plan.set(o, { kind: 'fixed', ...FIXED[key]! });
@@ -685,7 +685,7 @@ async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, {
   const values = [...params.keys()];
   const acc = new Map<string, { max: number; sum: number; n: number; sig: number; noise: number; own: number }>();
   const opOf = new Map<string, string>();
-  for (const n of float.nodes) for (const o of n.outputs) opOf.set(o, keyOf(n));
+  for (const n of float.nodes) for (const o of n.outputs) opOf.set(o, opKey(n));
   const wanted = new Set(values);
   for (const feeds of samples.slice(0, 16)) {
     const f = await runGraph(float, feeds, { outputs: values.filter((v) => opOf.has(v) || feeds.has(v)).filter((v) => !feeds.has(v)) });

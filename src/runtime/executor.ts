@@ -1,6 +1,7 @@
 import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
 import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
+import { domainOf, opKey } from '../ir/ops/index.js';
 import type { Tensor, TensorStorage } from '../ir/tensor.js';
 import { fuseConv } from './fuse-conv.js';
 import { lowerForRun, type LoweredGraph, type LoweredValue } from './lower-for-run.js';
@@ -95,9 +96,7 @@ interface Step {
   choices: Choice[];
 }
 
-const domainOf = (node: Node): string => (node.domain === 'ai.onnx' ? '' : node.domain);
 // non-default domains are keyed 'domain::OpType' in op tables
-const keyOf = (node: Node): string => (domainOf(node) ? `${domainOf(node)}::${node.opType}` : node.opType);
 
 /** The backends a run uses, preferred first. */
 function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
@@ -115,7 +114,7 @@ function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
  */
 export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBackend]): Step[] {
   const order = topologicalOrder(graph);
-  const found = order.map((node) => candidatesFor(keyOf(node), backends));
+  const found = order.map((node) => candidatesFor(opKey(node), backends));
   const missing = new Set(order.filter((_, i) => !found[i]!.length).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
   if (missing.size) {
     throw new UnsupportedError(`op${missing.size > 1 ? 's' : ''} ${[...missing].join(', ')}`, 'not implemented by the nnport runtime');
@@ -216,7 +215,7 @@ function executableGraph(source: Graph, feeds: ReadonlyMap<string, Tensor>, opti
   if (lowered && seesAll && !lowered.complete) lowered = undefined;
   if (lowered && !seen.every((o) => lowered!.values.has(o) || source.initializers.has(o))) lowered = undefined;
   // the lowered graph's ops (Transpose, Reshape, Gather, the NCHW ops) must be there to run it
-  if (lowered && !lowered.graph.nodes.every((n) => candidatesFor(keyOf(n), backends).length)) lowered = undefined;
+  if (lowered && !lowered.graph.nodes.every((n) => candidatesFor(opKey(n), backends).length)) lowered = undefined;
   const graph = lowered?.graph ?? source;
   if (seesAll || !backends.some((b) => b.kernels['nnport::FusedConv'])) return { graph, lowered };
   const fused = fusedOf(graph);

@@ -4,7 +4,7 @@
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
-import { inferShapes } from '../../ir/ops/index.js';
+import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -107,7 +107,7 @@ class Writer {
     this.producers ??= new Map(this.g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as [string, Node])));
     const n = this.producers.get(v);
     if (!n || depth > 8) return false;
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    const key = opKey(n);
     if (['Relu', 'Sigmoid', 'Softmax', 'Exp', 'Abs', 'Sqrt'].includes(key)) return true;
     if (key === 'Clip') {
       const lo = n.inputs[1] ? this.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
@@ -698,7 +698,7 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   const g = await prepareForGraphDef(graph);
   const missing = new Map<string, string>();
   for (const n of g.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    const key = opKey(n);
     if (!ROWS[key] && !missing.has(key)) missing.set(key, n.name);
   }
   if (missing.size) {
@@ -715,7 +715,7 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
     w.add(tfName(k), 'Const', [], { dtype: { type: value.dtype }, value: { tensor: value } });
   }
   for (const n of g.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    const key = opKey(n);
     if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key) && !(key === 'Dropout' && !n.outputs.slice(1).some((o) => used.has(o)))) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }

@@ -12,7 +12,7 @@ import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
 import { topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
-import { inferShapes } from '../../ir/ops/index.js';
+import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
@@ -222,7 +222,7 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   let g = await prepareForTflite(graph, options);
   let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
-    const missing = [...new Set(g.nodes.map(keyOf).filter((k) => !INT16X8_OPS.has(k)))];
+    const missing = [...new Set(g.nodes.map(opKey).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
@@ -328,7 +328,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   for (const n of topologicalOrder(g)) {
     if (skip.has(n)) continue;
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType;
+    const key = opKey(n);
     const convert = TFLITE_WRITE_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
     const first = ops.length;
@@ -350,7 +350,6 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 }
 
 const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
-const keyOf = (n: Node): string => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}::${n.opType}` : n.opType);
 
 /**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
@@ -398,14 +397,14 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   // structural candidates for integer ops
   const candidate = new Set(
     ops.filter((n) => {
-      if (floatOps?.has(keyOf(n))) return false;
+      if (floatOps?.has(opKey(n))) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
       return fo.length > 0 && fo.every((o) => quantizedBy(o)) && fi.every((i) => isDq(producer.get(i)));
     }),
   );
-  const hybridWeight = (n: Node, v: string) => HYBRID.has(keyOf(n)) && n.inputs[1] === v && g.initializers.has(producer.get(v)!.inputs[0]!);
+  const hybridWeight = (n: Node, v: string) => HYBRID.has(opKey(n)) && n.inputs[1] === v && g.initializers.has(producer.get(v)!.inputs[0]!);
   let dqAliased = new Set<Node>();
   for (;;) {
     const next = new Set(
