@@ -129,6 +129,10 @@ const RQ_F64_ROWS = 4;
 const RQ_MODE_FIXED = 0;
 const RQ_MODE_FP32 = 1;
 const RQ_MODE_F64 = 2;
+const RQ_MODE_F64_NONNEG = 3;
+
+/** The mode a conv runs with: the float64 fixed point without its negative-value correction when the output clamp starts at or above the zero point (fused ReLU/ReLU6). */
+const runMode = (mode: number, out: QOutput): number => (mode === RQ_MODE_F64 && out.lo - out.zp >= 0 ? RQ_MODE_F64_NONNEG : mode);
 
 /**
  * Write the requantization block of channels [from, from + count) (rows of roundUp(count, 8))
@@ -153,11 +157,12 @@ function writeRequant(arena: WasmArena, p: number, rq: ChannelRequant, bias: Arr
     v[3 * stride + j] = right > 0 ? 2 ** (31 - right) : 0;
     v[4 * stride + j] = right === 0 ? -1 : 0;
     if (rq.fp32) f[j] = rq.fp32[oc]!;
-    // out = floor(v + h + k1 - [v < -h]·k2), v = acc·M·2^(left - 31 - right), h = 2^(30 - 31 - right)
+    // out = floor(v + h + k1 - [v < -h]·k2), v = acc·M·2^(left - 31 - right), h = 2^(30 - 31 - right),
+    // taken as the nearest integer to v + h + k1 - 1/2 + q/2 - [v < -h]·k2, q = 2^-(31 + right)
     const h = 2 ** (-1 - right);
     d[j] = rq.mult[oc]! * 2 ** (left - 31 - right);
     d[stride + j] = -h;
-    d[2 * stride + j] = h + (right > 0 ? 0.5 : 0);
+    d[2 * stride + j] = h + (right > 0 ? 0.5 : 0) - 0.5 + 2 ** (-32 - right);
     d[3 * stride + j] = right > 0 ? 2 ** -right : 0;
   }
 }
@@ -324,7 +329,8 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
     });
   } else wp = groupedConvWeights(arena, p);
   const pointwise = !depthwise && isPointwise(p);
-  const { ptr: blocks, mode } = persistentConvBlocks(arena, p, depthwise, pointwise);
+  const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
+  const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
     const xp = copyIn8(arena, x);
     const yp = arena.alloc(size);
