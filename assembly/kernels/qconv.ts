@@ -4,8 +4,9 @@
 //                 subtracted, K padded to 8 with zeros), then a 2-pixel x 4-channel
 //                 i32x4.dot_i16x8_s micro-kernel against int16 weights (O, kh, kw, I/group)
 //                 minus their zero points. Serves CONV_2D (any group) and FULLY_CONNECTED.
-//   qconv1x1:     the same micro-kernel on the input's own 8-bit rows, widened as loaded, the
-//                 input zero point in the bias: pointwise convs and FULLY_CONNECTED.
+//   qconv1x1:     the input's own 8-bit rows, widened as loaded, the input zero point in the
+//                 bias, against 8 channels at a time held in the lanes (pairs of k rotated
+//                 through the lanes, no horizontal sums): pointwise convs and FULLY_CONNECTED.
 //   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step; inside the
 //                 image two taps per i32x4.dot_i16x8_s, the input zero point in the bias.
 // The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
@@ -210,6 +211,130 @@ export function qconv2d(
   else qconv2dImpl<i8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
 }
 
+/** Lanes rotated by one int32 (one pair of int16): lane c takes lane c + 1, lane 3 lane 0. */
+// @ts-ignore: decorator
+@inline
+function rot(a: v128): v128 {
+  return v128.shuffle<i32>(a, a, 1, 2, 3, 0);
+}
+
+/** Eight results of one pixel (two vectors of int32 lanes, clamped) stored as nOc bytes at dst. */
+// @ts-ignore: decorator
+@inline
+function store8Channels(dst: usize, r0: v128, r1: v128, nOc: i32, unsignedOut: i32): void {
+  const v = narrowBytes(r0, r1, unsignedOut);
+  if (nOc >= 8) v128.store64_lane(dst, v, 0);
+  else storeTail8(dst, v, nOc);
+}
+
+/**
+ * One 8-channel block of outputs for np rows of A (8-bit rows of `aStride` bytes, read 8 at a
+ * time past the row end, where zero weights make what follows count for nothing), with the
+ * channels in the lanes: no horizontal sums. Per 8 k, a row's eight int16 (four pairs) are
+ * rotated by one pair three times; `w` holds for each 8 k, each rotation r and each half v of
+ * the block the vector whose lane c is the pair (c + r) & 3 of channel 4v + c (packC2S4), so
+ * i32x4.dot_i16x8_s adds every pair to its channel's lane once per 8 k. Four rows at a time.
+ */
+function gemmC2S4<T>(a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
+  const steps = <usize>(Kp >> 3);
+  const b0 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
+  const b1 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2), 16);
+  let p = 0;
+  for (; p + 4 <= np; p += 4) {
+    const r0 = a + <usize>p * aStride;
+    const r1 = r0 + aStride, r2 = r1 + aStride, r3 = r2 + aStride;
+    let c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+    let wp = w;
+    for (let s: usize = 0; s < steps; s++) {
+      let a0 = load8<T>(r0 + (s << 3));
+      let a1 = load8<T>(r1 + (s << 3));
+      let a2 = load8<T>(r2 + (s << 3));
+      let a3 = load8<T>(r3 + (s << 3));
+      // the four rotations written out
+      let u: v128, v: v128;
+      u = v128.load(wp, 0);
+      v = v128.load(wp, 16);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 32);
+      v = v128.load(wp, 48);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 64);
+      v = v128.load(wp, 80);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 96);
+      v = v128.load(wp, 112);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      wp += 128;
+    }
+    const d = y + <usize>(p * O + oc);
+    store8Channels(d, requantize4(c00, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c01, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+    store8Channels(d + <usize>O, requantize4(c10, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c11, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+    store8Channels(d + <usize>(2 * O), requantize4(c20, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c21, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+    store8Channels(d + <usize>(3 * O), requantize4(c30, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c31, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+  }
+  for (; p < np; p++) {
+    const r0 = a + <usize>p * aStride;
+    let c00 = b0, c01 = b1;
+    let wp = w;
+    for (let s: usize = 0; s < steps; s++) {
+      let a0 = load8<T>(r0 + (s << 3));
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 0)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 16)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 32)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 48)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 64)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 80)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 96)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 112)));
+      wp += 128;
+    }
+    store8Channels(y + <usize>(p * O + oc), requantize4(c00, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c01, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+  }
+}
+
 function qconv1x1Impl<T>(
   x: usize, P: i32, C: i32, w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32, y: usize, O: i32, chunk: i32,
 ): void {
@@ -220,8 +345,8 @@ function qconv1x1Impl<T>(
     const np = min(chunk, P - p0);
     const a = x + <usize>p0 * <usize>C;
     const yb = y + <usize>p0 * <usize>O;
-    for (let oc = 0; oc < O; oc += 4) {
-      gemmBlock<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+    for (let oc = 0; oc < O; oc += 8) {
+      gemmC2S4<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
     }
   }
 }
@@ -229,7 +354,8 @@ function qconv1x1Impl<T>(
 /**
  * A pointwise conv (1x1, stride 1, no padding, one group) or FULLY_CONNECTED without im2col:
  * y[P, O] from the rows x[P, C] read as they are. The input zero point is folded into the bias
- * row of `rq` (bias - x_zp·Σw, wrapping as int32 sums do); `w` as for qconv2d (Kp = roundUp(C, 8)),
+ * row of `rq` (bias - x_zp·Σw, wrapping as int32 sums do); `w` int16 in blocks of 8 channels of
+ * Kp = roundUp(C, 8) each (src/wasm/int8.ts packC2S4: per 8 k, four rotations, two halves),
  * `x` with 16 bytes of readable slack; `chunk` rows at a time pass every weight block.
  */
 export function qconv1x1(

@@ -283,6 +283,30 @@ function groupedConvWeights(arena: WasmArena, p: QConvProblem): number {
   });
 }
 
+/**
+ * Pointwise weights for qconv1x1 (assembly/kernels/qconv.ts, gemmC2S4): blocks of 8 channels;
+ * in each, per 8 k, per rotation r (0..3) and half v (0, 1), eight int16 whose pair c holds
+ * channel 8b + 4v + c at k = 8s + 2·((c + r) & 3) and the k after it; zero past O and K.
+ */
+function pointwiseWeights(arena: WasmArena, p: QConvProblem): number {
+  const K = p.c;
+  const kp = roundUp(K, 8);
+  const steps = kp / 8;
+  const blocks = roundUp(p.o, 8) / 8;
+  return persistentQWeights(arena, p.weights, 'c2s4', blocks * 8 * kp, (dst) => {
+    let i = 0;
+    for (let b = 0; b < blocks; b++)
+      for (let s = 0; s < steps; s++)
+        for (let r = 0; r < 4; r++)
+          for (let v = 0; v < 2; v++)
+            for (let c = 0; c < 4; c++) {
+              const oc = 8 * b + 4 * v + c;
+              const k = 8 * s + 2 * ((c + r) & 3);
+              for (let e = 0; e < 2; e++, i++) if (oc < p.o && k + e < K) dst[i] = p.weights[oc * K + k + e]!;
+            }
+  });
+}
+
 const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
 
 /** A 1x1 conv whose output pixels are its input pixels (stride 1, no padding, one group), or FULLY_CONNECTED: no im2col. */
@@ -327,8 +351,10 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         }
       }
     });
-  } else wp = groupedConvWeights(arena, p);
+  }
   const pointwise = !depthwise && isPointwise(p);
+  if (pointwise) wp = pointwiseWeights(arena, p);
+  else if (!depthwise) wp = groupedConvWeights(arena, p);
   const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
   const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
