@@ -284,26 +284,30 @@ function groupedConvWeights(arena: WasmArena, p: QConvProblem): number {
 }
 
 /**
- * Pointwise weights for qconv1x1 (assembly/kernels/qconv.ts, gemmC2S4): blocks of 8 channels;
- * in each, per 8 k, per rotation r (0..3) and half v (0, 1), eight int16 whose pair c holds
- * channel 8b + 4v + c at k = 8s + 2·((c + r) & 3) and the k after it; zero past O and K.
+ * Weights of the 8-bit conv kernels qconv1x1 and qconv2d (assembly/kernels/qconv.ts,
+ * gemmC2S4): per group, blocks of 8 of its channels; in each, per 8 k of the group's
+ * K = kh·kw·ipg (Kp = roundUp(K, 8)), per rotation r (0..3) and half v (0, 1), eight int16
+ * whose pair c holds channel 8b + 4v + c at k = 8s + 2·((c + r) & 3) and the k after it; zero
+ * past the group's channels and K. One group takes roundUp(opg, 8)·Kp int16.
  */
-function pointwiseWeights(arena: WasmArena, p: QConvProblem): number {
-  const K = p.c;
+function c2s4Weights(arena: WasmArena, p: QConvProblem): number {
+  const K = p.kh * p.kw * p.ipg;
   const kp = roundUp(K, 8);
   const steps = kp / 8;
-  const blocks = roundUp(p.o, 8) / 8;
-  return persistentQWeights(arena, p.weights, 'c2s4', blocks * 8 * kp, (dst) => {
+  const opg = p.o / p.group;
+  const blocks = roundUp(opg, 8) / 8;
+  return persistentQWeights(arena, p.weights, `c2s4:${p.group}`, p.group * blocks * 8 * kp, (dst) => {
     let i = 0;
-    for (let b = 0; b < blocks; b++)
-      for (let s = 0; s < steps; s++)
-        for (let r = 0; r < 4; r++)
-          for (let v = 0; v < 2; v++)
-            for (let c = 0; c < 4; c++) {
-              const oc = 8 * b + 4 * v + c;
-              const k = 8 * s + 2 * ((c + r) & 3);
-              for (let e = 0; e < 2; e++, i++) if (oc < p.o && k + e < K) dst[i] = p.weights[oc * K + k + e]!;
-            }
+    for (let g = 0; g < p.group; g++)
+      for (let b = 0; b < blocks; b++)
+        for (let s = 0; s < steps; s++)
+          for (let r = 0; r < 4; r++)
+            for (let v = 0; v < 2; v++)
+              for (let c = 0; c < 4; c++) {
+                const j = 8 * b + 4 * v + c;
+                const k = 8 * s + 2 * ((c + r) & 3);
+                for (let e = 0; e < 2; e++, i++) if (j < opg && k + e < K) dst[i] = p.weights[(g * opg + j) * K + k + e]!;
+              }
   });
 }
 
@@ -351,10 +355,8 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         }
       }
     });
-  }
+  } else wp = c2s4Weights(arena, p);
   const pointwise = !depthwise && isPointwise(p);
-  if (pointwise) wp = pointwiseWeights(arena, p);
-  else if (!depthwise) wp = groupedConvWeights(arena, p);
   const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
   const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
@@ -376,7 +378,7 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
       const kp = roundUp(taps * p.ipg, 8);
       const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
-      const block = roundUp(opg, 4) * kp * 2;
+      const block = roundUp(opg, 8) * kp * 2;
       for (let g = 0; g < p.group; g++) {
         k.qconv2d(
           xp, uIn, p.xzp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, blocks + g * rqBytes, mode, zp, lo, hi, uOut,
