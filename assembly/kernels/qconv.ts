@@ -12,7 +12,7 @@
 // The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
 // is passed in. `x` needs 16 bytes of readable slack after its last element (8-lane loads).
 
-import { requantize4, RQ_BIAS, RQ_ROWS } from '../util/requantize';
+import { MAGIC, requantize8, RQ_BIAS } from '../util/requantize';
 
 /** Rows of the per-channel parameter block: channels rounded up to 8 (two i32x4 per step). */
 // @ts-ignore: decorator
@@ -45,14 +45,6 @@ function storeTail8(dst: usize, v: v128, n: i32): void {
     v128.store32_lane(dst, v, 0);
     storeTail4(dst + 4, i8x16.shuffle(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), n - 4);
   } else storeTail4(dst, v, n);
-}
-
-/** Narrow int32 lanes already clamped to the output range into bytes (lanes 0..3 hold a, 4..7 b). */
-// @ts-ignore: decorator
-@inline
-function narrowBytes(a: v128, b: v128, unsignedOut: i32): v128 {
-  const h = i16x8.narrow_i32x4_s(a, b);
-  return unsignedOut ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h);
 }
 
 /**
@@ -111,13 +103,14 @@ function qconv2dImpl<T>(
   const Kp = (kh * kw * ipg + 7) & ~7;
   const stride = rqStride(opg);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   const P = N * OH * OW;
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const np = min(chunk, P - p0);
     im2colQ<T>(x, xzp, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
     const yb = y + <usize>(p0 * O + oOff);
     for (let oc = 0; oc < opg; oc += 8) {
-      gemmC2S4<i16>(col, <usize>Kp << 1, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+      gemmC2S4<i16>(col, <usize>Kp << 1, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut, yb, O);
     }
   }
 }
@@ -145,13 +138,19 @@ function rot(a: v128): v128 {
   return v128.shuffle<i32>(a, a, 1, 2, 3, 0);
 }
 
-/** Eight results of one pixel (two vectors of int32 lanes, clamped) stored as nOc bytes at dst. */
+/** Eight output bytes of one pixel (bytes 0..7 of v) stored as nOc bytes at dst. */
 // @ts-ignore: decorator
 @inline
-function store8Channels(dst: usize, r0: v128, r1: v128, nOc: i32, unsignedOut: i32): void {
-  const v = narrowBytes(r0, r1, unsignedOut);
+function store8Channels(dst: usize, v: v128, nOc: i32): void {
   if (nOc >= 8) v128.store64_lane(dst, v, 0);
   else storeTail8(dst, v, nOc);
+}
+
+/** The float64 modes' rounding constant with the output zero point in it (util/requantize.ts, requantize8). */
+// @ts-ignore: decorator
+@inline
+function magicOf(yzp: i32): v128 {
+  return f64x2.splat(MAGIC + <f64>yzp);
 }
 
 /**
@@ -163,7 +162,9 @@ function store8Channels(dst: usize, r0: v128, r1: v128, nOc: i32, unsignedOut: i
  * the block the vector whose lane c is the pair (c + r) & 3 of channel 4v + c (packC2S4), so
  * i32x4.dot_i16x8_s adds every pair to its channel's lane once per 8 k. Four rows at a time.
  */
-function gemmC2S4<T>(a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
+function gemmC2S4<T>(
+  a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, magic: v128, blo: v128, bhi: v128, unsignedOut: i32, y: usize, O: i32,
+): void {
   const steps = <usize>(Kp >> 3);
   const b0 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
   const b1 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2), 16);
@@ -235,10 +236,10 @@ function gemmC2S4<T>(a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: u
       wp += 128;
     }
     const d = y + <usize>(p * O + oc);
-    store8Channels(d, requantize4(c00, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c01, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
-    store8Channels(d + <usize>O, requantize4(c10, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c11, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
-    store8Channels(d + <usize>(2 * O), requantize4(c20, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c21, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
-    store8Channels(d + <usize>(3 * O), requantize4(c30, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c31, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+    store8Channels(d, requantize8(c00, c01, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>O, requantize8(c10, c11, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>(2 * O), requantize8(c20, c21, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>(3 * O), requantize8(c30, c31, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
   }
   for (; p < np; p++) {
     const r0 = a + <usize>p * aStride;
@@ -259,7 +260,7 @@ function gemmC2S4<T>(a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: u
       c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 112)));
       wp += 128;
     }
-    store8Channels(y + <usize>(p * O + oc), requantize4(c00, rq, stride, oc, mode, yzp, qlo, qhi), requantize4(c01, rq, stride, oc + 4, mode, yzp, qlo, qhi), nOc, unsignedOut);
+    store8Channels(y + <usize>(p * O + oc), requantize8(c00, c01, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
   }
 }
 
@@ -269,12 +270,13 @@ function qconv1x1Impl<T>(
   const Kp = (C + 7) & ~7;
   const stride = rqStride(O);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const np = min(chunk, P - p0);
     const a = x + <usize>p0 * <usize>C;
     const yb = y + <usize>p0 * <usize>O;
     for (let oc = 0; oc < O; oc += 8) {
-      gemmC2S4<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+      gemmC2S4<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut, yb, O);
     }
   }
 }
@@ -304,6 +306,7 @@ function qdepthwiseImpl<T>(
   const wPairs = w + ((<usize>taps * Cp) << 1);
   const zpv = i16x8.splat(<i16>xzp);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   const rowBytes = <usize>(W * C);
   const cBytes = <usize>C;
   // bytes between consecutive tap pairs' weights
@@ -399,12 +402,7 @@ function qdepthwiseImpl<T>(
               }
             }
           }
-          const r0 = requantize4(accLo, rq, stride, cb, mode, yzpv, qlo, qhi);
-          const r1 = requantize4(accHi, rq, stride, cb + 4, mode, yzpv, qlo, qhi);
-          const v = narrowBytes(r0, r1, unsignedOut);
-          const left = C - c;
-          if (left >= 8) v128.store64_lane(out + cb, v, 0);
-          else storeTail8(out + cb, v, left);
+          store8Channels(out + cb, requantize8(accLo, accHi, rq, stride, cb, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut), C - c);
         }
         out += <usize>C;
       }

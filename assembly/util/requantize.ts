@@ -33,7 +33,7 @@ export const RQ_MODE_F64: i32 = 2;
 export const RQ_MODE_F64_NONNEG: i32 = 3;
 
 /** 1.5·2^52: adding it to an integer-valued f64 below 2^51 puts that integer in the low 32 bits. */
-const MAGIC: f64 = 6755399441055744.0;
+export const MAGIC: f64 = 6755399441055744.0;
 
 /**
  * MultiplyByQuantizedMultiplier of two lanes in float64 (right = -shift when shift <= 0):
@@ -49,12 +49,23 @@ const MAGIC: f64 = 6755399441055744.0;
  */
 // @ts-ignore: decorator
 @inline
-function fixedPointF64(x: v128, at: usize, row: usize, nonneg: bool): v128 {
+function fixedPointF64(x: v128, at: usize, row: usize, nonneg: bool, magic: v128): v128 {
   const v = f64x2.mul(f64x2.convert_low_i32x4_s(x), v128.load(at + row * RQ_DMULT));
   const y = f64x2.add(v, v128.load(at + row * RQ_DADD));
-  if (nonneg) return f64x2.add(y, f64x2.splat(MAGIC));
+  if (nonneg) return f64x2.add(y, magic);
   const neg = v128.and(f64x2.lt(v, v128.load(at + row * RQ_DNEGH)), v128.load(at + row * RQ_DNEG));
-  return f64x2.add(f64x2.sub(y, neg), f64x2.splat(MAGIC));
+  return f64x2.add(f64x2.sub(y, neg), magic);
+}
+
+/** The four float64 fixed-point results of channels [c, c + 4) (lanes 0 and 2 of each half), plus the integer in `magic` - 1.5·2^52. */
+// @ts-ignore: decorator
+@inline
+function fixedPointF64x4(acc: v128, rq: usize, stride: usize, c: usize, nonneg: bool, magic: v128): v128 {
+  // rows of f64 (stride·8 bytes each) after the RQ_ROWS rows of i32
+  const d = rq + stride * RQ_ROWS + (c << 3);
+  const lo = fixedPointF64(acc, d, stride << 1, nonneg, magic);
+  const hi = fixedPointF64(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3), d + 16, stride << 1, nonneg, magic);
+  return v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
 }
 
 /**
@@ -100,16 +111,9 @@ export function requantize4(acc: v128, rq: usize, stride: usize, c: usize, mode:
   const at = rq + (c << 2);
   let r: v128;
   if (mode == RQ_MODE_F64_NONNEG) {
-    // rows of f64 (stride·8 bytes each) after the RQ_ROWS rows of i32
-    const d = rq + stride * RQ_ROWS + (c << 3);
-    const lo = fixedPointF64(acc, d, stride << 1, true);
-    const hi = fixedPointF64(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3), d + 16, stride << 1, true);
-    r = v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
+    r = fixedPointF64x4(acc, rq, stride, c, true, f64x2.splat(MAGIC));
   } else if (mode == RQ_MODE_F64) {
-    const d = rq + stride * RQ_ROWS + (c << 3);
-    const lo = fixedPointF64(acc, d, stride << 1, false);
-    const hi = fixedPointF64(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3), d + 16, stride << 1, false);
-    r = v128.shuffle<i32>(lo, hi, 0, 2, 4, 6);
+    r = fixedPointF64x4(acc, rq, stride, c, false, f64x2.splat(MAGIC));
   } else if (mode == RQ_MODE_FP32) {
     const f = f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(at + stride * RQ_FSCALE)));
     // clamp in float before converting (qlo/qhi are lo - zp, hi - zp): no lane can overflow
@@ -140,4 +144,33 @@ export function multiplyByQuantizedMultiplier(x: i32, multiplier: i32, shift: i3
   const remainder = s & mask;
   const threshold = (mask >> 1) + (s < 0 ? 1 : 0);
   return (s >> right) + (remainder > threshold ? 1 : 0);
+}
+
+/**
+ * Eight accumulators (channels [c, c + 4) in a0, [c + 4, c + 8) in a1) requantized to 8-bit
+ * outputs in bytes 0..7 (uint8 when unsignedOut). In the float64 modes the zero point rides in
+ * the rounding constant (`magic` = 1.5·2^52 + zp: the results are r + zp, |r| < 2^21), the
+ * int32 -> int16 -> int8 narrowing saturates to the type's range and one byte-wide clamp to
+ * [lo, hi] (`blo`, `bhi`, splat as bytes) finishes it: clamp(r + zp, lo, hi) as TFLite, four
+ * operations fewer per 8 outputs. The other modes clamp in int32 (requantize4).
+ */
+// @ts-ignore: decorator
+@inline
+export function requantize8(
+  a0: v128, a1: v128, rq: usize, stride: usize, c: usize, mode: i32, yzp: v128, qlo: v128, qhi: v128, magic: v128, blo: v128, bhi: v128, unsignedOut: i32,
+): v128 {
+  let r0: v128, r1: v128;
+  if (mode == RQ_MODE_F64_NONNEG) {
+    r0 = fixedPointF64x4(a0, rq, stride, c, true, magic);
+    r1 = fixedPointF64x4(a1, rq, stride, c + 4, true, magic);
+  } else if (mode == RQ_MODE_F64) {
+    r0 = fixedPointF64x4(a0, rq, stride, c, false, magic);
+    r1 = fixedPointF64x4(a1, rq, stride, c + 4, false, magic);
+  } else {
+    r0 = requantize4(a0, rq, stride, c, mode, yzp, qlo, qhi);
+    r1 = requantize4(a1, rq, stride, c + 4, mode, yzp, qlo, qhi);
+  }
+  const h = i16x8.narrow_i32x4_s(r0, r1);
+  if (unsignedOut) return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(h, h), blo), bhi);
+  return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(h, h), blo), bhi);
 }
