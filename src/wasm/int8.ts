@@ -10,6 +10,9 @@ import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
 import { copyOut8 as copyOutBytes } from './host-buffers.js';
 import { kernels } from './loader.js';
+import { ResidentBytes, residentPointer } from './resident.js';
+
+export { ResidentBytes } from './resident.js';
 
 export type QData = Int8Array | Uint8Array | Int16Array;
 export type QDType = 'int8' | 'uint8' | 'int16';
@@ -329,15 +332,38 @@ function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Ar
   return copyOutBytes(kernels(), p, n, dtype === 'uint8');
 }
 
+/** An 8-bit kernel result: a host array, or (resident mode) the block in WASM memory it was written to. */
+export type Q8Result = Int8Array | Uint8Array | ResidentBytes;
+
+/**
+ * Where an 8-bit kernel call takes its input and puts its output: the input in place when it is
+ * a view into WASM memory (a resident activation), else copied into scratch; the output in a
+ * pooled block when `resident`, else scratch copied out. Made before the call's first
+ * allocation (the input view detaches when memory grows); `input` and `output` run inside its
+ * arena.scoped.
+ */
+function io8(xs: ReadonlyArray<Int8Array | Uint8Array>, outBytes: number, outDtype: QDType, resident: boolean) {
+  const inPlace = xs.map(residentPointer);
+  const block = resident ? ResidentBytes.alloc(outBytes, outDtype === 'uint8') : undefined;
+  return {
+    input: (arena: WasmArena, i: number): number => inPlace[i] ?? copyIn8(arena, xs[i]!),
+    outPtr: (arena: WasmArena): number => block?.ptr ?? arena.alloc(outBytes),
+    result: (arena: WasmArena, p: number): Q8Result => block ?? copyOut8(arena, outDtype, p, outBytes),
+  };
+}
+
 /** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
 const COL_CHUNK_BYTES = 32 * 1024;
 
-/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first). */
-export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
+/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first); `resident`: the output stays in WASM memory. */
+export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array;
+export function qconv2dWasm(p: QConvProblem, resident: boolean): Q8Result;
+export function qconv2dWasm(p: QConvProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const x = p.x as Int8Array | Uint8Array;
   const opg = p.o / p.group;
   const size = p.n * p.oh * p.ow * p.o;
+  const io = io8([x], size, p.out.dtype, resident);
   const depthwise = isDepthwise(p);
   const taps = p.kh * p.kw;
   let wp: number;
@@ -360,8 +386,8 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
   const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
   const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
-    const xp = copyIn8(arena, x);
-    const yp = arena.alloc(size);
+    const xp = io.input(arena, 0);
+    const yp = io.outPtr(arena);
     const uIn = unsignedFlag(x);
     const uOut = p.out.dtype === 'uint8' ? 1 : 0;
     const { zp, lo, hi } = p.out;
@@ -386,7 +412,7 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         );
       }
     }
-    return copyOut8(arena, p.out.dtype, yp, size);
+    return io.result(arena, yp);
   });
 }
 
@@ -398,22 +424,23 @@ export function qbinaryRunsOnWasm(p: QBinaryProblem): boolean {
 /** Whether a fixed-point multiplier suits the lane-wise kernels (what QuantizeMultiplier gives for a positive scale). */
 export const laneMultiplier = (m: number, shift: number): boolean => m >= 0 && shift <= 30 && shift >= -31;
 
-function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Int8Array | Uint8Array {
+function binary(p: QBinaryProblem, resident: boolean, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Q8Result {
   const { exports: k, arena } = kernels();
   const n = p.a.length;
+  const io = io8([p.a as Int8Array, p.b as Int8Array], n, p.out.dtype, resident);
   return arena.scoped(() => {
-    const a = copyIn8(arena, p.a as Int8Array);
-    const b = copyIn8(arena, p.b as Int8Array);
-    const y = arena.alloc(n);
+    const a = io.input(arena, 0);
+    const b = io.input(arena, 1);
+    const y = io.outPtr(arena);
     run(k, a, b, y, n, unsignedFlag(p.a));
-    return copyOut8(arena, p.out.dtype, y, n);
+    return io.result(arena, y);
   });
 }
 
 /** Reference ADD/SUB: multipliers (ma, sa), (mb, sb) onto the shared grid, (mo, so) to the output. */
-export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int8Array | Uint8Array {
+export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 /** Whether qaddRef16Wasm runs this problem (int16 in and out, equal sizes). */
@@ -436,15 +463,15 @@ export function qaddRef16Wasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number
 }
 
 /** XNNPACK's ADD with its integer multipliers (bm negative for SUB) and shift (1..62). */
-export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift: number): Int8Array | Uint8Array {
+export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift: number, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qaddXnnpack(a, b, y, n, u, p.za, p.zb, am, bm, shift, zp, lo, hi));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qaddXnnpack(a, b, y, n, u, p.za, p.zb, am, bm, shift, zp, lo, hi));
 }
 
 /** MUL with the fixed-point multiplier (m, s) of s_a·s_b/s_out. */
-export function qmulWasm(p: QBinaryProblem, m: number, s: number): Int8Array | Uint8Array {
+export function qmulWasm(p: QBinaryProblem, m: number, s: number, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
@@ -452,16 +479,17 @@ export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
 }
 
 /** AVERAGE_POOL_2D (same grid in and out); output dtype is the input's. */
-export function qavgPoolWasm(p: QPoolProblem): Int8Array | Uint8Array {
+export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const size = p.n * p.oh * p.ow * p.c;
   const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
+  const io = io8([p.x as Int8Array], size, dtype, resident);
   return arena.scoped(() => {
-    const x = copyIn8(arena, p.x as Int8Array);
-    const y = arena.alloc(size);
+    const x = io.input(arena, 0);
+    const y = io.outPtr(arena);
     const acc = arena.alloc(p.c * 4);
     k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
-    return copyOut8(arena, dtype, y, size);
+    return io.result(arena, y);
   });
 }
 
@@ -476,16 +504,17 @@ function meanRescale(p: QMeanProblem): { same: number; scale: number; bias: numb
 }
 
 /** MEAN: TFLite's float32 rescale, or integer rounding on equal grids. */
-export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
+export function qmeanWasm(p: QMeanProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const size = p.outer * p.inner;
   const { same, scale, bias } = meanRescale(p);
+  const io = io8([p.x as Int8Array], size, p.out.dtype, resident);
   return arena.scoped(() => {
-    const x = copyIn8(arena, p.x as Int8Array);
-    const y = arena.alloc(size);
+    const x = io.input(arena, 0);
+    const y = io.outPtr(arena);
     const acc = arena.alloc(p.inner * 8);
     k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
-    return copyOut8(arena, p.out.dtype, y, size);
+    return io.result(arena, y);
   });
 }
 
