@@ -336,21 +336,28 @@ function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Ar
 export type Q8Result = Int8Array | Uint8Array | ResidentBytes;
 
 /**
- * Where an 8-bit kernel call takes its input and puts its output: the input in place when it is
- * a view into WASM memory (a resident activation), else copied into scratch; the output in a
- * pooled block when `resident`, else scratch copied out. Made before the call's first
- * allocation (the input view detaches when memory grows); `input` and `output` run inside its
- * arena.scoped.
+ * Where an 8-bit kernel call takes its inputs and puts its output: an input in place when it is
+ * a view into WASM memory (a resident activation), else copied into scratch (inputPtr); the
+ * output in a pooled block when `resident`, else scratch copied out (outputPtr, result8). Made
+ * before the call's first allocation (an input view detaches when memory grows); the rest runs
+ * inside the call's arena.scoped.
  */
-function io8(xs: ReadonlyArray<Int8Array | Uint8Array>, outBytes: number, outDtype: QDType, resident: boolean) {
-  const inPlace = xs.map(residentPointer);
-  const block = resident ? ResidentBytes.alloc(outBytes, outDtype === 'uint8') : undefined;
-  return {
-    input: (arena: WasmArena, i: number): number => inPlace[i] ?? copyIn8(arena, xs[i]!),
-    outPtr: (arena: WasmArena): number => block?.ptr ?? arena.alloc(outBytes),
-    result: (arena: WasmArena, p: number): Q8Result => block ?? copyOut8(arena, outDtype, p, outBytes),
-  };
+interface Io8 {
+  xs: ReadonlyArray<Int8Array | Uint8Array>;
+  inPlace: (number | undefined)[];
+  block: ResidentBytes | undefined;
+  outBytes: number;
+  outDtype: QDType;
 }
+
+function io8(xs: ReadonlyArray<Int8Array | Uint8Array>, outBytes: number, outDtype: QDType, resident: boolean): Io8 {
+  const inPlace = [residentPointer(xs[0]!), xs.length > 1 ? residentPointer(xs[1]!) : undefined];
+  return { xs, inPlace, block: resident ? ResidentBytes.alloc(outBytes, outDtype === 'uint8') : undefined, outBytes, outDtype };
+}
+
+const inputPtr = (io: Io8, arena: WasmArena, i: number): number => io.inPlace[i] ?? copyIn8(arena, io.xs[i]!);
+const outputPtr = (io: Io8, arena: WasmArena): number => io.block?.ptr ?? arena.alloc(io.outBytes);
+const result8 = (io: Io8, arena: WasmArena, p: number): Q8Result => io.block ?? copyOut8(arena, io.outDtype, p, io.outBytes);
 
 /** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
 const COL_CHUNK_BYTES = 32 * 1024;
@@ -386,8 +393,8 @@ export function qconv2dWasm(p: QConvProblem, resident = false): Q8Result {
   const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
   const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
-    const xp = io.input(arena, 0);
-    const yp = io.outPtr(arena);
+    const xp = inputPtr(io, arena, 0);
+    const yp = outputPtr(io, arena);
     const uIn = unsignedFlag(x);
     const uOut = p.out.dtype === 'uint8' ? 1 : 0;
     const { zp, lo, hi } = p.out;
@@ -412,7 +419,7 @@ export function qconv2dWasm(p: QConvProblem, resident = false): Q8Result {
         );
       }
     }
-    return io.result(arena, yp);
+    return result8(io, arena, yp);
   });
 }
 
@@ -429,11 +436,11 @@ function binary(p: QBinaryProblem, resident: boolean, run: (k: KernelExports, a:
   const n = p.a.length;
   const io = io8([p.a as Int8Array, p.b as Int8Array], n, p.out.dtype, resident);
   return arena.scoped(() => {
-    const a = io.input(arena, 0);
-    const b = io.input(arena, 1);
-    const y = io.outPtr(arena);
+    const a = inputPtr(io, arena, 0);
+    const b = inputPtr(io, arena, 1);
+    const y = outputPtr(io, arena);
     run(k, a, b, y, n, unsignedFlag(p.a));
-    return io.result(arena, y);
+    return result8(io, arena, y);
   });
 }
 
@@ -485,11 +492,11 @@ export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
   const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
   const io = io8([p.x as Int8Array], size, dtype, resident);
   return arena.scoped(() => {
-    const x = io.input(arena, 0);
-    const y = io.outPtr(arena);
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
     const acc = arena.alloc(p.c * 4);
     k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
-    return io.result(arena, y);
+    return result8(io, arena, y);
   });
 }
 
@@ -510,11 +517,11 @@ export function qmeanWasm(p: QMeanProblem, resident = false): Q8Result {
   const { same, scale, bias } = meanRescale(p);
   const io = io8([p.x as Int8Array], size, p.out.dtype, resident);
   return arena.scoped(() => {
-    const x = io.input(arena, 0);
-    const y = io.outPtr(arena);
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
     const acc = arena.alloc(p.inner * 8);
     k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
-    return io.result(arena, y);
+    return result8(io, arena, y);
   });
 }
 
