@@ -359,8 +359,18 @@ const inputPtr = (io: Io8, arena: WasmArena, i: number): number => io.inPlace[i]
 const outputPtr = (io: Io8, arena: WasmArena): number => io.block?.ptr ?? arena.alloc(io.outBytes);
 const result8 = (io: Io8, arena: WasmArena, p: number): Q8Result => io.block ?? copyOut8(arena, io.outDtype, p, io.outBytes);
 
-/** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
-const COL_CHUNK_BYTES = 32 * 1024;
+/**
+ * Bytes of A rows (im2col's int16 rows, or the input's own 8-bit rows) per chunk of output
+ * pixels: each chunk passes every weight block, so small chunks keep A in L1 but read the
+ * weights once per chunk. 32 KB while the weights are small; 256 KB (A in L2) when they are
+ * large: a 3x3 512 -> 512 conv has 2.4 MB, which 32 KB chunks of 6 pixels read 9 times from
+ * DRAM (resnet18's 7x7 layers ran at a third of the speed of the others).
+ */
+const chunkBytes = (weightBytes: number): number => (weightBytes > 256 * 1024 ? 256 * 1024 : 32 * 1024);
+
+/** Rows per chunk: a multiple of 4 (the micro-kernel's rows), at least 4. */
+const rowsPerChunk = (rowBytes: number, weightBytes: number): number => Math.max(4, Math.floor(chunkBytes(weightBytes) / rowBytes / 4) * 4);
+
 
 /** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first); `resident`: the output stays in WASM memory. */
 export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array;
@@ -405,11 +415,11 @@ export function qconv2dWasm(p: QConvProblem, resident = false): Q8Result {
       arena.u8(ib, cp * 4).set(arena.u8(blocks + requantBytes(p.o), cp * 4));
       k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, blocks, ib, mode, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
     } else if (pointwise) {
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / p.c / 2) * 2);
+      const chunk = rowsPerChunk(p.c, p.o * roundUp(p.c, 8) * 2);
       k.qconv1x1(xp, uIn, p.n * p.h * p.w, p.c, wp, blocks, mode, zp, lo, hi, uOut, yp, p.o, chunk);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const chunk = rowsPerChunk(kp * 2, p.o * kp * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
       const block = roundUp(opg, 8) * kp * 2;
       for (let g = 0; g < p.group; g++) {
@@ -580,7 +590,7 @@ export function qconv2d16Wasm(p: QConvProblem): Int16Array {
       k.qdepthwise16(xp, p.n, p.h, p.w, p.c, wp, bp, mp, sp, zp, lo, hi, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, acc);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const chunk = Math.max(2, Math.floor(chunkBytes(p.o * kp * 2) / (kp * 2 * 2)) * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
       const block = roundUp(opg, 4) * kp * 2;
       for (let g = 0; g < p.group; g++) {
