@@ -510,6 +510,21 @@ export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
   });
 }
 
+/** MAX_POOL_2D on 8-bit data (same grid in and out: TFLite's int8 max pool); output dtype is the input's. */
+export function qmaxPoolWasm(p: QPoolProblem, resident = false): Q8Result {
+  const { exports: k, arena } = kernels();
+  const size = p.n * p.oh * p.ow * p.c;
+  const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
+  const io = io8([p.x as Int8Array], size, dtype, resident);
+  return arena.scoped(() => {
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
+    const tail = arena.alloc(16);
+    k.qmaxPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, tail);
+    return result8(io, arena, y);
+  });
+}
+
 export function qmeanRunsOnWasm(p: QMeanProblem): boolean {
   return is8(p.x) && p.x.length > 0 && p.red > 0 && eightBit(p.out.dtype);
 }

@@ -13,12 +13,12 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qmaxPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   ResidentBytes, type ChannelRequant, type Q8Result, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { outArray, qaddPot16Reference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -439,28 +439,8 @@ const MaxPool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const { x: xd, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
-    const y = Tensor.zeros(out.dtype, [n, oh, ow, c]);
-    const yd = y.data as Int8Array;
-    let k = 0;
-    for (let b = 0; b < n; b++)
-      for (let oy = 0; oy < oh; oy++)
-        for (let ox = 0; ox < ow; ox++)
-          for (let ch = 0; ch < c; ch++) {
-            let acc = -Infinity;
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = oy * sh - pt + ky;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = ox * sw - pl + kx;
-                if (ix < 0 || ix >= w) continue;
-                const v = xd[((b * h + iy) * w + ix) * c + ch]!;
-                acc = v > acc ? v : acc;
-              }
-            }
-            yd[k++] = clampInt(acc, out.lo, out.hi);
-          }
-    return [y];
+    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qmaxPoolWasm(p, a.resident) : qmaxPoolReference(p);
+    return [qtensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
 

@@ -548,6 +548,29 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
     }
   });
 
+  test('MAX_POOL_2D: channel counts around the 16-lane vectors, explicit padding past the window (no tap inside), strides, clamps', () => {
+    const r = rng(23);
+    let empty = 0;
+    for (let t = 0; t < 120; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const shape = [r.int(1, 2), r.int(1, 9), r.int(1, 9), r.pick([1, 3, 8, 15, 16, 17, 31, 32, 33, 64])];
+      const x = quantTensor(r, dtype, shape);
+      // data at the ends of the range too, so that the clamp and the signedness of the max matter
+      const d = x.t.data as Int8Array;
+      for (let i = 0; i < d.length; i++) if (r.next() < 0.2) d[i] = r.pick(RANGE[dtype]);
+      const k = [r.int(1, 3), r.int(1, 3)];
+      const pads = [r.int(0, 3), r.int(0, 3), r.int(0, 3), r.int(0, 3)];
+      if (pads[0]! >= k[0]! || pads[1]! >= k[1]!) empty++;
+      const oh = Math.floor((shape[1]! + pads[0]! + pads[2]! - k[0]!) / 1) + 1;
+      const ow = Math.floor((shape[2]! + pads[1]! + pads[3]! - k[1]!) / 1) + 1;
+      if (oh < 1 || ow < 1) continue;
+      const pool = { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: [r.int(1, 3), r.int(1, 3)] }, pads: { type: 'ints', value: pads } } as Record<string, Attr>;
+      const act = r.next() < 0.4 ? { activation: { type: 'floats', value: [r.next() < 0.5 ? 0 : -3.4e38, r.pick([6, 0.5, 3.4e38])] } as Attr } : {};
+      expectSame(both('MaxPool', [x.t, x.s, x.z, x.s, x.z], { ...pool, ...act }), `MaxPool case ${t}`);
+    }
+    expect(empty).toBeGreaterThan(20);
+  });
+
   test('CONV_2D (OHWI and HWIO, per-channel weights) and FULLY_CONNECTED through the op glue', () => {
     const r = rng(23);
     for (let t = 0; t < 60; t++) {
