@@ -565,7 +565,7 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const ow = Math.floor((shape[2]! + pads[1]! + pads[3]! - k[1]!) / 1) + 1;
       if (oh < 1 || ow < 1) continue;
       const pool = { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: [r.int(1, 3), r.int(1, 3)] }, pads: { type: 'ints', value: pads } } as Record<string, Attr>;
-      const act = r.next() < 0.4 ? { activation: { type: 'floats', value: [r.next() < 0.5 ? 0 : -3.4e38, r.pick([6, 0.5, 3.4e38])] } as Attr } : {};
+      const act: Record<string, Attr> = r.next() < 0.4 ? { activation: { type: 'floats', value: [r.next() < 0.5 ? 0 : -3.4e38, r.pick([6, 0.5, 3.4e38])] } } : {};
       expectSame(both('MaxPool', [x.t, x.s, x.z, x.s, x.z], { ...pool, ...act }), `MaxPool case ${t}`);
     }
     expect(empty).toBeGreaterThan(20);
