@@ -31,6 +31,7 @@ import { equalizationPlan } from './equalize.js';
 import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
+import { decodeHalfWeights } from './float16-weights.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -722,6 +723,8 @@ async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, {
 
 /** Quantize a channels-last graph (the TFLite writer's prepared graph). */
 export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  // float16 weights (a float16 TFLite file read) are quantized from their float32 values
+  g = decodeHalfWeights(g).graph;
   switch (options.mode) {
     case 'float16':
       return { graph: toFloat16(g) };
