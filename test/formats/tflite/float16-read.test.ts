@@ -4,7 +4,12 @@
 // --quantize -- holds the same float16 bytes (flatc's JSON view of both files) and the
 // interpreter gives it the float16 file's outputs. Another --quantize re-quantizes from the
 // float32 values; ONNX keeps the float16 initializers behind a Cast (onnxruntime-node runs it).
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite, writeTflite } from '../../../src/formats/tflite/write.js';
@@ -17,6 +22,10 @@ import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 
 const oracle = useTfliteOracle();
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-float16-'));
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 let seed = 3;
 const rand = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5;
 const node = (opType: string, inputs: string[], out: string, attrs: Node['attrs'] = {}): Node => ({ name: out, opType, domain: '', inputs, outputs: [out], attrs });
@@ -95,5 +104,21 @@ describe('float16 TFLite read and written again', () => {
     const out = Object.values(await runOrt(bytes, { [g.graph.inputs[0]!.name]: x }))[0]!;
     const ort = new Float32Array((out.bytes as Uint8Array).buffer);
     expect(relErr(ort, theirs)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('the CLI: convert f16.tflite -o again.tflite (no --quantize) writes the same file; --explain says what other formats do', { timeout: 120_000 }, async () => {
+    const onnxPath = join(tmp, 'f16.onnx');
+    writeFileSync(onnxPath, writeOnnx(onnx));
+    const f16 = join(tmp, 'f16.tflite');
+    const again = join(tmp, 'again.tflite');
+    const lines: string[] = [];
+    const err: string[] = [];
+    expect(await main(['convert', onnxPath, '-o', f16, '--quantize', 'float16'], (l) => lines.push(l), (l) => err.push(l))).toBe(0);
+    expect(await main(['convert', f16, '-o', again], (l) => lines.push(l), (l) => err.push(l))).toBe(0);
+    expect(Buffer.compare(readFileSync(again), readFileSync(f16))).toBe(0);
+    expect(await main(['convert', f16, '-o', join(tmp, 'f32.tflite'), '--dequantize', '--explain'], (l) => lines.push(l), (l) => err.push(l))).toBe(0);
+    expect(lines.join('\n')).toMatch(/7 float16 weights written as float32 \(--dequantize makes a float32 model\)/);
+    expect(contents(new Uint8Array(readFileSync(join(tmp, 'f32.tflite'))), 'f32').types).not.toContain('FLOAT16');
+    expect(err.join('\n')).toBe('');
   });
 });
