@@ -7,9 +7,11 @@
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
 // otherwise a torchvision fixture of .fixtures-cache/models.
 // --mode int16x8: 16-bit activations (the interpreter's 16x8 kernels) instead of int8.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction] [--mode int8|int16x8]
+// --time-only: quantizeGraph's wall and CPU time per method (and a checksum of the activation
+// scales it chose, to see that a speed change changed no result), without the interpreter.
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction] [--mode int8|int16x8] [--time-only]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTflite } from '../src/formats/tflite/read.js';
 import { serializeTflite } from '../src/formats/tflite/write.js';
@@ -47,6 +49,18 @@ const calibration = photos.makePhotoSet(join(tmp, 'calibration'), { set: 'calibr
 const held = photos.makePhotoSet(join(tmp, 'held'), { set: 'held-out', count: heldCount, size: [h, w] }).map(toInput);
 rmSync(tmp, { recursive: true, force: true });
 
+if (process.argv.includes('--time-only')) {
+  for (const method of methods) {
+    const load = loadavg()[0];
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection })).graph;
+    const c = process.cpuUsage(c0);
+    const scales = q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => q.initializers.get(n.inputs[1]).toNumbers()[0]);
+    console.log(`${model} ${method}: quantizeGraph ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU ${((c.user + c.system) / 1e6).toFixed(1)} s, load ${load.toFixed(1)}); ${scales.length} activation scales, sum ${scales.reduce((a, b) => a + b, 0)}`);
+  }
+  process.exit(0);
+}
 const oracle = await startTfliteOracle();
 const argmax = (a) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
 try {

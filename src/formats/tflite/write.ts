@@ -209,8 +209,7 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean
  * hidden from the pass as if they were inputs.
  */
 function fold(g: Graph, evaluate: Evaluator, keepHalf = false): Graph {
-  const half = keepHalf ? isHalfCast(g) : () => false;
-  const hidden = new Set(g.nodes.filter((n) => (n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)) || half(n)).map((n) => n.inputs[0]!));
+  const hidden = new Set(g.nodes.filter((n) => (n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)) || (keepHalf && isHalfWeightCast(g, n))).map((n) => n.inputs[0]!));
   const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
   const visible: Graph = {
     ...g,
@@ -250,7 +249,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   const file = options.fileName ?? '<output>';
   // float16 weights (Cast of a float16 constant): written as TFLite's float16 models are, each
   // such constant (and what the writer lays out from it) stored as float16 behind a DEQUANTIZE
-  const halfCasts = graph.nodes.filter(isHalfCast(graph));
+  const halfCasts = graph.nodes.filter((n) => isHalfWeightCast(graph, n));
   const halfValues = new Set(halfCasts.map((n) => n.outputs[0]!));
   let g = graph;
   if (halfCasts.length) {
@@ -498,12 +497,6 @@ const attrIntOf = (n: Node, name: string): number | undefined => {
   const a = n.attrs[name];
   return a && a.type === 'int' ? a.value : undefined;
 };
-
-/** A Cast of a float16 constant to float32: a weight stored as float16 (quantizeGraph's float16 mode, a float16 TFLite file read). */
-const isHalfCast =
-  (g: Graph) =>
-  (n: Node): boolean =>
-    isHalfWeightCast(g, n);
 
 /**
  * Every float32 constant an op reads that was float16 in the graph (weights and biases, as TF's
