@@ -153,6 +153,27 @@ export function constantValue(node: Node): Tensor {
 
 // ---- structure ----
 
+/** Each value's readers, in node order (a node that reads a value twice is listed twice). */
+export function readersOf(nodes: readonly Node[]): Map<string, Node[]> {
+  const readers = new Map<string, Node[]>();
+  for (const n of nodes) {
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const r = readers.get(i);
+      if (r) r.push(n);
+      else readers.set(i, [n]);
+    }
+  }
+  return readers;
+}
+
+/** Each value's producing node. */
+export function producersOf(nodes: readonly Node[]): Map<string, Node> {
+  const producer = new Map<string, Node>();
+  for (const n of nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  return producer;
+}
+
 /**
  * Nodes in an order where every node comes after the producers of its inputs.
  * Throws GraphError naming the value for a missing input and the nodes of a cycle.

@@ -6,7 +6,7 @@
 // float32 ones.
 import type { DType } from '../ir/dtypes.js';
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
-import { attrInt, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrInt, readersOf, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 
 export interface DequantizeResult {
@@ -52,8 +52,7 @@ function dequantizeTensor(q: Tensor, p: QuantParams): Tensor<Float32Array> {
 export function dequantizeGraph(graph: Graph): DequantizeResult {
   const inputNames = new Set(graph.inputs.map((v) => v.name));
   const constant = (name: string | undefined): Tensor | undefined => (name && !inputNames.has(name) ? graph.initializers.get(name) : undefined);
-  const consumers = new Map<string, Node[]>();
-  for (const n of graph.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const consumers = readersOf(graph.nodes);
   const paramsOf = (n: Node): QuantParams => {
     const scale = constant(n.inputs[1]);
     const zeroPoint = n.inputs[2] ? constant(n.inputs[2]) : undefined;

@@ -20,7 +20,7 @@
 // with h = 2 (32.9 dB with h = 1, which cost 1 dB of int8 SNR; bench/RESULTS.md, qclip).
 // A graph output is never in a group.
 import { UnsupportedError } from '../ir/errors.js';
-import { attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
+import { attrFloat, attrInt, attrString, producersOf, readersOf, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { channelMinMax, channelStats } from '../wasm/calibrate.js';
 
@@ -145,22 +145,13 @@ function inputAxis(n: Node, rank: number): number {
  * group-1 or depthwise (one output channel per input channel) convs reading it as their data input.
  */
 export function findEqualizationGroups(g: Graph): EqualizationGroup[] {
-  const producer = new Map<string, Node>();
-  const readers = new Map<string, Node[]>();
-  const uses = new Map<string, number>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) if (o) producer.set(o, n);
-    for (const i of n.inputs) {
-      if (!i) continue;
-      readers.set(i, [...(readers.get(i) ?? []), n]);
-      uses.set(i, (uses.get(i) ?? 0) + 1);
-    }
-  }
+  const producer = producersOf(g.nodes);
+  const readers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((v) => v.name));
   const inputs = new Set(g.inputs.map((v) => v.name));
   // a float constant only this node reads (an input that overrides it does not count)
   const ownConstant = (name: string | undefined): Tensor | undefined => {
-    if (!name || inputs.has(name) || uses.get(name) !== 1) return undefined;
+    if (!name || inputs.has(name) || readers.get(name)?.length !== 1) return undefined;
     const t = g.initializers.get(name);
     return t && t.dtype === 'float32' ? t : undefined;
   };

@@ -11,7 +11,7 @@
 // is inserted only where an op cannot take its input as laid out. The same engine, told that
 // spatial ops want channels-first data, is the lowering pass (lower-channels-last.ts).
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
-import { attrFloats, attrInt, attrInts, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrFloats, attrInt, attrInts, readersOf, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
@@ -850,8 +850,7 @@ const RESIZE = new Set(['Resize', 'Upsample']);
 
 /** Graph inputs from which a spatial op is reached through elementwise ops and axis movers only. */
 function spatialReach(graph: Graph): Set<string> {
-  const consumers = new Map<string, Node[]>();
-  for (const n of graph.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const consumers = readersOf(graph.nodes);
   const out = new Set<string>();
   for (const v of graph.inputs) {
     const seen = new Set<string>();

@@ -4,7 +4,7 @@
 // absorbs those transposes into value layouts, so what is left is only the transposes the
 // data really needs (typically one at each channels-last input and output).
 import { UnsupportedError } from '../ir/errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import { producersOf, readersOf, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { channelsFirstPerm, channelsLastPerm, relayWeight, runLayoutEngine, type LayoutResult, type Perm } from './layout.js';
@@ -87,12 +87,8 @@ export function lowerChannelsLast(graph: Graph, options: { trackValues?: boolean
   const g = result.graph;
   const ins = new Set(g.inputs.map((v) => v.name));
   const outs = new Set(g.outputs.map((v) => v.name));
-  const producer = new Map<string, Node>();
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
-  }
+  const producer = producersOf(g.nodes);
+  const readers = readersOf(g.nodes);
   const passThrough = (n: Node | undefined): boolean => !!n && (n.domain === '' || n.domain === 'ai.onnx') && (IO_PASS.has(n.opType));
   const fromInput = (v: string): boolean => {
     for (let cur = v, k = 0; k < 64; k++) {

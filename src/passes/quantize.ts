@@ -19,7 +19,7 @@
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
-import { attrInt, attrString, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrInt, attrString, readersOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
@@ -444,8 +444,7 @@ type ParamPlan = { kind: 'range' } | { kind: 'shared'; from: string } | { kind: 
  * range. `isFloat` says which values are float32 (before calibration: assume every node output).
  */
 function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, ParamPlan> {
-  const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const consumers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const plan = new Map<string, ParamPlan>();
   for (const v of g.inputs) if (v.dtype === 'float32' && !g.initializers.has(v.name)) plan.set(v.name, { kind: 'range' });

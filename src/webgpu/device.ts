@@ -53,6 +53,7 @@ async function acquire(): Promise<GpuAvailability> {
     return { ok: false, reason: `WebGPU does not start here (${e instanceof Error ? e.message : String(e)})` };
   }
   if (typeof gpu === 'string') return { ok: false, reason: gpu };
+  const inBrowser = gpu === (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   keepAlive.push(gpu);
   let adapter: GPUAdapter | null;
   try {
@@ -61,7 +62,13 @@ async function acquire(): Promise<GpuAvailability> {
     return { ok: false, reason: `requestAdapter failed (${e instanceof Error ? e.message : String(e)})` };
   }
   if (!adapter) {
-    return { ok: false, reason: 'no WebGPU adapter (no GPU driver found; in Node, Dawn looks for a Vulkan driver: check VK_ICD_FILENAMES)' };
+    // Chromium on Linux has navigator.gpu but answers null unless started with --enable-unsafe-webgpu
+    return {
+      ok: false,
+      reason: inBrowser
+        ? 'no WebGPU adapter: the browser offers none (WebGPU blocked or no usable GPU; Chromium on Linux needs --enable-unsafe-webgpu)'
+        : 'no WebGPU adapter (no GPU driver found; in Node, Dawn looks for a Vulkan driver: check VK_ICD_FILENAMES)',
+    };
   }
   keepAlive.push(adapter);
   const l = adapter.limits;

@@ -2,13 +2,12 @@
 // layer that holds its learned gamma/beta becomes one BatchNormalization op, as Keras and ONNX
 // express it. Off by default, because the BatchNorm's own top is then no longer a value of its
 // own (a dump or `compare --layers` would miss it).
-import type { Graph, Node } from '../../ir/graph.js';
+import { readersOf, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 
 /** Fold `BatchNormalization -> Mul(gamma) [-> Add(beta)]` (per-channel constants) into the BatchNormalization. */
 export function fuseBatchNormScale(graph: Graph): number {
-  const consumers = new Map<string, Node[]>();
-  for (const n of graph.nodes) for (const i of n.inputs) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
+  const consumers = readersOf(graph.nodes);
   const outputs = new Set(graph.outputs.map((o) => o.name));
   const only = (value: string): Node | undefined => {
     const c = consumers.get(value);

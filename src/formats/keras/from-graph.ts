@@ -3,7 +3,7 @@
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, readersOf, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
@@ -68,7 +68,7 @@ class Writer {
   readonly layers: KerasLayerOut[] = [];
   private readonly used = new Set<string>();
   readonly values = new Map<string, KTensor>();
-  readonly consumers = new Map<string, Node[]>();
+  readonly consumers: Map<string, Node[]>;
   readonly skip = new Set<Node>();
 
   /** constants: initializers, Constant nodes' values, and Identity of either */
@@ -79,7 +79,7 @@ class Writer {
     readonly options: FromGraphOptions,
   ) {
     this.constants = new Map(graph.initializers);
-    for (const n of graph.nodes) for (const i of n.inputs) if (i) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(n);
+    this.consumers = readersOf(graph.nodes);
   }
 
   isConstant(name: string): boolean {

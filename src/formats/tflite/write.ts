@@ -11,7 +11,7 @@
 import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
-import { topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
@@ -375,12 +375,8 @@ const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul
  * Q/DQ stays a QUANTIZE/DEQUANTIZE op.
  */
 function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'], floatOps?: ReadonlySet<string>) {
-  const producer = new Map<string, Node>();
-  const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) if (o) producer.set(o, n);
-    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  }
+  const producer = producersOf(g.nodes);
+  const consumers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((v) => v.name));
   const isFloat = (v: string) => {
     const d = g.initializers.get(v)?.dtype ?? shapes.get(v)?.dtype;
