@@ -14,7 +14,12 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
 // 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P,
 // the GEMM's split-K: 22 depth of a k slice, 23 N*G, 24 split (Y then gets slice sums, no bias)
-function im2colGemm(t: 4 | 8, pointwise: boolean): string {
+// The gather's divisions by kh*kw, kw and OW are by WGSL constants (one program per window
+// shape and output width: a few per model), which the compiler turns into multiplies: with
+// divisions by uniforms the index arithmetic cost more than the tile's multiply-adds.
+function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise'): string {
+  const pointwise = geometry === 'pointwise';
+  const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
   return `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
@@ -26,8 +31,8 @@ ${tiledMain({
   aKFast: true,
   bNFast: true,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
-  let H = pu(5u); let W = pu(6u); let OW = pu(7u);
-  let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
+  let H = pu(5u); let W = pu(6u); ${consts}
+  let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
   let pt = pi(14u); let pl = pi(15u); let Cg = pu(20u);
   let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
   let z = wg.z % pu(23u);
@@ -59,8 +64,15 @@ ${tiledMain({
 })}`;
 }
 
-const IM2COL = { 4: im2colGemm(4, false), 8: im2colGemm(8, false) };
-const POINTWISE = { 4: im2colGemm(4, true), 8: im2colGemm(8, true) };
+const POINTWISE = { 4: im2colGemm(4, 'pointwise'), 8: im2colGemm(8, 'pointwise') };
+const IM2COL = new Map<string, string>();
+
+function im2colProgram(t: 4 | 8, kh: number, kw: number, OW: number): string {
+  const key = `${t} ${kh} ${kw} ${OW}`;
+  let code = IM2COL.get(key);
+  if (!code) IM2COL.set(key, (code = im2colGemm(t, { kh, kw, OW })));
+  return code;
+}
 
 // The sum of split-K slices, then bias and clamp: 0 N*M*P, 1 slices, 2 P, 3 M, 4 hasBias, 5 lo, 6 hi
 const SUM_SLICES = linearProgram(
@@ -166,7 +178,7 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
     const [gx, gy] = [Math.ceil(P / edge), Math.ceil(Mg / edge)];
     const { splits, depth } = chooseSplit(gx * gy * batches, K, total * K);
     const pointwise = q.kh === 1 && q.kw === 1 && q.sh === 1 && q.sw === 1 && q.pt === 0 && q.pl === 0 && q.OH === q.H && q.OW === q.W;
-    const code = (pointwise ? POINTWISE : IM2COL)[t];
+    const code = pointwise ? POINTWISE[t] : im2colProgram(t, q.kh, q.kw, q.OW);
     if (splits > 1 && batches * splits <= 65535) {
       const sum = runner.site(ctx.node, 1);
       const part = runner.scratch(splits * total * 4, sum);
