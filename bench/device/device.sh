@@ -19,6 +19,8 @@ export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-$P/nvidia-egl-icd.json}
 mkdir -p /tmp/models && cp -r $P/models/* /tmp/models/
 for m in resnet18 mobilenet_v2; do /tmp/node $P/fill.mjs /tmp/models/$m; done
 echo "== adapter"; timeout 60 /tmp/node $P/diag.mjs 2>&1 | grep -v XDG_RUNTIME
+# SETUP_ONLY=1: stop here (ab.sh runs next in the same call)
+[ -n "${SETUP_ONLY:-}" ] && exit 0
 # BENCH_ARGS (last: they override) e.g. '--only conv7,depthwise --runs 1 --warmup 1' for a quick check
 B="timeout ${BENCH_TIMEOUT:-150} /tmp/node $P/webgpu.mjs --kernels $P/kernels.wasm --resnet18 /tmp/models/resnet18/model.onnx --mobilenet-v2 /tmp/models/mobilenet_v2/model.onnx --runs 20 --warmup 3"; A=${BENCH_ARGS:-}
 echo "== new ($(cat $P/new-ref)): webgpu vs wasm"
