@@ -17,7 +17,13 @@
 // run by the real TFLite interpreter (headless Chromium) on the held-out images against the
 // float .tflite: SNR pooled over all images, and its spread (the SNR's standard error, from the
 // per-image noise powers), and the conversion time.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|resnet18|trained] [--photos] [--held 24] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--bias-correction] [--per-tensor] [--interpreter minmax,minmax+bc,mse,mse+bc]
+// --halve A,B;C (with the quantized graph of (2)): each ';'-separated set of activations (value
+// names as --per-tensor prints them, "all" = every one) gets its int8 step divided by 2
+// (--halve-factor F: by F) without clipping, everything else as quantized: an upper bound for what
+// outlier channel splitting or any other range reduction of those tensors can give (F = sqrt 2:
+// every channel split in two). --group-alpha I:A,...: with --equalize, group I (findEqualizationGroups'
+// order; "dw": every group a depthwise conv produces) at alpha A, the others as equalize chooses.
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|resnet18|trained] [--photos] [--held 24] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--bias-correction] [--per-tensor] [--equalize [--group-alpha dw:0.5]] [--halve NAMES[;NAMES] [--halve-factor F]] [--interpreter minmax,minmax+bc,mse,mse+bc]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,7 +109,19 @@ if (equalizeAt > 0) {
   const obs = channelRangeObserver(groups, new Set(groups.flatMap((gr) => gr.values).filter((v) => !fused(v))));
   for (const x of calibration) await runGraph(g, { [input.name]: x }, { onValue: obs.observe });
   const headroom = arg('headroom');
-  const eq = equalizeGraph(g, groups, obs.ranges, { ...(alpha === undefined ? {} : { alpha }), ...(headroom ? { clipHeadroom: Number(headroom) } : {}) });
+  // --group-alpha I:A,J:B: group I (findEqualizationGroups' order) at alpha A, the others as chosen
+  // (I = dw: every group a depthwise conv produces, the depthwise -> ReLU6 -> projection ones)
+  const fixed = new Map();
+  for (const [i, a] of arg('group-alpha', '').split(',').filter((x) => x).map((x) => x.split(':'))) {
+    if (i !== 'dw') fixed.set(Number(i), Number(a));
+    else groups.forEach((gr, k) => gr.producers.some((p) => (p.node.attrs.group?.value ?? 1) > 1) && fixed.set(k, Number(a)));
+  }
+  const opts = { ...(alpha === undefined ? {} : { alpha }), ...(headroom ? { clipHeadroom: Number(headroom) } : {}) };
+  let eq = equalizeGraph(g, groups.filter((_, i) => !fixed.has(i)), obs.ranges, opts);
+  for (const [i, a] of fixed) {
+    const one = equalizeGraph(eq.graph, [groups[i]], obs.ranges, { ...opts, alpha: a });
+    eq = { ...eq, graph: one.graph, groups: eq.groups + one.groups };
+  }
   const before = await Promise.all(held.map(async (x) => [...(await runGraph(g, { [input.name]: x })).outputs.values()][0].toFloat32()));
   const afterEq = await Promise.all(held.map(async (x) => [...(await runGraph(eq.graph, { [input.name]: x })).outputs.values()][0].toFloat32()));
   let sig = 0, noise = 0;
@@ -173,10 +191,48 @@ const floatWeights = (graph) => {
   });
   return { ...graph, nodes, initializers: inits };
 };
-console.log(`int8 (${method}, ${N} images), held-out images: weights and activations ${(await snrOn(q)).toFixed(1)} dB, weights only ${(await snrOn(activations(new Set()))).toFixed(1)} dB, activations only ${(await snrOn(floatWeights(q))).toFixed(1)} dB`);
+// quantizeGraph's own equalization (the default without --equalize / --no-equalize) rescales weights
+// this bench does not see: "activations only" (float weights) and --per-tensor need one of the flags
+const ownWeights = equalize === false;
+console.log(`int8 (${method}, ${N} images), held-out images: weights and activations ${(await snrOn(q)).toFixed(1)} dB, weights only ${(await snrOn(activations(new Set()))).toFixed(1)} dB, activations only ${ownWeights ? `${(await snrOn(floatWeights(q))).toFixed(1)} dB` : 'n/a (quantizeGraph equalized: give --equalize)'}`);
+
+// (2b) upper bound for splitting a tensor's outlier channels: the named activations (--halve
+// a,b,c; "all" = every one) get half their int8 step without clipping (int16 codes on scale/2,
+// zero point 2z: the same grid points and half-way ones), everything else as quantized
+// (several sets: separated by ';')
+for (const halve of arg('halve', '').split(';').filter((x) => x)) {
+  const names = halve === 'all' ? undefined : new Set(halve.split(','));
+  // a pad / reshape after a named value shares its parameters: its own rounding is halved too
+  for (let more = true; names && more; ) {
+    more = false;
+    for (const k of q.nodes) {
+      const out = k.outputs[0].replace(/_float$/, '');
+      if (['Pad', 'Transpose', 'Reshape', 'Squeeze', 'Flatten'].includes(k.opType) && names.has(k.inputs[0]) && !names.has(out)) (names.add(out), (more = true));
+    }
+  }
+  const inits = new Map(q.initializers);
+  let n = 0;
+  const nodes = q.nodes.map((k) => {
+    if (k.opType !== 'QuantizeLinear' && k.opType !== 'DequantizeLinear') return k;
+    const qn = k.opType === 'QuantizeLinear' ? k : producerOf.get(k.inputs[0]);
+    if (!qn || qn.opType !== 'QuantizeLinear' || !actQ.has(qn.outputs[0])) return k;
+    const v = qn.inputs[0].replace(/_float$/, '');
+    if (names && !names.has(v)) return k;
+    if (k === qn) n++;
+    const [, s, z] = k.inputs;
+    const sh = `${s}_half`, zh = `${z}_half`;
+    // --halve-factor F: the step divided by F instead
+    const f = Number(arg('halve-factor', 2));
+    inits.set(sh, Tensor.float32([], [q.initializers.get(s).data[0] / f]));
+    inits.set(zh, new Tensor('int16', [], Int16Array.of(Math.round(f * q.initializers.get(z).data[0]))));
+    return { ...k, inputs: [k.inputs[0], sh, zh] };
+  });
+  console.log(`half step on ${n} activations (${halve}): ${(await snrOn({ ...q, nodes, initializers: inits })).toFixed(2)} dB (as quantized: ${(await snrOn(q)).toFixed(2)} dB)`);
+}
 
 // (3) each activation alone
-if (process.argv.includes('--per-tensor')) {
+if (process.argv.includes('--per-tensor') && !ownWeights) console.log('--per-tensor needs --equalize or --no-equalize (float weights of the graph quantized)');
+else if (process.argv.includes('--per-tensor')) {
   const base = floatWeights(q);
   const rows = [];
   // a pad / transpose / reshape shares its input's parameters: quantizing it again adds nothing

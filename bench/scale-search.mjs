@@ -6,9 +6,12 @@
 // quantizeGraph time and nnport's integer runtime against the interpreter (LSB, first photo).
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
 // otherwise a torchvision fixture of .fixtures-cache/models.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction]
+// --mode int16x8: 16-bit activations (the interpreter's 16x8 kernels) instead of int8.
+// --time-only: quantizeGraph's wall and CPU time per method (and a checksum of the activation
+// scales it chose, to see that a speed change changed no result), without the interpreter.
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction] [--mode int8|int16x8] [--time-only]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTflite } from '../src/formats/tflite/read.js';
 import { serializeTflite } from '../src/formats/tflite/write.js';
@@ -32,6 +35,7 @@ const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
 // --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
 const biasCorrection = process.argv.includes('--bias-correction');
+const mode = arg('mode', 'int8');
 const loaded = await int8BenchModel(model);
 const g = loaded.g;
 const { nchw, h, w } = loaded;
@@ -45,6 +49,18 @@ const calibration = photos.makePhotoSet(join(tmp, 'calibration'), { set: 'calibr
 const held = photos.makePhotoSet(join(tmp, 'held'), { set: 'held-out', count: heldCount, size: [h, w] }).map(toInput);
 rmSync(tmp, { recursive: true, force: true });
 
+if (process.argv.includes('--time-only')) {
+  for (const method of methods) {
+    const load = loadavg()[0];
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection })).graph;
+    const c = process.cpuUsage(c0);
+    const scales = q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => q.initializers.get(n.inputs[1]).toNumbers()[0]);
+    console.log(`${model} ${method}: quantizeGraph ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU ${((c.user + c.system) / 1e6).toFixed(1)} s, load ${load.toFixed(1)}); ${scales.length} activation scales, sum ${scales.reduce((a, b) => a + b, 0)}`);
+  }
+  process.exit(0);
+}
 const oracle = await startTfliteOracle();
 const argmax = (a) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
 try {
@@ -58,7 +74,7 @@ try {
   for (const method of methods) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const q = (await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
+    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const cpu = (c.user + c.system) / 1e6;
@@ -75,7 +91,7 @@ try {
     for (let i = 0; i < mine.length; i++) off = Math.max(off, Math.abs(mine[i] - gots[0][i]) / lsb);
     const top1 = gots.filter((o, k) => argmax(o) === argmax(wants[k])).length;
     console.log(
-      `${model} ${method}${biasCorrection ? ' + bias correction' : ''}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
+      `${model} ${mode === 'int8' ? '' : `${mode} `}${method}${biasCorrection ? ' + bias correction' : ''}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
         `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s (CPU ${cpu.toFixed(1)} s); integer runtime vs interpreter ${off.toFixed(2)} LSB`,
     );
   }
