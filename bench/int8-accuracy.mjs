@@ -221,8 +221,7 @@ for (const halve of arg('halve', '').split(';').filter((x) => x)) {
     if (k === qn) n++;
     const [, s, z] = k.inputs;
     const sh = `${s}_half`, zh = `${z}_half`;
-    // --halve-factor F: the step divided by F instead (F = sqrt 2: the noise of splitting every
-    // channel in two, two copies at half the step each through the same consumer weights)
+    // --halve-factor F: the step divided by F instead
     const f = Number(arg('halve-factor', 2));
     inits.set(sh, Tensor.float32([], [q.initializers.get(s).data[0] / f]));
     inits.set(zh, new Tensor('int16', [], Int16Array.of(Math.round(f * q.initializers.get(z).data[0]))));

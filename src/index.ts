@@ -16,6 +16,7 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
+import { decodeHalfWeights } from './passes/float16-weights.js';
 import { dropHybridInputs, hybridDroppedNote } from './passes/hybrid-inputs.js';
 import { fuseBias } from './passes/fuse-bias.js';
 import { needsChannelsLast } from './passes/layout.js';
@@ -160,6 +161,15 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     if (r.dropped) {
       model = { ...model, graph: r.graph };
       notes.push(hybridDroppedNote(r.dropped, options.dequantize ? '--dequantize makes a float model' : `${format} has no such op`));
+    }
+  }
+  // float16 weights (a float16 TFLite file): ONNX keeps them (float16 initializers + Cast), as does TFLite
+  // unless another --quantize is asked for; the other writers take float32 weights
+  if (model.kind === 'graph' && (options.dequantize || (format !== 'tflite' && format !== 'onnx'))) {
+    const r = decodeHalfWeights(model.graph);
+    if (r.decoded) {
+      model = { ...model, graph: r.graph };
+      notes.push(`${r.decoded} float16 weight${r.decoded > 1 ? 's' : ''} written as float32 (${options.dequantize ? '--dequantize makes a float32 model' : `nnport writes ${format} weights as float32`})`);
     }
   }
   if (options.dequantize) {

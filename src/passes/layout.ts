@@ -701,11 +701,16 @@ function dequantizedConstant(rw: GraphRewriter, name: string): { node: Node; x: 
 /**
  * A weight permuted by `perm`: a constant re-laid, or for a QDQ weight (DequantizeLinear of a
  * constant) the quantized constant re-laid under a new DequantizeLinear whose per-axis `axis`
- * follows it, so that runtimes still see DQ -> Conv. Undefined for anything else.
+ * follows it, so that runtimes still see DQ -> Conv; a float16 weight likewise under a new Cast.
+ * Undefined for anything else.
  */
 export function relayWeight(rw: GraphRewriter, name: string, perm: Perm, tag: string): string | undefined {
   const c = rw.constant(name);
   if (c) return rw.addInitializer(`${name}/${tag}`, permuteTensor(c, perm));
+  // a float16 weight (Cast of a float16 constant, as a float16 TFLite file reads): re-laid as float16
+  const cast = name ? rw.producer(name) : undefined;
+  const half = cast && cast.opType === 'Cast' && !cast.domain ? rw.constant(cast.inputs[0] ?? '') : undefined;
+  if (half?.dtype === 'float16') return rw.add({ opType: 'Cast', inputs: [rw.addInitializer(`${cast!.inputs[0]}/${tag}`, permuteTensor(half, perm))], attrs: { ...cast!.attrs }, name: `${cast!.name || name}/${tag}` });
   const q = dequantizedConstant(rw, name);
   if (!q) return undefined;
   const axis = attrInt(q.node, 'axis', 1);

@@ -21,6 +21,7 @@ import { topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { lowerForRun } from '../runtime/lower-for-run.js';
+import { fuseConv } from '../runtime/fuse-conv.js';
 import { dequantizePerTensor, quantizePerTensor, scaleZeroPointFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
 /** Where a value's int8 parameters come from (quantize.ts' plan). */
@@ -103,7 +104,9 @@ export async function searchActivationRanges(
 
   // run NCHW (the runtime's lowering of a channels-last graph); values by their lowered names
   const lowered = lowerForRun(g);
-  const L = lowered?.graph ?? g;
+  // zero Pads folded into the convs that read them (what the runtime's own plan does): a Pad's
+  // output shares its input's parameters, and rounding keeps the zeros, so nothing changes but the copy
+  const L = fuseConv(lowered?.graph ?? g, undefined, { padsOnly: true });
   const at = (v: string): string | undefined => (lowered ? lowered.values.get(v)?.name : v);
   // lowered value -> the source values quantized there (several when a transpose between them vanished)
   const quantizedAt = new Map<string, string[]>();

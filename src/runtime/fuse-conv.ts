@@ -106,9 +106,10 @@ function zeroPadOf(rw: GraphRewriter, pad: Node, rank: number, opset: number): n
 /**
  * Fold a zero Pad before a Conv into its pads and BatchNormalization after it into its weights,
  * and fuse a following Relu / Clip into a clamp epilogue. Returns a new graph (sharing untouched nodes and tensors with `graph`), or
- * `graph` itself when there was nothing to fuse.
+ * `graph` itself when there was nothing to fuse. `padsOnly`: the Pads alone (every value a
+ * conv reads or writes stays; the int8 range search runs node by node on them).
  */
-export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
+export function fuseConv(graph: Graph, report?: FuseConvReport, options: { padsOnly?: boolean } = {}): Graph {
   const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;
   const rw = new GraphRewriter(graph);
   let fused = false;
@@ -138,7 +139,7 @@ export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
       }
     }
 
-    if (next && W && W.rank >= 3 && (!conv.inputs[2] || B)) {
+    if (next && W && W.rank >= 3 && (!conv.inputs[2] || B) && !options.padsOnly) {
       const bn = batchNormParams(rw, next, W.shape[0]!);
       if (bn && next.inputs[0] === out) {
         const folded = foldBatchNorm(W, B, bn, attrFloat(next, 'epsilon', 1e-5));
@@ -151,7 +152,7 @@ export function fuseConv(graph: Graph, report?: FuseConvReport): Graph {
       }
     }
 
-    const clamp = next && next.inputs[0] === out ? clampOf(rw, next, opset) : undefined;
+    const clamp = next && next.inputs[0] === out && !options.padsOnly ? clampOf(rw, next, opset) : undefined;
     if (clamp) {
       removed.push(next!);
       out = next!.outputs[0]!;

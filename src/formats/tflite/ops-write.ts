@@ -49,7 +49,8 @@ export interface WriteContext {
   isQuantized(name: string): boolean;
   /** for a value made by nnport::HybridInputQuantize (a hybrid op's input as read from TFLite): whether it rounds symmetrically */
   hybridInputSymmetric(name: string): boolean | undefined;
-  addConstant(base: string, t: Tensor, quant?: TfliteQuantParams): string;
+  /** `from`: the value it is laid out from (a float16 weight's layout stays float16) */
+  addConstant(base: string, t: Tensor, quant?: TfliteQuantParams, from?: string): string;
   addTensor(base: string, like: WTensor): string;
   emit(op: WOp): void;
   shapeOf(name: string): number[];
@@ -169,9 +170,9 @@ const conv: Converter = (n, c) => {
   if (depthwise) {
     // (1, kh, kw, C·M): the HWIO bytes as they are, or OHWI (C·M, kh, kw, 1) transposed
     const dw = layout === 'HWIO' ? wData.reshape([1, kh, kw, o]) : permuteTensor(wData, [3, 1, 2, 0]);
-    weights = c.addConstant(`${wName}_depthwise`, dw, layout === 'HWIO' ? w.quant : requantAxis(w.quant, 3));
+    weights = c.addConstant(`${wName}_depthwise`, dw, layout === 'HWIO' ? w.quant : requantAxis(w.quant, 3), wName);
   } else {
-    weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, ohwiQuant);
+    weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, ohwiQuant, wName);
   }
   const bias = n.inputs[2] ? c.tensor(n.inputs[2]) : zeroBias(c, y, x, c.info(weights), o);
   const pad = sp.padding;
@@ -192,7 +193,7 @@ const convTranspose: Converter = (n, c) => {
   const wData = constant(n, c, 1, 'weights');
   const layout = attrString(n, 'kernel_layout', 'HWOI');
   const ohwi = layout === 'OHWI' ? wData : permuteTensor(wData, [2, 0, 1, 3]);
-  const weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, requantAxis(w.quant, 0));
+  const weights = layout === 'OHWI' ? wName : c.addConstant(`${wName}_ohwi`, ohwi, requantAxis(w.quant, 0), wName);
   const [o, kh, kw] = ohwi.shape as [number, number, number, number];
   const y = c.tensor(n.outputs[0]!);
   const out = c.shapeOf(y);
@@ -245,11 +246,11 @@ const gemm: Converter = (n, c) => {
   let weights = wName;
   if (!transB) {
     wData = permuteTensor(wData, [1, 0]);
-    weights = c.addConstant(`${wName}_transposed`, wData, requantAxis(w.quant, 0));
+    weights = c.addConstant(`${wName}_transposed`, wData, requantAxis(w.quant, 0), wName);
   }
   if (alpha !== 1) {
     if (w.quant) throw new UnsupportedError('quantized Gemm with alpha != 1 in a TFLite file', `node '${n.name}'`);
-    weights = c.addConstant(`${wName}_scaled`, new Tensor('float32', wData.shape, wData.toFloat32().map((v) => v * alpha)));
+    weights = c.addConstant(`${wName}_scaled`, new Tensor('float32', wData.shape, wData.toFloat32().map((v) => v * alpha)), undefined, wName);
   }
   const y = c.tensor(n.outputs[0]!);
   const o = wData.shape[0]!;
@@ -259,7 +260,7 @@ const gemm: Converter = (n, c) => {
   if (!cName) bias = zeroBias(c, y, x, c.info(weights), o);
   else if (cData && cData.size === o && (beta === 1 || !c.isQuantized(cName))) {
     const t = c.info(c.tensor(cName));
-    bias = cData.rank === 1 && beta === 1 ? c.tensor(cName) : c.addConstant(`${cName}_bias`, beta === 1 ? cData.reshape([o]) : new Tensor('float32', [o], cData.toFloat32().map((v) => v * beta)), t.quant);
+    bias = cData.rank === 1 && beta === 1 ? c.tensor(cName) : c.addConstant(`${cName}_bias`, beta === 1 ? cData.reshape([o]) : new Tensor('float32', [o], cData.toFloat32().map((v) => v * beta)), t.quant, cName);
   } else {
     // a bias that broadcasts (or is computed): FULLY_CONNECTED then ADD
     const mid = c.addTensor(`${y}_matmul`, c.info(y));
@@ -278,7 +279,7 @@ const matMul: Converter = (n, c) => {
   const y = c.tensor(n.outputs[0]!);
   if (bData && bData.rank === 2) {
     const bName = c.tensor(n.inputs[1]!);
-    const weights = c.addConstant(`${bName}_transposed`, permuteTensor(bData, [1, 0]), requantAxis(c.info(bName).quant, 0));
+    const weights = c.addConstant(`${bName}_transposed`, permuteTensor(bData, [1, 0]), requantAxis(c.info(bName).quant, 0), bName);
     fullyConnected(c, a, weights, zeroBias(c, y, a, c.info(weights), bData.shape[1]!), y, c.shapeOf(a).length > 2, symmetric);
     return;
   }

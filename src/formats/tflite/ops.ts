@@ -274,6 +274,8 @@ const depthwiseConv2d: Converter = (c) => {
     wName = decoded ? hwioName(w.name) : c.b.fresh(`${w.name}_hwio`);
     if (decoded) {
       wName = c.b.initializer(wName, decoded.reshape(hwio));
+      const half = c.b.halfWeights.get(w.name);
+      if (half) c.b.halfWeights.set(wName, c.b.initializer(`${half}_hwio`, c.b.initializers.get(half)!.reshape(hwio)));
     } else if (dq && (!axis || (axis.type === 'int' && axis.value === 3))) {
       const raw = c.b.initializer(hwioName(dq.inputs[0]!), c.b.initializers.get(dq.inputs[0]!)!.reshape(hwio));
       c.b.node('DequantizeLinear', [raw, ...dq.inputs.slice(1)], [wName], dq.attrs);
@@ -534,6 +536,7 @@ const dequantize: Converter = (c) => {
     // float16 weights (TF converter's float16 mode): the constant decoded once, or a Cast
     if (x.data) {
       c.b.initializers.set(out.name, new Tensor('float32', x.shape, x.data.toFloat32()));
+      c.b.halfWeights.set(out.name, x.name);
       return;
     }
     c.b.node('Cast', [x.name], [out.name], { to: int(1) });

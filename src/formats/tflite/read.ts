@@ -74,6 +74,12 @@ export class TfliteGraphBuilder {
   private readonly used = new Set<string>();
   private readonly dequantized = new Map<number, string>();
   private readonly consts = new Map<string, string>();
+  /**
+   * float16 weights (a DEQUANTIZE of a float16 constant): the float32 constant decoded for the
+   * converters -> the float16 constant it came from. They stay float16 in the graph read (a Cast),
+   * so a float16 model written again keeps them float16.
+   */
+  readonly halfWeights = new Map<string, string>();
 
   constructor(
     readonly file: string,
@@ -143,6 +149,21 @@ export class TfliteGraphBuilder {
     if (rawName === t.name) this.dequantized.set(t.index, out);
     return out;
   }
+}
+
+/**
+ * The decoded float16 weights that an op reads become the file's float16 constant and a Cast to
+ * float32 (what ONNX and quantizeGraph's float16 mode write): the reader's float32 copies go.
+ */
+function castHalfWeights(b: TfliteGraphBuilder): Node[] {
+  const read = new Set(b.nodes.flatMap((n) => n.inputs));
+  const casts: Node[] = [];
+  for (const [decoded, half] of b.halfWeights) {
+    if (!read.has(decoded) || !b.initializers.has(half)) continue;
+    b.initializers.delete(decoded);
+    casts.push({ name: decoded, opType: 'Cast', domain: '', inputs: [half], outputs: [decoded], attrs: { to: { type: 'int', value: 1 } } });
+  }
+  return casts;
 }
 
 /** Quantization parameters equal (same scales, zero points, axis): data can move as integers. */
@@ -331,7 +352,7 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
   }
   return {
     name: sg.name() || 'main',
-    nodes: b.nodes,
+    nodes: [...castHalfWeights(b), ...b.nodes],
     inputs: graphInputs.map(valueInfo),
     outputs: graphOutputs.map(valueInfo),
     initializers: b.initializers,

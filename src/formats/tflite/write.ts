@@ -16,6 +16,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
+import { isHalfWeightCast } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
@@ -49,6 +50,12 @@ export interface TfliteWriteOptions {
   /** post-training quantization (float16, dynamic, int8 with calibration samples in the written model's input layout) */
   quantize?: QuantizeOptions;
   /**
+   * prepareForTflite: keep float16 weights (a Cast of a float16 constant, as a float16 TFLite file
+   * reads) float16 instead of folding them into float32 constants. writeTflite sets it when no
+   * `quantize` is asked for; a graph that needs the layout pass gets float32 weights
+   */
+  keepFloat16Weights?: boolean;
+  /**
    * dynamic range: ops whose int8 weights (named as in the graph) are read through a DEQUANTIZE by
    * float kernels instead of hybrid ones (TF's weight-only quantization); true: all of them.
    * Default: none; an op is hybrid when nnport::HybridInputQuantize marks its float input (what
@@ -73,6 +80,8 @@ export interface WTensor {
   signature?: number[];
   data?: Tensor;
   quant?: TfliteQuantParams;
+  /** a float32 constant stored as float16 behind a DEQUANTIZE (it, or the weight it was laid out from, was float16 in the graph) */
+  half?: boolean;
 }
 
 export interface WOp {
@@ -112,7 +121,9 @@ const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
 /** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
 export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
+  // the layout pass re-lays constant weights: a float16 weight is decoded for it
+  const keepHalf = !!options.keepFloat16Weights && !needsChannelsLast(graph);
+  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate, keepHalf) : fold(graph, evaluate, keepHalf);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
@@ -129,10 +140,10 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
  * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
  */
-function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
+function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
   const at = (k: number): Graph =>
-    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
+    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate, keepHalf));
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
@@ -194,10 +205,11 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
 
 /**
  * Constant folding that leaves integer constants read through DequantizeLinear alone (they
- * become quantized tensors): they are hidden from the pass as if they were inputs.
+ * become quantized tensors), and with `keepHalf` float16 weights read through a Cast: they are
+ * hidden from the pass as if they were inputs.
  */
-function fold(g: Graph, evaluate: Evaluator): Graph {
-  const hidden = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!));
+function fold(g: Graph, evaluate: Evaluator, keepHalf = false): Graph {
+  const hidden = new Set(g.nodes.filter((n) => (n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)) || (keepHalf && isHalfWeightCast(g, n))).map((n) => n.inputs[0]!));
   const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
   const visible: Graph = {
     ...g,
@@ -219,7 +231,8 @@ const INT16X8_OPS = new Set([
 ]);
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
-  let g = await prepareForTflite(graph, options);
+  // a float16 model written again keeps its float16 weights unless another quantization is asked for
+  let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
     const missing = [...new Set(g.nodes.map(opKey).filter((k) => !INT16X8_OPS.has(k)))];
@@ -234,9 +247,10 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
 /** Channels-last, folded graph -> bytes (no passes run). */
 export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}): Uint8Array {
   const file = options.fileName ?? '<output>';
-  // float16 weights (Cast of a float16 constant): written as TFLite's float16 models are, every
-  // float32 constant stored as float16 behind a DEQUANTIZE
-  const halfCasts = graph.nodes.filter((n) => n.opType === 'Cast' && !n.domain && graph.initializers.get(n.inputs[0]!)?.dtype === 'float16' && attrIntOf(n, 'to') === 1);
+  // float16 weights (Cast of a float16 constant): written as TFLite's float16 models are, each
+  // such constant (and what the writer lays out from it) stored as float16 behind a DEQUANTIZE
+  const halfCasts = graph.nodes.filter((n) => isHalfWeightCast(graph, n));
+  const halfValues = new Set(halfCasts.map((n) => n.outputs[0]!));
   let g = graph;
   if (halfCasts.length) {
     const initializers = new Map(g.initializers);
@@ -291,7 +305,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
       if (!tensors.has(r)) {
         const d = dimsOf(r);
         const data = g.initializers.get(r);
-        tensors.set(r, { name: r, dtype: d.dtype, shape: d.shape, signature: d.signature, data, quant: quantOf.get(r) });
+        tensors.set(r, { name: r, dtype: d.dtype, shape: d.shape, signature: d.signature, data, quant: quantOf.get(r), half: halfValues.has(r) || undefined });
       }
       return r;
     },
@@ -308,9 +322,10 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
       const n = hybridInputs.get(name);
       return n ? attrIntOf(n, 'symmetric') === 1 : undefined;
     },
-    addConstant(base, t, quant) {
+    addConstant(base, t, quant, from) {
       const name = fresh(base);
-      tensors.set(name, { name, dtype: t.dtype, shape: [...t.shape], data: t, quant });
+      const half = !!from && t.dtype === 'float32' && tensors.get(resolve(from))?.half;
+      tensors.set(name, { name, dtype: t.dtype, shape: [...t.shape], data: t, quant, half: half || undefined });
       return name;
     },
     addTensor(base, like) {
@@ -479,12 +494,15 @@ const attrIntOf = (n: Node, name: string): number | undefined => {
   return a && a.type === 'int' ? a.value : undefined;
 };
 
-/** Every float32 weight (rank >= 2; biases stay float32) an op reads becomes float16 and a DEQUANTIZE to it. */
+/**
+ * Every float32 constant an op reads that was float16 in the graph (weights and biases, as TF's
+ * converter stores every float constant of its float16 models) becomes float16 and a DEQUANTIZE to it.
+ */
 function storeAsFloat16(tensors: Map<string, WTensor>, ops: WOp[]): void {
   const read = new Set(ops.flatMap((op) => op.inputs));
   const dequantize: WOp[] = [];
   for (const t of [...tensors.values()]) {
-    if (!t.data || t.dtype !== 'float32' || t.data.rank < 2 || !read.has(t.name)) continue;
+    if (!t.data || !t.half || t.dtype !== 'float32' || !read.has(t.name)) continue;
     let half = `${t.name}_float16`;
     for (let i = 1; tensors.has(half); i++) half = `${t.name}_float16_${i}`;
     tensors.set(half, { name: half, dtype: 'float16', shape: t.shape, data: castFloat(t.data, 'float16') });
