@@ -13,6 +13,6 @@ export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat3
 export { minMax, minMaxPerAxis, channelStats, histogram } from './kernels/calibrate';
 export { qconv2d, qconv1x1, qdepthwise } from './kernels/qconv';
 export { qconv2d16, qdepthwise16 } from './kernels/qconv16';
-export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmean } from './kernels/qelementwise';
+export { qaddRef, qaddRef16, qaddXnnpack, qmul, qavgPool, qmaxPool, qmean } from './kernels/qelementwise';
 export { qmul16, qavgPool16, qmean16, quantize16 } from './kernels/qelementwise16';
 export { hessianAdd, hessianAddChannels, upperCholeskyOfInverse, gptqRound } from './kernels/gptq';

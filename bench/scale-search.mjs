@@ -7,9 +7,11 @@
 // --model trained: the corpus' TinyNN int8 MobileNet-v2, dequantized (trained weights);
 // otherwise a torchvision fixture of .fixtures-cache/models.
 // --mode int16x8: 16-bit activations (the interpreter's 16x8 kernels) instead of int8.
+// --io int8|uint8: integer input and output (the photos quantized with the file's input
+// parameters as TFLite's QUANTIZE rounds, the outputs dequantized with its output parameters).
 // --time-only: quantizeGraph's wall and CPU time per method (and a checksum of the activation
 // scales it chose, to see that a speed change changed no result), without the interpreter.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction] [--mode int8|int16x8] [--time-only]
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--search-step 0.05] [--bias-correction] [--mode int8|int16x8] [--io float|int8|uint8] [--time-only]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +35,12 @@ const model = arg('model', 'trained');
 const heldCount = Number(arg('held', photos.HELD_OUT_PHOTOS ?? 6));
 const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
+// --search-step: the search's step (a fraction of each range end; default 0.05)
+const searchStep = arg('search-step');
 // --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
 const biasCorrection = process.argv.includes('--bias-correction');
 const mode = arg('mode', 'int8');
+const io = arg('io', 'float');
 const loaded = await int8BenchModel(model);
 const g = loaded.g;
 const { nchw, h, w } = loaded;
@@ -74,24 +79,39 @@ try {
   for (const method of methods) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
+    const q = (await quantizeGraph(g, { mode, io, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples || searchStep ? { search: { ...(searchSamples ? { samples: Number(searchSamples) } : {}), ...(searchStep ? { step: Number(searchStep) } : {}) } } : {}) })).graph;
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const cpu = (c.user + c.system) / 1e6;
     const file = serializeTflite(q);
-    const gots = [];
-    for (const x of held) gots.push(await on(file, x));
-    const sims = [];
-    for (const x of held) sims.push(await nn(q, x));
     const back = await readTflite(file);
-    const mine = [...(await runInteger(back, { [back.inputs[0].name]: held[0] }, { requantization: 'xnnpack' })).outputs.values()][0].toFloat32();
+    // integer I/O: a photo quantized as TFLite's QUANTIZE does (half away from zero), the output dequantized
+    // (through the integer Transpose of an NCHW input, or before an output)
+    const paramsAt = (v, forward) => {
+      const n = back.nodes.find((m) => (m.opType === 'DequantizeLinear' && m.inputs[0] === v) || (m.opType === 'QuantizeLinear' && m.outputs[0] === v));
+      if (n) return { scale: back.initializers.get(n.inputs[1]).toNumbers()[0], zeroPoint: back.initializers.get(n.inputs[2]).toNumbers()[0] };
+      const next = forward ? back.nodes.find((m) => m.inputs[0] === v) : back.nodes.find((m) => m.outputs[0] === v);
+      return paramsAt(forward ? next.outputs[0] : next.inputs[0], forward);
+    };
+    const [inQ, outQ] = io === 'float' ? [] : [paramsAt(back.inputs[0].name, true), paramsAt(back.outputs[0].name, false)];
+    const Ints = io === 'int8' ? Int8Array : Uint8Array;
+    const [qmin, qmax] = io === 'int8' ? [-128, 127] : [0, 255];
+    const feedOf = (x) => (io === 'float' ? x : new Tensor(io, x.shape, Ints.from(x.data, (v) => Math.min(qmax, Math.max(qmin, Math.sign(v / inQ.scale) * Math.round(Math.abs(v / inQ.scale)) + inQ.zeroPoint)))));
+    const floatOf = (a) => (io === 'float' ? Float32Array.from(a) : Float32Array.from(a, (v) => (v - outQ.zeroPoint) * outQ.scale));
+    const raws = [];
+    for (const x of held) raws.push((await oracle.run(file, [feedOf(x).data]))[0].data);
+    const gots = raws.map(floatOf);
+    const sims = [];
+    for (const x of held) sims.push(floatOf([...(await runGraph(q, { [input.name]: feedOf(x) })).outputs.values()][0].toNumbers()));
+    const mine = [...(await runInteger(back, { [back.inputs[0].name]: feedOf(held[0]) }, { requantization: 'xnnpack' })).outputs.values()][0].toNumbers();
+    // in LSBs of the output: integers as they are, a float output over its DequantizeLinear's scale
     const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0].name);
-    const lsb = back.initializers.get(dq.inputs[1]).toNumbers()[0];
+    const lsb = io === 'float' ? back.initializers.get(dq.inputs[1]).toNumbers()[0] : 1;
     let off = 0;
-    for (let i = 0; i < mine.length; i++) off = Math.max(off, Math.abs(mine[i] - gots[0][i]) / lsb);
+    for (let i = 0; i < mine.length; i++) off = Math.max(off, Math.abs(mine[i] - Number(raws[0][i])) / lsb);
     const top1 = gots.filter((o, k) => argmax(o) === argmax(wants[k])).length;
     console.log(
-      `${model} ${mode === 'int8' ? '' : `${mode} `}${method}${biasCorrection ? ' + bias correction' : ''}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
+      `${model} ${mode === 'int8' ? '' : `${mode} `}${io === 'float' ? '' : `io ${io} `}${method}${biasCorrection ? ' + bias correction' : ''}: interpreter ${pooledSnrDb(wants, gots).toFixed(2)} dB over ${held.length} photos (first 6: ${pooledSnrDb(wants.slice(0, 6), gots.slice(0, 6)).toFixed(2)} dB), top-1 ${top1}/${held.length}; ` +
         `QDQ simulation ${pooledSnrDb(floats, sims).toFixed(2)} dB; quantizeGraph ${seconds.toFixed(1)} s (CPU ${cpu.toFixed(1)} s); integer runtime vs interpreter ${off.toFixed(2)} LSB`,
     );
   }

@@ -9,7 +9,9 @@
 // inference of both: this process's, and that of the Chromium processes the interpreter runs in
 // (from /proc, Linux).
 // Run: node --import tsx bench/tflite-int8.mjs [--samples 100] [--reps 3] [--calibration-only]
-//      [--latency-only] [--rounds 5]
+//      [--latency-only] [--rounds 5] [--model resnet18] [--skip-typescript]
+// --model: another torchvision fixture of .fixtures-cache/models (224x224 input) instead of
+// mobilenet_v2; --skip-typescript: no timing of the scalar TypeScript kernels (seconds a run).
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -43,8 +45,10 @@ const ROUNDS = arg('rounds', 5);
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
 await initKernels();
-const modelBytes = new Uint8Array(readFileSync(join(root, '.fixtures-cache/models/mobilenet_v2/model.onnx')));
-const readMobilenet = async () => (await readModel(modelBytes, { fileName: 'mobilenet_v2.onnx' })).graph;
+const MODEL = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'mobilenet_v2';
+const skipTypescript = process.argv.includes('--skip-typescript');
+const modelBytes = new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${MODEL}/model.onnx`)));
+const readMobilenet = async () => (await readModel(modelBytes, { fileName: `${MODEL}.onnx` })).graph;
 let seed = 1;
 const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
@@ -139,7 +143,7 @@ for (let r = 0; r < (latencyOnly ? 0 : REPS); r++) {
   rounds.push(round);
   console.error(`round ${r + 1} (load ${loadavg()[0].toFixed(2)}): calibration ${round.cal.wall.toFixed(0)} ms (CPU ${round.cal.cpu.toFixed(0)}), ${N} passes ${round.plain.wall.toFixed(0)} ms (CPU ${round.plain.cpu.toFixed(0)}), GC pauses in both ${round.gc.toFixed(0)} ms: ${(round.cal.wall / round.plain.wall).toFixed(2)}x wall, ${(round.cal.cpu / round.plain.cpu).toFixed(2)}x CPU`);
 }
-const ms = (v) => `${v.toFixed(0)} ms`;
+const ms = (v) => `${v.toFixed(1)} ms`;
 if (latencyOnly) {
   g = await prepareForTflite(await readMobilenet());
   bytes = serializeTflite((await quantizeGraph(g, { mode: 'int8', calibration: samples })).graph);
@@ -242,14 +246,16 @@ for (let r = 0; r < ROUNDS; r++) {
   const ref = await timeInteger({}, RUNS + 1);
   const interp = await timeInterpreter(bytes);
   const xnn = await timeInteger({ requantization: 'xnnpack' }, RUNS + 1);
-  rows.push({ load, ref, xnn, interp });
-  console.error(`round ${r + 1} (load ${load.toFixed(2)}): nnport int8 ${ref.wall.toFixed(1)} ms (CPU ${ref.cpu.toFixed(1)}), xnnpack requantization ${xnn.wall.toFixed(1)} ms (CPU ${xnn.cpu.toFixed(1)}), interpreter ${interp.wall.toFixed(1)} ms (CPU ${interp.cpu.toFixed(1)}): wall ${(ref.wall / interp.wall).toFixed(2)}x / ${(xnn.wall / interp.wall).toFixed(2)}x, CPU ${(ref.cpu / interp.cpu).toFixed(2)}x / ${(xnn.cpu / interp.cpu).toFixed(2)}x`);
+  // activations copied out of and into WASM memory around every kernel (resident: false), as before 2026-11-26 13:40
+  const copy = await timeInteger({ resident: false }, RUNS + 1);
+  rows.push({ load, ref, xnn, copy, interp });
+  console.error(`round ${r + 1} (load ${load.toFixed(2)}): nnport int8 ${ref.wall.toFixed(1)} ms (CPU ${ref.cpu.toFixed(1)}), xnnpack requantization ${xnn.wall.toFixed(1)} ms (CPU ${xnn.cpu.toFixed(1)}), copying activations ${copy.wall.toFixed(1)} ms (CPU ${copy.cpu.toFixed(1)}), interpreter ${interp.wall.toFixed(1)} ms (CPU ${interp.cpu.toFixed(1)}): wall ${(ref.wall / interp.wall).toFixed(2)}x / ${(xnn.wall / interp.wall).toFixed(2)}x, CPU ${(ref.cpu / interp.cpu).toFixed(2)}x / ${(xnn.cpu / interp.cpu).toFixed(2)}x`);
 }
-const intTs = await timeInteger({ kernels: 'typescript' }, 3);
+const intTs = skipTypescript ? { wall: NaN } : await timeInteger({ kernels: 'typescript' }, 3);
 const interpFloat = await timeInterpreter(serializeTflite(g));
 await oracle.close();
 const mid = (f) => median(rows.map(f));
 const per = (f) => rows.map((r) => f(r).toFixed(2)).join(', ');
-console.log(`| mobilenet_v2 latency, median of ${ROUNDS} alternating rounds (${RUNS} runs each) | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(mid((r) => r.ref.wall))} (CPU ${mid((r) => r.ref.cpu).toFixed(1)} ms) | nnport int8, xnnpack requantization ${ms(mid((r) => r.xnn.wall))} (CPU ${mid((r) => r.xnn.cpu).toFixed(1)} ms) | nnport int8, TypeScript kernels ${ms(intTs.wall)} | interpreter int8 ${ms(mid((r) => r.interp.wall))} (CPU ${mid((r) => r.interp.cpu).toFixed(1)} ms) | interpreter float ${ms(interpFloat.wall)} |`);
-console.log(`| nnport int8 / interpreter int8 | wall ${mid((r) => r.ref.wall / r.interp.wall).toFixed(2)}x (${per((r) => r.ref.wall / r.interp.wall)}) | CPU ${mid((r) => r.ref.cpu / r.interp.cpu).toFixed(2)}x (${per((r) => r.ref.cpu / r.interp.cpu)}) | xnnpack requantization: wall ${mid((r) => r.xnn.wall / r.interp.wall).toFixed(2)}x, CPU ${mid((r) => r.xnn.cpu / r.interp.cpu).toFixed(2)}x | load ${per((r) => r.load)} |`);
+console.log(`| ${MODEL} latency, median of ${ROUNDS} alternating rounds (${RUNS} runs each) | nnport float ${ms(median(floatTimes))} (CPU ${ms(median(floatCpu))}) | nnport int8, WASM kernels ${ms(mid((r) => r.ref.wall))} (CPU ${mid((r) => r.ref.cpu).toFixed(1)} ms) | nnport int8, xnnpack requantization ${ms(mid((r) => r.xnn.wall))} (CPU ${mid((r) => r.xnn.cpu).toFixed(1)} ms) | nnport int8, activations copied per kernel ${ms(mid((r) => r.copy.wall))} (CPU ${mid((r) => r.copy.cpu).toFixed(1)} ms) | nnport int8, TypeScript kernels ${ms(intTs.wall)} | interpreter int8 ${ms(mid((r) => r.interp.wall))} (CPU ${mid((r) => r.interp.cpu).toFixed(1)} ms) | interpreter float ${ms(interpFloat.wall)} |`);
+console.log(`| nnport int8 / interpreter int8 | wall ${mid((r) => r.ref.wall / r.interp.wall).toFixed(2)}x (${per((r) => r.ref.wall / r.interp.wall)}) | CPU ${mid((r) => r.ref.cpu / r.interp.cpu).toFixed(2)}x (${per((r) => r.ref.cpu / r.interp.cpu)}) | xnnpack requantization: wall ${mid((r) => r.xnn.wall / r.interp.wall).toFixed(2)}x (${per((r) => r.xnn.wall / r.interp.wall)}), CPU ${mid((r) => r.xnn.cpu / r.interp.cpu).toFixed(2)}x (${per((r) => r.xnn.cpu / r.interp.cpu)}) | activations copied per kernel: wall ${mid((r) => r.copy.wall / r.interp.wall).toFixed(2)}x, CPU ${mid((r) => r.copy.cpu / r.interp.cpu).toFixed(2)}x | load ${per((r) => r.load)} |`);
 console.log(`load average ${loadAverage()}`);

@@ -1,12 +1,14 @@
 // WebGPU backend vs the wasm backend, in the same process: resnet18 and mobilenet_v2 (batch 1,
-// 224x224), one 1024x1024x1024 MatMul, one 3x3 256->256 conv at 56x56 and one depthwise 3x3
+// 224x224), one 1024x1024x1024 MatMul, one 3x3 256->256 conv at 56x56, one 3x3 512->512 conv at
+// 7x7 (resnet18's last: few output tiles over a deep k, split-K) and one depthwise 3x3
 // conv of 144 channels at 56x56 (mobilenet_v2's largest). Each number is the
 // median of --runs runs after --warmup runs, from the inputs on the host to the output on the
 // host (the GPU time includes the upload of the input and the download of the output; weights
-// are uploaded once, in the warm-up). Prints the adapter and a markdown table.
+// are uploaded once, in the warm-up). Prints the adapter and a markdown table; for webgpu also
+// the JS time before the first download and the time waiting for downloads (medians).
 //
 //   node bench/webgpu.mjs [--resnet18 model.onnx] [--mobilenet-v2 model.onnx] [--runs 20]
-//        [--warmup 3] [--backend-only webgpu|wasm] [--only resnet18,mobilenet_v2,matmul,conv,depthwise]
+//        [--warmup 3] [--backend-only webgpu|wasm] [--only resnet18,mobilenet_v2,matmul,conv,conv7,depthwise]
 //        [--matmul-size 1024] [--kernels build/kernels.wasm] [--dist ../dist/index.js]
 //
 // Needs the built package (npm run build: dist/ and build/kernels.wasm), nnport's dependencies
@@ -23,8 +25,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
+// the last occurrence wins (a wrapper script's defaults can be overridden after them)
 const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
+  const i = args.lastIndexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : dflt;
 };
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -32,7 +35,7 @@ const runs = Number(opt('runs', 20));
 const warmup = Number(opt('warmup', 3));
 const only = opt('backend-only');
 if (only && only !== 'webgpu' && only !== 'wasm') throw new Error('--backend-only must be webgpu or wasm');
-const which = (opt('only') ?? 'resnet18,mobilenet_v2,matmul,conv,depthwise').split(',');
+const which = (opt('only') ?? 'resnet18,mobilenet_v2,matmul,conv,conv7,depthwise').split(',');
 const models = {
   resnet18: opt('resnet18', here('../.fixtures-cache/models/resnet18/model.onnx')),
   mobilenet_v2: opt('mobilenet-v2', here('../.fixtures-cache/models/mobilenet_v2/model.onnx')),
@@ -51,6 +54,23 @@ if (use.includes('webgpu')) {
     process.exit(1);
   }
   console.log(`adapter: ${a.adapter}`);
+}
+// Where a webgpu run's time goes: the JS time before its first download (planning, kernels'
+// host work, encoding: the host overhead) and the time spent waiting for downloads (the GPU's
+// work, the submit and the copy back). Read off Dawn's GPUBuffer.mapAsync, which nnport calls
+// once per download.
+const probe = { first: 0, wait: 0 };
+const mapProto = globalThis.GPUBuffer?.prototype;
+if (mapProto?.mapAsync) {
+  const orig = mapProto.mapAsync;
+  mapProto.mapAsync = function (...a) {
+    const t = performance.now();
+    if (!probe.first) probe.first = t;
+    return orig.apply(this, a).then((v) => {
+      probe.wait += performance.now() - t;
+      return v;
+    });
+  };
 }
 console.log(`node ${process.version}, ${runs} runs after ${warmup} warm-up runs, median; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}\n`);
 
@@ -94,6 +114,11 @@ if (which.includes('conv')) {
   const attrs = { pads: { type: 'ints', value: [1, 1, 1, 1] } };
   cases.push({ name: `Conv 3x3 ${C}->${M} @${H}x${H}`, graph: single('conv', 'Conv', ['x', 'w', 'b'], attrs, { w: random([M, C, 3, 3], 4, 0.05), b: random([M], 5) }, [['x', [1, C, H, H]]]), feeds: { x: random([1, C, H, H], 6) }, flop: 2 * M * C * 9 * H * H });
 }
+if (which.includes('conv7')) {
+  const [C, M, H] = [512, 512, 7];
+  const attrs = { pads: { type: 'ints', value: [1, 1, 1, 1] } };
+  cases.push({ name: `Conv 3x3 ${C}->${M} @${H}x${H}`, graph: single('conv7', 'Conv', ['x', 'w', 'b'], attrs, { w: random([M, C, 3, 3], 10, 0.02), b: random([M], 11) }, [['x', [1, C, H, H]]]), feeds: { x: random([1, C, H, H], 12) }, flop: 2 * M * C * 9 * H * H });
+}
 if (which.includes('depthwise')) {
   const [C, H] = [144, 56];
   const attrs = { pads: { type: 'ints', value: [1, 1, 1, 1] }, group: { type: 'int', value: C } };
@@ -107,12 +132,18 @@ async function time(c, backend) {
   let out;
   for (let i = 0; i < warmup; i++) out = await run();
   const ms = [];
+  const host = [];
+  const wait = [];
   for (let i = 0; i < runs; i++) {
+    probe.first = 0;
+    probe.wait = 0;
     const t0 = performance.now();
     out = await run();
     ms.push(performance.now() - t0);
+    if (probe.first) host.push(probe.first - t0);
+    wait.push(probe.wait);
   }
-  return { ms: median(ms), y: [...out.outputs.values()][0].data };
+  return { ms: median(ms), host: host.length === runs ? median(host) : undefined, wait: median(wait), y: [...out.outputs.values()][0].data };
 }
 
 const rows = [];
@@ -133,8 +164,9 @@ for (const c of cases) {
     diff = `${m.toExponential(1)} (of ${s.toPrecision(2)})`;
   }
   const cell = (b) => (r[b] ? `${r[b].ms.toFixed(2)} ms${c.flop ? ` (${(c.flop / r[b].ms / 1e6).toFixed(1)} GFLOP/s)` : ''}` : '—');
-  rows.push(`| ${c.name} | ${cell('wasm')} | ${cell('webgpu')} | ${r.wasm && r.webgpu ? `${(r.wasm.ms / r.webgpu.ms).toFixed(2)}x` : '—'} | ${diff || '—'} |`);
+  const split = r.webgpu?.host !== undefined ? `${r.webgpu.host.toFixed(2)} / ${r.webgpu.wait.toFixed(2)} ms` : '—';
+  rows.push(`| ${c.name} | ${cell('wasm')} | ${cell('webgpu')} | ${r.wasm && r.webgpu ? `${(r.wasm.ms / r.webgpu.ms).toFixed(2)}x` : '—'} | ${diff || '—'} | ${split} |`);
 }
-console.log('| bench | nnport wasm (1 thread) | nnport webgpu | wasm / webgpu | max abs diff |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| bench | nnport wasm (1 thread) | nnport webgpu | wasm / webgpu | max abs diff | webgpu: JS before 1st download / waiting for downloads |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(r);

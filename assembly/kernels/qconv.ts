@@ -1,17 +1,18 @@
 // Integer convolution with TFLite's arithmetic (NHWC, int8/uint8 activations, 8-bit weights,
 // int32 accumulators, per-channel requantization in util/requantize.ts):
 //   qconv2d:      im2col of a chunk of output pixels into int16 rows (input zero point already
-//                 subtracted, K padded to 8 with zeros), then a 2-pixel x 4-channel
-//                 i32x4.dot_i16x8_s micro-kernel against int16 weights (O, kh, kw, I/group)
-//                 minus their zero points. Serves CONV_2D (any group) and FULLY_CONNECTED.
-//   qconv1x1:     the same micro-kernel on the input's own 8-bit rows, widened as loaded, the
-//                 input zero point in the bias: pointwise convs and FULLY_CONNECTED.
+//                 subtracted, K padded to 8 with zeros), then a 4-pixel x 8-channel
+//                 i32x4.dot_i16x8_s micro-kernel (gemmC2S4) against int16 weights (O, kh, kw,
+//                 I/group) minus their zero points. Serves CONV_2D (any group).
+//   qconv1x1:     the input's own 8-bit rows, widened as loaded, the input zero point in the
+//                 bias, against 8 channels at a time held in the lanes (pairs of k rotated
+//                 through the lanes, no horizontal sums): pointwise convs and FULLY_CONNECTED.
 //   qdepthwise:   depthwise with multiplier 1, SIMD over 8 channels per step; inside the
 //                 image two taps per i32x4.dot_i16x8_s, the input zero point in the bias.
 // The scalar twin is src/runtime/integer/reference.ts. Pointers are byte addresses; all scratch
 // is passed in. `x` needs 16 bytes of readable slack after its last element (8-lane loads).
 
-import { requantize4, RQ_BIAS, RQ_ROWS } from '../util/requantize';
+import { MAGIC, requantize8, RQ_BIAS } from '../util/requantize';
 
 /** Rows of the per-channel parameter block: channels rounded up to 8 (two i32x4 per step). */
 // @ts-ignore: decorator
@@ -44,23 +45,6 @@ function storeTail8(dst: usize, v: v128, n: i32): void {
     v128.store32_lane(dst, v, 0);
     storeTail4(dst + 4, i8x16.shuffle(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), n - 4);
   } else storeTail4(dst, v, n);
-}
-
-/** Narrow int32 lanes already clamped to the output range into bytes (lanes 0..3 hold a, 4..7 b). */
-// @ts-ignore: decorator
-@inline
-function narrowBytes(a: v128, b: v128, unsignedOut: i32): v128 {
-  const h = i16x8.narrow_i32x4_s(a, b);
-  return unsignedOut ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h);
-}
-
-/** The four sums of a0..a3 (each a vector of partial sums) as one vector. */
-// @ts-ignore: decorator
-@inline
-function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  const u0 = i32x4.add(v128.shuffle<i32>(a0, a1, 0, 4, 1, 5), v128.shuffle<i32>(a0, a1, 2, 6, 3, 7));
-  const u1 = i32x4.add(v128.shuffle<i32>(a2, a3, 0, 4, 1, 5), v128.shuffle<i32>(a2, a3, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(u0, u1, 0, 1, 4, 5), v128.shuffle<i32>(u0, u1, 2, 3, 6, 7));
 }
 
 /**
@@ -110,70 +94,6 @@ function loadA<T>(a: usize, k: usize): v128 {
   return load8<T>(a + (k >> 1));
 }
 
-/**
- * One 4-channel block of outputs for np rows of A (rows of `aStride` bytes: im2col's Kp int16,
- * T = i16, or the input's own 8-bit pixels, T = i8/u8, read 8 at a time past the row end into
- * what follows, where the zero-padded weights make them count for nothing) against the weight
- * rows w0..w0+3 (Kp int16 each): accumulate, add the bias, requantize, store at y (row stride O).
- */
-function gemmBlock<T>(a: usize, aStride: usize, np: i32, Kp: i32, w0: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, unsignedOut: i32, y: usize, O: i32): void {
-  const rowBytes = <usize>Kp << 1;
-  const Kb = rowBytes;
-  const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-  const bias = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
-  let p = 0;
-  for (; p + 2 <= np; p += 2) {
-    const a0p = a + <usize>p * aStride;
-    const a1p = a0p + aStride;
-    let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
-    let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    for (let k: usize = 0; k < Kb; k += 16) {
-      const a0 = loadA<T>(a0p, k);
-      const a1 = loadA<T>(a1p, k);
-      let b = v128.load(w0 + k);
-      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, b));
-      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, b));
-      b = v128.load(w1 + k);
-      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, b));
-      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, b));
-      b = v128.load(w2 + k);
-      c02 = i32x4.add(c02, i32x4.dot_i16x8_s(a0, b));
-      c12 = i32x4.add(c12, i32x4.dot_i16x8_s(a1, b));
-      b = v128.load(w3 + k);
-      c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, b));
-      c13 = i32x4.add(c13, i32x4.dot_i16x8_s(a1, b));
-    }
-    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, mode, yzp, qlo, qhi);
-    const r1 = requantize4(i32x4.add(hsum4(c10, c11, c12, c13), bias), rq, stride, oc, mode, yzp, qlo, qhi);
-    const v = narrowBytes(r0, r1, unsignedOut);
-    const d0 = y + <usize>(p * O + oc);
-    const d1 = d0 + <usize>O;
-    if (nOc >= 4) {
-      v128.store32_lane(d0, v, 0);
-      v128.store32_lane(d1, v, 1);
-    } else {
-      storeTail4(d0, v, nOc);
-      storeTail4(d1, i8x16.shuffle(v, v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7), nOc);
-    }
-  }
-  if (p < np) {
-    const a0p = a + <usize>p * aStride;
-    let c00 = i32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
-    for (let k: usize = 0; k < Kb; k += 16) {
-      const a0 = loadA<T>(a0p, k);
-      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(w0 + k)));
-      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(w1 + k)));
-      c02 = i32x4.add(c02, i32x4.dot_i16x8_s(a0, v128.load(w2 + k)));
-      c03 = i32x4.add(c03, i32x4.dot_i16x8_s(a0, v128.load(w3 + k)));
-    }
-    const r0 = requantize4(i32x4.add(hsum4(c00, c01, c02, c03), bias), rq, stride, oc, mode, yzp, qlo, qhi);
-    const v = narrowBytes(r0, r0, unsignedOut);
-    const d0 = y + <usize>(p * O + oc);
-    if (nOc >= 4) v128.store32_lane(d0, v, 0);
-    else storeTail4(d0, v, nOc);
-  }
-}
-
 function qconv2dImpl<T>(
   x: usize, xzp: i32, N: i32, H: i32, W: i32, C: i32, cOff: i32, ipg: i32,
   w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32,
@@ -183,21 +103,22 @@ function qconv2dImpl<T>(
   const Kp = (kh * kw * ipg + 7) & ~7;
   const stride = rqStride(opg);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   const P = N * OH * OW;
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const np = min(chunk, P - p0);
     im2colQ<T>(x, xzp, H, W, C, cOff, ipg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, p0, np, col, Kp);
     const yb = y + <usize>(p0 * O + oOff);
-    for (let oc = 0; oc < opg; oc += 4) {
-      gemmBlock<i16>(col, <usize>Kp << 1, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+    for (let oc = 0; oc < opg; oc += 8) {
+      gemmC2S4<i16>(col, <usize>Kp << 1, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, opg - oc, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut, yb, O);
     }
   }
 }
 
 /**
  * One group of an integer conv: y[N, OH, OW, O] at channels [oOff, oOff + opg) from
- * x[N, H, W, C] channels [cOff, cOff + ipg). `w` is int16 (roundUp(opg, 4), Kp) with
- * Kp = roundUp(kh*kw*ipg, 8), zero-padded; `rq` the requantization block (util/requantize.ts)
+ * x[N, H, W, C] channels [cOff, cOff + ipg). `w` is int16 in blocks of 8 channels of
+ * Kp = roundUp(kh*kw*ipg, 8) each as for qconv1x1, zero-padded; `rq` the requantization block (util/requantize.ts)
  * of roundUp(opg, 8) channels; lo/hi the output clamp; `col` scratch of chunk * Kp int16 plus 16 bytes.
  */
 export function qconv2d(
@@ -210,18 +131,152 @@ export function qconv2d(
   else qconv2dImpl<i8>(x, xzp, N, H, W, C, cOff, ipg, w, rq, mode, yzp, lo, hi, unsignedOut, y, O, oOff, opg, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, col, chunk);
 }
 
+/** Lanes rotated by one int32 (one pair of int16): lane c takes lane c + 1, lane 3 lane 0. */
+// @ts-ignore: decorator
+@inline
+function rot(a: v128): v128 {
+  return v128.shuffle<i32>(a, a, 1, 2, 3, 0);
+}
+
+/** Eight output bytes of one pixel (bytes 0..7 of v) stored as nOc bytes at dst. */
+// @ts-ignore: decorator
+@inline
+function store8Channels(dst: usize, v: v128, nOc: i32): void {
+  if (nOc >= 8) v128.store64_lane(dst, v, 0);
+  else storeTail8(dst, v, nOc);
+}
+
+/** The float64 modes' rounding constant with the output zero point in it (util/requantize.ts, requantize8). */
+// @ts-ignore: decorator
+@inline
+function magicOf(yzp: i32): v128 {
+  return f64x2.splat(MAGIC + <f64>yzp);
+}
+
+/**
+ * One 8-channel block of outputs for np rows of A (im2col's int16 rows of Kp, T = i16, or the
+ * input's own 8-bit rows of `aStride` bytes, T = i8/u8, read 8 at a time past the row end,
+ * where zero weights make what follows count for nothing), with the
+ * channels in the lanes: no horizontal sums. Per 8 k, a row's eight int16 (four pairs) are
+ * rotated by one pair three times; `w` holds for each 8 k, each rotation r and each half v of
+ * the block the vector whose lane c is the pair (c + r) & 3 of channel 4v + c (packC2S4), so
+ * i32x4.dot_i16x8_s adds every pair to its channel's lane once per 8 k. Four rows at a time.
+ */
+function gemmC2S4<T>(
+  a: usize, aStride: usize, np: i32, Kp: i32, w: usize, rq: usize, stride: usize, oc: i32, nOc: i32, mode: i32, yzp: v128, qlo: v128, qhi: v128, magic: v128, blo: v128, bhi: v128, unsignedOut: i32, y: usize, O: i32,
+): void {
+  const steps = <usize>(Kp >> 3);
+  const b0 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2));
+  const b1 = v128.load(rq + stride * RQ_BIAS + (<usize>oc << 2), 16);
+  let p = 0;
+  for (; p + 4 <= np; p += 4) {
+    const r0 = a + <usize>p * aStride;
+    const r1 = r0 + aStride, r2 = r1 + aStride, r3 = r2 + aStride;
+    let c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+    let wp = w;
+    for (let s: usize = 0; s < steps; s++) {
+      let a0 = loadA<T>(r0, s << 4);
+      let a1 = loadA<T>(r1, s << 4);
+      let a2 = loadA<T>(r2, s << 4);
+      let a3 = loadA<T>(r3, s << 4);
+      // the four rotations written out
+      let u: v128, v: v128;
+      u = v128.load(wp, 0);
+      v = v128.load(wp, 16);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 32);
+      v = v128.load(wp, 48);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 64);
+      v = v128.load(wp, 80);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      a0 = rot(a0);
+      a1 = rot(a1);
+      a2 = rot(a2);
+      a3 = rot(a3);
+      u = v128.load(wp, 96);
+      v = v128.load(wp, 112);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, u));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v));
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a1, u));
+      c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a1, v));
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a2, u));
+      c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a2, v));
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a3, u));
+      c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a3, v));
+      wp += 128;
+    }
+    const d = y + <usize>(p * O + oc);
+    store8Channels(d, requantize8(c00, c01, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>O, requantize8(c10, c11, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>(2 * O), requantize8(c20, c21, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+    store8Channels(d + <usize>(3 * O), requantize8(c30, c31, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+  }
+  for (; p < np; p++) {
+    const r0 = a + <usize>p * aStride;
+    let c00 = b0, c01 = b1;
+    let wp = w;
+    for (let s: usize = 0; s < steps; s++) {
+      let a0 = loadA<T>(r0, s << 4);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 0)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 16)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 32)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 48)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 64)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 80)));
+      a0 = rot(a0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a0, v128.load(wp, 96)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a0, v128.load(wp, 112)));
+      wp += 128;
+    }
+    store8Channels(y + <usize>(p * O + oc), requantize8(c00, c01, rq, stride, oc, mode, yzp, qlo, qhi, magic, blo, bhi, unsignedOut), nOc);
+  }
+}
+
 function qconv1x1Impl<T>(
   x: usize, P: i32, C: i32, w: usize, rq: usize, mode: i32, yzp: i32, lo: i32, hi: i32, unsignedOut: i32, y: usize, O: i32, chunk: i32,
 ): void {
   const Kp = (C + 7) & ~7;
   const stride = rqStride(O);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const np = min(chunk, P - p0);
     const a = x + <usize>p0 * <usize>C;
     const yb = y + <usize>p0 * <usize>O;
-    for (let oc = 0; oc < O; oc += 4) {
-      gemmBlock<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, unsignedOut, yb, O);
+    for (let oc = 0; oc < O; oc += 8) {
+      gemmC2S4<T>(a, <usize>C, np, Kp, w + (<usize>(oc * Kp) << 1), rq, stride, oc, O - oc, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut, yb, O);
     }
   }
 }
@@ -229,7 +284,8 @@ function qconv1x1Impl<T>(
 /**
  * A pointwise conv (1x1, stride 1, no padding, one group) or FULLY_CONNECTED without im2col:
  * y[P, O] from the rows x[P, C] read as they are. The input zero point is folded into the bias
- * row of `rq` (bias - x_zp·Σw, wrapping as int32 sums do); `w` as for qconv2d (Kp = roundUp(C, 8)),
+ * row of `rq` (bias - x_zp·Σw, wrapping as int32 sums do); `w` int16 in blocks of 8 channels of
+ * Kp = roundUp(C, 8) each (src/wasm/int8.ts packC2S4: per 8 k, four rotations, two halves),
  * `x` with 16 bytes of readable slack; `chunk` rows at a time pass every weight block.
  */
 export function qconv1x1(
@@ -250,6 +306,7 @@ function qdepthwiseImpl<T>(
   const wPairs = w + ((<usize>taps * Cp) << 1);
   const zpv = i16x8.splat(<i16>xzp);
   const yzpv = i32x4.splat(yzp), qlo = i32x4.splat(lo - yzp), qhi = i32x4.splat(hi - yzp);
+  const magic = magicOf(yzp), blo = i8x16.splat(<i8>lo), bhi = i8x16.splat(<i8>hi);
   const rowBytes = <usize>(W * C);
   const cBytes = <usize>C;
   // bytes between consecutive tap pairs' weights
@@ -345,12 +402,7 @@ function qdepthwiseImpl<T>(
               }
             }
           }
-          const r0 = requantize4(accLo, rq, stride, cb, mode, yzpv, qlo, qhi);
-          const r1 = requantize4(accHi, rq, stride, cb + 4, mode, yzpv, qlo, qhi);
-          const v = narrowBytes(r0, r1, unsignedOut);
-          const left = C - c;
-          if (left >= 8) v128.store64_lane(out + cb, v, 0);
-          else storeTail8(out + cb, v, left);
+          store8Channels(out + cb, requantize8(accLo, accHi, rq, stride, cb, mode, yzpv, qlo, qhi, magic, blo, bhi, unsignedOut), C - c);
         }
         out += <usize>C;
       }

@@ -7,6 +7,8 @@
 //   qmul:        MUL: (a - za)(b - zb) rescaled by one multiplier; 8 lanes at a time.
 //   qavgPool:    AVERAGE_POOL_2D, NHWC, int32 sums 8 channels a vector, rounding division by the
 //                count of taps inside the image (also the 16x8 one, qelementwise16.ts).
+//   qmaxPool:    MAX_POOL_2D, NHWC, the largest of the taps inside the image 16 channels a
+//                vector, clamped.
 //   qmean:       MEAN over the middle axis of (outer, red, inner): float32 rescale, or the
 //                rounding integer division when input and output grids are equal.
 
@@ -257,4 +259,57 @@ function qmeanImpl<T>(x: usize, outer: i32, red: i32, inner: i32, same: i32, sca
 export function qmean(x: usize, unsignedIn: i32, outer: i32, red: i32, inner: i32, same: i32, scale: f32, bias: f32, yzp: i32, lo: i32, hi: i32, y: usize, acc: usize): void {
   if (unsignedIn) qmeanImpl<u8>(x, outer, red, inner, same, scale, bias, yzp, lo, hi, y, acc);
   else qmeanImpl<i8>(x, outer, red, inner, same, scale, bias, yzp, lo, hi, y, acc);
+}
+
+function qmaxPoolImpl<T>(
+  x: usize, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, tail: usize,
+): void {
+  const signed = isSigned<T>();
+  const lov = i8x16.splat(<i8>lo), hiv = i8x16.splat(<i8>hi);
+  // no tap inside the window: the lower end, as the TypeScript twin
+  const start = signed ? i8x16.splat(-128) : i8x16.splat(0);
+  const rowBytes = <usize>(W * C);
+  let out = y;
+  for (let n = 0; n < N; n++) {
+    const xn = x + <usize>n * <usize>H * rowBytes;
+    for (let oy = 0; oy < OH; oy++) {
+      const iy0 = oy * sh - pt;
+      const kyLo = max(0, -iy0), kyHi = min(kh, H - iy0);
+      for (let ox = 0; ox < OW; ox++) {
+        const ix0 = ox * sw - pl;
+        const kxLo = max(0, -ix0), kxHi = min(kw, W - ix0);
+        for (let c = 0; c < C; c += 16) {
+          // 16 channels; past C they read the next pixel or the input's slack, never stored
+          let m = start;
+          for (let ky = kyLo; ky < kyHi; ky++) {
+            const row = xn + <usize>(iy0 + ky) * rowBytes + <usize>c;
+            for (let kx = kxLo; kx < kxHi; kx++) {
+              const v = v128.load(row + <usize>((ix0 + kx) * C));
+              m = signed ? i8x16.max_s(m, v) : i8x16.max_u(m, v);
+            }
+          }
+          m = signed ? i8x16.min_s(i8x16.max_s(m, lov), hiv) : i8x16.min_u(i8x16.max_u(m, lov), hiv);
+          const left = C - c;
+          if (left >= 16) v128.store(out + <usize>c, m);
+          else {
+            v128.store(tail, m);
+            memory.copy(out + <usize>c, tail, <usize>left);
+          }
+        }
+        out += <usize>C;
+      }
+    }
+  }
+}
+
+/**
+ * MAX_POOL_2D on 8-bit NHWC data (unsignedIn: uint8): per output pixel and channel the largest
+ * input of the window's taps inside the image, clamped to [lo, hi]. `x` needs 16 readable bytes
+ * after its last element; `tail` is 16 bytes of scratch.
+ */
+export function qmaxPool(
+  x: usize, unsignedIn: i32, N: i32, H: i32, W: i32, C: i32, y: usize, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, lo: i32, hi: i32, tail: usize,
+): void {
+  if (unsignedIn) qmaxPoolImpl<u8>(x, N, H, W, C, y, OH, OW, kh, kw, sh, sw, pt, pl, lo, hi, tail);
+  else qmaxPoolImpl<i8>(x, N, H, W, C, y, OH, OW, kh, kw, sh, sw, pt, pl, lo, hi, tail);
 }

@@ -1,7 +1,8 @@
 # Peer timings on the device's GPU with PyTorch (float32, TF32 off, eager, batch 1): the same
 # architectures as the bench's ONNX models (ResNet-18, MobileNet-V2 with BatchNorm folded away,
-# random weights), one 1024^3 MatMul and one large conv layer. Median of N after warm-up,
-# each timed call synchronised and including the copy of the output to the host.
+# random weights), 1024^3 and 4096^3 MatMuls, a large conv layer and resnet18's last (7x7).
+# Median of N after warm-up (10 for the 4096^3 MatMul), each timed call synchronised and
+# including the copy of the output to the host.
 import json, statistics, sys, time
 import torch
 import torch.nn as nn
@@ -61,4 +62,9 @@ a = torch.rand(1024, 1024, device=dev); b = torch.rand(1024, 1024, device=dev)
 out['matmul_1024'] = bench(lambda x: x @ b, a)
 conv = nn.Conv2d(256, 256, 3, 1, 1).to(dev).eval()
 out['conv_256x56x56_3x3'] = bench(conv, torch.rand(1, 256, 56, 56, device=dev))
+conv7 = nn.Conv2d(512, 512, 3, 1, 1).to(dev).eval()
+out['conv_512x7x7_3x3'] = bench(conv7, torch.rand(1, 512, 7, 7, device=dev))
+a4 = torch.rand(4096, 4096, device=dev); b4 = torch.rand(4096, 4096, device=dev)
+N = 10
+out['matmul_4096'] = bench(lambda x: x @ b4, a4)
 print(json.dumps(out))

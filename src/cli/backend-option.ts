@@ -6,7 +6,7 @@ import { webgpuAvailable } from '../webgpu/backend.js';
 
 export const BACKEND_HELP = `  --backend B         wasm (default), webgpu (GPU for Conv, Gemm/MatMul, elementwise, pools,
                       Concat; wasm for the rest; an error without a GPU) or auto (webgpu when
-                      a GPU adapter exists, else wasm)`;
+                      a GPU adapter exists, for ops large enough to pay for the transfer; else wasm)`;
 
 /** RunOptions.backends for a --backend value (undefined: the default, wasm). */
 export async function resolveBackend(value: string | undefined, command: string, note: (s: string) => void): Promise<string[] | undefined> {
@@ -15,8 +15,8 @@ export async function resolveBackend(value: string | undefined, command: string,
   if (value === 'auto') {
     const a = await webgpuAvailable();
     if (a.available) {
-      note(`backend: webgpu on ${a.adapter}`);
-      return ['webgpu', 'wasm'];
+      note(`backend: webgpu on ${a.adapter} (ops of little work on host inputs stay on wasm)`);
+      return ['webgpu-auto', 'wasm'];
     }
     note(`backend: wasm (${a.reason})`);
     return ['wasm'];

@@ -13,7 +13,7 @@ import { backendByName, candidatesFor, registerBackend, registeredBackends, take
 import type { OpContext, OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
 import { Shares } from './shares.js';
-import { webgpuBackend } from '../webgpu/backend.js';
+import { webgpuAutoBackend, webgpuBackend } from '../webgpu/backend.js';
 
 /** The WASM SIMD kernels and their JS glue: every op, on the host. */
 export const wasmBackend: Backend = {
@@ -28,6 +28,7 @@ export const wasmBackend: Backend = {
 registerBackend(wasmBackend);
 // opt-in: runs use it only when they name it (RunOptions.backends); its device loads then
 registerBackend(webgpuBackend);
+registerBackend(webgpuAutoBackend);
 
 export interface RunOptions {
   /** Which values to return (default: the graph outputs). */

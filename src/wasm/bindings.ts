@@ -109,6 +109,10 @@ export interface KernelFunctions {
     x: number, unsignedIn: number, N: number, H: number, W: number, C: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
     pt: number, pl: number, lo: number, hi: number, acc: number,
   ): void;
+  qmaxPool(
+    x: number, unsignedIn: number, N: number, H: number, W: number, C: number, y: number, OH: number, OW: number, kh: number, kw: number, sh: number, sw: number,
+    pt: number, pl: number, lo: number, hi: number, tail: number,
+  ): void;
   qmean(
     x: number, unsignedIn: number, outer: number, red: number, inner: number, same: number, scale: number, bias: number, yzp: number, lo: number, hi: number, y: number, acc: number,
   ): void;
@@ -182,6 +186,7 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   qaddXnnpack: 13,
   qmul: 13,
   qavgPool: 18,
+  qmaxPool: 18,
   qmean: 13,
   qmul16: 11,
   qavgPool16: 17,

@@ -10,6 +10,9 @@ import type { WasmArena } from './arena.js';
 import type { KernelExports } from './bindings.js';
 import { copyOut8 as copyOutBytes } from './host-buffers.js';
 import { kernels } from './loader.js';
+import { ResidentBytes, residentPointer } from './resident.js';
+
+export { ResidentBytes } from './resident.js';
 
 export type QData = Int8Array | Uint8Array | Int16Array;
 export type QDType = 'int8' | 'uint8' | 'int16';
@@ -129,6 +132,10 @@ const RQ_F64_ROWS = 4;
 const RQ_MODE_FIXED = 0;
 const RQ_MODE_FP32 = 1;
 const RQ_MODE_F64 = 2;
+const RQ_MODE_F64_NONNEG = 3;
+
+/** The mode a conv runs with: the float64 fixed point without its negative-value correction when the output clamp starts at or above the zero point (fused ReLU/ReLU6). */
+const runMode = (mode: number, out: QOutput): number => (mode === RQ_MODE_F64 && out.lo - out.zp >= 0 ? RQ_MODE_F64_NONNEG : mode);
 
 /**
  * Write the requantization block of channels [from, from + count) (rows of roundUp(count, 8))
@@ -153,11 +160,12 @@ function writeRequant(arena: WasmArena, p: number, rq: ChannelRequant, bias: Arr
     v[3 * stride + j] = right > 0 ? 2 ** (31 - right) : 0;
     v[4 * stride + j] = right === 0 ? -1 : 0;
     if (rq.fp32) f[j] = rq.fp32[oc]!;
-    // out = floor(v + h + k1 - [v < -h]·k2), v = acc·M·2^(left - 31 - right), h = 2^(30 - 31 - right)
+    // out = floor(v + h + k1 - [v < -h]·k2), v = acc·M·2^(left - 31 - right), h = 2^(30 - 31 - right),
+    // taken as the nearest integer to v + h + k1 - 1/2 + q/2 - [v < -h]·k2, q = 2^-(31 + right)
     const h = 2 ** (-1 - right);
     d[j] = rq.mult[oc]! * 2 ** (left - 31 - right);
     d[stride + j] = -h;
-    d[2 * stride + j] = h + (right > 0 ? 0.5 : 0);
+    d[2 * stride + j] = h + (right > 0 ? 0.5 : 0) - 0.5 + 2 ** (-32 - right);
     d[3 * stride + j] = right > 0 ? 2 ** -right : 0;
   }
 }
@@ -278,6 +286,34 @@ function groupedConvWeights(arena: WasmArena, p: QConvProblem): number {
   });
 }
 
+/**
+ * Weights of the 8-bit conv kernels qconv1x1 and qconv2d (assembly/kernels/qconv.ts,
+ * gemmC2S4): per group, blocks of 8 of its channels; in each, per 8 k of the group's
+ * K = kh·kw·ipg (Kp = roundUp(K, 8)), per rotation r (0..3) and half v (0, 1), eight int16
+ * whose pair c holds channel 8b + 4v + c at k = 8s + 2·((c + r) & 3) and the k after it; zero
+ * past the group's channels and K. One group takes roundUp(opg, 8)·Kp int16.
+ */
+function c2s4Weights(arena: WasmArena, p: QConvProblem): number {
+  const K = p.kh * p.kw * p.ipg;
+  const kp = roundUp(K, 8);
+  const steps = kp / 8;
+  const opg = p.o / p.group;
+  const blocks = roundUp(opg, 8) / 8;
+  return persistentQWeights(arena, p.weights, `c2s4:${p.group}`, p.group * blocks * 8 * kp, (dst) => {
+    let i = 0;
+    for (let g = 0; g < p.group; g++)
+      for (let b = 0; b < blocks; b++)
+        for (let s = 0; s < steps; s++)
+          for (let r = 0; r < 4; r++)
+            for (let v = 0; v < 2; v++)
+              for (let c = 0; c < 4; c++) {
+                const j = 8 * b + 4 * v + c;
+                const k = 8 * s + 2 * ((c + r) & 3);
+                for (let e = 0; e < 2; e++, i++) if (j < opg && k + e < K) dst[i] = p.weights[(g * opg + j) * K + k + e]!;
+              }
+  });
+}
+
 const isDepthwise = (p: QConvProblem) => p.group === p.c && p.ipg === 1 && p.o === p.c;
 
 /** A 1x1 conv whose output pixels are its input pixels (stride 1, no padding, one group), or FULLY_CONNECTED: no im2col. */
@@ -296,15 +332,55 @@ function copyOut8(arena: WasmArena, dtype: QDType, p: number, n: number): Int8Ar
   return copyOutBytes(kernels(), p, n, dtype === 'uint8');
 }
 
-/** About this many bytes of int16 im2col rows per chunk (they stay in L1/L2 while every weight block passes). */
-const COL_CHUNK_BYTES = 32 * 1024;
+/** An 8-bit kernel result: a host array, or (resident mode) the block in WASM memory it was written to. */
+export type Q8Result = Int8Array | Uint8Array | ResidentBytes;
 
-/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first). */
-export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
+/**
+ * Where an 8-bit kernel call takes its inputs and puts its output: an input in place when it is
+ * a view into WASM memory (a resident activation), else copied into scratch (inputPtr); the
+ * output in a pooled block when `resident`, else scratch copied out (outputPtr, result8). Made
+ * before the call's first allocation (an input view detaches when memory grows); the rest runs
+ * inside the call's arena.scoped.
+ */
+interface Io8 {
+  xs: ReadonlyArray<Int8Array | Uint8Array>;
+  inPlace: (number | undefined)[];
+  block: ResidentBytes | undefined;
+  outBytes: number;
+  outDtype: QDType;
+}
+
+function io8(xs: ReadonlyArray<Int8Array | Uint8Array>, outBytes: number, outDtype: QDType, resident: boolean): Io8 {
+  const inPlace = [residentPointer(xs[0]!), xs.length > 1 ? residentPointer(xs[1]!) : undefined];
+  return { xs, inPlace, block: resident ? ResidentBytes.alloc(outBytes, outDtype === 'uint8') : undefined, outBytes, outDtype };
+}
+
+const inputPtr = (io: Io8, arena: WasmArena, i: number): number => io.inPlace[i] ?? copyIn8(arena, io.xs[i]!);
+const outputPtr = (io: Io8, arena: WasmArena): number => io.block?.ptr ?? arena.alloc(io.outBytes);
+const result8 = (io: Io8, arena: WasmArena, p: number): Q8Result => io.block ?? copyOut8(arena, io.outDtype, p, io.outBytes);
+
+/**
+ * Bytes of A rows (im2col's int16 rows, or the input's own 8-bit rows) per chunk of output
+ * pixels: each chunk passes every weight block, so small chunks keep A in L1 but read the
+ * weights once per chunk. 32 KB while the weights are small; 256 KB (A in L2) when they are
+ * large: a 3x3 512 -> 512 conv has 2.4 MB, which 32 KB chunks of 6 pixels read 9 times from
+ * DRAM (resnet18's 7x7 layers ran at a third of the speed of the others).
+ */
+const chunkBytes = (weightBytes: number): number => (weightBytes > 256 * 1024 ? 256 * 1024 : 32 * 1024);
+
+/** Rows per chunk: a multiple of 4 (the micro-kernel's rows), at least 4. */
+const rowsPerChunk = (rowBytes: number, weightBytes: number): number => Math.max(4, Math.floor(chunkBytes(weightBytes) / rowBytes / 4) * 4);
+
+
+/** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on the WASM kernels (check qconvRunsOnWasm first); `resident`: the output stays in WASM memory. */
+export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array;
+export function qconv2dWasm(p: QConvProblem, resident: boolean): Q8Result;
+export function qconv2dWasm(p: QConvProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const x = p.x as Int8Array | Uint8Array;
   const opg = p.o / p.group;
   const size = p.n * p.oh * p.ow * p.o;
+  const io = io8([x], size, p.out.dtype, resident);
   const depthwise = isDepthwise(p);
   const taps = p.kh * p.kw;
   let wp: number;
@@ -322,12 +398,13 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         }
       }
     });
-  } else wp = groupedConvWeights(arena, p);
+  } else wp = c2s4Weights(arena, p);
   const pointwise = !depthwise && isPointwise(p);
-  const { ptr: blocks, mode } = persistentConvBlocks(arena, p, depthwise, pointwise);
+  const { ptr: blocks, mode: blockMode } = persistentConvBlocks(arena, p, depthwise, pointwise);
+  const mode = runMode(blockMode, p.out);
   return arena.scoped(() => {
-    const xp = copyIn8(arena, x);
-    const yp = arena.alloc(size);
+    const xp = inputPtr(io, arena, 0);
+    const yp = outputPtr(io, arena);
     const uIn = unsignedFlag(x);
     const uOut = p.out.dtype === 'uint8' ? 1 : 0;
     const { zp, lo, hi } = p.out;
@@ -338,13 +415,13 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
       arena.u8(ib, cp * 4).set(arena.u8(blocks + requantBytes(p.o), cp * 4));
       k.qdepthwise(xp, uIn, p.xzp, p.n, p.h, p.w, p.c, wp, blocks, ib, mode, zp, lo, hi, uOut, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw);
     } else if (pointwise) {
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / p.c / 2) * 2);
+      const chunk = rowsPerChunk(p.c, p.o * roundUp(p.c, 8) * 2);
       k.qconv1x1(xp, uIn, p.n * p.h * p.w, p.c, wp, blocks, mode, zp, lo, hi, uOut, yp, p.o, chunk);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const chunk = rowsPerChunk(kp * 2, p.o * kp * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
-      const block = roundUp(opg, 4) * kp * 2;
+      const block = roundUp(opg, 8) * kp * 2;
       for (let g = 0; g < p.group; g++) {
         k.qconv2d(
           xp, uIn, p.xzp, p.n, p.h, p.w, p.c, g * p.ipg, p.ipg, wp + g * block, blocks + g * rqBytes, mode, zp, lo, hi, uOut,
@@ -352,7 +429,7 @@ export function qconv2dWasm(p: QConvProblem): Int8Array | Uint8Array {
         );
       }
     }
-    return copyOut8(arena, p.out.dtype, yp, size);
+    return result8(io, arena, yp);
   });
 }
 
@@ -364,22 +441,23 @@ export function qbinaryRunsOnWasm(p: QBinaryProblem): boolean {
 /** Whether a fixed-point multiplier suits the lane-wise kernels (what QuantizeMultiplier gives for a positive scale). */
 export const laneMultiplier = (m: number, shift: number): boolean => m >= 0 && shift <= 30 && shift >= -31;
 
-function binary(p: QBinaryProblem, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Int8Array | Uint8Array {
+function binary(p: QBinaryProblem, resident: boolean, run: (k: KernelExports, a: number, b: number, y: number, n: number, u: number) => void): Q8Result {
   const { exports: k, arena } = kernels();
   const n = p.a.length;
+  const io = io8([p.a as Int8Array, p.b as Int8Array], n, p.out.dtype, resident);
   return arena.scoped(() => {
-    const a = copyIn8(arena, p.a as Int8Array);
-    const b = copyIn8(arena, p.b as Int8Array);
-    const y = arena.alloc(n);
+    const a = inputPtr(io, arena, 0);
+    const b = inputPtr(io, arena, 1);
+    const y = outputPtr(io, arena);
     run(k, a, b, y, n, unsignedFlag(p.a));
-    return copyOut8(arena, p.out.dtype, y, n);
+    return result8(io, arena, y);
   });
 }
 
 /** Reference ADD/SUB: multipliers (ma, sa), (mb, sb) onto the shared grid, (mo, so) to the output. */
-export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }): Int8Array | Uint8Array {
+export function qaddRefWasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number, m: { ma: number; sa: number; mb: number; sb: number; mo: number; so: number }, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qaddRef(a, b, y, n, u, p.za, p.zb, leftShift, m.ma, m.sa, m.mb, m.sb, m.mo, m.so, sign, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 /** Whether qaddRef16Wasm runs this problem (int16 in and out, equal sizes). */
@@ -402,15 +480,15 @@ export function qaddRef16Wasm(p: QBinaryProblem, sign: 1 | -1, leftShift: number
 }
 
 /** XNNPACK's ADD with its integer multipliers (bm negative for SUB) and shift (1..62). */
-export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift: number): Int8Array | Uint8Array {
+export function qaddXnnpackWasm(p: QBinaryProblem, am: number, bm: number, shift: number, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qaddXnnpack(a, b, y, n, u, p.za, p.zb, am, bm, shift, zp, lo, hi));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qaddXnnpack(a, b, y, n, u, p.za, p.zb, am, bm, shift, zp, lo, hi));
 }
 
 /** MUL with the fixed-point multiplier (m, s) of s_a·s_b/s_out. */
-export function qmulWasm(p: QBinaryProblem, m: number, s: number): Int8Array | Uint8Array {
+export function qmulWasm(p: QBinaryProblem, m: number, s: number, resident = false): Q8Result {
   const { zp, lo, hi } = p.out;
-  return binary(p, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
+  return binary(p, resident, (k, a, b, y, n, u) => k.qmul(a, b, y, n, u, p.za, p.zb, m, s, zp, lo, hi, p.out.dtype === 'uint8' ? 1 : 0));
 }
 
 export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
@@ -418,16 +496,32 @@ export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
 }
 
 /** AVERAGE_POOL_2D (same grid in and out); output dtype is the input's. */
-export function qavgPoolWasm(p: QPoolProblem): Int8Array | Uint8Array {
+export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const size = p.n * p.oh * p.ow * p.c;
   const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
+  const io = io8([p.x as Int8Array], size, dtype, resident);
   return arena.scoped(() => {
-    const x = copyIn8(arena, p.x as Int8Array);
-    const y = arena.alloc(size);
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
     const acc = arena.alloc(p.c * 4);
     k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
-    return copyOut8(arena, dtype, y, size);
+    return result8(io, arena, y);
+  });
+}
+
+/** MAX_POOL_2D on 8-bit data (same grid in and out: TFLite's int8 max pool); output dtype is the input's. */
+export function qmaxPoolWasm(p: QPoolProblem, resident = false): Q8Result {
+  const { exports: k, arena } = kernels();
+  const size = p.n * p.oh * p.ow * p.c;
+  const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
+  const io = io8([p.x as Int8Array], size, dtype, resident);
+  return arena.scoped(() => {
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
+    const tail = arena.alloc(16);
+    k.qmaxPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, tail);
+    return result8(io, arena, y);
   });
 }
 
@@ -442,16 +536,17 @@ function meanRescale(p: QMeanProblem): { same: number; scale: number; bias: numb
 }
 
 /** MEAN: TFLite's float32 rescale, or integer rounding on equal grids. */
-export function qmeanWasm(p: QMeanProblem): Int8Array | Uint8Array {
+export function qmeanWasm(p: QMeanProblem, resident = false): Q8Result {
   const { exports: k, arena } = kernels();
   const size = p.outer * p.inner;
   const { same, scale, bias } = meanRescale(p);
+  const io = io8([p.x as Int8Array], size, p.out.dtype, resident);
   return arena.scoped(() => {
-    const x = copyIn8(arena, p.x as Int8Array);
-    const y = arena.alloc(size);
+    const x = inputPtr(io, arena, 0);
+    const y = outputPtr(io, arena);
     const acc = arena.alloc(p.inner * 8);
     k.qmean(x, unsignedFlag(p.x), p.outer, p.red, p.inner, same, scale, bias, p.out.zp, p.out.lo, p.out.hi, y, acc);
-    return copyOut8(arena, p.out.dtype, y, size);
+    return result8(io, arena, y);
   });
 }
 
@@ -510,7 +605,7 @@ export function qconv2d16Wasm(p: QConvProblem): Int16Array {
       k.qdepthwise16(xp, p.n, p.h, p.w, p.c, wp, bp, mp, sp, zp, lo, hi, yp, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, acc);
     } else {
       const kp = roundUp(taps * p.ipg, 8);
-      const chunk = Math.max(2, Math.floor(COL_CHUNK_BYTES / (kp * 2 * 2)) * 2);
+      const chunk = Math.max(2, Math.floor(chunkBytes(p.o * kp * 2) / (kp * 2 * 2)) * 2);
       const col = arena.alloc(chunk * kp * 2 + 16);
       const block = roundUp(opg, 4) * kp * 2;
       for (let g = 0; g < p.group; g++) {

@@ -4,6 +4,7 @@
 // through the runtime's seam, which downloads a GPU tensor only where a host kernel reads it.
 // Opt-in: a run uses it only when it is named (RunOptions.backends, `--backend webgpu`).
 import { UsageError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/backend.js';
 import type { OpKernel, OpTable } from '../runtime/op.js';
 import { gpuDevice, type GpuAvailability } from './device.js';
@@ -42,6 +43,41 @@ export function webgpuOpCounts(reset = false): Map<string, number> {
   return m;
 }
 
+/**
+ * Below this much work (multiply-adds, or elements for the other ops) an op whose inputs are all
+ * on the host stays on wasm under `webgpu-auto`: an upload, a dispatch and a download cost about
+ * a millisecond, which the wasm kernels spend on about 4 M multiply-adds. An op with an input
+ * already on the GPU stays there (a download would cost as much).
+ */
+export const AUTO_MIN_WORK = 1 << 22;
+
+/** A rough count of an op's work: multiply-adds for convs and matrix products, elements otherwise. */
+function workOf(key: string, inputs: ReadonlyArray<Tensor | undefined>, attrs: unknown): number {
+  const [a, b] = inputs;
+  if (!a) return 0;
+  // N * OH * OW * M * Cg * kh * kw, with OH * OW taken as H * W
+  if ((key === 'Conv' || key === 'nnport::FusedConv') && b && a.rank >= 3) return (a.size / a.shape[1]!) * b.size;
+  // M * N * K = A's size times B's size over K
+  if ((key === 'MatMul' || key === 'Gemm') && b) return (a.size * b.size) / Math.max(1, (attrs as { transA?: boolean }).transA ? a.shape[0]! : a.shape[a.rank - 1]!);
+  return Math.max(...inputs.map((t) => t?.size ?? 0));
+}
+
+/** The same kernels, leaving small ops whose inputs are on the host to the next backend. */
+function largeOnly(table: OpTable): OpTable {
+  const out: OpTable = {};
+  for (const [key, k] of Object.entries(table)) {
+    out[key] = {
+      attrs: k.attrs,
+      run: k.run,
+      accepts(inputs, attrs, ctx) {
+        if (inputs.every((t) => !t || t.onHost) && workOf(key, inputs, attrs) < AUTO_MIN_WORK) return false;
+        return k.accepts ? k.accepts(inputs, attrs, ctx) : true;
+      },
+    };
+  }
+  return out;
+}
+
 let runner: GpuRunner | undefined;
 
 /** Whether a WebGPU device can be had here, and what it is (or why not). Starts the device. */
@@ -69,6 +105,12 @@ export const webgpuBackend: Backend = {
     return true;
   },
 };
+
+/**
+ * `webgpu` for large work only (`--backend auto`): an op goes to the GPU when its input is
+ * already there or its work is at least AUTO_MIN_WORK; tiny models stay on wasm entirely.
+ */
+export const webgpuAutoBackend: Backend = { ...webgpuBackend, name: 'webgpu-auto', kernels: largeOnly(webgpuBackend.kernels) };
 
 /** The adapter the backend runs on (after a run or webgpuAvailable()). */
 export function webgpuAdapter(): string | undefined {

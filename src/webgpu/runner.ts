@@ -1,7 +1,10 @@
 // The program runner: compiled pipelines (one per WGSL source), a pool of storage buffers,
 // weights uploaded once per tensor, and one command encoder per batch of dispatches that is
 // submitted only when something must come back to the host (a download), so the ops of a run
-// between two host kernels cost one submit.
+// between two host kernels cost one submit. Each dispatch has a site (a node of the graph, and
+// which of its dispatches): the site keeps its pipeline, its uniform slot, the buffers it bound
+// and their bind group, and asks the pool for the buffers it had last time, so a second run of
+// the same graph creates no GPU object and writes no uniform: it only encodes.
 /// <reference types="@webgpu/types" />
 import { UnsupportedError, UsageError } from '../ir/errors.js';
 import { Tensor, shapeSize, type Shape, type TensorStorage } from '../ir/tensor.js';
@@ -9,33 +12,29 @@ import { Tensor, shapeSize, type Shape, type TensorStorage } from '../ir/tensor.
 /** Where webgpu tensors live (TensorStorage.location). */
 export const WEBGPU_LOCATION = 'webgpu';
 
-/** Uniform parameters of one dispatch: 32-bit words (u32 or f32), read in WGSL by `pu(i)` / `pf(i)`. */
-export class Params {
-  readonly words: number[] = [];
-  private readonly kinds: ('u' | 'f')[] = [];
-  u(...v: number[]): this {
-    for (const x of v) {
-      this.words.push(x >>> 0);
-      this.kinds.push('u');
-    }
-    return this;
-  }
-  f(...v: number[]): this {
-    for (const x of v) {
-      this.words.push(x);
-      this.kinds.push('f');
-    }
-    return this;
-  }
-  writeTo(view: DataView, at: number): void {
-    this.words.forEach((w, i) => (this.kinds[i] === 'u' ? view.setUint32(at + 4 * i, w, true) : view.setFloat32(at + 4 * i, w, true)));
-  }
-}
-
 /** Most words a dispatch's params may have (the uniform block below). */
 const PARAM_WORDS = 64;
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment
 const CHUNK_BYTES = 64 * 1024;
+
+/** Uniform parameters of one dispatch: 32-bit words (u32 or f32), read in WGSL by `pu(i)` / `pf(i)`. */
+export class Params {
+  readonly u32 = new Uint32Array(PARAM_WORDS);
+  private readonly f32 = new Float32Array(this.u32.buffer);
+  length = 0;
+  u(...v: number[]): this {
+    for (const x of v) this.u32[this.next()] = x >>> 0;
+    return this;
+  }
+  f(...v: number[]): this {
+    for (const x of v) this.f32[this.next()] = x;
+    return this;
+  }
+  private next(): number {
+    if (this.length === PARAM_WORDS) throw new UsageError(`a WebGPU program has more than ${PARAM_WORDS} parameters`);
+    return this.length++;
+  }
+}
 
 /** WGSL shared by every program: the params block and the linear index of a 2-D dispatch of 256-wide groups. */
 export function wgslHeader(binding: number): string {
@@ -73,10 +72,34 @@ ${body}
 }`;
 }
 
+/** 64 KiB of uniform slots and their host mirror; dirty bytes [lo, hi) go up before the next submit. */
 interface Chunk {
   gpu: GPUBuffer;
-  cpu: ArrayBuffer;
+  cpu: Uint32Array;
   used: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * One dispatch of one node, kept across runs (see the header). `epoch` is the submit its last
+ * dispatch went into: a slot whose dispatch is encoded but not yet submitted must not change.
+ */
+export class Site {
+  code: string | undefined;
+  pipeline: GPUComputePipeline | undefined;
+  layout: GPUBindGroupLayout | undefined;
+  chunk: Chunk | undefined;
+  /** word offset of the uniform slot in its chunk */
+  at = 0;
+  words = -1;
+  bound: GPUBuffer[] = [];
+  bindGroup: GPUBindGroup | undefined;
+  epoch = -1;
+  /** the buffer this site's output had last run, asked for again */
+  lastOutput: GPUBuffer | undefined;
+  /** a storage table (index words) of this dispatch, refilled only when it changes */
+  table: { buffer: GPUBuffer; words: Uint32Array } | undefined;
 }
 
 /** A tensor's data in a GPU buffer (from the pool; back to it on dispose). */
@@ -116,16 +139,22 @@ function sizeClass(bytes: number): number {
 
 export class GpuRunner {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly free = new Map<number, GPUBuffer[]>();
+  /** pooled buffers by size class (insertion-ordered: a site's own buffer can be taken back out) */
+  private readonly free = new Map<number, Set<GPUBuffer>>();
   private freeBytes = 0;
   /** weights (and other constant inputs) uploaded once, kept while the tensor lives */
   private readonly constants = new WeakMap<Tensor, GPUBuffer>();
   /** other host inputs uploaded during the current run (released when the next run starts) */
   private transient = new Map<Tensor, GPUBuffer>();
+  /** the buffers of the last run's transient uploads, in upload order: asked for again */
+  private lastTransient: GPUBuffer[] = [];
+  private transientCount = 0;
+  private readonly sites = new WeakMap<object, Site[]>();
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  private chunks: Chunk[] = [];
-  private spareChunks: Chunk[] = [];
+  /** submits so far (Site.epoch) */
+  private epoch = 0;
+  private readonly chunks: Chunk[] = [];
   private readonly dummy: GPUBuffer;
   /** mappable buffers for downloads, by size class */
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
@@ -155,8 +184,17 @@ export class GpuRunner {
 
   /** A run begins: host inputs of the last one are uploaded again if needed. */
   startRun(): void {
-    for (const b of this.transient.values()) this.release(b);
+    this.lastTransient = [...this.transient.values()];
+    for (const b of this.lastTransient) this.release(b);
     this.transient.clear();
+    this.transientCount = 0;
+  }
+
+  /** The site of dispatch `k` of `owner` (a graph node), the same object on every run. */
+  site(owner: object, k = 0): Site {
+    let list = this.sites.get(owner);
+    if (!list) this.sites.set(owner, (list = []));
+    return (list[k] ??= new Site());
   }
 
   private pipeline(code: string): GPUComputePipeline {
@@ -169,14 +207,16 @@ export class GpuRunner {
     return p;
   }
 
-  /** A buffer of at least `bytes` from the pool (its content is undefined). */
-  alloc(bytes: number): GPUBuffer {
+  /** A buffer of at least `bytes` from the pool (its content is undefined); `want` if it is free. */
+  alloc(bytes: number, want?: GPUBuffer): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.free.get(size);
-    const hit = list?.pop();
-    if (hit) {
+    if (list?.size) {
+      let hit = want && list.has(want) ? want : undefined;
+      if (!hit) for (const b of list) { hit = b; break; }
+      list.delete(hit!);
       this.freeBytes -= size;
-      return hit;
+      return hit!;
     }
     const limit = this.device.limits.maxStorageBufferBindingSize;
     if (size > limit && bytes <= limit) return this.device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: STORAGE_USAGE() });
@@ -194,17 +234,26 @@ export class GpuRunner {
       b.destroy();
       return;
     }
-    const list = this.free.get(size) ?? [];
-    list.push(b);
-    this.free.set(size, list);
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = new Set()));
+    list.add(b);
     this.freeBytes += size;
   }
 
-  /** A new float32 tensor in a pooled buffer, and that buffer. */
-  output(shape: Shape): { tensor: Tensor; buffer: GPUBuffer } {
+  /**
+   * A new float32 tensor in a pooled buffer, and that buffer. With a site, the buffer it had
+   * last run when that one is free (it is, on a repeated run): its bind groups stay valid.
+   */
+  output(shape: Shape, site?: Site): { tensor: Tensor; buffer: GPUBuffer } {
     const bytes = shapeSize(shape) * 4;
-    const buffer = this.alloc(bytes);
+    const buffer = this.alloc(bytes, site?.lastOutput);
+    if (site) site.lastOutput = buffer;
     return { tensor: Tensor.onDevice('float32', shape, new GpuStorage(this, buffer, bytes)), buffer };
+  }
+
+  /** A pooled work buffer of a dispatch at `site` (release() it once its readers are encoded). */
+  scratch(bytes: number, site: Site): GPUBuffer {
+    return (site.lastOutput = this.alloc(bytes, site.lastOutput));
   }
 
   /** A buffer holding `data`: constants get their own buffer, filled at creation. */
@@ -222,7 +271,7 @@ export class GpuRunner {
    */
   private uploadTransient(data: Float32Array): GPUBuffer {
     if (this.encoder) this.flush();
-    const b = this.alloc(data.byteLength);
+    const b = this.alloc(data.byteLength, this.lastTransient[this.transientCount++]);
     this.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
     return b;
   }
@@ -248,60 +297,99 @@ export class GpuRunner {
     return this.dummy;
   }
 
-  /** A host array as a storage buffer (index tables); release() it once its dispatch is encoded. */
-  table(words: Uint32Array): GPUBuffer {
-    const b = this.device.createBuffer({ size: sizeClass(words.byteLength), usage: STORAGE_USAGE(), mappedAtCreation: true });
-    new Uint32Array(b.getMappedRange(0, words.byteLength)).set(words);
-    b.unmap();
-    return b;
+  /** A host array as a storage buffer of `site` (index tables), made again only when its words change. */
+  table(site: Site, words: Uint32Array): GPUBuffer {
+    const t = site.table;
+    if (t && t.words.length === words.length && t.words.every((w, i) => w === words[i])) return t.buffer;
+    // to the pool: only later commands of the queue can write it there
+    if (t) this.release(t.buffer);
+    const buffer = this.device.createBuffer({ size: sizeClass(words.byteLength), usage: STORAGE_USAGE(), mappedAtCreation: true });
+    new Uint32Array(buffer.getMappedRange(0, words.byteLength)).set(words);
+    buffer.unmap();
+    site.table = { buffer, words: words.slice() };
+    return buffer;
   }
 
-  private paramSlot(p: Params): { buffer: GPUBuffer; offset: number } {
-    if (p.words.length > PARAM_WORDS) throw new UsageError(`a WebGPU program has ${p.words.length} parameters; at most ${PARAM_WORDS}`);
-    let c = this.chunks[this.chunks.length - 1];
-    if (!c || c.used + PARAM_SLOT > CHUNK_BYTES) {
-      c = this.spareChunks.pop() ?? { gpu: this.device.createBuffer({ size: CHUNK_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }), cpu: new ArrayBuffer(CHUNK_BYTES), used: 0 };
-      c.used = 0;
-      this.chunks.push(c);
+  /** Put `p` in the site's uniform slot (a slot of its own, kept; written only when the words change). */
+  private setParams(site: Site, p: Params): void {
+    let c = site.chunk;
+    if (!c) {
+      c = this.chunks[this.chunks.length - 1];
+      if (!c || c.used + PARAM_SLOT > CHUNK_BYTES) {
+        c = { gpu: this.device.createBuffer({ size: CHUNK_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }), cpu: new Uint32Array(CHUNK_BYTES / 4), used: 0, lo: CHUNK_BYTES, hi: 0 };
+        this.chunks.push(c);
+      }
+      site.chunk = c;
+      site.at = c.used / 4;
+      c.used += PARAM_SLOT;
     }
-    const offset = c.used;
-    p.writeTo(new DataView(c.cpu), offset);
-    c.used += PARAM_SLOT;
-    return { buffer: c.gpu, offset };
+    const n = p.length;
+    const at = site.at;
+    if (site.words === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (c.cpu[at + i] !== p.u32[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
+    // the slot's old words are still to be read by a dispatch not yet submitted
+    if (site.epoch === this.epoch) this.flush();
+    c.cpu.set(p.u32.subarray(0, n), at);
+    site.words = n;
+    c.lo = Math.min(c.lo, at * 4);
+    c.hi = Math.max(c.hi, at * 4 + PARAM_SLOT);
   }
 
   /**
-   * Encode one dispatch of `code` (entry point `main`) with `buffers` bound at 0..n-1 (the
-   * storage bindings in the program's order) and `params` at binding n.
+   * Encode one dispatch of `code` (entry point `main`) at `site` with `buffers` bound at 0..n-1
+   * (the storage bindings in the program's order) and `params` at binding n.
    */
-  dispatch(code: string, buffers: GPUBuffer[], params: Params, groups: [number, number, number]): void {
-    const pipeline = this.pipeline(code);
-    const slot = this.paramSlot(params);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
-    entries.push({ binding: buffers.length, resource: { buffer: slot.buffer, offset: slot.offset, size: PARAM_WORDS * 4 } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  dispatch(site: Site, code: string, buffers: GPUBuffer[], params: Params, groups: [number, number, number]): void {
+    if (site.code !== code) {
+      site.code = code;
+      site.pipeline = this.pipeline(code);
+      site.layout = site.pipeline.getBindGroupLayout(0);
+      site.bindGroup = undefined;
+    }
+    const hadSlot = !!site.chunk;
+    this.setParams(site, params);
+    let same = hadSlot && !!site.bindGroup && site.bound.length === buffers.length;
+    for (let i = 0; same && i < buffers.length; i++) same = site.bound[i] === buffers[i];
+    if (!same) {
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+      entries.push({ binding: buffers.length, resource: { buffer: site.chunk!.gpu, offset: site.at * 4, size: PARAM_WORDS * 4 } });
+      site.bindGroup = this.device.createBindGroup({ layout: site.layout!, entries });
+      site.bound = buffers.slice();
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setPipeline(site.pipeline!);
+    this.pass.setBindGroup(0, site.bindGroup!);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    site.epoch = this.epoch;
     this.dispatches++;
   }
 
-  /** Submit what is encoded (its params first: writeBuffer lands before the submit). */
+  /** Submit what is encoded (the changed uniform slots first: writeBuffer lands before the submit). */
   flush(): void {
     if (this.pass) {
       this.pass.end();
       this.pass = undefined;
     }
-    for (const c of this.chunks) this.device.queue.writeBuffer(c.gpu, 0, c.cpu, 0, c.used);
+    for (const c of this.chunks) {
+      if (c.hi <= c.lo) continue;
+      this.device.queue.writeBuffer(c.gpu, c.lo, c.cpu.buffer, c.lo, c.hi - c.lo);
+      c.lo = CHUNK_BYTES;
+      c.hi = 0;
+    }
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = undefined;
     }
-    // params chunks may be rewritten now: the next writeBuffer is ordered after this submit
-    this.spareChunks.push(...this.chunks);
-    this.chunks = [];
+    this.epoch++;
   }
 
   /** Copy `bytes` of `buffer` to the host, after everything encoded so far. */

@@ -16,6 +16,7 @@ import type { Graph, Node } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
+import { gpuDevice } from '../../src/webgpu/device.js';
 import { compareTensors, loadDataSets, ONNX_TESTDATA } from '../conformance/harness.js';
 import { rng } from '../support/rng.js';
 import { REPO_ROOT } from '../support/corpus.js';
@@ -24,6 +25,7 @@ import { torchvisionDir } from '../support/torchvision-fixtures.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
 const WASM = { backends: ['wasm'] } as const;
+const AUTO = { backends: ['webgpu-auto', 'wasm'] } as const;
 
 beforeAll(async () => {
   const a = await webgpuAvailable();
@@ -136,6 +138,9 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[1, 6, 7, 9], [12, 2, 1, 3], 3, [1, 3], [0, 1, 0, 1], [1, 1]],
     [[3, 70, 17], [130, 70, 4], 1, [3], [2, 1], [2]],
     [[1, 3, 1, 1], [17, 3, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    // pointwise (1x1, stride 1, no padding: X read as the GEMM's B), plain and grouped
+    [[2, 40, 9, 7], [48, 40, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    [[1, 64, 6, 6], [64, 16, 1, 1], 4, [1, 1], [0, 0, 0, 0], [1, 1]],
     // enough 128x128 tiles for the large-tile program
     [[160, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
   ] as [number[], number[], number, number[], number[], number[]][])('Conv x %j w %j group %i', async (xs, ws, group, strides, pads, dilations) => {
@@ -199,6 +204,159 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
       expect(got.onHost).toBe(true);
       expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('webgpu split-K (few output tiles over a deep k) vs the wasm backend', () => {
+  const ints = (v: number[]) => ({ type: 'ints' as const, value: v });
+  const int = (v: number) => ({ type: 'int' as const, value: v });
+
+  it.each([
+    // resnet18's last convs: 512 x 7x7 outputs over k = 4608; a 1-D conv; a grouped one; a fused clamp
+    [[1, 512, 7, 7], [512, 512, 3, 3], 1, 'Conv'],
+    [[2, 512, 16], [40, 512, 3], 1, 'Conv'],
+    [[1, 512, 6, 6], [64, 256, 3, 3], 2, 'Conv'],
+  ] as [number[], number[], number, string][])('Conv x %j w %j group %i', async (xs, ws, group) => {
+    const pads = xs.length === 4 ? [1, 1, 1, 1] : [1, 1];
+    const g = graphOf(
+      [
+        { name: 'c', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], domain: '', attrs: { group: int(group), pads: ints(pads) } },
+        { name: 'r', opType: 'Relu', inputs: ['c'], outputs: ['y'] },
+      ],
+      ['x'],
+      ['y'],
+      { w: random(ws, 11), b: random([ws[0]!], 12) },
+    );
+    const x = random(xs, 13);
+    const want = (await runGraph(g, { x }, WASM)).outputs.get('y')!;
+    webgpuOpCounts(true);
+    const before = webgpuTraffic().dispatches;
+    const got = (await runGraph(g, { x }, GPU)).outputs.get('y')!;
+    expect(webgpuOpCounts().get('nnport::FusedConv')).toBe(1);
+    // the slices, then their sum with bias and clamp
+    expect(webgpuTraffic().dispatches - before).toBe(2);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+  });
+
+  it.each([
+    [[3, 16, 1024], [1024, 32]],
+    [[8, 4096], [4096, 64]],
+  ])('MatMul %j x %j', async (as, bs) => {
+    const g = graphOf([{ name: 'm', opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['a', 'b'], ['y']);
+    const feeds = { a: random(as, 14), b: random(bs, 15) };
+    const want = (await runGraph(g, feeds, WASM)).outputs.get('y')!;
+    const before = webgpuTraffic().dispatches;
+    const got = (await runGraph(g, feeds, GPU)).outputs.get('y')!;
+    expect(webgpuTraffic().dispatches - before).toBe(2);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+  });
+
+  it('Gemm with transB, alpha, beta and a row of C', async () => {
+    const g = graphOf([{ name: 'g', opType: 'Gemm', inputs: ['a', 'w', 'c'], outputs: ['y'], domain: '', attrs: { transB: int(1), alpha: { type: 'float', value: 0.5 }, beta: { type: 'float', value: 2 } } }], ['a'], ['y'], {
+      w: random([64, 4096], 16),
+      c: random([64], 17),
+    });
+    const feeds = { a: random([16, 4096], 18) };
+    const want = (await runGraph(g, feeds, WASM)).outputs.get('y')!;
+    const before = webgpuTraffic().dispatches;
+    const got = (await runGraph(g, feeds, GPU)).outputs.get('y')!;
+    expect(webgpuTraffic().dispatches - before).toBe(2);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+  });
+});
+
+describe('webgpu host overhead: a repeated run only encodes', () => {
+  it('creates no GPU object and writes no uniform on the second run of a graph', async () => {
+    const a = await gpuDevice();
+    if (!a.ok) throw new Error(a.reason);
+    const device = a.gpu.device;
+    const counts = new Map<string, number>();
+    const spy = <T extends object>(o: T, m: string) => {
+      const target = o as Record<string, unknown>;
+      const orig = target[m] as (...args: unknown[]) => unknown;
+      target[m] = function (this: unknown, ...args: unknown[]) {
+        counts.set(m, (counts.get(m) ?? 0) + 1);
+        return orig.apply(this, args);
+      };
+      return () => void (target[m] = orig);
+    };
+    const ints = (v: number[]) => ({ type: 'ints' as const, value: v });
+    const int = (v: number) => ({ type: 'int' as const, value: v });
+    // split-K conv -> Relu, a host op (Softmax: a download, then an upload), Concat, Flatten, Gemm, MaxPool
+    const g = graphOf(
+      [
+        { name: 'c', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], domain: '', attrs: { pads: ints([1, 1, 1, 1]) } },
+        { name: 'r', opType: 'Relu', inputs: ['c'], outputs: ['r'] },
+        { name: 's', opType: 'Softmax', inputs: ['r'], outputs: ['s'], domain: '', attrs: { axis: int(1) } },
+        { name: 'm', opType: 'Mul', inputs: ['s', 'r'], outputs: ['m'] },
+        { name: 'k', opType: 'Concat', inputs: ['m', 'r'], outputs: ['k'], domain: '', attrs: { axis: int(1) } },
+        { name: 'p', opType: 'MaxPool', inputs: ['k'], outputs: ['p'], domain: '', attrs: { kernel_shape: ints([2, 2]), strides: ints([2, 2]) } },
+        { name: 'f', opType: 'Flatten', inputs: ['p'], outputs: ['f'] },
+        { name: 'y', opType: 'Gemm', inputs: ['f', 'gw', 'gb'], outputs: ['y'], domain: '', attrs: { transB: int(1) } },
+      ],
+      ['x'],
+      ['y'],
+      { w: random([16, 256, 3, 3], 21), b: random([16], 22), gw: random([10, 32 * 4 * 4], 23), gb: random([10], 24) },
+    );
+    const want = (await runGraph(g, { x: random([1, 256, 8, 8], 25) }, WASM)).outputs.get('y')!;
+    const scale = Math.max(...(want.data as Float32Array).map(Math.abs));
+    const undo = [
+      ...['createBuffer', 'createBindGroup', 'createComputePipeline', 'createShaderModule', 'createBindGroupLayout', 'createPipelineLayout'].map((m) => spy(device, m)),
+      spy(device.queue, 'writeBuffer'),
+    ];
+    try {
+      const perRun: Record<string, number>[] = [];
+      for (let run = 0; run < 3; run++) {
+        counts.clear();
+        const before = webgpuTraffic();
+        // a new input tensor every run, as a caller gives
+        const got = (await runGraph(g, { x: random([1, 256, 8, 8], 25) }, GPU)).outputs.get('y')!;
+        expect(maxAbsDiff(got, want)).toBeLessThan(1e-5 * scale);
+        expect(webgpuTraffic().dispatches - before.dispatches).toBe(7);
+        perRun.push(Object.fromEntries(counts));
+      }
+      // the first run made a bind group per dispatch and wrote the uniform slots (one write)
+      expect(perRun[0]!.createBindGroup, JSON.stringify(perRun)).toBe(7);
+      expect(perRun[0]!.writeBuffer, JSON.stringify(perRun)).toBeGreaterThan(2);
+      // later runs: only the two host inputs' uploads (x, and Softmax's output for Mul)
+      expect(perRun[1], JSON.stringify(perRun)).toEqual({ writeBuffer: 2 });
+      expect(perRun[2], JSON.stringify(perRun)).toEqual({ writeBuffer: 2 });
+    } finally {
+      undo.forEach((f) => f());
+    }
+  });
+});
+
+describe('webgpu-auto (--backend auto): small work on host inputs stays on wasm', () => {
+  it('runs LeNet on wasm alone, and a large conv on the GPU with the small op after it', async () => {
+    const file = join(REPO_ROOT, 'examples/lenet/model.onnx');
+    const graph = await readOnnx(readFileSync(file), { fileName: file });
+    const x = readNpy(readFileSync(join(REPO_ROOT, 'examples/lenet/input.npy')));
+    const feeds = { [graph.inputs[0]!.name]: x };
+    const want = (await runGraph(graph, feeds, WASM)).outputs;
+    webgpuOpCounts(true);
+    const got = (await runGraph(graph, feeds, AUTO)).outputs;
+    expect(webgpuOpCounts().size).toBe(0);
+    expect(maxAbsDiff([...got.values()][0]!, [...want.values()][0]!)).toBe(0);
+
+    const ints = (v: number[]) => ({ type: 'ints' as const, value: v });
+    const g = graphOf(
+      [
+        { name: 'c', opType: 'Conv', inputs: ['x', 'w'], outputs: ['c'], domain: '', attrs: { pads: ints([1, 1, 1, 1]) } },
+        { name: 'p', opType: 'GlobalAveragePool', inputs: ['c'], outputs: ['p'] },
+        { name: 'a', opType: 'Add', inputs: ['p', 'b'], outputs: ['y'] },
+      ],
+      ['x'],
+      ['y'],
+      { w: random([64, 64, 3, 3], 31), b: random([1, 64, 1, 1], 32) },
+    );
+    const big = { x: random([1, 64, 32, 32], 33) };
+    const ref = (await runGraph(g, big, WASM)).outputs.get('y')!;
+    webgpuOpCounts(true);
+    const y = (await runGraph(g, big, AUTO)).outputs.get('y')!;
+    // 37.7 M multiply-adds: the GPU; the pool and the Add read its output there
+    expect(Object.fromEntries(webgpuOpCounts())).toEqual({ Conv: 1, GlobalAveragePool: 1, Add: 1 });
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-4);
   });
 });
 

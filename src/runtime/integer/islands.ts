@@ -157,7 +157,18 @@ export interface IntegerOptions {
    * define the arithmetic). Both give the same bits.
    */
   kernels?: 'wasm' | 'typescript';
+  /**
+   * Whether 8-bit activations stay in WASM memory from one integer kernel to the next instead of
+   * being copied out to the host and back in around each (src/wasm/resident.ts). runInteger
+   * does so by default unless the caller gives its own ops or backends, onValue or
+   * keepIntermediates; `false` turns it off. For fuseQdqIslands: mark the fused RESIDENT_OPS
+   * (attribute `resident`) to leave their results there.
+   */
+  resident?: boolean;
 }
+
+/** The fused ops that take resident activations as they are (their inputs go through one view) and may leave their 8-bit results in WASM memory. */
+export const RESIDENT_OPS: readonly string[] = ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'AveragePool', 'MaxPool', 'ReduceMean'];
 
 /** The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is untouched). */
 export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
@@ -206,6 +217,7 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
     const attrs: Record<string, Attr> = { ...m.attrs };
     if (options.requantization && ['Conv', 'Add', 'Sub'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
+    if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };
     replaced.set(q, { name: q.name, opType: core.opType, domain: INTEGER_DOMAIN, inputs: [...m.inputs, ys!, yz], outputs: [...q.outputs], attrs });
     removed.add(core);

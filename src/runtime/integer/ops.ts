@@ -13,12 +13,12 @@ import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
 import {
-  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
-  type ChannelRequant, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
+  laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qmaxPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
+  ResidentBytes, type ChannelRequant, type Q8Result, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
-import { outArray, qaddPot16Reference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -68,6 +68,7 @@ interface ConvAttrs {
   act?: number[];
   fp32: boolean;
   wasm: boolean;
+  resident: boolean;
 }
 
 function fp32Scales(sx: number, sw: number[], sy: number, o: number): Float32Array {
@@ -116,6 +117,7 @@ function convAttrs(node: Node): ConvAttrs {
     act: attrFloats(node, 'activation'),
     fp32: requantizationOf(node),
     wasm: wasmOf(node),
+    resident: residentOf(node),
   };
 }
 
@@ -156,18 +158,26 @@ function channelRequant(sx: number, sw: number[], sy: number, o: number, fp32: b
   return { mult, shift, fp32: fp32 ? fp32Scales(sx, sw, sy, o) : undefined };
 }
 
+/** A kernel input's elements: its host array, or a fresh view of a resident activation (valid until the next WASM allocation). */
 const qdata = (t: Tensor): QData => {
-  if (!(t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Int16Array)) throw new UnsupportedError(`integer kernel input of type ${t.dtype}`);
-  return t.data;
+  const d = !t.onHost && t.storage instanceof ResidentBytes ? t.storage.view() : t.data;
+  if (!(d instanceof Int8Array || d instanceof Uint8Array || d instanceof Int16Array)) throw new UnsupportedError(`integer kernel input of type ${t.dtype}`);
+  return d;
 };
 
-function runConv(p: QConvProblem, wasm: boolean): QData {
+/** A kernel result as a tensor: on the host, or left in WASM memory (a resident activation). */
+const qtensor = (dtype: QDType, shape: readonly number[], y: QData | Q8Result): Tensor => (y instanceof ResidentBytes ? Tensor.onDevice(dtype, shape, y) : new Tensor(dtype, shape, y));
+
+/** Whether the node's 8-bit WASM results stay in WASM memory (set by runInteger's resident mode, islands.ts). */
+const residentOf = (node: Node): boolean => attrInt(node, 'resident', 0) !== 0;
+
+function runConv(p: QConvProblem, wasm: boolean, resident: boolean): QData | Q8Result {
   // XNNPACK's float requantization is for 8-bit data only; 16x8 keeps its int64 path
   if (p.x instanceof Int16Array) {
     if (p.rq.fp32) p.rq = { mult: p.rq.mult, shift: p.rq.shift };
     return wasm && qconv16RunsOnWasm(p) ? qconv2d16Wasm(p) : qconv2dReference(p);
   }
-  return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p) : qconv2dReference(p);
+  return wasm && qconvRunsOnWasm(p) ? qconv2dWasm(p, resident) : qconv2dReference(p);
 }
 
 /**
@@ -230,13 +240,13 @@ const Conv = defineOp<ConvAttrs>({
       rq: s.rq,
       out: s.out,
     };
-    return [new Tensor(s.out.dtype, [n, oh, ow, o], runConv(p, a.wasm))];
+    return [qtensor(s.out.dtype, [n, oh, ow, o], runConv(p, a.wasm, a.resident))];
   },
 });
 
 /** FULLY_CONNECTED: a 1x1 conv over m "pixels". */
-const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node), wasm: wasmOf(node) }),
+const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean; resident: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node), wasm: wasmOf(node), resident: residentOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
@@ -252,7 +262,7 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean }>({
       rq: s.rq,
       out: s.out,
     };
-    return [new Tensor(s.out.dtype, [m, nOut], runConv(p, a.wasm))];
+    return [qtensor(s.out.dtype, [m, nOut], runConv(p, a.wasm, a.resident))];
   },
 });
 
@@ -342,18 +352,18 @@ function potShifts(node: string, pot: boolean, p: QBinaryProblem, shapesEqual: b
  * take TFLite's shift-and-saturate kernel instead.
  */
 function addSub(sign: 1 | -1) {
-  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean; pot: boolean }>({
-    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node), pot: attrInt(node, 'pot_scale_int16', 0) !== 0 }),
+  return defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean; pot: boolean; resident: boolean }>({
+    attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node), pot: attrInt(node, 'pot_scale_int16', 0) !== 0, resident: residentOf(node) }),
     run(inputs, a) {
       const { p, shape } = binaryProblem(inputs, a.act);
       const shifts = potShifts(sign > 0 ? 'ADD' : 'SUB', a.pot, p, sameShape(need(inputs, 0, 'a').shape, need(inputs, 3, 'b').shape));
       if (shifts) return [new Tensor('int16', shape, qaddPot16Reference(p.a as Int16Array, p.b as Int16Array, shifts[0], shifts[1], sign, p.out.lo, p.out.hi))];
       const wasm = a.wasm && qbinaryRunsOnWasm(p);
-      let y: QData;
+      let y: QData | Q8Result;
       if (a.xnnpack && p.a instanceof Int8Array) {
         const { am, bm, shift } = xnnpackAddParams(p.sa, p.sb, p.out.scale, sign);
         // the 64-bit kernel and the double-precision twin agree while the bias stays below 2^53
-        y = wasm && shift >= 1 && shift <= 50 ? qaddXnnpackWasm(p, am, bm, shift) : qaddXnnpackReference(p, am, bm, shift);
+        y = wasm && shift >= 1 && shift <= 50 ? qaddXnnpackWasm(p, am, bm, shift, a.resident) : qaddXnnpackReference(p, am, bm, shift);
       } else {
         const leftShift = p.a instanceof Int16Array ? 15 : 20;
         const twiceMax = 2 * Math.max(p.sa, p.sb);
@@ -363,23 +373,23 @@ function addSub(sign: 1 | -1) {
         const m = { ma: m1.multiplier, sa: m1.shift, mb: m2.multiplier, sb: m2.shift, mo: mo.multiplier, so: mo.shift };
         const lanes = laneMultiplier(m.ma, m.sa) && laneMultiplier(m.mb, m.sb) && laneMultiplier(m.mo, m.so);
         if (a.wasm && lanes && qbinary16RunsOnWasm(p)) y = qaddRef16Wasm(p, sign, leftShift, m);
-        else y = wasm && lanes ? qaddRefWasm(p, sign, leftShift, m) : qaddReference(p, sign, leftShift, m);
+        else y = wasm && lanes ? qaddRefWasm(p, sign, leftShift, m, a.resident) : qaddReference(p, sign, leftShift, m);
       }
-      return [new Tensor(p.out.dtype, shape, y)];
+      return [qtensor(p.out.dtype, shape, y)];
     },
   });
 }
 
-const Mul = defineOp<{ act?: number[]; wasm: boolean }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation'), wasm: wasmOf(node) }),
+const Mul = defineOp<{ act?: number[]; wasm: boolean; resident: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), wasm: wasmOf(node), resident: residentOf(node) }),
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
-    let y: QData;
-    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift);
+    let y: QData | Q8Result;
+    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift, a.resident);
     else if (a.wasm && qmul16RunsOnWasm(p, m.multiplier, m.shift)) y = qmul16Wasm(p, m.multiplier, m.shift);
     else y = qmulReference(p, m.multiplier, m.shift);
-    return [new Tensor(p.out.dtype, shape, y)];
+    return [qtensor(p.out.dtype, shape, y)];
   },
 });
 
@@ -390,6 +400,7 @@ interface PoolAttrs {
   pads?: number[];
   act?: number[];
   wasm: boolean;
+  resident: boolean;
 }
 
 const poolAttrs = (node: Node): PoolAttrs => ({
@@ -399,6 +410,7 @@ const poolAttrs = (node: Node): PoolAttrs => ({
   pads: attrInts(node, 'pads'),
   act: attrFloats(node, 'activation'),
   wasm: wasmOf(node),
+  resident: residentOf(node),
 });
 
 function poolProblem(inputs: ReadonlyArray<Tensor | undefined>, a: PoolAttrs): { p: QPoolProblem; out: ReturnType<typeof outputParams> } {
@@ -418,8 +430,8 @@ const AveragePool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const y = !a.wasm ? qavgPoolReference(p) : qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p) : qavgPool16RunsOnWasm(p) ? qavgPool16Wasm(p) : qavgPoolReference(p);
-    return [new Tensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
+    const y = !a.wasm ? qavgPoolReference(p) : qavgPoolRunsOnWasm(p) ? qavgPoolWasm(p, a.resident) : qavgPool16RunsOnWasm(p) ? qavgPool16Wasm(p) : qavgPoolReference(p);
+    return [qtensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
 
@@ -427,28 +439,8 @@ const MaxPool = defineOp<PoolAttrs>({
   attrs: poolAttrs,
   run(inputs, a) {
     const { p, out } = poolProblem(inputs, a);
-    const { x: xd, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
-    const y = Tensor.zeros(out.dtype, [n, oh, ow, c]);
-    const yd = y.data as Int8Array;
-    let k = 0;
-    for (let b = 0; b < n; b++)
-      for (let oy = 0; oy < oh; oy++)
-        for (let ox = 0; ox < ow; ox++)
-          for (let ch = 0; ch < c; ch++) {
-            let acc = -Infinity;
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = oy * sh - pt + ky;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = ox * sw - pl + kx;
-                if (ix < 0 || ix >= w) continue;
-                const v = xd[((b * h + iy) * w + ix) * c + ch]!;
-                acc = v > acc ? v : acc;
-              }
-            }
-            yd[k++] = clampInt(acc, out.lo, out.hi);
-          }
-    return [y];
+    const y = a.wasm && qavgPoolRunsOnWasm(p) ? qmaxPoolWasm(p, a.resident) : qmaxPoolReference(p);
+    return [qtensor(out.dtype, [p.n, p.oh, p.ow, p.c], y)];
   },
 });
 
@@ -513,8 +505,8 @@ function lookup(fn: (v: number) => number, int16Kernel: (x: Int16Array, inputSca
 }
 
 /** MEAN: integer sum, then TFLite's float rescale (QuantizedMeanOrSum), or its integer rounding when the grids match. */
-const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }>({
-  attrs: (node) => ({ axes: attrInts(node, 'axes', []), keepdims: attrInt(node, 'keepdims', 1) !== 0, wasm: wasmOf(node) }),
+const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean; resident: boolean }>({
+  attrs: (node) => ({ axes: attrInts(node, 'axes', []), keepdims: attrInt(node, 'keepdims', 1) !== 0, wasm: wasmOf(node), resident: residentOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const xq = qparam(inputs, 0, 'x');
@@ -534,15 +526,15 @@ const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean }
         zx: xq.zps[0]!,
         out,
       };
-      const y = !a.wasm ? qmeanReference(p) : qmeanRunsOnWasm(p) ? qmeanWasm(p) : qmean16RunsOnWasm(p) ? qmean16Wasm(p) : qmeanReference(p);
-      return [new Tensor(out.dtype, shape, y)];
+      const y = !a.wasm ? qmeanReference(p) : qmeanRunsOnWasm(p) ? qmeanWasm(p, a.resident) : qmean16RunsOnWasm(p) ? qmean16Wasm(p) : qmeanReference(p);
+      return [qtensor(out.dtype, shape, y)];
     }
     const outSize = shapeSize(outShapeKeep);
     const count = x.size / Math.max(outSize, 1);
     const sums = new Float64Array(outSize);
     const inStrides = stridesOf(x.shape);
     const outStrides = stridesOf(outShapeKeep);
-    const xd = x.data as ArrayLike<number>;
+    const xd = qdata(x);
     for (let i = 0; i < x.size; i++) {
       let rem = i;
       let j = 0;

@@ -138,6 +138,31 @@ export function qavgPoolReference(p: QPoolProblem): QData {
   return y;
 }
 
+/** MAX_POOL_2D: the largest input of the window's taps inside the image (the lower end when none is), clamped; the scalar twin of qmaxPoolWasm. */
+export function qmaxPoolReference(p: QPoolProblem): QData {
+  const { x, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
+  const y = outArray(x instanceof Uint8Array ? 'uint8' : x instanceof Int16Array ? 'int16' : 'int8', n * oh * ow * c);
+  let k = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ch = 0; ch < c; ch++) {
+          let acc = -Infinity;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh - pt + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw - pl + kx;
+              if (ix < 0 || ix >= w) continue;
+              const v = x[((b * h + iy) * w + ix) * c + ch]!;
+              acc = v > acc ? v : acc;
+            }
+          }
+          y[k++] = clampInt(acc, p.lo, p.hi);
+        }
+  return y;
+}
+
 /** MEAN (QuantizedMeanOrSum): integer sum, then the float32 rescale, or integer rounding when the grids match. */
 export function qmeanReference(p: QMeanProblem): QData {
   const { x, outer, red, inner, out } = p;

@@ -5,15 +5,21 @@
 // invocation per output, which wastes nothing on a 1-row GEMM tile.
 import { convDefs, forwardAxis, window2d, windowOf, type ConvAttrs, type Window2d } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
-import { defineOp, type OpKernel, type OpTable } from '../../runtime/op.js';
+import { defineOp, type OpContext, type OpKernel, type OpTable } from '../../runtime/op.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
-import { chooseTile, tileEdge, tiledMain } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 
 // params shared by both programs
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
-// 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P
-function im2colGemm(t: 4 | 8): string {
+// 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P,
+// the GEMM's split-K variant: 22 depth of a k slice, 23 N*G (Y then gets slice sums, no bias)
+// The gather's divisions by kh*kw, kw and OW are by WGSL constants (one program per window
+// shape and output width: a few per model), which the compiler turns into multiplies: with
+// divisions by uniforms the index arithmetic cost more than the tile's multiply-adds.
+function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean): string {
+  const pointwise = geometry === 'pointwise';
+  const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
   return `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
@@ -25,31 +31,64 @@ ${tiledMain({
   aKFast: true,
   bNFast: true,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
-  let H = pu(5u); let W = pu(6u); let OW = pu(7u);
-  let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
+  let H = pu(5u); let W = pu(6u); ${consts}
+  let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
   let pt = pi(14u); let pl = pi(15u); let Cg = pu(20u);
   let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
-  let n = wg.z / G;
-  let g = wg.z % G;
+  ${
+    split
+      ? `let z = wg.z % pu(23u);
+  let split = wg.z / pu(23u);
+  let kBegin = split * pu(22u);
+  let kEnd = min(K, kBegin + pu(22u));`
+      : 'let z = wg.z; let kBegin = 0u; let kEnd = K;'
+  }
+  let n = z / G;
+  let g = z % G;
   let xBase = (n * pu(4u) + g * Cg) * H * W;
   let wBase = g * M * K;
   let yBase = (n * pu(19u) + g * M) * N;
   let khw = kh * kw;`,
   // A = the group's weights [M/G, Cg*kh*kw]; B = the im2col of X, gathered here
   loadA: 'v = Wt[wBase + gm * K + gk];',
-  loadB: `let c = gkb / khw; let rr = gkb % khw;
+  // a 1x1 conv of stride 1 without padding reads X as it is: B = X[c][p]
+  loadB: pointwise
+    ? 'w = X[xBase + gkb * N + gn];'
+    : `let c = gkb / khw; let rr = gkb % khw;
         let ki = rr / kw; let kj = rr % kw;
         let oh = gn / OW; let ow = gn % OW;
         let ih = i32(oh * sh + ki * dh) - pt;
         let iw = i32(ow * sw + kj * dw) - pl;
         if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { w = X[xBase + (c * H + u32(ih)) * W + u32(iw)]; }`,
-  store: `var y = s;
+  store: split
+    ? // Bias is not read here, but 'auto' layouts keep only the bindings a program names
+      'Y[split * pu(21u) + yBase + r * N + c] = s; if (hasBias > 1u) { Y[0] = Bias[0]; }'
+    : `var y = s;
       if (hasBias != 0u) { y = y + Bias[g * M + r]; }
       Y[yBase + r * N + c] = min(max(y, lo), hi);`,
 })}`;
 }
 
-const IM2COL = { 4: im2colGemm(4), 8: im2colGemm(8) };
+const POINTWISE = new Map<string, string>();
+const IM2COL = new Map<string, string>();
+
+function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise'): string {
+  const cache = geometry === 'pointwise' ? POINTWISE : IM2COL;
+  const key = geometry === 'pointwise' ? `${t} ${split}` : `${t} ${split} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
+  let code = cache.get(key);
+  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split)));
+  return code;
+}
+
+// The sum of split-K slices, then bias and clamp: 0 N*M*P, 1 slices, 2 P, 3 M, 4 hasBias, 5 lo, 6 hi
+const SUM_SLICES = linearProgram(
+  ['Part', 'Bias'],
+  `  let total = pu(0u);
+  var acc = 0.0;
+  for (var s = 0u; s < pu(1u); s = s + 1u) { acc = acc + Part[s * total + idx]; }
+  if (pu(4u) != 0u) { acc = acc + Bias[(idx / pu(2u)) % pu(3u)]; }
+  Y[idx] = min(max(acc, pf(5u)), pf(6u));`,
+);
 
 const DIRECT = linearProgram(
   ['X', 'Wt', 'Bias'],
@@ -122,26 +161,38 @@ function convPlan(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Con
   return { N, C, M, G, Cg, ...window2d(X.shape.slice(2), out, win, pb, pb) };
 }
 
-function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Tensor[] {
+function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: OpContext): Tensor[] {
   const runner = gpu();
+  const site = runner.site(ctx.node);
   const q = convPlan(inputs, at)!;
   const [X, Wt, B] = inputs as [Tensor, Tensor, Tensor | undefined];
   const Mg = q.M / q.G;
   const P = q.OH * q.OW;
   const K = q.Cg * q.kh * q.kw;
   const outShape = X.rank === 3 ? [q.N, q.M, q.OW] : [q.N, q.M, q.OH, q.OW];
-  const out = runner.output(outShape);
+  const out = runner.output(outShape, site);
   const total = q.N * q.M * P;
   const p = new Params()
     .u(Mg, P, K, q.G, q.C, q.H, q.W, q.OW, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.pt, q.pl, B ? 1 : 0)
     .f(at.actMin, at.actMax)
     .u(q.M, q.Cg, total);
   const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, out.buffer];
-  if (Mg >= 16 && q.N * q.G <= 65535) {
-    const t = chooseTile(Mg, P, q.N * q.G);
-    runner.dispatch(IM2COL[t], buffers, p, [Math.ceil(P / tileEdge(t)), Math.ceil(Mg / tileEdge(t)), q.N * q.G]);
-  }
-  else runner.dispatch(DIRECT, buffers, p, groups256(total));
+  const batches = q.N * q.G;
+  if (Mg >= 16 && batches <= 65535) {
+    const t = chooseTile(Mg, P, batches);
+    const edge = tileEdge(t);
+    const [gx, gy] = [Math.ceil(P / edge), Math.ceil(Mg / edge)];
+    const { splits, depth } = chooseSplit(gx * gy * batches, K, total * K);
+    const pointwise = q.kh === 1 && q.kw === 1 && q.sh === 1 && q.sw === 1 && q.pt === 0 && q.pl === 0 && q.OH === q.H && q.OW === q.W;
+    const geometry = pointwise ? ('pointwise' as const) : { kh: q.kh, kw: q.kw, OW: q.OW };
+    if (splits > 1 && batches * splits <= 65535) {
+      const sum = runner.site(ctx.node, 1);
+      const part = runner.scratch(splits * total * 4, sum);
+      runner.dispatch(site, im2colProgram(t, true, geometry), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
+      runner.dispatch(sum, SUM_SLICES, [part, buffers[2]!, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
+      runner.release(part);
+    } else runner.dispatch(site, im2colProgram(t, false, geometry), buffers, p.u(K, batches, 0), [gx, gy, batches]);
+  } else runner.dispatch(site, DIRECT, buffers, p, groups256(total));
   return [out.tensor];
 }
 

@@ -49,16 +49,17 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div'): OpKernel<BinaryAttrs> 
         return false;
       }
     },
-    run(inputs) {
+    run(inputs, _a, ctx) {
       const runner = gpu();
+      const site = runner.site(ctx.node);
       const [A, B] = inputs as [Tensor, Tensor];
       const shape = broadcastShapes(A.shape, B.shape);
       const plan = broadcastPlan(shape, [A.shape, B.shape]);
       const n = shapeSize(shape);
       const pad = (v: number[]) => [...v, ...new Array<number>(MAX_DIMS - v.length).fill(0)];
-      const out = runner.output(shape);
+      const out = runner.output(shape, site);
       const p = new Params().u(n, plan.dims.length, ...pad(plan.dims), ...pad(plan.strides[0]!), ...pad(plan.strides[1]!));
-      runner.dispatch(code, [runner.input(A), runner.input(B), out.buffer], p, groups256(n));
+      runner.dispatch(site, code, [runner.input(A), runner.input(B), out.buffer], p, groups256(n));
       return [out.tensor];
     },
   });
@@ -92,12 +93,13 @@ function unaryKernel(op: string): OpKernel<any> {
   return defineOp<any>({
     attrs: unaryDefs[op as keyof typeof unaryDefs].attrs as (n: any, o: number) => any,
     accepts: (inputs) => inputs.length === 1 && isF32(inputs[0]) && inputs[0].size > 0,
-    run(inputs, a) {
+    run(inputs, a, ctx) {
       const runner = gpu();
+      const site = runner.site(ctx.node);
       const X = inputs[0]!;
       const [p0, p1] = spec.params?.(a) ?? [0, 0];
-      const out = runner.output(X.shape);
-      runner.dispatch(code, [runner.input(X), out.buffer], new Params().u(X.size).f(p0, p1), groups256(X.size));
+      const out = runner.output(X.shape, site);
+      runner.dispatch(site, code, [runner.input(X), out.buffer], new Params().u(X.size).f(p0, p1), groups256(X.size));
       return [out.tensor];
     },
   });
@@ -110,13 +112,14 @@ const Clip = defineOp<ClipAttrs>({
   attrs: unaryDefs.Clip.attrs,
   accepts: (inputs) =>
     isF32(inputs[0]) && inputs[0].size > 0 && [inputs[1], inputs[2]].every((t) => !t || (isF32(t) && t.size === 1 && onHost(t))),
-  run(inputs, a) {
+  run(inputs, a, ctx) {
     const runner = gpu();
+    const site = runner.site(ctx.node);
     const X = inputs[0]!;
     const lo = a.min ?? (inputs[1] ? (inputs[1].data as Float32Array)[0]! : -Infinity);
     const hi = a.max ?? (inputs[2] ? (inputs[2].data as Float32Array)[0]! : Infinity);
-    const out = runner.output(X.shape);
-    runner.dispatch(clipCode, [runner.input(X), out.buffer], new Params().u(X.size).f(lo, hi), groups256(X.size));
+    const out = runner.output(X.shape, site);
+    runner.dispatch(site, clipCode, [runner.input(X), out.buffer], new Params().u(X.size).f(lo, hi), groups256(X.size));
     return [out.tensor];
   },
 });

@@ -4,16 +4,19 @@ import { gemmDefs, type GemmAttrs } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { broadcastShapes } from '../../runtime/broadcast.js';
 import { defineOp, type OpKernel } from '../../runtime/op.js';
-import { Params, wgslHeader, type GpuRunner } from '../runner.js';
+import { groups256, linearProgram, Params, wgslHeader, type GpuRunner } from '../runner.js';
 import { gpu, isF32 } from './common.js';
-import { chooseTile, tileEdge, tiledMain } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 
 /**
  * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
  * C strided and offsets per batch z. `aKFast`/`bNFast` pick the tile-loading order in which
- * neighbouring invocations read neighbouring addresses.
+ * neighbouring invocations read neighbouring addresses; `split` makes the split-K variant (the
+ * common path has no split arithmetic in its loop bounds or store). Params: 0 M, 1 N, 2 K, 3-6 strides of A
+ * and B, 7-8 of C, 9 hasC, 10 alpha, 11 beta, 12 lo, 13 hi, split-K: 14 depth of a k slice,
+ * 15 batches, 16 split (Y then gets slice sums at 17 = batches*M*N apart, no epilogue).
  */
-function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
+function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
   return `
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -29,20 +32,42 @@ ${tiledMain({
   let sam = pu(3u); let sak = pu(4u); let sbk = pu(5u); let sbn = pu(6u);
   let scm = pu(7u); let scn = pu(8u); let hasC = pu(9u);
   let alpha = pf(10u); let beta = pf(11u); let lo = pf(12u); let hi = pf(13u);
-  let o = offs[wg.z];`,
+  ${
+    split
+      ? `let split = wg.z / pu(15u);
+  let kBegin = split * pu(14u);
+  let kEnd = min(K, kBegin + pu(14u));
+  let o = offs[wg.z % pu(15u)];`
+      : 'let kBegin = 0u; let kEnd = K; let o = offs[wg.z];'
+  }`,
   loadA: 'v = A[o.x + gm * sam + gk * sak];',
   loadB: 'w = B[o.y + gkb * sbk + gn * sbn];',
-  store: `var y = alpha * s;
+  store: split
+    ? // C is not read here, but 'auto' layouts keep only the bindings a program names
+      'Y[split * pu(17u) + o.w + r * N + c] = s; if (hasC > 1u) { Y[0] = C[0]; }'
+    : `var y = alpha * s;
       if (hasC != 0u) { y = y + beta * C[o.z + r * scm + c * scn]; }
       Y[o.w + r * N + c] = min(max(y, lo), hi);`,
 })}`;
 }
 
+// The sum of split-K slices and the epilogue (C only with one batch): 0 batches*M*N, 1 slices,
+// 2 N, 3 M, 4 scm, 5 scn, 6 hasC, 7 alpha, 8 beta, 9 lo, 10 hi
+const SUM_SLICES = linearProgram(
+  ['Part', 'C'],
+  `  let total = pu(0u);
+  var acc = 0.0;
+  for (var s = 0u; s < pu(1u); s = s + 1u) { acc = acc + Part[s * total + idx]; }
+  var y = pf(7u) * acc;
+  if (pu(6u) != 0u) { y = y + pf(8u) * C[((idx / pu(2u)) % pu(3u)) * pu(4u) + (idx % pu(2u)) * pu(5u)]; }
+  Y[idx] = min(max(y, pf(9u)), pf(10u));`,
+);
+
 const PROGRAMS = new Map<string, string>();
-function program(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
-  const key = `${t}${aKFast}${bNFast}`;
+function program(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
+  const key = `${t}${aKFast}${bNFast}${split}`;
   let p = PROGRAMS.get(key);
-  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast)));
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast, split)));
   return p;
 }
 
@@ -66,17 +91,30 @@ export interface GemmCall {
   y: GPUBuffer;
 }
 
-export function encodeGemm(runner: GpuRunner, g: GemmCall): void {
-  const offsets = g.offsets ?? new Uint32Array(4);
-  const table = runner.table(offsets);
+const ONE_BATCH = new Uint32Array(4);
+
+/** Encode Y = act(alpha A B + beta C) for the node `owner` (its sites 0 and, with split-K, 1). */
+export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void {
+  const site = runner.site(owner);
+  const offsets = g.offsets ?? ONE_BATCH;
+  const table = runner.table(site, offsets);
   const p = new Params()
     .u(g.M, g.N, g.K, g.sam, g.sak, g.sbk, g.sbn, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0)
     .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
   const batches = offsets.length / 4;
   const t = chooseTile(g.M, g.N, batches);
   const edge = tileEdge(t);
-  runner.dispatch(program(t, g.sak === 1, g.sbn === 1), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p, [Math.ceil(g.N / edge), Math.ceil(g.M / edge), batches]);
-  runner.release(table);
+  const [gx, gy] = [Math.ceil(g.N / edge), Math.ceil(g.M / edge)];
+  const total = batches * g.M * g.N;
+  const { splits, depth } = chooseSplit(gx * gy * batches, g.K, total * g.K);
+  if (splits > 1 && batches * splits <= 65535 && (batches === 1 || !g.c)) {
+    const sum = runner.site(owner, 1);
+    const part = runner.scratch(splits * total * 4, sum);
+    runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, true), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
+    const q = new Params().u(total, splits, g.N, g.M, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0).f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
+    runner.dispatch(sum, SUM_SLICES, [part, g.c?.buffer ?? runner.none, g.y], q, groups256(total));
+    runner.release(part);
+  } else runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, false), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
 }
 
 const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
@@ -93,13 +131,14 @@ const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
     if (C && C.rank === 2 && C.shape[0] !== 1 && C.shape[0] !== M) return false;
     return M * N > 0 && K > 0;
   },
-  run(inputs, a) {
+  run(inputs, a, ctx) {
     const runner = gpu();
+    const site = runner.site(ctx.node);
     const [A, B, C] = inputs as [Tensor, Tensor, Tensor | undefined];
     const M = a.transA ? A.shape[1]! : A.shape[0]!;
     const K = a.transA ? A.shape[0]! : A.shape[1]!;
     const N = a.transB ? B.shape[0]! : B.shape[1]!;
-    const out = runner.output([M, N]);
+    const out = runner.output([M, N], site);
     const [am, ak] = a.transA ? [1, M] : [K, 1];
     const [bk, bn] = a.transB ? [1, K] : [N, 1];
     let c: GemmCall['c'];
@@ -108,7 +147,7 @@ const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
       const cn = C.rank >= 1 && C.shape[C.rank - 1] !== 1 ? 1 : 0;
       c = { buffer: runner.input(C, true), scm: cm, scn: cn, beta: a.beta };
     }
-    encodeGemm(runner, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: am, sak: ak, sbk: bk, sbn: bn, c, alpha: a.alpha, y: out.buffer });
+    encodeGemm(runner, ctx.node, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: am, sak: ak, sbk: bk, sbn: bn, c, alpha: a.alpha, y: out.buffer });
     return [out.tensor];
   },
 });
@@ -167,12 +206,13 @@ const MatMul: OpKernel<Record<string, never>> = defineOp({
     // one dispatch covers at most 65535 batches
     return !!plan && shapeSize(plan.shape) > 0 && plan.K > 0 && plan.offsets.length / 4 <= 65535;
   },
-  run(inputs) {
+  run(inputs, _a, ctx) {
     const runner = gpu();
+    const site = runner.site(ctx.node);
     const [A, B] = inputs as [Tensor, Tensor];
     const { shape, M, N, K, offsets } = matmulPlan(A, B)!;
-    const out = runner.output(shape);
-    encodeGemm(runner, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: K, sak: 1, sbk: N, sbn: 1, offsets, y: out.buffer });
+    const out = runner.output(shape, site);
+    encodeGemm(runner, ctx.node, { M, N, K, a: runner.input(A), b: runner.input(B, true), sam: K, sak: 1, sbk: N, sbn: 1, offsets, y: out.buffer });
     return [out.tensor];
   },
 });

@@ -80,12 +80,13 @@ function pool(op: 'MaxPool' | 'AveragePool'): OpKernel<PoolAttrs> {
   return defineOp<PoolAttrs>({
     attrs: poolDefs[op].attrs,
     accepts: (inputs, at) => !!poolPlan(inputs[0], at, op),
-    run(inputs, at) {
+    run(inputs, at, ctx) {
       const runner = gpu();
+      const site = runner.site(ctx.node);
       const X = inputs[0]!;
       const plan = poolPlan(X, at, op)!;
-      const out = runner.output([X.shape[0]!, X.shape[1]!, ...plan.out]);
-      runner.dispatch(code, [runner.input(X), out.buffer], plan.params, groups256(out.tensor.size));
+      const out = runner.output([X.shape[0]!, X.shape[1]!, ...plan.out], site);
+      runner.dispatch(site, code, [runner.input(X), out.buffer], plan.params, groups256(out.tensor.size));
       return [out.tensor];
     },
   });
@@ -124,14 +125,15 @@ function globalPool(op: 'GlobalMaxPool' | 'GlobalAveragePool'): OpKernel<Record<
   return defineOp({
     attrs: poolDefs[op].attrs,
     accepts: (inputs) => isF32(inputs[0]) && inputs[0].rank >= 3 && inputs[0].size > 0,
-    run(inputs) {
+    run(inputs, _a, ctx) {
       const runner = gpu();
+      const site = runner.site(ctx.node);
       const X = inputs[0]!;
       const planes = X.shape[0]! * X.shape[1]!;
       const size = shapeSize(X.shape.slice(2));
-      const out = runner.output(X.shape.map((d, i) => (i < 2 ? d : 1)));
+      const out = runner.output(X.shape.map((d, i) => (i < 2 ? d : 1)), site);
       const x = Math.min(planes, 65535);
-      runner.dispatch(code, [runner.input(X), out.buffer], new Params().u(planes, size).f(1 / size), [x, Math.ceil(planes / x), 1]);
+      runner.dispatch(site, code, [runner.input(X), out.buffer], new Params().u(planes, size).f(1 / size), [x, Math.ceil(planes / x), 1]);
       return [out.tensor];
     },
   });

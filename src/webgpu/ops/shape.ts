@@ -26,7 +26,7 @@ const Concat = defineOp<{ axis: number }>({
     if (!ts.every((t) => t.rank === r && t.shape.every((d, i) => i === axis || d === ts[0]!.shape[i]))) return false;
     return ts.some((t) => t.size > 0);
   },
-  run(inputs, a) {
+  run(inputs, a, ctx) {
     const runner = gpu();
     const ts = inputs.filter((t): t is Tensor => t !== undefined);
     const r = ts[0]!.rank;
@@ -34,11 +34,11 @@ const Concat = defineOp<{ axis: number }>({
     const total = ts.reduce((s, t) => s + t.shape[axis]!, 0);
     const shape = ts[0]!.shape.map((d, i) => (i === axis ? total : d));
     const inner = shapeSize(shape.slice(axis + 1));
-    const out = runner.output(shape);
+    const out = runner.output(shape, runner.site(ctx.node));
     let at = 0;
-    for (const t of ts) {
+    for (const [k, t] of ts.entries()) {
       const block = t.shape[axis]! * inner;
-      if (t.size > 0) runner.dispatch(COPY_INTO, [runner.input(t), out.buffer], new Params().u(t.size, block, total * inner, at * inner), groups256(t.size));
+      if (t.size > 0) runner.dispatch(runner.site(ctx.node, k + 1), COPY_INTO, [runner.input(t), out.buffer], new Params().u(t.size, block, total * inner, at * inner), groups256(t.size));
       at += t.shape[axis]!;
     }
     return [out.tensor];

@@ -7,6 +7,23 @@
 export const tileEdge = (t: 4 | 8): number => 16 * t;
 
 /**
+ * Split-K: the number of slices of the k range (each a multiple of 16 deep, at least 128) that
+ * gives an output of few tiles enough workgroups to fill a GPU (resnet18's last convs: 512 x 49
+ * outputs over k = 4608 are 8 tiles of 64x64), and the depth of a slice. 1 = no split.
+ */
+export function chooseSplit(tiles: number, K: number, macs: number): { splits: number; depth: number } {
+  // a small product is done sooner than a second dispatch starts
+  if (macs < 1 << 20) return { splits: 1, depth: K };
+  const want = Math.min(Math.ceil(SPLIT_TARGET / tiles), Math.floor(K / 128));
+  if (want < 2) return { splits: 1, depth: K };
+  const depth = Math.ceil(K / want / 16) * 16;
+  return { splits: Math.ceil(K / depth), depth };
+}
+
+/** Workgroups a dispatch should have before split-K stops paying (an H100 has 132 SMs). */
+const SPLIT_TARGET = 128;
+
+/**
  * T for an output of M x N (per batch) and `batches` batches: big tiles only where there are
  * enough of them to keep a large GPU busy (a 1024x1024 output has 64: half an H100's SMs idle).
  */
@@ -26,7 +43,7 @@ export interface TiledSpec {
   bNFast: boolean;
   /** WGSL statements storing `acc` value `s` at row `r`, column `c` (both in range) */
   store: string;
-  /** WGSL before the k loop (let M, N, K, and what the loaders use) */
+  /** WGSL before the k loop: let M, N, kBegin, kEnd (the k range this workgroup sums) and what the loaders use */
   prologue: string;
 }
 
@@ -56,18 +73,18 @@ ${s.prologue}
   let col0 = wg.x * ${E}u;
   let tid = lid.y * 16u + lid.x;
   var acc: array<vec4<f32>, ${T * V}>;
-  for (var k0 = 0u; k0 < K; k0 = k0 + 16u) {
+  for (var k0 = kBegin; k0 < kEnd; k0 = k0 + 16u) {
     for (var i = 0u; i < ${loads}u; i = i + 1u) {
       let e = tid + i * 256u;
       ${s.aKFast ? 'let kk = e % 16u; let m = e / 16u;' : `let m = e % ${E}u; let kk = e / ${E}u;`}
       let gm = row0 + m; let gk = k0 + kk;
       var v = 0.0;
-      if (gm < M && gk < K) { ${s.loadA} }
+      if (gm < M && gk < kEnd) { ${s.loadA} }
       As[kk * ${E / 4}u + m / 4u][m % 4u] = v;
       ${s.bNFast ? `let n = e % ${E}u; let kb = e / ${E}u;` : 'let kb = e % 16u; let n = e / 16u;'}
       let gn = col0 + n; let gkb = k0 + kb;
       var w = 0.0;
-      if (gn < N && gkb < K) { ${s.loadB} }
+      if (gn < N && gkb < kEnd) { ${s.loadB} }
       Bs[kb * ${E / 4}u + n / 4u][n % 4u] = w;
     }
     workgroupBarrier();

@@ -226,13 +226,48 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
     expect(interiorCases).toBeGreaterThan(60);
   });
 
+  test('float64 requantization of negative halves next to a fused ReLU clamp (at, above and below the zero point)', () => {
+    // multipliers 2^30·2^-r: many accumulators land exactly on a half of the rounding division,
+    // where TFLite rounds negative ones away from zero; only a clamp at or above the zero point
+    // may skip that correction
+    const r = rng(65);
+    let below = 0;
+    for (let t = 0; t < 200; t++) {
+      const p = randomConv(r, false);
+      for (let i = 0; i < p.weights.length; i++) p.weights[i] = r.int(-3, 3);
+      const unsignedIn = p.x instanceof Uint8Array;
+      const [lo, hi] = unsignedIn ? [0, 255] : [-128, 127];
+      p.xzp = r.int(lo + 4, hi - 4);
+      for (let i = 0; i < p.x.length; i++) p.x[i] = p.xzp + r.int(-4, 4);
+      p.bias = r.next() < 0.5 ? undefined : Int32Array.from({ length: p.o }, () => r.int(-8, 8));
+      for (let oc = 0; oc < p.o; oc++) {
+        p.rq.mult[oc] = r.pick([2 ** 30, 2 ** 30 + 2 ** 29]);
+        p.rq.shift[oc] = -r.int(0, 3);
+      }
+      const [olo, ohi] = RANGE[p.out.dtype as 'int8' | 'uint8'];
+      p.out.zp = r.int(olo + 1, ohi - 1);
+      p.out.lo = p.out.zp + r.pick([0, 1, -1, -1]);
+      p.out.hi = ohi;
+      if (p.out.lo < p.out.zp) below++;
+      expect(qconvRequantizesInF64(p)).toBe(true);
+      const want = qconv2dReference(p);
+      const got = qconv2dWasm(p);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+    expect(below).toBeGreaterThan(60);
+  });
+
   test('float64 requantization at the edge of its exact range: accumulators up to the bound, every shift', () => {
     // qconv2dWasm requantizes in float64 when |acc·M·2^left| < 2^52 - 2^32 for every possible
     // accumulator: here the weights, data and bias push the largest ones right up to that bound
     const r = rng(64);
     let f64 = 0;
     let fixed = 0;
-    for (let t = 0; t < 200; t++) {
+    let relu = 0;
+    for (let t = 0; t < 300; t++) {
       const p = randomConv(r, false);
       const k = p.kh * p.kw * p.ipg;
       const unsignedIn = p.x instanceof Uint8Array;
@@ -257,6 +292,15 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
       });
       // data at the ends of the range, so that many accumulators come near the bound
       for (let i = 0; i < p.x.length; i++) p.x[i] = r.next() < 0.8 ? r.pick([lo, hi]) : r.int(lo, hi);
+      // every other case a fused ReLU's clamp (lower end at the zero point, or just above or
+      // below it): the float64 form without its correction of negative values where it may
+      if (t % 2) {
+        const [olo, ohi] = RANGE[p.out.dtype as 'int8' | 'uint8'];
+        p.out.zp = r.pick([olo, ohi, r.int(olo, ohi)]);
+        p.out.lo = Math.max(olo, Math.min(ohi, p.out.zp + r.pick([0, 0, 0, 1, -1])));
+        p.out.hi = ohi;
+        if (p.out.lo >= p.out.zp) relu++;
+      }
       if (qconvRequantizesInF64(p)) f64++;
       else fixed++;
       const want = qconv2dReference(p);
@@ -266,8 +310,9 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
         expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
       }
     }
-    expect(f64).toBeGreaterThan(100);
-    expect(fixed).toBeGreaterThan(20);
+    expect(f64).toBeGreaterThan(150);
+    expect(fixed).toBeGreaterThan(30);
+    expect(relu).toBeGreaterThan(60);
   });
 });
 
@@ -501,6 +546,29 @@ describe('integer element-wise, pooling and mean ops: WASM = TypeScript referenc
       const mean = { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: r.int(0, 1) } } as Record<string, Attr>;
       expectSame(both('ReduceMean', [x.t, x.s, x.z, ys, yz], mean), `ReduceMean case ${t}`);
     }
+  });
+
+  test('MAX_POOL_2D: channel counts around the 16-lane vectors, explicit padding past the window (no tap inside), strides, clamps', () => {
+    const r = rng(23);
+    let empty = 0;
+    for (let t = 0; t < 120; t++) {
+      const dtype = r.pick(['int8', 'uint8'] as const);
+      const shape = [r.int(1, 2), r.int(1, 9), r.int(1, 9), r.pick([1, 3, 8, 15, 16, 17, 31, 32, 33, 64])];
+      const x = quantTensor(r, dtype, shape);
+      // data at the ends of the range too, so that the clamp and the signedness of the max matter
+      const d = x.t.data as Int8Array;
+      for (let i = 0; i < d.length; i++) if (r.next() < 0.2) d[i] = r.pick(RANGE[dtype]);
+      const k = [r.int(1, 3), r.int(1, 3)];
+      const pads = [r.int(0, 3), r.int(0, 3), r.int(0, 3), r.int(0, 3)];
+      if (pads[0]! >= k[0]! || pads[1]! >= k[1]!) empty++;
+      const oh = Math.floor((shape[1]! + pads[0]! + pads[2]! - k[0]!) / 1) + 1;
+      const ow = Math.floor((shape[2]! + pads[1]! + pads[3]! - k[1]!) / 1) + 1;
+      if (oh < 1 || ow < 1) continue;
+      const pool = { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: [r.int(1, 3), r.int(1, 3)] }, pads: { type: 'ints', value: pads } } as Record<string, Attr>;
+      const act: Record<string, Attr> = r.next() < 0.4 ? { activation: { type: 'floats', value: [r.next() < 0.5 ? 0 : -3.4e38, r.pick([6, 0.5, 3.4e38])] } } : {};
+      expectSame(both('MaxPool', [x.t, x.s, x.z, x.s, x.z], { ...pool, ...act }), `MaxPool case ${t}`);
+    }
+    expect(empty).toBeGreaterThan(20);
   });
 
   test('CONV_2D (OHWI and HWIO, per-channel weights) and FULLY_CONNECTED through the op glue', () => {
