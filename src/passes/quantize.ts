@@ -77,7 +77,7 @@ export interface QuantizeOptions {
    * int8: split every channel of the linear conv -> [Add | MaxPool | zero Pad]* -> conv groups in
    * two offset copies after equalization (src/passes/channel-split.ts: the float function is
    * unchanged, each such tensor's int8 step halves and its copies round apart). Doubles those
-   * groups' channels (the trained MobileNet-v2's file 1.54x). Default off.
+   * groups' channels (the trained MobileNet-v2: file 1.54x, int8 inference 1.5-1.8x). Default off.
    */
   channelSplit?: boolean;
   /**
