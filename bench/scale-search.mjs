@@ -11,7 +11,7 @@
 // parameters as TFLite's QUANTIZE rounds, the outputs dequantized with its output parameters).
 // --time-only: quantizeGraph's wall and CPU time per method (and a checksum of the activation
 // scales it chose, to see that a speed change changed no result), without the interpreter.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--bias-correction] [--mode int8|int16x8] [--io float|int8|uint8] [--time-only]
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--search-step 0.05] [--bias-correction] [--mode int8|int16x8] [--io float|int8|uint8] [--time-only]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ const model = arg('model', 'trained');
 const heldCount = Number(arg('held', photos.HELD_OUT_PHOTOS ?? 6));
 const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
+// --search-step: the search's step (a fraction of each range end; default 0.05)
+const searchStep = arg('search-step');
 // --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
 const biasCorrection = process.argv.includes('--bias-correction');
 const mode = arg('mode', 'int8');
@@ -77,7 +79,7 @@ try {
   for (const method of methods) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const q = (await quantizeGraph(g, { mode, io, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples ? { search: { samples: Number(searchSamples) } } : {}) })).graph;
+    const q = (await quantizeGraph(g, { mode, io, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples || searchStep ? { search: { ...(searchSamples ? { samples: Number(searchSamples) } : {}), ...(searchStep ? { step: Number(searchStep) } : {}) } } : {}) })).graph;
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const cpu = (c.user + c.system) / 1e6;

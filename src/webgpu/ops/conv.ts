@@ -13,11 +13,11 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 // params shared by both programs
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
 // 12 dh, 13 dw, 14 pt, 15 pl, 16 hasBias, 17 lo, 18 hi, 19 M, 20 Cg, 21 N*M*P,
-// the GEMM's split-K: 22 depth of a k slice, 23 N*G, 24 split (Y then gets slice sums, no bias)
+// the GEMM's split-K variant: 22 depth of a k slice, 23 N*G (Y then gets slice sums, no bias)
 // The gather's divisions by kh*kw, kw and OW are by WGSL constants (one program per window
 // shape and output width: a few per model), which the compiler turns into multiplies: with
 // divisions by uniforms the index arithmetic cost more than the tile's multiply-adds.
-function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise'): string {
+function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean): string {
   const pointwise = geometry === 'pointwise';
   const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
   return `
@@ -35,10 +35,14 @@ ${tiledMain({
   let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
   let pt = pi(14u); let pl = pi(15u); let Cg = pu(20u);
   let hasBias = pu(16u); let lo = pf(17u); let hi = pf(18u);
-  let z = wg.z % pu(23u);
+  ${
+    split
+      ? `let z = wg.z % pu(23u);
   let split = wg.z / pu(23u);
   let kBegin = split * pu(22u);
-  let kEnd = min(K, kBegin + pu(22u));
+  let kEnd = min(K, kBegin + pu(22u));`
+      : 'let z = wg.z; let kBegin = 0u; let kEnd = K;'
+  }
   let n = z / G;
   let g = z % G;
   let xBase = (n * pu(4u) + g * Cg) * H * W;
@@ -56,21 +60,23 @@ ${tiledMain({
         let ih = i32(oh * sh + ki * dh) - pt;
         let iw = i32(ow * sw + kj * dw) - pl;
         if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { w = X[xBase + (c * H + u32(ih)) * W + u32(iw)]; }`,
-  store: `if (pu(24u) != 0u) { Y[split * pu(21u) + yBase + r * N + c] = s; } else {
-        var y = s;
-        if (hasBias != 0u) { y = y + Bias[g * M + r]; }
-        Y[yBase + r * N + c] = min(max(y, lo), hi);
-      }`,
+  store: split
+    ? // Bias is not read here, but 'auto' layouts keep only the bindings a program names
+      'Y[split * pu(21u) + yBase + r * N + c] = s; if (hasBias > 1u) { Y[0] = Bias[0]; }'
+    : `var y = s;
+      if (hasBias != 0u) { y = y + Bias[g * M + r]; }
+      Y[yBase + r * N + c] = min(max(y, lo), hi);`,
 })}`;
 }
 
-const POINTWISE = { 4: im2colGemm(4, 'pointwise'), 8: im2colGemm(8, 'pointwise') };
+const POINTWISE = new Map<string, string>();
 const IM2COL = new Map<string, string>();
 
-function im2colProgram(t: 4 | 8, kh: number, kw: number, OW: number): string {
-  const key = `${t} ${kh} ${kw} ${OW}`;
-  let code = IM2COL.get(key);
-  if (!code) IM2COL.set(key, (code = im2colGemm(t, { kh, kw, OW })));
+function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise'): string {
+  const cache = geometry === 'pointwise' ? POINTWISE : IM2COL;
+  const key = geometry === 'pointwise' ? `${t} ${split}` : `${t} ${split} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
+  let code = cache.get(key);
+  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split)));
   return code;
 }
 
@@ -178,14 +184,14 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
     const [gx, gy] = [Math.ceil(P / edge), Math.ceil(Mg / edge)];
     const { splits, depth } = chooseSplit(gx * gy * batches, K, total * K);
     const pointwise = q.kh === 1 && q.kw === 1 && q.sh === 1 && q.sw === 1 && q.pt === 0 && q.pl === 0 && q.OH === q.H && q.OW === q.W;
-    const code = pointwise ? POINTWISE[t] : im2colProgram(t, q.kh, q.kw, q.OW);
+    const geometry = pointwise ? ('pointwise' as const) : { kh: q.kh, kw: q.kw, OW: q.OW };
     if (splits > 1 && batches * splits <= 65535) {
       const sum = runner.site(ctx.node, 1);
       const part = runner.scratch(splits * total * 4, sum);
-      runner.dispatch(site, code, [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
+      runner.dispatch(site, im2colProgram(t, true, geometry), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
       runner.dispatch(sum, SUM_SLICES, [part, buffers[2]!, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
       runner.release(part);
-    } else runner.dispatch(site, code, buffers, p.u(K, batches, 0), [gx, gy, batches]);
+    } else runner.dispatch(site, im2colProgram(t, false, geometry), buffers, p.u(K, batches, 0), [gx, gy, batches]);
   } else runner.dispatch(site, DIRECT, buffers, p, groups256(total));
   return [out.tensor];
 }

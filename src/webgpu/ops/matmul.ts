@@ -11,11 +11,12 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 /**
  * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
  * C strided and offsets per batch z. `aKFast`/`bNFast` pick the tile-loading order in which
- * neighbouring invocations read neighbouring addresses. Params: 0 M, 1 N, 2 K, 3-6 strides of A
+ * neighbouring invocations read neighbouring addresses; `split` makes the split-K variant (the
+ * common path has no split arithmetic in its loop bounds or store). Params: 0 M, 1 N, 2 K, 3-6 strides of A
  * and B, 7-8 of C, 9 hasC, 10 alpha, 11 beta, 12 lo, 13 hi, split-K: 14 depth of a k slice,
  * 15 batches, 16 split (Y then gets slice sums at 17 = batches*M*N apart, no epilogue).
  */
-function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
+function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
   return `
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -31,17 +32,22 @@ ${tiledMain({
   let sam = pu(3u); let sak = pu(4u); let sbk = pu(5u); let sbn = pu(6u);
   let scm = pu(7u); let scn = pu(8u); let hasC = pu(9u);
   let alpha = pf(10u); let beta = pf(11u); let lo = pf(12u); let hi = pf(13u);
-  let split = wg.z / pu(15u);
+  ${
+    split
+      ? `let split = wg.z / pu(15u);
   let kBegin = split * pu(14u);
   let kEnd = min(K, kBegin + pu(14u));
-  let o = offs[wg.z % pu(15u)];`,
+  let o = offs[wg.z % pu(15u)];`
+      : 'let kBegin = 0u; let kEnd = K; let o = offs[wg.z];'
+  }`,
   loadA: 'v = A[o.x + gm * sam + gk * sak];',
   loadB: 'w = B[o.y + gkb * sbk + gn * sbn];',
-  store: `if (pu(16u) != 0u) { Y[split * pu(17u) + o.w + r * N + c] = s; } else {
-        var y = alpha * s;
-        if (hasC != 0u) { y = y + beta * C[o.z + r * scm + c * scn]; }
-        Y[o.w + r * N + c] = min(max(y, lo), hi);
-      }`,
+  store: split
+    ? // C is not read here, but 'auto' layouts keep only the bindings a program names
+      'Y[split * pu(17u) + o.w + r * N + c] = s; if (hasC > 1u) { Y[0] = C[0]; }'
+    : `var y = alpha * s;
+      if (hasC != 0u) { y = y + beta * C[o.z + r * scm + c * scn]; }
+      Y[o.w + r * N + c] = min(max(y, lo), hi);`,
 })}`;
 }
 
@@ -58,10 +64,10 @@ const SUM_SLICES = linearProgram(
 );
 
 const PROGRAMS = new Map<string, string>();
-function program(t: 4 | 8, aKFast: boolean, bNFast: boolean): string {
-  const key = `${t}${aKFast}${bNFast}`;
+function program(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
+  const key = `${t}${aKFast}${bNFast}${split}`;
   let p = PROGRAMS.get(key);
-  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast)));
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast, split)));
   return p;
 }
 
@@ -99,17 +105,16 @@ export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void 
   const t = chooseTile(g.M, g.N, batches);
   const edge = tileEdge(t);
   const [gx, gy] = [Math.ceil(g.N / edge), Math.ceil(g.M / edge)];
-  const code = program(t, g.sak === 1, g.sbn === 1);
   const total = batches * g.M * g.N;
   const { splits, depth } = chooseSplit(gx * gy * batches, g.K, total * g.K);
   if (splits > 1 && batches * splits <= 65535 && (batches === 1 || !g.c)) {
     const sum = runner.site(owner, 1);
     const part = runner.scratch(splits * total * 4, sum);
-    runner.dispatch(site, code, [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
+    runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, true), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
     const q = new Params().u(total, splits, g.N, g.M, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0).f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
     runner.dispatch(sum, SUM_SLICES, [part, g.c?.buffer ?? runner.none, g.y], q, groups256(total));
     runner.release(part);
-  } else runner.dispatch(site, code, [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
+  } else runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, false), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
 }
 
 const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
