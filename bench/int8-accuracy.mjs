@@ -13,7 +13,7 @@
 // --held N: held-out images (photos: up to 24, test/support/photos.ts). --bias-correction:
 // quantizeGraph's empirical bias correction (src/passes/bias-correction.ts).
 // --interpreter VARIANTS: instead of the above, each comma-separated variant (minmax, mse, ...;
-// "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding) is quantized, written as .tflite and
+// "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding, "+split" channel splitting) is quantized, written as .tflite and
 // run by the real TFLite interpreter (headless Chromium) on the held-out images against the
 // float .tflite: SNR pooled over all images, and its spread (the SNR's standard error, from the
 // per-image noise powers), and the conversion time.
@@ -78,7 +78,7 @@ if (interpreter) {
   for (const variant of interpreter.split(',')) {
     const [m, ...extras] = variant.split('+');
     const t0 = performance.now();
-    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest' });
+    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest', channelSplit: extras.includes('split') });
     const seconds = (performance.now() - t0) / 1000;
     const file = serializeTflite(q.graph);
     let sig = 0;
@@ -93,7 +93,7 @@ if (interpreter) {
     const mean = noises.reduce((a, b) => a + b, 0) / noises.length;
     const sd = Math.sqrt(noises.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, noises.length - 1));
     const se = (10 / Math.LN10) * (sd / Math.sqrt(noises.length) / mean);
-    console.log(`${model} ${variant}: ${(10 * Math.log10(sig / (mean * noises.length))).toFixed(2)} dB +- ${se.toFixed(2)} on ${held.length} held-out images (interpreter); quantizeGraph ${seconds.toFixed(1)} s`);
+    console.log(`${model} ${variant}: ${(10 * Math.log10(sig / (mean * noises.length))).toFixed(2)} dB +- ${se.toFixed(2)} on ${held.length} held-out images (interpreter); quantizeGraph ${seconds.toFixed(1)} s; ${file.length} bytes`);
   }
   await oracle.close();
   process.exit(0);

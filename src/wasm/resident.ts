@@ -9,7 +9,6 @@
 // no block is allocated. A storage lost without dispose (a run that threw) returns its block
 // when it is garbage-collected.
 import type { TensorStorage } from '../ir/tensor.js';
-import { copyOut8 } from './host-buffers.js';
 import { kernels } from './loader.js';
 
 export const RESIDENT_LOCATION = 'wasm-int8';
@@ -80,9 +79,15 @@ export class ResidentBytes implements TensorStorage {
     return this.unsigned ? new Uint8Array(buffer, this.ptr, this.length) : new Int8Array(buffer, this.ptr, this.length);
   }
 
+  /**
+   * A copy on the host in memory of its own. Not one of host-buffers' reusable buffers: the
+   * executor counts the holders of those by the values it computes, and the downloaded copy
+   * becomes the data of this tensor after it was counted (a Reshape of it would give the
+   * buffer back while this tensor may still be read).
+   */
   read(): Promise<Int8Array | Uint8Array> {
     if (!this.block.live) return Promise.reject(new Error('a resident activation was read after it was freed'));
-    return Promise.resolve(copyOut8(kernels(), this.ptr, this.length, this.unsigned));
+    return Promise.resolve(this.view().slice());
   }
 
   dispose(): void {

@@ -9,7 +9,9 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
+import { ownedBuffer } from '../../../src/wasm/host-buffers.js';
 import { initKernels, kernels } from '../../../src/wasm/loader.js';
+import { ResidentBytes } from '../../../src/wasm/resident.js';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
 
@@ -59,6 +61,17 @@ describe('integer runtime with resident activations', () => {
       }
     });
   }
+
+  test('a download is a copy of its own, never a reusable host buffer (the executor counts those by the values it made)', async () => {
+    const block = ResidentBytes.alloc(100, false);
+    block.view().set(Int8Array.from({ length: 100 }, (_, i) => i - 50));
+    const host = await block.read();
+    expect(Array.from(host)).toEqual(Array.from({ length: 100 }, (_, i) => i - 50));
+    expect(host.buffer).not.toBe(kernels().exports.memory.buffer);
+    expect(ownedBuffer(host)).toBeUndefined();
+    block.dispose();
+    await expect(block.read()).rejects.toThrow(/after it was freed/);
+  });
 
   test('values the caller keeps come from the copying mode, on the host', async () => {
     const g = await readTflite(readFileSync(corpusPath(MODELS[2]!)));
