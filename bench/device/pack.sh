@@ -7,6 +7,8 @@
 # weights stripped to external data, refilled with random values there by fill.mjs: the 45 MB
 # resnet18 does not fit the transfer limit otherwise).
 #   bash bench/device/pack.sh [OLD_REF] [DEST_REPO...]   (then copies .devpack into each DEST_REPO)
+# The device call sends the session's checkout, not a helper's worktree (it was /work/main: see
+# the `checkout` line device.sh prints), so DEST_REPO is that checkout; run `run` with carry .devpack.
 # Run from the repository root after `npm run build`; needs /usr/bin/python3 with onnx.
 set -euo pipefail
 P=.devpack
