@@ -495,8 +495,8 @@ export function qavgPoolRunsOnWasm(p: QPoolProblem): boolean {
   return is8(p.x) && p.x.length > 0 && p.oh * p.ow > 0;
 }
 
-/** AVERAGE_POOL_2D (same grid in and out); output dtype is the input's. */
-export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
+/** An 8-bit pool (same grid in and out; output dtype is the input's): `call` runs the kernel on x, y and `scratch` bytes of scratch. */
+function pool8(p: QPoolProblem, resident: boolean, scratch: number, call: (k: KernelExports, x: number, y: number, s: number) => void): Q8Result {
   const { exports: k, arena } = kernels();
   const size = p.n * p.oh * p.ow * p.c;
   const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
@@ -504,25 +504,19 @@ export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
   return arena.scoped(() => {
     const x = inputPtr(io, arena, 0);
     const y = outputPtr(io, arena);
-    const acc = arena.alloc(p.c * 4);
-    k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc);
+    call(k, x, y, arena.alloc(scratch));
     return result8(io, arena, y);
   });
 }
 
+/** AVERAGE_POOL_2D (same grid in and out); output dtype is the input's. */
+export function qavgPoolWasm(p: QPoolProblem, resident = false): Q8Result {
+  return pool8(p, resident, p.c * 4, (k, x, y, acc) => k.qavgPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, acc));
+}
+
 /** MAX_POOL_2D on 8-bit data (same grid in and out: TFLite's int8 max pool); output dtype is the input's. */
 export function qmaxPoolWasm(p: QPoolProblem, resident = false): Q8Result {
-  const { exports: k, arena } = kernels();
-  const size = p.n * p.oh * p.ow * p.c;
-  const dtype: QDType = p.x instanceof Uint8Array ? 'uint8' : 'int8';
-  const io = io8([p.x as Int8Array], size, dtype, resident);
-  return arena.scoped(() => {
-    const x = inputPtr(io, arena, 0);
-    const y = outputPtr(io, arena);
-    const tail = arena.alloc(16);
-    k.qmaxPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, tail);
-    return result8(io, arena, y);
-  });
+  return pool8(p, resident, 16, (k, x, y, tail) => k.qmaxPool(x, unsignedFlag(p.x), p.n, p.h, p.w, p.c, y, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.lo, p.hi, tail));
 }
 
 export function qmeanRunsOnWasm(p: QMeanProblem): boolean {

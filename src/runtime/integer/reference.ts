@@ -111,8 +111,11 @@ export function qmulReference(p: QBinaryProblem, m: number, s: number): QData {
   return y;
 }
 
-/** AVERAGE_POOL_2D: the mean of the taps inside the image, rounded half away from zero (C's truncating division). */
-export function qavgPoolReference(p: QPoolProblem): QData {
+/**
+ * A pool over NHWC: each output is `finish(acc, count)` of `step(acc, v)` folded from `init` over
+ * the window's taps inside the image (`count` of them), clamped to the output range.
+ */
+function poolReference(p: QPoolProblem, init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number): QData {
   const { x, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
   const y = outArray(x instanceof Uint8Array ? 'uint8' : x instanceof Int16Array ? 'int16' : 'int8', n * oh * ow * c);
   let k = 0;
@@ -120,7 +123,7 @@ export function qavgPoolReference(p: QPoolProblem): QData {
     for (let oy = 0; oy < oh; oy++)
       for (let ox = 0; ox < ow; ox++)
         for (let ch = 0; ch < c; ch++) {
-          let acc = 0;
+          let acc = init;
           let count = 0;
           for (let ky = 0; ky < kh; ky++) {
             const iy = oy * sh - pt + ky;
@@ -128,39 +131,24 @@ export function qavgPoolReference(p: QPoolProblem): QData {
             for (let kx = 0; kx < kw; kx++) {
               const ix = ox * sw - pl + kx;
               if (ix < 0 || ix >= w) continue;
-              acc += x[((b * h + iy) * w + ix) * c + ch]!;
+              acc = step(acc, x[((b * h + iy) * w + ix) * c + ch]!);
               count++;
             }
           }
-          acc = acc > 0 ? Math.trunc((acc + Math.trunc(count / 2)) / count) : Math.trunc((acc - Math.trunc(count / 2)) / count);
-          y[k++] = clampInt(acc, p.lo, p.hi);
+          y[k++] = clampInt(finish(acc, count), p.lo, p.hi);
         }
   return y;
 }
 
+/** AVERAGE_POOL_2D: the mean of the taps inside the image, rounded half away from zero (C's truncating division). */
+export function qavgPoolReference(p: QPoolProblem): QData {
+  return poolReference(p, 0, (acc, v) => acc + v, (acc, count) =>
+    acc > 0 ? Math.trunc((acc + Math.trunc(count / 2)) / count) : Math.trunc((acc - Math.trunc(count / 2)) / count));
+}
+
 /** MAX_POOL_2D: the largest input of the window's taps inside the image (the lower end when none is), clamped; the scalar twin of qmaxPoolWasm. */
 export function qmaxPoolReference(p: QPoolProblem): QData {
-  const { x, n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow } = p;
-  const y = outArray(x instanceof Uint8Array ? 'uint8' : x instanceof Int16Array ? 'int16' : 'int8', n * oh * ow * c);
-  let k = 0;
-  for (let b = 0; b < n; b++)
-    for (let oy = 0; oy < oh; oy++)
-      for (let ox = 0; ox < ow; ox++)
-        for (let ch = 0; ch < c; ch++) {
-          let acc = -Infinity;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * sh - pt + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * sw - pl + kx;
-              if (ix < 0 || ix >= w) continue;
-              const v = x[((b * h + iy) * w + ix) * c + ch]!;
-              acc = v > acc ? v : acc;
-            }
-          }
-          y[k++] = clampInt(acc, p.lo, p.hi);
-        }
-  return y;
+  return poolReference(p, -Infinity, (acc, v) => (v > acc ? v : acc), (acc) => acc);
 }
 
 /** MEAN (QuantizedMeanOrSum): integer sum, then the float32 rescale, or integer rounding when the grids match. */
