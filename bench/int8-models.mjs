@@ -10,6 +10,7 @@ import { prepareForTflite } from '../src/formats/tflite/write.js';
 import { dequantizeGraph } from '../src/passes/dequantize.js';
 import { corpusPath } from '../test/support/corpus.js';
 import { TRAINED_MOBILENET_V2 } from '../test/support/photos.js';
+import { Tensor } from '../src/ir/tensor.js';
 
 /** { g, nchw, h, w }: the graph, whether its input is NCHW (the trained model keeps PyTorch's), its height and width. */
 export async function int8BenchModel(model) {
@@ -24,4 +25,20 @@ export async function int8BenchModel(model) {
   const nchw = input.shape[1] === 3;
   const [h, w] = nchw ? input.shape.slice(2) : input.shape.slice(1, 3);
   return { g, nchw, h, w };
+}
+
+/**
+ * A stream of [1, 224, 224, 3] float32 samples of standard normal values (Lehmer generator from
+ * `seed`, Box-Muller), each filled in place: Float32Array.from({ length }, f) would first make
+ * 150k boxed numbers per sample, garbage whose collection then ran on GC threads into the first
+ * timed window.
+ */
+export function gaussianSamples(seed = 1) {
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  return () => {
+    const a = new Float32Array(224 * 224 * 3);
+    for (let i = 0; i < a.length; i++) a[i] = gauss();
+    return Tensor.float32([1, 224, 224, 3], a);
+  };
 }

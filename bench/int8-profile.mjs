@@ -7,7 +7,7 @@ import { registerAllFormats } from '../src/formats/all.js';
 import { readModel } from '../src/formats/registry.js';
 import { readTflite } from '../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
-import { Tensor } from '../src/ir/tensor.js';
+import { gaussianSamples } from './int8-models.mjs';
 import { quantizeGraph } from '../src/passes/quantize.js';
 import { fuseQdqIslands, INTEGER_OPS, runInteger } from '../src/runtime/integer/index.js';
 import { runGraph } from '../src/runtime/executor.js';
@@ -19,14 +19,7 @@ const runs = Number(process.argv[3] ?? 30);
 const root = new URL('..', import.meta.url).pathname;
 registerAllFormats();
 await initKernels();
-let seed = 1;
-const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-const sample = () => {
-  const a = new Float32Array(224 * 224 * 3);
-  for (let i = 0; i < a.length; i++) a[i] = gauss();
-  return Tensor.float32([1, 224, 224, 3], a);
-};
+const sample = gaussianSamples(1);
 const dir = join(root, '.fixtures-cache/int8-profile');
 const file = join(dir, `${name}-int8.tflite`);
 if (!existsSync(file)) {

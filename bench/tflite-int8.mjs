@@ -22,7 +22,7 @@ import { registerAllFormats } from '../src/formats/all.js';
 import { readModel } from '../src/formats/registry.js';
 import { readTflite } from '../src/formats/tflite/read.js';
 import { prepareForTflite, serializeTflite } from '../src/formats/tflite/write.js';
-import { Tensor } from '../src/ir/tensor.js';
+import { gaussianSamples } from './int8-models.mjs';
 import { quantizeGraph } from '../src/passes/quantize.js';
 import { runGraph } from '../src/runtime/executor.js';
 import { runInteger } from '../src/runtime/integer/index.js';
@@ -49,16 +49,7 @@ const MODEL = process.argv.includes('--model') ? process.argv[process.argv.index
 const skipTypescript = process.argv.includes('--skip-typescript');
 const modelBytes = new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${MODEL}/model.onnx`)));
 const readMobilenet = async () => (await readModel(modelBytes, { fileName: `${MODEL}.onnx` })).graph;
-let seed = 1;
-const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-// filled in place: Float32Array.from({ length }, f) would first make 150k boxed numbers per sample,
-// garbage whose collection then ran on GC threads into the first timed window
-const sample = () => {
-  const a = new Float32Array(224 * 224 * 3);
-  for (let i = 0; i < a.length; i++) a[i] = gauss();
-  return Tensor.float32([1, 224, 224, 3], a);
-};
+const sample = gaussianSamples(1);
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 // a full collection before each timed window, so that neither starts with the other's garbage
 setFlagsFromString('--expose-gc');
