@@ -12,7 +12,7 @@
 // Not through a Relu or Clip (an offset copy clips elsewhere) nor into a depthwise conv (it cannot
 // add two channels): such a group is left as it is, with the reason. It doubles every split
 // group's channels: the consumers' and producers' weights and their multiply-adds.
-import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, producersOf, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { findEqualizationGroups, type EqualizationGroup } from './equalize.js';
 
@@ -26,11 +26,9 @@ export interface ChannelSplitResult {
   offsets: Map<string, number>;
 }
 
-/** Why a group cannot be split with offset copies, or undefined when it can. */
-export function splitRefusal(g: Graph, gr: EqualizationGroup): string | undefined {
+/** Why a group cannot be split with offset copies, or undefined when it can (`producer`: the graph's value -> producing node). */
+function splitRefusal(gr: EqualizationGroup, producer: ReadonlyMap<string, Node>): string | undefined {
   if (gr.clipped.size) return `a Clip computes ${[...gr.clipped.keys()][0]}: offset copies would clip at other points`;
-  const producer = new Map<string, Node>();
-  for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
   for (const v of gr.values) {
     const p = producer.get(v);
     if (p && p.opType === 'Relu') return `a Relu computes ${v}: offset copies would clip at other points`;
@@ -64,8 +62,7 @@ function repeatAlong(t: Tensor, axis: number, f: number, offset: [number, number
 export function splitChannels(g: Graph, stats: Map<string, { min: number; max: number }>, options: { groups?: readonly EqualizationGroup[]; levels?: number } = {}): ChannelSplitResult {
   const levels = options.levels ?? 255;
   const groups = options.groups ?? findEqualizationGroups(g);
-  const producer = new Map<string, Node>();
-  for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const producer = producersOf(g.nodes);
   const inits = new Map(g.initializers);
   const nodes = new Map<Node, Node>();
   const result: ChannelSplitResult = { graph: g, split: [], skipped: [], offsets: new Map() };
@@ -76,7 +73,7 @@ export function splitChannels(g: Graph, stats: Map<string, { min: number; max: n
     return name;
   };
   for (const gr of groups) {
-    const reason = splitRefusal(g, gr);
+    const reason = splitRefusal(gr, producer);
     if (reason) {
       result.skipped.push({ values: gr.values, reason });
       continue;

@@ -4,7 +4,7 @@
 // weight and broadcastable reshapes; the Keras rules in LAYOUT_RULES are for the Keras writer.
 import { isFloatDType, type DType } from '../ir/dtypes.js';
 import { ShapeError } from '../ir/errors.js';
-import { attrInt, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, producersOf, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { TensorKernels } from '../ir/tensor-kernels.js';
 import { applyLayoutChange, depthwiseOihwToKeras, iohwToHwoi, oihwToHwio, reorderDenseRowsNchwToNhwc, transposeDense } from './layout-permutations.js';
@@ -254,8 +254,7 @@ export async function transplant(source: ReadonlyMap<string, Tensor>, target: Gr
  */
 function denseAfterFlatten(graph: Graph): Map<string, [number, number, number]> {
   const out = new Map<string, [number, number, number]>();
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const producer = producersOf(graph.nodes);
   let shapes: ReturnType<typeof inferShapes> | undefined;
   for (const n of graph.nodes) {
     if (n.opType !== 'MatMul' || !graph.initializers.has(n.inputs[1]!)) continue;

@@ -14,7 +14,7 @@
 // factorisation. The factor of H^-1 and the column sweep (in blocks of columns, the paper's lazy
 // batch updates) run on WASM kernels too (src/wasm/gptq.ts).
 import { QuantizationError } from '../ir/errors.js';
-import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, attrString, producersOf, type Graph, type Node } from '../ir/graph.js';
 import { parseConvAttrs, windowOf } from '../ir/ops/conv.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
@@ -168,8 +168,7 @@ export class HessianCollector {
   constructor(g: Graph, options: WeightRoundingOptions & { samples?: number } = {}) {
     const readers = new Map<string, number>();
     for (const n of g.nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
-    const producer = new Map<string, Node>();
-    for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+    const producer = producersOf(g.nodes);
     const sizes: number[] = [];
     for (const n of g.nodes) {
       const l = layerOf(g, n);
