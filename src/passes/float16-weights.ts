@@ -12,12 +12,12 @@ export function isHalfWeightCast(g: Graph, n: Node): boolean {
 
 /** The graph with each float16 weight's Cast replaced by its float32 value (exact); `decoded` counts them. */
 export function decodeHalfWeights(g: Graph): { graph: Graph; decoded: number } {
-  const casts = g.nodes.filter((n) => isHalfWeightCast(g, n));
-  if (!casts.length) return { graph: g, decoded: 0 };
+  const casts = new Set(g.nodes.filter((n) => isHalfWeightCast(g, n)));
+  if (!casts.size) return { graph: g, decoded: 0 };
   const initializers = new Map(g.initializers);
   for (const n of casts) initializers.set(n.outputs[0]!, new Tensor('float32', initializers.get(n.inputs[0]!)!.shape, initializers.get(n.inputs[0]!)!.toFloat32()));
-  const nodes = g.nodes.filter((n) => !casts.includes(n));
+  const nodes = g.nodes.filter((n) => !casts.has(n));
   const read = new Set(nodes.flatMap((n) => n.inputs));
   for (const n of casts) if (!read.has(n.inputs[0]!) && !g.outputs.some((o) => o.name === n.inputs[0])) initializers.delete(n.inputs[0]!);
-  return { graph: { ...g, nodes, initializers }, decoded: casts.length };
+  return { graph: { ...g, nodes, initializers }, decoded: casts.size };
 }
