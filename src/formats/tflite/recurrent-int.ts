@@ -1,0 +1,133 @@
+// TFLite's stateful ops with integer arithmetic QDQ cannot express: SVDF (float and int8 with an
+// int16 or int8 state). Each becomes one channels-last `nnport` op reading the file's own tensors
+// (integer data as stored) with the quantization as attributes; the integer runtime runs TFLite's
+// arithmetic, the float runtime the dequantized model (src/runtime/integer/svdf.ts).
+// A variable (state) tensor becomes a constant of zeros: nnport computes what the interpreter
+// computes on its first invoke after allocating the tensors (the interpreter keeps the state
+// from one invoke to the next; nnport's run has no memory of earlier runs).
+import { FormatError, QuantizationError, UnsupportedError } from '../../ir/errors.js';
+import type { Attr, Graph, Node } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { SVDFOptions } from '../generated/tflite/svdfoptions.js';
+import type { OpContext, TfliteTensorInfo } from './read.js';
+
+/** The note every stateful op's node carries (its doc string). */
+export const STATE_NOTE = 'state starts at zero on every run: the result is the TFLite interpreter\'s first invoke after allocating its tensors';
+
+function input(c: OpContext, i: number, what: string): TfliteTensorInfo {
+  const idx = c.inputs[i];
+  if (idx === undefined || idx < 0) throw new FormatError(`${c.opName} '${outputOf(c).name}': the ${what} (input ${i}) is missing`, { file: c.b.file });
+  return c.b.tensors[idx]!;
+}
+
+function outputOf(c: OpContext): TfliteTensorInfo {
+  const idx = c.outputs[0];
+  if (idx === undefined) throw new FormatError(`${c.opName}: output 0 is missing`, { file: c.b.file });
+  return c.b.tensors[idx]!;
+}
+
+const optional = (c: OpContext, i: number): TfliteTensorInfo | undefined => {
+  const idx = c.inputs[i];
+  return idx === undefined || idx < 0 ? undefined : c.b.tensors[idx];
+};
+
+/** The state tensor as a constant: its own data, or zeros for a variable tensor (TFLite's state after AllocateTensors). */
+function stateInitializer(c: OpContext, t: TfliteTensorInfo): string {
+  if (!c.b.initializers.has(t.name)) c.b.initializers.set(t.name, Tensor.zeros(t.dtype, t.shape));
+  return t.name;
+}
+
+/** One scale and zero point of a per-tensor quantized operand. */
+function perTensor(c: OpContext, t: TfliteTensorInfo, what: string): { scale: number; zeroPoint: number } {
+  const q = t.quant;
+  if (!q || q.axis !== undefined || q.scale.length !== 1) throw new QuantizationError(`${c.b.file}: ${c.opName} '${outputOf(c).name}': the ${what} '${t.name}' must be quantized per tensor`);
+  return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0]! };
+}
+
+const ACTIVATION_NAMES: Partial<Record<ActivationFunctionType, string>> = {
+  [ActivationFunctionType.NONE]: 'NONE',
+  [ActivationFunctionType.RELU]: 'RELU',
+  [ActivationFunctionType.RELU_N1_TO_1]: 'RELU_N1_TO_1',
+  [ActivationFunctionType.RELU6]: 'RELU6',
+  [ActivationFunctionType.TANH]: 'TANH',
+  [ActivationFunctionType.SIGN_BIT]: 'SIGN_BIT',
+};
+
+/** SVDF: input, weights_feature, weights_time, bias (optional), state (variable) -> output. */
+export function svdf(c: OpContext): void {
+  const out = outputOf(c);
+  const where = `SVDF '${out.name}'`;
+  const o = c.op.builtinOptionsType() === BuiltinOptions.SVDFOptions ? (c.op.builtinOptions(new SVDFOptions()) as SVDFOptions) : null;
+  if (!o) throw new FormatError(`${where} has no SVDFOptions`, { file: c.b.file });
+  const x = input(c, 0, 'input');
+  const wf = input(c, 1, 'weights_feature');
+  const wt = input(c, 2, 'weights_time');
+  const bias = optional(c, 3);
+  const state = input(c, 4, 'state');
+  const rank = o.rank();
+  const activation = ACTIVATION_NAMES[o.fusedActivationFunction()];
+  if (!activation) throw new UnsupportedError(`SVDF fused activation ${ActivationFunctionType[o.fusedActivationFunction()] ?? o.fusedActivationFunction()}`, `${where} in ${c.b.file}`);
+  if (x.shape.length !== 2 || wf.shape.length !== 2 || wt.shape.length !== 2) {
+    throw new FormatError(`${where}: input [${x.shape.join(', ')}], weights_feature [${wf.shape.join(', ')}] and weights_time [${wt.shape.join(', ')}] must be 2-D`, { file: c.b.file });
+  }
+  const [batch, features] = x.shape as [number, number];
+  const [filters, wfIn] = wf.shape as [number, number];
+  const [wtFilters, memory] = wt.shape as [number, number];
+  if (rank < 1 || filters % rank !== 0) throw new FormatError(`${where}: rank ${rank} does not divide its ${filters} filters`, { file: c.b.file });
+  if (wfIn !== features || wtFilters !== filters) throw new FormatError(`${where}: weights_feature [${wf.shape.join(', ')}] and weights_time [${wt.shape.join(', ')}] do not fit an input of ${features} features and ${filters} filters`, { file: c.b.file });
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== filters / rank)) throw new FormatError(`${where}: bias '${bias.name}' [${bias.shape.join(', ')}] must be [${filters / rank}] (filters / rank)`, { file: c.b.file });
+  if (state.shape.length !== 2 || state.shape[0] !== batch || state.shape[1] !== filters * memory) {
+    throw new FormatError(`${where}: state '${state.name}' has shape [${state.shape.join(', ')}], expected [${batch}, ${filters * memory}] (batch, filters·memory)`, { file: c.b.file });
+  }
+  const attrs: Record<string, Attr> = { rank: { type: 'int', value: rank }, activation: { type: 'string', value: activation } };
+  const floatInput = x.dtype === 'float32';
+  if (floatInput && wf.dtype !== 'float32') throw new UnsupportedError('TFLite hybrid SVDF (float input, integer weights)', `${where} in ${c.b.file}: nnport runs float and int8 SVDFs`);
+  if (!floatInput) {
+    if (x.dtype !== 'int8' || wf.dtype !== 'int8' || out.dtype !== 'int8') throw new UnsupportedError(`TFLite SVDF of ${x.dtype} input, ${wf.dtype} weights_feature and ${out.dtype} output`, `${where} in ${c.b.file}: nnport runs float and int8 SVDFs`);
+    if ((wt.dtype !== 'int16' && wt.dtype !== 'int8') || wt.dtype !== state.dtype) throw new UnsupportedError(`TFLite SVDF with ${wt.dtype} weights_time and ${state.dtype} state`, `${where} in ${c.b.file}: both int16 (TFLite) or both int8 (TFLite Micro)`);
+    if (bias && bias.dtype !== 'int32') throw new UnsupportedError(`TFLite SVDF with a ${bias.dtype} bias`, `${where} in ${c.b.file}`);
+    const q = {
+      input: perTensor(c, x, 'input'),
+      weights_feature: perTensor(c, wf, 'weights_feature'),
+      weights_time: perTensor(c, wt, 'weights_time'),
+      state: perTensor(c, state, 'state'),
+      output: perTensor(c, out, 'output'),
+    };
+    for (const k of ['weights_feature', 'weights_time'] as const) {
+      if (q[k].zeroPoint !== 0) throw new QuantizationError(`${c.b.file}: ${where}: ${k} zero point ${q[k].zeroPoint}, TFLite's integer SVDF takes symmetric weights (zero point 0)`);
+    }
+    if (state.dtype === 'int16' && q.state.zeroPoint !== 0) throw new QuantizationError(`${c.b.file}: ${where}: int16 state zero point ${q.state.zeroPoint}, TFLite's integer SVDF needs 0`);
+    const biasScale = bias ? perTensor(c, bias, 'bias').scale : q.state.scale * q.weights_time.scale;
+    const float = (value: number): Attr => ({ type: 'float', value });
+    const int = (value: number): Attr => ({ type: 'int', value });
+    Object.assign(attrs, {
+      input_scale: float(q.input.scale),
+      input_zero_point: int(q.input.zeroPoint),
+      weights_feature_scale: float(q.weights_feature.scale),
+      weights_time_scale: float(q.weights_time.scale),
+      bias_scale: float(biasScale),
+      state_scale: float(q.state.scale),
+      state_zero_point: int(q.state.zeroPoint),
+      output_scale: float(q.output.scale),
+      output_zero_point: int(q.output.zeroPoint),
+    });
+  } else if ([wt, state, out, ...(bias ? [bias] : [])].some((t) => t.dtype !== 'float32')) {
+    throw new UnsupportedError('TFLite SVDF with float input and non-float operands', `${where} in ${c.b.file}`);
+  }
+  const n = c.b.node('Svdf', [x.name, wf.name, wt.name, bias?.name ?? '', stateInitializer(c, state)], [out.name], attrs, 'nnport');
+  n.doc = `TFLite SVDF: ${STATE_NOTE}`;
+}
+
+/** The `nnport` ops of TFLite's stateful integer kernels, which only a TFLite file can hold. */
+export const TFLITE_STATEFUL_OPS: ReadonlySet<string> = new Set(['Svdf']);
+
+/** Writers of every format but TFLite: an UnsupportedError naming the first stateful op of `graph`. */
+export function refuseTfliteStatefulOps(graph: Graph, format: string): void {
+  const n = graph.nodes.find((x) => x.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(x.opType));
+  if (n) throw new UnsupportedError(`nnport.${n.opType} (TFLite's stateful ${n.opType === 'Svdf' ? 'SVDF' : 'LSTM'}) in ${format}`, `node '${n.name}': no ${format} op keeps its state (nnport runs it; a TFLite file is the only format that holds it)`);
+}
+
+/** A stateful op with integer arithmetic (quantization attributes): the graph runs on the integer runtime. */
+export const isIntegerStatefulNode = (n: Node): boolean => n.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(n.opType) && 'input_scale' in n.attrs;
