@@ -11,6 +11,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { SVDFOptions } from '../generated/tflite/svdfoptions.js';
+import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 
 /** The note every stateful op's node carries (its doc string). */
@@ -33,9 +34,15 @@ const optional = (c: OpContext, i: number): TfliteTensorInfo | undefined => {
   return idx === undefined || idx < 0 ? undefined : c.b.tensors[idx];
 };
 
-/** The state tensor as a constant: its own data, or zeros for a variable tensor (TFLite's state after AllocateTensors). */
+/**
+ * The state tensor as a constant: its own data, or what the interpreter resets a variable tensor
+ * to (ResetVariableTensor): zeros, but an int8 tensor's zero point (a real 0).
+ */
 function stateInitializer(c: OpContext, t: TfliteTensorInfo): string {
-  if (!c.b.initializers.has(t.name)) c.b.initializers.set(t.name, Tensor.zeros(t.dtype, t.shape));
+  if (c.b.initializers.has(t.name)) return t.name;
+  const init = Tensor.zeros(t.dtype, t.shape);
+  if (t.dtype === 'int8' && t.quant) (init.data as Int8Array).fill(t.quant.zeroPoint[0]!);
+  c.b.initializers.set(t.name, init);
   return t.name;
 }
 
@@ -121,13 +128,100 @@ export function svdf(c: OpContext): void {
 }
 
 /** The `nnport` ops of TFLite's stateful integer kernels, which only a TFLite file can hold. */
-export const TFLITE_STATEFUL_OPS: ReadonlySet<string> = new Set(['Svdf']);
+export const TFLITE_STATEFUL_OPS: ReadonlySet<string> = new Set(['Svdf', 'QuantizedLstm']);
 
 /** Writers of every format but TFLite: an UnsupportedError naming the first stateful op of `graph`. */
 export function refuseTfliteStatefulOps(graph: Graph, format: string): void {
   const n = graph.nodes.find((x) => x.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(x.opType));
-  if (n) throw new UnsupportedError(`nnport.${n.opType} (TFLite's stateful ${n.opType === 'Svdf' ? 'SVDF' : 'LSTM'}) in ${format}`, `node '${n.name}': no ${format} op keeps its state (nnport runs it; a TFLite file is the only format that holds it)`);
+  if (n) throw new UnsupportedError(`nnport.${n.opType} (TFLite's stateful ${n.opType === 'Svdf' ? 'SVDF' : 'integer UNIDIRECTIONAL_SEQUENCE_LSTM'}) in ${format}`, `node '${n.name}': no ${format} op keeps its state (nnport runs it; a TFLite file is the only format that holds it)`);
 }
 
 /** A stateful op with integer arithmetic (quantization attributes): the graph runs on the integer runtime. */
-export const isIntegerStatefulNode = (n: Node): boolean => n.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(n.opType) && 'input_scale' in n.attrs;
+export const isIntegerStatefulNode = (n: Node): boolean => n.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(n.opType) && ('input_scale' in n.attrs || 'scales' in n.attrs);
+
+/** Whether an UNIDIRECTIONAL_SEQUENCE_LSTM runs TFLite's integer kernel (quantized input): then quantizedLstm reads it. */
+export const isQuantizedLstm = (c: OpContext): boolean => {
+  const idx = c.inputs[0];
+  return idx !== undefined && idx >= 0 && !!c.b.tensors[idx]?.quant && c.b.tensors[idx]!.dtype !== 'float32';
+};
+
+/**
+ * UNIDIRECTIONAL_SEQUENCE_LSTM with int8 input (TFLite's 8x8_16 integer kernel): one
+ * nnport.QuantizedLstm over the 24 inputs as stored, the two variable states as zero constants.
+ */
+export function quantizedLstm(c: OpContext): void {
+  const out = outputOf(c);
+  const where = `UNIDIRECTIONAL_SEQUENCE_LSTM '${out.name}'`;
+  const o = c.op.builtinOptionsType() === BuiltinOptions.UnidirectionalSequenceLSTMOptions ? (c.op.builtinOptions(new UnidirectionalSequenceLSTMOptions()) as UnidirectionalSequenceLSTMOptions) : null;
+  if (!o) throw new FormatError(`${where} has no UnidirectionalSequenceLSTMOptions`, { file: c.b.file });
+  if (c.inputs.length !== 24) throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with ${c.inputs.length} inputs`, `${where} in ${c.b.file}: TFLite's integer kernel takes 24`);
+  const x = input(c, 0, 'input');
+  if (x.dtype !== 'int8' || out.dtype !== 'int8') throw new UnsupportedError(`TFLite UNIDIRECTIONAL_SEQUENCE_LSTM of ${x.dtype} input and ${out.dtype} output`, `${where} in ${c.b.file}: nnport runs float and int8 (int16 cell) LSTMs`);
+  const inter = Array.from({ length: c.op.intermediatesLength() }, (_, i) => c.op.intermediates(i)!);
+  if (inter.length !== 5) throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with ${inter.length} intermediates`, `${where} in ${c.b.file}: nnport runs the 8x8_16 kernel (5 intermediates)`);
+  const layerNorm = (c.inputs[21] ?? -1) >= 0;
+  if (layerNorm) throw new UnsupportedError('TFLite integer UNIDIRECTIONAL_SEQUENCE_LSTM with layer normalization', `${where} in ${c.b.file}`);
+  const activation = ACTIVATION_NAMES[o.fusedActivationFunction()] ?? (o.fusedActivationFunction() === ActivationFunctionType.NONE ? 'NONE' : undefined);
+  if (activation !== 'TANH') throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with fused activation ${ActivationFunctionType[o.fusedActivationFunction()] ?? o.fusedActivationFunction()}`, `${where} in ${c.b.file}: TFLite's integer kernel takes TANH`);
+  const names: string[] = [];
+  const scales: number[] = [];
+  const zeroPoints: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    const t = optional(c, i);
+    if (!t) {
+      names.push('');
+      scales.push(0);
+      zeroPoints.push(0);
+      continue;
+    }
+    if (!t.quant) throw new QuantizationError(`${c.b.file}: ${where}: input ${i} '${t.name}' is not quantized`);
+    const q = perTensor(c, t, `input ${i}`);
+    if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16].includes(i) && q.zeroPoint !== 0) throw new QuantizationError(`${c.b.file}: ${where}: weights '${t.name}' have zero point ${q.zeroPoint}, TFLite's integer LSTM takes symmetric weights`);
+    scales.push(q.scale);
+    zeroPoints.push(q.zeroPoint);
+    names.push(i === 18 || i === 19 ? stateInitializer(c, t) : t.name);
+  }
+  const hs = input(c, 18, 'output_state');
+  const cs = input(c, 19, 'cell_state');
+  const [d0, d1] = x.shape as [number, number];
+  const batch = o.timeMajor() ? d1 : d0;
+  const nCell = input(c, 2, 'input_to_forget_weights').shape[0]!;
+  const nOutput = input(c, 6, 'recurrent_to_forget_weights').shape[1]!;
+  if (x.shape.length !== 3) throw new FormatError(`${where}: input '${x.name}' has shape [${x.shape.join(', ')}], expected 3-D`, { file: c.b.file });
+  if (hs.shape.reduce((p, v) => p * v, 1) !== batch * nOutput) throw new FormatError(`${where}: output state '${hs.name}' has shape [${hs.shape.join(', ')}], expected [${batch}, ${nOutput}]`, { file: c.b.file });
+  if (cs.shape.reduce((p, v) => p * v, 1) !== batch * nCell) throw new FormatError(`${where}: cell state '${cs.name}' has shape [${cs.shape.join(', ')}], expected [${batch}, ${nCell}]`, { file: c.b.file });
+  if (hs.dtype !== 'int8' || cs.dtype !== 'int16') throw new UnsupportedError(`TFLite integer LSTM with ${hs.dtype} output state and ${cs.dtype} cell state`, `${where} in ${c.b.file}: nnport runs int8 / int16`);
+  const interScales: number[] = [];
+  const interZps: number[] = [];
+  inter.forEach((idx, k) => {
+    const t = c.b.tensors[idx];
+    if (!t) throw new FormatError(`${where}: intermediate tensor ${idx} is out of range`, { file: c.b.file });
+    // without layer norm the 4 gate intermediates are unused (the gates sit on 2^-12)
+    const q = t.quant && t.quant.scale.length ? { scale: t.quant.scale[0]!, zeroPoint: t.quant.zeroPoint[0]! } : undefined;
+    if (k === 4 && !q) throw new QuantizationError(`${c.b.file}: ${where}: the hidden-state intermediate '${t.name}' has no quantization`);
+    interScales.push(q?.scale ?? 2 ** -12);
+    interZps.push(q?.zeroPoint ?? 0);
+  });
+  const outQ = perTensor(c, out, 'output');
+  const floats = (value: number[]): Attr => ({ type: 'floats', value });
+  const ints = (value: number[]): Attr => ({ type: 'ints', value });
+  const n = c.b.node(
+    'QuantizedLstm',
+    names,
+    [out.name],
+    {
+      time_major: { type: 'int', value: o.timeMajor() ? 1 : 0 },
+      activation: { type: 'string', value: activation },
+      cell_clip: { type: 'float', value: o.cellClip() },
+      proj_clip: { type: 'float', value: o.projClip() },
+      scales: floats(scales),
+      zero_points: ints(zeroPoints),
+      intermediate_scales: floats(interScales),
+      intermediate_zero_points: ints(interZps),
+      output_scale: { type: 'float', value: outQ.scale },
+      output_zero_point: { type: 'int', value: outQ.zeroPoint },
+    },
+    'nnport',
+  );
+  n.doc = `TFLite integer UNIDIRECTIONAL_SEQUENCE_LSTM: ${STATE_NOTE}`;
+}

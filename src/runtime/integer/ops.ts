@@ -18,6 +18,7 @@ import {
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
@@ -781,4 +782,5 @@ export const INTEGER_OPS: OpTable = {
   QuantizeLinear,
   Pad,
   ...SVDF_INTEGER_OPS,
+  ...QUANTIZED_LSTM_INTEGER_OPS,
 };
