@@ -6,12 +6,14 @@
 // computes on its first invoke after allocating the tensors (the interpreter keeps the state
 // from one invoke to the next; nnport's run has no memory of earlier runs).
 import { FormatError, QuantizationError, UnsupportedError } from '../../ir/errors.js';
-import type { Attr, Graph, Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { SVDFOptions } from '../generated/tflite/svdfoptions.js';
 import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
+import type { WriteContext } from './ops-write.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 
 /** The note every stateful op's node carries (its doc string). */
@@ -133,7 +135,7 @@ export const TFLITE_STATEFUL_OPS: ReadonlySet<string> = new Set(['Svdf', 'Quanti
 /** Writers of every format but TFLite: an UnsupportedError naming the first stateful op of `graph`. */
 export function refuseTfliteStatefulOps(graph: Graph, format: string): void {
   const n = graph.nodes.find((x) => x.domain === 'nnport' && TFLITE_STATEFUL_OPS.has(x.opType));
-  if (n) throw new UnsupportedError(`nnport.${n.opType} (TFLite's stateful ${n.opType === 'Svdf' ? 'SVDF' : 'integer UNIDIRECTIONAL_SEQUENCE_LSTM'}) in ${format}`, `node '${n.name}': no ${format} op keeps its state (nnport runs it; a TFLite file is the only format that holds it)`);
+  if (n) throw new UnsupportedError(`nnport.${n.opType} (TFLite's stateful ${n.opType === 'Svdf' ? 'SVDF' : 'integer UNIDIRECTIONAL_SEQUENCE_LSTM'}) in ${format}`, `node '${n.name}': no ${format} op keeps its state (nnport runs it and writes it back to TFLite)`);
 }
 
 /** A stateful op with integer arithmetic (quantization attributes): the graph runs on the integer runtime. */
@@ -224,4 +226,74 @@ export function quantizedLstm(c: OpContext): void {
     'nnport',
   );
   n.doc = `TFLite integer UNIDIRECTIONAL_SEQUENCE_LSTM: ${STATE_NOTE}`;
+}
+
+// ---- writing them back to TFLite ----
+
+/**
+ * A tensor of the op with the quantization the node carries: its raw integer operands have no QDQ
+ * to give it, and the writer's pass-through guess (an op's output grid on its input) is wrong here.
+ */
+function quantized(c: WriteContext, name: string, scale: number, zeroPoint: number): string {
+  const t = c.tensor(name);
+  const info = c.info(t);
+  if (info.dtype !== 'float32') info.quant = { scale: [scale], zeroPoint: [zeroPoint] };
+  return t;
+}
+
+/** A state input written as TFLite's variable tensor: no buffer (the interpreter resets it), is_variable set. */
+function variable(c: WriteContext, name: string, scale?: number, zeroPoint?: number): string {
+  const t = scale === undefined ? c.tensor(name) : quantized(c, name, scale, zeroPoint ?? 0);
+  const info = c.info(t);
+  info.data = undefined;
+  info.variable = true;
+  return t;
+}
+
+const ACTIVATION_CODES: Record<string, ActivationFunctionType> = Object.fromEntries(Object.entries(ACTIVATION_NAMES).map(([k, v]) => [v!, Number(k) as ActivationFunctionType]));
+
+/** nnport.Svdf -> SVDF. */
+export function writeSvdf(n: Node, c: WriteContext): void {
+  const rank = attrInt(n, 'rank', 1);
+  const act = ACTIVATION_CODES[attrString(n, 'activation', 'NONE')] ?? ActivationFunctionType.NONE;
+  const [x, wf, wt, bias, state] = n.inputs as [string, string, string, string, string];
+  const q = 'input_scale' in n.attrs;
+  const f = (k: string) => attrFloat(n, k, 0);
+  const i = (k: string) => attrInt(n, k, 0);
+  const inputs = q
+    ? [
+        quantized(c, x, f('input_scale'), i('input_zero_point')),
+        quantized(c, wf, f('weights_feature_scale'), 0),
+        quantized(c, wt, f('weights_time_scale'), 0),
+        bias ? quantized(c, bias, f('bias_scale'), 0) : '',
+        variable(c, state, f('state_scale'), i('state_zero_point')),
+      ]
+    : [c.tensor(x), c.tensor(wf), c.tensor(wt), bias ? c.tensor(bias) : '', variable(c, state)];
+  const y = q ? quantized(c, n.outputs[0]!, f('output_scale'), i('output_zero_point')) : c.tensor(n.outputs[0]!);
+  c.emit({ code: BuiltinOperator.SVDF, inputs, outputs: [y], options: (b) => [BuiltinOptions.SVDFOptions, SVDFOptions.createSVDFOptions(b, rank, act, false)] });
+}
+
+/** nnport.QuantizedLstm -> UNIDIRECTIONAL_SEQUENCE_LSTM (the integer kernel: 5 intermediates). */
+export function writeQuantizedLstm(n: Node, c: WriteContext): void {
+  const scales = attrFloats(n, 'scales') ?? [];
+  const zps = attrInts(n, 'zero_points') ?? [];
+  const interScales = attrFloats(n, 'intermediate_scales') ?? [];
+  const interZps = attrInts(n, 'intermediate_zero_points') ?? [];
+  const inputs = n.inputs.map((name, k) => {
+    if (!name) return '';
+    return k === 18 || k === 19 ? variable(c, name, scales[k]!, zps[k]!) : quantized(c, name, scales[k]!, zps[k]!);
+  });
+  const out = n.outputs[0]!;
+  const y = quantized(c, out, attrFloat(n, 'output_scale', 0), attrInt(n, 'output_zero_point', 0));
+  // without layer norm the gate intermediates only hold a place (the kernel puts the gates on 2^-12)
+  const intermediates = ['input', 'forget', 'cell', 'output'].map((g) => c.addTensor(`${out}_${g}_intermediate`, { name: '', dtype: 'float32', shape: [0] }));
+  intermediates.push(c.addTensor(`${out}_hidden_intermediate`, { name: '', dtype: 'int8', shape: [0], quant: { scale: [interScales[4]!], zeroPoint: [interZps[4]!] } }));
+  const act = ACTIVATION_CODES[attrString(n, 'activation', 'TANH')] ?? ActivationFunctionType.TANH;
+  c.emit({
+    code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM,
+    inputs,
+    outputs: [y],
+    intermediates,
+    options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, act, attrFloat(n, 'cell_clip', 0), attrFloat(n, 'proj_clip', 0), attrInt(n, 'time_major', 0) !== 0, false, false)],
+  });
 }

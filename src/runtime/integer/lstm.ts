@@ -13,7 +13,7 @@
 //     optional projection.
 // The float runtime runs the dequantized LSTM instead (float gates, float state).
 import { QuantizationError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { statefulDefs, type QuantizedLstmAttrs } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need } from '../ops/args.js';
@@ -47,43 +47,6 @@ export const LSTM_INPUT = {
   cellLayerNorm: 22,
   outputLayerNorm: 23,
 } as const;
-
-export interface QuantizedLstmAttrs {
-  timeMajor: boolean;
-  /** the cell gate's activation: TANH (or SIGMOID) */
-  activation: string;
-  cellClip: number;
-  projClip: number;
-  scales: number[];
-  zeroPoints: number[];
-  intermediateScales: number[];
-  intermediateZeroPoints: number[];
-  outputScale: number;
-  outputZeroPoint: number;
-}
-
-export function parseQuantizedLstmAttrs(node: Node): QuantizedLstmAttrs {
-  const scales = attrFloats(node, 'scales');
-  const zeroPoints = attrInts(node, 'zero_points');
-  const intermediateScales = attrFloats(node, 'intermediate_scales');
-  const intermediateZeroPoints = attrInts(node, 'intermediate_zero_points');
-  if (!scales || scales.length !== 24 || !zeroPoints || zeroPoints.length !== 24) throw new QuantizationError(`QuantizedLstm '${node.name}': needs 24 scales and zero points (one per TFLite input)`);
-  if (!intermediateScales || intermediateScales.length !== 5 || !intermediateZeroPoints || intermediateZeroPoints.length !== 5) throw new QuantizationError(`QuantizedLstm '${node.name}': needs the 5 intermediates' scales and zero points`);
-  const activation = attrString(node, 'activation', 'TANH');
-  if (activation !== 'TANH' && activation !== 'SIGMOID') throw new UnsupportedError(`QuantizedLstm cell activation ${activation}`, `node '${node.name}': TFLite's integer LSTM takes TANH or SIGMOID`);
-  return {
-    timeMajor: attrInt(node, 'time_major', 0) !== 0,
-    activation,
-    cellClip: attrFloat(node, 'cell_clip', 0),
-    projClip: attrFloat(node, 'proj_clip', 0),
-    scales,
-    zeroPoints,
-    intermediateScales,
-    intermediateZeroPoints,
-    outputScale: attrFloat(node, 'output_scale', 0),
-    outputZeroPoint: attrInt(node, 'output_zero_point', 0),
-  };
-}
 
 interface Sizes {
   batch: number;
@@ -353,7 +316,7 @@ export function quantizedLstmFloat(inputs: ReadonlyArray<Tensor | undefined>, a:
 /** The float runtime's kernel: the dequantized LSTM. */
 export const QUANTIZED_LSTM_FLOAT_OPS: OpTable = {
   'nnport::QuantizedLstm': defineOp<QuantizedLstmAttrs>({
-    attrs: parseQuantizedLstmAttrs,
+    attrs: statefulDefs['nnport::QuantizedLstm'].attrs,
     run: (inputs, a, ctx) => [quantizedLstmFloat(inputs, a, ctx.node.name)],
   }),
 };
@@ -361,7 +324,7 @@ export const QUANTIZED_LSTM_FLOAT_OPS: OpTable = {
 /** The integer runtime's kernel: TFLite's integer LSTM arithmetic. */
 export const QUANTIZED_LSTM_INTEGER_OPS: OpTable = {
   'nnport::QuantizedLstm': defineOp<QuantizedLstmAttrs>({
-    attrs: parseQuantizedLstmAttrs,
+    attrs: statefulDefs['nnport::QuantizedLstm'].attrs,
     run: (inputs, a, ctx) => [quantizedLstmInteger(inputs, a, ctx.node.name)],
   }),
 };

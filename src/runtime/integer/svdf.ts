@@ -14,14 +14,14 @@
 //     zero point added to the clamped feature value and subtracted again in the time product).
 // The integer runtime runs that arithmetic; the float runtime runs the dequantized model.
 import { QuantizationError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrString, type Node } from '../../ir/graph.js';
+import { SVDF_ACTIVATIONS, statefulDefs, type SvdfAttrs } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need } from '../ops/args.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
 
 /** Fused activations SVDF's float kernel applies (ApplyActivationToVector). */
-const ACTIVATIONS: Record<string, (v: number) => number> = {
+const ACTIVATIONS: Record<(typeof SVDF_ACTIVATIONS)[number], (v: number) => number> = {
   NONE: (v) => v,
   RELU: (v) => Math.max(0, v),
   RELU_N1_TO_1: (v) => Math.min(1, Math.max(-1, v)),
@@ -30,52 +30,6 @@ const ACTIVATIONS: Record<string, (v: number) => number> = {
   SIGN_BIT: (v) => (v < 0 || Object.is(v, -0) ? 1 : 0),
   SIGMOID: (v) => 1 / (1 + Math.exp(-v)),
 };
-
-/** The quantization of an integer SVDF, from the node's attributes. */
-export interface SvdfQuant {
-  inputScale: number;
-  inputZeroPoint: number;
-  weightsFeatureScale: number;
-  weightsTimeScale: number;
-  biasScale: number;
-  stateScale: number;
-  stateZeroPoint: number;
-  outputScale: number;
-  outputZeroPoint: number;
-}
-
-export interface SvdfAttrs {
-  rank: number;
-  activation: string;
-  quant?: SvdfQuant;
-}
-
-/** The attribute names of SvdfQuant on the node (the TFLite reader writes them). */
-export const SVDF_QUANT_ATTRS: Record<keyof SvdfQuant, string> = {
-  inputScale: 'input_scale',
-  inputZeroPoint: 'input_zero_point',
-  weightsFeatureScale: 'weights_feature_scale',
-  weightsTimeScale: 'weights_time_scale',
-  biasScale: 'bias_scale',
-  stateScale: 'state_scale',
-  stateZeroPoint: 'state_zero_point',
-  outputScale: 'output_scale',
-  outputZeroPoint: 'output_zero_point',
-};
-
-export function parseSvdfAttrs(node: Node): SvdfAttrs {
-  const rank = attrInt(node, 'rank', 0);
-  if (!Number.isInteger(rank) || rank < 1) throw new ShapeError(`Svdf '${node.name}': rank ${rank} must be a positive integer`);
-  const activation = attrString(node, 'activation', 'NONE');
-  if (!ACTIVATIONS[activation]) throw new UnsupportedError(`Svdf activation ${activation}`, `node '${node.name}'`);
-  if (!(SVDF_QUANT_ATTRS.inputScale in node.attrs)) return { rank, activation };
-  const quant = {} as SvdfQuant;
-  for (const [key, name] of Object.entries(SVDF_QUANT_ATTRS) as [keyof SvdfQuant, string][]) {
-    if (!(name in node.attrs)) throw new QuantizationError(`Svdf '${node.name}': quantized, but attribute '${name}' is missing`);
-    quant[key] = key.endsWith('ZeroPoint') ? attrInt(node, name, 0) : attrFloat(node, name, 0);
-  }
-  return { rank, activation, quant };
-}
 
 interface Dims {
   batch: number;
@@ -122,7 +76,7 @@ function svdfFloat(inputs: ReadonlyArray<Tensor | undefined>, a: SvdfAttrs, node
   const wts = deq(wt, q?.weightsTimeScale ?? 1, 0);
   const bs = bias ? deq(bias, q?.biasScale ?? 1, 0) : undefined;
   const st = deq(state, q?.stateScale ?? 1, q?.stateZeroPoint ?? 0);
-  const act = ACTIVATIONS[a.activation]!;
+  const act = ACTIVATIONS[a.activation as (typeof SVDF_ACTIVATIONS)[number]]!;
   const y = new Float64Array(d.batch * d.units);
   const { memory: m, filters: nf, units: nu, input: ni } = d;
   const rank = a.rank;
@@ -202,7 +156,7 @@ export function svdfInteger(inputs: ReadonlyArray<Tensor | undefined>, a: SvdfAt
 /** The float runtime's kernel: float SVDF, or an integer one run as its dequantized model. */
 export const SVDF_FLOAT_OPS: OpTable = {
   'nnport::Svdf': defineOp<SvdfAttrs>({
-    attrs: parseSvdfAttrs,
+    attrs: statefulDefs['nnport::Svdf'].attrs,
     run: (inputs, a, ctx) => [svdfFloat(inputs, a, ctx.node.name)],
   }),
 };
@@ -210,7 +164,7 @@ export const SVDF_FLOAT_OPS: OpTable = {
 /** The integer runtime's kernel: TFLite's integer arithmetic for quantized SVDFs, float ones as the float runtime runs them. */
 export const SVDF_INTEGER_OPS: OpTable = {
   'nnport::Svdf': defineOp<SvdfAttrs>({
-    attrs: parseSvdfAttrs,
+    attrs: statefulDefs['nnport::Svdf'].attrs,
     run: (inputs, a, ctx) => [a.quant ? svdfInteger(inputs, a, ctx.node.name) : svdfFloat(inputs, a, ctx.node.name)],
   }),
 };

@@ -11,7 +11,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
@@ -164,9 +164,31 @@ describe('TFLite integer LSTM', () => {
 
   it('writers other than TFLite refuse the integer LSTM by name', async () => {
     const model = await loadModel(readFileSync(corpusPath('tflite/tflm-mnist-lstm-int8/trained_lstm_int8.tflite')), { fileName: 'lstm.tflite' });
-    for (const to of ['model.onnx', 'model.h5', 'model.json', 'model.pb', 'model.tflite']) {
+    for (const to of ['model.onnx', 'model.h5', 'model.json', 'model.pb']) {
       await expect(convert(model, to), to).rejects.toThrow(UnsupportedError);
       await expect(convert(model, to), to).rejects.toThrow(/QuantizedLstm/);
+    }
+  });
+
+  it('written back to TFLite, the interpreter computes what it computes on the source file', async () => {
+    const sources: [string, Uint8Array, number[]][] = [
+      ['mnist_lstm', readFileSync(corpusPath('tflite/tflm-mnist-lstm-int8/trained_lstm_int8.tflite')), [1, 28, 28]],
+      ['projection, time-major', lstmFile({ batch: 2, time: 4, nInput: 6, nCell: 8, nOutput: 4, peephole: true, projection: true, timeMajor: true, seed: 3 }), [4, 2, 6]],
+      ['CIFG, zero point 3', lstmFile({ batch: 1, time: 5, nInput: 4, nCell: 6, nOutput: 6, cifg: true, stateZeroPoint: 3, seed: 4 }), [1, 5, 4]],
+    ];
+    const r = rng(8);
+    for (const [name, src, shape] of sources) {
+      const written = (await convert(await loadModel(src, { fileName: 'lstm.tflite' }), 'lstm.tflite')).bytes;
+      // the state tensors stay variable, the op keeps its 5 intermediates
+      const json = flatcJson<{ subgraphs: { tensors: { is_variable?: boolean }[]; operators: { intermediates?: number[] }[] }[] }>(written, 'lstm');
+      expect(json.subgraphs[0]!.tensors.filter((t) => t.is_variable), name).toHaveLength(2);
+      expect(json.subgraphs[0]!.operators.some((op) => op.intermediates?.length === 5), name).toBe(true);
+      for (let k = 0; k < 2; k++) {
+        const x = randomInts(Int8Array, shape.reduce((a, b) => a * b, 1), -128, 127, r);
+        const [a] = await oracle.run(src, [x]);
+        const [b] = await oracle.run(written, [x]);
+        expect(Array.from(b!.data), name).toEqual(Array.from(a!.data));
+      }
     }
   });
 });
