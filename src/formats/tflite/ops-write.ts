@@ -39,6 +39,7 @@ import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
+import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 
 export interface WriteContext {
   file: string;
@@ -605,6 +606,8 @@ const space =
   };
 
 export const TFLITE_WRITE_OPS: Record<string, Converter> = {
+  'nnport::Svdf': writeSvdf,
+  'nnport::QuantizedLstm': writeQuantizedLstm,
   'nnport::Conv': conv,
   'nnport::ConvTranspose': convTranspose,
   'nnport::MaxPool': pool(BuiltinOperator.MAX_POOL_2D),

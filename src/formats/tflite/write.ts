@@ -83,6 +83,8 @@ export interface WTensor {
   quant?: TfliteQuantParams;
   /** a float32 constant stored as float16 behind a DEQUANTIZE (it, or the weight it was laid out from, was float16 in the graph) */
   half?: boolean;
+  /** a variable tensor (an SVDF / LSTM state): no buffer, is_variable set */
+  variable?: boolean;
 }
 
 export interface WOp {
@@ -97,6 +99,8 @@ export interface WOp {
   act?: ActivationFunctionType;
   /** written for a node whose float input comes through nnport::HybridInputQuantize: may read int8 weights (a hybrid kernel) */
   hybrid?: boolean;
+  /** the op's intermediate tensors (the integer LSTM's gate and hidden scales) */
+  intermediates?: string[];
 }
 
 const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
@@ -651,6 +655,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
   for (const op of ops) {
     op.inputs.forEach(add);
     op.outputs.forEach(add);
+    op.intermediates?.forEach(add);
   }
   outputs.forEach(add);
 
@@ -703,6 +708,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       FbTensor.addName(b, name);
       if (quant) FbTensor.addQuantization(b, quant);
       if (sig) FbTensor.addShapeSignature(b, sig);
+      if (t.variable) FbTensor.addIsVariable(b, true);
       return FbTensor.endTensor(b);
     });
 
@@ -717,10 +723,12 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
       const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
       const opts = op.options ? op.options(b, op.act ?? ActivationFunctionType.NONE) : undefined;
+      const inter = op.intermediates ? Operator.createIntermediatesVector(b, op.intermediates.map((n) => index.get(n)!)) : 0;
       Operator.startOperator(b);
       Operator.addOpcodeIndex(b, ci);
       Operator.addInputs(b, ins);
       Operator.addOutputs(b, outs);
+      if (inter) Operator.addIntermediates(b, inter);
       if (opts) {
         Operator.addBuiltinOptionsType(b, opts[0]);
         Operator.addBuiltinOptions(b, opts[1]);
