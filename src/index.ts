@@ -16,7 +16,7 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
-import { decodeHalfWeights, halfComputeNote, widenHalfCompute } from './passes/float16-weights.js';
+import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCompute } from './passes/float16-weights.js';
 import { dropHybridInputs, hybridDroppedNote } from './passes/hybrid-inputs.js';
 import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
 import { fuseBias } from './passes/fuse-bias.js';
@@ -114,7 +114,8 @@ export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor>
   if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear' || isIntegerStatefulNode(n))) {
     return runInteger(model.graph, feeds, options);
   }
-  return runGraph(graphOf(model), feeds, options);
+  // a float16 model (float16 ONNX): the kernels compute in float32, each op's output rounded to float16
+  return runGraph(halfOpsThroughFloat32(graphOf(model)), feeds, options);
 }
 
 export interface ConvertResult {

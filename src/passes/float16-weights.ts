@@ -239,3 +239,63 @@ export function halfComputeNote(r: WidenedHalfGraph, format: string, options: { 
   const io = r.io.length ? `; float16 input${r.io.length > 1 ? 's/outputs' : '/output'} ${r.io.map((v) => `'${v}'`).join(', ')} ${r.io.length > 1 ? 'are' : 'is'} float32 (feed float32)` : '';
   return `float16 model: computes in float32 in ${format}${kept ? ' with its weights stored float16 behind DEQUANTIZE (as TF\'s float16 quantization)' : ''}${io}`;
 }
+
+/** Ops that move or describe float16 data without computing on it: the reference runtime takes them as they are. */
+const HALF_AS_IS = new Set(['Cast', 'CastLike', 'Constant', 'Shape', 'Size', 'Identity']);
+
+/**
+ * For the reference runtime, whose compute kernels take float32: each op of a float16 graph that
+ * reads or writes float16 values computes in float32 between Casts, its float16 outputs rounded
+ * back to float16 (what onnxruntime's CPU provider does for ops without a float16 kernel), so that
+ * `run` and `compare` take a float16 ONNX model. Values keep their names. A graph without float16
+ * values is returned as is.
+ */
+export function halfOpsThroughFloat32(g: Graph): Graph {
+  const declared = (v: { dtype?: string }) => v.dtype === 'float16';
+  // (cheap checks first: `run` calls this on every graph)
+  const maybe =
+    g.inputs.some(declared) ||
+    g.outputs.some(declared) ||
+    [...g.initializers.values()].some((t) => t.dtype === 'float16') ||
+    g.nodes.some((n) => (n.opType === 'Cast' && n.attrs.to?.type === 'int' && n.attrs.to.value === FLOAT16) || (n.opType === 'Constant' && n.attrs.value?.type === 'tensor' && n.attrs.value.value.dtype === 'float16'));
+  if (!maybe) return g;
+  const types = inferShapes(g, { onError: 'unknown' }).values;
+  const isHalf = (v: string): boolean => !!v && (g.initializers.get(v)?.dtype ?? types.get(v)?.dtype) === 'float16';
+  const wrap = (n: Node): boolean => isOnnx(n) && !HALF_AS_IS.has(n.opType) && [...n.inputs, ...n.outputs].some(isHalf);
+  if (!g.nodes.some(wrap)) return g;
+  const taken = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.outputs.map((v) => v.name)]);
+  for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v);
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  const widened = new Map<string, string>();
+  const nodes: Node[] = [];
+  const cast = (x: string, y: string, to: number): Node => ({ name: y, opType: 'Cast', domain: '', inputs: [x], outputs: [y], attrs: { to: { type: 'int', value: to } } });
+  for (const n of g.nodes) {
+    if (!wrap(n)) {
+      nodes.push(n);
+      continue;
+    }
+    const inputs = n.inputs.map((i) => {
+      if (!isHalf(i)) return i;
+      let f = widened.get(i);
+      if (!f) {
+        widened.set(i, (f = fresh(`${i}/float32`)));
+        nodes.push(cast(i, f, FLOAT));
+      }
+      return f;
+    });
+    const back: Node[] = [];
+    const outputs = n.outputs.map((o) => {
+      if (!isHalf(o)) return o;
+      const f = fresh(`${o}/float32`);
+      back.push(cast(f, o, FLOAT16));
+      return f;
+    });
+    nodes.push({ ...n, inputs, outputs }, ...back);
+  }
+  return { ...g, nodes, valueInfo: g.valueInfo?.filter((v) => v.dtype !== 'float16') };
+}

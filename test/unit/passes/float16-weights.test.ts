@@ -6,7 +6,7 @@ import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/ir/float16.js';
 import type { Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../../src/passes/float16-weights.js';
+import { encodeHalfWeights, halfOpsThroughFloat32, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../../src/passes/float16-weights.js';
 import { runOrt } from '../../formats/onnx/ort-helpers.js';
 
 const node = (opType: string, inputs: string[], out: string, attrs: Node['attrs'] = {}): Node => ({ name: out, opType, domain: '', inputs, outputs: [out], attrs });
@@ -102,5 +102,20 @@ describe('encodeHalfWeights', () => {
     expect(f32(all.graph.initializers.get('b_float16')!)).toEqual([0.0999755859375, 0.199951171875, 0.300048828125, 0.39990234375]);
     // a scalar stays float32
     expect(all.graph.initializers.get('s')!.dtype).toBe('float32');
+  });
+});
+
+describe('halfOpsThroughFloat32 (run / compare on a float16 model)', () => {
+  it('nnport runs the float16 graph as onnxruntime does: float32 compute, float16 outputs of each op', async () => {
+    const { run } = await import('../../../src/index.js');
+    const x = new Tensor('float16', [2, 3], Uint16Array.from(xs, float32ToFloat16Bits));
+    const ours = (await run(allHalf, { x })).outputs.get('y')!;
+    expect(ours.dtype).toBe('float16');
+    const theirs = (await runOrt(writeOnnx(allHalf), { x })).y!;
+    expect(theirs.type).toBe('float16');
+    expect(Array.from(ours.data as Uint16Array)).toEqual(Array.from(new Uint16Array((theirs.bytes as Uint8Array).slice().buffer)));
+    // a float32 graph is left alone
+    const plain: Graph = { ...keepIo, initializers: new Map<string, Tensor>([['w', Tensor.float32([3, 4])]]), nodes: [node('MatMul', ['x', 'w'], 'y')] };
+    expect(halfOpsThroughFloat32(plain)).toBe(plain);
   });
 });
