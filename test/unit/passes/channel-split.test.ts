@@ -136,6 +136,8 @@ describe('channel splitting', () => {
     expect(wide).toBeGreaterThan(0);
     expect(wide).toBeLessThan(6);
     expect(res.split).toEqual([{ value: r, channels: 6, added: wide, bound: top / 2 }]);
+    // a tensor that would need copies of more of its channels than maxAdded allows is left whole
+    expect(splitClippedChannels(g, new Map([[r, { ...before }]]), (v) => (v === r ? max : undefined), { maxAdded: (wide - 0.5) / 6 }).split).toEqual([]);
     // E computes the wide channels again, D has a channel per copy, P reads them all
     const weightOf = (k: Node) => res.graph.initializers.get(res.graph.nodes.find((n) => n.name === k.name)!.inputs[1]!)!;
     const [e, d, p] = g.nodes.filter((n) => n.opType === 'Conv');
