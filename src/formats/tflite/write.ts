@@ -16,7 +16,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
-import { isHalfWeightCast } from '../../passes/float16-weights.js';
+import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
@@ -51,8 +51,9 @@ export interface TfliteWriteOptions {
   quantize?: QuantizeOptions;
   /**
    * prepareForTflite: keep float16 weights (a Cast of a float16 constant, as a float16 TFLite file
-   * reads) float16 instead of folding them into float32 constants. writeTflite sets it when no
-   * `quantize` is asked for; a graph that needs the layout pass gets float32 weights
+   * reads, or a float16 ONNX model's weights) float16 instead of folding them into float32
+   * constants. writeTflite sets it when no `quantize` is asked for. The passes see them as float32
+   * (re-laid, BatchNorm folded) and they are stored as float16 again at the end
    */
   keepFloat16Weights?: boolean;
   /**
@@ -125,13 +126,22 @@ const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
 /** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
 export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  // the layout pass re-lays constant weights: a float16 weight is decoded for it
-  const keepHalf = !!options.keepFloat16Weights && !needsChannelsLast(graph);
-  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate, keepHalf) : fold(graph, evaluate, keepHalf);
+  // a float16 graph (float16 ONNX) computes in float32 in TFLite, its weights kept float16
+  graph = widenHalfCompute(graph).graph;
+  // float16 weights (Casts of float16 constants: a float16 TFLite file read, a float16 ONNX model)
+  // are decoded for the passes below, which take plain constants (the layout pass, BatchNorm
+  // folding, bias fusing), and stored as float16 again at the end unless another quantization follows
+  const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
+  graph = decodeHalfWeights(graph).graph;
+  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
-  return fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  g = fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
+  // mode would); a model that also had float32 weights gets float16 back only where it is exact
+  if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
+  return g;
 }
 
 type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
@@ -144,10 +154,10 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
  * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
  */
-function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean): Graph {
+function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
   const at = (k: number): Graph =>
-    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate, keepHalf));
+    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
@@ -209,11 +219,10 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean
 
 /**
  * Constant folding that leaves integer constants read through DequantizeLinear alone (they
- * become quantized tensors), and with `keepHalf` float16 weights read through a Cast: they are
- * hidden from the pass as if they were inputs.
+ * become quantized tensors): they are hidden from the pass as if they were inputs.
  */
-function fold(g: Graph, evaluate: Evaluator, keepHalf = false): Graph {
-  const hidden = new Set(g.nodes.filter((n) => (n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)) || (keepHalf && isHalfWeightCast(g, n))).map((n) => n.inputs[0]!));
+function fold(g: Graph, evaluate: Evaluator): Graph {
+  const hidden = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!));
   const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
   const visible: Graph = {
     ...g,
@@ -258,7 +267,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   let g = graph;
   if (halfCasts.length) {
     const initializers = new Map(g.initializers);
-    for (const n of halfCasts) initializers.set(n.outputs[0]!, new Tensor('float32', initializers.get(n.inputs[0]!)!.shape, initializers.get(n.inputs[0]!)!.toFloat32()));
+    for (const n of halfCasts) initializers.set(n.outputs[0]!, castFloat(initializers.get(n.inputs[0]!)!, 'float32'));
     g = { ...g, nodes: g.nodes.filter((n) => !halfCasts.includes(n)), initializers };
   }
   const shapes = inferShapes(g).values;
