@@ -8,41 +8,51 @@ import { gemmF32 } from '../../wasm/dense.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, readInts } from './args.js';
 
-type Scalar = (x: number) => number;
-
-function activationFn(a: RnnActivation): Scalar {
+/**
+ * v[from, to) = act(clip(v)) in place: one loop per activation (a closure per element costs
+ * more than the exp it wraps). `clip` (ONNX's) bounds the activation's input when given.
+ */
+function activate(a: RnnActivation, clip: number | undefined, v: Float32Array, from: number, to: number): void {
+  if (clip !== undefined) for (let k = from; k < to; k++) v[k] = Math.min(clip, Math.max(-clip, v[k]!));
   const { alpha, beta } = a;
   switch (a.name) {
     case 'Sigmoid':
-      return (x) => 1 / (1 + Math.exp(-x));
+      for (let k = from; k < to; k++) v[k] = 1 / (1 + Math.exp(-v[k]!));
+      return;
     case 'Tanh':
-      return Math.tanh;
+      for (let k = from; k < to; k++) v[k] = Math.tanh(v[k]!);
+      return;
     case 'Relu':
-      return (x) => (x > 0 ? x : 0);
+      for (let k = from; k < to; k++) v[k] = Math.max(0, v[k]!);
+      return;
     case 'Affine':
-      return (x) => alpha * x + beta;
+      for (let k = from; k < to; k++) v[k] = alpha * v[k]! + beta;
+      return;
     case 'LeakyRelu':
-      return (x) => (x >= 0 ? x : alpha * x);
+      for (let k = from; k < to; k++) v[k] = v[k]! >= 0 ? v[k]! : alpha * v[k]!;
+      return;
     case 'ThresholdedRelu':
-      return (x) => (x > alpha ? x : 0);
+      for (let k = from; k < to; k++) v[k] = v[k]! > alpha ? v[k]! : 0;
+      return;
     case 'ScaledTanh':
-      return (x) => alpha * Math.tanh(beta * x);
+      for (let k = from; k < to; k++) v[k] = alpha * Math.tanh(beta * v[k]!);
+      return;
     case 'HardSigmoid':
-      return (x) => Math.min(1, Math.max(0, alpha * x + beta));
+      for (let k = from; k < to; k++) v[k] = Math.min(1, Math.max(0, alpha * v[k]! + beta));
+      return;
     case 'Elu':
-      return (x) => (x >= 0 ? x : alpha * (Math.exp(x) - 1));
+      for (let k = from; k < to; k++) v[k] = v[k]! >= 0 ? v[k]! : alpha * (Math.exp(v[k]!) - 1);
+      return;
     case 'Softsign':
-      return (x) => x / (1 + Math.abs(x));
+      for (let k = from; k < to; k++) v[k] = v[k]! / (1 + Math.abs(v[k]!));
+      return;
     case 'Softplus':
-      return (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+      for (let k = from; k < to; k++) {
+        const x = v[k]!;
+        v[k] = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+      }
+      return;
   }
-}
-
-/** The activation with ONNX's `clip` applied to its input. */
-function gate(a: RnnActivation, clip: number | undefined): Scalar {
-  const f = activationFn(a);
-  if (clip === undefined) return f;
-  return (x) => f(x < -clip ? -clip : x > clip ? clip : x);
 }
 
 function float32(t: Tensor, op: string, what: string): Float32Array {
@@ -226,15 +236,13 @@ const yAt = (c: DirectionContext, t: number, b: number): number => ((t * c.dims.
 function lstmDirection(c: DirectionContext): void {
   const { S, N, H } = c.dims;
   const GH = 4 * H;
-  const [fa, ga, ha] = c.at.activations[c.d]!;
-  const f = gate(fa!, c.at.clip);
-  const g = gate(ga!, c.at.clip);
-  // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)
-  const h = gate(ha!, undefined);
+  const [fa, ga, ha] = c.at.activations[c.d]! as [RnnActivation, RnnActivation, RnnActivation];
+  const clip = c.at.clip;
   const Rd = weightView(c.R, `R${c.d}`, [GH, H], c.d * GH * H);
   const P = c.peep;
   const po = c.d * 3 * H;
   const gates = new Float32Array(N * GH);
+  const hc = new Float32Array(H);
   const times = new Int32Array(N);
   for (let k = 0; k < S && stepTimes(c, k, times); k++) {
     gatherGates(c, times, GH, gates);
@@ -242,19 +250,28 @@ function lstmDirection(c: DirectionContext): void {
     for (let b = 0; b < N; b++) {
       const t = times[b]!;
       if (t < 0) continue;
+      // gate blocks i, o, f, c at o + 0, H, 2H, 3H; peepholes i, o, f
       const o = b * GH;
       const s = b * H;
+      if (P) {
+        for (let j = 0; j < H; j++) {
+          gates[o + j] += P[po + j]! * c.c[s + j]!;
+          gates[o + 2 * H + j] += P[po + 2 * H + j]! * c.c[s + j]!;
+        }
+      }
+      activate(fa, clip, gates, o, o + H);
+      if (c.at.inputForget) for (let j = 0; j < H; j++) gates[o + 2 * H + j] = 1 - gates[o + j]!;
+      else activate(fa, clip, gates, o + 2 * H, o + 3 * H);
+      activate(ga, clip, gates, o + 3 * H, o + 4 * H);
+      for (let j = 0; j < H; j++) c.c[s + j] = gates[o + 2 * H + j]! * c.c[s + j]! + gates[o + j]! * gates[o + 3 * H + j]!;
+      if (P) for (let j = 0; j < H; j++) gates[o + H + j] += P[po + H + j]! * c.c[s + j]!;
+      activate(fa, clip, gates, o + H, o + 2 * H);
+      // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)
+      hc.set(c.c.subarray(s, s + H));
+      activate(ha, undefined, hc, 0, H);
       const yo = yAt(c, t, b);
       for (let j = 0; j < H; j++) {
-        const cPrev = c.c[s + j]!;
-        // gate order i, o, f, c; peepholes i, o, f
-        const i = f(gates[o + j]! + (P ? P[po + j]! * cPrev : 0));
-        const fg = c.at.inputForget ? 1 - i : f(gates[o + 2 * H + j]! + (P ? P[po + 2 * H + j]! * cPrev : 0));
-        const cc = g(gates[o + 3 * H + j]!);
-        const cNew = fg * cPrev + i * cc;
-        const og = f(gates[o + H + j]! + (P ? P[po + H + j]! * cNew : 0));
-        const hNew = og * h(cNew);
-        c.c[s + j] = cNew;
+        const hNew = gates[o + H + j]! * hc[j]!;
         c.h[s + j] = hNew;
         c.y[yo + j] = hNew;
       }
@@ -265,9 +282,8 @@ function lstmDirection(c: DirectionContext): void {
 function gruDirection(c: DirectionContext): void {
   const { S, N, H } = c.dims;
   const GH = 3 * H;
-  const [fa, ga] = c.at.activations[c.d]!;
-  const f = gate(fa!, c.at.clip);
-  const g = gate(ga!, c.at.clip);
+  const [fa, ga] = c.at.activations[c.d]! as [RnnActivation, RnnActivation];
+  const clip = c.at.clip;
   const lbr = c.at.linearBeforeReset;
   const base = c.d * GH * H;
   const Rzr = weightView(c.R, `Rzr${c.d}`, [2 * H, H], base);
@@ -284,7 +300,8 @@ function gruDirection(c: DirectionContext): void {
     addTimesWeightT(c.h, N, H, Rzr, zr);
     for (let b = 0; b < N; b++) {
       if (times[b]! < 0) continue;
-      for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] = f(zr[b * 2 * H + j]! + gates[b * GH + j]!);
+      for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] += gates[b * GH + j]!;
+      activate(fa, clip, zr, b * 2 * H, (b + 1) * 2 * H);
     }
     hh.fill(0);
     if (lbr) {
@@ -299,11 +316,12 @@ function gruDirection(c: DirectionContext): void {
     for (let b = 0; b < N; b++) {
       const t = times[b]!;
       if (t < 0) continue;
+      for (let j = 0; j < H; j++) hh[b * H + j] += gates[b * GH + 2 * H + j]!;
+      activate(ga, clip, hh, b * H, (b + 1) * H);
       const yo = yAt(c, t, b);
       for (let j = 0; j < H; j++) {
         const z = zr[b * 2 * H + j]!;
-        const cand = g(gates[b * GH + 2 * H + j]! + hh[b * H + j]!);
-        const hNew = (1 - z) * cand + z * c.h[b * H + j]!;
+        const hNew = (1 - z) * hh[b * H + j]! + z * c.h[b * H + j]!;
         c.h[b * H + j] = hNew;
         c.y[yo + j] = hNew;
       }
@@ -313,7 +331,7 @@ function gruDirection(c: DirectionContext): void {
 
 function rnnDirection(c: DirectionContext): void {
   const { S, N, H } = c.dims;
-  const f = gate(c.at.activations[c.d]![0]!, c.at.clip);
+  const fa = c.at.activations[c.d]![0]!;
   const Rd = weightView(c.R, `R${c.d}`, [H, H], c.d * H * H);
   const gates = new Float32Array(N * H);
   const times = new Int32Array(N);
@@ -323,12 +341,9 @@ function rnnDirection(c: DirectionContext): void {
     for (let b = 0; b < N; b++) {
       const t = times[b]!;
       if (t < 0) continue;
-      const yo = yAt(c, t, b);
-      for (let j = 0; j < H; j++) {
-        const hNew = f(gates[b * H + j]!);
-        c.h[b * H + j] = hNew;
-        c.y[yo + j] = hNew;
-      }
+      activate(fa, c.at.clip, gates, b * H, (b + 1) * H);
+      c.h.set(gates.subarray(b * H, (b + 1) * H), b * H);
+      c.y.set(gates.subarray(b * H, (b + 1) * H), yAt(c, t, b));
     }
   }
 }
