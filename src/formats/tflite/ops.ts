@@ -34,7 +34,8 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
-import { isFloatLstm, unidirectionalSequenceLstm } from './recurrent.js';
+import { unidirectionalSequenceLstm } from './recurrent.js';
+import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 
 type Converter = (c: OpContext) => void;
 
@@ -719,9 +720,6 @@ export const TFLITE_READ_OPS: Record<string, Converter> = {
   PACK: pack,
   DEPTH_TO_SPACE: space('DepthToSpace'),
   SPACE_TO_DEPTH: space('SpaceToDepth'),
-  SVDF: unsupported('SVDF (stateful, variable tensors) is not run by nnport'),
-  UNIDIRECTIONAL_SEQUENCE_LSTM: (c) => {
-    if (isFloatLstm(c)) return unidirectionalSequenceLstm(c);
-    throw new UnsupportedError('int8 UNIDIRECTIONAL_SEQUENCE_LSTM', `'${outName(c)}': integer LSTMs are not run by nnport yet`); // integer LSTMs (recurrent-int.ts)
-  },
+  SVDF: svdf,
+  UNIDIRECTIONAL_SEQUENCE_LSTM: (c) => (isQuantizedLstm(c) ? quantizedLstm(c) : unidirectionalSequenceLstm(c)),
 };

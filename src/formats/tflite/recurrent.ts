@@ -51,15 +51,6 @@ const ints = (value: number[]): Attr => ({ type: 'ints', value });
 const present = (c: OpContext, i: number): boolean => c.inputs[i] !== undefined && c.inputs[i]! >= 0;
 const tensorAt = (c: OpContext, i: number): TfliteTensorInfo => c.b.tensors[c.inputs[i]!]!;
 
-/**
- * Whether the LSTM computes in float (a float32 input; its weights may still be int8, which is
- * refused as a hybrid LSTM). Integer LSTMs (int8 input, int16 cell state) follow TFLite's
- * integer kernels instead (src/formats/tflite/recurrent-int.ts).
- */
-export function isFloatLstm(c: OpContext): boolean {
-  return present(c, IN.input) && tensorAt(c, IN.input).dtype === 'float32';
-}
-
 interface GateParams {
   /** [N, I] input weights */
   wx: Float32Array;
@@ -160,8 +151,12 @@ function onnxActivation(act: ActivationFunctionType): { name: string } | undefin
 
 const NOTE = `${OP}: the variable output and cell state tensors start at zero on every run (the interpreter's first invoke after allocating tensors; it carries them over between invokes)`;
 
+/** A float LSTM (integer ones, with quantized int8 input, are recurrent-int.ts's). */
 export function unidirectionalSequenceLstm(c: OpContext): void {
   const y = c.b.tensors[c.outputs[0]!];
+  const x = present(c, IN.input) ? tensorAt(c, IN.input) : undefined;
+  if (!x) throw new FormatError(`${OP}: input 0 is missing`, { file: c.b.file });
+  if (x.dtype !== 'float32') throw new UnsupportedError(`${OP} with a ${x.dtype} input`, `'${y?.name ?? OP}': float32 or quantized int8 inputs are read`);
   if (!y) throw new FormatError(`${OP}: output 0 is missing`, { file: c.b.file });
   if (y.quant || y.dtype !== 'float32') throw new UnsupportedError(`${OP} with a ${y.dtype} output under a float input`, `'${y.name}'`);
   const p = readLstm(c, y.name);

@@ -15,6 +15,7 @@ import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
 import { shapeDefs } from './shape.js';
+import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
 
 const tables: OpDefTable[] = [
@@ -31,6 +32,7 @@ const tables: OpDefTable[] = [
   indexingDefs,
   quantizeDefs,
   channelsLastDefs,
+  statefulDefs,
   recurrentDefs,
 ];
 
