@@ -142,6 +142,14 @@ export function webgpuTraffic(): { dispatches: number; downloads: number; replay
   return { dispatches: runner?.dispatches ?? 0, downloads: runner?.downloads ?? 0, replays: runner?.replays ?? 0 };
 }
 
+/**
+ * GPU time per dispatch site ("op node[#k]": total ms and dispatches) since the last reset, when
+ * runs are profiled (env NNPORT_WEBGPU_PROFILE=1 and the device has timestamp queries; else empty).
+ */
+export function webgpuGpuTimes(reset = false): Promise<Map<string, { ms: number; n: number }>> {
+  return runner ? runner.gpuTimes(reset) : Promise.resolve(new Map());
+}
+
 /** Why the last recorded run cannot be replayed (undefined: it can), for tests. */
 export function webgpuReplayRefusal(): string | undefined {
   return runner?.lastUnfit;

@@ -88,6 +88,8 @@ interface Chunk {
  * dispatch went into: a slot whose dispatch is encoded but not yet submitted must not change.
  */
 export class Site {
+  /** what it runs, for GPU time profiles: "op node[#k]" */
+  label = '';
   code: string | undefined;
   pipeline: GPUComputePipeline | undefined;
   layout: GPUBindGroupLayout | undefined;
@@ -131,7 +133,23 @@ export function gpuBufferOf(t: Tensor): GPUBuffer | undefined {
 }
 
 /** One command of a recorded run: a dispatch, or the upload of a feed into the buffer it had. */
-type Command = { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number } | { feed: string; buffer: GPUBuffer };
+type Command = { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number; label: string } | { feed: string; buffer: GPUBuffer };
+
+/**
+ * Per-dispatch GPU times (env NNPORT_WEBGPU_PROFILE=1 on a device with 'timestamp-query'): each
+ * dispatch in a pass of its own with timestamps at its start and end, resolved at each submit
+ * and read back asynchronously, summed by site label ("op node[#k]"). For measuring only: a pass
+ * per dispatch changes what the GPU overlaps. Dawn quantizes timestamps unless started with
+ * NNPORT_DAWN_FLAGS='disable-dawn-features=timestamp_quantization'.
+ */
+interface Profiler {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  labels: string[];
+  times: Map<string, { ms: number; n: number }>;
+  pending: Promise<void>[];
+}
+const PROFILED_PER_SUBMIT = 2048;
 
 /** A run being recorded: its commands, and whether anything made it unfit to replay. */
 interface Log {
@@ -232,12 +250,22 @@ export class GpuRunner {
   private unsubmitted = 0;
   private readonly submitEvery = submitEvery();
   readonly replayOn = replayOn();
+  private readonly profiler: Profiler | undefined;
 
   constructor(
     readonly device: GPUDevice,
     readonly description: string,
   ) {
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE_USAGE() });
+    if (typeof process !== 'undefined' && process.env?.NNPORT_WEBGPU_PROFILE === '1' && device.features.has('timestamp-query')) {
+      this.profiler = {
+        querySet: device.createQuerySet({ type: 'timestamp', count: 2 * PROFILED_PER_SUBMIT }),
+        resolve: device.createBuffer({ size: 16 * PROFILED_PER_SUBMIT, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+        labels: [],
+        times: new Map(),
+        pending: [],
+      };
+    }
     // A WGSL or validation error surfaces when the results are read (every download checks).
     device.onuncapturederror = (e) => {
       this.error ??= e.error.message;
@@ -344,13 +372,7 @@ export class GpuRunner {
         this.device.queue.writeBuffer(c.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
         continue;
       }
-      if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-      if (!this.pass) this.pass = this.encoder.beginComputePass();
-      this.pass.setPipeline(c.pipeline);
-      this.pass.setBindGroup(0, c.bindGroup);
-      this.pass.dispatchWorkgroups(c.x, c.y, c.z);
-      this.dispatches++;
-      if (++this.unsubmitted === this.submitEvery) this.flush();
+      this.encode(c.pipeline, c.bindGroup, c.x, c.y, c.z, c.label);
     }
     this.replays++;
     const reads = r.outputs.map((o) => this.read(o.buffer, o.bytes).then((d) => new Tensor('float32', o.shape, d)));
@@ -372,7 +394,13 @@ export class GpuRunner {
   site(owner: object, k = 0): Site {
     let list = this.sites.get(owner);
     if (!list) this.sites.set(owner, (list = []));
-    return (list[k] ??= new Site());
+    let site = list[k];
+    if (!site) {
+      site = list[k] = new Site();
+      const n = owner as { opType?: string; name?: string };
+      site.label = `${n.opType ?? '?'} ${n.name ?? ''}${k ? `#${k}` : ''}`;
+    }
+    return site;
   }
 
   private pipeline(code: string): GPUComputePipeline {
@@ -557,22 +585,53 @@ export class GpuRunner {
       site.bindGroup = this.device.createBindGroup({ layout: site.layout!, entries });
       site.bound = buffers.slice();
     }
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
-    this.pass.setPipeline(site.pipeline!);
-    this.pass.setBindGroup(0, site.bindGroup!);
-    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
-    site.epoch = this.epoch;
-    this.dispatches++;
     const log = this.log;
     if (log) {
       // a site dispatched twice in a run may have had two sets of parameters in its one slot
       if (log.sites.has(site)) this.unfit('a site ran twice');
       log.sites.add(site);
-      log.commands.push({ pipeline: site.pipeline!, bindGroup: site.bindGroup!, x: groups[0], y: groups[1], z: groups[2] });
+      log.commands.push({ pipeline: site.pipeline!, bindGroup: site.bindGroup!, x: groups[0], y: groups[1], z: groups[2], label: site.label });
     }
-    // submitted in pieces, so that the GPU works while the rest is encoded
+    // the epoch of the submit this dispatch goes into (encode may submit right after it)
+    site.epoch = this.epoch;
+    this.encode(site.pipeline!, site.bindGroup!, groups[0], groups[1], groups[2], site.label);
+  }
+
+  /** Encode one dispatch; submit every `submitEvery`, so that the GPU works while the rest is encoded. */
+  private encode(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, x: number, y: number, z: number, label: string): void {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    const prof = this.profiler;
+    if (prof && prof.labels.length < PROFILED_PER_SUBMIT) {
+      if (this.pass) {
+        this.pass.end();
+        this.pass = undefined;
+      }
+      const i = prof.labels.length;
+      const pass = this.encoder.beginComputePass({ timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+      prof.labels.push(label);
+    } else {
+      if (!this.pass) this.pass = this.encoder.beginComputePass();
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(x, y, z);
+    }
+    this.dispatches++;
     if (++this.unsubmitted === this.submitEvery) this.flush();
+  }
+
+  /** The GPU time of each site label since the last reset (profiling only; empty otherwise). */
+  async gpuTimes(reset = false): Promise<Map<string, { ms: number; n: number }>> {
+    const prof = this.profiler;
+    if (!prof) return new Map();
+    await Promise.all(prof.pending);
+    prof.pending = [];
+    const m = new Map(prof.times);
+    if (reset) prof.times.clear();
+    return m;
   }
 
   /** Submit what is encoded (the changed uniform slots first: writeBuffer lands before the submit). */
@@ -587,10 +646,34 @@ export class GpuRunner {
       c.lo = CHUNK_BYTES;
       c.hi = 0;
     }
+    let timed: (() => void) | undefined;
+    const prof = this.profiler;
+    if (prof && prof.labels.length && this.encoder) {
+      const n = 2 * prof.labels.length;
+      const read = this.device.createBuffer({ size: 8 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.encoder.resolveQuerySet(prof.querySet, 0, n, prof.resolve, 0);
+      this.encoder.copyBufferToBuffer(prof.resolve, 0, read, 0, 8 * n);
+      const labels = prof.labels;
+      prof.labels = [];
+      timed = () =>
+        void prof.pending.push(
+          read.mapAsync(GPUMapMode.READ).then(() => {
+            const t = new BigInt64Array(read.getMappedRange(0, 8 * n));
+            labels.forEach((label, i) => {
+              const e = prof.times.get(label) ?? { ms: 0, n: 0 };
+              e.ms += Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+              e.n++;
+              prof.times.set(label, e);
+            });
+            read.destroy();
+          }),
+        );
+    }
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = undefined;
     }
+    timed?.();
     this.unsubmitted = 0;
     this.epoch++;
   }
