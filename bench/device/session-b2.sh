@@ -14,7 +14,7 @@ M="--resnet18 /tmp/models/resnet18/model.onnx --mobilenet-v2 /tmp/models/mobilen
 echo "== GPU times per dispatch (new, one pass per dispatch)"
 NNPORT_WEBGPU_PROFILE=1 NNPORT_DAWN_FLAGS='disable-dawn-features=timestamp_quantization' timeout 120 /tmp/node $P/webgpu.mjs --kernels $P/kernels.wasm $M --dist $P/nnport-new.mjs --only resnet18,mobilenet_v2,conv,conv7,depthwise,matmul --backend-only webgpu --runs 20 --warmup 3 --gpu-times 2>&1 | grep -v XDG_RUNTIME | tee $OUT/gpu-times.md
 echo "== submit every N dispatches (new, replayed runs)"
-NO_DIFF=1 BENCH_TIMEOUT=60 OUT=$OUT bash $P/ab.sh "new-s4 new-s8 new-s16 new-s32 new-s0 new-s4 new-s8 new-s16 new-s32 new-s0" --only resnet18,mobilenet_v2 2>&1 | tail -0
+NO_DIFF=1 BENCH_TIMEOUT=60 bash $P/ab.sh "new-s4 new-s8 new-s16 new-s32 new-s0 new-s4 new-s8 new-s16 new-s32 new-s0" --only resnet18,mobilenet_v2 > /dev/null 2>&1
 cp $OUT/ab.md $OUT/submit-sweep.md && rm $OUT/ab.md
 grep -E '^new' $OUT/submit-sweep.md | grep -v -e bench -e -- 
 echo "== done"
