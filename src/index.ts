@@ -16,8 +16,9 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
-import { decodeHalfWeights } from './passes/float16-weights.js';
+import { decodeHalfWeights, halfComputeNote, widenHalfCompute } from './passes/float16-weights.js';
 import { dropHybridInputs, hybridDroppedNote } from './passes/hybrid-inputs.js';
+import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
 import { fuseBias } from './passes/fuse-bias.js';
 import { needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
@@ -110,7 +111,7 @@ function graphOf(model: LoadedModel | Graph): Graph {
 /** Reference forward pass. `feeds` maps input names to tensors. */
 export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
   // quantized TFLite models run with TFLite's integer arithmetic (src/runtime/integer)
-  if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear')) {
+  if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear' || isIntegerStatefulNode(n))) {
     return runInteger(model.graph, feeds, options);
   }
   return runGraph(graphOf(model), feeds, options);
@@ -152,9 +153,19 @@ export async function convertToFile(model: LoadedModel, outputName: string, path
   return { notes: prepared.notes };
 }
 
-async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
+async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize' | 'quantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
+  // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
+  if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];
+  // a float16 graph (a float16 ONNX model): every other format's kernels compute in float32
+  if (model.kind === 'graph' && (format !== 'onnx' || options.dequantize)) {
+    const r = widenHalfCompute(model.graph);
+    if (r.graph !== model.graph) {
+      model = { ...model, graph: r.graph };
+      notes.push(halfComputeNote(r, format, options));
+    }
+  }
   // a dynamic-range TFLite model's hybrid ops: only a TFLite file has kernels that round their inputs
   if (model.kind === 'graph' && (options.dequantize || format !== 'tflite')) {
     const r = dropHybridInputs(model.graph);

@@ -39,6 +39,7 @@ import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
+import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 
 export interface WriteContext {
   file: string;
@@ -137,10 +138,10 @@ function requantAxis(q: TfliteQuantParams | undefined, axis: number): TfliteQuan
   return q && q.axis !== undefined ? { ...q, axis } : q;
 }
 
-/** A zero bias for ops that need one: float32, or int32 on scale_x·scale_w for quantized ones. */
+/** A zero bias for ops that need one: float32 (float16 beside float16 weights), or int32 on scale_x·scale_w for quantized ones. */
 function zeroBias(c: WriteContext, base: string, x: string, w: WTensor, o: number): string {
   const xq = c.info(x).quant;
-  if (!xq || !w.quant) return c.addConstant(`${base}_bias`, Tensor.float32([o]));
+  if (!xq || !w.quant) return c.addConstant(`${base}_bias`, Tensor.float32([o]), undefined, w.name);
   const scale = Array.from({ length: w.quant.scale.length }, (_, i) => xq.scale[0]! * w.quant!.scale[i]!);
   return c.addConstant(`${base}_bias`, new Tensor('int32', [o], new Int32Array(o)), { scale, zeroPoint: scale.map(() => 0), axis: scale.length > 1 ? 0 : undefined });
 }
@@ -605,6 +606,8 @@ const space =
   };
 
 export const TFLITE_WRITE_OPS: Record<string, Converter> = {
+  'nnport::Svdf': writeSvdf,
+  'nnport::QuantizedLstm': writeQuantizedLstm,
   'nnport::Conv': conv,
   'nnport::ConvTranspose': convTranspose,
   'nnport::MaxPool': pool(BuiltinOperator.MAX_POOL_2D),

@@ -17,6 +17,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { ReadOptions } from '../model.js';
 import { CheckedByteBuffer, guardFlatbuffer, ownBytes } from './flatbuffer.js';
 import { TFLITE_READ_OPS } from './ops.js';
+import { STATE_NOTE } from './recurrent-int.js';
 
 /** Quantization of one tensor: per-tensor (axis undefined) or per-axis. */
 export interface TfliteQuant {
@@ -350,6 +351,8 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
       if (data) props.min_runtime_version = new TextDecoder().decode(data).replace(/\0+$/, '');
     }
   }
+  // stateful ops (SVDF, integer LSTM): what nnport's run of them means, shown by inspect
+  if (b.nodes.some((n) => n.doc?.endsWith(STATE_NOTE))) props.nnport_note = `variable tensors: ${STATE_NOTE}`;
   return {
     name: sg.name() || 'main',
     nodes: [...castHalfWeights(b), ...b.nodes],

@@ -16,7 +16,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
-import { isHalfWeightCast } from '../../passes/float16-weights.js';
+import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
@@ -51,8 +51,9 @@ export interface TfliteWriteOptions {
   quantize?: QuantizeOptions;
   /**
    * prepareForTflite: keep float16 weights (a Cast of a float16 constant, as a float16 TFLite file
-   * reads) float16 instead of folding them into float32 constants. writeTflite sets it when no
-   * `quantize` is asked for; a graph that needs the layout pass gets float32 weights
+   * reads, or a float16 ONNX model's weights) float16 instead of folding them into float32
+   * constants. writeTflite sets it when no `quantize` is asked for. Where the layout pass re-lays
+   * them they are re-laid as float32 and stored as float16 again (exact)
    */
   keepFloat16Weights?: boolean;
   /**
@@ -82,6 +83,8 @@ export interface WTensor {
   quant?: TfliteQuantParams;
   /** a float32 constant stored as float16 behind a DEQUANTIZE (it, or the weight it was laid out from, was float16 in the graph) */
   half?: boolean;
+  /** a variable tensor (an SVDF / LSTM state): no buffer, is_variable set */
+  variable?: boolean;
 }
 
 export interface WOp {
@@ -96,6 +99,8 @@ export interface WOp {
   act?: ActivationFunctionType;
   /** written for a node whose float input comes through nnport::HybridInputQuantize: may read int8 weights (a hybrid kernel) */
   hybrid?: boolean;
+  /** the op's intermediate tensors (the integer LSTM's gate and hidden scales) */
+  intermediates?: string[];
 }
 
 const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
@@ -121,13 +126,23 @@ const ACTIVATIONS: Partial<Record<BuiltinOperator, ActivationFunctionType>> = {
 /** The graph as the TFLite writer takes it: channels-last, constants folded, shapes known. */
 export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  // the layout pass re-lays constant weights: a float16 weight is decoded for it
-  const keepHalf = !!options.keepFloat16Weights && !needsChannelsLast(graph);
+  // a float16 graph (float16 ONNX) computes in float32 in TFLite, its weights kept float16
+  graph = widenHalfCompute(graph).graph;
+  // the layout pass (and BatchNorm folding, bias fusing after it) takes plain constants: float16
+  // weights are decoded for it and the result's weights stored as float16 again at the end
+  const relay = needsChannelsLast(graph);
+  const keepHalf = !!options.keepFloat16Weights && !relay;
+  const half = options.keepFloat16Weights && relay ? halfWeightsOf(graph) : undefined;
+  if (!keepHalf) graph = decodeHalfWeights(graph).graph;
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate, keepHalf) : fold(graph, evaluate, keepHalf);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
-  return fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  g = fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
+  // mode would); a model that also had float32 weights gets float16 back only where it is exact
+  if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
+  return g;
 }
 
 type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
@@ -254,7 +269,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   let g = graph;
   if (halfCasts.length) {
     const initializers = new Map(g.initializers);
-    for (const n of halfCasts) initializers.set(n.outputs[0]!, new Tensor('float32', initializers.get(n.inputs[0]!)!.shape, initializers.get(n.inputs[0]!)!.toFloat32()));
+    for (const n of halfCasts) initializers.set(n.outputs[0]!, castFloat(initializers.get(n.inputs[0]!)!, 'float32'));
     g = { ...g, nodes: g.nodes.filter((n) => !halfCasts.includes(n)), initializers };
   }
   const shapes = inferShapes(g).values;
@@ -640,6 +655,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
   for (const op of ops) {
     op.inputs.forEach(add);
     op.outputs.forEach(add);
+    op.intermediates?.forEach(add);
   }
   outputs.forEach(add);
 
@@ -692,6 +708,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       FbTensor.addName(b, name);
       if (quant) FbTensor.addQuantization(b, quant);
       if (sig) FbTensor.addShapeSignature(b, sig);
+      if (t.variable) FbTensor.addIsVariable(b, true);
       return FbTensor.endTensor(b);
     });
 
@@ -706,10 +723,12 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
       const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
       const opts = op.options ? op.options(b, op.act ?? ActivationFunctionType.NONE) : undefined;
+      const inter = op.intermediates ? Operator.createIntermediatesVector(b, op.intermediates.map((n) => index.get(n)!)) : 0;
       Operator.startOperator(b);
       Operator.addOpcodeIndex(b, ci);
       Operator.addInputs(b, ins);
       Operator.addOutputs(b, outs);
+      if (inter) Operator.addIntermediates(b, inter);
       if (opts) {
         Operator.addBuiltinOptionsType(b, opts[0]);
         Operator.addBuiltinOptions(b, opts[1]);

@@ -14,6 +14,7 @@ import { quantizeDefs } from './quantize.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
 import { shapeDefs } from './shape.js';
+import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
 
 const tables: OpDefTable[] = [
@@ -30,6 +31,7 @@ const tables: OpDefTable[] = [
   indexingDefs,
   quantizeDefs,
   channelsLastDefs,
+  statefulDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

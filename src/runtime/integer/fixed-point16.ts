@@ -95,11 +95,15 @@ export function gemmlowpLogistic16(a: number): number {
   return a > 0 ? positive : sub(MAX, positive);
 }
 
-/** gemmlowp::tanh on an F3 int16 (input scale 2^-12), result Q0.15. */
-export function gemmlowpTanh16(a: number): number {
+/**
+ * gemmlowp::tanh on an F`integerBits` int16 (default F3: input scale 2^-12), result Q0.15. The
+ * integer LSTM also takes F0..F4 (its cell state's tanh); above, gemmlowp's exp clamps with a
+ * 32-bit constant this port does not model.
+ */
+export function gemmlowpTanh16(a: number, integerBits = 3): number {
   if (a === 0) return 0;
   const n = a < 0 ? a : wrap(-a);
-  // (1 - e)/(1 + e) with e = exp(2n): n read as F4
-  const t = saturatingRoundingMultiplyByPOT16(sub(newtonReciprocal(expOnNegativeValues(n, 4)), one(2)), 2);
+  // (1 - e)/(1 + e) with e = exp(2n): n read as F(integerBits + 1)
+  const t = saturatingRoundingMultiplyByPOT16(sub(newtonReciprocal(expOnNegativeValues(n, integerBits + 1)), one(2)), 2);
   return a < 0 ? wrap(-t) : t;
 }

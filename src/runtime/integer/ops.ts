@@ -18,6 +18,8 @@ import {
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
+import { SVDF_INTEGER_OPS } from './svdf.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
@@ -41,11 +43,11 @@ function qparam(inputs: ReadonlyArray<Tensor | undefined>, at: number, what: str
 }
 
 /** Output dtype, zero point and the activation clamp in the quantized domain (CalculateActivationRangeQuantized). */
-function outputParams(inputs: ReadonlyArray<Tensor | undefined>, at: number, act: number[] | undefined) {
+function outputParams(inputs: ReadonlyArray<Tensor | undefined>, at: number, act: number[] | undefined, int32 = false) {
   const scale = readNumbers(need(inputs, at, 'output scale'), 'output scale')[0]!;
   const zpT = need(inputs, at + 1, 'output zero point');
   const zp = readNumbers(zpT, 'output zero point')[0]!;
-  let [lo, hi] = rangeOf(zpT.dtype, 'output');
+  let [lo, hi] = int32 && zpT.dtype === 'int32' ? [-2147483648, 2147483647] : rangeOf(zpT.dtype, 'output');
   const dtype = zpT.dtype as QDType;
   if (act) {
     const qlo = zp + roundHalfAway(Math.fround(act[0]! / scale));
@@ -607,7 +609,8 @@ const Requantize = defineOp<Record<string, never>>({
   run(inputs) {
     const x = need(inputs, 0, 'x');
     const xq = qparam(inputs, 0, 'x');
-    const out = outputParams(inputs, 3, undefined);
+    // TFLite's QUANTIZE also requantizes to int32 (TFLite Micro's keyword model ends int16 -> int32)
+    const out = outputParams(inputs, 3, undefined, true);
     const m = quantizeMultiplier(xq.scales[0]! / out.scale);
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
@@ -778,4 +781,6 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,
+  ...SVDF_INTEGER_OPS,
+  ...QUANTIZED_LSTM_INTEGER_OPS,
 };

@@ -66,8 +66,8 @@ describe('float16 TFLite read and written again', () => {
   it('conv + depthwise + 1x1 conv + dense: the float16 bytes come back, and the interpreter computes the same', async () => {
     const half = serializeTflite((await quantizeGraph(await prepareForTflite(onnx), { mode: 'float16' })).graph);
     const source = contents(half, 'f16');
-    // every weight and bias, as TF's converter stores them
-    expect(source.halves.length).toBe(7);
+    // every weight and bias, as TF's converter stores them (the bias-free 1x1 conv's zero bias too)
+    expect(source.halves.length).toBe(8);
     const back = await readTflite(half);
     expect(back.nodes.filter((n) => n.opType === 'Cast').length).toBeGreaterThanOrEqual(7);
     const again = serializeTflite(back);
@@ -96,9 +96,9 @@ describe('float16 TFLite read and written again', () => {
     const { bytes } = await convert(model, 'f16.onnx');
     const g = (await loadModel(bytes, { fileName: 'f16.onnx' })) as { kind: 'graph'; graph: Graph };
     const halfInits = [...g.graph.initializers.values()].filter((v) => v.dtype === 'float16');
-    expect(halfInits.length).toBe(7);
-    // no float32 weight is left (the one float32 vector is the zero bias nnport's writer gave the bias-free conv)
-    expect([...g.graph.initializers.values()].filter((v) => v.dtype === 'float32' && v.rank > 1).length).toBe(0);
+    // the 7 weights and biases, and the zero bias nnport's writer gave the bias-free conv
+    expect(halfInits.length).toBe(8);
+    expect([...g.graph.initializers.values()].filter((v) => v.dtype === 'float32' && v.rank > 0).length).toBe(0);
     // the weights are re-laid as float16 constants, not transposed at run time
     expect(g.graph.nodes.filter((n) => n.opType === 'Transpose').length).toBe(1);
     const out = Object.values(await runOrt(bytes, { [g.graph.inputs[0]!.name]: x }))[0]!;
@@ -117,7 +117,7 @@ describe('float16 TFLite read and written again', () => {
     expect(await main(['convert', f16, '-o', again], (l) => lines.push(l), (l) => err.push(l))).toBe(0);
     expect(Buffer.compare(readFileSync(again), readFileSync(f16))).toBe(0);
     expect(await main(['convert', f16, '-o', join(tmp, 'f32.tflite'), '--dequantize', '--explain'], (l) => lines.push(l), (l) => err.push(l))).toBe(0);
-    expect(lines.join('\n')).toMatch(/7 float16 weights written as float32 \(--dequantize makes a float32 model\)/);
+    expect(lines.join('\n')).toMatch(/8 float16 weights written as float32 \(--dequantize makes a float32 model\)/);
     expect(contents(new Uint8Array(readFileSync(join(tmp, 'f32.tflite'))), 'f32').types).not.toContain('FLOAT16');
     expect(err.join('\n')).toBe('');
   });
