@@ -63,42 +63,6 @@ const SUM_SLICES = linearProgram(
   Y[idx] = min(max(y, pf(9u)), pf(10u));`,
 );
 
-// A product of one row (M = 1, one batch: the classifier of a batch-1 model): a 64x64 tile would
-// leave 63 of its rows empty and give N = 1000 only 16 workgroups. Here 32 lanes sum each output
-// over strided k (neighbouring lanes read neighbouring k of a transposed B, the Gemm of a
-// Linear layer), eight outputs a workgroup, then the epilogue. Same params as gemmProgram.
-const GEMV = `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read> C: array<f32>;
-@group(0) @binding(3) var<storage, read> offs: array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-${wgslHeader(5)}
-var<workgroup> part: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let N = pu(1u); let K = pu(2u);
-  let sak = pu(4u); let sbk = pu(5u); let sbn = pu(6u);
-  let o = offs[0];
-  let n = (wg.y * nwg.x + wg.x) * 8u + li / 32u;
-  let lane = li % 32u;
-  var acc = 0.0;
-  if (n < N) {
-    for (var k = lane; k < K; k = k + 32u) { acc = fma(A[o.x + k * sak], B[o.y + k * sbk + n * sbn], acc); }
-  }
-  part[li] = acc;
-  workgroupBarrier();
-  for (var s = 16u; s > 0u; s = s / 2u) {
-    if (lane < s) { part[li] = part[li] + part[li + s]; }
-    workgroupBarrier();
-  }
-  if (lane == 0u && n < N) {
-    var y = pf(10u) * part[li];
-    if (pu(9u) != 0u) { y = y + pf(11u) * C[o.z + n * pu(8u)]; }
-    Y[o.w + n] = min(max(y, pf(12u)), pf(13u));
-  }
-}`;
-
 const PROGRAMS = new Map<string, string>();
 function program(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
   const key = `${t}${aKFast}${bNFast}${split}`;
@@ -138,10 +102,6 @@ export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void 
     .u(g.M, g.N, g.K, g.sam, g.sak, g.sbk, g.sbn, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0)
     .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
   const batches = offsets.length / 4;
-  if (g.M === 1 && batches === 1) {
-    runner.dispatch(site, GEMV, [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p, groups256(g.N * 32));
-    return;
-  }
   const t = chooseTile(g.M, g.N, batches);
   const edge = tileEdge(t);
   const [gx, gy] = [Math.ceil(g.N / edge), Math.ceil(g.M / edge)];
