@@ -10,8 +10,8 @@
 // --io int8|uint8: integer input and output (the photos quantized with the file's input
 // parameters as TFLite's QUANTIZE rounds, the outputs dequantized with its output parameters).
 // --time-only: quantizeGraph's wall and CPU time per method (and a checksum of the activation
-// scales it chose, to see that a speed change changed no result), without the interpreter.
-// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--search-step 0.05] [--bias-correction] [--mode int8|int16x8] [--io float|int8|uint8] [--time-only]
+// scales it chose, to see that a speed change changed no result; --print-scales: every one), without the interpreter.
+// Run: node --import tsx bench/scale-search.mjs [--model trained|mobilenet_v2|resnet18] [--held N] [--methods minmax,mse,search] [--search-samples 8] [--search-step 0.05] [--search-run region|node] [--bias-correction] [--mode int8|int16x8] [--io float|int8|uint8] [--time-only]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,9 @@ const methods = arg('methods', 'mse,search').split(',');
 const searchSamples = arg('search-samples');
 // --search-step: the search's step (a fraction of each range end; default 0.05)
 const searchStep = arg('search-step');
+// --search-run node|region: the search's candidate runs node by node, or each region as one graph (default; the same scales)
+const searchRun = arg('search-run');
+const searchOptions = () => ({ ...(searchSamples ? { samples: Number(searchSamples) } : {}), ...(searchStep ? { step: Number(searchStep) } : {}), ...(searchRun ? { runRegions: searchRun } : {}), runs: { graph: 0, nodes: 0 } });
 // --bias-correction: quantizeGraph's biasCorrection (src/passes/bias-correction.ts) after each method
 const biasCorrection = process.argv.includes('--bias-correction');
 const mode = arg('mode', 'int8');
@@ -59,10 +62,13 @@ if (process.argv.includes('--time-only')) {
     const load = loadavg()[0];
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection })).graph;
+    const search = searchOptions();
+    const q = (await quantizeGraph(g, { mode, calibration: calibration.map((t) => [t]), method, biasCorrection, search })).graph;
     const c = process.cpuUsage(c0);
     const scales = q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => q.initializers.get(n.inputs[1]).toNumbers()[0]);
-    console.log(`${model} ${method}: quantizeGraph ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU ${((c.user + c.system) / 1e6).toFixed(1)} s, load ${load.toFixed(1)}); ${scales.length} activation scales, sum ${scales.reduce((a, b) => a + b, 0)}`);
+    const runs = method === 'search' ? `; region runs: ${search.runs.graph} as one graph, ${search.runs.nodes} node by node` : '';
+    console.log(`${model} ${method}: quantizeGraph ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU ${((c.user + c.system) / 1e6).toFixed(1)} s, load ${load.toFixed(1)}); ${scales.length} activation scales, sum ${scales.reduce((a, b) => a + b, 0)}${runs}`);
+    if (process.argv.includes('--print-scales')) console.log(JSON.stringify(q.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => [n.inputs[0], q.initializers.get(n.inputs[1]).toNumbers()[0], q.initializers.get(n.inputs[2])?.toNumbers()[0]])));
   }
   process.exit(0);
 }
@@ -79,7 +85,7 @@ try {
   for (const method of methods) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const q = (await quantizeGraph(g, { mode, io, calibration: calibration.map((t) => [t]), method, biasCorrection, ...(searchSamples || searchStep ? { search: { ...(searchSamples ? { samples: Number(searchSamples) } : {}), ...(searchStep ? { step: Number(searchStep) } : {}) } } : {}) })).graph;
+    const q = (await quantizeGraph(g, { mode, io, calibration: calibration.map((t) => [t]), method, biasCorrection, search: searchOptions() })).graph;
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const cpu = (c.user + c.system) / 1e6;

@@ -15,9 +15,12 @@
 // the few samples, it measured worse on held-out photos). The tensors tied to one range (pads,
 // pools, reshapes sharing their input's parameters) are quantized with it throughout, so their
 // error counts too. The search runs on the channels-last graph lowered to NCHW (the runtime's own
-// lowering): per-tensor rounding does not depend on the layout.
+// lowering): per-tensor rounding does not depend on the layout. A candidate's region runs as one QDQ
+// graph on the samples stacked on the batch axis (node by node where one of its ops mixes samples);
+// both give the same numbers, and most of the time is the region's convolutions either way.
 import { QuantizationError } from '../ir/errors.js';
-import { topologicalOrder, type Graph, type Node } from '../ir/graph.js';
+import { topologicalOrder, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { inferShapes } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { lowerForRun } from '../runtime/lower-for-run.js';
@@ -48,6 +51,14 @@ export interface ScaleSearchOptions {
    * which a range may then offset on the few samples: measured to generalize worse)
    */
   objective?: 'float' | 'unrounded';
+  /**
+   * how a candidate's region runs: 'region' (default) as one QDQ graph on the stacked samples where
+   * every node of it takes them stacked, else node by node; 'node' always node by node (the same
+   * numbers, for tests and the bench)
+   */
+  runRegions?: 'region' | 'node';
+  /** counted into when given: region runs made as one graph, and node by node */
+  runs?: { graph: number; nodes: number };
 }
 
 export interface ScaleSearchResult {
@@ -98,6 +109,7 @@ export async function searchActivationRanges(
   const sweeps = options.sweeps ?? 1;
   const minGain = options.minGain ?? 0;
   const objective = options.objective ?? 'unrounded';
+  const regionGraphs = (options.runRegions ?? 'region') === 'region';
   const S = feeds.length;
   if (act.dtype !== 'int8' && act.dtype !== 'int16') throw new QuantizationError(`the range search quantizes activations to int8 or int16, not ${act.dtype}`);
   const dtype = act.dtype;
@@ -250,16 +262,112 @@ export async function searchActivationRanges(
   for (const [v, rs] of readers) left.set(v, rs.length);
   const result: ScaleSearchResult = { changed: [], searched: 0 };
 
+  const tiedTo = (o: string, source: string): boolean => !!quantizedAt.get(o)?.some((v) => plan.get(v)?.kind === 'shared' && rootOf(v) === source);
+
+  // ---- a region as one QDQ graph ----
+  // The region's nodes with a QuantizeLinear -> DequantizeLinear pair at each value quantized inside
+  // (the values tied to the searched range read the candidate's scale and zero point as inputs), run
+  // once per candidate on the samples stacked on the batch axis: the kernels and numbers of the node
+  // by node run (the same QDQ kernels as fakeQuantize, the same nodes unfused) without a graph run,
+  // a stack and a rounding copy per node.
+  const dtypeOf = regionGraphs ? inferShapes(L, { onError: 'unknown' }).values : new Map<string, { dtype?: string }>();
+  const SCALE = '\u0000scale';
+  const ZERO_POINT = '\u0000zero_point';
+  interface RegionProgram {
+    graph: Graph;
+    /** values read from the quantized path (not made inside, not weights) */
+    external: string[];
+    tied: boolean;
+  }
+  const programs = new Map<string, RegionProgram | undefined>();
+  const zeroPointTensor = (z: number): Tensor => (dtype === 'int8' ? new Tensor('int8', [], Int8Array.of(z)) : new Tensor('int16', [], Int16Array.of(z)));
+  const regionProgram = (l: string, region: { nodes: number[]; ends: string[] }, source: string, rounded: boolean): RegionProgram | undefined => {
+    const key = `${l}\u0000${rounded ? 1 : 0}`;
+    if (programs.has(key)) return programs.get(key);
+    let prog: RegionProgram | undefined;
+    const nodes = region.nodes.map((i) => order[i]!);
+    if (nodes.every((n) => batchable(n) && !noBatch.has(n))) {
+      const made = new Set([l, ...nodes.flatMap((n) => n.outputs)]);
+      const external = [...new Set(nodes.flatMap((n) => n.inputs).filter((x) => x && !made.has(x) && !L.initializers.has(x)))];
+      const initializers = new Map<string, Tensor>();
+      for (const n of nodes) for (const x of n.inputs) if (x && L.initializers.has(x)) initializers.set(x, L.initializers.get(x)!);
+      const out: Node[] = [];
+      let tied = false;
+      let ok = true;
+      for (const n of nodes) {
+        const pairs: Node[] = [];
+        const outputs = n.outputs.map((o) => {
+          if (!o || region.ends.includes(o)) return o;
+          let s: string;
+          let z: string;
+          if (tiedTo(o, source)) {
+            if (!rounded) return o;
+            [s, z, tied] = [SCALE, ZERO_POINT, true];
+          } else {
+            const vs = quantizedAt.get(o);
+            if (!vs) return o;
+            const d = dtypeOf.get(o)?.dtype;
+            if (d !== 'float32') {
+              // (quantize() rounds a float32 value only; a value of unknown type runs node by node)
+              ok &&= d !== undefined;
+              return o;
+            }
+            const p = paramsOf(vs[0]!);
+            [s, z] = [`${o}\u0000scale`, `${o}\u0000zero_point`];
+            initializers.set(s, Tensor.float32([], [p.scale]));
+            initializers.set(z, zeroPointTensor(p.zeroPoint));
+          }
+          const raw = `${o}\u0000raw`;
+          pairs.push({ name: `${o}\u0000q`, opType: 'QuantizeLinear', domain: '', inputs: [raw, s, z], outputs: [`${o}\u0000q`], attrs: {} });
+          pairs.push({ name: `${o}\u0000dq`, opType: 'DequantizeLinear', domain: '', inputs: [`${o}\u0000q`, s, z], outputs: [o], attrs: {} });
+          return raw;
+        });
+        out.push({ ...n, outputs }, ...pairs);
+      }
+      if (ok) {
+        const inputs: ValueInfo[] = [l, ...external].map((name) => ({ name, dtype: 'float32' }));
+        if (tied) inputs.push({ name: SCALE, dtype: 'float32' }, { name: ZERO_POINT, dtype });
+        const graph: Graph = { name: `region ${l}`, nodes: out, inputs, outputs: region.ends.map((name) => ({ name, dtype: 'float32' as const })), initializers, opsets: L.opsets };
+        prog = { graph, external, tied };
+      }
+    }
+    programs.set(key, prog);
+    return prog;
+  };
+  /** The region's checkpoint values from its program (undefined: it must run node by node). */
+  const runProgram = async (prog: RegionProgram, l: string, start: Tensor[], region: { ends: string[] }, p: { scale: number; zeroPoint: number } | undefined): Promise<Map<string, Tensor[]> | undefined> => {
+    const stacked = (ts: Tensor[] | undefined): Tensor | undefined => (ts && ts[0]!.dtype === 'float32' && ts[0]!.rank >= 1 && ts[0]!.shape[0] === 1 ? stack(ts) : undefined);
+    const feeds = new Map<string, Tensor>();
+    for (const [x, ts] of [[l, start], ...prog.external.map((x) => [x, qenv.get(x) ?? inputs.get(x)] as const)] as const) {
+      const t = stacked(ts);
+      if (!t) return undefined;
+      feeds.set(x, t);
+    }
+    if (prog.tied) {
+      feeds.set(SCALE, Tensor.float32([], [p!.scale]));
+      feeds.set(ZERO_POINT, zeroPointTensor(p!.zeroPoint));
+    }
+    // unfused: the node by node run's kernels (Conv + Clip fused measured no faster here)
+    const r = (await runGraph(prog.graph, feeds, { optimize: false })).outputs;
+    if (!region.ends.every((e) => r.get(e)?.dtype === 'float32' && r.get(e)!.shape[0] === S)) return undefined;
+    return new Map(region.ends.map((e) => [e, unstack(r.get(e)!)]));
+  };
+
   /** error at the checkpoints with `l` quantized on [lo, hi] (raw: its values before rounding) */
   const regionOutputs = async (l: string, raw: Tensor[], region: { nodes: number[]; ends: string[] }, p: { scale: number; zeroPoint: number } | undefined, source: string): Promise<Map<string, Tensor[]>> => {
-    const local = new Map<string, Tensor[]>([[l, p ? roundWith(raw, p) : raw]]);
+    const start = p ? roundWith(raw, p) : raw;
+    const prog = regionGraphs ? regionProgram(l, region, source, !!p) : undefined;
+    const fast = prog && (await runProgram(prog, l, start, region, p));
+    if (options.runs) options.runs[fast ? 'graph' : 'nodes']++;
+    if (fast) return fast;
+    const local = new Map<string, Tensor[]>([[l, start]]);
     const env = (x: string) => local.get(x) ?? qenv.get(x) ?? inputs.get(x);
     for (const i of region.nodes) {
       const out = await runNode(order[i]!, env);
       for (const [o, ts] of out) {
         // a checkpoint is compared before its own rounding; a value tied to this range follows it
         if (region.ends.includes(o)) local.set(o, ts);
-        else if (quantizedAt.get(o)?.some((v) => plan.get(v)?.kind === 'shared' && rootOf(v) === source)) local.set(o, p ? roundWith(ts, p) : ts);
+        else if (tiedTo(o, source)) local.set(o, p ? roundWith(ts, p) : ts);
         else local.set(o, quantize(o, ts));
       }
     }
@@ -272,16 +380,24 @@ export async function searchActivationRanges(
       for (let s = 0; s < S; s++) {
         const want = wantAt.get(e)![s]!;
         const got = local.get(e)![s]!.toFloat32();
-        let sig = 0;
+        const sig = powerOf(want);
         let noise = 0;
-        for (let k = 0; k < want.length; k++) {
-          sig += want[k]! * want[k]!;
-          noise += (want[k]! - got[k]!) ** 2;
-        }
+        for (let k = 0; k < want.length; k++) noise += (want[k]! - got[k]!) ** 2;
         err += sig > 0 ? noise / sig : noise;
       }
     }
     return err;
+  };
+  // a reference's power, summed once for all the candidates judged against it
+  const powers = new WeakMap<Float32Array, number>();
+  const powerOf = (want: Float32Array): number => {
+    let sig = powers.get(want);
+    if (sig === undefined) {
+      sig = 0;
+      for (let k = 0; k < want.length; k++) sig += want[k]! * want[k]!;
+      powers.set(want, sig);
+    }
+    return sig;
   };
   const rootOf = (v: string): string => {
     const p = plan.get(v);
@@ -292,6 +408,8 @@ export async function searchActivationRanges(
   const search = async (l: string, raw: Tensor[]): Promise<void> => {
     const target = searchedAt.get(l);
     if (!target) return;
+    // a region's graph holds the other values' current ranges: made again for each search
+    programs.clear();
     // every other input of the region must be on the quantized path already
     const inside = new Set([l, ...target.nodes.flatMap((i) => order[i]!.outputs)]);
     const missing = target.nodes.some((i) => order[i]!.inputs.some((x) => x && !inside.has(x) && !L.initializers.has(x) && !qenv.has(x) && !inputs.has(x)));

@@ -52,8 +52,8 @@ export interface TfliteWriteOptions {
   /**
    * prepareForTflite: keep float16 weights (a Cast of a float16 constant, as a float16 TFLite file
    * reads, or a float16 ONNX model's weights) float16 instead of folding them into float32
-   * constants. writeTflite sets it when no `quantize` is asked for. Where the layout pass re-lays
-   * them they are re-laid as float32 and stored as float16 again (exact)
+   * constants. writeTflite sets it when no `quantize` is asked for. The passes see them as float32
+   * (re-laid, BatchNorm folded) and they are stored as float16 again at the end
    */
   keepFloat16Weights?: boolean;
   /**
@@ -128,13 +128,12 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const evaluate = await createNodeEvaluator();
   // a float16 graph (float16 ONNX) computes in float32 in TFLite, its weights kept float16
   graph = widenHalfCompute(graph).graph;
-  // the layout pass (and BatchNorm folding, bias fusing after it) takes plain constants: float16
-  // weights are decoded for it and the result's weights stored as float16 again at the end
-  const relay = needsChannelsLast(graph);
-  const keepHalf = !!options.keepFloat16Weights && !relay;
-  const half = options.keepFloat16Weights && relay ? halfWeightsOf(graph) : undefined;
-  if (!keepHalf) graph = decodeHalfWeights(graph).graph;
-  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate, keepHalf) : fold(graph, evaluate, keepHalf);
+  // float16 weights (Casts of float16 constants: a float16 TFLite file read, a float16 ONNX model)
+  // are decoded for the passes below, which take plain constants (the layout pass, BatchNorm
+  // folding, bias fusing), and stored as float16 again at the end unless another quantization follows
+  const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
+  graph = decodeHalfWeights(graph).graph;
+  let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
@@ -155,10 +154,10 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
  * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
  */
-function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean): Graph {
+function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
   const at = (k: number): Graph =>
-    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate, keepHalf));
+    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
@@ -220,11 +219,10 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator, keepHalf: boolean
 
 /**
  * Constant folding that leaves integer constants read through DequantizeLinear alone (they
- * become quantized tensors), and with `keepHalf` float16 weights read through a Cast: they are
- * hidden from the pass as if they were inputs.
+ * become quantized tensors): they are hidden from the pass as if they were inputs.
  */
-function fold(g: Graph, evaluate: Evaluator, keepHalf = false): Graph {
-  const hidden = new Set(g.nodes.filter((n) => (n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)) || (keepHalf && isHalfWeightCast(g, n))).map((n) => n.inputs[0]!));
+function fold(g: Graph, evaluate: Evaluator): Graph {
+  const hidden = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!));
   const kept = new Map([...g.initializers].filter(([k]) => hidden.has(k)));
   const visible: Graph = {
     ...g,

@@ -9,7 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
+import type { Graph, Node } from '../../../src/ir/graph.js';
 import { float32ToFloat16Bits } from '../../../src/ir/float16.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
@@ -99,6 +101,30 @@ describe('float16 ONNX -> .tflite keeps float16 weights, run by the interpreter 
       expect(tfl.length).toBeLessThan(f32.bytes.length);
     });
   }
+
+  it('a float16 MLP (no layout pass): FULLY_CONNECTED with float16 weights and biases, the bias Add folded, within 1e-2 of onnxruntime', async () => {
+    let k = 0;
+    const h = (shape: number[]) => new Tensor('float16', shape, Uint16Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => float32ToFloat16Bits(0.5 * Math.sin(++k * 1.7))));
+    const node = (opType: string, inputs: string[], out: string, attrs: Node['attrs'] = {}): Node => ({ name: out, opType, domain: '', inputs, outputs: [out], attrs });
+    const mlp: Graph = {
+      name: 'mlp',
+      inputs: [{ name: 'x', dtype: 'float16', shape: [1, 16] }],
+      outputs: [{ name: 'y', dtype: 'float16', shape: [1, 4] }],
+      initializers: new Map([['w1', h([32, 16])], ['b1', h([32])], ['w2', h([32, 4])], ['b2', h([4])]]),
+      opsets: { '': 17 },
+      nodes: [node('Gemm', ['x', 'w1', 'b1'], 'g', { transB: { type: 'int', value: 1 } }), node('Relu', ['g'], 'r'), node('MatMul', ['r', 'w2'], 'm'), node('Add', ['m', 'b2'], 'y')],
+    };
+    const bytes = writeOnnx(mlp);
+    const v = randomInput([1, 16], 9);
+    const want = await ortOutput(bytes, half(v));
+    const { bytes: tfl } = await convert(await loadModel(bytes, { fileName: 'mlp.onnx' }), 'mlp.tflite');
+    const w = weightsOf(tfl, 'mlp');
+    expect(w.ops.filter((o) => o !== 'DEQUANTIZE')).toEqual(['FULLY_CONNECTED', 'FULLY_CONNECTED']);
+    expect(w.weights).toEqual(Array(4).fill('DEQUANTIZE(FLOAT16)'));
+    expect(w.io).toEqual(['FLOAT32', 'FLOAT32']);
+    const [y] = await oracle.run(tfl, [v.toFloat32()]);
+    expect(relError(Tensor.float32(y!.shape, y!.data as Float32Array), want)).toBeLessThanOrEqual(1e-2);
+  });
 
   it('--quantize dynamic on a float16 model starts from its float32 values (no float16 left), and runs', async () => {
     const bytes = new Uint8Array(readFileSync(join(DIR, 'cnn_half.onnx')));
