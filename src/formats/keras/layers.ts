@@ -610,6 +610,9 @@ const upSampling2d: LayerRow = (e, call) => {
 };
 
 const embedding: LayerRow = (e, call) => {
+  // mask_zero=True makes later layers (RNNs, GlobalAveragePooling1D, ...) skip the padded steps:
+  // reading the lookup alone would silently compute over them
+  if (call.config.mask_zero === true) throw new UnsupportedError('Keras Embedding with mask_zero=True (the mask later layers apply)', `layer '${call.name}'`);
   const x = one(call);
   const table = need(call, 'embeddings');
   const idx = e.node('Cast', [x.name], [`${call.name}/indices`], { to: int(7) })[0]!;
