@@ -131,14 +131,16 @@ export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBack
 }
 
 // Plans by graph and backends: a repeated run of the same graph (a cached fused or lowered one
-// too) resolves its kernels and parses its attributes once. Dropped when the node list changes.
-const plans = new WeakMap<Graph, { nodes: readonly Node[]; nodeCount: number; backends: readonly Backend[]; steps: Step[] }>();
+// too) resolves its kernels and parses its attributes once. Dropped when any node was replaced
+// (also in place in the same list); passes make new nodes rather than edit attributes in place.
+const plans = new WeakMap<Graph, { nodes: readonly Node[]; backends: readonly Backend[]; steps: Step[] }>();
 
 function cachedPlan(graph: Graph, backends: readonly Backend[]): Step[] {
   const hit = plans.get(graph);
-  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && hit.backends.length === backends.length && hit.backends.every((b, i) => b === backends[i])) return hit.steps;
+  const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  if (hit && sameList(hit.nodes, graph.nodes) && sameList(hit.backends, backends)) return hit.steps;
   const steps = planGraph(graph, backends);
-  plans.set(graph, { nodes: graph.nodes, nodeCount: graph.nodes.length, backends: [...backends], steps });
+  plans.set(graph, { nodes: [...graph.nodes], backends: [...backends], steps });
   return steps;
 }
 
