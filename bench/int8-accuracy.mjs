@@ -13,7 +13,9 @@
 // --held N: held-out images (photos: up to 24, test/support/photos.ts). --bias-correction:
 // quantizeGraph's empirical bias correction (src/passes/bias-correction.ts).
 // --interpreter VARIANTS: instead of the above, each comma-separated variant (minmax, mse, ...;
-// "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding, "+split" channel splitting) is quantized, written as .tflite and
+// "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding, "+split" channel splitting
+// (offset copies of the linear groups and, unless "+clip0", the ReLU6 outputs read by group-1 convs split by range in 2),
+// "+clipN" the range split alone in N pieces (with "+split": in N pieces)) is quantized, written as .tflite and
 // run by the real TFLite interpreter (headless Chromium) on the held-out images against the
 // float .tflite: SNR pooled over all images, and its spread (the SNR's standard error, from the
 // per-image noise powers), and the conversion time.
@@ -75,16 +77,22 @@ if (interpreter) {
   const floatFile = serializeTflite(g);
   const wants = [];
   for (const x of held) wants.push(await on(floatFile, x));
+  let floatLatency;
   for (const variant of interpreter.split(',')) {
     const [m, ...extras] = variant.split('+');
     const t0 = performance.now();
-    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest', channelSplit: extras.includes('split') });
+    const cpu0 = process.cpuUsage();
+    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest', channelSplit: extras.includes('split'), clipSplit: extras.some((e) => e.startsWith('clip')) ? Number(extras.find((e) => e.startsWith('clip')).slice(4)) : undefined, onNote: (n) => console.log(`  note: ${n}`) });
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const file = serializeTflite(q.graph);
     let sig = 0;
+    let top1 = 0;
     const noises = [];
+    const argmax = (a) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
     for (const [k, x] of held.entries()) {
       const got = await on(file, x);
+      if (argmax(got) === argmax(wants[k])) top1++;
       let n = 0;
       wants[k].forEach((v, i) => ((sig += v * v), (n += (v - got[i]) ** 2)));
       noises.push(n);
@@ -93,7 +101,10 @@ if (interpreter) {
     const mean = noises.reduce((a, b) => a + b, 0) / noises.length;
     const sd = Math.sqrt(noises.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, noises.length - 1));
     const se = (10 / Math.LN10) * (sd / Math.sqrt(noises.length) / mean);
-    console.log(`${model} ${variant}: ${(10 * Math.log10(sig / (mean * noises.length))).toFixed(2)} dB +- ${se.toFixed(2)} on ${held.length} held-out images (interpreter); quantizeGraph ${seconds.toFixed(1)} s; ${file.length} bytes`);
+    // --latency N: the interpreter's median time of N runs of the int8 file on the first image (and of the float file, once)
+    const runs = Number(arg('latency', 0));
+    const latency = runs ? `; interpreter ${(await oracle.latency(file, [held[0].data], runs)).toFixed(1)} ms (float file ${(floatLatency ??= await oracle.latency(floatFile, [held[0].data], runs)).toFixed(1)} ms)` : '';
+    console.log(`${model} ${variant}: ${(10 * Math.log10(sig / (mean * noises.length))).toFixed(2)} dB +- ${se.toFixed(2)} on ${held.length} held-out images (interpreter), top-1 ${top1}/${held.length}; quantizeGraph ${seconds.toFixed(1)} s (CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s); ${file.length} bytes${latency}`);
   }
   await oracle.close();
   process.exit(0);

@@ -9,7 +9,7 @@
 //
 //   node bench/webgpu.mjs [--resnet18 model.onnx] [--mobilenet-v2 model.onnx] [--runs 20]
 //        [--warmup 3] [--backend-only webgpu|wasm] [--only resnet18,mobilenet_v2,matmul,conv,conv7,depthwise]
-//        [--matmul-size 1024] [--kernels build/kernels.wasm] [--dist ../dist/index.js]
+//        [--matmul-size 1024] [--kernels build/kernels.wasm] [--dist ../dist/index.js] [--gpu-times]
 //
 // Needs the built package (npm run build: dist/ and build/kernels.wasm), nnport's dependencies
 // (node_modules) and, for webgpu, the npm package `webgpu` (Dawn: node_modules/webgpu with
@@ -35,6 +35,8 @@ const runs = Number(opt('runs', 20));
 const warmup = Number(opt('warmup', 3));
 const only = opt('backend-only');
 if (only && only !== 'webgpu' && only !== 'wasm') throw new Error('--backend-only must be webgpu or wasm');
+// per-dispatch GPU times (needs NNPORT_WEBGPU_PROFILE=1; with it the timings are not comparable)
+const gpuTimes = args.includes('--gpu-times');
 const which = (opt('only') ?? 'resnet18,mobilenet_v2,matmul,conv,conv7,depthwise').split(',');
 const models = {
   resnet18: opt('resnet18', here('../.fixtures-cache/models/resnet18/model.onnx')),
@@ -131,6 +133,7 @@ async function time(c, backend) {
   const run = () => nn.runGraph(c.graph, c.feeds, { backends: backends[backend] });
   let out;
   for (let i = 0; i < warmup; i++) out = await run();
+  if (gpuTimes && backend === 'webgpu') await nn.webgpuGpuTimes(true);
   const ms = [];
   const host = [];
   const wait = [];
@@ -143,7 +146,31 @@ async function time(c, backend) {
     if (probe.first) host.push(probe.first - t0);
     wait.push(probe.wait);
   }
+  if (gpuTimes && backend === 'webgpu') printGpuTimes(c.name, await nn.webgpuGpuTimes(true));
   return { ms: median(ms), host: host.length === runs ? median(host) : undefined, wait: median(wait), y: [...out.outputs.values()][0].data };
+}
+
+/** GPU time per run by op and by the slowest sites (--gpu-times with NNPORT_WEBGPU_PROFILE=1). */
+function printGpuTimes(name, times) {
+  if (!times.size) {
+    console.log(`${name}: no GPU times (set NNPORT_WEBGPU_PROFILE=1; the device needs 'timestamp-query')`);
+    return;
+  }
+  const per = (v) => ((v.ms / runs) * 1000).toFixed(1);
+  const byOp = new Map();
+  let total = 0;
+  let count = 0;
+  for (const [label, v] of times) {
+    const op = label.split(' ')[0];
+    const e = byOp.get(op) ?? { ms: 0, n: 0 };
+    e.ms += v.ms;
+    e.n += v.n;
+    byOp.set(op, e);
+    total += v.ms;
+    count += v.n;
+  }
+  console.log(`${name}: GPU time per run ${per({ ms: total })} us in ${(count / runs).toFixed(0)} dispatches (one pass each); by op: ${[...byOp].sort((a, b) => b[1].ms - a[1].ms).map(([op, v]) => `${op} ${per(v)} us / ${(v.n / runs).toFixed(0)}`).join(', ')}`);
+  console.log(`  slowest: ${[...times].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12).map(([l, v]) => `${l} ${per(v)} us`).join('; ')}`);
 }
 
 const rows = [];

@@ -33,7 +33,7 @@ export { readNpy, writeNpy } from './formats/numpy/index.js';
 export { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
 export { runInteger, fuseQdqIslands, type IntegerOptions } from './runtime/integer/index.js';
 export { registerBackend, unregisterBackend, registeredBackends, type Backend } from './runtime/backend.js';
-export { webgpuAvailable, webgpuOpCounts } from './webgpu/backend.js';
+export { webgpuAvailable, webgpuGpuTimes, webgpuOpCounts, webgpuTraffic } from './webgpu/backend.js';
 export { defineOp, runNow, type OpKernel, type OpTable, type OpContext } from './runtime/op.js';
 export { initKernels, type KernelSource } from './wasm/loader.js';
 export { inlineKernels } from './wasm/tensor-kernels.js';

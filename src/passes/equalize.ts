@@ -504,7 +504,7 @@ export function equalizationPlan(
   method: string,
   quantized: ReadonlySet<string>,
   options: EqualizeOptions = {},
-): { observe: (name: string, t: Tensor) => void; apply: (stats: Map<string, { min: number; max: number }>, onScales?: (scales: ReadonlyMap<string, Float32Array>) => void) => Graph } | undefined {
+): { observe: (name: string, t: Tensor) => void; ranges: ReadonlyMap<string, ChannelRange>; apply: (stats: Map<string, { min: number; max: number }>, onScales?: (scales: ReadonlyMap<string, Float32Array>) => void) => Graph } | undefined {
   // histograms (percentile, entropy, mse) of a value do not follow a per-channel rescaling: the
   // plan is made from min/max calibration (quantizeGraph calibrates the equalized graph again for those)
   if (method !== 'minmax') throw new UnsupportedError(`cross-layer equalization planned from ${method} calibration`, 'plan it from minmax ranges');
@@ -514,6 +514,8 @@ export function equalizationPlan(
   const { observe, ranges } = channelRangeObserver(groups, quantized);
   return {
     observe,
+    // the per-channel ranges observed (of the graph before equalization: the scales apply() reports move them)
+    ranges,
     // onScales: the per-channel scales of the values rescaled (what else was taken from the passes follows them: GPTQ's Hessians)
     apply: (stats, onScales) => {
       const eq = equalizeGraph(g, groups, ranges, options);

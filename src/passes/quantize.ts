@@ -27,8 +27,8 @@ import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
 import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { dequantizeGraph } from './dequantize.js';
-import { equalizationPlan } from './equalize.js';
-import { splitChannels } from './channel-split.js';
+import { channelRangeObserver, equalizationPlan, findEqualizationGroups } from './equalize.js';
+import { splitChannels, splitClippedChannels, type ClipSplitResult } from './channel-split.js';
 import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } from './scale-search.js';
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
@@ -76,10 +76,19 @@ export interface QuantizeOptions {
   /**
    * int8: split every channel of the linear conv -> [Add | MaxPool | zero Pad]* -> conv groups in
    * two offset copies after equalization (src/passes/channel-split.ts: the float function is
-   * unchanged, each such tensor's int8 step halves and its copies round apart). Doubles those
-   * groups' channels (the trained MobileNet-v2: file 1.54x, int8 inference 1.5-1.8x). Default off.
+   * unchanged, each such tensor's int8 step halves and its copies round apart), and (clipSplit,
+   * 2 by default here) the ReLU6 outputs that only group-1 convs read by range. Doubles the linear
+   * groups' channels (the trained MobileNet-v2: file 1.64x, 17.97 -> 21.02 dB in the interpreter;
+   * bench/RESULTS.md, acc). Default off.
    */
   channelSplit?: boolean;
+  /**
+   * int8: split the ReLU6 outputs that only group-1 convs read (MobileNet-v2's depthwise -> ReLU6
+   * -> projection) by range into this many pieces (src/passes/channel-split.ts,
+   * splitClippedChannels: a channel above the tensor's max / pieces gets copies that its consumer
+   * adds back; the tensor's int8 step is 1/pieces). Default: 2 with channelSplit, else off (0 or 1).
+   */
+  clipSplit?: number;
   /**
    * int8 / int16x8: how conv / dense weights become integers on minmax's per-channel scales:
    * 'nearest' (default) or 'gptq' (src/passes/weight-rounding.ts: each weight rounded so that the
@@ -509,9 +518,12 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // follow a per-channel rescaling, so the other methods calibrate the equalized graph again on
   // the same samples (kept from the first pass)
   // (channel splitting moves min/max the same way: the split graph is calibrated again too)
-  if (options.channelSplit && options.mode !== 'int8') throw new QuantizationError(`channel splitting applies to int8, not ${options.mode}`);
-  if (options.channelSplit && options.weightRounding === 'gptq') throw new QuantizationError('channel splitting with GPTQ weight rounding: the Hessians are summed on the graph before the split (not built)');
-  const again = (equalization !== undefined || !!options.channelSplit) && base !== 'minmax';
+  const clipPieces = options.clipSplit ?? (options.channelSplit ? 2 : 0);
+  if (!(Number.isInteger(clipPieces) && clipPieces >= 0)) throw new QuantizationError(`clipSplit must be a whole number of pieces, not ${clipPieces}`);
+  const splitting = !!options.channelSplit || clipPieces > 1;
+  if (splitting && options.mode !== 'int8') throw new QuantizationError(`channel splitting applies to int8, not ${options.mode}`);
+  if (splitting && options.weightRounding === 'gptq') throw new QuantizationError('channel splitting with GPTQ weight rounding: the Hessians are summed on the graph before the split (not built)');
+  const again = (equalization !== undefined || splitting) && base !== 'minmax';
   // the samples are kept (report: true) when something reads them again
   const rounding = options.weightRounding ?? 'nearest';
   if (rounding !== 'nearest' && rounding !== 'gptq') throw new UnsupportedError(`weight rounding '${String(rounding)}'`, 'use nearest or gptq');
@@ -519,7 +531,10 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   // GPTQ's input Hessians are summed during the calibration passes (of the graph before
   // equalization: they follow its per-channel scales below)
   const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
-  const alsoObserve = equalization && hessians ? (name: string, t: Tensor) => (equalization.observe(name, t), hessians.observe(name, t)) : (equalization?.observe ?? hessians?.observe);
+  // the range split of ReLU6 outputs needs their per-channel maxima: equalization's, or observed here
+  const channelRanges = clipPieces > 1 && !equalization ? channelRangeObserver(findEqualizationGroups(g), needed) : undefined;
+  const observers = [equalization?.observe, hessians?.observe, channelRanges?.observe].filter((f) => f !== undefined);
+  const alsoObserve = observers.length > 1 ? (name: string, t: Tensor) => observers.forEach((f) => f(name, t)) : observers[0];
   let cal: Awaited<ReturnType<typeof calibrate>>;
   try {
     cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : base, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
@@ -529,12 +544,25 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   }
   const kept = cal.inputs;
   let equalized: ReadonlyMap<string, Float32Array> | undefined;
+  let clipSplit: ClipSplitResult | undefined;
   if (equalization) g = equalization.apply(cal.stats, (s) => (equalized = s));
   if (options.channelSplit) {
     const split = splitChannels(g, cal.stats);
     g = split.graph;
     const doubled = split.split.reduce((a, s) => a + s.channels, 0);
     options.onNote?.(`channel split: ${split.split.length} group${split.split.length === 1 ? '' : 's'} of ${doubled} channels doubled; ${split.skipped.length} left (a Relu / Clip in them, or a depthwise conv reading or writing them)`);
+  }
+  if (clipPieces > 1) {
+    const ranges = equalization?.ranges ?? channelRanges!.ranges;
+    const channelMax = (v: string): ArrayLike<number> | undefined => {
+      const r = ranges.get(v);
+      const s = equalized?.get(v);
+      return r && s ? r.max.map((x, c) => x * s[c]!) : r?.max;
+    };
+    clipSplit = splitClippedChannels(g, cal.stats, channelMax, { pieces: clipPieces });
+    g = clipSplit.graph;
+    const added = clipSplit.split.reduce((a, s) => a + s.added, 0);
+    options.onNote?.(`clip split: ${clipSplit.split.length} ReLU6 output${clipSplit.split.length === 1 ? '' : 's'} in ${clipPieces} ranges, ${added} channels added`);
   }
   // Hessians of the graph as quantized (equalized)
   const layers = hessians?.finish(equalized);
@@ -582,6 +610,14 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
   for (const [v, p] of plan) {
     params.set(v, p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+  }
+
+  // clip split: the Clips lowered to their int8 range's top get their bound back (TFLite fuses
+  // ReLU6, not a Clip to T; the int8 range [0, T] clips there anyway)
+  for (const c of clipSplit?.clips ?? []) {
+    const n = nodes.find((k) => k.name === c.node)!;
+    if (c.bound) n.inputs[2] = c.bound;
+    else n.attrs = { ...n.attrs, max: { type: 'float', value: c.attr! } };
   }
 
   // biases: int32 on scale_x · scale_w[c]

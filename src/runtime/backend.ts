@@ -4,6 +4,7 @@
 // `wasm` (the WASM SIMD kernels plus their JS glue, on the host) has every op; a WebGPU or
 // worker-pool backend registers the ops it speeds up and leaves the rest to it.
 import { UsageError } from '../ir/errors.js';
+import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { OpKernel, OpTable } from './op.js';
 
@@ -23,6 +24,37 @@ export interface Backend {
   readonly optIn?: boolean;
   /** Whether it can run here and now (an adapter exists, workers can start); awaited once per run. */
   ready?(): Promise<boolean> | boolean;
+  /**
+   * More fusion for runs whose first backend this is, after the runtime's own (fuse-conv.ts),
+   * under the same rules (nothing the caller sees may go); its fused ops must be run by this
+   * backend whatever their inputs (webgpu: conv + residual Add + Relu).
+   */
+  fuse?(graph: Graph): Graph;
+  /** Whole-run replay, when this backend is the first of a run's (webgpu: see RunReplayer). */
+  readonly replayer?: RunReplayer;
+}
+
+/** What identifies a run for replay: the graph that runs, the backends, the values asked for, the feeds. */
+export interface ReplayKey {
+  readonly graph: object;
+  readonly backends: string;
+  readonly outputs: readonly string[];
+  readonly feeds: ReadonlyMap<string, Tensor>;
+}
+
+/**
+ * A device backend that can re-issue the commands of a recorded run (a GPU's command list is
+ * the same every run of the same graph on inputs of the same shapes; only the inputs' data
+ * differ). The executor asks replay() first; when that gives nothing it runs the graph, with
+ * record() before and recorded() after: the outputs as the kernels made them when every node
+ * with an input that depends on the feeds ran on this backend and nothing was downloaded before
+ * the outputs, else undefined. The backend decides whether the recording is complete (it saw
+ * every command, no GPU object or parameter changed during it) and still valid at replay.
+ */
+export interface RunReplayer {
+  replay(key: ReplayKey): Promise<Tensor[]> | undefined;
+  record(key: ReplayKey): void;
+  recorded(key: ReplayKey, outputs: readonly Tensor[] | undefined): void;
 }
 
 const registry = new Map<string, Backend>();

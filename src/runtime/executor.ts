@@ -9,7 +9,7 @@ import { recordOutputRanges } from '../wasm/calibrate.js';
 import { ownedBuffer, releaseBuffer } from '../wasm/host-buffers.js';
 import { permute } from '../wasm/permute.js';
 import { initKernels } from '../wasm/loader.js';
-import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend } from './backend.js';
+import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend, type ReplayKey } from './backend.js';
 import type { OpContext, OpKernel, OpTable } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
 import { Shares } from './shares.js';
@@ -130,6 +130,20 @@ export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBack
   });
 }
 
+// Plans by graph and backends: a repeated run of the same graph (a cached fused or lowered one
+// too) resolves its kernels and parses its attributes once. Dropped when any node was replaced
+// (also in place in the same list); passes make new nodes rather than edit attributes in place.
+const plans = new WeakMap<Graph, { nodes: readonly Node[]; backends: readonly Backend[]; steps: Step[] }>();
+
+function cachedPlan(graph: Graph, backends: readonly Backend[]): Step[] {
+  const hit = plans.get(graph);
+  const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  if (hit && sameList(hit.nodes, graph.nodes) && sameList(hit.backends, backends)) return hit.steps;
+  const steps = planGraph(graph, backends);
+  plans.set(graph, { nodes: [...graph.nodes], backends: [...backends], steps });
+  return steps;
+}
+
 function withNode(e: unknown, node: Node): unknown {
   if (e instanceof NnportError && !e.message.includes(`'${node.name}'`) && node.name) {
     e.message = `node '${node.name}' (${node.opType}): ${e.message}`;
@@ -196,6 +210,8 @@ function cachedOf<T>(cache: WeakMap<Graph, Cached<T>>, graph: Graph, make: (g: G
 }
 
 const fusedOf = (graph: Graph): Graph => cachedOf(fusedGraphs, graph, (g) => fuseConv(g));
+// a backend's own fusion (Backend.fuse) of the fused graphs, by backend
+const backendFusions = new WeakMap<(g: Graph) => Graph, WeakMap<Graph, Cached<Graph>>>();
 const loweredOf = (graph: Graph): LoweredGraph | undefined => cachedOf(loweredGraphs, graph, lowerForRun);
 
 /** What runs: the graph itself, or its lowered and/or fused form when nothing the caller sees can tell the difference. */
@@ -219,7 +235,13 @@ function executableGraph(source: Graph, feeds: ReadonlyMap<string, Tensor>, opti
   if (lowered && !lowered.graph.nodes.every((n) => candidatesFor(opKey(n), backends).length)) lowered = undefined;
   const graph = lowered?.graph ?? source;
   if (seesAll || !backends.some((b) => b.kernels['nnport::FusedConv'])) return { graph, lowered };
-  const fused = fusedOf(graph);
+  let fused = fusedOf(graph);
+  const more = backends[0]!.fuse;
+  if (more) {
+    let cache = backendFusions.get(more);
+    if (!cache) backendFusions.set(more, (cache = new WeakMap()));
+    fused = cachedOf(cache, fused, more);
+  }
   if (fused !== graph && seen.length) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
     for (const n of fused.nodes) for (const o of n.outputs) values.add(o);
@@ -280,11 +302,30 @@ function* execute(
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
   checkFeeds(source, feedMap);
   const { graph, lowered } = executableGraph(source, feedMap, options);
-  const steps = planGraph(graph, backends);
   const asked = options.outputs ?? source.outputs.map((o) => o.name);
   // the names the caller asked for, as values of the graph that runs
   const at = (w: string): LoweredValue => (lowered ? lowered.values.get(w) ?? { name: w } : { name: w });
   const wanted = asked.map((w) => at(w).name);
+
+  // Whole-run replay (RunReplayer) for a run whose only results are its outputs, as computed.
+  const replayer = backends[0]!.replayer;
+  let recording: ReplayKey | undefined;
+  if (replayer && !options.keepIntermediates && !options.onValue && !options.onProgress && !asked.some((w) => at(w).perm)) {
+    const key: ReplayKey = { graph, backends: backends.map((b) => b.name).join(), outputs: wanted, feeds: feedMap };
+    const replayed = replayer.replay(key);
+    if (replayed) {
+      const outs = (yield replayed) as Tensor[];
+      return { outputs: new Map(asked.map((w, i) => [w, outs[i]!])) };
+    }
+    replayer.record(key);
+    recording = key;
+  }
+  // replayable so far: every node that reads a value depending on the feeds ran on backends[0]
+  let replayable = !!recording;
+  // the values that are the same every run (constants, and host results computed from them only)
+  const fixed = recording ? new Set([...graph.initializers.keys()].filter((k) => !feedMap.has(k))) : undefined;
+
+  const steps = cachedPlan(graph, backends);
 
   const env = new Map<string, Tensor>();
   for (const [k, v] of graph.initializers) env.set(k, v);
@@ -365,9 +406,17 @@ function* execute(
         if (!choice) throw new UnsupportedError(`${node.opType} on these inputs`, `no kernel of ${choices.map((c) => c.backend.name).join(', ')} takes them`);
       }
       for (const t of inputs) {
-        if (t && !takesAsIs(choice.backend, t)) yield t.download();
+        if (t && !takesAsIs(choice.backend, t)) {
+          replayable = false;
+          yield t.download();
+        }
+      }
+      if (replayable && choice.backend !== backends[0]) {
+        if (node.inputs.every((v) => !v || fixed!.has(v))) for (const o of node.outputs) fixed!.add(o);
+        else replayable = false;
       }
       const r = choice.kernel.run(inputs, choice.attrs, ctx);
+      if (r instanceof Promise) replayable = false;
       outs = r instanceof Promise ? ((yield r) as Tensor[]) : r;
     } catch (e) {
       if (note) recordOutputRanges(false);
@@ -414,6 +463,7 @@ function* execute(
     }
     outputs.set(w, t);
   }
+  if (recording) replayer!.recorded(recording, replayable ? asked.map((w) => outputs.get(w)!) : undefined);
   for (const t of [...outputs.values(), ...(values?.values() ?? [])]) {
     if (!t.onHost) yield t.download();
   }

@@ -5,7 +5,7 @@
 // Opt-in: a run uses it only when it is named (RunOptions.backends, `--backend webgpu`).
 import { UsageError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
-import type { Backend } from '../runtime/backend.js';
+import type { Backend, RunReplayer } from '../runtime/backend.js';
 import type { OpKernel, OpTable } from '../runtime/op.js';
 import { gpuDevice, type GpuAvailability } from './device.js';
 import { CONV_OPS } from './ops/conv.js';
@@ -14,6 +14,7 @@ import { MATMUL_OPS } from './ops/matmul.js';
 import { POOL_OPS } from './ops/pool.js';
 import { SHAPE_OPS } from './ops/shape.js';
 import { setRunner } from './ops/common.js';
+import { fuseResidual } from './fuse-residual.js';
 import { GpuRunner, WEBGPU_LOCATION } from './runner.js';
 
 const opCounts = new Map<string, number>();
@@ -28,6 +29,7 @@ function counted(table: OpTable): OpTable {
       run(inputs, attrs, ctx) {
         const r = k.run(inputs, attrs, ctx);
         opCounts.set(key, (opCounts.get(key) ?? 0) + 1);
+        runner?.noteOp(key);
         return r;
       },
     };
@@ -86,11 +88,28 @@ export async function webgpuAvailable(): Promise<{ available: true; adapter: str
   return a.ok ? { available: true, adapter: a.gpu.description } : { available: false, reason: a.reason };
 }
 
+/**
+ * Replays of whole runs (GpuRunner.replay): a repeated run of the same graph on inputs of the
+ * same shapes uploads its inputs and encodes the recorded dispatches, with no kernel's JS.
+ */
+const replayer: RunReplayer = {
+  replay(key) {
+    const r = runner?.replay(key);
+    if (!r) return undefined;
+    for (const op of r.ops) opCounts.set(op, (opCounts.get(op) ?? 0) + 1);
+    return r.outputs;
+  },
+  record: (key) => runner?.record(key),
+  recorded: (key, outputs) => runner?.recorded(key, outputs),
+};
+
 export const webgpuBackend: Backend = {
   name: 'webgpu',
   location: WEBGPU_LOCATION,
   priority: 10,
   optIn: true,
+  replayer,
+  fuse: fuseResidual,
   kernels: counted({ ...MATMUL_OPS, ...CONV_OPS, ...ELEMENTWISE_OPS, ...POOL_OPS, ...SHAPE_OPS }),
   // Asked for by name, so no device is an error that says why (a caller that wants wasm
   // instead asks webgpuAvailable() first: the CLI's `--backend auto`).
@@ -110,7 +129,8 @@ export const webgpuBackend: Backend = {
  * `webgpu` for large work only (`--backend auto`): an op goes to the GPU when its input is
  * already there or its work is at least AUTO_MIN_WORK; tiny models stay on wasm entirely.
  */
-export const webgpuAutoBackend: Backend = { ...webgpuBackend, name: 'webgpu-auto', kernels: largeOnly(webgpuBackend.kernels) };
+// (not fused further: a residual conv's small parts may belong on wasm)
+export const webgpuAutoBackend: Backend = { ...webgpuBackend, name: 'webgpu-auto', fuse: undefined, kernels: largeOnly(webgpuBackend.kernels) };
 
 /** The adapter the backend runs on (after a run or webgpuAvailable()). */
 export function webgpuAdapter(): string | undefined {
@@ -118,6 +138,19 @@ export function webgpuAdapter(): string | undefined {
 }
 
 /** GPU dispatches encoded and tensors downloaded so far (tests: where the work and the copies went). */
-export function webgpuTraffic(): { dispatches: number; downloads: number } {
-  return { dispatches: runner?.dispatches ?? 0, downloads: runner?.downloads ?? 0 };
+export function webgpuTraffic(): { dispatches: number; downloads: number; replays: number } {
+  return { dispatches: runner?.dispatches ?? 0, downloads: runner?.downloads ?? 0, replays: runner?.replays ?? 0 };
+}
+
+/**
+ * GPU time per dispatch site ("op node[#k]": total ms and dispatches) since the last reset, when
+ * runs are profiled (env NNPORT_WEBGPU_PROFILE=1 and the device has timestamp queries; else empty).
+ */
+export function webgpuGpuTimes(reset = false): Promise<Map<string, { ms: number; n: number }>> {
+  return runner ? runner.gpuTimes(reset) : Promise.resolve(new Map());
+}
+
+/** Why the last recorded run cannot be replayed (undefined: it can), for tests. */
+export function webgpuReplayRefusal(): string | undefined {
+  return runner?.lastUnfit;
 }

@@ -75,7 +75,10 @@ async function acquire(): Promise<GpuAvailability> {
   let device: GPUDevice;
   try {
     // the adapter's own limits for what large tensors need
+    // per-dispatch GPU times (NNPORT_WEBGPU_PROFILE=1, runner.ts) need timestamp queries
+    const profile = typeof process !== 'undefined' && process.env?.NNPORT_WEBGPU_PROFILE === '1' && adapter.features.has('timestamp-query');
     device = await adapter.requestDevice({
+      requiredFeatures: profile ? ['timestamp-query'] : [],
       requiredLimits: {
         maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
         maxBufferSize: l.maxBufferSize,

@@ -31,7 +31,7 @@ export function useTfliteOracle(startTimeoutMs = 120_000): Omit<TfliteOracle, 'c
     await oracle?.close();
   });
   return {
-    run: (model, inputs) => started().run(model, inputs),
+    run: (model, inputs, invokes) => started().run(model, inputs, invokes),
     latency: (model, inputs, runs) => started().latency(model, inputs, runs),
     inputs: (model) => started().inputs(model),
   };

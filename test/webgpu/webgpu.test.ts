@@ -374,9 +374,12 @@ describe('webgpu backend on torchvision models vs onnxruntime-node', () => {
     webgpuOpCounts(true);
     const got = [...(await runGraph(graph, { [inName]: x }, GPU)).outputs.values()][0]!;
     const counts = webgpuOpCounts();
-    // every conv of the model ran on the GPU (fused with its BN and activation or not)
+    // every conv of the model ran on the GPU (fused with its BN, activation and residual Add or not)
     const convs = graph.nodes.filter((n) => n.opType === 'Conv').length;
-    expect((counts.get('Conv') ?? 0) + (counts.get('nnport::FusedConv') ?? 0)).toBe(convs);
+    expect((counts.get('Conv') ?? 0) + (counts.get('nnport::FusedConv') ?? 0) + (counts.get('nnport::FusedConvAdd') ?? 0)).toBe(convs);
+    // every residual Add went into its conv
+    expect(counts.get('nnport::FusedConvAdd')).toBe(graph.nodes.filter((n) => n.opType === 'Add').length);
+    expect(counts.get('Add')).toBeUndefined();
     expect(counts.get('Gemm')).toBe(1);
     expect(counts.get('GlobalAveragePool')).toBe(1);
     const want = ref.data as Float32Array;

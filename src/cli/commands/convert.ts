@@ -48,8 +48,10 @@ ${FUSE_SCALE_HELP}
                           from int8 rounding, measured against the float model on the first 32
                           calibration samples (one more pass: about 10 float passes' time per sample)
   --channel-split         int8: every channel of the linear conv -> [Add | MaxPool] -> conv tensors
-                          (bottlenecks, residual streams) split in two offset copies: the float function is
-                          unchanged, their int8 step halves (those convs get twice the channels)
+                          (bottlenecks, residual streams) split in two offset copies, and the ReLU6 outputs
+                          that only group-1 convs read split by range in two: the float function is
+                          unchanged on the calibration data, their int8 step halves (those convs get
+                          more channels: MobileNet-v2's file 1.6x)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)

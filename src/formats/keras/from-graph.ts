@@ -802,6 +802,9 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
 
 /** Build Keras layers from a channels-last graph. Throws UnsupportedError naming the op and node. */
 export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): KerasModelOut {
+  // recurrent ops have no Keras layer in this writer: named before the Transposes around them trip first
+  const recurrent = graph.nodes.find((n) => (n.domain === '' || n.domain === 'ai.onnx') && (n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN'));
+  if (recurrent) unsupported(recurrent);
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
   for (const v of runtimeInputs(graph)) {

@@ -5,6 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
+import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
 export type KShape = (number | null)[];
@@ -98,7 +99,7 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
     case 'Embedding':
       return ['embeddings'];
     default:
-      return [];
+      return recurrentWeightRoles(className, cfg) ?? [];
   }
 }
 
@@ -609,6 +610,9 @@ const upSampling2d: LayerRow = (e, call) => {
 };
 
 const embedding: LayerRow = (e, call) => {
+  // mask_zero=True makes later layers (RNNs, GlobalAveragePooling1D, ...) skip the padded steps:
+  // reading the lookup alone would silently compute over them
+  if (call.config.mask_zero === true) throw new UnsupportedError('Keras Embedding with mask_zero=True (the mask later layers apply)', `layer '${call.name}'`);
   const x = one(call);
   const table = need(call, 'embeddings');
   const idx = e.node('Cast', [x.name], [`${call.name}/indices`], { to: int(7) })[0]!;
@@ -680,10 +684,10 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   UpSampling2D: upSampling2d,
   Embedding: embedding,
   Rescaling: rescaling,
-  LSTM: (_e, c) => recurrent(c),
-  GRU: (_e, c) => recurrent(c),
-  SimpleRNN: (_e, c) => recurrent(c),
-  Bidirectional: (_e, c) => recurrent(c),
+  LSTM: recurrentLayer,
+  GRU: recurrentLayer,
+  SimpleRNN: recurrentLayer,
+  Bidirectional: bidirectionalLayer,
   TimeDistributed: (_e, c) => recurrent(c),
   ConvLSTM2D: (_e, c) => recurrent(c),
 };

@@ -154,7 +154,10 @@ export function weightsByRole(layer: KerasLayer, tensors: Tensor[], names: strin
   if (names) {
     // by the weight's own name (…/kernel:0), which survives any order
     names.forEach((n, i) => {
-      const role = n.replace(/:\d+$/, '').split('/').pop()!;
+      const parts = n.replace(/:\d+$/, '').split('/');
+      // Bidirectional: forward_lstm_4/kernel -> forward/kernel
+      const dir = layer.className === 'Bidirectional' ? /^(forward|backward)_/.exec(parts[parts.length - 2] ?? '')?.[1] : undefined;
+      const role = (dir ? `${dir}/` : '') + parts[parts.length - 1]!;
       out.set(role, tensors[i]!);
     });
     for (const r of roles) if (!out.has(r)) throw new FormatError(`layer '${layer.name}' (${layer.className}) has no weight '${r}' (found: ${names.join(', ') || 'none'})`, { file });

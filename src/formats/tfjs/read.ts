@@ -81,6 +81,11 @@ export async function readTfjsLayers(bytes: Uint8Array, options: ReadOptions = {
     // the manifest names weights `<layer>/<role>`, sometimes under a model prefix
     let entry = byLayer.get(layer.name);
     if (!entry) for (const [k, v] of byLayer) if (k.endsWith(`/${layer.name}`)) entry = v;
+    if (!entry) {
+      // a wrapper's weights sit one level down (Bidirectional: <layer>/forward_gru/kernel)
+      const nested = [...byLayer].filter(([k]) => k.startsWith(`${layer.name}/`));
+      if (nested.length) entry = { names: nested.flatMap(([, v]) => v.names), tensors: nested.flatMap(([, v]) => v.tensors) };
+    }
     return weightsByRole(layer, entry?.tensors ?? [], entry ? entry.names : undefined, file);
   };
   const graph = kerasToGraph(spec, weightsOf, file);

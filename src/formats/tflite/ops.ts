@@ -34,6 +34,7 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
+import { unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 
 type Converter = (c: OpContext) => void;
@@ -720,5 +721,5 @@ export const TFLITE_READ_OPS: Record<string, Converter> = {
   DEPTH_TO_SPACE: space('DepthToSpace'),
   SPACE_TO_DEPTH: space('SpaceToDepth'),
   SVDF: svdf,
-  UNIDIRECTIONAL_SEQUENCE_LSTM: (c) => (isQuantizedLstm(c) ? quantizedLstm(c) : unsupported('UNIDIRECTIONAL_SEQUENCE_LSTM (stateful, variable tensors) is not run by nnport')(c)),
+  UNIDIRECTIONAL_SEQUENCE_LSTM: (c) => (isQuantizedLstm(c) ? quantizedLstm(c) : unidirectionalSequenceLstm(c)),
 };

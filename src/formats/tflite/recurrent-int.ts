@@ -162,7 +162,6 @@ export function quantizedLstm(c: OpContext): void {
   const inter = Array.from({ length: c.op.intermediatesLength() }, (_, i) => c.op.intermediates(i)!);
   if (inter.length !== 5) throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with ${inter.length} intermediates`, `${where} in ${c.b.file}: nnport runs the 8x8_16 kernel (5 intermediates)`);
   const layerNorm = (c.inputs[21] ?? -1) >= 0;
-  if (layerNorm) throw new UnsupportedError('TFLite integer UNIDIRECTIONAL_SEQUENCE_LSTM with layer normalization', `${where} in ${c.b.file}`);
   const activation = ACTIVATION_NAMES[o.fusedActivationFunction()] ?? (o.fusedActivationFunction() === ActivationFunctionType.NONE ? 'NONE' : undefined);
   if (activation !== 'TANH') throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with fused activation ${ActivationFunctionType[o.fusedActivationFunction()] ?? o.fusedActivationFunction()}`, `${where} in ${c.b.file}: TFLite's integer kernel takes TANH`);
   const names: string[] = [];
@@ -200,7 +199,7 @@ export function quantizedLstm(c: OpContext): void {
     if (!t) throw new FormatError(`${where}: intermediate tensor ${idx} is out of range`, { file: c.b.file });
     // without layer norm the 4 gate intermediates are unused (the gates sit on 2^-12)
     const q = t.quant && t.quant.scale.length ? { scale: t.quant.scale[0]!, zeroPoint: t.quant.zeroPoint[0]! } : undefined;
-    if (k === 4 && !q) throw new QuantizationError(`${c.b.file}: ${where}: the hidden-state intermediate '${t.name}' has no quantization`);
+    if ((k === 4 || layerNorm) && !q) throw new QuantizationError(`${c.b.file}: ${where}: the ${k === 4 ? 'hidden-state' : 'gate'} intermediate '${t.name}' has no quantization`);
     interScales.push(q?.scale ?? 2 ** -12);
     interZps.push(q?.zeroPoint ?? 0);
   });
@@ -286,7 +285,10 @@ export function writeQuantizedLstm(n: Node, c: WriteContext): void {
   const out = n.outputs[0]!;
   const y = quantized(c, out, attrFloat(n, 'output_scale', 0), attrInt(n, 'output_zero_point', 0));
   // without layer norm the gate intermediates only hold a place (the kernel puts the gates on 2^-12)
-  const intermediates = ['input', 'forget', 'cell', 'output'].map((g) => c.addTensor(`${out}_${g}_intermediate`, { name: '', dtype: 'float32', shape: [0] }));
+  const layerNorm = !!n.inputs[21];
+  const intermediates = ['input', 'forget', 'cell', 'output'].map((g, k) =>
+    c.addTensor(`${out}_${g}_intermediate`, layerNorm ? { name: '', dtype: 'int16', shape: [0], quant: { scale: [interScales[k]!], zeroPoint: [interZps[k]!] } } : { name: '', dtype: 'float32', shape: [0] }),
+  );
   intermediates.push(c.addTensor(`${out}_hidden_intermediate`, { name: '', dtype: 'int8', shape: [0], quant: { scale: [interScales[4]!], zeroPoint: [interZps[4]!] } }));
   const act = ACTIVATION_CODES[attrString(n, 'activation', 'TANH')] ?? ActivationFunctionType.TANH;
   c.emit({

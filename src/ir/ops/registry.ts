@@ -11,6 +11,7 @@ import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
 import { poolDefs } from './pool.js';
 import { quantizeDefs } from './quantize.js';
+import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
 import { shapeDefs } from './shape.js';
@@ -32,6 +33,7 @@ const tables: OpDefTable[] = [
   quantizeDefs,
   channelsLastDefs,
   statefulDefs,
+  recurrentDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

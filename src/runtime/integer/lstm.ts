@@ -6,8 +6,10 @@
 // `intermediate_zero_points` (the op's 5 intermediates: gate scales with layer norm, then the
 // hidden state's), `output_scale` / `output_zero_point`.
 //   gates: W·x and R·h each requantized onto the gate's int16 grid (2^-12 without layer norm),
-//     the input zero point folded into the bias, peepholes added, saturating; sigmoid / tanh as
-//     gemmlowp's 16-bit fixed-point functions (F3 in, Q0.15 out);
+//     the input zero point folded into the bias, peepholes added, saturating; with layer norm the
+//     row normalized in integers (mean and variance in 2^10 steps, gemmlowp's inverse square root),
+//     scaled by the coefficients, biased, back on Q3.12; sigmoid / tanh as gemmlowp's 16-bit
+//     fixed-point functions (F3 in, Q0.15 out);
 //   cell: c = f·c >> 15 + i·g >> (30 + log2 cell scale), saturating, clipped;
 //   hidden: o · tanh(c) requantized to int8 (its zero point subtracted, as TFLite does), then the
 //     optional projection.
@@ -17,7 +19,7 @@ import { statefulDefs, type QuantizedLstmAttrs } from '../../ir/ops/stateful.js'
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need } from '../ops/args.js';
-import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT, type QuantizedMultiplier } from './fixed-point.js';
+import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT, saturatingRoundingDoublingHighMul, type QuantizedMultiplier } from './fixed-point.js';
 import { gemmlowpLogistic16, gemmlowpTanh16 } from './fixed-point16.js';
 
 /** TFLite's input indices of UNIDIRECTIONAL_SEQUENCE_LSTM. */
@@ -107,6 +109,8 @@ interface GateSetup {
   mh: QuantizedMultiplier;
   peephole?: ArrayLike<number>;
   mc?: QuantizedMultiplier;
+  /** layer norm: coefficients, the gate bias (added after normalizing), scale, variance floor */
+  norm?: { w: ArrayLike<number>; bias: ArrayLike<number>; m: QuantizedMultiplier; guard: number };
 }
 
 const f32 = Math.fround;
@@ -131,12 +135,79 @@ function accumulate(acc: Int16Array, w: ArrayLike<number>, v: ArrayLike<number>,
   }
 }
 
+const INT32_MAX = 2147483647;
+const INT32_MIN = -2147483648;
+
+/** gemmlowp's SaturatingRoundingMultiplyByPOT<exponent> on int32, exponent > 0. */
+function saturatingShiftLeft32(x: number, exponent: number): number {
+  const threshold = 2 ** (31 - exponent) - 1;
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return x * 2 ** exponent;
+}
+
+/**
+ * GetInvSqrtQuantizedMultiplierExp (TFLite common.h): 1/sqrt(input) as a Q31 multiplier and a
+ * shift, by 5 Newton-Raphson steps in gemmlowp's F3 int32 fixed point; reverse_shift -1.
+ */
+export function invSqrtQuantizedMultiplier(input: number): QuantizedMultiplier {
+  if (input <= 1) return { multiplier: INT32_MAX, shift: 0 };
+  let shift = 11;
+  while (input >= 1 << 29) {
+    input = Math.trunc(input / 4);
+    shift++;
+  }
+  const leftShiftBitPairs = Math.trunc((Math.clz32(input) - 1) / 2) - 1;
+  shift -= leftShiftBitPairs;
+  input = input << (2 * leftShiftBitPairs);
+  // F3 raws: One = 2^28; F3·F3 is F6 and F6·F3 is F9, rescaled to F3 by saturating left shifts
+  const srdhm = saturatingRoundingDoublingHighMul;
+  const fxInput = input >> 1;
+  const halfInput = roundingDivideByPOT(fxInput, 1);
+  const halfThree = (1 << 28) + (1 << 27);
+  let x = 1 << 28;
+  for (let i = 0; i < 5; i++) {
+    const x3 = saturatingShiftLeft32(srdhm(srdhm(x, x), x), 6);
+    x = saturatingShiftLeft32((srdhm(halfThree, x) - srdhm(halfInput, x3)) | 0, 3);
+  }
+  let multiplier = srdhm(x, 1518500250);
+  if (shift < 0) {
+    multiplier = multiplier << -shift;
+    shift = 0;
+  }
+  return { multiplier, shift: -shift };
+}
+
+/** TFLite's integer layer norm of one gate row (PortableApplyLayerNorm), in place. */
+function layerNorm(row: Int16Array, norm: NonNullable<GateSetup['norm']>): void {
+  const n = row.length;
+  let sum = 0;
+  let sumSq = 0;
+  for (let j = 0; j < n; j++) {
+    sum += row[j]!;
+    sumSq += row[j]! * row[j]!;
+  }
+  const mean = Math.trunc((sum * 1024) / n);
+  const temp = Math.trunc(2 ** 20 / n);
+  // |sumSq·temp| and mean² stay below 2^51: exact in doubles
+  let variance = Math.trunc((sumSq * temp - mean * mean) / 2 ** 20);
+  if (variance < 1) variance = norm.guard;
+  const inv = invSqrtQuantizedMultiplier(variance);
+  for (let j = 0; j < n; j++) {
+    const shifted = (1024 * row[j]! - mean) | 0;
+    const rescaled = multiplyByQuantizedMultiplier(shifted, inv.multiplier, inv.shift);
+    // int32 arithmetic in C (the product may wrap), then widened
+    const v3 = (Math.imul(rescaled, norm.w[j]!) + norm.bias[j]!) | 0;
+    const v4 = Math.trunc((v3 > 0 ? v3 + 512 : v3 - 512) / 1024);
+    row[j] = clampInt(multiplyByQuantizedMultiplier(v4, norm.m.multiplier, norm.m.shift + 12), -32768, 32767);
+  }
+}
+
 /** The integer LSTM (TFLite's EvalInteger8x8_16). */
 export function quantizedLstmInteger(inputs: ReadonlyArray<Tensor | undefined>, a: QuantizedLstmAttrs, node: string): Tensor {
   const I = LSTM_INPUT;
   const where = `integer QuantizedLstm '${node}'`;
   const d = lstmSizes(node, inputs, a.timeMajor);
-  if (d.layerNorm) throw new UnsupportedError('TFLite integer LSTM with layer normalization', `node '${node}'`);
   const x = need(inputs, I.input, 'input');
   if (x.dtype !== 'int8') throw new UnsupportedError(`${where} of ${x.dtype} input`, 'int8 expected');
   const cellState = need(inputs, I.cellState, 'cell_state');
@@ -151,33 +222,38 @@ export function quantizedLstmInteger(inputs: ReadonlyArray<Tensor | undefined>, 
   // tanh of the cell state reads it with 15 + log2(scale) integer bits
   const tanhBits = 15 + cellScale;
   if (tanhBits > 4) throw new UnsupportedError(`${where} with cell state scale 2^${cellScale}`, 'nnport runs cell scales up to 2^-11');
-  const gateScale = 2 ** -12;
+  // the gates' int16 grids: the layer-norm intermediates', else Q3.12
+  const gateScales = [0, 1, 2, 3].map((k) => (d.layerNorm ? a.intermediateScales[k]! : 2 ** -12));
   const inputScale = s[I.input]!;
   const hScale = s[I.outputState]!;
   const hiddenScale = a.intermediateScales[4]!;
   const hiddenZp = a.intermediateZeroPoints[4]!;
   // the effective scales in float32, as TFLite's Prepare computes them
-  const eff = (w: number, of: number) => quantizeMultiplier(f32(f32(s[w]! * of) / gateScale));
-  const gate = (wi: number, ri: number, ci: number, bi: number): GateSetup => {
+  const gate = (k: number, wi: number, ri: number, ci: number, bi: number, li: number): GateSetup => {
+    const gateScale = gateScales[k]!;
+    const eff = (w: number, of: number) => quantizeMultiplier(f32(f32(s[w]! * of) / gateScale));
     const wx = ints(inputs[wi])!;
     const wh = ints(inputs[ri])!;
     const peephole = d.peephole ? ints(inputs[ci]) : undefined;
+    const bias = ints(inputs[bi]);
     return {
       wx,
       wh,
-      biasX: foldZeroPoint(wx, d.nCell, d.nInput, -zp[I.input]!, ints(inputs[bi])),
+      // with layer norm the gate bias is added after normalizing
+      biasX: foldZeroPoint(wx, d.nCell, d.nInput, -zp[I.input]!, d.layerNorm ? undefined : bias),
       biasH: foldZeroPoint(wh, d.nCell, d.nOutput, -zp[I.outputState]!, undefined),
       mx: eff(wi, inputScale),
       mh: eff(ri, hScale),
       peephole,
       mc: peephole ? quantizeMultiplier(f32((2 ** cellScale * s[ci]!) / gateScale)) : undefined,
+      norm: d.layerNorm ? { w: ints(inputs[li])!, bias: bias!, m: quantizeMultiplier(s[li]!), guard: Math.max(1, Math.trunc(f32(10000 * s[li]!))) } : undefined,
     };
   };
   const gates = {
-    i: d.cifg ? undefined : gate(I.inputToInput, I.recurrentToInput, I.cellToInput, I.inputGateBias),
-    f: gate(I.inputToForget, I.recurrentToForget, I.cellToForget, I.forgetGateBias),
-    g: gate(I.inputToCell, I.recurrentToCell, -1, I.cellGateBias),
-    o: gate(I.inputToOutput, I.recurrentToOutput, I.cellToOutput, I.outputGateBias),
+    i: d.cifg ? undefined : gate(0, I.inputToInput, I.recurrentToInput, I.cellToInput, I.inputGateBias, I.inputLayerNorm),
+    f: gate(1, I.inputToForget, I.recurrentToForget, I.cellToForget, I.forgetGateBias, I.forgetLayerNorm),
+    g: gate(2, I.inputToCell, I.recurrentToCell, -1, I.cellGateBias, I.cellLayerNorm),
+    o: gate(3, I.inputToOutput, I.recurrentToOutput, I.cellToOutput, I.outputGateBias, I.outputLayerNorm),
   };
   const mHidden = quantizeMultiplier(f32((2 ** -15 / hiddenScale) * 2 ** -15));
   const proj = d.projection
@@ -206,6 +282,7 @@ export function quantizedLstmInteger(inputs: ReadonlyArray<Tensor | undefined>, 
       if (g.peephole) {
         for (let k = 0; k < nb * no; k++) out[k] = clampInt(multiplyByQuantizedMultiplier(g.peephole[k % no]! * cv[k]!, g.mc!.multiplier, g.mc!.shift) + out[k]!, -32768, 32767);
       }
+      if (g.norm) for (let b = 0; b < nb; b++) layerNorm(out.subarray(b * nc, (b + 1) * nc), g.norm);
       for (let k = 0; k < out.length; k++) out[k] = sigmoid ? gemmlowpLogistic16(out[k]!) : gemmlowpTanh16(out[k]!, 3);
       return out;
     };
@@ -254,7 +331,6 @@ export function quantizedLstmInteger(inputs: ReadonlyArray<Tensor | undefined>, 
 export function quantizedLstmFloat(inputs: ReadonlyArray<Tensor | undefined>, a: QuantizedLstmAttrs, node: string): Tensor {
   const I = LSTM_INPUT;
   const d = lstmSizes(node, inputs, a.timeMajor);
-  if (d.layerNorm) throw new UnsupportedError('TFLite integer LSTM with layer normalization', `node '${node}'`);
   const deq = (i: number): Float64Array | undefined => {
     const t = inputs[i];
     if (!t) return undefined;
@@ -267,11 +343,22 @@ export function quantizedLstmFloat(inputs: ReadonlyArray<Tensor | undefined>, a:
   const x = w[I.input]!;
   const nc = d.nCell;
   const y = new Int8Array(d.batch * d.time * d.nOutput);
-  const gateOf = (wi: number, ri: number, ci: number, bi: number, xOff: number, h: Float64Array, c: Float64Array, k: number): number => {
-    let v = w[bi] ? w[bi]![k]! : 0;
-    for (let j = 0; j < d.nInput; j++) v += w[wi]![k * d.nInput + j]! * x[xOff + j]!;
-    for (let j = 0; j < d.nOutput; j++) v += w[ri]![k * d.nOutput + j]! * h[j]!;
-    if (ci >= 0 && w[ci]) v += w[ci]![k]! * c[k]!;
+  // one gate's pre-activations; with layer norm normalized (TFLite's 1e-8 floor), scaled, then biased
+  const gateOf = (wi: number, ri: number, ci: number, bi: number, li: number, xOff: number, h: Float64Array, c: Float64Array): Float64Array => {
+    const v = new Float64Array(nc);
+    for (let k = 0; k < nc; k++) {
+      let s = d.layerNorm || !w[bi] ? 0 : w[bi]![k]!;
+      for (let j = 0; j < d.nInput; j++) s += w[wi]![k * d.nInput + j]! * x[xOff + j]!;
+      for (let j = 0; j < d.nOutput; j++) s += w[ri]![k * d.nOutput + j]! * h[j]!;
+      if (ci >= 0 && w[ci]) s += w[ci]![k]! * c[k]!;
+      v[k] = s;
+    }
+    if (d.layerNorm) {
+      const mean = v.reduce((p, q) => p + q, 0) / nc;
+      const variance = v.reduce((p, q) => p + (q - mean) ** 2, 0) / nc;
+      const inv = 1 / Math.sqrt(variance + 1e-8);
+      for (let k = 0; k < nc; k++) v[k] = (v[k]! - mean) * inv * w[li]![k]! + (w[bi] ? w[bi]![k]! : 0);
+    }
     return v;
   };
   for (let b = 0; b < d.batch; b++) {
@@ -282,19 +369,19 @@ export function quantizedLstmFloat(inputs: ReadonlyArray<Tensor | undefined>, a:
       const xOff = step * d.nInput;
       const hidden = new Float64Array(nc);
       const next = new Float64Array(nc);
+      const fv = gateOf(I.inputToForget, I.recurrentToForget, I.cellToForget, I.forgetGateBias, I.forgetLayerNorm, xOff, h, c);
+      const iv = d.cifg ? undefined : gateOf(I.inputToInput, I.recurrentToInput, I.cellToInput, I.inputGateBias, I.inputLayerNorm, xOff, h, c);
+      const gv = gateOf(I.inputToCell, I.recurrentToCell, -1, I.cellGateBias, I.cellLayerNorm, xOff, h, c);
       for (let k = 0; k < nc; k++) {
-        const f = sigmoid(gateOf(I.inputToForget, I.recurrentToForget, I.cellToForget, I.forgetGateBias, xOff, h, c, k));
-        const i = d.cifg ? 1 - f : sigmoid(gateOf(I.inputToInput, I.recurrentToInput, I.cellToInput, I.inputGateBias, xOff, h, c, k));
-        const g = cellAct(gateOf(I.inputToCell, I.recurrentToCell, -1, I.cellGateBias, xOff, h, c, k));
-        let v = f * c[k]! + i * g;
+        const f = sigmoid(fv[k]!);
+        const i = iv ? sigmoid(iv[k]!) : 1 - f;
+        let v = f * c[k]! + i * cellAct(gv[k]!);
         if (a.cellClip > 0) v = Math.min(a.cellClip, Math.max(-a.cellClip, v));
         next[k] = v;
       }
-      for (let k = 0; k < nc; k++) {
-        // the output gate's peephole reads the new cell state
-        const o = sigmoid(gateOf(I.inputToOutput, I.recurrentToOutput, I.cellToOutput, I.outputGateBias, xOff, h, next, k));
-        hidden[k] = o * Math.tanh(next[k]!);
-      }
+      // the output gate's peephole reads the new cell state
+      const ov = gateOf(I.inputToOutput, I.recurrentToOutput, I.cellToOutput, I.outputGateBias, I.outputLayerNorm, xOff, h, next);
+      for (let k = 0; k < nc; k++) hidden[k] = sigmoid(ov[k]!) * Math.tanh(next[k]!);
       c.set(next);
       if (d.projection) {
         const p = new Float64Array(d.nOutput);

@@ -1,13 +1,15 @@
-// Conv and nnport::FusedConv (NCHW, 1-D and 2-D, any group, pads / strides / dilations, bias and
-// the fused clamp in the store). Convs with at least 16 output channels per group run as an
+// Conv, nnport::FusedConv and nnport::FusedConvAdd (NCHW, 1-D and 2-D, any group, pads /
+// strides / dilations, bias, a residual and the fused clamp in the store). Convs with at least 16 output channels per group run as an
 // implicit GEMM (tiled.ts: weights [M/G, Cg*kh*kw] times the im2col of the input, gathered
 // straight into workgroup memory, never written out); depthwise and other thin groups run one
 // invocation per output, which wastes nothing on a 1-row GEMM tile.
 import { convDefs, forwardAxis, window2d, windowOf, type ConvAttrs, type Window2d } from '../../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpContext, type OpKernel, type OpTable } from '../../runtime/op.js';
+import { ONNX_OPS } from '../../runtime/ops/index.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
+import { ELEMENTWISE_OPS } from './elementwise.js';
 import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 
 // params shared by both programs
@@ -17,15 +19,19 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 // The gather's divisions by kh*kw, kw and OW are by WGSL constants (one program per window
 // shape and output width: a few per model), which the compiler turns into multiplies: with
 // divisions by uniforms the index arithmetic cost more than the tile's multiply-adds.
-function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean): string {
+// With `residual` (nnport::FusedConvAdd) a residual Z of Y's shape is added before the clamp
+// (binding 3; Y and the params one further).
+function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean, residual: boolean): string {
   const pointwise = geometry === 'pointwise';
   const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
+  const r = residual ? 1 : 0;
   return `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-${wgslHeader(4)}
+${residual ? '@group(0) @binding(3) var<storage, read> Z: array<f32>;' : ''}
+@group(0) @binding(${3 + r}) var<storage, read_write> Y: array<f32>;
+${wgslHeader(4 + r)}
 ${tiledMain({
   t,
   aKFast: true,
@@ -65,6 +71,7 @@ ${tiledMain({
       'Y[split * pu(21u) + yBase + r * N + c] = s; if (hasBias > 1u) { Y[0] = Bias[0]; }'
     : `var y = s;
       if (hasBias != 0u) { y = y + Bias[g * M + r]; }
+      ${residual ? 'y = y + Z[yBase + r * N + c];' : ''}
       Y[yBase + r * N + c] = min(max(y, lo), hi);`,
 })}`;
 }
@@ -72,26 +79,31 @@ ${tiledMain({
 const POINTWISE = new Map<string, string>();
 const IM2COL = new Map<string, string>();
 
-function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise'): string {
+function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise', residual: boolean): string {
   const cache = geometry === 'pointwise' ? POINTWISE : IM2COL;
-  const key = geometry === 'pointwise' ? `${t} ${split}` : `${t} ${split} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
+  // the split variant stores slice sums: the residual is added where they are summed
+  const res = residual && !split;
+  const key = geometry === 'pointwise' ? `${t} ${split} ${res}` : `${t} ${split} ${res} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
   let code = cache.get(key);
-  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split)));
+  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split, res)));
   return code;
 }
 
-// The sum of split-K slices, then bias and clamp: 0 N*M*P, 1 slices, 2 P, 3 M, 4 hasBias, 5 lo, 6 hi
-const SUM_SLICES = linearProgram(
-  ['Part', 'Bias'],
-  `  let total = pu(0u);
+// The sum of split-K slices, then bias, the residual and clamp: 0 N*M*P, 1 slices, 2 P, 3 M, 4 hasBias, 5 lo, 6 hi
+const sumSlices = (residual: boolean): string =>
+  linearProgram(
+    residual ? ['Part', 'Bias', 'Z'] : ['Part', 'Bias'],
+    `  let total = pu(0u);
   var acc = 0.0;
   for (var s = 0u; s < pu(1u); s = s + 1u) { acc = acc + Part[s * total + idx]; }
   if (pu(4u) != 0u) { acc = acc + Bias[(idx / pu(2u)) % pu(3u)]; }
+  ${residual ? 'acc = acc + Z[idx];' : ''}
   Y[idx] = min(max(acc, pf(5u)), pf(6u));`,
-);
+  );
+const SUM_SLICES = [sumSlices(false), sumSlices(true)] as const;
 
-const DIRECT = linearProgram(
-  ['X', 'Wt', 'Bias'],
+const direct = (residual: boolean): string => linearProgram(
+  residual ? ['X', 'Wt', 'Bias', 'Z'] : ['X', 'Wt', 'Bias'],
   `  let Mg = pu(0u); let P = pu(1u); let K = pu(2u);
   let H = pu(5u); let W = pu(6u); let OW = pu(7u);
   let kh = pu(8u); let kw = pu(9u); let sh = pu(10u); let sw = pu(11u); let dh = pu(12u); let dw = pu(13u);
@@ -119,9 +131,11 @@ const DIRECT = linearProgram(
     }
   }
   if (pu(16u) != 0u) { acc = acc + Bias[m]; }
+  ${residual ? 'acc = acc + Z[idx];' : ''}
   Y[idx] = min(max(acc, pf(17u)), pf(18u));`,
   21,
 );
+const DIRECT = [direct(false), direct(true)] as const;
 
 interface ConvPlan extends Window2d {
   N: number;
@@ -161,11 +175,14 @@ function convPlan(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs): Con
   return { N, C, M, G, Cg, ...window2d(X.shape.slice(2), out, win, pb, pb) };
 }
 
-function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: OpContext): Tensor[] {
+/** The conv of `inputs` on the GPU, plus the residual `Z` (of the output's shape) before the clamp. */
+function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: OpContext, Z?: Tensor): Tensor[] {
   const runner = gpu();
   const site = runner.site(ctx.node);
   const q = convPlan(inputs, at)!;
   const [X, Wt, B] = inputs as [Tensor, Tensor, Tensor | undefined];
+  const res = Z ? 1 : 0;
+  const z = Z ? [runner.input(Z)] : [];
   const Mg = q.M / q.G;
   const P = q.OH * q.OW;
   const K = q.Cg * q.kh * q.kw;
@@ -176,7 +193,7 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
     .u(Mg, P, K, q.G, q.C, q.H, q.W, q.OW, q.kh, q.kw, q.sh, q.sw, q.dh, q.dw, q.pt, q.pl, B ? 1 : 0)
     .f(at.actMin, at.actMax)
     .u(q.M, q.Cg, total);
-  const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, out.buffer];
+  const buffers = [runner.input(X), runner.input(Wt, true), B ? runner.input(B, true) : runner.none, ...z, out.buffer];
   const batches = q.N * q.G;
   if (Mg >= 16 && batches <= 65535) {
     const t = chooseTile(Mg, P, batches);
@@ -188,11 +205,11 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
     if (splits > 1 && batches * splits <= 65535) {
       const sum = runner.site(ctx.node, 1);
       const part = runner.scratch(splits * total * 4, sum);
-      runner.dispatch(site, im2colProgram(t, true, geometry), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
-      runner.dispatch(sum, SUM_SLICES, [part, buffers[2]!, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
+      runner.dispatch(site, im2colProgram(t, true, geometry, false), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
+      runner.dispatch(sum, SUM_SLICES[res], [part, buffers[2]!, ...z, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
       runner.release(part);
-    } else runner.dispatch(site, im2colProgram(t, false, geometry), buffers, p.u(K, batches, 0), [gx, gy, batches]);
-  } else runner.dispatch(site, DIRECT, buffers, p, groups256(total));
+    } else runner.dispatch(site, im2colProgram(t, false, geometry, !!Z), buffers, p.u(K, batches, 0), [gx, gy, batches]);
+  } else runner.dispatch(site, DIRECT[res], buffers, p, groups256(total));
   return [out.tensor];
 }
 
@@ -203,4 +220,43 @@ const conv = (key: 'Conv' | 'nnport::FusedConv'): OpKernel<ConvAttrs> =>
     run: runConv,
   });
 
-export const CONV_OPS: OpTable = { Conv: conv('Conv'), 'nnport::FusedConv': conv('nnport::FusedConv') };
+/**
+ * nnport::FusedConvAdd (fuse-residual.ts): Y = clamp(conv(X, W, B) + Z). One program where the
+ * conv runs on the GPU and Z has the output's shape; otherwise its parts one after another
+ * (the conv unclamped, the Add, the clamp), each on the GPU where that kernel takes its inputs
+ * and on the host (wasm) where not, so the op runs whatever its inputs.
+ */
+const FusedConvAdd: OpKernel<ConvAttrs> = defineOp<ConvAttrs>({
+  attrs: convDefs['nnport::FusedConv'].attrs,
+  run(inputs, at, ctx) {
+    const [X, Wt, B, Z] = inputs;
+    const q = convPlan([X, Wt, B], at);
+    if (q && isF32(Z) && Z.rank === X!.rank && Z.shape.every((d, i) => d === (i === 0 ? q.N : i === 1 ? q.M : i === Z.rank - 1 ? q.OW : q.OH))) {
+      return runConv([X, Wt, B], at, ctx, Z);
+    }
+    return composite(inputs, at, ctx);
+  },
+});
+
+const GPU_PARTS: OpTable = { 'nnport::FusedConv': conv('nnport::FusedConv'), Add: ELEMENTWISE_OPS.Add!, Clip: ELEMENTWISE_OPS.Clip! };
+
+/** Run the GPU kernel of `op` when it takes `inputs`, else its wasm twin on the inputs downloaded. */
+async function part(op: string, inputs: ReadonlyArray<Tensor | undefined>, attrs: unknown, ctx: OpContext): Promise<Tensor> {
+  const k = GPU_PARTS[op]!;
+  if (!k.accepts || k.accepts(inputs, attrs, ctx)) return (await k.run(inputs, attrs, ctx))[0]!;
+  const host = ONNX_OPS[op]!;
+  for (const t of inputs) if (t && !t.onHost) await t.download();
+  return (await host.run(inputs, attrs, ctx))[0]!;
+}
+
+async function composite(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: OpContext): Promise<Tensor[]> {
+  const [X, Wt, B, Z] = inputs;
+  // the parts' own sites (a node's site 0 and 1 are the conv's)
+  const sub = (k: number): OpContext => ({ node: gpu().subOwner(ctx.node, k), opset: ctx.opset });
+  const y = await part('nnport::FusedConv', [X, Wt, B], { ...at, actMin: -Infinity, actMax: Infinity }, sub(0));
+  let s = await part('Add', [y, Z], {}, sub(1));
+  if (at.actMin !== -Infinity || at.actMax !== Infinity) s = await part('Clip', [s], { min: at.actMin, max: at.actMax }, sub(2));
+  return [s];
+}
+
+export const CONV_OPS: OpTable = { Conv: conv('Conv'), 'nnport::FusedConv': conv('nnport::FusedConv'), 'nnport::FusedConvAdd': FusedConvAdd };

@@ -33,6 +33,7 @@ interface LstmCase {
   cellScaleLog2?: number;
   cellClip?: number;
   stateZeroPoint?: number;
+  layerNorm?: boolean;
   /** a cell state of the wrong size (bad input) */
   cellStateShape?: number[];
   seed: number;
@@ -65,16 +66,24 @@ function lstmFile(o: LstmCase): Uint8Array {
   inputs[9] = o.peephole && !o.cifg ? peep('cell_to_input') : none;
   inputs[10] = o.peephole ? peep('cell_to_forget') : none;
   inputs[11] = o.peephole ? peep('cell_to_output') : none;
-  inputs[12] = o.cifg ? none : bias('input_gate_bias', o.nCell, xs * ws);
-  inputs[13] = bias('forget_gate_bias', o.nCell, xs * ws);
-  inputs[14] = bias('cell_gate_bias', o.nCell, xs * ws);
-  inputs[15] = bias('output_gate_bias', o.nCell, xs * ws);
+  // with layer norm the gate bias is added to the normalized gate (1024 steps per coefficient step)
+  const lns = 1e-4;
+  const bs = o.layerNorm ? lns / 1024 : xs * ws;
+  inputs[12] = o.cifg ? none : bias('input_gate_bias', o.nCell, bs);
+  inputs[13] = bias('forget_gate_bias', o.nCell, bs);
+  inputs[14] = bias('cell_gate_bias', o.nCell, bs);
+  inputs[15] = bias('output_gate_bias', o.nCell, bs);
   inputs[16] = o.projection ? w8('projection_weights', o.nOutput, o.nCell, 0.02) : none;
   inputs[17] = o.projection ? bias('projection_bias', o.nOutput, 0.02 / 128) : none;
   inputs[18] = add({ name: 'output_state', shape: [o.batch, o.nOutput], type: TensorType.INT8, quant: { scale: [hs], zeroPoint: [hzp] }, variable: true });
   inputs[19] = add({ name: 'cell_state', shape: o.cellStateShape ?? [o.batch, o.nCell], type: TensorType.INT16, quant: { scale: [2 ** (o.cellScaleLog2 ?? -12)], zeroPoint: [0] }, variable: true });
-  inputs.push(none, none, none, none);
-  const intermediates = ['input', 'forget', 'cell', 'output'].map((g) => add({ name: `${g}_intermediate`, shape: [0], type: TensorType.FLOAT32 }));
+  const norm = (name: string) => add({ name, shape: [o.nCell], type: TensorType.INT16, data: randomInts(Int16Array, o.nCell, 5000, 15000, r), quant: { scale: [lns], zeroPoint: [0] } });
+  if (o.layerNorm) inputs.push(o.cifg ? none : norm('input_layer_norm'), norm('forget_layer_norm'), norm('cell_layer_norm'), norm('output_layer_norm'));
+  else inputs.push(none, none, none, none);
+  // the gates' grids before layer norm; without it they only hold a place
+  const intermediates = ['input', 'forget', 'cell', 'output'].map((g) =>
+    add(o.layerNorm ? { name: `${g}_intermediate`, shape: [0], type: TensorType.INT16, quant: { scale: [2 ** -10], zeroPoint: [0] } } : { name: `${g}_intermediate`, shape: [0], type: TensorType.FLOAT32 }),
+  );
   intermediates.push(add({ name: 'effective_hidden_scale_intermediate', shape: [0], type: TensorType.INT8, quant: { scale: [1 / 128], zeroPoint: [hzp] } }));
   const yShape = o.timeMajor ? [o.time, o.batch, o.nOutput] : [o.batch, o.time, o.nOutput];
   const y = add({ name: 'y', shape: yShape, type: TensorType.INT8, quant: { scale: [hs], zeroPoint: [hzp] } });
@@ -135,6 +144,8 @@ describe('TFLite integer LSTM', () => {
     ['CIFG with peepholes, cell scale 2^-11, cell clip', { batch: 1, time: 6, nInput: 5, nCell: 8, nOutput: 8, cifg: true, peephole: true, cellScaleLog2: -11, cellClip: 3, seed: 2 }],
     ['peepholes and projection (8 cells -> 4 outputs), time-major', { batch: 2, time: 4, nInput: 6, nCell: 8, nOutput: 4, peephole: true, projection: true, timeMajor: true, seed: 3 }],
     ['state zero point 3', { batch: 1, time: 5, nInput: 4, nCell: 6, nOutput: 6, stateZeroPoint: 3, seed: 4 }],
+    ['layer norm with peepholes', { batch: 2, time: 5, nInput: 6, nCell: 8, nOutput: 8, layerNorm: true, peephole: true, seed: 9 }],
+    ['layer norm, CIFG, projection, time-major', { batch: 2, time: 4, nInput: 5, nCell: 8, nOutput: 4, layerNorm: true, cifg: true, projection: true, timeMajor: true, seed: 10 }],
   ];
   for (const [name, o] of cases) {
     it(`hand-built LSTM, ${name}: equals the interpreter exactly`, async () => {
@@ -146,14 +157,16 @@ describe('TFLite integer LSTM', () => {
   }
 
   it('the float runtime runs the dequantized LSTM: close to the integer one', async () => {
-    const o: LstmCase = { batch: 1, time: 5, nInput: 6, nCell: 8, nOutput: 8, peephole: true, seed: 5 };
-    const g = await readTflite(lstmFile(o));
-    const x = new Tensor('int8', [1, 5, 6], randomInts(Int8Array, 30, -128, 127, rng(6)));
-    const exact = (await runInteger(g, { x })).outputs.get('y')!.data as Int8Array;
-    const approx = (await runGraph(g, { x })).outputs.get('y')!.data as Int8Array;
-    let worst = 0;
-    for (let i = 0; i < exact.length; i++) worst = Math.max(worst, Math.abs(exact[i]! - approx[i]!));
-    expect(worst).toBeLessThanOrEqual(3);
+    for (const layerNorm of [false, true]) {
+      const o: LstmCase = { batch: 1, time: 5, nInput: 6, nCell: 8, nOutput: 8, peephole: true, layerNorm, seed: 5 };
+      const g = await readTflite(lstmFile(o));
+      const x = new Tensor('int8', [1, 5, 6], randomInts(Int8Array, 30, -128, 127, rng(6)));
+      const exact = (await runInteger(g, { x })).outputs.get('y')!.data as Int8Array;
+      const approx = (await runGraph(g, { x })).outputs.get('y')!.data as Int8Array;
+      let worst = 0;
+      for (let i = 0; i < exact.length; i++) worst = Math.max(worst, Math.abs(exact[i]! - approx[i]!));
+      expect(worst, layerNorm ? 'layer norm' : 'plain').toBeLessThanOrEqual(3);
+    }
   });
 
   it('bad input: a cell state of the wrong shape is a one-line FormatError', async () => {
@@ -175,6 +188,7 @@ describe('TFLite integer LSTM', () => {
       ['mnist_lstm', readFileSync(corpusPath('tflite/tflm-mnist-lstm-int8/trained_lstm_int8.tflite')), [1, 28, 28]],
       ['projection, time-major', lstmFile({ batch: 2, time: 4, nInput: 6, nCell: 8, nOutput: 4, peephole: true, projection: true, timeMajor: true, seed: 3 }), [4, 2, 6]],
       ['CIFG, zero point 3', lstmFile({ batch: 1, time: 5, nInput: 4, nCell: 6, nOutput: 6, cifg: true, stateZeroPoint: 3, seed: 4 }), [1, 5, 4]],
+      ['layer norm', lstmFile({ batch: 1, time: 5, nInput: 6, nCell: 8, nOutput: 8, layerNorm: true, seed: 9 }), [1, 5, 6]],
     ];
     const r = rng(8);
     for (const [name, src, shape] of sources) {

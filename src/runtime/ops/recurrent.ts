@@ -1,0 +1,355 @@
+// LSTM, GRU and RNN (ONNX semantics, float32). The input projection X·Wᵀ (+ biases) of every time
+// step and both directions is one GEMM on the packed SIMD kernel; the step loop then adds H·Rᵀ
+// (the same GEMM, R packed once and kept) and applies the gates in place.
+import { ShapeError, UnsupportedError } from '../../ir/errors.js';
+import { recurrentDefs, RNN_GATES, type RecurrentAttrs, type RnnActivation } from '../../ir/ops/index.js';
+import { Tensor } from '../../ir/tensor.js';
+import { gemmF32 } from '../../wasm/dense.js';
+import { defineOp, type OpTable } from '../op.js';
+import { need, readInts } from './args.js';
+
+/**
+ * v[from, to) = act(clip(v)) in place: one loop per activation (a closure per element costs
+ * more than the exp it wraps). `clip` (ONNX's) bounds the activation's input when given.
+ */
+function activate(a: RnnActivation, clip: number | undefined, v: Float32Array, from: number, to: number): void {
+  if (clip !== undefined) for (let k = from; k < to; k++) v[k] = Math.min(clip, Math.max(-clip, v[k]!));
+  const { alpha, beta } = a;
+  switch (a.name) {
+    case 'Sigmoid':
+      for (let k = from; k < to; k++) v[k] = 1 / (1 + Math.exp(-v[k]!));
+      return;
+    case 'Tanh':
+      for (let k = from; k < to; k++) v[k] = Math.tanh(v[k]!);
+      return;
+    case 'Relu':
+      for (let k = from; k < to; k++) v[k] = Math.max(0, v[k]!);
+      return;
+    case 'Affine':
+      for (let k = from; k < to; k++) v[k] = alpha * v[k]! + beta;
+      return;
+    case 'LeakyRelu':
+      for (let k = from; k < to; k++) v[k] = v[k]! >= 0 ? v[k]! : alpha * v[k]!;
+      return;
+    case 'ThresholdedRelu':
+      for (let k = from; k < to; k++) v[k] = v[k]! > alpha ? v[k]! : 0;
+      return;
+    case 'ScaledTanh':
+      for (let k = from; k < to; k++) v[k] = alpha * Math.tanh(beta * v[k]!);
+      return;
+    case 'HardSigmoid':
+      for (let k = from; k < to; k++) v[k] = Math.min(1, Math.max(0, alpha * v[k]! + beta));
+      return;
+    case 'Elu':
+      for (let k = from; k < to; k++) v[k] = v[k]! >= 0 ? v[k]! : alpha * (Math.exp(v[k]!) - 1);
+      return;
+    case 'Softsign':
+      for (let k = from; k < to; k++) v[k] = v[k]! / (1 + Math.abs(v[k]!));
+      return;
+    case 'Softplus':
+      for (let k = from; k < to; k++) {
+        const x = v[k]!;
+        v[k] = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+      }
+      return;
+  }
+}
+
+function float32(t: Tensor, op: string, what: string): Float32Array {
+  if (t.dtype !== 'float32') throw new UnsupportedError(`${op} on ${t.dtype}`, `${what} must be float32`);
+  return t.data as Float32Array;
+}
+
+function expectShape(t: Tensor, want: readonly number[], op: string, what: string): void {
+  if (t.rank !== want.length || t.shape.some((d, i) => d !== want[i])) throw new ShapeError(`${op} ${what} must have shape [${want.join(', ')}], got [${t.shape.join(', ')}]`);
+}
+
+// Views of a weight tensor (W flattened to 2-D, R per direction and gate block) made once per
+// tensor, so the GEMM's cache of packed weights (keyed by tensor) finds them on every step and run.
+const views = new WeakMap<Tensor, Map<string, Tensor>>();
+
+function weightView(t: Tensor, key: string, shape: number[], offset: number): Tensor {
+  let m = views.get(t);
+  if (!m) views.set(t, (m = new Map()));
+  let v = m.get(key);
+  if (!v) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    m.set(key, (v = new Tensor('float32', shape, (t.data as Float32Array).subarray(offset, offset + n))));
+  }
+  return v;
+}
+
+/** out[M, N] += a[M, K] · wᵀ, w a [N, K] weight view. */
+function addTimesWeightT(a: Float32Array, M: number, K: number, w: Tensor, out: Float32Array): void {
+  const N = w.shape[0]!;
+  if (M * N === 0 || K === 0) return;
+  gemmF32(new Tensor('float32', [M, K], a), w, { M, N, K, transA: false, transB: true, alpha: 1 }, out, true);
+}
+
+interface Dims {
+  S: number;
+  N: number;
+  I: number;
+  H: number;
+  nd: number;
+}
+
+function runRecurrent(inputs: ReadonlyArray<Tensor | undefined>, at: RecurrentAttrs): Tensor[] {
+  const op = at.op;
+  const G = RNN_GATES[op];
+  const X = need(inputs, 0, 'X');
+  const W = need(inputs, 1, 'W');
+  const R = need(inputs, 2, 'R');
+  const Bt = inputs[3];
+  const lensT = inputs[4];
+  const h0 = inputs[5];
+  const c0 = op === 'LSTM' ? inputs[6] : undefined;
+  const P = op === 'LSTM' ? inputs[7] : undefined;
+  const x = float32(X, op, 'X');
+  if (X.rank !== 3) throw new ShapeError(`${op} X must be 3-D, got [${X.shape.join(', ')}]`);
+  if (R.rank !== 3) throw new ShapeError(`${op} R must be 3-D, got [${R.shape.join(', ')}]`);
+  const [S, N, I] = at.layout === 0 ? [X.shape[0]!, X.shape[1]!, X.shape[2]!] : [X.shape[1]!, X.shape[0]!, X.shape[2]!];
+  const nd = at.numDirections;
+  const H = R.shape[2]!;
+  if (at.hiddenSize !== undefined && at.hiddenSize !== H) throw new ShapeError(`${op} hidden_size ${at.hiddenSize} differs from R's last dimension ${H}`);
+  const GH = G * H;
+  expectShape(W, [nd, GH, I], op, 'W');
+  expectShape(R, [nd, GH, H], op, 'R');
+  const w = float32(W, op, 'W');
+  float32(R, op, 'R');
+  const stateShape = at.layout === 0 ? [nd, N, H] : [N, nd, H];
+  const bias = Bt && (expectShape(Bt, [nd, 2 * GH], op, 'B'), float32(Bt, op, 'B'));
+  const initH = h0 && (expectShape(h0, stateShape, op, 'initial_h'), float32(h0, op, 'initial_h'));
+  const initC = c0 && (expectShape(c0, stateShape, op, 'initial_c'), float32(c0, op, 'initial_c'));
+  const peep = P && (expectShape(P, [nd, 3 * H], op, 'P'), float32(P, op, 'P'));
+  const lens = lensT ? readInts(lensT, `${op} sequence_lens`) : new Array<number>(N).fill(S);
+  if (lens.length !== N) throw new ShapeError(`${op} sequence_lens has ${lens.length} elements for a batch of ${N}`);
+  for (const l of lens) if (!Number.isInteger(l) || l < 0 || l > S) throw new ShapeError(`${op} sequence_lens value ${l} is outside [0, ${S}]`);
+  const dims: Dims = { S, N, I, H, nd };
+
+  // X time-major [S, N, I]
+  let xt = x;
+  if (at.layout === 1) {
+    xt = new Float32Array(x.length);
+    for (let b = 0; b < N; b++) for (let t = 0; t < S; t++) xt.set(x.subarray((b * S + t) * I, (b * S + t + 1) * I), (t * N + b) * I);
+  }
+
+  // proj[S·N, nd·GH] = X·Wᵀ + the biases that add before any gate product
+  const rowLen = nd * GH;
+  const proj = new Float32Array(S * N * rowLen);
+  if (bias) {
+    const row = new Float32Array(rowLen);
+    for (let d = 0; d < nd; d++) {
+      for (let j = 0; j < GH; j++) {
+        // GRU with linear_before_reset: Rbh is added to H·Rhᵀ before the reset gate multiplies it
+        const rb = at.linearBeforeReset && j >= 2 * H ? 0 : bias[d * 2 * GH + GH + j]!;
+        row[d * GH + j] = bias[d * 2 * GH + j]! + rb;
+      }
+    }
+    for (let r = 0; r < S * N; r++) proj.set(row, r * rowLen);
+  }
+  addTimesWeightT(xt, S * N, I, weightView(W, 'W2d', [nd * GH, I], 0), proj);
+
+  const y = new Float32Array(S * nd * N * H);
+  const yh = new Float32Array(nd * N * H);
+  const yc = new Float32Array(nd * N * H);
+  for (let d = 0; d < nd; d++) {
+    const reverse = at.direction === 'reverse' || d === 1;
+    const hState = new Float32Array(N * H);
+    const cState = new Float32Array(N * H);
+    const stateAt = (b: number) => (at.layout === 0 ? (d * N + b) * H : (b * nd + d) * H);
+    for (let b = 0; b < N; b++) {
+      if (initH) hState.set(initH.subarray(stateAt(b), stateAt(b) + H), b * H);
+      if (initC) cState.set(initC.subarray(stateAt(b), stateAt(b) + H), b * H);
+    }
+    const ctx: DirectionContext = { at, dims, d, reverse, lens, proj, rowLen, R, bias, peep, h: hState, c: cState, y };
+    if (op === 'LSTM') lstmDirection(ctx);
+    else if (op === 'GRU') gruDirection(ctx);
+    else rnnDirection(ctx);
+    yh.set(hState, d * N * H);
+    yc.set(cState, d * N * H);
+  }
+
+  if (at.layout === 0) {
+    const out = [new Tensor('float32', [S, nd, N, H], y), new Tensor('float32', [nd, N, H], yh)];
+    if (op === 'LSTM') out.push(new Tensor('float32', [nd, N, H], yc));
+    return out;
+  }
+  // batch-major: Y [N, S, nd, H], states [N, nd, H]
+  const y1 = new Float32Array(y.length);
+  for (let t = 0; t < S; t++) for (let d = 0; d < nd; d++) for (let b = 0; b < N; b++) y1.set(y.subarray(((t * nd + d) * N + b) * H, ((t * nd + d) * N + b + 1) * H), ((b * S + t) * nd + d) * H);
+  const state1 = (s: Float32Array): Float32Array => {
+    const o = new Float32Array(s.length);
+    for (let d = 0; d < nd; d++) for (let b = 0; b < N; b++) o.set(s.subarray((d * N + b) * H, (d * N + b + 1) * H), (b * nd + d) * H);
+    return o;
+  };
+  const out = [new Tensor('float32', [N, S, nd, H], y1), new Tensor('float32', [N, nd, H], state1(yh))];
+  if (op === 'LSTM') out.push(new Tensor('float32', [N, nd, H], state1(yc)));
+  return out;
+}
+
+interface DirectionContext {
+  at: RecurrentAttrs;
+  dims: Dims;
+  d: number;
+  reverse: boolean;
+  lens: readonly number[];
+  proj: Float32Array;
+  rowLen: number;
+  R: Tensor;
+  bias: Float32Array | undefined;
+  peep: Float32Array | undefined;
+  /** the hidden (and LSTM cell) state [N, H], updated in place */
+  h: Float32Array;
+  c: Float32Array;
+  /** Y time-major [S, nd, N, H] */
+  y: Float32Array;
+}
+
+/**
+ * Step k of a direction: the time index each batch row is at (-1 when its sequence is over).
+ * A reverse direction walks each row's own sequence backwards from its last valid step.
+ */
+function stepTimes(c: DirectionContext, k: number, out: Int32Array): boolean {
+  let any = false;
+  for (let b = 0; b < c.dims.N; b++) {
+    const len = c.lens[b]!;
+    out[b] = k < len ? (c.reverse ? len - 1 - k : k) : -1;
+    if (out[b]! >= 0) any = true;
+  }
+  return any;
+}
+
+/** gates[b] = proj row of (t_b, b), this direction's block. */
+function gatherGates(c: DirectionContext, times: Int32Array, GH: number, gates: Float32Array): void {
+  const { N } = c.dims;
+  for (let b = 0; b < N; b++) {
+    const t = times[b]!;
+    if (t < 0) continue;
+    const from = (t * N + b) * c.rowLen + c.d * GH;
+    gates.set(c.proj.subarray(from, from + GH), b * GH);
+  }
+}
+
+const yAt = (c: DirectionContext, t: number, b: number): number => ((t * c.dims.nd + c.d) * c.dims.N + b) * c.dims.H;
+
+function lstmDirection(c: DirectionContext): void {
+  const { S, N, H } = c.dims;
+  const GH = 4 * H;
+  const [fa, ga, ha] = c.at.activations[c.d]! as [RnnActivation, RnnActivation, RnnActivation];
+  const clip = c.at.clip;
+  const Rd = weightView(c.R, `R${c.d}`, [GH, H], c.d * GH * H);
+  const P = c.peep;
+  const po = c.d * 3 * H;
+  const gates = new Float32Array(N * GH);
+  const hc = new Float32Array(H);
+  const times = new Int32Array(N);
+  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+    gatherGates(c, times, GH, gates);
+    addTimesWeightT(c.h, N, H, Rd, gates);
+    for (let b = 0; b < N; b++) {
+      const t = times[b]!;
+      if (t < 0) continue;
+      // gate blocks i, o, f, c at o + 0, H, 2H, 3H; peepholes i, o, f
+      const o = b * GH;
+      const s = b * H;
+      if (P) {
+        for (let j = 0; j < H; j++) {
+          gates[o + j] += P[po + j]! * c.c[s + j]!;
+          gates[o + 2 * H + j] += P[po + 2 * H + j]! * c.c[s + j]!;
+        }
+      }
+      activate(fa, clip, gates, o, o + H);
+      if (c.at.inputForget) for (let j = 0; j < H; j++) gates[o + 2 * H + j] = 1 - gates[o + j]!;
+      else activate(fa, clip, gates, o + 2 * H, o + 3 * H);
+      activate(ga, clip, gates, o + 3 * H, o + 4 * H);
+      for (let j = 0; j < H; j++) c.c[s + j] = gates[o + 2 * H + j]! * c.c[s + j]! + gates[o + j]! * gates[o + 3 * H + j]!;
+      if (P) for (let j = 0; j < H; j++) gates[o + H + j] += P[po + H + j]! * c.c[s + j]!;
+      activate(fa, clip, gates, o + H, o + 2 * H);
+      // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)
+      hc.set(c.c.subarray(s, s + H));
+      activate(ha, undefined, hc, 0, H);
+      const yo = yAt(c, t, b);
+      for (let j = 0; j < H; j++) {
+        const hNew = gates[o + H + j]! * hc[j]!;
+        c.h[s + j] = hNew;
+        c.y[yo + j] = hNew;
+      }
+    }
+  }
+}
+
+function gruDirection(c: DirectionContext): void {
+  const { S, N, H } = c.dims;
+  const GH = 3 * H;
+  const [fa, ga] = c.at.activations[c.d]! as [RnnActivation, RnnActivation];
+  const clip = c.at.clip;
+  const lbr = c.at.linearBeforeReset;
+  const base = c.d * GH * H;
+  const Rzr = weightView(c.R, `Rzr${c.d}`, [2 * H, H], base);
+  const Rh = weightView(c.R, `Rh${c.d}`, [H, H], base + 2 * H * H);
+  const rbh = c.bias && lbr ? c.bias.subarray(c.d * 2 * GH + GH + 2 * H, c.d * 2 * GH + GH + 3 * H) : undefined;
+  const gates = new Float32Array(N * GH);
+  const zr = new Float32Array(N * 2 * H);
+  const hh = new Float32Array(N * H);
+  const rh = new Float32Array(N * H);
+  const times = new Int32Array(N);
+  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+    gatherGates(c, times, GH, gates);
+    zr.fill(0);
+    addTimesWeightT(c.h, N, H, Rzr, zr);
+    for (let b = 0; b < N; b++) {
+      if (times[b]! < 0) continue;
+      for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] += gates[b * GH + j]!;
+      activate(fa, clip, zr, b * 2 * H, (b + 1) * 2 * H);
+    }
+    hh.fill(0);
+    if (lbr) {
+      // ht = g(Xt·Whᵀ + Wbh + rt ⊙ (Ht-1·Rhᵀ + Rbh))
+      addTimesWeightT(c.h, N, H, Rh, hh);
+      for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) hh[b * H + j] = zr[b * 2 * H + H + j]! * (hh[b * H + j]! + (rbh ? rbh[j]! : 0));
+    } else {
+      // ht = g(Xt·Whᵀ + (rt ⊙ Ht-1)·Rhᵀ + Rbh + Wbh)
+      for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) rh[b * H + j] = zr[b * 2 * H + H + j]! * c.h[b * H + j]!;
+      addTimesWeightT(rh, N, H, Rh, hh);
+    }
+    for (let b = 0; b < N; b++) {
+      const t = times[b]!;
+      if (t < 0) continue;
+      for (let j = 0; j < H; j++) hh[b * H + j] += gates[b * GH + 2 * H + j]!;
+      activate(ga, clip, hh, b * H, (b + 1) * H);
+      const yo = yAt(c, t, b);
+      for (let j = 0; j < H; j++) {
+        const z = zr[b * 2 * H + j]!;
+        const hNew = (1 - z) * hh[b * H + j]! + z * c.h[b * H + j]!;
+        c.h[b * H + j] = hNew;
+        c.y[yo + j] = hNew;
+      }
+    }
+  }
+}
+
+function rnnDirection(c: DirectionContext): void {
+  const { S, N, H } = c.dims;
+  const fa = c.at.activations[c.d]![0]!;
+  const Rd = weightView(c.R, `R${c.d}`, [H, H], c.d * H * H);
+  const gates = new Float32Array(N * H);
+  const times = new Int32Array(N);
+  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+    gatherGates(c, times, H, gates);
+    addTimesWeightT(c.h, N, H, Rd, gates);
+    for (let b = 0; b < N; b++) {
+      const t = times[b]!;
+      if (t < 0) continue;
+      activate(fa, c.at.clip, gates, b * H, (b + 1) * H);
+      c.h.set(gates.subarray(b * H, (b + 1) * H), b * H);
+      c.y.set(gates.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+    }
+  }
+}
+
+export const recurrentOps: OpTable = {
+  LSTM: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.LSTM.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
+  GRU: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.GRU.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
+  RNN: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.RNN.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
+};

@@ -1,0 +1,139 @@
+// Keras LSTM / GRU / SimpleRNN / Bidirectional read as ONNX LSTM / GRU / RNN, against TensorFlow.js
+// (CPU backend) running the same file's config and stored weights: the corpus files (frugally-deep's
+// multi-input LSTM model: return_sequences / return_state, relu and hard_sigmoid gates, Bidirectional
+// concat, initial states from inputs; a GRU with reset_after and an initial state) and models
+// built here in TF.js (GRU reset_after false, SimpleRNN, go_backwards, Bidirectional sum / ave / mul).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readKerasH5 } from '../../../src/formats/keras/index.js';
+import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
+import { convert } from '../../../src/index.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+
+const bytes = (rel: string) => new Uint8Array(readFileSync(corpusPath(rel)));
+
+/** Concrete input shapes: unknown batch -> 2, unknown time -> 5. */
+const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 2 : 5)));
+
+async function compare(g: Graph, oracle: tf.LayersModel, seed: number, onnx?: Uint8Array): Promise<number> {
+  const xs = concrete(g).map((s, i) => randomInput(s, seed + i));
+  const want = predict(oracle, xs);
+  const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
+  expect(g.outputs.length).toBe(want.length);
+  let worst = 0;
+  g.outputs.forEach((o, k) => {
+    const got = outputs.get(o.name)!;
+    expect(got.shape, o.name).toEqual(want[k]!.shape);
+    worst = Math.max(worst, relError(got, want[k]!));
+  });
+  if (onnx) {
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    try {
+      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
+      session.outputNames.forEach((n, k) => {
+        const t = res[n]!;
+        worst = Math.max(worst, relError(Tensor.float32([...t.dims], t.data as Float32Array), want[k]!));
+      });
+    } finally {
+      await session.release();
+    }
+  }
+  return worst;
+}
+
+async function tfjsRoundTrip(model: tf.LayersModel): Promise<{ json: Uint8Array; shard: Uint8Array }> {
+  let json = new Uint8Array();
+  let shard = new Uint8Array();
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      json = new TextEncoder().encode(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
+      shard = new Uint8Array(a.weightData as ArrayBuffer);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return { json, shard };
+}
+
+describe('Keras recurrent layers against TensorFlow.js', () => {
+  it('keras-h5/fdeep-lstm-multiinput-functional/lstm.h5: every output', async () => {
+    const file = 'keras-h5/fdeep-lstm-multiinput-functional/lstm.h5';
+    const model = await readKerasH5(bytes(file), { fileName: file });
+    expect(model.graph.nodes.filter((n) => n.opType === 'LSTM').length).toBe(15);
+    const { bytes: onnx } = await convert(model, 'm.onnx');
+    const err = await compare(model.graph, await tfjsModelFromH5(bytes(file)), 7, onnx);
+    console.log(`${file}: nnport and onnxruntime vs TF.js ${err.toExponential(2)} relative`);
+    expect(err).toBeLessThan(1e-5);
+  });
+
+  const built: Array<[string, () => tf.LayersModel]> = [
+    ['GRU reset_after=false, return_sequences', () => tf.sequential({ layers: [tf.layers.gru({ units: 4, returnSequences: true, resetAfter: false, inputShape: [6, 3] } as never)] })],
+    ['GRU go_backwards, last output', () => tf.sequential({ layers: [tf.layers.gru({ units: 5, goBackwards: true, inputShape: [6, 3] })] })],
+    ['SimpleRNN relu, return_sequences, go_backwards', () => tf.sequential({ layers: [tf.layers.simpleRNN({ units: 4, activation: 'relu', returnSequences: true, goBackwards: true, inputShape: [5, 2] })] })],
+    ['LSTM without bias, return_state', () => {
+      const x = tf.input({ shape: [4, 3] });
+      const outs = tf.layers.lstm({ units: 3, useBias: false, returnState: true }).apply(x) as tf.SymbolicTensor[];
+      return tf.model({ inputs: x, outputs: outs });
+    }],
+    ...(['sum', 'ave', 'mul', 'concat'] as const).map((mode): [string, () => tf.LayersModel] => [`Bidirectional(GRU) merge_mode ${mode}, return_sequences`, () => tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 3, returnSequences: true }) as never, mergeMode: mode, inputShape: [5, 2] })] })]),
+    ['Bidirectional(SimpleRNN) concat, last output', () => tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3 }) as never, inputShape: [5, 2] })] })],
+  ];
+  it.each(built)('%s (TF.js model.json)', async (_name, make) => {
+    const m = make();
+    // weights away from the initializers' orthogonal / zero values
+    m.setWeights(m.getWeights().map((w, i) => tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', 40 + i), 0.7)));
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const oracle = await tfjsModelFromJson(json, () => shard);
+    const { bytes: onnx } = await convert(model, 'm.onnx');
+    expect(await compare(model.graph, oracle, 11, onnx)).toBeLessThan(1e-5);
+  });
+
+  it('an Embedding with mask_zero=True is refused by name: an RNN after it skips the masked steps', async () => {
+    const make = (maskZero: boolean) => tf.sequential({ layers: [tf.layers.embedding({ inputDim: 5, outputDim: 3, maskZero, inputShape: [4] }), tf.layers.lstm({ units: 2 })] });
+    const masked = make(true);
+    const plain = make(false);
+    plain.setWeights(masked.getWeights());
+    const x = tf.tensor2d([[1, 2, 0, 0]]);
+    // the mask changes TF.js's result: a reader that ignored it would compute over the padding
+    const diff = tf.max(tf.abs(tf.sub(masked.predict(x) as tf.Tensor, plain.predict(x) as tf.Tensor))).dataSync()[0]!;
+    expect(diff).toBeGreaterThan(1e-3);
+    const { json, shard } = await tfjsRoundTrip(masked);
+    await expect(readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard })).rejects.toThrow(/Embedding with mask_zero=True/);
+    const ok = await tfjsRoundTrip(plain);
+    expect((await readTfjsLayers(ok.json, { fileName: 'model.json', readSibling: async () => ok.shard })).graph.nodes.some((n) => n.opType === 'LSTM')).toBe(true);
+  });
+
+  // TF.js's GRUCell refuses reset_after=True (TF2's default): NumPy computes Keras' formulas instead
+  it('keras-h5/fdeep-gru-initial-state-tfkeras/temp_stateless.h5 (GRU reset_after, linear, initial state) against NumPy', async () => {
+    const file = 'keras-h5/fdeep-gru-initial-state-tfkeras/temp_stateless.h5';
+    const model = await readKerasH5(bytes(file), { fileName: file });
+    const gru = model.graph.nodes.find((n) => n.opType === 'GRU')!;
+    expect(gru.attrs.linear_before_reset).toEqual({ type: 'int', value: 1 });
+    const g = model.graph;
+    const xs = concrete(g).map((s, i) => randomInput(s, 21 + i));
+    const out = execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_gru_numpy.py', corpusPath(file)], {
+      cwd: REPO_ROOT,
+      input: JSON.stringify({ inputs: xs.map((x) => Array.from(x.toFloat32())), shapes: xs.map((x) => x.shape) }),
+    });
+    const golden = JSON.parse(out.toString()) as { shape: number[]; data: number[] };
+    const want = Tensor.float32(golden.shape, golden.data);
+    const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
+    const got = outputs.get(g.outputs[0]!.name)!;
+    expect(got.shape).toEqual(golden.shape);
+    expect(relError(got, want)).toBeLessThan(1e-5);
+    const { bytes: onnx } = await convert(model, 'gru.onnx');
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    try {
+      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
+      expect(relError(Tensor.float32(golden.shape, res[session.outputNames[0]!]!.data as Float32Array), want)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+  });
+});

@@ -1,0 +1,30 @@
+// The executor keeps a graph's plan (kernels chosen, attributes parsed) across runs of the same
+// graph object. A node replaced since -- a new node list, or a node swapped in place in the same
+// list -- must be planned again, never run with the old node's attributes.
+import { describe, expect, it } from 'vitest';
+import type { Graph, Node } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+
+const clip = (max: number): Node => ({ name: 'c', opType: 'Clip', domain: '', inputs: ['x'], outputs: ['y'], attrs: { min: { type: 'float', value: 0 }, max: { type: 'float', value: max } } });
+
+describe('the executor plan cache', () => {
+  it('plans again when a node is replaced, in a new list or in place', async () => {
+    const g: Graph = {
+      name: 'g',
+      nodes: [clip(6)],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [3] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map(),
+      opsets: { '': 6 },
+    };
+    const x = Tensor.float32([3], [-1, 2, 9]);
+    const run = async () => Array.from((await runGraph(g, new Map([['x', x]]))).outputs.get('y')!.data as Float32Array);
+    expect(await run()).toEqual([0, 2, 6]);
+    expect(await run()).toEqual([0, 2, 6]);
+    g.nodes[0] = clip(1); // the same list, one node swapped
+    expect(await run()).toEqual([0, 1, 1]);
+    g.nodes = [clip(3)];
+    expect(await run()).toEqual([0, 2, 3]);
+  });
+});
