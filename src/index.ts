@@ -6,6 +6,7 @@ import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js'
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
 import { runtimeInputs, type Graph } from './ir/graph.js';
+import { tensorFromNumbers } from './runtime/ops/args.js';
 import type { Tensor } from './ir/tensor.js';
 import type { TensorKernels } from './ir/tensor-kernels.js';
 import { blobFileSet, nodeFileSet, type ModelFileInput, type TrackedFileSet } from './io/model-files.js';
@@ -245,6 +246,16 @@ export async function compare(
   const toLast = async (t: Tensor): Promise<Tensor> => (t.rank >= 3 ? inlineKernels.permute(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]) : t);
   let dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
   if (lastSide === 'target') dstFeeds = new Map(await Promise.all([...dstFeeds].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor])));
+  // a float16 model against its float32-I/O conversion (.tflite, Keras, ...) or the other way round:
+  // the target gets the same values in its own float type
+  const dstTypes = new Map(runtimeInputs(graphOf(target)).map((v) => [v.name, v.dtype] as const));
+  const floats = new Set(['float16', 'float32']);
+  dstFeeds = new Map(
+    [...dstFeeds].map(([n, t]) => {
+      const want = dstTypes.get(n);
+      return [n, want && want !== t.dtype && floats.has(want) && floats.has(t.dtype) ? tensorFromNumbers(want, t.shape, t.toNumbers()) : t] as [string, Tensor];
+    }),
+  );
   const b = await run(target, dstFeeds, { keepIntermediates: options.layers, backends: options.targetBackends });
   const srcOutputs = lastSide === 'target' ? new Map(await Promise.all([...a.outputs].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor]))) : a.outputs;
   const outputs = pairOutputs(b.outputs, srcOutputs).map(([n, x, y]) => diffTensors(n, x, y));

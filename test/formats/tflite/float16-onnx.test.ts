@@ -96,8 +96,9 @@ describe('float16 ONNX -> .tflite keeps float16 weights, run by the interpreter 
       const [y] = await oracle.run(tfl, [nhwc(x).toFloat32()]);
       expect(relError(Tensor.float32(y!.shape, y!.data as Float32Array), want)).toBeLessThanOrEqual(1e-2);
       // nnport compare runs the float16 model too (each op in float32, rounded to float16 as onnxruntime
-      // does); with float16 I/O the two files take different input types, which compare does not convert
-      if (io === 'float32') expect((await compare(model, await loadModel(tfl, { fileName: `${name}.tflite` }), { x })).outputs[0]!.maxRel).toBeLessThanOrEqual(1e-2);
+      // does); with float16 I/O the .tflite gets the same input as float32
+      const feed = io === 'float16' ? half(x) : x;
+      expect((await compare(model, await loadModel(tfl, { fileName: `${name}.tflite` }), { x: feed })).outputs[0]!.maxRel).toBeLessThanOrEqual(1e-2);
       // the same model written float32 is bigger by the weights' other half
       const f32 = await convert(await loadModel(new Uint8Array(readFileSync(join(DIR, 'cnn_float32.onnx'))), { fileName: 'cnn.onnx' }), 'cnn.tflite');
       expect(weightsOf(f32.bytes, 'cnn-f32').constantTypes).toEqual(['FLOAT32']);
