@@ -153,6 +153,22 @@ export function constantValue(node: Node): Tensor {
 
 // ---- structure ----
 
+/**
+ * A fresh-value-name source for a graph: each call returns `base` or `base_1`, `base_2`, ... not
+ * used by any input, output, initializer, node input or output or value info, and reserves it.
+ */
+export function valueNamer(graph: Graph): (base: string) => string {
+  const taken = new Set<string>([...graph.initializers.keys(), ...graph.inputs.map((v) => v.name), ...graph.outputs.map((v) => v.name)]);
+  for (const n of graph.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v);
+  for (const v of graph.valueInfo ?? []) taken.add(v.name);
+  return (base) => {
+    let name = base || 'value';
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+}
+
 /** Each value's readers, in node order (a node that reads a value twice is listed twice). */
 export function readersOf(nodes: readonly Node[]): Map<string, Node[]> {
   const readers = new Map<string, Node[]>();

@@ -3,7 +3,7 @@
 // take constant float32 weights (Keras, TF.js, TensorFlow, int8 / dynamic quantization, --dequantize);
 // a graph computing in float16 (a float16 ONNX model) widened to float32 compute with its weights
 // in that Cast form; and float32 weights stored as float16 again after a pass that decoded them.
-import type { Graph, Node } from '../ir/graph.js';
+import { valueNamer, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -67,14 +67,7 @@ export function widenHalfCompute(g: Graph): WidenedHalfGraph {
     });
   if (!computes) return { graph: g, weights: 0, io: [] };
 
-  const taken = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.outputs.map((v) => v.name)]);
-  for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
-    return name;
-  };
+  const fresh = valueNamer(g);
   const initializers = new Map(g.initializers);
   const casts: Node[] = [];
   // float16 weights that are read as a parameter (Resize scales, a Q/DQ scale) or are scalars are
@@ -263,14 +256,7 @@ export function halfOpsThroughFloat32(g: Graph): Graph {
   const isHalf = (v: string): boolean => !!v && (g.initializers.get(v)?.dtype ?? types.get(v)?.dtype) === 'float16';
   const wrap = (n: Node): boolean => isOnnx(n) && !HALF_AS_IS.has(n.opType) && [...n.inputs, ...n.outputs].some(isHalf);
   if (!g.nodes.some(wrap)) return g;
-  const taken = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.outputs.map((v) => v.name)]);
-  for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
-    return name;
-  };
+  const fresh = valueNamer(g);
   const widened = new Map<string, string>();
   const nodes: Node[] = [];
   const cast = (x: string, y: string, to: number): Node => ({ name: y, opType: 'Cast', domain: '', inputs: [x], outputs: [y], attrs: { to: { type: 'int', value: to } } });

@@ -7,6 +7,7 @@
 // on its first invoke after allocating tensors.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Node } from '../../ir/graph.js';
+import { LSTM_INPUT } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
@@ -15,33 +16,7 @@ import type { OpContext, TfliteTensorInfo } from './read.js';
 
 const OP = 'UNIDIRECTIONAL_SEQUENCE_LSTM';
 
-/** The op's 24 inputs (lstm_shared.h); optional ones are -1 in the file. */
-const IN = {
-  input: 0,
-  inputToInput: 1,
-  inputToForget: 2,
-  inputToCell: 3,
-  inputToOutput: 4,
-  recurrentToInput: 5,
-  recurrentToForget: 6,
-  recurrentToCell: 7,
-  recurrentToOutput: 8,
-  cellToInput: 9,
-  cellToForget: 10,
-  cellToOutput: 11,
-  inputGateBias: 12,
-  forgetGateBias: 13,
-  cellGateBias: 14,
-  outputGateBias: 15,
-  projectionWeights: 16,
-  projectionBias: 17,
-  outputState: 18,
-  cellState: 19,
-  inputLayerNorm: 20,
-  forgetLayerNorm: 21,
-  cellLayerNorm: 22,
-  outputLayerNorm: 23,
-} as const;
+const IN = LSTM_INPUT;
 
 type Gate = 'i' | 'f' | 'c' | 'o';
 

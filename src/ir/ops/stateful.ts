@@ -4,6 +4,35 @@ import { QuantizationError, ShapeError, UnsupportedError } from '../errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../graph.js';
 import { defineOpDef, input, type OpDefTable } from './op-def.js';
 
+/** TFLite's input indices of UNIDIRECTIONAL_SEQUENCE_LSTM (optional ones are -1 in a file): the float reader's
+ * and nnport.QuantizedLstm's input order. */
+export const LSTM_INPUT = {
+  input: 0,
+  inputToInput: 1,
+  inputToForget: 2,
+  inputToCell: 3,
+  inputToOutput: 4,
+  recurrentToInput: 5,
+  recurrentToForget: 6,
+  recurrentToCell: 7,
+  recurrentToOutput: 8,
+  cellToInput: 9,
+  cellToForget: 10,
+  cellToOutput: 11,
+  inputGateBias: 12,
+  forgetGateBias: 13,
+  cellGateBias: 14,
+  outputGateBias: 15,
+  projectionWeights: 16,
+  projectionBias: 17,
+  outputState: 18,
+  cellState: 19,
+  inputLayerNorm: 20,
+  forgetLayerNorm: 21,
+  cellLayerNorm: 22,
+  outputLayerNorm: 23,
+} as const;
+
 /** The fused activations of SVDF's float kernel (ApplyActivationToVector). */
 export const SVDF_ACTIVATIONS = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT', 'SIGMOID'] as const;
 

@@ -15,40 +15,13 @@
 //     optional projection.
 // The float runtime runs the dequantized LSTM instead (float gates, float state).
 import { QuantizationError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { statefulDefs, type QuantizedLstmAttrs } from '../../ir/ops/stateful.js';
+import { LSTM_INPUT, statefulDefs, type QuantizedLstmAttrs } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need } from '../ops/args.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT, saturatingRoundingDoublingHighMul, type QuantizedMultiplier } from './fixed-point.js';
 import { gemmlowpLogistic16, gemmlowpTanh16 } from './fixed-point16.js';
 
-/** TFLite's input indices of UNIDIRECTIONAL_SEQUENCE_LSTM. */
-export const LSTM_INPUT = {
-  input: 0,
-  inputToInput: 1,
-  inputToForget: 2,
-  inputToCell: 3,
-  inputToOutput: 4,
-  recurrentToInput: 5,
-  recurrentToForget: 6,
-  recurrentToCell: 7,
-  recurrentToOutput: 8,
-  cellToInput: 9,
-  cellToForget: 10,
-  cellToOutput: 11,
-  inputGateBias: 12,
-  forgetGateBias: 13,
-  cellGateBias: 14,
-  outputGateBias: 15,
-  projectionWeights: 16,
-  projectionBias: 17,
-  outputState: 18,
-  cellState: 19,
-  inputLayerNorm: 20,
-  forgetLayerNorm: 21,
-  cellLayerNorm: 22,
-  outputLayerNorm: 23,
-} as const;
 
 interface Sizes {
   batch: number;
