@@ -9,10 +9,7 @@ import { ActivationFunctionType } from '../../../src/formats/generated/tflite/ac
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
 import { Buffer as FbBuffer } from '../../../src/formats/generated/tflite/buffer.js';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { Operator } from '../../../src/formats/generated/tflite/operator.js';
-import { OperatorCode } from '../../../src/formats/generated/tflite/operator-code.js';
-import { SubGraph } from '../../../src/formats/generated/tflite/sub-graph.js';
 import { Tensor as FbTensor } from '../../../src/formats/generated/tflite/tensor.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 import { UnidirectionalSequenceLSTMOptions } from '../../../src/formats/generated/tflite/unidirectional-sequence-lstmoptions.js';
@@ -22,6 +19,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { finishModel } from './tiny-model.js';
 
 const oracle = useTfliteOracle();
 
@@ -130,31 +128,7 @@ function buildLstm(s: LstmSpec, seed: number): Uint8Array {
   Operator.addBuiltinOptionsType(b, BuiltinOptions.UnidirectionalSequenceLSTMOptions);
   Operator.addBuiltinOptions(b, opts);
   const op = Operator.endOperator(b);
-  const tv = SubGraph.createTensorsVector(b, tensorOffsets);
-  const iv = SubGraph.createInputsVector(b, [x]);
-  const ov = SubGraph.createOutputsVector(b, [y]);
-  const opv = SubGraph.createOperatorsVector(b, [op]);
-  SubGraph.startSubGraph(b);
-  SubGraph.addTensors(b, tv);
-  SubGraph.addInputs(b, iv);
-  SubGraph.addOutputs(b, ov);
-  SubGraph.addOperators(b, opv);
-  const sg = SubGraph.endSubGraph(b);
-  OperatorCode.startOperatorCode(b);
-  OperatorCode.addDeprecatedBuiltinCode(b, BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM);
-  OperatorCode.addBuiltinCode(b, BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM);
-  OperatorCode.addVersion(b, 1);
-  const code = OperatorCode.endOperatorCode(b);
-  const cv = Model.createOperatorCodesVector(b, [code]);
-  const sv = Model.createSubgraphsVector(b, [sg]);
-  const bv = Model.createBuffersVector(b, bufferOffsets);
-  Model.startModel(b);
-  Model.addVersion(b, 3);
-  Model.addOperatorCodes(b, cv);
-  Model.addSubgraphs(b, sv);
-  Model.addBuffers(b, bv);
-  b.finish(Model.endModel(b), 'TFL3');
-  return b.asUint8Array().slice();
+  return finishModel(b, { tensors: tensorOffsets, inputs: [x], outputs: [y], operators: [op], opcodes: [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM], buffers: bufferOffsets });
 }
 
 const CASES: LstmSpec[] = [

@@ -4,13 +4,11 @@
 import { Builder } from 'flatbuffers';
 import type { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
 import { Buffer as FbBuffer } from '../../../src/formats/generated/tflite/buffer.js';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { Operator } from '../../../src/formats/generated/tflite/operator.js';
-import { OperatorCode } from '../../../src/formats/generated/tflite/operator-code.js';
 import { QuantizationParameters } from '../../../src/formats/generated/tflite/quantization-parameters.js';
-import { SubGraph } from '../../../src/formats/generated/tflite/sub-graph.js';
 import { Tensor } from '../../../src/formats/generated/tflite/tensor.js';
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
+import { finishModel } from './tiny-model.js';
 
 export interface BuiltTensor {
   name: string;
@@ -92,33 +90,7 @@ export function buildModel(m: BuiltModel): Uint8Array {
     }
     return Operator.endOperator(b);
   });
-  const tv = SubGraph.createTensorsVector(b, tensors);
-  const iv = SubGraph.createInputsVector(b, m.inputs);
-  const ov = SubGraph.createOutputsVector(b, m.outputs);
-  const opv = SubGraph.createOperatorsVector(b, ops);
-  SubGraph.startSubGraph(b);
-  SubGraph.addTensors(b, tv);
-  SubGraph.addInputs(b, iv);
-  SubGraph.addOutputs(b, ov);
-  SubGraph.addOperators(b, opv);
-  const sg = SubGraph.endSubGraph(b);
-  const codes = m.opcodes.map((c) => {
-    OperatorCode.startOperatorCode(b);
-    OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, 127));
-    OperatorCode.addBuiltinCode(b, c);
-    OperatorCode.addVersion(b, 1);
-    return OperatorCode.endOperatorCode(b);
-  });
-  const cv = Model.createOperatorCodesVector(b, codes);
-  const sv = Model.createSubgraphsVector(b, [sg]);
-  const bv = Model.createBuffersVector(b, buffers);
-  Model.startModel(b);
-  Model.addVersion(b, 3);
-  Model.addOperatorCodes(b, cv);
-  Model.addSubgraphs(b, sv);
-  Model.addBuffers(b, bv);
-  b.finish(Model.endModel(b), 'TFL3');
-  return b.asUint8Array().slice();
+  return finishModel(b, { tensors, inputs: m.inputs, outputs: m.outputs, operators: ops, opcodes: m.opcodes, buffers });
 }
 
 /** Uniform integers in [lo, hi] from `r`. */

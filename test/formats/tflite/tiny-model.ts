@@ -48,17 +48,23 @@ export function buildTinyModel(m: TinyModel): Uint8Array {
     Operator.addOutputs(b, outputs);
     return Operator.endOperator(b);
   });
-  const tv = SubGraph.createTensorsVector(b, tensors);
-  const iv = SubGraph.createInputsVector(b, m.inputs);
-  const ov = SubGraph.createOutputsVector(b, m.outputs);
-  const opv = SubGraph.createOperatorsVector(b, ops);
+  return finishModel(b, { tensors, inputs: m.inputs, outputs: m.outputs, operators: ops, opcodes: m.opcodes, buffers });
+}
+
+/** One subgraph of the given tensors and operators (offsets in `b`), the operator codes (builtin
+ * numbers) and buffers, finished as a TFLite model; the bytes. */
+export function finishModel(b: Builder, p: { tensors: number[]; inputs: number[]; outputs: number[]; operators: number[]; opcodes: number[]; buffers: number[] }): Uint8Array {
+  const tv = SubGraph.createTensorsVector(b, p.tensors);
+  const iv = SubGraph.createInputsVector(b, p.inputs);
+  const ov = SubGraph.createOutputsVector(b, p.outputs);
+  const opv = SubGraph.createOperatorsVector(b, p.operators);
   SubGraph.startSubGraph(b);
   SubGraph.addTensors(b, tv);
   SubGraph.addInputs(b, iv);
   SubGraph.addOutputs(b, ov);
   SubGraph.addOperators(b, opv);
   const sg = SubGraph.endSubGraph(b);
-  const codes = m.opcodes.map((c) => {
+  const codes = p.opcodes.map((c) => {
     OperatorCode.startOperatorCode(b);
     OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, 127));
     OperatorCode.addBuiltinCode(b, c);
@@ -67,7 +73,7 @@ export function buildTinyModel(m: TinyModel): Uint8Array {
   });
   const cv = Model.createOperatorCodesVector(b, codes);
   const sv = Model.createSubgraphsVector(b, [sg]);
-  const bv = Model.createBuffersVector(b, buffers);
+  const bv = Model.createBuffersVector(b, p.buffers);
   Model.startModel(b);
   Model.addVersion(b, 3);
   Model.addOperatorCodes(b, cv);
