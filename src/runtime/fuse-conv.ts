@@ -33,7 +33,7 @@ function f32Constant(rw: GraphRewriter, name: string): Tensor | undefined {
 }
 
 /** The clamp [lo, hi] an activation node applies, or undefined when it is not a constant clamp. */
-function clampOf(rw: GraphRewriter, n: Node, opset: number): [number, number] | undefined {
+export function clampOf(rw: GraphRewriter, n: Node, opset: number): [number, number] | undefined {
   if (!isOnnx(n) || n.outputs.length !== 1) return undefined;
   if (n.opType === 'Relu') return [0, Infinity];
   if (n.opType !== 'Clip') return undefined;

@@ -8,27 +8,11 @@
 // neither be a graph output, so every value left is computed as before.
 import { attrFloat, type Graph, type Node } from '../ir/graph.js';
 import { GraphRewriter } from '../ir/rewriter.js';
+import { clampOf } from '../runtime/fuse-conv.js';
 
 export const FUSED_CONV_ADD = { domain: 'nnport', opType: 'FusedConvAdd' } as const;
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
-
-/** The clamp [lo, hi] of a Relu or Clip with constant bounds, else undefined. */
-function clampOf(rw: GraphRewriter, n: Node, opset: number): [number, number] | undefined {
-  if (!isOnnx(n) || n.outputs.length !== 1) return undefined;
-  if (n.opType === 'Relu') return [0, Infinity];
-  if (n.opType !== 'Clip') return undefined;
-  if (opset < 11) return [attrFloat(n, 'min', -Infinity), attrFloat(n, 'max', Infinity)];
-  const bound = (i: number, none: number): number | undefined => {
-    const name = n.inputs[i];
-    if (!name) return none;
-    const t = rw.constant(name);
-    return t && t.dtype === 'float32' && t.size === 1 ? (t.data as Float32Array)[0]! : undefined;
-  };
-  const lo = bound(1, -Infinity);
-  const hi = bound(2, Infinity);
-  return lo === undefined || hi === undefined || Number.isNaN(lo) || Number.isNaN(hi) ? undefined : [lo, hi];
-}
 
 /** A conv whose output is not clamped: a plain Conv, or nnport::FusedConv with open bounds. */
 function unclampedConv(n: Node): boolean {
