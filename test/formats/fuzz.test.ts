@@ -725,9 +725,10 @@ async function targets(): Promise<Target[]> {
     model({
       name: 'fuzz.tflite',
       kind: 'flatbuffer',
-      cases: 300,
+      cases: 450,
       read: read(),
-      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+      // with the recurrent readers: float and int8 UNIDIRECTIONAL_SEQUENCE_LSTM, int8 SVDF
+      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite', 'tflm-mnist-lstm-float/trained_lstm.tflite', 'tflm-mnist-lstm-int8/trained_lstm_int8.tflite', 'tflm-keyword-scrambled-int8-svdf/keyword_scrambled_8bit.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
     }),
     model({
       name: 'fuzz.caffemodel',
