@@ -8,11 +8,11 @@ process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
-import type { Graph, Node } from '../../src/ir/graph.js';
+import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
-import { rng } from '../support/rng.js';
+import { random, type NodeSpec } from './graph-helpers.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
 
@@ -20,13 +20,6 @@ beforeAll(async () => {
   const a = await webgpuAvailable();
   expect(a.available ? a.adapter : a.reason).toMatch(/swiftshader/i);
 });
-
-function random(shape: number[], seed: number, scale = 1): Tensor {
-  const next = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (next() * 2 - 1) * scale));
-}
-
-type NodeSpec = Omit<Node, 'domain' | 'attrs'> & Partial<Pick<Node, 'domain' | 'attrs'>>;
 
 function graphOf(nodes: NodeSpec[], inputs: [string, number[]][], outputs: string[], initializers: Record<string, Tensor>): Graph {
   return {

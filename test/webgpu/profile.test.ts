@@ -6,15 +6,9 @@ process.env.NNPORT_WEBGPU_PROFILE = '1';
 
 import { describe, expect, it } from 'vitest';
 import type { Graph } from '../../src/ir/graph.js';
-import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuGpuTimes, webgpuTraffic } from '../../src/webgpu/backend.js';
-import { rng } from '../support/rng.js';
-
-function random(shape: number[], seed: number): Tensor {
-  const next = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1));
-}
+import { random } from './graph-helpers.js';
 
 describe('webgpu GPU time profile', () => {
   it('times every dispatch of normal and replayed runs, results unchanged', async () => {

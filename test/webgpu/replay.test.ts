@@ -6,11 +6,11 @@
 process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Graph, Node } from '../../src/ir/graph.js';
+import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuReplayRefusal, webgpuTraffic } from '../../src/webgpu/backend.js';
-import { rng } from '../support/rng.js';
+import { graphOf, random, tensorMaxAbsDiff as maxAbsDiff } from './graph-helpers.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
 const WASM = { backends: ['wasm'] } as const;
@@ -19,33 +19,6 @@ beforeAll(async () => {
   const a = await webgpuAvailable();
   expect(a.available ? a.adapter : a.reason).toMatch(/swiftshader/i);
 });
-
-function random(shape: number[], seed: number, scale = 1): Tensor {
-  const next = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (next() * 2 - 1) * scale));
-}
-
-type NodeSpec = Omit<Node, 'domain' | 'attrs'> & Partial<Pick<Node, 'domain' | 'attrs'>>;
-
-function graphOf(nodes: NodeSpec[], inputs: string[], outputs: string[], initializers: Record<string, Tensor> = {}): Graph {
-  return {
-    name: 'g',
-    nodes: nodes.map((n) => ({ domain: '', attrs: {}, ...n })),
-    inputs: inputs.map((name) => ({ name, dtype: 'float32' as const })),
-    outputs: outputs.map((name) => ({ name, dtype: 'float32' as const })),
-    initializers: new Map(Object.entries(initializers)),
-    opsets: { '': 17 },
-  };
-}
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 const ints = (v: number[]) => ({ type: 'ints' as const, value: v });
 

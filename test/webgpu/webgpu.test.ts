@@ -12,16 +12,16 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readOnnx } from '../../src/formats/onnx/read.js';
 import { readNpy } from '../../src/formats/numpy/index.js';
-import type { Graph, Node } from '../../src/ir/graph.js';
+import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { webgpuAvailable, webgpuOpCounts, webgpuTraffic } from '../../src/webgpu/backend.js';
 import { gpuDevice } from '../../src/webgpu/device.js';
 import { compareTensors, loadDataSets, ONNX_TESTDATA } from '../conformance/harness.js';
-import { rng } from '../support/rng.js';
 import { REPO_ROOT } from '../support/corpus.js';
 import { compare, loadModel } from '../../src/index.js';
 import { torchvisionDir } from '../support/torchvision-fixtures.js';
+import { graphOf, random, tensorMaxAbsDiff as maxAbsDiff } from './graph-helpers.js';
 
 const GPU = { backends: ['webgpu', 'wasm'] } as const;
 const WASM = { backends: ['wasm'] } as const;
@@ -97,34 +97,6 @@ describe('webgpu backend vs the ONNX backend test data', () => {
     await runOnnxCase(join(ONNX_TESTDATA, 'pytorch-converted', `test_${name}`), op);
   });
 });
-
-/** A seeded uniform in [-1, 1) (test/support/rng.ts). */
-function random(shape: number[], seed: number): Tensor {
-  const next = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1));
-}
-
-type NodeSpec = Omit<Node, 'domain' | 'attrs'> & Partial<Pick<Node, 'domain' | 'attrs'>>;
-
-function graphOf(nodes: NodeSpec[], inputs: string[], outputs: string[], initializers: Record<string, Tensor> = {}): Graph {
-  return {
-    name: 'g',
-    nodes: nodes.map((n) => ({ domain: '', attrs: {}, ...n })),
-    inputs: inputs.map((name) => ({ name, dtype: 'float32' as const })),
-    outputs: outputs.map((name) => ({ name, dtype: 'float32' as const })),
-    initializers: new Map(Object.entries(initializers)),
-    opsets: { '': 17 },
-  };
-}
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 describe('webgpu kernels on random shapes vs the wasm backend', () => {
   const ints = (v: number[]) => ({ type: 'ints' as const, value: v });
