@@ -5,7 +5,7 @@ import { requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
-import { runtimeInputs, type Graph } from './ir/graph.js';
+import { GraphDerived, runtimeInputs, type Graph } from './ir/graph.js';
 import { tensorFromNumbers } from './runtime/ops/args.js';
 import type { Tensor } from './ir/tensor.js';
 import type { TensorKernels } from './ir/tensor-kernels.js';
@@ -115,9 +115,12 @@ export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor>
   if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear' || isIntegerStatefulNode(n))) {
     return runInteger(model.graph, feeds, options);
   }
-  // a float16 model (float16 ONNX): the kernels compute in float32, each op's output rounded to float16
-  return runGraph(halfOpsThroughFloat32(graphOf(model)), feeds, options);
+  // a float16 model (float16 ONNX): the kernels compute in float32, each op's output rounded to float16;
+  // the wrapped graph is kept per graph, so the executor's own caches see the same graph every run
+  return runGraph(halfRunnable.get(graphOf(model), halfOpsThroughFloat32), feeds, options);
 }
+
+const halfRunnable = new GraphDerived<Graph>();
 
 export interface ConvertResult {
   /** the main output file's bytes */

@@ -154,6 +154,34 @@ export function constantValue(node: Node): Tensor {
 // ---- structure ----
 
 /**
+ * Values derived from a graph (a fused or lowered copy, a float32 wrapping), kept per graph
+ * object across runs and made again when any node was replaced (also in place in the same list),
+ * the inputs / outputs were renamed or an initializer tensor was replaced; tensor data edited in
+ * place is not noticed (passes make new tensors).
+ */
+export class GraphDerived<T> {
+  private readonly entries = new WeakMap<Graph, { value: T; nodes: Node[]; io: string; initializers: Map<string, Tensor> }>();
+
+  get(graph: Graph, make: (g: Graph) => T): T {
+    const hit = this.entries.get(graph);
+    const io = JSON.stringify([graph.inputs.map((v) => v.name), graph.outputs.map((v) => v.name)]);
+    if (
+      hit &&
+      hit.io === io &&
+      hit.nodes.length === graph.nodes.length &&
+      hit.nodes.every((n, i) => n === graph.nodes[i]) &&
+      hit.initializers.size === graph.initializers.size &&
+      [...hit.initializers].every(([k, v]) => graph.initializers.get(k) === v)
+    ) {
+      return hit.value;
+    }
+    const value = make(graph);
+    this.entries.set(graph, { value, nodes: [...graph.nodes], io, initializers: new Map(graph.initializers) });
+    return value;
+  }
+}
+
+/**
  * A fresh-value-name source for a graph: each call returns `base` or `base_1`, `base_2`, ... not
  * used by any input, output, initializer, node input or output or value info, and reserves it.
  */

@@ -245,7 +245,7 @@ const HALF_AS_IS = new Set(['Cast', 'CastLike', 'Constant', 'Shape', 'Size', 'Id
  */
 export function halfOpsThroughFloat32(g: Graph): Graph {
   const declared = (v: { dtype?: string }) => v.dtype === 'float16';
-  // (cheap checks first: `run` calls this on every graph)
+  // (cheap checks first: `run` calls this on every graph it has not seen)
   const maybe =
     g.inputs.some(declared) ||
     g.outputs.some(declared) ||

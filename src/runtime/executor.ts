@@ -1,6 +1,6 @@
 import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
-import { runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
+import { GraphDerived, runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import { domainOf, opKey } from '../ir/ops/index.js';
 import type { Tensor, TensorStorage } from '../ir/tensor.js';
 import { fuseConv } from './fuse-conv.js';
@@ -183,36 +183,16 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): vo
 }
 
 // Fused graphs by source graph: fusion folds weights once, and the fused weights (new
-// tensors) keep their packed copies in WASM memory across runs. An entry is dropped when the
-// source's nodes, inputs/outputs or initializer tensors were replaced since (tensor data
-// edited in place is not noticed: passes make new tensors). Channels-last graphs are lowered
-// to NCHW first (lower-for-run.ts), cached the same way.
-interface Cached<T> {
-  value: T;
-  nodes: readonly Node[];
-  nodeCount: number;
-  io: string;
-  initializers: Map<string, Tensor>;
-}
+// tensors) keep their packed copies in WASM memory across runs (GraphDerived drops an entry when
+// the source's nodes, inputs/outputs or initializer tensors were replaced). Channels-last graphs
+// are lowered to NCHW first (lower-for-run.ts), cached the same way.
+const fusedGraphs = new GraphDerived<Graph>();
+const loweredGraphs = new GraphDerived<LoweredGraph | undefined>();
 
-const ioKey = (g: Graph): string => JSON.stringify([g.inputs.map((v) => v.name), g.outputs.map((v) => v.name)]);
-const fusedGraphs = new WeakMap<Graph, Cached<Graph>>();
-const loweredGraphs = new WeakMap<Graph, Cached<LoweredGraph | undefined>>();
-
-function cachedOf<T>(cache: WeakMap<Graph, Cached<T>>, graph: Graph, make: (g: Graph) => T): T {
-  const hit = cache.get(graph);
-  const same = (a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-  const io = ioKey(graph);
-  if (hit && hit.nodes === graph.nodes && hit.nodeCount === graph.nodes.length && hit.io === io && same(hit.initializers, graph.initializers)) return hit.value;
-  const value = make(graph);
-  cache.set(graph, { value, nodes: graph.nodes, nodeCount: graph.nodes.length, io, initializers: new Map(graph.initializers) });
-  return value;
-}
-
-const fusedOf = (graph: Graph): Graph => cachedOf(fusedGraphs, graph, (g) => fuseConv(g));
+const fusedOf = (graph: Graph): Graph => fusedGraphs.get(graph, (g) => fuseConv(g));
 // a backend's own fusion (Backend.fuse) of the fused graphs, by backend
-const backendFusions = new WeakMap<(g: Graph) => Graph, WeakMap<Graph, Cached<Graph>>>();
-const loweredOf = (graph: Graph): LoweredGraph | undefined => cachedOf(loweredGraphs, graph, lowerForRun);
+const backendFusions = new WeakMap<(g: Graph) => Graph, GraphDerived<Graph>>();
+const loweredOf = (graph: Graph): LoweredGraph | undefined => loweredGraphs.get(graph, lowerForRun);
 
 /** What runs: the graph itself, or its lowered and/or fused form when nothing the caller sees can tell the difference. */
 interface Executable {
@@ -239,8 +219,8 @@ function executableGraph(source: Graph, feeds: ReadonlyMap<string, Tensor>, opti
   const more = backends[0]!.fuse;
   if (more) {
     let cache = backendFusions.get(more);
-    if (!cache) backendFusions.set(more, (cache = new WeakMap()));
-    fused = cachedOf(cache, fused, more);
+    if (!cache) backendFusions.set(more, (cache = new GraphDerived()));
+    fused = cache.get(fused, more);
   }
   if (fused !== graph && seen.length) {
     const values = new Set<string>([...fused.initializers.keys(), ...fused.inputs.map((v) => v.name)]);
