@@ -9,6 +9,7 @@ import { foldConstants } from '../passes/fold-constants.js';
 import { fuseBias } from '../passes/fuse-bias.js';
 import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
 import { createNodeEvaluator } from '../runtime/evaluate.js';
+import { timeMajorInputs } from '../formats/keras/recurrent-write.js';
 
 export interface KerasPrepareOptions {
   /** fold a BatchNormalization that directly follows a conv into the conv's kernel and bias (only on request) */
@@ -20,10 +21,19 @@ export interface KerasPrepareOptions {
 export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
   const evaluate = await createNodeEvaluator();
   // the layout pass sees a free batch dim (else it may fold the batch into a flatten), ...
-  const withBatch = (g: Graph, batch: number | string): Graph => ({ ...g, inputs: g.inputs.map((v) => (v.shape && v.shape.length >= 2 && !g.initializers.has(v.name) ? { ...v, shape: [batch, ...v.shape.slice(1)] } : v)) });
+  // (a time-major [T, B, ...] input of a recurrent op has its batch on axis 1)
+  const timeMajor = timeMajorInputs(graph);
+  const withBatch = (g: Graph, batch: number | string): Graph => ({
+    ...g,
+    inputs: g.inputs.map((v) => {
+      if (!v.shape || v.shape.length < 2 || g.initializers.has(v.name)) return v;
+      const at = timeMajor.has(v.name) ? 1 : 0;
+      return { ...v, shape: v.shape.map((d, i) => (i === at ? batch : d)) };
+    }),
+  });
   let g = foldConstants(withBatch(graph, 'batch'), { evaluate }).graph;
   let transposes: KeptTranspose[] = [];
-  let notes: string[] = [];
+  let notes: string[] = [...timeMajor].map((v) => `input '${v}' is time-major [time, batch, ...]: the Keras model takes it batch-major [batch, time, ...] (Keras recurrent layers are batch-major), and its per-step outputs are batch-major too`);
   if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });
     g = r.graph;

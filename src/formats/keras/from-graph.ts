@@ -7,6 +7,7 @@ import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, re
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
+import { RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
 export interface KerasLayerOut {
@@ -31,11 +32,13 @@ export interface FromGraphOptions {
   keras3?: boolean;
 }
 
-interface KTensor {
+export interface KTensor {
   ref: [string, number, number];
   shape: KShape;
   /** the IR op that produced it, to know e.g. that it is non-negative */
   producer?: string;
+  /** the IR value is this [batch, time, ...] Keras tensor time-major: axes 0 and 1 swapped (recurrent-write.ts) */
+  timeMajor?: boolean;
 }
 
 const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
@@ -64,10 +67,12 @@ export function layerNameFrom(raw: string): string {
   return n || 'layer';
 }
 
-class Writer {
+export class Writer {
   readonly layers: KerasLayerOut[] = [];
   private readonly used = new Set<string>();
   readonly values = new Map<string, KTensor>();
+  /** a recurrent op's Y / Y_h on their way to Keras tensors (recurrent-write.ts) */
+  readonly recurrent = new Map<string, RecurrentValue>();
   readonly consumers: Map<string, Node[]>;
   readonly skip = new Set<Node>();
 
@@ -111,6 +116,9 @@ class Writer {
       if (v && this.constants.has(v)) throw new UnsupportedError(`${n.opType} with a constant input in a Keras model`, `node '${n.name}' input '${v}'`);
       throw new GraphError(`node '${n.name}' reads '${v}', which has no Keras tensor`);
     }
+    if (t.timeMajor && (n.domain || !(TIME_MAJOR_PASS.has(n.opType) || RECURRENT_OPS.has(n.opType) || n.opType === 'Transpose' || n.opType === 'Gather'))) {
+      throw new UnsupportedError(`${n.opType} on the time-major [time, batch, ...] '${v}' in a Keras model (Keras recurrent layers are batch-major)`, nodeLabel(n));
+    }
     return t;
   }
 
@@ -123,11 +131,11 @@ class Writer {
   }
 }
 
-function nodeLabel(n: Node): string {
+export function nodeLabel(n: Node): string {
   return `node '${n.name || n.outputs[0]}' (${n.domain ? `${n.domain}.` : ''}${n.opType})`;
 }
 
-function unsupported(n: Node, what?: string): never {
+export function unsupported(n: Node, what?: string): never {
   throw new UnsupportedError(`${n.domain ? `${n.domain}.` : ''}${n.opType}${what ? ` ${what}` : ''} has no Keras layer`, nodeLabel(n));
 }
 
@@ -515,6 +523,9 @@ function reshapeRow(w: Writer, n: Node): KTensor[] {
 function transposeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const perm = attrInts(n, 'perm', x.shape.map((_, i) => x.shape.length - 1 - i));
+  // [B, T, F] <-> [T, B, F] around a recurrent op: the same Keras tensor, read time-major
+  if (x.shape.length === 3 && perm.join() === '1,0,2' && hasRecurrentOp(w)) return [{ ...x, timeMajor: !x.timeMajor }];
+  if (x.timeMajor) unsupported(n, 'on a time-major tensor');
   if (perm[0] !== 0) unsupported(n, 'moving the batch axis');
   if (perm.every((p, i) => p === i)) return [x];
   return [w.add('Permute', n.name || n.outputs[0]!, { dims: perm.slice(1) }, [x], perm.map((p) => x.shape[p] ?? null))];
@@ -719,6 +730,9 @@ function gatherRow(w: Writer, n: Node): KTensor[] {
   const r = x.shape.length;
   let axis = attrInt(n, 'axis', 0);
   if (axis < 0) axis += r;
+  const step = timeStepGather(w, n, x);
+  if (step) return [step];
+  if (x.timeMajor) unsupported(n, 'on the batch axis of a time-major tensor');
   const idx = w.constant(n.inputs[1]!);
   if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
   if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
@@ -798,26 +812,38 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
     return [y];
   },
   PRelu: preluRow,
+  LSTM: recurrentRow,
+  GRU: recurrentRow,
+  RNN: recurrentRow,
 };
+
+/** Whether the graph has a recurrent op (time-major tensors exist only around one). */
+function hasRecurrentOp(w: Writer): boolean {
+  return w.graph.nodes.some((n) => !n.domain && RECURRENT_OPS.has(n.opType));
+}
 
 /** Build Keras layers from a channels-last graph. Throws UnsupportedError naming the op and node. */
 export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): KerasModelOut {
-  // recurrent ops have no Keras layer in this writer: named before the Transposes around them trip first
-  const recurrent = graph.nodes.find((n) => (n.domain === '' || n.domain === 'ai.onnx') && (n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN'));
-  if (recurrent) unsupported(recurrent);
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
+  // a time-major [T, B, F] input read by a recurrent op: Keras takes it batch-major [B, T, F]
+  const timeMajor = timeMajorInputs(graph);
   for (const v of runtimeInputs(graph)) {
     if (!v.shape) throw new ShapeError(`input '${v.name}' has no known rank; Keras needs the input shape`);
     if (v.dtype !== 'float32' && isFloatDType(v.dtype)) throw new UnsupportedError(`a ${v.dtype} input in a Keras model`, `input '${v.name}'`);
-    const shape: KShape = v.shape.map((d, i) => (i === 0 ? null : typeof d === 'number' ? d : null));
+    const dims = timeMajor.has(v.name) ? [v.shape[1]!, v.shape[0]!, ...v.shape.slice(2)] : v.shape;
+    const shape: KShape = dims.map((d, i) => (i === 0 ? null : typeof d === 'number' ? d : null));
     const name = w.name(v.name);
     w.layers.push({ className: 'InputLayer', name, config: { batch_input_shape: shape, dtype: v.dtype === 'int64' ? 'int32' : v.dtype, sparse: false, name }, inputs: [], weights: [], shape });
-    w.values.set(v.name, { ref: [name, 0, 0], shape });
+    w.values.set(v.name, { ref: [name, 0, 0], shape, ...(timeMajor.has(v.name) ? { timeMajor: true } : {}) });
     inputs.push([name, 0, 0]);
   }
   for (const n of topologicalOrder(graph)) {
     if (w.skip.has(n)) continue;
+    if (n.inputs.some((i) => i && w.recurrent.has(i))) {
+      recurrentReader(w, n);
+      continue;
+    }
     if (n.opType === 'Constant' && !n.domain) {
       w.constants.set(n.outputs[0]!, constantValue(n));
       continue;
@@ -833,11 +859,15 @@ export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): Kera
     const row = GRAPH_TO_KERAS[key];
     if (!row) unsupported(n);
     const outs = row(w, n);
+    // per-position ops keep a time-major tensor time-major
+    if (TIME_MAJOR_PASS.has(n.opType) && !n.domain && w.values.get(n.inputs[0]!)?.timeMajor) for (const o of outs) o.timeMajor = true;
     n.outputs.forEach((o, i) => {
       if (o && outs[i]) w.values.set(o, outs[i]!);
     });
   }
   const outputs = graph.outputs.map((o) => {
+    const r = w.recurrent.get(o.name);
+    if (r) throw new UnsupportedError(`graph output '${o.name}', ${r.kind === 'seq' ? `the sequence Y as [${[...r.axes].join(', ')}]` : 'the last state Y_h'} of ${nodeLabel(r.op)}, in a Keras model`, 'Keras recurrent layers give [batch, time, directions·hidden] sequences');
     const t = w.values.get(o.name);
     if (!t) throw new GraphError(`graph output '${o.name}' has no Keras layer`);
     return t.ref;

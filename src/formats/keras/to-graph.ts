@@ -155,8 +155,8 @@ export function weightsByRole(layer: KerasLayer, tensors: Tensor[], names: strin
     // by the weight's own name (…/kernel:0), which survives any order
     names.forEach((n, i) => {
       const parts = n.replace(/:\d+$/, '').split('/');
-      // Bidirectional: forward_lstm_4/kernel -> forward/kernel
-      const dir = layer.className === 'Bidirectional' ? /^(forward|backward)_/.exec(parts[parts.length - 2] ?? '')?.[1] : undefined;
+      // Bidirectional: forward_lstm_4/kernel (tf.keras 2.x: forward_lstm/lstm_cell/kernel) -> forward/kernel
+      const dir = layer.className === 'Bidirectional' ? parts.slice(1, -1).map((p) => /^(forward|backward)_/.exec(p)?.[1]).find((d) => d) : undefined;
       const role = (dir ? `${dir}/` : '') + parts[parts.length - 1]!;
       out.set(role, tensors[i]!);
     });

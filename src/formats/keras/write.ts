@@ -1,7 +1,7 @@
 // Keras writers: the HDF5 file `model.save('x.h5')` writes (Keras 2 / tf.keras), the Keras 3
 // `.keras` archive, and (through src/formats/tfjs) TF.js layers models. All start from the
 // channels-last graph -> Keras layers mapping in from-graph.ts.
-import { UsageError } from '../../ir/errors.js';
+import { UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { writeZip } from '../../io/zip.js';
 import { initKernels } from '../../wasm/loader.js';
@@ -9,9 +9,11 @@ import type { LoadedModel, WriteOptions } from '../model.js';
 import { toSnakeCase, type Json, type JsonObject } from './config.js';
 import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
 import { buildH5Bytes, writeH5File, type DatasetWriter } from './hdf5.js';
-import type { File as H5File } from 'h5wasm';
+import type { File as H5File, Group as H5Group } from 'h5wasm';
 
 export const KERAS2_VERSION = '2.15.0';
+
+const RECURRENT_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
 export const KERAS3_VERSION = '3.10.0';
 
 function graphOf(model: LoadedModel, what: string) {
@@ -78,7 +80,21 @@ function fillKerasH5(f: H5File, datasets: DatasetWriter, m: KerasModelOut): void
     g.create_attribute('weight_names', l.weights.map((w) => keras2WeightName(l, w.role)));
     if (!l.weights.length) continue;
     const inner = g.create_group(l.name);
-    for (const w of l.weights) datasets.write(inner, `${w.role}:0`, w.tensor);
+    // a recurrent layer's role has the cell's (and Bidirectional's direction layer's) groups: lstm_cell/kernel
+    const groups = new Map<string, H5Group>([['', inner]]);
+    const groupOf = (path: string): H5Group => {
+      let at = groups.get(path);
+      if (!at) {
+        const cut = path.lastIndexOf('/');
+        at = groupOf(path.slice(0, Math.max(cut, 0))).create_group(path.slice(cut + 1));
+        groups.set(path, at);
+      }
+      return at;
+    };
+    for (const w of l.weights) {
+      const cut = w.role.lastIndexOf('/');
+      datasets.write(groupOf(cut < 0 ? '' : w.role.slice(0, cut)), `${w.role.slice(cut + 1)}:0`, w.tensor);
+    }
   }
 }
 
@@ -152,6 +168,9 @@ export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
 /** The `.keras` zip Keras 3 writes: metadata.json, config.json, model.weights.h5 (stored). */
 export async function writeKerasV3(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
   const m = await kerasLayersOf(model, 'writing a .keras file', { keras3: true });
+  // Keras 3 keeps a recurrent layer's weights in its cell (layers/lstm/cell/vars): not written yet
+  const rnn = m.layers.find((l) => RECURRENT_CLASSES.has(l.className));
+  if (rnn) throw new UnsupportedError(`${rnn.className} in a Keras 3 .keras archive (write a Keras 2 .h5 or a TF.js layers model)`, `layer '${rnn.name}'`);
   const enc = new TextEncoder();
   const date = new Date().toISOString().replace(/T(\d\d):(\d\d):(\d\d).*/, '@$1:$2:$3');
   return writeZip([

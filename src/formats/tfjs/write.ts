@@ -3,6 +3,8 @@
 // `shardSize` bytes (default 4 MiB, what tensorflowjs_converter uses).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
+import type { JsonObject } from '../keras/config.js';
+import type { KerasModelOut } from '../keras/from-graph.js';
 import { keras2ModelConfig, kerasLayersOf, namedWeights } from '../keras/write.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
 
@@ -12,6 +14,7 @@ const TFJS_DTYPES: Record<string, string> = { float32: 'float32', int32: 'int32'
 
 export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions = {}): Promise<Uint8Array> {
   const m = await kerasLayersOf(model, 'writing a TF.js layers model');
+  refuseResetAfterGru(m);
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   const weights = namedWeights(m);
   const specs = weights.map(({ name, tensor }) => {
@@ -37,6 +40,16 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
     ...(weights.length ? { weightsManifest: [{ paths, weights: specs }] } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(json));
+}
+
+/** TF.js 4.9's GRUCell throws on reset_after=True (PyTorch's GRU, ONNX linear_before_reset=1), which Keras runs. */
+function refuseResetAfterGru(m: KerasModelOut): void {
+  for (const l of m.layers) {
+    const inner = l.className === 'Bidirectional' ? (l.config.layer as { class_name?: string; config?: JsonObject } | undefined) : { class_name: l.className, config: l.config };
+    if (inner?.class_name === 'GRU' && inner.config?.reset_after === true) {
+      throw new UnsupportedError('GRU with reset_after=True (a PyTorch GRU, ONNX linear_before_reset=1) in a TF.js layers model: TF.js 4.9 cannot build it (write a Keras .h5 instead)', `layer '${l.name}'`);
+    }
+  }
 }
 
 function bytesOf(t: Tensor): Uint8Array {
