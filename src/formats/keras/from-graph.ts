@@ -523,8 +523,17 @@ function reshapeRow(w: Writer, n: Node): KTensor[] {
 function transposeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const perm = attrInts(n, 'perm', x.shape.map((_, i) => x.shape.length - 1 - i));
-  // [B, T, F] <-> [T, B, F] around a recurrent op: the same Keras tensor, read time-major
-  if (x.shape.length === 3 && perm.join() === '1,0,2' && hasRecurrentOp(w)) return [{ ...x, timeMajor: !x.timeMajor }];
+  // rank 3 around a recurrent op: a Transpose to time-major ([B, T, F] -> [T, B, F], or a CRNN's
+  // [B, F, T] -> [T, B, F]) is a Permute of the non-batch axes of the Keras tensor, read time-major
+  if (x.shape.length === 3 && hasRecurrentOp(w)) {
+    const q = perm.map((p) => (x.timeMajor ? [1, 0, 2][p]! : p));
+    if (q[0] === 0 || q[1] === 0) {
+      const timeMajor = q[1] === 0;
+      const dims = timeMajor ? [q[0]!, q[2]!] : [q[1]!, q[2]!];
+      const y = dims.join() === '1,2' ? x : w.add('Permute', n.name || n.outputs[0]!, { dims }, [{ ...x, timeMajor: undefined }], [null, x.shape[dims[0]!] ?? null, x.shape[dims[1]!] ?? null]);
+      return [{ ...y, timeMajor: timeMajor || undefined }];
+    }
+  }
   if (x.timeMajor) unsupported(n, 'on a time-major tensor');
   if (perm[0] !== 0) unsupported(n, 'moving the batch axis');
   if (perm.every((p, i) => p === i)) return [x];

@@ -162,8 +162,11 @@ function lastStepChain(w: Writer, y: string, axes: string, T: number | null, hid
     if (c.opType === 'Gather') {
       if (a.length !== 3 || a.includes('N') || c.inputs[0] !== cur) return undefined;
       const axis = attrInt(c, 'axis', 0);
-      if (a[axis < 0 ? axis + 3 : axis] !== 'T' || T === null) return undefined;
-      if (scalarIndex(w, c, T) !== T - 1) return undefined;
+      if (a[axis < 0 ? axis + 3 : axis] !== 'T') return undefined;
+      // y[:, -1] needs no known length
+      const idx = constantOf(w, c.inputs[1]!);
+      const i = idx && idx.rank === 0 ? idx.toNumbers()[0]! : undefined;
+      if (i !== -1 && (T === null || i !== T - 1)) return undefined;
       chain.push(c);
       return chain;
     }

@@ -11,12 +11,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { permute } from '../../../src/wasm/permute.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { predict, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/keras-recurrent');
 
-beforeAll(() => {
+beforeAll(async () => {
+  await initKernels();
   const done = join(DIR, 'done.json');
   // made by an older version of the script: some models missing
   if (existsSync(done) && USED.every((m) => (JSON.parse(readFileSync(done, 'utf8')) as { models: string[] }).models.includes(m))) return;
@@ -66,6 +69,10 @@ const TF_JS_CASES: Array<[string, boolean, string[]]> = [
   ['rnn_tanh_last', false, ['SimpleRNN', 'Dense']],
   ['rnn_relu2_seq', true, ['SimpleRNN', 'SimpleRNN', 'Dense']],
   ['rnn_bidi_seq', false, ['Bidirectional', 'Dense']],
+  // dynamic batch and time: the Keras input is [None, None, 5]
+  ['lstm_dyn_last', false, ['LSTM', 'Dense']],
+  ['lstm_dyn_bidi_seq', false, ['Bidirectional', 'Dense']],
+  ['rnn_dyn_tm_seq', true, ['SimpleRNN', 'Dense']],
 ];
 
 const NUMPY_CASES: Array<[string, string[]]> = [
@@ -78,7 +85,7 @@ const NUMPY_CASES: Array<[string, string[]]> = [
   ['rnn_bidi_seq', ['Bidirectional', 'Dense']],
 ];
 
-const USED = [...TF_JS_CASES.map((c) => c[0]), ...NUMPY_CASES.map((c) => c[0])];
+const USED = [...TF_JS_CASES.map((c) => c[0]), ...NUMPY_CASES.map((c) => c[0]), 'crnn'];
 
 describe('PyTorch recurrent models -> Keras .h5 / TF.js layers, run by TensorFlow.js against PyTorch', () => {
   it.each(TF_JS_CASES)('%s', async (name, timeMajor, classes) => {
@@ -120,6 +127,28 @@ function numpyRun(h5: Uint8Array, x: Tensor): Tensor {
   return Tensor.float32(out.outputs[0]!.shape, out.outputs[0]!.data);
 }
 
+
+describe('a CRNN (Conv2d -> view / permute to time-major -> bidirectional LSTM -> Linear) through the layout pass', () => {
+  it('crnn: TF.js on the .h5 and model.json against PyTorch', async () => {
+    const f = fixture('crnn');
+    const model = await loadModel(f.onnx, { fileName: 'crnn.onnx' });
+    const h5 = await convert(model, 'crnn.h5');
+    const layers = (await layersOf(h5.bytes)).map((l) => l.class_name);
+    expect(layers).toContain('Conv2D');
+    expect(layers).toContain('Bidirectional');
+    // NCHW [2, 1, 4, 7] -> the Keras input NHWC; the time-major [7, 2, 5] output -> batch-major
+    const x = permute(f.input, [0, 2, 3, 1]);
+    const want = swap01(f.output);
+    const fromH5 = predict(await tfjsModelFromH5(h5.bytes), [x])[0]!;
+    const js = await convert(model, 'model.json');
+    const fromJson = predict(await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), [x])[0]!;
+    expect(fromH5.shape).toEqual(want.shape);
+    const [errH5, errJson] = [relError(fromH5, want), relError(fromJson, want)];
+    console.log(`crnn: TF.js on the .h5 ${errH5.toExponential(2)}, on model.json ${errJson.toExponential(2)} relative to PyTorch`);
+    expect(errH5).toBeLessThan(1e-4);
+    expect(errJson).toBeLessThan(1e-4);
+  });
+});
 
 describe('PyTorch GRUs (reset_after=True) -> Keras .h5, run by NumPy from the file against PyTorch', () => {
   it.each(NUMPY_CASES)('%s', async (name, classes) => {
