@@ -54,6 +54,14 @@ const CASES: Case[] = [
   { name: 'GRU with Softsign / Elu', op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 3, bias: true, attrs: { activations: { type: 'strings', value: ['HardSigmoid', 'Elu'] }, activation_alpha: attr.fs([0.25, 0.8]) } },
   { name: 'RNN bidirectional with lengths, Relu forward and Tanh backward', op: 'RNN', seq: 5, batch: 2, input: 3, hidden: 4, direction: 'bidirectional', bias: true, lens: [3, 5], initH: true, attrs: { activations: { type: 'strings', value: ['Relu', 'Tanh'] } } },
   { name: 'RNN layout=1 Softsign, Y_h only', op: 'RNN', seq: 4, batch: 3, input: 2, hidden: 3, layout: 1, bias: true, attrs: { activations: { type: 'strings', value: ['Softsign'] } }, outputs: ['', 'Y_h'] },
+  // the WASM step kernels: batch 1 runs the packed GEMV, batch > 1 the packed GEMM; the default
+  // activations run fused per row (LSTM without peepholes, GRU with linear_before_reset)
+  { name: 'LSTM batch 1, default activations, hidden 37 (not a multiple of the SIMD width)', op: 'LSTM', seq: 7, batch: 1, input: 19, hidden: 37, bias: true, initH: true, initC: true },
+  { name: 'LSTM bidirectional batch 5 with lengths, default activations', op: 'LSTM', seq: 6, batch: 5, input: 9, hidden: 13, direction: 'bidirectional', bias: true, lens: [6, 1, 3, 5, 2], initH: true, initC: true },
+  { name: 'GRU linear_before_reset batch 1 reverse, hidden 21', op: 'GRU', seq: 6, batch: 1, input: 11, hidden: 21, direction: 'reverse', bias: true, initH: true, attrs: { linear_before_reset: attr.i(1) } },
+  { name: 'GRU linear_before_reset without bias, clip, bidirectional batch 4 with lengths', op: 'GRU', seq: 5, batch: 4, input: 6, hidden: 10, direction: 'bidirectional', lens: [5, 2, 4, 1], initH: true, attrs: { linear_before_reset: attr.i(1), clip: attr.f(0.7) } },
+  { name: 'GRU linear_before_reset=0 batch 1, hidden 17', op: 'GRU', seq: 5, batch: 1, input: 7, hidden: 17, bias: true, initH: true },
+  { name: 'RNN batch 1, Tanh, hidden 33, no initial state', op: 'RNN', seq: 6, batch: 1, input: 5, hidden: 33, bias: true },
 ];
 
 function random(n: number, r: () => number, scale = 1): Float32Array {
