@@ -99,19 +99,28 @@ function buildModel(c, seed) {
   return { graph, feeds };
 }
 
-/** Median ms of each contender, runs interleaved round-robin (see bench/run.mjs). */
+/**
+ * Median ms of each contender, runs interleaved round-robin (see bench/run.mjs): wall time, and
+ * the process's CPU time over the same run (user + system, all threads), which a machine loaded
+ * by other processes inflates less than wall time.
+ */
 async function timeAll(fns) {
   for (const f of fns) await f();
-  const ts = fns.map(() => []);
+  const wall = fns.map(() => []);
+  const cpu = fns.map(() => []);
   const start = performance.now();
-  while (ts[0].length < minRounds || (performance.now() - start < budgetMs && ts[0].length < 100)) {
+  while (wall[0].length < minRounds || (performance.now() - start < budgetMs && wall[0].length < 100)) {
     for (let i = 0; i < fns.length; i++) {
+      const c = process.cpuUsage();
       const t = performance.now();
       await fns[i]();
-      ts[i].push(performance.now() - t);
+      wall[i].push(performance.now() - t);
+      const u = process.cpuUsage(c);
+      cpu[i].push((u.user + u.system) / 1000);
     }
   }
-  return ts.map((t) => t.sort((a, b) => a - b)[t.length >> 1]);
+  const median = (t) => t.sort((a, b) => a - b)[t.length >> 1];
+  return { wall: wall.map(median), cpu: cpu.map(median) };
 }
 
 function maxAbsDiff(a, b) {
@@ -150,20 +159,24 @@ for (const [i, c] of CASES.entries()) {
     diff = Math.max(diff, maxAbsDiff(got.get(o.name).data, want[o.name].data));
     diffWeb = Math.max(diffWeb, maxAbsDiff(gotWeb[o.name].data, want[o.name].data));
   }
-  const [tOurs, tNode, tWeb] = await timeAll([ours, () => node.run(nodeFeeds), () => web.run(webFeeds)]);
+  const { wall, cpu } = await timeAll([ours, () => node.run(nodeFeeds), () => web.run(webFeeds)]);
+  const [tOurs, tNode, tWeb] = wall;
   await web.release();
   await node.release();
-  const row = { name: c.name, ours: tOurs, node: tNode, web: tWeb, diff, diffWeb };
+  const row = { name: c.name, ours: tOurs, node: tNode, web: tWeb, cpuOurs: cpu[0], cpuNode: cpu[1], cpuWeb: cpu[2], diff, diffWeb };
   rows.push(row);
   if (json) console.log(JSON.stringify(row));
-  else console.error(`${c.name}: nnport ${tOurs.toFixed(2)} ms, ort-node ${tNode.toFixed(2)} ms, ort-web ${tWeb.toFixed(2)} ms, max|diff| ${diff.toExponential(1)}`);
+  else console.error(`${c.name}: nnport ${tOurs.toFixed(2)} ms, ort-node ${tNode.toFixed(2)} ms, ort-web ${tWeb.toFixed(2)} ms (wall); CPU ${cpu.map((t) => t.toFixed(2)).join(', ')} ms; max|diff| ${diff.toExponential(1)}`);
 }
 
 if (!json && !profileRuns) {
   console.log(`\n${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}; 1 thread everywhere; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}; median of ≥${minRounds} alternating runs\n`);
-  console.log('| model | nnport ms | ort-node ms | nnport / ort-node | ort-web wasm ms | nnport / ort-web | max abs diff vs ort-node (nnport; ort-web) |');
+  console.log('wall ms (CPU ms), medians; ratio = nnport time / peer time (below 1: nnport faster)\n');
+  console.log('| model | nnport | ort-node | nnport / ort-node | ort-web wasm | nnport / ort-web | max abs diff vs ort-node (nnport; ort-web) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  const f = (w, c) => `${w.toFixed(2)} (${c.toFixed(2)})`;
+  const x = (a, b) => `${(a / b).toFixed(2)}x`;
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.ours.toFixed(2)} | ${r.node.toFixed(2)} | ${(r.ours / r.node).toFixed(2)}x | ${r.web.toFixed(2)} | ${(r.ours / r.web).toFixed(2)}x | ${r.diff.toExponential(1)}; ${r.diffWeb.toExponential(1)} |`);
+    console.log(`| ${r.name} | ${f(r.ours, r.cpuOurs)} | ${f(r.node, r.cpuNode)} | ${x(r.ours, r.node)} (${x(r.cpuOurs, r.cpuNode)}) | ${f(r.web, r.cpuWeb)} | ${x(r.ours, r.web)} (${x(r.cpuOurs, r.cpuWeb)}) | ${r.diff.toExponential(1)}; ${r.diffWeb.toExponential(1)} |`);
   }
 }

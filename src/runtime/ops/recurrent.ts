@@ -1,6 +1,6 @@
 // LSTM, GRU and RNN (ONNX semantics, float32). The input projection X·Wᵀ (+ biases) of every time
 // step and both directions is one GEMM on the packed SIMD kernel; the step loop then runs in WASM
-// memory (src/wasm/recurrent.ts): H·Rᵀ on R packed once and kept (a GEMV for batch 1, the GEMM
+// memory (src/wasm/recurrent.ts): H·Rᵀ on R packed once and kept (a GEMV per row for batch 1 or 2, the GEMM
 // otherwise), sigmoid / tanh in SIMD, and the whole cell update as one kernel per row for the
 // default activations (LSTM without peepholes, GRU with linear_before_reset). Other activations,
 // peepholes and input_forget take the JS loops below on the same buffers.

@@ -183,6 +183,33 @@ describe('LSTM / GRU / RNN against onnxruntime-node', () => {
     }
   });
 
+  // Seeded random configurations over the step kernels' paths: batch 1 and 2 (GEMV per row) and
+  // larger (GEMM), both directions with per-row lengths, fused and unfused cells.
+  it.each(Array.from({ length: 10 }, (_, i) => i))('random configuration %i', async (i) => {
+    const r = rng(5000 + i);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const op = pick(['LSTM', 'GRU', 'RNN'] as const);
+    const seq = 1 + Math.floor(r() * 7);
+    const batch = pick([1, 1, 2, 3, 5]);
+    const direction = pick(['forward', 'reverse', 'bidirectional'] as const);
+    const c: Case = {
+      name: '', op, seq, batch, direction, input: 1 + Math.floor(r() * 20), hidden: 1 + Math.floor(r() * 40), bias: r() < 0.8, initH: r() < 0.5, initC: r() < 0.5,
+      lens: r() < 0.5 ? Array.from({ length: batch }, () => 1 + Math.floor(r() * seq)) : undefined,
+      attrs: op === 'GRU' ? { linear_before_reset: attr.i(r() < 0.7 ? 1 : 0) } : {},
+    };
+    const { graph, feeds } = buildCase(c, 6000 + i);
+    const want = await ortRun(graph, feeds);
+    const got = runGraphSync(graph, feeds).outputs;
+    for (const o of graph.outputs) {
+      const w = want.get(o.name)!.data;
+      const g = got.get(o.name)!.toFloat32();
+      expect(g.length, o.name).toBe(w.length);
+      let worst = 0;
+      for (let k = 0; k < w.length; k++) worst = Math.max(worst, Math.abs(g[k]! - w[k]!));
+      expect(worst, `${JSON.stringify({ ...c, attrs: undefined })} ${o.name}`).toBeLessThan(2e-6);
+    }
+  });
+
   it('an activation nnport does not know is an UnsupportedError naming it', () => {
     const { graph, feeds } = buildCase({ name: '', op: 'RNN', seq: 2, batch: 1, input: 2, hidden: 2, attrs: { activations: { type: 'strings', value: ['Swish'] } } }, 7);
     expect(() => runGraphSync(graph, feeds)).toThrow(UnsupportedError);
