@@ -1,7 +1,7 @@
 // The step loop of the recurrent ops (src/runtime/ops/recurrent.ts): the batch-1 product of the
 // hidden state with the recurrence weights, on the GEMM's packed B panels (assembly/kernels/gemm.ts),
 // the sigmoid / tanh gate activations, and the whole LSTM / GRU cell update for the default
-// activations. Scalar twins: src/wasm/scalar/recurrent.ts.
+// activations (GRU in either linear_before_reset form). Scalar twins: src/wasm/scalar/recurrent.ts.
 //
 // SIMD128 has no exp: expf4 is Cephes' expf (range reduction by ln 2 in two parts, a degree-6
 // polynomial, scaling by 2^n built in the exponent bits), within 2 ulp of the exact value.
@@ -222,4 +222,56 @@ export function gruCellF32(g: usize, r: usize, rbh: usize, h: usize, H: i32, cli
   let j = 0;
   for (; j + 4 <= H; j += 4) gruCell4(g, r, rbh, h, H, j, cl, false);
   for (; j < H; j++) gruCell4(g, r, rbh, h, H, j, cl, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function gruReset4(zr: usize, g: usize, h: usize, rh: usize, H: i32, j: i32, cl: v128, one: bool): void {
+  const o4 = <usize>j << 2;
+  const hb = <usize>H << 2;
+  const z = sigmoid4(clip4(f32x4.add(ld(zr + o4, one), ld(g + o4, one)), cl));
+  const r = sigmoid4(clip4(f32x4.add(ld(zr + hb + o4, one), ld(g + hb + o4, one)), cl));
+  const v = f32x4.mul(r, ld(h + o4, one));
+  if (one) {
+    store<f32>(zr + o4, f32x4.extract_lane(z, 0));
+    store<f32>(zr + hb + o4, f32x4.extract_lane(r, 0));
+    store<f32>(rh + o4, f32x4.extract_lane(v, 0));
+  } else {
+    v128.store(zr + o4, z);
+    v128.store(zr + hb + o4, r);
+    v128.store(rh + o4, v);
+  }
+}
+
+/**
+ * The first half of a GRU step (linear_before_reset = 0) of one batch row with the default
+ * activations: zr [2H] = sigmoid(clip(zr + g[0, 2H))) in place (zr holds H·[Rz Rr]ᵀ), rh [H] = r ⊙ h.
+ */
+export function gruResetF32(zr: usize, g: usize, h: usize, rh: usize, H: i32, clip: f32): void {
+  const cl = f32x4.splat(clip);
+  let j = 0;
+  for (; j + 4 <= H; j += 4) gruReset4(zr, g, h, rh, H, j, cl, false);
+  for (; j < H; j++) gruReset4(zr, g, h, rh, H, j, cl, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function gruUpdate4(z: usize, hh: usize, gh: usize, h: usize, j: i32, cl: v128, one: bool): void {
+  const o4 = <usize>j << 2;
+  const zv = ld(z + o4, one);
+  const n = tanh4(clip4(f32x4.add(ld(hh + o4, one), ld(gh + o4, one)), cl));
+  const hn = f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), zv), n), f32x4.mul(zv, ld(h + o4, one)));
+  if (one) store<f32>(h + o4, f32x4.extract_lane(hn, 0));
+  else v128.store(h + o4, hn);
+}
+
+/**
+ * The second half: h = (1 - z) ⊙ tanh(clip(hh + gh)) + z ⊙ h in place, hh [H] = (r ⊙ h)·Rhᵀ,
+ * gh [H] = the h block of the projection (X·Whᵀ + Wbh + Rbh), z [H] from gruResetF32.
+ */
+export function gruUpdateF32(z: usize, hh: usize, gh: usize, h: usize, H: i32, clip: f32): void {
+  const cl = f32x4.splat(clip);
+  let j = 0;
+  for (; j + 4 <= H; j += 4) gruUpdate4(z, hh, gh, h, j, cl, false);
+  for (; j < H; j++) gruUpdate4(z, hh, gh, h, j, cl, true);
 }

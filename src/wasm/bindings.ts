@@ -57,6 +57,8 @@ export interface KernelFunctions {
   tanhF32(v: number, n: number, clip: number): void;
   lstmCellF32(g: number, c: number, h: number, H: number, clip: number): void;
   gruCellF32(g: number, r: number, rbh: number, h: number, H: number, clip: number): void;
+  gruResetF32(zr: number, g: number, h: number, rh: number, H: number, clip: number): void;
+  gruUpdateF32(z: number, hh: number, gh: number, h: number, H: number, clip: number): void;
 
   // permute.ts: meta holds `rank` axes of 4 i32 (length, source stride, destination stride, 0)
   permute(src: number, dst: number, es: number, rank: number, meta: number): void;
@@ -176,6 +178,8 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   tanhF32: 3,
   lstmCellF32: 5,
   gruCellF32: 6,
+  gruResetF32: 6,
+  gruUpdateF32: 6,
   permute: 5,
   permuteStrided: 5,
   setPermuteTuning: 4,

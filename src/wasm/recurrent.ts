@@ -19,6 +19,13 @@ export interface StepKernels {
   lstmCell(g: Float32Array, go: number, c: Float32Array, h: Float32Array, so: number, clip: number): void;
   /** GRU (linear_before_reset) step of one row, default activations: g, r at go (3H), h at so, rbh [H] or undefined */
   gruCell(g: Float32Array, r: Float32Array, go: number, rbh: Float32Array | undefined, h: Float32Array, so: number, clip: number): void;
+  /**
+   * GRU (linear_before_reset = 0) step of one row, default activations, in two halves around
+   * (r ⊙ h)·Rhᵀ: zr at zo (2H, holding H·[Rz Rr]ᵀ) becomes z, r and rh at so = r ⊙ h; then h at so
+   * = (1 - z) ⊙ tanh(hh + the projection's h block at go + 2H) + z ⊙ h.
+   */
+  gruReset(zr: Float32Array, zo: number, g: Float32Array, go: number, h: Float32Array, rh: Float32Array, so: number, clip: number): void;
+  gruUpdate(zr: Float32Array, zo: number, hh: Float32Array, g: Float32Array, go: number, h: Float32Array, so: number, clip: number): void;
 }
 
 const at = (v: Float32Array, i = 0): number => v.byteOffset + i * 4;
@@ -61,6 +68,8 @@ export function withStepKernels<T>(N: number, K: number, H: number, weights: rea
       tanh: (v, from, to, clip) => k.tanhF32(at(v, from), to - from, clip),
       lstmCell: (g, go, c, h, so, clip) => k.lstmCellF32(at(g, go), at(c, so), at(h, so), H, clip),
       gruCell: (g, r, go, rbh, h, so, clip) => k.gruCellF32(at(g, go), at(r, go), rbh ? at(rbh) : 0, at(h, so), H, clip),
+      gruReset: (zr, zo, g, go, h, rh, so, clip) => k.gruResetF32(at(zr, zo), at(g, go), at(h, so), at(rh, so), H, clip),
+      gruUpdate: (zr, zo, hh, g, go, h, so, clip) => k.gruUpdateF32(at(zr, zo), at(hh, so), at(g, go + 2 * H), at(h, so), H, clip),
     };
     return run(s);
   });

@@ -1,9 +1,10 @@
 // LSTM, GRU and RNN (ONNX semantics, float32). The input projection X·Wᵀ (+ biases) of every time
 // step and both directions is one GEMM on the packed SIMD kernel; the step loop then runs in WASM
 // memory (src/wasm/recurrent.ts): H·Rᵀ on R packed once and kept (a GEMV per row for batch 1 or 2, the GEMM
-// otherwise), sigmoid / tanh in SIMD, and the whole cell update as one kernel per row for the
-// default activations (LSTM without peepholes, GRU with linear_before_reset). Other activations,
-// peepholes and input_forget take the JS loops below on the same buffers.
+// otherwise), sigmoid / tanh in SIMD, and the cell update as kernels per row for the default
+// activations (LSTM without peepholes; GRU, in two halves around (r ⊙ h)·Rhᵀ when not
+// linear_before_reset). Other activations, peepholes and input_forget take the JS loops below on
+// the same buffers.
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { recurrentDefs, RNN_GATES, type RecurrentAttrs, type RnnActivation } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -331,6 +332,8 @@ function gruDirection(c: DirectionContext): void {
     });
     return;
   }
+  // the fused halves of a linear_before_reset = 0 step with the default activations
+  const fused = !lbr && fa.name === 'Sigmoid' && ga.name === 'Tanh';
   const Rzr = weightView(c.R, `Rzr${c.d}`, [2 * H, H], base);
   const Rh = weightView(c.R, `Rh${c.d}`, [H, H], base + 2 * H * H);
   withStepKernels(N, H, H, [Rzr, Rh], [N * GH, N * 2 * H, N * H, N * H, N * H], (s) => {
@@ -340,6 +343,18 @@ function gruDirection(c: DirectionContext): void {
       gatherGates(c, times, GH, gates);
       zr.fill(0);
       s.mulAddT(0, h, zr);
+      if (fused) {
+        for (let b = 0; b < N; b++) if (times[b]! >= 0) s.gruReset(zr, b * 2 * H, gates, b * GH, h, rh, b * H, clip ?? Infinity);
+        hh.fill(0);
+        s.mulAddT(1, rh, hh);
+        for (let b = 0; b < N; b++) {
+          const t = times[b]!;
+          if (t < 0) continue;
+          s.gruUpdate(zr, b * 2 * H, hh, gates, b * GH, h, b * H, clip ?? Infinity);
+          c.y.set(h.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+        }
+        continue;
+      }
       for (let b = 0; b < N; b++) {
         if (times[b]! < 0) continue;
         for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] += gates[b * GH + j]!;

@@ -43,3 +43,17 @@ export function gruCellScalar(g: Float32Array, r: Float32Array, rbh: Float32Arra
     h[j] = (1 - z) * n + z * h[j]!;
   }
 }
+
+/** GRU (linear_before_reset = 0) first half: zr [2H] = sigmoid(zr + g[0, 2H)) in place, rh = r ⊙ h. */
+export function gruResetScalar(zr: Float32Array, g: Float32Array, h: Float32Array, rh: Float32Array, H: number, clip = Infinity): void {
+  for (let j = 0; j < 2 * H; j++) zr[j] = sigmoid(clipTo(zr[j]! + g[j]!, clip));
+  for (let j = 0; j < H; j++) rh[j] = zr[H + j]! * h[j]!;
+}
+
+/** Second half: h = (1 - z) ⊙ tanh(hh + g[2H, 3H)) + z ⊙ h in place. */
+export function gruUpdateScalar(z: Float32Array, hh: Float32Array, g: Float32Array, h: Float32Array, H: number, clip = Infinity): void {
+  for (let j = 0; j < H; j++) {
+    const n = Math.tanh(clipTo(hh[j]! + g[2 * H + j]!, clip));
+    h[j] = (1 - z[j]!) * n + z[j]! * h[j]!;
+  }
+}

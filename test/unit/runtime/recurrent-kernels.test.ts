@@ -1,10 +1,10 @@
 // The recurrent step kernels (assembly/kernels/recurrent.ts) against their scalar twins
 // (src/wasm/scalar/recurrent.ts) on random sizes including odd ones, 1 and 0: the packed GEMV,
 // sigmoid and tanh over their whole range (a polynomial exp: within a few float32 ulp), and the
-// fused LSTM and GRU cells with and without clip.
+// fused LSTM and GRU cells (both linear_before_reset forms) with and without clip.
 import { describe, expect, it } from 'vitest';
 import { denseKernels, roundUp } from '../../../src/wasm/dense.js';
-import { gemvAddScalar, gruCellScalar, lstmCellScalar, sigmoidScalar, tanhScalar } from '../../../src/wasm/scalar/recurrent.js';
+import { gemvAddScalar, gruCellScalar, gruResetScalar, gruUpdateScalar, lstmCellScalar, sigmoidScalar, tanhScalar } from '../../../src/wasm/scalar/recurrent.js';
 import { rng } from '../../support/rng.js';
 
 const random = (n: number, r: () => number, scale: number): Float32Array => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
@@ -103,6 +103,16 @@ describe('recurrent step kernels vs scalar twins', () => {
           const [, , , got] = inArena([gg, rr, rbh, hh0.slice()], ([gp, rp, bp, hp]) => k.gruCellF32(gp!, rp!, withRbh ? bp! : 0, hp!, H, clip));
           for (let j = 0; j < H; j++) expect(Math.abs(got![j]! - want[j]!), `GRU h, H ${H} clip ${clip} rbh ${withRbh}`).toBeLessThanOrEqual(4e-7);
         }
+        // linear_before_reset = 0: the two halves around (r ⊙ h)·Rhᵀ
+        const zr0 = random(2 * H, r, 3), g0 = random(3 * H, r, 3), h0b = random(H, r, 1), hh = random(H, r, 3);
+        const wzr = zr0.slice(), wrh = new Float32Array(H), wh2 = h0b.slice();
+        gruResetScalar(wzr, g0, h0b, wrh, H, clip);
+        gruUpdateScalar(wzr, hh, g0, wh2, H, clip);
+        const [gzr, , , grh] = inArena([zr0.slice(), g0, h0b.slice(), new Float32Array(H)], ([zp, gp, hp, rp]) => k.gruResetF32(zp!, gp!, hp!, rp!, H, clip));
+        for (let j = 0; j < 2 * H; j++) expect(Math.abs(gzr![j]! - wzr[j]!), `GRU z, r, H ${H} clip ${clip}`).toBeLessThanOrEqual(2e-7);
+        for (let j = 0; j < H; j++) expect(Math.abs(grh![j]! - wrh[j]!), `GRU r ⊙ h, H ${H} clip ${clip}`).toBeLessThanOrEqual(2e-7);
+        const [, , , gh2] = inArena([wzr, hh, g0, h0b.slice()], ([zp, hp, gp, hq]) => k.gruUpdateF32(zp!, hp!, gp! + 8 * H, hq!, H, clip));
+        for (let j = 0; j < H; j++) expect(Math.abs(gh2![j]! - wh2[j]!), `GRU h (reset before), H ${H} clip ${clip}`).toBeLessThanOrEqual(4e-7);
       }
     }
   });
