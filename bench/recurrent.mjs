@@ -38,6 +38,9 @@ const CASES = [
   { name: 'LSTM bidi i64 h128 s50 b1', op: 'LSTM', input: 64, hidden: 128, seq: 50, batch: 1, bidi: true },
   { name: 'GRU bidi i128 h256 s50 b4 lens', op: 'GRU', input: 128, hidden: 256, seq: 50, batch: 4, bidi: true, lens: [50, 37, 20, 44] },
   { name: 'LSTM 2-layer i64 h256 s100 b1', op: 'LSTM', input: 64, hidden: 256, seq: 100, batch: 1, layers: 2 },
+  // linear_before_reset = 0: ONNX's default, Keras' reset_after=False
+  { name: 'GRU lbr=0 i64 h128 s50 b1', op: 'GRU', input: 64, hidden: 128, seq: 50, batch: 1, resetBefore: true },
+  { name: 'GRU lbr=0 i256 h512 s100 b1', op: 'GRU', input: 256, hidden: 512, seq: 100, batch: 1, resetBefore: true },
 ];
 
 function rng(seed) {
@@ -76,7 +79,7 @@ function buildModel(c, seed) {
     if (c.lens) ins.push('sequence_lens');
     const attrs = { hidden_size: a('int', c.hidden) };
     if (nd === 2) attrs.direction = a('string', 'bidirectional');
-    if (c.op === 'GRU') attrs.linear_before_reset = a('int', 1); // PyTorch's GRU
+    if (c.op === 'GRU' && !c.resetBefore) attrs.linear_before_reset = a('int', 1); // PyTorch's GRU
     nodes.push({ name: `rnn${l}`, opType: c.op, domain: '', inputs: ins, outputs: outs, attrs });
     outputs.push(`Y_h${l}`);
     if (l + 1 < layers) {
