@@ -310,8 +310,12 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     return { shape, signature: dyn ? v.shape.map((d: Dim) => (typeof d === 'number' ? d : -1)) : undefined, dtype: v.dtype };
   };
 
+  const read = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((v) => v.name)]);
   const ctx: WriteContext = {
     file,
+    isRead(name) {
+      return read.has(name);
+    },
     tensor(name) {
       if (!name) return '';
       const r = resolve(name);
