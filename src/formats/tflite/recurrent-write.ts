@@ -14,10 +14,11 @@
 // is not an output), sequence_lens shorter than the sequence, and non-zero initial states (TFLite
 // starts from its zeroed variable tensors).
 import { UnsupportedError } from '../../ir/errors.js';
-import type { Node } from '../../ir/graph.js';
+import type { Graph, Node } from '../../ir/graph.js';
 import { parseRecurrentAttrs, type RecurrentAttrs, type RecurrentOp } from '../../ir/ops/recurrent.js';
 import { LSTM_INPUT } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
+import type { QuantizeOptions } from '../../passes/quantize.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
@@ -68,6 +69,8 @@ function readLayer(n: Node, c: WriteContext, op: RecurrentOp): Layer {
     if (t.dtype !== 'float32') throw new UnsupportedError(`${op} with ${t.dtype} ${what} in a TFLite file`, where(n));
     return t;
   };
+  // declared, so that the per-gate constants laid out from them know whether they were float16 (--quantize float16)
+  for (const i of [1, 2, 3, 7]) if (n.inputs[i] && c.constantOf(n.inputs[i]!)) c.tensor(n.inputs[i]!);
   const W = weight(1, 'input weights (W)');
   const R = weight(2, 'recurrent weights (R)');
   const B = n.inputs[3] ? weight(3, 'biases (B)') : undefined;
@@ -289,7 +292,25 @@ export function writeRnn(n: Node, c: WriteContext): void {
   writeRecurrent(n, c, 'RNN');
 }
 
-/** ONNX GRU: TFLite has no GRU builtin. */
+/** ONNX GRU: TFLite has no GRU builtin (prepareForTflite unrolls the GRUs it can: recurrent-unroll.ts). */
 export function writeGru(n: Node): void {
-  throw new UnsupportedError('GRU in a TFLite file', `${where(n)}: TFLite has no GRU builtin op (TF's converter lowers a Keras GRU to a While loop of plain ops, which nnport does not write)`);
+  throw new UnsupportedError('GRU in a TFLite file', `${where(n)}: TFLite has no GRU builtin op; nnport unrolls a GRU over its steps when the model goes through writeTflite`);
+}
+
+const RECURRENT = new Set(['LSTM', 'RNN', 'GRU']);
+
+/**
+ * What --quantize does to the recurrent ops: float16 stores their weights as float16 behind
+ * DEQUANTIZE like every other weight; dynamic leaves them float32 (said in a note: TF's converter
+ * would write a hybrid LSTM with int8 weights, which nnport does not write); int8 / int16x8 are
+ * refused (the integer LSTM needs calibrated scales for its gates and cell state).
+ */
+export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
+  const ops = g.nodes.filter((n) => (n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType));
+  if (!ops.length) return;
+  const names = ops.map((n) => `${n.opType} '${n.name}'`).join(', ');
+  if (q.mode === 'int8' || q.mode === 'int16x8') {
+    throw new UnsupportedError(`${ops[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${names}: nnport writes float recurrent ops only (an integer LSTM needs calibrated gate and cell-state scales); use --quantize dynamic or float16`);
+  }
+  if (q.mode === 'dynamic') q.onNote?.(`${names}: weights kept float32 under --quantize dynamic (nnport writes float recurrent ops, not TFLite's hybrid LSTM / RNN kernels)`);
 }

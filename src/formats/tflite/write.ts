@@ -38,6 +38,8 @@ import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
+import { recurrentQuantization } from './recurrent-write.js';
+import { unrollGrus } from './recurrent-unroll.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -133,6 +135,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // folding, bias fusing), and stored as float16 again at the end unless another quantization follows
   const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
   graph = decodeHalfWeights(graph).graph;
+  // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
+  graph = unrollGrus(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
@@ -253,7 +257,10 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
   }
-  if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
+  if (options.quantize) {
+    recurrentQuantization(g, options.quantize);
+    g = (await quantizeGraph(g, options.quantize)).graph;
+  }
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 

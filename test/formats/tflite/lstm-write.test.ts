@@ -6,28 +6,23 @@
 //
 // The interpreter keeps the state tensors between invokes; nnport's runtime starts every run at
 // zero, as the interpreter's first invoke does. oracle.run() makes a fresh interpreter per call.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/numpy/index.js';
-import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
-import type { Graph } from '../../../src/ir/graph.js';
-import { Tensor } from '../../../src/ir/tensor.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
-const DIR = join(REPO_ROOT, '.fixtures-cache/recurrent-onnx');
-const MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_batch_first_seq', 'lstm_bidi', 'lstm_layout1', 'lstm_conv', 'rnn_tanh', 'rnn_relu_bidi', 'gru'];
 
-beforeAll(() => {
-  if (MODELS.every((m) => existsSync(join(DIR, m, 'meta.json')))) return;
-  execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/recurrent_onnx.py'), '--out', DIR], { stdio: 'pipe' });
-}, 120_000);
+beforeAll(exportMissingRecurrentFixtures, 120_000);
 
 interface FlatcModel {
   operator_codes: { builtin_code: string }[];
@@ -35,32 +30,6 @@ interface FlatcModel {
 }
 
 const opNames = (m: FlatcModel): string[] => m.subgraphs[0]!.operators.map((o) => m.operator_codes[o.opcode_index]!.builtin_code);
-
-export interface RecurrentFixture {
-  graph: Graph;
-  input: Tensor;
-  outputs: Float32Array[];
-}
-
-export async function recurrentFixture(name: string): Promise<RecurrentFixture> {
-  const dir = join(DIR, name);
-  const m = await readModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { fileName: `${name}.onnx` });
-  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { outputs: number[][] };
-  const outputs = meta.outputs.map((_, i) => readNpy(readFileSync(join(dir, `output${i}.npy`))).toFloat32());
-  return { graph: (m as { graph: Graph }).graph, input: readNpy(readFileSync(join(dir, 'input.npy'))), outputs };
-}
-
-/** max |a - b| over max |b| */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return worst / Math.max(scale, 1e-30);
-}
 
 /** nnport's reader and runtime on a written file. */
 async function nnportRun(bytes: Uint8Array, x: Tensor): Promise<Float32Array[]> {
@@ -132,9 +101,11 @@ describe('ONNX LSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM (PyTorch nn.LSTM exports)', 
     expect(ops).toContain('PACK');
   });
 
-  it('Conv1d + ReLU, permuted, then nn.LSTM (the layout pass runs): carried through', async () => {
+  it('a CRNN (Conv2d, height squeezed, permuted, nn.LSTM batch_first): the layout pass reads the channels-last features with a batch-major LSTM, no TRANSPOSE', async () => {
     // the layout pass makes the model's input channels-last: NCHW -> NHWC
-    await check('lstm_conv', { input: (x) => x.permute([0, 2, 3, 1]) });
+    const { json } = await check('lstm_conv', { input: (x) => x.permute([0, 2, 3, 1]) });
+    expect(opNames(json)).not.toContain('TRANSPOSE');
+    expect(lstmOps(json)[0]!.builtin_options).toMatchObject({ time_major: false });
   });
 });
 
@@ -151,9 +122,88 @@ describe('ONNX RNN -> UNIDIRECTIONAL_SEQUENCE_RNN (PyTorch nn.RNN exports)', () 
   });
 });
 
-describe('refusals', () => {
-  it('GRU: no TFLite builtin', async () => {
-    const f = await recurrentFixture('gru');
-    await expect(writeTflite(f.graph, { fileName: 'gru.tflite' })).rejects.toThrow(/GRU in a TFLite file/);
+describe('--quantize', () => {
+  it('float16: every LSTM weight float16 behind a DEQUANTIZE; within 1e-3 of PyTorch in the interpreter and read back', async () => {
+    const f = await recurrentFixture('lstm_batch_first');
+    const bytes = await writeTflite(f.graph, { fileName: 'half.tflite', quantize: { mode: 'float16' } });
+    const json = flatcJson<FlatcModel>(bytes, 'half', { defaults: true });
+    const sg = json.subgraphs[0]!;
+    const producer = new Map(sg.operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
+    const types = (json as unknown as { subgraphs: { tensors: { type: string }[] }[] }).subgraphs[0]!.tensors.map((t) => t.type);
+    const lstms = lstmOps(json);
+    expect(lstms).toHaveLength(2);
+    for (const op of lstms) {
+      // the 12 weights and biases of a non-CIFG LSTM without peepholes
+      const weights = op.inputs.filter((t, k) => t >= 0 && k !== 0 && k !== 18 && k !== 19);
+      expect(weights).toHaveLength(12);
+      for (const w of weights) {
+        const dq = producer.get(w)!;
+        expect(json.operator_codes[dq.opcode_index]!.builtin_code).toBe('DEQUANTIZE');
+        expect(types[dq.inputs[0]!]).toBe('FLOAT16');
+      }
+    }
+    const theirs = await oracle.run(bytes, [f.input.toFloat32()]);
+    const mine = await nnportRun(bytes, f.input);
+    for (let i = 0; i < f.outputs.length; i++) {
+      const e = relErr(theirs[i]!.data as Float32Array, f.outputs[i]!);
+      console.log(`lstm_batch_first float16 output ${i}: interpreter vs PyTorch ${e.toExponential(2)} relative`);
+      expect(e).toBeLessThan(1e-3);
+      expect(relErr(mine[i]!, theirs[i]!.data as Float32Array)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('dynamic: the LSTM stays float32, and a note says so', async () => {
+    const f = await recurrentFixture('lstm_bidi');
+    const notes: string[] = [];
+    const bytes = await writeTflite(f.graph, { fileName: 'dynamic.tflite', quantize: { mode: 'dynamic', onNote: (n) => notes.push(n) } });
+    expect(notes.join('\n')).toMatch(/LSTM '.*': weights kept float32 under --quantize dynamic/);
+    const json = flatcJson<FlatcModel>(bytes, 'dynamic', { defaults: true });
+    const types = (json as unknown as { subgraphs: { tensors: { type: string }[] }[] }).subgraphs[0]!.tensors.map((t) => t.type);
+    for (const op of lstmOps(json)) expect(types[op.inputs[2]!]).toBe('FLOAT32');
+    const theirs = await oracle.run(bytes, [f.input.toFloat32()]);
+    for (let i = 0; i < f.outputs.length; i++) expect(relErr(theirs[i]!.data as Float32Array, f.outputs[i]!)).toBeLessThan(1e-4);
+  });
+
+  it('int8: refused, naming the LSTMs', async () => {
+    const f = await recurrentFixture('lstm_time_major');
+    const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/LSTM with --quantize int8 in a TFLite file.*LSTM '\/lstm\/LSTM'/);
+  });
+});
+
+describe('ONNX GRU -> its steps in plain ops (TFLite has no GRU builtin)', () => {
+  it('nn.GRU batch_first + Linear on the last step: unrolled, no GRU-like op left', async () => {
+    const { json } = await check('gru');
+    const ops = opNames(json);
+    expect(ops).toContain('LOGISTIC');
+    expect(ops).toContain('TANH');
+    expect(ops.filter((o) => o.includes('SEQUENCE'))).toEqual([]);
+  });
+});
+
+describe('CLI', () => {
+  it('nnport convert model.onnx -o m.tflite writes the LSTM the interpreter runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-lstm-'));
+    try {
+      if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: REPO_ROOT, stdio: 'ignore' });
+      const out = join(dir, 'm.tflite');
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('lstm_batch_first_seq'), 'model.onnx'), '-o', out], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const f = await recurrentFixture('lstm_batch_first_seq');
+      const [y] = await oracle.run(new Uint8Array(readFileSync(out)), [f.input.toFloat32()]);
+      expect(relErr(y!.data as Float32Array, f.outputs[0]!)).toBeLessThan(1e-4);
+      // a refusal is one line naming the feature, and writes nothing
+      mkdirSync(join(dir, 'calib'));
+      copyFileSync(join(recurrentDir('lstm_batch_first_seq'), 'input.npy'), join(dir, 'calib/x0.npy'));
+      const int8 = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('lstm_batch_first_seq'), 'model.onnx'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calib')], { encoding: 'utf8' });
+      expect(int8.status).not.toBe(0);
+      expect(int8.stderr.trim().split('\n')).toHaveLength(1);
+      expect(int8.stderr).toMatch(/LSTM with --quantize int8 in a TFLite file/);
+      expect(existsSync(join(dir, 'int8.tflite'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
