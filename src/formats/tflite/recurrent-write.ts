@@ -86,7 +86,6 @@ function readLayer(n: Node, c: WriteContext, op: RecurrentOp): Layer {
     throw new UnsupportedError(`${op} activations ${acts.map((d) => d.join(', ')).join(' / ')} in a TFLite file`, `${where(n)}: TFLite's ${op === 'LSTM' ? 'LSTM takes sigmoid gates and one activation, tanh or relu, for the cell and hidden state' : 'RNN takes one activation, tanh or relu'}`);
   }
   const tAxis = a.layout === 0 ? 0 : 1;
-  const bAxis = 1 - tAxis;
   const shape = c.shapeOf(x);
   const T = xi.signature?.[tAxis] === -1 ? undefined : shape[tAxis];
   // sequence_lens equal to the sequence length everywhere is no masking at all
@@ -108,7 +107,6 @@ function readLayer(n: Node, c: WriteContext, op: RecurrentOp): Layer {
   if (op === 'LSTM' && n.outputs[2] && c.isRead(n.outputs[2])) {
     throw new UnsupportedError(`LSTM Y_c output in a TFLite file`, `${where(n)}: TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM does not output its cell state`);
   }
-  void bAxis;
   return { n, op, a, x, shape, signature: xi.signature, tAxis, H, I, W, R, B, act };
 }
 
