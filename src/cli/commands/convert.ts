@@ -52,6 +52,8 @@ ${FUSE_SCALE_HELP}
                           that only group-1 convs read split by range in two: the float function is
                           unchanged on the calibration data, their int8 step halves (those convs get
                           more channels: MobileNet-v2's file 1.6x)
+  --range-split           int8: only the second half of --channel-split (the ReLU6 outputs read by
+                          group-1 convs split by range in two): MobileNet-v2's file 1.06x
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)

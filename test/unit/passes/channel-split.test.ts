@@ -250,4 +250,31 @@ describe('channel splitting', () => {
     expect(await main(['convert', onnx, '-o', join(tmp, 'd.tflite'), '--quantize', 'dynamic', '--channel-split'], () => undefined, (s) => err.push(s))).not.toBe(0);
     expect(err.join('\n')).toMatch(/--channel-split applies to --quantize int8 only/);
   });
+
+  it('convert --range-split splits only the ReLU6 outputs by range; other modes and --channel-split refuse it', { timeout: 120_000 }, async () => {
+    const dir = join(tmp, 'calibration-range');
+    mkdirSync(dir);
+    for (let k = 0; k < 4; k++) writeFileSync(join(dir, `x${k}.npy`), writeNpy(sample()));
+    const onnx = join(tmp, 'range.onnx');
+    writeFileSync(onnx, writeOnnx(clippedModel()));
+    const out: string[] = [];
+    const err: string[] = [];
+    const file = join(tmp, 'range.tflite');
+    expect(await main(['convert', onnx, '-o', file, '--quantize', 'int8', '--calibration', dir, '--no-equalize', '--range-split'], (s) => out.push(s), (s) => err.push(s))).toBe(0);
+    expect(err.join('\n')).toBe('');
+    // (without --no-equalize, equalization evens the channels' maxima out and the tensor is left whole)
+    expect(out.join('\n')).toMatch(/clip split: 1 ReLU6 output in 2 ranges, [1-5] channels? added/);
+    // the depthwise conv's int8 weights (TFLite's 1,kh,kw,C) got the copies' channels; E (OHWI, 3 -> C) and P (C -> 4) follow
+    const back = await readTflite(new Uint8Array(readFileSync(file)));
+    const int8 = [...back.initializers.values()].filter((t) => t.dtype === 'int8').map((t) => t.shape);
+    const channels = int8.find((s) => s.length === 4 && s[0] === 1 && s[1] === 3 && s[2] === 3)?.[3];
+    expect(channels).toBeGreaterThan(6);
+    expect(int8).toContainEqual([channels, 1, 1, 3]);
+    expect(int8).toContainEqual([4, 1, 1, channels]);
+    for (const extra of [['--quantize', 'dynamic', '--range-split'], ['--range-split'], ['--quantize', 'int8', '--calibration', dir, '--range-split', '--channel-split']]) {
+      const e: string[] = [];
+      expect(await main(['convert', onnx, '-o', join(tmp, 'r2.tflite'), ...extra], () => undefined, (s) => e.push(s))).not.toBe(0);
+      expect(e.join('\n')).toMatch(/--range-split (applies to --quantize int8 only|needs --quantize)|already includes --range-split/);
+    }
+  });
 });
