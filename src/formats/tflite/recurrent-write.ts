@@ -15,6 +15,7 @@
 // starts from its zeroed variable tensors).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Graph, Node } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/ops/index.js';
 import { parseRecurrentAttrs, type RecurrentAttrs, type RecurrentOp } from '../../ir/ops/recurrent.js';
 import { LSTM_INPUT } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -311,4 +312,32 @@ export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
     throw new UnsupportedError(`${ops[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${names}: nnport writes float recurrent ops only (an integer LSTM needs calibrated gate and cell-state scales); use --quantize dynamic or float16`);
   }
   if (q.mode === 'dynamic') q.onNote?.(`${names}: weights kept float32 under --quantize dynamic (nnport writes float recurrent ops, not TFLite's hybrid LSTM / RNN kernels)`);
+}
+
+const isRecurrent = (n: Node): boolean => (n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType);
+
+/** The recurrent nodes of a graph whose sequence length is not a fixed number (a dynamic time axis). */
+export function dynamicSequenceNodes(g: Graph): Set<string> {
+  if (!g.nodes.some(isRecurrent)) return new Set();
+  const shapes = inferShapes(g, { onError: 'unknown' }).values;
+  return new Set(g.nodes.filter((n) => isRecurrent(n) && typeof shapes.get(n.inputs[0]!)?.shape?.[attrLayout(n)] !== 'number').map((n) => n.name));
+}
+
+const attrLayout = (n: Node): number => (n.attrs.layout?.type === 'int' && n.attrs.layout.value === 1 ? 1 : 0);
+
+/**
+ * A dynamic sequence length the prepared graph fixed (the writer folds shape computations that
+ * follow dynamic dims -- PyTorch's zero initial states made from x.shape -- at dim 1): the file
+ * would take sequences of that one length only. Refused rather than written.
+ */
+export function refusePinnedSequences(g: Graph, dynamic: ReadonlySet<string>): void {
+  if (!dynamic.size) return;
+  const shapes = inferShapes(g, { onError: 'unknown' }).values;
+  for (const n of g.nodes) {
+    if (!isRecurrent(n) || !dynamic.has(n.name)) continue;
+    const T = shapes.get(n.inputs[0]!)?.shape?.[attrLayout(n)];
+    if (typeof T === 'number') {
+      throw new UnsupportedError(`${n.opType} over a dynamic sequence length in a TFLite file`, `${where(n)}: its input's time axis is dynamic and the shape computations around it (e.g. zero initial states made from the input's shape) fix it at ${T} in the file; export the model with a fixed sequence length`);
+    }
+  }
 }

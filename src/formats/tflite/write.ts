@@ -38,7 +38,7 @@ import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
-import { recurrentQuantization } from './recurrent-write.js';
+import { dynamicSequenceNodes, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollGrus } from './recurrent-unroll.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -137,6 +137,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = decodeHalfWeights(graph).graph;
   // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
   graph = unrollGrus(graph);
+  const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
@@ -145,6 +146,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
+  refusePinnedSequences(g, dynamicSequences);
   return g;
 }
 

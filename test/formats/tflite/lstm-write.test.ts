@@ -116,6 +116,16 @@ describe('ONNX LSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM (PyTorch nn.LSTM exports)', 
     expect(ops).toContain('PACK');
   });
 
+  it('exported with a dynamic batch axis: written for batch 1 (as the writer writes every dynamic batch it must fold)', async () => {
+    // (zero initial states made from x.shape: folded at batch 1)
+    await check('lstm_dynamic_batch', { noReadBack: 'REVERSE_V2' });
+  });
+
+  it('exported with a dynamic time axis: refused, since the file would take one sequence length only', async () => {
+    const f = await recurrentFixture('lstm_dynamic_time');
+    await expect(writeTflite(f.graph)).rejects.toThrow(/LSTM over a dynamic sequence length in a TFLite file.*export the model with a fixed sequence length/);
+  });
+
   it('a CRNN (Conv2d, height squeezed, permuted, nn.LSTM batch_first): the layout pass reads the channels-last features with a batch-major LSTM, no TRANSPOSE', async () => {
     // the layout pass makes the model's input channels-last: NCHW -> NHWC
     const { json } = await check('lstm_conv', { input: (x) => x.permute([0, 2, 3, 1]) });
