@@ -250,6 +250,8 @@ const INT16X8_OPS = new Set([
 ]);
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
+  // (before prepareForTflite unrolls the GRUs)
+  if (options.quantize) recurrentQuantization(graph, options.quantize);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -259,10 +261,7 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
   }
-  if (options.quantize) {
-    recurrentQuantization(g, options.quantize);
-    g = (await quantizeGraph(g, options.quantize)).graph;
-  }
+  if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 

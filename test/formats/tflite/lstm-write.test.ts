@@ -189,6 +189,20 @@ describe('--quantize', () => {
     for (let i = 0; i < f.outputs.length; i++) expect(relErr(theirs[i]!.data as Float32Array, f.outputs[i]!)).toBeLessThan(1e-4);
   });
 
+  it('dynamic: an unrolled GRU is written and runs (its small weights stay float, under the 1024-element threshold)', async () => {
+    const f = await recurrentFixture('gru');
+    const notes: string[] = [];
+    const bytes = await writeTflite(f.graph, { quantize: { mode: 'dynamic', onNote: (n) => notes.push(n) } });
+    expect(notes.join('\n')).not.toMatch(/GRU/);
+    const [y] = await oracle.run(bytes, [f.input.toFloat32()]);
+    expect(relErr(y!.data as Float32Array, f.outputs[0]!)).toBeLessThan(1e-4);
+  });
+
+  it('int8: a GRU (written unrolled) is refused too', async () => {
+    const f = await recurrentFixture('gru');
+    await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } })).rejects.toThrow(/GRU with --quantize int8 in a TFLite file/);
+  });
+
   it('int8: refused, naming the LSTMs', async () => {
     const f = await recurrentFixture('lstm_time_major');
     const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
