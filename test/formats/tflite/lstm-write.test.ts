@@ -10,7 +10,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ByteBuffer } from 'flatbuffers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
@@ -36,6 +38,21 @@ async function nnportRun(bytes: Uint8Array, x: Tensor): Promise<Float32Array[]> 
   const g = await readTflite(bytes, { fileName: 'written.tflite' });
   const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
   return g.outputs.map((o) => outputs.get(o.name)!.toFloat32());
+}
+
+/**
+ * The file with dim `axis` of its input's stored shape set to `size` (what ResizeInputTensor does
+ * before AllocateTensors; tfjs-tflite has no resize call): the interpreter sizes the rest from its ops.
+ */
+function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
+  const out = bytes.slice();
+  const bb = new ByteBuffer(out);
+  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
+  const t = sg.tensors(sg.inputs(0)!)!;
+  // Tensor.shape is field 0: vtable slot 4
+  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
+  bb.writeInt32(at + 4 * axis, size);
+  return out;
 }
 
 /** Writes the fixture, runs it in the interpreter and in nnport (read back); returns the file and flatc's view. */
@@ -121,7 +138,20 @@ describe('ONNX LSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM (PyTorch nn.LSTM exports)', 
     await check('lstm_dynamic_batch', { noReadBack: 'REVERSE_V2' });
   });
 
-  it('exported with a dynamic time axis: refused, since the file would take one sequence length only', async () => {
+  it('exported with a dynamic time axis (static batch): -1 in shape_signature, and the file run at length 6 (its stored length set, as ResizeInputTensor does) gives PyTorch\'s outputs', async () => {
+    const f = await recurrentFixture('lstm_dynamic_time_only');
+    const bytes = await writeTflite(f.graph);
+    const json = flatcJson<FlatcModel & { subgraphs: { tensors: { shape_signature?: number[] }[] }[] }>(bytes, 'dynamic_time', { defaults: true });
+    const sg = json.subgraphs[0]!;
+    expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([2, -1, 5]);
+    const [y] = await oracle.run(withStoredDim(bytes, 1, 6), [f.input.toFloat32()]);
+    expect(y!.shape).toEqual([2, 6, 3]);
+    const e = relErr(y!.data as Float32Array, f.outputs[0]!);
+    console.log(`lstm_dynamic_time_only at length 6: interpreter vs PyTorch ${e.toExponential(2)} relative`);
+    expect(e).toBeLessThan(1e-4);
+  });
+
+  it('exported with dynamic batch and time axes: refused, since the file would take one sequence length only', async () => {
     const f = await recurrentFixture('lstm_dynamic_time');
     await expect(writeTflite(f.graph)).rejects.toThrow(/LSTM over a dynamic sequence length in a TFLite file.*export the model with a fixed sequence length/);
   });
