@@ -29,6 +29,7 @@ import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { ReverseV2Options } from '../generated/tflite/reverse-v2-options.js';
 import { SequenceRNNOptions } from '../generated/tflite/sequence-rnnoptions.js';
 import { SliceOptions } from '../generated/tflite/slice-options.js';
+import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
 import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
 import type { WriteContext } from './ops-write.js';
 
@@ -258,19 +259,28 @@ function writeRecurrent(n: Node, c: WriteContext, op: 'LSTM' | 'RNN'): void {
   const yh = n.outputs[1];
   if (yh && c.isRead(yh)) {
     const T = l.signature?.[l.tAxis] === -1 ? undefined : l.shape[l.tAxis];
-    if (T === undefined || T < 1) throw new UnsupportedError(`${op} Y_h over a ${T === undefined ? 'dynamic' : 'zero'} sequence length in a TFLite file`, `${where(n)}: the last step is sliced at a fixed index`);
+    if (T === 0) throw new UnsupportedError(`${op} Y_h over zero time steps in a TFLite file`, where(n));
     const steps = raws.map((raw, d) => {
-      const begin = [0, 0, 0];
-      begin[l.tAxis] = T - 1;
-      const size = [-1, -1, -1];
-      size[l.tAxis] = 1;
       const info = c.info(raw);
       const shape = [...info.shape];
       shape[l.tAxis] = 1;
       const sig = info.signature ? [...info.signature] : undefined;
       if (sig) sig[l.tAxis] = 1;
       const out = D === 1 ? c.tensor(yh) : c.addTensor(`${yh}_${d === 0 ? 'forward' : 'backward'}`, { name: '', dtype: 'float32', shape, signature: sig });
-      c.emit({ code: BuiltinOperator.SLICE, inputs: [raw, c.addConstant(`${out}_begin`, int32(begin)), c.addConstant(`${out}_size`, int32(size))], outputs: [out], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
+      if (T !== undefined) {
+        const begin = [0, 0, 0];
+        begin[l.tAxis] = T - 1;
+        const size = [-1, -1, -1];
+        size[l.tAxis] = 1;
+        c.emit({ code: BuiltinOperator.SLICE, inputs: [raw, c.addConstant(`${out}_begin`, int32(begin)), c.addConstant(`${out}_size`, int32(size))], outputs: [out], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
+        return out;
+      }
+      // a dynamic sequence: the last step counted from the end
+      const begin = [0, 0, 0];
+      begin[l.tAxis] = -1;
+      const others = 0b111 & ~(1 << l.tAxis);
+      const inputs = [raw, c.addConstant(`${out}_begin`, int32(begin)), c.addConstant(`${out}_end`, int32([0, 0, 0])), c.addConstant(`${out}_strides`, int32([1, 1, 1]))];
+      c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs, outputs: [out], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, others, 0b111, 0, 0, 0, false)] });
       return out;
     });
     // the sliced step already has Y_h's shape: [1, B, H] (layout 1: [B, 1, H])
@@ -318,6 +328,24 @@ export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
 }
 
 const isRecurrent = (n: Node): boolean => (n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType);
+
+/**
+ * A dynamic batch read by a recurrent op fixed at 1 (the model's inputs' dims of that name): TFLite's
+ * sequence ops keep [batch, hidden] state tensors that do not follow a resized input, and PyTorch's
+ * zero initial states, made from x.shape, would otherwise fix a dynamic time axis along with the
+ * batch when the writer folds them. The time axis then stays dynamic (-1 in shape_signature).
+ */
+export function fixRecurrentBatch(g: Graph): Graph {
+  if (!g.nodes.some(isRecurrent)) return g;
+  const shapes = inferShapes(g, { onError: 'unknown' }).values;
+  const names = new Set<string>();
+  for (const n of g.nodes) {
+    const b = isRecurrent(n) ? shapes.get(n.inputs[0]!)?.shape?.[1 - attrLayout(n)] : undefined;
+    if (typeof b === 'string') names.add(b);
+  }
+  if (!names.size) return g;
+  return { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d === 'string' && names.has(d)) ? { ...v, shape: v.shape.map((d) => (typeof d === 'string' && names.has(d) ? 1 : d)) } : v)) };
+}
 
 /** The recurrent nodes of a graph whose sequence length is not a fixed number (a dynamic time axis). */
 export function dynamicSequenceNodes(g: Graph): Set<string> {

@@ -38,7 +38,7 @@ import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
-import { dynamicSequenceNodes, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
+import { dynamicSequenceNodes, fixRecurrentBatch, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollGrus } from './recurrent-unroll.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -136,7 +136,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
   graph = decodeHalfWeights(graph).graph;
   // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
-  graph = unrollGrus(graph);
+  graph = unrollGrus(fixRecurrentBatch(graph));
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);

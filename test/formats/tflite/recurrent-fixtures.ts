@@ -12,7 +12,7 @@ import type { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/recurrent-onnx');
-export const RECURRENT_MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_batch_first_seq', 'lstm_bidi', 'lstm_layout1', 'lstm_conv', 'rnn_tanh', 'rnn_relu_bidi', 'gru', 'lstm_dynamic_batch', 'lstm_dynamic_time', 'lstm_dynamic_time_only'];
+export const RECURRENT_MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_batch_first_seq', 'lstm_bidi', 'lstm_layout1', 'lstm_conv', 'rnn_tanh', 'rnn_relu_bidi', 'gru', 'lstm_dynamic_batch', 'lstm_dynamic_time', 'lstm_dynamic_time_only', 'lstm_last_step', 'lstm_dynamic_last_step'];
 
 /** Export the fixtures unless all are cached (meta.json is written last). */
 export function exportMissingRecurrentFixtures(): void {
