@@ -34,7 +34,7 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
-import { bidirectionalSequenceLstm, unidirectionalSequenceLstm } from './recurrent.js';
+import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 import { bidirectionalSequenceRnn, rnn, unidirectionalSequenceRnn } from './recurrent-rnn.js';
 
@@ -727,4 +727,5 @@ export const TFLITE_READ_OPS: Record<string, Converter> = {
   UNIDIRECTIONAL_SEQUENCE_RNN: unidirectionalSequenceRnn,
   BIDIRECTIONAL_SEQUENCE_RNN: bidirectionalSequenceRnn,
   RNN: rnn,
+  LSTM: lstm,
 };

@@ -3,9 +3,12 @@
 // NONE is the identity). TANH, RELU and NONE (ONNX Affine with alpha 1, beta 0) become one ONNX
 // RNN; RELU6 and RELU_N1_TO_1, which ONNX RNN cannot express, are unrolled over the (static) time
 // steps into MatMul / Add / Clip. RNN is one step of a batch ([batch, input] -> [batch, units]).
+// Hybrid ones (int8 weights, float input: dynamic-range quantization) are unrolled too, with
+// nnport::HybridInputQuantize rounding the input and the hidden state to int8 per row before their
+// matmuls on the dequantized weights, as the kernel's BatchQuantizeFloats does.
 // The variable hidden state starts at zero: the interpreter's first invoke after allocating
 // tensors (it carries the state over between invokes).
-import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import { FormatError, QuantizationError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
@@ -34,6 +37,8 @@ interface FloatRnn {
   /** [N] */
   bias: Float32Array;
   act: ActivationFunctionType;
+  /** TFLite's hybrid kernel: the matmul inputs rounded to int8 per row */
+  hybrid?: { symmetric: boolean };
 }
 
 /** Where one direction's tensors sit among the op's inputs. */
@@ -63,18 +68,31 @@ function outputOf(c: OpContext, k: number, expected: number): TfliteTensorInfo {
 }
 
 /** A float constant input, checked against its expected shape. */
-function constant(c: OpContext, i: number, what: string, shape: number[], out: string): Float32Array {
+function constant(c: OpContext, i: number, what: string, shape: number[], out: string, hybrid: boolean): Float32Array {
   const t = tensorOf(c, i, what, out);
-  if (t.dtype === 'int8' || t.dtype === 'uint8') {
-    throw new UnsupportedError(`dynamic-range (hybrid) ${c.opName}`, `'${out}': ${what} '${t.name}' is ${t.dtype} under a float input; nnport reads float RNNs`);
+  if (t.dtype === 'uint8' || (t.dtype === 'int8' && !hybrid)) {
+    throw new UnsupportedError(`dynamic-range (hybrid) ${c.opName}${t.dtype === 'uint8' ? ' with uint8 weights' : ''}`, `'${out}': ${what} '${t.name}' is ${t.dtype}; nnport reads float RNNs and hybrid ones with int8 input and recurrent weights`);
   }
   const v = c.b.initializers.get(t.name);
   if (!v) throw new UnsupportedError(`${c.opName} with a computed ${what}`, `'${out}': ${what} '${t.name}' must be a constant`);
-  if (v.dtype !== 'float32') throw new UnsupportedError(`${c.opName} with ${v.dtype} ${what}`, `'${out}': '${t.name}'`);
   if (v.shape.length !== shape.length || v.shape.some((d, k) => d !== shape[k])) {
     throw new FormatError(`${c.opName} '${out}': ${what} '${t.name}' has shape [${v.shape.join(', ')}], [${shape.join(', ')}] expected`, { file: c.b.file });
   }
+  if (t.dtype === 'int8') {
+    // the hybrid kernel's int32 sums times input scale · weight scale: the float matmul of the
+    // dequantized operands, to float rounding
+    const q = t.quant;
+    if (!q || q.scale.some((x) => x !== q.scale[0])) throw new QuantizationError(`${c.b.file}: hybrid ${c.opName} '${out}': ${what} '${t.name}' must have one scale (TFLite's hybrid kernel reads one per tensor)`);
+    if (q.zeroPoint.some((z) => z !== 0)) throw new QuantizationError(`${c.b.file}: hybrid ${c.opName} '${out}': ${what} '${t.name}' has a nonzero zero point, the hybrid kernel takes symmetric weights`);
+    return Float32Array.from(v.data as Int8Array, (w) => Math.fround(w * q.scale[0]!));
+  }
+  if (v.dtype !== 'float32') throw new UnsupportedError(`${c.opName} with ${v.dtype} ${what}`, `'${out}': '${t.name}'`);
   return v.data as Float32Array;
+}
+
+/** int8 weights under a float input: TFLite's hybrid kernel, which rounds its matmul inputs to int8 per row. */
+function hybridOf(c: OpContext, weights: number, asymmetric: boolean): { symmetric: boolean } | undefined {
+  return present(c, weights) && c.b.tensors[c.inputs[weights]!]!.dtype === 'int8' ? { symmetric: !asymmetric } : undefined;
 }
 
 function checkInputs(c: OpContext, expected: number, out: string): TfliteTensorInfo {
@@ -85,7 +103,7 @@ function checkInputs(c: OpContext, expected: number, out: string): TfliteTensorI
 }
 
 /** One direction: weights [N, I(+aux)], recurrent weights [N, N], bias [N], hidden state [B, N]. */
-function readRnn(c: OpContext, out: string, slots: RnnSlots, x: TfliteTensorInfo, timeMajor: boolean, act: ActivationFunctionType, aux?: TfliteTensorInfo): FloatRnn {
+function readRnn(c: OpContext, out: string, slots: RnnSlots, x: TfliteTensorInfo, timeMajor: boolean, act: ActivationFunctionType, hybrid: { symmetric: boolean } | undefined, aux?: TfliteTensorInfo): FloatRnn {
   if (x.shape.length !== 3) throw new FormatError(`${c.opName} '${out}': input '${x.name}' must be 3-D, got [${x.shape.join(', ')}]`, { file: c.b.file });
   const w = tensorOf(c, slots.weights, 'input weights', out);
   if (w.shape.length !== 2) throw new FormatError(`${c.opName} '${out}': input weights '${w.name}' must be 2-D, got [${w.shape.join(', ')}]`, { file: c.b.file });
@@ -96,12 +114,13 @@ function readRnn(c: OpContext, out: string, slots: RnnSlots, x: TfliteTensorInfo
   const T = x.signature?.[tAxis] === -1 ? undefined : x.shape[tAxis];
   const state = tensorOf(c, slots.state, 'hidden state', out);
   if (state.shape.reduce((a, d) => a * d, 1) !== B * N) throw new FormatError(`${c.opName} '${out}': hidden state '${state.name}' [${state.shape.join(', ')}] must hold [${B}, ${N}] (batch, units)`, { file: c.b.file });
-  let wx = constant(c, slots.weights, 'input weights', [N, I], out);
+  let wx = constant(c, slots.weights, 'input weights', [N, I], out, !!hybrid);
   let inputs = I;
+  if (aux && hybrid) throw new UnsupportedError(`hybrid ${c.opName} with an aux input`, `'${out}': nnport reads float cross-linked RNNs only`);
   if (aux) {
     // cross-linked stacking: x·Wᵀ + aux·Wauxᵀ = [x, aux]·[W, Waux]ᵀ
     const A = aux.shape[2]!;
-    const wa = constant(c, slots.aux!, 'aux input weights', [N, A], out);
+    const wa = constant(c, slots.aux!, 'aux input weights', [N, A], out, !!hybrid);
     const m = new Float32Array(N * (I + A));
     for (let n = 0; n < N; n++) {
       m.set(wx.subarray(n * I, (n + 1) * I), n * (I + A));
@@ -117,9 +136,10 @@ function readRnn(c: OpContext, out: string, slots: RnnSlots, x: TfliteTensorInfo
     N,
     timeMajor,
     wx,
-    wh: constant(c, slots.recurrent, 'recurrent weights', [N, N], out),
-    bias: constant(c, slots.bias, 'bias', [N], out),
+    wh: constant(c, slots.recurrent, 'recurrent weights', [N, N], out, !!hybrid),
+    bias: constant(c, slots.bias, 'bias', [N], out, false),
     act,
+    hybrid,
   };
 }
 
@@ -179,17 +199,24 @@ function onnxRnn(c: OpContext, dirs: FloatRnn[], direction: 'forward' | 'reverse
   return { y4, node };
 }
 
-/** RnnBatchStep step by step (from the last step to the first when `reverse`); returns the node writing `out` in the input's layout. */
+/**
+ * RnnBatchStep step by step (from the last step to the first when `reverse`), the hybrid kernel's
+ * int8 rounding of the input and the hidden state included; returns the node writing `out` in the
+ * input's layout.
+ */
 function unrolledRnn(c: OpContext, p: FloatRnn, out: string, reverse: boolean): Node {
   const { T, I, N } = p;
   if (T === 0) throw new UnsupportedError(`${c.opName} over zero time steps`, `'${out}'`);
-  if (T === undefined) throw new UnsupportedError(`${c.opName} with fused activation ${ActivationFunctionType[p.act]} and a dynamic sequence length`, `'${out}': ONNX RNN cannot express it, and unrolling it needs a fixed number of steps`);
+  const why = p.hybrid ? 'hybrid (int8 rounding of the input and the hidden state)' : `fused activation ${ActivationFunctionType[p.act]}`;
+  if (T === undefined) throw new UnsupportedError(`${c.opName} ${why} with a dynamic sequence length`, `'${out}': ONNX RNN cannot express it, and unrolling it needs a fixed number of steps`);
   const b = c.b;
-  const op = (type: string, inputs: string[], name: string, attrs: Record<string, Attr> = {}): string => {
+  const op = (type: string, inputs: string[], name: string, attrs: Record<string, Attr> = {}, domain = ''): string => {
     const v = b.fresh(name);
-    b.node(type, inputs, [v], attrs);
+    b.node(type, inputs, [v], attrs, domain);
     return v;
   };
+  // the hybrid kernel's matmul input, rounded to int8 per row (BatchQuantizeFloats)
+  const rounded = (v: string, name: string): string => (p.hybrid ? op('HybridInputQuantize', [v], name, { symmetric: int(p.hybrid.symmetric ? 1 : 0), axis: int(-1) }, 'nnport') : v);
   const transposed = (w: Float32Array, rows: number, cols: number): Float32Array => {
     const m = new Float32Array(rows * cols);
     for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) m[k * rows + r] = w[r * cols + k]!;
@@ -197,8 +224,14 @@ function unrolledRnn(c: OpContext, p: FloatRnn, out: string, reverse: boolean): 
   };
   const WxT = b.initializer(`${out}/input_weights_t`, Tensor.float32([I, N], transposed(p.wx, N, I)));
   const WhT = b.initializer(`${out}/recurrent_weights_t`, Tensor.float32([N, N], transposed(p.wh, N, N)));
-  const xw = op('Add', [op('MatMul', [p.x, WxT], `${out}/input_projection`), b.initializer(`${out}/bias`, Tensor.float32([N], p.bias))], `${out}/input_projection_biased`);
-  const [lo, hi] = CLIPPED[p.act]!;
+  const xw = op('Add', [op('MatMul', [rounded(p.x, `${out}/input_int8`), WxT], `${out}/input_projection`), b.initializer(`${out}/bias`, Tensor.float32([N], p.bias))], `${out}/input_projection_biased`);
+  const activate = (v: string, name: string): string => {
+    const clip = CLIPPED[p.act];
+    if (clip) return op('Clip', [v, b.float(clip[0], `clip_${clip[0]}`), b.float(clip[1], `clip_${clip[1]}`)], name);
+    if (p.act === ActivationFunctionType.TANH) return op('Tanh', [v], name);
+    if (p.act === ActivationFunctionType.RELU) return op('Relu', [v], name);
+    return v;
+  };
   const tAxis = p.timeMajor ? 0 : 1;
   const steps = new Array<string>(T);
   let h: string | undefined;
@@ -207,8 +240,8 @@ function unrolledRnn(c: OpContext, p: FloatRnn, out: string, reverse: boolean): 
     const s = `${out}/step${t}`;
     const xt = op('Gather', [xw, b.constant(Tensor.int64([], [t]), `t${t}`)], `${s}/input`, { axis: int(tAxis) });
     // the state starts at zero: the first step has no recurrent term
-    const pre = h ? op('Add', [xt, op('MatMul', [h, WhT], `${s}/recurrent`)], `${s}/pre`) : xt;
-    h = op('Clip', [pre, b.float(lo, `clip_${lo}`), b.float(hi, `clip_${hi}`)], `${s}/h`);
+    const pre = h ? op('Add', [xt, op('MatMul', [rounded(h, `${s}/state_int8`), WhT], `${s}/recurrent`)], `${s}/pre`) : xt;
+    h = activate(pre, `${s}/h`);
     steps[t] = op('Unsqueeze', [h, b.int64s([tAxis], `axes_${tAxis}`)], `${s}/out`);
   }
   return b.node('Concat', steps, [out], { axis: int(tAxis) });
@@ -216,8 +249,8 @@ function unrolledRnn(c: OpContext, p: FloatRnn, out: string, reverse: boolean): 
 
 /** One direction's output [T, B, N] (batch-major: [B, T, N]) as the value `name`: an ONNX RNN or unrolled steps. */
 function direction(c: OpContext, p: FloatRnn, reverse: boolean, name: string, note: string): void {
-  if (!onnxActivation(p.act)) {
-    unrolledRnn(c, p, name, reverse).doc = `${note}; unrolled over ${p.T} steps: ONNX RNN has no ${ActivationFunctionType[p.act]}`;
+  if (p.hybrid || !onnxActivation(p.act)) {
+    unrolledRnn(c, p, name, reverse).doc = `${note}; unrolled over ${p.T} steps: ${p.hybrid ? `hybrid, its on-the-fly int8 rounding of the input and the hidden state (nnport::HybridInputQuantize, ${p.hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row)` : `ONNX RNN has no ${ActivationFunctionType[p.act]}`}`;
     return;
   }
   const { y4, node } = onnxRnn(c, [p], reverse ? 'reverse' : 'forward', name);
@@ -241,7 +274,7 @@ export function unidirectionalSequenceRnn(c: OpContext): void {
   const o = sequenceOptions(c);
   const act = o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
   checkActivation(c, act, y.name);
-  const p = readRnn(c, y.name, { weights: 1, recurrent: 2, bias: 3, state: 4 }, x, o?.timeMajor() ?? false, act);
+  const p = readRnn(c, y.name, { weights: 1, recurrent: 2, bias: 3, state: 4 }, x, o?.timeMajor() ?? false, act, hybridOf(c, 1, o?.asymmetricQuantizeInputs() ?? false));
   direction(c, p, false, y.name, noteOf(c.opName));
 }
 
@@ -256,7 +289,7 @@ export function rnn(c: OpContext): void {
   // one time-major step: [1, batch, input]
   const x3 = c.b.fresh(`${y.name}/step_input`);
   c.b.node('Unsqueeze', [x.name, c.b.int64s([0], 'axes_0')], [x3]);
-  const p = readRnn(c, y.name, { weights: 1, recurrent: 2, bias: 3, state: 4 }, { ...x, name: x3, shape: [1, ...x.shape], signature: undefined }, true, act);
+  const p = readRnn(c, y.name, { weights: 1, recurrent: 2, bias: 3, state: 4 }, { ...x, name: x3, shape: [1, ...x.shape], signature: undefined }, true, act, hybridOf(c, 1, o?.asymmetricQuantizeInputs() ?? false));
   const y3 = c.b.fresh(`${y.name}/step_output`);
   direction(c, p, false, y3, noteOf('RNN'));
   c.b.node('Squeeze', [y3, c.b.int64s([0], 'axes_0')], [y.name]);
@@ -290,15 +323,18 @@ export function bidirectionalSequenceRnn(c: OpContext): void {
     // the time-major kernel steps through the aux input with the input's row size
     if (aux.shape[2] !== x.shape[2]) throw new UnsupportedError(`BIDIRECTIONAL_SEQUENCE_RNN with an aux input of ${aux.shape[2]} features beside an input of ${x.shape[2]}`, `'${out}': TFLite's kernel reads the aux input with the input's row size`);
   }
-  const fw = readRnn(c, `${out}/fw`, { weights: 1, recurrent: 2, bias: 3, state: 4, aux: 10 }, x, timeMajor, act, aux);
-  const bw = readRnn(c, `${out}/bw`, { weights: 5, recurrent: 6, bias: 7, state: 8, aux: 11 }, x, timeMajor, act, aux);
+  const hybrid = hybridOf(c, 1, o?.asymmetricQuantizeInputs() ?? false);
+  // the hybrid time-major kernel runs the whole sequence max_time times over, carrying the state
+  if (hybrid && timeMajor) throw new UnsupportedError('hybrid time-major BIDIRECTIONAL_SEQUENCE_RNN', `'${out}': TFLite's hybrid time-major kernel runs the sequence once per time step, carrying its state over`);
+  const fw = readRnn(c, `${out}/fw`, { weights: 1, recurrent: 2, bias: 3, state: 4, aux: 10 }, x, timeMajor, act, hybrid, aux);
+  const bw = readRnn(c, `${out}/bw`, { weights: 5, recurrent: 6, bias: 7, state: 8, aux: 11 }, x, timeMajor, act, hybrid, aux);
   if (aux) {
     fw.x = bw.x = c.b.fresh(`${out}/input_with_aux`);
     c.b.node('Concat', [x.name, aux.name], [fw.x], { axis: int(2) });
   }
   const note = noteOf(c.opName);
   const names = [c.b.fresh(`${out}/fw_out`), c.b.fresh(`${out}/bw_out`)];
-  if (onnxActivation(act) && fw.N === bw.N) {
+  if (!hybrid && onnxActivation(act) && fw.N === bw.N) {
     const { y4, node } = onnxRnn(c, [fw, bw], 'bidirectional', out);
     node.doc = note;
     fromY(c, y4, 0, timeMajor, names[0]!);

@@ -6,13 +6,15 @@
 // is unrolled over the (static) time steps into plain ONNX ops computing TFLite's formulas.
 // The two variable tensors (output and cell state) start at zero: what the interpreter computes
 // on its first invoke after allocating tensors.
-import { FormatError, UnsupportedError } from '../../ir/errors.js';
+import { FormatError, QuantizationError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Node } from '../../ir/graph.js';
 import { LSTM_INPUT } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { BidirectionalSequenceLSTMOptions } from '../generated/tflite/bidirectional-sequence-lstmoptions.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { LSTMKernelType } from '../generated/tflite/lstmkernel-type.js';
+import { LSTMOptions } from '../generated/tflite/lstmoptions.js';
 import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 
@@ -97,10 +99,11 @@ interface FloatLstm {
 }
 
 /** A float constant input of the op (float32, or float16 decoded by the reader), checked against its expected size. */
-function constant(c: OpContext, i: number, what: string, size: number, out: string): Float32Array {
+function constant(c: OpContext, i: number, what: string, size: number, out: string, hybrid: boolean): Float32Array {
   const t = tensorAt(c, i);
+  if (t.dtype === 'int8' && hybrid) return dequantized(c, t, what, size, out);
   if (t.dtype === 'int8' || t.dtype === 'uint8') {
-    throw new UnsupportedError(`dynamic-range (hybrid) ${c.opName}`, `'${out}': ${what} '${t.name}' is ${t.dtype} under a float input; nnport runs float or fully integer LSTMs`);
+    throw new UnsupportedError(`dynamic-range (hybrid) ${c.opName}${t.dtype === 'uint8' ? ' with uint8 weights' : ''}`, `'${out}': ${what} '${t.name}' is ${t.dtype} under a float input; nnport runs float, int8-weight hybrid UNIDIRECTIONAL_SEQUENCE_LSTMs and fully integer LSTMs`);
   }
   const v = c.b.initializers.get(t.name);
   if (!v) throw new UnsupportedError(`${c.opName} with a computed ${what}`, `'${out}': ${what} '${t.name}' must be a constant`);
@@ -109,8 +112,26 @@ function constant(c: OpContext, i: number, what: string, size: number, out: stri
   return v.data as Float32Array;
 }
 
+/**
+ * An int8 weight of a hybrid LSTM as the kernel uses it: q · scale in float (its one per-tensor
+ * scale; the matmuls scale the int32 sums by input scale · weight scale, which the float matmul
+ * of the dequantized operands gives to float rounding; peepholes are dequantized the same way).
+ */
+function dequantized(c: OpContext, t: TfliteTensorInfo, what: string, size: number, out: string): Float32Array {
+  const v = c.b.initializers.get(t.name);
+  if (!v) throw new UnsupportedError(`${c.opName} with a computed ${what}`, `'${out}': ${what} '${t.name}' must be a constant`);
+  if (v.size !== size) throw new FormatError(`${c.opName} '${out}': ${what} '${t.name}' has shape [${v.shape.join(', ')}], ${size} elements expected`, { file: c.b.file });
+  const q = t.quant;
+  if (!q || q.scale.some((s) => s !== q.scale[0])) throw new QuantizationError(`${c.b.file}: hybrid ${c.opName} '${out}': ${what} '${t.name}' must have one scale (TFLite's hybrid kernel reads one per tensor)`);
+  if (q.zeroPoint.some((z) => z !== 0)) throw new QuantizationError(`${c.b.file}: hybrid ${c.opName} '${out}': ${what} '${t.name}' has zero point ${q.zeroPoint.find((z) => z !== 0)}, the hybrid kernel takes symmetric weights`);
+  const scale = q.scale[0]!;
+  return Float32Array.from(v.data as Int8Array, (w) => Math.fround(w * scale));
+}
+
 /** The options both LSTM ops share. */
 interface LstmOptions {
+  /** int8 weights under a float input: TFLite's hybrid kernel */
+  hybrid?: { symmetric: boolean };
   timeMajor: boolean;
   act: ActivationFunctionType;
   cellClip: number;
@@ -130,6 +151,7 @@ function sideBySide(left: Float32Array, a: number, right: Float32Array, b: numbe
 function readLstm(c: OpContext, out: string, slots: LstmSlots, x: TfliteTensorInfo, opts: LstmOptions, aux?: TfliteTensorInfo): FloatLstm {
   const op = c.opName;
   const { timeMajor } = opts;
+  const constantOf = (i: number, what: string, size: number): Float32Array => constant(c, i, what, size, out, !!opts.hybrid);
   if (x.shape.length !== 3) throw new FormatError(`${op} '${out}': input '${x.name}' must be 3-D, got [${x.shape.join(', ')}]`, { file: c.b.file });
   for (const i of [slots.inputToForget, slots.inputToCell, slots.inputToOutput, slots.recurrentToForget, slots.recurrentToCell, slots.recurrentToOutput, slots.forgetGateBias, slots.cellGateBias, slots.outputGateBias]) {
     if (!present(c, i)) throw new FormatError(`${op} '${out}': required input ${i} is missing`, { file: c.b.file });
@@ -152,15 +174,15 @@ function readLstm(c: OpContext, out: string, slots: LstmSlots, x: TfliteTensorIn
   }
   const auxSlot = { i: slots.aux?.[0] ?? -1, f: slots.aux?.[1] ?? -1, c: slots.aux?.[2] ?? -1, o: slots.aux?.[3] ?? -1 };
   const inputWeights = (g: Gate, wx: number): Float32Array => {
-    const w = constant(c, wx, `input-to-${g} weights`, N * I, out);
-    return aux ? sideBySide(w, I, constant(c, auxSlot[g], `aux-input-to-${g} weights`, N * auxI, out), auxI, N) : w;
+    const w = constantOf(wx, `input-to-${g} weights`, N * I);
+    return aux ? sideBySide(w, I, constantOf(auxSlot[g], `aux-input-to-${g} weights`, N * auxI), auxI, N) : w;
   };
   const gate = (g: Gate, wx: number, wh: number, peep: number, bias: number, ln: number): GateParams => ({
     wx: inputWeights(g, wx),
-    wh: constant(c, wh, `recurrent-to-${g} weights`, N * O, out),
-    bias: constant(c, bias, `${g} gate bias`, N, out),
-    peep: peepholes && g !== 'c' ? constant(c, peep, `cell-to-${g} peephole`, N, out) : undefined,
-    ln: layerNorm ? constant(c, ln, `${g} layer-norm coefficients`, N, out) : undefined,
+    wh: constantOf(wh, `recurrent-to-${g} weights`, N * O),
+    bias: constantOf(bias, `${g} gate bias`, N),
+    peep: peepholes && g !== 'c' ? constantOf(peep, `cell-to-${g} peephole`, N) : undefined,
+    ln: layerNorm ? constantOf(ln, `${g} layer-norm coefficients`, N) : undefined,
   });
   const gates: Partial<Record<Gate, GateParams>> = {
     f: gate('f', slots.inputToForget, slots.recurrentToForget, slots.cellToForget, slots.forgetGateBias, slots.forgetLayerNorm),
@@ -170,8 +192,8 @@ function readLstm(c: OpContext, out: string, slots: LstmSlots, x: TfliteTensorIn
   if (!cifg) gates.i = gate('i', slots.inputToInput, slots.recurrentToInput, slots.cellToInput, slots.inputGateBias, slots.inputLayerNorm);
   let projection: FloatLstm['projection'];
   if (present(c, slots.projectionWeights)) {
-    projection = { w: constant(c, slots.projectionWeights, 'projection weights', O * N, out) };
-    if (present(c, slots.projectionBias)) projection.b = constant(c, slots.projectionBias, 'projection bias', O, out);
+    projection = { w: constantOf(slots.projectionWeights, 'projection weights', O * N) };
+    if (present(c, slots.projectionBias)) projection.b = constantOf(slots.projectionBias, 'projection bias', O);
   } else if (O !== N) {
     throw new FormatError(`${op} '${out}': ${O} outputs without a projection for ${N} cells`, { file: c.b.file });
   }
@@ -229,26 +251,63 @@ function checkUnrollable(c: OpContext, p: FloatLstm, out: string, unexpressible:
   if (p.T === undefined) throw new UnsupportedError(`${c.opName} with ${unexpressible.join(', ')} and a dynamic sequence length`, `'${out}': ONNX LSTM cannot express it, and unrolling it needs a fixed number of steps`);
 }
 
-/** A float LSTM (integer ones, with quantized int8 input, are recurrent-int.ts's). */
+/** A float or hybrid LSTM (integer ones, with quantized int8 input, are recurrent-int.ts's). */
 export function unidirectionalSequenceLstm(c: OpContext): void {
   const x = floatInputOutput(c, 1);
   const y = c.b.tensors[c.outputs[0]!]!;
   const o = c.op.builtinOptionsType() === BuiltinOptions.UnidirectionalSequenceLSTMOptions ? (c.op.builtinOptions(new UnidirectionalSequenceLSTMOptions()) as UnidirectionalSequenceLSTMOptions) : null;
   if (o?.diagonalRecurrentTensors()) throw new UnsupportedError(`${OP} with diagonal recurrent weights`, `'${y.name}'`);
-  const p = readLstm(c, y.name, IN, x, { timeMajor: o?.timeMajor() ?? false, act: o?.fusedActivationFunction() ?? ActivationFunctionType.TANH, cellClip: o?.cellClip() ?? 0, projClip: o?.projClip() ?? 0 });
-  checkActivation(c, p, y.name);
-  const unexpressible = unexpressibleOf(p);
-  if (!unexpressible.length) {
-    const { y4, node } = onnxLstm(c, [p], 'forward', y.name);
-    node.doc = NOTE;
-    // Y [T, 1, B, N] -> [T, B, N] (-> [B, T, N])
-    const y3 = p.timeMajor ? y.name : c.b.fresh(`${y.name}/time_major_out`);
-    c.b.node('Squeeze', [y4, c.b.int64s([1], 'axes_1')], [y3]);
-    if (!p.timeMajor) c.b.node('Transpose', [y3], [y.name], { perm: ints([1, 0, 2]) });
+  sequenceLstm(c, x, y.name, { timeMajor: o?.timeMajor() ?? false, act: o?.fusedActivationFunction() ?? ActivationFunctionType.TANH, cellClip: o?.cellClip() ?? 0, projClip: o?.projClip() ?? 0 }, o?.asymmetricQuantizeInputs() ?? false, NOTE);
+}
+
+/**
+ * The builtin LSTM with the full kernel (lstm.cc): UNIDIRECTIONAL_SEQUENCE_LSTM's 20 or 24 inputs
+ * over one time step, input [batch, input] -> output [batch, output] (lstm_eval.cc takes a 2-D
+ * input as max_time 1). The basic kernel (5 inputs, 4 outputs, uint8) is refused.
+ */
+export function lstm(c: OpContext): void {
+  const o = c.op.builtinOptionsType() === BuiltinOptions.LSTMOptions ? (c.op.builtinOptions(new LSTMOptions()) as LSTMOptions) : null;
+  const name = c.b.tensors[c.outputs[0] ?? -1]?.name ?? 'LSTM';
+  if (o?.kernelType() === LSTMKernelType.BASIC) throw new UnsupportedError('TFLite LSTM with the basic kernel', `'${name}': nnport reads the full-kernel LSTM`);
+  if (c.outputs.length !== 1) throw new FormatError(`LSTM '${name}': ${c.outputs.length} outputs, the full kernel has 1`, { file: c.b.file });
+  if (c.inputs.length !== 20 && c.inputs.length !== 24) throw new FormatError(`LSTM '${name}': ${c.inputs.length} inputs, 20 or 24 expected`, { file: c.b.file });
+  const x = floatInputOutput(c, 1);
+  if (x.shape.length !== 2) throw new UnsupportedError(`TFLite LSTM with a ${x.shape.length}-D input`, `'${name}': [batch, input] is read`);
+  if (x.dtype !== 'float32' || x.quant) throw new UnsupportedError(`TFLite LSTM with a ${x.dtype} input`, `'${name}': float (and hybrid) LSTMs are read`);
+  // one time-major step: [1, batch, input] -> [1, batch, output]
+  const x3 = c.b.fresh(`${name}/step_input`);
+  c.b.node('Unsqueeze', [x.name, c.b.int64s([0], 'axes_0')], [x3]);
+  const y3 = c.b.fresh(`${name}/step_output`);
+  const opts: LstmOptions = { timeMajor: true, act: o?.fusedActivationFunction() ?? ActivationFunctionType.TANH, cellClip: o?.cellClip() ?? 0, projClip: o?.projClip() ?? 0 };
+  sequenceLstm(c, { ...x, name: x3, shape: [1, ...x.shape], signature: undefined }, y3, opts, o?.asymmetricQuantizeInputs() ?? false, noteOf('LSTM'));
+  c.b.node('Squeeze', [y3, c.b.int64s([0], 'axes_0')], [name]);
+}
+
+/** One LSTM direction reading `x`, written to `out` in x's layout: one ONNX LSTM, or unrolled steps (what ONNX LSTM cannot express; hybrid). */
+function sequenceLstm(c: OpContext, x: TfliteTensorInfo, out: string, opts: LstmOptions, asymmetric: boolean, note: string): void {
+  const hybrid = present(c, IN.inputToOutput) && tensorAt(c, IN.inputToOutput).dtype === 'int8' ? { symmetric: !asymmetric } : undefined;
+  const p = readLstm(c, out, IN, x, { ...opts, hybrid });
+  checkActivation(c, p, out);
+  if (hybrid) {
+    // the kernel quantizes each step's input, the previous output and the projection's input
+    // row by row as it goes: inside ONNX LSTM's recurrence there is no place for that
+    const why = 'hybrid: its on-the-fly int8 rounding of the input, the recurrent state and the projection input (nnport::HybridInputQuantize)';
+    checkUnrollable(c, p, out, [why]);
+    unrolledLstm(c, p, out, false, hybrid).doc = `${note}; unrolled over ${p.T} steps, ${why}, ${hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row`;
     return;
   }
-  checkUnrollable(c, p, y.name, unexpressible);
-  unrolledLstm(c, p, y.name, false).doc = `${NOTE}; unrolled over ${p.T} steps: ONNX LSTM cannot express ${unexpressible.join(', ')}`;
+  const unexpressible = unexpressibleOf(p);
+  if (!unexpressible.length) {
+    const { y4, node } = onnxLstm(c, [p], 'forward', out);
+    node.doc = note;
+    // Y [T, 1, B, N] -> [T, B, N] (-> [B, T, N])
+    const y3 = p.timeMajor ? out : c.b.fresh(`${out}/time_major_out`);
+    c.b.node('Squeeze', [y4, c.b.int64s([1], 'axes_1')], [y3]);
+    if (!p.timeMajor) c.b.node('Transpose', [y3], [out], { perm: ints([1, 0, 2]) });
+    return;
+  }
+  checkUnrollable(c, p, out, unexpressible);
+  unrolledLstm(c, p, out, false).doc = `${note}; unrolled over ${p.T} steps: ONNX LSTM cannot express ${unexpressible.join(', ')}`;
 }
 
 /**
@@ -383,7 +442,7 @@ function onnxLstm(c: OpContext, dirs: FloatLstm[], direction: 'forward' | 'rever
  * TFLite's formulas (lstm_eval.cc, float) step by step, from the last step to the first when
  * `reverse` (each step's output at its own time position); returns the node writing `out`.
  */
-function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean): Node {
+function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean, hybrid?: { symmetric: boolean }): Node {
   const { T, I, N, O } = p;
   const b = c.b;
   const order: Gate[] = p.cifg ? ['f', 'c', 'o'] : ['i', 'f', 'c', 'o'];
@@ -393,6 +452,13 @@ function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean)
     const v = b.fresh(name);
     b.node(type, inputs, [v], attrs);
     return v;
+  };
+  // a hybrid kernel's matmul input, rounded to int8 per row as the kernel does (BatchQuantizeFloats)
+  const rounded = (v: string, name: string): string => {
+    if (!hybrid) return v;
+    const y = b.fresh(name);
+    b.node('HybridInputQuantize', [v], [y], { symmetric: int(hybrid.symmetric ? 1 : 0), axis: int(-1) }, 'nnport');
+    return y;
   };
   // [k, G·N] = the gates' [N, k] weights, transposed and side by side
   const transposed = (k: number, pick: (g: GateParams) => Float32Array): Float32Array => {
@@ -405,7 +471,7 @@ function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean)
   };
   const WxT = b.initializer(`${out}/input_weights_t`, Tensor.float32([I, G * N], transposed(I, (g) => g.wx)));
   const WhT = b.initializer(`${out}/recurrent_weights_t`, Tensor.float32([O, G * N], transposed(O, (g) => g.wh)));
-  let xw = op('MatMul', [p.x, WxT], `${out}/input_projection`);
+  let xw = op('MatMul', [rounded(p.x, `${out}/input_int8`), WxT], `${out}/input_projection`);
   // without layer norm the bias adds first; with it, after the normalization
   if (!layerNorm) xw = op('Add', [xw, b.initializer(`${out}/bias`, Tensor.float32([G * N], stack(order.map((g) => ({ data: p.gates[g]!.bias })))))], `${out}/input_projection_biased`);
   const vec = (g: Gate, what: 'peep' | 'ln' | 'bias'): string => b.initializer(`${out}/${g}_${what}`, Tensor.float32([N], p.gates[g]![what]!));
@@ -445,7 +511,7 @@ function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean)
     const s = `${out}/step${t}`;
     const xt = op('Gather', [xw, b.constant(Tensor.int64([], [t]), `t${t}`)], `${s}/input`, { axis: int(tAxis) });
     // the state starts at zero: the first step has no recurrent or peephole terms
-    const pre = h ? op('Add', [xt, op('MatMul', [h, WhT], `${s}/recurrent`)], `${s}/gates`) : xt;
+    const pre = h ? op('Add', [xt, op('MatMul', [rounded(h, `${s}/state_int8`), WhT], `${s}/recurrent`)], `${s}/gates`) : xt;
     const parts = order.map((g) => b.fresh(`${s}/${g}_pre`));
     b.node('Split', [pre, split], parts, { axis: int(1) });
     const gateInput = (g: Gate, peepState: string | undefined): string => {
@@ -465,7 +531,7 @@ function unrolledLstm(c: OpContext, p: FloatLstm, out: string, reverse: boolean)
     const og = op('Sigmoid', [gateInput('o', cNew)], `${s}/o`);
     let hNew = op('Mul', [og, activate(cNew, `${s}/cell_activated`)], `${s}/output`);
     if (proj) {
-      hNew = op('MatMul', [hNew, proj.w], `${s}/projection`);
+      hNew = op('MatMul', [rounded(hNew, `${s}/projection_input_int8`), proj.w], `${s}/projection`);
       if (proj.b) hNew = op('Add', [hNew, proj.b], `${s}/projection_biased`);
       hNew = clip(hNew, p.projClip, `${s}/projection_clipped`);
     }

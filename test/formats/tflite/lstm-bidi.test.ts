@@ -1,4 +1,5 @@
-// TFLite float BIDIRECTIONAL_SEQUENCE_LSTMs built here with random weights (no corpus file has one):
+// TFLite float BIDIRECTIONAL_SEQUENCE_LSTMs and builtin LSTMs (full kernel, one step; also hybrid)
+// built here with random weights (no corpus file has one). BIDIRECTIONAL_SEQUENCE_LSTM:
 // merged and separate outputs, batch- and time-major, CIFG, peepholes, projection and cell_clip
 // (unrolled), the aux input both ways TFLite reads it (cross-linked with aux weights; as the
 // backward direction's input without). Each runs in the real interpreter (a fresh one per run:
@@ -16,7 +17,8 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
-import { buildBidiLstm, type BidiLstmSpec } from './rnn-model.js';
+import { buildBidiLstm, buildStepLstm, type BidiLstmSpec, type StepLstmSpec } from './rnn-model.js';
+import { relErr } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
 
@@ -77,5 +79,47 @@ describe('TFLite float BIDIRECTIONAL_SEQUENCE_LSTM against the interpreter', () 
     await expect(readTflite(short)).rejects.toThrow(/BIDIRECTIONAL_SEQUENCE_LSTM 'y': 47 inputs, 48 expected/);
     const noState = buildBidiLstm(CASES[0]!, 1, (inputs) => inputs.map((v, k) => (k === 37 ? -1 : v)));
     await expect(readTflite(noState)).rejects.toThrow(/BIDIRECTIONAL_SEQUENCE_LSTM 'y': the backward output state \(input 37\) is missing/);
+  });
+});
+
+const STEP_CASES: StepLstmSpec[] = [
+  { name: 'peepholes, batch 3', B: 3, I: 4, N: 5, peepholes: true, lstms: 1 },
+  { name: 'CIFG, projection, cell_clip: unrolled', B: 2, I: 3, N: 5, O: 3, cifg: true, cellClip: 0.5, lstms: 0 },
+  { name: 'layer norm (24 inputs): unrolled', B: 2, I: 3, N: 4, layerNorm: true, lstms: 0 },
+  { name: 'hybrid, asymmetric inputs, projection', B: 2, I: 4, N: 5, O: 3, hybrid: { asymmetric: true }, lstms: 0 },
+];
+
+// The builtin LSTM (full kernel) is one step of the sequence LSTM: the same reader, one time step.
+describe('TFLite builtin LSTM (full kernel, one step) against the interpreter', () => {
+  it.each(STEP_CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+    const file = buildStepLstm(c, 600 + i);
+    const g = await readTflite(file, { fileName: `lstm${i}.tflite` });
+    expect(g.nodes.filter((n) => n.opType === 'LSTM').length).toBe(c.lstms);
+    const r = rng(620 + i);
+    for (let k = 0; k < 2; k++) {
+      const x = Float32Array.from({ length: c.B * c.I }, () => (r() * 2 - 1) * 2);
+      const [theirs] = await oracle.run(file, [x]);
+      const mine = (await runGraph(g, { x: Tensor.float32([c.B, c.I], x) })).outputs.get('y')!;
+      expect(mine.shape).toEqual(theirs!.shape);
+      // float: within 1e-5 absolute; hybrid: the interpreter's int8 rounding simulated, to float rounding
+      if (c.hybrid) expect(relErr(mine.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-5);
+      else expect(maxAbs(mine.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-5);
+    }
+    if (!c.hybrid) {
+      const { bytes } = await convert(await loadModel(file, { fileName: `lstm${i}.tflite` }), `lstm${i}.onnx`);
+      const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+      try {
+        const x = Float32Array.from({ length: c.B * c.I }, () => (r() * 2 - 1) * 2);
+        const [theirs] = await oracle.run(file, [x]);
+        const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [c.B, c.I]) });
+        expect(maxAbs(res[session.outputNames[0]!]!.data as Float32Array, theirs!.data as Float32Array)).toBeLessThan(1e-5);
+      } finally {
+        await session.release();
+      }
+    }
+  });
+
+  it('a wrong input count is a one-line FormatError naming the op', async () => {
+    await expect(readTflite(buildStepLstm(STEP_CASES[0]!, 1, (ins) => ins.slice(0, 19)))).rejects.toThrow(/: LSTM 'y': 19 inputs, 20 or 24 expected/);
   });
 });

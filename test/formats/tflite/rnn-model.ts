@@ -1,12 +1,15 @@
 // Hand-built TFLite files with one float recurrent op (BIDIRECTIONAL_SEQUENCE_LSTM, RNN,
-// UNIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_RNN) and random weights, for the lstm-bidi and
-// rnn tests against the interpreter and the fuzzer's seeds.
+// UNIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_RNN, the builtin LSTM) and random weights, float
+// or hybrid (int8 weights), for the lstm-bidi, rnn and hybrid-recurrent tests against the
+// interpreter and the fuzzer's seeds.
 import type { Builder } from 'flatbuffers';
 import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
 import { BidirectionalSequenceLSTMOptions } from '../../../src/formats/generated/tflite/bidirectional-sequence-lstmoptions.js';
 import { BidirectionalSequenceRNNOptions } from '../../../src/formats/generated/tflite/bidirectional-sequence-rnnoptions.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
+import { LSTMKernelType } from '../../../src/formats/generated/tflite/lstmkernel-type.js';
+import { LSTMOptions } from '../../../src/formats/generated/tflite/lstmoptions.js';
 import { RNNOptions } from '../../../src/formats/generated/tflite/rnnoptions.js';
 import { SequenceRNNOptions } from '../../../src/formats/generated/tflite/sequence-rnnoptions.js';
 import { rng } from '../../support/rng.js';
@@ -122,6 +125,14 @@ export interface RnnSpec {
   aux?: boolean;
   /** ONNX RNN nodes expected (0: unrolled) */
   rnns: number;
+  /** int8 input and recurrent weights (symmetric, per tensor) under the float input: TFLite's hybrid kernel */
+  hybrid?: { asymmetric: boolean };
+}
+
+/** Symmetric per-tensor int8 (zero point 0, scale max|w| / 127): what TF's dynamic-range converter writes. */
+export function int8Weight(name: string, shape: number[], w: Float32Array): BuiltTensor {
+  const scale = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 127;
+  return { name, shape, type: TensorType.INT8, data: Int8Array.from(w, (v) => Math.round(v / scale)), quant: { scale: [scale], zeroPoint: [0] } };
 }
 
 export function buildRnn(s: RnnSpec, seed: number, mutate: (inputs: number[]) => number[] = (i) => i): Uint8Array {
@@ -131,7 +142,11 @@ export function buildRnn(s: RnnSpec, seed: number, mutate: (inputs: number[]) =>
   const add = (name: string, shape: number[], data?: Float32Array, variable = false): number => tensors.push({ name, shape, type: TensorType.FLOAT32, data, variable }) - 1;
   const seq = (k: number) => (s.kind === 'RNN' ? [s.B, k] : s.timeMajor ? [s.T, s.B, k] : [s.B, s.T, k]);
   const x = add('x', seq(s.I));
-  const cell = (tag: string) => [add(`${tag}_weights`, [s.N, s.I], rand(s.N * s.I, 0.7)), add(`${tag}_recurrent_weights`, [s.N, s.N], rand(s.N * s.N, 0.5)), add(`${tag}_bias`, [s.N], rand(s.N, 0.5)), add(`${tag}_hidden_state`, [s.B, s.N], undefined, true)];
+  const weight = (name: string, shape: number[], scale: number): number => {
+    const w = rand(shape[0]! * shape[1]!, scale);
+    return s.hybrid ? tensors.push(int8Weight(name, shape, w)) - 1 : add(name, shape, w);
+  };
+  const cell = (tag: string) => [weight(`${tag}_weights`, [s.N, s.I], 0.7), weight(`${tag}_recurrent_weights`, [s.N, s.N], 0.5), add(`${tag}_bias`, [s.N], rand(s.N, 0.5)), add(`${tag}_hidden_state`, [s.B, s.N], undefined, true)];
   let inputs: number[];
   let outputs: number[];
   const graphInputs = [x];
@@ -145,15 +160,87 @@ export function buildRnn(s: RnnSpec, seed: number, mutate: (inputs: number[]) =>
     }
     // the interpreter gives the separate backward output [batch, time, units] whatever time_major says
     outputs = s.merge ? [add('y', seq(2 * s.N))] : [add('y_fw', seq(s.N)), add('y_bw', [s.B, s.T, s.N])];
-    options = (b) => ({ type: BuiltinOptions.BidirectionalSequenceRNNOptions, offset: BidirectionalSequenceRNNOptions.createBidirectionalSequenceRNNOptions(b, !!s.timeMajor, s.act, !!s.merge, false) });
+    options = (b) => ({ type: BuiltinOptions.BidirectionalSequenceRNNOptions, offset: BidirectionalSequenceRNNOptions.createBidirectionalSequenceRNNOptions(b, !!s.timeMajor, s.act, !!s.merge, !!s.hybrid?.asymmetric) });
   } else {
     inputs = [x, ...cell('rnn')];
     outputs = [add('y', seq(s.N))];
     options =
       s.kind === 'RNN'
-        ? (b) => ({ type: BuiltinOptions.RNNOptions, offset: RNNOptions.createRNNOptions(b, s.act, false) })
-        : (b) => ({ type: BuiltinOptions.SequenceRNNOptions, offset: SequenceRNNOptions.createSequenceRNNOptions(b, !!s.timeMajor, s.act, false) });
+        ? (b) => ({ type: BuiltinOptions.RNNOptions, offset: RNNOptions.createRNNOptions(b, s.act, !!s.hybrid?.asymmetric) })
+        : (b) => ({ type: BuiltinOptions.SequenceRNNOptions, offset: SequenceRNNOptions.createSequenceRNNOptions(b, !!s.timeMajor, s.act, !!s.hybrid?.asymmetric) });
   }
   return buildModel({ tensors, opcodes: [BuiltinOperator[s.kind]], operators: [{ opcode: 0, inputs: mutate(inputs), outputs, options }], inputs: graphInputs, outputs });
 }
 
+
+export interface StepLstmSpec {
+  name: string;
+  B: number;
+  I: number;
+  N: number;
+  /** outputs, with a projection */
+  O?: number;
+  peepholes?: boolean;
+  cifg?: boolean;
+  layerNorm?: boolean;
+  cellClip?: number;
+  /** int8 weights (symmetric per tensor) under the float input: the hybrid kernel */
+  hybrid?: { asymmetric: boolean };
+  /** ONNX LSTM nodes expected (0: unrolled) */
+  lstms: number;
+}
+
+/** The builtin LSTM (full kernel): UNIDIRECTIONAL_SEQUENCE_LSTM's inputs over one step, x [B, I] -> y [B, O]. */
+export function buildStepLstm(s: StepLstmSpec, seed: number, mutate: (inputs: number[]) => number[] = (i) => i): Uint8Array {
+  const r = rng(seed);
+  const O = s.O ?? s.N;
+  const rand = (n: number, scale: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  const tensors: BuiltTensor[] = [];
+  const push = (t: BuiltTensor): number => tensors.push(t) - 1;
+  const x = push({ name: 'x', shape: [s.B, s.I], type: TensorType.FLOAT32 });
+  const w = (name: string, shape: number[], scale: number) => {
+    const data = rand(shape.reduce((a, b) => a * b, 1), scale);
+    return push(s.hybrid ? int8Weight(name, shape, data) : { name, shape, type: TensorType.FLOAT32, data });
+  };
+  const v = (name: string, n: number) => push({ name, shape: [n], type: TensorType.FLOAT32, data: rand(n, 0.5) });
+  const inputs = new Array<number>(s.layerNorm ? 24 : 20).fill(-1);
+  inputs[0] = x;
+  const gates = ['input', 'forget', 'cell', 'output'];
+  gates.forEach((g, k) => {
+    if (g !== 'input' || !s.cifg) inputs[1 + k] = w(`input_to_${g}`, [s.N, s.I], 0.6);
+  });
+  gates.forEach((g, k) => {
+    if (g !== 'input' || !s.cifg) inputs[5 + k] = w(`recurrent_to_${g}`, [s.N, O], 0.6);
+  });
+  if (s.peepholes) {
+    if (!s.cifg) inputs[9] = w('cell_to_input', [s.N], 0.5);
+    inputs[10] = w('cell_to_forget', [s.N], 0.5);
+    inputs[11] = w('cell_to_output', [s.N], 0.5);
+  }
+  gates.forEach((g, k) => {
+    if (g !== 'input' || !s.cifg) inputs[12 + k] = v(`${g}_gate_bias`, s.N);
+  });
+  if (s.O !== undefined) inputs[16] = w('projection_weights', [O, s.N], 0.6);
+  inputs[18] = push({ name: 'output_state', shape: [s.B, O], type: TensorType.FLOAT32, variable: true });
+  inputs[19] = push({ name: 'cell_state', shape: [s.B, s.N], type: TensorType.FLOAT32, variable: true });
+  if (s.layerNorm) {
+    gates.forEach((g, k) => {
+      if (g !== 'input' || !s.cifg) inputs[20 + k] = push({ name: `${g}_layer_norm`, shape: [s.N], type: TensorType.FLOAT32, data: Float32Array.from({ length: s.N }, () => 0.5 + r()) });
+    });
+  }
+  const y = push({ name: 'y', shape: [s.B, O], type: TensorType.FLOAT32 });
+  return buildModel({
+    tensors,
+    opcodes: [BuiltinOperator.LSTM],
+    operators: [
+      {
+        opcode: 0,
+        inputs: mutate(inputs),
+        outputs: [y],
+        options: (b) => ({ type: BuiltinOptions.LSTMOptions, offset: LSTMOptions.createLSTMOptions(b, ActivationFunctionType.TANH, s.cellClip ?? 0, 0, LSTMKernelType.FULL, !!s.hybrid?.asymmetric) }),
+      },
+    ],
+    inputs: [x],
+    outputs: [y],
+  });
+}
