@@ -7,6 +7,7 @@ export { conv2dGemm, depthwiseConv2d, col2imAdd } from './kernels/conv';
 export { pool2d, globalPool } from './kernels/pool';
 export { binaryF32, unaryF32, channelAffineF32 } from './kernels/elementwise';
 export { softmaxRowsF32 } from './kernels/softmax';
+export { sgemvPacked, sigmoidF32, tanhF32, lstmCellF32, gruCellF32, gruResetF32, gruUpdateF32 } from './kernels/recurrent';
 export { permute, permuteStrided, setPermuteTuning } from './kernels/permute';
 export { quantizeLinear, quantizePerAxis, dequantizeLinear, dequantizePerAxis } from './kernels/quantize';
 export { float32ToFloat16, float16ToFloat32, float32ToBfloat16, bfloat16ToFloat32 } from './kernels/half';

@@ -110,6 +110,8 @@ const UNARY = new Set([
   'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Celu', 'Gelu', 'Softplus', 'Softsign', 'Mish', 'ThresholdedRelu', 'Clip', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Erf',
   'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Not', 'IsNaN', 'IsInf', 'Cast', 'CastLike', 'Identity', 'Dropout', 'QuantizeLinear', 'DequantizeLinear',
 ]);
+/** ONNX's recurrent ops, whose `layout` attribute reads the sequence time-major (0) or batch-major (1). */
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
 
 export interface EngineOptions {
@@ -353,6 +355,17 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
         return ensure(u, P, `'${node.name}' (${op}) broadcasts '${i}' against channels-last data`);
       });
       replace({ inputs: fixed }, [P]);
+      continue;
+    }
+
+    if (RECURRENT.has(op) && r === 3 && samePerm(L, [1, 0, 2])) {
+      // a recurrent op reading its sequence with time and batch swapped (PyTorch's batch_first
+      // Transpose, absorbed) reads it as it is with the other layout; its outputs are then laid out
+      // with the other layout's axes: Y [T, D, B, H] <-> [B, T, D, H], Y_h / Y_c [D, B, H] <-> [B, D, H]
+      const layout = attrInt(node, 'layout', 0);
+      const inputs = ins.map((i, k) => (k === 5 || k === 6) && i ? ensure(i, [1, 0, 2], `${op} '${node.name}' reads its initial state in the other layout`) : k === 0 || !i || !layouts.has(i) ? i : ensure(i, identity(rankOf(i)!), `${op} '${node.name}'`));
+      const yLayout = layout === 0 ? [2, 0, 1, 3] : [1, 2, 0, 3];
+      replace({ inputs, attrs: { ...node.attrs, layout: int(1 - layout) } }, [yLayout, [1, 0, 2], [1, 0, 2]]);
       continue;
     }
 
@@ -637,7 +650,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       rw.outputs = rw.outputs.map((v) => (v.name === o.name && v.shape ? { ...v, shape: L.map((a) => v.shape![a]!) } : v));
       continue;
     }
-    const want = opts.outputs === 'declare' && r >= 3 ? channelsLastPerm(r) : identity(r);
+    // an output whose last axis stayed last (a recurrent op's sequence or state read batch-major) is
+    // not an image moved to channels-last: it gets the source's own order back
+    const want = opts.outputs === 'declare' && r >= 3 && L[r - 1] !== r - 1 ? channelsLastPerm(r) : identity(r);
     const io = opts.outputs === 'restore';
     // the producer's output gets a new name so the graph output keeps its own
     const inner = rw.freshName(`${o.name}/${opts.mode === 'channels-last' ? 'nhwc' : 'nchw'}`);

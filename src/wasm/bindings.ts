@@ -51,6 +51,14 @@ export interface KernelFunctions {
   unaryF32(op: UnaryOp, x: number, out: number, n: number, p0: number, p1: number): void;
   channelAffineF32(x: number, scale: number, bias: number, out: number, outer: number, channels: number, inner: number): void;
   softmaxRowsF32(x: number, out: number, rows: number, cols: number, log: number): void;
+  // recurrent.ts
+  sgemvPacked(N: number, K: number, x: number, bPack: number, y: number): void;
+  sigmoidF32(v: number, n: number, clip: number): void;
+  tanhF32(v: number, n: number, clip: number): void;
+  lstmCellF32(g: number, c: number, h: number, H: number, clip: number): void;
+  gruCellF32(g: number, r: number, rbh: number, h: number, H: number, clip: number): void;
+  gruResetF32(zr: number, g: number, h: number, rh: number, H: number, clip: number): void;
+  gruUpdateF32(z: number, hh: number, gh: number, h: number, H: number, clip: number): void;
 
   // permute.ts: meta holds `rank` axes of 4 i32 (length, source stride, destination stride, 0)
   permute(src: number, dst: number, es: number, rank: number, meta: number): void;
@@ -165,6 +173,13 @@ export const KERNEL_ARITY: { readonly [K in keyof KernelFunctions]: Arity<Kernel
   unaryF32: 6,
   channelAffineF32: 7,
   softmaxRowsF32: 5,
+  sgemvPacked: 5,
+  sigmoidF32: 3,
+  tanhF32: 3,
+  lstmCellF32: 5,
+  gruCellF32: 6,
+  gruResetF32: 6,
+  gruUpdateF32: 6,
   permute: 5,
   permuteStrided: 5,
   setPermuteTuning: 4,

@@ -45,6 +45,8 @@ import {
   type TorchView,
 } from '../fuzz/hostile.js';
 import { h5Ready, kerasH5, type H5Dtype, type H5Item, type KerasH5Layer } from '../fuzz/hostile-h5.js';
+import { buildBidiLstm, buildRnn, buildStepLstm } from './tflite/rnn-model.js';
+import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
 const CORPUS = new URL('../shared/corpus/', REPO);
@@ -727,8 +729,15 @@ async function targets(): Promise<Target[]> {
       kind: 'flatbuffer',
       cases: 450,
       read: read(),
-      // with the recurrent readers: float and int8 UNIDIRECTIONAL_SEQUENCE_LSTM, int8 SVDF
-      seeds: ['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite', 'tflm-mnist-lstm-float/trained_lstm.tflite', 'tflm-mnist-lstm-int8/trained_lstm_int8.tflite', 'tflm-keyword-scrambled-int8-svdf/keyword_scrambled_8bit.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+      // with the recurrent readers: float and int8 UNIDIRECTIONAL_SEQUENCE_LSTM, int8 SVDF; and
+      // hand-built float BIDIRECTIONAL_SEQUENCE_LSTM, BIDIRECTIONAL_SEQUENCE_RNN and a hybrid builtin LSTM
+      // (no corpus file has them)
+      seeds: [
+        ...['tflm-hello-world-int8/hello_world_int8.tflite', 'tflm-micro-speech-int8/micro_speech_quantized.tflite', 'tflm-magic-wand-float/magic_wand.tflite', 'tflm-mnist-lstm-float/trained_lstm.tflite', 'tflm-mnist-lstm-int8/trained_lstm_int8.tflite', 'tflm-keyword-scrambled-int8-svdf/keyword_scrambled_8bit.tflite'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tflite/${rel}`, CORPUS) })),
+        { name: 'bidi-lstm.tflite', bytes: buildBidiLstm({ name: '', T: 3, B: 1, I: 2, N: 3, fw: { peepholes: true }, bw: { peepholes: true }, merge: false, timeMajor: false, lstms: 1 }, 1) },
+        { name: 'bidi-rnn.tflite', bytes: buildRnn({ name: '', kind: 'BIDIRECTIONAL_SEQUENCE_RNN', T: 3, B: 1, I: 2, N: 3, act: ActivationFunctionType.TANH, merge: true, rnns: 1 }, 1) },
+        { name: 'hybrid-lstm-step.tflite', bytes: buildStepLstm({ name: '', B: 1, I: 2, N: 3, O: 2, hybrid: { asymmetric: true }, lstms: 0 }, 1) },
+      ],
     }),
     model({
       name: 'fuzz.caffemodel',

@@ -40,6 +40,7 @@ import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
+import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
 
 export interface WriteContext {
   file: string;
@@ -55,6 +56,8 @@ export interface WriteContext {
   addTensor(base: string, like: WTensor): string;
   emit(op: WOp): void;
   shapeOf(name: string): number[];
+  /** whether a node or a graph output reads the value (an unread optional output need not be written) */
+  isRead(name: string): boolean;
 }
 
 type Converter = (n: Node, c: WriteContext) => void;
@@ -539,7 +542,27 @@ const gather: Converter = (n, c) => {
   const rank = c.shapeOf(x).length;
   const axis = normAxis(attrInt(n, 'axis', 0), rank);
   const idxData = n.inputs[1] ? c.constantOf(n.inputs[1]) : undefined;
-  const idx = idxData && idxData.dtype === 'int64' ? c.addConstant(`${n.inputs[1]}_int32`, new Tensor('int32', idxData.shape, Int32Array.from(idxData.toNumbers()))) : c.tensor(n.inputs[1]!);
+  // ONNX counts negative indices from the end (PyTorch's h_n[-1]); TFLite's GATHER refuses them
+  const values = idxData?.toNumbers();
+  const negative = !!values?.some((v) => v < 0);
+  if (negative && c.info(x).signature?.[axis] === -1) {
+    // one index counted from the end of a dynamic dim (PyTorch's y[:, -1] over a dynamic sequence): a STRIDED_SLICE dropping the axis
+    if (values!.length !== 1 || idxData!.rank !== 0) throw new UnsupportedError('Gather with negative indices along a dynamic dim in a TFLite file', `node '${n.name}'`);
+    const at = values![0]!;
+    const begin = new Array<number>(rank).fill(0);
+    const end = new Array<number>(rank).fill(0);
+    begin[axis] = at;
+    end[axis] = at + 1;
+    const others = ((1 << rank) - 1) & ~(1 << axis);
+    // end_mask on the axis too when the slice runs to its end (index -1)
+    const endMask = others | (at === -1 ? 1 << axis : 0);
+    const y = c.tensor(n.outputs[0]!);
+    const inputs = [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_end`, int32(end)), c.addConstant(`${y}_strides`, int32(new Array<number>(rank).fill(1)))];
+    c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs, outputs: [y], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, others, endMask, 0, 0, 1 << axis, false)] });
+    return;
+  }
+  const dim = c.shapeOf(x)[axis]!;
+  const idx = idxData && (idxData.dtype === 'int64' || negative) ? c.addConstant(`${n.inputs[1]}_int32`, new Tensor('int32', idxData.shape, Int32Array.from(values!, (v) => (v < 0 ? v + dim : v)))) : c.tensor(n.inputs[1]!);
   c.emit({ code: BuiltinOperator.GATHER, inputs: [x, idx], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, axis, 0)] });
 };
 
@@ -608,6 +631,9 @@ const space =
 export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   'nnport::Svdf': writeSvdf,
   'nnport::QuantizedLstm': writeQuantizedLstm,
+  LSTM: writeLstm,
+  RNN: writeRnn,
+  GRU: writeGru,
   'nnport::Conv': conv,
   'nnport::ConvTranspose': convTranspose,
   'nnport::MaxPool': pool(BuiltinOperator.MAX_POOL_2D),

@@ -34,8 +34,9 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
-import { unidirectionalSequenceLstm } from './recurrent.js';
+import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
+import { bidirectionalSequenceRnn, rnn, unidirectionalSequenceRnn } from './recurrent-rnn.js';
 
 type Converter = (c: OpContext) => void;
 
@@ -722,4 +723,9 @@ export const TFLITE_READ_OPS: Record<string, Converter> = {
   SPACE_TO_DEPTH: space('SpaceToDepth'),
   SVDF: svdf,
   UNIDIRECTIONAL_SEQUENCE_LSTM: (c) => (isQuantizedLstm(c) ? quantizedLstm(c) : unidirectionalSequenceLstm(c)),
+  BIDIRECTIONAL_SEQUENCE_LSTM: bidirectionalSequenceLstm,
+  UNIDIRECTIONAL_SEQUENCE_RNN: unidirectionalSequenceRnn,
+  BIDIRECTIONAL_SEQUENCE_RNN: bidirectionalSequenceRnn,
+  RNN: rnn,
+  LSTM: lstm,
 };

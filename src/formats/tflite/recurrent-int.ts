@@ -92,7 +92,11 @@ export function svdf(c: OpContext): void {
   }
   const attrs: Record<string, Attr> = { rank: { type: 'int', value: rank }, activation: { type: 'string', value: activation } };
   const floatInput = x.dtype === 'float32';
-  if (floatInput && wf.dtype !== 'float32') throw new UnsupportedError('TFLite hybrid SVDF (float input, integer weights)', `${where} in ${c.b.file}: nnport runs float and int8 SVDFs`);
+  if (floatInput && wf.dtype === 'int8') {
+    hybridSvdf(c, o, x, wf, wt, bias, state, out, attrs);
+    return;
+  }
+  if (floatInput && wf.dtype !== 'float32') throw new UnsupportedError(`TFLite hybrid SVDF with ${wf.dtype} weights_feature`, `${where} in ${c.b.file}: nnport runs float, int8 and hybrid (int8-weight) SVDFs`);
   if (!floatInput) {
     if (x.dtype !== 'int8' || wf.dtype !== 'int8' || out.dtype !== 'int8') throw new UnsupportedError(`TFLite SVDF of ${x.dtype} input, ${wf.dtype} weights_feature and ${out.dtype} output`, `${where} in ${c.b.file}: nnport runs float and int8 SVDFs`);
     if ((wt.dtype !== 'int16' && wt.dtype !== 'int8') || wt.dtype !== state.dtype) throw new UnsupportedError(`TFLite SVDF with ${wt.dtype} weights_time and ${state.dtype} state`, `${where} in ${c.b.file}: both int16 (TFLite) or both int8 (TFLite Micro)`);
@@ -127,6 +131,35 @@ export function svdf(c: OpContext): void {
   }
   const n = c.b.node('Svdf', [x.name, wf.name, wt.name, bias?.name ?? '', stateInitializer(c, state)], [out.name], attrs, 'nnport');
   n.doc = `TFLite SVDF: ${STATE_NOTE}`;
+}
+
+/**
+ * A hybrid (dynamic-range) SVDF: float input, state, bias and output, int8 weights_feature and
+ * weights_time (svdf.cc EvalHybridSVDF). The kernel quantizes each batch row of the input to int8
+ * on the fly (asymmetrically with asymmetric_quantize_inputs), multiplies by the int8
+ * weights_feature and scales the int32 sums back by input scale · weight scale; weights_time it
+ * dequantizes to float once. nnport::HybridInputQuantize before the float SVDF on the dequantized
+ * weights computes the same to float rounding.
+ */
+function hybridSvdf(c: OpContext, o: SVDFOptions, x: TfliteTensorInfo, wf: TfliteTensorInfo, wt: TfliteTensorInfo, bias: TfliteTensorInfo | undefined, state: TfliteTensorInfo, out: TfliteTensorInfo, attrs: Record<string, Attr>): void {
+  const where = `hybrid SVDF '${out.name}'`;
+  if (wt.dtype !== 'int8' && wt.dtype !== 'float32') throw new UnsupportedError(`TFLite hybrid SVDF with ${wt.dtype} weights_time`, `'${out.name}' in ${c.b.file}`);
+  for (const t of [state, out, ...(bias ? [bias] : [])]) {
+    if (t.dtype !== 'float32') throw new UnsupportedError(`TFLite hybrid SVDF with a ${t.dtype} ${t === state ? 'state' : t === out ? 'output' : 'bias'}`, `'${out.name}' in ${c.b.file}: float state, bias and output expected beside int8 weights`);
+  }
+  const dequantize = (t: TfliteTensorInfo, what: string): string => {
+    if (t.dtype === 'float32') return t.name;
+    const q = perTensor(c, t, what);
+    if (q.zeroPoint !== 0) throw new QuantizationError(`${c.b.file}: ${where}: ${what} '${t.name}' has zero point ${q.zeroPoint}, the hybrid kernel takes symmetric weights`);
+    const data = c.b.initializers.get(t.name);
+    if (!data) throw new UnsupportedError(`TFLite hybrid SVDF with a computed ${what}`, `'${out.name}' in ${c.b.file}`);
+    return c.b.initializer(`${t.name}_dequantized`, Tensor.float32(t.shape, Float32Array.from(data.data as Int8Array, (v) => Math.fround(v * q.scale))));
+  };
+  const symmetric = !o.asymmetricQuantizeInputs();
+  const xq = c.b.fresh(`${x.name}_hybrid_int8`);
+  c.b.node('HybridInputQuantize', [x.name], [xq], { symmetric: { type: 'int', value: symmetric ? 1 : 0 }, axis: { type: 'int', value: -1 } }, 'nnport');
+  const n = c.b.node('Svdf', [xq, dequantize(wf, 'weights_feature'), dequantize(wt, 'weights_time'), bias?.name ?? '', stateInitializer(c, state)], [out.name], attrs, 'nnport');
+  n.doc = `TFLite hybrid SVDF (int8 weights, input rounded to int8 per row ${symmetric ? 'symmetrically' : 'asymmetrically'} on the fly): ${STATE_NOTE}`;
 }
 
 /** The `nnport` ops of TFLite's stateful integer kernels, which only a TFLite file can hold. */

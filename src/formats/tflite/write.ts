@@ -38,6 +38,8 @@ import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
+import { dynamicSequenceNodes, fixRecurrentBatch, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
+import { unrollGrus } from './recurrent-unroll.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -133,6 +135,9 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // folding, bias fusing), and stored as float16 again at the end unless another quantization follows
   const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
   graph = decodeHalfWeights(graph).graph;
+  // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
+  graph = unrollGrus(fixRecurrentBatch(graph));
+  const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
@@ -141,6 +146,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
+  refusePinnedSequences(g, dynamicSequences);
   return g;
 }
 
@@ -244,6 +250,8 @@ const INT16X8_OPS = new Set([
 ]);
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
+  // (before prepareForTflite unrolls the GRUs)
+  if (options.quantize) recurrentQuantization(graph, options.quantize);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -310,8 +318,12 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     return { shape, signature: dyn ? v.shape.map((d: Dim) => (typeof d === 'number' ? d : -1)) : undefined, dtype: v.dtype };
   };
 
+  const read = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((v) => v.name)]);
   const ctx: WriteContext = {
     file,
+    isRead(name) {
+      return read.has(name);
+    },
     tensor(name) {
       if (!name) return '';
       const r = resolve(name);

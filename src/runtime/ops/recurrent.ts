@@ -1,10 +1,15 @@
 // LSTM, GRU and RNN (ONNX semantics, float32). The input projection X·Wᵀ (+ biases) of every time
-// step and both directions is one GEMM on the packed SIMD kernel; the step loop then adds H·Rᵀ
-// (the same GEMM, R packed once and kept) and applies the gates in place.
+// step and both directions is one GEMM on the packed SIMD kernel; the step loop then runs in WASM
+// memory (src/wasm/recurrent.ts): H·Rᵀ on R packed once and kept (a GEMV per row for batch 1 or 2, the GEMM
+// otherwise), sigmoid / tanh in SIMD, and the cell update as kernels per row for the default
+// activations (LSTM without peepholes; GRU, in two halves around (r ⊙ h)·Rhᵀ when not
+// linear_before_reset). Other activations, peepholes and input_forget take the JS loops below on
+// the same buffers.
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { recurrentDefs, RNN_GATES, type RecurrentAttrs, type RnnActivation } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { gemmF32 } from '../../wasm/dense.js';
+import { withStepKernels, type StepKernels } from '../../wasm/recurrent.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, readInts } from './args.js';
 
@@ -155,19 +160,19 @@ function runRecurrent(inputs: ReadonlyArray<Tensor | undefined>, at: RecurrentAt
   const yc = new Float32Array(nd * N * H);
   for (let d = 0; d < nd; d++) {
     const reverse = at.direction === 'reverse' || d === 1;
-    const hState = new Float32Array(N * H);
-    const cState = new Float32Array(N * H);
+    const h0 = new Float32Array(N * H);
+    const c0 = new Float32Array(N * H);
     const stateAt = (b: number) => (at.layout === 0 ? (d * N + b) * H : (b * nd + d) * H);
     for (let b = 0; b < N; b++) {
-      if (initH) hState.set(initH.subarray(stateAt(b), stateAt(b) + H), b * H);
-      if (initC) cState.set(initC.subarray(stateAt(b), stateAt(b) + H), b * H);
+      if (initH) h0.set(initH.subarray(stateAt(b), stateAt(b) + H), b * H);
+      if (initC) c0.set(initC.subarray(stateAt(b), stateAt(b) + H), b * H);
     }
-    const ctx: DirectionContext = { at, dims, d, reverse, lens, proj, rowLen, R, bias, peep, h: hState, c: cState, y };
+    const hN = yh.subarray(d * N * H, (d + 1) * N * H);
+    const cN = yc.subarray(d * N * H, (d + 1) * N * H);
+    const ctx: DirectionContext = { at, dims, d, reverse, lens, proj, rowLen, R, bias, peep, h0, c0, y, hN, cN };
     if (op === 'LSTM') lstmDirection(ctx);
     else if (op === 'GRU') gruDirection(ctx);
     else rnnDirection(ctx);
-    yh.set(hState, d * N * H);
-    yc.set(cState, d * N * H);
   }
 
   if (at.layout === 0) {
@@ -199,11 +204,14 @@ interface DirectionContext {
   R: Tensor;
   bias: Float32Array | undefined;
   peep: Float32Array | undefined;
-  /** the hidden (and LSTM cell) state [N, H], updated in place */
-  h: Float32Array;
-  c: Float32Array;
+  /** the initial hidden (and LSTM cell) state [N, H] of this direction, zeros when not given */
+  h0: Float32Array;
+  c0: Float32Array;
   /** Y time-major [S, nd, N, H] */
   y: Float32Array;
+  /** the final states [N, H] (written) */
+  hN: Float32Array;
+  cN: Float32Array;
 }
 
 /**
@@ -233,6 +241,13 @@ function gatherGates(c: DirectionContext, times: Int32Array, GH: number, gates: 
 
 const yAt = (c: DirectionContext, t: number, b: number): number => ((t * c.dims.nd + c.d) * c.dims.N + b) * c.dims.H;
 
+/** v[from, to) = act(clip(v)): the SIMD kernel for sigmoid and tanh, the JS loops for the rest. */
+function activateIn(s: StepKernels, a: RnnActivation, clip: number | undefined, v: Float32Array, from: number, to: number): void {
+  if (a.name === 'Sigmoid') s.sigmoid(v, from, to, clip ?? Infinity);
+  else if (a.name === 'Tanh') s.tanh(v, from, to, clip ?? Infinity);
+  else activate(a, clip, v, from, to);
+}
+
 function lstmDirection(c: DirectionContext): void {
   const { S, N, H } = c.dims;
   const GH = 4 * H;
@@ -241,42 +256,48 @@ function lstmDirection(c: DirectionContext): void {
   const Rd = weightView(c.R, `R${c.d}`, [GH, H], c.d * GH * H);
   const P = c.peep;
   const po = c.d * 3 * H;
-  const gates = new Float32Array(N * GH);
-  const hc = new Float32Array(H);
-  const times = new Int32Array(N);
-  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
-    gatherGates(c, times, GH, gates);
-    addTimesWeightT(c.h, N, H, Rd, gates);
-    for (let b = 0; b < N; b++) {
-      const t = times[b]!;
-      if (t < 0) continue;
-      // gate blocks i, o, f, c at o + 0, H, 2H, 3H; peepholes i, o, f
-      const o = b * GH;
-      const s = b * H;
-      if (P) {
-        for (let j = 0; j < H; j++) {
-          gates[o + j] += P[po + j]! * c.c[s + j]!;
-          gates[o + 2 * H + j] += P[po + 2 * H + j]! * c.c[s + j]!;
+  // the default activations without peepholes run as one fused kernel per row and step
+  const fused = !P && !c.at.inputForget && fa.name === 'Sigmoid' && ga.name === 'Tanh' && ha.name === 'Tanh';
+  withStepKernels(N, H, H, [Rd], [N * GH, N * H, N * H, H], (s) => {
+    const [gates, h, cs, hc] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array];
+    h.set(c.h0);
+    cs.set(c.c0);
+    const times = new Int32Array(N);
+    for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+      gatherGates(c, times, GH, gates);
+      s.mulAddT(0, h, gates);
+      for (let b = 0; b < N; b++) {
+        const t = times[b]!;
+        if (t < 0) continue;
+        // gate blocks i, o, f, c at o + 0, H, 2H, 3H; peepholes i, o, f
+        const o = b * GH;
+        const so = b * H;
+        if (fused) s.lstmCell(gates, o, cs, h, so, clip ?? Infinity);
+        else {
+          if (P) {
+            for (let j = 0; j < H; j++) {
+              gates[o + j] += P[po + j]! * cs[so + j]!;
+              gates[o + 2 * H + j] += P[po + 2 * H + j]! * cs[so + j]!;
+            }
+          }
+          activateIn(s, fa, clip, gates, o, o + H);
+          if (c.at.inputForget) for (let j = 0; j < H; j++) gates[o + 2 * H + j] = 1 - gates[o + j]!;
+          else activateIn(s, fa, clip, gates, o + 2 * H, o + 3 * H);
+          activateIn(s, ga, clip, gates, o + 3 * H, o + 4 * H);
+          for (let j = 0; j < H; j++) cs[so + j] = gates[o + 2 * H + j]! * cs[so + j]! + gates[o + j]! * gates[o + 3 * H + j]!;
+          if (P) for (let j = 0; j < H; j++) gates[o + H + j] += P[po + H + j]! * cs[so + j]!;
+          activateIn(s, fa, clip, gates, o + H, o + 2 * H);
+          // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)
+          hc.set(cs.subarray(so, so + H));
+          activateIn(s, ha, undefined, hc, 0, H);
+          for (let j = 0; j < H; j++) h[so + j] = gates[o + H + j]! * hc[j]!;
         }
-      }
-      activate(fa, clip, gates, o, o + H);
-      if (c.at.inputForget) for (let j = 0; j < H; j++) gates[o + 2 * H + j] = 1 - gates[o + j]!;
-      else activate(fa, clip, gates, o + 2 * H, o + 3 * H);
-      activate(ga, clip, gates, o + 3 * H, o + 4 * H);
-      for (let j = 0; j < H; j++) c.c[s + j] = gates[o + 2 * H + j]! * c.c[s + j]! + gates[o + j]! * gates[o + 3 * H + j]!;
-      if (P) for (let j = 0; j < H; j++) gates[o + H + j] += P[po + H + j]! * c.c[s + j]!;
-      activate(fa, clip, gates, o + H, o + 2 * H);
-      // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)
-      hc.set(c.c.subarray(s, s + H));
-      activate(ha, undefined, hc, 0, H);
-      const yo = yAt(c, t, b);
-      for (let j = 0; j < H; j++) {
-        const hNew = gates[o + H + j]! * hc[j]!;
-        c.h[s + j] = hNew;
-        c.y[yo + j] = hNew;
+        c.y.set(h.subarray(so, so + H), yAt(c, t, b));
       }
     }
-  }
+    c.hN.set(h);
+    c.cN.set(cs);
+  });
 }
 
 function gruDirection(c: DirectionContext): void {
@@ -286,66 +307,108 @@ function gruDirection(c: DirectionContext): void {
   const clip = c.at.clip;
   const lbr = c.at.linearBeforeReset;
   const base = c.d * GH * H;
+  const rbh = c.bias && lbr ? c.bias.subarray(c.d * 2 * GH + GH + 2 * H, c.d * 2 * GH + GH + 3 * H) : undefined;
+  const times = new Int32Array(N);
+  if (lbr && fa.name === 'Sigmoid' && ga.name === 'Tanh') {
+    // linear_before_reset (PyTorch's GRU) with the default activations: H·Rᵀ of all three gates
+    // in one product, then one fused kernel per row and step
+    const Rd = weightView(c.R, `R${c.d}`, [GH, H], base);
+    withStepKernels(N, H, H, [Rd], [N * GH, N * GH, N * H, H], (s) => {
+      const [gates, hr, h, rb] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array];
+      h.set(c.h0);
+      if (rbh) rb.set(rbh);
+      for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+        gatherGates(c, times, GH, gates);
+        hr.fill(0);
+        s.mulAddT(0, h, hr);
+        for (let b = 0; b < N; b++) {
+          const t = times[b]!;
+          if (t < 0) continue;
+          s.gruCell(gates, hr, b * GH, rbh && rb, h, b * H, clip ?? Infinity);
+          c.y.set(h.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+        }
+      }
+      c.hN.set(h);
+    });
+    return;
+  }
+  // the fused halves of a linear_before_reset = 0 step with the default activations
+  const fused = !lbr && fa.name === 'Sigmoid' && ga.name === 'Tanh';
   const Rzr = weightView(c.R, `Rzr${c.d}`, [2 * H, H], base);
   const Rh = weightView(c.R, `Rh${c.d}`, [H, H], base + 2 * H * H);
-  const rbh = c.bias && lbr ? c.bias.subarray(c.d * 2 * GH + GH + 2 * H, c.d * 2 * GH + GH + 3 * H) : undefined;
-  const gates = new Float32Array(N * GH);
-  const zr = new Float32Array(N * 2 * H);
-  const hh = new Float32Array(N * H);
-  const rh = new Float32Array(N * H);
-  const times = new Int32Array(N);
-  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
-    gatherGates(c, times, GH, gates);
-    zr.fill(0);
-    addTimesWeightT(c.h, N, H, Rzr, zr);
-    for (let b = 0; b < N; b++) {
-      if (times[b]! < 0) continue;
-      for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] += gates[b * GH + j]!;
-      activate(fa, clip, zr, b * 2 * H, (b + 1) * 2 * H);
-    }
-    hh.fill(0);
-    if (lbr) {
-      // ht = g(Xt·Whᵀ + Wbh + rt ⊙ (Ht-1·Rhᵀ + Rbh))
-      addTimesWeightT(c.h, N, H, Rh, hh);
-      for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) hh[b * H + j] = zr[b * 2 * H + H + j]! * (hh[b * H + j]! + (rbh ? rbh[j]! : 0));
-    } else {
-      // ht = g(Xt·Whᵀ + (rt ⊙ Ht-1)·Rhᵀ + Rbh + Wbh)
-      for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) rh[b * H + j] = zr[b * 2 * H + H + j]! * c.h[b * H + j]!;
-      addTimesWeightT(rh, N, H, Rh, hh);
-    }
-    for (let b = 0; b < N; b++) {
-      const t = times[b]!;
-      if (t < 0) continue;
-      for (let j = 0; j < H; j++) hh[b * H + j] += gates[b * GH + 2 * H + j]!;
-      activate(ga, clip, hh, b * H, (b + 1) * H);
-      const yo = yAt(c, t, b);
-      for (let j = 0; j < H; j++) {
-        const z = zr[b * 2 * H + j]!;
-        const hNew = (1 - z) * hh[b * H + j]! + z * c.h[b * H + j]!;
-        c.h[b * H + j] = hNew;
-        c.y[yo + j] = hNew;
+  withStepKernels(N, H, H, [Rzr, Rh], [N * GH, N * 2 * H, N * H, N * H, N * H], (s) => {
+    const [gates, zr, hh, rh, h] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    h.set(c.h0);
+    for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+      gatherGates(c, times, GH, gates);
+      zr.fill(0);
+      s.mulAddT(0, h, zr);
+      if (fused) {
+        for (let b = 0; b < N; b++) if (times[b]! >= 0) s.gruReset(zr, b * 2 * H, gates, b * GH, h, rh, b * H, clip ?? Infinity);
+        hh.fill(0);
+        s.mulAddT(1, rh, hh);
+        for (let b = 0; b < N; b++) {
+          const t = times[b]!;
+          if (t < 0) continue;
+          s.gruUpdate(zr, b * 2 * H, hh, gates, b * GH, h, b * H, clip ?? Infinity);
+          c.y.set(h.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+        }
+        continue;
+      }
+      for (let b = 0; b < N; b++) {
+        if (times[b]! < 0) continue;
+        for (let j = 0; j < 2 * H; j++) zr[b * 2 * H + j] += gates[b * GH + j]!;
+        activateIn(s, fa, clip, zr, b * 2 * H, (b + 1) * 2 * H);
+      }
+      hh.fill(0);
+      if (lbr) {
+        // ht = g(Xt·Whᵀ + Wbh + rt ⊙ (Ht-1·Rhᵀ + Rbh))
+        s.mulAddT(1, h, hh);
+        for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) hh[b * H + j] = zr[b * 2 * H + H + j]! * (hh[b * H + j]! + (rbh ? rbh[j]! : 0));
+      } else {
+        // ht = g(Xt·Whᵀ + (rt ⊙ Ht-1)·Rhᵀ + Rbh + Wbh)
+        for (let b = 0; b < N; b++) for (let j = 0; j < H; j++) rh[b * H + j] = zr[b * 2 * H + H + j]! * h[b * H + j]!;
+        s.mulAddT(1, rh, hh);
+      }
+      for (let b = 0; b < N; b++) {
+        const t = times[b]!;
+        if (t < 0) continue;
+        for (let j = 0; j < H; j++) hh[b * H + j] += gates[b * GH + 2 * H + j]!;
+        activateIn(s, ga, clip, hh, b * H, (b + 1) * H);
+        const yo = yAt(c, t, b);
+        for (let j = 0; j < H; j++) {
+          const z = zr[b * 2 * H + j]!;
+          const hNew = (1 - z) * hh[b * H + j]! + z * h[b * H + j]!;
+          h[b * H + j] = hNew;
+          c.y[yo + j] = hNew;
+        }
       }
     }
-  }
+    c.hN.set(h);
+  });
 }
 
 function rnnDirection(c: DirectionContext): void {
   const { S, N, H } = c.dims;
   const fa = c.at.activations[c.d]![0]!;
   const Rd = weightView(c.R, `R${c.d}`, [H, H], c.d * H * H);
-  const gates = new Float32Array(N * H);
   const times = new Int32Array(N);
-  for (let k = 0; k < S && stepTimes(c, k, times); k++) {
-    gatherGates(c, times, H, gates);
-    addTimesWeightT(c.h, N, H, Rd, gates);
-    for (let b = 0; b < N; b++) {
-      const t = times[b]!;
-      if (t < 0) continue;
-      activate(fa, c.at.clip, gates, b * H, (b + 1) * H);
-      c.h.set(gates.subarray(b * H, (b + 1) * H), b * H);
-      c.y.set(gates.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+  withStepKernels(N, H, H, [Rd], [N * H, N * H], (s) => {
+    const [gates, h] = s.buffers as [Float32Array, Float32Array];
+    h.set(c.h0);
+    for (let k = 0; k < S && stepTimes(c, k, times); k++) {
+      gatherGates(c, times, H, gates);
+      s.mulAddT(0, h, gates);
+      for (let b = 0; b < N; b++) {
+        const t = times[b]!;
+        if (t < 0) continue;
+        activateIn(s, fa, c.at.clip, gates, b * H, (b + 1) * H);
+        h.set(gates.subarray(b * H, (b + 1) * H), b * H);
+        c.y.set(gates.subarray(b * H, (b + 1) * H), yAt(c, t, b));
+      }
     }
-  }
+    c.hN.set(h);
+  });
 }
 
 export const recurrentOps: OpTable = {
