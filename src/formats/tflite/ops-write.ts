@@ -57,18 +57,18 @@ export interface WriteContext {
   shapeOf(name: string): number[];
 }
 
-type Converter = (n: Node, c: WriteContext) => void;
-type Opts = NonNullable<WOp['options']>;
+export type Converter = (n: Node, c: WriteContext) => void;
+export type Opts = NonNullable<WOp['options']>;
 
-const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
+export const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
 
-function constant(n: Node, c: WriteContext, i: number, what: string): Tensor {
+export function constant(n: Node, c: WriteContext, i: number, what: string): Tensor {
   const t = n.inputs[i] ? c.constantOf(n.inputs[i]!) : undefined;
   if (!t) throw new UnsupportedError(`${n.opType} with a computed ${what} in a TFLite file`, `node '${n.name}': the ${what} must be a constant`);
   return t;
 }
 
-const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
+export const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
 
 // ---- padding: TF SAME / VALID, or an explicit PAD before the op ----
 
@@ -323,7 +323,7 @@ function reduce(code: BuiltinOperator, fixedAxes?: (rank: number) => number[], k
   };
 }
 
-function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
+export function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
   return (n, c) => {
     const x = c.tensor(n.inputs[0]!);
     const y = c.tensor(n.outputs[0]!);
@@ -331,7 +331,7 @@ function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
   };
 }
 
-function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
+export function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
   return (n, c) => {
     const a = c.tensor(n.inputs[0]!);
     const b = c.tensor(n.inputs[1]!);
