@@ -1,6 +1,7 @@
 // More IR ops -> TFLite builtins (the rows beside ops-write.ts's table): arg min/max, tiling and
 // broadcasting, selection, comparisons and logic, more unary math, LRN, GatherND, OneHot, CumSum,
-// Mod. (Range and Shape are folded into constants before writing; a TFLite tensor needs a static shape.) The ops TFLite has no integer kernel for (or whose int8 kernel copies bytes
+// Mod, TopK. (Range and Shape are folded into constants before writing: a TFLite tensor needs a
+// static shape.) The ops TFLite has no integer kernel for (or whose int8 kernel copies bytes
 // without requantizing, which is right only when input and output share parameters) are listed
 // in FLOAT_ONLY_WRITE_OPS: between DequantizeLinear and QuantizeLinear they are written as
 // DEQUANTIZE, the float op, QUANTIZE (the float fallback), never as an integer op.
@@ -185,6 +186,21 @@ const xor: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.NOT_EQUAL, inputs: [c.tensor(n.inputs[0]!), c.tensor(n.inputs[1]!)], outputs: [c.tensor(n.outputs[0]!)] });
 };
 
+const topK: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  if (normAxis(attrInt(n, 'axis', -1), rank) !== rank - 1) throw new UnsupportedError('TopK over another axis than the last in a TFLite file', `node '${n.name}'`);
+  if (attrInt(n, 'largest', 1) !== 1 || attrInt(n, 'sorted', 1) !== 1) throw new UnsupportedError('TopK of the smallest or unsorted in a TFLite file', `node '${n.name}': TOPK_V2 gives the largest, sorted`);
+  const k = constant(n, c, 1, 'k').toNumbers()[0]!;
+  const values = c.tensor(n.outputs[0]!);
+  const indices = n.outputs[1] ? c.tensor(n.outputs[1]) : c.addTensor(`${values}_indices`, { ...c.info(values), dtype: 'int32', quant: undefined });
+  const info = c.info(indices);
+  // TOPK_V2 gives int32 indices; ONNX's int64 ones follow by a CAST
+  const raw = info.dtype === 'int32' ? indices : c.addTensor(`${indices}_int32`, { ...info, dtype: 'int32' });
+  c.emit({ code: BuiltinOperator.TOPK_V2, inputs: [x, c.addConstant(`${values}_k`, new Tensor('int32', [], Int32Array.of(k)))], outputs: [values, raw] });
+  if (raw !== indices) c.emit({ code: BuiltinOperator.CAST, inputs: [raw], outputs: [indices] });
+};
+
 export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   ArgMax: argMinMax(BuiltinOperator.ARG_MAX),
   ArgMin: argMinMax(BuiltinOperator.ARG_MIN),
@@ -221,14 +237,15 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   OneHot: oneHot,
   CumSum: cumSum,
   Mod: mod,
+  TopK: topK,
 };
 
 /**
  * Op keys written in float even inside a QDQ island: no int8 kernel in TFLite (SIN, COS, FLOOR,
  * CEIL, ROUND, SIGN, LRN, CUMSUM, REDUCE_PROD's is not the float op's rounding), or one
  * that copies int8 bytes where ONNX's QDQ may requantize (SELECT_V2 of two differently quantized
- * operands, ONE_HOT's values). The interpreter then runs DEQUANTIZE, the float op, QUANTIZE.
+ * operands, ONE_HOT's values, TOPK_V2's values). The interpreter then runs DEQUANTIZE, the float op, QUANTIZE.
  */
 export const FLOAT_ONLY_WRITE_OPS: ReadonlySet<string> = new Set([
-  'Where', 'ReduceProd', 'ReduceSumSquare', 'ReduceL2', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Reciprocal', 'nnport::LRN', 'OneHot', 'CumSum', 'Mod',
+  'Where', 'ReduceProd', 'ReduceSumSquare', 'ReduceL2', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Reciprocal', 'nnport::LRN', 'OneHot', 'CumSum', 'Mod', 'TopK',
 ]);

@@ -376,6 +376,24 @@ const cumsum: Converter = (c) => {
   finish(c, 0, y);
 };
 
+const topKV2: Converter = (c) => {
+  const k = tensor(c, 1);
+  const indices = outTensor(c, 1);
+  const y = floatOut(c, 0);
+  const idx = c.b.fresh(`${indices.name}_int64`);
+  // ONNX TopK takes k as int64 [1]; TFLite gives int32 indices
+  const kName = k.data ? c.b.int64s([k.data.toNumbers()[0]!], 'k') : c.b.fresh(`${k.name}_int64`);
+  if (!k.data) {
+    const k64 = c.b.fresh(`${k.name}_cast`);
+    c.b.node('Cast', [k.name], [k64], { to: int(7) });
+    c.b.node('Reshape', [k64, c.b.int64s([1], 'shape_1')], [kName]);
+  }
+  c.b.node('TopK', [fin(c, 0), kName], [y, idx], { axis: int(-1), largest: int(1), sorted: int(1) });
+  finish(c, 0, y);
+  if (indices.dtype === 'int64') c.b.node('Identity', [idx], [indices.name]);
+  else c.b.node('Cast', [idx], [indices.name], { to: int(onnxType(c, indices.dtype)) });
+};
+
 export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   ARG_MAX: argMinMax('ArgMax'),
   ARG_MIN: argMinMax('ArgMin'),
@@ -411,6 +429,7 @@ export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   GATHER_ND: gatherNd,
   ONE_HOT: oneHot,
   CUMSUM: cumsum,
+  TOPK_V2: topKV2,
   SIGN: unary('Sign'),
   ROUND: unary('Round'),
 };

@@ -21,6 +21,7 @@ import { readTflite } from '../../../src/formats/tflite/read.js';
 import type { DType } from '../../../src/ir/dtypes.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { buildOpModel, type OpSpec, type OpTensor } from './op-model.js';
@@ -226,6 +227,14 @@ const CASES: ReadCase[] = [
     tol: 1e-5,
   },
   { name: 'CUMSUM', tensors: [f([3, 4]), i32([], [0]), f([3, 4])], code: Op.CUMSUM, inputs: [0, 1], outputs: [2], tol: 1e-5 },
+  {
+    name: 'TOPK_V2',
+    tensors: [f([3, 7]), i32([], [3]), f([3, 3]), i32([3, 3])],
+    code: Op.TOPK_V2,
+    inputs: [0, 1],
+    outputs: [2, 3],
+    expect: ['TopK'],
+  },
   { name: 'SIGN', tensors: [f([6]), f([6])], code: Op.SIGN, inputs: [0], outputs: [1], feed: { 0: [-2, 0, 3, -0.5, 0, 1e-3] } },
   { name: 'ROUND (half to even)', tensors: [f([8]), f([8])], code: Op.ROUND, inputs: [0], outputs: [1], feed: { 0: [0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6, 3.5] } },
   // int8 (QDQ around the float op; ops that only move data stay integer): raw int8 values compared,
@@ -287,21 +296,26 @@ describe('TFLite reader: more builtin ops against the interpreter', () => {
     for (const op of c.expect ?? []) expect(g.nodes.map((n) => n.opType)).toContain(op);
     const feeds = g.inputs.map((v) => feedOf(c, Number(v.name.slice(1)), 700 + k * 7 + Number(v.name.slice(1))));
     const theirs = await oracle.run(file, feeds.map((t) => t.data as ArrayBufferView));
-    const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, feeds[i]!])));
+    const feedMap = new Map(g.inputs.map((v, i) => [v.name, feeds[i]!]));
+    const { outputs: floatOutputs } = await runGraph(g, feedMap);
     expect(theirs.length).toBe(c.outputs.length);
-    c.outputs.forEach((o, i) => {
-      const mine = outputs.get(g.outputs[i]!.name)!;
-      const want = theirs[i]!;
-      expect(mine.shape, `output ${i} shape`).toEqual(want.shape);
-      const dtype = c.tensors[o]!.dtype ?? 'float32';
-      expect(mine.dtype, `output ${i} dtype`).toBe(dtype);
-      const a = mine.toNumbers();
-      const b = Array.from(want.data as ArrayLike<number>);
-      if (!c.tol) return void expect(a).toEqual(b);
-      let worst = 0;
-      const relative = dtype === 'float32';
-      for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / (relative ? Math.max(1, Math.abs(b[j]!)) : 1));
-      expect(worst, `output ${i}`).toBeLessThanOrEqual(c.tol);
-    });
+    // int8 files: the float runtime (QDQ simulated) and the integer runtime (islands it knows, the rest as QDQ)
+    const runs = c.tensors.some((t) => t.quant) ? [floatOutputs, (await runInteger(g, feedMap)).outputs] : [floatOutputs];
+    for (const outputs of runs) {
+      c.outputs.forEach((o, i) => {
+        const mine = outputs.get(g.outputs[i]!.name)!;
+        const want = theirs[i]!;
+        expect(mine.shape, `output ${i} shape`).toEqual(want.shape);
+        const dtype = c.tensors[o]!.dtype ?? 'float32';
+        expect(mine.dtype, `output ${i} dtype`).toBe(dtype);
+        const a = mine.toNumbers();
+        const b = Array.from(want.data as ArrayLike<number>);
+        if (!c.tol) return void expect(a).toEqual(b);
+        let worst = 0;
+        const relative = dtype === 'float32';
+        for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / (relative ? Math.max(1, Math.abs(b[j]!)) : 1));
+        expect(worst, `output ${i}`).toBeLessThanOrEqual(c.tol);
+      });
+    }
   });
 });

@@ -177,6 +177,30 @@ const CASES: WriteCase[] = [
     nodes: [node('Mod', ['a', 'c'], ['y'])],
     ops: ['FLOOR_MOD'],
   },
+  {
+    name: 'TopK (int64 indices by a CAST)',
+    inputs: [{ name: 'x', dtype: 'float32', shape: [3, 7] }],
+    outputs: [{ name: 'v', dtype: 'float32' }, { name: 'y', dtype: 'int32' }],
+    nodes: [node('TopK', ['x', 'k'], ['v', 'i'], { axis: int(-1) }), toInt32('i', 'y')],
+    initializers: [['k', Tensor.int64([1], [4])]],
+    ops: ['TOPK_V2'],
+  },
+  {
+    name: 'Pad reflect (MIRROR_PAD)',
+    inputs: [x234],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    nodes: [node('Pad', ['x', 'pads'], ['y'], { mode: { type: 'string', value: 'reflect' } })],
+    initializers: [['pads', Tensor.int64([6], [0, 2, 1, 0, 0, 3])]],
+    ops: ['MIRROR_PAD'],
+  },
+  {
+    name: 'DepthToSpace DCR and SpaceToDepth (NCHW, through the layout pass)',
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 8, 3, 2] }],
+    outputs: [{ name: 'y', dtype: 'float32' }, { name: 'z', dtype: 'float32' }],
+    nodes: [node('DepthToSpace', ['x'], ['y'], { blocksize: int(2), mode: { type: 'string', value: 'DCR' } }), node('SpaceToDepth', ['y'], ['z'], { blocksize: int(2) })],
+    ops: ['DEPTH_TO_SPACE', 'SPACE_TO_DEPTH'],
+    nchw: true,
+  },
   // int8: QDQ islands. TILE's kernel copies int8 bytes (input and output share parameters); SIN has
   // no integer kernel, so its island is written as DEQUANTIZE, SIN, QUANTIZE (the float fallback)
   {
@@ -252,5 +276,47 @@ describe('TFLite writer: more ONNX ops against onnxruntime and the interpreter',
       for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / Math.max(1, Math.abs(b[j]!)));
       expect(worst, `${o.name}`).toBeLessThanOrEqual(c.tol ?? 0);
     });
+  });
+});
+
+describe('TFLite writer: the new ops under --quantize int8', () => {
+  it('Tile, Expand, GatherND stay int8 (shared parameters); Sin, Where, CumSum fall back to float between QUANTIZE and DEQUANTIZE', async () => {
+    const g: Graph = {
+      name: 'int8',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      nodes: [
+        node('Tile', ['x', 'reps'], ['t']),
+        node('Expand', ['t', 'shape'], ['e']),
+        node('GatherND', ['e', 'idx'], ['gn']),
+        node('Sin', ['gn'], ['s']),
+        node('Greater', ['gn', 'zero'], ['pos']),
+        node('Where', ['pos', 's', 'gn'], ['w']),
+        node('CumSum', ['w', 'axis'], ['y']),
+      ],
+      initializers: new Map<string, Tensor>([
+        ['reps', Tensor.int64([3], [1, 2, 1])],
+        ['shape', Tensor.int64([4], [2, 1, 1, 1])],
+        ['idx', Tensor.int64([3, 2], [0, 1, 1, 1, 1, 0])],
+        ['zero', Tensor.float32([], [0])],
+        ['axis', Tensor.int64([], [1])],
+      ]),
+      opsets: { '': 18 },
+    };
+    const samples = [0, 1, 2, 3].map((k) => [inputTensor({ name: 'x', dtype: 'float32', shape: [2, 3, 4] }, 900 + k)]);
+    const file = await writeTflite(g, { quantize: { mode: 'int8', calibration: samples } });
+    const j = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[] }[] }[] }>(file, 'int8-ops');
+    const codes = j.operator_codes.map((c) => c.builtin_code ?? 'ADD');
+    const sg = j.subgraphs[0]!;
+    const inputType = (op: string) => sg.tensors[sg.operators.find((o) => codes[o.opcode_index ?? 0] === op)!.inputs[0]!]!.type ?? 'FLOAT32';
+    expect(['TILE', 'BROADCAST_TO', 'GATHER_ND'].map(inputType)).toEqual(['INT8', 'INT8', 'INT8']);
+    expect(['SIN', 'SELECT_V2', 'CUMSUM'].map((op) => sg.tensors[sg.operators.find((o) => codes[o.opcode_index ?? 0] === op)!.inputs[op === 'SELECT_V2' ? 1 : 0]!]!.type ?? 'FLOAT32')).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32']);
+    const x = inputTensor({ name: 'x', dtype: 'float32', shape: [2, 3, 4] }, 901);
+    const want = new Float32Array(((await runOrt(writeOnnx(g), { x })).y!.bytes as Uint8Array).slice().buffer);
+    const [got] = await oracle.run(file, [x.data as Float32Array]);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i]! - got!.data[i]!));
+    // measured 0.044: int8 steps of the ~[-3, 3] input and of the cumulative sums, a few added up
+    expect(worst).toBeLessThan(0.1);
   });
 });
