@@ -8,6 +8,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrInt, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
+import { AddOptions } from '../generated/tflite/add-options.js';
 import { ArgMaxOptions } from '../generated/tflite/arg-max-options.js';
 import { ArgMinOptions } from '../generated/tflite/arg-min-options.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
@@ -201,6 +202,14 @@ const topK: Converter = (n, c) => {
   if (raw !== indices) c.emit({ code: BuiltinOperator.CAST, inputs: [raw], outputs: [indices] });
 };
 
+const sum: Converter = (n, c) => {
+  const ins = n.inputs.filter(Boolean).map((i) => c.tensor(i));
+  const y = c.tensor(n.outputs[0]!);
+  // ADD_N takes inputs of one shape; broadcasting ones go through ADD
+  if (ins.length === 2 || ins.some((i) => c.shapeOf(i).join() !== c.shapeOf(y).join())) return binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], true)(n, c);
+  c.emit({ code: BuiltinOperator.ADD_N, inputs: ins, outputs: [y] });
+};
+
 export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   ArgMax: argMinMax(BuiltinOperator.ARG_MAX),
   ArgMin: argMinMax(BuiltinOperator.ARG_MIN),
@@ -238,6 +247,7 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   CumSum: cumSum,
   Mod: mod,
   TopK: topK,
+  Sum: sum,
 };
 
 /**
@@ -247,5 +257,5 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
  * operands, ONE_HOT's values, TOPK_V2's values). The interpreter then runs DEQUANTIZE, the float op, QUANTIZE.
  */
 export const FLOAT_ONLY_WRITE_OPS: ReadonlySet<string> = new Set([
-  'Where', 'ReduceProd', 'ReduceSumSquare', 'ReduceL2', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Reciprocal', 'nnport::LRN', 'OneHot', 'CumSum', 'Mod', 'TopK',
+  'Where', 'ReduceProd', 'ReduceSumSquare', 'ReduceL2', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Reciprocal', 'nnport::LRN', 'OneHot', 'CumSum', 'Mod', 'TopK', 'Sum',
 ]);

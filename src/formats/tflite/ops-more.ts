@@ -430,6 +430,11 @@ export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   ONE_HOT: oneHot,
   CUMSUM: cumsum,
   TOPK_V2: topKV2,
+  ADD_N: (c) => {
+    const y = floatOut(c, 0);
+    c.b.node('Sum', c.inputs.map((_, i) => fin(c, i)), [y]);
+    finish(c, 0, y);
+  },
   SIGN: unary('Sign'),
   ROUND: unary('Round'),
 };

@@ -333,10 +333,27 @@ export function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Conve
 
 export function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
   return (n, c) => {
-    const a = c.tensor(n.inputs[0]!);
-    const b = c.tensor(n.inputs[1]!);
-    c.emit({ code, inputs: [a, b], outputs: [c.tensor(n.outputs[0]!)], options, fusable });
+    const ins = n.inputs.filter(Boolean).map((i) => c.tensor(i));
+    const y = c.tensor(n.outputs[0]!);
+    // variadic ONNX Max / Min (one input: a copy, three or more: a chain of the binary op)
+    if (ins.length === 1) return c.emit({ code: BuiltinOperator.RESHAPE, inputs: [ins[0]!, c.addConstant(`${y}_shape`, int32(c.info(y).shape))], outputs: [y] });
+    if (c.isQuantized(n.outputs[0]!) && ins.length > 2) throw new UnsupportedError(`quantized ${n.opType} of ${ins.length} inputs in a TFLite file`, `node '${n.name}'`);
+    let acc = ins[0]!;
+    for (let k = 1; k < ins.length; k++) {
+      const out = k === ins.length - 1 ? y : c.addTensor(`${y}_partial${k}`, { ...c.info(y), shape: broadcastShape(c.shapeOf(acc), c.shapeOf(ins[k]!)), signature: undefined });
+      c.emit({ code, inputs: [acc, ins[k]!], outputs: [out], options, fusable: fusable && out === y });
+      acc = out;
+    }
   };
+}
+
+function broadcastShape(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  return Array.from({ length: r }, (_, i) => {
+    const x = a[a.length - r + i] ?? 1;
+    const z = b[b.length - r + i] ?? 1;
+    return x === 1 ? z : x;
+  });
 }
 
 const clip: Converter = (n, c) => {

@@ -235,6 +235,7 @@ const CASES: ReadCase[] = [
     outputs: [2, 3],
     expect: ['TopK'],
   },
+  { name: 'ADD_N', tensors: [f([2, 3]), f([2, 3]), f([2, 3]), f([2, 3])], code: Op.ADD_N, inputs: [0, 1, 2], outputs: [3], tol: 1e-6, expect: ['Sum'] },
   { name: 'SIGN', tensors: [f([6]), f([6])], code: Op.SIGN, inputs: [0], outputs: [1], feed: { 0: [-2, 0, 3, -0.5, 0, 1e-3] } },
   { name: 'ROUND (half to even)', tensors: [f([8]), f([8])], code: Op.ROUND, inputs: [0], outputs: [1], feed: { 0: [0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6, 3.5] } },
   // int8 (QDQ around the float op; ops that only move data stay integer): raw int8 values compared,

@@ -201,6 +201,15 @@ const CASES: WriteCase[] = [
     ops: ['DEPTH_TO_SPACE', 'SPACE_TO_DEPTH'],
     nchw: true,
   },
+  {
+    name: 'Sum of three (ADD_N), variadic Max (a MAXIMUM chain) and Min of one',
+    inputs: [x234, { name: 'z', dtype: 'float32', shape: [2, 3, 4] }, { name: 'w', dtype: 'float32', shape: [4] }],
+    outputs: [{ name: 'y', dtype: 'float32' }, { name: 'm', dtype: 'float32' }, { name: 'o', dtype: 'float32' }],
+    nodes: [node('Sum', ['x', 'z', 'x'], ['y']), node('Max', ['x', 'w', 'z'], ['m']), node('Min', ['x'], ['o'])],
+    ops: ['ADD_N', 'MAXIMUM'],
+    counts: { MAXIMUM: 2 },
+    tol: 1e-6,
+  },
   // int8: QDQ islands. TILE's kernel copies int8 bytes (input and output share parameters); SIN has
   // no integer kernel, so its island is written as DEQUANTIZE, SIN, QUANTIZE (the float fallback)
   {
