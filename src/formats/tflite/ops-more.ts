@@ -49,6 +49,7 @@ const argMinMax =
   (c) => {
     const rank = tensor(c, 0).shape.length;
     const [a] = constInts(c, 1, 'axis');
+    if (a === undefined || a < -rank || a >= rank) throw new FormatError(`${c.opName} '${outName(c)}': axis ${a} of a rank-${rank} input`, { file: c.b.file });
     const y = c.b.fresh(`${outName(c)}_int64`);
     // TFLite keeps the first index of equal values, as ONNX's select_last_index=0 does
     c.b.node(opType, [fin(c, 0)], [y], { axis: int(a! < 0 ? a! + rank : a!), keepdims: int(0) });
@@ -125,6 +126,7 @@ const mirrorPad: Converter = (c) => {
   const shape = x.shape;
   const p = constInts(c, 1, 'paddings');
   const rank = p.length / 2;
+  if (rank !== shape.length || p.some((v) => v < 0)) throw new FormatError(`MIRROR_PAD '${outName(c)}': paddings [${p.join(', ')}] for shape [${shape.join(', ')}]`, { file: c.b.file });
   const symmetric = o?.mode() === MirrorPadMode.SYMMETRIC;
   moveData(c, (xin, yout) => {
     if (!symmetric) {
@@ -198,6 +200,9 @@ const spaceBatch =
     const s = x.shape;
     const rest = s.slice(1 + m);
     const nb = block.reduce((p, b) => p * b, 1);
+    const bad = (why: string) => new FormatError(`${c.opName} '${outName(c)}': ${why}`, { file: c.b.file });
+    if (table.length !== 2 * m || s.length < 1 + m || block.some((b) => b < 1)) throw bad(`block [${block.join(', ')}] and ${toBatch ? 'paddings' : 'crops'} [${table.join(', ')}] do not fit input shape [${s.join(', ')}]`);
+    if (toBatch ? s.slice(1, 1 + m).some((d, i) => (d + table[2 * i]! + table[2 * i + 1]!) % block[i]!) : s[0]! % nb) throw bad(`shape [${s.join(', ')}] does not divide by block [${block.join(', ')}]`);
     moveData(c, (xin, yout) => {
       const t = (tag: string) => c.b.fresh(`${outName(c)}_${tag}`);
       if (toBatch) {
