@@ -435,6 +435,21 @@ export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   ONE_HOT: oneHot,
   CUMSUM: cumsum,
   TOPK_V2: topKV2,
+  // the coordinates of the true (non-zero) elements, one row each: ONNX NonZero gives one column each
+  WHERE: (c) => {
+    const nz = c.b.fresh(`${outName(c)}_columns`);
+    c.b.node('NonZero', [tensor(c, 0).name], [nz]);
+    const y = c.b.fresh(`${outName(c)}_int64`);
+    c.b.node('Transpose', [nz], [y], { perm: ints([1, 0]) });
+    castTo(c, y, 'int64');
+  },
+  RANK: (c) => {
+    const sh = c.b.fresh(`${outName(c)}_shape`);
+    c.b.node('Shape', [tensor(c, 0).name], [sh]);
+    const y = c.b.fresh(`${outName(c)}_int64`);
+    c.b.node('Size', [sh], [y]);
+    castTo(c, y, 'int64');
+  },
   ADD_N: (c) => {
     const y = floatOut(c, 0);
     c.b.node('Sum', c.inputs.map((_, i) => fin(c, i)), [y]);

@@ -41,6 +41,8 @@ interface ReadCase {
   feed?: Record<number, number[]>;
   /** max abs difference allowed (default 1e-6 relative to magnitude 1) */
   tol?: number;
+  /** ops after the case's op (the web API reads no int64 output: a CAST to int32 follows) */
+  then?: OpSpec[];
   /** the operator code's version (the interpreter registers BROADCAST_TO from version 2) */
   version?: number;
   /** the ONNX op types the graph read must contain */
@@ -236,6 +238,17 @@ const CASES: ReadCase[] = [
     expect: ['TopK'],
   },
   { name: 'ADD_N', tensors: [f([2, 3]), f([2, 3]), f([2, 3]), f([2, 3])], code: Op.ADD_N, inputs: [0, 1, 2], outputs: [3], tol: 1e-6, expect: ['Sum'] },
+  {
+    name: 'WHERE (coordinates of the true elements)',
+    tensors: [bool([3, 4]), { shape: [6, 2], dtype: 'int64' }, i32([6, 2])],
+    code: Op.WHERE,
+    inputs: [0],
+    outputs: [2],
+    then: [{ code: Op.CAST, inputs: [1], outputs: [2] }],
+    feed: { 0: [1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1] },
+    expect: ['NonZero'],
+  },
+  { name: 'RANK', tensors: [f([2, 3, 5]), i32([])], code: Op.RANK, inputs: [0], outputs: [1] },
   { name: 'SIGN', tensors: [f([6]), f([6])], code: Op.SIGN, inputs: [0], outputs: [1], feed: { 0: [-2, 0, 3, -0.5, 0, 1e-3] } },
   { name: 'ROUND (half to even)', tensors: [f([8]), f([8])], code: Op.ROUND, inputs: [0], outputs: [1], feed: { 0: [0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6, 3.5] } },
   // int8 (QDQ around the float op; ops that only move data stay integer): raw int8 values compared,
@@ -292,7 +305,8 @@ function feedOf(c: ReadCase, i: number, seed: number): Tensor {
 
 describe('TFLite reader: more builtin ops against the interpreter', () => {
   it.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', async (_name, c, k) => {
-    const file = buildOpModel(c.tensors, [{ code: c.code, inputs: c.inputs, outputs: c.outputs, options: c.options, version: c.version }], c.outputs);
+    const first = { code: c.code, inputs: c.inputs, outputs: c.then ? c.then[0]!.inputs : c.outputs, options: c.options, version: c.version };
+    const file = buildOpModel(c.tensors, [first, ...(c.then ?? [])], c.outputs);
     const g = await readTflite(file, { fileName: `op${k}.tflite` });
     for (const op of c.expect ?? []) expect(g.nodes.map((n) => n.opType)).toContain(op);
     const feeds = g.inputs.map((v) => feedOf(c, Number(v.name.slice(1)), 700 + k * 7 + Number(v.name.slice(1))));
