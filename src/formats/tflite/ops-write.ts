@@ -60,18 +60,18 @@ export interface WriteContext {
   isRead(name: string): boolean;
 }
 
-type Converter = (n: Node, c: WriteContext) => void;
-type Opts = NonNullable<WOp['options']>;
+export type Converter = (n: Node, c: WriteContext) => void;
+export type Opts = NonNullable<WOp['options']>;
 
-const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
+export const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
 
-function constant(n: Node, c: WriteContext, i: number, what: string): Tensor {
+export function constant(n: Node, c: WriteContext, i: number, what: string): Tensor {
   const t = n.inputs[i] ? c.constantOf(n.inputs[i]!) : undefined;
   if (!t) throw new UnsupportedError(`${n.opType} with a computed ${what} in a TFLite file`, `node '${n.name}': the ${what} must be a constant`);
   return t;
 }
 
-const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
+export const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
 
 // ---- padding: TF SAME / VALID, or an explicit PAD before the op ----
 
@@ -326,7 +326,7 @@ function reduce(code: BuiltinOperator, fixedAxes?: (rank: number) => number[], k
   };
 }
 
-function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
+export function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
   return (n, c) => {
     const x = c.tensor(n.inputs[0]!);
     const y = c.tensor(n.outputs[0]!);
@@ -334,12 +334,29 @@ function unary(code: BuiltinOperator, options?: (n: Node) => Opts): Converter {
   };
 }
 
-function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
+export function binary(code: BuiltinOperator, options?: Opts, fusable = false): Converter {
   return (n, c) => {
-    const a = c.tensor(n.inputs[0]!);
-    const b = c.tensor(n.inputs[1]!);
-    c.emit({ code, inputs: [a, b], outputs: [c.tensor(n.outputs[0]!)], options, fusable });
+    const ins = n.inputs.filter(Boolean).map((i) => c.tensor(i));
+    const y = c.tensor(n.outputs[0]!);
+    // variadic ONNX Max / Min (one input: a copy, three or more: a chain of the binary op)
+    if (ins.length === 1) return c.emit({ code: BuiltinOperator.RESHAPE, inputs: [ins[0]!, c.addConstant(`${y}_shape`, int32(c.info(y).shape))], outputs: [y] });
+    if (c.isQuantized(n.outputs[0]!) && ins.length > 2) throw new UnsupportedError(`quantized ${n.opType} of ${ins.length} inputs in a TFLite file`, `node '${n.name}'`);
+    let acc = ins[0]!;
+    for (let k = 1; k < ins.length; k++) {
+      const out = k === ins.length - 1 ? y : c.addTensor(`${y}_partial${k}`, { ...c.info(y), shape: broadcastShape(c.shapeOf(acc), c.shapeOf(ins[k]!)), signature: undefined });
+      c.emit({ code, inputs: [acc, ins[k]!], outputs: [out], options, fusable: fusable && out === y });
+      acc = out;
+    }
   };
+}
+
+function broadcastShape(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  return Array.from({ length: r }, (_, i) => {
+    const x = a[a.length - r + i] ?? 1;
+    const z = b[b.length - r + i] ?? 1;
+    return x === 1 ? z : x;
+  });
 }
 
 const clip: Converter = (n, c) => {

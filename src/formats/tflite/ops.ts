@@ -38,54 +38,54 @@ import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './r
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 import { bidirectionalSequenceRnn, rnn, unidirectionalSequenceRnn } from './recurrent-rnn.js';
 
-type Converter = (c: OpContext) => void;
+export type Converter = (c: OpContext) => void;
 
-const int = (value: number): Attr => ({ type: 'int', value });
-const ints = (value: number[]): Attr => ({ type: 'ints', value });
-const float = (value: number): Attr => ({ type: 'float', value });
-const str = (value: string): Attr => ({ type: 'string', value });
+export const int = (value: number): Attr => ({ type: 'int', value });
+export const ints = (value: number[]): Attr => ({ type: 'ints', value });
+export const float = (value: number): Attr => ({ type: 'float', value });
+export const str = (value: string): Attr => ({ type: 'string', value });
 
 // ---- context helpers ----
 
-function tensor(c: OpContext, i: number): TfliteTensorInfo {
+export function tensor(c: OpContext, i: number): TfliteTensorInfo {
   const idx = c.inputs[i];
   if (idx === undefined || idx < 0) throw new FormatError(`${c.opName} '${outName(c)}': input ${i} is missing`, { file: c.b.file });
   return c.b.tensors[idx]!;
 }
 
-function outTensor(c: OpContext, i = 0): TfliteTensorInfo {
+export function outTensor(c: OpContext, i = 0): TfliteTensorInfo {
   const idx = c.outputs[i];
   if (idx === undefined) throw new FormatError(`${c.opName}: output ${i} is missing`, { file: c.b.file });
   return c.b.tensors[idx]!;
 }
 
-const outName = (c: OpContext): string => (c.outputs.length ? c.b.tensors[c.outputs[0]!]!.name : c.opName);
-const has = (c: OpContext, i: number): boolean => c.inputs[i] !== undefined && c.inputs[i]! >= 0;
+export const outName = (c: OpContext): string => (c.outputs.length ? c.b.tensors[c.outputs[0]!]!.name : c.opName);
+export const has = (c: OpContext, i: number): boolean => c.inputs[i] !== undefined && c.inputs[i]! >= 0;
 
 /** Float value of input i (DequantizeLinear inserted for a quantized tensor). */
-const fin = (c: OpContext, i: number): string => c.b.floatOf(tensor(c, i));
+export const fin = (c: OpContext, i: number): string => c.b.floatOf(tensor(c, i));
 
 /** The constant integer values of input i (shapes, axes, permutations, paddings). */
-function constInts(c: OpContext, i: number, what: string): number[] {
+export function constInts(c: OpContext, i: number, what: string): number[] {
   const t = tensor(c, i);
   if (!t.data) throw new UnsupportedError(`${c.opName} with a computed ${what}`, `'${outName(c)}': the ${what} input '${t.name}' must be a constant`);
   return t.data.toNumbers();
 }
 
-function options<T>(c: OpContext, type: BuiltinOptions, make: () => T): T | null {
+export function options<T>(c: OpContext, type: BuiltinOptions, make: () => T): T | null {
   if (c.op.builtinOptionsType() !== type) return null;
   return c.op.builtinOptions(make() as never) as T;
 }
 
 /** Name the core float op writes for output i (a temporary when an activation or Quantize follows). */
-function floatOut(c: OpContext, i: number, act: ActivationFunctionType = ActivationFunctionType.NONE): string {
+export function floatOut(c: OpContext, i: number, act: ActivationFunctionType = ActivationFunctionType.NONE): string {
   const t = outTensor(c, i);
   if (!t.quant && act === ActivationFunctionType.NONE) return t.name;
   return c.b.fresh(`${t.name}_float`);
 }
 
 /** Fused activation, then QuantizeLinear for a quantized output, ending at the output tensor's name. */
-function finish(c: OpContext, i: number, y: string, act: ActivationFunctionType = ActivationFunctionType.NONE): void {
+export function finish(c: OpContext, i: number, y: string, act: ActivationFunctionType = ActivationFunctionType.NONE): void {
   const t = outTensor(c, i);
   let v = y;
   if (act !== ActivationFunctionType.NONE) {
@@ -101,7 +101,7 @@ function finish(c: OpContext, i: number, y: string, act: ActivationFunctionType 
   }
 }
 
-function activation(c: OpContext, act: ActivationFunctionType, x: string, y: string): void {
+export function activation(c: OpContext, act: ActivationFunctionType, x: string, y: string): void {
   switch (act) {
     case ActivationFunctionType.RELU:
       c.b.node('Relu', [x], [y]);
@@ -123,7 +123,7 @@ function activation(c: OpContext, act: ActivationFunctionType, x: string, y: str
 const autoPad = (p: Padding): Attr => str(p === Padding.SAME ? 'SAME_UPPER' : 'VALID');
 
 /** Ops that only move data: on integers directly when input and output share quantization. */
-function moveData(c: OpContext, build: (x: string, y: string) => void): void {
+export function moveData(c: OpContext, build: (x: string, y: string) => void): void {
   const x = tensor(c, 0);
   const y = outTensor(c);
   if (sameQuant(x, y)) {
@@ -135,7 +135,7 @@ function moveData(c: OpContext, build: (x: string, y: string) => void): void {
   finish(c, 0, out);
 }
 
-function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionType, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
+export function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionType, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
   return (c) => {
     const a = act(c);
     const y = floatOut(c, 0, a);
@@ -144,7 +144,7 @@ function elementwise(opType: string, act: (c: OpContext) => ActivationFunctionTy
   };
 }
 
-function unary(opType: string, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
+export function unary(opType: string, attrs: (c: OpContext) => Record<string, Attr> = () => ({})): Converter {
   return (c) => {
     const y = floatOut(c, 0);
     c.b.node(opType, [fin(c, 0)], [y], attrs(c));
@@ -184,7 +184,7 @@ function potScaleInt16(c: OpContext, o: { potScaleInt16(): boolean } | null): Re
   return outTensor(c).dtype === 'int16' && outTensor(c).quant && o?.potScaleInt16() ? { pot_scale_int16: int(1) } : {};
 }
 
-const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null): ActivationFunctionType => o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
+export const fusedOf = (o: { fusedActivationFunction(): ActivationFunctionType } | null): ActivationFunctionType => o?.fusedActivationFunction() ?? ActivationFunctionType.NONE;
 
 // ---- hybrid (dynamic-range) ops ----
 

@@ -17,6 +17,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { ReadOptions } from '../model.js';
 import { CheckedByteBuffer, guardFlatbuffer, ownBytes } from './flatbuffer.js';
 import { TFLITE_READ_OPS } from './ops.js';
+import { TFLITE_READ_MORE_OPS } from './ops-more.js';
 import { STATE_NOTE } from './recurrent-int.js';
 
 /** Quantization of one tensor: per-tensor (axis undefined) or per-axis. */
@@ -328,7 +329,7 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     const outputs = Array.from(op.outputsArray() ?? []);
     for (const i of inputs) if (i !== -1) tensorAt(i, `operator ${k} (${code.name}) input`);
     for (const i of outputs) tensorAt(i, `operator ${k} (${code.name}) output`);
-    const convert = TFLITE_READ_OPS[code.name];
+    const convert = TFLITE_READ_OPS[code.name] ?? TFLITE_READ_MORE_OPS[code.name];
     if (!convert) {
       unsupported.add(code.name);
       continue;

@@ -40,6 +40,7 @@ import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollGrus } from './recurrent-unroll.js';
+import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -289,7 +290,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes, options.floatOps);
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS]));
   const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;
@@ -369,7 +370,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of topologicalOrder(g)) {
     if (skip.has(n)) continue;
     const key = opKey(n);
-    const convert = TFLITE_WRITE_OPS[key];
+    const convert = TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
     const first = ops.length;
     convert(n, ctx);
@@ -750,7 +751,8 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       // codes above 127 live in builtin_code only; the deprecated int8 field says PLACEHOLDER_FOR_GREATER_OP_CODES
       OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES));
       OperatorCode.addBuiltinCode(b, c);
-      OperatorCode.addVersion(b, 1);
+      // BROADCAST_TO's kernels start at version 2 (version 1 was a placeholder)
+      OperatorCode.addVersion(b, c === BuiltinOperator.BROADCAST_TO ? 2 : 1);
       return OperatorCode.endOperatorCode(b);
     });
 

@@ -53,7 +53,7 @@ export function buildTinyModel(m: TinyModel): Uint8Array {
 
 /** One subgraph of the given tensors and operators (offsets in `b`), the operator codes (builtin
  * numbers) and buffers, finished as a TFLite model; the bytes. */
-export function finishModel(b: Builder, p: { tensors: number[]; inputs: number[]; outputs: number[]; operators: number[]; opcodes: number[]; buffers: number[] }): Uint8Array {
+export function finishModel(b: Builder, p: { tensors: number[]; inputs: number[]; outputs: number[]; operators: number[]; opcodes: number[]; buffers: number[]; versions?: number[] }): Uint8Array {
   const tv = SubGraph.createTensorsVector(b, p.tensors);
   const iv = SubGraph.createInputsVector(b, p.inputs);
   const ov = SubGraph.createOutputsVector(b, p.outputs);
@@ -64,11 +64,11 @@ export function finishModel(b: Builder, p: { tensors: number[]; inputs: number[]
   SubGraph.addOutputs(b, ov);
   SubGraph.addOperators(b, opv);
   const sg = SubGraph.endSubGraph(b);
-  const codes = p.opcodes.map((c) => {
+  const codes = p.opcodes.map((c, i) => {
     OperatorCode.startOperatorCode(b);
     OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, 127));
     OperatorCode.addBuiltinCode(b, c);
-    OperatorCode.addVersion(b, 1);
+    OperatorCode.addVersion(b, p.versions?.[i] ?? 1);
     return OperatorCode.endOperatorCode(b);
   });
   const cv = Model.createOperatorCodesVector(b, codes);

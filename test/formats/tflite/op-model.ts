@@ -1,0 +1,121 @@
+// Hand-built TFLite files of a few builtin ops (any tensor types, constant data, quantization,
+// options), for the op-coverage tests: independent of nnport's writer.
+import { Builder } from 'flatbuffers';
+import type { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
+import type { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
+import { Buffer as FbBuffer } from '../../../src/formats/generated/tflite/buffer.js';
+import { Operator } from '../../../src/formats/generated/tflite/operator.js';
+import { QuantizationParameters } from '../../../src/formats/generated/tflite/quantization-parameters.js';
+import { Tensor as FbTensor } from '../../../src/formats/generated/tflite/tensor.js';
+import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
+import { finishModel } from './tiny-model.js';
+
+export type OpDType = 'float32' | 'int32' | 'int64' | 'bool' | 'int8' | 'uint8' | 'int16';
+
+export interface OpTensor {
+  shape: number[];
+  dtype?: OpDType;
+  /** constant values (else a graph input when no op writes it) */
+  data?: number[];
+  quant?: { scale: number; zeroPoint: number };
+}
+
+export interface OpSpec {
+  code: BuiltinOperator;
+  /** tensor indices (-1: an omitted optional input) */
+  inputs: number[];
+  outputs: number[];
+  options?: (b: Builder) => [BuiltinOptions, number];
+  /** the operator code's version (default 1) */
+  version?: number;
+}
+
+const TYPES: Record<OpDType, TensorType> = {
+  float32: TensorType.FLOAT32,
+  int32: TensorType.INT32,
+  int64: TensorType.INT64,
+  bool: TensorType.BOOL,
+  int8: TensorType.INT8,
+  uint8: TensorType.UINT8,
+  int16: TensorType.INT16,
+};
+
+function bytesOf(t: OpTensor): Uint8Array {
+  const v = t.data!;
+  switch (t.dtype ?? 'float32') {
+    case 'float32':
+      return new Uint8Array(Float32Array.from(v).buffer);
+    case 'int32':
+      return new Uint8Array(Int32Array.from(v).buffer);
+    case 'int64':
+      return new Uint8Array(BigInt64Array.from(v.map((x) => BigInt(x))).buffer);
+    case 'int16':
+      return new Uint8Array(Int16Array.from(v).buffer);
+    case 'int8':
+      return new Uint8Array(Int8Array.from(v).buffer);
+    default:
+      return Uint8Array.from(v);
+  }
+}
+
+/**
+ * One subgraph: the tensors (constants where `data` is given), the ops in order; graph inputs are
+ * the tensors nothing writes and that hold no data, outputs are `outputs` (default: the last op's).
+ */
+export function buildOpModel(tensors: OpTensor[], ops: OpSpec[], outputs?: number[]): Uint8Array {
+  const b = new Builder(1024);
+  let next = 1;
+  const bufferOf = tensors.map((t) => (t.data ? next++ : 0));
+  const buffers = [
+    (FbBuffer.startBuffer(b), FbBuffer.endBuffer(b)),
+    ...tensors
+      .filter((t) => t.data)
+      .map((t) => {
+        const bytes = bytesOf(t);
+        b.startVector(1, bytes.byteLength, 16);
+        for (let k = bytes.length - 1; k >= 0; k--) b.addInt8(bytes[k]!);
+        const data = b.endVector();
+        FbBuffer.startBuffer(b);
+        FbBuffer.addData(b, data);
+        return FbBuffer.endBuffer(b);
+      }),
+  ];
+  const tensorOffsets = tensors.map((t, i) => {
+    const name = b.createString(`t${i}`);
+    const shape = FbTensor.createShapeVector(b, t.shape);
+    let quant = 0;
+    if (t.quant) {
+      const scale = QuantizationParameters.createScaleVector(b, [t.quant.scale]);
+      const zp = QuantizationParameters.createZeroPointVector(b, [BigInt(t.quant.zeroPoint)]);
+      QuantizationParameters.startQuantizationParameters(b);
+      QuantizationParameters.addScale(b, scale);
+      QuantizationParameters.addZeroPoint(b, zp);
+      quant = QuantizationParameters.endQuantizationParameters(b);
+    }
+    FbTensor.startTensor(b);
+    FbTensor.addName(b, name);
+    FbTensor.addShape(b, shape);
+    FbTensor.addType(b, TYPES[t.dtype ?? 'float32']);
+    FbTensor.addBuffer(b, bufferOf[i]!);
+    if (quant) FbTensor.addQuantization(b, quant);
+    return FbTensor.endTensor(b);
+  });
+  const codes = [...new Set(ops.map((o) => o.code))];
+  const opOffsets = ops.map((o) => {
+    const opts = o.options?.(b);
+    const ins = Operator.createInputsVector(b, o.inputs);
+    const outs = Operator.createOutputsVector(b, o.outputs);
+    Operator.startOperator(b);
+    Operator.addOpcodeIndex(b, codes.indexOf(o.code));
+    Operator.addInputs(b, ins);
+    Operator.addOutputs(b, outs);
+    if (opts) {
+      Operator.addBuiltinOptionsType(b, opts[0]);
+      Operator.addBuiltinOptions(b, opts[1]);
+    }
+    return Operator.endOperator(b);
+  });
+  const written = new Set(ops.flatMap((o) => o.outputs));
+  const inputs = tensors.flatMap((t, i) => (!t.data && !written.has(i) && ops.some((o) => o.inputs.includes(i)) ? [i] : []));
+  return finishModel(b, { tensors: tensorOffsets, inputs, outputs: outputs ?? ops[ops.length - 1]!.outputs, operators: opOffsets, opcodes: codes, buffers, versions: codes.map((c) => ops.find((o) => o.code === c)!.version ?? 1) });
+}
