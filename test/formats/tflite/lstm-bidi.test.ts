@@ -18,7 +18,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { buildBidiLstm, buildStepLstm, type BidiLstmSpec, type StepLstmSpec } from './rnn-model.js';
-import { relErr } from '../../support/error-metrics.js';
+import { maxAbsDiff, relErr } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
 
@@ -31,13 +31,6 @@ const CASES: BidiLstmSpec[] = [
   { name: 'cross-linked aux input, time-major, CIFG', T: 3, B: 2, I: 2, N: 3, fw: { cifg: true }, bw: { cifg: true }, aux: { size: 2, mode: 'cross' }, merge: false, timeMajor: true, lstms: 1 },
   { name: 'aux input without aux weights: the backward input', T: 4, B: 2, I: 3, N: 4, aux: { size: 3, mode: 'parallel' }, merge: false, timeMajor: true, lstms: 2 },
 ];
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
 
 describe('TFLite float BIDIRECTIONAL_SEQUENCE_LSTM against the interpreter', () => {
   it.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
@@ -61,8 +54,8 @@ describe('TFLite float BIDIRECTIONAL_SEQUENCE_LSTM against the interpreter', () 
           const want = theirs[j]!.data as Float32Array;
           const mine = outputs.get(v.name)!;
           expect(mine.shape).toEqual(theirs[j]!.shape);
-          expect(maxAbs(mine.toFloat32(), want), `nnport output ${j}`).toBeLessThan(1e-5);
-          expect(maxAbs(res[session.outputNames[j]!]!.data as Float32Array, want), `onnxruntime output ${j}`).toBeLessThan(1e-5);
+          expect(maxAbsDiff(mine.toFloat32(), want), `nnport output ${j}`).toBeLessThan(1e-5);
+          expect(maxAbsDiff(res[session.outputNames[j]!]!.data as Float32Array, want), `onnxruntime output ${j}`).toBeLessThan(1e-5);
         });
       }
     } finally {
@@ -103,7 +96,7 @@ describe('TFLite builtin LSTM (full kernel, one step) against the interpreter', 
       expect(mine.shape).toEqual(theirs!.shape);
       // float: within 1e-5 absolute; hybrid: the interpreter's int8 rounding simulated, to float rounding
       if (c.hybrid) expect(relErr(mine.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-5);
-      else expect(maxAbs(mine.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-5);
+      else expect(maxAbsDiff(mine.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-5);
     }
     if (!c.hybrid) {
       const { bytes } = await convert(await loadModel(file, { fileName: `lstm${i}.tflite` }), `lstm${i}.onnx`);
@@ -112,7 +105,7 @@ describe('TFLite builtin LSTM (full kernel, one step) against the interpreter', 
         const x = Float32Array.from({ length: c.B * c.I }, () => (r() * 2 - 1) * 2);
         const [theirs] = await oracle.run(file, [x]);
         const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [c.B, c.I]) });
-        expect(maxAbs(res[session.outputNames[0]!]!.data as Float32Array, theirs!.data as Float32Array)).toBeLessThan(1e-5);
+        expect(maxAbsDiff(res[session.outputNames[0]!]!.data as Float32Array, theirs!.data as Float32Array)).toBeLessThan(1e-5);
       } finally {
         await session.release();
       }

@@ -20,6 +20,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { finishModel } from './tiny-model.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
 
@@ -139,13 +140,6 @@ const CASES: LstmSpec[] = [
   { name: 'layer norm, CIFG, projection without bias, time_major', T: 3, B: 2, I: 4, N: 5, O: 4, layerNorm: true, cifg: true, projection: true, timeMajor: true, lstm: false },
 ];
 
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
-
 describe('TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM features against the interpreter', () => {
   it.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
     const file = buildLstm(c, 500 + i);
@@ -163,9 +157,9 @@ describe('TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM features against the interpr
         const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, Tensor.float32(shape, x)]]));
         const mine = outputs.get(g.outputs[0]!.name)!;
         expect(mine.shape).toEqual(theirs!.shape);
-        expect(maxAbs(mine.toFloat32(), want), 'nnport').toBeLessThan(1e-5);
+        expect(maxAbsDiff(mine.toFloat32(), want), 'nnport').toBeLessThan(1e-5);
         const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, shape) });
-        expect(maxAbs(res[session.outputNames[0]!]!.data as Float32Array, want), 'onnxruntime').toBeLessThan(1e-5);
+        expect(maxAbsDiff(res[session.outputNames[0]!]!.data as Float32Array, want), 'onnxruntime').toBeLessThan(1e-5);
       }
     } finally {
       await session.release();

@@ -14,6 +14,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { buildRnn, type RnnSpec } from './rnn-model.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 const oracle = useTfliteOracle();
 
@@ -33,13 +34,6 @@ const CASES: RnnSpec[] = [
   { name: 'BIDIRECTIONAL cross-linked aux input, merged, batch-major', kind: 'BIDIRECTIONAL_SEQUENCE_RNN', T: 4, B: 2, I: 3, N: 4, act: A.TANH, merge: true, aux: true, rnns: 1 },
   { name: 'BIDIRECTIONAL cross-linked aux input, separate, time-major', kind: 'BIDIRECTIONAL_SEQUENCE_RNN', T: 3, B: 2, I: 2, N: 3, act: A.NONE, timeMajor: true, aux: true, rnns: 1 },
 ];
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
 
 describe('TFLite float RNNs against the interpreter', () => {
   it.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
@@ -63,8 +57,8 @@ describe('TFLite float RNNs against the interpreter', () => {
           const want = theirs[j]!.data as Float32Array;
           const mine = outputs.get(v.name)!;
           expect(mine.shape).toEqual(theirs[j]!.shape);
-          expect(maxAbs(mine.toFloat32(), want), `nnport output ${j}`).toBeLessThan(1e-5);
-          expect(maxAbs(res[session.outputNames[j]!]!.data as Float32Array, want), `onnxruntime output ${j}`).toBeLessThan(1e-5);
+          expect(maxAbsDiff(mine.toFloat32(), want), `nnport output ${j}`).toBeLessThan(1e-5);
+          expect(maxAbsDiff(res[session.outputNames[j]!]!.data as Float32Array, want), `onnxruntime output ${j}`).toBeLessThan(1e-5);
         });
       }
     } finally {
