@@ -18,7 +18,7 @@ import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
 import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCompute } from './passes/float16-weights.js';
-import { dropHybridInputs, hybridDroppedNote } from './passes/hybrid-inputs.js';
+import { dropHybridInputs, hybridDroppedNote, tfliteCanKeepHybridInput } from './passes/hybrid-inputs.js';
 import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
 import { fuseBias } from './passes/fuse-bias.js';
 import { needsChannelsLast } from './passes/layout.js';
@@ -177,6 +177,16 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     if (r.dropped) {
       model = { ...model, graph: r.graph };
       notes.push(hybridDroppedNote(r.dropped, options.dequantize ? '--dequantize makes a float model' : `${format} has no such op`));
+    }
+  }
+  // in a TFLite file only conv / dense kernels round a float input: a hybrid recurrent op read
+  // from TFLite (unrolled onto dequantized weights) or a hybrid SVDF is written weight-only
+  if (model.kind === 'graph' && !options.dequantize && format === 'tflite') {
+    const g = model.graph;
+    const r = dropHybridInputs(g, (m) => !tfliteCanKeepHybridInput(g, m));
+    if (r.dropped) {
+      model = { ...model, graph: r.graph };
+      notes.push(hybridDroppedNote(r.dropped, 'TFLite has hybrid kernels for conv and dense layers only, not for the recurrent ops / SVDF read from this file'));
     }
   }
   // float16 weights (a float16 TFLite file): ONNX keeps them (float16 initializers + Cast), as does TFLite

@@ -9,13 +9,32 @@ const isHybridInput = (n: Graph['nodes'][number]): boolean => n.domain === 'nnpo
 
 export const hasHybridInputs = (g: Graph): boolean => g.nodes.some(isHybridInput);
 
-/** The graph without its hybrid input roundings (each op reads the float value directly), and how many there were. */
-export function dropHybridInputs(g: Graph): { graph: Graph; dropped: number } {
-  const markers = g.nodes.filter(isHybridInput);
+/**
+ * Whether TFLite's writer can keep a marker: every op reading it is a conv / dense layer whose
+ * weights are not plain float constants (int8 behind DequantizeLinear: a hybrid kernel rounds the
+ * input itself). A hybrid recurrent op read from TFLite is unrolled onto dequantized float
+ * weights, and nnport.Svdf has no hybrid writer: their rounding cannot be written.
+ */
+export function tfliteCanKeepHybridInput(g: Graph, marker: Graph['nodes'][number]): boolean {
+  const y = marker.outputs[0]!;
+  if (g.outputs.some((v) => v.name === y)) return false;
+  const readers = g.nodes.filter((n) => n.inputs.includes(y));
+  return readers.length > 0 && readers.every((n) => {
+    if (n.opType !== 'Conv' && n.opType !== 'Gemm' && n.opType !== 'MatMul') return false;
+    if (n.inputs[0] !== y) return false;
+    const w = g.initializers.get(n.inputs[1] ?? '');
+    return !w || (w.dtype !== 'float32' && w.dtype !== 'float16');
+  });
+}
+
+/** The graph without its hybrid input roundings (each op reads the float value directly), and how many there were; `drop` picks the markers (default: all). */
+export function dropHybridInputs(g: Graph, drop: (marker: Graph['nodes'][number]) => boolean = () => true): { graph: Graph; dropped: number } {
+  const markers = g.nodes.filter((n) => isHybridInput(n) && drop(n));
   if (!markers.length) return { graph: g, dropped: 0 };
   const source = new Map(markers.map((n) => [n.outputs[0]!, n.inputs[0]!]));
   const outputs = new Set(g.outputs.map((v) => v.name));
-  const kept = g.nodes.filter((n) => !isHybridInput(n)).map((n) => (n.inputs.some((i) => source.has(i)) ? { ...n, inputs: n.inputs.map((i) => source.get(i) ?? i) } : n));
+  const dropped = new Set(markers);
+  const kept = g.nodes.filter((n) => !dropped.has(n)).map((n) => (n.inputs.some((i) => source.has(i)) ? { ...n, inputs: n.inputs.map((i) => source.get(i) ?? i) } : n));
   // a marker whose output is a graph output stays visible under its name
   const aliases = markers.filter((n) => outputs.has(n.outputs[0]!)).map((n) => ({ name: n.name, opType: 'Identity', domain: '', inputs: [n.inputs[0]!], outputs: [n.outputs[0]!], attrs: {} }));
   const nodes = [...kept, ...aliases];

@@ -214,6 +214,31 @@ describe('TFLite hybrid recurrent ops against the interpreter', () => {
     expect(weightOnlyWorst).toBeGreaterThan(1e-4);
   });
 
+  it('written back to .tflite: the LSTM rounding is dropped with a note, and the interpreter runs the weight-only model', async () => {
+    // TFLite has hybrid kernels for conv and dense layers only; the read LSTM is unrolled onto dequantized weights
+    const file = buildHybridLstm(LSTM_CASES[0]!, 2);
+    const model = await loadModel(file, { fileName: 'lstm.tflite' });
+    const { bytes, notes } = await convert(model, 'again.tflite');
+    expect(notes).toContainEqual(expect.stringMatching(/hybrid op inputs .* dropped: TFLite has hybrid kernels for conv and dense layers only/));
+    const onnx = (await convert(model, 'lstm.onnx')).bytes;
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    try {
+      const shape = model.kind === 'graph' ? (model.graph.inputs[0]!.shape as number[]) : [];
+      const r = rng(77);
+      const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * 2);
+      const [written] = await oracle.run(bytes, [x]);
+      const [hybrid] = await oracle.run(file, [x]);
+      const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, shape) });
+      const weightOnly = res[session.outputNames[0]!]!.data as Float32Array;
+      // the written file is the weight-only model (onnxruntime on the ONNX export, which drops the rounding too) ...
+      expect(relErr(written!.data as Float32Array, weightOnly)).toBeLessThanOrEqual(1e-5);
+      // ... which differs from the hybrid original: hence the note
+      expect(relErr(written!.data as Float32Array, hybrid!.data as Float32Array)).toBeGreaterThan(1e-4);
+    } finally {
+      await session.release();
+    }
+  });
+
   it('refused by name: per-channel hybrid LSTM weights, hybrid time-major BIDIRECTIONAL_SEQUENCE_RNN; the hybrid SVDF to ONNX', async () => {
     await expect(readTflite(buildHybridLstm({ ...LSTM_CASES[0]!, perChannel: true }, 1))).rejects.toThrow(QuantizationError);
     await expect(readTflite(buildHybridLstm({ ...LSTM_CASES[0]!, perChannel: true }, 1))).rejects.toThrow(/hybrid UNIDIRECTIONAL_SEQUENCE_LSTM 'y': input-to-f weights 'input_to_forget' must have one scale/);
