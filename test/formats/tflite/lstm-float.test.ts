@@ -20,6 +20,7 @@ import { ByteBuffer } from 'flatbuffers';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
 const MNIST = readFileSync(corpusPath('tflite/tflm-mnist-lstm-float/trained_lstm.tflite'));
@@ -46,18 +47,6 @@ function inputs(): Array<{ name: string; x: Float32Array }> {
 async function nnportRun(g: Graph, x: Float32Array): Promise<Float32Array> {
   const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, Tensor.float32([1, 28, 28], x)]]));
   return outputs.get(g.outputs[0]!.name)!.toFloat32();
-}
-
-/** max |a - b| over max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return worst / Math.max(scale, 1e-30);
 }
 
 /** A copy of a .tflite with the first LSTM's options changed in place (fields the file stores). */
