@@ -11,6 +11,7 @@ import { writeOnnx } from '../src/formats/onnx/write.ts';
 import { Tensor } from '../src/ir/tensor.ts';
 import { runGraph } from '../src/runtime/executor.ts';
 import { initKernels } from '../src/wasm/loader.ts';
+import { rng } from '../test/support/rng.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -42,17 +43,6 @@ const CASES = [
   { name: 'GRU lbr=0 i64 h128 s50 b1', op: 'GRU', input: 64, hidden: 128, seq: 50, batch: 1, resetBefore: true },
   { name: 'GRU lbr=0 i256 h512 s100 b1', op: 'GRU', input: 256, hidden: 512, seq: 100, batch: 1, resetBefore: true },
 ];
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = (n, r, scale) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 
