@@ -19,6 +19,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { randomInput, relError } from './tfjs-oracle.js';
 
 // a cache of its own: recurrent-write.test.ts may be exporting into .fixtures-cache/keras-recurrent at the same time
@@ -86,15 +87,16 @@ function swap01(t: Tensor): Tensor {
   return Tensor.float32([b!, a!, ...rest], out);
 }
 
-/** NumPy (h5py) on the archive: the model's first output and what the archive holds. */
-function numpyRun(archive: Uint8Array, x: Tensor): { y: Tensor; layout: Layout } {
+/** NumPy (h5py) on the archive: the model's first output (all in `ys`) and what the archive holds. */
+function numpyRun(archive: Uint8Array, x: Tensor): { y: Tensor; ys: Tensor[]; layout: Layout } {
   const dir = mkdtempSync(join(tmpdir(), 'keras3-'));
   try {
     const file = join(dir, 'model.keras');
     writeFileSync(file, archive);
     const input = JSON.stringify({ inputs: [Array.from(x.toFloat32())], shapes: [x.shape] });
     const out = JSON.parse(execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/keras_recurrent_numpy.py'), '--layout', file], { input, maxBuffer: 64 << 20 }).toString()) as { outputs: { shape: number[]; data: number[] }[]; layout: Layout };
-    return { y: Tensor.float32(out.outputs[0]!.shape, out.outputs[0]!.data), layout: out.layout };
+    const ys = out.outputs.map((o) => Tensor.float32(o.shape, o.data));
+    return { y: ys[0]!, ys, layout: out.layout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,13 +112,17 @@ async function ortRun(onnx: Uint8Array, x: Tensor): Promise<Tensor> {
   }
 }
 
-/** nnport reads the archive back and runs it on the Keras (batch-major) input. */
+/** nnport reads the archive back and runs it on the Keras (batch-major) input: its first output. */
 async function nnportRun(archive: Uint8Array, x: Tensor): Promise<Tensor> {
+  return (await nnportRunAll(archive, x))[0]!;
+}
+
+async function nnportRunAll(archive: Uint8Array, x: Tensor): Promise<Tensor[]> {
   const back = await loadModel(archive, { fileName: 'model.keras' });
   if (back.kind !== 'graph') throw new Error('not a graph');
   expect(back.format).toBe('keras-v3');
   const { outputs } = await runGraph(back.graph, new Map([[back.graph.inputs[0]!.name, x]]));
-  return outputs.get(back.graph.outputs[0]!.name)!;
+  return back.graph.outputs.map((o) => outputs.get(o.name)!);
 }
 
 const CELL: Record<string, string> = { LSTM: 'lstm_cell', GRU: 'gru_cell', SimpleRNN: 'simple_rnn_cell' };
@@ -322,5 +328,53 @@ describe('Bidirectional backward_layer in a .keras archive read by nnport', () =
     const f = fixture('gru_bidi_seq');
     const y = await nnportRun(await withBackward((c) => (c.name = 'my_backward_gru')), f.input);
     expect(relError(y, f.output)).toBeLessThan(1e-4);
+  });
+});
+
+// ---- the PyTorch exports of scripts/fixtures/recurrent_onnx.py (the TFLite writer's fixtures) ----
+
+const ONNX_FIXTURES: Array<[string, 'batch' | 'time' | 'nchw', boolean]> = [
+  // name, the input's layout, whether NumPy computes every layer (lstm_conv has a Conv2D)
+  ['lstm_time_major', 'time', true],
+  ['lstm_batch_first', 'batch', true],
+  ['lstm_batch_first_seq', 'batch', true],
+  ['lstm_layout1', 'batch', true],
+  ['lstm_conv', 'nchw', false],
+  ['rnn_tanh', 'batch', true],
+  ['gru', 'batch', true],
+  ['lstm_dynamic_time', 'batch', true],
+  ['lstm_dynamic_time_only', 'batch', true],
+];
+
+describe('recurrent_onnx.py exports -> .keras: NumPy and nnport on the archive against PyTorch (every output)', () => {
+  beforeAll(() => exportMissingRecurrentFixtures(), 300_000);
+
+  it.each(ONNX_FIXTURES)('%s', async (name, layout, numpy) => {
+    const f = await recurrentFixture(name);
+    const { bytes } = await convert(await loadModel(writeOnnx(f.graph), { fileName: `${name}.onnx` }), `${name}.keras`);
+    const { permute } = await import('../../../src/wasm/permute.js');
+    const x = layout === 'time' ? swap01(f.input) : layout === 'nchw' ? permute(f.input, [0, 2, 3, 1]) : f.input;
+    const want = f.outputs.map((o, i) => {
+      const shape = (f.graph.outputs[i]!.shape ?? []).length;
+      const t = Tensor.float32([o.length], o);
+      return { t, timeMajor: layout !== 'batch' && shape === 3 };
+    });
+    const check = (got: Tensor[], what: string) => {
+      expect(got).toHaveLength(want.length);
+      got.forEach((g, i) => {
+        const w = want[i]!;
+        const keras = w.timeMajor ? swap01(g) : g;
+        const err = relError(Tensor.float32([keras.size], keras.toFloat32()), w.t);
+        console.log(`${name} output ${i}: ${what} ${err.toExponential(2)} relative to PyTorch`);
+        expect(err).toBeLessThan(1e-4);
+      });
+    };
+    check(await nnportRunAll(bytes, x), 'nnport on the .keras');
+    if (numpy) check(numpyRun(bytes, x).ys, 'NumPy on the .keras');
+  });
+
+  it.each(['lstm_bidi', 'rnn_relu_bidi', 'lstm_last_step'])('%s (h_n [directions, batch, hidden] as a graph output) is refused by name', async (name) => {
+    const f = await recurrentFixture(name);
+    await expect(convert(await loadModel(writeOnnx(f.graph), { fileName: `${name}.onnx` }), `${name}.keras`)).rejects.toThrow(/graph output 'y1', the last state Y_h of node/);
   });
 });
