@@ -122,6 +122,13 @@ export function activation(c: OpContext, act: ActivationFunctionType, x: string,
 
 const autoPad = (p: Padding): Attr => str(p === Padding.SAME ? 'SAME_UPPER' : 'VALID');
 
+/** A conv's dilations and padding: the file's, or those of the atrous pattern it was folded from. */
+function convWindow(c: OpContext, dilations: number[], padding: Padding): Record<string, Attr> {
+  const d = c.dilated;
+  if (!d) return { dilations: ints(dilations), auto_pad: autoPad(padding) };
+  return d.pads.every((p) => p === 0) ? { dilations: ints(d.dilations), auto_pad: str('VALID') } : { dilations: ints(d.dilations), pads: ints(d.pads) };
+}
+
 /** Ops that only move data: on integers directly when input and output share quantization. */
 export function moveData(c: OpContext, build: (x: string, y: string) => void): void {
   const x = tensor(c, 0);
@@ -241,9 +248,8 @@ const conv2d: Converter = (c) => {
       kernel_layout: str('OHWI'),
       kernel_shape: ints([kh, kw]),
       strides: ints([o.strideH(), o.strideW()]),
-      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
       group: int(inPerGroup > 0 && channels % inPerGroup === 0 ? channels / inPerGroup : 1),
-      auto_pad: autoPad(o.padding()),
+      ...convWindow(c, [o.dilationHFactor(), o.dilationWFactor()], o.padding()),
     },
     'nnport',
   );
@@ -298,9 +304,8 @@ const depthwiseConv2d: Converter = (c) => {
       kernel_layout: str('HWIO'),
       kernel_shape: ints([kh, kw]),
       strides: ints([o.strideH(), o.strideW()]),
-      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
       group: int(channels),
-      auto_pad: autoPad(o.padding()),
+      ...convWindow(c, [o.dilationHFactor(), o.dilationWFactor()], o.padding()),
     },
     'nnport',
   );

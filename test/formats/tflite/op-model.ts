@@ -17,7 +17,8 @@ export interface OpTensor {
   dtype?: OpDType;
   /** constant values (else a graph input when no op writes it) */
   data?: number[];
-  quant?: { scale: number; zeroPoint: number };
+  /** per-tensor, or per-channel on `axis` (scale and zero point one per channel) */
+  quant?: { scale: number | number[]; zeroPoint: number | number[]; axis?: number };
 }
 
 export interface OpSpec {
@@ -85,11 +86,12 @@ export function buildOpModel(tensors: OpTensor[], ops: OpSpec[], outputs?: numbe
     const shape = FbTensor.createShapeVector(b, t.shape);
     let quant = 0;
     if (t.quant) {
-      const scale = QuantizationParameters.createScaleVector(b, [t.quant.scale]);
-      const zp = QuantizationParameters.createZeroPointVector(b, [BigInt(t.quant.zeroPoint)]);
+      const scale = QuantizationParameters.createScaleVector(b, ([] as number[]).concat(t.quant.scale));
+      const zp = QuantizationParameters.createZeroPointVector(b, ([] as number[]).concat(t.quant.zeroPoint).map((z) => BigInt(z)));
       QuantizationParameters.startQuantizationParameters(b);
       QuantizationParameters.addScale(b, scale);
       QuantizationParameters.addZeroPoint(b, zp);
+      if (t.quant.axis !== undefined) QuantizationParameters.addQuantizedDimension(b, t.quant.axis);
       quant = QuantizationParameters.endQuantizationParameters(b);
     }
     FbTensor.startTensor(b);
