@@ -14,6 +14,8 @@ export type OpDType = 'float32' | 'int32' | 'int64' | 'bool' | 'int8' | 'uint8' 
 
 export interface OpTensor {
   shape: number[];
+  /** shape_signature (-1 for a dynamic dim), when given */
+  signature?: number[];
   dtype?: OpDType;
   /** constant values (else a graph input when no op writes it) */
   data?: number[];
@@ -84,6 +86,7 @@ export function buildOpModel(tensors: OpTensor[], ops: OpSpec[], outputs?: numbe
   const tensorOffsets = tensors.map((t, i) => {
     const name = b.createString(`t${i}`);
     const shape = FbTensor.createShapeVector(b, t.shape);
+    const signature = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
     let quant = 0;
     if (t.quant) {
       const scale = QuantizationParameters.createScaleVector(b, ([] as number[]).concat(t.quant.scale));
@@ -97,6 +100,7 @@ export function buildOpModel(tensors: OpTensor[], ops: OpSpec[], outputs?: numbe
     FbTensor.startTensor(b);
     FbTensor.addName(b, name);
     FbTensor.addShape(b, shape);
+    if (signature) FbTensor.addShapeSignature(b, signature);
     FbTensor.addType(b, TYPES[t.dtype ?? 'float32']);
     FbTensor.addBuffer(b, bufferOf[i]!);
     if (quant) FbTensor.addQuantization(b, quant);
