@@ -11,9 +11,13 @@
 //   (d) the tensors themselves: every LSTM / RNN weight INT8 with one scale and zero point 0.
 // The fixtures' layers are small (hidden 6-7): minElements 1 makes them hybrid (TF's default 1024
 // leaves such layers float, as the last tests check).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
@@ -25,7 +29,7 @@ import type { QuantizeOptions } from '../../../src/passes/quantize.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
-import { exportMissingRecurrentFixtures, recurrentFixture, relErr } from './recurrent-fixtures.js';
+import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
 
@@ -270,5 +274,23 @@ describe('--quantize dynamic: recurrent layers that stay float', () => {
     // both still compute the float LSTM: within float tolerance of PyTorch
     const [y] = await oracle.run(bytes, [f.input.toFloat32()]);
     expect(relErr(y!.data as Float32Array, f.outputs[0]!)).toBeLessThan(DYNAMIC_TOL);
+  });
+});
+
+describe('the CLI', () => {
+  it('nnport convert model.onnx -o m.tflite --quantize dynamic [--min-elements N]: hybrid LSTM at --min-elements 1, a note naming the float LSTM at the default', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-hybrid-lstm-'));
+    try {
+      const onnx = join(recurrentDir('lstm_time_major'), 'model.onnx');
+      const said: string[] = [];
+      expect(await main(['convert', onnx, '-o', join(dir, 'small.tflite'), '--quantize', 'dynamic'], (t) => said.push(t), (t) => said.push(t))).toBe(0);
+      expect(said.join('\n')).toMatch(/note: LSTM '.*': weights kept float32 under --quantize dynamic \(its largest gate weight matrix has 49 elements, fewer than --min-elements 1024/);
+      const hybrid: string[] = [];
+      expect(await main(['convert', onnx, '-o', join(dir, 'hybrid.tflite'), '--quantize', 'dynamic', '--min-elements', '1'], (t) => hybrid.push(t), (t) => hybrid.push(t))).toBe(0);
+      expect(hybrid.join('\n')).not.toMatch(/note:/);
+      expectHybrid(flatcJson<FlatcModel>(new Uint8Array(readFileSync(join(dir, 'hybrid.tflite'))), 'cli', { defaults: true }), 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
