@@ -8,6 +8,7 @@ import { ZipReader } from '../../io/zip.js';
 import type { GraphModel, ReadOptions } from '../model.js';
 import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
 import { attrString, attrStrings, DatasetBudget, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
+import { keras3VarPaths } from './keras3-recurrent.js';
 import { kerasToGraph, weightsByRole } from './to-graph.js';
 
 function parseJson(text: string, file: string, what: string): Json {
@@ -121,13 +122,16 @@ export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string
 }
 
 function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
-  const vars = f.get(`layers/${groupName}/vars`);
-  if (!isGroup(vars)) return weightsByRole(layer, [], undefined, file);
-  const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
-  const tensors = keys.map((k) => {
-    const d = vars.get(k);
-    if (!isDataset(d)) throw new FormatError(`layers/${groupName}/vars/${k} is not a dataset`, { file });
-    return layerWeight(datasetTensor(d, file, budget), layer, `vars/${k}`, file);
+  // a recurrent layer's weights are in its cell's group (and Bidirectional's direction layers')
+  const tensors = keras3VarPaths(layer.className).flatMap((path) => {
+    const vars = f.get(`layers/${groupName}/${path}`);
+    if (!isGroup(vars)) return [];
+    const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+    return keys.map((k) => {
+      const d = vars.get(k);
+      if (!isDataset(d)) throw new FormatError(`layers/${groupName}/${path}/${k} is not a dataset`, { file });
+      return layerWeight(datasetTensor(d, file, budget), layer, `${path}/${k}`, file);
+    });
   });
   return weightsByRole(layer, tensors, undefined, file);
 }

@@ -212,10 +212,25 @@ export function recurrentLayer(e: IrEmitter, call: LayerCall): KValue[] {
   return emitRecurrent(e, call, call.className, call.config, [dir], undefined);
 }
 
+/** What a recurrent layer computes (besides its weights and which way it runs). */
+const COMPUTE_KEYS = ['units', 'activation', 'recurrent_activation', 'use_bias', 'reset_after', 'return_sequences', 'return_state', 'stateful', 'time_major', 'unroll'];
+
+/**
+ * Keras 3 always writes Bidirectional's `backward_layer`: the wrapped layer's copy with
+ * go_backwards=True. One that computes anything else is refused.
+ */
+function checkBackwardLayer(call: LayerCall, forward: { className: string; config: JsonObject }): void {
+  const b = call.config.backward_layer;
+  if (b === undefined || b === null) return;
+  const back = isObject(b) ? innerLayer({ layer: b }) : undefined;
+  const differs = !back || back.className !== forward.className || back.config.go_backwards !== true || COMPUTE_KEYS.some((k) => JSON.stringify(back.config[k]) !== JSON.stringify(forward.config[k]));
+  if (differs) throw new UnsupportedError('Keras Bidirectional with a backward_layer other than the wrapped layer run backwards', `layer '${call.name}'`);
+}
+
 export function bidirectionalLayer(e: IrEmitter, call: LayerCall): KValue[] {
   const inner = innerLayer(call.config);
   if (!inner || !KIND[inner.className]) throw new UnsupportedError(`Keras Bidirectional around ${inner?.className ?? 'an unknown layer'}`, `layer '${call.name}'`);
-  if (call.config.backward_layer !== undefined && call.config.backward_layer !== null) throw new UnsupportedError('Keras Bidirectional with its own backward_layer', `layer '${call.name}'`);
+  checkBackwardLayer(call, inner);
   if (inner.config.go_backwards === true) throw new UnsupportedError('Keras Bidirectional around a go_backwards layer', `layer '${call.name}'`);
   const dirs = ['forward', 'backward'].map((d): Direction => {
     const dir: Direction = { kernel: weight(call, `${d}/kernel`), recurrent: weight(call, `${d}/recurrent_kernel`) };
