@@ -108,6 +108,17 @@ describe('TFLite reader: SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND folded i
     expect(integer![0]).toBeLessThanOrEqual(1);
     expect(xnnpack![0]).toBe(0);
     expect(float[0]).toBeLessThanOrEqual(1);
+    // written back: an int8 dilated CONV_2D, the interpreter's int8 outputs unchanged
+    const back = await writeTflite(g, { fileName: 'atrous-int8-back.tflite' });
+    const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[] }>(back, 'atrous-int8-back', { defaults: true });
+    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    expect(ops).not.toContain('SPACE_TO_BATCH_ND');
+    expect(ops).not.toContain('DEQUANTIZE');
+    expect(json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
+    const x = inputOf(c);
+    const [want] = await oracle.run(atrousFile(c), [x.data as ArrayBufferView]);
+    const [got] = await oracle.run(back, [x.data as ArrayBufferView]);
+    expect(Array.from(got!.data as Int8Array)).toEqual(Array.from(want!.data as Int8Array));
   });
 
   it('int8 DEPTHWISE_CONV_2D: folded, the integer runtime within 1 LSB', async () => {

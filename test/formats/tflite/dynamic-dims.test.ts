@@ -23,6 +23,8 @@ import { StridedSliceOptions } from '../../../src/formats/generated/tflite/strid
 import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
+import { hasChannelsLastOps, lowerChannelsLast } from '../../../src/passes/lower-channels-last.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
@@ -70,7 +72,7 @@ describe('TFLite reader: a dynamic time axis stays dynamic (nnport-written recur
     ['lstm_dynamic_time_only', 2, 'batch_first LSTM + Linear on every step, static batch 2'],
     ['lstm_dynamic_time', 1, 'the same exported with dynamic batch and time (the writer fixes the batch at 1)'],
     ['lstm_dynamic_last_step', 1, 'bidirectional 2-layer LSTM, heads on y[:, -1] and h_n (REVERSE_V2, STRIDED_SLICE from the end)'],
-  ] as const)('%s (batch %s; %s): read with the time axis dynamic, run at lengths 3 and 11 as onnxruntime and the interpreter do', async (name, batch, _what) => {
+  ] as const)('%s (batch %s; %s): read with the time axis dynamic, run at lengths 3 and 11 as onnxruntime and the interpreter do, and written as ONNX with it dynamic', async (name, batch, _what) => {
     const f = await recurrentFixture(name);
     const bytes = await writeTflite(f.graph, { fileName: `${name}.tflite` });
     const g = await readTflite(bytes, { fileName: `${name}.tflite` });
@@ -90,6 +92,16 @@ describe('TFLite reader: a dynamic time axis stays dynamic (nnport-written recur
         expect(t).toBeLessThan(1e-5);
       }
     }
+    // written out as ONNX again: onnxruntime runs it at another length too
+    const onnx = writeOnnx(hasChannelsLastOps(g) ? lowerChannelsLast(g).graph : g);
+    const x = randomFloat([batch, 7, 5], 90);
+    const want = await ort(name, x);
+    const back = Object.values(await runOrt(onnx, { [g.inputs[0]!.name]: x }));
+    expect(back).toHaveLength(want.length);
+    back.forEach((o, i) => {
+      expect([...o.dims]).toEqual(want[i]!.dims);
+      expect(relErr(new Float32Array((o.bytes as Uint8Array).slice().buffer), want[i]!.data), `${name} output ${i} through ONNX`).toBeLessThan(1e-5);
+    });
   });
 });
 
