@@ -181,6 +181,23 @@ function dynamicBatchSpatialFile(): Uint8Array {
 }
 
 describe('TFLite reader: a dynamic batch stays dynamic', () => {
+  it('FULLY_CONNECTED keep_num_dims over a dynamic batch and time: the output shape taken from the input at run time', async () => {
+    const r = rng(9);
+    const rand = (n: number) => Array.from({ length: n }, () => r() * 2 - 1);
+    const file = buildOpModel(
+      [{ shape: [1, 1, 6], signature: [-1, -1, 6] }, { shape: [4, 6], data: rand(24) }, { shape: [4], data: rand(4) }, { shape: [1, 1, 4], signature: [-1, -1, 4] }],
+      [{ code: Op.FULLY_CONNECTED, inputs: [0, 1, 2], outputs: [3], version: 7, options: (b) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, ActivationFunctionType.RELU6, 0, true, false, TensorType.FLOAT32)] }],
+    );
+    const g = await readTflite(file, { fileName: 'dynamic-batch-time.tflite' });
+    expect(g.inputs[0]!.shape).toEqual(['batch', null, 6]);
+    const x = randomFloat([2, 5, 6], 77);
+    const [theirs] = await oracle.run(withStoredDim(withStoredDim(file, 0, 2), 1, 5), [x.data as Float32Array]);
+    const [mine] = await nnport(g, x);
+    expect(mine!.shape).toEqual([2, 5, 4]);
+    expect(theirs!.shape).toEqual([2, 5, 4]);
+    expect(relErr(mine!.toFloat32(), theirs!.data as Float32Array)).toBeLessThan(1e-6);
+  });
+
   it('RESIZE_BILINEAR, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND: run at batch 2 as the interpreter does', async () => {
     const file = dynamicBatchSpatialFile();
     const g = await readTflite(file, { fileName: 'dynamic-batch-spatial.tflite' });
