@@ -179,14 +179,15 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
       notes.push(hybridDroppedNote(r.dropped, options.dequantize ? '--dequantize makes a float model' : `${format} has no such op`));
     }
   }
-  // in a TFLite file only conv / dense kernels round a float input: a hybrid recurrent op read
-  // from TFLite (unrolled onto dequantized weights) or a hybrid SVDF is written weight-only
+  // in a TFLite file conv / dense kernels and the hybrid sequence ops (nnport::HybridLSTM /
+  // HybridRNN) round a float input: a hybrid LSTM the reader unrolled (a projection, layer norm,
+  // cell_clip) or a hybrid SVDF is written weight-only
   if (model.kind === 'graph' && !options.dequantize && format === 'tflite') {
     const g = model.graph;
     const r = dropHybridInputs(g, (m) => !tfliteCanKeepHybridInput(g, m));
     if (r.dropped) {
       model = { ...model, graph: r.graph };
-      notes.push(hybridDroppedNote(r.dropped, 'TFLite has hybrid kernels for conv and dense layers only, not for the recurrent ops / SVDF read from this file'));
+      notes.push(hybridDroppedNote(r.dropped, 'nnport writes hybrid TFLite kernels for conv and dense layers and for LSTM / RNN, not for an LSTM with a projection, layer norm or cell_clip (unrolled when read) or an SVDF'));
     }
   }
   // float16 weights (a float16 TFLite file): ONNX keeps them (float16 initializers + Cast), as does TFLite

@@ -81,6 +81,8 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (args.flags.has('channel-split')) options.channelSplit = true;
   // the ReLU6 range split alone (channel-split.ts' splitClippedChannels): MobileNet-v2's file 1.06x
   if (args.flags.has('range-split')) options.clipSplit = 2;
+  // notes of every mode (dynamic: a recurrent layer kept float), before the calibration setup below
+  options.onNote = (note) => print(`note: ${note}`);
   if (!full) return options;
   const dir = one(args, 'calibration');
   const imageDir = one(args, 'calibration-images');
@@ -112,7 +114,6 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
     options.onProgress = (k) => progress(`calibrating ${k}/${files.length}`);
     options.calibrationCount = files.length;
   }
-  options.onNote = (note) => print(`note: ${note}`);
   if (one(args, 'report')) {
     options.report = true;
     options.onReport = (r) => reports.set(args, r);

@@ -14,15 +14,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Largest absolute difference over the largest absolute reference value. */
+/**
+ * Largest absolute difference over the largest absolute reference value (outputs of the same
+ * length: a mismatch throws; a NaN anywhere counts as infinitely wrong).
+ */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let err = 0;
   let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  return maxAbsDiff(got, want) / Math.max(scale, 1e-30);
 }
 
 /** SNR (dB) of `got` against `want` pooled over all outputs: total signal over total noise. */

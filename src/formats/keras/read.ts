@@ -8,6 +8,7 @@ import { ZipReader } from '../../io/zip.js';
 import type { GraphModel, ReadOptions } from '../model.js';
 import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
 import { attrString, attrStrings, DatasetBudget, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
+import { keras3VarPaths } from './keras3-recurrent.js';
 import { kerasToGraph, weightsByRole } from './to-graph.js';
 
 function parseJson(text: string, file: string, what: string): Json {
@@ -51,7 +52,9 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const root = f.get('model_weights');
     const weightsRoot: Group = isGroup(root) ? root : f;
     const budget = new DatasetBudget(file, bytes.length);
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file);
+    // Keras 3 saving an .h5 (its legacy path) writes keras_version 3.x
+    const keras3 = attrString(f, 'keras_version')?.startsWith('3.') ?? false;
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3 });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
@@ -93,13 +96,28 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const config = parseJson(new TextDecoder().decode(zip.read('config.json')), file, 'config.json');
   const spec = parseModelConfig(config, file);
   const weights = zip.read('model.weights.h5');
+  // tf.keras 2.13-2.15 also wrote .keras archives (metadata.json keras_version 2.x)
+  const keras3 = !archiveKerasVersion(zip, file)?.startsWith('2.');
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
     const budget = new DatasetBudget(file, weights.length);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file);
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file, { keras3 });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };
+}
+
+/** metadata.json's keras_version, where the archive has one. */
+function archiveKerasVersion(zip: ZipReader, file: string): string | undefined {
+  if (!zip.has('metadata.json')) return undefined;
+  let meta: Json;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(zip.read('metadata.json'))) as Json;
+  } catch {
+    // informational only (Keras itself does not need it to load): read as Keras 3's
+    return undefined;
+  }
+  return isObject(meta) && typeof meta.keras_version === 'string' ? meta.keras_version : undefined;
 }
 
 /**
@@ -121,13 +139,16 @@ export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string
 }
 
 function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
-  const vars = f.get(`layers/${groupName}/vars`);
-  if (!isGroup(vars)) return weightsByRole(layer, [], undefined, file);
-  const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
-  const tensors = keys.map((k) => {
-    const d = vars.get(k);
-    if (!isDataset(d)) throw new FormatError(`layers/${groupName}/vars/${k} is not a dataset`, { file });
-    return layerWeight(datasetTensor(d, file, budget), layer, `vars/${k}`, file);
+  // a recurrent layer's weights are in its cell's group (and Bidirectional's direction layers')
+  const tensors = keras3VarPaths(layer.className).flatMap((path) => {
+    const vars = f.get(`layers/${groupName}/${path}`);
+    if (!isGroup(vars)) return [];
+    const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+    return keys.map((k) => {
+      const d = vars.get(k);
+      if (!isDataset(d)) throw new FormatError(`layers/${groupName}/${path}/${k} is not a dataset`, { file });
+      return layerWeight(datasetTensor(d, file, budget), layer, `${path}/${k}`, file);
+    });
   });
   return weightsByRole(layer, tensors, undefined, file);
 }

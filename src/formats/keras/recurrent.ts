@@ -36,7 +36,7 @@ function innerLayer(cfg: JsonObject): { className: string; config: JsonObject } 
 }
 
 /** An ONNX recurrent activation for a Keras one, with the alpha/beta it consumes. */
-function onnxActivation(keras: string, call: LayerCall): { name: string; alpha: number[]; beta: number[] } {
+function onnxActivation(keras: string, call: LayerCall, keras3: boolean): { name: string; alpha: number[]; beta: number[] } {
   switch (keras) {
     case 'tanh':
       return { name: 'Tanh', alpha: [], beta: [] };
@@ -45,8 +45,8 @@ function onnxActivation(keras: string, call: LayerCall): { name: string; alpha: 
     case 'relu':
       return { name: 'Relu', alpha: [], beta: [] };
     case 'hard_sigmoid':
-      // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1)
-      return { name: 'HardSigmoid', alpha: [0.2], beta: [0.5] };
+      // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6
+      return { name: 'HardSigmoid', alpha: [keras3 ? 1 / 6 : 0.2], beta: [0.5] };
     case 'linear':
       return { name: 'Affine', alpha: [1], beta: [0] };
     case 'softsign':
@@ -128,7 +128,7 @@ function emitRecurrent(e: IrEmitter, call: LayerCall, className: string, cfg: Js
   const acts = [cfg.recurrent_activation, cfg.activation, cfg.activation].slice(0, kind.op === 'LSTM' ? 3 : kind.op === 'GRU' ? 2 : 1);
   // SimpleRNN has one activation, `activation`
   const names = kind.op === 'RNN' ? [activationName(cfg.activation ?? 'tanh')] : acts.map((a, i) => activationName(a ?? (i === 0 ? 'sigmoid' : 'tanh')));
-  const onnxActs = names.map((n) => onnxActivation(n, call));
+  const onnxActs = names.map((n) => onnxActivation(n, call, e.keras3));
   const perDir = Array.from({ length: nd }, () => onnxActs).flat();
   const attrs: Record<string, Attr> = {
     hidden_size: int(U),
@@ -212,10 +212,25 @@ export function recurrentLayer(e: IrEmitter, call: LayerCall): KValue[] {
   return emitRecurrent(e, call, call.className, call.config, [dir], undefined);
 }
 
+/** What a recurrent layer computes (besides its weights and which way it runs). */
+const COMPUTE_KEYS = ['units', 'activation', 'recurrent_activation', 'use_bias', 'reset_after', 'return_sequences', 'return_state', 'stateful', 'time_major', 'unroll'];
+
+/**
+ * Keras 3 always writes Bidirectional's `backward_layer`: the wrapped layer's copy with
+ * go_backwards=True. One that computes anything else is refused.
+ */
+function checkBackwardLayer(call: LayerCall, forward: { className: string; config: JsonObject }): void {
+  const b = call.config.backward_layer;
+  if (b === undefined || b === null) return;
+  const back = isObject(b) ? innerLayer({ layer: b }) : undefined;
+  const differs = !back || back.className !== forward.className || back.config.go_backwards !== true || COMPUTE_KEYS.some((k) => JSON.stringify(back.config[k]) !== JSON.stringify(forward.config[k]));
+  if (differs) throw new UnsupportedError('Keras Bidirectional with a backward_layer other than the wrapped layer run backwards', `layer '${call.name}'`);
+}
+
 export function bidirectionalLayer(e: IrEmitter, call: LayerCall): KValue[] {
   const inner = innerLayer(call.config);
   if (!inner || !KIND[inner.className]) throw new UnsupportedError(`Keras Bidirectional around ${inner?.className ?? 'an unknown layer'}`, `layer '${call.name}'`);
-  if (call.config.backward_layer !== undefined && call.config.backward_layer !== null) throw new UnsupportedError('Keras Bidirectional with its own backward_layer', `layer '${call.name}'`);
+  checkBackwardLayer(call, inner);
   if (inner.config.go_backwards === true) throw new UnsupportedError('Keras Bidirectional around a go_backwards layer', `layer '${call.name}'`);
   const dirs = ['forward', 'backward'].map((d): Direction => {
     const dir: Direction = { kernel: weight(call, `${d}/kernel`), recurrent: weight(call, `${d}/recurrent_kernel`) };

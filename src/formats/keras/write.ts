@@ -1,7 +1,7 @@
 // Keras writers: the HDF5 file `model.save('x.h5')` writes (Keras 2 / tf.keras), the Keras 3
 // `.keras` archive, and (through src/formats/tfjs) TF.js layers models. All start from the
 // channels-last graph -> Keras layers mapping in from-graph.ts.
-import { UnsupportedError, UsageError } from '../../ir/errors.js';
+import { UsageError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { writeZip } from '../../io/zip.js';
 import { initKernels } from '../../wasm/loader.js';
@@ -9,11 +9,11 @@ import type { LoadedModel, WriteOptions } from '../model.js';
 import { toSnakeCase, type Json, type JsonObject } from './config.js';
 import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
 import { buildH5Bytes, writeH5File, type DatasetWriter } from './hdf5.js';
+import { keras3RecurrentConfig, keras3VarGroups } from './keras3-recurrent.js';
 import type { File as H5File, Group as H5Group } from 'h5wasm';
 
 export const KERAS2_VERSION = '2.15.0';
 
-const RECURRENT_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
 export const KERAS3_VERSION = '3.10.0';
 
 function graphOf(model: LoadedModel, what: string) {
@@ -67,6 +67,21 @@ export async function writeKerasH5File(model: LoadedModel, path: string, _option
   await writeH5File(path, (f, datasets) => fillKerasH5(f, datasets, m), sliceElements);
 }
 
+/** `path` ('a/b') below `root`, its groups made on first use. */
+function subgroups(root: H5Group): (path: string) => H5Group {
+  const made = new Map<string, H5Group>([['', root]]);
+  const at = (path: string): H5Group => {
+    let g = made.get(path);
+    if (!g) {
+      const cut = path.lastIndexOf('/');
+      g = at(path.slice(0, Math.max(cut, 0))).create_group(path.slice(cut + 1));
+      made.set(path, g);
+    }
+    return g;
+  };
+  return at;
+}
+
 function fillKerasH5(f: H5File, datasets: DatasetWriter, m: KerasModelOut): void {
   f.create_attribute('keras_version', KERAS2_VERSION);
   f.create_attribute('backend', 'tensorflow');
@@ -79,18 +94,8 @@ function fillKerasH5(f: H5File, datasets: DatasetWriter, m: KerasModelOut): void
     const g = mw.create_group(l.name);
     g.create_attribute('weight_names', l.weights.map((w) => keras2WeightName(l, w.role)));
     if (!l.weights.length) continue;
-    const inner = g.create_group(l.name);
     // a recurrent layer's role has the cell's (and Bidirectional's direction layer's) groups: lstm_cell/kernel
-    const groups = new Map<string, H5Group>([['', inner]]);
-    const groupOf = (path: string): H5Group => {
-      let at = groups.get(path);
-      if (!at) {
-        const cut = path.lastIndexOf('/');
-        at = groupOf(path.slice(0, Math.max(cut, 0))).create_group(path.slice(cut + 1));
-        groups.set(path, at);
-      }
-      return at;
-    };
+    const groupOf = subgroups(g.create_group(l.name));
     for (const w of l.weights) {
       const cut = w.role.lastIndexOf('/');
       datasets.write(groupOf(cut < 0 ? '' : w.role.slice(0, cut)), `${w.role.slice(cut + 1)}:0`, w.tensor);
@@ -104,7 +109,14 @@ const KERAS3_MODULE: Record<string, string> = { InputLayer: 'keras.layers' };
 
 function keras3Tensor(m: Map<string, KerasLayerOut>, r: [string, number, number]): JsonObject {
   const l = m.get(r[0])!;
-  return { class_name: '__keras_tensor__', config: { shape: l.shape, dtype: 'float32', keras_history: r } };
+  // a recurrent layer's outputs after the first are its [batch, units] states
+  const shape = r[2] > 0 ? [null, stateUnits(l)] : l.shape;
+  return { class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: r } };
+}
+
+function stateUnits(l: KerasLayerOut): number {
+  const inner = l.className === 'Bidirectional' ? ((l.config.layer as JsonObject).config as JsonObject) : l.config;
+  return inner.units as number;
 }
 
 /** Keras 3's config.json for a functional model. */
@@ -118,7 +130,7 @@ export function keras3ModelConfig(m: KerasModelOut): JsonObject {
       name: m.name,
       trainable: true,
       layers: m.layers.map((l) => {
-        const config: JsonObject = { ...l.config };
+        const config: JsonObject = keras3RecurrentConfig(l.className, l.config) ?? { ...l.config };
         if (l.className === 'InputLayer') {
           config.batch_shape = config.batch_input_shape as Json;
           delete config.batch_input_shape;
@@ -156,9 +168,13 @@ export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
   return buildH5Bytes((f, datasets) => {
     const layers = f.create_group('layers');
     m.layers.forEach((l, i) => {
-      const vars = layers.create_group(groups[i]!).create_group('vars');
-      vars.create_attribute('name', l.name);
-      l.weights.forEach((w, j) => datasets.write(vars, String(j), w.tensor));
+      // a recurrent layer's weights are its cell's (layers/lstm/cell/vars), Bidirectional's in forward_layer / backward_layer
+      const groupAt = subgroups(layers.create_group(groups[i]!));
+      for (const v of keras3VarGroups(l.className, l.name, l.config, l.weights)) {
+        const vars = groupAt(v.path);
+        vars.create_attribute('name', v.name);
+        v.tensors.forEach((t, j) => datasets.write(vars, String(j), t));
+      }
     });
     f.create_group('optimizer').create_group('vars');
     f.create_group('vars').create_attribute('name', m.name);
@@ -168,9 +184,6 @@ export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
 /** The `.keras` zip Keras 3 writes: metadata.json, config.json, model.weights.h5 (stored). */
 export async function writeKerasV3(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
   const m = await kerasLayersOf(model, 'writing a .keras file', { keras3: true });
-  // Keras 3 keeps a recurrent layer's weights in its cell (layers/lstm/cell/vars): not written yet
-  const rnn = m.layers.find((l) => RECURRENT_CLASSES.has(l.className));
-  if (rnn) throw new UnsupportedError(`${rnn.className} in a Keras 3 .keras archive (write a Keras 2 .h5 or a TF.js layers model)`, `layer '${rnn.name}'`);
   const enc = new TextEncoder();
   const date = new Date().toISOString().replace(/T(\d\d):(\d\d):(\d\d).*/, '@$1:$2:$3');
   return writeZip([

@@ -650,6 +650,9 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   'nnport::QuantizedLstm': writeQuantizedLstm,
   LSTM: writeLstm,
   RNN: writeRnn,
+  // TFLite's hybrid sequence ops (int8 weights, float activations)
+  'nnport::HybridLSTM': writeLstm,
+  'nnport::HybridRNN': writeRnn,
   GRU: writeGru,
   'nnport::Conv': conv,
   'nnport::ConvTranspose': convTranspose,

@@ -167,7 +167,7 @@ function checkActivation(c: OpContext, act: ActivationFunctionType, out: string)
 }
 
 /** One ONNX RNN over `dirs` (one, or a forward and a backward reading the same input), time-major; its Y [T, D, B, N]. */
-function onnxRnn(c: OpContext, dirs: FloatRnn[], direction: 'forward' | 'reverse' | 'bidirectional', base: string): { y4: string; node: Node } {
+function onnxRnn(c: OpContext, dirs: FloatRnn[], direction: 'forward' | 'reverse' | 'bidirectional', base: string, hybrid?: { symmetric: boolean }): { y4: string; node: Node } {
   const p0 = dirs[0]!;
   const { I, N } = p0;
   const D = dirs.length;
@@ -193,8 +193,9 @@ function onnxRnn(c: OpContext, dirs: FloatRnn[], direction: 'forward' | 'reverse
   if (act.alpha !== undefined) attrs.activation_alpha = { type: 'floats', value: dirs.map(() => act.alpha!) };
   if (act.beta !== undefined) attrs.activation_beta = { type: 'floats', value: dirs.map(() => act.beta!) };
   if (direction !== 'forward') attrs.direction = { type: 'string', value: direction };
+  if (hybrid) attrs.symmetric = int(hybrid.symmetric ? 1 : 0);
   const y4 = c.b.fresh(`${base}/Y`);
-  const node = c.b.node('RNN', [xt, W, R, B], [y4], attrs);
+  const node = hybrid ? c.b.node('HybridRNN', [xt, W, R, B], [y4], attrs, 'nnport') : c.b.node('RNN', [xt, W, R, B], [y4], attrs);
   node.name = c.b.fresh(`${base}/rnn`);
   return { y4, node };
 }
@@ -249,6 +250,13 @@ function unrolledRnn(c: OpContext, p: FloatRnn, out: string, reverse: boolean): 
 
 /** One direction's output [T, B, N] (batch-major: [B, T, N]) as the value `name`: an ONNX RNN or unrolled steps. */
 function direction(c: OpContext, p: FloatRnn, reverse: boolean, name: string, note: string): void {
+  // hybrid with tanh or relu: nnport::HybridRNN, ONNX RNN with the kernel's rounding of the input and the hidden state (the TFLite writer writes it back as is)
+  if (p.hybrid && (p.act === ActivationFunctionType.TANH || p.act === ActivationFunctionType.RELU)) {
+    const { y4, node } = onnxRnn(c, [p], reverse ? 'reverse' : 'forward', name, p.hybrid);
+    node.doc = `${note}; hybrid: its on-the-fly int8 rounding of the input and the hidden state (${p.hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row)`;
+    fromY(c, y4, 0, p.timeMajor, name);
+    return;
+  }
   if (p.hybrid || !onnxActivation(p.act)) {
     unrolledRnn(c, p, name, reverse).doc = `${note}; unrolled over ${p.T} steps: ${p.hybrid ? `hybrid, its on-the-fly int8 rounding of the input and the hidden state (nnport::HybridInputQuantize, ${p.hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row)` : `ONNX RNN has no ${ActivationFunctionType[p.act]}`}`;
     return;

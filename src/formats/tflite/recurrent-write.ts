@@ -8,6 +8,13 @@
 // axis put in; Y_h is each direction's last step, which for the reverse one is the first step of
 // the sequence: the last step of its op's output before the second REVERSE_V2.
 //
+// nnport::HybridLSTM / HybridRNN (a hybrid op read from TFLite, or an ONNX LSTM / RNN under
+// --quantize dynamic: hybridRecurrentOps) become TFLite's hybrid kernels, as TF's converter writes
+// them for dynamic-range quantization: every weight tensor int8 with one symmetric scale (the
+// kernels read GetTensorScale, the legacy per-tensor scale: per-channel parameters give them 0),
+// the peepholes too (lstm_eval.cc dequantizes them with their scale), biases and state float32,
+// asymmetric_quantize_inputs as the op says (TF's converter sets it).
+//
 // What TFLite's kernels cannot compute is refused by name: clip (ONNX bounds the gates'
 // pre-activations; TFLite's cell_clip bounds the cell state), activations other than TFLite's one
 // fused one (sigmoid gates; tanh or relu for the cell and hidden), a used Y_c (TFLite's cell state
@@ -16,7 +23,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
-import { parseRecurrentAttrs, type RecurrentAttrs, type RecurrentOp } from '../../ir/ops/recurrent.js';
+import { HYBRID_RECURRENT, parseRecurrentAttrs, type RecurrentAttrs, type RecurrentOp } from '../../ir/ops/recurrent.js';
 import { LSTM_INPUT } from '../../ir/ops/stateful.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantizeOptions } from '../../passes/quantize.js';
@@ -112,6 +119,30 @@ function readLayer(n: Node, c: WriteContext, op: RecurrentOp): Layer {
   return { n, op, a, x, shape, signature: xi.signature, tAxis, H, I, W, R, B, act };
 }
 
+/**
+ * TFLite's SymmetricQuantizeFloats, as TF's converter quantizes each weight tensor of a hybrid op:
+ * one scale max|w| / 127, values round(w · 127 / max|w|) in [-127, 127] (an all-zero tensor: scale 1).
+ */
+export function symmetricInt8(w: Float32Array): { q: Int8Array; scale: number } {
+  let range = 0;
+  for (let k = 0; k < w.length; k++) range = Math.max(range, Math.abs(w[k]!));
+  const q = new Int8Array(w.length);
+  if (!(range > 0)) return { q, scale: 1 };
+  const inv = Math.fround(127 / range);
+  for (let k = 0; k < w.length; k++) {
+    const v = Math.fround(w[k]! * inv);
+    q[k] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+  }
+  return { q, scale: Math.fround(range / 127) };
+}
+
+/** A weight (or peephole) constant of a direction: float32, or int8 with its one scale for a hybrid op. */
+function weightConstant(c: WriteContext, l: Layer, base: string, t: Tensor, from: string | undefined): string {
+  if (!l.a.hybrid) return c.addConstant(base, t, undefined, from);
+  const { q, scale } = symmetricInt8(t.toFloat32());
+  return c.addConstant(base, new Tensor('int8', [...t.shape], q), { scale: [scale], zeroPoint: [0] });
+}
+
 /** Rows [r0, r0 + rows) of direction d of a [D, rows·k, cols] tensor, as a [rows, cols] constant. */
 function rowsOf(t: Tensor, d: number, r0: number, rows: number, negate = false): Tensor {
   const cols = t.shape[2]!;
@@ -168,8 +199,8 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
   // i = 1 - σ(-z_i) = σ(z_i) and f = σ(-z_i) = 1 - i, ONNX's two gates
   const gate = { i: 0, o: 1, f: 2, c: 3 } as const;
   const weights = (g: keyof typeof gate, slot: { wx: number; wh: number; b: number }, from: keyof typeof gate = g, negate = false) => {
-    inputs[slot.wx] = c.addConstant(`${base}_input_to_${g}_weights`, rowsOf(l.W, d, gate[from] * H, H, negate), undefined, W);
-    inputs[slot.wh] = c.addConstant(`${base}_recurrent_to_${g}_weights`, rowsOf(l.R, d, gate[from] * H, H, negate), undefined, R);
+    inputs[slot.wx] = weightConstant(c, l, `${base}_input_to_${g}_weights`, rowsOf(l.W, d, gate[from] * H, H, negate), W);
+    inputs[slot.wh] = weightConstant(c, l, `${base}_recurrent_to_${g}_weights`, rowsOf(l.R, d, gate[from] * H, H, negate), R);
     inputs[slot.b] = c.addConstant(`${base}_${g}_gate_bias`, biasOf(l, d, gate[from], 4, negate), undefined, Bn || undefined);
   };
   if (!cifg) weights('i', { wx: IN.inputToInput, wh: IN.recurrentToInput, b: IN.inputGateBias });
@@ -182,9 +213,9 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
     if (!p) throw new UnsupportedError('LSTM with computed peephole weights (P) in a TFLite file', where(n));
     const pv = p.toFloat32();
     const vec = (k: number, negate = false) => Tensor.float32([H], Float32Array.from(pv.subarray((3 * d + k) * H, (3 * d + k + 1) * H), (v) => (negate ? -v : v)));
-    if (!cifg) inputs[IN.cellToInput] = c.addConstant(`${base}_cell_to_input_weights`, vec(0), undefined, P);
-    inputs[IN.cellToForget] = c.addConstant(`${base}_cell_to_forget_weights`, cifg ? vec(0, true) : vec(2), undefined, P);
-    inputs[IN.cellToOutput] = c.addConstant(`${base}_cell_to_output_weights`, vec(1), undefined, P);
+    if (!cifg) inputs[IN.cellToInput] = weightConstant(c, l, `${base}_cell_to_input_weights`, vec(0), P);
+    inputs[IN.cellToForget] = weightConstant(c, l, `${base}_cell_to_forget_weights`, cifg ? vec(0, true) : vec(2), P);
+    inputs[IN.cellToOutput] = weightConstant(c, l, `${base}_cell_to_output_weights`, vec(1), P);
   }
   inputs[IN.outputState] = stateTensor(c, l, `${base}_output_state`);
   inputs[IN.cellState] = stateTensor(c, l, `${base}_cell_state`);
@@ -194,7 +225,7 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM,
     inputs,
     outputs: [out],
-    options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, 0, 0, timeMajor, false, false)],
+    options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, 0, 0, timeMajor, !!l.a.hybrid && !l.a.hybrid.symmetric, false)],
   });
   return out;
 }
@@ -202,8 +233,8 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
 /** One direction of an RNN: h = act(W x + R h + Wb + Rb). */
 function rnnDirection(c: WriteContext, l: Layer, d: number, x: string, base: string): string {
   const { n, H } = l;
-  const w = c.addConstant(`${base}_input_weights`, rowsOf(l.W, d, 0, H), undefined, n.inputs[1]);
-  const r = c.addConstant(`${base}_recurrent_weights`, rowsOf(l.R, d, 0, H), undefined, n.inputs[2]);
+  const w = weightConstant(c, l, `${base}_input_weights`, rowsOf(l.W, d, 0, H), n.inputs[1]);
+  const r = weightConstant(c, l, `${base}_recurrent_weights`, rowsOf(l.R, d, 0, H), n.inputs[2]);
   const bias = c.addConstant(`${base}_bias`, biasOf(l, d, 0, 1), undefined, n.inputs[3] || undefined);
   const state = stateTensor(c, l, `${base}_hidden_state`);
   const out = sequenceLike(c, l, `${base}_output`);
@@ -212,7 +243,7 @@ function rnnDirection(c: WriteContext, l: Layer, d: number, x: string, base: str
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN,
     inputs: [x, w, r, bias, state],
     outputs: [out],
-    options: (b) => [BuiltinOptions.SequenceRNNOptions, SequenceRNNOptions.createSequenceRNNOptions(b, timeMajor, l.act, false)],
+    options: (b) => [BuiltinOptions.SequenceRNNOptions, SequenceRNNOptions.createSequenceRNNOptions(b, timeMajor, l.act, !!l.a.hybrid && !l.a.hybrid.symmetric)],
   });
   return out;
 }
@@ -308,16 +339,19 @@ export function writeGru(n: Node): void {
 
 const RECURRENT = new Set(['LSTM', 'RNN', 'GRU']);
 
+/** ONNX LSTM / RNN / GRU, and nnport::HybridLSTM / HybridRNN */
+const isRecurrent = (n: Node): boolean => ((n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType)) || (n.domain === 'nnport' && HYBRID_RECURRENT[n.opType] !== undefined);
+
 /**
- * What --quantize does to the recurrent ops: float16 stores their weights as float16 behind
- * DEQUANTIZE like every other weight; dynamic leaves LSTM / RNN weights float32 (said in a note:
- * TF's converter would write hybrid kernels with int8 weights, which nnport does not write) and
- * quantizes an unrolled GRU's weights like any dense layer's; int8 writes an LSTM as TFLite's
- * integer LSTM (src/passes/quantize-recurrent.ts) and refuses RNN / GRU (the interpreter does not
- * load nnport's int8 form of an unrolled GRU); int16x8 is refused.
+ * What --quantize does to the recurrent ops, before the graph is prepared: float16 stores their
+ * weights as float16 behind DEQUANTIZE like every other weight; dynamic quantizes an unrolled
+ * GRU's weights like any dense layer's and makes LSTM / RNN hybrid (hybridRecurrentOps, after the
+ * graph is prepared); int8 writes an LSTM as TFLite's integer LSTM (src/passes/quantize-recurrent.ts)
+ * and refuses RNN / GRU (the interpreter does not load nnport's int8 form of an unrolled GRU);
+ * int16x8 is refused.
  */
 export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
-  const ops = g.nodes.filter((n) => (n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType));
+  const ops = g.nodes.filter(isRecurrent);
   if (!ops.length) return;
   const label = (list: Node[]) => list.map((n) => `${n.opType} '${n.name}'`).join(', ');
   // int8: an LSTM becomes TFLite's integer LSTM (src/passes/quantize-recurrent.ts); RNN / GRU are refused
@@ -325,11 +359,75 @@ export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
   if ((q.mode === 'int8' || q.mode === 'int16x8') && refused.length) {
     throw new UnsupportedError(`${refused[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(refused)}: nnport writes ${q.mode === 'int8' ? "TFLite's integer LSTM, and float RNN / GRU only" : 'float recurrent ops only'}; use --quantize ${q.mode === 'int8' ? 'dynamic, float16 or int8 without them' : 'dynamic, float16 or int8'}`);
   }
-  const fused = ops.filter((n) => n.opType !== 'GRU');
-  if (q.mode === 'dynamic' && fused.length) q.onNote?.(`${label(fused)}: weights kept float32 under --quantize dynamic (nnport writes float recurrent ops, not TFLite's hybrid LSTM / RNN kernels)`);
 }
 
-const isRecurrent = (n: Node): boolean => (n.domain === '' || n.domain === 'ai.onnx') && RECURRENT.has(n.opType);
+/** TF's converter's default --min-elements: smaller weight tensors stay float. */
+const DYNAMIC_MIN_ELEMENTS = 1024;
+
+/**
+ * --quantize dynamic, on the prepared graph: each ONNX LSTM / RNN becomes nnport::HybridLSTM /
+ * HybridRNN, written as TFLite's hybrid kernel (int8 weights, float activations), as TF's
+ * converter writes dynamic-range recurrent layers: asymmetric input rounding (TF sets
+ * asymmetric_quantize_inputs), and its weights replaced by the values the file's int8 weights
+ * stand for (each direction's gate matrix and peephole vector to int8 with one scale, the
+ * writer's rounding), so that nnport's runtime computes what the file does. An op whose largest
+ * gate matrix has fewer than minElements (1024) elements stays float (TF's converter leaves a
+ * recurrent layer float when any of its weight tensors is that small), as does every one under
+ * `dynamic: 'weight-only'` (TFLite's sequence ops have no weight-only int8 form): with a note.
+ */
+export function hybridRecurrentOps(g: Graph, q: QuantizeOptions): Graph {
+  if (q.mode !== 'dynamic') return g;
+  const ops = g.nodes.filter((n) => (n.domain === '' || n.domain === 'ai.onnx') && (n.opType === 'LSTM' || n.opType === 'RNN'));
+  if (!ops.length) return g;
+  const minElements = q.minElements ?? DYNAMIC_MIN_ELEMENTS;
+  const label = (n: Node) => `${n.opType} '${n.name}'`;
+  if (q.dynamic === 'weight-only') {
+    q.onNote?.(`${ops.map(label).join(', ')}: weights kept float32 under --quantize dynamic with weight-only kernels (TFLite's sequence ops take int8 weights only in their hybrid kernels)`);
+    return g;
+  }
+  const initializers = new Map(g.initializers);
+  const taken = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => n.outputs)]);
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    return name;
+  };
+  // t with each block of `size` elements (a direction's gate matrix or peephole vector) rounded as symmetricInt8
+  const rounded = (name: string, t: Tensor, size: number): string => {
+    const src = t.toFloat32();
+    const out = new Float32Array(src.length);
+    for (let from = 0; from < src.length; from += size) {
+      const { q: ints, scale } = symmetricInt8(src.subarray(from, from + size));
+      for (let k = 0; k < ints.length; k++) out[from + k] = Math.fround(ints[k]! * scale);
+    }
+    const fq = fresh(`${name}_int8_values`);
+    initializers.set(fq, new Tensor('float32', [...t.shape], out));
+    return fq;
+  };
+  const hybrid = new Map<Node, Node>();
+  for (const n of ops) {
+    const W = n.inputs[1] ? initializers.get(n.inputs[1]) : undefined;
+    const R = n.inputs[2] ? initializers.get(n.inputs[2]) : undefined;
+    const P = n.opType === 'LSTM' && n.inputs[7] ? initializers.get(n.inputs[7]) : undefined;
+    // computed or non-float weights: the writer says what it cannot write
+    if (!W || !R || W.rank !== 3 || R.rank !== 3 || W.dtype !== 'float32' || R.dtype !== 'float32' || (n.inputs[7] && n.opType === 'LSTM' && P?.dtype !== 'float32')) continue;
+    const H = R.shape[2]!;
+    const largest = H * Math.max(W.shape[2]!, H);
+    if (largest < minElements) {
+      q.onNote?.(`${label(n)}: weights kept float32 under --quantize dynamic (its largest gate weight matrix has ${largest} elements, fewer than --min-elements ${minElements}; TF's converter leaves such recurrent layers float too)`);
+      continue;
+    }
+    const inputs = [...n.inputs];
+    inputs[1] = rounded(n.inputs[1]!, W, H * W.shape[2]!);
+    inputs[2] = rounded(n.inputs[2]!, R, H * H);
+    // P [D, 3H]: each direction's three peephole vectors
+    if (P) inputs[7] = rounded(n.inputs[7]!, P, H);
+    hybrid.set(n, { ...n, opType: `Hybrid${n.opType}`, domain: 'nnport', inputs, attrs: { ...n.attrs, symmetric: { type: 'int', value: 0 } } });
+  }
+  if (!hybrid.size) return g;
+  return { ...g, nodes: g.nodes.map((n) => hybrid.get(n) ?? n), initializers, opsets: { ...g.opsets, nnport: g.opsets.nnport ?? 1 } };
+}
 
 /**
  * A dynamic batch read by a recurrent op fixed at 1 (the model's inputs' dims of that name): TFLite's

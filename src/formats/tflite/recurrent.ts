@@ -288,9 +288,18 @@ function sequenceLstm(c: OpContext, x: TfliteTensorInfo, out: string, opts: Lstm
   const hybrid = present(c, IN.inputToOutput) && tensorAt(c, IN.inputToOutput).dtype === 'int8' ? { symmetric: !asymmetric } : undefined;
   const p = readLstm(c, out, IN, x, { ...opts, hybrid });
   checkActivation(c, p, out);
+  if (hybrid && !unexpressibleOf(p).length) {
+    // the kernel quantizes each step's input and the previous output row by row as it goes:
+    // nnport::HybridLSTM, ONNX LSTM with that rounding (the TFLite writer writes it back as is)
+    const { y4, node } = onnxLstm(c, [p], 'forward', out, hybrid);
+    node.doc = `${note}; hybrid: its on-the-fly int8 rounding of the input and the recurrent state (${hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row)`;
+    const y3 = p.timeMajor ? out : c.b.fresh(`${out}/time_major_out`);
+    c.b.node('Squeeze', [y4, c.b.int64s([1], 'axes_1')], [y3]);
+    if (!p.timeMajor) c.b.node('Transpose', [y3], [out], { perm: ints([1, 0, 2]) });
+    return;
+  }
   if (hybrid) {
-    // the kernel quantizes each step's input, the previous output and the projection's input
-    // row by row as it goes: inside ONNX LSTM's recurrence there is no place for that
+    // with a projection (its input is rounded too), layer norm or cell_clip: unrolled
     const why = 'hybrid: its on-the-fly int8 rounding of the input, the recurrent state and the projection input (nnport::HybridInputQuantize)';
     checkUnrollable(c, p, out, [why]);
     unrolledLstm(c, p, out, false, hybrid).doc = `${note}; unrolled over ${p.T} steps, ${why}, ${hybrid.symmetric ? 'symmetric' : 'asymmetric'} per row`;
@@ -396,7 +405,7 @@ function stack(blocks: Array<{ data: Float32Array; negate?: boolean }>): Float32
  * One ONNX LSTM over the directions `dirs` (one, or forward and backward of the same structure
  * reading the same input), time-major; its Y [T, D, B, N].
  */
-function onnxLstm(c: OpContext, dirs: FloatLstm[], direction: 'forward' | 'reverse' | 'bidirectional', base: string): { y4: string; node: Node } {
+function onnxLstm(c: OpContext, dirs: FloatLstm[], direction: 'forward' | 'reverse' | 'bidirectional', base: string, hybrid?: { symmetric: boolean }): { y4: string; node: Node } {
   const { I, N } = dirs[0]!;
   const p0 = dirs[0]!;
   const act = onnxActivation(p0.act)!;
@@ -432,8 +441,9 @@ function onnxLstm(c: OpContext, dirs: FloatLstm[], direction: 'forward' | 'rever
   };
   if (direction !== 'forward') attrs.direction = { type: 'string', value: direction };
   if (p0.cifg) attrs.input_forget = int(1);
+  if (hybrid) attrs.symmetric = int(hybrid.symmetric ? 1 : 0);
   const y4 = c.b.fresh(`${base}/Y`);
-  const node = c.b.node('LSTM', inputs, [y4], attrs);
+  const node = hybrid ? c.b.node('HybridLSTM', inputs, [y4], attrs, 'nnport') : c.b.node('LSTM', inputs, [y4], attrs);
   node.name = c.b.fresh(`${base}/lstm`);
   return { y4, node };
 }

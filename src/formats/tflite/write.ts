@@ -38,7 +38,7 @@ import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
-import { dynamicSequenceNodes, fixRecurrentBatch, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
+import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollGrus } from './recurrent-unroll.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 
@@ -262,7 +262,7 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
   }
-  if (options.quantize) g = (await quantizeGraph(g, options.quantize)).graph;
+  if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 

@@ -31,6 +31,12 @@ export interface RecurrentAttrs {
   layout: 0 | 1;
   /** GRU: apply the recurrent weights (and bias) before multiplying by the reset gate */
   linearBeforeReset: boolean;
+  /**
+   * nnport::HybridLSTM / nnport::HybridRNN (TFLite's hybrid kernels): each step's input rows and
+   * the previous hidden state's rows rounded to int8 (symmetric, or asymmetric with a zero point)
+   * before their products with W and R
+   */
+  hybrid?: { symmetric: boolean };
 }
 
 /** Gates per op: rows of W are GATES·hidden_size. */
@@ -101,14 +107,15 @@ export function parseRecurrentAttrs(node: Node, op: RecurrentOp): RecurrentAttrs
     inputForget: op === 'LSTM' && attrInt(node, 'input_forget', 0) !== 0,
     layout,
     linearBeforeReset: op === 'GRU' && attrInt(node, 'linear_before_reset', 0) !== 0,
+    ...(node.domain === 'nnport' ? { hybrid: { symmetric: attrInt(node, 'symmetric', 0) !== 0 } } : {}),
   };
 }
 
-function recurrentDef(op: RecurrentOp): OpDef<RecurrentAttrs> {
+function recurrentDef(op: RecurrentOp, hybrid = false): OpDef<RecurrentAttrs> {
   const gates = RNN_GATES[op];
   return defineOpDef<RecurrentAttrs>({
-    opType: op,
-    domain: '',
+    opType: hybrid ? `Hybrid${op}` : op,
+    domain: hybrid ? 'nnport' : '',
     layout: 'matmul',
     attrs: (node) => parseRecurrentAttrs(node, op),
     infer: (ctx) => {
@@ -142,4 +149,15 @@ export const recurrentDefs = {
   LSTM: recurrentDef('LSTM'),
   GRU: recurrentDef('GRU'),
   RNN: recurrentDef('RNN'),
+  /**
+   * TFLite's hybrid (dynamic-range) UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN: ONNX LSTM / RNN (same
+   * inputs and attributes) whose input and recurrent-state rows are rounded to int8 on the fly
+   * (attribute `symmetric`: 1 SymmetricQuantizeFloats, 0 TFLite's asymmetric_quantize_inputs);
+   * its weights are the int8 weights' float values. The TFLite reader and --quantize dynamic make it.
+   */
+  'nnport::HybridLSTM': recurrentDef('LSTM', true),
+  'nnport::HybridRNN': recurrentDef('RNN', true),
 } satisfies OpDefTable;
+
+/** The nnport::Hybrid* recurrent op types. */
+export const HYBRID_RECURRENT: Readonly<Record<string, RecurrentOp>> = { HybridLSTM: 'LSTM', HybridRNN: 'RNN' };

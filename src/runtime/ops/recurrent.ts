@@ -4,7 +4,8 @@
 // otherwise), sigmoid / tanh in SIMD, and the cell update as kernels per row for the default
 // activations (LSTM without peepholes; GRU, in two halves around (r ⊙ h)·Rhᵀ when not
 // linear_before_reset). Other activations, peepholes and input_forget take the JS loops below on
-// the same buffers.
+// the same buffers. nnport::HybridLSTM / HybridRNN (TFLite's hybrid kernels) are the same loops
+// with each step's input rows and the previous hidden state's rows rounded to int8 first.
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { recurrentDefs, RNN_GATES, type RecurrentAttrs, type RnnActivation } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -12,6 +13,13 @@ import { gemmF32 } from '../../wasm/dense.js';
 import { withStepKernels, type StepKernels } from '../../wasm/recurrent.js';
 import { defineOp, type OpTable } from '../op.js';
 import { need, readInts } from './args.js';
+import { hybridQuantizeAsymmetric, hybridQuantizeSymmetric } from './hybrid-input-quantize.js';
+
+/** A hybrid kernel's int8 rounding of each `row`-float row of `v` (BatchQuantizeFloats), dequantized into `out` (may be `v`). */
+function roundRows(hybrid: { symmetric: boolean }, v: Float32Array, row: number, out: Float32Array): void {
+  const quantize = hybrid.symmetric ? hybridQuantizeSymmetric : hybridQuantizeAsymmetric;
+  if (row > 0) for (let from = 0; from < v.length; from += row) quantize(v, out, from, from + row);
+}
 
 /**
  * v[from, to) = act(clip(v)) in place: one loop per activation (a closure per element costs
@@ -139,6 +147,14 @@ function runRecurrent(inputs: ReadonlyArray<Tensor | undefined>, at: RecurrentAt
     for (let b = 0; b < N; b++) for (let t = 0; t < S; t++) xt.set(x.subarray((b * S + t) * I, (b * S + t + 1) * I), (t * N + b) * I);
   }
 
+  // a hybrid kernel multiplies each step's input rounded to int8 row by row
+  if (at.hybrid) {
+    if (op === 'GRU') throw new UnsupportedError('a hybrid GRU', 'TFLite has no GRU kernel');
+    const rounded = new Float32Array(xt.length);
+    roundRows(at.hybrid, xt, I, rounded);
+    xt = rounded;
+  }
+
   // proj[S·N, nd·GH] = X·Wᵀ + the biases that add before any gate product
   const rowLen = nd * GH;
   const proj = new Float32Array(S * N * rowLen);
@@ -258,14 +274,16 @@ function lstmDirection(c: DirectionContext): void {
   const po = c.d * 3 * H;
   // the default activations without peepholes run as one fused kernel per row and step
   const fused = !P && !c.at.inputForget && fa.name === 'Sigmoid' && ga.name === 'Tanh' && ha.name === 'Tanh';
-  withStepKernels(N, H, H, [Rd], [N * GH, N * H, N * H, H], (s) => {
-    const [gates, h, cs, hc] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const hybrid = c.at.hybrid;
+  withStepKernels(N, H, H, [Rd], [N * GH, N * H, N * H, H, hybrid ? N * H : 0], (s) => {
+    const [gates, h, cs, hc, hq] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
     h.set(c.h0);
     cs.set(c.c0);
     const times = new Int32Array(N);
     for (let k = 0; k < S && stepTimes(c, k, times); k++) {
       gatherGates(c, times, GH, gates);
-      s.mulAddT(0, h, gates);
+      if (hybrid) roundRows(hybrid, h, H, hq);
+      s.mulAddT(0, hybrid ? hq : h, gates);
       for (let b = 0; b < N; b++) {
         const t = times[b]!;
         if (t < 0) continue;
@@ -393,12 +411,14 @@ function rnnDirection(c: DirectionContext): void {
   const fa = c.at.activations[c.d]![0]!;
   const Rd = weightView(c.R, `R${c.d}`, [H, H], c.d * H * H);
   const times = new Int32Array(N);
-  withStepKernels(N, H, H, [Rd], [N * H, N * H], (s) => {
-    const [gates, h] = s.buffers as [Float32Array, Float32Array];
+  const hybrid = c.at.hybrid;
+  withStepKernels(N, H, H, [Rd], [N * H, N * H, hybrid ? N * H : 0], (s) => {
+    const [gates, h, hq] = s.buffers as [Float32Array, Float32Array, Float32Array];
     h.set(c.h0);
     for (let k = 0; k < S && stepTimes(c, k, times); k++) {
       gatherGates(c, times, H, gates);
-      s.mulAddT(0, h, gates);
+      if (hybrid) roundRows(hybrid, h, H, hq);
+      s.mulAddT(0, hybrid ? hq : h, gates);
       for (let b = 0; b < N; b++) {
         const t = times[b]!;
         if (t < 0) continue;
@@ -415,4 +435,6 @@ export const recurrentOps: OpTable = {
   LSTM: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.LSTM.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
   GRU: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.GRU.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
   RNN: defineOp<RecurrentAttrs>({ attrs: recurrentDefs.RNN.attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
+  'nnport::HybridLSTM': defineOp<RecurrentAttrs>({ attrs: recurrentDefs['nnport::HybridLSTM'].attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
+  'nnport::HybridRNN': defineOp<RecurrentAttrs>({ attrs: recurrentDefs['nnport::HybridRNN'].attrs, run: (inputs, at) => runRecurrent(inputs, at) }),
 };

@@ -153,9 +153,4 @@ describe('refused by name', () => {
     // the .h5 is written (Keras runs it)
     expect((await convert(model, 'gru.h5')).bytes.byteLength).toBeGreaterThan(0);
   });
-
-  it('recurrent layers in a Keras 3 .keras archive (their weights live in the cell, not written yet)', async () => {
-    const model = await loadModel(writeOnnx(rnnGraph({ op: 'LSTM', use: 'seq' })), { fileName: 'lstm.onnx' });
-    await expect(convert(model, 'lstm.keras')).rejects.toThrow(/LSTM .* Keras 3 \.keras/);
-  });
 });

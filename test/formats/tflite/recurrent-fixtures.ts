@@ -4,7 +4,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readModel } from '../../../src/formats/registry.js';
 import type { Graph } from '../../../src/ir/graph.js';
@@ -37,15 +36,5 @@ export async function recurrentFixture(name: string): Promise<RecurrentFixture> 
   return { graph: (m as { graph: Graph }).graph, input: readNpy(readFileSync(join(dir, 'input.npy'))), outputs };
 }
 
-/** max |a - b| over max |b| */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return worst / Math.max(scale, 1e-30);
-}
+export { relErr } from '../../support/error-metrics.js';
 
