@@ -46,6 +46,7 @@ import {
 } from '../fuzz/hostile.js';
 import { h5Ready, kerasH5, type H5Dtype, type H5Item, type KerasH5Layer } from '../fuzz/hostile-h5.js';
 import { buildBidiLstm, buildRnn, buildStepLstm } from './tflite/rnn-model.js';
+import { atrousFile } from './tflite/dilated-model.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
@@ -737,6 +738,9 @@ async function targets(): Promise<Target[]> {
         { name: 'bidi-lstm.tflite', bytes: buildBidiLstm({ name: '', T: 3, B: 1, I: 2, N: 3, fw: { peepholes: true }, bw: { peepholes: true }, merge: false, timeMajor: false, lstms: 1 }, 1) },
         { name: 'bidi-rnn.tflite', bytes: buildRnn({ name: '', kind: 'BIDIRECTIONAL_SEQUENCE_RNN', T: 3, B: 1, I: 2, N: 3, act: ActivationFunctionType.TANH, merge: true, rnns: 1 }, 1) },
         { name: 'hybrid-lstm-step.tflite', bytes: buildStepLstm({ name: '', B: 1, I: 2, N: 3, O: 2, hybrid: { asymmetric: true }, lstms: 0 }, 1) },
+        // the atrous pattern the reader folds into one dilated conv (float CONV_2D, int8 DEPTHWISE_CONV_2D)
+        { name: 'atrous.tflite', bytes: atrousFile({ x: [1, 9, 10, 3], out: 4, kernel: [3, 3], block: [2, 2], paddings: [2, 3, 2, 2], crops: [0, 1, 0, 0], seed: 1 }) },
+        { name: 'atrous-int8.tflite', bytes: atrousFile({ x: [1, 8, 8, 4], depthwise: true, out: 1, kernel: [3, 3], block: [2, 2], paddings: [2, 2, 2, 2], crops: [0, 0, 0, 0], int8: true, seed: 2 }) },
       ],
     }),
     model({

@@ -16,7 +16,7 @@ import { UnpackOptions } from '../generated/tflite/unpack-options.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import type { OpContext } from './read.js';
 import { sameQuant } from './read.js';
-import { constInts, fin, finish, floatOut, int, ints, moveData, options, outName, outTensor, tensor, unary, type Converter } from './ops.js';
+import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, tensor, unary, type Converter } from './ops.js';
 
 /** ONNX TensorProto data type of a dtype (Cast's `to`). */
 const ONNX_TYPES: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13 };
@@ -202,7 +202,9 @@ const spaceBatch =
     const nb = block.reduce((p, b) => p * b, 1);
     const bad = (why: string) => new FormatError(`${c.opName} '${outName(c)}': ${why}`, { file: c.b.file });
     if (table.length !== 2 * m || s.length < 1 + m || block.some((b) => b < 1)) throw bad(`block [${block.join(', ')}] and ${toBatch ? 'paddings' : 'crops'} [${table.join(', ')}] do not fit input shape [${s.join(', ')}]`);
-    if (toBatch ? s.slice(1, 1 + m).some((d, i) => (d + table[2 * i]! + table[2 * i + 1]!) % block[i]!) : s[0]! % nb) throw bad(`shape [${s.join(', ')}] does not divide by block [${block.join(', ')}]`);
+    if (toBatch ? s.slice(1, 1 + m).some((d, i) => (d + table[2 * i]! + table[2 * i + 1]!) % block[i]!) : !isDynamic(x, 0) && s[0]! % nb) throw bad(`shape [${s.join(', ')}] does not divide by block [${block.join(', ')}]`);
+    // a dynamic batch: -1 where the reshapes name it (the other dims are fixed by the block and crops)
+    const batch = isDynamic(x, 0) ? -1 : s[0]!;
     moveData(c, (xin, yout) => {
       const t = (tag: string) => c.b.fresh(`${outName(c)}_${tag}`);
       if (toBatch) {
@@ -213,15 +215,15 @@ const spaceBatch =
         c.b.node('Pad', [xin, c.b.int64s(pads, 'pads'), ...zp], [p]);
         // (N, H/bh, bh, W/bw, bw, C) -> (bh, bw, N, H/bh, W/bw, C)
         const split = t('split');
-        c.b.node('Reshape', [p, c.b.int64s([s[0]!, ...padded.flatMap((d, i) => [d / block[i]!, block[i]!]), ...rest], 'shape')], [split]);
+        c.b.node('Reshape', [p, c.b.int64s([batch, ...padded.flatMap((d, i) => [d / block[i]!, block[i]!]), ...rest], 'shape')], [split]);
         const moved = t('blocks_first');
         const perm = [...block.map((_, i) => 2 + 2 * i), 0, ...block.map((_, i) => 1 + 2 * i), ...rest.map((_, i) => 1 + 2 * m + i)];
         c.b.node('Transpose', [split], [moved], { perm: ints(perm) });
-        c.b.node('Reshape', [moved, c.b.int64s([s[0]! * nb, ...padded.map((d, i) => d / block[i]!), ...rest], 'shape')], [yout]);
+        c.b.node('Reshape', [moved, c.b.int64s([batch === -1 ? -1 : s[0]! * nb, ...padded.map((d, i) => d / block[i]!), ...rest], 'shape')], [yout]);
         return;
       }
       // (bh, bw, N, H, W, C) -> (N, H, bh, W, bw, C), then crop
-      const n = s[0]! / nb;
+      const n = batch === -1 ? -1 : s[0]! / nb;
       const split = t('split');
       c.b.node('Reshape', [xin, c.b.int64s([...block, n, ...s.slice(1)], 'shape')], [split]);
       const moved = t('blocks_inside');

@@ -72,6 +72,18 @@ export function constInts(c: OpContext, i: number, what: string): number[] {
   return t.data.toNumbers();
 }
 
+/** Whether dim k of a tensor is dynamic (-1 in its shape_signature; the stored shape then holds a placeholder, often 1). */
+export const isDynamic = (t: TfliteTensorInfo, k: number): boolean => t.signature?.[k] === -1;
+
+/**
+ * A Reshape's target for tensor t: its stored dims, -1 for a dynamic dim (shape_signature), or
+ * undefined when several dims are dynamic (then the caller derives the shape from its input).
+ */
+export function reshapeTarget(t: TfliteTensorInfo): number[] | undefined {
+  const shape = t.shape.map((d, k) => (isDynamic(t, k) ? -1 : d));
+  return shape.filter((d) => d === -1).length > 1 ? undefined : shape;
+}
+
 export function options<T>(c: OpContext, type: BuiltinOptions, make: () => T): T | null {
   if (c.op.builtinOptionsType() !== type) return null;
   return c.op.builtinOptions(make() as never) as T;
@@ -121,6 +133,13 @@ export function activation(c: OpContext, act: ActivationFunctionType, x: string,
 }
 
 const autoPad = (p: Padding): Attr => str(p === Padding.SAME ? 'SAME_UPPER' : 'VALID');
+
+/** A conv's dilations and padding: the file's, or those of the atrous pattern it was folded from. */
+function convWindow(c: OpContext, dilations: number[], padding: Padding): Record<string, Attr> {
+  const d = c.dilated;
+  if (!d) return { dilations: ints(dilations), auto_pad: autoPad(padding) };
+  return d.pads.every((p) => p === 0) ? { dilations: ints(d.dilations), auto_pad: str('VALID') } : { dilations: ints(d.dilations), pads: ints(d.pads) };
+}
 
 /** Ops that only move data: on integers directly when input and output share quantization. */
 export function moveData(c: OpContext, build: (x: string, y: string) => void): void {
@@ -241,9 +260,8 @@ const conv2d: Converter = (c) => {
       kernel_layout: str('OHWI'),
       kernel_shape: ints([kh, kw]),
       strides: ints([o.strideH(), o.strideW()]),
-      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
       group: int(inPerGroup > 0 && channels % inPerGroup === 0 ? channels / inPerGroup : 1),
-      auto_pad: autoPad(o.padding()),
+      ...convWindow(c, [o.dilationHFactor(), o.dilationWFactor()], o.padding()),
     },
     'nnport',
   );
@@ -298,9 +316,8 @@ const depthwiseConv2d: Converter = (c) => {
       kernel_layout: str('HWIO'),
       kernel_shape: ints([kh, kw]),
       strides: ints([o.strideH(), o.strideW()]),
-      dilations: ints([o.dilationHFactor(), o.dilationWFactor()]),
       group: int(channels),
-      auto_pad: autoPad(o.padding()),
+      ...convWindow(c, [o.dilationHFactor(), o.dilationWFactor()], o.padding()),
     },
     'nnport',
   );
@@ -371,19 +388,46 @@ const fullyConnected: Converter = (c) => {
     c.b.node('QuantizeLinear', [v, p.scale, p.zeroPoint], [flat.name], p.attrs);
     v = flat.name;
   }
-  c.b.node('Reshape', [v, c.b.int64s(out.shape, 'shape')], [out.name]);
+  // the input's leading dims and the units: -1 for a dynamic one, or taken from the input's shape when several are
+  const target = reshapeTarget(out);
+  let shape: string;
+  if (target) shape = c.b.int64s(target, 'shape');
+  else {
+    const full = c.b.fresh(`${x.name}_shape`);
+    c.b.node('Shape', [x.name], [full]);
+    const lead = c.b.fresh(`${x.name}_leading_dims`);
+    c.b.node('Slice', [full, c.b.int64s([0], 'starts'), c.b.int64s([-1], 'ends')], [lead]);
+    shape = c.b.fresh(`${out.name}_shape`);
+    c.b.node('Concat', [lead, c.b.int64s([w.shape[0]!], 'units')], [shape], { axis: int(0) });
+  }
+  c.b.node('Reshape', [v, shape], [out.name]);
 };
 
 const reshape: Converter = (c) => {
   const out = outTensor(c);
-  let shape: number[];
+  // a shape computed in the graph (SHAPE, STRIDED_SLICE, PACK of a dynamic batch): the interpreter
+  // reads that tensor when it is a vector, and so does nnport (as int64)
+  const computed = has(c, 1) && !tensor(c, 1).data && tensor(c, 1).shape.length === 1 && ['int32', 'int64'].includes(tensor(c, 1).dtype);
+  if (computed) {
+    const s = tensor(c, 1);
+    let shapeName = s.name;
+    if (s.dtype !== 'int64') {
+      shapeName = c.b.fresh(`${s.name}_int64`);
+      c.b.node('Cast', [s.name], [shapeName], { to: int(7) });
+    }
+    moveData(c, (x, y) => c.b.node('Reshape', [x, shapeName], [y]));
+    return;
+  }
+  let shape: number[] | undefined;
   if (has(c, 1) && tensor(c, 1).data) shape = constInts(c, 1, 'shape');
   else {
     const o = options(c, BuiltinOptions.ReshapeOptions, () => new ReshapeOptions());
-    shape = o?.newShapeArray() ? Array.from(o.newShapeArray()!) : out.shape;
+    shape = o?.newShapeArray() ? Array.from(o.newShapeArray()!) : reshapeTarget(out);
   }
-  if (!shape.length && out.shape.length) shape = out.shape;
-  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(shape, 'shape')], [y]));
+  if (!shape?.length && out.shape.length) shape = reshapeTarget(out);
+  if (!shape) throw new UnsupportedError('RESHAPE to several dynamic dims without a shape', `'${out.name}': the file gives neither a shape tensor nor new_shape`);
+  const target = shape;
+  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y]));
 };
 
 const softmax: Converter = (c) => {
@@ -437,13 +481,22 @@ const squeeze: Converter = (c) => {
   const o = options(c, BuiltinOptions.SqueezeOptions, () => new SqueezeOptions());
   const dims = o?.squeezeDimsArray() ? Array.from(o.squeezeDimsArray()!) : [];
   const rank = tensor(c, 0).shape.length;
-  const axes = dims.length ? dims.map((a) => (a < 0 ? a + rank : a)) : tensor(c, 0).shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  // no dims given: every dim of size 1, but not a dynamic one stored as 1
+  const axes = dims.length ? dims.map((a) => (a < 0 ? a + rank : a)) : tensor(c, 0).shape.flatMap((d, i) => (d === 1 && !isDynamic(tensor(c, 0), i) ? [i] : []));
   moveData(c, (x, y) => c.b.node('Squeeze', [x, c.b.int64s(axes, 'axes')], [y]));
 };
 
 const expandDims: Converter = (c) => {
   const out = outTensor(c);
-  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(out.shape, 'shape')], [y]));
+  // the axis (counted in the output's rank) as an Unsqueeze: no stored dims fixed, dynamic ones stay so
+  const axis = has(c, 1) && tensor(c, 1).data ? constInts(c, 1, 'axis')[0] : undefined;
+  if (axis === undefined || axis < -out.shape.length || axis >= out.shape.length) {
+    const target = reshapeTarget(out);
+    if (!target) throw new UnsupportedError('EXPAND_DIMS with a computed axis over several dynamic dims', `'${out.name}'`);
+    return moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y]));
+  }
+  const a = axis < 0 ? axis + out.shape.length : axis;
+  moveData(c, (x, y) => c.b.node('Unsqueeze', [x, c.b.int64s([a], 'axes')], [y]));
 };
 
 const gather: Converter = (c) => {
@@ -456,8 +509,8 @@ const gather: Converter = (c) => {
 const slice: Converter = (c) => {
   const begin = constInts(c, 1, 'begin');
   const size = constInts(c, 2, 'size');
-  const shape = tensor(c, 0).shape;
-  const ends = size.map((s, i) => (s === -1 ? shape[i]! : begin[i]! + s));
+  // size -1: to the end of the dim, whatever its length at run time
+  const ends = size.map((s, i) => (s === -1 ? 2 ** 53 - 1 : begin[i]! + s));
   moveData(c, (x, y) => c.b.node('Slice', [x, c.b.int64s(begin, 'starts'), c.b.int64s(ends, 'ends')], [y]));
 };
 
@@ -485,7 +538,8 @@ const stridedSlice: Converter = (c) => {
     }
     const sliced = c.b.fresh(`${out.name}_slice`);
     c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [sliced]);
-    c.b.node('Reshape', [sliced, c.b.int64s(out.shape, 'shape')], [y]);
+    // the shrunk axes (one element each) dropped: the other dims stay what they are at run time
+    c.b.node('Squeeze', [sliced, c.b.int64s(axes.filter((i) => shrink & (1 << i)), 'axes')], [y]);
   });
 };
 
@@ -519,7 +573,23 @@ const resize =
     const attrs: Record<string, Attr> = { mode: str(mode), coordinate_transformation_mode: str(ctm) };
     if (mode === 'nearest') attrs.nearest_mode = str(align ? 'round_prefer_ceil' : 'floor');
     const y = floatOut(c, 0);
-    c.b.node('Resize', [fin(c, 0), '', '', c.b.int64s(out.shape, 'sizes')], [y], attrs, 'nnport');
+    const x = tensor(c, 0);
+    let sizes = c.b.int64s(out.shape, 'sizes');
+    // a float input with a dynamic batch (or channels): those dims from the input's shape at run time, the
+    // new height and width from the file. A quantized one keeps the stored sizes: the integer runtime's
+    // RESIZE_BILINEAR island needs them constant (its batch stays the stored one)
+    if (!x.quant && x.shape.some((_, k) => isDynamic(x, k))) {
+      const full = c.b.fresh(`${x.name}_shape`);
+      c.b.node('Shape', [x.name], [full]);
+      const dims = (from: number, to: number) => {
+        const d = c.b.fresh(`${x.name}_dims${from}`);
+        c.b.node('Slice', [full, c.b.int64s([from], 'starts'), c.b.int64s([to], 'ends')], [d]);
+        return d;
+      };
+      sizes = c.b.fresh(`${out.name}_sizes`);
+      c.b.node('Concat', [dims(0, 1), c.b.int64s(out.shape.slice(1, 3), 'spatial_sizes'), dims(3, 4)], [sizes], { axis: int(0) });
+    }
+    c.b.node('Resize', [fin(c, 0), '', '', sizes], [y], attrs, 'nnport');
     finish(c, 0, y);
   };
 

@@ -16,6 +16,7 @@ import type { Operator } from '../generated/tflite/operator.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { ReadOptions } from '../model.js';
 import { CheckedByteBuffer, guardFlatbuffer, ownBytes } from './flatbuffer.js';
+import { type DilatedConv, type OpEntry, planDilatedConvs } from './fold-dilation.js';
 import { TFLITE_READ_OPS } from './ops.js';
 import { TFLITE_READ_MORE_OPS } from './ops-more.js';
 import { STATE_NOTE } from './recurrent-int.js';
@@ -186,6 +187,8 @@ export interface OpContext {
   /** tensor indices, -1 for an omitted optional input */
   readonly inputs: number[];
   readonly outputs: number[];
+  /** a conv read as the dilated conv of a SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND (fold-dilation.ts) */
+  readonly dilated?: DilatedConv;
 }
 
 function readQuant(q: ReturnType<import('../generated/tflite/tensor.js').Tensor['quantization']>, dtype: DType, shape: number[], where: string, file: string): TfliteQuant | undefined {
@@ -319,7 +322,7 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     if (t.data && !feeds.has(t.index)) b.initializers.set(t.name, t.data);
   }
 
-  const unsupported = new Set<string>();
+  const entries: (OpEntry & { version: number })[] = [];
   for (let k = 0; k < sg.operatorsLength(); k++) {
     const op = sg.operators(k)!;
     const oi = op.opcodeIndex();
@@ -329,14 +332,23 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     const outputs = Array.from(op.outputsArray() ?? []);
     for (const i of inputs) if (i !== -1) tensorAt(i, `operator ${k} (${code.name}) input`);
     for (const i of outputs) tensorAt(i, `operator ${k} (${code.name}) output`);
-    const convert = TFLITE_READ_OPS[code.name] ?? TFLITE_READ_MORE_OPS[code.name];
-    if (!convert) {
-      unsupported.add(code.name);
-      continue;
-    }
-    if (unsupported.size) continue;
-    convert({ b, op, opName: code.name, version: code.version, inputs, outputs });
+    entries.push({ op, name: code.name, version: code.version, inputs, outputs });
   }
+  const dilation = planDilatedConvs(entries, tensors, new Set(graphOutputs.map((t) => t.index)));
+
+  const unsupported = new Set<string>();
+  entries.forEach((e, k) => {
+    const convert = TFLITE_READ_OPS[e.name] ?? TFLITE_READ_MORE_OPS[e.name];
+    if (!convert) {
+      unsupported.add(e.name);
+      return;
+    }
+    if (unsupported.size || dilation.skip.has(k)) return;
+    const dilated = dilation.convs.get(k);
+    if (!dilated) return void convert({ b, op: e.op, opName: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs });
+    // SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND read as the conv on the first one's input, writing the last one's output
+    convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [dilated.input, ...e.inputs.slice(1)], outputs: [dilated.output], dilated });
+  });
   if (unsupported.size) {
     throw new UnsupportedError(`TFLite op${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')}`, `'${file}' uses ${[...unsupported].join(', ')}, which nnport does not run`);
   }

@@ -378,3 +378,19 @@ describe('recurrent_onnx.py exports -> .keras: NumPy and nnport on the archive a
     await expect(convert(await loadModel(writeOnnx(f.graph), { fileName: `${name}.onnx` }), `${name}.keras`)).rejects.toThrow(/graph output 'y1', the last state Y_h of node/);
   });
 });
+
+describe("hard_sigmoid in a Keras 3 archive is Keras 3's relu6(x + 3) / 6", () => {
+  it('a GRU with recurrent_activation hard_sigmoid: nnport reads it as NumPy computes it', async () => {
+    const { writeZip, ZipReader } = await import('../../../src/io/zip.js');
+    const f = fixture('gru_bf_seq');
+    const zip = ZipReader.open((await convert(await loadModel(f.onnx, { fileName: 'gru.onnx' }), 'gru.keras')).bytes);
+    const config = JSON.parse(new TextDecoder().decode(zip.read('config.json'))) as Layout['config'];
+    config.config.layers.find((l) => l.class_name === 'GRU')!.config.recurrent_activation = 'hard_sigmoid';
+    const edited = writeZip(['metadata.json', 'config.json', 'model.weights.h5'].map((name) => ({ name, data: name === 'config.json' ? new TextEncoder().encode(JSON.stringify(config)) : zip.read(name) })));
+    const ours = await nnportRun(edited, f.input);
+    const { y } = numpyRun(edited, f.input);
+    expect(relError(ours, y)).toBeLessThan(1e-5);
+    // the gates did change (PyTorch's are sigmoid)
+    expect(relError(ours, f.output)).toBeGreaterThan(1e-2);
+  });
+});

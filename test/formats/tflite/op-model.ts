@@ -14,10 +14,13 @@ export type OpDType = 'float32' | 'int32' | 'int64' | 'bool' | 'int8' | 'uint8' 
 
 export interface OpTensor {
   shape: number[];
+  /** shape_signature (-1 for a dynamic dim), when given */
+  signature?: number[];
   dtype?: OpDType;
   /** constant values (else a graph input when no op writes it) */
   data?: number[];
-  quant?: { scale: number; zeroPoint: number };
+  /** per-tensor, or per-channel on `axis` (scale and zero point one per channel) */
+  quant?: { scale: number | number[]; zeroPoint: number | number[]; axis?: number };
 }
 
 export interface OpSpec {
@@ -83,18 +86,21 @@ export function buildOpModel(tensors: OpTensor[], ops: OpSpec[], outputs?: numbe
   const tensorOffsets = tensors.map((t, i) => {
     const name = b.createString(`t${i}`);
     const shape = FbTensor.createShapeVector(b, t.shape);
+    const signature = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
     let quant = 0;
     if (t.quant) {
-      const scale = QuantizationParameters.createScaleVector(b, [t.quant.scale]);
-      const zp = QuantizationParameters.createZeroPointVector(b, [BigInt(t.quant.zeroPoint)]);
+      const scale = QuantizationParameters.createScaleVector(b, ([] as number[]).concat(t.quant.scale));
+      const zp = QuantizationParameters.createZeroPointVector(b, ([] as number[]).concat(t.quant.zeroPoint).map((z) => BigInt(z)));
       QuantizationParameters.startQuantizationParameters(b);
       QuantizationParameters.addScale(b, scale);
       QuantizationParameters.addZeroPoint(b, zp);
+      if (t.quant.axis !== undefined) QuantizationParameters.addQuantizedDimension(b, t.quant.axis);
       quant = QuantizationParameters.endQuantizationParameters(b);
     }
     FbTensor.startTensor(b);
     FbTensor.addName(b, name);
     FbTensor.addShape(b, shape);
+    if (signature) FbTensor.addShapeSignature(b, signature);
     FbTensor.addType(b, TYPES[t.dtype ?? 'float32']);
     FbTensor.addBuffer(b, bufferOf[i]!);
     if (quant) FbTensor.addQuantization(b, quant);

@@ -1,0 +1,150 @@
+// A dilated convolution in the form older TF converters write it (tf.nn.atrous_conv2d, and
+// `dilation_rate` in some TF paths): SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D (stride 1,
+// no dilation, VALID or SAME) -> BATCH_TO_SPACE_ND, with paddings and crops. When it is exactly
+// one conv with dilations = block on the unpadded input, the reader emits that conv (one
+// channels-last Conv with explicit pads) instead of the three ops' reshuffles. Anything that
+// does not fit exactly (other readers of the intermediate tensors, differing quantization, a
+// hybrid conv, crops deeper than the pads, shapes that disagree) is left as the three ops.
+//
+// Why it is exact: SPACE_TO_BATCH_ND puts phase (i, j) of the zero-padded input x_pad in batch
+// item (i·bw + j); a stride-1 conv over a phase reads x_pad at steps of b; BATCH_TO_SPACE_ND
+// interleaves the phases back, so before cropping z[n] = Σ_t w[t]·x_pad[n + b·t − b·pb] (pb: the
+// inner conv's SAME begin pad, zeros outside a phase are zeros outside x_pad). Cropping c0 off the
+// front gives a conv of x with dilation b and begin pad p0 − c0 + b·pb (end: p1 − c1 + b·pe). The
+// TF GraphDef reader folds the same pattern (tensorflow/space-to-batch.ts) but tracks values of its
+// own graph while converting; a format does not import another, so the arithmetic is kept here.
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
+import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
+import type { Operator } from '../generated/tflite/operator.js';
+import { Padding } from '../generated/tflite/padding.js';
+import type { TfliteTensorInfo } from './read.js';
+import { sameQuant } from './read.js';
+
+/** One operator of the subgraph, as the reader lists it before converting. */
+export interface OpEntry {
+  op: Operator;
+  name: string;
+  /** tensor indices, -1 for an omitted optional input */
+  inputs: number[];
+  outputs: number[];
+}
+
+/** How the conv at `conv` is read instead: on the SPACE_TO_BATCH_ND's input, writing the BATCH_TO_SPACE_ND's output. */
+export interface DilatedConv {
+  /** the SPACE_TO_BATCH_ND's input tensor */
+  input: number;
+  /** the BATCH_TO_SPACE_ND's output tensor */
+  output: number;
+  /** dilation per spatial dim (the block) */
+  dilations: [number, number];
+  /** ONNX pads: top, left, bottom, right */
+  pads: [number, number, number, number];
+}
+
+export interface DilationPlan {
+  /** conv operator index -> the dilated conv it becomes */
+  convs: Map<number, DilatedConv>;
+  /** the SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND operators folded into a conv */
+  skip: Set<number>;
+}
+
+function convOptions(e: OpEntry): { strides: number[]; dilations: number[]; padding: Padding } | undefined {
+  if (e.name === 'CONV_2D' && e.op.builtinOptionsType() === BuiltinOptions.Conv2DOptions) {
+    const o = e.op.builtinOptions(new Conv2DOptions()) as Conv2DOptions;
+    return { strides: [o.strideH(), o.strideW()], dilations: [o.dilationHFactor(), o.dilationWFactor()], padding: o.padding() };
+  }
+  if (e.name === 'DEPTHWISE_CONV_2D' && e.op.builtinOptionsType() === BuiltinOptions.DepthwiseConv2DOptions) {
+    const o = e.op.builtinOptions(new DepthwiseConv2DOptions()) as DepthwiseConv2DOptions;
+    return { strides: [o.strideH(), o.strideW()], dilations: [o.dilationHFactor(), o.dilationWFactor()], padding: o.padding() };
+  }
+  return undefined;
+}
+
+const constInts = (t: TfliteTensorInfo | undefined): number[] | undefined => (t?.data && (t.dtype === 'int32' || t.dtype === 'int64') ? t.data.toNumbers() : undefined);
+
+/**
+ * The dilated convs of a subgraph in atrous form; `graphOutputs` are the subgraph's output tensors
+ * (an intermediate tensor that is one cannot disappear).
+ */
+export function planDilatedConvs(ops: OpEntry[], tensors: TfliteTensorInfo[], graphOutputs: ReadonlySet<number>): DilationPlan {
+  const plan: DilationPlan = { convs: new Map(), skip: new Set() };
+  if (!ops.some((e) => e.name === 'SPACE_TO_BATCH_ND')) return plan;
+  const readers = new Map<number, number[]>();
+  ops.forEach((e, k) => {
+    for (const i of e.inputs) if (i >= 0) readers.set(i, [...(readers.get(i) ?? []), k]);
+  });
+  // an intermediate tensor read by exactly one operator, once, and not a graph output or variable
+  const onlyReader = (t: number): number | undefined => {
+    const r = readers.get(t);
+    if (!r || r.length !== 1 || graphOutputs.has(t) || tensors[t]!.isVariable) return undefined;
+    return r[0];
+  };
+
+  ops.forEach((stb, ks) => {
+    if (stb.name !== 'SPACE_TO_BATCH_ND' || stb.inputs.length < 3 || stb.outputs.length !== 1) return;
+    const kc = onlyReader(stb.outputs[0]!);
+    if (kc === undefined || kc <= ks) return;
+    const conv = ops[kc]!;
+    if (conv.inputs[0] !== stb.outputs[0] || conv.outputs.length !== 1 || conv.inputs.slice(1).includes(stb.outputs[0]!)) return;
+    const o = convOptions(conv);
+    if (!o || o.strides.some((s) => s !== 1) || o.dilations.some((d) => d !== 1)) return;
+    const kb = onlyReader(conv.outputs[0]!);
+    if (kb === undefined || kb <= kc) return;
+    const bts = ops[kb]!;
+    if (bts.name !== 'BATCH_TO_SPACE_ND' || bts.inputs[0] !== conv.outputs[0] || bts.inputs.length < 3 || bts.outputs.length !== 1) return;
+    if (plan.skip.has(ks) || plan.skip.has(kb)) return;
+
+    const x = tensors[stb.inputs[0]!]!;
+    const mid = tensors[stb.outputs[0]!]!;
+    const convOut = tensors[conv.outputs[0]!]!;
+    const y = tensors[bts.outputs[0]!]!;
+    const w = conv.inputs[1] !== undefined && conv.inputs[1] >= 0 ? tensors[conv.inputs[1]] : undefined;
+    if (!w || w.shape.length !== 4) return;
+    // a hybrid conv quantizes each batch item on the fly: per phase after SPACE_TO_BATCH_ND, per image once folded
+    if (x.dtype === 'float32' && !x.quant && (w.dtype === 'int8' || w.dtype === 'uint8')) return;
+    // the reshuffles move integers: folding keeps each side's parameters only when they agree
+    if (!sameQuant(x, mid) || !sameQuant(convOut, y)) return;
+
+    const block = constInts(tensors[stb.inputs[1]!]);
+    const paddings = constInts(tensors[stb.inputs[2]!]);
+    const block2 = constInts(tensors[bts.inputs[1]!]);
+    const crops = constInts(tensors[bts.inputs[2]!]);
+    if (!block || !paddings || !block2 || !crops) return;
+    if (block.length !== 2 || paddings.length !== 4 || crops.length !== 4 || block.join() !== block2.join()) return;
+    if (block.some((b) => b < 1) || paddings.some((p) => p < 0) || crops.some((p) => p < 0)) return;
+    if (x.shape.length !== 4 || y.shape.length !== 4) return;
+
+    // CONV_2D's OHWI and DEPTHWISE_CONV_2D's (1, kh, kw, C·M) both keep the kernel in dims 1 and 2
+    const kernel = [w.shape[1]!, w.shape[2]!];
+    const begin: number[] = [];
+    const end: number[] = [];
+    const outSize: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const b = block[i]!;
+      const padded = x.shape[1 + i]! + paddings[2 * i]! + paddings[2 * i + 1]!;
+      if (padded % b) return;
+      const phase = padded / b;
+      const k = kernel[i]!;
+      // TF SAME at stride 1: k − 1 pads, the odd one at the end
+      const [pb, pe] = o.padding === Padding.SAME ? [Math.floor((k - 1) / 2), k - 1 - Math.floor((k - 1) / 2)] : [0, 0];
+      const convOutLen = phase + pb + pe - k + 1;
+      if (convOutLen < 1) return;
+      const full = b * convOutLen;
+      const cropped = full - crops[2 * i]! - crops[2 * i + 1]!;
+      if (cropped < 1) return;
+      begin.push(paddings[2 * i]! - crops[2 * i]! + b * pb);
+      end.push(paddings[2 * i + 1]! - crops[2 * i + 1]! + b * pe);
+      outSize.push(cropped);
+    }
+    // negative pads would crop the input: no ONNX Conv says that
+    if ([...begin, ...end].some((p) => p < 0)) return;
+    // the file's own shapes must agree (the interpreter recomputes them; a file that disagrees keeps its ops)
+    if (y.shape[1] !== outSize[0] || y.shape[2] !== outSize[1] || y.shape[0] !== x.shape[0]) return;
+
+    plan.convs.set(kc, { input: stb.inputs[0]!, output: bts.outputs[0]!, dilations: [block[0]!, block[1]!], pads: [begin[0]!, begin[1]!, end[0]!, end[1]!] });
+    plan.skip.add(ks);
+    plan.skip.add(kb);
+  });
+  return plan;
+}

@@ -1,0 +1,149 @@
+// SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D -> BATCH_TO_SPACE_ND (the atrous form older TF
+// converters write for a dilated conv) read as one dilated channels-last Conv: hand-built files
+// with the paddings and crops tf.nn.atrous_conv2d computes (and an inner SAME conv), run by the
+// real TFLite interpreter and by nnport (float runtime; int8 also the integer runtime) on the same
+// input. Files where folding would not be exact keep the three ops and must still match.
+import { describe, expect, it } from 'vitest';
+import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
+import { readTflite } from '../../../src/formats/tflite/read.js';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
+import { rng } from '../../support/rng.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { type AtrousCase, atrousFile } from './dilated-model.js';
+
+const oracle = useTfliteOracle();
+
+function inputOf(c: AtrousCase): Tensor {
+  const r = rng(c.seed + 1);
+  const count = c.x.reduce((p, d) => p * d, 1);
+  if (c.int8) return new Tensor('int8', [...c.x], Int8Array.from({ length: count }, () => Math.floor(r() * 256) - 128));
+  return new Tensor('float32', [...c.x], Float32Array.from({ length: count }, () => r() * 4 - 2));
+}
+
+const folded = (g: Graph) => g.nodes.filter((n) => n.opType === 'Conv').length === 1 && !g.nodes.some((n) => ['Transpose', 'Reshape', 'Slice', 'Pad'].includes(n.opType));
+
+/** The worst difference between nnport's outputs and the interpreter's, per output. */
+async function compare(c: AtrousCase): Promise<{ g: Graph; float: number[]; integer?: number[]; xnnpack?: number[] }> {
+  const file = atrousFile(c);
+  const g = await readTflite(file, { fileName: 'atrous.tflite' });
+  const x = inputOf(c);
+  const theirs = await oracle.run(file, [x.data as ArrayBufferView]);
+  const feeds = new Map([[g.inputs[0]!.name, x]]);
+  const worst = (outputs: Map<string, Tensor>) =>
+    g.outputs.map((v, i) => {
+      const mine = outputs.get(v.name)!;
+      expect(mine.shape).toEqual(theirs[i]!.shape);
+      const a = mine.toNumbers();
+      const b = Array.from(theirs[i]!.data as ArrayLike<number>);
+      expect(a.length).toBe(b.length);
+      return a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!) / (c.int8 ? 1 : Math.max(1, Math.abs(b[j]!)))), 0);
+    });
+  const float = worst((await runGraph(g, feeds)).outputs);
+  const integer = c.int8 ? worst((await runInteger(g, feeds)).outputs) : undefined;
+  // the interpreter in tfjs-tflite runs int8 convs through XNNPACK, whose requantization rounds once
+  const xnnpack = c.int8 ? worst((await runInteger(g, feeds, { requantization: 'xnnpack' })).outputs) : undefined;
+  return { g, float, integer, xnnpack };
+}
+
+const convOf = (g: Graph) => g.nodes.find((n) => n.opType === 'Conv')!;
+
+describe('TFLite reader: SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND folded into one dilated conv', () => {
+  it('CONV_2D, rate 2, the paddings and crops of atrous_conv2d SAME on an odd height, fused RELU: one Conv with dilations 2 and pads', async () => {
+    // k 3 at rate 2: SAME pads 2 + 2; height 9 + 4 = 13 rounds up to 14 (1 more pad, cropped off again)
+    const c: AtrousCase = { x: [1, 9, 10, 3], out: 4, kernel: [3, 3], block: [2, 2], paddings: [2, 3, 2, 2], crops: [0, 1, 0, 0], act: ActivationFunctionType.RELU, seed: 11 };
+    const { g, float } = await compare(c);
+    expect(folded(g)).toBe(true);
+    const conv = convOf(g);
+    expect(conv.inputs[0]).toBe(g.inputs[0]!.name);
+    expect(conv.attrs.dilations).toEqual({ type: 'ints', value: [2, 2] });
+    expect(conv.attrs.pads).toEqual({ type: 'ints', value: [2, 2, 2, 2] });
+    console.log(`atrous CONV_2D rate 2: nnport vs interpreter ${float[0]!.toExponential(2)}`);
+    expect(float[0]).toBeLessThan(1e-5);
+    // written back: one dilated CONV_2D (a PAD before it where the pads are not TF's SAME), the same outputs in the interpreter
+    const back = await writeTflite(g, { fileName: 'atrous-back.tflite' });
+    const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[] }>(back, 'atrous-back', { defaults: true });
+    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    expect(ops).not.toContain('SPACE_TO_BATCH_ND');
+    expect(ops).not.toContain('BATCH_TO_SPACE_ND');
+    const written = json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!;
+    expect(written.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
+    const x = inputOf(c);
+    const [want] = await oracle.run(atrousFile(c), [x.data as ArrayBufferView]);
+    const [got] = await oracle.run(back, [x.data as ArrayBufferView]);
+    expect(got!.shape).toEqual(want!.shape);
+    const a = got!.data as Float32Array;
+    expect(Math.max(...Array.from(want!.data as Float32Array, (v, i) => Math.abs(v - a[i]!)))).toBeLessThan(1e-5);
+  });
+
+  it('DEPTHWISE_CONV_2D (depth multiplier 2), block [2, 3], a VALID atrous conv (no paddings)', async () => {
+    const c: AtrousCase = { x: [2, 8, 9, 3], depthwise: true, out: 2, kernel: [3, 2], block: [2, 3], paddings: [0, 0, 0, 0], crops: [0, 0, 0, 0], seed: 12 };
+    const { g, float } = await compare(c);
+    expect(folded(g)).toBe(true);
+    expect(convOf(g).attrs.dilations).toEqual({ type: 'ints', value: [2, 3] });
+    expect(convOf(g).attrs.auto_pad).toEqual({ type: 'string', value: 'VALID' });
+    expect(float[0]).toBeLessThan(1e-5);
+  });
+
+  it('an inner SAME conv: its pads scaled by the block join the paddings', async () => {
+    const c: AtrousCase = { x: [1, 7, 8, 2], out: 3, kernel: [3, 3], block: [2, 2], paddings: [0, 1, 0, 0], crops: [0, 1, 0, 0], innerSame: true, act: ActivationFunctionType.RELU6, seed: 13 };
+    const { g, float } = await compare(c);
+    expect(folded(g)).toBe(true);
+    expect(convOf(g).attrs.pads).toEqual({ type: 'ints', value: [2, 2, 2, 2] });
+    expect(float[0]).toBeLessThan(1e-5);
+  });
+
+  it('int8 (per-channel weights, the reshuffles sharing the conv\'s quantization): one Conv between QDQ; the integer runtime within 1 LSB (exact with XNNPACK\'s requantization, which the interpreter runs)', async () => {
+    const c: AtrousCase = { x: [1, 9, 10, 3], out: 4, kernel: [3, 3], block: [2, 2], paddings: [2, 3, 2, 2], crops: [0, 1, 0, 0], int8: true, act: ActivationFunctionType.RELU, seed: 14 };
+    const { g, float, integer, xnnpack } = await compare(c);
+    expect(g.nodes.filter((n) => n.opType === 'Conv')).toHaveLength(1);
+    expect(g.nodes.some((n) => ['Transpose', 'Reshape', 'Slice', 'Pad'].includes(n.opType))).toBe(false);
+    // the conv reads the graph input dequantized and its output is quantized to the graph output
+    expect(g.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0] === g.inputs[0]!.name)).toBeDefined();
+    expect(g.nodes.find((n) => n.opType === 'QuantizeLinear' && n.outputs[0] === g.outputs[0]!.name)).toBeDefined();
+    console.log(`atrous int8 CONV_2D: integer runtime ${integer![0]} LSB (XNNPACK requantization ${xnnpack![0]}), float runtime (QDQ) ${float[0]} LSB from the interpreter`);
+    expect(integer![0]).toBeLessThanOrEqual(1);
+    expect(xnnpack![0]).toBe(0);
+    expect(float[0]).toBeLessThanOrEqual(1);
+    // written back: an int8 dilated CONV_2D, the interpreter's int8 outputs unchanged
+    const back = await writeTflite(g, { fileName: 'atrous-int8-back.tflite' });
+    const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[] }>(back, 'atrous-int8-back', { defaults: true });
+    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    expect(ops).not.toContain('SPACE_TO_BATCH_ND');
+    expect(ops).not.toContain('DEQUANTIZE');
+    expect(json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
+    const x = inputOf(c);
+    const [want] = await oracle.run(atrousFile(c), [x.data as ArrayBufferView]);
+    const [got] = await oracle.run(back, [x.data as ArrayBufferView]);
+    expect(Array.from(got!.data as Int8Array)).toEqual(Array.from(want!.data as Int8Array));
+  });
+
+  it('int8 DEPTHWISE_CONV_2D: folded, the integer runtime within 1 LSB', async () => {
+    const c: AtrousCase = { x: [1, 8, 8, 4], depthwise: true, out: 1, kernel: [3, 3], block: [2, 2], paddings: [2, 2, 2, 2], crops: [0, 0, 0, 0], int8: true, seed: 15 };
+    const { g, integer, xnnpack } = await compare(c);
+    expect(g.nodes.filter((n) => n.opType === 'Conv')).toHaveLength(1);
+    expect(g.nodes.some((n) => n.opType === 'Transpose')).toBe(false);
+    expect(integer![0]).toBeLessThanOrEqual(1);
+    expect(xnnpack![0]).toBe(0);
+  });
+
+  it('not folded where it would not be exact: a second reader of the middle tensor, crops deeper than the paddings, differing int8 parameters; the ops still match the interpreter', async () => {
+    const shared: AtrousCase = { x: [1, 9, 10, 3], out: 4, kernel: [3, 3], block: [2, 2], paddings: [2, 3, 2, 2], crops: [0, 1, 0, 0], exposeMiddle: true, seed: 16 };
+    const a = await compare(shared);
+    expect(folded(a.g)).toBe(false);
+    expect(a.g.nodes.some((n) => n.opType === 'Transpose')).toBe(true);
+    expect(Math.max(...a.float)).toBeLessThan(1e-5);
+    // crops 2 past paddings 0 at the top: the conv would need a negative pad
+    const deep: AtrousCase = { x: [1, 8, 8, 2], out: 2, kernel: [2, 2], block: [2, 2], paddings: [0, 0, 0, 0], crops: [2, 0, 0, 0], seed: 17 };
+    const b = await compare(deep);
+    expect(folded(b.g)).toBe(false);
+    expect(b.float[0]).toBeLessThan(1e-5);
+    // int8 BATCH_TO_SPACE_ND whose output parameters differ from the conv's (the interpreter refuses such a file): read as three ops
+    const other = await readTflite(atrousFile({ ...shared, exposeMiddle: false, int8: true, otherOutputQuant: true }), { fileName: 'requantized.tflite' });
+    expect(folded(other)).toBe(false);
+    expect(other.nodes.some((n) => n.opType === 'Transpose')).toBe(true);
+  });
+});
