@@ -143,6 +143,13 @@ function weightConstant(c: WriteContext, l: Layer, base: string, t: Tensor, from
   return c.addConstant(base, new Tensor('int8', [...t.shape], q), { scale: [scale], zeroPoint: [0] });
 }
 
+/**
+ * The operator version of a hybrid sequence op (TF's op_version.cc): 2, and 3 with
+ * asymmetric_quantize_inputs (a runtime older than that flag refuses the op instead of rounding
+ * its inputs symmetrically); float ops keep version 1.
+ */
+const hybridVersion = (l: Layer): number | undefined => (l.a.hybrid ? (l.a.hybrid.symmetric ? 2 : 3) : undefined);
+
 /** Rows [r0, r0 + rows) of direction d of a [D, rows·k, cols] tensor, as a [rows, cols] constant. */
 function rowsOf(t: Tensor, d: number, r0: number, rows: number, negate = false): Tensor {
   const cols = t.shape[2]!;
@@ -225,6 +232,7 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM,
     inputs,
     outputs: [out],
+    version: hybridVersion(l),
     options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, 0, 0, timeMajor, !!l.a.hybrid && !l.a.hybrid.symmetric, false)],
   });
   return out;
@@ -243,6 +251,7 @@ function rnnDirection(c: WriteContext, l: Layer, d: number, x: string, base: str
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN,
     inputs: [x, w, r, bias, state],
     outputs: [out],
+    version: hybridVersion(l),
     options: (b) => [BuiltinOptions.SequenceRNNOptions, SequenceRNNOptions.createSequenceRNNOptions(b, timeMajor, l.act, !!l.a.hybrid && !l.a.hybrid.symmetric)],
   });
   return out;
