@@ -11,7 +11,7 @@
 import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
-import { producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
@@ -497,6 +497,8 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
     if (isQ(n)) quantOf.set(n.outputs[0]!, qparams(n)!);
     if (isDq(n)) quantOf.set(n.inputs[0]!, qparams(n)!);
   }
+  // nnport.QuantizedLstm's output has the parameters its attributes give, not its input's
+  for (const n of g.nodes) if (n.domain === 'nnport' && n.opType === 'QuantizedLstm') quantOf.set(n.outputs[0]!, { scale: [attrFloat(n, 'output_scale', 0)], zeroPoint: [attrInt(n, 'output_zero_point', 0)] });
   // integer-only ops (Reshape/Transpose/Pad of int8 data) carry their input's parameters,
   // forward and back (a Transpose of an int8 graph input learns them from what reads it)
   const order = topologicalOrder(g);

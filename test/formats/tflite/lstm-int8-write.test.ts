@@ -130,10 +130,37 @@ describe('ONNX LSTM -> TFLite integer LSTM (--quantize int8)', () => {
     });
   }
 
+  // nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True): two bidirectional LSTMs,
+  // four integer LSTM ops (the backward ones between reversing Slices); checked on the second
+  // layer's Y and on the first layer's Y_h (the forward op's last step and the backward op's, the
+  // sequence's first), against nnport's float file of the same graph in the interpreter
+  for (const output of ['Y', 'Y_h'] as const) {
+    it(`lstm_bidi (2 bidirectional layers), ${output}: int8 vs float in the interpreter; nnport's integer runtime within 1 LSB`, async () => {
+      const f = await recurrentFixture('lstm_bidi');
+      const lstms = f.graph.nodes.filter((n) => n.opType === 'LSTM');
+      expect(lstms.map((n) => n.attrs.direction?.type === 'string' && n.attrs.direction.value)).toEqual(['bidirectional', 'bidirectional']);
+      const graph = withOutputs(f.graph, [output === 'Y' ? { name: lstms[1]!.outputs[0]!, dtype: 'float32', shape: [6, 2, 2, 6] } : { name: lstms[0]!.outputs[1]!, dtype: 'float32', shape: [2, 2, 6] }]);
+      const calibration = normalSamples(f.input.shape as number[], 32, 14).map((t) => [t]);
+      const bytes = await writeTflite(graph, { fileName: 'bidi.tflite', quantize: { mode: 'int8', calibration } });
+      const json = flatcJson<FlatcModel>(bytes, 'bidi');
+      expect(json.subgraphs[0]!.operators.filter((op) => op.intermediates?.length === 5)).toHaveLength(output === 'Y' ? 4 : 2);
+      const float = await writeTflite(graph, { fileName: 'bidi-float.tflite' });
+      const [want] = await oracle.run(float, [f.input.toFloat32()]);
+      const [theirs] = await oracle.run(bytes, [f.input.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      const lsb = await integerRuntimeLsbOff(bytes, f.input, got);
+      const snr = pooledSnrDb([want!.data as Float32Array], [got]);
+      console.log(`lstm_bidi ${output}: int8 vs float in the interpreter ${snr.toFixed(1)} dB; nnport integer runtime vs interpreter ${lsb} LSB`);
+      expect(lsb).toBeLessThanOrEqual(1);
+      expect(snr).toBeGreaterThan(25);
+    });
+  }
+
   it('refuses by name what it does not cover', async () => {
-    const f = await recurrentFixture('lstm_bidi');
-    const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
+    const f = await recurrentFixture('lstm_time_major');
+    const clipped = { ...f.graph, nodes: f.graph.nodes.map((n) => (n.opType === 'LSTM' ? { ...n, attrs: { ...n.attrs, clip: { type: 'float' as const, value: 3 } } } : n)) };
+    const err = await writeTflite(clipped, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect(String(err)).toMatch(/LSTM direction bidirectional under --quantize int8/);
+    expect(String(err)).toMatch(/LSTM clip under --quantize int8/);
   });
 });
