@@ -1,0 +1,68 @@
+// Float ONNX LSTMs (PyTorch exports: scripts/fixtures/recurrent_onnx.py) quantized to int8 by
+// nnport (--quantize int8, calibrated on random inputs) into TFLite's integer
+// UNIDIRECTIONAL_SEQUENCE_LSTM (int8 input / output, int16 cell state): the file checked by flatc,
+// run by the real TFLite interpreter (a fresh one per run: it keeps the LSTM state), nnport's
+// integer runtime on the written file against the interpreter (within 1 LSB), and the
+// interpreter's output against PyTorch's float output (SNR) on the fixture's held-out input.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { pooledSnrDb } from '../../support/error-metrics.js';
+import { rng } from '../../support/rng.js';
+import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { exportMissingRecurrentFixtures, recurrentFixture } from './recurrent-fixtures.js';
+
+const oracle = useTfliteOracle();
+
+beforeAll(exportMissingRecurrentFixtures, 120_000);
+
+interface FlatcModel {
+  operator_codes: { builtin_code?: string; deprecated_builtin_code?: number }[];
+  subgraphs: { tensors: { name: string; type?: string; is_variable?: boolean; quantization?: { scale?: number[]; zero_point?: number[] } }[]; operators: { opcode_index?: number; inputs: number[]; intermediates?: number[] }[] }[];
+}
+
+/** Standard-normal samples (Box-Muller on the shared generator) of a shape. */
+export function normalSamples(shape: number[], count: number, seed: number): Tensor[] {
+  const r = rng(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count }, () => Tensor.float32(shape, Float32Array.from({ length: size }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()))));
+}
+
+describe('ONNX LSTM -> TFLite integer LSTM (--quantize int8)', () => {
+  // [fixture, LSTM ops, NCHW input (the file takes NHWC)]
+  const cases: [string, number, boolean][] = [
+    ['lstm_conv', 1, true],
+  ];
+  for (const [name, lstms, nchw] of cases) {
+    it(`${name}: the interpreter runs nnport's integer LSTM; nnport's integer runtime within 1 LSB; SNR vs PyTorch`, async () => {
+      const f = await recurrentFixture(name);
+      const input = nchw ? f.input.permute([0, 2, 3, 1]) : f.input;
+      const calibration = normalSamples(input.shape as number[], 32, 11).map((t) => [t]);
+      const bytes = await writeTflite(f.graph, { fileName: `${name}.tflite`, quantize: { mode: 'int8', calibration } });
+      const json = flatcJson<FlatcModel>(bytes, name);
+      const sg = json.subgraphs[0]!;
+      const lstmOps = sg.operators.filter((op) => op.intermediates?.length === 5);
+      expect(lstmOps).toHaveLength(lstms);
+      for (const op of lstmOps) {
+        expect(sg.tensors[op.inputs[0]!]!.type).toBe('INT8');
+        expect(sg.tensors[op.inputs[19]!]!.type).toBe('INT16');
+        expect(sg.tensors[op.inputs[19]!]!.is_variable).toBe(true);
+      }
+      const [theirs] = await oracle.run(bytes, [input.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      const lsb = await integerRuntimeLsbOff(bytes, input, got);
+      const snr = pooledSnrDb([f.outputs[0]!], [got]);
+      console.log(`${name}: interpreter vs PyTorch ${snr.toFixed(1)} dB; nnport integer runtime vs interpreter ${lsb} LSB`);
+      expect(lsb).toBeLessThanOrEqual(1);
+      expect(snr).toBeGreaterThan(25);
+    });
+  }
+
+  it('refuses by name what it does not cover', async () => {
+    const f = await recurrentFixture('lstm_bidi');
+    const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/LSTM direction bidirectional under --quantize int8/);
+  });
+});
