@@ -14,7 +14,7 @@
 // during calibration and the float recurrence run on it here (ONNX's formulas, zero initial states).
 // Not covered, refused by name: reverse / bidirectional directions, peepholes, CIFG (input_forget),
 // clip, activations other than sigmoid / tanh / tanh, non-zero initial states, sequence_lens
-// shorter than the sequence, a used Y_h / Y_c.
+// shorter than the sequence, a used Y_c. Y_h is the int8 sequence's last step (a Slice).
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
 import { producersOf, readersOf, type Attr, type Graph, type Node } from '../ir/graph.js';
 import { parseRecurrentAttrs, type RecurrentAttrs } from '../ir/ops/recurrent.js';
@@ -35,8 +35,9 @@ interface LstmPlan {
   maxC: number;
   maxH: number;
   samples: number;
-  /** the batch of the calibration inputs (TFLite's state tensors are [batch, hidden]) */
+  /** the batch and sequence length of the calibration inputs (TFLite's state tensors are [batch, hidden]; Y_h slices the last step) */
   batch?: number;
+  time?: number;
 }
 
 /** Integer LSTM quantization: calibration hooks and the rewrite of the quantized graph. */
@@ -73,7 +74,7 @@ function planOf(g: Graph, n: Node, readers: Map<string, Node[]>): LstmPlan {
   const acts = a.activations[0]!.map((f) => f.name);
   if (acts.join() !== 'Sigmoid,Tanh,Tanh') refuse(`activations ${acts.join(', ')}`, "TFLite's integer LSTM computes sigmoid gates and tanh");
   if (n.inputs[7]) refuse('peepholes (P)', 'not covered by nnport\'s integer LSTM quantization');
-  for (const k of [1, 2]) if (n.outputs[k] && (readers.get(n.outputs[k]!)?.length || g.outputs.some((o) => o.name === n.outputs[k]))) refuse(k === 1 ? 'Y_h output' : 'Y_c output', `TFLite's integer LSTM outputs the hidden-state sequence only (take Y's last step)`);
+  if (n.outputs[2] && (readers.get(n.outputs[2])?.length || g.outputs.some((o) => o.name === n.outputs[2]))) refuse('Y_c output', "TFLite's integer LSTM does not output its cell state");
   if (!n.outputs[0]) refuse('without a Y output', 'nothing to write');
   const W = constant(g, n, 1, 'input weights (W)')!;
   const R = constant(g, n, 2, 'recurrent weights (R)')!;
@@ -103,6 +104,7 @@ function observeRanges(p: LstmPlan, x: Tensor): void {
   const [T, Bn] = p.a.layout === 0 ? [x.shape[0]!, x.shape[1]!] : [x.shape[1]!, x.shape[0]!];
   if (p.batch !== undefined && p.batch !== Bn) throw new QuantizationError(`LSTM '${p.node.name}': calibration inputs of batch ${p.batch} and ${Bn}; TFLite's LSTM state has one batch size`);
   p.batch = Bn;
+  p.time = T;
   const z = new Float64Array(4 * H);
   for (let b = 0; b < Bn; b++) {
     const h = new Float64Array(H);
@@ -167,6 +169,8 @@ export function lstmInt8(g: Graph): LstmInt8 | undefined {
       for (const p of plans) {
         if (!p.samples) throw new QuantizationError(`LSTM '${p.node.name}': its input was never seen during calibration`);
         out.set(p.node.outputs[0]!, hidden(p));
+        // Y_h: Y's last step, on the same grid
+        if (p.node.outputs[1]) out.set(p.node.outputs[1], hidden(p));
       }
       return out;
     },
@@ -210,11 +214,23 @@ function rewriteLstms(g: Graph, plans: LstmPlan[], hidden: (p: LstmPlan) => { sc
     const sy = scalar(qn!.inputs[1]!);
     if (sy === undefined || Math.fround(sy) !== h.scale) throw new QuantizationError(`${label}: Y's scale ${sy} is not its hidden state's ${h.scale}`);
     drop.add(qn!);
-    // the unread Y_h / Y_c and their Q/DQ
-    for (const o of n.outputs.slice(1)) {
-      if (!o) continue;
+    // Y_h: the int8 sequence's last step (a Slice of the time axis); Y_c (unread) and its Q/DQ dropped
+    const extra: Node[] = [];
+    for (const [k, o] of n.outputs.entries()) {
+      if (k === 0 || !o) continue;
       for (const r of readers.get(o) ?? []) {
         drop.add(r);
+        if (k === 1 && r.opType === 'QuantizeLinear' && !r.domain) {
+          const T = p.time!;
+          const tAxis = p.a.layout === 0 ? 0 : 1;
+          const ints64 = (base: string, v: number) => {
+            const name = fresh(`${o}_${base}`);
+            inits.set(name, Tensor.int64([1], [v]));
+            return name;
+          };
+          extra.push({ name: fresh(`${o}_last_step`), opType: 'Slice', domain: '', inputs: ['', ints64('starts', T - 1), ints64('ends', T), ints64('axes', tAxis)], outputs: [r.outputs[0]!], attrs: {} });
+          continue;
+        }
         for (const r2 of readers.get(r.outputs[0]!) ?? []) drop.add(r2);
       }
     }
@@ -291,7 +307,8 @@ function rewriteLstms(g: Graph, plans: LstmPlan[], hidden: (p: LstmPlan) => { sc
     const axes = fresh(`${base}_direction_axis`);
     inits.set(axes, Tensor.int64([1], [p.a.layout === 0 ? 1 : 2]));
     const unsqueeze: Node = { name: fresh(`${base}_unsqueeze`), opType: 'Unsqueeze', domain: '', inputs: [raw, axes], outputs: [qn!.outputs[0]!], attrs: {} };
-    replaced.set(n, [lstm, unsqueeze]);
+    for (const e of extra) e.inputs[0] = raw;
+    replaced.set(n, [lstm, unsqueeze, ...extra]);
   }
   const nodes = g.nodes.filter((k) => !drop.has(k)).flatMap((k) => replaced.get(k) ?? [k]);
   // the LSTMs' float weights and whatever nothing reads any more

@@ -59,6 +59,36 @@ describe('ONNX LSTM -> TFLite integer LSTM (--quantize int8)', () => {
     });
   }
 
+  // nn.LSTM(5, 7, num_layers=2, batch_first=True): its outputs are a Linear head on h_n[-1] and the
+  // sequence y. PyTorch's h_n is a Concat of the layers' Y_h, which nnport's int8 Concat writes with
+  // inputs on other scales than its output (the int8 CONCATENATION kernel refuses that: not this
+  // work's), so each check takes one output of the graph: y (two stacked integer LSTMs, batch-first
+  // through Transposes), or the second layer's Y_h (a Slice of the int8 sequence's last step),
+  // whose PyTorch value is y's last step.
+  for (const output of ['y', 'Y_h'] as const) {
+    it(`lstm_batch_first (2 layers), output ${output}: interpreter vs nnport's integer runtime within 1 LSB; SNR vs PyTorch`, async () => {
+      const f = await recurrentFixture('lstm_batch_first');
+      const lstms = f.graph.nodes.filter((n) => n.opType === 'LSTM');
+      expect(lstms).toHaveLength(2);
+      const [B, T, H] = [2, 6, 7];
+      const y = f.outputs[1]!;
+      const want = output === 'y' ? y : Float32Array.from({ length: B * H }, (_, k) => y[(Math.floor(k / H) * T + T - 1) * H + (k % H)]!);
+      const name = output === 'y' ? f.graph.outputs[1]!.name : lstms[1]!.outputs[1]!;
+      const graph = { ...f.graph, outputs: [{ name, dtype: 'float32' as const, shape: output === 'y' ? [B, T, H] : [1, B, H] }] };
+      const calibration = normalSamples(f.input.shape as number[], 32, 12).map((t) => [t]);
+      const bytes = await writeTflite(graph, { fileName: 'stacked.tflite', quantize: { mode: 'int8', calibration } });
+      const json = flatcJson<FlatcModel>(bytes, 'stacked');
+      expect(json.subgraphs[0]!.operators.filter((op) => op.intermediates?.length === 5)).toHaveLength(2);
+      const [theirs] = await oracle.run(bytes, [f.input.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      const lsb = await integerRuntimeLsbOff(bytes, f.input, got);
+      const snr = pooledSnrDb([want], [got]);
+      console.log(`lstm_batch_first ${output}: interpreter vs PyTorch ${snr.toFixed(1)} dB; nnport integer runtime vs interpreter ${lsb} LSB`);
+      expect(lsb).toBeLessThanOrEqual(1);
+      expect(snr).toBeGreaterThan(25);
+    });
+  }
+
   it('refuses by name what it does not cover', async () => {
     const f = await recurrentFixture('lstm_bidi');
     const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
