@@ -35,6 +35,8 @@ interface LstmPlan {
   maxC: number;
   maxH: number;
   samples: number;
+  /** Y_h is read (by a node or as a graph output) */
+  yhUsed: boolean;
   /** the batch and sequence length of the calibration inputs (TFLite's state tensors are [batch, hidden]; Y_h slices the last step) */
   batch?: number;
   time?: number;
@@ -91,7 +93,8 @@ function planOf(g: Graph, n: Node, readers: Map<string, Node[]>): LstmPlan {
     const b = Bt.toFloat32();
     for (let k = 0; k < 4 * H; k++) B[k] = b[k]! + b[4 * H + k]!;
   }
-  return { node: n, a, H, I, W: W.toFloat32(), R: R.toFloat32(), B, maxC: 0, maxH: 0, samples: 0 };
+  const yhUsed = !!n.outputs[1] && (!!readers.get(n.outputs[1])?.length || g.outputs.some((o) => o.name === n.outputs[1]));
+  return { node: n, a, H, I, W: W.toFloat32(), R: R.toFloat32(), B, maxC: 0, maxH: 0, samples: 0, yhUsed };
 }
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
@@ -220,7 +223,7 @@ function rewriteLstms(g: Graph, plans: LstmPlan[], hidden: (p: LstmPlan) => { sc
       if (k === 0 || !o) continue;
       for (const r of readers.get(o) ?? []) {
         drop.add(r);
-        if (k === 1 && r.opType === 'QuantizeLinear' && !r.domain) {
+        if (k === 1 && p.yhUsed && r.opType === 'QuantizeLinear' && !r.domain) {
           const T = p.time!;
           const tAxis = p.a.layout === 0 ? 0 : 1;
           const ints64 = (base: string, v: number) => {
