@@ -287,11 +287,11 @@ describe('CLI', () => {
       // a refusal is one line naming the feature, and writes nothing
       mkdirSync(join(dir, 'calib'));
       copyFileSync(join(recurrentDir('lstm_batch_first_seq'), 'input.npy'), join(dir, 'calib/x0.npy'));
-      // (lstm_bidi takes the same [2, 6, 5] input; int8 writes forward LSTMs only)
-      const int8 = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('lstm_bidi'), 'model.onnx'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calib')], { encoding: 'utf8' });
+      // (the GRU fixture takes the same [2, 6, 5] input; int8 writes LSTMs as TFLite's integer LSTM, and refuses GRUs)
+      const int8 = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('gru'), 'model.onnx'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calib')], { encoding: 'utf8' });
       expect(int8.status).not.toBe(0);
       expect(int8.stderr.trim().split('\n')).toHaveLength(1);
-      expect(int8.stderr).toMatch(/LSTM direction bidirectional under --quantize int8/);
+      expect(int8.stderr).toMatch(/GRU with --quantize int8 in a TFLite file/);
       expect(existsSync(join(dir, 'int8.tflite'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
