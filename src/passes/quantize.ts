@@ -33,6 +33,7 @@ import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } f
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { decodeHalfWeights } from './float16-weights.js';
+import { lstmInt8 } from './quantize-recurrent.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
 
@@ -505,6 +506,9 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
+  // LSTMs become TFLite's integer LSTM: their inputs observed, their h / c ranges measured (quantize-recurrent.ts)
+  const lstm = options.mode === 'int8' ? lstmInt8(g) : undefined;
+  for (const v of lstm?.needed ?? []) needed.add(v);
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
   const search = method === 'search';
   // measured in the interpreter (trained MobileNet-v2, 24 photos): search 20.3 dB, mse + bias
@@ -533,7 +537,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const hessians = rounding === 'gptq' ? new HessianCollector(g, { samples: sampleCount(options.calibration) ?? options.calibrationCount }) : undefined;
   // the range split of ReLU6 outputs needs their per-channel maxima: equalization's, or observed here
   const channelRanges = clipPieces > 1 && !equalization ? channelRangeObserver(findEqualizationGroups(g), needed) : undefined;
-  const observers = [equalization?.observe, hessians?.observe, channelRanges?.observe].filter((f) => f !== undefined);
+  const observers = [equalization?.observe, hessians?.observe, channelRanges?.observe, lstm?.observe].filter((f) => f !== undefined);
   const alsoObserve = observers.length > 1 ? (name: string, t: Tensor) => observers.forEach((f) => f(name, t)) : observers[0];
   let cal: Awaited<ReturnType<typeof calibrate>>;
   try {
@@ -608,8 +612,9 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     await correctBiases(g, nodes, inits, weightDq, first, act, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES));
   }
   const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
+  const lstmParams = lstm?.outputParams();
   for (const [v, p] of plan) {
-    params.set(v, p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+    params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
   }
 
   // clip split: the Clips lowered to their int8 range's top get their bound back (TFLite fuses
@@ -708,7 +713,8 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
-  const result: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  const qdqGraph: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
+  const result = lstm ? lstm.rewrite(qdqGraph) : qdqGraph;
   // drop float weights nothing reads any more
   const read = new Set(result.nodes.flatMap((n) => n.inputs));
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);

@@ -18,6 +18,8 @@ export interface KValue {
 /** What a layer row needs to emit IR: fresh names, nodes, constants. */
 export interface IrEmitter {
   readonly file: string;
+  /** the file is Keras 3's (a .keras archive, or an .h5 with keras_version 3.x): its hard_sigmoid is relu6(x + 3) / 6 */
+  readonly keras3: boolean;
   /** add a node; returns its output value names (made unique from `outputs`) */
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
   /** add a constant; returns its (unique) name */
@@ -185,7 +187,7 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
       return un('Exp');
     case 'hard_sigmoid':
       // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1); Keras 3 changed it to relu6(x + 3) / 6
-      return un('HardSigmoid', { alpha: float(0.2), beta: float(0.5) });
+      return un('HardSigmoid', { alpha: float(e.keras3 ? 1 / 6 : 0.2), beta: float(0.5) });
     case 'swish':
     case 'silu': {
       const s = e.node('Sigmoid', [x.name], [`${out}/sigmoid`], {}, '', `${out}/sigmoid`)[0]!;

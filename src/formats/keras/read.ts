@@ -52,7 +52,9 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const root = f.get('model_weights');
     const weightsRoot: Group = isGroup(root) ? root : f;
     const budget = new DatasetBudget(file, bytes.length);
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file);
+    // Keras 3 saving an .h5 (its legacy path) writes keras_version 3.x
+    const keras3 = attrString(f, 'keras_version')?.startsWith('3.') ?? false;
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3 });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
@@ -94,13 +96,28 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const config = parseJson(new TextDecoder().decode(zip.read('config.json')), file, 'config.json');
   const spec = parseModelConfig(config, file);
   const weights = zip.read('model.weights.h5');
+  // tf.keras 2.13-2.15 also wrote .keras archives (metadata.json keras_version 2.x)
+  const keras3 = !archiveKerasVersion(zip, file)?.startsWith('2.');
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
     const budget = new DatasetBudget(file, weights.length);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file);
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file, { keras3 });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };
+}
+
+/** metadata.json's keras_version, where the archive has one. */
+function archiveKerasVersion(zip: ZipReader, file: string): string | undefined {
+  if (!zip.has('metadata.json')) return undefined;
+  let meta: Json;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(zip.read('metadata.json'))) as Json;
+  } catch {
+    // informational only (Keras itself does not need it to load): read as Keras 3's
+    return undefined;
+  }
+  return isObject(meta) && typeof meta.keras_version === 'string' ? meta.keras_version : undefined;
 }
 
 /**

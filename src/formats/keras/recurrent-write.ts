@@ -234,15 +234,17 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
   }
 
   const [Y, Yh, Yc] = n.outputs;
-  if (used(w, Yc)) unsupported(n, 'with Y_c (the last cell state) used');
   if (Yh && w.graph.outputs.some((o) => o.name === Yh)) unsupported(n, 'with Y_h as a graph output ([directions, batch, hidden] is not batch-major)');
+  if (Yc && w.graph.outputs.some((o) => o.name === Yc)) unsupported(n, 'with Y_c as a graph output ([directions, batch, hidden] is not batch-major)');
   const yUsed = used(w, Y);
   const hUsed = used(w, Yh);
+  const cUsed = used(w, Yc);
   const reverse = direction === 'reverse';
   const chain = yUsed && nd === 1 && !reverse ? lastStepChain(w, Y!, layout === 0 ? 'TNBH' : 'BTNH', T, H) : undefined;
   const returnSequences = yUsed && !chain;
   if (reverse && returnSequences) unsupported(n, "in reverse direction with its sequence Y used (Keras go_backwards returns the sequence last step first)");
-  const returnState = hUsed && (nd === 2 || returnSequences);
+  // the last cell state is only one of return_state's outputs
+  const returnState = (hUsed && (nd === 2 || returnSequences)) || cUsed;
   const resetAfter = op === 'GRU' && attrInt(n, 'linear_before_reset', 0) === 1;
 
   // Keras weights per direction: kernel [I, G·H], recurrent_kernel [H, G·H], bias [G·H] (GRU reset_after: [2, G·H])
@@ -307,7 +309,7 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
   }
   const name = layer.ref[0];
   // Keras outputs: [output, (h, c) per direction, forward first] with return_state
-  const stateRef = (d: number): KTensor => ({ ref: [name, 0, 1 + d * spec.states], shape: [null, H] });
+  const stateRef = (d: number, s = 0): KTensor => ({ ref: [name, 0, 1 + d * spec.states + s], shape: [null, H] });
 
   if (chain) {
     for (const c of chain) w.skip.add(c);
@@ -319,12 +321,30 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
     const perDir = returnState ? Array.from({ length: nd }, (_, d) => stateRef(d)) : [layer];
     w.recurrent.set(Yh!, { kind: 'state', axes: layout === 0 ? 'NBH' : 'BNH', perDir, op: n });
   }
+  if (cUsed) w.recurrent.set(Yc!, { kind: 'state', axes: layout === 0 ? 'NBH' : 'BNH', perDir: Array.from({ length: nd }, (_, d) => stateRef(d, 1)), op: n });
   return [];
 }
 
 function refuseReader(n: Node, v: RecurrentValue): never {
   const what = v.kind === 'seq' ? `the sequence Y of ${nodeLabel(v.op)} as [${[...v.axes].join(', ')}]` : `the last state Y_h of ${nodeLabel(v.op)}`;
   throw new UnsupportedError(`${n.opType} reading ${what} in a Keras model (Keras recurrent layers give [batch, time, directions·hidden] sequences and per-direction [batch, hidden] states)`, nodeLabel(n));
+}
+
+/** The indices a constant Slice of one axis (`axis`, of `size`) keeps; undefined where it is not that. */
+function sliceIndices(w: Writer, n: Node, size: number, axis: number): number[] | undefined {
+  const opsetAttrs = n.inputs.length === 1;
+  const starts = opsetAttrs ? attrInts(n, 'starts') : constantInts(w, given(n, 1));
+  const ends = opsetAttrs ? attrInts(n, 'ends') : constantInts(w, given(n, 2));
+  const axes = (opsetAttrs ? attrInts(n, 'axes') : constantInts(w, given(n, 3))) ?? [0];
+  const steps = (opsetAttrs ? undefined : constantInts(w, given(n, 4))) ?? [1];
+  if (!starts || !ends || starts.length !== 1 || ends.length !== 1 || axes.length !== 1 || steps.length !== 1) return undefined;
+  if ((axes[0]! < 0 ? axes[0]! + 3 : axes[0]) !== axis || steps[0] === 0) return undefined;
+  const step = steps[0]!;
+  const norm = (i: number, lo: number, hi: number): number => Math.min(Math.max(i < 0 ? i + size : i, lo), hi);
+  const out: number[] = [];
+  if (step > 0) for (let i = norm(starts[0]!, 0, size), e = norm(ends[0]!, 0, size); i < e; i += step) out.push(i);
+  else for (let i = norm(starts[0]!, 0, size - 1), e = norm(ends[0]!, -1, size - 1); i > e; i += step) out.push(i);
+  return out.length ? out : undefined;
 }
 
 /** A node reading a Y / Y_h that is not yet a Keras tensor: follow it (or refuse, naming both nodes). */
@@ -360,6 +380,32 @@ export function recurrentReader(w: Writer, n: Node): void {
       }
     }
     refuseReader(n, v);
+  }
+  if (n.opType === 'Transpose' && vals.indexOf(v) === 0) {
+    // [N, B, H] <-> [B, N, H]: the same per-direction states
+    const perm = attrInts(n, 'perm', [2, 1, 0]);
+    const axes = perm.length === 3 ? perm.map((p) => v.axes[p]!).join('') : '';
+    if (axes.endsWith('H')) {
+      w.recurrent.set(out, { ...v, axes });
+      return;
+    }
+  }
+  if (n.opType === 'Reshape' && v.axes === 'BNH') {
+    // [B, N, H] -> [B, N·H]: the directions' states concatenated (a Bidirectional's last output)
+    const target = constantInts(w, given(n, 1));
+    const H = v.perDir[0]!.shape[1];
+    if (target && target.length === 2 && target[0] !== undefined && target[0] <= 0 && (target[1] === -1 || (typeof H === 'number' && target[1] === v.perDir.length * H))) {
+      w.values.set(out, v.perDir.length === 1 ? v.perDir[0]! : w.add('Concatenate', n.name || out, { axis: -1 }, v.perDir, [null, typeof H === 'number' ? v.perDir.length * H : null]));
+      return;
+    }
+  }
+  if (n.opType === 'Slice' && vals.indexOf(v) === 0) {
+    // the per-direction states a Keras reader makes of Y_h: Y_h[d:d+1] on the direction axis
+    const sel = sliceIndices(w, n, v.perDir.length, nAxis);
+    if (sel) {
+      w.recurrent.set(out, { ...v, perDir: sel.map((k) => v.perDir[k]!) });
+      return;
+    }
   }
   if (n.opType === 'Squeeze' && v.perDir.length === 1) {
     const sq = (constantInts(w, given(n, 1)) ?? attrInts(n, 'axes'))?.map((a) => (a < 0 ? a + 3 : a));

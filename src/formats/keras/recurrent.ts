@@ -36,7 +36,7 @@ function innerLayer(cfg: JsonObject): { className: string; config: JsonObject } 
 }
 
 /** An ONNX recurrent activation for a Keras one, with the alpha/beta it consumes. */
-function onnxActivation(keras: string, call: LayerCall): { name: string; alpha: number[]; beta: number[] } {
+function onnxActivation(keras: string, call: LayerCall, keras3: boolean): { name: string; alpha: number[]; beta: number[] } {
   switch (keras) {
     case 'tanh':
       return { name: 'Tanh', alpha: [], beta: [] };
@@ -45,8 +45,8 @@ function onnxActivation(keras: string, call: LayerCall): { name: string; alpha: 
     case 'relu':
       return { name: 'Relu', alpha: [], beta: [] };
     case 'hard_sigmoid':
-      // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1)
-      return { name: 'HardSigmoid', alpha: [0.2], beta: [0.5] };
+      // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6
+      return { name: 'HardSigmoid', alpha: [keras3 ? 1 / 6 : 0.2], beta: [0.5] };
     case 'linear':
       return { name: 'Affine', alpha: [1], beta: [0] };
     case 'softsign':
@@ -128,7 +128,7 @@ function emitRecurrent(e: IrEmitter, call: LayerCall, className: string, cfg: Js
   const acts = [cfg.recurrent_activation, cfg.activation, cfg.activation].slice(0, kind.op === 'LSTM' ? 3 : kind.op === 'GRU' ? 2 : 1);
   // SimpleRNN has one activation, `activation`
   const names = kind.op === 'RNN' ? [activationName(cfg.activation ?? 'tanh')] : acts.map((a, i) => activationName(a ?? (i === 0 ? 'sigmoid' : 'tanh')));
-  const onnxActs = names.map((n) => onnxActivation(n, call));
+  const onnxActs = names.map((n) => onnxActivation(n, call, e.keras3));
   const perDir = Array.from({ length: nd }, () => onnxActs).flat();
   const attrs: Record<string, Attr> = {
     hidden_size: int(U),

@@ -143,6 +143,13 @@ function weightConstant(c: WriteContext, l: Layer, base: string, t: Tensor, from
   return c.addConstant(base, new Tensor('int8', [...t.shape], q), { scale: [scale], zeroPoint: [0] });
 }
 
+/**
+ * The operator version of a hybrid sequence op (TF's op_version.cc): 2, and 3 with
+ * asymmetric_quantize_inputs (a runtime older than that flag refuses the op instead of rounding
+ * its inputs symmetrically); float ops keep version 1.
+ */
+const hybridVersion = (l: Layer): number | undefined => (l.a.hybrid ? (l.a.hybrid.symmetric ? 2 : 3) : undefined);
+
 /** Rows [r0, r0 + rows) of direction d of a [D, rows·k, cols] tensor, as a [rows, cols] constant. */
 function rowsOf(t: Tensor, d: number, r0: number, rows: number, negate = false): Tensor {
   const cols = t.shape[2]!;
@@ -225,6 +232,7 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM,
     inputs,
     outputs: [out],
+    version: hybridVersion(l),
     options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, 0, 0, timeMajor, !!l.a.hybrid && !l.a.hybrid.symmetric, false)],
   });
   return out;
@@ -243,6 +251,7 @@ function rnnDirection(c: WriteContext, l: Layer, d: number, x: string, base: str
     code: BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN,
     inputs: [x, w, r, bias, state],
     outputs: [out],
+    version: hybridVersion(l),
     options: (b) => [BuiltinOptions.SequenceRNNOptions, SequenceRNNOptions.createSequenceRNNOptions(b, timeMajor, l.act, !!l.a.hybrid && !l.a.hybrid.symmetric)],
   });
   return out;
@@ -346,15 +355,18 @@ const isRecurrent = (n: Node): boolean => ((n.domain === '' || n.domain === 'ai.
  * What --quantize does to the recurrent ops, before the graph is prepared: float16 stores their
  * weights as float16 behind DEQUANTIZE like every other weight; dynamic quantizes an unrolled
  * GRU's weights like any dense layer's and makes LSTM / RNN hybrid (hybridRecurrentOps, after the
- * graph is prepared); int8 / int16x8 are refused (the integer LSTM needs calibrated scales for
- * its gates and cell state, and the interpreter does not load nnport's int8 form of an unrolled GRU).
+ * graph is prepared); int8 writes an LSTM as TFLite's integer LSTM (src/passes/quantize-recurrent.ts)
+ * and refuses RNN / GRU (the interpreter does not load nnport's int8 form of an unrolled GRU);
+ * int16x8 is refused.
  */
 export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
   const ops = g.nodes.filter(isRecurrent);
   if (!ops.length) return;
   const label = (list: Node[]) => list.map((n) => `${n.opType} '${n.name}'`).join(', ');
-  if (q.mode === 'int8' || q.mode === 'int16x8') {
-    throw new UnsupportedError(`${ops[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(ops)}: nnport writes float recurrent ops only (an integer LSTM needs calibrated gate and cell-state scales); use --quantize dynamic or float16`);
+  // int8: an LSTM becomes TFLite's integer LSTM (src/passes/quantize-recurrent.ts); RNN / GRU are refused
+  const refused = q.mode === 'int8' ? ops.filter((n) => n.opType !== 'LSTM') : ops;
+  if ((q.mode === 'int8' || q.mode === 'int16x8') && refused.length) {
+    throw new UnsupportedError(`${refused[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(refused)}: nnport writes ${q.mode === 'int8' ? "TFLite's integer LSTM, and float RNN / GRU only" : 'float recurrent ops only'}; use --quantize ${q.mode === 'int8' ? 'dynamic, float16 or int8 without them' : 'dynamic, float16 or int8'}`);
   }
 }
 

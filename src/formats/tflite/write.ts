@@ -104,6 +104,8 @@ export interface WOp {
   hybrid?: boolean;
   /** the op's intermediate tensors (the integer LSTM's gate and hidden scales) */
   intermediates?: string[];
+  /** its operator code's version where it is not 1 (TF's op_version.cc: e.g. a hybrid sequence op 2, with asymmetric_quantize_inputs 3) */
+  version?: number;
 }
 
 const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
@@ -723,13 +725,15 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       return FbTensor.endTensor(b);
     });
 
-    const codes: BuiltinOperator[] = [];
-    const codeIndex = new Map<BuiltinOperator, number>();
+    // one operator code per builtin code and version, as TF's converter writes them
+    const codes: Array<{ code: BuiltinOperator; version?: number }> = [];
+    const codeIndex = new Map<string, number>();
     const opOffsets = ops.map((op) => {
-      let ci = codeIndex.get(op.code);
+      const key = `${op.code}/${op.version ?? ''}`;
+      let ci = codeIndex.get(key);
       if (ci === undefined) {
-        codeIndex.set(op.code, (ci = codes.length));
-        codes.push(op.code);
+        codeIndex.set(key, (ci = codes.length));
+        codes.push({ code: op.code, version: op.version });
       }
       const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
       const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
@@ -746,13 +750,13 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       }
       return Operator.endOperator(b);
     });
-    const codeOffsets = codes.map((c) => {
+    const codeOffsets = codes.map(({ code: c, version }) => {
       OperatorCode.startOperatorCode(b);
       // codes above 127 live in builtin_code only; the deprecated int8 field says PLACEHOLDER_FOR_GREATER_OP_CODES
       OperatorCode.addDeprecatedBuiltinCode(b, Math.min(c, BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES));
       OperatorCode.addBuiltinCode(b, c);
       // BROADCAST_TO's kernels start at version 2 (version 1 was a placeholder)
-      OperatorCode.addVersion(b, c === BuiltinOperator.BROADCAST_TO ? 2 : 1);
+      OperatorCode.addVersion(b, version ?? (c === BuiltinOperator.BROADCAST_TO ? 2 : 1));
       return OperatorCode.endOperatorCode(b);
     });
 

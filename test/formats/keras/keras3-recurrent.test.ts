@@ -246,7 +246,7 @@ const int = (value: number): Attr => ({ type: 'int', value });
 const node = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}): Node => ({ name: outputs[0]!, opType, domain: '', inputs, outputs, attrs });
 
 /** x [B, T, F] -> Transpose -> op -> its sequence as [B, T, nd·H] or its last states as [B, nd·H] */
-function rnnGraph(op: 'LSTM' | 'GRU' | 'RNN', direction: string, use: 'seq' | 'last', attrs: Record<string, Attr> = {}): Graph {
+function rnnGraph(op: 'LSTM' | 'GRU' | 'RNN', direction: string, use: 'seq' | 'last' | 'Y_c', attrs: Record<string, Attr> = {}): Graph {
   const nd = direction === 'bidirectional' ? 2 : 1;
   const G = op === 'LSTM' ? 4 : op === 'GRU' ? 3 : 1;
   const inits = new Map<string, Tensor>([
@@ -260,9 +260,10 @@ function rnnGraph(op: 'LSTM' | 'GRU' | 'RNN', direction: string, use: 'seq' | 'l
   if (use === 'seq') {
     nodes.push(node('Transpose', ['Y'], ['Y_bt'], { perm: { type: 'ints', value: [2, 0, 1, 3] } }), node('Reshape', ['Y_bt', 'seq_shape'], ['y']));
   } else {
+    const state = use === 'Y_c' ? 'Y_c' : 'Y_h';
     const hs = Array.from({ length: nd }, (_, d) => {
       inits.set(`dir${d}`, Tensor.int64([], [d]));
-      nodes.push(node('Gather', ['Y_h', `dir${d}`], [`h${d}`], { axis: int(0) }));
+      nodes.push(node('Gather', [state, `dir${d}`], [`h${d}`], { axis: int(0) }));
       return `h${d}`;
     });
     nodes.push(nd === 1 ? node('Identity', hs, ['y']) : node('Concat', hs, ['y'], { axis: int(1) }));
@@ -276,6 +277,8 @@ const ONNX_CASES: Array<[string, Graph, string]> = [
   ['GRU linear_before_reset=1, reverse, last state', rnnGraph('GRU', 'reverse', 'last', { linear_before_reset: int(1) }), 'GRU'],
   ['LSTM reverse, last state (go_backwards)', rnnGraph('LSTM', 'reverse', 'last'), 'LSTM'],
   ['RNN reverse, last state', rnnGraph('RNN', 'reverse', 'last'), 'SimpleRNN'],
+  ['LSTM, its last cell state Y_c (return_state)', rnnGraph('LSTM', 'forward', 'Y_c'), 'LSTM'],
+  ['LSTM bidirectional, both last cell states Y_c', rnnGraph('LSTM', 'bidirectional', 'Y_c'), 'Bidirectional'],
 ];
 
 describe('ONNX recurrent ops PyTorch does not export -> .keras: NumPy and nnport on the archive against onnxruntime', () => {
@@ -376,5 +379,33 @@ describe('recurrent_onnx.py exports -> .keras: NumPy and nnport on the archive a
   it.each(['lstm_bidi', 'rnn_relu_bidi', 'lstm_last_step'])('%s (h_n [directions, batch, hidden] as a graph output) is refused by name', async (name) => {
     const f = await recurrentFixture(name);
     await expect(convert(await loadModel(writeOnnx(f.graph), { fileName: `${name}.onnx` }), `${name}.keras`)).rejects.toThrow(/graph output 'y1', the last state Y_h of node/);
+  });
+});
+
+describe("hard_sigmoid in a Keras 3 archive is Keras 3's relu6(x + 3) / 6", () => {
+  it('a GRU with recurrent_activation hard_sigmoid: nnport reads it as NumPy computes it', async () => {
+    const { writeZip, ZipReader } = await import('../../../src/io/zip.js');
+    const f = fixture('gru_bf_seq');
+    const zip = ZipReader.open((await convert(await loadModel(f.onnx, { fileName: 'gru.onnx' }), 'gru.keras')).bytes);
+    const config = JSON.parse(new TextDecoder().decode(zip.read('config.json'))) as Layout['config'];
+    config.config.layers.find((l) => l.class_name === 'GRU')!.config.recurrent_activation = 'hard_sigmoid';
+    const edited = writeZip(['metadata.json', 'config.json', 'model.weights.h5'].map((name) => ({ name, data: name === 'config.json' ? new TextEncoder().encode(JSON.stringify(config)) : zip.read(name) })));
+    const ours = await nnportRun(edited, f.input);
+    const { y } = numpyRun(edited, f.input);
+    expect(relError(ours, y)).toBeLessThan(1e-5);
+    // the gates did change (PyTorch's are sigmoid)
+    expect(relError(ours, f.output)).toBeGreaterThan(1e-2);
+  });
+});
+
+describe('a .keras read by nnport and written again (.keras, .h5, .keras): NumPy on the last archive against PyTorch', () => {
+  // return_state read as per-direction Slices of Y_h and Y_c, return_sequences=False as Y_h
+  it.each(['gru2_bidi_hn', 'lstm_bidi_hn', 'lstm_hn', 'lstm_bidi_last', 'rnn_relu2_seq'])('%s', async (name) => {
+    const f = fixture(name);
+    let bytes = (await convert(await loadModel(f.onnx, { fileName: `${name}.onnx` }), `${name}.keras`)).bytes;
+    for (const to of ['a.keras', 'b.h5', 'c.keras']) bytes = (await convert(await loadModel(bytes, { fileName: to === 'b.h5' ? 'a.keras' : 'b.h5' }), to)).bytes;
+    const timeMajor = name === 'rnn_relu2_seq';
+    const { y } = numpyRun(bytes, timeMajor ? swap01(f.input) : f.input);
+    expect(relError(y, timeMajor ? swap01(f.output) : f.output)).toBeLessThan(1e-4);
   });
 });

@@ -90,6 +90,7 @@ const RUN_CASES: Array<[string, Options, string]> = [
   ['RNN reverse, last state', { op: 'RNN', direction: 'reverse', use: 'last' }, 'SimpleRNN'],
   ['LSTM layout 1, bidirectional, sequence', { op: 'LSTM', direction: 'bidirectional', layout: 1, use: 'seq' }, 'Bidirectional'],
   ['LSTM layout 1, last state', { op: 'LSTM', layout: 1, use: 'last' }, 'LSTM'],
+  ['LSTM, its last cell state Y_c (Keras return_state)', { op: 'LSTM', use: 'Y_c' }, 'LSTM'],
   [
     'LSTM with full-length sequence_lens, zero initial states and zero peepholes',
     {
@@ -127,7 +128,6 @@ describe('ONNX recurrent ops -> .h5 and model.json, run by TF.js, vs onnxruntime
 });
 
 const REFUSALS: Array<[string, Options, RegExp]> = [
-  ['Y_c used', { op: 'LSTM', use: 'Y_c' }, /LSTM with Y_c \(the last cell state\) used/],
   ['clip', { op: 'LSTM', use: 'seq', attrs: { clip: { type: 'float', value: 3 } } }, /LSTM with clip/],
   ['input_forget', { op: 'LSTM', use: 'seq', attrs: { input_forget: int(1) } }, /LSTM with input_forget/],
   ['peepholes', { op: 'LSTM', use: 'seq', extra: ['', '', '', 'P'], extraInits: [['P', Tensor.float32([1, 3 * H], new Float32Array(3 * H).fill(0.5))]] }, /LSTM with peepholes/],

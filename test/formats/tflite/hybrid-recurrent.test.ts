@@ -229,11 +229,13 @@ describe('TFLite hybrid recurrent ops against the interpreter', () => {
     const model = await loadModel(file, { fileName: 'hybrid.tflite' });
     const { bytes, notes } = await convert(model, 'again.tflite');
     expect(notes.filter((n) => /hybrid op input/.test(n))).toEqual([]);
-    const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { tensors: { type: string; quantization?: { scale?: number[] } }[]; operators: { opcode_index: number; inputs: number[]; builtin_options: Record<string, unknown> }[] }[] }>(bytes, 'again', { defaults: true });
+    const json = flatcJson<{ operator_codes: { builtin_code: string; version: number }[]; subgraphs: { tensors: { type: string; quantization?: { scale?: number[] } }[]; operators: { opcode_index: number; inputs: number[]; builtin_options: Record<string, unknown> }[] }[] }>(bytes, 'again', { defaults: true });
     const sg = json.subgraphs[0]!;
     const ops = sg.operators.filter((o) => json.operator_codes[o.opcode_index]!.builtin_code === op);
     expect(ops.length).toBeGreaterThan(0);
     for (const o of ops) {
+      // TF's op_version.cc: hybrid 2, with asymmetric_quantize_inputs 3
+      expect(json.operator_codes[o.opcode_index]!.version).toBe(o.builtin_options.asymmetric_quantize_inputs ? 3 : 2);
       for (const k of op === 'UNIDIRECTIONAL_SEQUENCE_LSTM' ? [2, 3, 4, 6, 7, 8] : [1, 2]) {
         expect(sg.tensors[o.inputs[k]!]!.type).toBe('INT8');
         expect(sg.tensors[o.inputs[k]!]!.quantization?.scale).toHaveLength(1);

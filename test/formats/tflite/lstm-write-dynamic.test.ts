@@ -9,7 +9,8 @@
 //       float rounding (< 2e-6 relative); the same graph without the rounding (weight-only) is
 //       measurably further off (> 1e-4);
 //   (c) flatc's verifier with the schema;
-//   (d) the tensors themselves: every LSTM / RNN weight INT8 with one scale and zero point 0.
+//   (d) the tensors themselves: every LSTM / RNN weight INT8 with one scale and zero point 0 (and
+//       the op's version 3, as TF's converter writes a hybrid op with asymmetric inputs).
 // The fixtures' layers are small (hidden 6-7): minElements 1 makes them hybrid (TF's default 1024
 // leaves such layers float, as the last tests check).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -48,7 +49,7 @@ interface FlatcTensor {
   quantization?: { scale?: number[]; zero_point?: number[] };
 }
 interface FlatcModel {
-  operator_codes: { builtin_code: string }[];
+  operator_codes: { builtin_code: string; version: number }[];
   subgraphs: { tensors: FlatcTensor[]; inputs: number[]; outputs: number[]; operators: { opcode_index: number; inputs: number[]; outputs: number[]; builtin_options?: Record<string, unknown> }[] }[];
 }
 
@@ -59,7 +60,7 @@ function sequenceOps(json: FlatcModel) {
   const sg = json.subgraphs[0]!;
   return sg.operators
     .filter((o) => SEQUENCE_OPS.has(json.operator_codes[o.opcode_index]!.builtin_code))
-    .map((o) => ({ code: json.operator_codes[o.opcode_index]!.builtin_code, options: o.builtin_options ?? {}, input: (k: number) => (o.inputs[k]! >= 0 ? sg.tensors[o.inputs[k]!] : undefined) }));
+    .map((o) => ({ code: json.operator_codes[o.opcode_index]!.builtin_code, version: json.operator_codes[o.opcode_index]!.version, options: o.builtin_options ?? {}, input: (k: number) => (o.inputs[k]! >= 0 ? sg.tensors[o.inputs[k]!] : undefined) }));
 }
 
 /** (d): weights (and peepholes) INT8, one scale, zero point 0; biases and states FLOAT32; asymmetric_quantize_inputs set. */
@@ -82,6 +83,8 @@ function expectHybrid(json: FlatcModel, count: number, peepholes = false): void 
     expect(seen).toBeGreaterThanOrEqual(lstm ? 6 : 2);
     for (const k of floats) expect(op.input(k)!.type ?? 'FLOAT32', `${op.code} input ${k}`).toBe('FLOAT32');
     expect(op.options.asymmetric_quantize_inputs).toBe(true);
+    // TF's op_version.cc: a hybrid sequence op with asymmetric inputs is version 3
+    expect(op.version).toBe(3);
   }
 }
 
@@ -178,10 +181,12 @@ describe('ONNX LSTM / RNN -> hybrid sequence ops under --quantize dynamic (PyTor
     const at6 = withStoredDim(bytes, 1, 6);
     const [y] = await oracle.run(at6, [f.input.toFloat32()]);
     const e = relErr(y!.data as Float32Array, f.outputs[0]!);
-    // (not read back: nnport's reader fixes the file's dynamic time axis at its stored length, and
-    // the head's RESHAPE target then disagrees; reading dynamic dims is the TFLite reader's work)
-    console.log(`lstm_dynamic_time_only hybrid at length 6: interpreter vs PyTorch ${e.toExponential(2)}`);
+    // nnport reads the file with its time axis dynamic and runs it at length 6
+    const back = await readBack(bytes, f.input, [y!.data as Float32Array]);
+    console.log(`lstm_dynamic_time_only hybrid at length 6: interpreter vs PyTorch ${e.toExponential(2)}; nnport (read back) vs interpreter ${back.hybrid.toExponential(2)}, weight-only ${back.weightOnly.toExponential(2)}`);
     expect(e).toBeLessThan(DYNAMIC_TOL);
+    expect(back.hybrid).toBeLessThan(2e-6);
+    expect(back.weightOnly).toBeGreaterThan(1e-4);
   });
 });
 

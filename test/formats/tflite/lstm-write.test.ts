@@ -254,11 +254,11 @@ describe('--quantize', () => {
     await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } })).rejects.toThrow(/GRU with --quantize int8 in a TFLite file/);
   });
 
-  it('int8: refused, naming the LSTMs', async () => {
+  it('int16x8: refused, naming the LSTMs (int8 writes the integer LSTM: lstm-int8-write*.test.ts)', async () => {
     const f = await recurrentFixture('lstm_time_major');
-    const err = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
+    const err = await writeTflite(f.graph, { quantize: { mode: 'int16x8', calibration: [[f.input]] } }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect(String(err)).toMatch(/LSTM with --quantize int8 in a TFLite file.*LSTM '\/lstm\/LSTM'/);
+    expect(String(err)).toMatch(/LSTM with --quantize int16x8 in a TFLite file.*LSTM '\/lstm\/LSTM'/);
   });
 });
 
@@ -287,10 +287,11 @@ describe('CLI', () => {
       // a refusal is one line naming the feature, and writes nothing
       mkdirSync(join(dir, 'calib'));
       copyFileSync(join(recurrentDir('lstm_batch_first_seq'), 'input.npy'), join(dir, 'calib/x0.npy'));
-      const int8 = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('lstm_batch_first_seq'), 'model.onnx'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calib')], { encoding: 'utf8' });
+      // (lstm_bidi takes the same [2, 6, 5] input; int8 writes forward LSTMs only)
+      const int8 = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/nnport.js'), 'convert', join(recurrentDir('lstm_bidi'), 'model.onnx'), '-o', join(dir, 'int8.tflite'), '--quantize', 'int8', '--calibration', join(dir, 'calib')], { encoding: 'utf8' });
       expect(int8.status).not.toBe(0);
       expect(int8.stderr.trim().split('\n')).toHaveLength(1);
-      expect(int8.stderr).toMatch(/LSTM with --quantize int8 in a TFLite file/);
+      expect(int8.stderr).toMatch(/LSTM direction bidirectional under --quantize int8/);
       expect(existsSync(join(dir, 'int8.tflite'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
