@@ -82,7 +82,7 @@ export function planDilatedConvs(ops: OpEntry[], tensors: TfliteTensorInfo[], gr
   };
 
   ops.forEach((stb, ks) => {
-    if (stb.name !== 'SPACE_TO_BATCH_ND' || stb.inputs.length < 3 || stb.outputs.length !== 1) return;
+    if (stb.name !== 'SPACE_TO_BATCH_ND' || stb.inputs.length < 3 || stb.inputs.slice(0, 3).some((i) => i < 0) || stb.outputs.length !== 1) return;
     const kc = onlyReader(stb.outputs[0]!);
     if (kc === undefined || kc <= ks) return;
     const conv = ops[kc]!;
@@ -92,7 +92,7 @@ export function planDilatedConvs(ops: OpEntry[], tensors: TfliteTensorInfo[], gr
     const kb = onlyReader(conv.outputs[0]!);
     if (kb === undefined || kb <= kc) return;
     const bts = ops[kb]!;
-    if (bts.name !== 'BATCH_TO_SPACE_ND' || bts.inputs[0] !== conv.outputs[0] || bts.inputs.length < 3 || bts.outputs.length !== 1) return;
+    if (bts.name !== 'BATCH_TO_SPACE_ND' || bts.inputs[0] !== conv.outputs[0] || bts.inputs.length < 3 || bts.inputs.slice(1, 3).some((i) => i < 0) || bts.outputs.length !== 1) return;
     if (plan.skip.has(ks) || plan.skip.has(kb)) return;
 
     const x = tensors[stb.inputs[0]!]!;
