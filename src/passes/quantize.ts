@@ -241,6 +241,42 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
   return scalesOf;
 }
 
+/** Elementwise ops TFLite runs in integers that take no float operand. */
+const ELEMENTWISE_INTEGER = new Set(['Add', 'Sub', 'Mul', 'Max', 'Min']);
+
+/**
+ * A float constant read by an elementwise integer op (the Add of a bias after a MatMul over a
+ * batch of matrices, which stays an ADD; a Mul by a constant) as int8 (int16 under int16x8) per
+ * tensor on its own range behind a DequantizeLinear, as TF's converter quantizes it: TFLite's
+ * integer ADD / SUB / MUL / MAXIMUM / MINIMUM refuse a float operand beside integer data.
+ */
+function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
+  const fed = new Set(g.inputs.map((v) => v.name));
+  const done = new Map<string, string>();
+  for (const n of nodes) {
+    if (!ELEMENTWISE_INTEGER.has(opKey(n))) continue;
+    n.inputs = n.inputs.map((v) => {
+      const t = v && !fed.has(v) ? inits.get(v) : undefined;
+      if (!t || t.dtype !== 'float32') return v;
+      let out = done.get(v);
+      if (!out) {
+        const r = minMax(t);
+        const p = scaleZeroPointFromMinMax(r.min, r.max, range);
+        const qName = names.fresh(`${v}_quantized`);
+        const sName = names.fresh(`${v}_scale`);
+        const zName = names.fresh(`${v}_zero_point`);
+        inits.set(qName, quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never));
+        inits.set(sName, Tensor.float32([], [p.scale]));
+        inits.set(zName, range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint)));
+        out = names.fresh(`${v}_dequantized`);
+        dq.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: {} });
+        done.set(v, out);
+      }
+      return out;
+    });
+  }
+}
+
 /** float16 storage: each float32 constant becomes float16 + Cast to float32. */
 function toFloat16(g: Graph): Graph {
   const names = new Names(g);
@@ -592,6 +628,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const act: 'int8' | 'int16' = options.mode === 'int16x8' ? 'int16' : 'int8';
   const actRange = act === 'int16' ? ({ dtype: 'int16', symmetric: true, narrowRange: true } as const) : ({ dtype: 'int8' } as const);
   if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
+  quantizeElementwiseConstants(g, nodes, names, inits, weightDq, actRange);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);

@@ -1,0 +1,79 @@
+// A float constant read by an elementwise integer op under --quantize int8 / int16x8: PyTorch's
+// nn.Linear over a batch of matrices exports MatMul + Add of the bias; the MatMul becomes a
+// FULLY_CONNECTED (keep_num_dims) and the Add stays an ADD, whose constant operand must be
+// integer too (the interpreter refuses an ADD of INT8 and FLOAT32). Checked: the interpreter
+// loads and runs the file, nnport's integer runtime within 1 LSB of it, and its output against
+// the float function computed here in plain arithmetic (x·W + b, then · 0.5 for the Mul case).
+import { describe, expect, it } from 'vitest';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
+import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { pooledSnrDb } from '../../support/error-metrics.js';
+import { rng } from '../../support/rng.js';
+import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+
+const oracle = useTfliteOracle();
+const [T, I, O] = [5, 8, 4];
+const r = rng(3);
+const W = Float32Array.from({ length: I * O }, () => r() - 0.5);
+const b = Float32Array.from({ length: O }, () => r() - 0.5);
+const HALF = Float32Array.of(0.5, -1.5, 2, 0.25);
+
+/** x [1, T, I] -> MatMul W [I, O] -> Add b [O] (-> Mul c [O]) -> y */
+function model(mul: boolean): Graph {
+  const g = emptyGraph();
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, T, I] });
+  g.initializers.set('W', Tensor.float32([I, O], W));
+  g.initializers.set('b', Tensor.float32([O], b));
+  g.nodes.push({ name: 'mm', opType: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['m'], attrs: {} });
+  g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['m', 'b'], outputs: [mul ? 'a' : 'y'], attrs: {} });
+  if (mul) {
+    g.initializers.set('c', Tensor.float32([O], HALF));
+    g.nodes.push({ name: 'mul', opType: 'Mul', domain: '', inputs: ['a', 'c'], outputs: ['y'], attrs: {} });
+  }
+  g.outputs.push({ name: 'y', dtype: 'float32', shape: [1, T, O] });
+  return g;
+}
+
+function reference(x: Float32Array, mul: boolean): Float32Array {
+  const y = new Float32Array(T * O);
+  for (let t = 0; t < T; t++) {
+    for (let o = 0; o < O; o++) {
+      let s = b[o]!;
+      for (let i = 0; i < I; i++) s += x[t * I + i]! * W[i * O + o]!;
+      y[t * O + o] = mul ? s * HALF[o]! : s;
+    }
+  }
+  return y;
+}
+
+const samples = (count: number, seed: number): Tensor[] => {
+  const q = rng(seed);
+  return Array.from({ length: count }, () => Tensor.float32([1, T, I], Float32Array.from({ length: T * I }, () => q() * 2 - 1)));
+};
+
+interface FlatcModel {
+  /** builtin_code is left out when it is ADD (0, the field's default) */
+  operator_codes: { builtin_code?: string }[];
+  subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[] }[] }[];
+}
+
+describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', () => {
+  for (const [mode, mul, typeName, minSnr] of [['int8', false, 'INT8', 30], ['int8', true, 'INT8', 30], ['int16x8', true, 'INT16', 40]] as const) {
+    it(`${mode}, MatMul + Add${mul ? ' + Mul' : ''}: every ADD / MUL operand ${typeName}; the interpreter runs it; nnport's integer runtime <= 1 LSB; SNR against x·W + b`, async () => {
+      const calibration = samples(16, 5).map((t) => [t]);
+      const bytes = await writeTflite(model(mul), { fileName: 'linear.tflite', quantize: { mode, calibration } });
+      const json = flatcJson<FlatcModel>(bytes, 'linear');
+      const sg = json.subgraphs[0]!;
+      const elementwise = sg.operators.filter((op) => ['ADD', 'MUL'].includes(json.operator_codes[op.opcode_index ?? 0]!.builtin_code ?? 'ADD'));
+      expect(elementwise).toHaveLength(mul ? 2 : 1);
+      for (const op of elementwise) for (const i of op.inputs) expect(sg.tensors[i]!.type).toBe(typeName);
+      for (const x of samples(3, 9)) {
+        const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+        const got = theirs!.data as Float32Array;
+        expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+        expect(pooledSnrDb([reference(x.toFloat32(), mul)], [got])).toBeGreaterThan(minSnr);
+      }
+    }, 120_000);
+  }
+});
