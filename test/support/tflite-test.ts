@@ -5,8 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ByteBuffer } from 'flatbuffers';
 import { afterAll, beforeAll } from 'vitest';
 import { registerAllFormats } from '../../src/formats/all.js';
+import { Model } from '../../src/formats/generated/tflite/model.js';
 import { readTflite } from '../../src/formats/tflite/read.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import { runInteger } from '../../src/runtime/integer/index.js';
@@ -69,4 +71,19 @@ export async function integerRuntimeLsbOff(file: Uint8Array, input: Tensor, thei
   let worst = 0;
   for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - theirs[i]!) / lsb);
   return worst;
+}
+
+/**
+ * The file with dim `axis` of its input's stored shape set to `size` (what ResizeInputTensor does
+ * before AllocateTensors; tfjs-tflite has no resize call): the interpreter sizes the rest from its ops.
+ */
+export function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
+  const out = bytes.slice();
+  const bb = new ByteBuffer(out);
+  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
+  const t = sg.tensors(sg.inputs(0)!)!;
+  // Tensor.shape is field 0: vtable slot 4
+  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
+  bb.writeInt32(at + 4 * axis, size);
+  return out;
 }

@@ -7,13 +7,11 @@
 // at batch 3 against the interpreter at batch 3.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ByteBuffer } from 'flatbuffers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
 import { BuiltinOperator as Op } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
 import { FullyConnectedOptions } from '../../../src/formats/generated/tflite/fully-connected-options.js';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { PackOptions } from '../../../src/formats/generated/tflite/pack-options.js';
 import { ResizeBilinearOptions } from '../../../src/formats/generated/tflite/resize-bilinear-options.js';
 import { ShapeOptions } from '../../../src/formats/generated/tflite/shape-options.js';
@@ -29,7 +27,7 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 import { buildOpModel, type OpTensor } from './op-model.js';
 import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
@@ -37,18 +35,6 @@ import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr 
 const oracle = useTfliteOracle();
 
 beforeAll(exportMissingRecurrentFixtures, 120_000);
-
-/** The file with dim `axis` of its input's stored shape set to `size`: what ResizeInputTensor does before AllocateTensors. */
-function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
-  const out = bytes.slice();
-  const bb = new ByteBuffer(out);
-  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
-  const t = sg.tensors(sg.inputs(0)!)!;
-  // Tensor.shape is field 0: vtable slot 4
-  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
-  bb.writeInt32(at + 4 * axis, size);
-  return out;
-}
 
 function randomFloat(shape: number[], seed: number): Tensor {
   const r = rng(seed);

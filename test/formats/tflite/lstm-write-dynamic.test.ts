@@ -16,11 +16,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ByteBuffer } from 'flatbuffers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
@@ -30,7 +28,7 @@ import { dropHybridInputs } from '../../../src/passes/hybrid-inputs.js';
 import type { QuantizeOptions } from '../../../src/passes/quantize.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -109,17 +107,6 @@ async function readBack(bytes: Uint8Array, x: Tensor, theirs: Float32Array[]): P
 }
 
 const DYNAMIC = (minElements = 1, notes?: string[]): QuantizeOptions => ({ mode: 'dynamic', minElements, onNote: (n) => notes?.push(n) });
-
-/** The file with dim `axis` of its input's stored shape set to `size` (what ResizeInputTensor does before AllocateTensors). */
-function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
-  const out = bytes.slice();
-  const bb = new ByteBuffer(out);
-  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
-  const t = sg.tensors(sg.inputs(0)!)!;
-  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
-  bb.writeInt32(at + 4 * axis, size);
-  return out;
-}
 
 /** Writes fixture `name` hybrid, runs it in the interpreter and in nnport; (a)-(d). */
 async function checkFixture(name: string, ops: number): Promise<{ json: FlatcModel; bytes: Uint8Array }> {

@@ -10,16 +10,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ByteBuffer } from 'flatbuffers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -38,21 +36,6 @@ async function nnportRun(bytes: Uint8Array, x: Tensor): Promise<Float32Array[]> 
   const g = await readTflite(bytes, { fileName: 'written.tflite' });
   const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
   return g.outputs.map((o) => outputs.get(o.name)!.toFloat32());
-}
-
-/**
- * The file with dim `axis` of its input's stored shape set to `size` (what ResizeInputTensor does
- * before AllocateTensors; tfjs-tflite has no resize call): the interpreter sizes the rest from its ops.
- */
-function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
-  const out = bytes.slice();
-  const bb = new ByteBuffer(out);
-  const sg = Model.getRootAsModel(bb).subgraphs(0)!;
-  const t = sg.tensors(sg.inputs(0)!)!;
-  // Tensor.shape is field 0: vtable slot 4
-  const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
-  bb.writeInt32(at + 4 * axis, size);
-  return out;
 }
 
 /** Writes the fixture, runs it in the interpreter and in nnport (read back); returns the file and flatc's view. */
