@@ -7,7 +7,7 @@
 // (scripts/fixtures/keras_recurrent_numpy.py) against PyTorch; nnport reads its archive back and
 // runs it against onnxruntime-node on the source ONNX.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -21,9 +21,10 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { randomInput, relError } from './tfjs-oracle.js';
+import { exportTorchRecurrent, swap01, torchRecurrentFixture, type TorchRecurrentFixture } from './torch-recurrent-fixtures.js';
 
 // a cache of its own: recurrent-write.test.ts may be exporting into .fixtures-cache/keras-recurrent at the same time
-const DIR = join(REPO_ROOT, '.fixtures-cache/keras3-recurrent');
+const DIR = '.fixtures-cache/keras3-recurrent';
 
 type JsonObject = Record<string, unknown>;
 interface LayerJson {
@@ -67,25 +68,10 @@ const USED = [...CASES.map((c) => c[0]), 'crnn'];
 
 beforeAll(async () => {
   await initKernels();
-  const done = join(DIR, 'done.json');
-  if (existsSync(done) && USED.every((m) => (JSON.parse(readFileSync(done, 'utf8')) as { models: string[] }).models.includes(m))) return;
-  execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/recurrent_torch.py'), '--out', DIR], { stdio: 'pipe' });
+  exportTorchRecurrent(DIR, USED);
 }, 120_000);
 
-function fixture(name: string): { onnx: Uint8Array; input: Tensor; output: Tensor } {
-  const j = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as Record<'input' | 'output', { shape: number[]; data: number[] }>;
-  return { onnx: new Uint8Array(readFileSync(join(DIR, `${name}.onnx`))), input: Tensor.float32(j.input.shape, j.input.data), output: Tensor.float32(j.output.shape, j.output.data) };
-}
-
-/** [T, B, ...] <-> [B, T, ...] */
-function swap01(t: Tensor): Tensor {
-  const [a, b, ...rest] = t.shape as number[];
-  const inner = rest.reduce((x, y) => x * y, 1);
-  const src = t.toFloat32();
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < a!; i++) for (let j = 0; j < b!; j++) out.set(src.subarray((i * b! + j) * inner, (i * b! + j + 1) * inner), (j * a! + i) * inner);
-  return Tensor.float32([b!, a!, ...rest], out);
-}
+const fixture = (name: string): TorchRecurrentFixture => torchRecurrentFixture(DIR, name);
 
 /** NumPy (h5py) on the archive: the model's first output (all in `ys`) and what the archive holds. */
 function numpyRun(archive: Uint8Array, x: Tensor): { y: Tensor; ys: Tensor[]; layout: Layout } {

@@ -4,7 +4,7 @@
 // (every PyTorch GRU): those .h5 files are checked with NumPy (scripts/fixtures/keras_gru_numpy.py)
 // computing the stored GRU from the file's config and weights, and the TF.js writer refuses them.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,37 +15,16 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { predict, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { exportTorchRecurrent, swap01, torchRecurrentFixture, type TorchRecurrentFixture } from './torch-recurrent-fixtures.js';
 
-const DIR = join(REPO_ROOT, '.fixtures-cache/keras-recurrent');
+const DIR = '.fixtures-cache/keras-recurrent';
 
 beforeAll(async () => {
   await initKernels();
-  const done = join(DIR, 'done.json');
-  // made by an older version of the script: some models missing
-  if (existsSync(done) && USED.every((m) => (JSON.parse(readFileSync(done, 'utf8')) as { models: string[] }).models.includes(m))) return;
-  execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/recurrent_torch.py'), '--out', DIR], { stdio: 'pipe' });
+  exportTorchRecurrent(DIR, USED);
 }, 120_000);
 
-interface Fixture {
-  onnx: Uint8Array;
-  input: Tensor;
-  output: Tensor;
-}
-
-function fixture(name: string): Fixture {
-  const j = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as Record<'input' | 'output', { shape: number[]; data: number[] }>;
-  return { onnx: new Uint8Array(readFileSync(join(DIR, `${name}.onnx`))), input: Tensor.float32(j.input.shape, j.input.data), output: Tensor.float32(j.output.shape, j.output.data) };
-}
-
-/** [T, B, ...] <-> [B, T, ...] */
-function swap01(t: Tensor): Tensor {
-  const [a, b, ...rest] = t.shape as number[];
-  const inner = rest.reduce((x, y) => x * y, 1);
-  const src = t.toFloat32();
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < a!; i++) for (let j = 0; j < b!; j++) out.set(src.subarray((i * b! + j) * inner, (i * b! + j + 1) * inner), (j * a! + i) * inner);
-  return Tensor.float32([b!, a!, ...rest], out);
-}
+const fixture = (name: string): TorchRecurrentFixture => torchRecurrentFixture(DIR, name);
 
 async function layersOf(h5: Uint8Array): Promise<{ class_name: string; config: Record<string, unknown> }[]> {
   const { openH5 } = await import('./tfjs-oracle.js');
