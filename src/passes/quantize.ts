@@ -517,6 +517,41 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
   return plan;
 }
 
+/**
+ * TFLite's int8 CONCATENATION does not rescale: every input must have the output's scale and zero
+ * point (the interpreter refuses the file otherwise). An input with a calibrated range of its own
+ * takes the output's parameters (the output's range covers every input's), and what shares an
+ * input's parameters (a pool, a reshape after it) follows; a Concat whose input's parameters are
+ * fixed by something else (a softmax, an integer LSTM's state, another Concat) and differ is
+ * refused by name rather than written as a file the interpreter cannot load.
+ */
+function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, params: Map<string, { scale: number; zeroPoint: number }>, fixed: ReadonlyMap<string, unknown> | undefined): void {
+  const tied = new Map<string, string>();
+  const same = (a: { scale: number; zeroPoint: number }, b: { scale: number; zeroPoint: number }): boolean => a.scale === b.scale && a.zeroPoint === b.zeroPoint;
+  for (const n of nodes) {
+    if (n.opType !== 'Concat' || (n.domain && n.domain !== 'ai.onnx')) continue;
+    const out = params.get(n.outputs[0]!);
+    if (!out) continue;
+    for (const v of n.inputs) {
+      const p = v ? params.get(v) : undefined;
+      if (!v || !p || same(p, out)) continue;
+      const free = plan.get(v)?.kind === 'range' && !fixed?.has(v) && (tied.get(v) ?? n.outputs[0]) === n.outputs[0];
+      if (!free) throw new UnsupportedError(`int8 Concat of inputs with different quantization parameters`, `node '${n.name}': input '${v}' has its parameters fixed elsewhere (TFLite's int8 CONCATENATION does not rescale its inputs)`);
+      tied.set(v, n.outputs[0]!);
+    }
+  }
+  if (!tied.size) return;
+  const root = (v: string): string => {
+    let t = v;
+    while (tied.has(t)) t = tied.get(t)!;
+    return t;
+  };
+  for (const [v, p] of plan) {
+    if (tied.has(v)) params.set(v, params.get(root(v))!);
+    else if (p.kind === 'shared' && !fixed?.has(v)) params.set(v, params.get(p.from)!);
+  }
+}
+
 /** The number of calibration samples when it is known before they are read (an array). */
 const sampleCount = (c: QuantizeOptions['calibration']): number | undefined => (Array.isArray(c) ? c.length : undefined);
 
@@ -653,6 +688,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   for (const [v, p] of plan) {
     params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
   }
+  if (act === 'int8') tieConcatInputs(nodes, plan, params, lstmParams);
 
   // clip split: the Clips lowered to their int8 range's top get their bound back (TFLite fuses
   // ReLU6, not a Clip to T; the int8 range [0, T] clips there anyway)

@@ -1,9 +1,11 @@
-// A float constant read by an elementwise integer op under --quantize int8 / int16x8: PyTorch's
+// TFLite's integer kernels' constraints on what --quantize writes, each checked in the interpreter.
+// (1) A float constant read by an elementwise integer op under --quantize int8 / int16x8: PyTorch's
 // nn.Linear over a batch of matrices exports MatMul + Add of the bias; the MatMul becomes a
 // FULLY_CONNECTED (keep_num_dims) and the Add stays an ADD, whose constant operand must be
 // integer too (the interpreter refuses an ADD of INT8 and FLOAT32). Checked: the interpreter
 // loads and runs the file, nnport's integer runtime within 1 LSB of it, and its output against
 // the float function computed here in plain arithmetic (x·W + b, then · 0.5 for the Mul case).
+// (2) int8 CONCATENATION does not rescale: its inputs take the output's scale and zero point.
 import { describe, expect, it } from 'vitest';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
@@ -76,4 +78,48 @@ describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', 
       }
     }, 120_000);
   }
+});
+
+describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s int8 kernel does not rescale)', () => {
+  // x [1, T, I] -> MatMul W -> a; MatMul 4W -> b; Concat(a, b, axis -1) -> y [1, T, 2O]
+  const W4 = W.map((w) => 4 * w);
+  function concatModel(): Graph {
+    const g = emptyGraph();
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, T, I] });
+    g.initializers.set('W', Tensor.float32([I, O], W));
+    g.initializers.set('W4', Tensor.float32([I, O], W4));
+    g.nodes.push({ name: 'mm_a', opType: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['a'], attrs: {} });
+    g.nodes.push({ name: 'mm_b', opType: 'MatMul', domain: '', inputs: ['x', 'W4'], outputs: ['b'], attrs: {} });
+    g.nodes.push({ name: 'cat', opType: 'Concat', domain: '', inputs: ['a', 'b'], outputs: ['y'], attrs: { axis: { type: 'int', value: -1 } } });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [1, T, 2 * O] });
+    return g;
+  }
+  const concatReference = (x: Float32Array): Float32Array => {
+    const y = new Float32Array(T * 2 * O);
+    for (let t = 0; t < T; t++) {
+      for (let o = 0; o < O; o++) {
+        let s = 0;
+        for (let i = 0; i < I; i++) s += x[t * I + i]! * W[i * O + o]!;
+        y[t * 2 * O + o] = s;
+        y[t * 2 * O + O + o] = 4 * s;
+      }
+    }
+    return y;
+  };
+
+  it('two dense outputs with different ranges: one scale and zero point on every CONCATENATION tensor; the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
+    const calibration = samples(16, 5).map((t) => [t]);
+    const bytes = await writeTflite(concatModel(), { fileName: 'concat.tflite', quantize: { mode: 'int8', calibration } });
+    const json = flatcJson<FlatcModel & { subgraphs: { tensors: { quantization?: { scale?: number[]; zero_point?: number[] } }[] }[] }>(bytes, 'concat');
+    const sg = json.subgraphs[0]!;
+    const cat = sg.operators.find((op) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code === 'CONCATENATION')!;
+    const params = [...cat.inputs, ...(cat as unknown as { outputs: number[] }).outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization));
+    expect(new Set(params).size).toBe(1);
+    for (const x of samples(3, 9)) {
+      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+      expect(pooledSnrDb([concatReference(x.toFloat32())], [got])).toBeGreaterThan(25);
+    }
+  }, 120_000);
 });
