@@ -21,7 +21,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { randomInput, relError } from './tfjs-oracle.js';
-import { exportTorchRecurrent, swap01, torchRecurrentFixture, type TorchRecurrentFixture } from './torch-recurrent-fixtures.js';
+import { exportTorchRecurrent, swap01, TORCH_RECURRENT_CASES, torchRecurrentFixture, type TorchRecurrentFixture } from './torch-recurrent-fixtures.js';
 
 // a cache of its own: recurrent-write.test.ts may be exporting into .fixtures-cache/keras-recurrent at the same time
 const DIR = '.fixtures-cache/keras3-recurrent';
@@ -43,27 +43,7 @@ interface Layout {
   names: Record<string, string>;
 }
 
-const CASES: Array<[string, boolean, string[]]> = [
-  // name, time-major I/O, the Keras layer classes expected
-  ['lstm_bf_last', false, ['LSTM', 'Dense']],
-  ['lstm_bf2_seq', false, ['LSTM', 'LSTM', 'Dense']],
-  ['lstm_tm_bidi_seq', true, ['Bidirectional', 'Dense']],
-  ['lstm_bidi_last', false, ['Bidirectional', 'Bidirectional', 'Reshape', 'Cropping2D', 'Reshape', 'Dense']],
-  ['lstm_hn', false, ['LSTM', 'Dense']],
-  ['lstm_bidi_hn', false, ['Bidirectional', 'Concatenate', 'Dense']],
-  ['lstm2_hn', false, ['LSTM', 'LSTM', 'Dense']],
-  ['gru_bf_seq', false, ['GRU']],
-  ['gru_bf_last', false, ['GRU', 'Dense']],
-  ['gru_bidi_seq', false, ['Bidirectional', 'Dense']],
-  ['gru2_bidi_hn', false, ['Bidirectional', 'Bidirectional', 'Concatenate', 'Dense']],
-  ['rnn_tanh_last', false, ['SimpleRNN', 'Dense']],
-  ['rnn_relu2_seq', true, ['SimpleRNN', 'SimpleRNN', 'Dense']],
-  ['rnn_bidi_seq', false, ['Bidirectional', 'Dense']],
-  // dynamic batch and time: the Keras input is [None, None, 5]
-  ['lstm_dyn_last', false, ['LSTM', 'Dense']],
-  ['lstm_dyn_bidi_seq', false, ['Bidirectional', 'Dense']],
-  ['rnn_dyn_tm_seq', true, ['SimpleRNN', 'Dense']],
-];
+const CASES = TORCH_RECURRENT_CASES;
 const USED = [...CASES.map((c) => c[0]), 'crnn'];
 
 beforeAll(async () => {

@@ -7,6 +7,29 @@ import { join } from 'node:path';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 
+/** Every fixture the Keras writers are tested on: name, time-major I/O, the Keras layer classes expected. */
+export const TORCH_RECURRENT_CASES: Array<[string, boolean, string[]]> = [
+  // name, time-major I/O, the Keras layer classes expected
+  ['lstm_bf_last', false, ['LSTM', 'Dense']],
+  ['lstm_bf2_seq', false, ['LSTM', 'LSTM', 'Dense']],
+  ['lstm_tm_bidi_seq', true, ['Bidirectional', 'Dense']],
+  ['lstm_bidi_last', false, ['Bidirectional', 'Bidirectional', 'Reshape', 'Cropping2D', 'Reshape', 'Dense']],
+  ['lstm_hn', false, ['LSTM', 'Dense']],
+  ['lstm_bidi_hn', false, ['Bidirectional', 'Concatenate', 'Dense']],
+  ['lstm2_hn', false, ['LSTM', 'LSTM', 'Dense']],
+  ['gru_bf_seq', false, ['GRU']],
+  ['gru_bf_last', false, ['GRU', 'Dense']],
+  ['gru_bidi_seq', false, ['Bidirectional', 'Dense']],
+  ['gru2_bidi_hn', false, ['Bidirectional', 'Bidirectional', 'Concatenate', 'Dense']],
+  ['rnn_tanh_last', false, ['SimpleRNN', 'Dense']],
+  ['rnn_relu2_seq', true, ['SimpleRNN', 'SimpleRNN', 'Dense']],
+  ['rnn_bidi_seq', false, ['Bidirectional', 'Dense']],
+  // dynamic batch and time: the Keras input is [None, None, 5]
+  ['lstm_dyn_last', false, ['LSTM', 'Dense']],
+  ['lstm_dyn_bidi_seq', false, ['Bidirectional', 'Dense']],
+  ['rnn_dyn_tm_seq', true, ['SimpleRNN', 'Dense']],
+];
+
 export interface TorchRecurrentFixture {
   onnx: Uint8Array;
   input: Tensor;
