@@ -3,7 +3,7 @@
 // 0.2x + 0.5) and hard_silu; Keras 2 and TF.js have only the old hard_sigmoid. onnxruntime-node
 // runs the ONNX model; the .keras archive's config names the activations, and nnport reading the
 // archive (Keras 3 semantics) computes onnxruntime's outputs. What the other flavour cannot
-// express is refused by name.
+// express is refused by name; Keras 2's own hard_sigmoid in an .h5 is run by TensorFlow.js.
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
@@ -15,9 +15,11 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
+import { predict, tfjsModelFromH5, useTfjsBackend } from './tfjs-oracle.js';
 
 beforeAll(async () => {
   await initKernels();
+  await useTfjsBackend('cpu');
 });
 
 const f32 = (value: number) => ({ type: 'float' as const, value: Math.fround(value) });
@@ -47,12 +49,12 @@ async function onnxruntime(onnx: Uint8Array): Promise<Float32Array> {
 }
 
 const CASES = [
-  ['nn.Hardsigmoid (HardSigmoid alpha 1/6)', graph({ opType: 'HardSigmoid', attrs: { alpha: f32(1 / 6), beta: f32(0.5) } }), 'hard_sigmoid'],
-  ['nn.Hardswish (HardSwish)', graph({ opType: 'HardSwish', attrs: {} }), 'hard_silu'],
+  ['nn.Hardsigmoid (HardSigmoid alpha 1/6)', 'hard_sigmoid', graph({ opType: 'HardSigmoid', attrs: { alpha: f32(1 / 6), beta: f32(0.5) } })],
+  ['nn.Hardswish (HardSwish)', 'hard_silu', graph({ opType: 'HardSwish', attrs: {} })],
 ] as const;
 
 describe('hard_sigmoid / hard_silu into Keras 3, against onnxruntime-node', () => {
-  it.each(CASES)('%s -> .keras Activation %s', async (_name, g, activation) => {
+  it.each(CASES)('%s -> .keras Activation %s', async (_name, activation, g) => {
     const onnx = writeOnnx(g);
     const want = await onnxruntime(onnx);
     const archive = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.keras')).bytes;
@@ -62,21 +64,35 @@ describe('hard_sigmoid / hard_silu into Keras 3, against onnxruntime-node', () =
     const back = await loadModel(archive, { fileName: 'm.keras' });
     if (back.kind !== 'graph') throw new Error('not a graph');
     const input = back.graph.inputs[0]!;
-    // the archive is channels-last: its input is x transposed to NHWC
-    const nhwc = input.shape![3] === 8 ? x : x.permute([0, 2, 3, 1]);
-    const got = (await runGraph(back.graph, new Map([[input.name, nhwc]]))).outputs.get(back.graph.outputs[0]!.name)!;
-    const gotNchw = input.shape![3] === 8 ? got : got.permute([0, 3, 1, 2]);
+    // no spatial op: the layout pass leaves the elementwise model's axes as they are
+    expect(input.shape!.slice(1)).toEqual([3, 4, 8]);
+    const got = (await runGraph(back.graph, new Map([[input.name, x]]))).outputs.get(back.graph.outputs[0]!.name)!;
     // the function is piecewise: both sides of each kink must be sampled
     expect(Math.min(...want)).toBeLessThanOrEqual(activation === 'hard_sigmoid' ? 0 : -0.3);
-    expect(maxAbsDiff(gotNchw.toFloat32(), want)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
   });
 
   it('what the other Keras flavour cannot express is refused by name', async () => {
     const model = async (g: Graph) => loadModel(writeOnnx(g), { fileName: 'm.onnx' });
-    await expect(convert(await model(CASES[1][1]), 'm.h5')).rejects.toThrow(/HardSwish in Keras 2 \/ TF\.js/);
-    await expect(convert(await model(CASES[0][1]), 'm.h5')).rejects.toThrow(/HardSigmoid other than Keras 2's clip\(0\.2x \+ 0\.5, 0, 1\)/);
+    await expect(convert(await model(CASES[1][2]), 'm.h5')).rejects.toThrow(/HardSwish in Keras 2 \/ TF\.js/);
+    await expect(convert(await model(CASES[0][2]), 'm.h5')).rejects.toThrow(/HardSigmoid other than Keras 2's clip\(0\.2x \+ 0\.5, 0, 1\)/);
     const keras2 = graph({ opType: 'HardSigmoid', attrs: { alpha: f32(0.2), beta: f32(0.5) } });
     await expect(convert(await model(keras2), 'm.keras')).rejects.toThrow(/HardSigmoid other than Keras 3's clip\(x\/6 \+ 0\.5, 0, 1\)/);
-    expect((await convert(await model(keras2), 'm.h5')).bytes.length).toBeGreaterThan(0);
+  });
+
+  it("Keras 2's hard_sigmoid (ONNX HardSigmoid alpha 0.2 in float32) -> .h5, run by TensorFlow.js", async () => {
+    const keras2 = graph({ opType: 'HardSigmoid', attrs: { alpha: f32(0.2), beta: f32(0.5) } });
+    const onnx = writeOnnx(keras2);
+    const want = await onnxruntime(onnx);
+    const h5 = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.h5')).bytes;
+    const m = await tfjsModelFromH5(h5);
+    try {
+      // no spatial op: the layout pass leaves the elementwise model's axes as they are
+      expect(m.inputs[0]!.shape).toEqual([null, 3, 4, 8]);
+      const got = predict(m, [x])[0]!;
+      expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
+    } finally {
+      m.dispose();
+    }
   });
 });
