@@ -575,10 +575,9 @@ const resize =
     const y = floatOut(c, 0);
     const x = tensor(c, 0);
     let sizes = c.b.int64s(out.shape, 'sizes');
-    // a float input with a dynamic batch (or channels): those dims from the input's shape at run time, the
-    // new height and width from the file. A quantized one keeps the stored sizes: the integer runtime's
-    // RESIZE_BILINEAR island needs them constant (its batch stays the stored one)
-    if (!x.quant && x.shape.some((_, k) => isDynamic(x, k))) {
+    // an input with a dynamic batch (or channels): those dims from the input's shape at run time, the new
+    // height and width from the file (the integer runtime's RESIZE_BILINEAR island reads this Concat)
+    if (x.shape.some((_, k) => isDynamic(x, k))) {
       const full = c.b.fresh(`${x.name}_shape`);
       c.b.node('Shape', [x.name], [full]);
       const dims = (from: number, to: number) => {

@@ -191,7 +191,7 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
       if (sameTensor(a, b)) continue;
       const resizeSizes = n.opType === 'Resize' && k === 3;
       if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return one;
-      if (n.domain) return one;
+      if (n.domain && !resizeSizes) return one;
       // the output shapes at 1 and 7 (a -1 or 0 already in the target resolved): the one dim that moves becomes -1
       const s1 = (shapes1 ??= inferShapes(one).values).get(n.outputs[0]!)?.shape;
       const s7 = (shapes7 ??= inferShapes(seven).values).get(n.outputs[0]!)?.shape;

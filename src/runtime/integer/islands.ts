@@ -107,6 +107,25 @@ const leakyRelu16: Matcher = (v, core, dqs) => {
   return { inputs: triple(x), attrs: { alpha: { type: 'float', value: attrFloat(core, 'alpha', 0.01) } } };
 };
 
+/**
+ * The new height and width of Resize sizes computed as Concat(Slice(Shape(x), 0, 1), [h, w],
+ * Slice(Shape(x), 3, 4)) over the Resize's input x (the TFLite reader's form under a dynamic batch), or undefined.
+ */
+function spatialSizes(v: Views, sizes: string | undefined, x: DqInfo): number[] | undefined {
+  const cat = sizes ? v.producer.get(sizes) : undefined;
+  if (!cat || cat.opType !== 'Concat' || cat.domain || cat.inputs.length !== 3) return undefined;
+  const hw = v.init.get(cat.inputs[1]!);
+  const sliceOfShape = (name: string, from: number) => {
+    const s = v.producer.get(name);
+    const shape = s?.opType === 'Slice' && !s.domain ? v.producer.get(s.inputs[0]!) : undefined;
+    const [starts, ends] = [v.init.get(s?.inputs[1] ?? ''), v.init.get(s?.inputs[2] ?? '')];
+    const ofX = shape?.inputs[0] === x.raw || shape?.inputs[0] === x.node.outputs[0];
+    return shape?.opType === 'Shape' && !shape.domain && ofX && s!.inputs.length === 3 && starts?.toNumbers().join() === `${from}` && ends?.toNumbers().join() === `${from + 1}`;
+  };
+  if (!hw || hw.size !== 2 || !sliceOfShape(cat.inputs[0]!, 0) || !sliceOfShape(cat.inputs[2]!, 3)) return undefined;
+  return hw.toNumbers();
+}
+
 /** int16 RESIZE_BILINEAR on one grid (TFLite's ResizeBilinearInteger copies no parameters: in and out must agree). */
 const resizeBilinear16: Matcher = (v, core, dqs) => {
   const x = dqs[0];
@@ -117,7 +136,9 @@ const resizeBilinear16: Matcher = (v, core, dqs) => {
   const scales = core.inputs[2] ? v.init.get(core.inputs[2]) : undefined;
   const sizes = core.inputs[3] ? v.init.get(core.inputs[3]) : undefined;
   const attrs: Record<string, Attr> = { coordinate_transformation_mode: { type: 'string', value: ctm } };
+  const spatial = sizes ? undefined : spatialSizes(v, core.inputs[3], x!);
   if (sizes && sizes.size === 4) attrs.sizes = { type: 'ints', value: sizes.toNumbers() };
+  else if (spatial) attrs.sizes = { type: 'ints', value: [-1, ...spatial, -1] };
   else if (scales && scales.size === 4) attrs.scales = { type: 'floats', value: scales.toNumbers() };
   else return undefined;
   return { inputs: triple(x), attrs };

@@ -723,7 +723,8 @@ const ResizeBilinear = defineOp<{ ctm: string; sizes?: number[]; scales?: number
     const out = outputParams(inputs, 3, a.act);
     const [n, h, w, c] = x.shape as [number, number, number, number];
     const [oh, ow] = a.sizes ? [a.sizes[1]!, a.sizes[2]!] : [Math.floor(h * a.scales![1]!), Math.floor(w * a.scales![2]!)];
-    if ((a.sizes && (a.sizes[0] !== n || a.sizes[3] !== c)) || (a.scales && (a.scales[0] !== 1 || a.scales[3] !== 1))) throw new UnsupportedError('integer Resize of the batch or channel dims');
+    // a size of -1 keeps the input's dim (the batch and channels of a dynamic-batch model's Resize)
+    if ((a.sizes && ((a.sizes[0] !== n && a.sizes[0] !== -1) || (a.sizes[3] !== c && a.sizes[3] !== -1))) || (a.scales && (a.scales[0] !== 1 || a.scales[3] !== 1))) throw new UnsupportedError('integer Resize of the batch or channel dims');
     const align = a.ctm === 'align_corners';
     const half = a.ctm === 'half_pixel' || a.ctm === 'pytorch_half_pixel';
     const scaleOf = (inSize: number, outSize: number) => (align && outSize > 1 ? Math.trunc((1024 * (inSize - 1) + Math.trunc((outSize - 1) / 2)) / (outSize - 1)) : Math.trunc((1024 * inSize + Math.trunc(outSize / 2)) / outSize));
