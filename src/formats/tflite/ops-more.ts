@@ -69,9 +69,27 @@ const splitV: Converter = (c) => {
   const [a0] = constInts(c, 2, 'axis');
   const axis = a0! < 0 ? a0! + rank : a0!;
   let sizes = constInts(c, 1, 'size_splits');
+  const outs = c.outputs.map((_, i) => outTensor(c, i));
+  const open = sizes.indexOf(-1);
+  if (open >= 0 && isDynamic(x, axis)) {
+    // -1 on a dynamic axis: each output a Slice counted from the start before the -1 and from the
+    // end after it, so the -1 part takes what the axis holds at run time
+    const integer = outs.every((t) => sameQuant(x, t));
+    const ys = outs.map((t, i) => (integer ? t.name : floatOut(c, i)));
+    const from = integer ? x.name : fin(c, 0);
+    const before = (i: number) => sizes.slice(0, i).reduce((p, s) => p + s, 0);
+    const after = (i: number) => sizes.slice(i).reduce((p, s) => p + s, 0);
+    const edge = (i: number) => (i <= open ? before(i) : -after(i));
+    const END = Number.MAX_SAFE_INTEGER;
+    ys.forEach((y, i) => {
+      const end = i + 1 === sizes.length || (i + 1 > open && after(i + 1) === 0) ? END : edge(i + 1);
+      c.b.node('Slice', [from, c.b.int64s([edge(i)], 'starts'), c.b.int64s([end], 'ends'), c.b.int64s([axis], 'axes')], [y]);
+      if (!integer) finish(c, i, y);
+    });
+    return;
+  }
   const known = sizes.filter((s) => s >= 0).reduce((p, s) => p + s, 0);
   sizes = sizes.map((s) => (s < 0 ? x.shape[axis]! - known : s));
-  const outs = c.outputs.map((_, i) => outTensor(c, i));
   const split = c.b.int64s(sizes, 'split');
   if (outs.every((t) => sameQuant(x, t))) {
     c.b.node('Split', [x.name, split], outs.map((t) => t.name), { axis: int(axis) });

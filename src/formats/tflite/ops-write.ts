@@ -502,9 +502,18 @@ const slice: Converter = (n, c) => {
   let beginMask = 0;
   let endMask = 0;
   let reversedToStart = false;
+  const signature = c.info(x).signature;
   axes.forEach((a, i) => {
     const d = shape[a]!;
     const st = steps[i]!;
+    if (signature?.[a] === -1 && st === 1) {
+      // a unit-step slice of a dynamic dim: the indices as given (STRIDED_SLICE counts a negative one
+      // from the end at run time), an end past any size as the end mask
+      begin[a] = starts[i]!;
+      if (ends[i]! >= 2 ** 31 - 1) endMask |= 1 << a;
+      else end[a] = ends[i]!;
+      return;
+    }
     const clampIdx = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
     begin[a] = st > 0 ? clampIdx(starts[i]!, 0, d) : clampIdx(starts[i]!, -1, d - 1);
     const e = ends[i]!;
@@ -514,7 +523,7 @@ const slice: Converter = (n, c) => {
   });
   for (let a = 0; a < rank; a++) if (!axes.includes(a)) beginMask |= 1 << a, endMask |= 1 << a;
   const y = c.tensor(n.outputs[0]!);
-  if (stride.every((s) => s === 1) && !reversedToStart && !c.info(x).signature) {
+  if (stride.every((s) => s === 1) && !reversedToStart && !signature) {
     // unit steps on static dims: SLICE (begin, size)
     const size = begin.map((b, a) => (axes.includes(a) ? Math.max(end[a]! - b, 0) : -1));
     c.emit({ code: BuiltinOperator.SLICE, inputs: [x, c.addConstant(`${y}_begin`, int32(begin)), c.addConstant(`${y}_size`, int32(size))], outputs: [y], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });

@@ -282,3 +282,51 @@ describe('TFLite reader and writer: quantized RESIZE under a dynamic batch', () 
     }
   });
 });
+
+/** SPLIT_V on a dynamic time axis with size_splits [1, -1, 2, 0] (the -1 part follows the length), int8 or float. */
+function splitVFile(dtype: 'float32' | 'int8'): Uint8Array {
+  const quant = dtype === 'int8' ? { scale: 1 / 64, zeroPoint: -2 } : undefined;
+  const t = (shape: number[]): OpTensor => ({ shape, signature: [1, -1, 3], dtype, quant });
+  const tensors: OpTensor[] = [
+    t([1, 5, 3]), // 0 x
+    { shape: [4], dtype: 'int32', data: [1, -1, 2, 0] }, // 1 size_splits
+    { shape: [], dtype: 'int32', data: [1] }, // 2 axis
+    t([1, 1, 3]), // 3
+    t([1, 2, 3]), // 4
+    t([1, 2, 3]), // 5
+    t([1, 0, 3]), // 6
+  ];
+  return buildOpModel(
+    tensors,
+    [{ code: Op.SPLIT_V, inputs: [0, 1, 2], outputs: [3, 4, 5, 6], version: dtype === 'int8' ? 2 : 1, options: (b) => [BuiltinOptions.SplitVOptions, (b.startObject(1), b.addFieldInt32(0, 4, 0), b.endObject())] }],
+    [3, 4, 5],
+  );
+}
+
+describe('TFLite reader: SPLIT_V with -1 on a dynamic axis', () => {
+  it.each(['float32', 'int8'] as const)('%s: the -1 part follows the length at run time (lengths 7 and 3, as the interpreter gives with the dim set)', async (dtype) => {
+    const file = splitVFile(dtype);
+    const g = await readTflite(file, { fileName: `split-v-${dtype}.tflite` });
+    expect(g.inputs[0]!.shape).toEqual([1, null, 3]);
+    const written = await writeTflite(g, { fileName: `split-v-${dtype}-back.tflite` });
+    const sg = flatcJson<SignatureJson>(written, `split-v-${dtype}-back`).subgraphs[0]!;
+    expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([1, -1, 3]);
+    for (const length of [7, 3]) {
+      const r = rng(20 + length);
+      const n = 3 * length;
+      const x =
+        dtype === 'int8' ? new Tensor('int8', [1, length, 3], Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128)) : randomFloat([1, length, 3], 20 + length);
+      const theirs = await oracle.run(withStoredDim(file, 1, length), [x.data as ArrayBufferView]);
+      const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+      const mine = g.outputs.map((o) => outputs.get(o.name)!);
+      expect(mine.map((m) => m.shape)).toEqual([[1, 1, 3], [1, length - 3, 3], [1, 2, 3]]);
+      mine.forEach((m, i) => {
+        expect(m.shape, `output ${i} at length ${length}`).toEqual(theirs[i]!.shape);
+        expect([...m.toNumbers()], `output ${i} at length ${length}`).toEqual(Array.from(theirs[i]!.data as ArrayLike<number>));
+      });
+      // nnport's file of the read graph: the same parts in the interpreter
+      const back = await oracle.run(withStoredDim(written, 1, length), [x.data as ArrayBufferView]);
+      back.forEach((o, i) => expect(Array.from(o.data as ArrayLike<number>), `written file, output ${i} at length ${length}`).toEqual(Array.from(theirs[i]!.data as ArrayLike<number>)));
+    }
+  });
+});
