@@ -47,6 +47,7 @@ import {
 import { h5Ready, kerasH5, type H5Dtype, type H5Item, type KerasH5Layer } from '../fuzz/hostile-h5.js';
 import { buildBidiLstm, buildRnn, buildStepLstm } from './tflite/rnn-model.js';
 import { atrousFile } from './tflite/dilated-model.js';
+import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dynamic-model.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
@@ -741,6 +742,11 @@ async function targets(): Promise<Target[]> {
         // the atrous pattern the reader folds into one dilated conv (float CONV_2D, int8 DEPTHWISE_CONV_2D)
         { name: 'atrous.tflite', bytes: atrousFile({ x: [1, 9, 10, 3], out: 4, kernel: [3, 3], block: [2, 2], paddings: [2, 3, 2, 2], crops: [0, 1, 0, 0], seed: 1 }) },
         { name: 'atrous-int8.tflite', bytes: atrousFile({ x: [1, 8, 8, 4], depthwise: true, out: 1, kernel: [3, 3], block: [2, 2], paddings: [2, 2, 2, 2], crops: [0, 0, 0, 0], int8: true, seed: 2 }) },
+        // dynamic dims (shape_signature -1): int8 RESIZE under a dynamic batch, SPLIT_V with -1 on a dynamic axis,
+        // TRANSPOSE_CONV with output_shape from SHAPE / STRIDED_SLICE / PACK
+        { name: 'resize-int8-dynamic.tflite', bytes: quantizedResizeFile('int8') },
+        { name: 'split-v-dynamic.tflite', bytes: splitVFile('int8') },
+        { name: 'transpose-conv-dynamic.tflite', bytes: transposeConvFile() },
       ],
     }),
     model({

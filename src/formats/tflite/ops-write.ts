@@ -35,6 +35,8 @@ import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { SplitOptions } from '../generated/tflite/split-options.js';
 import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
+import { ShapeOptions } from '../generated/tflite/shape-options.js';
+import { PackOptions } from '../generated/tflite/pack-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TransposeConvOptions } from '../generated/tflite/transpose-conv-options.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
@@ -215,7 +217,8 @@ const convTranspose: Converter = (n, c) => {
   });
   if (!valid && !sameFits) throw new UnsupportedError('ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
   const padding = valid ? Padding.VALID : Padding.SAME;
-  const outShape = c.addConstant(`${y}_output_shape`, int32(out));
+  // a dynamic batch: output_shape packed from the input's batch at run time, as TF's converter writes it
+  const outShape = c.info(x).signature?.[0] === -1 ? packedBatchShape(c, x, y, out) : c.addConstant(`${y}_output_shape`, int32(out));
   const inputs = [outShape, weights, x];
   if (n.inputs[2]) inputs.push(c.tensor(n.inputs[2]));
   else if (o) inputs.push(zeroBias(c, y, x, c.info(weights), o));
@@ -487,6 +490,19 @@ const resize: Converter = (n, c) => {
   if (!ok) throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a TFLite file`, `node '${n.name}'`);
   c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, align, half)] });
 };
+
+/** SHAPE(x) -> STRIDED_SLICE (the batch, shrunk) -> PACK with the rest of `shape`: an int32 shape whose batch is x's at run time. */
+function packedBatchShape(c: WriteContext, x: string, y: string, shape: number[]): string {
+  const full = c.addTensor(`${y}_input_shape`, { name: '', dtype: 'int32', shape: [c.shapeOf(x).length] });
+  c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+  const batch = c.addTensor(`${y}_batch`, { name: '', dtype: 'int32', shape: [] });
+  const one = (v: number, what: string) => c.addConstant(`${y}_${what}`, int32([v]));
+  c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs: [full, one(0, 'begin'), one(1, 'end'), one(1, 'strides')], outputs: [batch], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, 0, 0, 0, 0, 1, false)] });
+  const rest = shape.slice(1).map((d, i) => c.addConstant(`${y}_dim${i + 1}`, new Tensor('int32', [], Int32Array.of(d))));
+  const packed = c.addTensor(`${y}_output_shape`, { name: '', dtype: 'int32', shape: [shape.length] });
+  c.emit({ code: BuiltinOperator.PACK, inputs: [batch, ...rest], outputs: [packed], options: (b) => [BuiltinOptions.PackOptions, PackOptions.createPackOptions(b, shape.length, 0)] });
+  return packed;
+}
 
 const slice: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);

@@ -328,7 +328,11 @@ const transposeConv: Converter = (c) => {
   const o = options(c, BuiltinOptions.TransposeConvOptions, () => new TransposeConvOptions());
   if (!o) throw new FormatError(`TRANSPOSE_CONV '${outName(c)}' has no TransposeConvOptions`, { file: c.b.file });
   const w = tensor(c, 1);
-  const outShape = constInts(c, 0, 'output shape');
+  // output_shape computed in the graph (TF's converter: SHAPE / STRIDED_SLICE / PACK of a dynamic
+  // batch): its height and width are the output's stored ones, the batch the input's at run time
+  const out = outTensor(c);
+  if (!tensor(c, 0).data && (isDynamic(out, 1) || isDynamic(out, 2))) throw new UnsupportedError('TRANSPOSE_CONV with a computed output shape over a dynamic height or width', `'${out.name}'`);
+  const outShape = tensor(c, 0).data ? constInts(c, 0, 'output shape') : out.shape;
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);
   const inputs = [fin(c, 2), fin(c, 1)];

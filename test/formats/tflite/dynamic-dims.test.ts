@@ -14,7 +14,6 @@ import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-op
 import { FullyConnectedOptions } from '../../../src/formats/generated/tflite/fully-connected-options.js';
 import { PackOptions } from '../../../src/formats/generated/tflite/pack-options.js';
 import { ResizeBilinearOptions } from '../../../src/formats/generated/tflite/resize-bilinear-options.js';
-import { ResizeNearestNeighborOptions } from '../../../src/formats/generated/tflite/resize-nearest-neighbor-options.js';
 import { ShapeOptions } from '../../../src/formats/generated/tflite/shape-options.js';
 import { SoftmaxOptions } from '../../../src/formats/generated/tflite/softmax-options.js';
 import { SqueezeOptions } from '../../../src/formats/generated/tflite/squeeze-options.js';
@@ -31,6 +30,7 @@ import { rng } from '../../support/rng.js';
 import { flatcJson, integerRuntimeLsbOff, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 import { buildOpModel, type OpTensor } from './op-model.js';
+import { quantizedResizeFile, splitVFile, transposeConvFile } from './dynamic-model.js';
 import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -215,36 +215,6 @@ describe('TFLite reader: a dynamic batch stays dynamic', () => {
   });
 });
 
-/**
- * A quantized dynamic-batch file: x -> QUANTIZE -> RESIZE_BILINEAR (half pixel) -> RESIZE_NEAREST_NEIGHBOR
- * -> DEQUANTIZE, on int8 or int16 (zero point 0) activations, every quantized tensor on one grid.
- */
-function quantizedResizeFile(dtype: 'int8' | 'int16'): Uint8Array {
-  const quant = dtype === 'int8' ? { scale: 1 / 64, zeroPoint: 3 } : { scale: 1 / 16384, zeroPoint: 0 };
-  const q = (shape: number[]): OpTensor => ({ shape, signature: [-1, ...shape.slice(1)], dtype, quant });
-  const i32 = (data: number[]): OpTensor => ({ shape: [2], dtype: 'int32', data });
-  const tensors: OpTensor[] = [
-    { shape: [1, 3, 4, 2], signature: [-1, 3, 4, 2] }, // 0 x
-    q([1, 3, 4, 2]), // 1 QUANTIZE
-    i32([6, 7]), // 2 size
-    q([1, 6, 7, 2]), // 3 RESIZE_BILINEAR
-    i32([9, 14]), // 4 size
-    q([1, 9, 14, 2]), // 5 RESIZE_NEAREST_NEIGHBOR
-    { shape: [1, 9, 14, 2], signature: [-1, 9, 14, 2] }, // 6 DEQUANTIZE
-  ];
-  const v = dtype === 'int8' ? 2 : 4;
-  return buildOpModel(
-    tensors,
-    [
-      { code: Op.QUANTIZE, inputs: [0], outputs: [1], version: dtype === 'int8' ? 2 : 1 },
-      { code: Op.RESIZE_BILINEAR, inputs: [1, 2], outputs: [3], version: Math.max(v, 3), options: (b) => [BuiltinOptions.ResizeBilinearOptions, ResizeBilinearOptions.createResizeBilinearOptions(b, false, true)] },
-      { code: Op.RESIZE_NEAREST_NEIGHBOR, inputs: [3, 4], outputs: [5], version: v, options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, false, false)] },
-      { code: Op.DEQUANTIZE, inputs: [5], outputs: [6], version: 2 },
-    ],
-    [6],
-  );
-}
-
 type SignatureJson = { subgraphs: { inputs: number[]; outputs: number[]; tensors: { shape: number[]; shape_signature?: number[]; type?: string }[] }[] };
 
 describe('TFLite reader and writer: quantized RESIZE under a dynamic batch', () => {
@@ -283,26 +253,6 @@ describe('TFLite reader and writer: quantized RESIZE under a dynamic batch', () 
   });
 });
 
-/** SPLIT_V on a dynamic time axis with size_splits [1, -1, 2, 0] (the -1 part follows the length), int8 or float. */
-function splitVFile(dtype: 'float32' | 'int8'): Uint8Array {
-  const quant = dtype === 'int8' ? { scale: 1 / 64, zeroPoint: -2 } : undefined;
-  const t = (shape: number[]): OpTensor => ({ shape, signature: [1, -1, 3], dtype, quant });
-  const tensors: OpTensor[] = [
-    t([1, 5, 3]), // 0 x
-    { shape: [4], dtype: 'int32', data: [1, -1, 2, 0] }, // 1 size_splits
-    { shape: [], dtype: 'int32', data: [1] }, // 2 axis
-    t([1, 1, 3]), // 3
-    t([1, 2, 3]), // 4
-    t([1, 2, 3]), // 5
-    t([1, 0, 3]), // 6
-  ];
-  return buildOpModel(
-    tensors,
-    [{ code: Op.SPLIT_V, inputs: [0, 1, 2], outputs: [3, 4, 5, 6], version: dtype === 'int8' ? 2 : 1, options: (b) => [BuiltinOptions.SplitVOptions, (b.startObject(1), b.addFieldInt32(0, 4, 0), b.endObject())] }],
-    [3, 4, 5],
-  );
-}
-
 describe('TFLite reader: SPLIT_V with -1 on a dynamic axis', () => {
   it.each(['float32', 'int8'] as const)('%s: the -1 part follows the length at run time (lengths 7 and 3, as the interpreter gives with the dim set)', async (dtype) => {
     const file = splitVFile(dtype);
@@ -327,6 +277,33 @@ describe('TFLite reader: SPLIT_V with -1 on a dynamic axis', () => {
       // nnport's file of the read graph: the same parts in the interpreter
       const back = await oracle.run(withStoredDim(written, 1, length), [x.data as ArrayBufferView]);
       back.forEach((o, i) => expect(Array.from(o.data as ArrayLike<number>), `written file, output ${i} at length ${length}`).toEqual(Array.from(theirs[i]!.data as ArrayLike<number>)));
+    }
+  });
+});
+
+describe('TFLite reader and writer: TRANSPOSE_CONV under a dynamic batch', () => {
+  it('output_shape from SHAPE / STRIDED_SLICE / PACK (as TF writes it): read with the batch dynamic and written back the same way, both as the interpreter runs the source at batches 3 and 1', async () => {
+    const file = transposeConvFile();
+    const g = await readTflite(file, { fileName: 'transpose-conv-dynamic.tflite' });
+    expect(g.inputs[0]!.shape).toEqual(['batch', 4, 5, 3]);
+    const written = await writeTflite(g, { fileName: 'transpose-conv-dynamic-back.tflite' });
+    const json = flatcJson<SignatureJson & { operator_codes: { builtin_code?: string; deprecated_builtin_code?: number }[]; subgraphs: { operators: { opcode_index?: number }[] }[] }>(written, 'transpose-conv-dynamic-back');
+    const sg = json.subgraphs[0]!;
+    expect(sg.operators.map((o) => json.operator_codes[o.opcode_index ?? 0]!.builtin_code)).toEqual(['SHAPE', 'STRIDED_SLICE', 'PACK', 'TRANSPOSE_CONV']);
+    expect(sg.tensors[sg.inputs[0]!]!.shape_signature).toEqual([-1, 4, 5, 3]);
+    expect(sg.tensors[sg.outputs[0]!]!.shape_signature).toEqual([-1, 8, 10, 2]);
+    for (const batch of [3, 1]) {
+      const x = randomFloat([batch, 4, 5, 3], 50 + batch);
+      const [theirs] = await oracle.run(withStoredDim(file, 0, batch), [x.data as Float32Array]);
+      expect(theirs!.shape).toEqual([batch, 8, 10, 2]);
+      const [mine] = await nnport(g, x);
+      const [back] = await oracle.run(withStoredDim(written, 0, batch), [x.data as Float32Array]);
+      const e = relErr(mine!.toFloat32(), theirs!.data as Float32Array);
+      const w = relErr(back!.data as Float32Array, theirs!.data as Float32Array);
+      console.log(`TRANSPOSE_CONV at batch ${batch}: nnport ${e.toExponential(2)}, nnport's written file in the interpreter ${w.toExponential(2)} relative to the interpreter on the source`);
+      expect(mine!.shape).toEqual([batch, 8, 10, 2]);
+      expect(e).toBeLessThan(1e-6);
+      expect(w).toBeLessThan(1e-6);
     }
   });
 });
