@@ -649,11 +649,32 @@ function align(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-function minRuntimeVersion(tensors: Map<string, WTensor>): string {
+/**
+ * The first TFLite runtime of the operator versions the writer sets above 1 (and of those ops'
+ * version 1), from TF's tools/versioning/runtime_version.cc: a hybrid sequence op (2) or one with
+ * asymmetric_quantize_inputs (3) needs a runtime that has that kernel.
+ */
+const OP_RUNTIME: Partial<Record<BuiltinOperator, Record<number, string>>> = {
+  [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM]: { 1: '1.13.1', 2: '1.14.0', 3: '2.3.0' },
+  [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN]: { 1: '1.14.0', 2: '1.14.0', 3: '2.3.0' },
+  [BuiltinOperator.BROADCAST_TO]: { 2: '2.5.0' },
+};
+
+/** Whether runtime version a is older than b (dotted numbers). */
+function olderRuntime(a: string, b: string): boolean {
+  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return false;
+}
+
+function minRuntimeVersion(tensors: Map<string, WTensor>, ops: WOp[]): string {
   const types = new Set([...tensors.values()].filter((t) => t.quant).map((t) => t.dtype));
-  if (types.has('int16')) return '2.3.0';
-  if (types.has('int8')) return '1.14.0';
-  return '1.5.0';
+  let v = types.has('int16') ? '2.3.0' : types.has('int8') ? '1.14.0' : '1.5.0';
+  for (const op of ops) {
+    const need = OP_RUNTIME[op.code]?.[op.version ?? (op.code === BuiltinOperator.BROADCAST_TO ? 2 : 1)];
+    if (need && olderRuntime(v, need)) v = need;
+  }
+  return v;
 }
 
 function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], outputs: string[], g: Graph, options: TfliteWriteOptions): Uint8Array {
@@ -693,7 +714,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       }
       bufferOffsets.push(FbBuffer.createBuffer(b, alignedBytes(b, bytes), 0n, 0n));
     }
-    const version = new TextEncoder().encode(minRuntimeVersion(tensors));
+    const version = new TextEncoder().encode(minRuntimeVersion(tensors, ops));
     const versionBytes = new Uint8Array(16);
     versionBytes.set(version);
     const versionBuffer = bufferOffsets.length;

@@ -48,6 +48,8 @@ interface FlatcTensor {
 }
 interface FlatcModel {
   operator_codes: { builtin_code: string; version: number }[];
+  metadata?: { name: string; buffer: number }[];
+  buffers: { data?: number[] }[];
   subgraphs: { tensors: FlatcTensor[]; inputs: number[]; outputs: number[]; operators: { opcode_index: number; inputs: number[]; outputs: number[]; builtin_options?: Record<string, unknown> }[] }[];
 }
 
@@ -84,6 +86,9 @@ function expectHybrid(json: FlatcModel, count: number, peepholes = false): void 
     // TF's op_version.cc: a hybrid sequence op with asymmetric inputs is version 3
     expect(op.version).toBe(3);
   }
+  // and the file's min_runtime_version the first runtime with that kernel (TF's runtime_version.cc: 2.3.0)
+  const meta = json.metadata?.find((m) => m.name === 'min_runtime_version');
+  expect(new TextDecoder().decode(Uint8Array.from(json.buffers[meta!.buffer]!.data ?? [])).replace(/\0+$/, '')).toBe('2.3.0');
 }
 
 /**
