@@ -521,26 +521,29 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
  * TFLite's int8 CONCATENATION does not rescale: every input must have the output's scale and zero
  * point (the interpreter refuses the file otherwise). An input with a calibrated range of its own
  * takes the output's parameters (the output's range covers every input's), and what shares an
- * input's parameters (a pool, a reshape after it) follows; a Concat whose input's parameters are
- * fixed by something else (a softmax, an integer LSTM's state, another Concat) and differ is
- * refused by name rather than written as a file the interpreter cannot load.
+ * input's parameters (a pool, a reshape after it) follows. An input whose parameters are fixed by
+ * something else (a softmax, an integer LSTM's state, another Concat) and differ is requantized
+ * to the output's, as TF's converter does (an int8 -> int8 QUANTIZE before the CONCATENATION):
+ * those inputs are returned, for the QDQ graph to get a QuantizeLinear / DequantizeLinear pair
+ * with the output's parameters in front of the Concat.
  */
-function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, params: Map<string, { scale: number; zeroPoint: number }>, fixed: ReadonlyMap<string, unknown> | undefined): void {
+function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, params: Map<string, { scale: number; zeroPoint: number }>, fixed: ReadonlyMap<string, unknown> | undefined): ConcatRequant[] {
   const tied = new Map<string, string>();
+  const requants: ConcatRequant[] = [];
   const same = (a: { scale: number; zeroPoint: number }, b: { scale: number; zeroPoint: number }): boolean => a.scale === b.scale && a.zeroPoint === b.zeroPoint;
   for (const n of nodes) {
     if (n.opType !== 'Concat' || (n.domain && n.domain !== 'ai.onnx')) continue;
     const out = params.get(n.outputs[0]!);
     if (!out) continue;
-    for (const v of n.inputs) {
+    n.inputs.forEach((v, index) => {
       const p = v ? params.get(v) : undefined;
-      if (!v || !p || same(p, out)) continue;
+      if (!v || !p || same(p, out)) return;
       const free = plan.get(v)?.kind === 'range' && !fixed?.has(v) && (tied.get(v) ?? n.outputs[0]) === n.outputs[0];
-      if (!free) throw new UnsupportedError(`int8 Concat of inputs with different quantization parameters`, `node '${n.name}': input '${v}' has its parameters fixed elsewhere (TFLite's int8 CONCATENATION does not rescale its inputs)`);
-      tied.set(v, n.outputs[0]!);
-    }
+      if (free) tied.set(v, n.outputs[0]!);
+      else requants.push({ concat: n, index, output: n.outputs[0]! });
+    });
   }
-  if (!tied.size) return;
+  if (!tied.size) return requants;
   const root = (v: string): string => {
     let t = v;
     while (tied.has(t)) t = tied.get(t)!;
@@ -550,6 +553,14 @@ function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, pa
     if (tied.has(v)) params.set(v, params.get(root(v))!);
     else if (p.kind === 'shared' && !fixed?.has(v)) params.set(v, params.get(p.from)!);
   }
+  return requants;
+}
+
+/** A Concat input requantized to the parameters of the Concat's output (named before the QDQ renames). */
+interface ConcatRequant {
+  concat: Node;
+  index: number;
+  output: string;
 }
 
 /** The number of calibration samples when it is known before they are read (an array). */
@@ -688,7 +699,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   for (const [v, p] of plan) {
     params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
   }
-  if (act === 'int8') tieConcatInputs(nodes, plan, params, lstmParams);
+  const concatRequants = act === 'int8' ? tieConcatInputs(nodes, plan, params, lstmParams) : [];
 
   // clip split: the Clips lowered to their int8 range's top get their bound back (TFLite fuses
   // ReLU6, not a Clip to T; the int8 range [0, T] clips there anyway)
@@ -786,6 +797,15 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
+  // a Concat input on other parameters than the output's: int8 -> int8 requantization in front
+  for (const { concat, index, output } of concatRequants) {
+    const [s8, z8] = paramInits(`${output}_input${index}`, params.get(output)!, act);
+    const q = names.fresh(`${concat.inputs[index]}_requantized`);
+    const dq = names.fresh(`${q}_dequantized`);
+    node('QuantizeLinear', [concat.inputs[index]!, s8, z8], q);
+    node('DequantizeLinear', [q, s8, z8], dq);
+    concat.inputs[index] = dq;
+  }
   const qdqGraph: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
   const result = lstm ? lstm.rewrite(qdqGraph) : qdqGraph;
   // drop float weights nothing reads any more

@@ -806,9 +806,17 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
     return [w.add('ELU', n.name || n.outputs[0]!, { alpha: attrFloat(n, 'alpha', 1) }, [x], x.shape)];
   },
   HardSigmoid: (w, n) => {
-    // Keras 2 / TF.js hard_sigmoid is clip(0.2 x + 0.5, 0, 1)
-    if (attrFloat(n, 'alpha', 0.2) !== 0.2 || attrFloat(n, 'beta', 0.5) !== 0.5 || w.options.keras3) unsupported(n, 'other than clip(0.2x + 0.5, 0, 1)');
+    // Keras 2 / TF.js hard_sigmoid is clip(0.2 x + 0.5, 0, 1); Keras 3's is relu6(x + 3) / 6 =
+    // clip(x / 6 + 0.5, 0, 1), PyTorch's nn.Hardsigmoid (the attributes are float32: compare so)
+    const slope = w.options.keras3 ? 1 / 6 : 0.2;
+    const near = (a: number, b: number) => Math.abs(a - b) <= 1e-7 * Math.max(1, Math.abs(b));
+    if (!near(attrFloat(n, 'alpha', 0.2), slope) || !near(attrFloat(n, 'beta', 0.5), 0.5)) unsupported(n, `other than ${w.options.keras3 ? "Keras 3's clip(x/6 + 0.5, 0, 1)" : "Keras 2's clip(0.2x + 0.5, 0, 1)"}`);
     return [activationLayer(w, n, 'hard_sigmoid')];
+  },
+  HardSwish: (w, n) => {
+    // x * relu6(x + 3) / 6: Keras 3's hard_silu; Keras 2 and TF.js have no such activation
+    if (!w.options.keras3) unsupported(n, 'in Keras 2 / TF.js (no hard_silu activation before Keras 3)');
+    return [activationLayer(w, n, 'hard_silu')];
   },
   Softmax: (w, n) => {
     const x = w.input(n, 0);

@@ -188,6 +188,10 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
     case 'hard_sigmoid':
       // Keras 2 / TF.js: clip(0.2x + 0.5, 0, 1); Keras 3 changed it to relu6(x + 3) / 6
       return un('HardSigmoid', { alpha: float(e.keras3 ? 1 / 6 : 0.2), beta: float(0.5) });
+    case 'hard_silu':
+    case 'hard_swish':
+      // Keras 3: x * relu6(x + 3) / 6
+      return un('HardSwish');
     case 'swish':
     case 'silu': {
       const s = e.node('Sigmoid', [x.name], [`${out}/sigmoid`], {}, '', `${out}/sigmoid`)[0]!;

@@ -9,6 +9,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
+import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
 import type { WriteOptions } from '../model.js';
@@ -22,7 +23,8 @@ const utf8 = new TextEncoder();
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  let g = graph;
+  // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts)
+  let g = unrollRecurrent(graph, ['LSTM', 'GRU', 'RNN'], 'a GraphDef');
   // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
   // Resize take here: such models are written for dim 1 (as the TFLite writer does)
   if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {

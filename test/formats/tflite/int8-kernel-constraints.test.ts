@@ -5,7 +5,9 @@
 // integer too (the interpreter refuses an ADD of INT8 and FLOAT32). Checked: the interpreter
 // loads and runs the file, nnport's integer runtime within 1 LSB of it, and its output against
 // the float function computed here in plain arithmetic (x·W + b, then · 0.5 for the Mul case).
-// (2) int8 CONCATENATION does not rescale: its inputs take the output's scale and zero point.
+// (2) int8 CONCATENATION does not rescale: its inputs take the output's scale and zero point, and
+// an input whose parameters are fixed elsewhere (a softmax's 1/256, -128) is requantized to them
+// by an int8 -> int8 QUANTIZE in front, as TF's converter writes it.
 import { describe, expect, it } from 'vitest';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
@@ -57,7 +59,7 @@ const samples = (count: number, seed: number): Tensor[] => {
 interface FlatcModel {
   /** builtin_code is left out when it is ADD (0, the field's default) */
   operator_codes: { builtin_code?: string }[];
-  subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[] }[] }[];
+  subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[];
 }
 
 describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', () => {
@@ -120,6 +122,47 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
       const got = theirs!.data as Float32Array;
       expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
       expect(pooledSnrDb([concatReference(x.toFloat32())], [got])).toBeGreaterThan(25);
+    }
+  }, 120_000);
+
+  it('a softmax output (parameters fixed at 1/256, -128) concatenated with a wider dense output: an int8 -> int8 QUANTIZE in front of the CONCATENATION; the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
+    // x -> MatMul W -> a -> Softmax -> s; MatMul 4W -> b; Concat(s, b) -> y
+    const g = concatModel();
+    g.nodes.splice(2, 0, { name: 'softmax', opType: 'Softmax', domain: '', inputs: ['a'], outputs: ['s'], attrs: { axis: { type: 'int', value: -1 } } });
+    g.nodes[3]!.inputs = ['s', 'b'];
+    const reference = (x: Float32Array): Float32Array => {
+      const y = concatReference(x);
+      for (let t = 0; t < T; t++) {
+        const row = y.subarray(t * 2 * O, t * 2 * O + O);
+        const m = Math.max(...row);
+        let sum = 0;
+        for (let o = 0; o < O; o++) sum += Math.exp(row[o]! - m);
+        for (let o = 0; o < O; o++) row[o] = Math.exp(row[o]! - m) / sum;
+      }
+      return y;
+    };
+    const calibration = samples(16, 5).map((t) => [t]);
+    const bytes = await writeTflite(g, { fileName: 'softmax-concat.tflite', quantize: { mode: 'int8', calibration } });
+    type Q = { quantization?: { scale?: number[]; zero_point?: number[] } };
+    const json = flatcJson<FlatcModel & { subgraphs: { tensors: ({ type?: string } & Q)[] }[] }>(bytes, 'softmax-concat');
+    const sg = json.subgraphs[0]!;
+    const code = (op: { opcode_index?: number }) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code;
+    const cat = sg.operators.find((op) => code(op) === 'CONCATENATION')!;
+    expect(new Set([...cat.inputs, ...cat.outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization))).size).toBe(1);
+    // the softmax's output keeps TFLite's fixed parameters; a QUANTIZE from it (int8 -> int8) feeds the CONCATENATION
+    const soft = sg.operators.find((op) => code(op) === 'SOFTMAX')!;
+    const sq = sg.tensors[soft.outputs[0]!]!.quantization!;
+    expect(sq.scale![0]).toBeCloseTo(1 / 256, 6);
+    expect(sq.zero_point).toEqual([-128]);
+    const requant = sg.operators.find((op) => code(op) === 'QUANTIZE' && op.inputs[0] === soft.outputs[0])!;
+    expect(requant).toBeDefined();
+    expect([sg.tensors[requant.inputs[0]!]!.type, sg.tensors[requant.outputs[0]!]!.type]).toEqual(['INT8', 'INT8']);
+    expect(cat.inputs).toContain(requant.outputs[0]);
+    for (const x of samples(3, 9)) {
+      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+      expect(pooledSnrDb([reference(x.toFloat32())], [got])).toBeGreaterThan(25);
     }
   }, 120_000);
 });

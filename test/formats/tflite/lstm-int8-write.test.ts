@@ -74,8 +74,8 @@ describe('ONNX LSTM -> TFLite integer LSTM (--quantize int8)', () => {
 
   // nn.LSTM(5, 7, num_layers=2, batch_first=True): its outputs are a Linear head on h_n[-1] and the
   // sequence y. PyTorch's h_n is a Concat of the layers' Y_h, which nnport's int8 Concat writes with
-  // inputs on other scales than its output (the int8 CONCATENATION kernel refuses that: not this
-  // work's), so each check takes one output of the graph: y (two stacked integer LSTMs, batch-first
+  // inputs on other scales than its output (requantized: the whole-model test below), so each
+  // check here takes one output of the graph: y (two stacked integer LSTMs, batch-first
   // through Transposes), or the second layer's Y_h (a Slice of the int8 sequence's last step),
   // whose PyTorch value is y's last step.
   for (const output of ['y', 'Y_h'] as const) {
@@ -101,6 +101,27 @@ describe('ONNX LSTM -> TFLite integer LSTM (--quantize int8)', () => {
       expect(snr).toBeGreaterThan(25);
     });
   }
+
+  // the whole model: h_n (a Concat of the two layers' integer states, each on its own fixed
+  // parameters) is requantized into the CONCATENATION's by int8 -> int8 QUANTIZE ops
+  it('lstm_batch_first (2 layers), the whole model: h_n\'s CONCATENATION reads requantized states; interpreter vs nnport\'s integer runtime within 1 LSB; SNR vs PyTorch for both outputs', async () => {
+    const f = await recurrentFixture('lstm_batch_first');
+    const calibration = normalSamples(f.input.shape as number[], 32, 12).map((t) => [t]);
+    const bytes = await writeTflite(f.graph, { fileName: 'stacked-whole.tflite', quantize: { mode: 'int8', calibration } });
+    const json = flatcJson<FlatcModel & { operator_codes: { builtin_code?: string }[] }>(bytes, 'stacked-whole');
+    const sg = json.subgraphs[0]!;
+    const code = (op: { opcode_index?: number }) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code;
+    const cat = sg.operators.find((op) => code(op) === 'CONCATENATION')!;
+    const quantizeOutputs = new Set(sg.operators.filter((op) => code(op) === 'QUANTIZE' && sg.tensors[op.inputs[0]!]!.type === 'INT8').map((op) => (op as unknown as { outputs: number[] }).outputs[0]));
+    expect(cat.inputs.filter((i) => quantizeOutputs.has(i)).length).toBeGreaterThan(0);
+    const theirs = await oracle.run(bytes, [f.input.toFloat32()]);
+    const lsb = await integerRuntimeLsbOff(bytes, f.input, theirs[0]!.data as Float32Array);
+    const snr = f.outputs.map((want, k) => pooledSnrDb([want], [theirs[k]!.data as Float32Array]));
+    console.log(`lstm_batch_first whole model: interpreter vs PyTorch ${snr.map((d) => d.toFixed(1)).join(' / ')} dB (head on h_n[-1] / y); nnport integer runtime vs interpreter ${lsb} LSB`);
+    // 1 LSB, measured on the dequantized floats
+    expect(lsb).toBeLessThanOrEqual(1.0001);
+    for (const d of snr) expect(d).toBeGreaterThan(25);
+  });
 
   // time-major (PyTorch's default) and ONNX's batch-major layout 1: their Linear head on every step
   // (MatMul + Add over 3-D) is not this work's, so the graph's output is the LSTM's Y itself, and

@@ -22,13 +22,13 @@ import { main } from '../../../src/cli/main.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
-import type { Attr, Graph } from '../../../src/ir/graph.js';
+import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { dropHybridInputs } from '../../../src/passes/hybrid-inputs.js';
 import type { QuantizeOptions } from '../../../src/passes/quantize.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
+import { buildOneNodeRecurrent, int, type OneNodeRecurrent } from './one-node-recurrent.js';
 import { exportMissingRecurrentFixtures, recurrentDir, recurrentFixture, relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -179,46 +179,9 @@ describe('ONNX LSTM / RNN -> hybrid sequence ops under --quantize dynamic (PyTor
 
 // ---- features PyTorch does not export: one-node ONNX models, onnxruntime on the float model as the oracle ----
 
-interface Case {
-  name: string;
-  op: 'LSTM' | 'RNN';
-  seq: number;
-  batch: number;
-  input: number;
-  hidden: number;
-  direction?: 'forward' | 'reverse' | 'bidirectional';
-  peepholes?: boolean;
-  attrs?: Record<string, Attr>;
-  outputs?: string[];
-}
+type Case = OneNodeRecurrent & { name: string; op: 'LSTM' | 'RNN' };
 
-const int = (value: number): Attr => ({ type: 'int', value });
-
-function build(c: Case, seed: number): { graph: Graph; x: Tensor } {
-  const r = rng(seed);
-  const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-  const nd = c.direction === 'bidirectional' ? 2 : 1;
-  const G = c.op === 'LSTM' ? 4 : 1;
-  const xShape = [c.seq, c.batch, c.input];
-  const inits = new Map<string, Tensor>();
-  inits.set('W', Tensor.float32([nd, G * c.hidden, c.input], random(nd * G * c.hidden * c.input, 0.6)));
-  inits.set('R', Tensor.float32([nd, G * c.hidden, c.hidden], random(nd * G * c.hidden * c.hidden, 0.6)));
-  inits.set('B', Tensor.float32([nd, 2 * G * c.hidden], random(nd * 2 * G * c.hidden, 0.4)));
-  if (c.peepholes) inits.set('P', Tensor.float32([nd, 3 * c.hidden], random(nd * 3 * c.hidden, 0.6)));
-  const inputs = ['X', 'W', 'R', 'B', ...(c.peepholes ? ['', '', '', 'P'] : [])];
-  const outputs = c.outputs ?? ['Y', 'Y_h'];
-  const attrs: Record<string, Attr> = { hidden_size: int(c.hidden), ...(c.attrs ?? {}) };
-  if (c.direction) attrs.direction = { type: 'string', value: c.direction };
-  const graph: Graph = {
-    name: c.op,
-    nodes: [{ name: 'rnn', opType: c.op, domain: '', inputs, outputs, attrs }],
-    inputs: [{ name: 'X', dtype: 'float32', shape: xShape }],
-    outputs: outputs.filter((o) => o).map((name) => ({ name, dtype: 'float32' as const })),
-    initializers: inits,
-    opsets: { '': 14 },
-  };
-  return { graph, x: Tensor.float32(xShape, random(xShape.reduce((a, b) => a * b, 1), 1.5)) };
-}
+const build = (c: Case, seed: number) => buildOneNodeRecurrent({ ...c, bias: true }, seed, { weights: 0.6, bias: 0.4, peepholes: 0.6 });
 
 const CASES: Case[] = [
   { name: 'LSTM with peepholes', op: 'LSTM', seq: 5, batch: 2, input: 4, hidden: 6, peepholes: true },

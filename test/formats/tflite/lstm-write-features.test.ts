@@ -9,69 +9,19 @@ import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import type { Attr, Graph } from '../../../src/ir/graph.js';
+import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { buildOneNodeRecurrent, int, type OneNodeRecurrent, strs, uniform } from './one-node-recurrent.js';
 import { relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
 
-type Op = 'LSTM' | 'RNN' | 'GRU';
-const GATES: Record<Op, number> = { LSTM: 4, GRU: 3, RNN: 1 };
+type Case = OneNodeRecurrent;
 
-interface Case {
-  op: Op;
-  seq: number;
-  batch: number;
-  input: number;
-  hidden: number;
-  direction?: 'forward' | 'reverse' | 'bidirectional';
-  layout?: 0 | 1;
-  bias?: boolean;
-  peepholes?: boolean;
-  attrs?: Record<string, Attr>;
-  /** constant inputs beyond W, R, B, P */
-  constants?: { sequence_lens?: Tensor; initial_h?: Tensor; initial_c?: Tensor };
-  outputs?: string[];
-}
-
-const strs = (value: string[]): Attr => ({ type: 'strings', value });
-const int = (value: number): Attr => ({ type: 'int', value });
-
-function random(n: number, r: () => number, scale: number): Float32Array {
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-}
-
-function build(c: Case, seed: number): { graph: Graph; x: Tensor } {
-  const r = rng(seed);
-  const nd = c.direction === 'bidirectional' ? 2 : 1;
-  const G = GATES[c.op];
-  const xShape = c.layout === 1 ? [c.batch, c.seq, c.input] : [c.seq, c.batch, c.input];
-  const inits = new Map<string, Tensor>();
-  inits.set('W', Tensor.float32([nd, G * c.hidden, c.input], random(nd * G * c.hidden * c.input, r, 0.7)));
-  inits.set('R', Tensor.float32([nd, G * c.hidden, c.hidden], random(nd * G * c.hidden * c.hidden, r, 0.7)));
-  if (c.bias) inits.set('B', Tensor.float32([nd, 2 * G * c.hidden], random(nd * 2 * G * c.hidden, r, 0.5)));
-  if (c.peepholes) inits.set('P', Tensor.float32([nd, 3 * c.hidden], random(nd * 3 * c.hidden, r, 0.6)));
-  for (const [k, t] of Object.entries(c.constants ?? {})) inits.set(k, t);
-  const names = ['X', 'W', 'R', 'B', 'sequence_lens', 'initial_h', ...(c.op === 'LSTM' ? ['initial_c', 'P'] : [])];
-  const inputs = names.map((n) => (n === 'X' || inits.has(n) ? n : ''));
-  while (inputs[inputs.length - 1] === '') inputs.pop();
-  const outputs = c.outputs ?? ['Y', 'Y_h'];
-  const attrs: Record<string, Attr> = { hidden_size: int(c.hidden), ...(c.attrs ?? {}) };
-  if (c.direction) attrs.direction = { type: 'string', value: c.direction };
-  if (c.layout) attrs.layout = int(c.layout);
-  const graph: Graph = {
-    name: c.op,
-    nodes: [{ name: 'rnn', opType: c.op, domain: '', inputs, outputs, attrs }],
-    inputs: [{ name: 'X', dtype: 'float32', shape: xShape }],
-    outputs: outputs.filter((o) => o).map((name) => ({ name, dtype: 'float32' as const })),
-    initializers: inits,
-    opsets: { '': 14 },
-  };
-  return { graph, x: Tensor.float32(xShape, random(xShape.reduce((a, b) => a * b, 1), r, 1.5)) };
-}
+const build = (c: Case, seed: number) => buildOneNodeRecurrent(c, seed, { weights: 0.7, bias: 0.5, peepholes: 0.6 });
 
 /**
  * onnxruntime-node's outputs. Its CPU kernels refuse layout=1, so a batch-major model runs as its
@@ -166,7 +116,7 @@ describe('GRU initial state', () => {
     const { graph, x } = build({ op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 5, bias: true, attrs: { linear_before_reset: int(1) } }, 77);
     graph.nodes[0]!.inputs = ['X', 'W', 'R', 'B', '', 'h0'];
     graph.inputs.push({ name: 'h0', dtype: 'float32', shape: [1, 2, 5] });
-    const h0 = Tensor.float32([1, 2, 5], random(10, rng(5), 0.8));
+    const h0 = Tensor.float32([1, 2, 5], uniform(10, rng(5), 0.8));
     const session = await ort.InferenceSession.create(writeOnnx(graph), { logSeverityLevel: 3 });
     let want: Float32Array[];
     try {

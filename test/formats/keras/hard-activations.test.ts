@@ -1,0 +1,98 @@
+// PyTorch's nn.Hardsigmoid / nn.Hardswish (ONNX HardSigmoid alpha = 1/6, HardSwish) into Keras:
+// Keras 3 has them as the activations hard_sigmoid (relu6(x + 3) / 6, changed from Keras 2's
+// 0.2x + 0.5) and hard_silu; Keras 2 and TF.js have only the old hard_sigmoid. onnxruntime-node
+// runs the ONNX model; the .keras archive's config names the activations, and nnport reading the
+// archive (Keras 3 semantics) computes onnxruntime's outputs. What the other flavour cannot
+// express is refused by name; Keras 2's own hard_sigmoid in an .h5 is run by TensorFlow.js.
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
+import { convert, loadModel } from '../../../src/index.js';
+import { ZipReader } from '../../../src/io/zip.js';
+import type { Graph, Node } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
+import { rng } from '../../support/rng.js';
+import { predict, tfjsModelFromH5, useTfjsBackend } from './tfjs-oracle.js';
+
+beforeAll(async () => {
+  await initKernels();
+  await useTfjsBackend('cpu');
+});
+
+const f32 = (value: number) => ({ type: 'float' as const, value: Math.fround(value) });
+
+/** x [2, 3, 4, 8] (NCHW) -> one activation node -> y */
+function graph(node: Omit<Node, 'name' | 'inputs' | 'outputs' | 'domain'>): Graph {
+  return {
+    name: node.opType,
+    nodes: [{ name: 'act', domain: '', inputs: ['x'], outputs: ['y'], ...node }],
+    inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: new Map(),
+    opsets: { '': 14 },
+  };
+}
+
+const r = rng(17);
+const x = Tensor.float32([2, 3, 4, 8], Float32Array.from({ length: 192 }, () => (r() * 2 - 1) * 5));
+
+async function onnxruntime(onnx: Uint8Array): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+  try {
+    return (await s.run({ x: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) })).y!.data as Float32Array;
+  } finally {
+    await s.release();
+  }
+}
+
+const CASES = [
+  ['nn.Hardsigmoid (HardSigmoid alpha 1/6)', 'hard_sigmoid', graph({ opType: 'HardSigmoid', attrs: { alpha: f32(1 / 6), beta: f32(0.5) } })],
+  ['nn.Hardswish (HardSwish)', 'hard_silu', graph({ opType: 'HardSwish', attrs: {} })],
+] as const;
+
+describe('hard_sigmoid / hard_silu into Keras 3, against onnxruntime-node', () => {
+  it.each(CASES)('%s -> .keras Activation %s', async (_name, activation, g) => {
+    const onnx = writeOnnx(g);
+    const want = await onnxruntime(onnx);
+    const archive = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.keras')).bytes;
+    const config = JSON.parse(new TextDecoder().decode(ZipReader.open(archive).read('config.json')));
+    const layers = config.config.layers as { class_name: string; config: { activation?: string } }[];
+    expect(layers.filter((l) => l.class_name === 'Activation').map((l) => l.config.activation)).toEqual([activation]);
+    const back = await loadModel(archive, { fileName: 'm.keras' });
+    if (back.kind !== 'graph') throw new Error('not a graph');
+    const input = back.graph.inputs[0]!;
+    // no spatial op: the layout pass leaves the elementwise model's axes as they are
+    expect(input.shape!.slice(1)).toEqual([3, 4, 8]);
+    const got = (await runGraph(back.graph, new Map([[input.name, x]]))).outputs.get(back.graph.outputs[0]!.name)!;
+    // the function is piecewise: both sides of each kink must be sampled
+    expect(Math.min(...want)).toBeLessThanOrEqual(activation === 'hard_sigmoid' ? 0 : -0.3);
+    expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
+  });
+
+  it('what the other Keras flavour cannot express is refused by name', async () => {
+    const model = async (g: Graph) => loadModel(writeOnnx(g), { fileName: 'm.onnx' });
+    await expect(convert(await model(CASES[1][2]), 'm.h5')).rejects.toThrow(/HardSwish in Keras 2 \/ TF\.js/);
+    await expect(convert(await model(CASES[0][2]), 'm.h5')).rejects.toThrow(/HardSigmoid other than Keras 2's clip\(0\.2x \+ 0\.5, 0, 1\)/);
+    const keras2 = graph({ opType: 'HardSigmoid', attrs: { alpha: f32(0.2), beta: f32(0.5) } });
+    await expect(convert(await model(keras2), 'm.keras')).rejects.toThrow(/HardSigmoid other than Keras 3's clip\(x\/6 \+ 0\.5, 0, 1\)/);
+  });
+
+  it("Keras 2's hard_sigmoid (ONNX HardSigmoid alpha 0.2 in float32) -> .h5, run by TensorFlow.js", async () => {
+    const keras2 = graph({ opType: 'HardSigmoid', attrs: { alpha: f32(0.2), beta: f32(0.5) } });
+    const onnx = writeOnnx(keras2);
+    const want = await onnxruntime(onnx);
+    const h5 = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.h5')).bytes;
+    const m = await tfjsModelFromH5(h5);
+    try {
+      // no spatial op: the layout pass leaves the elementwise model's axes as they are
+      expect(m.inputs[0]!.shape).toEqual([null, 3, 4, 8]);
+      const got = predict(m, [x])[0]!;
+      expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
+    } finally {
+      m.dispose();
+    }
+  });
+});
