@@ -20,11 +20,23 @@ import { Tensor } from '../ir/tensor.js';
 const int = (value: number): Attr => ({ type: 'int', value });
 const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 
+export interface UnrollOptions {
+  /**
+   * Each step's input sliced out of x and projected by a 2-D MatMul + bias of its own (as TF1's
+   * static_rnn writes it) instead of one MatMul over the whole sequence gathered per step: OpenCV's
+   * TF importer runs a MatMul only as a dense layer (2-D, constant weights, a following Add fused as
+   * its bias, which must then be constant) and has no GatherV2 / BatchMatMul. The recurrent
+   * projection gets its own bias Add for the same reason, and GRU's h' = n - z ⊙ (n - h) (its
+   * importer writes const - x as x - const).
+   */
+  perStepInput?: boolean;
+}
+
 /**
  * Every ONNX recurrent op of `ops` in the graph unrolled into plain ops (the graph as it is when
  * it has none). `target` names the output format in errors ("a TFLite file", "a GraphDef").
  */
-export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string): Graph {
+export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string, options: UnrollOptions = {}): Graph {
   const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
   if (!g.nodes.some(isUnrolled)) return g;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
@@ -32,13 +44,13 @@ export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: s
   const initializers = new Map(g.initializers);
   const nodes: Node[] = [];
   for (const n of g.nodes) {
-    if (isUnrolled(n)) nodes.push(...unrollOne(n, n.opType as RecurrentOp, g, shapes, fresh, initializers, target));
+    if (isUnrolled(n)) nodes.push(...unrollOne(n, n.opType as RecurrentOp, g, shapes, fresh, initializers, target, options));
     else nodes.push(n);
   }
   return { ...g, nodes, initializers };
 }
 
-function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string): Node[] {
+function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
   const a = parseRecurrentAttrs(n, opType);
   const where = `node '${n.name}'`;
   const G = GATES[opType];
@@ -81,6 +93,11 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     out.push({ name: fresh(`${base}/${name}_node`), opType: 'Split', domain: '', inputs: [v, constant(`${name}_sizes`, Tensor.int64([sizes.length], sizes))], outputs: outs, attrs: { axis: int(1) } });
     return outs;
   };
+  const splitAxis = (v: string, count: number, axis: number): string[] => {
+    const outs = Array.from({ length: count }, (_, k) => fresh(`${base}/x_step${k}`));
+    out.push({ name: fresh(`${base}/x_steps_node`), opType: 'Split', domain: '', inputs: [v, constant('x_step_sizes', Tensor.int64([count], new Array<number>(count).fill(1)))], outputs: outs, attrs: { axis: int(axis) } });
+    return outs;
+  };
   const constant = (name: string, t: Tensor): string => {
     const v = fresh(`${base}/${name}`);
     inits.set(v, t);
@@ -112,6 +129,16 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     }
     return op('Gather', [n.inputs[input]!, constant(`${what}0_direction_${d}`, Tensor.int64([], [d]))], `${what}0_${d}`, { axis: int(a.layout === 0 ? 0 : 1) });
   };
+  // perStepInput: x split into its T steps (one Split, as TF1's static_rnn unstacks it), each [B, I]
+  let parts: string[] | undefined;
+  const stepInputs = (): string[] => {
+    if (parts) return parts;
+    const pieces = T > 1 ? splitAxis(x, T, tAxis) : [x];
+    const rows = Tensor.int64([2], [typeof bDim === 'number' ? bDim : -1, I]);
+    parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
+    return parts;
+  };
+  const zeroState = (input: number): boolean => !n.inputs[input] || (g.initializers.get(n.inputs[input]!)?.toNumbers().every((v) => v === 0) ?? false);
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -120,16 +147,24 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const dn = D === 2 ? (d === 0 ? 'forward' : 'backward') : '';
     const p = (s: string) => (dn ? `${dn}/${s}` : s);
     const [f, gAct, hAct] = a.activations[d]!.map((k) => k.name);
-    // x [T, B, I] · [I, G·H] + the biases that do not wait for the state: every step's input projection at once
-    const xw = op('MatMul', [x, constant(p('input_weights_t'), transposed(w, I, d, 0, G * H))], p('input_projection'));
+    // x [T, B, I] · [I, G·H] + the biases that do not wait for the state: every step's input
+    // projection at once, or (perStepInput) each step's [B, I] slice by itself
+    const wt = constant(p('input_weights_t'), transposed(w, I, d, 0, G * H));
     const xb = new Float32Array(G * H);
-    if (opType === 'GRU') {
+    const perStep = options.perStepInput === true;
+    if (opType === 'GRU' && !perStep) {
       xb.set(bias(d, 0, 2 * H, true), 0);
       xb.set(bias(d, 2 * H, H, false), 2 * H);
-    } else xb.set(bias(d, 0, G * H, true), 0);
-    const xp = op('Add', [xw, constant(p('input_bias'), Tensor.float32([G * H], xb))], p('input_projection_biased'));
-    let h = initial(5, 'h', d);
-    let c = opType === 'LSTM' ? initial(6, 'c', d) : '';
+    } else xb.set(bias(d, 0, G * H, !perStep), 0);
+    const inputBias = constant(p('input_bias'), Tensor.float32([G * H], xb));
+    const xp = perStep ? '' : op('Add', [op('MatMul', [x, wt], p('input_projection')), inputBias], p('input_projection_biased'));
+    // perStepInput: the recurrent biases (GRU: of z and r) added to the recurrent projection
+    const recurrentBias2d = () => constant(p('recurrent_bias_2d'), inits.get(recurrentBias)!.reshape([1, inits.get(recurrentBias)!.shape[0]!]));
+    const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([opType === 'GRU' ? 2 * H : G * H], bias(d, 0, opType === 'GRU' ? 2 * H : G * H, true, false))) : '';
+    // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
+    // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
+    let h = perStep && zeroState(5) ? '' : initial(5, 'h', d);
+    let c = opType === 'LSTM' ? (perStep && zeroState(6) ? '' : initial(6, 'c', d)) : '';
     const steps = new Array<string>(T);
     // GRU: the z, r rows and the h rows of R apart (the h rows read r ⊙ ...)
     const rAll = opType === 'GRU' ? constant(p('recurrent_zr_weights_t'), transposed(r, H, d, 0, 2 * H)) : constant(p('recurrent_weights_t'), transposed(r, H, d, 0, G * H));
@@ -138,8 +173,10 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     for (let k = 0; k < T; k++) {
       const t = reverse ? T - 1 - k : k;
       const s = p(`step${t}`);
-      const xt = op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
-      const hr = op('MatMul', [h, rAll], `${s}/recurrent`);
+      const xt = perStep
+        ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), inputBias], `${s}/input`)
+        : op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
+      const hr = !perStep ? op('MatMul', [h, rAll], `${s}/recurrent`) : h ? op('Add', [op('MatMul', [h, rAll], `${s}/recurrent_projection`), recurrentBias], `${s}/recurrent`) : recurrentBias2d();
       if (opType === 'RNN') {
         h = act(f!, op('Add', [xt, hr], `${s}/pre`), `${s}/h`);
       } else if (opType === 'LSTM') {
@@ -148,18 +185,23 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         const o = act(f!, go!, `${s}/o`);
         const fg = act(f!, gf!, `${s}/f`);
         const cand = act(gAct!, gc!, `${s}/c_candidate`);
-        c = op('Add', [op('Mul', [fg, c], `${s}/c_kept`), op('Mul', [i, cand], `${s}/c_added`)], `${s}/c`);
+        const added = op('Mul', [i, cand], c ? `${s}/c_added` : `${s}/c`);
+        c = c ? op('Add', [op('Mul', [fg, c], `${s}/c_kept`), added], `${s}/c`) : added;
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
         const [hz, hrr] = split(hr, [H, H], `${s}/split_recurrent`);
         const z = act(f!, op('Add', [xz!, hz!], `${s}/z_pre`), `${s}/z`);
         const rg = act(f!, op('Add', [xr!, hrr!], `${s}/r_pre`), `${s}/r`);
-        const hh = a.linearBeforeReset
-          ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
-          : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
+        const hh = !h
+          ? a.linearBeforeReset ? op('Mul', [rg, rbh], `${s}/reset_recurrent`) : rbh
+          : a.linearBeforeReset
+            ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
+            : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
         const cand = act(gAct!, op('Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
-        h = op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
+        h = perStep
+          ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
+          : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
       }
       steps[t] = op('Unsqueeze', [h, constant(`${s}/time_axis`, Tensor.int64([1], [tAxis]))], `${s}/h_step`);
     }
