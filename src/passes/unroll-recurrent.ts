@@ -138,7 +138,17 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
     return parts;
   };
-  const zeroState = (input: number): boolean => !n.inputs[input] || (g.initializers.get(n.inputs[input]!)?.toNumbers().every((v) => v === 0) ?? false);
+  // a state of constant zeros, or zeros expanded to the batch and sliced per layer (PyTorch's export
+  // under a dynamic batch): what moves data only keeps zeros zeros
+  const zeros = (v: string, depth = 0): boolean => {
+    const t = g.initializers.get(v);
+    if (t) return t.toNumbers().every((k) => k === 0);
+    const from = g.nodes.find((m) => m.outputs[0] === v);
+    if (!from || depth > 8) return false;
+    if (from.opType === 'ConstantOfShape') return !from.attrs.value || (from.attrs.value.type === 'tensor' && from.attrs.value.value.toNumbers().every((k) => k === 0));
+    return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && zeros(from.inputs[0]!, depth + 1);
+  };
+  const zeroState = (input: number): boolean => !n.inputs[input] || zeros(n.inputs[input]!);
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -159,7 +169,13 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const inputBias = constant(p('input_bias'), Tensor.float32([G * H], xb));
     const xp = perStep ? '' : op('Add', [op('MatMul', [x, wt], p('input_projection')), inputBias], p('input_projection_biased'));
     // perStepInput: the recurrent biases (GRU: of z and r) added to the recurrent projection
-    const recurrentBias2d = () => constant(p('recurrent_bias_2d'), inits.get(recurrentBias)!.reshape([1, inits.get(recurrentBias)!.shape[0]!]));
+    let first = '';
+    const firstBias = () => {
+      if (first) return first;
+      const v = inits.get(inputBias)!.toFloat32().slice();
+      inits.get(recurrentBias)!.toFloat32().forEach((b, k) => (v[k]! += b));
+      return (first = constant(p('input_and_recurrent_bias'), Tensor.float32([G * H], v)));
+    };
     const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([opType === 'GRU' ? 2 * H : G * H], bias(d, 0, opType === 'GRU' ? 2 * H : G * H, true, false))) : '';
     // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
     // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
@@ -173,14 +189,16 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     for (let k = 0; k < T; k++) {
       const t = reverse ? T - 1 - k : k;
       const s = p(`step${t}`);
+      // perStepInput with a zero state: no recurrent projection, its bias joins the input's
       const xt = perStep
-        ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), inputBias], `${s}/input`)
+        ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), h ? inputBias : firstBias()], `${s}/input`)
         : op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
-      const hr = !perStep ? op('MatMul', [h, rAll], `${s}/recurrent`) : h ? op('Add', [op('MatMul', [h, rAll], `${s}/recurrent_projection`), recurrentBias], `${s}/recurrent`) : recurrentBias2d();
+      const hr = !perStep ? op('MatMul', [h, rAll], `${s}/recurrent`) : h ? op('Add', [op('MatMul', [h, rAll], `${s}/recurrent_projection`), recurrentBias], `${s}/recurrent`) : '';
+      const plus = (v: string, w: string, name: string) => (w ? op('Add', [v, w], name) : v);
       if (opType === 'RNN') {
-        h = act(f!, op('Add', [xt, hr], `${s}/pre`), `${s}/h`);
+        h = act(f!, plus(xt, hr, `${s}/pre`), `${s}/h`);
       } else if (opType === 'LSTM') {
-        const [gi, go, gf, gc] = split(op('Add', [xt, hr], `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
+        const [gi, go, gf, gc] = split(plus(xt, hr, `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
         const i = act(f!, gi!, `${s}/i`);
         const o = act(f!, go!, `${s}/o`);
         const fg = act(f!, gf!, `${s}/f`);
@@ -190,15 +208,18 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
-        const [hz, hrr] = split(hr, [H, H], `${s}/split_recurrent`);
-        const z = act(f!, op('Add', [xz!, hz!], `${s}/z_pre`), `${s}/z`);
-        const rg = act(f!, op('Add', [xr!, hrr!], `${s}/r_pre`), `${s}/r`);
+        // (a zero state: the recurrent biases, as vectors: OpenCV adds a [1, H] constant to no [B, H])
+        const [hz, hrr] = hr ? split(hr, [H, H], `${s}/split_recurrent`) : ['', ''];
+        const z = act(f!, plus(xz!, hz!, `${s}/z_pre`), `${s}/z`);
+        const rg = act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`);
         const hh = !h
-          ? a.linearBeforeReset ? op('Mul', [rg, rbh], `${s}/reset_recurrent`) : rbh
+          ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : rbh
           : a.linearBeforeReset
             ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
             : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
-        const cand = act(gAct!, op('Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
+        // (zero state, linear_before_reset: xh - r ⊙ -Rbh, as OpenCV's importer takes a Mul by a
+        // constant followed by an Add for a scale and its bias, which must then be constant)
+        const cand = act(gAct!, op(!h && a.linearBeforeReset ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
         h = perStep
           ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
           : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);

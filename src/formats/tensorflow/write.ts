@@ -463,6 +463,17 @@ function gather(w: Writer, n: Node, out: string): void {
     w.add(out, 'Conv2D', [w.ref(x), filter], { T: T('float32'), strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
     return;
   }
+  const v = values[0]!;
+  if (idx.rank === 0 && typeof d === 'number' && v >= 0 && v < d && shape!.filter((k, a) => a !== axis && typeof k !== 'number').length <= 1) {
+    // One step of a sequence (x[:, -1]): Slice, then Reshape without that axis, as OpenCV's
+    // importer has no GatherV2
+    const begin = shape!.map((_, a) => (a === axis ? v : 0));
+    const size = shape!.map((k, a) => (a === axis ? 1 : -1));
+    const part = w.add(w.fresh(`${n.name}/slice`), 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T(w.dtype(x)), Index: T('int32') });
+    const dims = shape!.filter((_, a) => a !== axis).map((k) => (typeof k === 'number' ? k : -1));
+    w.add(out, 'Reshape', [part, w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(x)), Tshape: T('int32') });
+    return;
+  }
   const indices = w.const(`${n.name}/indices`, new Tensor('int32', idx.shape, Int32Array.from(values)));
   w.add(out, 'GatherV2', [w.ref(x), indices, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: T(w.dtype(x)), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
 }

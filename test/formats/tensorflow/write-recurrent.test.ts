@@ -1,10 +1,11 @@
 // ONNX LSTM / GRU / RNN (PyTorch exports: scripts/fixtures/recurrent_onnx.py) written as frozen
 // GraphDefs: TF1 graphs hold a static RNN as its unrolled steps (MatMul, Add, Sigmoid, Tanh / Relu,
-// Mul, Sub, SplitV, GatherV2, ExpandDims, ConcatV2), as the corpus' tf2onnx LSTM does. Every
-// written .pb is run by the independent NumPy interpreter of GraphDefs
-// (scripts/fixtures/tf_numpy_run.py) and by OpenCV dnn's TensorFlow importer where it has the ops,
-// against PyTorch's outputs; nnport reading the .pb back runs it too. A dynamic sequence length
-// and what the steps cannot compute are refused by name.
+// Mul, Sub, Split, Reshape, ConcatV2), as the corpus' tf2onnx LSTM does. Every written .pb is run
+// by the independent NumPy interpreter of GraphDefs (scripts/fixtures/tf_numpy_run.py) and, where
+// OpenCV 4.6's TF importer has every op the model needs, by OpenCV dnn, against PyTorch's outputs;
+// nnport reading the .pb back runs it too. (The bidirectional exports are NumPy-only: PyTorch
+// reorders a bidirectional Y with a 4-D Transpose, which that importer takes only as NHWC <-> NCHW.)
+// A dynamic sequence length and what the steps cannot compute are refused by name.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
@@ -23,6 +24,7 @@ beforeAll(async () => {
 });
 
 const MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_bidi', 'lstm_layout1', 'lstm_last_step', 'lstm_dynamic_batch', 'rnn_tanh', 'rnn_relu_bidi', 'gru'];
+const OPENCV_RUNS = new Set(['lstm_time_major', 'lstm_batch_first', 'lstm_layout1', 'rnn_tanh', 'gru']);
 
 describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch', () => {
   it.each(MODELS)('%s', async (name) => {
@@ -32,6 +34,10 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
     const errors: Record<string, number> = {};
     const numpy = pythonRun('numpy', `recurrent-${name}`, pb, f.input, outputs);
     outputs.forEach((o, k) => (errors[`numpy ${k}`] = relErr(numpy.get(o)!.toFloat32(), f.outputs[k]!)));
+    if (OPENCV_RUNS.has(name)) {
+      const opencv = pythonRun('opencv', `recurrent-${name}`, pb, f.input, outputs);
+      outputs.forEach((o, k) => (errors[`opencv ${k}`] = relErr(opencv.get(o)!.toFloat32(), f.outputs[k]!)));
+    }
     const back = { graph: await readGraphDef(pb, { fileName: `${name}.pb` }) };
     const ours = (await runGraph(back.graph, new Map([[back.graph.inputs[0]!.name, f.input]]))).outputs;
     // a GraphDef has no output order: each output by its name
