@@ -8,6 +8,7 @@
 //     n = g(x Wh + r ⊙ (h Rh + Rbh) + Wbh)  (linear_before_reset; else g(x Wh + (r ⊙ h) Rh + Rbh + Wbh))
 //     h' = n + z ⊙ (h - n)                  (= (1 - z) ⊙ n + z ⊙ h)
 //   RNN:                          h' = f(x W + h R + Wb + Rb)
+// nnport's LSTM cell_clip (TFLite's) becomes a Clip of each step's cell state.
 // The initial states may be any value (constants, zero when absent, or model inputs): the steps
 // read them like any other. What the steps cannot compute (peepholes, clip, input_forget,
 // activations other than sigmoid gates with tanh / relu, short sequence_lens) is refused by name.
@@ -24,8 +25,8 @@ const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
  * Every ONNX recurrent op of `ops` in the graph unrolled into plain ops (the graph as it is when
  * it has none). `target` names the output format in errors ("a TFLite file", "a GraphDef").
  */
-export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string): Graph {
-  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
+export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string, only: (n: Node) => boolean = () => true): Graph {
+  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx') && only(n);
   if (!g.nodes.some(isUnrolled)) return g;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
   const fresh = valueNamer(g);
@@ -37,6 +38,12 @@ export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: s
   }
   return { ...g, nodes, initializers };
 }
+
+/**
+ * The LSTMs with nnport's `cell_clip` (TFLite's cell_clip, read from a .tflite) unrolled, for the
+ * writers of formats whose LSTM cannot bound the cell state (ONNX, Keras, TF.js).
+ */
+export const unrollCellClipped = (g: Graph, target: string): Graph => unrollRecurrent(g, ['LSTM'], target, (n) => n.attrs.cell_clip !== undefined);
 
 function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string): Node[] {
   const a = parseRecurrentAttrs(n, opType);
@@ -112,6 +119,8 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     }
     return op('Gather', [n.inputs[input]!, constant(`${what}0_direction_${d}`, Tensor.int64([], [d]))], `${what}0_${d}`, { axis: int(a.layout === 0 ? 0 : 1) });
   };
+  // nnport's cell_clip (TFLite's): the cell state bounded after each update
+  const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -149,6 +158,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         const fg = act(f!, gf!, `${s}/f`);
         const cand = act(gAct!, gc!, `${s}/c_candidate`);
         c = op('Add', [op('Mul', [fg, c], `${s}/c_kept`), op('Mul', [i, cand], `${s}/c_added`)], `${s}/c`);
+        if (cellBounds) c = op('Clip', [c, ...cellBounds], `${s}/c_clipped`);
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
