@@ -8,6 +8,7 @@
 //     n = g(x Wh + r ⊙ (h Rh + Rbh) + Wbh)  (linear_before_reset; else g(x Wh + (r ⊙ h) Rh + Rbh + Wbh))
 //     h' = n + z ⊙ (h - n)                  (= (1 - z) ⊙ n + z ⊙ h)
 //   RNN:                          h' = f(x W + h R + Wb + Rb)
+// nnport's LSTM cell_clip (TFLite's) becomes a Clip of each step's cell state.
 // The initial states may be any value (constants, zero when absent, or model inputs): the steps
 // read them like any other. What the steps cannot compute (peepholes, clip, input_forget,
 // activations other than sigmoid gates with tanh / relu, short sequence_lens) is refused by name.
@@ -30,6 +31,8 @@ export interface UnrollOptions {
    * importer writes const - x as x - const).
    */
   perStepInput?: boolean;
+  /** which of the `ops` nodes are unrolled (all of them by default) */
+  only?: (n: Node) => boolean;
 }
 
 /**
@@ -37,7 +40,8 @@ export interface UnrollOptions {
  * it has none). `target` names the output format in errors ("a TFLite file", "a GraphDef").
  */
 export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string, options: UnrollOptions = {}): Graph {
-  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
+  const only = options.only ?? (() => true);
+  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx') && only(n);
   if (!g.nodes.some(isUnrolled)) return g;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
   const fresh = valueNamer(g);
@@ -49,6 +53,12 @@ export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: s
   }
   return { ...g, nodes, initializers };
 }
+
+/**
+ * The LSTMs with nnport's `cell_clip` (TFLite's cell_clip, read from a .tflite) unrolled, for the
+ * writers of formats whose LSTM cannot bound the cell state (ONNX, Keras, TF.js).
+ */
+export const unrollCellClipped = (g: Graph, target: string): Graph => unrollRecurrent(g, ['LSTM'], target, { only: (n) => n.attrs.cell_clip !== undefined });
 
 function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
   const a = parseRecurrentAttrs(n, opType);
@@ -149,6 +159,8 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && zeros(from.inputs[0]!, depth + 1);
   };
   const zeroState = (input: number): boolean => !n.inputs[input] || zeros(n.inputs[input]!);
+  // nnport's cell_clip (TFLite's): the cell state bounded after each update
+  const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -205,6 +217,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         const cand = act(gAct!, gc!, `${s}/c_candidate`);
         const added = op('Mul', [i, cand], c ? `${s}/c_added` : `${s}/c`);
         c = c ? op('Add', [op('Mul', [fg, c], `${s}/c_kept`), added], `${s}/c`) : added;
+        if (cellBounds) c = op('Clip', [c, ...cellBounds], `${s}/c_clipped`);
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
