@@ -180,14 +180,14 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     }
   }
   // in a TFLite file conv / dense kernels and the hybrid sequence ops (nnport::HybridLSTM /
-  // HybridRNN) round a float input: a hybrid LSTM the reader unrolled (a projection, layer norm,
-  // cell_clip) or a hybrid SVDF is written weight-only
+  // HybridRNN) round a float input: a hybrid LSTM the reader unrolled (a projection, layer norm)
+  // or a hybrid SVDF is written weight-only
   if (model.kind === 'graph' && !options.dequantize && format === 'tflite') {
     const g = model.graph;
     const r = dropHybridInputs(g, (m) => !tfliteCanKeepHybridInput(g, m));
     if (r.dropped) {
       model = { ...model, graph: r.graph };
-      notes.push(hybridDroppedNote(r.dropped, 'nnport writes hybrid TFLite kernels for conv and dense layers and for LSTM / RNN, not for an LSTM with a projection, layer norm or cell_clip (unrolled when read) or an SVDF'));
+      notes.push(hybridDroppedNote(r.dropped, 'nnport writes hybrid TFLite kernels for conv and dense layers and for LSTM / RNN, not for an LSTM with a projection or layer norm (unrolled when read) or an SVDF'));
     }
   }
   // float16 weights (a float16 TFLite file): ONNX keeps them (float16 initializers + Cast), as does TFLite

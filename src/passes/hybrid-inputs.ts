@@ -22,7 +22,7 @@ export const hasHybridInputs = (g: Graph): boolean => g.nodes.some((n) => isHybr
  * weights are not plain float constants (int8 behind DequantizeLinear: a hybrid kernel rounds the
  * input itself), or it is a nnport::HybridLSTM / HybridRNN (written as TFLite's hybrid sequence
  * op). A hybrid LSTM read from TFLite with what ONNX LSTM has no place for (a projection, layer
- * norm, cell_clip) is unrolled onto dequantized float weights, and nnport.Svdf has no hybrid
+ * norm) is unrolled onto dequantized float weights, and nnport.Svdf has no hybrid
  * writer: their rounding cannot be written.
  */
 export function tfliteCanKeepHybridInput(g: Graph, marker: Graph['nodes'][number]): boolean {

@@ -142,6 +142,7 @@ function observeRanges(p: LstmPlan, x: Tensor): void {
           const f = sigmoid(z[2 * H + k]!);
           const g = Math.tanh(z[3 * H + k]!);
           c[k] = f * c[k]! + i * g;
+          if (p.a.cellClip !== undefined) c[k] = Math.min(p.a.cellClip, Math.max(-p.a.cellClip, c[k]!));
           h[k] = o * Math.tanh(c[k]!);
           dir.maxC = Math.max(dir.maxC, Math.abs(c[k]!));
           p.maxH = Math.max(p.maxH, Math.abs(h[k]!));
@@ -323,7 +324,8 @@ function rewriteLstms(g: Graph, plans: LstmPlan[], hidden: (p: LstmPlan) => { sc
         attrs: {
           time_major: { type: 'int', value: p.a.layout === 0 ? 1 : 0 },
           activation: { type: 'string', value: 'TANH' },
-          cell_clip: { type: 'float', value: 0 },
+          // TFLite's cell_clip: the kernel bounds the int16 cell state at cell_clip / its scale
+          cell_clip: { type: 'float', value: p.a.cellClip ?? 0 },
           proj_clip: { type: 'float', value: 0 },
           scales: floats(scales),
           zero_points: ints(zps),

@@ -8,6 +8,7 @@
 //     n = g(x Wh + r ⊙ (h Rh + Rbh) + Wbh)  (linear_before_reset; else g(x Wh + (r ⊙ h) Rh + Rbh + Wbh))
 //     h' = n + z ⊙ (h - n)                  (= (1 - z) ⊙ n + z ⊙ h)
 //   RNN:                          h' = f(x W + h R + Wb + Rb)
+// nnport's LSTM cell_clip (TFLite's) becomes a Clip of each step's cell state.
 // The initial states may be any value (constants, zero when absent, or model inputs): the steps
 // read them like any other. What the steps cannot compute (peepholes, clip, input_forget,
 // activations other than sigmoid gates with tanh / relu, short sequence_lens) is refused by name.
@@ -20,25 +21,46 @@ import { Tensor } from '../ir/tensor.js';
 const int = (value: number): Attr => ({ type: 'int', value });
 const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 
+export interface UnrollOptions {
+  /**
+   * Each step's input sliced out of x and projected by a 2-D MatMul + bias of its own (as TF1's
+   * static_rnn writes it) instead of one MatMul over the whole sequence gathered per step: OpenCV's
+   * TF importer runs a MatMul only as a dense layer (2-D, constant weights, a following Add fused as
+   * its bias, which must then be constant) and has no GatherV2 / BatchMatMul. The recurrent
+   * projection gets its own bias Add for the same reason, and GRU's h' = n - z ⊙ (n - h) (its
+   * importer writes const - x as x - const).
+   */
+  perStepInput?: boolean;
+  /** which of the `ops` nodes are unrolled (all of them by default) */
+  only?: (n: Node) => boolean;
+}
+
 /**
  * Every ONNX recurrent op of `ops` in the graph unrolled into plain ops (the graph as it is when
  * it has none). `target` names the output format in errors ("a TFLite file", "a GraphDef").
  */
-export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string): Graph {
-  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx');
+export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: string, options: UnrollOptions = {}): Graph {
+  const only = options.only ?? (() => true);
+  const isUnrolled = (n: Node): boolean => (ops as readonly string[]).includes(n.opType) && (n.domain === '' || n.domain === 'ai.onnx') && only(n);
   if (!g.nodes.some(isUnrolled)) return g;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
   const fresh = valueNamer(g);
   const initializers = new Map(g.initializers);
   const nodes: Node[] = [];
   for (const n of g.nodes) {
-    if (isUnrolled(n)) nodes.push(...unrollOne(n, n.opType as RecurrentOp, g, shapes, fresh, initializers, target));
+    if (isUnrolled(n)) nodes.push(...unrollOne(n, n.opType as RecurrentOp, g, shapes, fresh, initializers, target, options));
     else nodes.push(n);
   }
   return { ...g, nodes, initializers };
 }
 
-function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string): Node[] {
+/**
+ * The LSTMs with nnport's `cell_clip` (TFLite's cell_clip, read from a .tflite) unrolled, for the
+ * writers of formats whose LSTM cannot bound the cell state (ONNX, Keras, TF.js).
+ */
+export const unrollCellClipped = (g: Graph, target: string): Graph => unrollRecurrent(g, ['LSTM'], target, { only: (n) => n.attrs.cell_clip !== undefined });
+
+function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
   const a = parseRecurrentAttrs(n, opType);
   const where = `node '${n.name}'`;
   const G = GATES[opType];
@@ -81,6 +103,11 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     out.push({ name: fresh(`${base}/${name}_node`), opType: 'Split', domain: '', inputs: [v, constant(`${name}_sizes`, Tensor.int64([sizes.length], sizes))], outputs: outs, attrs: { axis: int(1) } });
     return outs;
   };
+  const splitAxis = (v: string, count: number, axis: number): string[] => {
+    const outs = Array.from({ length: count }, (_, k) => fresh(`${base}/x_step${k}`));
+    out.push({ name: fresh(`${base}/x_steps_node`), opType: 'Split', domain: '', inputs: [v, constant('x_step_sizes', Tensor.int64([count], new Array<number>(count).fill(1)))], outputs: outs, attrs: { axis: int(axis) } });
+    return outs;
+  };
   const constant = (name: string, t: Tensor): string => {
     const v = fresh(`${base}/${name}`);
     inits.set(v, t);
@@ -112,6 +139,28 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     }
     return op('Gather', [n.inputs[input]!, constant(`${what}0_direction_${d}`, Tensor.int64([], [d]))], `${what}0_${d}`, { axis: int(a.layout === 0 ? 0 : 1) });
   };
+  // perStepInput: x split into its T steps (one Split, as TF1's static_rnn unstacks it), each [B, I]
+  let parts: string[] | undefined;
+  const stepInputs = (): string[] => {
+    if (parts) return parts;
+    const pieces = T > 1 ? splitAxis(x, T, tAxis) : [x];
+    const rows = Tensor.int64([2], [typeof bDim === 'number' ? bDim : -1, I]);
+    parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
+    return parts;
+  };
+  // a state of constant zeros, or zeros expanded to the batch and sliced per layer (PyTorch's export
+  // under a dynamic batch): what moves data only keeps zeros zeros
+  const zeros = (v: string, depth = 0): boolean => {
+    const t = g.initializers.get(v);
+    if (t) return t.toNumbers().every((k) => k === 0);
+    const from = g.nodes.find((m) => m.outputs[0] === v);
+    if (!from || depth > 8) return false;
+    if (from.opType === 'ConstantOfShape') return !from.attrs.value || (from.attrs.value.type === 'tensor' && from.attrs.value.value.toNumbers().every((k) => k === 0));
+    return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && zeros(from.inputs[0]!, depth + 1);
+  };
+  const zeroState = (input: number): boolean => !n.inputs[input] || zeros(n.inputs[input]!);
+  // nnport's cell_clip (TFLite's): the cell state bounded after each update
+  const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -120,16 +169,30 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const dn = D === 2 ? (d === 0 ? 'forward' : 'backward') : '';
     const p = (s: string) => (dn ? `${dn}/${s}` : s);
     const [f, gAct, hAct] = a.activations[d]!.map((k) => k.name);
-    // x [T, B, I] · [I, G·H] + the biases that do not wait for the state: every step's input projection at once
-    const xw = op('MatMul', [x, constant(p('input_weights_t'), transposed(w, I, d, 0, G * H))], p('input_projection'));
+    // x [T, B, I] · [I, G·H] + the biases that do not wait for the state: every step's input
+    // projection at once, or (perStepInput) each step's [B, I] slice by itself
+    const wt = constant(p('input_weights_t'), transposed(w, I, d, 0, G * H));
     const xb = new Float32Array(G * H);
-    if (opType === 'GRU') {
+    const perStep = options.perStepInput === true;
+    if (opType === 'GRU' && !perStep) {
       xb.set(bias(d, 0, 2 * H, true), 0);
       xb.set(bias(d, 2 * H, H, false), 2 * H);
-    } else xb.set(bias(d, 0, G * H, true), 0);
-    const xp = op('Add', [xw, constant(p('input_bias'), Tensor.float32([G * H], xb))], p('input_projection_biased'));
-    let h = initial(5, 'h', d);
-    let c = opType === 'LSTM' ? initial(6, 'c', d) : '';
+    } else xb.set(bias(d, 0, G * H, !perStep), 0);
+    const inputBias = constant(p('input_bias'), Tensor.float32([G * H], xb));
+    const xp = perStep ? '' : op('Add', [op('MatMul', [x, wt], p('input_projection')), inputBias], p('input_projection_biased'));
+    // perStepInput: the recurrent biases (GRU: of z and r) added to the recurrent projection
+    let first = '';
+    const firstBias = () => {
+      if (first) return first;
+      const v = inits.get(inputBias)!.toFloat32().slice();
+      inits.get(recurrentBias)!.toFloat32().forEach((b, k) => (v[k]! += b));
+      return (first = constant(p('input_and_recurrent_bias'), Tensor.float32([G * H], v)));
+    };
+    const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([opType === 'GRU' ? 2 * H : G * H], bias(d, 0, opType === 'GRU' ? 2 * H : G * H, true, false))) : '';
+    // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
+    // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
+    let h = perStep && zeroState(5) ? '' : initial(5, 'h', d);
+    let c = opType === 'LSTM' ? (perStep && zeroState(6) ? '' : initial(6, 'c', d)) : '';
     const steps = new Array<string>(T);
     // GRU: the z, r rows and the h rows of R apart (the h rows read r ⊙ ...)
     const rAll = opType === 'GRU' ? constant(p('recurrent_zr_weights_t'), transposed(r, H, d, 0, 2 * H)) : constant(p('recurrent_weights_t'), transposed(r, H, d, 0, G * H));
@@ -138,28 +201,41 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     for (let k = 0; k < T; k++) {
       const t = reverse ? T - 1 - k : k;
       const s = p(`step${t}`);
-      const xt = op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
-      const hr = op('MatMul', [h, rAll], `${s}/recurrent`);
+      // perStepInput with a zero state: no recurrent projection, its bias joins the input's
+      const xt = perStep
+        ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), h ? inputBias : firstBias()], `${s}/input`)
+        : op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
+      const hr = !perStep ? op('MatMul', [h, rAll], `${s}/recurrent`) : h ? op('Add', [op('MatMul', [h, rAll], `${s}/recurrent_projection`), recurrentBias], `${s}/recurrent`) : '';
+      const plus = (v: string, w: string, name: string) => (w ? op('Add', [v, w], name) : v);
       if (opType === 'RNN') {
-        h = act(f!, op('Add', [xt, hr], `${s}/pre`), `${s}/h`);
+        h = act(f!, plus(xt, hr, `${s}/pre`), `${s}/h`);
       } else if (opType === 'LSTM') {
-        const [gi, go, gf, gc] = split(op('Add', [xt, hr], `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
+        const [gi, go, gf, gc] = split(plus(xt, hr, `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
         const i = act(f!, gi!, `${s}/i`);
         const o = act(f!, go!, `${s}/o`);
         const fg = act(f!, gf!, `${s}/f`);
         const cand = act(gAct!, gc!, `${s}/c_candidate`);
-        c = op('Add', [op('Mul', [fg, c], `${s}/c_kept`), op('Mul', [i, cand], `${s}/c_added`)], `${s}/c`);
+        const added = op('Mul', [i, cand], c ? `${s}/c_added` : `${s}/c`);
+        c = c ? op('Add', [op('Mul', [fg, c], `${s}/c_kept`), added], `${s}/c`) : added;
+        if (cellBounds) c = op('Clip', [c, ...cellBounds], `${s}/c_clipped`);
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
-        const [hz, hrr] = split(hr, [H, H], `${s}/split_recurrent`);
-        const z = act(f!, op('Add', [xz!, hz!], `${s}/z_pre`), `${s}/z`);
-        const rg = act(f!, op('Add', [xr!, hrr!], `${s}/r_pre`), `${s}/r`);
-        const hh = a.linearBeforeReset
-          ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
-          : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
-        const cand = act(gAct!, op('Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
-        h = op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
+        // (a zero state: the recurrent biases, as vectors: OpenCV adds a [1, H] constant to no [B, H])
+        const [hz, hrr] = hr ? split(hr, [H, H], `${s}/split_recurrent`) : ['', ''];
+        const z = act(f!, plus(xz!, hz!, `${s}/z_pre`), `${s}/z`);
+        const rg = act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`);
+        const hh = !h
+          ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : rbh
+          : a.linearBeforeReset
+            ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
+            : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
+        // (zero state, linear_before_reset: xh - r ⊙ -Rbh, as OpenCV's importer takes a Mul by a
+        // constant followed by an Add for a scale and its bias, which must then be constant)
+        const cand = act(gAct!, op(!h && a.linearBeforeReset ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
+        h = perStep
+          ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
+          : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
       }
       steps[t] = op('Unsqueeze', [h, constant(`${s}/time_axis`, Tensor.int64([1], [tAxis]))], `${s}/h_step`);
     }

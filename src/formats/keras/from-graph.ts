@@ -1,6 +1,7 @@
 // A channels-last IR graph -> Keras layers (config + weights), the common core of the .h5,
 // .keras and TF.js layers writers. One row per IR op; every layer loads in stock Keras and
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
+import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, readersOf, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
@@ -840,7 +841,9 @@ function hasRecurrentOp(w: Writer): boolean {
 }
 
 /** Build Keras layers from a channels-last graph. Throws UnsupportedError naming the op and node. */
-export function graphToKeras(graph: Graph, options: FromGraphOptions = {}): KerasModelOut {
+export function graphToKeras(input: Graph, options: FromGraphOptions = {}): KerasModelOut {
+  // Keras' LSTM cannot bound the cell state: TFLite's cell_clip, unrolled
+  const graph = unrollCellClipped(input, 'a Keras model');
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
   // a time-major [T, B, F] input read by a recurrent op: Keras takes it batch-major [B, T, F]

@@ -1,4 +1,5 @@
 // IR Graph -> ONNX ModelProto bytes (+ an optional external data file).
+import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { UsageError } from '../../ir/errors.js';
 import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -34,7 +35,9 @@ export function irVersionForOpset(opset: number): number {
  * Serialize a graph as an ONNX model. With `options.externalDataThreshold`, initializers of at
  * least that many bytes go to `<fileName>.data`, returned in `options.sidecars`.
  */
-export function writeOnnx(graph: Graph, options: WriteOptions = {}): Uint8Array {
+export function writeOnnx(input: Graph, options: WriteOptions = {}): Uint8Array {
+  // ONNX LSTM cannot bound the cell state (its clip bounds the gates' inputs): TFLite's cell_clip, unrolled
+  const graph = unrollCellClipped(input, 'an ONNX file');
   const external = options.externalDataThreshold !== undefined ? new ExternalDataWriter(options) : undefined;
   const meta = graph.metadata ?? {};
   const opsets = Object.entries(graph.opsets);

@@ -17,14 +17,20 @@ import { tfDataType } from './data-types.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
+import { denseOnSequencesAsTensordot } from './write-tensordot.js';
 
 const utf8 = new TextEncoder();
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts)
-  let g = unrollRecurrent(graph, ['LSTM', 'GRU', 'RNN'], 'a GraphDef');
+  let g = graph;
+  // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts), each
+  // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
+  // (PyTorch's Expand of zeros) is known as one
+  if (g.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType))) {
+    g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true });
+  }
   // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
   // Resize take here: such models are written for dim 1 (as the TFLite writer does)
   if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
@@ -32,6 +38,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   }
   g = foldConstants(g, { evaluate }).graph;
   if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
+  g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
   return collapseUnitReshapes(fuseBias(constantNodesToInitializers(g)).graph);
 }
@@ -454,6 +461,17 @@ function gather(w: Writer, n: Node, out: string): void {
     });
     const filter = w.const(`${n.name}/selection`, new Tensor('float32', [1, 1, c, values.length], sel));
     w.add(out, 'Conv2D', [w.ref(x), filter], { T: T('float32'), strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+    return;
+  }
+  const v = values[0]!;
+  if (idx.rank === 0 && typeof d === 'number' && v >= 0 && v < d && shape!.filter((k, a) => a !== axis && typeof k !== 'number').length <= 1) {
+    // One step of a sequence (x[:, -1]): Slice, then Reshape without that axis, as OpenCV's
+    // importer has no GatherV2
+    const begin = shape!.map((_, a) => (a === axis ? v : 0));
+    const size = shape!.map((k, a) => (a === axis ? 1 : -1));
+    const part = w.add(w.fresh(`${n.name}/slice`), 'Slice', [w.ref(x), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/size`, size)], { T: T(w.dtype(x)), Index: T('int32') });
+    const dims = shape!.filter((_, a) => a !== axis).map((k) => (typeof k === 'number' ? k : -1));
+    w.add(out, 'Reshape', [part, w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(x)), Tshape: T('int32') });
     return;
   }
   const indices = w.const(`${n.name}/indices`, new Tensor('int32', idx.shape, Int32Array.from(values)));

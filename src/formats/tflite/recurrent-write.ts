@@ -233,7 +233,7 @@ function lstmDirection(c: WriteContext, l: Layer, d: number, x: string, base: st
     inputs,
     outputs: [out],
     version: hybridVersion(l),
-    options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, 0, 0, timeMajor, !!l.a.hybrid && !l.a.hybrid.symmetric, false)],
+    options: (b) => [BuiltinOptions.UnidirectionalSequenceLSTMOptions, UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, l.act, l.a.cellClip ?? 0, 0, timeMajor, !!l.a.hybrid && !l.a.hybrid.symmetric, false)],
   });
   return out;
 }

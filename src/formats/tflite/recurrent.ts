@@ -1,9 +1,10 @@
 // TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM and BIDIRECTIONAL_SEQUENCE_LSTM -> IR. What ONNX LSTM
 // expresses (peepholes, CIFG, tanh / relu activations, batch- or time-major) becomes one ONNX LSTM
 // (direction forward, or bidirectional when both directions have the same structure) between
-// Transposes and a Squeeze / Gather of its num_directions axis. What it cannot (TFLite's cell_clip bounds
-// the cell state itself, where ONNX's clip bounds gate inputs; a projection; layer norm; relu6)
-// is unrolled over the (static) time steps into plain ONNX ops computing TFLite's formulas.
+// Transposes and a Squeeze / Gather of its num_directions axis; TFLite's cell_clip (it bounds the
+// cell state itself, where ONNX's clip bounds gate inputs) rides on that LSTM as nnport's attribute
+// `cell_clip`. What it cannot (a projection; layer norm; relu6) is unrolled over the (static) time
+// steps into plain ONNX ops computing TFLite's formulas.
 // The two variable tensors (output and cell state) start at zero: what the interpreter computes
 // on its first invoke after allocating tensors.
 import { FormatError, QuantizationError, UnsupportedError } from '../../ir/errors.js';
@@ -233,7 +234,6 @@ function floatInputOutput(c: OpContext, outputs: number): TfliteTensorInfo {
 /** What ONNX LSTM cannot express of `p` (empty: one ONNX LSTM computes it). */
 function unexpressibleOf(p: FloatLstm): string[] {
   return [
-    p.cellClip > 0 && `cell_clip ${p.cellClip} (ONNX LSTM's clip bounds gate inputs, not the cell state)`,
     p.projection && 'a projection',
     p.gates.o!.ln && 'layer normalization',
     !onnxActivation(p.act) && `the ${ActivationFunctionType[p.act] ?? p.act} activation`,
@@ -441,6 +441,9 @@ function onnxLstm(c: OpContext, dirs: FloatLstm[], direction: 'forward' | 'rever
   };
   if (direction !== 'forward') attrs.direction = { type: 'string', value: direction };
   if (p0.cifg) attrs.input_forget = int(1);
+  // TFLite's cell_clip, which ONNX's clip (gate inputs) does not express: nnport's attribute on the
+  // IR's LSTM, written back to .tflite; the ONNX / Keras writers unroll such an LSTM
+  if (p0.cellClip > 0) attrs.cell_clip = { type: 'float', value: p0.cellClip };
   if (hybrid) attrs.symmetric = int(hybrid.symmetric ? 1 : 0);
   const y4 = c.b.fresh(`${base}/Y`);
   const node = hybrid ? c.b.node('HybridLSTM', inputs, [y4], attrs, 'nnport') : c.b.node('LSTM', inputs, [y4], attrs);

@@ -25,6 +25,12 @@ export interface RecurrentAttrs {
   activations: RnnActivation[][];
   /** bound on the inputs of the activations; undefined: no clipping */
   clip?: number;
+  /**
+   * LSTM, nnport's attribute `cell_clip` (TFLite's cell_clip, which ONNX cannot express): the cell
+   * state is bounded to [-cellClip, cellClip] after each update, before the output reads it;
+   * undefined: no bound. Writers of formats without it unroll such an LSTM (unroll-recurrent.ts).
+   */
+  cellClip?: number;
   /** LSTM: the forget gate is 1 - the input gate */
   inputForget: boolean;
   /** 0: X [seq, batch, input]; 1: X [batch, seq, input] (and the outputs batch-first) */
@@ -95,6 +101,8 @@ export function parseRecurrentAttrs(node: Node, op: RecurrentOp): RecurrentAttrs
   if (hiddenSize !== undefined && (!Number.isInteger(hiddenSize) || hiddenSize < 1)) throw new ShapeError(`${op} '${node.name}': hidden_size ${hiddenSize} must be a positive integer`);
   const clip = attrFloat(node, 'clip');
   if (clip !== undefined && !(clip > 0)) throw new ShapeError(`${op} '${node.name}': clip ${clip} must be positive`);
+  const cellClip = attrFloat(node, 'cell_clip');
+  if (cellClip !== undefined && (op !== 'LSTM' || !(cellClip > 0))) throw new ShapeError(`${op} '${node.name}': cell_clip ${cellClip} ${op === 'LSTM' ? 'must be positive' : 'is an LSTM attribute'}`);
   const layout = attrInt(node, 'layout', 0);
   if (layout !== 0 && layout !== 1) throw new ShapeError(`${op} '${node.name}': layout ${layout} is not 0 or 1`);
   return {
@@ -104,6 +112,7 @@ export function parseRecurrentAttrs(node: Node, op: RecurrentOp): RecurrentAttrs
     hiddenSize,
     activations: parseActivations(node, op, numDirections),
     clip,
+    ...(cellClip !== undefined ? { cellClip } : {}),
     inputForget: op === 'LSTM' && attrInt(node, 'input_forget', 0) !== 0,
     layout,
     linearBeforeReset: op === 'GRU' && attrInt(node, 'linear_before_reset', 0) !== 0,

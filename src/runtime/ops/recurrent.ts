@@ -273,7 +273,8 @@ function lstmDirection(c: DirectionContext): void {
   const P = c.peep;
   const po = c.d * 3 * H;
   // the default activations without peepholes run as one fused kernel per row and step
-  const fused = !P && !c.at.inputForget && fa.name === 'Sigmoid' && ga.name === 'Tanh' && ha.name === 'Tanh';
+  const fused = !P && !c.at.inputForget && c.at.cellClip === undefined && fa.name === 'Sigmoid' && ga.name === 'Tanh' && ha.name === 'Tanh';
+  const cellClip = c.at.cellClip;
   const hybrid = c.at.hybrid;
   withStepKernels(N, H, H, [Rd], [N * GH, N * H, N * H, H, hybrid ? N * H : 0], (s) => {
     const [gates, h, cs, hc, hq] = s.buffers as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
@@ -303,6 +304,8 @@ function lstmDirection(c: DirectionContext): void {
           else activateIn(s, fa, clip, gates, o + 2 * H, o + 3 * H);
           activateIn(s, ga, clip, gates, o + 3 * H, o + 4 * H);
           for (let j = 0; j < H; j++) cs[so + j] = gates[o + 2 * H + j]! * cs[so + j]! + gates[o + j]! * gates[o + 3 * H + j]!;
+          // TFLite's cell_clip: the bounded cell state is what the output gate and h read, and what is kept
+          if (cellClip !== undefined) for (let j = 0; j < H; j++) cs[so + j] = Math.min(cellClip, Math.max(-cellClip, cs[so + j]!));
           if (P) for (let j = 0; j < H; j++) gates[o + H + j] += P[po + H + j]! * cs[so + j]!;
           activateIn(s, fa, clip, gates, o + H, o + 2 * H);
           // clip bounds the gates' pre-activations only; h(Ct) takes the cell state unclipped (as onnxruntime computes it)

@@ -1,11 +1,14 @@
 // ONNX LSTM / GRU / RNN (PyTorch exports: scripts/fixtures/recurrent_onnx.py) written as frozen
 // GraphDefs: TF1 graphs hold a static RNN as its unrolled steps (MatMul, Add, Sigmoid, Tanh / Relu,
-// Mul, Sub, SplitV, GatherV2, ExpandDims, ConcatV2), as the corpus' tf2onnx LSTM does. Every
-// written .pb is run by the independent NumPy interpreter of GraphDefs
-// (scripts/fixtures/tf_numpy_run.py) and by OpenCV dnn's TensorFlow importer where it has the ops,
-// against PyTorch's outputs; nnport reading the .pb back runs it too. A dynamic sequence length
-// and what the steps cannot compute are refused by name.
+// Mul, Sub, Split, Reshape, ConcatV2), as the corpus' tf2onnx LSTM does. Every written .pb is run
+// by the independent NumPy interpreter of GraphDefs (scripts/fixtures/tf_numpy_run.py) and, where
+// OpenCV 4.6's TF importer has every op the model needs, by OpenCV dnn, against PyTorch's outputs;
+// nnport reading the .pb back runs it too. (The bidirectional exports are NumPy-only: PyTorch
+// reorders a bidirectional Y with a 4-D Transpose, which that importer takes only as NHWC <-> NCHW.)
+// A dynamic sequence length and what the steps cannot compute are refused by name.
+import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { writeGraphDef } from '../../../src/formats/tensorflow/write.js';
@@ -14,6 +17,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
+import { buildOneNodeRecurrent, int, type OneNodeRecurrent, strs } from '../tflite/one-node-recurrent.js';
 import { pythonRun } from './python-runs.js';
 
 beforeAll(async () => {
@@ -23,6 +27,7 @@ beforeAll(async () => {
 });
 
 const MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_bidi', 'lstm_layout1', 'lstm_last_step', 'lstm_dynamic_batch', 'rnn_tanh', 'rnn_relu_bidi', 'gru'];
+const OPENCV_RUNS = new Set(['lstm_time_major', 'lstm_batch_first', 'lstm_layout1', 'rnn_tanh', 'gru']);
 
 describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch', () => {
   it.each(MODELS)('%s', async (name) => {
@@ -32,6 +37,10 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
     const errors: Record<string, number> = {};
     const numpy = pythonRun('numpy', `recurrent-${name}`, pb, f.input, outputs);
     outputs.forEach((o, k) => (errors[`numpy ${k}`] = relErr(numpy.get(o)!.toFloat32(), f.outputs[k]!)));
+    if (OPENCV_RUNS.has(name)) {
+      const opencv = pythonRun('opencv', `recurrent-${name}`, pb, f.input, outputs);
+      outputs.forEach((o, k) => (errors[`opencv ${k}`] = relErr(opencv.get(o)!.toFloat32(), f.outputs[k]!)));
+    }
     const back = { graph: await readGraphDef(pb, { fileName: `${name}.pb` }) };
     const ours = (await runGraph(back.graph, new Map([[back.graph.inputs[0]!.name, f.input]]))).outputs;
     // a GraphDef has no output order: each output by its name
@@ -56,5 +65,40 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
     await expect(writeGraphDef(peepholes)).rejects.toThrow(/LSTM peepholes in a GraphDef/);
     const clipped = withNode((n) => ({ ...n, attrs: { ...n.attrs, clip: { type: 'float', value: 3 } } }));
     await expect(writeGraphDef(clipped)).rejects.toThrow(/LSTM clip in a GraphDef/);
+  });
+});
+
+// What PyTorch does not export: GRU with linear_before_reset=0, non-zero initial states (the steps
+// that do not skip the state), reverse directions, relu; one-node models run by onnxruntime-node
+const ONE_NODE: Array<{ name: string; c: OneNodeRecurrent }> = [
+  { name: 'gru_lbr0_bidi', c: { op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, direction: 'bidirectional' } },
+  { name: 'gru_lbr0_initial_h', c: { op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 4, bias: true, constants: { initial_h: Tensor.float32([1, 2, 4], Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))) } } },
+  {
+    name: 'lstm_reverse_initial_states',
+    c: { op: 'LSTM', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, direction: 'reverse', outputs: ['Y', 'Y_h', 'Y_c'], constants: { initial_h: Tensor.float32([1, 2, 4], Float32Array.from({ length: 8 }, (_, i) => Math.cos(i))), initial_c: Tensor.float32([1, 2, 4], Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + 1))) } },
+  },
+  { name: 'rnn_relu_reverse', c: { op: 'RNN', seq: 5, batch: 2, input: 3, hidden: 4, bias: true, direction: 'reverse', attrs: { activations: strs(['Relu']) } } },
+  { name: 'gru_lbr1_relu', c: { op: 'GRU', seq: 4, batch: 3, input: 2, hidden: 3, bias: true, attrs: { linear_before_reset: int(1), activations: strs(['Sigmoid', 'Relu']) } } },
+];
+
+describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime-node', () => {
+  it.each(ONE_NODE)('$name', async ({ name, c }) => {
+    const { graph, x } = buildOneNodeRecurrent(c, 4242, { weights: 0.5, bias: 0.3, peepholes: 0.3 });
+    const session = await ort.InferenceSession.create(writeOnnx(graph), { logSeverityLevel: 3 });
+    const want = await session.run({ X: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) });
+    await session.release();
+    const pb = await writeGraphDef(graph, { fileName: `${name}.pb` });
+    const outputs = graph.outputs.map((o) => o.name);
+    const numpy = pythonRun('numpy', `recurrent-one-node-${name}`, pb, x, outputs);
+    const back = await readGraphDef(pb, { fileName: `${name}.pb` });
+    const ours = (await runGraph(back, new Map([[back.inputs[0]!.name, x]]))).outputs;
+    const errors: Record<string, number> = {};
+    for (const o of outputs) {
+      const w = want[o]!.data as Float32Array;
+      errors[`numpy ${o}`] = relErr(numpy.get(o)!.toFloat32(), w);
+      errors[`nnport ${o}`] = relErr(ours.get(o)!.toFloat32(), w);
+    }
+    console.log(`${name}: ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')} relative to onnxruntime`);
+    for (const [k, v] of Object.entries(errors)) expect(v, k).toBeLessThan(1e-5);
   });
 });

@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { UnidirectionalSequenceLSTMOptions } from '../../../src/formats/generated/tflite/unidirectional-sequence-lstmoptions.js';
+import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { convert, loadModel } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
@@ -19,7 +21,8 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { ByteBuffer } from 'flatbuffers';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { pythonRun } from '../tensorflow/python-runs.js';
 import { relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -83,18 +86,66 @@ describe('TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM (mnist_lstm) against the int
 
   it('nnport runs the file as the interpreter does (4 inputs, one meeting cell_clip)', async () => {
     const g = await readTflite(MNIST, { fileName: 'trained_lstm.tflite' });
-    // cell_clip 10 bounds the cell state, which ONNX LSTM cannot: the LSTM is unrolled over 28 steps
-    expect(g.nodes.some((n) => n.opType === 'LSTM')).toBe(false);
-    expect(g.nodes.filter((n) => n.opType === 'Clip').length).toBe(28);
+    // cell_clip 10 bounds the cell state, which ONNX LSTM's clip (gate inputs) cannot: one LSTM
+    // carrying nnport's attribute cell_clip
+    const lstms = g.nodes.filter((n) => n.opType === 'LSTM');
+    expect(lstms.map((n) => n.attrs.cell_clip)).toEqual([{ type: 'float', value: 10 }]);
     expect(g.nodes.find((n) => n.doc?.includes('start at zero'))).toBeDefined();
     // the same graph without the clip, to show the saturating input needs it
-    const unclipped: Graph = { ...g, nodes: g.nodes.map((n) => (n.opType === 'Clip' ? { ...n, opType: 'Identity', inputs: [n.inputs[0]!] } : n)) };
+    const unclipped: Graph = { ...g, nodes: g.nodes.map((n) => (n.opType === 'LSTM' ? { ...n, attrs: Object.fromEntries(Object.entries(n.attrs).filter(([k]) => k !== 'cell_clip')) } : n)) };
     for (const { name, x } of inputs()) {
       const theirs = await interpreter(MNIST, x);
       const err = relErr(await nnportRun(g, x), theirs);
       console.log(`mnist_lstm ${name}: nnport vs interpreter ${err.toExponential(2)} relative`);
       expect(err, name).toBeLessThan(1e-5);
       if (name === 'saturating') expect(relErr(await nnportRun(unclipped, x), theirs)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('written back to .tflite: one UNIDIRECTIONAL_SEQUENCE_LSTM with cell_clip 10, the interpreter computes what it computes on the source file', async () => {
+    const model = await loadModel(MNIST, { fileName: 'trained_lstm.tflite' });
+    const { bytes } = await convert(model, 'mnist_lstm.tflite');
+    const json = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number; builtin_options?: { cell_clip?: number } }[] }[] }>(bytes, 'mnist-lstm-back');
+    const ops = json.subgraphs[0]!.operators.filter((op) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code === 'UNIDIRECTIONAL_SEQUENCE_LSTM');
+    expect(ops.map((op) => op.builtin_options?.cell_clip)).toEqual([10]);
+    for (const { name, x } of inputs()) {
+      const err = relErr(await interpreter(bytes, x), await interpreter(MNIST, x));
+      console.log(`mnist_lstm ${name}: written back, interpreter vs interpreter on the source ${err.toExponential(2)} relative`);
+      expect(err, name).toBeLessThan(1e-6);
+    }
+  });
+
+  it('--quantize dynamic: a hybrid UNIDIRECTIONAL_SEQUENCE_LSTM with cell_clip 10; the interpreter runs it close to the float file, nnport reading it back equals the interpreter', async () => {
+    const g = await readTflite(MNIST, { fileName: 'trained_lstm.tflite' });
+    const bytes = await writeTflite(g, { fileName: 'mnist_lstm_dynamic.tflite', quantize: { mode: 'dynamic', minElements: 1 } });
+    const json = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[]; builtin_options?: { cell_clip?: number } }[] }[] }>(bytes, 'mnist-lstm-dynamic');
+    const sg = json.subgraphs[0]!;
+    const op = sg.operators.find((o) => json.operator_codes[o.opcode_index ?? 0]!.builtin_code === 'UNIDIRECTIONAL_SEQUENCE_LSTM')!;
+    expect(op.builtin_options?.cell_clip).toBe(10);
+    expect(sg.tensors[op.inputs[1]!]!.type).toBe('INT8');
+    const back = await readTflite(bytes, { fileName: 'mnist_lstm_dynamic.tflite' });
+    expect(back.nodes.filter((n) => n.opType === 'HybridLSTM').map((n) => n.attrs.cell_clip)).toEqual([{ type: 'float', value: 10 }]);
+    for (const { name, x } of inputs()) {
+      const theirs = await interpreter(bytes, x);
+      const vsFloat = relErr(theirs, await interpreter(MNIST, x));
+      const readBack = relErr(await nnportRun(back, x), theirs);
+      console.log(`mnist_lstm ${name}: dynamic in the interpreter vs the float file ${vsFloat.toExponential(2)}, nnport's read-back vs the interpreter ${readBack.toExponential(2)} relative`);
+      expect(vsFloat, name).toBeLessThan(5e-2);
+      expect(readBack, name).toBeLessThan(1e-5);
+    }
+  });
+
+  it('converted to a frozen GraphDef (the clipped LSTM unrolled), the NumPy GraphDef interpreter computes the interpreter outputs', async () => {
+    const model = await loadModel(MNIST, { fileName: 'trained_lstm.tflite' });
+    const { bytes } = await convert(model, 'mnist_lstm.pb');
+    const g = await readGraphDef(bytes, { fileName: 'mnist_lstm.pb' });
+    expect(g.nodes.some((n) => n.opType === 'LSTM')).toBe(false);
+    const out = g.outputs[0]!.name.replace(/:0$/, '');
+    for (const { name, x } of inputs()) {
+      const numpy = pythonRun('numpy', `mnist-lstm-${name}`, bytes, Tensor.float32([1, 28, 28], x), [out]).get(out)!;
+      const err = relErr(numpy.toFloat32(), await interpreter(MNIST, x));
+      console.log(`mnist_lstm ${name}: GraphDef in NumPy vs interpreter ${err.toExponential(2)} relative`);
+      expect(err, name).toBeLessThan(1e-5);
     }
   });
 

@@ -1,19 +1,15 @@
 // The real oracle for nnport's int8 LSTM quantization: TFLite Micro's mnist_lstm in float and as
 // TF's converter quantized it to int8 (corpus: tflm-mnist-lstm-float / tflm-mnist-lstm-int8).
-// nnport's TFLite reader unrolls the float file's LSTM (its cell_clip 10 is not ONNX's clip), so
-// the float model is rebuilt here as what it computes with ONNX ops -- one ONNX LSTM (batch-major,
-// the file's per-gate weights), Reshape, Gemm, Softmax -- checked against the float file in the
-// interpreter, then quantized by nnport (--quantize int8, calibrated on synthetic digits) into
-// TFLite's integer LSTM. Checked: flatc verifies the file and the interpreter runs it; nnport's
+// nnport reads the float file (its LSTM's cell_clip 10 rides on the IR's LSTM as nnport's
+// attribute), checked against the float file in the interpreter, and quantizes it (--quantize
+// int8, calibrated on synthetic digits) into TFLite's integer LSTM with the cell clip, as TF's
+// converter did. Checked: flatc verifies the file and the interpreter runs it; nnport's
 // integer runtime on the written file within 1 LSB of the interpreter; the output's SNR against
 // the float file on held-out synthetic digits, next to TF's own int8 file's on the same inputs.
 import { readFileSync } from 'node:fs';
-import { ByteBuffer } from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
-import { Model } from '../../../src/formats/generated/tflite/model.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
-import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
@@ -52,58 +48,24 @@ function digit(r: () => number): Float32Array {
   return img;
 }
 
-/** The float file as an ONNX-op graph: x [1, 28, 28] -> LSTM (layout 1) -> Reshape [1, 560] -> Gemm -> Softmax. */
-async function floatAsOnnxLstm(bytes: Uint8Array): Promise<Graph> {
-  const read = await readTflite(bytes);
-  const sg = Model.getRootAsModel(new ByteBuffer(bytes)).subgraphs(0)!;
-  const lstmOp = sg.operators(0)!;
-  const tensor = (k: number): Float32Array => {
-    const name = sg.tensors(lstmOp.inputs(k)!)!.name()!;
-    const t = read.initializers.get(name);
-    if (!t) throw new Error(`LSTM input ${k} '${name}' is not a constant`);
-    return t.toFloat32();
-  };
-  const H = 20;
-  const I = 28;
-  // ONNX gate order i, o, f, c; TFLite's inputs 1-4 / 5-8 / 12-15 are i, f, c, o
-  const order = [0, 3, 1, 2];
-  const W = new Float32Array(4 * H * I);
-  const R = new Float32Array(4 * H * H);
-  const B = new Float32Array(8 * H);
-  order.forEach((tf, k) => {
-    W.set(tensor(1 + tf), k * H * I);
-    R.set(tensor(5 + tf), k * H * H);
-    B.set(tensor(12 + tf), k * H);
-  });
-  const g = emptyGraph('mnist_lstm');
-  g.inputs = [{ name: 'x', dtype: 'float32', shape: [1, 28, 28] }];
-  g.outputs = [{ name: 'probabilities', dtype: 'float32', shape: [1, 10] }];
-  g.initializers.set('W', Tensor.float32([1, 4 * H, I], W));
-  g.initializers.set('R', Tensor.float32([1, 4 * H, H], R));
-  g.initializers.set('B', Tensor.float32([1, 8 * H], B));
-  g.initializers.set('flat_shape', Tensor.int64([2], [1, 28 * H]));
-  g.initializers.set('dense_w', read.initializers.get('model/sequential/output/MatMul')!);
-  g.initializers.set('dense_b', read.initializers.get('model/sequential/output/BiasAdd/ReadVariableOp')!);
-  g.nodes = [
-    { name: 'lstm', opType: 'LSTM', domain: '', inputs: ['x', 'W', 'R', 'B'], outputs: ['y'], attrs: { hidden_size: { type: 'int', value: H }, layout: { type: 'int', value: 1 } } },
-    { name: 'flatten', opType: 'Reshape', domain: '', inputs: ['y', 'flat_shape'], outputs: ['flat'], attrs: {} },
-    { name: 'dense', opType: 'Gemm', domain: '', inputs: ['flat', 'dense_w', 'dense_b'], outputs: ['logits'], attrs: { transB: { type: 'int', value: 1 } } },
-    { name: 'softmax', opType: 'Softmax', domain: '', inputs: ['logits'], outputs: ['probabilities'], attrs: { axis: { type: 'int', value: -1 } } },
-  ];
-  return g;
-}
-
 describe('mnist_lstm: nnport int8 vs TF int8 (the TFLite converter)', () => {
   it("quantized by nnport: the interpreter runs it, nnport's integer runtime within 1 LSB, SNR near TF's int8 file", async () => {
     const floatFile = new Uint8Array(readFileSync(corpusPath(FLOAT)));
     const tfInt8 = new Uint8Array(readFileSync(corpusPath(INT8)));
-    const g = await floatAsOnnxLstm(floatFile);
+    const g = await readTflite(floatFile, { fileName: FLOAT });
+    expect(g.nodes.filter((n) => n.opType === 'LSTM').map((n) => n.attrs.cell_clip)).toEqual([{ type: 'float', value: 10 }]);
     const r = rng(2026);
     const calibration = Array.from({ length: 48 }, () => [Tensor.float32([1, 28, 28], digit(r))]);
     const bytes = await writeTflite(g, { fileName: 'mnist_lstm_int8.tflite', quantize: { mode: 'int8', calibration } });
-    const json = flatcJson<{ subgraphs: { tensors: { type?: string }[]; operators: { inputs: number[]; intermediates?: number[] }[] }[] }>(bytes, 'mnist_lstm_int8');
+    type Json = { subgraphs: { tensors: { type?: string; quantization?: { scale?: number[] } }[]; operators: { inputs: number[]; intermediates?: number[]; builtin_options?: { cell_clip?: number } }[] }[] };
+    const json = flatcJson<Json>(bytes, 'mnist_lstm_int8');
     const op = json.subgraphs[0]!.operators.find((o) => o.intermediates?.length === 5)!;
     expect(json.subgraphs[0]!.tensors[op.inputs[19]!]!.type).toBe('INT16');
+    // the integer LSTM bounds its cell state as TF's file does
+    const tfJson = flatcJson<Json>(tfInt8, 'mnist_lstm_int8_tf');
+    const tfOp = tfJson.subgraphs[0]!.operators.find((o) => o.intermediates?.length === 5)!;
+    expect(op.builtin_options?.cell_clip).toBe(10);
+    expect(tfOp.builtin_options?.cell_clip).toBe(10);
     // TF's file: int8 in (scale 1/255, zero point -128) and out (1/256, -128)
     const toInt8 = (x: Float32Array) => Int8Array.from(x, (v) => Math.max(-128, Math.min(127, Math.round(v * 255) - 128)));
     const fromTf = (q: Int8Array) => Float32Array.from(q, (v) => (v + 128) / 256);
@@ -123,15 +85,15 @@ describe('mnist_lstm: nnport int8 vs TF int8 (the TFLite converter)', () => {
       theirs.push(fromTf(t!.data as Int8Array));
       lsb = Math.max(lsb, await integerRuntimeLsbOff(bytes, Tensor.float32([1, 28, 28], x), o!.data as Float32Array));
       if (k < 3) {
-        // the rebuilt float graph computes the float file (nnport's float runtime)
+        // nnport's read of the float file computes it (nnport's float runtime)
         const { runGraph } = await import('../../../src/runtime/executor.js');
-        rebuilt.push((await runGraph(g, { x: Tensor.float32([1, 28, 28], x) })).outputs.get('probabilities')!.toFloat32());
+        rebuilt.push([...(await runGraph(g, { [g.inputs[0]!.name]: Tensor.float32([1, 28, 28], x) })).outputs.values()][0]!.toFloat32());
       }
     }
     const snrOurs = pooledSnrDb(want, ours);
     const snrTf = pooledSnrDb(want, theirs);
     const snrRebuilt = pooledSnrDb(want.slice(0, 3), rebuilt);
-    console.log(`mnist_lstm on 12 held-out synthetic digits, SNR vs the float file in the interpreter: nnport int8 ${snrOurs.toFixed(1)} dB, TF int8 ${snrTf.toFixed(1)} dB (rebuilt float graph ${snrRebuilt.toFixed(1)} dB); nnport integer runtime vs interpreter ${lsb} LSB`);
+    console.log(`mnist_lstm on 12 held-out synthetic digits, SNR vs the float file in the interpreter: nnport int8 ${snrOurs.toFixed(1)} dB, TF int8 ${snrTf.toFixed(1)} dB (nnport's read of the float file ${snrRebuilt.toFixed(1)} dB); nnport integer runtime vs interpreter ${lsb} LSB`);
     expect(snrRebuilt).toBeGreaterThan(80);
     expect(lsb).toBeLessThanOrEqual(1);
     // measured: nnport 34.9 dB, TF 35.1 dB; 3 dB of room for the calibration sets differing (TF calibrated on MNIST)
