@@ -59,7 +59,24 @@ const samples = (count: number, seed: number): Tensor[] => {
 interface FlatcModel {
   /** builtin_code is left out when it is ADD (0, the field's default) */
   operator_codes: { builtin_code?: string }[];
-  subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[];
+  subgraphs: { tensors: { type?: string; quantization?: { scale?: number[]; zero_point?: number[] } }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[];
+}
+
+/** On held-out samples: the interpreter runs the file, nnport's integer runtime within 1 LSB of it, SNR against the float function above minSnr. */
+async function heldOutChecks(bytes: Uint8Array, reference: (x: Float32Array) => Float32Array, minSnr: number): Promise<void> {
+  for (const x of samples(3, 9)) {
+    const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+    const got = theirs!.data as Float32Array;
+    expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+    expect(pooledSnrDb([reference(x.toFloat32())], [got])).toBeGreaterThan(minSnr);
+  }
+}
+
+/** The file's CONCATENATION, and whether all its tensors share one scale and zero point. */
+function concatenation(json: FlatcModel): { op: FlatcModel['subgraphs'][number]['operators'][number]; oneGrid: boolean } {
+  const sg = json.subgraphs[0]!;
+  const op = sg.operators.find((o) => json.operator_codes[o.opcode_index ?? 0]!.builtin_code === 'CONCATENATION')!;
+  return { op, oneGrid: new Set([...op.inputs, ...op.outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization))).size === 1 };
 }
 
 describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', () => {
@@ -72,12 +89,7 @@ describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', 
       const elementwise = sg.operators.filter((op) => ['ADD', 'MUL'].includes(json.operator_codes[op.opcode_index ?? 0]!.builtin_code ?? 'ADD'));
       expect(elementwise).toHaveLength(mul ? 2 : 1);
       for (const op of elementwise) for (const i of op.inputs) expect(sg.tensors[i]!.type).toBe(typeName);
-      for (const x of samples(3, 9)) {
-        const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
-        const got = theirs!.data as Float32Array;
-        expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
-        expect(pooledSnrDb([reference(x.toFloat32(), mul)], [got])).toBeGreaterThan(minSnr);
-      }
+      await heldOutChecks(bytes, (x) => reference(x, mul), minSnr);
     }, 120_000);
   }
 });
@@ -112,17 +124,8 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
   it('two dense outputs with different ranges: one scale and zero point on every CONCATENATION tensor; the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
     const calibration = samples(16, 5).map((t) => [t]);
     const bytes = await writeTflite(concatModel(), { fileName: 'concat.tflite', quantize: { mode: 'int8', calibration } });
-    const json = flatcJson<FlatcModel & { subgraphs: { tensors: { quantization?: { scale?: number[]; zero_point?: number[] } }[] }[] }>(bytes, 'concat');
-    const sg = json.subgraphs[0]!;
-    const cat = sg.operators.find((op) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code === 'CONCATENATION')!;
-    const params = [...cat.inputs, ...(cat as unknown as { outputs: number[] }).outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization));
-    expect(new Set(params).size).toBe(1);
-    for (const x of samples(3, 9)) {
-      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
-      const got = theirs!.data as Float32Array;
-      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
-      expect(pooledSnrDb([concatReference(x.toFloat32())], [got])).toBeGreaterThan(25);
-    }
+    expect(concatenation(flatcJson<FlatcModel>(bytes, 'concat')).oneGrid).toBe(true);
+    await heldOutChecks(bytes, concatReference, 25);
   }, 120_000);
 
   it('a softmax output (parameters fixed at 1/256, -128) concatenated with a wider dense output: an int8 -> int8 QUANTIZE in front of the CONCATENATION; the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
@@ -143,12 +146,11 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
     };
     const calibration = samples(16, 5).map((t) => [t]);
     const bytes = await writeTflite(g, { fileName: 'softmax-concat.tflite', quantize: { mode: 'int8', calibration } });
-    type Q = { quantization?: { scale?: number[]; zero_point?: number[] } };
-    const json = flatcJson<FlatcModel & { subgraphs: { tensors: ({ type?: string } & Q)[] }[] }>(bytes, 'softmax-concat');
+    const json = flatcJson<FlatcModel>(bytes, 'softmax-concat');
     const sg = json.subgraphs[0]!;
     const code = (op: { opcode_index?: number }) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code;
-    const cat = sg.operators.find((op) => code(op) === 'CONCATENATION')!;
-    expect(new Set([...cat.inputs, ...cat.outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization))).size).toBe(1);
+    const { op: cat, oneGrid } = concatenation(json);
+    expect(oneGrid).toBe(true);
     // the softmax's output keeps TFLite's fixed parameters; a QUANTIZE from it (int8 -> int8) feeds the CONCATENATION
     const soft = sg.operators.find((op) => code(op) === 'SOFTMAX')!;
     const sq = sg.tensors[soft.outputs[0]!]!.quantization!;
@@ -158,11 +160,6 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
     expect(requant).toBeDefined();
     expect([sg.tensors[requant.inputs[0]!]!.type, sg.tensors[requant.outputs[0]!]!.type]).toEqual(['INT8', 'INT8']);
     expect(cat.inputs).toContain(requant.outputs[0]);
-    for (const x of samples(3, 9)) {
-      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
-      const got = theirs!.data as Float32Array;
-      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
-      expect(pooledSnrDb([reference(x.toFloat32())], [got])).toBeGreaterThan(25);
-    }
+    await heldOutChecks(bytes, reference, 25);
   }, 120_000);
 });
