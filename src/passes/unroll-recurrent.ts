@@ -98,14 +98,9 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     out.push({ name: fresh(`${base}/${name}_node`), opType: type, domain: '', inputs, outputs: [v], attrs });
     return v;
   };
-  const split = (v: string, sizes: number[], name: string): string[] => {
+  const split = (v: string, sizes: number[], name: string, axis = 1): string[] => {
     const outs = sizes.map((_, k) => fresh(`${base}/${name}_${k}`));
-    out.push({ name: fresh(`${base}/${name}_node`), opType: 'Split', domain: '', inputs: [v, constant(`${name}_sizes`, Tensor.int64([sizes.length], sizes))], outputs: outs, attrs: { axis: int(1) } });
-    return outs;
-  };
-  const splitAxis = (v: string, count: number, axis: number): string[] => {
-    const outs = Array.from({ length: count }, (_, k) => fresh(`${base}/x_step${k}`));
-    out.push({ name: fresh(`${base}/x_steps_node`), opType: 'Split', domain: '', inputs: [v, constant('x_step_sizes', Tensor.int64([count], new Array<number>(count).fill(1)))], outputs: outs, attrs: { axis: int(axis) } });
+    out.push({ name: fresh(`${base}/${name}_node`), opType: 'Split', domain: '', inputs: [v, constant(`${name}_sizes`, Tensor.int64([sizes.length], sizes))], outputs: outs, attrs: { axis: int(axis) } });
     return outs;
   };
   const constant = (name: string, t: Tensor): string => {
@@ -143,7 +138,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   let parts: string[] | undefined;
   const stepInputs = (): string[] => {
     if (parts) return parts;
-    const pieces = T > 1 ? splitAxis(x, T, tAxis) : [x];
+    const pieces = T > 1 ? split(x, new Array<number>(T).fill(1), 'x_step', tAxis) : [x];
     const rows = Tensor.int64([2], [typeof bDim === 'number' ? bDim : -1, I]);
     parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
     return parts;
@@ -161,6 +156,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   const zeroState = (input: number): boolean => !n.inputs[input] || zeros(n.inputs[input]!);
   // nnport's cell_clip (TFLite's): the cell state bounded after each update
   const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
+  const perStep = options.perStepInput === true;
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -173,14 +169,16 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     // projection at once, or (perStepInput) each step's [B, I] slice by itself
     const wt = constant(p('input_weights_t'), transposed(w, I, d, 0, G * H));
     const xb = new Float32Array(G * H);
-    const perStep = options.perStepInput === true;
     if (opType === 'GRU' && !perStep) {
       xb.set(bias(d, 0, 2 * H, true), 0);
       xb.set(bias(d, 2 * H, H, false), 2 * H);
     } else xb.set(bias(d, 0, G * H, !perStep), 0);
     const inputBias = constant(p('input_bias'), Tensor.float32([G * H], xb));
     const xp = perStep ? '' : op('Add', [op('MatMul', [x, wt], p('input_projection')), inputBias], p('input_projection_biased'));
-    // perStepInput: the recurrent biases (GRU: of z and r) added to the recurrent projection
+    // perStepInput: the recurrent biases (GRU: of z and r) added to the recurrent projection, and
+    // (a zero state: no recurrent projection) joined to the input's at step 0
+    const recurrentRows = opType === 'GRU' ? 2 * H : G * H;
+    const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([recurrentRows], bias(d, 0, recurrentRows, true, false))) : '';
     let first = '';
     const firstBias = () => {
       if (first) return first;
@@ -188,7 +186,6 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
       inits.get(recurrentBias)!.toFloat32().forEach((b, k) => (v[k]! += b));
       return (first = constant(p('input_and_recurrent_bias'), Tensor.float32([G * H], v)));
     };
-    const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([opType === 'GRU' ? 2 * H : G * H], bias(d, 0, opType === 'GRU' ? 2 * H : G * H, true, false))) : '';
     // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
     // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
     let h = perStep && zeroState(5) ? '' : initial(5, 'h', d);

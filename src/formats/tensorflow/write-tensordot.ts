@@ -2,14 +2,13 @@
 // writes it in a frozen graph (Tensordot): x reshaped to rows [-1, K], one 2-D MatMul (+ its
 // bias Add, which the writer then writes as BiasAdd), the leading dims back. OpenCV's TF importer
 // has no BatchMatMul, and adds a constant vector to a 3-D value along the wrong axis.
-import { valueNamer, type Graph, type Node } from '../../ir/graph.js';
+import { readersOf, valueNamer, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 
 export function denseOnSequencesAsTensordot(g: Graph): Graph {
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
-  const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const consumers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const fresh = valueNamer(g);
   const initializers = new Map(g.initializers);
