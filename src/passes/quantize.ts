@@ -194,15 +194,18 @@ function quantizeWeights(w: Tensor, axis: number | undefined): { q: Tensor; scal
   return { q: quantizePerAxis(f, axis, scales, zps, { dtype: 'int8', rounding: 'half-away', narrowRange: true } as never), scales: Array.from(scales) };
 }
 
-/** Symmetric int8 weights `q` of initializer `w` as a new DequantizeLinear (per `axis` when several scales); its output's name. */
-function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[], w: string, q: Tensor, scales: number[], axis: number): string {
+/**
+ * Integers `q` of initializer `w` as a new DequantizeLinear (per `axis` when several scales); its
+ * output's name. The zero point is int8 zeros (symmetric weights) unless given.
+ */
+function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[], w: string, q: Tensor, scales: number[], axis: number, zeroPoint?: Tensor): string {
   const qName = names.fresh(`${w}_quantized`);
   const sName = names.fresh(`${w}_scale`);
   const zName = names.fresh(`${w}_zero_point`);
   inits.set(qName, q);
   const shape = scales.length > 1 ? [scales.length] : [];
   inits.set(sName, Tensor.float32(shape, scales));
-  inits.set(zName, new Tensor('int8', shape, new Int8Array(scales.length)));
+  inits.set(zName, zeroPoint ?? new Tensor('int8', shape, new Int8Array(scales.length)));
   const out = names.fresh(`${w}_dequantized`);
   nodes.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(axis) } : {} });
   return out;
@@ -262,14 +265,9 @@ function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, ini
       if (!out) {
         const r = minMax(t);
         const p = scaleZeroPointFromMinMax(r.min, r.max, range);
-        const qName = names.fresh(`${v}_quantized`);
-        const sName = names.fresh(`${v}_scale`);
-        const zName = names.fresh(`${v}_zero_point`);
-        inits.set(qName, quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never));
-        inits.set(sName, Tensor.float32([], [p.scale]));
-        inits.set(zName, range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint)));
-        out = names.fresh(`${v}_dequantized`);
-        dq.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: {} });
+        const q = quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never);
+        const zero = range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint));
+        out = addDequantized(names, inits, dq, v, q, [p.scale], 0, zero);
         done.set(v, out);
       }
       return out;
