@@ -428,6 +428,12 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs }, [L]);
       continue;
     }
+    if (op === 'Slice' && opset < 10) {
+      // before opset 10 the bounds are attributes: only the axes move
+      const axes = attrInts(node, 'axes') ?? range(attrInts(node, 'starts')?.length ?? 0);
+      replace({ inputs: ins, attrs: { ...node.attrs, axes: { type: 'ints', value: axes.map((a) => phys(a < 0 ? a + r! : a)) } } }, [L]);
+      continue;
+    }
     if (op === 'Pad') {
       const padsIn = opset >= 11 ? constOf(ins[1] ?? '') : undefined;
       const pads = opset >= 11 ? padsIn?.toNumbers() : attrInts(node, 'pads');

@@ -573,7 +573,9 @@ function sliceChannels(w: Writer, base: string, x: KTensor, start: number, end: 
 function sliceRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const r = x.shape.length;
-  const get = (i: number) => (n.inputs[i] ? w.constant(n.inputs[i]!)?.toNumbers() : undefined);
+  // (before opset 10: starts / ends / axes attributes)
+  const attr = ['', 'starts', 'ends', 'axes'];
+  const get = (i: number) => (n.inputs[i] ? w.constant(n.inputs[i]!)?.toNumbers() : attrInts(n, attr[i] ?? ''));
   const starts = get(1);
   const ends = get(2);
   if (!starts || !ends) unsupported(n, 'with computed bounds');

@@ -391,7 +391,9 @@ function slice(w: Writer, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
-  const c = (i: number) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers() : undefined);
+  // (before opset 10: starts / ends / axes attributes)
+  const attr = ['', 'starts', 'ends', 'axes'];
+  const c = (i: number) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers() : attrInts(n, attr[i] ?? ''));
   const starts = c(1);
   const ends = c(2);
   if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) throw new UnsupportedError('Slice with computed starts/ends/axes/steps in a GraphDef', where);

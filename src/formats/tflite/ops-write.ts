@@ -508,9 +508,12 @@ const slice: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const shape = c.shapeOf(x);
   const rank = shape.length;
-  const starts = constant(n, c, 1, 'starts').toNumbers();
-  const ends = constant(n, c, 2, 'ends').toNumbers();
-  const axes = n.inputs[3] ? constant(n, c, 3, 'axes').toNumbers().map((a) => normAxis(a, rank)) : starts.map((_, i) => i);
+  // (before opset 10: starts / ends / axes attributes)
+  const legacy = !n.inputs[1] && !!n.attrs.starts;
+  const starts = legacy ? attrInts(n, 'starts', []) : constant(n, c, 1, 'starts').toNumbers();
+  const ends = legacy ? attrInts(n, 'ends', []) : constant(n, c, 2, 'ends').toNumbers();
+  const axesGiven = legacy ? attrInts(n, 'axes') : n.inputs[3] ? constant(n, c, 3, 'axes').toNumbers() : undefined;
+  const axes = axesGiven ? axesGiven.map((a) => normAxis(a, rank)) : starts.map((_, i) => i);
   const steps = n.inputs[4] ? constant(n, c, 4, 'steps').toNumbers() : starts.map(() => 1);
   const begin = new Array<number>(rank).fill(0);
   const end = [...shape];

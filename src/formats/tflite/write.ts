@@ -15,6 +15,7 @@ import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim,
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
+import { convTransposeAsValid } from '../../passes/conv-transpose-valid.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -142,6 +143,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = unrollGrus(fixRecurrentBatch(graph));
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
+  // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
+  g = convTransposeAsValid(g, { keepSame: true, lift1d: true, target: 'TFLite' }).graph;
   if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way

@@ -1,0 +1,191 @@
+// ONNX ConvTranspose as the NHWC writers can express it (Keras Conv2DTranspose, TF.js, TFLite
+// TRANSPOSE_CONV, TF Conv2DBackpropInput): these know no explicit pads, output_padding, groups or
+// (TFLite, TF.js) dilation, and no 1-D transposed conv in every target. On the NCHW graph, before
+// the layout pass, each ONNX ConvTranspose with a constant weight becomes, exactly:
+//   - groups: one conv with a block-diagonal weight (the products across groups are exact zeros);
+//   - dilation: the kernel dilated with zeros ((k-1)*d + 1 taps, the same sums);
+//   - 1-D: Unsqueeze to 2-D (height 1), the 2-D conv, Squeeze (options.lift1d);
+//   - pads / output_padding: a VALID transposed conv (output (in-1)*s + (k-1)*d + 1) followed by a
+//     Slice cropping pads_begin at the start and pads_end - output_padding at the end. Where that
+//     is negative (output_padding rows past the last input's taps, which hold only the bias), the
+//     input gets ceil(-crop / s) zero rows at the end first: each adds s output rows that no real
+//     input reaches (the conv's bias only, as in ONNX), and the Slice keeps as many as needed.
+// With options.keepSame, pads that TF's SAME expresses for the output size (the odd pixel cropped
+// at the end) stay on the op: TFLite writes one TRANSPOSE_CONV with padding SAME, as TF's converter.
+// auto_pad SAME_* and output_shape stay as they are (the writers judge them).
+import { allocArray, type NumericArray } from '../ir/dtypes.js';
+import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../ir/graph.js';
+import { inferShapes } from '../ir/ops/index.js';
+import { GraphRewriter } from '../ir/rewriter.js';
+import { Tensor } from '../ir/tensor.js';
+
+export interface ConvTransposeValidOptions {
+  /** keep pads that TF SAME expresses exactly on the op (TFLite TRANSPOSE_CONV padding SAME) */
+  keepSame?: boolean;
+  /** a 1-D ConvTranspose as Unsqueeze -> 2-D ConvTranspose -> Squeeze (targets without a 1-D transposed conv) */
+  lift1d?: boolean;
+  /** what the notes call the target */
+  target?: string;
+}
+
+export interface ConvTransposeValidResult {
+  graph: Graph;
+  /** one line per ConvTranspose rewritten */
+  notes: string[];
+}
+
+const ints = (value: number[]): Attr => ({ type: 'ints', value });
+const isOnnxConvT = (n: Node): boolean => n.opType === 'ConvTranspose' && (n.domain === '' || n.domain === 'ai.onnx');
+
+/** Does TF SAME (total = max(full - out, 0) cropped, the odd pixel at the end) give pads pb/pe with output_padding op? */
+export function tfSameFits(pb: number, pe: number, op: number): boolean {
+  const total = Math.max(pb + pe - op, 0);
+  return pb === Math.floor(total / 2) && pe - op === total - Math.floor(total / 2);
+}
+
+/**
+ * The ONNX ConvTranspose weight (C, M/g, k1..kr) as (C, M, (k1-1)*d1+1, ...): block-diagonal over
+ * the groups, zeros between the dilated taps.
+ */
+function expandWeight(W: Tensor, group: number, d: readonly number[]): Tensor {
+  const [C, Mg, ...k] = W.shape;
+  const r = k.length;
+  const ek = k.map((kk, i) => (kk - 1) * d[i]! + 1);
+  const M = Mg! * group;
+  const perGroupIn = C! / group;
+  const spatial = (shape: readonly number[]): number => shape.reduce((p, v) => p * v, 1);
+  const kSize = spatial(k);
+  const ekSize = spatial(ek);
+  const src = W.data as NumericArray;
+  const dst = allocArray(W.dtype, C! * M * ekSize) as NumericArray;
+  // the dilated offset of each tap of the kernel
+  const tapOffset = new Array<number>(kSize);
+  for (let t = 0; t < kSize; t++) {
+    let rest = t;
+    let off = 0;
+    let mul = 1;
+    for (let a = r - 1; a >= 0; a--) {
+      const j = rest % k[a]!;
+      rest = Math.floor(rest / k[a]!);
+      off += j * d[a]! * mul;
+      mul *= ek[a]!;
+    }
+    tapOffset[t] = off;
+  }
+  for (let c = 0; c < C!; c++) {
+    const g = Math.floor(c / perGroupIn);
+    for (let m = 0; m < Mg!; m++) {
+      const from = (c * Mg! + m) * kSize;
+      const to = (c * M + g * Mg! + m) * ekSize;
+      for (let t = 0; t < kSize; t++) dst[to + tapOffset[t]!] = src[from + t]!;
+    }
+  }
+  return new Tensor(W.dtype, [C!, M, ...ek], dst);
+}
+
+export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOptions = {}): ConvTransposeValidResult {
+  if (!graph.nodes.some(isOnnxConvT)) return { graph, notes: [] };
+  const shapes = inferShapes(graph, { onError: 'unknown' }).values;
+  const rw = new GraphRewriter(graph);
+  const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 17;
+  const notes: string[] = [];
+  const target = options.target ?? 'the target';
+  for (const orig of graph.nodes) {
+    const node = rw.latest(orig);
+    if (!isOnnxConvT(node)) continue;
+    const [x, wName, bias] = node.inputs as [string, string | undefined, string | undefined];
+    const xs = shapes.get(x)?.shape;
+    // (an initializer listed among the inputs, as IR < 4 files do, counts as the constant it is)
+    const W = wName ? rw.constant(wName) : undefined;
+    if (!xs || !W || xs.length !== W.rank || xs.length < 3 || xs.length > 4) continue;
+    const spatialIn = xs.slice(2);
+    if (!spatialIn.every((v): v is number => typeof v === 'number')) continue;
+    const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+    if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || attrInts(node, 'output_shape')) continue;
+    const r = spatialIn.length;
+    const k = W.shape.slice(2);
+    const group = attrInt(node, 'group', 1);
+    const s = attrInts(node, 'strides', new Array<number>(r).fill(1));
+    const d = attrInts(node, 'dilations', new Array<number>(r).fill(1));
+    const pads = autoPad === 'VALID' ? new Array<number>(2 * r).fill(0) : attrInts(node, 'pads', new Array<number>(2 * r).fill(0));
+    const op = attrInts(node, 'output_padding', new Array<number>(r).fill(0));
+    if (s.length !== r || d.length !== r || pads.length !== 2 * r || op.length !== r) continue;
+    const pb = pads.slice(0, r);
+    const pe = pads.slice(r);
+    const lift = r === 1 && !!options.lift1d;
+    const padded = pb.some((p) => p !== 0) || pe.some((p) => p !== 0) || op.some((p) => p !== 0);
+    if (group === 1 && d.every((v) => v === 1) && !lift && !padded) continue;
+    const keep = !!options.keepSame && padded && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!));
+    const where = node.name || node.outputs[0]!;
+    const changes: string[] = [];
+
+    const Wx = group !== 1 || d.some((v) => v !== 1) ? expandWeight(W, group, d) : W;
+    if (group !== 1) changes.push(`group ${group} as a block-diagonal kernel (${group}x the weights)`);
+    if (d.some((v) => v !== 1)) changes.push(`dilations [${d.join(', ')}] as a zero-dilated kernel`);
+    const ek = Wx.shape.slice(2);
+    // the output size ONNX gives, and the VALID conv's
+    const out = spatialIn.map((inp, i) => (inp - 1) * s[i]! + ek[i]! + op[i]! - pb[i]! - pe[i]!);
+    // zero input rows at the end where output_padding reaches past the last real tap
+    const extra = spatialIn.map((_, i) => (keep ? 0 : Math.max(0, Math.ceil((op[i]! - pe[i]!) / s[i]!))));
+    const full = spatialIn.map((inp, i) => (inp + extra[i]! - 1) * s[i]! + ek[i]!);
+
+    let input = x;
+    if (extra.some((e) => e > 0)) {
+      const p = [0, 0, ...new Array<number>(r).fill(0), 0, 0, ...extra];
+      const mode: Attr = { type: 'string', value: 'constant' };
+      input =
+        opset >= 11
+          ? rw.add({ opType: 'Pad', inputs: [x, rw.addInitializer(`${where}/extend_pads`, Tensor.int64([p.length], p))], attrs: { mode }, name: `${where}/extend` })
+          : rw.add({ opType: 'Pad', inputs: [x], attrs: { mode, pads: ints(p), value: { type: 'float', value: 0 } }, name: `${where}/extend` });
+    }
+    const axesInput = (base: string, axes: number[]): string => rw.addInitializer(base, Tensor.int64([axes.length], axes));
+    if (lift) {
+      input =
+        opset >= 13
+          ? rw.add({ opType: 'Unsqueeze', inputs: [input, axesInput(`${where}/lift_axes`, [2])], name: `${where}/lift` })
+          : rw.add({ opType: 'Unsqueeze', inputs: [input], attrs: { axes: ints([2]) }, name: `${where}/lift` });
+      changes.push('1-D as 2-D (height 1)');
+    }
+    const lifted = (v: number[], one: number): number[] => (lift ? [one, ...v] : v);
+    const w2 = Wx === W && !lift ? wName! : rw.addInitializer(`${wName}/${lift ? '2d' : 'expanded'}`, new Tensor(Wx.dtype, lift ? [Wx.shape[0]!, Wx.shape[1]!, 1, ...ek] : Wx.shape, Wx.data));
+    const attrs: Record<string, Attr> = { ...node.attrs };
+    for (const a of ['group', 'dilations', 'auto_pad', 'output_padding', 'pads', 'kernel_shape']) delete attrs[a];
+    attrs.kernel_shape = ints(lifted(ek, 1));
+    attrs.strides = ints(lifted(s, 1));
+    if (keep) {
+      attrs.pads = ints(lift ? [0, pb[0]!, 0, pe[0]!] : pads);
+      if (op.some((p) => p !== 0)) attrs.output_padding = ints(lifted(op, 0));
+    }
+    const y = node.outputs[0]!;
+    const crop = !keep && full.some((f, i) => f !== out[i] || pb[i] !== 0);
+    const convOut = crop || lift ? rw.freshName(`${where}/valid`) : y;
+    rw.replaceNode(node, { inputs: [input, w2, ...(bias ? [bias] : [])], outputs: [convOut], attrs });
+    let cur = convOut;
+    if (crop) {
+      const axes = spatialIn.map((_, i) => 2 + i + (lift ? 1 : 0));
+      const starts = pb;
+      const ends = pb.map((b, i) => b + out[i]!);
+      const sliced = lift ? rw.freshName(`${where}/crop`) : y;
+      if (opset >= 10) {
+        rw.addNode({ opType: 'Slice', inputs: [cur, axesInput(`${where}/crop_starts`, starts), axesInput(`${where}/crop_ends`, ends), axesInput(`${where}/crop_axes`, axes)], outputs: [sliced], name: `${where}/crop` });
+      } else {
+        rw.addNode({ opType: 'Slice', inputs: [cur], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) }, outputs: [sliced], name: `${where}/crop` });
+      }
+      cur = sliced;
+      changes.push(`pads [${pads.join(', ')}]${op.some((p) => p !== 0) ? ` output_padding [${op.join(', ')}]` : ''} as VALID + a crop${extra.some((e) => e > 0) ? ` (the input extended by [${extra.join(', ')}] zero rows for the output_padding)` : ''}`);
+    }
+    if (lift) {
+      if (opset >= 13) rw.addNode({ opType: 'Squeeze', inputs: [cur, axesInput(`${where}/squeeze_axes`, [2])], outputs: [y], name: `${where}/squeeze` });
+      else rw.addNode({ opType: 'Squeeze', inputs: [cur], attrs: { axes: ints([2]) }, outputs: [y], name: `${where}/squeeze` });
+    }
+    notes.push(`ConvTranspose '${where}': ${changes.join('; ')} for ${target} (same result)`);
+  }
+  if (!notes.length) return { graph, notes };
+  rw.sweep();
+  const g = rw.toGraph();
+  // a replaced weight listed among the inputs (IR < 4) goes with its initializer
+  const read = new Set(g.nodes.flatMap((n) => n.inputs));
+  const gone = new Set(g.inputs.filter((v) => graph.initializers.has(v.name) && !read.has(v.name) && !g.outputs.some((o) => o.name === v.name)).map((v) => v.name));
+  if (!gone.size) return { graph: g, notes };
+  return { graph: { ...g, inputs: g.inputs.filter((v) => !gone.has(v.name)), initializers: new Map([...g.initializers].filter(([k]) => !gone.has(k))) }, notes };
+}
