@@ -3,7 +3,7 @@
 // for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
 // free batch dimension: Keras layers never name it.
 import type { Graph } from '../ir/graph.js';
-import { convTransposeAsValid } from '../passes/conv-transpose-valid.js';
+import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
@@ -36,7 +36,7 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [...timeMajor].map((v) => `input '${v}' is time-major [time, batch, ...]: the Keras model takes it batch-major [batch, time, ...] (Keras recurrent layers are batch-major), and its per-step outputs are batch-major too`);
   // ConvTranspose pads / output_padding / groups / dilation / 1-D as Keras layers express them
-  const convT = convTransposeAsValid(g, { lift1d: true, target: 'Keras' });
+  const convT = convTransposeAsValid(g, { target: 'Keras' });
   g = convT.graph;
   if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });
@@ -44,7 +44,9 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
     transposes = r.transposes;
     notes = r.notes;
   }
-  notes = [...notes, ...convT.notes];
+  const lift = liftConvTranspose1d(g);
+  g = lift.graph;
+  notes = [...notes, ...convT.notes, ...lift.notes];
   // ... then a batch of 1 folds what is left of the shape subgraphs into static targets
   g = foldConstants(withBatch(g, 1), { evaluate }).graph;
   // Keras has no layer for an Add of a per-channel constant: a separate bias joins its Conv / Dense

@@ -4,7 +4,6 @@
 // the layout pass, each ONNX ConvTranspose with a constant weight becomes, exactly:
 //   - groups: one conv with a block-diagonal weight (the products across groups are exact zeros);
 //   - dilation: the kernel dilated with zeros ((k-1)*d + 1 taps, the same sums);
-//   - 1-D: Unsqueeze to 2-D (height 1), the 2-D conv, Squeeze (options.lift1d);
 //   - pads / output_padding: a VALID transposed conv (output (in-1)*s + (k-1)*d + 1) followed by a
 //     Slice cropping pads_begin at the start and pads_end - output_padding at the end. Where that
 //     is negative (output_padding rows past the last input's taps, which hold only the bias), the
@@ -13,6 +12,8 @@
 // With options.keepSame, pads that TF's SAME expresses for the output size (the odd pixel cropped
 // at the end) stay on the op: TFLite writes one TRANSPOSE_CONV with padding SAME, as TF's converter.
 // auto_pad SAME_* and output_shape stay as they are (the writers judge them).
+// After the layout pass, liftConvTranspose1d writes a channels-last 1-D ConvTranspose as a Reshape
+// to height 1, the 2-D op and a Reshape back (no target here has a 1-D transposed conv).
 import { allocArray, type NumericArray } from '../ir/dtypes.js';
 import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
@@ -22,8 +23,6 @@ import { Tensor } from '../ir/tensor.js';
 export interface ConvTransposeValidOptions {
   /** keep pads that TF SAME expresses exactly on the op (TFLite TRANSPOSE_CONV padding SAME) */
   keepSame?: boolean;
-  /** a 1-D ConvTranspose as Unsqueeze -> 2-D ConvTranspose -> Squeeze (targets without a 1-D transposed conv) */
-  lift1d?: boolean;
   /** what the notes call the target */
   target?: string;
 }
@@ -97,7 +96,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const xs = shapes.get(x)?.shape;
     // (an initializer listed among the inputs, as IR < 4 files do, counts as the constant it is)
     const W = wName ? rw.constant(wName) : undefined;
-    if (!xs || !W || xs.length !== W.rank || xs.length < 3 || xs.length > 4) continue;
+    if (!xs || !W || xs.length !== W.rank || xs.length < 3 || xs.length > 4 || typeof xs[1] !== 'number') continue;
     const spatialIn = xs.slice(2);
     if (!spatialIn.every((v): v is number => typeof v === 'number')) continue;
     const autoPad = attrString(node, 'auto_pad', 'NOTSET');
@@ -112,9 +111,8 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     if (s.length !== r || d.length !== r || pads.length !== 2 * r || op.length !== r) continue;
     const pb = pads.slice(0, r);
     const pe = pads.slice(r);
-    const lift = r === 1 && !!options.lift1d;
     const padded = pb.some((p) => p !== 0) || pe.some((p) => p !== 0) || op.some((p) => p !== 0);
-    if (group === 1 && d.every((v) => v === 1) && !lift && !padded) continue;
+    if (group === 1 && d.every((v) => v === 1) && !padded) continue;
     const keep = !!options.keepSame && padded && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!));
     const where = node.name || node.outputs[0]!;
     const changes: string[] = [];
@@ -139,33 +137,25 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
           : rw.add({ opType: 'Pad', inputs: [x], attrs: { mode, pads: ints(p), value: { type: 'float', value: 0 } }, name: `${where}/extend` });
     }
     const axesInput = (base: string, axes: number[]): string => rw.addInitializer(base, Tensor.int64([axes.length], axes));
-    if (lift) {
-      input =
-        opset >= 13
-          ? rw.add({ opType: 'Unsqueeze', inputs: [input, axesInput(`${where}/lift_axes`, [2])], name: `${where}/lift` })
-          : rw.add({ opType: 'Unsqueeze', inputs: [input], attrs: { axes: ints([2]) }, name: `${where}/lift` });
-      changes.push('1-D as 2-D (height 1)');
-    }
-    const lifted = (v: number[], one: number): number[] => (lift ? [one, ...v] : v);
-    const w2 = Wx === W && !lift ? wName! : rw.addInitializer(`${wName}/${lift ? '2d' : 'expanded'}`, new Tensor(Wx.dtype, lift ? [Wx.shape[0]!, Wx.shape[1]!, 1, ...ek] : Wx.shape, Wx.data));
+    const w2 = Wx === W ? wName! : rw.addInitializer(`${wName}/expanded`, Wx);
     const attrs: Record<string, Attr> = { ...node.attrs };
     for (const a of ['group', 'dilations', 'auto_pad', 'output_padding', 'pads', 'kernel_shape']) delete attrs[a];
-    attrs.kernel_shape = ints(lifted(ek, 1));
-    attrs.strides = ints(lifted(s, 1));
+    attrs.kernel_shape = ints(ek);
+    attrs.strides = ints(s);
     if (keep) {
-      attrs.pads = ints(lift ? [0, pb[0]!, 0, pe[0]!] : pads);
-      if (op.some((p) => p !== 0)) attrs.output_padding = ints(lifted(op, 0));
+      attrs.pads = ints(pads);
+      if (op.some((p) => p !== 0)) attrs.output_padding = ints(op);
     }
     const y = node.outputs[0]!;
     const crop = !keep && full.some((f, i) => f !== out[i] || pb[i] !== 0);
-    const convOut = crop || lift ? rw.freshName(`${where}/valid`) : y;
+    const convOut = crop ? rw.freshName(`${where}/valid`) : y;
     rw.replaceNode(node, { inputs: [input, w2, ...(bias ? [bias] : [])], outputs: [convOut], attrs });
     let cur = convOut;
     if (crop) {
-      const axes = spatialIn.map((_, i) => 2 + i + (lift ? 1 : 0));
+      const axes = spatialIn.map((_, i) => 2 + i);
       const starts = pb;
       const ends = pb.map((b, i) => b + out[i]!);
-      const sliced = lift ? rw.freshName(`${where}/crop`) : y;
+      const sliced = y;
       if (opset >= 10) {
         rw.addNode({ opType: 'Slice', inputs: [cur, axesInput(`${where}/crop_starts`, starts), axesInput(`${where}/crop_ends`, ends), axesInput(`${where}/crop_axes`, axes)], outputs: [sliced], name: `${where}/crop` });
       } else {
@@ -173,10 +163,6 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
       }
       cur = sliced;
       changes.push(`pads [${pads.join(', ')}]${op.some((p) => p !== 0) ? ` output_padding [${op.join(', ')}]` : ''} as VALID + a crop${extra.some((e) => e > 0) ? ` (the input extended by [${extra.join(', ')}] zero rows for the output_padding)` : ''}`);
-    }
-    if (lift) {
-      if (opset >= 13) rw.addNode({ opType: 'Squeeze', inputs: [cur, axesInput(`${where}/squeeze_axes`, [2])], outputs: [y], name: `${where}/squeeze` });
-      else rw.addNode({ opType: 'Squeeze', inputs: [cur], attrs: { axes: ints([2]) }, outputs: [y], name: `${where}/squeeze` });
     }
     notes.push(`ConvTranspose '${where}': ${changes.join('; ')} for ${target} (same result)`);
   }
@@ -188,4 +174,61 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
   const gone = new Set(g.inputs.filter((v) => graph.initializers.has(v.name) && !read.has(v.name) && !g.outputs.some((o) => o.name === v.name)).map((v) => v.name));
   if (!gone.size) return { graph: g, notes };
   return { graph: { ...g, inputs: g.inputs.filter((v) => !gone.has(v.name)), initializers: new Map([...g.initializers].filter(([k]) => !gone.has(k))) }, notes };
+}
+
+/**
+ * A channels-last 1-D nnport::ConvTranspose ([N, W, C], weight [k, O, I] HWOI or [O, k, I] OHWI)
+ * as Reshape [N, 1, W, C] -> the 2-D op with a 1-row kernel -> Reshape [N, W', O]: the same sums.
+ */
+export function liftConvTranspose1d(graph: Graph): ConvTransposeValidResult {
+  const isConvT1d = (n: Node): boolean => n.opType === 'ConvTranspose' && n.domain === 'nnport' && graph.initializers.get(n.inputs[1] ?? '')?.rank === 3;
+  if (!graph.nodes.some(isConvT1d)) return { graph, notes: [] };
+  const shapes = inferShapes(graph, { onError: 'unknown' }).values;
+  const rw = new GraphRewriter(graph);
+  const notes: string[] = [];
+  for (const orig of graph.nodes) {
+    const node = rw.latest(orig);
+    if (!isConvT1d(node)) continue;
+    const [x, wName] = node.inputs as [string, string];
+    const xs = shapes.get(x)?.shape;
+    const ys = shapes.get(node.outputs[0]!)?.shape;
+    const W = rw.constant(wName);
+    if (!W || !xs || !ys || xs.length !== 3 || ys.length !== 3 || [xs[1], xs[2], ys[1], ys[2]].some((v) => typeof v !== 'number')) continue;
+    const hwoi = attrString(node, 'kernel_layout', 'HWOI') === 'HWOI';
+    const where = node.name || node.outputs[0]!;
+    const w2 = rw.addInitializer(`${wName}/2d`, W.reshape(hwoi ? [1, ...W.shape] : [W.shape[0]!, 1, ...W.shape.slice(1)]));
+    const shape = (base: string, v: number[]): string => rw.addInitializer(base, Tensor.int64([v.length], v));
+    const lifted = rw.add({ opType: 'Reshape', inputs: [x, shape(`${where}/lift_shape`, [0, 1, xs[1] as number, xs[2] as number])], name: `${where}/lift` });
+    const attrs: Record<string, Attr> = { ...node.attrs };
+    const widen = (name: string, one: number): void => {
+      const v = attrInts(node, name);
+      if (v) attrs[name] = ints(name === 'pads' ? [one, v[0]!, one, v[1]!] : [one, ...v]);
+    };
+    widen('kernel_shape', 1);
+    widen('strides', 1);
+    widen('dilations', 1);
+    widen('pads', 0);
+    widen('output_padding', 0);
+    let y = node.outputs[0]!;
+    let yShape = ys as number[];
+    let out2d = rw.freshName(`${where}/2d`);
+    rw.replaceNode(node, { inputs: [lifted, w2, ...node.inputs.slice(2)], outputs: [out2d], attrs });
+    // the crop convTransposeAsValid put after it joins the 2-D part (TF.js has no Cropping1D)
+    const crop = rw.soleConsumer(y);
+    const bounds = crop?.opType === 'Slice' && !crop.domain && crop.inputs[0] === y && !crop.inputs[4] ? [1, 2, 3].map((i) => (crop.inputs[i] ? rw.constant(crop.inputs[i]!)?.toNumbers() : undefined)) : [];
+    const cropShape = crop ? shapes.get(crop.outputs[0]!)?.shape : undefined;
+    if (crop && !rw.isGraphOutput(y) && bounds.length === 3 && bounds.every((b) => b?.length === 1) && (bounds[2]![0] === 1 || bounds[2]![0] === -2) && cropShape?.slice(1).every((v) => typeof v === 'number')) {
+      const sliced = rw.freshName(`${where}/crop`);
+      rw.addNode({ opType: 'Slice', inputs: [out2d, shape(`${where}/crop2d_starts`, bounds[0]!), shape(`${where}/crop2d_ends`, bounds[1]!), shape(`${where}/crop2d_axes`, [2])], outputs: [sliced], name: `${where}/crop2d` });
+      rw.removeNode(crop);
+      out2d = sliced;
+      y = crop.outputs[0]!;
+      yShape = cropShape as number[];
+    }
+    rw.addNode({ opType: 'Reshape', inputs: [out2d, shape(`${where}/unlift_shape`, [0, yShape[1]!, yShape[2]!])], outputs: [y], name: `${where}/unlift` });
+    notes.push(`ConvTranspose '${where}': 1-D as 2-D (height 1) between two Reshapes (same result)`);
+  }
+  if (!notes.length) return { graph, notes };
+  rw.sweep();
+  return { graph: rw.toGraph(), notes };
 }

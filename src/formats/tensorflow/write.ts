@@ -7,6 +7,7 @@ import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type No
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
@@ -37,7 +38,9 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
     g = { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : 1)) } : v)) };
   }
   g = foldConstants(g, { evaluate }).graph;
-  if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
+  // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)
+  g = convTransposeAsValid(g, { target: 'a GraphDef' }).graph;
+  if (needsChannelsLast(g)) g = liftConvTranspose1d(foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph).graph;
   g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
   return collapseUnitReshapes(fuseBias(constantNodesToInitializers(g)).graph);

@@ -29,6 +29,7 @@ import { ReducerOptions } from '../generated/tflite/reducer-options.js';
 import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { ResizeBilinearOptions } from '../generated/tflite/resize-bilinear-options.js';
 import { ResizeNearestNeighborOptions } from '../generated/tflite/resize-nearest-neighbor-options.js';
+import { LogSoftmaxOptions } from '../generated/tflite/log-softmax-options.js';
 import { SoftmaxOptions } from '../generated/tflite/softmax-options.js';
 import { SpaceToDepthOptions } from '../generated/tflite/space-to-depth-options.js';
 import { SliceOptions } from '../generated/tflite/slice-options.js';
@@ -582,6 +583,14 @@ const softmax: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.SoftmaxOptions, SoftmaxOptions.createSoftmaxOptions(b, 1)] });
 };
 
+const logSoftmax: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const axis = normAxis(attrInt(n, 'axis', -1), rank);
+  if (axis !== rank - 1) throw new UnsupportedError(`LogSoftmax over axis ${axis} of ${rank} in a TFLite file`, `node '${n.name}': TFLite's LOG_SOFTMAX works on the last axis`);
+  c.emit({ code: BuiltinOperator.LOG_SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.LogSoftmaxOptions, LogSoftmaxOptions.createLogSoftmaxOptions(b)] });
+};
+
 const gather: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
@@ -701,6 +710,7 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   ReduceMax: reduce(BuiltinOperator.REDUCE_MAX),
   ReduceMin: reduce(BuiltinOperator.REDUCE_MIN),
   Softmax: softmax,
+  LogSoftmax: logSoftmax,
   Sigmoid: unary(BuiltinOperator.LOGISTIC),
   Tanh: unary(BuiltinOperator.TANH),
   Relu: unary(BuiltinOperator.RELU),

@@ -15,7 +15,8 @@ import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim,
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
-import { convTransposeAsValid } from '../../passes/conv-transpose-valid.js';
+import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
+import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -144,11 +145,12 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
-  g = convTransposeAsValid(g, { keepSame: true, lift1d: true, target: 'TFLite' }).graph;
-  if (needsChannelsLast(g)) g = fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate);
+  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite' }).graph;
+  if (needsChannelsLast(g)) g = liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph;
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
-  g = fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
+  g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
