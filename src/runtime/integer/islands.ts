@@ -236,7 +236,7 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
     const m = match(v, core, dqs);
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
-    if (options.requantization && ['Conv', 'Add', 'Sub'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.requantization && ['Conv', 'Add', 'Sub', 'Mul'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };

@@ -20,7 +20,7 @@ import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
-import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, roundHalfEven } from './reference.js';
+import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, qmulXnnpackReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
 
@@ -382,13 +382,14 @@ function addSub(sign: 1 | -1) {
   });
 }
 
-const Mul = defineOp<{ act?: number[]; wasm: boolean; resident: boolean }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation'), wasm: wasmOf(node), resident: residentOf(node) }),
+const Mul = defineOp<{ act?: number[]; xnnpack: boolean; wasm: boolean; resident: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node), wasm: wasmOf(node), resident: residentOf(node) }),
   run(inputs, a) {
     const { p, shape } = binaryProblem(inputs, a.act);
     const m = quantizeMultiplier((p.sa * p.sb) / p.out.scale);
     let y: QData | Q8Result;
-    if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift, a.resident);
+    if (a.xnnpack && p.a instanceof Int8Array) y = qmulXnnpackReference(p, Math.fround(Math.fround(Math.fround(p.sa) * Math.fround(p.sb)) / Math.fround(p.out.scale)));
+    else if (a.wasm && qbinaryRunsOnWasm(p) && laneMultiplier(m.multiplier, m.shift)) y = qmulWasm(p, m.multiplier, m.shift, a.resident);
     else if (a.wasm && qmul16RunsOnWasm(p, m.multiplier, m.shift)) y = qmul16Wasm(p, m.multiplier, m.shift);
     else y = qmulReference(p, m.multiplier, m.shift);
     return [qtensor(p.out.dtype, shape, y)];

@@ -104,6 +104,19 @@ export function qaddXnnpackReference(p: QBinaryProblem, am: number, bm: number, 
   return y;
 }
 
+/**
+ * XNNPACK's int8 MUL (the delegate TFLite's interpreter runs it on): the integer product times the
+ * float32 scale sa*sb/sy, rounded half to even (its magic-bias conversion), plus the zero point.
+ */
+export function qmulXnnpackReference(p: QBinaryProblem, scale: number): QData {
+  const { a, b, za, zb, out } = p;
+  const y = outArray(out.dtype, a.length);
+  for (let i = 0; i < y.length; i++) {
+    y[i] = clampInt(roundHalfEven(Math.fround((a[i]! - za) * (b[i]! - zb) * scale)) + out.zp, out.lo, out.hi);
+  }
+  return y;
+}
+
 export function qmulReference(p: QBinaryProblem, m: number, s: number): QData {
   const { a, b, za, zb, out } = p;
   const y = outArray(out.dtype, a.length);
