@@ -8,6 +8,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
+import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
@@ -40,7 +41,8 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
   g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
-  return collapseUnitReshapes(fuseBias(constantNodesToInitializers(g)).graph);
+  // (then a 1-D conv or pool as ExpandDims -> the 2-D op -> Squeeze, as TF writes a Conv1D)
+  return collapseUnitReshapes(conv1dAs2d(fuseBias(constantNodesToInitializers(g)).graph).graph);
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });
