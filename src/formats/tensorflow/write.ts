@@ -652,10 +652,14 @@ const ROWS: Record<string, Row> = {
     const t = w.g.initializers.get(n.inputs[1]!);
     if (!t) throw new UnsupportedError('Reshape to a computed shape in a GraphDef', `node '${n.name}'`);
     const inShape = w.shape(n.inputs[0]!);
-    // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim
-    const target = t.toNumbers().map((d, i) => (d === 0 && !attrInt(n, 'allowzero', 0) ? (inShape?.[i] as number) : d));
-    if (target.some((d) => d === undefined || Number.isNaN(d))) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
-    w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, target)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
+    // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim. A copied dim of unknown size
+    // (the batch) is TF's -1 when no other dim is inferred.
+    const copies = !attrInt(n, 'allowzero', 0);
+    const target = t.toNumbers().map((d, i) => (d === 0 && copies ? inShape?.[i] : d));
+    const unknown = target.filter((d) => typeof d !== 'number').length;
+    if (unknown > 1 || (unknown === 1 && target.includes(-1))) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
+    const dims = target.map((d) => (typeof d === 'number' ? d : -1));
+    w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },
   Flatten: (w, n, out) => {
     const shape = w.shape(n.inputs[0]!);
