@@ -573,6 +573,32 @@ function batchNormAffine(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
 }
 
+/** ReduceMax / ReduceMin as TF's Max / Min over constant axes (none given: every axis, as ONNX reduces). */
+function reduceOver(op: 'Max' | 'Min'): Row {
+  return (w, n, out) => {
+    const rank = w.shape(n.inputs[0]!)?.length;
+    const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
+    if (!given || (!given.length && attrInt(n, 'noop_with_empty_axes', 0))) throw new UnsupportedError(`${n.opType} over computed or no axes in a GraphDef`, `node '${n.name}'`);
+    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    const axes = given.length ? given : Array.from({ length: rank! }, (_, i) => i);
+    w.add(out, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+  };
+}
+
+/** ArgMax / ArgMin (int64 indices, TF's output_type); TF drops the axis, so keepdims puts it back with ExpandDims. */
+function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
+  return (w, n, out) => {
+    if (attrInt(n, 'select_last_index', 0)) throw new UnsupportedError(`${n.opType} with select_last_index in a GraphDef (TF returns the first index)`, `node '${n.name}'`);
+    const axis = attrInt(n, 'axis', 0);
+    const keep = attrInt(n, 'keepdims', 1) === 1;
+    const rank = w.shape(n.inputs[0]!)?.length;
+    if (keep && axis < 0 && rank === undefined) throw new UnsupportedError(`${n.opType} over a negative axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    const arg = keep ? w.fresh(`${n.name}/arg`) : out;
+    w.add(arg, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') });
+    if (keep) w.add(out, 'ExpandDims', [arg, w.int32(`${n.name}/keep_axis`, [axis < 0 ? axis + rank! : axis], true)], { T: T('int64'), Tdim: T('int32') });
+  };
+}
+
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
@@ -699,6 +725,10 @@ const ROWS: Record<string, Row> = {
     if (!axes) throw new UnsupportedError('ReduceMean over computed axes in a GraphDef', `node '${n.name}'`);
     w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
   },
+  ReduceMax: reduceOver('Max'),
+  ReduceMin: reduceOver('Min'),
+  ArgMax: argReduce('ArgMax'),
+  ArgMin: argReduce('ArgMin'),
 };
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
