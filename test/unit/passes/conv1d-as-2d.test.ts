@@ -7,6 +7,7 @@
 // float16, dynamic-range and int8 .tflite (int8: SNR against PyTorch, nnport's integer runtime
 // within 1 LSB of the interpreter, every RESHAPE / SQUEEZE on its input's grid) and as .pb.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -35,9 +36,11 @@ const CACHE = join(REPO_ROOT, '.fixtures-cache/conv1d');
 const NETS = ['conv1d_net', 'conv1d_strided_dilated'];
 
 beforeAll(() => {
-  const missing = NETS.filter((m) => !existsSync(join(CACHE, m, 'done')));
+  const script = join(REPO_ROOT, 'scripts/fixtures/conv1d_models.py');
+  const stamp = createHash('sha256').update(readFileSync(script)).digest('hex');
+  const missing = NETS.filter((m) => !existsSync(join(CACHE, m, 'done')) || readFileSync(join(CACHE, m, 'done'), 'utf8') !== stamp);
   if (!missing.length) return;
-  const r = spawnSync('/usr/bin/python3', [join(REPO_ROOT, 'scripts/fixtures/conv1d_models.py'), '--out', CACHE], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', [script, '--out', CACHE], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`conv1d_models.py failed: ${r.stderr.slice(-2000)}`);
 }, 300_000);
 
@@ -96,6 +99,45 @@ describe('conv1dAs2d: 1-D convs and pools as the 2-D ops over a unit height', ()
     expect(conv.attrs).toMatchObject({ kernel_shape: { value: [1, 3] }, strides: { value: [1, 2] }, dilations: { value: [1, 2] }, pads: { value: [0, 1, 0, 2] } });
     expect(graph.initializers.get(conv.inputs[1]!)!.shape).toEqual([1, 3, 3, 4]);
     expect(graph.nodes[3]!.outputs).toEqual(['y']);
+  });
+});
+
+describe('conv1dAs2d with a quantized weight (DequantizeLinear of an int8 constant, per output channel)', () => {
+  it('the int8 constant gets the unit dim and the DequantizeLinear axis moves with it; nnport runs the result as a direct 1-D conv computed here', async () => {
+    const [B, W, I, O, K, D] = [2, 11, 3, 4, 3, 2];
+    const r = rng(21);
+    const q = Int8Array.from({ length: K * I * O }, () => Math.floor(r() * 255) - 127);
+    const scales = Float32Array.from({ length: O }, () => 0.01 + r() * 0.02);
+    const bias = Float32Array.from({ length: O }, () => r() - 0.5);
+    const xs = Float32Array.from({ length: B * W * I }, () => r() * 2 - 1);
+    const g = emptyGraph();
+    g.opsets[''] = 13;
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [B, W, I] });
+    g.initializers.set('wq', new Tensor('int8', [K, I, O], q));
+    g.initializers.set('ws', Tensor.float32([O], scales));
+    g.initializers.set('wz', new Tensor('int8', [O], new Int8Array(O)));
+    g.initializers.set('b', Tensor.float32([O], bias));
+    g.nodes.push({ name: 'dq', opType: 'DequantizeLinear', domain: '', inputs: ['wq', 'ws', 'wz'], outputs: ['w'], attrs: { axis: { type: 'int', value: 2 } } });
+    // SAME over W (pads 2 + 2 at dilation 2)
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: 'nnport', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { kernel_shape: { type: 'ints', value: [K] }, dilations: { type: 'ints', value: [D] }, pads: { type: 'ints', value: [2, 2] } } });
+    g.outputs.push({ name: 'y', dtype: 'float32' });
+    const { graph } = conv1dAs2d(g);
+    const dq = graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
+    expect(dq.attrs.axis).toEqual({ type: 'int', value: 3 });
+    expect(graph.initializers.get(dq.inputs[0]!)!.shape).toEqual([1, K, I, O]);
+    const y = (await runGraph(graph, new Map([['x', Tensor.float32([B, W, I], xs)]]))).outputs.get('y')!;
+    expect(y.shape).toEqual([B, W, O]);
+    const want = new Float32Array(B * W * O);
+    for (let b = 0; b < B; b++) for (let t = 0; t < W; t++) for (let o = 0; o < O; o++) {
+      let s = bias[o]!;
+      for (let k = 0; k < K; k++) {
+        const src = t - 2 + k * D;
+        if (src < 0 || src >= W) continue;
+        for (let i = 0; i < I; i++) s += xs[(b * W + src) * I + i]! * q[(k * I + i) * O + o]! * scales[o]!;
+      }
+      want[(b * W + t) * O + o] = s;
+    }
+    expect(relErr(y.toFloat32(), want)).toBeLessThan(1e-5);
   });
 });
 
@@ -173,7 +215,14 @@ describe('PyTorch Conv1d / MaxPool1d / AvgPool1d exported to ONNX, against PyTor
   it('conv1d_net as float16 and dynamic-range .tflite: the interpreter close to PyTorch', async () => {
     const n = net('conv1d_net');
     for (const [mode, minSnr] of [['float16', 50], ['dynamic', 30]] as const) {
-      const bytes = await writeTflite(await n.graph(), { fileName: `conv1d_net-${mode}.tflite`, quantize: { mode } });
+      // dynamic: every weight int8 (minElements 1; TF's 1024 would leave these small ones float), hybrid kernels
+      const bytes = await writeTflite(await n.graph(), { fileName: `conv1d_net-${mode}.tflite`, quantize: { mode, minElements: 1 } });
+      if (mode === 'dynamic') {
+        const json = flatcJson<Json & { subgraphs: { tensors: { type?: string }[] }[] }>(bytes, 'conv1d_net-dynamic');
+        const sg = json.subgraphs[0]!;
+        const convs = sg.operators.filter((_, i) => ['CONV_2D', 'DEPTHWISE_CONV_2D'].includes(opsOf(json)[i]!));
+        expect(convs.map((o) => sg.tensors[o.inputs[1]!]!.type)).toEqual(['INT8', 'INT8', 'INT8', 'INT8']);
+      }
       const y = await interpreter(bytes, n.x, 2);
       const snr = pooledSnrDb([n.y.toFloat32()], [y.toFloat32()]);
       console.log(`conv1d_net ${mode} .tflite vs PyTorch: ${snr.toFixed(1)} dB`);
