@@ -7,6 +7,7 @@ import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type No
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
@@ -758,7 +759,8 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
     if (!ROWS[key] && !missing.has(key)) missing.set(key, n.name);
   }
   if (missing.size) {
-    throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}`);
+    const quantized = missing.has('QuantizeLinear') || missing.has('DequantizeLinear');
+    throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}${quantized ? `; ${DEQUANTIZE_HINT}` : ''}`);
   }
   const w = new Writer(g, file);
   const used = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
