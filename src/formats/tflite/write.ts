@@ -17,6 +17,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
+import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -151,6 +152,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
+  // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
+  g = conv1dAs2d(g).graph;
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
