@@ -82,6 +82,18 @@ function expandWeight(W: Tensor, group: number, d: readonly number[]): Tensor {
   return new Tensor(W.dtype, [C!, M, ...ek], dst);
 }
 
+/** The sole reader of `v` when it is an Add / Sub of a constant with one value per channel (axis 1 of rank `rank`, `channels` of them). */
+function perChannelBias(rw: GraphRewriter, v: string, rank: number, channels: number): Node | undefined {
+  const n = rw.soleConsumer(v);
+  if (!n || (n.opType !== 'Add' && n.opType !== 'Sub') || (n.domain !== '' && n.domain !== 'ai.onnx') || n.inputs.length !== 2 || n.attrs.broadcast) return undefined;
+  const other = n.inputs[0] === v ? n.inputs[1]! : n.inputs[0]!;
+  if (other === v) return undefined;
+  const c = rw.constant(other);
+  if (!c || c.rank > rank) return undefined;
+  const aligned = [...new Array<number>(rank - c.rank).fill(1), ...c.shape];
+  return aligned.every((d, i) => d === 1 || (i === 1 && d === channels)) ? n : undefined;
+}
+
 export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOptions = {}): ConvTransposeValidResult {
   if (!graph.nodes.some(isOnnxConvT)) return { graph, notes: [] };
   const shapes = inferShapes(graph, { onError: 'unknown' }).values;
@@ -148,20 +160,29 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     }
     const y = node.outputs[0]!;
     const crop = !keep && full.some((f, i) => f !== out[i] || pb[i] !== 0);
-    const convOut = crop ? rw.freshName(`${where}/valid`) : y;
-    rw.replaceNode(node, { inputs: [input, w2, ...(bias ? [bias] : [])], outputs: [convOut], attrs });
-    let cur = convOut;
+    rw.replaceNode(node, { inputs: [input, w2, ...(bias ? [bias] : [])], attrs });
     if (crop) {
+      // the crop goes after a separate per-channel bias Add / Sub (it commutes with one), so that
+      // the writers can still fold that bias into the conv
+      let tail = y;
+      for (let next = perChannelBias(rw, tail, 2 + r, Wx.shape[1]!); next; next = perChannelBias(rw, tail, 2 + r, Wx.shape[1]!)) tail = next.outputs[0]!;
+      let from = y;
+      if (tail !== y) {
+        from = rw.freshName(`${where}/uncropped`);
+        const last = rw.producer(tail)!;
+        rw.replaceNode(last, { outputs: [from] });
+      } else {
+        from = rw.freshName(`${where}/valid`);
+        rw.replaceNode(rw.latest(node), { outputs: [from] });
+      }
       const axes = spatialIn.map((_, i) => 2 + i);
       const starts = pb;
       const ends = pb.map((b, i) => b + out[i]!);
-      const sliced = y;
       if (opset >= 10) {
-        rw.addNode({ opType: 'Slice', inputs: [cur, axesInput(`${where}/crop_starts`, starts), axesInput(`${where}/crop_ends`, ends), axesInput(`${where}/crop_axes`, axes)], outputs: [sliced], name: `${where}/crop` });
+        rw.addNode({ opType: 'Slice', inputs: [from, axesInput(`${where}/crop_starts`, starts), axesInput(`${where}/crop_ends`, ends), axesInput(`${where}/crop_axes`, axes)], outputs: [tail], name: `${where}/crop` });
       } else {
-        rw.addNode({ opType: 'Slice', inputs: [cur], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) }, outputs: [sliced], name: `${where}/crop` });
+        rw.addNode({ opType: 'Slice', inputs: [from], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) }, outputs: [tail], name: `${where}/crop` });
       }
-      cur = sliced;
       changes.push(`pads [${pads.join(', ')}]${op.some((p) => p !== 0) ? ` output_padding [${op.join(', ')}]` : ''} as VALID + a crop${extra.some((e) => e > 0) ? ` (the input extended by [${extra.join(', ')}] zero rows for the output_padding)` : ''}`);
     }
     notes.push(`ConvTranspose '${where}': ${changes.join('; ')} for ${target} (same result)`);
