@@ -108,13 +108,14 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const xs = shapes.get(x)?.shape;
     // (an initializer listed among the inputs, as IR < 4 files do, counts as the constant it is)
     const W = wName ? rw.constant(wName) : undefined;
-    if (!xs || !W || xs.length !== W.rank || xs.length < 3 || xs.length > 4 || typeof xs[1] !== 'number') continue;
+    // (a computed weight, e.g. a QDQ model's DequantizeLinear, is fine for pads alone)
+    const ws = W?.shape ?? shapes.get(wName ?? '')?.shape;
+    if (!xs || !ws || xs.length !== ws.length || xs.length < 3 || xs.length > 4 || typeof xs[1] !== 'number' || !ws.every((v): v is number => typeof v === 'number')) continue;
     const spatialIn = xs.slice(2);
     if (!spatialIn.every((v): v is number => typeof v === 'number')) continue;
     const autoPad = attrString(node, 'auto_pad', 'NOTSET');
     if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || attrInts(node, 'output_shape')) continue;
     const r = spatialIn.length;
-    const k = W.shape.slice(2);
     const group = attrInt(node, 'group', 1);
     const s = attrInts(node, 'strides', new Array<number>(r).fill(1));
     const d = attrInts(node, 'dilations', new Array<number>(r).fill(1));
@@ -129,10 +130,13 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const where = node.name || node.outputs[0]!;
     const changes: string[] = [];
 
-    const Wx = group !== 1 || d.some((v) => v !== 1) ? expandWeight(W, group, d) : W;
+    const reshaped = group !== 1 || d.some((v) => v !== 1);
+    if (reshaped && !W) continue;
+    const Wx = reshaped ? expandWeight(W!, group, d) : undefined;
     if (group !== 1) changes.push(`group ${group} as a block-diagonal kernel (${group}x the weights)`);
     if (d.some((v) => v !== 1)) changes.push(`dilations [${d.join(', ')}] as a zero-dilated kernel`);
-    const ek = Wx.shape.slice(2);
+    const ek = (Wx ?? W)?.shape.slice(2) ?? (ws.slice(2) as number[]);
+    const channelsOut = (Wx?.shape[1] ?? (ws[1] as number) * group);
     // the output size ONNX gives, and the VALID conv's
     const out = spatialIn.map((inp, i) => (inp - 1) * s[i]! + ek[i]! + op[i]! - pb[i]! - pe[i]!);
     // zero input rows at the end where output_padding reaches past the last real tap
@@ -149,7 +153,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
           : rw.add({ opType: 'Pad', inputs: [x], attrs: { mode, pads: ints(p), value: { type: 'float', value: 0 } }, name: `${where}/extend` });
     }
     const axesInput = (base: string, axes: number[]): string => rw.addInitializer(base, Tensor.int64([axes.length], axes));
-    const w2 = Wx === W ? wName! : rw.addInitializer(`${wName}/expanded`, Wx);
+    const w2 = Wx ? rw.addInitializer(`${wName}/expanded`, Wx) : wName!;
     const attrs: Record<string, Attr> = { ...node.attrs };
     for (const a of ['group', 'dilations', 'auto_pad', 'output_padding', 'pads', 'kernel_shape']) delete attrs[a];
     attrs.kernel_shape = ints(ek);
@@ -165,7 +169,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
       // the crop goes after a separate per-channel bias Add / Sub (it commutes with one), so that
       // the writers can still fold that bias into the conv
       let tail = y;
-      for (let next = perChannelBias(rw, tail, 2 + r, Wx.shape[1]!); next; next = perChannelBias(rw, tail, 2 + r, Wx.shape[1]!)) tail = next.outputs[0]!;
+      for (let next = perChannelBias(rw, tail, 2 + r, channelsOut); next; next = perChannelBias(rw, tail, 2 + r, channelsOut)) tail = next.outputs[0]!;
       let from = y;
       if (tail !== y) {
         from = rw.freshName(`${where}/uncropped`);
