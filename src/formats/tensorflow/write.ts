@@ -16,6 +16,7 @@ import type { WriteOptions } from '../model.js';
 import { tfDataType } from './data-types.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
+import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
 
@@ -30,6 +31,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // (PyTorch's Expand of zeros) is known as one
   if (g.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType))) {
     g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true });
+    g = bidirectionalSequencesJoined(g);
   }
   // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
   // Resize take here: such models are written for dim 1 (as the TFLite writer does)
