@@ -102,6 +102,31 @@ describe('conv1dAs2d: 1-D convs and pools as the 2-D ops over a unit height', ()
   });
 });
 
+describe('conv1dAs2d: what does not move across the Squeeze', () => {
+  it('an op reading the conv output other than as its data input, or with another 3-D input, stays after the Squeeze', () => {
+    const g = emptyGraph();
+    g.opsets[''] = 13;
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 8, 2] }, { name: 'z', dtype: 'float32', shape: [1, 8, 2] });
+    g.initializers.set('w', Tensor.float32([1, 2, 2], Float32Array.of(1, 0, 0, 1)));
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: 'nnport', inputs: ['x', 'w'], outputs: ['c'], attrs: { kernel_shape: { type: 'ints', value: [1] } } });
+    // Max(z, c): z is no Squeeze's output; Clip(z, '', c): c is a bound there, not the data
+    g.nodes.push({ name: 'max', opType: 'Max', domain: '', inputs: ['z', 'c'], outputs: ['m'], attrs: {} });
+    g.nodes.push({ name: 'clip', opType: 'Clip', domain: '', inputs: ['z', '', 'c'], outputs: ['k'], attrs: {} });
+    g.nodes.push({ name: 'relu', opType: 'Relu', domain: '', inputs: ['c'], outputs: ['r'], attrs: {} });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['m', 'r'], outputs: ['a'], attrs: {} });
+    g.nodes.push({ name: 'add2', opType: 'Add', domain: '', inputs: ['a', 'k'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32' });
+    const { graph } = conv1dAs2d(g);
+    const reader = (name: string) => graph.nodes.find((n) => n.name === name)!;
+    expect(reader('max').inputs).toEqual(['z', 'c']);
+    expect(reader('clip').inputs).toEqual(['z', '', 'c']);
+    // the Relu moves (it reads only the conv), the Add of it and Max's 3-D output does not
+    expect(graph.nodes.find((n) => n.opType === 'Relu')!.inputs[0]).not.toBe('c');
+    expect(reader('add').outputs).toEqual(['a']);
+    expect(graph.nodes.filter((n) => n.opType === 'Squeeze')).toHaveLength(2);
+  });
+});
+
 describe('conv1dAs2d with a quantized weight (DequantizeLinear of an int8 constant, per output channel)', () => {
   it('the int8 constant gets the unit dim and the DequantizeLinear axis moves with it; nnport runs the result as a direct 1-D conv computed here', async () => {
     const [B, W, I, O, K, D] = [2, 11, 3, 4, 3, 2];
