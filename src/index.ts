@@ -15,6 +15,7 @@ import { runInteger } from './runtime/integer/index.js';
 import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
+import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
 import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCompute } from './passes/float16-weights.js';
@@ -163,6 +164,8 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
   if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];
+  // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
+  if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };
   // a float16 graph (a float16 ONNX model): every other format's kernels compute in float32
   if (model.kind === 'graph' && (format !== 'onnx' || options.dequantize)) {
     const r = widenHalfCompute(model.graph);

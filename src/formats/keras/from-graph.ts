@@ -715,15 +715,17 @@ function preluRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const slope = w.constant(n.inputs[1]!);
   if (!slope) unsupported(n, 'with a computed slope');
-  const r = x.shape.length;
-  const c = x.shape[r - 1];
-  if (slope.size === 1 || (typeof c === 'number' && slope.size === c && slope.shape[slope.rank - 1] === slope.size)) {
-    const alphaShape = [...new Array<number>(r - 2).fill(1), slope.size === 1 ? 1 : slope.size];
-    const shared = Array.from({ length: r - 2 }, (_, i) => i + 1);
-    if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
-    return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
-  }
-  unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
+  // Keras' alpha has the input's shape without the batch, 1 on the shared axes
+  const dims = x.shape.slice(1);
+  if (slope.rank > dims.length) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  const alphaShape = [...new Array<number>(dims.length - slope.rank).fill(1), ...(slope.shape as number[])];
+  const shared: number[] = [];
+  alphaShape.forEach((d, i) => {
+    if (d === 1 && dims[i] !== 1) shared.push(i + 1);
+    else if (d !== dims[i]) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  });
+  return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
 }
 
 function act(name: string): Row {
