@@ -5,7 +5,7 @@ import { requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
-import { GraphDerived, runtimeInputs, type Graph } from './ir/graph.js';
+import { GraphDerived, runtimeInputs, type Dim, type Graph } from './ir/graph.js';
 import { tensorFromNumbers } from './runtime/ops/args.js';
 import type { Tensor } from './ir/tensor.js';
 import type { TensorKernels } from './ir/tensor-kernels.js';
@@ -297,7 +297,20 @@ export async function compare(
   return { outputs, layers };
 }
 
-/** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
+/**
+ * 'target' when the source is an NCHW graph and the target channels-last: nnport ops, or inputs
+ * laid out channels-last (a .tflite whose only such op became MUL + ADD has no nnport op left).
+ */
 function crossLayout(source: Graph, target: Graph): 'target' | undefined {
-  return needsChannelsLast(source) && hasChannelsLastOps(target) ? 'target' : undefined;
+  if (!needsChannelsLast(source)) return undefined;
+  if (hasChannelsLastOps(target)) return 'target';
+  const same = (a: Dim | undefined, b: Dim | undefined) => a === b || typeof a !== 'number' || typeof b !== 'number';
+  const targets = runtimeInputs(target);
+  const permuted = runtimeInputs(source).some((v, i) => {
+    const [a, b] = [v.shape, targets[i]?.shape];
+    if (!a || !b || a.length < 3 || a.length !== b.length || a.every((d, j) => d === b[j])) return false;
+    const last = [0, ...Array.from({ length: a.length - 2 }, (_, k) => k + 2), 1];
+    return last.every((k, j) => same(a[k], b[j]));
+  });
+  return permuted ? 'target' : undefined;
 }
