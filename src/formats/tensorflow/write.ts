@@ -704,11 +704,12 @@ const ROWS: Record<string, Row> = {
   },
   Pad: (w, n, out) => {
     const mode = attrString(n, 'mode', 'constant');
-    const pads = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
+    // before opset 11 pads and value are attributes
+    const pads = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'pads', []);
     if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
     const r = pads.length / 2;
     const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
-    const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : 0;
+    const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : n.inputs[1] ? 0 : attrFloat(n, 'value', 0);
     if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
     else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
     else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(n.inputs[0]!), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
