@@ -851,6 +851,18 @@ function hasRecurrentOp(w: Writer): boolean {
 export function graphToKeras(input: Graph, options: FromGraphOptions = {}): KerasModelOut {
   // Keras' LSTM cannot bound the cell state: TFLite's cell_clip, unrolled
   const graph = unrollCellClipped(input, 'a Keras model');
+  if (graph === input) return buildKeras(graph, options);
+  try {
+    return buildKeras(graph, options);
+  } catch (e) {
+    // the unrolled steps' ops are what failed: say why the LSTM was unrolled
+    if (!(e instanceof UnsupportedError)) throw e;
+    const clipped = input.nodes.filter((n) => !n.domain && n.opType === 'LSTM' && n.attrs.cell_clip).map((n) => `'${n.name || n.outputs[0]}'`);
+    throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: its unrolled steps need ${e.message.replace(/^unsupported: /, '')}`);
+  }
+}
+
+function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
   // a time-major [T, B, F] input read by a recurrent op: Keras takes it batch-major [B, T, F]
