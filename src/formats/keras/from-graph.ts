@@ -914,6 +914,7 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     const r = w.recurrent.get(o.name);
     if (r) throw new UnsupportedError(`graph output '${o.name}', ${r.kind === 'seq' ? `the sequence Y as [${[...r.axes].join(', ')}]` : 'the last state Y_h'} of ${nodeLabel(r.op)}, in a Keras model`, 'Keras recurrent layers give [batch, time, directions·hidden] sequences');
     const t = w.values.get(o.name);
+    if (!t && w.isConstant(o.name)) throw new UnsupportedError(`a constant graph output in a Keras model`, `output '${o.name}' depends on no input`);
     if (!t) throw new GraphError(`graph output '${o.name}' has no Keras layer`);
     // two outputs of one Keras tensor (a recurrent layer's last output and its state h): a model
     // lists each tensor once (TF.js predicts null for the second), so the second is a linear Activation of it
