@@ -15,8 +15,9 @@
 // own graph while converting; a format does not import another, so the arithmetic is kept here.
 // A dilated 1-D conv (Keras Conv1D with dilation_rate > 1, tf.nn.convolution over one spatial dim)
 // is written SPACE_TO_BATCH_ND (block [b], on [N, W, C]) -> EXPAND_DIMS (a unit dim at 1 or 2) ->
-// the conv -> SQUEEZE (that dim) -> BATCH_TO_SPACE_ND: the same arithmetic with block 1, no
-// paddings and no crops on the unit dim; it is read as Unsqueeze -> the dilated conv -> Squeeze.
+// the conv -> SQUEEZE (that dim) -> BATCH_TO_SPACE_ND (RESHAPEs for both when the shapes are
+// static): the same arithmetic with block 1, no paddings and no crops on the unit dim; it is read
+// as Unsqueeze -> the dilated conv -> Squeeze.
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
 import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
@@ -112,6 +113,44 @@ function foldWindow(
 const withUnit = (shape: number[], axis: number): number[] => [...shape.slice(0, axis), 1, ...shape.slice(axis)];
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** A RESHAPE whose target is the stored output shape (one entry may be -1): not a computed one. */
+function plainReshape(e: OpEntry, to: TfliteTensorInfo, tensors: TfliteTensorInfo[]): boolean {
+  const i = e.inputs[1];
+  if (i === undefined || i < 0) return true;
+  const target = constInts(tensors[i]);
+  if (!target || target.length !== to.shape.length) return false;
+  return target.filter((d) => d === -1).length <= 1 && target.every((d, k) => d === -1 || d === to.shape[k]);
+}
+
+/** The unit dim (1 or 2) an EXPAND_DIMS or a RESHAPE puts into the 3-D `from` to give the 4-D `to`. */
+function unitDimInserted(e: OpEntry, from: TfliteTensorInfo, to: TfliteTensorInfo, tensors: TfliteTensorInfo[]): 1 | 2 | undefined {
+  if (from.shape.length !== 3 || to.shape.length !== 4) return undefined;
+  let axis: number | undefined;
+  if (e.name === 'EXPAND_DIMS') {
+    const a = e.inputs[1] !== undefined && e.inputs[1] >= 0 ? constInts(tensors[e.inputs[1]]) : undefined;
+    if (!a || a.length !== 1) return undefined;
+    axis = a[0]! < 0 ? a[0]! + 4 : a[0]!;
+  } else if (e.name === 'RESHAPE' && plainReshape(e, to, tensors)) {
+    axis = [1, 2].find((k) => sameShape(to.shape, withUnit(from.shape, k)));
+  }
+  return (axis === 1 || axis === 2) && sameShape(to.shape, withUnit(from.shape, axis)) ? axis : undefined;
+}
+
+/** The unit dim (1 or 2) a SQUEEZE (of that one dim) or a RESHAPE takes out of the 4-D `from` to give the 3-D `to`. */
+function unitDimRemoved(e: OpEntry, from: TfliteTensorInfo, to: TfliteTensorInfo, tensors: TfliteTensorInfo[]): 1 | 2 | undefined {
+  if (from.shape.length !== 4 || to.shape.length !== 3) return undefined;
+  let axis: number | undefined;
+  if (e.name === 'SQUEEZE') {
+    const o = e.op.builtinOptionsType() === BuiltinOptions.SqueezeOptions ? (e.op.builtinOptions(new SqueezeOptions()) as SqueezeOptions) : null;
+    const dims = Array.from(o?.squeezeDimsArray() ?? []).map((d) => (d < 0 ? d + 4 : d));
+    if (dims.length !== 1) return undefined;
+    axis = dims[0];
+  } else if (e.name === 'RESHAPE' && plainReshape(e, to, tensors)) {
+    axis = [1, 2].find((k) => sameShape(from.shape, withUnit(to.shape, k)));
+  }
+  return (axis === 1 || axis === 2) && sameShape(from.shape, withUnit(to.shape, axis)) ? axis : undefined;
+}
+
 /**
  * The dilated convs of a subgraph in atrous form; `graphOutputs` are the subgraph's output tensors
  * (an intermediate tensor that is one cannot disappear).
@@ -146,25 +185,18 @@ export function planDilatedConvs(ops: OpEntry[], tensors: TfliteTensorInfo[], gr
     if (kc === undefined) return;
     const x = tensors[stb.inputs[0]!]!;
     const mid = out(ks);
-    // the 1-D form: EXPAND_DIMS between SPACE_TO_BATCH_ND and the conv, SQUEEZE after it
+    // the 1-D form: EXPAND_DIMS between SPACE_TO_BATCH_ND and the conv, SQUEEZE after it (with static
+    // shapes TF's converter writes both as RESHAPE: one that only inserts or removes the unit dim)
     let unit: { axis: 1 | 2; expand: number; squeeze: number } | undefined;
-    if (ops[kc]!.name === 'EXPAND_DIMS') {
+    if (ops[kc]!.name === 'EXPAND_DIMS' || ops[kc]!.name === 'RESHAPE') {
       const ke = kc;
-      const e = ops[ke]!;
-      const axisIn = e.inputs[1] !== undefined && e.inputs[1] >= 0 ? constInts(tensors[e.inputs[1]]) : undefined;
-      if (!axisIn || axisIn.length !== 1) return;
-      const axis = axisIn[0]! < 0 ? axisIn[0]! + 4 : axisIn[0]!;
-      if ((axis !== 1 && axis !== 2) || x.shape.length !== 3 || !sameShape(out(ke).shape, withUnit(mid.shape, axis)) || !sameQuant(mid, out(ke))) return;
+      const axis = unitDimInserted(ops[ke]!, mid, out(ke), tensors);
       // a per-axis activation grid would move with the unit dim
-      if (x.quant?.axis !== undefined) return;
+      if (axis === undefined || x.shape.length !== 3 || !sameQuant(mid, out(ke)) || x.quant?.axis !== undefined) return;
       kc = next(ke);
       if (kc === undefined) return;
       const kq = next(kc);
-      if (kq === undefined || ops[kq]!.name !== 'SQUEEZE') return;
-      const sq = ops[kq]!;
-      const o = sq.op.builtinOptionsType() === BuiltinOptions.SqueezeOptions ? (sq.op.builtinOptions(new SqueezeOptions()) as SqueezeOptions) : null;
-      const dims = Array.from(o?.squeezeDimsArray() ?? []).map((d) => (d < 0 ? d + 4 : d));
-      if (dims.length !== 1 || dims[0] !== axis || !sameQuant(out(kc), out(kq))) return;
+      if (kq === undefined || unitDimRemoved(ops[kq]!, out(kc), out(kq), tensors) !== axis || !sameQuant(out(kc), out(kq))) return;
       unit = { axis, expand: ke, squeeze: kq };
     }
     const conv = ops[kc]!;

@@ -240,6 +240,19 @@ describe('TFLite reader: a dilated Conv1D (SPACE_TO_BATCH_ND -> EXPAND_DIMS -> c
     expect(float[0]).toBeLessThan(1e-5);
   });
 
+  it('static shapes, as TF writes them: RESHAPEs in place of EXPAND_DIMS and SQUEEZE (float and int8); folded the same', async () => {
+    for (const c of [
+      { x: [1, 19, 3], out: 4, kernel: 3, block: 2, paddings: [2, 3], crops: [0, 1], reshapes: true, seed: 51 },
+      { x: [2, 16, 4], depthwise: true, out: 1, kernel: 3, block: 2, paddings: [2, 2], crops: [0, 0], reshapes: true, unitAxis: 2, int8: true, seed: 52 },
+    ] as Atrous1dCase[]) {
+      const { g, float, integer } = await compare1d(c);
+      expect(folded1d(g)).toBe(true);
+      expect(convOf(g).attrs.dilations).toEqual({ type: 'ints', value: c.unitAxis === 2 ? [2, 1] : [1, 2] });
+      if (c.int8) expect(integer![0]).toBeLessThanOrEqual(1);
+      else expect(float[0]).toBeLessThan(1e-5);
+    }
+  });
+
   it('an inner SAME conv at rate 3 with fused RELU6: its pads scaled by the block join the paddings', async () => {
     const c: Atrous1dCase = { x: [1, 11, 2], out: 3, kernel: 3, block: 3, paddings: [0, 1], crops: [0, 1], innerSame: true, act: ActivationFunctionType.RELU6, unitAxis: 1, seed: 43 };
     const { g, float } = await compare1d(c);

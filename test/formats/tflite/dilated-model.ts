@@ -112,6 +112,8 @@ export interface Atrous1dCase {
   hybrid?: boolean;
   /** -1 in the shape_signature of every batch dim (stored: x[0]) */
   dynamicBatch?: boolean;
+  /** RESHAPEs (constant targets) for the EXPAND_DIMS and SQUEEZE, as TF's converter writes them when the shapes are static */
+  reshapes?: boolean;
   /** the EXPAND_DIMS output is also a graph output (a second reader: no fold) */
   exposeExpanded?: boolean;
   seed: number;
@@ -120,7 +122,7 @@ export interface Atrous1dCase {
 /**
  * A dilated Conv1D as TF's converter writes it: SPACE_TO_BATCH_ND (block [b]) -> EXPAND_DIMS ->
  * CONV_2D / DEPTHWISE_CONV_2D (stride 1, no dilation) -> SQUEEZE -> BATCH_TO_SPACE_ND (tensors
- * t0..t12; outputs: y, and the EXPAND_DIMS output when exposed).
+ * t0..t13; outputs: y, and the EXPAND_DIMS output when exposed).
  */
 export function atrous1dFile(c: Atrous1dCase): Uint8Array {
   const r = rng(c.seed);
@@ -148,7 +150,7 @@ export function atrous1dFile(c: Atrous1dCase): Uint8Array {
     i32([1], [b]), // 1 block
     i32([1, 2], [...c.paddings]), // 2 paddings
     act([n * b, phase, ch]), // 3 SPACE_TO_BATCH_ND
-    i32([], [axisIn]), // 4 axis
+    c.reshapes ? i32([4], unit([n * b, phase, ch])) : i32([], [axisIn]), // 4 axis (RESHAPE: the target)
     act(unit([n * b, phase, ch])), // 5 EXPAND_DIMS
     quantW
       ? { shape: wShape, dtype: 'int8', data: Array.from({ length: wCount }, () => Math.round(r() * 254) - 127), quant: { scale: wScales, zeroPoint: wScales.map(() => 0), axis: c.depthwise ? 3 : 0 } }
@@ -161,6 +163,7 @@ export function atrous1dFile(c: Atrous1dCase): Uint8Array {
     i32([1], [b]), // 10 block
     i32([1, 2], [...c.crops]), // 11 crops
     out([n, yw, o]), // 12 y
+    i32([3], [n * b, ow, o]), // 13 the second RESHAPE's target
   ];
   const pad = c.innerSame ? Padding.SAME : Padding.VALID;
   const a = c.act ?? ActivationFunctionType.NONE;
@@ -171,9 +174,11 @@ export function atrous1dFile(c: Atrous1dCase): Uint8Array {
     tensors,
     [
       { code: Op.SPACE_TO_BATCH_ND, inputs: [0, 1, 2], outputs: [3], version: c.int8 ? 2 : 1 },
-      { code: Op.EXPAND_DIMS, inputs: [3, 4], outputs: [5] },
+      { code: c.reshapes ? Op.RESHAPE : Op.EXPAND_DIMS, inputs: [3, 4], outputs: [5] },
       { code: c.depthwise ? Op.DEPTHWISE_CONV_2D : Op.CONV_2D, inputs: [5, 6, 7], outputs: [8], options: convOptions, version: c.int8 ? 3 : c.hybrid ? 5 : 1 },
-      { code: Op.SQUEEZE, inputs: [8], outputs: [9], options: (bb) => [BuiltinOptions.SqueezeOptions, SqueezeOptions.createSqueezeOptions(bb, SqueezeOptions.createSqueezeDimsVector(bb, [axisIn]))] },
+      c.reshapes
+        ? { code: Op.RESHAPE, inputs: [8, 13], outputs: [9] }
+        : { code: Op.SQUEEZE, inputs: [8], outputs: [9], options: (bb) => [BuiltinOptions.SqueezeOptions, SqueezeOptions.createSqueezeOptions(bb, SqueezeOptions.createSqueezeDimsVector(bb, [axisIn]))] },
       { code: Op.BATCH_TO_SPACE_ND, inputs: [9, 10, 11], outputs: [12], version: c.int8 ? 2 : 1 },
     ],
     c.exposeExpanded ? [12, 5] : [12],
