@@ -1,6 +1,6 @@
 // UNIDIRECTIONAL_SEQUENCE_LSTMs under a dynamic batch (-1 in the input's shape_signature, stored
 // batch 1 or 2): the integer kernel (nnport.QuantizedLstm, its states one row repeated over the
-// run-time batch) and float LSTMs the reader unrolls (projection, layer norm), run at batches 3
+// run-time batch) and float / hybrid LSTMs the reader unrolls (projection, layer norm), run at batches 3
 // and 1 against the real interpreter on the same file with every dynamic dim stored at that batch
 // (the state variables too: ResizeInputTensor alone leaves them at the stored batch, and the
 // kernel's Prepare then refuses the model, as it does for the input resized alone).
@@ -87,10 +87,11 @@ describe('TFLite integer UNIDIRECTIONAL_SEQUENCE_LSTM under a dynamic batch', ()
   });
 });
 
-describe('TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM read unrolled, under a dynamic batch', () => {
+describe('TFLite float and hybrid UNIDIRECTIONAL_SEQUENCE_LSTM read unrolled, under a dynamic batch', () => {
   const cases: [string, FloatLstmCase][] = [
     ['projection (6 cells -> 4 outputs), stored batch 1', { batch: 1, time: 4, nInput: 5, nCell: 6, nOutput: 4, dynamicBatch: true, seed: 31 }],
     ['layer norm, time-major, stored batch 2', { batch: 2, time: 3, nInput: 4, nCell: 5, layerNorm: true, timeMajor: true, dynamicBatch: true, seed: 32 }],
+    ['hybrid (int8 weights, asymmetric inputs) with a projection, stored batch 1', { batch: 1, time: 4, nInput: 5, nCell: 6, nOutput: 4, hybrid: true, dynamicBatch: true, seed: 33 }],
   ];
   for (const [name, o] of cases) {
     it(`${name}: unrolled, runs at batches 3 and 1 as the interpreter does`, async () => {
@@ -98,6 +99,8 @@ describe('TFLite float UNIDIRECTIONAL_SEQUENCE_LSTM read unrolled, under a dynam
       const g = await readTflite(file, { fileName: 'lstm-float-dyn.tflite' });
       expect(g.nodes.some((n) => n.opType === 'LSTM')).toBe(false);
       expect(g.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
+      // the hybrid kernel's per-row rounding of each matmul input
+      expect(g.nodes.some((n) => n.opType === 'HybridInputQuantize')).toBe(!!o.hybrid);
       const r = rng(o.seed + 100);
       for (const batch of [3, 1]) {
         const shape = xShape(o, batch);

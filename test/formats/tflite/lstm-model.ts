@@ -103,6 +103,8 @@ export interface FloatLstmCase {
   layerNorm?: boolean;
   timeMajor?: boolean;
   dynamicBatch?: boolean;
+  /** int8 weights (one scale each, zero point 0) under the float input: TFLite's hybrid kernel, asymmetric inputs */
+  hybrid?: boolean;
   seed: number;
 }
 
@@ -114,18 +116,21 @@ export function floatLstmFile(o: FloatLstmCase): Uint8Array {
   const tensors: BuiltTensor[] = [];
   const add = (t: BuiltTensor): number => tensors.push(t) - 1;
   const f32 = (name: string, shape: number[], scale: number, offset = 0) => add({ name, shape, type: TensorType.FLOAT32, data: Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => offset + (r() * 2 - 1) * scale) });
+  // a weight matrix: float, or int8 on one scale (|w| up to `scale`)
+  const weight = (name: string, shape: number[], scale: number) =>
+    o.hybrid ? add({ name, shape, type: TensorType.INT8, data: randomInts(Int8Array, shape[0]! * shape[1]!, -127, 127, r), quant: { scale: [scale / 127], zeroPoint: [0] } }) : f32(name, shape, scale);
   const bAxis = o.timeMajor ? 1 : 0;
   const sig = (shape: number[], axis: number) => (o.dynamicBatch ? { signature: shape.map((d, k) => (k === axis ? -1 : d)) } : {});
   const xShape = o.timeMajor ? [o.time, o.batch, o.nInput] : [o.batch, o.time, o.nInput];
   const inputs = new Array<number>(24).fill(-1);
   inputs[0] = add({ name: 'x', shape: xShape, type: TensorType.FLOAT32, ...sig(xShape, bAxis) });
   ['input', 'forget', 'cell', 'output'].forEach((g, k) => {
-    inputs[1 + k] = f32(`input_to_${g}`, [N, o.nInput], 0.6);
-    inputs[5 + k] = f32(`recurrent_to_${g}`, [N, O], 0.6);
+    inputs[1 + k] = weight(`input_to_${g}`, [N, o.nInput], 0.6);
+    inputs[5 + k] = weight(`recurrent_to_${g}`, [N, O], 0.6);
     inputs[12 + k] = f32(`${g}_gate_bias`, [N], 0.5);
   });
   if (o.nOutput !== undefined) {
-    inputs[16] = f32('projection_weights', [O, N], 0.6);
+    inputs[16] = weight('projection_weights', [O, N], 0.6);
     inputs[17] = f32('projection_bias', [O], 0.3);
   }
   inputs[18] = add({ name: 'output_state', shape: [o.batch, O], type: TensorType.FLOAT32, variable: true, ...sig([o.batch, O], 0) });
@@ -136,7 +141,7 @@ export function floatLstmFile(o: FloatLstmCase): Uint8Array {
   return buildModel({
     tensors,
     opcodes: [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM],
-    operators: [{ opcode: 0, inputs, outputs: [y], options: (b) => ({ type: BuiltinOptions.UnidirectionalSequenceLSTMOptions, offset: UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, ActivationFunctionType.TANH, 0, 0, !!o.timeMajor, false, false) }) }],
+    operators: [{ opcode: 0, inputs, outputs: [y], options: (b) => ({ type: BuiltinOptions.UnidirectionalSequenceLSTMOptions, offset: UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, ActivationFunctionType.TANH, 0, 0, !!o.timeMajor, !!o.hybrid, false) }) }],
     inputs: [inputs[0]!],
     outputs: [y],
   });
