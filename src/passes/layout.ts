@@ -59,8 +59,13 @@ export interface LayoutResult {
 /** ONNX ops whose data layout is NCHW; a graph with any of them in the default domain still needs this pass. */
 const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
 
-/** Whether a graph still has NCHW spatial ops (an ONNX/Caffe/PyTorch graph rather than a channels-last one). */
+/**
+ * Whether a graph still has NCHW spatial ops (an ONNX/Caffe/PyTorch graph rather than a channels-last
+ * one). A graph that already has channels-last nnport ops is a channels-last graph even where it
+ * keeps an ONNX op whose layout is moot (the Keras reader's BatchNormalization on (N, C) after a Dense).
+ */
 export function needsChannelsLast(g: Graph): boolean {
+  if (g.nodes.some((n) => n.domain === 'nnport' && CHANNELS_FIRST_OPS.has(n.opType))) return false;
   return g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_FIRST_OPS.has(n.opType));
 }
 

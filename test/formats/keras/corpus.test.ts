@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { readKerasH5, readKerasV3, writeKerasH5, writeKerasV3 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers, writeTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import type { GraphModel } from '../../../src/formats/model.js';
+import { convert } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { ZipReader } from '../../../src/io/zip.js';
@@ -74,13 +75,13 @@ describe('Keras corpus: read by nnport, written back, run by TensorFlow.js', () 
     const ref = predict(await c.oracle(), [x])[0]!;
     expect(spread(ref)).toBeGreaterThan(0);
 
-    const h5 = await writeKerasH5(model);
+    // through convert(), the path the CLI takes (it decides whether the layout pass runs)
+    const h5 = (await convert(model, 'model.h5')).bytes;
     const fromH5 = predict(await tfjsModelFromH5(h5), [x])[0]!;
     expect(fromH5.shape).toEqual(ref.shape);
     expect(relError(fromH5, ref)).toBeLessThan(1e-5);
 
-    const shards = new Map<string, Uint8Array>();
-    const json = await writeTfjsLayers(model, { sidecars: shards, shardSize: 64 * 1024 });
+    const { bytes: json, sidecars: shards } = await convert(model, 'web/model.json', { shardSize: 64 * 1024 });
     const fromJson = predict(await tfjsModelFromJson(json, (n) => shards.get(n)!), [x])[0]!;
     expect(relError(fromJson, ref)).toBeLessThan(1e-5);
 
