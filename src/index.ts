@@ -5,7 +5,7 @@ import { requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
-import { GraphDerived, runtimeInputs, type Graph } from './ir/graph.js';
+import { GraphDerived, runtimeInputs, type Dim, type Graph } from './ir/graph.js';
 import { tensorFromNumbers } from './runtime/ops/args.js';
 import type { Tensor } from './ir/tensor.js';
 import type { TensorKernels } from './ir/tensor-kernels.js';
@@ -15,6 +15,7 @@ import { runInteger } from './runtime/integer/index.js';
 import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
+import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
 import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCompute } from './passes/float16-weights.js';
@@ -163,6 +164,8 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
   if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];
+  // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
+  if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };
   // a float16 graph (a float16 ONNX model): every other format's kernels compute in float32
   if (model.kind === 'graph' && (format !== 'onnx' || options.dequantize)) {
     const r = widenHalfCompute(model.graph);
@@ -294,7 +297,20 @@ export async function compare(
   return { outputs, layers };
 }
 
-/** 'target' when the source is an NCHW graph and the target channels-last (nnport ops). */
+/**
+ * 'target' when the source is an NCHW graph and the target channels-last: nnport ops, or inputs
+ * laid out channels-last (a .tflite whose only such op became MUL + ADD has no nnport op left).
+ */
 function crossLayout(source: Graph, target: Graph): 'target' | undefined {
-  return needsChannelsLast(source) && hasChannelsLastOps(target) ? 'target' : undefined;
+  if (!needsChannelsLast(source)) return undefined;
+  if (hasChannelsLastOps(target)) return 'target';
+  const same = (a: Dim | undefined, b: Dim | undefined) => a === b || typeof a !== 'number' || typeof b !== 'number';
+  const targets = runtimeInputs(target);
+  const permuted = runtimeInputs(source).some((v, i) => {
+    const [a, b] = [v.shape, targets[i]?.shape];
+    if (!a || !b || a.length < 3 || a.length !== b.length || a.every((d, j) => d === b[j])) return false;
+    const last = [0, ...Array.from({ length: a.length - 2 }, (_, k) => k + 2), 1];
+    return last.every((k, j) => same(a[k], b[j]));
+  });
+  return permuted ? 'target' : undefined;
 }

@@ -9,6 +9,9 @@ import { QuantizationError, UnsupportedError } from '../ir/errors.js';
 import { attrInt, readersOf, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 
+/** What to tell a user whose quantized model (a QDQ graph: an int8 TFLite file) meets a float-only writer. */
+export const DEQUANTIZE_HINT = 'the model is quantized: --dequantize (library: { dequantize: true }) writes its float equivalent';
+
 export interface DequantizeResult {
   graph: Graph;
   /** what changed that a user should know */

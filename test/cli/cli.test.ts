@@ -9,6 +9,7 @@ import { emptyGraph, runtimeInputs, type Graph } from '../../src/ir/graph.js';
 import { loadModelFile } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
+import { corpusPath } from '../support/corpus.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -145,6 +146,19 @@ describe('nnport CLI', () => {
     expect(rep.outputs).toHaveLength(1);
     expect(rep.outputs[0].maxAbs).toBe(0);
     expect(rep.layers.length).toBeGreaterThan(3);
+  });
+
+  it('compares an NCHW model with a .tflite that has no channels-last op left (a BatchNormalization as MUL + ADD) by its NHWC input', async () => {
+    const dir = corpusPath('onnx/onnx-backend-batchnorm2d-eval');
+    const tfl = join(tmp, 'bn.tflite');
+    expect((await cli('convert', dir, '-o', tfl)).code).toBe(0);
+    const x = join(tmp, 'bn-x.npy');
+    writeFileSync(x, writeNpy(Tensor.float32([2, 3, 6, 6], Array.from({ length: 216 }, (_, i) => Math.cos(i)))));
+    const r = await cli('compare', dir, tfl, '--input', x, '--json');
+    expect(r.err).toBe('');
+    const rep = JSON.parse(r.out);
+    expect(rep.outputs[0].shape).toEqual([2, 6, 6, 3]);
+    expect(rep.outputs[0].maxAbs).toBeLessThan(1e-5);
   });
 
   it('an op the runtime lacks is one line naming the model and the op', async () => {

@@ -1,6 +1,8 @@
 // A channels-last IR graph -> Keras layers (config + weights), the common core of the .h5,
 // .keras and TF.js layers writers. One row per IR op; every layer loads in stock Keras and
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
+import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
+import { permuteTensor } from '../../passes/layout.js';
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
@@ -137,7 +139,8 @@ export function nodeLabel(n: Node): string {
 }
 
 export function unsupported(n: Node, what?: string): never {
-  throw new UnsupportedError(`${n.domain ? `${n.domain}.` : ''}${n.opType}${what ? ` ${what}` : ''} has no Keras layer`, nodeLabel(n));
+  const quantized = !n.domain && (n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear');
+  throw new UnsupportedError(`${n.domain ? `${n.domain}.` : ''}${n.opType}${what ? ` ${what}` : ''} has no Keras layer`, `${nodeLabel(n)}${quantized ? `; ${DEQUANTIZE_HINT}` : ''}`);
 }
 
 /** The base name of a layer: the weight's module path when there is one (layer1.0.conv1.weight), else the node's. */
@@ -224,11 +227,13 @@ type Row = (w: Writer, n: Node) => KTensor[];
 
 function convRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
-  const W = w.constant(n.inputs[1]!);
-  if (!W) unsupported(n, 'with a computed kernel');
+  const stored = w.constant(n.inputs[1]!);
+  if (!stored) unsupported(n, 'with a computed kernel');
   const layout = attrString(n, 'kernel_layout', 'HWIO');
-  if (layout !== 'HWIO') unsupported(n, `kernel_layout ${layout}`);
-  const rank = W.rank - 2;
+  if (layout !== 'HWIO' && layout !== 'OHWI') unsupported(n, `kernel_layout ${layout}`);
+  const rank = stored.rank - 2;
+  // a TFLite CONV_2D's kernel (O, k..., I/g) is Keras' (k..., I/g, O) permuted
+  const W = layout === 'OHWI' ? permuteTensor(stored, [...Array.from({ length: rank + 1 }, (_, i) => i + 1), 0]) : stored;
   const k = attrInts(n, 'kernel_shape', W.shape.slice(0, rank) as number[]);
   const s = attrInts(n, 'strides', new Array<number>(rank).fill(1));
   const d = attrInts(n, 'dilations', new Array<number>(rank).fill(1));
@@ -710,15 +715,17 @@ function preluRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const slope = w.constant(n.inputs[1]!);
   if (!slope) unsupported(n, 'with a computed slope');
-  const r = x.shape.length;
-  const c = x.shape[r - 1];
-  if (slope.size === 1 || (typeof c === 'number' && slope.size === c && slope.shape[slope.rank - 1] === slope.size)) {
-    const alphaShape = [...new Array<number>(r - 2).fill(1), slope.size === 1 ? 1 : slope.size];
-    const shared = Array.from({ length: r - 2 }, (_, i) => i + 1);
-    if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
-    return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
-  }
-  unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
+  // Keras' alpha has the input's shape without the batch, 1 on the shared axes
+  const dims = x.shape.slice(1);
+  if (slope.rank > dims.length) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  const alphaShape = [...new Array<number>(dims.length - slope.rank).fill(1), ...(slope.shape as number[])];
+  const shared: number[] = [];
+  alphaShape.forEach((d, i) => {
+    if (d === 1 && dims[i] !== 1) shared.push(i + 1);
+    else if (d !== dims[i]) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
+  });
+  return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
 }
 
 function act(name: string): Row {

@@ -7,7 +7,9 @@ import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type No
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
+import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
@@ -40,7 +42,8 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   if (needsChannelsLast(g)) g = foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph;
   g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
-  return collapseUnitReshapes(fuseBias(constantNodesToInitializers(g)).graph);
+  // (then a 1-D conv or pool as ExpandDims -> the 2-D op -> Squeeze, as TF writes a Conv1D)
+  return collapseUnitReshapes(conv1dAs2d(fuseBias(constantNodesToInitializers(g)).graph).graph);
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });
@@ -571,6 +574,32 @@ function batchNormAffine(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
 }
 
+/** ReduceMax / ReduceMin as TF's Max / Min over constant axes (none given: every axis, as ONNX reduces). */
+function reduceOver(op: 'Max' | 'Min'): Row {
+  return (w, n, out) => {
+    const rank = w.shape(n.inputs[0]!)?.length;
+    const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
+    if (!given || (!given.length && attrInt(n, 'noop_with_empty_axes', 0))) throw new UnsupportedError(`${n.opType} over computed or no axes in a GraphDef`, `node '${n.name}'`);
+    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    const axes = given.length ? given : Array.from({ length: rank! }, (_, i) => i);
+    w.add(out, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+  };
+}
+
+/** ArgMax / ArgMin (int64 indices, TF's output_type); TF drops the axis, so keepdims puts it back with ExpandDims. */
+function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
+  return (w, n, out) => {
+    if (attrInt(n, 'select_last_index', 0)) throw new UnsupportedError(`${n.opType} with select_last_index in a GraphDef (TF returns the first index)`, `node '${n.name}'`);
+    const axis = attrInt(n, 'axis', 0);
+    const keep = attrInt(n, 'keepdims', 1) === 1;
+    const rank = w.shape(n.inputs[0]!)?.length;
+    if (keep && axis < 0 && rank === undefined) throw new UnsupportedError(`${n.opType} over a negative axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    const arg = keep ? w.fresh(`${n.name}/arg`) : out;
+    w.add(arg, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') });
+    if (keep) w.add(out, 'ExpandDims', [arg, w.int32(`${n.name}/keep_axis`, [axis < 0 ? axis + rank! : axis], true)], { T: T('int64'), Tdim: T('int32') });
+  };
+}
+
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
 const ROWS: Record<string, Row> = {
@@ -650,10 +679,14 @@ const ROWS: Record<string, Row> = {
     const t = w.g.initializers.get(n.inputs[1]!);
     if (!t) throw new UnsupportedError('Reshape to a computed shape in a GraphDef', `node '${n.name}'`);
     const inShape = w.shape(n.inputs[0]!);
-    // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim
-    const target = t.toNumbers().map((d, i) => (d === 0 && !attrInt(n, 'allowzero', 0) ? (inShape?.[i] as number) : d));
-    if (target.some((d) => d === undefined || Number.isNaN(d))) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
-    w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, target)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
+    // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim. A copied dim of unknown size
+    // (the batch) is TF's -1 when no other dim is inferred.
+    const copies = !attrInt(n, 'allowzero', 0);
+    const target = t.toNumbers().map((d, i) => (d === 0 && copies ? inShape?.[i] : d));
+    const unknown = target.filter((d) => typeof d !== 'number').length;
+    if (unknown > 1 || (unknown === 1 && target.includes(-1))) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
+    const dims = target.map((d) => (typeof d === 'number' ? d : -1));
+    w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },
   Flatten: (w, n, out) => {
     const shape = w.shape(n.inputs[0]!);
@@ -693,6 +726,10 @@ const ROWS: Record<string, Row> = {
     if (!axes) throw new UnsupportedError('ReduceMean over computed axes in a GraphDef', `node '${n.name}'`);
     w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
   },
+  ReduceMax: reduceOver('Max'),
+  ReduceMin: reduceOver('Min'),
+  ArgMax: argReduce('ArgMax'),
+  ArgMin: argReduce('ArgMin'),
 };
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
@@ -722,7 +759,8 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
     if (!ROWS[key] && !missing.has(key)) missing.set(key, n.name);
   }
   if (missing.size) {
-    throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}`);
+    const quantized = missing.has('QuantizeLinear') || missing.has('DequantizeLinear');
+    throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}${quantized ? `; ${DEQUANTIZE_HINT}` : ''}`);
   }
   const w = new Writer(g, file);
   const used = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);

@@ -15,6 +15,7 @@ import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim,
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
+import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -146,6 +147,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   g = fuseActivationPatterns(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
+  g = conv1dAs2d(g).graph;
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;
