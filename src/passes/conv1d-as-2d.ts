@@ -120,7 +120,8 @@ export function conv1dAs2d(graph: Graph): Conv1dAs2dResult {
       if (!isOnnx(u.domain) || u.outputs.length !== 1 || rw.isReadBySubgraph(u.outputs[0]!)) continue;
       let next: string[] | undefined;
       if (ELEMENTWISE_UNARY.has(u.opType)) {
-        // (Clip's bounds, the other inputs, are scalars)
+        // (Clip's bounds, the other inputs, are scalars: the squeezed value must be the data input)
+        if (u.inputs[0] !== v || u.inputs.indexOf(v, 1) > 0) continue;
         next = u.inputs.map((i, k) => (k === 0 ? s.from : i));
       } else if (ELEMENTWISE_BINARY.has(u.opType)) {
         next = u.inputs.map((i) => {

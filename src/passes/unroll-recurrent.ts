@@ -180,10 +180,12 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const recurrentRows = opType === 'GRU' ? 2 * H : G * H;
     const recurrentBias = perStep ? constant(p('recurrent_bias'), Tensor.float32([recurrentRows], bias(d, 0, recurrentRows, true, false))) : '';
     let first = '';
+    // (GRU with linear_before_reset=0: n = g(x Wh + (r ⊙ 0) Rh + Rbh + Wbh) reads no r, so Rbh joins too)
     const firstBias = () => {
       if (first) return first;
       const v = inits.get(inputBias)!.toFloat32().slice();
       inits.get(recurrentBias)!.toFloat32().forEach((b, k) => (v[k]! += b));
+      if (opType === 'GRU' && !a.linearBeforeReset) inits.get(rbh)!.toFloat32().forEach((b, k) => (v[2 * H + k]! += b));
       return (first = constant(p('input_and_recurrent_bias'), Tensor.float32([G * H], v)));
     };
     // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
@@ -221,15 +223,16 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         // (a zero state: the recurrent biases, as vectors: OpenCV adds a [1, H] constant to no [B, H])
         const [hz, hrr] = hr ? split(hr, [H, H], `${s}/split_recurrent`) : ['', ''];
         const z = act(f!, plus(xz!, hz!, `${s}/z_pre`), `${s}/z`);
-        const rg = act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`);
+        // (no state and linear_before_reset=0: nothing reads r)
+        const rg = h || a.linearBeforeReset ? act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`) : '';
         const hh = !h
-          ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : rbh
+          ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : ''
           : a.linearBeforeReset
             ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
             : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
         // (zero state, linear_before_reset: xh - r ⊙ -Rbh, as OpenCV's importer takes a Mul by a
         // constant followed by an Add for a scale and its bias, which must then be constant)
-        const cand = act(gAct!, op(!h && a.linearBeforeReset ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
+        const cand = act(gAct!, !hh ? xh! : op(!h ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
         h = perStep
           ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
           : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);

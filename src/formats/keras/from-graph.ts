@@ -10,7 +10,7 @@ import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, re
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
-import { RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
+import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
 export interface KerasLayerOut {
@@ -21,6 +21,8 @@ export interface KerasLayerOut {
   weights: { role: string; tensor: Tensor }[];
   /** output shape (batch dim null) */
   shape: KShape;
+  /** a recurrent layer's last `initialStates` inputs are its initial_state (Keras 2 / TF.js list them after x) */
+  initialStates?: number;
 }
 
 export interface KerasModelOut {
@@ -78,6 +80,8 @@ export class Writer {
   readonly recurrent = new Map<string, RecurrentValue>();
   readonly consumers: Map<string, Node[]>;
   readonly skip = new Set<Node>();
+  /** a recurrent op's initial-state input -> the [batch, hidden] values, one per direction (recurrent-write.ts) */
+  readonly initialStates = new Map<string, string[]>();
 
   /** constants: initializers, Constant nodes' values, and Identity of either */
   readonly constants: Map<string, Tensor>;
@@ -851,6 +855,18 @@ function hasRecurrentOp(w: Writer): boolean {
 export function graphToKeras(input: Graph, options: FromGraphOptions = {}): KerasModelOut {
   // Keras' LSTM cannot bound the cell state: TFLite's cell_clip, unrolled
   const graph = unrollCellClipped(input, 'a Keras model');
+  if (graph === input) return buildKeras(graph, options);
+  try {
+    return buildKeras(graph, options);
+  } catch (e) {
+    // the unrolled steps' ops are what failed: say why the LSTM was unrolled
+    if (!(e instanceof UnsupportedError)) throw e;
+    const clipped = input.nodes.filter((n) => !n.domain && n.opType === 'LSTM' && n.attrs.cell_clip).map((n) => `'${n.name || n.outputs[0]}'`);
+    throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: its unrolled steps need ${e.message.replace(/^unsupported: /, '')}`);
+  }
+}
+
+function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
   // a time-major [T, B, F] input read by a recurrent op: Keras takes it batch-major [B, T, F]
@@ -865,6 +881,7 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
     w.values.set(v.name, { ref: [name, 0, 0], shape, ...(timeMajor.has(v.name) ? { timeMajor: true } : {}) });
     inputs.push([name, 0, 0]);
   }
+  findInitialStates(w);
   for (const n of topologicalOrder(graph)) {
     if (w.skip.has(n)) continue;
     if (n.inputs.some((i) => i && w.recurrent.has(i))) {
@@ -892,12 +909,21 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
       if (o && outs[i]) w.values.set(o, outs[i]!);
     });
   }
+  const taken = new Set<string>();
   const outputs = graph.outputs.map((o) => {
     const r = w.recurrent.get(o.name);
     if (r) throw new UnsupportedError(`graph output '${o.name}', ${r.kind === 'seq' ? `the sequence Y as [${[...r.axes].join(', ')}]` : 'the last state Y_h'} of ${nodeLabel(r.op)}, in a Keras model`, 'Keras recurrent layers give [batch, time, directions·hidden] sequences');
     const t = w.values.get(o.name);
+    if (!t && w.isConstant(o.name)) throw new UnsupportedError(`a constant graph output in a Keras model`, `output '${o.name}' depends on no input`);
     if (!t) throw new GraphError(`graph output '${o.name}' has no Keras layer`);
-    return t.ref;
+    // two outputs of one Keras tensor (a recurrent layer's last output and its state h): a model
+    // lists each tensor once (TF.js predicts null for the second), so the second is a linear Activation of it
+    const key = t.ref.join('/');
+    if (!taken.has(key)) {
+      taken.add(key);
+      return t.ref;
+    }
+    return w.add('Activation', `${o.name}_copy`, { activation: 'linear' }, [t], t.shape).ref;
   });
   // drop layers nothing reads (a Reshape made moot by a following Flatten)
   const byName = new Map(w.layers.map((l) => [l.name, l]));

@@ -8,7 +8,7 @@
 // Gate orders: ONNX LSTM i o f c -> Keras i f c o; GRU z r h in both; ONNX W [nd, G·H, I] rows ->
 // Keras kernel [I, G·H] columns; Wb + Rb -> Keras' one bias (GRU reset_after: [2, 3H], Wb then Rb).
 import { UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, attrStrings, constantValue, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, constantValue, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import { nodeLabel, unsupported, type KTensor, type Writer } from './from-graph.js';
@@ -22,8 +22,6 @@ const SPEC: Record<RecurrentOp, { className: string; inner: string; cell: string
   GRU: { className: 'GRU', inner: 'gru', cell: 'gru_cell', gates: 3, states: 1, order: [0, 1, 2] },
   RNN: { className: 'SimpleRNN', inner: 'simple_rnn', cell: 'simple_rnn_cell', gates: 1, states: 1, order: [0] },
 };
-
-const KERAS_ACTIVATION: Record<string, string> = { Sigmoid: 'sigmoid', Tanh: 'tanh', Relu: 'relu' };
 
 export const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
 
@@ -99,21 +97,88 @@ function given(n: Node, i: number): string | undefined {
   return v ? v : undefined;
 }
 
-function keras2Activations(n: Node, op: RecurrentOp, nd: number): { recurrent?: string; activation: string } {
+const near = (a: number | undefined, b: number): boolean => a !== undefined && Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+
+/**
+ * ONNX's activation list (with the alpha / beta values its parametrised activations consume, in
+ * order) as Keras' names: HardSigmoid is Keras 2 / TF.js' hard_sigmoid at (0.2, 0.5) and Keras 3's
+ * at (1/6, 0.5); Affine (1, 0) is linear; Elu (1) is elu.
+ */
+function kerasActivations(n: Node, op: RecurrentOp, nd: number, keras3: boolean): { recurrent?: string; activation: string } {
   const defaults = op === 'LSTM' ? ['Sigmoid', 'Tanh', 'Tanh'] : op === 'GRU' ? ['Sigmoid', 'Tanh'] : ['Tanh'];
   const acts = attrStrings(n, 'activations') ?? [];
-  if (n.attrs.activation_alpha || n.attrs.activation_beta) unsupported(n, 'with activation_alpha / activation_beta');
   const per = defaults.length;
   if (acts.length && acts.length !== per * nd) unsupported(n, `with ${acts.length} activations (${per * nd} expected)`);
   const names = acts.length ? acts : [...defaults, ...(nd === 2 ? defaults : [])];
-  const dir0 = names.slice(0, per);
-  if (nd === 2 && names.slice(per).some((a, i) => a !== dir0[i])) unsupported(n, 'with different activations per direction');
-  const k = dir0.map((a) => KERAS_ACTIVATION[a]);
-  if (k.some((a) => !a)) unsupported(n, `with activations ${dir0.join(', ')} (Keras: sigmoid / tanh / relu)`);
+  const alphas = [...(attrFloats(n, 'activation_alpha') ?? [])];
+  const betas = [...(attrFloats(n, 'activation_beta') ?? [])];
+  const keras = names.map((a) => {
+    switch (a) {
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'Relu':
+      case 'Softsign':
+      case 'Softplus':
+        return a.toLowerCase();
+      case 'HardSigmoid': {
+        const [alpha, beta] = [alphas.shift() ?? 0.2, betas.shift() ?? 0.5];
+        return near(alpha, keras3 ? 1 / 6 : 0.2) && near(beta, 0.5) ? 'hard_sigmoid' : undefined;
+      }
+      case 'Affine': {
+        const [alpha, beta] = [alphas.shift(), betas.shift()];
+        return near(alpha, 1) && near(beta ?? 0, 0) ? 'linear' : undefined;
+      }
+      case 'Elu':
+        return near(alphas.shift() ?? 1, 1) ? 'elu' : undefined;
+      default:
+        return undefined;
+    }
+  });
+  const dir0 = keras.slice(0, per);
+  if (nd === 2 && keras.slice(per).some((a, i) => a !== dir0[i])) unsupported(n, 'with different activations per direction');
+  const hard = keras3 ? "Keras 3's clip(x/6 + 0.5, 0, 1)" : "Keras 2 / TF.js' clip(0.2x + 0.5, 0, 1)";
+  if (dir0.some((a) => !a)) unsupported(n, `with activations ${names.slice(0, per).join(', ')} and alpha / beta ${JSON.stringify(attrFloats(n, 'activation_alpha') ?? [])} / ${JSON.stringify(attrFloats(n, 'activation_beta') ?? [])} (Keras: sigmoid, tanh, relu, softsign, softplus, elu, linear, hard_sigmoid as ${hard})`);
   // Keras LSTM uses `activation` for both the cell input (g) and the output (h)
-  if (op === 'LSTM' && k[1] !== k[2]) unsupported(n, `with activations ${dir0.join(', ')}: Keras has one activation for g and h`);
-  if (op === 'RNN') return { activation: k[0]! };
-  return { recurrent: k[0]!, activation: k[1]! };
+  if (op === 'LSTM' && dir0[1] !== dir0[2]) unsupported(n, `with activations ${names.slice(0, per).join(', ')}: Keras has one activation for g and h`);
+  if (op === 'RNN') return { activation: dir0[0]! };
+  return { recurrent: dir0[0]!, activation: dir0[1]! };
+}
+
+/**
+ * The Keras reader gives a recurrent op its initial_state as Unsqueeze(h, axes [0]) (one direction)
+ * or a Concat on axis 0 of one Unsqueeze per direction. Those nodes are skipped, and the state input
+ * maps to the [batch, hidden] values, so recurrentRow passes them to the layer as initial_state.
+ */
+export function findInitialStates(w: Writer): void {
+  const producer = new Map<string, Node>();
+  for (const n of w.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const only = (v: string, reader: Node): boolean => (w.consumers.get(v) ?? []).every((c) => c === reader) && !w.graph.outputs.some((o) => o.name === v);
+  const unsqueezed = (v: string, reader: Node): { node: Node; from: string } | undefined => {
+    const u = producer.get(v);
+    if (!u || u.domain || u.opType !== 'Unsqueeze' || !only(v, reader)) return undefined;
+    const axes = constantInts(w, given(u, 1)) ?? attrInts(u, 'axes');
+    return axes?.length === 1 && axes[0] === 0 ? { node: u, from: u.inputs[0]! } : undefined;
+  };
+  for (const n of w.graph.nodes) {
+    if (!isRecurrent(n)) continue;
+    for (const i of n.opType === 'LSTM' ? [5, 6] : [5]) {
+      const v = given(n, i);
+      if (!v || w.initialStates.has(v) || w.constant(v)) continue;
+      const one = unsqueezed(v, n);
+      if (one) {
+        w.skip.add(one.node);
+        w.initialStates.set(v, [one.from]);
+        continue;
+      }
+      const c = producer.get(v);
+      if (!c || c.domain || c.opType !== 'Concat' || attrInt(c, 'axis', -1) !== 0 || c.inputs.length !== 2 || !only(v, n)) continue;
+      const parts = c.inputs.map((p) => unsqueezed(p, c));
+      if (parts.some((p) => !p)) continue;
+      for (const p of parts) w.skip.add(p!.node);
+      w.skip.add(c);
+      w.initialStates.set(v, parts.map((p) => p!.from));
+    }
+  }
 }
 
 /** Axes after a Squeeze / Transpose / Reshape of a recurrent value; undefined where it is not one of those. */
@@ -194,7 +259,7 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
   const nd = direction === 'bidirectional' ? 2 : 1;
   if (attrFloat(n, 'clip') !== undefined) unsupported(n, 'with clip (Keras cells do not clip)');
   if (op === 'LSTM' && attrInt(n, 'input_forget', 0) !== 0) unsupported(n, 'with input_forget (a coupled input-forget gate)');
-  const acts = keras2Activations(n, op, nd);
+  const acts = kerasActivations(n, op, nd, !!w.options.keras3);
   const Wt = w.constant(n.inputs[1]!);
   const Rt = w.constant(n.inputs[2]!);
   if (!Wt || !Rt) unsupported(n, 'with computed weights');
@@ -219,14 +284,29 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
     const s = w.constant(seqLens);
     if (!s || T === null || s.toNumbers().some((v) => v !== T)) unsupported(n, 'with sequence_lens that are not all the full sequence length (Keras masks are not written)');
   }
-  // initial states and peepholes: only absent or constant zeros
+  // initial states: constant zeros (Keras' own), or per-direction [batch, hidden] values given as
+  // initial_state (the Unsqueeze / Concat the Keras reader makes of them; findInitialStates)
   const stateInputs = op === 'LSTM' ? [5, 6] : [5];
+  const states: string[][] = [];
   for (const i of stateInputs) {
     const v = given(n, i);
     if (!v) continue;
     const t = w.constant(v);
-    if (!t || !allZero(t)) unsupported(n, `with a non-zero initial ${i === 5 ? 'hidden' : 'cell'} state '${v}' (Keras initial_state inputs are not written)`);
+    if (t && allZero(t)) continue;
+    const per = w.initialStates.get(v);
+    if (!per || per.length !== nd) unsupported(n, `with the initial ${i === 5 ? 'hidden' : 'cell'} state '${v}' (Keras takes initial_state as one [batch, hidden] tensor per direction)`);
+    states[i - 5] = per;
   }
+  if (states.length && w.options.keras3) unsupported(n, 'with initial_state in Keras 3 (written for Keras 2 .h5 and TF.js)');
+  if (states.length && stateInputs.some((i) => !states[i - 5])) unsupported(n, 'with only some of its initial states given');
+  // Keras' order: per direction, h then c
+  const stateTensors = states.length
+    ? Array.from({ length: nd }, (_, d) => stateInputs.map((i) => {
+      const t = w.values.get(states[i - 5]![d]!);
+      if (!t || t.shape.length !== 2 || t.timeMajor) unsupported(n, `with the initial state '${states[i - 5]![d]}', not a [batch, hidden] Keras tensor`);
+      return t;
+    })).flat()
+    : [];
   const peep = op === 'LSTM' ? given(n, 7) : undefined;
   if (peep) {
     const t = w.constant(peep);
@@ -301,12 +381,13 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
   const mainShape: KShape = returnSequences ? seqShape : [null, nd * H];
   let layer: KTensor;
   if (nd === 1) {
-    layer = w.add(spec.className, base, inner, [x], mainShape, dirWeights[0]!.map((r) => ({ role: `${spec.cell}/${r.role}`, tensor: r.tensor })));
+    layer = w.add(spec.className, base, inner, [x, ...stateTensors], mainShape, dirWeights[0]!.map((r) => ({ role: `${spec.cell}/${r.role}`, tensor: r.tensor })));
   } else {
     const config: JsonObject = { layer: { class_name: spec.className, config: { name: spec.inner, trainable: true, dtype: 'float32', ...inner } }, merge_mode: 'concat' };
     const weights = dirWeights.flatMap((ws, d) => ws.map((r) => ({ role: `${d === 0 ? 'forward' : 'backward'}_${spec.inner}/${spec.cell}/${r.role}`, tensor: r.tensor })));
-    layer = w.add('Bidirectional', base, config, [x], mainShape, weights);
+    layer = w.add('Bidirectional', base, config, [x, ...stateTensors], mainShape, weights);
   }
+  if (stateTensors.length) w.layers[w.layers.length - 1]!.initialStates = stateTensors.length;
   const name = layer.ref[0];
   // Keras outputs: [output, (h, c) per direction, forward first] with return_state
   const stateRef = (d: number, s = 0): KTensor => ({ ref: [name, 0, 1 + d * spec.states + s], shape: [null, H] });

@@ -18,6 +18,7 @@ import type { WriteOptions } from '../model.js';
 import { tfDataType } from './data-types.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
+import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
 
@@ -32,6 +33,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // (PyTorch's Expand of zeros) is known as one
   if (g.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType))) {
     g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true });
+    g = bidirectionalSequencesJoined(g);
   }
   // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
   // Resize take here: such models are written for dim 1 (as the TFLite writer does)
@@ -201,10 +203,26 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
     filter = w.const(`${n.name}/filter_hwio`, weight);
   } else if (layout !== 'HWIO') throw new UnsupportedError(`conv weights in ${layout} that are not constant in a GraphDef`, where);
   const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
-  const strides = attrInts(n, 'strides', [1, 1]);
+  let strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
   const group = attrInt(n, 'group', 1);
   const cin = w.shape(x)?.[3];
+  // TensorFlow's kernels run no conv both strided and dilated: a stride-1 dilated conv over the
+  // strided conv's padding, then every s-th row and column (a 1x1 MaxPool of stride s), is the same
+  let subsample: number[] | undefined;
+  let explicitPads: number[] | undefined;
+  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) {
+    const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+    if (autoPad.startsWith('SAME')) {
+      const hw = w.shape(x)?.slice(1, 3);
+      if (!hw || typeof hw[0] !== 'number' || typeof hw[1] !== 'number') throw new UnsupportedError('a strided, dilated SAME conv over an input of unknown size in a GraphDef', where);
+      const [t, b] = samePads(hw[0], kernel[0]!, strides[0]!, dilations[0]!);
+      const [l, r] = samePads(hw[1], kernel[1]!, strides[1]!, dilations[1]!);
+      explicitPads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+    } else explicitPads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+    subsample = strides;
+    strides = [1, 1];
+  }
   let op = 'Conv2D';
   let groups = 1;
   if (group > 1) {
@@ -215,19 +233,19 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
       op = 'DepthwiseConv2dNative';
     } else groups = group;
   }
-  const conv = b ? w.fresh(`${n.name}/conv`) : out;
+  const convOut = b ? w.fresh(`${n.name}/conv`) : out;
+  const conv = subsample ? w.fresh(`${n.name}/stride1`) : convOut;
   const shape = w.shape(x);
   const dt = T(w.dtype(x));
-  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) throw new UnsupportedError('a conv both strided and dilated in a GraphDef (TensorFlow runs neither form)', where);
   if (groups === 1 && dilations.some((d) => d !== 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
-    atrousConv(w, n, x, filter, op, conv, kernel, dilations[0]!, [shape[1], shape[2]]);
+    atrousConv(w, n, x, filter, op, conv, kernel, dilations[0]!, [shape[1], shape[2]], explicitPads);
   } else if (groups === 1) {
-    const p = padding(w, n, x, kernel, strides, dilations, 0);
+    const p = padding(w, n, x, kernel, strides, dilations, 0, explicitPads);
     w.add(conv, op, [p.input, filter], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
   } else {
     // Grouped: TensorFlow's CPU kernels take no groups, so the channels are split, each group
     // convolved with its slice of the filter, and the results joined (as Keras' Conv2D(groups=g) is exported)
-    const p = padding(w, n, x, kernel, strides, dilations, 0);
+    const p = padding(w, n, x, kernel, strides, dilations, 0, explicitPads);
     const parts = w.add(w.fresh(`${n.name}/split`), 'Split', [w.int32(`${n.name}/split_axis`, [3], true), p.input], { T: dt, num_split: { i: groups } });
     const [kh, kw, ci, co] = ws as number[];
     const per = co! / groups;
@@ -243,10 +261,15 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
       if (!bias) return c;
       return w.add(w.fresh(`${n.name}/group_${g}_bias`), 'BiasAdd', [c, w.const(`${n.name}/bias_${g}`, new Tensor('float32', [per], bias.subarray(g * per, (g + 1) * per)))], { T: dt, data_format: s('NHWC') });
     });
-    w.add(bias ? out : conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
-    if (bias) return;
+    const joined = bias && !subsample ? out : conv;
+    w.add(joined, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
+    if (bias) {
+      if (subsample) w.add(out, 'MaxPool', [joined], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
+      return;
+    }
   }
-  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
+  if (subsample) w.add(convOut, 'MaxPool', [conv], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  if (b) w.add(out, 'BiasAdd', [convOut, w.ref(b)], { T: dt, data_format: s('NHWC') });
 }
 
 /**
@@ -254,9 +277,9 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
  * tf.nn.atrous_conv2d writes it: OpenCV's importer runs this pattern, while it sizes SAME pads of
  * a Conv2D with `dilations` from the undilated kernel and gets a padded one's output size wrong.
  */
-function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, out: string, kernel: number[], d: number, hw: [number, number]): void {
-  const pads = attrString(n, 'auto_pad', 'NOTSET') === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
-  if (attrString(n, 'auto_pad', 'NOTSET').startsWith('SAME')) {
+function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, out: string, kernel: number[], d: number, hw: [number, number], explicit?: number[]): void {
+  const pads = explicit ? [...explicit] : attrString(n, 'auto_pad', 'NOTSET') === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+  if (!explicit && attrString(n, 'auto_pad', 'NOTSET').startsWith('SAME')) {
     const [t, b] = samePads(hw[0], kernel[0]!, 1, d);
     const [l, r] = samePads(hw[1], kernel[1]!, 1, d);
     pads.splice(0, 4, t, l, b, r);
@@ -704,11 +727,12 @@ const ROWS: Record<string, Row> = {
   },
   Pad: (w, n, out) => {
     const mode = attrString(n, 'mode', 'constant');
-    const pads = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
+    // before opset 11 pads and value are attributes
+    const pads = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'pads', []);
     if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
     const r = pads.length / 2;
     const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
-    const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : 0;
+    const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : n.inputs[1] ? 0 : attrFloat(n, 'value', 0);
     if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
     else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
     else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(n.inputs[0]!), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });

@@ -123,15 +123,6 @@ describe('Keras corpus: read by nnport, written back, run by TensorFlow.js', () 
     expect(relError(y, Tensor.float32(y.shape, ys.flat(4)))).toBeLessThan(1e-4);
   });
 
-  // the recurrent corpus files (fdeep-lstm-multiinput-functional, fdeep-gru-initial-state-tfkeras) are read and
-  // checked against TF.js / NumPy in recurrent.test.ts; writing them back is refused by name
-  it('a model with an LSTM is refused by the Keras and TF.js writers, naming LSTM', async () => {
-    const file = 'keras-h5/fdeep-lstm-multiinput-functional/lstm.h5';
-    const model = await readKerasH5(bytes(file), { fileName: file });
-    for (const write of [() => writeKerasH5(model), () => writeKerasV3(model), () => writeTfjsLayers(model, { sidecars: new Map() })]) {
-      const err = await write().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UnsupportedError);
-      expect(String((err as Error).message)).toMatch(/LSTM/);
-    }
-  });
+  // the recurrent corpus files (fdeep-lstm-multiinput-functional, fdeep-gru-initial-state-tfkeras) are read,
+  // written back and checked against TF.js / NumPy in recurrent.test.ts
 });

@@ -4,7 +4,9 @@
 // concat, initial states from inputs; a GRU with reset_after and an initial state) and models
 // built here in TF.js (GRU reset_after false, SimpleRNN, go_backwards, Bidirectional sum / ave / mul).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readKerasH5 } from '../../../src/formats/keras/index.js';
@@ -71,6 +73,23 @@ describe('Keras recurrent layers against TensorFlow.js', () => {
     expect(err).toBeLessThan(1e-5);
   });
 
+  it('keras-h5/fdeep-lstm-multiinput-functional/lstm.h5 written back (.h5, TF.js; hard_sigmoid, relu, initial_state): TF.js runs it as it runs the file', async () => {
+    const file = 'keras-h5/fdeep-lstm-multiinput-functional/lstm.h5';
+    const model = await readKerasH5(bytes(file), { fileName: file });
+    const oracle = await tfjsModelFromH5(bytes(file));
+    const xs = concrete(model.graph).map((s, i) => randomInput(s, 31 + i));
+    const want = predict(oracle, xs);
+    const h5 = (await convert(model, 'lstm.h5')).bytes;
+    const json = await convert(model, 'web/model.json');
+    for (const written of [await tfjsModelFromH5(h5), await tfjsModelFromJson(json.bytes, (n) => json.sidecars.get(n)!)]) {
+      const got = predict(written, xs);
+      expect(got.length).toBe(want.length);
+      got.forEach((y, k) => expect(relError(y, want[k]!), `output ${k}`).toBeLessThan(1e-5));
+    }
+    // Keras 3's hard_sigmoid is another function, and its initial_state is not written
+    await expect(convert(model, 'lstm.keras')).rejects.toThrow(/HardSigmoid.*Keras 3's clip\(x\/6 \+ 0\.5, 0, 1\)/);
+  });
+
   const built: Array<[string, () => tf.LayersModel]> = [
     ['GRU reset_after=false, return_sequences', () => tf.sequential({ layers: [tf.layers.gru({ units: 4, returnSequences: true, resetAfter: false, inputShape: [6, 3] } as never)] })],
     ['GRU go_backwards, last output', () => tf.sequential({ layers: [tf.layers.gru({ units: 5, goBackwards: true, inputShape: [6, 3] })] })],
@@ -129,6 +148,13 @@ describe('Keras recurrent layers against TensorFlow.js', () => {
     const got = outputs.get(g.outputs[0]!.name)!;
     expect(got.shape).toEqual(golden.shape);
     expect(relError(got, want)).toBeLessThan(1e-5);
+    // written back as .h5 (GRU with initial_state), run by the same NumPy implementation
+    const h5 = (await convert(model, 'gru.h5')).bytes;
+    const tmp = join(mkdtempSync(join(tmpdir(), 'nnport-gru-')), 'gru.h5');
+    writeFileSync(tmp, h5);
+    const again = JSON.parse(execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_gru_numpy.py', tmp], { cwd: REPO_ROOT, input: JSON.stringify({ inputs: xs.map((x) => Array.from(x.toFloat32())), shapes: xs.map((x) => x.shape) }) }).toString()) as { shape: number[]; data: number[] };
+    expect(again.shape).toEqual(golden.shape);
+    expect(relError(Tensor.float32(again.shape, again.data), want)).toBeLessThan(1e-5);
     const { bytes: onnx } = await convert(model, 'gru.onnx');
     const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
     try {

@@ -1,7 +1,7 @@
 // GraphDef writer op forms beyond the torchvision fixtures, each a small PyTorch model
 // (scripts/fixtures/tf_writer_ops.py: ConvTranspose, Resize, Softmax over a non-last axis,
 // ceil-mode / padded max pooling over signed values, Clip/LeakyReLU/ELU and a broadcast gate,
-// strided slices, gathers of channels and of rows).
+// strided slices, gathers of channels and of rows, opset-10 Pads with attributes, convs both strided and dilated).
 // Every written .pb is run by an independent NumPy interpreter of the GraphDef
 // (scripts/fixtures/tf_numpy_run.py, decoding the protobuf by hand) and, where OpenCV's
 // importer has the ops, by OpenCV dnn too; both must give PyTorch's output within 1e-4 of its
@@ -45,6 +45,11 @@ const CASES: Record<string, { ops: string[]; opencv: true | string }> = {
   // every 2nd row: a Slice and a 1x1 MaxPool of stride 2; channels [3, 0, 1]: a 1x1 Conv2D selection
   strided: { ops: ['Slice', 'MaxPool', 'Conv2D'], opencv: true },
   gather_rows: { ops: ['GatherV2'], opencv: 'its importer has no GatherV2' },
+  // opset 10: Pad's pads and mode are attributes
+  pad_opset10: { ops: ['MirrorPad', 'Pad', 'Conv2D'], opencv: true },
+  // strided and dilated: a stride-1 dilated conv, then a 1x1 MaxPool of stride s
+  strided_dilated: { ops: ['SpaceToBatchND', 'Conv2D', 'BatchToSpaceND', 'MaxPool'], opencv: true },
+  strided_dilated_grouped: { ops: ['Conv2D', 'MaxPool', 'Split', 'ConcatV2'], opencv: "its importer sizes a dilated Conv2D's output from the undilated kernel" },
 };
 
 describe('GraphDef writer op forms', () => {

@@ -1,10 +1,10 @@
 // ONNX LSTM / GRU / RNN (PyTorch exports: scripts/fixtures/recurrent_onnx.py) written as frozen
 // GraphDefs: TF1 graphs hold a static RNN as its unrolled steps (MatMul, Add, Sigmoid, Tanh / Relu,
 // Mul, Sub, Split, Reshape, ConcatV2), as the corpus' tf2onnx LSTM does. Every written .pb is run
-// by the independent NumPy interpreter of GraphDefs (scripts/fixtures/tf_numpy_run.py) and, where
-// OpenCV 4.6's TF importer has every op the model needs, by OpenCV dnn, against PyTorch's outputs;
-// nnport reading the .pb back runs it too. (The bidirectional exports are NumPy-only: PyTorch
-// reorders a bidirectional Y with a 4-D Transpose, which that importer takes only as NHWC <-> NCHW.)
+// by the independent NumPy interpreter of GraphDefs (scripts/fixtures/tf_numpy_run.py) and by
+// OpenCV 4.6 dnn, against PyTorch's outputs; nnport reading the .pb back runs it too. (PyTorch
+// reorders a bidirectional Y with a 4-D Transpose, which OpenCV's importer takes only as
+// NHWC <-> NCHW: the writer joins the two directions' sequences with one Concat instead.)
 // A dynamic sequence length and what the steps cannot compute are refused by name.
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,13 +12,16 @@ import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { writeGraphDef } from '../../../src/formats/tensorflow/write.js';
+import { bidirectionalSequencesJoined } from '../../../src/formats/tensorflow/write-bidirectional.js';
+import type { Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
+import { rng } from '../../support/rng.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { buildOneNodeRecurrent, int, type OneNodeRecurrent, strs } from '../tflite/one-node-recurrent.js';
-import { pythonRun } from './python-runs.js';
+import { permute4, pythonRun } from './python-runs.js';
 
 beforeAll(async () => {
   registerAllFormats();
@@ -27,7 +30,6 @@ beforeAll(async () => {
 });
 
 const MODELS = ['lstm_time_major', 'lstm_batch_first', 'lstm_bidi', 'lstm_layout1', 'lstm_last_step', 'lstm_dynamic_batch', 'rnn_tanh', 'rnn_relu_bidi', 'gru'];
-const OPENCV_RUNS = new Set(['lstm_time_major', 'lstm_batch_first', 'lstm_layout1', 'rnn_tanh', 'gru']);
 
 describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch', () => {
   it.each(MODELS)('%s', async (name) => {
@@ -37,10 +39,8 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
     const errors: Record<string, number> = {};
     const numpy = pythonRun('numpy', `recurrent-${name}`, pb, f.input, outputs);
     outputs.forEach((o, k) => (errors[`numpy ${k}`] = relErr(numpy.get(o)!.toFloat32(), f.outputs[k]!)));
-    if (OPENCV_RUNS.has(name)) {
-      const opencv = pythonRun('opencv', `recurrent-${name}`, pb, f.input, outputs);
-      outputs.forEach((o, k) => (errors[`opencv ${k}`] = relErr(opencv.get(o)!.toFloat32(), f.outputs[k]!)));
-    }
+    const opencv = pythonRun('opencv', `recurrent-${name}`, pb, f.input, outputs);
+    outputs.forEach((o, k) => (errors[`opencv ${k}`] = relErr(opencv.get(o)!.toFloat32(), f.outputs[k]!)));
     const back = { graph: await readGraphDef(pb, { fileName: `${name}.pb` }) };
     const ours = (await runGraph(back.graph, new Map([[back.graph.inputs[0]!.name, f.input]]))).outputs;
     // a GraphDef has no output order: each output by its name
@@ -69,7 +69,11 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
 });
 
 // What PyTorch does not export: GRU with linear_before_reset=0, non-zero initial states (the steps
-// that do not skip the state), reverse directions, relu; one-node models run by onnxruntime-node
+// that do not skip the state), reverse directions, relu; one-node models run by onnxruntime-node.
+// OpenCV runs them too, but for constant non-zero initial states: its importer takes a Mul / Add /
+// Sub with a constant operand as a scale / shift along the last dim, which a [B, H] state is not.
+// (Y [T, D, B, H] is not an image: OpenCV returns it as it is, not NHWC as NCHW.)
+const CONSTANT_STATES = new Set(['gru_lbr0_initial_h', 'lstm_reverse_initial_states']);
 const ONE_NODE: Array<{ name: string; c: OneNodeRecurrent }> = [
   { name: 'gru_lbr0_bidi', c: { op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, direction: 'bidirectional' } },
   { name: 'gru_lbr0_initial_h', c: { op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 4, bias: true, constants: { initial_h: Tensor.float32([1, 2, 4], Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))) } } },
@@ -90,6 +94,7 @@ describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime
     const pb = await writeGraphDef(graph, { fileName: `${name}.pb` });
     const outputs = graph.outputs.map((o) => o.name);
     const numpy = pythonRun('numpy', `recurrent-one-node-${name}`, pb, x, outputs);
+    const opencv = CONSTANT_STATES.has(name) ? undefined : pythonRun('opencv', `recurrent-one-node-${name}`, pb, x, outputs);
     const back = await readGraphDef(pb, { fileName: `${name}.pb` });
     const ours = (await runGraph(back, new Map([[back.inputs[0]!.name, x]]))).outputs;
     const errors: Record<string, number> = {};
@@ -97,8 +102,50 @@ describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime
       const w = want[o]!.data as Float32Array;
       errors[`numpy ${o}`] = relErr(numpy.get(o)!.toFloat32(), w);
       errors[`nnport ${o}`] = relErr(ours.get(o)!.toFloat32(), w);
+      const cv = opencv?.get(o);
+      if (cv) errors[`opencv ${o}`] = relErr((cv.rank === 4 ? permute4(cv, [0, 3, 1, 2]) : cv).toFloat32(), w);
     }
     console.log(`${name}: ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')} relative to onnxruntime`);
     for (const [k, v] of Object.entries(errors)) expect(v, k).toBeLessThan(1e-5);
+  });
+});
+
+// The rewrite of a bidirectional Y's reorder (Transpose [0, 2, 1, 3], Reshape to [T, B, D·H]) into
+// one Concat of the directions' sequences: onnxruntime-node runs the graph before and after; a
+// Reshape that is not that merge (B and D merged, [T, B·D, H]) is left as it is
+describe('a bidirectional Y reordered as PyTorch does -> one Concat over the directions', () => {
+  const [T, B, H] = [3, 2, 4];
+  const yGraph = (target: number[]): Graph => {
+    const node = (opType: string, inputs: string[], output: string, attrs: Node['attrs'] = {}): Node => ({ name: `${output}_node`, opType, domain: '', inputs, outputs: [output], attrs });
+    return {
+      name: 'bidi_y',
+      inputs: ['forward', 'backward'].map((name) => ({ name, dtype: 'float32' as const, shape: [T, B, H] })),
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map([['axis1', Tensor.int64([1], [1])], ['target', Tensor.int64([3], target)]]),
+      opsets: { '': 14 },
+      nodes: [
+        node('Unsqueeze', ['forward', 'axis1'], 'f4'),
+        node('Unsqueeze', ['backward', 'axis1'], 'b4'),
+        node('Concat', ['f4', 'b4'], 'Y', { axis: { type: 'int', value: 1 } }),
+        node('Transpose', ['Y'], 'Yt', { perm: { type: 'ints', value: [0, 2, 1, 3] } }),
+        node('Reshape', ['Yt', 'target'], 'y'),
+      ],
+    };
+  };
+  const run = async (g: Graph, feeds: Record<string, Float32Array>): Promise<Float32Array> => {
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v, [T, B, H])])));
+    await session.release();
+    return out.y!.data as Float32Array;
+  };
+  it.each([[[0, 0, -1]], [[T, B, 2 * H]], [[-1, B, 2 * H]], [[0, -1, 2 * H]], [[0, -1, H]], [[-1, 2 * H, 0]]])('target %j', async (target) => {
+    const r = rng(77);
+    const feeds = { forward: Float32Array.from({ length: T * B * H }, () => r() - 0.5), backward: Float32Array.from({ length: T * B * H }, () => r() - 0.5) };
+    const g = yGraph(target);
+    const joined = bidirectionalSequencesJoined(g);
+    const merges = target[2] === 2 * H || (target[2] === -1 && target[1] !== -1);
+    expect(joined.nodes.map((n) => n.opType), `${target}`).toEqual(merges ? ['Concat'] : ['Unsqueeze', 'Unsqueeze', 'Concat', 'Transpose', 'Reshape']);
+    if (merges) expect(joined.nodes[0]!.attrs.axis).toEqual({ type: 'int', value: 2 });
+    expect(Array.from(await run(joined, feeds))).toEqual(Array.from(await run(g, feeds)));
   });
 });

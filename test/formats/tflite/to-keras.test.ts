@@ -52,4 +52,10 @@ describe('TFLite -> Keras .h5 / TF.js layers, run by TensorFlow.js', () => {
     const model = await loadModel(new Uint8Array(readFileSync(corpusPath(file))), { fileName: file });
     for (const out of ['model.h5', 'web/model.json', 'model.pb']) await expect(convert(model, out)).rejects.toThrow(/DequantizeLinear.*--dequantize/);
   });
+
+  it('the float mnist LSTM (cell_clip 10, time-major) is refused naming cell_clip', async () => {
+    const file = 'tflite/tflm-mnist-lstm-float/trained_lstm.tflite';
+    const model = await loadModel(new Uint8Array(readFileSync(corpusPath(file))), { fileName: file });
+    await expect(convert(model, 'model.h5')).rejects.toThrow(/LSTM with cell_clip .* in a Keras model: 'tfl.unidirectional_sequence_lstm\/lstm'/);
+  });
 });

@@ -18,7 +18,6 @@ import { readOnnx } from '../../../src/formats/onnx/index.js';
 import { writeGraphDef } from '../../../src/formats/tensorflow/write.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { convert } from '../../../src/index.js';
-import { UnsupportedError } from '../../../src/ir/errors.js';
 import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { ZipReader } from '../../../src/io/zip.js';
@@ -99,6 +98,31 @@ describe('conv1dAs2d: 1-D convs and pools as the 2-D ops over a unit height', ()
     expect(conv.attrs).toMatchObject({ kernel_shape: { value: [1, 3] }, strides: { value: [1, 2] }, dilations: { value: [1, 2] }, pads: { value: [0, 1, 0, 2] } });
     expect(graph.initializers.get(conv.inputs[1]!)!.shape).toEqual([1, 3, 3, 4]);
     expect(graph.nodes[3]!.outputs).toEqual(['y']);
+  });
+});
+
+describe('conv1dAs2d: what does not move across the Squeeze', () => {
+  it('an op reading the conv output other than as its data input, or with another 3-D input, stays after the Squeeze', () => {
+    const g = emptyGraph();
+    g.opsets[''] = 13;
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 8, 2] }, { name: 'z', dtype: 'float32', shape: [1, 8, 2] });
+    g.initializers.set('w', Tensor.float32([1, 2, 2], Float32Array.of(1, 0, 0, 1)));
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: 'nnport', inputs: ['x', 'w'], outputs: ['c'], attrs: { kernel_shape: { type: 'ints', value: [1] } } });
+    // Max(z, c): z is no Squeeze's output; Clip(z, '', c): c is a bound there, not the data
+    g.nodes.push({ name: 'max', opType: 'Max', domain: '', inputs: ['z', 'c'], outputs: ['m'], attrs: {} });
+    g.nodes.push({ name: 'clip', opType: 'Clip', domain: '', inputs: ['z', '', 'c'], outputs: ['k'], attrs: {} });
+    g.nodes.push({ name: 'relu', opType: 'Relu', domain: '', inputs: ['c'], outputs: ['r'], attrs: {} });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['m', 'r'], outputs: ['a'], attrs: {} });
+    g.nodes.push({ name: 'add2', opType: 'Add', domain: '', inputs: ['a', 'k'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32' });
+    const { graph } = conv1dAs2d(g);
+    const reader = (name: string) => graph.nodes.find((n) => n.name === name)!;
+    expect(reader('max').inputs).toEqual(['z', 'c']);
+    expect(reader('clip').inputs).toEqual(['z', '', 'c']);
+    // the Relu moves (it reads only the conv), the Add of it and Max's 3-D output does not
+    expect(graph.nodes.find((n) => n.opType === 'Relu')!.inputs[0]).not.toBe('c');
+    expect(reader('add').outputs).toEqual(['a']);
+    expect(graph.nodes.filter((n) => n.opType === 'Squeeze')).toHaveLength(2);
   });
 });
 
@@ -270,15 +294,16 @@ describe('PyTorch Conv1d / MaxPool1d / AvgPool1d exported to ONNX, against PyTor
     expect(err).toBeLessThan(1e-5);
   });
 
-  it('a conv both strided and dilated: .tflite matches PyTorch; the GraphDef writer refuses it by name (TF runs neither form)', async () => {
+  it('a conv both strided and dilated: .tflite in the interpreter and .pb in NumPy (a stride-1 dilated conv, then every second column) within 1e-5 of PyTorch', async () => {
     const n = net('conv1d_strided_dilated');
     const bytes = await writeTflite(await n.graph(), { fileName: 'strided-dilated.tflite' });
     const y = await interpreter(bytes, n.x, 3);
     expect(y.shape).toEqual(n.y.shape);
     expect(relErr(y.toFloat32(), n.y.toFloat32())).toBeLessThan(1e-5);
-    const err = await writeGraphDef(await n.graph(), { fileName: 'strided-dilated.pb' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsupportedError);
-    expect(String((err as Error).message)).toMatch(/strided and dilated/);
+    const pb = await writeGraphDef(await n.graph(), { fileName: 'strided-dilated.pb' });
+    const fromPb = swapLast(pythonRun('numpy', 'conv1d-strided-dilated', pb, swapLast(n.x), ['y']).get('y')!);
+    expect(fromPb.shape).toEqual(n.y.shape);
+    expect(relErr(fromPb.toFloat32(), n.y.toFloat32())).toBeLessThan(1e-5);
   });
 });
 
