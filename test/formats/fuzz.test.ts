@@ -46,8 +46,9 @@ import {
 } from '../fuzz/hostile.js';
 import { h5Ready, kerasH5, type H5Dtype, type H5Item, type KerasH5Layer } from '../fuzz/hostile-h5.js';
 import { buildBidiLstm, buildRnn, buildStepLstm } from './tflite/rnn-model.js';
-import { atrousFile } from './tflite/dilated-model.js';
+import { atrous1dFile, atrousFile } from './tflite/dilated-model.js';
 import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dynamic-model.js';
+import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
@@ -747,6 +748,12 @@ async function targets(): Promise<Target[]> {
         { name: 'resize-int8-dynamic.tflite', bytes: quantizedResizeFile('int8') },
         { name: 'split-v-dynamic.tflite', bytes: splitVFile('int8') },
         { name: 'transpose-conv-dynamic.tflite', bytes: transposeConvFile() },
+        // a dilated Conv1D the reader folds (float EXPAND_DIMS / SQUEEZE under a dynamic batch; int8 with RESHAPEs)
+        { name: 'atrous1d-dynamic.tflite', bytes: atrous1dFile({ x: [1, 19, 3], out: 4, kernel: 3, block: 2, paddings: [2, 3], crops: [0, 1], dynamicBatch: true, seed: 3 }) },
+        { name: 'atrous1d-int8.tflite', bytes: atrous1dFile({ x: [1, 16, 4], depthwise: true, out: 1, kernel: 3, block: 2, paddings: [2, 2], crops: [0, 0], reshapes: true, int8: true, seed: 4 }) },
+        // LSTMs under a dynamic batch: integer (one-row states) and float unrolled (projection)
+        { name: 'lstm-int8-dynamic.tflite', bytes: lstmFile({ batch: 1, time: 3, nInput: 4, nCell: 5, nOutput: 5, dynamicBatch: true, seed: 5 }) },
+        { name: 'lstm-projection-dynamic.tflite', bytes: floatLstmFile({ batch: 1, time: 3, nInput: 4, nCell: 5, nOutput: 3, dynamicBatch: true, seed: 6 }) },
       ],
     }),
     model({

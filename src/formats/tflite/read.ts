@@ -347,7 +347,18 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     const dilated = dilation.convs.get(k);
     if (!dilated) return void convert({ b, op: e.op, opName: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs });
     // SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND read as the conv on the first one's input, writing the last one's output
-    convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [dilated.input, ...e.inputs.slice(1)], outputs: [dilated.output], dilated });
+    if (!dilated.unitAxis) return void convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [dilated.input, ...e.inputs.slice(1)], outputs: [dilated.output], dilated });
+    // the 1-D form: the 3-D input given its unit dim, the conv, the unit dim taken off again (the raw data: one grid throughout)
+    const [x4, y4] = [tensors[dilated.input]!, tensors[dilated.output]!].map((t, i) => {
+      const unit = (dims: number[]) => [...dims.slice(0, dilated.unitAxis), 1, ...dims.slice(dilated.unitAxis)];
+      const info: TfliteTensorInfo = { ...t, index: tensors.length, name: b.fresh(`${t.name}_${i ? 'conv' : 'unsqueezed'}`), shape: unit(t.shape), signature: t.signature && unit(t.signature), data: undefined, isVariable: false };
+      tensors.push(info);
+      return info;
+    }) as [TfliteTensorInfo, TfliteTensorInfo];
+    const axes = b.int64s([dilated.unitAxis], 'axes');
+    b.node('Unsqueeze', [tensors[dilated.input]!.name, axes], [x4.name]);
+    convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [x4.index, ...e.inputs.slice(1)], outputs: [y4.index], dilated });
+    b.node('Squeeze', [y4.name, axes], [tensors[dilated.output]!.name]);
   });
   if (unsupported.size) {
     throw new UnsupportedError(`TFLite op${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')}`, `'${file}' uses ${[...unsupported].join(', ')}, which nnport does not run`);

@@ -48,6 +48,20 @@ function stateInitializer(c: OpContext, t: TfliteTensorInfo): string {
   return t.name;
 }
 
+/**
+ * The state tensor as one row [1, n] (the op repeats it over the batch): under a dynamic batch the
+ * stored batch is a placeholder. A state stored with differing rows has no one-row form.
+ */
+function oneRowState(c: OpContext, t: TfliteTensorInfo, n: number, where: string): string {
+  const full = c.b.initializers.get(stateInitializer(c, t))!;
+  const values = full.toNumbers();
+  if (values.some((v, k) => v !== values[k % n])) throw new UnsupportedError(`${c.opName} with an initial state that differs between batch rows under a dynamic batch`, `${where} in ${c.b.file}: state '${t.name}' holds different rows, and the batch is only known at run time`);
+  const row = Tensor.zeros(full.dtype, [1, n]);
+  (row.data as Int8Array | Int16Array).set((full.data as Int8Array | Int16Array).subarray(0, n));
+  c.b.initializers.set(t.name, row);
+  return t.name;
+}
+
 /** One scale and zero point of a per-tensor quantized operand. */
 function perTensor(c: OpContext, t: TfliteTensorInfo, what: string): { scale: number; zeroPoint: number } {
   const q = t.quant;
@@ -197,6 +211,10 @@ export function quantizedLstm(c: OpContext): void {
   const layerNorm = (c.inputs[21] ?? -1) >= 0;
   const activation = ACTIVATION_NAMES[o.fusedActivationFunction()] ?? (o.fusedActivationFunction() === ActivationFunctionType.NONE ? 'NONE' : undefined);
   if (activation !== 'TANH') throw new UnsupportedError(`integer UNIDIRECTIONAL_SEQUENCE_LSTM with fused activation ${ActivationFunctionType[o.fusedActivationFunction()] ?? o.fusedActivationFunction()}`, `${where} in ${c.b.file}: TFLite's integer kernel takes TANH`);
+  // a dynamic batch (-1 in the input's shape_signature): each state one row, which the op repeats over the run-time batch
+  const dynamicBatch = x.signature?.[o.timeMajor() ? 1 : 0] === -1;
+  const nCell = input(c, 2, 'input_to_forget_weights').shape[0]!;
+  const nOutput = input(c, 6, 'recurrent_to_forget_weights').shape[1]!;
   const names: string[] = [];
   const scales: number[] = [];
   const zeroPoints: number[] = [];
@@ -213,14 +231,12 @@ export function quantizedLstm(c: OpContext): void {
     if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16].includes(i) && q.zeroPoint !== 0) throw new QuantizationError(`${c.b.file}: ${where}: weights '${t.name}' have zero point ${q.zeroPoint}, TFLite's integer LSTM takes symmetric weights`);
     scales.push(q.scale);
     zeroPoints.push(q.zeroPoint);
-    names.push(i === 18 || i === 19 ? stateInitializer(c, t) : t.name);
+    names.push(i === 18 || i === 19 ? (dynamicBatch ? oneRowState(c, t, i === 18 ? nOutput : nCell, where) : stateInitializer(c, t)) : t.name);
   }
   const hs = input(c, 18, 'output_state');
   const cs = input(c, 19, 'cell_state');
   const [d0, d1] = x.shape as [number, number];
   const batch = o.timeMajor() ? d1 : d0;
-  const nCell = input(c, 2, 'input_to_forget_weights').shape[0]!;
-  const nOutput = input(c, 6, 'recurrent_to_forget_weights').shape[1]!;
   if (x.shape.length !== 3) throw new FormatError(`${where}: input '${x.name}' has shape [${x.shape.join(', ')}], expected 3-D`, { file: c.b.file });
   if (hs.shape.reduce((p, v) => p * v, 1) !== batch * nOutput) throw new FormatError(`${where}: output state '${hs.name}' has shape [${hs.shape.join(', ')}], expected [${batch}, ${nOutput}]`, { file: c.b.file });
   if (cs.shape.reduce((p, v) => p * v, 1) !== batch * nCell) throw new FormatError(`${where}: cell state '${cs.name}' has shape [${cs.shape.join(', ')}], expected [${batch}, ${nCell}]`, { file: c.b.file });

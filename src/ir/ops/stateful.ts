@@ -135,7 +135,7 @@ export const statefulDefs = {
       return [{ dtype: x.dtype, shape: [x.shape?.[0] ?? null, typeof filters === 'number' ? filters / ctx.attrs.rank : null] }];
     },
   }),
-  /** (batch, time, input) or time-major (time, batch, input) -> the same leading dims, n_output int8 */
+  /** (batch, time, input) or time-major (time, batch, input) -> the same leading dims, n_output int8; each state [batch, n], or one row [1, n] for every batch row (a dynamic batch) */
   'nnport::QuantizedLstm': defineOpDef<QuantizedLstmAttrs>({
     opType: 'QuantizedLstm',
     domain: 'nnport',

@@ -37,6 +37,15 @@ interface Sizes {
 
 const ints = (t: Tensor | undefined): ArrayLike<number> | undefined => (t ? (t.data as ArrayLike<number>) : undefined);
 
+/** A state's values for `batch` rows of `n`: as given, or its one row repeated over the batch. */
+function stateRows<T extends Int8Array | Int16Array | Float64Array>(Arr: { from(a: ArrayLike<number>): T; new (n: number): T }, data: ArrayLike<number>, batch: number, n: number): T {
+  if (data.length === batch * n) return Arr.from(data);
+  const out = new Arr(batch * n);
+  const row = Arr.from(data);
+  for (let b = 0; b < batch; b++) out.set(row, b * n);
+  return out;
+}
+
 /** Checks the operands against each other (TFLite's CheckInputTensorDimensions) and returns the sizes. */
 function lstmSizes(node: string, inputs: ReadonlyArray<Tensor | undefined>, timeMajor: boolean): Sizes {
   const I = LSTM_INPUT;
@@ -67,8 +76,9 @@ function lstmSizes(node: string, inputs: ReadonlyArray<Tensor | undefined>, time
   for (const i of [I.inputToCell, I.inputToOutput, I.recurrentToCell, I.recurrentToOutput, I.forgetGateBias, I.cellGateBias, I.outputGateBias]) need(inputs, i, `input ${i}`);
   const hs = need(inputs, I.outputState, 'output_state');
   const cs = need(inputs, I.cellState, 'cell_state');
-  if (hs.size !== batch * nOutput) throw new ShapeError(`${where}: output_state [${hs.shape}] must hold ${batch}·${nOutput} values`);
-  if (cs.size !== batch * nCell) throw new ShapeError(`${where}: cell_state [${cs.shape}] must hold ${batch}·${nCell} values`);
+  // one row of each state stands for every batch row (a dynamic batch: the reader's initial states)
+  if (hs.size !== batch * nOutput && hs.size !== nOutput) throw new ShapeError(`${where}: output_state [${hs.shape}] must hold ${batch}·${nOutput} values (or one row of ${nOutput})`);
+  if (cs.size !== batch * nCell && cs.size !== nCell) throw new ShapeError(`${where}: cell_state [${cs.shape}] must hold ${batch}·${nCell} values (or one row of ${nCell})`);
   return { batch, time, nInput, nCell, nOutput, cifg, peephole: !!inputs[I.cellToOutput], projection: !!inputs[I.projectionWeights], layerNorm: !!inputs[I.forgetLayerNorm] };
 }
 
@@ -239,8 +249,8 @@ export function quantizedLstmInteger(inputs: ReadonlyArray<Tensor | undefined>, 
   const y = new Int8Array(d.batch * d.time * d.nOutput);
   const nc = d.nCell;
   const no = d.nOutput;
-  const c = Int16Array.from(ints(cellState)!);
-  const h = Int8Array.from(ints(outputState)!);
+  const c = stateRows(Int16Array, ints(cellState)!, d.batch, nc);
+  const h = stateRows(Int8Array, ints(outputState)!, d.batch, no);
   // one step over `nb` batch rows at once (time-major: the whole batch; batch-major: one row), as TFLite steps
   const step = (xOff: number, yOff: number, nb: number, cv: Int16Array, hv: Int8Array) => {
     const gate = () => new Int16Array(nb * nc);
@@ -311,6 +321,8 @@ export function quantizedLstmFloat(inputs: ReadonlyArray<Tensor | undefined>, a:
     return Float64Array.from({ length: src.length }, (_, k) => (src[k]! - a.zeroPoints[i]!) * a.scales[i]!);
   };
   const w = Array.from({ length: 24 }, (_, i) => deq(i));
+  w[I.cellState] = stateRows(Float64Array, w[I.cellState]!, d.batch, d.nCell);
+  w[I.outputState] = stateRows(Float64Array, w[I.outputState]!, d.batch, d.nOutput);
   const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
   const cellAct = a.activation === 'SIGMOID' ? sigmoid : Math.tanh;
   const x = w[I.input]!;

@@ -12,89 +12,10 @@ import { runInteger } from '../../../src/runtime/integer/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
-import { ActivationFunctionType } from '../../../src/formats/generated/tflite/activation-function-type.js';
-import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
-import { BuiltinOptions } from '../../../src/formats/generated/tflite/builtin-options.js';
-import { UnidirectionalSequenceLSTMOptions } from '../../../src/formats/generated/tflite/unidirectional-sequence-lstmoptions.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import { convert, loadModel } from '../../../src/index.js';
-import { buildModel, randomInts, TensorType, type BuiltTensor } from './svdf-model.js';
-
-interface LstmCase {
-  batch: number;
-  time: number;
-  nInput: number;
-  nCell: number;
-  nOutput: number;
-  cifg?: boolean;
-  peephole?: boolean;
-  projection?: boolean;
-  timeMajor?: boolean;
-  cellScaleLog2?: number;
-  cellClip?: number;
-  stateZeroPoint?: number;
-  layerNorm?: boolean;
-  /** a cell state of the wrong size (bad input) */
-  cellStateShape?: number[];
-  seed: number;
-}
-
-/** One integer UNIDIRECTIONAL_SEQUENCE_LSTM whose output is the file's output, random weights. */
-function lstmFile(o: LstmCase): Uint8Array {
-  const r = rng(o.seed);
-  const xs = 0.02;
-  const ws = 0.01;
-  const hs = o.projection ? 0.02 : 1 / 128;
-  const hzp = o.stateZeroPoint ?? 0;
-  const tensors: BuiltTensor[] = [];
-  const add = (t: BuiltTensor): number => tensors.push(t) - 1;
-  const none = -1;
-  const w8 = (name: string, rows: number, cols: number, scale = ws) => add({ name, shape: [rows, cols], type: TensorType.INT8, data: randomInts(Int8Array, rows * cols, -127, 127, r), quant: { scale: [scale], zeroPoint: [0] } });
-  const bias = (name: string, n: number, scale: number) => add({ name, shape: [n], type: TensorType.INT32, data: randomInts(Int32Array, n, -Math.round(0.4 / scale), Math.round(0.4 / scale), r), quant: { scale: [scale], zeroPoint: [0] } });
-  const peep = (name: string) => add({ name, shape: [o.nCell], type: TensorType.INT16, data: randomInts(Int16Array, o.nCell, -3000, 3000, r), quant: { scale: [1e-4], zeroPoint: [0] } });
-  const xShape = o.timeMajor ? [o.time, o.batch, o.nInput] : [o.batch, o.time, o.nInput];
-  const inputs: number[] = [];
-  inputs[0] = add({ name: 'x', shape: xShape, type: TensorType.INT8, quant: { scale: [xs], zeroPoint: [5] } });
-  inputs[1] = o.cifg ? none : w8('input_to_input', o.nCell, o.nInput);
-  inputs[2] = w8('input_to_forget', o.nCell, o.nInput);
-  inputs[3] = w8('input_to_cell', o.nCell, o.nInput);
-  inputs[4] = w8('input_to_output', o.nCell, o.nInput);
-  inputs[5] = o.cifg ? none : w8('recurrent_to_input', o.nCell, o.nOutput);
-  inputs[6] = w8('recurrent_to_forget', o.nCell, o.nOutput);
-  inputs[7] = w8('recurrent_to_cell', o.nCell, o.nOutput);
-  inputs[8] = w8('recurrent_to_output', o.nCell, o.nOutput);
-  inputs[9] = o.peephole && !o.cifg ? peep('cell_to_input') : none;
-  inputs[10] = o.peephole ? peep('cell_to_forget') : none;
-  inputs[11] = o.peephole ? peep('cell_to_output') : none;
-  // with layer norm the gate bias is added to the normalized gate (1024 steps per coefficient step)
-  const lns = 1e-4;
-  const bs = o.layerNorm ? lns / 1024 : xs * ws;
-  inputs[12] = o.cifg ? none : bias('input_gate_bias', o.nCell, bs);
-  inputs[13] = bias('forget_gate_bias', o.nCell, bs);
-  inputs[14] = bias('cell_gate_bias', o.nCell, bs);
-  inputs[15] = bias('output_gate_bias', o.nCell, bs);
-  inputs[16] = o.projection ? w8('projection_weights', o.nOutput, o.nCell, 0.02) : none;
-  inputs[17] = o.projection ? bias('projection_bias', o.nOutput, 0.02 / 128) : none;
-  inputs[18] = add({ name: 'output_state', shape: [o.batch, o.nOutput], type: TensorType.INT8, quant: { scale: [hs], zeroPoint: [hzp] }, variable: true });
-  inputs[19] = add({ name: 'cell_state', shape: o.cellStateShape ?? [o.batch, o.nCell], type: TensorType.INT16, quant: { scale: [2 ** (o.cellScaleLog2 ?? -12)], zeroPoint: [0] }, variable: true });
-  const norm = (name: string) => add({ name, shape: [o.nCell], type: TensorType.INT16, data: randomInts(Int16Array, o.nCell, 5000, 15000, r), quant: { scale: [lns], zeroPoint: [0] } });
-  if (o.layerNorm) inputs.push(o.cifg ? none : norm('input_layer_norm'), norm('forget_layer_norm'), norm('cell_layer_norm'), norm('output_layer_norm'));
-  else inputs.push(none, none, none, none);
-  // the gates' grids before layer norm; without it they only hold a place
-  const intermediates = ['input', 'forget', 'cell', 'output'].map((g) =>
-    add(o.layerNorm ? { name: `${g}_intermediate`, shape: [0], type: TensorType.INT16, quant: { scale: [2 ** -10], zeroPoint: [0] } } : { name: `${g}_intermediate`, shape: [0], type: TensorType.FLOAT32 }),
-  );
-  intermediates.push(add({ name: 'effective_hidden_scale_intermediate', shape: [0], type: TensorType.INT8, quant: { scale: [1 / 128], zeroPoint: [hzp] } }));
-  const yShape = o.timeMajor ? [o.time, o.batch, o.nOutput] : [o.batch, o.time, o.nOutput];
-  const y = add({ name: 'y', shape: yShape, type: TensorType.INT8, quant: { scale: [hs], zeroPoint: [hzp] } });
-  return buildModel({
-    tensors,
-    opcodes: [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM],
-    operators: [{ opcode: 0, inputs, outputs: [y], intermediates, options: (b) => ({ type: BuiltinOptions.UnidirectionalSequenceLSTMOptions, offset: UnidirectionalSequenceLSTMOptions.createUnidirectionalSequenceLSTMOptions(b, ActivationFunctionType.TANH, o.cellClip ?? 0, 0, !!o.timeMajor, false, false) }) }],
-    inputs: [inputs[0]!],
-    outputs: [y],
-  });
-}
+import { type LstmCase, lstmFile } from './lstm-model.js';
+import { randomInts } from './svdf-model.js';
 
 /** The largest difference between nnport's integer runtime and a fresh interpreter per input, over `n` random inputs; `seen` collects the interpreter's outputs. */
 async function compareLstm(o: LstmCase, n: number, seen: number[]): Promise<number> {

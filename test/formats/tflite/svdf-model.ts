@@ -18,6 +18,8 @@ export interface BuiltTensor {
   data?: ArrayBufferView;
   quant?: { scale: number[]; zeroPoint: number[]; axis?: number };
   variable?: boolean;
+  /** shape_signature (-1 for a dynamic dim), when given */
+  signature?: number[];
 }
 
 export interface BuiltOperator {
@@ -55,6 +57,7 @@ export function buildModel(m: BuiltModel): Uint8Array {
   const tensors = m.tensors.map((t, i) => {
     const name = b.createString(t.name);
     const shape = Tensor.createShapeVector(b, t.shape);
+    const signature = t.signature ? Tensor.createShapeSignatureVector(b, t.signature) : 0;
     let quant = 0;
     if (t.quant) {
       const scale = QuantizationParameters.createScaleVector(b, t.quant.scale);
@@ -68,6 +71,7 @@ export function buildModel(m: BuiltModel): Uint8Array {
     Tensor.startTensor(b);
     Tensor.addName(b, name);
     Tensor.addShape(b, shape);
+    if (signature) Tensor.addShapeSignature(b, signature);
     Tensor.addType(b, t.type);
     Tensor.addBuffer(b, bufferOf[i]!);
     if (quant) Tensor.addQuantization(b, quant);
