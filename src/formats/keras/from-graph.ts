@@ -512,6 +512,28 @@ function flattenRow(w: Writer, n: Node): KTensor[] {
   return [w.add('Flatten', n.name || n.outputs[0]!, { data_format: 'channels_last' }, [x], [null, size])];
 }
 
+/** Unsqueeze / Squeeze of non-batch unit axes (a TFLite Conv1D's EXPAND_DIMS / SQUEEZE): a Keras Reshape. */
+function unitAxesRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const r = x.shape.length;
+  const given = n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : attrInts(n, 'axes');
+  if (!given) unsupported(n, 'with computed axes');
+  const squeeze = n.opType === 'Squeeze';
+  const outRank = squeeze ? r - given.length : r + given.length;
+  const axes = given.map((a) => (a < 0 ? a + (squeeze ? r : outRank) : a)).sort((a, b) => a - b);
+  if (axes.includes(0)) unsupported(n, 'of the batch axis');
+  let shape: KShape;
+  if (squeeze) {
+    if (axes.some((a) => x.shape[a] !== 1)) unsupported(n, 'of an axis that is not 1');
+    shape = x.shape.filter((_, i) => !axes.includes(i));
+  } else {
+    const rest = [...x.shape];
+    shape = Array.from({ length: outRank }, (_, i) => (axes.includes(i) ? 1 : rest.shift()!));
+  }
+  if (shape.slice(1).some((d) => d === null)) unsupported(n, 'of a value with an unknown non-batch dim');
+  return [w.add('Reshape', n.name || n.outputs[0]!, { target_shape: shape.slice(1) as number[] }, [x], shape)];
+}
+
 function reshapeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const s = w.constant(n.inputs[1]!);
@@ -793,6 +815,8 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Concat: concatRow,
   Flatten: flattenRow,
   Reshape: reshapeRow,
+  Unsqueeze: unitAxesRow,
+  Squeeze: unitAxesRow,
   Transpose: transposeRow,
   Pad: padRow,
   Slice: sliceRow,

@@ -11,7 +11,8 @@ import { rng as seeded } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { relErr } from '../../support/error-metrics.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { predict, tfjsModelFromH5, tfjsModelFromJson } from '../keras/tfjs-oracle.js';
+import { ZipReader } from '../../../src/io/zip.js';
+import { predict, randomInput, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../keras/tfjs-oracle.js';
 
 const oracle = useTfliteOracle();
 
@@ -57,5 +58,20 @@ describe('TFLite -> Keras .h5 / TF.js layers, run by TensorFlow.js', () => {
     const file = 'tflite/tflm-mnist-lstm-float/trained_lstm.tflite';
     const model = await loadModel(new Uint8Array(readFileSync(corpusPath(file))), { fileName: file });
     await expect(convert(model, 'model.h5')).rejects.toThrow(/LSTM with cell_clip .* in a Keras model: 'tfl.unidirectional_sequence_lstm\/lstm'/);
+  });
+
+  it('a Keras Conv1D ResNet through .tflite (RESHAPE / SQUEEZE around each CONV_2D) and back to Keras: TF.js on the corpus file within 1e-5', async () => {
+    const file = 'keras-v3/resnet1d-add-bn-k37/resnet_model.keras';
+    const bytes = new Uint8Array(readFileSync(corpusPath(file)));
+    const z = ZipReader.open(bytes);
+    const oracle = await tfjsModelFromKeras3(JSON.parse(new TextDecoder().decode(z.read('config.json'))), z.read('model.weights.h5'));
+    const x = randomInput([2, 20, 1], 17);
+    const want = predict(oracle, [x])[0]!.toFloat32();
+    const tflite = (await convert(await loadModel(bytes, { fileName: file }), 'm.tflite')).bytes;
+    const model = await loadModel(tflite, { fileName: 'm.tflite' });
+    expect(model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'Squeeze')).toBe(true);
+    const h5 = (await convert(model, 'model.h5')).bytes;
+    const json = await convert(model, 'web/model.json');
+    for (const m of [await tfjsModelFromH5(h5), await tfjsModelFromJson(json.bytes, (n) => json.sidecars.get(n)!)]) expect(relErr(predict(m, [x])[0]!.toFloat32(), want)).toBeLessThan(1e-5);
   });
 });
