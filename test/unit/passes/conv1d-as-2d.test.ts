@@ -209,8 +209,19 @@ describe('corpus Keras 1-D models as .tflite and .pb, against TensorFlow.js on t
     expect(relError(Tensor.float32(ref2.shape, got.toFloat32()), ref2)).toBeLessThan(1e-5);
   });
 
-  it('ecg (Conv1D same without bias, MaxPooling1D, GlobalMaxPooling1D as TF Max): .pb in NumPy within 1e-5', async () => {
+  it('ecg (Conv1D same without bias, MaxPooling1D, GlobalMaxPooling1D as REDUCE_MAX / TF Max, BN after a Dense as MUL + ADD): .tflite in the interpreter, .pb in NumPy, within 1e-5', async () => {
     const { model, tfjs } = await keras3('keras-v3/ecg-conv1d-bn-tfkeras215/cnn_model.keras');
+    const x1 = randomInput([1, 2160, 1], 10);
+    const ref1 = predict(tfjs, [x1])[0]!;
+    const tflite = (await convert(model, 'model.tflite')).bytes;
+    const ops = opsOf(flatcJson<Json>(tflite, 'ecg'));
+    expect(ops.filter((o) => o === 'CONV_2D')).toHaveLength(3);
+    expect(ops.filter((o) => o === 'MAX_POOL_2D')).toHaveLength(3);
+    const [y1] = await oracle.run(tflite, [x1.toFloat32()]);
+    const err1 = relError(Tensor.float32(ref1.shape, y1!.data as Float32Array), ref1);
+    console.log(`ecg .tflite vs TF.js: ${err1.toExponential(2)}`);
+    expect(err1).toBeLessThan(1e-5);
+
     const x = randomInput([2, 2160, 1], 9);
     const ref = predict(tfjs, [x])[0]!;
     const pb = (await convert(model, 'model.pb')).bytes;
