@@ -60,10 +60,8 @@ const CASES: Case[] = [
   tfjsCase('tfjs-layers/tfjs-layers-cnn-sepconv-golden/model.json'),
 ];
 
-// Conv1D / GlobalMaxPooling1D have no GraphDef form in nnport yet (refused by name)
-const PB_REFUSED = new Set(['keras-v3/ecg-conv1d-bn-tfkeras215/cnn_model.keras', 'keras-v3/resnet1d-add-bn-k37/resnet_model.keras']);
-// (OpenCV 4.6 cannot run the tensorspace models' Reshape of the 3-D input to NHWC before a Conv2D:
-// its importer's layout guess gives the conv 28 input channels; NumPy runs them)
+// (OpenCV 4.6 cannot run a Reshape of a 3-D value to NHWC before a Conv2D — the tensorspace models'
+// input, the 1-D models' convs — its importer's layout guess is wrong; NumPy runs them)
 const OPENCV_RUNS = new Set(['keras-v3/mnist-cnn-k310-tfjs-source/Subhadip_Hensh_MNIST_CNN.keras', 'keras-v3/mnist-mlp-l2-k38/Digit_Recognition_MLP.keras', 'tfjs-layers/hyai-mnist-cnn-conv422/model.json', 'tfjs-layers/tfjs-layers-cnn-sepconv-golden/model.json']);
 
 function spread(t: Tensor): number {
@@ -94,14 +92,12 @@ describe('Keras corpus: read by nnport, written back, run by TensorFlow.js', () 
 
     // a frozen GraphDef of it, run by the NumPy GraphDef interpreter and, where its importer has
     // every op, OpenCV dnn (a Keras Reshape's batch 0 must become TF's -1: TF's 0 is a zero-size dim)
-    if (!PB_REFUSED.has(c.file)) {
-      const pb = (await convert(model, 'model.pb')).bytes;
-      const out = g.outputs[0]!.name.replace(/:0$/, '');
-      const tag = `keras-corpus-${c.file.replace(/[^A-Za-z0-9]+/g, '_')}`;
-      for (const kind of OPENCV_RUNS.has(c.file) ? (['numpy', 'opencv'] as const) : (['numpy'] as const)) {
-        const y = pythonRun(kind, tag, pb, x, [out]).get(out)!;
-        expect(relError(Tensor.float32(ref.shape, y.toFloat32()), ref), kind).toBeLessThan(1e-5);
-      }
+    const pb = (await convert(model, 'model.pb')).bytes;
+    const out = g.outputs[0]!.name.replace(/:0$/, '');
+    const tag = `keras-corpus-${c.file.replace(/[^A-Za-z0-9]+/g, '_')}`;
+    for (const kind of OPENCV_RUNS.has(c.file) ? (['numpy', 'opencv'] as const) : (['numpy'] as const)) {
+      const y = pythonRun(kind, tag, pb, x, [out]).get(out)!;
+      expect(relError(Tensor.float32(ref.shape, y.toFloat32()), ref), kind).toBeLessThan(1e-5);
     }
 
     // the .keras archive reads back into the same ops (Dropout's Identity is not written)

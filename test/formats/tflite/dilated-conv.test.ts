@@ -33,12 +33,14 @@ function inputOf(c: AtrousCase): Tensor {
 
 const folded = (g: Graph) => g.nodes.filter((n) => n.opType === 'Conv').length === 1 && !g.nodes.some((n) => ['Transpose', 'Reshape', 'Slice', 'Pad'].includes(n.opType));
 
-/** The worst difference between nnport's outputs and the interpreter's, per output. */
-async function compare(c: AtrousCase): Promise<{ g: Graph; float: number[]; integer?: number[]; xnnpack?: number[] }> {
-  const file = atrousFile(c);
-  const g = await readTflite(file, { fileName: 'atrous.tflite' });
-  const x = inputOf(c);
-  const theirs = await oracle.run(file, [x.data as ArrayBufferView]);
+/**
+ * The worst difference between nnport's outputs and the interpreter's, per output (int8: in LSBs;
+ * float: relative past 1). `oracleFile`: the file the interpreter runs (the same one stored at
+ * another batch).
+ */
+async function compareRead(file: Uint8Array, name: string, x: Tensor, int8: boolean, oracleFile = file): Promise<{ g: Graph; float: number[]; integer?: number[]; xnnpack?: number[] }> {
+  const g = await readTflite(file, { fileName: name });
+  const theirs = await oracle.run(oracleFile, [x.data as ArrayBufferView]);
   const feeds = new Map([[g.inputs[0]!.name, x]]);
   const worst = (outputs: Map<string, Tensor>) =>
     g.outputs.map((v, i) => {
@@ -47,14 +49,16 @@ async function compare(c: AtrousCase): Promise<{ g: Graph; float: number[]; inte
       const a = mine.toNumbers();
       const b = Array.from(theirs[i]!.data as ArrayLike<number>);
       expect(a.length).toBe(b.length);
-      return a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!) / (c.int8 ? 1 : Math.max(1, Math.abs(b[j]!)))), 0);
+      return a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!) / (int8 ? 1 : Math.max(1, Math.abs(b[j]!)))), 0);
     });
   const float = worst((await runGraph(g, feeds)).outputs);
-  const integer = c.int8 ? worst((await runInteger(g, feeds)).outputs) : undefined;
+  const integer = int8 ? worst((await runInteger(g, feeds)).outputs) : undefined;
   // the interpreter in tfjs-tflite runs int8 convs through XNNPACK, whose requantization rounds once
-  const xnnpack = c.int8 ? worst((await runInteger(g, feeds, { requantization: 'xnnpack' })).outputs) : undefined;
+  const xnnpack = int8 ? worst((await runInteger(g, feeds, { requantization: 'xnnpack' })).outputs) : undefined;
   return { g, float, integer, xnnpack };
 }
+
+const compare = (c: AtrousCase) => compareRead(atrousFile(c), 'atrous.tflite', inputOf(c), !!c.int8);
 
 const convOf = (g: Graph) => g.nodes.find((n) => n.opType === 'Conv')!;
 
@@ -163,26 +167,10 @@ function input1d(c: Atrous1dCase, batch = c.x[0]): Tensor {
   return new Tensor('float32', shape, Float32Array.from({ length: count }, () => r() * 4 - 2));
 }
 
-/** The worst difference (int8: in LSBs; float: relative past 1) between nnport's outputs and the interpreter's at `batch`. */
-async function compare1d(c: Atrous1dCase, batch = c.x[0]): Promise<{ g: Graph; float: number[]; integer?: number[]; xnnpack?: number[] }> {
+/** compareRead on a 1-D case at `batch`. */
+function compare1d(c: Atrous1dCase, batch = c.x[0]): ReturnType<typeof compareRead> {
   const file = atrous1dFile(c);
-  const g = await readTflite(file, { fileName: 'atrous1d.tflite' });
-  const x = input1d(c, batch);
-  const theirs = await oracle.run(batch === c.x[0] ? file : withStoredDim(file, 0, batch), [x.data as ArrayBufferView]);
-  const feeds = new Map([[g.inputs[0]!.name, x]]);
-  const worst = (outputs: Map<string, Tensor>) =>
-    g.outputs.map((v, i) => {
-      const mine = outputs.get(v.name)!;
-      expect(mine.shape).toEqual(theirs[i]!.shape);
-      const a = mine.toNumbers();
-      const b = Array.from(theirs[i]!.data as ArrayLike<number>);
-      expect(a.length).toBe(b.length);
-      return a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!) / (c.int8 ? 1 : Math.max(1, Math.abs(b[j]!)))), 0);
-    });
-  const float = worst((await runGraph(g, feeds)).outputs);
-  const integer = c.int8 ? worst((await runInteger(g, feeds)).outputs) : undefined;
-  const xnnpack = c.int8 ? worst((await runInteger(g, feeds, { requantization: 'xnnpack' })).outputs) : undefined;
-  return { g, float, integer, xnnpack };
+  return compareRead(file, 'atrous1d.tflite', input1d(c, batch), !!c.int8, batch === c.x[0] ? file : withStoredDim(file, 0, batch));
 }
 
 /** One dilated Conv between an Unsqueeze and a Squeeze, none of the reshuffles. */

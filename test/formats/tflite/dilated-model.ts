@@ -39,6 +39,15 @@ const X_Q = { scale: 0.05, zeroPoint: 3 };
 const Y_Q = { scale: 0.12, zeroPoint: -7 };
 
 /** The atrous pattern as a .tflite file (tensors t0..t9; outputs: y, and the middle when exposed). */
+/** The options of the stride-1 conv between the SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND. */
+function innerConvOptions(c: { innerSame?: boolean; act?: ActivationFunctionType; depthwise?: boolean; out: number }): (b: Builder) => [BuiltinOptions, number] {
+  const pad = c.innerSame ? Padding.SAME : Padding.VALID;
+  const a = c.act ?? ActivationFunctionType.NONE;
+  return c.depthwise
+    ? (b) => [BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, pad, 1, 1, c.out, a, 1, 1)]
+    : (b) => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(b, pad, 1, 1, a, 1, 1, TensorType.FLOAT32)];
+}
+
 export function atrousFile(c: AtrousCase): Uint8Array {
   const r = rng(c.seed);
   const [n, h, w, ch] = c.x;
@@ -73,11 +82,7 @@ export function atrousFile(c: AtrousCase): Uint8Array {
     i32([2, 2], [...c.crops]),
     out([n, yh, yw, o], c.otherOutputQuant ? { scale: 0.2, zeroPoint: 1 } : Y_Q),
   ];
-  const pad = c.innerSame ? Padding.SAME : Padding.VALID;
-  const a = c.act ?? ActivationFunctionType.NONE;
-  const convOptions = c.depthwise
-    ? (b: Builder): [BuiltinOptions, number] => [BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, pad, 1, 1, c.out, a, 1, 1)]
-    : (b: Builder): [BuiltinOptions, number] => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(b, pad, 1, 1, a, 1, 1, TensorType.FLOAT32)];
+  const convOptions = innerConvOptions(c);
   return buildOpModel(
     tensors,
     [
@@ -165,11 +170,7 @@ export function atrous1dFile(c: Atrous1dCase): Uint8Array {
     out([n, yw, o]), // 12 y
     i32([3], [n * b, ow, o]), // 13 the second RESHAPE's target
   ];
-  const pad = c.innerSame ? Padding.SAME : Padding.VALID;
-  const a = c.act ?? ActivationFunctionType.NONE;
-  const convOptions = c.depthwise
-    ? (bb: Builder): [BuiltinOptions, number] => [BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions.createDepthwiseConv2DOptions(bb, pad, 1, 1, c.out, a, 1, 1)]
-    : (bb: Builder): [BuiltinOptions, number] => [BuiltinOptions.Conv2DOptions, Conv2DOptions.createConv2DOptions(bb, pad, 1, 1, a, 1, 1, TensorType.FLOAT32)];
+  const convOptions = innerConvOptions(c);
   return buildOpModel(
     tensors,
     [
