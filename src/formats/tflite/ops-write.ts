@@ -620,18 +620,6 @@ const gather: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.GATHER, inputs: [x, idx], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, axis, 0)] });
 };
 
-const batchNorm: Converter = (n, c) => {
-  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constant(n, c, i, 'BatchNormalization parameter').toFloat32());
-  const eps = attrFloat(n, 'epsilon', 1e-5);
-  const k = scale!.map((g, i) => g / Math.sqrt(variance![i]! + eps));
-  const b = bias!.map((v, i) => v - mean![i]! * k[i]!);
-  const x = c.tensor(n.inputs[0]!);
-  const y = c.tensor(n.outputs[0]!);
-  const mid = c.addTensor(`${y}_scaled`, c.info(y));
-  c.emit({ code: BuiltinOperator.MUL, inputs: [x, c.addConstant(`${y}_multiplier`, Tensor.float32([k.length], k))], outputs: [mid], options: (bb, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(bb, act)] });
-  c.emit({ code: BuiltinOperator.ADD, inputs: [mid, c.addConstant(`${y}_offset`, Tensor.float32([b.length], b))], outputs: [y], options: (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, false)], fusable: true });
-};
-
 const quantizeLinear: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
@@ -697,7 +685,6 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   'nnport::AveragePool': pool(BuiltinOperator.AVERAGE_POOL_2D),
   'nnport::GlobalAveragePool': reduce(BuiltinOperator.MEAN, (r) => Array.from({ length: r - 2 }, (_, i) => i + 1), true),
   'nnport::GlobalMaxPool': reduce(BuiltinOperator.REDUCE_MAX, (r) => Array.from({ length: r - 2 }, (_, i) => i + 1), true),
-  'nnport::BatchNormalization': batchNorm,
   'nnport::Resize': resize,
   // the layout pass keeps Resize an ONNX op with its sizes/scales re-laid for NHWC data
   Resize: resize,
