@@ -860,9 +860,25 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
     const x = w.input(n, 0);
     // before opset 13 Softmax is one softmax over all axes from `axis` on (default 1), not along one axis
     const early = (w.graph.opsets[''] ?? w.graph.opsets['ai.onnx'] ?? 17) < 13;
-    const axis = attrInt(n, 'axis', early ? 1 : -1);
-    if (early && (axis < 0 ? axis + x.shape.length : axis) !== x.shape.length - 1) unsupported(n, `over the flattened axes ${axis}.. of a rank-${x.shape.length} input (opset < 13)`);
-    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: axis === x.shape.length - 1 ? -1 : axis }, [x], x.shape);
+    let axis = attrInt(n, 'axis', early ? 1 : -1);
+    const r = x.shape.length;
+    if (early && (axis < 0 ? axis + r : axis) !== r - 1) {
+      // over axes a.. whose dims are all 1 but one (N x 1000 x 1 x 1): a softmax along that one
+      const from = axis < 0 ? axis + r : axis;
+      const wide = x.shape.map((d, i) => (i >= from && d !== 1 ? i : -1)).filter((i) => i >= 0);
+      if (wide.length > 1 || wide.some((i) => x.shape[i] === null)) unsupported(n, `over the flattened axes ${axis}.. of a rank-${r} input (opset < 13)`);
+      axis = wide[0] ?? r - 1;
+      if (axis < r - 1 && x.shape.slice(1).every((d) => d !== null)) {
+        // only unit dims after it: a softmax along the last axis between two Reshapes (TF.js takes no other)
+        const base = n.name || n.outputs[0]!;
+        const inner: KShape = x.shape.slice(0, axis + 1);
+        const flat = w.add('Reshape', `${base}_flat`, { target_shape: inner.slice(1) as number[] }, [x], inner);
+        const sm = w.add('Softmax', `${base}_last`, { axis: -1 }, [flat], inner);
+        sm.producer = 'Softmax';
+        return [w.add('Reshape', base, { target_shape: x.shape.slice(1) as number[] }, [sm], x.shape)];
+      }
+    }
+    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: axis === r - 1 || axis === -1 ? -1 : axis }, [x], x.shape);
     y.producer = 'Softmax';
     return [y];
   },

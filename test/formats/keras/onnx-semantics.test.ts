@@ -5,7 +5,7 @@
  *   NCHW graph (scales [1, 1, sh, sw]): laid out channels-last like any other (one predicate,
  *   needsChannelsLast, for every NHWC writer);
  * - Softmax before opset 13 is one softmax over the flattened axes from `axis`: written as a
- *   Keras Softmax only where that is the last axis, else refused by name.
+ *   Keras Softmax only where that is the last axis or the others are all 1, else refused by name.
  */
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,25 @@ describe('Softmax before opset 13 (one softmax over the flattened axes from `axi
     const h5 = await convert(await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' }), 'sm11.h5');
     const y = predict(await tfjsModelFromH5(h5.bytes), [x])[0]!;
     expect(relError(y, Tensor.float32([1, 4], want.data as Float32Array))).toBeLessThan(1e-6);
+  });
+
+  it('over C·1·1 (a classifier head kept N x C x 1 x 1, as SqueezeNet exports): a Keras Softmax on the channels, TF.js = onnxruntime-node', async () => {
+    const conv = { name: 'conv', opType: 'Conv', domain: '', inputs: ['x', 'w'], outputs: ['c'], attrs: {} };
+    const pool = { name: 'pool', opType: 'GlobalAveragePool', domain: '', inputs: ['c'], outputs: ['z'], attrs: {} };
+    const g = softmaxGraph([1, 3, 4, 5], [conv, pool], new Map([['w', randomInput([7, 3, 1, 1], 3)]]), {});
+    const x = randomInput([1, 3, 4, 5], 9);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) })).y!;
+    await session.release();
+    expect(want.dims).toEqual([1, 7, 1, 1]);
+    const model = await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' });
+    const h5 = await convert(model, 'sm11.h5');
+    const json = await convert(model, 'web/model.json');
+    for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(json.bytes, (n) => json.sidecars.get(n)!)]) {
+      // the Keras model takes NHWC and gives N x 1 x 1 x C: the same values as N x C x 1 x 1
+      const y = predict(m, [permute(x, [0, 2, 3, 1])])[0]!;
+      expect(relError(Tensor.float32([1, 7], y.toFloat32()), Tensor.float32([1, 7], want.data as Float32Array))).toBeLessThan(1e-6);
+    }
   });
 
   it('over C·H·W of a 4-D input: an UnsupportedError naming the node, not a per-axis Keras Softmax', async () => {
