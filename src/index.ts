@@ -22,7 +22,7 @@ import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCom
 import { dropHybridInputs, hybridDroppedNote, tfliteCanKeepHybridInput } from './passes/hybrid-inputs.js';
 import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
 import { fuseBias } from './passes/fuse-bias.js';
-import { needsChannelsLast } from './passes/layout.js';
+import { channelsLastPerm, needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
 import { transplant as transplantPass, type TransplantOptions, type TransplantReport } from './passes/transplant.js';
@@ -260,7 +260,7 @@ export async function compare(
   // an NCHW model against a channels-last one (ONNX vs Keras / TF.js): the NHWC side gets the
   // input transposed, and the NCHW side's 4-D values are transposed before comparing
   const lastSide = crossLayout(graphOf(source), graphOf(target));
-  const toLast = async (t: Tensor): Promise<Tensor> => (t.rank >= 3 ? inlineKernels.permute(t, [0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2), 1]) : t);
+  const toLast = async (t: Tensor): Promise<Tensor> => (t.rank >= 3 ? inlineKernels.permute(t, channelsLastPerm(t.rank)) : t);
   let dstFeeds = dstNames.every((n) => feedMap.has(n)) ? feedMap : new Map(dstNames.map((n, i) => [n, feedMap.get(srcNames[i]!)!]));
   if (lastSide === 'target') dstFeeds = new Map(await Promise.all([...dstFeeds].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor])));
   // a float16 model against its float32-I/O conversion (.tflite, Keras, ...) or the other way round:
@@ -309,8 +309,7 @@ function crossLayout(source: Graph, target: Graph): 'target' | undefined {
   const permuted = runtimeInputs(source).some((v, i) => {
     const [a, b] = [v.shape, targets[i]?.shape];
     if (!a || !b || a.length < 3 || a.length !== b.length || a.every((d, j) => d === b[j])) return false;
-    const last = [0, ...Array.from({ length: a.length - 2 }, (_, k) => k + 2), 1];
-    return last.every((k, j) => same(a[k], b[j]));
+    return channelsLastPerm(a.length).every((k, j) => same(a[k], b[j]));
   });
   return permuted ? 'target' : undefined;
 }

@@ -8,7 +8,7 @@
 // Gate orders: ONNX LSTM i o f c -> Keras i f c o; GRU z r h in both; ONNX W [nd, G·H, I] rows ->
 // Keras kernel [I, G·H] columns; Wb + Rb -> Keras' one bias (GRU reset_after: [2, 3H], Wb then Rb).
 import { UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, constantValue, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, constantValue, producersOf, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import { nodeLabel, unsupported, type KTensor, type Writer } from './from-graph.js';
@@ -55,8 +55,7 @@ export type RecurrentValue = SeqValue | StateValue;
 
 /** Graph inputs that are time-major [T, B, ...]: read as X by a layout-0 recurrent op (through per-position ops). */
 export function timeMajorInputs(graph: Graph): Set<string> {
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const producer = producersOf(graph.nodes);
   const inputs = new Set(graph.inputs.map((v) => v.name));
   const found = new Set<string>();
   for (const n of graph.nodes) {
@@ -150,8 +149,7 @@ function kerasActivations(n: Node, op: RecurrentOp, nd: number, keras3: boolean)
  * maps to the [batch, hidden] values, so recurrentRow passes them to the layer as initial_state.
  */
 export function findInitialStates(w: Writer): void {
-  const producer = new Map<string, Node>();
-  for (const n of w.graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const producer = producersOf(w.graph.nodes);
   const only = (v: string, reader: Node): boolean => (w.consumers.get(v) ?? []).every((c) => c === reader) && !w.graph.outputs.some((o) => o.name === v);
   const unsqueezed = (v: string, reader: Node): { node: Node; from: string } | undefined => {
     const u = producer.get(v);

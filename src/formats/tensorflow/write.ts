@@ -236,7 +236,9 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
       op = 'DepthwiseConv2dNative';
     } else groups = group;
   }
-  const convOut = b ? w.fresh(`${n.name}/conv`) : out;
+  // a grouped conv adds its bias per group (below); any other gets one BiasAdd at the end
+  const biasAfter = !!b && groups === 1;
+  const convOut = biasAfter ? w.fresh(`${n.name}/conv`) : out;
   const conv = subsample ? w.fresh(`${n.name}/stride1`) : convOut;
   const shape = w.shape(x);
   const dt = T(w.dtype(x));
@@ -264,15 +266,10 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
       if (!bias) return c;
       return w.add(w.fresh(`${n.name}/group_${g}_bias`), 'BiasAdd', [c, w.const(`${n.name}/bias_${g}`, new Tensor('float32', [per], bias.subarray(g * per, (g + 1) * per)))], { T: dt, data_format: s('NHWC') });
     });
-    const joined = bias && !subsample ? out : conv;
-    w.add(joined, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
-    if (bias) {
-      if (subsample) w.add(out, 'MaxPool', [joined], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
-      return;
-    }
+    w.add(conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
   }
   if (subsample) w.add(convOut, 'MaxPool', [conv], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  if (b) w.add(out, 'BiasAdd', [convOut, w.ref(b)], { T: dt, data_format: s('NHWC') });
+  if (biasAfter) w.add(out, 'BiasAdd', [convOut, w.ref(b!)], { T: dt, data_format: s('NHWC') });
 }
 
 /**
