@@ -7,6 +7,7 @@ import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Gr
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -28,7 +29,8 @@ const utf8 = new TextEncoder();
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  let g = graph;
+  // TF has no LayerNormalization op: Keras' is its arithmetic in a GraphDef (decompose-layernorm.ts)
+  let g = decomposeLayerNorm(graph).graph;
   // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts), each
   // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
   // (PyTorch's Expand of zeros) is known as one
