@@ -746,6 +746,62 @@ function selu(w: Writer, n: Node, out: string): void {
   w.add(out, 'Mul', [e, floatScalar(w, `${n.name}/gamma`, dtype, gamma)], dt);
 }
 
+/** Hardmax as OneHot(ArgMax) along the axis (opset 13's; before, over the flattened dims after it: the same when it is the last). */
+function hardmax(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const opset = w.g.opsets[''] ?? w.g.opsets['ai.onnx'] ?? 13;
+  if (!shape) throw new UnsupportedError('Hardmax of a value of unknown rank in a GraphDef', where);
+  const given = attrInt(n, 'axis', opset < 13 ? 1 : -1);
+  const axis = given < 0 ? given + shape.length : given;
+  if (opset < 13 && axis !== shape.length - 1) throw new UnsupportedError('Hardmax before opset 13 over more than the last axis in a GraphDef', where);
+  const depth = shape[axis];
+  if (typeof depth !== 'number') throw new UnsupportedError('Hardmax over an axis of unknown size in a GraphDef', where);
+  const dtype = w.dtype(x);
+  // ties: TF's ArgMax takes the first index, as ONNX's Hardmax does
+  const arg = w.add(w.fresh(`${n.name}/argmax`), 'ArgMax', [w.ref(x), w.int32(`${n.name}/axis`, [axis], true)], { T: T(dtype), Tidx: T('int32'), output_type: T('int32') });
+  w.add(out, 'OneHot', [arg, w.int32(`${n.name}/depth`, [depth], true), floatScalar(w, `${n.name}/on`, dtype, 1), floatScalar(w, `${n.name}/off`, dtype, 0)], { T: T(dtype), TI: T('int32'), axis: { i: axis } });
+}
+
+/** Trilu with a constant k over a value of known shape: SelectV2 of a constant mask (zeros, not x * 0, where x is inf). */
+function trilu(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
+  if (k === undefined) throw new UnsupportedError('Trilu with a computed k in a GraphDef', where);
+  if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
+  const [rows, cols] = shape.slice(-2) as [number, number];
+  const upper = attrInt(n, 'upper', 1) === 1;
+  const mask = new Uint8Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+  const dtype = w.dtype(x);
+  const zero = w.const(`${n.name}/zero`, Tensor.zeros(dtype, []));
+  w.add(out, 'SelectV2', [w.const(`${n.name}/mask`, new Tensor('bool', [rows, cols], mask)), w.ref(x), zero], { T: T(dtype) });
+}
+
+/** InstanceNormalization over channels-last data: each sample's and channel's spatial mean and variance, then scale and bias. */
+function instanceNorm(w: Writer, n: Node, out: string): void {
+  const [x, scale, bias] = n.inputs as [string, string, string];
+  const rank = w.shape(x)?.length;
+  const where = `node '${n.name}'`;
+  if (rank === undefined || rank < 3) throw new UnsupportedError('InstanceNormalization of a value of unknown rank in a GraphDef', where);
+  const dtype = w.dtype(x);
+  const dt = { T: T(dtype) };
+  const axes = w.int32(`${n.name}/axes`, Array.from({ length: rank - 2 }, (_, i) => i + 1));
+  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
+  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [w.ref(x), axes], keep);
+  const centered = w.add(w.fresh(`${n.name}/centered`), 'Sub', [w.ref(x), mean], dt);
+  const squared = w.add(w.fresh(`${n.name}/squared`), 'Square', [centered], dt);
+  const variance = w.add(w.fresh(`${n.name}/variance`), 'Mean', [squared, axes], keep);
+  const shifted = w.add(w.fresh(`${n.name}/variance_eps`), 'Add', [variance, floatScalar(w, `${n.name}/epsilon`, dtype, attrFloat(n, 'epsilon', 1e-5))], dt);
+  const inv = w.add(w.fresh(`${n.name}/rsqrt`), 'Rsqrt', [shifted], dt);
+  const normed = w.add(w.fresh(`${n.name}/normalized`), 'Mul', [centered, inv], dt);
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [normed, w.ref(scale)], dt);
+  w.add(out, 'Add', [scaled, w.ref(bias)], dt);
+}
+
 /** HardSigmoid: max(0, min(1, alpha * x + beta)). */
 function hardSigmoid(w: Writer, n: Node, out: string): void {
   const dtype = w.dtype(n.inputs[0]!);
@@ -847,6 +903,16 @@ const ROWS: Record<string, Row> = {
     if (n.inputs.length > 1) variadic('Add')(w, n, sum);
     w.add(out, 'RealDiv', [sum, w.const(`${n.name}/count`, new Tensor(dtype, [], Float32Array.of(n.inputs.length)))], { T: T(dtype) });
   },
+  CumSum: (w, n, out) =>
+    w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
+  Hardmax: hardmax,
+  Trilu: trilu,
+  'nnport::DepthToSpace': (w, n, out) => {
+    if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
+    w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
+  },
+  'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
+  'nnport::InstanceNormalization': instanceNorm,
   Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
   CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
   Selu: selu,
@@ -872,7 +938,13 @@ const ROWS: Record<string, Row> = {
     const lo = bound(1, 'min');
     const hi = bound(2, 'max');
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
+    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) {
+      // bounds fed at run time (scalars): Minimum then Maximum with them
+      const mid = n.inputs[1] && n.inputs[2] ? w.fresh(`${n.name}/min`) : out;
+      if (n.inputs[2]) w.add(mid, 'Minimum', [x, w.ref(n.inputs[2])], dt);
+      if (n.inputs[1]) w.add(out, 'Maximum', [n.inputs[2] ? mid : x, w.ref(n.inputs[1])], dt);
+      return;
+    }
     if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
     else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
     else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
