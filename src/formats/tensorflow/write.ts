@@ -3,10 +3,11 @@
 // nnport ops with HWIO weights, which is TensorFlow's own layout); constants are folded. Each
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
+import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
@@ -28,7 +29,8 @@ const utf8 = new TextEncoder();
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
-  let g = graph;
+  // TF has no LayerNormalization op: Keras' is its arithmetic in a GraphDef (decompose-layernorm.ts)
+  let g = decomposeLayerNorm(graph).graph;
   // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts), each
   // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
   // (PyTorch's Expand of zeros) is known as one
@@ -165,9 +167,16 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
   const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
+  const shape = w.shape(x);
+  if (autoPad === 'SAME_LOWER') {
+    // SAME with the odd pixel at the start, which TF's SAME puts at the end: explicit pads
+    if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', `node '${n.name}'`);
+    const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
+    const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
+    explicit = [b, r, t, l];
+  }
   const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
-  const shape = w.shape(x);
   // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
   if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
     const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
@@ -238,8 +247,7 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   }
   // a grouped conv adds its bias per group (below); any other gets one BiasAdd at the end
   const biasAfter = !!b && groups === 1;
-  const convOut = biasAfter ? w.fresh(`${n.name}/conv`) : out;
-  const conv = subsample ? w.fresh(`${n.name}/stride1`) : convOut;
+  const conv = subsample ? w.fresh(`${n.name}/stride1`) : biasAfter ? w.fresh(`${n.name}/conv`) : out;
   const shape = w.shape(x);
   const dt = T(w.dtype(x));
   if (groups === 1 && dilations.some((d) => d !== 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
@@ -268,8 +276,10 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
     });
     w.add(conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
   }
-  if (subsample) w.add(convOut, 'MaxPool', [conv], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  if (biasAfter) w.add(out, 'BiasAdd', [convOut, w.ref(b!)], { T: dt, data_format: s('NHWC') });
+  // the bias goes before the subsampling MaxPool (the same values): OpenCV's importer adds a
+  // BiasAdd that follows a pool with the bias' first element in every channel
+  const biased = biasAfter ? w.add(subsample ? w.fresh(`${n.name}/conv`) : out, 'BiasAdd', [conv, w.ref(b!)], { T: dt, data_format: s('NHWC') }) : conv;
+  if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
 /**
@@ -302,6 +312,7 @@ function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, o
 
 function nhwcPool(w: Writer, n: Node, out: string): void {
   const x = n.inputs[0]!;
+  if (w.shape(x)?.length === 5) return nhwcPool3d(w, n, out);
   const kernel = attrInts(n, 'kernel_shape', []);
   const strides = attrInts(n, 'strides', [1, 1]);
   const max = n.opType === 'MaxPool';
@@ -327,6 +338,44 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
   if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * A 3-D pool over NDHWC data as MaxPool3D / AvgPool3D: VALID, TF's SAME (which, like ONNX
+ * without count_include_pad, averages only the real elements), or a Pad in front.
+ */
+function nhwcPool3d(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const max = n.opType === 'MaxPool';
+  const shape = w.shape(x)!;
+  const kernel = attrInts(n, 'kernel_shape', []);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode 3-D pooling in a GraphDef', where);
+  const dims = shape.slice(1, 4);
+  if (kernel.length !== 3 || dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('3-D pooling of unknown size in a GraphDef', where);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  if (autoPad === 'SAME_UPPER') pads = [...same.map((p) => p[0]), ...same.map((p) => p[1])];
+  else if (autoPad === 'SAME_LOWER') pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
+  let input = w.ref(x);
+  let padding = 'VALID';
+  const dt = T(w.dtype(x));
+  if (pads.some((p) => p !== 0)) {
+    const counted = !max && !!attrInt(n, 'count_include_pad', 0);
+    if (!counted && same.every((p, i) => p[0] === pads[i] && p[1] === pads[i + 3])) padding = 'SAME';
+    else if (!max && !counted) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
+    else {
+      const p = w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0]);
+      input = w.fresh(`${n.name}/pad`);
+      // max pooling pads with the lowest float (a window always holds a real value), or zero over values >= 0
+      if (!max || w.nonNegative(x)) w.add(input, 'Pad', [w.ref(x), p], { T: dt, Tpaddings: T('int32') });
+      else w.add(input, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
+    }
+  }
+  w.add(out, max ? 'MaxPool3D' : 'AvgPool3D', [input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(padding), data_format: s('NDHWC') });
 }
 
 /**
@@ -387,6 +436,14 @@ function resize(w: Writer, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   if (!inShape || !outShape || inShape.length !== 4 || outShape.length !== 4 || outShape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Resize of a value whose NHWC shape is unknown in a GraphDef', where);
   if (outShape[0] !== inShape[0] || outShape[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a GraphDef', where);
+  // the output size is baked in: scales / sizes fed at run time would be ignored
+  const computed = n.inputs.slice(1).find((i) => i && !w.g.initializers.has(i));
+  if (computed) throw new UnsupportedError(`Resize with computed scales / sizes ('${computed}') in a GraphDef`, where);
+  // ONNX maps coordinates with the scales given (in * scale may not be whole), TF with out / in
+  const scales = n.inputs.slice(1).map((i) => (i ? w.g.initializers.get(i) : undefined)).find((t) => t && isFloat(t.dtype) && t.size === 4)?.toNumbers() ?? (n.attrs.scales ? attrFloats(n, 'scales') : undefined);
+  if (scales && [1, 2].some((a) => Math.abs((inShape[a] as number) * scales[a]! - (outShape[a] as number)) > 1e-5 * (outShape[a] as number))) {
+    throw new UnsupportedError(`Resize by scales [${scales.join(', ')}] that do not give whole output sizes in a GraphDef (TF samples with output / input)`, where);
+  }
   const mode = attrString(n, 'mode', 'nearest');
   const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
   const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
@@ -582,13 +639,15 @@ function prelu(w: Writer, n: Node, out: string): void {
 }
 
 /**
- * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last) as
+ * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last), or a
+ * channels-last one of a rank other than 4, as
  * x * (scale / sqrt(var + eps)) + (bias - mean * that), TF's own inference-time folding.
  */
 function batchNormAffine(w: Writer, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   const rank = w.shape(n.inputs[0]!)?.length;
-  if (rank !== 2) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
+  // channels are last: on a rank-2 value, or any once the layout pass made it channels-last (nnport's)
+  if (rank === undefined || (rank !== 2 && n.domain !== 'nnport')) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
   const [scale, bias, mean, variance] = n.inputs.slice(1, 5).map((i) => w.g.initializers.get(i)?.toFloat32());
   if (!scale || !bias || !mean || !variance) throw new UnsupportedError('BatchNormalization with computed statistics in a GraphDef', where);
   const eps = attrFloat(n, 'epsilon', 1e-5);
@@ -627,6 +686,44 @@ function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
 
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
 
+const isFloat = (d: Tensor['dtype']): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+
+/** ONNX Max / Min of any number of inputs: TF's Maximum / Minimum take two, so a chain (one input: Identity). */
+function variadic(op: 'Maximum' | 'Minimum'): Row {
+  return (w, n, out) => {
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if (n.inputs.length === 1) {
+      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
+      return;
+    }
+    let acc = w.ref(n.inputs[0]!);
+    n.inputs.slice(1).forEach((i, k) => {
+      acc = w.add(k === n.inputs.length - 2 ? out : w.fresh(`${n.name}/${op.toLowerCase()}_${k}`), op, [acc, w.ref(i)], dt);
+    });
+  };
+}
+
+/**
+ * Elu with ONNX's alpha: TF's Elu has alpha 1, so alpha * Elu(x) + (1 - alpha) * Relu(x), which is
+ * x above zero and alpha * (exp(x) - 1) below.
+ */
+function elu(w: Writer, n: Node, out: string): void {
+  const alpha = attrFloat(n, 'alpha', 1);
+  const x = w.ref(n.inputs[0]!);
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  if (alpha === 1) {
+    w.add(out, 'Elu', [x], dt);
+    return;
+  }
+  const scalar = (tag: string, v: number) => w.const(`${n.name}/${tag}`, new Tensor(dtype, [], Float32Array.of(v)));
+  const e = w.add(w.fresh(`${n.name}/elu`), 'Elu', [x], dt);
+  const neg = w.add(w.fresh(`${n.name}/scaled_elu`), 'Mul', [e, scalar('alpha', alpha)], dt);
+  const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
+  const pos = w.add(w.fresh(`${n.name}/scaled_relu`), 'Mul', [r, scalar('one_minus_alpha', 1 - alpha)], dt);
+  w.add(out, 'Add', [neg, pos], dt);
+}
+
 const ROWS: Record<string, Row> = {
   'nnport::Conv': nhwcConv,
   'nnport::ConvTranspose': nhwcConvTranspose,
@@ -634,15 +731,17 @@ const ROWS: Record<string, Row> = {
   'nnport::AveragePool': nhwcPool,
   'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
   'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
+  // TF's FusedBatchNorm takes 4-D data only: other ranks (channels last) are scaled and shifted
   'nnport::BatchNormalization': (w, n, out) =>
-    w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
+    w.shape(n.inputs[0]!)?.length !== 4 ? batchNormAffine(w, n, out) : w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
   BatchNormalization: batchNormAffine,
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),
-  Div: simple('RealDiv'),
-  Max: simple('Maximum'),
-  Min: simple('Minimum'),
+  // ONNX divides integers truncating toward zero; TF's RealDiv has no integer kernels
+  Div: (w, n, out) => w.add(out, isFloat(w.dtype(n.inputs[0]!)) ? 'RealDiv' : 'TruncateDiv', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
+  Max: variadic('Maximum'),
+  Min: variadic('Minimum'),
   Relu: simple('Relu'),
   Sigmoid: simple('Sigmoid'),
   Tanh: simple('Tanh'),
@@ -651,7 +750,7 @@ const ROWS: Record<string, Row> = {
   Sqrt: simple('Sqrt'),
   Abs: simple('Abs'),
   Neg: simple('Neg'),
-  Elu: simple('Elu'),
+  Elu: elu,
   Identity: simple('Identity'),
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
@@ -659,8 +758,10 @@ const ROWS: Record<string, Row> = {
   LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
   Clip: (w, n, out) => {
     const x = w.ref(n.inputs[0]!);
-    const lo = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
-    const hi = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : undefined;
+    // before opset 11 the bounds are attributes
+    const bound = (i: number, attr: string) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers()[0] : n.attrs[attr] ? attrFloat(n, attr, 0) : undefined);
+    const lo = bound(1, 'min');
+    const hi = bound(2, 'max');
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
     if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
     if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
@@ -721,7 +822,13 @@ const ROWS: Record<string, Row> = {
     const outer = shape.slice(0, axis).every((d) => typeof d === 'number') ? (shape.slice(0, axis) as number[]).reduce((a, b) => a * b, 1) : -1;
     w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, [outer, inner])], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },
-  Transpose: (w, n, out) => w.add(out, 'Transpose', [w.ref(n.inputs[0]!), w.int32(`${n.name}/perm`, attrInts(n, 'perm', []))], { T: T(w.dtype(n.inputs[0]!)), Tperm: T('int32') }),
+  Transpose: (w, n, out) => {
+    const rank = w.shape(n.inputs[0]!)?.length;
+    // no perm: ONNX reverses the axes
+    const perm = attrInts(n, 'perm') ?? (rank === undefined ? undefined : Array.from({ length: rank }, (_, i) => rank - 1 - i));
+    if (!perm) throw new UnsupportedError('Transpose without perm of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'Transpose', [w.ref(n.inputs[0]!), w.int32(`${n.name}/perm`, perm)], { T: T(w.dtype(n.inputs[0]!)), Tperm: T('int32') });
+  },
   Concat: (w, n, out) => {
     const rank = w.shape(n.inputs[0]!)?.length ?? 0;
     const axis = attrInt(n, 'axis', 0);

@@ -16,6 +16,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
+import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
@@ -141,6 +142,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // folding, bias fusing), and stored as float16 again at the end unless another quantization follows
   const half = options.keepFloat16Weights ? halfWeightsOf(graph) : undefined;
   graph = decodeHalfWeights(graph).graph;
+  // TFLite has no LayerNormalization op: its arithmetic, as TF's converter writes Keras' (decompose-layernorm.ts)
+  graph = decomposeLayerNorm(graph).graph;
   // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
   graph = unrollGrus(fixRecurrentBatch(graph));
   const dynamicSequences = dynamicSequenceNodes(graph);
