@@ -60,7 +60,8 @@ export function castTo(t: Tensor, dtype: DType): Tensor {
 }
 
 export function writeInput(path: string, t: Tensor): string {
-  writeFileSync(path, writeNpy(t));
+  // NumPy has no bfloat16: its bits go as uint16 (the NumPy runner widens a bfloat16 Placeholder's)
+  writeFileSync(path, writeNpy(t.dtype === 'bfloat16' ? new Tensor('uint16', t.shape, t.data) : t));
   return path;
 }
 

@@ -658,15 +658,30 @@ function batchNormAffine(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
 }
 
-/** ReduceMax / ReduceMin as TF's Max / Min over constant axes (none given: every axis, as ONNX reduces). */
-function reduceOver(op: 'Max' | 'Min'): Row {
+/**
+ * The ONNX reductions as TF's Max / Min / Sum / Prod / Mean over constant axes (none given: every
+ * axis, as ONNX reduces), with an element-wise op before (L1's Abs, L2's and SumSquare's Square,
+ * LogSumExp's Exp) and after (L2's Sqrt, LogSum's and LogSumExp's Log).
+ */
+function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | 'Square' | 'Exp', post?: 'Sqrt' | 'Log'): Row {
   return (w, n, out) => {
+    const where = `node '${n.name}'`;
     const rank = w.shape(n.inputs[0]!)?.length;
     const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
-    if (!given || (!given.length && attrInt(n, 'noop_with_empty_axes', 0))) throw new UnsupportedError(`${n.opType} over computed or no axes in a GraphDef`, `node '${n.name}'`);
-    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    if (!given) throw new UnsupportedError(`${n.opType} over computed axes in a GraphDef`, where);
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if (!given.length && attrInt(n, 'noop_with_empty_axes', 0)) {
+      // no axes with noop_with_empty_axes: the input unchanged
+      if (pre || post) throw new UnsupportedError(`${n.opType} with noop_with_empty_axes and no axes in a GraphDef`, where);
+      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
+      return;
+    }
+    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, where);
     const axes = given.length ? given : Array.from({ length: rank! }, (_, i) => i);
-    w.add(out, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+    const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
+    const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
+    w.add(reduced, op, [x, w.int32(`${n.name}/axes`, axes)], { ...dt, Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+    if (post) w.add(out, post, [reduced], dt);
   };
 }
 
@@ -688,8 +703,8 @@ const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((
 
 const isFloat = (d: Tensor['dtype']): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
 
-/** ONNX Max / Min of any number of inputs: TF's Maximum / Minimum take two, so a chain (one input: Identity). */
-function variadic(op: 'Maximum' | 'Minimum'): Row {
+/** ONNX Max / Min / Sum of any number of inputs: TF's Maximum / Minimum / Add take two (and broadcast, which AddN does not), so a chain (one input: Identity). */
+function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
   return (w, n, out) => {
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
     if (n.inputs.length === 1) {
@@ -701,6 +716,44 @@ function variadic(op: 'Maximum' | 'Minimum'): Row {
       acc = w.add(k === n.inputs.length - 2 ? out : w.fresh(`${n.name}/${op.toLowerCase()}_${k}`), op, [acc, w.ref(i)], dt);
     });
   };
+}
+
+/** Cast between numeric / bool dtypes (TF casts float to int toward zero, as ONNX does); strings have no Cast in TF. */
+function cast(w: Writer, n: Node, out: string, to: Tensor['dtype']): void {
+  const from = w.dtype(n.inputs[0]!);
+  if (from === 'string' || to === 'string') throw new UnsupportedError(`Cast from ${from} to ${to} in a GraphDef`, `node '${n.name}'`);
+  if (from === to) w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(from) });
+  else w.add(out, 'Cast', [w.ref(n.inputs[0]!)], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
+}
+
+/** A float scalar of `dtype` (Clip's, Elu's, Selu's constants). */
+function floatScalar(w: Writer, base: string, dtype: Tensor['dtype'], v: number): string {
+  return w.const(base, new Tensor(dtype, [], dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v)));
+}
+
+/** Selu: TF's has ONNX's default alpha and gamma; others are gamma * (alpha * Elu(x) + (1 - alpha) * Relu(x)). */
+function selu(w: Writer, n: Node, out: string): void {
+  const alpha = attrFloat(n, 'alpha', 1.67326319217681884765625);
+  const gamma = attrFloat(n, 'gamma', 1.05070102214813232421875);
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  if (Math.fround(alpha) === Math.fround(1.67326319217681884765625) && Math.fround(gamma) === Math.fround(1.05070102214813232421875)) {
+    w.add(out, 'Selu', [w.ref(n.inputs[0]!)], dt);
+    return;
+  }
+  const e = w.fresh(`${n.name}/elu`);
+  elu(w, { ...n, attrs: { ...n.attrs, alpha: { type: 'float', value: alpha } } }, e);
+  w.add(out, 'Mul', [e, floatScalar(w, `${n.name}/gamma`, dtype, gamma)], dt);
+}
+
+/** HardSigmoid: max(0, min(1, alpha * x + beta)). */
+function hardSigmoid(w: Writer, n: Node, out: string): void {
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 0.2))], dt);
+  const shifted = w.add(w.fresh(`${n.name}/shifted`), 'Add', [scaled, floatScalar(w, `${n.name}/beta`, dtype, attrFloat(n, 'beta', 0.5))], dt);
+  const capped = w.add(w.fresh(`${n.name}/min`), 'Minimum', [shifted, floatScalar(w, `${n.name}/one`, dtype, 1)], dt);
+  w.add(out, 'Maximum', [capped, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
 }
 
 /**
@@ -716,7 +769,7 @@ function elu(w: Writer, n: Node, out: string): void {
     w.add(out, 'Elu', [x], dt);
     return;
   }
-  const scalar = (tag: string, v: number) => w.const(`${n.name}/${tag}`, new Tensor(dtype, [], Float32Array.of(v)));
+  const scalar = (tag: string, v: number) => floatScalar(w, `${n.name}/${tag}`, dtype, v);
   const e = w.add(w.fresh(`${n.name}/elu`), 'Elu', [x], dt);
   const neg = w.add(w.fresh(`${n.name}/scaled_elu`), 'Mul', [e, scalar('alpha', alpha)], dt);
   const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
@@ -752,6 +805,62 @@ const ROWS: Record<string, Row> = {
   Neg: simple('Neg'),
   Elu: elu,
   Identity: simple('Identity'),
+  Floor: simple('Floor'),
+  Ceil: simple('Ceil'),
+  // both round half to even
+  Round: simple('Round'),
+  Sign: simple('Sign'),
+  Reciprocal: simple('Reciprocal'),
+  Sin: simple('Sin'),
+  Cos: simple('Cos'),
+  Tan: simple('Tan'),
+  Asin: simple('Asin'),
+  Acos: simple('Acos'),
+  Atan: simple('Atan'),
+  Sinh: simple('Sinh'),
+  Cosh: simple('Cosh'),
+  Asinh: simple('Asinh'),
+  Acosh: simple('Acosh'),
+  Atanh: simple('Atanh'),
+  Erf: simple('Erf'),
+  Softplus: simple('Softplus'),
+  Softsign: simple('Softsign'),
+  IsNaN: simple('IsNan'),
+  Equal: simple('Equal'),
+  Less: simple('Less'),
+  Greater: simple('Greater'),
+  LessOrEqual: simple('LessEqual'),
+  GreaterOrEqual: simple('GreaterEqual'),
+  Not: (w, n, out) => w.add(out, 'LogicalNot', [w.ref(n.inputs[0]!)]),
+  And: (w, n, out) => w.add(out, 'LogicalAnd', n.inputs.map((i) => w.ref(i))),
+  Or: (w, n, out) => w.add(out, 'LogicalOr', n.inputs.map((i) => w.ref(i))),
+  // TF has no LogicalXor kernel: two booleans differ
+  Xor: simple('NotEqual'),
+  Where: (w, n, out) => w.add(out, 'SelectV2', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[1]!)) }),
+  // fmod = 0 takes the divisor's sign (TF's FloorMod), fmod = 1 the dividend's (C's fmod, TruncateMod)
+  Mod: (w, n, out) => w.add(out, attrInt(n, 'fmod', 0) ? 'TruncateMod' : 'FloorMod', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
+  Sum: variadic('Add'),
+  Mean: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    if (!isFloat(dtype)) throw new UnsupportedError(`Mean of ${dtype} inputs in a GraphDef`, `node '${n.name}'`);
+    const sum = n.inputs.length > 1 ? w.fresh(`${n.name}/sum`) : w.ref(n.inputs[0]!);
+    if (n.inputs.length > 1) variadic('Add')(w, n, sum);
+    w.add(out, 'RealDiv', [sum, w.const(`${n.name}/count`, new Tensor(dtype, [], Float32Array.of(n.inputs.length)))], { T: T(dtype) });
+  },
+  Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
+  CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
+  Selu: selu,
+  HardSigmoid: hardSigmoid,
+  Expand: (w, n, out) => {
+    const shape = w.shape(n.outputs[0]!);
+    if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Expand to a shape not known before running in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape as number[])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
+  },
+  Tile: (w, n, out) => {
+    const repeats = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
+    if (!repeats) throw new UnsupportedError('Tile with computed repeats in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
+  },
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
   Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
@@ -782,10 +891,14 @@ const ROWS: Record<string, Row> = {
     w.add(out, rank === 2 ? 'MatMul' : 'BatchMatMulV2', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)) });
   },
   Gemm: (w, n, out) => {
-    if (attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1) throw new UnsupportedError('Gemm with alpha/beta other than 1 in a GraphDef', `node '${n.name}'`);
-    const c = n.inputs[2];
-    const mm = c ? w.fresh(`${n.name}/matmul`) : out;
-    const dt = T(w.dtype(n.inputs[0]!));
+    const alpha = attrFloat(n, 'alpha', 1);
+    const beta = attrFloat(n, 'beta', 1);
+    const c = n.inputs[2] || undefined;
+    const dtype = w.dtype(n.inputs[0]!);
+    if ((alpha !== 1 || beta !== 1) && !isFloat(dtype)) throw new UnsupportedError(`Gemm of ${dtype} with alpha/beta other than 1 in a GraphDef`, `node '${n.name}'`);
+    const product = c || alpha !== 1 ? w.fresh(`${n.name}/matmul`) : out;
+    const mm = alpha !== 1 && c ? w.fresh(`${n.name}/scaled`) : alpha !== 1 ? out : product;
+    const dt = T(dtype);
     // a constant transposed B is written transposed: OpenCV's importer ignores transpose_b
     let b = w.ref(n.inputs[1]!);
     let transB = !!attrInt(n, 'transB', 0);
@@ -798,8 +911,17 @@ const ROWS: Record<string, Row> = {
       b = w.const(`${n.inputs[1]}/transposed`, new Tensor('float32', [k, r], t));
       transB = false;
     }
-    w.add(mm, 'MatMul', [w.ref(n.inputs[0]!), b], { T: dt, transpose_a: { b: !!attrInt(n, 'transA', 0) }, transpose_b: { b: transB } });
-    if (c) w.add(out, (w.shape(c)?.length ?? 1) === 1 ? 'BiasAdd' : 'Add', [mm, w.ref(c)], { T: dt });
+    w.add(product, 'MatMul', [w.ref(n.inputs[0]!), b], { T: dt, transpose_a: { b: !!attrInt(n, 'transA', 0) }, transpose_b: { b: transB } });
+    if (alpha !== 1) w.add(mm, 'Mul', [product, floatScalar(w, `${n.name}/alpha`, dtype, alpha)], { T: dt });
+    if (!c) return;
+    const ct = w.g.initializers.get(c);
+    // beta scales C: a constant C is written scaled
+    const cRef =
+      beta === 1 ? w.ref(c) : ct && (ct.dtype === 'float32' || ct.dtype === 'float64') ? w.const(`${c}/scaled`, new Tensor(ct.dtype, ct.shape, ct.dtype === 'float64' ? Float64Array.from(ct.toNumbers(), (v) => v * beta) : Float32Array.from(ct.toNumbers(), (v) => v * beta))) : w.add(w.fresh(`${n.name}/beta_c`), 'Mul', [w.ref(c), floatScalar(w, `${n.name}/beta`, dtype, beta)], { T: dt });
+    // BiasAdd takes a bias as long as the last dim only (a [1] or scalar C broadcasts with Add)
+    const cs = w.shape(c);
+    const ys = w.shape(n.outputs[0]!);
+    w.add(out, cs?.length === 1 && cs[0] === ys?.[ys.length - 1] ? 'BiasAdd' : 'Add', [mm, cRef], { T: dt });
   },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
@@ -854,13 +976,16 @@ const ROWS: Record<string, Row> = {
   'nnport::Resize': resize,
   Slice: slice,
   Gather: gather,
-  ReduceMean: (w, n, out) => {
-    const axes = attrInts(n, 'axes') ?? w.g.initializers.get(n.inputs[1] ?? '')?.toNumbers();
-    if (!axes) throw new UnsupportedError('ReduceMean over computed axes in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
-  },
+  ReduceMean: reduceOver('Mean'),
   ReduceMax: reduceOver('Max'),
   ReduceMin: reduceOver('Min'),
+  ReduceSum: reduceOver('Sum'),
+  ReduceProd: reduceOver('Prod'),
+  ReduceL1: reduceOver('Sum', 'Abs'),
+  ReduceL2: reduceOver('Sum', 'Square', 'Sqrt'),
+  ReduceSumSquare: reduceOver('Sum', 'Square'),
+  ReduceLogSum: reduceOver('Sum', undefined, 'Log'),
+  ReduceLogSumExp: reduceOver('Sum', 'Exp', 'Log'),
   ArgMax: argReduce('ArgMax'),
   ArgMin: argReduce('ArgMin'),
 };
