@@ -35,10 +35,10 @@ function permuted(shape: readonly number[], perm: number[]): LayoutChange {
 
 // ---- permutation tables by rank ----
 
-/** (N, C, d1..dk) -> (N, d1..dk, C) */
-export const channelsLastPerm = (rank: number): number[] => [0, ...range(2, rank), 1];
-/** (N, d1..dk, C) -> (N, C, d1..dk) */
-export const channelsFirstPerm = (rank: number): number[] => [0, rank - 1, ...range(1, rank - 1)];
+/** (N, C, d1..dk) -> (N, d1..dk, C); the identity below rank 3 (no spatial axes) */
+export const channelsLastPerm = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, ...range(2, rank), 1]);
+/** (N, d1..dk, C) -> (N, C, d1..dk); the identity below rank 3 */
+export const channelsFirstPerm = (rank: number): number[] => (rank < 3 ? range(0, rank) : [0, rank - 1, ...range(1, rank - 1)]);
 /** (O, I, k1..kn) -> (k1..kn, I, O) */
 export const oihwToHwioPerm = (rank: number): number[] => [...range(2, rank), 1, 0];
 /** (k1..kn, I, O) -> (O, I, k1..kn) */

@@ -18,6 +18,7 @@ import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
 import { allocArray, type NumericArray } from '../ir/dtypes.js';
+import { channelsFirstPerm, channelsLastPerm } from './layout-permutations.js';
 
 export type Perm = number[];
 
@@ -88,10 +89,7 @@ const inverse = (p: readonly number[]): Perm => {
   p.forEach((v, i) => (q[v] = i));
   return q;
 };
-/** (N, C, d1..dk) seen as (N, d1..dk, C) */
-export const channelsLastPerm = (rank: number): Perm => (rank < 3 ? identity(rank) : [0, ...range(rank - 2).map((i) => i + 2), 1]);
-/** the inverse: (N, d1..dk, C) seen as (N, C, d1..dk) */
-export const channelsFirstPerm = (rank: number): Perm => (rank < 3 ? identity(rank) : [0, rank - 1, ...range(rank - 2).map((i) => i + 1)]);
+export { channelsFirstPerm, channelsLastPerm };
 
 /**
  * A tensor with its axes permuted (output axis i = input axis perm[i]); any dtype. Deferred
