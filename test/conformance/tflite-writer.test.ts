@@ -36,10 +36,7 @@ type Mode = 'float32' | 'float16';
  * Cases whose written file is right but the interpreter computes something else (its own bug or
  * limit), with the evidence; they are run, and listed, never counted as passes.
  */
-const TRANSPOSE_6D = "a 6-D TRANSPOSE (version 6, TFLite 2.12 on): the Web API's interpreter predates it ('Transpose op only supports 1D-5D input arrays'); the file is as TF's converter writes it";
 const KNOWN: Record<string, string> = {
-  test_PixelShuffle: TRANSPOSE_6D,
-  test_operator_permute2: TRANSPOSE_6D,
   // ONNX counts negative indices from the end; constant ones are written wrapped, but TF's GATHER takes none (nor does TF's converter wrap them)
   test_gather_negative_indices: "negative Gather indices fed at run time: TFLite's GATHER fails the invoke on them ('indices_has_only_positive_elements'), an error rather than a wrong result",
 };
