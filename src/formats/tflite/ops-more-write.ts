@@ -206,7 +206,7 @@ const sum: Converter = (n, c) => {
   const ins = n.inputs.filter(Boolean).map((i) => c.tensor(i));
   const y = c.tensor(n.outputs[0]!);
   // ADD_N takes inputs of one shape; broadcasting ones go through ADD
-  if (ins.length === 2 || ins.some((i) => c.shapeOf(i).join() !== c.shapeOf(y).join())) return binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], true)(n, c);
+  if (ins.length < 3 || ins.some((i) => c.shapeOf(i).join() !== c.shapeOf(y).join())) return binary(BuiltinOperator.ADD, (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)], true)(n, c);
   c.emit({ code: BuiltinOperator.ADD_N, inputs: ins, outputs: [y] });
 };
 

@@ -364,22 +364,28 @@ function broadcastShape(a: number[], b: number[]): number[] {
 }
 
 const clip: Converter = (n, c) => {
-  const bound = (i: number, d: number) => (n.inputs[i] ? constant(n, c, i, i === 1 ? 'min' : 'max').toNumbers()[0]! : d);
+  // the bounds are inputs since opset 11, attributes min / max before
+  const attr = (name: string) => (n.attrs[name]?.type === 'float' ? attrFloat(n, name, 0) : undefined);
+  const bound = (i: number, d: number) => (n.inputs[i] ? constant(n, c, i, i === 1 ? 'min' : 'max').toNumbers()[0]! : (attr(i === 1 ? 'min' : 'max') ?? d));
   const lo = bound(1, -Infinity);
   const hi = bound(2, Infinity);
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  // no bounds: a copy
+  if (lo === -Infinity && hi === Infinity) return identity(n, c);
   if (lo === 0 && hi === 6) return c.emit({ code: BuiltinOperator.RELU6, inputs: [x], outputs: [y] });
   if (lo === -1 && hi === 1) return c.emit({ code: BuiltinOperator.RELU_N1_TO_1, inputs: [x], outputs: [y] });
   if (lo === 0 && hi === Infinity) return c.emit({ code: BuiltinOperator.RELU, inputs: [x], outputs: [y] });
   if (c.info(x).quant) throw new UnsupportedError('quantized Clip with bounds other than ReLU/ReLU6/ReLU1 in a TFLite file', `node '${n.name}'`);
   let v = x;
+  // the bounds in x's type (an int8 Clip's MAXIMUM takes int8 bounds)
+  const dtype = c.info(x).dtype;
   if (lo > -Infinity) {
     const mid = hi < Infinity ? c.addTensor(`${y}_max`, c.info(y)) : y;
-    c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [v, c.addConstant(`${y}_min_value`, Tensor.float32([], [lo]))], outputs: [mid] });
+    c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [v, c.addConstant(`${y}_min_value`, Tensor.scalar(dtype, lo))], outputs: [mid] });
     v = mid;
   }
-  if (hi < Infinity) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, c.addConstant(`${y}_max_value`, Tensor.float32([], [hi]))], outputs: [y] });
+  if (hi < Infinity) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, c.addConstant(`${y}_max_value`, Tensor.scalar(dtype, hi))], outputs: [y] });
 };
 
 const reshapeTo: Converter = (n, c) => {
@@ -446,7 +452,8 @@ const pad: Converter = (n, c) => {
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }
-  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
+  // the constant value is input 2 since opset 11, attribute value before
+  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : n.attrs.value?.type === 'float' && attrFloat(n, 'value', 0) !== 0 ? Tensor.scalar(c.info(x).dtype, attrFloat(n, 'value', 0)) : undefined;
   const q = c.info(x).quant;
   if (value && q) {
     // quantized: PAD fills with the zero point (0.0); any other value is PADV2 with it on the tensor's grid
@@ -460,7 +467,7 @@ const pad: Converter = (n, c) => {
       return;
     }
   } else if (value && value.toNumbers()[0] !== 0) {
-    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2]!)], outputs: [y] });
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_pad_value`, value)], outputs: [y] });
     return;
   }
   c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [y] });
@@ -657,6 +664,86 @@ const identity: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, c.addConstant(`${y}_shape`, int32(shape))], outputs: [y] });
 };
 
+/**
+ * PRELU; one slope for every element is LEAKY_RELU (the interpreter's PRELU with a one-element
+ * slope, [1] or [1, 1, 1, 1], reads past it: PyTorch's nn.PReLU() gave garbage on the negative
+ * side); above 4-D, where PRELU has no kernel, max(x, 0) + slope · min(x, 0).
+ */
+const prelu: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const k = c.constantOf(n.inputs[1]!);
+  const slope = c.tensor(n.inputs[1]!);
+  if (k && k.size === 1 && !c.info(slope).quant && !c.info(x).quant) {
+    const alpha = k.toNumbers()[0]!;
+    return c.emit({ code: BuiltinOperator.LEAKY_RELU, inputs: [x], outputs: [y], options: (b) => [BuiltinOptions.LeakyReluOptions, LeakyReluOptions.createLeakyReluOptions(b, alpha)] });
+  }
+  if (rank <= 4) return c.emit({ code: BuiltinOperator.PRELU, inputs: [x, slope], outputs: [y] });
+  if (c.info(x).quant) throw new UnsupportedError(`quantized PRelu of a ${rank}-D input in a TFLite file`, `node '${n.name}': TFLite's PRELU takes up to 4-D`);
+  const like = c.info(y);
+  const [pos, neg, scaled] = ['positive', 'negative', 'scaled'].map((s) => c.addTensor(`${y}_${s}`, like));
+  const zero = c.addConstant(`${y}_zero`, Tensor.float32([], [0]));
+  c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [x, zero], outputs: [pos!] });
+  c.emit({ code: BuiltinOperator.MINIMUM, inputs: [x, zero], outputs: [neg!] });
+  c.emit({ code: BuiltinOperator.MUL, inputs: [neg!, slope], outputs: [scaled!], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)] });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [pos!, scaled!], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)] });
+};
+
+/** ELU is alpha 1; another alpha scales the negative side: max(e, 0) + alpha · min(e, 0) of e = ELU(x). */
+const elu: Converter = (n, c) => {
+  const alpha = attrFloat(n, 'alpha', 1);
+  if (alpha === 1) return unary(BuiltinOperator.ELU)(n, c);
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  if (c.info(x).quant) throw new UnsupportedError(`quantized Elu with alpha ${alpha} in a TFLite file`, `node '${n.name}'`);
+  const like = c.info(y);
+  const [e, pos, neg, scaled] = ['elu', 'positive', 'negative', 'scaled'].map((s) => c.addTensor(`${y}_${s}`, like));
+  const zero = c.addConstant(`${y}_zero`, Tensor.float32([], [0]));
+  c.emit({ code: BuiltinOperator.ELU, inputs: [x], outputs: [e!] });
+  c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [e!, zero], outputs: [pos!] });
+  c.emit({ code: BuiltinOperator.MINIMUM, inputs: [e!, zero], outputs: [neg!] });
+  c.emit({ code: BuiltinOperator.MUL, inputs: [neg!, c.addConstant(`${y}_alpha`, Tensor.float32([], [alpha]))], outputs: [scaled!], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)] });
+  c.emit({ code: BuiltinOperator.ADD, inputs: [pos!, scaled!], outputs: [y], options: (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)] });
+};
+
+/** POW takes one type for base and exponent: a float32 base's integer exponent is CAST to float32 first. */
+const pow: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  let e = c.tensor(n.inputs[1]!);
+  const [xt, et] = [c.info(x), c.info(e)];
+  if (xt.dtype !== et.dtype) {
+    if (xt.dtype !== 'float32' || et.quant || !['int32', 'int64', 'int16', 'int8', 'uint8'].includes(et.dtype)) throw new UnsupportedError(`Pow of ${xt.dtype} by ${et.dtype} in a TFLite file`, `node '${n.name}': TFLite's POW takes base and exponent of one type, float32 or int32`);
+    const k = c.constantOf(n.inputs[1]!);
+    if (k) e = c.addConstant(`${e}_float32`, Tensor.float32([...k.shape], k.toNumbers()));
+    else {
+      const cast = c.addTensor(`${e}_float32`, { ...et, dtype: 'float32' });
+      c.emit({ code: BuiltinOperator.CAST, inputs: [e], outputs: [cast] });
+      e = cast;
+    }
+  }
+  c.emit({ code: BuiltinOperator.POW, inputs: [x, e], outputs: [c.tensor(n.outputs[0]!)] });
+};
+
+/**
+ * Inference Dropout is a copy, its mask all true. In training mode (training_mode true) with a
+ * ratio above 0 it draws a random mask, which TFLite has no op for.
+ */
+const dropout: Converter = (n, c) => {
+  const training = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
+  const ratio = n.inputs[1] ? c.constantOf(n.inputs[1])?.toNumbers()[0] : attrFloat(n, 'ratio', 0.5);
+  if (n.inputs[2] && (!training || training.toNumbers()[0] !== 0) && ratio !== 0) {
+    throw new UnsupportedError('Dropout in training mode in a TFLite file', `node '${n.name}': it draws a random mask (training_mode ${training ? 'true' : 'computed'})`);
+  }
+  identity({ ...n, outputs: [n.outputs[0]!] }, c);
+  if (n.outputs[1] && c.isRead(n.outputs[1])) {
+    const mask = c.tensor(n.outputs[1]);
+    const shape = c.info(mask).shape;
+    const ones = c.addConstant(`${mask}_ones`, new Tensor('bool', shape, new Uint8Array(shape.reduce((a, b) => a * b, 1)).fill(1)));
+    c.emit({ code: BuiltinOperator.RESHAPE, inputs: [ones, c.addConstant(`${mask}_shape`, int32(shape))], outputs: [mask] });
+  }
+};
+
 const space =
   (code: BuiltinOperator.DEPTH_TO_SPACE | BuiltinOperator.SPACE_TO_DEPTH): Converter =>
   (n, c) => {
@@ -703,11 +790,11 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Relu: unary(BuiltinOperator.RELU),
   Clip: clip,
   LeakyRelu: unary(BuiltinOperator.LEAKY_RELU, (n) => (b) => [BuiltinOptions.LeakyReluOptions, LeakyReluOptions.createLeakyReluOptions(b, attrFloat(n, 'alpha', 0.01))]),
-  PRelu: binary(BuiltinOperator.PRELU),
+  PRelu: prelu,
   HardSwish: unary(BuiltinOperator.HARD_SWISH),
   HardSigmoid: hardSigmoid,
   Gelu: unary(BuiltinOperator.GELU, (n) => (b) => [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, attrString(n, 'approximate', 'none') === 'tanh')]),
-  Elu: unary(BuiltinOperator.ELU),
+  Elu: elu,
   Abs: unary(BuiltinOperator.ABS),
   Exp: unary(BuiltinOperator.EXP),
   Log: unary(BuiltinOperator.LOG),
@@ -717,7 +804,7 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Sub: binary(BuiltinOperator.SUB, (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, false)], true),
   Mul: binary(BuiltinOperator.MUL, (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], true),
   Div: binary(BuiltinOperator.DIV, (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)], true),
-  Pow: binary(BuiltinOperator.POW),
+  Pow: pow,
   Max: binary(BuiltinOperator.MAXIMUM),
   Min: binary(BuiltinOperator.MINIMUM),
   Concat: concat,
@@ -726,7 +813,7 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Squeeze: squeeze,
   Unsqueeze: reshapeTo,
   Identity: identity,
-  Dropout: identity,
+  Dropout: dropout,
   Transpose: transpose,
   Pad: pad,
   Slice: slice,
