@@ -3,7 +3,7 @@
 // (1,kh,kw,C·M), FULLY_CONNECTED (out,in), TRANSPOSE_CONV OHWI) and emits ops over tensor names.
 import type { Builder } from 'flatbuffers';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
@@ -430,7 +430,8 @@ const transpose: Converter = (n, c) => {
   const rank = c.shapeOf(x).length;
   const perm = attrInts(n, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
   const y = c.tensor(n.outputs[0]!);
-  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [x, c.addConstant(`${y}_perm`, int32(perm))], outputs: [y] });
+  // TF's op_version.cc: a 5-D TRANSPOSE is version 4, a 6-D one version 6 (TFLite 2.12 on; older runtimes take up to 5-D)
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [x, c.addConstant(`${y}_perm`, int32(perm))], outputs: [y], version: rank > 5 ? 6 : rank === 5 ? 4 : undefined });
 };
 
 const pad: Converter = (n, c) => {
@@ -481,6 +482,19 @@ const resize: Converter = (n, c) => {
   if (out[0] !== inShape[0] || out[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a TFLite file', `node '${n.name}'`);
   const mode = attrString(n, 'mode', 'nearest');
   const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  // the output size is fixed when written: scales or sizes fed at run time would be ignored
+  const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
+  const fed = given.find((v) => v && !c.constantOf(v));
+  if (fed) throw new UnsupportedError(`Resize with scales or sizes computed at run time in a TFLite file`, `node '${n.name}': '${fed}' is not a constant (the file's output size is fixed)`);
+  // ONNX maps coordinates by the given scale, TFLite by in / out size: the same only where in · scale is whole
+  const scales = resizeScales(n, c);
+  if (scales) {
+    for (const a of [1, 2]) {
+      if (Math.abs(inShape[a]! * scales[a]! - out[a]!) > 1e-5 * out[a]!) {
+        throw new UnsupportedError(`Resize by a scale that does not give a whole output size in a TFLite file`, `node '${n.name}': ${inShape[a]} x ${scales[a]} (TFLite's resize maps coordinates by the output size ${out[a]})`);
+      }
+    }
+  }
   const size = c.addConstant(`${y}_size`, int32([out[1]!, out[2]!]));
   const align = ctm === 'align_corners';
   if (mode === 'linear') {
@@ -498,6 +512,15 @@ const resize: Converter = (n, c) => {
   if (!ok) throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a TFLite file`, `node '${n.name}'`);
   c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, align, half)] });
 };
+
+/** A plain ONNX Resize's / Upsample's scales (input 2 since opset 11, input 1 or an attribute before); undefined when sizes are given. */
+function resizeScales(n: Node, c: WriteContext): number[] | undefined {
+  if (n.domain) return undefined;
+  if (n.opType === 'Upsample' || n.inputs.length === 2) return n.inputs[1] ? c.constantOf(n.inputs[1])?.toNumbers() : attrFloats(n, 'scales');
+  if (n.inputs[3]) return undefined;
+  const t = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
+  return t && t.size ? t.toNumbers() : undefined;
+}
 
 /** SHAPE(x) -> STRIDED_SLICE (the batch, shrunk) -> PACK with the rest of `shape`: an int32 shape whose batch is x's at run time. */
 function packedBatchShape(c: WriteContext, x: string, y: string, shape: number[]): string {

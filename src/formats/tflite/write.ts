@@ -398,6 +398,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   const inputNames = g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => ctx.tensor(v.name));
   const outputNames = g.outputs.map((v) => ctx.tensor(v.name));
 
+  refuseKernelTypes(tensors, ops, file);
   fuseActivations(ops, new Set(outputNames));
   widenInt16x8Biases(tensors, ops);
   const weightOnly = options.weightOnly ?? false;
@@ -629,6 +630,37 @@ function widenInt16x8Biases(tensors: Map<string, WTensor>, ops: WOp[]): void {
   }
 }
 
+/**
+ * The types TFLite's kernels take for these ops' (non-quantized) data inputs, from its kernel
+ * sources (add.cc, sub.cc, mul.cc, div.cc, maximum_minimum.cc, floor_mod.cc, pow.cc): an 8-bit
+ * ADD of unquantized tensors aborts the interpreter, a uint8 MUL computes zeros, a float64 or
+ * uint32 MAXIMUM fails to invoke. Such a file is refused instead of written.
+ */
+const KERNEL_TYPES: Partial<Record<BuiltinOperator, readonly DType[]>> = {
+  [BuiltinOperator.ADD]: ['float32', 'int32', 'int64'],
+  [BuiltinOperator.SUB]: ['float32', 'int32', 'int64'],
+  [BuiltinOperator.MUL]: ['float32', 'int32', 'int64'],
+  [BuiltinOperator.DIV]: ['float32', 'int32'],
+  [BuiltinOperator.MAXIMUM]: ['float32', 'uint8', 'int8', 'int16', 'int32', 'int64'],
+  [BuiltinOperator.MINIMUM]: ['float32', 'uint8', 'int8', 'int16', 'int32', 'int64'],
+  [BuiltinOperator.FLOOR_MOD]: ['float32', 'int32', 'int64'],
+  [BuiltinOperator.POW]: ['float32', 'int32'],
+};
+
+function refuseKernelTypes(tensors: Map<string, WTensor>, ops: WOp[], file: string): void {
+  for (const op of ops) {
+    const types = KERNEL_TYPES[op.code];
+    const data = op.inputs.map((n) => (n ? tensors.get(n) : undefined)).filter((t): t is WTensor => !!t);
+    const name = BuiltinOperator[op.code];
+    // float64: TFLite computes in float32 (CAST has no float64 kernel either); the model must be made float32 first
+    const wide = [...data, ...op.outputs.map((n) => tensors.get(n)!)].find((t) => t.dtype === 'float64' && !t.data);
+    if (wide) throw new UnsupportedError(`float64 tensors in a TFLite file`, `'${wide.name}' (${name}) in ${file}: TFLite's kernels compute in float32; convert a float32 model`);
+    if (!types) continue;
+    const bad = data.find((t) => !t.quant && !types.includes(t.dtype));
+    if (bad) throw new UnsupportedError(`${name} of ${bad.dtype} tensors in a TFLite file`, `'${bad.name}' in ${file}: TFLite's ${name} kernel takes ${types.join(', ')}${op.code === BuiltinOperator.ADD || op.code === BuiltinOperator.SUB || op.code === BuiltinOperator.MUL ? ' (8- and 16-bit only quantized)' : ''}`);
+  }
+}
+
 /** RELU / RELU6 / RELU_N1_TO_1 folded into the op that produces their input when nothing else reads it. */
 function fuseActivations(ops: WOp[], outputs: Set<string>): void {
   const readers = new Map<string, number>();
@@ -672,6 +704,7 @@ const OP_RUNTIME: Partial<Record<BuiltinOperator, Record<number, string>>> = {
   [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM]: { 1: '1.13.1', 2: '1.14.0', 3: '2.3.0' },
   [BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN]: { 1: '1.14.0', 2: '1.14.0', 3: '2.3.0' },
   [BuiltinOperator.BROADCAST_TO]: { 2: '2.5.0' },
+  [BuiltinOperator.TRANSPOSE]: { 4: '2.3.0', 6: '2.12.0' },
 };
 
 /** Whether runtime version a is older than b (dotted numbers). */
