@@ -281,8 +281,10 @@ function toFloat16(g: Graph): Graph {
   const inits = new Map(g.initializers);
   const casts: Node[] = [];
   const renamed = new Map<string, string>();
+  // a constant that is a graph output stays as it is (no op reads it through the Cast)
+  const outputs = new Set(g.outputs.map((v) => v.name));
   for (const [name, t] of g.initializers) {
-    if (t.dtype !== 'float32' || t.size < 2) continue;
+    if (t.dtype !== 'float32' || t.size < 2 || outputs.has(name)) continue;
     const half = names.fresh(`${name}_float16`);
     inits.delete(name);
     inits.set(half, castFloat(t, 'float16'));

@@ -46,45 +46,7 @@ const KNOWN: Record<string, string> = {
  * with the writer bug: run and reported, not counted as passes. A fix takes its cases off; one
  * that passes while listed fails the run.
  */
-const WRITER_BUGS: Record<string, string> = {
-  'float16/node/test_constant': "float16: a constant graph output is lost (GraphError)",
-  'float16/pytorch-converted/test_BatchNorm1d_3d_input_eval': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_BatchNorm2d_eval': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_BatchNorm2d_momentum_eval': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_BatchNorm3d_eval': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_BatchNorm3d_momentum_eval': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_dilated': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_groups': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_pad1': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_pad1size1': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_pad2': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_pad2size1': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv1d_stride': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_depthwise': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_depthwise_padded': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_depthwise_strided': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_depthwise_with_multiplier': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_dilated': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_groups': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_groups_thnn': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_padding': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Conv2d_strided': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_ConvTranspose2d': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Embedding': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Embedding_sparse': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Linear': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_Linear_no_bias': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_PReLU_1d_multiparam': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_PReLU_2d_multiparam': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-converted/test_PReLU_3d_multiparam': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float16/pytorch-operator/test_operator_params': "float16: weights that older ONNX lists as graph inputs become runtime inputs of the file",
-  'float32/node/test_globalaveragepool': "keepNchwIo on an opset-1 graph: the layout pass' Reshape is read as Reshape-1 (shape attribute)",
-  'float32/node/test_globalaveragepool_precomputed': "keepNchwIo on an opset-1 graph: the layout pass' Reshape is read as Reshape-1 (shape attribute)",
-  'float32/node/test_globalmaxpool': "keepNchwIo on an opset-1 graph: the layout pass' Reshape is read as Reshape-1 (shape attribute)",
-  'float32/node/test_globalmaxpool_precomputed': "keepNchwIo on an opset-1 graph: the layout pass' Reshape is read as Reshape-1 (shape attribute)",
-};
+const WRITER_BUGS: Record<string, string> = {};
 
 /**
  * float16 weights: each weight rounded to 11 significant bits (relative 2^-11), summed over a

@@ -278,6 +278,9 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
   }
+  // an input with an initializer (older ONNX lists weights as inputs too) is a constant: quantization
+  // below replaces the initializer (float16: a Cast of a float16 one), and it must not become a runtime input
+  g = { ...g, inputs: g.inputs.filter((v) => !g.initializers.has(v.name)) };
   if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }

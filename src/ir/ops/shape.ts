@@ -160,7 +160,8 @@ export const shapeDefs = {
     opType: 'Reshape',
     domain: '',
     layout: 'shape',
-    attrs: (node, opset) => ({ allowZero: attrInt(node, 'allowzero', 0) !== 0, shape: opset < 5 ? attrInts(node, 'shape', []) : undefined }),
+    // Reshape-1's target is an attribute; a Reshape that a pass adds to an opset < 5 graph (the layout pass' NHWC -> NCHW) takes it as input 1
+    attrs: (node, opset) => ({ allowZero: attrInt(node, 'allowzero', 0) !== 0, shape: opset < 5 && !node.inputs[1] ? attrInts(node, 'shape', []) : undefined }),
     infer: (ctx) => {
       const x = input(ctx, 0, 'data');
       const s = ctx.attrs.shape ? undefined : input(ctx, 1, 'shape');
