@@ -529,8 +529,18 @@ function gather(w: Writer, n: Node, out: string): void {
   const idx = w.g.initializers.get(i);
   const rank = w.shape(x)?.length;
   const where = `node '${n.name}'`;
-  if (!idx) throw new UnsupportedError('Gather with computed indices in a GraphDef', where);
   if (rank === undefined) throw new UnsupportedError('Gather from a value of unknown rank in a GraphDef', where);
+  if (!idx) {
+    // indices fed at run time (an embedding lookup): ONNX's negative ones count from the end, which
+    // TF's GatherV2 refuses, so they are taken modulo the axis' size
+    const a = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
+    const d = w.shape(x)![a];
+    const it = w.dtype(i);
+    if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('Gather with computed indices over an axis of unknown size in a GraphDef', where);
+    const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), w.const(`${n.name}/size`, it === 'int64' ? Tensor.int64([], [d]) : new Tensor('int32', [], Int32Array.of(d)))], { T: T(it) });
+    w.add(out, 'GatherV2', [w.ref(x), wrapped, w.int32(`${n.name}/axis`, [a], true)], { Tparams: T(w.dtype(x)), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } });
+    return;
+  }
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
   const d = w.shape(x)![axis];
   const values = idx.toNumbers().map((v) => (v < 0 && typeof d === 'number' ? v + d : v));
@@ -624,6 +634,15 @@ function prelu(w: Writer, n: Node, out: string): void {
   const [x, slope] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const a = w.g.initializers.get(slope);
+  if (!a && w.dtype(slope) === 'float32' && w.dtype(x) === 'float32') {
+    // a slope fed at run time: Relu(x) - slope * Relu(-x)
+    const dt = { T: T('float32') };
+    const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
+    const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt)], dt);
+    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(slope), reluNeg], dt);
+    w.add(out, 'Sub', [pos, scaled], dt);
+    return;
+  }
   if (!a || a.dtype !== 'float32') throw new UnsupportedError('PRelu with a computed slope in a GraphDef', where);
   const shape = w.shape(x);
   const c = shape?.[shape.length - 1];
@@ -688,13 +707,22 @@ function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | '
 /** ArgMax / ArgMin (int64 indices, TF's output_type); TF drops the axis, so keepdims puts it back with ExpandDims. */
 function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
   return (w, n, out) => {
-    if (attrInt(n, 'select_last_index', 0)) throw new UnsupportedError(`${n.opType} with select_last_index in a GraphDef (TF returns the first index)`, `node '${n.name}'`);
     const axis = attrInt(n, 'axis', 0);
     const keep = attrInt(n, 'keepdims', 1) === 1;
-    const rank = w.shape(n.inputs[0]!)?.length;
+    const shape = w.shape(n.inputs[0]!);
+    const rank = shape?.length;
     if (keep && axis < 0 && rank === undefined) throw new UnsupportedError(`${n.opType} over a negative axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
     const arg = keep ? w.fresh(`${n.name}/arg`) : out;
-    w.add(arg, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') });
+    const axisConst = w.int32(`${n.name}/axis`, [axis], true);
+    const attrs = { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') };
+    if (attrInt(n, 'select_last_index', 0)) {
+      // TF returns the first index: the last one is (d - 1) - the first of the input reversed along the axis
+      const d = shape?.[axis < 0 ? axis + (rank ?? 0) : axis];
+      if (typeof d !== 'number') throw new UnsupportedError(`${n.opType} with select_last_index over an axis of unknown size in a GraphDef`, `node '${n.name}'`);
+      const reversed = w.add(w.fresh(`${n.name}/reversed`), 'ReverseV2', [w.ref(n.inputs[0]!), w.int32(`${n.name}/reverse_axis`, [axis])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
+      const first = w.add(w.fresh(`${n.name}/first`), op, [reversed, axisConst], attrs);
+      w.add(arg, 'Sub', [w.const(`${n.name}/last`, Tensor.int64([], [d - 1])), first], { T: T('int64') });
+    } else w.add(arg, op, [w.ref(n.inputs[0]!), axisConst], attrs);
     if (keep) w.add(out, 'ExpandDims', [arg, w.int32(`${n.name}/keep_axis`, [axis < 0 ? axis + rank! : axis], true)], { T: T('int64'), Tdim: T('int32') });
   };
 }
@@ -744,6 +772,95 @@ function selu(w: Writer, n: Node, out: string): void {
   const e = w.fresh(`${n.name}/elu`);
   elu(w, { ...n, attrs: { ...n.attrs, alpha: { type: 'float', value: alpha } } }, e);
   w.add(out, 'Mul', [e, floatScalar(w, `${n.name}/gamma`, dtype, gamma)], dt);
+}
+
+/** Hardmax as OneHot(ArgMax) along the axis (opset 13's; before, over the flattened dims after it: the same when it is the last). */
+function hardmax(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const opset = w.g.opsets[''] ?? w.g.opsets['ai.onnx'] ?? 13;
+  if (!shape) throw new UnsupportedError('Hardmax of a value of unknown rank in a GraphDef', where);
+  const given = attrInt(n, 'axis', opset < 13 ? 1 : -1);
+  const axis = given < 0 ? given + shape.length : given;
+  if (opset < 13 && axis !== shape.length - 1) throw new UnsupportedError('Hardmax before opset 13 over more than the last axis in a GraphDef', where);
+  const depth = shape[axis];
+  if (typeof depth !== 'number') throw new UnsupportedError('Hardmax over an axis of unknown size in a GraphDef', where);
+  const dtype = w.dtype(x);
+  // ties: TF's ArgMax takes the first index, as ONNX's Hardmax does
+  const arg = w.add(w.fresh(`${n.name}/argmax`), 'ArgMax', [w.ref(x), w.int32(`${n.name}/axis`, [axis], true)], { T: T(dtype), Tidx: T('int32'), output_type: T('int32') });
+  w.add(out, 'OneHot', [arg, w.int32(`${n.name}/depth`, [depth], true), floatScalar(w, `${n.name}/on`, dtype, 1), floatScalar(w, `${n.name}/off`, dtype, 0)], { T: T(dtype), TI: T('int32'), axis: { i: axis } });
+}
+
+/** Trilu with a constant k over a value of known shape: SelectV2 of a constant mask (zeros, not x * 0, where x is inf). */
+function trilu(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
+  if (k === undefined) throw new UnsupportedError('Trilu with a computed k in a GraphDef', where);
+  if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
+  const [rows, cols] = shape.slice(-2) as [number, number];
+  const upper = attrInt(n, 'upper', 1) === 1;
+  const mask = new Uint8Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+  const dtype = w.dtype(x);
+  const zero = w.const(`${n.name}/zero`, Tensor.zeros(dtype, []));
+  w.add(out, 'SelectV2', [w.const(`${n.name}/mask`, new Tensor('bool', [rows, cols], mask)), w.ref(x), zero], { T: T(dtype) });
+}
+
+/** InstanceNormalization over channels-last data: each sample's and channel's spatial mean and variance, then scale and bias. */
+function instanceNorm(w: Writer, n: Node, out: string): void {
+  const [x, scale, bias] = n.inputs as [string, string, string];
+  const rank = w.shape(x)?.length;
+  const where = `node '${n.name}'`;
+  if (rank === undefined || rank < 3) throw new UnsupportedError('InstanceNormalization of a value of unknown rank in a GraphDef', where);
+  const dtype = w.dtype(x);
+  const dt = { T: T(dtype) };
+  const axes = w.int32(`${n.name}/axes`, Array.from({ length: rank - 2 }, (_, i) => i + 1));
+  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
+  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [w.ref(x), axes], keep);
+  const centered = w.add(w.fresh(`${n.name}/centered`), 'Sub', [w.ref(x), mean], dt);
+  const squared = w.add(w.fresh(`${n.name}/squared`), 'Square', [centered], dt);
+  const variance = w.add(w.fresh(`${n.name}/variance`), 'Mean', [squared, axes], keep);
+  const shifted = w.add(w.fresh(`${n.name}/variance_eps`), 'Add', [variance, floatScalar(w, `${n.name}/epsilon`, dtype, attrFloat(n, 'epsilon', 1e-5))], dt);
+  const inv = w.add(w.fresh(`${n.name}/rsqrt`), 'Rsqrt', [shifted], dt);
+  const normed = w.add(w.fresh(`${n.name}/normalized`), 'Mul', [centered, inv], dt);
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [normed, w.ref(scale)], dt);
+  w.add(out, 'Add', [scaled, w.ref(bias)], dt);
+}
+
+/** Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
+function shrink(w: Writer, n: Node, out: string): void {
+  const dtype = w.dtype(n.inputs[0]!);
+  if (!isFloat(dtype)) throw new UnsupportedError(`Shrink of ${dtype} in a GraphDef`, `node '${n.name}'`);
+  const x = w.ref(n.inputs[0]!);
+  const lambd = attrFloat(n, 'lambd', 0.5);
+  const bias = attrFloat(n, 'bias', 0);
+  const dt = { T: T(dtype) };
+  const below = w.add(w.fresh(`${n.name}/below`), 'Less', [x, floatScalar(w, `${n.name}/neg_lambd`, dtype, -lambd)], dt);
+  const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/lambd`, dtype, lambd)], dt);
+  const up = w.add(w.fresh(`${n.name}/plus_bias`), 'Add', [x, floatScalar(w, `${n.name}/bias`, dtype, bias)], dt);
+  const down = w.add(w.fresh(`${n.name}/minus_bias`), 'Sub', [x, floatScalar(w, `${n.name}/bias_1`, dtype, bias)], dt);
+  const upper = w.add(w.fresh(`${n.name}/upper`), 'SelectV2', [above, down, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
+  w.add(out, 'SelectV2', [below, up, upper], dt);
+}
+
+/**
+ * LRN across channels (NHWC): TF's window is d - r .. d + r and its alpha is not divided by the
+ * size, so ONNX's odd size is 2r + 1 with alpha / size (an even size has no centred window).
+ */
+function lrn(w: Writer, n: Node, out: string): void {
+  const size = attrInt(n, 'size', 1);
+  if (size % 2 === 0) throw new UnsupportedError(`LRN of even size ${size} in a GraphDef (TF's window is centred)`, `node '${n.name}'`);
+  if (w.shape(n.inputs[0]!)?.length !== 4) throw new UnsupportedError('LRN of a value that is not 4-D in a GraphDef', `node '${n.name}'`);
+  w.add(out, 'LRN', [w.ref(n.inputs[0]!)], {
+    T: T(w.dtype(n.inputs[0]!)),
+    depth_radius: { i: (size - 1) / 2 },
+    bias: { f: attrFloat(n, 'bias', 1) },
+    alpha: { f: attrFloat(n, 'alpha', 1e-4) / size },
+    beta: { f: attrFloat(n, 'beta', 0.75) },
+  });
 }
 
 /** HardSigmoid: max(0, min(1, alpha * x + beta)). */
@@ -847,6 +964,42 @@ const ROWS: Record<string, Row> = {
     if (n.inputs.length > 1) variadic('Add')(w, n, sum);
     w.add(out, 'RealDiv', [sum, w.const(`${n.name}/count`, new Tensor(dtype, [], Float32Array.of(n.inputs.length)))], { T: T(dtype) });
   },
+  Range: (w, n, out) => w.add(out, 'Range', n.inputs.map((i) => w.ref(i)), { Tidx: T(w.dtype(n.inputs[0]!)) }),
+  IsInf: (w, n, out) => {
+    const pos = attrInt(n, 'detect_positive', 1);
+    const neg = attrInt(n, 'detect_negative', 1);
+    const x = w.ref(n.inputs[0]!);
+    const dtype = w.dtype(n.inputs[0]!);
+    if (pos && neg) {
+      w.add(out, 'IsInf', [x], { T: T(dtype) });
+      return;
+    }
+    if (!pos && !neg) {
+      // neither sign: all false
+      w.add(out, 'Equal', [x, w.add(w.fresh(`${n.name}/nan`), 'Mul', [x, floatScalar(w, `${n.name}/nan_value`, dtype, NaN)], { T: T(dtype) })], { T: T(dtype) });
+      return;
+    }
+    // only +inf (only -inf): x equal to it
+    w.add(out, 'Equal', [x, floatScalar(w, `${n.name}/inf`, dtype, pos ? Infinity : -Infinity)], { T: T(dtype) });
+  },
+  ThresholdedRelu: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const x = w.ref(n.inputs[0]!);
+    const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 1))], { T: T(dtype) });
+    w.add(out, 'SelectV2', [above, x, floatScalar(w, `${n.name}/zero`, dtype, 0)], { T: T(dtype) });
+  },
+  Shrink: shrink,
+  'nnport::LRN': lrn,
+  CumSum: (w, n, out) =>
+    w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
+  Hardmax: hardmax,
+  Trilu: trilu,
+  'nnport::DepthToSpace': (w, n, out) => {
+    if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
+    w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
+  },
+  'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
+  'nnport::InstanceNormalization': instanceNorm,
   Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
   CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
   Selu: selu,
@@ -858,8 +1011,9 @@ const ROWS: Record<string, Row> = {
   },
   Tile: (w, n, out) => {
     const repeats = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
-    if (!repeats) throw new UnsupportedError('Tile with computed repeats in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
+    // repeats fed at run time go to TF's Tile as they are (int64 multiples)
+    if (!repeats) w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T(w.dtype(n.inputs[1]!)) });
+    else w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
   },
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
@@ -872,7 +1026,13 @@ const ROWS: Record<string, Row> = {
     const lo = bound(1, 'min');
     const hi = bound(2, 'max');
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
+    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) {
+      // bounds fed at run time (scalars): Minimum then Maximum with them
+      const mid = n.inputs[1] && n.inputs[2] ? w.fresh(`${n.name}/min`) : out;
+      if (n.inputs[2]) w.add(mid, 'Minimum', [x, w.ref(n.inputs[2])], dt);
+      if (n.inputs[1]) w.add(out, 'Maximum', [n.inputs[2] ? mid : x, w.ref(n.inputs[1])], dt);
+      return;
+    }
     if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
     else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
     else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
