@@ -369,13 +369,16 @@ function poolRow(cls: 'MaxPooling' | 'AveragePooling'): Row {
 }
 
 /** Global pooling over all spatial axes; keepdims -> a Reshape back to (1, ..., 1, C). */
-function globalPool(w: Writer, n: Node, cls: 'GlobalAveragePooling' | 'GlobalMaxPooling', keep: boolean): KTensor[] {
-  const x = w.input(n, 0);
+function globalPool(w: Writer, n: Node, cls: 'GlobalAveragePooling' | 'GlobalMaxPooling', keep: boolean, scale?: number): KTensor[] {
+  const x0 = w.input(n, 0);
+  const base = n.name || n.outputs[0]!;
+  // a scale: Rescaling(scale) before and after (ReduceMin = -max(-x)) or after (ReduceSum = mean · count)
+  const x = scale === -1 ? w.add('Rescaling', `${base}_neg`, { scale: -1, offset: 0 }, [x0], x0.shape) : x0;
   const rank = x.shape.length - 2;
   if (rank < 1 || rank > 3) unsupported(n, `on rank ${x.shape.length}`);
   const c = x.shape[rank + 1] ?? null;
-  const base = n.name || n.outputs[0]!;
-  const y = w.add(`${cls}${rank}D`, base, { data_format: 'channels_last' }, [x], [null, c]);
+  const pooled = w.add(`${cls}${rank}D`, scale === undefined ? base : `${base}_pool`, { data_format: 'channels_last' }, [x], [null, c]);
+  const y = scale === undefined ? pooled : w.add('Rescaling', keep ? `${base}_scale` : base, { scale, offset: 0 }, [pooled], pooled.shape);
   if (!keep) return [y];
   // a Flatten right after (the usual classifier head) makes the Reshape moot
   const next = w.soleConsumer(n.outputs[0]!);
@@ -387,15 +390,25 @@ function globalPool(w: Writer, n: Node, cls: 'GlobalAveragePooling' | 'GlobalMax
   return [w.add('Reshape', `${base}_keepdims`, { target_shape: [...new Array<number>(rank).fill(1), c] }, [y], [null, ...new Array<number>(rank).fill(1), c])];
 }
 
-function reduceRow(cls: 'GlobalAveragePooling' | 'GlobalMaxPooling'): Row {
+/** ReduceMean / Max over all spatial axes: global pooling; ReduceMin = -max(-x), ReduceSum = mean · count. */
+function reduceRow(op: 'mean' | 'max' | 'min' | 'sum'): Row {
   return (w, n) => {
     const x = w.input(n, 0);
     const rank = x.shape.length;
     let axes = attrInts(n, 'axes');
-    if (!axes && n.inputs[1]) axes = w.constant(n.inputs[1])?.toNumbers();
-    const norm = (axes ?? []).map((a) => (a < 0 ? a + rank : a)).sort();
-    if (norm.length !== rank - 2 || norm.some((a, i) => a !== i + 1)) unsupported(n, `over axes [${(axes ?? []).join(', ')}] (only all spatial axes of channels-last data)`);
-    return globalPool(w, n, cls, attrInt(n, 'keepdims', 1) === 1);
+    if (!axes && n.inputs[1]) {
+      axes = w.constant(n.inputs[1])?.toNumbers();
+      if (!axes) unsupported(n, `with axes given at run time (input '${n.inputs[1]}')`);
+    }
+    if (!axes) unsupported(n, 'over all axes (the batch axis too)');
+    const norm = axes.map((a) => (a < 0 ? a + rank : a)).sort();
+    if (norm.length !== rank - 2 || norm.some((a, i) => a !== i + 1)) unsupported(n, `over axes [${axes.join(', ')}] (only all spatial axes of channels-last data)`);
+    const keep = attrInt(n, 'keepdims', 1) === 1;
+    if (op === 'mean' || op === 'max') return globalPool(w, n, op === 'mean' ? 'GlobalAveragePooling' : 'GlobalMaxPooling', keep);
+    if (op === 'min') return globalPool(w, n, 'GlobalMaxPooling', keep, -1);
+    const spatial = x.shape.slice(1, -1);
+    if (spatial.some((d) => d === null)) unsupported(n, 'over axes of unknown size');
+    return globalPool(w, n, 'GlobalAveragePooling', keep, (spatial as number[]).reduce((a, b) => a * b, 1));
   };
 }
 
@@ -494,7 +507,7 @@ function mergeRow(cls: string): Row {
   return (w, n) => {
     const consts = n.inputs.filter((i) => w.isConstant(i));
     if (consts.length) return constantOperand(w, n, cls);
-    const xs = n.inputs.map((_, i) => w.input(n, i));
+    let xs = n.inputs.map((_, i) => w.input(n, i));
     // Sum / Max / Min / Mean of one input is that input (a Keras merge layer takes two or more)
     if (xs.length === 1 && cls !== 'Subtract') return xs;
     const rank = Math.max(...xs.map((t) => t.shape.length));
@@ -508,6 +521,7 @@ function mergeRow(cls: string): Row {
       shape.push(i === 0 ? null : dim);
     }
     if (xs.some((t) => t.shape.length !== rank)) unsupported(n, 'broadcasting tensors of different ranks');
+    xs = distinct(w, n, xs);
     if (cls === 'Subtract') {
       // a - b as a + (-1)·b: TF.js 4.9 has no Subtract layer (the negation is exact)
       const base = n.name || n.outputs[0]!;
@@ -516,6 +530,22 @@ function mergeRow(cls: string): Row {
     }
     return [w.add(cls, n.name || n.outputs[0]!, {}, xs, shape)];
   };
+}
+
+/**
+ * The inputs of a merge layer with each Keras tensor once: TF.js' executor frees a tensor fed
+ * twice to one layer after its first use (x + x fails in TF.js 4.9), so a repeat is a linear copy.
+ */
+function distinct(w: Writer, n: Node, xs: KTensor[]): KTensor[] {
+  const seen = new Set<string>();
+  return xs.map((t) => {
+    const key = t.ref.join('/');
+    if (!seen.has(key)) {
+      seen.add(key);
+      return t;
+    }
+    return w.add('Activation', `${n.name || n.outputs[0]!}_copy`, { activation: 'linear' }, [t], t.shape);
+  });
 }
 
 /** x * c or x + c with a scalar constant: a Rescaling layer (scale, offset). */
@@ -781,10 +811,22 @@ function bilinearUpsampling(w: Writer, n: Node, x: KTensor, sh: number, sw: numb
 
 function clipRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
-  const lo = n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers()[0] : attrFloat(n, 'min');
-  const hi = n.inputs[2] ? w.constant(n.inputs[2])?.toNumbers()[0] : attrFloat(n, 'max');
-  if (lo !== 0 || hi === undefined) unsupported(n, `with bounds ${lo}, ${hi} (only ReLU-style clip(0, max))`);
-  const y = w.add('ReLU', n.name || n.outputs[0]!, { max_value: hi, negative_slope: 0, threshold: 0 }, [x], x.shape);
+  // opset 11+: optional min / max inputs; before: attributes (default -FLT_MAX, FLT_MAX: no bound)
+  const bound = (i: 1 | 2, attr: string): number | undefined => {
+    const v = n.inputs[i];
+    if (!v) return n.attrs[attr] ? attrFloat(n, attr) : undefined;
+    const c = w.constant(v);
+    if (!c) unsupported(n, `with a ${attr} bound given at run time (input '${v}')`);
+    return c.toNumbers()[0];
+  };
+  const FLT_MAX = 3.4028234663852886e38;
+  let lo = bound(1, 'min');
+  let hi = bound(2, 'max');
+  if (lo !== undefined && lo <= -FLT_MAX) lo = undefined;
+  if (hi !== undefined && hi >= FLT_MAX) hi = undefined;
+  if (lo === undefined && hi === undefined) return [x];
+  if (lo !== 0) unsupported(n, `with bounds ${lo ?? '-inf'}, ${hi ?? 'inf'} (only ReLU-style clip(0, max))`);
+  const y = w.add('ReLU', n.name || n.outputs[0]!, { ...(hi === undefined ? {} : { max_value: hi }), negative_slope: 0, threshold: 0 }, [x], x.shape);
   y.producer = 'Clip:nonneg';
   return [y];
 }
@@ -874,8 +916,23 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   'nnport.Resize': resizeRow,
   BatchNormalization: batchNormRow,
   LayerNormalization: layerNormRow,
-  ReduceMean: reduceRow('GlobalAveragePooling'),
-  ReduceMax: reduceRow('GlobalMaxPooling'),
+  ReduceMean: reduceRow('mean'),
+  ReduceMax: reduceRow('max'),
+  ReduceMin: reduceRow('min'),
+  ReduceSum: reduceRow('sum'),
+  Neg: (w, n) => {
+    const x = w.input(n, 0);
+    return [w.add('Rescaling', n.name || n.outputs[0]!, { scale: -1, offset: 0 }, [x], x.shape)];
+  },
+  Pow: (w, n) => {
+    // x^2 is x·x (the same rounding), x^1 is x; other exponents have no Keras layer
+    const e = n.inputs[1] ? w.constant(n.inputs[1]) : undefined;
+    const v = e && e.size === 1 ? e.toNumbers()[0] : undefined;
+    if (v === 1) return [w.input(n, 0)];
+    if (v !== 2) unsupported(n, e ? `with exponent ${e.size === 1 ? v : `[${e.shape.join(', ')}]`} (only 1 and 2)` : `with an exponent given at run time (input '${n.inputs[1]}')`);
+    const x = w.input(n, 0);
+    return [w.add('Multiply', n.name || n.outputs[0]!, {}, distinct(w, n, [x, x]), x.shape)];
+  },
   Gemm: denseRow,
   MatMul: denseRow,
   Add: mergeRow('Add'),
@@ -1035,6 +1092,9 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
       continue;
     }
     if (!n.domain && NCHW_OPS.has(n.opType)) {
+      // the layout pass leaves a conv whose weights are given at run time in NCHW: Keras layers hold theirs
+      const computed = n.opType === 'Conv' || n.opType === 'ConvTranspose' ? n.inputs.slice(1).find((i) => i && !w.isConstant(i)) : undefined;
+      if (computed) unsupported(n, `with weights given at run time (input '${computed}')`);
       throw new UnsupportedError(`NCHW ${n.opType} in a Keras model`, `${nodeLabel(n)}: the graph is channels-first; convert() runs the layout pass first (toChannelsLast)`);
     }
     const key = n.domain ? `${n.domain}.${n.opType}` : n.opType;

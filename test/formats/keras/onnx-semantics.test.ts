@@ -135,3 +135,51 @@ describe('Softmax before opset 13 (one softmax over the flattened axes from `axi
     await expect(convert(model, 'sm11.h5')).rejects.toThrow(/Softmax over the flattened axes 1\.\. of a rank-4 input \(opset < 13\).*'softmax'/);
   });
 });
+
+describe('reductions and element-wise ops written with other Keras layers (.h5 and model.json in TF.js vs onnxruntime-node)', () => {
+  // Conv -> Pow(2) -> ReduceSum over H, W (keepdims); Conv -> Clip(min 0, no max) -> ReduceMin over H, W -> Neg; Mul(r, r)
+  const node = (name: string, opType: string, inputs: string[], attrs: Record<string, Attr> = {}) => ({ name, opType, domain: '', inputs, outputs: [name], attrs });
+  const g: Graph = {
+    name: 'reductions',
+    nodes: [
+      node('c', 'Conv', ['x', 'w']),
+      node('p', 'Pow', ['c', 'two']),
+      node('y1', 'ReduceSum', ['p', 'hw']),
+      node('r', 'Clip', ['c', 'zero']),
+      node('m', 'ReduceMin', ['r'], { axes: { type: 'ints', value: [2, 3] }, keepdims: { type: 'int', value: 0 } }),
+      node('y2', 'Neg', ['m']),
+      node('y3', 'Mul', ['r', 'r']),
+    ],
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 4, 5] }],
+    outputs: [
+      { name: 'y1', dtype: 'float32' },
+      { name: 'y2', dtype: 'float32' },
+      { name: 'y3', dtype: 'float32' },
+    ],
+    initializers: new Map([
+      ['w', randomInput([4, 3, 1, 1], 5)],
+      ['two', Tensor.float32([], [2])],
+      ['hw', Tensor.int64([2], [2, 3])],
+      ['zero', Tensor.float32([], [0])],
+    ]),
+    opsets: { '': 13 },
+  };
+
+  it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs)', async () => {
+    const x = randomInput([1, 3, 4, 5], 11);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) });
+    await session.release();
+    expect(want.y1!.dims).toEqual([1, 4, 1, 1]);
+    const model = await loadModel(writeOnnx(g), { fileName: 'reductions.onnx' });
+    const h5 = await convert(model, 'reductions.h5');
+    const js = await convert(model, 'web/model.json');
+    for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!)]) {
+      const [y1, y2, y3] = predict(m, [permute(x, [0, 2, 3, 1])]);
+      // N x 1 x 1 x C holds the values of N x C x 1 x 1
+      expect(relError(Tensor.float32([1, 4], y1!.toFloat32()), Tensor.float32([1, 4], want.y1!.data as Float32Array))).toBeLessThan(1e-6);
+      expect(relError(y2!, Tensor.float32([1, 4], want.y2!.data as Float32Array))).toBeLessThan(1e-6);
+      expect(relError(permute(y3!, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want.y3!.data as Float32Array))).toBeLessThan(1e-6);
+    }
+  });
+});
