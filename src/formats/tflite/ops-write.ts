@@ -446,7 +446,9 @@ const pad: Converter = (n, c) => {
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }
-  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : undefined;
+  // opset < 11: the value is an attribute
+  const valueAttr = attrFloat(n, 'value', 0);
+  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : valueAttr !== 0 ? Tensor.float32([], [valueAttr]) : undefined;
   const q = c.info(x).quant;
   if (value && q) {
     // quantized: PAD fills with the zero point (0.0); any other value is PADV2 with it on the tensor's grid
@@ -460,7 +462,7 @@ const pad: Converter = (n, c) => {
       return;
     }
   } else if (value && value.toNumbers()[0] !== 0) {
-    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2]!)], outputs: [y] });
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_pad_value`, value)], outputs: [y] });
     return;
   }
   c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [y] });
@@ -707,7 +709,11 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   HardSwish: unary(BuiltinOperator.HARD_SWISH),
   HardSigmoid: hardSigmoid,
   Gelu: unary(BuiltinOperator.GELU, (n) => (b) => [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, attrString(n, 'approximate', 'none') === 'tanh')]),
-  Elu: unary(BuiltinOperator.ELU),
+  // TFLite's ELU has no alpha: alpha(exp(x) - 1) below 0 with alpha 1 only
+  Elu: (n, c) => {
+    if (attrFloat(n, 'alpha', 1) !== 1) throw new UnsupportedError(`Elu with alpha ${attrFloat(n, 'alpha', 1)} in a TFLite file`, `node '${n.name}': TFLite's ELU has alpha 1`);
+    unary(BuiltinOperator.ELU)(n, c);
+  },
   Abs: unary(BuiltinOperator.ABS),
   Exp: unary(BuiltinOperator.EXP),
   Log: unary(BuiltinOperator.LOG),

@@ -11,7 +11,7 @@
 import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrString, producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
@@ -263,6 +263,26 @@ const INT16X8_OPS = new Set([
   'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
+/**
+ * Ops the interpreter has no int8 kernel for: it refuses the file ("Type INT8 is unsupported by op
+ * Sqrt / Log", POW of int8 and float) or fails at invoke (DIV, EXP, NEG: "got 9"), measured by
+ * test/conformance/tflite-int8.test.ts on the ONNX backend cases.
+ */
+const NO_INT8_KERNEL = new Set(['Div', 'Exp', 'Log', 'Neg', 'Sqrt', 'Pow']);
+
+/** A full-int8 graph (QDQ) with one of NO_INT8_KERNEL's ops on quantized data is refused by name. */
+function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
+  const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
+  const ops = [...new Set(g.nodes.filter((n) => NO_INT8_KERNEL.has(opKey(n)) && n.outputs.some((o) => quantized.has(o))).map(opKey))];
+  // int8 PRELU broadcasts in 4-D only (the interpreter aborts on a 5-D one)
+  const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
+  if (prelu.length) {
+    const shapes = inferShapes(g).values;
+    if (prelu.some((n) => (shapes.get(n.outputs[0]!)?.shape?.length ?? 0) > 4)) ops.push('PRelu above rank 4');
+  }
+  if (ops.length) throw new UnsupportedError(`${ops.join(', ')} with int8 activations`, `TFLite has no int8 kernel for ${ops.length > 1 ? 'these ops' : 'this op'} in ${fileName ?? 'the model'}; use --quantize dynamic or float16`);
+}
+
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   // (before prepareForTflite unrolls the GRUs)
   if (options.quantize) recurrentQuantization(graph, options.quantize);
@@ -270,12 +290,14 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
-    const missing = [...new Set(g.nodes.map(opKey).filter((k) => !INT16X8_OPS.has(k)))];
+    // (a reflect Pad is MIRROR_PAD: the interpreter has no 16-bit kernel, it fails at invoke)
+    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing);
   }
   if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
+  if (options.quantize?.mode === 'int8') refuseWithoutInt8Kernel(g, options.fileName);
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 
