@@ -32,7 +32,27 @@ const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
 
+/**
+ * Fold until nothing more folds: shape inference runs once per round, and a Shape whose input's
+ * shape depended on a value only this round made constant (a Pad whose pads a Shape -> Mod -> Sub
+ * chain computes, as Swin's window padding does) folds in the next round.
+ */
 export function foldConstants(graph: Graph, options: FoldConstantsOptions): FoldConstantsResult {
+  let total = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const r = foldOnce(graph, options);
+    if (!r.folded) break;
+    graph = r.graph;
+    total += r.folded;
+    if (options.shapes === false || !graph.nodes.some((n) => (n.opType === 'Shape' || n.opType === 'Size') && isOnnx(n))) break;
+  }
+  return { graph, folded: total };
+}
+
+/** Rounds of folding: each one resolves at least one more level of shape-dependent shapes. */
+const MAX_ROUNDS = 16;
+
+function foldOnce(graph: Graph, options: FoldConstantsOptions): FoldConstantsResult {
   const rw = new GraphRewriter(graph);
   const maxBytes = options.maxBytes ?? 16 << 20;
   const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;

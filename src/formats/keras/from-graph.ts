@@ -6,7 +6,7 @@ import { permuteTensor } from '../../passes/layout.js';
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, readersOf, runtimeInputs, topologicalOrder, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, readersOf, runtimeInputs, topologicalOrder, type Graph, type Node, type ValueInfo } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
@@ -218,8 +218,25 @@ function zeroPad(w: Writer, base: string, x: KTensor, p: [number, number][]): KT
   const rank = p.length;
   if (rank > 3) throw new UnsupportedError(`ZeroPadding${rank}D`, base);
   const shape: KShape = x.shape.map((d, i) => (i >= 1 && i <= rank && d !== null ? d + p[i - 1]![0] + p[i - 1]![1] : d));
+  if (rank === 3) return zeroPad3d(w, base, x, p, shape);
   const padding = rank === 1 ? p[0]! : p;
   return w.add(`ZeroPadding${rank}D`, `${base}_pad`, { padding: padding as unknown as JsonObject[string], data_format: rank === 1 ? undefined : 'channels_last' } as JsonObject, [x], shape);
+}
+
+/**
+ * 3-D zero padding as two ZeroPadding2D between Reshapes (TF.js 4.9 has no ZeroPadding3D):
+ * (D, H, W·C) padded on D and H, then (D'·H', W, C) on W. The same bytes, exactly.
+ */
+function zeroPad3d(w: Writer, base: string, x: KTensor, p: [number, number][], shape: KShape): KTensor {
+  const [, d, h, wd, c] = x.shape;
+  const [, d2, h2, w2] = shape;
+  if ([d, h, wd, c].some((v) => typeof v !== 'number')) throw new UnsupportedError('3-D zero padding of a value of unknown size in a Keras model', base);
+  const dims = (...v: (number | null | undefined)[]) => v as number[];
+  const a = w.add('Reshape', `${base}_pad_dh`, { target_shape: dims(d, h, wd! * c!) }, [x], [null, d!, h!, wd! * c!]);
+  const b = w.add('ZeroPadding2D', `${base}_pad_a`, { padding: [p[0]!, p[1]!], data_format: 'channels_last' } as unknown as JsonObject, [a], [null, d2!, h2!, wd! * c!]);
+  const e = w.add('Reshape', `${base}_pad_w`, { target_shape: dims(d2! * h2!, wd, c) }, [b], [null, d2! * h2!, wd!, c!]);
+  const f = w.add('ZeroPadding2D', `${base}_pad_b`, { padding: [[0, 0], p[2]!], data_format: 'channels_last' } as unknown as JsonObject, [e], [null, d2! * h2!, w2!, c!]);
+  return w.add('Reshape', `${base}_pad`, { target_shape: dims(d2, h2, w2, c) }, [f], shape);
 }
 
 function activationLayer(w: Writer, n: Node, act: string): KTensor {
@@ -247,24 +264,38 @@ function convRow(w: Writer, n: Node): KTensor[] {
   const B = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
   if (n.inputs[2] && !B) unsupported(n, 'with a computed bias');
   const base = baseName(w, n);
-  const pad = kerasPadding(n, x, k, s, d);
+  let pad = kerasPadding(n, x, k, s, d);
+  // Keras (and TF.js) refuse strides > 1 with dilations > 1: a stride-1 dilated conv on the padded
+  // input, then every s-th output (a MaxPooling of size 1 with strides s, an exact selection)
+  const subsample = s.some((v) => v > 1) && d.some((v) => v > 1);
+  const cs = subsample ? s.map(() => 1) : s;
+  if (subsample && pad.padding === 'same') {
+    const same = tfSamePads(x.shape.slice(1, 1 + rank), k, s, d);
+    if (!same) unsupported(n, 'with strides and dilations on an input of unknown spatial size');
+    pad = same.every((p) => p === 0) ? { padding: 'valid' } : { padding: 'valid', explicit: k.map((_, i) => [same[i]!, same[rank + i]!]) };
+  }
   let xin = x;
   if (pad.explicit) xin = zeroPad(w, base, x, pad.explicit);
-  const spatial = xin.shape.slice(1, 1 + rank).map((sz, i) => (pad.padding === 'same' ? (sz === null ? null : Math.ceil(sz / s[i]!)) : outSize(sz, k[i]!, s[i]!, d[i]!, 0, 0)));
+  const spatial = xin.shape.slice(1, 1 + rank).map((sz, i) => (pad.padding === 'same' ? (sz === null ? null : Math.ceil(sz / cs[i]!)) : outSize(sz, k[i]!, cs[i]!, d[i]!, 0, 0)));
   const shape: KShape = [null, ...spatial, cout];
   const bias = B ? [{ role: 'bias', tensor: B.reshape([cout]) }] : [];
-  const common = { kernel_size: k, strides: s, padding: pad.padding, data_format: 'channels_last', dilation_rate: d, activation: 'linear', use_bias: !!B };
+  const common = { kernel_size: k, strides: cs, padding: pad.padding, data_format: 'channels_last', dilation_rate: d, activation: 'linear', use_bias: !!B };
+  const strided = (y: KTensor): KTensor[] => {
+    if (!subsample) return [y];
+    const out: KShape = y.shape.map((sz, i) => (i >= 1 && i <= rank && sz !== null ? Math.floor((sz - 1) / s[i - 1]!) + 1 : sz));
+    return [w.add(`MaxPooling${rank}D`, `${base}_stride`, { pool_size: s.map(() => 1), strides: s, padding: 'valid', data_format: 'channels_last' }, [y], out)];
+  };
   if (group === 1) {
     if (rank > 3) unsupported(n, `${rank}-D`);
-    return [w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: 1 }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias])];
+    return strided(w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: 1 }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias]));
   }
   if (typeof cin === 'number' && group === cin && W.shape[rank] === 1 && rank === 2) {
     const m = cout / cin;
     // HWIO (kh, kw, 1, C·M) is Keras' (kh, kw, C, M) reshaped
     const kernel = W.reshape([k[0]!, k[1]!, cin, m]);
-    return [w.add('DepthwiseConv2D', base, { ...common, depth_multiplier: m }, [xin], shape, [{ role: 'depthwise_kernel', tensor: kernel }, ...bias])];
+    return strided(w.add('DepthwiseConv2D', base, { ...common, depth_multiplier: m }, [xin], shape, [{ role: 'depthwise_kernel', tensor: kernel }, ...bias]));
   }
-  return [w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: group }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias])];
+  return strided(w.add(`Conv${rank}D`, base, { filters: cout, ...common, groups: group }, [xin], shape, [{ role: 'kernel', tensor: W }, ...bias]));
 }
 
 function convTransposeRow(w: Writer, n: Node): KTensor[] {
@@ -372,22 +403,31 @@ function batchNormRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const [g, b, m, v] = [1, 2, 3, 4].map((i) => w.constant(n.inputs[i]!));
   if (!g || !b || !m || !v) unsupported(n, 'with computed statistics');
-  return [
-    w.add(
-      'BatchNormalization',
-      baseName(w, n),
-      // epsilon carried exactly: PyTorch's 1e-5 is not Keras' default 1e-3
-      { axis: -1, momentum: attrFloat(n, 'momentum', 0.9), epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true },
-      [x],
-      x.shape,
-      [
-        { role: 'gamma', tensor: g },
-        { role: 'beta', tensor: b },
-        { role: 'moving_mean', tensor: m },
-        { role: 'moving_variance', tensor: v },
-      ],
-    ),
-  ];
+  const r = x.shape.length;
+  let xin = x;
+  if (r > 4) {
+    // TF.js 4.9 has batch normalization up to rank 4: (N, d1..dk, C) as (N, d1·..·d(k-1), dk, C), the same bytes
+    const inner = x.shape.slice(1);
+    if (inner.some((d) => d === null)) unsupported(n, `on rank-${r} data of unknown size`);
+    const dims = inner as number[];
+    const flat = [dims.slice(0, -2).reduce((a, c) => a * c, 1), dims[r - 3]!, dims[r - 2]!];
+    xin = w.add('Reshape', `${baseName(w, n)}_rank4`, { target_shape: flat }, [x], [null, ...flat]);
+  }
+  const y = w.add(
+    'BatchNormalization',
+    baseName(w, n),
+    // epsilon carried exactly: PyTorch's 1e-5 is not Keras' default 1e-3
+    { axis: -1, momentum: attrFloat(n, 'momentum', 0.9), epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true },
+    [xin],
+    xin.shape,
+    [
+      { role: 'gamma', tensor: g },
+      { role: 'beta', tensor: b },
+      { role: 'moving_mean', tensor: m },
+      { role: 'moving_variance', tensor: v },
+    ],
+  );
+  return [xin === x ? y : w.add('Reshape', `${baseName(w, n)}_rank${r}`, { target_shape: x.shape.slice(1) as number[] }, [y], x.shape)];
 }
 
 function layerNormRow(w: Writer, n: Node): KTensor[] {
@@ -455,6 +495,8 @@ function mergeRow(cls: string): Row {
     const consts = n.inputs.filter((i) => w.isConstant(i));
     if (consts.length) return constantOperand(w, n, cls);
     const xs = n.inputs.map((_, i) => w.input(n, i));
+    // Sum / Max / Min / Mean of one input is that input (a Keras merge layer takes two or more)
+    if (xs.length === 1 && cls !== 'Subtract') return xs;
     const rank = Math.max(...xs.map((t) => t.shape.length));
     const shape: KShape = [];
     for (let i = 0; i < rank; i++) {
@@ -466,6 +508,12 @@ function mergeRow(cls: string): Row {
       shape.push(i === 0 ? null : dim);
     }
     if (xs.some((t) => t.shape.length !== rank)) unsupported(n, 'broadcasting tensors of different ranks');
+    if (cls === 'Subtract') {
+      // a - b as a + (-1)·b: TF.js 4.9 has no Subtract layer (the negation is exact)
+      const base = n.name || n.outputs[0]!;
+      const neg = w.add('Rescaling', `${base}_neg`, { scale: -1, offset: 0 }, [xs[1]!], xs[1]!.shape);
+      return [w.add('Add', base, {}, [xs[0]!, neg], shape)];
+    }
     return [w.add(cls, n.name || n.outputs[0]!, {}, xs, shape)];
   };
 }
@@ -509,6 +557,8 @@ function flattenRow(w: Writer, n: Node): KTensor[] {
   const rest = x.shape.slice(1);
   const size = rest.every((d) => typeof d === 'number') ? (rest as number[]).reduce((a, b) => a * b, 1) : null;
   if (x.shape.length === 2) return [x];
+  // (batch,) -> (batch, 1): Keras' Flatten wants a rank >= 3 input (TF.js: min_ndim 3)
+  if (x.shape.length === 1) return [w.add('Reshape', n.name || n.outputs[0]!, { target_shape: [1] }, [x], [null, 1])];
   return [w.add('Flatten', n.name || n.outputs[0]!, { data_format: 'channels_last' }, [x], [null, size])];
 }
 
@@ -766,6 +816,29 @@ function act(name: string): Row {
 
 const alias: Row = (w, n) => [w.input(n, 0)];
 
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_GAMMA = 1.0507009873554805;
+
+/**
+ * Dropout at inference is the identity. In training mode (opset 12+: a training_mode input that
+ * is not a constant false; before opset 7: is_test 0) it draws a random mask, which a Keras model
+ * does not: refused, as is the mask output.
+ */
+function dropoutRow(w: Writer, n: Node): KTensor[] {
+  const mask = n.outputs[1];
+  if (mask && ((w.consumers.get(mask)?.length ?? 0) > 0 || w.graph.outputs.some((o) => o.name === mask))) unsupported(n, 'mask output');
+  const training = n.inputs[2];
+  if (training) {
+    const t = w.constant(training);
+    const ratio = n.inputs[1] ? w.constant(n.inputs[1]) : undefined;
+    const zeroRatio = !!ratio && ratio.toNumbers().every((r) => r === 0);
+    if (!t) unsupported(n, `with a training_mode input ('${training}') that is not a constant (training mode draws a random mask)`);
+    if (t.toNumbers().some((v) => v !== 0) && !zeroRatio) unsupported(n, 'in training mode (a random mask)');
+  }
+  if (n.attrs.is_test && attrInt(n, 'is_test', 1) === 0) unsupported(n, 'in training mode (is_test 0: a random mask)');
+  return [w.input(n, 0)];
+}
+
 /**
  * Gather of constant indices on the channel axis (a channel shuffle after the layout pass): a
  * Dense layer whose kernel is the 0/1 selection matrix. Exact: each output is one input times 1.
@@ -825,13 +898,20 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Upsample: resizeRow,
   Identity: alias,
   Gather: gatherRow,
-  Dropout: alias,
+  Dropout: dropoutRow,
   Relu: act('relu'),
   Sigmoid: act('sigmoid'),
   Tanh: act('tanh'),
   Softplus: act('softplus'),
   Softsign: act('softsign'),
-  Selu: act('selu'),
+  Selu: (w, n) => {
+    // Keras' selu has SELU's fixed constants; ONNX Selu takes any (float32 attributes: compare so)
+    const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.abs(b);
+    const alpha = attrFloat(n, 'alpha', SELU_ALPHA);
+    const gamma = attrFloat(n, 'gamma', SELU_GAMMA);
+    if (!near(alpha, SELU_ALPHA) || !near(gamma, SELU_GAMMA)) unsupported(n, `with alpha ${alpha}, gamma ${gamma} (Keras' selu has alpha ${SELU_ALPHA}, gamma ${SELU_GAMMA})`);
+    return [activationLayer(w, n, 'selu')];
+  },
   Exp: act('exponential'),
   Clip: clipRow,
   LeakyRelu: (w, n) => {
@@ -878,7 +958,18 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
         return [w.add('Reshape', base, { target_shape: x.shape.slice(1) as number[] }, [sm], x.shape)];
       }
     }
-    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: axis === r - 1 || axis === -1 ? -1 : axis }, [x], x.shape);
+    if (axis < 0) axis += r;
+    if (axis === 0) unsupported(n, 'along the batch axis');
+    if (axis !== r - 1) {
+      // along another axis: between two Permutes that swap it with the last (TF.js runs softmax on the last axis only)
+      const base = n.name || n.outputs[0]!;
+      const dims = Array.from({ length: r - 1 }, (_, i) => (i + 1 === axis ? r - 1 : i + 1 === r - 1 ? axis : i + 1));
+      const swapped: KShape = [null, ...dims.map((d) => x.shape[d] ?? null)];
+      const t = w.add('Permute', `${base}_to_last`, { dims }, [x], swapped);
+      const sm = w.add('Softmax', `${base}_last`, { axis: -1 }, [t], swapped);
+      return [w.add('Permute', base, { dims }, [sm], x.shape)];
+    }
+    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: -1 }, [x], x.shape);
     y.producer = 'Softmax';
     return [y];
   },
@@ -908,14 +999,18 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
   }
 }
 
+const KERAS_INPUT_DTYPES = new Set(['int32', 'int64', 'bool']);
+
 function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
   const w = new Writer(graph, options);
   const inputs: [string, number, number][] = [];
   // a time-major [T, B, F] input read by a recurrent op: Keras takes it batch-major [B, T, F]
   const timeMajor = timeMajorInputs(graph);
+  const integerInputs: ValueInfo[] = [];
   for (const v of runtimeInputs(graph)) {
     if (!v.shape) throw new ShapeError(`input '${v.name}' has no known rank; Keras needs the input shape`);
     if (v.dtype !== 'float32' && isFloatDType(v.dtype)) throw new UnsupportedError(`a ${v.dtype} input in a Keras model`, `input '${v.name}'`);
+    if (!isFloatDType(v.dtype) && !KERAS_INPUT_DTYPES.has(v.dtype)) integerInputs.push(v);
     const dims = timeMajor.has(v.name) ? [v.shape[1]!, v.shape[0]!, ...v.shape.slice(2)] : v.shape;
     const shape: KShape = dims.map((d, i) => (i === 0 ? null : typeof d === 'number' ? d : null));
     const name = w.name(v.name);
@@ -934,7 +1029,8 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
       w.constants.set(n.outputs[0]!, constantValue(n));
       continue;
     }
-    if ((n.opType === 'Identity' || n.opType === 'Dropout') && w.isConstant(n.inputs[0]!)) {
+    // (Dropout at inference, in opset 12+ without a training_mode input)
+    if ((n.opType === 'Identity' || (n.opType === 'Dropout' && !n.inputs[2] && attrInt(n, 'is_test', 1) !== 0)) && w.isConstant(n.inputs[0]!)) {
       w.constants.set(n.outputs[0]!, w.constant(n.inputs[0]!)!);
       continue;
     }
@@ -951,6 +1047,10 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
       if (o && outs[i]) w.values.set(o, outs[i]!);
     });
   }
+  // TF.js has float32, int32 and bool tensors only (an int64 input is declared int32); an 8/16-bit
+  // or unsigned one would compute in another type (ONNX's uint8 Add wraps around). Checked after
+  // the layers, so that an int8 graph's QuantizeLinear / DequantizeLinear is named first (--dequantize)
+  for (const v of integerInputs) throw new UnsupportedError(`a${/^int/.test(v.dtype) ? 'n' : ''} ${v.dtype} input in a Keras model (Keras / TF.js layers take float32, int32 or bool)`, `input '${v.name}'`);
   const taken = new Set<string>();
   const outputs = graph.outputs.map((o) => {
     const r = w.recurrent.get(o.name);

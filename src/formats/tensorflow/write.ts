@@ -3,7 +3,7 @@
 // nnport ops with HWIO weights, which is TensorFlow's own layout); constants are folded. Each
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
@@ -167,9 +167,16 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
   const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
+  const shape = w.shape(x);
+  if (autoPad === 'SAME_LOWER') {
+    // SAME with the odd pixel at the start, which TF's SAME puts at the end: explicit pads
+    if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', `node '${n.name}'`);
+    const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
+    const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
+    explicit = [b, r, t, l];
+  }
   const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
-  const shape = w.shape(x);
   // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
   if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
     const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
@@ -240,8 +247,7 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   }
   // a grouped conv adds its bias per group (below); any other gets one BiasAdd at the end
   const biasAfter = !!b && groups === 1;
-  const convOut = biasAfter ? w.fresh(`${n.name}/conv`) : out;
-  const conv = subsample ? w.fresh(`${n.name}/stride1`) : convOut;
+  const conv = subsample ? w.fresh(`${n.name}/stride1`) : biasAfter ? w.fresh(`${n.name}/conv`) : out;
   const shape = w.shape(x);
   const dt = T(w.dtype(x));
   if (groups === 1 && dilations.some((d) => d !== 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
@@ -270,8 +276,10 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
     });
     w.add(conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
   }
-  if (subsample) w.add(convOut, 'MaxPool', [conv], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  if (biasAfter) w.add(out, 'BiasAdd', [convOut, w.ref(b!)], { T: dt, data_format: s('NHWC') });
+  // the bias goes before the subsampling MaxPool (the same values): OpenCV's importer adds a
+  // BiasAdd that follows a pool with the bias' first element in every channel
+  const biased = biasAfter ? w.add(subsample ? w.fresh(`${n.name}/conv`) : out, 'BiasAdd', [conv, w.ref(b!)], { T: dt, data_format: s('NHWC') }) : conv;
+  if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
 /**
@@ -304,6 +312,7 @@ function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, o
 
 function nhwcPool(w: Writer, n: Node, out: string): void {
   const x = n.inputs[0]!;
+  if (w.shape(x)?.length === 5) return nhwcPool3d(w, n, out);
   const kernel = attrInts(n, 'kernel_shape', []);
   const strides = attrInts(n, 'strides', [1, 1]);
   const max = n.opType === 'MaxPool';
@@ -329,6 +338,44 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
   if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * A 3-D pool over NDHWC data as MaxPool3D / AvgPool3D: VALID, TF's SAME (which, like ONNX
+ * without count_include_pad, averages only the real elements), or a Pad in front.
+ */
+function nhwcPool3d(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const max = n.opType === 'MaxPool';
+  const shape = w.shape(x)!;
+  const kernel = attrInts(n, 'kernel_shape', []);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode 3-D pooling in a GraphDef', where);
+  const dims = shape.slice(1, 4);
+  if (kernel.length !== 3 || dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('3-D pooling of unknown size in a GraphDef', where);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  if (autoPad === 'SAME_UPPER') pads = [...same.map((p) => p[0]), ...same.map((p) => p[1])];
+  else if (autoPad === 'SAME_LOWER') pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
+  let input = w.ref(x);
+  let padding = 'VALID';
+  const dt = T(w.dtype(x));
+  if (pads.some((p) => p !== 0)) {
+    const counted = !max && !!attrInt(n, 'count_include_pad', 0);
+    if (!counted && same.every((p, i) => p[0] === pads[i] && p[1] === pads[i + 3])) padding = 'SAME';
+    else if (!max && !counted) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
+    else {
+      const p = w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0]);
+      input = w.fresh(`${n.name}/pad`);
+      // max pooling pads with the lowest float (a window always holds a real value), or zero over values >= 0
+      if (!max || w.nonNegative(x)) w.add(input, 'Pad', [w.ref(x), p], { T: dt, Tpaddings: T('int32') });
+      else w.add(input, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
+    }
+  }
+  w.add(out, max ? 'MaxPool3D' : 'AvgPool3D', [input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(padding), data_format: s('NDHWC') });
 }
 
 /**
@@ -389,6 +436,14 @@ function resize(w: Writer, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   if (!inShape || !outShape || inShape.length !== 4 || outShape.length !== 4 || outShape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Resize of a value whose NHWC shape is unknown in a GraphDef', where);
   if (outShape[0] !== inShape[0] || outShape[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a GraphDef', where);
+  // the output size is baked in: scales / sizes fed at run time would be ignored
+  const computed = n.inputs.slice(1).find((i) => i && !w.g.initializers.has(i));
+  if (computed) throw new UnsupportedError(`Resize with computed scales / sizes ('${computed}') in a GraphDef`, where);
+  // ONNX maps coordinates with the scales given (in * scale may not be whole), TF with out / in
+  const scales = n.inputs.slice(1).map((i) => (i ? w.g.initializers.get(i) : undefined)).find((t) => t && isFloat(t.dtype) && t.size === 4)?.toNumbers() ?? (n.attrs.scales ? attrFloats(n, 'scales') : undefined);
+  if (scales && [1, 2].some((a) => Math.abs((inShape[a] as number) * scales[a]! - (outShape[a] as number)) > 1e-5 * (outShape[a] as number))) {
+    throw new UnsupportedError(`Resize by scales [${scales.join(', ')}] that do not give whole output sizes in a GraphDef (TF samples with output / input)`, where);
+  }
   const mode = attrString(n, 'mode', 'nearest');
   const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
   const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
@@ -474,8 +529,18 @@ function gather(w: Writer, n: Node, out: string): void {
   const idx = w.g.initializers.get(i);
   const rank = w.shape(x)?.length;
   const where = `node '${n.name}'`;
-  if (!idx) throw new UnsupportedError('Gather with computed indices in a GraphDef', where);
   if (rank === undefined) throw new UnsupportedError('Gather from a value of unknown rank in a GraphDef', where);
+  if (!idx) {
+    // indices fed at run time (an embedding lookup): ONNX's negative ones count from the end, which
+    // TF's GatherV2 refuses, so they are taken modulo the axis' size
+    const a = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
+    const d = w.shape(x)![a];
+    const it = w.dtype(i);
+    if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('Gather with computed indices over an axis of unknown size in a GraphDef', where);
+    const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), w.const(`${n.name}/size`, it === 'int64' ? Tensor.int64([], [d]) : new Tensor('int32', [], Int32Array.of(d)))], { T: T(it) });
+    w.add(out, 'GatherV2', [w.ref(x), wrapped, w.int32(`${n.name}/axis`, [a], true)], { Tparams: T(w.dtype(x)), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } });
+    return;
+  }
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
   const d = w.shape(x)![axis];
   const values = idx.toNumbers().map((v) => (v < 0 && typeof d === 'number' ? v + d : v));
@@ -569,6 +634,15 @@ function prelu(w: Writer, n: Node, out: string): void {
   const [x, slope] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const a = w.g.initializers.get(slope);
+  if (!a && w.dtype(slope) === 'float32' && w.dtype(x) === 'float32') {
+    // a slope fed at run time: Relu(x) - slope * Relu(-x)
+    const dt = { T: T('float32') };
+    const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
+    const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt)], dt);
+    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(slope), reluNeg], dt);
+    w.add(out, 'Sub', [pos, scaled], dt);
+    return;
+  }
   if (!a || a.dtype !== 'float32') throw new UnsupportedError('PRelu with a computed slope in a GraphDef', where);
   const shape = w.shape(x);
   const c = shape?.[shape.length - 1];
@@ -584,13 +658,15 @@ function prelu(w: Writer, n: Node, out: string): void {
 }
 
 /**
- * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last) as
+ * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last), or a
+ * channels-last one of a rank other than 4, as
  * x * (scale / sqrt(var + eps)) + (bias - mean * that), TF's own inference-time folding.
  */
 function batchNormAffine(w: Writer, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   const rank = w.shape(n.inputs[0]!)?.length;
-  if (rank !== 2) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
+  // channels are last: on a rank-2 value, or any once the layout pass made it channels-last (nnport's)
+  if (rank === undefined || (rank !== 2 && n.domain !== 'nnport')) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
   const [scale, bias, mean, variance] = n.inputs.slice(1, 5).map((i) => w.g.initializers.get(i)?.toFloat32());
   if (!scale || !bias || !mean || !variance) throw new UnsupportedError('BatchNormalization with computed statistics in a GraphDef', where);
   const eps = attrFloat(n, 'epsilon', 1e-5);
@@ -601,33 +677,222 @@ function batchNormAffine(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
 }
 
-/** ReduceMax / ReduceMin as TF's Max / Min over constant axes (none given: every axis, as ONNX reduces). */
-function reduceOver(op: 'Max' | 'Min'): Row {
+/**
+ * The ONNX reductions as TF's Max / Min / Sum / Prod / Mean over constant axes (none given: every
+ * axis, as ONNX reduces), with an element-wise op before (L1's Abs, L2's and SumSquare's Square,
+ * LogSumExp's Exp) and after (L2's Sqrt, LogSum's and LogSumExp's Log).
+ */
+function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | 'Square' | 'Exp', post?: 'Sqrt' | 'Log'): Row {
   return (w, n, out) => {
+    const where = `node '${n.name}'`;
     const rank = w.shape(n.inputs[0]!)?.length;
     const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
-    if (!given || (!given.length && attrInt(n, 'noop_with_empty_axes', 0))) throw new UnsupportedError(`${n.opType} over computed or no axes in a GraphDef`, `node '${n.name}'`);
-    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+    if (!given) throw new UnsupportedError(`${n.opType} over computed axes in a GraphDef`, where);
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if (!given.length && attrInt(n, 'noop_with_empty_axes', 0)) {
+      // no axes with noop_with_empty_axes: the input unchanged
+      if (pre || post) throw new UnsupportedError(`${n.opType} with noop_with_empty_axes and no axes in a GraphDef`, where);
+      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
+      return;
+    }
+    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, where);
     const axes = given.length ? given : Array.from({ length: rank! }, (_, i) => i);
-    w.add(out, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+    const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
+    const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
+    w.add(reduced, op, [x, w.int32(`${n.name}/axes`, axes)], { ...dt, Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+    if (post) w.add(out, post, [reduced], dt);
   };
 }
 
 /** ArgMax / ArgMin (int64 indices, TF's output_type); TF drops the axis, so keepdims puts it back with ExpandDims. */
 function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
   return (w, n, out) => {
-    if (attrInt(n, 'select_last_index', 0)) throw new UnsupportedError(`${n.opType} with select_last_index in a GraphDef (TF returns the first index)`, `node '${n.name}'`);
     const axis = attrInt(n, 'axis', 0);
     const keep = attrInt(n, 'keepdims', 1) === 1;
-    const rank = w.shape(n.inputs[0]!)?.length;
+    const shape = w.shape(n.inputs[0]!);
+    const rank = shape?.length;
     if (keep && axis < 0 && rank === undefined) throw new UnsupportedError(`${n.opType} over a negative axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
     const arg = keep ? w.fresh(`${n.name}/arg`) : out;
-    w.add(arg, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') });
+    const axisConst = w.int32(`${n.name}/axis`, [axis], true);
+    const attrs = { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') };
+    if (attrInt(n, 'select_last_index', 0)) {
+      // TF returns the first index: the last one is (d - 1) - the first of the input reversed along the axis
+      const d = shape?.[axis < 0 ? axis + (rank ?? 0) : axis];
+      if (typeof d !== 'number') throw new UnsupportedError(`${n.opType} with select_last_index over an axis of unknown size in a GraphDef`, `node '${n.name}'`);
+      const reversed = w.add(w.fresh(`${n.name}/reversed`), 'ReverseV2', [w.ref(n.inputs[0]!), w.int32(`${n.name}/reverse_axis`, [axis])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
+      const first = w.add(w.fresh(`${n.name}/first`), op, [reversed, axisConst], attrs);
+      w.add(arg, 'Sub', [w.const(`${n.name}/last`, Tensor.int64([], [d - 1])), first], { T: T('int64') });
+    } else w.add(arg, op, [w.ref(n.inputs[0]!), axisConst], attrs);
     if (keep) w.add(out, 'ExpandDims', [arg, w.int32(`${n.name}/keep_axis`, [axis < 0 ? axis + rank! : axis], true)], { T: T('int64'), Tdim: T('int32') });
   };
 }
 
 const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
+
+const isFloat = (d: Tensor['dtype']): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+
+/** ONNX Max / Min / Sum of any number of inputs: TF's Maximum / Minimum / Add take two (and broadcast, which AddN does not), so a chain (one input: Identity). */
+function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
+  return (w, n, out) => {
+    const dt = { T: T(w.dtype(n.inputs[0]!)) };
+    if (n.inputs.length === 1) {
+      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
+      return;
+    }
+    let acc = w.ref(n.inputs[0]!);
+    n.inputs.slice(1).forEach((i, k) => {
+      acc = w.add(k === n.inputs.length - 2 ? out : w.fresh(`${n.name}/${op.toLowerCase()}_${k}`), op, [acc, w.ref(i)], dt);
+    });
+  };
+}
+
+/** Cast between numeric / bool dtypes (TF casts float to int toward zero, as ONNX does); strings have no Cast in TF. */
+function cast(w: Writer, n: Node, out: string, to: Tensor['dtype']): void {
+  const from = w.dtype(n.inputs[0]!);
+  if (from === 'string' || to === 'string') throw new UnsupportedError(`Cast from ${from} to ${to} in a GraphDef`, `node '${n.name}'`);
+  if (from === to) w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(from) });
+  else w.add(out, 'Cast', [w.ref(n.inputs[0]!)], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
+}
+
+/** A float scalar of `dtype` (Clip's, Elu's, Selu's constants). */
+function floatScalar(w: Writer, base: string, dtype: Tensor['dtype'], v: number): string {
+  return w.const(base, new Tensor(dtype, [], dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v)));
+}
+
+/** Selu: TF's has ONNX's default alpha and gamma; others are gamma * (alpha * Elu(x) + (1 - alpha) * Relu(x)). */
+function selu(w: Writer, n: Node, out: string): void {
+  const alpha = attrFloat(n, 'alpha', 1.67326319217681884765625);
+  const gamma = attrFloat(n, 'gamma', 1.05070102214813232421875);
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  if (Math.fround(alpha) === Math.fround(1.67326319217681884765625) && Math.fround(gamma) === Math.fround(1.05070102214813232421875)) {
+    w.add(out, 'Selu', [w.ref(n.inputs[0]!)], dt);
+    return;
+  }
+  const e = w.fresh(`${n.name}/elu`);
+  elu(w, { ...n, attrs: { ...n.attrs, alpha: { type: 'float', value: alpha } } }, e);
+  w.add(out, 'Mul', [e, floatScalar(w, `${n.name}/gamma`, dtype, gamma)], dt);
+}
+
+/** Hardmax as OneHot(ArgMax) along the axis (opset 13's; before, over the flattened dims after it: the same when it is the last). */
+function hardmax(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const opset = w.g.opsets[''] ?? w.g.opsets['ai.onnx'] ?? 13;
+  if (!shape) throw new UnsupportedError('Hardmax of a value of unknown rank in a GraphDef', where);
+  const given = attrInt(n, 'axis', opset < 13 ? 1 : -1);
+  const axis = given < 0 ? given + shape.length : given;
+  if (opset < 13 && axis !== shape.length - 1) throw new UnsupportedError('Hardmax before opset 13 over more than the last axis in a GraphDef', where);
+  const depth = shape[axis];
+  if (typeof depth !== 'number') throw new UnsupportedError('Hardmax over an axis of unknown size in a GraphDef', where);
+  const dtype = w.dtype(x);
+  // ties: TF's ArgMax takes the first index, as ONNX's Hardmax does
+  const arg = w.add(w.fresh(`${n.name}/argmax`), 'ArgMax', [w.ref(x), w.int32(`${n.name}/axis`, [axis], true)], { T: T(dtype), Tidx: T('int32'), output_type: T('int32') });
+  w.add(out, 'OneHot', [arg, w.int32(`${n.name}/depth`, [depth], true), floatScalar(w, `${n.name}/on`, dtype, 1), floatScalar(w, `${n.name}/off`, dtype, 0)], { T: T(dtype), TI: T('int32'), axis: { i: axis } });
+}
+
+/** Trilu with a constant k over a value of known shape: SelectV2 of a constant mask (zeros, not x * 0, where x is inf). */
+function trilu(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const where = `node '${n.name}'`;
+  const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
+  if (k === undefined) throw new UnsupportedError('Trilu with a computed k in a GraphDef', where);
+  if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
+  const [rows, cols] = shape.slice(-2) as [number, number];
+  const upper = attrInt(n, 'upper', 1) === 1;
+  const mask = new Uint8Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+  const dtype = w.dtype(x);
+  const zero = w.const(`${n.name}/zero`, Tensor.zeros(dtype, []));
+  w.add(out, 'SelectV2', [w.const(`${n.name}/mask`, new Tensor('bool', [rows, cols], mask)), w.ref(x), zero], { T: T(dtype) });
+}
+
+/** InstanceNormalization over channels-last data: each sample's and channel's spatial mean and variance, then scale and bias. */
+function instanceNorm(w: Writer, n: Node, out: string): void {
+  const [x, scale, bias] = n.inputs as [string, string, string];
+  const rank = w.shape(x)?.length;
+  const where = `node '${n.name}'`;
+  if (rank === undefined || rank < 3) throw new UnsupportedError('InstanceNormalization of a value of unknown rank in a GraphDef', where);
+  const dtype = w.dtype(x);
+  const dt = { T: T(dtype) };
+  const axes = w.int32(`${n.name}/axes`, Array.from({ length: rank - 2 }, (_, i) => i + 1));
+  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
+  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [w.ref(x), axes], keep);
+  const centered = w.add(w.fresh(`${n.name}/centered`), 'Sub', [w.ref(x), mean], dt);
+  const squared = w.add(w.fresh(`${n.name}/squared`), 'Square', [centered], dt);
+  const variance = w.add(w.fresh(`${n.name}/variance`), 'Mean', [squared, axes], keep);
+  const shifted = w.add(w.fresh(`${n.name}/variance_eps`), 'Add', [variance, floatScalar(w, `${n.name}/epsilon`, dtype, attrFloat(n, 'epsilon', 1e-5))], dt);
+  const inv = w.add(w.fresh(`${n.name}/rsqrt`), 'Rsqrt', [shifted], dt);
+  const normed = w.add(w.fresh(`${n.name}/normalized`), 'Mul', [centered, inv], dt);
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [normed, w.ref(scale)], dt);
+  w.add(out, 'Add', [scaled, w.ref(bias)], dt);
+}
+
+/** Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
+function shrink(w: Writer, n: Node, out: string): void {
+  const dtype = w.dtype(n.inputs[0]!);
+  if (!isFloat(dtype)) throw new UnsupportedError(`Shrink of ${dtype} in a GraphDef`, `node '${n.name}'`);
+  const x = w.ref(n.inputs[0]!);
+  const lambd = attrFloat(n, 'lambd', 0.5);
+  const bias = attrFloat(n, 'bias', 0);
+  const dt = { T: T(dtype) };
+  const below = w.add(w.fresh(`${n.name}/below`), 'Less', [x, floatScalar(w, `${n.name}/neg_lambd`, dtype, -lambd)], dt);
+  const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/lambd`, dtype, lambd)], dt);
+  const up = w.add(w.fresh(`${n.name}/plus_bias`), 'Add', [x, floatScalar(w, `${n.name}/bias`, dtype, bias)], dt);
+  const down = w.add(w.fresh(`${n.name}/minus_bias`), 'Sub', [x, floatScalar(w, `${n.name}/bias_1`, dtype, bias)], dt);
+  const upper = w.add(w.fresh(`${n.name}/upper`), 'SelectV2', [above, down, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
+  w.add(out, 'SelectV2', [below, up, upper], dt);
+}
+
+/**
+ * LRN across channels (NHWC): TF's window is d - r .. d + r and its alpha is not divided by the
+ * size, so ONNX's odd size is 2r + 1 with alpha / size (an even size has no centred window).
+ */
+function lrn(w: Writer, n: Node, out: string): void {
+  const size = attrInt(n, 'size', 1);
+  if (size % 2 === 0) throw new UnsupportedError(`LRN of even size ${size} in a GraphDef (TF's window is centred)`, `node '${n.name}'`);
+  if (w.shape(n.inputs[0]!)?.length !== 4) throw new UnsupportedError('LRN of a value that is not 4-D in a GraphDef', `node '${n.name}'`);
+  w.add(out, 'LRN', [w.ref(n.inputs[0]!)], {
+    T: T(w.dtype(n.inputs[0]!)),
+    depth_radius: { i: (size - 1) / 2 },
+    bias: { f: attrFloat(n, 'bias', 1) },
+    alpha: { f: attrFloat(n, 'alpha', 1e-4) / size },
+    beta: { f: attrFloat(n, 'beta', 0.75) },
+  });
+}
+
+/** HardSigmoid: max(0, min(1, alpha * x + beta)). */
+function hardSigmoid(w: Writer, n: Node, out: string): void {
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 0.2))], dt);
+  const shifted = w.add(w.fresh(`${n.name}/shifted`), 'Add', [scaled, floatScalar(w, `${n.name}/beta`, dtype, attrFloat(n, 'beta', 0.5))], dt);
+  const capped = w.add(w.fresh(`${n.name}/min`), 'Minimum', [shifted, floatScalar(w, `${n.name}/one`, dtype, 1)], dt);
+  w.add(out, 'Maximum', [capped, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
+}
+
+/**
+ * Elu with ONNX's alpha: TF's Elu has alpha 1, so alpha * Elu(x) + (1 - alpha) * Relu(x), which is
+ * x above zero and alpha * (exp(x) - 1) below.
+ */
+function elu(w: Writer, n: Node, out: string): void {
+  const alpha = attrFloat(n, 'alpha', 1);
+  const x = w.ref(n.inputs[0]!);
+  const dtype = w.dtype(n.inputs[0]!);
+  const dt = { T: T(dtype) };
+  if (alpha === 1) {
+    w.add(out, 'Elu', [x], dt);
+    return;
+  }
+  const scalar = (tag: string, v: number) => floatScalar(w, `${n.name}/${tag}`, dtype, v);
+  const e = w.add(w.fresh(`${n.name}/elu`), 'Elu', [x], dt);
+  const neg = w.add(w.fresh(`${n.name}/scaled_elu`), 'Mul', [e, scalar('alpha', alpha)], dt);
+  const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
+  const pos = w.add(w.fresh(`${n.name}/scaled_relu`), 'Mul', [r, scalar('one_minus_alpha', 1 - alpha)], dt);
+  w.add(out, 'Add', [neg, pos], dt);
+}
 
 const ROWS: Record<string, Row> = {
   'nnport::Conv': nhwcConv,
@@ -636,15 +901,17 @@ const ROWS: Record<string, Row> = {
   'nnport::AveragePool': nhwcPool,
   'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
   'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
+  // TF's FusedBatchNorm takes 4-D data only: other ranks (channels last) are scaled and shifted
   'nnport::BatchNormalization': (w, n, out) =>
-    w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
+    w.shape(n.inputs[0]!)?.length !== 4 ? batchNormAffine(w, n, out) : w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
   BatchNormalization: batchNormAffine,
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),
-  Div: simple('RealDiv'),
-  Max: simple('Maximum'),
-  Min: simple('Minimum'),
+  // ONNX divides integers truncating toward zero; TF's RealDiv has no integer kernels
+  Div: (w, n, out) => w.add(out, isFloat(w.dtype(n.inputs[0]!)) ? 'RealDiv' : 'TruncateDiv', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
+  Max: variadic('Maximum'),
+  Min: variadic('Minimum'),
   Relu: simple('Relu'),
   Sigmoid: simple('Sigmoid'),
   Tanh: simple('Tanh'),
@@ -653,18 +920,119 @@ const ROWS: Record<string, Row> = {
   Sqrt: simple('Sqrt'),
   Abs: simple('Abs'),
   Neg: simple('Neg'),
-  Elu: simple('Elu'),
+  Elu: elu,
   Identity: simple('Identity'),
+  Floor: simple('Floor'),
+  Ceil: simple('Ceil'),
+  // both round half to even
+  Round: simple('Round'),
+  Sign: simple('Sign'),
+  Reciprocal: simple('Reciprocal'),
+  Sin: simple('Sin'),
+  Cos: simple('Cos'),
+  Tan: simple('Tan'),
+  Asin: simple('Asin'),
+  Acos: simple('Acos'),
+  Atan: simple('Atan'),
+  Sinh: simple('Sinh'),
+  Cosh: simple('Cosh'),
+  Asinh: simple('Asinh'),
+  Acosh: simple('Acosh'),
+  Atanh: simple('Atanh'),
+  Erf: simple('Erf'),
+  Softplus: simple('Softplus'),
+  Softsign: simple('Softsign'),
+  IsNaN: simple('IsNan'),
+  Equal: simple('Equal'),
+  Less: simple('Less'),
+  Greater: simple('Greater'),
+  LessOrEqual: simple('LessEqual'),
+  GreaterOrEqual: simple('GreaterEqual'),
+  Not: (w, n, out) => w.add(out, 'LogicalNot', [w.ref(n.inputs[0]!)]),
+  And: (w, n, out) => w.add(out, 'LogicalAnd', n.inputs.map((i) => w.ref(i))),
+  Or: (w, n, out) => w.add(out, 'LogicalOr', n.inputs.map((i) => w.ref(i))),
+  // TF has no LogicalXor kernel: two booleans differ
+  Xor: simple('NotEqual'),
+  Where: (w, n, out) => w.add(out, 'SelectV2', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[1]!)) }),
+  // fmod = 0 takes the divisor's sign (TF's FloorMod), fmod = 1 the dividend's (C's fmod, TruncateMod)
+  Mod: (w, n, out) => w.add(out, attrInt(n, 'fmod', 0) ? 'TruncateMod' : 'FloorMod', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
+  Sum: variadic('Add'),
+  Mean: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    if (!isFloat(dtype)) throw new UnsupportedError(`Mean of ${dtype} inputs in a GraphDef`, `node '${n.name}'`);
+    const sum = n.inputs.length > 1 ? w.fresh(`${n.name}/sum`) : w.ref(n.inputs[0]!);
+    if (n.inputs.length > 1) variadic('Add')(w, n, sum);
+    w.add(out, 'RealDiv', [sum, w.const(`${n.name}/count`, new Tensor(dtype, [], Float32Array.of(n.inputs.length)))], { T: T(dtype) });
+  },
+  Range: (w, n, out) => w.add(out, 'Range', n.inputs.map((i) => w.ref(i)), { Tidx: T(w.dtype(n.inputs[0]!)) }),
+  IsInf: (w, n, out) => {
+    const pos = attrInt(n, 'detect_positive', 1);
+    const neg = attrInt(n, 'detect_negative', 1);
+    const x = w.ref(n.inputs[0]!);
+    const dtype = w.dtype(n.inputs[0]!);
+    if (pos && neg) {
+      w.add(out, 'IsInf', [x], { T: T(dtype) });
+      return;
+    }
+    if (!pos && !neg) {
+      // neither sign: all false
+      w.add(out, 'Equal', [x, w.add(w.fresh(`${n.name}/nan`), 'Mul', [x, floatScalar(w, `${n.name}/nan_value`, dtype, NaN)], { T: T(dtype) })], { T: T(dtype) });
+      return;
+    }
+    // only +inf (only -inf): x equal to it
+    w.add(out, 'Equal', [x, floatScalar(w, `${n.name}/inf`, dtype, pos ? Infinity : -Infinity)], { T: T(dtype) });
+  },
+  ThresholdedRelu: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const x = w.ref(n.inputs[0]!);
+    const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 1))], { T: T(dtype) });
+    w.add(out, 'SelectV2', [above, x, floatScalar(w, `${n.name}/zero`, dtype, 0)], { T: T(dtype) });
+  },
+  Shrink: shrink,
+  'nnport::LRN': lrn,
+  CumSum: (w, n, out) =>
+    w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
+  Hardmax: hardmax,
+  Trilu: trilu,
+  'nnport::DepthToSpace': (w, n, out) => {
+    if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
+    w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
+  },
+  'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
+  'nnport::InstanceNormalization': instanceNorm,
+  Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
+  CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
+  Selu: selu,
+  HardSigmoid: hardSigmoid,
+  Expand: (w, n, out) => {
+    const shape = w.shape(n.outputs[0]!);
+    if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Expand to a shape not known before running in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape as number[])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
+  },
+  Tile: (w, n, out) => {
+    const repeats = w.g.initializers.get(n.inputs[1]!)?.toNumbers();
+    // repeats fed at run time go to TF's Tile as they are (int64 multiples)
+    if (!repeats) w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T(w.dtype(n.inputs[1]!)) });
+    else w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
+  },
   Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
   Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
   LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
   Clip: (w, n, out) => {
     const x = w.ref(n.inputs[0]!);
-    const lo = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : undefined;
-    const hi = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : undefined;
+    // before opset 11 the bounds are attributes
+    const bound = (i: number, attr: string) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers()[0] : n.attrs[attr] ? attrFloat(n, attr, 0) : undefined);
+    const lo = bound(1, 'min');
+    const hi = bound(2, 'max');
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) throw new UnsupportedError('Clip with computed bounds in a GraphDef', `node '${n.name}'`);
+    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) {
+      // bounds fed at run time (scalars): Minimum then Maximum with them
+      const mid = n.inputs[1] && n.inputs[2] ? w.fresh(`${n.name}/min`) : out;
+      if (n.inputs[2]) w.add(mid, 'Minimum', [x, w.ref(n.inputs[2])], dt);
+      if (n.inputs[1]) w.add(out, 'Maximum', [n.inputs[2] ? mid : x, w.ref(n.inputs[1])], dt);
+      return;
+    }
     if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
     else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
     else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
@@ -683,10 +1051,14 @@ const ROWS: Record<string, Row> = {
     w.add(out, rank === 2 ? 'MatMul' : 'BatchMatMulV2', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)) });
   },
   Gemm: (w, n, out) => {
-    if (attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1) throw new UnsupportedError('Gemm with alpha/beta other than 1 in a GraphDef', `node '${n.name}'`);
-    const c = n.inputs[2];
-    const mm = c ? w.fresh(`${n.name}/matmul`) : out;
-    const dt = T(w.dtype(n.inputs[0]!));
+    const alpha = attrFloat(n, 'alpha', 1);
+    const beta = attrFloat(n, 'beta', 1);
+    const c = n.inputs[2] || undefined;
+    const dtype = w.dtype(n.inputs[0]!);
+    if ((alpha !== 1 || beta !== 1) && !isFloat(dtype)) throw new UnsupportedError(`Gemm of ${dtype} with alpha/beta other than 1 in a GraphDef`, `node '${n.name}'`);
+    const product = c || alpha !== 1 ? w.fresh(`${n.name}/matmul`) : out;
+    const mm = alpha !== 1 && c ? w.fresh(`${n.name}/scaled`) : alpha !== 1 ? out : product;
+    const dt = T(dtype);
     // a constant transposed B is written transposed: OpenCV's importer ignores transpose_b
     let b = w.ref(n.inputs[1]!);
     let transB = !!attrInt(n, 'transB', 0);
@@ -699,8 +1071,17 @@ const ROWS: Record<string, Row> = {
       b = w.const(`${n.inputs[1]}/transposed`, new Tensor('float32', [k, r], t));
       transB = false;
     }
-    w.add(mm, 'MatMul', [w.ref(n.inputs[0]!), b], { T: dt, transpose_a: { b: !!attrInt(n, 'transA', 0) }, transpose_b: { b: transB } });
-    if (c) w.add(out, (w.shape(c)?.length ?? 1) === 1 ? 'BiasAdd' : 'Add', [mm, w.ref(c)], { T: dt });
+    w.add(product, 'MatMul', [w.ref(n.inputs[0]!), b], { T: dt, transpose_a: { b: !!attrInt(n, 'transA', 0) }, transpose_b: { b: transB } });
+    if (alpha !== 1) w.add(mm, 'Mul', [product, floatScalar(w, `${n.name}/alpha`, dtype, alpha)], { T: dt });
+    if (!c) return;
+    const ct = w.g.initializers.get(c);
+    // beta scales C: a constant C is written scaled
+    const cRef =
+      beta === 1 ? w.ref(c) : ct && (ct.dtype === 'float32' || ct.dtype === 'float64') ? w.const(`${c}/scaled`, new Tensor(ct.dtype, ct.shape, ct.dtype === 'float64' ? Float64Array.from(ct.toNumbers(), (v) => v * beta) : Float32Array.from(ct.toNumbers(), (v) => v * beta))) : w.add(w.fresh(`${n.name}/beta_c`), 'Mul', [w.ref(c), floatScalar(w, `${n.name}/beta`, dtype, beta)], { T: dt });
+    // BiasAdd takes a bias as long as the last dim only (a [1] or scalar C broadcasts with Add)
+    const cs = w.shape(c);
+    const ys = w.shape(n.outputs[0]!);
+    w.add(out, cs?.length === 1 && cs[0] === ys?.[ys.length - 1] ? 'BiasAdd' : 'Add', [mm, cRef], { T: dt });
   },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
@@ -723,7 +1104,13 @@ const ROWS: Record<string, Row> = {
     const outer = shape.slice(0, axis).every((d) => typeof d === 'number') ? (shape.slice(0, axis) as number[]).reduce((a, b) => a * b, 1) : -1;
     w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, [outer, inner])], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },
-  Transpose: (w, n, out) => w.add(out, 'Transpose', [w.ref(n.inputs[0]!), w.int32(`${n.name}/perm`, attrInts(n, 'perm', []))], { T: T(w.dtype(n.inputs[0]!)), Tperm: T('int32') }),
+  Transpose: (w, n, out) => {
+    const rank = w.shape(n.inputs[0]!)?.length;
+    // no perm: ONNX reverses the axes
+    const perm = attrInts(n, 'perm') ?? (rank === undefined ? undefined : Array.from({ length: rank }, (_, i) => rank - 1 - i));
+    if (!perm) throw new UnsupportedError('Transpose without perm of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'Transpose', [w.ref(n.inputs[0]!), w.int32(`${n.name}/perm`, perm)], { T: T(w.dtype(n.inputs[0]!)), Tperm: T('int32') });
+  },
   Concat: (w, n, out) => {
     const rank = w.shape(n.inputs[0]!)?.length ?? 0;
     const axis = attrInt(n, 'axis', 0);
@@ -749,13 +1136,16 @@ const ROWS: Record<string, Row> = {
   'nnport::Resize': resize,
   Slice: slice,
   Gather: gather,
-  ReduceMean: (w, n, out) => {
-    const axes = attrInts(n, 'axes') ?? w.g.initializers.get(n.inputs[1] ?? '')?.toNumbers();
-    if (!axes) throw new UnsupportedError('ReduceMean over computed axes in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
-  },
+  ReduceMean: reduceOver('Mean'),
   ReduceMax: reduceOver('Max'),
   ReduceMin: reduceOver('Min'),
+  ReduceSum: reduceOver('Sum'),
+  ReduceProd: reduceOver('Prod'),
+  ReduceL1: reduceOver('Sum', 'Abs'),
+  ReduceL2: reduceOver('Sum', 'Square', 'Sqrt'),
+  ReduceSumSquare: reduceOver('Sum', 'Square'),
+  ReduceLogSum: reduceOver('Sum', undefined, 'Log'),
+  ReduceLogSumExp: reduceOver('Sum', 'Exp', 'Log'),
   ArgMax: argReduce('ArgMax'),
   ArgMin: argReduce('ArgMin'),
 };

@@ -15,6 +15,7 @@ const TFJS_DTYPES: Record<string, string> = { float32: 'float32', int32: 'int32'
 export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions = {}): Promise<Uint8Array> {
   const m = await kerasLayersOf(model, 'writing a TF.js layers model');
   refuseResetAfterGru(m);
+  refuseTfjsGaps(m);
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   const weights = namedWeights(m);
   const specs = weights.map(({ name, tensor }) => {
@@ -48,6 +49,21 @@ function refuseResetAfterGru(m: KerasModelOut): void {
     const inner = l.className === 'Bidirectional' ? (l.config.layer as { class_name?: string; config?: JsonObject } | undefined) : { class_name: l.className, config: l.config };
     if (inner?.class_name === 'GRU' && inner.config?.reset_after === true) {
       throw new UnsupportedError('GRU with reset_after=True (a PyTorch GRU, ONNX linear_before_reset=1) in a TF.js layers model: TF.js 4.9 cannot build it (write a Keras .h5 instead)', `layer '${l.name}'`);
+    }
+  }
+}
+
+/**
+ * Keras layers and activations that TF.js 4.9 cannot build (Keras runs them; the .h5 keeps them):
+ * ELU with alpha other than 1, the 'exponential' activation.
+ */
+function refuseTfjsGaps(m: KerasModelOut): void {
+  for (const l of m.layers) {
+    if (l.className === 'ELU' && l.config.alpha !== 1) {
+      throw new UnsupportedError(`ELU with alpha ${String(l.config.alpha)} in a TF.js layers model: TF.js 4.9's ELU takes alpha 1 only (write a Keras .h5 instead)`, `layer '${l.name}'`);
+    }
+    if (l.className === 'Activation' && l.config.activation === 'exponential') {
+      throw new UnsupportedError(`Exp (the 'exponential' activation) in a TF.js layers model: TF.js 4.9 has no such activation (write a Keras .h5 instead)`, `layer '${l.name}'`);
     }
   }
 }

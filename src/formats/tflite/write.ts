@@ -16,6 +16,7 @@ import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
+import { collapseTransposes } from '../../passes/collapse-transpose.js';
 import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
@@ -157,6 +158,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
   // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
   g = conv1dAs2d(g).graph;
+  // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
+  g = collapseTransposes(g, 5).graph;
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
   // mode would); a model that also had float32 weights gets float16 back only where it is exact
   if (half?.half) g = encodeHalfWeights(g, half.float32 ? 'exact' : 'all').graph;

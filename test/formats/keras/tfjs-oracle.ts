@@ -138,6 +138,11 @@ function layerToKeras2(l: J): J {
   }
   delete c.ragged;
   if (Array.isArray(c.axis) && c.axis.length === 1) c.axis = c.axis[0];
+  // Keras 3 renamed LeakyReLU's alpha
+  if (l.class_name === 'LeakyReLU' && 'negative_slope' in c) {
+    c.alpha = c.negative_slope;
+    delete c.negative_slope;
+  }
   const out: J = { class_name: l.class_name, config: c, name: l.name ?? c.name };
   if (Array.isArray(l.inbound_nodes)) {
     out.inbound_nodes = (l.inbound_nodes as unknown[]).map((node) => {
