@@ -265,7 +265,11 @@ function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, ini
       let out = done.get(v);
       if (!out) {
         const r = minMax(t);
-        const p = scaleZeroPointFromMinMax(r.min, r.max, range);
+        // an all-zero constant (a BatchNorm shift of 0) would get scale 1, which the 16-bit ADD's
+        // output multiplier cannot take (2·max input scale over the output's must stay below
+        // 2^15: the interpreter aborts, pytorch-converted test_BatchNorm2d_eval int16x8); any scale
+        // holds zeros exactly, so a fine one
+        const p = r.min === 0 && r.max === 0 ? { scale: 2 ** -15, zeroPoint: 0 } : scaleZeroPointFromMinMax(r.min, r.max, range);
         const q = quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never);
         const zero = range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint));
         out = addDequantized(names, inits, dq, v, q, [p.scale], 0, zero);

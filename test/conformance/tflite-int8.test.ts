@@ -57,16 +57,10 @@ const LUT16_STEPS: Record<string, number> = {
 const KNOWN: Record<string, string> = {
   'int8/node/test_sum_one_input': 'float writer: Sum of one input is ADD_N of one input, which the interpreter refuses (num_inputs >= 2), in float too',
   'int16x8/node/test_sum_one_input': 'float writer: Sum of one input is ADD_N of one input, which the interpreter refuses (num_inputs >= 2), in float too',
-  'int8/pytorch-converted/test_PixelShuffle': 'a 6-D TRANSPOSE: the interpreter has 1-D to 5-D only, in float too (the lead\'s collapse-transpose pass writes it at lower rank)',
-  'int16x8/pytorch-converted/test_PixelShuffle': 'a 6-D TRANSPOSE: the interpreter has 1-D to 5-D only, in float too (the lead\'s collapse-transpose pass writes it at lower rank)',
-  'int8/pytorch-operator/test_operator_permute2': 'a 6-D TRANSPOSE: the interpreter has 1-D to 5-D only, in float too (the lead\'s collapse-transpose pass writes it at lower rank)',
-  'int16x8/pytorch-operator/test_operator_permute2': 'a 6-D TRANSPOSE: the interpreter has 1-D to 5-D only, in float too (the lead\'s collapse-transpose pass writes it at lower rank)',
   'int8/node/test_resize_downsample_scales_linear': "float writer: RESIZE_BILINEAR samples at in/out size ratio (2), ONNX at 1/scale (1/0.6) when the size is rounded down; in float too",
   'int8/node/test_resize_downsample_scales_linear_align_corners': "float writer: RESIZE_BILINEAR samples at in/out size ratio (2), ONNX at 1/scale (1/0.6) when the size is rounded down; in float too",
-  // open (not fixed this session): the interpreter aborts on the int16x8 file (MUL / ADD of the per-channel BatchNorm constants broadcast over NHWC)
-  'int16x8/pytorch-converted/test_BatchNorm2d_eval': 'OPEN: the interpreter aborts on this int16x8 file (per-channel MUL / ADD broadcast); not yet refused',
-  // open: 'scales' is a graph input; the int16x8 file's output has the wrong size (1 value), the int8 one is right
-  ...Object.fromEntries(['downsample_scales_linear', 'downsample_scales_linear_align_corners', 'upsample_scales_linear', 'upsample_scales_linear_align_corners'].map((k) => [`int16x8/node/test_resize_${k}`, "OPEN: Resize by a 'scales' graph input: the int16x8 file's output has the wrong size; not yet refused"])),
+  // open: 'scales' is a graph input; the int16x8 file's RESIZE_BILINEAR has a size of [1, 1] baked in (the int8 one is right)
+  ...Object.fromEntries(['downsample_scales_linear', 'downsample_scales_linear_align_corners', 'upsample_scales_linear', 'upsample_scales_linear_align_corners'].map((k) => [`int16x8/node/test_resize_${k}`, "OPEN: Resize by a 'scales' graph input: the int16x8 file has a baked-in size [1, 1]; not yet refused"])),
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-int8.txt', import.meta.url);

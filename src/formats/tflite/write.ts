@@ -294,10 +294,14 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
     // (a reflect Pad is MIRROR_PAD: the interpreter has no 16-bit kernel, it fails at invoke)
-    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
+    // (ADD / SUB / MUL broadcasting above rank 4: the interpreter aborts, pytorch-converted test_BatchNorm3d_eval)
+    const shapes = inferShapes(g).values;
+    const rankOf = (v: string | undefined) => (v ? (g.initializers.get(v)?.shape ?? shapes.get(v)?.shape) : undefined);
+    const broadcast5d = (n: Node) => ['Add', 'Sub', 'Mul'].includes(opKey(n)) && (rankOf(n.outputs[0])?.length ?? 0) > 4 && n.inputs.some((i) => rankOf(i)?.join() !== rankOf(n.outputs[0])?.join());
+    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
-    if (missing.length) floatOps = new Set(missing);
+    if (missing.length) floatOps = new Set(missing.map((k) => k.replace(/ \(.*\)$/, '')));
   }
   if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
   if (options.quantize?.mode === 'int8') refuseWithoutInt8Kernel(g, options.fileName);
