@@ -17,8 +17,12 @@
 //   On top of that a correct integer op may be off by: half a step (rounding its output to the
 //   grid) + 1 step (its requantization rounding the other way, the slack of check 1) + what its
 //   int8 weights' rounding can do (tflite-int8-run.ts weightRoundingSteps: fan-in · max|x| ·
-//   max(s_w) / 2, over the output step). So: err <= input + 1.5 + weights. A case far beyond
-//   computes something else (a wrong quantized op mapping) and fails.
+//   max(s_w) / 2, over the output step). So: err <= input + 1.5 + weights for one integer op. A
+//   graph of S integer ops in series rounds S times: each stage's 1.5 steps of its own grid,
+//   taken at the output's grid (the assumption: stages of about the output's step and gain up to
+//   1; cases where a stage amplifies more, 1/sqrt in LayerNormalization's InvStdDev, are KNOWN):
+//   err <= input + 1.5·S + weights. A case far beyond computes something else (a wrong quantized
+//   op mapping) and fails.
 // Every case the writer refuses is refused with a typed NnportError (listed by reason). Cases
 // that cannot pass for a reason outside the int8 writer are listed in KNOWN with it.
 //
@@ -59,6 +63,7 @@ const KNOWN: Record<string, string> = {
   'int16x8/node/test_sum_one_input': 'float writer: Sum of one input is ADD_N of one input, which the interpreter refuses (num_inputs >= 2), in float too',
   'int8/node/test_resize_downsample_scales_linear': "float writer: RESIZE_BILINEAR samples at in/out size ratio (2), ONNX at 1/scale (1/0.6) when the size is rounded down; in float too",
   'int8/node/test_resize_downsample_scales_linear_align_corners': "float writer: RESIZE_BILINEAR samples at in/out size ratio (2), ONNX at 1/scale (1/0.6) when the size is rounded down; in float too",
+  'int8/node/test_softmax_large_number_expanded': "per-tensor int8 input step 39 (values 0..10003) erases the first row; its rounded exp values then sum past ReduceSum's calibrated range (clipped): every output saturates. Per-tensor int8's limit, not a wrong op (the fixed-parameter SOFTMAX of test_softmax_large_number passes)",
   // open: 'scales' is a graph input; the int16x8 file's RESIZE_BILINEAR has a size of [1, 1] baked in (the int8 one is right)
   ...Object.fromEntries(['downsample_scales_linear', 'downsample_scales_linear_align_corners', 'upsample_scales_linear', 'upsample_scales_linear_align_corners'].map((k) => [`int16x8/node/test_resize_${k}`, "OPEN: Resize by a 'scales' graph input: the int16x8 file has a baked-in size [1, 1]; not yet refused"])),
 };
@@ -95,8 +100,8 @@ function problems(r: Extract<CaseOutcome, { kind: 'ran' }>, mode: Mode): string 
     const slack = o.scale === undefined ? LSB_INTEGER : LSB_FLOAT;
     if (!(o.lsb <= slack)) out.push(`output '${o.name}': nnport's integer runtime is ${o.lsb} steps from the interpreter (at most ${slack})`);
     const lut = mode === 'int16x8' ? Math.max(0, ...r.ops.map((op) => LUT16_STEPS[op] ?? 0)) : 0;
-    const bound = (Number.isNaN(o.inputSteps) ? 0 : o.inputSteps) + ROUNDING_STEPS + o.weightSteps + lut;
-    if (o.scale !== undefined && !(o.errSteps <= bound)) out.push(`output '${o.name}': ${o.errSteps.toFixed(2)} steps from the expected output, bound ${bound.toFixed(2)} (input rounding ${o.inputSteps.toFixed(2)} + ${ROUNDING_STEPS} + weights ${o.weightSteps.toFixed(2)} + 16-bit table ${lut.toFixed(2)}); SNR ${o.snrDb.toFixed(1)} dB`);
+    const bound = (Number.isNaN(o.inputSteps) ? 0 : o.inputSteps) + ROUNDING_STEPS * o.stages + o.weightSteps + lut;
+    if (o.scale !== undefined && !(o.errSteps <= bound)) out.push(`output '${o.name}': ${o.errSteps.toFixed(2)} steps from the expected output, bound ${bound.toFixed(2)} (input rounding ${o.inputSteps.toFixed(2)} + ${ROUNDING_STEPS}·${o.stages} stages + weights ${o.weightSteps.toFixed(2)} + 16-bit table ${lut.toFixed(2)}); SNR ${o.snrDb.toFixed(1)} dB`);
   }
   return out.length ? out.join('\n') : undefined;
 }

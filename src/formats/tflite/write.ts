@@ -266,24 +266,13 @@ const INT16X8_OPS = new Set([
   'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
-/**
- * Ops the interpreter has no int8 kernel for: it refuses the file ("Type INT8 is unsupported by op
- * Sqrt / Log", POW of int8 and float) or fails at invoke (DIV, EXP, NEG: "got 9"), measured by
- * test/conformance/tflite-int8.test.ts on the ONNX backend cases.
- */
-const NO_INT8_KERNEL = new Set(['Div', 'Exp', 'Log', 'Neg', 'Sqrt', 'Pow']);
-
-/** A full-int8 graph (QDQ) with one of NO_INT8_KERNEL's ops on quantized data is refused by name. */
+/** A full-int8 graph (QDQ) with an int8 PRELU above rank 4 is refused (the interpreter's int8 PRELU broadcasts in 4-D only: it aborts). */
 function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
-  const ops = [...new Set(g.nodes.filter((n) => NO_INT8_KERNEL.has(opKey(n)) && n.outputs.some((o) => quantized.has(o))).map(opKey))];
-  // int8 PRELU broadcasts in 4-D only (the interpreter aborts on a 5-D one)
   const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
-  if (prelu.length) {
-    const shapes = inferShapes(g).values;
-    if (prelu.some((n) => (shapes.get(n.outputs[0]!)?.shape?.length ?? 0) > 4)) ops.push('PRelu above rank 4');
-  }
-  if (ops.length) throw new UnsupportedError(`${ops.join(', ')} with int8 activations`, `TFLite has no int8 kernel for ${ops.length > 1 ? 'these ops' : 'this op'} in ${fileName ?? 'the model'}; use --quantize dynamic or float16`);
+  if (!prelu.length) return;
+  const shapes = inferShapes(g).values;
+  if (prelu.some((n) => (shapes.get(n.outputs[0]!)?.shape?.length ?? 0) > 4)) throw new UnsupportedError('PRelu above rank 4 with int8 activations', `TFLite's int8 PRELU broadcasts in 4-D only (${fileName ?? 'the model'}); use --quantize dynamic or float16`);
 }
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
