@@ -443,15 +443,29 @@ function batchNormRow(w: Writer, n: Node): KTensor[] {
   return [xin === x ? y : w.add('Reshape', `${baseName(w, n)}_rank${r}`, { target_shape: x.shape.slice(1) as number[] }, [y], x.shape)];
 }
 
+/** LayerNormalization over the axes from `axis` on (the batch axis excluded): Keras' over that axis list. */
 function layerNormRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
-  const axis = attrInt(n, 'axis', -1);
-  if (axis !== -1 && axis !== x.shape.length - 1) unsupported(n, `over axis ${axis}`);
+  const r = x.shape.length;
+  let axis = attrInt(n, 'axis', -1);
+  if (axis < 0) axis += r;
+  if (axis <= 0) unsupported(n, 'over the batch axis');
+  if (n.outputs.slice(1).some((o) => o && ((w.consumers.get(o)?.length ?? 0) > 0 || w.graph.outputs.some((v) => v.name === o)))) unsupported(n, 'with its Mean / InvStdDev outputs');
   const g = w.constant(n.inputs[1]!);
   const b = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
-  if (!g) unsupported(n, 'with a computed scale');
-  const weights = [{ role: 'gamma', tensor: g }, ...(b ? [{ role: 'beta', tensor: b }] : [])];
-  return [w.add('LayerNormalization', baseName(w, n), { axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: !!b, scale: true }, [x], x.shape, weights)];
+  if (!g) unsupported(n, `with a scale given at run time (input '${n.inputs[1]}')`);
+  if (n.inputs[2] && !b) unsupported(n, `with a bias given at run time (input '${n.inputs[2]}')`);
+  // Keras' gamma / beta have the normalized dims' shape (ONNX's may be broadcast from fewer)
+  const dims = x.shape.slice(axis);
+  if (dims.some((d) => d === null)) unsupported(n, 'over axes of unknown size');
+  const size = (dims as number[]).reduce((a, c) => a * c, 1);
+  const param = (t: Tensor, what: string): Tensor => {
+    if (t.size !== size) unsupported(n, `with a ${what} of shape [${t.shape.join(', ')}] (Keras needs one value per normalized element)`);
+    return t.reshape(dims as number[]);
+  };
+  const weights = [{ role: 'gamma', tensor: param(g, 'scale') }, ...(b ? [{ role: 'beta', tensor: param(b, 'bias') }] : [])];
+  const axes = axis === r - 1 ? -1 : Array.from({ length: r - axis }, (_, i) => axis + i);
+  return [w.add('LayerNormalization', baseName(w, n), { axis: axes, epsilon: attrFloat(n, 'epsilon', 1e-5), center: !!b, scale: true }, [x], x.shape, weights)];
 }
 
 /** Dense from Gemm / MatMul(+Add): kernel (in, out). */
