@@ -582,6 +582,19 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
   return [w.add('Rescaling', n.name || n.outputs[0]!, { scale, offset }, [x], x.shape)];
 }
 
+/** x / c with a float scalar constant c: Rescaling(1 / c) (within an ulp of the quotient). */
+function divRow(w: Writer, n: Node): KTensor[] {
+  const c = w.constant(n.inputs[1]!);
+  if (w.isConstant(n.inputs[0]!)) unsupported(n, 'of a constant by a tensor');
+  if (!c) unsupported(n, 'of two tensors (Keras has no Divide layer)');
+  if (c.size !== 1) unsupported(n, 'by a non-scalar constant');
+  if (!isFloatDType(c.dtype)) unsupported(n, `of ${c.dtype} values (integer division)`);
+  const v = c.toNumbers()[0]!;
+  if (v === 0 || !Number.isFinite(v)) unsupported(n, `by ${v}`);
+  const x = w.input(n, 0);
+  return [w.add('Rescaling', n.name || n.outputs[0]!, { scale: 1 / v, offset: 0 }, [x], x.shape)];
+}
+
 function concatRow(w: Writer, n: Node): KTensor[] {
   const xs = n.inputs.map((_, i) => w.input(n, i));
   if (xs.length === 1) return xs; // torch.cat([x]): Keras' Concatenate wants two or more
@@ -849,7 +862,8 @@ function preluRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const slope = w.constant(n.inputs[1]!);
   if (!slope) unsupported(n, 'with a computed slope');
-  if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
+  // one slope for every element: LeakyReLU(alpha), the same x < 0 ? αx : x
+  if (slope.size === 1) return [w.add('LeakyReLU', baseName(w, n), w.options.keras3 ? { negative_slope: slope.toNumbers()[0]! } : { alpha: slope.toNumbers()[0]! }, [x], x.shape)];
   // Keras' alpha has the input's shape without the batch, 1 on the shared axes
   const dims = x.shape.slice(1);
   if (slope.rank > dims.length) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
@@ -911,6 +925,7 @@ function gatherRow(w: Writer, n: Node): KTensor[] {
   if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
   if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
   const c = x.shape[axis];
+  if (axis === 0) unsupported(n, 'on the batch axis');
   if (typeof c !== 'number') unsupported(n, 'on an axis of unknown size');
   const sel = idx.toNumbers().map((i) => (i < 0 ? i + c : i));
   if (sel.some((i) => i < 0 || i >= c)) unsupported(n, 'with indices out of range');
@@ -1000,6 +1015,13 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Sum: mergeRow('Add'),
   Sub: mergeRow('Subtract'),
   Mul: mergeRow('Multiply'),
+  Div: divRow,
+  ThresholdedRelu: (w, n) => {
+    // x > alpha ? x : 0; Keras 3 has no ThresholdedReLU layer (its ReLU(threshold) keeps x = alpha)
+    if (w.options.keras3) unsupported(n, 'in Keras 3 (no ThresholdedReLU layer)');
+    const x = w.input(n, 0);
+    return [w.add('ThresholdedReLU', n.name || n.outputs[0]!, { theta: attrFloat(n, 'alpha', 1) }, [x], x.shape)];
+  },
   Max: mergeRow('Maximum'),
   Min: mergeRow('Minimum'),
   Mean: mergeRow('Average'),

@@ -152,23 +152,31 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
       node('m', 'ReduceMin', ['r'], { axes: { type: 'ints', value: [2, 3] }, keepdims: { type: 'int', value: 0 } }),
       node('y2', 'Neg', ['m']),
       node('y3', 'Mul', ['r', 'r']),
+      node('y4', 'Div', ['c', 'three']),
+      node('y5', 'PRelu', ['c', 'slope']),
+      node('y6', 'ThresholdedRelu', ['c'], { alpha: { type: 'float', value: 0.1 } }),
     ],
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 4, 5] }],
     outputs: [
       { name: 'y1', dtype: 'float32' },
       { name: 'y2', dtype: 'float32' },
       { name: 'y3', dtype: 'float32' },
+      { name: 'y4', dtype: 'float32' },
+      { name: 'y5', dtype: 'float32' },
+      { name: 'y6', dtype: 'float32' },
     ],
     initializers: new Map([
       ['w', randomInput([4, 3, 1, 1], 5)],
       ['two', Tensor.float32([], [2])],
       ['hw', Tensor.int64([2], [2, 3])],
       ['zero', Tensor.float32([], [0])],
+      ['three', Tensor.float32([], [3])],
+      ['slope', Tensor.float32([1], [0.25])],
     ]),
     opsets: { '': 13 },
   };
 
-  it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs)', async () => {
+  it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs), Div by 3 as Rescaling(1/3), PRelu with one slope as LeakyReLU, ThresholdedRelu', async () => {
     const x = randomInput([1, 3, 4, 5], 11);
     const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
     const want = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) });
@@ -178,11 +186,13 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
     const h5 = await convert(model, 'reductions.h5');
     const js = await convert(model, 'web/model.json');
     for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!)]) {
-      const [y1, y2, y3] = predict(m, [permute(x, [0, 2, 3, 1])]);
+      const [y1, y2, y3, ...rest] = predict(m, [permute(x, [0, 2, 3, 1])]);
       // N x 1 x 1 x C holds the values of N x C x 1 x 1
       expect(relError(Tensor.float32([1, 4], y1!.toFloat32()), Tensor.float32([1, 4], want.y1!.data as Float32Array))).toBeLessThan(1e-6);
       expect(relError(y2!, Tensor.float32([1, 4], want.y2!.data as Float32Array))).toBeLessThan(1e-6);
       expect(relError(permute(y3!, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want.y3!.data as Float32Array))).toBeLessThan(1e-6);
+      rest.forEach((y, i) => expect(relError(permute(y, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want[`y${i + 4}`]!.data as Float32Array))).toBeLessThan(1e-6));
+      expect(rest).toHaveLength(3);
     }
   });
 });
