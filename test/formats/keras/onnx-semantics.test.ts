@@ -5,7 +5,9 @@
  *   NCHW graph (scales [1, 1, sh, sw]): laid out channels-last like any other (one predicate,
  *   needsChannelsLast, for every NHWC writer);
  * - Softmax before opset 13 is one softmax over the flattened axes from `axis`: written as a
- *   Keras Softmax only where that is the last axis or the others are all 1, else refused by name.
+ *   Keras Softmax only where that is the last axis or the others are all 1, else refused by name;
+ * - ops written with other stock layers (Pow 2, ReduceSum / ReduceMin, Clip(0), Neg, x · x) and
+ *   LayerNormalization over several axes.
  */
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,8 @@ import type { Attr, Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
-import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { ZipReader } from '../../../src/io/zip.js';
+import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from './tfjs-oracle.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -181,5 +184,47 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
       expect(relError(y2!, Tensor.float32([1, 4], want.y2!.data as Float32Array))).toBeLessThan(1e-6);
       expect(relError(permute(y3!, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want.y3!.data as Float32Array))).toBeLessThan(1e-6);
     }
+  });
+});
+
+describe('LayerNormalization over the axes from `axis` on (.h5, model.json, .keras in TF.js vs onnxruntime-node)', () => {
+  const lnGraph = (axis: number, bias: boolean): Graph => ({
+    name: `ln${axis}`,
+    nodes: [{ name: 'ln', opType: 'LayerNormalization', domain: '', inputs: ['x', 'scale', ...(bias ? ['bias'] : [])], outputs: ['y'], attrs: { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: 1e-3 } } }],
+    inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4, 5] }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: new Map([
+      ['scale', randomInput([2, 3, 4, 5].slice(axis < 0 ? axis + 4 : axis), 21)],
+      ['bias', randomInput([2, 3, 4, 5].slice(axis < 0 ? axis + 4 : axis), 22)],
+    ]),
+    opsets: { '': 17 },
+  });
+
+  it.each([
+    [-1, true],
+    [2, true],
+    [1, false],
+  ] as const)('axis %i (bias %s): Keras LayerNormalization over that axis list, within 1e-5', async (axis, bias) => {
+    const g = lnGraph(axis, bias);
+    const x = randomInput([2, 3, 4, 5], 23);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [2, 3, 4, 5]) })).y!;
+    await session.release();
+    const model = await loadModel(writeOnnx(g), { fileName: 'ln.onnx' });
+    const h5 = await convert(model, 'ln.h5');
+    const js = await convert(model, 'web/model.json');
+    const k3 = await convert(model, 'ln.keras');
+    const z = ZipReader.open(k3.bytes);
+    const models = [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), await tfjsModelFromKeras3(JSON.parse(new TextDecoder().decode(z.read('config.json'))), z.read('model.weights.h5'))];
+    for (const m of models) expect(relError(predict(m, [x])[0]!, Tensor.float32([2, 3, 4, 5], want.data as Float32Array))).toBeLessThan(1e-5);
+  });
+
+  it('over the batch axis, or with its Mean output read: an UnsupportedError naming the node', async () => {
+    const g = lnGraph(1, true);
+    const batch = { ...g, nodes: [{ ...g.nodes[0]!, attrs: { axis: { type: 'int' as const, value: 0 } } }], initializers: new Map([['scale', randomInput([2, 3, 4, 5], 1)]]) };
+    batch.nodes[0]!.inputs = ['x', 'scale'];
+    await expect(convert(await loadModel(writeOnnx(batch), { fileName: 'ln0.onnx' }), 'ln0.h5')).rejects.toThrow(/LayerNormalization over the batch axis.*'ln'/);
+    const mean = { ...g, nodes: [{ ...g.nodes[0]!, outputs: ['y', 'mean'] }], outputs: [...g.outputs, { name: 'mean', dtype: 'float32' as const }] };
+    await expect(convert(await loadModel(writeOnnx(mean), { fileName: 'lnm.onnx' }), 'lnm.h5')).rejects.toThrow(/LayerNormalization with its Mean \/ InvStdDev outputs.*'ln'/);
   });
 });
