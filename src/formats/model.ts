@@ -107,6 +107,8 @@ export interface WriteOptions {
   fileName?: string;
   /** TFLite: post-training quantization (src/passes/quantize.ts) */
   quantize?: import('../passes/quantize.js').QuantizeOptions;
+  /** TFLite: keep the model's NCHW inputs and outputs (a TRANSPOSE at each) instead of making them channels-last */
+  keepNchwIo?: boolean;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */

@@ -830,6 +830,30 @@ function instanceNorm(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [scaled, w.ref(bias)], dt);
 }
 
+/**
+ * OneHot(indices, depth, [off, on]) as TF's OneHot: ONNX counts a negative index from the end
+ * (TF gives an all-off row), so it gets depth added first; depth becomes an int32 scalar.
+ */
+function oneHot(w: Writer, n: Node, out: string): void {
+  const [indices, depth, values] = n.inputs as [string, string, string];
+  const where = `node '${n.name}'`;
+  const it = w.dtype(indices);
+  const vt = w.dtype(values);
+  if (!['int32', 'int64', 'float32'].includes(it) || vt === 'string') throw new UnsupportedError(`OneHot of ${it} indices / ${vt} values in a GraphDef`, where);
+  const rank = w.shape(indices)?.length;
+  if (rank === undefined) throw new UnsupportedError('OneHot of indices of unknown rank in a GraphDef', where);
+  const axis = attrInt(n, 'axis', -1);
+  const idx = it === 'int64' ? w.ref(indices) : w.add(w.fresh(`${n.name}/indices_int64`), 'Cast', [w.ref(indices)], { SrcT: T(it), DstT: T('int64'), Truncate: { b: false } });
+  const depth64 = w.add(w.fresh(`${n.name}/depth_int64`), 'Cast', [w.ref(depth)], { SrcT: T(w.dtype(depth)), DstT: T('int64'), Truncate: { b: false } });
+  const d64 = w.add(w.fresh(`${n.name}/depth_scalar64`), 'Reshape', [depth64, w.int32(`${n.name}/scalar`, [])], { T: T('int64'), Tshape: T('int32') });
+  const negative = w.add(w.fresh(`${n.name}/negative`), 'Less', [idx, w.const(`${n.name}/zero`, Tensor.int64([], [0]))], { T: T('int64') });
+  const shifted = w.add(w.fresh(`${n.name}/shifted`), 'Add', [idx, d64], { T: T('int64') });
+  const wrapped = w.add(w.fresh(`${n.name}/wrapped`), 'SelectV2', [negative, shifted, idx], { T: T('int64') });
+  const d32 = w.add(w.fresh(`${n.name}/depth`), 'Cast', [d64], { SrcT: T('int64'), DstT: T('int32'), Truncate: { b: false } });
+  const pick = (k: number) => w.add(w.fresh(`${n.name}/${k ? 'on' : 'off'}`), 'GatherV2', [w.ref(values), w.int32(`${n.name}/value_${k}`, [k], true), w.int32(`${n.name}/value_axis_${k}`, [0], true)], { Tparams: T(vt), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
+  w.add(out, 'OneHot', [wrapped, d32, pick(1), pick(0)], { T: T(vt), TI: T('int64'), axis: { i: axis < 0 ? axis + rank + 1 : axis } });
+}
+
 /** Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
 function shrink(w: Writer, n: Node, out: string): void {
   const dtype = w.dtype(n.inputs[0]!);
@@ -989,6 +1013,21 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'SelectV2', [above, x, floatScalar(w, `${n.name}/zero`, dtype, 0)], { T: T(dtype) });
   },
   Shrink: shrink,
+  OneHot: oneHot,
+  // the output depends on the input's shape only: a constant
+  EyeLike: (w, n, out) => {
+    const shape = w.shape(n.inputs[0]!);
+    const dtype = w.dtype(n.outputs[0]!);
+    if (!shape || shape.length !== 2 || shape.some((d) => typeof d !== 'number') || dtype === 'string') throw new UnsupportedError('EyeLike of a value of unknown shape in a GraphDef', `node '${n.name}'`);
+    const [rows, cols] = shape as [number, number];
+    const k = attrInt(n, 'k', 0);
+    const eye = Tensor.zeros(dtype, [rows, cols]);
+    const data = eye.data as unknown as { [i: number]: number | bigint };
+    const one = typeof data[0] === 'bigint' ? 1n : dtype === 'float16' ? 0x3c00 : dtype === 'bfloat16' ? 0x3f80 : 1;
+    for (let i = 0; i < rows; i++) if (i + k >= 0 && i + k < cols) data[i * cols + i + k] = one;
+    const name = w.const(`${n.name}/eye`, eye);
+    w.add(out, 'Identity', [name], { T: T(dtype) });
+  },
   'nnport::LRN': lrn,
   CumSum: (w, n, out) =>
     w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
