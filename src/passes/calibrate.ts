@@ -7,6 +7,7 @@ import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
+import { channelsLastPerm } from './layout-permutations.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse' | 'search';
 /** Calibration samples: each feeds by input name, or tensors in input order. */
@@ -81,9 +82,11 @@ export async function calibrate(
         let t = list[i]!;
         const want = v.shape?.map((d) => (typeof d === 'number' ? d : null)) ?? [];
         const fits = (s: readonly number[]) => s.length === want.length && s.every((d, k) => want[k] === null || want[k] === d);
-        if (!fits(t.shape) && t.rank === 4 && fits([t.shape[0]!, t.shape[2]!, t.shape[3]!, t.shape[1]!])) {
-          t = permuteTensor(t, [0, 2, 3, 1]);
-          if (!noted) options?.onNote?.(`calibration samples are NCHW [${list[i]!.shape.join(', ')}]; transposed to the model's NHWC input`);
+        // channels-first of any spatial rank (NCW, NCHW, NCDHW): the layout pass moves the channels last
+        const perm = channelsLastPerm(t.rank);
+        if (!fits(t.shape) && t.rank >= 3 && fits(perm.map((k) => t.shape[k]!))) {
+          t = permuteTensor(t, perm);
+          if (!noted) options?.onNote?.(`calibration samples are channels-first [${list[i]!.shape.join(', ')}]; transposed to the model's channels-last input`);
           noted = true;
         }
         if (!fits(t.shape)) throw new QuantizationError(`calibration sample for '${v.name}' has shape [${t.shape.join(', ')}], the input is [${want.map((d) => d ?? '?').join(', ')}]`);

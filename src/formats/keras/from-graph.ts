@@ -443,15 +443,29 @@ function batchNormRow(w: Writer, n: Node): KTensor[] {
   return [xin === x ? y : w.add('Reshape', `${baseName(w, n)}_rank${r}`, { target_shape: x.shape.slice(1) as number[] }, [y], x.shape)];
 }
 
+/** LayerNormalization over the axes from `axis` on (the batch axis excluded): Keras' over that axis list. */
 function layerNormRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
-  const axis = attrInt(n, 'axis', -1);
-  if (axis !== -1 && axis !== x.shape.length - 1) unsupported(n, `over axis ${axis}`);
+  const r = x.shape.length;
+  let axis = attrInt(n, 'axis', -1);
+  if (axis < 0) axis += r;
+  if (axis <= 0) unsupported(n, 'over the batch axis');
+  if (n.outputs.slice(1).some((o) => o && ((w.consumers.get(o)?.length ?? 0) > 0 || w.graph.outputs.some((v) => v.name === o)))) unsupported(n, 'with its Mean / InvStdDev outputs');
   const g = w.constant(n.inputs[1]!);
   const b = n.inputs[2] ? w.constant(n.inputs[2]) : undefined;
-  if (!g) unsupported(n, 'with a computed scale');
-  const weights = [{ role: 'gamma', tensor: g }, ...(b ? [{ role: 'beta', tensor: b }] : [])];
-  return [w.add('LayerNormalization', baseName(w, n), { axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: !!b, scale: true }, [x], x.shape, weights)];
+  if (!g) unsupported(n, `with a scale given at run time (input '${n.inputs[1]}')`);
+  if (n.inputs[2] && !b) unsupported(n, `with a bias given at run time (input '${n.inputs[2]}')`);
+  // Keras' gamma / beta have the normalized dims' shape (ONNX's may be broadcast from fewer)
+  const dims = x.shape.slice(axis);
+  if (dims.some((d) => d === null)) unsupported(n, 'over axes of unknown size');
+  const size = (dims as number[]).reduce((a, c) => a * c, 1);
+  const param = (t: Tensor, what: string): Tensor => {
+    if (t.size !== size) unsupported(n, `with a ${what} of shape [${t.shape.join(', ')}] (Keras needs one value per normalized element)`);
+    return t.reshape(dims as number[]);
+  };
+  const weights = [{ role: 'gamma', tensor: param(g, 'scale') }, ...(b ? [{ role: 'beta', tensor: param(b, 'bias') }] : [])];
+  const axes = axis === r - 1 ? -1 : Array.from({ length: r - axis }, (_, i) => axis + i);
+  return [w.add('LayerNormalization', baseName(w, n), { axis: axes, epsilon: attrFloat(n, 'epsilon', 1e-5), center: !!b, scale: true }, [x], x.shape, weights)];
 }
 
 /** Dense from Gemm / MatMul(+Add): kernel (in, out). */
@@ -566,6 +580,19 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
     offset = v;
   } else unsupported(n, 'with a constant operand');
   return [w.add('Rescaling', n.name || n.outputs[0]!, { scale, offset }, [x], x.shape)];
+}
+
+/** x / c with a float scalar constant c: Rescaling(1 / c) (within an ulp of the quotient). */
+function divRow(w: Writer, n: Node): KTensor[] {
+  const c = w.constant(n.inputs[1]!);
+  if (w.isConstant(n.inputs[0]!)) unsupported(n, 'of a constant by a tensor');
+  if (!c) unsupported(n, 'of two tensors (Keras has no Divide layer)');
+  if (c.size !== 1) unsupported(n, 'by a non-scalar constant');
+  if (!isFloatDType(c.dtype)) unsupported(n, `of ${c.dtype} values (integer division)`);
+  const v = c.toNumbers()[0]!;
+  if (v === 0 || !Number.isFinite(v)) unsupported(n, `by ${v}`);
+  const x = w.input(n, 0);
+  return [w.add('Rescaling', n.name || n.outputs[0]!, { scale: 1 / v, offset: 0 }, [x], x.shape)];
 }
 
 function concatRow(w: Writer, n: Node): KTensor[] {
@@ -835,7 +862,8 @@ function preluRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const slope = w.constant(n.inputs[1]!);
   if (!slope) unsupported(n, 'with a computed slope');
-  if (slope.size === 1) unsupported(n, 'with one shared slope (Keras PReLU needs one per channel)');
+  // one slope for every element: LeakyReLU(alpha), the same x < 0 ? αx : x
+  if (slope.size === 1) return [w.add('LeakyReLU', baseName(w, n), w.options.keras3 ? { negative_slope: slope.toNumbers()[0]! } : { alpha: slope.toNumbers()[0]! }, [x], x.shape)];
   // Keras' alpha has the input's shape without the batch, 1 on the shared axes
   const dims = x.shape.slice(1);
   if (slope.rank > dims.length) unsupported(n, `with slope shape [${slope.shape.join(', ')}]`);
@@ -897,12 +925,60 @@ function gatherRow(w: Writer, n: Node): KTensor[] {
   if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
   if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
   const c = x.shape[axis];
+  if (axis === 0) unsupported(n, 'on the batch axis');
   if (typeof c !== 'number') unsupported(n, 'on an axis of unknown size');
   const sel = idx.toNumbers().map((i) => (i < 0 ? i + c : i));
   if (sel.some((i) => i < 0 || i >= c)) unsupported(n, 'with indices out of range');
   const k = new Float32Array(c * sel.length);
   sel.forEach((i, j) => (k[i * sel.length + j] = 1));
   return [w.add('Dense', n.name || n.outputs[0]!, { units: sel.length, activation: 'linear', use_bias: false }, [x], [...x.shape.slice(0, -1), sel.length], [{ role: 'kernel', tensor: new Tensor('float32', [c, sel.length], k) }])];
+}
+
+/**
+ * Softmax (a Softmax layer) / LogSoftmax (the 'log_softmax' activation, TF.js and Keras 3; the .h5
+ * writer refuses it) along the last axis; another axis between two Permutes, as TF.js computes
+ * either on the last axis only.
+ */
+function softmaxRow(kind: 'softmax' | 'log_softmax'): Row {
+  const layer = (w: Writer, base: string, x: KTensor, shape: KShape): KTensor =>
+    kind === 'softmax' ? w.add('Softmax', base, { axis: -1 }, [x], shape) : w.add('Activation', base, { activation: 'log_softmax' }, [x], shape);
+  return (w, n) => {
+    const x = w.input(n, 0);
+    // before opset 13 (Log)Softmax is one softmax over all axes from `axis` on (default 1), not along one axis
+    const early = (w.graph.opsets[''] ?? w.graph.opsets['ai.onnx'] ?? 17) < 13;
+    let axis = attrInt(n, 'axis', early ? 1 : -1);
+    const r = x.shape.length;
+    if (early && (axis < 0 ? axis + r : axis) !== r - 1) {
+      // over axes a.. whose dims are all 1 but one (N x 1000 x 1 x 1): a softmax along that one
+      const from = axis < 0 ? axis + r : axis;
+      const wide = x.shape.map((d, i) => (i >= from && d !== 1 ? i : -1)).filter((i) => i >= 0);
+      if (wide.length > 1 || wide.some((i) => x.shape[i] === null)) unsupported(n, `over the flattened axes ${axis}.. of a rank-${r} input (opset < 13)`);
+      axis = wide[0] ?? r - 1;
+      if (axis < r - 1 && x.shape.slice(1).every((d) => d !== null)) {
+        // only unit dims after it: a softmax along the last axis between two Reshapes (TF.js takes no other)
+        const base = n.name || n.outputs[0]!;
+        const inner: KShape = x.shape.slice(0, axis + 1);
+        const flat = w.add('Reshape', `${base}_flat`, { target_shape: inner.slice(1) as number[] }, [x], inner);
+        const sm = layer(w, `${base}_last`, flat, inner);
+        if (kind === 'softmax') sm.producer = 'Softmax';
+        return [w.add('Reshape', base, { target_shape: x.shape.slice(1) as number[] }, [sm], x.shape)];
+      }
+    }
+    if (axis < 0) axis += r;
+    if (axis === 0) unsupported(n, 'along the batch axis');
+    if (axis !== r - 1) {
+      // along another axis: between two Permutes that swap it with the last (TF.js runs softmax on the last axis only)
+      const base = n.name || n.outputs[0]!;
+      const dims = Array.from({ length: r - 1 }, (_, i) => (i + 1 === axis ? r - 1 : i + 1 === r - 1 ? axis : i + 1));
+      const swapped: KShape = [null, ...dims.map((d) => x.shape[d] ?? null)];
+      const t = w.add('Permute', `${base}_to_last`, { dims }, [x], swapped);
+      const sm = layer(w, `${base}_last`, t, swapped);
+      return [w.add('Permute', base, { dims }, [sm], x.shape)];
+    }
+    const y = layer(w, n.name || n.outputs[0]!, x, x.shape);
+    if (kind === 'softmax') y.producer = 'Softmax';
+    return [y];
+  };
 }
 
 export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
@@ -939,6 +1015,13 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Sum: mergeRow('Add'),
   Sub: mergeRow('Subtract'),
   Mul: mergeRow('Multiply'),
+  Div: divRow,
+  ThresholdedRelu: (w, n) => {
+    // x > alpha ? x : 0; Keras 3 has no ThresholdedReLU layer (its ReLU(threshold) keeps x = alpha)
+    if (w.options.keras3) unsupported(n, 'in Keras 3 (no ThresholdedReLU layer)');
+    const x = w.input(n, 0);
+    return [w.add('ThresholdedReLU', n.name || n.outputs[0]!, { theta: attrFloat(n, 'alpha', 1) }, [x], x.shape)];
+  },
   Max: mergeRow('Maximum'),
   Min: mergeRow('Minimum'),
   Mean: mergeRow('Average'),
@@ -993,43 +1076,8 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
     if (!w.options.keras3) unsupported(n, 'in Keras 2 / TF.js (no hard_silu activation before Keras 3)');
     return [activationLayer(w, n, 'hard_silu')];
   },
-  Softmax: (w, n) => {
-    const x = w.input(n, 0);
-    // before opset 13 Softmax is one softmax over all axes from `axis` on (default 1), not along one axis
-    const early = (w.graph.opsets[''] ?? w.graph.opsets['ai.onnx'] ?? 17) < 13;
-    let axis = attrInt(n, 'axis', early ? 1 : -1);
-    const r = x.shape.length;
-    if (early && (axis < 0 ? axis + r : axis) !== r - 1) {
-      // over axes a.. whose dims are all 1 but one (N x 1000 x 1 x 1): a softmax along that one
-      const from = axis < 0 ? axis + r : axis;
-      const wide = x.shape.map((d, i) => (i >= from && d !== 1 ? i : -1)).filter((i) => i >= 0);
-      if (wide.length > 1 || wide.some((i) => x.shape[i] === null)) unsupported(n, `over the flattened axes ${axis}.. of a rank-${r} input (opset < 13)`);
-      axis = wide[0] ?? r - 1;
-      if (axis < r - 1 && x.shape.slice(1).every((d) => d !== null)) {
-        // only unit dims after it: a softmax along the last axis between two Reshapes (TF.js takes no other)
-        const base = n.name || n.outputs[0]!;
-        const inner: KShape = x.shape.slice(0, axis + 1);
-        const flat = w.add('Reshape', `${base}_flat`, { target_shape: inner.slice(1) as number[] }, [x], inner);
-        const sm = w.add('Softmax', `${base}_last`, { axis: -1 }, [flat], inner);
-        sm.producer = 'Softmax';
-        return [w.add('Reshape', base, { target_shape: x.shape.slice(1) as number[] }, [sm], x.shape)];
-      }
-    }
-    if (axis < 0) axis += r;
-    if (axis === 0) unsupported(n, 'along the batch axis');
-    if (axis !== r - 1) {
-      // along another axis: between two Permutes that swap it with the last (TF.js runs softmax on the last axis only)
-      const base = n.name || n.outputs[0]!;
-      const dims = Array.from({ length: r - 1 }, (_, i) => (i + 1 === axis ? r - 1 : i + 1 === r - 1 ? axis : i + 1));
-      const swapped: KShape = [null, ...dims.map((d) => x.shape[d] ?? null)];
-      const t = w.add('Permute', `${base}_to_last`, { dims }, [x], swapped);
-      const sm = w.add('Softmax', `${base}_last`, { axis: -1 }, [t], swapped);
-      return [w.add('Permute', base, { dims }, [sm], x.shape)];
-    }
-    const y = w.add('Softmax', n.name || n.outputs[0]!, { axis: -1 }, [x], x.shape);
-    y.producer = 'Softmax';
-    return [y];
-  },
+  Softmax: softmaxRow('softmax'),
+  LogSoftmax: softmaxRow('log_softmax'),
   PRelu: preluRow,
   LSTM: recurrentRow,
   GRU: recurrentRow,

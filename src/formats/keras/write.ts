@@ -1,7 +1,7 @@
 // Keras writers: the HDF5 file `model.save('x.h5')` writes (Keras 2 / tf.keras), the Keras 3
 // `.keras` archive, and (through src/formats/tfjs) TF.js layers models. All start from the
 // channels-last graph -> Keras layers mapping in from-graph.ts.
-import { UsageError } from '../../ir/errors.js';
+import { UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { writeZip } from '../../io/zip.js';
 import { initKernels } from '../../wasm/loader.js';
@@ -51,9 +51,19 @@ export function keras2WeightName(l: KerasLayerOut, role: string): string {
   return `${l.name}/${role}:0`;
 }
 
+/** Layers Keras 2 (tf.keras 2.15) lacks: the 'log_softmax' activation (Keras 3 and TF.js have it). */
+function refuseKeras2Gaps(m: KerasModelOut): KerasModelOut {
+  for (const l of m.layers) {
+    if (l.className === 'Activation' && l.config.activation === 'log_softmax') {
+      throw new UnsupportedError("LogSoftmax in a Keras 2 .h5 file: tf.keras 2 has no 'log_softmax' activation (write a Keras 3 .keras or a TF.js model.json)", `layer '${l.name}'`);
+    }
+  }
+  return m;
+}
+
 /** The HDF5 `model.save('x.h5')` layout: root attrs, model_weights/<layer>/<layer>/<role>:0. */
 export async function writeKerasH5(model: LoadedModel, _options: WriteOptions = {}): Promise<Uint8Array> {
-  const m = await kerasLayersOf(model, 'writing a Keras .h5 file');
+  const m = refuseKeras2Gaps(await kerasLayersOf(model, 'writing a Keras .h5 file'));
   return buildH5Bytes((f, datasets) => fillKerasH5(f, datasets, m));
 }
 
@@ -63,7 +73,7 @@ export async function writeKerasH5(model: LoadedModel, _options: WriteOptions = 
  * most elements of one weight in WASM memory at once (tests make it tiny to cut small models up).
  */
 export async function writeKerasH5File(model: LoadedModel, path: string, _options: WriteOptions = {}, sliceElements?: number): Promise<void> {
-  const m = await kerasLayersOf(model, 'writing a Keras .h5 file');
+  const m = refuseKeras2Gaps(await kerasLayersOf(model, 'writing a Keras .h5 file'));
   await writeH5File(path, (f, datasets) => fillKerasH5(f, datasets, m), sliceElements);
 }
 

@@ -826,6 +826,223 @@ function conv2dBackpropInput(c: NodeCtx): TfValue[] {
   return [c.value(out, x.dtype, sizes)];
 }
 
+// ---- ops the GraphDef writer emits (read back exactly as TensorFlow defines them) ----
+
+const isFloatType = (d: DType) => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+
+/** C's fmod (the sign of the dividend); integers as JS numbers */
+const fmod = (x: number, y: number): number => (y === 0 ? NaN : x % y);
+/** Python's modulo (the sign of the divisor), as TF's FloorMod */
+const floorMod = (x: number, y: number): number => {
+  const r = fmod(x, y);
+  return r !== 0 && y < 0 !== r < 0 ? r + y : r;
+};
+
+/** A binary op of TF's whose ONNX form is built by `emit` (folded with `fold` when both inputs are small constants). */
+function binaryRow(outType: (a: DType) => DType, fold: (x: number, y: number, dtype: DType) => number, emit: (c: NodeCtx, a: string, b: string, out: string, dtype: DType) => void): OpConvert {
+  return (c) => {
+    const a = c.input(0);
+    const b = c.input(1);
+    const dtype = outType(a.dtype);
+    const shape = a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined;
+    if (a.value && b.value && small(a.value.shape) && small(b.value.shape) && !['float16', 'bfloat16', 'int64', 'uint64'].includes(a.dtype)) {
+      return [c.constantValue(binary(a.value, b.value, dtype, (x, y) => fold(x, y, a.dtype)))];
+    }
+    const out = c.out();
+    emit(c, c.use(a), c.use(b), out, a.dtype);
+    return [c.value(out, dtype, shape)];
+  };
+}
+
+/** FloorMod: the remainder with the divisor's sign (Python's %): ONNX Mod fmod=0 on integers; on floats fmod, then + y where its sign differs from y's. */
+const floorModOp = binaryRow(
+  (a) => a,
+  (x, y, d) => (isFloatType(d) ? floorMod(x, y) : y === 0 ? 0 : floorMod(x, y)),
+  (c, a, b, out, dtype) => {
+    if (!isFloatType(dtype)) return c.emit('Mod', [a, b], [out], { fmod: attr('int', 0) });
+    const r = c.tmp('fmod');
+    c.emit('Mod', [a, b], [r], { fmod: attr('int', 1) });
+    const zero = c.constTensor(tensorOf(dtype, [], [0]), 'zero');
+    const [rNeg, yNeg, signs, rZero, rNonZero, fix, shifted] = ['r_neg', 'y_neg', 'signs_differ', 'r_zero', 'r_nonzero', 'fix', 'shifted'].map((s) => c.tmp(s)) as [string, string, string, string, string, string, string];
+    c.emit('Less', [r, zero], [rNeg]);
+    c.emit('Less', [b, zero], [yNeg]);
+    c.emit('Xor', [rNeg, yNeg], [signs]);
+    c.emit('Equal', [r, zero], [rZero]);
+    c.emit('Not', [rZero], [rNonZero]);
+    c.emit('And', [signs, rNonZero], [fix]);
+    c.emit('Add', [r, b], [shifted]);
+    c.emit('Where', [fix, shifted, r], [out]);
+  },
+);
+
+/** TruncateMod: C's fmod (the dividend's sign), ONNX Mod fmod=1 for every type. */
+const truncateModOp = binaryRow(
+  (a) => a,
+  (x, y, d) => (!isFloatType(d) && y === 0 ? 0 : fmod(x, y)),
+  (c, a, b, out) => c.emit('Mod', [a, b], [out], { fmod: attr('int', 1) }),
+);
+
+/** TruncateDiv: x / y rounded toward zero; ONNX Div on integers truncates, floats are truncated after it. */
+const truncateDivOp = binaryRow(
+  (a) => a,
+  (x, y, d) => (!isFloatType(d) && y === 0 ? 0 : Math.trunc(x / y)),
+  (c, a, b, out, dtype) => {
+    if (!isFloatType(dtype)) return c.emit('Div', [a, b], [out]);
+    const q = c.tmp('quotient');
+    c.emit('Div', [a, b], [q]);
+    const [neg, up, down] = ['negative', 'ceil', 'floor'].map((s) => c.tmp(s)) as [string, string, string];
+    c.emit('Less', [q, c.constTensor(tensorOf(dtype, [], [0]), 'zero')], [neg]);
+    c.emit('Ceil', [q], [up]);
+    c.emit('Floor', [q], [down]);
+    c.emit('Where', [neg, up, down], [out]);
+  },
+);
+
+const notEqualOp = binaryRow(
+  () => 'bool',
+  (x, y) => +(x !== y),
+  (c, a, b, out) => {
+    const eq = c.tmp('equal');
+    c.emit('Equal', [a, b], [eq]);
+    c.emit('Not', [eq], [out]);
+  },
+);
+
+/** A unary op with a bool output (IsNan, IsInf). */
+function predicateRow(onnx: string): OpConvert {
+  return (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    c.emit(onnx, [c.use(x)], [out]);
+    return [c.value(out, 'bool', x.shape)];
+  };
+}
+
+/** ReverseV2(x, axes): one Slice with step -1 over each axis. */
+function reverseOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const rank = x.shape?.length;
+  const axes = c.ints(1, 'ReverseV2 axis').map((a) => (a < 0 && rank !== undefined ? a + rank : a));
+  if (axes.some((a) => a < 0)) throw new UnsupportedError('ReverseV2 over a negative axis of a value of unknown rank', `${c.where()} in '${c.file}'`);
+  const out = c.out();
+  if (!axes.length) c.emit('Identity', [c.use(x)], [out]);
+  else c.emit('Slice', [c.use(x), c.int64(axes.map(() => -1), 'starts'), c.int64(axes.map(() => -INT64_MAX), 'ends'), c.int64(axes, 'axes'), c.int64(axes.map(() => -1), 'steps')], [out]);
+  return [c.value(out, x.dtype, x.shape)];
+}
+
+/** BroadcastTo(x, shape): ONNX Expand (both broadcast numpy-style). */
+function broadcastToOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const s = c.input(1);
+  const target = s.value?.toNumbers();
+  const out = c.out();
+  c.emit('Expand', [c.use(x), c.int64Input(1, 'shape')], [out]);
+  return [c.value(out, x.dtype, target && x.shape ? broadcastShapes(x.shape, target) : target)];
+}
+
+/** Cumsum(x, axis) with TF's exclusive / reverse: ONNX CumSum's attributes of the same meaning. */
+function cumsumOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const out = c.out();
+  c.emit('CumSum', [c.use(x), c.int64Input(1, 'axis')], [out], { exclusive: attr('int', c.attrs.bool('exclusive') ? 1 : 0), reverse: attr('int', c.attrs.bool('reverse') ? 1 : 0) });
+  return [c.value(out, x.dtype, x.shape)];
+}
+
+/**
+ * OneHot(indices, depth, on, off, axis): TF gives an all-off row for an index outside [0, depth);
+ * ONNX counts a negative index from the end, so negative indices become depth (out of range).
+ */
+function oneHotOp(c: NodeCtx): TfValue[] {
+  const idx = c.input(0);
+  const d = c.input(1);
+  const depth = d.value ? d.value.toNumbers()[0]! : null;
+  const [on, off] = [c.input(2), c.input(3)];
+  const rank = idx.shape?.length;
+  let axis = c.attrs.int('axis', -1);
+  if (axis < 0 && rank !== undefined) axis += rank + 1;
+  const neg = c.tmp('negative');
+  c.emit('Less', [c.use(idx), c.constTensor(tensorOf(idx.dtype, [], [0]), 'zero')], [neg]);
+  let outside: string;
+  if (depth !== null) outside = c.constTensor(tensorOf(idx.dtype, [], [depth]), 'depth_index');
+  else {
+    outside = c.tmp('depth_index');
+    c.emit('Cast', [c.use(d)], [outside], { to: attr('int', onnxType(idx.dtype)) });
+  }
+  const wrapped = c.tmp('indices');
+  c.emit('Where', [neg, outside, c.use(idx)], [wrapped]);
+  let values: string;
+  if (on.value && off.value && on.dtype !== 'float16' && on.dtype !== 'bfloat16') values = c.constTensor(tensorOf(on.dtype, [2], [off.value.toNumbers()[0]!, on.value.toNumbers()[0]!]), 'values');
+  else {
+    const parts = [off, on].map((v, i) => {
+      const r = c.tmp(`value${i}`);
+      c.emit('Reshape', [c.use(v), c.int64([1], `value${i}_shape`)], [r]);
+      return r;
+    });
+    values = c.tmp('values');
+    c.emit('Concat', parts, [values], { axis: attr('int', 0) });
+  }
+  const out = c.out();
+  c.emit('OneHot', [wrapped, depth !== null ? c.int64([depth], 'depth', true) : c.use(d), values], [out], { axis: attr('int', axis < 0 ? -1 : axis) });
+  const shape = idx.shape && axis >= 0 ? [...idx.shape.slice(0, axis), depth, ...idx.shape.slice(axis)] : undefined;
+  return [c.value(out, on.dtype, shape)];
+}
+
+/** MaxPool3D / AvgPool3D over NDHWC: the channels-last nnport pool; ksize / strides of 5 values. */
+function pool3d(c: NodeCtx, opType: 'MaxPool' | 'AveragePool'): TfValue[] {
+  // TF's CPU kernels take NDHWC only (as its writer and Keras make them)
+  const f = c.attrs.string('data_format', 'NDHWC');
+  if (f !== 'NDHWC') throw new UnsupportedError(`${c.op} with data_format ${f}`, `${c.where()} in '${c.file}'`);
+  const format = 'NHWC';
+  const five = (name: string): number[] => {
+    const v = c.attrs.ints(name, [1, 1, 1, 1, 1]);
+    if (v.length !== 5) throw new FormatError(`${c.where()}: attribute '${name}' has ${v.length} values, not 5`, { file: c.file });
+    if (v[0]! !== 1 || v[4]! !== 1) throw new UnsupportedError(`${c.op} with ${name} over the batch or channels`, `${c.where()} in '${c.file}'`);
+    return v.slice(1, 4);
+  };
+  const x = c.input(0);
+  const w: Window = { kernel: five('ksize'), strides: five('strides'), dilations: [1, 1, 1] };
+  const spatial = x.shape ? x.shape.slice(1, -1) : [null, null, null];
+  const p = windowPads(c, spatial, w, format);
+  const out = c.out();
+  c.emit(opType, [c.use(x)], [out], { kernel_shape: attr('ints', w.kernel), strides: attr('ints', w.strides), ...padAttrs(p) }, 'nnport');
+  const ch = dim(x.shape, -1);
+  return [c.value(out, x.dtype, withSpatial(x.shape, format, p.out, ch))];
+}
+
+/**
+ * LRN over the last axis (NHWC): sqr_sum over d - r .. d + r, x / (bias + alpha sqr_sum)^beta;
+ * ONNX's size 2r + 1 divides alpha by the size, so alpha · size.
+ */
+function lrnOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  if (x.shape && x.shape.length !== 4) throw new UnsupportedError(`LRN of a ${x.shape.length}-D value`, `${c.where()} in '${c.file}'`);
+  const r = c.attrs.int('depth_radius', 5);
+  const size = 2 * r + 1;
+  const out = c.out();
+  c.emit('LRN', [c.use(x)], [out], { size: attr('int', size), alpha: attr('float', c.attrs.float('alpha', 1) * size), beta: attr('float', c.attrs.float('beta', 0.5)), bias: attr('float', c.attrs.float('bias', 1)) }, 'nnport');
+  return [c.value(out, x.dtype, x.shape)];
+}
+
+/** DepthToSpace / SpaceToDepth over NHWC (TF splits the depth as ONNX's DCR): the channels-last nnport ops. */
+function depthSpace(c: NodeCtx, opType: 'DepthToSpace' | 'SpaceToDepth'): TfValue[] {
+  const format = dataFormat(c);
+  if (format !== 'NHWC') throw new UnsupportedError(`${c.op} with data_format ${format}`, `${c.where()} in '${c.file}'`);
+  const x = c.input(0);
+  const b = c.attrs.int('block_size');
+  const out = c.out();
+  c.emit(opType, [c.use(x)], [out], { blocksize: attr('int', b), ...(opType === 'DepthToSpace' ? { mode: attr('string', 'DCR') } : {}) }, 'nnport');
+  const s = x.shape;
+  let shape: Dim[] | undefined;
+  if (s && s.length === 4) {
+    // DepthToSpace: H, W times b, C / b²; SpaceToDepth the other way
+    const k = opType === 'DepthToSpace' ? b : 1 / b;
+    const scale = (d: Dim, f: number): Dim => (typeof d === 'number' ? d * f : null);
+    shape = [s[0]!, scale(s[1]!, k), scale(s[2]!, k), scale(s[3]!, 1 / (k * k))];
+  }
+  return [c.value(out, x.dtype, shape)];
+}
+
+
 const unary = (onnx: string, fold?: (x: number) => number) => unaryRow(onnx, undefined, fold);
 
 export const OPS: Record<string, OpConvert> = {
@@ -858,6 +1075,11 @@ export const OPS: Record<string, OpConvert> = {
   Conv2DBackpropInput: conv2dBackpropInput,
   MaxPool: (c) => pool(c, 'MaxPool'),
   AvgPool: (c) => pool(c, 'AveragePool'),
+  MaxPool3D: (c) => pool3d(c, 'MaxPool'),
+  AvgPool3D: (c) => pool3d(c, 'AveragePool'),
+  LRN: lrnOp,
+  DepthToSpace: (c) => depthSpace(c, 'DepthToSpace'),
+  SpaceToDepth: (c) => depthSpace(c, 'SpaceToDepth'),
   FusedBatchNorm: (c) => fusedBatchNorm(c),
   FusedBatchNormV2: (c) => fusedBatchNorm(c),
   FusedBatchNormV3: (c) => fusedBatchNorm(c),
@@ -880,6 +1102,12 @@ export const OPS: Record<string, OpConvert> = {
 
   ...Object.fromEntries(Object.keys(BINARY).map((k) => [k, binaryOp])),
   SquaredDifference: squaredDifference,
+  NotEqual: notEqualOp,
+  FloorMod: floorModOp,
+  TruncateMod: truncateModOp,
+  TruncateDiv: truncateDivOp,
+  IsNan: predicateRow('IsNaN'),
+  IsInf: predicateRow('IsInf'),
 
   Relu: unary('Relu'),
   Relu6: (c) => {
@@ -911,6 +1139,15 @@ export const OPS: Record<string, OpConvert> = {
   Erf: unary('Erf'),
   Sin: unary('Sin'),
   Cos: unary('Cos'),
+  Tan: unary('Tan', Math.tan),
+  Asin: unary('Asin', Math.asin),
+  Acos: unary('Acos', Math.acos),
+  Atan: unary('Atan', Math.atan),
+  Sinh: unary('Sinh', Math.sinh),
+  Cosh: unary('Cosh', Math.cosh),
+  Asinh: unary('Asinh', Math.asinh),
+  Acosh: unary('Acosh', Math.acosh),
+  Atanh: unary('Atanh', Math.atanh),
   LogicalNot: unary('Not', (x) => +!x),
   Square: (c) => {
     const x = c.input(0);
@@ -966,6 +1203,10 @@ export const OPS: Record<string, OpConvert> = {
   },
   Fill: fillOp,
   Range: rangeOp,
+  ReverseV2: reverseOp,
+  BroadcastTo: broadcastToOp,
+  Cumsum: cumsumOp,
+  OneHot: oneHotOp,
   Tile: (c) => {
     const x = c.input(0);
     const m = c.input(1);

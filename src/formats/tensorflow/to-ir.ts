@@ -320,6 +320,11 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     if (!v) throw new UsageError(`output '${o}': node '${r.node}' has no output ${r.index}`);
     const key = outputKey(r.node, r.index);
     if (v.name !== key) {
+      // an output that is a Const itself (or folded to one): its initializer under another name than the output's
+      if (!v.name && v.value) {
+        v.name = cv.fresh(`${key}/value`);
+        cv.graph.initializers.set(v.name, v.value);
+      }
       const src = cv.use(v);
       const target = cv.reserve(key);
       cv.graph.nodes.push({ name: cv.nodeName(r.node), opType: 'Identity', domain: '', inputs: [src], outputs: [target], attrs: {} });

@@ -258,4 +258,8 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
  */
 export const FLOAT_ONLY_WRITE_OPS: ReadonlySet<string> = new Set([
   'Where', 'ReduceProd', 'ReduceSumSquare', 'ReduceL2', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Reciprocal', 'nnport::LRN', 'OneHot', 'CumSum', 'Mod', 'TopK', 'Sum',
+  // no int8 kernel in the interpreter (it refuses SQRT / LOG / POW of int8 at load, DIV / EXP / NEG at invoke: test/conformance/tflite-int8.test.ts)
+  'Div', 'Exp', 'Log', 'Neg', 'Sqrt', 'Pow',
+  // a float -> float Cast inside an island (LayerNormalization's expanded function): TFLite's CAST does not requantize
+  'Cast',
 ]);

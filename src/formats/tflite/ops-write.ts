@@ -453,8 +453,9 @@ const pad: Converter = (n, c) => {
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }
-  // the constant value is input 2 since opset 11, attribute value before
-  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : n.attrs.value?.type === 'float' && attrFloat(n, 'value', 0) !== 0 ? Tensor.scalar(c.info(x).dtype, attrFloat(n, 'value', 0)) : undefined;
+  // the constant value is input 2 since opset 11, attribute value before (a real value: a quantized tensor's goes on its grid below)
+  const valueAttr = attrFloat(n, 'value', 0);
+  const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : valueAttr !== 0 ? Tensor.scalar(c.info(x).quant ? 'float32' : c.info(x).dtype, valueAttr) : undefined;
   const q = c.info(x).quant;
   if (value && q) {
     // quantized: PAD fills with the zero point (0.0); any other value is PADV2 with it on the tensor's grid

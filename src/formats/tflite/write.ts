@@ -11,11 +11,12 @@
 import { Builder } from 'flatbuffers';
 import type { DType } from '../../ir/dtypes.js';
 import { GraphError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrInt, producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrInt, attrString, producersOf, readersOf, topologicalOrder, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { castFloat } from '../../wasm/half.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
+import { hardSigmoidAsRelu6 } from '../../passes/hard-sigmoid-relu6.js';
 import { collapseTransposes } from '../../passes/collapse-transpose.js';
 import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
@@ -156,6 +157,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
+  // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
+  if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
   // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
   g = conv1dAs2d(g).graph;
   // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
@@ -266,6 +269,15 @@ const INT16X8_OPS = new Set([
   'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
+/** A full-int8 graph (QDQ) with an int8 PRELU above rank 4 is refused (the interpreter's int8 PRELU broadcasts in 4-D only: it aborts). */
+function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
+  const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
+  const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
+  if (!prelu.length) return;
+  const shapes = inferShapes(g).values;
+  if (prelu.some((n) => (shapes.get(n.outputs[0]!)?.shape?.length ?? 0) > 4)) throw new UnsupportedError('PRelu above rank 4 with int8 activations', `TFLite's int8 PRELU broadcasts in 4-D only (${fileName ?? 'the model'}); use --quantize dynamic or float16`);
+}
+
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   // (before prepareForTflite unrolls the GRUs)
   if (options.quantize) recurrentQuantization(graph, options.quantize);
@@ -273,15 +285,21 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
   if (options.quantize?.mode === 'int16x8') {
-    const missing = [...new Set(g.nodes.map(opKey).filter((k) => !INT16X8_OPS.has(k)))];
+    // (a reflect Pad is MIRROR_PAD: the interpreter has no 16-bit kernel, it fails at invoke)
+    // (ADD / SUB / MUL broadcasting above rank 4: the interpreter aborts, pytorch-converted test_BatchNorm3d_eval)
+    const shapes = inferShapes(g).values;
+    const rankOf = (v: string | undefined) => (v ? (g.initializers.get(v)?.shape ?? shapes.get(v)?.shape) : undefined);
+    const broadcast5d = (n: Node) => ['Add', 'Sub', 'Mul'].includes(opKey(n)) && (rankOf(n.outputs[0])?.length ?? 0) > 4 && n.inputs.some((i) => rankOf(i)?.join() !== rankOf(n.outputs[0])?.join());
+    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
-    if (missing.length) floatOps = new Set(missing);
+    if (missing.length) floatOps = new Set(missing.map((k) => k.replace(/ \(.*\)$/, '')));
   }
   // an input with an initializer (older ONNX lists weights as inputs too) is a constant: quantization
   // below replaces the initializer (float16: a Cast of a float16 one), and it must not become a runtime input
   g = { ...g, inputs: g.inputs.filter((v) => !g.initializers.has(v.name)) };
   if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
+  if (options.quantize?.mode === 'int8') refuseWithoutInt8Kernel(g, options.fileName);
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 

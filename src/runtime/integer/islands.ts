@@ -155,6 +155,7 @@ const MATCHERS: Record<string, Matcher> = {
   Softmax: allPerTensor,
   Sigmoid: allPerTensor,
   Tanh: allPerTensor,
+  HardSwish: allPerTensor,
   Concat: allPerTensor,
   ReduceMean: reduceMean,
   LeakyRelu: leakyRelu16,

@@ -18,6 +18,7 @@ import {
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import { hardSwishInteger } from './hard-swish.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, qmulXnnpackReference, roundHalfEven } from './reference.js';
@@ -691,6 +692,20 @@ const Pad = defineOp<PadAttrs>({
   },
 });
 
+/** HARD_SWISH (int8 / uint8): TFLite's int16 fixed-point kernel (hard-swish.ts). */
+const HardSwish = defineOp<Record<string, never>>({
+  attrs: () => ({}),
+  run(inputs) {
+    const x = need(inputs, 0, 'x');
+    const xq = qparam(inputs, 0, 'x');
+    const out = outputParams(inputs, 3, undefined);
+    if (x.dtype !== 'int8' && x.dtype !== 'uint8') throw new UnsupportedError(`integer HardSwish of ${x.dtype} data (TFLite has int8 and uint8 kernels)`);
+    const y = outArray(out.dtype, x.size);
+    hardSwishInteger(qdata(x), xq.scales[0]!, xq.zps[0]!, out.scale, out.zp, out.lo, out.hi, y);
+    return [new Tensor(out.dtype, x.shape, y)];
+  },
+});
+
 /** LEAKY_RELU (int16): each side requantized by its fixed-point multiplier, s_x/s_y or s_x·alpha/s_y. */
 const LeakyRelu = defineOp<{ alpha: number; act?: number[] }>({
   attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation') }),
@@ -780,6 +795,7 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
   'nnport.int::LeakyRelu': LeakyRelu,
+  'nnport.int::HardSwish': HardSwish,
   'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,

@@ -5,7 +5,9 @@
  *   NCHW graph (scales [1, 1, sh, sw]): laid out channels-last like any other (one predicate,
  *   needsChannelsLast, for every NHWC writer);
  * - Softmax before opset 13 is one softmax over the flattened axes from `axis`: written as a
- *   Keras Softmax only where that is the last axis or the others are all 1, else refused by name.
+ *   Keras Softmax only where that is the last axis or the others are all 1, else refused by name;
+ * - ops written with other stock layers (Pow 2, ReduceSum / ReduceMin, Clip(0), Neg, x · x) and
+ *   LayerNormalization over several axes.
  */
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,8 @@ import type { Attr, Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
-import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { ZipReader } from '../../../src/io/zip.js';
+import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from './tfjs-oracle.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -149,23 +152,31 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
       node('m', 'ReduceMin', ['r'], { axes: { type: 'ints', value: [2, 3] }, keepdims: { type: 'int', value: 0 } }),
       node('y2', 'Neg', ['m']),
       node('y3', 'Mul', ['r', 'r']),
+      node('y4', 'Div', ['c', 'three']),
+      node('y5', 'PRelu', ['c', 'slope']),
+      node('y6', 'ThresholdedRelu', ['c'], { alpha: { type: 'float', value: 0.1 } }),
     ],
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 4, 5] }],
     outputs: [
       { name: 'y1', dtype: 'float32' },
       { name: 'y2', dtype: 'float32' },
       { name: 'y3', dtype: 'float32' },
+      { name: 'y4', dtype: 'float32' },
+      { name: 'y5', dtype: 'float32' },
+      { name: 'y6', dtype: 'float32' },
     ],
     initializers: new Map([
       ['w', randomInput([4, 3, 1, 1], 5)],
       ['two', Tensor.float32([], [2])],
       ['hw', Tensor.int64([2], [2, 3])],
       ['zero', Tensor.float32([], [0])],
+      ['three', Tensor.float32([], [3])],
+      ['slope', Tensor.float32([1], [0.25])],
     ]),
     opsets: { '': 13 },
   };
 
-  it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs)', async () => {
+  it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs), Div by 3 as Rescaling(1/3), PRelu with one slope as LeakyReLU, ThresholdedRelu', async () => {
     const x = randomInput([1, 3, 4, 5], 11);
     const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
     const want = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) });
@@ -175,11 +186,55 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
     const h5 = await convert(model, 'reductions.h5');
     const js = await convert(model, 'web/model.json');
     for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!)]) {
-      const [y1, y2, y3] = predict(m, [permute(x, [0, 2, 3, 1])]);
+      const [y1, y2, y3, ...rest] = predict(m, [permute(x, [0, 2, 3, 1])]);
       // N x 1 x 1 x C holds the values of N x C x 1 x 1
       expect(relError(Tensor.float32([1, 4], y1!.toFloat32()), Tensor.float32([1, 4], want.y1!.data as Float32Array))).toBeLessThan(1e-6);
       expect(relError(y2!, Tensor.float32([1, 4], want.y2!.data as Float32Array))).toBeLessThan(1e-6);
       expect(relError(permute(y3!, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want.y3!.data as Float32Array))).toBeLessThan(1e-6);
+      rest.forEach((y, i) => expect(relError(permute(y, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want[`y${i + 4}`]!.data as Float32Array))).toBeLessThan(1e-6));
+      expect(rest).toHaveLength(3);
     }
+  });
+});
+
+describe('LayerNormalization over the axes from `axis` on (.h5, model.json, .keras in TF.js vs onnxruntime-node)', () => {
+  const lnGraph = (axis: number, bias: boolean): Graph => ({
+    name: `ln${axis}`,
+    nodes: [{ name: 'ln', opType: 'LayerNormalization', domain: '', inputs: ['x', 'scale', ...(bias ? ['bias'] : [])], outputs: ['y'], attrs: { axis: { type: 'int', value: axis }, epsilon: { type: 'float', value: 1e-3 } } }],
+    inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4, 5] }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: new Map([
+      ['scale', randomInput([2, 3, 4, 5].slice(axis < 0 ? axis + 4 : axis), 21)],
+      ['bias', randomInput([2, 3, 4, 5].slice(axis < 0 ? axis + 4 : axis), 22)],
+    ]),
+    opsets: { '': 17 },
+  });
+
+  it.each([
+    [-1, true],
+    [2, true],
+    [1, false],
+  ] as const)('axis %i (bias %s): Keras LayerNormalization over that axis list, within 1e-5', async (axis, bias) => {
+    const g = lnGraph(axis, bias);
+    const x = randomInput([2, 3, 4, 5], 23);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
+    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [2, 3, 4, 5]) })).y!;
+    await session.release();
+    const model = await loadModel(writeOnnx(g), { fileName: 'ln.onnx' });
+    const h5 = await convert(model, 'ln.h5');
+    const js = await convert(model, 'web/model.json');
+    const k3 = await convert(model, 'ln.keras');
+    const z = ZipReader.open(k3.bytes);
+    const models = [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), await tfjsModelFromKeras3(JSON.parse(new TextDecoder().decode(z.read('config.json'))), z.read('model.weights.h5'))];
+    for (const m of models) expect(relError(predict(m, [x])[0]!, Tensor.float32([2, 3, 4, 5], want.data as Float32Array))).toBeLessThan(1e-5);
+  });
+
+  it('over the batch axis, or with its Mean output read: an UnsupportedError naming the node', async () => {
+    const g = lnGraph(1, true);
+    const batch = { ...g, nodes: [{ ...g.nodes[0]!, attrs: { axis: { type: 'int' as const, value: 0 } } }], initializers: new Map([['scale', randomInput([2, 3, 4, 5], 1)]]) };
+    batch.nodes[0]!.inputs = ['x', 'scale'];
+    await expect(convert(await loadModel(writeOnnx(batch), { fileName: 'ln0.onnx' }), 'ln0.h5')).rejects.toThrow(/LayerNormalization over the batch axis.*'ln'/);
+    const mean = { ...g, nodes: [{ ...g.nodes[0]!, outputs: ['y', 'mean'] }], outputs: [...g.outputs, { name: 'mean', dtype: 'float32' as const }] };
+    await expect(convert(await loadModel(writeOnnx(mean), { fileName: 'lnm.onnx' }), 'lnm.h5')).rejects.toThrow(/LayerNormalization with its Mean \/ InvStdDev outputs.*'ln'/);
   });
 });

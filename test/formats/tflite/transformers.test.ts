@@ -1,6 +1,7 @@
 // Transformer-era image models (torchvision ViT, ConvNeXt and Swin in small configurations,
 // scripts/fixtures/transformer_models.py, made into .fixtures-cache/transformers/) converted to
-// .tflite and run by the real TFLite interpreter against PyTorch's own output: LayerNorm as its
+// .tflite and run by the real TFLite interpreter against PyTorch's own output (and to .pb, run by
+// the NumPy GraphDef runner): LayerNorm as its
 // arithmetic (decompose-layernorm.ts), GELU from its Erf form, attention as BATCH_MATMUL / SOFTMAX,
 // and Swin's 6-D window Transposes collapsed to rank 4 (collapse-transpose.ts), without which the
 // interpreter refuses to load the file.
@@ -21,6 +22,7 @@ import { REPO_ROOT } from '../../support/corpus.js';
 import { relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { pythonRun } from '../tensorflow/python-runs.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/transformer_models.py');
 const CACHE = join(REPO_ROOT, '.fixtures-cache/transformers');
@@ -72,9 +74,9 @@ describe('collapseTransposes', () => {
   });
 });
 
-describe('ViT, ConvNeXt and Swin -> .tflite, run by the TFLite interpreter vs PyTorch', () => {
+describe('ViT, ConvNeXt and Swin -> .tflite (the TFLite interpreter) and .pb (the NumPy GraphDef runner) vs PyTorch', () => {
   for (const name of NETS) {
-    it(`${name}: float32, float16 and dynamic-range`, async () => {
+    it(`${name}: float32, float16 and dynamic-range .tflite; .pb`, async () => {
       const model = await loadModel(new Uint8Array(readFileSync(join(CACHE, name, 'model.onnx'))), { fileName: `${name}.onnx` });
       const x = permuteTensor(readNpy(new Uint8Array(readFileSync(join(CACHE, name, 'input.npy')))), [0, 2, 3, 1]);
       const want = readNpy(new Uint8Array(readFileSync(join(CACHE, name, 'output.npy')))).toFloat32();
@@ -95,6 +97,12 @@ describe('ViT, ConvNeXt and Swin -> .tflite, run by the TFLite interpreter vs Py
         console.log(`${name} ${mode} .tflite vs PyTorch ${e.toExponential(2)}`);
         expect(e).toBeLessThanOrEqual(bound);
       }
+      // as a frozen GraphDef (GELU's Erf written as TF's Erf), run by the NumPy GraphDef runner (OpenCV 4.6 has no Erf)
+      const pb = await convert(model, `${name}.pb`);
+      const fromPb = pythonRun('numpy', `transformers-${name}`, pb.bytes, x, ['y']).get('y')!;
+      const ePb = relErr(fromPb.toFloat32(), want);
+      console.log(`${name} .pb (NumPy) vs PyTorch ${ePb.toExponential(2)}`);
+      expect(ePb).toBeLessThanOrEqual(1e-5);
     });
   }
 });

@@ -1,0 +1,216 @@
+// Read-back of the ONNX backend test cases nnport writes as frozen GraphDefs (.pb): every written
+// .pb is read by nnport's own TensorFlow reader (readGraphDefModel on the bytes) and run by
+// nnport's runtime on the case's inputs, laid out as each Placeholder declares (channels-last
+// where the writer made them so, as graphdef-writer.test.ts feeds its oracles), and compared
+// with the case's expected outputs: the ONNX test data, not nnport's own output, is the reference.
+// The .pb itself is checked against OpenCV / the NumPy runner by graphdef-writer.test.ts; here
+// the reader is.
+//
+// A written .pb the reader cannot read must be refused with a typed NnportError naming the op or
+// feature; a read-back whose outputs differ fails. expected-pass-graphdef-readback.txt (committed)
+// lists every case read back and matching: one that fails, is refused or goes missing fails the
+// run. Regenerate it with
+// NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/graphdef-readback.test.ts
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { convert, loadModelFiles } from '../../src/index.js';
+import { dtypeFromTf } from '../../src/formats/tensorflow/data-types.js';
+import { decodeGraphDef } from '../../src/formats/tensorflow/graph-def.js';
+import { readGraphDefModel } from '../../src/formats/tensorflow/read.js';
+import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
+import type { DType } from '../../src/ir/dtypes.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { needsChannelsLast } from '../../src/passes/layout.js';
+import { runGraph } from '../../src/runtime/executor.js';
+import { initKernels } from '../../src/wasm/loader.js';
+import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet } from './harness.js';
+import { castTo, channelsLast, inverse, permuteAxes } from './graphdef-writer-run.js';
+
+const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+
+/** Cases whose expected outputs no inference graph can reproduce (as graphdef-writer.test.ts says). */
+const NOT_COMPARABLE: Record<string, string> = {
+  test_training_dropout: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
+  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
+  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+  test_castlike_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+  test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+};
+
+const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef-readback.txt', import.meta.url);
+const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
+const expectedPass = new Set<string>(
+  WRITE
+    ? []
+    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+);
+
+/** TF node names as the writer makes them from IR value names. */
+const tfName = (n: string): string => {
+  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
+  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
+};
+
+const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
+
+type Outcome =
+  | { kind: 'pass' }
+  | { kind: 'not-written'; reason: string }
+  | { kind: 'not-comparable'; reason: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'fail'; message: string };
+
+/** The read-back's output in the expected's layout and dtype, or why it cannot be. */
+function align(y: Tensor, e: Tensor, spatial: boolean): Tensor | string {
+  const es = e.shape as number[];
+  let t = y;
+  const cl = channelsLast(es.length).map((a) => es[a]!);
+  const last = es.length >= 3 && y.rank === es.length && sameDims(y.shape as number[], cl);
+  if (last && (spatial || !sameDims(y.shape as number[], es))) t = permuteAxes(y, inverse(channelsLast(es.length)));
+  else if (!sameDims(y.shape as number[], es)) return `shape [${y.shape.join(', ')}], expected [${es.join(', ')}]`;
+  const floating = (d: DType) => ['float32', 'float64', 'float16', 'bfloat16'].includes(d);
+  if (floating(e.dtype)) return castTo(t, 'float32');
+  if (floating(t.dtype) && t.toNumbers().some((v) => !Number.isInteger(v))) return `non-integer values for a ${e.dtype} output`;
+  return castTo(t, e.dtype);
+}
+
+async function readBack(c: ConformanceCase): Promise<Outcome> {
+  if (NOT_COMPARABLE[c.name]) return { kind: 'not-comparable', reason: NOT_COMPARABLE[c.name]! };
+  let model;
+  try {
+    model = await loadModelFiles([join(c.dir, 'model.onnx')]);
+  } catch (e) {
+    return { kind: 'not-written', reason: `not read from ONNX: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (model.kind !== 'graph') return { kind: 'not-written', reason: `read as ${model.kind}` };
+  const graph = model.graph;
+  let bytes: Uint8Array;
+  try {
+    bytes = (await convert(model, 'm.pb')).bytes;
+  } catch (e) {
+    return { kind: 'not-written', reason: e instanceof Error ? e.message : String(e) };
+  }
+  written++;
+  // the reader: a .pb it cannot read must be refused with a typed error naming what it lacks
+  let back;
+  try {
+    // a GraphDef declares no outputs: named as a user names them (--outputs), the writer's node names
+    back = await readGraphDefModel(bytes, { fileName: `${c.name}.pb`, outputs: graph.outputs.map((o) => tfName(o.name)) });
+  } catch (e) {
+    if (e instanceof UnsupportedError) return { kind: 'refused', reason: e.message };
+    return { kind: 'fail', message: `read back without an UnsupportedError: ${e instanceof NnportError ? e.name : 'untyped'} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+  }
+  if (back.kind !== 'graph') return { kind: 'fail', message: `read back as ${back.kind}, not a graph` };
+  const g = back.graph;
+  const gd = decodeGraphDef(bytes, 'm.pb');
+  const placeholders = new Map(
+    gd.node!.filter((n) => n.op === 'Placeholder').map((n) => {
+      const dt = dtypeFromTf(n.attr!.dtype!.type ?? 0);
+      const dims = n.attr!.shape?.shape?.unknown_rank ? undefined : (n.attr!.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+      return [n.name!, { dtype: 'dtype' in dt ? dt.dtype : undefined, dims }] as const;
+    }),
+  );
+  const spatial = needsChannelsLast(graph);
+  const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
+  const readInputs = new Set(g.inputs.map((v) => v.name));
+  const problems: string[] = [];
+  for (const set of loadDataSets(c.dir) as DataSet[]) {
+    const feeds = new Map<string, Tensor>();
+    for (const [i, t] of set.inputs.entries()) {
+      const name = inputNames[i] !== undefined ? tfName(inputNames[i]!) : undefined;
+      const ph = name === undefined ? undefined : placeholders.get(name);
+      if (!name || !ph || !readInputs.has(name)) continue; // an input the written graph no longer reads
+      let x: Tensor = t;
+      if (ph.dims && t.rank >= 3 && sameDims(ph.dims, channelsLast(t.rank).map((a) => t.shape[a] as number)) && (!sameDims(ph.dims, t.shape as number[]) || spatial)) x = permuteAxes(t, channelsLast(t.rank));
+      if (ph.dtype === 'bfloat16' && x.dtype === 'uint16') x = new Tensor('bfloat16', x.shape, x.data);
+      else if (ph.dtype && ph.dtype !== x.dtype) x = castTo(x, ph.dtype);
+      feeds.set(name, x);
+    }
+    let outs: ReadonlyMap<string, Tensor>;
+    try {
+      outs = (await runGraph(g, feeds)).outputs;
+    } catch (e) {
+      return { kind: 'fail', message: `${set.name}: nnport's runtime failed on the read-back graph: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    set.outputs.forEach((expected, k) => {
+      const name = tfName(graph.outputs[k]!.name);
+      const y = outs.get(name);
+      if (!y) return problems.push(`${set.name}: output ${k} '${name}' not produced (outputs: ${[...outs.keys()].join(', ')})`);
+      const a = align(y, expected, spatial);
+      if (typeof a === 'string') return problems.push(`${set.name}: output ${k} '${name}': ${a}`);
+      const e = ['float64', 'float16', 'bfloat16'].includes(expected.dtype) ? castTo(expected, 'float32') : expected;
+      const diff = compareTensors(a, e);
+      if (diff) problems.push(`${set.name}: output ${k} '${name}': ${diff}`);
+    });
+  }
+  return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
+}
+
+const present = (() => {
+  try {
+    return listCases(ONNX_TESTDATA, SUITES).length > 0;
+  } catch {
+    return false;
+  }
+})();
+const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
+const cases = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+let written = 0;
+await initKernels();
+const outcomes = new Map<string, Outcome>();
+for (const c of cases) {
+  outcomes.set(`${c.suite}/${c.name}`, await readBack(c).catch((e: unknown) => ({ kind: 'fail', message: `crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` }) as Outcome));
+}
+
+test('ONNX backend test data is installed', () => {
+  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
+});
+
+for (const suite of SUITES) {
+  const mine = cases.filter((c) => c.suite === suite);
+  if (!mine.length) continue;
+  describe(suite, () => {
+    for (const c of mine) {
+      const id = `${suite}/${c.name}`;
+      const o = outcomes.get(id)!;
+      if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
+      else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+      else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-graphdef-readback.txt but ${o.kind}: ${o.reason}`));
+      else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+    }
+  });
+}
+
+test('every case on expected-pass-graphdef-readback.txt was written, read back and passed', () => {
+  const passed = [...outcomes].filter(([, o]) => o.kind === 'pass').map(([id]) => id);
+  if (WRITE) {
+    writeFileSync(EXPECTED_PASS_FILE, `# ONNX backend cases whose written .pb nnport reads back and runs to the expected outputs (see graphdef-readback.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`);
+    return expect(passed.length).toBeGreaterThan(0);
+  }
+  const lost = [...expectedPass].filter((id) => outcomes.get(id)?.kind !== 'pass' && (!ONLY || ONLY.test(id)));
+  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
+});
+
+afterAll(() => {
+  const by = (k: Outcome['kind']) => [...outcomes].filter(([, o]) => o.kind === k);
+  const refused = by('refused') as [string, Extract<Outcome, { kind: 'refused' }>][];
+  const failed = by('fail') as [string, Extract<Outcome, { kind: 'fail' }>][];
+  const byReason = new Map<string, string[]>();
+  for (const [id, o] of refused) {
+    const key = o.reason.replace(/'[^']*'/g, "'…'").slice(0, 100);
+    byReason.set(key, [...(byReason.get(key) ?? []), id.replace(/^[^/]+\/(test_)?/, '')]);
+  }
+  const lines = [
+    `=== GraphDef read-back: ${written} written, ${by('pass').length} read back and matching the expected outputs, ${failed.length} failed, ${refused.length} refused by the reader (UnsupportedError), ${by('not-comparable').length} not comparable ===`,
+  ];
+  for (const [id, o] of failed) lines.push(`failed: ${id}: ${o.message.split('\n').slice(0, 2).join(' | ').slice(0, 300)}`);
+  lines.push('refused by the reader, by reason:');
+  for (const [r, ids] of [...byReason].sort((a, b) => b[1].length - a[1].length)) lines.push(`  ${r} (${ids.length}): ${ids.slice(0, 12).join(', ')}${ids.length > 12 ? ', …' : ''}`);
+  console.log(lines.join('\n'));
+});
