@@ -488,7 +488,7 @@ function clipThreshold(s: Stats, method: CalibrationMethod, percentile: number):
 }
 
 /** Ops whose int8 output must carry their input's scale and zero point. */
-const SHARED = new Set(['Resize', 'nnport::Resize', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax', 'ReduceMin', 'Tile', 'Expand', 'GatherND']);
+const SHARED = new Set(['Resize', 'nnport::Resize', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax', 'ReduceMin', 'GlobalMaxPool', 'nnport::GlobalMaxPool', 'Tile', 'Expand', 'GatherND']);
 const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: { scale: 1 / 256, zeroPoint: -128 }, Sigmoid: { scale: 1 / 256, zeroPoint: -128 }, Tanh: { scale: 1 / 128, zeroPoint: 0 }, LogSoftmax: { scale: 16 / 256, zeroPoint: 127 } };
 const ACTIVATION = new Set(['Relu', 'Clip']);
 const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
