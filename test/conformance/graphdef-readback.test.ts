@@ -24,7 +24,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet } from './harness.js';
+import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, permuteAxes } from './graphdef-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -41,15 +41,8 @@ const NOT_COMPARABLE: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef-readback.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
-const expectedPass = new Set<string>(
-  WRITE
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#')),
-);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 /** TF node names as the writer makes them from IR value names. */
 const tfName = (n: string): string => {

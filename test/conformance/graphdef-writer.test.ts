@@ -20,7 +20,7 @@ import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet } from './harness.js';
+import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, oracleOutput, permuteAxes, runOracles, writeInput, type Oracle, type RunCase, type RunStatus } from './graphdef-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -59,17 +59,9 @@ const KNOWN: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
+const WRITE = WRITE_EXPECTED;
 /** case id -> the oracle that passed it ('opencv' or 'numpy'): one OpenCV passed that only NumPy passes now fails too */
-const expectedPass = new Map<string, Oracle>(
-  WRITE
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'))
-        .map((l) => l.split(/\s+/) as [string, Oracle]),
-);
+const expectedPass = new Map<string, Oracle>(expectedPassRows(EXPECTED_PASS_FILE).map((l) => l.split(/\s+/) as [string, Oracle]));
 
 type Prepared =
   | { kind: 'written'; run: RunCase; sets: DataSet[]; outputNames: string[]; spatial: boolean }

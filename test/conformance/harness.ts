@@ -20,6 +20,18 @@ export interface Tolerance {
   atol: number;
 }
 
+/** NNPORT_CONFORMANCE_WRITE=1: the suites write their expected-pass lists anew instead of checking them. */
+export const WRITE_EXPECTED = process.env.NNPORT_CONFORMANCE_WRITE === '1';
+
+/** The rows of a committed expected-pass list (blank lines and # comments dropped); none while writing them anew. */
+export function expectedPassRows(file: URL): string[] {
+  if (WRITE_EXPECTED) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
 export const DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-5 };
 
 export interface ConformanceCase {

@@ -26,7 +26,7 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { initKernels } from '../../src/wasm/loader.js';
 import { permute } from '../../src/wasm/permute.js';
 import { tf, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../formats/keras/tfjs-oracle.js';
-import { compareTensors, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet } from './harness.js';
+import { compareTensors, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
@@ -58,15 +58,8 @@ const KNOWN: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-keras.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
-const expectedPass = new Set(
-  WRITE || !existsSync(EXPECTED_PASS_FILE)
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#')),
-);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 type Outcome = { kind: 'pass' } | { kind: 'refused'; reason: string } | { kind: 'known'; reason: string } | { kind: 'fail'; message: string };
 

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ONNX_OPS } from '../../src/runtime/ops/index.js';
-import { classifyCase, ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, runCase, type Classification, type ConformanceCase } from './harness.js';
+import { classifyCase, ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, runCase, type Classification, type ConformanceCase, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
@@ -30,15 +30,8 @@ const EXPECTED_FAILURES: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
-const expectedPass = new Set(
-  WRITE
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#')),
-);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 const present = existsSync(ONNX_TESTDATA);
 const cases: Array<[ConformanceCase, Classification]> = [];

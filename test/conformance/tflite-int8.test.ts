@@ -31,7 +31,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase } from './harness.js';
+import { ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 import { runInt8Case, type CaseOutcome, type Mode } from './tflite-int8-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -69,15 +69,8 @@ const KNOWN: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-int8.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
-const expectedPass = new Set(
-  WRITE
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#')),
-);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 const present = existsSync(ONNX_TESTDATA);
 const cases: ConformanceCase[] = present ? listCases(ONNX_TESTDATA, SUITES) : [];

@@ -27,7 +27,7 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { compareTensors, ConformanceReport, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, type Tolerance } from './harness.js';
+import { compareTensors, ConformanceReport, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, type Tolerance, expectedPassRows, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 type Mode = 'float32' | 'float16';
@@ -58,15 +58,8 @@ const FLOAT16_RTOL = 1e-2;
 const FLOAT16_ATOL = 1e-3;
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite.txt', import.meta.url);
-const WRITE = process.env.NNPORT_CONFORMANCE_WRITE === '1';
-const expectedPass = new Set(
-  WRITE
-    ? []
-    : readFileSync(EXPECTED_PASS_FILE, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#')),
-);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 const present = existsSync(ONNX_TESTDATA);
 const cases = present ? listCases(ONNX_TESTDATA, SUITES) : [];

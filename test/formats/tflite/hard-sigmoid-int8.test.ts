@@ -6,9 +6,7 @@
 // PyTorch and an ONNX HardSigmoid(0.2, 0.5) with NumPy's output. Each int8 and int16x8 file is run
 // by the real TFLite interpreter against the source framework, and by nnport's integer runtime
 // against the interpreter.
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
@@ -20,20 +18,17 @@ import { readOnnx } from '../../../src/formats/onnx/index.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/hard_sigmoid_models.py');
-const CACHE = join(REPO_ROOT, '.fixtures-cache/hard-sigmoid');
 const NETS = ['mbv3_block', 'hsig_keras2'] as const;
+const CACHE = join(REPO_ROOT, '.fixtures-cache/hard-sigmoid');
 const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  const stamp = createHash('sha256').update(readFileSync(SCRIPT)).digest('hex');
-  if (NETS.every((m) => existsSync(join(CACHE, m, 'done')) && readFileSync(join(CACHE, m, 'done'), 'utf8') === stamp)) return;
-  const r = spawnSync('/usr/bin/python3', [SCRIPT, '--out', CACHE], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`hard_sigmoid_models.py failed: ${r.stderr.slice(-2000)}`);
+  ensureScriptFixtures('hard_sigmoid_models.py', 'hard-sigmoid', NETS);
 }, 300_000);
 
 const npy = (name: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, name, f))), f);

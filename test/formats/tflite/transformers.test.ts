@@ -5,9 +5,7 @@
 // arithmetic (decompose-layernorm.ts), GELU from its Erf form, attention as BATCH_MATMUL / SOFTMAX,
 // and Swin's 6-D window Transposes collapsed to rank 4 (collapse-transpose.ts), without which the
 // interpreter refuses to load the file.
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
@@ -19,22 +17,19 @@ import { permuteTensor } from '../../../src/passes/layout.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 import { pythonRun } from '../tensorflow/python-runs.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/transformer_models.py');
-const CACHE = join(REPO_ROOT, '.fixtures-cache/transformers');
 const NETS = ['vit', 'convnext', 'swin'] as const;
+const CACHE = join(REPO_ROOT, '.fixtures-cache/transformers');
 const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  const stamp = createHash('sha256').update(readFileSync(SCRIPT)).digest('hex');
-  if (NETS.every((m) => existsSync(join(CACHE, m, 'done')) && readFileSync(join(CACHE, m, 'done'), 'utf8') === stamp)) return;
-  const r = spawnSync('/usr/bin/python3', [SCRIPT, '--out', CACHE], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`transformer_models.py failed: ${r.stderr.slice(-2000)}`);
+  ensureScriptFixtures('transformer_models.py', 'transformers', NETS);
 }, 300_000);
 
 type Json = { operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { shape?: number[] }[]; operators: { opcode_index?: number; inputs: number[] }[] }[] };

@@ -5,9 +5,7 @@
 // sequences), a ConvNeXt block's norm between two permutes of conv features, and one over
 // channels and space of NCHW data (axis 1). .tflite float32 / float16 / dynamic-range by the real
 // TFLite interpreter, .pb by the NumPy GraphDef runner (OpenCV 4.6 has no Mean over channels).
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
@@ -19,23 +17,19 @@ import { permuteTensor } from '../../../src/passes/layout.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 import { pythonRun } from '../../formats/tensorflow/python-runs.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/layernorm_models.py');
-const CACHE = join(REPO_ROOT, '.fixtures-cache/layernorm');
 const NETS = ['ln_mlp', 'ln_convnext', 'ln_chw'] as const;
+const CACHE = join(REPO_ROOT, '.fixtures-cache/layernorm');
 const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  const stamp = createHash('sha256').update(readFileSync(SCRIPT)).digest('hex');
-  const stale = NETS.some((m) => !existsSync(join(CACHE, m, 'done')) || readFileSync(join(CACHE, m, 'done'), 'utf8') !== stamp);
-  if (!stale) return;
-  const r = spawnSync('/usr/bin/python3', [SCRIPT, '--out', CACHE], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`layernorm_models.py failed: ${r.stderr.slice(-2000)}`);
+  ensureScriptFixtures('layernorm_models.py', 'layernorm', NETS);
 }, 300_000);
 
 const npy = (name: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, name, f))), f);
