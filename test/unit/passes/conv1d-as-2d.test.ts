@@ -6,9 +6,7 @@
 // dilated, depthwise; scripts/fixtures/conv1d_models.py) against PyTorch's outputs, as float,
 // float16, dynamic-range and int8 .tflite (int8: SNR against PyTorch, nnport's integer runtime
 // within 1 LSB of the interpreter, every RESHAPE / SQUEEZE on its input's grid) and as .pb.
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
@@ -25,6 +23,7 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { conv1dAs2d } from '../../../src/passes/conv1d-as-2d.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tfjsModelFromKeras3 } from '../../formats/keras/tfjs-oracle.js';
@@ -34,14 +33,7 @@ const oracle = useTfliteOracle();
 const CACHE = join(REPO_ROOT, '.fixtures-cache/conv1d');
 const NETS = ['conv1d_net', 'conv1d_strided_dilated'];
 
-beforeAll(() => {
-  const script = join(REPO_ROOT, 'scripts/fixtures/conv1d_models.py');
-  const stamp = createHash('sha256').update(readFileSync(script)).digest('hex');
-  const missing = NETS.filter((m) => !existsSync(join(CACHE, m, 'done')) || readFileSync(join(CACHE, m, 'done'), 'utf8') !== stamp);
-  if (!missing.length) return;
-  const r = spawnSync('/usr/bin/python3', [script, '--out', CACHE], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`conv1d_models.py failed: ${r.stderr.slice(-2000)}`);
-}, 300_000);
+beforeAll(() => ensureScriptFixtures('conv1d_models.py', 'conv1d', NETS), 300_000);
 
 /** (N, C, W) <-> (N, W, C) */
 function swapLast(t: Tensor): Tensor {
