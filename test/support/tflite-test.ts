@@ -58,6 +58,12 @@ export function flatcJson<T = Record<string, unknown>>(bytes: Uint8Array, name: 
   }
 }
 
+/** The builtin op of each operator of the file's first subgraph, in order (flatc leaves out ADD, code 0). */
+export function tfliteOpNames(bytes: Uint8Array, name: string): string[] {
+  const j = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number }[] }[] }>(bytes, name);
+  return j.subgraphs[0]!.operators.map((o) => j.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
+}
+
 /**
  * nnport's integer runtime on a quantized .tflite against the interpreter's output `theirs` for the
  * same input: the largest difference, in LSBs of the file's (dequantized) output.

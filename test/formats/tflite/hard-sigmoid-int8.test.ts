@@ -20,7 +20,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
-import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOff, tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 
 const NETS = ['mbv3_block', 'hsig_keras2'] as const;
 const CACHE = join(REPO_ROOT, '.fixtures-cache/hard-sigmoid');
@@ -34,11 +34,6 @@ beforeAll(async () => {
 const npy = (name: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, name, f))), f);
 /** the conv block is channels-last in TFLite; the 2-D one stays as it is */
 const io = (t: Tensor): Tensor => (t.rank === 4 ? permuteTensor(t, [0, 2, 3, 1]) : t);
-type Json = { operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number }[] }[] };
-const opsOf = (bytes: Uint8Array, name: string): string[] => {
-  const j = flatcJson<Json>(bytes, name);
-  return j.subgraphs[0]!.operators.map((o) => j.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
-};
 
 describe('hardSigmoidAsRelu6', () => {
   it('computes what HardSigmoid does (nnport runtime, both alphas)', async () => {
@@ -69,7 +64,7 @@ describe('a standalone HardSigmoid in int8 (and int16x8) .tflite, run by the int
       // TFLite has no 16x8 HARD_SWISH kernel: the MobileNetV3 block is int8 only (refused by name in 16x8)
       for (const mode of name === 'mbv3_block' ? (['int8'] as const) : (['int8', 'int16x8'] as const)) {
         const q = await convert(model, `${name}.tflite`, { quantize: { mode, calibration } });
-        const ops = opsOf(q.bytes, `${name}-${mode}`);
+        const ops = tfliteOpNames(q.bytes, `${name}-${mode}`);
         // the gate: ADD with a fused RELU6 then MUL by 1/6 (and a MUL by 6a first when 6a != 1)
         expect(ops).toEqual(expect.arrayContaining(['ADD', 'MUL']));
         const [y] = await oracle.run(q.bytes, [x.toFloat32()]);

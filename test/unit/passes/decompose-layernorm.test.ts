@@ -20,7 +20,7 @@ import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { pythonRun } from '../../formats/tensorflow/python-runs.js';
 
 const NETS = ['ln_mlp', 'ln_convnext', 'ln_chw'] as const;
@@ -35,11 +35,6 @@ beforeAll(async () => {
 const npy = (name: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, name, f))), f);
 /** NCHW -> NHWC for the conv nets' 4-D inputs and outputs; the MLP's 3-D sequences stay as they are */
 const io = (t: Tensor): Tensor => (t.rank === 4 ? permuteTensor(t, [0, 2, 3, 1]) : t);
-type Json = { operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number }[] }[] };
-const opsOf = (bytes: Uint8Array, name: string): string[] => {
-  const j = flatcJson<Json>(bytes, name);
-  return j.subgraphs[0]!.operators.map((o) => j.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
-};
 
 describe('decomposeLayerNorm', () => {
   it('writes mean, variance and the normalised value as ONNX ops that compute what LayerNormalization does, Mean and InvStdDev outputs included', async () => {
@@ -81,7 +76,7 @@ describe('LayerNormalization -> .tflite / .pb, run by the real frameworks vs PyT
       const want = io(npy(name, 'output.npy'));
 
       const tfl = await convert(model, `${name}.tflite`);
-      const ops = opsOf(tfl.bytes, name);
+      const ops = tfliteOpNames(tfl.bytes, name);
       expect(ops).toEqual(expect.arrayContaining(['MEAN', 'SUB', 'MUL', 'SQRT', 'DIV']));
       const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
       expect(y!.shape).toEqual(want.shape);
