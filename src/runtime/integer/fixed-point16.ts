@@ -9,7 +9,7 @@ const MIN = -32768;
 const MAX = 32767;
 
 /** SaturatingRoundingDoublingHighMul on int16 (VQRDMULH): the product of two Q0.15. */
-function mul(a: number, b: number): number {
+export function saturatingRoundingDoublingHighMul16(a: number, b: number): number {
   if (a === MIN && b === MIN) return MAX;
   const ab = a * b;
   const nudge = ab >= 0 ? 1 << 14 : 1 - (1 << 14);
@@ -34,6 +34,7 @@ export function saturatingRoundingMultiplyByPOT16(x: number, exponent: number): 
   return wrap(x << exponent);
 }
 
+const mul = saturatingRoundingDoublingHighMul16;
 const add = (a: number, b: number): number => wrap(a + b);
 const sub = (a: number, b: number): number => wrap(a - b);
 const saturatingAdd = (a: number, b: number): number => Math.min(MAX, Math.max(MIN, a + b));

@@ -5,6 +5,7 @@
 // rounding, and the output shift rounds half away from zero. Checked against the TFLite
 // interpreter on all 256 inputs of five input / output ranges (test/unit/integer/hard-swish.test.ts).
 import { quantizeMultiplier, roundingDivideByPOT } from './fixed-point.js';
+import { saturatingRoundingDoublingHighMul16 } from './fixed-point16.js';
 
 const I16_MIN = -32768;
 const I16_MAX = 32767;
@@ -12,13 +13,6 @@ const I16_MAX = 32767;
 /** DownScaleInt32ToInt16Multiplier: the Q31 multiplier rounded to Q15. */
 function downScale16(m: number): number {
   return m >= 2147483647 - (1 << 15) ? I16_MAX : Math.floor((m + (1 << 15)) / 65536);
-}
-
-/** gemmlowp::SaturatingRoundingDoublingHighMul on int16: (a·b + nudge) / 2^15, truncated. */
-function roundingDoublingHighMul16(a: number, b: number): number {
-  if (a === I16_MIN && b === I16_MIN) return I16_MAX;
-  const ab = a * b;
-  return Math.trunc((ab + (ab >= 0 ? 1 << 14 : 1 - (1 << 14))) / (1 << 15));
 }
 
 /** hard_swish.h's SaturatingDoublingHighMul: a·b / 2^15 truncated, no rounding nudge. */
@@ -40,10 +34,10 @@ export function hardSwishInteger(x: ArrayLike<number>, sx: number, zx: number, s
   const e = reluish.shift;
   for (let i = 0; i < x.length; i++) {
     const hires = (x[i]! - zx) * 128;
-    const preshift = roundingDoublingHighMul16(hires, outFixed);
+    const preshift = saturatingRoundingDoublingHighMul16(hires, outFixed);
     let r = hires;
     if (e > 0) r = saturatingLeftShift16(r, e - 1);
-    r = roundingDoublingHighMul16(r, reluishFixed);
+    r = saturatingRoundingDoublingHighMul16(r, reluishFixed);
     if (e > 0) r = saturatingLeftShift16(r, 1);
     if (e < 0) r = roundingDivideByPOT(r, -e);
     r = (r + (1 << 15)) >> 1;
