@@ -8,17 +8,24 @@
 //     n = g(x Wh + r ⊙ (h Rh + Rbh) + Wbh)  (linear_before_reset; else g(x Wh + (r ⊙ h) Rh + Rbh + Wbh))
 //     h' = n + z ⊙ (h - n)                  (= (1 - z) ⊙ n + z ⊙ h)
 //   RNN:                          h' = f(x W + h R + Wb + Rb)
-// nnport's LSTM cell_clip (TFLite's) becomes a Clip of each step's cell state.
+// nnport's LSTM cell_clip (TFLite's) becomes a Clip of each step's cell state; peepholes add P ⊙ c
+// to the i and f gates (the previous cell state) and the o gate (the new one).
 // The initial states may be any value (constants, zero when absent, or model inputs): the steps
-// read them like any other. What the steps cannot compute (peepholes, clip, input_forget,
-// activations other than sigmoid gates with tanh / relu, short sequence_lens) is refused by name.
+// read them like any other. Every activation ONNX's recurrent ops name is written as plain ops:
+// Sigmoid, Tanh, Relu, HardSigmoid (alpha, beta: old Keras' default recurrent_activation,
+// clip(0.2x + 0.5, 0, 1)), LeakyRelu and Elu as themselves; Affine (alpha·x + beta: Keras' linear)
+// as a Mul and an Add by constants (neither for the identity); ScaledTanh as alpha·tanh(beta·x);
+// ThresholdedRelu as Where(x > alpha, x, 0); Softsign as x / (1 + |x|); Softplus as the overflow-free
+// relu(x) + log(1 + exp(-|x|)). What the steps cannot compute (clip, input_forget, short
+// sequence_lens) is refused by name.
 import { UnsupportedError } from '../ir/errors.js';
 import { inferShapes } from '../ir/ops/index.js';
-import { parseRecurrentAttrs, type RecurrentOp } from '../ir/ops/recurrent.js';
+import { parseRecurrentAttrs, type RecurrentOp, type RnnActivation } from '../ir/ops/recurrent.js';
 import { valueNamer, type Attr, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 
 const int = (value: number): Attr => ({ type: 'int', value });
+const float = (value: number): Attr => ({ type: 'float', value });
 const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 
 export interface UnrollOptions {
@@ -33,6 +40,12 @@ export interface UnrollOptions {
   perStepInput?: boolean;
   /** which of the `ops` nodes are unrolled (all of them by default) */
   only?: (n: Node) => boolean;
+  /**
+   * Activations written as the ONNX op of the same name rather than in plain arithmetic: those
+   * the target has an op of its own for (TF's Softplus, Softsign; ThresholdedRelu, which the
+   * GraphDef writer writes as TF writes Keras' ThresholdedReLU)
+   */
+  native?: ReadonlyArray<'Softplus' | 'Softsign' | 'ThresholdedRelu'>;
 }
 
 /**
@@ -60,6 +73,21 @@ export function unrollRecurrent(g: Graph, ops: readonly RecurrentOp[], target: s
  */
 export const unrollCellClipped = (g: Graph, target: string): Graph => unrollRecurrent(g, ['LSTM'], target, { only: (n) => n.attrs.cell_clip !== undefined });
 
+/**
+ * Whether value `v` of the graph is known to be all zeros: a constant of zeros, or zeros expanded to
+ * the batch and sliced per layer (PyTorch's zero initial states under a dynamic batch): what moves
+ * data only keeps zeros zeros.
+ */
+export function knownZeros(g: Graph, v: string, depth = 0): boolean {
+  const t = g.initializers.get(v);
+  if (t) return t.toNumbers().every((k) => k === 0);
+  const from = g.nodes.find((m) => m.outputs[0] === v);
+  if (!from || depth > 8) return false;
+  if (from.opType === 'ConstantOfShape') return !from.attrs.value || (from.attrs.value.type === 'tensor' && from.attrs.value.value.toNumbers().every((k) => k === 0));
+  if (from.opType === 'Constant') return from.attrs.value?.type === 'tensor' && from.attrs.value.value.toNumbers().every((k) => k === 0);
+  return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && knownZeros(g, from.inputs[0]!, depth + 1);
+}
+
 function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
   const a = parseRecurrentAttrs(n, opType);
   const where = `node '${n.name}'`;
@@ -82,11 +110,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   const D = a.numDirections;
   if (a.clip !== undefined) throw new UnsupportedError(`${opType} clip in ${target}`, where);
   if (a.inputForget) throw new UnsupportedError(`LSTM input_forget in ${target}`, where);
-  if (opType === 'LSTM' && n.inputs[7]) throw new UnsupportedError(`LSTM peepholes in ${target}`, where);
-  const acts = a.activations.flat().map((f) => f.name);
-  const candidate = (name: string) => name === 'Tanh' || name === 'Relu';
-  const ok = a.activations.every((fs) => (opType === 'RNN' ? candidate(fs[0]!.name) : fs[0]!.name === 'Sigmoid' && fs.slice(1).every((f) => candidate(f.name))));
-  if (!ok) throw new UnsupportedError(`${opType} activations ${acts.join(', ')} in ${target}`, `${where}: ${opType === 'RNN' ? 'tanh or relu' : 'sigmoid gates with tanh or relu'} are written`);
+  const Pt = opType === 'LSTM' && n.inputs[7] ? weight(7, 'peephole weights (P)') : undefined;
   if (n.inputs[4]) {
     const lens = g.initializers.get(n.inputs[4]);
     if (!lens || lens.toNumbers().some((v) => v !== T)) throw new UnsupportedError(`${opType} sequence_lens in ${target}`, `${where}: only sequence_lens equal to the sequence length (${T}) everywhere is written`);
@@ -123,7 +147,36 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     if (b) for (let i = 0; i < rows; i++) v[i] = (withW ? b[d * 2 * G * H + from + i]! : 0) + (withR ? b[d * 2 * G * H + G * H + from + i]! : 0);
     return v;
   };
-  const act = (name: string, v: string, label: string) => op(name === 'Relu' ? 'Relu' : name === 'Sigmoid' ? 'Sigmoid' : 'Tanh', [v], label);
+  const scalar = (name: string, v: number) => constant(name, Tensor.float32([], [v]));
+  // an activation of ONNX's recurrent list as plain ops (see the head of this file)
+  const act = (f: RnnActivation, v: string, label: string): string => {
+    if ((options.native as readonly string[] | undefined)?.includes(f.name)) return op(f.name, [v], label, f.name === 'ThresholdedRelu' ? { alpha: float(f.alpha) } : {});
+    switch (f.name) {
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'Relu':
+        return op(f.name, [v], label);
+      case 'HardSigmoid':
+        return op('HardSigmoid', [v], label, { alpha: float(f.alpha), beta: float(f.beta) });
+      case 'LeakyRelu':
+      case 'Elu':
+        return op(f.name, [v], label, { alpha: float(f.alpha) });
+      case 'Affine': {
+        const scaled = f.alpha === 1 ? v : op('Mul', [v, scalar(`${label}_alpha`, f.alpha)], f.beta === 0 ? label : `${label}_scaled`);
+        return f.beta === 0 ? scaled : op('Add', [scaled, scalar(`${label}_beta`, f.beta)], label);
+      }
+      case 'ScaledTanh':
+        return op('Mul', [op('Tanh', [op('Mul', [v, scalar(`${label}_beta`, f.beta)], `${label}_scaled`)], `${label}_tanh`), scalar(`${label}_alpha`, f.alpha)], label);
+      case 'ThresholdedRelu':
+        return op('Where', [op('Greater', [v, scalar(`${label}_alpha`, f.alpha)], `${label}_above`), v, scalar(`${label}_zero`, 0)], label);
+      case 'Softsign':
+        return op('Div', [v, op('Add', [op('Abs', [v], `${label}_abs`), scalar(`${label}_one`, 1)], `${label}_denominator`)], label);
+      case 'Softplus': {
+        const tail = op('Exp', [op('Neg', [op('Abs', [v], `${label}_abs`)], `${label}_negated`)], `${label}_exp`);
+        return op('Add', [op('Relu', [v], `${label}_relu`), op('Log', [op('Add', [tail, scalar(`${label}_one`, 1)], `${label}_exp_plus_one`)], `${label}_log`)], label);
+      }
+    }
+  };
   // an initial state [D, B, H] (layout 1: [B, D, H]) of direction d, or zeros ([1, H] under a
   // dynamic batch: the first step broadcasts it)
   const bDim = xs![1 - tAxis]!;
@@ -143,17 +196,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
     return parts;
   };
-  // a state of constant zeros, or zeros expanded to the batch and sliced per layer (PyTorch's export
-  // under a dynamic batch): what moves data only keeps zeros zeros
-  const zeros = (v: string, depth = 0): boolean => {
-    const t = g.initializers.get(v);
-    if (t) return t.toNumbers().every((k) => k === 0);
-    const from = g.nodes.find((m) => m.outputs[0] === v);
-    if (!from || depth > 8) return false;
-    if (from.opType === 'ConstantOfShape') return !from.attrs.value || (from.attrs.value.type === 'tensor' && from.attrs.value.value.toNumbers().every((k) => k === 0));
-    return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && zeros(from.inputs[0]!, depth + 1);
-  };
-  const zeroState = (input: number): boolean => !n.inputs[input] || zeros(n.inputs[input]!);
+  const zeroState = (input: number): boolean => !n.inputs[input] || knownZeros(g, n.inputs[input]!);
   // nnport's cell_clip (TFLite's): the cell state bounded after each update
   const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const perStep = options.perStepInput === true;
@@ -164,7 +207,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const reverse = a.direction === 'reverse' || d === 1;
     const dn = D === 2 ? (d === 0 ? 'forward' : 'backward') : '';
     const p = (s: string) => (dn ? `${dn}/${s}` : s);
-    const [f, gAct, hAct] = a.activations[d]!.map((k) => k.name);
+    const [f, gAct, hAct] = a.activations[d]!;
     // x [T, B, I] · [I, G·H] + the biases that do not wait for the state: every step's input
     // projection at once, or (perStepInput) each step's [B, I] slice by itself
     const wt = constant(p('input_weights_t'), transposed(w, I, d, 0, G * H));
@@ -197,6 +240,9 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     const rAll = opType === 'GRU' ? constant(p('recurrent_zr_weights_t'), transposed(r, H, d, 0, 2 * H)) : constant(p('recurrent_weights_t'), transposed(r, H, d, 0, G * H));
     const rh = opType === 'GRU' ? constant(p('recurrent_h_weights_t'), transposed(r, H, d, 2 * H, H)) : '';
     const rbh = opType === 'GRU' ? constant(p('recurrent_h_bias'), Tensor.float32([H], bias(d, 2 * H, H, true, false))) : '';
+    // LSTM peepholes P [D, 3H] (i, o, f): i and f read the previous cell state, o the new one
+    const peep = Pt ? [0, 1, 2].map((k) => constant(p(`peephole_${'iof'[k]}`), Tensor.float32([H], Pt.toFloat32().slice((d * 3 + k) * H, (d * 3 + k + 1) * H)))) : undefined;
+    const peeped = (v: string, k: number, state: string, label: string) => (peep && state ? op('Add', [v, op('Mul', [state, peep[k]!], `${label}_peephole`)], `${label}_pre`) : v);
     for (let k = 0; k < T; k++) {
       const t = reverse ? T - 1 - k : k;
       const s = p(`step${t}`);
@@ -210,13 +256,13 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         h = act(f!, plus(xt, hr, `${s}/pre`), `${s}/h`);
       } else if (opType === 'LSTM') {
         const [gi, go, gf, gc] = split(plus(xt, hr, `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
-        const i = act(f!, gi!, `${s}/i`);
-        const o = act(f!, go!, `${s}/o`);
-        const fg = act(f!, gf!, `${s}/f`);
+        const i = act(f!, peeped(gi!, 0, c, `${s}/i`), `${s}/i`);
+        const fg = act(f!, peeped(gf!, 2, c, `${s}/f`), `${s}/f`);
         const cand = act(gAct!, gc!, `${s}/c_candidate`);
         const added = op('Mul', [i, cand], c ? `${s}/c_added` : `${s}/c`);
         c = c ? op('Add', [op('Mul', [fg, c], `${s}/c_kept`), added], `${s}/c`) : added;
         if (cellBounds) c = op('Clip', [c, ...cellBounds], `${s}/c_clipped`);
+        const o = act(f!, peeped(go!, 1, c, `${s}/o`), `${s}/o`);
         h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
       } else {
         const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);

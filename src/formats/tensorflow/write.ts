@@ -35,7 +35,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
   // (PyTorch's Expand of zeros) is known as one
   if (g.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType))) {
-    g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true });
+    g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true, native: ['Softplus', 'Softsign', 'ThresholdedRelu'] });
     g = bidirectionalSequencesJoined(g);
   }
   // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
@@ -592,11 +592,13 @@ function softmax(w: Writer, n: Node, out: string, op: string): void {
   w.add(out, 'Transpose', [sm, permName], { ...dt, Tperm: T('int32') });
 }
 
-/** Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape. */
+/**
+ * Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape;
+ * one dynamic dim (the batch) is Reshape's -1, which the element count fixes.
+ */
 function reshapeTo(w: Writer, n: Node, out: string): void {
   const shape = w.shape(n.outputs[0]!);
-  const inShape = w.shape(n.inputs[0]!);
-  if (!shape || shape.some((d, i) => typeof d !== 'number' && !(i === 0 && inShape?.[0] === d))) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
+  if (!shape || shape.filter((d) => typeof d !== 'number').length > 1) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
   w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
 }
 
@@ -1131,8 +1133,11 @@ const ROWS: Record<string, Row> = {
     const copies = !attrInt(n, 'allowzero', 0);
     const target = t.toNumbers().map((d, i) => (d === 0 && copies ? inShape?.[i] : d));
     const unknown = target.filter((d) => typeof d !== 'number').length;
-    if (unknown > 1 || (unknown === 1 && target.includes(-1))) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
-    const dims = target.map((d) => (typeof d === 'number' ? d : -1));
+    // (else the inferred output shape, when only one of its dims is unknown: that one is -1)
+    const inferred = w.shape(n.outputs[0]!);
+    const resolved = unknown > 1 || (unknown === 1 && target.includes(-1)) ? (inferred && inferred.filter((d) => typeof d !== 'number').length <= 1 ? inferred : undefined) : target;
+    if (!resolved) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
+    const dims = resolved.map((d) => (typeof d === 'number' ? d : -1));
     w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },
   Flatten: (w, n, out) => {

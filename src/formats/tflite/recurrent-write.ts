@@ -39,11 +39,10 @@ import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
 import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
 import type { WriteContext } from './ops-write.js';
+import { fusedActivation, unrolledForTflite } from './recurrent-unroll.js';
 
 const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
 
-/** TFLite's fused activation for ONNX's cell / hidden activation (LSTM g = h, RNN f). */
-const FUSED: Partial<Record<string, ActivationFunctionType>> = { Tanh: ActivationFunctionType.TANH, Relu: ActivationFunctionType.RELU };
 
 interface Layer {
   n: Node;
@@ -86,12 +85,9 @@ function readLayer(n: Node, c: WriteContext, op: RecurrentOp): Layer {
   const H = R.shape[2]!;
   const I = W.shape[2]!;
   if (a.clip !== undefined) throw new UnsupportedError(`${op} clip in a TFLite file`, `${where(n)}: ONNX's clip ${a.clip} bounds the gates' pre-activations; TFLite's cell_clip bounds the cell state`);
-  // the activations TFLite computes: sigmoid gates, and one fused activation for the rest
-  const acts = a.activations.map((d) => d.map((f) => f.name));
-  const rest = acts.map((d) => (op === 'LSTM' ? d.slice(1) : d)).flat();
-  const gatesOk = op !== 'LSTM' || acts.every((d) => d[0] === 'Sigmoid');
-  const act = FUSED[rest[0]!];
-  if (!gatesOk || act === undefined || rest.some((r) => r !== rest[0])) {
+  const act = fusedActivation(a);
+  if (act === undefined) {
+    const acts = a.activations.map((d) => d.map((f) => f.name));
     throw new UnsupportedError(`${op} activations ${acts.map((d) => d.join(', ')).join(' / ')} in a TFLite file`, `${where(n)}: TFLite's ${op === 'LSTM' ? 'LSTM takes sigmoid gates and one activation, tanh or relu, for the cell and hidden state' : 'RNN takes one activation, tanh or relu'}`);
   }
   const tAxis = a.layout === 0 ? 0 : 1;
@@ -363,10 +359,11 @@ export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
   const ops = g.nodes.filter(isRecurrent);
   if (!ops.length) return;
   const label = (list: Node[]) => list.map((n) => `${n.opType} '${n.name}'`).join(', ');
-  // int8: an LSTM becomes TFLite's integer LSTM (src/passes/quantize-recurrent.ts); RNN / GRU are refused
-  const refused = q.mode === 'int8' ? ops.filter((n) => n.opType !== 'LSTM') : ops;
+  // int8: an LSTM becomes TFLite's integer LSTM (src/passes/quantize-recurrent.ts); RNN / GRU, and an
+  // LSTM TFLite's fused op cannot compute (unrolled like a GRU: recurrent-unroll.ts), are refused
+  const refused = q.mode === 'int8' ? ops.filter((n) => n.opType !== 'LSTM' || unrolledForTflite(g, n)) : ops;
   if ((q.mode === 'int8' || q.mode === 'int16x8') && refused.length) {
-    throw new UnsupportedError(`${refused[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(refused)}: nnport writes ${q.mode === 'int8' ? "TFLite's integer LSTM, and float RNN / GRU only" : 'float recurrent ops only'}; use --quantize ${q.mode === 'int8' ? 'dynamic, float16 or int8 without them' : 'dynamic, float16 or int8'}`);
+    throw new UnsupportedError(`${refused[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(refused)}: nnport writes ${q.mode === 'int8' ? "TFLite's integer LSTM, and float RNN / GRU / LSTMs it unrolls (activations, states TFLite's LSTM lacks) only" : 'float recurrent ops only'}; use --quantize ${q.mode === 'int8' ? 'dynamic, float16 or int8 without them' : 'dynamic, float16 or int8'}`);
   }
 }
 

@@ -45,7 +45,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
-import { unrollGrus } from './recurrent-unroll.js';
+import { unrollForTflite } from './recurrent-unroll.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -146,8 +146,9 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = decodeHalfWeights(graph).graph;
   // TFLite has no LayerNormalization op: its arithmetic, as TF's converter writes Keras' (decompose-layernorm.ts)
   graph = decomposeLayerNorm(graph).graph;
-  // TFLite has no GRU builtin: a GRU becomes its steps in plain ops (recurrent-unroll.ts)
-  graph = unrollGrus(fixRecurrentBatch(graph));
+  // TFLite has no GRU builtin, and its LSTM / RNN compute sigmoid gates and one tanh or relu: a GRU, and
+  // an LSTM / RNN with other activations, becomes its steps in plain ops (recurrent-unroll.ts)
+  graph = unrollForTflite(fixRecurrentBatch(graph));
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)

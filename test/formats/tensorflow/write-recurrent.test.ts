@@ -20,7 +20,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
-import { buildOneNodeRecurrent, int, type OneNodeRecurrent, strs } from '../tflite/one-node-recurrent.js';
+import { buildOneNodeRecurrent, floats, int, type OneNodeRecurrent, strs } from '../tflite/one-node-recurrent.js';
 import { permute4, pythonRun } from './python-runs.js';
 
 beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
     for (const [k, v] of Object.entries(errors)) expect(v, k).toBeLessThan(1e-5);
   });
 
-  it('a dynamic sequence length, peepholes and clip are refused by name', async () => {
+  it('a dynamic sequence length and clip are refused by name', async () => {
     const dynamic = await recurrentFixture('lstm_dynamic_time');
     await expect(writeGraphDef(dynamic.graph)).rejects.toThrow(/LSTM over a dynamic sequence length in a GraphDef/);
     const f = await recurrentFixture('lstm_time_major');
@@ -61,8 +61,6 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
       nodes: f.graph.nodes.map((n) => (n === lstm ? edit(n) : n)),
       initializers: new Map([...f.graph.initializers, ...(extra ? [extra] : [])]),
     });
-    const peepholes = withNode((n) => ({ ...n, inputs: [...n.inputs.slice(0, 7), ...new Array<string>(Math.max(0, 7 - n.inputs.length)).fill(''), 'P'].slice(0, 8) }), ['P', Tensor.float32([1, 3 * H], new Float32Array(3 * H))]);
-    await expect(writeGraphDef(peepholes)).rejects.toThrow(/LSTM peepholes in a GraphDef/);
     const clipped = withNode((n) => ({ ...n, attrs: { ...n.attrs, clip: { type: 'float', value: 3 } } }));
     await expect(writeGraphDef(clipped)).rejects.toThrow(/LSTM clip in a GraphDef/);
   });
@@ -73,7 +71,9 @@ describe('ONNX recurrent layers -> frozen GraphDef (unrolled), against PyTorch',
 // OpenCV runs them too, but for constant non-zero initial states: its importer takes a Mul / Add /
 // Sub with a constant operand as a scale / shift along the last dim, which a [B, H] state is not.
 // (Y [T, D, B, H] is not an image: OpenCV returns it as it is, not NHWC as NCHW.)
-const CONSTANT_STATES = new Set(['gru_lbr0_initial_h', 'lstm_reverse_initial_states']);
+// Nor the peepholes' Mul of the cell state by P after step 0 ("Const input blob for weights not
+// found"), nor TF's ThresholdedRelu (Greater, SelectV2: no such layers): those run in NumPy only.
+const CONSTANT_STATES = new Set(['gru_lbr0_initial_h', 'lstm_reverse_initial_states', 'lstm_hard_sigmoid_peepholes', 'gru_leaky_thresholded']);
 const ONE_NODE: Array<{ name: string; c: OneNodeRecurrent }> = [
   { name: 'gru_lbr0_bidi', c: { op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, direction: 'bidirectional' } },
   { name: 'gru_lbr0_initial_h', c: { op: 'GRU', seq: 3, batch: 2, input: 3, hidden: 4, bias: true, constants: { initial_h: Tensor.float32([1, 2, 4], Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))) } } },
@@ -83,6 +83,17 @@ const ONE_NODE: Array<{ name: string; c: OneNodeRecurrent }> = [
   },
   { name: 'rnn_relu_reverse', c: { op: 'RNN', seq: 5, batch: 2, input: 3, hidden: 4, bias: true, direction: 'reverse', attrs: { activations: strs(['Relu']) } } },
   { name: 'gru_lbr1_relu', c: { op: 'GRU', seq: 4, batch: 3, input: 2, hidden: 3, bias: true, attrs: { linear_before_reset: int(1), activations: strs(['Sigmoid', 'Relu']) } } },
+  // every other activation of ONNX's recurrent list, with alpha / beta (old Keras' hard_sigmoid gates), and peepholes
+  { name: 'lstm_hard_sigmoid_peepholes', c: { op: 'LSTM', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, peepholes: true, attrs: { activations: strs(['HardSigmoid', 'Tanh', 'Tanh']) } } },
+  {
+    name: 'lstm_bidi_activations',
+    c: {
+      op: 'LSTM', seq: 3, batch: 2, input: 3, hidden: 4, bias: true, direction: 'bidirectional',
+      attrs: { activations: strs(['HardSigmoid', 'Affine', 'ScaledTanh', 'Sigmoid', 'Elu', 'Softplus']), activation_alpha: floats([0.3, 0.8, 1.3, 0.7]), activation_beta: floats([0.45, 0.1, 0.9]) },
+    },
+  },
+  { name: 'gru_leaky_thresholded', c: { op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, attrs: { activations: strs(['LeakyRelu', 'ThresholdedRelu']), activation_alpha: floats([0.05, 0.2]) } } },
+  { name: 'rnn_softsign', c: { op: 'RNN', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, attrs: { activations: strs(['Softsign']) } } },
 ];
 
 describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime-node', () => {

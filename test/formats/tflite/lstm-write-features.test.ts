@@ -1,8 +1,10 @@
 // ONNX LSTM / RNN features PyTorch does not export (peepholes, input_forget, relu activations,
 // reverse, layout=1, Y_h alone, zero initial states and full sequence_lens given), on random
 // one-node models: onnxruntime-node runs the ONNX model, the TFLite interpreter the written file
-// (a fresh interpreter per run: its variable state tensors start at zero). And the features
-// TFLite cannot compute, refused by name.
+// (a fresh interpreter per run: its variable state tensors start at zero). What TFLite's fused ops
+// cannot compute but the unrolled steps can (every ONNX recurrent activation, with alpha / beta,
+// peepholes with them, a read cell state, non-zero or fed initial states) is written unrolled;
+// the rest is refused by name.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
@@ -14,7 +16,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
-import { buildOneNodeRecurrent, int, type OneNodeRecurrent, strs, uniform } from './one-node-recurrent.js';
+import { buildOneNodeRecurrent, floats, int, type OneNodeRecurrent, strs, uniform } from './one-node-recurrent.js';
 import { relErr } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
@@ -53,7 +55,7 @@ async function ortRun(graph: Graph, x: Tensor): Promise<Float32Array[]> {
   }
 }
 
-const CASES: Array<{ name: string; c: Case; ops: string[] }> = [
+const CASES: Array<{ name: string; c: Case; ops: string[]; not?: string[] }> = [
   { name: 'LSTM with peepholes and biases', c: { op: 'LSTM', seq: 5, batch: 2, input: 3, hidden: 4, bias: true, peepholes: true }, ops: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
   {
     name: 'LSTM reverse, input_forget (CIFG) with peepholes',
@@ -81,17 +83,36 @@ const CASES: Array<{ name: string; c: Case; ops: string[] }> = [
     // (the candidate's RELU fused into its ADD)
     ops: ['LOGISTIC'],
   },
+  // what TFLite's fused LSTM / RNN cannot compute, unrolled (src/formats/tflite/recurrent-unroll.ts): no sequence op left
+  { name: 'LSTM HardSigmoid gates (unrolled)', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, bias: true, attrs: { activations: strs(['HardSigmoid', 'Tanh', 'Tanh']) } }, ops: ['MAXIMUM', 'MINIMUM'], not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
+  { name: 'LSTM different cell and hidden activations (unrolled)', c: { op: 'LSTM', seq: 3, batch: 2, input: 2, hidden: 3, bias: true, attrs: { activations: strs(['Sigmoid', 'Tanh', 'Relu']) } }, ops: ['LOGISTIC', 'TANH'], not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
+  { name: 'RNN Softsign (unrolled)', c: { op: 'RNN', seq: 3, batch: 1, input: 2, hidden: 3, bias: true, attrs: { activations: strs(['Softsign']) } }, ops: ['ABS', 'DIV'], not: ['UNIDIRECTIONAL_SEQUENCE_RNN'] },
+  { name: 'LSTM Y_c read (unrolled)', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, bias: true, outputs: ['Y', 'Y_h', 'Y_c'] }, ops: ['LOGISTIC'], not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
+  { name: 'LSTM non-zero initial_h (unrolled)', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, constants: { initial_h: Tensor.float32([1, 1, 3], [0, 0.5, 0]) } }, ops: ['LOGISTIC'], not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
+  { name: 'LSTM non-zero initial_c (unrolled)', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, constants: { initial_c: Tensor.float32([1, 1, 3], [0, 0, 1]) } }, ops: ['LOGISTIC'], not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'] },
+  {
+    name: 'LSTM bidirectional, HardSigmoid / Affine / ScaledTanh and Sigmoid / Elu / Softplus with alpha and beta, peepholes (unrolled)',
+    c: {
+      op: 'LSTM', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, peepholes: true, direction: 'bidirectional',
+      attrs: { activations: strs(['HardSigmoid', 'Affine', 'ScaledTanh', 'Sigmoid', 'Elu', 'Softplus']), activation_alpha: floats([0.3, 0.8, 1.3, 0.7]), activation_beta: floats([0.45, 0.1, 0.9]) },
+    },
+    ops: ['MAXIMUM', 'EXP', 'LOG'],
+    not: ['UNIDIRECTIONAL_SEQUENCE_LSTM'],
+  },
+  { name: 'GRU LeakyRelu gates, ThresholdedRelu candidate (unrolled)', c: { op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 4, bias: true, attrs: { activations: strs(['LeakyRelu', 'ThresholdedRelu']), activation_alpha: floats([0.05, 0.2]) } }, ops: ['GREATER'] },
+  { name: 'RNN reverse, layout=1, Softplus (unrolled)', c: { op: 'RNN', seq: 5, batch: 2, input: 3, hidden: 4, bias: true, direction: 'reverse', layout: 1, attrs: { activations: strs(['Softplus']) } }, ops: ['EXP', 'LOG'], not: ['UNIDIRECTIONAL_SEQUENCE_RNN'] },
   { name: 'RNN reverse, layout=1, relu', c: { op: 'RNN', seq: 5, batch: 2, input: 3, hidden: 4, bias: true, direction: 'reverse', layout: 1, attrs: { activations: strs(['Relu']) } }, ops: ['UNIDIRECTIONAL_SEQUENCE_RNN'] },
 ];
 
 describe('ONNX recurrent features -> TFLite, against onnxruntime-node', () => {
-  it.each(CASES.map((k, i) => [k.name, k, i] as const))('%s', async (name, { c, ops }, i) => {
+  it.each(CASES.map((k, i) => [k.name, k, i] as const))('%s', async (name, { c, ops, not = [] }, i) => {
     const { graph, x } = build(c, 500 + i);
     const want = await ortRun(graph, x);
     const bytes = await writeTflite(graph, { fileName: 'case.tflite' });
     const json = flatcJson<{ operator_codes: { builtin_code: string }[] }>(bytes, `case${i}`);
     const codes = json.operator_codes.map((o) => o.builtin_code);
     for (const op of ops) expect(codes).toContain(op);
+    for (const op of not) expect(codes).not.toContain(op);
     const theirs = await oracle.run(bytes, [x.toFloat32()]);
     expect(theirs.length).toBe(want.length);
     for (let k = 0; k < want.length; k++) {
@@ -111,9 +132,9 @@ describe('ONNX recurrent features -> TFLite, against onnxruntime-node', () => {
   });
 });
 
-describe('GRU initial state', () => {
-  it('a GRU whose initial state is a model input: the unrolled steps read it (interpreter vs onnxruntime-node)', async () => {
-    const { graph, x } = build({ op: 'GRU', seq: 4, batch: 2, input: 3, hidden: 5, bias: true, attrs: { linear_before_reset: int(1) } }, 77);
+describe('initial states fed as model inputs', () => {
+  it.each(['GRU', 'LSTM'] as const)('%s whose initial state is a model input: the unrolled steps read it (interpreter vs onnxruntime-node)', async (op) => {
+    const { graph, x } = build({ op, seq: 4, batch: 2, input: 3, hidden: 5, bias: true, attrs: op === 'GRU' ? { linear_before_reset: int(1) } : {} }, 77);
     graph.nodes[0]!.inputs = ['X', 'W', 'R', 'B', '', 'h0'];
     graph.inputs.push({ name: 'h0', dtype: 'float32', shape: [1, 2, 5] });
     const h0 = Tensor.float32([1, 2, 5], uniform(10, rng(5), 0.8));
@@ -134,30 +155,22 @@ describe('GRU initial state', () => {
 describe('what TFLite cannot compute is refused by name', () => {
   const refusals: Array<{ name: string; c: Case; message: RegExp }> = [
     { name: 'clip', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { clip: { type: 'float', value: 0.5 } } }, message: /LSTM clip in a TFLite file/ },
-    { name: 'gate activation other than Sigmoid', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { activations: strs(['HardSigmoid', 'Tanh', 'Tanh']) } }, message: /LSTM activations HardSigmoid, Tanh, Tanh in a TFLite file/ },
-    { name: 'different cell and hidden activations', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { activations: strs(['Sigmoid', 'Tanh', 'Relu']) } }, message: /LSTM activations Sigmoid, Tanh, Relu/ },
-    { name: 'RNN Softsign', c: { op: 'RNN', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { activations: strs(['Softsign']) } }, message: /RNN activations Softsign in a TFLite file/ },
-    { name: 'Y_c read', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, outputs: ['Y', 'Y_h', 'Y_c'] }, message: /LSTM Y_c output in a TFLite file/ },
     {
       name: 'sequence_lens shorter than the sequence',
       c: { op: 'LSTM', seq: 3, batch: 2, input: 2, hidden: 3, constants: { sequence_lens: new Tensor('int32', [2], Int32Array.from([3, 2])) } },
       message: /LSTM sequence_lens in a TFLite file/,
     },
-    { name: 'non-zero initial_h', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, constants: { initial_h: Tensor.float32([1, 1, 3], [0, 0.5, 0]) } }, message: /LSTM with a non-zero initial hidden state/ },
-    { name: 'non-zero initial_c', c: { op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, constants: { initial_c: Tensor.float32([1, 1, 3], [0, 0, 1]) } }, message: /LSTM with a non-zero initial cell state/ },
     { name: 'GRU clip', c: { op: 'GRU', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { clip: { type: 'float', value: 1 } } }, message: /GRU clip in a TFLite file/ },
   ];
+  it('--quantize int8: an LSTM the writer unrolls (no integer LSTM for it) is refused like a GRU', async () => {
+    const { graph } = build({ op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3, attrs: { activations: strs(['HardSigmoid', 'Tanh', 'Tanh']) } }, 9);
+    await expect(writeTflite(graph, { quantize: { mode: 'int8' } })).rejects.toThrow(/LSTM with --quantize int8 in a TFLite file: LSTM 'rnn'/);
+  });
+
   it.each(refusals.map((k) => [k.name, k] as const))('%s', async (_name, { c, message }) => {
     const { graph } = build(c, 7);
     const err = await writeTflite(graph).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
     expect(String(err)).toMatch(message);
-  });
-
-  it('an initial state given as a model input (not a constant) is refused', async () => {
-    const { graph } = build({ op: 'LSTM', seq: 3, batch: 1, input: 2, hidden: 3 }, 8);
-    graph.nodes[0]!.inputs = ['X', 'W', 'R', '', '', 'h0'];
-    graph.inputs.push({ name: 'h0', dtype: 'float32', shape: [1, 1, 3] });
-    await expect(writeTflite(graph)).rejects.toThrow(/LSTM with a non-zero initial hidden state in a TFLite file/);
   });
 });

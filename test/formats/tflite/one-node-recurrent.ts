@@ -35,6 +35,7 @@ export interface DrawScales {
 
 export const int = (value: number): Attr => ({ type: 'int', value });
 export const strs = (value: string[]): Attr => ({ type: 'strings', value });
+export const floats = (value: number[]): Attr => ({ type: 'floats', value });
 
 /** n values uniform in (-scale, scale) from r */
 export const uniform = (n: number, r: () => number, scale: number): Float32Array => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
