@@ -3,6 +3,7 @@
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { permuteTensor } from '../../passes/layout.js';
+import { hardSigmoidAt } from '../../passes/recurrent-hard-sigmoid.js';
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
@@ -1092,8 +1093,11 @@ function hasRecurrentOp(w: Writer): boolean {
 /** Build Keras layers from a channels-last graph. Throws UnsupportedError naming the op and node. */
 export function graphToKeras(input: Graph, options: FromGraphOptions = {}): KerasModelOut {
   // Keras' LSTM cannot bound the cell state: TFLite's cell_clip, unrolled
-  const graph = unrollCellClipped(input, 'a Keras model');
-  if (graph === input) return buildKeras(graph, options);
+  const unclipped = unrollCellClipped(input, 'a Keras model');
+  // a recurrent HardSigmoid at another (alpha, beta) than the target's hard_sigmoid (old Keras' gates
+  // in Keras 3, whose hard_sigmoid is x/6 + 0.5): the weights feeding it scaled (recurrent-hard-sigmoid.ts)
+  const graph = hardSigmoidAt(unclipped, options.keras3 ? 1 / 6 : 0.2, 0.5);
+  if (unclipped === input) return buildKeras(graph, options);
   try {
     return buildKeras(graph, options);
   } catch (e) {

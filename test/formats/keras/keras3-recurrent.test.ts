@@ -245,6 +245,8 @@ const ONNX_CASES: Array<[string, Graph, string]> = [
   ['RNN reverse, last state', rnnGraph('RNN', 'reverse', 'last'), 'SimpleRNN'],
   ['LSTM, its last cell state Y_c (return_state)', rnnGraph('LSTM', 'forward', 'Y_c'), 'LSTM'],
   ['LSTM bidirectional, both last cell states Y_c', rnnGraph('LSTM', 'bidirectional', 'Y_c'), 'Bidirectional'],
+  // ONNX's default HardSigmoid (0.2, 0.5) is Keras 2's hard_sigmoid: the gates' weights scaled by 1.2 for Keras 3's x/6 + 0.5 (recurrent-hard-sigmoid.ts)
+  ['GRU HardSigmoid gates (Keras 2 hard_sigmoid, rescaled for Keras 3)', rnnGraph('GRU', 'forward', 'seq', { activations: { type: 'strings', value: ['HardSigmoid', 'Tanh'] } }), 'GRU'],
 ];
 
 describe('ONNX recurrent ops PyTorch does not export -> .keras: NumPy and nnport on the archive against onnxruntime', () => {
@@ -268,7 +270,7 @@ describe('refused by name in a .keras archive', () => {
     ['clip', rnnGraph('LSTM', 'forward', 'seq', { clip: { type: 'float', value: 3 } }), /LSTM with clip/],
     ['input_forget', rnnGraph('LSTM', 'forward', 'seq', { input_forget: int(1) }), /LSTM with input_forget/],
     ['LSTM g and h activations that differ', rnnGraph('LSTM', 'forward', 'seq', { activations: { type: 'strings', value: ['Sigmoid', 'Relu', 'Tanh'] } }), /one activation for g and h/],
-    ['HardSigmoid gates (Keras 3 hard_sigmoid is x/6 + 0.5, not ONNX 0.2x + 0.5)', rnnGraph('GRU', 'forward', 'seq', { activations: { type: 'strings', value: ['HardSigmoid', 'Tanh'] } }), /GRU with activations HardSigmoid, Tanh/],
+    ['LSTM HardSigmoid cell activation (Keras 3 hard_sigmoid is x/6 + 0.5; only gates can be rescaled)', rnnGraph('LSTM', 'forward', 'seq', { activations: { type: 'strings', value: ['Sigmoid', 'HardSigmoid', 'HardSigmoid'] } }), /LSTM with activations Sigmoid, HardSigmoid, HardSigmoid/],
     ['reverse with its sequence used', rnnGraph('RNN', 'reverse', 'seq'), /RNN in reverse direction with its sequence Y used/],
   ] as Array<[string, Graph, RegExp]>)('%s', async (_name, graph, message) => {
     const model = await loadModel(writeOnnx(graph), { fileName: 'rnn.onnx' });
