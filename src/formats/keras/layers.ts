@@ -525,6 +525,12 @@ const leakyRelu: LayerRow = (e, call) => {
   return [{ name: e.node('LeakyRelu', [x.name], [call.name], { alpha: float(alpha) }, '', call.name)[0]!, shape: x.shape }];
 };
 
+const thresholdedRelu: LayerRow = (e, call) => {
+  // Keras 2 / TF.js: x * (x > theta), ONNX's ThresholdedRelu (theta defaults to 1)
+  const x = one(call);
+  return [{ name: e.node('ThresholdedRelu', [x.name], [call.name], { alpha: float(cfgNum(call.config, 'theta', 1)) }, '', call.name)[0]!, shape: x.shape }];
+};
+
 const elu: LayerRow = (e, call) => {
   const x = one(call);
   return [{ name: e.node('Elu', [x.name], [call.name], { alpha: float(cfgNum(call.config, 'alpha', 1)) }, '', call.name)[0]!, shape: x.shape }];
@@ -680,6 +686,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Activation: activationLayer,
   ReLU: reluLayer,
   LeakyReLU: leakyRelu,
+  ThresholdedReLU: thresholdedRelu,
   ELU: elu,
   PReLU: prelu,
   Softmax: softmaxLayer,
