@@ -175,6 +175,9 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
       return un('Tanh');
     case 'softmax':
       return un('Softmax', { axis: int(-1) });
+    case 'log_softmax':
+      // Keras 3 / TF.js: along the last axis
+      return un('LogSoftmax', { axis: int(-1) });
     case 'elu':
       return un('Elu', { alpha: float(1) });
     case 'selu':
