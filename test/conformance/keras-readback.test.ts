@@ -13,7 +13,7 @@
 // expected-pass-keras-readback.txt (committed) lists every `<format> <suite>/<case>` read back and
 // matching: one that fails, is refused or goes missing fails the run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/keras-readback.test.ts
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModel, loadModelFiles, type LoadedModel } from '../../src/index.js';
@@ -25,7 +25,7 @@ import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { castTo, permuteAxes } from './graphdef-writer-run.js';
 import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
@@ -124,15 +124,7 @@ async function readBack(id: string, model: LoadedModel, format: (typeof FORMATS)
   return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
 }
 
-const present = (() => {
-  try {
-    return listCases(ONNX_TESTDATA, SUITES).length > 0;
-  } catch {
-    return false;
-  }
-})();
-const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
-const cases: ConformanceCase[] = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+const cases: ConformanceCase[] = conformanceCases(SUITES);
 await initKernels();
 const outcomes = new Map<FormatId, Map<string, Outcome>>(FORMATS.map((f) => [f.id, new Map()]));
 for (const c of cases) {
@@ -150,10 +142,6 @@ for (const c of cases) {
     outcomes.get(f.id)!.set(id, o);
   }
 }
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-});
 
 for (const f of FORMATS) {
   describe(f.id, () => {
@@ -175,16 +163,12 @@ for (const f of FORMATS) {
   });
 }
 
-test('every row of expected-pass-keras-readback.txt was written, read back and passed', () => {
-  const passed = [...outcomes].flatMap(([f, m]) => [...m].filter(([, o]) => o.kind === 'pass').map(([id]) => `${f} ${id}`));
-  if (WRITE_EXPECTED) {
-    writeFileSync(EXPECTED_PASS_FILE, `# <format> <suite>/<case> whose written Keras file nnport reads back and runs to the expected outputs (see keras-readback.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`);
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const got = new Set(passed);
-  const lost = [...expectedPass].filter((row) => !got.has(row) && (!ONLY || ONLY.test(row.slice(row.indexOf(' ') + 1))));
-  expect(lost, `${lost.length} expected rows did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(
+  EXPECTED_PASS_FILE,
+  '<format> <suite>/<case> whose written Keras file nnport reads back and runs to the expected outputs (see keras-readback.test.ts)',
+  () => [...outcomes].flatMap(([f, m]) => [...m].filter(([, o]) => o.kind === 'pass').map(([id]) => `${f} ${id}`)),
+  'was written, read back and passed',
+);
 
 afterAll(() => {
   const lines: string[] = [];
