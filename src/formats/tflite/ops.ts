@@ -430,8 +430,12 @@ const reshape: Converter = (c) => {
   }
   if (!shape?.length && out.shape.length) shape = reshapeTarget(out);
   if (!shape) throw new UnsupportedError('RESHAPE to several dynamic dims without a shape', `'${out.name}': the file gives neither a shape tensor nor new_shape`);
-  const target = shape;
-  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y]));
+  // TFLite's 0 is a zero-size dim (its kernel copies no input dim); ONNX's 0 copies the input's:
+  // allowzero keeps TFLite's meaning, with a -1 beside it resolved from the output's declared shape
+  // (ONNX takes no -1 together with a literal 0)
+  const zero = shape.includes(0);
+  const target = zero ? shape.map((d, i) => (d === -1 ? (out.shape[i] ?? d) : d)) : shape;
+  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y], zero ? { allowzero: int(1) } : {}));
 };
 
 const softmax: Converter = (c) => {
