@@ -1,0 +1,263 @@
+// Read-back of the ONNX backend test cases nnport writes as .tflite: every file tflite-writer.test.ts
+// writes (float32 with channels-last I/O and with keepNchwIo, float16 weights where that file
+// differs) is read by nnport's own TFLite reader (loadModel on the bytes) and run by nnport's
+// runtime on the case's inputs, laid out as the file's inputs declare them, and compared with the
+// case's expected outputs: the ONNX test data, not nnport's own output, is the reference. The
+// files themselves are checked against the real TFLite interpreter by tflite-writer.test.ts; here
+// the reader is, on files that use the builtin ops as TF's converter writes them.
+//
+// A written file the reader cannot read or nnport's runtime cannot run must be refused with an
+// UnsupportedError naming the op or feature; any other error, or a read-back whose outputs differ,
+// fails. expected-pass-tflite-readback.txt (committed) lists every case and mode read back and
+// matching: one that fails, is refused or goes missing fails the run. Regenerate it with
+// NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tflite-readback.test.ts
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { convert, loadModel, loadModelFiles } from '../../src/index.js';
+import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
+import type { DType } from '../../src/ir/dtypes.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import type { LoadedModel } from '../../src/formats/model.js';
+import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
+import { runGraph } from '../../src/runtime/executor.js';
+import { initKernels } from '../../src/wasm/loader.js';
+import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { castTo, permuteAxes } from './graphdef-writer-run.js';
+import { int32Io, inverse, layoutOf, type Mode, sameBytes, toleranceFor } from './tflite-writer-run.js';
+
+const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const MODES: readonly Mode[] = ['float32', 'float16'];
+
+/** Cases whose expected outputs no inference graph can reproduce. */
+const NOT_COMPARABLE: Record<string, string> = {
+  test_training_dropout: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default: 'training-mode Dropout draws a random mask',
+  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
+  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
+  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+  test_castlike_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+  test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
+};
+
+const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-readback.txt', import.meta.url);
+const WRITE = WRITE_EXPECTED;
+const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
+
+type Outcome =
+  | { kind: 'pass' }
+  | { kind: 'not-written'; reason: string }
+  | { kind: 'same-file'; reason: string }
+  | { kind: 'not-comparable'; reason: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'ambiguous' }
+  | { kind: 'fail'; message: string };
+
+const FLOATS: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A read or run that threw: an UnsupportedError refuses, anything else fails. */
+function refusal(e: unknown, where: string): Outcome {
+  if (e instanceof UnsupportedError) return { kind: 'refused', reason: `${where}: ${e.message.split('\n')[0]}` };
+  return { kind: 'fail', message: `${where} threw ${e instanceof NnportError ? e.name : 'an untyped error'}, not an UnsupportedError: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+}
+
+/** Dims of a read value (a symbolic one as -1). */
+const dimsOf = (shape: readonly (number | string | null)[] | undefined): number[] | undefined => shape?.map((d) => (typeof d === 'number' ? d : -1));
+
+/** The read-back's output in the expected's layout and dtype, or why it cannot be. */
+function align(y: Tensor, e: Tensor, relaid: boolean, allowAmbiguous: boolean): Tensor | string | 'ambiguous' {
+  const how = layoutOf(e.shape, y.shape, relaid);
+  if (how === 'ambiguous') return allowAmbiguous ? 'ambiguous' : `layout of [${y.shape.join(', ')}] ambiguous`;
+  if (how === 'mismatch') return `shape [${y.shape.join(', ')}], expected [${e.shape.join(', ')}]`;
+  const t = how === 'channels-last' ? permuteAxes(y, inverse(channelsLastPerm(e.rank))) : y;
+  if (FLOATS.includes(e.dtype)) return FLOATS.includes(t.dtype) ? castTo(t, 'float32') : `dtype ${t.dtype}, expected ${e.dtype}`;
+  if (FLOATS.includes(t.dtype) && t.toNumbers().some((v) => !Number.isInteger(v))) return `non-integer values for a ${e.dtype} output`;
+  return castTo(t, e.dtype);
+}
+
+/** Read a written file back, run it over every data set and compare with the expected outputs. */
+async function check(c: ConformanceCase, file: Uint8Array, sets: DataSet[], mode: Mode, relaid: boolean, allowAmbiguous: boolean): Promise<Outcome> {
+  let back: LoadedModel;
+  try {
+    back = await loadModel(file, { fileName: `${c.name}.tflite` });
+  } catch (e) {
+    return refusal(e, 'reader');
+  }
+  if (back.kind !== 'graph' || back.format !== 'tflite') return { kind: 'fail', message: `read back as a ${back.format} ${back.kind}` };
+  const g = back.graph;
+  const inputs = g.inputs.filter((v) => !g.initializers.has(v.name));
+  const problems: string[] = [];
+  for (const set of sets) {
+    if (inputs.length !== set.inputs.length) return { kind: 'fail', message: `read back with ${inputs.length} inputs, the case feeds ${set.inputs.length}` };
+    const feeds = new Map<string, Tensor>();
+    for (const [i, t] of set.inputs.entries()) {
+      const v = inputs[i]!;
+      const dims = dimsOf(v.shape) ?? [...t.shape];
+      const how = layoutOf(t.shape, dims.map((d, k) => (d === -1 ? t.shape[k]! : d)), relaid);
+      if (how === 'ambiguous') {
+        if (allowAmbiguous) return { kind: 'ambiguous' };
+        return { kind: 'fail', message: `input ${i}: layout of [${dims.join(', ')}] ambiguous` };
+      }
+      if (how === 'mismatch') return { kind: 'fail', message: `input ${i} '${v.name}': read back as [${dims.join(', ')}] ${v.dtype}, the case feeds [${t.shape.join(', ')}] ${t.dtype}` };
+      let x: Tensor = how === 'channels-last' ? permuteAxes(t, channelsLastPerm(t.rank)) : t;
+      if (v.dtype && v.dtype !== x.dtype) {
+        if (v.dtype === 'bfloat16' && x.dtype === 'uint16') x = new Tensor('bfloat16', x.shape, x.data);
+        else x = castTo(x, v.dtype);
+      }
+      feeds.set(v.name, x);
+    }
+    let outs: ReadonlyMap<string, Tensor>;
+    try {
+      outs = (await runGraph(g, feeds)).outputs;
+    } catch (e) {
+      const r = refusal(e, `${set.name}: nnport's runtime on the read-back graph`);
+      return r.kind === 'refused' ? r : { kind: 'fail', message: (r as { message: string }).message };
+    }
+    if (g.outputs.length !== set.outputs.length) return { kind: 'fail', message: `read back with ${g.outputs.length} outputs, the case expects ${set.outputs.length}` };
+    for (const [k, expected] of set.outputs.entries()) {
+      const name = g.outputs[k]!.name;
+      const y = outs.get(name);
+      if (!y) {
+        problems.push(`${set.name}: output ${k} '${name}' not produced`);
+        continue;
+      }
+      const a = align(y, expected, relaid, allowAmbiguous);
+      if (a === 'ambiguous') return { kind: 'ambiguous' };
+      if (typeof a === 'string') {
+        problems.push(`${set.name}: output ${k} '${name}': ${a}`);
+        continue;
+      }
+      const e = FLOATS.includes(expected.dtype) && expected.dtype !== 'float32' ? castTo(expected, 'float32') : expected;
+      const diff = compareTensors(a, e, toleranceFor(mode, expected));
+      if (diff) problems.push(`${set.name}: output ${k} '${name}': ${diff}`);
+    }
+  }
+  return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
+}
+
+let ambiguous = 0;
+let nchwFiles = 0;
+const written: Record<Mode, number> = { float32: 0, float16: 0 };
+
+/** Write the case in `mode` as the writer suite does, and read back the file (and its keepNchwIo form where the layout pass re-lays the graph). */
+async function readBack(c: ConformanceCase, model: LoadedModel, sets: DataSet[], mode: Mode, float32File?: Uint8Array): Promise<{ outcome: Outcome; file?: Uint8Array }> {
+  const quantize = mode === 'float16' ? { mode: 'float16' as const } : undefined;
+  let nhwc: Uint8Array;
+  try {
+    nhwc = (await convert(model, 'm.tflite', { quantize })).bytes;
+  } catch (e) {
+    return { outcome: { kind: 'not-written', reason: message(e).split('\n')[0]! } };
+  }
+  if (float32File && sameBytes(nhwc, float32File)) return { outcome: { kind: 'same-file', reason: 'the float16 file is the float32 one' } };
+  written[mode]++;
+  const relaid = model.kind === 'graph' && needsChannelsLast(model.graph);
+  const first = await check(c, nhwc, sets, mode, relaid, relaid);
+  if (first.kind !== 'pass' && first.kind !== 'ambiguous') return { outcome: first, file: nhwc };
+  if (first.kind === 'ambiguous') ambiguous++;
+  if (!relaid) return { outcome: first, file: nhwc };
+  let nchw: Uint8Array;
+  try {
+    nchw = (await convert(model, 'm.tflite', { quantize, keepNchwIo: true })).bytes;
+  } catch (e) {
+    return { outcome: { kind: 'fail', message: `written with channels-last I/O, but keepNchwIo: ${message(e)}` }, file: nhwc };
+  }
+  nchwFiles++;
+  const second = await check(c, nchw, sets, mode, false, false);
+  if (second.kind === 'fail') return { outcome: { kind: 'fail', message: `keepNchwIo: ${second.message}` }, file: nhwc };
+  if (second.kind === 'refused') return { outcome: { kind: 'refused', reason: `keepNchwIo: ${second.reason}` }, file: nhwc };
+  return { outcome: second, file: nhwc };
+}
+
+async function runCase(c: ConformanceCase): Promise<Record<Mode, Outcome>> {
+  const both = (o: Outcome): Record<Mode, Outcome> => ({ float32: o, float16: o });
+  if (NOT_COMPARABLE[c.name]) return both({ kind: 'not-comparable', reason: NOT_COMPARABLE[c.name]! });
+  let model: LoadedModel;
+  try {
+    model = int32Io(await loadModelFiles([join(c.dir, 'model.onnx')]));
+  } catch (e) {
+    return both({ kind: 'not-written', reason: `not read from ONNX: ${message(e)}` });
+  }
+  const sets = loadDataSets(c.dir);
+  const f32 = await readBack(c, model, sets, 'float32');
+  const f16 = f32.file ? await readBack(c, model, sets, 'float16', f32.file) : { outcome: f32.outcome };
+  return { float32: f32.outcome, float16: f16.outcome };
+}
+
+const present = (() => {
+  try {
+    return listCases(ONNX_TESTDATA, SUITES).length > 0;
+  } catch {
+    return false;
+  }
+})();
+const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
+const cases = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+await initKernels();
+/** 'mode/suite/case' -> outcome */
+const outcomes = new Map<string, Outcome>();
+for (const c of cases) {
+  const r = await runCase(c).catch((e: unknown): Record<Mode, Outcome> => {
+    const o: Outcome = { kind: 'fail', message: `crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+    return { float32: o, float16: o };
+  });
+  for (const m of MODES) outcomes.set(`${m}/${c.suite}/${c.name}`, r[m]);
+}
+
+test('ONNX backend test data is installed', () => {
+  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
+});
+
+for (const mode of MODES) {
+  describe(mode, () => {
+    for (const suite of SUITES) {
+      const mine = cases.filter((c) => c.suite === suite);
+      if (!mine.length) continue;
+      describe(suite, () => {
+        for (const c of mine) {
+          const id = `${mode}/${suite}/${c.name}`;
+          const o = outcomes.get(id)!;
+          if (o.kind === 'pass' || o.kind === 'ambiguous') test(c.name, () => expect(o.kind).not.toBe('fail'));
+          else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+          else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
+          else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+        }
+      });
+    }
+  });
+}
+
+const passes = (o: Outcome | undefined) => o?.kind === 'pass' || o?.kind === 'ambiguous';
+
+test('every case on expected-pass-tflite-readback.txt was written, read back and passed', () => {
+  const passed = [...outcomes].filter(([, o]) => passes(o)).map(([id]) => id);
+  if (WRITE) {
+    writeFileSync(EXPECTED_PASS_FILE, `# ONNX backend cases whose written .tflite nnport reads back and runs to the expected outputs, per mode (see tflite-readback.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`);
+    return expect(passed.length).toBeGreaterThan(0);
+  }
+  const lost = [...expectedPass].filter((id) => !passes(outcomes.get(id)) && (!ONLY || ONLY.test(id.replace(/^[^/]+\//, ''))));
+  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
+});
+
+afterAll(() => {
+  const lines: string[] = [];
+  for (const mode of MODES) {
+    const mine = [...outcomes].filter(([id]) => id.startsWith(`${mode}/`));
+    const by = (k: Outcome['kind']) => mine.filter(([, o]) => o.kind === k);
+    const refused = by('refused') as [string, Extract<Outcome, { kind: 'refused' }>][];
+    const failed = by('fail') as [string, Extract<Outcome, { kind: 'fail' }>][];
+    const byReason = new Map<string, string[]>();
+    for (const [id, o] of refused) {
+      const key = o.reason.replace(/'[^']*'/g, "'…'").slice(0, 100);
+      byReason.set(key, [...(byReason.get(key) ?? []), id.replace(/^[^/]+\/[^/]+\/(test_)?/, '')]);
+    }
+    lines.push(
+      `=== TFLite read-back, ${mode}: ${written[mode]} written, ${mine.filter(([, o]) => passes(o)).length} read back and matching the expected outputs, ${failed.length} failed, ${refused.length} refused (UnsupportedError), ${by('not-written').length} not written, ${by('not-comparable').length} not comparable${mode === 'float16' ? `, ${by('same-file').length} same file as float32` : ''} ===`,
+    );
+    for (const [id, o] of failed) lines.push(`failed: ${id}: ${o.message.split('\n').slice(0, 2).join(' | ').slice(0, 300)}`);
+    if (byReason.size) lines.push('refused, by reason:');
+    for (const [r, ids] of [...byReason].sort((a, b) => b[1].length - a[1].length)) lines.push(`  ${r} (${ids.length}): ${ids.slice(0, 12).join(', ')}${ids.length > 12 ? ', …' : ''}`);
+  }
+  lines.push(`keepNchwIo files read back ${nchwFiles}; channels-last I/O ambiguous (keepNchwIo only) ${ambiguous}`);
+  console.log(lines.join('\n'));
+});
