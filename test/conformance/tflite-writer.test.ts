@@ -14,7 +14,7 @@
 // expected-pass-tflite.txt (committed) lists every case that passes, per mode: one of them that
 // fails, is refused or goes missing fails the run. Regenerate with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tflite-writer.test.ts
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
@@ -27,7 +27,7 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { compareTensors, ConformanceReport, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 import { int32Io, inverse, layoutOf, type Mode, permute, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -49,11 +49,9 @@ const KNOWN: Record<string, string> = {
 const WRITER_BUGS: Record<string, string> = {};
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
-const present = existsSync(ONNX_TESTDATA);
-const cases = present ? listCases(ONNX_TESTDATA, SUITES) : [];
+const cases = conformanceCases(SUITES);
 const reports: Record<Mode, ConformanceReport> = { float32: new ConformanceReport(), float16: new ConformanceReport() };
 const written: Record<Mode, number> = { float32: 0, float16: 0 };
 const known: Array<[string, string]> = [];
@@ -224,11 +222,6 @@ function record(mode: Mode, id: string, name: string, outcome: Outcome): string 
   return outcome.kind === 'fail' ? `${mode}: ${outcome.message}` : undefined;
 }
 
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
-});
-
 for (const suite of SUITES) {
   const mine = cases.filter((c) => c.suite === suite);
   if (!mine.length) continue;
@@ -256,19 +249,9 @@ for (const suite of SUITES) {
   });
 }
 
-test('every case on expected-pass-tflite.txt ran and passed', () => {
-  const passed = (['float32', 'float16'] as const).flatMap((m) => reports[m].passed.map((id) => `${m}/${id}`));
-  if (WRITE) {
-    writeFileSync(
-      EXPECTED_PASS_FILE,
-      `# ONNX backend cases whose .tflite the interpreter runs to the expected outputs, per mode (see tflite-writer.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`,
-    );
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const got = new Set(passed);
-  const lost = [...expectedPass].filter((id) => !got.has(id));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases whose .tflite the interpreter runs to the expected outputs, per mode (see tflite-writer.test.ts)', () =>
+  (['float32', 'float16'] as const).flatMap((m) => reports[m].passed.map((id) => `${m}/${id}`)),
+);
 
 afterAll(() => {
   if (process.env.NNPORT_TFLITE_LOG) writeFileSync(process.env.NNPORT_TFLITE_LOG, outcomes.join('\n') + '\n');
