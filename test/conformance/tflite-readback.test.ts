@@ -16,7 +16,6 @@
 // fails. expected-pass-tflite-readback.txt (committed) lists every case and mode read back and
 // matching: one that fails, is refused or goes missing fails the run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tflite-readback.test.ts
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -29,7 +28,7 @@ import type { LoadedModel } from '../../src/formats/model.js';
 import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
 import { castTo, permuteAxes } from './graphdef-writer-run.js';
 import { int32Io, inverse, layoutOf, type Mode, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
@@ -48,7 +47,6 @@ const NOT_COMPARABLE: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-readback.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 type Outcome =
@@ -265,15 +263,7 @@ async function runCase(c: ConformanceCase): Promise<Record<Mode, ReadBack>> {
   return { float32: f32, float16: f16 };
 }
 
-const present = (() => {
-  try {
-    return listCases(ONNX_TESTDATA, SUITES).length > 0;
-  } catch {
-    return false;
-  }
-})();
-const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
-const cases = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+const cases = conformanceCases(SUITES);
 await initKernels();
 /** 'mode/suite/case' -> the read-back run by nnport */
 const outcomes = new Map<string, Outcome>();
@@ -289,10 +279,6 @@ for (const c of cases) {
     if (r[m].onnx) onnxOutcomes.set(`${m}-onnx/${c.suite}/${c.name}`, r[m].onnx!);
   }
 }
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-});
 
 for (const mode of MODES) {
   describe(mode, () => {
@@ -332,21 +318,12 @@ for (const mode of MODES) {
 const passes = (o: Outcome | OnnxOutcome | undefined) => o?.kind === 'pass' || o?.kind === 'ambiguous';
 const allOutcomes = (): [string, Outcome | OnnxOutcome][] => [...outcomes, ...onnxOutcomes];
 
-test('every case on expected-pass-tflite-readback.txt was written, read back and passed', () => {
-  const passed = allOutcomes()
-    .filter(([, o]) => passes(o))
-    .map(([id]) => id);
-  if (WRITE) {
-    writeFileSync(
-      EXPECTED_PASS_FILE,
-      `# ONNX backend cases whose written .tflite nnport reads back and runs to the expected outputs, per mode ('<mode>-onnx/': the read-back written as ONNX, run by onnxruntime; see tflite-readback.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`,
-    );
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const all = new Map(allOutcomes());
-  const lost = [...expectedPass].filter((id) => !passes(all.get(id)) && (!ONLY || ONLY.test(id.replace(/^[^/]+\//, ''))));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(
+  EXPECTED_PASS_FILE,
+  "ONNX backend cases whose written .tflite nnport reads back and runs to the expected outputs, per mode ('<mode>-onnx/': the read-back written as ONNX, run by onnxruntime; see tflite-readback.test.ts)",
+  () => allOutcomes().filter(([, o]) => passes(o)).map(([id]) => id),
+  'was written, read back and passed',
+);
 
 afterAll(() => {
   const lines: string[] = [];
