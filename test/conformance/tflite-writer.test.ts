@@ -27,10 +27,10 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, type Tolerance, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { int32Io, inverse, layoutOf, type Mode, permute, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
-type Mode = 'float32' | 'float16';
 
 /**
  * Cases whose written file is right but the interpreter computes something else (its own bug or
@@ -47,15 +47,6 @@ const KNOWN: Record<string, string> = {
  * that passes while listed fails the run.
  */
 const WRITER_BUGS: Record<string, string> = {};
-
-/**
- * float16 weights: each weight rounded to 11 significant bits (relative 2^-11), summed over a
- * dot product or a conv window; 1e-2 relative as issue #10 states, with an absolute floor of
- * 1e-3 of the output's largest magnitude for outputs near zero, where such sums cancel (the
- * pytorch-converted convs have a few such elements: 9e-5 expected, 2.9e-4 computed, of outputs up to 1).
- */
-const FLOAT16_RTOL = 1e-2;
-const FLOAT16_ATOL = 1e-3;
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite.txt', import.meta.url);
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
@@ -80,44 +71,6 @@ const ARRAY_OF: Record<string, (n: number) => OracleArray> = {
   uint32: (n) => new Uint32Array(n),
   float64: (n) => new Float64Array(n),
 };
-
-/** `values` (row-major, `shape`) with its axes reordered: output axis i is input axis perm[i]. */
-function permute<T extends { length: number; [i: number]: number }>(values: T, shape: readonly number[], perm: readonly number[], out: T): T {
-  const rank = shape.length;
-  const strides = new Array<number>(rank).fill(1);
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
-  const outShape = perm.map((p) => shape[p]!);
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < values.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i]! * strides[perm[i]!]!;
-    out[o] = values[src]!;
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++idx[i]! < outShape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
-}
-
-const inverse = (perm: readonly number[]): number[] => perm.map((_, i) => perm.indexOf(i));
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/**
- * How the written file holds a value of ONNX shape `onnx` that it declares as `file`: as is, or
- * channels-last (the layout pass' declared I/O); 'ambiguous' when both read the same shape.
- */
-function layoutOf(onnx: readonly number[], file: readonly number[], relaid: boolean): 'as-is' | 'channels-last' | 'ambiguous' | 'mismatch' {
-  const last = onnx.length >= 3 ? channelsLastPerm(onnx.length).map((p) => onnx[p]!) : undefined;
-  const asIs = sameShape(onnx, file);
-  const cl = !!last && sameShape(last, file) && relaid;
-  if (asIs && cl) {
-    // the same data either way when the axes longer than 1 keep their order
-    const moved = channelsLastPerm(onnx.length).filter((p) => onnx[p] !== 1);
-    return moved.every((p, i) => i === 0 || p > moved[i - 1]!) ? 'as-is' : 'ambiguous';
-  }
-  return asIs ? 'as-is' : cl ? 'channels-last' : 'mismatch';
-}
 
 /** Numbers of `t` as the interpreter's `dtype` wants them; undefined when a value does not fit. */
 function feedFor(t: Tensor, dtype: string): OracleArray | undefined {
@@ -154,16 +107,6 @@ function expectedAs(expected: Tensor, actual: Tensor): Tensor {
 }
 
 type Outcome = { kind: 'pass' } | { kind: 'fail'; message: string } | { kind: 'refused'; reason: string } | { kind: 'ambiguous' } | { kind: 'same-file' };
-
-function toleranceFor(mode: Mode, expected: Tensor): Tolerance {
-  if (mode === 'float16') {
-    const e = expected.toNumbers();
-    let max = 0;
-    for (const v of e) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
-    return { rtol: FLOAT16_RTOL, atol: Math.max(DEFAULT_TOLERANCE.atol, FLOAT16_ATOL * max) };
-  }
-  return DEFAULT_TOLERANCE;
-}
 
 /** Run a written file over every data set and compare its outputs with the expected ones. */
 async function check(c: ConformanceCase, model: LoadedModel, file: Uint8Array, sets: DataSet[], mode: Mode, relaid: boolean, allowAmbiguous: boolean): Promise<Outcome> {
@@ -253,35 +196,6 @@ async function checkWritten(c: ConformanceCase, model: LoadedModel, sets: DataSe
   const second = await check(c, model, nchw, sets, mode, false, false).catch((e: unknown) => ({ kind: 'fail' as const, message: `interpreter (keepNchwIo): ${e instanceof Error ? e.message : String(e)}` }));
   return second.kind === 'fail' ? { kind: 'fail', message: `keepNchwIo: ${second.message}` } : second;
 }
-
-/**
- * The Web API carries no int64 tensor in or out (its data() of one is empty): each int64 input of
- * the model becomes an int32 one and a Cast to int64, each int64 output a Cast to int32, in the
- * ONNX graph before it is converted (exact for the cases' values, which fit in int32; the writer
- * still writes every op of the case on int64 tensors).
- */
-function int32Io(model: LoadedModel): LoadedModel {
-  if (model.kind !== 'graph') return model;
-  const g = model.graph;
-  const wide = (v: { name: string; dtype?: DType }) => v.dtype === 'int64' && !g.initializers.has(v.name);
-  if (!g.inputs.some(wide) && !g.outputs.some(wide)) return model;
-  const cast = (from: string, to: string, dtype: number): Node => ({ name: `${to}/cast`, opType: 'Cast', domain: '', inputs: [from], outputs: [to], attrs: { to: { type: 'int', value: dtype } } });
-  const nodes: Node[] = [];
-  const inputs = g.inputs.map((v) => {
-    if (!wide(v)) return v;
-    nodes.push(cast(`${v.name}__int32`, v.name, 7));
-    return { ...v, name: `${v.name}__int32`, dtype: 'int32' as const };
-  });
-  const tail: Node[] = [];
-  const outputs = g.outputs.map((v) => {
-    if (!wide(v)) return v;
-    tail.push(cast(v.name, `${v.name}__int32`, 6));
-    return { ...v, name: `${v.name}__int32`, dtype: 'int32' as const };
-  });
-  return { ...model, graph: { ...g, inputs, outputs, nodes: [...nodes, ...g.nodes, ...tail] } };
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);
 
 const outcomes: string[] = [];
 
