@@ -131,8 +131,8 @@ const REFUSALS: Array<[string, Options, RegExp]> = [
   ['clip', { op: 'LSTM', use: 'seq', attrs: { clip: { type: 'float', value: 3 } } }, /LSTM with clip/],
   ['input_forget', { op: 'LSTM', use: 'seq', attrs: { input_forget: int(1) } }, /LSTM with input_forget/],
   ['peepholes', { op: 'LSTM', use: 'seq', extra: ['', '', '', 'P'], extraInits: [['P', Tensor.float32([1, 3 * H], new Float32Array(3 * H).fill(0.5))]] }, /LSTM with peepholes/],
-  // (HardSigmoid at ONNX's default 0.2, 0.5 is Keras 2's hard_sigmoid)
-  ['non-default activations', { op: 'LSTM', use: 'seq', attrs: { activations: { type: 'strings', value: ['HardSigmoid', 'Tanh', 'Tanh'] }, activation_alpha: { type: 'floats', value: [0.3] } } }, /LSTM with activations HardSigmoid, Tanh, Tanh and alpha \/ beta \[0\.3/],
+  // (HardSigmoid at any alpha / beta is written with its gates' weights scaled: recurrent-hard-sigmoid.test.ts)
+  ['non-default activations', { op: 'LSTM', use: 'seq', attrs: { activations: { type: 'strings', value: ['ScaledTanh', 'Tanh', 'Tanh'] }, activation_alpha: { type: 'floats', value: [0.3] }, activation_beta: { type: 'floats', value: [2] } } }, /LSTM with activations ScaledTanh, Tanh, Tanh and alpha \/ beta \[0\.3\d*\] \/ \[2\]/],
   ['LSTM g and h activations that differ', { op: 'LSTM', use: 'seq', attrs: { activations: { type: 'strings', value: ['Sigmoid', 'Relu', 'Tanh'] } } }, /one activation for g and h/],
   ['short sequence_lens', { op: 'GRU', use: 'seq', extra: ['lens'], extraInits: [['lens', new Tensor('int32', [B], Int32Array.from([T, 3]))]] }, /GRU with sequence_lens that are not all the full sequence length/],
   ['a non-zero initial state', { op: 'GRU', use: 'seq', extra: ['', 'h0'], extraInits: [['h0', Tensor.float32([1, B, H], new Float32Array(B * H).fill(0.1))]] }, /GRU with the initial hidden state 'h0' \(Keras takes initial_state as one \[batch, hidden\] tensor per direction\)/],
