@@ -22,20 +22,14 @@ import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { ZipReader } from '../../src/io/zip.js';
-import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
+import { needsChannelsLast } from '../../src/passes/layout.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { permute } from '../../src/wasm/permute.js';
 import { tf, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../formats/keras/tfjs-oracle.js';
+import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
 import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
-
-const FORMATS = [
-  { id: 'h5', file: 'm.h5' },
-  { id: 'tfjs', file: 'web/model.json' },
-  { id: 'keras3', file: 'm.keras' },
-] as const;
-type FormatId = (typeof FORMATS)[number]['id'];
 
 /**
  * Written files that TF.js computes differently from the expected data where TF.js itself is
@@ -91,25 +85,6 @@ class KerasReport {
     }
     return lines.join('\n');
   }
-}
-
-const isInt = (dtype: string) => !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype);
-
-/**
- * How the Keras model holds an ONNX tensor of shape `onnx`: the permutation `perm` with
- * keras[i] = onnx[perm[i]] (identity, or N..C for a value the layout pass made channels-last).
- * `declared` is the Keras shape (batch dim null). Where both orders give the same shape, the
- * layout pass decides: channels-last where the graph had NCHW ops and the value has rank >= 3.
- */
-function resolveLayout(onnx: readonly number[], declared: readonly (number | null)[] | undefined, channelsLastGraph: boolean): number[] {
-  const r = onnx.length;
-  const id = Array.from({ length: r }, (_, i) => i);
-  const last = channelsLastPerm(r);
-  const fits = (p: number[]) => !!declared && declared.length === r && p.every((a, i) => declared[i] === null || declared[i] === onnx[a]);
-  const candidates = [id, last].filter((p, i) => (i === 0 || r >= 3) && fits(p));
-  if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length === 0) return id;
-  return channelsLastGraph && r >= 3 ? last : id;
 }
 
 /** The written file as a TF.js model. */

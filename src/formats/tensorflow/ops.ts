@@ -326,6 +326,16 @@ function randomUniform(c: NodeCtx): TfValue[] {
 function reduceRow(onnx: string, kind: 'sum' | 'prod' | 'max' | 'min' | 'mean'): OpConvert {
   return (c) => {
     const x = c.input(0);
+    if (!c.input(1).value && onnx === 'ReduceSum') {
+      // axes computed at run time: ONNX's ReduceSum takes them as an input; TF's empty axes reduce nothing
+      const keepRun = c.attrs.bool('keep_dims', c.attrs.bool('keepdims', false));
+      const count = asNum(dim(c.input(1).shape, 0)) ?? (c.input(1).shape?.length === 0 ? 1 : null);
+      const outRun = c.out();
+      c.emit(onnx, [c.use(x), c.int64Input(1, 'axes')], [outRun], { keepdims: attr('int', keepRun ? 1 : 0), noop_with_empty_axes: attr('int', 1) });
+      const r = x.shape?.length;
+      const rank = r === undefined ? undefined : keepRun ? r : count === null ? undefined : r - count;
+      return [c.value(outRun, x.dtype, rank === undefined ? undefined : new Array<Dim>(rank).fill(null))];
+    }
     const axesRaw = c.ints(1, 'reduction axes');
     const keep = c.attrs.bool('keep_dims', c.attrs.bool('keepdims', false));
     const rank = x.shape?.length;
@@ -424,7 +434,8 @@ function reshapeOp(c: NodeCtx): TfValue[] {
     return [c.value(out, x.dtype, copied.shape)];
   }
   const out = c.out();
-  c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out]);
+  // a computed shape's 0 is TF's zero-size dim, not ONNX's copy
+  c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out], { allowzero: attr('int', 1) });
   const rank = asNum(dim(s.shape, 0));
   return [c.value(out, x.dtype, rank === null ? undefined : new Array<Dim>(rank).fill(null))];
 }
@@ -603,8 +614,45 @@ function sliceOp(c: NodeCtx): TfValue[] {
   return [c.value(out, x.dtype, shape)];
 }
 
+/** SplitV with sizes computed at run time (none of them -1): ONNX's Split takes them as an input. */
+function splitComputed(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const rank = x.shape?.length;
+  const axisRaw = c.ints(2, 'split axis')[0]!;
+  const axis = axisRaw < 0 && rank !== undefined ? axisRaw + rank : axisRaw;
+  const count = c.attrs.int('num_split');
+  const outs = Array.from({ length: count }, (_, i) => c.out(i));
+  c.emit('Split', [c.use(x), c.int64Input(1, 'split')], outs, { axis: attr('int', axis) });
+  return outs.map((o) => c.value(o, x.dtype, x.shape ? x.shape.map((d, k) => (k === axis ? null : d)) : undefined));
+}
+
+/** GatherNd (no batch dims) as ONNX GatherND. */
+function gatherNdOp(c: NodeCtx): TfValue[] {
+  const p = c.input(0);
+  const idx = c.input(1);
+  const k = asNum(dim(idx.shape, -1));
+  const out = c.out();
+  c.emit('GatherND', [c.use(p), c.int64Input(1, 'indices')], [out], { batch_dims: attr('int', 0) });
+  const shape = p.shape && idx.shape && k !== null ? [...idx.shape.slice(0, -1), ...p.shape.slice(k)] : undefined;
+  return [c.value(out, p.dtype, shape)];
+}
+
 function padOp(c: NodeCtx, mode: string): TfValue[] {
   const x = c.input(0);
+  if (!c.input(1).value) {
+    // paddings computed at run time, (rank, 2) [begin, end] rows: ONNX's [begins..., ends...] is their transpose flattened
+    const rank = asNum(dim(c.input(1).shape, 0)) ?? x.shape?.length;
+    if (rank === undefined || rank === null) throw new UnsupportedError('computed paddings of unknown rank', `${c.where()} in '${c.file}'`);
+    const t = c.tmp('pads_t');
+    c.emit('Transpose', [c.int64Input(1, 'paddings')], [t], { perm: attr('ints', [1, 0]) });
+    const flat = c.tmp('pads');
+    c.emit('Reshape', [t, c.int64([2 * rank], 'pads_shape')], [flat]);
+    const inputs = [c.use(x), flat];
+    if (c.op === 'PadV2') inputs.push(c.in(2));
+    const out = c.out();
+    c.emit('Pad', inputs, [out], { mode: attr('string', mode) });
+    return [c.value(out, x.dtype, x.shape?.map(() => null))];
+  }
   const p = c.ints(1, 'paddings');
   const rank = p.length / 2;
   const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
@@ -1181,7 +1229,8 @@ export const OPS: Record<string, OpConvert> = {
   ConcatV2: (c) => concatOp(c, c.inputs.slice(0, -1), c.ints(c.inputs.length - 1, 'concat axis')[0]!),
   Concat: (c) => concatOp(c, c.inputs.slice(1), c.ints(0, 'concat axis')[0]!),
   Split: (c) => splitOp(c, c.input(1), c.ints(0, 'split axis')[0]!, undefined, c.attrs.int('num_split')),
-  SplitV: (c) => splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')),
+  SplitV: (c) => (c.input(1).value ? splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')) : splitComputed(c)),
+  GatherNd: gatherNdOp,
   Unpack: unpackOp,
   Pack: packOp,
   Pad: (c) => padOp(c, 'constant'),

@@ -3,7 +3,7 @@
 // nnport ops with HWIO weights, which is TensorFlow's own layout); constants are folded. Each
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrTensor, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
@@ -614,7 +614,15 @@ function split(w: Writer, n: Node, out: string): void {
   const d = shape[axis];
   const parts = n.outputs.length;
   let sizes = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'split');
-  if (n.inputs[1] && !sizes) throw new UnsupportedError('Split with computed sizes in a GraphDef', where);
+  if (n.inputs[1] && !sizes) {
+    // sizes fed at run time: SplitV takes them as a tensor
+    if (n.outputs.some((o) => !o)) throw new UnsupportedError('Split with an unused output slot in a GraphDef', where);
+    w.add(out, 'SplitV', [w.ref(x), w.ref(n.inputs[1]), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(x)), Tlen: T(w.dtype(n.inputs[1])), num_split: { i: parts } });
+    n.outputs.forEach((o, i) => {
+      if (i > 0) w.refs.set(o, `${out}:${i}`);
+    });
+    return;
+  }
   if (!sizes) {
     if (typeof d !== 'number') throw new UnsupportedError('Split of a dim of unknown size in a GraphDef', where);
     const each = Math.ceil(d / parts);
@@ -675,10 +683,25 @@ function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | '
   return (w, n, out) => {
     const where = `node '${n.name}'`;
     const rank = w.shape(n.inputs[0]!)?.length;
-    const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
-    if (!given) throw new UnsupportedError(`${n.opType} over computed axes in a GraphDef`, where);
+    let given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if (!given.length && attrInt(n, 'noop_with_empty_axes', 0)) {
+    const noop = !!attrInt(n, 'noop_with_empty_axes', 0);
+    if (!given) {
+      // axes fed at run time: TF's reduction_indices is a tensor too (negative axes count from the
+      // end in both); an empty one reduces nothing in TF, every axis in ONNX unless noop_with_empty_axes
+      const axes = n.inputs[1]!;
+      const k = w.shape(axes)?.[0];
+      if (k === 0) given = [];
+      else if (typeof k !== 'number' && !(noop && !pre && !post)) throw new UnsupportedError(`${n.opType} over computed axes of unknown count in a GraphDef`, where);
+      else {
+        const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
+        const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
+        w.add(reduced, op, [x, w.ref(axes)], { ...dt, Tidx: T(w.dtype(axes)), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+        if (post) w.add(out, post, [reduced], dt);
+        return;
+      }
+    }
+    if (!given.length && noop) {
       // no axes with noop_with_empty_axes: the input unchanged
       if (pre || post) throw new UnsupportedError(`${n.opType} with noop_with_empty_axes and no axes in a GraphDef`, where);
       w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
@@ -787,10 +810,18 @@ function trilu(w: Writer, n: Node, out: string): void {
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
   const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
-  if (k === undefined) throw new UnsupportedError('Trilu with a computed k in a GraphDef', where);
   if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
   const [rows, cols] = shape.slice(-2) as [number, number];
   const upper = attrInt(n, 'upper', 1) === 1;
+  if (k === undefined) {
+    // k fed at run time: the mask compares a constant (column - row) matrix with it
+    const kt = w.dtype(n.inputs[1]!);
+    const diff = Array.from({ length: rows * cols }, (_, i) => (i % cols) - Math.floor(i / cols));
+    const d = w.const(`${n.name}/column_minus_row`, kt === 'int32' ? new Tensor('int32', [rows, cols], Int32Array.from(diff)) : Tensor.int64([rows, cols], diff));
+    const mask = w.add(w.fresh(`${n.name}/mask`), upper ? 'GreaterEqual' : 'LessEqual', [d, w.ref(n.inputs[1]!)], { T: T(kt) });
+    w.add(out, 'SelectV2', [mask, w.ref(x), w.const(`${n.name}/zero`, Tensor.zeros(w.dtype(x), []))], { T: T(w.dtype(x)) });
+    return;
+  }
   const mask = new Uint8Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
   const dtype = w.dtype(x);
@@ -905,6 +936,109 @@ function elu(w: Writer, n: Node, out: string): void {
   const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
   const pos = w.add(w.fresh(`${n.name}/scaled_relu`), 'Mul', [r, scalar('one_minus_alpha', 1 - alpha)], dt);
   w.add(out, 'Add', [neg, pos], dt);
+}
+
+/**
+ * Pad mode edge (TF has no such mode) as one GatherV2 per padded axis of the indices
+ * clip(-begin .. size + end, 0, size - 1): each pad repeats the border element. Pads fed at run
+ * time give those indices by Range from their begin / end (a negative pad crops, as in ONNX).
+ */
+function edgePad(w: Writer, n: Node, out: string, pads: number[] | undefined): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a GraphDef', where);
+  if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Pad mode edge of a value of unknown shape in a GraphDef', where);
+  const dims = shape as number[];
+  const r = dims.length;
+  const dt = T(w.dtype(x));
+  const axes = pads ? dims.flatMap((_, a) => (pads[a] || pads[a + r] ? [a] : [])) : dims.map((_, a) => a);
+  if (axes.some((a) => dims[a] === 0)) throw new UnsupportedError('Pad mode edge of an empty axis in a GraphDef', where);
+  let cur = w.ref(x);
+  if (!axes.length) {
+    w.add(out, 'Identity', [cur], { T: dt });
+    return;
+  }
+  const pt = pads ? 'int32' : w.dtype(n.inputs[1]!);
+  const scalar = (tag: string, v: number) => indexConst(w, `${n.name}/${tag}`, pt, [], [v]);
+  axes.forEach((a, k) => {
+    const d = dims[a]!;
+    let idx: string;
+    if (pads) {
+      idx = w.int32(`${n.name}/edge_indices_${a}`, Array.from({ length: d + pads[a]! + pads[a + r]! }, (_, i) => Math.min(d - 1, Math.max(0, i - pads[a]!))));
+    } else {
+      const pick = (j: number, tag: string) => w.add(w.fresh(`${n.name}/${tag}_${a}`), 'GatherV2', [w.ref(n.inputs[1]!), w.int32(`${n.name}/${tag}_index_${a}`, [j], true), w.int32(`${n.name}/${tag}_axis_${a}`, [0], true)], { Tparams: T(pt), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
+      const start = w.add(w.fresh(`${n.name}/start_${a}`), 'Neg', [pick(a, 'begin')], { T: T(pt) });
+      const limit = w.add(w.fresh(`${n.name}/limit_${a}`), 'AddV2', [pick(a + r, 'end'), scalar(`size_${a}`, d)], { T: T(pt) });
+      const range = w.add(w.fresh(`${n.name}/range_${a}`), 'Range', [start, limit, scalar(`one_${a}`, 1)], { Tidx: T(pt) });
+      const low = w.add(w.fresh(`${n.name}/clip_low_${a}`), 'Maximum', [range, scalar(`zero_${a}`, 0)], { T: T(pt) });
+      idx = w.add(w.fresh(`${n.name}/edge_indices_${a}`), 'Minimum', [low, scalar(`last_${a}`, d - 1)], { T: T(pt) });
+    }
+    cur = w.add(k === axes.length - 1 ? out : w.fresh(`${n.name}/edge_${a}`), 'GatherV2', [cur, idx, w.int32(`${n.name}/gather_axis_${a}`, [a], true)], { Tparams: dt, Tindices: T(pads ? 'int32' : pt), Taxis: T('int32'), batch_dims: { i: 0 } });
+  });
+}
+
+/** An int32 / int64 constant of `dtype` (a run-time operand's index type). */
+function indexConst(w: Writer, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
+  return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
+}
+
+/**
+ * Reshape to a shape fed at run time: TF's Reshape takes the shape as a tensor, but its 0 is a
+ * zero-size dim where ONNX's (without allowzero) copies the input's dim at that index, so the
+ * zeros are replaced by those dims first (SelectV2).
+ */
+function reshapeComputed(w: Writer, n: Node, out: string): void {
+  const [x, shapeIn] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const st = w.dtype(shapeIn);
+  const dt = T(w.dtype(x));
+  if (attrInt(n, 'allowzero', 0)) {
+    w.add(out, 'Reshape', [w.ref(x), w.ref(shapeIn)], { T: dt, Tshape: T(st) });
+    return;
+  }
+  const k = w.shape(shapeIn)?.[0];
+  const xs = w.shape(x);
+  if (typeof k !== 'number' || !xs) throw new UnsupportedError('Reshape to a computed shape of unknown length, or of a value of unknown rank, in a GraphDef', where);
+  let dims: string;
+  if (xs.every((d) => typeof d === 'number')) dims = indexConst(w, `${n.name}/input_dims`, st, [k], Array.from({ length: k }, (_, i) => (xs[i] as number | undefined) ?? 0));
+  else {
+    const full = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: dt, out_type: T(st) });
+    if (k === xs.length) dims = full;
+    else if (k < xs.length) dims = w.add(w.fresh(`${n.name}/input_dims`), 'Slice', [full, w.int32(`${n.name}/dims_begin`, [0]), w.int32(`${n.name}/dims_size`, [k])], { T: T(st), Index: T('int32') });
+    else dims = w.add(w.fresh(`${n.name}/input_dims`), 'ConcatV2', [full, indexConst(w, `${n.name}/dims_rest`, st, [k - xs.length], new Array<number>(k - xs.length).fill(0)), w.int32(`${n.name}/dims_axis`, [0], true)], { T: T(st), N: { i: 2 }, Tidx: T('int32') });
+  }
+  const zero = w.add(w.fresh(`${n.name}/copies`), 'Equal', [w.ref(shapeIn), indexConst(w, `${n.name}/zero`, st, [], [0])], { T: T(st) });
+  const target = w.add(w.fresh(`${n.name}/target`), 'SelectV2', [zero, dims, w.ref(shapeIn)], { T: T(st) });
+  w.add(out, 'Reshape', [w.ref(x), target], { T: dt, Tshape: T(st) });
+}
+
+/**
+ * GatherElements as GatherNd: TF has no such op, so each index becomes a full coordinate tuple,
+ * the indices (negative ones wrapped by the axis' size) along `axis` and an iota of the index
+ * tensor's shape along every other axis (constants: that shape is known here).
+ */
+function gatherElements(w: Writer, n: Node, out: string): void {
+  const [x, i] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const is = w.shape(i);
+  const it = w.dtype(i);
+  if (!xs || !is || is.some((d) => typeof d !== 'number') || xs.length !== is.length) throw new UnsupportedError('GatherElements of unknown shapes in a GraphDef', where);
+  const r = xs.length;
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
+  const d = xs[axis];
+  if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
+  const shape = is as number[];
+  const count = shape.reduce((a, b) => a * b, 1);
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
+  const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
+  const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
+  const parts = Array.from({ length: r }, (_, a) =>
+    a === axis ? column : indexConst(w, `${n.name}/iota_${a}`, it, [...shape, 1], Array.from({ length: count }, (_, k) => Math.floor(k / strides[a]!) % shape[a]!)),
+  );
+  const coords = w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
+  w.add(out, 'GatherNd', [w.ref(x), coords], { Tparams: T(w.dtype(x)), Tindices: T(it) });
 }
 
 const ROWS: Record<string, Row> = {
@@ -1022,6 +1156,13 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
   Hardmax: hardmax,
   Trilu: trilu,
+  ConstantOfShape: (w, n, out) => {
+    // TF's Fill takes the shape as a tensor; the value is ONNX's one-element tensor (default float 0)
+    const v = attrTensor(n, 'value') ?? Tensor.zeros('float32', [1]);
+    if (v.size !== 1 || v.dtype === 'string') throw new UnsupportedError(`ConstantOfShape of a ${v.dtype} value of ${v.size} elements in a GraphDef`, `node '${n.name}'`);
+    w.add(out, 'Fill', [w.ref(n.inputs[0]!), w.const(`${n.name}/value`, v.reshape([]))], { T: T(v.dtype), index_type: T(w.dtype(n.inputs[0]!)) });
+  },
+  GatherElements: gatherElements,
   'nnport::DepthToSpace': (w, n, out) => {
     if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
@@ -1113,7 +1254,7 @@ const ROWS: Record<string, Row> = {
   },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
-    if (!t) throw new UnsupportedError('Reshape to a computed shape in a GraphDef', `node '${n.name}'`);
+    if (!t) return reshapeComputed(w, n, out);
     const inShape = w.shape(n.inputs[0]!);
     // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim. A copied dim of unknown size
     // (the batch) is TF's -1 when no other dim is inferred.
@@ -1148,14 +1289,31 @@ const ROWS: Record<string, Row> = {
     const mode = attrString(n, 'mode', 'constant');
     // before opset 11 pads and value are attributes
     const pads = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'pads', []);
-    if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
-    const r = pads.length / 2;
-    const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    const where = `node '${n.name}'`;
+    if (mode === 'edge') return edgePad(w, n, out, pads);
+    let p: string;
+    let pt: Tensor['dtype'] = 'int32';
+    if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a GraphDef', where);
+    if (!pads) {
+      // pads fed at run time, ONNX's [begins..., ends...]: TF's [[begin, end], ...] is its (2, r) reshape transposed
+      const r = w.shape(n.inputs[0]!)?.length;
+      if (r === undefined) throw new UnsupportedError('Pad with computed pads of a value of unknown rank in a GraphDef', where);
+      pt = w.dtype(n.inputs[1]!);
+      const rows = w.add(w.fresh(`${n.name}/pads_2r`), 'Reshape', [w.ref(n.inputs[1]!), w.int32(`${n.name}/pads_shape`, [2, r])], { T: T(pt), Tshape: T('int32') });
+      p = w.add(w.fresh(`${n.name}/paddings`), 'Transpose', [rows, w.int32(`${n.name}/pads_perm`, [1, 0])], { T: T(pt), Tperm: T('int32') });
+    } else {
+      const r = pads.length / 2;
+      p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    }
+    const x = n.inputs[0]!;
+    const dt = { T: T(w.dtype(x)), Tpaddings: T(pt) };
+    const computedValue = n.inputs[2] && !w.g.initializers.has(n.inputs[2]);
     const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : n.inputs[1] ? 0 : attrFloat(n, 'value', 0);
-    if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
-    else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
-    else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(n.inputs[0]!), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
-    else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, `node '${n.name}'`);
+    if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
+    else if (mode === 'constant' && computedValue) w.add(out, 'PadV2', [w.ref(x), p, w.ref(n.inputs[2]!)], dt);
+    else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(x), p], dt);
+    else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(x), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], dt);
+    else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, where);
   },
   Resize: resize,
   Split: split,
