@@ -658,6 +658,15 @@ function splitComputed(c: NodeCtx): TfValue[] {
   return outs.map((o) => c.value(o, x.dtype, x.shape ? x.shape.map((d, k) => (k === axis ? null : d)) : undefined));
 }
 
+/** LeftShift / RightShift of unsigned integers as ONNX BitShift (which takes no signed types). */
+function shiftOp(c: NodeCtx, direction: 'LEFT' | 'RIGHT'): TfValue[] {
+  const [a, b] = [c.input(0), c.input(1)];
+  if (!a.dtype.startsWith('uint')) throw new UnsupportedError(`${c.op} of ${a.dtype} (ONNX's BitShift takes unsigned integers)`, `${c.where()} in '${c.file}'`);
+  const out = c.out();
+  c.emit('BitShift', [c.use(a), c.use(b)], [out], { direction: attr('string', direction) });
+  return [c.value(out, a.dtype, a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined)];
+}
+
 /** TopKV2: the k largest along the last axis, sorted (ONNX TopK's defaults), indices cast to index_type. */
 function topKOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
@@ -1292,6 +1301,18 @@ export const OPS: Record<string, OpConvert> = {
   SplitV: (c) => (c.input(1).value ? splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')) : splitComputed(c)),
   GatherNd: gatherNdOp,
   TopKV2: topKOp,
+  // the coordinates of the true / non-zero elements, (count, rank): ONNX's NonZero gives their transpose
+  Where: (c) => {
+    const x = c.input(0);
+    if (c.inputs.length !== 1) throw new UnsupportedError('Where with more than one input', `${c.where()} in '${c.file}'`);
+    const nz = c.tmp('nonzero');
+    c.emit('NonZero', [c.use(x)], [nz]);
+    const out = c.out();
+    c.emit('Transpose', [nz], [out], { perm: attr('ints', [1, 0]) });
+    return [c.value(out, 'int64', [null, x.shape ? x.shape.length : null])];
+  },
+  LeftShift: (c) => shiftOp(c, 'LEFT'),
+  RightShift: (c) => shiftOp(c, 'RIGHT'),
   // TF's index tuples over the leading dims are ONNX ScatterND's; TensorScatterAdd sums duplicates, as reduction add does
   TensorScatterUpdate: (c) => scatterNdOp(c, 'none'),
   TensorScatterAdd: (c) => scatterNdOp(c, 'add'),

@@ -1018,6 +1018,23 @@ function sliceComputed(w: Writer, n: Node, out: string): void {
   w.add(out, 'StridedSlice', [w.ref(x), begin, end, strides], { T: T(w.dtype(x)), Index: T(it), begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } });
 }
 
+/**
+ * DepthToSpace mode CRD (PyTorch's PixelShuffle) over NHWC data: the depth splits as (channel,
+ * block row, block column), where TF's DepthToSpace takes DCR, so Reshape to 6-D, Transpose, Reshape.
+ */
+function depthToSpaceCrd(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const b = attrInt(n, 'blocksize', 1);
+  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) throw new UnsupportedError('DepthToSpace mode CRD of a value of unknown shape in a GraphDef', `node '${n.name}'`);
+  const [batch, h, wd, c] = shape as [Dim, number, number, number];
+  const nb = typeof batch === 'number' ? batch : -1;
+  const dt = T(w.dtype(x));
+  const split = w.add(w.fresh(`${n.name}/split_depth`), 'Reshape', [w.ref(x), w.int32(`${n.name}/shape6`, [nb, h, wd, c / (b * b), b, b])], { T: dt, Tshape: T('int32') });
+  const moved = w.add(w.fresh(`${n.name}/interleave`), 'Transpose', [split, w.int32(`${n.name}/perm`, [0, 1, 4, 2, 5, 3])], { T: dt, Tperm: T('int32') });
+  w.add(out, 'Reshape', [moved, w.int32(`${n.name}/shape`, [nb, h * b, wd * b, c / (b * b)])], { T: dt, Tshape: T('int32') });
+}
+
 /** An int32 / int64 constant of `dtype` (a run-time operand's index type). */
 function indexConst(w: Writer, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
   return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
@@ -1333,7 +1350,7 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'Mul', [w.ref(n.inputs[0]!), gate], { T: T(dtype) });
   },
   'nnport::DepthToSpace': (w, n, out) => {
-    if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
+    if (attrString(n, 'mode', 'DCR') !== 'DCR') return depthToSpaceCrd(w, n, out);
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
   },
   'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
@@ -1353,7 +1370,33 @@ const ROWS: Record<string, Row> = {
     if (!repeats) w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T(w.dtype(n.inputs[1]!)) });
     else w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
   },
-  Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
+  Dropout: (w, n, out) => {
+    w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
+    // the mask of an inference-time dropout keeps every element
+    if (n.outputs[1]) w.add(tfName(n.outputs[1]), 'Fill', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') }), w.const(`${n.name}/keep`, new Tensor('bool', [], Uint8Array.of(1)))], { T: T('bool'), index_type: T('int32') });
+  },
+  // TF's Where lists the coordinates of the non-zero elements, (count, rank); ONNX's NonZero their transpose
+  NonZero: (w, n, out) => {
+    const where = w.add(w.fresh(`${n.name}/where`), 'Where', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
+    w.add(out, 'Transpose', [where, w.int32(`${n.name}/perm`, [1, 0])], { T: T('int64'), Tperm: T('int32') });
+  },
+  // the elements where the 1-D condition holds: GatherV2 of the positions TF's Where lists (no axis: of the flattened input)
+  Compress: (w, n, out) => {
+    const [x, cond] = n.inputs as [string, string];
+    const rank = w.shape(x)?.length;
+    const axisAttr = attrInt(n, 'axis');
+    if (axisAttr !== undefined && rank === undefined) throw new UnsupportedError('Compress of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+    const dt = T(w.dtype(x));
+    const data = axisAttr === undefined ? w.add(w.fresh(`${n.name}/flat`), 'Reshape', [w.ref(x), w.int32(`${n.name}/flat_shape`, [-1])], { T: dt, Tshape: T('int32') }) : w.ref(x);
+    const positions = w.add(w.fresh(`${n.name}/positions`), 'Where', [w.ref(cond)], { T: T(w.dtype(cond)) });
+    const idx = w.add(w.fresh(`${n.name}/indices`), 'Reshape', [positions, w.int32(`${n.name}/indices_shape`, [-1])], { T: T('int64'), Tshape: T('int32') });
+    const axis = axisAttr === undefined ? 0 : axisAttr < 0 ? axisAttr + rank! : axisAttr;
+    w.add(out, 'GatherV2', [data, idx, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: dt, Tindices: T('int64'), Taxis: T('int32'), batch_dims: { i: 0 } });
+  },
+  ReverseSequence: (w, n, out) =>
+    w.add(out, 'ReverseSequence', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tlen: T(w.dtype(n.inputs[1]!)), seq_dim: { i: attrInt(n, 'time_axis', 0) }, batch_dim: { i: attrInt(n, 'batch_axis', 1) } }),
+  Det: (w, n, out) => w.add(out, 'MatrixDeterminant', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
+  BitShift: (w, n, out) => w.add(out, attrString(n, 'direction', 'LEFT') === 'RIGHT' ? 'RightShift' : 'LeftShift', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
   Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
   LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
@@ -1516,7 +1559,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split', 'TopK']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
