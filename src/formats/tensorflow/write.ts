@@ -1372,8 +1372,9 @@ const ROWS: Record<string, Row> = {
   },
   Dropout: (w, n, out) => {
     w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    // the mask of an inference-time dropout keeps every element
-    if (n.outputs[1]) w.add(tfName(n.outputs[1]), 'Fill', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') }), w.const(`${n.name}/keep`, new Tensor('bool', [], Uint8Array.of(1)))], { T: T('bool'), index_type: T('int32') });
+    // the mask of an inference-time dropout keeps every element (written only where it is read)
+    const mask = n.outputs[1];
+    if (mask && (w.g.outputs.some((o) => o.name === mask) || w.g.nodes.some((m) => m.inputs.includes(mask)))) w.add(tfName(n.outputs[1]), 'Fill', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') }), w.const(`${n.name}/keep`, new Tensor('bool', [], Uint8Array.of(1)))], { T: T('bool'), index_type: T('int32') });
   },
   // TF's Where lists the coordinates of the non-zero elements, (count, rank); ONNX's NonZero their transpose
   NonZero: (w, n, out) => {
