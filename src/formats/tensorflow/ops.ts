@@ -558,6 +558,7 @@ function unpackOp(c: NodeCtx): TfValue[] {
 function stridedSlice(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   if (!x.shape) throw new UnsupportedError('StridedSlice of a value of unknown rank', `${c.where()} in '${c.file}'`);
+  if (![1, 2, 3].every((i) => c.input(i).value)) return stridedSliceComputed(c, x, x.shape);
   const begin = c.ints(1, 'StridedSlice begin');
   const end = c.ints(2, 'StridedSlice end');
   const strides = c.ints(3, 'StridedSlice strides');
@@ -598,6 +599,37 @@ function stridedSlice(c: NodeCtx): TfValue[] {
   return [v];
 }
 
+/**
+ * StridedSlice with begin / end / strides computed at run time (no masks) as ONNX Slice over the
+ * leading axes they cover: both clamp as Python slicing does, except a begin below -dim with a
+ * negative stride (TF: before the first element, an empty slice; ONNX: the first element), where
+ * the end is made 0 so that ONNX's slice is empty too.
+ */
+function stridedSliceComputed(c: NodeCtx, x: TfValue, shape: Dim[]): TfValue[] {
+  const masks = ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask'].filter((m) => c.attrs.int(m, 0));
+  if (masks.length) throw new UnsupportedError(`StridedSlice with computed begin / end / strides and ${masks.join(', ')}`, `${c.where()} in '${c.file}'`);
+  const count = asNum(dim(c.input(1).shape, 0));
+  if (count === null) throw new UnsupportedError('StridedSlice with computed begin of unknown length', `${c.where()} in '${c.file}'`);
+  const [begin, end, strides] = [c.int64Input(1, 'begin'), c.int64Input(2, 'end'), c.int64Input(3, 'strides')];
+  const full = c.tmp('shape');
+  c.emit('Shape', [c.use(x)], [full]);
+  const dims = c.tmp('dims');
+  c.emit('Slice', [full, c.int64([0], 'dims_start'), c.int64([count], 'dims_end')], [dims]);
+  const negDims = c.tmp('neg_dims');
+  c.emit('Neg', [dims], [negDims]);
+  const below = c.tmp('below');
+  c.emit('Less', [begin, negDims], [below]);
+  const back = c.tmp('backwards');
+  c.emit('Less', [strides, c.int64([0], 'zero', true)], [back]);
+  const empty = c.tmp('empty');
+  c.emit('And', [below, back], [empty]);
+  const ends = c.tmp('ends');
+  c.emit('Where', [empty, c.int64([0], 'zero_end', true), end], [ends]);
+  const out = c.out();
+  c.emit('Slice', [c.use(x), begin, ends, c.int64(Array.from({ length: count }, (_, i) => i), 'axes'), strides], [out]);
+  return [c.value(out, x.dtype, shape.map((d, i) => (i < count ? null : d)))];
+}
+
 function sliceOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   const begin = c.ints(1, 'Slice begin');
@@ -624,6 +656,34 @@ function splitComputed(c: NodeCtx): TfValue[] {
   const outs = Array.from({ length: count }, (_, i) => c.out(i));
   c.emit('Split', [c.use(x), c.int64Input(1, 'split')], outs, { axis: attr('int', axis) });
   return outs.map((o) => c.value(o, x.dtype, x.shape ? x.shape.map((d, k) => (k === axis ? null : d)) : undefined));
+}
+
+/** TopKV2: the k largest along the last axis, sorted (ONNX TopK's defaults), indices cast to index_type. */
+function topKOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const kv = c.input(1);
+  if (!c.attrs.bool('sorted', true)) throw new UnsupportedError('TopKV2 with sorted=false', `${c.where()} in '${c.file}'`);
+  let k: string;
+  if (kv.value) k = c.int64([kv.value.toNumbers()[0]!], 'k');
+  else {
+    k = c.tmp('k');
+    c.emit('Reshape', [c.int64Input(1, 'k_scalar'), c.int64([1], 'k_shape')], [k]);
+  }
+  const indexType = c.attrs.dtype('index_type', 'int32');
+  const values = c.out(0);
+  const indices = c.out(1);
+  const raw = indexType === 'int64' ? indices : c.tmp('indices_int64');
+  c.emit('TopK', [c.use(x), k], [values, raw], { axis: attr('int', -1), largest: attr('int', 1), sorted: attr('int', 1) });
+  if (raw !== indices) c.emit('Cast', [raw], [indices], { to: attr('int', onnxType(indexType)) });
+  const shape = x.shape ? [...x.shape.slice(0, -1), kv.value ? kv.value.toNumbers()[0]! : null] : undefined;
+  return [c.value(values, x.dtype, shape), c.value(indices, indexType, shape)];
+}
+
+function scatterNdOp(c: NodeCtx, reduction: 'none' | 'add'): TfValue[] {
+  const t = c.input(0);
+  const out = c.out();
+  c.emit('ScatterND', [c.use(t), c.int64Input(1, 'indices'), c.in(2)], [out], reduction === 'add' ? { reduction: attr('string', 'add') } : {});
+  return [c.value(out, t.dtype, t.shape)];
 }
 
 /** GatherNd (no batch dims) as ONNX GatherND. */
@@ -1231,6 +1291,10 @@ export const OPS: Record<string, OpConvert> = {
   Split: (c) => splitOp(c, c.input(1), c.ints(0, 'split axis')[0]!, undefined, c.attrs.int('num_split')),
   SplitV: (c) => (c.input(1).value ? splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')) : splitComputed(c)),
   GatherNd: gatherNdOp,
+  TopKV2: topKOp,
+  // TF's index tuples over the leading dims are ONNX ScatterND's; TensorScatterAdd sums duplicates, as reduction add does
+  TensorScatterUpdate: (c) => scatterNdOp(c, 'none'),
+  TensorScatterAdd: (c) => scatterNdOp(c, 'add'),
   Unpack: unpackOp,
   Pack: packOp,
   Pad: (c) => padOp(c, 'constant'),

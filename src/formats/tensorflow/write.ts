@@ -483,7 +483,7 @@ function slice(w: Writer, n: Node, out: string): void {
   const c = (i: number) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers() : attrInts(n, attr[i] ?? ''));
   const starts = c(1);
   const ends = c(2);
-  if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) throw new UnsupportedError('Slice with computed starts/ends/axes/steps in a GraphDef', where);
+  if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) return sliceComputed(w, n, out);
   if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Slice of a value of unknown shape in a GraphDef', where);
   const dims = shape as number[];
   const r = dims.length;
@@ -978,6 +978,46 @@ function edgePad(w: Writer, n: Node, out: string, pads: number[] | undefined): v
   });
 }
 
+/**
+ * Slice with starts / ends / axes / steps fed at run time as StridedSlice, which takes begin / end /
+ * strides as tensors over every axis: each operand is spread onto the axes it names through a
+ * one-hot matrix of those axes (axes not sliced: 0, the dim's size, 1). Both clamp as Python
+ * slicing does, except a start below -dim with a negative step (ONNX: the first element, TF:
+ * before it), so starts are raised to -dim first.
+ */
+function sliceComputed(w: Writer, n: Node, out: string): void {
+  const [x, st, en, ax, sp] = n.inputs as [string, string, string, string | undefined, string | undefined];
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  const it = w.dtype(st);
+  const k = w.shape(st)?.[0];
+  if (n.opType !== 'Slice' || !st || !en || !shape || typeof k !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('Slice with computed starts/ends/axes/steps of unknown count or of a value of unknown rank in a GraphDef', where);
+  const r = shape.length;
+  const dt = { T: T(it) };
+  const vec = (tag: string, values: number[], dims = [values.length]) => indexConst(w, `${n.name}/${tag}`, it, dims, values);
+  const cast = (v: string | undefined) => (v && w.dtype(v) !== it ? w.add(w.fresh(`${v}/as_${it}`), 'Cast', [w.ref(v)], { SrcT: T(w.dtype(v)), DstT: T(it), Truncate: { b: false } }) : v && w.ref(v));
+  const dims = shape.every((d) => typeof d === 'number') ? vec('dims', shape as number[]) : w.add(w.fresh(`${n.name}/dims`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T(it) });
+  let hot: string;
+  if (ax && !w.g.initializers.has(ax)) {
+    const wrapped = w.add(w.fresh(`${n.name}/axes`), 'FloorMod', [cast(ax)!, vec('rank', [r], [])], dt);
+    hot = w.add(w.fresh(`${n.name}/axes_one_hot`), 'OneHot', [wrapped, w.int32(`${n.name}/depth`, [r], true), vec('on', [1], []), vec('off', [0], [])], { T: T(it), TI: T(it), axis: { i: -1 } });
+  } else {
+    const axes = ax ? w.g.initializers.get(ax)!.toNumbers().map((a) => (a < 0 ? a + r : a)) : Array.from({ length: k }, (_, j) => j);
+    hot = vec('axes_one_hot', Array.from({ length: k * r }, (_, i) => (axes[Math.floor(i / r)] === i % r ? 1 : 0)), [k, r]);
+  }
+  const first = w.int32(`${n.name}/sum_axis`, [0]);
+  const sum = (v: string, tag: string) => w.add(w.fresh(`${n.name}/${tag}`), 'Sum', [v, first], { ...dt, Tidx: T('int32'), keep_dims: { b: false } });
+  const spread = (v: string, tag: string) => {
+    const column = w.add(w.fresh(`${n.name}/${tag}_column`), 'Reshape', [v, w.int32(`${n.name}/${tag}_column_shape`, [k, 1])], { ...dt, Tshape: T('int32') });
+    return sum(w.add(w.fresh(`${n.name}/${tag}_spread`), 'Mul', [column, hot], dt), tag);
+  };
+  const untouched = w.add(w.fresh(`${n.name}/untouched`), 'Sub', [vec('ones', new Array<number>(r).fill(1)), sum(hot, 'touched')], dt);
+  const begin = w.add(w.fresh(`${n.name}/begin`), 'Maximum', [spread(cast(st)!, 'starts'), w.add(w.fresh(`${n.name}/neg_dims`), 'Neg', [dims], dt)], dt);
+  const end = w.add(w.fresh(`${n.name}/end`), 'AddV2', [spread(cast(en)!, 'ends'), w.add(w.fresh(`${n.name}/full_ends`), 'Mul', [untouched, dims], dt)], dt);
+  const strides = sp ? w.add(w.fresh(`${n.name}/strides`), 'AddV2', [spread(cast(sp)!, 'steps'), untouched], dt) : vec('strides', new Array<number>(r).fill(1));
+  w.add(out, 'StridedSlice', [w.ref(x), begin, end, strides], { T: T(w.dtype(x)), Index: T(it), begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } });
+}
+
 /** An int32 / int64 constant of `dtype` (a run-time operand's index type). */
 function indexConst(w: Writer, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
   return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
@@ -1029,7 +1069,13 @@ function gatherElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
-  const shape = is as number[];
+  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, i, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/** (shape..., r) coordinates of each element of index tensor `i` (of static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
+function elementCoordinates(w: Writer, n: Node, i: string, shape: number[], axis: number, d: number): string {
+  const it = w.dtype(i);
+  const r = shape.length;
   const count = shape.reduce((a, b) => a * b, 1);
   const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
   const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
@@ -1037,8 +1083,101 @@ function gatherElements(w: Writer, n: Node, out: string): void {
   const parts = Array.from({ length: r }, (_, a) =>
     a === axis ? column : indexConst(w, `${n.name}/iota_${a}`, it, [...shape, 1], Array.from({ length: count }, (_, k) => Math.floor(k / strides[a]!) % shape[a]!)),
   );
-  const coords = w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
-  w.add(out, 'GatherNd', [w.ref(x), coords], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+  return w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
+}
+
+/** ScatterElements (and opset 9's Scatter) as TensorScatterUpdate / TensorScatterAdd at coordinates built as for GatherElements. */
+function scatterElements(w: Writer, n: Node, out: string): void {
+  const [x, i, u] = n.inputs as [string, string, string];
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const is = w.shape(i);
+  const it = w.dtype(i);
+  const reduction = attrString(n, 'reduction', 'none');
+  if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
+  if (!xs || !is || is.some((d) => typeof d !== 'number') || xs.length !== is.length) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
+  const d = xs[axis];
+  if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
+  const coords = elementCoordinates(w, n, i, is as number[], axis, d);
+  w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
+function wrappedTuples(w: Writer, n: Node, x: string, i: string): string {
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const k = w.shape(i)?.at(-1);
+  const it = w.dtype(i);
+  if (!xs || typeof k !== 'number' || xs.slice(0, k).some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], xs.slice(0, k) as number[])], { T: T(it) });
+}
+
+/** TopK as TopKV2 (the largest k along the last axis, sorted, the lower index first among equals, as ONNX): another axis is swapped to the last and back, the smallest are the largest of -x. */
+function topK(w: Writer, n: Node, out: string): void {
+  const [x, kIn] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const rank = w.shape(x)?.length;
+  const dtype = w.dtype(x);
+  if (rank === undefined) throw new UnsupportedError('TopK of a value of unknown rank in a GraphDef', where);
+  if (dtype === 'bool' || dtype === 'string' || dtype.startsWith('uint')) throw new UnsupportedError(`TopK of ${dtype} in a GraphDef`, where);
+  const axis = attrInt(n, 'axis', -1) < 0 ? attrInt(n, 'axis', -1) + rank : attrInt(n, 'axis', -1);
+  const largest = attrInt(n, 'largest', 1) === 1;
+  const dt = { T: T(dtype) };
+  // (before opset 10 k is an attribute)
+  const kc = kIn ? w.g.initializers.get(kIn) : Tensor.int64([1], [attrInt(n, 'k', 1)]);
+  let k: string;
+  if (kc) k = w.int32(`${n.name}/k`, [kc.toNumbers()[0]!], true);
+  else {
+    const scalar = w.add(w.fresh(`${n.name}/k_scalar`), 'Reshape', [w.ref(kIn), w.int32(`${n.name}/scalar`, [])], { T: T(w.dtype(kIn)), Tshape: T('int32') });
+    k = w.dtype(kIn) === 'int32' ? scalar : w.add(w.fresh(`${n.name}/k`), 'Cast', [scalar], { SrcT: T(w.dtype(kIn)), DstT: T('int32'), Truncate: { b: false } });
+  }
+  const perm = axis === rank - 1 ? undefined : w.int32(`${n.name}/perm`, Array.from({ length: rank }, (_, i) => (i === axis ? rank - 1 : i === rank - 1 ? axis : i)));
+  let v = w.ref(x);
+  if (perm) v = w.add(w.fresh(`${n.name}/to_last`), 'Transpose', [v, perm], { ...dt, Tperm: T('int32') });
+  if (!largest) v = w.add(w.fresh(`${n.name}/negated`), 'Neg', [v], dt);
+  const top = w.add(w.fresh(`${n.name}/top_k`), 'TopKV2', [v, k], { ...dt, sorted: { b: true }, index_type: T('int32') });
+  let values = top;
+  let indices = `${top}:1`;
+  const outIdx = n.outputs[1] ? tfName(n.outputs[1]) : undefined;
+  if (!largest) values = w.add(perm ? w.fresh(`${n.name}/values`) : out, 'Neg', [values], dt);
+  if (perm) {
+    values = w.add(out, 'Transpose', [values, perm], { ...dt, Tperm: T('int32') });
+    indices = w.add(w.fresh(`${n.name}/indices_last`), 'Transpose', [indices, perm], { T: T('int32'), Tperm: T('int32') });
+  }
+  if (values !== out) w.add(out, 'Identity', [values], dt);
+  if (outIdx) w.add(outIdx, 'Cast', [indices], { SrcT: T('int32'), DstT: T('int64'), Truncate: { b: false } });
+}
+
+/** Einsum as TF's Einsum, whose equation must name its output: ONNX's implicit form gets the labels used once, in alphabetical order. */
+function einsum(w: Writer, n: Node, out: string): void {
+  let eq = (attrString(n, 'equation', '') ?? '').replace(/\s+/g, '');
+  const where = `node '${n.name}'`;
+  if (!eq.includes('->')) {
+    if (eq.includes('.')) throw new UnsupportedError('Einsum with an ellipsis and no output in a GraphDef', where);
+    const counts = new Map<string, number>();
+    for (const ch of eq.replace(/,/g, '')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    eq = `${eq}->${[...counts].filter(([, c]) => c === 1).map(([ch]) => ch).sort().join('')}`;
+  }
+  w.add(out, 'Einsum', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), N: { i: n.inputs.length }, equation: s(eq) });
+}
+
+/** MeanVarianceNormalization as ONNX's own function body: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9) over `axes`. */
+function meanVarianceNorm(w: Writer, n: Node, out: string): void {
+  const x = w.ref(n.inputs[0]!);
+  const dtype = w.dtype(n.inputs[0]!);
+  const rank = w.shape(n.inputs[0]!)?.length;
+  const given = attrInts(n, 'axes', [0, 2, 3]);
+  if (rank === undefined) throw new UnsupportedError('MeanVarianceNormalization of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+  const dt = { T: T(dtype) };
+  const axes = w.int32(`${n.name}/axes`, given.map((a) => (a < 0 ? a + rank : a)));
+  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
+  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [x, axes], keep);
+  const meanSq = w.add(w.fresh(`${n.name}/mean_squared`), 'Square', [mean], dt);
+  const sqMean = w.add(w.fresh(`${n.name}/squares_mean`), 'Mean', [w.add(w.fresh(`${n.name}/squares`), 'Square', [x], dt), axes], keep);
+  const std = w.add(w.fresh(`${n.name}/std`), 'Sqrt', [w.add(w.fresh(`${n.name}/variance`), 'Sub', [sqMean, meanSq], dt)], dt);
+  const denom = w.add(w.fresh(`${n.name}/std_eps`), 'AddV2', [std, floatScalar(w, `${n.name}/epsilon`, dtype, 1e-9)], dt);
+  w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/centered`), 'Sub', [x, mean], dt), denom], dt);
 }
 
 const ROWS: Record<string, Row> = {
@@ -1163,6 +1302,36 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'Fill', [w.ref(n.inputs[0]!), w.const(`${n.name}/value`, v.reshape([]))], { T: T(v.dtype), index_type: T(w.dtype(n.inputs[0]!)) });
   },
   GatherElements: gatherElements,
+  ScatterElements: scatterElements,
+  Scatter: scatterElements,
+  GatherND: (w, n, out) => {
+    if (attrInt(n, 'batch_dims', 0)) throw new UnsupportedError('GatherND with batch_dims in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'GatherNd', [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!)], { Tparams: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+  },
+  ScatterND: (w, n, out) => {
+    const reduction = attrString(n, 'reduction', 'none');
+    if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`ScatterND with reduction ${reduction} in a GraphDef`, `node '${n.name}'`);
+    const op = reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate';
+    w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+  },
+  TopK: topK,
+  Einsum: einsum,
+  MeanVarianceNormalization: meanVarianceNorm,
+  // Celu = alpha * Elu(x / alpha)
+  Celu: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const alpha = attrFloat(n, 'alpha', 1);
+    const dt = { T: T(dtype) };
+    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'RealDiv', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, alpha)], dt);
+    w.add(out, 'Mul', [w.add(w.fresh(`${n.name}/elu`), 'Elu', [scaled], dt), floatScalar(w, `${n.name}/alpha_1`, dtype, alpha)], dt);
+  },
+  // HardSwish = x * HardSigmoid(x) with alpha 1/6, beta 0.5
+  HardSwish: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const gate = w.fresh(`${n.name}/gate`);
+    hardSigmoid(w, { ...n, attrs: { alpha: { type: 'float', value: 1 / 6 }, beta: { type: 'float', value: 0.5 } } }, gate);
+    w.add(out, 'Mul', [w.ref(n.inputs[0]!), gate], { T: T(dtype) });
+  },
   'nnport::DepthToSpace': (w, n, out) => {
     if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
@@ -1347,7 +1516,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
