@@ -12,7 +12,9 @@
 //   independent of nnport; a model onnxruntime has no kernel for (int16 Max) is listed, not failed;
 // - as a frozen GraphDef (convert(back, 'm.pb')), read by nnport's TensorFlow reader and run: the
 //   reader's graph in the form the GraphDef writer takes (HWOI transposed-conv weights, explicit
-//   pads). A writer's refusal (an op TF has no counterpart for) is listed by reason.
+//   pads). A writer's refusal (an op TF has no counterpart for) is listed by reason;
+// - as a Keras .h5 (convert(back, 'm.h5')), read by nnport's Keras reader and run (Keras itself
+//   needs TensorFlow): most cases are refused by the Keras writer (no Keras layer), listed by reason.
 //
 // A written file the reader cannot read or nnport's runtime cannot run must be refused with an
 // UnsupportedError naming the op or feature; any other error, or a read-back whose outputs differ,
@@ -50,6 +52,19 @@ const NOT_COMPARABLE: Record<string, string> = {
   test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
 };
 
+/**
+ * Written-on models that compute something else today for a reason outside the TFLite reader
+ * (its graph runs to the expected outputs in nnport and in the other legs), with the evidence: run
+ * and listed, never counted as passes; one that passes while listed fails the run.
+ */
+const KERAS_RESHAPE_BATCH = "Keras writer: a Reshape that changes the batch dim ([2, 3, 4, 5] -> [6, 20], what Flatten with axis != 1 reads back as) is written as a Keras Reshape, which keeps the batch: the .h5 cannot run (from ONNX the Flatten is refused)";
+const KERAS_READER_BATCH = "Keras reader: every input of the .h5 gets the same symbolic 'batch', and the unused 'like' input's is 1 where 'input's is 3";
+const LEG_KNOWN: Record<string, string> = {
+  ...Object.fromEntries(['axis0', 'axis2', 'axis3', 'negative_axis1', 'negative_axis2', 'negative_axis4'].map((k) => [`float32-h5/node/test_flatten_${k}`, KERAS_RESHAPE_BATCH])),
+  'float32-h5/node/test_castlike_FLOAT16_to_FLOAT_expanded': KERAS_READER_BATCH,
+  'float32-h5/node/test_castlike_FLOAT_to_FLOAT16_expanded': KERAS_READER_BATCH,
+};
+
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-readback.txt', import.meta.url);
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
@@ -72,7 +87,7 @@ interface Runner {
 }
 
 interface Leg {
-  id: 'onnx' | 'pb';
+  id: 'onnx' | 'pb' | 'h5';
   title: string;
   open(g: Graph, back: LoadedModel): Promise<Runner | LegOutcome>;
 }
@@ -157,6 +172,36 @@ const LEGS: readonly Leg[] = [
           const feeds = new Map(inputs.map((t, i) => [names[i]!, t] as const).filter(([n]) => fed.has(n)));
           const { outputs } = await runGraph(pb.graph, feeds);
           return g.outputs.map((o) => outputs.get(tfName(o.name)));
+        },
+        release: async () => {},
+      };
+    },
+  },
+  {
+    // what `nnport convert m.tflite -o m.h5` gives, read by nnport's Keras reader (Keras itself needs TensorFlow)
+    id: 'h5',
+    title: "written as a Keras .h5, read by nnport's Keras reader and run",
+    async open(g, back) {
+      let bytes: Uint8Array;
+      try {
+        bytes = (await convert(back, 'm.h5')).bytes;
+      } catch (e) {
+        return legRefusal(e, 'the Keras writer');
+      }
+      let h5: LoadedModel;
+      try {
+        h5 = await loadModel(bytes, { fileName: 'm.h5' });
+      } catch (e) {
+        return legRefusal(e, 'the Keras reader');
+      }
+      if (h5.kind !== 'graph') return { kind: 'fail', message: `the .h5 read as ${h5.kind}` };
+      const kg = h5.graph;
+      const names = kg.inputs.filter((v) => !kg.initializers.has(v.name)).map((v) => v.name);
+      if (names.length !== g.inputs.filter((v) => !g.initializers.has(v.name)).length || kg.outputs.length !== g.outputs.length) return { kind: 'fail', message: `the .h5 has ${names.length} inputs and ${kg.outputs.length} outputs` };
+      return {
+        async run(inputs) {
+          const { outputs } = await runGraph(kg, new Map(inputs.map((t, i) => [names[i]!, t])));
+          return kg.outputs.map((o) => outputs.get(o.name));
         },
         release: async () => {},
       };
@@ -380,7 +425,10 @@ for (const mode of MODES) {
           for (const c of mine) {
             const id = `${mode}-${leg.id}/${suite}/${c.name}`;
             const o = legOutcomes.get(id)!;
-            if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
+            const known = LEG_KNOWN[id];
+            if (known && o.kind === 'fail') test.skip(`${c.name} [known: ${known.slice(0, 120)}]`, () => {});
+            else if (known) test(c.name, () => expect.fail(`listed in LEG_KNOWN (${known}) but ${o.kind}: take it off the list`));
+            else if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
             else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
             else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
             else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
@@ -395,7 +443,7 @@ const passes = (o: Outcome | LegOutcome | undefined) => o?.kind === 'pass' || o?
 
 expectedPassTest(
   EXPECTED_PASS_FILE,
-  "ONNX backend cases whose written .tflite nnport reads back and runs to the expected outputs, per mode; '<mode>-onnx/': the read-back written as ONNX, run by onnxruntime; '<mode>-pb/': written as a GraphDef, read and run by nnport (see tflite-readback.test.ts)",
+  "ONNX backend cases whose written .tflite nnport reads back and runs to the expected outputs, per mode; '<mode>-onnx/': the read-back written as ONNX, run by onnxruntime; '<mode>-pb/', '<mode>-h5/': written as a GraphDef / Keras .h5, read and run by nnport (see tflite-readback.test.ts)",
   () => [...outcomes, ...legOutcomes].filter(([, o]) => passes(o)).map(([id]) => id),
   'was written, read back and passed',
 );
@@ -424,8 +472,9 @@ afterAll(() => {
     for (const leg of LEGS) {
       const legs = [...legOutcomes].filter(([id]) => id.startsWith(`${mode}-${leg.id}/`));
       const lby = <K extends LegOutcome['kind']>(k: K) => legs.filter(([, o]) => o.kind === k) as [string, Extract<LegOutcome, { kind: K }>][];
-      lines.push(`  ${leg.title}: ${legs.length}, ${lby('pass').length} matching, ${lby('fail').length} failed, ${lby('refused').length} refused (UnsupportedError), ${lby('no-kernel').length} with no onnxruntime kernel`);
-      for (const [id, o] of lby('fail')) lines.push(`    failed: ${id}: ${o.message.split('\n').slice(0, 2).join(' | ').slice(0, 300)}`);
+      const known = lby('fail').filter(([id]) => LEG_KNOWN[id]).length;
+      lines.push(`  ${leg.title}: ${legs.length}, ${lby('pass').length} matching, ${lby('fail').length - known} failed, ${known} known (LEG_KNOWN), ${lby('refused').length} refused (UnsupportedError)${leg.id === 'onnx' ? `, ${lby('no-kernel').length} with no onnxruntime kernel` : ''}`);
+      for (const [id, o] of lby('fail')) lines.push(`    ${LEG_KNOWN[id] ? 'known' : 'failed'}: ${id}: ${(LEG_KNOWN[id] ?? o.message.split('\n').slice(0, 2).join(' | ')).slice(0, 300)}`);
       lines.push(...byReason([...lby('refused'), ...lby('no-kernel')]));
     }
   }

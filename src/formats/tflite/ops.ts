@@ -549,12 +549,28 @@ const gather: Converter = (c) => {
   moveData(c, (x, y) => c.b.node('Gather', [x, idx.name], [y], { axis: int(o?.axis() ?? 0) }));
 };
 
+/**
+ * An ONNX Slice of input 0 over the axes that it cuts: an axis taken whole (from 0 to its end, step
+ * 1: the batch of every SLICE nnport and TF's converter write) is left out, so that writers that
+ * cannot slice an axis of unknown size (Keras' batch) take it; Identity when none is cut.
+ */
+function sliceCut(c: OpContext, x: string, y: string, starts: number[], ends: number[], steps?: number[]): void {
+  const t = tensor(c, 0);
+  const whole = (i: number) => starts[i] === 0 && (steps?.[i] ?? 1) === 1 && (ends[i]! >= 2 ** 53 - 1 || (!isDynamic(t, i) && t.shape[i] !== undefined && ends[i]! >= t.shape[i]!));
+  const axes = starts.map((_, i) => i).filter((i) => !whole(i));
+  if (!axes.length) return void c.b.node('Identity', [x], [y]);
+  const pick = (v: number[]) => c.b.int64s(axes.map((i) => v[i]!), 'slice');
+  const inputs = [x, pick(starts), pick(ends), c.b.int64s(axes, 'axes')];
+  if (steps && axes.some((i) => steps[i] !== 1)) inputs.push(pick(steps));
+  c.b.node('Slice', inputs, [y]);
+}
+
 const slice: Converter = (c) => {
   const begin = constInts(c, 1, 'begin');
   const size = constInts(c, 2, 'size');
   // size -1: to the end of the dim, whatever its length at run time
   const ends = size.map((s, i) => (s === -1 ? 2 ** 53 - 1 : begin[i]! + s));
-  moveData(c, (x, y) => c.b.node('Slice', [x, c.b.int64s(begin, 'starts'), c.b.int64s(ends, 'ends')], [y]));
+  moveData(c, (x, y) => sliceCut(c, x, y, begin, ends));
 };
 
 const stridedSlice: Converter = (c) => {
@@ -575,12 +591,9 @@ const stridedSlice: Converter = (c) => {
   const out = outTensor(c);
   moveData(c, (x, y) => {
     const axes = begin.map((_, i) => i);
-    if (!shrink) {
-      c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [y]);
-      return;
-    }
+    if (!shrink) return void sliceCut(c, x, y, starts, ends, strides);
     const sliced = c.b.fresh(`${out.name}_slice`);
-    c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [sliced]);
+    sliceCut(c, x, sliced, starts, ends, strides);
     // the shrunk axes (one element each) dropped: the other dims stay what they are at run time
     c.b.node('Squeeze', [sliced, c.b.int64s(axes.filter((i) => shrink & (1 << i)), 'axes')], [y]);
   });
