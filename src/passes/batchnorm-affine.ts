@@ -3,7 +3,8 @@
 // for TFLite (which has no BatchNorm op): scale = gamma / sqrt(var + eps), shift = beta -
 // mean * scale, computed in float64 and rounded to float32 once. ONNX BatchNormalization
 // (channels on axis 1: constants shaped [C, 1, ...] for rank > 2) and the channels-last
-// nnport op (channels last: [C]).
+// nnport op (channels last: [C]). Used by the TFLite writer for every BatchNormalization and by
+// the GraphDef writer for those TF's FusedBatchNorm (4-D channels-last only) cannot take.
 import { attrFloat, attrInt, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
@@ -17,7 +18,12 @@ export interface BatchNormAffineResult {
 
 const isBn = (n: Node): boolean => n.opType === 'BatchNormalization' && (n.domain === '' || n.domain === 'ai.onnx' || n.domain === 'nnport');
 
-export function batchNormAsAffine(graph: Graph): BatchNormAffineResult {
+export interface BatchNormAffineOptions {
+  /** a BatchNormalization (of data of this rank) to leave as it is */
+  keep?: (n: Node, rank: number) => boolean;
+}
+
+export function batchNormAsAffine(graph: Graph, options: BatchNormAffineOptions = {}): BatchNormAffineResult {
   if (!graph.nodes.some(isBn)) return { graph, rewritten: [] };
   const shapes = inferShapes(graph, { onError: 'unknown' }).values;
   const rw = new GraphRewriter(graph);
@@ -32,7 +38,7 @@ export function batchNormAsAffine(graph: Graph): BatchNormAffineResult {
     const C = gamma.length;
     if ([beta, mean, variance].some((p) => p.length !== C)) continue;
     const rank = shapes.get(bn.inputs[0]!)?.shape?.length;
-    if (rank === undefined) continue;
+    if (rank === undefined || options.keep?.(bn, rank)) continue;
     const eps = attrFloat(bn, 'epsilon', 1e-5);
     const scale = gamma.map((g, c) => g / Math.sqrt(variance[c]! + eps));
     const shift = beta.map((b, c) => b - mean[c]! * scale[c]!);

@@ -11,7 +11,7 @@
 // lists every case read back and matching: one that fails, is refused or goes missing fails the
 // run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/graphdef-readback.test.ts
-import { readFileSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
@@ -24,7 +24,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, permuteAxes } from './graphdef-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -41,7 +41,6 @@ const NOT_COMPARABLE: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef-readback.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 /** TF node names as the writer makes them from IR value names. */
@@ -145,25 +144,13 @@ async function readBack(c: ConformanceCase): Promise<Outcome> {
   return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
 }
 
-const present = (() => {
-  try {
-    return listCases(ONNX_TESTDATA, SUITES).length > 0;
-  } catch {
-    return false;
-  }
-})();
-const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
-const cases = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+const cases = conformanceCases(SUITES);
 let written = 0;
 await initKernels();
 const outcomes = new Map<string, Outcome>();
 for (const c of cases) {
   outcomes.set(`${c.suite}/${c.name}`, await readBack(c).catch((e: unknown) => ({ kind: 'fail', message: `crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` }) as Outcome));
 }
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-});
 
 for (const suite of SUITES) {
   const mine = cases.filter((c) => c.suite === suite);
@@ -180,15 +167,12 @@ for (const suite of SUITES) {
   });
 }
 
-test('every case on expected-pass-graphdef-readback.txt was written, read back and passed', () => {
-  const passed = [...outcomes].filter(([, o]) => o.kind === 'pass').map(([id]) => id);
-  if (WRITE) {
-    writeFileSync(EXPECTED_PASS_FILE, `# ONNX backend cases whose written .pb nnport reads back and runs to the expected outputs (see graphdef-readback.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`);
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const lost = [...expectedPass].filter((id) => outcomes.get(id)?.kind !== 'pass' && (!ONLY || ONLY.test(id)));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(
+  EXPECTED_PASS_FILE,
+  'ONNX backend cases whose written .pb nnport reads back and runs to the expected outputs (see graphdef-readback.test.ts)',
+  () => [...outcomes].filter(([, o]) => o.kind === 'pass').map(([id]) => id),
+  'was written, read back and passed',
+);
 
 afterAll(() => {
   const by = (k: Outcome['kind']) => [...outcomes].filter(([, o]) => o.kind === k);

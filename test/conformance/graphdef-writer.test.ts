@@ -9,7 +9,7 @@
 // a written case whose outputs differ fails. expected-pass-graphdef.txt (committed) lists every
 // case that passes: one that fails, is refused or goes missing fails the run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/graphdef-writer.test.ts
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -20,7 +20,7 @@ import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
-import { compareTensors, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, ONLY, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, oracleOutput, permuteAxes, runOracles, writeInput, type Oracle, type RunCase, type RunStatus } from './graphdef-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -195,16 +195,8 @@ function judge(p: Extract<Prepared, { kind: 'written' }>, status: RunStatus | un
   return { kind: 'fail', message: lines.join('\n') };
 }
 
-const present = (() => {
-  try {
-    return listCases(ONNX_TESTDATA, SUITES).length > 0;
-  } catch {
-    return false;
-  }
-})();
 // NNPORT_CONFORMANCE_ONLY=<regex> runs the matching cases alone (while fixing the writer)
-const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
-const cases = present ? listCases(ONNX_TESTDATA, SUITES).filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`)) : [];
+const cases = conformanceCases(SUITES);
 // NNPORT_CONFORMANCE_DIR=<dir> keeps the .pb files, inputs and oracle outputs there (to look into a failure)
 const work = process.env.NNPORT_CONFORMANCE_DIR ?? mkdtempSync(join(tmpdir(), 'graphdef-conformance-'));
 const prepared = new Map<string, Prepared>();
@@ -219,10 +211,6 @@ const statuses = toRun.length ? runOracles(work, toRun) : new Map<string, RunSta
 
 const tally = { written: 0, opencv: [] as string[], numpy: [] as string[], known: [] as [string, string][], failed: [] as string[], numpyCannot: [] as string[], opencvCannot: new Map<string, string[]>(), why: new Map<string, string>(), refused: [] as [string, string][], notRead: [] as [string, string][], notComparable: [] as [string, string][], errors: [] as string[] };
 const passed = new Map<string, Oracle>();
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-});
 
 for (const suite of SUITES) {
   const mine = cases.filter((c) => c.suite === suite);

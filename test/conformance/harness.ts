@@ -1,7 +1,8 @@
 // Shared harness for peer conformance suites laid out like the ONNX backend tests:
 // <suite>/<case>/model.onnx + test_data_set_N/{input,output}_K.pb. Data first: list the
 // cases, classify each (run / skip with a reason), run it, compare outputs, summarise.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
 import { join } from 'node:path';
 import { UnsupportedError } from '../../src/ir/errors.js';
 import type { Graph } from '../../src/ir/graph.js';
@@ -30,6 +31,48 @@ export function expectedPassRows(file: URL): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
+}
+
+/**
+ * NNPORT_CONFORMANCE_ONLY=<regexp>: only the cases whose `suite/name` it matches run (and only
+ * those of an expected-pass list are checked).
+ */
+export const ONLY = process.env.NNPORT_CONFORMANCE_ONLY ? new RegExp(process.env.NNPORT_CONFORMANCE_ONLY) : undefined;
+
+/**
+ * The cases of `suites` under ONNX_TESTDATA (NNPORT_CONFORMANCE_ONLY applied), and the test that
+ * fails, naming the Debian package, when the test data is not installed. Call it at the top level
+ * of a suite file.
+ */
+export function conformanceCases(suites: readonly string[]): ConformanceCase[] {
+  const all = existsSync(ONNX_TESTDATA) ? listCases(ONNX_TESTDATA, suites) : [];
+  test('ONNX backend test data is installed', () => {
+    expect(existsSync(ONNX_TESTDATA), MISSING_TESTDATA_MESSAGE).toBe(true);
+    expect(all.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
+  });
+  return all.filter((c) => !ONLY || ONLY.test(`${c.suite}/${c.name}`));
+}
+
+/** The `suite/case` a row of an expected-pass list names (rows may add a mode before or an oracle after it). */
+const caseIdOf = (row: string): string => /(?:^|[\s/])((?:node|pytorch-converted|pytorch-operator|simple)\/\S+)/.exec(row)?.[1] ?? row;
+
+/**
+ * The test that every row of a committed expected-pass list passed: `passed()` gives the rows that
+ * did (called when the test runs, after the cases). With NNPORT_CONFORMANCE_WRITE=1 it writes the
+ * list anew instead, headed by `header` (one comment line). `what` says what a row's pass means.
+ */
+export function expectedPassTest(file: URL, header: string, passed: () => Iterable<string>, what = 'ran and passed'): void {
+  const expected = expectedPassRows(file);
+  const name = file.pathname.split('/').pop()!;
+  test(`every case on ${name} ${what}`, () => {
+    const got = new Set(passed());
+    if (WRITE_EXPECTED) {
+      writeFileSync(file, `# ${header}; regenerate with NNPORT_CONFORMANCE_WRITE=1\n${[...got].sort().join('\n')}\n`);
+      return expect(got.size).toBeGreaterThan(0);
+    }
+    const lost = expected.filter((row) => !got.has(row) && (!ONLY || ONLY.test(caseIdOf(row))));
+    expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
+  });
 }
 
 export const DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-5 };

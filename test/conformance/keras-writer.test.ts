@@ -14,7 +14,7 @@
 // expected-pass-keras.txt (committed) lists every `<format> <suite>/<case>` that passes: one that
 // fails, is refused or is missing fails the run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/keras-writer.test.ts
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModel, type LoadedModel } from '../../src/index.js';
@@ -22,20 +22,14 @@ import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { ZipReader } from '../../src/io/zip.js';
-import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
+import { needsChannelsLast } from '../../src/passes/layout.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { permute } from '../../src/wasm/permute.js';
 import { tf, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../formats/keras/tfjs-oracle.js';
-import { compareTensors, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
+import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
-
-const FORMATS = [
-  { id: 'h5', file: 'm.h5' },
-  { id: 'tfjs', file: 'web/model.json' },
-  { id: 'keras3', file: 'm.keras' },
-] as const;
-type FormatId = (typeof FORMATS)[number]['id'];
 
 /**
  * Written files that TF.js computes differently from the expected data where TF.js itself is
@@ -58,7 +52,6 @@ const KNOWN: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-keras.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
 type Outcome = { kind: 'pass' } | { kind: 'refused'; reason: string } | { kind: 'known'; reason: string } | { kind: 'fail'; message: string };
@@ -92,25 +85,6 @@ class KerasReport {
     }
     return lines.join('\n');
   }
-}
-
-const isInt = (dtype: string) => !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype);
-
-/**
- * How the Keras model holds an ONNX tensor of shape `onnx`: the permutation `perm` with
- * keras[i] = onnx[perm[i]] (identity, or N..C for a value the layout pass made channels-last).
- * `declared` is the Keras shape (batch dim null). Where both orders give the same shape, the
- * layout pass decides: channels-last where the graph had NCHW ops and the value has rank >= 3.
- */
-function resolveLayout(onnx: readonly number[], declared: readonly (number | null)[] | undefined, channelsLastGraph: boolean): number[] {
-  const r = onnx.length;
-  const id = Array.from({ length: r }, (_, i) => i);
-  const last = channelsLastPerm(r);
-  const fits = (p: number[]) => !!declared && declared.length === r && p.every((a, i) => declared[i] === null || declared[i] === onnx[a]);
-  const candidates = [id, last].filter((p, i) => (i === 0 || r >= 3) && fits(p));
-  if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length === 0) return id;
-  return channelsLastGraph && r >= 3 ? last : id;
 }
 
 /** The written file as a TF.js model. */
@@ -183,15 +157,8 @@ async function runFormat(model: LoadedModel, format: (typeof FORMATS)[number], s
   return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
 }
 
-const present = existsSync(ONNX_TESTDATA);
-const cases: ConformanceCase[] = present ? listCases(ONNX_TESTDATA, SUITES) : [];
+const cases: ConformanceCase[] = conformanceCases(SUITES);
 const report = new KerasReport();
-
-test('ONNX backend test data is installed', async () => {
-  await initKernels();
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
-});
 
 for (const suite of SUITES) {
   const mine = cases.filter((c) => c.suite === suite);
@@ -226,16 +193,7 @@ for (const suite of SUITES) {
   });
 }
 
-test('every case on expected-pass-keras.txt ran and passed', () => {
-  const passed = report.passed().sort();
-  if (WRITE) {
-    writeFileSync(EXPECTED_PASS_FILE, `# <format> <suite>/<case> that pass in keras-writer.test.ts; regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.join('\n')}\n`);
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const got = new Set(passed);
-  const lost = [...expectedPass].filter((id) => !got.has(id));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(EXPECTED_PASS_FILE, '<format> <suite>/<case> that pass in keras-writer.test.ts', () => report.passed());
 
 afterAll(() => {
   // every outcome as JSON, to compare two runs (NNPORT_KERAS_OUTCOMES=path)

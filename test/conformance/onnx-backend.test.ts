@@ -5,10 +5,10 @@
 // expected-pass.txt (committed) lists every case that passes: one of them that fails, is
 // skipped or is missing fails the run, so a regression cannot hide as a skip. After making more
 // cases pass, regenerate it with NNPORT_CONFORMANCE_WRITE=1 npm run test:conformance.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
 import { afterAll, describe, expect, test } from 'vitest';
 import { ONNX_OPS } from '../../src/runtime/ops/index.js';
-import { classifyCase, ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, runCase, type Classification, type ConformanceCase, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { type Classification, classifyCase, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, runCase } from './harness.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
@@ -30,20 +30,11 @@ const EXPECTED_FAILURES: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
-const present = existsSync(ONNX_TESTDATA);
 const cases: Array<[ConformanceCase, Classification]> = [];
-if (present) {
-  for (const c of listCases(ONNX_TESTDATA, SUITES)) cases.push([c, await classifyCase(c, ONNX_OPS, EXPECTED_FAILURES)]);
-}
+for (const c of conformanceCases(SUITES)) cases.push([c, await classifyCase(c, ONNX_OPS, EXPECTED_FAILURES)]);
 const report = new ConformanceReport();
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
-});
 
 for (const suite of SUITES) {
   const mine = cases.filter(([c]) => c.suite === suite);
@@ -81,15 +72,7 @@ for (const suite of SUITES) {
   });
 }
 
-test('every case on expected-pass.txt ran and passed', () => {
-  if (WRITE) {
-    writeFileSync(EXPECTED_PASS_FILE, `# ONNX backend cases that pass (see onnx-backend.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${[...report.passed].sort().join('\n')}\n`);
-    return expect(report.passed.length).toBeGreaterThan(0);
-  }
-  const passed = new Set(report.passed);
-  const lost = [...expectedPass].filter((id) => !passed.has(id));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases that pass (see onnx-backend.test.ts)', () => report.passed);
 
 afterAll(() => {
   console.log(report.summary('ONNX backend tests'));

@@ -28,10 +28,10 @@
 //
 // expected-pass-tflite-int8.txt (committed) lists every passing <mode>/<suite>/<case>: one that
 // fails, is refused or goes missing fails the run. Regenerate it with NNPORT_CONFORMANCE_WRITE=1.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
 import { afterAll, describe, expect, test } from 'vitest';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { ConformanceReport, listCases, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, WRITE_EXPECTED } from './harness.js';
 import { runInt8Case, type CaseOutcome, type Mode } from './tflite-int8-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -69,22 +69,15 @@ const KNOWN: Record<string, string> = {
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-int8.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
-const present = existsSync(ONNX_TESTDATA);
-const cases: ConformanceCase[] = present ? listCases(ONNX_TESTDATA, SUITES) : [];
+const cases: ConformanceCase[] = conformanceCases(SUITES);
 const oracle = useTfliteOracle();
 const reports = new Map(MODES.map((m) => [m, new ConformanceReport()]));
 const written = new Map(MODES.map((m) => [m, 0]));
 const notFloat = new Map(MODES.map((m) => [m, 0]));
 const table: string[] = [];
 const t0 = Date.now();
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
-});
 
 /** Why a case that ran is wrong, or undefined. */
 function problems(r: Extract<CaseOutcome, { kind: 'ran' }>, mode: Mode): string | undefined {
@@ -141,15 +134,7 @@ for (const mode of MODES) {
   });
 }
 
-test('every case on expected-pass-tflite-int8.txt ran and passed', () => {
-  const passed = new Set(MODES.flatMap((m) => reports.get(m)!.passed));
-  if (WRITE) {
-    writeFileSync(EXPECTED_PASS_FILE, `# int8 / int16x8 TFLite of the ONNX backend cases that pass (see tflite-int8.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${[...passed].sort().join('\n')}\n`);
-    return expect(passed.size).toBeGreaterThan(0);
-  }
-  const lost = [...expectedPass].filter((id) => !passed.has(id));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(EXPECTED_PASS_FILE, 'int8 / int16x8 TFLite of the ONNX backend cases that pass (see tflite-int8.test.ts)', () => MODES.flatMap((m) => reports.get(m)!.passed));
 
 afterAll(() => {
   const lines = [`=== full-integer TFLite conformance (${((Date.now() - t0) / 1000).toFixed(0)} s) ===`];

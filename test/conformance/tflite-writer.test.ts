@@ -14,7 +14,7 @@
 // expected-pass-tflite.txt (committed) lists every case that passes, per mode: one of them that
 // fails, is refused or goes missing fails the run. Regenerate with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tflite-writer.test.ts
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
@@ -27,10 +27,10 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { compareTensors, ConformanceReport, DEFAULT_TOLERANCE, listCases, loadDataSets, MISSING_TESTDATA_MESSAGE, ONNX_TESTDATA, type ConformanceCase, type DataSet, type Tolerance, expectedPassRows, WRITE_EXPECTED } from './harness.js';
+import { compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { int32Io, inverse, layoutOf, type Mode, permute, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
-type Mode = 'float32' | 'float16';
 
 /**
  * Cases whose written file is right but the interpreter computes something else (its own bug or
@@ -48,21 +48,10 @@ const KNOWN: Record<string, string> = {
  */
 const WRITER_BUGS: Record<string, string> = {};
 
-/**
- * float16 weights: each weight rounded to 11 significant bits (relative 2^-11), summed over a
- * dot product or a conv window; 1e-2 relative as issue #10 states, with an absolute floor of
- * 1e-3 of the output's largest magnitude for outputs near zero, where such sums cancel (the
- * pytorch-converted convs have a few such elements: 9e-5 expected, 2.9e-4 computed, of outputs up to 1).
- */
-const FLOAT16_RTOL = 1e-2;
-const FLOAT16_ATOL = 1e-3;
-
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite.txt', import.meta.url);
-const WRITE = WRITE_EXPECTED;
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
-const present = existsSync(ONNX_TESTDATA);
-const cases = present ? listCases(ONNX_TESTDATA, SUITES) : [];
+const cases = conformanceCases(SUITES);
 const reports: Record<Mode, ConformanceReport> = { float32: new ConformanceReport(), float16: new ConformanceReport() };
 const written: Record<Mode, number> = { float32: 0, float16: 0 };
 const known: Array<[string, string]> = [];
@@ -82,44 +71,6 @@ const ARRAY_OF: Record<string, (n: number) => OracleArray> = {
   uint32: (n) => new Uint32Array(n),
   float64: (n) => new Float64Array(n),
 };
-
-/** `values` (row-major, `shape`) with its axes reordered: output axis i is input axis perm[i]. */
-function permute<T extends { length: number; [i: number]: number }>(values: T, shape: readonly number[], perm: readonly number[], out: T): T {
-  const rank = shape.length;
-  const strides = new Array<number>(rank).fill(1);
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
-  const outShape = perm.map((p) => shape[p]!);
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < values.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i]! * strides[perm[i]!]!;
-    out[o] = values[src]!;
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++idx[i]! < outShape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
-}
-
-const inverse = (perm: readonly number[]): number[] => perm.map((_, i) => perm.indexOf(i));
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/**
- * How the written file holds a value of ONNX shape `onnx` that it declares as `file`: as is, or
- * channels-last (the layout pass' declared I/O); 'ambiguous' when both read the same shape.
- */
-function layoutOf(onnx: readonly number[], file: readonly number[], relaid: boolean): 'as-is' | 'channels-last' | 'ambiguous' | 'mismatch' {
-  const last = onnx.length >= 3 ? channelsLastPerm(onnx.length).map((p) => onnx[p]!) : undefined;
-  const asIs = sameShape(onnx, file);
-  const cl = !!last && sameShape(last, file) && relaid;
-  if (asIs && cl) {
-    // the same data either way when the axes longer than 1 keep their order
-    const moved = channelsLastPerm(onnx.length).filter((p) => onnx[p] !== 1);
-    return moved.every((p, i) => i === 0 || p > moved[i - 1]!) ? 'as-is' : 'ambiguous';
-  }
-  return asIs ? 'as-is' : cl ? 'channels-last' : 'mismatch';
-}
 
 /** Numbers of `t` as the interpreter's `dtype` wants them; undefined when a value does not fit. */
 function feedFor(t: Tensor, dtype: string): OracleArray | undefined {
@@ -156,16 +107,6 @@ function expectedAs(expected: Tensor, actual: Tensor): Tensor {
 }
 
 type Outcome = { kind: 'pass' } | { kind: 'fail'; message: string } | { kind: 'refused'; reason: string } | { kind: 'ambiguous' } | { kind: 'same-file' };
-
-function toleranceFor(mode: Mode, expected: Tensor): Tolerance {
-  if (mode === 'float16') {
-    const e = expected.toNumbers();
-    let max = 0;
-    for (const v of e) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
-    return { rtol: FLOAT16_RTOL, atol: Math.max(DEFAULT_TOLERANCE.atol, FLOAT16_ATOL * max) };
-  }
-  return DEFAULT_TOLERANCE;
-}
 
 /** Run a written file over every data set and compare its outputs with the expected ones. */
 async function check(c: ConformanceCase, model: LoadedModel, file: Uint8Array, sets: DataSet[], mode: Mode, relaid: boolean, allowAmbiguous: boolean): Promise<Outcome> {
@@ -256,35 +197,6 @@ async function checkWritten(c: ConformanceCase, model: LoadedModel, sets: DataSe
   return second.kind === 'fail' ? { kind: 'fail', message: `keepNchwIo: ${second.message}` } : second;
 }
 
-/**
- * The Web API carries no int64 tensor in or out (its data() of one is empty): each int64 input of
- * the model becomes an int32 one and a Cast to int64, each int64 output a Cast to int32, in the
- * ONNX graph before it is converted (exact for the cases' values, which fit in int32; the writer
- * still writes every op of the case on int64 tensors).
- */
-function int32Io(model: LoadedModel): LoadedModel {
-  if (model.kind !== 'graph') return model;
-  const g = model.graph;
-  const wide = (v: { name: string; dtype?: DType }) => v.dtype === 'int64' && !g.initializers.has(v.name);
-  if (!g.inputs.some(wide) && !g.outputs.some(wide)) return model;
-  const cast = (from: string, to: string, dtype: number): Node => ({ name: `${to}/cast`, opType: 'Cast', domain: '', inputs: [from], outputs: [to], attrs: { to: { type: 'int', value: dtype } } });
-  const nodes: Node[] = [];
-  const inputs = g.inputs.map((v) => {
-    if (!wide(v)) return v;
-    nodes.push(cast(`${v.name}__int32`, v.name, 7));
-    return { ...v, name: `${v.name}__int32`, dtype: 'int32' as const };
-  });
-  const tail: Node[] = [];
-  const outputs = g.outputs.map((v) => {
-    if (!wide(v)) return v;
-    tail.push(cast(v.name, `${v.name}__int32`, 6));
-    return { ...v, name: `${v.name}__int32`, dtype: 'int32' as const };
-  });
-  return { ...model, graph: { ...g, inputs, outputs, nodes: [...nodes, ...g.nodes, ...tail] } };
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);
-
 const outcomes: string[] = [];
 
 /** Tally an outcome; what makes the case fail, if anything. */
@@ -309,11 +221,6 @@ function record(mode: Mode, id: string, name: string, outcome: Outcome): string 
   report.record(id, outcome.kind === 'ambiguous' ? { kind: 'pass' } : outcome);
   return outcome.kind === 'fail' ? `${mode}: ${outcome.message}` : undefined;
 }
-
-test('ONNX backend test data is installed', () => {
-  expect(present, MISSING_TESTDATA_MESSAGE).toBe(true);
-  expect(cases.length, `no cases found under ${ONNX_TESTDATA}`).toBeGreaterThan(0);
-});
 
 for (const suite of SUITES) {
   const mine = cases.filter((c) => c.suite === suite);
@@ -342,19 +249,9 @@ for (const suite of SUITES) {
   });
 }
 
-test('every case on expected-pass-tflite.txt ran and passed', () => {
-  const passed = (['float32', 'float16'] as const).flatMap((m) => reports[m].passed.map((id) => `${m}/${id}`));
-  if (WRITE) {
-    writeFileSync(
-      EXPECTED_PASS_FILE,
-      `# ONNX backend cases whose .tflite the interpreter runs to the expected outputs, per mode (see tflite-writer.test.ts); regenerate with NNPORT_CONFORMANCE_WRITE=1\n${passed.sort().join('\n')}\n`,
-    );
-    return expect(passed.length).toBeGreaterThan(0);
-  }
-  const got = new Set(passed);
-  const lost = [...expectedPass].filter((id) => !got.has(id));
-  expect(lost, `${lost.length} expected cases did not pass: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-});
+expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases whose .tflite the interpreter runs to the expected outputs, per mode (see tflite-writer.test.ts)', () =>
+  (['float32', 'float16'] as const).flatMap((m) => reports[m].passed.map((id) => `${m}/${id}`)),
+);
 
 afterAll(() => {
   if (process.env.NNPORT_TFLITE_LOG) writeFileSync(process.env.NNPORT_TFLITE_LOG, outcomes.join('\n') + '\n');

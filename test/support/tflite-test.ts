@@ -58,10 +58,25 @@ export function flatcJson<T = Record<string, unknown>>(bytes: Uint8Array, name: 
   }
 }
 
+/**
+ * What flatc's JSON of a .tflite has for naming its operators' builtin ops, with the fields a test
+ * reads besides of each operator (`Op`) and each subgraph (`Sub`).
+ */
+export interface FlatcOps<Op extends object = object, Sub extends object = object> {
+  /** builtin_code is left out when it is ADD (0, the field's default) */
+  operator_codes: { builtin_code?: string }[];
+  subgraphs: Array<Sub & { operators: Array<Op & { opcode_index?: number }> }>;
+}
+
+/** The builtin op of one operator of flatc's JSON (flatc leaves out ADD, code 0). */
+export const opNameOf = (json: FlatcOps, op: { opcode_index?: number }): string => json.operator_codes[op.opcode_index ?? 0]!.builtin_code ?? 'ADD';
+
+/** The builtin op of each operator of the JSON's first subgraph, in order. */
+export const opNamesOf = (json: FlatcOps): string[] => json.subgraphs[0]!.operators.map((o) => opNameOf(json, o));
+
 /** The builtin op of each operator of the file's first subgraph, in order (flatc leaves out ADD, code 0). */
 export function tfliteOpNames(bytes: Uint8Array, name: string): string[] {
-  const j = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number }[] }[] }>(bytes, name);
-  return j.subgraphs[0]!.operators.map((o) => j.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
+  return opNamesOf(flatcJson<FlatcOps>(bytes, name));
 }
 
 /**

@@ -175,6 +175,9 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
       return un('Tanh');
     case 'softmax':
       return un('Softmax', { axis: int(-1) });
+    case 'log_softmax':
+      // Keras 3 / TF.js: along the last axis
+      return un('LogSoftmax', { axis: int(-1) });
     case 'elu':
       return un('Elu', { alpha: float(1) });
     case 'selu':
@@ -525,6 +528,12 @@ const leakyRelu: LayerRow = (e, call) => {
   return [{ name: e.node('LeakyRelu', [x.name], [call.name], { alpha: float(alpha) }, '', call.name)[0]!, shape: x.shape }];
 };
 
+const thresholdedRelu: LayerRow = (e, call) => {
+  // Keras 2 / TF.js: x * (x > theta), ONNX's ThresholdedRelu (theta defaults to 1)
+  const x = one(call);
+  return [{ name: e.node('ThresholdedRelu', [x.name], [call.name], { alpha: float(cfgNum(call.config, 'theta', 1)) }, '', call.name)[0]!, shape: x.shape }];
+};
+
 const elu: LayerRow = (e, call) => {
   const x = one(call);
   return [{ name: e.node('Elu', [x.name], [call.name], { alpha: float(cfgNum(call.config, 'alpha', 1)) }, '', call.name)[0]!, shape: x.shape }];
@@ -680,6 +689,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Activation: activationLayer,
   ReLU: reluLayer,
   LeakyReLU: leakyRelu,
+  ThresholdedReLU: thresholdedRelu,
   ELU: elu,
   PReLU: prelu,
   Softmax: softmaxLayer,

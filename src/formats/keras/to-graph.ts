@@ -2,6 +2,7 @@
 import { DTYPES, type DType } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { emptyGraph, type Attr, type Dim, type Graph } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/ops/infer.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
@@ -144,7 +145,11 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
   // graph inputs in the model's declared order
   const order = spec.inputs.map((r) => r[0]);
   e.graph.inputs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  e.graph.outputs = outputs.map((v) => ({ name: v.name, dtype: 'float32', shape: v.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) }));
+  // the outputs' dtypes as the layers compute them (an int32 input through Maximum stays int32)
+  const kept = e.graph.valueInfo;
+  const types = inferShapes(e.graph, { onError: 'unknown' }).values;
+  e.graph.valueInfo = kept;
+  e.graph.outputs = outputs.map((v) => ({ name: v.name, dtype: types.get(v.name)?.dtype ?? 'float32', shape: v.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) }));
   return e.graph;
 }
 

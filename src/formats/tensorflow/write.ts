@@ -6,6 +6,7 @@ import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
+import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
@@ -50,7 +51,10 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
   // (then a 1-D conv or pool as ExpandDims -> the 2-D op -> Squeeze, as TF writes a Conv1D)
-  return collapseUnitReshapes(conv1dAs2d(fuseBias(constantNodesToInitializers(g)).graph).graph);
+  // and a BatchNormalization TF's FusedBatchNorm cannot take (not 4-D channels-last) as Mul + Add
+  // by constants, TF's own inference-time folding (src/passes/batchnorm-affine.ts)
+  g = batchNormAsAffine(conv1dAs2d(fuseBias(constantNodesToInitializers(g)).graph).graph, { keep: (n, rank) => n.domain === 'nnport' && rank === 4 }).graph;
+  return collapseUnitReshapes(g);
 }
 
 const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });
@@ -657,24 +661,9 @@ function prelu(w: Writer, n: Node, out: string): void {
   w.add(out, 'Add', [pos, scaled], dt);
 }
 
-/**
- * An ONNX BatchNormalization left in the IR (over a rank-2 value, channels second = last), or a
- * channels-last one of a rank other than 4, as
- * x * (scale / sqrt(var + eps)) + (bias - mean * that), TF's own inference-time folding.
- */
-function batchNormAffine(w: Writer, n: Node, out: string): void {
-  const where = `node '${n.name}'`;
-  const rank = w.shape(n.inputs[0]!)?.length;
-  // channels are last: on a rank-2 value, or any once the layout pass made it channels-last (nnport's)
-  if (rank === undefined || (rank !== 2 && n.domain !== 'nnport')) throw new UnsupportedError('BatchNormalization of an NCHW value in a GraphDef', where);
-  const [scale, bias, mean, variance] = n.inputs.slice(1, 5).map((i) => w.g.initializers.get(i)?.toFloat32());
-  if (!scale || !bias || !mean || !variance) throw new UnsupportedError('BatchNormalization with computed statistics in a GraphDef', where);
-  const eps = attrFloat(n, 'epsilon', 1e-5);
-  const mul = Float32Array.from(scale, (g, i) => g / Math.sqrt(variance[i]! + eps));
-  const add = Float32Array.from(bias, (b, i) => b - mean[i]! * mul[i]!);
-  const dt = { T: T('float32') };
-  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), w.const(`${n.name}/multiplier`, new Tensor('float32', [mul.length], mul))], dt);
-  w.add(out, 'Add', [scaled, w.const(`${n.name}/offset`, new Tensor('float32', [add.length], add))], dt);
+/** A BatchNormalization prepareForGraphDef left (batchNormAsAffine takes constant float statistics only). */
+function batchNormRefused(_w: Writer, n: Node): void {
+  throw new UnsupportedError('BatchNormalization with computed statistics, or in training mode, in a GraphDef', `node '${n.name}'`);
 }
 
 /**
@@ -927,8 +916,8 @@ const ROWS: Record<string, Row> = {
   'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
   // TF's FusedBatchNorm takes 4-D data only: other ranks (channels last) are scaled and shifted
   'nnport::BatchNormalization': (w, n, out) =>
-    w.shape(n.inputs[0]!)?.length !== 4 ? batchNormAffine(w, n, out) : w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
-  BatchNormalization: batchNormAffine,
+    w.shape(n.inputs[0]!)?.length !== 4 ? batchNormRefused(w, n) : w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
+  BatchNormalization: batchNormRefused,
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),

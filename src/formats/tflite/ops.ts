@@ -430,8 +430,12 @@ const reshape: Converter = (c) => {
   }
   if (!shape?.length && out.shape.length) shape = reshapeTarget(out);
   if (!shape) throw new UnsupportedError('RESHAPE to several dynamic dims without a shape', `'${out.name}': the file gives neither a shape tensor nor new_shape`);
-  const target = shape;
-  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y]));
+  // TFLite's 0 is a zero-size dim (its kernel copies no input dim); ONNX's 0 copies the input's:
+  // allowzero keeps TFLite's meaning, with a -1 beside it resolved from the output's declared shape
+  // (ONNX takes no -1 together with a literal 0)
+  const zero = shape.includes(0);
+  const target = zero ? shape.map((d, i) => (d === -1 ? (out.shape[i] ?? d) : d)) : shape;
+  moveData(c, (x, y) => c.b.node('Reshape', [x, c.b.int64s(target, 'shape')], [y], zero ? { allowzero: int(1) } : {}));
 };
 
 const softmax: Converter = (c) => {
@@ -554,12 +558,17 @@ const split: Converter = (c) => {
   const axis = axisArr[0]! < 0 ? axisArr[0]! + x.shape.length : axisArr[0]!;
   const n = o?.numSplits() ?? c.outputs.length;
   const outs = c.outputs.map((_, i) => outTensor(c, i));
+  // TFLite splits a dim into n equal parts: their sizes where the dim is static (what every ONNX
+  // runtime takes, a zero-size dim included: onnxruntime refuses num_outputs 3 of a 0-size dim)
+  const dim = x.shape[axis]!;
+  const sizes = !isDynamic(x, axis) && dim % n === 0 ? [c.b.int64s(new Array<number>(n).fill(dim / n), 'split')] : [];
+  const attrs: Record<string, Attr> = sizes.length ? { axis: int(axis) } : { axis: int(axis), num_outputs: int(n) };
   if (outs.every((t) => sameQuant(x, t))) {
-    c.b.node('Split', [x.name], outs.map((t) => t.name), { axis: int(axis), num_outputs: int(n) });
+    c.b.node('Split', [x.name, ...sizes], outs.map((t) => t.name), attrs);
     return;
   }
   const ys = outs.map((_, i) => floatOut(c, i));
-  c.b.node('Split', [c.b.floatOf(x)], ys, { axis: int(axis), num_outputs: int(n) });
+  c.b.node('Split', [c.b.floatOf(x), ...sizes], ys, attrs);
   ys.forEach((y, i) => finish(c, i, y));
 };
 

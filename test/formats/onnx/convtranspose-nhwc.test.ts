@@ -22,7 +22,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, integerRuntimeLsbOff, opNameOf, opNamesOf, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 import { predict, tfjsModelFromH5, tfjsModelFromJson } from '../keras/tfjs-oracle.js';
 import { pythonRun } from '../tensorflow/python-runs.js';
 import { runOrt } from './ort-helpers.js';
@@ -45,13 +45,9 @@ const channelsLast = (t: Tensor): Tensor => permuteTensor(t, t.rank === 4 ? [0, 
 const npy = (name: Name, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, name, f))), f);
 const asTensor = (y: { shape: number[]; data: ArrayLike<number> }): Tensor => Tensor.float32(y.shape, Float32Array.from(y.data));
 
-interface FlatcModel {
-  operator_codes: { builtin_code?: string }[];
-  subgraphs: { tensors: { quantization?: { scale?: number[]; zero_point?: number[] } }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[];
-}
+type FlatcModel = FlatcOps<{ inputs: number[]; outputs: number[] }, { tensors: { quantization?: { scale?: number[]; zero_point?: number[] } }[] }>;
 const flatc = (bytes: Uint8Array, name: string): FlatcModel => flatcJson<FlatcModel>(bytes, name);
-/** builtin_code is left out when it is ADD (0, the field's default) */
-const opNames = (m: FlatcModel): string[] => m.subgraphs[0]!.operators.map((o) => m.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
+const opNames = opNamesOf;
 
 const TFLITE_OPS: Record<Name, string[]> = {
   // TF SAME crops the odd pixel at the end, PyTorch at the start: VALID + SLICE
@@ -132,7 +128,7 @@ describe('ConvTranspose (pads, output_padding, dilation, groups, 1-D) -> .h5 / m
       const sg = m.subgraphs[0]!;
       const ops = opNames(m);
       expect(ops.filter((o) => o !== 'QUANTIZE' && o !== 'DEQUANTIZE')).toEqual(TFLITE_OPS[name]);
-      for (const op of sg.operators.filter((o) => ['SLICE', 'PAD', 'RESHAPE'].includes(m.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? ''))) {
+      for (const op of sg.operators.filter((o) => ['SLICE', 'PAD', 'RESHAPE'].includes(opNameOf(m, o)))) {
         expect(JSON.stringify(sg.tensors[op.outputs[0]!]!.quantization)).toBe(JSON.stringify(sg.tensors[op.inputs[0]!]!.quantization));
         expect(sg.tensors[op.outputs[0]!]!.quantization?.scale?.length).toBe(1);
       }

@@ -13,7 +13,7 @@ import { compare, convert, loadModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNamesOf, useTfliteOracle } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from '../keras/tfjs-oracle.js';
 import { pythonRun } from '../tensorflow/python-runs.js';
 import { runOrt } from './ort-helpers.js';
@@ -52,7 +52,7 @@ async function fixture(name: string, shape: number[]): Promise<{ bytes: Uint8Arr
 
 const opNames = (bytes: Uint8Array, name: string): string[] => {
   const m = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number }[] }[] }>(bytes, name, { defaults: true });
-  return m.subgraphs[0]!.operators.map((o) => m.operator_codes[o.opcode_index]!.builtin_code);
+  return opNamesOf(m);
 };
 
 describe('a separate bias Add folded for the NHWC writers, run by the real frameworks vs onnxruntime-node', () => {

@@ -15,7 +15,7 @@ import { batchNormAsAffine } from '../../../src/passes/batchnorm-affine.js';
 import { corpusPath } from '../../support/corpus.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOff, tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 
 const FILE = corpusPath('onnx/burn-mnist-torch2-opset16/mnist.onnx');
@@ -33,15 +33,7 @@ async function reference(bytes: Uint8Array, x: Tensor): Promise<Float32Array> {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
 }
 
-interface FlatcModel {
-  operator_codes: { builtin_code?: string }[];
-  subgraphs: { operators: { opcode_index?: number }[] }[];
-}
-/** builtin_code is left out when it is ADD (0, the field's default) */
-const opNames = (bytes: Uint8Array): string[] => {
-  const m = flatcJson<FlatcModel>(bytes, 'mnist');
-  return m.subgraphs[0]!.operators.map((o) => m.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
-};
+const opNames = (bytes: Uint8Array): string[] => tfliteOpNames(bytes, 'mnist');
 
 describe('standalone BatchNormalization -> TFLite MUL + ADD (burn MNIST from the corpus), the interpreter vs onnxruntime-node', () => {
   it('the pass: scale = gamma / sqrt(var + eps), shift = beta - mean * scale in float64, then float32', async () => {

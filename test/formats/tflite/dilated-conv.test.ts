@@ -15,7 +15,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, opNamesOf, useTfliteOracle } from '../../support/tflite-test.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { hasChannelsLastOps, lowerChannelsLast } from '../../../src/passes/lower-channels-last.js';
 import { withStoredDim } from '../../support/tflite-test.js';
@@ -77,10 +77,10 @@ describe('TFLite reader: SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND folded i
     // written back: one dilated CONV_2D (a PAD before it where the pads are not TF's SAME), the same outputs in the interpreter
     const back = await writeTflite(g, { fileName: 'atrous-back.tflite' });
     const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[] }>(back, 'atrous-back', { defaults: true });
-    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    const ops = opNamesOf(json);
     expect(ops).not.toContain('SPACE_TO_BATCH_ND');
     expect(ops).not.toContain('BATCH_TO_SPACE_ND');
-    const written = json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!;
+    const written = json.subgraphs[0]!.operators.find((o) => opNameOf(json, o) === 'CONV_2D')!;
     expect(written.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
     const x = inputOf(c);
     const [want] = await oracle.run(atrousFile(c), [x.data as ArrayBufferView]);
@@ -122,10 +122,10 @@ describe('TFLite reader: SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND folded i
     // written back: an int8 dilated CONV_2D, the interpreter's int8 outputs unchanged
     const back = await writeTflite(g, { fileName: 'atrous-int8-back.tflite' });
     const json = flatcJson<{ operator_codes: { builtin_code: string }[]; subgraphs: { operators: { opcode_index: number; builtin_options?: Record<string, unknown> }[] }[] }>(back, 'atrous-int8-back', { defaults: true });
-    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    const ops = opNamesOf(json);
     expect(ops).not.toContain('SPACE_TO_BATCH_ND');
     expect(ops).not.toContain('DEQUANTIZE');
-    expect(json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
+    expect(json.subgraphs[0]!.operators.find((o) => opNameOf(json, o) === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 2, dilation_w_factor: 2 });
     const x = inputOf(c);
     const [want] = await oracle.run(atrousFile(c), [x.data as ArrayBufferView]);
     const [got] = await oracle.run(back, [x.data as ArrayBufferView]);
@@ -209,10 +209,10 @@ describe('TFLite reader: a dilated Conv1D (SPACE_TO_BATCH_ND -> EXPAND_DIMS -> c
     // TFLite: one dilated CONV_2D between the unit-dim reshapes
     const back = await writeTflite(g, { fileName: 'atrous1d-back.tflite' });
     const json = flatcJson<OpsJson>(back, 'atrous1d-back', { defaults: true });
-    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    const ops = opNamesOf(json);
     expect(ops).not.toContain('SPACE_TO_BATCH_ND');
     expect(ops).not.toContain('BATCH_TO_SPACE_ND');
-    expect(json.subgraphs[0]!.operators.find((o) => json.operator_codes[o.opcode_index]!.builtin_code === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 1, dilation_w_factor: 2 });
+    expect(json.subgraphs[0]!.operators.find((o) => opNameOf(json, o) === 'CONV_2D')!.builtin_options).toMatchObject({ dilation_h_factor: 1, dilation_w_factor: 2 });
     const [got] = await oracle.run(back, [x.data as ArrayBufferView]);
     expect(got!.shape).toEqual(want!.shape);
     const a = got!.data as Float32Array;
@@ -284,7 +284,7 @@ describe('TFLite reader: a dilated Conv1D (SPACE_TO_BATCH_ND -> EXPAND_DIMS -> c
     const g = await readTflite(atrous1dFile(c), { fileName: 'atrous1d-int8.tflite' });
     const back = await writeTflite(g, { fileName: 'atrous1d-int8-back.tflite' });
     const json = flatcJson<OpsJson>(back, 'atrous1d-int8-back', { defaults: true });
-    const ops = json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index]!.builtin_code);
+    const ops = opNamesOf(json);
     expect(ops).not.toContain('SPACE_TO_BATCH_ND');
     expect(ops).not.toContain('DEQUANTIZE');
     const x = input1d(c);

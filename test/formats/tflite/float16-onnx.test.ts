@@ -17,7 +17,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, useTfliteOracle } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from '../keras/tfjs-oracle.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 import { npyTensor } from '../tensorflow/helpers.js';
@@ -54,7 +54,7 @@ interface FlatcModel {
 function weightsOf(bytes: Uint8Array, name: string) {
   const m = flatcJson<FlatcModel>(bytes, name, { defaults: true });
   const sg = m.subgraphs[0]!;
-  const code = (op: { opcode_index: number }) => m.operator_codes[op.opcode_index]!.builtin_code;
+  const code = (op: { opcode_index: number }) => opNameOf(m, op);
   // (a scalar -- the model's `* 4` -- stays float32, as --quantize float16 leaves it)
   const constants = sg.tensors.filter((t) => (m.buffers[t.buffer]?.data?.length ?? 0) > 4);
   const producer = new Map(sg.operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));

@@ -14,7 +14,7 @@ import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, integerRuntimeLsbOff, opNameOf, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 const [T, I, O] = [5, 8, 4];
@@ -56,11 +56,7 @@ const samples = (count: number, seed: number): Tensor[] => {
   return Array.from({ length: count }, () => Tensor.float32([1, T, I], Float32Array.from({ length: T * I }, () => q() * 2 - 1)));
 };
 
-interface FlatcModel {
-  /** builtin_code is left out when it is ADD (0, the field's default) */
-  operator_codes: { builtin_code?: string }[];
-  subgraphs: { tensors: { type?: string; quantization?: { scale?: number[]; zero_point?: number[] } }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[];
-}
+type FlatcModel = FlatcOps<{ inputs: number[]; outputs: number[] }, { tensors: { type?: string; quantization?: { scale?: number[]; zero_point?: number[] } }[] }>;
 
 /** On held-out samples: the interpreter runs the file, nnport's integer runtime within 1 LSB of it, SNR against the float function above minSnr. */
 async function heldOutChecks(bytes: Uint8Array, reference: (x: Float32Array) => Float32Array, minSnr: number): Promise<void> {
@@ -75,7 +71,7 @@ async function heldOutChecks(bytes: Uint8Array, reference: (x: Float32Array) => 
 /** The file's CONCATENATION, and whether all its tensors share one scale and zero point. */
 function concatenation(json: FlatcModel): { op: FlatcModel['subgraphs'][number]['operators'][number]; oneGrid: boolean } {
   const sg = json.subgraphs[0]!;
-  const op = sg.operators.find((o) => json.operator_codes[o.opcode_index ?? 0]!.builtin_code === 'CONCATENATION')!;
+  const op = sg.operators.find((o) => opNameOf(json, o) === 'CONCATENATION')!;
   return { op, oneGrid: new Set([...op.inputs, ...op.outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization))).size === 1 };
 }
 
@@ -86,7 +82,7 @@ describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', 
       const bytes = await writeTflite(model(mul), { fileName: 'linear.tflite', quantize: { mode, calibration } });
       const json = flatcJson<FlatcModel>(bytes, 'linear');
       const sg = json.subgraphs[0]!;
-      const elementwise = sg.operators.filter((op) => ['ADD', 'MUL'].includes(json.operator_codes[op.opcode_index ?? 0]!.builtin_code ?? 'ADD'));
+      const elementwise = sg.operators.filter((op) => ['ADD', 'MUL'].includes(opNameOf(json, op)));
       expect(elementwise).toHaveLength(mul ? 2 : 1);
       for (const op of elementwise) for (const i of op.inputs) expect(sg.tensors[i]!.type).toBe(typeName);
       await heldOutChecks(bytes, (x) => reference(x, mul), minSnr);
@@ -148,7 +144,7 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
     const bytes = await writeTflite(g, { fileName: 'softmax-concat.tflite', quantize: { mode: 'int8', calibration } });
     const json = flatcJson<FlatcModel>(bytes, 'softmax-concat');
     const sg = json.subgraphs[0]!;
-    const code = (op: { opcode_index?: number }) => json.operator_codes[op.opcode_index ?? 0]!.builtin_code;
+    const code = (op: { opcode_index?: number }) => opNameOf(json, op);
     const { op: cat, oneGrid } = concatenation(json);
     expect(oneGrid).toBe(true);
     // the softmax's output keeps TFLite's fixed parameters; a QUANTIZE from it (int8 -> int8) feeds the CONCATENATION

@@ -8,7 +8,7 @@ import type { DType } from '../../../src/ir/dtypes.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, tfliteOpNames, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 
 const oracle = useTfliteOracle();
@@ -250,12 +250,6 @@ function inputTensor(v: WriteCase['inputs'][number], seed: number): Tensor {
   return t;
 }
 
-/** The builtin name of every operator of the file, in order (flatc's JSON view). */
-function opNames(bytes: Uint8Array, name: string): string[] {
-  const j = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { operators: { opcode_index?: number }[] }[] }>(bytes, name);
-  const codes = j.operator_codes.map((c) => c.builtin_code ?? 'ADD');
-  return j.subgraphs[0]!.operators.map((o) => codes[o.opcode_index ?? 0]!);
-}
 
 describe('TFLite writer: more ONNX ops against onnxruntime and the interpreter', () => {
   it.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', async (_name, c, k) => {
@@ -270,7 +264,7 @@ describe('TFLite writer: more ONNX ops against onnxruntime and the interpreter',
     const feeds = c.inputs.map((v, i) => inputTensor(v, 300 + 10 * k + i));
     const ort = await runOrt(writeOnnx(g), Object.fromEntries(c.inputs.map((v, i) => [v.name, feeds[i]!])));
     const file = await writeTflite(g, { keepNchwIo: c.nchw });
-    const ops = opNames(file, `w${k}`);
+    const ops = tfliteOpNames(file, `w${k}`);
     for (const op of c.ops) expect(ops).toContain(op);
     for (const [op, count] of Object.entries(c.counts ?? {})) expect(ops.filter((o) => o === op).length, `${op} count in ${ops.join(' ')}`).toBe(count);
     const theirs = await oracle.run(file, feeds.map((t) => t.data as ArrayBufferView));
@@ -314,12 +308,11 @@ describe('TFLite writer: the new ops under --quantize int8', () => {
     };
     const samples = [0, 1, 2, 3].map((k) => [inputTensor({ name: 'x', dtype: 'float32', shape: [2, 3, 4] }, 900 + k)]);
     const file = await writeTflite(g, { quantize: { mode: 'int8', calibration: samples } });
-    const j = flatcJson<{ operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { type?: string }[]; operators: { opcode_index?: number; inputs: number[] }[] }[] }>(file, 'int8-ops');
-    const codes = j.operator_codes.map((c) => c.builtin_code ?? 'ADD');
+    const j = flatcJson<FlatcOps<{ inputs: number[] }, { tensors: { type?: string }[] }>>(file, 'int8-ops');
     const sg = j.subgraphs[0]!;
-    const inputType = (op: string) => sg.tensors[sg.operators.find((o) => codes[o.opcode_index ?? 0] === op)!.inputs[0]!]!.type ?? 'FLOAT32';
-    expect(['TILE', 'BROADCAST_TO', 'GATHER_ND'].map(inputType)).toEqual(['INT8', 'INT8', 'INT8']);
-    expect(['SIN', 'SELECT_V2', 'CUMSUM'].map((op) => sg.tensors[sg.operators.find((o) => codes[o.opcode_index ?? 0] === op)!.inputs[op === 'SELECT_V2' ? 1 : 0]!]!.type ?? 'FLOAT32')).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32']);
+    const inputType = (op: string, input = 0) => sg.tensors[sg.operators.find((o) => opNameOf(j, o) === op)!.inputs[input]!]!.type ?? 'FLOAT32';
+    expect(['TILE', 'BROADCAST_TO', 'GATHER_ND'].map((op) => inputType(op))).toEqual(['INT8', 'INT8', 'INT8']);
+    expect(['SIN', 'SELECT_V2', 'CUMSUM'].map((op) => inputType(op, op === 'SELECT_V2' ? 1 : 0))).toEqual(['FLOAT32', 'FLOAT32', 'FLOAT32']);
     const x = inputTensor({ name: 'x', dtype: 'float32', shape: [2, 3, 4] }, 901);
     const want = new Float32Array(((await runOrt(writeOnnx(g), { x })).y!.bytes as Uint8Array).slice().buffer);
     const [got] = await oracle.run(file, [x.data as Float32Array]);

@@ -25,7 +25,7 @@ import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, integerRuntimeLsbOff, opNamesOf, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tfjsModelFromKeras3 } from '../../formats/keras/tfjs-oracle.js';
 import { pythonRun } from '../../formats/tensorflow/python-runs.js';
 
@@ -65,8 +65,8 @@ function net(name: string): Net {
   };
 }
 
-type Json = { operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { shape?: number[]; quantization?: unknown }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[] };
-const opsOf = (json: Json): string[] => json.subgraphs[0]!.operators.map((o) => json.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD');
+type Json = FlatcOps<{ inputs: number[]; outputs: number[] }, { tensors: { shape?: number[]; quantization?: unknown }[] }>;
+const opsOf = opNamesOf;
 
 /** The interpreter's output for a channels-last file, given PyTorch's NCW input; back in PyTorch's layout when rank 3. */
 async function interpreter(bytes: Uint8Array, x: Tensor, outRank: number): Promise<Tensor> {
