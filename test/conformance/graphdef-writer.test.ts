@@ -56,6 +56,8 @@ const KNOWN: Record<string, string> = {
   test_AvgPool1d: POOL_1D,
   test_AvgPool1d_stride: POOL_1D,
   test_PixelShuffle: "a 6-D Reshape / Transpose (depth to space): OpenCV's importer re-lays the 6-D tensor as if it were an image",
+  test_depthtospace_crd_mode: "a 6-D Reshape / Transpose (DepthToSpace CRD): OpenCV's importer re-lays the 6-D tensor as if it were an image",
+  test_depthtospace_crd_mode_example: "a 6-D Reshape / Transpose (DepthToSpace CRD): OpenCV's importer re-lays the 6-D tensor as if it were an image",
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef.txt', import.meta.url);

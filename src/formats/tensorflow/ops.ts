@@ -326,6 +326,16 @@ function randomUniform(c: NodeCtx): TfValue[] {
 function reduceRow(onnx: string, kind: 'sum' | 'prod' | 'max' | 'min' | 'mean'): OpConvert {
   return (c) => {
     const x = c.input(0);
+    if (!c.input(1).value && onnx === 'ReduceSum') {
+      // axes computed at run time: ONNX's ReduceSum takes them as an input; TF's empty axes reduce nothing
+      const keepRun = c.attrs.bool('keep_dims', c.attrs.bool('keepdims', false));
+      const count = asNum(dim(c.input(1).shape, 0)) ?? (c.input(1).shape?.length === 0 ? 1 : null);
+      const outRun = c.out();
+      c.emit(onnx, [c.use(x), c.int64Input(1, 'axes')], [outRun], { keepdims: attr('int', keepRun ? 1 : 0), noop_with_empty_axes: attr('int', 1) });
+      const r = x.shape?.length;
+      const rank = r === undefined ? undefined : keepRun ? r : count === null ? undefined : r - count;
+      return [c.value(outRun, x.dtype, rank === undefined ? undefined : new Array<Dim>(rank).fill(null))];
+    }
     const axesRaw = c.ints(1, 'reduction axes');
     const keep = c.attrs.bool('keep_dims', c.attrs.bool('keepdims', false));
     const rank = x.shape?.length;
@@ -424,7 +434,8 @@ function reshapeOp(c: NodeCtx): TfValue[] {
     return [c.value(out, x.dtype, copied.shape)];
   }
   const out = c.out();
-  c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out]);
+  // a computed shape's 0 is TF's zero-size dim, not ONNX's copy
+  c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out], { allowzero: attr('int', 1) });
   const rank = asNum(dim(s.shape, 0));
   return [c.value(out, x.dtype, rank === null ? undefined : new Array<Dim>(rank).fill(null))];
 }
@@ -547,6 +558,7 @@ function unpackOp(c: NodeCtx): TfValue[] {
 function stridedSlice(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   if (!x.shape) throw new UnsupportedError('StridedSlice of a value of unknown rank', `${c.where()} in '${c.file}'`);
+  if (![1, 2, 3].every((i) => c.input(i).value)) return stridedSliceComputed(c, x, x.shape);
   const begin = c.ints(1, 'StridedSlice begin');
   const end = c.ints(2, 'StridedSlice end');
   const strides = c.ints(3, 'StridedSlice strides');
@@ -587,6 +599,37 @@ function stridedSlice(c: NodeCtx): TfValue[] {
   return [v];
 }
 
+/**
+ * StridedSlice with begin / end / strides computed at run time (no masks) as ONNX Slice over the
+ * leading axes they cover: both clamp as Python slicing does, except a begin below -dim with a
+ * negative stride (TF: before the first element, an empty slice; ONNX: the first element), where
+ * the end is made 0 so that ONNX's slice is empty too.
+ */
+function stridedSliceComputed(c: NodeCtx, x: TfValue, shape: Dim[]): TfValue[] {
+  const masks = ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask'].filter((m) => c.attrs.int(m, 0));
+  if (masks.length) throw new UnsupportedError(`StridedSlice with computed begin / end / strides and ${masks.join(', ')}`, `${c.where()} in '${c.file}'`);
+  const count = asNum(dim(c.input(1).shape, 0));
+  if (count === null) throw new UnsupportedError('StridedSlice with computed begin of unknown length', `${c.where()} in '${c.file}'`);
+  const [begin, end, strides] = [c.int64Input(1, 'begin'), c.int64Input(2, 'end'), c.int64Input(3, 'strides')];
+  const full = c.tmp('shape');
+  c.emit('Shape', [c.use(x)], [full]);
+  const dims = c.tmp('dims');
+  c.emit('Slice', [full, c.int64([0], 'dims_start'), c.int64([count], 'dims_end')], [dims]);
+  const negDims = c.tmp('neg_dims');
+  c.emit('Neg', [dims], [negDims]);
+  const below = c.tmp('below');
+  c.emit('Less', [begin, negDims], [below]);
+  const back = c.tmp('backwards');
+  c.emit('Less', [strides, c.int64([0], 'zero', true)], [back]);
+  const empty = c.tmp('empty');
+  c.emit('And', [below, back], [empty]);
+  const ends = c.tmp('ends');
+  c.emit('Where', [empty, c.int64([0], 'zero_end', true), end], [ends]);
+  const out = c.out();
+  c.emit('Slice', [c.use(x), begin, ends, c.int64(Array.from({ length: count }, (_, i) => i), 'axes'), strides], [out]);
+  return [c.value(out, x.dtype, shape.map((d, i) => (i < count ? null : d)))];
+}
+
 function sliceOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   const begin = c.ints(1, 'Slice begin');
@@ -603,8 +646,82 @@ function sliceOp(c: NodeCtx): TfValue[] {
   return [c.value(out, x.dtype, shape)];
 }
 
+/** SplitV with sizes computed at run time (none of them -1): ONNX's Split takes them as an input. */
+function splitComputed(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const rank = x.shape?.length;
+  const axisRaw = c.ints(2, 'split axis')[0]!;
+  const axis = axisRaw < 0 && rank !== undefined ? axisRaw + rank : axisRaw;
+  const count = c.attrs.int('num_split');
+  const outs = Array.from({ length: count }, (_, i) => c.out(i));
+  c.emit('Split', [c.use(x), c.int64Input(1, 'split')], outs, { axis: attr('int', axis) });
+  return outs.map((o) => c.value(o, x.dtype, x.shape ? x.shape.map((d, k) => (k === axis ? null : d)) : undefined));
+}
+
+/** LeftShift / RightShift of unsigned integers as ONNX BitShift (which takes no signed types). */
+function shiftOp(c: NodeCtx, direction: 'LEFT' | 'RIGHT'): TfValue[] {
+  const [a, b] = [c.input(0), c.input(1)];
+  if (!a.dtype.startsWith('uint')) throw new UnsupportedError(`${c.op} of ${a.dtype} (ONNX's BitShift takes unsigned integers)`, `${c.where()} in '${c.file}'`);
+  const out = c.out();
+  c.emit('BitShift', [c.use(a), c.use(b)], [out], { direction: attr('string', direction) });
+  return [c.value(out, a.dtype, a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined)];
+}
+
+/** TopKV2: the k largest along the last axis, sorted (ONNX TopK's defaults), indices cast to index_type. */
+function topKOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const kv = c.input(1);
+  if (!c.attrs.bool('sorted', true)) throw new UnsupportedError('TopKV2 with sorted=false', `${c.where()} in '${c.file}'`);
+  let k: string;
+  if (kv.value) k = c.int64([kv.value.toNumbers()[0]!], 'k');
+  else {
+    k = c.tmp('k');
+    c.emit('Reshape', [c.int64Input(1, 'k_scalar'), c.int64([1], 'k_shape')], [k]);
+  }
+  const indexType = c.attrs.dtype('index_type', 'int32');
+  const values = c.out(0);
+  const indices = c.out(1);
+  const raw = indexType === 'int64' ? indices : c.tmp('indices_int64');
+  c.emit('TopK', [c.use(x), k], [values, raw], { axis: attr('int', -1), largest: attr('int', 1), sorted: attr('int', 1) });
+  if (raw !== indices) c.emit('Cast', [raw], [indices], { to: attr('int', onnxType(indexType)) });
+  const shape = x.shape ? [...x.shape.slice(0, -1), kv.value ? kv.value.toNumbers()[0]! : null] : undefined;
+  return [c.value(values, x.dtype, shape), c.value(indices, indexType, shape)];
+}
+
+function scatterNdOp(c: NodeCtx, reduction: 'none' | 'add'): TfValue[] {
+  const t = c.input(0);
+  const out = c.out();
+  c.emit('ScatterND', [c.use(t), c.int64Input(1, 'indices'), c.in(2)], [out], reduction === 'add' ? { reduction: attr('string', 'add') } : {});
+  return [c.value(out, t.dtype, t.shape)];
+}
+
+/** GatherNd (no batch dims) as ONNX GatherND. */
+function gatherNdOp(c: NodeCtx): TfValue[] {
+  const p = c.input(0);
+  const idx = c.input(1);
+  const k = asNum(dim(idx.shape, -1));
+  const out = c.out();
+  c.emit('GatherND', [c.use(p), c.int64Input(1, 'indices')], [out], { batch_dims: attr('int', 0) });
+  const shape = p.shape && idx.shape && k !== null ? [...idx.shape.slice(0, -1), ...p.shape.slice(k)] : undefined;
+  return [c.value(out, p.dtype, shape)];
+}
+
 function padOp(c: NodeCtx, mode: string): TfValue[] {
   const x = c.input(0);
+  if (!c.input(1).value) {
+    // paddings computed at run time, (rank, 2) [begin, end] rows: ONNX's [begins..., ends...] is their transpose flattened
+    const rank = asNum(dim(c.input(1).shape, 0)) ?? x.shape?.length;
+    if (rank === undefined || rank === null) throw new UnsupportedError('computed paddings of unknown rank', `${c.where()} in '${c.file}'`);
+    const t = c.tmp('pads_t');
+    c.emit('Transpose', [c.int64Input(1, 'paddings')], [t], { perm: attr('ints', [1, 0]) });
+    const flat = c.tmp('pads');
+    c.emit('Reshape', [t, c.int64([2 * rank], 'pads_shape')], [flat]);
+    const inputs = [c.use(x), flat];
+    if (c.op === 'PadV2') inputs.push(c.in(2));
+    const out = c.out();
+    c.emit('Pad', inputs, [out], { mode: attr('string', mode) });
+    return [c.value(out, x.dtype, x.shape?.map(() => null))];
+  }
   const p = c.ints(1, 'paddings');
   const rank = p.length / 2;
   const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
@@ -1010,6 +1127,37 @@ function pool3d(c: NodeCtx, opType: 'MaxPool' | 'AveragePool'): TfValue[] {
 }
 
 /**
+ * Conv3D over NDHWC data with a (kd, kh, kw, in, out) filter: ONNX's Conv between Transposes to
+ * and from NCDHW, the filter transposed to OIDHW.
+ */
+function conv3dOp(c: NodeCtx): TfValue[] {
+  const f = c.attrs.string('data_format', 'NDHWC');
+  if (f !== 'NDHWC') throw new UnsupportedError(`Conv3D with data_format ${f}`, `${c.where()} in '${c.file}'`);
+  const five = (name: string): number[] => {
+    const v = c.attrs.ints(name, [1, 1, 1, 1, 1]);
+    if (v.length !== 5) throw new FormatError(`${c.where()}: attribute '${name}' has ${v.length} values, not 5`, { file: c.file });
+    if (v[0]! !== 1 || v[4]! !== 1) throw new UnsupportedError(`Conv3D with ${name} over the batch or channels`, `${c.where()} in '${c.file}'`);
+    return v.slice(1, 4);
+  };
+  const x = c.input(0);
+  const filt = c.input(1);
+  const k = filt.shape?.slice(0, 3);
+  if (!k || k.some((d) => typeof d !== 'number')) throw new UnsupportedError('a Conv3D filter of unknown size', `${c.where()} in '${c.file}'`);
+  const w: Window = { kernel: k as number[], strides: five('strides'), dilations: five('dilations') };
+  const spatial = x.shape ? x.shape.slice(1, -1) : [null, null, null];
+  const p = windowPads(c, spatial, w, 'NHWC');
+  const xt = c.tmp('ncdhw');
+  c.emit('Transpose', [c.use(x)], [xt], { perm: attr('ints', [0, 4, 1, 2, 3]) });
+  const ft = c.tmp('oidhw');
+  c.emit('Transpose', [c.use(filt)], [ft], { perm: attr('ints', [4, 3, 0, 1, 2]) });
+  const y = c.tmp('conv');
+  c.emit('Conv', [xt, ft], [y], { kernel_shape: attr('ints', w.kernel), strides: attr('ints', w.strides), dilations: attr('ints', w.dilations), ...padAttrs(p) });
+  const out = c.out();
+  c.emit('Transpose', [y], [out], { perm: attr('ints', [0, 2, 3, 4, 1]) });
+  return [c.value(out, x.dtype, [dim(x.shape, 0), ...p.out, dim(filt.shape, 4)])];
+}
+
+/**
  * LRN over the last axis (NHWC): sqr_sum over d - r .. d + r, x / (bias + alpha sqr_sum)^beta;
  * ONNX's size 2r + 1 divides alpha by the size, so alpha · size.
  */
@@ -1076,6 +1224,7 @@ export const OPS: Record<string, OpConvert> = {
   MaxPool: (c) => pool(c, 'MaxPool'),
   AvgPool: (c) => pool(c, 'AveragePool'),
   MaxPool3D: (c) => pool3d(c, 'MaxPool'),
+  Conv3D: conv3dOp,
   AvgPool3D: (c) => pool3d(c, 'AveragePool'),
   LRN: lrnOp,
   DepthToSpace: (c) => depthSpace(c, 'DepthToSpace'),
@@ -1181,7 +1330,24 @@ export const OPS: Record<string, OpConvert> = {
   ConcatV2: (c) => concatOp(c, c.inputs.slice(0, -1), c.ints(c.inputs.length - 1, 'concat axis')[0]!),
   Concat: (c) => concatOp(c, c.inputs.slice(1), c.ints(0, 'concat axis')[0]!),
   Split: (c) => splitOp(c, c.input(1), c.ints(0, 'split axis')[0]!, undefined, c.attrs.int('num_split')),
-  SplitV: (c) => splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')),
+  SplitV: (c) => (c.input(1).value ? splitOp(c, c.input(0), c.ints(2, 'split axis')[0]!, c.ints(1, 'split sizes'), c.attrs.int('num_split')) : splitComputed(c)),
+  GatherNd: gatherNdOp,
+  TopKV2: topKOp,
+  // the coordinates of the true / non-zero elements, (count, rank): ONNX's NonZero gives their transpose
+  Where: (c) => {
+    const x = c.input(0);
+    if (c.inputs.length !== 1) throw new UnsupportedError('Where with more than one input', `${c.where()} in '${c.file}'`);
+    const nz = c.tmp('nonzero');
+    c.emit('NonZero', [c.use(x)], [nz]);
+    const out = c.out();
+    c.emit('Transpose', [nz], [out], { perm: attr('ints', [1, 0]) });
+    return [c.value(out, 'int64', [null, x.shape ? x.shape.length : null])];
+  },
+  LeftShift: (c) => shiftOp(c, 'LEFT'),
+  RightShift: (c) => shiftOp(c, 'RIGHT'),
+  // TF's index tuples over the leading dims are ONNX ScatterND's; TensorScatterAdd sums duplicates, as reduction add does
+  TensorScatterUpdate: (c) => scatterNdOp(c, 'none'),
+  TensorScatterAdd: (c) => scatterNdOp(c, 'add'),
   Unpack: unpackOp,
   Pack: packOp,
   Pad: (c) => padOp(c, 'constant'),

@@ -3,7 +3,7 @@
 // nnport ops with HWIO weights, which is TensorFlow's own layout); constants are folded. Each
 // IR op maps to TF nodes by a table row; ops with no row are listed together in one error.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrTensor, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes, opKey } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
@@ -167,7 +167,7 @@ function samePads(size: number, k: number, stride: number, dilation: number): [n
 }
 
 /** VALID, SAME, or an explicit Pad node in front (pads [t, l, b, r] of a rank-4 NHWC value). */
-function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[]): { input: string; padding: string } {
+function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[], allowSame = true): { input: string; padding: string; pads?: number[] } {
   const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
@@ -182,7 +182,7 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
   const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
   // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
-  if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
+  if (allowSame && shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
     const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
     const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
     if (pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r) return { input: w.ref(x), padding: 'SAME' };
@@ -200,7 +200,7 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
     // also holds the p real rows REFLECT copies there, so its max is unchanged; OpenCV runs MirrorPad
     w.add(name, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
   } else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], dt);
-  return { input: name, padding: 'VALID' };
+  return { input: name, padding: 'VALID', pads };
 }
 
 function nhwcConv(w: Writer, n: Node, out: string): void {
@@ -208,6 +208,7 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   if (n.opType !== 'Conv') throw new UnsupportedError(`nnport.${n.opType} in a GraphDef`, where);
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
   let ws = w.shape(wt);
+  if (ws?.length === 5 && w.shape(x)?.length === 5) return nhwcConv3d(w, n, out);
   if (!ws || ws.length !== 4) throw new UnsupportedError('a Conv weight of unknown shape in a GraphDef', where);
   let weight = w.g.initializers.get(wt);
   let filter = w.ref(wt);
@@ -286,6 +287,38 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
+/** A 3-D conv over NDHWC data with a (kd, kh, kw, in, out) filter as TF's Conv3D (VALID, SAME, or a Pad in front), then BiasAdd. */
+function nhwcConv3d(w: Writer, n: Node, out: string): void {
+  const where = `node '${n.name}'`;
+  const [x, wt, b] = n.inputs as [string, string, string | undefined];
+  const ws = w.shape(wt)!;
+  const shape = w.shape(x)!;
+  if (attrString(n, 'kernel_layout', 'HWIO') !== 'HWIO') throw new UnsupportedError(`3-D conv weights in ${attrString(n, 'kernel_layout', '')} in a GraphDef`, where);
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('a grouped 3-D conv in a GraphDef', where);
+  // TensorFlow's CPU Conv3D kernel takes no dilations
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('a dilated 3-D conv in a GraphDef', where);
+  const kernel = attrInts(n, 'kernel_shape', ws.slice(0, 3) as number[]);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const dims = shape.slice(1, 4);
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  let padding = 'VALID';
+  if (autoPad === 'SAME_UPPER') padding = 'SAME';
+  else if (autoPad === 'SAME_LOWER') {
+    if (dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', where);
+    const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
+    pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
+  }
+  const dt = T(w.dtype(x));
+  let input = w.ref(x);
+  if (padding === 'VALID' && pads.some((p) => p !== 0)) {
+    input = w.add(w.fresh(`${n.name}/pad`), 'Pad', [input, w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0])], { T: dt, Tpaddings: T('int32') });
+  }
+  const conv = b ? w.fresh(`${n.name}/conv`) : out;
+  w.add(conv, 'Conv3D', [input, w.ref(wt)], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1, 1]), padding: s(padding), data_format: s('NDHWC') });
+  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
+}
+
 /**
  * A dilated conv in TF1's atrous form, SpaceToBatchND -> Conv2D (VALID) -> BatchToSpaceND, as
  * tf.nn.atrous_conv2d writes it: OpenCV's importer runs this pattern, while it sizes SAME pads of
@@ -339,9 +372,34 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
     }
     explicit = pads;
   }
-  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
-  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
-  w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+  const counted = !max && !!attrInt(n, 'count_include_pad', 0);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const shape = w.shape(x);
+  const hw = shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' ? [shape[1], shape[2]] : undefined;
+  if (counted && !explicit && autoPad.startsWith('SAME')) {
+    // counted padding is TF's VALID over zero-padded data, never its SAME (which averages real cells only)
+    if (!hw) throw new UnsupportedError('average pooling with count_include_pad and auto_pad of an input of unknown size in a GraphDef', where);
+    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, 1);
+    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, 1);
+    explicit = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+  }
+  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit, !counted);
+  const dt = T(w.dtype(x));
+  if (!max && p.input !== w.ref(x) && !counted) {
+    // pads TF's SAME cannot express, not counted: the average over the zero-padded input, rescaled per
+    // output cell by kernel size / the real cells its window holds (a constant, the input size being known)
+    if (!hw || !p.pads || w.dtype(x) !== 'float32') throw new UnsupportedError('average pooling whose padding TF SAME cannot express, of a non-float32 input or one of unknown size', where);
+    const [t, l, b, r] = p.pads as [number, number, number, number];
+    const real = (size: number, k: number, st: number, before: number, after: number) =>
+      Array.from({ length: Math.floor((size + before + after - k) / st) + 1 }, (_, i) => Math.min(size, i * st - before + k) - Math.max(0, i * st - before));
+    const rows = real(hw[0]!, kernel[0]!, strides[0]!, t, b);
+    const cols = real(hw[1]!, kernel[1]!, strides[1]!, l, r);
+    const scale = Float32Array.from(rows.flatMap((a) => cols.map((c) => (kernel[0]! * kernel[1]!) / (a * c))));
+    const pooled = w.add(w.fresh(`${n.name}/padded_average`), 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
+    w.add(out, 'Mul', [pooled, w.const(`${n.name}/real_cells`, new Tensor('float32', [1, rows.length, cols.length, 1], scale))], { T: dt });
+    return;
+  }
+  w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
 }
 
 /**
@@ -483,7 +541,7 @@ function slice(w: Writer, n: Node, out: string): void {
   const c = (i: number) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers() : attrInts(n, attr[i] ?? ''));
   const starts = c(1);
   const ends = c(2);
-  if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) throw new UnsupportedError('Slice with computed starts/ends/axes/steps in a GraphDef', where);
+  if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) return sliceComputed(w, n, out);
   if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Slice of a value of unknown shape in a GraphDef', where);
   const dims = shape as number[];
   const r = dims.length;
@@ -616,7 +674,15 @@ function split(w: Writer, n: Node, out: string): void {
   const d = shape[axis];
   const parts = n.outputs.length;
   let sizes = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'split');
-  if (n.inputs[1] && !sizes) throw new UnsupportedError('Split with computed sizes in a GraphDef', where);
+  if (n.inputs[1] && !sizes) {
+    // sizes fed at run time: SplitV takes them as a tensor
+    if (n.outputs.some((o) => !o)) throw new UnsupportedError('Split with an unused output slot in a GraphDef', where);
+    w.add(out, 'SplitV', [w.ref(x), w.ref(n.inputs[1]), w.int32(`${n.name}/axis`, [axis], true)], { T: T(w.dtype(x)), Tlen: T(w.dtype(n.inputs[1])), num_split: { i: parts } });
+    n.outputs.forEach((o, i) => {
+      if (i > 0) w.refs.set(o, `${out}:${i}`);
+    });
+    return;
+  }
   if (!sizes) {
     if (typeof d !== 'number') throw new UnsupportedError('Split of a dim of unknown size in a GraphDef', where);
     const each = Math.ceil(d / parts);
@@ -677,10 +743,25 @@ function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | '
   return (w, n, out) => {
     const where = `node '${n.name}'`;
     const rank = w.shape(n.inputs[0]!)?.length;
-    const given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
-    if (!given) throw new UnsupportedError(`${n.opType} over computed axes in a GraphDef`, where);
+    let given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
     const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if (!given.length && attrInt(n, 'noop_with_empty_axes', 0)) {
+    const noop = !!attrInt(n, 'noop_with_empty_axes', 0);
+    if (!given) {
+      // axes fed at run time: TF's reduction_indices is a tensor too (negative axes count from the
+      // end in both); an empty one reduces nothing in TF, every axis in ONNX unless noop_with_empty_axes
+      const axes = n.inputs[1]!;
+      const k = w.shape(axes)?.[0];
+      if (k === 0) given = [];
+      else if (typeof k !== 'number' && !(noop && !pre && !post)) throw new UnsupportedError(`${n.opType} over computed axes of unknown count in a GraphDef`, where);
+      else {
+        const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
+        const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
+        w.add(reduced, op, [x, w.ref(axes)], { ...dt, Tidx: T(w.dtype(axes)), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
+        if (post) w.add(out, post, [reduced], dt);
+        return;
+      }
+    }
+    if (!given.length && noop) {
       // no axes with noop_with_empty_axes: the input unchanged
       if (pre || post) throw new UnsupportedError(`${n.opType} with noop_with_empty_axes and no axes in a GraphDef`, where);
       w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
@@ -789,10 +870,18 @@ function trilu(w: Writer, n: Node, out: string): void {
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
   const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
-  if (k === undefined) throw new UnsupportedError('Trilu with a computed k in a GraphDef', where);
   if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
   const [rows, cols] = shape.slice(-2) as [number, number];
   const upper = attrInt(n, 'upper', 1) === 1;
+  if (k === undefined) {
+    // k fed at run time: the mask compares a constant (column - row) matrix with it
+    const kt = w.dtype(n.inputs[1]!);
+    const diff = Array.from({ length: rows * cols }, (_, i) => (i % cols) - Math.floor(i / cols));
+    const d = w.const(`${n.name}/column_minus_row`, kt === 'int32' ? new Tensor('int32', [rows, cols], Int32Array.from(diff)) : Tensor.int64([rows, cols], diff));
+    const mask = w.add(w.fresh(`${n.name}/mask`), upper ? 'GreaterEqual' : 'LessEqual', [d, w.ref(n.inputs[1]!)], { T: T(kt) });
+    w.add(out, 'SelectV2', [mask, w.ref(x), w.const(`${n.name}/zero`, Tensor.zeros(w.dtype(x), []))], { T: T(w.dtype(x)) });
+    return;
+  }
   const mask = new Uint8Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
   const dtype = w.dtype(x);
@@ -907,6 +996,265 @@ function elu(w: Writer, n: Node, out: string): void {
   const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
   const pos = w.add(w.fresh(`${n.name}/scaled_relu`), 'Mul', [r, scalar('one_minus_alpha', 1 - alpha)], dt);
   w.add(out, 'Add', [neg, pos], dt);
+}
+
+/**
+ * Pad mode edge (TF has no such mode) as one GatherV2 per padded axis of the indices
+ * clip(-begin .. size + end, 0, size - 1): each pad repeats the border element. Pads fed at run
+ * time give those indices by Range from their begin / end (a negative pad crops, as in ONNX).
+ */
+function edgePad(w: Writer, n: Node, out: string, pads: number[] | undefined): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a GraphDef', where);
+  if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Pad mode edge of a value of unknown shape in a GraphDef', where);
+  const dims = shape as number[];
+  const r = dims.length;
+  const dt = T(w.dtype(x));
+  const axes = pads ? dims.flatMap((_, a) => (pads[a] || pads[a + r] ? [a] : [])) : dims.map((_, a) => a);
+  if (axes.some((a) => dims[a] === 0)) throw new UnsupportedError('Pad mode edge of an empty axis in a GraphDef', where);
+  let cur = w.ref(x);
+  if (!axes.length) {
+    w.add(out, 'Identity', [cur], { T: dt });
+    return;
+  }
+  const pt = pads ? 'int32' : w.dtype(n.inputs[1]!);
+  const scalar = (tag: string, v: number) => indexConst(w, `${n.name}/${tag}`, pt, [], [v]);
+  axes.forEach((a, k) => {
+    const d = dims[a]!;
+    let idx: string;
+    if (pads) {
+      idx = w.int32(`${n.name}/edge_indices_${a}`, Array.from({ length: d + pads[a]! + pads[a + r]! }, (_, i) => Math.min(d - 1, Math.max(0, i - pads[a]!))));
+    } else {
+      const pick = (j: number, tag: string) => w.add(w.fresh(`${n.name}/${tag}_${a}`), 'GatherV2', [w.ref(n.inputs[1]!), w.int32(`${n.name}/${tag}_index_${a}`, [j], true), w.int32(`${n.name}/${tag}_axis_${a}`, [0], true)], { Tparams: T(pt), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
+      const start = w.add(w.fresh(`${n.name}/start_${a}`), 'Neg', [pick(a, 'begin')], { T: T(pt) });
+      const limit = w.add(w.fresh(`${n.name}/limit_${a}`), 'AddV2', [pick(a + r, 'end'), scalar(`size_${a}`, d)], { T: T(pt) });
+      const range = w.add(w.fresh(`${n.name}/range_${a}`), 'Range', [start, limit, scalar(`one_${a}`, 1)], { Tidx: T(pt) });
+      const low = w.add(w.fresh(`${n.name}/clip_low_${a}`), 'Maximum', [range, scalar(`zero_${a}`, 0)], { T: T(pt) });
+      idx = w.add(w.fresh(`${n.name}/edge_indices_${a}`), 'Minimum', [low, scalar(`last_${a}`, d - 1)], { T: T(pt) });
+    }
+    cur = w.add(k === axes.length - 1 ? out : w.fresh(`${n.name}/edge_${a}`), 'GatherV2', [cur, idx, w.int32(`${n.name}/gather_axis_${a}`, [a], true)], { Tparams: dt, Tindices: T(pads ? 'int32' : pt), Taxis: T('int32'), batch_dims: { i: 0 } });
+  });
+}
+
+/**
+ * Slice with starts / ends / axes / steps fed at run time as StridedSlice, which takes begin / end /
+ * strides as tensors over every axis: each operand is spread onto the axes it names through a
+ * one-hot matrix of those axes (axes not sliced: 0, the dim's size, 1). Both clamp as Python
+ * slicing does, except a start below -dim with a negative step (ONNX: the first element, TF:
+ * before it), so starts are raised to -dim first.
+ */
+function sliceComputed(w: Writer, n: Node, out: string): void {
+  const [x, st, en, ax, sp] = n.inputs as [string, string, string, string | undefined, string | undefined];
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  const it = w.dtype(st);
+  const k = w.shape(st)?.[0];
+  if (n.opType !== 'Slice' || !st || !en || !shape || typeof k !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('Slice with computed starts/ends/axes/steps of unknown count or of a value of unknown rank in a GraphDef', where);
+  const r = shape.length;
+  const dt = { T: T(it) };
+  const vec = (tag: string, values: number[], dims = [values.length]) => indexConst(w, `${n.name}/${tag}`, it, dims, values);
+  const cast = (v: string | undefined) => (v && w.dtype(v) !== it ? w.add(w.fresh(`${v}/as_${it}`), 'Cast', [w.ref(v)], { SrcT: T(w.dtype(v)), DstT: T(it), Truncate: { b: false } }) : v && w.ref(v));
+  const dims = shape.every((d) => typeof d === 'number') ? vec('dims', shape as number[]) : w.add(w.fresh(`${n.name}/dims`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T(it) });
+  let hot: string;
+  if (ax && !w.g.initializers.has(ax)) {
+    const wrapped = w.add(w.fresh(`${n.name}/axes`), 'FloorMod', [cast(ax)!, vec('rank', [r], [])], dt);
+    hot = w.add(w.fresh(`${n.name}/axes_one_hot`), 'OneHot', [wrapped, w.int32(`${n.name}/depth`, [r], true), vec('on', [1], []), vec('off', [0], [])], { T: T(it), TI: T(it), axis: { i: -1 } });
+  } else {
+    const axes = ax ? w.g.initializers.get(ax)!.toNumbers().map((a) => (a < 0 ? a + r : a)) : Array.from({ length: k }, (_, j) => j);
+    hot = vec('axes_one_hot', Array.from({ length: k * r }, (_, i) => (axes[Math.floor(i / r)] === i % r ? 1 : 0)), [k, r]);
+  }
+  const first = w.int32(`${n.name}/sum_axis`, [0]);
+  const sum = (v: string, tag: string) => w.add(w.fresh(`${n.name}/${tag}`), 'Sum', [v, first], { ...dt, Tidx: T('int32'), keep_dims: { b: false } });
+  const spread = (v: string, tag: string) => {
+    const column = w.add(w.fresh(`${n.name}/${tag}_column`), 'Reshape', [v, w.int32(`${n.name}/${tag}_column_shape`, [k, 1])], { ...dt, Tshape: T('int32') });
+    return sum(w.add(w.fresh(`${n.name}/${tag}_spread`), 'Mul', [column, hot], dt), tag);
+  };
+  const untouched = w.add(w.fresh(`${n.name}/untouched`), 'Sub', [vec('ones', new Array<number>(r).fill(1)), sum(hot, 'touched')], dt);
+  const begin = w.add(w.fresh(`${n.name}/begin`), 'Maximum', [spread(cast(st)!, 'starts'), w.add(w.fresh(`${n.name}/neg_dims`), 'Neg', [dims], dt)], dt);
+  const end = w.add(w.fresh(`${n.name}/end`), 'AddV2', [spread(cast(en)!, 'ends'), w.add(w.fresh(`${n.name}/full_ends`), 'Mul', [untouched, dims], dt)], dt);
+  const strides = sp ? w.add(w.fresh(`${n.name}/strides`), 'AddV2', [spread(cast(sp)!, 'steps'), untouched], dt) : vec('strides', new Array<number>(r).fill(1));
+  w.add(out, 'StridedSlice', [w.ref(x), begin, end, strides], { T: T(w.dtype(x)), Index: T(it), begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } });
+}
+
+/**
+ * DepthToSpace mode CRD (PyTorch's PixelShuffle) over NHWC data: the depth splits as (channel,
+ * block row, block column), where TF's DepthToSpace takes DCR, so Reshape to 6-D, Transpose, Reshape.
+ */
+function depthToSpaceCrd(w: Writer, n: Node, out: string): void {
+  const x = n.inputs[0]!;
+  const shape = w.shape(x);
+  const b = attrInt(n, 'blocksize', 1);
+  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) throw new UnsupportedError('DepthToSpace mode CRD of a value of unknown shape in a GraphDef', `node '${n.name}'`);
+  const [batch, h, wd, c] = shape as [Dim, number, number, number];
+  const nb = typeof batch === 'number' ? batch : -1;
+  const dt = T(w.dtype(x));
+  const split = w.add(w.fresh(`${n.name}/split_depth`), 'Reshape', [w.ref(x), w.int32(`${n.name}/shape6`, [nb, h, wd, c / (b * b), b, b])], { T: dt, Tshape: T('int32') });
+  const moved = w.add(w.fresh(`${n.name}/interleave`), 'Transpose', [split, w.int32(`${n.name}/perm`, [0, 1, 4, 2, 5, 3])], { T: dt, Tperm: T('int32') });
+  w.add(out, 'Reshape', [moved, w.int32(`${n.name}/shape`, [nb, h * b, wd * b, c / (b * b)])], { T: dt, Tshape: T('int32') });
+}
+
+/** An int32 / int64 constant of `dtype` (a run-time operand's index type). */
+function indexConst(w: Writer, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
+  return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
+}
+
+/**
+ * Reshape to a shape fed at run time: TF's Reshape takes the shape as a tensor, but its 0 is a
+ * zero-size dim where ONNX's (without allowzero) copies the input's dim at that index, so the
+ * zeros are replaced by those dims first (SelectV2).
+ */
+function reshapeComputed(w: Writer, n: Node, out: string): void {
+  const [x, shapeIn] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const st = w.dtype(shapeIn);
+  const dt = T(w.dtype(x));
+  if (attrInt(n, 'allowzero', 0)) {
+    w.add(out, 'Reshape', [w.ref(x), w.ref(shapeIn)], { T: dt, Tshape: T(st) });
+    return;
+  }
+  const k = w.shape(shapeIn)?.[0];
+  const xs = w.shape(x);
+  if (typeof k !== 'number' || !xs) throw new UnsupportedError('Reshape to a computed shape of unknown length, or of a value of unknown rank, in a GraphDef', where);
+  let dims: string;
+  if (xs.every((d) => typeof d === 'number')) dims = indexConst(w, `${n.name}/input_dims`, st, [k], Array.from({ length: k }, (_, i) => (xs[i] as number | undefined) ?? 0));
+  else {
+    const full = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: dt, out_type: T(st) });
+    if (k === xs.length) dims = full;
+    else if (k < xs.length) dims = w.add(w.fresh(`${n.name}/input_dims`), 'Slice', [full, w.int32(`${n.name}/dims_begin`, [0]), w.int32(`${n.name}/dims_size`, [k])], { T: T(st), Index: T('int32') });
+    else dims = w.add(w.fresh(`${n.name}/input_dims`), 'ConcatV2', [full, indexConst(w, `${n.name}/dims_rest`, st, [k - xs.length], new Array<number>(k - xs.length).fill(0)), w.int32(`${n.name}/dims_axis`, [0], true)], { T: T(st), N: { i: 2 }, Tidx: T('int32') });
+  }
+  const zero = w.add(w.fresh(`${n.name}/copies`), 'Equal', [w.ref(shapeIn), indexConst(w, `${n.name}/zero`, st, [], [0])], { T: T(st) });
+  const target = w.add(w.fresh(`${n.name}/target`), 'SelectV2', [zero, dims, w.ref(shapeIn)], { T: T(st) });
+  w.add(out, 'Reshape', [w.ref(x), target], { T: dt, Tshape: T(st) });
+}
+
+/**
+ * GatherElements as GatherNd: TF has no such op, so each index becomes a full coordinate tuple,
+ * the indices (negative ones wrapped by the axis' size) along `axis` and an iota of the index
+ * tensor's shape along every other axis (constants: that shape is known here).
+ */
+function gatherElements(w: Writer, n: Node, out: string): void {
+  const [x, i] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const is = w.shape(i);
+  const it = w.dtype(i);
+  if (!xs || !is || is.some((d) => typeof d !== 'number') || xs.length !== is.length) throw new UnsupportedError('GatherElements of unknown shapes in a GraphDef', where);
+  const r = xs.length;
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
+  const d = xs[axis];
+  if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
+  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, i, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/** (shape..., r) coordinates of each element of index tensor `i` (of static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
+function elementCoordinates(w: Writer, n: Node, i: string, shape: number[], axis: number, d: number): string {
+  const it = w.dtype(i);
+  const r = shape.length;
+  const count = shape.reduce((a, b) => a * b, 1);
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
+  const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
+  const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
+  const parts = Array.from({ length: r }, (_, a) =>
+    a === axis ? column : indexConst(w, `${n.name}/iota_${a}`, it, [...shape, 1], Array.from({ length: count }, (_, k) => Math.floor(k / strides[a]!) % shape[a]!)),
+  );
+  return w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
+}
+
+/** ScatterElements (and opset 9's Scatter) as TensorScatterUpdate / TensorScatterAdd at coordinates built as for GatherElements. */
+function scatterElements(w: Writer, n: Node, out: string): void {
+  const [x, i, u] = n.inputs as [string, string, string];
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const is = w.shape(i);
+  const it = w.dtype(i);
+  const reduction = attrString(n, 'reduction', 'none');
+  if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
+  if (!xs || !is || is.some((d) => typeof d !== 'number') || xs.length !== is.length) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
+  const d = xs[axis];
+  if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
+  const coords = elementCoordinates(w, n, i, is as number[], axis, d);
+  w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
+function wrappedTuples(w: Writer, n: Node, x: string, i: string): string {
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const k = w.shape(i)?.at(-1);
+  const it = w.dtype(i);
+  if (!xs || typeof k !== 'number' || xs.slice(0, k).some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], xs.slice(0, k) as number[])], { T: T(it) });
+}
+
+/** TopK as TopKV2 (the largest k along the last axis, sorted, the lower index first among equals, as ONNX): another axis is swapped to the last and back, the smallest are the largest of -x. */
+function topK(w: Writer, n: Node, out: string): void {
+  const [x, kIn] = n.inputs as [string, string];
+  const where = `node '${n.name}'`;
+  const rank = w.shape(x)?.length;
+  const dtype = w.dtype(x);
+  if (rank === undefined) throw new UnsupportedError('TopK of a value of unknown rank in a GraphDef', where);
+  if (dtype === 'bool' || dtype === 'string' || dtype.startsWith('uint')) throw new UnsupportedError(`TopK of ${dtype} in a GraphDef`, where);
+  const axis = attrInt(n, 'axis', -1) < 0 ? attrInt(n, 'axis', -1) + rank : attrInt(n, 'axis', -1);
+  const largest = attrInt(n, 'largest', 1) === 1;
+  const dt = { T: T(dtype) };
+  // (before opset 10 k is an attribute)
+  const kc = kIn ? w.g.initializers.get(kIn) : Tensor.int64([1], [attrInt(n, 'k', 1)]);
+  let k: string;
+  if (kc) k = w.int32(`${n.name}/k`, [kc.toNumbers()[0]!], true);
+  else {
+    const scalar = w.add(w.fresh(`${n.name}/k_scalar`), 'Reshape', [w.ref(kIn), w.int32(`${n.name}/scalar`, [])], { T: T(w.dtype(kIn)), Tshape: T('int32') });
+    k = w.dtype(kIn) === 'int32' ? scalar : w.add(w.fresh(`${n.name}/k`), 'Cast', [scalar], { SrcT: T(w.dtype(kIn)), DstT: T('int32'), Truncate: { b: false } });
+  }
+  const perm = axis === rank - 1 ? undefined : w.int32(`${n.name}/perm`, Array.from({ length: rank }, (_, i) => (i === axis ? rank - 1 : i === rank - 1 ? axis : i)));
+  let v = w.ref(x);
+  if (perm) v = w.add(w.fresh(`${n.name}/to_last`), 'Transpose', [v, perm], { ...dt, Tperm: T('int32') });
+  if (!largest) v = w.add(w.fresh(`${n.name}/negated`), 'Neg', [v], dt);
+  const top = w.add(w.fresh(`${n.name}/top_k`), 'TopKV2', [v, k], { ...dt, sorted: { b: true }, index_type: T('int32') });
+  let values = top;
+  let indices = `${top}:1`;
+  const outIdx = n.outputs[1] ? tfName(n.outputs[1]) : undefined;
+  if (!largest) values = w.add(perm ? w.fresh(`${n.name}/values`) : out, 'Neg', [values], dt);
+  if (perm) {
+    values = w.add(out, 'Transpose', [values, perm], { ...dt, Tperm: T('int32') });
+    indices = w.add(w.fresh(`${n.name}/indices_last`), 'Transpose', [indices, perm], { T: T('int32'), Tperm: T('int32') });
+  }
+  if (values !== out) w.add(out, 'Identity', [values], dt);
+  if (outIdx) w.add(outIdx, 'Cast', [indices], { SrcT: T('int32'), DstT: T('int64'), Truncate: { b: false } });
+}
+
+/** Einsum as TF's Einsum, whose equation must name its output: ONNX's implicit form gets the labels used once, in alphabetical order. */
+function einsum(w: Writer, n: Node, out: string): void {
+  let eq = (attrString(n, 'equation', '') ?? '').replace(/\s+/g, '');
+  const where = `node '${n.name}'`;
+  if (!eq.includes('->')) {
+    if (eq.includes('.')) throw new UnsupportedError('Einsum with an ellipsis and no output in a GraphDef', where);
+    const counts = new Map<string, number>();
+    for (const ch of eq.replace(/,/g, '')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    eq = `${eq}->${[...counts].filter(([, c]) => c === 1).map(([ch]) => ch).sort().join('')}`;
+  }
+  w.add(out, 'Einsum', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), N: { i: n.inputs.length }, equation: s(eq) });
+}
+
+/** MeanVarianceNormalization as ONNX's own function body: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9) over `axes`. */
+function meanVarianceNorm(w: Writer, n: Node, out: string): void {
+  const x = w.ref(n.inputs[0]!);
+  const dtype = w.dtype(n.inputs[0]!);
+  const rank = w.shape(n.inputs[0]!)?.length;
+  const given = attrInts(n, 'axes', [0, 2, 3]);
+  if (rank === undefined) throw new UnsupportedError('MeanVarianceNormalization of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+  const dt = { T: T(dtype) };
+  const axes = w.int32(`${n.name}/axes`, given.map((a) => (a < 0 ? a + rank : a)));
+  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
+  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [x, axes], keep);
+  const meanSq = w.add(w.fresh(`${n.name}/mean_squared`), 'Square', [mean], dt);
+  const sqMean = w.add(w.fresh(`${n.name}/squares_mean`), 'Mean', [w.add(w.fresh(`${n.name}/squares`), 'Square', [x], dt), axes], keep);
+  const std = w.add(w.fresh(`${n.name}/std`), 'Sqrt', [w.add(w.fresh(`${n.name}/variance`), 'Sub', [sqMean, meanSq], dt)], dt);
+  const denom = w.add(w.fresh(`${n.name}/std_eps`), 'AddV2', [std, floatScalar(w, `${n.name}/epsilon`, dtype, 1e-9)], dt);
+  w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/centered`), 'Sub', [x, mean], dt), denom], dt);
 }
 
 const ROWS: Record<string, Row> = {
@@ -1024,8 +1372,45 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
   Hardmax: hardmax,
   Trilu: trilu,
+  ConstantOfShape: (w, n, out) => {
+    // TF's Fill takes the shape as a tensor; the value is ONNX's one-element tensor (default float 0)
+    const v = attrTensor(n, 'value') ?? Tensor.zeros('float32', [1]);
+    if (v.size !== 1 || v.dtype === 'string') throw new UnsupportedError(`ConstantOfShape of a ${v.dtype} value of ${v.size} elements in a GraphDef`, `node '${n.name}'`);
+    w.add(out, 'Fill', [w.ref(n.inputs[0]!), w.const(`${n.name}/value`, v.reshape([]))], { T: T(v.dtype), index_type: T(w.dtype(n.inputs[0]!)) });
+  },
+  GatherElements: gatherElements,
+  ScatterElements: scatterElements,
+  Scatter: scatterElements,
+  GatherND: (w, n, out) => {
+    if (attrInt(n, 'batch_dims', 0)) throw new UnsupportedError('GatherND with batch_dims in a GraphDef', `node '${n.name}'`);
+    w.add(out, 'GatherNd', [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!)], { Tparams: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+  },
+  ScatterND: (w, n, out) => {
+    const reduction = attrString(n, 'reduction', 'none');
+    if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`ScatterND with reduction ${reduction} in a GraphDef`, `node '${n.name}'`);
+    const op = reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate';
+    w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+  },
+  TopK: topK,
+  Einsum: einsum,
+  MeanVarianceNormalization: meanVarianceNorm,
+  // Celu = alpha * Elu(x / alpha)
+  Celu: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const alpha = attrFloat(n, 'alpha', 1);
+    const dt = { T: T(dtype) };
+    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'RealDiv', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, alpha)], dt);
+    w.add(out, 'Mul', [w.add(w.fresh(`${n.name}/elu`), 'Elu', [scaled], dt), floatScalar(w, `${n.name}/alpha_1`, dtype, alpha)], dt);
+  },
+  // HardSwish = x * HardSigmoid(x) with alpha 1/6, beta 0.5
+  HardSwish: (w, n, out) => {
+    const dtype = w.dtype(n.inputs[0]!);
+    const gate = w.fresh(`${n.name}/gate`);
+    hardSigmoid(w, { ...n, attrs: { alpha: { type: 'float', value: 1 / 6 }, beta: { type: 'float', value: 0.5 } } }, gate);
+    w.add(out, 'Mul', [w.ref(n.inputs[0]!), gate], { T: T(dtype) });
+  },
   'nnport::DepthToSpace': (w, n, out) => {
-    if (attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a GraphDef (TF splits the depth as DCR)', `node '${n.name}'`);
+    if (attrString(n, 'mode', 'DCR') !== 'DCR') return depthToSpaceCrd(w, n, out);
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
   },
   'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
@@ -1045,7 +1430,34 @@ const ROWS: Record<string, Row> = {
     if (!repeats) w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T(w.dtype(n.inputs[1]!)) });
     else w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
   },
-  Dropout: (w, n, out) => w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
+  Dropout: (w, n, out) => {
+    w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
+    // the mask of an inference-time dropout keeps every element (written only where it is read)
+    const mask = n.outputs[1];
+    if (mask && (w.g.outputs.some((o) => o.name === mask) || w.g.nodes.some((m) => m.inputs.includes(mask)))) w.add(tfName(n.outputs[1]), 'Fill', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') }), w.const(`${n.name}/keep`, new Tensor('bool', [], Uint8Array.of(1)))], { T: T('bool'), index_type: T('int32') });
+  },
+  // TF's Where lists the coordinates of the non-zero elements, (count, rank); ONNX's NonZero their transpose
+  NonZero: (w, n, out) => {
+    const where = w.add(w.fresh(`${n.name}/where`), 'Where', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
+    w.add(out, 'Transpose', [where, w.int32(`${n.name}/perm`, [1, 0])], { T: T('int64'), Tperm: T('int32') });
+  },
+  // the elements where the 1-D condition holds: GatherV2 of the positions TF's Where lists (no axis: of the flattened input)
+  Compress: (w, n, out) => {
+    const [x, cond] = n.inputs as [string, string];
+    const rank = w.shape(x)?.length;
+    const axisAttr = attrInt(n, 'axis');
+    if (axisAttr !== undefined && rank === undefined) throw new UnsupportedError('Compress of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+    const dt = T(w.dtype(x));
+    const data = axisAttr === undefined ? w.add(w.fresh(`${n.name}/flat`), 'Reshape', [w.ref(x), w.int32(`${n.name}/flat_shape`, [-1])], { T: dt, Tshape: T('int32') }) : w.ref(x);
+    const positions = w.add(w.fresh(`${n.name}/positions`), 'Where', [w.ref(cond)], { T: T(w.dtype(cond)) });
+    const idx = w.add(w.fresh(`${n.name}/indices`), 'Reshape', [positions, w.int32(`${n.name}/indices_shape`, [-1])], { T: T('int64'), Tshape: T('int32') });
+    const axis = axisAttr === undefined ? 0 : axisAttr < 0 ? axisAttr + rank! : axisAttr;
+    w.add(out, 'GatherV2', [data, idx, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: dt, Tindices: T('int64'), Taxis: T('int32'), batch_dims: { i: 0 } });
+  },
+  ReverseSequence: (w, n, out) =>
+    w.add(out, 'ReverseSequence', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tlen: T(w.dtype(n.inputs[1]!)), seq_dim: { i: attrInt(n, 'time_axis', 0) }, batch_dim: { i: attrInt(n, 'batch_axis', 1) } }),
+  Det: (w, n, out) => w.add(out, 'MatrixDeterminant', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
+  BitShift: (w, n, out) => w.add(out, attrString(n, 'direction', 'LEFT') === 'RIGHT' ? 'RightShift' : 'LeftShift', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
   LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
   Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
   LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
@@ -1115,7 +1527,7 @@ const ROWS: Record<string, Row> = {
   },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
-    if (!t) throw new UnsupportedError('Reshape to a computed shape in a GraphDef', `node '${n.name}'`);
+    if (!t) return reshapeComputed(w, n, out);
     const inShape = w.shape(n.inputs[0]!);
     // ONNX's 0 copies the input's dim; TF's 0 is a zero-size dim. A copied dim of unknown size
     // (the batch) is TF's -1 when no other dim is inferred.
@@ -1153,14 +1565,31 @@ const ROWS: Record<string, Row> = {
     const mode = attrString(n, 'mode', 'constant');
     // before opset 11 pads and value are attributes
     const pads = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : attrInts(n, 'pads', []);
-    if (!pads) throw new UnsupportedError('Pad with computed pads in a GraphDef', `node '${n.name}'`);
-    const r = pads.length / 2;
-    const p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    const where = `node '${n.name}'`;
+    if (mode === 'edge') return edgePad(w, n, out, pads);
+    let p: string;
+    let pt: Tensor['dtype'] = 'int32';
+    if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a GraphDef', where);
+    if (!pads) {
+      // pads fed at run time, ONNX's [begins..., ends...]: TF's [[begin, end], ...] is its (2, r) reshape transposed
+      const r = w.shape(n.inputs[0]!)?.length;
+      if (r === undefined) throw new UnsupportedError('Pad with computed pads of a value of unknown rank in a GraphDef', where);
+      pt = w.dtype(n.inputs[1]!);
+      const rows = w.add(w.fresh(`${n.name}/pads_2r`), 'Reshape', [w.ref(n.inputs[1]!), w.int32(`${n.name}/pads_shape`, [2, r])], { T: T(pt), Tshape: T('int32') });
+      p = w.add(w.fresh(`${n.name}/paddings`), 'Transpose', [rows, w.int32(`${n.name}/pads_perm`, [1, 0])], { T: T(pt), Tperm: T('int32') });
+    } else {
+      const r = pads.length / 2;
+      p = w.paddings(`${n.name}/paddings`, Array.from({ length: r }, (_, i) => [pads[i]!, pads[i + r]!]).flat());
+    }
+    const x = n.inputs[0]!;
+    const dt = { T: T(w.dtype(x)), Tpaddings: T(pt) };
+    const computedValue = n.inputs[2] && !w.g.initializers.has(n.inputs[2]);
     const value = n.inputs[2] ? w.g.initializers.get(n.inputs[2])?.toNumbers()[0] : n.inputs[1] ? 0 : attrFloat(n, 'value', 0);
-    if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32'), mode: s('REFLECT') });
-    else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(n.inputs[0]!), p], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
-    else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(n.inputs[0]!), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], { T: T(w.dtype(n.inputs[0]!)), Tpaddings: T('int32') });
-    else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, `node '${n.name}'`);
+    if (mode === 'reflect') w.add(out, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
+    else if (mode === 'constant' && computedValue) w.add(out, 'PadV2', [w.ref(x), p, w.ref(n.inputs[2]!)], dt);
+    else if (mode === 'constant' && !value) w.add(out, 'Pad', [w.ref(x), p], dt);
+    else if (mode === 'constant') w.add(out, 'PadV2', [w.ref(x), p, w.const(`${n.name}/value`, Tensor.float32([], [value!]))], dt);
+    else throw new UnsupportedError(`Pad mode ${mode} in a GraphDef`, where);
   },
   Resize: resize,
   Split: split,
@@ -1194,7 +1623,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {

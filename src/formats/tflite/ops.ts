@@ -324,6 +324,41 @@ const depthwiseConv2d: Converter = (c) => {
   finish(c, 0, y, act);
 };
 
+/**
+ * TRANSPOSE_CONV's float weights (OHWI; float16 ones decoded by their DEQUANTIZE) as an HWOI
+ * constant, the layout of TF's conv2d_transpose and Keras' Conv2DTranspose, which the GraphDef
+ * and Keras writers take (the TFLite writer takes both). nnport's writers name the OHWI copy of
+ * an HWOI weight `${name}/ohwi` or `${name}_ohwi`: such a weight gets its name back (read -> write
+ * keeps the file's names). Quantized weights stay OHWI, their per-channel axis 0.
+ */
+function hwoiWeights(c: OpContext, w: TfliteTensorInfo): string | undefined {
+  const data = c.b.initializers.get(w.name);
+  if (!data || w.quant || data.dtype !== 'float32' || data.rank !== 4) return undefined;
+  const name = /.[/_]ohwi$/.test(w.name) ? w.name.slice(0, -5) : `${w.name}_hwoi`;
+  const hwoi = c.b.initializer(name, data.permute([1, 2, 0, 3]));
+  const half = c.b.halfWeights.get(w.name);
+  if (half) c.b.halfWeights.set(hwoi, c.b.initializer(`${half}_hwoi`, c.b.initializers.get(half)!.permute([1, 2, 0, 3])));
+  return hwoi;
+}
+
+/**
+ * TRANSPOSE_CONV's padding: its kernel writes output row i·s - pad + k for pad = floor(total / 2),
+ * total = (in-1)·s + k - out (SAME; 0 for VALID), and keeps rows [0, out). Where in and out are
+ * static and that is a crop of the full (in-1)·s + k rows, ONNX's explicit pads say it (what the
+ * GraphDef and Keras writers take: VALID and a crop); otherwise (rows past the full output, which
+ * hold only the bias, or a dynamic size) output_shape with auto_pad.
+ */
+function transposeConvPads(c: OpContext, o: TransposeConvOptions, k: number[], outShape: number[]): Record<string, Attr> {
+  const x = tensor(c, 2);
+  const strides = [o.strideH(), o.strideW()];
+  const same = o.padding() === Padding.SAME;
+  const total = [0, 1].map((i) => (x.shape[1 + i]! - 1) * strides[i]! + k[i]! - outShape[1 + i]!);
+  const static_ = x.shape.length === 4 && outShape.length === 4 && [1, 2].every((i) => !isDynamic(x, i));
+  if (!static_ || total.some((t) => t < 0 || (!same && t !== 0))) return { output_shape: ints(outShape.slice(1, 3)), auto_pad: autoPad(o.padding()) };
+  const begin = total.map((t) => Math.floor(t / 2));
+  return { pads: ints([...begin, ...total.map((t, i) => t - begin[i]!)]) };
+}
+
 const transposeConv: Converter = (c) => {
   const o = options(c, BuiltinOptions.TransposeConvOptions, () => new TransposeConvOptions());
   if (!o) throw new FormatError(`TRANSPOSE_CONV '${outName(c)}' has no TransposeConvOptions`, { file: c.b.file });
@@ -335,18 +370,18 @@ const transposeConv: Converter = (c) => {
   const outShape = tensor(c, 0).data ? constInts(c, 0, 'output shape') : out.shape;
   const act = o.fusedActivationFunction();
   const y = floatOut(c, 0, act);
-  const inputs = [fin(c, 2), fin(c, 1)];
+  const weights = hwoiWeights(c, w);
+  const inputs = [fin(c, 2), weights ?? fin(c, 1)];
   if (has(c, 3)) inputs.push(fin(c, 3));
   c.b.node(
     'ConvTranspose',
     inputs,
     [y],
     {
-      kernel_layout: str('OHWI'),
+      kernel_layout: str(weights ? 'HWOI' : 'OHWI'),
       kernel_shape: ints([w.shape[1]!, w.shape[2]!]),
       strides: ints([o.strideH(), o.strideW()]),
-      output_shape: ints(outShape.slice(1, 3)),
-      auto_pad: autoPad(o.padding()),
+      ...transposeConvPads(c, o, [w.shape[1]!, w.shape[2]!], outShape),
     },
     'nnport',
   );
@@ -514,12 +549,28 @@ const gather: Converter = (c) => {
   moveData(c, (x, y) => c.b.node('Gather', [x, idx.name], [y], { axis: int(o?.axis() ?? 0) }));
 };
 
+/**
+ * An ONNX Slice of input 0 over the axes that it cuts: an axis taken whole (from 0 to its end, step
+ * 1: the batch of every SLICE nnport and TF's converter write) is left out, so that writers that
+ * cannot slice an axis of unknown size (Keras' batch) take it; Identity when none is cut.
+ */
+function sliceCut(c: OpContext, x: string, y: string, starts: number[], ends: number[], steps?: number[]): void {
+  const t = tensor(c, 0);
+  const whole = (i: number) => starts[i] === 0 && (steps?.[i] ?? 1) === 1 && (ends[i]! >= 2 ** 53 - 1 || (!isDynamic(t, i) && t.shape[i] !== undefined && ends[i]! >= t.shape[i]!));
+  const axes = starts.map((_, i) => i).filter((i) => !whole(i));
+  if (!axes.length) return void c.b.node('Identity', [x], [y]);
+  const pick = (v: number[]) => c.b.int64s(axes.map((i) => v[i]!), 'slice');
+  const inputs = [x, pick(starts), pick(ends), c.b.int64s(axes, 'axes')];
+  if (steps && axes.some((i) => steps[i] !== 1)) inputs.push(pick(steps));
+  c.b.node('Slice', inputs, [y]);
+}
+
 const slice: Converter = (c) => {
   const begin = constInts(c, 1, 'begin');
   const size = constInts(c, 2, 'size');
   // size -1: to the end of the dim, whatever its length at run time
   const ends = size.map((s, i) => (s === -1 ? 2 ** 53 - 1 : begin[i]! + s));
-  moveData(c, (x, y) => c.b.node('Slice', [x, c.b.int64s(begin, 'starts'), c.b.int64s(ends, 'ends')], [y]));
+  moveData(c, (x, y) => sliceCut(c, x, y, begin, ends));
 };
 
 const stridedSlice: Converter = (c) => {
@@ -540,12 +591,9 @@ const stridedSlice: Converter = (c) => {
   const out = outTensor(c);
   moveData(c, (x, y) => {
     const axes = begin.map((_, i) => i);
-    if (!shrink) {
-      c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [y]);
-      return;
-    }
+    if (!shrink) return void sliceCut(c, x, y, starts, ends, strides);
     const sliced = c.b.fresh(`${out.name}_slice`);
-    c.b.node('Slice', [x, c.b.int64s(starts, 'starts'), c.b.int64s(ends, 'ends'), c.b.int64s(axes, 'axes'), c.b.int64s(strides, 'steps')], [sliced]);
+    sliceCut(c, x, sliced, starts, ends, strides);
     // the shrunk axes (one element each) dropped: the other dims stay what they are at run time
     c.b.node('Squeeze', [sliced, c.b.int64s(axes.filter((i) => shrink & (1 << i)), 'axes')], [y]);
   });

@@ -108,9 +108,9 @@ describe('GraphDef writer', () => {
   it('ops with no GraphDef form are listed together', async () => {
     const g = emptyGraph('g');
     g.inputs.push({ name: 'x', dtype: 'float32', shape: [2] });
-    g.nodes.push({ name: 'a', opType: 'Celu', domain: '', inputs: ['x'], outputs: ['y'], attrs: {} }, { name: 'b', opType: 'HardSwish', domain: '', inputs: ['y'], outputs: ['z'], attrs: {} });
+    g.nodes.push({ name: 'a', opType: 'Unique', domain: '', inputs: ['x'], outputs: ['y'], attrs: {} }, { name: 'b', opType: 'StringNormalizer', domain: '', inputs: ['y'], outputs: ['z'], attrs: {} });
     g.outputs.push({ name: 'z', dtype: 'float32', shape: [2] });
     await expect(writeGraphDef(g, { fileName: 'x.pb' })).rejects.toThrow(UnsupportedError);
-    await expect(writeGraphDef(g, { fileName: 'x.pb' })).rejects.toThrow(/Celu \(node 'a'\), HardSwish \(node 'b'\)/);
+    await expect(writeGraphDef(g, { fileName: 'x.pb' })).rejects.toThrow(/Unique \(node 'a'\), StringNormalizer \(node 'b'\)/);
   });
 });
