@@ -29,6 +29,7 @@ import { NonMaxSuppressionV4Options } from '../generated/tflite/non-max-suppress
 import { ReducerOptions } from '../generated/tflite/reducer-options.js';
 import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { SliceOptions } from '../generated/tflite/slice-options.js';
+import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
 import { AddOptions } from '../generated/tflite/add-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
@@ -107,7 +108,8 @@ export const nonMaxSuppression: Converter = (n, c) => {
     if (c.info(x).dtype !== dtype) throw new UnsupportedError(`NonMaxSuppression with a ${c.info(x).dtype} ${base} in a TFLite file`, `node '${n.name}'`);
     if (!c.shapeOf(x).length) return x;
     const to = c.addTensor(`${y}_${base}_scalar`, { name: '', dtype, shape: [] });
-    reshape(x, to, []);
+    // (SQUEEZE of every unit dim, not a RESHAPE: its shape [] would be an empty constant, which a file cannot tell from a missing input)
+    c.emit({ code: BuiltinOperator.SQUEEZE, inputs: [x], outputs: [to], options: (b) => [BuiltinOptions.SqueezeOptions, SqueezeOptions.createSqueezeOptions(b, SqueezeOptions.createSqueezeDimsVector(b, []))] });
     return to;
   };
   const binary = (code: BuiltinOperator, ins: string[], base: string, dtype: 'float32' | 'int32' | 'int64' = 'float32') => {
