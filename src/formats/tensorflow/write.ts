@@ -354,7 +354,11 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const strides = attrInts(n, 'strides', [1, 1]);
   const max = n.opType === 'MaxPool';
   const where = `node '${n.name}'`;
-  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  if (dilations.some((d) => d !== 1)) {
+    if (!max) throw new UnsupportedError('dilated average pooling in a GraphDef', where);
+    return dilatedMaxPool(w, n, out, kernel, strides, dilations);
+  }
   let explicit: number[] | undefined;
   if (attrInt(n, 'ceil_mode', 0)) {
     // ceil mode: the last window may run past the padded input; that overhang becomes end padding
@@ -400,6 +404,45 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
     return;
   }
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * Dilated max pooling (TF's MaxPool has no dilations) in the atrous form tf.nn.pool writes:
+ * the input padded with the lowest float (zero over values >= 0), SpaceToBatchND by the dilation,
+ * an undilated stride-1 MaxPool, BatchToSpaceND (the block-alignment padding cropped off the end:
+ * no kept window reaches it), then every s-th row / column (a 1x1 MaxPool of the stride).
+ */
+function dilatedMaxPool(w: Writer, n: Node, out: string, kernel: number[], strides: number[], d: number[]): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode dilated pooling in a GraphDef', where);
+  if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number' || kernel.length !== 2) throw new UnsupportedError('dilated pooling of an input of unknown size in a GraphDef', where);
+  const hw = [shape[1], shape[2]];
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+  if (autoPad.startsWith('SAME')) {
+    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, d[0]!);
+    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, d[1]!);
+    pads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+  }
+  const dt = T(w.dtype(x));
+  let input = w.ref(x);
+  if (pads.some((p) => p !== 0)) {
+    const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
+    const name = w.fresh(`${n.name}/pad`);
+    if (w.nonNegative(x)) input = w.add(name, 'Pad', [input, p], { T: dt, Tpaddings: T('int32') });
+    else input = w.add(name, 'PadV2', [input, p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
+  }
+  const padded = [0, 1].map((i) => hw[i]! + pads[i]! + pads[i + 2]!);
+  if (padded.some((size, i) => size < (kernel[i]! - 1) * d[i]! + 1)) throw new UnsupportedError('dilated pooling with a window larger than its padded input in a GraphDef', where);
+  const extra = padded.map((size, i) => (d[i]! - (size % d[i]!)) % d[i]!);
+  const block = () => w.int32(`${n.name}/block_shape`, d);
+  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [input, block(), w.const(`${n.name}/block_paddings`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
+  const pooled = w.add(w.fresh(`${n.name}/atrous`), 'MaxPool', [s2b], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  const strided = strides.some((v) => v !== 1);
+  const b2s = w.add(strided ? w.fresh(`${n.name}/BatchToSpaceND`) : out, 'BatchToSpaceND', [pooled, block(), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
+  if (strided) w.add(out, 'MaxPool', [b2s], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
 /**
