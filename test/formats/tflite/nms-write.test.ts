@@ -10,7 +10,7 @@ import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph, ValueInfo } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { rng } from '../../support/rng.js';
-import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, tfliteOpNames, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 import { int32Io } from '../../conformance/tflite-writer-run.js';
 
@@ -126,5 +126,57 @@ describe('TFLite writer: ONNX NonMaxSuppression against onnxruntime', () => {
     await expect(writeTflite(graphOf(c).g)).rejects.toThrow(/NonMaxSuppression that selects nothing/);
     // onnxruntime refuses such a threshold too
     await expect(writeTflite(graphOf({ ...c, max: 5, iou: -0.5 }).g)).rejects.toThrow(/NonMaxSuppression with iou_threshold -0.5 /);
+  });
+});
+
+describe('TFLite writer: NonMaxSuppression under --quantize int8', () => {
+  it('runs in float behind DEQUANTIZE (boxes and scores from int8 ReLUs), equal to onnxruntime where the int8 steps are exact', async () => {
+    // boxes on the integer grid [0, 255] and scores on k / 255: int8 with the calibrated ranges holds them exactly
+    const N = 100;
+    const r = rng(31);
+    const boxes: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const [y, x, h, w] = [Math.floor(r() * 200), Math.floor(r() * 200), 5 + Math.floor(r() * 50), 5 + Math.floor(r() * 50)];
+      boxes.push(y, x, y + h, x + w);
+    }
+    boxes[0] = 0;
+    boxes[3] = 255;
+    const scores = Array.from({ length: 2 * N }, () => Math.floor(r() * 256) / 255);
+    scores[0] = 0;
+    scores[1] = 1;
+    const g: Graph = {
+      name: 'nms-int8',
+      inputs: [
+        { name: 'boxes', dtype: 'float32', shape: [1, N, 4] },
+        { name: 'scores', dtype: 'float32', shape: [1, 2, N] },
+      ],
+      outputs: [{ name: 'selected', dtype: 'int64' }],
+      nodes: [
+        { name: 'rb', opType: 'Relu', domain: '', inputs: ['boxes'], outputs: ['b'], attrs: {} },
+        { name: 'rs', opType: 'Relu', domain: '', inputs: ['scores'], outputs: ['s'], attrs: {} },
+        { name: 'nms', opType: 'NonMaxSuppression', domain: '', inputs: ['b', 's', 'max', 'iou', 'score'], outputs: ['selected'], attrs: {} },
+      ],
+      initializers: new Map<string, Tensor>([
+        ['max', Tensor.int64([1], [20])],
+        ['iou', Tensor.float32([1], [0.4])],
+        ['score', Tensor.float32([1], [100.5 / 255])],
+      ]),
+      opsets: { '': 13 },
+    };
+    const feeds = { boxes: Tensor.float32([1, N, 4], boxes), scores: Tensor.float32([1, 2, N], scores) };
+    const ort = await runOrt(writeOnnx(g), feeds);
+    const want = Array.from(new BigInt64Array((ort.selected!.bytes as Uint8Array).slice().buffer), Number);
+    const io = int32Io({ kind: 'graph', format: 'onnx', graph: g });
+    if (io.kind !== 'graph') throw new Error('a graph');
+    const file = await writeTflite(io.graph, { quantize: { mode: 'int8', calibration: [[feeds.boxes, feeds.scores]] } });
+    const j = flatcJson<FlatcOps<{ inputs: number[] }, { tensors: { type?: string }[] }>>(file, 'nms-int8');
+    const sg = j.subgraphs[0]!;
+    const nms = sg.operators.filter((o) => opNameOf(j, o) === 'NON_MAX_SUPPRESSION_V4');
+    expect(nms).toHaveLength(2);
+    for (const o of nms) expect(sg.tensors[o.inputs[0]!]!.type ?? 'FLOAT32').toBe('FLOAT32');
+    expect(sg.operators.some((o) => opNameOf(j, o) === 'RELU' && sg.tensors[o.inputs[0]!]!.type === 'INT8')).toBe(true);
+    const [got] = await oracle.run(file, [feeds.boxes.data as Float32Array, feeds.scores.data as Float32Array]);
+    expect(want.length / 3).toBeGreaterThan(10);
+    expect(Array.from(got!.data as ArrayLike<number>)).toEqual(want);
   });
 });
