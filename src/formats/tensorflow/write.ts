@@ -1187,15 +1187,14 @@ function gatherElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
-  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, i, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
 }
 
-/** (shape..., r) coordinates of each element of index tensor `i` (of static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
-function elementCoordinates(w: Writer, n: Node, i: string, shape: number[], axis: number, d: number): string {
-  const it = w.dtype(i);
+/** (shape..., r) coordinates of each element of the index tensor `iRef` (of dtype `it`, static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
+function elementCoordinates(w: Writer, n: Node, iRef: string, it: Tensor['dtype'], shape: number[], axis: number, d: number): string {
   const r = shape.length;
   const count = shape.reduce((a, b) => a * b, 1);
-  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [iRef, indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
   const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
   const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
   const parts = Array.from({ length: r }, (_, a) =>
@@ -1217,8 +1216,60 @@ function scatterElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
-  const coords = elementCoordinates(w, n, i, is as number[], axis, d);
+  const coords = elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d);
   w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/**
+ * NegativeLogLikelihoodLoss of `logProb` (a TF ref; the IR value `x` gives its shape and dtype):
+ * -logProb[n, t, d...] picked by GatherNd at coordinates built from the targets, times the
+ * class weight (ignore_index: weight 0, the target itself replaced by 0 to stay in range),
+ * then ONNX's reduction (mean: divided by the weights' sum).
+ */
+function nllCore(w: Writer, n: Node, out: string, logProb: string, x: string, target: string, weight: string | undefined): void {
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const ts = w.shape(target);
+  const it = w.dtype(target);
+  const dtype = w.dtype(x);
+  if (!xs || !ts || xs.length < 2 || [...xs, ...ts].some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64') || !isFloat(dtype)) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  const reduction = attrString(n, 'reduction', 'mean');
+  if (!['none', 'sum', 'mean'].includes(reduction)) throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
+  const ignore = attrInt(n, 'ignore_index');
+  const dt = { T: T(dtype) };
+  let t = w.ref(target);
+  let keep: string | undefined;
+  if (ignore !== undefined) {
+    const ign = indexConst(w, `${n.name}/ignore_index`, it, [], [ignore]);
+    t = w.add(w.fresh(`${n.name}/targets`), 'SelectV2', [w.add(w.fresh(`${n.name}/ignored`), 'Equal', [w.ref(target), ign], { T: T(it) }), indexConst(w, `${n.name}/zero_target`, it, [], [0]), w.ref(target)], { T: T(it) });
+    keep = w.add(w.fresh(`${n.name}/kept`), 'Cast', [w.add(w.fresh(`${n.name}/not_ignored`), 'NotEqual', [w.ref(target), ign], { T: T(it) })], { SrcT: T('bool'), DstT: T(dtype), Truncate: { b: false } });
+  }
+  const tshape = ts as number[];
+  const column = w.add(w.fresh(`${n.name}/class_axis`), 'ExpandDims', [t, w.int32(`${n.name}/class_dim`, [1], true)], { T: T(it), Tdim: T('int32') });
+  const coords = elementCoordinates(w, n, column, it, [tshape[0]!, 1, ...tshape.slice(1)], 1, xs[1] as number);
+  const picked = w.add(w.fresh(`${n.name}/picked`), 'GatherNd', [logProb, coords], { Tparams: T(dtype), Tindices: T(it) });
+  const flat = w.add(w.fresh(`${n.name}/picked_flat`), 'Reshape', [picked, w.int32(`${n.name}/target_shape`, tshape)], { ...dt, Tshape: T('int32') });
+  let wt: string | undefined = weight ? w.add(w.fresh(`${n.name}/class_weights`), 'GatherV2', [w.ref(weight), t, w.int32(`${n.name}/weight_axis`, [0], true)], { Tparams: T(dtype), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } }) : undefined;
+  if (keep) wt = wt ? w.add(w.fresh(`${n.name}/weights_kept`), 'Mul', [wt, keep], dt) : keep;
+  const weighted = wt ? w.add(w.fresh(`${n.name}/weighted`), 'Mul', [flat, wt], dt) : flat;
+  const all = () => w.int32(`${n.name}/all_axes`, tshape.map((_, i) => i));
+  const red = { ...dt, Tidx: T('int32'), keep_dims: { b: false } };
+  if (reduction === 'none') {
+    w.add(out, 'Neg', [weighted], dt);
+    return;
+  }
+  const loss = w.add(w.fresh(`${n.name}/loss`), 'Neg', [weighted], dt);
+  if (reduction === 'sum') w.add(out, 'Sum', [loss, all()], red);
+  else if (!wt) w.add(out, 'Mean', [loss, all()], red);
+  else w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/loss_sum`), 'Sum', [loss, all()], red), w.add(w.fresh(`${n.name}/weight_sum`), 'Sum', [wt, all()], red)], dt);
+}
+
+/** SoftmaxCrossEntropyLoss: LogSoftmax over the classes (axis 1; its optional second output), then the NLL loss of it. */
+function softmaxCrossEntropy(w: Writer, n: Node, out: string): void {
+  const [x, labels, weight] = n.inputs as [string, string, string | undefined];
+  const logProb = n.outputs[1] ? tfName(n.outputs[1]) : w.fresh(`${n.name}/log_prob`);
+  softmax(w, { ...n, attrs: { axis: { type: 'int', value: 1 } } }, logProb, 'LogSoftmax');
+  nllCore(w, n, out, logProb, x, labels, weight || undefined);
 }
 
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
@@ -1433,6 +1484,8 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
+  SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
   MeanVarianceNormalization: meanVarianceNorm,
   // Celu = alpha * Elu(x / alpha)
@@ -1661,7 +1714,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout', 'SoftmaxCrossEntropyLoss']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
