@@ -24,6 +24,7 @@ import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
 import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
+import { writeNonMaxSuppression } from './write-nms.js';
 
 const utf8 = new TextEncoder();
 
@@ -1484,6 +1485,7 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  NonMaxSuppression: writeNonMaxSuppression,
   NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
   SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
