@@ -63,6 +63,8 @@ const LEG_KNOWN: Record<string, string> = {
   ...Object.fromEntries(['axis0', 'axis2', 'axis3', 'negative_axis1', 'negative_axis2', 'negative_axis4'].map((k) => [`float32-h5/node/test_flatten_${k}`, KERAS_RESHAPE_BATCH])),
   'float32-h5/node/test_castlike_FLOAT16_to_FLOAT_expanded': KERAS_READER_BATCH,
   'float32-h5/node/test_castlike_FLOAT_to_FLOAT16_expanded': KERAS_READER_BATCH,
+  'float32-h5/node/test_castlike_FLOAT16_to_FLOAT': KERAS_READER_BATCH,
+  'float32-h5/node/test_castlike_FLOAT_to_FLOAT16': KERAS_READER_BATCH,
 };
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tflite-readback.txt', import.meta.url);
