@@ -1,7 +1,7 @@
 // The public API of nnport: the same functions in Node and in browsers. Functions take
 // bytes (plus a file name for messages); in Node, `loadModelFile` and friends take paths.
 import { registerAllFormats } from './formats/all.js';
-import { requireCaffeWeights } from './formats/caffe/index.js';
+import { refuseCaffeDetectionOutput, requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
 import { UsageError } from './ir/errors.js';
@@ -161,6 +161,7 @@ export async function convertToFile(model: LoadedModel, outputName: string, path
 
 async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize' | 'quantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
   requireCaffeWeights(model);
+  refuseCaffeDetectionOutput(model, format);
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
   if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];

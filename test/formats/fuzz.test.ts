@@ -780,7 +780,8 @@ async function targets(): Promise<Target[]> {
       kind: 'text',
       cases: 400,
       read: read(),
-      seeds: ['mtcnn-onet/det3.prototxt', 'cifar10-full-v1format/cifar10_full.prototxt'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
+      // MobileNet-SSD: PriorBox (priors computed by the reader) and DetectionOutput
+      seeds: ['mtcnn-onet/det3.prototxt', 'cifar10-full-v1format/cifar10_full.prototxt', 'mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`caffe/${rel}`, CORPUS) })),
     }),
     ...(await kerasTargets(read)),
     // TensorFlow: frozen GraphDefs, a tensor-bundle index with its data shard, a TF.js graph model

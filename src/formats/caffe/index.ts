@@ -3,7 +3,7 @@ import { detectCaffemodel, detectCaffePrototxt } from './detect.js';
 import { readCaffemodel, readCaffePrototxt } from './read.js';
 
 export { detectCaffemodel, detectCaffePrototxt } from './detect.js';
-export { buildCaffeGraph, missingCaffeWeights, readCaffemodel, requireCaffeWeights, readCaffeNetBinary, readCaffeNetText, readCaffePrototxt } from './read.js';
+export { buildCaffeGraph, missingCaffeWeights, readCaffemodel, refuseCaffeDetectionOutput, requireCaffeWeights, readCaffeNetBinary, readCaffeNetText, readCaffePrototxt } from './read.js';
 export { parsePrototxt } from './prototxt.js';
 export { decodeCaffeBinary } from './wire.js';
 

@@ -7,6 +7,7 @@ import type { Attr } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { CaffeLayer } from './net.js';
 import { bool, has, num, nums, param, type Message } from './schema.js';
+import { detectionOutput, priorBox } from './ssd.js';
 
 /** An IR value with the shape Caffe gives it. */
 export interface Blob {
@@ -35,6 +36,8 @@ export interface LayerContext {
   /** how many blobs the layer has in the weights (undefined: no weights were given) */
   blobCount(): number | undefined;
   setTop(i: number, name: string, shape: number[]): void;
+  /** before computing a constant the file does not hold (PriorBox): counts `bytes` against the file's read budget */
+  take(bytes: number, what: string): void;
   fail(message: string): never;
   /** a real Caffe feature nnport does not run, naming the layer and file */
   unsupported(feature: string): never;
@@ -652,6 +655,8 @@ export const CAFFE_LAYERS: Readonly<Record<string, Row>> = {
   MVN: mvn,
   Dropout: identity,
   ArgMax: argMax,
+  PriorBox: priorBox,
+  DetectionOutput: detectionOutput,
 };
 
 /** Layer types that feed data in a train/test net: their tops become graph inputs. */

@@ -1,7 +1,8 @@
 // Caffe deploy prototxt (+ caffemodel weights, matched by layer name) -> IR Graph; a caffemodel
 // alone -> its layers' blobs as named weights.
+import { ReadBudget } from '../../ir/budget.js';
 import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
-import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
+import type { Attr, Dim, Graph, Node, ValueInfo } from '../../ir/graph.js';
 import { Tensor, shapeSize } from '../../ir/tensor.js';
 import type { GraphModel, LoadedModel, ReadOptions, WeightsModel } from '../model.js';
 import { detectCaffemodel, detectCaffePrototxt } from './detect.js';
@@ -11,6 +12,7 @@ import { parsePrototxt } from './prototxt.js';
 import { num, param, subs, type Message } from './schema.js';
 import { decodeCaffeBinary } from './wire.js';
 import { fuseBatchNormScale } from './fuse-scale.js';
+import { DETECTIONS_DIM } from './ssd.js';
 import { caffeLayerListing } from './listing.js';
 
 /** How a prototxt read without its caffemodel marks the graph inputs that stand for weights. */
@@ -25,6 +27,28 @@ export function missingCaffeWeights(graph: Graph): ValueInfo[] {
 export function requireCaffeWeights(model: LoadedModel): void {
   const unfilled = model.kind === 'graph' && model.format === 'caffe-prototxt' ? missingCaffeWeights(model.graph) : [];
   if (unfilled.length) throw new UsageError(`the Caffe net has no weights (${unfilled.length} blobs, e.g. '${unfilled[0]!.name}'): give its .caffemodel after the prototxt`);
+}
+
+const DETECTION_DOC = 'Caffe DetectionOutput layer ';
+
+/** Output formats that hold the ops DetectionOutput is lowered to (or only the weights). */
+const HOLDS_DETECTION = new Set(['onnx', 'npz', 'safetensors']);
+
+/**
+ * A Caffe net with a DetectionOutput layer converts to ONNX only: the lowered layer needs
+ * NonMaxSuppression, TopK with a computed count and shapes known only when run. Other formats
+ * are refused naming the layer, with the way to convert the net up to it.
+ */
+export function refuseCaffeDetectionOutput(model: LoadedModel, format: string): void {
+  if (model.kind !== 'graph' || HOLDS_DETECTION.has(format)) return;
+  const node = model.graph.nodes.find((n) => n.doc?.startsWith(DETECTION_DOC));
+  if (!node) return;
+  const m = /'(.*)' \(bottoms (.*)\)$/.exec(node.doc!.slice(DETECTION_DOC.length));
+  const [layer, bottoms] = m ? [m[1]!, m[2]!.split(', ').join(',')] : ['?', 'LOC,CONF,PRIORS'];
+  throw new UnsupportedError(
+    `Caffe DetectionOutput in a ${format} file`,
+    `layer '${layer}' becomes NonMaxSuppression, TopK and shapes known only when run, which only ONNX holds: convert to .onnx, or convert the net up to the detection layer with --outputs ${bottoms} and decode the boxes (and NMS) outside`,
+  );
 }
 
 /** Layer types the graph builder handles itself (they declare, alias or drop blobs). */
@@ -56,7 +80,7 @@ export async function readCaffePrototxt(bytes: Uint8Array, options: ReadOptions 
 }
 
 function graphModel(net: CaffeNet, file: string, weights: CaffeWeights | undefined, options: ReadOptions): GraphModel {
-  const graph = withOptions(buildCaffeGraph(net, file, weights, options.inputShapes), options);
+  const graph = withOptions(buildCaffeGraph(net, file, weights, options.inputShapes, options.outputs), options);
   const blobsOf = (l: CaffeLayer) => (weights ? weights.byName.get(l.name)?.blobs : l.blobs);
   return { kind: 'graph', format: 'caffe-prototxt', graph, listings: [caffeLayerListing('Caffe layers (TEST phase)', net.layers, blobsOf)] };
 }
@@ -161,8 +185,31 @@ function checkSupported(net: CaffeNet, file: string): void {
   }
 }
 
-export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeights | undefined, inputShapes: Record<string, number[]> = {}): Graph {
+/**
+ * The net cut to the layers the named blobs need (`--outputs`): walking back from the last
+ * layer, a layer is kept when it writes a needed blob (the last writer of a name gives its
+ * final value), and then its bottoms are needed too.
+ */
+function cutNet(net: CaffeNet, outputs: string[], file: string): CaffeNet {
+  const tops = new Set([...net.inputs.map((i) => i.name), ...net.layers.flatMap((l) => l.top)]);
+  for (const o of outputs) if (!tops.has(o)) throw new UsageError(`--outputs: '${o}' is not a blob of '${file}' (give the top names of Caffe layers)`);
+  const needed = new Set(outputs);
+  const keep = new Set<CaffeLayer>();
+  for (let i = net.layers.length - 1; i >= 0; i--) {
+    const l = net.layers[i]!;
+    if (l.type === 'Input' || DATA_LAYERS.has(l.type) || l.top.some((t) => needed.has(t))) {
+      keep.add(l);
+      for (const b of l.bottom) needed.add(b);
+    }
+  }
+  return { ...net, layers: net.layers.filter((l) => keep.has(l)) };
+}
+
+export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeights | undefined, inputShapes: Record<string, number[]> = {}, chosen?: string[]): Graph {
+  if (chosen?.length) net = cutNet(net, chosen, file);
   checkSupported(net, file);
+  // what the reader computes beyond the file's own values (PriorBox's priors) is bounded
+  const budget = new ReadBudget(file, 0);
   const graph: Graph = { name: net.name || 'caffe', nodes: [], inputs: [], outputs: [], initializers: new Map(), opsets: { '': 17 }, valueInfo: [], metadata: { producerName: 'caffe' } };
   const used = new Set<string>();
   const unique = (base: string): string => {
@@ -224,6 +271,7 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
         v = blobs.get(b);
       }
       if (!v) throw new FormatError(`${where} reads blob '${b}', which no earlier layer or input produces`, { file });
+      if (v.shape.includes(DETECTIONS_DIM)) throw new UnsupportedError(`a Caffe layer reading DetectionOutput's detections`, `${where} reads '${b}' in '${file}'`);
       return v;
     });
     for (const b of layer.bottom) available.delete(b);
@@ -292,35 +340,47 @@ export function buildCaffeGraph(net: CaffeNet, file: string, weights: CaffeWeigh
       setTop: (i, name, shape) => {
         tops[i] = { name, shape };
       },
+      take: (bytes, what) => budget.take(bytes, `${where}: ${what}`),
       fail,
       unsupported: (feature) => {
         throw new UnsupportedError(feature, `${where} in '${file}'`);
       },
     };
+    const first = graph.nodes.length;
     row(ctx);
+    // The ops DetectionOutput is lowered to say where they come from (refuseCaffeDetectionOutput).
+    if (layer.type === 'DetectionOutput') for (const n of graph.nodes.slice(first)) n.doc = `${DETECTION_DOC}'${layer.name}' (bottoms ${layer.bottom.join(', ')})`;
     layer.top.forEach((t, i) => {
       const v = tops[i];
       if (!v) fail(`produced no value for top '${t}'`);
       blobs.set(t, v!);
       available.set(t, true);
-      graph.valueInfo!.push({ name: v!.name, dtype: 'float32', shape: [...v!.shape] });
+      graph.valueInfo!.push({ name: v!.name, dtype: 'float32', shape: irShape(v!.shape) });
     });
   }
   if (overrides.size) throw new UsageError(`${file}: --input-shape names ${[...overrides.keys()].map((k) => `'${k}'`).join(', ')}, which is not an input of the net`);
   const outputs: ValueInfo[] = [];
   const seen = new Set<string>();
-  for (const b of available.keys()) {
-    if (graphInputs.has(b)) continue;
+  for (const b of chosen?.length ? chosen : available.keys()) {
+    if (graphInputs.has(b)) {
+      if (chosen?.length) throw new UsageError(`--outputs: '${b}' is an input of '${file}'`);
+      continue;
+    }
     const v = blobs.get(b)!;
     if (seen.has(v.name)) continue;
     seen.add(v.name);
-    outputs.push({ name: v.name, dtype: 'float32', shape: [...v.shape] });
+    outputs.push({ name: v.name, dtype: 'float32', shape: irShape(v.shape) });
   }
   if (!outputs.length) throw new FormatError('the net has no output (every blob is consumed)', { file });
   graph.outputs = outputs;
   const outNames = new Set(outputs.map((o) => o.name));
   graph.valueInfo = graph.valueInfo!.filter((v) => !outNames.has(v.name));
   return graph;
+}
+
+/** A blob's shape in the IR: DetectionOutput's row count is only known when the net runs. */
+function irShape(shape: number[]): Dim[] {
+  return shape.map((d) => (d === DETECTIONS_DIM ? 'detections' : d));
 }
 
 function makeNode(name: string, opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr>): Node {

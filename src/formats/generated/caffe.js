@@ -489,6 +489,18 @@ export const descriptor = {
     "kind": "message",
     "repeated": false
    },
+   "prior_box_param": {
+    "id": 203,
+    "type": "caffe.PriorBoxParameter",
+    "kind": "message",
+    "repeated": false
+   },
+   "detection_output_param": {
+    "id": 204,
+    "type": "caffe.DetectionOutputParameter",
+    "kind": "message",
+    "repeated": false
+   },
    "pooling_param": {
     "id": 121,
     "type": "caffe.PoolingParameter",
@@ -1344,6 +1356,229 @@ export const descriptor = {
     "repeated": true
    }
   },
+  "caffe.PriorBoxParameter": {
+   "min_size": {
+    "id": 1,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": true
+   },
+   "max_size": {
+    "id": 2,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": true
+   },
+   "aspect_ratio": {
+    "id": 3,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": true
+   },
+   "flip": {
+    "id": 4,
+    "type": "bool",
+    "kind": "scalar",
+    "repeated": false,
+    "default": true
+   },
+   "clip": {
+    "id": 5,
+    "type": "bool",
+    "kind": "scalar",
+    "repeated": false,
+    "default": false
+   },
+   "variance": {
+    "id": 6,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": true
+   },
+   "img_size": {
+    "id": 7,
+    "type": "uint32",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "img_h": {
+    "id": 8,
+    "type": "uint32",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "img_w": {
+    "id": 9,
+    "type": "uint32",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "step": {
+    "id": 10,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "step_h": {
+    "id": 11,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "step_w": {
+    "id": 12,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "offset": {
+    "id": 13,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false,
+    "default": 0.5
+   }
+  },
+  "caffe.NonMaximumSuppressionParameter": {
+   "nms_threshold": {
+    "id": 1,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false,
+    "default": 0.3
+   },
+   "top_k": {
+    "id": 2,
+    "type": "int32",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "eta": {
+    "id": 3,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false,
+    "default": 1
+   }
+  },
+  "caffe.SaveOutputParameter": {
+   "output_directory": {
+    "id": 1,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "output_name_prefix": {
+    "id": 2,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "output_format": {
+    "id": 3,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "label_map_file": {
+    "id": 4,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "name_size_file": {
+    "id": 5,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "num_test_image": {
+    "id": 6,
+    "type": "uint32",
+    "kind": "scalar",
+    "repeated": false
+   }
+  },
+  "caffe.DetectionOutputParameter": {
+   "num_classes": {
+    "id": 1,
+    "type": "uint32",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "share_location": {
+    "id": 2,
+    "type": "bool",
+    "kind": "scalar",
+    "repeated": false,
+    "default": true
+   },
+   "background_label_id": {
+    "id": 3,
+    "type": "int32",
+    "kind": "scalar",
+    "repeated": false,
+    "default": 0
+   },
+   "nms_param": {
+    "id": 4,
+    "type": "caffe.NonMaximumSuppressionParameter",
+    "kind": "message",
+    "repeated": false
+   },
+   "save_output_param": {
+    "id": 5,
+    "type": "caffe.SaveOutputParameter",
+    "kind": "message",
+    "repeated": false
+   },
+   "code_type": {
+    "id": 6,
+    "type": "caffe.PriorBoxParameter.CodeType",
+    "kind": "enum",
+    "repeated": false,
+    "default": "CORNER"
+   },
+   "variance_encoded_in_target": {
+    "id": 8,
+    "type": "bool",
+    "kind": "scalar",
+    "repeated": false,
+    "default": false
+   },
+   "keep_top_k": {
+    "id": 7,
+    "type": "int32",
+    "kind": "scalar",
+    "repeated": false,
+    "default": -1
+   },
+   "confidence_threshold": {
+    "id": 9,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "visualize": {
+    "id": 10,
+    "type": "bool",
+    "kind": "scalar",
+    "repeated": false,
+    "default": false
+   },
+   "visualize_threshold": {
+    "id": 11,
+    "type": "float",
+    "kind": "scalar",
+    "repeated": false
+   },
+   "save_file": {
+    "id": 12,
+    "type": "string",
+    "kind": "scalar",
+    "repeated": false
+   }
+  },
   "caffe.PoolingParameter": {
    "pool": {
     "id": 1,
@@ -1935,6 +2170,11 @@ export const descriptor = {
    "DEFAULT": 0,
    "CAFFE": 1,
    "CUDNN": 2
+  },
+  "caffe.PriorBoxParameter.CodeType": {
+   "CORNER": 1,
+   "CENTER_SIZE": 2,
+   "CORNER_SIZE": 3
   },
   "caffe.PoolingParameter.PoolMethod": {
    "MAX": 0,

@@ -1127,6 +1127,37 @@ function pool3d(c: NodeCtx, opType: 'MaxPool' | 'AveragePool'): TfValue[] {
 }
 
 /**
+ * Conv3D over NDHWC data with a (kd, kh, kw, in, out) filter: ONNX's Conv between Transposes to
+ * and from NCDHW, the filter transposed to OIDHW.
+ */
+function conv3dOp(c: NodeCtx): TfValue[] {
+  const f = c.attrs.string('data_format', 'NDHWC');
+  if (f !== 'NDHWC') throw new UnsupportedError(`Conv3D with data_format ${f}`, `${c.where()} in '${c.file}'`);
+  const five = (name: string): number[] => {
+    const v = c.attrs.ints(name, [1, 1, 1, 1, 1]);
+    if (v.length !== 5) throw new FormatError(`${c.where()}: attribute '${name}' has ${v.length} values, not 5`, { file: c.file });
+    if (v[0]! !== 1 || v[4]! !== 1) throw new UnsupportedError(`Conv3D with ${name} over the batch or channels`, `${c.where()} in '${c.file}'`);
+    return v.slice(1, 4);
+  };
+  const x = c.input(0);
+  const filt = c.input(1);
+  const k = filt.shape?.slice(0, 3);
+  if (!k || k.some((d) => typeof d !== 'number')) throw new UnsupportedError('a Conv3D filter of unknown size', `${c.where()} in '${c.file}'`);
+  const w: Window = { kernel: k as number[], strides: five('strides'), dilations: five('dilations') };
+  const spatial = x.shape ? x.shape.slice(1, -1) : [null, null, null];
+  const p = windowPads(c, spatial, w, 'NHWC');
+  const xt = c.tmp('ncdhw');
+  c.emit('Transpose', [c.use(x)], [xt], { perm: attr('ints', [0, 4, 1, 2, 3]) });
+  const ft = c.tmp('oidhw');
+  c.emit('Transpose', [c.use(filt)], [ft], { perm: attr('ints', [4, 3, 0, 1, 2]) });
+  const y = c.tmp('conv');
+  c.emit('Conv', [xt, ft], [y], { kernel_shape: attr('ints', w.kernel), strides: attr('ints', w.strides), dilations: attr('ints', w.dilations), ...padAttrs(p) });
+  const out = c.out();
+  c.emit('Transpose', [y], [out], { perm: attr('ints', [0, 2, 3, 4, 1]) });
+  return [c.value(out, x.dtype, [dim(x.shape, 0), ...p.out, dim(filt.shape, 4)])];
+}
+
+/**
  * LRN over the last axis (NHWC): sqr_sum over d - r .. d + r, x / (bias + alpha sqr_sum)^beta;
  * ONNX's size 2r + 1 divides alpha by the size, so alpha · size.
  */
@@ -1193,6 +1224,7 @@ export const OPS: Record<string, OpConvert> = {
   MaxPool: (c) => pool(c, 'MaxPool'),
   AvgPool: (c) => pool(c, 'AveragePool'),
   MaxPool3D: (c) => pool3d(c, 'MaxPool'),
+  Conv3D: conv3dOp,
   AvgPool3D: (c) => pool3d(c, 'AveragePool'),
   LRN: lrnOp,
   DepthToSpace: (c) => depthSpace(c, 'DepthToSpace'),

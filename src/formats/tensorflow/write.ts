@@ -167,7 +167,7 @@ function samePads(size: number, k: number, stride: number, dilation: number): [n
 }
 
 /** VALID, SAME, or an explicit Pad node in front (pads [t, l, b, r] of a rank-4 NHWC value). */
-function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[]): { input: string; padding: string } {
+function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[], allowSame = true): { input: string; padding: string; pads?: number[] } {
   const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
   if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
@@ -182,7 +182,7 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
   const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
   if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
   // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
-  if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
+  if (allowSame && shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
     const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
     const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
     if (pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r) return { input: w.ref(x), padding: 'SAME' };
@@ -200,7 +200,7 @@ function padding(w: Writer, n: Node, x: string, kernel: number[], strides: numbe
     // also holds the p real rows REFLECT copies there, so its max is unchanged; OpenCV runs MirrorPad
     w.add(name, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
   } else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], dt);
-  return { input: name, padding: 'VALID' };
+  return { input: name, padding: 'VALID', pads };
 }
 
 function nhwcConv(w: Writer, n: Node, out: string): void {
@@ -208,6 +208,7 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   if (n.opType !== 'Conv') throw new UnsupportedError(`nnport.${n.opType} in a GraphDef`, where);
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
   let ws = w.shape(wt);
+  if (ws?.length === 5 && w.shape(x)?.length === 5) return nhwcConv3d(w, n, out);
   if (!ws || ws.length !== 4) throw new UnsupportedError('a Conv weight of unknown shape in a GraphDef', where);
   let weight = w.g.initializers.get(wt);
   let filter = w.ref(wt);
@@ -286,6 +287,38 @@ function nhwcConv(w: Writer, n: Node, out: string): void {
   if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
+/** A 3-D conv over NDHWC data with a (kd, kh, kw, in, out) filter as TF's Conv3D (VALID, SAME, or a Pad in front), then BiasAdd. */
+function nhwcConv3d(w: Writer, n: Node, out: string): void {
+  const where = `node '${n.name}'`;
+  const [x, wt, b] = n.inputs as [string, string, string | undefined];
+  const ws = w.shape(wt)!;
+  const shape = w.shape(x)!;
+  if (attrString(n, 'kernel_layout', 'HWIO') !== 'HWIO') throw new UnsupportedError(`3-D conv weights in ${attrString(n, 'kernel_layout', '')} in a GraphDef`, where);
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('a grouped 3-D conv in a GraphDef', where);
+  // TensorFlow's CPU Conv3D kernel takes no dilations
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('a dilated 3-D conv in a GraphDef', where);
+  const kernel = attrInts(n, 'kernel_shape', ws.slice(0, 3) as number[]);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const dims = shape.slice(1, 4);
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  let padding = 'VALID';
+  if (autoPad === 'SAME_UPPER') padding = 'SAME';
+  else if (autoPad === 'SAME_LOWER') {
+    if (dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', where);
+    const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
+    pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
+  }
+  const dt = T(w.dtype(x));
+  let input = w.ref(x);
+  if (padding === 'VALID' && pads.some((p) => p !== 0)) {
+    input = w.add(w.fresh(`${n.name}/pad`), 'Pad', [input, w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0])], { T: dt, Tpaddings: T('int32') });
+  }
+  const conv = b ? w.fresh(`${n.name}/conv`) : out;
+  w.add(conv, 'Conv3D', [input, w.ref(wt)], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1, 1]), padding: s(padding), data_format: s('NDHWC') });
+  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
+}
+
 /**
  * A dilated conv in TF1's atrous form, SpaceToBatchND -> Conv2D (VALID) -> BatchToSpaceND, as
  * tf.nn.atrous_conv2d writes it: OpenCV's importer runs this pattern, while it sizes SAME pads of
@@ -321,7 +354,11 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const strides = attrInts(n, 'strides', [1, 1]);
   const max = n.opType === 'MaxPool';
   const where = `node '${n.name}'`;
-  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  if (dilations.some((d) => d !== 1)) {
+    if (!max) throw new UnsupportedError('dilated average pooling in a GraphDef', where);
+    return dilatedMaxPool(w, n, out, kernel, strides, dilations);
+  }
   let explicit: number[] | undefined;
   if (attrInt(n, 'ceil_mode', 0)) {
     // ceil mode: the last window may run past the padded input; that overhang becomes end padding
@@ -339,9 +376,73 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
     }
     explicit = pads;
   }
-  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit);
-  if (!max && p.input !== w.ref(x) && !attrInt(n, 'count_include_pad', 0)) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
-  w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: T(w.dtype(x)), ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+  const counted = !max && !!attrInt(n, 'count_include_pad', 0);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  const shape = w.shape(x);
+  const hw = shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' ? [shape[1], shape[2]] : undefined;
+  if (counted && !explicit && autoPad.startsWith('SAME')) {
+    // counted padding is TF's VALID over zero-padded data, never its SAME (which averages real cells only)
+    if (!hw) throw new UnsupportedError('average pooling with count_include_pad and auto_pad of an input of unknown size in a GraphDef', where);
+    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, 1);
+    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, 1);
+    explicit = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+  }
+  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit, !counted);
+  const dt = T(w.dtype(x));
+  if (!max && p.input !== w.ref(x) && !counted) {
+    // pads TF's SAME cannot express, not counted: the average over the zero-padded input, rescaled per
+    // output cell by kernel size / the real cells its window holds (a constant, the input size being known)
+    if (!hw || !p.pads || w.dtype(x) !== 'float32') throw new UnsupportedError('average pooling whose padding TF SAME cannot express, of a non-float32 input or one of unknown size', where);
+    const [t, l, b, r] = p.pads as [number, number, number, number];
+    const real = (size: number, k: number, st: number, before: number, after: number) =>
+      Array.from({ length: Math.floor((size + before + after - k) / st) + 1 }, (_, i) => Math.min(size, i * st - before + k) - Math.max(0, i * st - before));
+    const rows = real(hw[0]!, kernel[0]!, strides[0]!, t, b);
+    const cols = real(hw[1]!, kernel[1]!, strides[1]!, l, r);
+    const scale = Float32Array.from(rows.flatMap((a) => cols.map((c) => (kernel[0]! * kernel[1]!) / (a * c))));
+    const pooled = w.add(w.fresh(`${n.name}/padded_average`), 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
+    w.add(out, 'Mul', [pooled, w.const(`${n.name}/real_cells`, new Tensor('float32', [1, rows.length, cols.length, 1], scale))], { T: dt });
+    return;
+  }
+  w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * Dilated max pooling (TF's MaxPool has no dilations) in the atrous form tf.nn.pool writes:
+ * the input padded with the lowest float (zero over values >= 0), SpaceToBatchND by the dilation,
+ * an undilated stride-1 MaxPool, BatchToSpaceND (the block-alignment padding cropped off the end:
+ * no kept window reaches it), then every s-th row / column (a 1x1 MaxPool of the stride).
+ */
+function dilatedMaxPool(w: Writer, n: Node, out: string, kernel: number[], strides: number[], d: number[]): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode dilated pooling in a GraphDef', where);
+  if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number' || kernel.length !== 2) throw new UnsupportedError('dilated pooling of an input of unknown size in a GraphDef', where);
+  const hw = [shape[1], shape[2]];
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+  if (autoPad.startsWith('SAME')) {
+    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, d[0]!);
+    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, d[1]!);
+    pads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+  }
+  const dt = T(w.dtype(x));
+  let input = w.ref(x);
+  if (pads.some((p) => p !== 0)) {
+    const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
+    const name = w.fresh(`${n.name}/pad`);
+    if (w.nonNegative(x)) input = w.add(name, 'Pad', [input, p], { T: dt, Tpaddings: T('int32') });
+    else input = w.add(name, 'PadV2', [input, p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
+  }
+  const padded = [0, 1].map((i) => hw[i]! + pads[i]! + pads[i + 2]!);
+  if (padded.some((size, i) => size < (kernel[i]! - 1) * d[i]! + 1)) throw new UnsupportedError('dilated pooling with a window larger than its padded input in a GraphDef', where);
+  const extra = padded.map((size, i) => (d[i]! - (size % d[i]!)) % d[i]!);
+  const block = () => w.int32(`${n.name}/block_shape`, d);
+  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [input, block(), w.const(`${n.name}/block_paddings`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
+  const pooled = w.add(w.fresh(`${n.name}/atrous`), 'MaxPool', [s2b], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  const strided = strides.some((v) => v !== 1);
+  const b2s = w.add(strided ? w.fresh(`${n.name}/BatchToSpaceND`) : out, 'BatchToSpaceND', [pooled, block(), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
+  if (strided) w.add(out, 'MaxPool', [b2s], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
 /**
@@ -1086,15 +1187,14 @@ function gatherElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
-  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, i, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
 }
 
-/** (shape..., r) coordinates of each element of index tensor `i` (of static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
-function elementCoordinates(w: Writer, n: Node, i: string, shape: number[], axis: number, d: number): string {
-  const it = w.dtype(i);
+/** (shape..., r) coordinates of each element of the index tensor `iRef` (of dtype `it`, static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
+function elementCoordinates(w: Writer, n: Node, iRef: string, it: Tensor['dtype'], shape: number[], axis: number, d: number): string {
   const r = shape.length;
   const count = shape.reduce((a, b) => a * b, 1);
-  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [iRef, indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
   const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
   const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
   const parts = Array.from({ length: r }, (_, a) =>
@@ -1116,8 +1216,60 @@ function scatterElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
-  const coords = elementCoordinates(w, n, i, is as number[], axis, d);
+  const coords = elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d);
   w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
+}
+
+/**
+ * NegativeLogLikelihoodLoss of `logProb` (a TF ref; the IR value `x` gives its shape and dtype):
+ * -logProb[n, t, d...] picked by GatherNd at coordinates built from the targets, times the
+ * class weight (ignore_index: weight 0, the target itself replaced by 0 to stay in range),
+ * then ONNX's reduction (mean: divided by the weights' sum).
+ */
+function nllCore(w: Writer, n: Node, out: string, logProb: string, x: string, target: string, weight: string | undefined): void {
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const ts = w.shape(target);
+  const it = w.dtype(target);
+  const dtype = w.dtype(x);
+  if (!xs || !ts || xs.length < 2 || [...xs, ...ts].some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64') || !isFloat(dtype)) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  const reduction = attrString(n, 'reduction', 'mean');
+  if (!['none', 'sum', 'mean'].includes(reduction)) throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
+  const ignore = attrInt(n, 'ignore_index');
+  const dt = { T: T(dtype) };
+  let t = w.ref(target);
+  let keep: string | undefined;
+  if (ignore !== undefined) {
+    const ign = indexConst(w, `${n.name}/ignore_index`, it, [], [ignore]);
+    t = w.add(w.fresh(`${n.name}/targets`), 'SelectV2', [w.add(w.fresh(`${n.name}/ignored`), 'Equal', [w.ref(target), ign], { T: T(it) }), indexConst(w, `${n.name}/zero_target`, it, [], [0]), w.ref(target)], { T: T(it) });
+    keep = w.add(w.fresh(`${n.name}/kept`), 'Cast', [w.add(w.fresh(`${n.name}/not_ignored`), 'NotEqual', [w.ref(target), ign], { T: T(it) })], { SrcT: T('bool'), DstT: T(dtype), Truncate: { b: false } });
+  }
+  const tshape = ts as number[];
+  const column = w.add(w.fresh(`${n.name}/class_axis`), 'ExpandDims', [t, w.int32(`${n.name}/class_dim`, [1], true)], { T: T(it), Tdim: T('int32') });
+  const coords = elementCoordinates(w, n, column, it, [tshape[0]!, 1, ...tshape.slice(1)], 1, xs[1] as number);
+  const picked = w.add(w.fresh(`${n.name}/picked`), 'GatherNd', [logProb, coords], { Tparams: T(dtype), Tindices: T(it) });
+  const flat = w.add(w.fresh(`${n.name}/picked_flat`), 'Reshape', [picked, w.int32(`${n.name}/target_shape`, tshape)], { ...dt, Tshape: T('int32') });
+  let wt: string | undefined = weight ? w.add(w.fresh(`${n.name}/class_weights`), 'GatherV2', [w.ref(weight), t, w.int32(`${n.name}/weight_axis`, [0], true)], { Tparams: T(dtype), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } }) : undefined;
+  if (keep) wt = wt ? w.add(w.fresh(`${n.name}/weights_kept`), 'Mul', [wt, keep], dt) : keep;
+  const weighted = wt ? w.add(w.fresh(`${n.name}/weighted`), 'Mul', [flat, wt], dt) : flat;
+  const all = () => w.int32(`${n.name}/all_axes`, tshape.map((_, i) => i));
+  const red = { ...dt, Tidx: T('int32'), keep_dims: { b: false } };
+  if (reduction === 'none') {
+    w.add(out, 'Neg', [weighted], dt);
+    return;
+  }
+  const loss = w.add(w.fresh(`${n.name}/loss`), 'Neg', [weighted], dt);
+  if (reduction === 'sum') w.add(out, 'Sum', [loss, all()], red);
+  else if (!wt) w.add(out, 'Mean', [loss, all()], red);
+  else w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/loss_sum`), 'Sum', [loss, all()], red), w.add(w.fresh(`${n.name}/weight_sum`), 'Sum', [wt, all()], red)], dt);
+}
+
+/** SoftmaxCrossEntropyLoss: LogSoftmax over the classes (axis 1; its optional second output), then the NLL loss of it. */
+function softmaxCrossEntropy(w: Writer, n: Node, out: string): void {
+  const [x, labels, weight] = n.inputs as [string, string, string | undefined];
+  const logProb = n.outputs[1] ? tfName(n.outputs[1]) : w.fresh(`${n.name}/log_prob`);
+  softmax(w, { ...n, attrs: { axis: { type: 'int', value: 1 } } }, logProb, 'LogSoftmax');
+  nllCore(w, n, out, logProb, x, labels, weight || undefined);
 }
 
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
@@ -1332,6 +1484,8 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
+  SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
   MeanVarianceNormalization: meanVarianceNorm,
   // Celu = alpha * Elu(x / alpha)
@@ -1560,7 +1714,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout', 'SoftmaxCrossEntropyLoss']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {

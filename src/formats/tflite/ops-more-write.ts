@@ -27,6 +27,7 @@ import { ReverseV2Options } from '../generated/tflite/reverse-v2-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { binary, constant, int32, normAxis, unary, type Converter, type Opts, type WriteContext } from './ops-write.js';
+import { nonMaxSuppression } from './write-nms.js';
 
 const TYPES: Partial<Record<string, TensorType>> = { int32: TensorType.INT32, int64: TensorType.INT64 };
 
@@ -635,6 +636,7 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   Mod: mod,
   TopK: topK,
   Sum: sum,
+  NonMaxSuppression: nonMaxSuppression,
 };
 
 /**
@@ -650,4 +652,5 @@ export const FLOAT_ONLY_WRITE_OPS: ReadonlySet<string> = new Set([
   'Div', 'Exp', 'Log', 'Neg', 'Sqrt', 'Pow',
   // a float -> float Cast inside an island (LayerNormalization's expanded function): TFLite's CAST does not requantize
   'Cast',
+  'NonMaxSuppression', // write-nms.ts: float32 boxes and scores
 ]);

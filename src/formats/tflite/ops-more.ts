@@ -16,6 +16,7 @@ import { UnpackOptions } from '../generated/tflite/unpack-options.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import type { OpContext } from './read.js';
 import { sameQuant } from './read.js';
+import { nonMaxSuppressionV4, nonMaxSuppressionV5 } from './read-nms.js';
 import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, tensor, unary, type Converter } from './ops.js';
 
 /** ONNX TensorProto data type of a dtype (Cast's `to`). */
@@ -463,6 +464,8 @@ export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   ONE_HOT: oneHot,
   CUMSUM: cumsum,
   TOPK_V2: topKV2,
+  NON_MAX_SUPPRESSION_V4: nonMaxSuppressionV4,
+  NON_MAX_SUPPRESSION_V5: nonMaxSuppressionV5,
   // the coordinates of the true (non-zero) elements, one row each: ONNX NonZero gives one column each
   WHERE: (c) => {
     const nz = c.b.fresh(`${outName(c)}_columns`);

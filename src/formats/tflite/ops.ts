@@ -34,6 +34,7 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
+import { sliceComputed } from './read-nms.js';
 import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 import { bidirectionalSequenceRnn, rnn, unidirectionalSequenceRnn } from './recurrent-rnn.js';
@@ -573,6 +574,7 @@ function sliceCut(c: OpContext, x: string, y: string, starts: number[], ends: nu
 }
 
 const slice: Converter = (c) => {
+  if (!tensor(c, 1).data || !tensor(c, 2).data) return sliceComputed(c);
   const begin = constInts(c, 1, 'begin');
   const size = constInts(c, 2, 'size');
   // size -1: to the end of the dim, whatever its length at run time

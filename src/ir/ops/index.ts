@@ -13,6 +13,7 @@ export * from './resize.js';
 export * from './quantize.js';
 export * from './unary.js';
 export * from './recurrent.js';
+export * from './detection.js';
 export { elementwiseDefs, legacyBroadcastAttrs, type BinaryAttrs } from './elementwise.js';
 export * from './channels-last.js';
 export * from './infer.js';

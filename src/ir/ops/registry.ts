@@ -4,6 +4,7 @@ import type { Graph, Node } from '../graph.js';
 import { castDefs } from './cast.js';
 import { CHANNELS_LAST_ONNX_OPSET, channelsLastDefs } from './channels-last.js';
 import { convDefs } from './conv.js';
+import { detectionDefs } from './detection.js';
 import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
 import { indexingDefs } from './indexing.js';
@@ -34,6 +35,7 @@ const tables: OpDefTable[] = [
   channelsLastDefs,
   statefulDefs,
   recurrentDefs,
+  detectionDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

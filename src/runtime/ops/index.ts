@@ -2,6 +2,7 @@ import type { OpTable } from '../op.js';
 import { castOps } from './cast.js';
 import { CHANNELS_LAST_OPS, LRN_OPS } from './channels-last.js';
 import { CONV_OPS } from './conv.js';
+import { detectionOps } from './detection.js';
 import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
 import { hybridQuantizeOps } from './hybrid-input-quantize.js';
@@ -23,6 +24,6 @@ import { SVDF_FLOAT_OPS } from '../integer/svdf.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, hybridQuantizeOps, LRN_OPS, CHANNELS_LAST_OPS, SVDF_FLOAT_OPS, QUANTIZED_LSTM_FLOAT_OPS, recurrentOps];
+const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, hybridQuantizeOps, LRN_OPS, CHANNELS_LAST_OPS, SVDF_FLOAT_OPS, QUANTIZED_LSTM_FLOAT_OPS, recurrentOps, detectionOps];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);

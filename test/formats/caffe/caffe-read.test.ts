@@ -107,11 +107,17 @@ input_dim: [1, 0x2, 010]
     expect(e.message).toBe("u.prototxt: line 5, column 5: unknown field 'kernel_sizes' in layer 'conv' (Convolution).convolution_param");
   });
 
-  it('lists every layer type of the SSD fork it cannot run', async () => {
-    const p = corpusPath('caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt');
-    const e = await rejects(readModel(new Uint8Array(readFileSync(p)), { fileName: p }));
+  it('lists every layer type it cannot run in one error', async () => {
+    // VGG-SSD's Normalize and Faster R-CNN's ROIPooling (MobileNet-SSD's PriorBox and DetectionOutput now read)
+    const text = [
+      'input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }',
+      'layer { name: "n1" type: "Normalize" bottom: "data" top: "n1" }',
+      'layer { name: "n2" type: "Normalize" bottom: "n1" top: "n2" }',
+      'layer { name: "roi" type: "ROIPooling" bottom: "n2" bottom: "data" top: "roi" }',
+    ].join('\n');
+    const e = await rejects(readModel(new TextEncoder().encode(text), { fileName: 'ssd.prototxt' }));
     expect(e).toBeInstanceOf(UnsupportedError);
-    expect(e.message).toMatch(/Caffe layer types PriorBox, DetectionOutput: .*MobileNetSSD_deploy\.prototxt' uses PriorBox \(6: conv11_mbox_priorbox, .*DetectionOutput \(1: detection_out\)/);
+    expect(e.message).toMatch(/Caffe layer types Normalize, ROIPooling: 'ssd\.prototxt' uses Normalize \(2: n1, n2\); ROIPooling \(1: roi\)/);
   });
 
   it('reduces a train/test net to its TEST phase and asks for the data shape', async () => {

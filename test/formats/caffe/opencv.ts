@@ -60,18 +60,25 @@ export function opencvReal(key: string, prototxt: string, caffemodel: string, sh
   return load(dir);
 }
 
+/** For opencvRandom: layers whose random blobs are multiplied by a factor; layers whose outputs to save too. */
+export interface RandomExtras {
+  scales?: Record<string, number>;
+  layers?: string[];
+}
+
 /**
  * Random weights for a prototxt-only net: one entry per weighted layer with the blob shapes
  * the net declares (nnport read without weights leaves them as graph inputs documented with
  * their layer); OpenCV loads the caffemodel the script writes and refuses blobs that do not
  * fit its own reading of the prototxt.
  */
-export function opencvRandom(key: string, prototxt: string, weightless: Graph, shape: number[]): OpenCvReference {
+export function opencvRandom(key: string, prototxt: string, weightless: Graph, shape: number[], extra: RandomExtras = {}): OpenCvReference {
   const dir = join(CACHE, key);
-  const stamp = stampOf([prototxt, readFileSync(prototxt), shape.join(',')]);
+  const more = extra.scales || extra.layers ? [JSON.stringify(extra)] : [];
+  const stamp = stampOf([prototxt, readFileSync(prototxt), shape.join(','), ...more]);
   if (!cached(dir, stamp)) {
     mkdirSync(dir, { recursive: true });
-    const spec: { layer: string; kind: string; shapes: number[][] }[] = [];
+    const spec: { layer: string; kind: string; shapes: number[][]; scale?: number }[] = [];
     for (const v of weightless.inputs) {
       const m = /^weights of layer '(.*)' \((\w+)\)/.exec(v.doc ?? '');
       if (!m) continue;
@@ -79,8 +86,10 @@ export function opencvRandom(key: string, prototxt: string, weightless: Graph, s
       if (!e) spec.push((e = { layer: m[1]!, kind: m[2]!, shapes: [] }));
       e.shapes.push(v.shape as number[]);
     }
+    for (const e of spec) if (extra.scales?.[e.layer] !== undefined) e.scale = extra.scales[e.layer];
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
-    execFileSync('/usr/bin/python3', [SCRIPT, 'random', prototxt, join(dir, 'spec.json'), dir, '--shape', shape.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const layerArgs = extra.layers ? ['--layers', extra.layers.join(',')] : [];
+    execFileSync('/usr/bin/python3', [SCRIPT, 'random', prototxt, join(dir, 'spec.json'), dir, '--shape', shape.join(','), ...layerArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     writeFileSync(join(dir, 'stamp'), stamp);
   }
   return load(dir);

@@ -1,0 +1,211 @@
+// Caffe SSD's PriorBox and DetectionOutput settings one by one, on small generated nets with
+// random weights, against OpenCV dnn (its own implementation of both layers); DetectionOutput
+// also through onnxruntime on the written .onnx.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/index.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+import { opencvRandom, pathFiles, relativeError } from './opencv.js';
+
+const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
+
+function prototxt(name: string, text: string): string {
+  mkdirSync(DIR, { recursive: true });
+  const p = join(DIR, `${name}.prototxt`);
+  writeFileSync(p, text);
+  return p;
+}
+
+const input = (c: number, h: number, w: number) => `input: "data"\ninput_shape { dim: 1 dim: ${c} dim: ${h} dim: ${w} }\n`;
+const conv = (name: string, bottom: string, out: number, extra = '') =>
+  `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${name}" convolution_param { num_output: ${out} kernel_size: 3 pad: 1 ${extra} } }\n`;
+const priorBox = (name: string, bottom: string, param: string) => `layer { name: "${name}" type: "PriorBox" bottom: "${bottom}" bottom: "data" top: "${name}" prior_box_param { ${param} } }\n`;
+
+// OpenCV clips the priors unless told not to (Caffe's default is clip: false): every case says.
+const PRIOR_CASES: Record<string, string> = {
+  'ssd-like': 'min_size: 30 max_size: 60 aspect_ratio: 2 aspect_ratio: 3 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2',
+  'clip, one variance, no flip': 'min_size: 40 aspect_ratio: 2 aspect_ratio: 0.5 flip: false clip: true variance: 0.15',
+  'duplicate ratios': 'min_size: 20 aspect_ratio: 2 aspect_ratio: 2 aspect_ratio: 1 aspect_ratio: 0.5 flip: true clip: false variance: 0.1',
+  'two min sizes with max sizes': 'min_size: 16 min_size: 36 max_size: 30 max_size: 70 aspect_ratio: 3 clip: false variance: 0.2',
+  // OpenCV normalises by the image blob's size whatever img_size says: here they agree
+  'img_size and step': 'min_size: 50 clip: false img_size: 75 step: 8 offset: 0.25 variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2',
+  'img_h/img_w and step_h/step_w': 'min_size: 24 max_size: 48 img_h: 75 img_w: 75 step_h: 7 step_w: 5 offset: 0 clip: true variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2',
+};
+
+describe('Caffe PriorBox vs OpenCV dnn', () => {
+  it('every setting, on odd feature sizes', async () => {
+    let text = input(3, 75, 75) + `layer { name: "feat" type: "Pooling" bottom: "data" top: "feat" pooling_param { pool: MAX kernel_size: 3 stride: 6 } }\n`;
+    Object.values(PRIOR_CASES).forEach((param, i) => (text += priorBox(`prior${i}`, 'feat', param)));
+    const p = prototxt('priorbox', text);
+    const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p });
+    const ref = opencvRandom('ssd-priorbox', p, bare.graph, [1, 3, 75, 75]);
+    const got = (await runGraph(bare.graph, { data: ref.input })).outputs;
+    Object.keys(PRIOR_CASES).forEach((what, i) => {
+      const want = ref.outputs.get(`prior${i}`)!;
+      const t = got.get(`prior${i}`)!;
+      expect(t.shape, what).toEqual(want.shape);
+      expect(relativeError(t, want), what).toBeLessThanOrEqual(1e-6);
+    });
+  }, 60_000);
+
+  it("img_size other than the image's: Caffe's normalisation, by hand", async () => {
+    // OpenCV ignores img_size; Caffe divides by it: the first prior of cell (0, 0) with step 32,
+    // offset 0.25 and min_size 50 is centred at 8, so xmin = (8 - 25) / 320, ymin = (8 - 25) / 240.
+    const p = prototxt('priorbox-img-size', input(3, 30, 40) + priorBox('prior', 'data', 'min_size: 50 img_h: 240 img_w: 320 step: 32 offset: 0.25 variance: 0.1'));
+    const g = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p })).graph;
+    const t = (await runGraph(g, { data: new Tensor('float32', [1, 3, 30, 40], new Float32Array(3600)) })).outputs.get('prior')!;
+    expect(t.shape).toEqual([1, 2, 30 * 40 * 4]);
+    const d = t.data as Float32Array;
+    expect([d[0], d[1], d[2], d[3]]).toEqual([-17 / 320, -17 / 240, 33 / 320, 33 / 240].map(Math.fround));
+    // cell (0, 1): centre x = 1.25 * 32 = 40
+    expect(d[4]).toBe(Math.fround(15 / 320));
+    expect(d[1200 * 4]).toBe(Math.fround(0.1));
+  });
+});
+
+/** A one-feature-map SSD head ending in DetectionOutput with the given parameters. */
+function ssdNet(classes: number, prior: string, numPriors: number, detection: string): string {
+  return (
+    input(4, 40, 48) +
+    conv('feat', 'data', 8, 'stride: 4') +
+    conv('loc', 'feat', numPriors * 4) +
+    `layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
+    `layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" flatten_param { axis: 1 } }\n` +
+    conv('conf', 'feat', numPriors * classes) +
+    `layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
+    `layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" flatten_param { axis: 1 } }\n` +
+    `layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: ${classes} } } }\n` +
+    `layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }\n` +
+    `layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" flatten_param { axis: 1 } }\n` +
+    priorBox('priors', 'feat', prior) +
+    `layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "priors" top: "detection_out" detection_output_param { num_classes: ${classes} ${detection} } }\n`
+  );
+}
+
+const SSD_PRIOR = 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2';
+interface DetectionCase {
+  classes: number;
+  detection: string;
+  prior?: string;
+  /** what OpenCV runs instead, when it cannot run the case itself but an equivalent net */
+  oracle?: { detection?: string; prior?: string };
+}
+
+const DETECTION_CASES: Record<string, DetectionCase> = {
+  'CENTER_SIZE, threshold, top_k, keep_top_k cuts': { classes: 5, detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 40 } keep_top_k: 25 confidence_threshold: 0.3' },
+  'CORNER, no threshold, no top_k': { classes: 3, detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
+  // OpenCV sizes its output by keep_top_k and crashes on -1: it runs a keep_top_k above the count
+  'keep_top_k -1 (keep all)': {
+    classes: 3,
+    detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: -1',
+    oracle: { detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
+  },
+  'background label 2, keep_top_k above the count': { classes: 4, detection: 'share_location: true background_label_id: 2 code_type: CENTER_SIZE nms_param { nms_threshold: 0.5 top_k: 400 } keep_top_k: 1000 confidence_threshold: 0.4' },
+  // OpenCV wants priors without variances then; the same as variances of 1 and the flag off
+  'variance encoded in target': {
+    classes: 3,
+    detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE variance_encoded_in_target: true nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
+    oracle: {
+      detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
+      prior: 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 1',
+    },
+  },
+};
+
+type Row = number[];
+const rowsOf = (data: ArrayLike<number>): Row[] => Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
+const caffeOrder = (a: Row, b: Row): number => a[1]! - b[1]! || b[2]! - a[2]! || a[3]! - b[3]! || a[4]! - b[4]!;
+
+/**
+ * The same detections, each matched to one of the other's: label exact, score and box within
+ * 1e-4. (OpenCV sorts its rows by score alone; near-equal scores may come in either order.)
+ */
+function expectSame(got: Row[], want: Row[], what: string): void {
+  expect(got.length, `${what}: detections`).toBe(want.length);
+  const free = new Set(got.map((_, i) => i));
+  for (const w of want) {
+    const i = [...free].find((j) => got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= 1e-4));
+    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
+    free.delete(i!);
+  }
+}
+
+describe('Caffe DetectionOutput vs OpenCV dnn', () => {
+  Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
+    it(what, async () => {
+      const p = prototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
+      const o = c.oracle ? prototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
+      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
+      const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
+      const graph = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) })).graph;
+      // OpenCV pads its rows with zeros up to keep_top_k
+      const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array).filter((r) => r.some((v) => v !== 0));
+      expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
+      const got = (await runGraph(graph, { data: ref.input })).outputs.get('detection_out')!;
+      expect(got.shape).toEqual([1, 1, want.length, 7]);
+      const gotRows = rowsOf(got.data as Float32Array);
+      expect([...gotRows].sort(caffeOrder), 'Caffe order: by label, then score').toEqual(gotRows);
+      expectSame(gotRows, want, 'nnport');
+      const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+      const res = await session.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
+      await session.release();
+      expectSame(rowsOf(res.detection_out!.data as Float32Array), want, 'onnxruntime');
+    }, 60_000);
+  });
+});
+
+describe('Caffe SSD layers: edge cases and refusals', () => {
+  const read = (name: string, text: string, outputs?: string[]) => {
+    const p = prototxt(name, text);
+    return readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, outputs });
+  };
+  const detectionNet = (detection: string) => ssdNet(3, SSD_PRIOR, 4, `share_location: true ${detection}`);
+
+  it("nothing above the threshold: Caffe's one row [image, -1, ...] (nnport and onnxruntime)", async () => {
+    // the weights are left as inputs: fed here, zero confidences give 1/3 everywhere
+    const g = (await read('empty', detectionNet('background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 10 } keep_top_k: 5 confidence_threshold: 0.5'))).graph;
+    const feeds: Record<string, Tensor> = { data: new Tensor('float32', [1, 4, 40, 48], new Float32Array(4 * 40 * 48).fill(0.5)) };
+    for (const v of g.inputs) if (v.name !== 'data') feeds[v.name] = new Tensor('float32', v.shape as number[], new Float32Array((v.shape as number[]).reduce((a, b) => a * b, 1)));
+    const t = (await runGraph(g, feeds)).outputs.get('detection_out')!;
+    expect(t.shape).toEqual([1, 1, 1, 7]);
+    expect(Array.from(t.data as Float32Array)).toEqual([0, -1, -1, -1, -1, -1, -1]);
+    const session = await ort.InferenceSession.create(writeOnnx(g), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+    const res = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data as Float32Array, [...v.shape])])));
+    await session.release();
+    expect(res.detection_out!.dims).toEqual([1, 1, 1, 7]);
+    expect(Array.from(res.detection_out!.data as Float32Array)).toEqual([0, -1, -1, -1, -1, -1, -1]);
+  });
+
+  it('refuses what it does not run, by name', async () => {
+    await expect(read('corner-size', detectionNet('code_type: CORNER_SIZE keep_top_k: 10'))).rejects.toThrow(/unsupported: Caffe DetectionOutput code_type CORNER_SIZE/);
+    await expect(read('no-share', ssdNet(3, SSD_PRIOR, 4, 'share_location: false keep_top_k: 10'))).rejects.toThrow(/unsupported: Caffe DetectionOutput with share_location false/);
+    await expect(read('eta', detectionNet('nms_param { nms_threshold: 0.45 eta: 0.9 }'))).rejects.toThrow(/adaptive NMS/);
+    const after = detectionNet('keep_top_k: 10') + `layer { name: "after" type: "Power" bottom: "detection_out" top: "after" }\n`;
+    await expect(read('after-detection', after)).rejects.toThrow(/unsupported: a Caffe layer reading DetectionOutput's detections/);
+  });
+
+  it('bad PriorBox parameters and sizes are typed errors naming the layer', async () => {
+    const net = (param: string, h = 30) => input(3, h, 30) + priorBox('prior', 'data', param);
+    await expect(read('pb-no-min', net('aspect_ratio: 2'))).rejects.toThrow(/layer 'prior' \(PriorBox\): prior_box_param needs min_size/);
+    await expect(read('pb-max', net('min_size: 10 max_size: 5'))).rejects.toThrow(/max_size 5 must be larger than min_size 10/);
+    await expect(read('pb-variance', net('min_size: 10 variance: 0.1 variance: 0.2'))).rejects.toThrow(/variance has 2 values/);
+    await expect(read('pb-img', net('min_size: 10 img_size: 30 img_h: 30 img_w: 30'))).rejects.toThrow(/either img_size or img_h\/img_w/);
+    await expect(read('pb-one-bottom', input(3, 30, 30) + `layer { name: "prior" type: "PriorBox" bottom: "data" top: "prior" prior_box_param { min_size: 10 } }\n`)).rejects.toThrow(/takes 2 bottoms/);
+    // a huge image from a tiny file: the priors would be gigabytes
+    await expect(read('pb-huge', net('min_size: 10 aspect_ratio: 2 aspect_ratio: 3', 3_000_000))).rejects.toThrow(/PriorBox.*prior values/);
+  });
+
+  it('--outputs: unknown blobs and inputs are usage errors', async () => {
+    const text = detectionNet('keep_top_k: 10');
+    await expect(read('outputs-bad', text, ['nope'])).rejects.toThrow(/--outputs: 'nope' is not a blob/);
+    await expect(read('outputs-input', text, ['data'])).rejects.toThrow(/--outputs: 'data' is an input/);
+    const g = (await read('outputs-cut', text, ['priors', 'conf_out'])).graph;
+    expect(g.outputs.map((o) => o.name)).toEqual(['priors', 'conf_out']);
+    expect(g.nodes.some((n) => n.name.startsWith('loc') || n.name.startsWith('detection_out'))).toBe(false);
+  });
+});
