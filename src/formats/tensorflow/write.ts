@@ -1272,6 +1272,32 @@ function softmaxCrossEntropy(w: Writer, n: Node, out: string): void {
   nllCore(w, n, out, logProb, x, labels, weight || undefined);
 }
 
+/**
+ * Hann / Hamming / Blackman windows of a size fed at run time: a0 - a1 cos(2πn/N) + a2 cos(4πn/N)
+ * over n = Range(0, size), N = size (periodic) or size - 1 (symmetric), in the output dtype.
+ */
+function windowRow(a: number[]): Row {
+  return (w, n, out) => {
+    const size = n.inputs[0]!;
+    const st = w.dtype(size);
+    const dtype = w.dtype(n.outputs[0]!);
+    if ((st !== 'int32' && st !== 'int64') || (dtype !== 'float32' && dtype !== 'float64')) throw new UnsupportedError(`${n.opType} of a ${st} size into ${dtype} in a GraphDef`, `node '${n.name}'`);
+    const dt = { T: T(dtype) };
+    const toFloat = (v: string, tag: string) => w.add(w.fresh(`${n.name}/${tag}`), 'Cast', [v], { SrcT: T(st), DstT: T(dtype), Truncate: { b: false } });
+    const count = w.add(w.fresh(`${n.name}/size`), 'Reshape', [w.ref(size), w.int32(`${n.name}/scalar`, [])], { T: T(st), Tshape: T('int32') });
+    const k = toFloat(w.add(w.fresh(`${n.name}/range`), 'Range', [indexConst(w, `${n.name}/start`, st, [], [0]), count, indexConst(w, `${n.name}/delta`, st, [], [1])], { Tidx: T(st) }), 'n');
+    const periodic = attrInt(n, 'periodic', 1) === 1;
+    const denom = toFloat(periodic ? count : w.add(w.fresh(`${n.name}/size_minus_one`), 'Sub', [count, indexConst(w, `${n.name}/one`, st, [], [1])], { T: T(st) }), 'N');
+    const phase = w.add(w.fresh(`${n.name}/phase`), 'RealDiv', [w.add(w.fresh(`${n.name}/two_pi_n`), 'Mul', [k, floatScalar(w, `${n.name}/two_pi`, dtype, 2 * Math.PI)], dt), denom], dt);
+    let acc = w.add(w.fresh(`${n.name}/term1`), 'Sub', [floatScalar(w, `${n.name}/a0`, dtype, a[0]!), w.add(w.fresh(`${n.name}/a1_cos`), 'Mul', [floatScalar(w, `${n.name}/a1`, dtype, a[1]!), w.add(w.fresh(`${n.name}/cos1`), 'Cos', [phase], dt)], dt)], dt);
+    if (a[2]) {
+      const cos2 = w.add(w.fresh(`${n.name}/cos2`), 'Cos', [w.add(w.fresh(`${n.name}/phase2`), 'Mul', [phase, floatScalar(w, `${n.name}/two`, dtype, 2)], dt)], dt);
+      acc = w.add(w.fresh(`${n.name}/term2`), 'AddV2', [acc, w.add(w.fresh(`${n.name}/a2_cos`), 'Mul', [floatScalar(w, `${n.name}/a2`, dtype, a[2])!, cos2], dt)], dt);
+    }
+    w.add(out, 'Identity', [acc], dt);
+  };
+}
+
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
 function wrappedTuples(w: Writer, n: Node, x: string, i: string): string {
   const where = `node '${n.name}'`;
@@ -1484,6 +1510,9 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  HannWindow: windowRow([0.5, 0.5]),
+  HammingWindow: windowRow([25 / 46, 21 / 46]),
+  BlackmanWindow: windowRow([0.42, 0.5, 0.08]),
   NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
   SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
