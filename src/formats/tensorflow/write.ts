@@ -1299,13 +1299,14 @@ function windowRow(a: number[]): Row {
 }
 
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
-function wrappedTuples(w: Writer, n: Node, x: string, i: string): string {
+function wrappedTuples(w: Writer, n: Node, x: string, i: string, batchDims = 0): string {
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
   const k = w.shape(i)?.at(-1);
   const it = w.dtype(i);
-  if (!xs || typeof k !== 'number' || xs.slice(0, k).some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
-  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], xs.slice(0, k) as number[])], { T: T(it) });
+  const dims = typeof k === 'number' ? xs?.slice(batchDims, batchDims + k) : undefined;
+  if (!dims || typeof k !== 'number' || dims.length !== k || dims.some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], dims as number[])], { T: T(it) });
 }
 
 /** TopK as TopKV2 (the largest k along the last axis, sorted, the lower index first among equals, as ONNX): another axis is swapped to the last and back, the smallest are the largest of -x. */
@@ -1500,8 +1501,21 @@ const ROWS: Record<string, Row> = {
   ScatterElements: scatterElements,
   Scatter: scatterElements,
   GatherND: (w, n, out) => {
-    if (attrInt(n, 'batch_dims', 0)) throw new UnsupportedError('GatherND with batch_dims in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'GatherNd', [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!)], { Tparams: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+    const [x, i] = n.inputs as [string, string];
+    const b = attrInt(n, 'batch_dims', 0);
+    let tuples = wrappedTuples(w, n, x, i, b);
+    const it = w.dtype(i);
+    if (b) {
+      // TF's GatherNd has no batch dims: each tuple is prefixed with its batch coordinates (constant iotas)
+      const is = w.shape(i);
+      if (!is || is.some((d) => typeof d !== 'number')) throw new UnsupportedError('GatherND with batch_dims of indices of unknown shape in a GraphDef', `node '${n.name}'`);
+      const lead = (is as number[]).slice(0, -1);
+      const count = lead.reduce((p, q) => p * q, 1);
+      const strides = lead.map((_, a) => lead.slice(a + 1).reduce((p, q) => p * q, 1));
+      const iotas = Array.from({ length: b }, (_, a) => indexConst(w, `${n.name}/batch_${a}`, it, [...lead, 1], Array.from({ length: count }, (_, k) => Math.floor(k / strides[a]!) % lead[a]!)));
+      tuples = w.add(w.fresh(`${n.name}/batched_indices`), 'ConcatV2', [...iotas, tuples, w.int32(`${n.name}/tuple_axis`, [lead.length], true)], { T: T(it), N: { i: b + 1 }, Tidx: T('int32') });
+    }
+    w.add(out, 'GatherNd', [w.ref(x), tuples], { Tparams: T(w.dtype(x)), Tindices: T(it) });
   },
   ScatterND: (w, n, out) => {
     const reduction = attrString(n, 'reduction', 'none');
