@@ -390,7 +390,15 @@ const oneHot: Converter = (c) => {
   const negative = c.b.fresh(`${idx.name}_negative`);
   c.b.node('Less', [idx.name, c.b.constant(Tensor.scalar(idx.dtype, 0), `zero_${idx.dtype}`)], [negative]);
   const inRange = c.b.fresh(`${idx.name}_or_depth`);
-  c.b.node('Where', [negative, depth.name, idx.name], [inRange]);
+  // (int64 indices beside TFLite's int32 depth: the depth cast to the indices' type for Where)
+  let depthLike = depth.name;
+  if (depth.dtype !== idx.dtype) {
+    const codes: Partial<Record<string, number>> = { int32: 6, int64: 7 };
+    if (codes[idx.dtype] === undefined) throw new UnsupportedError(`ONE_HOT of ${idx.dtype} indices`, `'${out.name}'`);
+    depthLike = c.b.fresh(`${depth.name}_${idx.dtype}`);
+    c.b.node('Cast', [depth.name], [depthLike], { to: int(codes[idx.dtype]!) });
+  }
+  c.b.node('Where', [negative, depthLike, idx.name], [inRange]);
   c.b.node('OneHot', [inRange, depth.name, values], [out.name], { axis: int(o?.axis() ?? -1) });
 };
 
