@@ -2,7 +2,9 @@
 // of 1 so that exported shape subgraphs fold into the Reshape targets Keras layers need) and,
 // for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
 // free batch dimension: Keras layers never name it.
+import { UnsupportedError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
+import { inferShapes } from '../ir/ops/index.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
@@ -19,7 +21,25 @@ export interface KerasPrepareOptions {
   expandGroupedConv?: boolean;
 }
 
+/**
+ * Keras layers never touch the batch: a Reshape of computed data whose output's first dim is not
+ * its input's (both known, as the source graph declares them: a Flatten with axis 0 read from a
+ * .tflite, [2, 3, 4, 5] -> [1, 120]) has no Keras layer. Checked on the graph as it comes, before
+ * the batch is made free (then the target's fixed first dim could no longer be told from a batch).
+ */
+function refuseBatchReshapes(g: Graph): void {
+  if (!g.nodes.some((n) => n.opType === 'Reshape')) return;
+  const shapes = inferShapes(g, { onError: 'unknown' }).values;
+  for (const n of g.nodes) {
+    if (n.opType !== 'Reshape' || (n.domain !== '' && n.domain !== 'ai.onnx') || g.initializers.has(n.inputs[0]!)) continue;
+    const from = shapes.get(n.inputs[0]!)?.shape?.[0];
+    const to = shapes.get(n.outputs[0]!)?.shape?.[0];
+    if (typeof from === 'number' && typeof to === 'number' && from !== to) throw new UnsupportedError(`Reshape that changes the batch dimension (${from} -> ${to}) in a Keras model`, `node '${n.name || n.outputs[0]}': Keras layers keep the batch`);
+  }
+}
+
 export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
+  refuseBatchReshapes(graph);
   const evaluate = await createNodeEvaluator();
   // the layout pass sees a free batch dim (else it may fold the batch into a flatten), ...
   // (a time-major [T, B, ...] input of a recurrent op has its batch on axis 1)

@@ -24,6 +24,7 @@ import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
 import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
+import { writeNonMaxSuppression } from './write-nms.js';
 
 const utf8 = new TextEncoder();
 
@@ -354,7 +355,11 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
   const strides = attrInts(n, 'strides', [1, 1]);
   const max = n.opType === 'MaxPool';
   const where = `node '${n.name}'`;
-  if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
+  const dilations = attrInts(n, 'dilations', [1, 1]);
+  if (dilations.some((d) => d !== 1)) {
+    if (!max) throw new UnsupportedError('dilated average pooling in a GraphDef', where);
+    return dilatedMaxPool(w, n, out, kernel, strides, dilations);
+  }
   let explicit: number[] | undefined;
   if (attrInt(n, 'ceil_mode', 0)) {
     // ceil mode: the last window may run past the padded input; that overhang becomes end padding
@@ -400,6 +405,45 @@ function nhwcPool(w: Writer, n: Node, out: string): void {
     return;
   }
   w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
+}
+
+/**
+ * Dilated max pooling (TF's MaxPool has no dilations) in the atrous form tf.nn.pool writes:
+ * the input padded with the lowest float (zero over values >= 0), SpaceToBatchND by the dilation,
+ * an undilated stride-1 MaxPool, BatchToSpaceND (the block-alignment padding cropped off the end:
+ * no kept window reaches it), then every s-th row / column (a 1x1 MaxPool of the stride).
+ */
+function dilatedMaxPool(w: Writer, n: Node, out: string, kernel: number[], strides: number[], d: number[]): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const shape = w.shape(x);
+  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode dilated pooling in a GraphDef', where);
+  if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number' || kernel.length !== 2) throw new UnsupportedError('dilated pooling of an input of unknown size in a GraphDef', where);
+  const hw = [shape[1], shape[2]];
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  let pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
+  if (autoPad.startsWith('SAME')) {
+    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, d[0]!);
+    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, d[1]!);
+    pads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
+  }
+  const dt = T(w.dtype(x));
+  let input = w.ref(x);
+  if (pads.some((p) => p !== 0)) {
+    const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
+    const name = w.fresh(`${n.name}/pad`);
+    if (w.nonNegative(x)) input = w.add(name, 'Pad', [input, p], { T: dt, Tpaddings: T('int32') });
+    else input = w.add(name, 'PadV2', [input, p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
+  }
+  const padded = [0, 1].map((i) => hw[i]! + pads[i]! + pads[i + 2]!);
+  if (padded.some((size, i) => size < (kernel[i]! - 1) * d[i]! + 1)) throw new UnsupportedError('dilated pooling with a window larger than its padded input in a GraphDef', where);
+  const extra = padded.map((size, i) => (d[i]! - (size % d[i]!)) % d[i]!);
+  const block = () => w.int32(`${n.name}/block_shape`, d);
+  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [input, block(), w.const(`${n.name}/block_paddings`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
+  const pooled = w.add(w.fresh(`${n.name}/atrous`), 'MaxPool', [s2b], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
+  const strided = strides.some((v) => v !== 1);
+  const b2s = w.add(strided ? w.fresh(`${n.name}/BatchToSpaceND`) : out, 'BatchToSpaceND', [pooled, block(), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
+  if (strided) w.add(out, 'MaxPool', [b2s], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
 /**
@@ -1146,15 +1190,14 @@ function gatherElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + r : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('GatherElements over an axis of unknown size in a GraphDef', where);
-  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, i, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
+  w.add(out, 'GatherNd', [w.ref(x), elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d)], { Tparams: T(w.dtype(x)), Tindices: T(it) });
 }
 
-/** (shape..., r) coordinates of each element of index tensor `i` (of static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
-function elementCoordinates(w: Writer, n: Node, i: string, shape: number[], axis: number, d: number): string {
-  const it = w.dtype(i);
+/** (shape..., r) coordinates of each element of the index tensor `iRef` (of dtype `it`, static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
+function elementCoordinates(w: Writer, n: Node, iRef: string, it: Tensor['dtype'], shape: number[], axis: number, d: number): string {
   const r = shape.length;
   const count = shape.reduce((a, b) => a * b, 1);
-  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [iRef, indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
   const column = w.add(w.fresh(`${n.name}/axis_coordinate`), 'ExpandDims', [wrapped, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
   const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
   const parts = Array.from({ length: r }, (_, a) =>
@@ -1176,18 +1219,97 @@ function scatterElements(w: Writer, n: Node, out: string): void {
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
   const d = xs[axis];
   if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
-  const coords = elementCoordinates(w, n, i, is as number[], axis, d);
+  const coords = elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d);
   w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
 }
 
+/**
+ * NegativeLogLikelihoodLoss of `logProb` (a TF ref; the IR value `x` gives its shape and dtype):
+ * -logProb[n, t, d...] picked by GatherNd at coordinates built from the targets, times the
+ * class weight (ignore_index: weight 0, the target itself replaced by 0 to stay in range),
+ * then ONNX's reduction (mean: divided by the weights' sum).
+ */
+function nllCore(w: Writer, n: Node, out: string, logProb: string, x: string, target: string, weight: string | undefined): void {
+  const where = `node '${n.name}'`;
+  const xs = w.shape(x);
+  const ts = w.shape(target);
+  const it = w.dtype(target);
+  const dtype = w.dtype(x);
+  if (!xs || !ts || xs.length < 2 || [...xs, ...ts].some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64') || !isFloat(dtype)) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  const reduction = attrString(n, 'reduction', 'mean');
+  if (!['none', 'sum', 'mean'].includes(reduction)) throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
+  const ignore = attrInt(n, 'ignore_index');
+  const dt = { T: T(dtype) };
+  let t = w.ref(target);
+  let keep: string | undefined;
+  if (ignore !== undefined) {
+    const ign = indexConst(w, `${n.name}/ignore_index`, it, [], [ignore]);
+    t = w.add(w.fresh(`${n.name}/targets`), 'SelectV2', [w.add(w.fresh(`${n.name}/ignored`), 'Equal', [w.ref(target), ign], { T: T(it) }), indexConst(w, `${n.name}/zero_target`, it, [], [0]), w.ref(target)], { T: T(it) });
+    keep = w.add(w.fresh(`${n.name}/kept`), 'Cast', [w.add(w.fresh(`${n.name}/not_ignored`), 'NotEqual', [w.ref(target), ign], { T: T(it) })], { SrcT: T('bool'), DstT: T(dtype), Truncate: { b: false } });
+  }
+  const tshape = ts as number[];
+  const column = w.add(w.fresh(`${n.name}/class_axis`), 'ExpandDims', [t, w.int32(`${n.name}/class_dim`, [1], true)], { T: T(it), Tdim: T('int32') });
+  const coords = elementCoordinates(w, n, column, it, [tshape[0]!, 1, ...tshape.slice(1)], 1, xs[1] as number);
+  const picked = w.add(w.fresh(`${n.name}/picked`), 'GatherNd', [logProb, coords], { Tparams: T(dtype), Tindices: T(it) });
+  const flat = w.add(w.fresh(`${n.name}/picked_flat`), 'Reshape', [picked, w.int32(`${n.name}/target_shape`, tshape)], { ...dt, Tshape: T('int32') });
+  let wt: string | undefined = weight ? w.add(w.fresh(`${n.name}/class_weights`), 'GatherV2', [w.ref(weight), t, w.int32(`${n.name}/weight_axis`, [0], true)], { Tparams: T(dtype), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } }) : undefined;
+  if (keep) wt = wt ? w.add(w.fresh(`${n.name}/weights_kept`), 'Mul', [wt, keep], dt) : keep;
+  const weighted = wt ? w.add(w.fresh(`${n.name}/weighted`), 'Mul', [flat, wt], dt) : flat;
+  const all = () => w.int32(`${n.name}/all_axes`, tshape.map((_, i) => i));
+  const red = { ...dt, Tidx: T('int32'), keep_dims: { b: false } };
+  if (reduction === 'none') {
+    w.add(out, 'Neg', [weighted], dt);
+    return;
+  }
+  const loss = w.add(w.fresh(`${n.name}/loss`), 'Neg', [weighted], dt);
+  if (reduction === 'sum') w.add(out, 'Sum', [loss, all()], red);
+  else if (!wt) w.add(out, 'Mean', [loss, all()], red);
+  else w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/loss_sum`), 'Sum', [loss, all()], red), w.add(w.fresh(`${n.name}/weight_sum`), 'Sum', [wt, all()], red)], dt);
+}
+
+/** SoftmaxCrossEntropyLoss: LogSoftmax over the classes (axis 1; its optional second output), then the NLL loss of it. */
+function softmaxCrossEntropy(w: Writer, n: Node, out: string): void {
+  const [x, labels, weight] = n.inputs as [string, string, string | undefined];
+  const logProb = n.outputs[1] ? tfName(n.outputs[1]) : w.fresh(`${n.name}/log_prob`);
+  softmax(w, { ...n, attrs: { axis: { type: 'int', value: 1 } } }, logProb, 'LogSoftmax');
+  nllCore(w, n, out, logProb, x, labels, weight || undefined);
+}
+
+/**
+ * Hann / Hamming / Blackman windows of a size fed at run time: a0 - a1 cos(2πn/N) + a2 cos(4πn/N)
+ * over n = Range(0, size), N = size (periodic) or size - 1 (symmetric), in the output dtype.
+ */
+function windowRow(a: number[]): Row {
+  return (w, n, out) => {
+    const size = n.inputs[0]!;
+    const st = w.dtype(size);
+    const dtype = w.dtype(n.outputs[0]!);
+    if ((st !== 'int32' && st !== 'int64') || (dtype !== 'float32' && dtype !== 'float64')) throw new UnsupportedError(`${n.opType} of a ${st} size into ${dtype} in a GraphDef`, `node '${n.name}'`);
+    const dt = { T: T(dtype) };
+    const toFloat = (v: string, tag: string) => w.add(w.fresh(`${n.name}/${tag}`), 'Cast', [v], { SrcT: T(st), DstT: T(dtype), Truncate: { b: false } });
+    const count = w.add(w.fresh(`${n.name}/size`), 'Reshape', [w.ref(size), w.int32(`${n.name}/scalar`, [])], { T: T(st), Tshape: T('int32') });
+    const k = toFloat(w.add(w.fresh(`${n.name}/range`), 'Range', [indexConst(w, `${n.name}/start`, st, [], [0]), count, indexConst(w, `${n.name}/delta`, st, [], [1])], { Tidx: T(st) }), 'n');
+    const periodic = attrInt(n, 'periodic', 1) === 1;
+    const denom = toFloat(periodic ? count : w.add(w.fresh(`${n.name}/size_minus_one`), 'Sub', [count, indexConst(w, `${n.name}/one`, st, [], [1])], { T: T(st) }), 'N');
+    const phase = w.add(w.fresh(`${n.name}/phase`), 'RealDiv', [w.add(w.fresh(`${n.name}/two_pi_n`), 'Mul', [k, floatScalar(w, `${n.name}/two_pi`, dtype, 2 * Math.PI)], dt), denom], dt);
+    let acc = w.add(w.fresh(`${n.name}/term1`), 'Sub', [floatScalar(w, `${n.name}/a0`, dtype, a[0]!), w.add(w.fresh(`${n.name}/a1_cos`), 'Mul', [floatScalar(w, `${n.name}/a1`, dtype, a[1]!), w.add(w.fresh(`${n.name}/cos1`), 'Cos', [phase], dt)], dt)], dt);
+    if (a[2]) {
+      const cos2 = w.add(w.fresh(`${n.name}/cos2`), 'Cos', [w.add(w.fresh(`${n.name}/phase2`), 'Mul', [phase, floatScalar(w, `${n.name}/two`, dtype, 2)], dt)], dt);
+      acc = w.add(w.fresh(`${n.name}/term2`), 'AddV2', [acc, w.add(w.fresh(`${n.name}/a2_cos`), 'Mul', [floatScalar(w, `${n.name}/a2`, dtype, a[2])!, cos2], dt)], dt);
+    }
+    w.add(out, 'Identity', [acc], dt);
+  };
+}
+
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
-function wrappedTuples(w: Writer, n: Node, x: string, i: string): string {
+function wrappedTuples(w: Writer, n: Node, x: string, i: string, batchDims = 0): string {
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
   const k = w.shape(i)?.at(-1);
   const it = w.dtype(i);
-  if (!xs || typeof k !== 'number' || xs.slice(0, k).some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
-  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], xs.slice(0, k) as number[])], { T: T(it) });
+  const dims = typeof k === 'number' ? xs?.slice(batchDims, batchDims + k) : undefined;
+  if (!dims || typeof k !== 'number' || dims.length !== k || dims.some((d) => typeof d !== 'number') || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  return w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), indexConst(w, `${n.name}/dims`, it, [k], dims as number[])], { T: T(it) });
 }
 
 /** TopK as TopKV2 (the largest k along the last axis, sorted, the lower index first among equals, as ONNX): another axis is swapped to the last and back, the smallest are the largest of -x. */
@@ -1382,8 +1504,21 @@ const ROWS: Record<string, Row> = {
   ScatterElements: scatterElements,
   Scatter: scatterElements,
   GatherND: (w, n, out) => {
-    if (attrInt(n, 'batch_dims', 0)) throw new UnsupportedError('GatherND with batch_dims in a GraphDef', `node '${n.name}'`);
-    w.add(out, 'GatherNd', [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!)], { Tparams: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
+    const [x, i] = n.inputs as [string, string];
+    const b = attrInt(n, 'batch_dims', 0);
+    let tuples = wrappedTuples(w, n, x, i, b);
+    const it = w.dtype(i);
+    if (b) {
+      // TF's GatherNd has no batch dims: each tuple is prefixed with its batch coordinates (constant iotas)
+      const is = w.shape(i);
+      if (!is || is.some((d) => typeof d !== 'number')) throw new UnsupportedError('GatherND with batch_dims of indices of unknown shape in a GraphDef', `node '${n.name}'`);
+      const lead = (is as number[]).slice(0, -1);
+      const count = lead.reduce((p, q) => p * q, 1);
+      const strides = lead.map((_, a) => lead.slice(a + 1).reduce((p, q) => p * q, 1));
+      const iotas = Array.from({ length: b }, (_, a) => indexConst(w, `${n.name}/batch_${a}`, it, [...lead, 1], Array.from({ length: count }, (_, k) => Math.floor(k / strides[a]!) % lead[a]!)));
+      tuples = w.add(w.fresh(`${n.name}/batched_indices`), 'ConcatV2', [...iotas, tuples, w.int32(`${n.name}/tuple_axis`, [lead.length], true)], { T: T(it), N: { i: b + 1 }, Tidx: T('int32') });
+    }
+    w.add(out, 'GatherNd', [w.ref(x), tuples], { Tparams: T(w.dtype(x)), Tindices: T(it) });
   },
   ScatterND: (w, n, out) => {
     const reduction = attrString(n, 'reduction', 'none');
@@ -1392,6 +1527,12 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  NonMaxSuppression: writeNonMaxSuppression,
+  HannWindow: windowRow([0.5, 0.5]),
+  HammingWindow: windowRow([25 / 46, 21 / 46]),
+  BlackmanWindow: windowRow([0.42, 0.5, 0.08]),
+  NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
+  SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
   MeanVarianceNormalization: meanVarianceNorm,
   // Celu = alpha * Elu(x / alpha)
@@ -1623,7 +1764,7 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout', 'SoftmaxCrossEntropyLoss']);
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {

@@ -16,6 +16,7 @@ import { UnpackOptions } from '../generated/tflite/unpack-options.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import type { OpContext } from './read.js';
 import { sameQuant } from './read.js';
+import { nonMaxSuppressionV4, nonMaxSuppressionV5 } from './read-nms.js';
 import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, tensor, unary, type Converter } from './ops.js';
 
 /** ONNX TensorProto data type of a dtype (Cast's `to`). */
@@ -389,7 +390,15 @@ const oneHot: Converter = (c) => {
   const negative = c.b.fresh(`${idx.name}_negative`);
   c.b.node('Less', [idx.name, c.b.constant(Tensor.scalar(idx.dtype, 0), `zero_${idx.dtype}`)], [negative]);
   const inRange = c.b.fresh(`${idx.name}_or_depth`);
-  c.b.node('Where', [negative, depth.name, idx.name], [inRange]);
+  // (int64 indices beside TFLite's int32 depth: the depth cast to the indices' type for Where)
+  let depthLike = depth.name;
+  if (depth.dtype !== idx.dtype) {
+    const codes: Partial<Record<string, number>> = { int32: 6, int64: 7 };
+    if (codes[idx.dtype] === undefined) throw new UnsupportedError(`ONE_HOT of ${idx.dtype} indices`, `'${out.name}'`);
+    depthLike = c.b.fresh(`${depth.name}_${idx.dtype}`);
+    c.b.node('Cast', [depth.name], [depthLike], { to: int(codes[idx.dtype]!) });
+  }
+  c.b.node('Where', [negative, depthLike, idx.name], [inRange]);
   c.b.node('OneHot', [inRange, depth.name, values], [out.name], { axis: int(o?.axis() ?? -1) });
 };
 
@@ -455,6 +464,8 @@ export const TFLITE_READ_MORE_OPS: Record<string, Converter> = {
   ONE_HOT: oneHot,
   CUMSUM: cumsum,
   TOPK_V2: topKV2,
+  NON_MAX_SUPPRESSION_V4: nonMaxSuppressionV4,
+  NON_MAX_SUPPRESSION_V5: nonMaxSuppressionV5,
   // the coordinates of the true (non-zero) elements, one row each: ONNX NonZero gives one column each
   WHERE: (c) => {
     const nz = c.b.fresh(`${outName(c)}_columns`);

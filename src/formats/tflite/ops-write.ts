@@ -23,6 +23,7 @@ import { LeakyReluOptions } from '../generated/tflite/leaky-relu-options.js';
 import { MirrorPadMode } from '../generated/tflite/mirror-pad-mode.js';
 import { MirrorPadOptions } from '../generated/tflite/mirror-pad-options.js';
 import { MulOptions } from '../generated/tflite/mul-options.js';
+import { OneHotOptions } from '../generated/tflite/one-hot-options.js';
 import { Padding } from '../generated/tflite/padding.js';
 import { Pool2DOptions } from '../generated/tflite/pool2-doptions.js';
 import { ReducerOptions } from '../generated/tflite/reducer-options.js';
@@ -366,11 +367,26 @@ function broadcastShape(a: number[], b: number[]): number[] {
 const clip: Converter = (n, c) => {
   // the bounds are inputs since opset 11, attributes min / max before
   const attr = (name: string) => (n.attrs[name]?.type === 'float' ? attrFloat(n, name, 0) : undefined);
-  const bound = (i: number, d: number) => (n.inputs[i] ? constant(n, c, i, i === 1 ? 'min' : 'max').toNumbers()[0]! : (attr(i === 1 ? 'min' : 'max') ?? d));
+  const computed = (i: number) => !!n.inputs[i] && !c.constantOf(n.inputs[i]!);
+  const bound = (i: number, d: number) => (computed(i) ? NaN : n.inputs[i] ? constant(n, c, i, i === 1 ? 'min' : 'max').toNumbers()[0]! : (attr(i === 1 ? 'min' : 'max') ?? d));
   const lo = bound(1, -Infinity);
   const hi = bound(2, Infinity);
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  if (computed(1) || computed(2)) {
+    // bounds fed at run time: MAXIMUM / MINIMUM with the bound tensors (the scalars broadcast)
+    if (c.info(x).quant) throw new UnsupportedError('quantized Clip with computed bounds in a TFLite file', `node '${n.name}'`);
+    const dtype = c.info(x).dtype;
+    const boundOf = (i: number, v: number, what: string) => (computed(i) ? c.tensor(n.inputs[i]!) : c.addConstant(`${y}_${what}_value`, Tensor.scalar(dtype, v)));
+    let v = x;
+    if (lo > -Infinity || Number.isNaN(lo)) {
+      const mid = hi < Infinity || Number.isNaN(hi) ? c.addTensor(`${y}_max`, c.info(y)) : y;
+      c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [v, boundOf(1, lo, 'min')], outputs: [mid] });
+      v = mid;
+    }
+    if (hi < Infinity || Number.isNaN(hi)) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, boundOf(2, hi, 'max')], outputs: [y] });
+    return;
+  }
   // no bounds: a copy
   if (lo === -Infinity && hi === Infinity) return identity(n, c);
   if (lo === 0 && hi === 6) return c.emit({ code: BuiltinOperator.RELU6, inputs: [x], outputs: [y] });
@@ -536,10 +552,65 @@ function packedBatchShape(c: WriteContext, x: string, y: string, shape: number[]
   return packed;
 }
 
+/**
+ * Slice with starts / ends / axes / steps fed at run time: STRIDED_SLICE of full-rank begin / end /
+ * strides tensors built in the graph. A one-hot [k, rank] map of the (wrapped) axes spreads each
+ * given value onto its axis: begin = SUM(onehot · starts), end = dims + SUM(onehot · (ends -
+ * dims[axes])), strides = 1 + SUM(onehot · (steps - 1)). int64 values are clamped to ±2^30 before
+ * the CAST to int32 (an INT64_MAX end, "to the end", stays past any dim); STRIDED_SLICE clamps
+ * them to the dim as ONNX does, for either sign of the step.
+ */
+function computedSlice(n: Node, c: WriteContext): void {
+  const x = c.tensor(n.inputs[0]!);
+  const info = c.info(x);
+  const shape = info.shape;
+  const rank = shape.length;
+  if (info.signature) throw new UnsupportedError('Slice with computed starts of a dynamic-shaped input in a TFLite file', `node '${n.name}'`);
+  const y = c.tensor(n.outputs[0]!);
+  const i32 = (name: string, s: number[]) => c.addTensor(`${y}_${name}`, { name: '', dtype: 'int32', shape: s });
+  const emit = (code: BuiltinOperator, inputs: string[], out: string, options?: Opts) => (c.emit({ code, inputs, outputs: [out], options }), out);
+  const k = c.info(c.tensor(n.inputs[1]!)).shape[0]!;
+  // an int32 [k] vector of input i (a constant as it is, a computed one clamped and cast)
+  const vector = (i: number, what: string): string => {
+    const t = c.constantOf(n.inputs[i]!);
+    if (t) return c.addConstant(`${y}_${what}`, int32(t.toNumbers().map((v) => Math.max(-(2 ** 30), Math.min(2 ** 30, v)))));
+    let v = c.tensor(n.inputs[i]!);
+    const vi = c.info(v);
+    if (vi.dtype === 'int64') {
+      const lo = emit(BuiltinOperator.MAXIMUM, [v, c.addConstant(`${y}_${what}_lowest`, Tensor.int64([], [-(2 ** 30)]))], c.addTensor(`${y}_${what}_above`, { ...vi, quant: undefined }));
+      v = emit(BuiltinOperator.MINIMUM, [lo, c.addConstant(`${y}_${what}_highest`, Tensor.int64([], [2 ** 30]))], c.addTensor(`${y}_${what}_clamped`, { ...vi, quant: undefined }));
+    }
+    return vi.dtype === 'int32' ? v : emit(BuiltinOperator.CAST, [v], i32(`${what}_int32`, [k]));
+  };
+  const starts = vector(1, 'starts');
+  const ends = vector(2, 'ends');
+  const axes = n.inputs[3] ? emit(BuiltinOperator.FLOOR_MOD, [vector(3, 'axes'), c.addConstant(`${y}_rank`, new Tensor('int32', [], Int32Array.of(rank)))], i32('axes_wrapped', [k])) : c.addConstant(`${y}_axes`, int32(Array.from({ length: k }, (_, i) => i)));
+  const depth = c.addConstant(`${y}_rank_depth`, new Tensor('int32', [], Int32Array.of(rank)));
+  const onehot = emit(BuiltinOperator.ONE_HOT, [axes, depth, c.addConstant(`${y}_on`, new Tensor('int32', [], Int32Array.of(1))), c.addConstant(`${y}_off`, new Tensor('int32', [], Int32Array.of(0)))], i32('axis_map', [k, rank]), (b) => [BuiltinOptions.OneHotOptions, OneHotOptions.createOneHotOptions(b, -1)]);
+  const column = (v: string, what: string) => emit(BuiltinOperator.RESHAPE, [v, c.addConstant(`${y}_${what}_column_shape`, int32([k, 1]))], i32(`${what}_column`, [k, 1]));
+  const spread = (v: string, what: string): string => {
+    const m = emit(BuiltinOperator.MUL, [onehot, column(v, what)], i32(`${what}_spread`, [k, rank]), (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)]);
+    return emit(BuiltinOperator.SUM, [m, c.addConstant(`${y}_${what}_sum_axis`, int32([0]))], i32(`${what}_full`, [rank]), (b) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(b, false)]);
+  };
+  const add = (a: string, b: string, out: string) => emit(BuiltinOperator.ADD, [a, b], out, (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, false)]);
+  const sub = (a: string, b: string, out: string) => emit(BuiltinOperator.SUB, [a, b], out, (bb, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(bb, act, false)]);
+  const dims = c.addConstant(`${y}_dims`, int32(shape));
+  const begin = spread(starts, 'begin');
+  const dimsAt = emit(BuiltinOperator.GATHER, [dims, axes], i32('dims_at_axes', [k]), (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, 0, 0)]);
+  const end = add(dims, spread(sub(ends, dimsAt, i32('ends_from_dims', [k])), 'end'), i32('end', [rank]));
+  let strides: string;
+  if (n.inputs[4]) {
+    const less = sub(vector(4, 'steps'), c.addConstant(`${y}_one`, new Tensor('int32', [], Int32Array.of(1))), i32('steps_less_one', [k]));
+    strides = add(c.addConstant(`${y}_ones`, int32(new Array<number>(rank).fill(1))), spread(less, 'strides'), i32('strides', [rank]));
+  } else strides = c.addConstant(`${y}_strides`, int32(new Array<number>(rank).fill(1)));
+  c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs: [x, begin, end, strides], outputs: [y], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, 0, 0, 0, 0, 0, false)] });
+}
+
 const slice: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const shape = c.shapeOf(x);
   const rank = shape.length;
+  if ([1, 2, 3, 4].some((i) => n.inputs[i] && !c.constantOf(n.inputs[i]!))) return computedSlice(n, c);
   // (before opset 10: starts / ends / axes attributes)
   const legacy = !n.inputs[1] && !!n.attrs.starts;
   const starts = legacy ? attrInts(n, 'starts', []) : constant(n, c, 1, 'starts').toNumbers();
@@ -801,12 +872,9 @@ export const TFLITE_WRITE_OPS: Record<string, Converter> = {
   Resize: resize,
   'nnport::DepthToSpace': space(BuiltinOperator.DEPTH_TO_SPACE),
   'nnport::SpaceToDepth': space(BuiltinOperator.SPACE_TO_DEPTH),
+  // ReduceMean / ReduceSum / ReduceMax / ReduceMin: ops-more-write.ts' reduction (axes fed at run time too)
   Gemm: gemm,
   MatMul: matMul,
-  ReduceMean: reduce(BuiltinOperator.MEAN),
-  ReduceSum: reduce(BuiltinOperator.SUM),
-  ReduceMax: reduce(BuiltinOperator.REDUCE_MAX),
-  ReduceMin: reduce(BuiltinOperator.REDUCE_MIN),
   Softmax: softmax,
   LogSoftmax: logSoftmax,
   Sigmoid: unary(BuiltinOperator.LOGISTIC),

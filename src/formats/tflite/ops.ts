@@ -34,6 +34,7 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
+import { sliceComputed } from './read-nms.js';
 import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
 import { bidirectionalSequenceRnn, rnn, unidirectionalSequenceRnn } from './recurrent-rnn.js';
@@ -175,9 +176,16 @@ function reduce(opType: string): Converter {
   return (c) => {
     const o = options(c, BuiltinOptions.ReducerOptions, () => new ReducerOptions());
     const rank = tensor(c, 0).shape.length;
-    const axes = constInts(c, 1, 'axes').map((a) => (a < 0 ? a + rank : a));
+    const t = tensor(c, 1);
+    let axesName: string;
+    if (t.data) axesName = c.b.int64s(t.data.toNumbers().map((a) => (a < 0 ? a + rank : a)), 'axes');
+    else {
+      // axes computed at run time (an int32 tensor): ONNX's reductions take them as an int64 input
+      axesName = c.b.fresh(`${t.name}_int64`);
+      c.b.node('Cast', [t.name], [axesName], { to: int(7) });
+    }
     const y = floatOut(c, 0);
-    c.b.node(opType, [fin(c, 0), c.b.int64s(axes, 'axes')], [y], { keepdims: int(o?.keepDims() ? 1 : 0) });
+    c.b.node(opType, [fin(c, 0), axesName], [y], { keepdims: int(o?.keepDims() ? 1 : 0) });
     finish(c, 0, y);
   };
 }
@@ -566,6 +574,7 @@ function sliceCut(c: OpContext, x: string, y: string, starts: number[], ends: nu
 }
 
 const slice: Converter = (c) => {
+  if (!tensor(c, 1).data || !tensor(c, 2).data) return sliceComputed(c);
   const begin = constInts(c, 1, 'begin');
   const size = constInts(c, 2, 'size');
   // size -1: to the end of the dim, whatever its length at run time
@@ -576,6 +585,21 @@ const slice: Converter = (c) => {
 const stridedSlice: Converter = (c) => {
   const o = options(c, BuiltinOptions.StridedSliceOptions, () => new StridedSliceOptions());
   if (o && (o.ellipsisMask() || o.newAxisMask())) throw new UnsupportedError('STRIDED_SLICE with ellipsis or new-axis masks', `'${outName(c)}'`);
+  if (!tensor(c, 1).data || !tensor(c, 2).data || (has(c, 3) && !tensor(c, 3).data)) {
+    // begin / end / strides computed in the graph, every axis given (no masks): ONNX Slice of them, which clamps alike
+    if (o && (o.beginMask() || o.endMask() || o.shrinkAxisMask())) throw new UnsupportedError('STRIDED_SLICE with computed begin / end and masks', `'${outName(c)}'`);
+    const as64 = (i: number) => {
+      const t = tensor(c, i);
+      if (t.dtype === 'int64') return t.name;
+      const v = c.b.fresh(`${t.name}_int64`);
+      c.b.node('Cast', [t.name], [v], { to: int(7) });
+      return v;
+    };
+    const rank = tensor(c, 0).shape.length;
+    const inputs = [as64(1), as64(2), c.b.int64s(Array.from({ length: rank }, (_, i) => i), 'axes')];
+    if (has(c, 3)) inputs.push(as64(3));
+    return void moveData(c, (x, y) => void c.b.node('Slice', [x, ...inputs], [y]));
+  }
   const begin = constInts(c, 1, 'begin');
   const end = constInts(c, 2, 'end');
   const strides = has(c, 3) ? constInts(c, 3, 'strides') : begin.map(() => 1);

@@ -273,6 +273,10 @@ const INT16X8_OPS = new Set([
 /** A full-int8 graph (QDQ) with an int8 PRELU above rank 4 is refused (the interpreter's int8 PRELU broadcasts in 4-D only: it aborts). */
 function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
+  // a Range's length follows its start / limit / delta exactly: read through int8 rounding it can change
+  const dequantized = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain).map((n) => n.outputs[0]));
+  const range = g.nodes.find((n) => opKey(n) === 'Range' && n.inputs.some((i) => dequantized.has(i)));
+  if (range) throw new UnsupportedError('Range of quantized start / limit / delta', `node '${range.name}' in ${fileName ?? 'the model'}: its length would follow the rounded values; use --quantize dynamic or float16`);
   const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
   if (!prelu.length) return;
   const shapes = inferShapes(g).values;

@@ -119,7 +119,7 @@ const CASES: WriteCase[] = [
     outputs: [{ name: 'y', dtype: 'float32' }, { name: 's', dtype: 'float32' }],
     nodes: [node('ReduceL2', ['x', 'axes'], ['n'], { keepdims: int(1) }), node('Div', ['x', 'n'], ['y']), node('ReduceSumSquare', ['x', 'axes'], ['s'], { keepdims: int(0) })],
     initializers: [['axes', Tensor.int64([1], [-1])]],
-    ops: ['SUM', 'SQRT', 'MUL'],
+    ops: ['SUM', 'SQRT', 'SQUARE'],
     tol: 1e-6,
   },
   unaryCase('Sin', 'SIN', 1e-6),

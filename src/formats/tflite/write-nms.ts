@@ -1,0 +1,206 @@
+// ONNX NonMaxSuppression -> TFLite NON_MAX_SUPPRESSION_V4, one per batch x class (static B and C,
+// unrolled), and ONNX's selected_indices [num_selected, 3] int64 assembled from each call's
+// selected_indices + valid_outputs (GATHER, CONCATENATION, a SLICE of run-time size, CAST): rows in
+// ONNX's order, batch-major, then class, then score order within the class.
+//
+// Where the two differ, the file makes TFLite compute ONNX's result exactly:
+// - ties: TFLite's kernel pops candidates from a priority queue ordered by score alone (equal scores
+//   come out in heap order), ONNX (onnxruntime) takes the lower index first. So each class's boxes
+//   go to the kernel sorted by TOPK_V2 (descending, ties the lower index first) with the distinct
+//   scores N, N-1, ..., 1 (their rank), and the selected ranks are mapped back through TOPK's indices.
+// - score_threshold: both keep score > threshold (strictly); with rank scores the kernel's threshold
+//   is N - K, K the count of the class's scores above ONNX's threshold (computed in the file).
+// - iou_threshold: TFLite suppresses at iou >= threshold, ONNX at iou > threshold: the file holds
+//   the next float32 above ONNX's threshold (for float32 IoUs, iou > t <=> iou >= nextUp(t)). Both
+//   compute the IoU in float32 the same way (min/max corners, so either diagonal order; a box of
+//   zero area overlaps nothing). A constant threshold outside [0, 1] is refused (onnxruntime refuses it).
+// - center_point_box 1: [cx, cy, w, h] become corners [cx - w/2, cy - h/2, cx + w/2, cy + h/2]
+//   first (x and y swapped against TFLite's [y1, x1, y2, x2] leave every IoU unchanged).
+// The output's size depends on the data: its shape_signature is [-1, 3] and the interpreter resizes it.
+import { UnsupportedError } from '../../ir/errors.js';
+import { attrInt, type Node } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
+import { GatherOptions } from '../generated/tflite/gather-options.js';
+import { MulOptions } from '../generated/tflite/mul-options.js';
+import { NonMaxSuppressionV4Options } from '../generated/tflite/non-max-suppression-v4-options.js';
+import { ReducerOptions } from '../generated/tflite/reducer-options.js';
+import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
+import { SliceOptions } from '../generated/tflite/slice-options.js';
+import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
+import { AddOptions } from '../generated/tflite/add-options.js';
+import { SubOptions } from '../generated/tflite/sub-options.js';
+import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
+import { int32, type Converter, type WriteContext } from './ops-write.js';
+
+/** The smallest float32 above 0 (a subnormal: WebAssembly and C++ keep them). */
+const TINY = 2 ** -149;
+
+/** The smallest float32 above the float32 `t` (t >= 0). */
+function nextUpF32(t: number): number {
+  const f = new Float32Array([t]);
+  const i = new Int32Array(f.buffer);
+  i[0] = i[0]! + 1; // t >= 0: its bit pattern's successor is the next float32 up (0 -> the smallest subnormal)
+  return f[0]!;
+}
+
+/** An optional scalar input: its constant value, the run-time tensor, or absent. */
+function scalarInput(n: Node, c: WriteContext, i: number, what: string): { value: number } | { tensor: string } | undefined {
+  if (!n.inputs[i]) return undefined;
+  const t = c.constantOf(n.inputs[i]!);
+  if (t && t.size === 0) return undefined;
+  if (t && t.size !== 1) throw new UnsupportedError(`NonMaxSuppression with a ${what} of ${t.size} values in a TFLite file`, `node '${n.name}'`);
+  if (t) return { value: t.toNumbers()[0]! };
+  const x = c.tensor(n.inputs[i]!);
+  const info = c.info(x);
+  if (info.signature || info.shape.reduce((a, d) => a * d, 1) !== 1) throw new UnsupportedError(`NonMaxSuppression with a ${what} of shape [${info.shape.join(', ')}] in a TFLite file`, `node '${n.name}'`);
+  return { tensor: x };
+}
+
+export const nonMaxSuppression: Converter = (n, c) => {
+  const boxesIn = c.tensor(n.inputs[0]!);
+  const scoresIn = c.tensor(n.inputs[1]!);
+  const bi = c.info(boxesIn);
+  const si = c.info(scoresIn);
+  if (bi.signature || si.signature) throw new UnsupportedError('NonMaxSuppression of dynamic-shaped boxes or scores in a TFLite file', `node '${n.name}': the batch, class and box counts must be static`);
+  if (bi.dtype !== 'float32' || si.dtype !== 'float32' || bi.quant || si.quant) throw new UnsupportedError(`NonMaxSuppression of ${bi.quant || si.quant ? 'quantized' : `${bi.dtype} / ${si.dtype}`} boxes and scores in a TFLite file`, `node '${n.name}': written for float32 only`);
+  const [B, N] = bi.shape as [number, number];
+  const C = si.shape[1]!;
+  if (bi.shape.length !== 3 || bi.shape[2] !== 4 || si.shape.length !== 3 || si.shape[0] !== B || si.shape[2] !== N) throw new UnsupportedError(`NonMaxSuppression with boxes [${bi.shape.join(', ')}] and scores [${si.shape.join(', ')}] in a TFLite file`, `node '${n.name}'`);
+  const maxIn = scalarInput(n, c, 2, 'max_output_boxes_per_class') ?? { value: 0 };
+  // a run-time maximum: the kernel selects up to N and the count is capped after (greedy NMS's first k picks are the capped run's)
+  const M = 'value' in maxIn ? Math.min(maxIn.value, N) : N;
+  if (M <= 0 || B * C === 0) throw new UnsupportedError('NonMaxSuppression that selects nothing (max_output_boxes_per_class 0, or no boxes) in a TFLite file', `node '${n.name}': its output would be an empty constant`);
+  const iouIn = scalarInput(n, c, 3, 'iou_threshold') ?? { value: 0 };
+  const scoreIn = scalarInput(n, c, 4, 'score_threshold');
+  if (scoreIn && 'value' in scoreIn && Number.isNaN(scoreIn.value)) throw new UnsupportedError('NonMaxSuppression with a NaN score_threshold in a TFLite file', `node '${n.name}'`);
+  const y = c.tensor(n.outputs[0]!);
+  const f32 = (base: string, shape: number[]) => c.addTensor(`${y}_${base}`, { name: '', dtype: 'float32', shape });
+  const i32 = (base: string, shape: number[]) => c.addTensor(`${y}_${base}`, { name: '', dtype: 'int32', shape });
+  const reshape = (x: string, to: string, shape: number[]) =>
+    c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, c.addConstant(`${to}_shape`, int32(shape))], outputs: [to], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
+  const slice = (x: string, to: string, begin: number[], size: number[]) =>
+    c.emit({ code: BuiltinOperator.SLICE, inputs: [x, c.addConstant(`${to}_begin`, int32(begin)), c.addConstant(`${to}_size`, int32(size))], outputs: [to], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
+  const concat = (ins: string[], to: string, axis: number) =>
+    c.emit({ code: BuiltinOperator.CONCATENATION, inputs: ins, outputs: [to], options: (b) => [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, axis, ActivationFunctionType.NONE)] });
+  const gather = (x: string, idx: string, to: string) => c.emit({ code: BuiltinOperator.GATHER, inputs: [x, idx], outputs: [to], options: (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, 0, 0)] });
+
+  // corners
+  let boxes = boxesIn;
+  if (attrInt(n, 'center_point_box', 0) === 1) {
+    const centers = f32('centers', [B, N, 2]);
+    const sizes = f32('sizes', [B, N, 2]);
+    slice(boxesIn, centers, [0, 0, 0], [B, N, 2]);
+    slice(boxesIn, sizes, [0, 0, 2], [B, N, 2]);
+    const half = f32('half_sizes', [B, N, 2]);
+    c.emit({ code: BuiltinOperator.MUL, inputs: [sizes, c.addConstant(`${y}_half`, Tensor.float32([], [0.5]))], outputs: [half], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] });
+    const lo = f32('corners_lo', [B, N, 2]);
+    const hi = f32('corners_hi', [B, N, 2]);
+    c.emit({ code: BuiltinOperator.SUB, inputs: [centers, half], outputs: [lo], options: (b) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, ActivationFunctionType.NONE, false)] });
+    c.emit({ code: BuiltinOperator.ADD, inputs: [centers, half], outputs: [hi], options: (b) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, ActivationFunctionType.NONE, false)] });
+    boxes = f32('corners', [B, N, 4]);
+    concat([lo, hi], boxes, 2);
+  }
+
+  const toScalar = (x: string, base: string, dtype: 'float32' | 'int64') => {
+    if (c.info(x).dtype !== dtype) throw new UnsupportedError(`NonMaxSuppression with a ${c.info(x).dtype} ${base} in a TFLite file`, `node '${n.name}'`);
+    if (!c.shapeOf(x).length) return x;
+    const to = c.addTensor(`${y}_${base}_scalar`, { name: '', dtype, shape: [] });
+    // (SQUEEZE of every unit dim, not a RESHAPE: its shape [] would be an empty constant, which a file cannot tell from a missing input)
+    c.emit({ code: BuiltinOperator.SQUEEZE, inputs: [x], outputs: [to], options: (b) => [BuiltinOptions.SqueezeOptions, SqueezeOptions.createSqueezeOptions(b, SqueezeOptions.createSqueezeDimsVector(b, []))] });
+    return to;
+  };
+  const binary = (code: BuiltinOperator, ins: string[], base: string, dtype: 'float32' | 'int32' | 'int64' = 'float32') => {
+    const to = c.addTensor(`${y}_${base}`, { name: '', dtype, shape: [] });
+    c.emit({ code, inputs: ins, outputs: [to] });
+    return to;
+  };
+  const maxOut = c.addConstant(`${y}_max_output_size`, new Tensor('int32', [], Int32Array.of(M)));
+  // a run-time maximum, clamped to [0, N] in int64 (an exporter's INT64_MAX "no limit" fits int32 so), then int32
+  let cap: string | undefined;
+  if ('tensor' in maxIn) {
+    const m = toScalar(maxIn.tensor, 'max_output_boxes_per_class', 'int64');
+    const low = binary(BuiltinOperator.MINIMUM, [m, c.addConstant(`${y}_n_int64`, Tensor.scalar('int64', N))], 'max_capped', 'int64');
+    const both = binary(BuiltinOperator.MAXIMUM, [low, c.addConstant(`${y}_zero_int64`, Tensor.scalar('int64', 0))], 'max_clamped', 'int64');
+    cap = binary(BuiltinOperator.CAST, [both], 'max_int32', 'int32');
+  }
+  // iou > t <=> iou >= nextUp(t); a negative t suppresses the overlapping boxes only: iou >= the smallest float32 above 0
+  let iouT: string;
+  if ('value' in iouIn) {
+    const t = Math.fround(iouIn.value);
+    if (!(t >= 0 && t <= 1)) throw new UnsupportedError(`NonMaxSuppression with iou_threshold ${iouIn.value} in a TFLite file`, `node '${n.name}': outside [0, 1] (onnxruntime refuses it too)`);
+    iouT = c.addConstant(`${y}_iou_threshold`, Tensor.float32([], [nextUpF32(t)]));
+  } else {
+    // at run time: t + t * 1.5 * 2^-24 is t's next float32 up (t = (1 + m) 2^e has the ulp 2^(e-23), the step is
+    // 0.75 (1 + m) ulp, in [ulp * 3/4, ulp * 3/2): the sum rounds to t + ulp), and the floor TINY covers t = 0 (and t < 0:
+    // onnxruntime refuses that)
+    const t = toScalar(iouIn.tensor, 'iou_threshold', 'float32');
+    const step = binary(BuiltinOperator.MUL, [t, c.addConstant(`${y}_ulp_step`, Tensor.float32([], [1.5 * 2 ** -24]))], 'iou_step');
+    const up = binary(BuiltinOperator.ADD, [t, step], 'iou_next_up');
+    iouT = binary(BuiltinOperator.MAXIMUM, [up, c.addConstant(`${y}_tiny`, Tensor.float32([], [TINY]))], 'iou_threshold');
+  }
+  const ranks = c.addConstant(`${y}_rank_scores`, Tensor.float32([N], Array.from({ length: N }, (_, r) => N - r)));
+  const k = c.addConstant(`${y}_k`, new Tensor('int32', [], Int32Array.of(N)));
+  const thrIn = scoreIn === undefined ? undefined : 'value' in scoreIn ? c.addConstant(`${y}_score_threshold`, Tensor.float32([], [scoreIn.value])) : toScalar(scoreIn.tensor, 'score_threshold', 'float32');
+  const noThreshold = thrIn === undefined ? c.addConstant(`${y}_rank_threshold`, Tensor.float32([], [0])) : undefined;
+  const nConst = thrIn === undefined ? undefined : c.addConstant(`${y}_n`, Tensor.float32([], [N]));
+  const three = c.addConstant(`${y}_three`, int32([3]));
+  const origin = c.addConstant(`${y}_origin`, int32([0, 0]));
+  const parts: string[] = [];
+  for (let b = 0; b < B; b++) {
+    const slab = f32(`boxes_${b}_3d`, [1, N, 4]);
+    slice(boxes, slab, [b, 0, 0], [1, N, 4]);
+    const boxesB = f32(`boxes_${b}`, [N, 4]);
+    reshape(slab, boxesB, [N, 4]);
+    for (let cl = 0; cl < C; cl++) {
+      const tag = `${b}_${cl}`;
+      const row = f32(`scores_${tag}_3d`, [1, 1, N]);
+      slice(scoresIn, row, [b, cl, 0], [1, 1, N]);
+      const scores = f32(`scores_${tag}`, [N]);
+      reshape(row, scores, [N]);
+      // descending, ties the lower index first
+      const sorted = f32(`sorted_scores_${tag}`, [N]);
+      const order = i32(`order_${tag}`, [N]);
+      c.emit({ code: BuiltinOperator.TOPK_V2, inputs: [scores, k], outputs: [sorted, order] });
+      const sortedBoxes = f32(`sorted_boxes_${tag}`, [N, 4]);
+      gather(boxesB, order, sortedBoxes);
+      let thr = noThreshold!;
+      if (thrIn) {
+        const above = c.addTensor(`${y}_above_${tag}`, { name: '', dtype: 'bool', shape: [N] });
+        c.emit({ code: BuiltinOperator.GREATER, inputs: [scores, thrIn], outputs: [above] });
+        const aboveF = f32(`above_${tag}_f`, [N]);
+        c.emit({ code: BuiltinOperator.CAST, inputs: [above], outputs: [aboveF] });
+        const above_n = f32(`count_${tag}`, []);
+        c.emit({ code: BuiltinOperator.SUM, inputs: [aboveF, c.addConstant(`${y}_axis0`, int32([0]))], outputs: [above_n], options: (bb) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(bb, false)] });
+        thr = f32(`rank_threshold_${tag}`, []);
+        c.emit({ code: BuiltinOperator.SUB, inputs: [nConst!, above_n], outputs: [thr], options: (bb) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(bb, ActivationFunctionType.NONE, false)] });
+      }
+      const selected = i32(`selected_${tag}`, [M]);
+      const valid = i32(`valid_${tag}`, []);
+      c.emit({ code: BuiltinOperator.NON_MAX_SUPPRESSION_V4, inputs: [sortedBoxes, ranks, maxOut, iouT, thr], outputs: [selected, valid], options: (bb) => [BuiltinOptions.NonMaxSuppressionV4Options, NonMaxSuppressionV4Options.createNonMaxSuppressionV4Options(bb)] });
+      const picked = i32(`picked_${tag}`, [M]);
+      gather(order, selected, picked);
+      const column = i32(`picked_${tag}_column`, [M, 1]);
+      reshape(picked, column, [M, 1]);
+      const rows = i32(`rows_${tag}`, [M, 3]);
+      concat([c.addConstant(`${y}_batch_class_${tag}`, new Tensor('int32', [M, 2], Int32Array.from({ length: 2 * M }, (_, i) => (i % 2 ? cl : b)))), column], rows, 1);
+      const count = cap ? binary(BuiltinOperator.MINIMUM, [valid, cap], `valid_${tag}_capped`, 'int32') : valid;
+      const count1 = i32(`valid_${tag}_1`, [1]);
+      reshape(count, count1, [1]);
+      const size = i32(`size_${tag}`, [2]);
+      concat([count1, three], size, 0);
+      const part = c.addTensor(`${y}_${tag}`, { name: '', dtype: 'int32', shape: [M, 3], signature: [-1, 3] });
+      c.emit({ code: BuiltinOperator.SLICE, inputs: [rows, origin, size], outputs: [part], options: (bb) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(bb)] });
+      parts.push(part);
+    }
+  }
+  let all = parts[0]!;
+  if (parts.length > 1) {
+    all = c.addTensor(`${y}_int32`, { name: '', dtype: 'int32', shape: [M * parts.length, 3], signature: [-1, 3] });
+    concat(parts, all, 0);
+  }
+  if (c.info(y).dtype !== 'int64') throw new UnsupportedError(`NonMaxSuppression to ${c.info(y).dtype} in a TFLite file`, `node '${n.name}'`);
+  c.emit({ code: BuiltinOperator.CAST, inputs: [all], outputs: [y] });
+};
