@@ -24,6 +24,7 @@ import { shapeToProto, tensorToTfProto } from './tensor-proto.js';
 import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
+import { writeNonMaxSuppression } from './write-nms.js';
 
 const utf8 = new TextEncoder();
 
@@ -1524,6 +1525,7 @@ const ROWS: Record<string, Row> = {
     w.add(out, op, [w.ref(n.inputs[0]!), wrappedTuples(w, n, n.inputs[0]!, n.inputs[1]!), w.ref(n.inputs[2]!)], { T: T(w.dtype(n.inputs[0]!)), Tindices: T(w.dtype(n.inputs[1]!)) });
   },
   TopK: topK,
+  NonMaxSuppression: writeNonMaxSuppression,
   HannWindow: windowRow([0.5, 0.5]),
   HammingWindow: windowRow([25 / 46, 21 / 46]),
   BlackmanWindow: windowRow([0.42, 0.5, 0.08]),
