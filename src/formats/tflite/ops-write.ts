@@ -514,21 +514,67 @@ const resize: Converter = (n, c) => {
   }
   const size = c.addConstant(`${y}_size`, int32([out[1]!, out[2]!]));
   const align = ctm === 'align_corners';
+  // the source pixel (nearest) or coordinate (linear) of every output row and column, as ONNX and as the TFLite kernel map them, for the sizes written
+  // (no coordinate_transformation_mode attribute: Upsample / Resize-10 map asymmetric + floor, Resize-11+ half_pixel + round_prefer_floor; both must agree)
+  const readings = (nearestMode?: string): Array<[string, string | undefined]> =>
+    n.attrs.coordinate_transformation_mode ? [[ctm, nearestMode]] : [[ctm, nearestMode], ['asymmetric', nearestMode === undefined ? undefined : n.attrs.nearest_mode ? nearestMode : 'floor']];
+  const mapsAlike = (nearestMode: string | undefined, a: boolean, h: boolean): boolean => readings(nearestMode).every(([t, m]) => [1, 2].every((d) => resizeMapsAlike(t, m, inShape[d]!, out[d]!, a, h)));
+  const sameMapping = (half: boolean, nearestMode?: string): boolean => mapsAlike(nearestMode, align, half);
   if (mode === 'linear') {
     const half = ctm === 'half_pixel' || ctm === 'pytorch_half_pixel';
     if (!align && !half && ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} in a TFLite file`, `node '${n.name}'`);
+    if (!sameMapping(half)) throw new UnsupportedError(`Resize linear with ${ctm} from ${inShape[1]}x${inShape[2]} to ${out[1]}x${out[2]} in a TFLite file`, `node '${n.name}': TFLite's RESIZE_BILINEAR samples other coordinates for these sizes`);
     c.emit({ code: BuiltinOperator.RESIZE_BILINEAR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeBilinearOptions, ResizeBilinearOptions.createResizeBilinearOptions(b, align, half)] });
     return;
   }
   if (mode !== 'nearest') throw new UnsupportedError(`Resize mode ${mode} in a TFLite file`, `node '${n.name}'`);
   const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
-  const half = ctm === 'tf_half_pixel_for_nn';
-  const integerScale = out[1]! % inShape[1]! === 0 && out[2]! % inShape[2]! === 0;
-  // asymmetric + floor is TFLite's default; an integer upscale gives the same pixels for any rounding of half_pixel too
-  const ok = (ctm === 'asymmetric' && nearest === 'floor') || half || align || (integerScale && ctm === 'half_pixel' && nearest !== 'ceil') || (integerScale && ctm === 'asymmetric');
-  if (!ok) throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a TFLite file`, `node '${n.name}'`);
-  c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, align, half)] });
+  // TFLite's (align_corners, half_pixel_centers) whose pixel picks equal ONNX's for these sizes, the mode's own first
+  const own: [boolean, boolean] = [align, ctm === 'tf_half_pixel_for_nn' || ctm === 'half_pixel'];
+  const flags = [own, [false, false], [false, true], [true, false]].find(([a, h]) => mapsAlike(nearest, a!, h!));
+  if (!flags) throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} from ${inShape[1]}x${inShape[2]} to ${out[1]}x${out[2]} in a TFLite file`, `node '${n.name}': TFLite's RESIZE_NEAREST_NEIGHBOR picks other pixels for these sizes`);
+  const [alignNn, half] = flags as [boolean, boolean];
+  c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, alignNn, half)] });
 };
+
+/**
+ * Whether TFLite's resize kernel (align_corners / half_pixel_centers, float32 arithmetic as its
+ * reference kernels) maps each of `outSize` output indices to the source ONNX's
+ * coordinate_transformation_mode (and nearest_mode, for nearest) gives, `inSize` to `outSize`.
+ */
+function resizeMapsAlike(ctm: string, nearestMode: string | undefined, inSize: number, outSize: number, align: boolean, half: boolean): boolean {
+  const f = Math.fround;
+  const s = outSize / inSize;
+  const onnx = (x: number): number => {
+    switch (ctm) {
+      case 'half_pixel': return (x + 0.5) / s - 0.5;
+      case 'pytorch_half_pixel': return outSize > 1 ? (x + 0.5) / s - 0.5 : 0;
+      case 'align_corners': return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
+      case 'asymmetric': return x / s;
+      case 'tf_half_pixel_for_nn': return (x + 0.5) / s;
+      default: return NaN;
+    }
+  };
+  const scale = align && outSize > 1 ? f(f(inSize - 1) / f(outSize - 1)) : f(f(inSize) / f(outSize));
+  const clamp = (v: number) => Math.min(Math.max(v, 0), inSize - 1);
+  for (let x = 0; x < outSize; x++) {
+    const v = onnx(x);
+    if (Number.isNaN(v)) return false;
+    if (nearestMode === undefined) {
+      const t = half ? f(f(f(x + 0.5) * scale) - 0.5) : f(x * scale);
+      if (Math.abs(clamp(v) - clamp(t)) > 1e-4 * Math.max(1, inSize)) return false;
+      continue;
+    }
+    const frac = v - Math.floor(v);
+    const picked = nearestMode === 'floor' ? Math.floor(v) : nearestMode === 'ceil' ? Math.ceil(v) : frac === 0.5 ? (nearestMode === 'round_prefer_floor' ? Math.floor(v) : Math.ceil(v)) : Math.round(v);
+    const scaled = f(f(x + (half ? 0.5 : 0)) * scale);
+    // TfLiteRound: half away from zero
+    let t = Math.min(align ? Math.sign(scaled) * Math.round(Math.abs(scaled)) : Math.floor(scaled), inSize - 1);
+    if (half) t = Math.max(0, t);
+    if (clamp(picked) !== t) return false;
+  }
+  return true;
+}
 
 /** A plain ONNX Resize's / Upsample's scales (input 2 since opset 11, input 1 or an attribute before); undefined when sizes are given. */
 function resizeScales(n: Node, c: WriteContext): number[] | undefined {
