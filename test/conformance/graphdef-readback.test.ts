@@ -24,21 +24,11 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, permuteAxes } from './graphdef-writer-run.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
-/** Cases whose expected outputs no inference graph can reproduce (as graphdef-writer.test.ts says). */
-const NOT_COMPARABLE: Record<string, string> = {
-  test_training_dropout: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
-  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
-  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-};
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef-readback.txt', import.meta.url);
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));

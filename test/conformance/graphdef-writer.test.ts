@@ -20,22 +20,11 @@ import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
-import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, ONLY, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, NOT_COMPARABLE, ONLY, WRITE_EXPECTED } from './harness.js';
 import { castTo, channelsLast, inverse, oracleOutput, permuteAxes, runOracles, writeInput, type Oracle, type RunCase, type RunStatus } from './graphdef-writer-run.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
-/** Cases whose expected outputs no inference graph can reproduce. */
-const NOT_COMPARABLE: Record<string, string> = {
-  test_training_dropout: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
-  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
-  // ONNX 1.12 generated bfloat16 expectations by truncating float32; Cast rounds to nearest even (as onnx-backend.test.ts says)
-  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-};
 
 /**
  * Written cases OpenCV computes wrongly while the NumPy runner (TensorFlow's semantics) matches

@@ -25,9 +25,9 @@ import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { castTo, permuteAxes } from './graphdef-writer-run.js';
 import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
-import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
 /** The format id each written file must be read back as. */
 const READ_AS: Record<FormatId, string> = { h5: 'keras-h5', tfjs: 'tfjs', keras3: 'keras-v3' };

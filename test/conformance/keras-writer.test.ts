@@ -27,9 +27,9 @@ import { initKernels } from '../../src/wasm/loader.js';
 import { permute } from '../../src/wasm/permute.js';
 import { tf, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../formats/keras/tfjs-oracle.js';
 import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
-import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
 /**
  * Written files that TF.js computes differently from the expected data where TF.js itself is

@@ -8,9 +8,9 @@
 
 import { afterAll, describe, expect, test } from 'vitest';
 import { ONNX_OPS } from '../../src/runtime/ops/index.js';
-import { type Classification, classifyCase, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, runCase } from './harness.js';
+import { BACKEND_SUITES, type Classification, classifyCase, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, runCase } from './harness.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
 /** Cases that cannot pass by design, with the reason. */
 const EXPECTED_FAILURES: Record<string, string> = {

@@ -31,10 +31,10 @@
 
 import { afterAll, describe, expect, test } from 'vitest';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, WRITE_EXPECTED } from './harness.js';
 import { runInt8Case, type CaseOutcome, type Mode } from './tflite-int8-run.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 const MODES: readonly Mode[] = ['int8', 'int16x8'];
 const SEED = 20261127;
 

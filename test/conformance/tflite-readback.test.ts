@@ -34,30 +34,19 @@ import { readGraphDefModel } from '../../src/formats/tensorflow/read.js';
 import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
 import { castTo, permuteAxes } from './graphdef-writer-run.js';
 import { int32Io, inverse, layoutOf, type Mode, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 const MODES: readonly Mode[] = ['float32', 'float16'];
 
-/** Cases whose expected outputs no inference graph can reproduce. */
-const NOT_COMPARABLE: Record<string, string> = {
-  test_training_dropout: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default: 'training-mode Dropout draws a random mask',
-  test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',
-  test_training_dropout_mask: 'training-mode Dropout draws a random mask',
-  test_cast_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-  test_castlike_FLOAT_to_BFLOAT16_expanded: 'expected output truncates float32 to bfloat16 instead of rounding to nearest even',
-};
 
 /**
  * Written-on models that compute something else today for a reason outside the TFLite reader
  * (its graph runs to the expected outputs in nnport and in the other legs), with the evidence: run
  * and listed, never counted as passes; one that passes while listed fails the run.
  */
-const KERAS_RESHAPE_BATCH = "Keras writer: a Reshape that changes the batch dim ([2, 3, 4, 5] -> [6, 20], what Flatten with axis != 1 reads back as) is written as a Keras Reshape, which keeps the batch: the .h5 cannot run (from ONNX the Flatten is refused)";
 const KERAS_READER_BATCH = "Keras reader: every input of the .h5 gets the same symbolic 'batch', and the unused 'like' input's is 1 where 'input's is 3";
 const LEG_KNOWN: Record<string, string> = {
   'float32-h5/node/test_castlike_FLOAT16_to_FLOAT_expanded': KERAS_READER_BATCH,

@@ -27,10 +27,10 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 import { int32Io, inverse, layoutOf, type Mode, permute, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+const SUITES = BACKEND_SUITES;
 
 /**
  * Cases whose written file is right but the interpreter computes something else (its own bug or
