@@ -1,8 +1,8 @@
 // `--input-shape NAME=N,C,H,W` (repeatable; `N,C,H,W` alone for a model with one input):
-// the shapes a reader gives the model's inputs instead of those in the file (Caffe deploy nets).
+// the shapes of the model's inputs where the file leaves dims open (src/ir/input-shapes.ts), or for Caffe deploy nets instead of the file's.
 import { UsageError } from '../ir/errors.js';
 
-export const INPUT_SHAPE_HELP = '  --input-shape [NAME=]N,C,H,W  shape of an input instead of the file\'s (Caffe); repeat per input';
+export const INPUT_SHAPE_HELP = '  --input-shape [NAME=]N,C,H,W  shape of an input where the file leaves dims open (Caffe: instead of the file\'s); repeat per input';
 export const FUSE_SCALE_HELP = '  --fuse-scale        Caffe: fold each Scale after a BatchNorm into one BatchNormalization';
 
 /** The option's values as name -> shape; an unnamed shape is keyed '' (the only input). */

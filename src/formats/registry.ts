@@ -1,4 +1,5 @@
-import { FormatError, GraphError, NnportError, ResourceError, UnsupportedError } from '../ir/errors.js';
+import { FormatError, GraphError, NnportError, ResourceError, UnsupportedError, UsageError } from '../ir/errors.js';
+import { withInputShapes } from '../ir/input-shapes.js';
 import { validateGraph } from '../ir/validate.js';
 import { readFileHead } from '../io/files.js';
 import type { FormatId, LoadedModel, ReadOptions, WriteOptions } from './model.js';
@@ -24,6 +25,8 @@ export interface FormatHandler {
   write?(model: LoadedModel, options: WriteOptions): Promise<Uint8Array>;
   /** Node, where the format can stream: write the same file straight to `path` on disk (no copy of it in memory) */
   writeFile?(model: LoadedModel, path: string, options: WriteOptions): Promise<void>;
+  /** the reader applies ReadOptions.inputShapes itself (TensorFlow, Caffe); for the others readModel gives the graph's inputs those shapes */
+  ownInputShapes?: boolean;
 }
 
 const handlers: FormatHandler[] = [];
@@ -76,7 +79,7 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
   const file = options.fileName ?? '<bytes>';
   const h = detectFormat(bytes, file);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
-  return checkedRead(() => h.read!(bytes, options), file);
+  return checkedRead(() => h.read!(bytes, options), file, h, options);
 }
 
 /**
@@ -87,18 +90,22 @@ export async function readModel(bytes: Uint8Array, options: ReadOptions = {}): P
 export async function readModelFile(path: string, readWhole: () => Promise<Uint8Array>, options: ReadOptions = {}): Promise<LoadedModel> {
   const file = options.fileName ?? path;
   const h = detectFormat(readFileHead(path, 4096).head, file);
-  if (h.readFile) return checkedRead(() => h.readFile!(path, options), file);
+  if (h.readFile) return checkedRead(() => h.readFile!(path, options), file, h, options);
   if (!h.read) throw new UnsupportedError(`reading ${h.title} files`, `'${file}' is a ${h.title}; reading it is not supported yet`);
   const bytes = await readWhole();
-  return checkedRead(() => h.read!(bytes, options), file);
+  return checkedRead(() => h.read!(bytes, options), file, h, options);
 }
 
-async function checkedRead(read: () => Promise<LoadedModel>, file: string): Promise<LoadedModel> {
+async function checkedRead(read: () => Promise<LoadedModel>, file: string, h: FormatHandler, options: ReadOptions): Promise<LoadedModel> {
   let model: LoadedModel;
   try {
     model = await read();
   } catch (e) {
     throw namingFile(e, file);
+  }
+  if (options.inputShapes && !h.ownInputShapes) {
+    if (model.kind !== 'graph') throw new UsageError(`--input-shape: '${file}' is a ${h.title} holding weights only, no graph inputs to shape`);
+    model = { ...model, graph: withInputShapes(model.graph, options.inputShapes, file) };
   }
   if (model.kind === 'graph') {
     // every reader's graph is checked here, so every command refuses an invalid one alike

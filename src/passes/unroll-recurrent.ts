@@ -96,7 +96,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   const xs = shapes.get(x)?.shape;
   const tAxis = a.layout === 0 ? 0 : 1;
   const T = xs?.[tAxis];
-  if (typeof T !== 'number') throw new UnsupportedError(`${opType} over a dynamic sequence length in ${target}`, `${where}: nnport unrolls it over a fixed number of steps`);
+  if (typeof T !== 'number') throw new UnsupportedError(`${opType} over a dynamic sequence length in ${target}`, `${where}: nnport unrolls it over a fixed number of steps (fix the input's sequence length with --input-shape NAME=d0,d1,...)`);
   const weight = (i: number, what: string): Tensor => {
     const t = n.inputs[i] ? g.initializers.get(n.inputs[i]!) : undefined;
     if (!t || t.dtype !== 'float32') throw new UnsupportedError(`${opType} with computed or non-float32 ${what} in ${target}`, `${where}: the ${what} must be float32 constants`);

@@ -9,6 +9,7 @@ export { decodeCaffeBinary } from './wire.js';
 
 export const caffePrototxtFormat: FormatHandler = {
   id: 'caffe-prototxt',
+  ownInputShapes: true,
   title: 'Caffe prototxt',
   extensions: ['.prototxt', '.pbtxt'],
   detect: detectCaffePrototxt,
@@ -17,6 +18,7 @@ export const caffePrototxtFormat: FormatHandler = {
 
 export const caffemodelFormat: FormatHandler = {
   id: 'caffemodel',
+  ownInputShapes: true,
   title: 'Caffe model weights',
   extensions: ['.caffemodel'],
   detect: detectCaffemodel,

@@ -16,6 +16,7 @@ export { detectCheckpointIndex, detectGraphDef, detectMetaGraphDef, detectSavedM
 
 export const tfGraphDefFormat: FormatHandler = {
   id: 'tf-graphdef',
+  ownInputShapes: true,
   title: 'TensorFlow GraphDef',
   extensions: ['.pb', '.graphdef'],
   detect: detectGraphDef,
@@ -29,6 +30,7 @@ export const tfGraphDefFormat: FormatHandler = {
 
 export const tfCheckpointMetaFormat: FormatHandler = {
   id: 'tf-checkpoint-meta',
+  ownInputShapes: true,
   title: 'TensorFlow checkpoint MetaGraphDef',
   extensions: ['.meta'],
   detect: detectMetaGraphDef,
@@ -37,6 +39,7 @@ export const tfCheckpointMetaFormat: FormatHandler = {
 
 export const tfCheckpointIndexFormat: FormatHandler = {
   id: 'tf-checkpoint-index',
+  ownInputShapes: true,
   title: 'TensorFlow checkpoint index',
   extensions: ['.index'],
   detect: detectCheckpointIndex,
@@ -45,6 +48,7 @@ export const tfCheckpointIndexFormat: FormatHandler = {
 
 export const tfSavedModelFormat: FormatHandler = {
   id: 'tf-saved-model',
+  ownInputShapes: true,
   title: 'TensorFlow SavedModel',
   extensions: ['saved_model.pb'],
   detect: detectSavedModel,
@@ -53,6 +57,7 @@ export const tfSavedModelFormat: FormatHandler = {
 
 export const tfjsGraphFormat: FormatHandler = {
   id: 'tfjs-graph',
+  ownInputShapes: true,
   title: 'TensorFlow.js graph model',
   extensions: ['.json'],
   detect: detectTfjsGraph,

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { readKerasH5 } from '../../../src/formats/keras/index.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
-import { convert, type GraphModel } from '../../../src/index.js';
+import { convert, loadModelFiles, type GraphModel } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { oracleOutput, runOracles, writeInput, type RunCase } from '../../conformance/graphdef-writer-run.js';
@@ -97,8 +97,11 @@ describe('Keras recurrent layers unrolled into .tflite and .pb, against TF.js / 
     await expect(convert(read, 'm.pb')).rejects.toThrow(/LSTM over a dynamic sequence length in a GraphDef/);
     const oracle = await tfjsModelFromH5(bytes(file));
     const errors: string[] = [];
-    // TFLite: batch 1 (the writer fixes a recurrent model's batch there)
-    const one = pinned(read, 5, 1);
+    // TFLite: batch 1 (the writer fixes a recurrent model's batch there), the open dims fixed as a
+    // user fixes them: --input-shape for each input (ReadOptions.inputShapes, src/ir/input-shapes.ts)
+    const inputShapes = Object.fromEntries(read.graph.inputs.map((v) => [v.name, v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 5))]));
+    const one = (await loadModelFiles([corpusPath(file)], { inputShapes })) as GraphModel;
+    expect(one.graph.inputs).toEqual(pinned(read, 5, 1).graph.inputs);
     const xs1 = shapesOf(one.graph, 1).map((s, i) => randomInput(s, 51 + i));
     const want1 = predict(oracle, xs1);
     expect(want1.length).toBe(17);
