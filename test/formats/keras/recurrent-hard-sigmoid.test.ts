@@ -19,7 +19,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { buildOneNodeRecurrent, floats, int, strs } from '../tflite/one-node-recurrent.js';
-import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const ints = (value: number[]): Attr => ({ type: 'ints', value });
 
@@ -40,19 +40,6 @@ function numpyRun(bytes: Uint8Array, name: string, xs: Tensor[]): Tensor[] {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function tfjsRoundTrip(model: tf.LayersModel): Promise<{ json: Uint8Array; shard: Uint8Array }> {
-  let json = new Uint8Array();
-  let shard = new Uint8Array();
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      json = new TextEncoder().encode(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
-      shard = new Uint8Array(a.weightData as ArrayBuffer);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return { json, shard };
 }
 
 const worst = (got: Tensor[], want: Tensor[]): number => {

@@ -19,7 +19,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { oracleOutput, runOracles, writeInput, type RunCase } from '../../conformance/graphdef-writer-run.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
-import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const tflite = useTfliteOracle();
 const bytes = (rel: string) => new Uint8Array(readFileSync(corpusPath(rel)));
@@ -73,19 +73,6 @@ function worst(got: Tensor[], want: Tensor[], what: string): number {
       return relError(t, want[k]!);
     }),
   );
-}
-
-async function tfjsRoundTrip(model: tf.LayersModel): Promise<{ json: Uint8Array; shard: Uint8Array }> {
-  let json = new Uint8Array();
-  let shard = new Uint8Array();
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      json = new TextEncoder().encode(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
-      shard = new Uint8Array(a.weightData as ArrayBuffer);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return { json, shard };
 }
 
 describe('Keras recurrent layers unrolled into .tflite and .pb, against TF.js / NumPy running the original', () => {

@@ -16,7 +16,7 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
-import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const bytes = (rel: string) => new Uint8Array(readFileSync(corpusPath(rel)));
 
@@ -47,19 +47,6 @@ async function compare(g: Graph, oracle: tf.LayersModel, seed: number, onnx?: Ui
     }
   }
   return worst;
-}
-
-async function tfjsRoundTrip(model: tf.LayersModel): Promise<{ json: Uint8Array; shard: Uint8Array }> {
-  let json = new Uint8Array();
-  let shard = new Uint8Array();
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      json = new TextEncoder().encode(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
-      shard = new Uint8Array(a.weightData as ArrayBuffer);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return { json, shard };
 }
 
 describe('Keras recurrent layers against TensorFlow.js', () => {

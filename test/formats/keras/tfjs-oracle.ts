@@ -116,6 +116,20 @@ export function relError(a: Tensor, b: Tensor): number {
 
 export { tf };
 
+/** A TF.js model saved as TF.js writes it: model.json (one shard, 'w.bin') and that shard's bytes. */
+export async function tfjsRoundTrip(model: tf.LayersModel): Promise<{ json: Uint8Array; shard: Uint8Array }> {
+  let json = new Uint8Array();
+  let shard = new Uint8Array();
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      json = new TextEncoder().encode(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
+      shard = new Uint8Array(a.weightData as ArrayBuffer);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return { json, shard };
+}
+
 // ---- Keras 3 archives: TF.js 4.9 reads Keras 2 configs, so the test rewrites the file's own
 // config into that dialect (same layers, same arguments) and sets the stored vars in order. ----
 
