@@ -11,21 +11,17 @@
 // lists every case read back and matching: one that fails, is refused or goes missing fails the
 // run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/graphdef-readback.test.ts
-
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
-import { dtypeFromTf } from '../../src/formats/tensorflow/data-types.js';
-import { decodeGraphDef } from '../../src/formats/tensorflow/graph-def.js';
 import { readGraphDefModel } from '../../src/formats/tensorflow/read.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
-import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE, WRITE_EXPECTED } from './harness.js';
-import { castTo, channelsLast, inverse, permuteAxes } from './graphdef-writer-run.js';
+import { BACKEND_SUITES, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
+import { outputProblem, placeholderFeed, placeholderSpecs, tfName } from './graphdef-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
 
@@ -33,34 +29,12 @@ const SUITES = BACKEND_SUITES;
 const EXPECTED_PASS_FILE = new URL('./expected-pass-graphdef-readback.txt', import.meta.url);
 const expectedPass = new Set(expectedPassRows(EXPECTED_PASS_FILE));
 
-/** TF node names as the writer makes them from IR value names. */
-const tfName = (n: string): string => {
-  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
-  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
-};
-
-const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
-
 type Outcome =
   | { kind: 'pass' }
   | { kind: 'not-written'; reason: string }
   | { kind: 'not-comparable'; reason: string }
   | { kind: 'refused'; reason: string }
   | { kind: 'fail'; message: string };
-
-/** The read-back's output in the expected's layout and dtype, or why it cannot be. */
-function align(y: Tensor, e: Tensor, spatial: boolean): Tensor | string {
-  const es = e.shape as number[];
-  let t = y;
-  const cl = channelsLast(es.length).map((a) => es[a]!);
-  const last = es.length >= 3 && y.rank === es.length && sameDims(y.shape as number[], cl);
-  if (last && (spatial || !sameDims(y.shape as number[], es))) t = permuteAxes(y, inverse(channelsLast(es.length)));
-  else if (!sameDims(y.shape as number[], es)) return `shape [${y.shape.join(', ')}], expected [${es.join(', ')}]`;
-  const floating = (d: DType) => ['float32', 'float64', 'float16', 'bfloat16'].includes(d);
-  if (floating(e.dtype)) return castTo(t, 'float32');
-  if (floating(t.dtype) && t.toNumbers().some((v) => !Number.isInteger(v))) return `non-integer values for a ${e.dtype} output`;
-  return castTo(t, e.dtype);
-}
 
 async function readBack(c: ConformanceCase): Promise<Outcome> {
   if (NOT_COMPARABLE[c.name]) return { kind: 'not-comparable', reason: NOT_COMPARABLE[c.name]! };
@@ -90,14 +64,7 @@ async function readBack(c: ConformanceCase): Promise<Outcome> {
   }
   if (back.kind !== 'graph') return { kind: 'fail', message: `read back as ${back.kind}, not a graph` };
   const g = back.graph;
-  const gd = decodeGraphDef(bytes, 'm.pb');
-  const placeholders = new Map(
-    gd.node!.filter((n) => n.op === 'Placeholder').map((n) => {
-      const dt = dtypeFromTf(n.attr!.dtype!.type ?? 0);
-      const dims = n.attr!.shape?.shape?.unknown_rank ? undefined : (n.attr!.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-      return [n.name!, { dtype: 'dtype' in dt ? dt.dtype : undefined, dims }] as const;
-    }),
-  );
+  const placeholders = placeholderSpecs(bytes, 'm.pb');
   const spatial = needsChannelsLast(graph);
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
   const readInputs = new Set(g.inputs.map((v) => v.name));
@@ -108,11 +75,7 @@ async function readBack(c: ConformanceCase): Promise<Outcome> {
       const name = inputNames[i] !== undefined ? tfName(inputNames[i]!) : undefined;
       const ph = name === undefined ? undefined : placeholders.get(name);
       if (!name || !ph || !readInputs.has(name)) continue; // an input the written graph no longer reads
-      let x: Tensor = t;
-      if (ph.dims && t.rank >= 3 && sameDims(ph.dims, channelsLast(t.rank).map((a) => t.shape[a] as number)) && (!sameDims(ph.dims, t.shape as number[]) || spatial)) x = permuteAxes(t, channelsLast(t.rank));
-      if (ph.dtype === 'bfloat16' && x.dtype === 'uint16') x = new Tensor('bfloat16', x.shape, x.data);
-      else if (ph.dtype && ph.dtype !== x.dtype) x = castTo(x, ph.dtype);
-      feeds.set(name, x);
+      feeds.set(name, placeholderFeed(t, ph, spatial));
     }
     let outs: ReadonlyMap<string, Tensor>;
     try {
@@ -124,10 +87,7 @@ async function readBack(c: ConformanceCase): Promise<Outcome> {
       const name = tfName(graph.outputs[k]!.name);
       const y = outs.get(name);
       if (!y) return problems.push(`${set.name}: output ${k} '${name}' not produced (outputs: ${[...outs.keys()].join(', ')})`);
-      const a = align(y, expected, spatial);
-      if (typeof a === 'string') return problems.push(`${set.name}: output ${k} '${name}': ${a}`);
-      const e = ['float64', 'float16', 'bfloat16'].includes(expected.dtype) ? castTo(expected, 'float32') : expected;
-      const diff = compareTensors(a, e);
+      const diff = outputProblem(y, expected, spatial);
       if (diff) problems.push(`${set.name}: output ${k} '${name}': ${diff}`);
     });
   }

@@ -5,10 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNpy } from '../../src/formats/numpy/index.js';
+import { dtypeFromTf } from '../../src/formats/tensorflow/data-types.js';
+import { decodeGraphDef } from '../../src/formats/tensorflow/graph-def.js';
 import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { npyTensor } from '../formats/tensorflow/helpers.js';
 import { REPO_ROOT } from '../support/corpus.js';
+import { compareTensors } from './harness.js';
 
 const PY = '/usr/bin/python3';
 const RUNNER = join(REPO_ROOT, 'scripts/fixtures/tf_conformance_run.py');
@@ -30,6 +33,75 @@ export type RunStatus = Record<Oracle, string>;
 export const channelsLast = (r: number): number[] => (r < 3 ? [...Array(r).keys()] : [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2), 1]);
 
 export const inverse = (p: number[]): number[] => p.map((_, i) => p.indexOf(i));
+
+/** TF node names as the writer makes them from IR value names. */
+export const tfName = (n: string): string => {
+  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
+  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
+};
+
+/** Same dims, -1 matching any. */
+const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
+
+/** What a written .pb's Placeholder declares (dims undefined: unknown rank). */
+export interface PlaceholderSpec {
+  dtype?: DType;
+  dims?: number[];
+}
+
+/** Every Placeholder of the written .pb, by node name, read from the bytes (not through nnport's reader). */
+export function placeholderSpecs(bytes: Uint8Array, file: string): Map<string, PlaceholderSpec> {
+  return new Map(
+    decodeGraphDef(bytes, file)
+      .node!.filter((n) => n.op === 'Placeholder')
+      .map((n) => {
+        const dt = dtypeFromTf(n.attr!.dtype!.type ?? 0);
+        const dims = n.attr!.shape?.shape?.unknown_rank ? undefined : (n.attr!.shape?.shape?.dim ?? []).map((d) => Number(d.size));
+        return [n.name!, { dtype: 'dtype' in dt ? dt.dtype : undefined, dims }] as const;
+      }),
+  );
+}
+
+/**
+ * A case's input as the Placeholder takes it: channels-last where the writer made it so (where a
+ * shape reads the same both ways, C = H = W, in a graph with NCHW spatial ops), in its dtype
+ * (older test data stores bfloat16 as its uint16 bits).
+ */
+export function placeholderFeed(t: Tensor, ph: PlaceholderSpec, spatial: boolean): Tensor {
+  let x = t;
+  if (ph.dims && t.rank >= 3 && sameDims(ph.dims, channelsLast(t.rank).map((a) => t.shape[a] as number)) && (!sameDims(ph.dims, t.shape as number[]) || spatial)) x = permuteAxes(t, channelsLast(t.rank));
+  if (ph.dtype === 'bfloat16' && x.dtype === 'uint16') return new Tensor('bfloat16', x.shape, x.data);
+  return ph.dtype && ph.dtype !== x.dtype ? castTo(x, ph.dtype) : x;
+}
+
+/** An output of the .pb in the expected's layout and dtype, or why it cannot be. */
+function align(y: Tensor, e: Tensor, spatial: boolean, opencvBlobs: boolean): Tensor | string {
+  const es = e.shape as number[];
+  let t = y;
+  const cl = channelsLast(es.length).map((a) => es[a]!);
+  const last = es.length >= 3 && y.rank === es.length && sameDims(y.shape as number[], cl);
+  // channels-last where only that reads (or, read both ways, in a graph with NCHW spatial ops)
+  if (last && (spatial || !sameDims(y.shape as number[], es))) t = permuteAxes(y, inverse(channelsLast(es.length)));
+  else if (!sameDims(y.shape as number[], es)) {
+    // OpenCV's blobs have no rank < 2 and keep unit dims its layers drop or add: same elements in the same order
+    if (opencvBlobs && y.size === e.size && y.shape.filter((d) => d !== 1).join() === es.filter((d) => d !== 1).join()) t = y.reshape(es);
+    else return `shape [${y.shape.join(', ')}], expected [${es.join(', ')}]`;
+  }
+  const floating = (d: DType) => ['float32', 'float64', 'float16', 'bfloat16'].includes(d);
+  if (floating(e.dtype)) return castTo(t, 'float32');
+  if (floating(t.dtype) && t.toNumbers().some((v) => !Number.isInteger(v))) return `non-integer values for a ${e.dtype} output`;
+  return castTo(t, e.dtype);
+}
+
+/**
+ * Why an output `y` of the .pb (OpenCV's blob when `opencvBlobs`) is not the case's `expected`
+ * output, brought to its layout and dtype (float outputs compared in float32); undefined when it is.
+ */
+export function outputProblem(y: Tensor, expected: Tensor, spatial: boolean, opencvBlobs = false): string | undefined {
+  const a = align(y, expected, spatial, opencvBlobs);
+  if (typeof a === 'string') return a;
+  return compareTensors(a, ['float64', 'float16', 'bfloat16'].includes(expected.dtype) ? castTo(expected, 'float32') : expected);
+}
 
 /** `t` with axis i of the result = axis perm[i] of t, copied element by element (any dtype, any rank). */
 export function permuteAxes(t: Tensor, perm: number[]): Tensor {

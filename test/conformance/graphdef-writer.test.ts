@@ -14,14 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
-import { dtypeFromTf } from '../../src/formats/tensorflow/data-types.js';
-import { decodeGraphDef } from '../../src/formats/tensorflow/graph-def.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
-import type { DType } from '../../src/ir/dtypes.js';
-import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, NOT_COMPARABLE, ONLY, WRITE_EXPECTED } from './harness.js';
-import { castTo, channelsLast, inverse, oracleOutput, permuteAxes, runOracles, writeInput, type Oracle, type RunCase, type RunStatus } from './graphdef-writer-run.js';
+import { BACKEND_SUITES, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, NOT_COMPARABLE, ONLY, WRITE_EXPECTED } from './harness.js';
+import { type Oracle, oracleOutput, outputProblem, placeholderFeed, placeholderSpecs, type RunCase, runOracles, type RunStatus, tfName, writeInput } from './graphdef-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
 
@@ -61,14 +57,6 @@ type Prepared =
   | { kind: 'not-comparable'; reason: string }
   | { kind: 'error'; message: string };
 
-/** TF node names as the writer makes them from IR value names. */
-const tfName = (n: string): string => {
-  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
-  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
-};
-
-const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
-
 async function prepare(c: ConformanceCase, dir: string): Promise<Prepared> {
   if (NOT_COMPARABLE[c.name]) return { kind: 'not-comparable', reason: NOT_COMPARABLE[c.name]! };
   const file = join(c.dir, 'model.onnx');
@@ -91,15 +79,7 @@ async function prepare(c: ConformanceCase, dir: string): Promise<Prepared> {
   mkdirSync(caseDir, { recursive: true });
   const pb = join(caseDir, 'm.pb');
   writeFileSync(pb, bytes);
-  const gd = decodeGraphDef(bytes, pb);
-  const placeholders = new Map(
-    gd.node!.filter((n) => n.op === 'Placeholder').map((n) => {
-      const dt = dtypeFromTf(n.attr!.dtype!.type ?? 0);
-      const dims = n.attr!.shape?.shape?.unknown_rank ? undefined : (n.attr!.shape?.shape?.dim ?? []).map((d) => Number(d.size));
-      return [n.name!, { dtype: 'dtype' in dt ? dt.dtype : undefined, dims }] as const;
-    }),
-  );
-  // where a shape reads the same both ways (C = H = W), a graph with NCHW spatial ops has its images channels-last
+  const placeholders = placeholderSpecs(bytes, pb);
   const spatial = needsChannelsLast(graph);
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
   const sets = loadDataSets(c.dir);
@@ -110,36 +90,11 @@ async function prepare(c: ConformanceCase, dir: string): Promise<Prepared> {
       const name = inputNames[i] !== undefined ? tfName(inputNames[i]!) : undefined;
       const ph = name === undefined ? undefined : placeholders.get(name);
       if (!name || !ph) continue; // an input the written graph no longer reads
-      let x: Tensor = t;
-      // the writer makes an input that reaches a conv / pool channels-last
-      if (ph.dims && t.rank >= 3 && sameDims(ph.dims, channelsLast(t.rank).map((a) => t.shape[a] as number)) && (!sameDims(ph.dims, t.shape as number[]) || spatial)) x = permuteAxes(t, channelsLast(t.rank));
-      // (older test data stores bfloat16 as its uint16 bits)
-      if (ph.dtype === 'bfloat16' && x.dtype === 'uint16') x = new Tensor('bfloat16', x.shape, x.data);
-      else if (ph.dtype && ph.dtype !== x.dtype) x = castTo(x, ph.dtype);
-      inputs.push({ name, npy: writeInput(join(caseDir, `${set.name}-input_${i}.npy`), x) });
+      inputs.push({ name, npy: writeInput(join(caseDir, `${set.name}-input_${i}.npy`), placeholderFeed(t, ph, spatial)) });
     }
     run.sets.push({ name: set.name, inputs });
   }
   return { kind: 'written', run, sets, outputNames: graph.outputs.map((o) => o.name), spatial };
-}
-
-/** The oracle's output in the expected's layout and dtype, or why it cannot be. */
-function align(y: Tensor, e: Tensor, oracle: Oracle, spatial: boolean): Tensor | string {
-  const es = e.shape as number[];
-  let t = y;
-  const cl = channelsLast(es.length).map((a) => es[a]!);
-  const last = es.length >= 3 && y.rank === es.length && sameDims(y.shape as number[], cl);
-  // channels-last where only that reads (or, read both ways, in a graph with NCHW spatial ops)
-  if (last && (spatial || !sameDims(y.shape as number[], es))) t = permuteAxes(y, inverse(channelsLast(es.length)));
-  else if (!sameDims(y.shape as number[], es)) {
-    // OpenCV's blobs have no rank < 2 and keep unit dims its layers drop or add: same elements in the same order
-    if (oracle === 'opencv' && y.size === e.size && y.shape.filter((d) => d !== 1).join() === es.filter((d) => d !== 1).join()) t = y.reshape(es);
-    else return `shape [${y.shape.join(', ')}], expected [${es.join(', ')}]`;
-  }
-  const floating = (d: DType) => ['float32', 'float64', 'float16', 'bfloat16'].includes(d);
-  if (floating(e.dtype)) return castTo(t, 'float32');
-  if (floating(t.dtype) && t.toNumbers().some((v) => !Number.isInteger(v))) return `non-integer values for a ${e.dtype} output`;
-  return castTo(t, e.dtype);
 }
 
 function verdict(p: Extract<Prepared, { kind: 'written' }>, oracle: Oracle): string[] {
@@ -148,10 +103,7 @@ function verdict(p: Extract<Prepared, { kind: 'written' }>, oracle: Oracle): str
     set.outputs.forEach((expected, k) => {
       const y = oracleOutput(p.run, set.name, oracle, k);
       if (!y) return problems.push(`${set.name}: output ${k} not produced`);
-      const a = align(y, expected, oracle, p.spatial);
-      if (typeof a === 'string') return problems.push(`${set.name}: output ${k} '${p.outputNames[k]}': ${a}`);
-      const e = ['float64', 'float16', 'bfloat16'].includes(expected.dtype) ? castTo(expected, 'float32') : expected;
-      const diff = compareTensors(a, e);
+      const diff = outputProblem(y, expected, p.spatial, oracle === 'opencv');
       if (diff) problems.push(`${set.name}: output ${k} '${p.outputNames[k]}': ${diff}`);
     });
   }

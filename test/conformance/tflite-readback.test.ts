@@ -35,7 +35,7 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
-import { castTo, permuteAxes } from './graphdef-writer-run.js';
+import { castTo, permuteAxes, tfName } from './graphdef-writer-run.js';
 import { int32Io, inverse, layoutOf, type Mode, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
@@ -101,12 +101,6 @@ function legRefusal(e: unknown, where: string): LegOutcome {
   const r = refusal(e, where);
   return r.kind === 'refused' ? r : { kind: 'fail', message: (r as { message: string }).message };
 }
-
-/** TF node names as the GraphDef writer makes them from IR value names. */
-const tfName = (n: string): string => {
-  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
-  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
-};
 
 const LEGS: readonly Leg[] = [
   {
