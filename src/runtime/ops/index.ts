@@ -24,6 +24,28 @@ import { SVDF_FLOAT_OPS } from '../integer/svdf.js';
  * Every op the reference runtime executes, keyed by ONNX op type (default domain).
  * Each module contributes one table; a name must appear in exactly one of them.
  */
-const tables: OpTable[] = [CONV_OPS, GEMM_OPS, POOL_OPS, elementwiseOps, unaryOps, softmaxOps, normalizationOps, shapeOps, padOps, reduceOps, resizeOps, castOps, indexingOps, quantizeOps, hybridQuantizeOps, LRN_OPS, CHANNELS_LAST_OPS, SVDF_FLOAT_OPS, QUANTIZED_LSTM_FLOAT_OPS, recurrentOps, detectionOps];
+const tables: OpTable[] = [
+  CONV_OPS,
+  GEMM_OPS,
+  POOL_OPS,
+  elementwiseOps,
+  unaryOps,
+  softmaxOps,
+  normalizationOps,
+  shapeOps,
+  padOps,
+  reduceOps,
+  resizeOps,
+  castOps,
+  indexingOps,
+  quantizeOps,
+  hybridQuantizeOps,
+  LRN_OPS,
+  CHANNELS_LAST_OPS,
+  SVDF_FLOAT_OPS,
+  QUANTIZED_LSTM_FLOAT_OPS,
+  recurrentOps,
+  detectionOps,
+];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);
