@@ -14,6 +14,12 @@
 //   the next float32 above ONNX's threshold (for float32 IoUs, iou > t <=> iou >= nextUp(t)). Both
 //   compute the IoU in float32 the same way (min/max corners, so either diagonal order; a box of
 //   zero area overlaps nothing). A constant threshold outside [0, 1] is refused (onnxruntime refuses it).
+// - boxes of zero area (or NaN): ONNX selects such a box once (it suppresses nothing and nothing
+//   suppresses it); TFLite's kernel puts every pick back in its queue and relies on the pick's IoU
+//   with itself (1) to drop it there, so a box of no area (IoU 0) is picked again and again until
+//   max_output_size. Such boxes go to the kernel with score 0 (below any threshold) and are merged
+//   back after: TOPK_V2 over the ranks of both (the kernel's picks, the zero-area boxes above the
+//   threshold; 0 for neither) gives the first positions of the two in order.
 // - center_point_box 1: [cx, cy, w, h] become corners [cx - w/2, cy - h/2, cx + w/2, cy + h/2]
 //   first (x and y swapped against TFLite's [y1, x1, y2, x2] leave every IoU unchanged).
 // The output's size depends on the data: its shape_signature is [-1, 3] and the interpreter resizes it.
@@ -29,6 +35,7 @@ import { NonMaxSuppressionV4Options } from '../generated/tflite/non-max-suppress
 import { ReducerOptions } from '../generated/tflite/reducer-options.js';
 import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { SliceOptions } from '../generated/tflite/slice-options.js';
+import { SelectOptions } from '../generated/tflite/select-options.js';
 import { SqueezeOptions } from '../generated/tflite/squeeze-options.js';
 import { AddOptions } from '../generated/tflite/add-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
@@ -148,12 +155,46 @@ export const nonMaxSuppression: Converter = (n, c) => {
   const nConst = thrIn === undefined ? undefined : c.addConstant(`${y}_n`, Tensor.float32([], [N]));
   const three = c.addConstant(`${y}_three`, int32([3]));
   const origin = c.addConstant(`${y}_origin`, int32([0, 0]));
+  const one = c.addConstant(`${y}_one`, Tensor.float32([], [1]));
+  const zero = c.addConstant(`${y}_zero`, Tensor.float32([], [0]));
+  const slots = c.addConstant(`${y}_slots`, int32(Array.from({ length: M }, (_, i) => i)));
+  const noSlot = c.addConstant(`${y}_no_slot`, int32(new Array<number>(M).fill(N)));
+  const nInt = c.addConstant(`${y}_n_int32`, new Tensor('int32', [], Int32Array.of(N)));
+  const lastInt = c.addConstant(`${y}_last_int32`, new Tensor('int32', [], Int32Array.of(N - 1)));
+  const kM = c.addConstant(`${y}_m`, new Tensor('int32', [], Int32Array.of(M)));
+  const axis0 = c.addConstant(`${y}_sum_axis`, int32([0]));
+  const mul = (a: string, bb: string, to: string) => c.emit({ code: BuiltinOperator.MUL, inputs: [a, bb], outputs: [to], options: (o) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(o, ActivationFunctionType.NONE)] });
+  const sub = (a: string, bb: string, to: string) => c.emit({ code: BuiltinOperator.SUB, inputs: [a, bb], outputs: [to], options: (o) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(o, ActivationFunctionType.NONE, false)] });
+  const add = (a: string, bb: string, to: string) => c.emit({ code: BuiltinOperator.ADD, inputs: [a, bb], outputs: [to], options: (o) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(o, ActivationFunctionType.NONE, false)] });
   const parts: string[] = [];
   for (let b = 0; b < B; b++) {
     const slab = f32(`boxes_${b}_3d`, [1, N, 4]);
     slice(boxes, slab, [b, 0, 0], [1, N, 4]);
     const boxesB = f32(`boxes_${b}`, [N, 4]);
     reshape(slab, boxesB, [N, 4]);
+    // 1 where the box has an area > 0 as the kernel computes it: (max y - min y) · (max x - min x) in float32
+    const lo = f32(`corner_a_${b}`, [N, 2]);
+    const hi = f32(`corner_b_${b}`, [N, 2]);
+    slice(boxesB, lo, [0, 0], [N, 2]);
+    slice(boxesB, hi, [0, 2], [N, 2]);
+    const mins = f32(`mins_${b}`, [N, 2]);
+    const maxs = f32(`maxs_${b}`, [N, 2]);
+    c.emit({ code: BuiltinOperator.MINIMUM, inputs: [lo, hi], outputs: [mins] });
+    c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [lo, hi], outputs: [maxs] });
+    const extent = f32(`extent_${b}`, [N, 2]);
+    sub(maxs, mins, extent);
+    const eh = f32(`height_${b}`, [N, 1]);
+    const ew = f32(`width_${b}`, [N, 1]);
+    slice(extent, eh, [0, 0], [N, 1]);
+    slice(extent, ew, [0, 1], [N, 1]);
+    const area2 = f32(`area_${b}_2d`, [N, 1]);
+    mul(eh, ew, area2);
+    const area = f32(`area_${b}`, [N]);
+    reshape(area2, area, [N]);
+    const positive = c.addTensor(`${y}_has_area_${b}`, { name: '', dtype: 'bool', shape: [N] });
+    c.emit({ code: BuiltinOperator.GREATER, inputs: [area, zero], outputs: [positive] });
+    const hasArea = f32(`has_area_${b}_f`, [N]);
+    c.emit({ code: BuiltinOperator.CAST, inputs: [positive], outputs: [hasArea] });
     for (let cl = 0; cl < C; cl++) {
       const tag = `${b}_${cl}`;
       const row = f32(`scores_${tag}_3d`, [1, 1, N]);
@@ -177,16 +218,60 @@ export const nonMaxSuppression: Converter = (n, c) => {
         thr = f32(`rank_threshold_${tag}`, []);
         c.emit({ code: BuiltinOperator.SUB, inputs: [nConst!, above_n], outputs: [thr], options: (bb) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(bb, ActivationFunctionType.NONE, false)] });
       }
+      // the zero-area boxes: score 0 for the kernel (never above thr >= 0), selected after by the threshold alone
+      const sortedHasArea = f32(`sorted_has_area_${tag}`, [N]);
+      gather(hasArea, order, sortedHasArea);
+      const kernelScores = f32(`kernel_scores_${tag}`, [N]);
+      mul(ranks, sortedHasArea, kernelScores);
+      const aboveB = c.addTensor(`${y}_rank_above_${tag}`, { name: '', dtype: 'bool', shape: [N] });
+      c.emit({ code: BuiltinOperator.GREATER, inputs: [ranks, thr], outputs: [aboveB] });
+      const aboveRank = f32(`rank_above_${tag}_f`, [N]);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [aboveB], outputs: [aboveRank] });
+      const noArea = f32(`no_area_${tag}`, [N]);
+      sub(one, sortedHasArea, noArea);
+      const flat = f32(`no_area_kept_${tag}`, [N]);
+      mul(noArea, aboveRank, flat);
       const selected = i32(`selected_${tag}`, [M]);
       const valid = i32(`valid_${tag}`, []);
-      c.emit({ code: BuiltinOperator.NON_MAX_SUPPRESSION_V4, inputs: [sortedBoxes, ranks, maxOut, iouT, thr], outputs: [selected, valid], options: (bb) => [BuiltinOptions.NonMaxSuppressionV4Options, NonMaxSuppressionV4Options.createNonMaxSuppressionV4Options(bb)] });
+      c.emit({ code: BuiltinOperator.NON_MAX_SUPPRESSION_V4, inputs: [sortedBoxes, kernelScores, maxOut, iouT, thr], outputs: [selected, valid], options: (bb) => [BuiltinOptions.NonMaxSuppressionV4Options, NonMaxSuppressionV4Options.createNonMaxSuppressionV4Options(bb)] });
+      // the ranks of the kernel's picks (N - position; 0 in its slots past valid_outputs) and of the
+      // zero-area boxes kept: the M largest, in order, are the positions selected
+      const inUse = c.addTensor(`${y}_in_use_${tag}`, { name: '', dtype: 'bool', shape: [M] });
+      c.emit({ code: BuiltinOperator.LESS, inputs: [slots, valid], outputs: [inUse] });
+      const slotPositions = i32(`slot_positions_${tag}`, [M]);
+      c.emit({ code: BuiltinOperator.SELECT, inputs: [inUse, selected, noSlot], outputs: [slotPositions], options: (bb) => [BuiltinOptions.SelectOptions, SelectOptions.createSelectOptions(bb)] });
+      const slotRanks = i32(`slot_ranks_${tag}`, [M]);
+      sub(nInt, slotPositions, slotRanks);
+      const pickRanks = f32(`pick_ranks_${tag}`, [M]);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [slotRanks], outputs: [pickRanks] });
+      const flatRanks = f32(`no_area_ranks_${tag}`, [N]);
+      mul(flat, ranks, flatRanks);
+      const allRanks = f32(`chosen_ranks_${tag}`, [M + N]);
+      concat([pickRanks, flatRanks], allRanks, 0);
+      const topRanks = f32(`top_ranks_${tag}`, [M]);
+      const topAt = i32(`top_at_${tag}`, [M]);
+      c.emit({ code: BuiltinOperator.TOPK_V2, inputs: [allRanks, kM], outputs: [topRanks, topAt] });
+      const topRanksInt = i32(`top_ranks_${tag}_int32`, [M]);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [topRanks], outputs: [topRanksInt] });
+      const unclamped = i32(`positions_${tag}_unclamped`, [M]);
+      sub(nInt, topRanksInt, unclamped);
+      // (rank 0, past the count, is position N: kept in range for the GATHER, then sliced off)
+      const positions = i32(`positions_${tag}`, [M]);
+      c.emit({ code: BuiltinOperator.MINIMUM, inputs: [unclamped, lastInt], outputs: [positions] });
+      const flatCount = f32(`no_area_count_${tag}`, []);
+      c.emit({ code: BuiltinOperator.SUM, inputs: [flat, axis0], outputs: [flatCount], options: (bb) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(bb, false)] });
+      const flatCountInt = i32(`no_area_count_${tag}_int32`, []);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [flatCount], outputs: [flatCountInt] });
+      const total = i32(`chosen_count_${tag}`, []);
+      add(valid, flatCountInt, total);
+      const chosenCount = binary(BuiltinOperator.MINIMUM, [total, kM], `chosen_${tag}_capped`, 'int32');
       const picked = i32(`picked_${tag}`, [M]);
-      gather(order, selected, picked);
+      gather(order, positions, picked);
       const column = i32(`picked_${tag}_column`, [M, 1]);
       reshape(picked, column, [M, 1]);
       const rows = i32(`rows_${tag}`, [M, 3]);
       concat([c.addConstant(`${y}_batch_class_${tag}`, new Tensor('int32', [M, 2], Int32Array.from({ length: 2 * M }, (_, i) => (i % 2 ? cl : b)))), column], rows, 1);
-      const count = cap ? binary(BuiltinOperator.MINIMUM, [valid, cap], `valid_${tag}_capped`, 'int32') : valid;
+      const count = cap ? binary(BuiltinOperator.MINIMUM, [chosenCount, cap], `valid_${tag}_capped`, 'int32') : chosenCount;
       const count1 = i32(`valid_${tag}_1`, [1]);
       reshape(count, count1, [1]);
       const size = i32(`size_${tag}`, [2]);

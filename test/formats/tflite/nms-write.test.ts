@@ -120,6 +120,25 @@ describe('TFLite writer: ONNX NonMaxSuppression against onnxruntime', () => {
     }
   });
 
+  it('boxes of zero area (all-zero padding, lines, points) are selected once, as onnxruntime does (TFLite alone picks one again and again)', async () => {
+    for (const [seed, max, score, runtime] of [
+      [16, 60, undefined, false],
+      [17, 100, 0.3, false],
+      [18, 12, 0.2, true],
+    ] as const) {
+      const c = randomCase(seed, { B: 2, C: 2, N: 60, centerPointBox: 0, max, iou: 0.3, score, runtime });
+      const b = c.boxes.data as Float32Array;
+      // every fifth box: zero padding, a horizontal line, a vertical line or a point (in either corner order)
+      for (let i = 0; i < 2 * 60; i += 5) {
+        const [y, x] = [b[i * 4]!, b[i * 4 + 1]!];
+        const k = (i / 5) % 4;
+        b.set(k === 0 ? [0, 0, 0, 0] : k === 1 ? [y, x, y, x + 10] : k === 2 ? [y + 7, x, y, x] : [y, x, y, x], i * 4);
+      }
+      const { rows } = await check(c);
+      expect(rows, `seed ${seed}`).toBeGreaterThan(10);
+    }
+  });
+
   it('a NonMaxSuppression that selects nothing is refused by name', async () => {
     const c = randomCase(15, { B: 1, C: 1, N: 10, centerPointBox: 0, max: 0, iou: 0.5, runtime: false });
     await expect(writeTflite(graphOf(c).g)).rejects.toThrow(UnsupportedError);
