@@ -1,7 +1,7 @@
 // More IR ops -> TFLite builtins (the rows beside ops-write.ts's table): arg min/max, tiling and
 // broadcasting, selection, comparisons and logic, more unary math, LRN, GatherND, OneHot, CumSum,
-// Mod, TopK. (Range and Shape are folded into constants before writing: a TFLite tensor needs a
-// static shape.) The ops TFLite has no integer kernel for (or whose int8 kernel copies bytes
+// Mod, TopK, Shape (of a dynamic-shaped value: a static one is folded into a constant before
+// writing, as Range is). The ops TFLite has no integer kernel for (or whose int8 kernel copies bytes
 // without requantizing, which is right only when input and output share parameters) are listed
 // in FLOAT_ONLY_WRITE_OPS: between DequantizeLinear and QuantizeLinear they are written as
 // DEQUANTIZE, the float op, QUANTIZE (the float fallback), never as an integer op.
@@ -24,6 +24,8 @@ import { GatherOptions } from '../generated/tflite/gather-options.js';
 import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
 import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { ReverseV2Options } from '../generated/tflite/reverse-v2-options.js';
+import { ShapeOptions } from '../generated/tflite/shape-options.js';
+import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { SubOptions } from '../generated/tflite/sub-options.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
 import { binary, constant, int32, normAxis, unary, type Converter, type Opts, type WriteContext } from './ops-write.js';
@@ -209,19 +211,69 @@ const xor: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.NOT_EQUAL, inputs: [c.tensor(n.inputs[0]!), c.tensor(n.inputs[1]!)], outputs: [c.tensor(n.outputs[0]!)] });
 };
 
+/**
+ * TOPK_V2 (the largest, sorted, ties the lower index first as ONNX). k computed at run time (the
+ * keep_top_k of an SSD's detections) is one int32 value the kernel reads when it runs, sizing
+ * its (dynamic) outputs then. The smallest (largest 0) of floats: TOPK_V2 of the negated input,
+ * the values negated back (negation is exact and keeps ties tied: the same indices).
+ */
 const topK: Converter = (n, c) => {
-  const x = c.tensor(n.inputs[0]!);
+  let x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
   if (normAxis(attrInt(n, 'axis', -1), rank) !== rank - 1) throw new UnsupportedError('TopK over another axis than the last in a TFLite file', `node '${n.name}'`);
-  if (attrInt(n, 'largest', 1) !== 1 || attrInt(n, 'sorted', 1) !== 1) throw new UnsupportedError('TopK of the smallest or unsorted in a TFLite file', `node '${n.name}': TOPK_V2 gives the largest, sorted`);
-  const k = constant(n, c, 1, 'k').toNumbers()[0]!;
+  if (attrInt(n, 'sorted', 1) !== 1) throw new UnsupportedError('TopK unsorted in a TFLite file', `node '${n.name}': TOPK_V2 gives its values sorted`);
+  const smallest = attrInt(n, 'largest', 1) !== 1;
+  if (smallest && (c.info(x).dtype !== 'float32' || c.info(x).quant)) throw new UnsupportedError(`TopK of the smallest ${c.info(x).quant ? 'quantized' : c.info(x).dtype} values in a TFLite file`, `node '${n.name}': written as TOPK_V2 of the negated input, for float32 only`);
   const values = c.tensor(n.outputs[0]!);
-  const indices = n.outputs[1] ? c.tensor(n.outputs[1]) : c.addTensor(`${values}_indices`, { ...c.info(values), dtype: 'int32', quant: undefined });
+  let k: string;
+  const kConst = n.inputs[1] ? c.constantOf(n.inputs[1]) : undefined;
+  if (kConst) k = c.addConstant(`${values}_k`, new Tensor('int32', [], Int32Array.of(kConst.toNumbers()[0]!)));
+  else {
+    const kIn = c.tensor(n.inputs[1]!);
+    const ki = c.info(kIn);
+    if (ki.signature || ki.shape.reduce((a, d) => a * d, 1) !== 1 || (ki.dtype !== 'int64' && ki.dtype !== 'int32')) throw new UnsupportedError(`TopK with a computed k of shape [${(ki.signature ?? ki.shape).join(', ')}] (${ki.dtype}) in a TFLite file`, `node '${n.name}': TOPK_V2 takes one int32 k`);
+    k = kIn;
+    if (ki.dtype === 'int64') {
+      k = c.addTensor(`${values}_k_int32`, { name: '', dtype: 'int32', shape: [...ki.shape] });
+      c.emit({ code: BuiltinOperator.CAST, inputs: [kIn], outputs: [k] });
+    }
+  }
+  const vinfo = c.info(values);
+  if (smallest) {
+    const negated = c.addTensor(`${values}_negated_input`, { ...c.info(x), name: '' });
+    c.emit({ code: BuiltinOperator.NEG, inputs: [x], outputs: [negated] });
+    x = negated;
+  }
+  const out = smallest ? c.addTensor(`${values}_negated`, { ...vinfo, name: '' }) : values;
+  const indices = n.outputs[1] ? c.tensor(n.outputs[1]) : c.addTensor(`${values}_indices`, { ...vinfo, dtype: 'int32', quant: undefined });
   const info = c.info(indices);
   // TOPK_V2 gives int32 indices; ONNX's int64 ones follow by a CAST
   const raw = info.dtype === 'int32' ? indices : c.addTensor(`${indices}_int32`, { ...info, dtype: 'int32' });
-  c.emit({ code: BuiltinOperator.TOPK_V2, inputs: [x, c.addConstant(`${values}_k`, new Tensor('int32', [], Int32Array.of(k)))], outputs: [values, raw] });
+  c.emit({ code: BuiltinOperator.TOPK_V2, inputs: [x, k], outputs: [out, raw] });
   if (raw !== indices) c.emit({ code: BuiltinOperator.CAST, inputs: [raw], outputs: [indices] });
+  if (smallest) c.emit({ code: BuiltinOperator.NEG, inputs: [out], outputs: [values] });
+};
+
+/**
+ * Shape of a value with dynamic dims (a static one is folded into a constant before writing):
+ * SHAPE, in the output's int32 / int64; ONNX's start / end (opset 15) a SLICE of it.
+ */
+const shapeOf: Converter = (n, c) => {
+  const x = c.tensor(n.inputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const y = c.tensor(n.outputs[0]!);
+  const info = c.info(y);
+  const type = TYPES[info.dtype];
+  if (type === undefined) throw new UnsupportedError(`Shape to ${info.dtype} in a TFLite file`, `node '${n.name}'`);
+  const at = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
+  const start = at(attrInt(n, 'start', 0));
+  const end = Math.max(at(attrInt(n, 'end', rank)), start);
+  if (start === end) throw new UnsupportedError('Shape with an empty start..end in a TFLite file', `node '${n.name}': its output would be an empty constant`);
+  const options: Opts = (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, type)];
+  if (start === 0 && end === rank) return c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [y], options });
+  const full = c.addTensor(`${y}_full`, { name: '', dtype: info.dtype, shape: [rank] });
+  c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options });
+  c.emit({ code: BuiltinOperator.SLICE, inputs: [full, c.addConstant(`${y}_begin`, int32([start])), c.addConstant(`${y}_size`, int32([end - start]))], outputs: [y], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
 };
 
 const sum: Converter = (n, c) => {
@@ -635,6 +687,7 @@ export const TFLITE_WRITE_MORE_OPS: Record<string, Converter> = {
   CumSum: cumSum,
   Mod: mod,
   TopK: topK,
+  Shape: shapeOf,
   Sum: sum,
   NonMaxSuppression: nonMaxSuppression,
 };

@@ -604,14 +604,13 @@ function packedBatchShape(c: WriteContext, x: string, y: string, shape: number[]
  * given value onto its axis: begin = SUM(onehot · starts), end = dims + SUM(onehot · (ends -
  * dims[axes])), strides = 1 + SUM(onehot · (steps - 1)). int64 values are clamped to ±2^30 before
  * the CAST to int32 (an INT64_MAX end, "to the end", stays past any dim); STRIDED_SLICE clamps
- * them to the dim as ONNX does, for either sign of the step.
+ * them to the dim as ONNX does, for either sign of the step. A dynamic-shaped input's dims come from SHAPE.
  */
 function computedSlice(n: Node, c: WriteContext): void {
   const x = c.tensor(n.inputs[0]!);
   const info = c.info(x);
   const shape = info.shape;
   const rank = shape.length;
-  if (info.signature) throw new UnsupportedError('Slice with computed starts of a dynamic-shaped input in a TFLite file', `node '${n.name}'`);
   const y = c.tensor(n.outputs[0]!);
   const i32 = (name: string, s: number[]) => c.addTensor(`${y}_${name}`, { name: '', dtype: 'int32', shape: s });
   const emit = (code: BuiltinOperator, inputs: string[], out: string, options?: Opts) => (c.emit({ code, inputs, outputs: [out], options }), out);
@@ -640,7 +639,8 @@ function computedSlice(n: Node, c: WriteContext): void {
   };
   const add = (a: string, b: string, out: string) => emit(BuiltinOperator.ADD, [a, b], out, (bb, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(bb, act, false)]);
   const sub = (a: string, b: string, out: string) => emit(BuiltinOperator.SUB, [a, b], out, (bb, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(bb, act, false)]);
-  const dims = c.addConstant(`${y}_dims`, int32(shape));
+  // a dynamic-shaped input's dims at run time (SHAPE): the detections of an SSD's DetectionOutput
+  const dims = info.signature ? emit(BuiltinOperator.SHAPE, [x], i32('dims', [rank]), (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)]) : c.addConstant(`${y}_dims`, int32(shape));
   const begin = spread(starts, 'begin');
   const dimsAt = emit(BuiltinOperator.GATHER, [dims, axes], i32('dims_at_axes', [k]), (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, 0, 0)]);
   const end = add(dims, spread(sub(ends, dimsAt, i32('ends_from_dims', [k])), 'end'), i32('end', [rank]));
