@@ -26,9 +26,12 @@ export interface TfliteOracle {
   /**
    * Run a .tflite file on the given inputs (in the model's input order); returns every output.
    * `invokes` > 1 invokes the same interpreter that many times on the inputs and returns the last
-   * outputs (stateful ops, whose variable tensors carry over between invokes).
+   * outputs (stateful ops, whose variable tensors carry over between invokes). `numThreads`: the
+   * interpreter's (default -1, its own choice). A graph with dynamic-sized tensors runs without
+   * the XNNPACK delegate, and this single-threaded web build's own float CONV_2D aborts unless
+   * it is given 1 thread.
    */
-  run(model: Uint8Array, inputs: ArrayBufferView[], invokes?: number): Promise<OracleTensor[]>;
+  run(model: Uint8Array, inputs: ArrayBufferView[], invokes?: number, numThreads?: number): Promise<OracleTensor[]>;
   /** Median milliseconds of `runs` infer() calls on one loaded model (after one warm-up). */
   latency(model: Uint8Array, inputs: ArrayBufferView[], runs: number): Promise<number>;
   /** The model's input tensors as the interpreter sees them (name, dtype, shape). */
@@ -51,9 +54,9 @@ const bytesOf = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffs
 
 // Page side: load a model from /blob/<id>, fill inputs from /blob/<ids>, infer, return outputs
 // as base64 (page.evaluate's JSON would turn typed arrays into objects of numbers).
-const PAGE_RUN = `async ({ model, inputs, infer, runs, invokes }) => {
+const PAGE_RUN = `async ({ model, inputs, infer, runs, invokes, numThreads }) => {
   const get = async (id) => (await fetch('/blob/' + id)).arrayBuffer();
-  const runner = await tfweb.TFLiteWebModelRunner.create(await get(model), { numThreads: -1 });
+  const runner = await tfweb.TFLiteWebModelRunner.create(await get(model), { numThreads });
   const describe = (t) => ({ name: t.name, dtype: t.dataType, shape: t.shape ? t.shape.split(',').map(Number) : [] });
   try {
     const ins = runner.getInputs();
@@ -132,10 +135,10 @@ export async function startTfliteOracle(): Promise<TfliteOracle> {
     blobs.set(id, b);
     return id;
   };
-  const call = async (model: Uint8Array, inputs: ArrayBufferView[], infer: boolean, runs = 0, invokes = 1) => {
+  const call = async (model: Uint8Array, inputs: ArrayBufferView[], infer: boolean, runs = 0, invokes = 1, numThreads = -1) => {
     const ids = [put(bytesOf(model)), ...inputs.map((x) => put(bytesOf(x)))];
     try {
-      return (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify({ model: ids[0], inputs: ids.slice(1), infer, runs, invokes })})`)) as Array<Omit<OracleTensor, 'data'> & { b64?: string }>;
+      return (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify({ model: ids[0], inputs: ids.slice(1), infer, runs, invokes, numThreads })})`)) as Array<Omit<OracleTensor, 'data'> & { b64?: string }>;
     } catch (e) {
       const lines = log.splice(0).filter((l) => !/^(INFO|Initialized)/.test(l));
       if (lines.length && e instanceof Error) e.message += `\n  interpreter log: ${lines.join('\n  ')}`;
@@ -146,8 +149,8 @@ export async function startTfliteOracle(): Promise<TfliteOracle> {
     }
   };
   return {
-    async run(model, inputs, invokes = 1) {
-      const outs = await call(model, inputs, true, 0, invokes);
+    async run(model, inputs, invokes = 1, numThreads = -1) {
+      const outs = await call(model, inputs, true, 0, invokes, numThreads);
       return outs.map(({ b64, ...t }) => {
         const raw = Buffer.from(b64!, 'base64');
         const ab = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;

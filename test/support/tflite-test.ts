@@ -33,7 +33,7 @@ export function useTfliteOracle(startTimeoutMs = 120_000): Omit<TfliteOracle, 'c
     await oracle?.close();
   });
   return {
-    run: (model, inputs, invokes) => started().run(model, inputs, invokes),
+    run: (model, inputs, invokes, numThreads) => started().run(model, inputs, invokes, numThreads),
     latency: (model, inputs, runs) => started().latency(model, inputs, runs),
     inputs: (model) => started().inputs(model),
   };
