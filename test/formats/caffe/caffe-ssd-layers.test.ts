@@ -1,30 +1,15 @@
 // Caffe SSD's PriorBox and DetectionOutput settings one by one, on small generated nets with
 // random weights, against OpenCV dnn (its own implementation of both layers); DetectionOutput
 // also through onnxruntime on the written .onnx.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { REPO_ROOT } from '../../support/corpus.js';
 import { opencvRandom, pathFiles, relativeError } from './opencv.js';
-
-const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
-
-function prototxt(name: string, text: string): string {
-  mkdirSync(DIR, { recursive: true });
-  const p = join(DIR, `${name}.prototxt`);
-  writeFileSync(p, text);
-  return p;
-}
-
-const input = (c: number, h: number, w: number) => `input: "data"\ninput_shape { dim: 1 dim: ${c} dim: ${h} dim: ${w} }\n`;
-const conv = (name: string, bottom: string, out: number, extra = '') =>
-  `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${name}" convolution_param { num_output: ${out} kernel_size: 3 pad: 1 ${extra} } }\n`;
-const priorBox = (name: string, bottom: string, param: string) => `layer { name: "${name}" type: "PriorBox" bottom: "${bottom}" bottom: "data" top: "${name}" prior_box_param { ${param} } }\n`;
+import { DETECTION_CASES, input, priorBox, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
 
 // OpenCV clips the priors unless told not to (Caffe's default is clip: false): every case says.
 const PRIOR_CASES: Record<string, string> = {
@@ -41,7 +26,7 @@ describe('Caffe PriorBox vs OpenCV dnn', () => {
   it('every setting, on odd feature sizes', async () => {
     let text = input(3, 75, 75) + `layer { name: "feat" type: "Pooling" bottom: "data" top: "feat" pooling_param { pool: MAX kernel_size: 3 stride: 6 } }\n`;
     Object.values(PRIOR_CASES).forEach((param, i) => (text += priorBox(`prior${i}`, 'feat', param)));
-    const p = prototxt('priorbox', text);
+    const p = ssdPrototxt('priorbox', text);
     const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p });
     const ref = opencvRandom('ssd-priorbox', p, bare.graph, [1, 3, 75, 75]);
     const got = (await runGraph(bare.graph, { data: ref.input })).outputs;
@@ -56,7 +41,7 @@ describe('Caffe PriorBox vs OpenCV dnn', () => {
   it("img_size other than the image's: Caffe's normalisation, by hand", async () => {
     // OpenCV ignores img_size; Caffe divides by it: the first prior of cell (0, 0) with step 32,
     // offset 0.25 and min_size 50 is centred at 8, so xmin = (8 - 25) / 320, ymin = (8 - 25) / 240.
-    const p = prototxt('priorbox-img-size', input(3, 30, 40) + priorBox('prior', 'data', 'min_size: 50 img_h: 240 img_w: 320 step: 32 offset: 0.25 variance: 0.1'));
+    const p = ssdPrototxt('priorbox-img-size', input(3, 30, 40) + priorBox('prior', 'data', 'min_size: 50 img_h: 240 img_w: 320 step: 32 offset: 0.25 variance: 0.1'));
     const g = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p })).graph;
     const t = (await runGraph(g, { data: new Tensor('float32', [1, 3, 30, 40], new Float32Array(3600)) })).outputs.get('prior')!;
     expect(t.shape).toEqual([1, 2, 30 * 40 * 4]);
@@ -67,55 +52,6 @@ describe('Caffe PriorBox vs OpenCV dnn', () => {
     expect(d[1200 * 4]).toBe(Math.fround(0.1));
   });
 });
-
-/** A one-feature-map SSD head ending in DetectionOutput with the given parameters. */
-function ssdNet(classes: number, prior: string, numPriors: number, detection: string): string {
-  return (
-    input(4, 40, 48) +
-    conv('feat', 'data', 8, 'stride: 4') +
-    conv('loc', 'feat', numPriors * 4) +
-    `layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
-    `layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" flatten_param { axis: 1 } }\n` +
-    conv('conf', 'feat', numPriors * classes) +
-    `layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
-    `layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" flatten_param { axis: 1 } }\n` +
-    `layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: ${classes} } } }\n` +
-    `layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }\n` +
-    `layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" flatten_param { axis: 1 } }\n` +
-    priorBox('priors', 'feat', prior) +
-    `layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "priors" top: "detection_out" detection_output_param { num_classes: ${classes} ${detection} } }\n`
-  );
-}
-
-const SSD_PRIOR = 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2';
-interface DetectionCase {
-  classes: number;
-  detection: string;
-  prior?: string;
-  /** what OpenCV runs instead, when it cannot run the case itself but an equivalent net */
-  oracle?: { detection?: string; prior?: string };
-}
-
-const DETECTION_CASES: Record<string, DetectionCase> = {
-  'CENTER_SIZE, threshold, top_k, keep_top_k cuts': { classes: 5, detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 40 } keep_top_k: 25 confidence_threshold: 0.3' },
-  'CORNER, no threshold, no top_k': { classes: 3, detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
-  // OpenCV sizes its output by keep_top_k and crashes on -1: it runs a keep_top_k above the count
-  'keep_top_k -1 (keep all)': {
-    classes: 3,
-    detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: -1',
-    oracle: { detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
-  },
-  'background label 2, keep_top_k above the count': { classes: 4, detection: 'share_location: true background_label_id: 2 code_type: CENTER_SIZE nms_param { nms_threshold: 0.5 top_k: 400 } keep_top_k: 1000 confidence_threshold: 0.4' },
-  // OpenCV wants priors without variances then; the same as variances of 1 and the flag off
-  'variance encoded in target': {
-    classes: 3,
-    detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE variance_encoded_in_target: true nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
-    oracle: {
-      detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
-      prior: 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 1',
-    },
-  },
-};
 
 type Row = number[];
 const rowsOf = (data: ArrayLike<number>): Row[] => Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
@@ -138,8 +74,8 @@ function expectSame(got: Row[], want: Row[], what: string): void {
 describe('Caffe DetectionOutput vs OpenCV dnn', () => {
   Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
     it(what, async () => {
-      const p = prototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
-      const o = c.oracle ? prototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
+      const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
+      const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
       const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
       const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
       const graph = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) })).graph;
@@ -161,7 +97,7 @@ describe('Caffe DetectionOutput vs OpenCV dnn', () => {
 
 describe('Caffe SSD layers: edge cases and refusals', () => {
   const read = (name: string, text: string, outputs?: string[]) => {
-    const p = prototxt(name, text);
+    const p = ssdPrototxt(name, text);
     return readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, outputs });
   };
   const detectionNet = (detection: string) => ssdNet(3, SSD_PRIOR, 4, `share_location: true ${detection}`);

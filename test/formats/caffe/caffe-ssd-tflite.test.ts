@@ -1,0 +1,140 @@
+// Caffe SSD with its DetectionOutput written to .tflite whole (PriorBox constants, the box decode,
+// per-class NON_MAX_SUPPRESSION_V4, keep_top_k as TOPK_V2 of a k computed at run time, Caffe's
+// [1, 1, N, 7] rows sized at run time) and run by the real TFLite interpreter (tfjs-tflite in
+// headless Chromium): the detections match OpenCV dnn's DetectionOutput on the same random-weight
+// net, and come in the same order as onnxruntime's on the written .onnx (Caffe's: label, then score).
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
+import { writeOnnx } from '../../../src/formats/onnx/index.js';
+import { convert } from '../../../src/index.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
+import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
+import { corpusPath } from '../../support/corpus.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { opencvRandom, pathFiles } from './opencv.js';
+import { DETECTION_CASES, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
+
+const oracle = useTfliteOracle(60_000);
+
+const PROTO = 'caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt';
+const HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
+const CONF_LAYERS = ['conv11', 'conv13', 'conv14_2', 'conv15_2', 'conv16_2', 'conv17_2'].map((l) => `${l}_mbox_conf`);
+
+/** One detection row: [image, label, score, xmin, ymin, xmax, ymax]. */
+type Row = number[];
+
+function rowsOf(data: ArrayLike<number>, shape: readonly number[]): Row[] {
+  expect(shape.length).toBe(4);
+  expect([shape[0], shape[1], shape[3]]).toEqual([1, 1, 7]);
+  return Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
+}
+
+/**
+ * The same detections, each matched to one of the other's: image and label exact, score and box
+ * within 1e-4. (OpenCV sorts its rows by score alone, Caffe by label, then score.)
+ */
+function expectSameDetections(got: Row[], want: Row[], what: string): void {
+  expect(got.length, `${what}: detection count`).toBe(want.length);
+  const free = new Set(got.map((_, i) => i));
+  for (const w of want) {
+    const i = [...free].find((j) => got[j]![0] === w[0] && got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= 1e-4));
+    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
+    free.delete(i!);
+  }
+}
+
+/** Row for row: label exact, the rest within 1e-5 of the scale (the same graph, two runtimes). */
+function expectSameRows(got: Row[], want: Row[], what: string): void {
+  expect(got.length, `${what}: detection count`).toBe(want.length);
+  got.forEach((r, i) => {
+    expect(r[1], `${what}: row ${i} label`).toBe(want[i]![1]);
+    for (let j = 0; j < 7; j++) expect(Math.abs(r[j]! - want[i]![j]!), `${what}: row ${i} column ${j}`).toBeLessThanOrEqual(1e-5);
+  });
+}
+
+/** The .tflite run by the interpreter on an NCHW input (permuted when the file takes NHWC): its detection rows. */
+async function tfliteRows(bytes: Uint8Array, input: Tensor): Promise<Row[]> {
+  const [inp] = await oracle.inputs(bytes);
+  const x = inp!.shape.join() === input.shape.join() ? input : permuteTensor(input, channelsLastPerm(4));
+  expect(inp!.shape).toEqual([...x.shape]);
+  // one thread: with dynamic-sized tensors the interpreter runs without XNNPACK, and the web build's own
+  // float CONV_2D aborts on more (tflite-oracle.ts)
+  const outs = await oracle.run(bytes, [x.data as Float32Array], 1, 1);
+  expect(outs).toHaveLength(1);
+  return rowsOf(outs[0]!.data, outs[0]!.shape);
+}
+
+async function onnxRows(graph: Parameters<typeof writeOnnx>[0], input: Tensor): Promise<Row[]> {
+  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const res = await session.run({ data: new ort.Tensor('float32', input.data as Float32Array, [...input.shape]) });
+  await session.release();
+  return rowsOf(res.detection_out!.data as Float32Array, res.detection_out!.dims);
+}
+
+const caffeOrdered = (rows: Row[]) => rows.every((r, i) => i === 0 || r[1]! > rows[i - 1]![1]! || (r[1] === rows[i - 1]![1] && r[2]! <= rows[i - 1]![2]!));
+
+describe('MobileNet-SSD (Caffe, random weights) to .tflite whole, run by the TFLite interpreter, vs OpenCV dnn', () => {
+  it('nnport convert MobileNetSSD_deploy.prototxt weights.caffemodel -o ssd.tflite: the detections match OpenCV', async () => {
+    const p = corpusPath(PROTO);
+    const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p });
+    // the same reference as caffe-ssd.test.ts (confidence heads scaled up: confident, well separated scores)
+    const ref = opencvRandom('mobilenet-ssd', p, bare.graph, [1, 3, 300, 300], { scales: Object.fromEntries(CONF_LAYERS.map((l) => [l, 3])), layers: HEADS });
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-ssd-tflite-'));
+    const out = join(dir, 'ssd.tflite');
+    const err: string[] = [];
+    const code = await main(['convert', p, ref.weights!, '-o', out], () => {}, (s) => err.push(s));
+    expect(code, err.join('\n')).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    const bytes = new Uint8Array(readFileSync(out));
+    const ops = new Set(tfliteOpNames(bytes, 'ssd'));
+    for (const op of ['NON_MAX_SUPPRESSION_V4', 'TOPK_V2', 'SHAPE']) expect(ops.has(op), op).toBe(true);
+    expect(ops.has('CUSTOM'), 'no custom op (TFLite_Detection_PostProcess)').toBe(false);
+
+    const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array, ref.outputs.get('detection_out')!.shape);
+    // keep_top_k (100) cuts across classes
+    expect(want.length).toBe(100);
+    expect(new Set(want.map((r) => r[1])).size).toBeGreaterThan(3);
+    const got = await tfliteRows(bytes, ref.input);
+    expect(caffeOrdered(got), "Caffe's row order: by label, then score").toBe(true);
+    expectSameDetections(got, want, 'TFLite');
+    const graph = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) })).graph;
+    expectSameRows(got, await onnxRows(graph, ref.input), 'TFLite against onnxruntime');
+  }, 180_000);
+});
+
+describe('Caffe DetectionOutput settings to .tflite, run by the TFLite interpreter, vs OpenCV dnn', () => {
+  Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
+    it(what, async () => {
+      // the nets and references of caffe-ssd-layers.test.ts
+      const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
+      const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
+      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
+      const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
+      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
+      // OpenCV pads its rows with zeros up to keep_top_k
+      const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array, ref.outputs.get('detection_out')!.shape).filter((r) => r.some((v) => v !== 0));
+      expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
+      const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, ref.input);
+      expect(caffeOrdered(got), "Caffe's row order").toBe(true);
+      expectSameDetections(got, want, 'TFLite');
+      expectSameRows(got, await onnxRows(model.graph, ref.input), 'TFLite against onnxruntime');
+    }, 60_000);
+  });
+
+  it("nothing above the threshold: Caffe's one row [0, -1, -1, -1, -1, -1, -1]", async () => {
+    // the first case's net and weights, confidence_threshold 1: no softmax score is above it (Caffe keeps score > threshold)
+    const c = Object.values(DETECTION_CASES)[0]!;
+    const o = ssdPrototxt('detection0', ssdNet(c.classes, SSD_PRIOR, 4, c.detection));
+    const ref = opencvRandom('ssd-detection0', o, (await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o })).graph, [1, 4, 40, 48], { scales: { conf: 2 } });
+    const p = ssdPrototxt('detection-none', ssdNet(c.classes, SSD_PRIOR, 4, c.detection.replace(/confidence_threshold: [\d.]+/, 'confidence_threshold: 1')));
+    const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
+    const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, ref.input);
+    expect(got).toEqual([[0, -1, -1, -1, -1, -1, -1]]);
+    expect(await onnxRows(model.graph, ref.input)).toEqual(got);
+  }, 60_000);
+});

@@ -1,0 +1,70 @@
+// The small generated SSD nets (one feature map, PriorBox, DetectionOutput) that the Caffe SSD
+// tests run against OpenCV dnn: caffe-ssd-layers.test.ts (nnport's runtime, onnxruntime) and
+// caffe-ssd-tflite.test.ts (the TFLite interpreter) share the nets, so their cached references too.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../support/corpus.js';
+
+const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
+
+/** Writes a generated test net's prototxt into the fixture cache; returns its path. */
+export function ssdPrototxt(name: string, text: string): string {
+  mkdirSync(DIR, { recursive: true });
+  const p = join(DIR, `${name}.prototxt`);
+  writeFileSync(p, text);
+  return p;
+}
+
+export const input = (c: number, h: number, w: number) => `input: "data"\ninput_shape { dim: 1 dim: ${c} dim: ${h} dim: ${w} }\n`;
+export const conv = (name: string, bottom: string, out: number, extra = '') =>
+  `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${name}" convolution_param { num_output: ${out} kernel_size: 3 pad: 1 ${extra} } }\n`;
+export const priorBox = (name: string, bottom: string, param: string) => `layer { name: "${name}" type: "PriorBox" bottom: "${bottom}" bottom: "data" top: "${name}" prior_box_param { ${param} } }\n`;
+
+/** A one-feature-map SSD head ending in DetectionOutput with the given parameters. */
+export function ssdNet(classes: number, prior: string, numPriors: number, detection: string): string {
+  return (
+    input(4, 40, 48) +
+    conv('feat', 'data', 8, 'stride: 4') +
+    conv('loc', 'feat', numPriors * 4) +
+    `layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
+    `layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" flatten_param { axis: 1 } }\n` +
+    conv('conf', 'feat', numPriors * classes) +
+    `layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n` +
+    `layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" flatten_param { axis: 1 } }\n` +
+    `layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: ${classes} } } }\n` +
+    `layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }\n` +
+    `layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" flatten_param { axis: 1 } }\n` +
+    priorBox('priors', 'feat', prior) +
+    `layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "priors" top: "detection_out" detection_output_param { num_classes: ${classes} ${detection} } }\n`
+  );
+}
+
+export const SSD_PRIOR = 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2';
+export interface DetectionCase {
+  classes: number;
+  detection: string;
+  prior?: string;
+  /** what OpenCV runs instead, when it cannot run the case itself but an equivalent net */
+  oracle?: { detection?: string; prior?: string };
+}
+
+export const DETECTION_CASES: Record<string, DetectionCase> = {
+  'CENTER_SIZE, threshold, top_k, keep_top_k cuts': { classes: 5, detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 40 } keep_top_k: 25 confidence_threshold: 0.3' },
+  'CORNER, no threshold, no top_k': { classes: 3, detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
+  // OpenCV sizes its output by keep_top_k and crashes on -1: it runs a keep_top_k above the count
+  'keep_top_k -1 (keep all)': {
+    classes: 3,
+    detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: -1',
+    oracle: { detection: 'share_location: true background_label_id: 0 code_type: CORNER nms_param { nms_threshold: 0.3 } keep_top_k: 5000' },
+  },
+  'background label 2, keep_top_k above the count': { classes: 4, detection: 'share_location: true background_label_id: 2 code_type: CENTER_SIZE nms_param { nms_threshold: 0.5 top_k: 400 } keep_top_k: 1000 confidence_threshold: 0.4' },
+  // OpenCV wants priors without variances then; the same as variances of 1 and the flag off
+  'variance encoded in target': {
+    classes: 3,
+    detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE variance_encoded_in_target: true nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
+    oracle: {
+      detection: 'share_location: true background_label_id: 0 code_type: CENTER_SIZE nms_param { nms_threshold: 0.45 top_k: 30 } keep_top_k: 20 confidence_threshold: 0.35',
+      prior: 'min_size: 8 max_size: 20 aspect_ratio: 2 flip: true clip: false variance: 1',
+    },
+  },
+};
