@@ -13,7 +13,7 @@ import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-tra
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
-import { needsChannelsLast, permuteTensor, toChannelsLast } from '../../passes/layout.js';
+import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
@@ -25,8 +25,10 @@ import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
 import { writeNonMaxSuppression } from './write-nms.js';
+import { floatScalar, indexConst, ints, isFloat, s, simple, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
+import { convPoolRows } from './write-conv-pool.js';
+import { normalizationRows } from './write-normalization.js';
 
-const utf8 = new TextEncoder();
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
 export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
@@ -58,11 +60,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   return collapseUnitReshapes(g);
 }
 
-const T = (dtype: Tensor['dtype']): AttrValue => ({ type: tfDataType(dtype) });
-const s = (v: string): AttrValue => ({ s: utf8.encode(v) });
-const ints = (v: number[]): AttrValue => ({ list: { i: v } });
-
-class Writer {
+class Writer implements GraphDefWriter {
   readonly nodes: NodeDef[] = [];
   private readonly names = new Set<string>();
   readonly shapes: Map<string, { dtype: Tensor['dtype'] | null; shape: readonly Dim[] | null }>;
@@ -143,14 +141,6 @@ class Writer {
   }
 }
 
-/** TF node names: [A-Za-z0-9.][A-Za-z0-9_./-]*; other characters become '_'. */
-function tfName(n: string): string {
-  const r = n.replace(/[^A-Za-z0-9_./-]/g, '_');
-  return /^[A-Za-z0-9.]/.test(r) ? r : `n${r}`;
-}
-
-type Row = (w: Writer, n: Node, out: string) => void;
-
 /**
  * Small int32 constants (axes, shapes, paddings) in int_val: importers such as OpenCV's read
  * them from the typed field only; everything else as tensor_content.
@@ -160,382 +150,12 @@ function constProto(t: Tensor): tensorflow.TensorProto.$Properties {
   return tensorToTfProto(t);
 }
 
-/** TF's SAME for a window: the pads it would use for this input size (extra at the end). */
-function samePads(size: number, k: number, stride: number, dilation: number): [number, number] {
-  const o = Math.ceil(size / stride);
-  const total = Math.max((o - 1) * stride + (k - 1) * dilation + 1 - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
-
-/** VALID, SAME, or an explicit Pad node in front (pads [t, l, b, r] of a rank-4 NHWC value). */
-function padding(w: Writer, n: Node, x: string, kernel: number[], strides: number[], dilations: number[], padValue: number, explicit?: number[], allowSame = true): { input: string; padding: string; pads?: number[] } {
-  const autoPad = explicit ? 'NOTSET' : attrString(n, 'auto_pad', 'NOTSET');
-  if (autoPad === 'VALID') return { input: w.ref(x), padding: 'VALID' };
-  if (autoPad === 'SAME_UPPER') return { input: w.ref(x), padding: 'SAME' };
-  const shape = w.shape(x);
-  if (autoPad === 'SAME_LOWER') {
-    // SAME with the odd pixel at the start, which TF's SAME puts at the end: explicit pads
-    if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', `node '${n.name}'`);
-    const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
-    const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
-    explicit = [b, r, t, l];
-  }
-  const pads = explicit ?? attrInts(n, 'pads', [0, 0, 0, 0]);
-  if (pads.every((p) => p === 0)) return { input: w.ref(x), padding: 'VALID' };
-  // OpenCV's importer sizes SAME padding from the undilated kernel: dilated convs get explicit pads
-  if (allowSame && shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && dilations.every((d) => d === 1)) {
-    const [t, b] = samePads(shape[1], kernel[0]!, strides[0]!, dilations[0]!);
-    const [l, r] = samePads(shape[2], kernel[1]!, strides[1]!, dilations[1]!);
-    if (pads[0] === t && pads[1] === l && pads[2] === b && pads[3] === r) return { input: w.ref(x), padding: 'SAME' };
-  }
-  const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
-  const name = w.fresh(`${n.name}/pad`);
-  const dt = { T: T(w.dtype(x)), Tpaddings: T('int32') };
-  // a max pool over values >= 0 (after a Relu) gets the same result from zero padding, which
-  // OpenCV's importer runs (it has no PadV2): each window holds at least one real value
-  if (padValue < 0 && w.nonNegative(x)) padValue = 0;
-  const dims = shape?.length === 4 ? [shape[1], shape[2]] : [];
-  if (padValue === 0) w.add(name, 'Pad', [w.ref(x), p], dt);
-  else if (padValue < 0 && pads.every((q, i) => 2 * q < kernel[i % 2]! && typeof dims[i % 2] === 'number' && q < (dims[i % 2] as number))) {
-    // Max pooling over reflected padding: with 2p < k a window reaching p rows into the padding
-    // also holds the p real rows REFLECT copies there, so its max is unchanged; OpenCV runs MirrorPad
-    w.add(name, 'MirrorPad', [w.ref(x), p], { ...dt, mode: s('REFLECT') });
-  } else w.add(name, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [padValue]))], dt);
-  return { input: name, padding: 'VALID', pads };
-}
-
-function nhwcConv(w: Writer, n: Node, out: string): void {
-  const where = `node '${n.name}'`;
-  if (n.opType !== 'Conv') throw new UnsupportedError(`nnport.${n.opType} in a GraphDef`, where);
-  const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  let ws = w.shape(wt);
-  if (ws?.length === 5 && w.shape(x)?.length === 5) return nhwcConv3d(w, n, out);
-  if (!ws || ws.length !== 4) throw new UnsupportedError('a Conv weight of unknown shape in a GraphDef', where);
-  let weight = w.g.initializers.get(wt);
-  let filter = w.ref(wt);
-  const layout = attrString(n, 'kernel_layout', 'HWIO');
-  if (layout === 'OHWI' && weight) {
-    // TFLite's (out, kh, kw, in) becomes TF's (kh, kw, in, out)
-    weight = permuteTensor(weight, [1, 2, 3, 0]);
-    ws = weight.shape;
-    filter = w.const(`${n.name}/filter_hwio`, weight);
-  } else if (layout !== 'HWIO') throw new UnsupportedError(`conv weights in ${layout} that are not constant in a GraphDef`, where);
-  const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
-  let strides = attrInts(n, 'strides', [1, 1]);
-  const dilations = attrInts(n, 'dilations', [1, 1]);
-  const group = attrInt(n, 'group', 1);
-  const cin = w.shape(x)?.[3];
-  // TensorFlow's kernels run no conv both strided and dilated: a stride-1 dilated conv over the
-  // strided conv's padding, then every s-th row and column (a 1x1 MaxPool of stride s), is the same
-  let subsample: number[] | undefined;
-  let explicitPads: number[] | undefined;
-  if (dilations.some((d) => d !== 1) && strides.some((v) => v !== 1)) {
-    const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-    if (autoPad.startsWith('SAME')) {
-      const hw = w.shape(x)?.slice(1, 3);
-      if (!hw || typeof hw[0] !== 'number' || typeof hw[1] !== 'number') throw new UnsupportedError('a strided, dilated SAME conv over an input of unknown size in a GraphDef', where);
-      const [t, b] = samePads(hw[0], kernel[0]!, strides[0]!, dilations[0]!);
-      const [l, r] = samePads(hw[1], kernel[1]!, strides[1]!, dilations[1]!);
-      explicitPads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
-    } else explicitPads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
-    subsample = strides;
-    strides = [1, 1];
-  }
-  let op = 'Conv2D';
-  let groups = 1;
-  if (group > 1) {
-    if (typeof cin !== 'number' || !weight) throw new UnsupportedError('a grouped conv of unknown channels or with a computed filter in a GraphDef', where);
-    if (group === cin && ws[2] === 1) {
-      // (kh, kw, 1, C*M) is a reshape of TF's depthwise (kh, kw, C, M)
-      filter = w.const(`${n.name}/depthwise_filter`, weight.reshape([ws[0] as number, ws[1] as number, cin, (ws[3] as number) / cin]));
-      op = 'DepthwiseConv2dNative';
-    } else groups = group;
-  }
-  // a grouped conv adds its bias per group (below); any other gets one BiasAdd at the end
-  const biasAfter = !!b && groups === 1;
-  const conv = subsample ? w.fresh(`${n.name}/stride1`) : biasAfter ? w.fresh(`${n.name}/conv`) : out;
-  const shape = w.shape(x);
-  const dt = T(w.dtype(x));
-  if (groups === 1 && dilations.some((d) => d !== 1) && dilations[0] === dilations[1] && shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number') {
-    atrousConv(w, n, x, filter, op, conv, kernel, dilations[0]!, [shape[1], shape[2]], explicitPads);
-  } else if (groups === 1) {
-    const p = padding(w, n, x, kernel, strides, dilations, 0, explicitPads);
-    w.add(conv, op, [p.input, filter], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
-  } else {
-    // Grouped: TensorFlow's CPU kernels take no groups, so the channels are split, each group
-    // convolved with its slice of the filter, and the results joined (as Keras' Conv2D(groups=g) is exported)
-    const p = padding(w, n, x, kernel, strides, dilations, 0, explicitPads);
-    const parts = w.add(w.fresh(`${n.name}/split`), 'Split', [w.int32(`${n.name}/split_axis`, [3], true), p.input], { T: dt, num_split: { i: groups } });
-    const [kh, kw, ci, co] = ws as number[];
-    const per = co! / groups;
-    const src = weight!.toFloat32();
-    const bias = b ? w.g.initializers.get(b)?.toFloat32() : undefined;
-    if (b && !bias) throw new UnsupportedError('a grouped conv with a computed bias in a GraphDef', where);
-    const convs = Array.from({ length: groups }, (_, g) => {
-      const f = new Float32Array(kh! * kw! * ci! * per);
-      for (let i = 0; i < kh! * kw! * ci!; i++) f.set(src.subarray(i * co! + g * per, i * co! + (g + 1) * per), i * per);
-      const filt = w.const(`${n.name}/filter_${g}`, new Tensor('float32', [kh!, kw!, ci!, per], f));
-      const c = w.add(w.fresh(`${n.name}/group_${g}`), 'Conv2D', [g ? `${parts}:${g}` : parts, filt], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, ...dilations, 1]), padding: s(p.padding), data_format: s('NHWC') });
-      // each group adds its part of the bias (OpenCV fuses a BiasAdd only into the conv before it)
-      if (!bias) return c;
-      return w.add(w.fresh(`${n.name}/group_${g}_bias`), 'BiasAdd', [c, w.const(`${n.name}/bias_${g}`, new Tensor('float32', [per], bias.subarray(g * per, (g + 1) * per)))], { T: dt, data_format: s('NHWC') });
-    });
-    w.add(conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [3], true)], { T: dt, N: { i: groups }, Tidx: T('int32') });
-  }
-  // the bias goes before the subsampling MaxPool (the same values): OpenCV's importer adds a
-  // BiasAdd that follows a pool with the bias' first element in every channel
-  const biased = biasAfter ? w.add(subsample ? w.fresh(`${n.name}/conv`) : out, 'BiasAdd', [conv, w.ref(b!)], { T: dt, data_format: s('NHWC') }) : conv;
-  if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
-}
-
-/** A 3-D conv over NDHWC data with a (kd, kh, kw, in, out) filter as TF's Conv3D (VALID, SAME, or a Pad in front), then BiasAdd. */
-function nhwcConv3d(w: Writer, n: Node, out: string): void {
-  const where = `node '${n.name}'`;
-  const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  const ws = w.shape(wt)!;
-  const shape = w.shape(x)!;
-  if (attrString(n, 'kernel_layout', 'HWIO') !== 'HWIO') throw new UnsupportedError(`3-D conv weights in ${attrString(n, 'kernel_layout', '')} in a GraphDef`, where);
-  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('a grouped 3-D conv in a GraphDef', where);
-  // TensorFlow's CPU Conv3D kernel takes no dilations
-  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('a dilated 3-D conv in a GraphDef', where);
-  const kernel = attrInts(n, 'kernel_shape', ws.slice(0, 3) as number[]);
-  const strides = attrInts(n, 'strides', [1, 1, 1]);
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-  const dims = shape.slice(1, 4);
-  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
-  let padding = 'VALID';
-  if (autoPad === 'SAME_UPPER') padding = 'SAME';
-  else if (autoPad === 'SAME_LOWER') {
-    if (dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('SAME_LOWER padding of an input of unknown size in a GraphDef', where);
-    const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
-    pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
-  }
-  const dt = T(w.dtype(x));
-  let input = w.ref(x);
-  if (padding === 'VALID' && pads.some((p) => p !== 0)) {
-    input = w.add(w.fresh(`${n.name}/pad`), 'Pad', [input, w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0])], { T: dt, Tpaddings: T('int32') });
-  }
-  const conv = b ? w.fresh(`${n.name}/conv`) : out;
-  w.add(conv, 'Conv3D', [input, w.ref(wt)], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1, 1]), padding: s(padding), data_format: s('NDHWC') });
-  if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
-}
-
-/**
- * A dilated conv in TF1's atrous form, SpaceToBatchND -> Conv2D (VALID) -> BatchToSpaceND, as
- * tf.nn.atrous_conv2d writes it: OpenCV's importer runs this pattern, while it sizes SAME pads of
- * a Conv2D with `dilations` from the undilated kernel and gets a padded one's output size wrong.
- */
-function atrousConv(w: Writer, n: Node, x: string, filter: string, op: string, out: string, kernel: number[], d: number, hw: [number, number], explicit?: number[]): void {
-  const pads = explicit ? [...explicit] : attrString(n, 'auto_pad', 'NOTSET') === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
-  if (!explicit && attrString(n, 'auto_pad', 'NOTSET').startsWith('SAME')) {
-    const [t, b] = samePads(hw[0], kernel[0]!, 1, d);
-    const [l, r] = samePads(hw[1], kernel[1]!, 1, d);
-    pads.splice(0, 4, t, l, b, r);
-  }
-  // each spatial dim padded to a multiple of the block; the surplus is cropped off the end afterwards
-  const paddings: number[] = [];
-  const crops: number[] = [];
-  for (const k of [0, 1]) {
-    const padded = hw[k]! + pads[k]! + pads[k + 2]!;
-    const extra = (d - (padded % d)) % d;
-    paddings.push(pads[k]!, pads[k + 2]! + extra);
-    crops.push(0, extra);
-  }
-  const dt = T(w.dtype(x));
-  const block = w.int32(`${n.name}/block_shape`, [d, d]);
-  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [w.ref(x), block, w.const(`${n.name}/paddings`, new Tensor('int32', [2, 2], Int32Array.from(paddings)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
-  const conv = w.add(w.fresh(`${n.name}/atrous`), op, [s2b, filter], { T: dt, strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  w.add(out, 'BatchToSpaceND', [conv, w.int32(`${n.name}/block_shape_out`, [d, d]), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.from(crops)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
-}
-
-function nhwcPool(w: Writer, n: Node, out: string): void {
-  const x = n.inputs[0]!;
-  if (w.shape(x)?.length === 5) return nhwcPool3d(w, n, out);
-  const kernel = attrInts(n, 'kernel_shape', []);
-  const strides = attrInts(n, 'strides', [1, 1]);
-  const max = n.opType === 'MaxPool';
-  const where = `node '${n.name}'`;
-  const dilations = attrInts(n, 'dilations', [1, 1]);
-  if (dilations.some((d) => d !== 1)) {
-    if (!max) throw new UnsupportedError('dilated average pooling in a GraphDef', where);
-    return dilatedMaxPool(w, n, out, kernel, strides, dilations);
-  }
-  let explicit: number[] | undefined;
-  if (attrInt(n, 'ceil_mode', 0)) {
-    // ceil mode: the last window may run past the padded input; that overhang becomes end padding
-    const shape = w.shape(x);
-    const pads = [...attrInts(n, 'pads', [0, 0, 0, 0])];
-    if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' || !shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') throw new UnsupportedError('ceil-mode pooling of unknown size or with auto_pad in a GraphDef', where);
-    for (const i of [0, 1]) {
-      const size = (shape[1 + i] as number) + pads[i]! + pads[i + 2]!;
-      let o = Math.ceil((size - kernel[i]!) / strides[i]!) + 1;
-      // (ONNX/PyTorch: a last window starting in the end padding is dropped)
-      if ((o - 1) * strides[i]! >= (shape[1 + i] as number) + pads[i]!) o--;
-      const extra = Math.max(0, (o - 1) * strides[i]! + kernel[i]! - size);
-      if (extra && !max) throw new UnsupportedError('ceil-mode average pooling whose last window runs past the input in a GraphDef (TF would count the overhang)', where);
-      pads[i + 2]! += extra;
-    }
-    explicit = pads;
-  }
-  const counted = !max && !!attrInt(n, 'count_include_pad', 0);
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-  const shape = w.shape(x);
-  const hw = shape?.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' ? [shape[1], shape[2]] : undefined;
-  if (counted && !explicit && autoPad.startsWith('SAME')) {
-    // counted padding is TF's VALID over zero-padded data, never its SAME (which averages real cells only)
-    if (!hw) throw new UnsupportedError('average pooling with count_include_pad and auto_pad of an input of unknown size in a GraphDef', where);
-    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, 1);
-    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, 1);
-    explicit = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
-  }
-  const p = padding(w, n, x, kernel, strides, [1, 1], max ? -3.4028234663852886e38 : 0, explicit, !counted);
-  const dt = T(w.dtype(x));
-  if (!max && p.input !== w.ref(x) && !counted) {
-    // pads TF's SAME cannot express, not counted: the average over the zero-padded input, rescaled per
-    // output cell by kernel size / the real cells its window holds (a constant, the input size being known)
-    if (!hw || !p.pads || w.dtype(x) !== 'float32') throw new UnsupportedError('average pooling whose padding TF SAME cannot express, of a non-float32 input or one of unknown size', where);
-    const [t, l, b, r] = p.pads as [number, number, number, number];
-    const real = (size: number, k: number, st: number, before: number, after: number) =>
-      Array.from({ length: Math.floor((size + before + after - k) / st) + 1 }, (_, i) => Math.min(size, i * st - before + k) - Math.max(0, i * st - before));
-    const rows = real(hw[0]!, kernel[0]!, strides[0]!, t, b);
-    const cols = real(hw[1]!, kernel[1]!, strides[1]!, l, r);
-    const scale = Float32Array.from(rows.flatMap((a) => cols.map((c) => (kernel[0]! * kernel[1]!) / (a * c))));
-    const pooled = w.add(w.fresh(`${n.name}/padded_average`), 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
-    w.add(out, 'Mul', [pooled, w.const(`${n.name}/real_cells`, new Tensor('float32', [1, rows.length, cols.length, 1], scale))], { T: dt });
-    return;
-  }
-  w.add(out, max ? 'MaxPool' : 'AvgPool', [p.input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(p.padding), data_format: s('NHWC') });
-}
-
-/**
- * Dilated max pooling (TF's MaxPool has no dilations) in the atrous form tf.nn.pool writes:
- * the input padded with the lowest float (zero over values >= 0), SpaceToBatchND by the dilation,
- * an undilated stride-1 MaxPool, BatchToSpaceND (the block-alignment padding cropped off the end:
- * no kept window reaches it), then every s-th row / column (a 1x1 MaxPool of the stride).
- */
-function dilatedMaxPool(w: Writer, n: Node, out: string, kernel: number[], strides: number[], d: number[]): void {
-  const x = n.inputs[0]!;
-  const where = `node '${n.name}'`;
-  const shape = w.shape(x);
-  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode dilated pooling in a GraphDef', where);
-  if (!shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number' || kernel.length !== 2) throw new UnsupportedError('dilated pooling of an input of unknown size in a GraphDef', where);
-  const hw = [shape[1], shape[2]];
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-  let pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0]);
-  if (autoPad.startsWith('SAME')) {
-    const [t, b] = samePads(hw[0]!, kernel[0]!, strides[0]!, d[0]!);
-    const [l, r] = samePads(hw[1]!, kernel[1]!, strides[1]!, d[1]!);
-    pads = autoPad === 'SAME_LOWER' ? [b, r, t, l] : [t, l, b, r];
-  }
-  const dt = T(w.dtype(x));
-  let input = w.ref(x);
-  if (pads.some((p) => p !== 0)) {
-    const p = w.paddings(`${n.name}/paddings`, [0, 0, pads[0]!, pads[2]!, pads[1]!, pads[3]!, 0, 0]);
-    const name = w.fresh(`${n.name}/pad`);
-    if (w.nonNegative(x)) input = w.add(name, 'Pad', [input, p], { T: dt, Tpaddings: T('int32') });
-    else input = w.add(name, 'PadV2', [input, p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
-  }
-  const padded = [0, 1].map((i) => hw[i]! + pads[i]! + pads[i + 2]!);
-  if (padded.some((size, i) => size < (kernel[i]! - 1) * d[i]! + 1)) throw new UnsupportedError('dilated pooling with a window larger than its padded input in a GraphDef', where);
-  const extra = padded.map((size, i) => (d[i]! - (size % d[i]!)) % d[i]!);
-  const block = () => w.int32(`${n.name}/block_shape`, d);
-  const s2b = w.add(w.fresh(`${n.name}/SpaceToBatchND`), 'SpaceToBatchND', [input, block(), w.const(`${n.name}/block_paddings`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tpaddings: T('int32') });
-  const pooled = w.add(w.fresh(`${n.name}/atrous`), 'MaxPool', [s2b], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  const strided = strides.some((v) => v !== 1);
-  const b2s = w.add(strided ? w.fresh(`${n.name}/BatchToSpaceND`) : out, 'BatchToSpaceND', [pooled, block(), w.const(`${n.name}/crops`, new Tensor('int32', [2, 2], Int32Array.of(0, extra[0]!, 0, extra[1]!)))], { T: dt, Tblock_shape: T('int32'), Tcrops: T('int32') });
-  if (strided) w.add(out, 'MaxPool', [b2s], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
-}
-
-/**
- * A 3-D pool over NDHWC data as MaxPool3D / AvgPool3D: VALID, TF's SAME (which, like ONNX
- * without count_include_pad, averages only the real elements), or a Pad in front.
- */
-function nhwcPool3d(w: Writer, n: Node, out: string): void {
-  const x = n.inputs[0]!;
-  const where = `node '${n.name}'`;
-  const max = n.opType === 'MaxPool';
-  const shape = w.shape(x)!;
-  const kernel = attrInts(n, 'kernel_shape', []);
-  const strides = attrInts(n, 'strides', [1, 1, 1]);
-  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated pooling in a GraphDef', where);
-  if (attrInt(n, 'ceil_mode', 0)) throw new UnsupportedError('ceil-mode 3-D pooling in a GraphDef', where);
-  const dims = shape.slice(1, 4);
-  if (kernel.length !== 3 || dims.some((d) => typeof d !== 'number')) throw new UnsupportedError('3-D pooling of unknown size in a GraphDef', where);
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-  const same = dims.map((d, i) => samePads(d as number, kernel[i]!, strides[i]!, 1));
-  let pads = autoPad === 'VALID' ? [0, 0, 0, 0, 0, 0] : attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
-  if (autoPad === 'SAME_UPPER') pads = [...same.map((p) => p[0]), ...same.map((p) => p[1])];
-  else if (autoPad === 'SAME_LOWER') pads = [...same.map((p) => p[1]), ...same.map((p) => p[0])];
-  let input = w.ref(x);
-  let padding = 'VALID';
-  const dt = T(w.dtype(x));
-  if (pads.some((p) => p !== 0)) {
-    const counted = !max && !!attrInt(n, 'count_include_pad', 0);
-    if (!counted && same.every((p, i) => p[0] === pads[i] && p[1] === pads[i + 3])) padding = 'SAME';
-    else if (!max && !counted) throw new UnsupportedError('average pooling whose padding TF SAME cannot express', where);
-    else {
-      const p = w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0]);
-      input = w.fresh(`${n.name}/pad`);
-      // max pooling pads with the lowest float (a window always holds a real value), or zero over values >= 0
-      if (!max || w.nonNegative(x)) w.add(input, 'Pad', [w.ref(x), p], { T: dt, Tpaddings: T('int32') });
-      else w.add(input, 'PadV2', [w.ref(x), p, w.const(`${n.name}/pad_value`, Tensor.float32([], [-3.4028234663852886e38]))], { T: dt, Tpaddings: T('int32') });
-    }
-  }
-  w.add(out, max ? 'MaxPool3D' : 'AvgPool3D', [input], { T: dt, ksize: ints([1, ...kernel, 1]), strides: ints([1, ...strides, 1]), padding: s(padding), data_format: s('NDHWC') });
-}
-
-/**
- * ConvTranspose (HWOI weights: TF's own (kh, kw, out, in)) as Conv2DBackpropInput. VALID over
- * the full output ((in-1)*s + k_eff + output_padding; the output_padding rows get no
- * contributions, as in ONNX), then ONNX's pads cropped with a Slice: TF's SAME would put an
- * odd crop at the end where PyTorch puts it at the start.
- */
-function nhwcConvTranspose(w: Writer, n: Node, out: string): void {
-  const where = `node '${n.name}'`;
-  const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  if (attrString(n, 'kernel_layout', 'HWOI') !== 'HWOI') throw new UnsupportedError('ConvTranspose weights not in HWOI', where);
-  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a GraphDef', where);
-  const ws = w.shape(wt);
-  const xs = w.shape(x);
-  const ys = w.shape(n.outputs[0]!);
-  if (!ws || ws.length !== 4 || !xs || xs.length !== 4 || !ys || ys.slice(1).some((d) => typeof d !== 'number') || typeof xs[1] !== 'number' || typeof xs[2] !== 'number') {
-    throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
-  }
-  const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
-  const strides = attrInts(n, 'strides', [1, 1]);
-  const dilations = attrInts(n, 'dilations', [1, 1]);
-  if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new UnsupportedError('ConvTranspose with auto_pad in a GraphDef', where);
-  if (attrInts(n, 'output_shape')) throw new UnsupportedError('ConvTranspose with output_shape in a GraphDef', where);
-  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
-  const outPad = attrInts(n, 'output_padding', [0, 0]);
-  const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
-  const cout = ws[2] as number;
-  const batch = typeof xs[0] === 'number' ? xs[0] : 1;
-  const dt = T(w.dtype(x));
-  const cropped = pads.some((p) => p !== 0);
-  const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
-  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), w.ref(wt), w.ref(x)], {
-    T: dt,
-    strides: ints([1, ...strides, 1]),
-    dilations: ints([1, ...dilations, 1]),
-    padding: s('VALID'),
-    data_format: s('NHWC'),
-  });
-  let y = deconv;
-  if (cropped) {
-    y = b ? w.fresh(`${n.name}/crop`) : out;
-    w.add(y, 'Slice', [deconv, w.int32(`${n.name}/crop_begin`, [0, pads[0]!, pads[1]!, 0]), w.int32(`${n.name}/crop_size`, [-1, ys[1] as number, ys[2] as number, cout])], { T: dt, Index: T('int32') });
-  }
-  if (b) w.add(out, 'BiasAdd', [y, w.ref(b)], { T: dt, data_format: s('NHWC') });
-}
-
-
 /**
  * ONNX Resize over the H, W of NHWC data as ResizeBilinear / ResizeNearestNeighbor: TF's
  * align_corners and half_pixel_centers cover ONNX's align_corners, half_pixel (the same clamped
  * sampling for linear) and asymmetric; nearest's rounding must agree with TF's too.
  */
-function resize(w: Writer, n: Node, out: string): void {
+function resize(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const inShape = w.shape(x);
   const outShape = w.shape(n.outputs[0]!);
@@ -576,7 +196,7 @@ function resize(w: Writer, n: Node, out: string): void {
 }
 
 /** ONNX Slice with constant starts/ends/axes/steps: TF Slice (steps of 1) or StridedSlice. */
-function slice(w: Writer, n: Node, out: string): void {
+function slice(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
@@ -630,7 +250,7 @@ function slice(w: Writer, n: Node, out: string): void {
 }
 
 /** ONNX Gather with constant indices as GatherV2. */
-function gather(w: Writer, n: Node, out: string): void {
+function gather(w: GraphDefWriter, n: Node, out: string): void {
   const [x, i] = n.inputs as [string, string];
   const idx = w.g.initializers.get(i);
   const rank = w.shape(x)?.length;
@@ -680,7 +300,7 @@ function gather(w: Writer, n: Node, out: string): void {
 }
 
 /** Softmax over any axis: TF's runs over the last one, so another axis is transposed there and back. */
-function softmax(w: Writer, n: Node, out: string, op: string): void {
+function softmax(w: GraphDefWriter, n: Node, out: string, op: string): void {
   const x = n.inputs[0]!;
   const rank = w.shape(x)?.length;
   if (rank === undefined) throw new UnsupportedError(`${op} of a value of unknown rank in a GraphDef`, `node '${n.name}'`);
@@ -702,14 +322,14 @@ function softmax(w: Writer, n: Node, out: string, op: string): void {
  * Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape;
  * one dynamic dim (the batch) is Reshape's -1, which the element count fixes.
  */
-function reshapeTo(w: Writer, n: Node, out: string): void {
+function reshapeTo(w: GraphDefWriter, n: Node, out: string): void {
   const shape = w.shape(n.outputs[0]!);
   if (!shape || shape.filter((d) => typeof d !== 'number').length > 1) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
   w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
 }
 
 /** ONNX Split as TF Split (equal parts) or SplitV; outputs i > 0 are referenced as 'name:i'. */
-function split(w: Writer, n: Node, out: string): void {
+function split(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
@@ -746,7 +366,7 @@ function split(w: Writer, n: Node, out: string): void {
  * PRelu in the form Keras' PReLU freezes to, Relu(x) + (-alpha) * Relu(-x) (exact: one side is
  * always zero), which OpenCV's importer fuses back into its PReLU layer.
  */
-function prelu(w: Writer, n: Node, out: string): void {
+function prelu(w: GraphDefWriter, n: Node, out: string): void {
   const [x, slope] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const a = w.g.initializers.get(slope);
@@ -771,11 +391,6 @@ function prelu(w: Writer, n: Node, out: string): void {
   const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [negX], dt);
   const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.const(`${n.name}/neg_alpha`, new Tensor('float32', flat, neg)), reluNeg], dt);
   w.add(out, 'Add', [pos, scaled], dt);
-}
-
-/** A BatchNormalization prepareForGraphDef left (batchNormAsAffine takes constant float statistics only). */
-function batchNormRefused(_w: Writer, n: Node): void {
-  throw new UnsupportedError('BatchNormalization with computed statistics, or in training mode, in a GraphDef', `node '${n.name}'`);
 }
 
 /**
@@ -843,10 +458,6 @@ function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
   };
 }
 
-const simple = (op: string): Row => (w, n, out) => w.add(out, op, n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) });
-
-const isFloat = (d: Tensor['dtype']): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
-
 /** ONNX Max / Min / Sum of any number of inputs: TF's Maximum / Minimum / Add take two (and broadcast, which AddN does not), so a chain (one input: Identity). */
 function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
   return (w, n, out) => {
@@ -863,20 +474,15 @@ function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
 }
 
 /** Cast between numeric / bool dtypes (TF casts float to int toward zero, as ONNX does); strings have no Cast in TF. */
-function cast(w: Writer, n: Node, out: string, to: Tensor['dtype']): void {
+function cast(w: GraphDefWriter, n: Node, out: string, to: Tensor['dtype']): void {
   const from = w.dtype(n.inputs[0]!);
   if (from === 'string' || to === 'string') throw new UnsupportedError(`Cast from ${from} to ${to} in a GraphDef`, `node '${n.name}'`);
   if (from === to) w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(from) });
   else w.add(out, 'Cast', [w.ref(n.inputs[0]!)], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
 }
 
-/** A float scalar of `dtype` (Clip's, Elu's, Selu's constants). */
-function floatScalar(w: Writer, base: string, dtype: Tensor['dtype'], v: number): string {
-  return w.const(base, new Tensor(dtype, [], dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v)));
-}
-
 /** Selu: TF's has ONNX's default alpha and gamma; others are gamma * (alpha * Elu(x) + (1 - alpha) * Relu(x)). */
-function selu(w: Writer, n: Node, out: string): void {
+function selu(w: GraphDefWriter, n: Node, out: string): void {
   const alpha = attrFloat(n, 'alpha', 1.67326319217681884765625);
   const gamma = attrFloat(n, 'gamma', 1.05070102214813232421875);
   const dtype = w.dtype(n.inputs[0]!);
@@ -891,7 +497,7 @@ function selu(w: Writer, n: Node, out: string): void {
 }
 
 /** Hardmax as OneHot(ArgMax) along the axis (opset 13's; before, over the flattened dims after it: the same when it is the last). */
-function hardmax(w: Writer, n: Node, out: string): void {
+function hardmax(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
@@ -909,7 +515,7 @@ function hardmax(w: Writer, n: Node, out: string): void {
 }
 
 /** Trilu with a constant k over a value of known shape: SelectV2 of a constant mask (zeros, not x * 0, where x is inf). */
-function trilu(w: Writer, n: Node, out: string): void {
+function trilu(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const where = `node '${n.name}'`;
@@ -933,32 +539,11 @@ function trilu(w: Writer, n: Node, out: string): void {
   w.add(out, 'SelectV2', [w.const(`${n.name}/mask`, new Tensor('bool', [rows, cols], mask)), w.ref(x), zero], { T: T(dtype) });
 }
 
-/** InstanceNormalization over channels-last data: each sample's and channel's spatial mean and variance, then scale and bias. */
-function instanceNorm(w: Writer, n: Node, out: string): void {
-  const [x, scale, bias] = n.inputs as [string, string, string];
-  const rank = w.shape(x)?.length;
-  const where = `node '${n.name}'`;
-  if (rank === undefined || rank < 3) throw new UnsupportedError('InstanceNormalization of a value of unknown rank in a GraphDef', where);
-  const dtype = w.dtype(x);
-  const dt = { T: T(dtype) };
-  const axes = w.int32(`${n.name}/axes`, Array.from({ length: rank - 2 }, (_, i) => i + 1));
-  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
-  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [w.ref(x), axes], keep);
-  const centered = w.add(w.fresh(`${n.name}/centered`), 'Sub', [w.ref(x), mean], dt);
-  const squared = w.add(w.fresh(`${n.name}/squared`), 'Square', [centered], dt);
-  const variance = w.add(w.fresh(`${n.name}/variance`), 'Mean', [squared, axes], keep);
-  const shifted = w.add(w.fresh(`${n.name}/variance_eps`), 'Add', [variance, floatScalar(w, `${n.name}/epsilon`, dtype, attrFloat(n, 'epsilon', 1e-5))], dt);
-  const inv = w.add(w.fresh(`${n.name}/rsqrt`), 'Rsqrt', [shifted], dt);
-  const normed = w.add(w.fresh(`${n.name}/normalized`), 'Mul', [centered, inv], dt);
-  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [normed, w.ref(scale)], dt);
-  w.add(out, 'Add', [scaled, w.ref(bias)], dt);
-}
-
 /**
  * OneHot(indices, depth, [off, on]) as TF's OneHot: ONNX counts a negative index from the end
  * (TF gives an all-off row), so it gets depth added first; depth becomes an int32 scalar.
  */
-function oneHot(w: Writer, n: Node, out: string): void {
+function oneHot(w: GraphDefWriter, n: Node, out: string): void {
   const [indices, depth, values] = n.inputs as [string, string, string];
   const where = `node '${n.name}'`;
   const it = w.dtype(indices);
@@ -979,7 +564,7 @@ function oneHot(w: Writer, n: Node, out: string): void {
 }
 
 /** Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
-function shrink(w: Writer, n: Node, out: string): void {
+function shrink(w: GraphDefWriter, n: Node, out: string): void {
   const dtype = w.dtype(n.inputs[0]!);
   if (!isFloat(dtype)) throw new UnsupportedError(`Shrink of ${dtype} in a GraphDef`, `node '${n.name}'`);
   const x = w.ref(n.inputs[0]!);
@@ -994,25 +579,8 @@ function shrink(w: Writer, n: Node, out: string): void {
   w.add(out, 'SelectV2', [below, up, upper], dt);
 }
 
-/**
- * LRN across channels (NHWC): TF's window is d - r .. d + r and its alpha is not divided by the
- * size, so ONNX's odd size is 2r + 1 with alpha / size (an even size has no centred window).
- */
-function lrn(w: Writer, n: Node, out: string): void {
-  const size = attrInt(n, 'size', 1);
-  if (size % 2 === 0) throw new UnsupportedError(`LRN of even size ${size} in a GraphDef (TF's window is centred)`, `node '${n.name}'`);
-  if (w.shape(n.inputs[0]!)?.length !== 4) throw new UnsupportedError('LRN of a value that is not 4-D in a GraphDef', `node '${n.name}'`);
-  w.add(out, 'LRN', [w.ref(n.inputs[0]!)], {
-    T: T(w.dtype(n.inputs[0]!)),
-    depth_radius: { i: (size - 1) / 2 },
-    bias: { f: attrFloat(n, 'bias', 1) },
-    alpha: { f: attrFloat(n, 'alpha', 1e-4) / size },
-    beta: { f: attrFloat(n, 'beta', 0.75) },
-  });
-}
-
 /** HardSigmoid: max(0, min(1, alpha * x + beta)). */
-function hardSigmoid(w: Writer, n: Node, out: string): void {
+function hardSigmoid(w: GraphDefWriter, n: Node, out: string): void {
   const dtype = w.dtype(n.inputs[0]!);
   const dt = { T: T(dtype) };
   const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 0.2))], dt);
@@ -1025,7 +593,7 @@ function hardSigmoid(w: Writer, n: Node, out: string): void {
  * Elu with ONNX's alpha: TF's Elu has alpha 1, so alpha * Elu(x) + (1 - alpha) * Relu(x), which is
  * x above zero and alpha * (exp(x) - 1) below.
  */
-function elu(w: Writer, n: Node, out: string): void {
+function elu(w: GraphDefWriter, n: Node, out: string): void {
   const alpha = attrFloat(n, 'alpha', 1);
   const x = w.ref(n.inputs[0]!);
   const dtype = w.dtype(n.inputs[0]!);
@@ -1047,7 +615,7 @@ function elu(w: Writer, n: Node, out: string): void {
  * clip(-begin .. size + end, 0, size - 1): each pad repeats the border element. Pads fed at run
  * time give those indices by Range from their begin / end (a negative pad crops, as in ONNX).
  */
-function edgePad(w: Writer, n: Node, out: string, pads: number[] | undefined): void {
+function edgePad(w: GraphDefWriter, n: Node, out: string, pads: number[] | undefined): void {
   const x = n.inputs[0]!;
   const where = `node '${n.name}'`;
   const shape = w.shape(x);
@@ -1089,7 +657,7 @@ function edgePad(w: Writer, n: Node, out: string, pads: number[] | undefined): v
  * slicing does, except a start below -dim with a negative step (ONNX: the first element, TF:
  * before it), so starts are raised to -dim first.
  */
-function sliceComputed(w: Writer, n: Node, out: string): void {
+function sliceComputed(w: GraphDefWriter, n: Node, out: string): void {
   const [x, st, en, ax, sp] = n.inputs as [string, string, string, string | undefined, string | undefined];
   const where = `node '${n.name}'`;
   const shape = w.shape(x);
@@ -1126,7 +694,7 @@ function sliceComputed(w: Writer, n: Node, out: string): void {
  * DepthToSpace mode CRD (PyTorch's PixelShuffle) over NHWC data: the depth splits as (channel,
  * block row, block column), where TF's DepthToSpace takes DCR, so Reshape to 6-D, Transpose, Reshape.
  */
-function depthToSpaceCrd(w: Writer, n: Node, out: string): void {
+function depthToSpaceCrd(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const shape = w.shape(x);
   const b = attrInt(n, 'blocksize', 1);
@@ -1139,17 +707,12 @@ function depthToSpaceCrd(w: Writer, n: Node, out: string): void {
   w.add(out, 'Reshape', [moved, w.int32(`${n.name}/shape`, [nb, h * b, wd * b, c / (b * b)])], { T: dt, Tshape: T('int32') });
 }
 
-/** An int32 / int64 constant of `dtype` (a run-time operand's index type). */
-function indexConst(w: Writer, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
-  return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
-}
-
 /**
  * Reshape to a shape fed at run time: TF's Reshape takes the shape as a tensor, but its 0 is a
  * zero-size dim where ONNX's (without allowzero) copies the input's dim at that index, so the
  * zeros are replaced by those dims first (SelectV2).
  */
-function reshapeComputed(w: Writer, n: Node, out: string): void {
+function reshapeComputed(w: GraphDefWriter, n: Node, out: string): void {
   const [x, shapeIn] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const st = w.dtype(shapeIn);
@@ -1179,7 +742,7 @@ function reshapeComputed(w: Writer, n: Node, out: string): void {
  * the indices (negative ones wrapped by the axis' size) along `axis` and an iota of the index
  * tensor's shape along every other axis (constants: that shape is known here).
  */
-function gatherElements(w: Writer, n: Node, out: string): void {
+function gatherElements(w: GraphDefWriter, n: Node, out: string): void {
   const [x, i] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
@@ -1194,7 +757,7 @@ function gatherElements(w: Writer, n: Node, out: string): void {
 }
 
 /** (shape..., r) coordinates of each element of the index tensor `iRef` (of dtype `it`, static `shape`): its values (wrapped by `d`) along `axis`, an iota along the others. */
-function elementCoordinates(w: Writer, n: Node, iRef: string, it: Tensor['dtype'], shape: number[], axis: number, d: number): string {
+function elementCoordinates(w: GraphDefWriter, n: Node, iRef: string, it: Tensor['dtype'], shape: number[], axis: number, d: number): string {
   const r = shape.length;
   const count = shape.reduce((a, b) => a * b, 1);
   const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [iRef, indexConst(w, `${n.name}/size`, it, [], [d])], { T: T(it) });
@@ -1207,7 +770,7 @@ function elementCoordinates(w: Writer, n: Node, iRef: string, it: Tensor['dtype'
 }
 
 /** ScatterElements (and opset 9's Scatter) as TensorScatterUpdate / TensorScatterAdd at coordinates built as for GatherElements. */
-function scatterElements(w: Writer, n: Node, out: string): void {
+function scatterElements(w: GraphDefWriter, n: Node, out: string): void {
   const [x, i, u] = n.inputs as [string, string, string];
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
@@ -1229,7 +792,7 @@ function scatterElements(w: Writer, n: Node, out: string): void {
  * class weight (ignore_index: weight 0, the target itself replaced by 0 to stay in range),
  * then ONNX's reduction (mean: divided by the weights' sum).
  */
-function nllCore(w: Writer, n: Node, out: string, logProb: string, x: string, target: string, weight: string | undefined): void {
+function nllCore(w: GraphDefWriter, n: Node, out: string, logProb: string, x: string, target: string, weight: string | undefined): void {
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
   const ts = w.shape(target);
@@ -1268,7 +831,7 @@ function nllCore(w: Writer, n: Node, out: string, logProb: string, x: string, ta
 }
 
 /** SoftmaxCrossEntropyLoss: LogSoftmax over the classes (axis 1; its optional second output), then the NLL loss of it. */
-function softmaxCrossEntropy(w: Writer, n: Node, out: string): void {
+function softmaxCrossEntropy(w: GraphDefWriter, n: Node, out: string): void {
   const [x, labels, weight] = n.inputs as [string, string, string | undefined];
   const logProb = n.outputs[1] ? tfName(n.outputs[1]) : w.fresh(`${n.name}/log_prob`);
   softmax(w, { ...n, attrs: { axis: { type: 'int', value: 1 } } }, logProb, 'LogSoftmax');
@@ -1302,7 +865,7 @@ function windowRow(a: number[]): Row {
 }
 
 /** ONNX GatherND / ScatterND index tuples with negative entries wrapped by the dims they address (TF refuses them). */
-function wrappedTuples(w: Writer, n: Node, x: string, i: string, batchDims = 0): string {
+function wrappedTuples(w: GraphDefWriter, n: Node, x: string, i: string, batchDims = 0): string {
   const where = `node '${n.name}'`;
   const xs = w.shape(x);
   const k = w.shape(i)?.at(-1);
@@ -1313,7 +876,7 @@ function wrappedTuples(w: Writer, n: Node, x: string, i: string, batchDims = 0):
 }
 
 /** TopK as TopKV2 (the largest k along the last axis, sorted, the lower index first among equals, as ONNX): another axis is swapped to the last and back, the smallest are the largest of -x. */
-function topK(w: Writer, n: Node, out: string): void {
+function topK(w: GraphDefWriter, n: Node, out: string): void {
   const [x, kIn] = n.inputs as [string, string];
   const where = `node '${n.name}'`;
   const rank = w.shape(x)?.length;
@@ -1349,7 +912,7 @@ function topK(w: Writer, n: Node, out: string): void {
 }
 
 /** Einsum as TF's Einsum, whose equation must name its output: ONNX's implicit form gets the labels used once, in alphabetical order. */
-function einsum(w: Writer, n: Node, out: string): void {
+function einsum(w: GraphDefWriter, n: Node, out: string): void {
   let eq = (attrString(n, 'equation', '') ?? '').replace(/\s+/g, '');
   const where = `node '${n.name}'`;
   if (!eq.includes('->')) {
@@ -1361,35 +924,7 @@ function einsum(w: Writer, n: Node, out: string): void {
   w.add(out, 'Einsum', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), N: { i: n.inputs.length }, equation: s(eq) });
 }
 
-/** MeanVarianceNormalization as ONNX's own function body: (x - E[x]) / (sqrt(E[x²] - E[x]²) + 1e-9) over `axes`. */
-function meanVarianceNorm(w: Writer, n: Node, out: string): void {
-  const x = w.ref(n.inputs[0]!);
-  const dtype = w.dtype(n.inputs[0]!);
-  const rank = w.shape(n.inputs[0]!)?.length;
-  const given = attrInts(n, 'axes', [0, 2, 3]);
-  if (rank === undefined) throw new UnsupportedError('MeanVarianceNormalization of a value of unknown rank in a GraphDef', `node '${n.name}'`);
-  const dt = { T: T(dtype) };
-  const axes = w.int32(`${n.name}/axes`, given.map((a) => (a < 0 ? a + rank : a)));
-  const keep = { ...dt, Tidx: T('int32'), keep_dims: { b: true } };
-  const mean = w.add(w.fresh(`${n.name}/mean`), 'Mean', [x, axes], keep);
-  const meanSq = w.add(w.fresh(`${n.name}/mean_squared`), 'Square', [mean], dt);
-  const sqMean = w.add(w.fresh(`${n.name}/squares_mean`), 'Mean', [w.add(w.fresh(`${n.name}/squares`), 'Square', [x], dt), axes], keep);
-  const std = w.add(w.fresh(`${n.name}/std`), 'Sqrt', [w.add(w.fresh(`${n.name}/variance`), 'Sub', [sqMean, meanSq], dt)], dt);
-  const denom = w.add(w.fresh(`${n.name}/std_eps`), 'AddV2', [std, floatScalar(w, `${n.name}/epsilon`, dtype, 1e-9)], dt);
-  w.add(out, 'RealDiv', [w.add(w.fresh(`${n.name}/centered`), 'Sub', [x, mean], dt), denom], dt);
-}
-
-const ROWS: Record<string, Row> = {
-  'nnport::Conv': nhwcConv,
-  'nnport::ConvTranspose': nhwcConvTranspose,
-  'nnport::MaxPool': nhwcPool,
-  'nnport::AveragePool': nhwcPool,
-  'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
-  'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
-  // TF's FusedBatchNorm takes 4-D data only: other ranks (channels last) are scaled and shifted
-  'nnport::BatchNormalization': (w, n, out) =>
-    w.shape(n.inputs[0]!)?.length !== 4 ? batchNormRefused(w, n) : w.add(out, 'FusedBatchNorm', n.inputs.slice(0, 5).map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), epsilon: { f: attrFloat(n, 'epsilon', 1e-5) }, is_training: { b: false }, data_format: s('NHWC') }),
-  BatchNormalization: batchNormRefused,
+const OTHER_ROWS: Record<string, Row> = {
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),
@@ -1489,7 +1024,6 @@ const ROWS: Record<string, Row> = {
     const name = w.const(`${n.name}/eye`, eye);
     w.add(out, 'Identity', [name], { T: T(dtype) });
   },
-  'nnport::LRN': lrn,
   CumSum: (w, n, out) =>
     w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
   Hardmax: hardmax,
@@ -1534,7 +1068,6 @@ const ROWS: Record<string, Row> = {
   NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
   SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Einsum: einsum,
-  MeanVarianceNormalization: meanVarianceNorm,
   // Celu = alpha * Elu(x / alpha)
   Celu: (w, n, out) => {
     const dtype = w.dtype(n.inputs[0]!);
@@ -1555,7 +1088,6 @@ const ROWS: Record<string, Row> = {
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
   },
   'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
-  'nnport::InstanceNormalization': instanceNorm,
   Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
   CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
   Selu: selu,
@@ -1752,6 +1284,9 @@ const ROWS: Record<string, Row> = {
   ArgMax: argReduce('ArgMax'),
   ArgMin: argReduce('ArgMin'),
 };
+
+/** Every IR op the writer takes, by opKey (channels-last ops as nnport::Op); each key in one table only. */
+const ROWS: Record<string, Row> = Object.assign({}, convPoolRows, normalizationRows, OTHER_ROWS);
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
 export const GRAPHDEF_MAX_BYTES = 2 ** 31 - 1;
