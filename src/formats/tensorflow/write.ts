@@ -25,9 +25,13 @@ import { bidirectionalSequencesJoined } from './write-bidirectional.js';
 import { collapseUnitReshapes } from './write-reshapes.js';
 import { denseOnSequencesAsTensordot } from './write-tensordot.js';
 import { writeNonMaxSuppression } from './write-nms.js';
-import { floatScalar, indexConst, ints, isFloat, s, simple, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
+import { floatScalar, indexConst, ints, isFloat, s, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
 import { convPoolRows } from './write-conv-pool.js';
 import { normalizationRows } from './write-normalization.js';
+import { elementwiseRows } from './write-elementwise.js';
+import { softmax, activationRows } from './write-activations.js';
+import { reductionRows } from './write-reductions.js';
+import { matrixRows } from './write-matrix.js';
 
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
@@ -299,25 +303,6 @@ function gather(w: GraphDefWriter, n: Node, out: string): void {
   w.add(out, 'GatherV2', [w.ref(x), indices, w.int32(`${n.name}/axis`, [axis], true)], { Tparams: T(w.dtype(x)), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
 }
 
-/** Softmax over any axis: TF's runs over the last one, so another axis is transposed there and back. */
-function softmax(w: GraphDefWriter, n: Node, out: string, op: string): void {
-  const x = n.inputs[0]!;
-  const rank = w.shape(x)?.length;
-  if (rank === undefined) throw new UnsupportedError(`${op} of a value of unknown rank in a GraphDef`, `node '${n.name}'`);
-  const axis = attrInt(n, 'axis', -1) < 0 ? attrInt(n, 'axis', -1) + rank : attrInt(n, 'axis', -1);
-  const dt = { T: T(w.dtype(x)) };
-  if (axis === rank - 1) {
-    w.add(out, op, [w.ref(x)], dt);
-    return;
-  }
-  // swapping `axis` and the last is its own inverse
-  const perm = Array.from({ length: rank }, (_, i) => (i === axis ? rank - 1 : i === rank - 1 ? axis : i));
-  const permName = w.int32(`${n.name}/perm`, perm);
-  const moved = w.add(w.fresh(`${n.name}/to_last`), 'Transpose', [w.ref(x), permName], { ...dt, Tperm: T('int32') });
-  const sm = w.add(w.fresh(`${n.name}/softmax`), op, [moved], dt);
-  w.add(out, 'Transpose', [sm, permName], { ...dt, Tperm: T('int32') });
-}
-
 /**
  * Squeeze / Unsqueeze (and any op that only re-shapes) as a Reshape to the inferred static shape;
  * one dynamic dim (the batch) is Reshape's -1, which the element count fixes.
@@ -363,183 +348,6 @@ function split(w: GraphDefWriter, n: Node, out: string): void {
 }
 
 /**
- * PRelu in the form Keras' PReLU freezes to, Relu(x) + (-alpha) * Relu(-x) (exact: one side is
- * always zero), which OpenCV's importer fuses back into its PReLU layer.
- */
-function prelu(w: GraphDefWriter, n: Node, out: string): void {
-  const [x, slope] = n.inputs as [string, string];
-  const where = `node '${n.name}'`;
-  const a = w.g.initializers.get(slope);
-  if (!a && w.dtype(slope) === 'float32' && w.dtype(x) === 'float32') {
-    // a slope fed at run time: Relu(x) - slope * Relu(-x)
-    const dt = { T: T('float32') };
-    const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
-    const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt)], dt);
-    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(slope), reluNeg], dt);
-    w.add(out, 'Sub', [pos, scaled], dt);
-    return;
-  }
-  if (!a || a.dtype !== 'float32') throw new UnsupportedError('PRelu with a computed slope in a GraphDef', where);
-  const shape = w.shape(x);
-  const c = shape?.[shape.length - 1];
-  // a slope over the channels alone (any leading 1s) is written [C]
-  const flat = typeof c === 'number' && a.size === c && a.shape[a.rank - 1] === c ? [c] : [...a.shape];
-  const neg = Float32Array.from(a.data as Float32Array, (v) => -v);
-  const dt = { T: T('float32') };
-  const pos = w.add(w.fresh(`${n.name}/pos`), 'Relu', [w.ref(x)], dt);
-  const negX = w.add(w.fresh(`${n.name}/neg_x`), 'Neg', [w.ref(x)], dt);
-  const reluNeg = w.add(w.fresh(`${n.name}/relu_neg`), 'Relu', [negX], dt);
-  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.const(`${n.name}/neg_alpha`, new Tensor('float32', flat, neg)), reluNeg], dt);
-  w.add(out, 'Add', [pos, scaled], dt);
-}
-
-/**
- * The ONNX reductions as TF's Max / Min / Sum / Prod / Mean over constant axes (none given: every
- * axis, as ONNX reduces), with an element-wise op before (L1's Abs, L2's and SumSquare's Square,
- * LogSumExp's Exp) and after (L2's Sqrt, LogSum's and LogSumExp's Log).
- */
-function reduceOver(op: 'Max' | 'Min' | 'Sum' | 'Prod' | 'Mean', pre?: 'Abs' | 'Square' | 'Exp', post?: 'Sqrt' | 'Log'): Row {
-  return (w, n, out) => {
-    const where = `node '${n.name}'`;
-    const rank = w.shape(n.inputs[0]!)?.length;
-    let given = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : []);
-    const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    const noop = !!attrInt(n, 'noop_with_empty_axes', 0);
-    if (!given) {
-      // axes fed at run time: TF's reduction_indices is a tensor too (negative axes count from the
-      // end in both); an empty one reduces nothing in TF, every axis in ONNX unless noop_with_empty_axes
-      const axes = n.inputs[1]!;
-      const k = w.shape(axes)?.[0];
-      if (k === 0) given = [];
-      else if (typeof k !== 'number' && !(noop && !pre && !post)) throw new UnsupportedError(`${n.opType} over computed axes of unknown count in a GraphDef`, where);
-      else {
-        const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
-        const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
-        w.add(reduced, op, [x, w.ref(axes)], { ...dt, Tidx: T(w.dtype(axes)), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
-        if (post) w.add(out, post, [reduced], dt);
-        return;
-      }
-    }
-    if (!given.length && noop) {
-      // no axes with noop_with_empty_axes: the input unchanged
-      if (pre || post) throw new UnsupportedError(`${n.opType} with noop_with_empty_axes and no axes in a GraphDef`, where);
-      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
-      return;
-    }
-    if (!given.length && rank === undefined) throw new UnsupportedError(`${n.opType} over every axis of an input of unknown rank in a GraphDef`, where);
-    const axes = given.length ? given : Array.from({ length: rank! }, (_, i) => i);
-    const x = pre ? w.add(w.fresh(`${n.name}/${pre.toLowerCase()}`), pre, [w.ref(n.inputs[0]!)], dt) : w.ref(n.inputs[0]!);
-    const reduced = post ? w.fresh(`${n.name}/${op.toLowerCase()}`) : out;
-    w.add(reduced, op, [x, w.int32(`${n.name}/axes`, axes)], { ...dt, Tidx: T('int32'), keep_dims: { b: attrInt(n, 'keepdims', 1) === 1 } });
-    if (post) w.add(out, post, [reduced], dt);
-  };
-}
-
-/** ArgMax / ArgMin (int64 indices, TF's output_type); TF drops the axis, so keepdims puts it back with ExpandDims. */
-function argReduce(op: 'ArgMax' | 'ArgMin'): Row {
-  return (w, n, out) => {
-    const axis = attrInt(n, 'axis', 0);
-    const keep = attrInt(n, 'keepdims', 1) === 1;
-    const shape = w.shape(n.inputs[0]!);
-    const rank = shape?.length;
-    if (keep && axis < 0 && rank === undefined) throw new UnsupportedError(`${n.opType} over a negative axis of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
-    const arg = keep ? w.fresh(`${n.name}/arg`) : out;
-    const axisConst = w.int32(`${n.name}/axis`, [axis], true);
-    const attrs = { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), output_type: T('int64') };
-    if (attrInt(n, 'select_last_index', 0)) {
-      // TF returns the first index: the last one is (d - 1) - the first of the input reversed along the axis
-      const d = shape?.[axis < 0 ? axis + (rank ?? 0) : axis];
-      if (typeof d !== 'number') throw new UnsupportedError(`${n.opType} with select_last_index over an axis of unknown size in a GraphDef`, `node '${n.name}'`);
-      const reversed = w.add(w.fresh(`${n.name}/reversed`), 'ReverseV2', [w.ref(n.inputs[0]!), w.int32(`${n.name}/reverse_axis`, [axis])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
-      const first = w.add(w.fresh(`${n.name}/first`), op, [reversed, axisConst], attrs);
-      w.add(arg, 'Sub', [w.const(`${n.name}/last`, Tensor.int64([], [d - 1])), first], { T: T('int64') });
-    } else w.add(arg, op, [w.ref(n.inputs[0]!), axisConst], attrs);
-    if (keep) w.add(out, 'ExpandDims', [arg, w.int32(`${n.name}/keep_axis`, [axis < 0 ? axis + rank! : axis], true)], { T: T('int64'), Tdim: T('int32') });
-  };
-}
-
-/** ONNX Max / Min / Sum of any number of inputs: TF's Maximum / Minimum / Add take two (and broadcast, which AddN does not), so a chain (one input: Identity). */
-function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
-  return (w, n, out) => {
-    const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if (n.inputs.length === 1) {
-      w.add(out, 'Identity', [w.ref(n.inputs[0]!)], dt);
-      return;
-    }
-    let acc = w.ref(n.inputs[0]!);
-    n.inputs.slice(1).forEach((i, k) => {
-      acc = w.add(k === n.inputs.length - 2 ? out : w.fresh(`${n.name}/${op.toLowerCase()}_${k}`), op, [acc, w.ref(i)], dt);
-    });
-  };
-}
-
-/** Cast between numeric / bool dtypes (TF casts float to int toward zero, as ONNX does); strings have no Cast in TF. */
-function cast(w: GraphDefWriter, n: Node, out: string, to: Tensor['dtype']): void {
-  const from = w.dtype(n.inputs[0]!);
-  if (from === 'string' || to === 'string') throw new UnsupportedError(`Cast from ${from} to ${to} in a GraphDef`, `node '${n.name}'`);
-  if (from === to) w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(from) });
-  else w.add(out, 'Cast', [w.ref(n.inputs[0]!)], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
-}
-
-/** Selu: TF's has ONNX's default alpha and gamma; others are gamma * (alpha * Elu(x) + (1 - alpha) * Relu(x)). */
-function selu(w: GraphDefWriter, n: Node, out: string): void {
-  const alpha = attrFloat(n, 'alpha', 1.67326319217681884765625);
-  const gamma = attrFloat(n, 'gamma', 1.05070102214813232421875);
-  const dtype = w.dtype(n.inputs[0]!);
-  const dt = { T: T(dtype) };
-  if (Math.fround(alpha) === Math.fround(1.67326319217681884765625) && Math.fround(gamma) === Math.fround(1.05070102214813232421875)) {
-    w.add(out, 'Selu', [w.ref(n.inputs[0]!)], dt);
-    return;
-  }
-  const e = w.fresh(`${n.name}/elu`);
-  elu(w, { ...n, attrs: { ...n.attrs, alpha: { type: 'float', value: alpha } } }, e);
-  w.add(out, 'Mul', [e, floatScalar(w, `${n.name}/gamma`, dtype, gamma)], dt);
-}
-
-/** Hardmax as OneHot(ArgMax) along the axis (opset 13's; before, over the flattened dims after it: the same when it is the last). */
-function hardmax(w: GraphDefWriter, n: Node, out: string): void {
-  const x = n.inputs[0]!;
-  const shape = w.shape(x);
-  const where = `node '${n.name}'`;
-  const opset = w.g.opsets[''] ?? w.g.opsets['ai.onnx'] ?? 13;
-  if (!shape) throw new UnsupportedError('Hardmax of a value of unknown rank in a GraphDef', where);
-  const given = attrInt(n, 'axis', opset < 13 ? 1 : -1);
-  const axis = given < 0 ? given + shape.length : given;
-  if (opset < 13 && axis !== shape.length - 1) throw new UnsupportedError('Hardmax before opset 13 over more than the last axis in a GraphDef', where);
-  const depth = shape[axis];
-  if (typeof depth !== 'number') throw new UnsupportedError('Hardmax over an axis of unknown size in a GraphDef', where);
-  const dtype = w.dtype(x);
-  // ties: TF's ArgMax takes the first index, as ONNX's Hardmax does
-  const arg = w.add(w.fresh(`${n.name}/argmax`), 'ArgMax', [w.ref(x), w.int32(`${n.name}/axis`, [axis], true)], { T: T(dtype), Tidx: T('int32'), output_type: T('int32') });
-  w.add(out, 'OneHot', [arg, w.int32(`${n.name}/depth`, [depth], true), floatScalar(w, `${n.name}/on`, dtype, 1), floatScalar(w, `${n.name}/off`, dtype, 0)], { T: T(dtype), TI: T('int32'), axis: { i: axis } });
-}
-
-/** Trilu with a constant k over a value of known shape: SelectV2 of a constant mask (zeros, not x * 0, where x is inf). */
-function trilu(w: GraphDefWriter, n: Node, out: string): void {
-  const x = n.inputs[0]!;
-  const shape = w.shape(x);
-  const where = `node '${n.name}'`;
-  const k = n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers()[0] : 0;
-  if (!shape || shape.length < 2 || shape.slice(-2).some((d) => typeof d !== 'number')) throw new UnsupportedError('Trilu of a value of unknown shape in a GraphDef', where);
-  const [rows, cols] = shape.slice(-2) as [number, number];
-  const upper = attrInt(n, 'upper', 1) === 1;
-  if (k === undefined) {
-    // k fed at run time: the mask compares a constant (column - row) matrix with it
-    const kt = w.dtype(n.inputs[1]!);
-    const diff = Array.from({ length: rows * cols }, (_, i) => (i % cols) - Math.floor(i / cols));
-    const d = w.const(`${n.name}/column_minus_row`, kt === 'int32' ? new Tensor('int32', [rows, cols], Int32Array.from(diff)) : Tensor.int64([rows, cols], diff));
-    const mask = w.add(w.fresh(`${n.name}/mask`), upper ? 'GreaterEqual' : 'LessEqual', [d, w.ref(n.inputs[1]!)], { T: T(kt) });
-    w.add(out, 'SelectV2', [mask, w.ref(x), w.const(`${n.name}/zero`, Tensor.zeros(w.dtype(x), []))], { T: T(w.dtype(x)) });
-    return;
-  }
-  const mask = new Uint8Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mask[i * cols + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
-  const dtype = w.dtype(x);
-  const zero = w.const(`${n.name}/zero`, Tensor.zeros(dtype, []));
-  w.add(out, 'SelectV2', [w.const(`${n.name}/mask`, new Tensor('bool', [rows, cols], mask)), w.ref(x), zero], { T: T(dtype) });
-}
-
-/**
  * OneHot(indices, depth, [off, on]) as TF's OneHot: ONNX counts a negative index from the end
  * (TF gives an all-off row), so it gets depth added first; depth becomes an int32 scalar.
  */
@@ -561,53 +369,6 @@ function oneHot(w: GraphDefWriter, n: Node, out: string): void {
   const d32 = w.add(w.fresh(`${n.name}/depth`), 'Cast', [d64], { SrcT: T('int64'), DstT: T('int32'), Truncate: { b: false } });
   const pick = (k: number) => w.add(w.fresh(`${n.name}/${k ? 'on' : 'off'}`), 'GatherV2', [w.ref(values), w.int32(`${n.name}/value_${k}`, [k], true), w.int32(`${n.name}/value_axis_${k}`, [0], true)], { Tparams: T(vt), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
   w.add(out, 'OneHot', [wrapped, d32, pick(1), pick(0)], { T: T(vt), TI: T('int64'), axis: { i: axis < 0 ? axis + rank + 1 : axis } });
-}
-
-/** Shrink: x + bias below -lambd, x - bias above lambd, 0 between. */
-function shrink(w: GraphDefWriter, n: Node, out: string): void {
-  const dtype = w.dtype(n.inputs[0]!);
-  if (!isFloat(dtype)) throw new UnsupportedError(`Shrink of ${dtype} in a GraphDef`, `node '${n.name}'`);
-  const x = w.ref(n.inputs[0]!);
-  const lambd = attrFloat(n, 'lambd', 0.5);
-  const bias = attrFloat(n, 'bias', 0);
-  const dt = { T: T(dtype) };
-  const below = w.add(w.fresh(`${n.name}/below`), 'Less', [x, floatScalar(w, `${n.name}/neg_lambd`, dtype, -lambd)], dt);
-  const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/lambd`, dtype, lambd)], dt);
-  const up = w.add(w.fresh(`${n.name}/plus_bias`), 'Add', [x, floatScalar(w, `${n.name}/bias`, dtype, bias)], dt);
-  const down = w.add(w.fresh(`${n.name}/minus_bias`), 'Sub', [x, floatScalar(w, `${n.name}/bias_1`, dtype, bias)], dt);
-  const upper = w.add(w.fresh(`${n.name}/upper`), 'SelectV2', [above, down, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
-  w.add(out, 'SelectV2', [below, up, upper], dt);
-}
-
-/** HardSigmoid: max(0, min(1, alpha * x + beta)). */
-function hardSigmoid(w: GraphDefWriter, n: Node, out: string): void {
-  const dtype = w.dtype(n.inputs[0]!);
-  const dt = { T: T(dtype) };
-  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 0.2))], dt);
-  const shifted = w.add(w.fresh(`${n.name}/shifted`), 'Add', [scaled, floatScalar(w, `${n.name}/beta`, dtype, attrFloat(n, 'beta', 0.5))], dt);
-  const capped = w.add(w.fresh(`${n.name}/min`), 'Minimum', [shifted, floatScalar(w, `${n.name}/one`, dtype, 1)], dt);
-  w.add(out, 'Maximum', [capped, floatScalar(w, `${n.name}/zero`, dtype, 0)], dt);
-}
-
-/**
- * Elu with ONNX's alpha: TF's Elu has alpha 1, so alpha * Elu(x) + (1 - alpha) * Relu(x), which is
- * x above zero and alpha * (exp(x) - 1) below.
- */
-function elu(w: GraphDefWriter, n: Node, out: string): void {
-  const alpha = attrFloat(n, 'alpha', 1);
-  const x = w.ref(n.inputs[0]!);
-  const dtype = w.dtype(n.inputs[0]!);
-  const dt = { T: T(dtype) };
-  if (alpha === 1) {
-    w.add(out, 'Elu', [x], dt);
-    return;
-  }
-  const scalar = (tag: string, v: number) => floatScalar(w, `${n.name}/${tag}`, dtype, v);
-  const e = w.add(w.fresh(`${n.name}/elu`), 'Elu', [x], dt);
-  const neg = w.add(w.fresh(`${n.name}/scaled_elu`), 'Mul', [e, scalar('alpha', alpha)], dt);
-  const r = w.add(w.fresh(`${n.name}/relu`), 'Relu', [x], dt);
-  const pos = w.add(w.fresh(`${n.name}/scaled_relu`), 'Mul', [r, scalar('one_minus_alpha', 1 - alpha)], dt);
-  w.add(out, 'Add', [neg, pos], dt);
 }
 
 /**
@@ -911,104 +672,8 @@ function topK(w: GraphDefWriter, n: Node, out: string): void {
   if (outIdx) w.add(outIdx, 'Cast', [indices], { SrcT: T('int32'), DstT: T('int64'), Truncate: { b: false } });
 }
 
-/** Einsum as TF's Einsum, whose equation must name its output: ONNX's implicit form gets the labels used once, in alphabetical order. */
-function einsum(w: GraphDefWriter, n: Node, out: string): void {
-  let eq = (attrString(n, 'equation', '') ?? '').replace(/\s+/g, '');
-  const where = `node '${n.name}'`;
-  if (!eq.includes('->')) {
-    if (eq.includes('.')) throw new UnsupportedError('Einsum with an ellipsis and no output in a GraphDef', where);
-    const counts = new Map<string, number>();
-    for (const ch of eq.replace(/,/g, '')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    eq = `${eq}->${[...counts].filter(([, c]) => c === 1).map(([ch]) => ch).sort().join('')}`;
-  }
-  w.add(out, 'Einsum', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)), N: { i: n.inputs.length }, equation: s(eq) });
-}
-
 const OTHER_ROWS: Record<string, Row> = {
-  Add: simple('Add'),
-  Sub: simple('Sub'),
-  Mul: simple('Mul'),
-  // ONNX divides integers truncating toward zero; TF's RealDiv has no integer kernels
-  Div: (w, n, out) => w.add(out, isFloat(w.dtype(n.inputs[0]!)) ? 'RealDiv' : 'TruncateDiv', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
-  Max: variadic('Maximum'),
-  Min: variadic('Minimum'),
-  Relu: simple('Relu'),
-  Sigmoid: simple('Sigmoid'),
-  Tanh: simple('Tanh'),
-  Exp: simple('Exp'),
-  Log: simple('Log'),
-  Sqrt: simple('Sqrt'),
-  Abs: simple('Abs'),
-  Neg: simple('Neg'),
-  Elu: elu,
-  Identity: simple('Identity'),
-  Floor: simple('Floor'),
-  Ceil: simple('Ceil'),
-  // both round half to even
-  Round: simple('Round'),
-  Sign: simple('Sign'),
-  Reciprocal: simple('Reciprocal'),
-  Sin: simple('Sin'),
-  Cos: simple('Cos'),
-  Tan: simple('Tan'),
-  Asin: simple('Asin'),
-  Acos: simple('Acos'),
-  Atan: simple('Atan'),
-  Sinh: simple('Sinh'),
-  Cosh: simple('Cosh'),
-  Asinh: simple('Asinh'),
-  Acosh: simple('Acosh'),
-  Atanh: simple('Atanh'),
-  Erf: simple('Erf'),
-  Softplus: simple('Softplus'),
-  Softsign: simple('Softsign'),
-  IsNaN: simple('IsNan'),
-  Equal: simple('Equal'),
-  Less: simple('Less'),
-  Greater: simple('Greater'),
-  LessOrEqual: simple('LessEqual'),
-  GreaterOrEqual: simple('GreaterEqual'),
-  Not: (w, n, out) => w.add(out, 'LogicalNot', [w.ref(n.inputs[0]!)]),
-  And: (w, n, out) => w.add(out, 'LogicalAnd', n.inputs.map((i) => w.ref(i))),
-  Or: (w, n, out) => w.add(out, 'LogicalOr', n.inputs.map((i) => w.ref(i))),
-  // TF has no LogicalXor kernel: two booleans differ
-  Xor: simple('NotEqual'),
-  Where: (w, n, out) => w.add(out, 'SelectV2', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[1]!)) }),
-  // fmod = 0 takes the divisor's sign (TF's FloorMod), fmod = 1 the dividend's (C's fmod, TruncateMod)
-  Mod: (w, n, out) => w.add(out, attrInt(n, 'fmod', 0) ? 'TruncateMod' : 'FloorMod', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
-  Sum: variadic('Add'),
-  Mean: (w, n, out) => {
-    const dtype = w.dtype(n.inputs[0]!);
-    if (!isFloat(dtype)) throw new UnsupportedError(`Mean of ${dtype} inputs in a GraphDef`, `node '${n.name}'`);
-    const sum = n.inputs.length > 1 ? w.fresh(`${n.name}/sum`) : w.ref(n.inputs[0]!);
-    if (n.inputs.length > 1) variadic('Add')(w, n, sum);
-    w.add(out, 'RealDiv', [sum, w.const(`${n.name}/count`, new Tensor(dtype, [], Float32Array.of(n.inputs.length)))], { T: T(dtype) });
-  },
   Range: (w, n, out) => w.add(out, 'Range', n.inputs.map((i) => w.ref(i)), { Tidx: T(w.dtype(n.inputs[0]!)) }),
-  IsInf: (w, n, out) => {
-    const pos = attrInt(n, 'detect_positive', 1);
-    const neg = attrInt(n, 'detect_negative', 1);
-    const x = w.ref(n.inputs[0]!);
-    const dtype = w.dtype(n.inputs[0]!);
-    if (pos && neg) {
-      w.add(out, 'IsInf', [x], { T: T(dtype) });
-      return;
-    }
-    if (!pos && !neg) {
-      // neither sign: all false
-      w.add(out, 'Equal', [x, w.add(w.fresh(`${n.name}/nan`), 'Mul', [x, floatScalar(w, `${n.name}/nan_value`, dtype, NaN)], { T: T(dtype) })], { T: T(dtype) });
-      return;
-    }
-    // only +inf (only -inf): x equal to it
-    w.add(out, 'Equal', [x, floatScalar(w, `${n.name}/inf`, dtype, pos ? Infinity : -Infinity)], { T: T(dtype) });
-  },
-  ThresholdedRelu: (w, n, out) => {
-    const dtype = w.dtype(n.inputs[0]!);
-    const x = w.ref(n.inputs[0]!);
-    const above = w.add(w.fresh(`${n.name}/above`), 'Greater', [x, floatScalar(w, `${n.name}/alpha`, dtype, attrFloat(n, 'alpha', 1))], { T: T(dtype) });
-    w.add(out, 'SelectV2', [above, x, floatScalar(w, `${n.name}/zero`, dtype, 0)], { T: T(dtype) });
-  },
-  Shrink: shrink,
   OneHot: oneHot,
   // the output depends on the input's shape only: a constant
   EyeLike: (w, n, out) => {
@@ -1024,10 +689,6 @@ const OTHER_ROWS: Record<string, Row> = {
     const name = w.const(`${n.name}/eye`, eye);
     w.add(out, 'Identity', [name], { T: T(dtype) });
   },
-  CumSum: (w, n, out) =>
-    w.add(out, 'Cumsum', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(w.dtype(n.inputs[1]!)), exclusive: { b: !!attrInt(n, 'exclusive', 0) }, reverse: { b: !!attrInt(n, 'reverse', 0) } }),
-  Hardmax: hardmax,
-  Trilu: trilu,
   ConstantOfShape: (w, n, out) => {
     // TF's Fill takes the shape as a tensor; the value is ONNX's one-element tensor (default float 0)
     const v = attrTensor(n, 'value') ?? Tensor.zeros('float32', [1]);
@@ -1067,31 +728,11 @@ const OTHER_ROWS: Record<string, Row> = {
   BlackmanWindow: windowRow([0.42, 0.5, 0.08]),
   NegativeLogLikelihoodLoss: (w, n, out) => nllCore(w, n, out, w.ref(n.inputs[0]!), n.inputs[0]!, n.inputs[1]!, n.inputs[2] || undefined),
   SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
-  Einsum: einsum,
-  // Celu = alpha * Elu(x / alpha)
-  Celu: (w, n, out) => {
-    const dtype = w.dtype(n.inputs[0]!);
-    const alpha = attrFloat(n, 'alpha', 1);
-    const dt = { T: T(dtype) };
-    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'RealDiv', [w.ref(n.inputs[0]!), floatScalar(w, `${n.name}/alpha`, dtype, alpha)], dt);
-    w.add(out, 'Mul', [w.add(w.fresh(`${n.name}/elu`), 'Elu', [scaled], dt), floatScalar(w, `${n.name}/alpha_1`, dtype, alpha)], dt);
-  },
-  // HardSwish = x * HardSigmoid(x) with alpha 1/6, beta 0.5
-  HardSwish: (w, n, out) => {
-    const dtype = w.dtype(n.inputs[0]!);
-    const gate = w.fresh(`${n.name}/gate`);
-    hardSigmoid(w, { ...n, attrs: { alpha: { type: 'float', value: 1 / 6 }, beta: { type: 'float', value: 0.5 } } }, gate);
-    w.add(out, 'Mul', [w.ref(n.inputs[0]!), gate], { T: T(dtype) });
-  },
   'nnport::DepthToSpace': (w, n, out) => {
     if (attrString(n, 'mode', 'DCR') !== 'DCR') return depthToSpaceCrd(w, n, out);
     w.add(out, 'DepthToSpace', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') });
   },
   'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
-  Cast: (w, n, out) => cast(w, n, out, w.dtype(n.outputs[0]!)),
-  CastLike: (w, n, out) => cast(w, n, out, w.dtype(n.inputs[1]!)),
-  Selu: selu,
-  HardSigmoid: hardSigmoid,
   Expand: (w, n, out) => {
     const shape = w.shape(n.outputs[0]!);
     if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Expand to a shape not known before running in a GraphDef', `node '${n.name}'`);
@@ -1102,12 +743,6 @@ const OTHER_ROWS: Record<string, Row> = {
     // repeats fed at run time go to TF's Tile as they are (int64 multiples)
     if (!repeats) w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T(w.dtype(n.inputs[1]!)) });
     else w.add(out, 'Tile', [w.ref(n.inputs[0]!), w.int32(`${n.name}/multiples`, repeats)], { T: T(w.dtype(n.inputs[0]!)), Tmultiples: T('int32') });
-  },
-  Dropout: (w, n, out) => {
-    w.add(out, 'Identity', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) });
-    // the mask of an inference-time dropout keeps every element (written only where it is read)
-    const mask = n.outputs[1];
-    if (mask && (w.g.outputs.some((o) => o.name === mask) || w.g.nodes.some((m) => m.inputs.includes(mask)))) w.add(tfName(n.outputs[1]), 'Fill', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') }), w.const(`${n.name}/keep`, new Tensor('bool', [], Uint8Array.of(1)))], { T: T('bool'), index_type: T('int32') });
   },
   // TF's Where lists the coordinates of the non-zero elements, (count, rank); ONNX's NonZero their transpose
   NonZero: (w, n, out) => {
@@ -1129,75 +764,8 @@ const OTHER_ROWS: Record<string, Row> = {
   },
   ReverseSequence: (w, n, out) =>
     w.add(out, 'ReverseSequence', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)), Tlen: T(w.dtype(n.inputs[1]!)), seq_dim: { i: attrInt(n, 'time_axis', 0) }, batch_dim: { i: attrInt(n, 'batch_axis', 1) } }),
-  Det: (w, n, out) => w.add(out, 'MatrixDeterminant', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)) }),
-  BitShift: (w, n, out) => w.add(out, attrString(n, 'direction', 'LEFT') === 'RIGHT' ? 'RightShift' : 'LeftShift', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
-  LeakyRelu: (w, n, out) => w.add(out, 'LeakyRelu', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), alpha: { f: attrFloat(n, 'alpha', 0.01) } }),
-  Softmax: (w, n, out) => softmax(w, n, out, 'Softmax'),
-  LogSoftmax: (w, n, out) => softmax(w, n, out, 'LogSoftmax'),
-  Clip: (w, n, out) => {
-    const x = w.ref(n.inputs[0]!);
-    // before opset 11 the bounds are attributes
-    const bound = (i: number, attr: string) => (n.inputs[i] ? w.g.initializers.get(n.inputs[i]!)?.toNumbers()[0] : n.attrs[attr] ? attrFloat(n, attr, 0) : undefined);
-    const lo = bound(1, 'min');
-    const hi = bound(2, 'max');
-    const dt = { T: T(w.dtype(n.inputs[0]!)) };
-    if ((n.inputs[1] && lo === undefined) || (n.inputs[2] && hi === undefined)) {
-      // bounds fed at run time (scalars): Minimum then Maximum with them
-      const mid = n.inputs[1] && n.inputs[2] ? w.fresh(`${n.name}/min`) : out;
-      if (n.inputs[2]) w.add(mid, 'Minimum', [x, w.ref(n.inputs[2])], dt);
-      if (n.inputs[1]) w.add(out, 'Maximum', [n.inputs[2] ? mid : x, w.ref(n.inputs[1])], dt);
-      return;
-    }
-    if (lo === 0 && hi === 6) w.add(out, 'Relu6', [x], dt);
-    else if (lo === 0 && hi === undefined) w.add(out, 'Relu', [x], dt);
-    else if (lo === undefined && hi === undefined) w.add(out, 'Identity', [x], dt);
-    else {
-      // Minimum then Maximum with scalar constants (what tf.clip_by_value computes)
-      const scalar = (tag: string, v: number) => w.const(`${n.name}/${tag}`, new Tensor(w.dtype(n.inputs[0]!), [], Float32Array.of(v)));
-      const mid = lo !== undefined && hi !== undefined ? w.fresh(`${n.name}/min`) : out;
-      if (hi !== undefined) w.add(mid, 'Minimum', [x, scalar('max', hi)], dt);
-      if (lo !== undefined) w.add(out, 'Maximum', [hi !== undefined ? mid : x, scalar('min', lo)], dt);
-    }
-  },
   Squeeze: reshapeTo,
   Unsqueeze: reshapeTo,
-  MatMul: (w, n, out) => {
-    const rank = w.shape(n.inputs[0]!)?.length;
-    w.add(out, rank === 2 ? 'MatMul' : 'BatchMatMulV2', [w.ref(n.inputs[0]!), w.ref(n.inputs[1]!)], { T: T(w.dtype(n.inputs[0]!)) });
-  },
-  Gemm: (w, n, out) => {
-    const alpha = attrFloat(n, 'alpha', 1);
-    const beta = attrFloat(n, 'beta', 1);
-    const c = n.inputs[2] || undefined;
-    const dtype = w.dtype(n.inputs[0]!);
-    if ((alpha !== 1 || beta !== 1) && !isFloat(dtype)) throw new UnsupportedError(`Gemm of ${dtype} with alpha/beta other than 1 in a GraphDef`, `node '${n.name}'`);
-    const product = c || alpha !== 1 ? w.fresh(`${n.name}/matmul`) : out;
-    const mm = alpha !== 1 && c ? w.fresh(`${n.name}/scaled`) : alpha !== 1 ? out : product;
-    const dt = T(dtype);
-    // a constant transposed B is written transposed: OpenCV's importer ignores transpose_b
-    let b = w.ref(n.inputs[1]!);
-    let transB = !!attrInt(n, 'transB', 0);
-    const bt = w.g.initializers.get(n.inputs[1]!);
-    if (transB && bt && bt.rank === 2 && bt.dtype === 'float32') {
-      const [r, k] = bt.shape as [number, number];
-      const src = bt.data as Float32Array;
-      const t = new Float32Array(r * k);
-      for (let i = 0; i < r; i++) for (let j = 0; j < k; j++) t[j * r + i] = src[i * k + j]!;
-      b = w.const(`${n.inputs[1]}/transposed`, new Tensor('float32', [k, r], t));
-      transB = false;
-    }
-    w.add(product, 'MatMul', [w.ref(n.inputs[0]!), b], { T: dt, transpose_a: { b: !!attrInt(n, 'transA', 0) }, transpose_b: { b: transB } });
-    if (alpha !== 1) w.add(mm, 'Mul', [product, floatScalar(w, `${n.name}/alpha`, dtype, alpha)], { T: dt });
-    if (!c) return;
-    const ct = w.g.initializers.get(c);
-    // beta scales C: a constant C is written scaled
-    const cRef =
-      beta === 1 ? w.ref(c) : ct && (ct.dtype === 'float32' || ct.dtype === 'float64') ? w.const(`${c}/scaled`, new Tensor(ct.dtype, ct.shape, ct.dtype === 'float64' ? Float64Array.from(ct.toNumbers(), (v) => v * beta) : Float32Array.from(ct.toNumbers(), (v) => v * beta))) : w.add(w.fresh(`${n.name}/beta_c`), 'Mul', [w.ref(c), floatScalar(w, `${n.name}/beta`, dtype, beta)], { T: dt });
-    // BiasAdd takes a bias as long as the last dim only (a [1] or scalar C broadcasts with Add)
-    const cs = w.shape(c);
-    const ys = w.shape(n.outputs[0]!);
-    w.add(out, cs?.length === 1 && cs[0] === ys?.[ys.length - 1] ? 'BiasAdd' : 'Add', [mm, cRef], { T: dt });
-  },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
     if (!t) return reshapeComputed(w, n, out);
@@ -1266,27 +834,13 @@ const OTHER_ROWS: Record<string, Row> = {
   },
   Resize: resize,
   Split: split,
-  PRelu: prelu,
-  Pow: simple('Pow'),
   'nnport::Resize': resize,
   Slice: slice,
   Gather: gather,
-  ReduceMean: reduceOver('Mean'),
-  ReduceMax: reduceOver('Max'),
-  ReduceMin: reduceOver('Min'),
-  ReduceSum: reduceOver('Sum'),
-  ReduceProd: reduceOver('Prod'),
-  ReduceL1: reduceOver('Sum', 'Abs'),
-  ReduceL2: reduceOver('Sum', 'Square', 'Sqrt'),
-  ReduceSumSquare: reduceOver('Sum', 'Square'),
-  ReduceLogSum: reduceOver('Sum', undefined, 'Log'),
-  ReduceLogSumExp: reduceOver('Sum', 'Exp', 'Log'),
-  ArgMax: argReduce('ArgMax'),
-  ArgMin: argReduce('ArgMin'),
 };
 
 /** Every IR op the writer takes, by opKey (channels-last ops as nnport::Op); each key in one table only. */
-const ROWS: Record<string, Row> = Object.assign({}, convPoolRows, normalizationRows, OTHER_ROWS);
+const ROWS: Record<string, Row> = Object.assign({}, convPoolRows, normalizationRows, elementwiseRows, activationRows, reductionRows, matrixRows, OTHER_ROWS);
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
 export const GRAPHDEF_MAX_BYTES = 2 ** 31 - 1;
