@@ -32,12 +32,12 @@ export function requireCaffeWeights(model: LoadedModel): void {
 const DETECTION_DOC = 'Caffe DetectionOutput layer ';
 
 /** Output formats that hold the ops DetectionOutput is lowered to (or only the weights). */
-const HOLDS_DETECTION = new Set(['onnx', 'tflite', 'npz', 'safetensors']);
+const HOLDS_DETECTION = new Set(['onnx', 'tflite', 'tf-graphdef', 'npz', 'safetensors']);
 
 /**
- * A Caffe net with a DetectionOutput layer converts to ONNX and TFLite only: the lowered layer
- * needs NonMaxSuppression, TopK with a computed count and shapes known only when run. Other
- * formats are refused naming the layer, with the way to convert the net up to it.
+ * A Caffe net with a DetectionOutput layer converts to ONNX, TFLite and TF GraphDef only: the
+ * lowered layer needs NonMaxSuppression, TopK with a computed count and shapes known only when
+ * run. Other formats are refused naming the layer, with the way to convert the net up to it.
  */
 export function refuseCaffeDetectionOutput(model: LoadedModel, format: string): void {
   if (model.kind !== 'graph' || HOLDS_DETECTION.has(format)) return;
@@ -47,7 +47,7 @@ export function refuseCaffeDetectionOutput(model: LoadedModel, format: string): 
   const [layer, bottoms] = m ? [m[1]!, m[2]!.split(', ').join(',')] : ['?', 'LOC,CONF,PRIORS'];
   throw new UnsupportedError(
     `Caffe DetectionOutput in a ${format} file`,
-    `layer '${layer}' becomes NonMaxSuppression, TopK and shapes known only when run, which only ONNX and TFLite hold: convert to .onnx or .tflite, or convert the net up to the detection layer with --outputs ${bottoms} and decode the boxes (and NMS) outside`,
+    `layer '${layer}' becomes NonMaxSuppression, TopK and shapes known only when run, which only ONNX, TFLite and TF GraphDefs hold: convert to .onnx, .tflite or .pb, or convert the net up to the detection layer with --outputs ${bottoms} and decode the boxes (and NMS) outside`,
   );
 }
 

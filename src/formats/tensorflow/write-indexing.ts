@@ -21,8 +21,13 @@ function gather(w: GraphDefWriter, n: Node, out: string): void {
     const a = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + rank : attrInt(n, 'axis', 0);
     const d = w.shape(x)![a];
     const it = w.dtype(i);
-    if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError('Gather with computed indices over an axis of unknown size in a GraphDef', where);
-    const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), w.const(`${n.name}/size`, it === 'int64' ? Tensor.int64([], [d]) : new Tensor('int32', [], Int32Array.of(d)))], { T: T(it) });
+    if (it !== 'int32' && it !== 'int64') throw new UnsupportedError(`Gather with ${it} indices in a GraphDef`, where);
+    // (an axis of unknown size, an SSD's detections: its size when run, from Shape)
+    const size =
+      typeof d === 'number'
+        ? w.const(`${n.name}/size`, it === 'int64' ? Tensor.int64([], [d]) : new Tensor('int32', [], Int32Array.of(d)))
+        : w.add(w.fresh(`${n.name}/size`), 'Reshape', [w.add(w.fresh(`${n.name}/dim`), 'Slice', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T(it) }), w.int32(`${n.name}/at`, [a]), w.int32(`${n.name}/one`, [1])], { T: T(it), Index: T('int32') }), w.int32(`${n.name}/scalar`, [])], { T: T(it), Tshape: T('int32') });
+    const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), size], { T: T(it) });
     w.add(out, 'GatherV2', [w.ref(x), wrapped, w.int32(`${n.name}/axis`, [a], true)], { Tparams: T(w.dtype(x)), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } });
     return;
   }

@@ -277,6 +277,19 @@ function reshapeComputed(w: GraphDefWriter, n: Node, out: string): void {
 }
 
 export const shapeRows: Record<string, Row> = {
+  // (a static shape is folded into a constant before writing): a dynamic-shaped value's, an SSD's detections
+  Shape: (w, n, out) => {
+    const rank = w.shape(n.inputs[0]!)?.length;
+    const dtype = w.dtype(n.outputs[0]!);
+    if (rank === undefined || (dtype !== 'int32' && dtype !== 'int64')) throw new UnsupportedError(`Shape ${rank === undefined ? 'of a value of unknown rank' : `to ${dtype}`} in a GraphDef`, `node '${n.name}'`);
+    const at = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
+    const start = at(attrInt(n, 'start', 0));
+    const end = Math.max(at(attrInt(n, 'end', rank)), start);
+    const attrs = { T: T(w.dtype(n.inputs[0]!)), out_type: T(dtype) };
+    if (start === 0 && end === rank) return void w.add(out, 'Shape', [w.ref(n.inputs[0]!)], attrs);
+    const full = w.add(w.fresh(`${n.name}/full`), 'Shape', [w.ref(n.inputs[0]!)], attrs);
+    w.add(out, 'Slice', [full, w.int32(`${n.name}/begin`, [start]), w.int32(`${n.name}/size`, [end - start])], { T: T(dtype), Index: T('int32') });
+  },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
     if (!t) return reshapeComputed(w, n, out);

@@ -6,56 +6,22 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import { convert } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { opencvRandom, pathFiles } from './opencv.js';
-import { DETECTION_CASES, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
+import { caffeOrdered, DETECTION_CASES, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
 
 const oracle = useTfliteOracle(60_000);
 
 const PROTO = 'caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt';
 const HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
 const CONF_LAYERS = ['conv11', 'conv13', 'conv14_2', 'conv15_2', 'conv16_2', 'conv17_2'].map((l) => `${l}_mbox_conf`);
-
-/** One detection row: [image, label, score, xmin, ymin, xmax, ymax]. */
-type Row = number[];
-
-function rowsOf(data: ArrayLike<number>, shape: readonly number[]): Row[] {
-  expect(shape.length).toBe(4);
-  expect([shape[0], shape[1], shape[3]]).toEqual([1, 1, 7]);
-  return Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
-}
-
-/**
- * The same detections, each matched to one of the other's: image and label exact, score and box
- * within 1e-4. (OpenCV sorts its rows by score alone, Caffe by label, then score.)
- */
-function expectSameDetections(got: Row[], want: Row[], what: string): void {
-  expect(got.length, `${what}: detection count`).toBe(want.length);
-  const free = new Set(got.map((_, i) => i));
-  for (const w of want) {
-    const i = [...free].find((j) => got[j]![0] === w[0] && got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= 1e-4));
-    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
-    free.delete(i!);
-  }
-}
-
-/** Row for row: label exact, the rest within 1e-5 of the scale (the same graph, two runtimes). */
-function expectSameRows(got: Row[], want: Row[], what: string): void {
-  expect(got.length, `${what}: detection count`).toBe(want.length);
-  got.forEach((r, i) => {
-    expect(r[1], `${what}: row ${i} label`).toBe(want[i]![1]);
-    for (let j = 0; j < 7; j++) expect(Math.abs(r[j]! - want[i]![j]!), `${what}: row ${i} column ${j}`).toBeLessThanOrEqual(1e-5);
-  });
-}
 
 /** The .tflite run by the interpreter on an NCHW input (permuted when the file takes NHWC): its detection rows. */
 async function tfliteRows(bytes: Uint8Array, input: Tensor): Promise<Row[]> {
@@ -69,14 +35,7 @@ async function tfliteRows(bytes: Uint8Array, input: Tensor): Promise<Row[]> {
   return rowsOf(outs[0]!.data, outs[0]!.shape);
 }
 
-async function onnxRows(graph: Parameters<typeof writeOnnx>[0], input: Tensor): Promise<Row[]> {
-  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-  const res = await session.run({ data: new ort.Tensor('float32', input.data as Float32Array, [...input.shape]) });
-  await session.release();
-  return rowsOf(res.detection_out!.data as Float32Array, res.detection_out!.dims);
-}
 
-const caffeOrdered = (rows: Row[]) => rows.every((r, i) => i === 0 || r[1]! > rows[i - 1]![1]! || (r[1] === rows[i - 1]![1] && r[2]! <= rows[i - 1]![2]!));
 
 describe('MobileNet-SSD (Caffe, random weights) to .tflite whole, run by the TFLite interpreter, vs OpenCV dnn', () => {
   it('nnport convert MobileNetSSD_deploy.prototxt weights.caffemodel -o ssd.tflite: the detections match OpenCV', async () => {

@@ -1,8 +1,14 @@
 // The small generated SSD nets (one feature map, PriorBox, DetectionOutput) that the Caffe SSD
-// tests run against OpenCV dnn: caffe-ssd-layers.test.ts (nnport's runtime, onnxruntime) and
-// caffe-ssd-tflite.test.ts (the TFLite interpreter) share the nets, so their cached references too.
+// tests run against OpenCV dnn: caffe-ssd-layers.test.ts (nnport's runtime, onnxruntime),
+// caffe-ssd-tflite.test.ts (the TFLite interpreter) and caffe-ssd-pb.test.ts (the NumPy GraphDef
+// runner) share the nets, so their cached references too; and the detection rows' comparisons.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
+import { writeOnnx } from '../../../src/formats/onnx/index.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
@@ -68,3 +74,46 @@ export const DETECTION_CASES: Record<string, DetectionCase> = {
     },
   },
 };
+
+/** One detection row: [image, label, score, xmin, ymin, xmax, ymax]. */
+export type Row = number[];
+
+export function rowsOf(data: ArrayLike<number>, shape: readonly number[]): Row[] {
+  expect(shape.length).toBe(4);
+  expect([shape[0], shape[1], shape[3]]).toEqual([1, 1, 7]);
+  return Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
+}
+
+/**
+ * The same detections, each matched to one of the other's: image and label exact, score and box
+ * within 1e-4. (OpenCV sorts its rows by score alone, Caffe by label, then score.)
+ */
+export function expectSameDetections(got: Row[], want: Row[], what: string): void {
+  expect(got.length, `${what}: detection count`).toBe(want.length);
+  const free = new Set(got.map((_, i) => i));
+  for (const w of want) {
+    const i = [...free].find((j) => got[j]![0] === w[0] && got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= 1e-4));
+    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
+    free.delete(i!);
+  }
+}
+
+/** Row for row: label exact, the rest within 1e-5 of the scale (the same graph, two runtimes). */
+export function expectSameRows(got: Row[], want: Row[], what: string): void {
+  expect(got.length, `${what}: detection count`).toBe(want.length);
+  got.forEach((r, i) => {
+    expect(r[1], `${what}: row ${i} label`).toBe(want[i]![1]);
+    for (let j = 0; j < 7; j++) expect(Math.abs(r[j]! - want[i]![j]!), `${what}: row ${i} column ${j}`).toBeLessThanOrEqual(1e-5);
+  });
+}
+
+/** Caffe's row order: by label, then score (descending). */
+export const caffeOrdered = (rows: Row[]) => rows.every((r, i) => i === 0 || r[1]! > rows[i - 1]![1]! || (r[1] === rows[i - 1]![1] && r[2]! <= rows[i - 1]![2]!));
+
+/** The graph written to .onnx and run by onnxruntime-node on an NCHW input: its detection rows. */
+export async function onnxRows(graph: Graph, input: Tensor): Promise<Row[]> {
+  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const res = await session.run({ data: new ort.Tensor('float32', input.data as Float32Array, [...input.shape]) });
+  await session.release();
+  return rowsOf(res.detection_out!.data as Float32Array, res.detection_out!.dims);
+}
