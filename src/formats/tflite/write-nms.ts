@@ -133,12 +133,17 @@ export const nonMaxSuppression: Converter = (n, c) => {
     const both = binary(BuiltinOperator.MAXIMUM, [low, c.addConstant(`${y}_zero_int64`, Tensor.scalar('int64', 0))], 'max_clamped', 'int64');
     cap = binary(BuiltinOperator.CAST, [both], 'max_int32', 'int32');
   }
-  // iou > t <=> iou >= nextUp(t); a negative t suppresses the overlapping boxes only: iou >= the smallest float32 above 0
+  // iou > t <=> iou >= nextUp(t); a negative t suppresses the overlapping boxes only: iou >= the smallest float32 above 0.
+  // t >= 1 suppresses nothing: no box goes to the kernel (as a box of zero area), whose threshold is then 1 (it takes
+  // no more); at run time `suppresses` (t < 1) multiplies the boxes' has-area mask
   let iouT: string;
+  let suppresses: string | undefined;
+  let neverSuppresses = false;
   if ('value' in iouIn) {
     const t = Math.fround(iouIn.value);
     if (!(t >= 0 && t <= 1)) throw new UnsupportedError(`NonMaxSuppression with iou_threshold ${iouIn.value} in a TFLite file`, `node '${n.name}': outside [0, 1] (onnxruntime refuses it too)`);
-    iouT = c.addConstant(`${y}_iou_threshold`, Tensor.float32([], [nextUpF32(t)]));
+    neverSuppresses = t >= 1;
+    iouT = c.addConstant(`${y}_iou_threshold`, Tensor.float32([], [neverSuppresses ? 1 : nextUpF32(t)]));
   } else {
     // at run time: t + t * 1.5 * 2^-24 is t's next float32 up (t = (1 + m) 2^e has the ulp 2^(e-23), the step is
     // 0.75 (1 + m) ulp, in [ulp * 3/4, ulp * 3/2): the sum rounds to t + ulp), and the floor TINY covers t = 0 (and t < 0:
@@ -146,7 +151,12 @@ export const nonMaxSuppression: Converter = (n, c) => {
     const t = toScalar(iouIn.tensor, 'iou_threshold', 'float32');
     const step = binary(BuiltinOperator.MUL, [t, c.addConstant(`${y}_ulp_step`, Tensor.float32([], [1.5 * 2 ** -24]))], 'iou_step');
     const up = binary(BuiltinOperator.ADD, [t, step], 'iou_next_up');
-    iouT = binary(BuiltinOperator.MAXIMUM, [up, c.addConstant(`${y}_tiny`, Tensor.float32([], [TINY]))], 'iou_threshold');
+    const floored = binary(BuiltinOperator.MAXIMUM, [up, c.addConstant(`${y}_tiny`, Tensor.float32([], [TINY]))], 'iou_floored');
+    const oneF = c.addConstant(`${y}_iou_one`, Tensor.float32([], [1]));
+    iouT = binary(BuiltinOperator.MINIMUM, [floored, oneF], 'iou_threshold');
+    const below = c.addTensor(`${y}_iou_below_one`, { name: '', dtype: 'bool', shape: [] });
+    c.emit({ code: BuiltinOperator.LESS, inputs: [t, oneF], outputs: [below] });
+    suppresses = binary(BuiltinOperator.CAST, [below], 'iou_suppresses');
   }
   const ranks = c.addConstant(`${y}_rank_scores`, Tensor.float32([N], Array.from({ length: N }, (_, r) => N - r)));
   const k = c.addConstant(`${y}_k`, new Tensor('int32', [], Int32Array.of(N)));
@@ -193,8 +203,14 @@ export const nonMaxSuppression: Converter = (n, c) => {
     reshape(area2, area, [N]);
     const positive = c.addTensor(`${y}_has_area_${b}`, { name: '', dtype: 'bool', shape: [N] });
     c.emit({ code: BuiltinOperator.GREATER, inputs: [area, zero], outputs: [positive] });
-    const hasArea = f32(`has_area_${b}_f`, [N]);
+    let hasArea = f32(`has_area_${b}_f`, [N]);
     c.emit({ code: BuiltinOperator.CAST, inputs: [positive], outputs: [hasArea] });
+    if (neverSuppresses) hasArea = c.addConstant(`${y}_no_suppression`, Tensor.float32([N], new Array<number>(N).fill(0)));
+    else if (suppresses) {
+      const masked = f32(`has_area_${b}_suppressing`, [N]);
+      mul(hasArea, suppresses, masked);
+      hasArea = masked;
+    }
     for (let cl = 0; cl < C; cl++) {
       const tag = `${b}_${cl}`;
       const row = f32(`scores_${tag}_3d`, [1, 1, N]);

@@ -139,6 +139,19 @@ describe('TFLite writer: ONNX NonMaxSuppression against onnxruntime', () => {
     }
   });
 
+  it('iou_threshold 1 suppresses nothing (ONNX suppresses at IoU > 1), identical boxes included, constant and run-time', async () => {
+    const c = randomCase(19, { B: 1, C: 2, N: 30, centerPointBox: 0, max: 20, iou: 1, score: 0.25, runtime: false });
+    const b = c.boxes.data as Float32Array;
+    b.copyWithin(4, 0, 4); // boxes 0 and 1 the same
+    for (const runtime of [false, true]) {
+      const { rows } = await check({ ...c, runtime });
+      // every box above the score threshold, up to the maximum, per class
+      const s = Array.from(c.scores.data as Float32Array);
+      const kept = [0, 1].map((cl) => Math.min(20, s.slice(cl * 30, cl * 30 + 30).filter((v) => v > 0.25).length));
+      expect(rows, runtime ? 'run time' : 'constant').toBe(kept[0]! + kept[1]!);
+    }
+  });
+
   it('a NonMaxSuppression that selects nothing is refused by name', async () => {
     const c = randomCase(15, { B: 1, C: 1, N: 10, centerPointBox: 0, max: 0, iou: 0.5, runtime: false });
     await expect(writeTflite(graphOf(c).g)).rejects.toThrow(UnsupportedError);
