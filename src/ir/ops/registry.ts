@@ -8,6 +8,7 @@ import { detectionDefs } from './detection.js';
 import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
 import { indexingDefs } from './indexing.js';
+import { lossDefs } from './loss.js';
 import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
 import { poolDefs } from './pool.js';
@@ -16,6 +17,7 @@ import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
 import { shapeDefs } from './shape.js';
+import { signalDefs } from './signal.js';
 import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
 
@@ -36,6 +38,8 @@ const tables: OpDefTable[] = [
   statefulDefs,
   recurrentDefs,
   detectionDefs,
+  signalDefs,
+  lossDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

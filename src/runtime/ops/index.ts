@@ -7,6 +7,7 @@ import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
 import { hybridQuantizeOps } from './hybrid-input-quantize.js';
 import { indexingOps } from './indexing.js';
+import { lossOps } from './loss.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
@@ -15,6 +16,7 @@ import { recurrentOps } from './recurrent.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { shapeOps } from './shape.js';
+import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
 import { QUANTIZED_LSTM_FLOAT_OPS } from '../integer/lstm.js';
@@ -46,6 +48,8 @@ const tables: OpTable[] = [
   QUANTIZED_LSTM_FLOAT_OPS,
   recurrentOps,
   detectionOps,
+  signalOps,
+  lossOps,
 ];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);
