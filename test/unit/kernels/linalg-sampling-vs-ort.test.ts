@@ -4,12 +4,13 @@
 // mode x padding x align_corners, RoiAlign max mode and adaptive sampling, Unique with axes).
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { ShapeError, UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraphSync } from '../../../src/runtime/executor.js';
 import { singleNodeModel, type AttrValue } from './onnx-single-node.js';
 import { randomF32, rng, worstMismatch } from './reference.js';
-import { irAttr } from './run-node.js';
+import { irAttr, runNode } from './run-node.js';
 
 const r = rng(4242);
 
@@ -222,4 +223,26 @@ describe('MeanVarianceNormalization against onnxruntime', () => {
       await expectSame({ op: 'MeanVarianceNormalization', inputs: [f32(shape, 3)], attrs: axes ? { axes } : {}, outputs: [['y', 'float32']] }, 1e-4, 1e-4);
     });
   }
+});
+
+describe('typed errors naming the problem', () => {
+  const fail = (op: string, inputs: Tensor[], attrs: Record<string, AttrValue>) => () => runNode(op, inputs, attrs, 16);
+  it('Einsum: mismatched label sizes, an output letter no operand has, a wrong term length', () => {
+    expect(fail('Einsum', [f32([2, 3]), f32([4, 5])], { equation: 'ij,jk->ik' })).toThrow(ShapeError);
+    expect(fail('Einsum', [f32([2, 3]), f32([4, 5])], { equation: 'ij,jk->ik' })).toThrow(/label 'j'.*3 and 4 differ/);
+    expect(fail('Einsum', [f32([2, 3])], { equation: 'ij->k' })).toThrow(/output letter 'k' is in no operand/);
+    expect(fail('Einsum', [f32([2, 3, 4])], { equation: 'ij->i' })).toThrow(/2 letters for an operand of rank 3/);
+  });
+  it('GridSample of a 5-D input is unsupported, by name', () => {
+    expect(fail('GridSample', [f32([1, 1, 2, 2, 2]), f32([1, 2, 2, 2, 3])], {})).toThrow(UnsupportedError);
+    expect(fail('GridSample', [f32([1, 1, 2, 2, 2]), f32([1, 2, 2, 2, 3])], {})).toThrow(/GridSample on a rank-5 input/);
+  });
+  it('indices out of range: RoiAlign batch_indices, MaxUnpool I, ReverseSequence lengths', () => {
+    expect(fail('RoiAlign', [f32([1, 1, 4, 4]), Tensor.float32([1, 4], [0, 0, 2, 2]), i64([1], [1])], {})).toThrow(/batch_indices\[0\] = 1 is out of range/);
+    expect(fail('MaxUnpool', [f32([1, 1, 1, 1]), i64([1, 1, 1, 1], [4])], { kernel_shape: [2, 2], strides: [2, 2] })).toThrow(/index 4 is out of range/);
+    expect(fail('ReverseSequence', [f32([3, 2]), i64([2], [1, 4])], { batch_axis: 1, time_axis: 0 })).toThrow(/sequence_lens\[1\] = 4 is outside \[0, 3\]/);
+  });
+  it('Det of non-square matrices', () => {
+    expect(fail('Det', [f32([2, 3])], {})).toThrow(ShapeError);
+  });
 });
