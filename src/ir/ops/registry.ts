@@ -8,6 +8,9 @@ import { detectionDefs } from './detection.js';
 import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
 import { indexingDefs } from './indexing.js';
+import { linalgDefs } from './linalg.js';
+import { lossDefs } from './loss.js';
+import { momentsDefs } from './moments.js';
 import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
 import { poolDefs } from './pool.js';
@@ -17,7 +20,10 @@ import { qlinearContribDefs } from './qlinear-contrib.js';
 import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
+import { samplingDefs } from './sampling.js';
+import { sequenceDefs } from './sequence.js';
 import { shapeDefs } from './shape.js';
+import { signalDefs } from './signal.js';
 import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
 
@@ -40,6 +46,12 @@ const tables: OpDefTable[] = [
   statefulDefs,
   recurrentDefs,
   detectionDefs,
+  signalDefs,
+  lossDefs,
+  linalgDefs,
+  samplingDefs,
+  sequenceDefs,
+  momentsDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

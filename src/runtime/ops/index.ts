@@ -7,6 +7,9 @@ import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
 import { hybridQuantizeOps } from './hybrid-input-quantize.js';
 import { indexingOps } from './indexing.js';
+import { linalgOps } from './linalg.js';
+import { lossOps } from './loss.js';
+import { momentsOps } from './moments.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
@@ -16,7 +19,10 @@ import { qlinearContribOps } from './qlinear-contrib.js';
 import { recurrentOps } from './recurrent.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
+import { samplingOps } from './sampling.js';
+import { sequenceOps } from './sequence.js';
 import { shapeOps } from './shape.js';
+import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
 import { QUANTIZED_LSTM_FLOAT_OPS } from '../integer/lstm.js';
@@ -50,6 +56,12 @@ const tables: OpTable[] = [
   QUANTIZED_LSTM_FLOAT_OPS,
   recurrentOps,
   detectionOps,
+  signalOps,
+  lossOps,
+  linalgOps,
+  samplingOps,
+  sequenceOps,
+  momentsOps,
 ];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);
