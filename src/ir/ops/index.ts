@@ -14,6 +14,7 @@ export * from './quantize.js';
 export * from './unary.js';
 export * from './recurrent.js';
 export * from './detection.js';
+export * from './control-flow.js';
 export { elementwiseDefs, legacyBroadcastAttrs, type BinaryAttrs } from './elementwise.js';
 export * from './channels-last.js';
 export * from './infer.js';
