@@ -12,7 +12,7 @@
 // run. Regenerate it with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/graphdef-readback.test.ts
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
 import { readGraphDefModel } from '../../src/formats/tensorflow/read.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
@@ -20,7 +20,7 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { BACKEND_SUITES, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
 import { outputProblem, placeholderFeed, placeholderSpecs, tfName } from './graphdef-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
@@ -102,20 +102,14 @@ for (const c of cases) {
   outcomes.set(`${c.suite}/${c.name}`, await readBack(c).catch((e: unknown) => ({ kind: 'fail', message: `crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` }) as Outcome));
 }
 
-for (const suite of SUITES) {
-  const mine = cases.filter((c) => c.suite === suite);
-  if (!mine.length) continue;
-  describe(suite, () => {
-    for (const c of mine) {
-      const id = `${suite}/${c.name}`;
-      const o = outcomes.get(id)!;
-      if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
-      else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
-      else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-graphdef-readback.txt but ${o.kind}: ${o.reason}`));
-      else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
-    }
-  });
-}
+describeBySuite(cases, (c) => {
+  const id = `${c.suite}/${c.name}`;
+  const o = outcomes.get(id)!;
+  if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
+  else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+  else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-graphdef-readback.txt but ${o.kind}: ${o.reason}`));
+  else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+});
 
 expectedPassTest(
   EXPECTED_PASS_FILE,

@@ -12,11 +12,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
-import { BACKEND_SUITES, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, NOT_COMPARABLE, ONLY, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, loadDataSets, NOT_COMPARABLE, ONLY, WRITE_EXPECTED } from './harness.js';
 import { type Oracle, oracleOutput, outputProblem, placeholderFeed, placeholderSpecs, type RunCase, runOracles, type RunStatus, tfName, writeInput } from './graphdef-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
@@ -155,50 +155,44 @@ const statuses = toRun.length ? runOracles(work, toRun) : new Map<string, RunSta
 const tally = { written: 0, opencv: [] as string[], numpy: [] as string[], known: [] as [string, string][], failed: [] as string[], numpyCannot: [] as string[], opencvCannot: new Map<string, string[]>(), why: new Map<string, string>(), refused: [] as [string, string][], notRead: [] as [string, string][], notComparable: [] as [string, string][], errors: [] as string[] };
 const passed = new Map<string, Oracle>();
 
-for (const suite of SUITES) {
-  const mine = cases.filter((c) => c.suite === suite);
-  if (!mine.length) continue;
-  describe(suite, () => {
-    for (const c of mine) {
-      const id = `${suite}/${c.name}`;
-      const p = prepared.get(id)!;
-      if (p.kind === 'not-read' || p.kind === 'not-comparable' || p.kind === 'refused') {
-        (p.kind === 'refused' ? tally.refused : p.kind === 'not-read' ? tally.notRead : tally.notComparable).push([id, p.reason]);
-        if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-graphdef.txt but ${p.kind}: ${p.reason}`));
-        else test.skip(`${c.name} [${p.kind}: ${p.reason.slice(0, 120)}]`, () => {});
-        continue;
-      }
-      if (p.kind === 'error') {
-        tally.errors.push(id);
-        test(c.name, () => expect.fail(p.message));
-        continue;
-      }
-      tally.written++;
-      const o = judge(p, statuses.get(id));
-      if (o.kind === 'pass') {
-        passed.set(id, o.oracle);
-        if (o.oracle === 'numpy') {
-          const why = (o.note ?? '').replace(/^.*?error: \([^)]*\) /, '').replace(/ in function .*$/, '').replace(/"[^"]*"/g, '"…"').slice(0, 90);
-          tally.opencvCannot.set(why, [...(tally.opencvCannot.get(why) ?? []), c.name.replace(/^test_/, '')]);
-        }
-        (o.oracle === 'opencv' ? tally.opencv : tally.numpy).push(id);
-      } else if (o.kind === 'known') tally.known.push([id, o.reason]);
-      else {
-        tally.failed.push(id);
-        tally.why.set(id, o.message.split('\n').slice(0, 3).join(' | ').slice(0, 300));
-      }
-      test(`${c.name}${o.kind === 'pass' ? ` (${o.oracle === 'opencv' ? 'OpenCV' : 'NumPy runner'})` : ''}`, (ctx) => {
-        if (o.kind === 'known') {
-          if (expectedPass.has(id)) expect.fail(`on expected-pass-graphdef.txt but KNOWN: ${o.reason}`);
-          ctx.skip(`known: ${o.reason}`);
-          return;
-        }
-        if (o.kind === 'fail') expect.fail(o.message);
-        expect(o.kind).toBe('pass');
-      });
+describeBySuite(cases, (c) => {
+  const id = `${c.suite}/${c.name}`;
+  const p = prepared.get(id)!;
+  if (p.kind === 'not-read' || p.kind === 'not-comparable' || p.kind === 'refused') {
+    (p.kind === 'refused' ? tally.refused : p.kind === 'not-read' ? tally.notRead : tally.notComparable).push([id, p.reason]);
+    if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-graphdef.txt but ${p.kind}: ${p.reason}`));
+    else test.skip(`${c.name} [${p.kind}: ${p.reason.slice(0, 120)}]`, () => {});
+    return;
+  }
+  if (p.kind === 'error') {
+    tally.errors.push(id);
+    test(c.name, () => expect.fail(p.message));
+    return;
+  }
+  tally.written++;
+  const o = judge(p, statuses.get(id));
+  if (o.kind === 'pass') {
+    passed.set(id, o.oracle);
+    if (o.oracle === 'numpy') {
+      const why = (o.note ?? '').replace(/^.*?error: \([^)]*\) /, '').replace(/ in function .*$/, '').replace(/"[^"]*"/g, '"…"').slice(0, 90);
+      tally.opencvCannot.set(why, [...(tally.opencvCannot.get(why) ?? []), c.name.replace(/^test_/, '')]);
     }
+    (o.oracle === 'opencv' ? tally.opencv : tally.numpy).push(id);
+  } else if (o.kind === 'known') tally.known.push([id, o.reason]);
+  else {
+    tally.failed.push(id);
+    tally.why.set(id, o.message.split('\n').slice(0, 3).join(' | ').slice(0, 300));
+  }
+  test(`${c.name}${o.kind === 'pass' ? ` (${o.oracle === 'opencv' ? 'OpenCV' : 'NumPy runner'})` : ''}`, (ctx) => {
+    if (o.kind === 'known') {
+      if (expectedPass.has(id)) expect.fail(`on expected-pass-graphdef.txt but KNOWN: ${o.reason}`);
+      ctx.skip(`known: ${o.reason}`);
+      return;
+    }
+    if (o.kind === 'fail') expect.fail(o.message);
+    expect(o.kind).toBe('pass');
   });
-}
+});
 
 test('every case on expected-pass-graphdef.txt was written and passed', () => {
   if (WRITE) {

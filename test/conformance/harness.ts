@@ -2,7 +2,7 @@
 // <suite>/<case>/model.onnx + test_data_set_N/{input,output}_K.pb. Data first: list the
 // cases, classify each (run / skip with a reason), run it, compare outputs, summarise.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { UnsupportedError } from '../../src/ir/errors.js';
 import type { Graph } from '../../src/ir/graph.js';
@@ -73,6 +73,18 @@ export function conformanceCases(suites: readonly string[]): ConformanceCase[] {
 
 /** The `suite/case` a row of an expected-pass list names (rows may add a mode before or an oracle after it). */
 const caseIdOf = (row: string): string => /(?:^|[\s/])((?:node|pytorch-converted|pytorch-operator|simple)\/\S+)/.exec(row)?.[1] ?? row;
+
+/**
+ * One describe per backend suite, in BACKEND_SUITES order, holding `each` of that suite's items (a
+ * case, or a tuple whose first element is the case); a suite with no items gets none.
+ */
+export function describeBySuite<T extends { suite: string } | readonly [{ suite: string }, ...unknown[]]>(items: readonly T[], each: (item: T) => void): void {
+  const suiteOf = (item: T): string => ('suite' in item ? item.suite : item[0].suite);
+  for (const suite of BACKEND_SUITES) {
+    const mine = items.filter((item) => suiteOf(item) === suite);
+    if (mine.length) describe(suite, () => mine.forEach(each));
+  }
+}
 
 /**
  * The test that every row of a committed expected-pass list passed: `passed()` gives the rows that

@@ -25,7 +25,7 @@ import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { castTo, permuteAxes } from './graphdef-writer-run.js';
 import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets } from './harness.js';
 
 const SUITES = BACKEND_SUITES;
 
@@ -145,21 +145,15 @@ for (const c of cases) {
 
 for (const f of FORMATS) {
   describe(f.id, () => {
-    for (const suite of SUITES) {
-      const mine = cases.filter((c) => c.suite === suite);
-      if (!mine.length) continue;
-      describe(suite, () => {
-        for (const c of mine) {
-          const id = `${suite}/${c.name}`;
-          const o = outcomes.get(f.id)!.get(id)!;
-          const listed = expectedPass.has(`${f.id} ${id}`);
-          if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
-          else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
-          else if (listed) test(c.name, () => expect.fail(`on expected-pass-keras-readback.txt but ${o.kind}: ${o.reason}`));
-          else if (o.kind === 'refused' || o.kind === 'not-comparable') test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
-        }
-      });
-    }
+    describeBySuite(cases, (c) => {
+      const id = `${c.suite}/${c.name}`;
+      const o = outcomes.get(f.id)!.get(id)!;
+      const listed = expectedPass.has(`${f.id} ${id}`);
+      if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
+      else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+      else if (listed) test(c.name, () => expect.fail(`on expected-pass-keras-readback.txt but ${o.kind}: ${o.reason}`));
+      else if (o.kind === 'refused' || o.kind === 'not-comparable') test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+    });
   });
 }
 

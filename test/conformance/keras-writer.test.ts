@@ -16,7 +16,7 @@
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/keras-writer.test.ts
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { convert, loadModel, type LoadedModel } from '../../src/index.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { Graph } from '../../src/ir/graph.js';
@@ -27,7 +27,7 @@ import { initKernels } from '../../src/wasm/loader.js';
 import { permute } from '../../src/wasm/permute.js';
 import { tf, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../formats/keras/tfjs-oracle.js';
 import { FORMATS, type FormatId, isInt, resolveLayout } from './keras-writer-run.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, compareTensors, type ConformanceCase, conformanceCases, type DataSet, DEFAULT_TOLERANCE, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 
 const SUITES = BACKEND_SUITES;
 
@@ -160,38 +160,32 @@ async function runFormat(model: LoadedModel, format: (typeof FORMATS)[number], s
 const cases: ConformanceCase[] = conformanceCases(SUITES);
 const report = new KerasReport();
 
-for (const suite of SUITES) {
-  const mine = cases.filter((c) => c.suite === suite);
-  if (!mine.length) continue;
-  describe(suite, () => {
-    for (const c of mine) {
-      const id = `${suite}/${c.name}`;
-      test(c.name, async () => {
-        await initKernels();
-        let model: LoadedModel | undefined;
-        try {
-          model = await loadModel(new Uint8Array(readFileSync(join(c.dir, 'model.onnx'))), { fileName: join(c.dir, 'model.onnx') });
-        } catch (e) {
-          // the reader's refusals are the ONNX suite's business: here every format is refused
-          if (!(e instanceof UnsupportedError)) throw e;
-          for (const f of FORMATS) report.record(f.id, id, { kind: 'refused', reason: `reader: ${e.message}` });
-        }
-        const sets = model ? loadDataSets(c.dir) : [];
-        const problems: string[] = [];
-        for (const f of FORMATS) {
-          const key = `${f.id} ${id}`;
-          let o: Outcome = model ? await runFormat(model, f, sets) : { kind: 'refused', reason: 'reader' };
-          if (o.kind === 'fail' && KNOWN[key]) o = { kind: 'known', reason: KNOWN[key]! };
-          else if (KNOWN[key]) problems.push(`${f.id}: listed in KNOWN but ${o.kind === 'pass' ? 'passes' : 'is refused'}: remove it from KNOWN`);
-          if (model) report.record(f.id, id, o);
-          if (o.kind === 'fail') problems.push(`${f.id}: ${o.message}`);
-          else if (o.kind !== 'pass' && expectedPass.has(key)) problems.push(`${f.id}: on expected-pass-keras.txt but ${o.kind}: ${o.reason}`);
-        }
-        expect(problems, problems.join('\n')).toEqual([]);
-      });
+describeBySuite(cases, (c) => {
+  const id = `${c.suite}/${c.name}`;
+  test(c.name, async () => {
+    await initKernels();
+    let model: LoadedModel | undefined;
+    try {
+      model = await loadModel(new Uint8Array(readFileSync(join(c.dir, 'model.onnx'))), { fileName: join(c.dir, 'model.onnx') });
+    } catch (e) {
+      // the reader's refusals are the ONNX suite's business: here every format is refused
+      if (!(e instanceof UnsupportedError)) throw e;
+      for (const f of FORMATS) report.record(f.id, id, { kind: 'refused', reason: `reader: ${e.message}` });
     }
+    const sets = model ? loadDataSets(c.dir) : [];
+    const problems: string[] = [];
+    for (const f of FORMATS) {
+      const key = `${f.id} ${id}`;
+      let o: Outcome = model ? await runFormat(model, f, sets) : { kind: 'refused', reason: 'reader' };
+      if (o.kind === 'fail' && KNOWN[key]) o = { kind: 'known', reason: KNOWN[key]! };
+      else if (KNOWN[key]) problems.push(`${f.id}: listed in KNOWN but ${o.kind === 'pass' ? 'passes' : 'is refused'}: remove it from KNOWN`);
+      if (model) report.record(f.id, id, o);
+      if (o.kind === 'fail') problems.push(`${f.id}: ${o.message}`);
+      else if (o.kind !== 'pass' && expectedPass.has(key)) problems.push(`${f.id}: on expected-pass-keras.txt but ${o.kind}: ${o.reason}`);
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
   });
-}
+});
 
 expectedPassTest(EXPECTED_PASS_FILE, '<format> <suite>/<case> that pass in keras-writer.test.ts', () => report.passed());
 

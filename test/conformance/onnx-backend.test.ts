@@ -6,9 +6,9 @@
 // skipped or is missing fails the run, so a regression cannot hide as a skip. After making more
 // cases pass, regenerate it with NNPORT_CONFORMANCE_WRITE=1 npm run test:conformance.
 
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { ONNX_OPS } from '../../src/runtime/ops/index.js';
-import { BACKEND_SUITES, type Classification, classifyCase, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, runCase } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, type Classification, classifyCase, type ConformanceCase, conformanceCases, ConformanceReport, expectedPassRows, expectedPassTest, runCase } from './harness.js';
 
 const SUITES = BACKEND_SUITES;
 
@@ -36,41 +36,35 @@ const cases: Array<[ConformanceCase, Classification]> = [];
 for (const c of conformanceCases(SUITES)) cases.push([c, await classifyCase(c, ONNX_OPS, EXPECTED_FAILURES)]);
 const report = new ConformanceReport();
 
-for (const suite of SUITES) {
-  const mine = cases.filter(([c]) => c.suite === suite);
-  if (!mine.length) continue;
-  describe(suite, () => {
-    for (const [c, cls] of mine) {
-      const id = `${suite}/${c.name}`;
-      if (cls.kind === 'load-error') {
-        report.record(id, cls);
-        test(c.name, () => expect.fail(`model could not be read: ${cls.message}`));
-        continue;
-      }
-      if (cls.kind !== 'run') {
-        report.record(id, cls);
-        const why = cls.kind === 'unsupported-op' ? `unsupported op ${cls.ops.join(', ')}` : cls.reason;
-        if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass.txt but skipped: ${why}`));
-        else test.skip(`${c.name} [${why}]`, () => {});
-        continue;
-      }
-      test(c.name, async (ctx) => {
-        const result = await runCase(c, cls.graph).catch((e: unknown) => {
-          report.record(id, { kind: 'fail', message: String(e) });
-          throw e;
-        });
-        report.record(id, result);
-        if (result.kind === 'unsupported-feature') {
-          if (expectedPass.has(id)) expect.fail(`on expected-pass.txt but skipped: ${result.reason}`);
-          ctx.skip(result.reason);
-          return;
-        }
-        if (result.kind === 'fail') expect.fail(result.message);
-        expect(result.kind).toBe('pass');
-      });
+describeBySuite(cases, ([c, cls]) => {
+  const id = `${c.suite}/${c.name}`;
+  if (cls.kind === 'load-error') {
+    report.record(id, cls);
+    test(c.name, () => expect.fail(`model could not be read: ${cls.message}`));
+    return;
+  }
+  if (cls.kind !== 'run') {
+    report.record(id, cls);
+    const why = cls.kind === 'unsupported-op' ? `unsupported op ${cls.ops.join(', ')}` : cls.reason;
+    if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass.txt but skipped: ${why}`));
+    else test.skip(`${c.name} [${why}]`, () => {});
+    return;
+  }
+  test(c.name, async (ctx) => {
+    const result = await runCase(c, cls.graph).catch((e: unknown) => {
+      report.record(id, { kind: 'fail', message: String(e) });
+      throw e;
+    });
+    report.record(id, result);
+    if (result.kind === 'unsupported-feature') {
+      if (expectedPass.has(id)) expect.fail(`on expected-pass.txt but skipped: ${result.reason}`);
+      ctx.skip(result.reason);
+      return;
     }
+    if (result.kind === 'fail') expect.fail(result.message);
+    expect(result.kind).toBe('pass');
   });
-}
+});
 
 expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases that pass (see onnx-backend.test.ts)', () => report.passed);
 

@@ -34,7 +34,7 @@ import { readGraphDefModel } from '../../src/formats/tensorflow/read.js';
 import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import { initKernels } from '../../src/wasm/loader.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, compareTensors, type ConformanceCase, conformanceCases, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, NOT_COMPARABLE } from './harness.js';
 import { castTo, permuteAxes, tfName } from './graphdef-writer-run.js';
 import { int32Io, inverse, layoutOf, type Mode, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
@@ -385,40 +385,29 @@ for (const c of cases) {
 
 for (const mode of MODES) {
   describe(mode, () => {
-    for (const suite of SUITES) {
-      const mine = cases.filter((c) => c.suite === suite);
-      if (!mine.length) continue;
-      describe(suite, () => {
-        for (const c of mine) {
-          const id = `${mode}/${suite}/${c.name}`;
-          const o = outcomes.get(id)!;
-          if (o.kind === 'pass' || o.kind === 'ambiguous') test(c.name, () => expect(o.kind).not.toBe('fail'));
-          else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
-          else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
-          else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
-        }
-      });
-    }
+    describeBySuite(cases, (c) => {
+      const id = `${mode}/${c.suite}/${c.name}`;
+      const o = outcomes.get(id)!;
+      if (o.kind === 'pass' || o.kind === 'ambiguous') test(c.name, () => expect(o.kind).not.toBe('fail'));
+      else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+      else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
+      else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+    });
   });
   for (const leg of LEGS) {
     describe(`${mode}, the read-back ${leg.title}`, () => {
-      for (const suite of SUITES) {
-        const mine = cases.filter((c) => c.suite === suite && legOutcomes.has(`${mode}-${leg.id}/${suite}/${c.name}`));
-        if (!mine.length) continue;
-        describe(suite, () => {
-          for (const c of mine) {
-            const id = `${mode}-${leg.id}/${suite}/${c.name}`;
-            const o = legOutcomes.get(id)!;
-            const known = LEG_KNOWN[id];
-            if (known && o.kind === 'fail') test.skip(`${c.name} [known: ${known.slice(0, 120)}]`, () => {});
-            else if (known) test(c.name, () => expect.fail(`listed in LEG_KNOWN (${known}) but ${o.kind}: take it off the list`));
-            else if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
-            else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
-            else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
-            else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
-          }
-        });
-      }
+      const legId = (c: ConformanceCase) => `${mode}-${leg.id}/${c.suite}/${c.name}`;
+      describeBySuite(cases.filter((c) => legOutcomes.has(legId(c))), (c) => {
+        const id = legId(c);
+        const o = legOutcomes.get(id)!;
+        const known = LEG_KNOWN[id];
+        if (known && o.kind === 'fail') test.skip(`${c.name} [known: ${known.slice(0, 120)}]`, () => {});
+        else if (known) test(c.name, () => expect.fail(`listed in LEG_KNOWN (${known}) but ${o.kind}: take it off the list`));
+        else if (o.kind === 'pass') test(c.name, () => expect(o.kind).toBe('pass'));
+        else if (o.kind === 'fail') test(c.name, () => expect.fail(o.message));
+        else if (expectedPass.has(id)) test(c.name, () => expect.fail(`on expected-pass-tflite-readback.txt but ${o.kind}: ${o.reason}`));
+        else test.skip(`${c.name} [${o.kind}: ${o.reason.slice(0, 120)}]`, () => {});
+      });
     });
   }
 }

@@ -16,7 +16,7 @@
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tflite-writer.test.ts
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { convert, loadModelFiles } from '../../src/index.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import type { DType } from '../../src/ir/dtypes.js';
@@ -27,7 +27,7 @@ import { channelsLastPerm, needsChannelsLast } from '../../src/passes/layout.js'
 import { tensorFromNumbers } from '../../src/runtime/ops/args.js';
 import type { OracleArray, OracleTensor } from '../support/tflite-oracle.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
-import { BACKEND_SUITES, compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
+import { BACKEND_SUITES, describeBySuite, compareTensors, type ConformanceCase, conformanceCases, ConformanceReport, type DataSet, expectedPassRows, expectedPassTest, loadDataSets, WRITE_EXPECTED } from './harness.js';
 import { int32Io, inverse, layoutOf, type Mode, permute, sameBytes, toleranceFor } from './tflite-writer-run.js';
 
 const SUITES = BACKEND_SUITES;
@@ -222,32 +222,26 @@ function record(mode: Mode, id: string, name: string, outcome: Outcome): string 
   return outcome.kind === 'fail' ? `${mode}: ${outcome.message}` : undefined;
 }
 
-for (const suite of SUITES) {
-  const mine = cases.filter((c) => c.suite === suite);
-  if (!mine.length) continue;
-  describe(suite, () => {
-    for (const c of mine) {
-      const id = `${suite}/${c.name}`;
-      test(c.name, async () => {
-        let model: LoadedModel;
-        try {
-          model = int32Io(await loadModelFiles([join(c.dir, 'model.onnx')]));
-        } catch (e) {
-          const r = refusal(e);
-          const problem = record('float32', id, c.name, r.kind === 'refused' ? { kind: 'refused', reason: `reader: ${r.reason}` } : r);
-          return expect(problem, 'reading the case').toBeUndefined();
-        }
-        const sets = loadDataSets(c.dir);
-        expect(sets.length, 'test_data_set_* directories').toBeGreaterThan(0);
-        const f32 = await runMode(c, model, sets, 'float32');
-        // float16 weights where float32 wrote a file: checked where that file differs (it has float weights)
-        const f16 = f32.file ? await runMode(c, model, sets, 'float16', f32.file) : undefined;
-        const problems = [record('float32', id, c.name, f32.outcome), f16 && record('float16', id, c.name, f16.outcome)].filter(Boolean);
-        expect(problems.join('\n') || undefined).toBeUndefined();
-      });
+describeBySuite(cases, (c) => {
+  const id = `${c.suite}/${c.name}`;
+  test(c.name, async () => {
+    let model: LoadedModel;
+    try {
+      model = int32Io(await loadModelFiles([join(c.dir, 'model.onnx')]));
+    } catch (e) {
+      const r = refusal(e);
+      const problem = record('float32', id, c.name, r.kind === 'refused' ? { kind: 'refused', reason: `reader: ${r.reason}` } : r);
+      return expect(problem, 'reading the case').toBeUndefined();
     }
+    const sets = loadDataSets(c.dir);
+    expect(sets.length, 'test_data_set_* directories').toBeGreaterThan(0);
+    const f32 = await runMode(c, model, sets, 'float32');
+    // float16 weights where float32 wrote a file: checked where that file differs (it has float weights)
+    const f16 = f32.file ? await runMode(c, model, sets, 'float16', f32.file) : undefined;
+    const problems = [record('float32', id, c.name, f32.outcome), f16 && record('float16', id, c.name, f16.outcome)].filter(Boolean);
+    expect(problems.join('\n') || undefined).toBeUndefined();
   });
-}
+});
 
 expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases whose .tflite the interpreter runs to the expected outputs, per mode (see tflite-writer.test.ts)', () =>
   (['float32', 'float16'] as const).flatMap((m) => reports[m].passed.map((id) => `${m}/${id}`)),
