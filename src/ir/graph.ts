@@ -197,11 +197,14 @@ export function valueNamer(graph: Graph): (base: string) => string {
   };
 }
 
-/** Each value's readers, in node order (a node that reads a value twice is listed twice). */
+/**
+ * Each value's readers, in node order (a node that reads a value twice is listed twice; an If /
+ * Loop / Scan whose subgraphs read a value from around it is listed as a reader of it too).
+ */
 export function readersOf(nodes: readonly Node[]): Map<string, Node[]> {
   const readers = new Map<string, Node[]>();
   for (const n of nodes) {
-    for (const i of n.inputs) {
+    for (const i of subgraphsOf(n).length ? n.inputs.concat(implicitInputs(n)) : n.inputs) {
       if (!i) continue;
       const r = readers.get(i);
       if (r) r.push(n);
