@@ -53,15 +53,28 @@ function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType 
   return { ...inferred, dtype, shape };
 }
 
+// A Loop / Scan body is inferred more than once (until its carried types settle), so nested ones
+// multiply: the subgraph inferences of one top-level inferShapes are counted and bounded.
+const MAX_SUBGRAPH_INFERENCES = 10000;
+let subgraphNesting = 0;
+let subgraphInferences = 0;
+
 /** A subgraph's output types from its inputs' (undefined or without a dtype: as declared) and the values around it. */
 function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, scope: ReadonlyMap<string, ValueType>): ValueType[] {
+  if (subgraphNesting === 0) subgraphInferences = 0;
+  if (++subgraphInferences > MAX_SUBGRAPH_INFERENCES) throw new ShapeError(`more than ${MAX_SUBGRAPH_INFERENCES} subgraph inferences (If / Loop / Scan bodies nested too deep)`);
   const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[] }>();
   g.inputs.forEach((v, i) => {
     const t = ins[i];
     if (t?.dtype) inputs.set(v.name, { dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data });
   });
-  const { values } = inferShapes(g, { inputs, scope, record: false });
-  return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? { dtype: o.dtype, shape: o.shape && [...o.shape] });
+  subgraphNesting++;
+  try {
+    const { values } = inferShapes(g, { inputs, scope, record: false });
+    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? { dtype: o.dtype, shape: o.shape && [...o.shape] });
+  } finally {
+    subgraphNesting--;
+  }
 }
 
 /**

@@ -215,6 +215,22 @@ describe('values read by subgraphs in the IR', () => {
     expect(reads.has('x')).toBe(false);
   });
 
+  it('shape inference of Loops nested 40 deep whose carried values change shape settles ([?])', () => {
+    let inner = body('b0', [node('Concat', ['acc', 'acc'], ['acc_out'], { axis: int(0) }), node('Identity', ['c'], ['c_out'])], [v('i', 'int64', []), v('c', 'bool', []), v('acc', 'float32', [1])], [v('c_out', 'bool', []), v('acc_out', 'float32', [null])]);
+    for (let d = 1; d < 40; d++) {
+      inner = body(`b${d}`, [node('Loop', ['', 'c', 'acc'], ['acc_out'], { body: g(inner) }), node('Identity', ['c'], ['c_out'])], [v('i', 'int64', []), v('c', 'bool', []), v('acc', 'float32', [1])], [v('c_out', 'bool', []), v('acc_out', 'float32', [null])]);
+    }
+    const graph: Graph = { name: 'deep', nodes: [node('Loop', ['', 'go', 'x'], ['y'], { body: g(inner) })], inputs: [v('go', 'bool', []), v('x', 'float32', [1])], outputs: [v('y', 'float32')], initializers: new Map(), opsets: { '': 13 } };
+    expect(inferShapes(graph).values.get('y')).toMatchObject({ dtype: 'float32', shape: [null] });
+  });
+
+  it('shape inference of Ifs nested 24 deep whose branches are one graph (2^24 inferences) stops at a bound, with an error naming it', () => {
+    let branch = body('leaf', [node('Neg', ['x'], ['y0'])], [], [v('y0', 'float32', [2])]);
+    for (let d = 1; d < 24; d++) branch = body(`level${d}`, [node('If', ['c'], [`y${d}`], { then_branch: g(branch), else_branch: g(branch) })], [], [v(`y${d}`, 'float32', [2])]);
+    const graph: Graph = { name: 'shared', nodes: [node('If', ['c'], ['y'], { then_branch: g(branch), else_branch: g(branch) })], inputs: [v('c', 'bool', []), v('x', 'float32', [2])], outputs: [v('y', 'float32')], initializers: new Map(), opsets: { '': 13 } };
+    expect(inferShapes(graph, { onError: 'unknown' }).errors.join()).toMatch(/more than 10000 subgraph inferences/);
+  });
+
   it('shape inference: Scan outputs stacked along their axes, a Loop scan output of unknown length, If outputs', () => {
     const scan = inferShapes(scanGraph()).values;
     expect(scan.get('s')?.shape).toEqual([3]);
