@@ -177,7 +177,7 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     }
     model = { ...model, graph: r.graph };
     if (r.inlined.length) notes.push(`${r.inlined.length} If with a constant condition inlined (${r.inlined.join(', ')})`);
-    for (const u of r.unrolled) notes.push(`Loop '${u.name}' unrolled: ${u.iterations} iterations`);
+    for (const u of r.unrolled) notes.push(`${u.op} '${u.name}' unrolled: ${u.iterations} iterations`);
   }
   // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
   if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };

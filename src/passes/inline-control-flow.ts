@@ -1,11 +1,13 @@
 // Control flow made straight-line for the formats that have none (TFLite, GraphDef, Keras,
 // TF.js): an If whose condition is a constant becomes the nodes of the branch it takes, and a
 // Loop whose trip count is a constant and whose condition stays true becomes that many copies of
-// its body (carried values threaded from one copy to the next, scan outputs concatenated). The
+// its body (carried values threaded from one copy to the next, scan outputs concatenated), as does
+// a Scan (opset 9+) over a sequence of fixed length, each copy reading its slices (Gather). The
 // constants come from folding, with the input shapes fixed (a `for t in range(x.size(1))` loop's
 // trip count is a Shape -> Gather of the input). What stays is listed with the reason.
 import { UnsupportedError } from '../ir/errors.js';
 import { constantValue, outerReads, subgraphsOf, topologicalOrder, type Attr, type Graph, type Node } from '../ir/graph.js';
+import { controlFlowDefs, inferShapes, opsetOf, scanCounts, type ScanAttrs, type ValueType } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
 import { foldConstants, type ConstantEvaluator } from './fold-constants.js';
@@ -26,8 +28,8 @@ export interface InlineControlFlowResult {
   graph: Graph;
   /** the If nodes replaced by a branch, by name */
   inlined: string[];
-  /** the Loop nodes unrolled, by name, with their trip counts */
-  unrolled: Array<{ name: string; iterations: number }>;
+  /** the Loop and Scan nodes unrolled, by name, with their trip counts / sequence lengths */
+  unrolled: Array<{ name: string; op: 'Loop' | 'Scan'; iterations: number }>;
   /** the control-flow nodes left, each with why */
   left: Array<{ node: Node; why: string }>;
 }
@@ -120,6 +122,14 @@ function bindOutputs(rw: GraphRewriter, values: readonly string[], targets: read
   });
 }
 
+/** Per-iteration values stacked along a new axis `axis` (each gets it by an Unsqueeze; a Concat joins them): a scan output. */
+function stack(rw: GraphRewriter, values: readonly string[], axis: number, prefix: string): string {
+  const opset = rw.opsets[''] ?? rw.opsets['ai.onnx'] ?? 1;
+  const axes = opset >= 13 ? rw.addInitializer(`${prefix}/axes`, Tensor.int64([1], [axis])) : undefined;
+  const parts = values.map((v) => rw.add({ opType: 'Unsqueeze', inputs: axes ? [v, axes] : [v], attrs: axes ? {} : { axes: { type: 'ints', value: [axis] } }, name: `${prefix}/unsqueeze` }));
+  return rw.add({ opType: 'Concat', inputs: parts, attrs: { axis: { type: 'int', value: axis } }, name: `${prefix}/concat` });
+}
+
 /** Whether a Loop body's condition output is true in every iteration that starts with it true. */
 function staysTrue(rw: GraphRewriter, body: Graph): boolean {
   const producers = new Map<string, Node>();
@@ -142,6 +152,7 @@ function staysTrue(rw: GraphRewriter, body: Graph): boolean {
 
 function inlineOnce(g: Graph, budget: { left: number; max: number }, result: InlineControlFlowResult): { graph: Graph; changed: boolean; left: Array<{ node: Node; why: string }> } {
   const rw = new GraphRewriter(g);
+  let shapes: Map<string, ValueType> | undefined;
   const left: Array<{ node: Node; why: string }> = [];
   let changed = false;
   const spend = (n: number, node: Node, what: string) => {
@@ -171,7 +182,51 @@ function inlineOnce(g: Graph, budget: { left: number; max: number }, result: Inl
       continue;
     }
     if (node.opType === 'Scan') {
-      left.push({ node, why: 'nnport does not unroll Scan' });
+      const a = controlFlowDefs.Scan!.attrs(node, opsetOf(g, node)) as ScanAttrs;
+      if (a.batched) {
+        left.push({ node, why: 'nnport does not unroll an opset-8 Scan (batch axis)' });
+        continue;
+      }
+      const { n, m, k } = scanCounts(node, a);
+      shapes ??= inferShapes(g, { onError: 'unknown' }).values;
+      const scanned = node.inputs.slice(n, n + m);
+      const axes = scanned.map((x, j) => {
+        const rank = shapes!.get(x)?.shape?.length;
+        return rank === undefined ? undefined : a.inputAxes[j]! < 0 ? a.inputAxes[j]! + rank : a.inputAxes[j]!;
+      });
+      const lengths = scanned.map((x, j) => (axes[j] === undefined ? undefined : shapes!.get(x)?.shape?.[axes[j]!]));
+      const length = lengths[0];
+      if (typeof length !== 'number' || lengths.some((l) => l !== length)) {
+        left.push({ node, why: 'its sequence length is not fixed (fix the input shapes, e.g. --input-shape)' });
+        continue;
+      }
+      if (length === 0 && k > 0) {
+        left.push({ node, why: 'it scans an empty sequence, so its scan outputs have no shape to write' });
+        continue;
+      }
+      spend(length * (a.body.nodes.length + m) + k * (length + 1), node, `unrolled ${length} times`);
+      const seen = before();
+      rw.removeNode(node);
+      const prefix = node.name || 'Scan';
+      let states = node.inputs.slice(0, n);
+      const scans: string[][] = Array.from({ length: k }, () => []);
+      for (let t = 0; t < length; t++) {
+        const slices = scanned.map((x, j) => {
+          const at = rw.addInitializer(`${prefix}/step_${t}_${j}`, Tensor.int64([], [a.inputDirections[j] ? length - 1 - t : t]));
+          return rw.add({ opType: 'Gather', inputs: [x, at], attrs: { axis: { type: 'int', value: axes[j]! } }, name: `${prefix}/${t}/slice_${j}` });
+        });
+        const outs = inlineBody(rw, a.body, [...states, ...slices], `${prefix}/${t}`);
+        states = outs.slice(0, n);
+        for (let j = 0; j < k; j++) scans[j]!.push(outs[n + j]!);
+      }
+      const stacked = scans.map((list, j) => {
+        const rank = shapes!.get(node.outputs[n + j] ?? '')?.shape?.length;
+        const axis = a.outputAxes[j]! < 0 && rank !== undefined ? a.outputAxes[j]! + rank : a.outputAxes[j]!;
+        return stack(rw, a.outputDirections[j] ? [...list].reverse() : list, axis, `${prefix}/scan_${j}`);
+      });
+      bindOutputs(rw, [...states, ...stacked], node.outputs, addedSince(seen));
+      result.unrolled.push({ name: node.name, op: 'Scan', iterations: length });
+      changed = true;
       continue;
     }
     const body = graphAttr(node, 'body');
@@ -208,15 +263,9 @@ function inlineOnce(g: Graph, budget: { left: number; max: number }, result: Inl
       carried = outs.slice(1, 1 + n);
       for (let j = 0; j < k; j++) scans[j]!.push(outs[1 + n + j]!);
     }
-    // each iteration's scan value gets a leading axis; the concatenation is the scan output
-    const opset = rw.opsets[''] ?? rw.opsets['ai.onnx'] ?? 1;
-    const axes = opset >= 13 ? rw.addInitializer(`${prefix}/axes`, Tensor.int64([1], [0])) : undefined;
-    const stacked = scans.map((list, j) => {
-      const parts = list.map((v) => rw.add({ opType: 'Unsqueeze', inputs: axes ? [v, axes] : [v], attrs: axes ? {} : { axes: { type: 'ints', value: [0] } }, name: `${prefix}/scan_${j}/unsqueeze` }));
-      return rw.add({ opType: 'Concat', inputs: parts, attrs: { axis: { type: 'int', value: 0 } }, name: `${prefix}/scan_${j}/concat` });
-    });
+    const stacked = scans.map((list, j) => stack(rw, list, 0, `${prefix}/scan_${j}`));
     bindOutputs(rw, [...carried, ...stacked], node.outputs, addedSince(seen));
-    result.unrolled.push({ name: node.name, iterations });
+    result.unrolled.push({ name: node.name, op: 'Loop', iterations });
     changed = true;
   }
   if (!changed) return { graph: g, changed, left };

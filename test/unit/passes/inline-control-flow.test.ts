@@ -1,6 +1,6 @@
 // inlineControlFlow: a Loop of constant trip count unrolled (carried values, scan outputs, a body
 // reading the main graph), an If in its body on the iteration number inlined once the unrolling
-// made it constant, an If on a shape inlined; the straight-line graph run by nnport against the
+// made it constant, a Scan of fixed length unrolled (input / output axes and directions); the straight-line graph run by nnport against the
 // original graph run by onnxruntime-node. What stays is listed with the reason; a Loop past the
 // node budget is refused by name.
 import * as ort from 'onnxruntime-node';
@@ -60,7 +60,7 @@ describe('inlineControlFlow', () => {
     const graph = loopGraph(4);
     const r = inlineControlFlow(graph, { evaluate: await createNodeEvaluator() });
     expect(r.left).toEqual([]);
-    expect(r.unrolled).toEqual([{ name: graph.nodes[1]!.name, iterations: 4 }]);
+    expect(r.unrolled).toEqual([{ name: graph.nodes[1]!.name, op: 'Loop', iterations: 4 }]);
     expect(r.inlined).toHaveLength(4);
     expect(r.graph.nodes.some((n) => ['If', 'Loop', 'Scan'].includes(n.opType))).toBe(false);
     validateGraph(r.graph);
@@ -71,6 +71,45 @@ describe('inlineControlFlow', () => {
       expect(got.get(o)!.shape, o).toEqual(o === 'steps' ? [4, 2, 3] : [2, 3]);
       const a = got.get(o)!.toFloat32();
       const b = want.get(o)!;
+      expect(Math.max(...a.map((y, i) => Math.abs(y - b[i]!))), o).toBeLessThan(1e-6);
+    }
+  });
+
+  it('unrolls a Scan of fixed length: input axes and directions, output axes and directions; runs as onnxruntime-node runs the original', async () => {
+    const scanBody = body(
+      'scan_body',
+      [node('ReduceSum', ['xs', 'axis0'], ['r'], { keepdims: { type: 'int', value: 0 } }), node('Add', ['r', 'ys'], ['t']), node('Mul', ['t', 'scale'], ['u']), node('Add', ['s_in', 'u'], ['s_out']), node('Identity', ['s_out'], ['o1']), node('Mul', ['xs', 'scale'], ['o2'])],
+      [v('s_in', 'float32', [3]), v('xs', 'float32', [2, 3]), v('ys', 'float32', [3])],
+      [v('s_out', 'float32', [3]), v('o1', 'float32', [3]), v('o2', 'float32', [2, 3])],
+    );
+    const ints = (value: number[]): Attr => ({ type: 'ints', value });
+    const graph: Graph = {
+      name: 'scan',
+      nodes: [
+        node('Sigmoid', ['x0'], ['scale']),
+        node('Scan', ['s0', 'x', 'y'], ['s', 'o1s', 'o2s'], { body: g(scanBody), num_scan_inputs: { type: 'int', value: 2 }, scan_input_axes: ints([1, 0]), scan_input_directions: ints([0, 1]), scan_output_axes: ints([0, -1]), scan_output_directions: ints([0, 1]) }),
+      ],
+      inputs: [v('x', 'float32', [2, 5, 3])],
+      outputs: [v('s', 'float32', [3]), v('o1s', 'float32', [5, 3]), v('o2s', 'float32', [2, 3, 5])],
+      initializers: new Map<string, Tensor>([
+        ['s0', Tensor.float32([3], [0.5, -1, 2])],
+        ['axis0', Tensor.int64([1], [0])],
+        ['x0', Tensor.float32([3], [0.1, -0.2, 0.3])],
+        ['y', Tensor.float32([5, 3], Array.from({ length: 15 }, (_, i) => Math.sin(i)))],
+      ]),
+      opsets: { '': 13 },
+    };
+    const r = inlineControlFlow(graph, { evaluate: await createNodeEvaluator() });
+    expect(r.left).toEqual([]);
+    expect(r.unrolled).toEqual([{ name: graph.nodes[1]!.name, op: 'Scan', iterations: 5 }]);
+    validateGraph(r.graph);
+    const x = Tensor.float32([2, 5, 3], Array.from({ length: 30 }, (_, i) => Math.cos(i * 0.7)));
+    const got = (await runGraph(r.graph, { x })).outputs;
+    const want = await ortRun(graph, x);
+    for (const o of ['s', 'o1s', 'o2s']) {
+      const a = got.get(o)!.toFloat32();
+      const b = want.get(o)!;
+      expect(a.length, o).toBe(b.length);
       expect(Math.max(...a.map((y, i) => Math.abs(y - b[i]!))), o).toBeLessThan(1e-6);
     }
   });
