@@ -173,7 +173,7 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     const [first] = r.left;
     if (first) {
       const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');
-      throw new UnsupportedError(`${ops} (control flow) in a ${format} file`, `node '${first.node.name}' (${first.node.opType}) stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
+      throw new UnsupportedError(`${ops} (control flow) in a ${format} file`, `${first.node.name ? `node '${first.node.name}'` : 'a node'} (${first.node.opType}) stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
     }
     model = { ...model, graph: r.graph };
     if (r.inlined.length) notes.push(`${r.inlined.length} If with a constant condition inlined (${r.inlined.join(', ')})`);
