@@ -11,6 +11,8 @@ export interface ValueInfo {
   /** undefined when the rank is unknown */
   shape?: Dim[];
   doc?: string;
+  /** a subgraph input / output the file left untyped: dtype and shape are inferred (a writer may leave them out again) */
+  typeInferred?: boolean;
 }
 
 export type Attr =

@@ -247,7 +247,8 @@ function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info
     // Subgraph inputs/outputs may leave their type to inference from the enclosing node: a
     // placeholder dtype until the whole graph is read (typeSubgraphValues), an error if it stays.
     if (ctx.nested && !type) {
-      const info: ValueInfo = { name, dtype: 'float32' };
+      const info: ValueInfo = { name, dtype: 'float32', typeInferred: true };
+      if (v.doc_string) info.doc = v.doc_string;
       ctx.untyped.add(info);
       return info;
     }
