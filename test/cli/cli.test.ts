@@ -165,14 +165,14 @@ describe('nnport CLI', () => {
     const g = emptyGraph('unsupported');
     g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 2] });
     g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, 2] });
-    g.nodes.push({ name: 'det', opType: 'Det', domain: '', inputs: ['x'], outputs: ['y'], attrs: {} });
-    const model = join(tmp, 'det.onnx');
+    g.nodes.push({ name: 'lppool', opType: 'LpPool', domain: '', inputs: ['x'], outputs: ['y'], attrs: {} });
+    const model = join(tmp, 'lppool.onnx');
     writeFileSync(model, writeOnnx(g, {}));
     const x = join(tmp, 'x22.npy');
     writeFileSync(x, writeNpy(Tensor.float32([2, 2], [1, 2, 3, 4])));
     const r = await cli('run', model, '--input', x);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/det\.onnx: unsupported: op Det/);
+    expect(r.err).toMatch(/lppool\.onnx: unsupported: op LpPool/);
     expect(r.err.split('\n')).toHaveLength(1);
   });
 });

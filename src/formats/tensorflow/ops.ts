@@ -5,7 +5,8 @@
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, ShapeError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Dim } from '../../ir/graph.js';
-import { shapeSize } from '../../ir/tensor.js';
+import { einsumDims, einsumLabels, parseEinsumEquation } from '../../ir/ops/linalg.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
 import {
   binary,
   broadcastShapes,
@@ -1193,6 +1194,149 @@ function depthSpace(c: NodeCtx, opType: 'DepthToSpace' | 'SpaceToDepth'): TfValu
 
 const unary = (onnx: string, fold?: (x: number) => number) => unaryRow(onnx, undefined, fold);
 
+// ---- Einsum, MatrixDeterminant, ReverseSequence, NonMaxSuppression ----
+
+function einsumOp(c: NodeCtx): TfValue[] {
+  const equation = c.attrs.string('equation');
+  const out = c.out();
+  c.emit('Einsum', c.inputs.map((v) => c.use(v)), [out], { equation: attr('string', equation) });
+  let shape: Dim[] | undefined;
+  if (c.inputs.every((v) => v.shape)) {
+    const eq = parseEinsumEquation(equation);
+    const labels = einsumLabels(eq, c.inputs.map((v) => v.shape!.length));
+    const dims = einsumDims(labels, c.inputs.map((v) => v.shape!), equation);
+    shape = labels.output.map((l) => dims.get(l) ?? null);
+  }
+  return [c.value(out, c.input(0).dtype, shape)];
+}
+
+/** ReverseSequence: ONNX's takes batch and time on axes 0 and 1; others are transposed there and back. */
+function reverseSequenceOp(c: NodeCtx): TfValue[] {
+  const x = c.input(0);
+  const rank = x.shape?.length;
+  let seq = c.attrs.int('seq_dim');
+  let batch = c.attrs.int('batch_dim', 0);
+  if (rank !== undefined) {
+    if (seq < 0) seq += rank;
+    if (batch < 0) batch += rank;
+  }
+  if (seq === batch || seq < 0 || batch < 0 || (rank !== undefined && (seq >= rank || batch >= rank))) throw new FormatError(`${c.where()}: seq_dim ${seq} and batch_dim ${batch} must be two axes of a rank-${rank ?? '?'} input`, { file: c.file });
+  const lens = c.int64Input(1, 'seq_lengths');
+  const out = c.out();
+  if (seq <= 1 && batch <= 1) {
+    c.emit('ReverseSequence', [c.use(x), lens], [out], { batch_axis: attr('int', batch), time_axis: attr('int', seq) });
+    return [c.value(out, x.dtype, x.shape)];
+  }
+  if (rank === undefined) throw new UnsupportedError('ReverseSequence beyond axes 0 and 1 of a value of unknown rank', `${c.where()} in '${c.file}'`);
+  const perm = [batch, seq, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== batch && i !== seq)];
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  const front = c.tmp('batch_time_first');
+  c.emit('Transpose', [c.use(x)], [front], { perm: attr('ints', perm) });
+  const reversed = c.tmp('reversed');
+  c.emit('ReverseSequence', [front, lens], [reversed], { batch_axis: attr('int', 0), time_axis: attr('int', 1) });
+  c.emit('Transpose', [reversed], [out], { perm: attr('ints', inverse) });
+  return [c.value(out, x.dtype, x.shape)];
+}
+
+/** A float threshold operand of NonMaxSuppression as a float32 [1] value. */
+function nmsThreshold(c: NodeCtx, i: number, what: string, check?: (v: number) => boolean): string {
+  const v = c.input(i);
+  if (v.value) {
+    const t = v.value.toNumbers()[0]!;
+    if (check && !check(t)) throw new FormatError(`${c.where()}: ${what} ${t} is outside [0, 1]`, { file: c.file });
+    return c.constTensor(Tensor.float32([1], [t]), what);
+  }
+  let f = c.use(v);
+  if (v.dtype !== 'float32') {
+    const cast = c.tmp(`${what}_float32`);
+    c.emit('Cast', [f], [cast], { to: attr('int', 1) });
+    f = cast;
+  }
+  const out = c.tmp(what);
+  c.emit('Reshape', [f, c.int64([1], `${what}_shape`)], [out]);
+  return out;
+}
+
+/**
+ * NonMaxSuppression V1-V5 of one class (boxes [N, 4], either diagonal; scores [N]) as ONNX's over a
+ * batch of one and one class: TF's CPU kernel and ONNX's are the same greedy selection (scores
+ * above score_threshold, ties the lower index first, suppressed at IoU > iou_threshold). V4 / V5
+ * pad the indices (and V5's scores) with zeros to max_output_size when asked and give the count.
+ */
+function nonMaxSuppressionOp(c: NodeCtx, version: number): TfValue[] {
+  const boxes = c.input(0);
+  const scores = c.input(1);
+  if (version === 5) {
+    const sigma = c.input(5);
+    if (!sigma.value) throw new UnsupportedError('NonMaxSuppressionV5 with a computed soft_nms_sigma', `${c.where()} in '${c.file}': soft-NMS (sigma > 0) is not supported, so sigma must be a constant 0`);
+    const s = sigma.value.toNumbers()[0]!;
+    if (s !== 0) throw new UnsupportedError(`NonMaxSuppressionV5 with soft_nms_sigma ${s} (soft-NMS)`, `${c.where()} in '${c.file}'`);
+  }
+  const asF32 = (v: TfValue, what: string): string => {
+    if (v.dtype === 'float32') return c.use(v);
+    if (v.dtype !== 'float16') throw new UnsupportedError(`${c.op} of ${v.dtype} ${what}`, `${c.where()} in '${c.file}'`);
+    const out = c.tmp(`${what}_float32`);
+    c.emit('Cast', [c.use(v)], [out], { to: attr('int', 1) });
+    return out;
+  };
+  const boxes3 = c.tmp('boxes_batch');
+  c.emit('Unsqueeze', [asF32(boxes, 'boxes'), c.int64([0], 'batch_axis')], [boxes3]);
+  const scores3 = c.tmp('scores_batch_class');
+  c.emit('Reshape', [asF32(scores, 'scores'), c.int64([1, 1, -1], 'scores_shape')], [scores3]);
+  const max = c.input(2);
+  let maxName: string;
+  if (max.value) maxName = c.int64([max.value.toNumbers()[0]!], 'max_output_size');
+  else {
+    maxName = c.tmp('max_output_size');
+    c.emit('Reshape', [c.int64Input(2, 'max_output_size_int64'), c.int64([1], 'max_shape')], [maxName]);
+  }
+  const iou = version === 1 ? c.constTensor(Tensor.float32([1], [c.attrs.float('iou_threshold', 0.5)]), 'iou_threshold') : nmsThreshold(c, 3, 'iou_threshold', (t) => t >= 0 && t <= 1);
+  // without a score_threshold TF's kernel takes scores above the lowest float
+  const score = version >= 3 ? nmsThreshold(c, 4, 'score_threshold') : c.constTensor(Tensor.float32([1], [-3.4028234663852886e38]), 'score_threshold');
+  const selected = c.tmp('selected');
+  c.emit('NonMaxSuppression', [boxes3, scores3, maxName, iou, score], [selected], { center_point_box: attr('int', 0) });
+  const indices64 = c.tmp('indices_int64');
+  c.emit('Gather', [selected, c.int64([2], 'box_column', true)], [indices64], { axis: attr('int', 1) });
+  const pad = version >= 4 && c.attrs.bool('pad_to_max_output_size', false);
+  const maxOut = max.value ? max.value.toNumbers()[0]! : null;
+  const outShape: Dim[] = [pad ? maxOut : null];
+  const count = c.tmp('count');
+  c.emit('Shape', [indices64], [count]);
+  let pads: string | undefined;
+  if (pad) {
+    const rest = c.tmp('pad_count');
+    c.emit('Sub', [maxName, count], [rest]);
+    pads = c.tmp('pads');
+    c.emit('Concat', [c.int64([0], 'pad_begin'), rest], [pads], { axis: attr('int', 0) });
+  }
+  /** `v` ([M]) zero-padded to max_output_size when asked, as `name`. */
+  const padded = (v: string, name: string): string => {
+    if (!pads) return v;
+    c.emit('Pad', [v, pads], [name], { mode: attr('string', 'constant') });
+    return name;
+  };
+  const indicesOut = c.out(0);
+  const indices32 = pad ? c.tmp('indices_int32') : indicesOut;
+  c.emit('Cast', [indices64], [indices32], { to: attr('int', 6) });
+  padded(indices32, indicesOut);
+  const results: TfValue[] = [c.value(indicesOut, 'int32', outShape)];
+  if (version === 5) {
+    const scoresOut = c.out(1);
+    const picked = pad ? c.tmp('selected_scores') : scoresOut;
+    c.emit('Gather', [c.use(scores), indices64], [picked], { axis: attr('int', 0) });
+    padded(picked, scoresOut);
+    results.push(c.value(scoresOut, scores.dtype, [...outShape]));
+  }
+  if (version >= 4) {
+    const validOut = c.out(version === 5 ? 2 : 1);
+    const scalar = c.tmp('count_scalar');
+    c.emit('Reshape', [count, c.int64([], 'scalar_shape')], [scalar]);
+    c.emit('Cast', [scalar], [validOut], { to: attr('int', 6) });
+    results.push(c.value(validOut, 'int32', []));
+  }
+  return results;
+}
+
 export const OPS: Record<string, OpConvert> = {
   Placeholder: placeholder,
   PlaceholderWithDefault: (c) => [c.alias()],
@@ -1388,6 +1532,19 @@ export const OPS: Record<string, OpConvert> = {
   Cast: castOp,
   Select: selectOp,
   SelectV2: selectOp,
+  Einsum: einsumOp,
+  MatrixDeterminant: (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    c.emit('Det', [c.use(x)], [out]);
+    return [c.value(out, x.dtype, x.shape?.slice(0, -2))];
+  },
+  ReverseSequence: reverseSequenceOp,
+  NonMaxSuppression: (c) => nonMaxSuppressionOp(c, 1),
+  NonMaxSuppressionV2: (c) => nonMaxSuppressionOp(c, 2),
+  NonMaxSuppressionV3: (c) => nonMaxSuppressionOp(c, 3),
+  NonMaxSuppressionV4: (c) => nonMaxSuppressionOp(c, 4),
+  NonMaxSuppressionV5: (c) => nonMaxSuppressionOp(c, 5),
 };
 
 function fusedBatchNorm(c: NodeCtx): TfValue[] {

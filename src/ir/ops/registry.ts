@@ -9,6 +9,8 @@ import { detectionDefs } from './detection.js';
 import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
 import { indexingDefs } from './indexing.js';
+import { linalgDefs } from './linalg.js';
+import { momentsDefs } from './moments.js';
 import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
 import { poolDefs } from './pool.js';
@@ -16,6 +18,8 @@ import { quantizeDefs } from './quantize.js';
 import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
+import { samplingDefs } from './sampling.js';
+import { sequenceDefs } from './sequence.js';
 import { shapeDefs } from './shape.js';
 import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
@@ -37,6 +41,10 @@ const tables: OpDefTable[] = [
   statefulDefs,
   recurrentDefs,
   detectionDefs,
+  linalgDefs,
+  samplingDefs,
+  sequenceDefs,
+  momentsDefs,
   controlFlowDefs,
 ];
 

@@ -8,6 +8,8 @@ import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
 import { hybridQuantizeOps } from './hybrid-input-quantize.js';
 import { indexingOps } from './indexing.js';
+import { linalgOps } from './linalg.js';
+import { momentsOps } from './moments.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
@@ -15,6 +17,8 @@ import { quantizeOps } from './quantize.js';
 import { recurrentOps } from './recurrent.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
+import { samplingOps } from './sampling.js';
+import { sequenceOps } from './sequence.js';
 import { shapeOps } from './shape.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
@@ -47,6 +51,10 @@ const tables: OpTable[] = [
   QUANTIZED_LSTM_FLOAT_OPS,
   recurrentOps,
   detectionOps,
+  linalgOps,
+  samplingOps,
+  sequenceOps,
+  momentsOps,
   controlFlowOps,
 ];
 

@@ -14,6 +14,8 @@ export interface SingleNodeSpec {
   /** node input list (defaults to inputs then initializers, in order) */
   nodeInputs?: string[];
   outputs: string[];
+  /** ONNX elem_type of graph inputs that are not float32 (e.g. 7 for int64 RoiAlign batch_indices) */
+  inputTypes?: Record<string, number>;
   /** ONNX elem_type of outputs that are not float32 (e.g. 7 for int64 MaxPool Indices) */
   outputTypes?: Record<string, number>;
   attrs?: Record<string, AttrValue>;
@@ -59,10 +61,10 @@ class Writer {
   }
 }
 
-function valueInfo(name: string, shape: number[]): Writer {
+function valueInfo(name: string, shape: number[], elemType = 1): Writer {
   const dims = new Writer();
   for (const d of shape) dims.msg(1, new Writer().int(1, d));
-  const tensorType = new Writer().int(1, 1).msg(2, dims);
+  const tensorType = new Writer().int(1, elemType).msg(2, dims);
   return new Writer().str(1, name).msg(2, new Writer().msg(1, tensorType));
 }
 
@@ -96,7 +98,7 @@ export function singleNodeModel(spec: SingleNodeSpec): Uint8Array {
     tw.int(2, 1).str(8, t.name).bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     graph.msg(5, tw);
   }
-  for (const i of spec.inputs) graph.msg(11, valueInfo(i.name, i.shape));
+  for (const i of spec.inputs) graph.msg(11, valueInfo(i.name, i.shape, spec.inputTypes?.[i.name]));
   // Output shapes are left unknown: the peer infers them.
   for (const o of spec.outputs) {
     const tensorType = new Writer().int(1, spec.outputTypes?.[o] ?? 1);
