@@ -854,6 +854,9 @@ export function reshapeLayout(inShape: readonly Dim[], L: Perm, outShape: readon
  */
 export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): LayoutResult {
   if (graph.nodes.some((n) => n.domain === 'nnport' && n.opType !== 'FusedConv')) throw new UnsupportedError('layout pass on a graph that already has channels-last nnport ops');
+  // The writers behind this pass (TFLite, GraphDef, Keras) write inference BatchNorms, which use the running statistics
+  const training = graph.nodes.find((n) => n.opType === 'BatchNormalization' && attrInt(n, 'training_mode', 0) !== 0);
+  if (training) throw new UnsupportedError('BatchNormalization in training mode', `node '${training.name || training.outputs[0]}' normalises by each batch's statistics; export the model in eval mode`);
   const spatialInputs = spatialReach(graph);
   const result = runLayoutEngine(graph, {
     mode: 'channels-last',

@@ -14,8 +14,6 @@ const SUITES = BACKEND_SUITES;
 
 /** Cases that cannot pass by design, with the reason. */
 const EXPECTED_FAILURES: Record<string, string> = {
-  test_batchnorm_epsilon_training_mode: 'training-mode BatchNormalization (running mean/var outputs)',
-  test_batchnorm_example_training_mode: 'training-mode BatchNormalization (running mean/var outputs)',
   test_training_dropout: 'training-mode Dropout draws a random mask',
   test_training_dropout_default: 'training-mode Dropout draws a random mask',
   test_training_dropout_default_mask: 'training-mode Dropout draws a random mask',

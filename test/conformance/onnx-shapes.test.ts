@@ -20,10 +20,7 @@ const DATA_DEPENDENT: Record<string, string> = {
 };
 
 /** Cases the runtime does not run by design (their attributes are rejected): as in onnx-backend.test.ts. */
-const NOT_RUN: Record<string, string> = {
-  test_batchnorm_epsilon_training_mode: 'training-mode BatchNormalization',
-  test_batchnorm_example_training_mode: 'training-mode BatchNormalization',
-};
+const NOT_RUN: Record<string, string> = {};
 
 const cases = conformanceCases(['node', 'pytorch-converted', 'pytorch-operator', 'simple']);
 

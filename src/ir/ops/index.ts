@@ -14,6 +14,8 @@ export * from './quantize.js';
 export * from './unary.js';
 export * from './recurrent.js';
 export * from './detection.js';
+export * from './signal.js';
+export * from './loss.js';
 export * from './linalg.js';
 export * from './sampling.js';
 export * from './sequence.js';

@@ -1,10 +1,16 @@
 // BatchNormalization, InstanceNormalization, LayerNormalization, and Softmax / LogSoftmax / Hardmax.
 import { ShapeError, UnsupportedError } from '../errors.js';
 import { attrFloat, attrInt, type Dim } from '../graph.js';
-import { defineOpDef, fmtShape, input, like, normAxis, type OpDef, type OpDefTable } from './op-def.js';
+import { defineOpDef, fmtShape, input, like, normAxis, type OpDef, type OpDefTable, type ValueType } from './op-def.js';
 
 export interface BatchNormAttrs {
   epsilon: number;
+}
+
+export interface BatchNormalizationAttrs extends BatchNormAttrs {
+  momentum: number;
+  /** opset 14+ training_mode=1: normalise by the batch's statistics, output the updated running ones */
+  training: boolean;
 }
 
 export interface LayerNormAttrs {
@@ -34,15 +40,18 @@ function softmaxDef(op: string): OpDef<SoftmaxAttrs> {
 }
 
 export const normalizationDefs = {
-  BatchNormalization: defineOpDef<BatchNormAttrs>({
+  BatchNormalization: defineOpDef<BatchNormalizationAttrs>({
     opType: 'BatchNormalization',
     domain: '',
     layout: 'channel',
     attrs: (node, opset) => {
       if (opset < 9 && attrInt(node, 'spatial', 1) !== 1) throw new UnsupportedError('BatchNormalization spatial=0');
-      if (attrInt(node, 'training_mode', 0) !== 0) throw new UnsupportedError('BatchNormalization training_mode', 'only inference is supported');
-      if (node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('BatchNormalization training outputs', 'running mean/var outputs need training mode');
-      return { epsilon: attrFloat(node, 'epsilon', 1e-5) };
+      // before opset 14 training was is_test=0 or the presence of the mean/var/saved outputs
+      const training = attrInt(node, 'training_mode', 0) !== 0;
+      if (training && opset < 14) throw new UnsupportedError('BatchNormalization training_mode', `opset ${opset} has no training_mode`);
+      if (!training && node.outputs.slice(1).some((o) => o)) throw new UnsupportedError('BatchNormalization training outputs', opset < 14 ? `training before opset 14 (opset ${opset})` : 'running mean/var outputs need training_mode=1');
+      if (node.outputs.length > 3) throw new ShapeError(`BatchNormalization in training mode has 3 outputs (Y, running_mean, running_var), got ${node.outputs.length}`);
+      return { epsilon: attrFloat(node, 'epsilon', 1e-5), momentum: attrFloat(node, 'momentum', 0.9), training };
     },
     infer: (ctx) => {
       const x = input(ctx, 0, 'X');
@@ -51,7 +60,10 @@ export const normalizationDefs = {
         const p = ctx.inputs[i]?.shape;
         if (p && p.length !== 1) throw new ShapeError(`BatchNormalization input ${i} must be 1-D, got ${fmtShape(p)}`);
       }
-      return [like(x)];
+      if (!ctx.attrs.training) return [like(x)];
+      // running_mean and running_var: [C], in the type of input_mean / input_var
+      const stat = (i: number): ValueType => ({ dtype: ctx.inputs[i]?.dtype ?? x.dtype, shape: [x.shape?.[1] ?? ctx.inputs[i]?.shape?.[0] ?? null] });
+      return [like(x), stat(3), stat(4)];
     },
   }),
   InstanceNormalization: defineOpDef<BatchNormAttrs>({

@@ -10,6 +10,7 @@ import { elementwiseDefs } from './elementwise.js';
 import { gemmDefs } from './gemm.js';
 import { indexingDefs } from './indexing.js';
 import { linalgDefs } from './linalg.js';
+import { lossDefs } from './loss.js';
 import { momentsDefs } from './moments.js';
 import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
@@ -21,6 +22,7 @@ import { resizeDefs } from './resize.js';
 import { samplingDefs } from './sampling.js';
 import { sequenceDefs } from './sequence.js';
 import { shapeDefs } from './shape.js';
+import { signalDefs } from './signal.js';
 import { statefulDefs } from './stateful.js';
 import { unaryDefs } from './unary.js';
 
@@ -41,6 +43,8 @@ const tables: OpDefTable[] = [
   statefulDefs,
   recurrentDefs,
   detectionDefs,
+  signalDefs,
+  lossDefs,
   linalgDefs,
   samplingDefs,
   sequenceDefs,

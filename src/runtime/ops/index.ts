@@ -9,6 +9,7 @@ import { GEMM_OPS } from './gemm.js';
 import { hybridQuantizeOps } from './hybrid-input-quantize.js';
 import { indexingOps } from './indexing.js';
 import { linalgOps } from './linalg.js';
+import { lossOps } from './loss.js';
 import { momentsOps } from './moments.js';
 import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
@@ -20,6 +21,7 @@ import { resizeOps } from './resize.js';
 import { samplingOps } from './sampling.js';
 import { sequenceOps } from './sequence.js';
 import { shapeOps } from './shape.js';
+import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
 import { QUANTIZED_LSTM_FLOAT_OPS } from '../integer/lstm.js';
@@ -51,6 +53,8 @@ const tables: OpTable[] = [
   QUANTIZED_LSTM_FLOAT_OPS,
   recurrentOps,
   detectionOps,
+  signalOps,
+  lossOps,
   linalgOps,
   samplingOps,
   sequenceOps,

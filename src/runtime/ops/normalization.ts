@@ -1,11 +1,11 @@
-// BatchNormalization (inference), InstanceNormalization, LayerNormalization.
+// BatchNormalization (inference and opset-14 training mode), InstanceNormalization, LayerNormalization.
 // Inference BatchNorm is a per-channel affine y = x*s + b with s = scale/sqrt(var+eps),
 // b = B - mean*s, run on the SIMD channel-affine kernel for float32.
 import { ShapeError } from '../../ir/errors.js';
-import { normalizationDefs, type BatchNormAttrs, type LayerNormAttrs } from '../../ir/ops/index.js';
+import { normalizationDefs, type BatchNormAttrs, type BatchNormalizationAttrs, type LayerNormAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
-import { f32ToHalf, halfToF32, isHalf, need, normAxis } from './args.js';
+import { f32ToHalf, halfToF32, isHalf, need, normAxis, tensorFromNumbers } from './args.js';
 import { channelAffineF32Wasm } from '../../wasm/elementwise.js';
 import { broadcastIndex } from '../broadcast.js';
 
@@ -77,10 +77,46 @@ function normalizeGroups(
   return y;
 }
 
+/**
+ * Training-mode BatchNormalization (opset 14+): Y normalised by the batch's own per-channel mean
+ * and population variance, and the running statistics moved towards them by (1 - momentum).
+ */
+function batchNormTraining(inputs: ReadonlyArray<Tensor | undefined>, epsilon: number, momentum: number): Tensor[] {
+  const x = need(inputs, 0, 'X');
+  if (x.rank < 2) throw new ShapeError(`BatchNormalization input must have rank >= 2 (N, C, ...), got [${x.shape.join(', ')}]`);
+  const c = x.shape[1]!;
+  const outer = x.shape[0]!;
+  const inner = shapeSize(x.shape.slice(2));
+  const count = outer * inner;
+  if (count === 0) throw new ShapeError(`BatchNormalization in training mode needs a non-empty batch, got [${x.shape.join(', ')}]`);
+  const xd = floatData(x, 'X');
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let o = 0; o < outer; o++) for (let i = 0, p = (o * c + ch) * inner; i < inner; i++) s += xd[p + i]!;
+    const m = s / count;
+    let v = 0;
+    for (let o = 0; o < outer; o++) for (let i = 0, p = (o * c + ch) * inner; i < inner; i++) v += (xd[p + i]! - m) ** 2;
+    mean[ch] = m;
+    variance[ch] = v / count;
+  }
+  const y = batchNorm([x, inputs[1], inputs[2], new Tensor('float64', [c], mean), new Tensor('float64', [c], variance)], epsilon);
+  const running = (i: number, name: string, batch: Float64Array): Tensor => {
+    const t = need(inputs, i, name);
+    const old = floatData(t, name);
+    if (old.length !== c) throw new ShapeError(`BatchNormalization ${name} must have shape [${c}], got [${t.shape.join(', ')}]`);
+    const r = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) r[ch] = old[ch]! * momentum + batch[ch]! * (1 - momentum);
+    return tensorFromNumbers(t.dtype, [c], r);
+  };
+  return [y, running(3, 'input_mean', mean), running(4, 'input_var', variance)];
+}
+
 export const normalizationOps: OpTable = {
-  BatchNormalization: defineOp<BatchNormAttrs>({
+  BatchNormalization: defineOp<BatchNormalizationAttrs>({
     attrs: normalizationDefs.BatchNormalization.attrs,
-    run: (inputs, a) => [batchNorm(inputs, a.epsilon)],
+    run: (inputs, a) => (a.training ? batchNormTraining(inputs, a.epsilon, a.momentum) : [batchNorm(inputs, a.epsilon)]),
   }),
   InstanceNormalization: defineOp<BatchNormAttrs>({
     attrs: normalizationDefs.InstanceNormalization.attrs,

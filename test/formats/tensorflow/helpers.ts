@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../../src/ir/dtypes.js';
-import { Tensor } from '../../../src/ir/tensor.js';
+import { readNpy } from '../../../src/formats/numpy/npy-read.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 
 export const TF_CACHE = join(REPO_ROOT, '.fixtures-cache/tf');
@@ -19,30 +20,17 @@ export function tfGoldens(): string {
   return TF_CACHE;
 }
 
-const DESCR: Record<string, DType> = {
-  '<f4': 'float32', '<f8': 'float64', '<f2': 'float16', '<i4': 'int32', '<i8': 'int64', '|u1': 'uint8', '|i1': 'int8',
-  '<i2': 'int16', '<u2': 'uint16', '|b1': 'bool', '<u4': 'uint32', '<u8': 'uint64',
-};
-
-/** A .npy file as raw little-endian bytes plus dtype and shape. */
+/**
+ * A .npy file as raw little-endian C-order bytes plus dtype and shape (NumPy writes a transposed
+ * result Fortran-ordered; readNpy turns it back, so goldens compare element for element).
+ */
 export function loadNpy(path: string): { dtype: DType; shape: number[]; bytes: Uint8Array } {
-  const b = new Uint8Array(readFileSync(path));
-  const major = b[6]!;
-  const hlen = major === 1 ? b[8]! | (b[9]! << 8) : new DataView(b.buffer, b.byteOffset).getUint32(8, true);
-  const pre = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(b.subarray(pre, pre + hlen));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)![1]!;
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const dtype = DESCR[descr];
-  if (!dtype) throw new Error(`npy descr ${descr}`);
-  return { dtype, shape, bytes: b.slice(pre + hlen) };
+  const t = readNpy(new Uint8Array(readFileSync(path)), path);
+  return { dtype: t.dtype, shape: [...t.shape], bytes: t.bytes().slice() };
 }
 
 export function npyTensor(path: string): Tensor {
-  const a = loadNpy(path);
-  const t = Tensor.zeros(a.dtype, a.shape);
-  t.bytes().set(a.bytes.subarray(0, t.byteLength));
-  return t;
+  return readNpy(new Uint8Array(readFileSync(path)), path);
 }
 
 export { maxAbsDiff } from '../../support/error-metrics.js';

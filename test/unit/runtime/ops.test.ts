@@ -147,9 +147,11 @@ describe('BatchNormalization', () => {
     const [y] = runNode('BatchNormalization', [x, f32([2], [1, 2]), f32([2], [0, 1]), f32([2], [1, 3]), f32([2], [4, 1])], { epsilon: attr.f(0) });
     expect(vals(y!)).toEqual([0, 0.5, 1, 3]);
   });
-  test('training mode is unsupported, by name', () => {
+  test('training before opset 14, and running statistics outputs without training_mode, are unsupported, by name', () => {
+    // opset 14+ training_mode=1 runs: test/unit/runtime/batchnorm-training.test.ts
     const p = f32([1], [1]);
-    expect(() => runNode('BatchNormalization', [f32([1, 1], [1]), p, p, p, p], { training_mode: attr.i(1) }, 15)).toThrow(UnsupportedError);
+    expect(() => runNode('BatchNormalization', [f32([1, 1], [1]), p, p, p, p], { training_mode: attr.i(1) }, 12)).toThrow(/BatchNormalization training_mode/);
+    expect(() => runNode('BatchNormalization', [f32([1, 1], [1]), p, p, p, p], {}, 15, 3)).toThrow(UnsupportedError);
   });
 });
 
