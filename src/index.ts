@@ -20,6 +20,7 @@ import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.j
 import { createNodeEvaluator } from './runtime/evaluate.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
+import { hasQOperatorOps, qoperatorToQdq } from './passes/qoperator-to-qdq.js';
 import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCompute } from './passes/float16-weights.js';
 import { dropHybridInputs, hybridDroppedNote, tfliteCanKeepHybridInput } from './passes/hybrid-inputs.js';
 import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
@@ -181,6 +182,12 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   }
   // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
   if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };
+  // onnxruntime's quantized operators (QLinearConv, ConvInteger, com.microsoft QLinear*): the other writers take QDQ
+  if (model.kind === 'graph' && (format !== 'onnx' || options.dequantize) && hasQOperatorOps(model.graph)) {
+    const r = qoperatorToQdq(model.graph, { tfliteInt8: format === 'tflite' && !options.dequantize, keepSaturation: !!options.dequantize });
+    model = { ...model, graph: r.graph };
+    notes.push(`${r.lowered} onnxruntime quantized operator${r.lowered === 1 ? '' : 's'} written as QDQ (DequantizeLinear -> float op -> QuantizeLinear)${r.shifted ? ', uint8 tensors as int8' : ''}`);
+  }
   // a float16 graph (a float16 ONNX model): every other format's kernels compute in float32
   if (model.kind === 'graph' && (format !== 'onnx' || options.dequantize)) {
     const r = widenHalfCompute(model.graph);

@@ -103,6 +103,22 @@ export function makePaddingExplicit(graph: Graph): ExplicitPaddingResult {
     const padsNhwc = [0, ...pb, 0, 0, ...pe, 0];
     const value = isMax ? -Infinity : 0;
     const mode: Attr = { type: 'string', value: 'constant' };
+    // a quantized input (QDQ: DequantizeLinear of per-tensor 8-bit data): the integers are padded with
+    // the zero point, the real 0, before the DequantizeLinear, so the op stays between QDQ
+    const dq = rw.producer(x);
+    const q = dq?.inputs[0];
+    const qType = q ? shapes.get(q)?.dtype : undefined;
+    const zp = dq?.inputs[2] ? rw.constant(dq.inputs[2]) : undefined;
+    if (dq && q && opset >= 11 && dq.opType === 'DequantizeLinear' && (dq.domain === '' || dq.domain === 'ai.onnx') && (qType === 'int8' || qType === 'uint8') && !rw.constant(q) && rw.constant(dq.inputs[1] ?? '')?.size === 1 && (!dq.inputs[2] || zp?.size === 1)) {
+      const padValue = rw.addInitializer(`${node.name}/pad_value`, Tensor.scalar(qType, zp ? zp.toNumbers()[0]! : 0));
+      const paddedQ = rw.add({ opType: 'Pad', inputs: [q, rw.addInitializer(`${node.name}/pads`, Tensor.int64([padsNhwc.length], padsNhwc)), padValue], attrs: { mode }, name: `${node.name}/pad` });
+      const padded = rw.add({ opType: 'DequantizeLinear', inputs: [paddedQ, ...dq.inputs.slice(1)], attrs: dq.attrs, name: `${node.name}/pad_dequantize` });
+      attrs.pads = ints(new Array<number>(2 * r).fill(0));
+      if (node.opType === 'AveragePool') attrs.count_include_pad = { type: 'int', value: 0 };
+      rw.replaceNode(node, { inputs: [padded, ...node.inputs.slice(1)], attrs });
+      notes.push(`${node.opType} '${node.name}': padding [${pb.join(', ')} | ${pe.join(', ')}] that TF 'same' cannot express became an explicit Pad of the quantized input (its zero point) + valid`);
+      continue;
+    }
     // before opset 11 Pad takes pads and value as attributes
     const padded =
       opset >= 11

@@ -27,6 +27,7 @@ import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
+import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import { Buffer as FbBuffer } from '../generated/tflite/buffer.js';
@@ -153,7 +154,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
   g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite' }).graph;
-  if (needsChannelsLast(g)) g = liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph;
+  // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)
+  if (needsChannelsLast(g)) g = dequantizeAfterMoves(liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph).graph;
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)

@@ -11,6 +11,8 @@ export * from './indexing.js';
 export * from './reduce.js';
 export * from './resize.js';
 export * from './quantize.js';
+export * from './qlinear.js';
+export * from './qlinear-contrib.js';
 export * from './unary.js';
 export * from './recurrent.js';
 export * from './detection.js';

@@ -16,6 +16,8 @@ import { normalizationDefs } from './normalization.js';
 import type { OpDef, OpDefTable } from './op-def.js';
 import { poolDefs } from './pool.js';
 import { quantizeDefs } from './quantize.js';
+import { qlinearDefs } from './qlinear.js';
+import { qlinearContribDefs } from './qlinear-contrib.js';
 import { recurrentDefs } from './recurrent.js';
 import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
@@ -39,6 +41,8 @@ const tables: OpDefTable[] = [
   castDefs,
   indexingDefs,
   quantizeDefs,
+  qlinearDefs,
+  qlinearContribDefs,
   channelsLastDefs,
   statefulDefs,
   recurrentDefs,

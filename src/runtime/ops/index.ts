@@ -15,6 +15,8 @@ import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { POOL_OPS } from './pool.js';
 import { quantizeOps } from './quantize.js';
+import { qlinearOps } from './qlinear.js';
+import { qlinearContribOps } from './qlinear-contrib.js';
 import { recurrentOps } from './recurrent.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
@@ -46,6 +48,8 @@ const tables: OpTable[] = [
   castOps,
   indexingOps,
   quantizeOps,
+  qlinearOps,
+  qlinearContribOps,
   hybridQuantizeOps,
   LRN_OPS,
   CHANNELS_LAST_OPS,
