@@ -4,7 +4,7 @@ import { registerAllFormats } from './formats/all.js';
 import { refuseCaffeDetectionOutput, requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
 import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
-import { UsageError } from './ir/errors.js';
+import { UnsupportedError, UsageError } from './ir/errors.js';
 import { GraphDerived, runtimeInputs, type Dim, type Graph } from './ir/graph.js';
 import { tensorFromNumbers } from './runtime/ops/args.js';
 import type { Tensor } from './ir/tensor.js';
@@ -16,6 +16,8 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
+import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
+import { createNodeEvaluator } from './runtime/evaluate.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
 import { hasQOperatorOps, qoperatorToQdq } from './passes/qoperator-to-qdq.js';
@@ -166,6 +168,18 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
   if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];
+  // If / Loop / Scan: only ONNX writes subgraphs; for the others constant control flow is made straight-line, the rest refused
+  if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
+    const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
+    const [first] = r.left;
+    if (first) {
+      const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');
+      throw new UnsupportedError(`${ops} (control flow) in a ${format} file`, `${first.node.name ? `node '${first.node.name}'` : 'a node'} (${first.node.opType}) stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
+    }
+    model = { ...model, graph: r.graph };
+    if (r.inlined.length) notes.push(`${r.inlined.length} If with a constant condition inlined (${r.inlined.join(', ')})`);
+    for (const u of r.unrolled) notes.push(`${u.op} '${u.name}' unrolled: ${u.iterations} iterations`);
+  }
   // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
   if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };
   // onnxruntime's quantized operators (QLinearConv, ConvInteger, com.microsoft QLinear*): the other writers take QDQ

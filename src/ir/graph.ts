@@ -11,6 +11,8 @@ export interface ValueInfo {
   /** undefined when the rank is unknown */
   shape?: Dim[];
   doc?: string;
+  /** a subgraph input / output the file left untyped: dtype and shape are inferred (a writer may leave them out again) */
+  typeInferred?: boolean;
 }
 
 export type Attr =
@@ -197,11 +199,14 @@ export function valueNamer(graph: Graph): (base: string) => string {
   };
 }
 
-/** Each value's readers, in node order (a node that reads a value twice is listed twice). */
+/**
+ * Each value's readers, in node order (a node that reads a value twice is listed twice; an If /
+ * Loop / Scan whose subgraphs read a value from around it is listed as a reader of it too).
+ */
 export function readersOf(nodes: readonly Node[]): Map<string, Node[]> {
   const readers = new Map<string, Node[]>();
   for (const n of nodes) {
-    for (const i of n.inputs) {
+    for (const i of subgraphsOf(n).length ? n.inputs.concat(implicitInputs(n)) : n.inputs) {
       if (!i) continue;
       const r = readers.get(i);
       if (r) r.push(n);
@@ -218,10 +223,54 @@ export function producersOf(nodes: readonly Node[]): Map<string, Node> {
   return producer;
 }
 
+/** The subgraphs a node carries in its attributes (If's branches, Loop's and Scan's bodies). */
+export function subgraphsOf(node: Node): Graph[] {
+  let out: Graph[] | undefined;
+  for (const a of Object.values(node.attrs)) {
+    if (a.type === 'graph') (out ??= []).push(a.value);
+    else if (a.type === 'graphs') (out ??= []).push(...a.value);
+  }
+  return out ?? [];
+}
+
+/**
+ * The values a graph reads from the scopes around it: read by its nodes (their subgraphs
+ * included) or named as its outputs, and defined neither by its inputs, its initializers nor
+ * its nodes.
+ */
+export function outerReads(graph: Graph): Set<string> {
+  const defined = new Set<string>(graph.initializers.keys());
+  for (const v of graph.inputs) defined.add(v.name);
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const reads = new Set<string>();
+  const see = (v: string) => {
+    if (v && !defined.has(v)) reads.add(v);
+  };
+  for (const n of graph.nodes) {
+    n.inputs.forEach(see);
+    implicitInputs(n).forEach(see);
+  }
+  for (const o of graph.outputs) see(o.name);
+  return reads;
+}
+
+/**
+ * The values of the graph around a node that its subgraphs read (ONNX's implicit inputs of an
+ * If / Loop / Scan): uses of those values as much as its inputs are.
+ */
+export function implicitInputs(node: Node): string[] {
+  const subs = subgraphsOf(node);
+  if (!subs.length) return [];
+  const out = new Set<string>();
+  for (const g of subs) for (const v of outerReads(g)) out.add(v);
+  return [...out];
+}
+
 /**
  * Nodes in an order where every node comes after the producers of its inputs.
  * Throws GraphError naming the value for a missing input and the nodes of a cycle.
- * Values produced inside subgraphs (If/Loop bodies) are not considered.
+ * A node with subgraphs (If/Loop/Scan) also comes after the producers of the values they read
+ * from this graph (its implicit inputs); values produced inside subgraphs are not considered.
  */
 export function topologicalOrder(graph: Graph, outerScope: ReadonlySet<string> = new Set()): Node[] {
   const available = new Set<string>(outerScope);
@@ -251,7 +300,7 @@ export function topologicalOrder(graph: Graph, outerScope: ReadonlySet<string> =
   const users = new Map<number, number[]>();
   graph.nodes.forEach((n, i) => {
     const deps = new Set<number>();
-    for (const inp of n.inputs) {
+    for (const inp of [...n.inputs, ...implicitInputs(n)]) {
       const p = inp ? producer.get(inp) : undefined;
       if (p !== undefined && !available.has(inp)) deps.add(p);
     }

@@ -4,7 +4,7 @@
 // copies of the node list, the initializer map and the I/O lists, never on the source graph;
 // nodes are treated as immutable (a change makes a new node object).
 import { GraphError } from './errors.js';
-import { constantValue, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from './graph.js';
+import { constantValue, implicitInputs, subgraphsOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from './graph.js';
 import type { Tensor } from './tensor.js';
 
 export interface NodeSpec {
@@ -34,6 +34,42 @@ export function subgraphReads(nodes: readonly Node[], into: Set<string> = new Se
     }
   }
   return into;
+}
+
+/**
+ * `graph` (a subgraph) reading the outer value `to` wherever it read `from`: its nodes' inputs,
+ * its outputs and its own subgraphs, unless it defines `from` itself. The same object when it
+ * does not read `from`.
+ */
+export function renameOuterRead(graph: Graph, from: string, to: string): Graph {
+  if (graph.inputs.some((v) => v.name === from) || graph.initializers.has(from) || graph.nodes.some((n) => n.outputs.includes(from))) return graph;
+  let changed = false;
+  const nodes = graph.nodes.map((n) => {
+    const next = renameInNode(n, from, to);
+    if (next !== n) changed = true;
+    return next;
+  });
+  const outputs = graph.outputs.map((o) => (o.name === from ? ((changed = true), { ...o, name: to }) : o));
+  return changed ? { ...graph, nodes, outputs } : graph;
+}
+
+/** A node reading `to` instead of `from`, directly and in its subgraphs; the same node when it reads neither. */
+function renameInNode(n: Node, from: string, to: string): Node {
+  let attrs: Record<string, Attr> | undefined;
+  if (subgraphsOf(n).length) {
+    for (const [k, a] of Object.entries(n.attrs)) {
+      if (a.type === 'graph') {
+        const g = renameOuterRead(a.value, from, to);
+        if (g !== a.value) (attrs ??= { ...n.attrs })[k] = { type: 'graph', value: g };
+      } else if (a.type === 'graphs') {
+        const gs = a.value.map((g) => renameOuterRead(g, from, to));
+        if (gs.some((g, i) => g !== a.value[i])) (attrs ??= { ...n.attrs })[k] = { type: 'graphs', value: gs };
+      }
+    }
+  }
+  const reads = n.inputs.includes(from);
+  if (!reads && !attrs) return n;
+  return { ...n, inputs: reads ? n.inputs.map((i) => (i === from ? to : i)) : n.inputs, attrs: attrs ?? n.attrs };
 }
 
 export class GraphRewriter {
@@ -292,14 +328,21 @@ export class GraphRewriter {
   }
 
   /**
-   * Make every node that reads `from` read `to` instead (except the nodes in `except`). With
-   * `outputs`, a graph output named `from` becomes `to` too (keeping its declared type).
+   * Make every node that reads `from` read `to` instead (except the nodes in `except`), the
+   * subgraphs of If / Loop / Scan nodes that read it included. With `outputs`, a graph output
+   * named `from` becomes `to` too (keeping its declared type).
    */
   replaceUses(from: string, to: string, options: { except?: ReadonlySet<Node>; outputs?: boolean } = {}): void {
     if (from === to) return;
     for (const n of [...this.consumers(from)]) {
       if (options.except?.has(n)) continue;
       this.replaceNode(n, { inputs: n.inputs.map((i) => (i === from ? to : i)) });
+    }
+    if (this.isReadBySubgraph(from)) {
+      for (const n of this.nodeList.filter((m) => !options.except?.has(m) && implicitInputs(m).includes(from))) {
+        const next = renameInNode(n, from, to);
+        if (next !== n) this.replaceNode(n, { inputs: next.inputs, attrs: next.attrs });
+      }
     }
     if (options.outputs) this.outputs = this.outputs.map((o) => (o.name === from ? { ...o, name: to } : o));
   }

@@ -1,6 +1,6 @@
 import { DTYPES } from '../ir/dtypes.js';
 import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } from '../ir/errors.js';
-import { GraphDerived, runtimeInputs, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
+import { GraphDerived, implicitInputs, outerReads, runtimeInputs, subgraphsOf, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import { domainOf, opKey } from '../ir/ops/index.js';
 import type { Tensor, TensorStorage } from '../ir/tensor.js';
 import { fuseConv } from './fuse-conv.js';
@@ -10,7 +10,7 @@ import { ownedBuffer, releaseBuffer } from '../wasm/host-buffers.js';
 import { permute } from '../wasm/permute.js';
 import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend, type ReplayKey } from './backend.js';
-import type { OpContext, OpKernel, OpTable } from './op.js';
+import type { OpContext, OpKernel, OpTable, SubgraphRunner } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
 import { Shares } from './shares.js';
 import { webgpuAutoBackend, webgpuBackend } from '../webgpu/backend.js';
@@ -93,6 +93,10 @@ interface Choice {
 interface Step {
   node: Node;
   ctx: OpContext;
+  /** the values of this graph the node's subgraphs read (If / Loop / Scan), which must live until it runs */
+  implicit: string[];
+  /** the node has subgraphs: its kernel gets a SubgraphRunner */
+  nested: boolean;
   /** the kernels able to run the node, preferred first (usually one) */
   choices: Choice[];
 }
@@ -113,8 +117,8 @@ function backendsOf(options: Pick<RunOptions, 'backends' | 'ops'>): Backend[] {
  * Resolve every node's kernels (preferred backend first, the others as fallback) and parse its
  * attributes once per kernel; unknown ops fail here, before any compute.
  */
-export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBackend]): Step[] {
-  const order = topologicalOrder(graph);
+export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBackend], outerScope?: ReadonlySet<string>): Step[] {
+  const order = topologicalOrder(graph, outerScope);
   const found = order.map((node) => candidatesFor(opKey(node), backends));
   const missing = new Set(order.filter((_, i) => !found[i]!.length).map((n) => (domainOf(n) ? `${domainOf(n)}.${n.opType}` : n.opType)));
   if (missing.size) {
@@ -123,7 +127,7 @@ export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBack
   return order.map((node, i) => {
     const opset = graph.opsets[domainOf(node)] ?? graph.opsets[''] ?? 1;
     try {
-      return { node, ctx: { node, opset }, choices: found[i]!.map(({ backend, kernel }) => ({ backend, kernel, attrs: kernel.attrs(node, opset) })) };
+      return { node, ctx: { node, opset }, implicit: implicitInputs(node), nested: subgraphsOf(node).length > 0, choices: found[i]!.map(({ backend, kernel }) => ({ backend, kernel, attrs: kernel.attrs(node, opset) })) };
     } catch (e) {
       throw withNode(e, node);
     }
@@ -135,11 +139,11 @@ export function planGraph(graph: Graph, backends: readonly Backend[] = [wasmBack
 // (also in place in the same list); passes make new nodes rather than edit attributes in place.
 const plans = new WeakMap<Graph, { nodes: readonly Node[]; backends: readonly Backend[]; steps: Step[] }>();
 
-function cachedPlan(graph: Graph, backends: readonly Backend[]): Step[] {
+function cachedPlan(graph: Graph, backends: readonly Backend[], outerScope?: ReadonlySet<string>): Step[] {
   const hit = plans.get(graph);
   const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   if (hit && sameList(hit.nodes, graph.nodes) && sameList(hit.backends, backends)) return hit.steps;
-  const steps = planGraph(graph, backends);
+  const steps = planGraph(graph, backends, outerScope);
   plans.set(graph, { nodes: [...graph.nodes], backends: [...backends], steps });
   return steps;
 }
@@ -154,14 +158,18 @@ function withNode(e: unknown, node: Node): unknown {
   return e;
 }
 
-/** Check feeds against the graph's declared inputs: presence, dtype, rank and fixed dims. */
-export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>): void {
+/**
+ * Check feeds against the graph's declared inputs: presence, dtype, rank and fixed dims (the
+ * dims not for a subgraph's inputs: a Loop's carried values may change shape from one iteration
+ * to the next whatever its body declares).
+ */
+export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapes = true): void {
   const symbols = new Map<string, number>();
   for (const input of runtimeInputs(graph)) {
     const t = feeds.get(input.name);
     if (!t) throw new GraphError(`missing input '${input.name}' (${input.dtype}${input.shape ? ` [${input.shape.map((d) => d ?? '?').join(', ')}]` : ''})`);
     if (t.dtype !== input.dtype) throw new ShapeError(`input '${input.name}' must be ${input.dtype}, got ${t.dtype}`);
-    if (!input.shape) continue;
+    if (!input.shape || !shapes) continue;
     const want = input.shape.map((d) => d ?? '?').join(', ');
     if (t.rank !== input.shape.length) throw new ShapeError(`input '${input.name}' must have shape [${want}], got [${t.shape.join(', ')}]`);
     input.shape.forEach((d, i) => {
@@ -278,10 +286,12 @@ function* execute(
   feeds: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
   options: RunOptions,
   backends: readonly Backend[],
+  /** for a subgraph (If / Loop / Scan body): the values it reads from the graphs around it */
+  scope?: ReadonlyMap<string, Tensor>,
 ): Generator<Promise<unknown>, RunResult, unknown> {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
-  checkFeeds(source, feedMap);
-  const { graph, lowered } = executableGraph(source, feedMap, options);
+  checkFeeds(source, feedMap, !scope);
+  const { graph, lowered } = scope ? { graph: source, lowered: undefined } : executableGraph(source, feedMap, options);
   const asked = options.outputs ?? source.outputs.map((o) => o.name);
   // the names the caller asked for, as values of the graph that runs
   const at = (w: string): LoweredValue => (lowered ? lowered.values.get(w) ?? { name: w } : { name: w });
@@ -290,7 +300,7 @@ function* execute(
   // Whole-run replay (RunReplayer) for a run whose only results are its outputs, as computed.
   const replayer = backends[0]!.replayer;
   let recording: ReplayKey | undefined;
-  if (replayer && !options.keepIntermediates && !options.onValue && !options.onProgress && !asked.some((w) => at(w).perm)) {
+  if (replayer && !scope && !options.keepIntermediates && !options.onValue && !options.onProgress && !asked.some((w) => at(w).perm)) {
     const key: ReplayKey = { graph, backends: backends.map((b) => b.name).join(), outputs: wanted, feeds: feedMap };
     const replayed = replayer.replay(key);
     if (replayed) {
@@ -305,9 +315,9 @@ function* execute(
   // the values that are the same every run (constants, and host results computed from them only)
   const fixed = recording ? new Set([...graph.initializers.keys()].filter((k) => !feedMap.has(k))) : undefined;
 
-  const steps = cachedPlan(graph, backends);
+  const steps = cachedPlan(graph, backends, scope && new Set(scope.keys()));
 
-  const env = new Map<string, Tensor>();
+  const env = new Map<string, Tensor>(scope);
   for (const [k, v] of graph.initializers) env.set(k, v);
   for (const [k, v] of feedMap) env.set(k, v);
   asked.forEach((w, i) => {
@@ -317,7 +327,10 @@ function* execute(
 
   // Free an intermediate after its last reader unless it is wanted.
   const lastUse = new Map<string, number>();
-  steps.forEach((s, i) => s.node.inputs.forEach((v) => v && lastUse.set(v, i)));
+  steps.forEach((s, i) => {
+    s.node.inputs.forEach((v) => v && lastUse.set(v, i));
+    s.implicit.forEach((v) => lastUse.set(v, i));
+  });
   const keep = new Set(wanted);
   const values = options.keepIntermediates ? new Map<string, Tensor>() : undefined;
   // The host buffers of kernel outputs (wasm/host-buffers.ts) go back for reuse when the last
@@ -330,7 +343,7 @@ function* execute(
   // the caller's: feeds and constants may be earlier outputs (constant folding runs kernels) that
   // a value here aliases (a Reshape of an input): such a buffer is held for the whole run
   if (reuse) {
-    for (const t of [...feedMap.values(), ...graph.initializers.values(), ...(graph === source ? [] : source.initializers.values())]) {
+    for (const t of [...feedMap.values(), ...graph.initializers.values(), ...(graph === source ? [] : source.initializers.values()), ...(scope?.values() ?? [])]) {
       const b = bufferOf(t);
       if (b) buffers.pin(b);
     }
@@ -338,7 +351,7 @@ function* execute(
   // Device buffers (a backend's TensorStorage) are counted the same way and disposed (back to
   // the backend's pool) when their last value is freed, and at the end once outputs are on the host.
   const storages = new Shares<TensorStorage>((s) => s.dispose!());
-  if (reuse) for (const t of feedMap.values()) if (t.storage) storages.pin(t.storage);
+  if (reuse) for (const t of [...feedMap.values(), ...(scope?.values() ?? [])]) if (t.storage) storages.pin(t.storage);
   const letGo = (name: string): void => {
     storages.letGo(name);
     buffers.letGo(name);
@@ -368,8 +381,22 @@ function* execute(
     for (const [k, v] of env) yield* emit(k, v, undefined);
   }
 
+  // A node's subgraphs run on this executor, seeing the values of this graph (and of those around it).
+  const runSubgraph: SubgraphRunner = function* (body, inputs) {
+    if (inputs.length !== body.inputs.length) throw new GraphError(`subgraph '${body.name}' takes ${body.inputs.length} inputs, given ${inputs.length}`);
+    const seen = new Map<string, Tensor>();
+    for (const v of bodyReads(body)) {
+      const t = env.get(v);
+      if (!t) throw new GraphError(`subgraph '${body.name}' reads '${v}', which is not computed in the graphs around it`);
+      seen.set(v, t);
+    }
+    const r = yield* execute(body, new Map(body.inputs.map((v, k) => [v.name, inputs[k]!])), { backends: options.backends, ops: options.ops }, backends, seen);
+    return body.outputs.map((o) => r.outputs.get(o.name)!);
+  };
+
   for (let i = 0; i < steps.length; i++) {
-    const { node, ctx, choices } = steps[i]!;
+    const { node, choices, implicit, nested } = steps[i]!;
+    const ctx: OpContext = nested ? { ...steps[i]!.ctx, runSubgraph } : steps[i]!.ctx;
     const inputs = node.inputs.map((name) => {
       if (!name) return undefined;
       const v = env.get(name);
@@ -422,8 +449,8 @@ function* execute(
     }
     options.onProgress?.(i + 1, steps.length, node);
     if (!values) {
-      for (const name of node.inputs) {
-        if (name && lastUse.get(name) === i && !keep.has(name) && !graph.initializers.has(name) && !feedMap.has(name)) {
+      for (const name of implicit.length ? [...node.inputs, ...implicit] : node.inputs) {
+        if (name && lastUse.get(name) === i && !keep.has(name) && !graph.initializers.has(name) && !feedMap.has(name) && !scope?.has(name)) {
           env.delete(name);
           letGo(name);
         }
@@ -450,6 +477,15 @@ function* execute(
   // what is left on a device was downloaded above (outputs, kept values) or is not needed (feeds excepted)
   storages.letGoAll();
   return values ? { outputs, values } : { outputs };
+}
+
+// The values each subgraph reads from the graphs around it, by subgraph (treated as immutable, as nodes are).
+const subgraphReads = new WeakMap<Graph, string[]>();
+
+function bodyReads(body: Graph): string[] {
+  let r = subgraphReads.get(body);
+  if (!r) subgraphReads.set(body, (r = [...outerReads(body)]));
+  return r;
 }
 
 /** Bytes of all tensors, for progress and memory reports. */

@@ -1,11 +1,21 @@
 import { UsageError } from '../ir/errors.js';
-import type { Node } from '../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
+
+/**
+ * Runs one of a node's subgraphs on the executor, as a generator that yields a promise only
+ * where a kernel returned one (a kernel written as a generator drives it with `yield*`; see driveKernel):
+ * `inputs` are the subgraph's inputs in order, and it sees every value of the graphs around
+ * the node. Returns the subgraph's outputs in order.
+ */
+export type SubgraphRunner = (graph: Graph, inputs: readonly Tensor[]) => Generator<Promise<unknown>, Tensor[], unknown>;
 
 export interface OpContext {
   readonly node: Node;
   /** opset version of the node's domain in this graph */
   readonly opset: number;
+  /** set by the executor for a node with subgraphs (If / Loop / Scan) */
+  readonly runSubgraph?: SubgraphRunner;
 }
 
 /**
@@ -42,4 +52,26 @@ export function runNow<A>(kernel: OpKernel<A>, inputs: ReadonlyArray<Tensor | un
   const out = kernel.run(inputs, attrs, ctx);
   if (out instanceof Promise) throw new UsageError(`node '${ctx.node.name}' (${ctx.node.opType}): its kernel is asynchronous; run the graph with runGraph`);
   return out;
+}
+
+/**
+ * A kernel written as a generator (one that runs subgraphs) as an OpKernel's result: its
+ * outputs at once when nothing it ran had to be awaited, else a promise of them.
+ */
+export function driveKernel<T>(run: Generator<Promise<unknown>, T, unknown>): T | Promise<T> {
+  let r = run.next();
+  if (r.done) return r.value;
+  return (async () => {
+    while (!r.done) {
+      let value: unknown;
+      try {
+        value = await r.value;
+      } catch (e) {
+        r = run.throw(e);
+        continue;
+      }
+      r = run.next(value);
+    }
+    return r.value;
+  })();
 }

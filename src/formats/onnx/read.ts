@@ -10,6 +10,7 @@ import { ExternalDataReader, externalRef } from './external-data.js';
 import { int64ToNumber, type Int64 } from './int64.js';
 import { decodeUtf8, isExternal, tensorFromProto } from './tensor-proto.js';
 import { MODEL, TENSOR } from './wire-schema.js';
+import { typeSubgraphValues } from '../../ir/ops/subgraph-types.js';
 
 type ModelProto = onnx.ModelProto.$Properties;
 type GraphProto = onnx.GraphProto.$Properties;
@@ -29,6 +30,8 @@ interface Context {
   /** `domain::name` of the model-local functions */
   functions: Set<string>;
   opsets: Record<string, number>;
+  /** subgraph inputs and outputs the file leaves untyped, typed once the whole graph is read */
+  untyped: Set<ValueInfo>;
 }
 
 /** Read an ONNX model (ModelProto bytes) into the IR. External data is read through `options.readSibling`. */
@@ -44,8 +47,14 @@ export async function readOnnx(bytes: Uint8Array, options: ReadOptions = {}): Pr
     external: await readExternalData(model.graph, file, options),
     functions: new Set((model.functions ?? []).map((f) => `${f.domain ?? ''}::${f.name ?? ''}`)),
     opsets,
+    untyped: new Set(),
   };
   const graph = readGraph(model.graph, ctx);
+  if (ctx.untyped.size) {
+    typeSubgraphValues(graph, ctx.untyped);
+    const [v] = ctx.untyped;
+    if (v) throw new UnsupportedError('untyped subgraph inputs and outputs', `'${v.name}' in '${file}': its type does not follow from the node around it`);
+  }
   graph.metadata = readMetadata(model);
   return graph;
 }
@@ -235,9 +244,14 @@ function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info
     if (type?.sequence_type || type?.map_type || type?.optional_type || type?.sparse_tensor_type) {
       throw new UnsupportedError('ONNX values that are not dense tensors (sequence, map, optional, sparse)', `${where} in '${ctx.file}'`);
     }
-    // Subgraph inputs/outputs may leave their type to inference from the enclosing node; the
-    // IR has no "type unknown" value, so say so instead of guessing one.
-    if (ctx.nested && !type) throw new UnsupportedError('untyped subgraph inputs and outputs', `${where} in '${ctx.file}'`);
+    // Subgraph inputs/outputs may leave their type to inference from the enclosing node: a
+    // placeholder dtype until the whole graph is read (typeSubgraphValues), an error if it stays.
+    if (ctx.nested && !type) {
+      const info: ValueInfo = { name, dtype: 'float32', typeInferred: true };
+      if (v.doc_string) info.doc = v.doc_string;
+      ctx.untyped.add(info);
+      return info;
+    }
     throw new FormatError(`${where} has no tensor type`, { file: ctx.file });
   }
   const t = dtypeFromOnnx(tt.elem_type ?? 0);

@@ -110,6 +110,8 @@ function writeAttr(name: string, a: Attr): onnx.AttributeProto.$Properties {
 }
 
 function writeValueInfo(v: ValueInfo): onnx.ValueInfoProto.$Properties {
+  // as the file had it: onnx types such a subgraph value from the node around it
+  if (v.typeInferred) return v.doc ? { name: v.name, doc_string: v.doc } : { name: v.name };
   const tensorType: onnx.TypeProto.Tensor.$Properties = { elem_type: onnxDataType(v.dtype) };
   if (v.shape) {
     tensorType.shape = {

@@ -22,6 +22,7 @@ export * from './linalg.js';
 export * from './sampling.js';
 export * from './sequence.js';
 export * from './moments.js';
+export * from './control-flow.js';
 export { elementwiseDefs, legacyBroadcastAttrs, type BinaryAttrs } from './elementwise.js';
 export * from './channels-last.js';
 export * from './infer.js';

@@ -4,7 +4,7 @@
 // subgraphs of exported models (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) resolve.
 import type { DType } from '../dtypes.js';
 import { NnportError, ShapeError } from '../errors.js';
-import { topologicalOrder, type Dim, type Graph, type Node, type ValueInfo } from '../graph.js';
+import { subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { opDefOf, opsetOf } from './registry.js';
 import { tensorData, type ValueType } from './op-def.js';
@@ -14,7 +14,11 @@ export interface InferShapesOptions {
    * Types of graph inputs that replace the declared ones (e.g. the actual feeds' shapes);
    * a `value` (small integer tensors) is also carried into the shape computations.
    */
-  inputs?: ReadonlyMap<string, { dtype: DType; shape: readonly Dim[]; value?: Tensor }>;
+  inputs?: ReadonlyMap<string, { dtype: DType; shape?: readonly Dim[]; value?: Tensor; data?: Dim[] }>;
+  /** for a subgraph (If / Loop / Scan body): what is known of the values it reads from the graphs around it */
+  scope?: ReadonlyMap<string, ValueType>;
+  /** record the intermediate values' types in graph.valueInfo (default true) */
+  record?: boolean;
   /** 'throw' (default): an op whose inputs do not fit throws a ShapeError naming the node; 'unknown': its outputs stay unknown and the error is listed. */
   onError?: 'throw' | 'unknown';
 }
@@ -49,6 +53,30 @@ function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType 
   return { ...inferred, dtype, shape };
 }
 
+// A Loop / Scan body is inferred more than once (until its carried types settle), so nested ones
+// multiply: the subgraph inferences of one top-level inferShapes are counted and bounded.
+const MAX_SUBGRAPH_INFERENCES = 10000;
+let subgraphNesting = 0;
+let subgraphInferences = 0;
+
+/** A subgraph's output types from its inputs' (undefined or without a dtype: as declared) and the values around it. */
+function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, scope: ReadonlyMap<string, ValueType>): ValueType[] {
+  if (subgraphNesting === 0) subgraphInferences = 0;
+  if (++subgraphInferences > MAX_SUBGRAPH_INFERENCES) throw new ShapeError(`more than ${MAX_SUBGRAPH_INFERENCES} subgraph inferences (If / Loop / Scan bodies nested too deep)`);
+  const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[] }>();
+  g.inputs.forEach((v, i) => {
+    const t = ins[i];
+    if (t?.dtype) inputs.set(v.name, { dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data });
+  });
+  subgraphNesting++;
+  try {
+    const { values } = inferShapes(g, { inputs, scope, record: false });
+    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? { dtype: o.dtype, shape: o.shape && [...o.shape] });
+  } finally {
+    subgraphNesting--;
+  }
+}
+
 /**
  * Infer the dtype and shape of every value of `graph`, and record those of the intermediate
  * values in `graph.valueInfo` (replacing what was there; values whose dtype stays unknown are
@@ -61,12 +89,13 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
   const errors: string[] = [];
   for (const v of graph.inputs) values.set(v.name, { dtype: v.dtype, shape: v.shape && [...v.shape] });
   for (const [name, t] of graph.initializers) values.set(name, { dtype: t.dtype, shape: [...t.shape], data: tensorData(t) });
-  for (const [name, v] of options.inputs ?? []) values.set(name, { dtype: v.dtype, shape: [...v.shape], data: v.value ? tensorData(v.value) : undefined });
+  for (const [name, v] of options.inputs ?? []) values.set(name, { dtype: v.dtype, shape: v.shape && [...v.shape], data: v.value ? tensorData(v.value) : v.data });
+  const scope = options.scope;
   const declared = new Map<string, ValueInfo>();
   for (const v of graph.valueInfo ?? []) declared.set(v.name, v);
   for (const v of graph.outputs) declared.set(v.name, v);
 
-  for (const node of topologicalOrder(graph)) {
+  for (const node of topologicalOrder(graph, scope && new Set(scope.keys()))) {
     const def = opDefOf(node);
     let outs: ValueType[] = [];
     if (!def) {
@@ -75,8 +104,11 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
       try {
         const opset = opsetOf(graph, node);
         const attrs = def.attrs(node, opset);
-        const inputs = node.inputs.map((name) => (name ? values.get(name) ?? {} : undefined));
-        outs = def.infer({ node, opset, attrs, inputs });
+        const inputs = node.inputs.map((name) => (name ? values.get(name) ?? scope?.get(name) ?? {} : undefined));
+        // a node's subgraphs see this graph's values as known so far, and those of the graphs around it
+        const inner = subgraphsOf(node).length ? new Map([...(scope ?? []), ...values]) : undefined;
+        const inferSubgraph = inner && ((g: Graph, ins: ReadonlyArray<ValueType | undefined>) => subgraphOutputs(g, ins, inner));
+        outs = def.infer({ node, opset, attrs, inputs, inferSubgraph });
       } catch (e) {
         const err = withNode(e, node);
         if (options.onError !== 'unknown') throw err;
@@ -89,6 +121,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
     });
   }
 
+  if (options.record === false) return { values, unknownOps: [...unknownOps], errors };
   const io = new Set([...graph.inputs.map((v) => v.name), ...graph.outputs.map((v) => v.name), ...graph.initializers.keys()]);
   const info: ValueInfo[] = [];
   for (const node of graph.nodes) {

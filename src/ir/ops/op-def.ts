@@ -3,7 +3,7 @@
 // used by readers, passes, writers and the runtime alike.
 import type { DType } from '../dtypes.js';
 import { ShapeError } from '../errors.js';
-import type { Dim, Node } from '../graph.js';
+import type { Dim, Graph, Node } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -38,6 +38,11 @@ export interface InferContext<A> {
   readonly attrs: A;
   /** one entry per node input; undefined for an omitted optional input */
   readonly inputs: ReadonlyArray<ValueType | undefined>;
+  /**
+   * For a node with subgraphs (If / Loop / Scan): the types of a subgraph's outputs given its
+   * inputs' (undefined: as the subgraph declares them), seeing the values around the node.
+   */
+  readonly inferSubgraph?: (graph: Graph, inputs: ReadonlyArray<ValueType | undefined>) => ValueType[];
 }
 
 /** One op: its attributes, its output types and its layout class. */

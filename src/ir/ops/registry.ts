@@ -3,6 +3,7 @@
 import type { Graph, Node } from '../graph.js';
 import { castDefs } from './cast.js';
 import { CHANNELS_LAST_ONNX_OPSET, channelsLastDefs } from './channels-last.js';
+import { controlFlowDefs } from './control-flow.js';
 import { convDefs } from './conv.js';
 import { detectionDefs } from './detection.js';
 import { elementwiseDefs } from './elementwise.js';
@@ -52,6 +53,7 @@ const tables: OpDefTable[] = [
   samplingDefs,
   sequenceDefs,
   momentsDefs,
+  controlFlowDefs,
 ];
 
 export const OP_DEFS: Readonly<OpDefTable> = Object.freeze(Object.assign({}, ...tables));

@@ -2,6 +2,7 @@ import type { OpTable } from '../op.js';
 import { castOps } from './cast.js';
 import { CHANNELS_LAST_OPS, LRN_OPS } from './channels-last.js';
 import { CONV_OPS } from './conv.js';
+import { controlFlowOps } from './control-flow.js';
 import { detectionOps } from './detection.js';
 import { elementwiseOps } from './elementwise.js';
 import { GEMM_OPS } from './gemm.js';
@@ -62,6 +63,7 @@ const tables: OpTable[] = [
   samplingOps,
   sequenceOps,
   momentsOps,
+  controlFlowOps,
 ];
 
 export const ONNX_OPS: OpTable = Object.assign({}, ...tables);
