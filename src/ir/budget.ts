@@ -15,11 +15,16 @@ export interface ResourceLimits {
   explicit: boolean;
   /** Rank of any tensor or shape (ONNX allows any; no real model goes near it). */
   maxRank: number;
+  /**
+   * Iterations of one Loop run (its trip count and condition come from the file and its data; a
+   * hostile M of 10^12 would otherwise keep a command busy for days).
+   */
+  maxLoopIterations: number;
 }
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-const DEFAULTS: ResourceLimits = { maxMemory: 2 * GiB, explicit: false, maxRank: 64 };
+const DEFAULTS: ResourceLimits = { maxMemory: 2 * GiB, explicit: false, maxRank: 64, maxLoopIterations: 1_000_000 };
 let limits: ResourceLimits = { ...DEFAULTS };
 
 /** Reader bound without --max-memory: this many times the file's size, at least READER_FLOOR. */
@@ -54,6 +59,13 @@ export function checkAllocation(elements: number, bytesPerElement: number, what 
   if (!(bytes <= limits.maxMemory)) {
     if (!Number.isFinite(elements) || elements < 0) throw new ResourceError(`${what} of ${elements} elements`, Infinity, limits.maxMemory);
     throw new ResourceError(what, bytes, limits.maxMemory);
+  }
+}
+
+/** Throws when a Loop is about to run iteration `i` (0-based) past maxLoopIterations. */
+export function checkLoopIteration(i: number, what: string): void {
+  if (i >= limits.maxLoopIterations) {
+    throw new ResourceError(`${what}: its iterations`, i + 1, limits.maxLoopIterations, { flag: 'setResourceLimits({ maxLoopIterations })', unit: 'count', verb: 'reach' });
   }
 }
 

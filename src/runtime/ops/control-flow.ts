@@ -1,6 +1,7 @@
 // If, Loop and Scan: their bodies run on the executor itself (OpContext.runSubgraph), which gives
 // them the values of the graphs around the node; here only the iteration: feeding each body run,
 // carrying values from one iteration to the next and stacking the per-iteration scan outputs.
+import { checkAllocation, checkLoopIteration } from '../../ir/budget.js';
 import { ShapeError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { controlFlowDefs, scanCounts, type IfAttrs, type LoopAttrs, type ScanAttrs } from '../../ir/ops/index.js';
@@ -71,11 +72,21 @@ function* runLoop(inputs: ReadonlyArray<Tensor | undefined>, a: LoopAttrs, ctx: 
   let cond = inputs[1] ? readScalar(inputs[1], 'Loop cond') !== 0 : true;
   let carried = inputs.slice(2).map((t, i) => required(t, `Loop carried value ${i}`));
   const scans: Tensor[][] = Array.from({ length: k }, () => []);
+  // the trip count and the condition come from the file and its data: iterations are bounded, and
+  // each stacked scan output is checked as it grows, before it is held
+  const scanBytes = new Array<number>(k).fill(0);
+  const who = ctx.node.name ? `Loop '${ctx.node.name}'` : 'a Loop';
   for (let i = 0; cond && (tripCount === undefined || i < tripCount); i++) {
+    checkLoopIteration(i, who);
     const outs = yield* run(a.body, [Tensor.int64([], [i]), boolScalar(cond), ...carried]);
     cond = readScalar(outs[0]!, 'Loop body cond output') !== 0;
     carried = outs.slice(1, 1 + n);
-    for (let j = 0; j < k; j++) scans[j]!.push(outs[1 + n + j]!);
+    for (let j = 0; j < k; j++) {
+      const t = outs[1 + n + j]!;
+      scanBytes[j]! += t.byteLength;
+      checkAllocation(scanBytes[j]!, 1, `${who} scan output ${j} after ${i + 1} iterations`);
+      scans[j]!.push(t);
+    }
   }
   return [...carried, ...scans.map((s, j) => (s.length ? stack(s, 0, `Loop scan output ${j}`) : noIterations(a.body, 1 + n + j, 0, `Loop scan output ${j}`)))];
 }

@@ -2,6 +2,7 @@
 // PyTorch's grid_sampler_2d (the op's definition): bilinear and nearest pad the source coordinate,
 // bicubic pads each of its 4 x 4 taps. RoiAlign is onnxruntime's (Caffe2's) RoIAlign: samples
 // outside [-1, size] count as 0, max mode takes the largest weighted corner of each sample.
+import { checkTensorShape } from '../../ir/budget.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { samplingDefs, unpooledDim, type GridSampleAttrs, type GridSamplePadding, type MaxUnpoolAttrs, type RoiAlignAttrs } from '../../ir/ops/sampling.js';
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
@@ -224,6 +225,9 @@ export function maxUnpool(x: Tensor, indices: Tensor, outputShape: Tensor | unde
     shape = readInts(outputShape, 'MaxUnpool output_shape');
     if (shape.length !== x.rank || shape.some((d, i) => d < inferred[i]!)) throw new ShapeError(`MaxUnpool output_shape [${shape.join(', ')}] must be ${x.rank} sizes, each at least the unpooled shape [${inferred.join(', ')}]`);
   }
+  // strides, pads and output_shape come from the file: both shapes are checked before allocating
+  checkTensorShape('float64', inferred, 'MaxUnpool output');
+  checkTensorShape('float64', shape, 'MaxUnpool output_shape');
   const total = shapeSize(inferred);
   const unpooled = new Float64Array(total);
   const xd = floatsOf(x, 'MaxUnpool', 'X');

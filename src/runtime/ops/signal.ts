@@ -1,5 +1,6 @@
 // HannWindow, HammingWindow, BlackmanWindow, DFT, STFT and MelWeightMatrix (ONNX opset 17).
 // Transforms run in float64 (fft.ts) and round once to the input's dtype.
+import { checkAllocation, checkTensorShape } from '../../ir/budget.js';
 import { ShapeError } from '../../ir/errors.js';
 import type { OpDef } from '../../ir/ops/op-def.js';
 import { dftAxis, signalDefs, spectrumBins, type DftAttrs, type MelWeightMatrixAttrs, type StftAttrs, type SignalWindowAttrs } from '../../ir/ops/signal.js';
@@ -18,6 +19,7 @@ function cosineWindow(def: OpDef<SignalWindowAttrs>, a0: number, a1: number, a2:
       const n = size[0]!;
       if (n < 0) throw new ShapeError(`${ctx.node.opType} size ${n} is negative`);
       const N = a.periodic ? n : n - 1;
+      checkAllocation(n, 8, `${ctx.node.opType} of size ${n}`);
       const w = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const t = (2 * Math.PI * i) / N;
@@ -56,6 +58,9 @@ export function dft(x: Tensor, axis: number, n: number, inverse: boolean, onesid
   const outShape = [...x.shape];
   outShape[axis] = bins;
   outShape[r - 1] = 2;
+  // dft_length comes from the data: the output and the transform's work arrays are sized by it
+  checkTensorShape('float64', outShape, `DFT of length ${n}`);
+  checkAllocation(n, 64, `DFT of length ${n}: its work arrays`);
   const out = new Float64Array(shapeSize(outShape));
   const plan = fftPlan(n);
   const re = new Float64Array(n);
@@ -92,6 +97,8 @@ export function stft(x: Tensor, step: number, window: ArrayLike<number> | undefi
   const xd = floatValues(x, 'STFT signal');
   const frames = 1 + Math.floor((L - frameLength) / step);
   const bins = spectrumBins(frameLength, onesided);
+  checkTensorShape('float64', [B, frames, bins, 2], 'STFT output');
+  checkAllocation(frameLength, 64, `STFT of frame_length ${frameLength}: its work arrays`);
   const out = new Float64Array(B * frames * bins * 2);
   const plan = fftPlan(frameLength);
   const re = new Float64Array(frameLength);
@@ -126,6 +133,7 @@ const melToHz = (mel: number): number => 700 * (10 ** (mel / 2595) - 1);
 export function melWeightMatrix(numMelBins: number, dftLength: number, sampleRate: number, lowerHz: number, upperHz: number): Float64Array {
   if (numMelBins < 0 || dftLength < 1 || sampleRate < 1) throw new ShapeError(`MelWeightMatrix needs num_mel_bins >= 0, dft_length >= 1 and sample_rate >= 1, got ${numMelBins}, ${dftLength}, ${sampleRate}`);
   const nspec = Math.floor(dftLength / 2) + 1;
+  checkTensorShape('float64', [nspec, numMelBins + 2], `MelWeightMatrix of ${numMelBins} bins over a ${dftLength}-point DFT`);
   const lowMel = hzToMel(lowerHz);
   const melStep = (hzToMel(upperHz) - lowMel) / (numMelBins + 2);
   const points = Array.from({ length: numMelBins + 2 }, (_, i) => Math.floor(((dftLength + 1) * melToHz(i * melStep + lowMel)) / sampleRate));
