@@ -2,6 +2,7 @@
 // only it carries, then contracts the operands left to right: each pair is laid out as
 // [batch, free, contracted] x [batch, contracted, free] and multiplied as a batched MatMul (the
 // SIMD GEMM for float32, float64 loops otherwise). Det is LU with partial pivoting in float64.
+import { checkTensorShape } from '../../ir/budget.js';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
 import { einsumDims, einsumLabels, linalgDefs, type EinsumAttrs } from '../../ir/ops/linalg.js';
 import { shapeSize, stridesOf, Tensor } from '../../ir/tensor.js';
@@ -37,6 +38,7 @@ function arrange(op: Operand, target: readonly number[], dims: ReadonlyMap<numbe
     });
     return s;
   });
+  checkTensorShape('float64', ext, 'Einsum operand (broadcast)');
   const n = shapeSize(ext);
   const out = new Float64Array(n);
   if (n === 0) return out;
@@ -64,6 +66,7 @@ function keepOnly(op: Operand, keep: readonly number[], dims: ReadonlyMap<number
   if (!dropped.length && kept.length === op.labels.length && kept.every((l, i) => l === op.labels[i]) && shape.every((d, i) => d === op.shape[i])) return op;
   const all = arrange(op, [...kept, ...dropped], dims);
   const block = shapeSize(dropped.map((l) => dims.get(l)!));
+  checkTensorShape('float64', shape, 'Einsum partial sum');
   const data = new Float64Array(shapeSize(shape));
   for (let i = 0; i < data.length; i++) {
     let s = 0;
@@ -75,6 +78,8 @@ function keepOnly(op: Operand, keep: readonly number[], dims: ReadonlyMap<number
 
 /** out[b] = a[b] (M x K) x b[b] (K x N). */
 function batchedMatMul(a: Float64Array, b: Float64Array, B: number, M: number, K: number, N: number, float32: boolean): Float64Array {
+  // an outer product of small operands can be large: 'a,b,c,d->abcd' of four 1000-vectors is 10^12
+  checkTensorShape('float64', [B, M, N], 'Einsum contraction');
   if (B * M * N === 0) return new Float64Array(0);
   if (K === 0) return new Float64Array(B * M * N);
   if (float32) {

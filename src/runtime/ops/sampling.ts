@@ -56,6 +56,7 @@ export function gridSample(x: Tensor, grid: Tensor, a: GridSampleAttrs): Tensor 
   if (grid.rank !== 4 || grid.shape[3] !== 2 || grid.shape[0] !== x.shape[0]) throw new ShapeError(`GridSample grid must be [${x.shape[0]}, H_out, W_out, 2] for X [${x.shape.join(', ')}], got [${grid.shape.join(', ')}]`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const [, Ho, Wo] = grid.shape as [number, number, number];
+  checkTensorShape('float64', [N, C, Ho, Wo], 'GridSample output');
   const out = new Float64Array(N * C * Ho * Wo);
   if (out.length === 0) return tensorFromNumbers(x.dtype, [N, C, Ho, Wo], out);
   const xd = floatsOf(x, 'GridSample', 'X');
@@ -152,6 +153,7 @@ export function roiAlign(x: Tensor, rois: Tensor, batchIndices: Tensor, a: RoiAl
   const PH = a.outputHeight;
   const PW = a.outputWidth;
   const shape = [R, C, PH, PW];
+  checkTensorShape('float64', shape, 'RoiAlign output (output_height x output_width per roi)');
   const out = new Float64Array(shapeSize(shape));
   if (out.length === 0) return tensorFromNumbers(x.dtype, shape, out);
   const xd = floatsOf(x, 'RoiAlign', 'X');

@@ -87,3 +87,21 @@ describe('Loop', () => {
     expect(r.outputs.get('scan')!.shape).toEqual([1000, 1000]);
   });
 });
+
+describe('outputs larger than their inputs', () => {
+  it("Einsum's outer product of four 1000-vectors (10^12 elements)", async () => {
+    const v = Tensor.float32([1000], new Float32Array(1000).fill(1));
+    const g = graph([node('Einsum', ['a', 'b', 'c', 'd'], ['y'], { equation: { type: 'string', value: 'i,j,k,l->ijkl' } })], { a: v, b: v, c: v, d: v }, [out('y')], 12);
+    expect((await refusal(g)).message).toMatch(/Einsum/);
+  });
+
+  it('RoiAlign with output_height x output_width of 10^5 x 10^5', async () => {
+    const g = graph(
+      [node('RoiAlign', ['x', 'rois', 'bi'], ['y'], { output_height: { type: 'int', value: 100_000 }, output_width: { type: 'int', value: 100_000 } })],
+      { x: Tensor.float32([1, 1, 4, 4], new Float32Array(16)), rois: Tensor.float32([1, 4], [0, 0, 2, 2]), bi: Tensor.int64([1], [0]) },
+      [out('y')],
+      16,
+    );
+    expect((await refusal(g)).message).toMatch(/RoiAlign output/);
+  });
+});
