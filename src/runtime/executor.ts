@@ -10,7 +10,7 @@ import { ownedBuffer, releaseBuffer } from '../wasm/host-buffers.js';
 import { permute } from '../wasm/permute.js';
 import { initKernels } from '../wasm/loader.js';
 import { backendByName, candidatesFor, registerBackend, registeredBackends, takesAsIs, type Backend, type ReplayKey } from './backend.js';
-import type { OpContext, OpKernel, OpTable, SubgraphRunner } from './op.js';
+import { driveKernel, type OpContext, type OpKernel, type OpTable, type SubgraphRunner } from './op.js';
 import { ONNX_OPS } from './ops/index.js';
 import { Shares } from './shares.js';
 import { webgpuAutoBackend, webgpuBackend } from '../webgpu/backend.js';
@@ -249,19 +249,7 @@ export async function runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor> 
   for (const b of backends) {
     if (b.ready && !(await b.ready())) throw new UsageError(`runtime backend '${b.name}' cannot run here`);
   }
-  const run = execute(graph, feeds, options, backends);
-  let r = run.next();
-  while (!r.done) {
-    let value: unknown;
-    try {
-      value = await r.value;
-    } catch (e) {
-      r = run.throw(e);
-      continue;
-    }
-    r = run.next(value);
-  }
-  return r.value;
+  return driveKernel(execute(graph, feeds, options, backends));
 }
 
 /**
