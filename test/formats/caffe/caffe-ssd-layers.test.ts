@@ -8,8 +8,8 @@ import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { opencvRandom, pathFiles, relativeError } from './opencv.js';
-import { DETECTION_CASES, input, priorBox, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
+import { opencvRandom, relativeError } from './opencv.js';
+import { DETECTION_CASES, detectionReference, expectSameDetections, input, onnxRows, priorBox, rowsOf, type Row, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
 
 // OpenCV clips the priors unless told not to (Caffe's default is clip: false): every case says.
 const PRIOR_CASES: Record<string, string> = {
@@ -53,44 +53,18 @@ describe('Caffe PriorBox vs OpenCV dnn', () => {
   });
 });
 
-type Row = number[];
-const rowsOf = (data: ArrayLike<number>): Row[] => Array.from({ length: data.length / 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => Number(data[i * 7 + j])));
 const caffeOrder = (a: Row, b: Row): number => a[1]! - b[1]! || b[2]! - a[2]! || a[3]! - b[3]! || a[4]! - b[4]!;
-
-/**
- * The same detections, each matched to one of the other's: label exact, score and box within
- * 1e-4. (OpenCV sorts its rows by score alone; near-equal scores may come in either order.)
- */
-function expectSame(got: Row[], want: Row[], what: string): void {
-  expect(got.length, `${what}: detections`).toBe(want.length);
-  const free = new Set(got.map((_, i) => i));
-  for (const w of want) {
-    const i = [...free].find((j) => got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= 1e-4));
-    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
-    free.delete(i!);
-  }
-}
 
 describe('Caffe DetectionOutput vs OpenCV dnn', () => {
   Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
     it(what, async () => {
-      const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
-      const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
-      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
-      const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
-      const graph = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) })).graph;
-      // OpenCV pads its rows with zeros up to keep_top_k
-      const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array).filter((r) => r.some((v) => v !== 0));
-      expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
-      const got = (await runGraph(graph, { data: ref.input })).outputs.get('detection_out')!;
+      const { model, input, want } = await detectionReference(i, c);
+      const got = (await runGraph(model.graph, { data: input })).outputs.get('detection_out')!;
       expect(got.shape).toEqual([1, 1, want.length, 7]);
-      const gotRows = rowsOf(got.data as Float32Array);
+      const gotRows = rowsOf(got.data as Float32Array, got.shape);
       expect([...gotRows].sort(caffeOrder), 'Caffe order: by label, then score').toEqual(gotRows);
-      expectSame(gotRows, want, 'nnport');
-      const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-      const res = await session.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
-      await session.release();
-      expectSame(rowsOf(res.detection_out!.data as Float32Array), want, 'onnxruntime');
+      expectSameDetections(gotRows, want, 'nnport');
+      expectSameDetections(await onnxRows(model.graph, input), want, 'onnxruntime');
     }, 60_000);
   });
 });

@@ -15,7 +15,7 @@ import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
 import { pythonRun } from '../tensorflow/python-runs.js';
 import { opencvRandom, pathFiles } from './opencv.js';
-import { caffeOrdered, DETECTION_CASES, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
+import { caffeOrdered, DETECTION_CASES, detectionReference, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
 
 const PROTO = 'caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt';
 const HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
@@ -53,17 +53,11 @@ describe('MobileNet-SSD (Caffe, random weights) to .pb whole, run by the NumPy G
 describe('Caffe DetectionOutput settings to .pb, run by the NumPy GraphDef runner, vs OpenCV dnn', () => {
   Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
     it(what, async () => {
-      const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
-      const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
-      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
-      const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
-      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
-      const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array, ref.outputs.get('detection_out')!.shape).filter((r) => r.some((v) => v !== 0));
-      expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
-      const got = numpyRows(`caffe-ssd-detection${i}`, (await convert(model, 'ssd.pb')).bytes, ref.input);
+      const { model, input, want } = await detectionReference(i, c);
+      const got = numpyRows(`caffe-ssd-detection${i}`, (await convert(model, 'ssd.pb')).bytes, input);
       expect(caffeOrdered(got), "Caffe's row order").toBe(true);
       expectSameDetections(got, want, 'NumPy runner');
-      expectSameRows(got, await onnxRows(model.graph, ref.input), 'NumPy runner against onnxruntime');
+      expectSameRows(got, await onnxRows(model.graph, input), 'NumPy runner against onnxruntime');
     }, 60_000);
   });
 

@@ -15,7 +15,7 @@ import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { corpusPath } from '../../support/corpus.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { opencvRandom, pathFiles } from './opencv.js';
-import { caffeOrdered, DETECTION_CASES, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
+import { caffeOrdered, DETECTION_CASES, detectionReference, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
 
 const oracle = useTfliteOracle(60_000);
 
@@ -70,18 +70,11 @@ describe('Caffe DetectionOutput settings to .tflite, run by the TFLite interpret
   Object.entries(DETECTION_CASES).forEach(([what, c], i) => {
     it(what, async () => {
       // the nets and references of caffe-ssd-layers.test.ts
-      const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
-      const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
-      const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
-      const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
-      const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
-      // OpenCV pads its rows with zeros up to keep_top_k
-      const want = rowsOf(ref.outputs.get('detection_out')!.data as Float32Array, ref.outputs.get('detection_out')!.shape).filter((r) => r.some((v) => v !== 0));
-      expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
-      const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, ref.input);
+      const { model, input, want } = await detectionReference(i, c);
+      const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, input);
       expect(caffeOrdered(got), "Caffe's row order").toBe(true);
       expectSameDetections(got, want, 'TFLite');
-      expectSameRows(got, await onnxRows(model.graph, ref.input), 'TFLite against onnxruntime');
+      expectSameRows(got, await onnxRows(model.graph, input), 'TFLite against onnxruntime');
     }, 60_000);
   });
 

@@ -2,14 +2,16 @@
 // tests run against OpenCV dnn: caffe-ssd-layers.test.ts (nnport's runtime, onnxruntime),
 // caffe-ssd-tflite.test.ts (the TFLite interpreter) and caffe-ssd-pb.test.ts (the NumPy GraphDef
 // runner) share the nets, so their cached references too; and the detection rows' comparisons.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { expect } from 'vitest';
+import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { opencvRandom, pathFiles } from './opencv.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
 
@@ -116,4 +118,21 @@ export async function onnxRows(graph: Graph, input: Tensor): Promise<Row[]> {
   const res = await session.run({ data: new ort.Tensor('float32', input.data as Float32Array, [...input.shape]) });
   await session.release();
   return rowsOf(res.detection_out!.data as Float32Array, res.detection_out!.dims);
+}
+
+/**
+ * DETECTION_CASES' net number `i` with OpenCV's random weights (cached): the model nnport reads
+ * from it, OpenCV's input and OpenCV's detections (its rows padded with zeros up to keep_top_k
+ * dropped). A case with an `oracle` gives OpenCV the net it can parse and nnport the other.
+ */
+export async function detectionReference(i: number, c: DetectionCase): Promise<{ model: Awaited<ReturnType<typeof readCaffePrototxt>>; input: Tensor; want: Row[] }> {
+  const p = ssdPrototxt(`detection${i}`, ssdNet(c.classes, c.prior ?? SSD_PRIOR, 4, c.detection));
+  const o = c.oracle ? ssdPrototxt(`detection${i}-oracle`, ssdNet(c.classes, c.oracle.prior ?? c.prior ?? SSD_PRIOR, 4, c.oracle.detection ?? c.detection)) : p;
+  const bare = await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o });
+  const ref = opencvRandom(`ssd-detection${i}`, o, bare.graph, [1, 4, 40, 48], { scales: { conf: 2 } });
+  const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
+  const out = ref.outputs.get('detection_out')!;
+  const want = rowsOf(out.data as Float32Array, out.shape).filter((r) => r.some((v) => v !== 0));
+  expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
+  return { model, input: ref.input, want };
 }
