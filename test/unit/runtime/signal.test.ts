@@ -3,48 +3,19 @@
 // lengths, and DFT / STFT / MelWeightMatrix / the windows against onnxruntime-node on the same
 // one-node graphs: complex input, dft_length padding and truncation, negative axes, inverse,
 // float64, onesided=0, window + frame_length, integer window dtypes, size-1 windows.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ShapeError, UnsupportedError } from '../../../src/ir/errors.js';
-import { writeOnnx } from '../../../src/formats/onnx/write.js';
-import type { Attr, Graph } from '../../../src/ir/graph.js';
+import type { Attr } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { directPlan, fftPlan } from '../../../src/runtime/ops/fft.js';
 import { rng } from '../../support/rng.js';
-import { attr, runNode } from './run-node.js';
+import { attr, ortNode, runNode } from './run-node.js';
 
 const random = rng(4711);
 const randoms = (n: number): number[] => Array.from({ length: n }, () => random() * 2 - 1);
 const f32 = (shape: number[]): Tensor => Tensor.float32(shape, randoms(shape.reduce((a, b) => a * b, 1)));
 const f64 = (shape: number[]): Tensor => new Tensor('float64', shape, Float64Array.from(randoms(shape.reduce((a, b) => a * b, 1))));
 const i64 = (v: number): Tensor => Tensor.int64([], [v]);
-
-/** The node's output(s) in onnxruntime-node; omitted optional inputs are undefined. */
-async function ortNode(opType: string, inputs: Array<Tensor | undefined>, attrs: Record<string, Attr>, opset = 17, outputs = 1): Promise<ort.Tensor[]> {
-  const names = inputs.map((t, i) => (t ? `in${i}` : ''));
-  const g: Graph = {
-    name: opType,
-    nodes: [{ name: 'n', opType, domain: '', inputs: names, outputs: Array.from({ length: outputs }, (_, i) => `out${i}`), attrs }],
-    inputs: inputs.flatMap((t, i) => (t ? [{ name: `in${i}`, dtype: t.dtype, shape: [...t.shape] }] : [])),
-    outputs: Array.from({ length: outputs }, (_, i) => ({ name: `out${i}`, dtype: 'float32' as const })),
-    initializers: new Map(),
-    opsets: { '': opset },
-  };
-  // declared output dtypes do not matter to ort beyond the model check: take them from nnport's run
-  const ours = runNode(opType, inputs, attrs, opset, outputs);
-  g.outputs = ours.map((t, i) => ({ name: `out${i}`, dtype: t.dtype, shape: [...t.shape] }));
-  const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-  try {
-    const feeds: Record<string, ort.Tensor> = {};
-    inputs.forEach((t, i) => {
-      if (t) feeds[`in${i}`] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
-    });
-    const out = await session.run(feeds);
-    return Array.from({ length: outputs }, (_, i) => out[`out${i}`]!);
-  } finally {
-    await session.release();
-  }
-}
 
 /** nnport against onnxruntime-node: same shape, elements within atol + rtol * |expected|. */
 async function expectLikeOrt(opType: string, inputs: Array<Tensor | undefined>, attrs: Record<string, Attr>, tol = { atol: 1e-5, rtol: 1e-4 }, opset = 17): Promise<void> {
