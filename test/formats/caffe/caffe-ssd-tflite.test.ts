@@ -3,25 +3,17 @@
 // [1, 1, N, 7] rows sized at run time) and run by the real TFLite interpreter (tfjs-tflite in
 // headless Chromium): the detections match OpenCV dnn's DetectionOutput on the same random-weight
 // net, and come in the same order as onnxruntime's on the written .onnx (Caffe's: label, then score).
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { convert } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
-import { corpusPath } from '../../support/corpus.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
-import { opencvRandom, pathFiles } from './opencv.js';
-import { caffeOrdered, DETECTION_CASES, detectionReference, expectSameDetections, expectSameRows, onnxRows, rowsOf, SSD_PRIOR, ssdNet, ssdPrototxt, type Row } from './ssd-nets.js';
+import { pathFiles } from './opencv.js';
+import { caffeOrdered, cliConvert, DETECTION_CASES, detectionReference, expectSameDetections, expectSameRows, mobilenetSsdReference, noDetectionsNet, onnxRows, rowsOf, type Row } from './ssd-nets.js';
 
 const oracle = useTfliteOracle(60_000);
-
-const PROTO = 'caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt';
-const HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
-const CONF_LAYERS = ['conv11', 'conv13', 'conv14_2', 'conv15_2', 'conv16_2', 'conv17_2'].map((l) => `${l}_mbox_conf`);
 
 /** The .tflite run by the interpreter on an NCHW input (permuted when the file takes NHWC): its detection rows. */
 async function tfliteRows(bytes: Uint8Array, input: Tensor): Promise<Row[]> {
@@ -39,17 +31,8 @@ async function tfliteRows(bytes: Uint8Array, input: Tensor): Promise<Row[]> {
 
 describe('MobileNet-SSD (Caffe, random weights) to .tflite whole, run by the TFLite interpreter, vs OpenCV dnn', () => {
   it('nnport convert MobileNetSSD_deploy.prototxt weights.caffemodel -o ssd.tflite: the detections match OpenCV', async () => {
-    const p = corpusPath(PROTO);
-    const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p });
-    // the same reference as caffe-ssd.test.ts (confidence heads scaled up: confident, well separated scores)
-    const ref = opencvRandom('mobilenet-ssd', p, bare.graph, [1, 3, 300, 300], { scales: Object.fromEntries(CONF_LAYERS.map((l) => [l, 3])), layers: HEADS });
-    const dir = mkdtempSync(join(tmpdir(), 'nnport-ssd-tflite-'));
-    const out = join(dir, 'ssd.tflite');
-    const err: string[] = [];
-    const code = await main(['convert', p, ref.weights!, '-o', out], () => {}, (s) => err.push(s));
-    expect(code, err.join('\n')).toBe(0);
-    expect(existsSync(out)).toBe(true);
-    const bytes = new Uint8Array(readFileSync(out));
+    const { path: p, ref } = await mobilenetSsdReference();
+    const bytes = await cliConvert([p, ref.weights!], 'ssd.tflite');
     const ops = new Set(tfliteOpNames(bytes, 'ssd'));
     for (const op of ['NON_MAX_SUPPRESSION_V4', 'TOPK_V2', 'SHAPE']) expect(ops.has(op), op).toBe(true);
     expect(ops.has('CUSTOM'), 'no custom op (TFLite_Detection_PostProcess)').toBe(false);
@@ -79,14 +62,9 @@ describe('Caffe DetectionOutput settings to .tflite, run by the TFLite interpret
   });
 
   it("nothing above the threshold: Caffe's one row [0, -1, -1, -1, -1, -1, -1]", async () => {
-    // the first case's net and weights, confidence_threshold 1: no softmax score is above it (Caffe keeps score > threshold)
-    const c = Object.values(DETECTION_CASES)[0]!;
-    const o = ssdPrototxt('detection0', ssdNet(c.classes, SSD_PRIOR, 4, c.detection));
-    const ref = opencvRandom('ssd-detection0', o, (await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o })).graph, [1, 4, 40, 48], { scales: { conf: 2 } });
-    const p = ssdPrototxt('detection-none', ssdNet(c.classes, SSD_PRIOR, 4, c.detection.replace(/confidence_threshold: [\d.]+/, 'confidence_threshold: 1')));
-    const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
-    const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, ref.input);
+    const { model, input } = await noDetectionsNet();
+    const got = await tfliteRows((await convert(model, 'ssd.tflite')).bytes, input);
     expect(got).toEqual([[0, -1, -1, -1, -1, -1, -1]]);
-    expect(await onnxRows(model.graph, ref.input)).toEqual(got);
+    expect(await onnxRows(model.graph, input)).toEqual(got);
   }, 60_000);
 });

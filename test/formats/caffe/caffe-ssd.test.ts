@@ -5,10 +5,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { convert } from '../../../src/index.js';
@@ -16,49 +14,19 @@ import { UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { channelsLastPerm, permuteTensor } from '../../../src/passes/layout.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
-import { corpusPath } from '../../support/corpus.js';
-import { opencvRandom, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
+import { pathFiles, relativeError, type OpenCvReference } from './opencv.js';
+import { caffeOrdered, expectSameDetections, MOBILENET_SSD_HEADS, mobilenetSsdReference, onnxRows, rowsOf } from './ssd-nets.js';
 
 const oracle = useTfliteOracle(60_000);
 
-const PROTO = 'caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt';
-const HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
-const CONF_LAYERS = ['conv11', 'conv13', 'conv14_2', 'conv15_2', 'conv16_2', 'conv17_2'].map((l) => `${l}_mbox_conf`);
-
-/** One detection row: [image, label, score, xmin, ymin, xmax, ymax]. */
-type Row = number[];
-
-function rows(t: { data: unknown; shape: readonly number[] }): Row[] {
-  expect(t.shape.length).toBe(4);
-  expect(t.shape[3]).toBe(7);
-  const data = t.data as ArrayLike<number>;
-  const out: Row[] = [];
-  for (let i = 0; i < data.length; i += 7) out.push(Array.from({ length: 7 }, (_, j) => Number(data[i + j])));
-  return out;
-}
-
-/**
- * The same detections, each matched to one of the other's: label exact, score and box within
- * `tol`. (OpenCV sorts its rows by score alone, Caffe and nnport by label, then score.)
- */
-function expectSameDetections(got: Row[], want: Row[], what: string, tol = 1e-4): void {
-  expect(got.length, `${what}: detection count`).toBe(want.length);
-  const free = new Set(got.map((_, i) => i));
-  for (const w of want) {
-    const i = [...free].find((j) => got[j]![0] === w[0] && got[j]![1] === w[1] && [2, 3, 4, 5, 6].every((c) => Math.abs(got[j]![c]! - w[c]!) <= tol));
-    expect(i, `${what}: OpenCV's detection ${w.join(', ')} has no match`).toBeDefined();
-    free.delete(i!);
-  }
-}
+const HEADS = MOBILENET_SSD_HEADS;
 
 describe('MobileNet-SSD (Caffe, random weights) vs OpenCV dnn', () => {
-  const p = corpusPath(PROTO);
+  let p: string;
   let ref: OpenCvReference;
   let graph: Graph;
   beforeAll(async () => {
-    const bare = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p });
-    // Confidence heads scaled up: random weights then give confident, well separated scores.
-    ref = opencvRandom('mobilenet-ssd', p, bare.graph, [1, 3, 300, 300], { scales: Object.fromEntries(CONF_LAYERS.map((l) => [l, 3])), layers: HEADS });
+    ({ path: p, ref } = await mobilenetSsdReference());
     graph = (await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) })).graph;
   }, 300_000);
 
@@ -81,19 +49,17 @@ describe('MobileNet-SSD (Caffe, random weights) vs OpenCV dnn', () => {
   }, 120_000);
 
   it('detection_out: nnport runtime and onnxruntime give OpenCV detections', async () => {
-    const want = rows(ref.outputs.get('detection_out')!);
+    const wantOut = ref.outputs.get('detection_out')!;
+    const want = rowsOf(wantOut.data as Float32Array, wantOut.shape);
     // enough confident detections that keep_top_k (100) cuts across classes
     expect(want.length).toBe(100);
     expect(new Set(want.map((r) => r[1])).size).toBeGreaterThan(3);
-    const got = rows((await runGraph(graph, { data: ref.input })).outputs.get('detection_out')!);
+    const out = (await runGraph(graph, { data: ref.input })).outputs.get('detection_out')!;
+    const got = rowsOf(out.data as Float32Array, out.shape);
     // nnport keeps Caffe's row order (OpenCV's differs)
-    for (let i = 1; i < got.length; i++) expect(got[i]![1]! > got[i - 1]![1]! || (got[i]![1] === got[i - 1]![1] && got[i]![2]! <= got[i - 1]![2]!), `row ${i} order`).toBe(true);
+    expect(caffeOrdered(got), "Caffe's row order: by label, then score").toBe(true);
     expectSameDetections(got, want, 'nnport');
-    const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-    const res = await session.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
-    await session.release();
-    const o = res.detection_out!;
-    expectSameDetections(rows({ data: o.data as Float32Array, shape: o.dims }), want, 'onnxruntime');
+    expectSameDetections(await onnxRows(graph, ref.input), want, 'onnxruntime');
   }, 120_000);
 
   it('other formats refuse it naming DetectionOutput, with the --outputs that cut it off', async () => {

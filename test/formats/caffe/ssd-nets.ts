@@ -2,16 +2,18 @@
 // tests run against OpenCV dnn: caffe-ssd-layers.test.ts (nnport's runtime, onnxruntime),
 // caffe-ssd-tflite.test.ts (the TFLite interpreter) and caffe-ssd-pb.test.ts (the NumPy GraphDef
 // runner) share the nets, so their cached references too; and the detection rows' comparisons.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { expect } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
-import { REPO_ROOT } from '../../support/corpus.js';
-import { opencvRandom, pathFiles } from './opencv.js';
+import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
+import { opencvRandom, pathFiles, type OpenCvReference } from './opencv.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
 
@@ -135,4 +137,42 @@ export async function detectionReference(i: number, c: DetectionCase): Promise<{
   const want = rowsOf(out.data as Float32Array, out.shape).filter((r) => r.some((v) => v !== 0));
   expect(want.length, 'OpenCV finds detections').toBeGreaterThan(5);
   return { model, input: ref.input, want };
+}
+
+/**
+ * DETECTION_CASES' first net and weights with confidence_threshold 1, which no softmax score is
+ * above (Caffe keeps score > threshold): the model and OpenCV's input for it.
+ */
+export async function noDetectionsNet(): Promise<{ model: Awaited<ReturnType<typeof readCaffePrototxt>>; input: Tensor }> {
+  const c = Object.values(DETECTION_CASES)[0]!;
+  const o = ssdPrototxt('detection0', ssdNet(c.classes, SSD_PRIOR, 4, c.detection));
+  const ref = opencvRandom('ssd-detection0', o, (await readCaffePrototxt(new Uint8Array(readFileSync(o)), { fileName: o })).graph, [1, 4, 40, 48], { scales: { conf: 2 } });
+  const p = ssdPrototxt('detection-none', ssdNet(c.classes, SSD_PRIOR, 4, c.detection.replace(/confidence_threshold: [\d.]+/, 'confidence_threshold: 1')));
+  const model = await readCaffePrototxt(new Uint8Array(readFileSync(p)), { fileName: p, files: pathFiles(p, ref.weights!) });
+  return { model, input: ref.input };
+}
+
+/** The heads of the corpus MobileNet-SSD, ahead of its DetectionOutput (what --outputs cuts it at). */
+export const MOBILENET_SSD_HEADS = ['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox'];
+const MOBILENET_SSD_CONF = ['conv11', 'conv13', 'conv14_2', 'conv15_2', 'conv16_2', 'conv17_2'].map((l) => `${l}_mbox_conf`);
+
+/**
+ * The corpus MobileNet-SSD prototxt with OpenCV's random weights (cached) and reference, heads
+ * included; its confidence heads scaled up, so random weights give confident, well separated scores.
+ */
+export async function mobilenetSsdReference(): Promise<{ path: string; ref: OpenCvReference }> {
+  const path = corpusPath('caffe/mobilenet-ssd-deploy-prototxt/MobileNetSSD_deploy.prototxt');
+  const bare = await readCaffePrototxt(new Uint8Array(readFileSync(path)), { fileName: path });
+  const ref = opencvRandom('mobilenet-ssd', path, bare.graph, [1, 3, 300, 300], { scales: Object.fromEntries(MOBILENET_SSD_CONF.map((l) => [l, 3])), layers: MOBILENET_SSD_HEADS });
+  return { path, ref };
+}
+
+/** `nnport convert ARGS -o <temporary folder>/NAME`, which must succeed: the bytes written. */
+export async function cliConvert(args: string[], name: string): Promise<Uint8Array> {
+  const out = join(mkdtempSync(join(tmpdir(), 'nnport-ssd-')), name);
+  const err: string[] = [];
+  const code = await main(['convert', ...args, '-o', out], () => {}, (s) => err.push(s));
+  expect(code, err.join('\n')).toBe(0);
+  expect(existsSync(out)).toBe(true);
+  return new Uint8Array(readFileSync(out));
 }
