@@ -52,6 +52,13 @@ export function readNumbers(t: Tensor, what: string): number[] {
   return t.toNumbers();
 }
 
+/** A float tensor's elements (float32 / float64 as stored, float16 / bfloat16 as numbers); other dtypes a ShapeError. */
+export function floatValues(t: Tensor, what: string): ArrayLike<number> {
+  if (t.dtype === 'float32' || t.dtype === 'float64') return t.data as Float32Array | Float64Array;
+  if (t.dtype === 'float16' || t.dtype === 'bfloat16') return t.toNumbers();
+  throw new ShapeError(`${what} must be a float tensor, got ${t.dtype}`);
+}
+
 /** A one-element tensor's value as a number. */
 export function readScalar(t: Tensor, what: string): number {
   if (t.size !== 1) throw new ShapeError(`${what} must have one element, got shape [${t.shape.join(', ')}]`);

@@ -5,13 +5,7 @@ import { ShapeError } from '../../ir/errors.js';
 import { lossDefs, type LossAttrs } from '../../ir/ops/loss.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
-import { need, readInts, tensorFromNumbers } from './args.js';
-
-function floatValues(t: Tensor, what: string): ArrayLike<number> {
-  if (t.dtype === 'float32' || t.dtype === 'float64') return t.data as Float32Array | Float64Array;
-  if (t.dtype === 'float16' || t.dtype === 'bfloat16') return t.toNumbers();
-  throw new ShapeError(`${what} must be a float tensor, got ${t.dtype}`);
-}
+import { floatValues, need, readInts, tensorFromNumbers } from './args.js';
 
 /** The loss of log-probabilities `logp` ([N, C, D] in memory) against `target` ([N, D]), reduced as asked, in x's dtype. */
 function negativeLogLikelihood(op: string, logp: ArrayLike<number>, x: Tensor, target: Tensor, weight: Tensor | undefined, a: LossAttrs): Tensor {

@@ -6,7 +6,7 @@ import type { OpDef } from '../../ir/ops/op-def.js';
 import { dftAxis, signalDefs, spectrumBins, type DftAttrs, type MelWeightMatrixAttrs, type StftAttrs, type SignalWindowAttrs } from '../../ir/ops/signal.js';
 import { shapeSize, type Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpKernel, type OpTable } from '../op.js';
-import { need, readInts, readScalar, tensorFromNumbers } from './args.js';
+import { floatValues, need, readInts, readScalar, tensorFromNumbers } from './args.js';
 import { fftPlan } from './fft.js';
 
 /** Cosine-sum window a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or size - 1 (symmetric). */
@@ -30,12 +30,6 @@ function cosineWindow(def: OpDef<SignalWindowAttrs>, a0: number, a1: number, a2:
       return [tensorFromNumbers(a.dtype, [n], w)];
     },
   });
-}
-
-function floatValues(t: Tensor, what: string): ArrayLike<number> {
-  if (t.dtype === 'float32' || t.dtype === 'float64') return t.data as Float32Array | Float64Array;
-  if (t.dtype === 'float16' || t.dtype === 'bfloat16') return t.toNumbers();
-  throw new ShapeError(`${what} must be a float tensor, got ${t.dtype}`);
 }
 
 function intScalar(t: Tensor, what: string): number {
