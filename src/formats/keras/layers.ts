@@ -6,6 +6,7 @@ import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
+import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
 export type KShape = (number | null)[];
@@ -100,6 +101,8 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
       return ['alpha'];
     case 'Embedding':
       return ['embeddings'];
+    case 'TimeDistributed':
+      return timeDistributedWeightRoles(cfg);
     default:
       return recurrentWeightRoles(className, cfg) ?? [];
   }
@@ -704,6 +707,6 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   GRU: recurrentLayer,
   SimpleRNN: recurrentLayer,
   Bidirectional: bidirectionalLayer,
-  TimeDistributed: (_e, c) => recurrent(c),
+  TimeDistributed: timeDistributedLayer,
   ConvLSTM2D: (_e, c) => recurrent(c),
 };

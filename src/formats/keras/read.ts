@@ -8,7 +8,7 @@ import { ZipReader } from '../../io/zip.js';
 import type { GraphModel, ReadOptions } from '../model.js';
 import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
 import { attrString, attrStrings, DatasetBudget, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
-import { keras3VarPaths } from './keras3-recurrent.js';
+import { keras3LayerVarPaths } from './time-distributed.js';
 import { kerasToGraph, weightsByRole } from './to-graph.js';
 
 function parseJson(text: string, file: string, what: string): Json {
@@ -140,7 +140,7 @@ export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string
 
 function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
   // a recurrent layer's weights are in its cell's group (and Bidirectional's direction layers')
-  const tensors = keras3VarPaths(layer.className).flatMap((path) => {
+  const tensors = keras3LayerVarPaths(layer.className, layer.config).flatMap((path) => {
     const vars = f.get(`layers/${groupName}/${path}`);
     if (!isGroup(vars)) return [];
     const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
