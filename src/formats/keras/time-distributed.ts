@@ -44,17 +44,18 @@ const REFUSED: Record<string, string> = {
 };
 
 /** The wrapped layer of a TimeDistributed config: its class and config (Keras 2 {class_name, config}, Keras 3 adds module / registered_name). */
-export function wrappedLayer(cfg: JsonObject, where: string): { className: string; config: JsonObject } {
+export function wrappedLayer(cfg: JsonObject, where: string, file?: string): { className: string; config: JsonObject } {
   const l = cfg.layer;
-  if (!isObject(l)) throw new FormatError(`${where} (TimeDistributed) has no wrapped layer (config.layer)`);
-  if (typeof l.class_name !== 'string' || !isObject(l.config)) throw new FormatError(`${where} (TimeDistributed): the wrapped layer has no class_name or config`);
+  if (!isObject(l)) throw new FormatError(`${where} (TimeDistributed) has no wrapped layer (config.layer)`, { file });
+  if (typeof l.class_name !== 'string' || !isObject(l.config)) throw new FormatError(`${where} (TimeDistributed): the wrapped layer has no class_name or config`, { file });
   return { className: l.class_name, config: l.config };
 }
 
 /** The weight roles of a TimeDistributed layer: its wrapped layer's (Keras order). */
 export function timeDistributedWeightRoles(cfg: JsonObject): string[] {
   const l = cfg.layer;
-  if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) return [];
+  // (a refused wrapped class is refused by name when the layer is read, not for its weights)
+  if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config) || REFUSED[l.class_name]) return [];
   return weightRoles(l.class_name, l.config);
 }
 
@@ -89,14 +90,14 @@ function reshapeTo(e: IrEmitter, x: string, out: string, parts: Array<number[] |
 /** TimeDistributed(layer) on a [batch, time, ...] input. */
 export function timeDistributedLayer(e: IrEmitter, call: LayerCall): KValue[] {
   const where = `layer '${call.name}'`;
-  const inner = wrappedLayer(call.config, where);
+  const inner = wrappedLayer(call.config, where, e.file);
   const refused = REFUSED[inner.className];
   if (refused) throw new UnsupportedError(`Keras TimeDistributed around ${refused}`, where);
   const row = KERAS_LAYERS[inner.className];
   if (!row) throw new UnsupportedError(`Keras TimeDistributed around layer class '${inner.className}'`, `${where} (a custom or unknown layer cannot be rebuilt without its code)`);
-  if (call.inputs.length !== 1) throw new FormatError(`${where} (TimeDistributed) takes one input, got ${call.inputs.length}`);
+  if (call.inputs.length !== 1) throw new FormatError(`${where} (TimeDistributed) takes one input, got ${call.inputs.length}`, { file: e.file });
   const x = call.inputs[0]!;
-  if (x.shape.length < 3) throw new FormatError(`${where} (TimeDistributed) needs an input of rank 3 or more ([batch, time, ...]), got [${x.shape.map((d) => d ?? '?').join(', ')}]`);
+  if (x.shape.length < 3) throw new FormatError(`${where} (TimeDistributed) needs an input of rank 3 or more ([batch, time, ...]), got [${x.shape.map((d) => d ?? '?').join(', ')}]`, { file: e.file });
   const [B, T] = [x.shape[0] ?? null, x.shape[1] ?? null];
   const step = (name: string, v: KValue): KValue[] => row(e, { className: inner.className, name, config: inner.config, inputs: [v], weights: call.weights });
   if (PER_POSITION.has(inner.className)) return step(call.name, x);

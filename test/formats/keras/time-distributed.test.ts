@@ -1,11 +1,44 @@
 // Keras TimeDistributed read from TF.js layers models (model.json), Keras 2 .h5 and Keras 3 .keras
-// files, against TensorFlow.js (4.9, CPU backend) running the same file's config and weights.
-import { describe, expect, it } from 'vitest';
+// files. Oracles: TensorFlow.js (4.9, CPU backend) building the models itself or running the .h5's
+// own config and weights; NumPy (scripts/fixtures/keras_time_distributed.py, h5py: the .h5 and the
+// .keras archive, written by hand as tf.keras 2.15 and Keras 3 lay them out, read back and computed).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { predict, randomInput, relError, tf, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { REPO_ROOT } from '../../support/corpus.js';
+import { npyTensor } from '../tensorflow/helpers.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+
+const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/keras_time_distributed.py');
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-keras-td-'));
+const fix = (f: string): string => join(tmp, f);
+
+beforeAll(async () => {
+  execFileSync('/usr/bin/python3', [SCRIPT, 'write', tmp], { stdio: 'inherit' });
+  await initKernels();
+}, 120_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** NumPy (h5py) computing a .h5 / .keras file from its own config and stored weights. */
+export function numpyRun(file: Uint8Array, name: string, x: Tensor): Tensor {
+  const dir = mkdtempSync(join(tmpdir(), 'nnport-keras-td-run-'));
+  try {
+    writeFileSync(join(dir, name), file);
+    const input = JSON.stringify({ inputs: [Array.from(x.toFloat32())], shapes: [x.shape] });
+    const out = JSON.parse(execFileSync('/usr/bin/python3', [SCRIPT, 'run', join(dir, name)], { input, maxBuffer: 64 << 20 }).toString()) as { outputs: { shape: number[]; data: number[] }[] };
+    return Tensor.float32(out.outputs[0]!.shape, out.outputs[0]!.data);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Concrete input shapes: unknown batch -> 3, unknown time -> 4. */
 const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : 4)));
@@ -66,5 +99,67 @@ describe('Keras TimeDistributed against TensorFlow.js', () => {
     const err = relError(got[0]!, want[0]!);
     console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
+  });
+});
+
+describe('Keras TimeDistributed files written by hand (tf.keras 2.15 .h5, Keras 3 .keras)', () => {
+  it('td-video.h5: nnport equals TF.js running the file and NumPy', async () => {
+    const bytes = new Uint8Array(readFileSync(fix('td-video.h5')));
+    const model = await readKerasH5(bytes, { fileName: 'td-video.h5' });
+    const x = npyTensor(fix('td-input.npy'));
+    const [got] = await nnportRun(model.graph, [x]);
+    const tfjs = predict(await tfjsModelFromH5(bytes), [x])[0]!;
+    const np = npyTensor(fix('td-numpy.npy'));
+    const errTfjs = relError(got!, tfjs);
+    const errNumpy = relError(got!, np);
+    console.log(`td-video.h5: nnport vs TF.js ${errTfjs.toExponential(2)}, vs NumPy ${errNumpy.toExponential(2)}; TF.js vs NumPy ${relError(tfjs, np).toExponential(2)}`);
+    expect(got!.shape).toEqual([2, 4]);
+    expect(errTfjs).toBeLessThan(1e-5);
+    expect(errNumpy).toBeLessThan(1e-5);
+  });
+
+  it('td-video.keras (vars at layers/time_distributed/layer/vars): nnport equals NumPy', async () => {
+    const bytes = new Uint8Array(readFileSync(fix('td-video.keras')));
+    const model = await readKerasV3(bytes, { fileName: 'td-video.keras' });
+    const x = npyTensor(fix('td-input.npy'));
+    const [got] = await nnportRun(model.graph, [x]);
+    const np = npyTensor(fix('td-numpy.npy'));
+    const err = relError(got!, np);
+    console.log(`td-video.keras: nnport vs NumPy ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
+    expect(relError(numpyRun(bytes, 'td-video.keras', x), np)).toBeLessThan(1e-6);
+  });
+});
+
+describe('Keras TimeDistributed: bad or unsupported configs are refused naming the layer', () => {
+  /** A TF.js TD(Dense) model.json whose wrapper config is edited by `edit`. */
+  async function edited(edit: (cfg: Record<string, unknown>) => void): Promise<unknown> {
+    const m = tf.sequential({ layers: [td(tf.layers.dense({ units: 2 }), { inputShape: [3, 4], name: 'frames' })] });
+    const { json, shard } = await tfjsRoundTrip(m);
+    const j = JSON.parse(new TextDecoder().decode(json));
+    const layer = j.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'TimeDistributed');
+    edit(layer.config);
+    return readTfjsLayers(new TextEncoder().encode(JSON.stringify(j)), { fileName: 'model.json', readSibling: async () => shard });
+  }
+
+  it('no wrapped layer: a FormatError', async () => {
+    await expect(edited((c) => delete c.layer)).rejects.toThrow(/model\.json: layer 'frames' \(TimeDistributed\) has no wrapped layer/);
+    await expect(edited((c) => (c.layer = { class_name: 'Dense' }))).rejects.toThrow(/model\.json: layer 'frames' \(TimeDistributed\): the wrapped layer has no class_name or config/);
+  });
+
+  it('an unknown (custom) wrapped class, a nested model, Bidirectional: UnsupportedError by name', async () => {
+    await expect(edited((c) => ((c.layer as { class_name: string }).class_name = 'MyFrameLayer'))).rejects.toThrow(/TimeDistributed around layer class 'MyFrameLayer'.*layer 'frames'/);
+    await expect(edited((c) => (c.layer = { class_name: 'Sequential', config: { name: 's', layers: [] } }))).rejects.toThrow(/TimeDistributed around a nested Sequential model.*layer 'frames'/);
+    await expect(edited((c) => (c.layer = { class_name: 'Bidirectional', config: { name: 'b', layer: { class_name: 'LSTM', config: { units: 2 } } } }))).rejects.toThrow(/TimeDistributed around Bidirectional.*layer 'frames'/);
+  });
+
+  it('an input of rank 2: a FormatError', async () => {
+    const m = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] }), tf.layers.reshape({ targetShape: [3, 1] }), td(tf.layers.dense({ units: 2 }), { name: 'frames' })] });
+    const { json, shard } = await tfjsRoundTrip(m);
+    const j = JSON.parse(new TextDecoder().decode(json));
+    // the wrapper now reads the rank-2 Dense output directly
+    const layers = j.modelTopology.config.layers;
+    layers.splice(1, 1);
+    await expect(readTfjsLayers(new TextEncoder().encode(JSON.stringify(j)), { fileName: 'model.json', readSibling: async () => shard })).rejects.toThrow(/model\.json: layer 'frames' \(TimeDistributed\) needs an input of rank 3/);
   });
 });
