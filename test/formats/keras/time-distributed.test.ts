@@ -51,7 +51,7 @@ async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
 /** Seeded weights away from the initializers' zeros / ones; BatchNormalization variances positive. */
 function seedWeights(m: tf.LayersModel, seed: number): void {
   m.setWeights(m.weights.map((w, i) => {
-    const r = tf.randomUniform(w.shape, -1, 1, 'float32', seed + i);
+    const r = tf.randomUniform(w.shape as number[], -1, 1, 'float32', seed + i);
     return /moving_variance/.test(w.originalName) ? tf.add(tf.abs(r), 0.5) : tf.mul(r, 0.7);
   }));
 }
