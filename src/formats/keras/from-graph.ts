@@ -11,6 +11,7 @@ import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, re
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
+import { foldedTime, refuseFolded, reshapeAcrossTime, timeDistributedOut } from './time-distributed-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -45,6 +46,8 @@ export interface KTensor {
   producer?: string;
   /** the IR value is this [batch, time, ...] Keras tensor time-major: axes 0 and 1 swapped (recurrent-write.ts) */
   timeMajor?: boolean;
+  /** the IR value is this [batch, T, ...] Keras tensor with its time axis folded into the batch, [batch·T, ...] (time-distributed-write.ts) */
+  folded?: number;
 }
 
 const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
@@ -109,6 +112,13 @@ export class Writer {
 
   add(className: string, base: string, config: JsonObject, inputs: KTensor[], shape: KShape, weights: { role: string; tensor: Tensor }[] = []): KTensor {
     const name = this.name(base);
+    // on a value folded over time steps: a TimeDistributed around the layer
+    const time = foldedTime(className, inputs);
+    if (time !== undefined) {
+      const td = timeDistributedOut(name, className, config, inputs, shape, weights, time);
+      this.layers.push(td.layer);
+      return td.out;
+    }
     this.layers.push({ className, name, config: { name, trainable: true, dtype: 'float32', ...config }, inputs: inputs.map((t) => t.ref), weights, shape });
     return { ref: [name, 0, 0], shape };
   }
@@ -124,6 +134,7 @@ export class Writer {
       if (v && this.constants.has(v)) throw new UnsupportedError(`${n.opType} with a constant input in a Keras model`, `node '${n.name}' input '${v}'`);
       throw new GraphError(`node '${n.name}' reads '${v}', which has no Keras tensor`);
     }
+    refuseFolded(n, t, !n.domain && RECURRENT_OPS.has(n.opType));
     if (t.timeMajor && (n.domain || !(TIME_MAJOR_PASS.has(n.opType) || RECURRENT_OPS.has(n.opType) || n.opType === 'Transpose' || n.opType === 'Gather'))) {
       throw new UnsupportedError(`${n.opType} on the time-major [time, batch, ...] '${v}' in a Keras model (Keras recurrent layers are batch-major)`, nodeLabel(n));
     }
@@ -647,6 +658,9 @@ function reshapeRow(w: Writer, n: Node): KTensor[] {
   const s = w.constant(n.inputs[1]!);
   if (!s) unsupported(n, 'with a computed shape');
   const target = s.toNumbers();
+  // folding a time axis into the batch, or back (TimeDistributed)
+  const across = reshapeAcrossTime(n, x, target);
+  if (across) return [across];
   // the first dim is the batch: 0 (copy), -1, or the batch size itself
   const rest = target.slice(1).map((d, i) => (d === 0 ? (x.shape[i + 1] ?? -1) : d));
   if (rest.filter((d) => d === -1).length > 1) unsupported(n, 'with an unknown dim to copy');
@@ -656,6 +670,9 @@ function reshapeRow(w: Writer, n: Node): KTensor[] {
   if (target[0] !== 0 && target[0] !== -1 && x.shape[0] !== null && target[0] !== x.shape[0]) unsupported(n, 'that changes the batch dimension');
   if (target[0] === -1 && rest.includes(-1)) unsupported(n, 'with -1 in the batch and another dim');
   const shape: KShape = [null, ...rest.map((d) => (d === -1 ? (total === null ? null : total / fixed) : d))];
+  // a Keras Reshape keeps each batch row's elements
+  if (total !== null && !rest.includes(-1) && fixed !== total) unsupported(n, 'that changes the batch dimension');
+  if (total !== null && rest.includes(-1) && total % fixed !== 0) unsupported(n, 'that changes the batch dimension');
   if (rest.length === x.shape.length - 1 && shape.every((d, i) => i === 0 || d === x.shape[i])) return [x];
   return [w.add('Reshape', n.name || n.outputs[0]!, { target_shape: rest }, [x], shape)];
 }
@@ -1170,6 +1187,7 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     const t = w.values.get(o.name);
     if (!t && w.isConstant(o.name)) throw new UnsupportedError(`a constant graph output in a Keras model`, `output '${o.name}' depends on no input`);
     if (!t) throw new GraphError(`graph output '${o.name}' has no Keras layer`);
+    if (t.folded !== undefined) throw new UnsupportedError(`graph output '${o.name}' with its time steps folded into the batch, in a Keras model`, 'Keras layers keep the batch axis: the output must be unfolded to [batch, time, ...]');
     // two outputs of one Keras tensor (a recurrent layer's last output and its state h): a model
     // lists each tensor once (TF.js predicts null for the second), so the second is a linear Activation of it
     const key = t.ref.join('/');

@@ -9,7 +9,8 @@ import type { LoadedModel, WriteOptions } from '../model.js';
 import { toSnakeCase, type Json, type JsonObject } from './config.js';
 import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
 import { buildH5Bytes, writeH5File, type DatasetWriter } from './hdf5.js';
-import { keras3RecurrentConfig, keras3VarGroups } from './keras3-recurrent.js';
+import { keras3RecurrentConfig } from './keras3-recurrent.js';
+import { keras3LayerVarGroups, keras3TimeDistributedConfig } from './time-distributed-write.js';
 import type { File as H5File, Group as H5Group } from 'h5wasm';
 
 export const KERAS2_VERSION = '2.15.0';
@@ -140,7 +141,7 @@ export function keras3ModelConfig(m: KerasModelOut): JsonObject {
       name: m.name,
       trainable: true,
       layers: m.layers.map((l) => {
-        const config: JsonObject = keras3RecurrentConfig(l.className, l.config) ?? { ...l.config };
+        const config: JsonObject = keras3TimeDistributedConfig(l) ?? keras3RecurrentConfig(l.className, l.config) ?? { ...l.config };
         if (l.className === 'InputLayer') {
           config.batch_shape = config.batch_input_shape as Json;
           delete config.batch_input_shape;
@@ -180,7 +181,7 @@ export async function keras3WeightsH5(m: KerasModelOut): Promise<Uint8Array> {
     m.layers.forEach((l, i) => {
       // a recurrent layer's weights are its cell's (layers/lstm/cell/vars), Bidirectional's in forward_layer / backward_layer
       const groupAt = subgroups(layers.create_group(groups[i]!));
-      for (const v of keras3VarGroups(l.className, l.name, l.config, l.weights)) {
+      for (const v of keras3LayerVarGroups(l)) {
         const vars = groupAt(v.path);
         vars.create_attribute('name', v.name);
         v.tensors.forEach((t, j) => datasets.write(vars, String(j), t));

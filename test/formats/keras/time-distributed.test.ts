@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
+import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
@@ -163,3 +164,62 @@ describe('Keras TimeDistributed: bad or unsupported configs are refused naming t
     await expect(readTfjsLayers(new TextEncoder().encode(JSON.stringify(j)), { fileName: 'model.json', readSibling: async () => shard })).rejects.toThrow(/model\.json: layer 'frames' \(TimeDistributed\) needs an input of rank 3/);
   });
 });
+
+describe('Keras TimeDistributed models written back (.h5, TF.js model.json, .keras)', () => {
+  it.each(TD_MODELS.filter(([n]) => !n.startsWith('unknown time')))('%s: TF.js runs the written .h5 and model.json as it runs the source', async (_name, make) => {
+    const m = make();
+    seedWeights(m, 300);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const xs = concrete(model.graph).map((s, i) => randomInput(s, 9 + i));
+    const want = predict(m, xs)[0]!;
+    const h5 = (await convert(model, 'td.h5')).bytes;
+    const web = await convert(model, 'web/model.json');
+    const written = [['.h5', await tfjsModelFromH5(h5)], ['model.json', await tfjsModelFromJson(web.bytes, (p) => web.sidecars.get(p)!)]] as const;
+    for (const [what, w] of written) {
+      const got = predict(w, xs)[0]!;
+      const err = relError(got, want);
+      console.log(`${_name} -> ${what}: TF.js on the written file vs TF.js on the source ${err.toExponential(2)}`);
+      expect(got.shape).toEqual(want.shape);
+      expect(err).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('Keras TimeDistributed models written as Keras 3 .keras: NumPy computes the archive (vars at layers/<group>/layer/vars)', () => {
+  it('td-video.h5 -> .keras: NumPy on the archive equals NumPy on the source arrays', async () => {
+    const model = await readKerasH5(new Uint8Array(readFileSync(fix('td-video.h5'))), { fileName: 'td-video.h5' });
+    const { bytes } = await convert(model, 'td-video.keras');
+    const x = npyTensor(fix('td-input.npy'));
+    const err = relError(numpyRun(bytes, 'written.keras', x), npyTensor(fix('td-numpy.npy')));
+    console.log(`td-video.h5 -> .keras: NumPy on the written archive vs NumPy on the source ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
+    const config = JSON.parse(new TextDecoder().decode(zipEntry(bytes, 'config.json'))) as { config: { layers: { class_name: string; config: { layer?: { module: string; class_name: string; registered_name: null } } }[] } };
+    const wrapped = config.config.layers.filter((l) => l.class_name === 'TimeDistributed').map((l) => l.config.layer!);
+    expect(wrapped.map((l) => l.class_name)).toEqual(expect.arrayContaining(['Conv2D', 'BatchNormalization', 'MaxPooling2D', 'Flatten']));
+    for (const l of wrapped) expect([l.module, l.registered_name]).toEqual(['keras.layers', null]);
+  });
+
+  it('the TF.js video classifier -> .keras: NumPy on the archive equals TF.js on the source', async () => {
+    const m = TD_MODELS[0]![1]();
+    seedWeights(m, 500);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const { bytes } = await convert(model, 'video.keras');
+    const x = randomInput([2, 5, 8, 8, 2], 17);
+    const err = relError(numpyRun(bytes, 'video.keras', x), predict(m, [x])[0]!);
+    console.log(`TF.js video classifier -> .keras: NumPy on the archive vs TF.js ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
+  });
+});
+
+/** One stored entry of a zip (what writeZip makes): its bytes. */
+function zipEntry(zip: Uint8Array, name: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'nnport-keras-td-zip-'));
+  try {
+    writeFileSync(join(dir, 'a.zip'), zip);
+    return new Uint8Array(execFileSync('/usr/bin/python3', ['-c', 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))', join(dir, 'a.zip'), name]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
