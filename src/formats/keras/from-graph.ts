@@ -11,7 +11,7 @@ import { attrFloat, attrFloats, attrInt, attrInts, attrString, constantValue, re
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
-import { foldedTime, refuseFolded, reshapeAcrossTime, timeDistributedOut } from './time-distributed-write.js';
+import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -47,7 +47,7 @@ export interface KTensor {
   /** the IR value is this [batch, time, ...] Keras tensor time-major: axes 0 and 1 swapped (recurrent-write.ts) */
   timeMajor?: boolean;
   /** the IR value is this [batch, T, ...] Keras tensor with its time axis folded into the batch, [batch·T, ...] (time-distributed-write.ts) */
-  folded?: number;
+  folded?: number | null;
 }
 
 const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
@@ -656,7 +656,7 @@ function unitAxesRow(w: Writer, n: Node): KTensor[] {
 function reshapeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const s = w.constant(n.inputs[1]!);
-  if (!s) unsupported(n, 'with a computed shape');
+  if (!s) return [reshapeAcrossTimeAtRunTime(w, n, x) ?? unsupported(n, 'with a computed shape')];
   const target = s.toNumbers();
   // folding a time axis into the batch, or back (TimeDistributed)
   const across = reshapeAcrossTime(n, x, target);
@@ -1145,6 +1145,8 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     inputs.push([name, 0, 0]);
   }
   findInitialStates(w);
+  // shapes computed at run time for folding / unfolding time steps (TimeDistributed): no layers
+  skipRunTimeShapes(w);
   for (const n of topologicalOrder(graph)) {
     if (w.skip.has(n)) continue;
     if (n.inputs.some((i) => i && w.recurrent.has(i))) {

@@ -37,5 +37,10 @@ export const TD_MODELS: Array<[string, () => tf.LayersModel]> = [
     td(tf.layers.globalAveragePooling2d({})),
     tf.layers.simpleRNN({ units: 3 }),
   ] })],
+  ['unknown time and frame size: TD(Conv2D relu, GlobalAveragePooling2D) -> SimpleRNN', () => tf.sequential({ layers: [
+    td(tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }), { inputShape: [null, null, null, 2] }),
+    td(tf.layers.globalAveragePooling2d({})),
+    tf.layers.simpleRNN({ units: 3, returnSequences: true }),
+  ] })],
 ];
 

@@ -42,8 +42,8 @@ export function numpyRun(file: Uint8Array, name: string, x: Tensor): Tensor {
   }
 }
 
-/** Concrete input shapes: unknown batch -> 3, unknown time -> 4. */
-const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : 4)));
+/** Concrete input shapes: unknown batch -> 3, unknown time (and frame size) -> 4 (7). */
+const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : i === 1 ? 4 : 7)));
 
 async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
   const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
@@ -130,7 +130,7 @@ describe('Keras TimeDistributed: bad or unsupported configs are refused naming t
 });
 
 describe('Keras TimeDistributed models written back (.h5, TF.js model.json, .keras)', () => {
-  it.each(TD_MODELS.filter(([n]) => !n.startsWith('unknown time')))('%s: TF.js runs the written .h5 and model.json as it runs the source', async (_name, make) => {
+  it.each(TD_MODELS)('%s: TF.js runs the written .h5 and model.json as it runs the source', async (_name, make) => {
     const m = make();
     seedWeights(m, 300);
     const { json, shard } = await tfjsRoundTrip(m);
@@ -173,6 +173,20 @@ describe('Keras TimeDistributed models written as Keras 3 .keras: NumPy computes
     const x = randomInput([2, 5, 8, 8, 2], 17);
     const err = relError(numpyRun(bytes, 'video.keras', x), predict(m, [x])[0]!);
     console.log(`TF.js video classifier -> .keras: NumPy on the archive vs TF.js ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
+  });
+
+  it('unknown time and frame size -> .keras: NumPy on the archive equals TF.js on the source', async () => {
+    const m = TD_MODELS.find(([n]) => n.startsWith('unknown time and frame size'))![1]();
+    seedWeights(m, 600);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const { bytes } = await convert(model, 'frames.keras');
+    const config = JSON.parse(new TextDecoder().decode(zipEntry(bytes, 'config.json'))) as { config: { layers: { class_name: string; config: { batch_shape?: unknown } }[] } };
+    expect(config.config.layers[0]!.config.batch_shape).toEqual([null, null, null, null, 2]);
+    const x = randomInput([2, 3, 7, 6, 2], 19);
+    const err = relError(numpyRun(bytes, 'frames.keras', x), predict(m, [x])[0]!);
+    console.log(`unknown time and frame size -> .keras: NumPy on the archive vs TF.js ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
   });
 });
