@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
@@ -51,7 +52,7 @@ async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
 }
 
 describe('Keras TimeDistributed against TensorFlow.js', () => {
-  it.each(TD_MODELS)('%s (TF.js model.json)', async (_name, make) => {
+  it.each(TD_MODELS)('%s (TF.js model.json; and as .onnx in onnxruntime)', async (_name, make) => {
     const m = make();
     seedWeights(m, 100);
     const { json, shard } = await tfjsRoundTrip(m);
@@ -62,8 +63,20 @@ describe('Keras TimeDistributed against TensorFlow.js', () => {
     const got = await nnportRun(model.graph, xs);
     expect(got[0]!.shape).toEqual(want[0]!.shape);
     const err = relError(got[0]!, want[0]!);
-    console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}`);
+    // the .onnx (channels-first after the layout pass) run by onnxruntime-node
+    const onnx = (await convert(model, 'td.onnx')).bytes;
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    let errOrt: number;
+    try {
+      const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', xs[0]!.toFloat32(), [...xs[0]!.shape]) });
+      const y = res[session.outputNames[0]!]!;
+      errOrt = relError(Tensor.float32([...y.dims], y.data as Float32Array), want[0]!);
+    } finally {
+      await session.release();
+    }
+    console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}, its .onnx in onnxruntime vs TF.js ${errOrt.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
+    expect(errOrt).toBeLessThan(1e-5);
   });
 });
 
@@ -201,3 +214,24 @@ function zipEntry(zip: Uint8Array, name: string): Uint8Array {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+describe('channels-last features read by a recurrent layer, lowered to ONNX', () => {
+  it('a Keras CRNN without TimeDistributed (Conv2D -> Reshape -> LSTM) as .onnx: onnxruntime loads it (LSTM layout 0) and equals TF.js', async () => {
+    const m = tf.sequential({ layers: [tf.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [8, 6, 1] }), tf.layers.reshape({ targetShape: [6, 12] }), tf.layers.lstm({ units: 3 })] });
+    seedWeights(m, 800);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const onnx = (await convert(model, 'crnn.onnx')).bytes;
+    const x = randomInput([2, 8, 6, 1], 23);
+    // the layout pass used to absorb the Transpose before the LSTM into layout=1, which onnxruntime has no kernel for
+    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    try {
+      const y = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) }))[session.outputNames[0]!]!;
+      const err = relError(Tensor.float32([...y.dims], y.data as Float32Array), predict(m, [x])[0]!);
+      console.log(`Keras CRNN -> .onnx: onnxruntime vs TF.js ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+  });
+});
