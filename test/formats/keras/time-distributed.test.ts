@@ -6,7 +6,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
@@ -16,6 +15,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { ortFirst } from '../../support/ort.js';
 import { npyTensor } from '../tensorflow/helpers.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 import { seedWeights, td, TD_MODELS } from './time-distributed-models.js';
@@ -64,16 +64,7 @@ describe('Keras TimeDistributed against TensorFlow.js', () => {
     expect(got[0]!.shape).toEqual(want[0]!.shape);
     const err = relError(got[0]!, want[0]!);
     // the .onnx (channels-first after the layout pass) run by onnxruntime-node
-    const onnx = (await convert(model, 'td.onnx')).bytes;
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    let errOrt: number;
-    try {
-      const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', xs[0]!.toFloat32(), [...xs[0]!.shape]) });
-      const y = res[session.outputNames[0]!]!;
-      errOrt = relError(Tensor.float32([...y.dims], y.data as Float32Array), want[0]!);
-    } finally {
-      await session.release();
-    }
+    const errOrt = relError(await ortFirst((await convert(model, 'td.onnx')).bytes, xs), want[0]!);
     console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}, its .onnx in onnxruntime vs TF.js ${errOrt.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
     expect(errOrt).toBeLessThan(1e-5);
@@ -224,14 +215,8 @@ describe('channels-last features read by a recurrent layer, lowered to ONNX', ()
     const onnx = (await convert(model, 'crnn.onnx')).bytes;
     const x = randomInput([2, 8, 6, 1], 23);
     // the layout pass used to absorb the Transpose before the LSTM into layout=1, which onnxruntime has no kernel for
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    try {
-      const y = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) }))[session.outputNames[0]!]!;
-      const err = relError(Tensor.float32([...y.dims], y.data as Float32Array), predict(m, [x])[0]!);
-      console.log(`Keras CRNN -> .onnx: onnxruntime vs TF.js ${err.toExponential(2)}`);
-      expect(err).toBeLessThan(1e-5);
-    } finally {
-      await session.release();
-    }
+    const err = relError(await ortFirst(onnx, [x]), predict(m, [x])[0]!);
+    console.log(`Keras CRNN -> .onnx: onnxruntime vs TF.js ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
   });
 });
