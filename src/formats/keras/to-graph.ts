@@ -16,6 +16,7 @@ class GraphEmitter implements IrEmitter {
     name: string,
     readonly file: string,
     readonly keras3: boolean,
+    readonly tfjsSaved: boolean,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -65,8 +66,8 @@ function inputShape(layer: KerasLayer, file: string): KShape {
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean } = {}): Graph {
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false);
+export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean } = {}): Graph {
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
