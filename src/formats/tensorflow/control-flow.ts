@@ -11,6 +11,7 @@
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, GraphError, UnsupportedError } from '../../ir/errors.js';
 import type { Dim, Graph, ValueInfo } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
 import { tfDataType, dtypeFromTf } from './data-types.js';
 import { expandFunction, libraryMap } from './functions.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
@@ -263,8 +264,20 @@ function whileOp(c: NodeCtx): TfValue[] {
       throw new FormatError(`${c.where()}: body function '${bodyF.name}' gives result ${i} as ${o.dtype}, the loop carries ${params[i]!.dtype}`, { file: c.file });
     }
   }
-  g.inputs = [{ name: `${prefix}/iteration`, dtype: 'int64', shape: [] }, { name: `${prefix}/cond_in`, dtype: 'bool', shape: [] }, ...g.inputs];
+  const condIn = `${prefix}/cond_in`;
+  g.inputs = [{ name: `${prefix}/iteration`, dtype: 'int64', shape: [] }, { name: condIn, dtype: 'bool', shape: [] }, ...g.inputs];
   const names = args.map((_, i) => c.out(i));
+  // a counted loop (while i < limit: i += step, all constants): a trip count the writers without
+  // control flow can unroll, and a condition that stays as it came in
+  const trips = countedTrips(g, body.params, args);
+  if (trips !== undefined) {
+    const keep = `${prefix}/cond_kept`;
+    g.nodes.push({ name: keep, opType: 'Identity', domain: '', inputs: [condIn], outputs: [keep], attrs: {} });
+    g.outputs[0] = { name: keep, dtype: 'bool', shape: [] };
+    const yes = c.constTensor(new Tensor('bool', [], Uint8Array.of(1)), 'true');
+    c.emit('Loop', [c.int64([trips], 'trip_count', true), yes, ...outer], names, { body: { type: 'graph', value: g } });
+    return params.map((p, i) => c.value(names[i]!, p.dtype, p.shape));
+  }
   c.emit('Loop', ['', condName, ...outer], names, { body: { type: 'graph', value: g } });
   return params.map((p, i) => c.value(names[i]!, p.dtype, p.shape));
 }
@@ -275,3 +288,79 @@ export const CONTROL_FLOW_OPS: Record<string, OpConvert> = {
   While: whileOp,
   StatelessWhile: whileOp,
 };
+
+const COMPARE: Record<string, (i: number, limit: number) => boolean> = {
+  Less: (i, l) => i < l,
+  LessOrEqual: (i, l) => i <= l,
+  Greater: (i, l) => i > l,
+  GreaterOrEqual: (i, l) => i >= l,
+};
+const FLIPPED: Record<string, string> = { Less: 'Greater', LessOrEqual: 'GreaterOrEqual', Greater: 'Less', GreaterOrEqual: 'LessOrEqual' };
+
+/** Most iterations a counted loop is recognized for (more is left to the Loop's own condition). */
+const MAX_COUNTED = 1_000_000;
+
+/**
+ * The iterations of a loop body whose condition is `counter < limit` (or <=, >, >=) where the
+ * counter is a carried integer of constant initial value that the body steps by a constant and
+ * the limit a constant (of the body, or a carried value the body passes on unchanged).
+ */
+function countedTrips(g: Graph, params: string[], args: TfValue[]): number | undefined {
+  const producers = new Map<string, Graph['nodes'][number]>();
+  for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
+  const through = (v: string): string => {
+    for (let hops = 0; hops < 64; hops++) {
+      const p = producers.get(v);
+      if (!p || p.opType !== 'Identity' || p.domain) return v;
+      v = p.inputs[0]!;
+    }
+    return v;
+  };
+  const param = (v: string): number => params.indexOf(through(v));
+  // the counter the condition reads: as it came in, or as the body gives it on (TF's cond runs on the body's results)
+  const counter = (v: string): number => {
+    const k = param(v);
+    return k >= 0 ? k : g.outputs.slice(1).findIndex((o) => through(o.name) === through(v));
+  };
+  const constant = (v: string): number | undefined => {
+    const w = through(v);
+    const t = g.initializers.get(w);
+    if (t) return t.size === 1 && (t.dtype === 'int32' || t.dtype === 'int64') ? t.toNumbers()[0] : undefined;
+    const k = params.indexOf(w);
+    // a carried value the body gives back as it came in, of constant initial value
+    if (k >= 0 && param(g.outputs[k + 1]!.name) === k) {
+      const t0 = args[k]!.value;
+      return t0 && t0.size === 1 && (t0.dtype === 'int32' || t0.dtype === 'int64') ? t0.toNumbers()[0] : undefined;
+    }
+    return undefined;
+  };
+  const cmp = producers.get(through(g.outputs[0]!.name));
+  if (!cmp || cmp.domain || !COMPARE[cmp.opType]) return undefined;
+  let op = cmp.opType;
+  let k = counter(cmp.inputs[0]!);
+  let limit = constant(cmp.inputs[1]!);
+  if (k < 0 || limit === undefined) {
+    k = counter(cmp.inputs[1]!);
+    limit = constant(cmp.inputs[0]!);
+    op = FLIPPED[op]!;
+  }
+  if (k < 0 || limit === undefined) return undefined;
+  const i0 = args[k]!.value;
+  if (!i0 || i0.size !== 1 || (i0.dtype !== 'int32' && i0.dtype !== 'int64')) return undefined;
+  const step = producers.get(through(g.outputs[k + 1]!.name));
+  if (!step || step.domain || (step.opType !== 'Add' && step.opType !== 'Sub')) return undefined;
+  let by: number | undefined;
+  if (param(step.inputs[0]!) === k) by = constant(step.inputs[1]!);
+  else if (step.opType === 'Add' && param(step.inputs[1]!) === k) by = constant(step.inputs[0]!);
+  if (by === undefined || by === 0) return undefined;
+  if (step.opType === 'Sub') by = -by;
+  // count by running the counter: exact for any comparison and sign, bounded
+  const test = COMPARE[op]!;
+  let i = i0.toNumbers()[0]!;
+  let n = 0;
+  for (; test(i, limit); n++, i += by) if (n >= MAX_COUNTED) return undefined;
+  // a counter TensorFlow would wrap around on its way there: left to the Loop's condition
+  const bound = i0.dtype === 'int32' ? 2 ** 31 : 2 ** 53;
+  if (i >= bound || i < -bound) return undefined;
+  return n;
+}
