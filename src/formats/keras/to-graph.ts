@@ -62,6 +62,9 @@ function inputShape(layer: KerasLayer, file: string): KShape {
   return s as KShape;
 }
 
+/** Model classes a functional model can call as one of its layers. */
+const NESTED_MODELS = new Set(['Sequential', 'Functional', 'Model']);
+
 /**
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
@@ -133,6 +136,7 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
       return [{ name, shape }];
     }
     const row = KERAS_LAYERS[layer.className];
+    if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className})`, `layer '${layer.name}' in '${file}': nnport reads one level of layers (save the model with the nested one's layers inlined)`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
