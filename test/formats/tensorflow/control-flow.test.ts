@@ -325,6 +325,24 @@ const rnnModel = (): ModelSpec => {
   };
 };
 
+// (3b) the same recurrence counted as `limit > i` with i += 2, the limit a carried value of the graph
+const rnnCarriedLimit = (limit: number): ModelSpec => {
+  const m = rnnModel();
+  m.nodes.push(cst('limit', 'int32', [], [limit]));
+  const loop = m.nodes.find((n) => n.name === 'loop')!;
+  loop.input = ['i0', 'h0', 'x', 'limit'];
+  loop.attr = { ...loop.attr, T: { types: ['DT_INT32', 'DT_FLOAT', 'DT_FLOAT', 'DT_INT32'] }, output_shapes: { shapes: [[], [1, 4], [1, 4], []] } };
+  const [cond, body] = m.functions;
+  cond!.inputs.push(['limit', 'DT_INT32']);
+  cond!.nodes = [op('Greater', 'Greater', ['limit', 'i'], I)];
+  cond!.ret = { identity: 'Greater:z:0' };
+  body!.inputs.push(['limit', 'DT_INT32']);
+  body!.outputs.push(['limit_1', 'DT_INT32']);
+  body!.ret.limit_1 = 'limit';
+  body!.nodes = body!.nodes.map((n) => (n.name === 'rnn_body/one' ? cst('rnn_body/one', 'int32', [], [2]) : n));
+  return m;
+};
+
 // (4) a cond inside a while body: while i < 5: x = (i < 2) ? x * 2 : x - 1; i += 1
 const nestedModel = (): ModelSpec => ({
   nodes: [
@@ -429,6 +447,22 @@ describe('TensorFlow functional control flow', () => {
       const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
       const [want] = await tfjsRun(m, { x });
       expect(y!.shape).toEqual(want!.shape);
+      expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a counted loop of carried limit, flipped comparison and step 2 (6 and 0 iterations): trip count, runtimes and .tflite = TensorFlow.js', async () => {
+    for (const limit of [11, 0]) {
+      const m = rnnCarriedLimit(limit);
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([limit ? 6 : 0]);
+      const x = f32([1, 4], 21);
+      await check(m, [{ x }]);
+      const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'loop.tflite');
+      expect(tfliteOpNames(tfl.bytes, 'loop').filter((o) => o === 'TANH')).toHaveLength(limit ? 6 : 0);
+      const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+      const [want] = await tfjsRun(m, { x });
       expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
     }
   });
