@@ -1,7 +1,7 @@
 // Sequences made straight-line for the formats that have no sequence values (TFLite, GraphDef,
 // Keras, TF.js): a sequence whose tensors are known before running (SequenceEmpty /
 // SequenceConstruct / SequenceInsert / SequenceErase at constant positions, SplitToSequence of
-// a known dim with a constant split: a Split) is tracked as the list of its tensors, and what
+// a known dim with a constant split: a Slice per piece) is tracked as the list of its tensors, and what
 // reads it becomes tensor ops: SequenceAt at a constant position an Identity of that tensor,
 // SequenceLength a constant, ConcatFromSequence a Concat (of Unsqueezes with new_axis). With
 // inline-control-flow.ts in turns: a constant length makes a Loop over the list (PyTorch's
@@ -146,15 +146,20 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
           known.set(out, []);
           break;
         }
-        const name = `${node.name || out}/split`;
-        const sizesIn = rw.addInitializer(`${name}/sizes`, Tensor.int64([sizes.length], sizes));
-        const split = rw.addNode({ opType: 'Split', inputs: opset >= 13 ? [a!, sizesIn] : [a!], outputs: sizes.map(() => rw.freshName(name)), attrs: { axis: { type: 'int', value: axis }, ...(opset >= 13 ? {} : { split: { type: 'ints', value: sizes } }) }, name });
-        let pieces = split.outputs;
+        // each piece a Slice: only the pieces read stay after the sweep (and the TFLite interpreter's
+        // XNNPACK fails a SPLIT into pieces of 1 along the last axis)
+        const name = `${node.name || out}/piece`;
+        const axes = rw.addInitializer(`${name}/axes`, Tensor.int64([1], [axis]));
+        let start = 0;
+        let pieces = sizes.map((size) => {
+          const starts = rw.addInitializer(`${name}/starts`, Tensor.int64([1], [start]));
+          const ends = rw.addInitializer(`${name}/ends`, Tensor.int64([1], [(start += size)]));
+          return rw.add({ opType: 'Slice', inputs: [a!, starts, ends, axes], name });
+        });
         // keepdims 0 without a split or with a scalar split of 1 (runtime/ops/seq-values.ts): each piece squeezed
         const one = node.inputs[1] ? rw.constant(node.inputs[1]) : undefined;
         if (!attrs.keepDims && (!node.inputs[1] || (one?.rank === 0 && one.toNumbers()[0] === 1))) {
-          const axes = opset >= 13 ? rw.addInitializer(`${name}/axes`, Tensor.int64([1], [axis])) : undefined;
-          pieces = pieces.map((p) => rw.add({ opType: 'Squeeze', inputs: axes ? [p, axes] : [p], attrs: axes ? {} : { axes: { type: 'ints', value: [axis] } }, name: `${name}/squeeze` }));
+          pieces = pieces.map((p) => rw.add({ opType: 'Squeeze', inputs: opset >= 13 ? [p, axes] : [p], attrs: opset >= 13 ? {} : { axes: { type: 'ints', value: [axis] } }, name: `${name}/squeeze` }));
         }
         known.set(out, pieces);
         break;
@@ -175,7 +180,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
         if (!s) break;
         if (!s.length) throw new ShapeError(`node '${node.name}' (ConcatFromSequence): the sequence is empty`);
         const attrs = seqValueDefs.ConcatFromSequence.attrs(node, opset);
-        // the sequence's type has its tensors' rank (a piece of a Split added this round has no type yet)
+        // the sequence's type has its tensors' rank (a piece sliced out this round has no type yet)
         const rank = rankOf(a!) ?? rankOf(s[0]!);
         if (rank === undefined) break;
         const axis = normAxis(attrs.axis, rank + (attrs.newAxis ? 1 : 0), 'ConcatFromSequence axis');
