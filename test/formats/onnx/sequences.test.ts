@@ -24,7 +24,7 @@ import { REPO_ROOT } from '../../support/corpus.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
-import { runOrt } from './ort-helpers.js';
+import { ortRun } from '../../support/ort.js';
 
 const CACHE = join(REPO_ROOT, '.fixtures-cache/sequences');
 const NETS = { split_cat: [''], loop_stack: ['', '_long'], list_comp: [''] } as const;
@@ -40,7 +40,6 @@ afterEach(() => resetResourceLimits());
 
 const npy = (net: Net, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(CACHE, net, f))), f);
 const modelBytes = (net: Net): Uint8Array => new Uint8Array(readFileSync(join(CACHE, net, 'model.onnx')));
-const ortFloats = (t: { bytes: Uint8Array | string[] }): Float32Array => new Float32Array((t.bytes as Uint8Array).slice().buffer);
 const opsOf = (g: Graph): string[] => g.nodes.flatMap((n) => [n.opType, ...Object.values(n.attrs).flatMap((a) => (a.type === 'graph' ? opsOf(a.value) : []))]);
 
 describe('ONNX sequences from torch.jit.script lists (PyTorch and onnxruntime-node)', () => {
@@ -51,13 +50,13 @@ describe('ONNX sequences from torch.jit.script lists (PyTorch and onnxruntime-no
       for (const input of NETS[net]) {
         const x = npy(net, `input${input}.npy`);
         const ours = (await runGraph(graph, { x })).outputs;
-        const ort = await runOrt(modelBytes(net), { x });
+        const ort = await ortRun(modelBytes(net), { x });
         graph.outputs.forEach((o, k) => {
           const want = npy(net, `output${input}_${k}.npy`);
           const y = ours.get(o.name)!;
           expect(y.shape, `${input} ${o.name}`).toEqual(want.shape);
           expect(maxAbsDiff(y.toFloat32(), want.toFloat32()), `${input} ${o.name} vs PyTorch`).toBeLessThan(1e-6);
-          expect(maxAbsDiff(y.toFloat32(), ortFloats(ort[o.name]!)), `${input} ${o.name} vs onnxruntime`).toBeLessThan(1e-6);
+          expect(maxAbsDiff(y.toFloat32(), ort.get(o.name)!.toFloat32()), `${input} ${o.name} vs onnxruntime`).toBeLessThan(1e-6);
         });
       }
     });
@@ -84,8 +83,8 @@ describe('ONNX sequences from torch.jit.script lists (PyTorch and onnxruntime-no
       const body = back.nodes.find((n) => n.opType === 'Loop')?.attrs.body;
       if (body?.type === 'graph') expect(body.value.inputs.some((i) => i.kind === 'sequence'), net).toBe(true);
       for (const input of NETS[net]) {
-        const ort = await runOrt(written, { x: npy(net, `input${input}.npy`) });
-        graph.outputs.forEach((o, k) => expect(maxAbsDiff(ortFloats(ort[o.name]!), npy(net, `output${input}_${k}.npy`).toFloat32()), `${net}${input} ${o.name}`).toBeLessThan(1e-6));
+        const ort = await ortRun(written, { x: npy(net, `input${input}.npy`) });
+        graph.outputs.forEach((o, k) => expect(maxAbsDiff(ort.get(o.name)!.toFloat32(), npy(net, `output${input}_${k}.npy`).toFloat32()), `${net}${input} ${o.name}`).toBeLessThan(1e-6));
       }
     }
   });
