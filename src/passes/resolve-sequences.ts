@@ -42,6 +42,9 @@ export interface ResolveSequencesResult {
 
 const MAX_ROUNDS = 64;
 
+/** The ops that make a sequence (what reads it decides whether it stays). */
+const PRODUCERS = new Set(['SequenceEmpty', 'SequenceConstruct', 'SequenceInsert', 'SequenceErase', 'SplitToSequence']);
+
 /** Resolve the sequences of known contents, unrolling the control flow that then has constant trip counts, until nothing changes. */
 export function resolveSequences(graph: Graph, options: ResolveSequencesOptions): ResolveSequencesResult {
   let g = graph;
@@ -65,9 +68,23 @@ export function resolveSequences(graph: Graph, options: ResolveSequencesOptions)
   return { graph: g, resolved, unrolled, left: hasSequences(g) ? leftovers(g) : [] };
 }
 
+/**
+ * A constant (an initializer or a Constant node's output); not an initializer that is also a graph
+ * input (from ONNX IR 4 on, a default the caller may override), as fold-constants.ts has it.
+ */
+function constantOf(rw: GraphRewriter, name: string, overridable: ReadonlySet<string>): Tensor | undefined {
+  return overridable.has(name) ? undefined : rw.constant(name);
+}
+
+/** The graph inputs whose initializers are only defaults (IR version 4 on). */
+function overridableOf(graph: Graph): Set<string> {
+  const ir = graph.metadata?.irVersion;
+  return new Set(ir !== undefined && ir < 4 ? [] : graph.inputs.map((v) => v.name));
+}
+
 /** A constant scalar (initializer or Constant output) as a number. */
-function constantInt(rw: GraphRewriter, name: string | undefined): number | undefined {
-  const t = name ? rw.constant(name) : undefined;
+function constantInt(rw: GraphRewriter, name: string | undefined, overridable: ReadonlySet<string>): number | undefined {
+  const t = name ? constantOf(rw, name, overridable) : undefined;
   if (!t || t.size !== 1 || (t.dtype !== 'int32' && t.dtype !== 'int64')) return undefined;
   return t.toNumbers()[0];
 }
@@ -80,9 +97,9 @@ function position(p: number, n: number, node: Node, end: boolean): number {
 }
 
 /** SplitToSequence's piece lengths along a dim of `dim`, or undefined when its split is not constant. */
-function pieceSizes(rw: GraphRewriter, node: Node, dim: number): number[] | undefined {
+function pieceSizes(rw: GraphRewriter, node: Node, dim: number, overridable: ReadonlySet<string>): number[] | undefined {
   if (!node.inputs[1]) return new Array<number>(dim).fill(1);
-  const t = rw.constant(node.inputs[1]);
+  const t = constantOf(rw, node.inputs[1], overridable);
   if (!t || (t.dtype !== 'int32' && t.dtype !== 'int64') || t.rank > 1) return undefined;
   const v = t.toNumbers();
   if (t.rank === 0) {
@@ -97,6 +114,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
   const rw = new GraphRewriter(graph);
   const types = inferShapes(graph, { record: false, onError: 'unknown' }).values;
   const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;
+  const overridable = overridableOf(graph);
   // each sequence whose tensors are known: their values, in order
   const known = new Map<string, string[]>();
   let resolved = 0;
@@ -117,7 +135,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
         if (s) known.set(out, s);
         break;
       case 'SequenceInsert': {
-        const p = c ? constantInt(rw, c) : s?.length;
+        const p = c ? constantInt(rw, c, overridable) : s?.length;
         if (s && p !== undefined) {
           const at = position(p, s.length, node, true);
           known.set(out, [...s.slice(0, at), b!, ...s.slice(at)]);
@@ -126,7 +144,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
       }
       case 'SequenceErase': {
         if (s && !s.length) throw new ShapeError(`node '${node.name}' (SequenceErase): the sequence is empty`);
-        const p = b ? constantInt(rw, b) : -1;
+        const p = b ? constantInt(rw, b, overridable) : -1;
         if (s && p !== undefined) {
           const at = position(p, s.length, node, false);
           known.set(out, s.filter((_, i) => i !== at));
@@ -140,7 +158,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
         const axis = normAxis(attrs.axis, shape.length, 'SplitToSequence axis');
         const dim = shape[axis];
         if (typeof dim !== 'number') break;
-        const sizes = pieceSizes(rw, node, dim);
+        const sizes = pieceSizes(rw, node, dim, overridable);
         if (!sizes) break;
         if (!sizes.length) {
           known.set(out, []);
@@ -157,7 +175,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
           return rw.add({ opType: 'Slice', inputs: [a!, starts, ends, axes], name });
         });
         // keepdims 0 without a split or with a scalar split of 1 (runtime/ops/seq-values.ts): each piece squeezed
-        const one = node.inputs[1] ? rw.constant(node.inputs[1]) : undefined;
+        const one = node.inputs[1] ? constantOf(rw, node.inputs[1], overridable) : undefined;
         if (!attrs.keepDims && (!node.inputs[1] || (one?.rank === 0 && one.toNumbers()[0] === 1))) {
           pieces = pieces.map((p) => rw.add({ opType: 'Squeeze', inputs: opset >= 13 ? [p, axes] : [p], attrs: opset >= 13 ? {} : { axes: { type: 'ints', value: [axis] } }, name: `${name}/squeeze` }));
         }
@@ -165,7 +183,7 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
         break;
       }
       case 'SequenceAt': {
-        const p = constantInt(rw, b);
+        const p = constantInt(rw, b, overridable);
         if (!s || p === undefined) break;
         rw.replaceNode(node, { opType: 'Identity', inputs: [s[position(p, s.length, node, false)]!], attrs: {} });
         resolved++;
@@ -212,16 +230,20 @@ function leftovers(graph: Graph): Array<{ what: string; why: string }> {
       const into = where ? undefined : (readers.get(n.outputs[0] ?? '') ?? []).find(isControlFlow);
       let why: string;
       if (into) why = `its sequence goes into ${into.opType} '${into.name}', which stays (a trip count that is not a constant: fix the input shapes)`;
+      else if (from && !where && isControlFlow(from)) why = `its sequence comes from ${from.opType} '${from.name}', which stays (a trip count that is not a constant: fix the input shapes)`;
       else if (n.opType.startsWith('Optional')) why = 'optional values have no counterpart there';
       else if (n.opType === 'SequenceMap') why = 'SequenceMap is not unrolled';
       else if (where) why = `it stays inside control flow that is not made straight-line${where}`;
       else if (n.opType === 'SequenceAt' && from && !from.opType.startsWith('Sequence') && from.opType !== 'SplitToSequence') why = `its sequence comes from ${from.opType} '${from.name}', whose tensors are not known before running`;
       else if ((n.opType === 'SequenceAt' || n.opType === 'SequenceInsert' || n.opType === 'SequenceErase') && n.inputs.length > 1) why = 'its position is not a constant, or its sequence\'s tensors are not known before running';
-      else if (n.opType === 'SplitToSequence') why = 'its split is not a constant or the dim it splits is not fixed (fix the input shapes)';
+      else if (n.opType === 'SplitToSequence') why = 'its split is not a constant, the dim it splits is not fixed (fix the input shapes), or what reads its sequence stays';
+      else if (PRODUCERS.has(n.opType)) why = 'what reads its sequence stays';
       else why = "its sequence's tensors are not known before running";
       left.push({ what: `${n.opType} '${n.name}'${where}`, why });
     }
   };
   walk(graph, '');
-  return left;
+  // the ops that read a sequence first: they say why the sequences they read stay
+  const producer = (l: { what: string }) => PRODUCERS.has(l.what.split(' ')[0]!);
+  return [...left.filter((l) => !producer(l)), ...left.filter(producer)];
 }

@@ -239,8 +239,9 @@ export const seqValueDefs = {
       if (opset < 18 && !node.inputs[0]) throw new ShapeError('OptionalHasElement needs its input before opset 18');
       return {};
     },
+    // a tensor or a sequence too (opset 18; and a Loop's carried optional is its body's sequence output after one iteration)
     infer: (ctx) => {
-      if (ctx.node.inputs[0]) expectKind(ctx, 0, ctx.opset < 18 ? ['optional', 'optional-sequence'] : ['optional', 'optional-sequence', 'tensor', 'sequence'], 'input');
+      if (ctx.node.inputs[0]) expectKind(ctx, 0, ['optional', 'optional-sequence', 'tensor', 'sequence'], 'input');
       return [{ dtype: 'bool', shape: [] }];
     },
   }),
@@ -250,7 +251,7 @@ export const seqValueDefs = {
     layout: 'shape',
     attrs: () => ({}),
     infer: (ctx) => {
-      const x = expectKind(ctx, 0, ctx.opset < 18 ? ['optional', 'optional-sequence'] : ['optional', 'optional-sequence', 'tensor', 'sequence'], 'input');
+      const x = expectKind(ctx, 0, ['optional', 'optional-sequence', 'tensor', 'sequence'], 'input');
       const kind = x.kind === 'optional-sequence' || x.kind === 'sequence' ? 'sequence' : undefined;
       return [{ dtype: x.dtype, shape: x.shape && [...x.shape], kind }];
     },

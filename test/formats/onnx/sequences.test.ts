@@ -119,7 +119,7 @@ describe('sequences converted (resolve-sequences.ts; the TFLite interpreter vs P
   it('a sequence that stays (a list built in a Loop over an open dim) is refused by name for every format without sequences', async () => {
     const open = await loadModel(modelBytes('loop_stack'), { fileName: 'loop_stack.onnx' });
     for (const out of ['m.tflite', 'm.pb', 'm.h5', 'm.keras', 'm.json']) {
-      await expect(convert(open, out), out).rejects.toThrow(/unsupported: sequence \/ optional values in a .* file: SequenceEmpty '\/SequenceEmpty' stays: its sequence goes into Loop '\/Loop', which stays/);
+      await expect(convert(open, out), out).rejects.toThrow(/unsupported: sequence \/ optional values in a .* file: ConcatFromSequence '\/ConcatFromSequence' stays: its sequence comes from Loop '\/Loop', which stays \(a trip count that is not a constant: fix the input shapes\) \(and 2 more\)/);
     }
     // ONNX keeps it
     const onnx = await convert(open, 'm.onnx');
@@ -158,6 +158,11 @@ describe('sequence ops refuse bad input with typed errors', () => {
     g.initializers.set('at', Tensor.int64([], [-4]));
     const model = await loadModel(writeOnnx(g), { fileName: 'bad-at.onnx' });
     await expect(convert(model, 'm.tflite')).rejects.toThrow(/position -4 is out of range for a sequence of 3 tensors/);
+    // a position that is a graph input with a default (an initializer too) is no constant: refused, not baked in
+    g.initializers.set('at', Tensor.int64([], [1]));
+    g.inputs.push({ name: 'at', dtype: 'int64', shape: [] });
+    const overridable = await loadModel(writeOnnx(g), { fileName: 'input-at.onnx' });
+    await expect(convert(overridable, 'm.tflite')).rejects.toThrow(/SequenceAt 'n1' stays: its position is not a constant/);
   });
 
   it('SplitToSequence with a negative, zero, mis-summed or too fine split', async () => {
