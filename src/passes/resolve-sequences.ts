@@ -214,6 +214,9 @@ function resolveOnce(graph: Graph): { graph: Graph; resolved: number } {
   return { graph: rw.toGraph(), resolved };
 }
 
+/** A node as messages name it: its op and its name when it has one. */
+const label = (n: Node): string => (n.name ? `${n.opType} '${n.name}'` : n.opType);
+
 /** What stays: sequence values at the graph's edges and sequence ops, with why (first the ops that read a sequence). */
 function leftovers(graph: Graph): Array<{ what: string; why: string }> {
   const left: Array<{ what: string; why: string }> = [];
@@ -224,22 +227,22 @@ function leftovers(graph: Graph): Array<{ what: string; why: string }> {
   const readers = readersOf(graph.nodes);
   const walk = (g: Graph, where: string) => {
     for (const n of g.nodes) {
-      for (const s of subgraphsOf(n)) walk(s, ` in a subgraph of ${n.opType} '${n.name}'`);
+      for (const s of subgraphsOf(n)) walk(s, ` in a subgraph of ${label(n)}`);
       if (!isSequenceOp(n)) continue;
       const from = n.inputs[0] ? producers.get(n.inputs[0]) : undefined;
       const into = where ? undefined : (readers.get(n.outputs[0] ?? '') ?? []).find(isControlFlow);
       let why: string;
-      if (into) why = `its sequence goes into ${into.opType} '${into.name}', which stays (a trip count that is not a constant: fix the input shapes)`;
-      else if (from && !where && isControlFlow(from)) why = `its sequence comes from ${from.opType} '${from.name}', which stays (a trip count that is not a constant: fix the input shapes)`;
+      if (into) why = `its sequence goes into ${label(into)}, which stays (a trip count that is not a constant: fix the input shapes)`;
+      else if (from && !where && isControlFlow(from)) why = `its sequence comes from ${label(from)}, which stays (a trip count that is not a constant: fix the input shapes)`;
       else if (n.opType.startsWith('Optional')) why = 'optional values have no counterpart there';
       else if (n.opType === 'SequenceMap') why = 'SequenceMap is not unrolled';
       else if (where) why = `it stays inside control flow that is not made straight-line${where}`;
-      else if (n.opType === 'SequenceAt' && from && !from.opType.startsWith('Sequence') && from.opType !== 'SplitToSequence') why = `its sequence comes from ${from.opType} '${from.name}', whose tensors are not known before running`;
+      else if (n.opType === 'SequenceAt' && from && !from.opType.startsWith('Sequence') && from.opType !== 'SplitToSequence') why = `its sequence comes from ${label(from)}, whose tensors are not known before running`;
       else if ((n.opType === 'SequenceAt' || n.opType === 'SequenceInsert' || n.opType === 'SequenceErase') && n.inputs.length > 1) why = 'its position is not a constant, or its sequence\'s tensors are not known before running';
       else if (n.opType === 'SplitToSequence') why = 'its split is not a constant, the dim it splits is not fixed (fix the input shapes), or what reads its sequence stays';
       else if (PRODUCERS.has(n.opType)) why = 'what reads its sequence stays';
       else why = "its sequence's tensors are not known before running";
-      left.push({ what: `${n.opType} '${n.name}'${where}`, why });
+      left.push({ what: `${label(n)}${where}`, why });
     }
   };
   walk(graph, '');

@@ -51,7 +51,13 @@ function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType 
   let shape = inferred.shape;
   if (!shape) shape = declared.shape && [...declared.shape];
   else if (declared.shape && declared.shape.length === shape.length) shape = shape.map((d, i) => (d === null ? declared.shape![i]! : d));
-  return { ...inferred, dtype, shape, kind: inferred.kind ?? declared.kind };
+  const kind = inferred.kind ?? declared.kind;
+  return kind ? { ...inferred, dtype, shape, kind } : { ...inferred, dtype, shape };
+}
+
+/** `t` marked as a sequence / optional when `kind` says so (no `kind` key on a tensor's type). */
+function withKind<T extends object>(t: T, kind: ValueKind | undefined): T & { kind?: ValueKind } {
+  return kind ? { ...t, kind } : t;
 }
 
 // A Loop / Scan body is inferred more than once (until its carried types settle), so nested ones
@@ -67,12 +73,12 @@ function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, sc
   const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[]; kind?: ValueKind }>();
   g.inputs.forEach((v, i) => {
     const t = ins[i];
-    if (t?.dtype) inputs.set(v.name, { dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data, kind: t.kind ?? v.kind });
+    if (t?.dtype) inputs.set(v.name, withKind({ dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data }, t.kind ?? v.kind));
   });
   subgraphNesting++;
   try {
     const { values } = inferShapes(g, { inputs, scope, record: false });
-    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? { dtype: o.dtype, shape: o.shape && [...o.shape], kind: o.kind });
+    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? withKind({ dtype: o.dtype, shape: o.shape && [...o.shape] }, o.kind));
   } finally {
     subgraphNesting--;
   }
@@ -88,9 +94,9 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
   const values = new Map<string, ValueType>();
   const unknownOps = new Set<string>();
   const errors: string[] = [];
-  for (const v of graph.inputs) values.set(v.name, { dtype: v.dtype, shape: v.shape && [...v.shape], kind: v.kind });
+  for (const v of graph.inputs) values.set(v.name, withKind({ dtype: v.dtype, shape: v.shape && [...v.shape] }, v.kind));
   for (const [name, t] of graph.initializers) values.set(name, { dtype: t.dtype, shape: [...t.shape], data: tensorData(t) });
-  for (const [name, v] of options.inputs ?? []) values.set(name, { dtype: v.dtype, shape: v.shape && [...v.shape], data: v.value ? tensorData(v.value) : v.data, kind: v.kind });
+  for (const [name, v] of options.inputs ?? []) values.set(name, withKind({ dtype: v.dtype, shape: v.shape && [...v.shape], data: v.value ? tensorData(v.value) : v.data }, v.kind));
   const scope = options.scope;
   const declared = new Map<string, ValueInfo>();
   for (const v of graph.valueInfo ?? []) declared.set(v.name, v);
