@@ -11,15 +11,42 @@ import { Tensor } from './tensor.js';
 /** A sequence of tensors of one dtype (their shapes may differ). */
 export class TensorSequence extends Tensor {
   readonly kind = 'sequence' as const;
-  constructor(
-    dtype: DType,
-    readonly elements: readonly Tensor[],
-  ) {
+  /** the tensors, shared with the sequences appended to this one (only the first `held` are this one's) */
+  private readonly items: Tensor[];
+  private readonly held: number;
+
+  /** `shared`: appended() only (the array of the sequence appended to, already checked). */
+  constructor(dtype: DType, elements: readonly Tensor[], shared?: Tensor[]) {
     super(dtype, [0], allocArray(dtype, 0));
-    for (const [i, t] of elements.entries()) {
-      if (t instanceof TensorSequence || t instanceof OptionalValue) throw new ShapeError(`element ${i} of a sequence is ${describeValue(t)}: a sequence holds tensors`);
-      if (t.dtype !== dtype) throw new ShapeError(`element ${i} of a sequence of ${dtype} is ${t.dtype}`);
-    }
+    if (!shared) elements.forEach((t, i) => checkElement(t, dtype, i));
+    this.items = shared ?? [...elements];
+    this.held = shared ? shared.length : elements.length;
+  }
+
+  get elements(): readonly Tensor[] {
+    return this.items.length === this.held ? this.items : this.items.slice(0, this.held);
+  }
+
+  /** How many tensors it holds. */
+  get length(): number {
+    return this.held;
+  }
+
+  /** Its tensor at `i` (0 <= i < length). */
+  at(i: number): Tensor {
+    if (!(i >= 0 && i < this.held)) throw new ShapeError(`no tensor ${i} in a ${this.describe()}`);
+    return this.items[i]!;
+  }
+
+  /**
+   * This sequence with `t` appended. The first append to a sequence shares its array (a list
+   * built one append per Loop iteration costs one step per append, not a copy of all so far).
+   */
+  appended(t: Tensor): TensorSequence {
+    checkElement(t, this.dtype, this.held);
+    if (this.items.length !== this.held) return new TensorSequence(this.dtype, [...this.elements, t]);
+    this.items.push(t);
+    return new TensorSequence(this.dtype, [], this.items);
   }
 
   override get data(): never {
@@ -27,12 +54,17 @@ export class TensorSequence extends Tensor {
   }
 
   describe(): string {
-    return `sequence of ${this.elements.length} ${this.dtype} tensor${this.elements.length === 1 ? '' : 's'}`;
+    return `sequence of ${this.held} ${this.dtype} tensor${this.held === 1 ? '' : 's'}`;
   }
 
   override toString(): string {
     return `TensorSequence<${this.dtype}>(${this.elements.map((t) => `[${t.shape.join(', ')}]`).join(', ')})`;
   }
+}
+
+function checkElement(t: Tensor, dtype: DType, i: number): void {
+  if (t instanceof TensorSequence || t instanceof OptionalValue) throw new ShapeError(`element ${i} of a sequence is ${describeValue(t)}: a sequence holds tensors`);
+  if (t.dtype !== dtype) throw new ShapeError(`element ${i} of a sequence of ${dtype} is ${t.dtype}`);
 }
 
 /** An optional value: a tensor or a sequence, or none (then only its type is known). */

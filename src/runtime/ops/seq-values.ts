@@ -76,17 +76,17 @@ function squeezesPieces(a: SplitToSequenceAttrs, split: Tensor | undefined): boo
 function* runSequenceMap(inputs: ReadonlyArray<Tensor | undefined>, a: SequenceMapAttrs, ctx: OpContext): Generator<Promise<unknown>, Tensor[], unknown> {
   if (!ctx.runSubgraph) throw new UsageError('SequenceMap runs a subgraph: run its graph with the executor (runGraph), not its kernel alone');
   const first = sequenceIn(inputs, 0, 'SequenceMap input_sequence');
-  const n = first.elements.length;
+  const n = first.length;
   inputs.forEach((t, i) => {
     if (!t) throw new ShapeError(`SequenceMap input ${i} is missing`);
     if (t instanceof OptionalValue) throw new ShapeError(`SequenceMap input ${i} is ${describeValue(t)}; it takes sequences and tensors`);
-    if (t instanceof TensorSequence && t.elements.length !== n) throw new ShapeError(`SequenceMap input ${i} holds ${t.elements.length} tensors, input_sequence ${n}`);
+    if (t instanceof TensorSequence && t.length !== n) throw new ShapeError(`SequenceMap input ${i} holds ${t.length} tensors, input_sequence ${n}`);
   });
   const outs: Tensor[][] = a.body.outputs.map(() => []);
   for (let i = 0; i < n; i++) {
     const r = yield* ctx.runSubgraph(
       a.body,
-      inputs.map((t) => (t instanceof TensorSequence ? t.elements[i]! : t!)),
+      inputs.map((t) => (t instanceof TensorSequence ? t.at(i) : t!)),
     );
     r.forEach((t, j) => outs[j]!.push(kept(t, `SequenceMap body output ${j}`)));
   }
@@ -108,8 +108,9 @@ export const seqValueOps: OpTable = {
       const s = sequenceIn(inputs, 0, 'SequenceInsert input_sequence');
       const t = kept(tensorIn(inputs, 1, 'SequenceInsert tensor'), 'SequenceInsert tensor');
       if (t.dtype !== s.dtype) throw new ShapeError(`SequenceInsert: a ${t.dtype} tensor into a sequence of ${s.dtype}`);
-      const n = s.elements.length;
+      const n = s.length;
       const p = inputs[2] ? positionIn(inputs[2], n, 'SequenceInsert position', true) : n;
+      if (p === n) return [s.appended(t)];
       return [new TensorSequence(s.dtype, [...s.elements.slice(0, p), t, ...s.elements.slice(p)])];
     },
   }),
@@ -117,7 +118,7 @@ export const seqValueOps: OpTable = {
     attrs: noAttrs,
     run: (inputs) => {
       const s = sequenceIn(inputs, 0, 'SequenceErase input_sequence');
-      const n = s.elements.length;
+      const n = s.length;
       if (!n) throw new ShapeError('SequenceErase: the sequence is empty');
       const p = inputs[1] ? positionIn(inputs[1], n, 'SequenceErase position', false) : n - 1;
       return [new TensorSequence(s.dtype, s.elements.filter((_, i) => i !== p))];
@@ -127,10 +128,10 @@ export const seqValueOps: OpTable = {
     attrs: noAttrs,
     run: (inputs) => {
       const s = sequenceIn(inputs, 0, 'SequenceAt input_sequence');
-      return [s.elements[positionIn(need(inputs, 1, 'position'), s.elements.length, 'SequenceAt position', false)]!];
+      return [s.at(positionIn(need(inputs, 1, 'position'), s.length, 'SequenceAt position', false))];
     },
   }),
-  SequenceLength: defineOp({ attrs: noAttrs, run: (inputs) => [Tensor.int64([], [sequenceIn(inputs, 0, 'SequenceLength input_sequence').elements.length])] }),
+  SequenceLength: defineOp({ attrs: noAttrs, run: (inputs) => [Tensor.int64([], [sequenceIn(inputs, 0, 'SequenceLength input_sequence').length])] }),
   SplitToSequence: defineOp<SplitToSequenceAttrs>({
     attrs: seqValueDefs.SplitToSequence.attrs,
     run: (inputs, a) => {

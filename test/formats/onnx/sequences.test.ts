@@ -140,6 +140,37 @@ function seqGraph(nodes: Array<Omit<Node, 'name' | 'domain' | 'attrs'> & Partial
 
 const x6 = Tensor.float32([2, 6], Array.from({ length: 12 }, (_, i) => i));
 
+describe('a sequence appended to', () => {
+  it('shares its tensors with the longer sequence, and a second append to it is a sequence of its own', async () => {
+    const [t0, t1, t2] = [0, 1, 2].map((v) => Tensor.float32([1], [v]));
+    const a = new TensorSequence('float32', [t0!]);
+    const b = a.appended(t1!);
+    const c = a.appended(t2!);
+    const d = b.appended(t2!);
+    expect([a.length, b.length, c.length, d.length]).toEqual([1, 2, 2, 3]);
+    expect(a.elements).toEqual([t0]);
+    expect(b.elements.map((t) => t.toNumbers()[0])).toEqual([0, 1]);
+    expect(c.elements.map((t) => t.toNumbers()[0])).toEqual([0, 2]);
+    expect(d.elements.map((t) => t.toNumbers()[0])).toEqual([0, 1, 2]);
+    expect(() => a.appended(Tensor.int64([1], [1]))).toThrow(/element 1 of a sequence of float32 is int64/);
+    // SequenceInsert at the end of a sequence another insert already grew: the first is unchanged
+    const g = seqGraph(
+      [
+        { opType: 'SequenceInsert', inputs: ['s', 'x'], outputs: ['s1'] },
+        { opType: 'SequenceInsert', inputs: ['s', 'x'], outputs: ['s2'] },
+        { opType: 'SequenceInsert', inputs: ['s1', 'x'], outputs: ['s3'] },
+        { opType: 'SequenceLength', inputs: ['s3'], outputs: ['n3'] },
+        { opType: 'SequenceLength', inputs: ['s2'], outputs: ['y'] },
+      ],
+      [{ name: 's', dtype: 'float32', kind: 'sequence' }, { name: 'x', dtype: 'float32', shape: [2, 6] }],
+      'y',
+    );
+    g.outputs.push({ name: 'n3', dtype: 'int64' });
+    const r = (await runGraph(g, { s: a, x: x6 })).outputs;
+    expect([r.get('y')!.toNumbers()[0], r.get('n3')!.toNumbers()[0], a.length]).toEqual([2, 3, 1]);
+  });
+});
+
 describe('sequence ops refuse bad input with typed errors', () => {
   it('SequenceAt out of range: at run time and, a constant one, when converting', async () => {
     const g = seqGraph(
