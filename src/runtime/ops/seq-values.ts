@@ -8,7 +8,7 @@ import { seqValueDefs, type ConcatFromSequenceAttrs, type OptionalAttrs, type Se
 import { describeValue, OptionalValue, TensorSequence } from '../../ir/seq-values.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ownedBuffer } from '../../wasm/host-buffers.js';
-import { defineOp, driveKernel, noAttrs, type OpContext, type OpTable } from '../op.js';
+import { defineOp, driveKernel, type OpContext, type OpTable } from '../op.js';
 import { need, normAxis, readInts } from './args.js';
 import { concat, split } from './shape.js';
 
@@ -103,7 +103,7 @@ export const seqValueOps: OpTable = {
     },
   }),
   SequenceInsert: defineOp({
-    attrs: noAttrs,
+    attrs: seqValueDefs.SequenceInsert.attrs,
     run: (inputs) => {
       const s = sequenceIn(inputs, 0, 'SequenceInsert input_sequence');
       const t = kept(tensorIn(inputs, 1, 'SequenceInsert tensor'), 'SequenceInsert tensor');
@@ -115,7 +115,7 @@ export const seqValueOps: OpTable = {
     },
   }),
   SequenceErase: defineOp({
-    attrs: noAttrs,
+    attrs: seqValueDefs.SequenceErase.attrs,
     run: (inputs) => {
       const s = sequenceIn(inputs, 0, 'SequenceErase input_sequence');
       const n = s.length;
@@ -125,13 +125,13 @@ export const seqValueOps: OpTable = {
     },
   }),
   SequenceAt: defineOp({
-    attrs: noAttrs,
+    attrs: seqValueDefs.SequenceAt.attrs,
     run: (inputs) => {
       const s = sequenceIn(inputs, 0, 'SequenceAt input_sequence');
       return [s.at(positionIn(need(inputs, 1, 'position'), s.length, 'SequenceAt position', false))];
     },
   }),
-  SequenceLength: defineOp({ attrs: noAttrs, run: (inputs) => [Tensor.int64([], [sequenceIn(inputs, 0, 'SequenceLength input_sequence').length])] }),
+  SequenceLength: defineOp({ attrs: seqValueDefs.SequenceLength.attrs, run: (inputs) => [Tensor.int64([], [sequenceIn(inputs, 0, 'SequenceLength input_sequence').length])] }),
   SplitToSequence: defineOp<SplitToSequenceAttrs>({
     attrs: seqValueDefs.SplitToSequence.attrs,
     run: (inputs, a) => {
@@ -177,7 +177,7 @@ export const seqValueOps: OpTable = {
     run: (inputs) => [new Tensor('bool', [], Uint8Array.of(inputs[0] && (!(inputs[0] instanceof OptionalValue) || inputs[0].value) ? 1 : 0))],
   }),
   OptionalGetElement: defineOp({
-    attrs: noAttrs,
+    attrs: seqValueDefs.OptionalGetElement.attrs,
     run: (inputs) => {
       const x = need(inputs, 0, 'input');
       if (!(x instanceof OptionalValue)) return [x];
