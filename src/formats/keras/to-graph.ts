@@ -5,6 +5,7 @@ import { emptyGraph, type Attr, type Dim, type Graph } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/infer.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
+import { propagateMasks } from './masking.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
 
 class GraphEmitter implements IrEmitter {
@@ -16,6 +17,7 @@ class GraphEmitter implements IrEmitter {
     name: string,
     readonly file: string,
     readonly keras3: boolean,
+    readonly tfjs: boolean,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -65,8 +67,8 @@ function inputShape(layer: KerasLayer, file: string): KShape {
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean } = {}): Graph {
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false);
+export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjs?: boolean } = {}): Graph {
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjs ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
@@ -137,7 +139,8 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    return row(e, { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer) });
+    const call = { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer) };
+    return propagateMasks(e, call, row(e, call));
   };
 
   const outputs = spec.outputs.map(resolve);

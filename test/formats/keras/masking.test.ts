@@ -1,0 +1,157 @@
+// Keras masking (Embedding mask_zero=True, Masking) through LSTM / GRU / SimpleRNN / Bidirectional,
+// against TensorFlow.js 4.9 (CPU backend) building the same models, saved as TF.js writes a layers
+// model.json and predicting on token rows padded before ('pre', pad_sequences' default), after
+// ('post'), in the middle, fully padded and not at all: nnport's run of the file, and
+// onnxruntime-node running nnport's .onnx of it.
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
+import { convert, type GraphModel } from '../../../src/index.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { predict, randomInput, relError, tf, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+
+const TOL = 1e-5;
+const T = 6;
+const VOCAB = 7;
+/** pre-padded, post-padded, fully padded, unpadded, zeros in the middle */
+export const TOKEN_ROWS = [
+  [0, 0, 3, 1, 4, 2],
+  [5, 2, 6, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0],
+  [1, 2, 3, 4, 5, 6],
+  [3, 0, 2, 0, 0, 1],
+];
+export const tokens = (): Tensor => Tensor.float32([TOKEN_ROWS.length, T], TOKEN_ROWS.flat());
+
+/** float steps [B, T, 3], zero vectors (Masking's mask_value 0) where TOKEN_ROWS has 0, else seeded values away from 0 */
+export function maskedSteps(value = 0): Tensor {
+  const r = randomInput([TOKEN_ROWS.length, T, 3], 5).toFloat32();
+  const d = new Float32Array(r.length);
+  TOKEN_ROWS.flat().forEach((id, s) => {
+    for (let f = 0; f < 3; f++) d[s * 3 + f] = id === 0 ? value : r[s * 3 + f]! + (r[s * 3 + f]! >= 0 ? 0.1 : -0.1);
+  });
+  // one unmasked step that equals mask_value in some (not all) features
+  d[3 * 3 + 1] = value;
+  return Tensor.float32([TOKEN_ROWS.length, T, 3], d);
+}
+
+/** Seeded weights away from the initializers' orthogonal / zero values. */
+function seeded(m: tf.LayersModel, seed: number): tf.LayersModel {
+  m.setWeights(m.getWeights().map((w, i) => tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', seed + i), 0.7)));
+  return m;
+}
+
+const ids = () => tf.input({ shape: [T] });
+const embed = (x: tf.SymbolicTensor) => tf.layers.embedding({ inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as tf.SymbolicTensor;
+const model = (x: tf.SymbolicTensor, y: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.model({ inputs: x, outputs: y });
+const chain = (...layers: tf.layers.Layer[]) => (x: tf.SymbolicTensor) => layers.reduce((v, l) => l.apply(v) as tf.SymbolicTensor, x);
+
+/** TF.js models, each with the input they are run on. */
+export const MASKED_MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> = [
+  ['Embedding(mask_zero) -> LSTM, last output', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3 }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> LSTM return_sequences -> Dense', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3, returnSequences: true }), tf.layers.dense({ units: 2 }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> LSTM return_state', () => { const x = ids(); return model(x, tf.layers.lstm({ units: 3, returnState: true, returnSequences: true }).apply(embed(x)) as tf.SymbolicTensor[]); }, tokens],
+  ['Embedding(mask_zero) -> GRU return_sequences -> GRU', () => { const x = ids(); return model(x, chain(tf.layers.gru({ units: 3, returnSequences: true, resetAfter: false } as never), tf.layers.gru({ units: 2, resetAfter: false } as never))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> SimpleRNN go_backwards, return_sequences', () => { const x = ids(); return model(x, chain(tf.layers.simpleRNN({ units: 3, returnSequences: true, goBackwards: true }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> Bidirectional(LSTM) concat, return_sequences -> Dense', () => { const x = ids(); return model(x, chain(tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3, returnSequences: true }) as never }), tf.layers.dense({ units: 2, activation: 'softmax' }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> Bidirectional(GRU) sum, last output', () => { const x = ids(); return model(x, chain(tf.layers.bidirectional({ layer: tf.layers.gru({ units: 3, resetAfter: false } as never) as never, mergeMode: 'sum' }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> Dropout -> Dense -> LSTM (the mask passes Dense)', () => { const x = ids(); return model(x, chain(tf.layers.dropout({ rate: 0.3 }), tf.layers.dense({ units: 3, activation: 'tanh' }), tf.layers.lstm({ units: 2 }))(embed(x))); }, tokens],
+  ['Masking(0) -> LSTM return_sequences', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: 0 }), tf.layers.lstm({ units: 3, returnSequences: true }))(x)); }, () => maskedSteps(0)],
+  ['Masking(-1) -> Bidirectional(SimpleRNN) ave, return_sequences', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: -1 }), tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, returnSequences: true }) as never, mergeMode: 'ave' }))(x)); }, () => maskedSteps(-1)],
+  ['Masking(0) alone: its output zeroes the masked steps', () => { const x = tf.input({ shape: [T, 3] }); return model(x, tf.layers.masking({ maskValue: 0 }).apply(x) as tf.SymbolicTensor); }, () => maskedSteps(0)],
+];
+
+async function ortRun(onnx: Uint8Array, x: Tensor): Promise<Tensor[]> {
+  const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+  try {
+    const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) });
+    return session.outputNames.map((n) => Tensor.float32([...res[n]!.dims], res[n]!.data as Float32Array));
+  } finally {
+    await session.release();
+  }
+}
+
+export async function readBuilt(m: tf.LayersModel): Promise<GraphModel> {
+  const { json, shard } = await tfjsRoundTrip(m);
+  return readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+}
+
+describe('Keras masking against TensorFlow.js', () => {
+  it.each(MASKED_MODELS)('%s (TF.js model.json): nnport and onnxruntime', async (_name, make, input) => {
+    const m = seeded(make(), 70);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    // (TF.js loads a model without weights from its topology alone: the model built here runs it)
+    const oracle = m.getWeights().length ? await tfjsModelFromJson(json, () => shard) : m;
+    const x = input();
+    const want = predict(oracle, [x]);
+    const g = model.graph;
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+    expect(g.outputs.length).toBe(want.length);
+    const ours = Math.max(...g.outputs.map((o, k) => (expect(outputs.get(o.name)!.shape).toEqual(want[k]!.shape), relError(outputs.get(o.name)!, want[k]!))));
+    const { bytes: onnx } = await convert(model, 'm.onnx');
+    const theirs = await ortRun(onnx, x);
+    const ort_ = Math.max(...theirs.map((t, k) => relError(t, want[k]!)));
+    console.log(`${_name}: nnport ${ours.toExponential(2)}, onnxruntime ${ort_.toExponential(2)} vs TF.js`);
+    expect(ours).toBeLessThan(TOL);
+    expect(ort_).toBeLessThan(TOL);
+  });
+
+  it('the mask changes TF.js\' result (a reader that ignored it would compute over the padding)', async () => {
+    const make = (maskZero: boolean) => tf.sequential({ layers: [tf.layers.embedding({ inputDim: VOCAB, outputDim: 3, maskZero, inputShape: [T] }), tf.layers.lstm({ units: 2 })] });
+    const masked = seeded(make(true), 60);
+    const plain = make(false);
+    plain.setWeights(masked.getWeights());
+    const x = tokens();
+    const a = predict(masked, [x])[0]!;
+    expect(relError(predict(plain, [x])[0]!, a)).toBeGreaterThan(1e-2);
+    const g = (await readBuilt(masked)).graph;
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+    expect(relError(outputs.get(g.outputs[0]!.name)!, a)).toBeLessThan(TOL);
+    // unrolled with a Where per step: no ONNX LSTM is left
+    expect(g.nodes.some((n) => n.opType === 'LSTM')).toBe(false);
+    expect(g.nodes.filter((n) => n.opType === 'Where').length).toBe(2 * T);
+  });
+
+  it('Embedding(mask_zero) -> Add(LSTM sequence, Dense) -> LSTM: the merge ANDs its inputs\' masks (Keras\' rule; TF.js\' own merge mask is broken, so TF.js\' layers run eagerly with that mask)', async () => {
+    const x = ids();
+    const emb = tf.layers.embedding({ inputDim: VOCAB, outputDim: 4, maskZero: true });
+    const lstm1 = tf.layers.lstm({ units: 4, returnSequences: true });
+    const dense = tf.layers.dense({ units: 4 });
+    const lstm2 = tf.layers.lstm({ units: 2 });
+    const e = emb.apply(x) as tf.SymbolicTensor;
+    const sum = tf.layers.add().apply([lstm1.apply(e) as tf.SymbolicTensor, dense.apply(e) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const m = seeded(model(x, lstm2.apply(sum) as tf.SymbolicTensor), 90);
+    const xs = tokens();
+    const eager = (masked: boolean): Tensor => {
+      const y = tf.tidy(() => {
+        const ids_ = tf.tensor(xs.toFloat32(), [...xs.shape]);
+        const kw = masked ? { mask: tf.notEqual(ids_, 0) } : {};
+        const v = emb.apply(ids_) as tf.Tensor;
+        const s = tf.add(lstm1.apply(v, kw) as tf.Tensor, dense.apply(v) as tf.Tensor);
+        return lstm2.apply(s, kw) as tf.Tensor;
+      });
+      const out = Tensor.float32(y.shape, y.dataSync());
+      y.dispose();
+      return out;
+    };
+    const want = eager(true);
+    // (the mask matters here)
+    expect(relError(eager(false), want)).toBeGreaterThan(1e-2);
+    const g = (await readBuilt(m)).graph;
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, xs]]));
+    const err = relError(outputs.get(g.outputs[0]!.name)!, want);
+    console.log(`Add of masked values -> LSTM: nnport ${err.toExponential(2)} vs TF.js' layers`);
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('a mask no layer consumes changes nothing: Embedding(mask_zero) -> Dense emits no mask', async () => {
+    const x = ids();
+    const m = seeded(model(x, chain(tf.layers.dense({ units: 2 }))(embed(x))), 80);
+    const g = (await readBuilt(m)).graph;
+    expect(g.nodes.map((n) => n.opType).filter((o) => ['Equal', 'Not', 'Where'].includes(o))).toEqual([]);
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, tokens()]]));
+    expect(relError(outputs.get(g.outputs[0]!.name)!, predict(m, [tokens()])[0]!)).toBeLessThan(TOL);
+  });
+});
