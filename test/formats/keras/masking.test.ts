@@ -3,13 +3,20 @@
 // model.json and predicting on token rows padded before ('pre', pad_sequences' default), after
 // ('post'), in the middle, fully padded and not at all: nnport's run of the file, and
 // onnxruntime-node running nnport's .onnx of it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { readKerasH5 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert, type GraphModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { predict, randomInput, relError, tf, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+
+const tflite = useTfliteOracle();
 
 const TOL = 1e-5;
 const T = 6;
@@ -153,5 +160,67 @@ describe('Keras masking against TensorFlow.js', () => {
     expect(g.nodes.map((n) => n.opType).filter((o) => ['Equal', 'Not', 'Where'].includes(o))).toEqual([]);
     const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, tokens()]]));
     expect(relError(outputs.get(g.outputs[0]!.name)!, predict(m, [tokens()])[0]!)).toBeLessThan(TOL);
+  });
+});
+
+const H5_CASES = ['emb-lstm', 'emb-bilstm-seq', 'masking-gru', 'emb-rnn-stack'] as const;
+const h5 = (name: (typeof H5_CASES)[number]): Uint8Array => new Uint8Array(readFileSync(join(ensureScriptFixtures('keras_masking_h5.py', 'keras-masking', H5_CASES), name, 'model.h5')));
+const inputOf = (name: string): Tensor => (name === 'masking-gru' ? maskedSteps(0) : tokens());
+
+/**
+ * What Keras computes for the file: TF.js running it, except that Keras zeros a Bidirectional's
+ * sequence at masked steps (its zero_output_for_mask = return_sequences), which TF.js does not:
+ * there TF.js' own layers run eagerly with the mask and the Bidirectional's output is zeroed.
+ */
+function kerasOutput(oracle: tf.LayersModel, name: string, x: Tensor): Tensor {
+  if (name !== 'emb-bilstm-seq') return predict(oracle, [x])[0]!;
+  const y = tf.tidy(() => {
+    const ids_ = tf.tensor(x.toFloat32(), [...x.shape]);
+    const mask = tf.notEqual(ids_, 0);
+    const bi = oracle.getLayer('bidirectional').apply(oracle.getLayer('embedding').apply(ids_), { mask }) as tf.Tensor;
+    return oracle.getLayer('dense').apply(tf.mul(bi, tf.expandDims(tf.cast(mask, 'float32'), -1))) as tf.Tensor;
+  });
+  const out = Tensor.float32(y.shape, y.dataSync());
+  y.dispose();
+  return out;
+}
+
+describe('Keras 2 .h5 with masking (scripts/fixtures/keras_masking_h5.py) against TensorFlow.js running the same file', () => {
+  it.each(H5_CASES)('%s: nnport, and its .onnx in onnxruntime', async (name) => {
+    const bytes = h5(name);
+    const model = await readKerasH5(bytes, { fileName: `${name}.h5` });
+    const oracle = await tfjsModelFromH5(bytes);
+    const x = inputOf(name);
+    const want = kerasOutput(oracle, name, x);
+    if (name === 'emb-bilstm-seq') expect(relError(predict(oracle, [x])[0]!, want), 'Keras\' zeros at masked steps differ from TF.js\' previous outputs').toBeGreaterThan(1e-3);
+    const g = model.graph;
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+    const got = outputs.get(g.outputs[0]!.name)!;
+    expect(got.shape).toEqual(want.shape);
+    const ours = relError(got, want);
+    const onnx = relError((await ortRun((await convert(model, 'm.onnx')).bytes, x))[0]!, want);
+    console.log(`${name}.h5: nnport ${ours.toExponential(2)}, onnxruntime ${onnx.toExponential(2)} vs TF.js`);
+    expect(ours).toBeLessThan(TOL);
+    expect(onnx).toBeLessThan(TOL);
+  });
+
+  it.each(['emb-lstm', 'emb-bilstm-seq', 'masking-gru'] as const)('%s written as .tflite: the TFLite interpreter against TF.js', async (name) => {
+    const bytes = h5(name);
+    const model = await readKerasH5(bytes, { fileName: `${name}.h5` });
+    const file = (await convert(model, 'm.tflite')).bytes;
+    const x = inputOf(name);
+    const want = kerasOutput(await tfjsModelFromH5(bytes), name, x);
+    // row by row: (the interpreter's input is declared with batch 1 where the writer fixes it)
+    const declared = (await tflite.inputs(file))[0]!;
+    const B = x.shape[0]!;
+    const per = x.size / B;
+    const rows: Float32Array[] = [];
+    const batched = declared.shape[0] !== 1;
+    const runs = batched ? [x.toFloat32()] : Array.from({ length: B }, (_, b) => x.toFloat32().slice(b * per, (b + 1) * per));
+    for (const input of runs) rows.push(Float32Array.from((await tflite.run(file, [input]))[0]!.data as Float32Array));
+    const got = Tensor.float32([...want.shape], Float32Array.from(rows.flatMap((r) => Array.from(r))));
+    const err = relError(got, want);
+    console.log(`${name}.h5 -> .tflite: TFLite interpreter ${err.toExponential(2)} vs TF.js`);
+    expect(err).toBeLessThan(TOL);
   });
 });
