@@ -5,7 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
-import { embeddingMask, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
+import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
@@ -669,7 +669,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   AveragePooling1D: pool('AveragePool', 1),
   AveragePooling2D: pool('AveragePool', 2),
   AveragePooling3D: pool('AveragePool', 3),
-  GlobalAveragePooling1D: globalPool('ReduceMean', 1),
+  GlobalAveragePooling1D: maskedAveragePooling(globalPool('ReduceMean', 1)),
   GlobalAveragePooling2D: globalPool('ReduceMean', 2),
   GlobalMaxPooling1D: globalPool('ReduceMax', 1),
   GlobalMaxPooling2D: globalPool('ReduceMax', 2),

@@ -8,10 +8,11 @@
 // Keras itself (.h5 / .keras, not TF.js' own model.json) writes zeros at a masked step of a
 // Bidirectional's sequences (its zero_output_for_mask = return_sequences), and of a layer whose
 // config says zero_output_for_mask; TF.js has no such argument.
+// GlobalAveragePooling1D takes Keras' masked mean (TF.js refuses to build it with a mask).
 // The mask is emitted only when a layer reads it: a mask nothing consumes changes nothing. A layer
-// that would consume it and nnport does not implement (GlobalAveragePooling1D's masked mean,
-// Softmax, a mask on the time axis of a Concatenate, ...) is refused by name. Layers that do not
-// support masking end it (Keras drops the mask there; TF.js refuses to build such a model).
+// that would consume it and nnport does not implement (Softmax, attention, TimeDistributed around
+// other than a per-step layer, a Concatenate along the time axis) is refused by name. Layers that do
+// not support masking end it (Keras drops the mask there; TF.js refuses to build such a model).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Graph, Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -68,7 +69,7 @@ const PASS = new Set([
 /** Merges: the output mask is the AND of the inputs' masks (an input without one counts as all true). */
 const MERGE = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 /** Layers whose Keras call reads the mask, which nnport does not compute masked. */
-const CONSUMERS = new Set(['GlobalAveragePooling1D', 'Softmax', 'Attention', 'AdditiveAttention', 'MultiHeadAttention']);
+const CONSUMERS = new Set(['Softmax', 'Attention', 'AdditiveAttention', 'MultiHeadAttention']);
 /** The recurrent layers: their rows take the mask themselves (maskedRecurrent). */
 const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
 
@@ -78,7 +79,7 @@ const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
  */
 export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[]): KValue[] {
   const masks = call.inputs.map((v) => v.mask);
-  if (!masks.some(Boolean) || RECURRENT.has(call.className) || call.className === 'Masking' || call.className === 'Embedding') return outputs;
+  if (!masks.some(Boolean) || RECURRENT.has(call.className) || ['Masking', 'Embedding', 'GlobalAveragePooling1D'].includes(call.className)) return outputs;
   const what = `layer '${call.name}' (${call.className}) is given the mask of an Embedding(mask_zero=True) or Masking layer`;
   if (CONSUMERS.has(call.className)) throw new UnsupportedError(`Keras ${call.className} with a mask`, `${what}, which it would apply`);
   const seq = (v: KValue | undefined) => v !== undefined && v.shape.length >= 3;
@@ -105,6 +106,28 @@ export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[])
   }
   // Keras' layers without supports_masking drop the mask (their call never sees it)
   return outputs;
+}
+
+/**
+ * GlobalAveragePooling1D around a masked input: Keras' masked mean sum(x·m) / sum(m) over the
+ * steps (a fully masked row is 0 / 0, NaN, as in Keras). TF.js refuses to build such a model (its
+ * GlobalAveragePooling1D does not support masking).
+ */
+export function maskedAveragePooling(row: (e: IrEmitter, call: LayerCall) => KValue[]): (e: IrEmitter, call: LayerCall) => KValue[] {
+  return (e, call) => {
+    const x = call.inputs[0];
+    if (!x?.mask || x.shape.length !== 3) return row(e, call);
+    const f = call.config.data_format;
+    if (f !== undefined && f !== null && f !== 'channels_last') throw new UnsupportedError(`GlobalAveragePooling1D with data_format '${String(f)}' and a mask`, `layer '${call.name}'`);
+    const keep = call.config.keepdims === true;
+    const n = call.name;
+    const m = node(e, 'Unsqueeze', [node(e, 'Cast', [x.mask.value()], `${n}/mask_float`, { to: int(1) }), e.constant(`${n}/feature_axis`, Tensor.int64([1], [2]))], `${n}/mask_columns`);
+    const steps = e.constant(`${n}/steps_axis`, Tensor.int64([1], [1]));
+    const sum = node(e, 'ReduceSum', [node(e, 'Mul', [x.name, m], `${n}/masked`), steps], `${n}/sum`, { keepdims: int(keep ? 1 : 0) });
+    const count = node(e, 'ReduceSum', [m, steps], `${n}/count`, { keepdims: int(keep ? 1 : 0) });
+    const y = e.node('Div', [sum, count], [n], {}, '', n)[0]!;
+    return [{ name: y, shape: keep ? [x.shape[0] ?? null, 1, x.shape[2] ?? null] : [x.shape[0] ?? null, x.shape[2] ?? null] }];
+  };
 }
 
 // ---- masked recurrence ----

@@ -153,6 +153,45 @@ describe('Keras masking against TensorFlow.js', () => {
     expect(err).toBeLessThan(TOL);
   });
 
+  it('Embedding(mask_zero) -> [LSTM return_sequences ->] GlobalAveragePooling1D -> Dense: Keras\' masked mean (TF.js refuses the mask there: its layers run eagerly, the mean by Keras\' formula)', async () => {
+    for (const withLstm of [false, true]) {
+      // built unmasked (TF.js would refuse), mask_zero set in the saved config
+      const x = ids();
+      const emb = tf.layers.embedding({ inputDim: VOCAB, outputDim: 4 });
+      const lstm = tf.layers.lstm({ units: 3, returnSequences: true });
+      const dense = tf.layers.dense({ units: 2 });
+      let v = emb.apply(x) as tf.SymbolicTensor;
+      if (withLstm) v = lstm.apply(v) as tf.SymbolicTensor;
+      const m = seeded(model(x, dense.apply(tf.layers.globalAveragePooling1d().apply(v)) as tf.SymbolicTensor), 100);
+      const { json, shard } = await tfjsRoundTrip(m);
+      const j = JSON.parse(new TextDecoder().decode(json));
+      const layer = j.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Embedding');
+      layer.config.mask_zero = true;
+      const g = (await readTfjsLayers(new TextEncoder().encode(JSON.stringify(j)), { fileName: 'model.json', readSibling: async () => shard })).graph;
+      const xs = tokens();
+      const y = tf.tidy(() => {
+        const t = tf.tensor(xs.toFloat32(), [...xs.shape]);
+        const mask = tf.notEqual(t, 0);
+        let h = emb.apply(t) as tf.Tensor;
+        if (withLstm) h = lstm.apply(h, { mask }) as tf.Tensor;
+        const w = tf.expandDims(tf.cast(mask, 'float32'), -1);
+        return dense.apply(tf.div(tf.sum(tf.mul(h, w), 1), tf.sum(w, 1))) as tf.Tensor;
+      });
+      const want = Tensor.float32(y.shape, y.dataSync());
+      y.dispose();
+      const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, xs]]));
+      const got = outputs.get(g.outputs[0]!.name)!;
+      // the fully padded row (2) is 0 / 0 in Keras: NaN in both
+      const padded = (t: Tensor) => Array.from(t.toFloat32().slice(4, 6));
+      const others = (t: Tensor) => Tensor.float32([4, 2], t.toFloat32().filter((_, i) => Math.floor(i / 2) !== 2));
+      expect(padded(got).every(Number.isNaN)).toBe(true);
+      expect(padded(want).every(Number.isNaN)).toBe(true);
+      const err = relError(others(got), others(want));
+      console.log(`GlobalAveragePooling1D masked mean${withLstm ? ' after an LSTM' : ''}: nnport ${err.toExponential(2)} vs TF.js' layers`);
+      expect(err).toBeLessThan(TOL);
+    }
+  });
+
   it('a mask no layer consumes changes nothing: Embedding(mask_zero) -> Dense emits no mask', async () => {
     const x = ids();
     const m = seeded(model(x, chain(tf.layers.dense({ units: 2 }))(embed(x))), 80);
