@@ -67,7 +67,7 @@ function inputShape(layer: KerasLayer, file: string): KShape {
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjs?: boolean } = {}): Graph {
+export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjs?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
   const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjs ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
@@ -127,7 +127,11 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
   const emitLayer = (layer: KerasLayer, callIdx: number): KValue[] => {
     if (layer.className === 'InputLayer') {
       if (callIdx !== 0) throw new FormatError(`model config: input layer '${layer.name}' has no call ${callIdx}`, { file });
-      const shape = inputShape(layer, file);
+      // --input-shape (ReadOptions.inputShapes) fills the dims the file leaves open as the layers are
+      // built (a masked recurrent layer is unrolled over its steps here); readModel checks the rest
+      const declared = inputShape(layer, file);
+      const given = options.inputShapes?.[layer.name] ?? (spec.inputs.length === 1 ? options.inputShapes?.[''] : undefined);
+      const shape = given && given.length === declared.length ? declared.map((d, i) => d ?? given[i]!) : declared;
       const name = e.unique(layer.name);
       const dims: Dim[] = shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d));
       e.graph.inputs.push({ name, dtype: kerasDType(layer.config.dtype), shape: dims });

@@ -88,7 +88,7 @@ export async function readTfjsLayers(bytes: Uint8Array, options: ReadOptions = {
     }
     return weightsByRole(layer, entry?.tensors ?? [], entry ? entry.names : undefined, file);
   };
-  const graph = kerasToGraph(spec, weightsOf, file, { tfjs: true });
+  const graph = kerasToGraph(spec, weightsOf, file, { tfjs: true, inputShapes: options.inputShapes });
   graph.metadata = { producerName: typeof j.generatedBy === 'string' ? j.generatedBy : 'tfjs-layers' };
   return { kind: 'graph', format: 'tfjs', graph };
 }

@@ -192,6 +192,33 @@ describe('Keras masking against TensorFlow.js', () => {
     }
   });
 
+  it('an open time axis: refused by name (the masked steps are unrolled when read), converted with --input-shape', async () => {
+    const x = tf.input({ shape: [null] });
+    const m = seeded(model(x, chain(tf.layers.lstm({ units: 3 }))(embed(x))), 110);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const read = (inputShapes?: Record<string, number[]>) => readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard, ...(inputShapes && { inputShapes }) });
+    await expect(read()).rejects.toThrow(/LSTM over a dynamic sequence length in a masked Keras LSTM.*--input-shape/);
+    const g = (await read({ '': [TOKEN_ROWS.length, T] })).graph;
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, tokens()]]));
+    expect(relError(outputs.get(g.outputs[0]!.name)!, predict(m, [tokens()])[0]!)).toBeLessThan(TOL);
+  });
+
+  it('a layer that would apply the mask and nnport does not compute masked is refused by name', async () => {
+    const cases: Array<[string, (v: tf.SymbolicTensor) => tf.SymbolicTensor, RegExp]> = [
+      ['Softmax', (v) => tf.layers.softmax().apply(v) as tf.SymbolicTensor, /Keras Softmax with a mask.*layer 'softmax/],
+      ['Concatenate along time', (v) => tf.layers.concatenate({ axis: 1 }).apply([v, v]) as tf.SymbolicTensor, /Concatenate along the time axis with a mask/],
+    ];
+    for (const [what, head, error] of cases) {
+      // built unmasked (TF.js refuses both with a mask), mask_zero set in the saved config
+      const x = ids();
+      const m = model(x, head(tf.layers.lstm({ units: 3, returnSequences: true }).apply(tf.layers.embedding({ inputDim: VOCAB, outputDim: 4 }).apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor));
+      const { json, shard } = await tfjsRoundTrip(m);
+      const j = JSON.parse(new TextDecoder().decode(json));
+      j.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Embedding').config.mask_zero = true;
+      await expect(readTfjsLayers(new TextEncoder().encode(JSON.stringify(j)), { fileName: 'model.json', readSibling: async () => shard }), what).rejects.toThrow(error);
+    }
+  });
+
   it('a mask no layer consumes changes nothing: Embedding(mask_zero) -> Dense emits no mask', async () => {
     const x = ids();
     const m = seeded(model(x, chain(tf.layers.dense({ units: 2 }))(embed(x))), 80);
