@@ -5,7 +5,6 @@
 // onnxruntime-node running nnport's .onnx of it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readKerasH5 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
@@ -13,6 +12,7 @@ import { convert, type GraphModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { ortRun } from '../../support/ort.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
@@ -69,15 +69,8 @@ export const MASKED_MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> 
   ['Masking(0) alone: its output zeroes the masked steps', () => { const x = tf.input({ shape: [T, 3] }); return model(x, tf.layers.masking({ maskValue: 0 }).apply(x) as tf.SymbolicTensor); }, () => maskedSteps(0)],
 ];
 
-async function ortRun(onnx: Uint8Array, x: Tensor): Promise<Tensor[]> {
-  const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-  try {
-    const res = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) });
-    return session.outputNames.map((n) => Tensor.float32([...res[n]!.dims], res[n]!.data as Float32Array));
-  } finally {
-    await session.release();
-  }
-}
+/** onnxruntime-node's outputs of `onnx` on x, in the session's order. */
+const ortOutputs = async (onnx: Uint8Array, x: Tensor): Promise<Tensor[]> => [...(await ortRun(onnx, [x])).values()];
 
 export async function readBuilt(m: tf.LayersModel): Promise<GraphModel> {
   const { json, shard } = await tfjsRoundTrip(m);
@@ -98,7 +91,7 @@ describe('Keras masking against TensorFlow.js', () => {
     expect(g.outputs.length).toBe(want.length);
     const ours = Math.max(...g.outputs.map((o, k) => (expect(outputs.get(o.name)!.shape).toEqual(want[k]!.shape), relError(outputs.get(o.name)!, want[k]!))));
     const { bytes: onnx } = await convert(model, 'm.onnx');
-    const theirs = await ortRun(onnx, x);
+    const theirs = await ortOutputs(onnx, x);
     const ort_ = Math.max(...theirs.map((t, k) => relError(t, want[k]!)));
     console.log(`${_name}: nnport ${ours.toExponential(2)}, onnxruntime ${ort_.toExponential(2)} vs TF.js`);
     expect(ours).toBeLessThan(TOL);
@@ -264,7 +257,7 @@ describe('Keras 2 .h5 with masking (scripts/fixtures/keras_masking_h5.py) agains
     const got = outputs.get(g.outputs[0]!.name)!;
     expect(got.shape).toEqual(want.shape);
     const ours = relError(got, want);
-    const onnx = relError((await ortRun((await convert(model, 'm.onnx')).bytes, x))[0]!, want);
+    const onnx = relError((await ortOutputs((await convert(model, 'm.onnx')).bytes, x))[0]!, want);
     console.log(`${name}.h5: nnport ${ours.toExponential(2)}, onnxruntime ${onnx.toExponential(2)} vs TF.js`);
     expect(ours).toBeLessThan(TOL);
     expect(onnx).toBeLessThan(TOL);
