@@ -7,7 +7,8 @@
 // unrolled over its (fixed) steps with a Where per step (src/passes/unroll-recurrent.ts' mask).
 // Keras itself (.h5 / .keras, not TF.js' own model.json) writes zeros at a masked step of a
 // Bidirectional's sequences (its zero_output_for_mask = return_sequences), and of a layer whose
-// config says zero_output_for_mask; TF.js has no such argument.
+// config says zero_output_for_mask; TF.js has no such argument. With an initial state, Keras'
+// outputs before the first unmasked step are zeros where TF.js' are the initial h.
 // GlobalAveragePooling1D takes Keras' masked mean (TF.js refuses to build it with a mask).
 // The mask is emitted only when a layer reads it: a mask nothing consumes changes nothing. A layer
 // that would consume it and nnport does not implement (Softmax, attention, TimeDistributed around
@@ -155,12 +156,10 @@ export function maskedRecurrent(row: (e: IrEmitter, call: LayerCall) => KValue[]
     const hasInitialState = call.inputs.length > 1;
     // Keras writes zeros at masked steps of a Bidirectional's sequence and where the config says so
     const zeroOutput = !e.tfjs && returnSequences && (call.className === 'Bidirectional' || cfg.zero_output_for_mask === true);
-    if (!e.tfjs && hasInitialState && !zeroOutput) {
-      // Keras' rnn starts its "previous output" at zeros, TF.js' at the initial h: they differ on
-      // leading masked steps (and fully masked rows) once the initial state is not zero
-      throw new UnsupportedError(`Keras ${call.className} with a mask and an initial state`, `layer '${call.name}': Keras outputs zeros before the first unmasked step where TF.js outputs the initial state; nnport computes neither yet`);
-    }
-    const outputs = row(unrollingEmitter(e, maskRef.value(), call, zeroOutput), call);
+    // Keras' rnn starts its "previous output" at zeros, TF.js' at the initial h: with an initial
+    // state, Keras' outputs before the first unmasked step (a fully masked row's last output) are zeros
+    const zeroStart = !e.tfjs && hasInitialState && !zeroOutput ? { sequences: returnSequences, backwards: call.className !== 'Bidirectional' && cfg.go_backwards === true } : undefined;
+    const outputs = row(unrollingEmitter(e, maskRef.value(), call, zeroOutput, zeroStart), call);
     if (returnSequences) outputs[0] = { ...outputs[0]!, mask: maskRef };
     return outputs;
   };
@@ -171,7 +170,7 @@ export function maskedRecurrent(row: (e: IrEmitter, call: LayerCall) => KValue[]
  * emits unrolled over its steps with the mask. Constants are held back until a node reads them, so
  * the recurrent op's W / R / B become the unrolled steps' weights only.
  */
-function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutput: boolean): IrEmitter {
+function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutput: boolean, zeroStart?: { sequences: boolean; backwards: boolean }): IrEmitter {
   const held = new Map<string, { name: string; t: Tensor; emitted?: string }>();
   const real = (v: string): string => {
     const h = held.get(v);
@@ -188,10 +187,39 @@ function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutpu
       return key;
     },
     node(opType, inputs, outputs, attrs = {}, domain = '', name) {
+      // (the row's last node: the layer's first output named after it)
+      if (zeroStart && opType === 'Identity' && outputs[0] === call.name) return e.node(opType, [zeroedStart(e, call, mask, real(inputs[0]!), zeroStart)], outputs, attrs, domain, name);
       if (!(RECURRENT_OPS as readonly string[]).includes(opType) || domain !== '') return e.node(opType, inputs.map(real), outputs, attrs, domain, name);
       return emitUnrolled(e, call, opType as RecurrentOp, inputs, outputs, attrs, held, real, mask, zeroOutput);
     },
   };
+}
+
+/**
+ * Keras' output with an initial state: zeros until the first unmasked step in the order the layer
+ * runs (the sequence [B, T, U] in that order: reversed for go_backwards), or, for the last output
+ * [B, U], where the whole row is masked.
+ */
+function zeroedStart(e: IrEmitter, call: LayerCall, mask: string, y: string, how: { sequences: boolean; backwards: boolean }): string {
+  const n = call.name;
+  const T = call.inputs[0]!.shape[1];
+  let m = node(e, 'Cast', [mask], `${n}/mask_float`, { to: int(1) });
+  const half = e.constant(`${n}/half`, Tensor.float32([], [0.5]));
+  let seen: string;
+  if (how.sequences && typeof T === 'number') {
+    if (how.backwards) {
+      const i64 = (v: number | bigint) => Tensor.int64([1], [v]);
+      m = node(e, 'Slice', [m, e.constant(`${n}/minus1`, i64(-1)), e.constant(`${n}/int64_min`, i64(-(2n ** 63n))), e.constant(`${n}/axis1`, i64(1)), e.constant(`${n}/minus1_step`, i64(-1))], `${n}/mask_run_order`);
+    }
+    // steps unmasked so far: m · U, U[j, k] = 1 for j <= k
+    const upper = new Float32Array(T * T);
+    for (let j = 0; j < T; j++) for (let k = j; k < T; k++) upper[j * T + k] = 1;
+    const counts = node(e, 'MatMul', [m, e.constant(`${n}/prefix_sum`, Tensor.float32([T, T], upper))], `${n}/unmasked_so_far`);
+    seen = node(e, 'Unsqueeze', [node(e, 'Greater', [counts, half], `${n}/started`), e.constant(`${n}/feature_axis`, Tensor.int64([1], [2]))], `${n}/started_columns`);
+  } else {
+    seen = node(e, 'Greater', [node(e, 'ReduceMax', [m], `${n}/any_unmasked`, { axes: ints([1]), keepdims: int(1) }), half], `${n}/started`);
+  }
+  return node(e, 'Where', [seen, y, e.constant(`${n}/zero`, Tensor.float32([], [0]))], `${n}/zero_start`);
 }
 
 function emitUnrolled(e: IrEmitter, call: LayerCall, opType: RecurrentOp, inputs: string[], outputs: string[], attrs: Record<string, Attr>, held: Map<string, { t: Tensor }>, real: (v: string) => string, mask: string, zeroOutput: boolean): string[] {

@@ -212,6 +212,20 @@ describe('Keras masking against TensorFlow.js', () => {
     }
   });
 
+  it('Embedding(mask_zero) -> LSTM(initial_state) return_sequences (TF.js model.json): TF.js\' outputs before the first unmasked step are the initial h', async () => {
+    const x = ids();
+    const h0 = tf.input({ shape: [3] });
+    const c0 = tf.input({ shape: [3] });
+    const y = tf.layers.lstm({ units: 3, returnSequences: true }).apply(embed(x), { initialState: [h0, c0] }) as tf.SymbolicTensor;
+    const m = seeded(tf.model({ inputs: [x, h0, c0], outputs: y }), 120);
+    const xs = [tokens(), randomInput([TOKEN_ROWS.length, 3], 31), randomInput([TOKEN_ROWS.length, 3], 32)];
+    const g = (await readBuilt(m)).graph;
+    const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
+    const err = relError(outputs.get(g.outputs[0]!.name)!, predict(m, xs)[0]!);
+    console.log(`LSTM with initial_state and a mask (TF.js): nnport ${err.toExponential(2)} vs TF.js`);
+    expect(err).toBeLessThan(TOL);
+  });
+
   it('a mask no layer consumes changes nothing: Embedding(mask_zero) -> Dense emits no mask', async () => {
     const x = ids();
     const m = seeded(model(x, chain(tf.layers.dense({ units: 2 }))(embed(x))), 80);
@@ -222,17 +236,39 @@ describe('Keras masking against TensorFlow.js', () => {
   });
 });
 
-const H5_CASES = ['emb-lstm', 'emb-bilstm-seq', 'masking-gru', 'emb-rnn-stack'] as const;
+const H5_CASES = ['emb-lstm', 'emb-bilstm-seq', 'masking-gru', 'emb-rnn-stack', 'emb-lstm-init', 'emb-gru-init'] as const;
 const h5 = (name: (typeof H5_CASES)[number]): Uint8Array => new Uint8Array(readFileSync(join(ensureScriptFixtures('keras_masking_h5.py', 'keras-masking', H5_CASES), name, 'model.h5')));
 const inputOf = (name: string): Tensor => (name === 'masking-gru' ? maskedSteps(0) : tokens());
+/** the file's inputs: the ids (or steps), then the initial states (seeded, away from 0) */
+const inputsOf = (name: string): Tensor[] => [inputOf(name), ...(name === 'emb-lstm-init' ? [1, 2] : name === 'emb-gru-init' ? [1] : []).map((k) => randomInput([TOKEN_ROWS.length, 3], 30 + k))];
+
+/** Keras' zeros before a row's first unmasked step, in the order the layer runs (backwards: from the end) */
+function zeroedStart(y: Tensor, backwards: boolean): Tensor {
+  const B = TOKEN_ROWS.length;
+  const d = y.toFloat32().slice();
+  const per = y.size / B;
+  TOKEN_ROWS.forEach((row, b) => {
+    const order = backwards ? [...row].reverse() : row;
+    if (y.rank === 2) {
+      if (row.every((id) => id === 0)) d.fill(0, b * per, (b + 1) * per);
+      return;
+    }
+    const U = per / T;
+    const first = order.findIndex((id) => id !== 0);
+    d.fill(0, b * per, b * per + (first < 0 ? T : first) * U);
+  });
+  return Tensor.float32([...y.shape], d);
+}
 
 /**
  * What Keras computes for the file: TF.js running it, except that Keras zeros a Bidirectional's
  * sequence at masked steps (its zero_output_for_mask = return_sequences), which TF.js does not:
  * there TF.js' own layers run eagerly with the mask and the Bidirectional's output is zeroed.
  */
-function kerasOutput(oracle: tf.LayersModel, name: string, x: Tensor): Tensor {
-  if (name !== 'emb-bilstm-seq') return predict(oracle, [x])[0]!;
+function kerasOutput(oracle: tf.LayersModel, name: string, xs: Tensor[]): Tensor {
+  const x = xs[0]!;
+  if (name === 'emb-lstm-init' || name === 'emb-gru-init') return zeroedStart(predict(oracle, xs)[0]!, name === 'emb-lstm-init');
+  if (name !== 'emb-bilstm-seq') return predict(oracle, xs)[0]!;
   const y = tf.tidy(() => {
     const ids_ = tf.tensor(x.toFloat32(), [...x.shape]);
     const mask = tf.notEqual(ids_, 0);
@@ -249,15 +285,16 @@ describe('Keras 2 .h5 with masking (scripts/fixtures/keras_masking_h5.py) agains
     const bytes = h5(name);
     const model = await readKerasH5(bytes, { fileName: `${name}.h5` });
     const oracle = await tfjsModelFromH5(bytes);
-    const x = inputOf(name);
-    const want = kerasOutput(oracle, name, x);
-    if (name === 'emb-bilstm-seq') expect(relError(predict(oracle, [x])[0]!, want), 'Keras\' zeros at masked steps differ from TF.js\' previous outputs').toBeGreaterThan(1e-3);
+    const xs = inputsOf(name);
+    const want = kerasOutput(oracle, name, xs);
+    if (['emb-bilstm-seq', 'emb-lstm-init', 'emb-gru-init'].includes(name)) expect(relError(predict(oracle, xs)[0]!, want), 'Keras\' zeros at masked steps differ from TF.js\' outputs').toBeGreaterThan(1e-3);
     const g = model.graph;
-    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+    expect(g.inputs.length).toBe(xs.length);
+    const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
     const got = outputs.get(g.outputs[0]!.name)!;
     expect(got.shape).toEqual(want.shape);
     const ours = relError(got, want);
-    const onnx = relError((await ortOutputs((await convert(model, 'm.onnx')).bytes, x))[0]!, want);
+    const onnx = relError([...(await ortRun((await convert(model, 'm.onnx')).bytes, xs)).values()][0]!, want);
     console.log(`${name}.h5: nnport ${ours.toExponential(2)}, onnxruntime ${onnx.toExponential(2)} vs TF.js`);
     expect(ours).toBeLessThan(TOL);
     expect(onnx).toBeLessThan(TOL);
@@ -268,7 +305,7 @@ describe('Keras 2 .h5 with masking (scripts/fixtures/keras_masking_h5.py) agains
     const model = await readKerasH5(bytes, { fileName: `${name}.h5` });
     const file = (await convert(model, 'm.tflite')).bytes;
     const x = inputOf(name);
-    const want = kerasOutput(await tfjsModelFromH5(bytes), name, x);
+    const want = kerasOutput(await tfjsModelFromH5(bytes), name, [x]);
     // row by row: (the interpreter's input is declared with batch 1 where the writer fixes it)
     const declared = (await tflite.inputs(file))[0]!;
     const B = x.shape[0]!;
