@@ -5,7 +5,7 @@
 // were, and its output row is the previous h (TF.js' rnn: output = m·new + (1 - m)·states[0]).
 // ONNX's recurrent ops have only sequence_lens (trailing padding), so a masked layer's ONNX op is
 // unrolled over its (fixed) steps with a Where per step (src/passes/unroll-recurrent.ts' mask).
-// Keras itself (.h5 / .keras, not TF.js' own model.json) writes zeros at a masked step of a
+// Keras itself (.h5 / .keras, a converted model.json; not a model.json TF.js saved) writes zeros at a masked step of a
 // Bidirectional's sequences (its zero_output_for_mask = return_sequences), and of a layer whose
 // config says zero_output_for_mask; TF.js has no such argument. With an initial state, Keras'
 // outputs before the first unmasked step are zeros where TF.js' are the initial h.
@@ -155,10 +155,10 @@ export function maskedRecurrent(row: (e: IrEmitter, call: LayerCall) => KValue[]
     const returnSequences = cfg.return_sequences === true;
     const hasInitialState = call.inputs.length > 1;
     // Keras writes zeros at masked steps of a Bidirectional's sequence and where the config says so
-    const zeroOutput = !e.tfjs && returnSequences && (call.className === 'Bidirectional' || cfg.zero_output_for_mask === true);
+    const zeroOutput = !e.tfjsSaved && returnSequences && (call.className === 'Bidirectional' || cfg.zero_output_for_mask === true);
     // Keras' rnn starts its "previous output" at zeros, TF.js' at the initial h: with an initial
     // state, Keras' outputs before the first unmasked step (a fully masked row's last output) are zeros
-    const zeroStart = !e.tfjs && hasInitialState && !zeroOutput ? { sequences: returnSequences, backwards: call.className !== 'Bidirectional' && cfg.go_backwards === true } : undefined;
+    const zeroStart = !e.tfjsSaved && hasInitialState && !zeroOutput ? { sequences: returnSequences, backwards: call.className !== 'Bidirectional' && cfg.go_backwards === true } : undefined;
     const outputs = row(unrollingEmitter(e, maskRef.value(), call, zeroOutput, zeroStart), call);
     if (returnSequences) outputs[0] = { ...outputs[0]!, mask: maskRef };
     return outputs;
@@ -180,7 +180,7 @@ function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutpu
   return {
     file: e.file,
     keras3: e.keras3,
-    tfjs: e.tfjs,
+    tfjsSaved: e.tfjsSaved,
     constant(name: string, t: Tensor): string {
       const key = `\u0000held${held.size}:${name}`;
       held.set(key, { name, t });

@@ -17,7 +17,7 @@ class GraphEmitter implements IrEmitter {
     name: string,
     readonly file: string,
     readonly keras3: boolean,
-    readonly tfjs: boolean,
+    readonly tfjsSaved: boolean,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -63,12 +63,15 @@ function inputShape(layer: KerasLayer, file: string): KShape {
   return s as KShape;
 }
 
+/** Model classes a functional model can call as one of its layers. */
+const NESTED_MODELS = new Set(['Sequential', 'Functional', 'Model']);
+
 /**
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjs?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjs ?? false);
+export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
@@ -138,6 +141,7 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
       return [{ name, shape }];
     }
     const row = KERAS_LAYERS[layer.className];
+    if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className})`, `layer '${layer.name}' in '${file}': nnport reads one level of layers (save the model with the nested one's layers inlined)`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
