@@ -3,6 +3,7 @@
 // model.json and predicting on token rows padded before ('pre', pad_sequences' default), after
 // ('post'), in the middle, fully padded and not at all: nnport's run of the file, and
 // onnxruntime-node running nnport's .onnx of it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert, type GraphModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
@@ -237,7 +239,9 @@ describe('Keras masking against TensorFlow.js', () => {
 });
 
 const H5_CASES = ['emb-lstm', 'emb-bilstm-seq', 'masking-gru', 'emb-rnn-stack', 'emb-lstm-init', 'emb-gru-init'] as const;
-const h5 = (name: (typeof H5_CASES)[number]): Uint8Array => new Uint8Array(readFileSync(join(ensureScriptFixtures('keras_masking_h5.py', 'keras-masking', H5_CASES), name, 'model.h5')));
+const ALL_H5 = [...H5_CASES, 'masking-gru-ra', 'gru-ra'] as const;
+const h5Path = (name: (typeof ALL_H5)[number]): string => join(ensureScriptFixtures('keras_masking_h5.py', 'keras-masking', ALL_H5), name, 'model.h5');
+const h5 = (name: (typeof ALL_H5)[number]): Uint8Array => new Uint8Array(readFileSync(h5Path(name)));
 const inputOf = (name: string): Tensor => (name === 'masking-gru' ? maskedSteps(0) : tokens());
 /** the file's inputs: the ids (or steps), then the initial states (seeded, away from 0) */
 const inputsOf = (name: string): Tensor[] => [inputOf(name), ...(name === 'emb-lstm-init' ? [1, 2] : name === 'emb-gru-init' ? [1] : []).map((k) => randomInput([TOKEN_ROWS.length, 3], 30 + k))];
@@ -318,5 +322,32 @@ describe('Keras 2 .h5 with masking (scripts/fixtures/keras_masking_h5.py) agains
     const err = relError(got, want);
     console.log(`${name}.h5 -> .tflite: TFLite interpreter ${err.toExponential(2)} vs TF.js`);
     expect(err).toBeLessThan(TOL);
+  });
+});
+
+describe('a masked GRU with reset_after=True (tf.keras 2\'s default; TF.js cannot run it) against keras_recurrent_numpy.py', () => {
+  it('masking-gru-ra: each row\'s last output is the unmasked GRU (gru-ra, same weights) run by NumPy on that row\'s unmasked steps alone', async () => {
+    const model = await readKerasH5(h5('masking-gru-ra'), { fileName: 'masking-gru-ra.h5' });
+    const g = model.graph;
+    const x = maskedSteps(0);
+    const { outputs } = await runGraph(g, new Map([[g.inputs[0]!.name, x]]));
+    const got = outputs.get(g.outputs[0]!.name)!;
+    const onnx = [...(await ortRun((await convert(model, 'm.onnx')).bytes, [x])).values()][0]!;
+    const U = 4;
+    const want = new Float32Array(TOKEN_ROWS.length * U);
+    const v = x.toFloat32();
+    for (const [b, row] of TOKEN_ROWS.entries()) {
+      const steps = row.flatMap((id, t) => (id === 0 ? [] : Array.from(v.slice((b * T + t) * 3, (b * T + t + 1) * 3))));
+      // a fully masked row: Keras' last output is zeros
+      if (!steps.length) continue;
+      const out = execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_recurrent_numpy.py', h5Path('gru-ra')], { cwd: REPO_ROOT, input: JSON.stringify({ inputs: [steps], shapes: [[1, steps.length / 3, 3]] }) });
+      want.set((JSON.parse(out.toString()) as { outputs: { data: number[] }[] }).outputs[0]!.data, b * U);
+    }
+    const wantT = Tensor.float32([TOKEN_ROWS.length, U], want);
+    const ours = relError(got, wantT);
+    const ort_ = relError(onnx, wantT);
+    console.log(`masking-gru-ra.h5: nnport ${ours.toExponential(2)}, onnxruntime ${ort_.toExponential(2)} vs NumPy on the unmasked steps`);
+    expect(ours).toBeLessThan(TOL);
+    expect(ort_).toBeLessThan(TOL);
   });
 });
