@@ -1,0 +1,110 @@
+// Keras models used as layers (a Sequential inside a functional model, a two-input functional block,
+// two levels of nesting, a conv base + GlobalAveragePooling2D + Dense head) built and saved by
+// TensorFlow.js itself; nnport reads the model.json, runs it, and equals TF.js' predict. One of them
+// also through the .tflite writer (the real TFLite interpreter) and the Keras .h5 writer (a flat
+// model TF.js runs).
+import { describe, expect, it } from 'vitest';
+import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
+import { convert } from '../../../src/index.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
+import { Tensor as T } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
+import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsRoundTrip } from './tfjs-oracle.js';
+
+const L = tf.layers;
+const oracle = useTfliteOracle();
+
+/** Seeded weights away from the initializers' (BN variances positive). */
+function seed(m: tf.LayersModel, s: number): void {
+  m.setWeights(m.getWeights().map((w, i) => {
+    const r = tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', s + i), 0.6);
+    return w.shape.length === 1 && /variance/.test(m.weights[i]!.name) ? tf.add(tf.abs(r), 0.5) : r;
+  }));
+}
+
+async function readBack(m: tf.LayersModel) {
+  const { json, shard } = await tfjsRoundTrip(m);
+  return readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+}
+
+async function runNnport(g: Awaited<ReturnType<typeof readTfjsLayers>>['graph'], xs: Tensor[]): Promise<Tensor[]> {
+  const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!])));
+  return g.outputs.map((o) => outputs.get(o.name)!);
+}
+
+function convBase(): tf.LayersModel {
+  const x = tf.input({ shape: [9, 9, 3] });
+  let y = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+  y = L.batchNormalization({}).apply(y) as tf.SymbolicTensor;
+  y = L.reLU({ maxValue: 6 }).apply(y) as tf.SymbolicTensor;
+  y = L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same' }).apply(y) as tf.SymbolicTensor;
+  y = L.conv2d({ filters: 8, kernelSize: 1, activation: 'relu' }).apply(y) as tf.SymbolicTensor;
+  return tf.model({ inputs: x, outputs: y, name: 'conv_base' });
+}
+
+const CASES: Array<[string, () => tf.LayersModel, number[][]]> = [
+  ['a Sequential block inside a functional model', () => {
+    const inner = tf.sequential({ layers: [L.dense({ units: 4, activation: 'relu', inputShape: [3] }), L.dense({ units: 2 })] });
+    const x = tf.input({ shape: [3] });
+    return tf.model({ inputs: x, outputs: L.dense({ units: 5 }).apply(inner.apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor });
+  }, [[3]]],
+  ['a two-input functional block inside a functional model', () => {
+    const a = tf.input({ shape: [4] });
+    const b = tf.input({ shape: [4] });
+    const s = L.add().apply([L.dense({ units: 3 }).apply(a) as tf.SymbolicTensor, L.dense({ units: 3, activation: 'tanh' }).apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const block = tf.model({ inputs: [a, b], outputs: [s, L.dense({ units: 2 }).apply(a) as tf.SymbolicTensor], name: 'two_in' });
+    const x = tf.input({ shape: [4] });
+    const z = tf.input({ shape: [4] });
+    const [o1, o2] = block.apply([x, L.dense({ units: 4 }).apply(z) as tf.SymbolicTensor]) as tf.SymbolicTensor[];
+    return tf.model({ inputs: [x, z], outputs: L.concatenate().apply([o2!, L.dense({ units: 2 }).apply(o1!) as tf.SymbolicTensor]) as tf.SymbolicTensor });
+  }, [[4], [4]]],
+  ['two levels of nesting (a Sequential inside a functional block inside a Sequential)', () => {
+    const leaf = tf.sequential({ layers: [L.dense({ units: 5, activation: 'relu', inputShape: [6] }), L.dense({ units: 6 })] });
+    const x = tf.input({ shape: [6] });
+    const mid = tf.model({ inputs: x, outputs: L.add().apply([x, leaf.apply(x) as tf.SymbolicTensor]) as tf.SymbolicTensor, name: 'residual' });
+    return tf.sequential({ layers: [L.dense({ units: 6, inputShape: [4] }), mid, L.dense({ units: 3, activation: 'softmax' })] });
+  }, [[4]]],
+  ['a conv base + GlobalAveragePooling2D + Dense head (transfer learning)', () => tf.sequential({ layers: [convBase(), L.globalAveragePooling2d({}), L.dense({ units: 4 })] }), [[9, 9, 3]]],
+];
+
+describe('Keras models used as layers (TF.js-saved model.json) vs TensorFlow.js', () => {
+  for (const [what, build, shapes] of CASES) {
+    it(what, async () => {
+      const m = build();
+      seed(m, 11);
+      const xs = shapes.map((s, i) => randomInput([2, ...s], 3 + i));
+      const want = predict(m, xs);
+      const model = await readBack(m);
+      const got = await runNnport(model.graph, xs);
+      expect(got.length).toBe(want.length);
+      got.forEach((g, i) => {
+        expect(g.shape).toEqual(want[i]!.shape);
+        expect(relError(g, want[i]!)).toBeLessThan(1e-5);
+      });
+    });
+  }
+
+  it('the conv base + head as .tflite in the TFLite interpreter and as a flat Keras .h5 TF.js runs', async () => {
+    const m = tf.sequential({ layers: [convBase(), L.globalAveragePooling2d({}), L.dense({ units: 4 })] });
+    seed(m, 23);
+    const x = randomInput([1, 9, 9, 3], 9);
+    const want = predict(m, [x])[0]!;
+    const model = await readBack(m);
+    const tfl = await convert(model, 'nested.tflite');
+    const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+    expect(relError(T.float32(y!.shape, y!.data as Float32Array), want)).toBeLessThan(1e-5);
+    const h5 = (await convert(model, 'nested.h5')).bytes;
+    const flat = await tfjsModelFromH5(h5);
+    expect(flat.layers.some((l) => l instanceof tf.LayersModel)).toBe(false);
+    expect(relError(predict(flat, [x])[0]!, want)).toBeLessThan(1e-5);
+  });
+
+  it('a nested model called twice (shared weights) is refused by name', async () => {
+    const inner = tf.sequential({ layers: [L.dense({ units: 2, inputShape: [3] })] });
+    const a = tf.input({ shape: [3] });
+    const b = tf.input({ shape: [3] });
+    const m = tf.model({ inputs: [a, b], outputs: L.add().apply([inner.apply(a) as tf.SymbolicTensor, inner.apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor });
+    await expect(readBack(m)).rejects.toThrow(/unsupported: a nested Keras model called 2 times \(shared weights\): layer 'sequential_\d+'/);
+  });
+});
