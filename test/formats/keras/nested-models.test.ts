@@ -3,12 +3,16 @@
 // TensorFlow.js itself; nnport reads the model.json, runs it, and equals TF.js' predict. One of them
 // also through the .tflite writer (the real TFLite interpreter) and the Keras .h5 writer (a flat
 // model TF.js runs).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readKerasH5 } from '../../../src/formats/keras/read.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { Tensor as T } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsRoundTrip } from './tfjs-oracle.js';
 
@@ -106,5 +110,33 @@ describe('Keras models used as layers (TF.js-saved model.json) vs TensorFlow.js'
     const b = tf.input({ shape: [3] });
     const m = tf.model({ inputs: [a, b], outputs: L.add().apply([inner.apply(a) as tf.SymbolicTensor, inner.apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor });
     await expect(readBack(m)).rejects.toThrow(/unsupported: a nested Keras model called 2 times \(shared weights\): layer 'sequential_\d+'/);
+  });
+});
+
+describe('Keras 2 .h5 files with a nested model (scripts/fixtures/keras_nested_h5.py) vs TensorFlow.js on the same file', () => {
+  const dir = ensureScriptFixtures('keras_nested_h5.py', 'keras-nested', ['transfer', 'two_level']);
+  const NETS: Array<[string, number[][]]> = [
+    ['transfer', [[9, 9, 3]]],
+    ['two_level', [[6], [6]]],
+  ];
+  for (const [net, shapes] of NETS) {
+    it(`${net}: nnport's read = TF.js (modelFromJSON of the file's config, weights by weight_names)`, async () => {
+      const bytes = new Uint8Array(readFileSync(join(dir, net, 'model.h5')));
+      const xs = shapes.map((s, i) => randomInput([2, ...s], 7 + i));
+      const want = predict(await tfjsModelFromH5(bytes), xs)[0]!;
+      const model = await readKerasH5(bytes, { fileName: `${net}.h5` });
+      const [got] = await runNnport(model.graph, xs);
+      expect(got!.shape).toEqual(want.shape);
+      expect(relError(got!, want)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('two_level: the inner layers are named under their nested models (inner names repeat outer ones)', async () => {
+    const bytes = new Uint8Array(readFileSync(join(dir, 'two_level', 'model.h5')));
+    const g = (await readKerasH5(bytes, { fileName: 'two_level.h5' })).graph;
+    const names = g.nodes.map((n) => n.name);
+    expect(names).toContain('mid/leaf/d1');
+    expect(names).toContain('mid/add');
+    expect(names).toContain('add');
   });
 });
