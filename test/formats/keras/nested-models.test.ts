@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readKerasH5 } from '../../../src/formats/keras/read.js';
+import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/read.js';
+import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
@@ -114,7 +115,7 @@ describe('Keras models used as layers (TF.js-saved model.json) vs TensorFlow.js'
 });
 
 describe('Keras 2 .h5 files with a nested model (scripts/fixtures/keras_nested_h5.py) vs TensorFlow.js on the same file', () => {
-  const dir = ensureScriptFixtures('keras_nested_h5.py', 'keras-nested', ['transfer', 'two_level']);
+  const dir = ensureScriptFixtures('keras_nested_h5.py', 'keras-nested', ['transfer', 'two_level', 'keras3']);
   const NETS: Array<[string, number[][]]> = [
     ['transfer', [[9, 9, 3]]],
     ['two_level', [[6], [6]]],
@@ -138,5 +139,17 @@ describe('Keras 2 .h5 files with a nested model (scripts/fixtures/keras_nested_h
     expect(names).toContain('mid/leaf/d1');
     expect(names).toContain('mid/add');
     expect(names).toContain('add');
+  });
+});
+
+describe('a Keras 3 .keras archive with a nested Sequential and Functional (keras_nested_h5.py, NumPy forward pass)', () => {
+  it('nnport reads the weights from layers/<nested group>/layers/<inner group>/vars and equals NumPy', async () => {
+    const dir = ensureScriptFixtures('keras_nested_h5.py', 'keras-nested', ['keras3']);
+    const x = readNpy(readFileSync(join(dir, 'keras3', 'input.npy')));
+    const want = readNpy(readFileSync(join(dir, 'keras3', 'output.npy')));
+    const model = await readKerasV3(new Uint8Array(readFileSync(join(dir, 'keras3', 'model.keras'))), { fileName: 'nested.keras' });
+    const [got] = await runNnport(model.graph, [x]);
+    expect(got!.shape).toEqual(want.shape);
+    expect(relError(got!, want)).toBeLessThan(1e-5);
   });
 });
