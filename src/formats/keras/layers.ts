@@ -5,6 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
+import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
@@ -13,6 +14,8 @@ export type KShape = (number | null)[];
 export interface KValue {
   name: string;
   shape: KShape;
+  /** Keras' mask of the steps (Embedding mask_zero / Masking), masking.ts */
+  mask?: MaskRef;
 }
 
 /** What a layer row needs to emit IR: fresh names, nodes, constants. */
@@ -20,7 +23,10 @@ export interface IrEmitter {
   readonly file: string;
   /** the file is Keras 3's (a .keras archive, or an .h5 with keras_version 3.x): its hard_sigmoid is relu6(x + 3) / 6 */
   readonly keras3: boolean;
-  /** the file was saved by TF.js (keras_version 'tfjs-layers ...'): its UpSampling2D bilinear resizes without half-pixel centers */
+  /**
+   * the file was saved by TF.js (keras_version 'tfjs-layers ...'): its UpSampling2D bilinear resizes
+   * without half-pixel centers, and a masked RNN's outputs follow TF.js' rnn, not Keras' (masking.ts)
+   */
   readonly tfjsSaved: boolean;
   /** add a node; returns its output value names (made unique from `outputs`) */
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
@@ -646,13 +652,12 @@ const upSampling2d: LayerRow = (e, call) => {
 };
 
 const embedding: LayerRow = (e, call) => {
-  // mask_zero=True makes later layers (RNNs, GlobalAveragePooling1D, ...) skip the padded steps:
-  // reading the lookup alone would silently compute over them
-  if (call.config.mask_zero === true) throw new UnsupportedError('Keras Embedding with mask_zero=True (the mask later layers apply)', `layer '${call.name}'`);
   const x = one(call);
   const table = need(call, 'embeddings');
   const idx = e.node('Cast', [x.name], [`${call.name}/indices`], { to: int(7) })[0]!;
-  return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!] }];
+  // mask_zero=True: later layers (RNNs, ...) skip the steps whose id is 0 (masking.ts)
+  const mask = call.config.mask_zero === true ? embeddingMask(e, call.name, x) : undefined;
+  return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!], ...(mask && { mask }) }];
 };
 
 const rescaling: LayerRow = (e, call) => {
@@ -686,7 +691,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   AveragePooling1D: pool('AveragePool', 1),
   AveragePooling2D: pool('AveragePool', 2),
   AveragePooling3D: pool('AveragePool', 3),
-  GlobalAveragePooling1D: globalPool('ReduceMean', 1),
+  GlobalAveragePooling1D: maskedAveragePooling(globalPool('ReduceMean', 1)),
   GlobalAveragePooling2D: globalPool('ReduceMean', 2),
   GlobalMaxPooling1D: globalPool('ReduceMax', 1),
   GlobalMaxPooling2D: globalPool('ReduceMax', 2),
@@ -721,11 +726,12 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Cropping2D: cropping(2),
   UpSampling2D: upSampling2d,
   Embedding: embedding,
+  Masking: maskingLayer,
   Rescaling: rescaling,
-  LSTM: recurrentLayer,
-  GRU: recurrentLayer,
-  SimpleRNN: recurrentLayer,
-  Bidirectional: bidirectionalLayer,
+  LSTM: maskedRecurrent(recurrentLayer),
+  GRU: maskedRecurrent(recurrentLayer),
+  SimpleRNN: maskedRecurrent(recurrentLayer),
+  Bidirectional: maskedRecurrent(bidirectionalLayer),
   TimeDistributed: (_e, c) => recurrent(c),
   ConvLSTM2D: (_e, c) => recurrent(c),
 };

@@ -55,7 +55,7 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const budget = new DatasetBudget(file, bytes.length);
     // Keras 3 saving an .h5 (its legacy path) writes keras_version 3.x
     const keras3 = attrString(f, 'keras_version')?.startsWith('3.') ?? false;
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3 });
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
@@ -104,7 +104,7 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
     const budget = new DatasetBudget(file, weights.length);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, nestedOrigin(layer)?.keras3Group ?? names.get(layer) ?? layer.name, layer, file, budget), file, { keras3 });
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, nestedOrigin(layer)?.keras3Group ?? names.get(layer) ?? layer.name, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };

@@ -93,7 +93,7 @@ export async function readTfjsLayers(bytes: Uint8Array, options: ReadOptions = {
     return weightsByRole(layer, entry?.tensors ?? [], entry ? entry.names : undefined, file);
   };
   // a model TF.js saved computes TF.js' layers (a converted Keras model names its Keras version)
-  const graph = kerasToGraph(spec, weightsOf, file, { tfjsSaved: String(topo.keras_version ?? '').startsWith('tfjs-layers') });
+  const graph = kerasToGraph(spec, weightsOf, file, { tfjsSaved: String(topo.keras_version ?? '').startsWith('tfjs-layers'), inputShapes: options.inputShapes });
   graph.metadata = { producerName: typeof j.generatedBy === 'string' ? j.generatedBy : 'tfjs-layers' };
   return { kind: 'graph', format: 'tfjs', graph };
 }
