@@ -5,11 +5,19 @@ import { Tensor } from './tensor.js';
 /** A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). */
 export type Dim = number | string | null;
 
+/**
+ * A value that is not a tensor (ONNX's seq(tensor), optional(tensor), optional(seq(tensor))):
+ * its dtype and shape are then those of the tensors it holds (see ir/seq-values.ts).
+ */
+export type ValueKind = 'sequence' | 'optional' | 'optional-sequence';
+
 export interface ValueInfo {
   name: string;
   dtype: DType;
   /** undefined when the rank is unknown */
   shape?: Dim[];
+  /** not a tensor but a sequence / optional of tensors of `dtype` and `shape` (absent: a tensor) */
+  kind?: ValueKind;
   doc?: string;
   /** a subgraph input / output the file left untyped: dtype and shape are inferred (a writer may leave them out again) */
   typeInferred?: boolean;
@@ -25,7 +33,9 @@ export type Attr =
   | { type: 'floats'; value: number[] }
   | { type: 'strings'; value: string[] }
   | { type: 'tensors'; value: Tensor[] }
-  | { type: 'graphs'; value: Graph[] };
+  | { type: 'graphs'; value: Graph[] }
+  /** a value type (ONNX TYPE_PROTO: Optional's `type`, of a tensor, sequence or optional) */
+  | { type: 'type'; value: { dtype: DType; shape?: Dim[]; kind?: ValueKind } };
 
 /** One operation. Op semantics are ONNX's (`domain` '' is the default ONNX domain). */
 export interface Node {
