@@ -153,3 +153,28 @@ describe('a Keras 3 .keras archive with a nested Sequential and Functional (kera
     expect(relError(got!, want)).toBeLessThan(1e-5);
   });
 });
+
+describe('nesting depth', () => {
+  /** Sequential models nested `levels` deep around one relu Activation, each with its own InputLayer. */
+  function nestedConfig(levels: number): Record<string, unknown> {
+    let m: Record<string, unknown> = { class_name: 'Sequential', config: { name: 's0', layers: [{ class_name: 'InputLayer', config: { name: 'in0', batch_input_shape: [null, 3] } }, { class_name: 'Activation', config: { name: 'act', activation: 'relu' } }] } };
+    for (let k = 1; k < levels; k++) {
+      m = { class_name: 'Sequential', config: { name: `s${k}`, layers: [{ class_name: 'InputLayer', config: { name: `in${k}`, batch_input_shape: [null, 3] } }, m] } };
+    }
+    return m;
+  }
+  const json = (levels: number) => new TextEncoder().encode(JSON.stringify({ format: 'layers-model', modelTopology: nestedConfig(levels) }));
+
+  it('9 levels (8 nested models) are read and equal TF.js building the same config', async () => {
+    const x = randomInput([2, 3], 4);
+    const want = predict(await tf.models.modelFromJSON({ modelTopology: nestedConfig(9) } as never), [x])[0]!;
+    const model = await readTfjsLayers(json(9), { fileName: 'deep.json' });
+    expect(model.graph.nodes.map((n) => n.name)).toContain('s7/s6/s5/s4/s3/s2/s1/s0/act');
+    const [got] = await runNnport(model.graph, [x]);
+    expect(relError(got!, want)).toBeLessThan(1e-6);
+  });
+
+  it('deeper nesting is refused by name', async () => {
+    await expect(readTfjsLayers(json(10), { fileName: 'deeper.json' })).rejects.toThrow(/unsupported: Keras models nested more than 8 levels deep: layer 's8\/s7\/s6\/s5\/s4\/s3\/s2\/s1\/s0'/);
+  });
+});
