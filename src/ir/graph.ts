@@ -248,7 +248,9 @@ export function subgraphsOf(node: Node): Graph[] {
  * included) or named as its outputs, and defined neither by its inputs, its initializers nor
  * its nodes.
  */
-export function outerReads(graph: Graph): Set<string> {
+export function outerReads(graph: Graph, memo?: Map<Graph, Set<string>>): Set<string> {
+  const known = memo?.get(graph);
+  if (known) return new Set(known);
   const defined = new Set<string>(graph.initializers.keys());
   for (const v of graph.inputs) defined.add(v.name);
   for (const n of graph.nodes) for (const o of n.outputs) if (o) defined.add(o);
@@ -256,23 +258,27 @@ export function outerReads(graph: Graph): Set<string> {
   const see = (v: string) => {
     if (v && !defined.has(v)) reads.add(v);
   };
+  // one memo for the whole walk: a subgraph object shared by several nodes (both branches of
+  // nested Ifs) is walked once, not once per path to it (2^depth)
+  const inner = memo ?? new Map<Graph, Set<string>>();
   for (const n of graph.nodes) {
     n.inputs.forEach(see);
-    implicitInputs(n).forEach(see);
+    implicitInputs(n, inner).forEach(see);
   }
   for (const o of graph.outputs) see(o.name);
-  return reads;
+  inner.set(graph, reads);
+  return new Set(reads);
 }
 
 /**
  * The values of the graph around a node that its subgraphs read (ONNX's implicit inputs of an
  * If / Loop / Scan): uses of those values as much as its inputs are.
  */
-export function implicitInputs(node: Node): string[] {
+export function implicitInputs(node: Node, memo: Map<Graph, Set<string>> = new Map()): string[] {
   const subs = subgraphsOf(node);
   if (!subs.length) return [];
   const out = new Set<string>();
-  for (const g of subs) for (const v of outerReads(g)) out.add(v);
+  for (const g of subs) for (const v of outerReads(g, memo)) out.add(v);
   return [...out];
 }
 

@@ -7,6 +7,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
 import { propagateMasks } from './masking.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
+import { flattenNested, NESTED_MODELS } from './nested.js';
 
 class GraphEmitter implements IrEmitter {
   readonly graph: Graph;
@@ -63,14 +64,13 @@ function inputShape(layer: KerasLayer, file: string): KShape {
   return s as KShape;
 }
 
-/** Model classes a functional model can call as one of its layers. */
-const NESTED_MODELS = new Set(['Sequential', 'Functional', 'Model']);
-
 /**
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+  // models used as layers: their layers in place of the model (nested.ts)
+  const spec = flattenNested(nestedSpec, file);
   const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
@@ -141,7 +141,7 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
       return [{ name, shape }];
     }
     const row = KERAS_LAYERS[layer.className];
-    if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className})`, `layer '${layer.name}' in '${file}': nnport reads one level of layers (save the model with the nested one's layers inlined)`);
+    if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className}) left after flattening`, `layer '${layer.name}' in '${file}'`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });

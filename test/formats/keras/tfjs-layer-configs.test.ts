@@ -71,14 +71,6 @@ describe('TF.js layers off their defaults: nnport = TF.js', () => {
     }
   });
 
-  it('a model used as a layer (transfer learning: a base model inside a Sequential) is refused by name', async () => {
-    const inner = seeded([L.dense({ units: 4, activation: 'relu', inputShape: [3] }), L.dense({ units: 2 })]);
-    const x = tf.input({ shape: [3] });
-    const m = tf.model({ inputs: x, outputs: L.dense({ units: 5 }).apply(inner.apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor });
-    const { json, shard } = await tfjsRoundTrip(m);
-    await expect(readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard })).rejects.toThrow(/unsupported: a Keras model used as a layer \(nested Sequential\): layer 'sequential_\d+'/);
-  });
-
   it('a .h5 UpSampling2D bilinear keeps Keras\' half-pixel sampling (tf.image.resize), which TF.js does not compute', async () => {
     const m = seeded([L.upSampling2d({ size: [2, 2], interpolation: 'bilinear', inputShape: [3, 4, 2] })]);
     const { json, shard } = await tfjsRoundTrip(m);
