@@ -1,16 +1,18 @@
 // PyTorch modules written with torch.einsum (scripts/fixtures/einsum_models.py: multi-head
-// attention, a bilinear layer, projections / sums / outer products / transposes, an ellipsis, a
-// diagonal, a trace) converted to .tflite, Keras .h5 and TF.js, where Einsum is lowered to
-// Transpose / Reshape / MatMul / ReduceSum (src/passes/lower-einsum.ts), each file run by its own
-// framework against PyTorch's output: the real TFLite interpreter (float32, and dynamic-range
-// for the attention), TensorFlow.js for the .h5 and the model.json. nnport's own run of the
-// lowered graph is checked against PyTorch too. GraphDef keeps TF's Einsum, ONNX its Einsum.
+// attention, a bilinear layer, projections / sums / outer products / transposes, the same with a
+// dynamic batch dim, an ellipsis, a diagonal, a trace) converted to .tflite, Keras .h5 / .keras
+// and TF.js, where Einsum is lowered to Transpose / Reshape / MatMul / ReduceSum
+// (src/passes/lower-einsum.ts), each file run by its own framework against PyTorch's output: the
+// real TFLite interpreter (float32, and dynamic-range for the attention), TensorFlow.js for the
+// .h5, the model.json and the .keras archive (its config in Keras 2's dialect). nnport's own run
+// of the lowered graph is checked against PyTorch too. GraphDef keeps TF's Einsum, ONNX its Einsum.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
+import { ZipReader } from '../../../src/io/zip.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { lowerEinsum } from '../../../src/passes/lower-einsum.js';
 import { runGraph } from '../../../src/runtime/executor.js';
@@ -18,12 +20,14 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
-import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
-import { predict, tfjsModelFromH5, tfjsModelFromJson } from '../keras/tfjs-oracle.js';
+import { tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
+import { predict, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../keras/tfjs-oracle.js';
 
-const NETS = ['einsum_attention', 'einsum_bilinear', 'einsum_projection', 'einsum_ellipsis', 'einsum_diagonal', 'einsum_trace'] as const;
+const NETS = ['einsum_attention', 'einsum_bilinear', 'einsum_projection', 'einsum_projection_dyn', 'einsum_ellipsis', 'einsum_diagonal', 'einsum_trace'] as const;
 /** the nets a layers model can hold: a diagonal has no layer, and the trace has no batch axis */
-const LAYERS = new Set<string>(['einsum_attention', 'einsum_bilinear', 'einsum_projection', 'einsum_ellipsis']);
+const LAYERS = new Set<string>(['einsum_attention', 'einsum_bilinear', 'einsum_projection', 'einsum_projection_dyn', 'einsum_ellipsis']);
+/** exported with a dynamic batch dim: the .tflite is run at the input's batch (3) */
+const DYNAMIC = new Set<string>(['einsum_projection_dyn']);
 const CACHE = join(REPO_ROOT, '.fixtures-cache/einsum');
 const oracle = useTfliteOracle();
 
@@ -38,7 +42,7 @@ const load = async (name: string) => loadModel(new Uint8Array(readFileSync(join(
 
 describe('Einsum in .tflite / .h5 / TF.js files vs PyTorch', () => {
   for (const name of NETS) {
-    it(`${name}: nnport's lowered graph, the TFLite interpreter${LAYERS.has(name) ? ' and TensorFlow.js (.h5, model.json)' : ''} match PyTorch`, async () => {
+    it(`${name}: nnport's lowered graph, the TFLite interpreter${LAYERS.has(name) ? ' and TensorFlow.js (.h5, model.json, .keras)' : ''} match PyTorch`, async () => {
       const model = await load(name);
       if (model.kind !== 'graph') throw new Error('expected a graph');
       expect(model.graph.nodes.some((n) => n.opType === 'Einsum')).toBe(true);
@@ -55,7 +59,8 @@ describe('Einsum in .tflite / .h5 / TF.js files vs PyTorch', () => {
       const tfl = await convert(model, `${name}.tflite`);
       const ops = tfliteOpNames(tfl.bytes, name);
       expect(tfl.notes.join('\n')).toMatch(/Einsum written as MatMul/);
-      const [y] = await oracle.run(tfl.bytes, xs.map((x) => x.toFloat32()));
+      if (DYNAMIC.has(name)) expect(ops).toContain('BATCH_MATMUL');
+      const [y] = await oracle.run(DYNAMIC.has(name) ? withStoredDim(tfl.bytes, 0, xs[0]!.shape[0]!) : tfl.bytes, xs.map((x) => x.toFloat32()));
       expect(y!.shape).toEqual(want.shape);
       const eTfl = relErr(y!.data as Float32Array, want.toFloat32());
       console.log(`${name} .tflite vs PyTorch ${eTfl.toExponential(2)} (${[...new Set(ops)].join(' ')})`);
@@ -72,10 +77,15 @@ describe('Einsum in .tflite / .h5 / TF.js files vs PyTorch', () => {
       const js = await convert(model, `${name}/model.json`);
       const fromJs = predict(await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), xs)[0]!;
       const eJs = relErr(fromJs.toFloat32(), want.toFloat32());
-      console.log(`${name} .h5 (TF.js) vs PyTorch ${eH5.toExponential(2)}, model.json ${eJs.toExponential(2)}`);
+      // a Keras 3 archive: its config in Keras 2's dialect and its vars, built by TF.js
+      const z = ZipReader.open((await convert(model, `${name}.keras`)).bytes);
+      const fromK3 = predict(await tfjsModelFromKeras3(JSON.parse(new TextDecoder().decode(z.read('config.json'))), z.read('model.weights.h5')), xs)[0]!;
+      const eK3 = relErr(fromK3.toFloat32(), want.toFloat32());
+      console.log(`${name} .h5 (TF.js) vs PyTorch ${eH5.toExponential(2)}, model.json ${eJs.toExponential(2)}, .keras ${eK3.toExponential(2)}`);
       expect(fromH5.shape).toEqual(want.shape);
       expect(eH5).toBeLessThanOrEqual(1e-5);
       expect(eJs).toBeLessThanOrEqual(1e-5);
+      expect(eK3).toBeLessThanOrEqual(1e-5);
     });
   }
 
