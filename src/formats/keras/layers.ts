@@ -5,6 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
+import { dotLayer } from './dot.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
@@ -676,6 +677,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Minimum: merge('Min'),
   Average: merge('Mean'),
   Concatenate: concatenate,
+  Dot: dotLayer,
   Flatten: flatten,
   Reshape: reshape,
   Permute: permuteLayer,

@@ -86,6 +86,11 @@ describe('Einsum in .tflite / .h5 / TF.js files vs PyTorch', () => {
       expect(eH5).toBeLessThanOrEqual(1e-5);
       expect(eJs).toBeLessThanOrEqual(1e-5);
       expect(eK3).toBeLessThanOrEqual(1e-5);
+      // and nnport reads its .h5 back (Keras' Dot included) and runs it
+      const back = await loadModel(h5.bytes, { fileName: `${name}.h5` });
+      if (back.kind !== 'graph') throw new Error('expected a graph');
+      const again = (await runGraph(back.graph, new Map(back.graph.inputs.map((v, i) => [v.name, xs[i]!] as const)))).outputs.values().next().value!;
+      expect(relErr(again.toFloat32(), want.toFloat32())).toBeLessThanOrEqual(1e-5);
     });
   }
 
