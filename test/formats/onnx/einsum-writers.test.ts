@@ -3,7 +3,7 @@
 // dynamic batch dim, an ellipsis, a diagonal, a trace) converted to .tflite, Keras .h5 / .keras
 // and TF.js, where Einsum is lowered to Transpose / Reshape / MatMul / ReduceSum
 // (src/passes/lower-einsum.ts), each file run by its own framework against PyTorch's output: the
-// real TFLite interpreter (float32, and dynamic-range for the attention), TensorFlow.js for the
+// real TFLite interpreter (float32; dynamic-range and int8 for the attention), TensorFlow.js for the
 // .h5, the model.json and the .keras archive (its config in Keras 2's dialect). nnport's own run
 // of the lowered graph is checked against PyTorch too. GraphDef keeps TF's Einsum, ONNX its Einsum.
 import { readFileSync } from 'node:fs';
@@ -13,12 +13,13 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import { ZipReader } from '../../../src/io/zip.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { lowerEinsum } from '../../../src/passes/lower-einsum.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { relErr } from '../../support/error-metrics.js';
+import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
+import { rng } from '../../support/rng.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { predict, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from '../keras/tfjs-oracle.js';
@@ -102,6 +103,21 @@ describe('Einsum in .tflite / .h5 / TF.js files vs PyTorch', () => {
     const e = relErr(y!.data as Float32Array, want.toFloat32());
     console.log(`einsum_attention dynamic .tflite vs PyTorch ${e.toExponential(2)}`);
     expect(e).toBeLessThanOrEqual(5e-2);
+  });
+
+  it('einsum_attention with --quantize int8 (16 seeded calibration inputs): the TFLite interpreter vs PyTorch', async () => {
+    const model = await load('einsum_attention');
+    const want = npy('einsum_attention', 'output.npy');
+    const x = inputsOf('einsum_attention')[0]!;
+    const r = rng(11);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    const calibration = Array.from({ length: 16 }, () => [Tensor.float32([...x.shape], Float32Array.from({ length: x.size }, normal))]);
+    const q = await convert(model, 'einsum_attention.tflite', { quantize: { mode: 'int8', calibration } });
+    expect(tfliteOpNames(q.bytes, 'einsum_attention')).toContain('BATCH_MATMUL');
+    const [y] = await oracle.run(q.bytes, [x.toFloat32()]);
+    const snr = pooledSnrDb([want.toFloat32()], [y!.data as Float32Array]);
+    console.log(`einsum_attention int8 .tflite vs PyTorch ${snr.toFixed(1)} dB`);
+    expect(snr).toBeGreaterThanOrEqual(30);
   });
 
   it('keeps Einsum in .onnx and .pb files', async () => {
