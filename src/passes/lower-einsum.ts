@@ -211,7 +211,6 @@ class Lowering {
         continue;
       }
       const step = (n ** k - 1) / (n - 1);
-      if (flat.constant) throw new Error('lower-einsum: the diagonal of a constant operand');
       const value = this.emit('Slice', 'diagonal', [flat.value, this.int64('diag_start', [0]), this.int64('diag_end', [n ** k]), this.int64('diag_axis', [keep.length]), this.int64('diag_step', [step])]);
       t = { value, labels: [...keep, l], shape: [...others.map((i) => t.shape[i]!), n] };
     }

@@ -111,6 +111,7 @@ const CASES: Case[] = [
   { eq: 'iij->j', shapes: ['iij'] },
   { eq: 'iii->i', shapes: ['iii'] },
   { eq: 'ij,jj->i', shapes: ['ij', 'jj'] },
+  { eq: 'jj,ij->i', shapes: ['jj', 'ij'], constants: [0] },
   // matmuls, chains, implicit output, a weight summed over its own label
   { eq: 'ij,jk->ik', shapes: ['ij', 'jk'] },
   { eq: 'ij,jk', shapes: ['ij', 'jk'] },
