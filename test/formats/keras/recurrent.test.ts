@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readKerasH5 } from '../../../src/formats/keras/index.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
@@ -17,6 +16,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { ortFirst, ortRun } from '../../support/ort.js';
 
 const bytes = (rel: string) => new Uint8Array(readFileSync(corpusPath(rel)));
 
@@ -35,16 +35,10 @@ async function compare(g: Graph, oracle: tf.LayersModel, seed: number, onnx?: Ui
     worst = Math.max(worst, relError(got, want[k]!));
   });
   if (onnx) {
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    try {
-      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
-      session.outputNames.forEach((n, k) => {
-        const t = res[n]!;
-        worst = Math.max(worst, relError(Tensor.float32([...t.dims], t.data as Float32Array), want[k]!));
-      });
-    } finally {
-      await session.release();
-    }
+    const res = await ortRun(onnx, xs.map((x) => Tensor.float32([...x.shape], x.toFloat32())));
+    [...res.values()].forEach((t, k) => {
+      worst = Math.max(worst, relError(t, want[k]!));
+    });
   }
   return worst;
 }
@@ -144,12 +138,7 @@ describe('Keras recurrent layers against TensorFlow.js', () => {
     expect(again.shape).toEqual(golden.shape);
     expect(relError(Tensor.float32(again.shape, again.data), want)).toBeLessThan(1e-5);
     const { bytes: onnx } = await convert(model, 'gru.onnx');
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    try {
-      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
-      expect(relError(Tensor.float32(golden.shape, res[session.outputNames[0]!]!.data as Float32Array), want)).toBeLessThan(1e-5);
-    } finally {
-      await session.release();
-    }
+    const y = await ortFirst(onnx, xs.map((x) => Tensor.float32([...x.shape], x.toFloat32())));
+    expect(relError(Tensor.float32(golden.shape, y.toFloat32()), want)).toBeLessThan(1e-5);
   });
 });
