@@ -2,9 +2,7 @@
 // (src/passes/lower-einsum.ts): the lowered graph, run by nnport's executor, against
 // onnxruntime-node's own Einsum on the original node, over many equations with seeded random
 // extents and data; constant operands (weights) and the Keras / TF.js form (batchAxis) too.
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Dim, Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
@@ -12,6 +10,7 @@ import { lowerEinsum, type LowerEinsumOptions } from '../../../src/passes/lower-
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
+import { ortFirst } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 
 beforeAll(async () => {
@@ -50,18 +49,6 @@ function einsumGraph(c: Case, shapes: number[][], data: Tensor[], inputShapes?: 
   };
 }
 
-async function ortRun(g: Graph, feeds: Map<string, Tensor>): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-  try {
-    const f: Record<string, ort.Tensor> = {};
-    for (const [n, t] of feeds) f[n] = new ort.Tensor('float32', t.data as Float32Array, [...t.shape]);
-    const y = (await session.run(f)).y!;
-    return { data: y.data as Float32Array, dims: y.dims };
-  } finally {
-    await session.release();
-  }
-}
-
 /** Lower the case, run it with nnport, run the original in onnxruntime; the relative error. */
 async function check(c: Case, seed: number, options: LowerEinsumOptions = {}, dynamic?: (i: number, shape: number[]) => Dim[]): Promise<{ err: number; ops: string[] }> {
   const ext = extents(seed);
@@ -71,14 +58,14 @@ async function check(c: Case, seed: number, options: LowerEinsumOptions = {}, dy
   const g = einsumGraph(c, shapes, data, dynamic ? shapes.map((s, i) => dynamic(i, s)) : undefined);
   const consts = new Set(c.constants ?? []);
   const feeds = new Map(data.flatMap((t, i) => (consts.has(i) ? [] : [[`x${i}`, t] as const])));
-  const want = await ortRun(g, feeds);
+  const want = await ortFirst(g, Object.fromEntries(feeds));
   const { graph, lowered } = lowerEinsum(g, options);
   expect(lowered).toEqual(['einsum']);
   const ops = graph.nodes.map((n) => n.opType);
   expect(ops).not.toContain('Einsum');
   const got = (await runGraph(graph, feeds)).outputs.get('y')!;
-  expect(got.shape).toEqual([...want.dims]);
-  return { err: relErr(got.toFloat32(), want.data), ops };
+  expect(got.shape).toEqual(want.shape);
+  return { err: relErr(got.toFloat32(), want.toFloat32()), ops };
 }
 
 const CASES: Case[] = [
