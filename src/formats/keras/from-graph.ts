@@ -515,6 +515,7 @@ function denseRow(w: Writer, n: Node): KTensor[] {
 /** MatMul of two computed values, [batch, M, K] x [batch, K, N] (an Einsum's products, lower-einsum.ts): Keras' Dot over axes 2 and 1. */
 function dotRow(w: Writer, n: Node): KTensor[] {
   const [a, b] = [w.input(n, 0), w.input(n, 1)];
+  if (a.timeMajor || b.timeMajor) unsupported(n, 'of two computed values, one time-major (a recurrent sequence)');
   if (a.shape.length !== 3 || b.shape.length !== 3) unsupported(n, `of two computed values of ranks ${a.shape.length} and ${b.shape.length} (Keras' Dot batches over axis 0 only: both rank 3)`);
   return [w.add('Dot', n.name || n.outputs[0]!, { axes: [2, 1], normalize: false }, distinct(w, n, [a, b]), [null, a.shape[1] ?? null, b.shape[2] ?? null])];
 }
