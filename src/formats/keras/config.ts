@@ -2,7 +2,7 @@
 // `modelTopology` of TF.js layers models) parsed into one shape: layers with their calls.
 // Covers Sequential (Keras 2.1 list style, dict style, with or without an InputLayer) and
 // functional models (Keras 2 nested-list inbound_nodes, Keras 3 `__keras_tensor__` args).
-import { FormatError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
 
 /** A reference to one output of one call of a layer: [layer name, call (node) index, tensor index]. */
 export type KerasTensorRef = [string, number, number];
@@ -82,7 +82,41 @@ function collectKeras3Args(args: Json, out: KerasTensorRef[], file: string, wher
   }
 }
 
-function parseCalls(inbound: Json | undefined, file: string, name: string): KerasTensorRef[][] {
+/** Layers whose call takes `initial_state`: its tensors join the call's inputs after x, as Keras 2 and TF.js list them. */
+const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
+
+/** Whether a keyword argument's value holds a tensor anywhere (Keras 3 `__keras_tensor__`, Keras 2 `[layer, node, tensor]`). */
+function holdsTensor(v: Json, keras2: boolean): boolean {
+  const stack: Json[] = [v];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (Array.isArray(x)) {
+      if (keras2 && typeof x[0] === 'string' && Number.isInteger(x[1]) && Number.isInteger(x[2])) return true;
+      stack.push(...x);
+    } else if (isObject(x)) {
+      if (x.class_name === '__keras_tensor__') return true;
+      stack.push(...Object.values(x));
+    }
+  }
+  return false;
+}
+
+/**
+ * A call's keyword arguments: a recurrent layer's `initial_state` tensors are appended to `refs`;
+ * any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
+ * rather than dropped, which would build the layer without it.
+ */
+function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer: { className: string; name: string }, file: string, keras2: boolean): void {
+  if (!isObject(kwargs)) return;
+  for (const [key, v] of Object.entries(kwargs)) {
+    if (!holdsTensor(v, keras2)) continue;
+    if (key === 'initial_state' && INITIAL_STATE_LAYERS.has(layer.className) && !keras2) collectKeras3Args(v, refs, file, `layer '${layer.name}'`);
+    else throw new UnsupportedError(`Keras call argument '${key}' given a tensor`, `layer '${layer.name}' (${layer.className}) in ${file}`);
+  }
+}
+
+function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
+  const name = layer.name;
   if (inbound === undefined || inbound === null) return [];
   if (!Array.isArray(inbound)) fail(file, `layer '${name}': inbound_nodes is not a list`);
   return inbound.map((node) => {
@@ -90,9 +124,12 @@ function parseCalls(inbound: Json | undefined, file: string, name: string): Kera
       // Keras 3: { args: [...], kwargs: {...} }
       const refs: KerasTensorRef[] = [];
       collectKeras3Args(node.args ?? [], refs, file, `layer '${name}'`);
+      keywordTensors(node.kwargs, refs, layer, file, false);
       return refs;
     }
     if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
+    // Keras 2: [layer, node, tensor, kwargs] per input
+    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], [], layer, file, true);
     return node.map((r) => parseRef(r, file, `layer '${name}'`));
   });
 }
@@ -116,7 +153,7 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
     const layers: KerasLayer[] = cfg.layers.map((l) => {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
-      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, name) };
+      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
     });
     return {
       className: 'Functional',
@@ -142,7 +179,7 @@ function parseSequential(cfg: Json, file: string): KerasModelSpec {
     if (!prev) {
       if (l.class_name !== 'InputLayer') {
         // no InputLayer: the first layer carries the input shape
-        const shape = config.batch_input_shape ?? config.batch_shape ?? (Array.isArray(config.input_shape) ? [null, ...config.input_shape] : undefined);
+        const shape = config.batch_input_shape ?? config.batch_shape ?? (Array.isArray(config.input_shape) ? [null, ...config.input_shape] : undefined) ?? nestedInputShape(l);
         if (!Array.isArray(shape)) fail(file, `the first layer '${lname}' gives no input shape (batch_input_shape)`);
         const inName = uniqueName(`${lname}_input`, list);
         layers.push({ className: 'InputLayer', name: inName, config: { name: inName, batch_input_shape: shape, dtype: config.dtype ?? 'float32' }, calls: [] });
@@ -158,6 +195,25 @@ function parseSequential(cfg: Json, file: string): KerasModelSpec {
   }
   if (layers.length === 0) fail(file, 'Sequential model without layers');
   return { className: 'Sequential', name, layers, inputs: [[layers[0]!.name, 0, 0]], outputs: [[prev!, 0, 0]] };
+}
+
+/** A model used as a Sequential's first layer (Sequential([base, ...])): the shape its own first input declares. */
+function nestedInputShape(l: JsonObject): Json | undefined {
+  let m: Json = l;
+  for (let depth = 0; depth < 8 && isObject(m) && ['Sequential', 'Functional', 'Model'].includes(String(m.class_name)); depth++) {
+    const cfg: Json = m.config ?? null;
+    const list: Json[] = Array.isArray(cfg) ? cfg : isObject(cfg) && Array.isArray(cfg.layers) ? cfg.layers : [];
+    // a functional model: its first input layer (input_layers [[name, 0, 0], ...] or Keras 3's [name, 0, 0])
+    const ends: Json | undefined = isObject(cfg) ? cfg.input_layers : undefined;
+    const first: Json | undefined = Array.isArray(ends) ? (typeof ends[0] === 'string' ? ends[0] : Array.isArray(ends[0]) ? ends[0][0] : undefined) : undefined;
+    const layer: Json | undefined = first !== undefined ? list.find((x) => isObject(x) && isObject(x.config) && x.config.name === first) : list[0];
+    if (!isObject(layer)) return undefined;
+    const c = isObject(layer.config) ? layer.config : {};
+    const shape = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : undefined);
+    if (shape !== undefined) return shape;
+    m = layer;
+  }
+  return undefined;
 }
 
 function uniqueName(base: string, list: Json[]): string {
