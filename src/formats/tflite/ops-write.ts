@@ -91,7 +91,11 @@ function tfSamePads(inSize: number, k: number, s: number, d: number): [number, n
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[]): Spatial {
+/**
+ * `open`: the spatial dims known only when the model runs (-1 in the input's shape_signature): TF's
+ * SAME pads follow the input's size, so for them it stands for fixed pads only at stride 1.
+ */
+function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
   if (autoPad === 'VALID') return { padding: Padding.VALID };
@@ -102,6 +106,10 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
   // ceil_mode: pad the end so that VALID floor rounding gives the wanted size
   for (let i = 0; i < rank; i++) {
     const eff = (kernel[i]! - 1) * dilations[i]! + 1;
+    if (open[i]) {
+      if (attrInt(n, 'ceil_mode', 0) === 1 && strides[i]! > 1) throw new UnsupportedError(`${n.opType} with ceil_mode over a dim known only at run time in a TFLite file`, `node '${n.name}'`);
+      continue;
+    }
     const inSize = inShape[1 + i]!;
     const want = outShape[1 + i]!;
     const got = Math.floor((inSize + pairs[i]![0] + pairs[i]![1] - eff) / strides[i]!) + 1;
@@ -109,12 +117,19 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
   }
   if (pairs.every(([b, e]) => b === 0 && e === 0)) return { padding: Padding.VALID };
   const same = pairs.every(([b, e], i) => {
+    if (open[i]) {
+      const total = (kernel[i]! - 1) * dilations[i]!;
+      return strides[i] === 1 && b === Math.floor(total / 2) && e === total - Math.floor(total / 2);
+    }
     const [sb, se] = tfSamePads(inShape[1 + i]!, kernel[i]!, strides[i]!, dilations[i]!);
     return b === sb && e === se && Math.ceil(inShape[1 + i]! / strides[i]!) === outShape[1 + i]!;
   });
   if (same) return { padding: Padding.SAME };
   return { padding: Padding.VALID, explicit: pairs };
 }
+
+/** Which spatial dims of channels-last `x` are known only at run time. */
+const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
 
 /** A PAD (or PADV2 with `value`) of the spatial dims of NHWC tensor `x`; returns the padded tensor. */
 function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
@@ -171,7 +186,7 @@ const conv: Converter = (n, c) => {
   const strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
   const y = c.tensor(n.outputs[0]!);
-  const sp = spatialPadding(n, inShape, [kh, kw], strides, dilations, c.shapeOf(y));
+  const sp = spatialPadding(n, inShape, [kh, kw], strides, dilations, c.shapeOf(y), openSpatial(c, x));
   const input = sp.explicit ? padSpatial(c, x, sp.explicit) : x;
   const depthwise = group > 1 && group === channels && ipg === 1;
   let weights: string;
@@ -305,7 +320,7 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
     const strides = attrInts(n, 'strides', [1, 1]);
     if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
-    const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y));
+    const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y), openSpatial(c, x));
     let input = x;
     if (sp.explicit) {
       // max: pad with the lowest value; average: only when the padding counts (count_include_pad)
@@ -453,16 +468,21 @@ const transpose: Converter = (n, c) => {
 const pad: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
-  const pads = n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []);
   if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a TFLite file', `node '${n.name}'`);
-  if (pads.some((p) => p < 0)) throw new UnsupportedError('Pad with negative pads in a TFLite file', `node '${n.name}'`);
-  const paddings = new Int32Array(2 * rank);
-  for (let i = 0; i < rank; i++) {
-    paddings[2 * i] = pads[i]!;
-    paddings[2 * i + 1] = pads[i + rank]!;
-  }
   const y = c.tensor(n.outputs[0]!);
-  const padsT = c.addConstant(`${y}_paddings`, new Tensor('int32', [rank, 2], paddings));
+  const computed = n.inputs[1] && !c.constantOf(n.inputs[1]) ? c.tensor(n.inputs[1]) : undefined;
+  let padsT: string;
+  if (computed) padsT = computedPaddings(n, c, computed, rank);
+  else {
+    const pads = n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []);
+    if (pads.some((p) => p < 0)) throw new UnsupportedError('Pad with negative pads in a TFLite file', `node '${n.name}'`);
+    const paddings = new Int32Array(2 * rank);
+    for (let i = 0; i < rank; i++) {
+      paddings[2 * i] = pads[i]!;
+      paddings[2 * i + 1] = pads[i + rank]!;
+    }
+    padsT = c.addConstant(`${y}_paddings`, new Tensor('int32', [rank, 2], paddings));
+  }
   const mode = attrString(n, 'mode', 'constant');
   if (mode === 'reflect' || mode === 'edge') {
     if (mode === 'edge') throw new UnsupportedError('Pad mode edge in a TFLite file', `node '${n.name}'`);
@@ -491,18 +511,38 @@ const pad: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [y] });
 };
 
+/**
+ * ONNX pads computed at run time ([b0.., e0..], F.pad with sizes from the input's shape) as
+ * TFLite's [rank, 2] paddings: RESHAPE [2, rank] -> TRANSPOSE -> CAST to int32. (A negative pad,
+ * which ONNX reads as a crop, is an error of TFLite's PAD kernel when the model runs.)
+ */
+function computedPaddings(n: Node, c: WriteContext, pads: string, rank: number): string {
+  const y = c.tensor(n.outputs[0]!);
+  const dtype = c.info(pads).dtype;
+  if (dtype !== 'int64' && dtype !== 'int32') throw new UnsupportedError(`Pad with ${dtype} pads in a TFLite file`, `node '${n.name}'`);
+  const at = (what: string, shape: number[], dt: 'int32' | 'int64' = dtype) => c.addTensor(`${y}_${what}`, { name: '', dtype: dt, shape });
+  const rows = at('pads_rows', [2, rank]);
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [pads, c.addConstant(`${y}_pads_shape`, int32([2, rank]))], outputs: [rows], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, [2, rank]))] });
+  const pairs = at(dtype === 'int32' ? 'paddings' : 'paddings_int64', [rank, 2]);
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [rows, c.addConstant(`${y}_pads_perm`, int32([1, 0]))], outputs: [pairs] });
+  if (dtype === 'int32') return pairs;
+  const paddings = at('paddings', [rank, 2], 'int32');
+  c.emit({ code: BuiltinOperator.CAST, inputs: [pairs], outputs: [paddings] });
+  return paddings;
+}
+
 const resize: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
+  const fed = given.find((v) => v && !c.constantOf(v));
+  const openHw = [1, 2].some((a) => c.info(x).signature?.[a] === -1);
+  if (fed || openHw) return resizeAtRunTime(n, c, fed);
   const out = c.shapeOf(y);
   const inShape = c.shapeOf(x);
   if (out[0] !== inShape[0] || out[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a TFLite file', `node '${n.name}'`);
-  const mode = attrString(n, 'mode', 'nearest');
-  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
-  // the output size is fixed when written: scales or sizes fed at run time would be ignored
-  const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
-  const fed = given.find((v) => v && !c.constantOf(v));
-  if (fed) throw new UnsupportedError(`Resize with scales or sizes computed at run time in a TFLite file`, `node '${n.name}': '${fed}' is not a constant (the file's output size is fixed)`);
   // ONNX maps coordinates by the given scale, TFLite by in / out size: the same only where in · scale is whole
   const scales = resizeScales(n, c);
   if (scales) {
@@ -536,6 +576,66 @@ const resize: Converter = (n, c) => {
   const [alignNn, half] = flags as [boolean, boolean];
   c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, alignNn, half)] });
 };
+
+/**
+ * A Resize whose output size is known only when the model runs: sizes computed in the graph (a
+ * UNet decoder's F.interpolate(size=skip.shape[-2:]), NHWC after the layout pass's Gather: their
+ * H, W by STRIDED_SLICE and CAST), or whole constant scales of an input with open H / W (SHAPE ->
+ * STRIDED_SLICE -> MUL). Written only where TFLite's kernel maps coordinates as ONNX does for every
+ * size (it maps by in / out: the same as a whole scale, or given sizes): linear with half_pixel,
+ * align_corners or asymmetric, nearest with asymmetric + floor (PyTorch's 'nearest'). The batch
+ * and channels were checked to stay when the sizes were left computed (write.ts foldWithOpenDims).
+ */
+function resizeAtRunTime(n: Node, c: WriteContext, fed: string | undefined): void {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const mode = attrString(n, 'mode', 'nearest');
+  // no coordinate_transformation_mode: Upsample / Resize-10 map asymmetric + floor
+  const legacy = n.opType === 'Upsample' || n.inputs.length === 2 || !!n.domain;
+  const ctm = legacy && !n.attrs.coordinate_transformation_mode ? 'asymmetric' : attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const nearest = legacy && !n.attrs.nearest_mode ? 'floor' : attrString(n, 'nearest_mode', 'round_prefer_floor');
+  const where = `node '${n.name}' in ${c.file}`;
+  const i32 = (what: string, shape: number[], dtype: 'int32' | 'int64' = 'int32') => c.addTensor(`${y}_${what}`, { name: '', dtype, shape });
+  // [N, H, W, C] -> [H, W]
+  const slice = (from: string, what: string): string => {
+    const hw = i32(what, [2], c.info(from).dtype === 'int64' ? 'int64' : 'int32');
+    c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs: [from, c.addConstant(`${y}_begin`, int32([1])), c.addConstant(`${y}_end`, int32([3])), c.addConstant(`${y}_strides`, int32([1]))], outputs: [hw], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, 0, 0, 0, 0, 0, false)] });
+    return hw;
+  };
+  let size: string;
+  if (fed) {
+    if (fed !== n.inputs[3] || (n.inputs[2] && c.constantOf(n.inputs[2])?.size)) throw new UnsupportedError('Resize with scales computed at run time in a TFLite file', `${where}: '${fed}' (TFLite's resize takes an output size; sizes computed at run time are written)`);
+    const sizes = c.tensor(fed);
+    if (c.info(sizes).dtype !== 'int64' && c.info(sizes).dtype !== 'int32') throw new UnsupportedError(`Resize sizes of ${c.info(sizes).dtype} in a TFLite file`, where);
+    const hw = slice(sizes, c.info(sizes).dtype === 'int32' ? 'size' : 'size_int64');
+    if (c.info(sizes).dtype === 'int32') size = hw;
+    else {
+      size = i32('size', [2]);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [hw], outputs: [size] });
+    }
+  } else {
+    const scales = resizeScales(n, c);
+    const whole = scales?.slice(1, 3).map((s) => Math.round(s));
+    if (!scales || scales[0] !== 1 || scales[3] !== 1 || !whole!.every((k, i) => k >= 1 && k === scales[i + 1])) {
+      throw new UnsupportedError(`Resize of a value with a height / width known only at run time by scales [${scales?.join(', ') ?? '?'}] in a TFLite file`, `${where}: only whole scales of H and W keep TFLite's coordinate mapping (it maps by in / out size)`);
+    }
+    const shape = i32('input_shape', [4]);
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [shape], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    size = i32('size', [2]);
+    c.emit({ code: BuiltinOperator.MUL, inputs: [slice(shape, 'input_hw'), c.addConstant(`${y}_scales`, int32(whole!))], outputs: [size], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] });
+  }
+  if (mode === 'linear') {
+    const align = ctm === 'align_corners';
+    const half = ctm === 'half_pixel';
+    if (!align && !half && ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} to a size known only at run time in a TFLite file`, `${where}: TFLite's RESIZE_BILINEAR maps half_pixel, align_corners and asymmetric as ONNX does for every size`);
+    c.emit({ code: BuiltinOperator.RESIZE_BILINEAR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeBilinearOptions, ResizeBilinearOptions.createResizeBilinearOptions(b, align, half)] });
+    return;
+  }
+  if (mode !== 'nearest' || ctm !== 'asymmetric' || nearest !== 'floor') {
+    throw new UnsupportedError(`Resize ${mode} with ${ctm}${mode === 'nearest' ? `/${nearest}` : ''} to a size known only at run time in a TFLite file`, `${where}: TFLite's RESIZE_NEAREST_NEIGHBOR picks as ONNX for every size only with asymmetric / floor (PyTorch's 'nearest')`);
+  }
+  c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, false, false)] });
+}
 
 /**
  * Whether TFLite's resize kernel (align_corners / half_pixel_centers, float32 arithmetic as its

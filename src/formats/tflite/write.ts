@@ -180,8 +180,12 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * they are. The graph is folded twice, every dynamic dim set to 1 and to 7: a Reshape target
  * that differs between the two in one entry follows the dynamic dim there, and that entry
  * becomes -1 (TFLite's RESHAPE infers it at run time), so the model keeps its dynamic dims
- * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
- * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
+ * (-1 in shape_signature). Else, where every value computed from a dynamic dim ends in an
+ * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's
+ * target: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
+ * folded with the dims left open and those shape subgraphs run in the file (foldWithOpenDims).
+ * When anything else is computed from a dynamic dim (an Expand shape...) the model is written
+ * for dim 1, with no -1 in shape_signature.
  */
 function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
@@ -190,13 +194,18 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
+  return foldByTargets(g, one, seven) ?? foldWithOpenDims(g, evaluate, one, seven) ?? one;
+}
+
+/** foldKeepingDynamicDims' first way: the folds at 1 and 7 differ only in Reshape targets (one entry each) and Resize sizes that scale with the input. */
+function foldByTargets(g: Graph, one: Graph, seven: Graph): Graph | undefined {
   const sameNodes =
     one.nodes.length === seven.nodes.length &&
     one.nodes.every((n, i) => {
       const m = seven.nodes[i]!;
       return n.opType === m.opType && n.inputs.join('\0') === m.inputs.join('\0') && n.outputs.join('\0') === m.outputs.join('\0');
     });
-  if (!sameNodes || g.outputs.some((o) => one.initializers.has(o.name))) return one;
+  if (!sameNodes || g.outputs.some((o) => one.initializers.has(o.name))) return undefined;
   const sameTensor = (a: Tensor, b: Tensor) => a.dtype === b.dtype && a.shape.join() === b.shape.join() && a.bytes().every((v, i) => v === b.bytes()[i]);
   const initializers = new Map(one.initializers);
   let shapes1: ReturnType<typeof inferShapes>['values'] | undefined;
@@ -207,22 +216,22 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
       const a = one.initializers.get(name);
       const b = seven.initializers.get(name);
       if (!a && !b) continue;
-      if (!a || !b) return one;
+      if (!a || !b) return undefined;
       if (sameTensor(a, b)) continue;
       const resizeSizes = n.opType === 'Resize' && k === 3;
-      if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return one;
-      if (n.domain && !resizeSizes) return one;
+      if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return undefined;
+      if (n.domain && !resizeSizes) return undefined;
       // the output shapes at 1 and 7 (a -1 or 0 already in the target resolved): the one dim that moves becomes -1
       const s1 = (shapes1 ??= inferShapes(one).values).get(n.outputs[0]!)?.shape;
       const s7 = (shapes7 ??= inferShapes(seven).values).get(n.outputs[0]!)?.shape;
-      if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return one;
+      if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return undefined;
       if (resizeSizes) {
         // sizes that follow the dynamic dims (the batch) where the input's do: the same resize as scales
         const in1 = shapes1.get(n.inputs[0]!)?.shape;
         const in7 = shapes7.get(n.inputs[0]!)?.shape;
-        if (!in1 || !in7 || in1.some((d) => typeof d !== 'number') || !s1.every((d, i) => (d === s7[i] ? in1[i] === in7[i] : d === in1[i] && s7[i] === in7[i]))) return one;
+        if (!in1 || !in7 || in1.some((d) => typeof d !== 'number') || !s1.every((d, i) => (d === s7[i] ? in1[i] === in7[i] : d === in1[i] && s7[i] === in7[i]))) return undefined;
         const scales = s1.map((d, i) => Math.fround((d as number) / (in1[i] as number)));
-        if (!scales.every((sc, i) => Math.floor((in1[i] as number) * sc) === s1[i])) return one;
+        if (!scales.every((sc, i) => Math.floor((in1[i] as number) * sc) === s1[i])) return undefined;
         let scalesName = `${name}/scales`;
         for (let i = 1; initializers.has(scalesName); i++) scalesName = `${name}/scales_${i}`;
         initializers.set(scalesName, Tensor.float32([scales.length], scales));
@@ -230,7 +239,7 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
         continue;
       }
       const differ = s1.flatMap((d, j) => (d !== s7[j] ? [j] : []));
-      if (differ.length !== 1) return one;
+      if (differ.length !== 1) return undefined;
       // 0 (copy the input's dim) where the input's dim there is the dynamic one: the dim keeps its symbol
       const in1 = shapes1.get(n.inputs[0]!)?.shape;
       const in7 = shapes7.get(n.inputs[0]!)?.shape;
@@ -244,6 +253,46 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const read = new Set(nodes.flatMap((n) => n.inputs));
   for (const k of [...initializers.keys()]) if (!read.has(k) && !one.initializers.has(k)) initializers.delete(k);
   return { ...one, nodes, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
+}
+
+/** The operands (input indices) of an op that TFLite's kernel reads as a tensor at run time: where a shape computed in the file may go. */
+const RUN_TIME_OPERANDS: Readonly<Record<string, readonly number[]>> = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1] };
+
+/**
+ * The graph folded with its dynamic dims left open: the Shape subgraphs over them stay and run in
+ * the file. Only where every value computed from a shape ends in one of RUN_TIME_OPERANDS (a
+ * value computed wholly from shapes and constants is itself computed), no graph output is one,
+ * and every Resize whose sizes are computed keeps its input's batch and channels (checked in the
+ * folds at 1 and at 7, `one` and `seven`); else undefined.
+ */
+function foldWithOpenDims(g: Graph, evaluate: Evaluator, one: Graph, seven: Graph): Graph | undefined {
+  const open = constantNodesToInitializers(fold(g, evaluate));
+  const computed = new Set<string>();
+  for (const n of topologicalOrder(open)) {
+    const ins = n.inputs.filter((v) => v);
+    if (!n.domain && n.opType === 'Shape') {
+      computed.add(n.outputs[0]!);
+      continue;
+    }
+    if (ins.some((v) => computed.has(v)) && ins.every((v) => computed.has(v) || open.initializers.has(v))) {
+      for (const o of n.outputs) computed.add(o);
+      continue;
+    }
+    for (const [k, v] of n.inputs.entries()) if (computed.has(v) && (n.domain || !RUN_TIME_OPERANDS[n.opType]?.includes(k))) return undefined;
+  }
+  if (!computed.size || open.outputs.some((o) => computed.has(o.name))) return undefined;
+  const resizes = open.nodes.filter((n) => n.opType === 'Resize' && !n.domain && computed.has(n.inputs[3] ?? ''));
+  for (const folded of [one, seven]) {
+    const shapes = inferShapes(folded, { onError: 'unknown' }).values;
+    for (const r of resizes) {
+      const at = folded.nodes.find((n) => n.outputs[0] === r.outputs[0]);
+      const sizes = at && folded.initializers.get(at.inputs[3] ?? '')?.toNumbers();
+      const x = at && shapes.get(at.inputs[0]!)?.shape;
+      if (!sizes || !x || sizes[0] !== x[0] || sizes[1] !== x[1]) return undefined;
+    }
+  }
+  // value annotations of the first fold would pin the dims: shapes are inferred afresh
+  return { ...open, valueInfo: undefined };
 }
 
 /**
@@ -486,11 +535,13 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
       return fo.length > 0 && fo.every((o) => quantizedBy(o)) && fi.every((i) => isDq(producer.get(i)));
     }),
   );
+  // SHAPE reads only the dims: of the integer tensor as well (a run-time resize size taken from a quantized feature map)
+  const readsShapeOnly = (n: Node) => n.opType === 'Shape' && !n.domain;
   const hybridWeight = (n: Node, v: string) => HYBRID.has(opKey(n)) && n.inputs[1] === v && g.initializers.has(producer.get(v)!.inputs[0]!);
   let dqAliased = new Set<Node>();
   for (;;) {
     const next = new Set(
-      g.nodes.filter((d) => isDq(d) && !outputs.has(d.outputs[0]!) && (consumers.get(d.outputs[0]!) ?? []).every((c) => candidate.has(c) || hybridWeight(c, d.outputs[0]!) || isQ(c))),
+      g.nodes.filter((d) => isDq(d) && !outputs.has(d.outputs[0]!) && (consumers.get(d.outputs[0]!) ?? []).every((c) => candidate.has(c) || hybridWeight(c, d.outputs[0]!) || isQ(c) || readsShapeOnly(c))),
     );
     let changed = next.size !== dqAliased.size;
     dqAliased = next;
