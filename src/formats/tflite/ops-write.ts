@@ -226,16 +226,33 @@ const convTranspose: Converter = (n, c) => {
   const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   // TRANSPOSE_CONV derives its padding from output_shape: VALID pads nothing, SAME centres (extra at the end)
-  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && pads.every((p) => p === 0) && out[1] === (inShape[1]! - 1) * strides[0]! + kh && out[2] === (inShape[2]! - 1) * strides[1]! + kw);
+  // over an open H / W the output size is ONNX's (in - 1)·s + k - pads + output_padding (no output_shape), for any input size
+  const openHw = [1, 2].some((a) => c.info(x).signature?.[a] === -1);
+  if (openHw && n.attrs.output_shape) throw new UnsupportedError('ConvTranspose with output_shape over a height / width known only at run time in a TFLite file', `node '${n.name}'`);
+  const outputPadding = attrInts(n, 'output_padding', [0, 0]);
+  const outSize = (i: number, k: number): number => (openHw ? (inShape[1 + i]! - 1) * strides[i]! + k - pads[i]! - pads[i + 2]! + outputPadding[i]! : out[1 + i]!);
+  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && pads.every((p) => p === 0) && outSize(0, kh) === (inShape[1]! - 1) * strides[0]! + kh && outSize(1, kw) === (inShape[2]! - 1) * strides[1]! + kw);
   const sameFits = [0, 1].every((i) => {
     const k = i === 0 ? kh : kw;
-    const total = Math.max((inShape[1 + i]! - 1) * strides[i]! + k - out[1 + i]!, 0);
+    const total = Math.max((inShape[1 + i]! - 1) * strides[i]! + k - outSize(i, k), 0);
     return autoPad === 'SAME_UPPER' || (pads[i] === Math.floor(total / 2) && pads[i + 2] === total - Math.floor(total / 2));
   });
   if (!valid && !sameFits) throw new UnsupportedError('ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
   const padding = valid ? Padding.VALID : Padding.SAME;
   // a dynamic batch: output_shape packed from the input's batch at run time, as TF's converter writes it
-  const outShape = c.info(x).signature?.[0] === -1 ? packedBatchShape(c, x, y, out) : c.addConstant(`${y}_output_shape`, int32(out));
+  // open H / W: SHAPE(x) · [1, sh, sw, 0] + [0, eh, ew, O], ONNX's output size for any input size (e = k - s - pads + output_padding)
+  const sig = c.info(x).signature;
+  let outShape: string;
+  if (sig?.[1] === -1 || sig?.[2] === -1) {
+    const i32 = (what: string) => c.addTensor(`${y}_${what}`, { name: '', dtype: 'int32', shape: [4] });
+    const full = i32('input_shape');
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    const scaled = i32('scaled_shape');
+    c.emit({ code: BuiltinOperator.MUL, inputs: [full, c.addConstant(`${y}_shape_scale`, int32([1, strides[0]!, strides[1]!, 0]))], outputs: [scaled], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] });
+    outShape = i32('output_shape');
+    const extra = [outSize(0, kh) - inShape[1]! * strides[0]!, outSize(1, kw) - inShape[2]! * strides[1]!];
+    c.emit({ code: BuiltinOperator.ADD, inputs: [scaled, c.addConstant(`${y}_shape_offset`, int32([0, extra[0]!, extra[1]!, out[3]!]))], outputs: [outShape], options: (b) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, ActivationFunctionType.NONE, false)] });
+  } else outShape = sig?.[0] === -1 ? packedBatchShape(c, x, y, out) : c.addConstant(`${y}_output_shape`, int32(out));
   const inputs = [outShape, weights, x];
   if (n.inputs[2]) inputs.push(c.tensor(n.inputs[2]));
   else if (o) inputs.push(zeroBias(c, y, x, c.info(weights), o));

@@ -1,6 +1,7 @@
 // TFLite writer on PyTorch models it once refused or pinned to size 1 (scripts/fixtures/tflite_gap_models.py),
 // each file run by the real TFLite interpreter (tfjs-tflite in headless Chromium) against PyTorch's outputs:
-//   run-time sizes  UNet decoders upsampling to their skip's size (bilinear, align_corners both, nearest),
+//   run-time sizes  UNet decoders upsampling to their skip's size (bilinear, align_corners both, nearest;
+//                   TRANSPOSE_CONV's output_shape from SHAPE),
 //                   an FPN top-down path, a pad to a multiple of 32 computed from the input's shape:
 //                   exported with dynamic axes, written with -1 in shape_signature and the sizes /
 //                   paddings computed in the file (SHAPE -> STRIDED_SLICE -> CAST / MUL), run at two
@@ -22,7 +23,7 @@ import { flatcJson, opNamesOf, useTfliteOracle, withStoredDim, type FlatcOps } f
 
 const oracle = useTfliteOracle();
 
-const NETS = { unet_bilinear: 1, unet_align: 1, fpn: 4, pad32: 1, conv3d_net: 1, c3d_block: 1 } as const;
+const NETS = { unet_bilinear: 1, unet_align: 1, unet_deconv: 1, fpn: 4, pad32: 1, conv3d_net: 1, c3d_block: 1 } as const;
 type Net = keyof typeof NETS;
 const dir = (): string => ensureScriptFixtures('tflite_gap_models.py', 'tflite-gaps', Object.keys(NETS));
 
@@ -60,6 +61,7 @@ describe('TFLite writer: resizes and pads sized at run time, two input sizes, vs
   for (const [name, openDims, ops] of [
     ['unet_bilinear', [-1, -1, -1, 3], ['RESIZE_BILINEAR', 'RESIZE_NEAREST_NEIGHBOR', 'SHAPE']],
     ['unet_align', [-1, -1, -1, 3], ['RESIZE_BILINEAR', 'SHAPE']],
+    ['unet_deconv', [-1, -1, -1, 3], ['TRANSPOSE_CONV', 'SHAPE', 'MUL']],
     ['fpn', [1, -1, -1, 3], ['RESIZE_BILINEAR', 'RESIZE_NEAREST_NEIGHBOR', 'SHAPE']],
     ['pad32', [1, -1, -1, 3], ['PAD', 'RESIZE_BILINEAR', 'RESIZE_NEAREST_NEIGHBOR', 'MUL', 'STRIDED_SLICE']],
   ] as const) {
