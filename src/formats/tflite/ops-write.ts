@@ -13,6 +13,7 @@ import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
 import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
+import { Conv3DOptions } from '../generated/tflite/conv3-doptions.js';
 import { DepthToSpaceOptions } from '../generated/tflite/depth-to-space-options.js';
 import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
@@ -173,6 +174,7 @@ const conv: Converter = (n, c) => {
   const wName = c.tensor(n.inputs[1]!);
   const w = c.info(wName);
   const wData = constant(n, c, 1, 'weights');
+  if (wData.rank === 5) return conv3d(n, c);
   if (wData.rank !== 4) throw new UnsupportedError(`Conv with ${wData.rank - 2} spatial dims in a TFLite file`, `node '${n.name}'`);
   const layout = attrString(n, 'kernel_layout', 'HWIO');
   if (layout !== 'HWIO' && layout !== 'OHWI') throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
@@ -210,6 +212,7 @@ const conv: Converter = (n, c) => {
 
 const convTranspose: Converter = (n, c) => {
   if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a TFLite file', `node '${n.name}'`);
+  if (c.constantOf(n.inputs[1]!)?.rank === 5) return convTranspose3d(n, c);
   const x = c.tensor(n.inputs[0]!);
   const wName = c.tensor(n.inputs[1]!);
   const w = c.info(wName);
@@ -261,6 +264,79 @@ const convTranspose: Converter = (n, c) => {
   // they ignore it silently (the interpreter in @tensorflow/tfjs-tflite does: a RELU folded in is lost)
   c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: false });
 };
+
+/** A 3-D conv's channels-last input, with no dim known only at run time (the 3-D ops here are written for fixed sizes). */
+function fixed3d(n: Node, c: WriteContext, x: string): number[] {
+  const info = c.info(x);
+  if (info.shape.length !== 5) throw new ShapeError(`node '${n.name}': a 3-D ${n.opType} of a rank-${info.shape.length} value`);
+  if (info.signature?.some((d) => d === -1)) throw new UnsupportedError(`3-D ${n.opType} of a value with dims known only at run time in a TFLite file`, `node '${n.name}' in ${c.file}: give the input's size with --input-shape`);
+  if (info.quant || info.dtype !== 'float32') throw new UnsupportedError(`3-D ${n.opType} of ${info.quant ? 'quantized' : info.dtype} data in a TFLite file`, `node '${n.name}' in ${c.file}: TFLite's CONV_3D / CONV_3D_TRANSPOSE run float32 only`);
+  return info.shape;
+}
+
+const conv3dOptions = (pad: Padding, strides: number[], dilations: number[]): Opts => (b, act) => [BuiltinOptions.Conv3DOptions, Conv3DOptions.createConv3DOptions(b, pad, strides[0]!, strides[2]!, strides[1]!, act, dilations[0]!, dilations[2]!, dilations[1]!)];
+
+/**
+ * Conv over 3 spatial dims (NDHWC) as CONV_3D, its weights [kD, kH, kW, I, O] (TF's DHWIO; the
+ * layout pass gives O, kD, kH, kW, I); pads TF's SAME does not give are an explicit PAD + VALID.
+ * TFLite's CONV_3D has no groups.
+ */
+function conv3d(n: Node, c: WriteContext): void {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = fixed3d(n, c, x);
+  const wName = c.tensor(n.inputs[1]!);
+  const wData = constant(n, c, 1, 'weights');
+  if (c.info(wName).quant) throw new UnsupportedError('3-D Conv with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D runs float32 only`);
+  const layout = attrString(n, 'kernel_layout', 'HWIO');
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped 3-D Conv in a TFLite file', `node '${n.name}': TFLite's CONV_3D has no groups`);
+  // OHWI (O, kD, kH, kW, I) or HWIO (kD, kH, kW, I, O) -> DHWIO
+  const dhwio = layout === 'OHWI' ? permuteTensor(wData, [1, 2, 3, 4, 0]) : layout === 'HWIO' ? wData : undefined;
+  if (!dhwio) throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
+  const [kd, kh, kw, , o] = dhwio.shape as number[];
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1, 1]);
+  const y = c.tensor(n.outputs[0]!);
+  const sp = spatialPadding(n, inShape, [kd!, kh!, kw!], strides, dilations, c.shapeOf(y));
+  const input = sp.explicit ? padSpatial(c, x, sp.explicit) : x;
+  const weights = layout === 'HWIO' ? wName : c.addConstant(`${wName}_dhwio`, dhwio, undefined, wName);
+  const bias = n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_bias`, Tensor.float32([o!]), undefined, wName);
+  c.emit({ code: BuiltinOperator.CONV_3D, inputs: [input, weights, bias], outputs: [y], options: conv3dOptions(sp.padding, strides, dilations), fusable: true });
+}
+
+/**
+ * ConvTranspose over 3 spatial dims as CONV_3D_TRANSPOSE (output_shape, weights [kD, kH, kW, O, I],
+ * input, bias), VALID or TF's SAME as its output size asks; other pads were made VALID + a crop
+ * (conv-transpose-valid.ts). Not dilated, no groups.
+ */
+function convTranspose3d(n: Node, c: WriteContext): void {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = fixed3d(n, c, x);
+  const wName = c.tensor(n.inputs[1]!);
+  const wData = constant(n, c, 1, 'weights');
+  if (c.info(wName).quant) throw new UnsupportedError('3-D ConvTranspose with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D_TRANSPOSE runs float32 only`);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated 3-D ConvTranspose in a TFLite file', `node '${n.name}'`);
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  // OHWI (O, kD, kH, kW, I) or HWOI (kD, kH, kW, O, I) -> DHWOI
+  const dhwoi = layout === 'OHWI' ? permuteTensor(wData, [1, 2, 3, 0, 4]) : layout === 'HWOI' ? wData : undefined;
+  if (!dhwoi) throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
+  const k = dhwoi.shape.slice(0, 3) as number[];
+  const o = dhwoi.shape[3]!;
+  const y = c.tensor(n.outputs[0]!);
+  const out = c.shapeOf(y);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  // TFLite derives the padding from output_shape: VALID pads nothing, SAME centres (extra at the end)
+  const totals = [0, 1, 2].map((i) => (inShape[1 + i]! - 1) * strides[i]! + k[i]! - out[1 + i]!);
+  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && totals.every((t) => t === 0) && pads.every((p) => p === 0));
+  const same = autoPad === 'SAME_UPPER' || totals.every((t, i) => t >= 0 && pads[i] === Math.floor(t / 2) && pads[i + 3] === t - Math.floor(t / 2));
+  if (!valid && !same) throw new UnsupportedError('3-D ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
+  const weights = layout === 'HWOI' ? wName : c.addConstant(`${wName}_dhwoi`, dhwoi, undefined, wName);
+  const inputs = [c.addConstant(`${y}_output_shape`, int32(out)), weights, x];
+  inputs.push(n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_bias`, Tensor.float32([o]), undefined, wName));
+  // (not fusable, as TRANSPOSE_CONV: a runtime that ignores the fused activation would lose it)
+  c.emit({ code: BuiltinOperator.CONV_3D_TRANSPOSE, inputs, outputs: [y], options: conv3dOptions(valid ? Padding.VALID : Padding.SAME, strides, [1, 1, 1]), fusable: false });
+}
 
 /** A float activation read with int8 weights: TFLite's hybrid kernels quantize it on the fly. */
 const hybridInput = (c: WriteContext, x: string, weights: string): boolean => c.info(x).dtype === 'float32' && c.info(weights).dtype === 'int8' && !!c.info(weights).quant;
@@ -334,6 +410,7 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     const x = c.tensor(n.inputs[0]!);
     const y = c.tensor(n.outputs[0]!);
     const kernel = attrInts(n, 'kernel_shape', []);
+    if (kernel.length === 3) return pool3d(n, c, code);
     if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
     const strides = attrInts(n, 'strides', [1, 1]);
     if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
@@ -348,6 +425,54 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     const options: Opts = (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, sp.padding, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)];
     c.emit({ code, inputs: [input], outputs: [y], options, fusable: true });
   };
+}
+
+/**
+ * A 3-D max / average pool (NDHWC): TFLite has no builtin (MaxPool3D / AveragePool3D are custom
+ * ops the interpreter here lacks), and a window over D, H, W is separable: the 2-D pool of
+ * [N, D, H·W, C] by (kD, 1) / (sD, 1) over depth, then of [N·D', H, W, C] by (kH, kW) / (sH, sW),
+ * reshaped back. Exact for max; for average, a mean of equal-sized means (VALID windows after an
+ * explicit PAD, so every window counts the same). Pads: max pads with the lowest float, average
+ * only where the padding counts (count_include_pad); ceil_mode as extra end pads (max only).
+ */
+function pool3d(n: Node, c: WriteContext, code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2D): void {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const info = c.info(x);
+  if (info.shape.length !== 5) throw new ShapeError(`node '${n.name}': a 3-D ${n.opType} of a rank-${info.shape.length} value`);
+  if (info.signature?.some((d) => d === -1)) throw new UnsupportedError(`3-D ${n.opType} of a value with dims known only at run time in a TFLite file`, `node '${n.name}' in ${c.file}: give the input's size with --input-shape`);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated 3-D ${n.opType} in a TFLite file`, `node '${n.name}'`);
+  const kernel = attrInts(n, 'kernel_shape', []);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const out = c.shapeOf(y);
+  const sp = spatialPadding(n, info.shape, kernel, strides, [1, 1, 1], out);
+  let input = x;
+  if (sp.padding === Padding.SAME || sp.explicit) {
+    // SAME's pads, made explicit: the two 2-D pools below are VALID
+    const pairs = sp.explicit ?? kernel.map((k, i) => tfSamePads(info.shape[1 + i]!, k, strides[i]!, 1));
+    if (code === BuiltinOperator.MAX_POOL_2D) input = padSpatial(c, x, pairs, -3.4e38);
+    else if (attrInt(n, 'count_include_pad', 0) === 1 && attrInt(n, 'ceil_mode', 0) === 0) input = padSpatial(c, x, pairs);
+    else throw new UnsupportedError('3-D AveragePool with padding that does not count in a TFLite file', `node '${n.name}': written as two 2-D pools, whose windows must all count alike`);
+  }
+  const [batch, d, h, w, ch] = c.shapeOf(input) as [number, number, number, number, number];
+  const [, od, oh, ow] = out as [number, number, number, number, number];
+  const t = (what: string, shape: number[]) => c.addTensor(`${y}_${what}`, { ...info, shape, signature: undefined, data: undefined });
+  const reshape = (from: string, shape: number[], to: string): string => {
+    c.emit({ code: BuiltinOperator.RESHAPE, inputs: [from, c.addConstant(`${to}_shape`, int32(shape))], outputs: [to], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
+    return to;
+  };
+  const pool2d = (from: string, k: number[], st: number[], to: string, fusable: boolean): string => {
+    c.emit({ code, inputs: [from], outputs: [to], options: (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, Padding.VALID, st[1]!, st[0]!, k[1]!, k[0]!, act)], fusable });
+    return to;
+  };
+  let v = input;
+  if (kernel[0]! > 1 || strides[0]! > 1) {
+    const flat = reshape(v, [batch, d, h * w, ch], t('depth_rows', [batch, d, h * w, ch]));
+    v = pool2d(flat, [kernel[0]!, 1], [strides[0]!, 1], t('depth_pooled', [batch, od, h * w, ch]), false);
+  }
+  const planes = reshape(v, [batch * od, h, w, ch], t('planes', [batch * od, h, w, ch]));
+  const pooled = pool2d(planes, [kernel[1]!, kernel[2]!], [strides[1]!, strides[2]!], t('planes_pooled', [batch * od, oh, ow, ch]), false);
+  reshape(pooled, [batch, od, oh, ow, ch], y);
 }
 
 function reduce(code: BuiltinOperator, fixedAxes?: (rank: number) => number[], keep?: boolean): Converter {

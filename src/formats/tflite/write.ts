@@ -153,7 +153,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
-  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite' }).graph;
+  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
   // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)
   if (needsChannelsLast(g)) g = dequantizeAfterMoves(liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph).graph;
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF

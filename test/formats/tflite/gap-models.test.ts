@@ -7,7 +7,11 @@
 //                   paddings computed in the file (SHAPE -> STRIDED_SLICE -> CAST / MUL), run at two
 //                   input sizes (the second odd, so upsampling ratios are not whole) by setting the
 //                   input's stored shape (what ResizeInputTensor does; tfjs-tflite has no resize call);
-//   quantized       the decoder with --quantize dynamic and int8 (calibrated on the script's samples).
+//   quantized       the decoder with --quantize dynamic and int8 (calibrated on the script's samples);
+//   3-D             a Conv3d / BatchNorm3d / ConvTranspose3d net (strides, dilation, pads, output_padding)
+//                   as CONV_3D / CONV_3D_TRANSPOSE, a C3D-like block whose 3-D max / average pools are
+//                   two 2-D pools each (the interpreter has no MaxPool3D / AveragePool3D custom op);
+//                   int8 and dynamic refuse the float-only CONV_3D by name.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -117,5 +121,32 @@ describe('TFLite writer: the run-time-sized decoder quantized, vs PyTorch', () =
       console.log(`unet_bilinear int8, input [${s.input.shape.join(', ')}]: ${snr.toFixed(1)} dB SNR vs PyTorch`);
       expect(snr).toBeGreaterThan(25);
     }
+  });
+});
+
+describe('TFLite writer: 3-D convolutions and pools, vs PyTorch', () => {
+  for (const [name, want, not] of [
+    ['conv3d_net', ['CONV_3D', 'CONV_3D_TRANSPOSE'], []],
+    ['c3d_block', ['CONV_3D', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'PADV2'], ['CUSTOM']],
+  ] as const) {
+    it(`${name}: ${want.join(' / ')}, within 1e-4 of PyTorch`, { timeout: 120_000 }, async () => {
+      const f = await net(name);
+      const bytes = await writeTflite(f.graph, { fileName: `${name}.tflite` });
+      const ops = opNamesOf(flatcJson<FlatcOps>(bytes, name));
+      for (const op of want) expect(ops, op).toContain(op);
+      for (const op of not) expect(ops, op).not.toContain(op);
+      const s = f.sizes[0]!;
+      const got = await runAt(bytes, s.input);
+      const e = relErr(got[0]!, channelsLast(s.outputs[0]!).toFloat32());
+      console.log(`${name} input [${s.input.shape.join(', ')}]: ${e.toExponential(2)} of PyTorch (relative to the largest)`);
+      expect(e).toBeLessThanOrEqual(1e-4);
+    });
+  }
+
+  it('conv3d_net --quantize int8 / dynamic: refused by name (TFLite runs CONV_3D in float32 only)', async () => {
+    const f = await net('conv3d_net');
+    const calibration = [[channelsLast(f.sizes[0]!.input)]];
+    await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration } })).rejects.toThrow(/3-D Conv.*float32 only/);
+    await expect(writeTflite(f.graph, { quantize: { mode: 'dynamic' } })).rejects.toThrow(/3-D Conv.*float32 only/);
   });
 });
