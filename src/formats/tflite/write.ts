@@ -26,6 +26,7 @@ import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, 
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
+import { shapesComputedAtRunTime, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
@@ -189,8 +190,7 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  */
 function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
-  const at = (k: number): Graph =>
-    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
+  const at = (k: number): Graph => constantNodesToInitializers(fold(withDynamicDimsAt(g, k), evaluate));
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
@@ -255,44 +255,14 @@ function foldByTargets(g: Graph, one: Graph, seven: Graph): Graph | undefined {
   return { ...one, nodes, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
 }
 
-/** The operands (input indices) of an op that TFLite's kernel reads as a tensor at run time: where a shape computed in the file may go. */
-const RUN_TIME_OPERANDS: Readonly<Record<string, readonly number[]>> = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1] };
-
 /**
- * The graph folded with its dynamic dims left open: the Shape subgraphs over them stay and run in
- * the file. Only where every value computed from a shape ends in one of RUN_TIME_OPERANDS (a
- * value computed wholly from shapes and constants is itself computed), no graph output is one,
- * and every Resize whose sizes are computed keeps its input's batch and channels (checked in the
- * folds at 1 and at 7, `one` and `seven`); else undefined.
+ * The graph folded with its dynamic dims left open, its Shape subgraphs running in the file, where
+ * src/passes/open-dims.ts says they may (checked against the folds at 1 and at 7); else undefined.
  */
 function foldWithOpenDims(g: Graph, evaluate: Evaluator, one: Graph, seven: Graph): Graph | undefined {
   const open = constantNodesToInitializers(fold(g, evaluate));
-  const computed = new Set<string>();
-  for (const n of topologicalOrder(open)) {
-    const ins = n.inputs.filter((v) => v);
-    if (!n.domain && n.opType === 'Shape') {
-      computed.add(n.outputs[0]!);
-      continue;
-    }
-    if (ins.some((v) => computed.has(v)) && ins.every((v) => computed.has(v) || open.initializers.has(v))) {
-      for (const o of n.outputs) computed.add(o);
-      continue;
-    }
-    for (const [k, v] of n.inputs.entries()) if (computed.has(v) && (n.domain || !RUN_TIME_OPERANDS[n.opType]?.includes(k))) return undefined;
-  }
-  if (!computed.size || open.outputs.some((o) => computed.has(o.name))) return undefined;
-  const resizes = open.nodes.filter((n) => n.opType === 'Resize' && !n.domain && computed.has(n.inputs[3] ?? ''));
-  for (const folded of [one, seven]) {
-    const shapes = inferShapes(folded, { onError: 'unknown' }).values;
-    for (const r of resizes) {
-      const at = folded.nodes.find((n) => n.outputs[0] === r.outputs[0]);
-      const sizes = at && folded.initializers.get(at.inputs[3] ?? '')?.toNumbers();
-      const x = at && shapes.get(at.inputs[0]!)?.shape;
-      if (!sizes || !x || sizes[0] !== x[0] || sizes[1] !== x[1]) return undefined;
-    }
-  }
   // value annotations of the first fold would pin the dims: shapes are inferred afresh
-  return { ...open, valueInfo: undefined };
+  return shapesComputedAtRunTime(open, [one, seven]) ? { ...open, valueInfo: undefined } : undefined;
 }
 
 /**
