@@ -631,6 +631,12 @@ const pad: Converter = (n, c) => {
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }
+  // a value fed at run time: PADV2 reads it as it is
+  if (n.inputs[2] && !c.constantOf(n.inputs[2])) {
+    if (c.info(x).quant) throw new UnsupportedError('Pad of quantized data with a value computed at run time in a TFLite file', `node '${n.name}'`);
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2])], outputs: [y] });
+    return;
+  }
   // the constant value is input 2 since opset 11, attribute value before (a real value: a quantized tensor's goes on its grid below)
   const valueAttr = attrFloat(n, 'value', 0);
   const value = n.inputs[2] ? c.constantOf(n.inputs[2]) : valueAttr !== 0 ? Tensor.scalar(c.info(x).quant ? 'float32' : c.info(x).dtype, valueAttr) : undefined;
