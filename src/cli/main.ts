@@ -36,24 +36,43 @@ commands:
   nnport <command> --help    options of one command
   --verbose                  show the full stack trace on errors
   --max-memory SIZE          most memory one tensor, or one file's decompressed/expanded
-                             data, may take (default 2G; e.g. 8G, 512M)`;
+                             data, may take (default 2G; e.g. 8G, 512M)
+  --max-loop-iterations N    most iterations one ONNX Loop may run (default 1000000)`;
+
+/** A global option given as `NAME VALUE` or `NAME=VALUE`: its value (undefined when missing) and the other arguments; null when absent. */
+function takeOption(args: string[], name: string): { value: string | undefined; rest: string[] } | null {
+  const at = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (at < 0) return null;
+  const joined = args[at]!.includes('=');
+  const value = joined ? args[at]!.slice(name.length + 1) : args[at + 1];
+  return { value, rest: args.filter((_, i) => i !== at && (joined || i !== at + 1)) };
+}
 
 /** Runs the CLI; returns the exit code. Errors become one line on stderr. */
 export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
   const verbose = argv.includes('--verbose');
   let rest = argv.filter((a) => a !== '--verbose');
-  // --max-memory SIZE: a global option like --verbose (every command reads files)
+  // --max-memory SIZE, --max-loop-iterations N: global options like --verbose (every command reads or runs models)
   resetResourceLimits();
-  const mm = rest.findIndex((a) => a === '--max-memory' || a.startsWith('--max-memory='));
-  if (mm >= 0) {
-    const text = rest[mm]!.includes('=') ? rest[mm]!.slice('--max-memory='.length) : rest[mm + 1];
-    const bytes = text === undefined ? undefined : parseByteSize(text);
+  const memory = takeOption(rest, '--max-memory');
+  if (memory) {
+    rest = memory.rest;
+    const bytes = memory.value === undefined ? undefined : parseByteSize(memory.value);
     if (bytes === undefined) {
-      err(`nnport: --max-memory needs a size such as 4G or 512M, got '${text ?? ''}'`);
+      err(`nnport: --max-memory needs a size such as 4G or 512M, got '${memory.value ?? ''}'`);
       return 1;
     }
     setResourceLimits({ maxMemory: bytes });
-    rest = rest.filter((_, i) => i !== mm && (rest[mm]!.includes('=') || i !== mm + 1));
+  }
+  const loops = takeOption(rest, '--max-loop-iterations');
+  if (loops) {
+    rest = loops.rest;
+    const n = loops.value !== undefined && /^[1-9][0-9]*$/.test(loops.value) ? Number(loops.value) : NaN;
+    if (!Number.isSafeInteger(n)) {
+      err(`nnport: --max-loop-iterations needs a positive whole number such as 5000000, got '${loops.value ?? ''}'`);
+      return 1;
+    }
+    setResourceLimits({ maxLoopIterations: n });
   }
   const [name, ...args] = rest;
   if (!name || name === 'help' || name === '--help' || name === '-h') {

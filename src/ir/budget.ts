@@ -65,7 +65,7 @@ export function checkAllocation(elements: number, bytesPerElement: number, what 
 /** Throws when a Loop is about to run iteration `i` (0-based) past maxLoopIterations. */
 export function checkLoopIteration(i: number, what: string): void {
   if (i >= limits.maxLoopIterations) {
-    throw new ResourceError(`${what}: its iterations`, i + 1, limits.maxLoopIterations, { flag: 'setResourceLimits({ maxLoopIterations })', unit: 'count', verb: 'reach' });
+    throw new ResourceError(`${what}: its iterations`, i + 1, limits.maxLoopIterations, { flag: '--max-loop-iterations (library: setResourceLimits({ maxLoopIterations }))', unit: 'count', verb: 'reach' });
   }
 }
 

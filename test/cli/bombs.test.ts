@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/formats/numpy/index.js';
 import { writeSafetensors } from '../../src/formats/safetensors/index.js';
+import type { Graph } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { corpusPath } from '../support/corpus.js';
 import { writeZip } from '../../src/io/zip.js';
@@ -104,6 +105,29 @@ describe('runtime ops whose output size comes from data are checked before alloc
     expect(nnport('run', m, '--input', x).code).toBe(0);
     expectRefused(nnport('run', m, '--input', x, '--max-memory', '1M'), /4\.00 MiB .*over the limit of 1\.00 MiB/);
     expectRefused(nnport('run', m, '--input', x, '--max-memory', 'lots'), /--max-memory needs a size/);
+  });
+});
+
+describe('a Loop whose trip count comes from the file stops at the iteration bound', () => {
+  // x -> x, M times: M = 1e12 would keep a command busy for days
+  const body: Graph = {
+    name: 'body',
+    nodes: [
+      { name: 'keep', opType: 'Identity', domain: '', inputs: ['c_in'], outputs: ['c_out'], attrs: {} },
+      { name: 'same', opType: 'Identity', domain: '', inputs: ['x_in'], outputs: ['x_out'], attrs: {} },
+    ],
+    inputs: [{ name: 'i', dtype: 'int64', shape: [] }, { name: 'c_in', dtype: 'bool', shape: [] }, { name: 'x_in', dtype: 'float32', shape: [1] }],
+    outputs: [{ name: 'c_out', dtype: 'bool', shape: [] }, { name: 'x_out', dtype: 'float32', shape: [1] }],
+    initializers: new Map(),
+    opsets: { '': 16 },
+  };
+  const loop = (m: number): string =>
+    opModel(`loop-${m}`, { opType: 'Loop', inputs: ['M', 'c', 'x'], attrs: { body: { type: 'graph', value: body } } }, { M: Tensor.int64([], [m]), c: new Tensor('bool', [], Uint8Array.of(1)) });
+
+  it('--max-loop-iterations lowers the bound; the error names the node and the flag', () => {
+    expectRefused(nnport('run', loop(1e12), '--input', x, '--max-loop-iterations', '1000'), /Loop 'loop-1000000000000': its iterations reach 1001, over the limit of 1000 \(raise it with --max-loop-iterations/);
+    expect(nnport('run', loop(500), '--input', x, '--max-loop-iterations=1000').code).toBe(0);
+    expectRefused(nnport('run', loop(500), '--input', x, '--max-loop-iterations', '2.5'), /--max-loop-iterations needs a positive whole number/);
   });
 });
 

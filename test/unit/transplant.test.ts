@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readOnnx, writeOnnx } from '../../src/formats/onnx/index.js';
 import { readPytorch } from '../../src/formats/pytorch/index.js';
@@ -11,6 +10,7 @@ import { inlineKernels as kernels } from '../../src/wasm/tensor-kernels.js';
 import { transplant, TransplantError } from '../../src/passes/transplant.js';
 import { CACHE, ensureCache, parseNpy } from '../formats/pytorch/helpers.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
+import { ortFirst } from '../support/ort.js';
 
 function npyFloat32(path: string): { shape: number[]; data: Float32Array } {
   const a = parseNpy(new Uint8Array(readFileSync(path)));
@@ -20,9 +20,7 @@ function npyFloat32(path: string): { shape: number[]; data: Float32Array } {
 }
 
 async function runOrt(model: Uint8Array, input: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(model);
-  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input.data, input.shape) });
-  return out[session.outputNames[0]!]!.data as Float32Array;
+  return (await ortFirst(model, [Tensor.float32(input.shape, input.data)])).toFloat32();
 }
 
 describe('transplant a .pth into an ONNX export of the same architecture', () => {

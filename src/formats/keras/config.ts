@@ -2,7 +2,7 @@
 // `modelTopology` of TF.js layers models) parsed into one shape: layers with their calls.
 // Covers Sequential (Keras 2.1 list style, dict style, with or without an InputLayer) and
 // functional models (Keras 2 nested-list inbound_nodes, Keras 3 `__keras_tensor__` args).
-import { FormatError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
 
 /** A reference to one output of one call of a layer: [layer name, call (node) index, tensor index]. */
 export type KerasTensorRef = [string, number, number];
@@ -82,7 +82,41 @@ function collectKeras3Args(args: Json, out: KerasTensorRef[], file: string, wher
   }
 }
 
-function parseCalls(inbound: Json | undefined, file: string, name: string): KerasTensorRef[][] {
+/** Layers whose call takes `initial_state`: its tensors join the call's inputs after x, as Keras 2 and TF.js list them. */
+const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
+
+/** Whether a keyword argument's value holds a tensor anywhere (Keras 3 `__keras_tensor__`, Keras 2 `[layer, node, tensor]`). */
+function holdsTensor(v: Json, keras2: boolean): boolean {
+  const stack: Json[] = [v];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (Array.isArray(x)) {
+      if (keras2 && typeof x[0] === 'string' && Number.isInteger(x[1]) && Number.isInteger(x[2])) return true;
+      stack.push(...x);
+    } else if (isObject(x)) {
+      if (x.class_name === '__keras_tensor__') return true;
+      stack.push(...Object.values(x));
+    }
+  }
+  return false;
+}
+
+/**
+ * A call's keyword arguments: a recurrent layer's `initial_state` tensors are appended to `refs`;
+ * any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
+ * rather than dropped, which would build the layer without it.
+ */
+function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer: { className: string; name: string }, file: string, keras2: boolean): void {
+  if (!isObject(kwargs)) return;
+  for (const [key, v] of Object.entries(kwargs)) {
+    if (!holdsTensor(v, keras2)) continue;
+    if (key === 'initial_state' && INITIAL_STATE_LAYERS.has(layer.className) && !keras2) collectKeras3Args(v, refs, file, `layer '${layer.name}'`);
+    else throw new UnsupportedError(`Keras call argument '${key}' given a tensor`, `layer '${layer.name}' (${layer.className}) in ${file}`);
+  }
+}
+
+function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
+  const name = layer.name;
   if (inbound === undefined || inbound === null) return [];
   if (!Array.isArray(inbound)) fail(file, `layer '${name}': inbound_nodes is not a list`);
   return inbound.map((node) => {
@@ -90,9 +124,12 @@ function parseCalls(inbound: Json | undefined, file: string, name: string): Kera
       // Keras 3: { args: [...], kwargs: {...} }
       const refs: KerasTensorRef[] = [];
       collectKeras3Args(node.args ?? [], refs, file, `layer '${name}'`);
+      keywordTensors(node.kwargs, refs, layer, file, false);
       return refs;
     }
     if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
+    // Keras 2: [layer, node, tensor, kwargs] per input
+    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], [], layer, file, true);
     return node.map((r) => parseRef(r, file, `layer '${name}'`));
   });
 }
@@ -116,7 +153,7 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
     const layers: KerasLayer[] = cfg.layers.map((l) => {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
-      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, name) };
+      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
     });
     return {
       className: 'Functional',

@@ -295,7 +295,6 @@ export function recurrentRow(w: Writer, n: Node): KTensor[] {
     if (!per || per.length !== nd) unsupported(n, `with the initial ${i === 5 ? 'hidden' : 'cell'} state '${v}' (Keras takes initial_state as one [batch, hidden] tensor per direction)`);
     states[i - 5] = per;
   }
-  if (states.length && w.options.keras3) unsupported(n, 'with initial_state in Keras 3 (written for Keras 2 .h5 and TF.js)');
   if (states.length && stateInputs.some((i) => !states[i - 5])) unsupported(n, 'with only some of its initial states given');
   // Keras' order: per direction, h then c
   const stateTensors = states.length

@@ -118,10 +118,13 @@ function fillKerasH5(f: H5File, datasets: DatasetWriter, m: KerasModelOut): void
 const KERAS3_MODULE: Record<string, string> = { InputLayer: 'keras.layers' };
 
 function keras3Tensor(m: Map<string, KerasLayerOut>, r: [string, number, number]): JsonObject {
+  return { class_name: '__keras_tensor__', config: { shape: refShape(m, r), dtype: 'float32', keras_history: r } };
+}
+
+/** The shape of one layer output: a recurrent layer's outputs after the first are its [batch, units] states. */
+function refShape(m: Map<string, KerasLayerOut>, r: [string, number, number]): Json {
   const l = m.get(r[0])!;
-  // a recurrent layer's outputs after the first are its [batch, units] states
-  const shape = r[2] > 0 ? [null, stateUnits(l)] : l.shape;
-  return { class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: r } };
+  return r[2] > 0 ? [null, stateUnits(l)] : (l.shape as Json);
 }
 
 function stateUnits(l: KerasLayerOut): number {
@@ -145,10 +148,18 @@ export function keras3ModelConfig(m: KerasModelOut): JsonObject {
           config.batch_shape = config.batch_input_shape as Json;
           delete config.batch_input_shape;
         }
-        const args: Json = l.inputs.length ? (merge.has(l.className) ? [l.inputs.map((r) => keras3Tensor(byName, r))] : l.inputs.map((r) => keras3Tensor(byName, r))) : [];
-        const entry: JsonObject = { module: KERAS3_MODULE[l.className] ?? 'keras.layers', class_name: l.className, config, registered_name: null, name: l.name, inbound_nodes: l.inputs.length ? [{ args, kwargs: {} }] : [] };
-        if (l.inputs.length) {
-          const shapes = l.inputs.map((r) => byName.get(r[0])!.shape);
+        // a recurrent layer's initial states are the call's `initial_state` keyword (RNN.call(sequences, initial_state))
+        const states = l.initialStates ? l.inputs.slice(-l.initialStates) : [];
+        const inputs = states.length ? l.inputs.slice(0, -states.length) : l.inputs;
+        const tensors = inputs.map((r) => keras3Tensor(byName, r));
+        const args: Json = inputs.length ? (merge.has(l.className) ? [tensors] : tensors) : [];
+        const kwargs: JsonObject = states.length ? { initial_state: states.map((r) => keras3Tensor(byName, r)) } : {};
+        const entry: JsonObject = { module: KERAS3_MODULE[l.className] ?? 'keras.layers', class_name: l.className, config, registered_name: null, name: l.name, inbound_nodes: l.inputs.length ? [{ args, kwargs }] : [] };
+        if (states.length) {
+          // Layer.get_build_config: one shape per tensor argument of build(sequences_shape, initial_state_shape)
+          entry.build_config = { shapes_dict: { sequences_shape: refShape(byName, inputs[0]!), initial_state_shape: states.map((r) => refShape(byName, r)) } };
+        } else if (inputs.length) {
+          const shapes = inputs.map((r) => refShape(byName, r));
           entry.build_config = { input_shape: shapes.length === 1 ? shapes[0]! : shapes };
         }
         return entry;

@@ -3,12 +3,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../../src/formats/numpy/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { opencvReal, relativeError } from './opencv.js';
+import { ortRun } from '../../support/ort.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-caffe-cli-'));
 
@@ -55,10 +55,8 @@ describe('nnport CLI on Caffe models', () => {
     const onnx = join(tmp, 'rnet.onnx');
     const r = await cli('convert', proto, weights, '--input-shape', 'data=2,3,24,24', '-o', onnx);
     expect(r.code, r.err).toBe(0);
-    const s = await ort.InferenceSession.create(onnx);
-    const res = await s.run({ data: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
-    await s.release();
-    for (const [name, want] of ref.outputs) expect(relativeError({ data: res[name]!.data } as never, want), name).toBeLessThanOrEqual(1e-4);
+    const res = await ortRun(onnx, { data: ref.input });
+    for (const [name, want] of ref.outputs) expect(relativeError(res.get(name)!, want), name).toBeLessThanOrEqual(1e-4);
   });
 
   it('refuses to run or convert a prototxt given without its weights', async () => {

@@ -3,15 +3,14 @@
 // output's scale). The prototxt-only nets get random weights written into a caffemodel.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readCaffeNetText, readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { shapeSize } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { caffeNets, opencvRandom, opencvReal, pathFiles, relativeError, type OpenCvReference } from './opencv.js';
+import { ortRun } from '../../support/ort.js';
 
 const TOL = 1e-4;
 
@@ -25,13 +24,11 @@ async function check(graph: Graph, ref: OpenCvReference, onnx = true): Promise<v
     expect(relativeError(t, want), `nnport ${name}`).toBeLessThanOrEqual(TOL);
   }
   if (!onnx) return;
-  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-  const res = await session.run({ [input.name]: new ort.Tensor('float32', ref.input.data as Float32Array, [...ref.input.shape]) });
-  await session.release();
+  const res = await ortRun(graph, { [input.name]: ref.input }, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   for (const [name, want] of ref.outputs) {
-    const o = res[name]!;
-    expect(o.dims, `onnx ${name}`).toEqual(want.shape);
-    expect(relativeError({ data: o.data, shape: o.dims } as never, want), `onnxruntime ${name}`).toBeLessThanOrEqual(TOL);
+    const o = res.get(name)!;
+    expect(o.shape, `onnx ${name}`).toEqual(want.shape);
+    expect(relativeError(o, want), `onnxruntime ${name}`).toBeLessThanOrEqual(TOL);
   }
 }
 

@@ -1,7 +1,6 @@
 // The prototxt parser, the caffemodel decoder and the importer's errors: every bad input gives
 // one FormatError/UnsupportedError naming the file and the line/column or the layer.
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { decodeCaffeBinary, parsePrototxt, readCaffemodel, readCaffePrototxt } from '../../../src/formats/caffe/index.js';
 import type { Message } from '../../../src/formats/caffe/schema.js';
@@ -13,6 +12,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { rng } from '../../support/rng.js';
+import { ortRun } from '../../support/ort.js';
 
 registerAllFormats();
 const enc = new TextEncoder();
@@ -189,9 +189,7 @@ layer { name: "lrn" type: "LRN" bottom: "data" top: "lrn" lrn_param { local_size
     const got = (await runGraph(g, { data: x })).outputs.get('lrn')!.data as Float32Array;
     const { singleNodeModel } = await import('../../unit/kernels/onnx-single-node.js');
     const bytes = singleNodeModel({ opType: 'LRN', inputs: [{ name: 'x', shape: [2, 7, 3, 4] }], nodeInputs: ['x'], outputs: ['y'], attrs: { size: 5, alpha: { float: 0.3 }, beta: { float: 0.6 }, bias: { float: 2.5 } } });
-    const s = await ort.InferenceSession.create(bytes);
-    const want = (await s.run({ x: new ort.Tensor('float32', x.data as Float32Array, [2, 7, 3, 4]) })).y!.data as Float32Array;
-    await s.release();
+    const want = (await ortRun(bytes, { x: x.reshape([2, 7, 3, 4]) })).get('y')!.toFloat32();
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
   });
 

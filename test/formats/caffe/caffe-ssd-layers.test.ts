@@ -2,14 +2,13 @@
 // random weights, against OpenCV dnn (its own implementation of both layers); DetectionOutput
 // also through onnxruntime on the written .onnx.
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { opencvRandom, relativeError } from './opencv.js';
 import { DETECTION_CASES, detectionReference, expectSameDetections, input, onnxRows, priorBox, rowsOf, type Row, SSD_PRIOR, ssdNet, ssdPrototxt } from './ssd-nets.js';
+import { ortRun } from '../../support/ort.js';
 
 // OpenCV clips the priors unless told not to (Caffe's default is clip: false): every case says.
 const PRIOR_CASES: Record<string, string> = {
@@ -84,11 +83,9 @@ describe('Caffe SSD layers: edge cases and refusals', () => {
     const t = (await runGraph(g, feeds)).outputs.get('detection_out')!;
     expect(t.shape).toEqual([1, 1, 1, 7]);
     expect(Array.from(t.data as Float32Array)).toEqual([0, -1, -1, -1, -1, -1, -1]);
-    const session = await ort.InferenceSession.create(writeOnnx(g), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-    const res = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data as Float32Array, [...v.shape])])));
-    await session.release();
-    expect(res.detection_out!.dims).toEqual([1, 1, 1, 7]);
-    expect(Array.from(res.detection_out!.data as Float32Array)).toEqual([0, -1, -1, -1, -1, -1, -1]);
+    const res = (await ortRun(g, feeds, { intraOpNumThreads: 1, interOpNumThreads: 1 })).get('detection_out')!;
+    expect(res.shape).toEqual([1, 1, 1, 7]);
+    expect(Array.from(res.data as Float32Array)).toEqual([0, -1, -1, -1, -1, -1, -1]);
   });
 
   it('refuses what it does not run, by name', async () => {

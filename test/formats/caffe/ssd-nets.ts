@@ -5,15 +5,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { expect } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { readCaffePrototxt } from '../../../src/formats/caffe/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { opencvRandom, pathFiles, type OpenCvReference } from './opencv.js';
+import { ortRun } from '../../support/ort.js';
 
 const DIR = join(REPO_ROOT, '.fixtures-cache/caffe/ssd-nets');
 
@@ -116,10 +115,8 @@ export const caffeOrdered = (rows: Row[]) => rows.every((r, i) => i === 0 || r[1
 
 /** The graph written to .onnx and run by onnxruntime-node on an NCHW input: its detection rows. */
 export async function onnxRows(graph: Graph, input: Tensor): Promise<Row[]> {
-  const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
-  const res = await session.run({ data: new ort.Tensor('float32', input.data as Float32Array, [...input.shape]) });
-  await session.release();
-  return rowsOf(res.detection_out!.data as Float32Array, res.detection_out!.dims);
+  const out = (await ortRun(graph, { data: input }, { intraOpNumThreads: 1, interOpNumThreads: 1 })).get('detection_out')!;
+  return rowsOf(out.data as Float32Array, out.shape);
 }
 
 /**

@@ -10,18 +10,17 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
-import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { expandGroupedConv } from '../../../src/passes/expand-grouped-conv.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { openH5, predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson, useTfjsBackend } from './tfjs-oracle.js';
+import { ortFirst } from '../../support/ort.js';
 
 const DIR = join(REPO_ROOT, 'test/fixtures/models/resnext_regnet');
 const TOLERANCE = 1e-4;
@@ -92,10 +91,7 @@ describe('grouped convs (torchvision ResNeXt and RegNet blocks) -> Keras / TF.js
     const x = randomInput([1, 3, 32, 32], 5);
     const outs: Float32Array[] = [];
     for (const g of [graph, r.graph]) {
-      const s = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-      const o = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 32, 32]) });
-      outs.push(o[s.outputNames[0]!]!.data as Float32Array);
-      await s.release();
+      outs.push((await ortFirst(g, [x.reshape([1, 3, 32, 32])])).toFloat32());
     }
     expect(relError(Tensor.float32([10], outs[1]!), Tensor.float32([10], outs[0]!))).toBeLessThan(1e-5);
   });

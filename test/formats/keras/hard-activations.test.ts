@@ -4,7 +4,6 @@
 // runs the ONNX model; the .keras archive's config names the activations, and nnport reading the
 // archive (Keras 3 semantics) computes onnxruntime's outputs. What the other flavour cannot
 // express is refused by name; Keras 2's own hard_sigmoid in an .h5 is run by TensorFlow.js.
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
@@ -16,6 +15,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
 import { predict, tfjsModelFromH5, useTfjsBackend } from './tfjs-oracle.js';
+import { ortRun } from '../../support/ort.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -40,12 +40,7 @@ const r = rng(17);
 const x = Tensor.float32([2, 3, 4, 8], Float32Array.from({ length: 192 }, () => (r() * 2 - 1) * 5));
 
 async function onnxruntime(onnx: Uint8Array): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-  try {
-    return (await s.run({ x: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) })).y!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
+  return (await ortRun(onnx, { x: Tensor.float32([...x.shape], x.toFloat32()) })).get('y')!.toFloat32();
 }
 
 const CASES = [

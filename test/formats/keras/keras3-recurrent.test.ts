@@ -10,7 +10,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
@@ -22,6 +21,7 @@ import { REPO_ROOT } from '../../support/corpus.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { randomInput, relError } from './tfjs-oracle.js';
 import { exportTorchRecurrent, swap01, TORCH_RECURRENT_CASES, torchRecurrentFixture, type TorchRecurrentFixture } from './torch-recurrent-fixtures.js';
+import { ortFirst } from '../../support/ort.js';
 
 // a cache of its own: recurrent-write.test.ts may be exporting into .fixtures-cache/keras-recurrent at the same time
 const DIR = '.fixtures-cache/keras3-recurrent';
@@ -68,15 +68,7 @@ function numpyRun(archive: Uint8Array, x: Tensor): { y: Tensor; ys: Tensor[]; la
   }
 }
 
-async function ortRun(onnx: Uint8Array, x: Tensor): Promise<Tensor> {
-  const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-  try {
-    const y = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) }))[session.outputNames[0]!]!;
-    return Tensor.float32([...y.dims], y.data as Float32Array);
-  } finally {
-    await session.release();
-  }
-}
+const ortRun = (onnx: Uint8Array, x: Tensor): Promise<Tensor> => ortFirst(onnx, [Tensor.float32([...x.shape], x.toFloat32())]);
 
 /** nnport reads the archive back and runs it on the Keras (batch-major) input: its first output. */
 async function nnportRun(archive: Uint8Array, x: Tensor): Promise<Tensor> {

@@ -9,7 +9,6 @@
  * - ops written with other stock layers (Pow 2, ReduceSum / ReduceMin, Clip(0), Neg, x · x) and
  *   LayerNormalization over several axes.
  */
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModel } from '../../../src/index.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
@@ -19,6 +18,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
 import { ZipReader } from '../../../src/io/zip.js';
 import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3 } from './tfjs-oracle.js';
+import { ortRun } from '../../support/ort.js';
 
 beforeAll(async () => {
   await initKernels();
@@ -73,10 +73,7 @@ describe('an NCHW graph with only a Resize / Upsample -> .h5 and model.json, run
   it.each(CASES)('%s', async (_, g) => {
     const onnx = writeOnnx(g);
     const x = randomInput([1, 3, 4, 5], 7);
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    const got = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) })).y!;
-    await session.release();
-    const want = permute(Tensor.float32(got.dims as number[], got.data as Float32Array), [0, 2, 3, 1]);
+    const want = permute((await ortRun(onnx, { x })).get('y')!, [0, 2, 3, 1]);
     expect(want.shape).toEqual([1, 8, 15, 3]);
 
     const model = await loadModel(onnx, { fileName: `${g.name}.onnx` });
@@ -104,12 +101,10 @@ describe('Softmax before opset 13 (one softmax over the flattened axes from `axi
   it('over the last axis of a classifier (the default axis 1 of a rank-2 input): TF.js = onnxruntime-node', async () => {
     const g = softmaxGraph([1, 6], [{ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'w', 'b'], outputs: ['z'], attrs: { transB: { type: 'int', value: 1 } } }], new Map([['w', randomInput([4, 6], 3)], ['b', randomInput([4], 4)]]), {});
     const x = randomInput([1, 6], 9);
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 6]) })).y!;
-    await session.release();
+    const want = (await ortRun(g, { x })).get('y')!;
     const h5 = await convert(await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' }), 'sm11.h5');
     const y = predict(await tfjsModelFromH5(h5.bytes), [x])[0]!;
-    expect(relError(y, Tensor.float32([1, 4], want.data as Float32Array))).toBeLessThan(1e-6);
+    expect(relError(y, want)).toBeLessThan(1e-6);
   });
 
   it('over C·1·1 (a classifier head kept N x C x 1 x 1, as SqueezeNet exports): a Keras Softmax on the channels, TF.js = onnxruntime-node', async () => {
@@ -117,17 +112,15 @@ describe('Softmax before opset 13 (one softmax over the flattened axes from `axi
     const pool = { name: 'pool', opType: 'GlobalAveragePool', domain: '', inputs: ['c'], outputs: ['z'], attrs: {} };
     const g = softmaxGraph([1, 3, 4, 5], [conv, pool], new Map([['w', randomInput([7, 3, 1, 1], 3)]]), {});
     const x = randomInput([1, 3, 4, 5], 9);
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) })).y!;
-    await session.release();
-    expect(want.dims).toEqual([1, 7, 1, 1]);
+    const want = (await ortRun(g, { x })).get('y')!;
+    expect(want.shape).toEqual([1, 7, 1, 1]);
     const model = await loadModel(writeOnnx(g), { fileName: 'sm11.onnx' });
     const h5 = await convert(model, 'sm11.h5');
     const json = await convert(model, 'web/model.json');
     for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(json.bytes, (n) => json.sidecars.get(n)!)]) {
       // the Keras model takes NHWC and gives N x 1 x 1 x C: the same values as N x C x 1 x 1
       const y = predict(m, [permute(x, [0, 2, 3, 1])])[0]!;
-      expect(relError(Tensor.float32([1, 7], y.toFloat32()), Tensor.float32([1, 7], want.data as Float32Array))).toBeLessThan(1e-6);
+      expect(relError(Tensor.float32([1, 7], y.toFloat32()), want.reshape([1, 7]))).toBeLessThan(1e-6);
     }
   });
 
@@ -178,20 +171,18 @@ describe('reductions and element-wise ops written with other Keras layers (.h5 a
 
   it('Pow(x, 2) as Multiply(x, x), ReduceSum as mean · count, Clip(0, -) as ReLU, ReduceMin as -max(-x), Neg as Rescaling(-1), x · x (one tensor twice to one layer: a copy, as TF.js needs), Div by 3 as Rescaling(1/3), PRelu with one slope as LeakyReLU, ThresholdedRelu', async () => {
     const x = randomInput([1, 3, 4, 5], 11);
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const want = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 4, 5]) });
-    await session.release();
-    expect(want.y1!.dims).toEqual([1, 4, 1, 1]);
+    const want = await ortRun(g, { x });
+    expect(want.get('y1')!.shape).toEqual([1, 4, 1, 1]);
     const model = await loadModel(writeOnnx(g), { fileName: 'reductions.onnx' });
     const h5 = await convert(model, 'reductions.h5');
     const js = await convert(model, 'web/model.json');
     for (const m of [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!)]) {
       const [y1, y2, y3, ...rest] = predict(m, [permute(x, [0, 2, 3, 1])]);
       // N x 1 x 1 x C holds the values of N x C x 1 x 1
-      expect(relError(Tensor.float32([1, 4], y1!.toFloat32()), Tensor.float32([1, 4], want.y1!.data as Float32Array))).toBeLessThan(1e-6);
-      expect(relError(y2!, Tensor.float32([1, 4], want.y2!.data as Float32Array))).toBeLessThan(1e-6);
-      expect(relError(permute(y3!, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want.y3!.data as Float32Array))).toBeLessThan(1e-6);
-      rest.forEach((y, i) => expect(relError(permute(y, [0, 3, 1, 2]), Tensor.float32([1, 4, 4, 5], want[`y${i + 4}`]!.data as Float32Array))).toBeLessThan(1e-6));
+      expect(relError(Tensor.float32([1, 4], y1!.toFloat32()), want.get('y1')!.reshape([1, 4]))).toBeLessThan(1e-6);
+      expect(relError(y2!, want.get('y2')!.reshape([1, 4]))).toBeLessThan(1e-6);
+      expect(relError(permute(y3!, [0, 3, 1, 2]), want.get('y3')!.reshape([1, 4, 4, 5]))).toBeLessThan(1e-6);
+      rest.forEach((y, i) => expect(relError(permute(y, [0, 3, 1, 2]), want.get(`y${i + 4}`)!.reshape([1, 4, 4, 5]))).toBeLessThan(1e-6));
       expect(rest).toHaveLength(3);
     }
   });
@@ -217,16 +208,14 @@ describe('LayerNormalization over the axes from `axis` on (.h5, model.json, .ker
   ] as const)('axis %i (bias %s): Keras LayerNormalization over that axis list, within 1e-5', async (axis, bias) => {
     const g = lnGraph(axis, bias);
     const x = randomInput([2, 3, 4, 5], 23);
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [2, 3, 4, 5]) })).y!;
-    await session.release();
+    const want = (await ortRun(g, { x })).get('y')!;
     const model = await loadModel(writeOnnx(g), { fileName: 'ln.onnx' });
     const h5 = await convert(model, 'ln.h5');
     const js = await convert(model, 'web/model.json');
     const k3 = await convert(model, 'ln.keras');
     const z = ZipReader.open(k3.bytes);
     const models = [await tfjsModelFromH5(h5.bytes), await tfjsModelFromJson(js.bytes, (p) => js.sidecars.get(p)!), await tfjsModelFromKeras3(JSON.parse(new TextDecoder().decode(z.read('config.json'))), z.read('model.weights.h5'))];
-    for (const m of models) expect(relError(predict(m, [x])[0]!, Tensor.float32([2, 3, 4, 5], want.data as Float32Array))).toBeLessThan(1e-5);
+    for (const m of models) expect(relError(predict(m, [x])[0]!, want)).toBeLessThan(1e-5);
   });
 
   it('over the batch axis, or with its Mean output read: an UnsupportedError naming the node', async () => {

@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
@@ -20,6 +19,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { buildOneNodeRecurrent, floats, int, strs } from '../tflite/one-node-recurrent.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { ortRun } from '../../support/ort.js';
 
 const ints = (value: number[]): Attr => ({ type: 'ints', value });
 
@@ -100,14 +100,7 @@ describe('ONNX HardSigmoid at other alpha / beta, against onnxruntime-node', () 
       initializers: new Map([...one.graph.initializers, ['seq_shape', Tensor.int64([3], [0, 0, -1])]]),
     };
     const xb = one.x.permute([1, 0, 2]);
-    const session = await ort.InferenceSession.create(writeOnnx(graph), { logSeverityLevel: 3 });
-    let want: Tensor;
-    try {
-      const t = (await session.run({ x: new ort.Tensor('float32', xb.toFloat32(), [...xb.shape]) })).y!;
-      want = Tensor.float32([...t.dims], t.data as Float32Array);
-    } finally {
-      await session.release();
-    }
+    const want = (await ortRun(writeOnnx(graph), { x: Tensor.float32([...xb.shape], xb.toFloat32()) })).get('y')!;
     const model: GraphModel = { kind: 'graph', format: 'onnx', graph };
     const h5 = (await convert(model, 'm.h5')).bytes;
     const e2 = relError(predict(await tfjsModelFromH5(h5), [xb])[0]!, want);

@@ -2,13 +2,13 @@
 // reverse, layout 1, full-length sequence_lens), written as Keras .h5 / TF.js layers models and run
 // by TensorFlow.js against onnxruntime-node on the same ONNX file; and the refusals, each naming
 // the feature.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { predict, randomInput, relError, tfjsModelFromH5, tfjsModelFromJson } from './tfjs-oracle.js';
+import { ortRun as ortOutputs } from '../../support/ort.js';
 
 const B = 2;
 const T = 6;
@@ -73,15 +73,7 @@ function rnnGraph(o: Options): Graph {
   return { name: `${o.op}_${o.direction ?? 'forward'}`, nodes, inputs: [{ name: 'x', dtype: 'float32', shape: [B, T, F] }, ...(o.extraInputs ?? [])], outputs, initializers: inits, opsets: { '': 14 } };
 }
 
-async function ortRun(onnx: Uint8Array, x: Tensor): Promise<Tensor> {
-  const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-  try {
-    const y = (await session.run({ x: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) })).y!;
-    return Tensor.float32([...y.dims], y.data as Float32Array);
-  } finally {
-    await session.release();
-  }
-}
+const ortRun = async (onnx: Uint8Array, x: Tensor): Promise<Tensor> => (await ortOutputs(onnx, { x: Tensor.float32([...x.shape], x.toFloat32()) })).get('y')!;
 
 const RUN_CASES: Array<[string, Options, string]> = [
   ['GRU linear_before_reset=0 (Keras reset_after=False), sequence', { op: 'GRU', use: 'seq' }, 'GRU'],

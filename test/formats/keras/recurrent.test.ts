@@ -7,16 +7,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { readKerasH5 } from '../../../src/formats/keras/index.js';
+import { readKerasH5, readKerasV3 } from '../../../src/formats/keras/index.js';
+import { parseModelConfig } from '../../../src/formats/keras/config.js';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
-import { convert } from '../../../src/index.js';
+import { convert, loadModel } from '../../../src/index.js';
+import { writeZip, ZipReader } from '../../../src/io/zip.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
-import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { openH5, predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { ortFirst, ortRun } from '../../support/ort.js';
 
 const bytes = (rel: string) => new Uint8Array(readFileSync(corpusPath(rel)));
 
@@ -35,19 +37,28 @@ async function compare(g: Graph, oracle: tf.LayersModel, seed: number, onnx?: Ui
     worst = Math.max(worst, relError(got, want[k]!));
   });
   if (onnx) {
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
-    try {
-      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
-      session.outputNames.forEach((n, k) => {
-        const t = res[n]!;
-        worst = Math.max(worst, relError(Tensor.float32([...t.dims], t.data as Float32Array), want[k]!));
-      });
-    } finally {
-      await session.release();
-    }
+    const res = await ortRun(onnx, xs.map((x) => Tensor.float32([...x.shape], x.toFloat32())));
+    [...res.values()].forEach((t, k) => {
+      worst = Math.max(worst, relError(t, want[k]!));
+    });
   }
   return worst;
 }
+
+/** A .keras archive run by NumPy from its own config.json and model.weights.h5 (scripts/fixtures/keras_recurrent_numpy.py): every output. */
+function keras3Numpy(archive: Uint8Array, xs: Tensor[]): Tensor[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'nnport-k3-')), 'model.keras');
+  writeFileSync(file, archive);
+  const out = execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_recurrent_numpy.py', file], {
+    cwd: REPO_ROOT,
+    input: JSON.stringify({ inputs: xs.map((x) => Array.from(x.toFloat32())), shapes: xs.map((x) => x.shape) }),
+    maxBuffer: 64 << 20,
+  });
+  return (JSON.parse(out.toString()) as { outputs: { shape: number[]; data: number[] }[] }).outputs.map((o) => Tensor.float32(o.shape, o.data));
+}
+
+interface Keras3Layer { class_name: string; inbound_nodes: { args: unknown[]; kwargs: Record<string, unknown> }[]; build_config?: Record<string, unknown> }
+const keras3Config = (archive: Uint8Array): { config: { layers: Keras3Layer[] } } => JSON.parse(new TextDecoder().decode(ZipReader.open(archive).read('config.json')));
 
 describe('Keras recurrent layers against TensorFlow.js', () => {
   it('keras-h5/fdeep-lstm-multiinput-functional/lstm.h5: every output', async () => {
@@ -73,9 +84,17 @@ describe('Keras recurrent layers against TensorFlow.js', () => {
       expect(got.length).toBe(want.length);
       got.forEach((y, k) => expect(relError(y, want[k]!), `output ${k}`).toBeLessThan(1e-5));
     }
-    // (Keras 3's hard_sigmoid is another function: the gates' weights are scaled for it, recurrent-hard-sigmoid.test.ts;
-    // initial_state is not written to Keras 3 configs)
-    await expect(convert(model, 'lstm.keras')).rejects.toThrow(/LSTM with initial_state in Keras 3/);
+    // Keras 3 (no TF.js for it): the archive run by NumPy from its config.json and model.weights.h5, the
+    // initial states as the `initial_state` keyword of each call (Keras 3's hard_sigmoid is another
+    // function: the gates' weights are scaled for it, recurrent-hard-sigmoid.test.ts)
+    const archive = (await convert(model, 'lstm.keras')).bytes;
+    const k3 = keras3Numpy(archive, xs);
+    expect(k3.length).toBe(want.length);
+    k3.forEach((y, k) => expect(relError(y, want[k]!), `.keras output ${k}`).toBeLessThan(1e-5));
+    const config = keras3Config(archive);
+    const fed = config.config.layers.filter((l) => l.inbound_nodes.some((n) => n.kwargs.initial_state));
+    expect(fed.map((l) => l.class_name)).toEqual(['LSTM']);
+    for (const l of fed) expect(Object.keys(l.build_config!)).toEqual(['shapes_dict']);
   });
 
   const built: Array<[string, () => tf.LayersModel]> = [
@@ -144,12 +163,53 @@ describe('Keras recurrent layers against TensorFlow.js', () => {
     expect(again.shape).toEqual(golden.shape);
     expect(relError(Tensor.float32(again.shape, again.data), want)).toBeLessThan(1e-5);
     const { bytes: onnx } = await convert(model, 'gru.onnx');
-    const session = await ort.InferenceSession.create(onnx, { logSeverityLevel: 3 });
+    const y = await ortFirst(onnx, xs.map((x) => Tensor.float32([...x.shape], x.toFloat32())));
+    expect(relError(Tensor.float32(golden.shape, y.toFloat32()), want)).toBeLessThan(1e-5);
+    // and as a Keras 3 archive: the initial state is the GRU call's `initial_state` keyword
+    const archive = (await convert(model, 'gru.keras')).bytes;
+    const [k3] = keras3Numpy(archive, xs);
+    expect(k3!.shape).toEqual(golden.shape);
+    expect(relError(k3!, want)).toBeLessThan(1e-5);
+    const back = (await readKerasV3(archive, { fileName: 'gru.keras' })).graph;
+    const ours = (await runGraph(back, new Map(back.inputs.map((v, i) => [v.name, xs[i]!] as const)))).outputs.get(back.outputs[0]!.name)!;
+    expect(relError(ours, want)).toBeLessThan(1e-5);
+  });
+});
+
+describe('call keywords that hold tensors', () => {
+  const file = 'keras-h5/fdeep-gru-initial-state-tfkeras/temp_stateless.h5';
+  /** The GRU archive with its call's keyword arguments replaced by `kwargs`. */
+  async function withKwargs(kwargs: (state: unknown) => Record<string, unknown>): Promise<Uint8Array> {
+    const archive = (await convert(await readKerasH5(bytes(file), { fileName: file }), 'gru.keras')).bytes;
+    const zip = ZipReader.open(archive);
+    const config = keras3Config(archive);
+    const gru = config.config.layers.find((l) => l.class_name === 'GRU')!;
+    const node = gru.inbound_nodes[0]!;
+    node.kwargs = kwargs((node.kwargs.initial_state as unknown[])[0]);
+    return writeZip([...zip.entries.keys()].map((n) => ({ name: n, data: n === 'config.json' ? new TextEncoder().encode(JSON.stringify(config)) : zip.read(n) })));
+  }
+
+  it("Keras 3: the state as a positional argument reads as the keyword does; a 'mask' tensor is refused, not dropped", async () => {
+    const g = (await readKerasV3(await withKwargs(() => ({})), { fileName: 'none.keras' })).graph;
+    // no keyword: the GRU starts from zeros (Unsqueeze of the state input is not made)
+    expect(g.nodes.find((n) => n.opType === 'GRU')!.inputs.slice(5).filter(Boolean)).toEqual([]);
+    const fed = (await readKerasV3(await withKwargs((s) => ({ initial_state: [s], training: false })), { fileName: 'fed.keras' })).graph;
+    expect(fed.nodes.find((n) => n.opType === 'GRU')!.inputs[5]).toBeTruthy();
+    await expect(loadModel(await withKwargs((s) => ({ mask: s })), { fileName: 'mask.keras' })).rejects.toThrow(/unsupported: Keras call argument 'mask' given a tensor: layer 'gru_gru' \(GRU\) in mask\.keras/);
+  });
+
+  it("Keras 2: a tensor among an input's keyword arguments is refused by name", async () => {
+    const { file: h5, close } = await openH5(bytes(file));
+    let config: { config: { layers: { class_name: string; inbound_nodes: unknown[][][] }[] } };
     try {
-      const res = await session.run(Object.fromEntries(session.inputNames.map((n, i) => [n, new ort.Tensor('float32', xs[i]!.toFloat32(), [...xs[i]!.shape])])));
-      expect(relError(Tensor.float32(golden.shape, res[session.outputNames[0]!]!.data as Float32Array), want)).toBeLessThan(1e-5);
+      config = JSON.parse(String(h5.attrs.model_config!.value));
     } finally {
-      await session.release();
+      close();
     }
+    expect(() => parseModelConfig(config as never, 'gru.h5')).not.toThrow();
+    const gru = config.config.layers.find((l) => l.class_name === 'GRU')!;
+    const first = gru.inbound_nodes[0]![0]!;
+    gru.inbound_nodes[0]![0] = [first[0], first[1], first[2], { mask: ['input_2', 0, 0] }];
+    expect(() => parseModelConfig(config as never, 'gru.h5')).toThrow(/unsupported: Keras call argument 'mask' given a tensor: layer 'gru' \(GRU\) in gru\.h5/);
   });
 });

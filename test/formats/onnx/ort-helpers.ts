@@ -2,33 +2,13 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import type { DType } from '../../../src/ir/dtypes.js';
 import type { ValueInfo } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { rng } from '../../support/rng.js';
+import { toOrt } from '../../support/ort.js';
 export { rng };
 
-const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32',
-  float64: 'float64',
-  float16: 'float16',
-  int8: 'int8',
-  uint8: 'uint8',
-  int16: 'int16',
-  uint16: 'uint16',
-  int32: 'int32',
-  uint32: 'uint32',
-  int64: 'int64',
-  uint64: 'uint64',
-  bool: 'bool',
-  string: 'string',
-};
-
-export function toOrt(t: Tensor): ort.Tensor {
-  const type = ORT_TYPES[t.dtype];
-  if (!type) throw new Error(`onnxruntime-node cannot take ${t.dtype}`);
-  return new ort.Tensor(type, t.data as never, [...t.shape]);
-}
+export { toOrt };
 
 export type OrtOutputs = Record<string, { type: string; dims: readonly number[]; bytes: Uint8Array | string[] }>;
 

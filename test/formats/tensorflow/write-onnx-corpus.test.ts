@@ -3,7 +3,6 @@
 // original on the same fixed-seed input: grouped convs (split, convolved per group, joined),
 // a BatchNormalization over a rank-2 value (Mul + Add), Dropout with its mask output unused,
 // ConvTranspose, depthwise convs with padding.
-import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { convert, loadModelFiles } from '../../../src/index.js';
@@ -11,6 +10,7 @@ import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { permute4, pythonRun, relativeError } from './python-runs.js';
+import { ortRun } from '../../support/ort.js';
 
 const CASES: [string, string, { ops: string[]; runner: 'opencv' | 'numpy' }][] = [
   ['conv2d-groups', 'onnx/onnx-backend-conv2d-groups/model.onnx', { ops: ['Split', 'ConcatV2'], runner: 'opencv' }],
@@ -38,9 +38,7 @@ describe('ONNX corpus -> GraphDef vs onnxruntime running the ONNX', () => {
       const [inp] = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
       const shape = inp!.shape!.map((d) => (typeof d === 'number' ? d : 1));
       const data = input(shape);
-      const session = await ort.InferenceSession.create(onnxBytes, { intraOpNumThreads: 1, logSeverityLevel: 3 });
-      const want = await session.run({ [inp!.name]: new ort.Tensor('float32', data, shape) });
-      await session.release();
+      const want = await ortRun(onnxBytes, { [inp!.name]: new Tensor('float32', shape, data) }, { intraOpNumThreads: 1 });
 
       const { bytes } = await convert(model, `${key}.pb`);
       const gd = decodeGraphDef(bytes, `${key}.pb`);
@@ -54,8 +52,7 @@ describe('ONNX corpus -> GraphDef vs onnxruntime running the ONNX', () => {
       const outputs = model.graph.outputs.map((o) => o.name);
       const got = pythonRun(c.runner, `onnx-${key}`, bytes, x, outputs);
       for (const o of outputs) {
-        const w = want[o]!;
-        const wt: Tensor = new Tensor('float32', w.dims as number[], w.data as Float32Array);
+        const wt = want.get(o)!;
         let y = got.get(o)!;
         if (y.rank === 4 && y.shape.join() !== wt.shape.join()) y = permute4(y, [0, 3, 1, 2]);
         expect(y.shape, o).toEqual(wt.shape);

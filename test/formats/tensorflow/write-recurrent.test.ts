@@ -6,9 +6,7 @@
 // reorders a bidirectional Y with a 4-D Transpose, which OpenCV's importer takes only as
 // NHWC <-> NCHW: the writer joins the two directions' sequences with one Concat instead.)
 // A dynamic sequence length and what the steps cannot compute are refused by name.
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { registerAllFormats } from '../../../src/formats/all.js';
 import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { writeGraphDef } from '../../../src/formats/tensorflow/write.js';
@@ -22,6 +20,7 @@ import { rng } from '../../support/rng.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from '../tflite/recurrent-fixtures.js';
 import { buildOneNodeRecurrent, floats, int, type OneNodeRecurrent, strs } from '../tflite/one-node-recurrent.js';
 import { permute4, pythonRun } from './python-runs.js';
+import { ortRun } from '../../support/ort.js';
 
 beforeAll(async () => {
   registerAllFormats();
@@ -99,9 +98,7 @@ const ONE_NODE: Array<{ name: string; c: OneNodeRecurrent }> = [
 describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime-node', () => {
   it.each(ONE_NODE)('$name', async ({ name, c }) => {
     const { graph, x } = buildOneNodeRecurrent(c, 4242, { weights: 0.5, bias: 0.3, peepholes: 0.3 });
-    const session = await ort.InferenceSession.create(writeOnnx(graph), { logSeverityLevel: 3 });
-    const want = await session.run({ X: new ort.Tensor('float32', x.toFloat32(), [...x.shape]) });
-    await session.release();
+    const want = await ortRun(graph, { X: x });
     const pb = await writeGraphDef(graph, { fileName: `${name}.pb` });
     const outputs = graph.outputs.map((o) => o.name);
     const numpy = pythonRun('numpy', `recurrent-one-node-${name}`, pb, x, outputs);
@@ -110,7 +107,7 @@ describe('one-node ONNX recurrent layers -> frozen GraphDef, against onnxruntime
     const ours = (await runGraph(back, new Map([[back.inputs[0]!.name, x]]))).outputs;
     const errors: Record<string, number> = {};
     for (const o of outputs) {
-      const w = want[o]!.data as Float32Array;
+      const w = want.get(o)!.toFloat32();
       errors[`numpy ${o}`] = relErr(numpy.get(o)!.toFloat32(), w);
       errors[`nnport ${o}`] = relErr(ours.get(o)!.toFloat32(), w);
       const cv = opencv?.get(o);
@@ -144,10 +141,8 @@ describe('a bidirectional Y reordered as PyTorch does -> one Concat over the dir
     };
   };
   const run = async (g: Graph, feeds: Record<string, Float32Array>): Promise<Float32Array> => {
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v, [T, B, H])])));
-    await session.release();
-    return out.y!.data as Float32Array;
+    const out = await ortRun(g, Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, Tensor.float32([T, B, H], v)])));
+    return out.get('y')!.toFloat32();
   };
   it.each([[[0, 0, -1]], [[T, B, 2 * H]], [[-1, B, 2 * H]], [[0, -1, 2 * H]], [[0, -1, H]], [[-1, 2 * H, 0]]])('target %j', async (target) => {
     const r = rng(77);

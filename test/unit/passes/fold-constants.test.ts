@@ -1,7 +1,6 @@
 // Constant folding through the runtime's kernels (injected evaluator): a shape subgraph and
 // constant arithmetic fold away and the graph computes what onnxruntime-node computes on the
 // original; the committed torchvision fixtures still match PyTorch after folding.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
@@ -10,6 +9,7 @@ import { foldConstants } from '../../../src/passes/fold-constants.js';
 import { createNodeEvaluator } from '../../../src/runtime/evaluate.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { relativeError, torchvisionFixture } from './torchvision.js';
+import { ortRun } from '../../support/ort.js';
 
 const node = (opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}): Node => ({ name: outputs[0]!, opType, domain: '', inputs, outputs, attrs });
 
@@ -47,12 +47,10 @@ describe('foldConstants', () => {
     expect(g.nodes).toHaveLength(8); // the input graph is untouched
     expect([...graph.initializers.get('shape')!.data]).toEqual([2n, -1n]);
     const x = Tensor.float32([2, 3, 4], Array.from({ length: 24 }, (_, i) => Math.sin(i)));
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [2, 3, 4]) })).y!;
-    await session.release();
+    const want = (await ortRun(writeOnnx(g), { x })).get('y')!;
     const got = (await runGraph(graph, { x })).outputs.get('y')!;
-    expect(got.shape).toEqual([...want.dims]);
-    expect(relativeError(got, new Tensor('float32', [...want.dims], want.data as Float32Array))).toBeLessThan(1e-6);
+    expect(got.shape).toEqual(want.shape);
+    expect(relativeError(got, want)).toBeLessThan(1e-6);
   });
 
   it('leaves initializers that are also graph inputs (they can be fed over) alone', async () => {

@@ -4,7 +4,6 @@
 // no transposes, and the channels-last graph on the NHWC input gives the expected output.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readOnnx, readTensorProto } from '../../../src/formats/onnx/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
@@ -15,6 +14,7 @@ import { createNodeEvaluator } from '../../../src/runtime/evaluate.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { relativeError } from './torchvision.js';
+import { ortFirst } from '../../support/ort.js';
 
 const nhwc = (t: Tensor): Tensor => (t.rank >= 3 ? permuteTensor(t, channelsLastPerm(t.rank)) : t);
 const feedName = (g: Graph): string => g.inputs.filter((v) => !g.initializers.has(v.name))[0]!.name;
@@ -56,9 +56,6 @@ describe('layout pass on ONNX corpus files', () => {
     const shape = inp.shape!.map((d) => (typeof d === 'number' ? d : 1));
     const n = shape.reduce((a, b) => a * b, 1);
     const x = Tensor.float32(shape, Array.from({ length: n }, (_, i) => Math.sin(i * 0.37)));
-    const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-    const y = (await session.run({ [inp.name]: new ort.Tensor('float32', x.data as Float32Array, shape) }))[session.outputNames[0]!]!;
-    await session.release();
-    await check(graph, x, new Tensor('float32', [...y.dims], y.data as Float32Array));
+    await check(graph, x, await ortFirst(bytes, { [inp.name]: x }));
   });
 });

@@ -2,7 +2,6 @@
 // conv weights stay DequantizeLinear(re-laid int8 constant) -> Conv, with the per-axis axis
 // following the permutation, so runtimes still see the QDQ conv pattern; no transpose inside.
 // onnxruntime-node runs the lowered file and agrees with nnport's runtime on the channels-last graph.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { convert, loadModelFile } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
@@ -11,6 +10,7 @@ import { lowerChannelsLast } from '../../../src/passes/lower-channels-last.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { corpusPath } from '../../support/corpus.js';
 import { relativeError } from './torchvision.js';
+import { ortFirst } from '../../support/ort.js';
 
 describe('lowering QDQ channels-last graphs', () => {
   it('utensor quant_mnist_cnn (int8 TFLite): DQ -> Conv kept, no transposes inside, ORT agrees', async () => {
@@ -31,9 +31,7 @@ describe('lowering QDQ channels-last graphs', () => {
     const ours = (await runGraph(g, { [v.name]: x })).outputs.get(g.outputs[0]!.name)!;
     const { bytes } = await convert(model, 'quant_mnist_cnn.onnx');
     // 'basic': onnxruntime 1.30's full-level QDQ propagation mistypes a Q it inserts after a Reshape (its bug, the file runs at 'basic')
-    const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3, graphOptimizationLevel: 'basic' });
-    const y = (await s.run({ [v.name]: new ort.Tensor('float32', x.data as Float32Array, shape) }))[s.outputNames[0]!]!;
-    await s.release();
-    expect(relativeError(new Tensor('float32', [...y.dims], y.data as Float32Array), ours)).toBeLessThan(1e-5);
+    const y = await ortFirst(bytes, { [v.name]: x }, { graphOptimizationLevel: 'basic' });
+    expect(relativeError(y, ours)).toBeLessThan(1e-5);
   });
 });

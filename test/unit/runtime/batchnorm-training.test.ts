@@ -1,7 +1,6 @@
 // BatchNormalization with training_mode=1 (opset 15): Y normalised by the batch's statistics and
 // the running mean/var outputs, against onnxruntime-node on rank 2, 3 and 4 inputs; and the
 // writers' layout pass refusing it (an inference BatchNorm would use the running statistics).
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
@@ -11,6 +10,7 @@ import { toChannelsLast } from '../../../src/passes/layout.js';
 import { runGraphSync } from '../../../src/runtime/executor.js';
 import { rng } from '../../support/rng.js';
 import { attr } from './run-node.js';
+import { ortRun } from '../../support/ort.js';
 
 const random = rng(1514);
 const f32 = (shape: number[], offset = 0): Tensor => Tensor.float32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1 + offset));
@@ -45,17 +45,12 @@ describe('BatchNormalization training_mode=1 against onnxruntime-node', () => {
     const g = bnGraph(shape as number[], momentum);
     const x = f32(shape as number[], 0.5);
     const ours = runGraphSync(g, new Map([['x', x]])).outputs;
-    const session = await ort.InferenceSession.create(writeOnnx(g), { logSeverityLevel: 3 });
-    try {
-      const theirs = await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
-      for (const name of ['y', 'rm', 'rv']) {
-        const a = ours.get(name)!.toNumbers();
-        const b = Array.from(theirs[name]!.data as Float32Array);
-        expect(a.length).toBe(b.length);
-        a.forEach((v, i) => expect(Math.abs(v - b[i]!), `${name}[${i}]: ${v} vs ${b[i]}`).toBeLessThan(1e-5 * (1 + Math.abs(b[i]!))));
-      }
-    } finally {
-      await session.release();
+    const theirs = await ortRun(writeOnnx(g), { x });
+    for (const name of ['y', 'rm', 'rv']) {
+      const a = ours.get(name)!.toNumbers();
+      const b = theirs.get(name)!.toNumbers();
+      expect(a.length).toBe(b.length);
+      a.forEach((v, i) => expect(Math.abs(v - b[i]!), `${name}[${i}]: ${v} vs ${b[i]}`).toBeLessThan(1e-5 * (1 + Math.abs(b[i]!))));
     }
   });
 

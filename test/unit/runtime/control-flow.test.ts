@@ -2,7 +2,6 @@
 // bodies, Scan's axes and directions, a Loop stopped by its condition or its trip count), each
 // against onnxruntime-node on the same graph written as ONNX; and the IR's handling of the values
 // bodies read (ordering, dead-node sweeps, renames, shape inference).
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { readOnnx } from '../../../src/formats/onnx/read.js';
@@ -13,6 +12,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { validateGraph } from '../../../src/ir/validate.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { randomF32, rng } from '../kernels/reference.js';
+import { ortRun } from '../../support/ort.js';
 
 const r = rng(4242);
 const f32 = (shape: number[]): Tensor => Tensor.float32(shape, randomF32(shape.reduce((a, b) => a * b, 1), r));
@@ -26,28 +26,18 @@ const int = (value: number): Attr => ({ type: 'int', value });
 const v = (name: string, dtype: ValueInfo['dtype'], shape?: ValueInfo['shape']): ValueInfo => (shape ? { name, dtype, shape } : { name, dtype });
 const body = (name: string, nodes: Node[], inputs: ValueInfo[], outputs: ValueInfo[]): Graph => ({ name, nodes, inputs, outputs, initializers: new Map(), opsets: { '': 13 } });
 
-function toOrt(t: Tensor): ort.Tensor {
-  if (t.dtype === 'bool') return new ort.Tensor('bool', Array.from(t.data as Uint8Array, (x) => x !== 0), [...t.shape]);
-  return new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
-}
-
 /** The graph's outputs from nnport and from onnxruntime-node (the file written in node order). */
-async function bothRuns(graph: Graph, feeds: Record<string, Tensor>): Promise<Array<{ name: string; got: Tensor; want: ort.Tensor }>> {
+async function bothRuns(graph: Graph, feeds: Record<string, Tensor>): Promise<Array<{ name: string; got: Tensor; want: Tensor }>> {
   const got = (await runGraph(graph, feeds)).outputs;
-  const session = await ort.InferenceSession.create(writeOnnx({ ...graph, nodes: topologicalOrder(graph) }), { logSeverityLevel: 3 });
-  try {
-    const want = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrt(t)])));
-    return graph.outputs.map((o) => ({ name: o.name, got: got.get(o.name)!, want: want[o.name]! }));
-  } finally {
-    await session.release();
-  }
+  const want = await ortRun(graph, feeds);
+  return graph.outputs.map((o) => ({ name: o.name, got: got.get(o.name)!, want: want.get(o.name)! }));
 }
 
 async function expectSameAsOrt(graph: Graph, feeds: Record<string, Tensor>): Promise<void> {
   for (const { name, got, want } of await bothRuns(graph, feeds)) {
-    expect(got.shape, name).toEqual(want.dims);
+    expect(got.shape, name).toEqual(want.shape);
     const a = got.toNumbers();
-    const b = Array.from(want.data as Float32Array, Number);
+    const b = want.toNumbers();
     let worst = 0;
     for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
     expect(a.length, name).toBe(b.length);

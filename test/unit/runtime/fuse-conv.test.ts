@@ -1,7 +1,6 @@
 // The conv fusion pass: fused graphs compute what the unfused ones do (random chains of
 // Pad, Conv, BatchNormalization and activations), onnxruntime-node agrees on a Conv+BN+Relu/Clip
 // model, values a caller can see are never fused away, and the input graph is left alone.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
@@ -9,6 +8,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { fuseConv, type FuseConvReport } from '../../../src/runtime/fuse-conv.js';
 import { runGraphSync } from '../../../src/runtime/executor.js';
 import { randomF32, rng, worstMismatch } from '../kernels/reference.js';
+import { ortRun } from '../../support/ort.js';
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const ints = (value: number[]): Attr => ({ type: 'ints', value });
@@ -277,13 +277,11 @@ describe('fused Conv + BN + Relu / Clip vs onnxruntime-node', () => {
       v = b.batchNorm(b.conv(v, 16, 8, 1, 1, 1, true), 8);
       const graph = b.graph({ name: 'x', shape: [1, 3, 23, 23] }, [v]);
       const x = Tensor.float32([1, 3, 23, 23], randomF32(3 * 23 * 23, r));
-      const session = await ort.InferenceSession.create(writeOnnx(graph), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-      const want = (await session.run({ x: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) }))[v]!;
-      await session.release();
+      const want = (await ortRun(writeOnnx(graph), { x }, { intraOpNumThreads: 1, interOpNumThreads: 1 })).get(v)!;
       const fused = fuseConv(graph);
       expect(fused.nodes.filter((n) => n.opType === 'FusedConv')).toHaveLength(2);
       const got = runGraphSync(graph, { x }).outputs.get(v)!;
-      expectClose(got, new Tensor('float32', want.dims as number[], want.data as Float32Array), act, 1e-4, 1e-5);
+      expectClose(got, want, act, 1e-4, 1e-5);
     });
   }
 });

@@ -31,7 +31,7 @@ const CASES: Array<{ name: string; op: string; x: Tensor; t: Tensor; w?: Tensor;
 describe('loss ops against onnxruntime-node', () => {
   it.each(CASES)('$name', async ({ op, x, t, w, attrs, outputs }) => {
     const ours = runNode(op, [x, t, w], attrs, 13, outputs);
-    const theirs = (await ortNode(op, [x, t, w], attrs, 13, outputs)).map((o) => Array.from(o.data as ArrayLike<number>));
+    const theirs = (await ortNode(op, [x, t, w], attrs, 13, outputs)).map((o) => o.toNumbers());
     ours.forEach((o, k) => {
       const a = o.toNumbers();
       const b = theirs[k]!;
