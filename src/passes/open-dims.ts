@@ -8,8 +8,16 @@ import type { Graph } from '../ir/graph.js';
 import { topologicalOrder } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 
-/** The operands (input indices) that TFLite's and TF's kernels read as a tensor at run time: where a shape computed in the file may go. */
-export const RUN_TIME_SHAPE_OPERANDS: Readonly<Record<string, readonly number[]>> = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1] };
+/** Operands (input indices, by op type) a target's kernels read as a tensor at run time: where a shape computed in the file may go. */
+export type RunTimeOperands = Readonly<Record<string, readonly number[]>>;
+
+/**
+ * TFLite's: a Resize's sizes, a Pad's pads, a Slice's bounds (a Reshape's target is not: TFLite's
+ * RESHAPE reads no ONNX 0 as "copy this dim", and the writer writes the inferred shape).
+ */
+export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4] };
+/** TF's: TFLite's and a Reshape's target (the GraphDef writer replaces ONNX's copying 0s by the input's dims). */
+export const TF_RUN_TIME_OPERANDS: RunTimeOperands = { ...TFLITE_RUN_TIME_OPERANDS, Reshape: [1] };
 
 /** `g` with every dynamic dim of its inputs set to `size`. */
 export function withDynamicDimsAt(g: Graph, size: number): Graph {
@@ -19,12 +27,12 @@ export function withDynamicDimsAt(g: Graph, size: number): Graph {
 /**
  * Whether `open` (the graph constant-folded with its dynamic dims left open) may be written with its
  * shape subgraphs computed when it runs: some value is computed from a Shape, every such value ends
- * in one of RUN_TIME_SHAPE_OPERANDS (a value computed wholly from shapes and constants is itself
+ * in one of the target's `operands` (a value computed wholly from shapes and constants is itself
  * computed), none is a graph output, and every Resize whose sizes are computed keeps its input's
  * batch and channels, as checked in `fixed` (the same graph folded with the dims fixed, e.g. at 1
  * and at 7: its Resize nodes found by output name).
  */
-export function shapesComputedAtRunTime(open: Graph, fixed: readonly Graph[]): boolean {
+export function shapesComputedAtRunTime(open: Graph, fixed: readonly Graph[], operands: RunTimeOperands): boolean {
   const computed = new Set<string>();
   for (const n of topologicalOrder(open)) {
     const ins = n.inputs.filter((v) => v);
@@ -36,7 +44,7 @@ export function shapesComputedAtRunTime(open: Graph, fixed: readonly Graph[]): b
       for (const o of n.outputs) computed.add(o);
       continue;
     }
-    for (const [k, v] of n.inputs.entries()) if (computed.has(v) && (n.domain || !RUN_TIME_SHAPE_OPERANDS[n.opType]?.includes(k))) return false;
+    for (const [k, v] of n.inputs.entries()) if (computed.has(v) && (n.domain || !operands[n.opType]?.includes(k))) return false;
   }
   if (!computed.size || open.outputs.some((o) => computed.has(o.name))) return false;
   const resizes = open.nodes.filter((n) => n.opType === 'Resize' && !n.domain && computed.has(n.inputs[3] ?? ''));

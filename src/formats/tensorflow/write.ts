@@ -15,7 +15,7 @@ import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
-import { shapesComputedAtRunTime, withDynamicDimsAt } from '../../passes/open-dims.js';
+import { shapesComputedAtRunTime, TF_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
@@ -59,7 +59,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
     const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
     const open = dynamic ? fold(g) : undefined;
-    g = open && shapesComputedAtRunTime(open, [fold(withDynamicDimsAt(g, 1)), fold(withDynamicDimsAt(g, 7))]) ? { ...open, valueInfo: undefined } : withDynamicDimsAt(g, 1);
+    g = open && shapesComputedAtRunTime(open, [fold(withDynamicDimsAt(g, 1)), fold(withDynamicDimsAt(g, 7))], TF_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : withDynamicDimsAt(g, 1);
   }
   g = foldConstants(g, { evaluate }).graph;
   // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)

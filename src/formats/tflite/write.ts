@@ -26,7 +26,7 @@ import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, 
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
-import { shapesComputedAtRunTime, withDynamicDimsAt } from '../../passes/open-dims.js';
+import { shapesComputedAtRunTime, TFLITE_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
@@ -182,8 +182,7 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * that differs between the two in one entry follows the dynamic dim there, and that entry
  * becomes -1 (TFLite's RESHAPE infers it at run time), so the model keeps its dynamic dims
  * (-1 in shape_signature). Else, where every value computed from a dynamic dim ends in an
- * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's
- * target: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
+ * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
  * folded with the dims left open and those shape subgraphs run in the file (foldWithOpenDims).
  * When anything else is computed from a dynamic dim (an Expand shape...) the model is written
  * for dim 1, with no -1 in shape_signature.
@@ -262,7 +261,7 @@ function foldByTargets(g: Graph, one: Graph, seven: Graph): Graph | undefined {
 function foldWithOpenDims(g: Graph, evaluate: Evaluator, one: Graph, seven: Graph): Graph | undefined {
   const open = constantNodesToInitializers(fold(g, evaluate));
   // value annotations of the first fold would pin the dims: shapes are inferred afresh
-  return shapesComputedAtRunTime(open, [one, seven]) ? { ...open, valueInfo: undefined } : undefined;
+  return shapesComputedAtRunTime(open, [one, seven], TFLITE_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : undefined;
 }
 
 /**
