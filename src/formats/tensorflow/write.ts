@@ -54,8 +54,9 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // Shape subgraphs over a dynamic dim cannot fold into constants: where every value they compute
   // ends in a Resize's sizes, a Pad's pads, a Slice's bounds or a Reshape's target (a UNet decoder
   // upsampling to its skip's size), they are written as ops and the dims stay open
-  // (src/passes/open-dims.ts); other such models are written for dim 1 (as the TFLite writer does)
-  const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
+  // (src/passes/open-dims.ts); other such models, and those whose only open dim is the batch (they
+  // stay importable by OpenCV, which runs no Shape subgraph), are written for dim 1
+  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => i > 0 && typeof d !== 'number'));
   if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
     const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
     const open = dynamic ? fold(g) : undefined;
