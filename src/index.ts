@@ -17,6 +17,7 @@ import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
+import { hasSequences, resolveSequences } from './passes/resolve-sequences.js';
 import { createNodeEvaluator } from './runtime/evaluate.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
@@ -168,6 +169,14 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
   if (model.kind === 'graph' && format !== 'tflite') refuseTfliteStatefulOps(model.graph, format);
   const notes: string[] = [];
+  // sequence / optional values: only ONNX has them; known sequences become Split / Concat / Identity, the rest refused
+  if (model.kind === 'graph' && format !== 'onnx' && hasSequences(model.graph)) {
+    const r = resolveSequences(model.graph, { evaluate: await createNodeEvaluator() });
+    const [first] = r.left;
+    if (first) throw new UnsupportedError(`sequence / optional values in a ${format} file`, `${first.what} stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
+    model = { ...model, graph: r.graph };
+    notes.push(`${r.resolved} sequence op${r.resolved === 1 ? '' : 's'} made tensor ops${r.unrolled.length ? ` (Loop ${r.unrolled.join(', ')} unrolled)` : ''}`);
+  }
   // If / Loop / Scan: only ONNX writes subgraphs; for the others constant control flow is made straight-line, the rest refused
   if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
     const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });

@@ -5,11 +5,19 @@ import { Tensor } from './tensor.js';
 /** A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). */
 export type Dim = number | string | null;
 
+/**
+ * A value that is not a tensor (ONNX's seq(tensor), optional(tensor), optional(seq(tensor))):
+ * its dtype and shape are then those of the tensors it holds (see ir/seq-values.ts).
+ */
+export type ValueKind = 'sequence' | 'optional' | 'optional-sequence';
+
 export interface ValueInfo {
   name: string;
   dtype: DType;
   /** undefined when the rank is unknown */
   shape?: Dim[];
+  /** not a tensor but a sequence / optional of tensors of `dtype` and `shape` (absent: a tensor) */
+  kind?: ValueKind;
   doc?: string;
   /** a subgraph input / output the file left untyped: dtype and shape are inferred (a writer may leave them out again) */
   typeInferred?: boolean;
@@ -25,7 +33,9 @@ export type Attr =
   | { type: 'floats'; value: number[] }
   | { type: 'strings'; value: string[] }
   | { type: 'tensors'; value: Tensor[] }
-  | { type: 'graphs'; value: Graph[] };
+  | { type: 'graphs'; value: Graph[] }
+  /** a value type (ONNX TYPE_PROTO: Optional's `type`, of a tensor, sequence or optional) */
+  | { type: 'type'; value: { dtype: DType; shape?: Dim[]; kind?: ValueKind } };
 
 /** One operation. Op semantics are ONNX's (`domain` '' is the default ONNX domain). */
 export interface Node {
@@ -238,7 +248,9 @@ export function subgraphsOf(node: Node): Graph[] {
  * included) or named as its outputs, and defined neither by its inputs, its initializers nor
  * its nodes.
  */
-export function outerReads(graph: Graph): Set<string> {
+export function outerReads(graph: Graph, memo?: Map<Graph, Set<string>>): Set<string> {
+  const known = memo?.get(graph);
+  if (known) return new Set(known);
   const defined = new Set<string>(graph.initializers.keys());
   for (const v of graph.inputs) defined.add(v.name);
   for (const n of graph.nodes) for (const o of n.outputs) if (o) defined.add(o);
@@ -246,23 +258,27 @@ export function outerReads(graph: Graph): Set<string> {
   const see = (v: string) => {
     if (v && !defined.has(v)) reads.add(v);
   };
+  // one memo for the whole walk: a subgraph object shared by several nodes (both branches of
+  // nested Ifs) is walked once, not once per path to it (2^depth)
+  const inner = memo ?? new Map<Graph, Set<string>>();
   for (const n of graph.nodes) {
     n.inputs.forEach(see);
-    implicitInputs(n).forEach(see);
+    implicitInputs(n, inner).forEach(see);
   }
   for (const o of graph.outputs) see(o.name);
-  return reads;
+  inner.set(graph, reads);
+  return new Set(reads);
 }
 
 /**
  * The values of the graph around a node that its subgraphs read (ONNX's implicit inputs of an
  * If / Loop / Scan): uses of those values as much as its inputs are.
  */
-export function implicitInputs(node: Node): string[] {
+export function implicitInputs(node: Node, memo: Map<Graph, Set<string>> = new Map()): string[] {
   const subs = subgraphsOf(node);
   if (!subs.length) return [];
   const out = new Set<string>();
-  for (const g of subs) for (const v of outerReads(g)) out.add(v);
+  for (const g of subs) for (const v of outerReads(g, memo)) out.add(v);
   return [...out];
 }
 

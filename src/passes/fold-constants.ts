@@ -28,7 +28,8 @@ export interface FoldConstantsResult {
 }
 
 /** Ops whose outputs are not a function of their inputs, and ops with subgraphs, are never folded. */
-const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'If', 'Loop', 'Scan', 'SequenceConstruct', 'SequenceEmpty', 'Optional']);
+// sequence and optional values are no tensors an initializer can hold (passes/resolve-sequences.ts makes known ones straight-line)
+const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'If', 'Loop', 'Scan', 'SequenceConstruct', 'SequenceEmpty', 'SequenceInsert', 'SequenceErase', 'SplitToSequence', 'SequenceMap', 'Optional', 'OptionalGetElement']);
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
 

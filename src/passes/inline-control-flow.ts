@@ -122,8 +122,8 @@ function bindOutputs(rw: GraphRewriter, values: readonly string[], targets: read
   });
 }
 
-/** Per-iteration values stacked along a new axis `axis` (each gets it by an Unsqueeze; a Concat joins them): a scan output. */
-function stack(rw: GraphRewriter, values: readonly string[], axis: number, prefix: string): string {
+/** Per-iteration values stacked along a new axis `axis` (each gets it by an Unsqueeze; a Concat joins them): a scan output (and resolve-sequences.ts' ConcatFromSequence with new_axis). */
+export function stack(rw: GraphRewriter, values: readonly string[], axis: number, prefix: string): string {
   const opset = rw.opsets[''] ?? rw.opsets['ai.onnx'] ?? 1;
   const axes = opset >= 13 ? rw.addInitializer(`${prefix}/axes`, Tensor.int64([1], [axis])) : undefined;
   const parts = values.map((v) => rw.add({ opType: 'Unsqueeze', inputs: axes ? [v, axes] : [v], attrs: axes ? {} : { axes: { type: 'ints', value: [axis] } }, name: `${prefix}/unsqueeze` }));

@@ -46,6 +46,12 @@ export interface UnrollOptions {
    * GraphDef writer writes as TF writes Keras' ThresholdedReLU)
    */
   native?: ReadonlyArray<'Softplus' | 'Softsign' | 'ThresholdedRelu'>;
+  /**
+   * A node's step mask (Keras masking, src/formats/keras/masking.ts): the name of a bool [B, T]
+   * value (batch-major whatever the layout); a step whose row is false keeps that row's states
+   * (h' = Where(m, h_new, h), c likewise), so its Y row repeats the previous h (TF.js' rnn)
+   */
+  mask?: (n: Node) => string | undefined;
 }
 
 /**
@@ -200,6 +206,10 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   // nnport's cell_clip (TFLite's): the cell state bounded after each update
   const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const perStep = options.perStepInput === true;
+  // the step mask as [B, T, 1]: each step's [B, 1] column selects the new or the kept states
+  const mask = options.mask?.(n);
+  if (mask && perStep) throw new UnsupportedError(`a masked ${opType} unrolled per step in ${target}`, where);
+  const maskColumns = mask ? op('Unsqueeze', [mask, constant('mask_axis', Tensor.int64([1], [2]))], 'mask_columns') : '';
   const sequences: string[] = [];
   const lastH: string[] = [];
   const lastC: string[] = [];
@@ -246,6 +256,7 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     for (let k = 0; k < T; k++) {
       const t = reverse ? T - 1 - k : k;
       const s = p(`step${t}`);
+      const [hBefore, cBefore] = [h, c];
       // perStepInput with a zero state: no recurrent projection, its bias joins the input's
       const xt = perStep
         ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), h ? inputBias : firstBias()], `${s}/input`)
@@ -282,6 +293,11 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         h = perStep
           ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
           : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
+      }
+      if (maskColumns) {
+        const m = op('Gather', [maskColumns, constant(`${s}/mask_index`, Tensor.int64([], [t]))], `${s}/mask`, { axis: int(1) });
+        h = op('Where', [m, h, hBefore], `${s}/h_masked`);
+        if (c) c = op('Where', [m, c, cBefore], `${s}/c_masked`);
       }
       steps[t] = op('Unsqueeze', [h, constant(`${s}/time_axis`, Tensor.int64([1], [tAxis]))], `${s}/h_step`);
     }

@@ -3,6 +3,7 @@ import { GraphError, NnportError, ShapeError, UnsupportedError, UsageError } fro
 import { GraphDerived, implicitInputs, outerReads, runtimeInputs, subgraphsOf, topologicalOrder, type Graph, type Node } from '../ir/graph.js';
 import { domainOf, opKey } from '../ir/ops/index.js';
 import type { Tensor, TensorStorage } from '../ir/tensor.js';
+import { KIND_WORDS, describeValue, valueKind } from '../ir/seq-values.js';
 import { fuseConv } from './fuse-conv.js';
 import { lowerForRun, type LoweredGraph, type LoweredValue } from './lower-for-run.js';
 import { recordOutputRanges } from '../wasm/calibrate.js';
@@ -168,8 +169,14 @@ export function checkFeeds(graph: Graph, feeds: ReadonlyMap<string, Tensor>, sha
   for (const input of runtimeInputs(graph)) {
     const t = feeds.get(input.name);
     if (!t) throw new GraphError(`missing input '${input.name}' (${input.dtype}${input.shape ? ` [${input.shape.map((d) => d ?? '?').join(', ')}]` : ''})`);
+    // a sequence / optional (ir/seq-values.ts) of the declared kind; its tensors' shapes are not checked here
+    const kind = valueKind(t);
+    // an optional's place takes what it holds (a Loop's carried optional becomes the body's output)
+    if (kind !== input.kind && !(input.kind === 'optional-sequence' && kind === 'sequence') && !(input.kind === 'optional' && !kind)) {
+      throw new ShapeError(`input '${input.name}' must be ${KIND_WORDS[input.kind ?? 'tensor']}, got ${describeValue(t)}`);
+    }
     if (t.dtype !== input.dtype) throw new ShapeError(`input '${input.name}' must be ${input.dtype}, got ${t.dtype}`);
-    if (!input.shape || !shapes) continue;
+    if (!input.shape || !shapes || kind) continue;
     const want = input.shape.map((d) => d ?? '?').join(', ');
     if (t.rank !== input.shape.length) throw new ShapeError(`input '${input.name}' must have shape [${want}], got [${t.shape.join(', ')}]`);
     input.shape.forEach((d, i) => {
@@ -327,7 +334,8 @@ function* execute(
   // names what it observes (`observe`: it reads them during onValue), not when it may keep them.
   const reuse = !values && (!options.onValue || !!options.observe);
   const buffers = new Shares<ArrayBufferLike>(releaseBuffer);
-  const bufferOf = (t: Tensor) => ownedBuffer(t.deferred?.source ?? (t.onHost ? t.data : undefined));
+  // a sequence's or an optional's tensors are copies it owns (runtime/ops/seq-values.ts): no buffer
+  const bufferOf = (t: Tensor) => ownedBuffer(t.deferred?.source ?? (t.onHost && !valueKind(t) ? t.data : undefined));
   // the caller's: feeds and constants may be earlier outputs (constant folding runs kernels) that
   // a value here aliases (a Reshape of an input): such a buffer is held for the whole run
   if (reuse) {

@@ -69,7 +69,7 @@ async function readBack(c: ConformanceCase): Promise<Outcome> {
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
   const readInputs = new Set(g.inputs.map((v) => v.name));
   const problems: string[] = [];
-  for (const set of loadDataSets(c.dir) as DataSet[]) {
+  for (const set of loadDataSets(c.dir, graph) as DataSet[]) {
     const feeds = new Map<string, Tensor>();
     for (const [i, t] of set.inputs.entries()) {
       const name = inputNames[i] !== undefined ? tfName(inputNames[i]!) : undefined;

@@ -82,7 +82,7 @@ async function prepare(c: ConformanceCase, dir: string): Promise<Prepared> {
   const placeholders = placeholderSpecs(bytes, pb);
   const spatial = needsChannelsLast(graph);
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
-  const sets = loadDataSets(c.dir);
+  const sets = loadDataSets(c.dir, graph);
   const run: RunCase = { id: `${c.suite}/${c.name}`, pb, out_dir: caseDir, sets: [], outputs: graph.outputs.map((o) => tfName(o.name)) };
   for (const set of sets) {
     const inputs: RunCase['sets'][number]['inputs'] = [];

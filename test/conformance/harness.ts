@@ -5,10 +5,12 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { UnsupportedError } from '../../src/ir/errors.js';
-import type { Graph } from '../../src/ir/graph.js';
+import type { Graph, ValueInfo } from '../../src/ir/graph.js';
+import { OptionalValue, TensorSequence, describeValue } from '../../src/ir/seq-values.js';
 import type { DType } from '../../src/ir/dtypes.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { readOnnx, readTensorProto } from '../../src/formats/onnx/read.js';
+import { readValueProto } from '../../src/formats/onnx/value-proto.js';
 import { runGraph } from '../../src/runtime/executor.js';
 import type { OpTable } from '../../src/runtime/op.js';
 
@@ -184,19 +186,41 @@ function numbered(dir: string, prefix: string): string[] {
     .sort((a, b) => Number(a.slice(prefix.length, -3)) - Number(b.slice(prefix.length, -3)));
 }
 
-export function loadDataSets(dir: string): DataSet[] {
+/** A case's data sets; with its graph, the inputs and outputs it declares as sequences / optionals are read as such. */
+export function loadDataSets(dir: string, graph?: Graph): DataSet[] {
+  const inputs = graph?.inputs.filter((v) => !graph.initializers.has(v.name));
   return readdirSync(dir)
     .filter((d) => d.startsWith('test_data_set_'))
     .sort()
     .map((d) => {
       const ddir = join(dir, d);
-      const read = (f: string) => readTensorProto(readFileSync(join(ddir, f)), join(ddir, f));
-      return { name: d, inputs: numbered(ddir, 'input_').map(read), outputs: numbered(ddir, 'output_').map(read) };
+      const read = (declared: readonly ValueInfo[] | undefined) => (f: string, i: number) => {
+        const v = declared?.[i];
+        const bytes = readFileSync(join(ddir, f));
+        return v?.kind ? readValueProto(bytes, v.kind, v.dtype, join(ddir, f)) : readTensorProto(bytes, join(ddir, f));
+      };
+      return { name: d, inputs: numbered(ddir, 'input_').map(read(inputs)), outputs: numbered(ddir, 'output_').map(read(graph?.outputs)) };
     });
 }
 
 /** undefined when `actual` matches `expected`; otherwise what differs. */
 export function compareTensors(actual: Tensor, expected: Tensor, tol: Tolerance = DEFAULT_TOLERANCE): string | undefined {
+  // sequences and optionals: the same kind, then tensor by tensor
+  if (expected instanceof TensorSequence || expected instanceof OptionalValue || actual instanceof TensorSequence || actual instanceof OptionalValue) {
+    if (expected instanceof TensorSequence && actual instanceof TensorSequence) {
+      if (actual.elements.length !== expected.elements.length) return `a sequence of ${actual.elements.length} tensors, expected ${expected.elements.length}`;
+      for (const [i, e] of expected.elements.entries()) {
+        const d = compareTensors(actual.elements[i]!, e, tol);
+        if (d) return `sequence element ${i}: ${d}`;
+      }
+      return actual.dtype === expected.dtype ? undefined : `a sequence of ${actual.dtype}, expected ${expected.dtype}`;
+    }
+    if (expected instanceof OptionalValue && actual instanceof OptionalValue) {
+      if (!expected.value || !actual.value) return !expected.value === !actual.value ? undefined : `${describeValue(actual)}, expected ${describeValue(expected)}`;
+      return compareTensors(actual.value, expected.value, tol);
+    }
+    return `${describeValue(actual)}, expected ${describeValue(expected)}`;
+  }
   if (actual.dtype !== expected.dtype) return `dtype ${actual.dtype}, expected ${expected.dtype}`;
   if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
     return `shape [${actual.shape.join(', ')}], expected [${expected.shape.join(', ')}]`;
@@ -234,7 +258,7 @@ function asDeclared(t: Tensor, dtype: DType | undefined): Tensor {
 
 /** Run every data set of a case through the runtime and compare each output. */
 export async function runCase(c: ConformanceCase, graph: Graph, tol: Tolerance = DEFAULT_TOLERANCE): Promise<CaseResult> {
-  const sets = loadDataSets(c.dir);
+  const sets = loadDataSets(c.dir, graph);
   if (!sets.length) return { kind: 'fail', message: 'no test_data_set_* directories' };
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
   const problems: string[] = [];

@@ -136,7 +136,7 @@ for (const c of cases) {
     for (const f of FORMATS) outcomes.get(f.id)!.set(id, { kind: 'not-written', reason: `not read from ONNX: ${e instanceof Error ? e.message : String(e)}` });
     continue;
   }
-  const sets = loadDataSets(c.dir);
+  const sets = loadDataSets(c.dir, model?.kind === 'graph' ? model.graph : undefined);
   for (const f of FORMATS) {
     const o = await readBack(id, model, f, sets).catch((e: unknown): Outcome => ({ kind: 'fail', message: `crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` }));
     outcomes.get(f.id)!.set(id, o);

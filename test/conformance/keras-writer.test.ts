@@ -172,7 +172,7 @@ describeBySuite(cases, (c) => {
       if (!(e instanceof UnsupportedError)) throw e;
       for (const f of FORMATS) report.record(f.id, id, { kind: 'refused', reason: `reader: ${e.message}` });
     }
-    const sets = model ? loadDataSets(c.dir) : [];
+    const sets = model ? loadDataSets(c.dir, model.kind === 'graph' ? model.graph : undefined) : [];
     const problems: string[] = [];
     for (const f of FORMATS) {
       const key = `${f.id} ${id}`;

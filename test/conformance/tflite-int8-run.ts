@@ -245,7 +245,7 @@ export async function runInt8Case(c: ConformanceCase, mode: Mode, oracle: Pick<T
   if (odd.length) return { kind: 'not-float', reason: `input of type ${odd.map((v) => v.dtype).join(', ')}` };
   const outs = model.graph.outputs.filter((v) => v.dtype !== 'float32');
   if (outs.length) return { kind: 'not-float', reason: `output of type ${outs.map((v) => v.dtype).join(', ')}` };
-  const sets = loadDataSets(c.dir);
+  const sets = loadDataSets(c.dir, model.kind === 'graph' ? model.graph : undefined);
   if (!sets.length) return { kind: 'load-failed', message: 'no data sets' };
   let bytes: Uint8Array;
   try {

@@ -360,7 +360,7 @@ async function runCase(c: ConformanceCase): Promise<Record<Mode, ReadBack>> {
   } catch (e) {
     return both({ kind: 'not-written', reason: `not read from ONNX: ${message(e)}` });
   }
-  const sets = loadDataSets(c.dir);
+  const sets = loadDataSets(c.dir, model.kind === 'graph' ? model.graph : undefined);
   const f32 = await readBack(c, model, sets, 'float32');
   const f16 = f32.file ? await readBack(c, model, sets, 'float16', f32.file) : { outcome: f32.outcome, legs: {} };
   return { float32: f32, float16: f16 };

@@ -233,7 +233,7 @@ describeBySuite(cases, (c) => {
       const problem = record('float32', id, c.name, r.kind === 'refused' ? { kind: 'refused', reason: `reader: ${r.reason}` } : r);
       return expect(problem, 'reading the case').toBeUndefined();
     }
-    const sets = loadDataSets(c.dir);
+    const sets = loadDataSets(c.dir, model.kind === 'graph' ? model.graph : undefined);
     expect(sets.length, 'test_data_set_* directories').toBeGreaterThan(0);
     const f32 = await runMode(c, model, sets, 'float32');
     // float16 weights where float32 wrote a file: checked where that file differs (it has float weights)

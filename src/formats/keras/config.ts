@@ -179,7 +179,7 @@ function parseSequential(cfg: Json, file: string): KerasModelSpec {
     if (!prev) {
       if (l.class_name !== 'InputLayer') {
         // no InputLayer: the first layer carries the input shape
-        const shape = config.batch_input_shape ?? config.batch_shape ?? (Array.isArray(config.input_shape) ? [null, ...config.input_shape] : undefined);
+        const shape = config.batch_input_shape ?? config.batch_shape ?? (Array.isArray(config.input_shape) ? [null, ...config.input_shape] : undefined) ?? nestedInputShape(l);
         if (!Array.isArray(shape)) fail(file, `the first layer '${lname}' gives no input shape (batch_input_shape)`);
         const inName = uniqueName(`${lname}_input`, list);
         layers.push({ className: 'InputLayer', name: inName, config: { name: inName, batch_input_shape: shape, dtype: config.dtype ?? 'float32' }, calls: [] });
@@ -195,6 +195,25 @@ function parseSequential(cfg: Json, file: string): KerasModelSpec {
   }
   if (layers.length === 0) fail(file, 'Sequential model without layers');
   return { className: 'Sequential', name, layers, inputs: [[layers[0]!.name, 0, 0]], outputs: [[prev!, 0, 0]] };
+}
+
+/** A model used as a Sequential's first layer (Sequential([base, ...])): the shape its own first input declares. */
+function nestedInputShape(l: JsonObject): Json | undefined {
+  let m: Json = l;
+  for (let depth = 0; depth < 8 && isObject(m) && ['Sequential', 'Functional', 'Model'].includes(String(m.class_name)); depth++) {
+    const cfg: Json = m.config ?? null;
+    const list: Json[] = Array.isArray(cfg) ? cfg : isObject(cfg) && Array.isArray(cfg.layers) ? cfg.layers : [];
+    // a functional model: its first input layer (input_layers [[name, 0, 0], ...] or Keras 3's [name, 0, 0])
+    const ends: Json | undefined = isObject(cfg) ? cfg.input_layers : undefined;
+    const first: Json | undefined = Array.isArray(ends) ? (typeof ends[0] === 'string' ? ends[0] : Array.isArray(ends[0]) ? ends[0][0] : undefined) : undefined;
+    const layer: Json | undefined = first !== undefined ? list.find((x) => isObject(x) && isObject(x.config) && x.config.name === first) : list[0];
+    if (!isObject(layer)) return undefined;
+    const c = isObject(layer.config) ? layer.config : {};
+    const shape = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : undefined);
+    if (shape !== undefined) return shape;
+    m = layer;
+  }
+  return undefined;
 }
 
 function uniqueName(base: string, list: Json[]): string {

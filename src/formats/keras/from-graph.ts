@@ -642,6 +642,20 @@ function unitAxesRow(w: Writer, n: Node): KTensor[] {
   return [w.add('Reshape', n.name || n.outputs[0]!, { target_shape: shape.slice(1) as number[] }, [x], shape)];
 }
 
+/** Tile of a [batch, 1, features] value by [1, n, 1] (Keras' RepeatVector as the reader builds it): RepeatVector on its [batch, features]. */
+function tileRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const repeats = n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : undefined;
+  if (!repeats) unsupported(n, 'with computed repeats');
+  const f = x.shape[2];
+  if (x.shape.length !== 3 || x.shape[1] !== 1 || typeof f !== 'number' || repeats.length !== 3 || repeats[0] !== 1 || repeats[2] !== 1) {
+    unsupported(n, `by [${repeats.join(', ')}] of a [${x.shape.join(', ')}] value (Keras' RepeatVector repeats a [batch, features] value along a new axis 1)`);
+  }
+  const base = n.name || n.outputs[0]!;
+  const flat = w.add('Reshape', `${base}_features`, { target_shape: [f] }, [x], [null, f]);
+  return [w.add('RepeatVector', base, { n: repeats[1]! }, [flat], [null, repeats[1]!, f])];
+}
+
 function reshapeRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   const s = w.constant(n.inputs[1]!);
@@ -1029,6 +1043,7 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Concat: concatRow,
   Flatten: flattenRow,
   Reshape: reshapeRow,
+  Tile: tileRow,
   Unsqueeze: unitAxesRow,
   Squeeze: unitAxesRow,
   Transpose: transposeRow,

@@ -5,6 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
+import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
@@ -13,6 +14,8 @@ export type KShape = (number | null)[];
 export interface KValue {
   name: string;
   shape: KShape;
+  /** Keras' mask of the steps (Embedding mask_zero / Masking), masking.ts */
+  mask?: MaskRef;
 }
 
 /** What a layer row needs to emit IR: fresh names, nodes, constants. */
@@ -20,6 +23,11 @@ export interface IrEmitter {
   readonly file: string;
   /** the file is Keras 3's (a .keras archive, or an .h5 with keras_version 3.x): its hard_sigmoid is relu6(x + 3) / 6 */
   readonly keras3: boolean;
+  /**
+   * the file was saved by TF.js (keras_version 'tfjs-layers ...'): its UpSampling2D bilinear resizes
+   * without half-pixel centers, and a masked RNN's outputs follow TF.js' rnn, not Keras' (masking.ts)
+   */
+  readonly tfjsSaved: boolean;
   /** add a node; returns its output value names (made unique from `outputs`) */
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
   /** add a constant; returns its (unique) name */
@@ -200,6 +208,12 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
       const s = e.node('Sigmoid', [x.name], [`${out}/sigmoid`], {}, '', `${out}/sigmoid`)[0]!;
       return { name: e.node('Mul', [x.name, s], [out], {}, '', out)[0]!, shape: x.shape };
     }
+    case 'mish': {
+      // x * tanh(softplus(x))
+      const sp = e.node('Softplus', [x.name], [`${out}/softplus`], {}, '', `${out}/softplus`)[0]!;
+      const t = e.node('Tanh', [sp], [`${out}/tanh`], {}, '', `${out}/tanh`)[0]!;
+      return { name: e.node('Mul', [x.name, t], [out], {}, '', out)[0]!, shape: x.shape };
+    }
     case 'gelu': {
       // exact gelu: 0.5 x (1 + erf(x / sqrt 2)), Keras' default (approximate=False)
       const d = e.node('Div', [x.name, e.constant(`${out}/sqrt2`, Tensor.float32([], [Math.SQRT2]))], [`${out}/div`])[0]!;
@@ -264,10 +278,11 @@ function depthwise(rank: number): LayerRow {
     const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
     const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
     const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
-    const m = cfgNum(cfg, 'depth_multiplier', 1);
     const c = x.shape[x.shape.length - 1];
     if (typeof c !== 'number') throw new ShapeError(`layer '${call.name}' (${call.className}): the input's channel count is unknown`);
     const kernel = need(call, 'depthwise_kernel');
+    // TF.js saves SeparableConv2D without its depth_multiplier: then the kernel's last dim says it
+    const m = cfg.depth_multiplier === undefined && kernel.rank === rank + 2 ? kernel.shape[rank + 1]! : cfgNum(cfg, 'depth_multiplier', 1);
     checkShape(call, 'depthwise_kernel', kernel, [...k, c, m]);
     const padding = String(cfg.padding ?? 'valid');
     const spatial = x.shape.slice(1, 1 + rank);
@@ -459,7 +474,8 @@ function knownSize(shape: KShape): number | null {
 
 const reshape: LayerRow = (e, call) => {
   const x = one(call);
-  const target = call.config.target_shape;
+  // TF.js saves a -1 of target_shape as null
+  const target = Array.isArray(call.config.target_shape) ? call.config.target_shape.map((d) => (d === null ? -1 : d)) : call.config.target_shape;
   if (!Array.isArray(target) || !target.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && (d >= 1 || d === -1)) || target.filter((d) => d === -1).length > 1) {
     throw new FormatError(`layer '${call.name}' (Reshape): target_shape is not a list of positive integers (one may be -1): ${JSON.stringify(target)?.slice(0, 80)}`);
   }
@@ -489,6 +505,16 @@ const permuteLayer: LayerRow = (e, call) => {
   }
   const perm = [0, ...(dims as number[])];
   return [{ name: e.node('Transpose', [x.name], [call.name], { perm: ints(perm) }, '', call.name)[0]!, shape: perm.map((p) => x.shape[p] ?? null) }];
+};
+
+const repeatVector: LayerRow = (e, call) => {
+  const x = one(call);
+  const n = call.config.n;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new FormatError(`layer '${call.name}' (RepeatVector): n is ${JSON.stringify(n)?.slice(0, 40)}, not a positive integer`);
+  if (x.shape.length !== 2) throw new ShapeError(`layer '${call.name}' (RepeatVector): input of rank ${x.shape.length}, Keras takes [batch, features]`);
+  // [B, F] -> [B, 1, F] -> n copies along the new axis
+  const u = e.node('Unsqueeze', [x.name, intsConst(e, `${call.name}/axes`, [1])], [`${call.name}/unsqueeze`], {}, '', `${call.name}/unsqueeze`)[0]!;
+  return [{ name: e.node('Tile', [u, intsConst(e, `${call.name}/repeats`, [1, n, 1])], [call.name], {}, '', call.name)[0]!, shape: [x.shape[0] ?? null, n, x.shape[1] ?? null] }];
 };
 
 const identity: LayerRow = (e, call) => {
@@ -616,7 +642,8 @@ const upSampling2d: LayerRow = (e, call) => {
     interp === 'nearest'
       ? { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') }
       : interp === 'bilinear'
-        ? { mode: str('linear'), coordinate_transformation_mode: str('half_pixel') }
+        ? // Keras (tf.image.resize) samples at half-pixel centers; TF.js' layer resizes without them
+          { mode: str('linear'), coordinate_transformation_mode: str(e.tfjsSaved ? 'asymmetric' : 'half_pixel') }
         : (() => {
             throw new UnsupportedError(`UpSampling2D interpolation '${interp}'`, `layer '${call.name}'`);
           })();
@@ -625,13 +652,12 @@ const upSampling2d: LayerRow = (e, call) => {
 };
 
 const embedding: LayerRow = (e, call) => {
-  // mask_zero=True makes later layers (RNNs, GlobalAveragePooling1D, ...) skip the padded steps:
-  // reading the lookup alone would silently compute over them
-  if (call.config.mask_zero === true) throw new UnsupportedError('Keras Embedding with mask_zero=True (the mask later layers apply)', `layer '${call.name}'`);
   const x = one(call);
   const table = need(call, 'embeddings');
   const idx = e.node('Cast', [x.name], [`${call.name}/indices`], { to: int(7) })[0]!;
-  return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!] }];
+  // mask_zero=True: later layers (RNNs, ...) skip the steps whose id is 0 (masking.ts)
+  const mask = call.config.mask_zero === true ? embeddingMask(e, call.name, x) : undefined;
+  return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!], ...(mask && { mask }) }];
 };
 
 const rescaling: LayerRow = (e, call) => {
@@ -665,7 +691,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   AveragePooling1D: pool('AveragePool', 1),
   AveragePooling2D: pool('AveragePool', 2),
   AveragePooling3D: pool('AveragePool', 3),
-  GlobalAveragePooling1D: globalPool('ReduceMean', 1),
+  GlobalAveragePooling1D: maskedAveragePooling(globalPool('ReduceMean', 1)),
   GlobalAveragePooling2D: globalPool('ReduceMean', 2),
   GlobalMaxPooling1D: globalPool('ReduceMax', 1),
   GlobalMaxPooling2D: globalPool('ReduceMax', 2),
@@ -679,6 +705,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Flatten: flatten,
   Reshape: reshape,
   Permute: permuteLayer,
+  RepeatVector: repeatVector,
   Dropout: identity,
   SpatialDropout1D: identity,
   SpatialDropout2D: identity,
@@ -699,11 +726,12 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Cropping2D: cropping(2),
   UpSampling2D: upSampling2d,
   Embedding: embedding,
+  Masking: maskingLayer,
   Rescaling: rescaling,
-  LSTM: recurrentLayer,
-  GRU: recurrentLayer,
-  SimpleRNN: recurrentLayer,
-  Bidirectional: bidirectionalLayer,
+  LSTM: maskedRecurrent(recurrentLayer),
+  GRU: maskedRecurrent(recurrentLayer),
+  SimpleRNN: maskedRecurrent(recurrentLayer),
+  Bidirectional: maskedRecurrent(bidirectionalLayer),
   TimeDistributed: (_e, c) => recurrent(c),
   ConvLSTM2D: (_e, c) => recurrent(c),
 };

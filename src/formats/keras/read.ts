@@ -6,9 +6,10 @@ import type { Graph } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ZipReader } from '../../io/zip.js';
 import type { GraphModel, ReadOptions } from '../model.js';
-import { isObject, parseModelConfig, toSnakeCase, type Json, type KerasLayer, type KerasModelSpec } from './config.js';
+import { isObject, parseModelConfig, type Json, type KerasLayer } from './config.js';
 import { attrString, attrStrings, DatasetBudget, datasetTensor, isDataset, isGroup, withH5Bytes } from './hdf5.js';
 import { keras3VarPaths } from './keras3-recurrent.js';
+import { isInnerWeight, keras3WeightGroups, nestedOrigin } from './nested.js';
 import { kerasToGraph, weightsByRole } from './to-graph.js';
 
 function parseJson(text: string, file: string, what: string): Json {
@@ -54,7 +55,7 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const budget = new DatasetBudget(file, bytes.length);
     // Keras 3 saving an .h5 (its legacy path) writes keras_version 3.x
     const keras3 = attrString(f, 'keras_version')?.startsWith('3.') ?? false;
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3 });
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
@@ -74,9 +75,11 @@ function layerWeight(t: Tensor, layer: KerasLayer, name: string, file: string): 
 }
 
 function h5LayerWeights(root: Group, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
-  const g = root.get(layer.name);
+  // a nested model's layers: in the outermost nested model's group, named '<layer>/kernel:0'
+  const nest = nestedOrigin(layer)?.scope.length ? nestedOrigin(layer) : undefined;
+  const g = root.get(nest ? nest.scope[0]! : layer.name);
   if (!isGroup(g)) return weightsByRole(layer, [], undefined, file);
-  const names = attrStrings(g, 'weight_names') ?? [];
+  const names = (attrStrings(g, 'weight_names') ?? []).filter((n) => !nest || isInnerWeight(n, nest.leaf));
   const tensors = names.map((n) => {
     if (n.split('/').length > MAX_WEIGHT_NAME_PARTS) throw new FormatError(`layer '${layer.name}': weight name '${n.slice(0, 80)}...' has ${n.split('/').length} parts, more than the ${MAX_WEIGHT_NAME_PARTS} a Keras weight name has`, { file });
     const d = g.get(n);
@@ -101,7 +104,7 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
     const budget = new DatasetBudget(file, weights.length);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, names.get(layer) ?? layer.name, layer, file, budget), file, { keras3 });
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, nestedOrigin(layer)?.keras3Group ?? names.get(layer) ?? layer.name, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };
@@ -120,23 +123,7 @@ function archiveKerasVersion(zip: ZipReader, file: string): string | undefined {
   return isObject(meta) && typeof meta.keras_version === 'string' ? meta.keras_version : undefined;
 }
 
-/**
- * Keras 3 names each layer's group in model.weights.h5 after its class (snake_case, `_1`, `_2`
- * for repeats, in model.layers order), not after the layer's own name.
- */
-export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string> {
-  const used = new Map<string, number>();
-  const out = new Map<KerasLayer, string>();
-  for (const l of spec.layers) {
-    // a Sequential model's InputLayer is not one of model.layers
-    if (spec.className === 'Sequential' && l.className === 'InputLayer') continue;
-    const base = toSnakeCase(l.className);
-    const n = used.get(base);
-    used.set(base, (n ?? 0) + 1);
-    out.set(l, n === undefined ? base : `${base}_${n}`);
-  }
-  return out;
-}
+export { keras3WeightGroups } from './nested.js';
 
 function keras3LayerWeights(f: Group, groupName: string, layer: KerasLayer, file: string, budget: DatasetBudget): Map<string, Tensor> {
   // a recurrent layer's weights are in its cell's group (and Bidirectional's direction layers')

@@ -5,7 +5,9 @@ import { emptyGraph, type Attr, type Dim, type Graph } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/infer.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
+import { propagateMasks } from './masking.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
+import { flattenNested, NESTED_MODELS } from './nested.js';
 
 class GraphEmitter implements IrEmitter {
   readonly graph: Graph;
@@ -16,6 +18,7 @@ class GraphEmitter implements IrEmitter {
     name: string,
     readonly file: string,
     readonly keras3: boolean,
+    readonly tfjsSaved: boolean,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -65,8 +68,10 @@ function inputShape(layer: KerasLayer, file: string): KShape {
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean } = {}): Graph {
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false);
+export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+  // models used as layers: their layers in place of the model (nested.ts)
+  const spec = flattenNested(nestedSpec, file);
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
@@ -125,19 +130,25 @@ export function kerasToGraph(spec: KerasModelSpec, weightsOf: (layer: KerasLayer
   const emitLayer = (layer: KerasLayer, callIdx: number): KValue[] => {
     if (layer.className === 'InputLayer') {
       if (callIdx !== 0) throw new FormatError(`model config: input layer '${layer.name}' has no call ${callIdx}`, { file });
-      const shape = inputShape(layer, file);
+      // --input-shape (ReadOptions.inputShapes) fills the dims the file leaves open as the layers are
+      // built (a masked recurrent layer is unrolled over its steps here); readModel checks the rest
+      const declared = inputShape(layer, file);
+      const given = options.inputShapes?.[layer.name] ?? (spec.inputs.length === 1 ? options.inputShapes?.[''] : undefined);
+      const shape = given && given.length === declared.length ? declared.map((d, i) => d ?? given[i]!) : declared;
       const name = e.unique(layer.name);
       const dims: Dim[] = shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d));
       e.graph.inputs.push({ name, dtype: kerasDType(layer.config.dtype), shape: dims });
       return [{ name, shape }];
     }
     const row = KERAS_LAYERS[layer.className];
+    if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className}) left after flattening`, `layer '${layer.name}' in '${file}'`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    return row(e, { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer) });
+    const call = { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer) };
+    return propagateMasks(e, call, row(e, call));
   };
 
   const outputs = spec.outputs.map(resolve);

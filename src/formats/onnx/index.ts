@@ -6,6 +6,7 @@ import { writeOnnx } from './write.js';
 
 export { detectOnnx } from './detect.js';
 export { readOnnx, readTensorProto } from './read.js';
+export { readValueProto } from './value-proto.js';
 export { irVersionForOpset, writeOnnx } from './write.js';
 
 export const onnxFormat: FormatHandler = {

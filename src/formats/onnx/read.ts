@@ -1,6 +1,6 @@
 // ONNX ModelProto bytes -> IR Graph.
 import { NnportError, FormatError, UnsupportedError } from '../../ir/errors.js';
-import type { Attr, Dim, Graph, GraphMetadata, Node, ValueInfo } from '../../ir/graph.js';
+import type { Attr, Dim, Graph, GraphMetadata, Node, ValueInfo, ValueKind } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { onnx } from '../generated/onnx.js';
 import type { ReadOptions } from '../model.js';
@@ -18,6 +18,7 @@ type NodeProto = onnx.NodeProto.$Properties;
 type AttributeProto = onnx.AttributeProto.$Properties;
 type TensorProto = onnx.TensorProto.$Properties;
 type ValueInfoProto = onnx.ValueInfoProto.$Properties;
+type TypeProto = onnx.TypeProto.$Properties;
 
 const AttributeType = onnx.AttributeProto.AttributeType;
 
@@ -219,9 +220,13 @@ function readAttr(a: AttributeProto, nodeLabel: string, ctx: Context): Attr {
       return { type: 'tensors', value: (a.tensors ?? []).map(tensor) };
     case AttributeType.GRAPHS:
       return { type: 'graphs', value: (a.graphs ?? []).map((g) => readGraph(g, { ...ctx, nested: true })) };
+    case AttributeType.TYPE_PROTO: {
+      const t = a.tp ? valueType(a.tp, where, ctx) : undefined;
+      if (!t || !('dtype' in t)) throw new FormatError(`${where} is a TYPE_PROTO without a tensor, sequence or optional type with an element type`, { file: ctx.file });
+      return { type: 'type', value: t };
+    }
     case AttributeType.SPARSE_TENSOR:
     case AttributeType.SPARSE_TENSORS:
-    case AttributeType.TYPE_PROTO:
     case AttributeType.TYPE_PROTOS:
       throw new UnsupportedError(`ONNX ${AttributeType[a.type!]} attributes`, `${where} in '${ctx.file}'`);
     default:
@@ -238,12 +243,19 @@ function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info
   const where = `${role} '${name}'`;
   const annotation = role === 'value_info';
   const type = v.type;
+  if (type && !type.tensor_type) {
+    const t = valueType(type, where, ctx);
+    if (t && 'dtype' in t) {
+      const info: ValueInfo = { name, ...t };
+      if (v.doc_string) info.doc = v.doc_string;
+      return info;
+    }
+    if (annotation) return undefined;
+    if (t && 'unsupported' in t) throw new UnsupportedError(t.unsupported, `${where} in '${ctx.file}'`);
+  }
   const tt = type?.tensor_type;
   if (!tt) {
     if (annotation) return undefined;
-    if (type?.sequence_type || type?.map_type || type?.optional_type || type?.sparse_tensor_type) {
-      throw new UnsupportedError('ONNX values that are not dense tensors (sequence, map, optional, sparse)', `${where} in '${ctx.file}'`);
-    }
     // Subgraph inputs/outputs may leave their type to inference from the enclosing node: a
     // placeholder dtype until the whole graph is read (typeSubgraphValues), an error if it stays.
     if (ctx.nested && !type) {
@@ -264,6 +276,40 @@ function readValueInfo(v: ValueInfoProto, role: 'input' | 'output' | 'value_info
   if (tt.shape) info.shape = (tt.shape.dim ?? []).map(readDim);
   if (v.doc_string) info.doc = v.doc_string;
   return info;
+}
+
+/**
+ * A sequence or optional type (of tensors; an optional of a sequence of tensors): its tensors'
+ * dtype and shape and its kind. `unsupported` for the types nnport does not hold (maps, sparse
+ * tensors, sequences of sequences); undefined for a type with no element type (an annotation).
+ */
+function valueType(type: TypeProto, where: string, ctx: Context): { dtype: ValueInfo['dtype']; shape?: Dim[]; kind?: ValueKind } | { unsupported: string } | undefined {
+  let kind: ValueKind | undefined;
+  let t: TypeProto | null | undefined = type;
+  if (t.optional_type) {
+    kind = 'optional';
+    t = t.optional_type.elem_type;
+  }
+  if (t?.sequence_type) {
+    kind = kind ? 'optional-sequence' : 'sequence';
+    t = t.sequence_type.elem_type;
+  }
+  if (!t) return undefined;
+  const tt = t.tensor_type;
+  if (tt && !tt.elem_type && kind) return undefined;
+  if (!tt) {
+    if (t.map_type || t.sparse_tensor_type || t.sequence_type || t.optional_type) return { unsupported: 'ONNX values that are not dense tensors or sequences / optionals of them (maps, sparse tensors, nested sequences)' };
+    return undefined;
+  }
+  const d = dtypeFromOnnx(tt.elem_type ?? 0);
+  if (!('dtype' in d)) {
+    if ('unsupported' in d) return { unsupported: `ONNX data type ${d.unsupported}` };
+    throw new FormatError(`${where} has unknown element type ${tt.elem_type ?? 0}`, { file: ctx.file });
+  }
+  const out: { dtype: ValueInfo['dtype']; shape?: Dim[]; kind?: ValueKind } = { dtype: d.dtype };
+  if (tt.shape) out.shape = (tt.shape.dim ?? []).map(readDim);
+  if (kind) out.kind = kind;
+  return out;
 }
 
 /** dim_value -> size, dim_param -> symbol, neither -> unknown. Some exporters write -1 for "unknown". */

@@ -1,7 +1,8 @@
 // IR Graph -> ONNX ModelProto bytes (+ an optional external data file).
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { UsageError } from '../../ir/errors.js';
-import type { Attr, Graph, Node, ValueInfo } from '../../ir/graph.js';
+import type { Attr, Dim, Graph, Node, ValueInfo, ValueKind } from '../../ir/graph.js';
+import type { DType } from '../../ir/dtypes.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { onnx } from '../generated/onnx.js';
 import type { WriteOptions } from '../model.js';
@@ -106,19 +107,30 @@ function writeAttr(name: string, a: Attr): onnx.AttributeProto.$Properties {
       return { name, type: AttributeType.TENSORS, tensors: a.value.map((t) => tensorToProto(t, '')) };
     case 'graphs':
       return { name, type: AttributeType.GRAPHS, graphs: a.value.map((g) => writeGraph(g, undefined)) };
+    case 'type':
+      return { name, type: AttributeType.TYPE_PROTO, tp: typeProto(a.value) };
   }
 }
 
-function writeValueInfo(v: ValueInfo): onnx.ValueInfoProto.$Properties {
-  // as the file had it: onnx types such a subgraph value from the node around it
-  if (v.typeInferred) return v.doc ? { name: v.name, doc_string: v.doc } : { name: v.name };
+/** A tensor type, or a sequence / optional of tensors of it (ValueKind). */
+function typeProto(v: { dtype: DType; shape?: Dim[]; kind?: ValueKind }): onnx.TypeProto.$Properties {
   const tensorType: onnx.TypeProto.Tensor.$Properties = { elem_type: onnxDataType(v.dtype) };
   if (v.shape) {
     tensorType.shape = {
       dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: toInt64(d) } : typeof d === 'string' ? { dim_param: d } : {})),
     };
   }
-  const proto: onnx.ValueInfoProto.$Properties = { name: v.name, type: { tensor_type: tensorType } };
+  const tensor: onnx.TypeProto.$Properties = { tensor_type: tensorType };
+  if (v.kind === 'sequence') return { sequence_type: { elem_type: tensor } };
+  if (v.kind === 'optional') return { optional_type: { elem_type: tensor } };
+  if (v.kind === 'optional-sequence') return { optional_type: { elem_type: { sequence_type: { elem_type: tensor } } } };
+  return tensor;
+}
+
+function writeValueInfo(v: ValueInfo): onnx.ValueInfoProto.$Properties {
+  // as the file had it: onnx types such a subgraph value from the node around it
+  if (v.typeInferred) return v.doc ? { name: v.name, doc_string: v.doc } : { name: v.name };
+  const proto: onnx.ValueInfoProto.$Properties = { name: v.name, type: typeProto(v) };
   if (v.doc) proto.doc_string = v.doc;
   return proto;
 }

@@ -97,6 +97,54 @@ export function inlineFunctions(gd: GraphDef, options: InlineOptions): InlinedGr
   return { graphDef, calls };
 }
 
+/** A function's body as flat nodes: what expandFunction gives. */
+export interface ExpandedFunction {
+  nodes: NodeDef[];
+  /** the references of its results in the flat nodes, in output_arg order, with their DataType */
+  rets: { ref: string; type: number }[];
+}
+
+const libraries = new WeakMap<object, Map<string, FunctionDef>>();
+
+/** The library's functions by name (cached per library object). */
+export function libraryMap(library: GraphDef['library'], file: string): Map<string, FunctionDef> {
+  if (!library) return new Map();
+  let m = libraries.get(library);
+  if (m) return m;
+  m = new Map();
+  for (const f of library.function ?? []) {
+    const name = f.signature?.name ?? '';
+    if (!name) throw new FormatError('the function library has a function without a name', { file });
+    m.set(name, f);
+  }
+  libraries.set(library, m);
+  return m;
+}
+
+/**
+ * The body of library function `fname` as flat nodes named under `prefix/`, its arguments bound
+ * to `args` (references among the caller's nodes) and the calls inside it inlined, for the
+ * functional control-flow ops (If / While) that run a function as a subgraph. `chain` is the
+ * functions being expanded around this one (a function that reaches itself is a GraphError);
+ * `budget` counts the nodes made across all of them.
+ */
+export function expandFunction(
+  library: Map<string, FunctionDef>,
+  call: NodeDef,
+  fname: string,
+  args: string[],
+  prefix: string,
+  file: string,
+  chain: string[],
+  budget: { nodes: number },
+  func?: AttrValue['func'],
+): ExpandedFunction {
+  const ctx: InlineCtx = { file, library, opDefs: new Map(), out: [], count: budget.nodes };
+  const rets = inlineCall(ctx, { ...call, attr: { f: { func: func ?? { name: fname } } } }, fname, args, prefix, chain);
+  budget.nodes = ctx.count;
+  return { nodes: ctx.out, rets };
+}
+
 interface InlineCtx {
   file: string;
   library: Map<string, FunctionDef>;

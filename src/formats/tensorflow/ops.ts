@@ -19,6 +19,7 @@ import {
   stridedSliceSpec,
   tensorOf,
 } from './fold.js';
+import { CONTROL_FLOW_OPS } from './control-flow.js';
 import { attr, type NodeCtx, type OpConvert, type ShapeElement, type TfValue } from './to-ir.js';
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
@@ -1347,6 +1348,11 @@ export const OPS: Record<string, OpConvert> = {
   PreventGradient: (c) => [c.alias()],
   Snapshot: (c) => [c.alias()],
   CheckNumerics: (c) => [c.alias()],
+  // functional control flow (tf.cond, tf.while_loop): ONNX If / Loop over the library's functions
+  If: CONTROL_FLOW_OPS.If!,
+  StatelessIf: CONTROL_FLOW_OPS.StatelessIf!,
+  While: CONTROL_FLOW_OPS.While!,
+  StatelessWhile: CONTROL_FLOW_OPS.StatelessWhile!,
   // NoOp and control inputs carry no data: they are never reached from an output's data inputs
 
   Conv2D: (c) => {

@@ -13,7 +13,8 @@ import { siblingFiles } from './checkpoint.js';
 import type { AttrValue, GraphDef, NodeDef } from './graph-def.js';
 import { nodeListing } from './listings.js';
 import { tensorToTfProto } from './tensor-proto.js';
-import { graphDefToIr } from './to-ir.js';
+import { inlineFunctions, needsInlining } from './functions.js';
+import { candidateOutputs, graphDefToIr } from './to-ir.js';
 import type { Dim } from '../../ir/graph.js';
 
 const text = new TextDecoder('utf-8');
@@ -164,24 +165,47 @@ export async function readTfjsGraph(bytes: Uint8Array, options: ReadOptions = {}
   if (!topo || !Array.isArray(topo.node)) throw new FormatError('a TensorFlow.js graph model needs modelTopology.node', { file });
   const files = siblingFiles(options);
   const weights = await readWeights(json.weightsManifest, (n) => files.read(n), file);
-  const nodes: NodeDef[] = arr(topo.node).map((n, i) => {
+  const node = (n: unknown, i: number, fn?: string): NodeDef => {
     const nj = n as Json;
     const name = String(nj.name ?? '');
-    const where = `node '${name || i}'`;
+    const where = `node '${name || i}'${fn ? ` of function '${fn}'` : ''}`;
     const attr: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries((nj.attr ?? {}) as Json)) attr[k] = attrJson(v, `${where} attribute '${k}'`, file);
+    // a Const's value is a weight of its name, in the functions too (TF.js looks them up in one map)
     const w = weights.get(name);
     if (nj.op === 'Const' && w) attr.value = { tensor: tensorToTfProto(w) };
     return { name, op: String(nj.op ?? ''), input: arr(nj.input).map(String), device: String(nj.device ?? ''), attr };
+  };
+  const nodes: NodeDef[] = arr(topo.node).map((n, i) => node(n, i));
+  // the function library (tf.cond / tf.while_loop bodies): FunctionDefs in the JSON spelling of TF.js' converter
+  const argJson = (a: unknown, fn: string): tensorflow.OpDef.ArgDef.$Properties => {
+    const aj = (a ?? {}) as Json;
+    const out: tensorflow.OpDef.ArgDef.$Properties = { name: String(aj.name ?? '') };
+    if (aj.type !== undefined) out.type = dataType(aj.type, `argument '${String(aj.name ?? '')}' of function '${fn}'`, file);
+    if (aj.numberAttr !== undefined) out.number_attr = String(aj.numberAttr);
+    if (aj.typeListAttr !== undefined) out.type_list_attr = String(aj.typeListAttr);
+    return out;
+  };
+  const functions = arr((topo.library as Json | undefined)?.function).map((f) => {
+    const fj = (f ?? {}) as Json;
+    const sig = (fj.signature ?? {}) as Json;
+    const fn = String(sig.name ?? '');
+    const ret: Record<string, string> = {};
+    for (const [k, v] of Object.entries((fj.ret ?? {}) as Json)) ret[k] = String(v);
+    return {
+      signature: { name: fn, input_arg: arr(sig.inputArg).map((a) => argJson(a, fn)), output_arg: arr(sig.outputArg).map((a) => argJson(a, fn)) },
+      node_def: arr(fj.nodeDef).map((n, i) => node(n, i, fn)),
+      ret,
+    };
   });
-  if (arr((topo.library as Json | undefined)?.function).length) throw new UnsupportedError('TensorFlow.js graph models with a function library (control flow)', `'${file}'`);
-  const gd: GraphDef = { node: nodes };
+  const gd: GraphDef = functions.length ? { node: nodes, library: { function: functions } } : { node: nodes };
   const sig = json.signature as Json | undefined;
   const sigOutputs = Object.values((sig?.outputs ?? {}) as Json).map((o) => String((o as Json).name ?? '').replace(/:0$/, ''));
   const shapes = new Map<string, (Dim[] | undefined)[]>();
-  const graph = graphDefToIr(gd, {
+  const outputs = options.outputs?.length ? options.outputs : sigOutputs.length ? sigOutputs : undefined;
+  const graph = graphDefToIr(needsInlining(gd) ? inlineFunctions(gd, { file, roots: outputs ?? candidateOutputs(nodes) }).graphDef : gd, {
     file,
-    outputs: options.outputs?.length ? options.outputs : sigOutputs.length ? sigOutputs : undefined,
+    outputs,
     inputShapes: options.inputShapes,
     set: options.set,
     name: 'tfjs-graph',

@@ -4,7 +4,7 @@
 // ops on the same data. Shape subgraphs whose inputs are known are computed while reading.
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, GraphError, UnsupportedError, UsageError } from '../../ir/errors.js';
-import type { Attr, Dim, Graph } from '../../ir/graph.js';
+import { implicitInputs, type Attr, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { NodeAttrs, outputKey, parseInput, type GraphDef, type NodeDef } from './graph-def.js';
 import { tensorOf } from './fold.js';
@@ -57,6 +57,10 @@ export interface GraphDefReadOptions {
   name?: string;
   /** filled with each converted node's output shapes (for inspect) */
   shapes?: Map<string, (Dim[] | undefined)[]>;
+  /** the function library If / While nodes run (default: the GraphDef's own) */
+  library?: GraphDef['library'];
+  /** inside a function converted as an If / While subgraph: the functions around it and the nodes made so far */
+  flow?: { chain: string[]; budget: { nodes: number } };
 }
 
 /** Ops that only train, save or initialize: never an inference output. */
@@ -233,6 +237,11 @@ export class Converter {
     return name;
   }
 
+  /** A function body (If branch, While body) as an IR subgraph: the same conversion as a graph's. */
+  subgraph(gd: GraphDef, options: GraphDefReadOptions): Graph {
+    return graphDefToIr(gd, options);
+  }
+
   use(v: TfValue): string {
     if (v.name) return v.name;
     if (v.uniform) throw new UnsupportedError('random values (RandomUniform)', `'${this.file}': only dropout masks that --set keep_prob=1.0 turns constant are supported`);
@@ -269,7 +278,7 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     shapes[ph[0]!.name ?? ''] = shapes['']!;
     delete shapes[''];
   }
-  options = { ...options, inputShapes: shapes };
+  options = { ...options, inputShapes: shapes, library: options.library ?? gd.library };
   for (const k of Object.keys(shapes)) if (!byName.has(k)) throw new UsageError(`--input-shape names '${k}', which is not a node of '${file}'`);
   for (const k of Object.keys(options.set ?? {})) if (!byName.has(k)) throw new UsageError(`--set names '${k}', which is not a node of '${file}'`);
 
@@ -340,13 +349,15 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
 /** Nodes nothing reads (a Shape subgraph whose Reshape took a static shape instead). */
 function dropUnusedNodes(graph: Graph): void {
   const outputs = new Set(graph.outputs.map((o) => o.name));
+  // what If / Loop subgraphs read from this graph is used too
+  const reads = (nodes: Node[]) => new Set(nodes.flatMap((n) => [...n.inputs, ...implicitInputs(n)]));
   for (;;) {
-    const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+    const used = reads(graph.nodes);
     const keep = graph.nodes.filter((n) => n.outputs.some((o) => o && (used.has(o) || outputs.has(o))));
     if (keep.length === graph.nodes.length) break;
     graph.nodes = keep;
   }
-  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+  const used = reads(graph.nodes);
   for (const k of [...graph.initializers.keys()]) if (!used.has(k) && !outputs.has(k)) graph.initializers.delete(k);
 }
 

@@ -5,6 +5,7 @@ import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { float16BitsToFloat32 } from '../../ir/float16.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, parseModelConfig, type Json, type KerasLayer } from '../keras/config.js';
+import { nestedOrigin } from '../keras/nested.js';
 import { kerasToGraph, weightsByRole } from '../keras/to-graph.js';
 import type { GraphModel, ReadOptions } from '../model.js';
 
@@ -80,6 +81,9 @@ export async function readTfjsLayers(bytes: Uint8Array, options: ReadOptions = {
   const weightsOf = (layer: KerasLayer) => {
     // the manifest names weights `<layer>/<role>`, sometimes under a model prefix
     let entry = byLayer.get(layer.name);
+    // a nested model's layer ('<nested>/<inner>'): TF.js names its weights by the inner layer alone
+    const leaf = nestedOrigin(layer)?.leaf;
+    if (!entry && leaf !== undefined && leaf !== layer.name) entry = byLayer.get(leaf);
     if (!entry) for (const [k, v] of byLayer) if (k.endsWith(`/${layer.name}`)) entry = v;
     if (!entry) {
       // a wrapper's weights sit one level down (Bidirectional: <layer>/forward_gru/kernel)
@@ -88,7 +92,8 @@ export async function readTfjsLayers(bytes: Uint8Array, options: ReadOptions = {
     }
     return weightsByRole(layer, entry?.tensors ?? [], entry ? entry.names : undefined, file);
   };
-  const graph = kerasToGraph(spec, weightsOf, file);
+  // a model TF.js saved computes TF.js' layers (a converted Keras model names its Keras version)
+  const graph = kerasToGraph(spec, weightsOf, file, { tfjsSaved: String(topo.keras_version ?? '').startsWith('tfjs-layers'), inputShapes: options.inputShapes });
   graph.metadata = { producerName: typeof j.generatedBy === 'string' ? j.generatedBy : 'tfjs-layers' };
   return { kind: 'graph', format: 'tfjs', graph };
 }

@@ -81,15 +81,17 @@ function parseScan(node: Node, opset: number): ScanAttrs {
 export function unifyTypes(a: ValueType, b: ValueType, what: () => string): ValueType {
   if (a.dtype && b.dtype && a.dtype !== b.dtype) throw new ShapeError(`${what()}: dtypes ${a.dtype} and ${b.dtype} differ`);
   const dtype = a.dtype ?? b.dtype;
-  if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { dtype };
+  // a Loop may carry an empty optional sequence in and a sequence out (PyTorch's list built in a loop): the later one's
+  const kind = b.kind ?? a.kind;
+  if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { dtype, kind };
   const shape = a.shape.map((d, i) => (d === b.shape![i] ? d : null));
   const same = a.data && b.data && a.data.length === b.data.length && a.data.every((d, i) => d !== null && d === b.data![i]);
-  return same ? { dtype, shape, data: a.data } : { dtype, shape };
+  return same ? { dtype, shape, data: a.data, kind } : { dtype, shape, kind };
 }
 
 function subgraphTypes(ctx: InferContext<unknown>, g: Graph, inputs: ReadonlyArray<ValueType | undefined>): ValueType[] {
   // without the hook (a caller inferring one node alone), the body's declared outputs
-  if (!ctx.inferSubgraph) return g.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape && [...o.shape] }));
+  if (!ctx.inferSubgraph) return g.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape && [...o.shape], kind: o.kind }));
   return ctx.inferSubgraph(g, inputs);
 }
 
@@ -107,7 +109,7 @@ function fixedPoint(
   for (let round = 0; round < 3; round++) {
     outs = subgraphTypes(ctx, body, [...parts.before, ...carried, ...parts.after]);
     const next = carried.map((c, i) => unifyTypes(c, outs[parts.outOffset + i] ?? {}, () => what(i)));
-    const same = next.every((t, i) => t.dtype === carried[i]!.dtype && fmtShape(t.shape) === fmtShape(carried[i]!.shape) && !!t.shape === !!carried[i]!.shape);
+    const same = next.every((t, i) => t.dtype === carried[i]!.dtype && t.kind === carried[i]!.kind && fmtShape(t.shape) === fmtShape(carried[i]!.shape) && !!t.shape === !!carried[i]!.shape);
     carried = next;
     if (same) break;
   }
@@ -165,7 +167,7 @@ export const controlFlowDefs: OpDefTable = {
       // the scan outputs have one entry per iteration: a known count when the condition cannot stop the loop
       const iterations: Dim = ctx.node.inputs[0] && tripCount !== undefined && runsAll ? tripCount : null;
       const scans = outs.slice(n + 1).map((t) => ({ dtype: t.dtype, shape: t.shape && [iterations, ...t.shape] }));
-      return [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), ...scans];
+      return [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape, kind: c.kind })), ...scans];
     },
   }),
 

@@ -21,6 +21,7 @@ export * from './loss.js';
 export * from './linalg.js';
 export * from './sampling.js';
 export * from './sequence.js';
+export * from './seq-values.js';
 export * from './moments.js';
 export * from './control-flow.js';
 export { elementwiseDefs, legacyBroadcastAttrs, type BinaryAttrs } from './elementwise.js';

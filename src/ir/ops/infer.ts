@@ -4,17 +4,18 @@
 // subgraphs of exported models (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) resolve.
 import type { DType } from '../dtypes.js';
 import { NnportError, ShapeError } from '../errors.js';
-import { subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo } from '../graph.js';
+import { subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { opDefOf, opsetOf } from './registry.js';
 import { tensorData, type ValueType } from './op-def.js';
+import { checkValueKinds } from './seq-values.js';
 
 export interface InferShapesOptions {
   /**
    * Types of graph inputs that replace the declared ones (e.g. the actual feeds' shapes);
    * a `value` (small integer tensors) is also carried into the shape computations.
    */
-  inputs?: ReadonlyMap<string, { dtype: DType; shape?: readonly Dim[]; value?: Tensor; data?: Dim[] }>;
+  inputs?: ReadonlyMap<string, { dtype: DType; shape?: readonly Dim[]; value?: Tensor; data?: Dim[]; kind?: ValueKind }>;
   /** for a subgraph (If / Loop / Scan body): what is known of the values it reads from the graphs around it */
   scope?: ReadonlyMap<string, ValueType>;
   /** record the intermediate values' types in graph.valueInfo (default true) */
@@ -50,7 +51,13 @@ function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType 
   let shape = inferred.shape;
   if (!shape) shape = declared.shape && [...declared.shape];
   else if (declared.shape && declared.shape.length === shape.length) shape = shape.map((d, i) => (d === null ? declared.shape![i]! : d));
-  return { ...inferred, dtype, shape };
+  const kind = inferred.kind ?? declared.kind;
+  return kind ? { ...inferred, dtype, shape, kind } : { ...inferred, dtype, shape };
+}
+
+/** `t` marked as a sequence / optional when `kind` says so (no `kind` key on a tensor's type). */
+function withKind<T extends object>(t: T, kind: ValueKind | undefined): T & { kind?: ValueKind } {
+  return kind ? { ...t, kind } : t;
 }
 
 // A Loop / Scan body is inferred more than once (until its carried types settle), so nested ones
@@ -63,15 +70,15 @@ let subgraphInferences = 0;
 function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, scope: ReadonlyMap<string, ValueType>): ValueType[] {
   if (subgraphNesting === 0) subgraphInferences = 0;
   if (++subgraphInferences > MAX_SUBGRAPH_INFERENCES) throw new ShapeError(`more than ${MAX_SUBGRAPH_INFERENCES} subgraph inferences (If / Loop / Scan bodies nested too deep)`);
-  const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[] }>();
+  const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[]; kind?: ValueKind }>();
   g.inputs.forEach((v, i) => {
     const t = ins[i];
-    if (t?.dtype) inputs.set(v.name, { dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data });
+    if (t?.dtype) inputs.set(v.name, withKind({ dtype: t.dtype, shape: t.shape ?? v.shape, data: t.data }, t.kind ?? v.kind));
   });
   subgraphNesting++;
   try {
     const { values } = inferShapes(g, { inputs, scope, record: false });
-    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? { dtype: o.dtype, shape: o.shape && [...o.shape] });
+    return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? withKind({ dtype: o.dtype, shape: o.shape && [...o.shape] }, o.kind));
   } finally {
     subgraphNesting--;
   }
@@ -87,9 +94,9 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
   const values = new Map<string, ValueType>();
   const unknownOps = new Set<string>();
   const errors: string[] = [];
-  for (const v of graph.inputs) values.set(v.name, { dtype: v.dtype, shape: v.shape && [...v.shape] });
+  for (const v of graph.inputs) values.set(v.name, withKind({ dtype: v.dtype, shape: v.shape && [...v.shape] }, v.kind));
   for (const [name, t] of graph.initializers) values.set(name, { dtype: t.dtype, shape: [...t.shape], data: tensorData(t) });
-  for (const [name, v] of options.inputs ?? []) values.set(name, { dtype: v.dtype, shape: v.shape && [...v.shape], data: v.value ? tensorData(v.value) : v.data });
+  for (const [name, v] of options.inputs ?? []) values.set(name, withKind({ dtype: v.dtype, shape: v.shape && [...v.shape], data: v.value ? tensorData(v.value) : v.data }, v.kind));
   const scope = options.scope;
   const declared = new Map<string, ValueInfo>();
   for (const v of graph.valueInfo ?? []) declared.set(v.name, v);
@@ -105,6 +112,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
         const opset = opsetOf(graph, node);
         const attrs = def.attrs(node, opset);
         const inputs = node.inputs.map((name) => (name ? values.get(name) ?? scope?.get(name) ?? {} : undefined));
+        checkValueKinds(node, inputs);
         // a node's subgraphs see this graph's values as known so far, and those of the graphs around it
         const inner = subgraphsOf(node).length ? new Map([...(scope ?? []), ...values]) : undefined;
         const inferSubgraph = inner && ((g: Graph, ins: ReadonlyArray<ValueType | undefined>) => subgraphOutputs(g, ins, inner));
@@ -127,7 +135,10 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
   for (const node of graph.nodes) {
     for (const name of node.outputs) {
       const v = name && !io.has(name) ? values.get(name) : undefined;
-      if (v?.dtype) info.push(v.shape ? { name, dtype: v.dtype, shape: [...v.shape] } : { name, dtype: v.dtype });
+      if (!v?.dtype) continue;
+      const one: ValueInfo = v.shape ? { name, dtype: v.dtype, shape: [...v.shape] } : { name, dtype: v.dtype };
+      if (v.kind) one.kind = v.kind;
+      info.push(one);
     }
   }
   graph.valueInfo = info;

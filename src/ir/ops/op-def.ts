@@ -3,7 +3,7 @@
 // used by readers, passes, writers and the runtime alike.
 import type { DType } from '../dtypes.js';
 import { ShapeError } from '../errors.js';
-import type { Dim, Graph, Node } from '../graph.js';
+import type { Dim, Graph, Node, ValueKind } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -30,6 +30,8 @@ export interface ValueType {
   shape?: Dim[];
   /** the elements (rank 0: one element), when known; only for small rank-0/1 tensors */
   data?: Dim[];
+  /** a sequence / optional (dtype and shape are then its tensors'); absent: a tensor */
+  kind?: ValueKind;
 }
 
 export interface InferContext<A> {

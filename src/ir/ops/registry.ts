@@ -23,6 +23,7 @@ import { reduceDefs } from './reduce.js';
 import { resizeDefs } from './resize.js';
 import { samplingDefs } from './sampling.js';
 import { sequenceDefs } from './sequence.js';
+import { seqValueDefs } from './seq-values.js';
 import { shapeDefs } from './shape.js';
 import { signalDefs } from './signal.js';
 import { statefulDefs } from './stateful.js';
@@ -52,6 +53,7 @@ const tables: OpDefTable[] = [
   linalgDefs,
   samplingDefs,
   sequenceDefs,
+  seqValueDefs,
   momentsDefs,
   controlFlowDefs,
 ];

@@ -154,7 +154,8 @@ export const shapeDefs = {
     domain: '',
     layout: 'elementwise',
     attrs: noAttrs,
-    infer: (ctx) => [{ ...like(input(ctx, 0, 'input')), data: ctx.inputs[0]!.data }],
+    // a sequence or an optional passes through as it is
+    infer: (ctx) => [{ ...like(input(ctx, 0, 'input')), data: ctx.inputs[0]!.data, kind: ctx.inputs[0]!.kind }],
   }),
   Reshape: defineOpDef<ReshapeAttrs>({
     opType: 'Reshape',

@@ -13,7 +13,7 @@ function subgraphInputTypes(graph: Graph, node: Graph['nodes'][number], types: R
   const subs = subgraphsOf(node);
   const isOnnx = !node.domain || node.domain === 'ai.onnx';
   if (isOnnx && node.opType === 'Loop') {
-    return subs.map(() => [{ dtype: 'int64' as DType, shape: [] }, { dtype: 'bool' as DType, shape: [] }, ...types.slice(2).map((t) => t && { dtype: t.dtype })]);
+    return subs.map(() => [{ dtype: 'int64' as DType, shape: [] }, { dtype: 'bool' as DType, shape: [] }, ...types.slice(2).map((t) => t && { dtype: t.dtype, kind: t.kind })]);
   }
   if (isOnnx && node.opType === 'Scan') {
     const a = controlFlowDefs.Scan!.attrs(node, opsetOf(graph, node)) as ScanAttrs;
@@ -48,6 +48,7 @@ export function typeSubgraphValues(graph: Graph, pending: Set<ValueInfo>, scope?
         const dtype = given[s]![i]?.dtype;
         if (pending.has(v) && dtype) {
           v.dtype = dtype;
+          if (given[s]![i]!.kind) v.kind = given[s]![i]!.kind;
           pending.delete(v);
         }
       });
@@ -58,6 +59,7 @@ export function typeSubgraphValues(graph: Graph, pending: Set<ValueInfo>, scope?
         if (t?.dtype) {
           v.dtype = t.dtype;
           if (t.shape) v.shape = [...t.shape];
+          if (t.kind) v.kind = t.kind;
           pending.delete(v);
         }
       }

@@ -22,6 +22,7 @@ import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { samplingOps } from './sampling.js';
 import { sequenceOps } from './sequence.js';
+import { seqValueOps } from './seq-values.js';
 import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
@@ -62,6 +63,7 @@ const tables: OpTable[] = [
   linalgOps,
   samplingOps,
   sequenceOps,
+  seqValueOps,
   momentsOps,
   controlFlowOps,
 ];

@@ -54,13 +54,13 @@ describe('hostile GraphDefs', () => {
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
         { name: 'q1', op: 'TensorArrayV3', input: ['x'] },
         { name: 'q2', op: 'TensorArrayV3', input: ['q1'] },
-        { name: 'w', op: 'While', input: ['q2'] },
+        { name: 'w', op: 'Enter', input: ['q2'] },
       ],
     };
     const err = await read(g, ['w']).catch((e: Error) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect((err as Error).message).toMatch(/TensorFlow ops TensorArrayV3, While/);
-    expect((err as Error).message).toMatch(/TensorArrayV3 \(node 'q1'\), While \(node 'w'\)/);
+    expect((err as Error).message).toMatch(/TensorFlow ops TensorArrayV3, Enter/);
+    expect((err as Error).message).toMatch(/TensorArrayV3 \(node 'q1'\), Enter \(node 'w'\)/);
     expect((err as Error).message).not.toMatch(/\n/);
   });
 

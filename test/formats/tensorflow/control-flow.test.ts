@@ -1,0 +1,512 @@
+// TensorFlow functional control flow (StatelessIf / If / StatelessWhile / While over the function
+// library) read into ONNX If / Loop: four graph models written here as TF.js graph-model JSON
+// (the FunctionDef spelling of TF.js' converter: signature {name, inputArg, outputArg}, nodeDef,
+// ret) and as a binary GraphDef of the same nodes. nnport's runtime runs them like TensorFlow.js'
+// own graph-model executor (executeAsync), and onnxruntime-node runs the .onnx nnport writes the
+// same; bad libraries are typed errors.
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
+import { ortRun } from '../../support/ort.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { rng } from '../../support/rng.js';
+import { maxAbsDiff } from './helpers.js';
+
+type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
+const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10 };
+type AttrSpec = { type: DT } | { types: DT[] } | { func: string } | { shape: number[] } | { shapes: number[][] };
+interface NodeSpec {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, AttrSpec>;
+  /** Const nodes: the value */
+  value?: { dtype: 'float32' | 'int32'; shape: number[]; data: number[] };
+}
+interface FnSpec {
+  name: string;
+  inputs: [string, DT][];
+  outputs: [string, DT][];
+  nodes: NodeSpec[];
+  ret: Record<string, string>;
+}
+interface ModelSpec {
+  nodes: NodeSpec[];
+  functions: FnSpec[];
+  outputs: string[];
+}
+
+const F: { T: AttrSpec } = { T: { type: 'DT_FLOAT' } };
+const I: { T: AttrSpec } = { T: { type: 'DT_INT32' } };
+const ph = (name: string, shape: number[], dtype: DT = 'DT_FLOAT'): NodeSpec => ({ name, op: 'Placeholder', attr: { dtype: { type: dtype }, shape: { shape } } });
+const cst = (name: string, dtype: 'float32' | 'int32', shape: number[], data: number[]): NodeSpec => ({ name, op: 'Const', value: { dtype, shape, data } });
+const op = (name: string, o: string, input: string[], attr: Record<string, AttrSpec> = F): NodeSpec => ({ name, op: o, input, attr });
+
+const shapeJson = (s: number[]) => ({ dim: s.map((d) => ({ size: String(d) })) });
+function attrJson(a: AttrSpec): unknown {
+  if ('type' in a) return { type: a.type };
+  if ('types' in a) return { list: { type: a.types } };
+  if ('func' in a) return { func: { name: a.func } };
+  if ('shape' in a) return { shape: shapeJson(a.shape) };
+  return { list: { shape: a.shapes.map(shapeJson) } };
+}
+function attrProto(a: AttrSpec): tensorflow.AttrValue.$Properties {
+  const sp = (s: number[]) => ({ dim: s.map((d) => ({ size: d })) });
+  if ('type' in a) return { type: DT_NUM[a.type] };
+  if ('types' in a) return { list: { type: a.types.map((t) => DT_NUM[t]) } };
+  if ('func' in a) return { func: { name: a.func } };
+  if ('shape' in a) return { shape: sp(a.shape) };
+  return { list: { shape: a.shapes.map(sp) } };
+}
+const constBytes = (v: NonNullable<NodeSpec['value']>): Uint8Array => new Uint8Array((v.dtype === 'float32' ? Float32Array.from(v.data) : Int32Array.from(v.data)).buffer);
+
+/** The TF.js graph-model JSON and its weights (every Const, the functions' too, by node name). */
+function tfjsModel(m: ModelSpec): { json: Record<string, unknown>; bin: Uint8Array; specs: { name: string; shape: number[]; dtype: string }[] } {
+  const specs: { name: string; shape: number[]; dtype: string }[] = [];
+  const chunks: Uint8Array[] = [];
+  const node = (n: NodeSpec) => {
+    const attr: Record<string, unknown> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrJson(v)]));
+    if (n.value) {
+      const dt = n.value.dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32';
+      attr.dtype = { type: dt };
+      attr.value = { tensor: { dtype: dt, tensorShape: shapeJson(n.value.shape) } };
+      specs.push({ name: n.name, shape: n.value.shape, dtype: n.value.dtype });
+      chunks.push(constBytes(n.value));
+    }
+    return { name: n.name, op: n.op, input: n.input ?? [], attr };
+  };
+  const nodes = m.nodes.map(node);
+  const fns = m.functions.map((f) => ({
+    signature: { name: f.name, inputArg: f.inputs.map(([name, type]) => ({ name, type })), outputArg: f.outputs.map(([name, type]) => ({ name, type })) },
+    nodeDef: f.nodes.map(node),
+    ret: f.ret,
+  }));
+  const bin = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    bin.set(c, o);
+    o += c.length;
+  }
+  const json = {
+    format: 'graph-model',
+    generatedBy: 'nnport test',
+    convertedBy: 'nnport test',
+    modelTopology: { node: nodes, library: { function: fns }, versions: { producer: 1395 } },
+    weightsManifest: [{ paths: ['w.bin'], weights: specs }],
+  };
+  return { json, bin, specs };
+}
+
+/** The same graph as a binary GraphDef (Consts with tensor_content). */
+function graphDefBytes(m: ModelSpec): Uint8Array {
+  const node = (n: NodeSpec): tensorflow.NodeDef.$Properties => {
+    const attr: Record<string, tensorflow.AttrValue.$Properties> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrProto(v)]));
+    if (n.value) {
+      const dt = n.value.dtype === 'float32' ? 1 : 3;
+      attr.dtype = { type: dt };
+      attr.value = { tensor: { dtype: dt, tensor_shape: { dim: n.value.shape.map((d) => ({ size: d })) }, tensor_content: constBytes(n.value) } };
+    }
+    return { name: n.name, op: n.op, input: n.input ?? [], attr };
+  };
+  const gd: tensorflow.GraphDef.$Properties = {
+    node: m.nodes.map(node),
+    library: {
+      function: m.functions.map((f) => ({
+        signature: { name: f.name, input_arg: f.inputs.map(([name, t]) => ({ name, type: DT_NUM[t] })), output_arg: f.outputs.map(([name, t]) => ({ name, type: DT_NUM[t] })) },
+        node_def: f.nodes.map(node),
+        ret: f.ret,
+      })),
+    },
+  };
+  return tensorflow.GraphDef.encode(gd).finish();
+}
+
+const oracle = useTfliteOracle();
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = mkdtempSync(join(tmpdir(), 'nnport-tfcf-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+async function nnportGraph(m: ModelSpec): Promise<Graph> {
+  const { json, bin } = tfjsModel(m);
+  const sub = join(dir, `m${counter++}`);
+  (await import('node:fs')).mkdirSync(sub);
+  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
+  writeFileSync(join(sub, 'w.bin'), bin);
+  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
+  if (model.kind !== 'graph') throw new Error('not a graph');
+  return model.graph;
+}
+
+type Feed = Record<string, Tensor>;
+
+async function tfjsRun(m: ModelSpec, feeds: Feed): Promise<Tensor[]> {
+  const { json, bin, specs } = tfjsModel(m);
+  const model = await tf.loadGraphModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: bin.buffer.slice(0) as ArrayBuffer, format: 'graph-model' }),
+  );
+  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.tensor(t.dtype === 'int32' ? Int32Array.from(t.toNumbers()) : t.toFloat32(), [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32')]));
+  const outs = (await model.executeAsync(inputs, m.outputs)) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(outs) ? outs : [outs];
+  const res = await Promise.all(list.map(async (t) => new Tensor('float32', t.shape, Float32Array.from(await t.data()))));
+  tf.dispose([...Object.values(inputs), ...list]);
+  model.dispose();
+  return res;
+}
+
+async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const r = await run(g, feeds);
+  return g.outputs.map((o) => r.outputs.get(o.name)!);
+}
+
+async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
+  return [...(await ortRun(bytes, feeds)).values()];
+}
+
+/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed. */
+async function check(m: ModelSpec, feedSets: Feed[]): Promise<number> {
+  const g = await nnportGraph(m);
+  const pb = await loadModel(graphDefBytes(m), { fileName: 'cf.pb', outputs: m.outputs });
+  if (pb.kind !== 'graph') throw new Error('not a graph');
+  let worst = 0;
+  for (const feeds of feedSets) {
+    const want = await tfjsRun(m, feeds);
+    for (const got of [await nnportRun(g, feeds), await nnportRun(pb.graph, feeds), await ortRunAll(g, feeds)]) {
+      expect(got.length).toBe(want.length);
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
+        worst = Math.max(worst, d);
+        expect(d).toBeLessThan(1e-5);
+      }
+    }
+  }
+  return worst;
+}
+
+const f32 = (shape: number[], seed: number): Tensor => {
+  const r = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+};
+const scalarF = (v: number) => new Tensor('float32', [], Float32Array.of(v));
+const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+
+// (1) tf.cond on a data-dependent predicate: s > 0 ? x * 2 + w : relu(x - w)
+const condModel = (ifOp = 'StatelessIf'): ModelSpec => ({
+  nodes: [
+    ph('x', [2, 3]),
+    ph('s', []),
+    cst('w', 'float32', [2, 3], [0.5, -1, 2, 0.25, -0.75, 1.5]),
+    cst('zero', 'float32', [], [0]),
+    op('pred', 'Greater', ['s', 'zero']),
+    op('cond', ifOp, ['pred', 'x', 'w'], {
+      Tcond: { type: 'DT_BOOL' },
+      Tin: { types: ['DT_FLOAT', 'DT_FLOAT'] },
+      Tout: { types: ['DT_FLOAT'] },
+      then_branch: { func: 'cond_true_10' },
+      else_branch: { func: 'cond_false_11' },
+      output_shapes: { shapes: [[2, 3]] },
+    }),
+    op('y', 'Identity', ['cond']),
+  ],
+  functions: [
+    {
+      name: 'cond_true_10',
+      inputs: [['x', 'DT_FLOAT'], ['w', 'DT_FLOAT']],
+      outputs: [['identity', 'DT_FLOAT']],
+      nodes: [cst('cond/two', 'float32', [], [2]), op('mul', 'Mul', ['x', 'cond/two:output:0']), op('add', 'AddV2', ['mul:z:0', 'w']), op('Identity', 'Identity', ['add:z:0'])],
+      ret: { identity: 'Identity:output:0' },
+    },
+    {
+      name: 'cond_false_11',
+      inputs: [['x', 'DT_FLOAT'], ['w', 'DT_FLOAT']],
+      outputs: [['identity', 'DT_FLOAT']],
+      nodes: [op('sub', 'Sub', ['x', 'w']), op('relu', 'Relu', ['sub:z:0'])],
+      ret: { identity: 'relu:activations:0' },
+    },
+  ],
+  outputs: ['y'],
+});
+
+// (2) while i < n: x = x * 0.5 + w; i += 1   (n from the input)
+const accumulateModel = (whileOp = 'StatelessWhile'): ModelSpec => ({
+  nodes: [
+    ph('x', [4]),
+    ph('n', [], 'DT_INT32'),
+    cst('w', 'float32', [4], [0.1, -0.2, 0.3, 1]),
+    cst('i0', 'int32', [], [0]),
+    op('loop', whileOp, ['i0', 'n', 'x', 'w'], {
+      T: { types: ['DT_INT32', 'DT_INT32', 'DT_FLOAT', 'DT_FLOAT'] },
+      cond: { func: 'while_cond_20' },
+      body: { func: 'while_body_21' },
+      output_shapes: { shapes: [[], [], [4], [4]] },
+    }),
+    op('y', 'Identity', ['loop:2']),
+  ],
+  functions: [
+    {
+      name: 'while_cond_20',
+      inputs: [['i', 'DT_INT32'], ['n', 'DT_INT32'], ['x', 'DT_FLOAT'], ['w', 'DT_FLOAT']],
+      outputs: [['identity', 'DT_BOOL']],
+      nodes: [op('Less', 'Less', ['i', 'n'], I)],
+      ret: { identity: 'Less:z:0' },
+    },
+    {
+      name: 'while_body_21',
+      inputs: [['i', 'DT_INT32'], ['n', 'DT_INT32'], ['x', 'DT_FLOAT'], ['w', 'DT_FLOAT']],
+      outputs: [['i_1', 'DT_INT32'], ['n_1', 'DT_INT32'], ['x_1', 'DT_FLOAT'], ['w_1', 'DT_FLOAT']],
+      nodes: [
+        cst('body/one', 'int32', [], [1]),
+        cst('body/half', 'float32', [], [0.5]),
+        op('add_i', 'AddV2', ['i', 'body/one:output:0'], I),
+        op('mul', 'Mul', ['x', 'body/half:output:0']),
+        op('add', 'AddV2', ['mul:z:0', 'w']),
+      ],
+      ret: { i_1: 'add_i:z:0', n_1: 'n', x_1: 'add:z:0', w_1: 'w' },
+    },
+  ],
+  outputs: ['y'],
+});
+
+// (3) an RNN-like recurrence: h = tanh(h W + x U) for 6 steps (the limit a Const of the cond function)
+const rnnModel = (): ModelSpec => {
+  const r = rng(31);
+  const mat = (n: number) => Array.from({ length: n }, () => (r() * 2 - 1) * 0.6);
+  return {
+    nodes: [
+      ph('x', [1, 4]),
+      cst('h0', 'float32', [1, 4], [0, 0, 0, 0]),
+      cst('i0', 'int32', [], [0]),
+      op('loop', 'While', ['i0', 'h0', 'x'], {
+        T: { types: ['DT_INT32', 'DT_FLOAT', 'DT_FLOAT'] },
+        cond: { func: 'rnn_cond' },
+        body: { func: 'rnn_body' },
+        output_shapes: { shapes: [[], [1, 4], [1, 4]] },
+      }),
+      op('h', 'Identity', ['loop:1']),
+    ],
+    functions: [
+      {
+        name: 'rnn_cond',
+        inputs: [['i', 'DT_INT32'], ['h', 'DT_FLOAT'], ['x', 'DT_FLOAT']],
+        outputs: [['identity', 'DT_BOOL']],
+        nodes: [cst('rnn_cond/steps', 'int32', [], [6]), op('Less', 'Less', ['i', 'rnn_cond/steps:output:0'], I)],
+        ret: { identity: 'Less:z:0' },
+      },
+      {
+        name: 'rnn_body',
+        inputs: [['i', 'DT_INT32'], ['h', 'DT_FLOAT'], ['x', 'DT_FLOAT']],
+        outputs: [['i_1', 'DT_INT32'], ['h_1', 'DT_FLOAT'], ['x_1', 'DT_FLOAT']],
+        nodes: [
+          cst('rnn_body/one', 'int32', [], [1]),
+          cst('rnn_body/W', 'float32', [4, 4], mat(16)),
+          cst('rnn_body/U', 'float32', [4, 4], mat(16)),
+          op('add_i', 'AddV2', ['i', 'rnn_body/one:output:0'], I),
+          op('hw', 'MatMul', ['h', 'rnn_body/W:output:0']),
+          op('xu', 'MatMul', ['x', 'rnn_body/U:output:0']),
+          op('sum', 'AddV2', ['hw:product:0', 'xu:product:0']),
+          op('tanh', 'Tanh', ['sum:z:0']),
+        ],
+        ret: { i_1: 'add_i:z:0', h_1: 'tanh:y:0', x_1: 'x' },
+      },
+    ],
+    outputs: ['h'],
+  };
+};
+
+// (3b) the same recurrence counted as `limit > i` with i += 2, the limit a carried value of the graph
+const rnnCarriedLimit = (limit: number): ModelSpec => {
+  const m = rnnModel();
+  m.nodes.push(cst('limit', 'int32', [], [limit]));
+  const loop = m.nodes.find((n) => n.name === 'loop')!;
+  loop.input = ['i0', 'h0', 'x', 'limit'];
+  loop.attr = { ...loop.attr, T: { types: ['DT_INT32', 'DT_FLOAT', 'DT_FLOAT', 'DT_INT32'] }, output_shapes: { shapes: [[], [1, 4], [1, 4], []] } };
+  const [cond, body] = m.functions;
+  cond!.inputs.push(['limit', 'DT_INT32']);
+  cond!.nodes = [op('Greater', 'Greater', ['limit', 'i'], I)];
+  cond!.ret = { identity: 'Greater:z:0' };
+  body!.inputs.push(['limit', 'DT_INT32']);
+  body!.outputs.push(['limit_1', 'DT_INT32']);
+  body!.ret.limit_1 = 'limit';
+  body!.nodes = body!.nodes.map((n) => (n.name === 'rnn_body/one' ? cst('rnn_body/one', 'int32', [], [2]) : n));
+  return m;
+};
+
+// (4) a cond inside a while body: while i < 5: x = (i < 2) ? x * 2 : x - 1; i += 1
+const nestedModel = (): ModelSpec => ({
+  nodes: [
+    ph('x', [3]),
+    cst('i0', 'int32', [], [0]),
+    op('loop', 'StatelessWhile', ['i0', 'x'], {
+      T: { types: ['DT_INT32', 'DT_FLOAT'] },
+      cond: { func: 'outer_cond' },
+      body: { func: 'outer_body' },
+      output_shapes: { shapes: [[], [3]] },
+    }),
+    op('y', 'Identity', ['loop:1']),
+  ],
+  functions: [
+    {
+      name: 'outer_cond',
+      inputs: [['i', 'DT_INT32'], ['x', 'DT_FLOAT']],
+      outputs: [['identity', 'DT_BOOL']],
+      nodes: [cst('outer_cond/five', 'int32', [], [5]), op('Less', 'Less', ['i', 'outer_cond/five:output:0'], I)],
+      ret: { identity: 'Less:z:0' },
+    },
+    {
+      name: 'outer_body',
+      inputs: [['i', 'DT_INT32'], ['x', 'DT_FLOAT']],
+      outputs: [['i_1', 'DT_INT32'], ['x_1', 'DT_FLOAT']],
+      nodes: [
+        cst('outer_body/one', 'int32', [], [1]),
+        cst('outer_body/two', 'int32', [], [2]),
+        op('early', 'Less', ['i', 'outer_body/two:output:0'], I),
+        op('inner', 'StatelessIf', ['early:z:0', 'x'], {
+          Tcond: { type: 'DT_BOOL' },
+          Tin: { types: ['DT_FLOAT'] },
+          Tout: { types: ['DT_FLOAT'] },
+          then_branch: { func: 'inner_true' },
+          else_branch: { func: 'inner_false' },
+          output_shapes: { shapes: [[3]] },
+        }),
+        op('add_i', 'AddV2', ['i', 'outer_body/one:output:0'], I),
+      ],
+      ret: { i_1: 'add_i:z:0', x_1: 'inner:output:0' },
+    },
+    {
+      name: 'inner_true',
+      inputs: [['x', 'DT_FLOAT']],
+      outputs: [['y', 'DT_FLOAT']],
+      nodes: [cst('inner_true/two', 'float32', [], [2]), op('mul', 'Mul', ['x', 'inner_true/two:output:0'])],
+      ret: { y: 'mul:z:0' },
+    },
+    {
+      name: 'inner_false',
+      inputs: [['x', 'DT_FLOAT']],
+      outputs: [['y', 'DT_FLOAT']],
+      nodes: [cst('inner_false/one', 'float32', [], [1]), op('sub', 'Sub', ['x', 'inner_false/one:output:0'])],
+      ret: { y: 'sub:z:0' },
+    },
+  ],
+  outputs: ['y'],
+});
+
+describe('TensorFlow functional control flow', () => {
+  it('StatelessIf / If on a data-dependent predicate: both branches = TensorFlow.js, onnxruntime', async () => {
+    for (const kind of ['StatelessIf', 'If']) {
+      const m = condModel(kind);
+      const g = await nnportGraph(m);
+      expect(g.nodes.map((n) => n.opType)).toContain('If');
+      const x = f32([2, 3], 5);
+      await check(m, [{ x, s: scalarF(1.5) }, { x, s: scalarF(-0.5) }]);
+    }
+  });
+
+  it('StatelessWhile / While accumulating x = x*0.5 + w for n (from the input) steps, zero steps included', async () => {
+    for (const kind of ['StatelessWhile', 'While']) {
+      const m = accumulateModel(kind);
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(loop.inputs[0]).toBe('');
+      const x = f32([4], 9);
+      await check(m, [{ x, n: scalarI(5) }, { x, n: scalarI(0) }, { x, n: scalarI(17) }]);
+    }
+  });
+
+  it('an RNN-like MatMul recurrence over 6 steps', async () => {
+    await check(rnnModel(), [{ x: f32([1, 4], 12) }, { x: f32([1, 4], 13) }]);
+  });
+
+  it('a cond nested in a while body', async () => {
+    await check(nestedModel(), [{ x: f32([3], 3) }]);
+  });
+
+  it('to .tflite: counted loops (i < limit, i += 1) unroll, the cond inside inlines, and the interpreter = TensorFlow.js', async () => {
+    for (const [m, x, tanhs] of [
+      [rnnModel(), f32([1, 4], 12), 6],
+      [nestedModel(), f32([3], 3), 0],
+    ] as const) {
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(loop.inputs[0]).not.toBe('');
+      const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'loop.tflite');
+      const ops = tfliteOpNames(tfl.bytes, 'loop');
+      expect(ops.filter((o) => o === 'TANH')).toHaveLength(tanhs);
+      expect(ops).not.toContain('WHILE');
+      const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+      const [want] = await tfjsRun(m, { x });
+      expect(y!.shape).toEqual(want!.shape);
+      expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a counted loop of carried limit, flipped comparison and step 2 (6 and 0 iterations): trip count, runtimes and .tflite = TensorFlow.js', async () => {
+    for (const limit of [11, 0]) {
+      const m = rnnCarriedLimit(limit);
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([limit ? 6 : 0]);
+      const x = f32([1, 4], 21);
+      await check(m, [{ x }]);
+      const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'loop.tflite');
+      expect(tfliteOpNames(tfl.bytes, 'loop').filter((o) => o === 'TANH')).toHaveLength(limit ? 6 : 0);
+      const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+      const [want] = await tfjsRun(m, { x });
+      expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+    }
+  });
+
+  it('to .tflite: a loop whose count comes from the data is refused by name, not written wrong', async () => {
+    const g = await nnportGraph(accumulateModel());
+    const err = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'acc.tflite').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/Loop.*no trip count/);
+  });
+
+  it('a constant condition takes its branch in line', async () => {
+    const m = condModel();
+    m.nodes = m.nodes.map((n) => (n.name === 'pred' ? { ...n, input: ['one', 'zero'] } : n));
+    m.nodes.push(cst('one', 'float32', [], [1]));
+    const g = await nnportGraph(m);
+    expect(g.nodes.some((n) => n.opType === 'If')).toBe(false);
+    const x = f32([2, 3], 5);
+    const want = await tfjsRun(m, { x, s: scalarF(-3) });
+    const got = await nnportRun(g, { x });
+    expect(maxAbsDiff(got[0]!.toFloat32(), want[0]!.toFloat32())).toBeLessThan(1e-5);
+  });
+
+  it('bad libraries: a missing cond function, a body giving the wrong number of values, a carried TensorList', async () => {
+    const missing = accumulateModel();
+    missing.nodes = missing.nodes.map((n) => (n.name === 'loop' ? { ...n, attr: { ...n.attr, cond: { func: 'nowhere' } } } : n));
+    await expect(nnportGraph(missing)).rejects.toThrow(FormatError);
+    await expect(nnportGraph(missing)).rejects.toThrow(/nowhere/);
+
+    const short = accumulateModel();
+    const body = short.functions[1]!;
+    body.outputs = body.outputs.slice(0, 3);
+    delete body.ret.w_1;
+    await expect(nnportGraph(short)).rejects.toThrow(FormatError);
+    await expect(nnportGraph(short)).rejects.toThrow(/gives 3 results for 4 loop-carried values/);
+
+    const variant = accumulateModel();
+    variant.nodes = variant.nodes.map((n) => (n.name === 'loop' ? { ...n, attr: { ...n.attr, T: { types: ['DT_INT32', 'DT_INT32', 'DT_VARIANT' as DT, 'DT_FLOAT'] } } } : n));
+    await expect(nnportGraph(variant)).rejects.toThrow(UnsupportedError);
+    await expect(nnportGraph(variant)).rejects.toThrow(/variant.*while_cond_20/);
+
+    const recursive = accumulateModel();
+    recursive.functions[1]!.nodes.push(op('again', 'StatelessWhile', ['i', 'n', 'x', 'w'], { T: { types: ['DT_INT32', 'DT_INT32', 'DT_FLOAT', 'DT_FLOAT'] }, cond: { func: 'while_cond_20' }, body: { func: 'while_body_21' } }));
+    recursive.functions[1]!.ret.x_1 = 'again:output:2';
+    await expect(nnportGraph(recursive)).rejects.toThrow(/calls itself|nested more than/);
+  });
+});
