@@ -26,6 +26,7 @@ import { decodeHalfWeights, halfComputeNote, halfOpsThroughFloat32, widenHalfCom
 import { dropHybridInputs, hybridDroppedNote, tfliteCanKeepHybridInput } from './passes/hybrid-inputs.js';
 import { isIntegerStatefulNode, refuseTfliteStatefulOps } from './formats/tflite/recurrent-int.js';
 import { fuseBias } from './passes/fuse-bias.js';
+import { lowerEinsum } from './passes/lower-einsum.js';
 import { channelsLastPerm, needsChannelsLast } from './passes/layout.js';
 import { prepareForKeras } from './api/to-keras.js';
 import { layerBaseName, layerNameFrom } from './formats/keras/from-graph.js';
@@ -238,6 +239,13 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
     const r = dequantizeGraph(model.graph);
     model = { ...model, graph: r.graph };
     notes.push(...r.notes);
+  }
+  // Einsum: TFLite and Keras / TF.js layers have none; Transpose / Reshape / MatMul / ReduceSum there (lower-einsum.ts). ONNX and GraphDef keep it
+  const layers = format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs';
+  if (model.kind === 'graph' && (format === 'tflite' || layers) && model.graph.nodes.some((n) => n.opType === 'Einsum' && (n.domain === '' || n.domain === 'ai.onnx'))) {
+    const r = lowerEinsum(model.graph, { batchAxis: layers, format });
+    model = { ...model, graph: r.graph };
+    notes.push(`${r.lowered.length} Einsum written as MatMul / Transpose / Reshape${layers ? '' : ' / ReduceSum'} (${r.lowered.join(', ')})`);
   }
   // channels-last nnport ops (from Keras / TF / TFLite readers) become ONNX ops + the transposes the data needs
   if (format === 'onnx' && model.kind === 'graph' && hasChannelsLastOps(model.graph)) model = { ...model, graph: lowerChannelsLast(model.graph).graph };

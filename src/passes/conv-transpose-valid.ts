@@ -25,6 +25,8 @@ export interface ConvTransposeValidOptions {
   keepSame?: boolean;
   /** what the notes call the target */
   target?: string;
+  /** also 3-D transposed convs (TFLite's CONV_3D_TRANSPOSE knows VALID and SAME only; default 1-D and 2-D) */
+  volumetric?: boolean;
 }
 
 export interface ConvTransposeValidResult {
@@ -110,7 +112,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const W = wName ? rw.constant(wName) : undefined;
     // (a computed weight, e.g. a QDQ model's DequantizeLinear, is fine for pads alone)
     const ws = W?.shape ?? shapes.get(wName ?? '')?.shape;
-    if (!xs || !ws || xs.length !== ws.length || xs.length < 3 || xs.length > 4 || typeof xs[1] !== 'number' || !ws.every((v): v is number => typeof v === 'number')) continue;
+    if (!xs || !ws || xs.length !== ws.length || xs.length < 3 || xs.length > (options.volumetric ? 5 : 4) || typeof xs[1] !== 'number' || !ws.every((v): v is number => typeof v === 'number')) continue;
     const spatialIn = xs.slice(2);
     if (!spatialIn.every((v): v is number => typeof v === 'number')) continue;
     const autoPad = attrString(node, 'auto_pad', 'NOTSET');

@@ -441,6 +441,14 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       const padsIn = opset >= 11 ? constOf(ins[1] ?? '') : undefined;
       const pads = opset >= 11 ? padsIn?.toNumbers() : attrInts(node, 'pads');
       const axesIn = opset >= 18 && ins[3] ? constOf(ins[3]) : undefined;
+      if (!pads && opset >= 11 && !ins[3] && ins[1]) {
+        // pads computed at run time (F.pad to a multiple of 32): gathered into the data's axis order as it is laid out
+        const idx = [...L, ...L.map((a) => a + r!)];
+        const inputs = [...ins];
+        inputs[1] = rw.add({ opType: 'Gather', inputs: [ins[1], rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([idx.length], idx))], attrs: { axis: int(0) }, name: `${node.name}/pads` });
+        replace({ inputs }, [L]);
+        continue;
+      }
       if (!pads || (ins[3] && !axesIn)) {
         fallback(`Pad '${node.name}' has non-constant pads`);
         continue;

@@ -485,6 +485,7 @@ function denseRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   if (x.shape.length !== 2 && n.opType === 'Gemm') unsupported(n, `on rank ${x.shape.length}`);
   const B = w.constant(n.inputs[1]!);
+  if (!B && n.opType === 'MatMul') return dotRow(w, n);
   if (!B || B.rank !== 2) unsupported(n, 'with a computed or non-2-D weight');
   let kernel: Tensor = B;
   let bias: Tensor | undefined;
@@ -520,6 +521,14 @@ function denseRow(w: Writer, n: Node): KTensor[] {
   const y = w.add('Dense', baseName(w, n), { units, activation: 'linear', use_bias: !!bias }, [x], [...x.shape.slice(0, -1), units], [{ role: 'kernel', tensor: kernel }, ...(bias ? [{ role: 'bias', tensor: bias }] : [])]);
   if (out !== outName) w.values.set(out, y);
   return [y];
+}
+
+/** MatMul of two computed values, [batch, M, K] x [batch, K, N] (an Einsum's products, lower-einsum.ts): Keras' Dot over axes 2 and 1. */
+function dotRow(w: Writer, n: Node): KTensor[] {
+  const [a, b] = [w.input(n, 0), w.input(n, 1)];
+  if (a.timeMajor || b.timeMajor) unsupported(n, 'of two computed values, one time-major (a recurrent sequence)');
+  if (a.shape.length !== 3 || b.shape.length !== 3) unsupported(n, `of two computed values of ranks ${a.shape.length} and ${b.shape.length} (Keras' Dot batches over axis 0 only: both rank 3)`);
+  return [w.add('Dot', n.name || n.outputs[0]!, { axes: [2, 1], normalize: false }, distinct(w, n, [a, b]), [null, a.shape[1] ?? null, b.shape[2] ?? null])];
 }
 
 function scaled(t: Tensor, f: number): Tensor {

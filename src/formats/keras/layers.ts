@@ -5,6 +5,7 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
+import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
@@ -705,6 +706,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Minimum: merge('Min'),
   Average: merge('Mean'),
   Concatenate: concatenate,
+  Dot: dotLayer,
   Flatten: flatten,
   Reshape: reshape,
   Permute: permuteLayer,

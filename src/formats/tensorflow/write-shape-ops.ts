@@ -16,6 +16,9 @@ function resize(w: GraphDefWriter, n: Node, out: string): void {
   const inShape = w.shape(x);
   const outShape = w.shape(n.outputs[0]!);
   const where = `node '${n.name}'`;
+  const sizes = n.inputs[3] && !w.g.initializers.has(n.inputs[3]) ? n.inputs[3] : undefined;
+  const openHw = !!inShape && inShape.length === 4 && [1, 2].some((a) => typeof inShape[a] !== 'number');
+  if (sizes || openHw) return resizeAtRunTime(w, n, out, sizes);
   if (!inShape || !outShape || inShape.length !== 4 || outShape.length !== 4 || outShape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Resize of a value whose NHWC shape is unknown in a GraphDef', where);
   if (outShape[0] !== inShape[0] || outShape[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a GraphDef', where);
   // the output size is baked in: scales / sizes fed at run time would be ignored
@@ -48,6 +51,52 @@ function resize(w: GraphDefWriter, n: Node, out: string): void {
     else throw new UnsupportedError(`Resize nearest with ${ctm}/${nearest} in a GraphDef`, where);
   } else throw new UnsupportedError(`Resize mode ${mode} in a GraphDef`, where);
   const size = w.int32(`${n.name}/size`, [outShape[1] as number, outShape[2] as number]);
+  w.add(out, op, [w.ref(x), size], { T: T(w.dtype(x)), align_corners: { b: align }, half_pixel_centers: { b: half } });
+}
+
+/**
+ * A Resize whose output size is known only when the model runs: computed sizes (NHWC after the
+ * layout pass's Gather: their H, W by StridedSlice and Cast to int32), or whole constant scales of
+ * an input with an open H / W (Shape -> StridedSlice -> Mul). Only where TF maps coordinates as
+ * ONNX does for every size (by in / out, the same as a whole scale or given sizes): linear with
+ * half_pixel, align_corners or asymmetric, nearest with asymmetric + floor (PyTorch's 'nearest').
+ * The batch and channels were checked to stay where the sizes were left computed (open-dims.ts).
+ */
+function resizeAtRunTime(w: GraphDefWriter, n: Node, out: string, sizes: string | undefined): void {
+  const x = n.inputs[0]!;
+  const where = `node '${n.name}'`;
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
+  const hwOf = (v: string, it: Tensor['dtype']): string =>
+    w.add(w.fresh(`${n.name}/hw`), 'StridedSlice', [v, indexConst(w, `${n.name}/hw_begin`, it, [1], [1]), indexConst(w, `${n.name}/hw_end`, it, [1], [3]), indexConst(w, `${n.name}/hw_strides`, it, [1], [1])], { T: T(it), Index: T(it), begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } });
+  let size: string;
+  if (sizes) {
+    const it = w.dtype(sizes);
+    if (it !== 'int64' && it !== 'int32') throw new UnsupportedError(`Resize with ${it} sizes computed at run time in a GraphDef`, where);
+    const hw = hwOf(w.ref(sizes), it);
+    size = it === 'int32' ? hw : w.add(w.fresh(`${n.name}/size`), 'Cast', [hw], { SrcT: T(it), DstT: T('int32'), Truncate: { b: false } });
+  } else {
+    const computed = n.inputs.slice(1).find((i) => i && !w.g.initializers.has(i));
+    if (computed) throw new UnsupportedError(`Resize with computed scales ('${computed}') in a GraphDef`, where);
+    const scales = n.inputs.slice(1).map((i) => (i ? w.g.initializers.get(i) : undefined)).find((t) => t && isFloat(t.dtype) && t.size === 4)?.toNumbers() ?? (n.attrs.scales ? attrFloats(n, 'scales') : undefined);
+    const whole = scales?.slice(1, 3).map((v) => Math.round(v));
+    if (!scales || scales[0] !== 1 || scales[3] !== 1 || !whole!.every((k, i) => k >= 1 && k === scales[i + 1])) {
+      throw new UnsupportedError(`Resize of a value with a height / width known only at run time by scales [${scales?.join(', ') ?? '?'}] in a GraphDef`, `${where}: only whole scales of H and W keep TF's coordinate mapping (it maps by in / out size)`);
+    }
+    const shape = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T('int32') });
+    size = w.add(w.fresh(`${n.name}/size`), 'Mul', [hwOf(shape, 'int32'), w.int32(`${n.name}/scales`, whole!)], { T: T('int32') });
+  }
+  let op: string;
+  let align = false;
+  let half = false;
+  if (mode === 'linear') {
+    op = 'ResizeBilinear';
+    if (ctm === 'align_corners') align = true;
+    else if (ctm === 'half_pixel') half = true;
+    else if (ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeBilinear maps half_pixel, align_corners and asymmetric as ONNX does for every size`);
+  } else if (mode === 'nearest' && ctm === 'asymmetric' && nearest === 'floor') op = 'ResizeNearestNeighbor';
+  else throw new UnsupportedError(`Resize ${mode} with ${ctm}${mode === 'nearest' ? `/${nearest}` : ''} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeNearestNeighbor picks as ONNX for every size only with asymmetric / floor (PyTorch's 'nearest')`);
   w.add(out, op, [w.ref(x), size], { T: T(w.dtype(x)), align_corners: { b: align }, half_pixel_centers: { b: half } });
 }
 

@@ -15,6 +15,7 @@ import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
+import { shapesComputedAtRunTime, TF_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
@@ -50,10 +51,16 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
     g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true, native: ['Softplus', 'Softsign', 'ThresholdedRelu'] });
     g = bidirectionalSequencesJoined(g);
   }
-  // Shape subgraphs over a dynamic dim cannot fold into the constant targets TF's Reshape /
-  // Resize take here: such models are written for dim 1 (as the TFLite writer does)
+  // Shape subgraphs over a dynamic dim cannot fold into constants: where every value they compute
+  // ends in a Resize's sizes, a Pad's pads, a Slice's bounds or a Reshape's target (a UNet decoder
+  // upsampling to its skip's size), they are written as ops and the dims stay open
+  // (src/passes/open-dims.ts); other such models, and those whose only open dim is the batch (they
+  // stay importable by OpenCV, which runs no Shape subgraph), are written for dim 1
+  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => i > 0 && typeof d !== 'number'));
   if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
-    g = { ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : 1)) } : v)) };
+    const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
+    const open = dynamic ? fold(g) : undefined;
+    g = open && shapesComputedAtRunTime(open, [fold(withDynamicDimsAt(g, 1)), fold(withDynamicDimsAt(g, 7))], TF_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : withDynamicDimsAt(g, 1);
   }
   g = foldConstants(g, { evaluate }).graph;
   // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)

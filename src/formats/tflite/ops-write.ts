@@ -13,6 +13,7 @@ import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
 import { Conv2DOptions } from '../generated/tflite/conv2-doptions.js';
+import { Conv3DOptions } from '../generated/tflite/conv3-doptions.js';
 import { DepthToSpaceOptions } from '../generated/tflite/depth-to-space-options.js';
 import { DepthwiseConv2DOptions } from '../generated/tflite/depthwise-conv2-doptions.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
@@ -91,7 +92,11 @@ function tfSamePads(inSize: number, k: number, s: number, d: number): [number, n
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[]): Spatial {
+/**
+ * `open`: the spatial dims known only when the model runs (-1 in the input's shape_signature): TF's
+ * SAME pads follow the input's size, so for them it stands for fixed pads only at stride 1.
+ */
+function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
   if (autoPad === 'VALID') return { padding: Padding.VALID };
@@ -102,6 +107,10 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
   // ceil_mode: pad the end so that VALID floor rounding gives the wanted size
   for (let i = 0; i < rank; i++) {
     const eff = (kernel[i]! - 1) * dilations[i]! + 1;
+    if (open[i]) {
+      if (attrInt(n, 'ceil_mode', 0) === 1 && strides[i]! > 1) throw new UnsupportedError(`${n.opType} with ceil_mode over a dim known only at run time in a TFLite file`, `node '${n.name}'`);
+      continue;
+    }
     const inSize = inShape[1 + i]!;
     const want = outShape[1 + i]!;
     const got = Math.floor((inSize + pairs[i]![0] + pairs[i]![1] - eff) / strides[i]!) + 1;
@@ -109,12 +118,19 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
   }
   if (pairs.every(([b, e]) => b === 0 && e === 0)) return { padding: Padding.VALID };
   const same = pairs.every(([b, e], i) => {
+    if (open[i]) {
+      const total = (kernel[i]! - 1) * dilations[i]!;
+      return strides[i] === 1 && b === Math.floor(total / 2) && e === total - Math.floor(total / 2);
+    }
     const [sb, se] = tfSamePads(inShape[1 + i]!, kernel[i]!, strides[i]!, dilations[i]!);
     return b === sb && e === se && Math.ceil(inShape[1 + i]! / strides[i]!) === outShape[1 + i]!;
   });
   if (same) return { padding: Padding.SAME };
   return { padding: Padding.VALID, explicit: pairs };
 }
+
+/** Which spatial dims of channels-last `x` are known only at run time. */
+const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
 
 /** A PAD (or PADV2 with `value`) of the spatial dims of NHWC tensor `x`; returns the padded tensor. */
 function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
@@ -158,6 +174,7 @@ const conv: Converter = (n, c) => {
   const wName = c.tensor(n.inputs[1]!);
   const w = c.info(wName);
   const wData = constant(n, c, 1, 'weights');
+  if (wData.rank === 5) return conv3d(n, c);
   if (wData.rank !== 4) throw new UnsupportedError(`Conv with ${wData.rank - 2} spatial dims in a TFLite file`, `node '${n.name}'`);
   const layout = attrString(n, 'kernel_layout', 'HWIO');
   if (layout !== 'HWIO' && layout !== 'OHWI') throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
@@ -171,7 +188,7 @@ const conv: Converter = (n, c) => {
   const strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
   const y = c.tensor(n.outputs[0]!);
-  const sp = spatialPadding(n, inShape, [kh, kw], strides, dilations, c.shapeOf(y));
+  const sp = spatialPadding(n, inShape, [kh, kw], strides, dilations, c.shapeOf(y), openSpatial(c, x));
   const input = sp.explicit ? padSpatial(c, x, sp.explicit) : x;
   const depthwise = group > 1 && group === channels && ipg === 1;
   let weights: string;
@@ -195,6 +212,7 @@ const conv: Converter = (n, c) => {
 
 const convTranspose: Converter = (n, c) => {
   if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a TFLite file', `node '${n.name}'`);
+  if (c.constantOf(n.inputs[1]!)?.rank === 5) return convTranspose3d(n, c);
   const x = c.tensor(n.inputs[0]!);
   const wName = c.tensor(n.inputs[1]!);
   const w = c.info(wName);
@@ -211,16 +229,33 @@ const convTranspose: Converter = (n, c) => {
   const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   // TRANSPOSE_CONV derives its padding from output_shape: VALID pads nothing, SAME centres (extra at the end)
-  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && pads.every((p) => p === 0) && out[1] === (inShape[1]! - 1) * strides[0]! + kh && out[2] === (inShape[2]! - 1) * strides[1]! + kw);
+  // over an open H / W the output size is ONNX's (in - 1)·s + k - pads + output_padding (no output_shape), for any input size
+  const openHw = [1, 2].some((a) => c.info(x).signature?.[a] === -1);
+  if (openHw && n.attrs.output_shape) throw new UnsupportedError('ConvTranspose with output_shape over a height / width known only at run time in a TFLite file', `node '${n.name}'`);
+  const outputPadding = attrInts(n, 'output_padding', [0, 0]);
+  const outSize = (i: number, k: number): number => (openHw ? (inShape[1 + i]! - 1) * strides[i]! + k - pads[i]! - pads[i + 2]! + outputPadding[i]! : out[1 + i]!);
+  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && pads.every((p) => p === 0) && outSize(0, kh) === (inShape[1]! - 1) * strides[0]! + kh && outSize(1, kw) === (inShape[2]! - 1) * strides[1]! + kw);
   const sameFits = [0, 1].every((i) => {
     const k = i === 0 ? kh : kw;
-    const total = Math.max((inShape[1 + i]! - 1) * strides[i]! + k - out[1 + i]!, 0);
+    const total = Math.max((inShape[1 + i]! - 1) * strides[i]! + k - outSize(i, k), 0);
     return autoPad === 'SAME_UPPER' || (pads[i] === Math.floor(total / 2) && pads[i + 2] === total - Math.floor(total / 2));
   });
   if (!valid && !sameFits) throw new UnsupportedError('ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
   const padding = valid ? Padding.VALID : Padding.SAME;
   // a dynamic batch: output_shape packed from the input's batch at run time, as TF's converter writes it
-  const outShape = c.info(x).signature?.[0] === -1 ? packedBatchShape(c, x, y, out) : c.addConstant(`${y}_output_shape`, int32(out));
+  // open H / W: SHAPE(x) · [1, sh, sw, 0] + [0, eh, ew, O], ONNX's output size for any input size (e = k - s - pads + output_padding)
+  const sig = c.info(x).signature;
+  let outShape: string;
+  if (sig?.[1] === -1 || sig?.[2] === -1) {
+    const i32 = (what: string) => c.addTensor(`${y}_${what}`, { name: '', dtype: 'int32', shape: [4] });
+    const full = i32('input_shape');
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    const scaled = i32('scaled_shape');
+    c.emit({ code: BuiltinOperator.MUL, inputs: [full, c.addConstant(`${y}_shape_scale`, int32([1, strides[0]!, strides[1]!, 0]))], outputs: [scaled], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] });
+    outShape = i32('output_shape');
+    const extra = [outSize(0, kh) - inShape[1]! * strides[0]!, outSize(1, kw) - inShape[2]! * strides[1]!];
+    c.emit({ code: BuiltinOperator.ADD, inputs: [scaled, c.addConstant(`${y}_shape_offset`, int32([0, extra[0]!, extra[1]!, out[3]!]))], outputs: [outShape], options: (b) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, ActivationFunctionType.NONE, false)] });
+  } else outShape = sig?.[0] === -1 ? packedBatchShape(c, x, y, out) : c.addConstant(`${y}_output_shape`, int32(out));
   const inputs = [outShape, weights, x];
   if (n.inputs[2]) inputs.push(c.tensor(n.inputs[2]));
   else if (o) inputs.push(zeroBias(c, y, x, c.info(weights), o));
@@ -229,6 +264,79 @@ const convTranspose: Converter = (n, c) => {
   // they ignore it silently (the interpreter in @tensorflow/tfjs-tflite does: a RELU folded in is lost)
   c.emit({ code: BuiltinOperator.TRANSPOSE_CONV, inputs, outputs: [y], options, fusable: false });
 };
+
+/** A 3-D conv's channels-last input, with no dim known only at run time (the 3-D ops here are written for fixed sizes). */
+function fixed3d(n: Node, c: WriteContext, x: string): number[] {
+  const info = c.info(x);
+  if (info.shape.length !== 5) throw new ShapeError(`node '${n.name}': a 3-D ${n.opType} of a rank-${info.shape.length} value`);
+  if (info.signature?.some((d) => d === -1)) throw new UnsupportedError(`3-D ${n.opType} of a value with dims known only at run time in a TFLite file`, `node '${n.name}' in ${c.file}: give the input's size with --input-shape`);
+  if (info.quant || info.dtype !== 'float32') throw new UnsupportedError(`3-D ${n.opType} of ${info.quant ? 'quantized' : info.dtype} data in a TFLite file`, `node '${n.name}' in ${c.file}: TFLite's CONV_3D / CONV_3D_TRANSPOSE run float32 only`);
+  return info.shape;
+}
+
+const conv3dOptions = (pad: Padding, strides: number[], dilations: number[]): Opts => (b, act) => [BuiltinOptions.Conv3DOptions, Conv3DOptions.createConv3DOptions(b, pad, strides[0]!, strides[2]!, strides[1]!, act, dilations[0]!, dilations[2]!, dilations[1]!)];
+
+/**
+ * Conv over 3 spatial dims (NDHWC) as CONV_3D, its weights [kD, kH, kW, I, O] (TF's DHWIO; the
+ * layout pass gives O, kD, kH, kW, I); pads TF's SAME does not give are an explicit PAD + VALID.
+ * TFLite's CONV_3D has no groups.
+ */
+function conv3d(n: Node, c: WriteContext): void {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = fixed3d(n, c, x);
+  const wName = c.tensor(n.inputs[1]!);
+  const wData = constant(n, c, 1, 'weights');
+  if (c.info(wName).quant) throw new UnsupportedError('3-D Conv with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D runs float32 only`);
+  const layout = attrString(n, 'kernel_layout', 'HWIO');
+  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped 3-D Conv in a TFLite file', `node '${n.name}': TFLite's CONV_3D has no groups`);
+  // OHWI (O, kD, kH, kW, I) or HWIO (kD, kH, kW, I, O) -> DHWIO
+  const dhwio = layout === 'OHWI' ? permuteTensor(wData, [1, 2, 3, 4, 0]) : layout === 'HWIO' ? wData : undefined;
+  if (!dhwio) throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
+  const [kd, kh, kw, , o] = dhwio.shape as number[];
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1, 1]);
+  const y = c.tensor(n.outputs[0]!);
+  const sp = spatialPadding(n, inShape, [kd!, kh!, kw!], strides, dilations, c.shapeOf(y));
+  const input = sp.explicit ? padSpatial(c, x, sp.explicit) : x;
+  const weights = layout === 'HWIO' ? wName : c.addConstant(`${wName}_dhwio`, dhwio, undefined, wName);
+  const bias = n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_bias`, Tensor.float32([o!]), undefined, wName);
+  c.emit({ code: BuiltinOperator.CONV_3D, inputs: [input, weights, bias], outputs: [y], options: conv3dOptions(sp.padding, strides, dilations), fusable: true });
+}
+
+/**
+ * ConvTranspose over 3 spatial dims as CONV_3D_TRANSPOSE (output_shape, weights [kD, kH, kW, O, I],
+ * input, bias), VALID or TF's SAME as its output size asks; other pads were made VALID + a crop
+ * (conv-transpose-valid.ts). Not dilated, no groups.
+ */
+function convTranspose3d(n: Node, c: WriteContext): void {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = fixed3d(n, c, x);
+  const wName = c.tensor(n.inputs[1]!);
+  const wData = constant(n, c, 1, 'weights');
+  if (c.info(wName).quant) throw new UnsupportedError('3-D ConvTranspose with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D_TRANSPOSE runs float32 only`);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated 3-D ConvTranspose in a TFLite file', `node '${n.name}'`);
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  // OHWI (O, kD, kH, kW, I) or HWOI (kD, kH, kW, O, I) -> DHWOI
+  const dhwoi = layout === 'OHWI' ? permuteTensor(wData, [1, 2, 3, 0, 4]) : layout === 'HWOI' ? wData : undefined;
+  if (!dhwoi) throw new ShapeError(`node '${n.name}': kernel_layout '${layout}'`);
+  const k = dhwoi.shape.slice(0, 3) as number[];
+  const o = dhwoi.shape[3]!;
+  const y = c.tensor(n.outputs[0]!);
+  const out = c.shapeOf(y);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  // TFLite derives the padding from output_shape: VALID pads nothing, SAME centres (extra at the end)
+  const totals = [0, 1, 2].map((i) => (inShape[1 + i]! - 1) * strides[i]! + k[i]! - out[1 + i]!);
+  const valid = autoPad === 'VALID' || (autoPad === 'NOTSET' && totals.every((t) => t === 0) && pads.every((p) => p === 0));
+  const same = autoPad === 'SAME_UPPER' || totals.every((t, i) => t >= 0 && pads[i] === Math.floor(t / 2) && pads[i + 3] === t - Math.floor(t / 2));
+  if (!valid && !same) throw new UnsupportedError('3-D ConvTranspose padding TFLite cannot express', `node '${n.name}': pads [${pads.join(', ')}]`);
+  const weights = layout === 'HWOI' ? wName : c.addConstant(`${wName}_dhwoi`, dhwoi, undefined, wName);
+  const inputs = [c.addConstant(`${y}_output_shape`, int32(out)), weights, x];
+  inputs.push(n.inputs[2] ? c.tensor(n.inputs[2]) : c.addConstant(`${y}_bias`, Tensor.float32([o]), undefined, wName));
+  // (not fusable, as TRANSPOSE_CONV: a runtime that ignores the fused activation would lose it)
+  c.emit({ code: BuiltinOperator.CONV_3D_TRANSPOSE, inputs, outputs: [y], options: conv3dOptions(valid ? Padding.VALID : Padding.SAME, strides, [1, 1, 1]), fusable: false });
+}
 
 /** A float activation read with int8 weights: TFLite's hybrid kernels quantize it on the fly. */
 const hybridInput = (c: WriteContext, x: string, weights: string): boolean => c.info(x).dtype === 'float32' && c.info(weights).dtype === 'int8' && !!c.info(weights).quant;
@@ -302,10 +410,11 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     const x = c.tensor(n.inputs[0]!);
     const y = c.tensor(n.outputs[0]!);
     const kernel = attrInts(n, 'kernel_shape', []);
+    if (kernel.length === 3) return pool3d(n, c, code);
     if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
     const strides = attrInts(n, 'strides', [1, 1]);
     if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
-    const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y));
+    const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y), openSpatial(c, x));
     let input = x;
     if (sp.explicit) {
       // max: pad with the lowest value; average: only when the padding counts (count_include_pad)
@@ -316,6 +425,54 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     const options: Opts = (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, sp.padding, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)];
     c.emit({ code, inputs: [input], outputs: [y], options, fusable: true });
   };
+}
+
+/**
+ * A 3-D max / average pool (NDHWC): TFLite has no builtin (MaxPool3D / AveragePool3D are custom
+ * ops the interpreter here lacks), and a window over D, H, W is separable: the 2-D pool of
+ * [N, D, H·W, C] by (kD, 1) / (sD, 1) over depth, then of [N·D', H, W, C] by (kH, kW) / (sH, sW),
+ * reshaped back. Exact for max; for average, a mean of equal-sized means (VALID windows after an
+ * explicit PAD, so every window counts the same). Pads: max pads with the lowest float, average
+ * only where the padding counts (count_include_pad); ceil_mode as extra end pads (max only).
+ */
+function pool3d(n: Node, c: WriteContext, code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2D): void {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const info = c.info(x);
+  if (info.shape.length !== 5) throw new ShapeError(`node '${n.name}': a 3-D ${n.opType} of a rank-${info.shape.length} value`);
+  if (info.signature?.some((d) => d === -1)) throw new UnsupportedError(`3-D ${n.opType} of a value with dims known only at run time in a TFLite file`, `node '${n.name}' in ${c.file}: give the input's size with --input-shape`);
+  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated 3-D ${n.opType} in a TFLite file`, `node '${n.name}'`);
+  const kernel = attrInts(n, 'kernel_shape', []);
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const out = c.shapeOf(y);
+  const sp = spatialPadding(n, info.shape, kernel, strides, [1, 1, 1], out);
+  let input = x;
+  if (sp.padding === Padding.SAME || sp.explicit) {
+    // SAME's pads, made explicit: the two 2-D pools below are VALID
+    const pairs = sp.explicit ?? kernel.map((k, i) => tfSamePads(info.shape[1 + i]!, k, strides[i]!, 1));
+    if (code === BuiltinOperator.MAX_POOL_2D) input = padSpatial(c, x, pairs, -3.4e38);
+    else if (attrInt(n, 'count_include_pad', 0) === 1 && attrInt(n, 'ceil_mode', 0) === 0) input = padSpatial(c, x, pairs);
+    else throw new UnsupportedError('3-D AveragePool with padding that does not count in a TFLite file', `node '${n.name}': written as two 2-D pools, whose windows must all count alike`);
+  }
+  const [batch, d, h, w, ch] = c.shapeOf(input) as [number, number, number, number, number];
+  const [, od, oh, ow] = out as [number, number, number, number, number];
+  const t = (what: string, shape: number[]) => c.addTensor(`${y}_${what}`, { ...info, shape, signature: undefined, data: undefined });
+  const reshape = (from: string, shape: number[], to: string): string => {
+    c.emit({ code: BuiltinOperator.RESHAPE, inputs: [from, c.addConstant(`${to}_shape`, int32(shape))], outputs: [to], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
+    return to;
+  };
+  const pool2d = (from: string, k: number[], st: number[], to: string, fusable: boolean): string => {
+    c.emit({ code, inputs: [from], outputs: [to], options: (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, Padding.VALID, st[1]!, st[0]!, k[1]!, k[0]!, act)], fusable });
+    return to;
+  };
+  let v = input;
+  if (kernel[0]! > 1 || strides[0]! > 1) {
+    const flat = reshape(v, [batch, d, h * w, ch], t('depth_rows', [batch, d, h * w, ch]));
+    v = pool2d(flat, [kernel[0]!, 1], [strides[0]!, 1], t('depth_pooled', [batch, od, h * w, ch]), false);
+  }
+  const planes = reshape(v, [batch * od, h, w, ch], t('planes', [batch * od, h, w, ch]));
+  const pooled = pool2d(planes, [kernel[1]!, kernel[2]!], [strides[1]!, strides[2]!], t('planes_pooled', [batch * od, oh, ow, ch]), false);
+  reshape(pooled, [batch, od, oh, ow, ch], y);
 }
 
 function reduce(code: BuiltinOperator, fixedAxes?: (rank: number) => number[], keep?: boolean): Converter {
@@ -453,20 +610,31 @@ const transpose: Converter = (n, c) => {
 const pad: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
-  const pads = n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []);
   if (n.inputs[3]) throw new UnsupportedError('Pad with axes in a TFLite file', `node '${n.name}'`);
-  if (pads.some((p) => p < 0)) throw new UnsupportedError('Pad with negative pads in a TFLite file', `node '${n.name}'`);
-  const paddings = new Int32Array(2 * rank);
-  for (let i = 0; i < rank; i++) {
-    paddings[2 * i] = pads[i]!;
-    paddings[2 * i + 1] = pads[i + rank]!;
-  }
   const y = c.tensor(n.outputs[0]!);
-  const padsT = c.addConstant(`${y}_paddings`, new Tensor('int32', [rank, 2], paddings));
+  const computed = n.inputs[1] && !c.constantOf(n.inputs[1]) ? c.tensor(n.inputs[1]) : undefined;
+  let padsT: string;
+  if (computed) padsT = computedPaddings(n, c, computed, rank);
+  else {
+    const pads = n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []);
+    if (pads.some((p) => p < 0)) throw new UnsupportedError('Pad with negative pads in a TFLite file', `node '${n.name}'`);
+    const paddings = new Int32Array(2 * rank);
+    for (let i = 0; i < rank; i++) {
+      paddings[2 * i] = pads[i]!;
+      paddings[2 * i + 1] = pads[i + rank]!;
+    }
+    padsT = c.addConstant(`${y}_paddings`, new Tensor('int32', [rank, 2], paddings));
+  }
   const mode = attrString(n, 'mode', 'constant');
   if (mode === 'reflect' || mode === 'edge') {
     if (mode === 'edge') throw new UnsupportedError('Pad mode edge in a TFLite file', `node '${n.name}'`);
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
+    return;
+  }
+  // a value fed at run time: PADV2 reads it as it is
+  if (n.inputs[2] && !c.constantOf(n.inputs[2])) {
+    if (c.info(x).quant) throw new UnsupportedError('Pad of quantized data with a value computed at run time in a TFLite file', `node '${n.name}'`);
+    c.emit({ code: BuiltinOperator.PADV2, inputs: [x, padsT, c.tensor(n.inputs[2])], outputs: [y] });
     return;
   }
   // the constant value is input 2 since opset 11, attribute value before (a real value: a quantized tensor's goes on its grid below)
@@ -491,18 +659,38 @@ const pad: Converter = (n, c) => {
   c.emit({ code: BuiltinOperator.PAD, inputs: [x, padsT], outputs: [y] });
 };
 
+/**
+ * ONNX pads computed at run time ([b0.., e0..], F.pad with sizes from the input's shape) as
+ * TFLite's [rank, 2] paddings: RESHAPE [2, rank] -> TRANSPOSE -> CAST to int32. (A negative pad,
+ * which ONNX reads as a crop, is an error of TFLite's PAD kernel when the model runs.)
+ */
+function computedPaddings(n: Node, c: WriteContext, pads: string, rank: number): string {
+  const y = c.tensor(n.outputs[0]!);
+  const dtype = c.info(pads).dtype;
+  if (dtype !== 'int64' && dtype !== 'int32') throw new UnsupportedError(`Pad with ${dtype} pads in a TFLite file`, `node '${n.name}'`);
+  const at = (what: string, shape: number[], dt: 'int32' | 'int64' = dtype) => c.addTensor(`${y}_${what}`, { name: '', dtype: dt, shape });
+  const rows = at('pads_rows', [2, rank]);
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [pads, c.addConstant(`${y}_pads_shape`, int32([2, rank]))], outputs: [rows], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, [2, rank]))] });
+  const pairs = at(dtype === 'int32' ? 'paddings' : 'paddings_int64', [rank, 2]);
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [rows, c.addConstant(`${y}_pads_perm`, int32([1, 0]))], outputs: [pairs] });
+  if (dtype === 'int32') return pairs;
+  const paddings = at('paddings', [rank, 2], 'int32');
+  c.emit({ code: BuiltinOperator.CAST, inputs: [pairs], outputs: [paddings] });
+  return paddings;
+}
+
 const resize: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  const mode = attrString(n, 'mode', 'nearest');
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
+  const fed = given.find((v) => v && !c.constantOf(v));
+  const openHw = [1, 2].some((a) => c.info(x).signature?.[a] === -1);
+  if (fed || openHw) return resizeAtRunTime(n, c, fed);
   const out = c.shapeOf(y);
   const inShape = c.shapeOf(x);
   if (out[0] !== inShape[0] || out[3] !== inShape[3]) throw new UnsupportedError('Resize of the batch or channel dims in a TFLite file', `node '${n.name}'`);
-  const mode = attrString(n, 'mode', 'nearest');
-  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
-  // the output size is fixed when written: scales or sizes fed at run time would be ignored
-  const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
-  const fed = given.find((v) => v && !c.constantOf(v));
-  if (fed) throw new UnsupportedError(`Resize with scales or sizes computed at run time in a TFLite file`, `node '${n.name}': '${fed}' is not a constant (the file's output size is fixed)`);
   // ONNX maps coordinates by the given scale, TFLite by in / out size: the same only where in · scale is whole
   const scales = resizeScales(n, c);
   if (scales) {
@@ -536,6 +724,66 @@ const resize: Converter = (n, c) => {
   const [alignNn, half] = flags as [boolean, boolean];
   c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, alignNn, half)] });
 };
+
+/**
+ * A Resize whose output size is known only when the model runs: sizes computed in the graph (a
+ * UNet decoder's F.interpolate(size=skip.shape[-2:]), NHWC after the layout pass's Gather: their
+ * H, W by STRIDED_SLICE and CAST), or whole constant scales of an input with open H / W (SHAPE ->
+ * STRIDED_SLICE -> MUL). Written only where TFLite's kernel maps coordinates as ONNX does for every
+ * size (it maps by in / out: the same as a whole scale, or given sizes): linear with half_pixel,
+ * align_corners or asymmetric, nearest with asymmetric + floor (PyTorch's 'nearest'). The batch
+ * and channels were checked to stay when the sizes were left computed (write.ts foldWithOpenDims).
+ */
+function resizeAtRunTime(n: Node, c: WriteContext, fed: string | undefined): void {
+  const x = c.tensor(n.inputs[0]!);
+  const y = c.tensor(n.outputs[0]!);
+  const mode = attrString(n, 'mode', 'nearest');
+  // no coordinate_transformation_mode: Upsample / Resize-10 map asymmetric + floor
+  const legacy = n.opType === 'Upsample' || n.inputs.length === 2 || !!n.domain;
+  const ctm = legacy && !n.attrs.coordinate_transformation_mode ? 'asymmetric' : attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const nearest = legacy && !n.attrs.nearest_mode ? 'floor' : attrString(n, 'nearest_mode', 'round_prefer_floor');
+  const where = `node '${n.name}' in ${c.file}`;
+  const i32 = (what: string, shape: number[], dtype: 'int32' | 'int64' = 'int32') => c.addTensor(`${y}_${what}`, { name: '', dtype, shape });
+  // [N, H, W, C] -> [H, W]
+  const slice = (from: string, what: string): string => {
+    const hw = i32(what, [2], c.info(from).dtype === 'int64' ? 'int64' : 'int32');
+    c.emit({ code: BuiltinOperator.STRIDED_SLICE, inputs: [from, c.addConstant(`${y}_begin`, int32([1])), c.addConstant(`${y}_end`, int32([3])), c.addConstant(`${y}_strides`, int32([1]))], outputs: [hw], options: (b) => [BuiltinOptions.StridedSliceOptions, StridedSliceOptions.createStridedSliceOptions(b, 0, 0, 0, 0, 0, false)] });
+    return hw;
+  };
+  let size: string;
+  if (fed) {
+    if (fed !== n.inputs[3] || (n.inputs[2] && c.constantOf(n.inputs[2])?.size)) throw new UnsupportedError('Resize with scales computed at run time in a TFLite file', `${where}: '${fed}' (TFLite's resize takes an output size; sizes computed at run time are written)`);
+    const sizes = c.tensor(fed);
+    if (c.info(sizes).dtype !== 'int64' && c.info(sizes).dtype !== 'int32') throw new UnsupportedError(`Resize sizes of ${c.info(sizes).dtype} in a TFLite file`, where);
+    const hw = slice(sizes, c.info(sizes).dtype === 'int32' ? 'size' : 'size_int64');
+    if (c.info(sizes).dtype === 'int32') size = hw;
+    else {
+      size = i32('size', [2]);
+      c.emit({ code: BuiltinOperator.CAST, inputs: [hw], outputs: [size] });
+    }
+  } else {
+    const scales = resizeScales(n, c);
+    const whole = scales?.slice(1, 3).map((s) => Math.round(s));
+    if (!scales || scales[0] !== 1 || scales[3] !== 1 || !whole!.every((k, i) => k >= 1 && k === scales[i + 1])) {
+      throw new UnsupportedError(`Resize of a value with a height / width known only at run time by scales [${scales?.join(', ') ?? '?'}] in a TFLite file`, `${where}: only whole scales of H and W keep TFLite's coordinate mapping (it maps by in / out size)`);
+    }
+    const shape = i32('input_shape', [4]);
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [shape], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    size = i32('size', [2]);
+    c.emit({ code: BuiltinOperator.MUL, inputs: [slice(shape, 'input_hw'), c.addConstant(`${y}_scales`, int32(whole!))], outputs: [size], options: (b) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, ActivationFunctionType.NONE)] });
+  }
+  if (mode === 'linear') {
+    const align = ctm === 'align_corners';
+    const half = ctm === 'half_pixel';
+    if (!align && !half && ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} to a size known only at run time in a TFLite file`, `${where}: TFLite's RESIZE_BILINEAR maps half_pixel, align_corners and asymmetric as ONNX does for every size`);
+    c.emit({ code: BuiltinOperator.RESIZE_BILINEAR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeBilinearOptions, ResizeBilinearOptions.createResizeBilinearOptions(b, align, half)] });
+    return;
+  }
+  if (mode !== 'nearest' || ctm !== 'asymmetric' || nearest !== 'floor') {
+    throw new UnsupportedError(`Resize ${mode} with ${ctm}${mode === 'nearest' ? `/${nearest}` : ''} to a size known only at run time in a TFLite file`, `${where}: TFLite's RESIZE_NEAREST_NEIGHBOR picks as ONNX for every size only with asymmetric / floor (PyTorch's 'nearest')`);
+  }
+  c.emit({ code: BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, inputs: [x, size], outputs: [y], options: (b) => [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, false, false)] });
+}
 
 /**
  * Whether TFLite's resize kernel (align_corners / half_pixel_centers, float32 arithmetic as its

@@ -504,20 +504,32 @@ const concatenation: Converter = (c) => {
 };
 
 function padConverter(c: OpContext): void {
-  const p = constInts(c, 1, 'paddings');
-  const rank = p.length / 2;
-  const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
   const x = tensor(c, 0);
   const out = outTensor(c);
+  let padsName: string;
+  if (tensor(c, 1).data) {
+    const p = constInts(c, 1, 'paddings');
+    const rank = p.length / 2;
+    padsName = c.b.int64s([...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)], 'pads');
+  } else {
+    // paddings computed in the file ([rank, 2] rows of before / after): ONNX's [begins..., ends...]
+    const rows = tensor(c, 1).name;
+    const wide = c.b.fresh(`${out.name}_paddings_int64`);
+    c.b.node('Cast', [rows], [wide], { to: int(7) });
+    const cols = c.b.fresh(`${out.name}_paddings_columns`);
+    c.b.node('Transpose', [wide], [cols], { perm: ints([1, 0]) });
+    padsName = c.b.fresh(`${out.name}_pads`);
+    c.b.node('Reshape', [cols, c.b.int64s([-1], 'pads_shape')], [padsName]);
+  }
   if (sameQuant(x, out) && !has(c, 2)) {
     // integer padding fills with the zero point, which is what 0.0 quantizes to
-    const inputs = [x.name, c.b.int64s(pads, 'pads')];
+    const inputs = [x.name, padsName];
     if (x.quant) inputs.push(c.b.constant(Tensor.scalar(x.dtype, x.quant.zeroPoint[0]!), 'pad_value'));
     c.b.node('Pad', inputs, [out.name]);
     return;
   }
   const y = floatOut(c, 0);
-  const inputs = [fin(c, 0), c.b.int64s(pads, 'pads')];
+  const inputs = [fin(c, 0), padsName];
   if (has(c, 2)) inputs.push(fin(c, 2));
   c.b.node('Pad', inputs, [y]);
   finish(c, 0, y);
@@ -661,8 +673,10 @@ const resize =
     const x = tensor(c, 0);
     let sizes = c.b.int64s(out.shape, 'sizes');
     // an input with a dynamic batch (or channels): those dims from the input's shape at run time, the new
-    // height and width from the file (the integer runtime's RESIZE_BILINEAR island reads this Concat)
-    if (x.shape.some((_, k) => isDynamic(x, k))) {
+    // height and width from the file (the integer runtime's RESIZE_BILINEAR island reads this Concat);
+    // a size computed in the file (a decoder upsampling to its skip's size) read as it is
+    const computed = !tensor(c, 1).data;
+    if (computed || x.shape.some((_, k) => isDynamic(x, k))) {
       const full = c.b.fresh(`${x.name}_shape`);
       c.b.node('Shape', [x.name], [full]);
       const dims = (from: number, to: number) => {
@@ -670,8 +684,13 @@ const resize =
         c.b.node('Slice', [full, c.b.int64s([from], 'starts'), c.b.int64s([to], 'ends')], [d]);
         return d;
       };
+      let spatial = c.b.int64s(out.shape.slice(1, 3), 'spatial_sizes');
+      if (computed) {
+        spatial = c.b.fresh(`${out.name}_spatial_sizes`);
+        c.b.node('Cast', [tensor(c, 1).name], [spatial], { to: int(7) });
+      }
       sizes = c.b.fresh(`${out.name}_sizes`);
-      c.b.node('Concat', [dims(0, 1), c.b.int64s(out.shape.slice(1, 3), 'spatial_sizes'), dims(3, 4)], [sizes], { axis: int(0) });
+      c.b.node('Concat', [dims(0, 1), spatial, dims(3, 4)], [sizes], { axis: int(0) });
     }
     c.b.node('Resize', [fin(c, 0), '', '', sizes], [y], attrs, 'nnport');
     finish(c, 0, y);

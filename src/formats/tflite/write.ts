@@ -26,6 +26,7 @@ import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, 
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
+import { shapesComputedAtRunTime, TFLITE_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
@@ -153,7 +154,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   const dynamicSequences = dynamicSequenceNodes(graph);
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
-  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite' }).graph;
+  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
   // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)
   if (needsChannelsLast(g)) g = dequantizeAfterMoves(liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph).graph;
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
@@ -180,23 +181,30 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * they are. The graph is folded twice, every dynamic dim set to 1 and to 7: a Reshape target
  * that differs between the two in one entry follows the dynamic dim there, and that entry
  * becomes -1 (TFLite's RESHAPE infers it at run time), so the model keeps its dynamic dims
- * (-1 in shape_signature). When anything else is computed from a dynamic dim (an Expand
- * shape, a Resize's sizes...) the model is written for dim 1, with no -1 in shape_signature.
+ * (-1 in shape_signature). Else, where every value computed from a dynamic dim ends in an
+ * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
+ * folded with the dims left open and those shape subgraphs run in the file (foldWithOpenDims).
+ * When anything else is computed from a dynamic dim (an Expand shape...) the model is written
+ * for dim 1, with no -1 in shape_signature.
  */
 function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const dynamic = g.inputs.some((v) => v.shape?.some((d) => typeof d !== 'number'));
-  const at = (k: number): Graph =>
-    constantNodesToInitializers(fold({ ...g, inputs: g.inputs.map((v) => (v.shape?.some((d) => typeof d !== 'number') ? { ...v, shape: v.shape.map((d) => (typeof d === 'number' ? d : k)) } : v)) }, evaluate));
+  const at = (k: number): Graph => constantNodesToInitializers(fold(withDynamicDimsAt(g, k), evaluate));
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
+  return foldByTargets(g, one, seven) ?? foldWithOpenDims(g, evaluate, one, seven) ?? one;
+}
+
+/** foldKeepingDynamicDims' first way: the folds at 1 and 7 differ only in Reshape targets (one entry each) and Resize sizes that scale with the input. */
+function foldByTargets(g: Graph, one: Graph, seven: Graph): Graph | undefined {
   const sameNodes =
     one.nodes.length === seven.nodes.length &&
     one.nodes.every((n, i) => {
       const m = seven.nodes[i]!;
       return n.opType === m.opType && n.inputs.join('\0') === m.inputs.join('\0') && n.outputs.join('\0') === m.outputs.join('\0');
     });
-  if (!sameNodes || g.outputs.some((o) => one.initializers.has(o.name))) return one;
+  if (!sameNodes || g.outputs.some((o) => one.initializers.has(o.name))) return undefined;
   const sameTensor = (a: Tensor, b: Tensor) => a.dtype === b.dtype && a.shape.join() === b.shape.join() && a.bytes().every((v, i) => v === b.bytes()[i]);
   const initializers = new Map(one.initializers);
   let shapes1: ReturnType<typeof inferShapes>['values'] | undefined;
@@ -207,22 +215,22 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
       const a = one.initializers.get(name);
       const b = seven.initializers.get(name);
       if (!a && !b) continue;
-      if (!a || !b) return one;
+      if (!a || !b) return undefined;
       if (sameTensor(a, b)) continue;
       const resizeSizes = n.opType === 'Resize' && k === 3;
-      if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return one;
-      if (n.domain && !resizeSizes) return one;
+      if ((n.opType !== 'Reshape' || k !== 1) && !resizeSizes) return undefined;
+      if (n.domain && !resizeSizes) return undefined;
       // the output shapes at 1 and 7 (a -1 or 0 already in the target resolved): the one dim that moves becomes -1
       const s1 = (shapes1 ??= inferShapes(one).values).get(n.outputs[0]!)?.shape;
       const s7 = (shapes7 ??= inferShapes(seven).values).get(n.outputs[0]!)?.shape;
-      if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return one;
+      if (!s1 || !s7 || s1.length !== s7.length || s1.some((d) => typeof d !== 'number')) return undefined;
       if (resizeSizes) {
         // sizes that follow the dynamic dims (the batch) where the input's do: the same resize as scales
         const in1 = shapes1.get(n.inputs[0]!)?.shape;
         const in7 = shapes7.get(n.inputs[0]!)?.shape;
-        if (!in1 || !in7 || in1.some((d) => typeof d !== 'number') || !s1.every((d, i) => (d === s7[i] ? in1[i] === in7[i] : d === in1[i] && s7[i] === in7[i]))) return one;
+        if (!in1 || !in7 || in1.some((d) => typeof d !== 'number') || !s1.every((d, i) => (d === s7[i] ? in1[i] === in7[i] : d === in1[i] && s7[i] === in7[i]))) return undefined;
         const scales = s1.map((d, i) => Math.fround((d as number) / (in1[i] as number)));
-        if (!scales.every((sc, i) => Math.floor((in1[i] as number) * sc) === s1[i])) return one;
+        if (!scales.every((sc, i) => Math.floor((in1[i] as number) * sc) === s1[i])) return undefined;
         let scalesName = `${name}/scales`;
         for (let i = 1; initializers.has(scalesName); i++) scalesName = `${name}/scales_${i}`;
         initializers.set(scalesName, Tensor.float32([scales.length], scales));
@@ -230,7 +238,7 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
         continue;
       }
       const differ = s1.flatMap((d, j) => (d !== s7[j] ? [j] : []));
-      if (differ.length !== 1) return one;
+      if (differ.length !== 1) return undefined;
       // 0 (copy the input's dim) where the input's dim there is the dynamic one: the dim keeps its symbol
       const in1 = shapes1.get(n.inputs[0]!)?.shape;
       const in7 = shapes7.get(n.inputs[0]!)?.shape;
@@ -244,6 +252,16 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const read = new Set(nodes.flatMap((n) => n.inputs));
   for (const k of [...initializers.keys()]) if (!read.has(k) && !one.initializers.has(k)) initializers.delete(k);
   return { ...one, nodes, inputs: g.inputs.map((v) => ({ ...v })), outputs: g.outputs.map((v) => ({ ...v })), valueInfo: undefined, initializers };
+}
+
+/**
+ * The graph folded with its dynamic dims left open, its Shape subgraphs running in the file, where
+ * src/passes/open-dims.ts says they may (checked against the folds at 1 and at 7); else undefined.
+ */
+function foldWithOpenDims(g: Graph, evaluate: Evaluator, one: Graph, seven: Graph): Graph | undefined {
+  const open = constantNodesToInitializers(fold(g, evaluate));
+  // value annotations of the first fold would pin the dims: shapes are inferred afresh
+  return shapesComputedAtRunTime(open, [one, seven], TFLITE_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : undefined;
 }
 
 /**
@@ -486,11 +504,13 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
       return fo.length > 0 && fo.every((o) => quantizedBy(o)) && fi.every((i) => isDq(producer.get(i)));
     }),
   );
+  // SHAPE reads only the dims: of the integer tensor as well (a run-time resize size taken from a quantized feature map)
+  const readsShapeOnly = (n: Node) => n.opType === 'Shape' && !n.domain;
   const hybridWeight = (n: Node, v: string) => HYBRID.has(opKey(n)) && n.inputs[1] === v && g.initializers.has(producer.get(v)!.inputs[0]!);
   let dqAliased = new Set<Node>();
   for (;;) {
     const next = new Set(
-      g.nodes.filter((d) => isDq(d) && !outputs.has(d.outputs[0]!) && (consumers.get(d.outputs[0]!) ?? []).every((c) => candidate.has(c) || hybridWeight(c, d.outputs[0]!) || isQ(c))),
+      g.nodes.filter((d) => isDq(d) && !outputs.has(d.outputs[0]!) && (consumers.get(d.outputs[0]!) ?? []).every((c) => candidate.has(c) || hybridWeight(c, d.outputs[0]!) || isQ(c) || readsShapeOnly(c))),
     );
     let changed = next.size !== dqAliased.size;
     dqAliased = next;
