@@ -361,7 +361,8 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       continue;
     }
 
-    if (RECURRENT.has(op) && r === 3 && samePerm(L, [1, 0, 2])) {
+    // (not when lowering to ONNX, channels-first: onnxruntime has no layout=1 recurrent kernels)
+    if (RECURRENT.has(op) && r === 3 && samePerm(L, [1, 0, 2]) && opts.mode === 'channels-last') {
       // a recurrent op reading its sequence with time and batch swapped (PyTorch's batch_first
       // Transpose, absorbed) reads it as it is with the other layout; its outputs are then laid out
       // with the other layout's axes: Y [T, D, B, H] <-> [B, T, D, H], Y_h / Y_c [D, B, H] <-> [B, D, H]

@@ -15,6 +15,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
+import { ortFirst } from '../../support/ort.js';
 import { npyTensor } from '../tensorflow/helpers.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 import { seedWeights, td, TD_MODELS } from './time-distributed-models.js';
@@ -51,7 +52,7 @@ async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
 }
 
 describe('Keras TimeDistributed against TensorFlow.js', () => {
-  it.each(TD_MODELS)('%s (TF.js model.json)', async (_name, make) => {
+  it.each(TD_MODELS)('%s (TF.js model.json; and as .onnx in onnxruntime)', async (_name, make) => {
     const m = make();
     seedWeights(m, 100);
     const { json, shard } = await tfjsRoundTrip(m);
@@ -62,8 +63,11 @@ describe('Keras TimeDistributed against TensorFlow.js', () => {
     const got = await nnportRun(model.graph, xs);
     expect(got[0]!.shape).toEqual(want[0]!.shape);
     const err = relError(got[0]!, want[0]!);
-    console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}`);
+    // the .onnx (channels-first after the layout pass) run by onnxruntime-node
+    const errOrt = relError(await ortFirst((await convert(model, 'td.onnx')).bytes, xs), want[0]!);
+    console.log(`${_name}: nnport vs TF.js ${err.toExponential(2)}, its .onnx in onnxruntime vs TF.js ${errOrt.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
+    expect(errOrt).toBeLessThan(1e-5);
   });
 });
 
@@ -187,6 +191,20 @@ describe('Keras TimeDistributed models written as Keras 3 .keras: NumPy computes
     const x = randomInput([2, 3, 7, 6, 2], 19);
     const err = relError(numpyRun(bytes, 'frames.keras', x), predict(m, [x])[0]!);
     console.log(`unknown time and frame size -> .keras: NumPy on the archive vs TF.js ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-5);
+  });
+});
+
+describe('channels-last features read by a recurrent layer, lowered to ONNX', () => {
+  it('a Keras CRNN without TimeDistributed (Conv2D -> Reshape -> LSTM) as .onnx: onnxruntime loads it (LSTM layout 0) and equals TF.js', async () => {
+    const m = tf.sequential({ layers: [tf.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [8, 6, 1] }), tf.layers.reshape({ targetShape: [6, 12] }), tf.layers.lstm({ units: 3 })] });
+    seedWeights(m, 800);
+    const { json, shard } = await tfjsRoundTrip(m);
+    const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+    const x = randomInput([2, 8, 6, 1], 23);
+    // the layout pass used to absorb the Transpose before the LSTM into layout=1, which onnxruntime has no kernel for
+    const err = relError(await ortFirst((await convert(model, 'crnn.onnx')).bytes, [x]), predict(m, [x])[0]!);
+    console.log(`Keras CRNN -> .onnx: onnxruntime vs TF.js ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
   });
 });
