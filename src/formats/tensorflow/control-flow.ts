@@ -334,33 +334,44 @@ function countedTrips(g: Graph, params: string[], args: TfValue[]): number | und
     }
     return undefined;
   };
-  const cmp = producers.get(through(g.outputs[0]!.name));
-  if (!cmp || cmp.domain || !COMPARE[cmp.opType]) return undefined;
-  let op = cmp.opType;
-  let k = counter(cmp.inputs[0]!);
-  let limit = constant(cmp.inputs[1]!);
-  if (k < 0 || limit === undefined) {
-    k = counter(cmp.inputs[1]!);
-    limit = constant(cmp.inputs[0]!);
-    op = FLIPPED[op]!;
-  }
-  if (k < 0 || limit === undefined) return undefined;
-  const i0 = args[k]!.value;
-  if (!i0 || i0.size !== 1 || (i0.dtype !== 'int32' && i0.dtype !== 'int64')) return undefined;
-  const step = producers.get(through(g.outputs[k + 1]!.name));
-  if (!step || step.domain || (step.opType !== 'Add' && step.opType !== 'Sub')) return undefined;
-  let by: number | undefined;
-  if (param(step.inputs[0]!) === k) by = constant(step.inputs[1]!);
-  else if (step.opType === 'Add' && param(step.inputs[1]!) === k) by = constant(step.inputs[0]!);
-  if (by === undefined || by === 0) return undefined;
-  if (step.opType === 'Sub') by = -by;
-  // count by running the counter: exact for any comparison and sign, bounded
-  const test = COMPARE[op]!;
-  let i = i0.toNumbers()[0]!;
-  let n = 0;
-  for (; test(i, limit); n++, i += by) if (n >= MAX_COUNTED) return undefined;
-  // a counter TensorFlow would wrap around on its way there: left to the Loop's condition
-  const bound = i0.dtype === 'int32' ? 2 ** 31 : 2 ** 53;
-  if (i >= bound || i < -bound) return undefined;
-  return n;
+  // TF2's maximum_iterations (and any cond of several counters): LogicalAnd of counted comparisons,
+  // which stops at the first of them to fail
+  const tripsOf = (cond: string, depth: number): number | undefined => {
+    const both = producers.get(through(cond));
+    if (both && !both.domain && both.opType === 'And' && depth < 8) {
+      const a = tripsOf(both.inputs[0]!, depth + 1);
+      const b = a === undefined ? undefined : tripsOf(both.inputs[1]!, depth + 1);
+      return a === undefined || b === undefined ? undefined : Math.min(a, b);
+    }
+    const cmp = both;
+    if (!cmp || cmp.domain || !COMPARE[cmp.opType]) return undefined;
+    let op = cmp.opType;
+    let k = counter(cmp.inputs[0]!);
+    let limit = constant(cmp.inputs[1]!);
+    if (k < 0 || limit === undefined) {
+      k = counter(cmp.inputs[1]!);
+      limit = constant(cmp.inputs[0]!);
+      op = FLIPPED[op]!;
+    }
+    if (k < 0 || limit === undefined) return undefined;
+    const i0 = args[k]!.value;
+    if (!i0 || i0.size !== 1 || (i0.dtype !== 'int32' && i0.dtype !== 'int64')) return undefined;
+    const step = producers.get(through(g.outputs[k + 1]!.name));
+    if (!step || step.domain || (step.opType !== 'Add' && step.opType !== 'Sub')) return undefined;
+    let by: number | undefined;
+    if (param(step.inputs[0]!) === k) by = constant(step.inputs[1]!);
+    else if (step.opType === 'Add' && param(step.inputs[1]!) === k) by = constant(step.inputs[0]!);
+    if (by === undefined || by === 0) return undefined;
+    if (step.opType === 'Sub') by = -by;
+    // count by running the counter: exact for any comparison and sign, bounded
+    const test = COMPARE[op]!;
+    let i = i0.toNumbers()[0]!;
+    let n = 0;
+    for (; test(i, limit); n++, i += by) if (n >= MAX_COUNTED) return undefined;
+    // a counter TensorFlow would wrap around on its way there: left to the Loop's condition
+    const bound = i0.dtype === 'int32' ? 2 ** 31 : 2 ** 53;
+    if (i >= bound || i < -bound) return undefined;
+    return n;
+  };
+  return tripsOf(g.outputs[0]!.name, 0);
 }

@@ -343,6 +343,16 @@ const rnnCarriedLimit = (limit: number): ModelSpec => {
   return m;
 };
 
+// (3c) TF2's maximum_iterations: cond = LogicalAnd(i < 6, i < max_iterations), max_iterations a carried value
+const rnnMaxIterations = (maxIterations: number): ModelSpec => {
+  const m = rnnCarriedLimit(maxIterations);
+  const [cond, body] = m.functions;
+  cond!.nodes = [cst('rnn_cond/steps', 'int32', [], [6]), op('Less', 'Less', ['i', 'rnn_cond/steps:output:0'], I), op('Max', 'Less', ['i', 'limit'], I), op('And', 'LogicalAnd', ['Less:z:0', 'Max:z:0'])];
+  cond!.ret = { identity: 'And:z:0' };
+  body!.nodes = body!.nodes.map((n) => (n.name === 'rnn_body/one' ? cst('rnn_body/one', 'int32', [], [1]) : n));
+  return m;
+};
+
 // (4) a cond inside a while body: while i < 5: x = (i < 2) ? x * 2 : x - 1; i += 1
 const nestedModel = (): ModelSpec => ({
   nodes: [
@@ -461,6 +471,22 @@ describe('TensorFlow functional control flow', () => {
       await check(m, [{ x }]);
       const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'loop.tflite');
       expect(tfliteOpNames(tfl.bytes, 'loop').filter((o) => o === 'TANH')).toHaveLength(limit ? 6 : 0);
+      const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+      const [want] = await tfjsRun(m, { x });
+      expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+    }
+  });
+
+  it("TF2's maximum_iterations (LogicalAnd of two counted comparisons) stops at the first to fail: trip count min(6, max), runtimes and .tflite = TensorFlow.js", async () => {
+    for (const [max, steps] of [[4, 4], [9, 6]] as const) {
+      const m = rnnMaxIterations(max);
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([steps]);
+      const x = f32([1, 4], 22);
+      await check(m, [{ x }]);
+      const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'loop.tflite');
+      expect(tfliteOpNames(tfl.bytes, 'loop').filter((o) => o === 'TANH')).toHaveLength(steps);
       const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
       const [want] = await tfjsRun(m, { x });
       expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
