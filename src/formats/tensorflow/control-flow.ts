@@ -337,13 +337,12 @@ function countedTrips(g: Graph, params: string[], args: TfValue[]): number | und
   // TF2's maximum_iterations (and any cond of several counters): LogicalAnd of counted comparisons,
   // which stops at the first of them to fail
   const tripsOf = (cond: string, depth: number): number | undefined => {
-    const both = producers.get(through(cond));
-    if (both && !both.domain && both.opType === 'And' && depth < 8) {
-      const a = tripsOf(both.inputs[0]!, depth + 1);
-      const b = a === undefined ? undefined : tripsOf(both.inputs[1]!, depth + 1);
+    const cmp = producers.get(through(cond));
+    if (cmp && !cmp.domain && cmp.opType === 'And' && depth < 8) {
+      const a = tripsOf(cmp.inputs[0]!, depth + 1);
+      const b = a === undefined ? undefined : tripsOf(cmp.inputs[1]!, depth + 1);
       return a === undefined || b === undefined ? undefined : Math.min(a, b);
     }
-    const cmp = both;
     if (!cmp || cmp.domain || !COMPARE[cmp.opType]) return undefined;
     let op = cmp.opType;
     let k = counter(cmp.inputs[0]!);
