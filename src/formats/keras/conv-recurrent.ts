@@ -83,9 +83,9 @@ export function convLstmLayer(e: IrEmitter, call: LayerCall): KValue[] {
   const kernel = weight(call, 'kernel', [...k, C, 4 * F]);
   const recurrent = weight(call, 'recurrent_kernel', [...k, F, 4 * F]);
   const bias = call.weights.has('bias') ? weight(call, 'bias', [4 * F]) : undefined;
-  const act = activationName(cfg.activation ?? 'tanh');
-  // Keras 2 and TF.js default the gates to hard_sigmoid, Keras 3 to sigmoid (their configs always name it)
-  const recAct = activationName(cfg.recurrent_activation ?? (e.keras3 ? 'sigmoid' : 'hard_sigmoid'));
+  // a key left out takes the constructor's default (the gates: Keras 2 and TF.js hard_sigmoid, Keras 3 sigmoid); null is Keras' None, linear
+  const act = activationName(cfg.activation === undefined ? 'tanh' : cfg.activation);
+  const recAct = activationName(cfg.recurrent_activation === undefined ? (e.keras3 ? 'sigmoid' : 'hard_sigmoid') : cfg.recurrent_activation);
 
   const spatialOut: KShape = spatialIn.map((sz, i) => convOut(sz, k[i]!, s[i]!, d[i]!, padding));
   const stateShape: KShape = [B, ...spatialOut, F];
