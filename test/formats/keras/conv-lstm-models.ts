@@ -1,6 +1,6 @@
 // ConvLSTM2D models built by TensorFlow.js itself (4.9) for the ConvLSTM tests: the layer's
 // arguments one at a time (padding, strides, dilation, activations, bias, go_backwards,
-// return_sequences / return_state, channels_first) and a precipitation-nowcasting stack
+// return_sequences / return_state, channels_first, Bidirectional) and a precipitation-nowcasting stack
 // (ConvLSTM2D -> TimeDistributed(BatchNormalization) -> ConvLSTM2D -> Conv3D sigmoid). (TF.js 4.9
 // cannot build a ConvLSTM2D called with initial states, nor a BatchNormalization on rank 5.)
 import { tf } from './tfjs-oracle.js';
@@ -39,4 +39,23 @@ export const CONV_LSTM_MODELS: Array<[string, () => tf.LayersModel]> = [
     const outs = tf.layers.convLstm2d({ filters: 2, kernelSize: [3, 1], padding: 'same', dataFormat: 'channelsFirst', returnState: true } as never).apply(x) as tf.SymbolicTensor[];
     return tf.model({ inputs: x, outputs: outs });
   }],
+  ['Bidirectional concat, sequences', () => tf.sequential({ layers: [
+    tf.layers.bidirectional({ layer: convLstm({ filters: 2, kernelSize: 3, padding: 'same', returnSequences: true }) as never, inputShape: [3, 5, 5, 2] } as never),
+  ] })],
+  ['Bidirectional sum, valid strides 2, last output', () => tf.sequential({ layers: [
+    tf.layers.bidirectional({ layer: convLstm({ filters: 3, kernelSize: 2, strides: 2, recurrentActivation: 'sigmoid' }) as never, mergeMode: 'sum', inputShape: [4, 7, 6, 2] } as never),
+  ] })],
+  ['Bidirectional ave, return_state: [output, h, c forward, h, c backward]', () => {
+    const x = tf.input({ shape: [3, 5, 4, 2] });
+    const outs = tf.layers.bidirectional({ layer: convLstm({ filters: 2, kernelSize: 3, padding: 'same', returnSequences: true, returnState: true }) as never, mergeMode: 'ave' } as never).apply(x) as tf.SymbolicTensor[];
+    return tf.model({ inputs: x, outputs: outs });
+  }],
+  ['Bidirectional merge_mode null: [forward, backward] sequences', () => {
+    const x = tf.input({ shape: [3, 4, 4, 2] });
+    const outs = tf.layers.bidirectional({ layer: convLstm({ filters: 2, kernelSize: 3, padding: 'same', returnSequences: true }) as never, mergeMode: null } as never).apply(x) as tf.SymbolicTensor[];
+    return tf.model({ inputs: x, outputs: outs });
+  }],
+  ['Bidirectional mul, channels_first', () => tf.sequential({ layers: [
+    tf.layers.bidirectional({ layer: convLstm({ filters: 2, kernelSize: 3, padding: 'same', dataFormat: 'channelsFirst', returnSequences: true }) as never, mergeMode: 'mul', inputShape: [3, 2, 5, 4] } as never),
+  ] })],
 ];
