@@ -115,6 +115,7 @@ const condModel = (): Tf1Model => ({
     tf1.op('y', 'Identity', ['cond/Merge']),
     tf1.op('z', 'Identity', ['cond/Merge_1']),
   ],
+  functions: [],
   outputs: ['y', 'z'],
 });
 
@@ -138,6 +139,7 @@ const accumulateModel = (): Tf1Model => ({
     tf1.op('while/add_1', 'AddV2', ['while/mul', 'while/add_1/Enter']),
     tf1.op('y', 'Identity', ['while/Exit_1']),
   ],
+  functions: [],
   outputs: ['y'],
 });
 
@@ -171,6 +173,7 @@ const rnnModel = (steps = 6): Tf1Model => {
       tf1.op('rnn/Tanh', 'Tanh', ['rnn/add_2']),
       tf1.op('h', 'Identity', ['rnn/Exit_1']),
     ],
+    functions: [],
     outputs: ['h'],
   };
 };
@@ -199,6 +202,7 @@ const condInWhileModel = (): Tf1Model => ({
     tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
     tf1.op('y', 'Identity', ['while/Exit_1']),
   ],
+  functions: [],
   outputs: ['y'],
 });
 
@@ -236,6 +240,7 @@ const whileInWhileModel = (): Tf1Model => {
       tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
       tf1.op('y', 'Identity', ['while/Exit_1']),
     ],
+    functions: [],
     outputs: ['y'],
   };
 };
@@ -262,6 +267,7 @@ const dropoutModel = (): Tf1Model => ({
     tf1.merge('dropout/cond/Merge', 'dropout/cond/Identity', 'dropout/cond/dropout/mul'),
     tf1.op('out', 'Relu', ['dropout/cond/Merge']),
   ],
+  functions: [],
   outputs: ['out'],
 });
 
