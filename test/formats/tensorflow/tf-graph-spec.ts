@@ -6,8 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 
-export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
-export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10 };
+export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_RESOURCE';
+export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_RESOURCE: 20 };
 export type AttrSpec =
   | { type: DT }
   | { types: DT[] }
