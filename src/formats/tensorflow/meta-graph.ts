@@ -190,7 +190,13 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
   const sig = options.outputs?.length ? undefined : pickSignature(meta, options.signature, file);
   let inputs: FeedTensor[] = sig ? signatureTensors(sig[1].inputs, file) : [];
   const outputs = options.outputs?.length ? options.outputs : sig ? signatureTensors(sig[1].outputs, file).map((t) => t.name) : [];
-  if (!outputs.length) outputsRequired(gd.node ?? [], file);
+  if (!outputs.length) {
+    const names = Object.keys(meta.signature_def ?? {});
+    if (names.length) {
+      throw new UsageError(`'${file}' has ${names.length} signatures, none of them serving_default: give --signature NAME (${names.join(', ')}) or --outputs NAME[,NAME]`);
+    }
+    outputsRequired(gd.node ?? [], file);
+  }
   // TensorFlow 2: the signature calls a traced function with the variables' handles as captured inputs
   let keys = new Map<string, string>();
   if (needsInlining(gd)) {
