@@ -67,7 +67,14 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
     throw new UsageError(`${command}: cannot list the checkpoint's folder '${dir}'`);
   }
   const shards = names.filter((n) => n.startsWith(`${base}.data-`) && /\.data-\d{5}-of-\d{5}$/.test(n)).sort();
-  if (!names.includes(`${base}.index`)) throw new UsageError(`${command}: no checkpoint '${prefix}.index'`);
+  if (!names.includes(`${base}.index`)) {
+    // a legacy V1 checkpoint: the table `<prefix>` itself, or its shards `<prefix>-NNNNN-of-NNNNN`
+    // (a shard named: all of its shards)
+    const stem = base.replace(/-\d{5}-of-(\d{5})$/, '');
+    const v1 = names.filter((n) => n === base || (n.startsWith(`${stem}-`) && /^-\d{5}-of-\d{5}$/.test(n.slice(stem.length)))).sort();
+    if (v1.length) return { prefix: base, files: v1.map((n) => path.join(dir, n)) };
+    throw new UsageError(`${command}: no checkpoint '${prefix}.index' (nor a V1 checkpoint '${prefix}' or '${prefix}-NNNNN-of-NNNNN')`);
+  }
   return { prefix: base, files: [path.join(dir, `${base}.index`), ...shards.map((s) => path.join(dir, s))] };
 }
 

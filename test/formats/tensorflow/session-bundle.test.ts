@@ -4,9 +4,11 @@
 // ParseExample's dense feature, the variables from the checkpoint. The oracle is TF Serving's
 // own test expectation, y = 0.5·x + 2 for x = 0, 1, 2, 3 (y2 = 0.5·x + 3 for regress_x_to_y2),
 // checked in nnport, onnxruntime on the .onnx and the TFLite interpreter on the .tflite.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { convert, freeze, loadModel, loadModelFiles, run, type LoadedModel } from '../../../src/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
@@ -98,6 +100,27 @@ describe('SessionBundle export (TensorFlow 0.12, V1 checkpoint)', () => {
     const r = await nnport(m);
     expect(r.inputs).toEqual(['x']);
     expect(r.outputs.get('Identity')).toEqual(half(2));
+  });
+});
+
+describe('nnport convert on the command line', () => {
+  it('a .meta named apart from its V1 checkpoint: --checkpoint by prefix or by shard; without it the error says what was looked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-bundle-cli-'));
+    try {
+      copyFileSync(join(BUNDLE(), 'export.meta'), join(dir, 'model.meta'));
+      for (const ck of ['export', 'export-00000-of-00001']) {
+        const out = join(dir, `${ck}.onnx`);
+        const log: string[] = [];
+        expect(await main(['convert', join(dir, 'model.meta'), '--checkpoint', join(BUNDLE(), ck), '-o', out], (s) => log.push(s), (s) => log.push(s)), log.join('\n')).toBe(0);
+        const y = await ortRun(new Uint8Array(readFileSync(out)), [Tensor.float32([X.length, 1], X)]);
+        expect(Array.from([...y.values()][0]!.toFloat32())).toEqual(half(2));
+      }
+      const errs: string[] = [];
+      expect(await main(['convert', join(dir, 'model.meta'), '-o', join(dir, 'none.onnx')], () => {}, (s) => errs.push(s))).toBe(1);
+      expect(errs.join('\n')).toMatch(/'model\.index' cannot be read, nor a V1 checkpoint 'model' or 'model-NNNNN-of-NNNNN' \(give --checkpoint PREFIX\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
