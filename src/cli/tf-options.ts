@@ -17,7 +17,7 @@ export const TF_OPTIONS_HELP = `  --outputs NAMES      TensorFlow: output nodes,
                        the nodes nothing consumes)
   --set NAME=VALUE     TensorFlow: replace a placeholder by a constant (keep_prob=1.0); repeatable
   --signature NAME     TensorFlow SavedModel/MetaGraph signature (default serving_default)
-  --checkpoint PREFIX  TensorFlow .meta: its checkpoint (prefix, .index or folder)`;
+  --checkpoint PREFIX  TensorFlow .meta: its checkpoint (prefix, .index, V1 shard or folder)`;
 
 /** The read options the TF flags give, and the checkpoint files to add to the model's files. */
 export function tfReadOptions(args: ParsedArgs, command: string): { options: Pick<ReadOptions, 'outputs' | 'set' | 'signature' | 'checkpoint'>; files: string[] } {
@@ -37,7 +37,7 @@ export function tfReadOptions(args: ParsedArgs, command: string): { options: Pic
   };
 }
 
-/** The files of a checkpoint named by prefix, .index or folder (with its `checkpoint` state file). */
+/** The files of a checkpoint named by prefix, .index, V1 table or shard, or folder (with its `checkpoint` state file). */
 export function checkpointFiles(arg: string, command: string): { prefix: string; files: string[] } {
   const fs = nodeFs();
   const path = nodePath();
