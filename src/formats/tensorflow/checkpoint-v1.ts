@@ -172,15 +172,21 @@ export function v1Tensor(ck: V1Checkpoint, name: string, file: string): Tensor {
   for (const s of t.slices) {
     const part = sliceTensor(ck, t, s);
     const src = part.data as unknown as ArrayLike<unknown>;
+    // row by row along the last dimension: each row's start in the whole tensor, then its elements
+    const rank = t.shape.length;
     const sshape = s.extents.map((e) => e.size);
-    const sstrides = stridesOf(sshape);
-    const n = shapeSize(sshape);
-    for (let i = 0; i < n; i++) {
-      let at = 0;
-      for (let d = 0; d < sshape.length; d++) at += (s.extents[d]!.start + (Math.floor(i / sstrides[d]!) % sshape[d]!)) * strides[d]!;
-      if (covered[at]) throw new FormatError(`${where}: two of its slices overlap`, { file: ck.shards[s.shard]!.file });
-      covered[at] = 1;
-      dst[at] = src[i];
+    const rowLen = rank ? sshape[rank - 1]! : 1;
+    const outer = sshape.slice(0, -1);
+    const ostrides = stridesOf(outer);
+    const rows = rowLen ? shapeSize(sshape) / rowLen : 0;
+    for (let r = 0; r < rows; r++) {
+      let at = rank ? s.extents[rank - 1]!.start : 0;
+      for (let d = 0; d < outer.length; d++) at += (s.extents[d]!.start + (Math.floor(r / ostrides[d]!) % outer[d]!)) * strides[d]!;
+      for (let j = 0; j < rowLen; j++) {
+        if (covered[at + j]) throw new FormatError(`${where}: two of its slices overlap`, { file: ck.shards[s.shard]!.file });
+        covered[at + j] = 1;
+        dst[at + j] = src[r * rowLen + j];
+      }
     }
   }
   return out;
