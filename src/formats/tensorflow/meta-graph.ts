@@ -11,7 +11,7 @@ import { isV1Table, v1ShardNames } from './checkpoint-v1.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
 import { shapeFromProto, shapeToProto } from './tensor-proto.js';
-import { cutExampleInputs, graphTensorInfo, type FeedTensor } from './parse-example.js';
+import { cutExampleInputs, exampleInputs, graphTensorInfo, type FeedTensor } from './parse-example.js';
 import { graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
 import { guardProtobufDecode } from '../protobuf-peek.js';
@@ -204,8 +204,9 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
     keys = capturedVariableKeys(meta, gd, inlined.calls);
     gd = inlined.graphDef;
   }
-  // serialized tf.Example inputs (classify / regress signatures): cut at the parsed features
-  ({ graphDef: gd, inputs } = cutExampleInputs(gd, inputs, file));
+  // serialized tf.Example inputs (classify / regress signatures, or any such placeholder when
+  // --outputs is given): cut at the parsed features
+  ({ graphDef: gd, inputs } = cutExampleInputs(gd, sig ? inputs : exampleInputs(gd), file));
   const names = new Set(checkpoint.bundle.entries.keys());
   const graphDef = await freezeGraphDef(gd, {
     file,
@@ -217,7 +218,8 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
       return names.has(key) ? checkpoint.tensor(key) : undefined;
     },
   });
-  return { graphDef, signature: sig?.[0], inputs: inputs.map((i) => i.name), outputs };
+  const kept = new Set((graphDef.node ?? []).map((n) => n.name));
+  return { graphDef, signature: sig?.[0], inputs: inputs.map((i) => i.name).filter((n) => kept.has(parseInput(n).node)), outputs };
 }
 
 function isPlaceholder(gd: GraphDef, tensor: string): boolean {

@@ -37,6 +37,23 @@ export function cutExampleInputs(gd: GraphDef, inputs: FeedTensor[], file: strin
   return { graphDef, inputs: out };
 }
 
+/** The graph's serialized-Example inputs: string Placeholders read only by ParseExample ops (none when it has no ParseExample). */
+export function exampleInputs(gd: GraphDef): FeedTensor[] {
+  const nodes = gd.node ?? [];
+  if (!nodes.some((n) => n.op === 'ParseExample')) return [];
+  const readers = new Map<string, NodeDef[]>();
+  for (const n of nodes) {
+    for (const i of dataInputs(n)) {
+      const r = parseInput(i).node;
+      readers.set(r, [...(readers.get(r) ?? []), n]);
+    }
+  }
+  return nodes
+    .filter((n) => (n.op === 'Placeholder' || n.op === 'PlaceholderWithDefault') && n.attr?.dtype?.type === STRING)
+    .filter((n) => (readers.get(n.name ?? '') ?? []).length > 0 && readers.get(n.name ?? '')!.every((r) => r.op === 'ParseExample'))
+    .map((n) => ({ name: `${n.name}:0`, dtype: STRING }));
+}
+
 function cutOne(gd: GraphDef, input: FeedTensor, file: string): { graphDef: GraphDef; features: FeedTensor[] } | undefined {
   const ref = parseInput(input.name);
   const nodes = gd.node ?? [];

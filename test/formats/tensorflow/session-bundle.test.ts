@@ -12,6 +12,7 @@ import { main } from '../../../src/cli/main.js';
 import { convert, freeze, loadModel, loadModelFiles, run, type LoadedModel } from '../../../src/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
+import { encodeGraphDef, freezeGraphDef } from '../../../src/formats/tensorflow/freeze-graph.js';
 import { decodeMetaGraph } from '../../../src/formats/tensorflow/meta-graph.js';
 import { UsageError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
@@ -100,6 +101,27 @@ describe('SessionBundle export (TensorFlow 0.12, V1 checkpoint)', () => {
     const r = await nnport(m);
     expect(r.inputs).toEqual(['x']);
     expect(r.outputs.get('Identity')).toEqual(half(2));
+  });
+});
+
+describe('serving graphs without a signature', () => {
+  it('--outputs y on the SessionBundle: the tf.Example placeholder cut all the same', async () => {
+    const r = await nnport(await loadModelFiles([BUNDLE()], { outputs: ['y'] }));
+    expect(r.inputs).toEqual(['x']);
+    expect(r.outputs.get('y')).toEqual(half(2));
+  });
+
+  it('a frozen GraphDef that still holds tf_example -> ParseExample: read with x as its input', async () => {
+    const meta = decodeMetaGraph(new Uint8Array(readFileSync(join(BUNDLE(), 'export.meta'))), 'export.meta');
+    const values: Record<string, number> = { a: 0.5, b: 2 };
+    const gd = await freezeGraphDef(meta.graph_def!, { file: 'export.meta', outputs: ['Identity'], variable: async (n) => Tensor.float32([], [values[n]!]) });
+    expect(gd.node!.map((n) => n.op)).toContain('ParseExample');
+    const m = await loadModel(encodeGraphDef(gd), { fileName: 'serving.pb' });
+    expect(m.format).toBe('tf-graphdef');
+    const r = await nnport(m);
+    expect(r.inputs).toEqual(['x']);
+    expect(r.outputs.get('Identity')).toEqual(half(2));
+    expect(await onnxruntime(m)).toEqual(half(2));
   });
 });
 
