@@ -1,0 +1,526 @@
+// TensorFlow TensorLists and TensorArrays, in While loops and outside them: graph models in the
+// shapes TensorFlow 2 freezes them into (a Keras LSTM layer's loop: TensorListFromTensor read at
+// `time`, TensorListReserve written at `time` and stacked after the loop, the loop counter and
+// maximum_iterations beside; a tf.function TensorArray loop, in the TF2 TensorList spelling and the
+// TensorArrayV3 one), written as TF.js graph-model JSON and as a binary GraphDef of the same nodes.
+// nnport's runtime (both reads), onnxruntime-node on the .onnx nnport writes and the TFLite
+// interpreter on the .tflite (counted loops unroll) are compared with TensorFlow.js' own
+// graph-model executor (executeAsync); malformed list ops are typed errors.
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
+import { ortRun } from '../../support/ort.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { rng } from '../../support/rng.js';
+import { maxAbsDiff } from './helpers.js';
+
+type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_VARIANT' | 'DT_RESOURCE';
+const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_VARIANT: 21, DT_RESOURCE: 20 };
+type AttrSpec = { type: DT } | { types: DT[] } | { func: string } | { shape: number[] | 'unknown' } | { shapes: number[][] } | { i: number } | { b: boolean };
+interface NodeSpec {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, AttrSpec>;
+  value?: { dtype: 'float32' | 'int32'; shape: number[]; data: number[] };
+}
+interface FnSpec {
+  name: string;
+  inputs: [string, DT][];
+  outputs: [string, DT][];
+  nodes: NodeSpec[];
+  ret: Record<string, string>;
+}
+interface ModelSpec {
+  nodes: NodeSpec[];
+  functions: FnSpec[];
+  outputs: string[];
+}
+
+const F: Record<string, AttrSpec> = { T: { type: 'DT_FLOAT' } };
+const I: Record<string, AttrSpec> = { T: { type: 'DT_INT32' } };
+const EF: Record<string, AttrSpec> = { element_dtype: { type: 'DT_FLOAT' } };
+const ph = (name: string, shape: number[], dtype: DT = 'DT_FLOAT'): NodeSpec => ({ name, op: 'Placeholder', attr: { dtype: { type: dtype }, shape: { shape } } });
+const cst = (name: string, dtype: 'float32' | 'int32', shape: number[], data: number[]): NodeSpec => ({ name, op: 'Const', value: { dtype, shape, data } });
+const ci = (name: string, data: number[] | number): NodeSpec => (typeof data === 'number' ? cst(name, 'int32', [], [data]) : cst(name, 'int32', [data.length], data));
+const op = (name: string, o: string, input: string[], attr: Record<string, AttrSpec> = F): NodeSpec => ({ name, op: o, input, attr });
+
+const shapeJson = (s: number[] | 'unknown') => (s === 'unknown' ? { unknownRank: true } : { dim: s.map((d) => ({ size: String(d) })) });
+function attrJson(a: AttrSpec): unknown {
+  if ('type' in a) return { type: a.type };
+  if ('types' in a) return { list: { type: a.types } };
+  if ('func' in a) return { func: { name: a.func } };
+  if ('shape' in a) return { shape: shapeJson(a.shape) };
+  if ('i' in a) return { i: String(a.i) };
+  if ('b' in a) return { b: a.b };
+  return { list: { shape: a.shapes.map(shapeJson) } };
+}
+function attrProto(a: AttrSpec): tensorflow.AttrValue.$Properties {
+  const sp = (s: number[] | 'unknown') => (s === 'unknown' ? { unknown_rank: true } : { dim: s.map((d) => ({ size: d })) });
+  if ('type' in a) return { type: DT_NUM[a.type] };
+  if ('types' in a) return { list: { type: a.types.map((t) => DT_NUM[t]) } };
+  if ('func' in a) return { func: { name: a.func } };
+  if ('shape' in a) return { shape: sp(a.shape) };
+  if ('i' in a) return { i: a.i };
+  if ('b' in a) return { b: a.b };
+  return { list: { shape: a.shapes.map(sp) } };
+}
+const constBytes = (v: NonNullable<NodeSpec['value']>): Uint8Array => new Uint8Array((v.dtype === 'float32' ? Float32Array.from(v.data) : Int32Array.from(v.data)).buffer);
+
+function tfjsModel(m: ModelSpec): { json: Record<string, unknown>; bin: Uint8Array; specs: { name: string; shape: number[]; dtype: string }[] } {
+  const specs: { name: string; shape: number[]; dtype: string }[] = [];
+  const chunks: Uint8Array[] = [];
+  const node = (n: NodeSpec) => {
+    const attr: Record<string, unknown> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrJson(v)]));
+    if (n.value) {
+      const dt = n.value.dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32';
+      attr.dtype = { type: dt };
+      attr.value = { tensor: { dtype: dt, tensorShape: shapeJson(n.value.shape) } };
+      specs.push({ name: n.name, shape: n.value.shape, dtype: n.value.dtype });
+      chunks.push(constBytes(n.value));
+    }
+    return { name: n.name, op: n.op, input: n.input ?? [], attr };
+  };
+  const nodes = m.nodes.map(node);
+  const fns = m.functions.map((f) => ({
+    signature: { name: f.name, inputArg: f.inputs.map(([name, type]) => ({ name, type })), outputArg: f.outputs.map(([name, type]) => ({ name, type })) },
+    nodeDef: f.nodes.map(node),
+    ret: f.ret,
+  }));
+  const bin = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    bin.set(c, o);
+    o += c.length;
+  }
+  const json = {
+    format: 'graph-model',
+    generatedBy: 'nnport test',
+    convertedBy: 'nnport test',
+    modelTopology: { node: nodes, library: { function: fns }, versions: { producer: 1395 } },
+    weightsManifest: [{ paths: ['w.bin'], weights: specs }],
+  };
+  return { json, bin, specs };
+}
+
+function graphDefBytes(m: ModelSpec): Uint8Array {
+  const node = (n: NodeSpec): tensorflow.NodeDef.$Properties => {
+    const attr: Record<string, tensorflow.AttrValue.$Properties> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrProto(v)]));
+    if (n.value) {
+      const dt = n.value.dtype === 'float32' ? 1 : 3;
+      attr.dtype = { type: dt };
+      attr.value = { tensor: { dtype: dt, tensor_shape: { dim: n.value.shape.map((d) => ({ size: d })) }, tensor_content: constBytes(n.value) } };
+    }
+    return { name: n.name, op: n.op, input: n.input ?? [], attr };
+  };
+  const gd: tensorflow.GraphDef.$Properties = {
+    node: m.nodes.map(node),
+    library: {
+      function: m.functions.map((f) => ({
+        signature: { name: f.name, input_arg: f.inputs.map(([name, t]) => ({ name, type: DT_NUM[t] })), output_arg: f.outputs.map(([name, t]) => ({ name, type: DT_NUM[t] })) },
+        node_def: f.nodes.map(node),
+        ret: f.ret,
+      })),
+    },
+  };
+  return tensorflow.GraphDef.encode(gd).finish();
+}
+
+const oracle = useTfliteOracle();
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = mkdtempSync(join(tmpdir(), 'nnport-tflist-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+async function nnportGraph(m: ModelSpec): Promise<Graph> {
+  const { json, bin } = tfjsModel(m);
+  const sub = join(dir, `m${counter++}`);
+  mkdirSync(sub);
+  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
+  writeFileSync(join(sub, 'w.bin'), bin);
+  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
+  if (model.kind !== 'graph') throw new Error('not a graph');
+  return model.graph;
+}
+
+type Feed = Record<string, Tensor>;
+
+async function tfjsRun(m: ModelSpec, feeds: Feed): Promise<Tensor[]> {
+  const { json, bin, specs } = tfjsModel(m);
+  const model = await tf.loadGraphModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: bin.buffer.slice(0) as ArrayBuffer, format: 'graph-model' }),
+  );
+  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.tensor(t.dtype === 'int32' ? Int32Array.from(t.toNumbers()) : t.toFloat32(), [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32')]));
+  const outs = (await model.executeAsync(inputs, m.outputs)) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(outs) ? outs : [outs];
+  const res = await Promise.all(list.map(async (t) => new Tensor('float32', t.shape, Float32Array.from(await t.data()))));
+  tf.dispose([...Object.values(inputs), ...list]);
+  model.dispose();
+  return res;
+}
+
+async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const r = await run(g, feeds);
+  return g.outputs.map((o) => r.outputs.get(o.name)!);
+}
+
+async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
+  return [...(await ortRun(bytes, feeds)).values()];
+}
+
+/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed; the worst difference. */
+async function check(m: ModelSpec, feedSets: Feed[], oracleModel = m): Promise<number> {
+  const g = await nnportGraph(m);
+  const pb = await loadModel(graphDefBytes(m), { fileName: 'lists.pb', outputs: m.outputs });
+  if (pb.kind !== 'graph') throw new Error('not a graph');
+  let worst = 0;
+  for (const feeds of feedSets) {
+    const want = await tfjsRun(oracleModel, feeds);
+    for (const got of [await nnportRun(g, feeds), await nnportRun(pb.graph, feeds), await ortRunAll(g, feeds)]) {
+      expect(got.length).toBe(want.length);
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
+        worst = Math.max(worst, d);
+        expect(d).toBeLessThan(1e-5);
+      }
+    }
+  }
+  return worst;
+}
+
+/** The .tflite nnport writes (counted loops unrolled) in the TFLite interpreter against TensorFlow.js; the worst difference. */
+async function checkTflite(m: ModelSpec, feeds: Feed, inputs: string[], oracleModel = m): Promise<{ worst: number; ops: string[] }> {
+  const g = await nnportGraph(m);
+  const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'lists.tflite');
+  const ops = tfliteOpNames(tfl.bytes, 'lists');
+  const got = await oracle.run(tfl.bytes, inputs.map((k) => feeds[k]!.toFloat32()));
+  const want = await tfjsRun(oracleModel, feeds);
+  let worst = 0;
+  for (const [i, w] of want.entries()) {
+    expect(got[i]!.shape).toEqual(w.shape);
+    const d = maxAbsDiff(got[i]!.data as Float32Array, w.toFloat32());
+    worst = Math.max(worst, d);
+    expect(d).toBeLessThan(1e-5);
+  }
+  return { worst, ops };
+}
+
+const f32 = (shape: number[], seed: number): Tensor => {
+  const r = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+};
+const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+
+/**
+ * A Keras LSTM layer (return_sequences) as TF2 freezes it (keras.backend.rnn): the input made
+ * time-major and a TensorList (TensorListFromTensor), a TensorListReserve for the outputs, and a
+ * While over (loop_counter, maximum_iterations, time, output list, h, c) plus the captured input
+ * list and weights, cond = loop_counter < maximum_iterations and time < steps; the body reads the
+ * input at `time`, writes h at `time`; TensorListStack after the loop.
+ */
+function kerasLstm(batch: number, steps: number, features: number, units: number): ModelSpec {
+  const r = rng(41);
+  const mat = (n: number) => Array.from({ length: n }, () => (r() * 2 - 1) * 0.5);
+  const T: DT[] = ['DT_INT32', 'DT_INT32', 'DT_INT32', 'DT_VARIANT', 'DT_FLOAT', 'DT_FLOAT', 'DT_VARIANT', 'DT_FLOAT', 'DT_FLOAT', 'DT_FLOAT'];
+  const args: [string, DT][] = [
+    ['lstm_while_loop_counter', 'DT_INT32'],
+    ['lstm_while_maximum_iterations', 'DT_INT32'],
+    ['placeholder', 'DT_INT32'],
+    ['placeholder_1', 'DT_VARIANT'],
+    ['placeholder_2', 'DT_FLOAT'],
+    ['placeholder_3', 'DT_FLOAT'],
+    ['tensorarrayunstack_tensorlistfromtensor_0', 'DT_VARIANT'],
+    ['lstm_cell_matmul_readvariableop_resource_0', 'DT_FLOAT'],
+    ['lstm_cell_matmul_1_readvariableop_resource_0', 'DT_FLOAT'],
+    ['lstm_cell_biasadd_readvariableop_resource_0', 'DT_FLOAT'],
+  ];
+  return {
+    nodes: [
+      ph('input', [batch, steps, features]),
+      ci('lstm/transpose/perm', [1, 0, 2]),
+      op('lstm/transpose', 'Transpose', ['input', 'lstm/transpose/perm'], { T: { type: 'DT_FLOAT' }, Tperm: { type: 'DT_INT32' } }),
+      ci('lstm/TensorArrayV2/element_shape', [-1, units]),
+      ci('lstm/TensorArrayV2/num_elements', steps),
+      op('lstm/TensorArrayV2', 'TensorListReserve', ['lstm/TensorArrayV2/element_shape', 'lstm/TensorArrayV2/num_elements'], { element_dtype: { type: 'DT_FLOAT' }, shape_type: { type: 'DT_INT32' } }),
+      ci('lstm/TensorArrayUnstack/TensorListFromTensor/element_shape', [-1, features]),
+      op('lstm/TensorArrayUnstack/TensorListFromTensor', 'TensorListFromTensor', ['lstm/transpose', 'lstm/TensorArrayUnstack/TensorListFromTensor/element_shape'], { element_dtype: { type: 'DT_FLOAT' }, shape_type: { type: 'DT_INT32' } }),
+      cst('lstm/zeros', 'float32', [batch, units], Array<number>(batch * units).fill(0)),
+      cst('lstm/zeros_1', 'float32', [batch, units], Array<number>(batch * units).fill(0)),
+      ci('lstm/time', 0),
+      ci('lstm/while/maximum_iterations', steps),
+      ci('lstm/while/loop_counter', 0),
+      cst('lstm/lstm_cell/kernel', 'float32', [features, 4 * units], mat(features * 4 * units)),
+      cst('lstm/lstm_cell/recurrent_kernel', 'float32', [units, 4 * units], mat(units * 4 * units)),
+      cst('lstm/lstm_cell/bias', 'float32', [4 * units], mat(4 * units)),
+      op(
+        'lstm/while',
+        'While',
+        [
+          'lstm/while/loop_counter',
+          'lstm/while/maximum_iterations',
+          'lstm/time',
+          'lstm/TensorArrayV2',
+          'lstm/zeros',
+          'lstm/zeros_1',
+          'lstm/TensorArrayUnstack/TensorListFromTensor',
+          'lstm/lstm_cell/kernel',
+          'lstm/lstm_cell/recurrent_kernel',
+          'lstm/lstm_cell/bias',
+        ],
+        {
+          T: { types: T },
+          cond: { func: 'lstm_while_cond_1234' },
+          body: { func: 'lstm_while_body_1235' },
+          output_shapes: { shapes: [[], [], [], [], [-1, units], [-1, units], [], [features, 4 * units], [units, 4 * units], [4 * units]] },
+          parallel_iterations: { i: 32 },
+          _num_original_outputs: { i: 10 },
+        },
+      ),
+      ci('lstm/TensorArrayV2Stack/TensorListStack/element_shape', [-1, units]),
+      op('lstm/TensorArrayV2Stack/TensorListStack', 'TensorListStack', ['lstm/while:3', 'lstm/TensorArrayV2Stack/TensorListStack/element_shape'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: steps } }),
+      ci('lstm/transpose_1/perm', [1, 0, 2]),
+      op('lstm/transpose_1', 'Transpose', ['lstm/TensorArrayV2Stack/TensorListStack', 'lstm/transpose_1/perm'], { T: { type: 'DT_FLOAT' }, Tperm: { type: 'DT_INT32' } }),
+      op('h', 'Identity', ['lstm/while:4']),
+    ],
+    functions: [
+      {
+        name: 'lstm_while_cond_1234',
+        inputs: args,
+        outputs: [['identity', 'DT_BOOL']],
+        nodes: [
+          ci('lstm/while/Less/y', steps),
+          op('lstm/while/Less', 'Less', ['placeholder', 'lstm/while/Less/y:output:0'], I),
+          op('lstm/while/Less_1', 'Less', ['lstm_while_loop_counter', 'lstm_while_maximum_iterations'], I),
+          op('lstm/while/LogicalAnd', 'LogicalAnd', ['lstm/while/Less_1:z:0', 'lstm/while/Less:z:0'], {}),
+          op('lstm/while/Identity', 'Identity', ['lstm/while/LogicalAnd:z:0'], { T: { type: 'DT_BOOL' } }),
+        ],
+        ret: { identity: 'lstm/while/Identity:output:0' },
+      },
+      {
+        name: 'lstm_while_body_1235',
+        inputs: args,
+        outputs: [
+          ['identity', 'DT_INT32'],
+          ['identity_1', 'DT_INT32'],
+          ['identity_2', 'DT_INT32'],
+          ['identity_3', 'DT_VARIANT'],
+          ['identity_4', 'DT_FLOAT'],
+          ['identity_5', 'DT_FLOAT'],
+          ['tensorarrayunstack_tensorlistfromtensor', 'DT_VARIANT'],
+          ['lstm_cell_matmul_readvariableop_resource', 'DT_FLOAT'],
+          ['lstm_cell_matmul_1_readvariableop_resource', 'DT_FLOAT'],
+          ['lstm_cell_biasadd_readvariableop_resource', 'DT_FLOAT'],
+        ],
+        nodes: [
+          ci('lstm/while/TensorArrayV2Read/TensorListGetItem/element_shape', [-1, features]),
+          op('lstm/while/TensorArrayV2Read/TensorListGetItem', 'TensorListGetItem', ['tensorarrayunstack_tensorlistfromtensor_0', 'placeholder', 'lstm/while/TensorArrayV2Read/TensorListGetItem/element_shape:output:0'], EF),
+          op('lstm/while/lstm_cell/MatMul', 'MatMul', ['lstm/while/TensorArrayV2Read/TensorListGetItem:item:0', 'lstm_cell_matmul_readvariableop_resource_0']),
+          op('lstm/while/lstm_cell/MatMul_1', 'MatMul', ['placeholder_2', 'lstm_cell_matmul_1_readvariableop_resource_0']),
+          op('lstm/while/lstm_cell/add', 'AddV2', ['lstm/while/lstm_cell/MatMul:product:0', 'lstm/while/lstm_cell/MatMul_1:product:0']),
+          op('lstm/while/lstm_cell/BiasAdd', 'BiasAdd', ['lstm/while/lstm_cell/add:z:0', 'lstm_cell_biasadd_readvariableop_resource_0']),
+          ci('lstm/while/lstm_cell/split/split_dim', 1),
+          op('lstm/while/lstm_cell/split', 'Split', ['lstm/while/lstm_cell/split/split_dim:output:0', 'lstm/while/lstm_cell/BiasAdd:output:0'], { T: { type: 'DT_FLOAT' }, num_split: { i: 4 } }),
+          op('lstm/while/lstm_cell/Sigmoid', 'Sigmoid', ['lstm/while/lstm_cell/split:output:0']),
+          op('lstm/while/lstm_cell/Sigmoid_1', 'Sigmoid', ['lstm/while/lstm_cell/split:output:1']),
+          op('lstm/while/lstm_cell/mul', 'Mul', ['lstm/while/lstm_cell/Sigmoid_1:y:0', 'placeholder_3']),
+          op('lstm/while/lstm_cell/Tanh', 'Tanh', ['lstm/while/lstm_cell/split:output:2']),
+          op('lstm/while/lstm_cell/mul_1', 'Mul', ['lstm/while/lstm_cell/Sigmoid:y:0', 'lstm/while/lstm_cell/Tanh:y:0']),
+          op('lstm/while/lstm_cell/add_1', 'AddV2', ['lstm/while/lstm_cell/mul:z:0', 'lstm/while/lstm_cell/mul_1:z:0']),
+          op('lstm/while/lstm_cell/Sigmoid_2', 'Sigmoid', ['lstm/while/lstm_cell/split:output:3']),
+          op('lstm/while/lstm_cell/Tanh_1', 'Tanh', ['lstm/while/lstm_cell/add_1:z:0']),
+          op('lstm/while/lstm_cell/mul_2', 'Mul', ['lstm/while/lstm_cell/Sigmoid_2:y:0', 'lstm/while/lstm_cell/Tanh_1:y:0']),
+          op('lstm/while/TensorArrayV2Write/TensorListSetItem', 'TensorListSetItem', ['placeholder_1', 'placeholder', 'lstm/while/lstm_cell/mul_2:z:0'], EF),
+          ci('lstm/while/add/y', 1),
+          op('lstm/while/add', 'AddV2', ['placeholder', 'lstm/while/add/y:output:0'], I),
+          ci('lstm/while/add_1/y', 1),
+          op('lstm/while/add_1', 'AddV2', ['lstm_while_loop_counter', 'lstm/while/add_1/y:output:0'], I),
+          op('lstm/while/Identity', 'Identity', ['lstm/while/add_1:z:0'], I),
+          op('lstm/while/Identity_1', 'Identity', ['lstm_while_maximum_iterations'], I),
+          op('lstm/while/Identity_2', 'Identity', ['lstm/while/add:z:0'], I),
+          op('lstm/while/Identity_3', 'Identity', ['lstm/while/TensorArrayV2Write/TensorListSetItem:output_handle:0'], { T: { type: 'DT_VARIANT' } }),
+          op('lstm/while/Identity_4', 'Identity', ['lstm/while/lstm_cell/mul_2:z:0']),
+          op('lstm/while/Identity_5', 'Identity', ['lstm/while/lstm_cell/add_1:z:0']),
+        ],
+        ret: {
+          identity: 'lstm/while/Identity:output:0',
+          identity_1: 'lstm/while/Identity_1:output:0',
+          identity_2: 'lstm/while/Identity_2:output:0',
+          identity_3: 'lstm/while/Identity_3:output:0',
+          identity_4: 'lstm/while/Identity_4:output:0',
+          identity_5: 'lstm/while/Identity_5:output:0',
+          tensorarrayunstack_tensorlistfromtensor: 'tensorarrayunstack_tensorlistfromtensor_0',
+          lstm_cell_matmul_readvariableop_resource: 'lstm_cell_matmul_readvariableop_resource_0',
+          lstm_cell_matmul_1_readvariableop_resource: 'lstm_cell_matmul_1_readvariableop_resource_0',
+          lstm_cell_biasadd_readvariableop_resource: 'lstm_cell_biasadd_readvariableop_resource_0',
+        },
+      },
+    ],
+    outputs: ['lstm/transpose_1', 'h'],
+  };
+}
+
+/**
+ * A tf.function cumulative sum into a TensorArray: ta = TensorArray(float32, size=n) (element
+ * shape unknown), for i in range(n): acc += x[i]; ta = ta.write(i, acc); return ta.stack().
+ * `n` a placeholder (a Loop of computed trip count) or a constant (counted).
+ */
+function cumsumList(n: number | 'input'): ModelSpec {
+  const T: DT[] = ['DT_INT32', 'DT_INT32', 'DT_VARIANT', 'DT_FLOAT', 'DT_FLOAT'];
+  const args: [string, DT][] = [['i', 'DT_INT32'], ['n', 'DT_INT32'], ['ta', 'DT_VARIANT'], ['acc', 'DT_FLOAT'], ['x', 'DT_FLOAT']];
+  return {
+    nodes: [
+      ph('x', [6, 3]),
+      n === 'input' ? ph('n', [], 'DT_INT32') : ci('n', n),
+      ci('es', -1),
+      op('ta', 'TensorListReserve', ['es', 'n'], { element_dtype: { type: 'DT_FLOAT' }, shape_type: { type: 'DT_INT32' } }),
+      cst('acc0', 'float32', [3], [0, 0, 0]),
+      ci('i0', 0),
+      op('loop', 'StatelessWhile', ['i0', 'n', 'ta', 'acc0', 'x'], {
+        T: { types: T },
+        cond: { func: 'cumsum_cond' },
+        body: { func: 'cumsum_body' },
+        output_shapes: { shapes: [[], [], [], [3], [6, 3]] },
+      }),
+      ci('es2', -1),
+      op('stack', 'TensorListStack', ['loop:2', 'es2'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: -1 } }),
+      op('acc', 'Identity', ['loop:3']),
+    ],
+    functions: [
+      {
+        name: 'cumsum_cond',
+        inputs: args,
+        outputs: [['identity', 'DT_BOOL']],
+        nodes: [op('Less', 'Less', ['i', 'n'], I)],
+        ret: { identity: 'Less:z:0' },
+      },
+      {
+        name: 'cumsum_body',
+        inputs: args,
+        outputs: [['i_1', 'DT_INT32'], ['n_1', 'DT_INT32'], ['ta_1', 'DT_VARIANT'], ['acc_1', 'DT_FLOAT'], ['x_1', 'DT_FLOAT']],
+        nodes: [
+          ci('axis', 0),
+          op('row', 'GatherV2', ['x', 'i', 'axis:output:0'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+          op('sum', 'AddV2', ['acc', 'row:output:0']),
+          op('write', 'TensorListSetItem', ['ta', 'i', 'sum:z:0'], EF),
+          ci('one', 1),
+          op('next', 'AddV2', ['i', 'one:output:0'], I),
+        ],
+        ret: { i_1: 'next:z:0', n_1: 'n', ta_1: 'write:output_handle:0', acc_1: 'sum:z:0', x_1: 'x' },
+      },
+    ],
+    outputs: ['stack', 'acc'],
+  };
+}
+
+/** The same loop in TF1's TensorArrayV3 spelling: the handle and the flow carried, WriteV3 in the body, GatherV3 of range(SizeV3) after. */
+function cumsumArray(n: number | 'input'): ModelSpec {
+  const T: DT[] = ['DT_INT32', 'DT_INT32', 'DT_RESOURCE', 'DT_FLOAT', 'DT_FLOAT', 'DT_FLOAT'];
+  const args: [string, DT][] = [['i', 'DT_INT32'], ['n', 'DT_INT32'], ['handle', 'DT_RESOURCE'], ['flow', 'DT_FLOAT'], ['acc', 'DT_FLOAT'], ['x', 'DT_FLOAT']];
+  return {
+    nodes: [
+      ph('x', [6, 3]),
+      n === 'input' ? ph('n', [], 'DT_INT32') : ci('n', n),
+      op('ta', 'TensorArrayV3', ['n'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: 'unknown' }, dynamic_size: { b: false }, clear_after_read: { b: true }, identical_element_shapes: { b: true } }),
+      cst('acc0', 'float32', [3], [0, 0, 0]),
+      ci('i0', 0),
+      op('loop', 'While', ['i0', 'n', 'ta', 'ta:1', 'acc0', 'x'], {
+        T: { types: T },
+        cond: { func: 'ta_cond' },
+        body: { func: 'ta_body' },
+        output_shapes: { shapes: [[], [], [], [], [3], [6, 3]] },
+      }),
+      op('size', 'TensorArraySizeV3', ['ta', 'loop:3'], {}),
+      ci('zero', 0),
+      ci('one', 1),
+      op('range', 'Range', ['zero', 'size', 'one'], { Tidx: { type: 'DT_INT32' } }),
+      op('stack', 'TensorArrayGatherV3', ['ta', 'range', 'loop:3'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: 'unknown' } }),
+      op('acc', 'Identity', ['loop:4']),
+    ],
+    functions: [
+      {
+        name: 'ta_cond',
+        inputs: args,
+        outputs: [['identity', 'DT_BOOL']],
+        nodes: [op('Less', 'Less', ['i', 'n'], I)],
+        ret: { identity: 'Less:z:0' },
+      },
+      {
+        name: 'ta_body',
+        inputs: args,
+        outputs: [['i_1', 'DT_INT32'], ['n_1', 'DT_INT32'], ['handle_1', 'DT_RESOURCE'], ['flow_1', 'DT_FLOAT'], ['acc_1', 'DT_FLOAT'], ['x_1', 'DT_FLOAT']],
+        nodes: [
+          ci('axis', 0),
+          op('row', 'GatherV2', ['x', 'i', 'axis:output:0'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+          op('sum', 'AddV2', ['acc', 'row:output:0']),
+          op('write', 'TensorArrayWriteV3', ['handle', 'i', 'sum:z:0', 'flow'], F),
+          ci('one', 1),
+          op('next', 'AddV2', ['i', 'one:output:0'], I),
+        ],
+        ret: { i_1: 'next:z:0', n_1: 'n', handle_1: 'handle', flow_1: 'write:flow_out:0', acc_1: 'sum:z:0', x_1: 'x' },
+      },
+    ],
+    outputs: ['stack', 'acc'],
+  };
+}
+
+/**
+ * The LSTM for TensorFlow.js' executor: the body gives h back as mul_2 itself rather than through
+ * its Identity (the same value). TF.js 4.9 frees a tensor written into a TensorList when an
+ * Identity of it was carried by the loop ('Cannot read properties of undefined (reading
+ * backend)' at TensorListStack), so it cannot run TF2's own spelling.
+ */
+function kerasLstmForTfjs(batch: number, steps: number, features: number, units: number): ModelSpec {
+  const m = kerasLstm(batch, steps, features, units);
+  m.functions[1]!.ret.identity_4 = 'lstm/while/lstm_cell/mul_2:z:0';
+  return m;
+}
+
+describe('TensorFlow TensorLists and TensorArrays', () => {
+  it('a Keras LSTM loop (TF2: FromTensor read at time, Reserve written at time, Stack): a Loop with a scan output; runtimes = TensorFlow.js', async () => {
+    const m = kerasLstm(2, 5, 3, 4);
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([5]);
+    // loop_counter, maximum_iterations, time, h, c, the input list and the 3 weights carried; the outputs a scan output
+    expect(loop.outputs).toHaveLength(10);
+    const body = loop.attrs.body!.value as Graph;
+    expect(body.nodes.some((n) => n.opType === 'Where' || n.opType === 'ScatterND')).toBe(false);
+    const worst = await check(m, [{ input: f32([2, 5, 3], 1) }, { input: f32([2, 5, 3], 2) }], kerasLstmForTfjs(2, 5, 3, 4));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('the Keras LSTM loop to .tflite: unrolled (5 steps), the interpreter = TensorFlow.js', async () => {
+    const { ops } = await checkTflite(kerasLstm(2, 5, 3, 4), { input: f32([2, 5, 3], 3) }, ['input'], kerasLstmForTfjs(2, 5, 3, 4));
+    expect(ops).not.toContain('WHILE');
+    expect(ops.filter((o) => o === 'TANH')).toHaveLength(10);
+  });
+
+  it('a tf.function TensorArray loop (TensorListReserve of unknown element shape, written at i): n from the input (computed trip count) and constant', async () => {
+    const x = f32([6, 3], 7);
+    await check(cumsumList('input'), [{ x, n: scalarI(6) }, { x, n: scalarI(4) }, { x, n: scalarI(1) }]);
+    await check(cumsumList(6), [{ x }]);
+    const { ops } = await checkTflite(cumsumList(6), { x }, ['x']);
+    expect(ops).not.toContain('WHILE');
+  });
+
+  it('the same loop in the TensorArrayV3 spelling (handle and flow carried, WriteV3, SizeV3, GatherV3)', async () => {
+    const x = f32([6, 3], 8);
+    await check(cumsumArray('input'), [{ x, n: scalarI(6) }, { x, n: scalarI(3) }]);
+    await check(cumsumArray(5), [{ x }]);
+    const { ops } = await checkTflite(cumsumArray(5), { x }, ['x']);
+    expect(ops).not.toContain('WHILE');
+  });
+});
+
