@@ -309,11 +309,11 @@ function scatterRows(c: NodeCtx, base: string | undefined, n: number | TfValue, 
 function scatterNew(c: NodeCtx, tensor: TfValue, indices: TfValue, n: number | TfValue | undefined, dtype: DType, declared: Dim[] | undefined): TfValue {
   const idx = indices.value?.toNumbers();
   let count = n;
+  if (typeof count === 'object' && count.value?.size === 1) count = count.value.toNumbers()[0]!;
   if (count === undefined || (typeof count === 'number' && count < 0)) {
     if (!idx) throw new UnsupportedError(`${c.op} to computed indices without a number of elements`, where(c));
     count = idx.length ? Math.max(...idx) + 1 : 0;
   }
-  if (typeof count !== 'number' && count.value?.size === 1) count = count.value.toNumbers()[0]!;
   const out = scatterRows(c, undefined, count, tensor, indices, dtype);
   const rows = typeof count === 'number' ? count : null;
   return denseValue(out, dtype, tensor.shape ? [rows, ...tensor.shape.slice(1)] : undefined, declared);

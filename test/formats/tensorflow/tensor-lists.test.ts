@@ -524,3 +524,288 @@ describe('TensorFlow TensorLists and TensorArrays', () => {
   });
 });
 
+
+const LT: Record<string, AttrSpec> = { element_dtype: { type: 'DT_FLOAT' }, shape_type: { type: 'DT_INT32' } };
+const TA = (extra: Record<string, AttrSpec> = {}): Record<string, AttrSpec> => ({ dtype: { type: 'DT_FLOAT' }, dynamic_size: { b: false }, clear_after_read: { b: false }, identical_element_shapes: { b: true }, ...extra });
+
+/**
+ * Every list op outside loops, each list built, written and read back once (TF.js changes its lists
+ * in place). `forTfjs`: the split
+ * TensorArray of known element shape, which TF.js 4.9 needs (TensorFlow takes both as written).
+ */
+function straightLine(forTfjs = false): ModelSpec {
+  return {
+    nodes: [
+      ph('a', [3]),
+      ph('b', [3]),
+      ph('c', [3]),
+      ph('y', [2, 3]),
+      ph('d1', [3]),
+      ph('d2', [3]),
+      ph('z', [2, 3]),
+      ph('w', [3, 2, 2]),
+      ph('v', [6, 2]),
+      ph('u', [3, 2]),
+      ci('es3', [3]),
+      ci('n3', 3),
+      ci('i0', 0),
+      ci('i1', 1),
+      ci('i2', 2),
+      ci('idx20', [2, 0]),
+      ci('idx10', [1, 0]),
+      ci('idx201', [2, 0, 1]),
+      ci('idx12', [1, 2]),
+      ci('idx012', [0, 1, 2]),
+      ci('minus1', -1),
+      ci('es22', [2, 2]),
+      ci('es_2', [-1, 2]),
+      ci('len222', [2, 2, 2]),
+      ci('n2', 2),
+      // Reserve, SetItem out of order, then Stack / GetItem / Gather / Length
+      op('L', 'TensorListReserve', ['es3', 'n3'], LT),
+      op('L1', 'TensorListSetItem', ['L', 'i2', 'a'], EF),
+      op('L2', 'TensorListSetItem', ['L1', 'i0', 'b'], EF),
+      op('L3', 'TensorListSetItem', ['L2', 'i1', 'c'], EF),
+      op('stack', 'TensorListStack', ['L3', 'es3'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: 3 } }),
+      op('item', 'TensorListGetItem', ['L3', 'i2', 'es3'], EF),
+      op('gathered', 'TensorListGather', ['L3', 'idx20', 'es3'], EF),
+      op('length', 'TensorListLength', ['L3'], {}),
+      // FromTensor, PushBack twice, PopBack
+      op('P', 'TensorListFromTensor', ['y', 'es3'], LT),
+      op('P1', 'TensorListPushBack', ['P', 'd1'], EF),
+      op('P2', 'TensorListPushBack', ['P1', 'd2'], EF),
+      op('pop', 'TensorListPopBack', ['P2', 'es3'], EF),
+      op('popped', 'TensorListStack', ['pop', 'es3'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: -1 } }),
+      op('last', 'Identity', ['pop:1']),
+      // Scatter (V1, V2)
+      op('S', 'TensorListScatterV2', ['z', 'idx10', 'es3', 'minus1'], EF),
+      op('scattered', 'TensorListStack', ['S', 'es3'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: -1 } }),
+      op('S1', 'TensorListScatter', ['z', 'idx10', 'es3'], EF),
+      op('scattered1', 'TensorListStack', ['S1', 'es3'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: -1 } }),
+      // Concat, Split
+      op('C', 'TensorListFromTensor', ['w', 'es22'], LT),
+      op('cat', 'TensorListConcat', ['C'], { element_dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [-1, 2] } }),
+      op('Sp', 'TensorListSplit', ['v', 'es_2', 'len222'], LT),
+      op('split', 'TensorListStack', ['Sp', 'es_2'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: -1 } }),
+      // TensorArrayV3: Scatter, Read, Gather, Size, Concat; Split; Write
+      op('ta', 'TensorArrayV3', ['n3'], TA({ element_shape: { shape: [2] } })),
+      op('f1', 'TensorArrayScatterV3', ['ta', 'idx201', 'u', 'ta:1'], F),
+      op('read', 'TensorArrayReadV3', ['ta', 'i0', 'f1'], { dtype: { type: 'DT_FLOAT' } }),
+      op('tgather', 'TensorArrayGatherV3', ['ta', 'idx12', 'f1'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [2] } }),
+      op('tsize', 'TensorArraySizeV3', ['ta', 'f1'], {}),
+      op('tconcat', 'TensorArrayConcatV3', ['ta', 'f1'], { dtype: { type: 'DT_FLOAT' }, element_shape_except0: { shape: 'unknown' } }),
+      op('ta2', 'TensorArrayV3', ['n3'], TA({ element_shape: { shape: forTfjs ? [2, 2] : 'unknown' } })),
+      op('f2', 'TensorArraySplitV3', ['ta2', 'v', 'len222', 'ta2:1'], F),
+      op('tgather2', 'TensorArrayGatherV3', ['ta2', 'idx012', 'f2'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: 'unknown' } }),
+      op('ta3', 'TensorArrayV3', ['n2'], TA({ element_shape: { shape: [3] } })),
+      op('w1', 'TensorArrayWriteV3', ['ta3', 'i1', 'a', 'ta3:1'], F),
+      op('w2', 'TensorArrayWriteV3', ['ta3', 'i0', 'b', 'w1'], F),
+      op('tgather3', 'TensorArrayGatherV3', ['ta3', 'idx10', 'w2'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [3] } }),
+    ],
+    functions: [],
+    outputs: ['stack', 'item', 'gathered', 'length', 'scattered', 'scattered1', 'cat', 'read', 'tgather', 'tsize', 'tconcat', 'tgather2', 'tgather3'],
+  };
+}
+
+/**
+ * A list written then read back in a loop (dense): L = list(x); for i in 1..5: L[i] = L[i-1] + L[i]
+ * (a prefix sum in place), and R reserved of known element shape written backwards, R[5-i] = 2 x[i]
+ * for i in 0..5 (the index not the counter: carried dense, not a scan output).
+ */
+function denseLoop(): ModelSpec {
+  const T: DT[] = ['DT_INT32', 'DT_VARIANT', 'DT_VARIANT', 'DT_FLOAT'];
+  const args: [string, DT][] = [['i', 'DT_INT32'], ['L', 'DT_VARIANT'], ['R', 'DT_VARIANT'], ['x', 'DT_FLOAT']];
+  return {
+    nodes: [
+      ph('x', [6, 3]),
+      ci('es', [3]),
+      ci('six', 6),
+      ci('i0', 0),
+      op('L', 'TensorListFromTensor', ['x', 'es'], LT),
+      op('R', 'TensorListReserve', ['es', 'six'], LT),
+      op('loop', 'While', ['i0', 'L', 'R', 'x'], { T: { types: T }, cond: { func: 'd_cond' }, body: { func: 'd_body' }, output_shapes: { shapes: [[], [], [], [6, 3]] } }),
+      op('prefix', 'TensorListStack', ['loop:1', 'es'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: 6 } }),
+      op('reversed', 'TensorListStack', ['loop:2', 'es'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: 6 } }),
+    ],
+    functions: [
+      { name: 'd_cond', inputs: args, outputs: [['identity', 'DT_BOOL']], nodes: [ci('six', 6), op('Less', 'Less', ['i', 'six:output:0'], I)], ret: { identity: 'Less:z:0' } },
+      {
+        name: 'd_body',
+        inputs: args,
+        outputs: [['i_1', 'DT_INT32'], ['L_1', 'DT_VARIANT'], ['R_1', 'DT_VARIANT'], ['x_1', 'DT_FLOAT']],
+        nodes: [
+          ci('one', 1),
+          ci('five', 5),
+          ci('es', [3]),
+          ci('axis', 0),
+          cst('two', 'float32', [], [2]),
+          op('next', 'AddV2', ['i', 'one:output:0'], I),
+          // the prefix sum: from i = 1 on, L[i] = L[i-1] + L[i]
+          op('prev_i', 'Maximum', ['i', 'one:output:0'], I),
+          op('prev_at', 'Sub', ['prev_i:z:0', 'one:output:0'], I),
+          op('prev', 'TensorListGetItem', ['L', 'prev_at:z:0', 'es:output:0'], EF),
+          op('cur', 'TensorListGetItem', ['L', 'prev_i:z:0', 'es:output:0'], EF),
+          op('sum', 'AddV2', ['prev:item:0', 'cur:item:0']),
+          op('L_set', 'TensorListSetItem', ['L', 'prev_i:z:0', 'sum:z:0'], EF),
+          // R[5 - i] = 2 x[i]
+          op('row', 'GatherV2', ['x', 'i', 'axis:output:0'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+          op('twice', 'Mul', ['row:output:0', 'two:output:0']),
+          op('back', 'Sub', ['five:output:0', 'i'], I),
+          op('R_set', 'TensorListSetItem', ['R', 'back:z:0', 'twice:z:0'], EF),
+        ],
+        ret: { i_1: 'next:z:0', L_1: 'L_set:output_handle:0', R_1: 'R_set:output_handle:0', x_1: 'x' },
+      },
+    ],
+    outputs: ['prefix', 'reversed'],
+  };
+}
+
+/**
+ * The model for TensorFlow.js' executor: the loop also carries the values its body writes into
+ * lists (zeros first, unused after). TF.js 4.9 disposes a tensor written into a TensorList in a
+ * While body at the end of the iteration unless the body gives it back as a loop value ('Cannot
+ * read properties of undefined (reading backend)' when the list is read), so it cannot run such a
+ * loop as TensorFlow writes it; the lists' values are the same.
+ */
+function keepWritten(m: ModelSpec, loopName: string, written: { ref: string; shape: number[] }[]): ModelSpec {
+  const out: ModelSpec = structuredClone(m);
+  const loop = out.nodes.find((n) => n.name === loopName)!;
+  const T = (loop.attr!.T as { types: DT[] }).types;
+  const shapes = (loop.attr!.output_shapes as { shapes: number[][] }).shapes;
+  const body = out.functions.find((f) => f.name === (loop.attr!.body as { func: string }).func)!;
+  const cond = out.functions.find((f) => f.name === (loop.attr!.cond as { func: string }).func)!;
+  written.forEach((w, k) => {
+    const init = `${loopName}/kept_${k}`;
+    out.nodes.push(cst(init, 'float32', w.shape, Array<number>(w.shape.reduce((a, b) => a * b, 1)).fill(0)));
+    loop.input = [...loop.input!, init];
+    T.push('DT_FLOAT');
+    shapes.push(w.shape);
+    for (const f of [body, cond]) f.inputs.push([`kept_${k}`, 'DT_FLOAT']);
+    body.outputs.push([`kept_${k}_1`, 'DT_FLOAT']);
+    body.ret[`kept_${k}_1`] = w.ref;
+  });
+  return out;
+}
+
+describe('TensorFlow TensorLists and TensorArrays outside and inside loops', () => {
+  it('every list op outside loops (Reserve / SetItem / Stack / GetItem / Gather / Length, Scatter(V2), Concat, Split, TensorArrayV3 Scatter / Read / Gather / Size / Concat / Split / Write) = TensorFlow.js; PushBack / PopBack', async () => {
+    const feeds: Feed = {
+      a: f32([3], 1), b: f32([3], 2), c: f32([3], 3), y: f32([2, 3], 4), d1: f32([3], 5), d2: f32([3], 6), z: f32([2, 3], 7), w: f32([3, 2, 2], 8), v: f32([6, 2], 9), u: f32([3, 2], 10),
+    };
+    const m = straightLine();
+    const g = await nnportGraph(m);
+    expect(g.nodes.some((n) => n.domain.startsWith('nnport.tensorflow'))).toBe(false);
+    const { y, d1, d2, ...rest } = feeds;
+    await check(m, [rest], straightLine(true));
+    // TF.js' TensorListPopBack gives the element as its output 0 (TensorFlow: the list, then the
+    // element) and its TensorListSplit reshapes each piece to one row, so PushBack / PopBack and
+    // Split are checked against what they mean: [y0, y1, d1], d2 and v as [3, 2, 2]
+    const pop: ModelSpec = { ...m, outputs: ['popped', 'last', 'split'] };
+    const want = [new Tensor('float32', [3, 3], Float32Array.from([...y!.toFloat32(), ...d1!.toFloat32()])), d2!, feeds.v!.reshape([3, 2, 2])];
+    const gp = await nnportGraph(pop);
+    const popFeeds = { y: y!, d1: d1!, d2: d2!, v: feeds.v! };
+    for (const got of [await nnportRun(gp, popFeeds), await ortRunAll(gp, popFeeds)]) {
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        expect(maxAbsDiff(got[i]!.toFloat32(), w.toFloat32())).toBe(0);
+      }
+    }
+  });
+
+  it('a list written then read back in a loop, and one written at 5 - i: carried dense (Where of a one-hot mask); runtimes and .tflite (unrolled) = TensorFlow.js', async () => {
+    const m = denseLoop();
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([6]);
+    expect(loop.outputs).toHaveLength(4); // i, L, R, x carried; no scan output
+    const x = f32([6, 3], 11);
+    const forTfjs = keepWritten(m, 'loop', [{ ref: 'sum:z:0', shape: [3] }, { ref: 'twice:z:0', shape: [3] }]);
+    await check(m, [{ x }], forTfjs);
+    const { ops } = await checkTflite(m, { x }, ['x'], forTfjs);
+    expect(ops).not.toContain('WHILE');
+  });
+});
+
+describe('TensorFlow TensorLists: ops TF.js lacks, and malformed lists', () => {
+  it('TensorListScatterIntoExistingList = TF.js SetItem of each row; TensorListElementShape is the element_shape the list declares', async () => {
+    const base = (scatter: boolean): ModelSpec => ({
+      nodes: [
+        ph('base', [3, 2]),
+        ph('upd', [2, 2]),
+        ci('es', [-1]),
+        ci('idx', [2, 0]),
+        ci('i0', 0),
+        ci('i1', 1),
+        ci('i2', 2),
+        ci('axis', 0),
+        op('L', 'TensorListFromTensor', ['base', 'es'], LT),
+        ...(scatter
+          ? [op('S', 'TensorListScatterIntoExistingList', ['L', 'upd', 'idx'], EF)]
+          : [
+              op('r0', 'GatherV2', ['upd', 'i0', 'axis'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+              op('r1', 'GatherV2', ['upd', 'i1', 'axis'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+              op('S0', 'TensorListSetItem', ['L', 'i2', 'r0'], EF),
+              op('S', 'TensorListSetItem', ['S0', 'i0', 'r1'], EF),
+            ]),
+        op('stack', 'TensorListStack', ['S', 'es'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: 3 } }),
+      ],
+      functions: [],
+      outputs: ['stack'],
+    });
+    const feeds = { base: f32([3, 2], 1), upd: f32([2, 2], 2) };
+    const g = await nnportGraph(base(true));
+    const want = await tfjsRun(base(false), feeds);
+    for (const got of [await nnportRun(g, feeds), await ortRunAll(g, feeds)]) expect(maxAbsDiff(got[0]!.toFloat32(), want[0]!.toFloat32())).toBe(0);
+
+    const shape: ModelSpec = { nodes: [...base(true).nodes.slice(0, 9), op('shape', 'TensorListElementShape', ['L'], { shape_type: { type: 'DT_INT32' } })], functions: [], outputs: ['shape'] };
+    const gs = await nnportGraph(shape);
+    expect(gs.initializers.get(gs.outputs[0]!.name)?.toNumbers() ?? (await nnportRun(gs, { base: feeds.base }))[0]!.toNumbers()).toEqual([-1]);
+  });
+
+  it('malformed lists and patterns nnport cannot hold are typed errors naming the node', async () => {
+    const withNodes = (nodes: NodeSpec[], outputs: string[]): ModelSpec => ({ nodes: [ph('x', [4, 3]), ci('es', [3]), ci('two', 2), ci('i0', 0), ...nodes], functions: [], outputs });
+    // a tensor where a list goes
+    await expect(nnportGraph(withNodes([op('g', 'TensorListGetItem', ['x', 'i0', 'es'], EF)], ['g']))).rejects.toThrow(/node 'g' \(TensorListGetItem\) reads a float32 tensor where it needs a TensorList/);
+    // a list where a tensor goes
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('y', 'Relu', ['L'])], ['y']))).rejects.toThrow(UnsupportedError);
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('y', 'Relu', ['L'])], ['y']))).rejects.toThrow(/Relu reading a TensorList/);
+    // a non-scalar number of elements, a negative one
+    await expect(nnportGraph(withNodes([ci('cnt', [2, 3]), op('L', 'TensorListReserve', ['es', 'cnt'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/the number of elements has shape \[2\], not a scalar/);
+    await expect(nnportGraph(withNodes([ci('neg', -2), op('L', 'TensorListReserve', ['es', 'neg'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/reserves -2 elements/);
+    // a TensorArray op whose handle is not one
+    await expect(nnportGraph(withNodes([op('ta', 'TensorArrayV3', ['two'], TA({ element_shape: { shape: [3] } })), op('r', 'TensorArrayReadV3', ['x', 'i0', 'ta:1'], { dtype: { type: 'DT_FLOAT' } })], ['r']))).rejects.toThrow(/reads a float32 tensor as its TensorArray handle/);
+    // writing out of range
+    await expect(nnportGraph(withNodes([ci('i7', 7), ci('v', [1, 2, 3]), op('L', 'TensorListReserve', ['es', 'two'], LT), op('L1', 'TensorListSetItem', ['L', 'i7', 'v'], EF), op('s', 'TensorListStack', ['L1', 'es'], EF)], ['s']))).rejects.toThrow(/sets element 7 of a list of 2/);
+    // a list of unknown element shape read before anything is written
+    await expect(nnportGraph(withNodes([ci('m1', -1), op('L', 'TensorListReserve', ['m1', 'two'], LT), op('s', 'TensorListStack', ['L', 'm1'], EF)], ['s']))).rejects.toThrow(/TensorListStack of a TensorList \/ TensorArray of unknown element shape/);
+    // a split into unequal lengths
+    await expect(nnportGraph(withNodes([ci('lens', [1, 3]), op('L', 'TensorListSplit', ['x', 'es', 'lens'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListSplit into unequal \(or no\) lengths \[1, 3\]/);
+    // TensorListResize is not read
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('R', 'TensorListResize', ['L', 'two'], {}), op('s', 'TensorListStack', ['R', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListResize/);
+  });
+
+  it('a loop writing a list of unknown element shape other than at its counter is refused by name; an If passing a list too', async () => {
+    // the cumulative sum written at n - 1 - i: not the counter, and the list's element shape unknown
+    const m = cumsumList(6);
+    const body = m.functions[1]!;
+    body.nodes.push(ci('five', 5), op('back', 'Sub', ['five:output:0', 'i'], I));
+    body.nodes = body.nodes.map((n) => (n.name === 'write' ? { ...n, input: ['ta', 'back:z:0', 'sum:z:0'] } : n));
+    const err = await nnportGraph(m).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/StatelessWhile carrying a TensorList \/ TensorArray of unknown element shape that its body does more with than write it at its counter: value 2 of node 'loop'.*index that is not a counter/);
+
+    const cond: ModelSpec = {
+      nodes: [
+        ph('x', [4, 3]),
+        ph('p', [], 'DT_BOOL'),
+        ci('es', [3]),
+        op('L', 'TensorListFromTensor', ['x', 'es'], LT),
+        op('if', 'StatelessIf', ['p', 'L'], { Tcond: { type: 'DT_BOOL' }, Tin: { types: ['DT_VARIANT'] }, Tout: { types: ['DT_VARIANT'] }, then_branch: { func: 'same' }, else_branch: { func: 'same' } }),
+        op('s', 'TensorListStack', ['if', 'es'], EF),
+      ],
+      functions: [{ name: 'same', inputs: [['l', 'DT_VARIANT']], outputs: [['o', 'DT_VARIANT']], nodes: [], ret: { o: 'l' } }],
+      outputs: ['s'],
+    };
+    await expect(nnportGraph(cond)).rejects.toThrow(/StatelessIf passing a TensorList \/ TensorArray to its branches/);
+  });
+});
