@@ -113,7 +113,7 @@ describe('embeddings into Keras', () => {
       console.log(`TF.js Embedding model -> ${file} in TF.js: ${e.toExponential(2)}`);
       expect(e).toBeLessThanOrEqual(1e-6);
     }
-    tf.dispose(m);
+    m.dispose();
   });
 
   it('refused by name: a Cast read by other ops, a table gathered on its feature axis', async () => {
