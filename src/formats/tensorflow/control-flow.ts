@@ -330,7 +330,7 @@ function loop(c: NodeCtx, modes: Mode[], relaxed: boolean[], owners: Map<string,
     const owner = body.params[i]!;
     const w = producers.get(through(slot(i).name));
     if (!w || w.domain !== SCAN_DOMAIN || w.opType !== SCAN_WRITE || w.attrs.owner?.value !== owner) throw new ScanMiss(owner, 'the body does not give it back written once');
-    const start = counterStart(g, body.params, carried, args, through, producers, w.inputs[0]!);
+    const start = counterStart(g, body.params, carried, args, through, producers, w.inputs[0]!, (k) => slot(k).name);
     if (start === undefined) throw new ScanMiss(owner, 'the body writes it at an index that is not a counter (a carried integer of constant start stepping by 1)');
     starts.set(i, start);
   }
@@ -471,13 +471,13 @@ function counterStart(
   through: (v: string) => string,
   producers: Map<string, Graph['nodes'][number]>,
   index: string,
+  result: (k: number) => string,
 ): number | undefined {
   const k = params.indexOf(through(index));
   if (k < 0 || !carried.includes(k)) return undefined;
   const t0 = args[k]!.value;
   if (!t0 || t0.size !== 1 || (t0.dtype !== 'int32' && t0.dtype !== 'int64')) return undefined;
-  const out = g.outputs[1 + carried.indexOf(k)];
-  const step = out ? producers.get(through(out.name)) : undefined;
+  const step = producers.get(through(result(k)));
   if (!step || step.domain || step.opType !== 'Add') return undefined;
   const one = (v: string) => {
     const t = g.initializers.get(through(v));

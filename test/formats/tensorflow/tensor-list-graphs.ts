@@ -434,3 +434,25 @@ export function keepWritten(m: ModelSpec, loopName: string, written: { ref: stri
   });
   return out;
 }
+
+/** The same model with its While's loop values in another order (`order[j]`: the old position of new value j). */
+export function reorderLoop(m: ModelSpec, loopName: string, order: number[]): ModelSpec {
+  const out: ModelSpec = structuredClone(m);
+  const loop = out.nodes.find((n) => n.name === loopName)!;
+  const pick = <T>(xs: T[]): T[] => order.map((k) => xs[k]!);
+  loop.input = pick(loop.input!);
+  (loop.attr!.T as { types: DT[] }).types = pick((loop.attr!.T as { types: DT[] }).types);
+  const shapes = loop.attr!.output_shapes as { shapes: number[][] };
+  shapes.shapes = pick(shapes.shapes);
+  for (const f of out.functions.filter((f) => [(loop.attr!.body as { func: string }).func, (loop.attr!.cond as { func: string }).func].includes(f.name))) {
+    f.inputs = pick(f.inputs);
+    if (f.outputs.length === order.length) f.outputs = pick(f.outputs);
+  }
+  const where = new Map(order.map((k, j) => [k, j]));
+  const rename = (ref: string) => {
+    const m = new RegExp(`^${loopName}:(\\d+)$`).exec(ref);
+    return m ? `${loopName}:${where.get(Number(m[1]))}` : ref;
+  };
+  for (const n of out.nodes) n.input = n.input?.map(rename);
+  return out;
+}

@@ -19,7 +19,7 @@ import { ortRun } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from './helpers.js';
-import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, straightLine, TA, ci } from './tensor-list-graphs.js';
+import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci } from './tensor-list-graphs.js';
 import { cst, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
@@ -120,6 +120,8 @@ describe('TensorFlow TensorLists and TensorArrays', () => {
     const x = f32([6, 3], 7);
     await check(cumsumList('input'), [{ x, n: scalarI(6) }, { x, n: scalarI(4) }, { x, n: scalarI(1) }]);
     await check(cumsumList(6), [{ x }]);
+    // the list ahead of its counter among the loop values
+    await check(reorderLoop(cumsumList('input'), 'loop', [2, 3, 0, 1, 4]), [{ x, n: scalarI(5) }]);
     const { ops } = await checkTflite(cumsumList(6), { x }, ['x']);
     expect(ops).not.toContain('WHILE');
   });
