@@ -98,7 +98,7 @@ function collectKeras3Args(args: Json, out: KerasTensorRef[], file: string, wher
 }
 
 /** Layers whose call takes `initial_state`: its tensors join the call's inputs after x, as Keras 2 and TF.js list them. */
-const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
+const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional', 'ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D']);
 
 /** Whether a keyword argument's value holds a tensor anywhere (Keras 3 `__keras_tensor__`, Keras 2 `[layer, node, tensor]`). */
 function holdsTensor(v: Json, keras2: boolean): boolean {

@@ -8,6 +8,7 @@ import { isObject, type Json, type JsonObject, type OpCallArgs } from './config.
 import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
+import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
@@ -116,20 +117,20 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
     case 'TimeDistributed':
       return timeDistributedWeightRoles(cfg);
     default:
-      return recurrentWeightRoles(className, cfg) ?? [];
+      return recurrentWeightRoles(className, cfg) ?? convRecurrentWeightRoles(className, cfg) ?? [];
   }
 }
 
 // ---- shape helpers ----
 
-function convOut(size: number | null, k: number, s: number, d: number, padding: string): number | null {
+export function convOut(size: number | null, k: number, s: number, d: number, padding: string): number | null {
   if (size === null) return null;
   const ek = (k - 1) * d + 1;
   return padding === 'same' ? Math.ceil(size / s) : Math.floor((size - ek) / s) + 1;
 }
 
 /** Explicit [begin..., end...] pads for TF's SAME (extra padding at the end), or zeros for VALID. */
-function tfPads(spatial: KShape, k: number[], s: number[], d: number[], padding: string): number[] | undefined {
+export function tfPads(spatial: KShape, k: number[], s: number[], d: number[], padding: string): number[] | undefined {
   const n = k.length;
   if (padding === 'valid') return new Array<number>(2 * n).fill(0);
   if (spatial.some((x) => x === null)) return undefined; // auto_pad then
@@ -145,7 +146,7 @@ function tfPads(spatial: KShape, k: number[], s: number[], d: number[], padding:
   return [...begin, ...end];
 }
 
-function padAttrs(pads: number[] | undefined): Record<string, Attr> {
+export function padAttrs(pads: number[] | undefined): Record<string, Attr> {
   return pads ? { pads: ints(pads) } : { auto_pad: str('SAME_UPPER') };
 }
 
@@ -675,10 +676,6 @@ const rescaling: LayerRow = (e, call) => {
   return [{ name: e.node('Add', [m, e.constant(`${call.name}/offset`, Tensor.float32([], [offset]))], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
 };
 
-function recurrent(call: LayerCall): never {
-  throw new UnsupportedError(`Keras recurrent layer ${call.className}`, `layer '${call.name}': recurrent layers are not expressed in nnport's IR yet`);
-}
-
 /** Keras class name -> IR emission. */
 export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Conv1D: conv(1),
@@ -743,5 +740,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   TimeDistributed: timeDistributedLayer,
   TFOpLambda: tfOpLambdaLayer,
   SlicingOpLambda: tfOpLambdaLayer,
-  ConvLSTM2D: (_e, c) => recurrent(c),
+  ConvLSTM1D: convLstmLayer,
+  ConvLSTM2D: convLstmLayer,
+  ConvLSTM3D: convLstmLayer,
 };
