@@ -494,7 +494,11 @@ export const TENSOR_LIST_OPS: Record<string, OpConvert> = {
   },
 
   // a While body's list parameters (control-flow.ts)
-  [DENSE_PARAM]: (c) => [denseValue(c.out(), c.dtypeAttr('element_dtype'), c.attrs.shape('shape'), c.attrs.shape('element_shape'), c.attrs.bool('grows', false))],
+  [DENSE_PARAM]: (c) => {
+    const v = denseValue(c.out(), c.dtypeAttr('element_dtype'), c.attrs.shape('shape'), c.attrs.shape('element_shape'), c.attrs.bool('grows', false));
+    c.cv.graph.inputs.push({ name: v.name, dtype: v.dtype, shape: v.shape });
+    return [v];
+  },
   [SCAN_PARAM]: (c) => [listValue(c.out(), { kind: 'scan', dtype: c.dtypeAttr('element_dtype'), declared: c.attrs.shape('element_shape'), owner: c.name })],
   [HANDLE_PARAM]: (c) => [listValue('', { kind: 'handle', dtype: c.dtypeAttr('element_dtype') })],
 };
