@@ -17,7 +17,7 @@ import { rng } from '../../support/rng.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { maxAbsDiff } from './helpers.js';
 import { graphDefBytes, tf1, tfjsModel, tfjsRun, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
-import { accumulateModel, condInWhileModel, condModel, dropoutModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
+import { accumulateModel, condInWhileModel, condModel, dropoutModel, dynamicRnnModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
 
 const oracle = useTfliteOracle();
 let dir: string;
@@ -158,6 +158,22 @@ describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
     const m = nestedInCondModel();
     const x = f32([3], 11);
     await check(m, [{ x, s: scalarF(2) }, { x, s: scalarF(0.5) }, { x, s: scalarF(-1) }]);
+  });
+
+  it('tf.nn.dynamic_rnn (TensorArrays scattered, read and written at time, gathered after; maximum_iterations): runtimes and the unrolled .tflite = TensorFlow.js', async () => {
+    const m = dynamicRnnModel();
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([4]);
+    const x = f32([1, 4, 2], 17);
+    await check(m, [{ x }, { x: f32([1, 4, 2], 18) }]);
+    const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'rnn.tflite');
+    const names = tfliteOpNames(tfl.bytes, 'rnn');
+    expect(names.filter((o) => o === 'TANH')).toHaveLength(4);
+    expect(names).not.toContain('WHILE');
+    const got = await oracle.run(tfl.bytes, [x.toFloat32()]);
+    const want = await tfjsRun(m, { x });
+    for (const [i, w] of want.entries()) expect(maxAbsDiff(got[i]!.data as Float32Array, w.toFloat32())).toBeLessThan(1e-5);
   });
 
   it('a constant predicate (--set is_training=0, a folded comparison) takes its branch in line: no If, the dead branch (RandomUniform) never read', async () => {

@@ -8,7 +8,7 @@ import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
 import { NnportError } from '../../../src/ir/errors.js';
 import { rng } from '../../support/rng.js';
 import { graphDefBytes, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
-import { accumulateModel, condInWhileModel, condModel, dropoutModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
+import { accumulateModel, condInWhileModel, condModel, dropoutModel, dynamicRnnModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
 
 const SEEDS: [string, () => Tf1Model][] = [
   ['cond', condModel],
@@ -18,6 +18,7 @@ const SEEDS: [string, () => Tf1Model][] = [
   ['while-in-while', whileInWhileModel],
   ['dropout', dropoutModel],
   ['nested-in-cond', nestedInCondModel],
+  ['dynamic-rnn', dynamicRnnModel],
 ];
 const FLOW = ['Switch', 'Merge', 'Enter', 'Exit', 'NextIteration', 'LoopCond', 'Identity'];
 const CASES = 60;

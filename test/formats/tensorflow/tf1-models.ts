@@ -229,3 +229,98 @@ export const nestedInCondModel = (): Tf1Model => ({
   ],
   outputs: ['y'],
 });
+
+// (8) tf.nn.dynamic_rnn(BasicRNNCell(3), x) over x [1, 4, 2] as TF 1.15 freezes it: the inputs
+// unstacked into TensorArray_1 (TensorArrayScatterV3), a while over (iteration_counter, time,
+// the output TensorArray's flow, state) bounded by maximum_iterations = time_steps (LogicalAnd of
+// two Less), each step reading its input (TensorArrayReadV3 at time) and writing its output
+// (TensorArrayWriteV3), the outputs gathered after the loop (TensorArrayGatherV3 of range(size))
+export const dynamicRnnModel = (): Tf1Model => {
+  const r = rng(41);
+  const vals = (n: number) => Array.from({ length: n }, () => (r() * 2 - 1) * 0.7);
+  const ctx = 'rnn/while/while_context';
+  const ta = (name: string, elem: number[], label: string): NodeSpec => ({
+    name,
+    op: 'TensorArrayV3',
+    input: ['rnn/strided_slice'],
+    attr: {
+      dtype: { type: 'DT_FLOAT' },
+      element_shape: { shape: elem },
+      dynamic_size: { b: false },
+      clear_after_read: { b: true },
+      identical_element_shapes: { b: true },
+      tensor_array_name: { s: label },
+    },
+  });
+  const I = 'DT_INT32';
+  return {
+    functions: [],
+    nodes: [
+      tf1.ph('x', [1, 4, 2]),
+      tf1.cst('rnn/basic_rnn_cell/kernel', 'float32', [5, 3], vals(15)),
+      tf1.cst('rnn/basic_rnn_cell/bias', 'float32', [3], vals(3)),
+      tf1.cst('rnn/zeros', 'float32', [1, 3], [0, 0, 0]),
+      tf1.cst('rnn/perm', 'int32', [3], [1, 0, 2]),
+      tf1.op('rnn/transpose', 'Transpose', ['x', 'rnn/perm'], 'DT_FLOAT', { Tperm: { type: I } }),
+      tf1.op('rnn/Shape', 'Shape', ['rnn/transpose'], 'DT_FLOAT', { out_type: { type: I } }),
+      tf1.cst('rnn/strided_slice/stack', 'int32', [1], [0]),
+      tf1.cst('rnn/strided_slice/stack_1', 'int32', [1], [1]),
+      tf1.cst('rnn/strided_slice/stack_2', 'int32', [1], [1]),
+      tf1.op('rnn/strided_slice', 'StridedSlice', ['rnn/Shape', 'rnn/strided_slice/stack', 'rnn/strided_slice/stack_1', 'rnn/strided_slice/stack_2'], I, {
+        Index: { type: I },
+        begin_mask: { i: 0 },
+        end_mask: { i: 0 },
+        ellipsis_mask: { i: 0 },
+        new_axis_mask: { i: 0 },
+        shrink_axis_mask: { i: 1 },
+      }),
+      tf1.cst('rnn/time', 'int32', [], [0]),
+      tf1.cst('rnn/iteration_counter', 'int32', [], [0]),
+      ta('rnn/TensorArray', [1, 3], 'rnn/dynamic_rnn/output_0'),
+      ta('rnn/TensorArray_1', [1, 2], 'rnn/dynamic_rnn/input_0'),
+      tf1.cst('rnn/TensorArrayUnstack/range/start', 'int32', [], [0]),
+      tf1.cst('rnn/TensorArrayUnstack/range/delta', 'int32', [], [1]),
+      tf1.op('rnn/TensorArrayUnstack/range', 'Range', ['rnn/TensorArrayUnstack/range/start', 'rnn/strided_slice', 'rnn/TensorArrayUnstack/range/delta'], I, { Tidx: { type: I } }),
+      tf1.op('rnn/TensorArrayUnstack/TensorArrayScatter/TensorArrayScatterV3', 'TensorArrayScatterV3', ['rnn/TensorArray_1', 'rnn/TensorArrayUnstack/range', 'rnn/transpose', 'rnn/TensorArray_1:1']),
+      ...loopVar('rnn/while', '', 'rnn/iteration_counter', 'rnn/while/add', I),
+      ...loopVar('rnn/while', '_1', 'rnn/time', 'rnn/while/add_1', I),
+      ...loopVar('rnn/while', '_2', 'rnn/TensorArray:1', 'rnn/while/TensorArrayWrite/TensorArrayWriteV3'),
+      ...loopVar('rnn/while', '_3', 'rnn/zeros', 'rnn/while/basic_rnn_cell/Tanh'),
+      tf1.enter('rnn/while/Less/Enter', 'rnn/strided_slice', ctx, true, I),
+      tf1.op('rnn/while/Less', 'Less', ['rnn/while/Merge', 'rnn/while/Less/Enter'], I),
+      tf1.enter('rnn/while/Less_1/Enter', 'rnn/strided_slice', ctx, true, I),
+      tf1.op('rnn/while/Less_1', 'Less', ['rnn/while/Merge_1', 'rnn/while/Less_1/Enter'], I),
+      { name: 'rnn/while/LogicalAnd', op: 'LogicalAnd', input: ['rnn/while/Less', 'rnn/while/Less_1'] },
+      tf1.op('rnn/while/LoopCond', 'LoopCond', ['rnn/while/LogicalAnd'], 'DT_BOOL'),
+      tf1.cst('rnn/while/add/y', 'int32', [], [1], ['rnn/while/Identity']),
+      tf1.op('rnn/while/add', 'AddV2', ['rnn/while/Identity', 'rnn/while/add/y'], I),
+      tf1.enter('rnn/while/TensorArrayReadV3/Enter', 'rnn/TensorArray_1', ctx, true, 'DT_RESOURCE'),
+      tf1.enter('rnn/while/TensorArrayReadV3/Enter_1', 'rnn/TensorArrayUnstack/TensorArrayScatter/TensorArrayScatterV3', ctx, true),
+      { name: 'rnn/while/TensorArrayReadV3', op: 'TensorArrayReadV3', input: ['rnn/while/TensorArrayReadV3/Enter', 'rnn/while/Identity_1', 'rnn/while/TensorArrayReadV3/Enter_1'], attr: { dtype: { type: 'DT_FLOAT' } } },
+      tf1.cst('rnn/while/basic_rnn_cell/concat/axis', 'int32', [], [1], ['rnn/while/Identity']),
+      tf1.op('rnn/while/basic_rnn_cell/concat', 'ConcatV2', ['rnn/while/TensorArrayReadV3', 'rnn/while/Identity_3', 'rnn/while/basic_rnn_cell/concat/axis'], 'DT_FLOAT', { N: { i: 2 }, Tidx: { type: I } }),
+      tf1.enter('rnn/while/basic_rnn_cell/MatMul/Enter', 'rnn/basic_rnn_cell/kernel', ctx, true),
+      tf1.op('rnn/while/basic_rnn_cell/MatMul', 'MatMul', ['rnn/while/basic_rnn_cell/concat', 'rnn/while/basic_rnn_cell/MatMul/Enter'], 'DT_FLOAT', { transpose_a: { b: false }, transpose_b: { b: false } }),
+      tf1.enter('rnn/while/basic_rnn_cell/BiasAdd/Enter', 'rnn/basic_rnn_cell/bias', ctx, true),
+      tf1.op('rnn/while/basic_rnn_cell/BiasAdd', 'BiasAdd', ['rnn/while/basic_rnn_cell/MatMul', 'rnn/while/basic_rnn_cell/BiasAdd/Enter'], 'DT_FLOAT', { data_format: { s: 'NHWC' } }),
+      tf1.op('rnn/while/basic_rnn_cell/Tanh', 'Tanh', ['rnn/while/basic_rnn_cell/BiasAdd']),
+      tf1.enter('rnn/while/TensorArrayWrite/TensorArrayWriteV3/Enter', 'rnn/TensorArray', ctx, true, 'DT_RESOURCE'),
+      tf1.op('rnn/while/TensorArrayWrite/TensorArrayWriteV3', 'TensorArrayWriteV3', ['rnn/while/TensorArrayWrite/TensorArrayWriteV3/Enter', 'rnn/while/Identity_1', 'rnn/while/basic_rnn_cell/Tanh', 'rnn/while/Identity_2']),
+      tf1.cst('rnn/while/add_1/y', 'int32', [], [1], ['rnn/while/Identity']),
+      tf1.op('rnn/while/add_1', 'AddV2', ['rnn/while/Identity_1', 'rnn/while/add_1/y'], I),
+      { name: 'rnn/TensorArrayStack/TensorArraySizeV3', op: 'TensorArraySizeV3', input: ['rnn/TensorArray', 'rnn/while/Exit_2'] },
+      tf1.cst('rnn/TensorArrayStack/range/start', 'int32', [], [0]),
+      tf1.cst('rnn/TensorArrayStack/range/delta', 'int32', [], [1]),
+      tf1.op('rnn/TensorArrayStack/range', 'Range', ['rnn/TensorArrayStack/range/start', 'rnn/TensorArrayStack/TensorArraySizeV3', 'rnn/TensorArrayStack/range/delta'], I, { Tidx: { type: I } }),
+      {
+        name: 'rnn/TensorArrayStack/TensorArrayGatherV3',
+        op: 'TensorArrayGatherV3',
+        input: ['rnn/TensorArray', 'rnn/TensorArrayStack/range', 'rnn/while/Exit_2'],
+        attr: { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [1, 3] } },
+      },
+      tf1.cst('rnn/perm_1', 'int32', [3], [1, 0, 2]),
+      tf1.op('rnn/transpose_1', 'Transpose', ['rnn/TensorArrayStack/TensorArrayGatherV3', 'rnn/perm_1'], 'DT_FLOAT', { Tperm: { type: I } }),
+    ],
+    outputs: ['rnn/transpose_1', 'rnn/while/Exit_3'],
+  };
+};
