@@ -245,14 +245,14 @@ function whileOp(c: NodeCtx): TfValue[] {
     if (l.kind === 'scan' || l.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) carries it`);
     return l.kind === 'handle' ? 'handle' : l.kind === 'dense' ? 'dense' : 'scan';
   });
-  const relaxed = args.map(() => false);
+  const relaxed = args.map(() => 0);
   const why: string[] = [];
-  for (let attempt = 0; attempt <= 2 * args.length + 1; attempt++) {
+  for (let attempt = 0; attempt <= 3 * args.length + 1; attempt++) {
     const owners = new Map<string, number>();
     try {
       const r = loop(c, modes, relaxed, owners, why);
       if (Array.isArray(r)) return r;
-      relaxed[r.relax] = true;
+      relaxed[r.relax]!++;
     } catch (e) {
       const k = e instanceof ScanMiss ? owners.get(e.owner) : undefined;
       if (k === undefined || !(e instanceof ScanMiss)) throw e;
@@ -264,8 +264,11 @@ function whileOp(c: NodeCtx): TfValue[] {
   throw new GraphError(`${c.where()} in '${c.file}': no way found to carry its lists`);
 }
 
-/** One conversion of a While with its lists carried as `modes` says; `{ relax }`: again with that dense list's length unknown. */
-function loop(c: NodeCtx, modes: Mode[], relaxed: boolean[], owners: Map<string, number>, why: string[]): TfValue[] | { relax: number } {
+/**
+ * One conversion of a While with its lists carried as `modes` says; `{ relax }`: again with that
+ * dense list's length unknown, or that tensor's dimensions (then its rank) unknown.
+ */
+function loop(c: NodeCtx, modes: Mode[], relaxed: number[], owners: Map<string, number>, why: string[]): TfValue[] | { relax: number } {
   const args = c.inputs;
   const condF = funcAttr(c, 'cond');
   const bodyF = funcAttr(c, 'body');
@@ -287,7 +290,10 @@ function loop(c: NodeCtx, modes: Mode[], relaxed: boolean[], owners: Map<string,
   // TensorFlow's shape invariants (output_shapes) hold for every iteration; without them the initial shapes
   const params: Param[] = args.map((a, i) => {
     const l = a.list;
-    if (modes[i] === 'tensor' || !l) return { dtype: a.dtype, shape: shapes?.[i] ?? a.shape };
+    if (modes[i] === 'tensor' || !l) {
+      const shape = shapes?.[i] ?? a.shape;
+      return { dtype: a.dtype, shape: relaxed[i] ? (relaxed[i] === 1 ? shape?.map(() => null) : undefined) : shape };
+    }
     if (modes[i] === 'handle') return { dtype: l.dtype, list: { kind: 'handle', dtype: l.dtype } };
     if (modes[i] === 'scan') return { dtype: l.dtype, list: { kind: 'scan', dtype: l.dtype, declared: l.declared } };
     const shape = l.kind === 'dense' ? a.shape : l.declared ? [l.count?.value?.toNumbers()[0] ?? null, ...l.declared] : undefined;
@@ -344,6 +350,15 @@ function loop(c: NodeCtx, modes: Mode[], relaxed: boolean[], owners: Map<string,
   for (const i of carried) {
     const p = params[i]!;
     if (p.list && !relaxed[i] && typeof p.shape?.[0] === 'number' && slot(i).shape?.[0] !== p.shape[0]) return { relax: i };
+  }
+  // a carried tensor whose shape the body changes (a TF1 loop has no output_shapes; a shape
+  // invariant may leave dimensions free): converted again with its dimensions, then its rank, unknown
+  for (const i of carried) {
+    const p = params[i]!;
+    const o = slot(i).shape;
+    if (p.list || !p.shape || !o) continue;
+    if (o.length === p.shape.length && o.every((d, k) => d === p.shape![k] || p.shape![k] === null)) continue;
+    if (relaxed[i]! < 2) return { relax: i };
   }
 
   // the first condition: cond on the initial values, in line

@@ -17,7 +17,7 @@ import { rng } from '../../support/rng.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { maxAbsDiff } from './helpers.js';
 import { graphDefBytes, tf1, tfjsModel, tfjsRun, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
-import { accumulateModel, condInWhileModel, condModel, dropoutModel, dynamicRnnModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
+import { accumulateModel, condInWhileModel, condModel, dropoutModel, dynamicRnnModel, growingModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
 
 const oracle = useTfliteOracle();
 let dir: string;
@@ -121,6 +121,14 @@ describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
     expect(loop.inputs[0]).toBe('');
     const x = f32([4], 9);
     await check(m, [{ x, n: scalarI(5) }, { x, n: scalarI(0) }, { x, n: scalarI(17) }]);
+  });
+
+  it('a loop variable the body grows (concat, no output_shapes in TF1): its shape left unknown, not the initial one; values and Shape = TensorFlow.js, onnxruntime', async () => {
+    const m = growingModel();
+    const g = await nnportGraph(m);
+    expect(g.outputs[0]!.shape).toEqual([null]);
+    const x = f32([2], 19);
+    await check(m, [{ x, n: scalarI(3) }, { x, n: scalarI(0) }]);
   });
 
   it('an RNN-like MatMul recurrence over 6 steps: a trip count; runtimes and the unrolled .tflite = TensorFlow.js', async () => {

@@ -324,3 +324,26 @@ export const dynamicRnnModel = (): Tf1Model => {
     outputs: ['rnn/transpose_1', 'rnn/while/Exit_3'],
   };
 };
+
+// (9) a loop variable that grows: x = tf.concat([x, x], 0) n (fed) times (shape_invariants [None]),
+// and the Shape of the result
+export const growingModel = (): Tf1Model => ({
+  functions: [],
+  nodes: [
+    tf1.ph('x', [2]),
+    tf1.ph('n', [], 'DT_INT32'),
+    tf1.cst('Const', 'int32', [], [0]),
+    ...loopVar('while', '', 'Const', 'while/add', 'DT_INT32'),
+    ...loopVar('while', '_1', 'x', 'while/concat'),
+    tf1.enter('while/Less/Enter', 'n', 'while/while_context', true, 'DT_INT32'),
+    tf1.op('while/Less', 'Less', ['while/Merge', 'while/Less/Enter'], 'DT_INT32'),
+    tf1.op('while/LoopCond', 'LoopCond', ['while/Less'], 'DT_BOOL'),
+    tf1.cst('while/add/y', 'int32', [], [1], ['while/Identity']),
+    tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
+    tf1.cst('while/concat/axis', 'int32', [], [0], ['while/Identity']),
+    tf1.op('while/concat', 'ConcatV2', ['while/Identity_1', 'while/Identity_1', 'while/concat/axis'], 'DT_FLOAT', { N: { i: 2 }, Tidx: { type: 'DT_INT32' } }),
+    tf1.op('Shape', 'Shape', ['while/Exit_1'], 'DT_FLOAT', { out_type: { type: 'DT_INT32' } }),
+    tf1.op('y', 'Identity', ['while/Exit_1']),
+  ],
+  outputs: ['y', 'Shape'],
+});
