@@ -740,7 +740,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   ELU: elu,
   PReLU: prelu,
   Softmax: softmaxLayer,
-  ZeroPadding1D: byDataFormat(zeroPadding(1), zeroPaddingFirst(1)),
+  ZeroPadding1D: zeroPadding(1),
   ZeroPadding2D: byDataFormat(zeroPadding(2), zeroPaddingFirst(2)),
   Cropping1D: cropping(1),
   Cropping2D: byDataFormat(cropping(2), croppingFirst(2)),
