@@ -5,6 +5,7 @@ import { QuantizationError } from '../ir/errors.js';
 import type { Graph, ValueInfo } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
+import { cast } from '../runtime/ops/cast.js';
 import { histogram, minMax } from '../wasm/calibrate.js';
 import { permuteTensor } from './layout.js';
 import { channelsLastPerm } from './layout-permutations.js';
@@ -90,7 +91,8 @@ export async function calibrate(
           noted = true;
         }
         if (!fits(t.shape)) throw new QuantizationError(`calibration sample for '${v.name}' has shape [${t.shape.join(', ')}], the input is [${want.map((d) => d ?? '?').join(', ')}]`);
-        if (t.dtype !== 'float32') t = new Tensor('float32', t.shape, t.toFloat32());
+        // the sample in the input's own type: token ids stay integers (a .npy of floats for a float input)
+        if (t.dtype !== v.dtype) t = cast(t, v.dtype);
         return [v.name, t] as [string, Tensor];
       }),
     );

@@ -254,6 +254,24 @@ const ELEMENTWISE_INTEGER = new Set(['Add', 'Sub', 'Mul', 'Max', 'Min', 'PRelu']
  * integer ADD / SUB / MUL / MAXIMUM / MINIMUM / PRELU (its slope) refuse a float operand beside
  * integer data.
  */
+/**
+ * A constant's own per-tensor parameters. An all-zero constant (a BatchNorm shift of 0) would get
+ * scale 1, which the 16-bit ADD's output multiplier cannot take (2·max input scale over the
+ * output's must stay below 2^15: the interpreter aborts, pytorch-converted test_BatchNorm2d_eval
+ * int16x8); any scale holds zeros exactly, so a fine one.
+ */
+function constantParams(t: Tensor, range: RangeOptions): { scale: number; zeroPoint: number } {
+  const r = minMax(t);
+  return r.min === 0 && r.max === 0 ? { scale: 2 ** -15, zeroPoint: 0 } : scaleZeroPointFromMinMax(r.min, r.max, range);
+}
+
+/** A float constant on int8 / int16 parameters, behind a DequantizeLinear: the name that reads it. */
+function addQuantizedConstant(names: Names, inits: Map<string, Tensor>, dq: Node[], v: string, t: Tensor, p: { scale: number; zeroPoint: number }, range: RangeOptions): string {
+  const q = quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never);
+  const zero = range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint));
+  return addDequantized(names, inits, dq, v, q, [p.scale], 0, zero);
+}
+
 function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
   const fed = new Set(g.inputs.map((v) => v.name));
   const done = new Map<string, string>();
@@ -264,15 +282,7 @@ function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, ini
       if (!t || t.dtype !== 'float32') return v;
       let out = done.get(v);
       if (!out) {
-        const r = minMax(t);
-        // an all-zero constant (a BatchNorm shift of 0) would get scale 1, which the 16-bit ADD's
-        // output multiplier cannot take (2·max input scale over the output's must stay below
-        // 2^15: the interpreter aborts, pytorch-converted test_BatchNorm2d_eval int16x8); any scale
-        // holds zeros exactly, so a fine one
-        const p = r.min === 0 && r.max === 0 ? { scale: 2 ** -15, zeroPoint: 0 } : scaleZeroPointFromMinMax(r.min, r.max, range);
-        const q = quantizePerTensor(t, p.scale, p.zeroPoint, { ...range, rounding: 'half-away' } as never);
-        const zero = range.dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint));
-        out = addDequantized(names, inits, dq, v, q, [p.scale], 0, zero);
+        out = addQuantizedConstant(names, inits, dq, v, t, constantParams(t, range), range);
         done.set(v, out);
       }
       return out;
@@ -493,16 +503,20 @@ const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: {
 const ACTIVATION = new Set(['Relu', 'Clip']);
 const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
 
-type ParamPlan = { kind: 'range' } | { kind: 'shared'; from: string } | { kind: 'fixed'; scale: number; zeroPoint: number };
+/** fixed: the spec's parameters of an op (16-bit: 1/32768 instead), or (`table`) a Gather's constant table's own range */
+type ParamPlan = { kind: 'range' } | { kind: 'shared'; from: string } | { kind: 'fixed'; scale: number; zeroPoint: number; table?: string };
 
 /**
  * Which values get int8 parameters and where they come from, in topological order: float graph
  * inputs and every float node output, except one whose only reader is a Relu/Clip TFLite fuses
  * into its producer (no tensor between them); reshapes / pooling / pads share their input's
  * parameters, softmax / logistic / tanh have the spec's fixed ones, the rest need a calibrated
- * range. `isFloat` says which values are float32 (before calibration: assume every node output).
+ * range. A Gather of a constant float table (an embedding) takes the table's whole range, as TF's
+ * converter quantizes it: TFLite's int8 GATHER reads an int8 table on its output's parameters, and
+ * an id the calibration samples never held still finds its row. `isFloat` says which values are
+ * float32 (before calibration: assume every node output); `range`: the activations' integer range.
  */
-function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, ParamPlan> {
+function planParams(g: Graph, isFloat: (v: string) => boolean, range: RangeOptions = { dtype: 'int8' }): Map<string, ParamPlan> {
   const consumers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const plan = new Map<string, ParamPlan>();
@@ -514,7 +528,9 @@ function planParams(g: Graph, isFloat: (v: string) => boolean): Map<string, Para
       if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(opKey(n)))) continue;
       const key = opKey(n);
       const src = n.inputs[0];
-      if (SHARED.has(key) && src && plan.has(src)) plan.set(o, { kind: 'shared', from: src });
+      const table = key === 'Gather' && src ? g.initializers.get(src) : undefined;
+      if (table?.dtype === 'float32' && table.size > 0) plan.set(o, { kind: 'fixed', ...constantParams(table, range), table: src });
+      else if (SHARED.has(key) && src && plan.has(src)) plan.set(o, { kind: 'shared', from: src });
       else if (FIXED[key]) plan.set(o, { kind: 'fixed', ...FIXED[key]! });
       else plan.set(o, { kind: 'range' });
     }
@@ -695,21 +711,30 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   };
   const rangeOf = (v: string) => scaleZeroPointFromMinMax(...boundsOf(v), actRange);
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
-  const plan = planParams(g, (v) => floats.has(v));
+  const plan = planParams(g, (v) => floats.has(v), actRange);
   // empirical bias correction (bias-correction.ts): the float biases, measured with the calibration
   // method's parameters, before the search (which then sees them) and the int32 biases
   if (options.biasCorrection) {
     const first = new Map<string, { scale: number; zeroPoint: number }>();
-    for (const [v, p] of plan) first.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? first.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+    for (const [v, p] of plan) first.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? first.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
     await correctBiases(g, nodes, inits, weightDq, first, act, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES));
   }
   const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
   const lstmParams = lstm?.outputParams();
   for (const [v, p] of plan) {
-    params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
+    params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
   }
   // (int16 too: the 16x8 CONCATENATION / MAXIMUM / MINIMUM copy integers as the 8-bit ones do; measured, test_concat_* were 15787 steps off)
   const concatRequants = tieConcatInputs(nodes, plan, params, lstmParams);
+  // a Gather's constant table on its output's parameters (its own range, planParams)
+  const tables = new Map<string, string>();
+  for (const n of nodes) {
+    const p = plan.get(n.outputs[0] ?? '');
+    if (p?.kind !== 'fixed' || !p.table || n.inputs[0] !== p.table) continue;
+    const key = `${p.table}\0${params.get(n.outputs[0]!)!.scale}`;
+    if (!tables.has(key)) tables.set(key, addQuantizedConstant(names, inits, weightDq, p.table, inits.get(p.table)!, params.get(n.outputs[0]!)!, actRange));
+    n.inputs[0] = tables.get(key)!;
+  }
 
   // clip split: the Clips lowered to their int8 range's top get their bound back (TFLite fuses
   // ReLU6, not a Clip to T; the int8 range [0, T] clips there anyway)
