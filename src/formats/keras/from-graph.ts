@@ -954,7 +954,39 @@ function dropoutRow(w: Writer, n: Node): KTensor[] {
  * Gather of constant indices on the channel axis (a channel shuffle after the layout pass): a
  * Dense layer whose kernel is the 0/1 selection matrix. Exact: each output is one input times 1.
  */
+/**
+ * Rows of a constant [V, D] table picked by run-time ids (an nn.Embedding exported to ONNX, or a
+ * Keras Embedding read back): an Embedding layer, which casts its ids to int32 itself. Keras and
+ * TF.js take ids in [0, V) only; ONNX's negative ids from the end have no Keras counterpart.
+ */
+function embeddingRow(w: Writer, n: Node, table: Tensor): KTensor[] {
+  let axis = attrInt(n, 'axis', 0);
+  if (axis < 0) axis += table.rank;
+  if (table.rank !== 2 || axis !== 0) unsupported(n, `of a constant rank-${table.rank} table on axis ${axis} (Keras' Embedding picks rows of a [vocabulary, features] table)`);
+  if (!isFloatDType(table.dtype)) unsupported(n, `of a constant ${table.dtype} table`);
+  const ids = w.input(n, 1);
+  const [vocabulary, features] = table.shape as [number, number];
+  const weights = table.dtype === 'float32' ? table : new Tensor('float32', table.shape, table.toFloat32());
+  return [w.add('Embedding', n.name || n.outputs[0]!, { input_dim: vocabulary, output_dim: features, mask_zero: false }, [ids], [...ids.shape, features], [{ role: 'embeddings', tensor: weights }])];
+}
+
+/**
+ * Cast of run-time values to an integer type that only an Embedding reads (Gather of a constant
+ * table by them): the layer casts its ids itself, so the Cast is no layer. Others: no Keras layer.
+ */
+function castRow(w: Writer, n: Node): KTensor[] {
+  const to = attrInt(n, 'to', 0);
+  // TensorProto types int8..int64, uint8..uint64
+  const integer = [2, 3, 4, 5, 6, 7, 12, 13].includes(to);
+  const readers = w.consumers.get(n.outputs[0]!) ?? [];
+  const embedding = (r: Node) => !r.domain && r.opType === 'Gather' && r.inputs[1] === n.outputs[0] && r.inputs[0] !== n.outputs[0] && w.isConstant(r.inputs[0]!);
+  if (!integer || !readers.length || !readers.every(embedding) || w.graph.outputs.some((o) => o.name === n.outputs[0])) unsupported(n, 'other than of ids an Embedding reads');
+  return [w.input(n, 0)];
+}
+
 function gatherRow(w: Writer, n: Node): KTensor[] {
+  const table = w.constant(n.inputs[0]!);
+  if (table) return embeddingRow(w, n, table);
   const x = w.input(n, 0);
   const r = x.shape.length;
   let axis = attrInt(n, 'axis', 0);
@@ -1023,6 +1055,7 @@ function softmaxRow(kind: 'softmax' | 'log_softmax'): Row {
 }
 
 export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
+  Cast: castRow,
   'nnport.Conv': convRow,
   'nnport.ConvTranspose': convTransposeRow,
   'nnport.MaxPool': poolRow('MaxPooling'),

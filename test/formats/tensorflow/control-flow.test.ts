@@ -13,120 +13,11 @@ import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { ortRun } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from './helpers.js';
-
-type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
-const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10 };
-type AttrSpec = { type: DT } | { types: DT[] } | { func: string } | { shape: number[] } | { shapes: number[][] };
-interface NodeSpec {
-  name: string;
-  op: string;
-  input?: string[];
-  attr?: Record<string, AttrSpec>;
-  /** Const nodes: the value */
-  value?: { dtype: 'float32' | 'int32'; shape: number[]; data: number[] };
-}
-interface FnSpec {
-  name: string;
-  inputs: [string, DT][];
-  outputs: [string, DT][];
-  nodes: NodeSpec[];
-  ret: Record<string, string>;
-}
-interface ModelSpec {
-  nodes: NodeSpec[];
-  functions: FnSpec[];
-  outputs: string[];
-}
-
-const F: { T: AttrSpec } = { T: { type: 'DT_FLOAT' } };
-const I: { T: AttrSpec } = { T: { type: 'DT_INT32' } };
-const ph = (name: string, shape: number[], dtype: DT = 'DT_FLOAT'): NodeSpec => ({ name, op: 'Placeholder', attr: { dtype: { type: dtype }, shape: { shape } } });
-const cst = (name: string, dtype: 'float32' | 'int32', shape: number[], data: number[]): NodeSpec => ({ name, op: 'Const', value: { dtype, shape, data } });
-const op = (name: string, o: string, input: string[], attr: Record<string, AttrSpec> = F): NodeSpec => ({ name, op: o, input, attr });
-
-const shapeJson = (s: number[]) => ({ dim: s.map((d) => ({ size: String(d) })) });
-function attrJson(a: AttrSpec): unknown {
-  if ('type' in a) return { type: a.type };
-  if ('types' in a) return { list: { type: a.types } };
-  if ('func' in a) return { func: { name: a.func } };
-  if ('shape' in a) return { shape: shapeJson(a.shape) };
-  return { list: { shape: a.shapes.map(shapeJson) } };
-}
-function attrProto(a: AttrSpec): tensorflow.AttrValue.$Properties {
-  const sp = (s: number[]) => ({ dim: s.map((d) => ({ size: d })) });
-  if ('type' in a) return { type: DT_NUM[a.type] };
-  if ('types' in a) return { list: { type: a.types.map((t) => DT_NUM[t]) } };
-  if ('func' in a) return { func: { name: a.func } };
-  if ('shape' in a) return { shape: sp(a.shape) };
-  return { list: { shape: a.shapes.map(sp) } };
-}
-const constBytes = (v: NonNullable<NodeSpec['value']>): Uint8Array => new Uint8Array((v.dtype === 'float32' ? Float32Array.from(v.data) : Int32Array.from(v.data)).buffer);
-
-/** The TF.js graph-model JSON and its weights (every Const, the functions' too, by node name). */
-function tfjsModel(m: ModelSpec): { json: Record<string, unknown>; bin: Uint8Array; specs: { name: string; shape: number[]; dtype: string }[] } {
-  const specs: { name: string; shape: number[]; dtype: string }[] = [];
-  const chunks: Uint8Array[] = [];
-  const node = (n: NodeSpec) => {
-    const attr: Record<string, unknown> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrJson(v)]));
-    if (n.value) {
-      const dt = n.value.dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32';
-      attr.dtype = { type: dt };
-      attr.value = { tensor: { dtype: dt, tensorShape: shapeJson(n.value.shape) } };
-      specs.push({ name: n.name, shape: n.value.shape, dtype: n.value.dtype });
-      chunks.push(constBytes(n.value));
-    }
-    return { name: n.name, op: n.op, input: n.input ?? [], attr };
-  };
-  const nodes = m.nodes.map(node);
-  const fns = m.functions.map((f) => ({
-    signature: { name: f.name, inputArg: f.inputs.map(([name, type]) => ({ name, type })), outputArg: f.outputs.map(([name, type]) => ({ name, type })) },
-    nodeDef: f.nodes.map(node),
-    ret: f.ret,
-  }));
-  const bin = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    bin.set(c, o);
-    o += c.length;
-  }
-  const json = {
-    format: 'graph-model',
-    generatedBy: 'nnport test',
-    convertedBy: 'nnport test',
-    modelTopology: { node: nodes, library: { function: fns }, versions: { producer: 1395 } },
-    weightsManifest: [{ paths: ['w.bin'], weights: specs }],
-  };
-  return { json, bin, specs };
-}
-
-/** The same graph as a binary GraphDef (Consts with tensor_content). */
-function graphDefBytes(m: ModelSpec): Uint8Array {
-  const node = (n: NodeSpec): tensorflow.NodeDef.$Properties => {
-    const attr: Record<string, tensorflow.AttrValue.$Properties> = Object.fromEntries(Object.entries(n.attr ?? {}).map(([k, v]) => [k, attrProto(v)]));
-    if (n.value) {
-      const dt = n.value.dtype === 'float32' ? 1 : 3;
-      attr.dtype = { type: dt };
-      attr.value = { tensor: { dtype: dt, tensor_shape: { dim: n.value.shape.map((d) => ({ size: d })) }, tensor_content: constBytes(n.value) } };
-    }
-    return { name: n.name, op: n.op, input: n.input ?? [], attr };
-  };
-  const gd: tensorflow.GraphDef.$Properties = {
-    node: m.nodes.map(node),
-    library: {
-      function: m.functions.map((f) => ({
-        signature: { name: f.name, input_arg: f.inputs.map(([name, t]) => ({ name, type: DT_NUM[t] })), output_arg: f.outputs.map(([name, t]) => ({ name, type: DT_NUM[t] })) },
-        node_def: f.nodes.map(node),
-        ret: f.ret,
-      })),
-    },
-  };
-  return tensorflow.GraphDef.encode(gd).finish();
-}
+import { cst, F, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type DT, type Feed, type ModelSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
 let dir: string;
@@ -146,22 +37,6 @@ async function nnportGraph(m: ModelSpec): Promise<Graph> {
   const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
   if (model.kind !== 'graph') throw new Error('not a graph');
   return model.graph;
-}
-
-type Feed = Record<string, Tensor>;
-
-async function tfjsRun(m: ModelSpec, feeds: Feed): Promise<Tensor[]> {
-  const { json, bin, specs } = tfjsModel(m);
-  const model = await tf.loadGraphModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: bin.buffer.slice(0) as ArrayBuffer, format: 'graph-model' }),
-  );
-  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.tensor(t.dtype === 'int32' ? Int32Array.from(t.toNumbers()) : t.toFloat32(), [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32')]));
-  const outs = (await model.executeAsync(inputs, m.outputs)) as tf.Tensor | tf.Tensor[];
-  const list = Array.isArray(outs) ? outs : [outs];
-  const res = await Promise.all(list.map(async (t) => new Tensor('float32', t.shape, Float32Array.from(await t.data()))));
-  tf.dispose([...Object.values(inputs), ...list]);
-  model.dispose();
-  return res;
 }
 
 async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
