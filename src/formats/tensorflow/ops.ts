@@ -215,6 +215,16 @@ const ACTIVATIONS: Record<string, (c: NodeCtx, x: string, out: string, dtype: DT
   LeakyRelu: (c, x, out) => c.emit('LeakyRelu', [x], [out], { alpha: attr('float', c.attrs.float('leakyrelu_alpha', c.attrs.float('alpha', 0.2))) }),
 };
 
+/**
+ * PReLU, as TF.js' converter writes it (a `Prelu` node, or fused into a conv / matmul after its
+ * BiasAdd): x < 0 ? alpha·x : x, alpha broadcast numpy-style on the TF tensor, as ONNX's PRelu.
+ */
+function prelu(c: NodeCtx, x: string, alpha: TfValue, format: 'NHWC' | 'NCHW', out: string): void {
+  // (a [C] slope on NCHW data would broadcast over W, not C: TF.js fuses NHWC convs only)
+  if (format === 'NCHW' && (alpha.shape?.length ?? 1) === 1) throw new UnsupportedError('Prelu fused into an NCHW conv', `${c.where()} in '${c.file}'`);
+  c.emit('PRelu', [x, c.use(alpha)], [out]);
+}
+
 /** grappler's fusions: conv/matmul, then BiasAdd or FusedBatchNorm, then an activation. */
 function fused(c: NodeCtx, core: (out: string) => { name: string; shape: Dim[]; format: 'NHWC' | 'NCHW' }): TfValue[] {
   const ops = c.attrs.strings('fused_ops');
@@ -226,11 +236,19 @@ function fused(c: NodeCtx, core: (out: string) => { name: string; shape: Dim[]; 
   const first = stages ? c.tmp('core') : c.out();
   const r = core(first);
   let cur = r.name;
+  // each stage takes its arguments in turn: BiasAdd one, FusedBatchNorm four, Prelu its slope
+  let at = 0;
+  const take = (n: number): TfValue[] => {
+    if (at + n > args.length) throw new FormatError(`${c.where()}: fused_ops [${ops.join(', ')}] need more than its ${args.length} argument(s)`, { file: c.file });
+    at += n;
+    return args.slice(at - n, at);
+  };
   for (const op of ops) {
     const out = k + 1 === stages ? c.out() : c.tmp(`fused${k + 1}`);
     k++;
-    if (op === 'BiasAdd' || op === 'Add') addBias(c, cur, r.shape.length, args[0]!, r.format, out);
-    else if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV3') batchNorm(c, cur, args, r.format, out);
+    if (op === 'BiasAdd' || op === 'Add') addBias(c, cur, r.shape.length, take(1)[0]!, r.format, out);
+    else if (op === 'FusedBatchNorm' || op === 'FusedBatchNormV3') batchNorm(c, cur, take(4), r.format, out);
+    else if (op === 'Prelu') prelu(c, cur, take(1)[0]!, r.format, out);
     else if (ACTIVATIONS[op]) ACTIVATIONS[op]!(c, cur, out, dtype);
     else throw new UnsupportedError(`fused op ${op}`, `${c.where()} in '${c.file}'`);
     cur = out;
@@ -1416,6 +1434,13 @@ export const OPS: Record<string, OpConvert> = {
     return [c.value(out, x.dtype, x.shape)];
   },
   LeakyRelu: unaryRow('LeakyRelu', (c) => ({ alpha: attr('float', c.attrs.float('alpha', 0.2)) })),
+  // TF.js' own op (its converter writes Keras' PReLU so)
+  Prelu: (c) => {
+    const x = c.input(0);
+    const out = c.out();
+    prelu(c, c.use(x), c.input(1), 'NHWC', out);
+    return [c.value(out, x.dtype, x.shape)];
+  },
   Elu: unaryRow('Elu', () => ({ alpha: attr('float', 1) })),
   Selu: unary('Selu'),
   Sigmoid: unary('Sigmoid'),

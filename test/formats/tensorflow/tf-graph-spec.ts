@@ -8,7 +8,18 @@ import { Tensor } from '../../../src/ir/tensor.js';
 
 export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
 export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10 };
-export type AttrSpec = { type: DT } | { types: DT[] } | { func: string } | { shape: number[] } | { shapes: number[][] };
+export type AttrSpec =
+  | { type: DT }
+  | { types: DT[] }
+  | { func: string }
+  | { shape: number[] }
+  | { shapes: number[][] }
+  | { s: string }
+  | { i: number }
+  | { f: number }
+  | { b: boolean }
+  | { ints: number[] }
+  | { strings: string[] };
 export interface NodeSpec {
   name: string;
   op: string;
@@ -37,7 +48,14 @@ export const cst = (name: string, dtype: 'float32' | 'int32', shape: number[], d
 export const op = (name: string, o: string, input: string[], attr: Record<string, AttrSpec> = F): NodeSpec => ({ name, op: o, input, attr });
 
 export const shapeJson = (s: number[]) => ({ dim: s.map((d) => ({ size: String(d) })) });
+const b64 = (t: string): string => Buffer.from(t).toString('base64');
 export function attrJson(a: AttrSpec): unknown {
+  if ('s' in a) return { s: b64(a.s) };
+  if ('i' in a) return { i: String(a.i) };
+  if ('f' in a) return { f: a.f };
+  if ('b' in a) return { b: a.b };
+  if ('ints' in a) return { list: { i: a.ints.map(String) } };
+  if ('strings' in a) return { list: { s: a.strings.map(b64) } };
   if ('type' in a) return { type: a.type };
   if ('types' in a) return { list: { type: a.types } };
   if ('func' in a) return { func: { name: a.func } };
@@ -46,6 +64,13 @@ export function attrJson(a: AttrSpec): unknown {
 }
 export function attrProto(a: AttrSpec): tensorflow.AttrValue.$Properties {
   const sp = (s: number[]) => ({ dim: s.map((d) => ({ size: d })) });
+  const bytes = (t: string) => new TextEncoder().encode(t);
+  if ('s' in a) return { s: bytes(a.s) };
+  if ('i' in a) return { i: a.i };
+  if ('f' in a) return { f: a.f };
+  if ('b' in a) return { b: a.b };
+  if ('ints' in a) return { list: { i: a.ints } };
+  if ('strings' in a) return { list: { s: a.strings.map(bytes) } };
   if ('type' in a) return { type: DT_NUM[a.type] };
   if ('types' in a) return { list: { type: a.types.map((t) => DT_NUM[t]) } };
   if ('func' in a) return { func: { name: a.func } };
