@@ -12,12 +12,12 @@ import { inferShapes } from '../ir/ops/index.js';
 export type RunTimeOperands = Readonly<Record<string, readonly number[]>>;
 
 /**
- * TFLite's: a Resize's sizes, a Pad's pads, a Slice's bounds (a Reshape's target is not: TFLite's
- * RESHAPE reads no ONNX 0 as "copy this dim", and the writer writes the inferred shape).
+ * TFLite's: a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's target (TFLite's RESHAPE
+ * reads no ONNX 0 as "copy this dim": the writer replaces such 0s by the input's dims, SELECT_V2).
  */
-export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4] };
-/** TF's: TFLite's and a Reshape's target (the GraphDef writer replaces ONNX's copying 0s by the input's dims). */
-export const TF_RUN_TIME_OPERANDS: RunTimeOperands = { ...TFLITE_RUN_TIME_OPERANDS, Reshape: [1] };
+export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1] };
+/** TF's: TFLite's (the GraphDef writer replaces ONNX's copying 0s by the input's dims too). */
+export const TF_RUN_TIME_OPERANDS: RunTimeOperands = { ...TFLITE_RUN_TIME_OPERANDS };
 
 /** `g` with every dynamic dim of its inputs set to `size`. */
 export function withDynamicDimsAt(g: Graph, size: number): Graph {

@@ -49,6 +49,8 @@ import { buildBidiLstm, buildRnn, buildStepLstm } from './tflite/rnn-model.js';
 import { atrous1dFile, atrousFile } from './tflite/dilated-model.js';
 import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dynamic-model.js';
 import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
+import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
+import { Padding } from '../../src/formats/generated/tflite/padding.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
@@ -754,6 +756,12 @@ async function targets(): Promise<Target[]> {
         // LSTMs under a dynamic batch: integer (one-row states) and float unrolled (projection)
         { name: 'lstm-int8-dynamic.tflite', bytes: lstmFile({ batch: 1, time: 3, nInput: 4, nCell: 5, nOutput: 5, dynamicBatch: true, seed: 5 }) },
         { name: 'lstm-projection-dynamic.tflite', bytes: floatLstmFile({ batch: 1, time: 3, nInput: 4, nCell: 5, nOutput: 3, dynamicBatch: true, seed: 6 }) },
+        // 3-D convolutions and shapes computed at run time over open dims: CONV_3D, CONV_3D_TRANSPOSE and
+        // TRANSPOSE_CONV with output_shape from SHAPE, MIRROR_PAD SYMMETRIC with paddings from SHAPE
+        { name: 'conv3d-open.tflite', bytes: conv3dOpenFile() },
+        { name: 'conv3d-transpose-open.tflite', bytes: conv3dTransposeOpenFile(Padding.VALID, 2) },
+        { name: 'transpose-conv-open.tflite', bytes: transposeConvOpenFile(Padding.SAME) },
+        { name: 'mirror-pad-computed.tflite', bytes: computedPadFile('SYMMETRIC') },
       ],
     }),
     model({

@@ -95,14 +95,14 @@ export async function integerRuntimeLsbOff(file: Uint8Array, input: Tensor, thei
 }
 
 /**
- * The file with dim `axis` of its input's stored shape set to `size` (what ResizeInputTensor does
+ * The file with dim `axis` of its input's (graph input `input`'s) stored shape set to `size` (what ResizeInputTensor does
  * before AllocateTensors; tfjs-tflite has no resize call): the interpreter sizes the rest from its ops.
  */
-export function withStoredDim(bytes: Uint8Array, axis: number, size: number): Uint8Array {
+export function withStoredDim(bytes: Uint8Array, axis: number, size: number, input = 0): Uint8Array {
   const out = bytes.slice();
   const bb = new ByteBuffer(out);
   const sg = Model.getRootAsModel(bb).subgraphs(0)!;
-  const t = sg.tensors(sg.inputs(0)!)!;
+  const t = sg.tensors(sg.inputs(input)!)!;
   // Tensor.shape is field 0: vtable slot 4
   const at = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, 4));
   bb.writeInt32(at + 4 * axis, size);

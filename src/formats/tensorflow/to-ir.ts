@@ -12,6 +12,7 @@ import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
+import { functionalizeTf1 } from './tf1-control-flow.js';
 
 const OPS: Record<string, OpConvert> = {
   ...PLAIN_OPS,
@@ -256,6 +257,8 @@ export class Converter {
 
 /** Convert a GraphDef's inference subgraph (what `outputs` need) into an IR graph. */
 export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph {
+  // TF1 control flow (Switch / Merge, Enter / Exit / NextIteration / LoopCond) as If / While first
+  ({ gd, options } = functionalizeTf1(gd, options));
   const file = options.file;
   const nodes = gd.node ?? [];
   const byName = new Map<string, NodeDef>();

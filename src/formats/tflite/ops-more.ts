@@ -4,6 +4,7 @@
 // quantized output quantized after (QDQ), as ops.ts does, unless the op only moves data.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { DType } from '../../ir/dtypes.js';
+import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { CumsumOptions } from '../generated/tflite/cumsum-options.js';
@@ -17,7 +18,7 @@ import { ActivationFunctionType } from '../generated/tflite/activation-function-
 import type { OpContext } from './read.js';
 import { sameQuant } from './read.js';
 import { nonMaxSuppressionV4, nonMaxSuppressionV5 } from './read-nms.js';
-import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, tensor, unary, type Converter } from './ops.js';
+import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, str, tensor, unary, type Converter } from './ops.js';
 
 /** ONNX TensorProto data type of a dtype (Cast's `to`). */
 const ONNX_TYPES: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13 };
@@ -143,11 +144,17 @@ const mirrorPad: Converter = (c) => {
   const o = options(c, BuiltinOptions.MirrorPadOptions, () => new MirrorPadOptions());
   const x = tensor(c, 0);
   const shape = x.shape;
+  const pt = tensor(c, 1);
+  if (pt.shape.length !== 2 || pt.shape[0] !== shape.length || pt.shape[1] !== 2 || !['int32', 'int64'].includes(pt.dtype)) {
+    throw new FormatError(`MIRROR_PAD '${outName(c)}': paddings '${pt.name}' are ${pt.dtype} [${pt.shape.join(', ')}], expected int32 or int64 [${shape.length}, 2] for input shape [${shape.join(', ')}]`, { file: c.b.file });
+  }
+  if (!pt.data) return mirrorPadComputed(c, o?.mode() === MirrorPadMode.SYMMETRIC);
   const p = constInts(c, 1, 'paddings');
   const rank = p.length / 2;
   if (rank !== shape.length || p.some((v) => v < 0)) throw new FormatError(`MIRROR_PAD '${outName(c)}': paddings [${p.join(', ')}] for shape [${shape.join(', ')}]`, { file: c.b.file });
   const symmetric = o?.mode() === MirrorPadMode.SYMMETRIC;
   moveData(c, (xin, yout) => {
+    if (!rank) return void c.b.node('Identity', [xin], [yout]);
     if (!symmetric) {
       const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
       c.b.node('Pad', [xin, c.b.int64s(pads, 'pads')], [yout], { mode: { type: 'string', value: 'reflect' } });
@@ -179,6 +186,50 @@ const mirrorPad: Converter = (c) => {
     if (!padded.length) c.b.node('Identity', [v], [yout]);
   });
 };
+
+/**
+ * MIRROR_PAD with paddings computed in the file ([rank, 2] rows of before / after, read when the model
+ * runs). REFLECT: ONNX Pad's reflect mode on them. SYMMETRIC (the edge repeated; ONNX has no such
+ * mode): per axis, the data between two reversed copies of itself, [rev(x), x, rev(x)], sliced from
+ * n - before to 2n + after (TFLite's paddings are at most the dim: within the copies).
+ */
+function mirrorPadComputed(c: OpContext, symmetric: boolean): void {
+  const n = outName(c);
+  const tmp = (tag: string) => c.b.fresh(`${n}_${tag}`);
+  const node = (op: string, inputs: string[], tag: string, attrs: Record<string, Attr> = {}) => {
+    const v = tmp(tag);
+    c.b.node(op, inputs, [v], attrs);
+    return v;
+  };
+  const rank = tensor(c, 0).shape.length;
+  const rows = int64Of(c, 1);
+  moveData(c, (xin, yout) => {
+    if (!rank) return void c.b.node('Identity', [xin], [yout]);
+    if (!symmetric) {
+      const pads = node('Reshape', [node('Transpose', [rows], 'paddings_columns', { perm: ints([1, 0]) }), c.b.int64s([-1], 'pads_shape')], 'pads');
+      return void c.b.node('Pad', [xin, pads], [yout], { mode: str('reflect') });
+    }
+    const dims = node('Shape', [xin], 'input_shape');
+    const BIG = 2 ** 53 - 1;
+    let v = xin;
+    for (let a = 0; a < rank; a++) {
+      const at = (from: string, idx: number[], tag: string) => node('Slice', [from, c.b.int64s(idx, 'starts'), c.b.int64s(idx.map((i) => i + 1), 'ends')], tag);
+      const size = at(dims, [a], `dim${a}`);
+      const row = node('Reshape', [at(rows, [a], `paddings${a}`), c.b.int64s([2], 'shape_2')], `paddings${a}_row`);
+      const before = at(row, [0], `before${a}`);
+      const after = at(row, [1], `after${a}`);
+      const axes = c.b.int64s([a], 'axes');
+      const rev = node('Slice', [v, c.b.int64s([-1], 'starts'), c.b.int64s([-BIG], 'ends'), axes, c.b.int64s([-1], 'steps')], `reversed${a}`);
+      const tripled = node('Concat', [rev, v, rev], `mirrored${a}`, { axis: int(a) });
+      const start = node('Sub', [size, before], `start${a}`);
+      const end = node('Add', [node('Add', [size, size], `twice${a}`), after], `end${a}`);
+      const last = a === rank - 1;
+      const out = last ? yout : tmp(`padded${a}`);
+      c.b.node('Slice', [tripled, start, end, axes], [out]);
+      v = out;
+    }
+  });
+}
 
 const l2Normalization: Converter = (c) => {
   const o = options(c, BuiltinOptions.L2NormOptions, () => new L2NormOptions());

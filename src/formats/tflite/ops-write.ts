@@ -561,9 +561,47 @@ const clip: Converter = (n, c) => {
   if (hi < Infinity) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, c.addConstant(`${y}_max_value`, Tensor.scalar(dtype, hi))], outputs: [y] });
 };
 
+/**
+ * A Reshape to a target computed when the model runs (x.view(b, c, h * w) over dynamic dims): RESHAPE
+ * reads it as a tensor, CAST to int32. ONNX's 0 copies the input's dim there (unless allowzero),
+ * TFLite's is a zero-size dim: a SELECT_V2 of the input's dims (SHAPE) where the target holds 0.
+ */
+function reshapeComputed(n: Node, c: WriteContext, x: string, y: string): void {
+  const given = c.tensor(n.inputs[1]!);
+  const { dtype, shape: ts } = c.info(given);
+  const where = `node '${n.name}' in ${c.file}`;
+  if ((dtype !== 'int64' && dtype !== 'int32') || ts.length !== 1) throw new UnsupportedError(`Reshape to a computed ${dtype} target of shape [${ts.join(', ')}] in a TFLite file`, where);
+  const k = ts[0]!;
+  const at = (what: string, shape: number[], dt: 'int32' | 'int64' | 'bool' = 'int32') => c.addTensor(`${y}_${what}`, { name: '', dtype: dt, shape });
+  let target = given;
+  if (dtype === 'int64') {
+    target = at('target', [k]);
+    c.emit({ code: BuiltinOperator.CAST, inputs: [given], outputs: [target] });
+  }
+  if (!attrInt(n, 'allowzero', 0)) {
+    const rank = c.info(x).shape.length;
+    const full = at('input_shape', [rank]);
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    // the input's dims at the target's positions (a 0 past the input's rank: ONNX has no dim to copy, so it stays 0)
+    let dims = full;
+    if (k !== rank) {
+      dims = at('input_dims', [k]);
+      if (k < rank) c.emit({ code: BuiltinOperator.SLICE, inputs: [full, c.addConstant(`${y}_dims_begin`, int32([0])), c.addConstant(`${y}_dims_size`, int32([k]))], outputs: [dims] });
+      else c.emit({ code: BuiltinOperator.CONCATENATION, inputs: [full, c.addConstant(`${y}_dims_rest`, int32(new Array<number>(k - rank).fill(0)))], outputs: [dims], options: (b) => [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, 0, ActivationFunctionType.NONE)] });
+    }
+    const copies = at('copies', [k], 'bool');
+    c.emit({ code: BuiltinOperator.EQUAL, inputs: [target, c.addConstant(`${y}_zero`, int32([0]))], outputs: [copies] });
+    const resolved = at('resolved_shape', [k]);
+    c.emit({ code: BuiltinOperator.SELECT_V2, inputs: [copies, dims, target], outputs: [resolved] });
+    target = resolved;
+  }
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, target], outputs: [y] });
+}
+
 const reshapeTo: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  if (n.opType === 'Reshape' && n.inputs[1] && !c.constantOf(n.inputs[1])) return reshapeComputed(n, c, x, y);
   const info = c.info(y);
   // the inferred output shape, -1 where it is dynamic (one such dim at most)
   const shape = info.signature ? info.signature : info.shape;

@@ -34,6 +34,7 @@ import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
 import { sameQuant } from './read.js';
+import { transposeConvAtRunTime } from './read-conv3d.js';
 import { sliceComputed } from './read-nms.js';
 import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
 import { isQuantizedLstm, quantizedLstm, svdf } from './recurrent-int.js';
@@ -372,13 +373,18 @@ const transposeConv: Converter = (c) => {
   if (!o) throw new FormatError(`TRANSPOSE_CONV '${outName(c)}' has no TransposeConvOptions`, { file: c.b.file });
   const w = tensor(c, 1);
   // output_shape computed in the graph (TF's converter: SHAPE / STRIDED_SLICE / PACK of a dynamic
-  // batch): its height and width are the output's stored ones, the batch the input's at run time
+  // batch): its height and width are the output's stored ones, the batch the input's at run time;
+  // over an open height or width, the crop of the full output that it asks for is made at run time
   const out = outTensor(c);
-  if (!tensor(c, 0).data && (isDynamic(out, 1) || isDynamic(out, 2))) throw new UnsupportedError('TRANSPOSE_CONV with a computed output shape over a dynamic height or width', `'${out.name}'`);
-  const outShape = tensor(c, 0).data ? constInts(c, 0, 'output shape') : out.shape;
   const act = o.fusedActivationFunction();
-  const y = floatOut(c, 0, act);
   const weights = hwoiWeights(c, w);
+  if (!tensor(c, 0).data && (isDynamic(out, 1) || isDynamic(out, 2) || [1, 2].some((i) => isDynamic(tensor(c, 2), i)))) {
+    const t = { x: fin(c, 2), weights: weights ?? fin(c, 1), layout: weights ? 'HWOI' : 'OHWI', bias: has(c, 3) ? fin(c, 3) : undefined } as const;
+    return transposeConvAtRunTime(c, 0, { ...t, kernel: [w.shape[1]!, w.shape[2]!], strides: [o.strideH(), o.strideW()], dilations: [1, 1], padding: o.padding(), act });
+  }
+  const outShape = tensor(c, 0).data ? constInts(c, 0, 'output shape') : out.shape;
+  if (outShape.length !== 4 || outShape.some((d) => d < 0)) throw new FormatError(`TRANSPOSE_CONV '${out.name}': output_shape [${outShape.join(', ')}]`, { file: c.b.file });
+  const y = floatOut(c, 0, act);
   const inputs = [fin(c, 2), weights ?? fin(c, 1)];
   if (has(c, 3)) inputs.push(fin(c, 3));
   c.b.node(
@@ -506,9 +512,15 @@ const concatenation: Converter = (c) => {
 function padConverter(c: OpContext): void {
   const x = tensor(c, 0);
   const out = outTensor(c);
+  const pt = tensor(c, 1);
+  // the interpreter's check: [rank, 2] int32 / int64 paddings
+  if (pt.shape.length !== 2 || pt.shape[0] !== x.shape.length || pt.shape[1] !== 2 || !['int32', 'int64'].includes(pt.dtype)) {
+    throw new FormatError(`${c.opName} '${out.name}': paddings '${pt.name}' are ${pt.dtype} [${pt.shape.join(', ')}], expected int32 or int64 [${x.shape.length}, 2] for input shape [${x.shape.join(', ')}]`, { file: c.b.file });
+  }
   let padsName: string;
   if (tensor(c, 1).data) {
     const p = constInts(c, 1, 'paddings');
+    if (p.some((v) => v < 0)) throw new FormatError(`${c.opName} '${out.name}': negative paddings [${p.join(', ')}]`, { file: c.b.file });
     const rank = p.length / 2;
     padsName = c.b.int64s([...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)], 'pads');
   } else {

@@ -182,7 +182,7 @@ type Evaluator = Awaited<ReturnType<typeof createNodeEvaluator>>;
  * that differs between the two in one entry follows the dynamic dim there, and that entry
  * becomes -1 (TFLite's RESHAPE infers it at run time), so the model keeps its dynamic dims
  * (-1 in shape_signature). Else, where every value computed from a dynamic dim ends in an
- * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
+ * operand TFLite takes as a tensor (a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's target: a UNet decoder upsampling to its skip's size, a pad to a multiple of 32), the graph is
  * folded with the dims left open and those shape subgraphs run in the file (foldWithOpenDims).
  * When anything else is computed from a dynamic dim (an Expand shape...) the model is written
  * for dim 1, with no -1 in shape_signature.

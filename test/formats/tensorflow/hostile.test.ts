@@ -54,13 +54,13 @@ describe('hostile GraphDefs', () => {
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
         { name: 'q1', op: 'TensorArrayV3', input: ['x'] },
         { name: 'q2', op: 'TensorArrayV3', input: ['q1'] },
-        { name: 'w', op: 'Enter', input: ['q2'] },
+        { name: 'w', op: 'QueueDequeueV2', input: ['q2'] },
       ],
     };
     const err = await read(g, ['w']).catch((e: Error) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect((err as Error).message).toMatch(/TensorFlow ops TensorArrayV3, Enter/);
-    expect((err as Error).message).toMatch(/TensorArrayV3 \(node 'q1'\), Enter \(node 'w'\)/);
+    expect((err as Error).message).toMatch(/TensorFlow ops TensorArrayV3, QueueDequeueV2/);
+    expect((err as Error).message).toMatch(/TensorArrayV3 \(node 'q1'\), QueueDequeueV2 \(node 'w'\)/);
     expect((err as Error).message).not.toMatch(/\n/);
   });
 
@@ -69,5 +69,101 @@ describe('hostile GraphDefs', () => {
     for (let i = 1; i < 20_000; i++) node.push({ name: `n${i}`, op: 'Identity', input: [`n${i - 1}`], attr: { T: { type: F } } });
     const graph = await read({ node }, ['n19999']);
     expect(graph.outputs[0]!.name).toBe('n19999');
+  });
+});
+
+// Malformed TF1 control flow (tf1-control-flow.ts): frames and conds that TensorFlow itself could
+// not run are typed errors naming the node, never a guess.
+describe('hostile TF1 control flow', () => {
+  const B = 10; // DT_BOOL
+  const I = 3; // DT_INT32
+  type N = tensorflow.NodeDef.$Properties;
+  const n = (name: string, op: string, input: string[] = [], t = F, attr: N['attr'] = {}): N => ({ name, op, input, attr: { T: { type: t }, ...attr } });
+  const enter = (name: string, x: string, frame: string | undefined, constant = false, t = F): N =>
+    n(name, 'Enter', [x], t, { ...(frame === undefined ? {} : { frame_name: { s: new TextEncoder().encode(frame) } }), is_constant: { b: constant } });
+  const ph = (name: string, t = F): N => ({ name, op: 'Placeholder', attr: { dtype: { type: t } } });
+  const ten = { name: 'ten', op: 'Const', attr: { dtype: { type: F } , value: { tensor: { dtype: F, tensor_shape: {}, float_val: [10] } } } };
+  /** while x < 10: x = x + x, with `patch` applied to its nodes */
+  const loop = (patch: (nodes: N[]) => N[] = (x) => x): tensorflow.GraphDef.$Properties => ({
+    node: patch([
+      ph('x'),
+      ten,
+      enter('while/Enter', 'x', 'while/while_context'),
+      enter('while/Less/Enter', 'ten', 'while/while_context', true),
+      n('while/Merge', 'Merge', ['while/Enter', 'while/NextIteration']),
+      n('while/Less', 'Less', ['while/Merge', 'while/Less/Enter']),
+      n('while/LoopCond', 'LoopCond', ['while/Less'], B),
+      n('while/Switch', 'Switch', ['while/Merge', 'while/LoopCond']),
+      n('while/Identity', 'Identity', ['while/Switch:1']),
+      n('while/add', 'AddV2', ['while/Identity', 'while/Identity']),
+      n('while/NextIteration', 'NextIteration', ['while/add']),
+      n('while/Exit', 'Exit', ['while/Switch']),
+    ]),
+  });
+  const replace = (name: string, by: N) => (nodes: N[]) => nodes.map((x) => (x.name === name ? by : x));
+
+  it('the well-formed loop reads (the baseline the others break)', async () => {
+    const g = await read(loop(), ['while/Exit']);
+    expect(g.nodes.map((x) => x.opType)).toContain('Loop');
+  });
+
+  it('a NextIteration read by other than a Merge, or by nothing', async () => {
+    const g = loop((nodes) => [...nodes, n('peek', 'Relu', ['while/NextIteration'])]);
+    await expect(read(g, ['peek'])).rejects.toThrow(FormatError);
+    await expect(read(g, ['peek'])).rejects.toThrow(/hostile\.pb.*'peek' reads NextIteration 'while\/NextIteration'/);
+    const dangling = loop((nodes) => [...nodes, n('while/NextIteration_1', 'NextIteration', ['while/add'])]);
+    await expect(read(dangling, ['while/NextIteration_1'])).rejects.toThrow(/NextIteration 'while\/NextIteration_1' feeds no Merge/);
+  });
+
+  it('an Exit outside any frame, an Enter without a frame name', async () => {
+    const exit = { node: [ph('x'), n('out', 'Exit', ['x'])] };
+    await expect(read(exit, ['out'])).rejects.toThrow(FormatError);
+    await expect(read(exit, ['out'])).rejects.toThrow(/Exit 'out' reads 'x', which is in no while frame/);
+    const unnamed = loop(replace('while/Enter', enter('while/Enter', 'x', undefined)));
+    await expect(read(unnamed, ['while/Exit'])).rejects.toThrow(/Enter 'while\/Enter' names no frame/);
+  });
+
+  it('a cycle that no NextIteration closes, a loop Merge of two Enters, a frame without LoopCond', async () => {
+    const cyclic = loop(replace('while/Merge', n('while/Merge', 'Merge', ['while/Enter', 'while/add'])));
+    await expect(read(cyclic, ['while/Exit'])).rejects.toThrow(GraphError);
+    await expect(read(cyclic, ['while/Exit'])).rejects.toThrow(/cycle through node .*NextIteration/);
+    const twoEnters = loop((nodes) => [...replace('while/Merge', n('while/Merge', 'Merge', ['while/Enter', 'while/Enter_1']))(nodes), enter('while/Enter_1', 'x', 'while/while_context')]);
+    await expect(read(twoEnters, ['while/Exit'])).rejects.toThrow(FormatError);
+    const noCond = loop((nodes) => nodes.map((x) => (x.name === 'while/Switch' ? n('while/Switch', 'Switch', ['while/Merge', 'while/Less']) : x)).filter((x) => x.name !== 'while/LoopCond'));
+    await expect(read(noCond, ['while/Exit'])).rejects.toThrow(/while frame 'while\/while_context' has 0 LoopCond nodes/);
+  });
+
+  it("a loop body's value read outside without an Exit, a loop variable read by output 0 of its Switch inside", async () => {
+    const leak = loop((nodes) => [...nodes, n('leak', 'Relu', ['while/add'])]);
+    await expect(read(leak, ['leak'])).rejects.toThrow(UnsupportedError);
+    await expect(read(leak, ['leak'])).rejects.toThrow(/output inside a TF1 while loop: 'leak' of while frame 'while\/while_context'/);
+    const exitSide = loop(replace('while/add', n('while/add', 'AddV2', ['while/Identity', 'while/Switch'])));
+    await expect(read(exitSide, ['while/Exit'])).rejects.toThrow(UnsupportedError);
+    await expect(read(exitSide, ['while/Exit'])).rejects.toThrow(/exit side/);
+  });
+
+  /** y = cond(p, x * x, -x), with `patch` applied */
+  const cond = (patch: (nodes: N[]) => N[] = (x) => x): tensorflow.GraphDef.$Properties => ({
+    node: patch([
+      ph('x'),
+      ph('p', B),
+      n('cond/Switch', 'Switch', ['x', 'p']),
+      n('cond/mul', 'Mul', ['cond/Switch:1', 'cond/Switch:1']),
+      n('cond/Neg', 'Neg', ['cond/Switch']),
+      n('cond/Merge', 'Merge', ['cond/Neg', 'cond/mul']),
+    ]),
+  });
+
+  it('a cond whose branch value leaves without its Merge, a node on both branches, a Merge of no cond, value_index', async () => {
+    expect((await read(cond(), ['cond/Merge'])).nodes.map((x) => x.opType)).toContain('If');
+    await expect(read(cond(), ['cond/mul'])).rejects.toThrow(UnsupportedError);
+    await expect(read(cond(), ['cond/mul'])).rejects.toThrow(/'cond\/mul'.*true branch of the cond on 'p'/);
+    const both = cond((nodes) => [...nodes, n('both', 'AddV2', ['cond/mul', 'cond/Neg'])]);
+    await expect(read(both, ['both'])).rejects.toThrow(FormatError);
+    await expect(read(both, ['both'])).rejects.toThrow(/'both' reads both branches of the cond on 'p'/);
+    const plain = { node: [ph('x'), ph('z'), n('m', 'Merge', ['x', 'z'])] };
+    await expect(read(plain, ['m'])).rejects.toThrow(/Merge that does not join the two branches/);
+    const index = cond((nodes) => [...nodes, n('which', 'Cast', ['cond/Merge:1'], I)]);
+    await expect(read(index, ['which'])).rejects.toThrow(/value_index/);
   });
 });

@@ -1,0 +1,357 @@
+// TF1 dataflow control flow (tf.cond's Switch / Merge, tf.while_loop's Enter / Merge / LoopCond /
+// Switch / NextIteration / Exit frames) read from frozen GraphDefs and TF.js graph models as
+// functional If / While: graphs written node by node as TF1 emits them (tf1-graphs.ts), run by
+// nnport's runtime (from the TF.js JSON and from the binary GraphDef), by onnxruntime on the .onnx
+// nnport writes and, for counted loops, by the TFLite interpreter on the unrolled .tflite, all
+// against TensorFlow.js' own graph-model executor (executeAsync runs TF1 control flow itself).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { ortRun } from '../../support/ort.js';
+import { rng } from '../../support/rng.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { maxAbsDiff } from './helpers.js';
+import { condHead, graphDefBytes, loopVar, tf1, tfjsModel, tfjsRun, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
+
+const oracle = useTfliteOracle();
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = mkdtempSync(join(tmpdir(), 'nnport-tf1cf-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+async function nnportGraph(m: Tf1Model, set?: Record<string, number>): Promise<Graph> {
+  const { json, bin } = tfjsModel(m);
+  const sub = join(dir, `m${counter++}`);
+  mkdirSync(sub);
+  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
+  writeFileSync(join(sub, 'w.bin'), bin);
+  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs, set });
+  if (model.kind !== 'graph') throw new Error('not a graph');
+  return model.graph;
+}
+
+async function pbGraph(m: Tf1Model, set?: Record<string, number>): Promise<Graph> {
+  const model = await loadModel(graphDefBytes(m), { fileName: 'tf1.pb', outputs: m.outputs, set });
+  if (model.kind !== 'graph') throw new Error('not a graph');
+  return model.graph;
+}
+
+type Feed = Record<string, Tensor>;
+
+async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const r = await run(g, feeds);
+  return g.outputs.map((o) => r.outputs.get(o.name)!);
+}
+
+async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
+  return [...(await ortRun(bytes, feeds)).values()];
+}
+
+/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed; the worst difference. */
+async function check(m: Tf1Model, feedSets: Feed[]): Promise<number> {
+  const g = await nnportGraph(m);
+  const pb = await pbGraph(m);
+  let worst = 0;
+  for (const feeds of feedSets) {
+    const want = await tfjsRun(m, feeds);
+    for (const got of [await nnportRun(g, feeds), await nnportRun(pb, feeds), await ortRunAll(g, feeds)]) {
+      expect(got.length).toBe(want.length);
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
+        worst = Math.max(worst, d);
+        expect(d).toBeLessThan(1e-5);
+      }
+    }
+  }
+  return worst;
+}
+
+const f32 = (shape: number[], seed: number): Tensor => {
+  const r = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+};
+const scalarF = (v: number) => new Tensor('float32', [], Float32Array.of(v));
+const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+const ops = (g: Graph) => g.nodes.map((n) => n.opType);
+
+// (1) y = tf.cond(s > 0, lambda: x * 2 + w, lambda: relu(x - w)), and a second output
+// z = tf.cond(same, lambda: x, lambda: x - c): an outer tensor passed straight through
+// (cond/Switch_1) and a Const of the false branch. (Not c itself: TF.js' executor takes every
+// Const as live, whatever its control input, so its Merge would return c on either branch.)
+const W23 = [0.5, -1, 2, 0.25, -0.75, 1.5];
+const condModel = (): Tf1Model => ({
+  nodes: [
+    tf1.ph('x', [2, 3]),
+    tf1.ph('s', []),
+    tf1.cst('w', 'float32', [2, 3], W23),
+    tf1.cst('zero', 'float32', [], [0]),
+    tf1.op('Greater', 'Greater', ['s', 'zero']),
+    ...condHead('cond', 'Greater'),
+    tf1.sw('cond/mul/Switch', 'x', 'cond/pred_id'),
+    tf1.cst('cond/mul/y', 'float32', [], [2], ['cond/switch_t']),
+    tf1.op('cond/mul', 'Mul', ['cond/mul/Switch:1', 'cond/mul/y']),
+    tf1.sw('cond/add/Switch', 'w', 'cond/pred_id'),
+    tf1.op('cond/add', 'AddV2', ['cond/mul', 'cond/add/Switch:1']),
+    tf1.sw('cond/sub/Switch', 'x', 'cond/pred_id'),
+    tf1.sw('cond/sub/Switch_1', 'w', 'cond/pred_id'),
+    tf1.op('cond/sub', 'Sub', ['cond/sub/Switch', 'cond/sub/Switch_1']),
+    tf1.op('cond/Relu', 'Relu', ['cond/sub']),
+    tf1.merge('cond/Merge', 'cond/Relu', 'cond/add'),
+    tf1.sw('cond/Switch_1', 'x', 'cond/pred_id'),
+    tf1.cst('cond/Const', 'float32', [2, 3], [6, 5, 4, 3, 2, 1], ['cond/switch_f']),
+    tf1.sw('cond/sub_1/Switch', 'x', 'cond/pred_id'),
+    tf1.op('cond/sub_1', 'Sub', ['cond/sub_1/Switch', 'cond/Const']),
+    tf1.merge('cond/Merge_1', 'cond/sub_1', 'cond/Switch_1:1'),
+    tf1.op('y', 'Identity', ['cond/Merge']),
+    tf1.op('z', 'Identity', ['cond/Merge_1']),
+  ],
+  outputs: ['y', 'z'],
+});
+
+// (2) i, x = tf.while_loop(lambda i, x: i < n, lambda i, x: (i + 1, x * 0.5 + w), (0, x)), n fed
+const accumulateModel = (): Tf1Model => ({
+  nodes: [
+    tf1.ph('x', [4]),
+    tf1.ph('n', [], 'DT_INT32'),
+    tf1.cst('w', 'float32', [4], [0.1, -0.2, 0.3, 1]),
+    tf1.cst('Const', 'int32', [], [0]),
+    ...loopVar('while', '', 'Const', 'while/add', 'DT_INT32'),
+    ...loopVar('while', '_1', 'x', 'while/add_1'),
+    tf1.enter('while/Less/Enter', 'n', 'while/while_context', true, 'DT_INT32'),
+    tf1.op('while/Less', 'Less', ['while/Merge', 'while/Less/Enter'], 'DT_INT32'),
+    tf1.op('while/LoopCond', 'LoopCond', ['while/Less'], 'DT_BOOL'),
+    tf1.cst('while/add/y', 'int32', [], [1], ['while/Identity']),
+    tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
+    tf1.cst('while/mul/y', 'float32', [], [0.5], ['while/Identity']),
+    tf1.op('while/mul', 'Mul', ['while/Identity_1', 'while/mul/y']),
+    tf1.enter('while/add_1/Enter', 'w', 'while/while_context', true),
+    tf1.op('while/add_1', 'AddV2', ['while/mul', 'while/add_1/Enter']),
+    tf1.op('y', 'Identity', ['while/Exit_1']),
+  ],
+  outputs: ['y'],
+});
+
+// (3) an RNN-like recurrence h = tanh((h + x) W + b) for 6 steps: the limit a Const of the cond
+// hung on the first Merge (TF1's control pivot there), x, W and b captured by constant Enters.
+// (Not x U inside the body: TF.js' executor computes a node of loop invariants only once and
+// then never finishes the loop.)
+const rnnModel = (steps = 6): Tf1Model => {
+  const r = rng(31);
+  const mat = (n: number) => Array.from({ length: n }, () => (r() * 2 - 1) * 0.6);
+  return {
+    nodes: [
+      tf1.ph('x', [1, 4]),
+      tf1.cst('h0', 'float32', [1, 4], [0, 0, 0, 0]),
+      tf1.cst('W', 'float32', [4, 4], mat(16)),
+      tf1.cst('b', 'float32', [4], mat(4)),
+      tf1.cst('Const', 'int32', [], [0]),
+      ...loopVar('rnn', '', 'Const', 'rnn/add', 'DT_INT32'),
+      ...loopVar('rnn', '_1', 'h0', 'rnn/Tanh'),
+      tf1.cst('rnn/Less/y', 'int32', [], [steps], ['rnn/Merge']),
+      tf1.op('rnn/Less', 'Less', ['rnn/Merge', 'rnn/Less/y'], 'DT_INT32'),
+      tf1.op('rnn/LoopCond', 'LoopCond', ['rnn/Less'], 'DT_BOOL'),
+      tf1.cst('rnn/add/y', 'int32', [], [1], ['rnn/Identity']),
+      tf1.op('rnn/add', 'AddV2', ['rnn/Identity', 'rnn/add/y'], 'DT_INT32'),
+      tf1.enter('rnn/add_1/Enter', 'x', 'rnn/while_context', true),
+      tf1.op('rnn/add_1', 'AddV2', ['rnn/Identity_1', 'rnn/add_1/Enter']),
+      tf1.enter('rnn/MatMul/Enter', 'W', 'rnn/while_context', true),
+      tf1.op('rnn/MatMul', 'MatMul', ['rnn/add_1', 'rnn/MatMul/Enter'], 'DT_FLOAT', { transpose_a: { b: false }, transpose_b: { b: false } }),
+      tf1.enter('rnn/add_2/Enter', 'b', 'rnn/while_context', true),
+      tf1.op('rnn/add_2', 'AddV2', ['rnn/MatMul', 'rnn/add_2/Enter']),
+      tf1.op('rnn/Tanh', 'Tanh', ['rnn/add_2']),
+      tf1.op('h', 'Identity', ['rnn/Exit_1']),
+    ],
+    outputs: ['h'],
+  };
+};
+
+// (4) a cond in a while body: while i < 5: x = tf.cond(i < 2, lambda: x * 2, lambda: x - 1); i += 1
+const condInWhileModel = (): Tf1Model => ({
+  nodes: [
+    tf1.ph('x', [3]),
+    tf1.cst('Const', 'int32', [], [0]),
+    ...loopVar('while', '', 'Const', 'while/add', 'DT_INT32'),
+    ...loopVar('while', '_1', 'x', 'while/cond/Merge'),
+    tf1.cst('while/Less/y', 'int32', [], [5], ['while/Merge']),
+    tf1.op('while/Less', 'Less', ['while/Merge', 'while/Less/y'], 'DT_INT32'),
+    tf1.op('while/LoopCond', 'LoopCond', ['while/Less'], 'DT_BOOL'),
+    tf1.cst('while/Less_1/y', 'int32', [], [2], ['while/Identity']),
+    tf1.op('while/Less_1', 'Less', ['while/Identity', 'while/Less_1/y'], 'DT_INT32'),
+    ...condHead('while/cond', 'while/Less_1'),
+    tf1.sw('while/cond/mul/Switch', 'while/Identity_1', 'while/cond/pred_id'),
+    tf1.cst('while/cond/mul/y', 'float32', [], [2], ['while/cond/switch_t']),
+    tf1.op('while/cond/mul', 'Mul', ['while/cond/mul/Switch:1', 'while/cond/mul/y']),
+    tf1.sw('while/cond/sub/Switch', 'while/Identity_1', 'while/cond/pred_id'),
+    tf1.cst('while/cond/sub/y', 'float32', [], [1], ['while/cond/switch_f']),
+    tf1.op('while/cond/sub', 'Sub', ['while/cond/sub/Switch', 'while/cond/sub/y']),
+    tf1.merge('while/cond/Merge', 'while/cond/sub', 'while/cond/mul'),
+    tf1.cst('while/add/y', 'int32', [], [1], ['while/Identity']),
+    tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
+    tf1.op('y', 'Identity', ['while/Exit_1']),
+  ],
+  outputs: ['y'],
+});
+
+// (5) a while in a while body: for i < 3: (a = acc; for j = rank(acc); j < 6: acc = acc * 0.9 + a);
+// acc += x, a and acc entering the inner frame and x the outer one. (Not TF1's Const hung on
+// while/Identity for the inner counter's start, nor x entered twice: TF.js' executor runs a
+// Const, and a node of loop invariants, once only, outside the frame that needs it each time.)
+const whileInWhileModel = (): Tf1Model => {
+  const inner = 'while/while/while_context';
+  return {
+    nodes: [
+      tf1.ph('x', [2, 2]),
+      tf1.cst('acc0', 'float32', [2, 2], [0.5, -0.5, 0.25, 1]),
+      tf1.cst('Const', 'int32', [], [0]),
+      ...loopVar('while', '', 'Const', 'while/add', 'DT_INT32'),
+      ...loopVar('while', '_1', 'acc0', 'while/add_1'),
+      tf1.cst('while/Less/y', 'int32', [], [3], ['while/Merge']),
+      tf1.op('while/Less', 'Less', ['while/Merge', 'while/Less/y'], 'DT_INT32'),
+      tf1.op('while/LoopCond', 'LoopCond', ['while/Less'], 'DT_BOOL'),
+      tf1.op('while/Rank', 'Rank', ['while/Identity_1']),
+      ...loopVar('while/while', '', 'while/Rank', 'while/while/add', 'DT_INT32', inner),
+      ...loopVar('while/while', '_1', 'while/Identity_1', 'while/while/add_1', 'DT_FLOAT', inner),
+      tf1.cst('while/while/Less/y', 'int32', [], [6], ['while/while/Merge']),
+      tf1.op('while/while/Less', 'Less', ['while/while/Merge', 'while/while/Less/y'], 'DT_INT32'),
+      tf1.op('while/while/LoopCond', 'LoopCond', ['while/while/Less'], 'DT_BOOL'),
+      tf1.cst('while/while/add/y', 'int32', [], [1], ['while/while/Identity']),
+      tf1.op('while/while/add', 'AddV2', ['while/while/Identity', 'while/while/add/y'], 'DT_INT32'),
+      tf1.cst('while/while/mul/y', 'float32', [], [0.9], ['while/while/Identity']),
+      tf1.op('while/while/mul', 'Mul', ['while/while/Identity_1', 'while/while/mul/y']),
+      tf1.enter('while/while/add_1/Enter', 'while/Identity_1', inner, true),
+      tf1.op('while/while/add_1', 'AddV2', ['while/while/mul', 'while/while/add_1/Enter']),
+      tf1.enter('while/add_1/Enter', 'x', 'while/while_context', true),
+      tf1.op('while/add_1', 'AddV2', ['while/while/Exit_1', 'while/add_1/Enter']),
+      tf1.cst('while/add/y', 'int32', [], [1], ['while/Identity']),
+      tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
+      tf1.op('y', 'Identity', ['while/Exit_1']),
+    ],
+    outputs: ['y'],
+  };
+};
+
+// (6) TF1 dropout behind an is_training switch (tf.layers.dropout(training=is_training)): the true
+// branch draws RandomUniform, which nnport refuses; with is_training fixed to false only the
+// false branch (x passed on) is ever converted
+const dropoutModel = (): Tf1Model => ({
+  nodes: [
+    tf1.ph('x', [2, 4]),
+    tf1.ph('is_training', [], 'DT_BOOL'),
+    tf1.cst('w', 'float32', [4, 3], [0.5, -1, 2, 0.25, -0.75, 1.5, 1, 0.1, -0.3, 0.7, 0.2, -0.9]),
+    tf1.op('dense/MatMul', 'MatMul', ['x', 'w'], 'DT_FLOAT', { transpose_a: { b: false }, transpose_b: { b: false } }),
+    ...condHead('dropout/cond', 'is_training'),
+    tf1.sw('dropout/cond/dropout/Shape/Switch', 'dense/MatMul', 'dropout/cond/pred_id'),
+    tf1.op('dropout/cond/dropout/Shape', 'Shape', ['dropout/cond/dropout/Shape/Switch:1'], 'DT_FLOAT', { out_type: { type: 'DT_INT32' } }),
+    tf1.op('dropout/cond/dropout/random_uniform/RandomUniform', 'RandomUniform', ['dropout/cond/dropout/Shape'], 'DT_INT32', { dtype: { type: 'DT_FLOAT' }, seed: { i: 0 }, seed2: { i: 0 } }),
+    tf1.cst('dropout/cond/dropout/rate', 'float32', [], [0.5], ['dropout/cond/switch_t']),
+    tf1.op('dropout/cond/dropout/GreaterEqual', 'GreaterEqual', ['dropout/cond/dropout/random_uniform/RandomUniform', 'dropout/cond/dropout/rate']),
+    tf1.op('dropout/cond/dropout/Cast', 'Cast', ['dropout/cond/dropout/GreaterEqual'], 'DT_BOOL', { SrcT: { type: 'DT_BOOL' }, DstT: { type: 'DT_FLOAT' } }),
+    tf1.op('dropout/cond/dropout/mul', 'Mul', ['dropout/cond/dropout/Shape/Switch:1', 'dropout/cond/dropout/Cast']),
+    tf1.sw('dropout/cond/Identity/Switch', 'dense/MatMul', 'dropout/cond/pred_id'),
+    tf1.op('dropout/cond/Identity', 'Identity', ['dropout/cond/Identity/Switch']),
+    tf1.merge('dropout/cond/Merge', 'dropout/cond/Identity', 'dropout/cond/dropout/mul'),
+    tf1.op('out', 'Relu', ['dropout/cond/Merge']),
+  ],
+  outputs: ['out'],
+});
+
+describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
+  it('tf.cond on a data-dependent predicate, two outputs (an outer tensor passed on, a Const of the false branch): one If; both branches = TensorFlow.js, onnxruntime', async () => {
+    const m = condModel();
+    for (const g of [await nnportGraph(m), await pbGraph(m)]) {
+      expect(ops(g).filter((o) => o === 'If')).toHaveLength(1);
+      expect(ops(g)).not.toContain('Switch');
+    }
+    const x = f32([2, 3], 5);
+    await check(m, [{ x, s: scalarF(1.5) }, { x, s: scalarF(-0.5) }]);
+  });
+
+  it("a branch's Const without the control input that puts it there (freezing a .meta drops them) is the other branch's value: = TensorFlow.js on the same cond passing an outer Const in", async () => {
+    const bare = (m: Tf1Model, z: NodeSpec[]): Tf1Model => ({ ...m, nodes: [...m.nodes.filter((n) => !n.name.startsWith('cond/sub_1') && n.name !== 'cond/Const' && n.name !== 'cond/Merge_1'), ...z] });
+    const mine = bare(condModel(), [tf1.cst('cond/Const', 'float32', [2, 3], [6, 5, 4, 3, 2, 1]), tf1.merge('cond/Merge_1', 'cond/Const', 'cond/Switch_1:1')]);
+    const theirs = bare(condModel(), [
+      tf1.cst('c', 'float32', [2, 3], [6, 5, 4, 3, 2, 1]),
+      tf1.sw('cond/Switch_2', 'c', 'cond/pred_id'),
+      tf1.merge('cond/Merge_1', 'cond/Switch_2', 'cond/Switch_1:1'),
+    ]);
+    const x = f32([2, 3], 8);
+    for (const s of [2, -2]) {
+      const want = await tfjsRun(theirs, { x, s: scalarF(s) });
+      for (const g of [await nnportGraph(mine), await pbGraph(mine)]) {
+        const got = await nnportRun(g, { x, s: scalarF(s) });
+        for (const [i, w] of want.entries()) expect(maxAbsDiff(got[i]!.toFloat32(), w.toFloat32())).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('tf.while_loop counting to n (fed): a Loop; 5, 0 and 17 iterations = TensorFlow.js, onnxruntime', async () => {
+    const m = accumulateModel();
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(loop.inputs[0]).toBe('');
+    const x = f32([4], 9);
+    await check(m, [{ x, n: scalarI(5) }, { x, n: scalarI(0) }, { x, n: scalarI(17) }]);
+  });
+
+  it('an RNN-like MatMul recurrence over 6 steps: a trip count; runtimes and the unrolled .tflite = TensorFlow.js', async () => {
+    const m = rnnModel();
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([6]);
+    const x = f32([1, 4], 12);
+    await check(m, [{ x }, { x: f32([1, 4], 13) }]);
+    const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'rnn.tflite');
+    const names = tfliteOpNames(tfl.bytes, 'rnn');
+    expect(names.filter((o) => o === 'TANH')).toHaveLength(6);
+    expect(names).not.toContain('WHILE');
+    const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+    const [want] = await tfjsRun(m, { x });
+    expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+  });
+
+  it('a cond in a while body, and a while in a while body: runtimes and .tflite = TensorFlow.js', async () => {
+    for (const [m, x] of [
+      [condInWhileModel(), f32([3], 3)],
+      [whileInWhileModel(), f32([2, 2], 4)],
+    ] as const) {
+      await check(m, [{ x }]);
+      const g = await nnportGraph(m);
+      const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'nested.tflite');
+      expect(tfliteOpNames(tfl.bytes, 'nested')).not.toContain('WHILE');
+      const [y] = await oracle.run(tfl.bytes, [x.toFloat32()]);
+      const [want] = await tfjsRun(m, { x });
+      expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a constant predicate (--set is_training=0, a folded comparison) takes its branch in line: no If, the dead branch (RandomUniform) never read', async () => {
+    const m = dropoutModel();
+    const x = f32([2, 4], 7);
+    const [want] = await tfjsRun(m, { x, is_training: new Tensor('bool', [], Uint8Array.of(0)) });
+    for (const g of [await nnportGraph(m, { is_training: 0 }), await pbGraph(m, { is_training: 0 })]) {
+      expect(ops(g)).not.toContain('If');
+      expect(ops(g).some((o) => /Random/.test(o))).toBe(false);
+      const [got] = await nnportRun(g, { x });
+      expect(maxAbsDiff(got!.toFloat32(), want!.toFloat32())).toBeLessThan(1e-5);
+    }
+    // the same cond on s > 0 with s a Const: folded while reading
+    const c = condModel();
+    c.nodes = c.nodes.map((n) => (n.name === 's' ? tf1.cst('s', 'float32', [], [-2]) : n));
+    const g = await nnportGraph(c);
+    expect(ops(g)).not.toContain('If');
+    const xs = f32([2, 3], 6);
+    const got = await nnportRun(g, { x: xs });
+    const wantC = await tfjsRun(c, { x: xs });
+    for (const [i, w] of wantC.entries()) expect(maxAbsDiff(got[i]!.toFloat32(), w.toFloat32())).toBeLessThan(1e-5);
+  });
+});
