@@ -16,7 +16,22 @@ export interface KerasLayer {
   config: JsonObject;
   /** per call of the layer: the tensors it was called on */
   calls: KerasTensorRef[][];
+  /** TFOpLambda / SlicingOpLambda: per call, the TF function's arguments (tf-op-lambda.ts) */
+  opArgs?: OpCallArgs[];
 }
+
+/**
+ * The arguments of one call of a TF function recorded by Keras 2 (TFOpLambda): the first argument
+ * and the others by parameter name, each tensor in them replaced by `{ __input__: k }`, the k-th
+ * of the call's tensors.
+ */
+export interface OpCallArgs {
+  first: Json;
+  kwargs: JsonObject;
+}
+
+/** Keras 2's layers that record a call of a TF function (`x * 2`, `tf.concat`, `x[:, 0]`) by its API name. */
+export const TF_OP_LAYERS = new Set(['TFOpLambda', 'SlicingOpLambda']);
 
 export interface KerasModelSpec {
   /** 'Sequential' or 'Functional' (Keras 2 'Model') */
@@ -115,6 +130,39 @@ function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer:
   }
 }
 
+const CONSTANT_VALUE = '_CONSTANT_VALUE';
+const isKeras2Ref = (v: Json): v is [string, number, number, ...Json[]] => Array.isArray(v) && typeof v[0] === 'string' && v[0] !== CONSTANT_VALUE && Number.isInteger(v[1]) && Number.isInteger(v[2]);
+
+/**
+ * One call of a TFOpLambda / SlicingOpLambda as Keras 2 serializes it (keras/engine/node.py: the
+ * input structure kept): its first argument, a tensor `[layer, node, tensor, kwargs]`, a constant
+ * `['_CONSTANT_VALUE', -1, value, kwargs]` or a list of either (tf.concat's values), the keyword
+ * arguments (every argument after the first, by name) riding on each of them; tensors in the
+ * keyword arguments are `[layer, node, tensor]`.
+ */
+function parseOpCall(node: Json, file: string, name: string): { refs: KerasTensorRef[]; args: OpCallArgs } {
+  const refs: KerasTensorRef[] = [];
+  let kwargs: Json = {};
+  const tensor = (v: Json): Json => {
+    refs.push(parseRef(v, file, `layer '${name}'`));
+    return { __input__: refs.length - 1 };
+  };
+  const entry = (v: Json): Json => {
+    if (!Array.isArray(v)) fail(file, `layer '${name}': cannot read a TF function's argument from ${preview(v)}`);
+    kwargs = v[3] ?? kwargs;
+    return v[0] === CONSTANT_VALUE ? (v[2] ?? null) : tensor(v);
+  };
+  const single = isKeras2Ref(node) || (Array.isArray(node) && node[0] === CONSTANT_VALUE);
+  const first = single ? entry(node) : Array.isArray(node) ? node.map(entry) : entry(node);
+  if (!isObject(kwargs)) fail(file, `layer '${name}': a TF function's keyword arguments are ${preview(kwargs)}, not an object`);
+  // tensors among the keyword arguments (tf.math.add(x, y=other)); one level of lists (tf.stack's
+  // values by keyword); deeper lists are constants
+  const swap = (v: Json): Json => (isKeras2Ref(v) && v.length === 3 ? tensor(v) : v);
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(kwargs)) out[k] = !Array.isArray(v) || (isKeras2Ref(v) && v.length === 3) ? swap(v) : v.map(swap);
+  return { refs, args: { first, kwargs: out } };
+}
+
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
   const name = layer.name;
   if (inbound === undefined || inbound === null) return [];
@@ -153,7 +201,12 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
     const layers: KerasLayer[] = cfg.layers.map((l) => {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
-      return { className: l.class_name, name, config: isObject(l.config) ? l.config : {}, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
+      const config = isObject(l.config) ? l.config : {};
+      if (TF_OP_LAYERS.has(l.class_name) && Array.isArray(l.inbound_nodes)) {
+        const calls = l.inbound_nodes.map((node) => parseOpCall(node, file, name));
+        return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };
+      }
+      return { className: l.class_name, name, config, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
     });
     return {
       className: 'Functional',

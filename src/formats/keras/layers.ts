@@ -4,7 +4,7 @@
 import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { isObject, type Json, type JsonObject } from './config.js';
+import { isObject, type Json, type JsonObject, type OpCallArgs } from './config.js';
 import {
   batchNormFirst,
   byDataFormat,
@@ -23,6 +23,7 @@ import {
 import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
+import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
 /** A static shape with unknown dims as null (the batch dim usually). */
@@ -58,6 +59,8 @@ export interface LayerCall {
   inputs: KValue[];
   /** the layer's weights by role (kernel, bias, gamma, ...) */
   weights: Map<string, Tensor>;
+  /** TFOpLambda / SlicingOpLambda: the TF function's arguments of this call (tf-op-lambda.ts) */
+  opArgs?: OpCallArgs;
 }
 
 export const int = (value: number): Attr => ({ type: 'int', value });
@@ -753,5 +756,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   SimpleRNN: maskedRecurrent(recurrentLayer),
   Bidirectional: maskedRecurrent(bidirectionalLayer),
   TimeDistributed: timeDistributedLayer,
+  TFOpLambda: tfOpLambdaLayer,
+  SlicingOpLambda: tfOpLambdaLayer,
   ConvLSTM2D: (_e, c) => recurrent(c),
 };

@@ -154,7 +154,7 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    const call = { className: layer.className, name, config: layer.config, inputs, weights: layerWeights(layer) };
+    const call = { className: layer.className, name, config: layer.config, inputs, weights: layerWeights(layer), ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }) };
     return propagateMasks(e, call, row(e, call));
   };
 

@@ -352,18 +352,18 @@ function hwoiWeights(c: OpContext, w: TfliteTensorInfo): string | undefined {
 
 /**
  * TRANSPOSE_CONV's padding: its kernel writes output row i·s - pad + k for pad = floor(total / 2),
- * total = (in-1)·s + k - out (SAME; 0 for VALID), and keeps rows [0, out). Where in and out are
- * static and that is a crop of the full (in-1)·s + k rows, ONNX's explicit pads say it (what the
+ * total = max((in-1)·s + k - out, 0) (SAME; 0 for VALID), and keeps rows [0, out). Where in and out
+ * are static and that is a crop of the full (in-1)·s + k rows, ONNX's explicit pads say it (what the
  * GraphDef and Keras writers take: VALID and a crop); otherwise (rows past the full output, which
- * hold only the bias, or a dynamic size) output_shape with auto_pad.
+ * hold only the bias, or a dynamic size) undefined: the crop is made at run time.
  */
-function transposeConvPads(c: OpContext, o: TransposeConvOptions, k: number[], outShape: number[]): Record<string, Attr> {
+function transposeConvPads(c: OpContext, o: TransposeConvOptions, k: number[], outShape: number[]): Record<string, Attr> | undefined {
   const x = tensor(c, 2);
   const strides = [o.strideH(), o.strideW()];
   const same = o.padding() === Padding.SAME;
   const total = [0, 1].map((i) => (x.shape[1 + i]! - 1) * strides[i]! + k[i]! - outShape[1 + i]!);
   const static_ = x.shape.length === 4 && outShape.length === 4 && [1, 2].every((i) => !isDynamic(x, i));
-  if (!static_ || total.some((t) => t < 0 || (!same && t !== 0))) return { output_shape: ints(outShape.slice(1, 3)), auto_pad: autoPad(o.padding()) };
+  if (!static_ || total.some((t) => t < 0 || (!same && t !== 0))) return undefined;
   const begin = total.map((t) => Math.floor(t / 2));
   return { pads: ints([...begin, ...total.map((t, i) => t - begin[i]!)]) };
 }
@@ -378,12 +378,16 @@ const transposeConv: Converter = (c) => {
   const out = outTensor(c);
   const act = o.fusedActivationFunction();
   const weights = hwoiWeights(c, w);
-  if (!tensor(c, 0).data && (isDynamic(out, 1) || isDynamic(out, 2) || [1, 2].some((i) => isDynamic(tensor(c, 2), i)))) {
+  const atRunTime = () => {
     const t = { x: fin(c, 2), weights: weights ?? fin(c, 1), layout: weights ? 'HWOI' : 'OHWI', bias: has(c, 3) ? fin(c, 3) : undefined } as const;
-    return transposeConvAtRunTime(c, 0, { ...t, kernel: [w.shape[1]!, w.shape[2]!], strides: [o.strideH(), o.strideW()], dilations: [1, 1], padding: o.padding(), act });
-  }
+    transposeConvAtRunTime(c, 0, { ...t, kernel: [w.shape[1]!, w.shape[2]!], strides: [o.strideH(), o.strideW()], dilations: [1, 1], padding: o.padding(), act });
+  };
+  if (!tensor(c, 0).data && (isDynamic(out, 1) || isDynamic(out, 2) || [1, 2].some((i) => isDynamic(tensor(c, 2), i)))) return atRunTime();
   const outShape = tensor(c, 0).data ? constInts(c, 0, 'output shape') : out.shape;
   if (outShape.length !== 4 || outShape.some((d) => d < 0)) throw new FormatError(`TRANSPOSE_CONV '${out.name}': output_shape [${outShape.join(', ')}]`, { file: c.b.file });
+  const pads = transposeConvPads(c, o, [w.shape[1]!, w.shape[2]!], outShape);
+  // (rows past the full output: ONNX's output_shape + auto_pad does not put them where TFLite does in nnport's runtime)
+  if (!pads) return atRunTime();
   const y = floatOut(c, 0, act);
   const inputs = [fin(c, 2), weights ?? fin(c, 1)];
   if (has(c, 3)) inputs.push(fin(c, 3));
@@ -395,7 +399,7 @@ const transposeConv: Converter = (c) => {
       kernel_layout: str(weights ? 'HWOI' : 'OHWI'),
       kernel_shape: ints([w.shape[1]!, w.shape[2]!]),
       strides: ints([o.strideH(), o.strideW()]),
-      ...transposeConvPads(c, o, [w.shape[1]!, w.shape[2]!], outShape),
+      ...pads,
     },
     'nnport',
   );
@@ -459,7 +463,8 @@ const fullyConnected: Converter = (c) => {
 const reshape: Converter = (c) => {
   const out = outTensor(c);
   // a shape computed in the graph (SHAPE, STRIDED_SLICE, PACK of a dynamic batch): the interpreter
-  // reads that tensor when it is a vector, and so does nnport (as int64)
+  // reads that tensor when it is a vector, and so does nnport (as int64; a 0 in it is a zero-size
+  // dim, as TFLite's kernel reads it: allowzero)
   const computed = has(c, 1) && !tensor(c, 1).data && tensor(c, 1).shape.length === 1 && ['int32', 'int64'].includes(tensor(c, 1).dtype);
   if (computed) {
     const s = tensor(c, 1);
@@ -468,7 +473,7 @@ const reshape: Converter = (c) => {
       shapeName = c.b.fresh(`${s.name}_int64`);
       c.b.node('Cast', [s.name], [shapeName], { to: int(7) });
     }
-    moveData(c, (x, y) => c.b.node('Reshape', [x, shapeName], [y]));
+    moveData(c, (x, y) => c.b.node('Reshape', [x, shapeName], [y], { allowzero: int(1) }));
     return;
   }
   let shape: number[] | undefined;

@@ -6,8 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 
-export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL';
-export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10 };
+export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_RESOURCE';
+export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_RESOURCE: 20 };
 export type AttrSpec =
   | { type: DT }
   | { types: DT[] }
@@ -147,7 +147,8 @@ export async function tfjsRun(m: ModelSpec, feeds: Feed): Promise<Tensor[]> {
   const model = await tf.loadGraphModel(
     tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: bin.buffer.slice(0) as ArrayBuffer, format: 'graph-model' }),
   );
-  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.tensor(t.dtype === 'int32' ? Int32Array.from(t.toNumbers()) : t.toFloat32(), [...t.shape], t.dtype === 'int32' ? 'int32' : 'float32')]));
+  const dtype = (t: Tensor) => (t.dtype === 'int32' || t.dtype === 'bool' ? t.dtype : 'float32');
+  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, tf.tensor(dtype(t) === 'float32' ? t.toFloat32() : Int32Array.from(t.toNumbers()), [...t.shape], dtype(t))]));
   const outs = (await model.executeAsync(inputs, m.outputs)) as tf.Tensor | tf.Tensor[];
   const list = Array.isArray(outs) ? outs : [outs];
   const res = await Promise.all(list.map(async (t) => new Tensor('float32', t.shape, Float32Array.from(await t.data()))));

@@ -115,6 +115,7 @@ const condModel = (): Tf1Model => ({
     tf1.op('y', 'Identity', ['cond/Merge']),
     tf1.op('z', 'Identity', ['cond/Merge_1']),
   ],
+  functions: [],
   outputs: ['y', 'z'],
 });
 
@@ -138,6 +139,7 @@ const accumulateModel = (): Tf1Model => ({
     tf1.op('while/add_1', 'AddV2', ['while/mul', 'while/add_1/Enter']),
     tf1.op('y', 'Identity', ['while/Exit_1']),
   ],
+  functions: [],
   outputs: ['y'],
 });
 
@@ -171,6 +173,7 @@ const rnnModel = (steps = 6): Tf1Model => {
       tf1.op('rnn/Tanh', 'Tanh', ['rnn/add_2']),
       tf1.op('h', 'Identity', ['rnn/Exit_1']),
     ],
+    functions: [],
     outputs: ['h'],
   };
 };
@@ -199,6 +202,7 @@ const condInWhileModel = (): Tf1Model => ({
     tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
     tf1.op('y', 'Identity', ['while/Exit_1']),
   ],
+  functions: [],
   outputs: ['y'],
 });
 
@@ -236,6 +240,7 @@ const whileInWhileModel = (): Tf1Model => {
       tf1.op('while/add', 'AddV2', ['while/Identity', 'while/add/y'], 'DT_INT32'),
       tf1.op('y', 'Identity', ['while/Exit_1']),
     ],
+    functions: [],
     outputs: ['y'],
   };
 };
@@ -262,7 +267,48 @@ const dropoutModel = (): Tf1Model => ({
     tf1.merge('dropout/cond/Merge', 'dropout/cond/Identity', 'dropout/cond/dropout/mul'),
     tf1.op('out', 'Relu', ['dropout/cond/Merge']),
   ],
+  functions: [],
   outputs: ['out'],
+});
+
+// (7) conds and whiles in a cond's branch: y = tf.cond(s > 0, lambda: tf.cond(s > 1, lambda: x * 3,
+// lambda: x * 2), lambda: tf.while_loop(i < 3: x = x - 0.5)[1]); the inner cond's predicate and
+// data, and the loop's start, switched in by the outer cond first, as TF1 does
+const nestedInCondModel = (): Tf1Model => ({
+  functions: [],
+  nodes: [
+    tf1.ph('x', [3]),
+    tf1.ph('s', []),
+    tf1.cst('zero', 'float32', [], [0]),
+    tf1.op('Greater', 'Greater', ['s', 'zero']),
+    ...condHead('cond', 'Greater'),
+    tf1.sw('cond/Greater/Switch', 's', 'cond/pred_id'),
+    tf1.cst('cond/Greater/y', 'float32', [], [1], ['cond/switch_t']),
+    tf1.op('cond/Greater', 'Greater', ['cond/Greater/Switch:1', 'cond/Greater/y']),
+    ...condHead('cond/cond', 'cond/Greater'),
+    tf1.sw('cond/cond/mul/Switch/Switch', 'x', 'cond/pred_id'),
+    tf1.sw('cond/cond/mul/Switch', 'cond/cond/mul/Switch/Switch:1', 'cond/cond/pred_id'),
+    tf1.cst('cond/cond/mul/y', 'float32', [], [3], ['cond/cond/switch_t']),
+    tf1.op('cond/cond/mul', 'Mul', ['cond/cond/mul/Switch:1', 'cond/cond/mul/y']),
+    tf1.sw('cond/cond/mul_1/Switch', 'cond/cond/mul/Switch/Switch:1', 'cond/cond/pred_id'),
+    tf1.cst('cond/cond/mul_1/y', 'float32', [], [2], ['cond/cond/switch_f']),
+    tf1.op('cond/cond/mul_1', 'Mul', ['cond/cond/mul_1/Switch', 'cond/cond/mul_1/y']),
+    tf1.merge('cond/cond/Merge', 'cond/cond/mul_1', 'cond/cond/mul'),
+    tf1.sw('cond/while/Enter/Switch', 'x', 'cond/pred_id'),
+    tf1.cst('cond/Const', 'int32', [], [0], ['cond/switch_f']),
+    ...loopVar('cond/while', '', 'cond/Const', 'cond/while/add', 'DT_INT32'),
+    ...loopVar('cond/while', '_1', 'cond/while/Enter/Switch', 'cond/while/sub'),
+    tf1.cst('cond/while/Less/y', 'int32', [], [3], ['cond/while/Merge']),
+    tf1.op('cond/while/Less', 'Less', ['cond/while/Merge', 'cond/while/Less/y'], 'DT_INT32'),
+    tf1.op('cond/while/LoopCond', 'LoopCond', ['cond/while/Less'], 'DT_BOOL'),
+    tf1.cst('cond/while/add/y', 'int32', [], [1], ['cond/while/Identity']),
+    tf1.op('cond/while/add', 'AddV2', ['cond/while/Identity', 'cond/while/add/y'], 'DT_INT32'),
+    tf1.cst('cond/while/sub/y', 'float32', [], [0.5], ['cond/while/Identity']),
+    tf1.op('cond/while/sub', 'Sub', ['cond/while/Identity_1', 'cond/while/sub/y']),
+    tf1.merge('cond/Merge', 'cond/while/Exit_1', 'cond/cond/Merge'),
+    tf1.op('y', 'Identity', ['cond/Merge']),
+  ],
+  outputs: ['y'],
 });
 
 describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
@@ -332,6 +378,12 @@ describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
       const [want] = await tfjsRun(m, { x });
       expect(maxAbsDiff(y!.data as Float32Array, want!.toFloat32())).toBeLessThan(1e-5);
     }
+  });
+
+  it('a cond and a while in the branches of a cond: each s (three paths) = TensorFlow.js, onnxruntime', async () => {
+    const m = nestedInCondModel();
+    const x = f32([3], 11);
+    await check(m, [{ x, s: scalarF(2) }, { x, s: scalarF(0.5) }, { x, s: scalarF(-1) }]);
   });
 
   it('a constant predicate (--set is_training=0, a folded comparison) takes its branch in line: no If, the dead branch (RandomUniform) never read', async () => {

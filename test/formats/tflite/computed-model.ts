@@ -189,3 +189,17 @@ export function conv3dOpenFile(seed = 41): Uint8Array {
   ];
   return buildOpModel(tensors, [{ code: Op.CONV_3D, inputs: [0, 1, 2], outputs: [3], options: (b) => [BuiltinOptions.Conv3DOptions, Conv3DOptions.createConv3DOptions(b, Padding.SAME, 1, 2, 2, Act.RELU6, 2, 1, 1)] }], [3]);
 }
+
+/** TRANSPOSE_CONV (kernel 2, stride 3, bias) to a constant output_shape past the full output (rows holding only the bias), SAME or VALID. */
+export function transposeConvPastFullFile(padding: Padding, seed = 9): Uint8Array {
+  // x [1, 3, 4, 2]: full output (3-1)·3 + 2 = 8 by (4-1)·3 + 2 = 11; VALID takes 8..10, SAME 7..9 by 10..12
+  const out = padding === Padding.VALID ? [1, 10, 12, 3] : [1, 9, 12, 3];
+  const tensors: OpTensor[] = [
+    i32([4], out), // 0 output_shape
+    f([3, 2, 2, 2], undefined, rand(24, seed)), // 1 weights OHWI
+    f([1, 3, 4, 2]), // 2 x
+    f([3], undefined, rand(3, seed + 1)), // 3 bias
+    f(out), // 4 y
+  ];
+  return buildOpModel(tensors, [{ code: Op.TRANSPOSE_CONV, inputs: [0, 1, 2, 3], outputs: [4], version: 3, options: (b) => [BuiltinOptions.TransposeConvOptions, TransposeConvOptions.createTransposeConvOptions(b, padding, 3, 3, Act.NONE, TensorType.FLOAT32)] }], [4]);
+}

@@ -16,7 +16,7 @@ import { relErr } from '../../support/error-metrics.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
-import { computedPadFile, computedReshapeFile, resizeToSkipFile, transposeConvOpenFile } from './computed-model.js';
+import { computedPadFile, computedReshapeFile, resizeToSkipFile, transposeConvOpenFile, transposeConvPastFullFile } from './computed-model.js';
 import { buildOpModel } from './op-model.js';
 
 const oracle = useTfliteOracle();
@@ -42,6 +42,8 @@ const CASES: Array<[string, () => Uint8Array, number[][][], string[]]> = [
   ['RESHAPE to PACK(N, H·W, 3)', () => computedReshapeFile(true), [[[1, 4, 5, 3]], [[3, 7, 2, 3]]], ['Reshape']],
   ['TRANSPOSE_CONV SAME, output_shape PACK(N, 2H, 2W, 2) over open H / W', () => transposeConvOpenFile(Padding.SAME), [[[1, 4, 5, 3]], [[2, 7, 3, 3]]], ['ConvTranspose']],
   ['TRANSPOSE_CONV VALID, output_shape PACK(N, 2H + 1, 2W + 1, 2) over open H / W', () => transposeConvOpenFile(Padding.VALID), [[[1, 4, 5, 3]], [[2, 7, 3, 3]]], ['ConvTranspose']],
+  ['TRANSPOSE_CONV VALID, constant output_shape past the full output (bias-only rows)', () => transposeConvPastFullFile(Padding.VALID), [[[1, 3, 4, 2]]], ['ConvTranspose']],
+  ['TRANSPOSE_CONV SAME, constant output_shape past the full output (bias-only rows)', () => transposeConvPastFullFile(Padding.SAME), [[[1, 3, 4, 2]]], ['ConvTranspose']],
 ];
 
 describe('TFLite reader: paddings, sizes and shapes computed at run time, two input sizes, against the interpreter', () => {
