@@ -104,7 +104,7 @@ function flatten(spec: KerasModelSpec, file: string, scope: string[], keras3Pref
     for (const il of inner.layers) {
       if (inputIndex.has(il.name)) continue;
       const calls = l.calls.flatMap((_, j) => il.calls.map((c) => c.map((r) => rename(r, j))));
-      const moved: KerasLayer = { ...il, name: prefix + il.name, calls };
+      const moved: KerasLayer = { ...il, name: prefix + il.name, calls, ...(il.opArgs && { opArgs: l.calls.flatMap(() => il.opArgs!) }) };
       const o = nestedOrigin(il);
       if (o) origins.set(moved, o);
       layers.push(moved);

@@ -141,3 +141,21 @@ describe('a nested model read at a call it does not have', () => {
     await expect(readTfjsLayers(new TextEncoder().encode(text), { fileName: 'bad.json', readSibling: async () => shard })).rejects.toThrow(/unsupported: a nested Keras model read at call 3: layer 'inner'/);
   });
 });
+
+describe('a TFOpLambda inside a nested model called twice', () => {
+  it('keeps its TF function arguments on every call (x * 3 on each branch) = TF.js computing the same', async () => {
+    const input = (name: string) => ({ class_name: 'InputLayer', name, config: { name, batch_input_shape: [null, 4], dtype: 'float32' }, inbound_nodes: [] });
+    const enc = {
+      class_name: 'Functional',
+      name: 'enc',
+      config: { name: 'enc', layers: [input('x'), { class_name: 'TFOpLambda', name: 'times3', config: { name: 'times3', trainable: true, dtype: 'float32', function: 'math.multiply' }, inbound_nodes: [['x', 0, 0, { y: 3.0, name: null }]] }], input_layers: [['x', 0, 0]], output_layers: [['times3', 0, 0]] },
+      inbound_nodes: [[['a', 0, 0, {}]], [['b', 0, 0, {}]]],
+    };
+    const topology = { class_name: 'Functional', config: { name: 'model', layers: [input('a'), input('b'), enc, { class_name: 'Concatenate', name: 'cat', config: { name: 'cat', axis: -1 }, inbound_nodes: [[['enc', 1, 0, {}], ['enc', 2, 0, {}]]] }], input_layers: [['a', 0, 0], ['b', 0, 0]], output_layers: [['cat', 0, 0]] }, keras_version: '2.11.0', backend: 'tensorflow' };
+    const model = await readTfjsLayers(new TextEncoder().encode(JSON.stringify({ format: 'layers-model', modelTopology: topology })), { fileName: 'op-lambda.json' });
+    const xs = [randomInput([2, 4], 1), randomInput([2, 4], 2)];
+    const want = tf.concat(xs.map((x) => tf.mul(tf.tensor(x.toFloat32(), [2, 4]), 3)), -1);
+    const [got] = await runNnport(model.graph, xs);
+    expect(relError(got!, Tensor.float32(want.shape, want.dataSync()))).toBeLessThan(1e-6);
+  });
+});
