@@ -23,7 +23,7 @@ const TARGETS = [
   { name: 'onnx', sources: ['onnx.proto'] },
   {
     name: 'tensorflow',
-    sources: ['tensorflow/types.proto', 'tensorflow/tensor.proto', 'tensorflow/graph.proto', 'tensorflow/meta-graph.proto', 'tensorflow/tensor-bundle.proto'],
+    sources: ['tensorflow/types.proto', 'tensorflow/tensor.proto', 'tensorflow/graph.proto', 'tensorflow/meta-graph.proto', 'tensorflow/tensor-bundle.proto', 'tensorflow/saved-tensor-slice.proto', 'tensorflow/session-bundle.proto'],
   },
   // A field table, not codecs: Caffe's text-format parser and its binary reader both walk it
   // (field names, numbers, types, enums by name, defaults), so the two cannot disagree.

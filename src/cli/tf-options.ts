@@ -17,7 +17,7 @@ export const TF_OPTIONS_HELP = `  --outputs NAMES      TensorFlow: output nodes,
                        the nodes nothing consumes)
   --set NAME=VALUE     TensorFlow: replace a placeholder by a constant (keep_prob=1.0); repeatable
   --signature NAME     TensorFlow SavedModel/MetaGraph signature (default serving_default)
-  --checkpoint PREFIX  TensorFlow .meta: its checkpoint (prefix, .index or folder)`;
+  --checkpoint PREFIX  TensorFlow .meta: its checkpoint (prefix, .index, V1 shard or folder)`;
 
 /** The read options the TF flags give, and the checkpoint files to add to the model's files. */
 export function tfReadOptions(args: ParsedArgs, command: string): { options: Pick<ReadOptions, 'outputs' | 'set' | 'signature' | 'checkpoint'>; files: string[] } {
@@ -37,7 +37,7 @@ export function tfReadOptions(args: ParsedArgs, command: string): { options: Pic
   };
 }
 
-/** The files of a checkpoint named by prefix, .index or folder (with its `checkpoint` state file). */
+/** The files of a checkpoint named by prefix, .index, V1 table or shard, or folder (with its `checkpoint` state file). */
 export function checkpointFiles(arg: string, command: string): { prefix: string; files: string[] } {
   const fs = nodeFs();
   const path = nodePath();
@@ -67,7 +67,14 @@ export function checkpointFiles(arg: string, command: string): { prefix: string;
     throw new UsageError(`${command}: cannot list the checkpoint's folder '${dir}'`);
   }
   const shards = names.filter((n) => n.startsWith(`${base}.data-`) && /\.data-\d{5}-of-\d{5}$/.test(n)).sort();
-  if (!names.includes(`${base}.index`)) throw new UsageError(`${command}: no checkpoint '${prefix}.index'`);
+  if (!names.includes(`${base}.index`)) {
+    // a legacy V1 checkpoint: the table `<prefix>` itself, or its shards `<prefix>-NNNNN-of-NNNNN`
+    // (a shard named: all of its shards)
+    const stem = base.replace(/-\d{5}-of-(\d{5})$/, '');
+    const v1 = names.filter((n) => n === base || (n.startsWith(`${stem}-`) && /^-\d{5}-of-\d{5}$/.test(n.slice(stem.length)))).sort();
+    if (v1.length) return { prefix: base, files: v1.map((n) => path.join(dir, n)) };
+    throw new UsageError(`${command}: no checkpoint '${prefix}.index' (nor a V1 checkpoint '${prefix}' or '${prefix}-NNNNN-of-NNNNN')`);
+  }
   return { prefix: base, files: [path.join(dir, `${base}.index`), ...shards.map((s) => path.join(dir, s))] };
 }
 

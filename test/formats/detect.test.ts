@@ -35,7 +35,7 @@ function truth(path: string): FormatId | null {
     if (name === 'saved_model.pb') return 'tf-saved-model';
     if (name.endsWith('.meta')) return 'tf-checkpoint-meta';
     if (name.endsWith('.index')) return 'tf-checkpoint-index';
-    // a legacy V1 checkpoint shard: recognised by the index handler so that reading it is refused by name
+    // a legacy V1 checkpoint shard: read by the checkpoint handler (weights a, b)
     if (/-\d{5}-of-\d{5}$/.test(name) && rel.includes('v1ckpt')) return 'tf-checkpoint-index';
     return null;
   }

@@ -587,7 +587,7 @@ function hash(s: string): number {
 /** `npm run fuzz -- --seconds N`: each target runs for its share of N seconds instead of its fixed count. */
 const SECONDS = Number(process.env.NNPORT_FUZZ_SECONDS ?? 0);
 /** targets share the seconds (one row per reader in targets(); keep in step with the list of names below) */
-const TARGET_COUNT = 20;
+const TARGET_COUNT = 23;
 /** shares of the seconds the semantic families get together (the byte-level targets get one each) */
 const SEMANTIC_SHARES = 9;
 const SHARES = TARGET_COUNT + SEMANTIC_SHARES;
@@ -806,6 +806,32 @@ async function targets(): Promise<Target[]> {
       cases: 300,
       read: read(new Map([['fuzz.data-00000-of-00001', file('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.data-00000-of-00001', CORPUS)]])),
       seeds: [{ name: 'variables.index', bytes: file('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.index', CORPUS) }],
+    }),
+    // legacy V1 checkpoints: a partitioned two-shard one (its other shard beside it), unsharded
+    // tables, and the SessionBundle export.meta over its V1 shard (signatures, ParseExample cut)
+    model({
+      name: 'fuzz-00000-of-00002',
+      kind: 'proto',
+      cases: 300,
+      read: read(new Map([['fuzz-00001-of-00002', file('test/fixtures/tf-v1-checkpoint/part-00001-of-00002')]])),
+      seeds: [{ name: 'part-00000-of-00002', bytes: file('test/fixtures/tf-v1-checkpoint/part-00000-of-00002') }],
+    }),
+    model({
+      name: 'fuzz-v1.ckpt',
+      kind: 'proto',
+      cases: 200,
+      read: read(),
+      seeds: [
+        { name: 'export-00000-of-00001', bytes: file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001', CORPUS) },
+        { name: 'model.ckpt', bytes: file('test/fixtures/tf-v1-checkpoint/model.ckpt') },
+      ],
+    }),
+    model({
+      name: 'fuzz.meta',
+      kind: 'proto',
+      cases: 300,
+      read: read(new Map([['fuzz-00000-of-00001', file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001', CORPUS)]])),
+      seeds: [{ name: 'export.meta', bytes: file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export.meta', CORPUS) }],
     }),
     model({
       name: 'fuzz-graph-model.json',
@@ -1444,7 +1470,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz.index', 'fuzz-graph-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 30_000 }, async () => {
@@ -1525,6 +1551,12 @@ describe('fuzzing sidecars from a real folder: symlinks, FIFOs, missing and muta
         files: [['variables.index', corpus('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.index')], ['variables.data-00000-of-00001', corpus('tf-checkpoint/tensorspace-mnist-savedmodel/variables/variables.data-00000-of-00001')]],
         sidecar: 'variables.data-00000-of-00001',
         given: (d) => [join(d, 'variables.index')],
+      },
+      {
+        what: 'TF SessionBundle V1 checkpoint shard',
+        files: [['export.meta', corpus('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export.meta')], ['export-00000-of-00001', corpus('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001')]],
+        sidecar: 'export-00000-of-00001',
+        given: (d) => [join(d, 'export.meta')],
       },
       {
         what: 'TF.js layers model shard',

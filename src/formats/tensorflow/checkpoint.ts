@@ -1,11 +1,11 @@
 // TensorFlow checkpoints: a tensor bundle (V2: `<prefix>.index` + `<prefix>.data-*`), named by
-// its prefix, its .index, or its folder's `checkpoint` file. V1 checkpoints (one SaveSlices
-// table per shard, TF < 0.12) are recognised and refused.
-import { FormatError, NnportError, UnsupportedError } from '../../ir/errors.js';
+// its prefix, its .index, or its folder's `checkpoint` file; or a legacy V1 checkpoint (one
+// SaveSlices table per shard, TF < 0.12: checkpoint-v1.ts), named by any of its shards.
+import { FormatError, NnportError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { ModelFileSet, ReadOptions, WeightsModel } from '../model.js';
 import { bundleTensor, readBundleIndex, shardName, type Bundle } from './bundle.js';
-import { readTable } from './sstable.js';
+import { isV1Table, readV1Shard, v1Bundle, v1Checkpoint, v1ShardNames, v1Tensor } from './checkpoint-v1.js';
 import { variableListing } from './listings.js';
 
 /** Reads the files of a multi-file TF model by name relative to the primary file's folder. */
@@ -45,14 +45,13 @@ export function splitPath(p: string): [string, string] {
   return [p.slice(0, i + 1), p.slice(i + 1)];
 }
 
-const LEGACY_V1 = 'legacy V1 TensorFlow checkpoints (SaveSlices tables, TensorFlow before 0.12)';
-
 /** Optimizer state kept beside each variable: Adam/Momentum/RMSProp slots, beta powers, step counters. */
 export function isOptimizerSlot(name: string): boolean {
   return /(\/(Adam|Adam_\d+|Momentum|RMSProp(_\d+)?|Adagrad|Ftrl(_\d+)?|Adadelta(_\d+)?)$)|(^|\/)(beta[12]_power|global_step)$|\.OPTIMIZER_SLOT\/|^optimizer\//.test(name);
 }
 
 export interface Checkpoint {
+  /** the tensors' names, dtypes and shapes (a V1 checkpoint's listed as a bundle's) */
   bundle: Bundle;
   /** `<prefix>` relative to the primary file's folder */
   prefix: string;
@@ -67,7 +66,7 @@ export function openCheckpoint(indexBytes: Uint8Array, prefix: string, files: Si
     try {
       return readBundleIndex(indexBytes, indexName);
     } catch (e) {
-      if (isV1Table(indexBytes)) throw new UnsupportedError(LEGACY_V1, `'${indexName}'; re-save it with TensorFlow 1.x (tf.train.Saver, write_version V2)`);
+      if (isV1Table(indexBytes)) throw new FormatError("is a legacy V1 checkpoint table, not a V2 bundle's .index; name the V1 checkpoint by its own file (no .index)", { file: indexName });
       throw e;
     }
   })();
@@ -91,14 +90,26 @@ export function openCheckpoint(indexBytes: Uint8Array, prefix: string, files: Si
   };
 }
 
-/** A V1 table's first value is a SavedTensorSlices (field 1 a message), not a BundleHeaderProto. */
-function isV1Table(bytes: Uint8Array): boolean {
-  try {
-    const first = readTable(bytes, '')[0];
-    return !!first && first.key.length === 0 && first.value[0] === 0x0a;
-  } catch {
-    return false;
-  }
+/**
+ * A legacy V1 checkpoint from its shard files (`names`, relative to the primary file's folder;
+ * `given` the bytes of one already read). Every shard is read and its table checked up front.
+ */
+export async function openV1Checkpoint(names: string[], files: SiblingFiles, given?: { name: string; bytes: Uint8Array }): Promise<Checkpoint> {
+  const shards = [];
+  for (const name of names) shards.push(readV1Shard(name === given?.name ? given.bytes : await files.read(name), name));
+  const ck = v1Checkpoint(shards);
+  const bundle = v1Bundle(ck);
+  const tensor = async (name: string) => v1Tensor(ck, name, names[0]!);
+  return {
+    bundle,
+    prefix: names[0]!.replace(/-\d{5}-of-\d{5}$/, ''),
+    tensor,
+    async tensors() {
+      const out = new Map<string, Tensor>();
+      for (const name of ck.tensors.keys()) out.set(name, await tensor(name));
+      return out;
+    },
+  };
 }
 
 /** `model_checkpoint_path: "..."` of a `checkpoint` state file. */
@@ -113,10 +124,14 @@ export async function readCheckpointIndex(bytes: Uint8Array, options: ReadOption
   const file = options.fileName ?? '<bytes>';
   const [, base] = splitPath(file);
   const files = siblingFiles(options);
-  if (!/\.index$/i.test(base)) {
-    if (isV1Table(bytes)) throw new UnsupportedError(LEGACY_V1, `'${file}'`);
-    throw new FormatError('a checkpoint index must be named <prefix>.index (its data files are <prefix>.data-*)', { file });
+  if (!/\.index$/i.test(base) && isV1Table(bytes)) {
+    // a legacy V1 checkpoint: this shard and the others its name counts (`-00000-of-00002`)
+    const ckpt = await openV1Checkpoint(v1ShardNames(base), files, { name: base, bytes });
+    const tensors = await ckpt.tensors();
+    const metadata: Record<string, string> = { shards: String(ckpt.bundle.numShards), version: 'V1 (SaveSlices tables)' };
+    return { kind: 'weights', format: 'tf-checkpoint-index', tensors, metadata, listings: [variableListing(ckpt.bundle)] };
   }
+  if (!/\.index$/i.test(base)) throw new FormatError('a checkpoint index must be named <prefix>.index (its data files are <prefix>.data-*)', { file });
   const prefix = base.replace(/\.index$/i, '');
   const ckpt = openCheckpoint(bytes, prefix, files, file);
   const tensors = await ckpt.tensors();

@@ -72,9 +72,9 @@ function startsMetaGraph(head: Uint8Array, f: PeekedField): boolean {
  * which puts a varint (uncompressed size) and a literal tag before that entry.
  */
 export function detectCheckpointIndex(head: Uint8Array, fileName?: string): boolean {
-  // a legacy V1 checkpoint shard (`model.ckpt-00000-of-00001`): the same table, its first value
-  // a SavedTensorSlices message; recognised so that reading it can say what it is
-  if (head[0] === 0 && head[1] === 0 && head[2]! > 0 && head[2]! < 0x80 && head[3] === 0x0a && /-\d{5}-of-\d{5}$/.test(fileName ?? '')) return true;
+  // a legacy V1 checkpoint (`model.ckpt`, `model.ckpt-00000-of-00002`): the same table, its first
+  // value a SavedTensorSlices whose meta's first tensor starts with its name
+  if (detectV1Table(head) || (head[0] === 0 && head[1] === 0 && head[2]! > 0 && head[2]! < 0x80 && head[3] === 0x0a && /-\d{5}-of-\d{5}$/.test(fileName ?? ''))) return true;
   const entryAt = (at: number) =>
     head.length >= at + 5 && head[at] === 0 && head[at + 1] === 0 && head[at + 2]! > 0 && head[at + 2]! < 0x80 && head[at + 3] === 0x08;
   if (entryAt(0)) return true;
@@ -86,4 +86,33 @@ export function detectCheckpointIndex(head: Uint8Array, fileName?: string): bool
   if (tag === undefined || (tag & 3) !== 0) return false;
   const literalLenBytes = tag >> 2 < 60 ? 0 : (tag >> 2) - 59;
   return entryAt(at + 1 + literalLenBytes) && hasExtension(fileName, ['.index']);
+}
+
+/**
+ * A V1 checkpoint table's first entry, uncompressed: `00 00 <value length>` (no shared key, an
+ * empty key), then SavedTensorSlices.meta (`0a L`), its first SavedSliceMeta (`0a L`) and that
+ * tensor's name (`0a L <printable name>`), each length inside the one before.
+ */
+function detectV1Table(head: Uint8Array): boolean {
+  if (head[0] !== 0 || head[1] !== 0) return false;
+  let at = 2;
+  const varint = (): number => {
+    let v = 0;
+    for (let shift = 0; shift < 35 && at < head.length; shift += 7) {
+      const b = head[at++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+    return -1;
+  };
+  let outer = varint();
+  for (let level = 0; level < 3; level++) {
+    if (head[at++] !== 0x0a) return false;
+    const start = at;
+    const len = varint();
+    if (len <= 0 || len + (at - start) + 1 > outer) return false;
+    outer = len;
+  }
+  const name = head.subarray(at, Math.min(head.length, at + outer));
+  return name.length > 0 && isPrintableText(name, false, at + outer > head.length);
 }

@@ -6,10 +6,12 @@ import { tensorflow } from '../generated/tensorflow.js';
 import type { FormatId, GraphModel, Listing, ReadOptions, WeightsModel } from '../model.js';
 import { constTensors, convertOrDescribe } from './describe.js';
 import { functionListing, outsideListing, signatureListing, variableListing } from './listings.js';
-import { openCheckpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
+import { openCheckpoint, openV1Checkpoint, parseCheckpointState, siblingFiles, splitPath, type Checkpoint, type SiblingFiles } from './checkpoint.js';
+import { isV1Table, v1ShardNames } from './checkpoint-v1.js';
 import { freezeGraphDef, outputsRequired } from './freeze-graph.js';
 import { decodeProto, parseInput, type GraphDef } from './graph-def.js';
-import { shapeFromProto } from './tensor-proto.js';
+import { shapeFromProto, shapeToProto } from './tensor-proto.js';
+import { cutExampleInputs, exampleInputs, graphTensorInfo, type FeedTensor } from './parse-example.js';
 import { graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
 import { guardProtobufDecode } from '../protobuf-peek.js';
@@ -20,7 +22,64 @@ export type SignatureDef = tensorflow.SignatureDef.$Properties;
 
 export function decodeMetaGraph(bytes: Uint8Array, file: string): MetaGraphDef {
   guardProtobufDecode(bytes, META_GRAPH, file, 'TensorFlow MetaGraphDef');
-  return decodeProto(() => tensorflow.MetaGraphDef.decode(bytes), file, 'TensorFlow MetaGraphDef');
+  const meta = decodeProto(() => tensorflow.MetaGraphDef.decode(bytes), file, 'TensorFlow MetaGraphDef');
+  return withLegacySignatures(meta, file);
+}
+
+const SIGNATURES_URL = /(^|\/)tensorflow\.serving\.Signatures$/;
+
+/**
+ * A SessionBundle export (export.meta, TF Serving before SavedModel) keeps its signatures in the
+ * `serving_signatures` collection: one tensorflow.serving.Signatures in a google.protobuf.Any.
+ * They become SignatureDefs as TF Serving's bundle shim up-converts them: the default
+ * regression / classification signature is `serving_default` (inputs 'inputs'; outputs
+ * 'outputs', or 'classes' and 'scores'); generic named signatures 'inputs' and 'outputs' make one
+ * predict signature (their maps' tensors), `serving_default` when that key is free, else
+ * `serving_default_from_named`; other named regression / classification signatures keep their names.
+ * Dtypes and shapes come from the graph's nodes. SignatureDefs already present win.
+ */
+export function withLegacySignatures(meta: MetaGraphDef, file: string): MetaGraphDef {
+  const anys = meta.collection_def?.serving_signatures?.any_list?.value ?? [];
+  const any = anys.find((a) => SIGNATURES_URL.test(a.type_url ?? ''));
+  if (!any?.value) return meta;
+  const sigs = decodeProto(() => tensorflow.serving.Signatures.decode(any.value!), file, 'SessionBundle Signatures (serving_signatures)');
+  const gd = meta.graph_def ?? {};
+  const info = (binding: tensorflow.serving.TensorBinding.$Properties | null | undefined) => {
+    const t = graphTensorInfo(gd, binding?.tensor_name ?? '');
+    return { name: t.name, dtype: t.dtype, tensor_shape: shapeToProto(t.shape) };
+  };
+  const fromSignature = (s: tensorflow.serving.Signature.$Properties): SignatureDef | undefined => {
+    if (s.regression_signature) {
+      const r = s.regression_signature;
+      return { method_name: 'tensorflow/serving/regress', inputs: { inputs: info(r.input) }, outputs: { outputs: info(r.output) } };
+    }
+    if (s.classification_signature) {
+      const c = s.classification_signature;
+      const outputs: SignatureDef['outputs'] = {};
+      if (c.classes?.tensor_name) outputs.classes = info(c.classes);
+      if (c.scores?.tensor_name) outputs.scores = info(c.scores);
+      return { method_name: 'tensorflow/serving/classify', inputs: { inputs: info(c.input) }, outputs };
+    }
+    return undefined;
+  };
+  const out: Record<string, SignatureDef> = {};
+  const def = sigs.default_signature ? fromSignature(sigs.default_signature) : undefined;
+  if (def) out.serving_default = def;
+  const named = sigs.named_signatures ?? {};
+  const generic = (k: string) => named[k]?.generic_signature?.map;
+  const ins = generic('inputs');
+  const outs = generic('outputs');
+  const predict = !!ins && !!outs;
+  if (predict) {
+    const map = (m: Record<string, tensorflow.serving.TensorBinding.$Properties>) => Object.fromEntries(Object.entries(m).map(([k, b]) => [k, info(b)]));
+    out[def ? 'serving_default_from_named' : 'serving_default'] = { method_name: 'tensorflow/serving/predict', inputs: map(ins), outputs: map(outs) };
+  }
+  for (const [k, s] of Object.entries(named)) {
+    if (predict && (k === 'inputs' || k === 'outputs')) continue;
+    const d = fromSignature(s);
+    if (d && !out[k]) out[k] = d;
+  }
+  return { ...meta, signature_def: { ...out, ...(meta.signature_def ?? {}) } };
 }
 
 /** The SavedModel's serving graph (tag 'serve', else the only one). */
@@ -53,7 +112,10 @@ export function signatureTensors(m: Record<string, tensorflow.TensorInfo.$Proper
   });
 }
 
-/** The checkpoint of a .meta: --checkpoint, else the folder's `checkpoint` state file, else `<meta prefix>.index`. */
+/**
+ * The checkpoint of a .meta: --checkpoint, else the folder's `checkpoint` state file, else the
+ * .meta's own prefix; `<prefix>.index` (V2), else a V1 checkpoint `<prefix>` or `<prefix>-NNNNN-of-NNNNN`.
+ */
 async function metaCheckpoint(files: SiblingFiles, given: string | undefined, file: string): Promise<Checkpoint> {
   const [, base] = splitPath(file);
   let prefix: string;
@@ -69,20 +131,48 @@ async function metaCheckpoint(files: SiblingFiles, given: string | undefined, fi
   }
   const [, prefixBase] = splitPath(prefix);
   const rel = given && /[\\/]/.test(given) ? prefix : prefixBase;
-  let index: Uint8Array;
+  let index: Uint8Array | undefined;
+  let error: unknown;
   try {
     index = await files.read(`${rel}.index`);
   } catch (e) {
-    throw new FormatError(`its checkpoint '${rel}.index' cannot be read (give --checkpoint PREFIX): ${e instanceof Error ? e.message : String(e)}`, { file });
+    error = e;
   }
-  return openCheckpoint(index, rel, files, `${rel}.index`);
+  if (index) return openCheckpoint(index, rel, files, `${rel}.index`);
+  // a legacy V1 checkpoint (TensorFlow before 0.12): the prefix's own table, or its shards
+  const v1 = await findV1Checkpoint(files, rel);
+  if (v1) return openV1Checkpoint(v1ShardNames(v1.name), files, v1);
+  throw new FormatError(
+    `its checkpoint '${rel}.index' cannot be read, nor a V1 checkpoint '${rel}' or '${rel}-NNNNN-of-NNNNN' (give --checkpoint PREFIX): ${error instanceof Error ? error.message : String(error)}`,
+    { file },
+  );
 }
 
-/** The checkpoint of a .meta; a MetaGraph saved with a V1 saver is refused by name. */
-export async function metaCheckpointFor(meta: MetaGraphDef, files: SiblingFiles, given: string | undefined, file: string): Promise<Checkpoint> {
-  if (meta.saver_def?.version === 1 && !given) {
-    throw new UnsupportedError('legacy V1 TensorFlow checkpoints (SaveSlices tables, TensorFlow before 0.12)', `'${file}' was saved with one; re-save it with write_version V2`);
+/** A V1 checkpoint's first shard: `<prefix>-00000-of-NNNNN` in the folder's listing, else the table `<prefix>` or `<prefix>-00000-of-00001`. */
+async function findV1Checkpoint(files: SiblingFiles, rel: string): Promise<{ name: string; bytes: Uint8Array } | undefined> {
+  const candidates: string[] = [];
+  try {
+    const shard = new RegExp(`^${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-00000-of-\\d{5}$`);
+    candidates.push(...((await files.list?.()) ?? []).filter((n) => shard.test(n)).sort());
+  } catch {
+    // no listing: the usual names below
   }
+  candidates.push(rel, `${rel}-00000-of-00001`);
+  for (const name of candidates) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await files.read(name);
+    } catch {
+      continue;
+    }
+    // a damaged table that starts like a V1 one is read, so that its error is the one shown
+    if (isV1Table(bytes) || (bytes[0] === 0 && bytes[1] === 0 && bytes[3] === 0x0a)) return { name, bytes };
+  }
+  return undefined;
+}
+
+/** The checkpoint of a .meta: a V2 bundle, or a legacy V1 checkpoint (SaveSlices tables). */
+export async function metaCheckpointFor(_meta: MetaGraphDef, files: SiblingFiles, given: string | undefined, file: string): Promise<Checkpoint> {
   return metaCheckpoint(files, given, file);
 }
 
@@ -98,9 +188,15 @@ export interface FrozenModel {
 export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint, options: ReadOptions, file: string): Promise<FrozenModel> {
   let gd = meta.graph_def ?? {};
   const sig = options.outputs?.length ? undefined : pickSignature(meta, options.signature, file);
-  const inputs = sig ? signatureTensors(sig[1].inputs, file) : [];
+  let inputs: FeedTensor[] = sig ? signatureTensors(sig[1].inputs, file) : [];
   const outputs = options.outputs?.length ? options.outputs : sig ? signatureTensors(sig[1].outputs, file).map((t) => t.name) : [];
-  if (!outputs.length) outputsRequired(gd.node ?? [], file);
+  if (!outputs.length) {
+    const names = Object.keys(meta.signature_def ?? {});
+    if (names.length) {
+      throw new UsageError(`'${file}' has ${names.length} signatures, none of them serving_default: give --signature NAME (${names.join(', ')}) or --outputs NAME[,NAME]`);
+    }
+    outputsRequired(gd.node ?? [], file);
+  }
   // TensorFlow 2: the signature calls a traced function with the variables' handles as captured inputs
   let keys = new Map<string, string>();
   if (needsInlining(gd)) {
@@ -108,6 +204,9 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
     keys = capturedVariableKeys(meta, gd, inlined.calls);
     gd = inlined.graphDef;
   }
+  // serialized tf.Example inputs (classify / regress signatures, or any such placeholder when
+  // --outputs is given): cut at the parsed features
+  ({ graphDef: gd, inputs } = cutExampleInputs(gd, sig ? inputs : exampleInputs(gd), file));
   const names = new Set(checkpoint.bundle.entries.keys());
   const graphDef = await freezeGraphDef(gd, {
     file,
@@ -119,7 +218,8 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
       return names.has(key) ? checkpoint.tensor(key) : undefined;
     },
   });
-  return { graphDef, signature: sig?.[0], inputs: inputs.map((i) => i.name), outputs };
+  const kept = new Set((graphDef.node ?? []).map((n) => n.name));
+  return { graphDef, signature: sig?.[0], inputs: inputs.map((i) => i.name).filter((n) => kept.has(parseInput(n).node)), outputs };
 }
 
 function isPlaceholder(gd: GraphDef, tensor: string): boolean {

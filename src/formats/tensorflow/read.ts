@@ -9,6 +9,7 @@ import { regularFileSize } from '../../io/files.js';
 import { readModelFileBytes } from '../../io/read-file.js';
 import { candidateOutputs, graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
+import { cutExampleInputs, exampleInputs } from './parse-example.js';
 
 export interface GraphDefReadOptions extends ReadOptions {
   /** files above this many bytes are scanned node by node, not decoded as one protobuf (default: protobuf's 2 GiB limit) */
@@ -63,7 +64,12 @@ async function graphDefModel(decoded: GraphDef, file: string, options: ReadOptio
       const gd = needsInlining(decoded)
         ? inlineFunctions(decoded, { file, roots: options.outputs?.length ? options.outputs : candidateOutputs(decoded.node ?? []) }).graphDef
         : decoded;
-      const graph = graphDefToIr(gd, { file, outputs: options.outputs, inputShapes: options.inputShapes, set: options.set, name: baseName(file), shapes });
+      // a serving graph's serialized tf.Example input: cut at the ParseExample's dense features
+      // (the outputs are the uncut graph's, which still reads the features)
+      const examples = exampleInputs(gd);
+      const outputs = examples.length && !options.outputs?.length ? candidateOutputs(gd.node ?? []) : options.outputs;
+      const cut = examples.length ? cutExampleInputs(gd, examples, file).graphDef : gd;
+      const graph = graphDefToIr(cut, { file, outputs, inputShapes: options.inputShapes, set: options.set, name: baseName(file), shapes });
       const model: GraphModel = { kind: 'graph', format: 'tf-graphdef', graph, listings: [nodeListing(gd, shapes)] };
       // the Consts by name for transplant; a lazily read graph (> 2 GiB) keeps only what the IR took
       if (!lazy) model.sourceWeights = constTensors(gd, file, true);

@@ -47,7 +47,7 @@ export function staticShape(s: TensorShapeProto | null | undefined, where: strin
 }
 
 /** The typed value field a dtype's elements are given in (when tensor_content is empty). */
-function typedValues(proto: TensorProto, dtype: DType): ArrayLike<number | bigint | boolean | Int64> {
+export function typedValues(proto: TensorProto, dtype: DType): ArrayLike<number | bigint | boolean | Int64> {
   switch (dtype) {
     case 'float32':
       return proto.float_val ?? [];

@@ -52,7 +52,8 @@ const opList: WireSchema = { 1: msg(() => opDef) };
 const metaInfo: WireSchema = { 1: bytes, 2: msg(() => opList), 3: bytes, 4: bytes, 5: bytes, 6: bytes, 8: msg(() => stringEntry) };
 const saver: WireSchema = { 1: bytes, 2: bytes, 3: bytes };
 const valueList = (value: WireField): WireSchema => ({ 1: value });
-const collection: WireSchema = { 1: msg(() => valueList(bytes)), 2: msg(() => valueList(bytes)), 3: msg(() => valueList(int64s)), 4: msg(() => valueList(f32)) };
+const anyValue: WireSchema = { 1: bytes, 2: bytes };
+const collection: WireSchema = { 1: msg(() => valueList(bytes)), 2: msg(() => valueList(bytes)), 3: msg(() => valueList(int64s)), 4: msg(() => valueList(f32)), 5: msg(() => valueList(msg(() => anyValue))) };
 const collectionEntry: WireSchema = { 1: bytes, 2: msg(() => collection) };
 const cooSparse: WireSchema = { 1: bytes, 2: bytes, 3: bytes };
 const tensorInfo: WireSchema = { 1: bytes, 3: msg(() => shape), 4: msg(() => cooSparse) };
@@ -80,3 +81,11 @@ export const META_GRAPH: WireSchema = {
   7: msg(() => objectGraph),
 };
 export const SAVED_MODEL: WireSchema = { 1: int64s, 2: msg(() => META_GRAPH) };
+
+// legacy V1 checkpoints: a table value (SavedTensorSlices: meta of SavedSliceMeta, or one SavedSlice)
+const extent: WireSchema = { 1: int64s, 2: int64s };
+const tensorSlice: WireSchema = { 1: msg(() => extent) };
+const sliceMeta: WireSchema = { 1: bytes, 2: msg(() => shape), 4: msg(() => tensorSlice) };
+const tensorSliceMeta: WireSchema = { 1: msg(() => sliceMeta), 2: msg(() => versions) };
+const savedSlice: WireSchema = { 1: bytes, 2: msg(() => tensorSlice), 3: msg(() => tensor) };
+export const SAVED_TENSOR_SLICES: WireSchema = { 1: msg(() => tensorSliceMeta), 2: msg(() => savedSlice) };

@@ -1,6 +1,6 @@
 // Tensor-bundle checkpoints of the corpus: every variable equals what the independent Python
 // reader (scripts/fixtures/tf_goldens.py: its own table/Snappy/CRC code) read from the data
-// shard at the offset the index gives; the legacy V1 checkpoint is refused by name; hostile
+// shard at the offset the index gives; the legacy V1 checkpoint is read (checkpoint-v1.test.ts); hostile
 // indexes fail with one typed line.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFiles } from '../../../src/index.js';
 import { readCheckpointIndex } from '../../../src/formats/tensorflow/checkpoint.js';
 import { crc32c, maskCrc } from '../../../src/formats/tensorflow/crc32c.js';
-import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
+import { FormatError } from '../../../src/ir/errors.js';
 import { corpusPath } from '../../support/corpus.js';
 import { loadNpy, tfGoldens } from './helpers.js';
 
@@ -61,10 +61,10 @@ describe('checkpoint (tensor bundle V2)', () => {
     if (model.kind === 'weights') expect([...model.tensors.keys()].sort()).toEqual(['b', 'W'].sort());
   });
 
-  it('refuses the legacy V1 checkpoint by name', async () => {
+  it('reads the legacy V1 checkpoint too (checkpoint-v1.test.ts checks it against the Python decoder)', async () => {
     const file = corpusPath('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001');
-    await expect(loadModelFiles([file])).rejects.toThrow(UnsupportedError);
-    await expect(loadModelFiles([file])).rejects.toThrow(/legacy V1 TensorFlow checkpoints/);
+    const model = await loadModelFiles([file]);
+    expect(model.kind === 'weights' && [...model.tensors.keys()].sort()).toEqual(['a', 'b']);
   });
 
   it('without the data shard, names the missing companion file', async () => {
