@@ -1018,13 +1018,14 @@ const H5_FAMILIES: SemanticFamily[] = [
         ['Flatten', {}, {}, 'data_format'],
         ['BatchNormalization', { axis: -1, epsilon: 0.001 }, { gamma: [3], beta: [3], moving_mean: [3], moving_variance: [3] }, pick(r, ['axis', 'epsilon'])],
         ['Dropout', { rate: 0.5 }, {}, 'rate'],
+        ['ConvLSTM2D', { filters: 2, kernel_size: [3, 3], strides: [1, 1], padding: 'same', dilation_rate: [1, 1], return_sequences: true }, { kernel: [3, 3, 3, 8], recurrent_kernel: [3, 3, 2, 8], bias: [8] }, pick(r, ['filters', 'kernel_size', 'strides', 'dilation_rate'])],
       ];
       const inputHostile = r() < 0.25;
       const [cls, cfg, weights, key] = pick(r, rows);
       // the channels_first rows (src/formats/keras/channels-first.ts) take the same hostile values
       if (key !== 'data_format' && CHANNELS_FIRST.has(cls) && r() < 0.3) cfg.data_format = 'channels_first';
       if (cls === 'BatchNormalization' && key !== 'axis' && r() < 0.3) cfg.axis = 1;
-      const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : [null, 8, 8, 3];
+      const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : cls === 'ConvLSTM2D' ? [null, 3, 8, 8, 3] : [null, 8, 8, 3];
       let input: unknown = shape;
       let desc: string;
       if (inputHostile) {

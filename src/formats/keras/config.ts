@@ -98,7 +98,7 @@ function collectKeras3Args(args: Json, out: KerasTensorRef[], file: string, wher
 }
 
 /** Layers whose call takes `initial_state`: its tensors join the call's inputs after x, as Keras 2 and TF.js list them. */
-const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
+const INITIAL_STATE_LAYERS = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional', 'ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D']);
 
 /** Whether a keyword argument's value holds a tensor anywhere (Keras 3 `__keras_tensor__`, Keras 2 `[layer, node, tensor]`). */
 function holdsTensor(v: Json, keras2: boolean): boolean {
@@ -163,6 +163,27 @@ function parseOpCall(node: Json, file: string, name: string): { refs: KerasTenso
   return { refs, args: { first, kwargs: out } };
 }
 
+/** Keras 3's modules of ops (keras.ops.add, keras.ops.concatenate, x[:, 0], ...) called in a functional model. */
+const KERAS3_OPS = /^keras(\.src)?\.ops(\.|$)/;
+
+/** Keras 3 ops read as the merge layer of the same class name: elementwise, broadcasting, on tensors only. */
+const KERAS3_MERGE_OPS = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum']);
+
+/**
+ * A Keras 3 op in a functional model (`keras.ops.add(a, b)`, `a + b`, `keras.ops.concatenate`):
+ * its class name is often a layer's (Concatenate, Reshape, Average, Dot, Softmax) with other
+ * arguments and defaults (ops.concatenate joins axis 0, the layer -1), so only the elementwise
+ * ops of two tensors, which compute what their merge layer computes, are read; the others are
+ * refused by name rather than read as the layer.
+ */
+function keras3Op(l: JsonObject, name: string, file: string): void {
+  const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
+  const tensor = (v: Json) => isObject(v) && v.class_name === '__keras_tensor__';
+  const tensorsOnly = nodes.every((n) => isObject(n) && Array.isArray(n.args) && n.args.length === 2 && n.args.every(tensor) && (!isObject(n.kwargs) || Object.keys(n.kwargs).length === 0));
+  if (KERAS3_MERGE_OPS.has(String(l.class_name)) && tensorsOnly) return;
+  throw new UnsupportedError(`Keras 3 op '${String(l.class_name)}' (${String(l.module)}) called in a functional model`, `layer '${name}' in ${file}: nnport reads keras.ops add / subtract / multiply / maximum / minimum of two tensors only`);
+}
+
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
   const name = layer.name;
   if (inbound === undefined || inbound === null) return [];
@@ -202,6 +223,7 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
       const config = isObject(l.config) ? l.config : {};
+      if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) keras3Op(l, name, file);
       if (TF_OP_LAYERS.has(l.class_name) && Array.isArray(l.inbound_nodes)) {
         const calls = l.inbound_nodes.map((node) => parseOpCall(node, file, name));
         return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };

@@ -15,6 +15,7 @@
 // `<group>/backward_layer/cell/vars`.
 import type { Tensor } from '../../ir/tensor.js';
 import type { Json, JsonObject } from './config.js';
+import { isConvRecurrent } from './conv-recurrent.js';
 
 export const KERAS3_RNN_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN']);
 
@@ -23,7 +24,7 @@ const CELL_NAME: Record<string, string> = { LSTM: 'lstm_cell', GRU: 'gru_cell', 
 
 /** The variable groups of a layer in model.weights.h5 below `layers/<group>/`, in the order of its weights. */
 export function keras3VarPaths(className: string): string[] {
-  if (KERAS3_RNN_CLASSES.has(className)) return ['vars', 'cell/vars'];
+  if (KERAS3_RNN_CLASSES.has(className) || isConvRecurrent(className)) return ['vars', 'cell/vars'];
   if (className === 'Bidirectional') return ['vars', 'forward_layer/vars', 'forward_layer/cell/vars', 'backward_layer/vars', 'backward_layer/cell/vars'];
   return ['vars'];
 }

@@ -23,6 +23,7 @@ import {
 import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
+import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
@@ -131,7 +132,7 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
     case 'TimeDistributed':
       return timeDistributedWeightRoles(cfg);
     default:
-      return recurrentWeightRoles(className, cfg) ?? [];
+      return recurrentWeightRoles(className, cfg) ?? convRecurrentWeightRoles(className, cfg) ?? [];
   }
 }
 
@@ -690,10 +691,6 @@ const rescaling: LayerRow = (e, call) => {
   return [{ name: e.node('Add', [m, e.constant(`${call.name}/offset`, Tensor.float32([], [offset]))], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
 };
 
-function recurrent(call: LayerCall): never {
-  throw new UnsupportedError(`Keras recurrent layer ${call.className}`, `layer '${call.name}': recurrent layers are not expressed in nnport's IR yet`);
-}
-
 /** Keras class name -> IR emission. */
 export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Conv1D: byDataFormat(conv(1), convFirst(1)),
@@ -758,5 +755,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   TimeDistributed: timeDistributedLayer,
   TFOpLambda: tfOpLambdaLayer,
   SlicingOpLambda: tfOpLambdaLayer,
-  ConvLSTM2D: (_e, c) => recurrent(c),
+  ConvLSTM1D: convLstmLayer,
+  ConvLSTM2D: convLstmLayer,
+  ConvLSTM3D: convLstmLayer,
 };

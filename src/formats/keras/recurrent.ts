@@ -7,6 +7,7 @@ import { FormatError, ShapeError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type JsonObject } from './config.js';
+import { convLstmBidirectional, convRecurrentWeightRoles, isConvRecurrent } from './conv-recurrent.js';
 import { activationName, int, ints, type IrEmitter, type KValue, type LayerCall } from './layers.js';
 
 type Op = 'LSTM' | 'GRU' | 'RNN';
@@ -22,7 +23,7 @@ const KIND: Record<string, { op: Op; gates: number; states: number; order: numbe
 export function recurrentWeightRoles(className: string, cfg: JsonObject): string[] | undefined {
   if (className === 'Bidirectional') {
     const inner = innerLayer(cfg);
-    const roles = inner && recurrentWeightRoles(inner.className, inner.config);
+    const roles = inner && (recurrentWeightRoles(inner.className, inner.config) ?? convRecurrentWeightRoles(inner.className, inner.config));
     return roles && [...roles.map((r) => `forward/${r}`), ...roles.map((r) => `backward/${r}`)];
   }
   if (!KIND[className]) return undefined;
@@ -213,7 +214,7 @@ export function recurrentLayer(e: IrEmitter, call: LayerCall): KValue[] {
 }
 
 /** What a recurrent layer computes (besides its weights and which way it runs). */
-const COMPUTE_KEYS = ['units', 'activation', 'recurrent_activation', 'use_bias', 'reset_after', 'return_sequences', 'return_state', 'stateful', 'time_major', 'unroll'];
+const COMPUTE_KEYS = ['units', 'activation', 'recurrent_activation', 'use_bias', 'reset_after', 'return_sequences', 'return_state', 'stateful', 'time_major', 'unroll', 'filters', 'kernel_size', 'strides', 'padding', 'data_format', 'dilation_rate'];
 
 /**
  * Keras 3 always writes Bidirectional's `backward_layer`: the wrapped layer's copy with
@@ -229,6 +230,11 @@ function checkBackwardLayer(call: LayerCall, forward: { className: string; confi
 
 export function bidirectionalLayer(e: IrEmitter, call: LayerCall): KValue[] {
   const inner = innerLayer(call.config);
+  if (inner && isConvRecurrent(inner.className)) {
+    checkBackwardLayer(call, inner);
+    if (inner.config.go_backwards === true) throw new UnsupportedError('Keras Bidirectional around a go_backwards layer', `layer '${call.name}'`);
+    return convLstmBidirectional(e, call, inner, call.config.merge_mode === undefined ? 'concat' : call.config.merge_mode === null ? null : String(call.config.merge_mode));
+  }
   if (!inner || !KIND[inner.className]) throw new UnsupportedError(`Keras Bidirectional around ${inner?.className ?? 'an unknown layer'}`, `layer '${call.name}'`);
   checkBackwardLayer(call, inner);
   if (inner.config.go_backwards === true) throw new UnsupportedError('Keras Bidirectional around a go_backwards layer', `layer '${call.name}'`);
