@@ -348,6 +348,8 @@ export function datasetTensor(d: Dataset, file: string, budget?: DatasetBudget):
   const shape = d.shape ?? [];
   const v = d.value;
   if (typeof v === 'number') return Tensor.float32([], [v]);
+  // a scalar int64 (Keras 2 Normalization's `count`)
+  if (typeof v === 'bigint') return Tensor.int64([], [v]);
   for (const [ctor, dtype] of ARRAY_DTYPES) {
     if (v instanceof ctor) {
       if ((v as NumericArray).length !== shape.reduce((a, b) => a * b, 1)) throw new FormatError(`dataset '${d.path}' holds ${(v as NumericArray).length} values for shape [${shape.join(', ')}]`, { file });

@@ -129,6 +129,10 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
       return ['alpha'];
     case 'Embedding':
       return ['embeddings'];
+    case 'Normalization':
+      // Keras 2 also saves an int64 `count` (read by name and not used); mean / variance given to
+      // the constructor are in the config instead
+      return cfg.mean === undefined || cfg.mean === null ? ['mean', 'variance'] : [];
     case 'TimeDistributed':
       return timeDistributedWeightRoles(cfg);
     default:
@@ -683,6 +687,40 @@ const embedding: LayerRow = (e, call) => {
   return [{ name: e.node('Gather', [e.constant(`${call.name}/embeddings`, table), idx], [call.name], { axis: int(0) }, '', call.name)[0]!, shape: [...x.shape, table.shape[1]!], ...(mask && { mask }) }];
 };
 
+/**
+ * Keras' Normalization (preprocessing): (x - mean) / max(sqrt(variance), 1e-7), or with `invert`
+ * mean + x · max(sqrt(variance), 1e-7); mean and variance over the kept `axis` dims (default -1),
+ * broadcast over the others, from the layer's weights (adapt()) or its config.
+ */
+const normalization: LayerRow = (e, call) => {
+  const x = one(call);
+  const r = x.shape.length;
+  const a = call.config.axis === undefined ? -1 : call.config.axis;
+  const kept = (a === null ? [] : Array.isArray(a) ? a : [a]).map((k) => {
+    if (typeof k !== 'number' || !Number.isInteger(k) || k >= r || k < -r || k === 0 || k === -r) throw new UnsupportedError(`Normalization over axis ${JSON.stringify(a)} of a rank-${r} input`, `layer '${call.name}'`);
+    return k < 0 ? k + r : k;
+  });
+  const shape = x.shape.map((d, i) => (kept.includes(i) ? d : 1));
+  const size = shape.reduce<number>((p, d) => p * (d ?? NaN), 1);
+  if (!Number.isFinite(size)) throw new UnsupportedError('Normalization over an axis of unknown size', `layer '${call.name}'`);
+  const stat = (role: 'mean' | 'variance'): Tensor => {
+    const given = call.config[role];
+    const t = given === undefined || given === null ? need(call, role) : Tensor.float32(typeof given === 'number' ? [] : [(given as Json[]).flat(8).length], (typeof given === 'number' ? [given] : (given as Json[]).flat(8)) as number[]);
+    const v = t.toFloat32();
+    if (v.length !== 1 && v.length !== size) throw new ShapeError(`layer '${call.name}' (Normalization): ${role} has ${v.length} values, the kept axes ${JSON.stringify(kept)} hold ${size}`);
+    return Tensor.float32(shape as number[], v.length === 1 ? new Float32Array(size).fill(v[0]!) : v);
+  };
+  const mean = e.constant(`${call.name}/mean`, stat('mean'));
+  const std = stat('variance').toFloat32().map((v) => Math.max(Math.sqrt(v), 1e-7));
+  const scale = e.constant(`${call.name}/std`, Tensor.float32(shape as number[], std));
+  if (call.config.invert === true) {
+    const m = e.node('Mul', [x.name, scale], [`${call.name}/scaled`])[0]!;
+    return [{ name: e.node('Add', [m, mean], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+  }
+  const d = e.node('Sub', [x.name, mean], [`${call.name}/centered`])[0]!;
+  return [{ name: e.node('Div', [d, scale], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
+};
+
 const rescaling: LayerRow = (e, call) => {
   const x = one(call);
   const scale = cfgNum(call.config, 'scale', 1);
@@ -748,6 +786,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Embedding: embedding,
   Masking: maskingLayer,
   Rescaling: rescaling,
+  Normalization: normalization,
   LSTM: maskedRecurrent(recurrentLayer),
   GRU: maskedRecurrent(recurrentLayer),
   SimpleRNN: maskedRecurrent(recurrentLayer),

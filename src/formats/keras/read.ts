@@ -66,11 +66,13 @@ const MAX_WEIGHT_NAME_PARTS = 16;
 
 /**
  * A stored weight as the layer's float tensor: Keras loads weights into its float32 variables,
- * casting a float64 dataset; integers are not weights of any Keras layer.
+ * casting a float64 dataset; integers are not weights of any Keras layer but Normalization's
+ * int64 sample `count` (kept as it is, and not read).
  */
 function layerWeight(t: Tensor, layer: KerasLayer, name: string, file: string): Tensor {
   if (t.dtype === 'float32') return t;
   if (t.dtype === 'float64') return new Tensor('float32', t.shape, t.toFloat32());
+  if (layer.className === 'Normalization' && /(^|\/)count(:\d+)?$/.test(name) && t.dtype === 'int64') return t;
   throw new FormatError(`layer '${layer.name}': weight '${name}' is stored as ${t.dtype}; Keras layer weights are floating point`, { file });
 }
 
