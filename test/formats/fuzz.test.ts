@@ -51,6 +51,8 @@ import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dyn
 import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
 import { Padding } from '../../src/formats/generated/tflite/padding.js';
+import { cumsumArray, denseLoop, kerasLstm, straightLine } from './tensorflow/tensor-list-graphs.js';
+import { graphDefBytes } from './tensorflow/tf-graph-spec.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
 
 const REPO = new URL('../../', import.meta.url);
@@ -800,6 +802,19 @@ async function targets(): Promise<Target[]> {
       read: read(),
       seeds: ['utensor-conv-golden/test_conv.pb', 'tfrust-addition/model.pb', 'tensorspace-mnist-conv/frozen_model.pb'].map((rel) => ({ name: rel.replace(/^.*\//, ''), bytes: file(`tf-graphdef/${rel}`, CORPUS) })),
     }),
+    // TensorLists / TensorArrays in While loops and out (tensor-lists.ts): a Keras LSTM loop, a TensorArrayV3 loop, list ops
+    model({
+      name: 'fuzz-tensor-lists.pb',
+      kind: 'proto',
+      cases: 200,
+      read: read(),
+      seeds: [
+        { name: 'keras-lstm-loop.pb', bytes: graphDefBytes(kerasLstm(2, 5, 3, 4)) },
+        { name: 'tensor-array-loop.pb', bytes: graphDefBytes(cumsumArray(6)) },
+        { name: 'dense-list-loop.pb', bytes: graphDefBytes(denseLoop()) },
+        { name: 'list-ops.pb', bytes: graphDefBytes(straightLine()) },
+      ],
+    }),
     model({
       name: 'fuzz.index',
       kind: 'proto',
@@ -1471,7 +1486,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-graph-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz-tensor-lists.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 30_000 }, async () => {

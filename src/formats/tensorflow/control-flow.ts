@@ -8,6 +8,12 @@
 //   the initial values (spliced into the graph around it), the body is the body function
 //   followed by the cond function on its results (the next iteration's condition), and every
 //   input of the While is a loop-carried value.
+// - TensorLists / TensorArrays a While carries (tensor-lists.ts): a list held dense is a carried
+//   tensor; a list reserved before the loop (TensorListReserve, TensorArrayV3) that the body only
+//   writes at a counter (a carried integer of constant start stepping by 1: Keras' `time`, a
+//   tf.function's `i`) is an ONNX Loop scan output, padded to the reserved length after the loop;
+//   a TensorArray's handle is not carried at all (its flow is). Any other use of a reserved list
+//   carries it dense, which needs its element shape.
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, GraphError, UnsupportedError } from '../../ir/errors.js';
 import type { Dim, Graph, ValueInfo } from '../../ir/graph.js';
@@ -16,6 +22,7 @@ import { tfDataType, dtypeFromTf } from './data-types.js';
 import { expandFunction, libraryMap } from './functions.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
+import { DENSE_PARAM, denseValue, HANDLE_PARAM, materializeList, SCAN_DOMAIN, SCAN_PARAM, SCAN_WRITE, ScanMiss, type TfList } from './tensor-lists.js';
 import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
 
 /** Functions running inside functions (an If in a While body in ...): deeper is refused. */
@@ -24,7 +31,24 @@ const MAX_DEPTH = 32;
 interface Param {
   dtype: DType;
   shape?: Dim[];
+  /** a list parameter (kind dense, scan or handle): a synthetic node of tensor-lists.ts, not a Placeholder */
+  list?: TfList;
 }
+
+/** The node standing for a parameter inside a function's subgraph. */
+function paramNode(name: string, p: Param): NodeDef {
+  if (!p.list) return { name, op: 'Placeholder', input: [], attr: { dtype: { type: tfDataType(p.dtype) }, shape: { shape: shapeProto(p.shape) } } };
+  const op = p.list.kind === 'dense' ? DENSE_PARAM : p.list.kind === 'scan' ? SCAN_PARAM : HANDLE_PARAM;
+  return {
+    name,
+    op,
+    input: [],
+    attr: { element_dtype: { type: tfDataType(p.list.dtype) }, element_shape: { shape: shapeProto(p.list.declared) }, shape: { shape: shapeProto(p.shape) }, grows: { b: !!p.list.grows } },
+  };
+}
+
+/** Parameters that are IR inputs of the subgraph (tensors, dense lists). */
+const isInput = (p: Param): boolean => !p.list || p.list.kind === 'dense';
 
 type Apply = (fname: string, func: AttrValue['func'], args: string[], tag: string) => { ref: string; type: number }[];
 
@@ -84,12 +108,7 @@ function convertBody(c: NodeCtx, prefix: string, params: Param[], build: (args: 
   }
   const library = libraryMap(options.library, file);
   const paramNames = params.map((_, i) => `${prefix}/_arg${i}`);
-  const nodes: NodeDef[] = params.map((p, i) => ({
-    name: paramNames[i]!,
-    op: 'Placeholder',
-    input: [],
-    attr: { dtype: { type: tfDataType(p.dtype) }, shape: { shape: shapeProto(p.shape) } },
-  }));
+  const nodes: NodeDef[] = params.map((p, i) => paramNode(paramNames[i]!, p));
   const used: string[] = [];
   const apply: Apply = (fname, func, args, tag) => {
     if (!library.has(fname)) throw new FormatError(`${c.where()} runs function '${fname}', which the graph's library does not define`, { file });
@@ -119,14 +138,14 @@ function convertBody(c: NodeCtx, prefix: string, params: Param[], build: (args: 
     graph.nodes.push({ name, opType: 'Identity', domain: '', inputs: [v.name], outputs: [name], attrs: {} });
     return { name, dtype: v.dtype, shape: v.shape };
   });
-  graph.inputs = params.map((p, i) => ({ name: paramNames[i]!, dtype: p.dtype, shape: p.shape }));
+  graph.inputs = params.flatMap((p, i) => (isInput(p) ? [{ name: paramNames[i]!, dtype: p.dtype, shape: p.shape }] : []));
   return { graph, params: paramNames };
 }
 
-/** A subgraph that reads outer values instead of taking inputs: each placeholder an Identity of its outer value. */
-function bindOuter(body: Body, outer: string[]): Graph {
+/** A subgraph that reads outer values instead of taking inputs: each placeholder an Identity of its outer value (none for lists not held as tensors). */
+function bindOuter(body: Body, outer: (string | undefined)[]): Graph {
   const g = body.graph;
-  const binds = body.params.map((p, i) => ({ name: p, opType: 'Identity', domain: '', inputs: [outer[i]!], outputs: [p], attrs: {} }));
+  const binds = body.params.flatMap((p, i) => (outer[i] === undefined ? [] : [{ name: p, opType: 'Identity', domain: '', inputs: [outer[i]!], outputs: [p], attrs: {} }]));
   return { ...g, inputs: [], nodes: [...binds, ...g.nodes] };
 }
 
@@ -151,6 +170,11 @@ function ifOp(c: NodeCtx): TfValue[] {
   const thenF = funcAttr(c, 'then_branch');
   const elseF = funcAttr(c, 'else_branch');
   const fns = [thenF.name, elseF.name];
+  for (const a of args) {
+    const l = a.list;
+    if (l?.kind === 'scan' || l?.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) passes it to its branches`);
+    if (l) throw new UnsupportedError(`${c.op} passing a TensorList / TensorArray to its branches`, where(c));
+  }
   typeList(c, 'Tin', fns);
   const tout = typeList(c, 'Tout', fns);
   const shapes = shapeList(c);
@@ -199,20 +223,132 @@ function ifOp(c: NodeCtx): TfValue[] {
   return result(te, names);
 }
 
+type Mode = 'tensor' | 'dense' | 'scan' | 'handle';
+
 function whileOp(c: NodeCtx): TfValue[] {
   const args = c.inputs;
   const condF = funcAttr(c, 'cond');
   const bodyF = funcAttr(c, 'body');
   const fns = [condF.name, bodyF.name];
-  const types = typeList(c, 'T', fns);
+  const types = c.attrs.raw('T')?.list?.type;
   if (types && types.length !== args.length) throw new FormatError(`${c.where()} has ${args.length} inputs, its attribute T lists ${types.length}`, { file: c.file });
+  // variant / resource values are lists and TensorArray handles; anything else carried of such a type is refused
+  types?.forEach((t, i) => {
+    const d = dtypeFromTf(t);
+    if ('dtype' in d || args[i]?.list) return;
+    const what = 'unsupported' in d ? d.unsupported : `DataType ${d.unknown}`;
+    throw new UnsupportedError(`${c.op} carrying ${what} values (variables, or lists nnport could not follow)`, `value ${i} of ${where(c)}, functions ${fns.map((f) => `'${f}'`).join(', ')}`);
+  });
+  const modes: Mode[] = args.map((a) => {
+    const l = a.list;
+    if (!l) return 'tensor';
+    if (l.kind === 'scan' || l.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) carries it`);
+    return l.kind === 'handle' ? 'handle' : l.kind === 'dense' ? 'dense' : 'scan';
+  });
+  const relaxed = args.map(() => false);
+  const why: string[] = [];
+  for (let attempt = 0; attempt <= 2 * args.length + 1; attempt++) {
+    const owners = new Map<string, number>();
+    try {
+      const r = loop(c, modes, relaxed, owners, why);
+      if (Array.isArray(r)) return r;
+      relaxed[r.relax] = true;
+    } catch (e) {
+      const k = e instanceof ScanMiss ? owners.get(e.owner) : undefined;
+      if (k === undefined || !(e instanceof ScanMiss)) throw e;
+      // not only written at its counter: carried as a tensor instead
+      modes[k] = 'dense';
+      why[k] = e.why;
+    }
+  }
+  throw new GraphError(`${c.where()} in '${c.file}': no way found to carry its lists`);
+}
+
+/** One conversion of a While with its lists carried as `modes` says; `{ relax }`: again with that dense list's length unknown. */
+function loop(c: NodeCtx, modes: Mode[], relaxed: boolean[], owners: Map<string, number>, why: string[]): TfValue[] | { relax: number } {
+  const args = c.inputs;
+  const condF = funcAttr(c, 'cond');
+  const bodyF = funcAttr(c, 'body');
   const shapes = shapeList(c);
+  // the lists carried dense start as tensors: a reserved one as zeros of its element shape
+  const outer: (string | undefined)[] = args.map((a, i) => {
+    if (modes[i] === 'tensor') return c.use(a);
+    if (modes[i] !== 'dense') return undefined;
+    try {
+      return materializeList(c, a);
+    } catch (e) {
+      if (!(e instanceof UnsupportedError) || !why[i]) throw e;
+      throw new UnsupportedError(
+        `${c.op} carrying a TensorList / TensorArray of unknown element shape that its body does more with than write it at its counter`,
+        `value ${i} of ${where(c)}: ${why[i]}`,
+      );
+    }
+  });
   // TensorFlow's shape invariants (output_shapes) hold for every iteration; without them the initial shapes
-  const params: Param[] = args.map((a, i) => ({ dtype: a.dtype, shape: shapes?.[i] ?? a.shape }));
-  const outer = args.map((a) => c.use(a));
+  const params: Param[] = args.map((a, i) => {
+    const l = a.list;
+    if (modes[i] === 'tensor' || !l) return { dtype: a.dtype, shape: shapes?.[i] ?? a.shape };
+    if (modes[i] === 'handle') return { dtype: l.dtype, list: { kind: 'handle', dtype: l.dtype } };
+    if (modes[i] === 'scan') return { dtype: l.dtype, list: { kind: 'scan', dtype: l.dtype, declared: l.declared } };
+    const shape = l.kind === 'dense' ? a.shape : l.declared ? [l.count?.value?.toNumbers()[0] ?? null, ...l.declared] : undefined;
+    return { dtype: l.dtype, shape: relaxed[i] && shape ? [null, ...shape.slice(1)] : shape, list: { kind: 'dense', dtype: l.dtype, declared: l.declared, grows: l.grows } };
+  });
+  const noteOwners = (ps: string[]) => ps.forEach((p, i) => modes[i] === 'scan' && owners.set(p, i));
+
+  // the body: body function, then cond on its results (handles are not carried: their flows are)
+  const prefix = c.cv.fresh(`${c.name}/body`);
+  const body = convertBody(c, prefix, params, (ps, apply) => {
+    noteOwners(ps);
+    const rets = apply(bodyF.name, bodyF, ps, 'body');
+    if (rets.length !== args.length) {
+      throw new FormatError(`${c.where()}: body function '${bodyF.name}' gives ${rets.length} results for ${args.length} loop-carried values`, { file: c.file });
+    }
+    const next = apply(condF.name, condF, rets.map((r) => r.ref), 'cond');
+    if (next.length !== 1) throw new FormatError(`${c.where()}: cond function '${condF.name}' gives ${next.length} results, not 1`, { file: c.file });
+    return [next[0]!.ref, ...rets.filter((_, i) => modes[i] !== 'handle').map((r) => r.ref)];
+  });
+  const g = body.graph;
+  const kept = args.map((_, i) => i).filter((i) => modes[i] !== 'handle');
+  const slot = (i: number) => g.outputs[1 + kept.indexOf(i)]!;
+  const carried = kept.filter((i) => modes[i] !== 'scan');
+  const scans = kept.filter((i) => modes[i] === 'scan');
+
+  // each list written at a counter: the write gives the loop's scan output
+  const producers = new Map<string, Graph['nodes'][number]>();
+  for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
+  const through = (v: string): string => {
+    for (let hops = 0; hops < 64; hops++) {
+      const p = producers.get(v);
+      if (!p || p.opType !== 'Identity' || p.domain) return v;
+      v = p.inputs[0]!;
+    }
+    return v;
+  };
+  const starts = new Map<number, number>();
+  const writes = g.nodes.filter((n) => n.domain === SCAN_DOMAIN);
+  for (const i of scans) {
+    const owner = body.params[i]!;
+    const w = producers.get(through(slot(i).name));
+    if (!w || w.domain !== SCAN_DOMAIN || w.opType !== SCAN_WRITE || w.attrs.owner?.value !== owner) throw new ScanMiss(owner, 'the body does not give it back written once');
+    const start = counterStart(g, body.params, carried, args, through, producers, w.inputs[0]!, (k) => slot(k).name);
+    if (start === undefined) throw new ScanMiss(owner, 'the body writes it at an index that is not a counter (a carried integer of constant start stepping by 1)');
+    starts.set(i, start);
+  }
+  for (const w of writes) {
+    const k = body.params.indexOf(String(w.attrs.owner?.value));
+    if (!scans.includes(k) || producers.get(through(slot(k).name)) !== w) throw new ScanMiss(String(w.attrs.owner?.value), 'the body writes it elsewhere than in what it gives back');
+    // the write is its element: the scan output
+    Object.assign(w, { opType: 'Identity', domain: '', inputs: [w.inputs[1]!], attrs: {} });
+  }
+  // a dense list whose length the body changes (PushBack / PopBack): converted again of unknown length
+  for (const i of carried) {
+    const p = params[i]!;
+    if (p.list && !relaxed[i] && typeof p.shape?.[0] === 'number' && slot(i).shape?.[0] !== p.shape[0]) return { relax: i };
+  }
 
   // the first condition: cond on the initial values, in line
   const first = convertBody(c, c.cv.fresh(`${c.name}/cond_init`), params, (ps, apply) => {
+    noteOwners(ps);
     const r = apply(condF.name, condF, ps, 'f');
     if (r.length !== 1) throw new FormatError(`${c.where()}: cond function '${condF.name}' gives ${r.length} results, not 1`, { file: c.file });
     return [r[0]!.ref];
@@ -231,17 +367,6 @@ function whileOp(c: NodeCtx): TfValue[] {
     condName = s;
   }
 
-  // the body: body function, then cond on its results
-  const prefix = c.cv.fresh(`${c.name}/body`);
-  const body = convertBody(c, prefix, params, (ps, apply) => {
-    const rets = apply(bodyF.name, bodyF, ps, 'body');
-    if (rets.length !== args.length) {
-      throw new FormatError(`${c.where()}: body function '${bodyF.name}' gives ${rets.length} results for ${args.length} loop-carried values`, { file: c.file });
-    }
-    const next = apply(condF.name, condF, rets.map((r) => r.ref), 'cond');
-    return [next[0]!.ref, ...rets.map((r) => r.ref)];
-  });
-  const g = body.graph;
   const condOut = g.outputs[0]!;
   if (condOut.dtype !== 'bool' || condOut.shape?.length) {
     let v = condOut.name;
@@ -259,27 +384,108 @@ function whileOp(c: NodeCtx): TfValue[] {
     }
     g.outputs[0] = { name: v, dtype: 'bool', shape: [] };
   }
-  for (const [i, o] of g.outputs.slice(1).entries()) {
+  for (const i of kept) {
+    const o = slot(i);
     if (o.dtype !== params[i]!.dtype) {
       throw new FormatError(`${c.where()}: body function '${bodyF.name}' gives result ${i} as ${o.dtype}, the loop carries ${params[i]!.dtype}`, { file: c.file });
     }
   }
+  // ONNX Loop's order: the carried values, then the scan outputs
+  g.outputs = [g.outputs[0]!, ...carried.map(slot), ...scans.map(slot)];
   const condIn = `${prefix}/cond_in`;
   g.inputs = [{ name: `${prefix}/iteration`, dtype: 'int64', shape: [] }, { name: condIn, dtype: 'bool', shape: [] }, ...g.inputs];
-  const names = args.map((_, i) => c.out(i));
+  const names = carried.map((i) => c.out(i));
+  const scanNames = scans.map((i) => c.tmp(`scan${i}`));
+  const loopInputs = carried.map((i) => outer[i]!);
   // a counted loop (while i < limit: i += step, all constants): a trip count the writers without
   // control flow can unroll, and a condition that stays as it came in
-  const trips = countedTrips(g, body.params, args);
+  const trips = countedTrips(g, carried.map((i) => body.params[i]!), carried.map((i) => args[i]!));
   if (trips !== undefined) {
     const keep = `${prefix}/cond_kept`;
     g.nodes.push({ name: keep, opType: 'Identity', domain: '', inputs: [condIn], outputs: [keep], attrs: {} });
     g.outputs[0] = { name: keep, dtype: 'bool', shape: [] };
     const yes = c.constTensor(new Tensor('bool', [], Uint8Array.of(1)), 'true');
-    c.emit('Loop', [c.int64([trips], 'trip_count', true), yes, ...outer], names, { body: { type: 'graph', value: g } });
-    return params.map((p, i) => c.value(names[i]!, p.dtype, p.shape));
+    c.emit('Loop', [c.int64([trips], 'trip_count', true), yes, ...loopInputs], [...names, ...scanNames], { body: { type: 'graph', value: g } });
+  } else {
+    c.emit('Loop', ['', condName, ...loopInputs], [...names, ...scanNames], { body: { type: 'graph', value: g } });
   }
-  c.emit('Loop', ['', condName, ...outer], names, { body: { type: 'graph', value: g } });
-  return params.map((p, i) => c.value(names[i]!, p.dtype, p.shape));
+  return args.map((a, i) => {
+    const p = params[i]!;
+    if (modes[i] === 'handle') return a;
+    if (modes[i] === 'tensor') return c.value(c.out(i), p.dtype, p.shape);
+    if (modes[i] === 'dense') return denseValue(c.out(i), p.dtype, p.shape, p.list!.declared, p.list!.grows);
+    return scanList(c, a, scanNames[scans.indexOf(i)]!, slot(i).shape, starts.get(i)!, trips, i);
+  });
+}
+
+/**
+ * The list a loop wrote at its counter from `start` on: the scan output of its elements, padded
+ * with zeros (unset elements) to the length reserved.
+ */
+function scanList(c: NodeCtx, a: TfValue, scan: string, item: Dim[] | undefined, start: number, trips: number | undefined, i: number): TfValue {
+  const l = a.list!;
+  const n = l.count?.value?.size === 1 ? l.count.value.toNumbers()[0] : undefined;
+  const rank = item?.length ?? l.declared?.length;
+  const element = item ?? l.declared;
+  if (trips !== undefined && n !== undefined) {
+    const back = Math.max(0, n - start - trips);
+    const shape = element ? [start + trips + back, ...element] : undefined;
+    if (start === 0 && back === 0) return denseValue(scan, l.dtype, shape, l.declared);
+    if (rank === undefined) throw new UnsupportedError(`${c.op} writing a list of unknown rank from element ${start} of ${n}`, `value ${i} of ${where(c)}`);
+    const out = c.tmp(`list${i}`);
+    const zeros = Array<number>(rank).fill(0);
+    c.emit('Pad', [scan, c.int64([start, ...zeros, back, ...zeros], 'pads')], [out]);
+    return denseValue(out, l.dtype, shape, l.declared);
+  }
+  if (rank === undefined) throw new UnsupportedError(`${c.op} writing a list of unknown rank for a computed number of iterations`, `value ${i} of ${where(c)}`);
+  // back padding: max(0, reserved - start - written), computed
+  const shape = c.tmp('scan_shape');
+  c.emit('Shape', [scan], [shape]);
+  const len = c.tmp('written');
+  c.emit('Slice', [shape, c.int64([0], 'start'), c.int64([1], 'end'), c.int64([0], 'axes')], [len]);
+  const reserved = c.tmp('reserved');
+  c.emit('Reshape', [c.int64InputOf(l.count!, 'count64'), c.int64([1], 'shape1')], [reserved]);
+  const left = c.tmp('left');
+  c.emit('Sub', [reserved, len], [left]);
+  const minusStart = c.tmp('left_after_start');
+  c.emit('Sub', [left, c.int64([start], 'start_at')], [minusStart]);
+  const back = c.tmp('back');
+  c.emit('Max', [minusStart, c.int64([0], 'zero')], [back]);
+  const zeros = c.int64(Array<number>(rank).fill(0), 'zeros');
+  const pads = c.tmp('pads');
+  c.emit('Concat', [c.int64([start], 'front'), zeros, back, zeros], [pads], { axis: attr('int', 0) });
+  const out = c.tmp(`list${i}`);
+  c.emit('Pad', [scan, pads], [out]);
+  return denseValue(out, l.dtype, element ? [null, ...element] : undefined, l.declared);
+}
+
+/**
+ * The constant start of the counter `index` reads: a carried integer the body steps by +1 (through
+ * Identity), of constant initial value; undefined for any other index.
+ */
+function counterStart(
+  g: Graph,
+  params: string[],
+  carried: number[],
+  args: TfValue[],
+  through: (v: string) => string,
+  producers: Map<string, Graph['nodes'][number]>,
+  index: string,
+  result: (k: number) => string,
+): number | undefined {
+  const k = params.indexOf(through(index));
+  if (k < 0 || !carried.includes(k)) return undefined;
+  const t0 = args[k]!.value;
+  if (!t0 || t0.size !== 1 || (t0.dtype !== 'int32' && t0.dtype !== 'int64')) return undefined;
+  const step = producers.get(through(result(k)));
+  if (!step || step.domain || step.opType !== 'Add') return undefined;
+  const one = (v: string) => {
+    const t = g.initializers.get(through(v));
+    return !!t && t.size === 1 && t.toNumbers()[0] === 1;
+  };
+  const [x, y] = step.inputs;
+  if (!((through(x!) === params[k] && one(y!)) || (through(y!) === params[k] && one(x!)))) return undefined;
+  return t0.toNumbers()[0];
 }
 
 export const CONTROL_FLOW_OPS: Record<string, OpConvert> = {

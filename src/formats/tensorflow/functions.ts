@@ -30,6 +30,11 @@ const OUTPUT_ARGS: Record<string, string[]> = {
   QuantizedConv2D: ['output', 'min_output', 'max_output'],
   Requantize: ['output', 'output_min', 'output_max'],
   RequantizationRange: ['output_min', 'output_max'],
+  TensorListPopBack: ['output_handle', 'tensor'],
+  TensorListConcat: ['tensor', 'lengths'],
+  TensorListConcatV2: ['tensor', 'lengths'],
+  TensorArrayV3: ['handle', 'flow'],
+  TensorArrayConcatV3: ['value', 'lengths'],
 };
 
 export interface InlineOptions {

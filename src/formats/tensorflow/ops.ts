@@ -20,6 +20,7 @@ import {
   tensorOf,
 } from './fold.js';
 import { CONTROL_FLOW_OPS } from './control-flow.js';
+import { TENSOR_LIST_OPS } from './tensor-lists.js';
 import { attr, type NodeCtx, type OpConvert, type ShapeElement, type TfValue } from './to-ir.js';
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
@@ -1371,6 +1372,8 @@ export const OPS: Record<string, OpConvert> = {
   StatelessIf: CONTROL_FLOW_OPS.StatelessIf!,
   While: CONTROL_FLOW_OPS.While!,
   StatelessWhile: CONTROL_FLOW_OPS.StatelessWhile!,
+  // TensorLists / TensorArrays (tf.TensorArray, Keras RNN loops, TF1 dynamic_rnn), held as tensors
+  ...TENSOR_LIST_OPS,
   // NoOp and control inputs carry no data: they are never reached from an output's data inputs
 
   Conv2D: (c) => {

@@ -11,6 +11,7 @@ import { tensorOf } from './fold.js';
 import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
+import { checkListInputs, type TfList } from './tensor-lists.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { functionalizeTf1 } from './tf1-control-flow.js';
 
@@ -42,6 +43,8 @@ export interface TfValue {
    * dimension of another value (unknown while reading, e.g. the batch).
    */
   dims?: ShapeElement[];
+  /** a TensorList / TensorArray (tensor-lists.ts): how its elements are held */
+  list?: TfList;
 }
 
 export type ShapeElement = number | { of: string; axis: number };
@@ -312,6 +315,7 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
       if (!v) throw new FormatError(`node '${name}' reads output ${r.index} of '${r.node}', which has ${outs?.length ?? 0} output(s)`, { file });
       inputs.push(v);
     }
+    checkListInputs(n.op ?? '', inputs, name, file);
     const ctx = new NodeCtx(cv, n, inputs, new NodeAttrs(n, file));
     const setValue = options.set?.[name];
     let outs: TfValue[];

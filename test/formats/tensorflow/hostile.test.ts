@@ -52,15 +52,15 @@ describe('hostile GraphDefs', () => {
     const g: tensorflow.GraphDef.$Properties = {
       node: [
         { name: 'x', op: 'Placeholder', attr: { dtype: { type: F } } },
-        { name: 'q1', op: 'TensorArrayV3', input: ['x'] },
-        { name: 'q2', op: 'TensorArrayV3', input: ['q1'] },
+        { name: 'q1', op: 'RandomShuffleQueueV2', input: ['x'] },
+        { name: 'q2', op: 'RandomShuffleQueueV2', input: ['q1'] },
         { name: 'w', op: 'QueueDequeueV2', input: ['q2'] },
       ],
     };
     const err = await read(g, ['w']).catch((e: Error) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect((err as Error).message).toMatch(/TensorFlow ops TensorArrayV3, QueueDequeueV2/);
-    expect((err as Error).message).toMatch(/TensorArrayV3 \(node 'q1'\), QueueDequeueV2 \(node 'w'\)/);
+    expect((err as Error).message).toMatch(/TensorFlow ops RandomShuffleQueueV2, QueueDequeueV2/);
+    expect((err as Error).message).toMatch(/RandomShuffleQueueV2 \(node 'q1'\), QueueDequeueV2 \(node 'w'\)/);
     expect((err as Error).message).not.toMatch(/\n/);
   });
 

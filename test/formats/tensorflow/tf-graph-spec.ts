@@ -6,13 +6,14 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 
-export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_RESOURCE';
-export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_RESOURCE: 20 };
+export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_RESOURCE' | 'DT_VARIANT';
+export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_RESOURCE: 20, DT_VARIANT: 21 };
 export type AttrSpec =
   | { type: DT }
   | { types: DT[] }
   | { func: string }
-  | { shape: number[] }
+  /** 'unknown': a shape of unknown rank */
+  | { shape: number[] | 'unknown' }
   | { shapes: number[][] }
   | { s: string }
   | { i: number }
@@ -47,7 +48,7 @@ export const ph = (name: string, shape: number[], dtype: DT = 'DT_FLOAT'): NodeS
 export const cst = (name: string, dtype: 'float32' | 'int32', shape: number[], data: number[]): NodeSpec => ({ name, op: 'Const', value: { dtype, shape, data } });
 export const op = (name: string, o: string, input: string[], attr: Record<string, AttrSpec> = F): NodeSpec => ({ name, op: o, input, attr });
 
-export const shapeJson = (s: number[]) => ({ dim: s.map((d) => ({ size: String(d) })) });
+export const shapeJson = (s: number[] | 'unknown') => (s === 'unknown' ? { unknownRank: true } : { dim: s.map((d) => ({ size: String(d) })) });
 const b64 = (t: string): string => Buffer.from(t).toString('base64');
 export function attrJson(a: AttrSpec): unknown {
   if ('s' in a) return { s: b64(a.s) };
@@ -63,7 +64,7 @@ export function attrJson(a: AttrSpec): unknown {
   return { list: { shape: a.shapes.map(shapeJson) } };
 }
 export function attrProto(a: AttrSpec): tensorflow.AttrValue.$Properties {
-  const sp = (s: number[]) => ({ dim: s.map((d) => ({ size: d })) });
+  const sp = (s: number[] | 'unknown') => (s === 'unknown' ? { unknown_rank: true } : { dim: s.map((d) => ({ size: d })) });
   const bytes = (t: string) => new TextEncoder().encode(t);
   if ('s' in a) return { s: bytes(a.s) };
   if ('i' in a) return { i: a.i };

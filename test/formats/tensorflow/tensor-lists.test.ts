@@ -1,0 +1,260 @@
+// TensorFlow TensorLists and TensorArrays, in While loops and outside them: graph models in the
+// shapes TensorFlow 2 freezes them into (a Keras LSTM layer's loop: TensorListFromTensor read at
+// `time`, TensorListReserve written at `time` and stacked after the loop, the loop counter and
+// maximum_iterations beside; a tf.function TensorArray loop, in the TF2 TensorList spelling and the
+// TensorArrayV3 one), written as TF.js graph-model JSON and as a binary GraphDef of the same nodes.
+// nnport's runtime (both reads), onnxruntime-node on the .onnx nnport writes and the TFLite
+// interpreter on the .tflite (counted loops unroll) are compared with TensorFlow.js' own
+// graph-model executor (executeAsync); malformed list ops are typed errors.
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
+import type { Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { ortRun } from '../../support/ort.js';
+import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { rng } from '../../support/rng.js';
+import { maxAbsDiff } from './helpers.js';
+import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci } from './tensor-list-graphs.js';
+import { cst, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
+
+const oracle = useTfliteOracle();
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = mkdtempSync(join(tmpdir(), 'nnport-tflist-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+async function nnportGraph(m: ModelSpec): Promise<Graph> {
+  const { json, bin } = tfjsModel(m);
+  const sub = join(dir, `m${counter++}`);
+  mkdirSync(sub);
+  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
+  writeFileSync(join(sub, 'w.bin'), bin);
+  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
+  if (model.kind !== 'graph') throw new Error('not a graph');
+  return model.graph;
+}
+
+async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const r = await run(g, feeds);
+  return g.outputs.map((o) => r.outputs.get(o.name)!);
+}
+
+async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
+  return [...(await ortRun(bytes, feeds)).values()];
+}
+
+/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed; the worst difference. */
+async function check(m: ModelSpec, feedSets: Feed[], oracleModel = m): Promise<number> {
+  const g = await nnportGraph(m);
+  const pb = await loadModel(graphDefBytes(m), { fileName: 'lists.pb', outputs: m.outputs });
+  if (pb.kind !== 'graph') throw new Error('not a graph');
+  let worst = 0;
+  for (const feeds of feedSets) {
+    const want = await tfjsRun(oracleModel, feeds);
+    for (const got of [await nnportRun(g, feeds), await nnportRun(pb.graph, feeds), await ortRunAll(g, feeds)]) {
+      expect(got.length).toBe(want.length);
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
+        worst = Math.max(worst, d);
+        expect(d).toBeLessThan(1e-5);
+      }
+    }
+  }
+  return worst;
+}
+
+/** The .tflite nnport writes (counted loops unrolled) in the TFLite interpreter against TensorFlow.js; the worst difference. */
+async function checkTflite(m: ModelSpec, feeds: Feed, inputs: string[], oracleModel = m): Promise<{ worst: number; ops: string[] }> {
+  const g = await nnportGraph(m);
+  const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'lists.tflite');
+  const ops = tfliteOpNames(tfl.bytes, 'lists');
+  const got = await oracle.run(tfl.bytes, inputs.map((k) => feeds[k]!.toFloat32()));
+  const want = await tfjsRun(oracleModel, feeds);
+  let worst = 0;
+  for (const [i, w] of want.entries()) {
+    expect(got[i]!.shape).toEqual(w.shape);
+    const d = maxAbsDiff(got[i]!.data as Float32Array, w.toFloat32());
+    worst = Math.max(worst, d);
+    expect(d).toBeLessThan(1e-5);
+  }
+  return { worst, ops };
+}
+
+const f32 = (shape: number[], seed: number): Tensor => {
+  const r = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+};
+const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+
+describe('TensorFlow TensorLists and TensorArrays', () => {
+  it('a Keras LSTM loop (TF2: FromTensor read at time, Reserve written at time, Stack): a Loop with a scan output; runtimes = TensorFlow.js', async () => {
+    const m = kerasLstm(2, 5, 3, 4);
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([5]);
+    // loop_counter, maximum_iterations, time, h, c, the input list and the 3 weights carried; the outputs a scan output
+    expect(loop.outputs).toHaveLength(10);
+    const body = loop.attrs.body!.value as Graph;
+    expect(body.nodes.some((n) => n.opType === 'Where' || n.opType === 'ScatterND')).toBe(false);
+    const worst = await check(m, [{ input: f32([2, 5, 3], 1) }, { input: f32([2, 5, 3], 2) }], kerasLstmForTfjs(2, 5, 3, 4));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('the Keras LSTM loop to .tflite: unrolled (5 steps), the interpreter = TensorFlow.js', async () => {
+    const { ops } = await checkTflite(kerasLstm(2, 5, 3, 4), { input: f32([2, 5, 3], 3) }, ['input'], kerasLstmForTfjs(2, 5, 3, 4));
+    expect(ops).not.toContain('WHILE');
+    expect(ops.filter((o) => o === 'TANH')).toHaveLength(10);
+  });
+
+  it('a tf.function TensorArray loop (TensorListReserve of unknown element shape, written at i): n from the input (computed trip count) and constant', async () => {
+    const x = f32([6, 3], 7);
+    await check(cumsumList('input'), [{ x, n: scalarI(6) }, { x, n: scalarI(4) }, { x, n: scalarI(1) }]);
+    await check(cumsumList(6), [{ x }]);
+    // the list ahead of its counter among the loop values
+    await check(reorderLoop(cumsumList('input'), 'loop', [2, 3, 0, 1, 4]), [{ x, n: scalarI(5) }]);
+    const { ops } = await checkTflite(cumsumList(6), { x }, ['x']);
+    expect(ops).not.toContain('WHILE');
+  });
+
+  it('the same loop in the TensorArrayV3 spelling (handle and flow carried, WriteV3, SizeV3, GatherV3)', async () => {
+    const x = f32([6, 3], 8);
+    await check(cumsumArray('input'), [{ x, n: scalarI(6) }, { x, n: scalarI(3) }]);
+    await check(cumsumArray(5), [{ x }]);
+    const { ops } = await checkTflite(cumsumArray(5), { x }, ['x']);
+    expect(ops).not.toContain('WHILE');
+  });
+});
+
+
+describe('TensorFlow TensorLists and TensorArrays outside and inside loops', () => {
+  it('every list op outside loops (Reserve / SetItem / Stack / GetItem / Gather / Length, Scatter(V2), Concat, Split, TensorArrayV3 Scatter / Read / Gather / Size / Concat / Split / Write) = TensorFlow.js; PushBack / PopBack', async () => {
+    const feeds: Feed = {
+      a: f32([3], 1), b: f32([3], 2), c: f32([3], 3), y: f32([2, 3], 4), d1: f32([3], 5), d2: f32([3], 6), z: f32([2, 3], 7), w: f32([3, 2, 2], 8), v: f32([6, 2], 9), u: f32([3, 2], 10),
+    };
+    const m = straightLine();
+    const g = await nnportGraph(m);
+    expect(g.nodes.some((n) => n.domain.startsWith('nnport.tensorflow'))).toBe(false);
+    const { y, d1, d2, ...rest } = feeds;
+    await check(m, [rest], straightLine(true));
+    // TF.js' TensorListPopBack gives the element as its output 0 (TensorFlow: the list, then the
+    // element) and its TensorListSplit reshapes each piece to one row, so PushBack / PopBack and
+    // Split are checked against what they mean: [y0, y1, d1], d2 and v as [3, 2, 2]
+    const pop: ModelSpec = { ...m, outputs: ['popped', 'last', 'split'] };
+    const want = [new Tensor('float32', [3, 3], Float32Array.from([...y!.toFloat32(), ...d1!.toFloat32()])), d2!, feeds.v!.reshape([3, 2, 2])];
+    const gp = await nnportGraph(pop);
+    const popFeeds = { y: y!, d1: d1!, d2: d2!, v: feeds.v! };
+    for (const got of [await nnportRun(gp, popFeeds), await ortRunAll(gp, popFeeds)]) {
+      for (const [i, w] of want.entries()) {
+        expect(got[i]!.shape).toEqual(w.shape);
+        expect(maxAbsDiff(got[i]!.toFloat32(), w.toFloat32())).toBe(0);
+      }
+    }
+  });
+
+  it('a list written then read back in a loop, and one written at 5 - i: carried dense (Where of a one-hot mask); runtimes and .tflite (unrolled) = TensorFlow.js', async () => {
+    const m = denseLoop();
+    const g = await nnportGraph(m);
+    const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+    expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([6]);
+    expect(loop.outputs).toHaveLength(4); // i, L, R, x carried; no scan output
+    const x = f32([6, 3], 11);
+    const forTfjs = keepWritten(m, 'loop', [{ ref: 'sum:z:0', shape: [3] }, { ref: 'twice:z:0', shape: [3] }]);
+    await check(m, [{ x }], forTfjs);
+    const { ops } = await checkTflite(m, { x }, ['x'], forTfjs);
+    expect(ops).not.toContain('WHILE');
+  });
+});
+
+describe('TensorFlow TensorLists: ops TF.js lacks, and malformed lists', () => {
+  it('TensorListScatterIntoExistingList = TF.js SetItem of each row; TensorListElementShape is the element_shape the list declares', async () => {
+    const base = (scatter: boolean): ModelSpec => ({
+      nodes: [
+        ph('base', [3, 2]),
+        ph('upd', [2, 2]),
+        ci('es', [-1]),
+        ci('idx', [2, 0]),
+        ci('i0', 0),
+        ci('i1', 1),
+        ci('i2', 2),
+        ci('axis', 0),
+        op('L', 'TensorListFromTensor', ['base', 'es'], LT),
+        ...(scatter
+          ? [op('S', 'TensorListScatterIntoExistingList', ['L', 'upd', 'idx'], EF)]
+          : [
+              op('r0', 'GatherV2', ['upd', 'i0', 'axis'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+              op('r1', 'GatherV2', ['upd', 'i1', 'axis'], { Tparams: { type: 'DT_FLOAT' }, Tindices: { type: 'DT_INT32' }, Taxis: { type: 'DT_INT32' }, batch_dims: { i: 0 } }),
+              op('S0', 'TensorListSetItem', ['L', 'i2', 'r0'], EF),
+              op('S', 'TensorListSetItem', ['S0', 'i0', 'r1'], EF),
+            ]),
+        op('stack', 'TensorListStack', ['S', 'es'], { element_dtype: { type: 'DT_FLOAT' }, num_elements: { i: 3 } }),
+      ],
+      functions: [],
+      outputs: ['stack'],
+    });
+    const feeds = { base: f32([3, 2], 1), upd: f32([2, 2], 2) };
+    const g = await nnportGraph(base(true));
+    const want = await tfjsRun(base(false), feeds);
+    for (const got of [await nnportRun(g, feeds), await ortRunAll(g, feeds)]) expect(maxAbsDiff(got[0]!.toFloat32(), want[0]!.toFloat32())).toBe(0);
+
+    const shape: ModelSpec = { nodes: [...base(true).nodes.slice(0, 9), op('shape', 'TensorListElementShape', ['L'], { shape_type: { type: 'DT_INT32' } })], functions: [], outputs: ['shape'] };
+    const gs = await nnportGraph(shape);
+    expect(gs.initializers.get(gs.outputs[0]!.name)?.toNumbers() ?? (await nnportRun(gs, { base: feeds.base }))[0]!.toNumbers()).toEqual([-1]);
+  });
+
+  it('malformed lists and patterns nnport cannot hold are typed errors naming the node', async () => {
+    const withNodes = (nodes: NodeSpec[], outputs: string[]): ModelSpec => ({ nodes: [ph('x', [4, 3]), ci('es', [3]), ci('two', 2), ci('i0', 0), ...nodes], functions: [], outputs });
+    // a tensor where a list goes
+    await expect(nnportGraph(withNodes([op('g', 'TensorListGetItem', ['x', 'i0', 'es'], EF)], ['g']))).rejects.toThrow(/node 'g' \(TensorListGetItem\) reads a float32 tensor where it needs a TensorList/);
+    // a list where a tensor goes
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('y', 'Relu', ['L'])], ['y']))).rejects.toThrow(UnsupportedError);
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('y', 'Relu', ['L'])], ['y']))).rejects.toThrow(/Relu reading a TensorList/);
+    // a non-scalar number of elements, a negative one
+    await expect(nnportGraph(withNodes([ci('cnt', [2, 3]), op('L', 'TensorListReserve', ['es', 'cnt'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/the number of elements has shape \[2\], not a scalar/);
+    await expect(nnportGraph(withNodes([ci('neg', -2), op('L', 'TensorListReserve', ['es', 'neg'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/reserves -2 elements/);
+    // a TensorArray op whose handle is not one
+    await expect(nnportGraph(withNodes([op('ta', 'TensorArrayV3', ['two'], TA({ element_shape: { shape: [3] } })), op('r', 'TensorArrayReadV3', ['x', 'i0', 'ta:1'], { dtype: { type: 'DT_FLOAT' } })], ['r']))).rejects.toThrow(/reads a float32 tensor as its TensorArray handle/);
+    // writing out of range
+    await expect(nnportGraph(withNodes([ci('i7', 7), ci('v', [1, 2, 3]), op('L', 'TensorListReserve', ['es', 'two'], LT), op('L1', 'TensorListSetItem', ['L', 'i7', 'v'], EF), op('s', 'TensorListStack', ['L1', 'es'], EF)], ['s']))).rejects.toThrow(/sets element 7 of a list of 2/);
+    // a list of unknown element shape read before anything is written
+    await expect(nnportGraph(withNodes([ci('m1', -1), op('L', 'TensorListReserve', ['m1', 'two'], LT), op('s', 'TensorListStack', ['L', 'm1'], EF)], ['s']))).rejects.toThrow(/TensorListStack of a TensorList \/ TensorArray of unknown element shape/);
+    // a split into unequal lengths
+    await expect(nnportGraph(withNodes([ci('lens', [1, 3]), op('L', 'TensorListSplit', ['x', 'es', 'lens'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListSplit into unequal \(or no\) lengths \[1, 3\]/);
+    // TensorListResize is not read
+    await expect(nnportGraph(withNodes([op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('R', 'TensorListResize', ['L', 'two'], {}), op('s', 'TensorListStack', ['R', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListResize/);
+  });
+
+  it('a loop writing a list of unknown element shape other than at its counter is refused by name; an If passing a list too', async () => {
+    // the cumulative sum written at n - 1 - i: not the counter, and the list's element shape unknown
+    const m = cumsumList(6);
+    const body = m.functions[1]!;
+    body.nodes.push(ci('five', 5), op('back', 'Sub', ['five:output:0', 'i'], I));
+    body.nodes = body.nodes.map((n) => (n.name === 'write' ? { ...n, input: ['ta', 'back:z:0', 'sum:z:0'] } : n));
+    const err = await nnportGraph(m).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/StatelessWhile carrying a TensorList \/ TensorArray of unknown element shape that its body does more with than write it at its counter: value 2 of node 'loop'.*index that is not a counter/);
+
+    const cond: ModelSpec = {
+      nodes: [
+        ph('x', [4, 3]),
+        ph('p', [], 'DT_BOOL'),
+        ci('es', [3]),
+        op('L', 'TensorListFromTensor', ['x', 'es'], LT),
+        op('if', 'StatelessIf', ['p', 'L'], { Tcond: { type: 'DT_BOOL' }, Tin: { types: ['DT_VARIANT'] }, Tout: { types: ['DT_VARIANT'] }, then_branch: { func: 'same' }, else_branch: { func: 'same' } }),
+        op('s', 'TensorListStack', ['if', 'es'], EF),
+      ],
+      functions: [{ name: 'same', inputs: [['l', 'DT_VARIANT']], outputs: [['o', 'DT_VARIANT']], nodes: [], ret: { o: 'l' } }],
+      outputs: ['s'],
+    };
+    await expect(nnportGraph(cond)).rejects.toThrow(/StatelessIf passing a TensorList \/ TensorArray to its branches/);
+  });
+});
