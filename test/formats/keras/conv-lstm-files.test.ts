@@ -1,6 +1,7 @@
 // Keras ConvLSTM1D / 2D / 3D in files written by hand as tf.keras 2.15 (.h5) and Keras 3.10 (.keras)
 // lay them out (scripts/fixtures/keras_conv_lstm.py: initial states as call inputs / the
-// initial_state keyword, channels_first, go_backwards, strides, dilation, both hard_sigmoids).
+// initial_state keyword, channels_first, go_backwards, strides, dilation, both hard_sigmoids, Keras 3's
+// Bidirectional with its direction layers' cells at forward_layer / backward_layer).
 // Oracles: NumPy's recurrence computed from the arrays the files were written from, and TF.js
 // running the .h5's own config and weights where it can build the model (ConvLSTM2D without
 // initial states); nnport's runtime on the IR and onnxruntime-node on the written .onnx.
@@ -45,6 +46,7 @@ const FILES: Array<[file: string, base: string, inputs: number, outputs: number,
   ['convlstm1d.h5', 'convlstm1d', 1, 1, [2, 4, 2]],
   ['convlstm3d.keras', 'convlstm3d-keras', 1, 1, [2, 3, 4, 3, 2]],
   ['convlstm2d.keras', 'convlstm2d-keras', 3, 3, [2, 3, 3, 6, 5]],
+  ['convlstm-bidi.keras', 'convlstm-bidi-keras', 1, 1, [2, 3, 5, 4, 4]],
 ];
 
 describe('Keras ConvLSTM files (tf.keras 2.15 .h5, Keras 3 .keras) against NumPy', () => {

@@ -93,6 +93,7 @@ describe('Keras ConvLSTM1D / 2D / 3D files (tf.keras 2.15 .h5, Keras 3 .keras) -
     ['convlstm1d.h5', 'convlstm1d', 1, 1],
     ['convlstm3d.keras', 'convlstm3d-keras', 1, 1],
     ['convlstm2d.keras', 'convlstm2d-keras', 3, 3],
+    ['convlstm-bidi.keras', 'convlstm-bidi-keras', 1, 1],
   ] as const)('%s', async (file, base, inputs, outputs) => {
     const bytes = new Uint8Array(readFileSync(join(fixtures, file)));
     const model = file.endsWith('.keras') ? await readKerasV3(bytes, { fileName: file }) : await readKerasH5(bytes, { fileName: file });
