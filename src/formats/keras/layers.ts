@@ -24,6 +24,7 @@ import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
+import { multiHeadAttention } from './attention.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
@@ -129,6 +130,8 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
       return ['alpha'];
     case 'Embedding':
       return ['embeddings'];
+    case 'MultiHeadAttention':
+      return ['query', 'key', 'value', 'attention_output'].flatMap((d) => [`${d}/kernel`, ...bias.map((b) => `${d}/${b}`)]);
     case 'Normalization':
       // Keras 2 also saves an int64 `count` (read by name and not used); mean / variance given to
       // the constructor are in the config instead
@@ -787,6 +790,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Masking: maskingLayer,
   Rescaling: rescaling,
   Normalization: normalization,
+  MultiHeadAttention: multiHeadAttention,
   LSTM: maskedRecurrent(recurrentLayer),
   GRU: maskedRecurrent(recurrentLayer),
   SimpleRNN: maskedRecurrent(recurrentLayer),

@@ -181,7 +181,9 @@ export function weightsByRole(layer: KerasLayer, tensors: Tensor[], names: strin
       const parts = n.replace(/:\d+$/, '').split('/');
       // Bidirectional: forward_lstm_4/kernel (tf.keras 2.x: forward_lstm/lstm_cell/kernel) -> forward/kernel
       const dir = layer.className === 'Bidirectional' ? parts.slice(1, -1).map((p) => /^(forward|backward)_/.exec(p)?.[1]).find((d) => d) : undefined;
-      const role = (dir ? `${dir}/` : '') + parts[parts.length - 1]!;
+      // MultiHeadAttention: query/kernel, key/kernel, ... (its sublayers' names)
+      const sub = layer.className === 'MultiHeadAttention' && parts.length >= 2 ? `${parts[parts.length - 2]}/` : '';
+      const role = (dir ? `${dir}/` : '') + sub + parts[parts.length - 1]!;
       out.set(role, tensors[i]!);
     });
     for (const r of roles) if (!out.has(r)) throw new FormatError(`layer '${layer.name}' (${layer.className}) has no weight '${r}' (found: ${names.join(', ') || 'none'})`, { file });
