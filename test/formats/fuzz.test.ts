@@ -982,6 +982,9 @@ const kWeights = (name: string, shapes: Record<string, number[]>): KerasH5Layer 
 const HOSTILE_NUMBERS: unknown[] = [0, -1, -(2 ** 31), 2 ** 31, 2 ** 53 + 2, 1e300, 1.5, -0.5, '3', null, [3], [[3]], {}, true, [], [2 ** 40, 2 ** 40]];
 const ELEMENT_BYTES: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|i1': 1, '<u2': 2 };
 
+/** layers of semantic-config.h5 that read data_format (channels_first: src/formats/keras/channels-first.ts) */
+const CHANNELS_FIRST = new Set(['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose', 'MaxPooling2D', 'AveragePooling2D', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D']);
+
 /** where a nested value is spliced into a config's JSON text */
 const NESTED = '\u0000nested';
 
@@ -1034,6 +1037,9 @@ const H5_FAMILIES: SemanticFamily[] = [
       ];
       const inputHostile = r() < 0.25;
       const [cls, cfg, weights, key] = pick(r, rows);
+      // the channels_first rows (src/formats/keras/channels-first.ts) take the same hostile values
+      if (key !== 'data_format' && CHANNELS_FIRST.has(cls) && r() < 0.3) cfg.data_format = 'channels_first';
+      if (cls === 'BatchNormalization' && key !== 'axis' && r() < 0.3) cfg.axis = 1;
       const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : cls === 'ConvLSTM2D' ? [null, 3, 8, 8, 3] : [null, 8, 8, 3];
       let input: unknown = shape;
       let desc: string;
@@ -1047,7 +1053,8 @@ const H5_FAMILIES: SemanticFamily[] = [
       }
       const stored = r() < 0.8;
       const config = kSequential([kInput('x', input), kLayer(cls, 'l', cfg)]);
-      return { desc: `${desc}${stored ? '' : ', no weights stored'}`, bytes: kerasH5(config, stored && Object.keys(weights).length ? [kWeights('l', weights)] : []) };
+      const first = cfg.data_format === 'channels_first' || (cls === 'BatchNormalization' && cfg.axis === 1) ? ', channels_first' : '';
+      return { desc: `${desc}${first}${stored ? '' : ', no weights stored'}`, bytes: kerasH5(config, stored && Object.keys(weights).length ? [kWeights('l', weights)] : []) };
     },
   },
   {

@@ -16,7 +16,10 @@ export interface KerasLayer {
   config: JsonObject;
   /** per call of the layer: the tensors it was called on */
   calls: KerasTensorRef[][];
-  /** TFOpLambda / SlicingOpLambda: per call, the TF function's arguments (tf-op-lambda.ts) */
+  /**
+   * per call, the arguments besides its tensors: TFOpLambda / SlicingOpLambda, the TF function's
+   * (tf-op-lambda.ts); MultiHeadAttention, its keyword flags (use_causal_mask, ...; attention.ts)
+   */
   opArgs?: OpCallArgs[];
 }
 
@@ -184,6 +187,45 @@ function keras3Op(l: JsonObject, name: string, file: string): void {
   throw new UnsupportedError(`Keras 3 op '${String(l.class_name)}' (${String(l.module)}) called in a functional model`, `layer '${name}' in ${file}: nnport reads keras.ops add / subtract / multiply / maximum / minimum of two tensors only`);
 }
 
+/** Layers called on several tensors given by keyword (query, value, key): in this order among the call's inputs. */
+const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key'] };
+
+/**
+ * One call of a layer whose tensors come by keyword (MultiHeadAttention(query, value, key=...)):
+ * Keras 2 `[query, node, tensor, {value: [v, 0, 0], key: ...}]`, Keras 3 {args, kwargs}. The
+ * tensors in KEYWORD_INPUTS order; the other keyword arguments as the call's flags.
+ */
+function parseKeywordCall(node: Json, order: readonly string[], file: string, name: string): { refs: KerasTensorRef[]; args: OpCallArgs } {
+  const given = new Map<string, Json>();
+  let kwargs: JsonObject = {};
+  if (isObject(node)) {
+    const args = Array.isArray(node.args) ? node.args : [];
+    args.forEach((a, i) => order[i] && given.set(order[i]!, a));
+    kwargs = isObject(node.kwargs) ? node.kwargs : {};
+  } else if (Array.isArray(node)) {
+    // Keras 2: the first argument's entry (wrapped in a list or not) carries the keyword arguments
+    const first: Json = isKeras2Ref(node) ? node : (node[0] ?? null);
+    if (!isKeras2Ref(first)) fail(file, `layer '${name}': cannot read a layer input from ${preview(node)}`);
+    given.set(order[0]!, first.slice(0, 3));
+    const kw: Json = first[3] ?? null;
+    kwargs = isObject(kw) ? kw : {};
+  } else fail(file, `layer '${name}': an inbound node is not a list`);
+  const flags: JsonObject = {};
+  for (const [k, v] of Object.entries(kwargs)) {
+    if (order.includes(k)) given.set(k, v);
+    else if (holdsTensor(v, true)) throw new UnsupportedError(`Keras call argument '${k}' given a tensor`, `layer '${name}' in ${file}`);
+    else flags[k] = v;
+  }
+  const refs: KerasTensorRef[] = [];
+  for (const k of order) {
+    const v = given.get(k);
+    if (v === undefined || v === null) continue;
+    if (refs.length < order.indexOf(k)) fail(file, `layer '${name}': '${k}' is given without '${order[refs.length]}'`);
+    refs.push(parseRef(v, file, `layer '${name}' argument '${k}'`));
+  }
+  return { refs, args: { first: null, kwargs: flags } };
+}
+
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
   const name = layer.name;
   if (inbound === undefined || inbound === null) return [];
@@ -224,8 +266,9 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
       const name = layerName(l, file);
       const config = isObject(l.config) ? l.config : {};
       if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) keras3Op(l, name, file);
-      if (TF_OP_LAYERS.has(l.class_name) && Array.isArray(l.inbound_nodes)) {
-        const calls = l.inbound_nodes.map((node) => parseOpCall(node, file, name));
+      const keywordInputs = KEYWORD_INPUTS[l.class_name];
+      if ((TF_OP_LAYERS.has(l.class_name) || keywordInputs) && Array.isArray(l.inbound_nodes)) {
+        const calls = l.inbound_nodes.map((node) => (keywordInputs ? parseKeywordCall(node, keywordInputs, file, name) : parseOpCall(node, file, name)));
         return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };
       }
       return { className: l.class_name, name, config, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };

@@ -26,6 +26,8 @@ const CELL_NAME: Record<string, string> = { LSTM: 'lstm_cell', GRU: 'gru_cell', 
 export function keras3VarPaths(className: string): string[] {
   if (KERAS3_RNN_CLASSES.has(className) || isConvRecurrent(className)) return ['vars', 'cell/vars'];
   if (className === 'Bidirectional') return ['vars', 'forward_layer/vars', 'forward_layer/cell/vars', 'backward_layer/vars', 'backward_layer/cell/vars'];
+  // MultiHeadAttention's EinsumDense sublayers: kernel, bias each (attention.ts)
+  if (className === 'MultiHeadAttention') return ['vars', 'query_dense/vars', 'key_dense/vars', 'value_dense/vars', 'output_dense/vars'];
   return ['vars'];
 }
 

@@ -5,10 +5,26 @@ import { UnsupportedError, FormatError, ShapeError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject, type OpCallArgs } from './config.js';
+import {
+  batchNormFirst,
+  byDataFormat,
+  byNormAxis,
+  convFirst,
+  convTranspose2dFirst,
+  croppingFirst,
+  depthwiseFirst,
+  flattenFirst,
+  globalPoolFirst,
+  layerNormFirst,
+  poolFirst,
+  upSampling2dFirst,
+  zeroPaddingFirst,
+} from './channels-first.js';
 import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
+import { multiHeadAttention } from './attention.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
@@ -67,12 +83,12 @@ export function tuple(v: Json | undefined, n: number, fallback: number, what: st
 /** The largest kernel, stride, pool or upsampling size a config may give (int32, as TF's own attributes). */
 const MAX_SIZE = 2 ** 31 - 1;
 
-function cfgNum(cfg: JsonObject, key: string, fallback: number): number {
+export function cfgNum(cfg: JsonObject, key: string, fallback: number): number {
   const v = cfg[key];
   return typeof v === 'number' ? v : fallback;
 }
 
-function cfgBool(cfg: JsonObject, key: string, fallback: boolean): boolean {
+export function cfgBool(cfg: JsonObject, key: string, fallback: boolean): boolean {
   const v = cfg[key];
   return typeof v === 'boolean' ? v : fallback;
 }
@@ -114,6 +130,8 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
       return ['alpha'];
     case 'Embedding':
       return ['embeddings'];
+    case 'MultiHeadAttention':
+      return ['query', 'key', 'value', 'attention_output'].flatMap((d) => [`${d}/kernel`, ...bias.map((b) => `${d}/${b}`)]);
     case 'Normalization':
       // Keras 2 also saves an int64 `count` (read by name and not used); mean / variance given to
       // the constructor are in the config instead
@@ -154,20 +172,20 @@ export function padAttrs(pads: number[] | undefined): Record<string, Attr> {
   return pads ? { pads: ints(pads) } : { auto_pad: str('SAME_UPPER') };
 }
 
-function need(call: LayerCall, role: string): Tensor {
+export function need(call: LayerCall, role: string): Tensor {
   const t = call.weights.get(role);
   if (!t) throw new FormatError(`layer '${call.name}' (${call.className}) has no '${role}' weight`);
   return t;
 }
 
-function checkShape(call: LayerCall, role: string, t: Tensor, expected: KShape): void {
+export function checkShape(call: LayerCall, role: string, t: Tensor, expected: KShape): void {
   const ok = t.rank === expected.length && expected.every((d, i) => d === null || d === t.shape[i]);
   if (!ok) {
     throw new ShapeError(`layer '${call.name}' (${call.className}): weight '${role}' has shape [${t.shape.join(', ')}], the config implies [${expected.map((d) => d ?? '?').join(', ')}]`);
   }
 }
 
-function one(call: LayerCall): KValue {
+export function one(call: LayerCall): KValue {
   if (call.inputs.length !== 1) throw new FormatError(`layer '${call.name}' (${call.className}) takes one input, got ${call.inputs.length}`);
   return call.inputs[0]!;
 }
@@ -240,7 +258,7 @@ export function emitActivation(e: IrEmitter, act: string, x: KValue, out: string
 }
 
 /** A layer's own op(s), then its `activation`; the last value is named after the layer. */
-function withActivation(e: IrEmitter, call: LayerCall, build: (out: string) => KValue): KValue[] {
+export function withActivation(e: IrEmitter, call: LayerCall, build: (out: string) => KValue): KValue[] {
   const act = activationName(call.config.activation);
   if (act === 'linear') return [build(call.name)];
   const pre = build(`${call.name}/pre_activation`);
@@ -249,7 +267,7 @@ function withActivation(e: IrEmitter, call: LayerCall, build: (out: string) => K
 
 // ---- the rows ----
 
-type LayerRow = (e: IrEmitter, call: LayerCall) => KValue[];
+export type LayerRow = (e: IrEmitter, call: LayerCall) => KValue[];
 
 function conv(rank: number): LayerRow {
   return (e, call) => {
@@ -471,11 +489,11 @@ function broadcastShapes(shapes: KShape[]): KShape {
   return out;
 }
 
-function intsConst(e: IrEmitter, name: string, v: number[]): string {
+export function intsConst(e: IrEmitter, name: string, v: number[]): string {
   return e.constant(name, Tensor.int64([v.length], v));
 }
 
-function knownSize(shape: KShape): number | null {
+export function knownSize(shape: KShape): number | null {
   let n = 1;
   for (const d of shape) {
     if (d === null) return null;
@@ -604,7 +622,7 @@ const concatenate: LayerRow = (e, call) => {
   return [{ name: e.node('Concat', call.inputs.map((v) => v.name), [call.name], { axis: int(axis) }, '', call.name)[0]!, shape }];
 };
 
-function pairs(v: Json | undefined, n: number, what: string): [number, number][] {
+export function pairs(v: Json | undefined, n: number, what: string): [number, number][] {
   // Keras: an int, a tuple of n ints (symmetric), or n (before, after) pairs
   if (typeof v === 'number') return new Array(n).fill([v, v]);
   if (Array.isArray(v) && v.length === n) {
@@ -643,22 +661,22 @@ function cropping(rank: number): LayerRow {
   };
 }
 
+/** UpSampling2D's Resize attributes for its `interpolation`. */
+export function upSamplingAttrs(e: IrEmitter, call: LayerCall): Record<string, Attr> {
+  const interp = String(call.config.interpolation ?? 'nearest');
+  if (interp === 'nearest') return { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') };
+  // Keras (tf.image.resize) samples at half-pixel centers; TF.js' layer resizes without them
+  if (interp === 'bilinear') return { mode: str('linear'), coordinate_transformation_mode: str(e.tfjsSaved ? 'asymmetric' : 'half_pixel') };
+  throw new UnsupportedError(`UpSampling2D interpolation '${interp}'`, `layer '${call.name}'`);
+}
+
 const upSampling2d: LayerRow = (e, call) => {
   channelsLastOnly(call);
   const x = one(call);
   const size = tuple(call.config.size, 2, 2, `layer '${call.name}' size`);
-  const interp = String(call.config.interpolation ?? 'nearest');
   // a plain ONNX Resize: its scales are per axis of the (N, H, W, C) data as it is
   const scales = e.constant(`${call.name}/scales`, Tensor.float32([4], [1, size[0]!, size[1]!, 1]));
-  const attrs: Record<string, Attr> =
-    interp === 'nearest'
-      ? { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') }
-      : interp === 'bilinear'
-        ? // Keras (tf.image.resize) samples at half-pixel centers; TF.js' layer resizes without them
-          { mode: str('linear'), coordinate_transformation_mode: str(e.tfjsSaved ? 'asymmetric' : 'half_pixel') }
-        : (() => {
-            throw new UnsupportedError(`UpSampling2D interpolation '${interp}'`, `layer '${call.name}'`);
-          })();
+  const attrs = upSamplingAttrs(e, call);
   const shape: KShape = [x.shape[0] ?? null, x.shape[1] === null ? null : x.shape[1]! * size[0]!, x.shape[2] === null ? null : x.shape[2]! * size[1]!, x.shape[3] ?? null];
   return [{ name: e.node('Resize', [x.name, '', scales], [call.name], attrs, '', call.name)[0]!, shape }];
 };
@@ -716,27 +734,27 @@ const rescaling: LayerRow = (e, call) => {
 
 /** Keras class name -> IR emission. */
 export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
-  Conv1D: conv(1),
-  Conv2D: conv(2),
-  Conv3D: conv(3),
-  DepthwiseConv2D: depthwise(2),
-  DepthwiseConv1D: depthwise(1),
-  SeparableConv2D: depthwise(2),
-  SeparableConv1D: depthwise(1),
-  Conv2DTranspose: convTranspose2d,
+  Conv1D: byDataFormat(conv(1), convFirst(1)),
+  Conv2D: byDataFormat(conv(2), convFirst(2)),
+  Conv3D: byDataFormat(conv(3), convFirst(3)),
+  DepthwiseConv2D: byDataFormat(depthwise(2), depthwiseFirst(2)),
+  DepthwiseConv1D: byDataFormat(depthwise(1), depthwiseFirst(1)),
+  SeparableConv2D: byDataFormat(depthwise(2), depthwiseFirst(2)),
+  SeparableConv1D: byDataFormat(depthwise(1), depthwiseFirst(1)),
+  Conv2DTranspose: byDataFormat(convTranspose2d, convTranspose2dFirst),
   Dense: dense,
-  BatchNormalization: batchNorm,
-  LayerNormalization: layerNorm,
-  MaxPooling1D: pool('MaxPool', 1),
-  MaxPooling2D: pool('MaxPool', 2),
-  MaxPooling3D: pool('MaxPool', 3),
-  AveragePooling1D: pool('AveragePool', 1),
-  AveragePooling2D: pool('AveragePool', 2),
-  AveragePooling3D: pool('AveragePool', 3),
-  GlobalAveragePooling1D: maskedAveragePooling(globalPool('ReduceMean', 1)),
-  GlobalAveragePooling2D: globalPool('ReduceMean', 2),
-  GlobalMaxPooling1D: globalPool('ReduceMax', 1),
-  GlobalMaxPooling2D: globalPool('ReduceMax', 2),
+  BatchNormalization: byNormAxis(batchNorm, batchNormFirst),
+  LayerNormalization: byNormAxis(layerNorm, layerNormFirst),
+  MaxPooling1D: byDataFormat(pool('MaxPool', 1), poolFirst('MaxPool', 1)),
+  MaxPooling2D: byDataFormat(pool('MaxPool', 2), poolFirst('MaxPool', 2)),
+  MaxPooling3D: byDataFormat(pool('MaxPool', 3), poolFirst('MaxPool', 3)),
+  AveragePooling1D: byDataFormat(pool('AveragePool', 1), poolFirst('AveragePool', 1)),
+  AveragePooling2D: byDataFormat(pool('AveragePool', 2), poolFirst('AveragePool', 2)),
+  AveragePooling3D: byDataFormat(pool('AveragePool', 3), poolFirst('AveragePool', 3)),
+  GlobalAveragePooling1D: maskedAveragePooling(byDataFormat(globalPool('ReduceMean', 1), globalPoolFirst('ReduceMean', 1))),
+  GlobalAveragePooling2D: byDataFormat(globalPool('ReduceMean', 2), globalPoolFirst('ReduceMean', 2)),
+  GlobalMaxPooling1D: byDataFormat(globalPool('ReduceMax', 1), globalPoolFirst('ReduceMax', 1)),
+  GlobalMaxPooling2D: byDataFormat(globalPool('ReduceMax', 2), globalPoolFirst('ReduceMax', 2)),
   Add: merge('Add'),
   Subtract: merge('Sub'),
   Multiply: merge('Mul'),
@@ -745,7 +763,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Average: merge('Mean'),
   Concatenate: concatenate,
   Dot: dotLayer,
-  Flatten: flatten,
+  Flatten: byDataFormat(flatten, flattenFirst),
   Reshape: reshape,
   Permute: permuteLayer,
   RepeatVector: repeatVector,
@@ -764,14 +782,15 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   PReLU: prelu,
   Softmax: softmaxLayer,
   ZeroPadding1D: zeroPadding(1),
-  ZeroPadding2D: zeroPadding(2),
+  ZeroPadding2D: byDataFormat(zeroPadding(2), zeroPaddingFirst(2)),
   Cropping1D: cropping(1),
-  Cropping2D: cropping(2),
-  UpSampling2D: upSampling2d,
+  Cropping2D: byDataFormat(cropping(2), croppingFirst(2)),
+  UpSampling2D: byDataFormat(upSampling2d, upSampling2dFirst),
   Embedding: embedding,
   Masking: maskingLayer,
   Rescaling: rescaling,
   Normalization: normalization,
+  MultiHeadAttention: multiHeadAttention,
   LSTM: maskedRecurrent(recurrentLayer),
   GRU: maskedRecurrent(recurrentLayer),
   SimpleRNN: maskedRecurrent(recurrentLayer),

@@ -2,8 +2,10 @@
 // a functional model calling a Sequential block). The nested model's config is parsed and its
 // layers flattened into the outer model: its input layers bound to the tensors the outer call
 // passes, the outer references to its outputs mapped to the inner layers computing them, inner
-// layer names prefixed with the nested model's name ('<nested>/<inner>'). Where each format
-// keeps the inner layers' weights is recorded per layer (nestedOrigin) for the readers.
+// layer names prefixed with the nested model's name ('<nested>/<inner>'). A model called several
+// times (a siamese network's shared encoder) is flattened once, each inner layer getting one call
+// per outer call, so that the weights stay one set. Where each format keeps the inner layers'
+// weights is recorded per layer (nestedOrigin) for the readers.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { parseModelConfig, toSnakeCase, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
 
@@ -70,8 +72,9 @@ function flatten(spec: KerasModelSpec, file: string, scope: string[], keras3Pref
   }
   const groups = keras3WeightGroups(spec);
   const where = (l: KerasLayer) => `layer '${[...scope, l.name].join('/')}' in '${file}'`;
-  // per nested model: the refs its outputs resolve to (in the flattened model)
-  const outputsOf = new Map<string, { node: number | undefined; refs: KerasTensorRef[] }>();
+  const firstCall = callNumbering(spec, file);
+  // per nested model: per call, the refs its outputs resolve to (in the flattened model)
+  const outputsOf = new Map<string, { first: number; calls: KerasTensorRef[][] }>();
   const layers: KerasLayer[] = [];
   for (const l of spec.layers) {
     if (!NESTED_MODELS.has(l.className)) {
@@ -81,30 +84,32 @@ function flatten(spec: KerasModelSpec, file: string, scope: string[], keras3Pref
     }
     if (depth >= MAX_NESTING) throw new UnsupportedError(`Keras models nested more than ${MAX_NESTING} levels deep`, where(l));
     if (l.calls.length === 0) continue; // a model the outer model holds but never calls computes nothing
-    if (l.calls.length > 1) throw new UnsupportedError(`a nested Keras model called ${l.calls.length} times (shared weights)`, where(l));
     const inner = flatten(parseModelConfig({ class_name: l.className, config: l.config }, file), file, [...scope, l.name], `${keras3Prefix}${groups.get(l) ?? l.name}/layers/`, depth + 1);
-    const call = l.calls[0]!;
-    if (call.length !== inner.inputs.length) throw new FormatError(`model config: nested model '${l.name}' takes ${inner.inputs.length} input(s), the outer model passes ${call.length}`, { file });
-    // the inner input layers are the outer call's tensors
-    const bound = new Map<string, KerasTensorRef>();
-    inner.inputs.forEach((r, i) => bound.set(r[0], call[i]!));
+    for (const call of l.calls) {
+      if (call.length !== inner.inputs.length) throw new FormatError(`model config: nested model '${l.name}' takes ${inner.inputs.length} input(s), the outer model passes ${call.length}`, { file });
+    }
+    // A model called k times (a siamese network's shared encoder): each inner layer once, with k
+    // times its own calls, call j's reading the outer call j's tensors; the weights stay one set.
+    const inputIndex = new Map<string, number>(inner.inputs.map((r, i) => [r[0], i]));
+    const innerCalls = new Map<string, number>(inner.layers.map((il) => [il.name, il.calls.length]));
     const prefix = `${l.name}/`;
-    const rename = (r: KerasTensorRef): KerasTensorRef => {
-      const b = bound.get(r[0]);
-      if (b) {
+    const rename = (r: KerasTensorRef, j: number): KerasTensorRef => {
+      const i = inputIndex.get(r[0]);
+      if (i !== undefined) {
         if (r[1] !== 0 || r[2] !== 0) throw new FormatError(`model config: nested model '${l.name}' reads output ${r[2]} of call ${r[1]} of its input layer '${r[0]}'`, { file });
-        return b;
+        return l.calls[j]![i]!;
       }
-      return [prefix + r[0], r[1], r[2]];
+      return [prefix + r[0], r[1] + j * (innerCalls.get(r[0]) ?? 0), r[2]];
     };
     for (const il of inner.layers) {
-      if (bound.has(il.name)) continue;
-      const moved: KerasLayer = { ...il, name: prefix + il.name, calls: il.calls.map((c) => c.map(rename)) };
+      if (inputIndex.has(il.name)) continue;
+      const calls = l.calls.flatMap((_, j) => il.calls.map((c) => c.map((r) => rename(r, j))));
+      const moved: KerasLayer = { ...il, name: prefix + il.name, calls, ...(il.opArgs && { opArgs: l.calls.flatMap(() => il.opArgs!) }) };
       const o = nestedOrigin(il);
       if (o) origins.set(moved, o);
       layers.push(moved);
     }
-    outputsOf.set(l.name, { node: undefined, refs: inner.outputs.map(rename) });
+    outputsOf.set(l.name, { first: firstCall.get(l.name) ?? 0, calls: l.calls.map((_, j) => inner.outputs.map((r) => rename(r, j))) });
   }
   // outer references to a nested model's outputs: the inner refs (which may be another nested
   // model's outputs in turn: Sequential([base1, base2]))
@@ -114,10 +119,9 @@ function flatten(spec: KerasModelSpec, file: string, scope: string[], keras3Pref
       const out = outputsOf.get(ref[0]);
       if (!out) return ref;
       if (hops > spec.layers.length) throw new FormatError(`model config: nested model '${ref[0]}' depends on itself`, { file });
-      // the one call: node 0, or 1 where Keras / TF.js count the model's own construction as node 0
-      if (ref[1] > 1 || (out.node !== undefined && out.node !== ref[1])) throw new UnsupportedError(`a nested Keras model read at call ${ref[1]}`, `layer '${ref[0]}' in '${file}'`);
-      out.node = ref[1];
-      const next = out.refs[ref[2]];
+      const refs = out.calls[ref[1] - out.first];
+      if (!refs) throw new UnsupportedError(`a nested Keras model read at call ${ref[1]}`, `layer '${ref[0]}' in '${file}'`);
+      const next = refs[ref[2]];
       if (!next) throw new FormatError(`model config: nested model '${ref[0]}' has no output ${ref[2]}`, { file });
       ref = next;
     }
@@ -133,6 +137,33 @@ function flatten(spec: KerasModelSpec, file: string, scope: string[], keras3Pref
     outputs: spec.outputs.map(resolve),
   };
   return flat;
+}
+
+/**
+ * The node index of each nested model's first call as the outer config numbers them: 1 where Keras /
+ * TF.js count the model's own construction (on its Input) as node 0, else 0. Every call a config
+ * lists is read (a call nothing reads is not saved), so the indices read are 0..k-1 or 1..k.
+ */
+function callNumbering(spec: KerasModelSpec, file: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const l of spec.layers) if (NESTED_MODELS.has(l.className) && l.calls.length) calls.set(l.name, l.calls.length);
+  const read = new Map<string, Set<number>>();
+  const note = (r: KerasTensorRef) => {
+    if (!calls.has(r[0])) return;
+    let s = read.get(r[0]);
+    if (!s) read.set(r[0], (s = new Set()));
+    s.add(r[1]);
+  };
+  for (const l of spec.layers) for (const c of l.calls) c.forEach(note);
+  spec.outputs.forEach(note);
+  const first = new Map<string, number>();
+  for (const [name, k] of calls) {
+    const nodes = read.get(name) ?? new Set<number>();
+    const base = nodes.has(0) ? 0 : 1;
+    if (nodes.has(0) && nodes.has(k)) throw new FormatError(`model config: nested model '${name}', called ${k} time(s), is read at nodes ${[...nodes].sort((a, b) => a - b).join(', ')}`, { file });
+    first.set(name, base);
+  }
+  return first;
 }
 
 function recordOrigin(l: KerasLayer, scope: string[], keras3Group: string): void {

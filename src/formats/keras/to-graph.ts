@@ -77,6 +77,13 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
     byName.set(l.name, l);
   }
+  // a layer called more than once (shared weights) reads its weights once: one initializer each
+  const weightCache = new Map<KerasLayer, Map<string, Tensor>>();
+  const layerWeights = (layer: KerasLayer): Map<string, Tensor> => {
+    let w = weightCache.get(layer);
+    if (!w) weightCache.set(layer, (w = weightsOf(layer)));
+    return w;
+  };
   // outputs of each (layer, call)
   const done = new Map<string, KValue[]>();
   const active = new Set<string>();
@@ -147,7 +154,7 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    const call = { className: layer.className, name, config: layer.config, inputs, weights: weightsOf(layer), ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }) };
+    const call = { className: layer.className, name, config: layer.config, inputs, weights: layerWeights(layer), ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }) };
     return propagateMasks(e, call, row(e, call));
   };
 
@@ -174,7 +181,9 @@ export function weightsByRole(layer: KerasLayer, tensors: Tensor[], names: strin
       const parts = n.replace(/:\d+$/, '').split('/');
       // Bidirectional: forward_lstm_4/kernel (tf.keras 2.x: forward_lstm/lstm_cell/kernel) -> forward/kernel
       const dir = layer.className === 'Bidirectional' ? parts.slice(1, -1).map((p) => /^(forward|backward)_/.exec(p)?.[1]).find((d) => d) : undefined;
-      const role = (dir ? `${dir}/` : '') + parts[parts.length - 1]!;
+      // MultiHeadAttention: query/kernel, key/kernel, ... (its sublayers' names)
+      const sub = layer.className === 'MultiHeadAttention' && parts.length >= 2 ? `${parts[parts.length - 2]}/` : '';
+      const role = (dir ? `${dir}/` : '') + sub + parts[parts.length - 1]!;
       out.set(role, tensors[i]!);
     });
     for (const r of roles) if (!out.has(r)) throw new FormatError(`layer '${layer.name}' (${layer.className}) has no weight '${r}' (found: ${names.join(', ') || 'none'})`, { file });

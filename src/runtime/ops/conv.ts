@@ -122,9 +122,11 @@ const ConvTranspose = defineOp<ConvTransposeAttrs>({
       const ek = (k[i]! - 1) * win.d[i]! + 1;
       const natural = win.s[i]! * (sp[i]! - 1) + op[i]! + ek;
       if (given || at.autoPad === 'SAME_UPPER' || at.autoPad === 'SAME_LOWER') {
-        // The pads follow from the requested size; SAME_UPPER puts the odd one at the end.
+        // The pads follow from the requested size; SAME_UPPER puts the odd one at the end. A size
+        // past the full output pads nothing (onnxruntime clamps the total at 0): the rows past it are
+        // zeros (and the bias) at the end, whatever auto_pad says
         const o = given ? given[i]! : sp[i]! * win.s[i]!;
-        const total = natural - o;
+        const total = Math.max(0, natural - o);
         const half = Math.floor(total / 2);
         out.push(o);
         pb.push(at.autoPad === 'SAME_UPPER' ? half : total - half);

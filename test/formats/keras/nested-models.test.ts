@@ -2,7 +2,7 @@
 // two levels of nesting, a conv base + GlobalAveragePooling2D + Dense head) built and saved by
 // TensorFlow.js itself; nnport reads the model.json, runs it, and equals TF.js' predict. One of them
 // also through the .tflite writer (the real TFLite interpreter) and the Keras .h5 writer (a flat
-// model TF.js runs).
+// model TF.js runs). A nested model called more than once: nested-shared.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,14 +103,6 @@ describe('Keras models used as layers (TF.js-saved model.json) vs TensorFlow.js'
     const flat = await tfjsModelFromH5(h5);
     expect(flat.layers.some((l) => l instanceof tf.LayersModel)).toBe(false);
     expect(relError(predict(flat, [x])[0]!, want)).toBeLessThan(1e-5);
-  });
-
-  it('a nested model called twice (shared weights) is refused by name', async () => {
-    const inner = tf.sequential({ layers: [L.dense({ units: 2, inputShape: [3] })] });
-    const a = tf.input({ shape: [3] });
-    const b = tf.input({ shape: [3] });
-    const m = tf.model({ inputs: [a, b], outputs: L.add().apply([inner.apply(a) as tf.SymbolicTensor, inner.apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor });
-    await expect(readBack(m)).rejects.toThrow(/unsupported: a nested Keras model called 2 times \(shared weights\): layer 'sequential_\d+'/);
   });
 });
 

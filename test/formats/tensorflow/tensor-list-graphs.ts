@@ -456,3 +456,74 @@ export function reorderLoop(m: ModelSpec, loopName: string, order: number[]): Mo
   for (const n of out.nodes) n.input = n.input?.map(rename);
   return out;
 }
+
+/**
+ * TF1's dynamic_rnn loop (tf1-control-flow.ts makes the frame a functional While): the input
+ * unstacked into a TensorArrayV3 (ScatterV3 of range(T)), a While frame over (time, the output
+ * array's flow, h) with the arrays' handles, the input flow and a weight entering as constants;
+ * the body reads x[time] (ReadV3), h = tanh(h * w + x[time]), writes h at time (WriteV3); after
+ * the loop GatherV3 of range(SizeV3). `elementShape` of the output array: declared or unknown.
+ */
+export function tf1DynamicRnn(steps: number, elementShape: number[] | 'unknown'): ModelSpec {
+  const r = rng(43);
+  const frame = 'rnn/while/while_context';
+  const enter = (name: string, x: string, constant: boolean, t: DT): NodeSpec => ({
+    name,
+    op: 'Enter',
+    input: [x],
+    attr: { T: { type: t }, frame_name: { s: frame }, is_constant: { b: constant }, parallel_iterations: { i: 32 } },
+  });
+  const loopVar = (k: string, init: string, next: string, t: DT): NodeSpec[] => [
+    enter(`rnn/while/Enter${k}`, init, false, t),
+    { name: `rnn/while/Merge${k}`, op: 'Merge', input: [`rnn/while/Enter${k}`, `rnn/while/NextIteration${k}`], attr: { T: { type: t }, N: { i: 2 } } },
+    { name: `rnn/while/Switch${k}`, op: 'Switch', input: [`rnn/while/Merge${k}`, 'rnn/while/LoopCond'], attr: { T: { type: t } } },
+    op(`rnn/while/Identity${k}`, 'Identity', [`rnn/while/Switch${k}:1`], { T: { type: t } }),
+    op(`rnn/while/NextIteration${k}`, 'NextIteration', [next], { T: { type: t } }),
+    op(`rnn/while/Exit${k}`, 'Exit', [`rnn/while/Switch${k}`], { T: { type: t } }),
+  ];
+  const taAttr = (shape: number[] | 'unknown'): Record<string, AttrSpec> => ({
+    dtype: { type: 'DT_FLOAT' },
+    element_shape: { shape },
+    dynamic_size: { b: false },
+    clear_after_read: { b: true },
+    identical_element_shapes: { b: true },
+  });
+  return {
+    nodes: [
+      ph('x', [steps, 3]),
+      ci('rnn/TensorArray/size', steps),
+      op('rnn/TensorArray', 'TensorArrayV3', ['rnn/TensorArray/size'], taAttr(elementShape)),
+      op('rnn/TensorArray_1', 'TensorArrayV3', ['rnn/TensorArray/size'], taAttr([3])),
+      ci('rnn/range/start', 0),
+      ci('rnn/range/delta', 1),
+      op('rnn/range', 'Range', ['rnn/range/start', 'rnn/TensorArray/size', 'rnn/range/delta'], { Tidx: { type: 'DT_INT32' } }),
+      op('rnn/TensorArrayUnstack/TensorArrayScatterV3', 'TensorArrayScatterV3', ['rnn/TensorArray_1', 'rnn/range', 'x', 'rnn/TensorArray_1:1'], F),
+      ci('rnn/time', 0),
+      cst('rnn/h0', 'float32', [3], [0, 0, 0]),
+      cst('rnn/w', 'float32', [3], Array.from({ length: 3 }, () => r() * 2 - 1)),
+      ...loopVar('', 'rnn/time', 'rnn/while/add', 'DT_INT32'),
+      ...loopVar('_1', 'rnn/TensorArray:1', 'rnn/while/TensorArrayWrite/TensorArrayWriteV3', 'DT_FLOAT'),
+      ...loopVar('_2', 'rnn/h0', 'rnn/while/Tanh', 'DT_FLOAT'),
+      { ...ci('rnn/while/Less/y', steps), input: ['^rnn/while/Merge'] },
+      op('rnn/while/Less', 'Less', ['rnn/while/Merge', 'rnn/while/Less/y'], I),
+      op('rnn/while/LoopCond', 'LoopCond', ['rnn/while/Less'], {}),
+      enter('rnn/while/TensorArrayReadV3/Enter', 'rnn/TensorArray_1', true, 'DT_RESOURCE'),
+      enter('rnn/while/TensorArrayReadV3/Enter_1', 'rnn/TensorArrayUnstack/TensorArrayScatterV3', true, 'DT_FLOAT'),
+      op('rnn/while/TensorArrayReadV3', 'TensorArrayReadV3', ['rnn/while/TensorArrayReadV3/Enter', 'rnn/while/Identity', 'rnn/while/TensorArrayReadV3/Enter_1'], { dtype: { type: 'DT_FLOAT' } }),
+      enter('rnn/while/mul/Enter', 'rnn/w', true, 'DT_FLOAT'),
+      op('rnn/while/mul', 'Mul', ['rnn/while/Identity_2', 'rnn/while/mul/Enter']),
+      op('rnn/while/add_1', 'AddV2', ['rnn/while/mul', 'rnn/while/TensorArrayReadV3']),
+      op('rnn/while/Tanh', 'Tanh', ['rnn/while/add_1']),
+      enter('rnn/while/TensorArrayWrite/TensorArrayWriteV3/Enter', 'rnn/TensorArray', true, 'DT_RESOURCE'),
+      op('rnn/while/TensorArrayWrite/TensorArrayWriteV3', 'TensorArrayWriteV3', ['rnn/while/TensorArrayWrite/TensorArrayWriteV3/Enter', 'rnn/while/Identity', 'rnn/while/Tanh', 'rnn/while/Identity_1'], F),
+      { ...ci('rnn/while/add/y', 1), input: ['^rnn/while/Identity'] },
+      op('rnn/while/add', 'AddV2', ['rnn/while/Identity', 'rnn/while/add/y'], I),
+      op('rnn/TensorArrayStack/TensorArraySizeV3', 'TensorArraySizeV3', ['rnn/TensorArray', 'rnn/while/Exit_1'], {}),
+      op('rnn/TensorArrayStack/range', 'Range', ['rnn/range/start', 'rnn/TensorArrayStack/TensorArraySizeV3', 'rnn/range/delta'], { Tidx: { type: 'DT_INT32' } }),
+      op('rnn/TensorArrayStack/TensorArrayGatherV3', 'TensorArrayGatherV3', ['rnn/TensorArray', 'rnn/TensorArrayStack/range', 'rnn/while/Exit_1'], { dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [3] } }),
+      op('h', 'Identity', ['rnn/while/Exit_2']),
+    ],
+    functions: [],
+    outputs: ['rnn/TensorArrayStack/TensorArrayGatherV3', 'h'],
+  };
+}

@@ -19,7 +19,7 @@ import { ortRun } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from './helpers.js';
-import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci } from './tensor-list-graphs.js';
+import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci, tf1DynamicRnn } from './tensor-list-graphs.js';
 import { cst, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
@@ -172,6 +172,21 @@ describe('TensorFlow TensorLists and TensorArrays outside and inside loops', () 
     await check(m, [{ x }], forTfjs);
     const { ops } = await checkTflite(m, { x }, ['x'], forTfjs);
     expect(ops).not.toContain('WHILE');
+  });
+});
+
+describe('TF1 dynamic_rnn: TensorArrayV3 in a TF1 while frame', () => {
+  it('the frame made a While (tf1-control-flow.ts), its TensorArrays read and written at time: runtimes and .tflite (unrolled) = TensorFlow.js', async () => {
+    for (const shape of [[3], 'unknown'] as const) {
+      const m = tf1DynamicRnn(5, shape === 'unknown' ? shape : [...shape]);
+      const g = await nnportGraph(m);
+      const loop = g.nodes.find((n) => n.opType === 'Loop')!;
+      expect(g.initializers.get(loop.inputs[0]!)?.toNumbers()).toEqual([5]);
+      const x = f32([5, 3], 17);
+      await check(m, [{ x }]);
+      const { ops } = await checkTflite(m, { x }, ['x']);
+      expect(ops.filter((o) => o === 'TANH')).toHaveLength(5);
+    }
   });
 });
 
