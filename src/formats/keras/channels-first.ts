@@ -155,34 +155,36 @@ export function depthwiseFirst(rank: number): LayerRow {
   };
 }
 
-export function convTranspose2dFirst(e: IrEmitter, call: LayerCall): KValue[] {
-  const x = one(call);
-  rankOf(call, x, 2);
-  const cfg = call.config;
-  const k = tuple(cfg.kernel_size, 2, 1, `layer '${call.name}' kernel_size`);
-  const s = tuple(cfg.strides, 2, 1, `layer '${call.name}' strides`);
-  const d = tuple(cfg.dilation_rate, 2, 1, `layer '${call.name}' dilation_rate`);
-  const filters = cfgNum(cfg, 'filters', NaN);
-  const kernel = need(call, 'kernel');
-  checkShape(call, 'kernel', kernel, [...k, filters, x.shape[1] ?? null]);
-  if (cfg.output_padding !== undefined && cfg.output_padding !== null) throw new UnsupportedError('Conv2DTranspose output_padding', `layer '${call.name}'`);
-  if (d.some((v) => v !== 1)) throw new UnsupportedError('Conv2DTranspose with dilation', `layer '${call.name}'`);
-  const padding = String(cfg.padding ?? 'valid');
-  const spatial = x.shape.slice(2);
-  const outSpatial = spatial.map((sz, i) => (sz === null ? null : padding === 'same' ? sz * s[i]! : sz * s[i]! + Math.max(k[i]! - s[i]!, 0)));
-  // TF crops the full transposed output like a SAME forward conv pads: floor(total/2) at the start
-  const total = k.map((kk, i) => (padding === 'same' ? Math.max(kk - s[i]!, 0) : 0));
-  const begin = total.map((t) => Math.floor(t / 2));
-  return withActivation(e, call, (out) => {
-    // Keras (kh, kw, out, in) -> ONNX ConvTranspose's (in, out, kh, kw)
-    const w = onnxWeight(kernel, 'iohw', (t) => t.permute([3, 2, 0, 1]));
-    const inputs = [x.name, e.constant(`${call.name}/kernel`, w)];
-    if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
-    const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(1), pads: ints([...begin, ...total.map((t, i) => t - begin[i]!)]) };
-    // a kernel smaller than its stride: Keras' output still covers stride x input
-    if (k.some((kk, i) => kk < s[i]!)) attrs.output_padding = ints(k.map((kk, i) => Math.max(s[i]! - kk, 0)));
-    return { name: e.node('ConvTranspose', inputs, [out], attrs, '', out)[0]!, shape: [x.shape[0] ?? null, filters, ...outSpatial] };
-  });
+export function convTransposeFirst(rank: number): LayerRow {
+  return (e, call) => {
+    const x = one(call);
+    rankOf(call, x, rank);
+    const cfg = call.config;
+    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
+    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const filters = cfgNum(cfg, 'filters', NaN);
+    const kernel = need(call, 'kernel');
+    checkShape(call, 'kernel', kernel, [...k, filters, x.shape[1] ?? null]);
+    if (cfg.output_padding !== undefined && cfg.output_padding !== null) throw new UnsupportedError(`${call.className} output_padding`, `layer '${call.name}'`);
+    if (d.some((v) => v !== 1)) throw new UnsupportedError(`${call.className} with dilation`, `layer '${call.name}'`);
+    const padding = String(cfg.padding ?? 'valid');
+    const spatial = x.shape.slice(2);
+    const outSpatial = spatial.map((sz, i) => (sz === null ? null : padding === 'same' ? sz * s[i]! : sz * s[i]! + Math.max(k[i]! - s[i]!, 0)));
+    // TF crops the full transposed output like a SAME forward conv pads: floor(total/2) at the start
+    const total = k.map((kk, i) => (padding === 'same' ? Math.max(kk - s[i]!, 0) : 0));
+    const begin = total.map((t) => Math.floor(t / 2));
+    return withActivation(e, call, (out) => {
+      // Keras (k..., out, in) -> ONNX ConvTranspose's (in, out, k...)
+      const w = onnxWeight(kernel, 'iohw', (t) => t.permute([rank + 1, rank, ...Array.from({ length: rank }, (_, i) => i)]));
+      const inputs = [x.name, e.constant(`${call.name}/kernel`, w)];
+      if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+      const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(1), pads: ints([...begin, ...total.map((t, i) => t - begin[i]!)]) };
+      // a kernel smaller than its stride: Keras' output still covers stride x input
+      if (k.some((kk, i) => kk < s[i]!)) attrs.output_padding = ints(k.map((kk, i) => Math.max(s[i]! - kk, 0)));
+      return { name: e.node('ConvTranspose', inputs, [out], attrs, '', out)[0]!, shape: [x.shape[0] ?? null, filters, ...outSpatial] };
+    });
+  };
 }
 
 export function poolFirst(op: 'MaxPool' | 'AveragePool', rank: number): LayerRow {
@@ -224,14 +226,16 @@ export function flattenFirst(e: IrEmitter, call: LayerCall): KValue[] {
   return [{ name: e.node('Flatten', [t], [call.name], { axis: int(1) }, '', call.name)[0]!, shape: size }];
 }
 
-export function upSampling2dFirst(e: IrEmitter, call: LayerCall): KValue[] {
-  const x = one(call);
-  rankOf(call, x, 2);
-  const size = tuple(call.config.size, 2, 2, `layer '${call.name}' size`);
-  const attrs = upSamplingAttrs(e, call);
-  const scales = e.constant(`${call.name}/scales`, Tensor.float32([4], [1, 1, size[0]!, size[1]!]));
-  const shape: KShape = [x.shape[0] ?? null, x.shape[1] ?? null, ...x.shape.slice(2).map((d, i) => (d === null ? null : d * size[i]!))];
-  return [{ name: e.node('Resize', [x.name, '', scales], [call.name], attrs, '', call.name)[0]!, shape }];
+export function upSamplingFirst(rank: number): LayerRow {
+  return (e, call) => {
+    const x = one(call);
+    rankOf(call, x, rank);
+    const size = tuple(call.config.size, rank, 2, `layer '${call.name}' size`);
+    const attrs = upSamplingAttrs(e, call);
+    const scales = e.constant(`${call.name}/scales`, Tensor.float32([rank + 2], [1, 1, ...size]));
+    const shape: KShape = [x.shape[0] ?? null, x.shape[1] ?? null, ...x.shape.slice(2).map((d, i) => (d === null ? null : d * size[i]!))];
+    return [{ name: e.node('Resize', [x.name, '', scales], [call.name], attrs, '', call.name)[0]!, shape }];
+  };
 }
 
 export function zeroPaddingFirst(rank: number): LayerRow {

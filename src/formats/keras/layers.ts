@@ -10,14 +10,14 @@ import {
   byDataFormat,
   byNormAxis,
   convFirst,
-  convTranspose2dFirst,
+  convTransposeFirst,
   croppingFirst,
   depthwiseFirst,
   flattenFirst,
   globalPoolFirst,
   layerNormFirst,
   poolFirst,
-  upSampling2dFirst,
+  upSamplingFirst,
   zeroPaddingFirst,
 } from './channels-first.js';
 import { dotLayer } from './dot.js';
@@ -342,33 +342,38 @@ function depthwise(rank: number): LayerRow {
   };
 }
 
-const convTranspose2d: LayerRow = (e, call) => {
-  channelsLastOnly(call);
-  const x = one(call);
-  const cfg = call.config;
-  const k = tuple(cfg.kernel_size, 2, 1, `layer '${call.name}' kernel_size`);
-  const s = tuple(cfg.strides, 2, 1, `layer '${call.name}' strides`);
-  const d = tuple(cfg.dilation_rate, 2, 1, `layer '${call.name}' dilation_rate`);
-  const filters = cfgNum(cfg, 'filters', NaN);
-  const cin = x.shape[3] ?? null;
-  const kernel = need(call, 'kernel');
-  checkShape(call, 'kernel', kernel, [...k, filters, cin]);
-  if (cfg.output_padding !== undefined && cfg.output_padding !== null) throw new UnsupportedError('Conv2DTranspose output_padding', `layer '${call.name}'`);
-  if (d.some((v) => v !== 1)) throw new UnsupportedError('Conv2DTranspose with dilation', `layer '${call.name}'`);
-  const padding = String(cfg.padding ?? 'valid');
-  const spatial = x.shape.slice(1, 3);
-  const outSpatial = spatial.map((sz, i) => (sz === null ? null : padding === 'same' ? sz * s[i]! : sz * s[i]! + Math.max(k[i]! - s[i]!, 0)));
-  // TF crops the full transposed output like a SAME forward conv pads: floor(total/2) at the start
-  const pads = [0, 1].map((i) => (padding === 'same' ? Math.floor(Math.max(k[i]! - s[i]!, 0) / 2) : 0));
-  const padsEnd = [0, 1].map((i) => (padding === 'same' ? Math.max(k[i]! - s[i]!, 0) - pads[i]! : 0));
-  return withActivation(e, call, (out) => {
-    const inputs = [x.name, e.constant(`${call.name}/kernel`, kernel)];
-    if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
-    const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(1), kernel_layout: str('HWOI'), pads: ints([...pads, ...padsEnd]) };
-    if (k.some((kk, i) => kk < s[i]!)) attrs.output_padding = ints(k.map((kk, i) => Math.max(s[i]! - kk, 0)));
-    return { name: e.node('ConvTranspose', inputs, [out], attrs, 'nnport', out)[0]!, shape: [x.shape[0] ?? null, ...outSpatial, filters] };
-  });
-};
+/** Conv1DTranspose / Conv2DTranspose / Conv3DTranspose on channels_last data, kernel (k..., filters, in). */
+function convTranspose(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    if (x.shape.length !== rank + 2) throw new ShapeError(`layer '${call.name}' (${call.className}): input of rank ${x.shape.length}, expected ${rank + 2} (N, ${rank} spatial, C)`);
+    const cfg = call.config;
+    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
+    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const filters = cfgNum(cfg, 'filters', NaN);
+    const cin = x.shape[rank + 1] ?? null;
+    const kernel = need(call, 'kernel');
+    checkShape(call, 'kernel', kernel, [...k, filters, cin]);
+    if (cfg.output_padding !== undefined && cfg.output_padding !== null) throw new UnsupportedError(`${call.className} output_padding`, `layer '${call.name}'`);
+    if (d.some((v) => v !== 1)) throw new UnsupportedError(`${call.className} with dilation`, `layer '${call.name}'`);
+    const padding = String(cfg.padding ?? 'valid');
+    const spatial = x.shape.slice(1, 1 + rank);
+    const outSpatial = spatial.map((sz, i) => (sz === null ? null : padding === 'same' ? sz * s[i]! : sz * s[i]! + Math.max(k[i]! - s[i]!, 0)));
+    // TF crops the full transposed output like a SAME forward conv pads: floor(total/2) at the start
+    const total = k.map((kk, i) => (padding === 'same' ? Math.max(kk - s[i]!, 0) : 0));
+    const pads = total.map((t) => Math.floor(t / 2));
+    const padsEnd = total.map((t, i) => t - pads[i]!);
+    return withActivation(e, call, (out) => {
+      const inputs = [x.name, e.constant(`${call.name}/kernel`, kernel)];
+      if (call.weights.has('bias')) inputs.push(e.constant(`${call.name}/bias`, need(call, 'bias')));
+      const attrs: Record<string, Attr> = { kernel_shape: ints(k), strides: ints(s), dilations: ints(d), group: int(1), kernel_layout: str('HWOI'), pads: ints([...pads, ...padsEnd]) };
+      if (k.some((kk, i) => kk < s[i]!)) attrs.output_padding = ints(k.map((kk, i) => Math.max(s[i]! - kk, 0)));
+      return { name: e.node('ConvTranspose', inputs, [out], attrs, 'nnport', out)[0]!, shape: [x.shape[0] ?? null, ...outSpatial, filters] };
+    });
+  };
+}
 
 const dense: LayerRow = (e, call) => {
   const x = one(call);
@@ -625,6 +630,8 @@ const concatenate: LayerRow = (e, call) => {
 export function pairs(v: Json | undefined, n: number, what: string): [number, number][] {
   // Keras: an int, a tuple of n ints (symmetric), or n (before, after) pairs
   if (typeof v === 'number') return new Array(n).fill([v, v]);
+  // ZeroPadding1D / Cropping1D save their one (before, after) pair flat: [1, 2]
+  if (n === 1 && Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') return [[v[0], v[1]]];
   if (Array.isArray(v) && v.length === n) {
     return v.map((p) => {
       if (typeof p === 'number') return [p, p];
@@ -667,19 +674,42 @@ export function upSamplingAttrs(e: IrEmitter, call: LayerCall): Record<string, A
   if (interp === 'nearest') return { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') };
   // Keras (tf.image.resize) samples at half-pixel centers; TF.js' layer resizes without them
   if (interp === 'bilinear') return { mode: str('linear'), coordinate_transformation_mode: str(e.tfjsSaved ? 'asymmetric' : 'half_pixel') };
-  throw new UnsupportedError(`UpSampling2D interpolation '${interp}'`, `layer '${call.name}'`);
+  throw new UnsupportedError(`${call.className} interpolation '${interp}'`, `layer '${call.name}'`);
 }
 
-const upSampling2d: LayerRow = (e, call) => {
-  channelsLastOnly(call);
-  const x = one(call);
-  const size = tuple(call.config.size, 2, 2, `layer '${call.name}' size`);
-  // a plain ONNX Resize: its scales are per axis of the (N, H, W, C) data as it is
-  const scales = e.constant(`${call.name}/scales`, Tensor.float32([4], [1, size[0]!, size[1]!, 1]));
-  const attrs = upSamplingAttrs(e, call);
-  const shape: KShape = [x.shape[0] ?? null, x.shape[1] === null ? null : x.shape[1]! * size[0]!, x.shape[2] === null ? null : x.shape[2]! * size[1]!, x.shape[3] ?? null];
-  return [{ name: e.node('Resize', [x.name, '', scales], [call.name], attrs, '', call.name)[0]!, shape }];
-};
+/**
+ * UpSampling1D / 2D / 3D on channels_last data: ONNX Resize, its scales per axis of the (N, d..., C)
+ * data as it is. UpSampling1D / 3D repeat each element (nearest), as 4-D Resizes where they can
+ * (TFLite's RESIZE_* take 4-D NHWC only): 1-D between an Unsqueeze and a Squeeze of a width-1 axis;
+ * 3-D with its sizes known as (N·D, H, W, C) over H, W, then (N, D, H·W, C) over D.
+ */
+function upSampling(rank: number): LayerRow {
+  return (e, call) => {
+    channelsLastOnly(call);
+    const x = one(call);
+    if (x.shape.length !== rank + 2) throw new ShapeError(`layer '${call.name}' (${call.className}): input of rank ${x.shape.length}, expected ${rank + 2} (N, ${rank} spatial, C)`);
+    const size = tuple(call.config.size, rank, 2, `layer '${call.name}' size`);
+    const attrs = upSamplingAttrs(e, call);
+    const shape: KShape = x.shape.map((d, i) => (i >= 1 && i <= rank && d !== null ? d * size[i - 1]! : d));
+    const resize = (input: string, scales: number[], out: string): string =>
+      e.node('Resize', [input, '', e.constant(`${out}/scales`, Tensor.float32([scales.length], scales))], [out], attrs, '', out)[0]!;
+    const reshape = (input: string, to: number[], out: string): string => e.node('Reshape', [input, intsConst(e, `${out}/shape`, to)], [out], {}, '', out)[0]!;
+    if (rank === 1) {
+      const u = e.node('Unsqueeze', [x.name, intsConst(e, `${call.name}/axes`, [2])], [`${call.name}/unsqueeze`], {}, '', `${call.name}/unsqueeze`)[0]!;
+      const r = resize(u, [1, size[0]!, 1, 1], `${call.name}/resize`);
+      return [{ name: e.node('Squeeze', [r, intsConst(e, `${call.name}/squeeze_axes`, [2])], [call.name], {}, '', call.name)[0]!, shape }];
+    }
+    const dims = x.shape.slice(1);
+    if (rank === 3 && dims.every((d): d is number => typeof d === 'number')) {
+      const [d, h, w, c] = dims as [number, number, number, number];
+      const [sd, sh, sw] = size as [number, number, number];
+      const hw = resize(reshape(x.name, [-1, h, w, c], `${call.name}/nd_hwc`), [1, sh, sw, 1], `${call.name}/resize_hw`);
+      const dd = resize(reshape(hw, [-1, d, h * sh * w * sw, c], `${call.name}/n_d_hw_c`), [1, sd, 1, 1], `${call.name}/resize_d`);
+      return [{ name: reshape(dd, [-1, d * sd, h * sh, w * sw, c], call.name), shape }];
+    }
+    return [{ name: resize(x.name, [1, ...size, 1], call.name), shape }];
+  };
+}
 
 const embedding: LayerRow = (e, call) => {
   const x = one(call);
@@ -741,7 +771,9 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   DepthwiseConv1D: byDataFormat(depthwise(1), depthwiseFirst(1)),
   SeparableConv2D: byDataFormat(depthwise(2), depthwiseFirst(2)),
   SeparableConv1D: byDataFormat(depthwise(1), depthwiseFirst(1)),
-  Conv2DTranspose: byDataFormat(convTranspose2d, convTranspose2dFirst),
+  Conv1DTranspose: byDataFormat(convTranspose(1), convTransposeFirst(1)),
+  Conv2DTranspose: byDataFormat(convTranspose(2), convTransposeFirst(2)),
+  Conv3DTranspose: byDataFormat(convTranspose(3), convTransposeFirst(3)),
   Dense: dense,
   BatchNormalization: byNormAxis(batchNorm, batchNormFirst),
   LayerNormalization: byNormAxis(layerNorm, layerNormFirst),
@@ -755,6 +787,8 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   GlobalAveragePooling2D: byDataFormat(globalPool('ReduceMean', 2), globalPoolFirst('ReduceMean', 2)),
   GlobalMaxPooling1D: byDataFormat(globalPool('ReduceMax', 1), globalPoolFirst('ReduceMax', 1)),
   GlobalMaxPooling2D: byDataFormat(globalPool('ReduceMax', 2), globalPoolFirst('ReduceMax', 2)),
+  GlobalAveragePooling3D: byDataFormat(globalPool('ReduceMean', 3), globalPoolFirst('ReduceMean', 3)),
+  GlobalMaxPooling3D: byDataFormat(globalPool('ReduceMax', 3), globalPoolFirst('ReduceMax', 3)),
   Add: merge('Add'),
   Subtract: merge('Sub'),
   Multiply: merge('Mul'),
@@ -781,11 +815,15 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   ELU: elu,
   PReLU: prelu,
   Softmax: softmaxLayer,
-  ZeroPadding1D: zeroPadding(1),
+  ZeroPadding1D: byDataFormat(zeroPadding(1), zeroPaddingFirst(1)),
   ZeroPadding2D: byDataFormat(zeroPadding(2), zeroPaddingFirst(2)),
+  ZeroPadding3D: byDataFormat(zeroPadding(3), zeroPaddingFirst(3)),
   Cropping1D: cropping(1),
   Cropping2D: byDataFormat(cropping(2), croppingFirst(2)),
-  UpSampling2D: byDataFormat(upSampling2d, upSampling2dFirst),
+  Cropping3D: byDataFormat(cropping(3), croppingFirst(3)),
+  UpSampling1D: upSampling(1),
+  UpSampling2D: byDataFormat(upSampling(2), upSamplingFirst(2)),
+  UpSampling3D: byDataFormat(upSampling(3), upSamplingFirst(3)),
   Embedding: embedding,
   Masking: maskingLayer,
   Rescaling: rescaling,

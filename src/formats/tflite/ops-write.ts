@@ -720,6 +720,8 @@ function computedPaddings(n: Node, c: WriteContext, pads: string, rank: number):
 const resize: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
+  const rank = c.shapeOf(x).length;
+  if (rank !== 4) throw new UnsupportedError(`Resize of a rank-${rank} tensor in a TFLite file (RESIZE_* take 4-D NHWC data)`, `node '${n.name}'`);
   const mode = attrString(n, 'mode', 'nearest');
   const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
   const given = n.domain ? [] : n.opType === 'Upsample' || n.inputs.length === 2 ? [n.inputs[1]] : [n.inputs[2], n.inputs[3]];
