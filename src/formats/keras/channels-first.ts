@@ -88,14 +88,20 @@ function rankOf(call: LayerCall, x: KValue, rank: number): void {
   if (x.shape.length !== rank + 2) throw new ShapeError(`layer '${call.name}' (${call.className}, channels_first): input of rank ${x.shape.length}, expected ${rank + 2} (N, C, ${rank} spatial)`);
 }
 
+/** A conv layer's input (checked: `rank` spatial axes), config, and kernel_size / strides / dilation_rate per spatial axis. */
+function convInput(call: LayerCall, rank: number) {
+  const x = one(call);
+  rankOf(call, x, rank);
+  const cfg = call.config;
+  const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
+  const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
+  const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+  return { x, cfg, k, s, d };
+}
+
 export function convFirst(rank: number): LayerRow {
   return (e, call) => {
-    const x = one(call);
-    rankOf(call, x, rank);
-    const cfg = call.config;
-    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
-    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
-    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const { x, cfg, k, s, d } = convInput(call, rank);
     const groups = cfgNum(cfg, 'groups', 1);
     const filters = cfgNum(cfg, 'filters', NaN);
     const cin = x.shape[1] ?? null;
@@ -118,12 +124,7 @@ export function convFirst(rank: number): LayerRow {
 /** DepthwiseConv1D/2D and SeparableConv1D/2D: a group=C conv (then, separable, a 1x1 conv). */
 export function depthwiseFirst(rank: number): LayerRow {
   return (e, call) => {
-    const x = one(call);
-    rankOf(call, x, rank);
-    const cfg = call.config;
-    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
-    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
-    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const { x, cfg, k, s, d } = convInput(call, rank);
     const c = channels(call, x);
     const kernel = need(call, 'depthwise_kernel');
     // TF.js saves SeparableConv2D without its depth_multiplier: then the kernel's last dim says it

@@ -320,16 +320,7 @@ function loop(c: NodeCtx, modes: Mode[], relaxed: number[], owners: Map<string, 
   const scans = kept.filter((i) => modes[i] === 'scan');
 
   // each list written at a counter: the write gives the loop's scan output
-  const producers = new Map<string, Graph['nodes'][number]>();
-  for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
-  const through = (v: string): string => {
-    for (let hops = 0; hops < 64; hops++) {
-      const p = producers.get(v);
-      if (!p || p.opType !== 'Identity' || p.domain) return v;
-      v = p.inputs[0]!;
-    }
-    return v;
-  };
+  const { producers, through } = producersOf(g);
   const starts = new Map<number, number>();
   const writes = g.nodes.filter((n) => n.domain === SCAN_DOMAIN);
   for (const i of scans) {
@@ -518,15 +509,8 @@ const COMPARE: Record<string, (i: number, limit: number) => boolean> = {
 };
 const FLIPPED: Record<string, string> = { Less: 'Greater', LessOrEqual: 'GreaterOrEqual', Greater: 'Less', GreaterOrEqual: 'LessOrEqual' };
 
-/** Most iterations a counted loop is recognized for (more is left to the Loop's own condition). */
-const MAX_COUNTED = 1_000_000;
-
-/**
- * The iterations of a loop body whose condition is `counter < limit` (or <=, >, >=) where the
- * counter is a carried integer of constant initial value that the body steps by a constant and
- * the limit a constant (of the body, or a carried value the body passes on unchanged).
- */
-function countedTrips(g: Graph, params: string[], args: TfValue[]): number | undefined {
+/** Each value's producing node in a graph, and `through`: a value traced back past Identity nodes to its source. */
+function producersOf(g: Graph): { producers: Map<string, Graph['nodes'][number]>; through: (v: string) => string } {
   const producers = new Map<string, Graph['nodes'][number]>();
   for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
   const through = (v: string): string => {
@@ -537,6 +521,19 @@ function countedTrips(g: Graph, params: string[], args: TfValue[]): number | und
     }
     return v;
   };
+  return { producers, through };
+}
+
+/** Most iterations a counted loop is recognized for (more is left to the Loop's own condition). */
+const MAX_COUNTED = 1_000_000;
+
+/**
+ * The iterations of a loop body whose condition is `counter < limit` (or <=, >, >=) where the
+ * counter is a carried integer of constant initial value that the body steps by a constant and
+ * the limit a constant (of the body, or a carried value the body passes on unchanged).
+ */
+function countedTrips(g: Graph, params: string[], args: TfValue[]): number | undefined {
+  const { producers, through } = producersOf(g);
   const param = (v: string): number => params.indexOf(through(v));
   // the counter the condition reads: as it came in, or as the body gives it on (TF's cond runs on the body's results)
   const counter = (v: string): number => {

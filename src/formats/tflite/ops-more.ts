@@ -18,7 +18,7 @@ import { ActivationFunctionType } from '../generated/tflite/activation-function-
 import type { OpContext } from './read.js';
 import { sameQuant } from './read.js';
 import { nonMaxSuppressionV4, nonMaxSuppressionV5 } from './read-nms.js';
-import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, str, tensor, unary, type Converter } from './ops.js';
+import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, scratch, str, tensor, unary, type Converter } from './ops.js';
 
 /** ONNX TensorProto data type of a dtype (Cast's `to`). */
 const ONNX_TYPES: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13 };
@@ -194,13 +194,7 @@ const mirrorPad: Converter = (c) => {
  * n - before to 2n + after (TFLite's paddings are at most the dim: within the copies).
  */
 function mirrorPadComputed(c: OpContext, symmetric: boolean): void {
-  const n = outName(c);
-  const tmp = (tag: string) => c.b.fresh(`${n}_${tag}`);
-  const node = (op: string, inputs: string[], tag: string, attrs: Record<string, Attr> = {}) => {
-    const v = tmp(tag);
-    c.b.node(op, inputs, [v], attrs);
-    return v;
-  };
+  const { tmp, node } = scratch(c);
   const rank = tensor(c, 0).shape.length;
   const rows = int64Of(c, 1);
   moveData(c, (xin, yout) => {

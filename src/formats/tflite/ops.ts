@@ -62,6 +62,17 @@ export function outTensor(c: OpContext, i = 0): TfliteTensorInfo {
 }
 
 export const outName = (c: OpContext): string => (c.outputs.length ? c.b.tensors[c.outputs[0]!]!.name : c.opName);
+/** Fresh names for an op's intermediate values (`<output>_<tag>`), and `node`: one single-output node into a fresh value. */
+export function scratch(c: OpContext): { tmp: (tag: string) => string; node: (op: string, inputs: string[], tag: string, attrs?: Record<string, Attr>) => string } {
+  const n = outName(c);
+  const tmp = (tag: string) => c.b.fresh(`${n}_${tag}`);
+  const node = (op: string, inputs: string[], tag: string, attrs: Record<string, Attr> = {}) => {
+    const v = tmp(tag);
+    c.b.node(op, inputs, [v], attrs);
+    return v;
+  };
+  return { tmp, node };
+}
 export const has = (c: OpContext, i: number): boolean => c.inputs[i] !== undefined && c.inputs[i]! >= 0;
 
 /** Float value of input i (DequantizeLinear inserted for a quantized tensor). */

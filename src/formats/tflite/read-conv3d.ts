@@ -10,7 +10,7 @@ import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { Conv3DOptions } from '../generated/tflite/conv3-doptions.js';
 import { Padding } from '../generated/tflite/padding.js';
 import type { OpContext } from './read.js';
-import { fin, finish, floatOut, has, int, ints, isDynamic, options, outName, outTensor, str, tensor, type Converter } from './ops.js';
+import { fin, finish, floatOut, has, int, ints, isDynamic, options, outName, outTensor, scratch, str, tensor, type Converter } from './ops.js';
 
 function conv3dOptions(c: OpContext): Conv3DOptions {
   const o = options(c, BuiltinOptions.Conv3DOptions, () => new Conv3DOptions());
@@ -105,13 +105,7 @@ export function transposeConvAtRunTime(c: OpContext, shapeAt: number, t: Transpo
   const k = t.kernel.length;
   const s = tensor(c, shapeAt);
   if (s.shape.length !== 1 || s.shape[0] !== k + 2) throw new FormatError(`${c.opName} '${outName(c)}': output_shape '${s.name}' has shape [${s.shape.join(', ')}], expected [${k + 2}]`, { file: c.b.file });
-  const n = outName(c);
-  const tmp = (tag: string) => c.b.fresh(`${n}_${tag}`);
-  const node = (op: string, inputs: string[], tag: string, attrs: Record<string, Attr> = {}) => {
-    const v = tmp(tag);
-    c.b.node(op, inputs, [v], attrs);
-    return v;
-  };
+  const { tmp, node } = scratch(c);
   const full = tmp('full');
   c.b.node(
     'ConvTranspose',

@@ -9,9 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { runGraph } from '../../../src/runtime/executor.js';
-import { ortFirst } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { channelsLast, expectNchwRuntimes } from './channels-first-check.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const L = tf.layers;
@@ -26,12 +25,6 @@ function seeded(layers: tf.layers.Layer[]): tf.Sequential {
     return /variance/.test(m.weights[i]!.name) ? tf.add(tf.abs(r), 0.5) : r;
   }));
   return m;
-}
-
-/** (N, C, d...) -> (N, d..., C) */
-function channelsLast(t: Tensor): Tensor {
-  const r = t.rank;
-  return t.permute([0, ...Array.from({ length: r - 2 }, (_, i) => i + 2), 1]);
 }
 
 const asTensor = (y: { shape: number[]; data: ArrayLike<number> }): Tensor => Tensor.float32(y.shape, Float32Array.from(y.data));
@@ -89,15 +82,8 @@ describe('Keras channels_first layers (TF.js-saved model.json): nnport, onnxrunt
     const { json, shard } = await tfjsRoundTrip(m);
     expect(new TextDecoder().decode(json)).toMatch(/channels_first|"axis":\[?1\]?/);
     const model = await readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
-    const g = model.graph;
     // channels_first data is the IR's own layout: no channels-last op, no transpose but Flatten's / LayerNormalization's
-    expect(g.nodes.filter((n) => n.domain === 'nnport')).toEqual([]);
-    const got = (await runGraph(g, new Map([[g.inputs[0]!.name, x]]))).outputs.get(g.outputs[0]!.name)!;
-    expect(got.shape).toEqual(want.shape);
-    expect(relError(got, want)).toBeLessThan(1e-5);
-
-    const onnx = await convert(model, 'cf.onnx');
-    expect(relError(await ortFirst(onnx.bytes, [x]), want)).toBeLessThan(1e-5);
+    await expectNchwRuntimes(model, x, want);
 
     // the .tflite is NHWC where the layout pass moved the data there (its input and outputs then
     // channels-last); batch 1, as --input-shape fixes it

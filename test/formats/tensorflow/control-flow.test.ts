@@ -4,78 +4,16 @@
 // ret) and as a binary GraphDef of the same nodes. nnport's runtime runs them like TensorFlow.js'
 // own graph-model executor (executeAsync), and onnxruntime-node runs the .onnx nnport writes the
 // same; bad libraries are typed errors.
-import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { convert } from '../../../src/index.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
-import type { Graph } from '../../../src/ir/graph.js';
-import { Tensor } from '../../../src/ir/tensor.js';
-import { ortRun } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from './helpers.js';
-import { cst, F, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type DT, type Feed, type ModelSpec } from './tf-graph-spec.js';
+import { cst, f32, I, nnportRun, op, ph, scalarF, scalarI, tfjsRun, useTfGraphHarness, type DT, type ModelSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
-let dir: string;
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  dir = mkdtempSync(join(tmpdir(), 'nnport-tfcf-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let counter = 0;
-async function nnportGraph(m: ModelSpec): Promise<Graph> {
-  const { json, bin } = tfjsModel(m);
-  const sub = join(dir, `m${counter++}`);
-  (await import('node:fs')).mkdirSync(sub);
-  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
-  writeFileSync(join(sub, 'w.bin'), bin);
-  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
-  if (model.kind !== 'graph') throw new Error('not a graph');
-  return model.graph;
-}
-
-async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const r = await run(g, feeds);
-  return g.outputs.map((o) => r.outputs.get(o.name)!);
-}
-
-async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
-  return [...(await ortRun(bytes, feeds)).values()];
-}
-
-/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed. */
-async function check(m: ModelSpec, feedSets: Feed[]): Promise<number> {
-  const g = await nnportGraph(m);
-  const pb = await loadModel(graphDefBytes(m), { fileName: 'cf.pb', outputs: m.outputs });
-  if (pb.kind !== 'graph') throw new Error('not a graph');
-  let worst = 0;
-  for (const feeds of feedSets) {
-    const want = await tfjsRun(m, feeds);
-    for (const got of [await nnportRun(g, feeds), await nnportRun(pb.graph, feeds), await ortRunAll(g, feeds)]) {
-      expect(got.length).toBe(want.length);
-      for (const [i, w] of want.entries()) {
-        expect(got[i]!.shape).toEqual(w.shape);
-        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
-        worst = Math.max(worst, d);
-        expect(d).toBeLessThan(1e-5);
-      }
-    }
-  }
-  return worst;
-}
-
-const f32 = (shape: number[], seed: number): Tensor => {
-  const r = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
-};
-const scalarF = (v: number) => new Tensor('float32', [], Float32Array.of(v));
-const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+const { nnportGraph, check } = useTfGraphHarness('nnport-tfcf-', 'cf.pb');
 
 // (1) tf.cond on a data-dependent predicate: s > 0 ? x * 2 + w : relu(x - w)
 const condModel = (ifOp = 'StatelessIf'): ModelSpec => ({

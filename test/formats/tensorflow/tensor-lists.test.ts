@@ -6,72 +6,18 @@
 // nnport's runtime (both reads), onnxruntime-node on the .onnx nnport writes and the TFLite
 // interpreter on the .tflite (counted loops unroll) are compared with TensorFlow.js' own
 // graph-model executor (executeAsync); malformed list ops are typed errors.
-import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
-import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
+import { describe, expect, it } from 'vitest';
+import { convert } from '../../../src/index.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { ortRun } from '../../support/ort.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
-import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from './helpers.js';
 import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci, tf1DynamicRnn } from './tensor-list-graphs.js';
-import { cst, graphDefBytes, I, op, ph, tfjsModel, tfjsRun, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
+import { f32, I, nnportRun, op, ortRunAll, ph, scalarI, tfjsRun, useTfGraphHarness, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
-let dir: string;
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  dir = mkdtempSync(join(tmpdir(), 'nnport-tflist-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let counter = 0;
-async function nnportGraph(m: ModelSpec): Promise<Graph> {
-  const { json, bin } = tfjsModel(m);
-  const sub = join(dir, `m${counter++}`);
-  mkdirSync(sub);
-  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
-  writeFileSync(join(sub, 'w.bin'), bin);
-  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs });
-  if (model.kind !== 'graph') throw new Error('not a graph');
-  return model.graph;
-}
-
-async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const r = await run(g, feeds);
-  return g.outputs.map((o) => r.outputs.get(o.name)!);
-}
-
-async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
-  return [...(await ortRun(bytes, feeds)).values()];
-}
-
-/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed; the worst difference. */
-async function check(m: ModelSpec, feedSets: Feed[], oracleModel = m): Promise<number> {
-  const g = await nnportGraph(m);
-  const pb = await loadModel(graphDefBytes(m), { fileName: 'lists.pb', outputs: m.outputs });
-  if (pb.kind !== 'graph') throw new Error('not a graph');
-  let worst = 0;
-  for (const feeds of feedSets) {
-    const want = await tfjsRun(oracleModel, feeds);
-    for (const got of [await nnportRun(g, feeds), await nnportRun(pb.graph, feeds), await ortRunAll(g, feeds)]) {
-      expect(got.length).toBe(want.length);
-      for (const [i, w] of want.entries()) {
-        expect(got[i]!.shape).toEqual(w.shape);
-        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
-        worst = Math.max(worst, d);
-        expect(d).toBeLessThan(1e-5);
-      }
-    }
-  }
-  return worst;
-}
+const { nnportGraph, check } = useTfGraphHarness('nnport-tflist-', 'lists.pb');
 
 /** The .tflite nnport writes (counted loops unrolled) in the TFLite interpreter against TensorFlow.js; the worst difference. */
 async function checkTflite(m: ModelSpec, feeds: Feed, inputs: string[], oracleModel = m): Promise<{ worst: number; ops: string[] }> {
@@ -89,12 +35,6 @@ async function checkTflite(m: ModelSpec, feeds: Feed, inputs: string[], oracleMo
   }
   return { worst, ops };
 }
-
-const f32 = (shape: number[], seed: number): Tensor => {
-  const r = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
-};
-const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
 
 describe('TensorFlow TensorLists and TensorArrays', () => {
   it('a Keras LSTM loop (TF2: FromTensor read at time, Reserve written at time, Stack): a Loop with a scan output; runtimes = TensorFlow.js', async () => {

@@ -3,8 +3,17 @@
 // Const's value in the weights) and as a binary GraphDef of the same nodes, and TensorFlow.js'
 // own graph-model executor (executeAsync) as the oracle that runs them.
 import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
+import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { ortRun } from '../../support/ort.js';
+import { rng } from '../../support/rng.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
 
 export type DT = 'DT_FLOAT' | 'DT_INT32' | 'DT_BOOL' | 'DT_RESOURCE' | 'DT_VARIANT';
 export const DT_NUM: Record<DT, number> = { DT_FLOAT: 1, DT_INT32: 3, DT_BOOL: 10, DT_RESOURCE: 20, DT_VARIANT: 21 };
@@ -156,4 +165,80 @@ export async function tfjsRun(m: ModelSpec, feeds: Feed): Promise<Tensor[]> {
   tf.dispose([...Object.values(inputs), ...list]);
   model.dispose();
   return res;
+}
+
+/** A seeded uniform [-1, 1) float32 feed. */
+export const f32 = (shape: number[], seed: number): Tensor => {
+  const r = rng(seed);
+  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+};
+export const scalarF = (v: number) => new Tensor('float32', [], Float32Array.of(v));
+export const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+
+/** nnport's runtime on a graph: its outputs in order. */
+export async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const r = await run(g, feeds);
+  return g.outputs.map((o) => r.outputs.get(o.name)!);
+}
+
+/** onnxruntime-node on the .onnx nnport writes for a graph: its outputs in order. */
+export async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
+  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
+  return [...(await ortRun(bytes, feeds)).values()];
+}
+
+/**
+ * The harness of a test file on hand-written graphs: TensorFlow.js on its CPU backend and a temp
+ * dir (made before the file's tests, removed after) that the TF.js model files are read from.
+ * `pbName`: the file name the binary GraphDef reads are given.
+ */
+export function useTfGraphHarness(dirPrefix: string, pbName: string) {
+  let dir = '';
+  let counter = 0;
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The graph nnport reads from the TF.js graph-model files (model.json + w.bin). */
+  async function nnportGraph(m: ModelSpec, set?: Record<string, number>): Promise<Graph> {
+    const { json, bin } = tfjsModel(m);
+    const sub = join(dir, `m${counter++}`);
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
+    writeFileSync(join(sub, 'w.bin'), bin);
+    const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs, set });
+    if (model.kind !== 'graph') throw new Error('not a graph');
+    return model.graph;
+  }
+
+  /** The graph nnport reads from the binary GraphDef. */
+  async function pbGraph(m: ModelSpec, set?: Record<string, number>): Promise<Graph> {
+    const model = await loadModel(graphDefBytes(m), { fileName: pbName, outputs: m.outputs, set });
+    if (model.kind !== 'graph') throw new Error('not a graph');
+    return model.graph;
+  }
+
+  /** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js (on `oracleModel`) on every feed; the worst difference. */
+  async function check(m: ModelSpec, feedSets: Feed[], oracleModel = m): Promise<number> {
+    const g = await nnportGraph(m);
+    const pb = await pbGraph(m);
+    let worst = 0;
+    for (const feeds of feedSets) {
+      const want = await tfjsRun(oracleModel, feeds);
+      for (const got of [await nnportRun(g, feeds), await nnportRun(pb, feeds), await ortRunAll(g, feeds)]) {
+        expect(got.length).toBe(want.length);
+        for (const [i, w] of want.entries()) {
+          expect(got[i]!.shape).toEqual(w.shape);
+          const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
+          worst = Math.max(worst, d);
+          expect(d).toBeLessThan(1e-5);
+        }
+      }
+    }
+    return worst;
+  }
+
+  return { nnportGraph, pbGraph, check };
 }

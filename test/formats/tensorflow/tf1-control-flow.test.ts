@@ -4,85 +4,18 @@
 // nnport's runtime (from the TF.js JSON and from the binary GraphDef), by onnxruntime on the .onnx
 // nnport writes and, for counted loops, by the TFLite interpreter on the unrolled .tflite, all
 // against TensorFlow.js' own graph-model executor (executeAsync runs TF1 control flow itself).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { ortRun } from '../../support/ort.js';
-import { rng } from '../../support/rng.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 import { maxAbsDiff } from './helpers.js';
-import { graphDefBytes, tf1, tfjsModel, tfjsRun, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
+import { f32, nnportRun, scalarF, scalarI, useTfGraphHarness } from './tf-graph-spec.js';
+import { tf1, tfjsRun, type NodeSpec, type Tf1Model } from './tf1-graphs.js';
 import { accumulateModel, condInWhileModel, condModel, dropoutModel, dynamicRnnModel, growingModel, nestedInCondModel, rnnModel, whileInWhileModel } from './tf1-models.js';
 
 const oracle = useTfliteOracle();
-let dir: string;
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  dir = mkdtempSync(join(tmpdir(), 'nnport-tf1cf-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let counter = 0;
-async function nnportGraph(m: Tf1Model, set?: Record<string, number>): Promise<Graph> {
-  const { json, bin } = tfjsModel(m);
-  const sub = join(dir, `m${counter++}`);
-  mkdirSync(sub);
-  writeFileSync(join(sub, 'model.json'), JSON.stringify(json));
-  writeFileSync(join(sub, 'w.bin'), bin);
-  const model = await loadModelFiles([join(sub, 'model.json')], { outputs: m.outputs, set });
-  if (model.kind !== 'graph') throw new Error('not a graph');
-  return model.graph;
-}
-
-async function pbGraph(m: Tf1Model, set?: Record<string, number>): Promise<Graph> {
-  const model = await loadModel(graphDefBytes(m), { fileName: 'tf1.pb', outputs: m.outputs, set });
-  if (model.kind !== 'graph') throw new Error('not a graph');
-  return model.graph;
-}
-
-type Feed = Record<string, Tensor>;
-
-async function nnportRun(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const r = await run(g, feeds);
-  return g.outputs.map((o) => r.outputs.get(o.name)!);
-}
-
-async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
-  const { bytes } = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.onnx');
-  return [...(await ortRun(bytes, feeds)).values()];
-}
-
-/** nnport (TF.js JSON and GraphDef reads) and onnxruntime against TensorFlow.js on every feed; the worst difference. */
-async function check(m: Tf1Model, feedSets: Feed[]): Promise<number> {
-  const g = await nnportGraph(m);
-  const pb = await pbGraph(m);
-  let worst = 0;
-  for (const feeds of feedSets) {
-    const want = await tfjsRun(m, feeds);
-    for (const got of [await nnportRun(g, feeds), await nnportRun(pb, feeds), await ortRunAll(g, feeds)]) {
-      expect(got.length).toBe(want.length);
-      for (const [i, w] of want.entries()) {
-        expect(got[i]!.shape).toEqual(w.shape);
-        const d = maxAbsDiff(got[i]!.toFloat32(), w.toFloat32());
-        worst = Math.max(worst, d);
-        expect(d).toBeLessThan(1e-5);
-      }
-    }
-  }
-  return worst;
-}
-
-const f32 = (shape: number[], seed: number): Tensor => {
-  const r = rng(seed);
-  return new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
-};
-const scalarF = (v: number) => new Tensor('float32', [], Float32Array.of(v));
-const scalarI = (v: number) => new Tensor('int32', [], Int32Array.of(v));
+const { nnportGraph, pbGraph, check } = useTfGraphHarness('nnport-tf1cf-', 'tf1.pb');
 const ops = (g: Graph) => g.nodes.map((n) => n.opType);
 
 describe('TF1 control flow (frozen GraphDef, TF.js graph model)', () => {
