@@ -983,7 +983,7 @@ const HOSTILE_NUMBERS: unknown[] = [0, -1, -(2 ** 31), 2 ** 31, 2 ** 53 + 2, 1e3
 const ELEMENT_BYTES: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|i1': 1, '<u2': 2 };
 
 /** layers of semantic-config.h5 that read data_format (channels_first: src/formats/keras/channels-first.ts) */
-const CHANNELS_FIRST = new Set(['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose', 'MaxPooling2D', 'AveragePooling2D', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D']);
+const CHANNELS_FIRST = new Set(['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose', 'MaxPooling2D', 'AveragePooling2D', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D', 'Conv3DTranspose', 'UpSampling3D', 'ZeroPadding3D', 'Cropping3D', 'GlobalMaxPooling3D']);
 
 /** where a nested value is spliced into a config's JSON text */
 const NESTED = '\u0000nested';
@@ -1033,6 +1033,13 @@ const H5_FAMILIES: SemanticFamily[] = [
         ['Flatten', {}, {}, 'data_format'],
         ['BatchNormalization', { axis: -1, epsilon: 0.001 }, { gamma: [3], beta: [3], moving_mean: [3], moving_variance: [3] }, pick(r, ['axis', 'epsilon'])],
         ['Dropout', { rate: 0.5 }, {}, 'rate'],
+        ['Conv1DTranspose', { filters: 2, kernel_size: [3], strides: [2], padding: 'same' }, { kernel: [3, 2, 3], bias: [2] }, pick(r, ['filters', 'kernel_size', 'strides'])],
+        ['Conv3DTranspose', { filters: 2, kernel_size: [2, 2, 2], strides: [2, 2, 2], padding: 'valid' }, { kernel: [2, 2, 2, 2, 3], bias: [2] }, pick(r, ['filters', 'kernel_size', 'strides'])],
+        ['UpSampling1D', { size: 2 }, {}, 'size'],
+        ['UpSampling3D', { size: [2, 2, 2] }, {}, 'size'],
+        ['ZeroPadding3D', { padding: [[1, 1], [1, 1], [1, 1]] }, {}, 'padding'],
+        ['Cropping3D', { cropping: [[1, 1], [1, 1], [1, 1]] }, {}, 'cropping'],
+        ['GlobalMaxPooling3D', { keepdims: true }, {}, 'keepdims'],
         ['ConvLSTM2D', { filters: 2, kernel_size: [3, 3], strides: [1, 1], padding: 'same', dilation_rate: [1, 1], return_sequences: true }, { kernel: [3, 3, 3, 8], recurrent_kernel: [3, 3, 2, 8], bias: [8] }, pick(r, ['filters', 'kernel_size', 'strides', 'dilation_rate'])],
       ];
       const inputHostile = r() < 0.25;
@@ -1040,7 +1047,7 @@ const H5_FAMILIES: SemanticFamily[] = [
       // the channels_first rows (src/formats/keras/channels-first.ts) take the same hostile values
       if (key !== 'data_format' && CHANNELS_FIRST.has(cls) && r() < 0.3) cfg.data_format = 'channels_first';
       if (cls === 'BatchNormalization' && key !== 'axis' && r() < 0.3) cfg.axis = 1;
-      const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : cls === 'ConvLSTM2D' ? [null, 3, 8, 8, 3] : [null, 8, 8, 3];
+      const shape = cls === 'Dense' || cls === 'RepeatVector' ? [null, 3] : cls === 'Embedding' ? [null, 5] : cls === 'ConvLSTM2D' || cls.endsWith('3D') || cls === 'Conv3DTranspose' ? [null, 3, 8, 8, 3] : cls.endsWith('1D') || cls === 'Conv1DTranspose' ? [null, 8, 3] : [null, 8, 8, 3];
       let input: unknown = shape;
       let desc: string;
       if (inputHostile) {
