@@ -18,7 +18,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { ortRun } from '../../support/ort.js';
 import { npyTensor } from '../tensorflow/helpers.js';
-import { predict, relError, tfjsModelFromH5 } from './tfjs-oracle.js';
+import { nnportRun, predict, relError, tfjsModelFromH5 } from './tfjs-oracle.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/keras_conv_lstm.py');
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-keras-convlstm-'));
@@ -55,8 +55,7 @@ describe('Keras ConvLSTM files (tf.keras 2.15 .h5, Keras 3 .keras) against NumPy
     const g = model.graph;
     const { xs, want } = arrays(base, inputs, outputs);
     expect(g.inputs.length).toBe(inputs);
-    const { outputs: values } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
-    const got = g.outputs.map((o) => values.get(o.name)!);
+    const got = await nnportRun(g, xs);
     const ort = [...(await ortRun((await convert(model, 'convlstm.onnx')).bytes, xs)).values()];
     expect(got.length).toBe(outputs);
     expect(ort.length).toBe(outputs);

@@ -5,12 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
-import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { ortRun } from '../../support/ort.js';
 import { CONV_LSTM_MODELS } from './conv-lstm-models.js';
-import { predict, randomInput, relError, tf, tfjsRoundTrip } from './tfjs-oracle.js';
+import { nnportRun, predict, randomInput, relError, tf, tfjsRoundTrip } from './tfjs-oracle.js';
 import { seedWeights } from './time-distributed-models.js';
 
 beforeAll(async () => {
@@ -19,11 +17,6 @@ beforeAll(async () => {
 
 /** Concrete input shapes: the unknown batch -> 2. */
 const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d) => (typeof d === 'number' ? d : 2)));
-
-async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
-  const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
-  return g.outputs.map((o) => outputs.get(o.name)!);
-}
 
 describe('Keras ConvLSTM2D against TensorFlow.js', () => {
   it.each(CONV_LSTM_MODELS)('%s (TF.js model.json; and as .onnx in onnxruntime)', async (name, make) => {

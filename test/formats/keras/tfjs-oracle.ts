@@ -7,7 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm';
+import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
 
 let counter = 0;
 
@@ -98,6 +100,12 @@ export function randomInput(shape: number[], seed = 1): Tensor {
     d[i] = s / 2 ** 31 - 1;
   }
   return Tensor.float32(shape, d);
+}
+
+/** nnport's runtime on g, the inputs by position: its outputs in order. */
+export async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
+  const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
+  return g.outputs.map((o) => outputs.get(o.name)!);
 }
 
 /** max |a - b| / max(max |b|, 1e-6): error relative to the reference's scale. */

@@ -12,12 +12,11 @@ import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
 import { convert } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { ortFirst } from '../../support/ort.js';
 import { npyTensor } from '../tensorflow/helpers.js';
-import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { nnportRun, predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 import { seedWeights, td, TD_MODELS } from './time-distributed-models.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/keras_time_distributed.py');
@@ -45,11 +44,6 @@ export function numpyRun(file: Uint8Array, name: string, x: Tensor): Tensor {
 
 /** Concrete input shapes: unknown batch -> 3, unknown time (and frame size) -> 4 (7). */
 const concrete = (g: Graph): number[][] => g.inputs.map((v) => v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 3 : i === 1 ? 4 : 7)));
-
-async function nnportRun(g: Graph, xs: Tensor[]): Promise<Tensor[]> {
-  const { outputs } = await runGraph(g, new Map(g.inputs.map((v, i) => [v.name, xs[i]!] as const)));
-  return g.outputs.map((o) => outputs.get(o.name)!);
-}
 
 describe('Keras TimeDistributed against TensorFlow.js', () => {
   it.each(TD_MODELS)('%s (TF.js model.json; and as .onnx in onnxruntime)', async (_name, make) => {
