@@ -7,34 +7,16 @@
 // interpreter on the .tflite (counted loops unroll) are compared with TensorFlow.js' own
 // graph-model executor (executeAsync); malformed list ops are typed errors.
 import { describe, expect, it } from 'vitest';
-import { convert } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { useTfliteOracle } from '../../support/tflite-test.js';
 import { maxAbsDiff } from './helpers.js';
 import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci, tf1DynamicRnn } from './tensor-list-graphs.js';
 import { f32, I, nnportRun, op, ortRunAll, ph, scalarI, tfjsRun, useTfGraphHarness, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
-const { nnportGraph, check } = useTfGraphHarness('nnport-tflist-', 'lists.pb');
-
-/** The .tflite nnport writes (counted loops unrolled) in the TFLite interpreter against TensorFlow.js; the worst difference. */
-async function checkTflite(m: ModelSpec, feeds: Feed, inputs: string[], oracleModel = m): Promise<{ worst: number; ops: string[] }> {
-  const g = await nnportGraph(m);
-  const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'lists.tflite');
-  const ops = tfliteOpNames(tfl.bytes, 'lists');
-  const got = await oracle.run(tfl.bytes, inputs.map((k) => feeds[k]!.toFloat32()));
-  const want = await tfjsRun(oracleModel, feeds);
-  let worst = 0;
-  for (const [i, w] of want.entries()) {
-    expect(got[i]!.shape).toEqual(w.shape);
-    const d = maxAbsDiff(got[i]!.data as Float32Array, w.toFloat32());
-    worst = Math.max(worst, d);
-    expect(d).toBeLessThan(1e-5);
-  }
-  return { worst, ops };
-}
+const { nnportGraph, check, checkTflite } = useTfGraphHarness('nnport-tflist-', 'lists.pb', oracle);
 
 describe('TensorFlow TensorLists and TensorArrays', () => {
   it('a Keras LSTM loop (TF2: FromTensor read at time, Reserve written at time, Stack): a Loop with a scan output; runtimes = TensorFlow.js', async () => {

@@ -12,6 +12,8 @@ import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { ortRun } from '../../support/ort.js';
+import type { TfliteOracle } from '../../support/tflite-oracle.js';
+import { tfliteOpNames } from '../../support/tflite-test.js';
 import { rng } from '../../support/rng.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 
@@ -190,9 +192,10 @@ export async function ortRunAll(g: Graph, feeds: Feed): Promise<Tensor[]> {
 /**
  * The harness of a test file on hand-written graphs: TensorFlow.js on its CPU backend and a temp
  * dir (made before the file's tests, removed after) that the TF.js model files are read from.
- * `pbName`: the file name the binary GraphDef reads are given.
+ * `pbName`: the file name the binary GraphDef reads are given; `tflite`: the file's TFLite oracle
+ * (useTfliteOracle), for checkTflite.
  */
-export function useTfGraphHarness(dirPrefix: string, pbName: string) {
+export function useTfGraphHarness(dirPrefix: string, pbName: string, tflite?: Pick<TfliteOracle, 'run'>) {
   let dir = '';
   let counter = 0;
   beforeAll(async () => {
@@ -240,5 +243,28 @@ export function useTfGraphHarness(dirPrefix: string, pbName: string) {
     return worst;
   }
 
-  return { nnportGraph, pbGraph, check };
+  /**
+   * The .tflite nnport writes (counted loops unrolled) in the TFLite interpreter, fed `inputs` in
+   * order, against TensorFlow.js (on `oracleModel`): shapes equal, each difference < 1e-5; the
+   * worst difference and the file's op names.
+   */
+  async function checkTflite(m: ModelSpec, feeds: Feed, inputs = Object.keys(feeds), oracleModel = m): Promise<{ worst: number; ops: string[] }> {
+    if (!tflite) throw new Error('useTfGraphHarness: no TFLite oracle given');
+    const g = await nnportGraph(m);
+    const tfl = await convert({ kind: 'graph', format: 'tfjs-graph', graph: g }, 'model.tflite');
+    const ops = tfliteOpNames(tfl.bytes, 'model');
+    const got = await tflite.run(tfl.bytes, inputs.map((k) => feeds[k]!.toFloat32()));
+    const want = await tfjsRun(oracleModel, feeds);
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (const [i, w] of want.entries()) {
+      expect(got[i]!.shape).toEqual(w.shape);
+      const d = maxAbsDiff(got[i]!.data as Float32Array, w.toFloat32());
+      worst = Math.max(worst, d);
+      expect(d).toBeLessThan(1e-5);
+    }
+    return { worst, ops };
+  }
+
+  return { nnportGraph, pbGraph, check, checkTflite };
 }
