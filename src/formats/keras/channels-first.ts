@@ -158,12 +158,7 @@ export function depthwiseFirst(rank: number): LayerRow {
 
 export function convTransposeFirst(rank: number): LayerRow {
   return (e, call) => {
-    const x = one(call);
-    rankOf(call, x, rank);
-    const cfg = call.config;
-    const k = tuple(cfg.kernel_size, rank, 1, `layer '${call.name}' kernel_size`);
-    const s = tuple(cfg.strides, rank, 1, `layer '${call.name}' strides`);
-    const d = tuple(cfg.dilation_rate, rank, 1, `layer '${call.name}' dilation_rate`);
+    const { x, cfg, k, s, d } = convInput(call, rank);
     const filters = cfgNum(cfg, 'filters', NaN);
     const kernel = need(call, 'kernel');
     checkShape(call, 'kernel', kernel, [...k, filters, x.shape[1] ?? null]);
