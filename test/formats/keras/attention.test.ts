@@ -12,11 +12,11 @@ import { UnsupportedError } from '../../../src/ir/errors.js';
 import { parseModelConfig, type Json } from '../../../src/formats/keras/config.js';
 import { multiHeadAttention } from '../../../src/formats/keras/attention.js';
 import type { IrEmitter, LayerCall } from '../../../src/formats/keras/layers.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortFirst } from '../../support/ort.js';
 import { relErr } from '../../support/error-metrics.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { h5NumpyCase } from './h5-numpy-case.js';
 
 const oracle = useTfliteOracle();
 const NETS: Record<string, string[]> = { self: ['x'], cross: ['q', 'v', 'k'], causal: ['x'] };
@@ -25,15 +25,10 @@ const dir = ensureScriptFixtures('keras_attention_h5.py', 'keras-attention', [..
 describe('Keras MultiHeadAttention (.h5, NumPy reference)', () => {
   for (const [net, names] of Object.entries(NETS)) {
     it(`${net}: nnport, onnxruntime and the TFLite interpreter = NumPy`, async () => {
-      const bytes = readFileSync(join(dir, net, 'model.h5'));
-      const feeds: Record<string, Tensor> = Object.fromEntries(names.map((n) => [n, readNpy(readFileSync(join(dir, net, `${n}.npy`)))]));
-      const want = readNpy(readFileSync(join(dir, net, 'y.npy')));
-      const model = await loadModel(bytes, { fileName: `${net}.h5` });
-      const got = [...(await run(model, feeds)).outputs.values()][0]!;
+      const { feeds, want, model, got, fixed } = await h5NumpyCase(dir, net, names);
       const e = relErr(got.toFloat32(), want.toFloat32());
       const eOrt = relErr((await ortFirst((await convert(model, 'm.onnx')).bytes, feeds)).toFloat32(), want.toFloat32());
-      const fixed = await loadModel(bytes, { fileName: `${net}.h5`, inputShapes: Object.fromEntries(names.map((n) => [n, [...feeds[n]!.shape]])) });
-      const [t] = await oracle.run((await convert(fixed, 'm.tflite')).bytes, names.map((n) => feeds[n]!.toFloat32()));
+      const [t] = await oracle.run((await convert(await fixed(), 'm.tflite')).bytes, names.map((n) => feeds[n]!.toFloat32()));
       const eT = relErr(t!.data as Float32Array, want.toFloat32());
       console.log(`MultiHeadAttention ${net}: nnport vs NumPy ${e.toExponential(2)}, onnxruntime ${eOrt.toExponential(2)}, TFLite interpreter ${eT.toExponential(2)}`);
       expect(got.shape).toEqual(want.shape);

@@ -15,6 +15,7 @@ import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { relErr } from '../../support/error-metrics.js';
 import { ortRun } from '../../support/ort.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { h5NumpyCase } from './h5-numpy-case.js';
 import { openH5, tf } from './tfjs-oracle.js';
 
 const oracle = useTfliteOracle();
@@ -29,16 +30,14 @@ const channelsLast = (t: Tensor): Tensor => t.permute([0, ...Array.from({ length
 describe('Keras 1-D / 3-D layers (.h5, NumPy reference)', () => {
   for (const net of NETS) {
     it(`${net}: nnport, onnxruntime and the TFLite interpreter = NumPy`, async () => {
-      const bytes = readFileSync(join(dir, net, 'model.h5'));
-      const x = readNpy(readFileSync(join(dir, net, 'x.npy')));
-      const want = readNpy(readFileSync(join(dir, net, 'y.npy')));
-      const model = await loadModel(bytes, { fileName: `${net}.h5` });
-      const got = [...(await run(model, { x })).outputs.values()][0]!;
+      const c = await h5NumpyCase(dir, net);
+      const { want, model, got } = c;
+      const x = c.feeds.x!;
       const e = relErr(got.toFloat32(), want.toFloat32());
       const onnx = (await convert(model, 'm.onnx')).bytes;
       const o = [...(await ortRun(onnx, [x])).values()][0]!;
       const eO = relErr(o.toFloat32(), want.toFloat32());
-      const fixed = await loadModel(bytes, { fileName: `${net}.h5`, inputShapes: { x: [...x.shape] } });
+      const fixed = await c.fixed();
       if (NO_TFLITE.has(net)) {
         // a channels_first UpSampling3D stays a 5-D Resize: refused by name, never a broken file
         await expect(convert(fixed, 'm.tflite')).rejects.toThrow(UnsupportedError);

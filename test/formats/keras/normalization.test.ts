@@ -2,14 +2,12 @@
 // variance in the config; invert=True; axis over several dims) read from .h5 files written to
 // tf.keras 2.x's layout by scripts/fixtures/keras_preprocessing_h5.py with the outputs computed in
 // NumPy (TensorFlow is not installable here), run by nnport and, as .tflite, by the interpreter.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/numpy/index.js';
-import { convert, loadModel, run } from '../../../src/index.js';
+import { convert } from '../../../src/index.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { relErr } from '../../support/error-metrics.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { h5NumpyCase } from './h5-numpy-case.js';
 
 const oracle = useTfliteOracle();
 const NETS = ['adapted', 'spatial', 'inverted'];
@@ -18,14 +16,9 @@ const dir = ensureScriptFixtures('keras_preprocessing_h5.py', 'keras-preprocessi
 describe('Keras Normalization (.h5, NumPy reference)', () => {
   for (const net of NETS) {
     it(`${net}: nnport and the TFLite interpreter = NumPy`, async () => {
-      const bytes = readFileSync(join(dir, net, 'model.h5'));
-      const x = readNpy(readFileSync(join(dir, net, 'x.npy')));
-      const want = readNpy(readFileSync(join(dir, net, 'y.npy')));
-      const model = await loadModel(bytes, { fileName: `${net}.h5` });
-      const got = [...(await run(model, { x })).outputs.values()][0]!;
+      const { feeds, want, got, fixed } = await h5NumpyCase(dir, net);
       const e = relErr(got.toFloat32(), want.toFloat32());
-      const fixed = await loadModel(bytes, { fileName: `${net}.h5`, inputShapes: { x: [...x.shape] } });
-      const [t] = await oracle.run((await convert(fixed, 'm.tflite')).bytes, [x.toFloat32()]);
+      const [t] = await oracle.run((await convert(await fixed(), 'm.tflite')).bytes, [feeds.x!.toFloat32()]);
       const eT = relErr(t!.data as Float32Array, want.toFloat32());
       console.log(`Normalization ${net}: nnport vs NumPy ${e.toExponential(2)}, TFLite interpreter ${eT.toExponential(2)}`);
       expect(got.shape).toEqual(want.shape);
