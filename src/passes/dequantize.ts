@@ -159,7 +159,7 @@ export function dequantizeGraph(graph: Graph): DequantizeResult {
   const groups = new Map<string, string[]>();
   for (const name of alias.keys()) {
     const r = root(name);
-    groups.set(r, [...(groups.get(r) ?? [r]), name]);
+    (groups.get(r) ?? groups.set(r, [r]).get(r)!).push(name);
   }
   for (const [r, names] of groups) {
     const fixed = names.filter((v) => inputNames.has(v) || outputNames.has(v));

@@ -124,7 +124,7 @@ export async function searchActivationRanges(
   const quantizedAt = new Map<string, string[]>();
   for (const v of plan.keys()) {
     const l = at(v);
-    if (l) quantizedAt.set(l, [...(quantizedAt.get(l) ?? []), v]);
+    if (l) (quantizedAt.get(l) ?? quantizedAt.set(l, []).get(l)!).push(v);
   }
   const paramsOf = (v: string): { scale: number; zeroPoint: number } => {
     const p = plan.get(v)!;
@@ -137,7 +137,7 @@ export async function searchActivationRanges(
   const order = topologicalOrder(L);
   const outputs = new Set(L.outputs.map((o) => o.name));
   const readers = new Map<string, number[]>();
-  order.forEach((n, i) => new Set(n.inputs).forEach((v) => v && readers.set(v, [...(readers.get(v) ?? []), i])));
+  order.forEach((n, i) => new Set(n.inputs).forEach((v) => v && (readers.get(v) ?? readers.set(v, []).get(v)!).push(i)));
 
   /**
    * The nodes from value `v` (made by node `from`; -1: a graph input) to its checkpoint and the

@@ -45,7 +45,10 @@ export function exampleInputs(gd: GraphDef): FeedTensor[] {
   for (const n of nodes) {
     for (const i of dataInputs(n)) {
       const r = parseInput(i).node;
-      readers.set(r, [...(readers.get(r) ?? []), n]);
+      const list = readers.get(r);
+      // (appended in place: a copy per reader is quadratic in a node's readers)
+      if (list) list.push(n);
+      else readers.set(r, [n]);
     }
   }
   return nodes

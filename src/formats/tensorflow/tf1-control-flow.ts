@@ -547,7 +547,7 @@ class Rewriter {
     const groups = new Map<number, number[]>();
     for (const i of regions.keys()) {
       const g = find(i);
-      groups.set(g, [...(groups.get(g) ?? []), i]);
+      (groups.get(g) ?? groups.set(g, []).get(g)!).push(i);
     }
 
     const remove = new Set<string>();

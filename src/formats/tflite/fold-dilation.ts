@@ -160,7 +160,7 @@ export function planDilatedConvs(ops: OpEntry[], tensors: TfliteTensorInfo[], gr
   if (!ops.some((e) => e.name === 'SPACE_TO_BATCH_ND')) return plan;
   const readers = new Map<number, number[]>();
   ops.forEach((e, k) => {
-    for (const i of e.inputs) if (i >= 0) readers.set(i, [...(readers.get(i) ?? []), k]);
+    for (const i of e.inputs) if (i >= 0) (readers.get(i) ?? readers.set(i, []).get(i)!).push(k);
   });
   // an intermediate tensor read by exactly one operator, once, and not a graph output or variable
   const onlyReader = (t: number): number | undefined => {

@@ -142,7 +142,7 @@ export function fuseActivationPatterns(g: Graph): Graph {
   const v: View = { g, producer: new Map(), consumers: new Map(), outputs: new Set(g.outputs.map((o) => o.name)) };
   for (const n of g.nodes) {
     for (const o of n.outputs) if (o) v.producer.set(o, n);
-    for (const i of n.inputs) if (i) v.consumers.set(i, [...(v.consumers.get(i) ?? []), n]);
+    for (const i of n.inputs) if (i) (v.consumers.get(i) ?? v.consumers.set(i, []).get(i)!).push(n);
   }
   const removed = new Set<Node>();
   const replacement = new Map<Node, Node>();
