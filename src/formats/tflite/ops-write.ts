@@ -274,6 +274,16 @@ function fixed3d(n: Node, c: WriteContext, x: string): number[] {
   return info.shape;
 }
 
+/** A 3-D conv's input (its fixed shape) and float weights: TFLite's 3-D convs run float32 only. */
+function conv3dOperands(n: Node, c: WriteContext, op: string, builtin: string): { x: string; inShape: number[]; wName: string; wData: Tensor } {
+  const x = c.tensor(n.inputs[0]!);
+  const inShape = fixed3d(n, c, x);
+  const wName = c.tensor(n.inputs[1]!);
+  const wData = constant(n, c, 1, 'weights');
+  if (c.info(wName).quant) throw new UnsupportedError(`3-D ${op} with quantized weights in a TFLite file`, `node '${n.name}': TFLite's ${builtin} runs float32 only`);
+  return { x, inShape, wName, wData };
+}
+
 const conv3dOptions = (pad: Padding, strides: number[], dilations: number[]): Opts => (b, act) => [BuiltinOptions.Conv3DOptions, Conv3DOptions.createConv3DOptions(b, pad, strides[0]!, strides[2]!, strides[1]!, act, dilations[0]!, dilations[2]!, dilations[1]!)];
 
 /**
@@ -282,11 +292,7 @@ const conv3dOptions = (pad: Padding, strides: number[], dilations: number[]): Op
  * TFLite's CONV_3D has no groups.
  */
 function conv3d(n: Node, c: WriteContext): void {
-  const x = c.tensor(n.inputs[0]!);
-  const inShape = fixed3d(n, c, x);
-  const wName = c.tensor(n.inputs[1]!);
-  const wData = constant(n, c, 1, 'weights');
-  if (c.info(wName).quant) throw new UnsupportedError('3-D Conv with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D runs float32 only`);
+  const { x, inShape, wName, wData } = conv3dOperands(n, c, 'Conv', 'CONV_3D');
   const layout = attrString(n, 'kernel_layout', 'HWIO');
   if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped 3-D Conv in a TFLite file', `node '${n.name}': TFLite's CONV_3D has no groups`);
   // OHWI (O, kD, kH, kW, I) or HWIO (kD, kH, kW, I, O) -> DHWIO
@@ -309,11 +315,7 @@ function conv3d(n: Node, c: WriteContext): void {
  * (conv-transpose-valid.ts). Not dilated, no groups.
  */
 function convTranspose3d(n: Node, c: WriteContext): void {
-  const x = c.tensor(n.inputs[0]!);
-  const inShape = fixed3d(n, c, x);
-  const wName = c.tensor(n.inputs[1]!);
-  const wData = constant(n, c, 1, 'weights');
-  if (c.info(wName).quant) throw new UnsupportedError('3-D ConvTranspose with quantized weights in a TFLite file', `node '${n.name}': TFLite's CONV_3D_TRANSPOSE runs float32 only`);
+  const { x, inShape, wName, wData } = conv3dOperands(n, c, 'ConvTranspose', 'CONV_3D_TRANSPOSE');
   if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('dilated 3-D ConvTranspose in a TFLite file', `node '${n.name}'`);
   const layout = attrString(n, 'kernel_layout', 'HWOI');
   // OHWI (O, kD, kH, kW, I) or HWOI (kD, kH, kW, O, I) -> DHWOI
