@@ -48,6 +48,7 @@ import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';
+import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -148,6 +149,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = decodeHalfWeights(graph).graph;
   // TFLite has no LayerNormalization op: its arithmetic, as TF's converter writes Keras' (decompose-layernorm.ts)
   graph = decomposeLayerNorm(graph).graph;
+  // TFLite has no grid sampler: GridSample becomes GATHER_ND taps and their weights (lower-grid-sample.ts)
+  graph = lowerGridSample(graph, options.fileName);
   // TFLite has no GRU builtin, and its LSTM / RNN compute sigmoid gates and one tanh or relu: a GRU, and
   // an LSTM / RNN with other activations, becomes its steps in plain ops (recurrent-unroll.ts)
   graph = unrollForTflite(fixRecurrentBatch(graph));
@@ -308,6 +311,9 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   // (before prepareForTflite unrolls the GRUs)
   if (options.quantize) recurrentQuantization(graph, options.quantize);
+  // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only
+  const mode = options.quantize?.mode;
+  if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
