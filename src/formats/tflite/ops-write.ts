@@ -46,6 +46,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
+import { dilatedMaxPool, edgePad } from './write-pad-pool.js';
 
 export interface WriteContext {
   file: string;
@@ -86,7 +87,7 @@ interface Spatial {
   explicit?: [number, number][];
 }
 
-function tfSamePads(inSize: number, k: number, s: number, d: number): [number, number] {
+export function tfSamePads(inSize: number, k: number, s: number, d: number): [number, number] {
   const out = Math.ceil(inSize / s);
   const total = Math.max((out - 1) * s + (k - 1) * d + 1 - inSize, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
@@ -96,7 +97,7 @@ function tfSamePads(inSize: number, k: number, s: number, d: number): [number, n
  * `open`: the spatial dims known only when the model runs (-1 in the input's shape_signature): TF's
  * SAME pads follow the input's size, so for them it stands for fixed pads only at stride 1.
  */
-function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
+export function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
   if (autoPad === 'VALID') return { padding: Padding.VALID };
@@ -130,10 +131,10 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
 }
 
 /** Which spatial dims of channels-last `x` are known only at run time. */
-const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
+export const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
 
 /** A PAD (or PADV2 with `value`) of the spatial dims of NHWC tensor `x`; returns the padded tensor. */
-function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
+export function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
   const info = c.info(x);
   const rank = info.shape.length;
   const paddings = new Array<number>(2 * rank).fill(0);
@@ -415,7 +416,10 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     if (kernel.length === 3) return pool3d(n, c, code);
     if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
     const strides = attrInts(n, 'strides', [1, 1]);
-    if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
+    if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) {
+      if (code === BuiltinOperator.MAX_POOL_2D) return dilatedMaxPool(n, c);
+      throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
+    }
     const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y), openSpatial(c, x));
     let input = x;
     if (sp.explicit) {
@@ -667,7 +671,10 @@ const pad: Converter = (n, c) => {
   }
   const mode = attrString(n, 'mode', 'constant');
   if (mode === 'reflect' || mode === 'edge') {
-    if (mode === 'edge') throw new UnsupportedError('Pad mode edge in a TFLite file', `node '${n.name}'`);
+    if (mode === 'edge') {
+      if (computed) throw new UnsupportedError('Pad mode edge with computed pads in a TFLite file', `node '${n.name}'`);
+      return edgePad(n, c, x, y, n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []));
+    }
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }
