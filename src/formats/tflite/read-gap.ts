@@ -10,11 +10,11 @@ import { ReverseSequenceOptions } from '../generated/tflite/reverse-sequence-opt
 import type { OpContext } from './read.js';
 import { fin, finish, floatOut, int, moveData, options, outName, str, tensor, type Converter } from './ops.js';
 
-/** Input i as int64 (ONNX's index type): a constant converted once, or a Cast. */
+/** Input i as int64 (ONNX's index type): a constant converted once (its shape kept), or a Cast. */
 function int64Of(c: OpContext, i: number): string {
   const t = tensor(c, i);
   if (t.dtype === 'int64') return t.name;
-  if (t.data) return c.b.int64s(t.data.toNumbers(), `${t.name}_int64`);
+  if (t.data) return c.b.constant(Tensor.int64([...t.data.shape], t.data.toNumbers()), `${t.name}_int64`);
   const y = c.b.fresh(`${t.name}_int64`);
   c.b.node('Cast', [t.name], [y], { to: int(7) });
   return y;
