@@ -28,6 +28,7 @@ import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.j
 import { addOpts, divOpts, floatInput, floatScalar, mulOpts, stepper, subOpts } from './ops-more-write.js';
 import { int32, normAxis, type Converter, type Opts, type WriteContext } from './ops-write.js';
 import type { WTensor } from './write.js';
+import { convRunTimeWeights, convTransposeRunTimeWeights } from './write-run-time-weights.js';
 
 /** A constant of `dtype` holding `values` (bigint for int64). */
 function filled(dtype: DType, shape: number[], values: number[]): Tensor {
@@ -278,7 +279,10 @@ export const TFLITE_WRITE_GAP_OPS: Record<string, Converter> = {
   ScatterND: scatterNd,
   ScatterElements: scatterElements,
   Scatter: scatterElements,
+  // ONNX's NCHW Conv / ConvTranspose reach the writer only with a computed weight (the layout pass re-lays constant ones)
+  Conv: convRunTimeWeights,
+  ConvTranspose: convTransposeRunTimeWeights,
 };
 
 /** The rows above run in float inside a quantized file (DEQUANTIZE, float op, QUANTIZE): none has an int8 kernel that requantizes. */
-export const FLOAT_ONLY_GAP_OPS: ReadonlySet<string> = new Set(Object.keys(TFLITE_WRITE_GAP_OPS));
+export const FLOAT_ONLY_GAP_OPS: ReadonlySet<string> = new Set(Object.keys(TFLITE_WRITE_GAP_OPS).filter((k) => k !== 'Conv' && k !== 'ConvTranspose'));

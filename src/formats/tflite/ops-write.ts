@@ -47,6 +47,7 @@ import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
 import { dilatedMaxPool, edgePad } from './write-pad-pool.js';
+import { gemmGeneral } from './write-run-time-weights.js';
 
 export interface WriteContext {
   file: string;
@@ -101,9 +102,14 @@ export function spatialPadding(n: Node, inShape: number[], kernel: number[], str
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
   if (autoPad === 'VALID') return { padding: Padding.VALID };
-  if (autoPad === 'SAME_LOWER') throw new UnsupportedError('auto_pad SAME_LOWER in a TFLite file', `node '${n.name}'`);
   const rank = kernel.length;
-  const pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  let pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  if (autoPad === 'SAME_LOWER') {
+    // the odd pixel at the start (TF SAME puts it at the end): explicit pads, fixed sizes only
+    if (open.some(Boolean)) throw new UnsupportedError('auto_pad SAME_LOWER over a dim known only at run time in a TFLite file', `node '${n.name}'`);
+    const totals = kernel.map((k, i) => Math.max((Math.ceil(inShape[1 + i]! / strides[i]!) - 1) * strides[i]! + (k - 1) * dilations[i]! + 1 - inShape[1 + i]!, 0));
+    pads = [...totals.map((t) => t - Math.floor(t / 2)), ...totals.map((t) => Math.floor(t / 2))];
+  }
   const pairs = kernel.map((_, i) => [pads[i]!, pads[i + rank]!] as [number, number]);
   // ceil_mode: pad the end so that VALID floor rounding gives the wanted size
   for (let i = 0; i < rank; i++) {
@@ -354,7 +360,8 @@ function fullyConnected(c: WriteContext, x: string, weights: string, bias: strin
 }
 
 const gemm: Converter = (n, c) => {
-  if (attrInt(n, 'transA', 0) !== 0) throw new UnsupportedError('Gemm with transA in a TFLite file', `node '${n.name}'`);
+  // a computed B, or A transposed: BATCH_MATMUL (write-run-time-weights.ts)
+  if (attrInt(n, 'transA', 0) !== 0 || !(n.inputs[1] && c.constantOf(n.inputs[1]))) return gemmGeneral(n, c);
   const symmetric = c.hybridInputSymmetric(n.inputs[0]!);
   const x = c.tensor(n.inputs[0]!);
   const wName = c.tensor(n.inputs[1]!);
