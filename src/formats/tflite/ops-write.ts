@@ -46,7 +46,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
-import { dilatedMaxPool, edgePad } from './write-pad-pool.js';
+import { averagePoolExcludingPads, dilatedMaxPool, edgePad } from './write-pad-pool.js';
 import { gemmGeneral } from './write-run-time-weights.js';
 
 export interface WriteContext {
@@ -433,7 +433,7 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
       // max: pad with the lowest value; average: only when the padding counts (count_include_pad)
       if (code === BuiltinOperator.MAX_POOL_2D) input = padSpatial(c, x, sp.explicit, -3.4e38);
       else if (attrInt(n, 'count_include_pad', 0) === 1) input = padSpatial(c, x, sp.explicit);
-      else throw new UnsupportedError('AveragePool with explicit padding that does not count in a TFLite file', `node '${n.name}'`);
+      else return averagePoolExcludingPads(n, c, x, y, sp.explicit, kernel, strides);
     }
     const options: Opts = (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, sp.padding, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)];
     c.emit({ code, inputs: [input], outputs: [y], options, fusable: true });

@@ -3,12 +3,17 @@
 //     (every element of the result is an element of the input: int8 moves bytes, nothing rounds);
 //   dilated MaxPool: MAX_POOL_2D has no dilation; the padded input (PADV2 with the lowest value)
 //     is cut into its kh x kw dilated taps, each a STRIDED_SLICE by the pool's strides, and their
-//     MAXIMUM taken: the same max over the same elements.
+//     MAXIMUM taken: the same max over the same elements;
+//   AveragePool with explicit pads that do not count (count_include_pad 0): AVERAGE_POOL_2D of the
+//     zero-padded input (k·k in every divisor), MUL by k·k / (the window's elements inside the input),
+//     a constant per output position.
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInts, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
+import { MulOptions } from '../generated/tflite/mul-options.js';
+import { Pool2DOptions } from '../generated/tflite/pool2-doptions.js';
 import { GatherOptions } from '../generated/tflite/gather-options.js';
 import { Padding } from '../generated/tflite/padding.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
@@ -91,4 +96,25 @@ export function dilatedMaxPool(n: Node, c: WriteContext): void {
   }
   // a 1 x 1 window: the one tap is the output
   if (taps === 1) c.emit({ code: BuiltinOperator.RESHAPE, inputs: [acc!, c.addConstant(`${y}_shape`, int32(outShape))], outputs: [y] });
+}
+
+/** AveragePool whose explicit pads do not count: the padded average rescaled by k·k / (elements inside the input) per output position. */
+export function averagePoolExcludingPads(n: Node, c: WriteContext, x: string, y: string, pairs: [number, number][], kernel: number[], strides: number[]): void {
+  if (c.info(x).quant || c.info(y).quant) throw new UnsupportedError('quantized AveragePool with explicit padding that does not count in a TFLite file', `node '${n.name}'`);
+  if (openSpatial(c, x).some(Boolean)) throw new UnsupportedError('AveragePool with explicit padding that does not count over a dim known only at run time in a TFLite file', `node '${n.name}'`);
+  const inShape = c.shapeOf(x);
+  const outShape = c.shapeOf(y);
+  const [Ho, Wo] = [outShape[1]!, outShape[2]!];
+  // elements of each window inside the input, per axis
+  const inside = (o: number, a: number) => {
+    const start = o * strides[a]! - pairs[a]![0];
+    return Math.min(start + kernel[a]!, inShape[1 + a]!) - Math.max(start, 0);
+  };
+  const factor = new Float32Array(Ho * Wo);
+  for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) factor[i * Wo + j] = (kernel[0]! * kernel[1]!) / (inside(i, 0) * inside(j, 1));
+  const padded = padSpatial(c, x, pairs);
+  const mean = c.addTensor(`${y}_padded_mean`, { ...c.info(y), signature: undefined });
+  c.emit({ code: BuiltinOperator.AVERAGE_POOL_2D, inputs: [padded], outputs: [mean], options: (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, Padding.VALID, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)] });
+  const scale = c.addConstant(`${y}_window_scale`, Tensor.float32([1, Ho, Wo, 1], factor));
+  c.emit({ code: BuiltinOperator.MUL, inputs: [mean, scale], outputs: [y], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], fusable: true });
 }
