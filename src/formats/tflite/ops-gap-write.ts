@@ -4,6 +4,9 @@
 //   IsNaN         NOT_EQUAL(x, x)                   IsInf      EQUAL to +inf / -inf (LOGICAL_OR)
 //   Shrink        SELECT_V2 of x + bias / x - bias / 0 by LESS / GREATER against -lambd / lambd
 //   Celu          max(0, x) + min(0, alpha (EXP(x / alpha) - 1))
+//   Atan / Asin / Acos  ATAN2(x, 1), ATAN2(x, SQRT((1 - x)(1 + x))), ATAN2(SQRT((1 - x)(1 + x)), x)
+//   Asinh / Acosh / Atanh  sign(x) LOG(|x| + SQRT(x² + 1)), LOG(x + SQRT((x - 1)(x + 1))),
+//                 LOG((1 + x) / (1 - x)) / 2
 //   ConstantOfShape  FILL of the shape (a constant one is folded before writing)
 //   EyeLike       the constant (its input's shape is known), RESHAPEd into the output
 //   ReverseSequence  REVERSE_SEQUENCE (seq_dim = time_axis, batch_dim = batch_axis)
@@ -103,6 +106,50 @@ const celu: Converter = (n, c) => {
   const zero = floatScalar(c, y, 'zero', 0);
   op(BuiltinOperator.ADD, [op(BuiltinOperator.MAXIMUM, [x, zero], 'positive'), op(BuiltinOperator.MINIMUM, [neg, zero], 'negative')], '', addOpts, undefined, y);
 };
+
+/** The inverse trigonometric and hyperbolic functions in ATAN2, SQRT and LOG (static shapes: ATAN2 takes equal shapes). */
+function inverseTrig(kind: 'Atan' | 'Asin' | 'Acos' | 'Asinh' | 'Acosh' | 'Atanh'): Converter {
+  return (n, c) => {
+    const x = floatInput(n, c);
+    const y = c.tensor(n.outputs[0]!);
+    const op = stepper(c, y);
+    const one = floatScalar(c, y, 'one', 1);
+    const info = c.info(x);
+    if (info.signature) throw new UnsupportedError(`${n.opType} of a shape known only at run time in a TFLite file`, `node '${n.name}'`);
+    // (1 - x)(1 + x): 1 - x² without the cancellation near |x| = 1
+    const oneMinusSq = () => op(BuiltinOperator.MUL, [op(BuiltinOperator.SUB, [one, x], 'one_minus', subOpts), op(BuiltinOperator.ADD, [one, x], 'one_plus', addOpts)], 'one_minus_square', mulOpts);
+    switch (kind) {
+      case 'Atan': {
+        const ones = c.addConstant(`${y}_ones`, Tensor.float32(info.shape, new Float32Array(info.shape.reduce((a, b) => a * b, 1)).fill(1)));
+        op(BuiltinOperator.ATAN2, [x, ones], '', undefined, undefined, y);
+        return;
+      }
+      case 'Asin':
+        op(BuiltinOperator.ATAN2, [x, op(BuiltinOperator.SQRT, [oneMinusSq()], 'cos')], '', undefined, undefined, y);
+        return;
+      case 'Acos':
+        op(BuiltinOperator.ATAN2, [op(BuiltinOperator.SQRT, [oneMinusSq()], 'sin'), x], '', undefined, undefined, y);
+        return;
+      case 'Asinh': {
+        const abs = op(BuiltinOperator.ABS, [x], 'abs');
+        const root = op(BuiltinOperator.SQRT, [op(BuiltinOperator.ADD, [op(BuiltinOperator.MUL, [x, x], 'square', mulOpts), one], 'square_plus_one', addOpts)], 'root');
+        const l = op(BuiltinOperator.LOG, [op(BuiltinOperator.ADD, [abs, root], 'sum', addOpts)], 'log');
+        op(BuiltinOperator.MUL, [op(BuiltinOperator.SIGN, [x], 'sign'), l], '', mulOpts, undefined, y);
+        return;
+      }
+      case 'Acosh': {
+        const sq = op(BuiltinOperator.MUL, [op(BuiltinOperator.SUB, [x, one], 'minus_one', subOpts), op(BuiltinOperator.ADD, [x, one], 'plus_one', addOpts)], 'square_minus_one', mulOpts);
+        op(BuiltinOperator.LOG, [op(BuiltinOperator.ADD, [x, op(BuiltinOperator.SQRT, [sq], 'root')], 'sum', addOpts)], '', undefined, undefined, y);
+        return;
+      }
+      case 'Atanh': {
+        const ratio = op(BuiltinOperator.DIV, [op(BuiltinOperator.ADD, [one, x], 'one_plus', addOpts), op(BuiltinOperator.SUB, [one, x], 'one_minus', subOpts)], 'ratio', divOpts);
+        op(BuiltinOperator.MUL, [op(BuiltinOperator.LOG, [ratio], 'log'), floatScalar(c, y, 'half', 0.5)], '', mulOpts, undefined, y);
+        return;
+      }
+    }
+  };
+}
 
 const constantOfShape: Converter = (n, c) => {
   const y = c.tensor(n.outputs[0]!);
@@ -273,6 +320,12 @@ export const TFLITE_WRITE_GAP_OPS: Record<string, Converter> = {
   IsInf: isInf,
   Shrink: shrink,
   Celu: celu,
+  Atan: inverseTrig('Atan'),
+  Asin: inverseTrig('Asin'),
+  Acos: inverseTrig('Acos'),
+  Asinh: inverseTrig('Asinh'),
+  Acosh: inverseTrig('Acosh'),
+  Atanh: inverseTrig('Atanh'),
   ConstantOfShape: constantOfShape,
   EyeLike: eyeLike,
   ReverseSequence: reverseSequence,

@@ -3,6 +3,7 @@
 //   REVERSE_SEQUENCE  ReverseSequence (ONNX takes batch / time axes 0 and 1 only: others refused)
 //   SCATTER_ND        ScatterND with reduction 'add' onto zeros of the shape: TFLite's kernel
 //                     writes the updates into zeros and sums the ones at a repeated index
+//   ATAN2             Atan(y / x), plus pi (the sign of y's) where x < 0, sign(y) pi / 2 where x = 0
 import { UnsupportedError } from '../../ir/errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
@@ -42,7 +43,26 @@ const scatterNd: Converter = (c) => {
   finish(c, 0, y);
 };
 
+const atan2: Converter = (c) => {
+  const yv = fin(c, 0);
+  const xv = fin(c, 1);
+  const out = floatOut(c, 0);
+  const t = (tag: string) => c.b.fresh(`${outName(c)}_${tag}`);
+  const node = (op: string, inputs: string[], tag: string) => {
+    const v = t(tag);
+    c.b.node(op, inputs, [v]);
+    return v;
+  };
+  const a = node('Atan', [node('Div', [yv, xv], 'ratio')], 'atan');
+  const pi = node('Where', [node('Less', [yv, c.b.float(0, 'zero')], 'y_negative'), c.b.float(-Math.PI, 'minus_pi'), c.b.float(Math.PI, 'pi')], 'pi_signed');
+  const left = node('Where', [node('Less', [xv, c.b.float(0, 'zero')], 'x_negative'), node('Add', [a, pi], 'shifted'), a], 'quadrant');
+  const axis = node('Mul', [node('Sign', [yv], 'y_sign'), c.b.float(Math.PI / 2, 'half_pi')], 'on_axis');
+  c.b.node('Where', [node('Equal', [xv, c.b.float(0, 'zero')], 'x_zero'), axis, left], [out]);
+  finish(c, 0, out);
+};
+
 export const TFLITE_READ_GAP_OPS: Record<string, Converter> = {
   REVERSE_SEQUENCE: reverseSequence,
   SCATTER_ND: scatterNd,
+  ATAN2: atan2,
 };
