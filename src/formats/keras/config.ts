@@ -31,6 +31,8 @@ export interface KerasLayer {
 export interface OpCallArgs {
   first: Json;
   kwargs: JsonObject;
+  /** a layer whose tensors come by keyword (KEYWORD_INPUTS): the argument each of the call's tensors is */
+  roles?: string[];
 }
 
 /** Keras 2's layers that record a call of a TF function (`x * 2`, `tf.concat`, `x[:, 0]`) by its API name. */
@@ -188,7 +190,11 @@ function keras3Op(l: JsonObject, name: string, file: string): void {
 }
 
 /** Layers called on several tensors given by keyword (query, value, key): in this order among the call's inputs. */
-const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key'] };
+const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key', 'query_mask', 'value_mask', 'key_mask', 'attention_mask'] };
+/** Keyword tensors refused by name: Keras 3's explicit masks of MultiHeadAttention (a Keras mask is read from the layer that makes it). */
+const REFUSED_KEYWORD_TENSORS = new Set(['query_mask', 'value_mask', 'key_mask']);
+/** Layers called on a list of tensors whose call flags (use_causal_mask, return_attention_scores) nnport reads. */
+const FLAGGED_CALLS = new Set(['Attention', 'AdditiveAttention']);
 
 /**
  * One call of a layer whose tensors come by keyword (MultiHeadAttention(query, value, key=...)):
@@ -217,13 +223,24 @@ function parseKeywordCall(node: Json, order: readonly string[], file: string, na
     else flags[k] = v;
   }
   const refs: KerasTensorRef[] = [];
+  const roles: string[] = [];
   for (const k of order) {
     const v = given.get(k);
     if (v === undefined || v === null) continue;
-    if (refs.length < order.indexOf(k)) fail(file, `layer '${name}': '${k}' is given without '${order[refs.length]}'`);
+    if (REFUSED_KEYWORD_TENSORS.has(k)) throw new UnsupportedError(`Keras call argument '${k}' given a tensor`, `layer '${name}' in ${file}`);
     refs.push(parseRef(v, file, `layer '${name}' argument '${k}'`));
+    roles.push(k);
   }
-  return { refs, args: { first: null, kwargs: flags } };
+  if (roles[0] !== order[0] || roles[1] !== order[1]) fail(file, `layer '${name}': called without its '${order[0]}' and '${order[1]}' tensors`);
+  return { refs, args: { first: null, kwargs: flags, roles } };
+}
+
+/** The call flags of a layer called on a list (Attention([q, v], use_causal_mask=True)): Keras 2's ride on each input, Keras 3's are the node's kwargs. */
+function callFlags(node: Json): JsonObject {
+  if (isObject(node)) return isObject(node.kwargs) ? node.kwargs : {};
+  const first = Array.isArray(node) ? node[0] : undefined;
+  const kw = Array.isArray(first) ? first[3] : undefined;
+  return isObject(kw) ? kw : {};
 }
 
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
@@ -271,7 +288,9 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
         const calls = l.inbound_nodes.map((node) => (keywordInputs ? parseKeywordCall(node, keywordInputs, file, name) : parseOpCall(node, file, name)));
         return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };
       }
-      return { className: l.class_name, name, config, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
+      const calls = parseCalls(l.inbound_nodes, file, { className: l.class_name, name });
+      if (FLAGGED_CALLS.has(l.class_name) && Array.isArray(l.inbound_nodes)) return { className: l.class_name, name, config, calls, opArgs: l.inbound_nodes.map((node) => ({ first: null, kwargs: callFlags(node) })) };
+      return { className: l.class_name, name, config, calls };
     });
     return {
       className: 'Functional',

@@ -10,10 +10,14 @@
 // config says zero_output_for_mask; TF.js has no such argument. With an initial state, Keras'
 // outputs before the first unmasked step are zeros where TF.js' are the initial h.
 // GlobalAveragePooling1D takes Keras' masked mean (TF.js refuses to build it with a mask).
+// MultiHeadAttention / Attention / AdditiveAttention apply their inputs' masks and pass the query's on
+// (attention.ts). Merges: Keras 2, TF.js and Keras 3.0-3.3 AND the masks (an unmasked input counts as
+// all true); Keras >= 3.4 ORs them and drops the mask when an input has none (its Concatenate: any over
+// the concatenated masks). A Concatenate along the time axis concatenates the masks (true for an unmasked input).
 // The mask is emitted only when a layer reads it: a mask nothing consumes changes nothing. A layer
-// that would consume it and nnport does not implement (Softmax, attention, TimeDistributed around
-// other than a per-step layer, a Concatenate along the time axis) is refused by name. Layers that do
-// not support masking end it (Keras drops the mask there; TF.js refuses to build such a model).
+// that would consume it and nnport does not implement (Softmax, TimeDistributed around other than a
+// per-step layer) is refused by name. Layers that do not support masking end it (Keras drops the
+// mask there; TF.js refuses to build such a model).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Graph, Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -21,6 +25,14 @@ import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import type { RecurrentOp } from '../../ir/ops/recurrent.js';
 import { isObject, type JsonObject } from './config.js';
 import { int, ints, type IrEmitter, type KValue, type LayerCall } from './layers.js';
+
+/** Whether the file is Keras 3 at `major.minor` or later (a Keras 3 file that gives no version: the latest). */
+export function kerasAtLeast(e: IrEmitter, major: number, minor: number): boolean {
+  if (!e.keras3) return major < 3;
+  const v = e.kerasVersion;
+  if (!v || v[0] !== 3) return true;
+  return v[0] > major || (v[0] === major && v[1]! >= minor);
+}
 
 /** A step mask, emitted on first use: the name of a bool [B, T] value (true: the step counts). */
 export interface MaskRef {
@@ -70,7 +82,9 @@ const PASS = new Set([
 /** Merges: the output mask is the AND of the inputs' masks (an input without one counts as all true). */
 const MERGE = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 /** Layers whose Keras call reads the mask, which nnport does not compute masked. */
-const CONSUMERS = new Set(['Softmax', 'Attention', 'AdditiveAttention', 'MultiHeadAttention']);
+const CONSUMERS = new Set(['Softmax']);
+/** Layers whose rows apply their inputs' masks and set their outputs' (attention.ts). */
+const OWN_MASKS = new Set(['MultiHeadAttention', 'Attention', 'AdditiveAttention', 'Masking', 'Embedding', 'GlobalAveragePooling1D']);
 /** The recurrent layers: their rows take the mask themselves (maskedRecurrent). */
 const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
 
@@ -80,7 +94,7 @@ const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
  */
 export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[]): KValue[] {
   const masks = call.inputs.map((v) => v.mask);
-  if (!masks.some(Boolean) || RECURRENT.has(call.className) || ['Masking', 'Embedding', 'GlobalAveragePooling1D'].includes(call.className)) return outputs;
+  if (!masks.some(Boolean) || RECURRENT.has(call.className) || OWN_MASKS.has(call.className)) return outputs;
   const what = `layer '${call.name}' (${call.className}) is given the mask of an Embedding(mask_zero=True) or Masking layer`;
   if (CONSUMERS.has(call.className)) throw new UnsupportedError(`Keras ${call.className} with a mask`, `${what}, which it would apply`);
   const seq = (v: KValue | undefined) => v !== undefined && v.shape.length >= 3;
@@ -95,18 +109,31 @@ export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[])
   }
   if (MERGE.has(call.className)) {
     const out = outputs[0]!;
-    if (call.className === 'Concatenate') {
-      const axis = typeof call.config.axis === 'number' ? call.config.axis : -1;
-      const rank = out.shape.length;
-      if ((axis < 0 ? axis + rank : axis) === 1) throw new UnsupportedError('Keras Concatenate along the time axis with a mask', what);
-    }
     if (!seq(out)) return outputs;
+    const rank = out.shape.length;
+    const axis = typeof call.config.axis === 'number' ? call.config.axis : -1;
+    if (call.className === 'Concatenate' && (axis < 0 ? axis + rank : axis) === 1) return [{ ...out, mask: lazy(() => concatMasks(e, call)) }, ...outputs.slice(1)];
     const given = masks.filter((m): m is MaskRef => m !== undefined);
-    const mask = given.length === 1 ? given[0]! : lazy(() => given.slice(1).reduce((a, m, i) => node(e, 'And', [a, m.value()], `${call.name}/mask_and${i}`), given[0]!.value()));
+    const or = kerasAtLeast(e, 3, 4);
+    // Keras >= 3.4: OR, and no mask where an input has none (Concatenate: any over an all-true input's mask)
+    if (or && given.length < masks.length) return outputs;
+    const op = or ? 'Or' : 'And';
+    const mask = given.length === 1 ? given[0]! : lazy(() => given.slice(1).reduce((a, m, i) => node(e, op, [a, m.value()], `${call.name}/mask_${op.toLowerCase()}${i}`), given[0]!.value()));
     return [{ ...out, mask }, ...outputs.slice(1)];
   }
   // Keras' layers without supports_masking drop the mask (their call never sees it)
   return outputs;
+}
+
+/** A time-axis Concatenate's mask: the inputs' [B, T_i] masks joined, all true for an unmasked input. */
+function concatMasks(e: IrEmitter, call: LayerCall): string {
+  const n = call.name;
+  const parts = call.inputs.map((x, i) => {
+    if (x.mask) return x.mask.value();
+    const steps = node(e, 'Slice', [node(e, 'Shape', [x.name], `${n}/input${i}_shape`), e.constant(`${n}/zero_index`, Tensor.int64([1], [0])), e.constant(`${n}/two_index`, Tensor.int64([1], [2]))], `${n}/input${i}_steps`);
+    return node(e, 'Expand', [e.constant(`${n}/true`, new Tensor('bool', [1, 1], new Uint8Array([1]))), steps], `${n}/input${i}_mask`);
+  });
+  return node(e, 'Concat', parts, `${n}/mask`, { axis: int(1) });
 }
 
 /**
@@ -181,6 +208,7 @@ function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutpu
     file: e.file,
     keras3: e.keras3,
     tfjsSaved: e.tfjsSaved,
+    ...(e.kerasVersion && { kerasVersion: e.kerasVersion }),
     constant(name: string, t: Tensor): string {
       const key = `\u0000held${held.size}:${name}`;
       held.set(key, { name, t });
