@@ -122,8 +122,8 @@ function holdsTensor(v: Json, keras2: boolean): boolean {
 }
 
 /**
- * A call's keyword arguments: a recurrent layer's `initial_state` tensors are appended to `refs`;
- * any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
+ * A call's keyword arguments: a recurrent layer's `initial_state` tensors and a Softmax's `mask` are
+ * appended to `refs`; any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
  * rather than dropped, which would build the layer without it.
  */
 function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer: { className: string; name: string }, file: string, keras2: boolean): void {
@@ -131,6 +131,8 @@ function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer:
   for (const [key, v] of Object.entries(kwargs)) {
     if (!holdsTensor(v, keras2)) continue;
     if (key === 'initial_state' && INITIAL_STATE_LAYERS.has(layer.className) && !keras2) collectKeras3Args(v, refs, file, `layer '${layer.name}'`);
+    // Softmax()(scores, mask=m): the mask joins the call's inputs after the scores
+    else if (key === 'mask' && layer.className === 'Softmax') refs.push(parseRef(v, file, `layer '${layer.name}' argument 'mask'`));
     else throw new UnsupportedError(`Keras call argument '${key}' given a tensor`, `layer '${layer.name}' (${layer.className}) in ${file}`);
   }
 }
@@ -256,9 +258,10 @@ function parseCalls(inbound: Json | undefined, file: string, layer: { className:
       return refs;
     }
     if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
-    // Keras 2: [layer, node, tensor, kwargs] per input
-    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], [], layer, file, true);
-    return node.map((r) => parseRef(r, file, `layer '${name}'`));
+    // Keras 2: [layer, node, tensor, kwargs] per input (the call's keyword arguments ride on each)
+    const extra: KerasTensorRef[] = [];
+    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], extra, layer, file, true);
+    return [...node.map((r) => parseRef(r, file, `layer '${name}'`)), ...extra];
   });
 }
 

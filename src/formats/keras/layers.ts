@@ -21,7 +21,7 @@ import {
   zeroPaddingFirst,
 } from './channels-first.js';
 import { dotLayer } from './dot.js';
-import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
+import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskedSoftmax, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
 import { denseAttention, denseAttentionWeightRoles, multiHeadAttention } from './attention.js';
@@ -819,7 +819,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   ThresholdedReLU: thresholdedRelu,
   ELU: elu,
   PReLU: prelu,
-  Softmax: softmaxLayer,
+  Softmax: maskedSoftmax(softmaxLayer),
   ZeroPadding1D: byDataFormat(zeroPadding(1), zeroPaddingFirst(1)),
   ZeroPadding2D: byDataFormat(zeroPadding(2), zeroPaddingFirst(2)),
   ZeroPadding3D: byDataFormat(zeroPadding(3), zeroPaddingFirst(3)),

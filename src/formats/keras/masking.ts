@@ -96,6 +96,9 @@ export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[])
   const masks = call.inputs.map((v) => v.mask);
   if (!masks.some(Boolean) || RECURRENT.has(call.className) || OWN_MASKS.has(call.className)) return outputs;
   const what = `layer '${call.name}' (${call.className}) is given the mask of an Embedding(mask_zero=True) or Masking layer`;
+  // (a Softmax given its mask by keyword applies that one: maskedSoftmax)
+  if (call.className === 'Softmax' && call.inputs.length === 2) return outputs;
+  // Keras adds the [batch, steps] mask to the scores broadcast from their last axes: only a [batch, steps] input (never a sequence) would take it
   if (CONSUMERS.has(call.className)) throw new UnsupportedError(`Keras ${call.className} with a mask`, `${what}, which it would apply`);
   const seq = (v: KValue | undefined) => v !== undefined && v.shape.length >= 3;
   if (call.className === 'TimeDistributed') {
@@ -134,6 +137,50 @@ function concatMasks(e: IrEmitter, call: LayerCall): string {
     return node(e, 'Expand', [e.constant(`${n}/true`, new Tensor('bool', [1, 1], new Uint8Array([1]))), steps], `${n}/input${i}_mask`);
   });
   return node(e, 'Concat', parts, `${n}/mask`, { axis: int(1) });
+}
+
+/**
+ * Softmax()(scores, mask=m) (a mask given by keyword: its second input), as the file's Keras computes
+ * it: tf.keras 2 and Keras < 3.13 add (1 - m)·-1e9 (tf.keras 2's softmax_robust_masking and Keras >=
+ * 3.13: where(m > 0.5, x, -1e9)); Keras >= 3.10 multiplies the output by the mask (zeros where a whole
+ * row is masked). The output's Keras mask (that tensor) is refused by any layer that would apply it.
+ */
+export function maskedSoftmax(row: (e: IrEmitter, call: LayerCall) => KValue[]): (e: IrEmitter, call: LayerCall) => KValue[] {
+  return (e, call) => {
+    if (call.inputs.length !== 2) return row(e, call);
+    const [x, m] = call.inputs as [KValue, KValue];
+    const where = `layer '${call.name}' (Softmax)`;
+    if (e.tfjsSaved) throw new UnsupportedError('a TF.js Softmax given a mask (TF.js ignores it)', where);
+    if (m.shape.length > x.shape.length) throw new UnsupportedError(`Keras Softmax with a rank-${m.shape.length} mask on a rank-${x.shape.length} input`, where);
+    const n = call.name;
+    const whereStyle = kerasAtLeast(e, 3, 13) || (!e.keras3 && call.config.robust_masking === true);
+    const keep = whereStyle ? keepOf(e, n, m) : undefined;
+    const [y0] = row(e, { ...call, inputs: [{ name: maskedScores(e, n, x, m, keep), shape: x.shape }] });
+    let y = y0!.name;
+    if (kerasAtLeast(e, 3, 10)) {
+      // (Keras 3.13 multiplies by the mask made bool; 3.10 - 3.12 by the mask as given)
+      const factor = keep ? node(e, 'Cast', [keep], `${n}/mask_kept_float`, { to: int(1) }) : node(e, 'Cast', [m.name], `${n}/mask_factor`, { to: int(1) });
+      y = node(e, 'Mul', [y, factor], `${n}/masked_output`);
+    }
+    const refused = lazy(() => {
+      throw new UnsupportedError('a layer applying the Keras mask of a Softmax given a mask by keyword', `${where}: Keras passes that mask on`);
+    });
+    return [{ name: y, shape: x.shape, mask: refused }];
+  };
+}
+
+/** A mask as Keras' where-style masking reads it: bool as is, numbers > 0.5. */
+function keepOf(e: IrEmitter, n: string, m: KValue): string {
+  const f = node(e, 'Cast', [m.name], `${n}/mask_float`, { to: int(1) });
+  return node(e, 'Greater', [f, e.constant(`${n}/half`, Tensor.float32([], [0.5]))], `${n}/mask_kept`);
+}
+
+/** `keep` given: where(keep, x, -1e9); otherwise x + (1 - m)·-1e9. */
+function maskedScores(e: IrEmitter, n: string, x: KValue, m: KValue, keep: string | undefined): string {
+  const masked = e.constant(`${n}/masked_value`, Tensor.float32([], [-1e9]));
+  if (keep) return node(e, 'Where', [keep, x.name, masked], `${n}/scores_masked`);
+  const dropped = node(e, 'Sub', [e.constant(`${n}/one`, Tensor.float32([], [1])), node(e, 'Cast', [m.name], `${n}/mask_as_float`, { to: int(1) })], `${n}/dropped`);
+  return node(e, 'Add', [x.name, node(e, 'Mul', [dropped, masked], `${n}/score_bias`)], `${n}/scores_masked`);
 }
 
 /**

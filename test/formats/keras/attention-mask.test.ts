@@ -12,7 +12,8 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel, run } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
-import type { Json } from '../../../src/formats/keras/config.js';
+import { parseModelConfig, type Json } from '../../../src/formats/keras/config.js';
+import { kerasToGraph } from '../../../src/formats/keras/to-graph.js';
 import { denseAttention, denseAttentionWeightRoles } from '../../../src/formats/keras/attention.js';
 import type { IrEmitter, KValue, LayerCall } from '../../../src/formats/keras/layers.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
@@ -34,6 +35,9 @@ const NETS: Record<string, [string, string[]]> = {
   'pos-k3': ['model.keras', ['ids', 'pos']],
   axes2: ['model.h5', ['x', 'm']],
   'k3-scores': ['model.keras', ['ids']],
+  'softmax-k2': ['model.h5', ['q', 'k', 'v', 'm']],
+  'softmax-k310': ['model.keras', ['q', 'k', 'v', 'm']],
+  'softmax-k313': ['model.keras', ['q', 'k', 'v', 'm']],
 };
 const dir = ensureScriptFixtures('keras_attention_mask_h5.py', 'keras-attention-mask', Object.keys(NETS));
 
@@ -75,5 +79,31 @@ describe('Keras Attention / AdditiveAttention: hostile configs', () => {
     expect(() => denseAttention(emitter, call('AdditiveAttention', [q, q]))).toThrow(FormatError);
     expect(denseAttentionWeightRoles('Attention', { use_scale: true, score_mode: 'concat' })).toEqual(['scale', 'concat_score_weight']);
     expect(denseAttentionWeightRoles('AdditiveAttention', {})).toEqual(['scale']);
+  });
+});
+
+describe('Keras Softmax given a mask by keyword: hostile configs', () => {
+  const model = (head: Record<string, unknown>[], maskShape = [null, 4, 5]) => ({
+    class_name: 'Functional',
+    config: {
+      name: 'm',
+      layers: [
+        { class_name: 'InputLayer', name: 'x', config: { name: 'x', batch_input_shape: [null, 4, 5], dtype: 'float32' }, inbound_nodes: [] },
+        { class_name: 'InputLayer', name: 'm', config: { name: 'm', batch_input_shape: maskShape, dtype: 'float32' }, inbound_nodes: [] },
+        { class_name: 'Softmax', name: 'softmax', config: { name: 'softmax', axis: -1 }, inbound_nodes: [[['x', 0, 0, { mask: ['m', 0, 0] }]]] },
+        ...head,
+      ],
+      input_layers: [['x', 0, 0], ['m', 0, 0]],
+      output_layers: [[head.length ? String(head[head.length - 1]!.name) : 'softmax', 0, 0]],
+    },
+  });
+  const read = (cfg: unknown, options: { tfjsSaved?: boolean } = {}) => kerasToGraph(parseModelConfig(cfg as Json, 'm.h5'), () => new Map(), 'm.h5', options);
+
+  it('its output mask reaching a layer that applies it, a mask of higher rank, a TF.js file: refused by name', () => {
+    expect(read(model([])).nodes.map((n) => n.opType)).toContain('Softmax');
+    const pool = { class_name: 'GlobalAveragePooling1D', name: 'pool', config: { name: 'pool' }, inbound_nodes: [[['softmax', 0, 0, {}]]] };
+    expect(() => read(model([pool]))).toThrow(/a layer applying the Keras mask of a Softmax given a mask by keyword.*layer 'softmax'/);
+    expect(() => read(model([], [null, 2, 4, 5]))).toThrow(/Softmax with a rank-4 mask on a rank-3 input/);
+    expect(() => read(model([]), { tfjsSaved: true })).toThrow(/TF.js Softmax given a mask/);
   });
 });
