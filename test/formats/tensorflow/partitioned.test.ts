@@ -16,7 +16,11 @@ import type { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ortRun } from '../../support/ort.js';
+import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
+import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
+import { Tensor as T } from '../../../src/ir/tensor.js';
 import { npyTensor } from './helpers.js';
+import { pythonRun } from './python-runs.js';
 
 const FIX = join(REPO_ROOT, 'test/fixtures/tf-partitioned');
 const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8')) as Record<string, number[][]>;
@@ -102,4 +106,70 @@ describe('partitioned variables', () => {
       expect((err as FormatError).message).toMatch(/model\.(meta|index)/);
     });
   }
+});
+
+describe('embedding_lookup of a partitioned table', () => {
+  it("DynamicPartition / GatherV2 / ParallelDynamicStitch over the parts: y = sum(table rows of ids * d) + c equals NumPy's, in nnport and onnxruntime", async () => {
+    const m = await graphModel(join(FIX, 'embedding/model.meta'), { outputs: ['y'] });
+    const ids = npyTensor(join(FIX, 'ids.npy'));
+    const want = npyTensor(join(FIX, 'emb_y.npy'));
+    const [got, ort] = await outputs(m, ids);
+    expect(got.shape).toEqual([2, 3]);
+    expect(maxAbsDiff(got.toFloat32(), want.toFloat32())).toBeLessThan(1e-5);
+    expect(maxAbsDiff(ort.toFloat32(), want.toFloat32())).toBeLessThan(1e-5);
+  });
+});
+
+/** x [4, 2] split by DynamicPartition (1-D and 2-D partitions) and stitched back by DynamicStitch (duplicates: the later wins) and ParallelDynamicStitch. */
+function stitchGraph(): Uint8Array {
+  const shape = (...d: number[]) => ({ dim: d.map((size) => ({ size })) });
+  const ints = (name: string, dims: number[], v: number[]) => ({
+    name,
+    op: 'Const',
+    attr: { dtype: { type: 3 }, value: { tensor: { dtype: 3, tensor_shape: shape(...dims), tensor_content: new Uint8Array(Int32Array.from(v).buffer) } } },
+  });
+  const F = { T: { type: 1 } };
+  return tensorflow.GraphDef.encode({
+    node: [
+      { name: 'x', op: 'Placeholder', attr: { dtype: { type: 1 }, shape: { shape: shape(4, 2) } } },
+      ints('p', [4], [1, 0, 1, 2]),
+      { name: 'part', op: 'DynamicPartition', input: ['x', 'p'], attr: { ...F, num_partitions: { i: 3 } } },
+      ints('all', [4], [0, 1, 2, 3]),
+      // part 0 is x row 1, part 1 rows 0 and 2, part 2 row 3
+      ints('i0', [1], [3]),
+      ints('i1', [2], [1, 0]),
+      ints('i2', [1], [2]),
+      // x first, then the parts over it: every row's last writer is a part
+      { name: 'stitch', op: 'DynamicStitch', input: ['all', 'i0', 'i1', 'i2', 'x', 'part', 'part:1', 'part:2'], attr: { ...F, N: { i: 4 } } },
+      { name: 'parallel', op: 'ParallelDynamicStitch', input: ['i0', 'i1', 'i2', 'part', 'part:1', 'part:2'], attr: { ...F, N: { i: 3 } } },
+      // 2-D partitions over the leading dims of x as [2, 2, 2]
+      ints('shape3', [3], [2, 2, 2]),
+      { name: 'x3', op: 'Reshape', input: ['x', 'shape3'], attr: { ...F, Tshape: { type: 3 } } },
+      ints('p2', [2, 2], [2, 0, 2, 2]),
+      { name: 'part2', op: 'DynamicPartition', input: ['x3', 'p2'], attr: { ...F, num_partitions: { i: 3 } } },
+      { name: 'part2_0', op: 'Identity', input: ['part2'], attr: F },
+      { name: 'part2_2', op: 'Identity', input: ['part2:2'], attr: F },
+    ],
+  }).finish();
+}
+
+describe('DynamicPartition / DynamicStitch / ParallelDynamicStitch against the NumPy runner', () => {
+  it('1-D and 2-D partitions, a stitch whose later duplicates win, a parallel stitch: nnport and onnxruntime equal NumPy', async () => {
+    const pb = stitchGraph();
+    const outs = ['stitch', 'parallel', 'part2_0', 'part2_2'];
+    const x = new T('float32', [4, 2], Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    const want = pythonRun('numpy', 'dynamic-stitch', pb, x, outs);
+    const graph = await readGraphDef(pb, { fileName: 'stitch.pb', outputs: outs });
+    const r = await run(graph, { x });
+    const ort = [...(await ortRun(graph, [x])).values()];
+    outs.forEach((o, k) => {
+      const w = want.get(o)!;
+      const got = r.outputs.get(graph.outputs[k]!.name)!;
+      expect([...got.shape], o).toEqual([...w.shape]);
+      expect(Array.from(got.toFloat32()), o).toEqual(Array.from(w.toFloat32()));
+      expect(Array.from(ort[k]!.toFloat32()), `${o} (onnxruntime)`).toEqual(Array.from(w.toFloat32()));
+    });
+    // row 0 of the stitch is part:1's x row 2, not x's own row 0: the later index won
+    expect(Array.from(want.get('stitch')!.toFloat32().slice(0, 2))).toEqual([5, 6]);
+  });
 });
