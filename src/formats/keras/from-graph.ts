@@ -12,6 +12,7 @@ import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
+import { normalizationRow } from './normalization-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -589,7 +590,7 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
   const ci = w.isConstant(n.inputs[1]!) ? 1 : 0;
   const c = w.constant(n.inputs[ci]!)!;
   const x = w.input(n, 1 - ci);
-  if (c.size !== 1) unsupported(n, 'with a non-scalar constant operand');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'with a non-scalar constant operand');
   const v = c.toNumbers()[0]!;
   let scale = 1;
   let offset = 0;
@@ -608,7 +609,7 @@ function divRow(w: Writer, n: Node): KTensor[] {
   const c = w.constant(n.inputs[1]!);
   if (w.isConstant(n.inputs[0]!)) unsupported(n, 'of a constant by a tensor');
   if (!c) unsupported(n, 'of two tensors (Keras has no Divide layer)');
-  if (c.size !== 1) unsupported(n, 'by a non-scalar constant');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'by a non-scalar constant');
   if (!isFloatDType(c.dtype)) unsupported(n, `of ${c.dtype} values (integer division)`);
   const v = c.toNumbers()[0]!;
   if (v === 0 || !Number.isFinite(v)) unsupported(n, `by ${v}`);
