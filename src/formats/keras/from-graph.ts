@@ -881,6 +881,12 @@ function bilinearUpsampling(w: Writer, n: Node, x: KTensor, sh: number, sw: numb
   return w.add('Cropping2D', base, { cropping: [[2 * sh, 2 * sh], [2 * sw, 2 * sw]], data_format: 'channels_last' }, [up], shape);
 }
 
+/** clip(alpha x + beta, 0, 1) as Rescaling(alpha, beta) and ReLU(max_value=1), named `name`. */
+function hardSigmoidLayers(w: Writer, x: KTensor, name: string, alpha: number, beta: number): KTensor {
+  const scaled = w.add('Rescaling', `${name}_affine`, { scale: alpha, offset: beta }, [x], x.shape);
+  return w.add('ReLU', name, { max_value: 1, negative_slope: 0, threshold: 0 }, [scaled], x.shape);
+}
+
 function clipRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   // opset 11+: optional min / max inputs; before: attributes (default -FLT_MAX, FLT_MAX: no bound)
@@ -1147,16 +1153,23 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   },
   HardSigmoid: (w, n) => {
     // Keras 2 / TF.js hard_sigmoid is clip(0.2 x + 0.5, 0, 1); Keras 3's is relu6(x + 3) / 6 =
-    // clip(x / 6 + 0.5, 0, 1), PyTorch's nn.Hardsigmoid (the attributes are float32: compare so)
+    // clip(x / 6 + 0.5, 0, 1), PyTorch's nn.Hardsigmoid (the attributes are float32: compare so).
+    // Another slope: Rescaling(alpha, beta) then ReLU(max_value=1), the same clip(alpha x + beta, 0, 1)
     const slope = w.options.keras3 ? 1 / 6 : 0.2;
     const near = (a: number, b: number) => Math.abs(a - b) <= 1e-7 * Math.max(1, Math.abs(b));
-    if (!near(attrFloat(n, 'alpha', 0.2), slope) || !near(attrFloat(n, 'beta', 0.5), 0.5)) unsupported(n, `other than ${w.options.keras3 ? "Keras 3's clip(x/6 + 0.5, 0, 1)" : "Keras 2's clip(0.2x + 0.5, 0, 1)"}`);
-    return [activationLayer(w, n, 'hard_sigmoid')];
+    const alpha = attrFloat(n, 'alpha', 0.2);
+    const beta = attrFloat(n, 'beta', 0.5);
+    if (near(alpha, slope) && near(beta, 0.5)) return [activationLayer(w, n, 'hard_sigmoid')];
+    return [hardSigmoidLayers(w, w.input(n, 0), n.name || n.outputs[0]!, alpha, beta)];
   },
   HardSwish: (w, n) => {
-    // x * relu6(x + 3) / 6: Keras 3's hard_silu; Keras 2 and TF.js have no such activation
-    if (!w.options.keras3) unsupported(n, 'in Keras 2 / TF.js (no hard_silu activation before Keras 3)');
-    return [activationLayer(w, n, 'hard_silu')];
+    // x * relu6(x + 3) / 6: Keras 3's hard_silu; Keras 2 and TF.js have no such activation, so
+    // x times its hard sigmoid at (1/6, 1/2) from Rescaling, ReLU(max_value=1) and Multiply
+    if (w.options.keras3) return [activationLayer(w, n, 'hard_silu')];
+    const x = w.input(n, 0);
+    const base = n.name || n.outputs[0]!;
+    const gate = hardSigmoidLayers(w, x, `${base}_gate`, 1 / 6, 0.5);
+    return [w.add('Multiply', base, {}, [x, gate], x.shape)];
   },
   Softmax: softmaxRow('softmax'),
   LogSoftmax: softmaxRow('log_softmax'),
