@@ -12,6 +12,8 @@ import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
+import { normalizationRow } from './normalization-write.js';
+import { emitConvLstm, findConvLstms, refuseConvLstmStep } from './conv-recurrent-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -25,6 +27,8 @@ export interface KerasLayerOut {
   shape: KShape;
   /** a recurrent layer's last `initialStates` inputs are its initial_state (Keras 2 / TF.js list them after x) */
   initialStates?: number;
+  /** the shape of its state outputs where they are not [batch, units] (ConvLSTM's [batch, ...spatial, filters]) */
+  stateShape?: KShape;
 }
 
 export interface KerasModelOut {
@@ -589,7 +593,7 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
   const ci = w.isConstant(n.inputs[1]!) ? 1 : 0;
   const c = w.constant(n.inputs[ci]!)!;
   const x = w.input(n, 1 - ci);
-  if (c.size !== 1) unsupported(n, 'with a non-scalar constant operand');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'with a non-scalar constant operand');
   const v = c.toNumbers()[0]!;
   let scale = 1;
   let offset = 0;
@@ -608,7 +612,7 @@ function divRow(w: Writer, n: Node): KTensor[] {
   const c = w.constant(n.inputs[1]!);
   if (w.isConstant(n.inputs[0]!)) unsupported(n, 'of a constant by a tensor');
   if (!c) unsupported(n, 'of two tensors (Keras has no Divide layer)');
-  if (c.size !== 1) unsupported(n, 'by a non-scalar constant');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'by a non-scalar constant');
   if (!isFloatDType(c.dtype)) unsupported(n, `of ${c.dtype} values (integer division)`);
   const v = c.toNumbers()[0]!;
   if (v === 0 || !Number.isFinite(v)) unsupported(n, `by ${v}`);
@@ -1001,7 +1005,10 @@ function gatherRow(w: Writer, n: Node): KTensor[] {
   if (step) return [step];
   if (x.timeMajor) unsupported(n, 'on the batch axis of a time-major tensor');
   const idx = w.constant(n.inputs[1]!);
-  if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
+  if (!idx || idx.rank !== 1) {
+    refuseConvLstmStep(w, n);
+    unsupported(n, 'with computed or non-1-D indices');
+  }
   if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
   const c = x.shape[axis];
   if (axis === 0) unsupported(n, 'on the batch axis');
@@ -1215,10 +1222,16 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     inputs.push([name, 0, 0]);
   }
   findInitialStates(w);
+  // ConvLSTM layers the Keras reader unrolled: their steps are skipped, the layer emitted at them
+  const convLstms = findConvLstms(w);
   // shapes computed at run time for folding / unfolding time steps (TimeDistributed): no layers
   skipRunTimeShapes(w);
   for (const n of topologicalOrder(graph)) {
-    if (w.skip.has(n)) continue;
+    if (w.skip.has(n)) {
+      const plan = convLstms.get(n);
+      if (plan) emitConvLstm(w, plan);
+      continue;
+    }
     if (n.inputs.some((i) => i && w.recurrent.has(i))) {
       recurrentReader(w, n);
       continue;
