@@ -28,7 +28,7 @@ if [ -n "$OLD" ]; then
   git rev-parse --short "$OLD" > $P/old-ref
 fi
 git rev-parse --short HEAD > $P/new-ref
-cp build/kernels.wasm bench/webgpu.mjs bench/device/{device.sh,ab.sh,session-b.sh,session-b2.sh,session-c.sh,sweep.sh,host-profile.mjs,prof-top.mjs,diag.mjs,fill.mjs,torch_peer.py} $P/
+cp build/kernels.wasm bench/webgpu.mjs bench/device/*.sh bench/device/{host-profile.mjs,prof-top.mjs,diag.mjs,fill.mjs,torch_peer.py} $P/
 cp bench/nvidia-egl-icd.json $P/
 for m in resnet18 mobilenet_v2; do /usr/bin/python3 bench/device/make_skeleton.py .fixtures-cache/models/$m/model.onnx $P/models/$m; done
 du -sh $P
