@@ -10,7 +10,7 @@ import { ONNX_OPS } from '../../runtime/ops/index.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
 import { ELEMENTWISE_OPS } from './elementwise.js';
-import { chooseSplit, chooseTile, tileEdge, tiledMain, vec4Operand } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain, tileLayout, vec4Operand, type TileLayout } from './tiled.js';
 
 // params shared by both programs
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
@@ -23,7 +23,7 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain, vec4Operand } from './til
 // (binding 3; Y and the params one further).
 // `va`: the weights read as vec4s along k (K a multiple of 4); `vb`: a pointwise conv's X read as
 // vec4s along p (P a multiple of 4).
-function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean, residual: boolean, va: boolean, vb: boolean): string {
+function im2colGemm(t: 4 | 8, layout: TileLayout, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean, residual: boolean, va: boolean, vb: boolean): string {
   const pointwise = geometry === 'pointwise';
   const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
   const r = residual ? 1 : 0;
@@ -36,6 +36,7 @@ ${residual ? '@group(0) @binding(3) var<storage, read> Z: array<f32>;' : ''}
 ${wgslHeader(4 + r)}
 ${tiledMain({
   t,
+  layout,
   aKFast: true,
   bNFast: true,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
@@ -83,14 +84,15 @@ ${tiledMain({
 const POINTWISE = new Map<string, string>();
 const IM2COL = new Map<string, string>();
 
-function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise', residual: boolean, va: boolean, vb: boolean): string {
+function im2colProgram(t: 4 | 8, layout: TileLayout, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise', residual: boolean, va: boolean, vb: boolean): string {
   const cache = geometry === 'pointwise' ? POINTWISE : IM2COL;
   // the split variant stores slice sums: the residual is added where they are summed
   const res = residual && !split;
   vb &&= geometry === 'pointwise';
-  const key = geometry === 'pointwise' ? `${t} ${split} ${res} ${va} ${vb}` : `${t} ${split} ${res} ${va} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
+  const lay = `${layout.bk} ${layout.pad}`;
+  const key = geometry === 'pointwise' ? `${t} ${lay} ${split} ${res} ${va} ${vb}` : `${t} ${lay} ${split} ${res} ${va} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
   let code = cache.get(key);
-  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split, res, va, vb)));
+  if (!code) cache.set(key, (code = im2colGemm(t, layout, geometry, split, res, va, vb)));
   return code;
 }
 
@@ -219,6 +221,7 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
   const batches = q.N * q.G;
   if (Mg >= 16 && batches <= 65535) {
     const t = chooseTile(Mg, P, batches);
+    const layout = tileLayout(t, runner.device.limits.maxComputeWorkgroupStorageSize);
     const edge = tileEdge(t);
     const [gx, gy] = [Math.ceil(P / edge), Math.ceil(Mg / edge)];
     const { splits, depth } = chooseSplit(gx * gy * batches, K, total * K);
@@ -229,10 +232,10 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
     if (splits > 1 && batches * splits <= 65535) {
       const sum = runner.site(ctx.node, 1);
       const part = runner.scratch(splits * total * 4, sum);
-      runner.dispatch(site, im2colProgram(t, true, geometry, false, va, vb), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
+      runner.dispatch(site, im2colProgram(t, layout, true, geometry, false, va, vb), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
       runner.dispatch(sum, SUM_SLICES[res], [part, buffers[2]!, ...z, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
       runner.release(part);
-    } else runner.dispatch(site, im2colProgram(t, false, geometry, !!Z, va, vb), buffers, p.u(K, batches, 0), [gx, gy, batches]);
+    } else runner.dispatch(site, im2colProgram(t, layout, false, geometry, !!Z, va, vb), buffers, p.u(K, batches, 0), [gx, gy, batches]);
   } else runner.dispatch(site, DIRECT[res], buffers, p, groups256(total));
   return [out.tensor];
 }

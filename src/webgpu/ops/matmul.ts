@@ -6,7 +6,7 @@ import { broadcastShapes } from '../../runtime/broadcast.js';
 import { defineOp, type OpKernel } from '../../runtime/op.js';
 import { groups256, linearProgram, Params, wgslHeader, type GpuRunner } from '../runner.js';
 import { gpu, isF32 } from './common.js';
-import { chooseSplit, chooseTile, tileEdge, tiledMain, vec4Operand } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain, tileLayout, vec4Operand, type TileLayout } from './tiled.js';
 
 /**
  * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
@@ -16,7 +16,7 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain, vec4Operand } from './til
  * and B, 7-8 of C, 9 hasC, 10 alpha, 11 beta, 12 lo, 13 hi, split-K: 14 depth of a k slice,
  * 15 batches, 16 split (Y then gets slice sums at 17 = batches*M*N apart, no epilogue).
  */
-function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
+function gemmProgram(t: 4 | 8, layout: TileLayout, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
   return `
 @group(0) @binding(0) var<storage, read> A: array<${va ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> B: array<${vb ? 'vec4<f32>' : 'f32'}>;
@@ -26,6 +26,7 @@ function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean,
 ${wgslHeader(5)}
 ${tiledMain({
   t,
+  layout,
   aKFast,
   bNFast,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
@@ -67,10 +68,10 @@ const SUM_SLICES = linearProgram(
 );
 
 const PROGRAMS = new Map<string, string>();
-function program(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
-  const key = `${t}${aKFast}${bNFast}${split}${va}${vb}`;
+function program(t: 4 | 8, layout: TileLayout, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
+  const key = `${t}${layout.bk}${layout.pad}${aKFast}${bNFast}${split}${va}${vb}`;
   let p = PROGRAMS.get(key);
-  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast, split, va, vb)));
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, layout, aKFast, bNFast, split, va, vb)));
   return p;
 }
 
@@ -106,6 +107,7 @@ export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void 
     .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
   const batches = offsets.length / 4;
   const t = chooseTile(g.M, g.N, batches);
+  const layout = tileLayout(t, runner.device.limits.maxComputeWorkgroupStorageSize);
   const edge = tileEdge(t);
   const [gx, gy] = [Math.ceil(g.N / edge), Math.ceil(g.M / edge)];
   const total = batches * g.M * g.N;
@@ -117,11 +119,11 @@ export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void 
   if (splits > 1 && batches * splits <= 65535 && (batches === 1 || !g.c)) {
     const sum = runner.site(owner, 1);
     const part = runner.scratch(splits * total * 4, sum);
-    runner.dispatch(site, program(t, aKFast, bNFast, true, va, vb), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
+    runner.dispatch(site, program(t, layout, aKFast, bNFast, true, va, vb), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
     const q = new Params().u(total, splits, g.N, g.M, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0).f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
     runner.dispatch(sum, SUM_SLICES, [part, g.c?.buffer ?? runner.none, g.y], q, groups256(total));
     runner.release(part);
-  } else runner.dispatch(site, program(t, aKFast, bNFast, false, va, vb), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
+  } else runner.dispatch(site, program(t, layout, aKFast, bNFast, false, va, vb), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
 }
 
 const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
