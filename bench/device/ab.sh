@@ -8,10 +8,11 @@ set -u
 ORDER=$1; shift
 # A variant NAME-norep runs bundle NAME without whole-run replay, NAME-nosub without the
 # submits every 16 dispatches, NAME-plain without both, NAME-sN with a submit every N dispatches,
-# NAME-novec without vec4 tile loads, NAME-nopf without the tiles' prefetch (env switches of the runner).
+# NAME-novec without vec4 tile loads, NAME-nopf without the tiles' prefetch, NAME-k32 with 32-deep
+# tile slices, NAME-nopad with unpadded tile rows (env switches of the runner).
 for v in $ORDER; do
   b=${v%%-*}; env=()
-  case $v in *-s[0-9]*) env=(NNPORT_WEBGPU_SUBMIT_EVERY=${v##*-s});; *-norep) env=(NNPORT_WEBGPU_REPLAY=0);; *-nosub) env=(NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-plain) env=(NNPORT_WEBGPU_REPLAY=0 NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-novec) env=(NNPORT_WEBGPU_VEC4=0);; *-nopf) env=(NNPORT_WEBGPU_PREFETCH=0);; esac
+  case $v in *-s[0-9]*) env=(NNPORT_WEBGPU_SUBMIT_EVERY=${v##*-s});; *-norep) env=(NNPORT_WEBGPU_REPLAY=0);; *-nosub) env=(NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-plain) env=(NNPORT_WEBGPU_REPLAY=0 NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-novec) env=(NNPORT_WEBGPU_VEC4=0);; *-nopf) env=(NNPORT_WEBGPU_PREFETCH=0);; *-k32) env=(NNPORT_WEBGPU_TILE_K=32);; *-nopad) env=(NNPORT_WEBGPU_TILE_PAD=0);; esac
   echo "== $v ($(cat $P/$b-ref)) ${env[*]}: webgpu" | tee -a $OUT/${AB_FILE:-ab.md}
   (for e in ${env[@]+"${env[@]}"}; do export "$e"; done; bench $b --backend-only webgpu "$@") | sed "s/^|/$v |/" | tee -a $OUT/${AB_FILE:-ab.md}
 done
