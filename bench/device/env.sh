@@ -13,10 +13,9 @@ P=$PWD/.devpack
 export OUT=${OUT:-/tmp/out}; mkdir -p $OUT
 W=${DEVWORK:-/tmp}; mkdir -p $W
 NODE=$W/node
-if [ ! -x $NODE ]; then
-  xz -dc $P/node.xz > $NODE.part && chmod +x $NODE.part && mv $NODE.part $NODE
-  mkdir -p $P/node_modules/webgpu/dist/linux-x64 && xz -dc $P/dawn.node.xz > $P/node_modules/webgpu/dist/linux-x64/dawn.node
-fi
+[ -x $NODE ] || { xz -dc $P/node.xz > $NODE.part && chmod +x $NODE.part && mv $NODE.part $NODE; }
+D=$P/node_modules/webgpu/dist/linux-x64
+[ -f $D/dawn.node ] || { mkdir -p $D && xz -dc $P/dawn.node.xz > $D/dawn.node.part && mv $D/dawn.node.part $D/dawn.node; }
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
   [ -d $W/vk ] || dpkg -x $P/libvulkan1_*.deb $W/vk
   export LD_LIBRARY_PATH=$W/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
