@@ -848,6 +848,27 @@ async function targets(): Promise<Target[]> {
       read: read(new Map([['fuzz-00000-of-00001', file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001', CORPUS)]])),
       seeds: [{ name: 'export.meta', bytes: file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export.meta', CORPUS) }],
     }),
+    // partitioned variables: a V2 bundle of sliced tensors, and a TF1 SavedModel whose resource
+    // parts are read as slices of them (RestoreV2's shape_and_slices)
+    model({
+      name: 'fuzz-partitioned.index',
+      kind: 'proto',
+      cases: 200,
+      read: read(new Map([['fuzz-partitioned.data-00000-of-00001', file('test/fixtures/tf-partitioned/v2/model.data-00000-of-00001')]])),
+      seeds: [{ name: 'model.index', bytes: file('test/fixtures/tf-partitioned/v2/model.index') }],
+    }),
+    model({
+      name: 'saved_model.pb',
+      kind: 'proto',
+      cases: 200,
+      read: read(
+        new Map([
+          ['variables/variables.index', file('test/fixtures/tf-partitioned/saved_model/variables/variables.index')],
+          ['variables/variables.data-00000-of-00001', file('test/fixtures/tf-partitioned/saved_model/variables/variables.data-00000-of-00001')],
+        ]),
+      ),
+      seeds: [{ name: 'partitioned saved_model.pb', bytes: file('test/fixtures/tf-partitioned/saved_model/saved_model.pb') }],
+    }),
     model({
       name: 'fuzz-graph-model.json',
       kind: 'json',
@@ -1493,7 +1514,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz-tensor-lists.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-graph-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz-tensor-lists.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-partitioned.index', 'saved_model.pb', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 30_000 }, async () => {

@@ -11,6 +11,7 @@ import { tensorOf } from './fold.js';
 import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
+import { DYNAMIC_STITCH_OPS } from './dynamic-stitch.js';
 import { checkListInputs, type TfList } from './tensor-lists.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { functionalizeTf1 } from './tf1-control-flow.js';
@@ -19,6 +20,7 @@ const OPS: Record<string, OpConvert> = {
   ...PLAIN_OPS,
   ...QUANTIZED_OPS,
   ...SPACE_TO_BATCH_OPS,
+  ...DYNAMIC_STITCH_OPS,
   Conv2D: watchAtrous(PLAIN_OPS.Conv2D!),
   DepthwiseConv2dNative: watchAtrous(PLAIN_OPS.DepthwiseConv2dNative!),
 };
