@@ -7,7 +7,9 @@
 // it computes on the current one (the loads' latency hides behind the multiply-adds: a batch-1
 // layer has few workgroups per SM, and waited for every slice), and an operand that is
 // contiguous in fours along its fast axis is read as vec4s (a quarter of the loads and index
-// arithmetic). Neither changes what is summed or in which order.
+// arithmetic), and the tiles' rows in workgroup memory are padded against bank conflicts. None
+// changes what is summed or in which order (bench/RESULTS.md, "WebGPU tile loads": on an H200
+// 0.74-0.93x the GPU time before, by layer and model).
 
 /** Workgroup-tile edge for tile parameter T. */
 export const tileEdge = (t: 4 | 8): number => 16 * t;
@@ -22,7 +24,10 @@ const TILE_PREFETCH = env('NNPORT_WEBGPU_PREFETCH') !== '0';
  * invocations writing one column) fall into different banks (env NNPORT_WEBGPU_TILE_PAD=0: unpadded).
  */
 const TILE_PAD = env('NNPORT_WEBGPU_TILE_PAD') === '0' ? 0 : 1;
-/** k depth of a slice staged in workgroup memory (env NNPORT_WEBGPU_TILE_K=32: half the barriers, twice the memory). */
+/**
+ * k depth of a slice staged in workgroup memory (env NNPORT_WEBGPU_TILE_K=32: half the barriers,
+ * twice the memory; mixed on an H200, MatMul 1024³ -11 % but 4096³ +14 %, so not the default).
+ */
 const TILE_K = env('NNPORT_WEBGPU_TILE_K') === '32' ? 32 : 16;
 
 /** How a tile of parameter T sits in workgroup memory: slice depth and row padding (vec4s). */
@@ -40,7 +45,10 @@ export function tileLayout(t: 4 | 8, maxShared: number): TileLayout {
   let bk: 16 | 32 = TILE_K === 32 ? 32 : 16;
   let pad: 0 | 1 = TILE_PAD ? 1 : 0;
   if (bytes(bk, pad) > maxShared) pad = 0;
-  if (bytes(bk, pad) > maxShared) bk = 16;
+  if (bytes(bk, pad) > maxShared) {
+    bk = 16;
+    pad = TILE_PAD && bytes(16, 1) <= maxShared ? 1 : 0;
+  }
   return { bk, pad };
 }
 
