@@ -12,6 +12,7 @@ import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
 import { DYNAMIC_STITCH_OPS } from './dynamic-stitch.js';
+import { PARSE_EXAMPLE_OPS } from './parse-example.js';
 import { checkListInputs, type TfList } from './tensor-lists.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { functionalizeTf1 } from './tf1-control-flow.js';
@@ -21,6 +22,7 @@ const OPS: Record<string, OpConvert> = {
   ...QUANTIZED_OPS,
   ...SPACE_TO_BATCH_OPS,
   ...DYNAMIC_STITCH_OPS,
+  ...PARSE_EXAMPLE_OPS,
   Conv2D: watchAtrous(PLAIN_OPS.Conv2D!),
   DepthwiseConv2dNative: watchAtrous(PLAIN_OPS.DepthwiseConv2dNative!),
 };
