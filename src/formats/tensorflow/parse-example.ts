@@ -68,9 +68,11 @@ function cutOne(gd: GraphDef, input: FeedTensor, file: string): { graphDef: Grap
   if (!source || ref.index !== 0 || (source.op !== 'Placeholder' && source.op !== 'PlaceholderWithDefault') || source.attr?.dtype?.type !== STRING) return undefined;
   const readers = nodes.filter((n) => dataInputs(n).some((i) => parseInput(i).node === ref.node));
   if (!readers.length || !readers.every((n) => PARSE_OPS.has(n.op ?? '') && parseInput(dataInputs(n)[0] ?? '').node === ref.node)) return undefined;
-  const sourceShape = shapeFromProto(source.attr?.shape?.shape);
-  // ParseExampleV2 also takes one scalar Example (its features then have no batch dimension)
-  const lead: (number | null)[] = sourceShape?.length === 0 ? [] : [sourceShape?.[0] ?? null];
+  const declared = source.attr?.shape?.shape;
+  // ParseExampleV2 also takes one scalar Example (declared shape [], not absent or of unknown
+  // rank): its features then have no batch dimension
+  const scalar = !!declared && !declared.unknown_rank && !(declared.dim ?? []).length && readers.every((n) => n.op === 'ParseExampleV2');
+  const lead: (number | null)[] = scalar ? [] : [shapeFromProto(declared)?.[0] ?? null];
 
   const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
   const taken = new Set(byName.keys());
