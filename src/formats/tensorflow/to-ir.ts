@@ -69,6 +69,8 @@ export interface GraphDefReadOptions {
   library?: GraphDef['library'];
   /** inside a function converted as an If / While subgraph: the functions around it and the nodes made so far */
   flow?: { chain: string[]; budget: { nodes: number } };
+  /** filled with each output's list (a TensorList result of an If branch), undefined for tensors */
+  resultLists?: (TfList | undefined)[];
 }
 
 /** Ops that only train, save or initialize: never an inference output. */
@@ -339,6 +341,8 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     const v = values.get(r.node)?.[r.index];
     if (!v) throw new UsageError(`output '${o}': node '${r.node}' has no output ${r.index}`);
     const key = outputKey(r.node, r.index);
+    if (v.list && !v.name) throw new UnsupportedError(`a TensorList / TensorArray ${v.list.kind === 'handle' ? 'handle' : 'none of whose elements is set'} as a result`, `'${o}' in '${file}'`);
+    options.resultLists?.push(v.list);
     if (v.name !== key) {
       // an output that is a Const itself (or folded to one): its initializer under another name than the output's
       if (!v.name && v.value) {
