@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './corpus.js';
 
 export const TORCHVISION_MODELS = ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'mobilenet_v2', 'resnet18', 'efficientnet_b0', 'densenet121'] as const;
+/** Exported too, but only the writer tests that name them use them (MobileNetV3's HardSwish / HardSigmoid). */
+export const EXTRA_TORCHVISION_MODELS = ['mobilenet_v3_small'] as const;
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(REPO_ROOT, 'scripts/fixtures/export_torchvision.py');
@@ -25,7 +27,7 @@ export function torchvisionDir(name: string): string {
 
 /** Export the fixtures that are neither committed nor cached; a fixture that cannot be made throws. */
 export function exportMissingTorchvision(): void {
-  const missing = TORCHVISION_MODELS.filter((name) => !locate(name));
+  const missing = [...TORCHVISION_MODELS, ...EXTRA_TORCHVISION_MODELS].filter((name) => !locate(name));
   if (!missing.length) return;
   if (!existsSync(PYTHON)) throw new Error(`torchvision fixtures ${missing.join(', ')} are missing and ${PYTHON} is not installed (apt-get install python3-torch python3-torchvision python3-onnx)`);
   console.log(`fixtures: exporting ${missing.join(', ')} into .fixtures-cache/models/ with PyTorch ...`);

@@ -18,19 +18,25 @@ export interface KerasLayer {
   calls: KerasTensorRef[][];
   /**
    * per call, the arguments besides its tensors: TFOpLambda / SlicingOpLambda, the TF function's
-   * (tf-op-lambda.ts); MultiHeadAttention, its keyword flags (use_causal_mask, ...; attention.ts)
+   * (tf-op-lambda.ts); MultiHeadAttention, its keyword flags (use_causal_mask, ...; attention.ts);
+   * a Keras 3 op, its call's arguments (keras3-ops.ts)
    */
   opArgs?: OpCallArgs[];
+  /** a Keras 3 op (keras.ops.*, `x + 1`, `x[:, 0]`), not a layer: its module, keras.src.ops.numpy, ... (keras3-ops.ts) */
+  keras3Op?: string;
 }
 
 /**
  * The arguments of one call of a TF function recorded by Keras 2 (TFOpLambda): the first argument
  * and the others by parameter name, each tensor in them replaced by `{ __input__: k }`, the k-th
- * of the call's tensors.
+ * of the call's tensors. A Keras 3 op's call: `first` is the list of its positional arguments,
+ * `kwargs` its keyword arguments, each tensor `{ __input__: k, dtype }`.
  */
 export interface OpCallArgs {
   first: Json;
   kwargs: JsonObject;
+  /** a layer whose tensors come by keyword (KEYWORD_INPUTS): the argument each of the call's tensors is */
+  roles?: string[];
 }
 
 /** Keras 2's layers that record a call of a TF function (`x * 2`, `tf.concat`, `x[:, 0]`) by its API name. */
@@ -120,8 +126,8 @@ function holdsTensor(v: Json, keras2: boolean): boolean {
 }
 
 /**
- * A call's keyword arguments: a recurrent layer's `initial_state` tensors are appended to `refs`;
- * any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
+ * A call's keyword arguments: a recurrent layer's `initial_state` tensors and a Softmax's `mask` are
+ * appended to `refs`; any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
  * rather than dropped, which would build the layer without it.
  */
 function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer: { className: string; name: string }, file: string, keras2: boolean): void {
@@ -129,6 +135,8 @@ function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer:
   for (const [key, v] of Object.entries(kwargs)) {
     if (!holdsTensor(v, keras2)) continue;
     if (key === 'initial_state' && INITIAL_STATE_LAYERS.has(layer.className) && !keras2) collectKeras3Args(v, refs, file, `layer '${layer.name}'`);
+    // Softmax()(scores, mask=m): the mask joins the call's inputs after the scores
+    else if (key === 'mask' && layer.className === 'Softmax') refs.push(parseRef(v, file, `layer '${layer.name}' argument 'mask'`));
     else throw new UnsupportedError(`Keras call argument '${key}' given a tensor`, `layer '${layer.name}' (${layer.className}) in ${file}`);
   }
 }
@@ -169,26 +177,42 @@ function parseOpCall(node: Json, file: string, name: string): { refs: KerasTenso
 /** Keras 3's modules of ops (keras.ops.add, keras.ops.concatenate, x[:, 0], ...) called in a functional model. */
 const KERAS3_OPS = /^keras(\.src)?\.ops(\.|$)/;
 
-/** Keras 3 ops read as the merge layer of the same class name: elementwise, broadcasting, on tensors only. */
-const KERAS3_MERGE_OPS = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum']);
+/** How deep a Keras 3 op's arguments may nest (x[(slice, ...)] is 3 levels; a hostile file may nest thousands). */
+const MAX_OP_ARG_DEPTH = 32;
 
 /**
- * A Keras 3 op in a functional model (`keras.ops.add(a, b)`, `a + b`, `keras.ops.concatenate`):
- * its class name is often a layer's (Concatenate, Reshape, Average, Dot, Softmax) with other
- * arguments and defaults (ops.concatenate joins axis 0, the layer -1), so only the elementwise
- * ops of two tensors, which compute what their merge layer computes, are read; the others are
- * refused by name rather than read as the layer.
+ * One call of a Keras 3 op as functional.py serialize_node writes it: {args, kwargs}, the call's
+ * arguments as given (keras.ops.concatenate([a, b]) -> args [[a, b]]; `1 - x` -> args [1, x]),
+ * each tensor `__keras_tensor__` with its keras_history and dtype; constants as plain JSON or
+ * `__numpy__` / `__tensor__` / `__slice__` / `__ellipsis__` objects, kept for keras3-ops.ts.
  */
-function keras3Op(l: JsonObject, name: string, file: string): void {
-  const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
-  const tensor = (v: Json) => isObject(v) && v.class_name === '__keras_tensor__';
-  const tensorsOnly = nodes.every((n) => isObject(n) && Array.isArray(n.args) && n.args.length === 2 && n.args.every(tensor) && (!isObject(n.kwargs) || Object.keys(n.kwargs).length === 0));
-  if (KERAS3_MERGE_OPS.has(String(l.class_name)) && tensorsOnly) return;
-  throw new UnsupportedError(`Keras 3 op '${String(l.class_name)}' (${String(l.module)}) called in a functional model`, `layer '${name}' in ${file}: nnport reads keras.ops add / subtract / multiply / maximum / minimum of two tensors only`);
+function parseKeras3OpCall(node: Json, file: string, name: string): { refs: KerasTensorRef[]; args: OpCallArgs } {
+  if (!isObject(node)) fail(file, `layer '${name}': a Keras 3 op's inbound node is ${preview(node)}, not {args, kwargs}`);
+  const refs: KerasTensorRef[] = [];
+  const swap = (v: Json, depth: number): Json => {
+    if (depth > MAX_OP_ARG_DEPTH) fail(file, `layer '${name}': a Keras 3 op's arguments nest more than ${MAX_OP_ARG_DEPTH} levels deep`);
+    if (Array.isArray(v)) return v.map((x) => swap(x, depth + 1));
+    if (!isObject(v)) return v;
+    if (v.class_name === '__keras_tensor__') {
+      refs.push(parseRef(v, file, `layer '${name}'`));
+      const dtype = isObject(v.config) && typeof v.config.dtype === 'string' ? v.config.dtype : 'float32';
+      return { __input__: refs.length - 1, dtype };
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x, depth + 1)]));
+  };
+  const args = node.args ?? [];
+  const kwargs = node.kwargs ?? {};
+  if (!Array.isArray(args)) fail(file, `layer '${name}': a Keras 3 op's args are ${preview(args)}, not a list`);
+  if (!isObject(kwargs)) fail(file, `layer '${name}': a Keras 3 op's kwargs are ${preview(kwargs)}, not an object`);
+  return { refs, args: { first: swap(args, 0), kwargs: swap(kwargs, 0) as JsonObject } };
 }
 
 /** Layers called on several tensors given by keyword (query, value, key): in this order among the call's inputs. */
-const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key'] };
+const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key', 'query_mask', 'value_mask', 'key_mask', 'attention_mask'] };
+/** Keyword tensors refused by name: Keras 3's explicit masks of MultiHeadAttention (a Keras mask is read from the layer that makes it). */
+const REFUSED_KEYWORD_TENSORS = new Set(['query_mask', 'value_mask', 'key_mask']);
+/** Layers called on a list of tensors whose call flags (use_causal_mask, return_attention_scores) nnport reads. */
+const FLAGGED_CALLS = new Set(['Attention', 'AdditiveAttention']);
 
 /**
  * One call of a layer whose tensors come by keyword (MultiHeadAttention(query, value, key=...)):
@@ -217,13 +241,24 @@ function parseKeywordCall(node: Json, order: readonly string[], file: string, na
     else flags[k] = v;
   }
   const refs: KerasTensorRef[] = [];
+  const roles: string[] = [];
   for (const k of order) {
     const v = given.get(k);
     if (v === undefined || v === null) continue;
-    if (refs.length < order.indexOf(k)) fail(file, `layer '${name}': '${k}' is given without '${order[refs.length]}'`);
+    if (REFUSED_KEYWORD_TENSORS.has(k)) throw new UnsupportedError(`Keras call argument '${k}' given a tensor`, `layer '${name}' in ${file}`);
     refs.push(parseRef(v, file, `layer '${name}' argument '${k}'`));
+    roles.push(k);
   }
-  return { refs, args: { first: null, kwargs: flags } };
+  if (roles[0] !== order[0] || roles[1] !== order[1]) fail(file, `layer '${name}': called without its '${order[0]}' and '${order[1]}' tensors`);
+  return { refs, args: { first: null, kwargs: flags, roles } };
+}
+
+/** The call flags of a layer called on a list (Attention([q, v], use_causal_mask=True)): Keras 2's ride on each input, Keras 3's are the node's kwargs. */
+function callFlags(node: Json): JsonObject {
+  if (isObject(node)) return isObject(node.kwargs) ? node.kwargs : {};
+  const first = Array.isArray(node) ? node[0] : undefined;
+  const kw = Array.isArray(first) ? first[3] : undefined;
+  return isObject(kw) ? kw : {};
 }
 
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
@@ -239,9 +274,10 @@ function parseCalls(inbound: Json | undefined, file: string, layer: { className:
       return refs;
     }
     if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
-    // Keras 2: [layer, node, tensor, kwargs] per input
-    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], [], layer, file, true);
-    return node.map((r) => parseRef(r, file, `layer '${name}'`));
+    // Keras 2: [layer, node, tensor, kwargs] per input (the call's keyword arguments ride on each)
+    const extra: KerasTensorRef[] = [];
+    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], extra, layer, file, true);
+    return [...node.map((r) => parseRef(r, file, `layer '${name}'`)), ...extra];
   });
 }
 
@@ -265,13 +301,19 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
       const config = isObject(l.config) ? l.config : {};
-      if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) keras3Op(l, name, file);
+      if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) {
+        if (l.inbound_nodes !== undefined && l.inbound_nodes !== null && !Array.isArray(l.inbound_nodes)) fail(file, `layer '${name}': inbound_nodes is not a list`);
+        const calls = (l.inbound_nodes ?? []).map((node) => parseKeras3OpCall(node, file, name));
+        return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args), keras3Op: l.module };
+      }
       const keywordInputs = KEYWORD_INPUTS[l.class_name];
       if ((TF_OP_LAYERS.has(l.class_name) || keywordInputs) && Array.isArray(l.inbound_nodes)) {
         const calls = l.inbound_nodes.map((node) => (keywordInputs ? parseKeywordCall(node, keywordInputs, file, name) : parseOpCall(node, file, name)));
         return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };
       }
-      return { className: l.class_name, name, config, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
+      const calls = parseCalls(l.inbound_nodes, file, { className: l.class_name, name });
+      if (FLAGGED_CALLS.has(l.class_name) && Array.isArray(l.inbound_nodes)) return { className: l.class_name, name, config, calls, opArgs: l.inbound_nodes.map((node) => ({ first: null, kwargs: callFlags(node) })) };
+      return { className: l.class_name, name, config, calls };
     });
     return {
       className: 'Functional',

@@ -12,6 +12,8 @@ import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
+import { normalizationRow } from './normalization-write.js';
+import { emitConvLstm, findConvLstms, refuseConvLstmStep } from './conv-recurrent-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -25,6 +27,8 @@ export interface KerasLayerOut {
   shape: KShape;
   /** a recurrent layer's last `initialStates` inputs are its initial_state (Keras 2 / TF.js list them after x) */
   initialStates?: number;
+  /** the shape of its state outputs where they are not [batch, units] (ConvLSTM's [batch, ...spatial, filters]) */
+  stateShape?: KShape;
 }
 
 export interface KerasModelOut {
@@ -589,7 +593,7 @@ function constantOperand(w: Writer, n: Node, cls: string): KTensor[] {
   const ci = w.isConstant(n.inputs[1]!) ? 1 : 0;
   const c = w.constant(n.inputs[ci]!)!;
   const x = w.input(n, 1 - ci);
-  if (c.size !== 1) unsupported(n, 'with a non-scalar constant operand');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'with a non-scalar constant operand');
   const v = c.toNumbers()[0]!;
   let scale = 1;
   let offset = 0;
@@ -608,7 +612,7 @@ function divRow(w: Writer, n: Node): KTensor[] {
   const c = w.constant(n.inputs[1]!);
   if (w.isConstant(n.inputs[0]!)) unsupported(n, 'of a constant by a tensor');
   if (!c) unsupported(n, 'of two tensors (Keras has no Divide layer)');
-  if (c.size !== 1) unsupported(n, 'by a non-scalar constant');
+  if (c.size !== 1) return normalizationRow(w, n) ?? unsupported(n, 'by a non-scalar constant');
   if (!isFloatDType(c.dtype)) unsupported(n, `of ${c.dtype} values (integer division)`);
   const v = c.toNumbers()[0]!;
   if (v === 0 || !Number.isFinite(v)) unsupported(n, `by ${v}`);
@@ -877,6 +881,12 @@ function bilinearUpsampling(w: Writer, n: Node, x: KTensor, sh: number, sw: numb
   return w.add('Cropping2D', base, { cropping: [[2 * sh, 2 * sh], [2 * sw, 2 * sw]], data_format: 'channels_last' }, [up], shape);
 }
 
+/** clip(alpha x + beta, 0, 1) as Rescaling(alpha, beta) and ReLU(max_value=1), named `name`. */
+function hardSigmoidLayers(w: Writer, x: KTensor, name: string, alpha: number, beta: number): KTensor {
+  const scaled = w.add('Rescaling', `${name}_affine`, { scale: alpha, offset: beta }, [x], x.shape);
+  return w.add('ReLU', name, { max_value: 1, negative_slope: 0, threshold: 0 }, [scaled], x.shape);
+}
+
 function clipRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
   // opset 11+: optional min / max inputs; before: attributes (default -FLT_MAX, FLT_MAX: no bound)
@@ -995,7 +1005,10 @@ function gatherRow(w: Writer, n: Node): KTensor[] {
   if (step) return [step];
   if (x.timeMajor) unsupported(n, 'on the batch axis of a time-major tensor');
   const idx = w.constant(n.inputs[1]!);
-  if (!idx || idx.rank !== 1) unsupported(n, 'with computed or non-1-D indices');
+  if (!idx || idx.rank !== 1) {
+    refuseConvLstmStep(w, n);
+    unsupported(n, 'with computed or non-1-D indices');
+  }
   if (axis !== r - 1) unsupported(n, 'on an axis other than the last');
   const c = x.shape[axis];
   if (axis === 0) unsupported(n, 'on the batch axis');
@@ -1140,16 +1153,23 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   },
   HardSigmoid: (w, n) => {
     // Keras 2 / TF.js hard_sigmoid is clip(0.2 x + 0.5, 0, 1); Keras 3's is relu6(x + 3) / 6 =
-    // clip(x / 6 + 0.5, 0, 1), PyTorch's nn.Hardsigmoid (the attributes are float32: compare so)
+    // clip(x / 6 + 0.5, 0, 1), PyTorch's nn.Hardsigmoid (the attributes are float32: compare so).
+    // Another slope: Rescaling(alpha, beta) then ReLU(max_value=1), the same clip(alpha x + beta, 0, 1)
     const slope = w.options.keras3 ? 1 / 6 : 0.2;
     const near = (a: number, b: number) => Math.abs(a - b) <= 1e-7 * Math.max(1, Math.abs(b));
-    if (!near(attrFloat(n, 'alpha', 0.2), slope) || !near(attrFloat(n, 'beta', 0.5), 0.5)) unsupported(n, `other than ${w.options.keras3 ? "Keras 3's clip(x/6 + 0.5, 0, 1)" : "Keras 2's clip(0.2x + 0.5, 0, 1)"}`);
-    return [activationLayer(w, n, 'hard_sigmoid')];
+    const alpha = attrFloat(n, 'alpha', 0.2);
+    const beta = attrFloat(n, 'beta', 0.5);
+    if (near(alpha, slope) && near(beta, 0.5)) return [activationLayer(w, n, 'hard_sigmoid')];
+    return [hardSigmoidLayers(w, w.input(n, 0), n.name || n.outputs[0]!, alpha, beta)];
   },
   HardSwish: (w, n) => {
-    // x * relu6(x + 3) / 6: Keras 3's hard_silu; Keras 2 and TF.js have no such activation
-    if (!w.options.keras3) unsupported(n, 'in Keras 2 / TF.js (no hard_silu activation before Keras 3)');
-    return [activationLayer(w, n, 'hard_silu')];
+    // x * relu6(x + 3) / 6: Keras 3's hard_silu; Keras 2 and TF.js have no such activation, so
+    // x times its hard sigmoid at (1/6, 1/2) from Rescaling, ReLU(max_value=1) and Multiply
+    if (w.options.keras3) return [activationLayer(w, n, 'hard_silu')];
+    const x = w.input(n, 0);
+    const base = n.name || n.outputs[0]!;
+    const gate = hardSigmoidLayers(w, x, `${base}_gate`, 1 / 6, 0.5);
+    return [w.add('Multiply', base, {}, [x, gate], x.shape)];
   },
   Softmax: softmaxRow('softmax'),
   LogSoftmax: softmaxRow('log_softmax'),
@@ -1202,10 +1222,16 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     inputs.push([name, 0, 0]);
   }
   findInitialStates(w);
+  // ConvLSTM layers the Keras reader unrolled: their steps are skipped, the layer emitted at them
+  const convLstms = findConvLstms(w);
   // shapes computed at run time for folding / unfolding time steps (TimeDistributed): no layers
   skipRunTimeShapes(w);
   for (const n of topologicalOrder(graph)) {
-    if (w.skip.has(n)) continue;
+    if (w.skip.has(n)) {
+      const plan = convLstms.get(n);
+      if (plan) emitConvLstm(w, plan);
+      continue;
+    }
     if (n.inputs.some((i) => i && w.recurrent.has(i))) {
       recurrentReader(w, n);
       continue;

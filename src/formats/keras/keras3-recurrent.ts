@@ -44,8 +44,8 @@ export interface Keras3VarGroup {
  */
 export function keras3VarGroups(className: string, name: string, config: JsonObject, weights: readonly { role: string; tensor: Tensor }[]): Keras3VarGroup[] {
   const own: Keras3VarGroup = { path: 'vars', name, tensors: [] };
-  if (KERAS3_RNN_CLASSES.has(className)) {
-    return [own, { path: 'cell/vars', name: CELL_NAME[className]!, tensors: weights.map((w) => w.tensor) }];
+  if (KERAS3_RNN_CLASSES.has(className) || isConvRecurrent(className)) {
+    return [own, { path: 'cell/vars', name: CELL_NAME[className] ?? 'conv_lstm_cell', tensors: weights.map((w) => w.tensor) }];
   }
   if (className === 'Bidirectional') {
     const inner = innerLayer(config);

@@ -6,6 +6,7 @@ import { inferShapes } from '../../ir/ops/infer.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
 import { propagateMasks } from './masking.js';
+import { keras3OpLayer } from './keras3-ops.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
 import { flattenNested, NESTED_MODELS } from './nested.js';
 
@@ -19,6 +20,7 @@ class GraphEmitter implements IrEmitter {
     readonly file: string,
     readonly keras3: boolean,
     readonly tfjsSaved: boolean,
+    readonly kerasVersion: readonly number[] | undefined,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -64,14 +66,20 @@ function inputShape(layer: KerasLayer, file: string): KShape {
   return s as KShape;
 }
 
+/** '2.12.0' / '3.4.1' -> [2, 12], [3, 4]; anything else (TF.js' 'tfjs-layers 4.9.0', none) undefined. */
+function kerasVersionNumbers(v: string | undefined): number[] | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(v ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
 /**
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; kerasVersion?: string; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
   // models used as layers: their layers in place of the model (nested.ts)
   const spec = flattenNested(nestedSpec, file);
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false, kerasVersionNumbers(options.kerasVersion));
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });
@@ -147,14 +155,16 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
       e.graph.inputs.push({ name, dtype: kerasDType(layer.config.dtype), shape: dims });
       return [{ name, shape }];
     }
-    const row = KERAS_LAYERS[layer.className];
+    // a Keras 3 op is no layer: read by its own table, whatever layer shares its class name (Concatenate)
+    const row = layer.keras3Op !== undefined ? keras3OpLayer : KERAS_LAYERS[layer.className];
     if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className}) left after flattening`, `layer '${layer.name}' in '${file}'`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    const call = { className: layer.className, name, config: layer.config, inputs, weights: layerWeights(layer), ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }) };
+    const weights = layer.keras3Op !== undefined ? new Map<string, Tensor>() : layerWeights(layer);
+    const call = { className: layer.className, name, config: layer.config, inputs, weights, ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }), ...(layer.keras3Op !== undefined && { keras3Op: layer.keras3Op }) };
     return propagateMasks(e, call, row(e, call));
   };
 

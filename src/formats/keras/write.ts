@@ -125,7 +125,7 @@ function keras3Tensor(m: Map<string, KerasLayerOut>, r: [string, number, number]
 /** The shape of one layer output: a recurrent layer's outputs after the first are its [batch, units] states. */
 function refShape(m: Map<string, KerasLayerOut>, r: [string, number, number]): Json {
   const l = m.get(r[0])!;
-  return r[2] > 0 ? [null, stateUnits(l)] : (l.shape as Json);
+  return r[2] > 0 ? ((l.stateShape as Json) ?? [null, stateUnits(l)]) : (l.shape as Json);
 }
 
 function stateUnits(l: KerasLayerOut): number {

@@ -55,10 +55,20 @@ function refuseResetAfterGru(m: KerasModelOut): void {
 
 /**
  * Keras layers and activations that TF.js 4.9 cannot build (Keras runs them; the .h5 keeps them):
- * ELU with alpha other than 1, the 'exponential' activation.
+ * ELU with alpha other than 1, the 'exponential' activation, Normalization (Keras' preprocessing layer),
+ * ConvLSTM1D / 3D, ConvLSTM2D with initial states.
  */
 function refuseTfjsGaps(m: KerasModelOut): void {
   for (const l of m.layers) {
+    if (l.className === 'ConvLSTM1D' || l.className === 'ConvLSTM3D') {
+      throw new UnsupportedError(`Keras ${l.className} in a TF.js layers model: TF.js 4.9 has ConvLSTM2D only (write a Keras .h5 or .keras instead)`, `layer '${l.name}'`);
+    }
+    if (l.className === 'ConvLSTM2D' && l.initialStates) {
+      throw new UnsupportedError('Keras ConvLSTM2D with initial states in a TF.js layers model: TF.js 4.9 cannot build it (write a Keras .h5 or .keras instead)', `layer '${l.name}'`);
+    }
+    if (l.className === 'Normalization') {
+      throw new UnsupportedError(`Keras Normalization (a per-feature shift and scale by constants) in a TF.js layers model: TF.js 4.9 has no Normalization layer (write a Keras .h5 or .keras instead)`, `layer '${l.name}'`);
+    }
     if (l.className === 'ELU' && l.config.alpha !== 1) {
       throw new UnsupportedError(`ELU with alpha ${String(l.config.alpha)} in a TF.js layers model: TF.js 4.9's ELU takes alpha 1 only (write a Keras .h5 instead)`, `layer '${l.name}'`);
     }

@@ -2,8 +2,9 @@
 // Keras 3 has them as the activations hard_sigmoid (relu6(x + 3) / 6, changed from Keras 2's
 // 0.2x + 0.5) and hard_silu; Keras 2 and TF.js have only the old hard_sigmoid. onnxruntime-node
 // runs the ONNX model; the .keras archive's config names the activations, and nnport reading the
-// archive (Keras 3 semantics) computes onnxruntime's outputs. What the other flavour cannot
-// express is refused by name; Keras 2's own hard_sigmoid in an .h5 is run by TensorFlow.js.
+// archive (Keras 3 semantics) computes onnxruntime's outputs. What a flavour's activations cannot
+// express is written as Rescaling(alpha, beta) and ReLU(max_value=1) (times x for HardSwish), which
+// TensorFlow.js runs from the .h5; Keras 2's own hard_sigmoid in an .h5 is run by TensorFlow.js.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
@@ -67,12 +68,37 @@ describe('hard_sigmoid / hard_silu into Keras 3, against onnxruntime-node', () =
     expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
   });
 
-  it('what the other Keras flavour cannot express is refused by name', async () => {
-    const model = async (g: Graph) => loadModel(writeOnnx(g), { fileName: 'm.onnx' });
-    await expect(convert(await model(CASES[1][2]), 'm.h5')).rejects.toThrow(/HardSwish in Keras 2 \/ TF\.js/);
-    await expect(convert(await model(CASES[0][2]), 'm.h5')).rejects.toThrow(/HardSigmoid other than Keras 2's clip\(0\.2x \+ 0\.5, 0, 1\)/);
+  it.each(CASES)('%s -> .h5 (Keras 2 / TF.js: Rescaling, ReLU(max_value=1)[, Multiply]), run by TensorFlow.js', async (_name, _activation, g) => {
+    const onnx = writeOnnx(g);
+    const want = await onnxruntime(onnx);
+    const h5 = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.h5')).bytes;
+    const m = await tfjsModelFromH5(h5);
+    try {
+      const classes = m.layers.map((l) => l.getClassName()).filter((c) => c !== 'InputLayer');
+      expect(classes).toEqual(g.nodes[0]!.opType === 'HardSwish' ? ['Rescaling', 'ReLU', 'Multiply'] : ['Rescaling', 'ReLU']);
+      // both kinks sampled
+      expect(Math.min(...want)).toBeLessThanOrEqual(g.nodes[0]!.opType === 'HardSwish' ? -0.3 : 0);
+      expect(Math.max(...want)).toBeGreaterThanOrEqual(g.nodes[0]!.opType === 'HardSwish' ? 3 : 1);
+      expect(maxAbsDiff(predict(m, [x])[0]!.toFloat32(), want)).toBeLessThan(1e-6);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("Keras 2's hard_sigmoid (alpha 0.2) -> .keras: Rescaling and ReLU(max_value=1) there, = onnxruntime", async () => {
     const keras2 = graph({ opType: 'HardSigmoid', attrs: { alpha: f32(0.2), beta: f32(0.5) } });
-    await expect(convert(await model(keras2), 'm.keras')).rejects.toThrow(/HardSigmoid other than Keras 3's clip\(x\/6 \+ 0\.5, 0, 1\)/);
+    const onnx = writeOnnx(keras2);
+    const want = await onnxruntime(onnx);
+    const archive = (await convert(await loadModel(onnx, { fileName: 'm.onnx' }), 'm.keras')).bytes;
+    const config = JSON.parse(new TextDecoder().decode(ZipReader.open(archive).read('config.json')));
+    const layers = config.config.layers as { class_name: string; config: { scale?: number; offset?: number; max_value?: number } }[];
+    const rescaling = layers.find((l) => l.class_name === 'Rescaling')!;
+    expect([rescaling.config.scale, rescaling.config.offset]).toEqual([Math.fround(0.2), 0.5]);
+    expect(layers.find((l) => l.class_name === 'ReLU')!.config.max_value).toBe(1);
+    const back = await loadModel(archive, { fileName: 'm.keras' });
+    if (back.kind !== 'graph') throw new Error('not a graph');
+    const got = (await runGraph(back.graph, new Map([[back.graph.inputs[0]!.name, x]]))).outputs.get(back.graph.outputs[0]!.name)!;
+    expect(maxAbsDiff(got.toFloat32(), want)).toBeLessThan(1e-6);
   });
 
   it("Keras 2's hard_sigmoid (ONNX HardSigmoid alpha 0.2 in float32) -> .h5, run by TensorFlow.js", async () => {

@@ -19,10 +19,10 @@ import { ZipReader } from '../../../src/io/zip.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
 import { corpusPath } from '../../support/corpus.js';
-import { TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
+import { EXTRA_TORCHVISION_MODELS, TORCHVISION_MODELS, torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { openH5, predict, relError, tfjsModelFromH5, tfjsModelFromJson, useTfjsBackend, type tf } from './tfjs-oracle.js';
 
-const MODELS = TORCHVISION_MODELS;
+const MODELS = [...TORCHVISION_MODELS, ...EXTRA_TORCHVISION_MODELS];
 const TOLERANCE = 1e-4;
 /** also run on TF.js' CPU backend (the ImageNet-sized ones take minutes there on 2 cores) */
 const ON_CPU_TOO = new Set<string>(['lenet', 'seg_head']);

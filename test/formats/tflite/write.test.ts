@@ -29,7 +29,7 @@ async function onnxGraph(name: string): Promise<Graph> {
 const toNhwc = (t: Tensor): Tensor => (t.rank === 4 ? permuteTensor(t, [0, 2, 3, 1]) : t);
 
 describe('TFLite writer: ONNX fixtures -> .tflite, run by the interpreter, equal to PyTorch', () => {
-  for (const name of ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'resnet18', 'mobilenet_v2', 'efficientnet_b0', 'densenet121']) {
+  for (const name of ['lenet', 'seg_head', 'squeezenet1_1', 'shufflenet_v2_x1_0', 'resnet18', 'mobilenet_v2', 'efficientnet_b0', 'densenet121', 'mobilenet_v3_small']) {
     it(name, async () => {
       const dir = torchvisionDir(name);
       const bytes = await writeTflite(await onnxGraph(name), { fileName: `${name}.tflite` });
