@@ -848,6 +848,27 @@ async function targets(): Promise<Target[]> {
       read: read(new Map([['fuzz-00000-of-00001', file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export-00000-of-00001', CORPUS)]])),
       seeds: [{ name: 'export.meta', bytes: file('tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt/export.meta', CORPUS) }],
     }),
+    // partitioned variables: a V2 bundle of sliced tensors, and a TF1 SavedModel whose resource
+    // parts are read as slices of them (RestoreV2's shape_and_slices)
+    model({
+      name: 'fuzz-partitioned.index',
+      kind: 'proto',
+      cases: 200,
+      read: read(new Map([['fuzz-partitioned.data-00000-of-00001', file('test/fixtures/tf-partitioned/v2/model.data-00000-of-00001')]])),
+      seeds: [{ name: 'model.index', bytes: file('test/fixtures/tf-partitioned/v2/model.index') }],
+    }),
+    model({
+      name: 'saved_model.pb',
+      kind: 'proto',
+      cases: 200,
+      read: read(
+        new Map([
+          ['variables/variables.index', file('test/fixtures/tf-partitioned/saved_model/variables/variables.index')],
+          ['variables/variables.data-00000-of-00001', file('test/fixtures/tf-partitioned/saved_model/variables/variables.data-00000-of-00001')],
+        ]),
+      ),
+      seeds: [{ name: 'partitioned saved_model.pb', bytes: file('test/fixtures/tf-partitioned/saved_model/saved_model.pb') }],
+    }),
     model({
       name: 'fuzz-graph-model.json',
       kind: 'json',
@@ -1128,6 +1149,49 @@ const H5_FAMILIES: SemanticFamily[] = [
       const inputs = r() < 0.1 ? [['y', 0, 0]] : [['x', 0, 0]];
       const text = JSON.stringify(kFunctional(layers, inputs, outputs));
       return { desc, bytes: kerasH5(nested ? text.replace(JSON.stringify(NESTED), nested) : text, []) };
+    },
+  },
+  {
+    // Keras 3 ops (src/formats/keras/keras3-ops.ts): the table's ops and others, given hostile arguments
+    name: 'semantic-keras3-ops.h5',
+    fileName: 'semantic-keras3-ops.h5',
+    cases: 40,
+    make: (r) => {
+      const t = (name: string, dtype: unknown = 'float32', node: unknown = 0) => ({ class_name: '__keras_tensor__', config: { shape: [null, 3, 4], dtype, keras_history: [name, node, 0] } });
+      const [module, cls, args, cfg] = pick(r, [
+        ['numpy', 'Add', 2, {}],
+        ['numpy', 'Concatenate', 1, { axis: 0 }],
+        ['numpy', 'Reshape', 1, { newshape: [-1, 12] }],
+        ['numpy', 'Mean', 1, { axis: 1, keepdims: false }],
+        ['numpy', 'Transpose', 1, { axes: [0, 2, 1] }],
+        ['numpy', 'ExpandDims', 1, { axis: 1 }],
+        ['numpy', 'Squeeze', 1, { axis: null }],
+        ['numpy', 'Clip', 1, { x_min: 0, x_max: 1 }],
+        ['numpy', 'Take', 2, { axis: 1 }],
+        ['numpy', 'GetItem', 2, {}],
+        ['numpy', 'Where', 3, {}],
+        ['numpy', 'Stack', 1, { axis: 0 }],
+        ['numpy', 'Max', 1, { axis: null, keepdims: false, initial: null }],
+        ['core', 'Cast', 1, { dtype: 'float32' }],
+        ['nn', 'Softmax', 1, { axis: -1 }],
+        ['nn', 'Gelu', 1, { approximate: true }],
+        ['image', 'Resize', 1, { size: [2, 2], interpolation: 'bilinear' }],
+        ['numpy', 'Einsum', 2, { subscripts: 'ij,jk->ik' }],
+        ['nn', 'Unknown', 1, {}],
+      ] as const);
+      const hostile = (): unknown => pick(r, [...HOSTILE_NUMBERS, t('x'), t('x', 'bool'), t('x', 'string'), t('missing'), t('x', 'float32', 3), [t('x'), t('x')], [t('x'), 'a'], [[t('x')]], { class_name: '__slice__', config: { start: 'a', stop: null, step: 0 } }, { class_name: '__ellipsis__', config: {} }, { class_name: '__numpy__', config: { value: [[1, 2], [3]], dtype: 'float32' } }, { class_name: '__numpy__', config: { value: [1], dtype: 'complex64' } }, 'x', undefined]);
+      const kind = pick(r, ['argument', 'config', 'arity', 'kwargs'] as const);
+      const callArgs: unknown[] = cls === 'Concatenate' || cls === 'Stack' ? [[t('x'), t('x')]] : [t('x'), ...Array.from({ length: args - 1 }, () => t('x'))];
+      let kwargs: unknown = {};
+      const config: Record<string, unknown> = { name: 'y', ...cfg };
+      if (kind === 'argument') callArgs[int(r, callArgs.length)] = hostile();
+      else if (kind === 'config') config[pick(r, [...Object.keys(cfg), 'axis'])] = hostile();
+      else if (kind === 'arity') callArgs.splice(int(r, callArgs.length + 1), r() < 0.5 ? 1 : 0, ...(r() < 0.5 ? [hostile()] : []));
+      else kwargs = pick(r, [{ x: t('x') }, { other: 1 }, [], 'x', { axis: hostile() }]);
+      const layers = [{ module: 'keras.layers', class_name: 'InputLayer', name: 'x', config: { name: 'x', batch_shape: [null, 3, 4], dtype: 'float32' }, inbound_nodes: [] },
+        { module: `keras.src.ops.${module}`, class_name: cls, name: 'y', config, registered_name: cls, inbound_nodes: [{ args: callArgs, kwargs }] }];
+      const desc = `keras.ops ${module}.${cls} with ${kind}: args ${JSON.stringify(callArgs)?.slice(0, 200)}, kwargs ${JSON.stringify(kwargs)}, config ${JSON.stringify(config)}`;
+      return { desc, bytes: kerasH5(kFunctional(layers, [['x', 0, 0]], [['y', 0, 0]]), []) };
     },
   },
   {
@@ -1493,7 +1557,7 @@ afterAll(() => {
 });
 
 describe('mutation fuzzing: every reader fails cleanly on corrupt input', () => {
-  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz-tensor-lists.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-graph-model.json'];
+  const names = ['fuzz-lenet.onnx', 'fuzz-seg-head.onnx', 'fuzz-external.onnx', 'fuzz-tensor.pb', 'fuzz-zip.pt', 'fuzz-mnist.pt', 'fuzz-legacy.pt', 'fuzz.safetensors', 'fuzz.npz', 'fuzz.npy', 'fuzz.tflite', 'fuzz.caffemodel', 'fuzz-pair.caffemodel', 'fuzz.prototxt', 'fuzz-keras.h5', 'fuzz.keras', 'fuzz-model.json', 'fuzz-graph.pb', 'fuzz-tensor-lists.pb', 'fuzz.index', 'fuzz-00000-of-00002', 'fuzz-v1.ckpt', 'fuzz.meta', 'fuzz-partitioned.index', 'saved_model.pb', 'fuzz-graph-model.json'];
   for (const name of names) {
     // A hang fails this test by its timeout instead of stalling the run.
     it(name, { timeout: SECONDS ? SECONDS * 1000 + 60_000 : 30_000 }, async () => {

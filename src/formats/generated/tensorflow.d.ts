@@ -792,6 +792,66 @@ export namespace tensorflow {
         }
     }
 
+    interface IVariableDef extends tensorflow.VariableDef.$Properties {
+    }
+
+    class VariableDef {
+        constructor(properties?: tensorflow.VariableDef.$Properties);
+        $unknowns?: Uint8Array[];
+        variable_name: string;
+        initial_value_name: string;
+        initializer_name: string;
+        snapshot_name: string;
+        save_slice_info_def?: (tensorflow.SaveSliceInfoDef.$Properties|null);
+        is_resource: boolean;
+        trainable: boolean;
+        static create(properties: tensorflow.VariableDef.$Shape): tensorflow.VariableDef & tensorflow.VariableDef.$Shape;
+        static create(properties?: tensorflow.VariableDef.$Properties): tensorflow.VariableDef;
+        static encode(message: tensorflow.VariableDef.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tensorflow.VariableDef & tensorflow.VariableDef.$Shape;
+    }
+
+    namespace VariableDef {
+        interface $Properties {
+            variable_name?: (string|null);
+            initial_value_name?: (string|null);
+            initializer_name?: (string|null);
+            snapshot_name?: (string|null);
+            save_slice_info_def?: (tensorflow.SaveSliceInfoDef.$Properties|null);
+            is_resource?: (boolean|null);
+            trainable?: (boolean|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = tensorflow.VariableDef.$Properties;
+    }
+
+    interface ISaveSliceInfoDef extends tensorflow.SaveSliceInfoDef.$Properties {
+    }
+
+    class SaveSliceInfoDef {
+        constructor(properties?: tensorflow.SaveSliceInfoDef.$Properties);
+        $unknowns?: Uint8Array[];
+        full_name: string;
+        full_shape: (number|Long)[];
+        var_offset: (number|Long)[];
+        var_shape: (number|Long)[];
+        static create(properties: tensorflow.SaveSliceInfoDef.$Shape): tensorflow.SaveSliceInfoDef & tensorflow.SaveSliceInfoDef.$Shape;
+        static create(properties?: tensorflow.SaveSliceInfoDef.$Properties): tensorflow.SaveSliceInfoDef;
+        static encode(message: tensorflow.SaveSliceInfoDef.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tensorflow.SaveSliceInfoDef & tensorflow.SaveSliceInfoDef.$Shape;
+    }
+
+    namespace SaveSliceInfoDef {
+        interface $Properties {
+            full_name?: (string|null);
+            full_shape?: ((number|Long)[]|null);
+            var_offset?: ((number|Long)[]|null);
+            var_shape?: ((number|Long)[]|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = tensorflow.SaveSliceInfoDef.$Properties;
+    }
+
     interface ICollectionDef extends tensorflow.CollectionDef.$Properties {
     }
 

@@ -5607,6 +5607,505 @@ export const tensorflow = $root.tensorflow = (() => {
         return SaverDef;
     })();
 
+    tensorflow.VariableDef = (function() {
+
+        /**
+         * Properties of a VariableDef.
+         * @typedef {Object} tensorflow.VariableDef.$Properties
+         * @property {string|null} [variable_name] VariableDef variable_name
+         * @property {string|null} [initial_value_name] VariableDef initial_value_name
+         * @property {string|null} [initializer_name] VariableDef initializer_name
+         * @property {string|null} [snapshot_name] VariableDef snapshot_name
+         * @property {tensorflow.SaveSliceInfoDef.$Properties|null} [save_slice_info_def] VariableDef save_slice_info_def
+         * @property {boolean|null} [is_resource] VariableDef is_resource
+         * @property {boolean|null} [trainable] VariableDef trainable
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a VariableDef.
+         * @memberof tensorflow
+         * @interface IVariableDef
+         * @augments tensorflow.VariableDef.$Properties
+         * @deprecated Use tensorflow.VariableDef.$Properties instead.
+         */
+
+        /**
+         * Shape of a VariableDef.
+         * @typedef {tensorflow.VariableDef.$Properties} tensorflow.VariableDef.$Shape
+         */
+
+        /**
+         * Constructs a new VariableDef.
+         * @memberof tensorflow
+         * @classdesc Represents a VariableDef.
+         * @constructor
+         * @param {tensorflow.VariableDef.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const VariableDef = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * VariableDef variable_name.
+         * @member {string} variable_name
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.variable_name = "";
+
+        /**
+         * VariableDef initial_value_name.
+         * @member {string} initial_value_name
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.initial_value_name = "";
+
+        /**
+         * VariableDef initializer_name.
+         * @member {string} initializer_name
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.initializer_name = "";
+
+        /**
+         * VariableDef snapshot_name.
+         * @member {string} snapshot_name
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.snapshot_name = "";
+
+        /**
+         * VariableDef save_slice_info_def.
+         * @member {tensorflow.SaveSliceInfoDef.$Properties|null|undefined} save_slice_info_def
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.save_slice_info_def = null;
+
+        /**
+         * VariableDef is_resource.
+         * @member {boolean} is_resource
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.is_resource = false;
+
+        /**
+         * VariableDef trainable.
+         * @member {boolean} trainable
+         * @memberof tensorflow.VariableDef
+         * @instance
+         */
+        VariableDef.prototype.trainable = false;
+
+        /**
+         * Creates a new VariableDef instance using the specified properties.
+         * @function create
+         * @memberof tensorflow.VariableDef
+         * @static
+         * @param {tensorflow.VariableDef.$Properties=} [properties] Properties to set
+         * @returns {tensorflow.VariableDef} VariableDef instance
+         * @type {{
+         *   (properties: tensorflow.VariableDef.$Shape): tensorflow.VariableDef & tensorflow.VariableDef.$Shape;
+         *   (properties?: tensorflow.VariableDef.$Properties): tensorflow.VariableDef;
+         * }}
+         */
+        VariableDef.create = function(properties) {
+            return new VariableDef(properties);
+        };
+
+        /**
+         * Encodes the specified VariableDef message. Does not implicitly {@link tensorflow.VariableDef.verify|verify} messages.
+         * @function encode
+         * @memberof tensorflow.VariableDef
+         * @static
+         * @param {tensorflow.VariableDef.$Properties} message VariableDef message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        VariableDef.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.variable_name != null && $Object.hasOwnProperty.call(message, "variable_name") && message.variable_name !== "")
+                writer.uint32(/* id 1, wireType 2 =*/10).string(message.variable_name);
+            if (message.initializer_name != null && $Object.hasOwnProperty.call(message, "initializer_name") && message.initializer_name !== "")
+                writer.uint32(/* id 2, wireType 2 =*/18).string(message.initializer_name);
+            if (message.snapshot_name != null && $Object.hasOwnProperty.call(message, "snapshot_name") && message.snapshot_name !== "")
+                writer.uint32(/* id 3, wireType 2 =*/26).string(message.snapshot_name);
+            if (message.save_slice_info_def != null && $Object.hasOwnProperty.call(message, "save_slice_info_def"))
+                $root.tensorflow.SaveSliceInfoDef.encode(message.save_slice_info_def, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.is_resource != null && $Object.hasOwnProperty.call(message, "is_resource") && message.is_resource !== false)
+                writer.uint32(/* id 5, wireType 0 =*/40).bool(message.is_resource);
+            if (message.initial_value_name != null && $Object.hasOwnProperty.call(message, "initial_value_name") && message.initial_value_name !== "")
+                writer.uint32(/* id 6, wireType 2 =*/50).string(message.initial_value_name);
+            if (message.trainable != null && $Object.hasOwnProperty.call(message, "trainable") && message.trainable !== false)
+                writer.uint32(/* id 7, wireType 0 =*/56).bool(message.trainable);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a VariableDef message from the specified reader or buffer.
+         * @function decode
+         * @memberof tensorflow.VariableDef
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {tensorflow.VariableDef & tensorflow.VariableDef.$Shape} VariableDef
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        VariableDef.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.tensorflow.VariableDef();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.variable_name = value;
+                        else
+                            delete message.variable_name;
+                        continue;
+                    }
+                case 6: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.initial_value_name = value;
+                        else
+                            delete message.initial_value_name;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.initializer_name = value;
+                        else
+                            delete message.initializer_name;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.snapshot_name = value;
+                        else
+                            delete message.snapshot_name;
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 2)
+                            break;
+                        message.save_slice_info_def = $root.tensorflow.SaveSliceInfoDef.decode(reader, reader.size(), $undefined, _depth + 1, message.save_slice_info_def);
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.is_resource = value;
+                        else
+                            delete message.is_resource;
+                        continue;
+                    }
+                case 7: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.trainable = value;
+                        else
+                            delete message.trainable;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return VariableDef;
+    })();
+
+    tensorflow.SaveSliceInfoDef = (function() {
+
+        /**
+         * Properties of a SaveSliceInfoDef.
+         * @typedef {Object} tensorflow.SaveSliceInfoDef.$Properties
+         * @property {string|null} [full_name] SaveSliceInfoDef full_name
+         * @property {Array.<number|Long>|null} [full_shape] SaveSliceInfoDef full_shape
+         * @property {Array.<number|Long>|null} [var_offset] SaveSliceInfoDef var_offset
+         * @property {Array.<number|Long>|null} [var_shape] SaveSliceInfoDef var_shape
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a SaveSliceInfoDef.
+         * @memberof tensorflow
+         * @interface ISaveSliceInfoDef
+         * @augments tensorflow.SaveSliceInfoDef.$Properties
+         * @deprecated Use tensorflow.SaveSliceInfoDef.$Properties instead.
+         */
+
+        /**
+         * Shape of a SaveSliceInfoDef.
+         * @typedef {tensorflow.SaveSliceInfoDef.$Properties} tensorflow.SaveSliceInfoDef.$Shape
+         */
+
+        /**
+         * Constructs a new SaveSliceInfoDef.
+         * @memberof tensorflow
+         * @classdesc Represents a SaveSliceInfoDef.
+         * @constructor
+         * @param {tensorflow.SaveSliceInfoDef.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const SaveSliceInfoDef = function (properties) {
+            this.full_shape = [];
+            this.var_offset = [];
+            this.var_shape = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * SaveSliceInfoDef full_name.
+         * @member {string} full_name
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @instance
+         */
+        SaveSliceInfoDef.prototype.full_name = "";
+
+        /**
+         * SaveSliceInfoDef full_shape.
+         * @member {Array.<number|Long>} full_shape
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @instance
+         */
+        SaveSliceInfoDef.prototype.full_shape = $util.emptyArray;
+
+        /**
+         * SaveSliceInfoDef var_offset.
+         * @member {Array.<number|Long>} var_offset
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @instance
+         */
+        SaveSliceInfoDef.prototype.var_offset = $util.emptyArray;
+
+        /**
+         * SaveSliceInfoDef var_shape.
+         * @member {Array.<number|Long>} var_shape
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @instance
+         */
+        SaveSliceInfoDef.prototype.var_shape = $util.emptyArray;
+
+        /**
+         * Creates a new SaveSliceInfoDef instance using the specified properties.
+         * @function create
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @static
+         * @param {tensorflow.SaveSliceInfoDef.$Properties=} [properties] Properties to set
+         * @returns {tensorflow.SaveSliceInfoDef} SaveSliceInfoDef instance
+         * @type {{
+         *   (properties: tensorflow.SaveSliceInfoDef.$Shape): tensorflow.SaveSliceInfoDef & tensorflow.SaveSliceInfoDef.$Shape;
+         *   (properties?: tensorflow.SaveSliceInfoDef.$Properties): tensorflow.SaveSliceInfoDef;
+         * }}
+         */
+        SaveSliceInfoDef.create = function(properties) {
+            return new SaveSliceInfoDef(properties);
+        };
+
+        /**
+         * Encodes the specified SaveSliceInfoDef message. Does not implicitly {@link tensorflow.SaveSliceInfoDef.verify|verify} messages.
+         * @function encode
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @static
+         * @param {tensorflow.SaveSliceInfoDef.$Properties} message SaveSliceInfoDef message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        SaveSliceInfoDef.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.full_name != null && $Object.hasOwnProperty.call(message, "full_name") && message.full_name !== "")
+                writer.uint32(/* id 1, wireType 2 =*/10).string(message.full_name);
+            if (message.full_shape != null && message.full_shape.length)
+                writer.uint32(/* id 2, wireType 2 =*/18).int64s(message.full_shape);
+            if (message.var_offset != null && message.var_offset.length)
+                writer.uint32(/* id 3, wireType 2 =*/26).int64s(message.var_offset);
+            if (message.var_shape != null && message.var_shape.length)
+                writer.uint32(/* id 4, wireType 2 =*/34).int64s(message.var_shape);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a SaveSliceInfoDef message from the specified reader or buffer.
+         * @function decode
+         * @memberof tensorflow.SaveSliceInfoDef
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {tensorflow.SaveSliceInfoDef & tensorflow.SaveSliceInfoDef.$Shape} SaveSliceInfoDef
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        SaveSliceInfoDef.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.tensorflow.SaveSliceInfoDef();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.full_name = value;
+                        else
+                            delete message.full_name;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType === 2) {
+                            if (!(message.full_shape && message.full_shape.length))
+                                message.full_shape = [];
+                            reader.int64s(message.full_shape);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.full_shape && message.full_shape.length))
+                            message.full_shape = [];
+                        message.full_shape.push(reader.int64());
+                        continue;
+                    }
+                case 3: {
+                        if (wireType === 2) {
+                            if (!(message.var_offset && message.var_offset.length))
+                                message.var_offset = [];
+                            reader.int64s(message.var_offset);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.var_offset && message.var_offset.length))
+                            message.var_offset = [];
+                        message.var_offset.push(reader.int64());
+                        continue;
+                    }
+                case 4: {
+                        if (wireType === 2) {
+                            if (!(message.var_shape && message.var_shape.length))
+                                message.var_shape = [];
+                            reader.int64s(message.var_shape);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.var_shape && message.var_shape.length))
+                            message.var_shape = [];
+                        message.var_shape.push(reader.int64());
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return SaveSliceInfoDef;
+    })();
+
     tensorflow.CollectionDef = (function() {
 
         /**

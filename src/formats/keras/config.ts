@@ -18,15 +18,19 @@ export interface KerasLayer {
   calls: KerasTensorRef[][];
   /**
    * per call, the arguments besides its tensors: TFOpLambda / SlicingOpLambda, the TF function's
-   * (tf-op-lambda.ts); MultiHeadAttention, its keyword flags (use_causal_mask, ...; attention.ts)
+   * (tf-op-lambda.ts); MultiHeadAttention, its keyword flags (use_causal_mask, ...; attention.ts);
+   * a Keras 3 op, its call's arguments (keras3-ops.ts)
    */
   opArgs?: OpCallArgs[];
+  /** a Keras 3 op (keras.ops.*, `x + 1`, `x[:, 0]`), not a layer: its module, keras.src.ops.numpy, ... (keras3-ops.ts) */
+  keras3Op?: string;
 }
 
 /**
  * The arguments of one call of a TF function recorded by Keras 2 (TFOpLambda): the first argument
  * and the others by parameter name, each tensor in them replaced by `{ __input__: k }`, the k-th
- * of the call's tensors.
+ * of the call's tensors. A Keras 3 op's call: `first` is the list of its positional arguments,
+ * `kwargs` its keyword arguments, each tensor `{ __input__: k, dtype }`.
  */
 export interface OpCallArgs {
   first: Json;
@@ -169,22 +173,34 @@ function parseOpCall(node: Json, file: string, name: string): { refs: KerasTenso
 /** Keras 3's modules of ops (keras.ops.add, keras.ops.concatenate, x[:, 0], ...) called in a functional model. */
 const KERAS3_OPS = /^keras(\.src)?\.ops(\.|$)/;
 
-/** Keras 3 ops read as the merge layer of the same class name: elementwise, broadcasting, on tensors only. */
-const KERAS3_MERGE_OPS = new Set(['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum']);
+/** How deep a Keras 3 op's arguments may nest (x[(slice, ...)] is 3 levels; a hostile file may nest thousands). */
+const MAX_OP_ARG_DEPTH = 32;
 
 /**
- * A Keras 3 op in a functional model (`keras.ops.add(a, b)`, `a + b`, `keras.ops.concatenate`):
- * its class name is often a layer's (Concatenate, Reshape, Average, Dot, Softmax) with other
- * arguments and defaults (ops.concatenate joins axis 0, the layer -1), so only the elementwise
- * ops of two tensors, which compute what their merge layer computes, are read; the others are
- * refused by name rather than read as the layer.
+ * One call of a Keras 3 op as functional.py serialize_node writes it: {args, kwargs}, the call's
+ * arguments as given (keras.ops.concatenate([a, b]) -> args [[a, b]]; `1 - x` -> args [1, x]),
+ * each tensor `__keras_tensor__` with its keras_history and dtype; constants as plain JSON or
+ * `__numpy__` / `__tensor__` / `__slice__` / `__ellipsis__` objects, kept for keras3-ops.ts.
  */
-function keras3Op(l: JsonObject, name: string, file: string): void {
-  const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
-  const tensor = (v: Json) => isObject(v) && v.class_name === '__keras_tensor__';
-  const tensorsOnly = nodes.every((n) => isObject(n) && Array.isArray(n.args) && n.args.length === 2 && n.args.every(tensor) && (!isObject(n.kwargs) || Object.keys(n.kwargs).length === 0));
-  if (KERAS3_MERGE_OPS.has(String(l.class_name)) && tensorsOnly) return;
-  throw new UnsupportedError(`Keras 3 op '${String(l.class_name)}' (${String(l.module)}) called in a functional model`, `layer '${name}' in ${file}: nnport reads keras.ops add / subtract / multiply / maximum / minimum of two tensors only`);
+function parseKeras3OpCall(node: Json, file: string, name: string): { refs: KerasTensorRef[]; args: OpCallArgs } {
+  if (!isObject(node)) fail(file, `layer '${name}': a Keras 3 op's inbound node is ${preview(node)}, not {args, kwargs}`);
+  const refs: KerasTensorRef[] = [];
+  const swap = (v: Json, depth: number): Json => {
+    if (depth > MAX_OP_ARG_DEPTH) fail(file, `layer '${name}': a Keras 3 op's arguments nest more than ${MAX_OP_ARG_DEPTH} levels deep`);
+    if (Array.isArray(v)) return v.map((x) => swap(x, depth + 1));
+    if (!isObject(v)) return v;
+    if (v.class_name === '__keras_tensor__') {
+      refs.push(parseRef(v, file, `layer '${name}'`));
+      const dtype = isObject(v.config) && typeof v.config.dtype === 'string' ? v.config.dtype : 'float32';
+      return { __input__: refs.length - 1, dtype };
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x, depth + 1)]));
+  };
+  const args = node.args ?? [];
+  const kwargs = node.kwargs ?? {};
+  if (!Array.isArray(args)) fail(file, `layer '${name}': a Keras 3 op's args are ${preview(args)}, not a list`);
+  if (!isObject(kwargs)) fail(file, `layer '${name}': a Keras 3 op's kwargs are ${preview(kwargs)}, not an object`);
+  return { refs, args: { first: swap(args, 0), kwargs: swap(kwargs, 0) as JsonObject } };
 }
 
 /** Layers called on several tensors given by keyword (query, value, key): in this order among the call's inputs. */
@@ -265,7 +281,11 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
       if (!isObject(l) || typeof l.class_name !== 'string') fail(file, 'a layer entry has no class_name');
       const name = layerName(l, file);
       const config = isObject(l.config) ? l.config : {};
-      if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) keras3Op(l, name, file);
+      if (typeof l.module === 'string' && KERAS3_OPS.test(l.module)) {
+        if (l.inbound_nodes !== undefined && l.inbound_nodes !== null && !Array.isArray(l.inbound_nodes)) fail(file, `layer '${name}': inbound_nodes is not a list`);
+        const calls = (l.inbound_nodes ?? []).map((node) => parseKeras3OpCall(node, file, name));
+        return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args), keras3Op: l.module };
+      }
       const keywordInputs = KEYWORD_INPUTS[l.class_name];
       if ((TF_OP_LAYERS.has(l.class_name) || keywordInputs) && Array.isArray(l.inbound_nodes)) {
         const calls = l.inbound_nodes.map((node) => (keywordInputs ? parseKeywordCall(node, keywordInputs, file, name) : parseOpCall(node, file, name)));

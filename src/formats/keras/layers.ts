@@ -63,6 +63,8 @@ export interface LayerCall {
   weights: Map<string, Tensor>;
   /** TFOpLambda / SlicingOpLambda: the TF function's arguments of this call (tf-op-lambda.ts) */
   opArgs?: OpCallArgs;
+  /** a Keras 3 op's module (keras.src.ops.numpy, ...): keras3-ops.ts */
+  keras3Op?: string;
 }
 
 export const int = (value: number): Attr => ({ type: 'int', value });

@@ -41,6 +41,8 @@ export function keras3WeightGroups(spec: KerasModelSpec): Map<KerasLayer, string
   for (const l of spec.layers) {
     // a Sequential model's InputLayer is not one of model.layers
     if (spec.className === 'Sequential' && l.className === 'InputLayer') continue;
+    // nor is a Keras 3 op (keras.ops.*): Functional.layers keeps the Layer instances of its operations
+    if (l.keras3Op !== undefined) continue;
     const base = toSnakeCase(l.className);
     const n = used.get(base);
     used.set(base, (n ?? 0) + 1);

@@ -4,20 +4,22 @@
 // '__operators__.getitem') with the call's arguments in inbound_nodes (config.ts parseOpCall).
 // It names the op, it holds no code: the functions below are read as the ops they name, any
 // other is refused by name. (Keras' plain Lambda layer holds Python bytecode and is never read.)
+// Keras 3's ops (keras3-ops.ts) are read by these same rows, their arguments renamed.
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { isObject, type Json } from './config.js';
+import { isObject, type Json, type OpCallArgs } from './config.js';
 import { emitActivation, int, ints, type IrEmitter, type KShape, type KValue, type LayerCall } from './layers.js';
 
-type Fn = (c: OpCtx) => KValue;
+export type Fn = (c: OpCtx) => KValue;
 
 /** One call of the function: its arguments as values, and the IR emitter. */
-class OpCtx {
+export class OpCtx {
   constructor(
     readonly e: IrEmitter,
     readonly call: LayerCall,
     readonly fn: string,
+    readonly args: OpCallArgs = call.opArgs!,
   ) {}
 
   get where(): string {
@@ -26,7 +28,7 @@ class OpCtx {
 
   /** The first argument, or a keyword one; undefined when not given (or given as None). */
   arg(key: string | 0): Json | undefined {
-    const a = this.call.opArgs!;
+    const a = this.args;
     const v = key === 0 ? a.first : a.kwargs[key];
     return v === null ? undefined : v;
   }
@@ -40,15 +42,25 @@ class OpCtx {
       if (!x) throw new FormatError(`${this.where}: argument '${key}' reads input ${v.__input__}, which the call does not have`);
       return x;
     }
-    const t = constantOf(v, `${this.where}: argument '${key}'`);
+    const t = this.constantOf(v, `${this.where}: argument '${key}'`);
     return { name: this.e.constant(`${this.call.name}/${key === 0 ? 'x' : key}`, t), shape: [...t.shape] };
+  }
+
+  /** A constant argument as a tensor. */
+  protected constantOf(v: Json | undefined, where: string): Tensor {
+    return constantOf(v, where);
+  }
+
+  /** An argument of a kind nnport does not read (a tensor where a constant axis is read, ...). */
+  protected wrongType(what: string, _v: Json | undefined): never {
+    throw new UnsupportedError(what, this.where);
   }
 
   /** A number argument (or its default). */
   num(key: string, fallback?: number): number {
     const v = this.arg(key);
     if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== 'number') throw new UnsupportedError(`${this.fn} with ${key} = ${JSON.stringify(v)?.slice(0, 60)} (a constant number is read)`, this.where);
+    if (typeof v !== 'number') this.wrongType(`${this.fn} with ${key} = ${JSON.stringify(v)?.slice(0, 60)} (a constant number is read)`, v);
     return v;
   }
 
@@ -57,7 +69,7 @@ class OpCtx {
     const v = this.arg(key);
     if (v === undefined) return undefined;
     const list = typeof v === 'number' ? [v] : v;
-    if (!Array.isArray(list) || !list.every((a) => typeof a === 'number' && Number.isInteger(a))) throw new UnsupportedError(`${this.fn} with ${key} = ${JSON.stringify(v)?.slice(0, 60)} (constant integers are read)`, this.where);
+    if (!Array.isArray(list) || !list.every((a) => typeof a === 'number' && Number.isInteger(a))) this.wrongType(`${this.fn} with ${key} = ${JSON.stringify(v)?.slice(0, 60)} (constant integers are read)`, v);
     return list as number[];
   }
 
@@ -95,9 +107,9 @@ function constantOf(v: Json | undefined, where: string): Tensor {
   return Tensor.float32(shape, flat as number[]);
 }
 
-const norm = (a: number, rank: number): number => (a < 0 ? a + rank : a);
+export const norm = (a: number, rank: number): number => (a < 0 ? a + rank : a);
 
-function broadcast(a: KShape, b: KShape): KShape {
+export function broadcast(a: KShape, b: KShape): KShape {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => {
     const x = a[a.length - r + i] ?? 1;
@@ -260,7 +272,7 @@ const BIG = 2 ** 62;
 /** x[spec] (SlicingOpLambda '__operators__.getitem'): integers, slices {start, stop, step}, ..., tf.newaxis (null). */
 function getItem(c: OpCtx): KValue {
   const x = c.value(0);
-  const raw = c.call.opArgs!.kwargs.slice_spec;
+  const raw = c.args.kwargs.slice_spec;
   const spec: Json[] = Array.isArray(raw) ? raw : [raw ?? null];
   const r = x.shape.length;
   const isEllipsis = (s: Json) => isObject(s) && s.class_name === '__ellipsis__';
@@ -325,7 +337,7 @@ function sliceLength(n: number | null, start: number | null, stop: number | null
 }
 
 /** TF API path (as TFOpLambda's `function` names it) -> IR. */
-const FUNCTIONS: Readonly<Record<string, Fn>> = {
+export const FUNCTIONS: Readonly<Record<string, Fn>> = {
   '__operators__.add': binary('Add'),
   'math.add': binary('Add'),
   'math.subtract': binary('Sub'),

@@ -6,6 +6,7 @@ import { inferShapes } from '../../ir/ops/infer.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type KerasLayer, type KerasModelSpec, type KerasTensorRef } from './config.js';
 import { propagateMasks } from './masking.js';
+import { keras3OpLayer } from './keras3-ops.js';
 import { KERAS_LAYERS, weightRoles, type IrEmitter, type KShape, type KValue } from './layers.js';
 import { flattenNested, NESTED_MODELS } from './nested.js';
 
@@ -147,14 +148,16 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
       e.graph.inputs.push({ name, dtype: kerasDType(layer.config.dtype), shape: dims });
       return [{ name, shape }];
     }
-    const row = KERAS_LAYERS[layer.className];
+    // a Keras 3 op is no layer: read by its own table, whatever layer shares its class name (Concatenate)
+    const row = layer.keras3Op !== undefined ? keras3OpLayer : KERAS_LAYERS[layer.className];
     if (!row && NESTED_MODELS.has(layer.className)) throw new UnsupportedError(`a Keras model used as a layer (nested ${layer.className}) left after flattening`, `layer '${layer.name}' in '${file}'`);
     if (!row) throw new UnsupportedError(`Keras layer class '${layer.className}'`, `layer '${layer.name}' (a custom or unknown layer cannot be rebuilt without its code)`);
     const refs = layer.calls[callIdx];
     if (!refs) throw new FormatError(`model config: layer '${layer.name}' has no call ${callIdx}`, { file });
     const inputs = refs.map(resolve);
     const name = callIdx === 0 ? layer.name : `${layer.name}_call${callIdx}`;
-    const call = { className: layer.className, name, config: layer.config, inputs, weights: layerWeights(layer), ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }) };
+    const weights = layer.keras3Op !== undefined ? new Map<string, Tensor>() : layerWeights(layer);
+    const call = { className: layer.className, name, config: layer.config, inputs, weights, ...(layer.opArgs && { opArgs: layer.opArgs[callIdx] }), ...(layer.keras3Op !== undefined && { keras3Op: layer.keras3Op }) };
     return propagateMasks(e, call, row(e, call));
   };
 

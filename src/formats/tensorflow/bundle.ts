@@ -164,16 +164,20 @@ export function sliceKey(name: string, extents: { start: number; length: number 
   return latin1.decode(new Uint8Array(bytes));
 }
 
+/**
+ * A partitioned tensor from its slices. Every slice is read (its bytes checked against its data
+ * shard) before the full tensor is allocated, and the slices must tile it: their element counts
+ * add up to its own and no two overlap.
+ */
 async function reassemble(bundle: Bundle, name: string, entry: BundleEntry, shards: (i: number) => Promise<Uint8Array>, file: string): Promise<Tensor> {
   const where = `checkpoint tensor '${name}'`;
   const dtype = tfDType(entry.dtype, where, file);
   if (dtype === 'string') throw new UnsupportedError('partitioned string tensors', `${where} in '${file}'`);
   const shape = staticShape(entry.shape, where, file);
-  const full = Tensor.zeros(dtype, shape);
-  const out = full.bytes();
-  const esize = DTYPES[dtype].bytes;
-  const fullStrides = stridesOf(shape);
+  const parts: { extents: { start: number; size: number }[]; bytes: Uint8Array }[] = [];
+  let sum = 0;
   for (const s of entry.slices ?? []) {
+    if ((s.extent?.length ?? 0) > shape.length) throw new FormatError(`${where} [${shape.join(', ')}]: a slice of rank ${s.extent!.length}`, { file });
     const extents = shape.map((d, i) => {
       const e = s.extent?.[i];
       const start = int64ToNumber(e?.start as Int64);
@@ -181,22 +185,39 @@ async function reassemble(bundle: Bundle, name: string, entry: BundleEntry, shar
       const length = hasLength ? int64ToNumber(e!.length as Int64) : -1;
       return { start, length, size: length < 0 ? d - start : length };
     });
+    const text = `[${extents.map((e) => `${e.start}:+${e.size}`).join(', ')}]`;
     for (let i = 0; i < shape.length; i++) {
-      if (extents[i]!.start < 0 || extents[i]!.start + extents[i]!.size > shape[i]!) throw new FormatError(`${where}: a slice exceeds the tensor's shape`, { file });
+      if (extents[i]!.start < 0 || extents[i]!.size < 0 || extents[i]!.start + extents[i]!.size > shape[i]!) {
+        throw new FormatError(`${where} [${shape.join(', ')}]: slice ${text} exceeds the tensor's shape`, { file });
+      }
     }
     const sliceEntry = bundle.sliceEntries.get(sliceKey(name, extents));
-    if (!sliceEntry) throw new FormatError(`${where}: slice [${extents.map((e) => `${e.start}:+${e.size}`).join(', ')}] is missing from the index`, { file });
-    const part = await entryTensor(sliceEntry, dtype, extents.map((e) => e.size), `${where} slice`, shards, file);
-    const pb = part.bytes();
+    if (!sliceEntry) throw new FormatError(`${where}: slice ${text} is missing from the index`, { file });
+    const part = await entryTensor(sliceEntry, dtype, extents.map((e) => e.size), `${where} slice ${text}`, shards, file);
+    parts.push({ extents, bytes: part.bytes() });
+    sum += part.size;
+  }
+  const count = shapeSize(shape);
+  if (sum !== count) throw new FormatError(`${where} [${shape.join(', ')}]: its ${parts.length} slices hold ${sum} of its ${count} elements`, { file });
+  const full = Tensor.zeros(dtype, shape);
+  const out = full.bytes();
+  const covered = new Uint8Array(count);
+  const esize = DTYPES[dtype].bytes;
+  const fullStrides = stridesOf(shape);
+  for (const { extents, bytes: pb } of parts) {
     const sshape = extents.map((e) => e.size);
     const rows = shapeSize(sshape.slice(0, -1));
-    const rowLen = (sshape[sshape.length - 1] ?? 1) * esize;
+    const rowLen = sshape[sshape.length - 1] ?? 1;
     const sStrides = stridesOf(sshape.slice(0, -1));
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; r < rows && rowLen; r++) {
       let at = 0;
       for (let d = 0; d < sshape.length - 1; d++) at += (extents[d]!.start + (Math.floor(r / sStrides[d]!) % sshape[d]!)) * fullStrides[d]!;
       if (shape.length) at += extents[shape.length - 1]!.start;
-      out.set(pb.subarray(r * rowLen, (r + 1) * rowLen), at * esize);
+      for (let j = 0; j < rowLen; j++) {
+        if (covered[at + j]) throw new FormatError(`${where} [${shape.join(', ')}]: two of its slices overlap`, { file });
+        covered[at + j] = 1;
+      }
+      out.set(pb.subarray(r * rowLen * esize, (r + 1) * rowLen * esize), at * esize);
     }
   }
   return full;

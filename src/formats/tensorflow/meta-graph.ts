@@ -15,6 +15,8 @@ import { cutExampleInputs, exampleInputs, graphTensorInfo, type FeedTensor } fro
 import { graphDefToIr } from './to-ir.js';
 import { inlineFunctions, needsInlining } from './functions.js';
 import { guardProtobufDecode } from '../protobuf-peek.js';
+import { partValue, variableSources } from './partitioned.js';
+import type { Tensor } from '../../ir/tensor.js';
 import { META_GRAPH, SAVED_MODEL } from './wire-schema.js';
 
 export type MetaGraphDef = tensorflow.MetaGraphDef.$Properties;
@@ -208,6 +210,14 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
   // --outputs is given): cut at the parsed features
   ({ graphDef: gd, inputs } = cutExampleInputs(gd, sig ? inputs : exampleInputs(gd), file));
   const names = new Set(checkpoint.bundle.entries.keys());
+  // parts of partitioned variables, and variables the saver restores under another name
+  const sources = variableSources(meta, meta.graph_def ?? {}, file);
+  const fulls = new Map<string, Promise<Tensor>>();
+  const full = (key: string) => {
+    let t = fulls.get(key);
+    if (!t) fulls.set(key, (t = checkpoint.tensor(key)));
+    return t;
+  };
   const graphDef = await freezeGraphDef(gd, {
     file,
     outputs,
@@ -215,7 +225,18 @@ export async function freezeMetaGraph(meta: MetaGraphDef, checkpoint: Checkpoint
     set: options.set,
     variable: async (name) => {
       const key = keys.get(name) ?? name;
-      return names.has(key) ? checkpoint.tensor(key) : undefined;
+      if (names.has(key)) return checkpoint.tensor(key);
+      const source = sources.get(name);
+      if (source?.slice) return partValue(checkpoint, name, source, full, file);
+      if (source && names.has(source.key)) return checkpoint.tensor(source.key);
+      const part = /^(.*)\/part_\d+$/.exec(name);
+      if (part && checkpoint.bundle.entries.get(part[1]!)?.slices?.length) {
+        throw new FormatError(
+          `variable '${name}' is a part of the partitioned checkpoint tensor '${part[1]}', but neither a VariableDef (save_slice_info_def) nor a restore op of the graph says which slice`,
+          { file },
+        );
+      }
+      return undefined;
     },
   });
   const kept = new Set((graphDef.node ?? []).map((n) => n.name));

@@ -1036,6 +1036,22 @@ const truncateDivOp = binaryRow(
   },
 );
 
+/** FloorDiv: x / y rounded down (embedding_lookup's 'mod' ids); on integers (x - FloorMod(x, y)) / y, which ONNX's truncating Div gives exactly. */
+const floorDivOp = binaryRow(
+  (a) => a,
+  (x, y, d) => (!isFloatType(d) && y === 0 ? 0 : Math.floor(x / y)),
+  (c, a, b, out, dtype) => {
+    const [q, r, exact] = ['quotient', 'floor_mod', 'exact'].map((s) => c.tmp(s)) as [string, string, string];
+    if (isFloatType(dtype)) {
+      c.emit('Div', [a, b], [q]);
+      return c.emit('Floor', [q], [out]);
+    }
+    c.emit('Mod', [a, b], [r], { fmod: attr('int', 0) });
+    c.emit('Sub', [a, r], [exact]);
+    c.emit('Div', [exact, b], [out]);
+  },
+);
+
 const notEqualOp = binaryRow(
   () => 'bool',
   (x, y) => +(x !== y),
@@ -1426,6 +1442,7 @@ export const OPS: Record<string, OpConvert> = {
   FloorMod: floorModOp,
   TruncateMod: truncateModOp,
   TruncateDiv: truncateDivOp,
+  FloorDiv: floorDivOp,
   IsNan: predicateRow('IsNaN'),
   IsInf: predicateRow('IsInf'),
 

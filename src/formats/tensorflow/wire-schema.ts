@@ -82,6 +82,10 @@ export const META_GRAPH: WireSchema = {
 };
 export const SAVED_MODEL: WireSchema = { 1: int64s, 2: msg(() => META_GRAPH) };
 
+// a `variables` collection's entry (its save_slice_info_def places a part of a partitioned variable)
+const saveSliceInfo: WireSchema = { 1: bytes, 2: int64s, 3: int64s, 4: int64s };
+export const VARIABLE_DEF: WireSchema = { 1: bytes, 2: bytes, 3: bytes, 4: msg(() => saveSliceInfo), 6: bytes };
+
 // legacy V1 checkpoints: a table value (SavedTensorSlices: meta of SavedSliceMeta, or one SavedSlice)
 const extent: WireSchema = { 1: int64s, 2: int64s };
 const tensorSlice: WireSchema = { 1: msg(() => extent) };

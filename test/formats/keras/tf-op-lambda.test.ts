@@ -69,24 +69,4 @@ describe('Keras TFOpLambda / SlicingOpLambda (20 TF functions) vs NumPy', () => 
     await expect(loadModel(json('io.read_file', ['x', 0, 0, {}]), { fileName: 'model.json' })).rejects.toThrow(/TF function 'io.read_file'/);
     await expect(loadModel(json('math.multiply', [7]), { fileName: 'model.json' })).rejects.toThrow(/cannot read a TF function's argument/);
   });
-
-  it("Keras 3 ops in a functional model: a + b read as Add; keras.ops.concatenate (axis 0 by default, the layer's -1) and a + 1.0 refused by name", () => {
-    const t = (layer: string) => ({ class_name: '__keras_tensor__', config: { shape: [null, 3], dtype: 'float32', keras_history: [layer, 0, 0] } });
-    const cfg = (cls: string, args: unknown[]) => ({
-      class_name: 'Functional',
-      config: {
-        name: 'm',
-        layers: [
-          { module: 'keras.layers', class_name: 'InputLayer', name: 'a', config: { name: 'a', batch_shape: [null, 3], dtype: 'float32' }, inbound_nodes: [] },
-          { module: 'keras.layers', class_name: 'InputLayer', name: 'b', config: { name: 'b', batch_shape: [null, 3], dtype: 'float32' }, inbound_nodes: [] },
-          { module: 'keras.src.ops.numpy', class_name: cls, name: 'op', registered_name: cls, config: { name: 'op' }, inbound_nodes: [{ args, kwargs: {} }] },
-        ],
-        input_layers: [['a', 0, 0], ['b', 0, 0]],
-        output_layers: [['op', 0, 0]],
-      },
-    });
-    expect(parseModelConfig(cfg('Add', [t('a'), t('b')]) as never, 'm.keras').layers[2]!.calls).toEqual([[['a', 0, 0], ['b', 0, 0]]]);
-    expect(() => parseModelConfig(cfg('Concatenate', [[t('a'), t('b')]]) as never, 'm.keras')).toThrow(/Keras 3 op 'Concatenate' \(keras.src.ops.numpy\)/);
-    expect(() => parseModelConfig(cfg('Add', [t('a'), 1.0]) as never, 'm.keras')).toThrow(UnsupportedError);
-  });
 });

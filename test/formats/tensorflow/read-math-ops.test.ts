@@ -1,9 +1,9 @@
 // TensorFlow's modulo / division ops read by nnport where the GraphDef writer's round trip does
 // not reach them (the ONNX backend read-back, test/conformance/graphdef-readback.test.ts, covers
 // the rest): FloorMod on floats (the divisor's sign: fmod, then + y where the signs differ),
-// FloorMod / TruncateMod / TruncateDiv on int32 and floats with every sign combination, and
+// FloorMod / TruncateMod / TruncateDiv / FloorDiv on int32 and floats with every sign combination, and
 // NotEqual. Oracle: the NumPy GraphDef runner (scripts/fixtures/tf_numpy_run.py: np.mod, np.fmod,
-// truncation as |a| // |b| with the sign), run on the same hand-made .pb. NCDHW pools and NCHW
+// truncation as |a| // |b| with the sign, np.floor_divide), run on the same hand-made .pb. NCDHW pools and NCHW
 // DepthToSpace (no TF CPU kernel) are refused by name.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
@@ -49,6 +49,8 @@ describe('TF modulo / division ops read back, against the NumPy runner', () => {
     ['TruncateMod', 'int32'],
     ['TruncateDiv', 'float32'],
     ['TruncateDiv', 'int32'],
+    ['FloorDiv', 'float32'],
+    ['FloorDiv', 'int32'],
     ['NotEqual', 'int32'],
   ];
   it.each(cases)('%s on %s', async (op, dtype) => {
@@ -64,7 +66,7 @@ describe('TF modulo / division ops read back, against the NumPy runner', () => {
   });
 
   it('the same ops on constant inputs fold to the same values', async () => {
-    for (const op of ['FloorMod', 'TruncateMod', 'TruncateDiv']) {
+    for (const op of ['FloorMod', 'TruncateMod', 'TruncateDiv', 'FloorDiv']) {
       const { pb, x } = binaryGraph(op, 'float32');
       const want = pythonRun('numpy', `read-${op}-float32`, pb, x, ['z']).get('z')!.toNumbers();
       // the Placeholder replaced by a Const of the same values: folded by the reader

@@ -1,10 +1,10 @@
-// Transformer-era image models (torchvision ViT, ConvNeXt and Swin in small configurations,
+// Transformer-era image models (torchvision ViT, ConvNeXt, Swin and MaxViT in small configurations,
 // scripts/fixtures/transformer_models.py, made into .fixtures-cache/transformers/) converted to
 // .tflite and run by the real TFLite interpreter against PyTorch's own output (and to .pb, run by
 // the NumPy GraphDef runner): LayerNorm as its
 // arithmetic (decompose-layernorm.ts), GELU from its Erf form, attention as BATCH_MATMUL / SOFTMAX,
-// and Swin's 6-D window Transposes collapsed to rank 4 (collapse-transpose.ts), without which the
-// interpreter refuses to load the file.
+// and Swin's and MaxViT's 6-D window / grid Transposes written at rank 5 or less (collapse-transpose.ts),
+// without which the interpreter refuses to load the file.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
 import { pythonRun } from '../tensorflow/python-runs.js';
 
-const NETS = ['vit', 'convnext', 'swin'] as const;
+const NETS = ['vit', 'convnext', 'swin', 'maxvit'] as const;
 const CACHE = join(REPO_ROOT, '.fixtures-cache/transformers');
 const oracle = useTfliteOracle();
 
@@ -69,7 +69,7 @@ describe('collapseTransposes', () => {
   });
 });
 
-describe('ViT, ConvNeXt and Swin -> .tflite (the TFLite interpreter) and .pb (the NumPy GraphDef runner) vs PyTorch', () => {
+describe('ViT, ConvNeXt, Swin and MaxViT -> .tflite (the TFLite interpreter) and .pb (the NumPy GraphDef runner) vs PyTorch', () => {
   for (const name of NETS) {
     it(`${name}: float32, float16 and dynamic-range .tflite; .pb`, async () => {
       const model = await loadModel(new Uint8Array(readFileSync(join(CACHE, name, 'model.onnx'))), { fileName: `${name}.onnx` });
