@@ -377,11 +377,19 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   if (b) w.add(out, 'BiasAdd', [y, w.ref(b)], { T: dt, data_format: s('NHWC') });
 }
 
+/** A channels-last global pool as Mean / Max over every axis between the batch and the channels (1-D, 2-D and 3-D data). */
+function globalPool(w: GraphDefWriter, n: Node, out: string, op: 'Mean' | 'Max'): void {
+  const rank = w.shape(n.inputs[0]!)?.length;
+  if (rank === undefined || rank < 3) throw new UnsupportedError(`${n.opType} of an input of unknown rank in a GraphDef`, `node '${n.name}'`);
+  const axes = Array.from({ length: rank - 2 }, (_, i) => i + 1);
+  w.add(out, op, [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, axes)], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } });
+}
+
 export const convPoolRows: Record<string, Row> = {
   'nnport::Conv': nhwcConv,
   'nnport::ConvTranspose': nhwcConvTranspose,
   'nnport::MaxPool': nhwcPool,
   'nnport::AveragePool': nhwcPool,
-  'nnport::GlobalAveragePool': (w, n, out) => w.add(out, 'Mean', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
-  'nnport::GlobalMaxPool': (w, n, out) => w.add(out, 'Max', [w.ref(n.inputs[0]!), w.int32(`${n.name}/axes`, [1, 2])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32'), keep_dims: { b: true } }),
+  'nnport::GlobalAveragePool': (w, n, out) => globalPool(w, n, out, 'Mean'),
+  'nnport::GlobalMaxPool': (w, n, out) => globalPool(w, n, out, 'Max'),
 };
