@@ -14,6 +14,8 @@
 //   tf.function's `i`) is an ONNX Loop scan output, padded to the reserved length after the loop;
 //   a TensorArray's handle is not carried at all (its flow is). Any other use of a reserved list
 //   carries it dense, which needs its element shape.
+// - Lists an If passes to its branches go in dense (a reserved one as zeros of its element shape);
+//   a list a branch gives back is the If's output of its stacked elements, a dense list again.
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, GraphError, UnsupportedError } from '../../ir/errors.js';
 import type { Dim, Graph, ValueInfo } from '../../ir/graph.js';
@@ -24,6 +26,9 @@ import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
 import { DENSE_PARAM, denseValue, HANDLE_PARAM, materializeList, SCAN_DOMAIN, SCAN_PARAM, SCAN_WRITE, ScanMiss, type TfList } from './tensor-lists.js';
 import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
+
+/** TensorFlow's DataType of TensorList values. */
+const DT_VARIANT = 21;
 
 /** Functions running inside functions (an If in a While body in ...): deeper is refused. */
 const MAX_DEPTH = 32;
@@ -56,6 +61,8 @@ interface Body {
   graph: Graph;
   /** the placeholder standing for each parameter, in order */
   params: string[];
+  /** each output's list (a TensorList the function gives back), undefined for tensors */
+  lists: (TfList | undefined)[];
 }
 
 function where(c: NodeCtx): string {
@@ -67,21 +74,6 @@ function funcAttr(c: NodeCtx, key: string): NonNullable<AttrValue['func']> & { n
   const f = c.attrs.raw(key)?.func;
   if (!f?.name) throw new FormatError(`${c.where()} names no function in attribute '${key}'`, { file: c.file });
   return f as NonNullable<AttrValue['func']> & { name: string };
-}
-
-/** The DataTypes of a list attribute (Tin / Tout / T) as IR dtypes; resource and variant values refused by name. */
-function typeList(c: NodeCtx, key: string, fns: string[]): DType[] | undefined {
-  const types = c.attrs.raw(key)?.list?.type;
-  if (!types) return undefined;
-  return types.map((t, i) => {
-    const d = dtypeFromTf(t);
-    if ('dtype' in d) return d.dtype;
-    const what = 'unsupported' in d ? d.unsupported : `DataType ${d.unknown}`;
-    throw new UnsupportedError(
-      `${c.op} carrying ${what} values (TensorList, TensorArray, variables)`,
-      `value ${i} of ${where(c)}, functions ${fns.map((f) => `'${f}'`).join(', ')}`,
-    );
-  });
 }
 
 function shapeList(c: NodeCtx): (Dim[] | undefined)[] | undefined {
@@ -119,11 +111,12 @@ function convertBody(c: NodeCtx, prefix: string, params: Param[], build: (args: 
   };
   const refs = build(paramNames, apply);
   const uniq = [...new Set(refs)];
+  const resultLists: (TfList | undefined)[] = [];
   let graph: Graph;
   try {
     graph = c.cv.subgraph(
       { node: nodes, library: options.library },
-      { file, outputs: uniq, name: prefix, library: options.library, flow: { chain: [...scope.chain, ...used], budget: scope.budget } },
+      { file, outputs: uniq, name: prefix, library: options.library, flow: { chain: [...scope.chain, ...used], budget: scope.budget }, resultLists },
     );
   } catch (e) {
     if (e instanceof UnsupportedError && !e.message.includes('(in function')) {
@@ -139,7 +132,7 @@ function convertBody(c: NodeCtx, prefix: string, params: Param[], build: (args: 
     return { name, dtype: v.dtype, shape: v.shape };
   });
   graph.inputs = params.flatMap((p, i) => (isInput(p) ? [{ name: paramNames[i]!, dtype: p.dtype, shape: p.shape }] : []));
-  return { graph, params: paramNames };
+  return { graph, params: paramNames, lists: refs.map((r) => resultLists[uniq.indexOf(r)]) };
 }
 
 /** A subgraph that reads outer values instead of taking inputs: each placeholder an Identity of its outer value (none for lists not held as tensors). */
@@ -170,32 +163,51 @@ function ifOp(c: NodeCtx): TfValue[] {
   const thenF = funcAttr(c, 'then_branch');
   const elseF = funcAttr(c, 'else_branch');
   const fns = [thenF.name, elseF.name];
+  // a list goes into the branches held dense (its stacked elements), a TensorArray's handle as a handle
   for (const a of args) {
     const l = a.list;
     if (l?.kind === 'scan' || l?.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) passes it to its branches`);
-    if (l) throw new UnsupportedError(`${c.op} passing a TensorList / TensorArray to its branches`, where(c));
   }
-  typeList(c, 'Tin', fns);
-  const tout = typeList(c, 'Tout', fns);
+  // list values (variant) in Tin / Tout are the lists passed and given back
+  const listOut = (c.attrs.raw('Tout')?.list?.type ?? []).map((t) => t === DT_VARIANT);
+  stripVariants(c, 'Tin', args.map((a) => !!a.list), fns);
+  const tout = stripVariants(c, 'Tout', listOut, fns);
   const shapes = shapeList(c);
   condShape(c, cond.shape, 'condition');
-  const params = args.map((a) => ({ dtype: a.dtype, shape: a.shape }));
+  const outer = args.map((a) => (a.list?.kind === 'handle' ? undefined : a.list ? materializeList(c, a) : c.use(a)));
+  const params: Param[] = args.map((a) => {
+    const l = a.list;
+    if (!l) return { dtype: a.dtype, shape: a.shape };
+    if (l.kind === 'handle') return { dtype: l.dtype, list: { kind: 'handle', dtype: l.dtype } };
+    const shape = l.kind === 'dense' ? a.shape : l.declared ? [l.count?.value?.toNumbers()[0] ?? null, ...l.declared] : undefined;
+    return { dtype: l.dtype, shape, list: { kind: 'dense', dtype: l.dtype, declared: l.declared, grows: l.grows } };
+  });
   const branch = (f: typeof thenF, key: string): Body => {
     const body = convertBody(c, c.cv.fresh(`${c.name}/${key}`), params, (ps, apply) => apply(f.name, f, ps, 'f').map((r) => r.ref));
     if (tout && body.graph.outputs.length !== tout.length) {
       throw new FormatError(`${c.where()}: function '${f.name}' gives ${body.graph.outputs.length} results, Tout lists ${tout.length}`, { file: c.file });
     }
+    body.lists.forEach((l, i) => {
+      if (!!l !== !!listOut[i] && listOut.length) {
+        throw new FormatError(`${c.where()}: function '${f.name}' gives result ${i} as a ${l ? 'TensorList' : 'tensor'}, Tout says ${listOut[i] ? 'a variant (TensorList)' : 'a tensor'}`, { file: c.file });
+      }
+      if (l && l.kind !== 'dense') throw new UnsupportedError(`${c.op} whose branch gives back a TensorList / TensorArray (${l.kind}) not held as its elements`, `result ${i} of ${where(c)}, function '${f.name}'`);
+    });
     return body;
   };
-  const outer = args.map((a) => c.use(a));
-  const result = (outs: ValueInfo[], names: string[]): TfValue[] =>
-    outs.map((o, i) => c.value(names[i]!, tout?.[i] ?? o.dtype, shapes?.[i] ?? o.shape));
+  // a list given back is held dense: its stacked elements are the If's result
+  const result = (outs: ValueInfo[], names: string[], lists: (TfList | undefined)[]): TfValue[] =>
+    outs.map((o, i) => {
+      const l = lists[i];
+      if (l) return denseValue(names[i]!, o.dtype, o.shape, l.declared, l.grows);
+      return c.value(names[i]!, tout?.[i] ?? o.dtype, shapes?.[i] ?? o.shape);
+    });
 
   if (cond.value) {
     // a constant condition: only the branch taken, in line
     const taken = cond.value.toNumbers().some((v) => v !== 0) ? branch(thenF, 'then_branch') : branch(elseF, 'else_branch');
     const outs = splice(c, bindOuter(taken, outer));
-    return result(outs, outs.map((o) => o.name));
+    return result(outs, outs.map((o) => o.name), taken.lists);
   }
   const thenB = branch(thenF, 'then_branch');
   const elseB = branch(elseF, 'else_branch');
@@ -218,9 +230,26 @@ function ifOp(c: NodeCtx): TfValue[] {
   const te = thenB.graph.outputs.map((t, i) => {
     const e = elseB.graph.outputs[i]!;
     const same = t.shape && e.shape && t.shape.length === e.shape.length && t.shape.every((d, k) => d === e.shape![k]);
-    return { ...t, shape: same ? t.shape : undefined };
+    if (!!thenB.lists[i] !== !!elseB.lists[i]) {
+      throw new FormatError(`${c.where()}: then_branch '${thenF.name}' gives result ${i} as a ${thenB.lists[i] ? 'TensorList' : 'tensor'}, else_branch '${elseF.name}' as a ${elseB.lists[i] ? 'TensorList' : 'tensor'}`, { file: c.file });
+    }
+    // lists of elements of unlike shapes or counts: only the rank is kept
+    return { ...t, shape: same ? t.shape : t.shape && e.shape && t.shape.length === e.shape.length ? t.shape.map((d, k) => (d === e.shape![k] ? d : null)) : undefined };
   });
-  return result(te, names);
+  return result(te, names, thenB.lists.map((l, i) => l ?? elseB.lists[i]));
+}
+
+/** A list attribute's DataTypes (Tin / Tout) as IR dtypes, the list-valued (variant) entries `lists` marks left out (undefined there). */
+function stripVariants(c: NodeCtx, key: string, lists: boolean[], fns: string[]): (DType | undefined)[] | undefined {
+  const types = c.attrs.raw(key)?.list?.type;
+  if (!types) return undefined;
+  return types.map((t, i) => {
+    if (lists[i]) return undefined;
+    const d = dtypeFromTf(t);
+    if ('dtype' in d) return d.dtype;
+    const what = 'unsupported' in d ? d.unsupported : `DataType ${d.unknown}`;
+    throw new UnsupportedError(`${c.op} carrying ${what} values (TensorList, TensorArray, variables)`, `value ${i} of ${where(c)}, functions ${fns.map((f) => `'${f}'`).join(', ')}`);
+  });
 }
 
 type Mode = 'tensor' | 'dense' | 'scan' | 'handle';

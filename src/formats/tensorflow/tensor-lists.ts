@@ -382,6 +382,44 @@ function concat(c: NodeCtx, list: TfValue): TfValue[] {
   return [c.value(out, l.dtype, joined), c.value(lengths, 'int64', [n ?? null])];
 }
 
+/**
+ * TensorListResize: the first `size` elements, new ones unset (zeros, as TensorFlow stacks unset
+ * elements of a known shape). A reserved list stays reserved, of the new count.
+ */
+function resize(c: NodeCtx, list: TfValue, sizeV: TfValue): TfValue {
+  const l = listIn(c, list);
+  if (sizeV.shape && sizeV.shape.length > 0 && !sizeV.shape.every((d) => d === 1)) {
+    throw new FormatError(`${c.where()}: the new size has shape ${shapeText(sizeV.shape)}, not a scalar`, { file: c.file });
+  }
+  const size = sizeV.value?.toNumbers()[0];
+  if (size !== undefined && size < 0) throw new FormatError(`${c.where()} resizes a list to ${size} elements`, { file: c.file });
+  if (l.list.kind === 'reserved') return reserved(c, sizeV, l.dtype, l.list.declared, l.list.grows);
+  const shape = listShape(l);
+  const n = shape?.[0];
+  const base = c.use(l);
+  const out = c.out();
+  const resized: Dim[] | undefined = shape ? [size ?? null, ...shape.slice(1)] : undefined;
+  if (typeof n === 'number' && size !== undefined && size <= n) {
+    c.emit('Slice', [base, c.int64([0], 'start'), c.int64([size], 'end'), c.int64([0], 'axes')], [out]);
+    return denseValue(out, l.dtype, resized, l.list.declared, l.list.grows);
+  }
+  // zeros appended (max(size - n, 0) rows), then the first `size` rows
+  const size64 = c.tmp('size');
+  c.emit('Reshape', [c.int64InputOf(sizeV, 'size64'), c.int64([1], 'shape1')], [size64]);
+  const more = c.tmp('more');
+  c.emit('Sub', [size64, lengthOf(c, base, shape)], [more]);
+  const grow = c.tmp('grow');
+  c.emit('Max', [more, c.int64([0], 'zero')], [grow]);
+  const zshape = c.tmp('zeros_shape');
+  c.emit('Concat', [grow, shapeTail(c, base, 1, shape)], [zshape], { axis: attr('int', 0) });
+  const zeros = c.tmp('zeros');
+  c.emit('ConstantOfShape', [zshape], [zeros], { value: { type: 'tensor', value: zeroOf(l.dtype) } });
+  const longer = c.tmp('longer');
+  c.emit('Concat', [base, zeros], [longer], { axis: attr('int', 0) });
+  c.emit('Slice', [longer, c.int64([0], 'start'), size64, c.int64([0], 'axes')], [out]);
+  return denseValue(out, l.dtype, resized, l.list.declared, l.list.grows);
+}
+
 /** A tensor split along its first axis into equal lengths (a constant list of them). */
 function split(c: NodeCtx, tensor: TfValue, lengthsV: TfValue, declared: Dim[] | undefined): TfValue {
   const lengths = lengthsV.value?.toNumbers();
@@ -454,6 +492,7 @@ export const TENSOR_LIST_OPS: Record<string, OpConvert> = {
   TensorListConcat: (c) => concat(c, c.input(0)),
   TensorListConcatV2: (c) => concat(c, c.input(0)),
   TensorListSplit: (c) => [split(c, tensorIn(c, 0), tensorIn(c, 2), declaredOf(c.inputs[1]))],
+  TensorListResize: (c) => [resize(c, c.input(0), tensorIn(c, 1))],
 
   // TF1 TensorArrays: the handle names the array, the flow (its last output) carries its state
   TensorArrayV3: (c) => {

@@ -12,6 +12,7 @@ import { OPS as PLAIN_OPS } from './ops.js';
 import { QUANTIZED_OPS } from './quantized-ops.js';
 import { SPACE_TO_BATCH_OPS, watchAtrous } from './space-to-batch.js';
 import { DYNAMIC_STITCH_OPS } from './dynamic-stitch.js';
+import { PARSE_EXAMPLE_OPS } from './parse-example.js';
 import { checkListInputs, type TfList } from './tensor-lists.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { functionalizeTf1 } from './tf1-control-flow.js';
@@ -21,6 +22,7 @@ const OPS: Record<string, OpConvert> = {
   ...QUANTIZED_OPS,
   ...SPACE_TO_BATCH_OPS,
   ...DYNAMIC_STITCH_OPS,
+  ...PARSE_EXAMPLE_OPS,
   Conv2D: watchAtrous(PLAIN_OPS.Conv2D!),
   DepthwiseConv2dNative: watchAtrous(PLAIN_OPS.DepthwiseConv2dNative!),
 };
@@ -67,6 +69,8 @@ export interface GraphDefReadOptions {
   library?: GraphDef['library'];
   /** inside a function converted as an If / While subgraph: the functions around it and the nodes made so far */
   flow?: { chain: string[]; budget: { nodes: number } };
+  /** filled with each output's list (a TensorList result of an If branch), undefined for tensors */
+  resultLists?: (TfList | undefined)[];
 }
 
 /** Ops that only train, save or initialize: never an inference output. */
@@ -337,6 +341,8 @@ export function graphDefToIr(gd: GraphDef, options: GraphDefReadOptions): Graph 
     const v = values.get(r.node)?.[r.index];
     if (!v) throw new UsageError(`output '${o}': node '${r.node}' has no output ${r.index}`);
     const key = outputKey(r.node, r.index);
+    if (v.list && !v.name) throw new UnsupportedError(`a TensorList / TensorArray ${v.list.kind === 'handle' ? 'handle' : 'none of whose elements is set'} as a result`, `'${o}' in '${file}'`);
+    options.resultLists?.push(v.list);
     if (v.name !== key) {
       // an output that is a Const itself (or folded to one): its initializer under another name than the output's
       if (!v.name && v.value) {
