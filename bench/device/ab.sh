@@ -1,29 +1,23 @@
 #!/usr/bin/env bash
 # A/B of packed bundles on the lent GPU machine, webgpu only, in the order given, so that an
 # ordering effect (clocks, caches) shows: bash .devpack/ab.sh "old mid new old new" [bench args...]
-# Then each bundle's MatMul 2048 on both backends (its max abs diff against wasm). Run after
-# device.sh's setup in the same call (SETUP_ONLY=1: node, Dawn and the models in place);
-# NO_DIFF=1 skips the MatMul 2048 check.
+# Then each bundle's MatMul 2048 on both backends (its max abs diff against wasm); NO_DIFF=1
+# skips that. Output lines go to $OUT/${AB_FILE:-ab.md}, table rows prefixed with the variant.
 set -u
-P=$PWD/.devpack
-OUT=${OUT:-/tmp/out}
+. $PWD/.devpack/env.sh
 ORDER=$1; shift
-# device.sh's environment (its exports do not reach this process)
-[ -d /tmp/vk ] && export LD_LIBRARY_PATH=/tmp/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-$P/nvidia-egl-icd.json}
-[ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH=/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B="timeout ${BENCH_TIMEOUT:-150} /tmp/node $P/webgpu.mjs --kernels $P/kernels.wasm --resnet18 /tmp/models/resnet18/model.onnx --mobilenet-v2 /tmp/models/mobilenet_v2/model.onnx --runs 20 --warmup 3"
 # A variant NAME-norep runs bundle NAME without whole-run replay, NAME-nosub without the
-# submits every 16 dispatches, NAME-plain without both, NAME-sN with a submit every N dispatches
-# (env switches of the runner).
+# submits every 16 dispatches, NAME-plain without both, NAME-sN with a submit every N dispatches,
+# NAME-novec without vec4 tile loads, NAME-nopf without the tiles' prefetch, NAME-k32 with 32-deep
+# tile slices, NAME-nopad with unpadded tile rows (env switches of the runner).
 for v in $ORDER; do
   b=${v%%-*}; env=()
-  case $v in *-s[0-9]*) env=(NNPORT_WEBGPU_SUBMIT_EVERY=${v##*-s});; *-norep) env=(NNPORT_WEBGPU_REPLAY=0);; *-nosub) env=(NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-plain) env=(NNPORT_WEBGPU_REPLAY=0 NNPORT_WEBGPU_SUBMIT_EVERY=0);; esac
-  echo "== $v ($(cat $P/$b-ref)) ${env[*]}: webgpu"
-  env ${env[@]+"${env[@]}"} $B --dist $P/nnport-$b.mjs --backend-only webgpu "$@" 2>&1 | grep -v XDG_RUNTIME | sed "s/^|/$v |/" | tee -a $OUT/ab.md
+  case $v in *-s[0-9]*) env=(NNPORT_WEBGPU_SUBMIT_EVERY=${v##*-s});; *-norep) env=(NNPORT_WEBGPU_REPLAY=0);; *-nosub) env=(NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-plain) env=(NNPORT_WEBGPU_REPLAY=0 NNPORT_WEBGPU_SUBMIT_EVERY=0);; *-novec) env=(NNPORT_WEBGPU_VEC4=0);; *-nopf) env=(NNPORT_WEBGPU_PREFETCH=0);; *-k32) env=(NNPORT_WEBGPU_TILE_K=32);; *-nopad) env=(NNPORT_WEBGPU_TILE_PAD=0);; esac
+  echo "== $v ($(cat $P/$b-ref)) ${env[*]}: webgpu" | tee -a $OUT/${AB_FILE:-ab.md}
+  (for e in ${env[@]+"${env[@]}"}; do export "$e"; done; bench $b --backend-only webgpu "$@") | sed "s/^|/$v |/" | tee -a $OUT/${AB_FILE:-ab.md}
 done
 [ -n "${NO_DIFF:-}" ] && exit 0
 for v in $(echo $ORDER | tr ' ' '\n' | sed 's/-.*//' | sort -u); do
   echo "== $v: MatMul 2048 on both"
-  $B --dist $P/nnport-$v.mjs --only matmul --matmul-size 2048 --runs 3 --warmup 1 2>&1 | grep -v XDG_RUNTIME | sed "s/^|/$v |/" | tee -a $OUT/ab.md
+  bench $v --only matmul --matmul-size 2048 --runs 3 --warmup 1 | sed "s/^|/$v |/" | tee -a $OUT/${AB_FILE:-ab.md}
 done

@@ -115,6 +115,9 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[1, 64, 6, 6], [64, 16, 1, 1], 4, [1, 1], [0, 0, 0, 0], [1, 1]],
     // enough 128x128 tiles for the large-tile program
     [[160, 2, 13, 13], [129, 2, 2, 2], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    // vec4 tile loads: pointwise X (P a multiple of 4) in two images; with large tiles
+    [[2, 24, 8, 6], [36, 24, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
+    [[1, 8, 128, 128], [256, 8, 1, 1], 1, [1, 1], [0, 0, 0, 0], [1, 1]],
   ] as [number[], number[], number, number[], number[], number[]][])('Conv x %j w %j group %i', async (xs, ws, group, strides, pads, dilations) => {
     const g = graphOf([{ name: 'c', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], domain: '', attrs: { group: int(group), strides: ints(strides), pads: ints(pads), dilations: ints(dilations) } }], ['x'], ['y'], {
       w: random(ws, 7),
@@ -136,6 +139,10 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     [[4, 6, 33], [33]],
     // enough 128x128 tiles for the large-tile program
     [[256, 129, 4], [4, 129]],
+    // vec4 tile loads of both operands (k and n multiples of 4), batch broadcasting, partial tiles
+    [[3, 1, 36, 20], [5, 20, 12]],
+    [[130, 64], [64, 132]],
+    [[64, 132, 8], [8, 136]],
   ])('MatMul %j x %j (batch broadcasting, vectors)', async (as, bs) => {
     const g = graphOf([{ name: 'm', opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['a', 'b'], ['y']);
     const feeds = { a: random(as, 1), b: random(bs, 2) };
@@ -143,6 +150,26 @@ describe('webgpu kernels on random shapes vs the wasm backend', () => {
     webgpuOpCounts(true);
     const got = (await runGraph(g, feeds, GPU)).outputs.get('y')!;
     expect(webgpuOpCounts().get('MatMul')).toBe(1);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    // [A shape, B shape, transA, transB]: vec4 loads along A's m / B's k when transposed
+    [[36, 20], [24, 36], 1, 1],
+    [[20, 36], [24, 36], 0, 1],
+    [[36, 20], [36, 24], 1, 0],
+    [[35, 21], [23, 35], 1, 1],
+  ] as [number[], number[], number, number][])('Gemm %j x %j transA %i transB %i', async (as, bs, transA, transB) => {
+    const n = transB ? bs[0]! : bs[1]!;
+    const g = graphOf([{ name: 'g', opType: 'Gemm', inputs: ['a', 'w', 'c'], outputs: ['y'], domain: '', attrs: { transA: int(transA), transB: int(transB), beta: { type: 'float', value: 0.5 } } }], ['a'], ['y'], {
+      w: random(bs, 21),
+      c: random([n], 22),
+    });
+    const feeds = { a: random(as, 23) };
+    const want = (await runGraph(g, feeds, WASM)).outputs.get('y')!;
+    webgpuOpCounts(true);
+    const got = (await runGraph(g, feeds, GPU)).outputs.get('y')!;
+    expect(webgpuOpCounts().get('Gemm')).toBe(1);
     expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
   });
 

@@ -10,7 +10,7 @@ import { ONNX_OPS } from '../../runtime/ops/index.js';
 import { groups256, linearProgram, Params, wgslHeader } from '../runner.js';
 import { gpu, isF32, onHost } from './common.js';
 import { ELEMENTWISE_OPS } from './elementwise.js';
-import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain, tileLayout, vec4Operand, type TileLayout } from './tiled.js';
 
 // params shared by both programs
 // 0 Mg, 1 P = OH*OW, 2 K = Cg*kh*kw, 3 G, 4 C, 5 H, 6 W, 7 OW, 8 kh, 9 kw, 10 sh, 11 sw,
@@ -21,19 +21,22 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
 // divisions by uniforms the index arithmetic cost more than the tile's multiply-adds.
 // With `residual` (nnport::FusedConvAdd) a residual Z of Y's shape is added before the clamp
 // (binding 3; Y and the params one further).
-function im2colGemm(t: 4 | 8, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean, residual: boolean): string {
+// `va`: the weights read as vec4s along k (K a multiple of 4); `vb`: a pointwise conv's X read as
+// vec4s along p (P a multiple of 4).
+function im2colGemm(t: 4 | 8, layout: TileLayout, geometry: { kh: number; kw: number; OW: number } | 'pointwise', split: boolean, residual: boolean, va: boolean, vb: boolean): string {
   const pointwise = geometry === 'pointwise';
   const consts = pointwise ? 'let OW = pu(7u); let kh = pu(8u); let kw = pu(9u);' : `const OW = ${geometry.OW}u; const kh = ${geometry.kh}u; const kw = ${geometry.kw}u;`;
   const r = residual ? 1 : 0;
   return `
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(0) var<storage, read> X: array<${vb ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> Wt: array<${va ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 ${residual ? '@group(0) @binding(3) var<storage, read> Z: array<f32>;' : ''}
 @group(0) @binding(${3 + r}) var<storage, read_write> Y: array<f32>;
 ${wgslHeader(4 + r)}
 ${tiledMain({
   t,
+  layout,
   aKFast: true,
   bNFast: true,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u); let G = pu(3u);
@@ -57,6 +60,8 @@ ${tiledMain({
   let khw = kh * kw;`,
   // A = the group's weights [M/G, Cg*kh*kw]; B = the im2col of X, gathered here
   loadA: 'v = Wt[wBase + gm * K + gk];',
+  loadA4: va ? 'v4 = Wt[(wBase + gm * K + gk) / 4u];' : undefined,
+  loadB4: vb ? 'w4 = X[(xBase + gkb * N + gn) / 4u];' : undefined,
   // a 1x1 conv of stride 1 without padding reads X as it is: B = X[c][p]
   loadB: pointwise
     ? 'w = X[xBase + gkb * N + gn];'
@@ -79,13 +84,15 @@ ${tiledMain({
 const POINTWISE = new Map<string, string>();
 const IM2COL = new Map<string, string>();
 
-function im2colProgram(t: 4 | 8, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise', residual: boolean): string {
+function im2colProgram(t: 4 | 8, layout: TileLayout, split: boolean, geometry: { kh: number; kw: number; OW: number } | 'pointwise', residual: boolean, va: boolean, vb: boolean): string {
   const cache = geometry === 'pointwise' ? POINTWISE : IM2COL;
   // the split variant stores slice sums: the residual is added where they are summed
   const res = residual && !split;
-  const key = geometry === 'pointwise' ? `${t} ${split} ${res}` : `${t} ${split} ${res} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
+  vb &&= geometry === 'pointwise';
+  const lay = `${layout.bk} ${layout.pad}`;
+  const key = geometry === 'pointwise' ? `${t} ${lay} ${split} ${res} ${va} ${vb}` : `${t} ${lay} ${split} ${res} ${va} ${geometry.kh} ${geometry.kw} ${geometry.OW}`;
   let code = cache.get(key);
-  if (!code) cache.set(key, (code = im2colGemm(t, geometry, split, res)));
+  if (!code) cache.set(key, (code = im2colGemm(t, layout, geometry, split, res, va, vb)));
   return code;
 }
 
@@ -214,18 +221,21 @@ function runConv(inputs: ReadonlyArray<Tensor | undefined>, at: ConvAttrs, ctx: 
   const batches = q.N * q.G;
   if (Mg >= 16 && batches <= 65535) {
     const t = chooseTile(Mg, P, batches);
+    const layout = tileLayout(t, runner.device.limits.maxComputeWorkgroupStorageSize);
     const edge = tileEdge(t);
     const [gx, gy] = [Math.ceil(P / edge), Math.ceil(Mg / edge)];
     const { splits, depth } = chooseSplit(gx * gy * batches, K, total * K);
     const pointwise = q.kh === 1 && q.kw === 1 && q.sh === 1 && q.sw === 1 && q.pt === 0 && q.pl === 0 && q.OH === q.H && q.OW === q.W;
     const geometry = pointwise ? ('pointwise' as const) : { kh: q.kh, kw: q.kw, OW: q.OW };
+    // the weights' rows start at multiples of K, a pointwise X's at multiples of P
+    const [va, vb] = [vec4Operand(K, K), pointwise && vec4Operand(P, P)];
     if (splits > 1 && batches * splits <= 65535) {
       const sum = runner.site(ctx.node, 1);
       const part = runner.scratch(splits * total * 4, sum);
-      runner.dispatch(site, im2colProgram(t, true, geometry, false), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
+      runner.dispatch(site, im2colProgram(t, layout, true, geometry, false, va, vb), [buffers[0]!, buffers[1]!, runner.none, part], p.u(depth, batches, 1), [gx, gy, batches * splits]);
       runner.dispatch(sum, SUM_SLICES[res], [part, buffers[2]!, ...z, out.buffer], new Params().u(total, splits, P, q.M, B ? 1 : 0).f(at.actMin, at.actMax), groups256(total));
       runner.release(part);
-    } else runner.dispatch(site, im2colProgram(t, false, geometry, !!Z), buffers, p.u(K, batches, 0), [gx, gy, batches]);
+    } else runner.dispatch(site, im2colProgram(t, layout, false, geometry, !!Z, va, vb), buffers, p.u(K, batches, 0), [gx, gy, batches]);
   } else runner.dispatch(site, DIRECT[res], buffers, p, groups256(total));
   return [out.tensor];
 }

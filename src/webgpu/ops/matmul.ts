@@ -6,7 +6,7 @@ import { broadcastShapes } from '../../runtime/broadcast.js';
 import { defineOp, type OpKernel } from '../../runtime/op.js';
 import { groups256, linearProgram, Params, wgslHeader, type GpuRunner } from '../runner.js';
 import { gpu, isF32 } from './common.js';
-import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
+import { chooseSplit, chooseTile, tileEdge, tiledMain, tileLayout, vec4Operand, type TileLayout } from './tiled.js';
 
 /**
  * The tiled GEMM: Y[z][m][n] = act(alpha * sum_k A[m][k] B[k][n] + beta * C[m][n]) with A, B,
@@ -16,16 +16,17 @@ import { chooseSplit, chooseTile, tileEdge, tiledMain } from './tiled.js';
  * and B, 7-8 of C, 9 hasC, 10 alpha, 11 beta, 12 lo, 13 hi, split-K: 14 depth of a k slice,
  * 15 batches, 16 split (Y then gets slice sums at 17 = batches*M*N apart, no epilogue).
  */
-function gemmProgram(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
+function gemmProgram(t: 4 | 8, layout: TileLayout, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
   return `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(0) var<storage, read> A: array<${va ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> B: array<${vb ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> C: array<f32>;
 @group(0) @binding(3) var<storage, read> offs: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 ${wgslHeader(5)}
 ${tiledMain({
   t,
+  layout,
   aKFast,
   bNFast,
   prologue: `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
@@ -42,6 +43,9 @@ ${tiledMain({
   }`,
   loadA: 'v = A[o.x + gm * sam + gk * sak];',
   loadB: 'w = B[o.y + gkb * sbk + gn * sbn];',
+  // every term a multiple of 4 (vec4Operand)
+  loadA4: va ? 'v4 = A[(o.x + gm * sam + gk * sak) / 4u];' : undefined,
+  loadB4: vb ? 'w4 = B[(o.y + gkb * sbk + gn * sbn) / 4u];' : undefined,
   store: split
     ? // C is not read here, but 'auto' layouts keep only the bindings a program names
       'Y[split * pu(17u) + o.w + r * N + c] = s; if (hasC > 1u) { Y[0] = C[0]; }'
@@ -64,10 +68,10 @@ const SUM_SLICES = linearProgram(
 );
 
 const PROGRAMS = new Map<string, string>();
-function program(t: 4 | 8, aKFast: boolean, bNFast: boolean, split: boolean): string {
-  const key = `${t}${aKFast}${bNFast}${split}`;
+function program(t: 4 | 8, layout: TileLayout, aKFast: boolean, bNFast: boolean, split: boolean, va: boolean, vb: boolean): string {
+  const key = `${t}${layout.bk}${layout.pad}${aKFast}${bNFast}${split}${va}${vb}`;
   let p = PROGRAMS.get(key);
-  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, aKFast, bNFast, split)));
+  if (!p) PROGRAMS.set(key, (p = gemmProgram(t, layout, aKFast, bNFast, split, va, vb)));
   return p;
 }
 
@@ -103,18 +107,23 @@ export function encodeGemm(runner: GpuRunner, owner: object, g: GemmCall): void 
     .f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
   const batches = offsets.length / 4;
   const t = chooseTile(g.M, g.N, batches);
+  const layout = tileLayout(t, runner.device.limits.maxComputeWorkgroupStorageSize);
   const edge = tileEdge(t);
   const [gx, gy] = [Math.ceil(g.N / edge), Math.ceil(g.M / edge)];
   const total = batches * g.M * g.N;
   const { splits, depth } = chooseSplit(gx * gy * batches, g.K, total * g.K);
+  const [aKFast, bNFast] = [g.sak === 1, g.sbn === 1];
+  // vec4 loads along A's k (or m, transposed) and B's n (or k, transposed)
+  const va = aKFast ? vec4Operand(g.K, g.sam, offsets, 0) : g.sam === 1 && vec4Operand(g.M, g.sak, offsets, 0);
+  const vb = bNFast ? vec4Operand(g.N, g.sbk, offsets, 1) : g.sbk === 1 && vec4Operand(g.K, g.sbn, offsets, 1);
   if (splits > 1 && batches * splits <= 65535 && (batches === 1 || !g.c)) {
     const sum = runner.site(owner, 1);
     const part = runner.scratch(splits * total * 4, sum);
-    runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, true), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
+    runner.dispatch(site, program(t, layout, aKFast, bNFast, true, va, vb), [g.a, g.b, runner.none, table, part], p.u(depth, batches, 1, total), [gx, gy, batches * splits]);
     const q = new Params().u(total, splits, g.N, g.M, g.c?.scm ?? 0, g.c?.scn ?? 0, g.c ? 1 : 0).f(g.alpha ?? 1, g.c?.beta ?? 0, g.lo ?? -Infinity, g.hi ?? Infinity);
     runner.dispatch(sum, SUM_SLICES, [part, g.c?.buffer ?? runner.none, g.y], q, groups256(total));
     runner.release(part);
-  } else runner.dispatch(site, program(t, g.sak === 1, g.sbn === 1, false), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
+  } else runner.dispatch(site, program(t, layout, aKFast, bNFast, false, va, vb), [g.a, g.b, g.c?.buffer ?? runner.none, table, g.y], p.u(g.K, batches, 0, total), [gx, gy, batches]);
 }
 
 const Gemm: OpKernel<GemmAttrs> = defineOp<GemmAttrs>({
