@@ -35,6 +35,8 @@ export interface KerasLayer {
 export interface OpCallArgs {
   first: Json;
   kwargs: JsonObject;
+  /** a layer whose tensors come by keyword (KEYWORD_INPUTS): the argument each of the call's tensors is */
+  roles?: string[];
 }
 
 /** Keras 2's layers that record a call of a TF function (`x * 2`, `tf.concat`, `x[:, 0]`) by its API name. */
@@ -124,8 +126,8 @@ function holdsTensor(v: Json, keras2: boolean): boolean {
 }
 
 /**
- * A call's keyword arguments: a recurrent layer's `initial_state` tensors are appended to `refs`;
- * any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
+ * A call's keyword arguments: a recurrent layer's `initial_state` tensors and a Softmax's `mask` are
+ * appended to `refs`; any other keyword given a tensor (a `mask`, an attention layer's `value`) is refused by name
  * rather than dropped, which would build the layer without it.
  */
 function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer: { className: string; name: string }, file: string, keras2: boolean): void {
@@ -133,6 +135,8 @@ function keywordTensors(kwargs: Json | undefined, refs: KerasTensorRef[], layer:
   for (const [key, v] of Object.entries(kwargs)) {
     if (!holdsTensor(v, keras2)) continue;
     if (key === 'initial_state' && INITIAL_STATE_LAYERS.has(layer.className) && !keras2) collectKeras3Args(v, refs, file, `layer '${layer.name}'`);
+    // Softmax()(scores, mask=m): the mask joins the call's inputs after the scores
+    else if (key === 'mask' && layer.className === 'Softmax') refs.push(parseRef(v, file, `layer '${layer.name}' argument 'mask'`));
     else throw new UnsupportedError(`Keras call argument '${key}' given a tensor`, `layer '${layer.name}' (${layer.className}) in ${file}`);
   }
 }
@@ -204,7 +208,11 @@ function parseKeras3OpCall(node: Json, file: string, name: string): { refs: Kera
 }
 
 /** Layers called on several tensors given by keyword (query, value, key): in this order among the call's inputs. */
-const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key'] };
+const KEYWORD_INPUTS: Readonly<Record<string, readonly string[]>> = { MultiHeadAttention: ['query', 'value', 'key', 'query_mask', 'value_mask', 'key_mask', 'attention_mask'] };
+/** Keyword tensors refused by name: Keras 3's explicit masks of MultiHeadAttention (a Keras mask is read from the layer that makes it). */
+const REFUSED_KEYWORD_TENSORS = new Set(['query_mask', 'value_mask', 'key_mask']);
+/** Layers called on a list of tensors whose call flags (use_causal_mask, return_attention_scores) nnport reads. */
+const FLAGGED_CALLS = new Set(['Attention', 'AdditiveAttention']);
 
 /**
  * One call of a layer whose tensors come by keyword (MultiHeadAttention(query, value, key=...)):
@@ -233,13 +241,24 @@ function parseKeywordCall(node: Json, order: readonly string[], file: string, na
     else flags[k] = v;
   }
   const refs: KerasTensorRef[] = [];
+  const roles: string[] = [];
   for (const k of order) {
     const v = given.get(k);
     if (v === undefined || v === null) continue;
-    if (refs.length < order.indexOf(k)) fail(file, `layer '${name}': '${k}' is given without '${order[refs.length]}'`);
+    if (REFUSED_KEYWORD_TENSORS.has(k)) throw new UnsupportedError(`Keras call argument '${k}' given a tensor`, `layer '${name}' in ${file}`);
     refs.push(parseRef(v, file, `layer '${name}' argument '${k}'`));
+    roles.push(k);
   }
-  return { refs, args: { first: null, kwargs: flags } };
+  if (roles[0] !== order[0] || roles[1] !== order[1]) fail(file, `layer '${name}': called without its '${order[0]}' and '${order[1]}' tensors`);
+  return { refs, args: { first: null, kwargs: flags, roles } };
+}
+
+/** The call flags of a layer called on a list (Attention([q, v], use_causal_mask=True)): Keras 2's ride on each input, Keras 3's are the node's kwargs. */
+function callFlags(node: Json): JsonObject {
+  if (isObject(node)) return isObject(node.kwargs) ? node.kwargs : {};
+  const first = Array.isArray(node) ? node[0] : undefined;
+  const kw = Array.isArray(first) ? first[3] : undefined;
+  return isObject(kw) ? kw : {};
 }
 
 function parseCalls(inbound: Json | undefined, file: string, layer: { className: string; name: string }): KerasTensorRef[][] {
@@ -255,9 +274,10 @@ function parseCalls(inbound: Json | undefined, file: string, layer: { className:
       return refs;
     }
     if (!Array.isArray(node)) fail(file, `layer '${name}': an inbound node is not a list`);
-    // Keras 2: [layer, node, tensor, kwargs] per input
-    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], [], layer, file, true);
-    return node.map((r) => parseRef(r, file, `layer '${name}'`));
+    // Keras 2: [layer, node, tensor, kwargs] per input (the call's keyword arguments ride on each)
+    const extra: KerasTensorRef[] = [];
+    for (const r of node) if (Array.isArray(r)) keywordTensors(r[3], extra, layer, file, true);
+    return [...node.map((r) => parseRef(r, file, `layer '${name}'`)), ...extra];
   });
 }
 
@@ -291,7 +311,9 @@ export function parseModelConfig(root: Json, file: string): KerasModelSpec {
         const calls = l.inbound_nodes.map((node) => (keywordInputs ? parseKeywordCall(node, keywordInputs, file, name) : parseOpCall(node, file, name)));
         return { className: l.class_name, name, config, calls: calls.map((c) => c.refs), opArgs: calls.map((c) => c.args) };
       }
-      return { className: l.class_name, name, config, calls: parseCalls(l.inbound_nodes, file, { className: l.class_name, name }) };
+      const calls = parseCalls(l.inbound_nodes, file, { className: l.class_name, name });
+      if (FLAGGED_CALLS.has(l.class_name) && Array.isArray(l.inbound_nodes)) return { className: l.class_name, name, config, calls, opArgs: l.inbound_nodes.map((node) => ({ first: null, kwargs: callFlags(node) })) };
+      return { className: l.class_name, name, config, calls };
     });
     return {
       className: 'Functional',

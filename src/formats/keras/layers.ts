@@ -21,10 +21,10 @@ import {
   zeroPaddingFirst,
 } from './channels-first.js';
 import { dotLayer } from './dot.js';
-import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskingLayer, type MaskRef } from './masking.js';
+import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskedSoftmax, maskingLayer, type MaskRef } from './masking.js';
 import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
 import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
-import { multiHeadAttention } from './attention.js';
+import { denseAttention, denseAttentionWeightRoles, multiHeadAttention } from './attention.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
 import { timeDistributedLayer, timeDistributedWeightRoles } from './time-distributed.js';
 
@@ -48,6 +48,8 @@ export interface IrEmitter {
    * without half-pixel centers, and a masked RNN's outputs follow TF.js' rnn, not Keras' (masking.ts)
    */
   readonly tfjsSaved: boolean;
+  /** the file's keras_version as [major, minor] where it gives one (masking.ts kerasAtLeast) */
+  readonly kerasVersion?: readonly number[];
   /** add a node; returns its output value names (made unique from `outputs`) */
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
   /** add a constant; returns its (unique) name */
@@ -134,6 +136,9 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
       return ['embeddings'];
     case 'MultiHeadAttention':
       return ['query', 'key', 'value', 'attention_output'].flatMap((d) => [`${d}/kernel`, ...bias.map((b) => `${d}/${b}`)]);
+    case 'Attention':
+    case 'AdditiveAttention':
+      return denseAttentionWeightRoles(className, cfg);
     case 'Normalization':
       // Keras 2 also saves an int64 `count` (read by name and not used); mean / variance given to
       // the constructor are in the config instead
@@ -816,7 +821,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   ThresholdedReLU: thresholdedRelu,
   ELU: elu,
   PReLU: prelu,
-  Softmax: softmaxLayer,
+  Softmax: maskedSoftmax(softmaxLayer),
   ZeroPadding1D: byDataFormat(zeroPadding(1), zeroPaddingFirst(1)),
   ZeroPadding2D: byDataFormat(zeroPadding(2), zeroPaddingFirst(2)),
   ZeroPadding3D: byDataFormat(zeroPadding(3), zeroPaddingFirst(3)),
@@ -831,6 +836,8 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Rescaling: rescaling,
   Normalization: normalization,
   MultiHeadAttention: multiHeadAttention,
+  Attention: denseAttention,
+  AdditiveAttention: denseAttention,
   LSTM: maskedRecurrent(recurrentLayer),
   GRU: maskedRecurrent(recurrentLayer),
   SimpleRNN: maskedRecurrent(recurrentLayer),

@@ -10,10 +10,14 @@
 // config says zero_output_for_mask; TF.js has no such argument. With an initial state, Keras'
 // outputs before the first unmasked step are zeros where TF.js' are the initial h.
 // GlobalAveragePooling1D takes Keras' masked mean (TF.js refuses to build it with a mask).
+// MultiHeadAttention / Attention / AdditiveAttention apply their inputs' masks and pass the query's on
+// (attention.ts). Merges: Keras 2, TF.js and Keras 3.0-3.3 AND the masks (an unmasked input counts as
+// all true); Keras >= 3.4 ORs them and drops the mask when an input has none (its Concatenate: any over
+// the concatenated masks). A Concatenate along the time axis concatenates the masks (true for an unmasked input).
 // The mask is emitted only when a layer reads it: a mask nothing consumes changes nothing. A layer
-// that would consume it and nnport does not implement (Softmax, attention, TimeDistributed around
-// other than a per-step layer, a Concatenate along the time axis) is refused by name. Layers that do
-// not support masking end it (Keras drops the mask there; TF.js refuses to build such a model).
+// that would consume it and nnport does not implement (Softmax, TimeDistributed around other than a
+// per-step layer) is refused by name. Layers that do not support masking end it (Keras drops the
+// mask there; TF.js refuses to build such a model).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Attr, Graph, Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -21,6 +25,14 @@ import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import type { RecurrentOp } from '../../ir/ops/recurrent.js';
 import { isObject, type JsonObject } from './config.js';
 import { int, ints, type IrEmitter, type KValue, type LayerCall } from './layers.js';
+
+/** Whether the file is Keras 3 at `major.minor` or later (a Keras 3 file that gives no version: the latest). */
+export function kerasAtLeast(e: IrEmitter, major: number, minor: number): boolean {
+  if (!e.keras3) return major < 3;
+  const v = e.kerasVersion;
+  if (!v || v[0] !== 3) return true;
+  return v[0] > major || (v[0] === major && v[1]! >= minor);
+}
 
 /** A step mask, emitted on first use: the name of a bool [B, T] value (true: the step counts). */
 export interface MaskRef {
@@ -70,7 +82,9 @@ const PASS = new Set([
 /** Merges: the output mask is the AND of the inputs' masks (an input without one counts as all true). */
 const MERGE = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate']);
 /** Layers whose Keras call reads the mask, which nnport does not compute masked. */
-const CONSUMERS = new Set(['Softmax', 'Attention', 'AdditiveAttention', 'MultiHeadAttention']);
+const CONSUMERS = new Set(['Softmax']);
+/** Layers whose rows apply their inputs' masks and set their outputs' (attention.ts). */
+const OWN_MASKS = new Set(['MultiHeadAttention', 'Attention', 'AdditiveAttention', 'Masking', 'Embedding', 'GlobalAveragePooling1D']);
 /** The recurrent layers: their rows take the mask themselves (maskedRecurrent). */
 const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
 
@@ -80,8 +94,11 @@ const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
  */
 export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[]): KValue[] {
   const masks = call.inputs.map((v) => v.mask);
-  if (!masks.some(Boolean) || RECURRENT.has(call.className) || ['Masking', 'Embedding', 'GlobalAveragePooling1D'].includes(call.className)) return outputs;
+  if (!masks.some(Boolean) || RECURRENT.has(call.className) || OWN_MASKS.has(call.className)) return outputs;
   const what = `layer '${call.name}' (${call.className}) is given the mask of an Embedding(mask_zero=True) or Masking layer`;
+  // (a Softmax given its mask by keyword applies that one: maskedSoftmax)
+  if (call.className === 'Softmax' && call.inputs.length === 2) return outputs;
+  // Keras adds the [batch, steps] mask to the scores broadcast from their last axes: only a [batch, steps] input (never a sequence) would take it
   if (CONSUMERS.has(call.className)) throw new UnsupportedError(`Keras ${call.className} with a mask`, `${what}, which it would apply`);
   const seq = (v: KValue | undefined) => v !== undefined && v.shape.length >= 3;
   if (call.className === 'TimeDistributed') {
@@ -95,18 +112,75 @@ export function propagateMasks(e: IrEmitter, call: LayerCall, outputs: KValue[])
   }
   if (MERGE.has(call.className)) {
     const out = outputs[0]!;
-    if (call.className === 'Concatenate') {
-      const axis = typeof call.config.axis === 'number' ? call.config.axis : -1;
-      const rank = out.shape.length;
-      if ((axis < 0 ? axis + rank : axis) === 1) throw new UnsupportedError('Keras Concatenate along the time axis with a mask', what);
-    }
     if (!seq(out)) return outputs;
+    const rank = out.shape.length;
+    const axis = typeof call.config.axis === 'number' ? call.config.axis : -1;
+    if (call.className === 'Concatenate' && (axis < 0 ? axis + rank : axis) === 1) return [{ ...out, mask: lazy(() => concatMasks(e, call)) }, ...outputs.slice(1)];
     const given = masks.filter((m): m is MaskRef => m !== undefined);
-    const mask = given.length === 1 ? given[0]! : lazy(() => given.slice(1).reduce((a, m, i) => node(e, 'And', [a, m.value()], `${call.name}/mask_and${i}`), given[0]!.value()));
+    const or = kerasAtLeast(e, 3, 4);
+    // Keras >= 3.4: OR, and no mask where an input has none (Concatenate: any over an all-true input's mask)
+    if (or && given.length < masks.length) return outputs;
+    const op = or ? 'Or' : 'And';
+    const mask = given.length === 1 ? given[0]! : lazy(() => given.slice(1).reduce((a, m, i) => node(e, op, [a, m.value()], `${call.name}/mask_${op.toLowerCase()}${i}`), given[0]!.value()));
     return [{ ...out, mask }, ...outputs.slice(1)];
   }
   // Keras' layers without supports_masking drop the mask (their call never sees it)
   return outputs;
+}
+
+/** A time-axis Concatenate's mask: the inputs' [B, T_i] masks joined, all true for an unmasked input. */
+function concatMasks(e: IrEmitter, call: LayerCall): string {
+  const n = call.name;
+  const parts = call.inputs.map((x, i) => {
+    if (x.mask) return x.mask.value();
+    const steps = node(e, 'Slice', [node(e, 'Shape', [x.name], `${n}/input${i}_shape`), e.constant(`${n}/zero_index`, Tensor.int64([1], [0])), e.constant(`${n}/two_index`, Tensor.int64([1], [2]))], `${n}/input${i}_steps`);
+    return node(e, 'Expand', [e.constant(`${n}/true`, new Tensor('bool', [1, 1], new Uint8Array([1]))), steps], `${n}/input${i}_mask`);
+  });
+  return node(e, 'Concat', parts, `${n}/mask`, { axis: int(1) });
+}
+
+/**
+ * Softmax()(scores, mask=m) (a mask given by keyword: its second input), as the file's Keras computes
+ * it: tf.keras 2 and Keras < 3.13 add (1 - m)·-1e9 (tf.keras 2's softmax_robust_masking and Keras >=
+ * 3.13: where(m > 0.5, x, -1e9)); Keras >= 3.10 multiplies the output by the mask (zeros where a whole
+ * row is masked). The output's Keras mask (that tensor) is refused by any layer that would apply it.
+ */
+export function maskedSoftmax(row: (e: IrEmitter, call: LayerCall) => KValue[]): (e: IrEmitter, call: LayerCall) => KValue[] {
+  return (e, call) => {
+    if (call.inputs.length !== 2) return row(e, call);
+    const [x, m] = call.inputs as [KValue, KValue];
+    const where = `layer '${call.name}' (Softmax)`;
+    if (e.tfjsSaved) throw new UnsupportedError('a TF.js Softmax given a mask (TF.js ignores it)', where);
+    if (m.shape.length > x.shape.length) throw new UnsupportedError(`Keras Softmax with a rank-${m.shape.length} mask on a rank-${x.shape.length} input`, where);
+    const n = call.name;
+    const whereStyle = kerasAtLeast(e, 3, 13) || (!e.keras3 && call.config.robust_masking === true);
+    const keep = whereStyle ? keepOf(e, n, m) : undefined;
+    const [y0] = row(e, { ...call, inputs: [{ name: maskedScores(e, n, x, m, keep), shape: x.shape }] });
+    let y = y0!.name;
+    if (kerasAtLeast(e, 3, 10)) {
+      // (Keras 3.13 multiplies by the mask made bool; 3.10 - 3.12 by the mask as given)
+      const factor = keep ? node(e, 'Cast', [keep], `${n}/mask_kept_float`, { to: int(1) }) : node(e, 'Cast', [m.name], `${n}/mask_factor`, { to: int(1) });
+      y = node(e, 'Mul', [y, factor], `${n}/masked_output`);
+    }
+    const refused = lazy(() => {
+      throw new UnsupportedError('a layer applying the Keras mask of a Softmax given a mask by keyword', `${where}: Keras passes that mask on`);
+    });
+    return [{ name: y, shape: x.shape, mask: refused }];
+  };
+}
+
+/** A mask as Keras' where-style masking reads it: bool as is, numbers > 0.5. */
+function keepOf(e: IrEmitter, n: string, m: KValue): string {
+  const f = node(e, 'Cast', [m.name], `${n}/mask_float`, { to: int(1) });
+  return node(e, 'Greater', [f, e.constant(`${n}/half`, Tensor.float32([], [0.5]))], `${n}/mask_kept`);
+}
+
+/** `keep` given: where(keep, x, -1e9); otherwise x + (1 - m)·-1e9. */
+function maskedScores(e: IrEmitter, n: string, x: KValue, m: KValue, keep: string | undefined): string {
+  const masked = e.constant(`${n}/masked_value`, Tensor.float32([], [-1e9]));
+  if (keep) return node(e, 'Where', [keep, x.name, masked], `${n}/scores_masked`);
+  const dropped = node(e, 'Sub', [e.constant(`${n}/one`, Tensor.float32([], [1])), node(e, 'Cast', [m.name], `${n}/mask_as_float`, { to: int(1) })], `${n}/dropped`);
+  return node(e, 'Add', [x.name, node(e, 'Mul', [dropped, masked], `${n}/score_bias`)], `${n}/scores_masked`);
 }
 
 /**
@@ -181,6 +255,7 @@ function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutpu
     file: e.file,
     keras3: e.keras3,
     tfjsSaved: e.tfjsSaved,
+    ...(e.kerasVersion && { kerasVersion: e.kerasVersion }),
     constant(name: string, t: Tensor): string {
       const key = `\u0000held${held.size}:${name}`;
       held.set(key, { name, t });

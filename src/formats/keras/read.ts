@@ -54,8 +54,9 @@ export async function readKerasH5(bytes: Uint8Array, options: ReadOptions = {}):
     const weightsRoot: Group = isGroup(root) ? root : f;
     const budget = new DatasetBudget(file, bytes.length);
     // Keras 3 saving an .h5 (its legacy path) writes keras_version 3.x
-    const keras3 = attrString(f, 'keras_version')?.startsWith('3.') ?? false;
-    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
+    const kerasVersion = attrString(f, 'keras_version');
+    const keras3 = kerasVersion?.startsWith('3.') ?? false;
+    return kerasToGraph(spec, (layer) => h5LayerWeights(weightsRoot, layer, file, budget), file, { keras3, kerasVersion, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-h5', graph };
@@ -102,11 +103,12 @@ export async function readKerasV3(bytes: Uint8Array, options: ReadOptions = {}):
   const spec = parseModelConfig(config, file);
   const weights = zip.read('model.weights.h5');
   // tf.keras 2.13-2.15 also wrote .keras archives (metadata.json keras_version 2.x)
-  const keras3 = !archiveKerasVersion(zip, file)?.startsWith('2.');
+  const kerasVersion = archiveKerasVersion(zip, file);
+  const keras3 = !kerasVersion?.startsWith('2.');
   const graph = await withH5Bytes(weights, `${file}/model.weights.h5`, (f) => {
     const names = keras3WeightGroups(spec);
     const budget = new DatasetBudget(file, weights.length);
-    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, nestedOrigin(layer)?.keras3Group ?? names.get(layer) ?? layer.name, layer, file, budget), file, { keras3, inputShapes: options.inputShapes });
+    return kerasToGraph(spec, (layer) => keras3LayerWeights(f, nestedOrigin(layer)?.keras3Group ?? names.get(layer) ?? layer.name, layer, file, budget), file, { keras3, kerasVersion, inputShapes: options.inputShapes });
   });
   graph.metadata = { producerName: 'keras', ...graph.metadata };
   return { kind: 'graph', format: 'keras-v3', graph };

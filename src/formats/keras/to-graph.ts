@@ -20,6 +20,7 @@ class GraphEmitter implements IrEmitter {
     readonly file: string,
     readonly keras3: boolean,
     readonly tfjsSaved: boolean,
+    readonly kerasVersion: readonly number[] | undefined,
   ) {
     this.graph = emptyGraph(name);
     this.graph.opsets = { '': 17, nnport: 1 };
@@ -65,14 +66,20 @@ function inputShape(layer: KerasLayer, file: string): KShape {
   return s as KShape;
 }
 
+/** '2.12.0' / '3.4.1' -> [2, 12], [3, 4]; anything else (TF.js' 'tfjs-layers 4.9.0', none) undefined. */
+function kerasVersionNumbers(v: string | undefined): number[] | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(v ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
 /**
  * Build the IR graph. `weightsOf` gives a layer's weights by role (kernel, bias, ...), already
  * checked to be the roles `weightRoles` names.
  */
-export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
+export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: KerasLayer) => Map<string, Tensor>, file: string, options: { keras3?: boolean; tfjsSaved?: boolean; kerasVersion?: string; inputShapes?: Readonly<Record<string, readonly number[]>> } = {}): Graph {
   // models used as layers: their layers in place of the model (nested.ts)
   const spec = flattenNested(nestedSpec, file);
-  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false);
+  const e = new GraphEmitter(spec.name, file, options.keras3 ?? false, options.tfjsSaved ?? false, kerasVersionNumbers(options.kerasVersion));
   const byName = new Map<string, KerasLayer>();
   for (const l of spec.layers) {
     if (byName.has(l.name)) throw new FormatError(`model config: two layers are named '${l.name}'`, { file });

@@ -16,7 +16,9 @@ function floatData(t: Tensor, what: string): Float32Array | Float64Array {
 }
 
 function floatResult(like: Tensor, y: Float32Array | Float64Array): Tensor {
-  return new Tensor(like.dtype, like.shape, isHalf(like.dtype) ? f32ToHalf(like.dtype, y) : y);
+  if (isHalf(like.dtype)) return new Tensor(like.dtype, like.shape, f32ToHalf(like.dtype, y));
+  // normalizeGroups computes in float64: a float32 tensor holds a Float32Array (WASM kernels read its bytes)
+  return new Tensor(like.dtype, like.shape, like.dtype === 'float32' && y instanceof Float64Array ? Float32Array.from(y) : y);
 }
 
 export function batchNorm(inputs: ReadonlyArray<Tensor | undefined>, epsilon: number): Tensor {

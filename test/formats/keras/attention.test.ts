@@ -1,5 +1,5 @@
 // Keras' MultiHeadAttention (self-attention, cross-attention with a separate key and no biases,
-// use_causal_mask) read from .h5 files written to tf.keras 2.x's layout by
+// use_causal_mask; masks, attention_mask, scores and several axes: attention-mask.test.ts) read from .h5 files written to tf.keras 2.x's layout by
 // scripts/fixtures/keras_attention_h5.py with the outputs Keras' einsums compute, in NumPy
 // (TensorFlow is not installable here; TF.js has no MultiHeadAttention); run by nnport, by
 // onnxruntime on the .onnx and by the TFLite interpreter on the .tflite.
@@ -48,7 +48,7 @@ describe('Keras MultiHeadAttention (.h5, NumPy reference)', () => {
     expect(e).toBeLessThanOrEqual(1e-5);
   });
 
-  it('an attention_mask tensor, return_attention_scores and attention over several axes: refused by name', async () => {
+  it("Keras 3's explicit query / value / key masks, use_gate, sliding_window, attention over the batch or feature axis: refused by name", async () => {
     const cfg = (kw: Record<string, unknown>, extra: Record<string, unknown> = {}, shape = [null, 4, 6]) => ({
       class_name: 'Functional',
       config: {
@@ -62,14 +62,18 @@ describe('Keras MultiHeadAttention (.h5, NumPy reference)', () => {
         output_layers: [['mha', 0, 0]],
       },
     });
-    expect(() => parseModelConfig(cfg({ attention_mask: ['m', 0, 0] }) as never, 'm.h5')).toThrow(/'attention_mask' given a tensor/);
-    const spec = parseModelConfig(cfg({ return_attention_scores: true }) as never, 'm.h5');
-    expect(spec.layers[2]!.calls).toEqual([[['x', 0, 0], ['x', 0, 0]]]);
-    expect(spec.layers[2]!.opArgs![0]!.kwargs).toEqual({ return_attention_scores: true });
+    expect(() => parseModelConfig(cfg({ value_mask: ['m', 0, 0] }) as never, 'm.h5')).toThrow(/'value_mask' given a tensor/);
+    const spec = parseModelConfig(cfg({ attention_mask: ['m', 0, 0], return_attention_scores: true }) as never, 'm.h5');
+    expect(spec.layers[2]!.calls).toEqual([[['x', 0, 0], ['x', 0, 0], ['m', 0, 0]]]);
+    expect(spec.layers[2]!.opArgs![0]).toEqual({ first: null, kwargs: { return_attention_scores: true }, roles: ['query', 'value', 'attention_mask'] });
     // the layer row refuses before it emits anything
     const emitter = {} as IrEmitter;
-    const call = (kwargs: Record<string, Json>, shape: (number | null)[] = [null, 4, 6]): LayerCall => ({ className: 'MultiHeadAttention', name: 'mha', config: { num_heads: 1, key_dim: 2 }, inputs: [{ name: 'x', shape }, { name: 'x', shape }], weights: new Map(), opArgs: { first: null, kwargs } });
-    expect(() => multiHeadAttention(emitter, call({ return_attention_scores: true }))).toThrow(UnsupportedError);
-    expect(() => multiHeadAttention(emitter, call({}, [null, 4, 4, 6]))).toThrow(/on a rank-4 input/);
+    const call = (kwargs: Record<string, Json>, shape: (number | null)[] = [null, 4, 6], config: Record<string, Json> = {}): LayerCall => ({ className: 'MultiHeadAttention', name: 'mha', config: { num_heads: 1, key_dim: 2, ...config }, inputs: [{ name: 'x', shape }, { name: 'x', shape }], weights: new Map(), opArgs: { first: null, kwargs } });
+    expect(() => multiHeadAttention(emitter, call({ return_attention_scores: 'yes' }))).toThrow(UnsupportedError);
+    expect(() => multiHeadAttention(emitter, call({}, [null, 4, 6], { use_gate: true }))).toThrow(/use_gate/);
+    expect(() => multiHeadAttention(emitter, call({}, [null, 4, 6], { sliding_window: 3 }))).toThrow(/sliding_window/);
+    expect(() => multiHeadAttention(emitter, call({}, [null, 3, 4, 6], { attention_axes: [0, 1] }))).toThrow(/the batch or feature axis/);
+    expect(() => multiHeadAttention(emitter, call({}, [null, 3, 4, 6], { attention_axes: [-1] }))).toThrow(/the batch or feature axis/);
+    expect(() => multiHeadAttention(emitter, call({}, [null, 6]))).toThrow(/inputs of rank 2/);
   });
 });
