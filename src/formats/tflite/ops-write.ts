@@ -46,7 +46,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
-import { averagePoolExcludingPads, dilatedMaxPool, edgePad } from './write-pad-pool.js';
+import { averagePoolExcludingPads, crdAsDcr, dilatedMaxPool, edgePad, overLastAxis } from './write-pad-pool.js';
 import { gemmGeneral } from './write-run-time-weights.js';
 
 export interface WriteContext {
@@ -1031,16 +1031,19 @@ const softmax: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
   const axis = normAxis(attrInt(n, 'axis', -1), rank);
-  if (axis !== rank - 1) throw new UnsupportedError(`Softmax over axis ${axis} of ${rank} in a TFLite file`, `node '${n.name}': TFLite's SOFTMAX works on the last axis`);
-  c.emit({ code: BuiltinOperator.SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.SoftmaxOptions, SoftmaxOptions.createSoftmaxOptions(b, 1)] });
+  const opts: Opts = (b) => [BuiltinOptions.SoftmaxOptions, SoftmaxOptions.createSoftmaxOptions(b, 1)];
+  // TFLite's SOFTMAX works on the last axis: another one is moved last and back (TRANSPOSEs)
+  if (axis !== rank - 1) return overLastAxis(n, c, x, axis, BuiltinOperator.SOFTMAX, opts);
+  c.emit({ code: BuiltinOperator.SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: opts });
 };
 
 const logSoftmax: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const rank = c.shapeOf(x).length;
   const axis = normAxis(attrInt(n, 'axis', -1), rank);
-  if (axis !== rank - 1) throw new UnsupportedError(`LogSoftmax over axis ${axis} of ${rank} in a TFLite file`, `node '${n.name}': TFLite's LOG_SOFTMAX works on the last axis`);
-  c.emit({ code: BuiltinOperator.LOG_SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: (b) => [BuiltinOptions.LogSoftmaxOptions, LogSoftmaxOptions.createLogSoftmaxOptions(b)] });
+  const opts: Opts = (b) => [BuiltinOptions.LogSoftmaxOptions, LogSoftmaxOptions.createLogSoftmaxOptions(b)];
+  if (axis !== rank - 1) return overLastAxis(n, c, x, axis, BuiltinOperator.LOG_SOFTMAX, opts);
+  c.emit({ code: BuiltinOperator.LOG_SOFTMAX, inputs: [x], outputs: [c.tensor(n.outputs[0]!)], options: opts });
 };
 
 const gather: Converter = (n, c) => {
@@ -1192,11 +1195,13 @@ const dropout: Converter = (n, c) => {
 const space =
   (code: BuiltinOperator.DEPTH_TO_SPACE | BuiltinOperator.SPACE_TO_DEPTH): Converter =>
   (n, c) => {
-    if (code === BuiltinOperator.DEPTH_TO_SPACE && attrString(n, 'mode', 'DCR') !== 'DCR') throw new UnsupportedError('DepthToSpace mode CRD in a TFLite file', `node '${n.name}'`);
     const bs = attrInt(n, 'blocksize', 1);
+    let x = c.tensor(n.inputs[0]!);
+    // CRD (PyTorch's pixel_shuffle): its channels GATHERed into DEPTH_TO_SPACE's DCR order first
+    if (code === BuiltinOperator.DEPTH_TO_SPACE && attrString(n, 'mode', 'DCR') !== 'DCR') x = crdAsDcr(c, x, bs);
     c.emit({
       code,
-      inputs: [c.tensor(n.inputs[0]!)],
+      inputs: [x],
       outputs: [c.tensor(n.outputs[0]!)],
       options: (b) => (code === BuiltinOperator.DEPTH_TO_SPACE ? [BuiltinOptions.DepthToSpaceOptions, DepthToSpaceOptions.createDepthToSpaceOptions(b, bs)] : [BuiltinOptions.SpaceToDepthOptions, SpaceToDepthOptions.createSpaceToDepthOptions(b, bs)]),
     });

@@ -1,4 +1,4 @@
-// Pads and pools TFLite has no builtin for, in builtins that compute them exactly:
+// Pads, pools and reorderings TFLite has no builtin for, in builtins that compute them exactly:
 //   Pad mode edge (PyTorch's ReplicationPad): per padded axis one GATHER of the clamped positions
 //     (every element of the result is an element of the input: int8 moves bytes, nothing rounds);
 //   dilated MaxPool: MAX_POOL_2D has no dilation; the padded input (PADV2 with the lowest value)
@@ -6,7 +6,9 @@
 //     MAXIMUM taken: the same max over the same elements;
 //   AveragePool with explicit pads that do not count (count_include_pad 0): AVERAGE_POOL_2D of the
 //     zero-padded input (k·k in every divisor), MUL by k·k / (the window's elements inside the input),
-//     a constant per output position.
+//     a constant per output position;
+//   DepthToSpace mode CRD (pixel_shuffle): a GATHER of the channels into DCR order, then
+//     DEPTH_TO_SPACE; Softmax / LogSoftmax over another axis than the last: TRANSPOSEs around it.
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInts, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -117,4 +119,29 @@ export function averagePoolExcludingPads(n: Node, c: WriteContext, x: string, y:
   c.emit({ code: BuiltinOperator.AVERAGE_POOL_2D, inputs: [padded], outputs: [mean], options: (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, Padding.VALID, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)] });
   const scale = c.addConstant(`${y}_window_scale`, Tensor.float32([1, Ho, Wo, 1], factor));
   c.emit({ code: BuiltinOperator.MUL, inputs: [mean, scale], outputs: [y], options: (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)], fusable: true });
+}
+
+/** NHWC `x` of C·b² channels in CRD order (c·b² + i·b + j) gathered into DCR order ((i·b + j)·C + c). */
+export function crdAsDcr(c: WriteContext, x: string, bs: number): string {
+  const info = c.info(x);
+  const depth = info.shape[3]!;
+  const C = depth / (bs * bs);
+  const order = Int32Array.from({ length: depth }, (_, k) => (k % C) * bs * bs + Math.floor(k / C));
+  const out = c.addTensor(`${x}_dcr`, info);
+  c.emit({ code: BuiltinOperator.GATHER, inputs: [x, c.addConstant(`${x}_dcr_order`, new Tensor('int32', [depth], order))], outputs: [out], options: (b) => [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, 3, 0)] });
+  return out;
+}
+
+/** `code` (SOFTMAX / LOG_SOFTMAX, last axis only) over `axis`: TRANSPOSE it last, the op, TRANSPOSE back. */
+export function overLastAxis(n: Node, c: WriteContext, x: string, axis: number, code: BuiltinOperator, options: Opts): void {
+  const y = c.tensor(n.outputs[0]!);
+  const rank = c.shapeOf(x).length;
+  const perm = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis), axis];
+  const back = perm.map((_, i) => perm.indexOf(i));
+  const permuted = (t: ReturnType<WriteContext['info']>, base: string) => c.addTensor(base, { ...t, shape: perm.map((p) => t.shape[p]!), signature: t.signature ? perm.map((p) => t.signature![p]!) : undefined });
+  const xt = permuted(c.info(x), `${y}_axis_last`);
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [x, c.addConstant(`${y}_perm`, int32(perm))], outputs: [xt] });
+  const yt = permuted(c.info(y), `${y}_axis_last_out`);
+  c.emit({ code, inputs: [xt], outputs: [yt], options });
+  c.emit({ code: BuiltinOperator.TRANSPOSE, inputs: [yt, c.addConstant(`${y}_perm_back`, int32(back))], outputs: [y] });
 }

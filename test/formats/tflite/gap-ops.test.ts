@@ -5,6 +5,8 @@
 //                align_corners), nearest + reflection, bicubic + zeros, bilinear + reflection:
 //                GATHER_ND taps, no GridSample left; int8 refuses it by name, dynamic range runs it
 //   pads, pools  replicate padding (GATHER of clamped positions), dilated MaxPool (strided-slice taps)
+//   reorderings  PixelShuffle (DepthToSpace CRD: a channel GATHER, then DEPTH_TO_SPACE), log_softmax
+//                over an axis that is not last (TRANSPOSEs around LOG_SOFTMAX)
 //   scatters     scatter_add with repeated indices, scatter, index_put: SCATTER_ND; the file read
 //                back by nnport's reader (SCATTER_ND as ScatterND) and run by its runtime.
 import { readFileSync } from 'node:fs';
@@ -24,7 +26,7 @@ import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
-const NETS = { stn: 1, flow_warp: 1, samplers: 3, pad_pool: 1, scatter: 3 } as const;
+const NETS = { stn: 1, flow_warp: 1, samplers: 3, pad_pool: 1, scatter: 3, shuffle: 2 } as const;
 type Net = keyof typeof NETS;
 const dir = (): string => ensureScriptFixtures('tflite_gap_ops.py', 'tflite-gap-ops', Object.keys(NETS));
 
@@ -79,6 +81,15 @@ describe('TFLite writer: replicate padding, dilated max pools and scatters, vs P
     for (const op of ['GATHER', 'STRIDED_SLICE', 'MAXIMUM']) expect(ops).toContain(op);
     expect(ops).not.toContain('MAX_POOL_2D');
     await checkInterpreter('pad_pool', bytes, f.input, f.outputs, 1e-5);
+  });
+
+  it('shuffle: PixelShuffle as GATHER + DEPTH_TO_SPACE, log_softmax over the channels as TRANSPOSE / LOG_SOFTMAX, within 1e-5 of PyTorch', { timeout: 120_000 }, async () => {
+    const f = await net('shuffle');
+    expect(f.graph.nodes.find((n) => n.opType === 'DepthToSpace')?.attrs.mode).toEqual({ type: 'string', value: 'CRD' });
+    const bytes = await writeTflite(f.graph, { fileName: 'shuffle.tflite', keepNchwIo: true });
+    const ops = tfliteOpNames(bytes, 'shuffle');
+    for (const op of ['GATHER', 'DEPTH_TO_SPACE', 'LOG_SOFTMAX']) expect(ops).toContain(op);
+    await checkInterpreter('shuffle', bytes, f.input, f.outputs, 1e-5);
   });
 
   it('scatter: SCATTER_ND in the file, within 1e-5 of PyTorch; read back (SCATTER_ND as ScatterND) and run by nnport, within 1e-5', { timeout: 120_000 }, async () => {
