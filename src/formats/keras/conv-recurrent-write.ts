@@ -10,9 +10,13 @@
 // Why regenerate rather than carry the layer through the graph as provenance: the IR stays plain
 // ONNX ops that every pass may rewrite, and a match proves the steps compute what the layer would.
 import type { Attr, Graph, Node } from '../../ir/graph.js';
+import type { DType } from '../../ir/dtypes.js';
+import { foldConstants } from '../../passes/fold-constants.js';
+import { fuseBias } from '../../passes/fuse-bias.js';
 import { attrInt, constantValue } from '../../ir/graph.js';
 import { UnsupportedError } from '../../ir/errors.js';
 import { inferShapes } from '../../ir/ops/infer.js';
+import type { ConstantEvaluator } from '../../passes/fold-constants.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from './config.js';
 import { convLstmLayer } from './conv-recurrent.js';
@@ -45,8 +49,14 @@ interface ScratchNode {
   attrs: Record<string, Attr>;
 }
 
-/** The reader's emission of one layer call into a list of nodes and constants. */
-function regenerate(call: LayerCall, keras3: boolean): { nodes: ScratchNode[]; constants: Map<string, Tensor>; outputs: KValue[] } {
+/** The reader's emission of some layer rows into a list of nodes and constants. */
+export interface Regenerated {
+  nodes: ScratchNode[];
+  constants: Map<string, Tensor>;
+  outputs: KValue[];
+}
+
+export function regenerateWith(emit: (e: IrEmitter) => KValue[], keras3: boolean): Regenerated {
   const nodes: ScratchNode[] = [];
   const constants = new Map<string, Tensor>();
   let k = 0;
@@ -65,8 +75,43 @@ function regenerate(call: LayerCall, keras3: boolean): { nodes: ScratchNode[]; c
       return c;
     },
   };
-  const outputs = convLstmLayer(e, call);
-  return { nodes, constants, outputs };
+  const outputs = emit(e);
+  // the nodes the outputs need (a model's graph keeps no dead nodes: a step's unread sequence piece)
+  const needed = new Set(outputs.map((o) => o.name));
+  const live: ScratchNode[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    live.push(n);
+    for (const v of n.inputs) if (v) needed.add(v);
+  }
+  return { nodes: live.reverse(), constants, outputs };
+}
+
+const regenerate = (call: LayerCall, keras3: boolean): Regenerated => regenerateWith((e) => convLstmLayer(e, call), keras3);
+
+/**
+ * The scratch nodes as the Keras preparation leaves a model's (src/api/to-keras.ts: constants
+ * folded, a MatMul's bias Add fused into a Gemm), so that they can equal the model's nodes.
+ * `inputs`: the scratch's graph inputs with their dtypes and (as in the model) shapes. Unchanged where the passes fail.
+ */
+export function canonical(scratch: Regenerated, inputs: ReadonlyMap<string, { dtype: DType; shape?: readonly (number | string | null)[] }>, evaluate: ConstantEvaluator | undefined): Regenerated {
+  if (!evaluate) return scratch;
+  const g: Graph = {
+    name: 'regenerated',
+    nodes: scratch.nodes.map((n, i) => ({ name: `n${i}`, ...n })),
+    inputs: [...inputs].map(([name, v]) => ({ name, dtype: v.dtype, ...(v.shape ? { shape: [...v.shape] } : {}) })),
+    outputs: scratch.outputs.map((o) => ({ name: o.name, dtype: 'float32' as DType })),
+    initializers: new Map(scratch.constants),
+    opsets: { '': 17 },
+  };
+  try {
+    const fold = (h: Graph) => foldConstants(h, { evaluate }).graph;
+    const c = fold(fuseBias(fold(g)).graph);
+    return { nodes: c.nodes.map((n) => ({ opType: n.opType, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })), constants: c.initializers, outputs: scratch.outputs };
+  } catch {
+    return scratch;
+  }
 }
 
 function sameTensor(a: Tensor, b: Tensor): boolean {
@@ -91,8 +136,10 @@ function sameAttrs(a: Record<string, Attr>, b: Record<string, Attr>): boolean {
   return true;
 }
 
-interface Model {
+export interface Model {
   nodes: readonly Node[];
+  /** computes a node of constants (the evaluator the Keras preparation folds constants with) */
+  evaluate?: ConstantEvaluator;
   consumers: Map<string, Node[]>;
   constant: (v: string) => Tensor | undefined;
   outputs: Set<string>;
@@ -102,7 +149,7 @@ interface Model {
  * The model's nodes that equal the scratch nodes, with `bound` giving the model value of each
  * scratch value (x pre-bound; the initial states bound at first use); undefined where one has no equal.
  */
-function match(m: Model, scratch: ReturnType<typeof regenerate>, bound: Map<string, string>, free: Set<string>): Set<Node> | undefined {
+export function match(m: Model, scratch: Regenerated, bound: Map<string, string>, free: Set<string>, taken: ReadonlySet<Node> = new Set()): Set<Node> | undefined {
   const used = new Set<Node>();
   for (const s of scratch.nodes) {
     const anchor = s.inputs.find((i) => i && bound.has(i));
@@ -110,7 +157,7 @@ function match(m: Model, scratch: ReturnType<typeof regenerate>, bound: Map<stri
     let found: Node | undefined;
     let binds: [string, string][] = [];
     for (const r of pool) {
-      if (used.has(r) || r.opType !== s.opType || r.domain !== s.domain || r.inputs.length !== s.inputs.length || r.outputs.length !== s.outputs.length || !sameAttrs(r.attrs, s.attrs)) continue;
+      if (used.has(r) || taken.has(r) || r.opType !== s.opType || r.domain !== s.domain || r.inputs.length !== s.inputs.length || r.outputs.length !== s.outputs.length || !sameAttrs(r.attrs, s.attrs)) continue;
       const tentative: [string, string][] = [];
       const ok = s.inputs.every((si, i) => {
         const ri = r.inputs[i]!;
@@ -137,6 +184,14 @@ function match(m: Model, scratch: ReturnType<typeof regenerate>, bound: Map<stri
       // the layer's closing Identity (its name) may have been dropped by a pass
       if (s.opType === 'Identity' && bound.has(s.inputs[0]!)) {
         bound.set(s.outputs[0]!, bound.get(s.inputs[0]!)!);
+        continue;
+      }
+      // a node of constants that the Keras preparation folded (a zero initial state's recurrent
+      // projection): computed by the same evaluator, its outputs compared as constants where read
+      const ins = s.inputs.map((i) => (i ? scratch.constants.get(i) : undefined));
+      if (m.evaluate && s.inputs.every((i, k) => !i || ins[k]) && s.inputs.some(Boolean)) {
+        const outs = m.evaluate({ name: '', opType: s.opType, domain: s.domain, inputs: s.inputs, outputs: s.outputs, attrs: s.attrs }, ins, 17);
+        s.outputs.forEach((o, k) => scratch.constants.set(o, outs[k]!));
         continue;
       }
       return undefined;
@@ -178,7 +233,7 @@ export function findConvLstms(w: Writer): Map<Node, ConvLstmPlan> {
   } catch {
     return plans;
   }
-  const m: Model = { nodes: g.nodes, consumers: w.consumers, constant: (v) => constants.get(v), outputs: new Set(g.outputs.map((o) => o.name)) };
+  const m: Model = { nodes: g.nodes, consumers: w.consumers, constant: (v) => constants.get(v), outputs: new Set(g.outputs.map((o) => o.name)), evaluate: w.options.evaluate };
   const byInput = new Map<string, Node[]>();
   for (const s of steps) byInput.set(s.inputs[0]!, [...(byInput.get(s.inputs[0]!) ?? []), s]);
   for (const [x, gathers] of byInput) {
@@ -251,7 +306,7 @@ function recognise(w: Writer, m: Model, x: string, gathers: Node[], xShape: read
           };
           const stateShape = [null, ...shape.slice(2, 2 + rank).map(() => null), F];
           const inputs: KValue[] = [xv, ...(states ? [{ name: '\u0000h0', shape: stateShape }, { name: '\u0000c0', shape: stateShape }] : [])];
-          let scratch: ReturnType<typeof regenerate>;
+          let scratch: Regenerated;
           try {
             scratch = regenerate({ className, name: 'convlstm', config, inputs, weights }, keras3);
           } catch {

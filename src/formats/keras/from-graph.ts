@@ -2,6 +2,7 @@
 // .keras and TF.js layers writers. One row per IR op; every layer loads in stock Keras and
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
+import type { ConstantEvaluator } from '../../passes/fold-constants.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { hardSigmoidAt } from '../../passes/recurrent-hard-sigmoid.js';
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
@@ -14,6 +15,7 @@ import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
 import { normalizationRow } from './normalization-write.js';
 import { emitConvLstm, findConvLstms, refuseConvLstmStep } from './conv-recurrent-write.js';
+import { emitMasked, findMasked, finishMasks } from './masking-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
 
 /** One Keras layer to write: class, config (without name), inputs as refs, weights in Keras order. */
@@ -41,6 +43,8 @@ export interface KerasModelOut {
 export interface FromGraphOptions {
   /** Keras 3 names LeakyReLU's slope negative_slope (Keras 2 / TF.js: alpha) */
   keras3?: boolean;
+  /** computes a node of constants: the masked recurrent steps' folded zero-state projections are recognised by it (masking-write.ts) */
+  evaluate?: ConstantEvaluator;
 }
 
 export interface KTensor {
@@ -1224,12 +1228,16 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
   findInitialStates(w);
   // ConvLSTM layers the Keras reader unrolled: their steps are skipped, the layer emitted at them
   const convLstms = findConvLstms(w);
+  // Embedding(mask_zero) / Masking masks and the masked LSTM / GRU / SimpleRNN steps the reader unrolled
+  const masked = findMasked(w);
   // shapes computed at run time for folding / unfolding time steps (TimeDistributed): no layers
   skipRunTimeShapes(w);
   for (const n of topologicalOrder(graph)) {
     if (w.skip.has(n)) {
       const plan = convLstms.get(n);
       if (plan) emitConvLstm(w, plan);
+      const m = masked.plans.get(n);
+      if (m) emitMasked(w, m);
       continue;
     }
     if (n.inputs.some((i) => i && w.recurrent.has(i))) {
@@ -1292,5 +1300,7 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     live.add(l);
     for (const r of byName.get(l)?.inputs ?? []) stack.push(r[0]);
   }
-  return { name: layerNameFrom(graph.name || 'model'), layers: w.layers.filter((l) => live.has(l.name)), inputs, outputs };
+  const layers = w.layers.filter((l) => live.has(l.name));
+  finishMasks(w, masked, layers);
+  return { name: layerNameFrom(graph.name || 'model'), layers, inputs, outputs };
 }

@@ -5,6 +5,7 @@ import { UnsupportedError, UsageError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { writeZip } from '../../io/zip.js';
 import { initKernels } from '../../wasm/loader.js';
+import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
 import { toSnakeCase, type Json, type JsonObject } from './config.js';
 import { graphToKeras, type FromGraphOptions, type KerasLayerOut, type KerasModelOut } from './from-graph.js';
@@ -26,7 +27,7 @@ function graphOf(model: LoadedModel, what: string) {
 export async function kerasLayersOf(model: LoadedModel, what: string, options: FromGraphOptions = {}): Promise<KerasModelOut> {
   const graph = graphOf(model, what);
   await initKernels();
-  return graphToKeras(graph, options);
+  return graphToKeras(graph, { evaluate: await createNodeEvaluator(), ...options });
 }
 
 /** The Keras 2 / tf.keras functional `model_config` (also TF.js' modelTopology.model_config). */

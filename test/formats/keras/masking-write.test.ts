@@ -1,0 +1,150 @@
+// Keras masking written back (src/formats/keras/masking-write.ts): Embedding(mask_zero=True) and
+// Masking with the LSTM / GRU / SimpleRNN layers their mask reaches, which the reader unrolls with
+// a Where per step, given back as Keras layers. Oracles: TF.js 4.9 building and running the written
+// .h5 / model.json against TF.js predicting with the source (models TF.js builds here; the tf.keras
+// 2.x-layout .h5 files of scripts/fixtures/keras_masking_h5.py run by TF.js from their own bytes),
+// on token rows padded before, after, in the middle, fully and not at all; a written .keras (TF.js
+// reads no Keras 3 cells) read back by nnport against the same reference.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { registerAllFormats } from '../../../src/formats/all.js';
+import { readTfjsLayers } from '../../../src/formats/tfjs/index.js';
+import { convert, loadModel, type GraphModel, type LoadedModel } from '../../../src/index.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { ZipReader } from '../../../src/io/zip.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { nnportRun, predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+
+registerAllFormats();
+
+const TOL = 1e-5;
+const T = 6;
+const VOCAB = 7;
+const ROWS = [
+  [0, 0, 3, 1, 4, 2],
+  [5, 2, 6, 0, 0, 0],
+  [0, 0, 0, 0, 0, 0],
+  [1, 2, 3, 4, 5, 6],
+  [3, 0, 2, 0, 0, 1],
+];
+const tokens = (): Tensor => Tensor.float32([ROWS.length, T], ROWS.flat());
+/** [B, T, 3] steps equal to `value` where ROWS has 0 (one unmasked step has `value` in one feature) */
+function steps(value: number): Tensor {
+  const r = randomInput([ROWS.length, T, 3], 5).toFloat32();
+  const d = new Float32Array(r.length);
+  ROWS.flat().forEach((id, s) => {
+    for (let f = 0; f < 3; f++) d[s * 3 + f] = id === 0 ? value : r[s * 3 + f]! + (r[s * 3 + f]! >= 0 ? 0.1 : -0.1);
+  });
+  d[3 * 3 + 1] = value;
+  return Tensor.float32([ROWS.length, T, 3], d);
+}
+
+function seeded(m: tf.LayersModel, seed: number): tf.LayersModel {
+  m.setWeights(m.getWeights().map((w, i) => tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', seed + i), 0.7)));
+  return m;
+}
+
+const ids = () => tf.input({ shape: [T] });
+const embed = (x: tf.SymbolicTensor) => tf.layers.embedding({ inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as tf.SymbolicTensor;
+const model = (x: tf.SymbolicTensor, y: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.model({ inputs: x, outputs: y });
+const chain = (...layers: tf.layers.Layer[]) => (x: tf.SymbolicTensor) => layers.reduce((v, l) => l.apply(v) as tf.SymbolicTensor, x);
+
+const MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> = [
+  ['Embedding(mask_zero) -> LSTM, last output', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3 }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> LSTM return_sequences -> Dense', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3, returnSequences: true }), tf.layers.dense({ units: 2 }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> LSTM return_state', () => { const x = ids(); return model(x, tf.layers.lstm({ units: 3, returnState: true, returnSequences: true }).apply(embed(x)) as tf.SymbolicTensor[]); }, tokens],
+  ['Embedding(mask_zero) -> GRU return_sequences -> GRU', () => { const x = ids(); return model(x, chain(tf.layers.gru({ units: 3, returnSequences: true, resetAfter: false } as never), tf.layers.gru({ units: 2, resetAfter: false } as never))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> SimpleRNN go_backwards, return_sequences', () => { const x = ids(); return model(x, chain(tf.layers.simpleRNN({ units: 3, returnSequences: true, goBackwards: true }))(embed(x))); }, tokens],
+  ['Embedding(mask_zero) -> Dropout -> Dense -> LSTM sigmoid gates, relu', () => { const x = ids(); return model(x, chain(tf.layers.dropout({ rate: 0.3 }), tf.layers.dense({ units: 3, activation: 'tanh' }), tf.layers.lstm({ units: 2, recurrentActivation: 'sigmoid', activation: 'relu' }))(embed(x))); }, tokens],
+  ['Masking(0) -> LSTM return_sequences', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: 0 }), tf.layers.lstm({ units: 3, returnSequences: true }))(x)); }, () => steps(0)],
+  ['Masking(-1) -> GRU -> Dense', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: -1 }), tf.layers.gru({ units: 3, resetAfter: false } as never), tf.layers.dense({ units: 2 }))(x)); }, () => steps(-1)],
+  ['Masking(0) alone', () => { const x = tf.input({ shape: [T, 3] }); return model(x, tf.layers.masking({ maskValue: 0 }).apply(x) as tf.SymbolicTensor); }, () => steps(0)],
+];
+
+const REFUSED: Array<[string, () => tf.LayersModel]> = [
+  ['Embedding(mask_zero) -> Bidirectional(LSTM)', () => { const x = ids(); return model(x, chain(tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }) as never }))(embed(x))); }],
+  ['Masking(-1) -> Bidirectional(SimpleRNN) ave', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: -1 }), tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, returnSequences: true }) as never, mergeMode: 'ave' }))(x)); }],
+];
+
+async function readBuilt(m: tf.LayersModel): Promise<GraphModel> {
+  const { json, shard } = await tfjsRoundTrip(m);
+  return readTfjsLayers(json, { fileName: 'model.json', readSibling: async () => shard });
+}
+
+function classes(file: string, bytes: Uint8Array): string[] {
+  const text = file.endsWith('.keras') ? new TextDecoder().decode(ZipReader.open(bytes).read('config.json')) : new TextDecoder('latin1').decode(bytes);
+  return [...text.matchAll(/"class_name": ?"([A-Za-z0-9]+)"/g)].map((m) => m[1]!);
+}
+
+function worst(got: Tensor[], want: Tensor[], what: string): number {
+  expect(got.length, what).toBe(want.length);
+  return Math.max(...got.map((t, k) => (expect(t.shape, `${what} output ${k}`).toEqual(want[k]!.shape), relError(t, want[k]!))));
+}
+
+/** The written .h5 / model.json run by TF.js and the written .keras read back by nnport, each against `want`. */
+async function writtenErrors(model: LoadedModel, xs: Tensor[], want: Tensor[]): Promise<{ h5: number; json: number; keras: number; layers: string[] }> {
+  const h5 = await convert(model, 'm.h5');
+  const web = await convert(model, 'web/model.json');
+  const keras = await convert(model, 'm.keras');
+  const back = await loadModel(keras.bytes, { fileName: 'm.keras' });
+  if (back.kind !== 'graph') throw new Error('expected a graph');
+  return {
+    h5: worst(predict(await tfjsModelFromH5(h5.bytes), xs), want, '.h5 in TF.js'),
+    json: worst(predict(await tfjsModelFromJson(web.bytes, (p) => web.sidecars.get(p)!), xs), want, 'model.json in TF.js'),
+    keras: worst(await nnportRun(back.graph, xs), want, '.keras read back'),
+    layers: [...classes('m.h5', h5.bytes), ...classes('m.keras', keras.bytes)],
+  };
+}
+
+describe('Keras masking written back: TF.js runs the written .h5 / model.json as the source (TF.js-built models)', () => {
+  it.each(MODELS)('%s', async (name, make, input) => {
+    const m = seeded(make(), 70);
+    const source = await readBuilt(m);
+    const xs = [input()];
+    const want = predict(m, xs);
+    const e = await writtenErrors(source, xs, want);
+    console.log(`${name}: .h5 in TF.js ${e.h5.toExponential(2)}, model.json in TF.js ${e.json.toExponential(2)}, .keras read back by nnport ${e.keras.toExponential(2)} vs TF.js on the source`);
+    expect(e.layers).toContain(name.startsWith('Masking') ? 'Masking' : 'Embedding');
+    expect(e.layers.some((c) => c === 'Where')).toBe(false);
+    expect(e.h5).toBeLessThan(TOL);
+    expect(e.json).toBeLessThan(TOL);
+    expect(e.keras).toBeLessThan(TOL);
+  });
+
+  it('the written Embedding has mask_zero=True (without it TF.js computes over the padding)', async () => {
+    const m = seeded(MODELS[0]![1](), 70);
+    const h5 = await convert(await readBuilt(m), 'm.h5');
+    const cfg = new TextDecoder('latin1').decode(h5.bytes);
+    expect(cfg).toMatch(/"mask_zero": ?true/);
+  });
+
+  it.each(REFUSED)('%s: refused by name (a masked Bidirectional is not written back)', async (_name, make) => {
+    const source = await readBuilt(make());
+    for (const file of ['m.h5', 'web/model.json', 'm.keras']) {
+      await expect(convert(source, file)).rejects.toThrow(UnsupportedError);
+      await expect(convert(source, file)).rejects.toThrow(/a Keras mask \((Embedding mask_zero=True|Masking)\) read by/);
+    }
+  });
+});
+
+describe('tf.keras 2.x-layout .h5 files with masking written back, against TF.js running the source file', () => {
+  const dir = ensureScriptFixtures('keras_masking_h5.py', 'keras-masking', ['emb-lstm', 'emb-bilstm-seq', 'masking-gru', 'emb-rnn-stack', 'emb-lstm-init', 'emb-gru-init', 'masking-gru-ra', 'gru-ra']);
+  it.each(['emb-lstm', 'masking-gru', 'emb-rnn-stack'])('%s', async (name) => {
+    const bytes = new Uint8Array(readFileSync(join(dir, name, 'model.h5')));
+    const source = await loadModel(bytes, { fileName: `${name}.h5` });
+    const xs = [name === 'masking-gru' ? steps(0) : tokens()];
+    const want = predict(await tfjsModelFromH5(bytes), xs);
+    const e = await writtenErrors(source, xs, want);
+    console.log(`${name}.h5: .h5 in TF.js ${e.h5.toExponential(2)}, model.json in TF.js ${e.json.toExponential(2)}, .keras read back by nnport ${e.keras.toExponential(2)} vs TF.js on the source file`);
+    expect(e.h5).toBeLessThan(TOL);
+    expect(e.json).toBeLessThan(TOL);
+    expect(e.keras).toBeLessThan(TOL);
+  });
+
+  it.each(['emb-bilstm-seq', 'emb-lstm-init', 'emb-gru-init'])('%s (Bidirectional, initial states): refused by name', async (name) => {
+    const source = await loadModel(readFileSync(join(dir, name, 'model.h5')), { fileName: `${name}.h5` });
+    await expect(convert(source, 'm.h5')).rejects.toThrow(UnsupportedError);
+  });
+});
