@@ -1176,6 +1176,13 @@ const H5_FAMILIES: SemanticFamily[] = [
         ['nn', 'Softmax', 1, { axis: -1 }],
         ['nn', 'Gelu', 1, { approximate: true }],
         ['image', 'Resize', 1, { size: [2, 2], interpolation: 'bilinear' }],
+        ['numpy', 'Split', 1, { indices_or_sections: [1, 3], axis: 1 }],
+        ['numpy', 'Moveaxis', 1, { source: [0, 1], destination: [2, 0] }],
+        ['numpy', 'Pad', 1, { pad_width: [[0, 0], [1, 2], [0, 1]], mode: 'constant' }],
+        ['numpy', 'Tile', 1, { repeats: [1, 2] }],
+        ['numpy', 'Argmax', 1, { axis: null, keepdims: false }],
+        ['core', 'Unstack', 1, { num: null, axis: 1 }],
+        ['core', 'Slice', 2, { shape: [1, 2, 3] }],
         ['numpy', 'Einsum', 2, { subscripts: 'ij,jk->ik' }],
         ['nn', 'Unknown', 1, {}],
       ] as const);

@@ -24,7 +24,7 @@ import { tfDataType, dtypeFromTf } from './data-types.js';
 import { expandFunction, libraryMap } from './functions.js';
 import type { AttrValue, NodeDef } from './graph-def.js';
 import { shapeFromProto } from './tensor-proto.js';
-import { DENSE_PARAM, denseValue, HANDLE_PARAM, materializeList, SCAN_DOMAIN, SCAN_PARAM, SCAN_WRITE, ScanMiss, type TfList } from './tensor-lists.js';
+import { DENSE_PARAM, denseValue, HANDLE_PARAM, materializeList, raggedRefusal, SCAN_DOMAIN, SCAN_PARAM, SCAN_WRITE, ScanMiss, type TfList } from './tensor-lists.js';
 import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
 
 /** TensorFlow's DataType of TensorList values. */
@@ -272,6 +272,7 @@ function whileOp(c: NodeCtx): TfValue[] {
     const l = a.list;
     if (!l) return 'tensor';
     if (l.kind === 'scan' || l.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) carries it`);
+    if (l.kind === 'ragged') throw raggedRefusal(c.op, l, where(c));
     return l.kind === 'handle' ? 'handle' : l.kind === 'dense' ? 'dense' : 'scan';
   });
   const relaxed = args.map(() => 0);

@@ -10,7 +10,11 @@
 //   its counter: the SetItem is a pseudo-op (TensorListScanWrite, domain SCAN_DOMAIN) that the
 //   While turns into an ONNX Loop scan output; anything else done with it is a ScanMiss, on which
 //   the While converts the body again carrying the list dense;
-// - handle: a TensorArray's handle; TensorArray ops read their state from the flow input instead.
+// - handle: a TensorArray's handle; TensorArray ops read their state from the flow input instead;
+// - ragged: a tensor split into unequal lengths (TensorListSplit, TensorArraySplitV3): the tensor
+//   itself and the constant lengths, its elements of unlike shapes; GetItem is a Slice of its
+//   rows, Length and Concat what the split took, ElementShape the declared one; anything else
+//   done with it is refused by name.
 import type { DType } from '../../ir/dtypes.js';
 import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { Dim } from '../../ir/graph.js';
@@ -18,7 +22,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { attr, type NodeCtx, type OpConvert, type TfValue } from './to-ir.js';
 
 export interface TfList {
-  kind: 'dense' | 'reserved' | 'scan' | 'written' | 'handle';
+  kind: 'dense' | 'reserved' | 'scan' | 'written' | 'handle' | 'ragged';
   /** the element dtype */
   dtype: DType;
   /** the element shape the list declares (element_shape, -1 dims null); undefined: unknown rank */
@@ -29,6 +33,8 @@ export interface TfList {
   grows?: boolean;
   /** scan / written: the While body parameter (its placeholder's name) whose loop writes the list */
   owner?: string;
+  /** ragged: each element's number of rows of the split tensor */
+  lengths?: number[];
 }
 
 /** Domain of the pseudo-op a While body's write at its counter is (never left in a graph). */
@@ -62,14 +68,23 @@ export function denseValue(name: string, dtype: DType, shape: Dim[] | undefined,
   return listValue(name, { kind: 'dense', dtype, declared, grows }, shape);
 }
 
-/** A list input that is not being written by a loop at its counter (that one is a ScanMiss). */
-function listIn(c: NodeCtx, v: TfValue, what = 'a TensorList'): TfValue & { list: TfList } {
+/** A list input that is not being written by a loop at its counter (that one is a ScanMiss), nor split unevenly unless `ragged`. */
+function listIn(c: NodeCtx, v: TfValue, what = 'a TensorList', ragged = false): TfValue & { list: TfList } {
   const l = v.list;
   if (!l || l.kind === 'handle') {
     throw new FormatError(`${c.where()} reads a ${l ? 'TensorArray handle' : `${v.dtype} tensor`} where it needs ${what}`, { file: c.file });
   }
   if (l.kind === 'scan' || l.kind === 'written') throw new ScanMiss(l.owner!, `${c.op} (${c.name}) reads it`);
+  if (l.kind === 'ragged' && !ragged) throw raggedRefusal(c.op, l, where(c));
   return v as TfValue & { list: TfList };
+}
+
+/** What nnport does not do with a list split into unequal lengths. */
+export function raggedRefusal(op: string, l: TfList, at: string): UnsupportedError {
+  return new UnsupportedError(
+    `${op} of a TensorList / TensorArray split into unequal lengths [${(l.lengths ?? []).join(', ')}]`,
+    `${at}: its elements differ in shape, so nnport holds it as the split tensor, which GetItem / Read, Length / Size, Concat and ElementShape read`,
+  );
 }
 
 function tensorIn(c: NodeCtx, i: number): TfValue {
@@ -166,7 +181,8 @@ function listShape(l: TfValue & { list: TfList }): Dim[] | undefined {
 // ---- the operations, shared by the two spellings ----
 
 function getItem(c: NodeCtx, list: TfValue, index: TfValue): TfValue {
-  const l = listIn(c, list);
+  const l = listIn(c, list, 'a TensorList', true);
+  if (l.list.kind === 'ragged') return raggedItem(c, l, index);
   const base = materialize(c, l);
   const out = c.out();
   c.emit('Gather', [base, c.use(index)], [out], { axis: attr('int', 0) });
@@ -239,7 +255,8 @@ function gather(c: NodeCtx, list: TfValue, indices: TfValue): TfValue {
 }
 
 function length(c: NodeCtx, list: TfValue): TfValue {
-  const l = listIn(c, list);
+  const l = listIn(c, list, 'a TensorList', true);
+  if (l.list.kind === 'ragged') return c.constantValue(Tensor.scalar('int32', l.list.lengths!.length));
   if (l.list.kind === 'reserved') {
     const n = l.list.count!;
     if (n.value) return c.constantValue(Tensor.scalar('int32', n.value.toNumbers()[0]!));
@@ -358,7 +375,12 @@ function popBack(c: NodeCtx, list: TfValue): TfValue[] {
 
 /** Elements joined along their first axis, and each one's length (int64). */
 function concat(c: NodeCtx, list: TfValue): TfValue[] {
-  const l = listIn(c, list);
+  const l = listIn(c, list, 'a TensorList', true);
+  if (l.list.kind === 'ragged') {
+    // the split tensor again, and the lengths it was split into
+    const lengths = l.list.lengths!;
+    return [c.value(c.use(l), l.dtype, l.shape), c.constantValue(Tensor.int64([lengths.length], lengths))];
+  }
   const base = materialize(c, l);
   const shape = listShape(l);
   if (shape && shape.length < 2) throw new FormatError(`${c.where()} concatenates scalar elements`, { file: c.file });
@@ -420,17 +442,43 @@ function resize(c: NodeCtx, list: TfValue, sizeV: TfValue): TfValue {
   return denseValue(out, l.dtype, resized, l.list.declared, l.list.grows);
 }
 
-/** A tensor split along its first axis into equal lengths (a constant list of them). */
+/** Element `index` of a list split into unequal lengths: its rows of the split tensor. */
+function raggedItem(c: NodeCtx, l: TfValue & { list: TfList }, index: TfValue): TfValue {
+  const lengths = l.list.lengths!;
+  const starts = lengths.map((_, k) => lengths.slice(0, k).reduce((a, b) => a + b, 0));
+  const rest = l.shape?.slice(1);
+  const out = c.out();
+  const at = index.value?.size === 1 ? index.value.toNumbers()[0]! : undefined;
+  if (at !== undefined) {
+    if (at < 0 || at >= lengths.length) throw new FormatError(`${c.where()} reads element ${at} of a list of ${lengths.length}`, { file: c.file });
+    c.emit('Slice', [c.use(l), c.int64([starts[at]!], 'start'), c.int64([starts[at]! + lengths[at]!], 'end'), c.int64([0], 'axes')], [out]);
+    return c.value(out, l.dtype, rest ? [lengths[at]!, ...rest] : undefined);
+  }
+  // a computed index: its start and end looked up
+  const idx = c.tmp('index');
+  c.emit('Reshape', [c.int64InputOf(index, 'index64'), c.int64([1], 'shape1')], [idx]);
+  const [from, to] = [c.tmp('start'), c.tmp('end')];
+  c.emit('Gather', [c.int64(starts, 'starts'), idx], [from], { axis: attr('int', 0) });
+  c.emit('Gather', [c.int64(starts.map((s0, k) => s0 + lengths[k]!), 'ends'), idx], [to], { axis: attr('int', 0) });
+  c.emit('Slice', [c.use(l), from, to, c.int64([0], 'axes')], [out]);
+  return c.value(out, l.dtype, rest ? [null, ...rest] : undefined);
+}
+
+/** A tensor split along its first axis into constant lengths: equal ones stacked dense, unequal ones held as the tensor (ragged). */
 function split(c: NodeCtx, tensor: TfValue, lengthsV: TfValue, declared: Dim[] | undefined): TfValue {
   const lengths = lengthsV.value?.toNumbers();
   if (!lengths) throw new UnsupportedError(`${c.op} into computed lengths`, where(c));
-  const len = lengths[0] ?? 0;
-  if (!lengths.length || lengths.some((x) => x !== len) || len <= 0) {
-    throw new UnsupportedError(`${c.op} into unequal (or no) lengths [${lengths.join(', ')}]`, `${where(c)}: nnport keeps list elements stacked, so all must have one shape`);
-  }
+  if (lengths.some((x) => x < 0 || !Number.isInteger(x))) throw new FormatError(`${c.where()} splits into lengths [${lengths.join(', ')}]`, { file: c.file });
+  const total = lengths.reduce((a, b) => a + b, 0);
   const rows = tensor.shape?.[0];
-  if (typeof rows === 'number' && rows !== len * lengths.length) {
-    throw new FormatError(`${c.where()} splits ${rows} rows into lengths summing to ${len * lengths.length}`, { file: c.file });
+  if (typeof rows === 'number' && rows !== total) {
+    throw new FormatError(`${c.where()} splits ${rows} rows into lengths summing to ${total}`, { file: c.file });
+  }
+  const len = lengths[0] ?? 0;
+  if (!lengths.length) throw new UnsupportedError(`${c.op} into no lengths`, where(c));
+  if (lengths.some((x) => x !== len) || len === 0) {
+    if (tensor.shape?.length === 0) throw new FormatError(`${c.where()} splits a scalar`, { file: c.file });
+    return listValue(c.use(tensor), { kind: 'ragged', dtype: tensor.dtype, declared, lengths }, tensor.shape);
   }
   const t = c.use(tensor);
   const target = c.tmp('target');
@@ -478,7 +526,7 @@ export const TENSOR_LIST_OPS: Record<string, OpConvert> = {
   TensorListGather: (c) => [gather(c, c.input(0), tensorIn(c, 1))],
   TensorListLength: (c) => [length(c, c.input(0))],
   TensorListElementShape: (c) => {
-    const l = listIn(c, c.input(0));
+    const l = listIn(c, c.input(0), 'a TensorList', true);
     const d = l.list.declared;
     const type = c.dtypeAttr('shape_type', 'int32');
     const t = d ? tensorOfInts(type, [d.length], d.map((x) => (typeof x === 'number' ? x : -1))) : tensorOfInts(type, [], [-1]);

@@ -7,6 +7,7 @@ import type { JsonObject } from '../keras/config.js';
 import type { KerasModelOut } from '../keras/from-graph.js';
 import { keras2ModelConfig, kerasLayersOf, namedWeights } from '../keras/write.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
+import { refuseUnknownToTfjs } from './tfjs-classes.js';
 
 export const DEFAULT_SHARD_SIZE = 4 * 1024 * 1024;
 
@@ -16,6 +17,8 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
   const m = await kerasLayersOf(model, 'writing a TF.js layers model');
   refuseResetAfterGru(m);
   refuseTfjsGaps(m);
+  const modelConfig = keras2ModelConfig(m);
+  refuseUnknownToTfjs(modelConfig);
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   const weights = namedWeights(m);
   const specs = weights.map(({ name, tensor }) => {
@@ -36,7 +39,7 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
     format: 'layers-model',
     generatedBy: 'nnport',
     convertedBy: null,
-    modelTopology: { keras_version: 'tfjs-layers 4.9.0', backend: 'tensor_flow.js', model_config: keras2ModelConfig(m) },
+    modelTopology: { keras_version: 'tfjs-layers 4.9.0', backend: 'tensor_flow.js', model_config: modelConfig },
     // a model without weights has no manifest: TF.js 4.9's loadLayersModel fails on an empty one
     ...(weights.length ? { weightsManifest: [{ paths, weights: specs }] } : {}),
   };

@@ -13,7 +13,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 import { maxAbsDiff } from './helpers.js';
 import { cumsumArray, cumsumList, denseLoop, EF, kerasLstm, kerasLstmForTfjs, keepWritten, LT, reorderLoop, straightLine, TA, ci, tf1DynamicRnn } from './tensor-list-graphs.js';
-import { cst, f32, I, nnportRun, op, ortRunAll, ph, scalarI, tfjsRun, useTfGraphHarness, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
+import { cst, F, f32, I, nnportRun, op, ortRunAll, ph, scalarI, tfjsRun, useTfGraphHarness, type Feed, type ModelSpec, type NodeSpec } from './tf-graph-spec.js';
 
 const oracle = useTfliteOracle();
 const { nnportGraph, check, checkTflite } = useTfGraphHarness('nnport-tflist-', 'lists.pb', oracle);
@@ -197,6 +197,55 @@ describe('TensorFlow TensorLists: ops TF.js lacks, and malformed lists', () => {
     for (const got of [await nnportRun(g, feeds), await ortRunAll(g, feeds)]) expect(Array.from(got[0]!.toFloat32())).toEqual(Array.from(want));
   });
 
+  it('a split into unequal lengths (TensorListSplit, TensorArraySplitV3): elements read at constant and computed indices, Length / Size, Concat = the rows of the split tensor', async () => {
+    const m: ModelSpec = {
+      nodes: [
+        ph('v', [6, 2]),
+        ph('i', [], 'DT_INT32'),
+        ci('es_2', [-1, 2]),
+        ci('lens', [1, 3, 2]),
+        ci('n3', 3),
+        ci('i0', 0),
+        ci('i1', 1),
+        ci('i2', 2),
+        op('L', 'TensorListSplit', ['v', 'es_2', 'lens'], LT),
+        op('item0', 'TensorListGetItem', ['L', 'i0', 'es_2'], EF),
+        op('item1', 'TensorListGetItem', ['L', 'i1', 'es_2'], EF),
+        op('item2', 'TensorListGetItem', ['L', 'i2', 'es_2'], EF),
+        op('item_i', 'TensorListGetItem', ['L', 'i', 'es_2'], EF),
+        op('length', 'TensorListLength', ['L'], {}),
+        op('cat', 'TensorListConcat', ['L'], { element_dtype: { type: 'DT_FLOAT' }, element_shape: { shape: [-1, 2] } }),
+        op('cat_lengths', 'Identity', ['cat:1'], {}),
+        op('ta', 'TensorArrayV3', ['n3'], TA({ element_shape: { shape: 'unknown' } })),
+        op('f', 'TensorArraySplitV3', ['ta', 'v', 'lens', 'ta:1'], F),
+        op('read', 'TensorArrayReadV3', ['ta', 'i2', 'f'], { dtype: { type: 'DT_FLOAT' } }),
+        op('tsize', 'TensorArraySizeV3', ['ta', 'f'], {}),
+      ],
+      functions: [],
+      outputs: ['item0', 'item1', 'item2', 'item_i', 'length', 'cat', 'read', 'tsize'],
+    };
+    const v = f32([6, 2], 21);
+    const rows = (from: number, to: number) => Array.from(v.toFloat32().slice(2 * from, 2 * to));
+    // TensorFlow's definition (TF.js 4.9 reshapes each piece to one row): element k is rows [start_k, start_k + len_k)
+    const g = await nnportGraph(m);
+    for (const at of [0, 1, 2]) {
+      const want = [rows(0, 1), rows(1, 4), rows(4, 6), [rows(0, 1), rows(1, 4), rows(4, 6)][at]!, [3], rows(0, 6), rows(4, 6), [3]];
+      const shapes = [[1, 2], [3, 2], [2, 2], [[1, 2], [3, 2], [2, 2]][at]!, [], [6, 2], [2, 2], []];
+      for (const got of [await nnportRun(g, { v, i: scalarI(at) }), await ortRunAll(g, { v, i: scalarI(at) })]) {
+        got.forEach((t, k) => {
+          expect([...t.shape], m.outputs[k]).toEqual(shapes[k]);
+          expect(Array.from(t.toFloat32()), m.outputs[k]).toEqual(want[k]);
+        });
+      }
+    }
+    const gl = await nnportGraph({ ...m, outputs: ['cat_lengths'] });
+    expect((await nnportRun(gl, { v }))[0]!.toNumbers()).toEqual([1, 3, 2]);
+    // what needs the elements stacked, or carried, is refused by name
+    const refused = (nodes: NodeSpec[], out: string) => nnportGraph({ ...m, nodes: [...m.nodes, ...nodes], outputs: [out] });
+    await expect(refused([op('g', 'TensorListGather', ['L', 'lens', 'es_2'], EF)], 'g')).rejects.toThrow(/TensorListGather of a TensorList \/ TensorArray split into unequal lengths \[1, 3, 2\]/);
+    await expect(refused([ph('a', [2]), op('S', 'TensorListSetItem', ['L', 'i0', 'a'], EF), op('s', 'TensorListLength', ['S'], {})], 's')).rejects.toThrow(/TensorListSetItem of a TensorList \/ TensorArray split into unequal lengths/);
+  });
+
   it('malformed lists and patterns nnport cannot hold are typed errors naming the node', async () => {
     const withNodes = (nodes: NodeSpec[], outputs: string[]): ModelSpec => ({ nodes: [ph('x', [4, 3]), ci('es', [3]), ci('two', 2), ci('i0', 0), ...nodes], functions: [], outputs });
     // a tensor where a list goes
@@ -213,8 +262,9 @@ describe('TensorFlow TensorLists: ops TF.js lacks, and malformed lists', () => {
     await expect(nnportGraph(withNodes([ci('i7', 7), ci('v', [1, 2, 3]), op('L', 'TensorListReserve', ['es', 'two'], LT), op('L1', 'TensorListSetItem', ['L', 'i7', 'v'], EF), op('s', 'TensorListStack', ['L1', 'es'], EF)], ['s']))).rejects.toThrow(/sets element 7 of a list of 2/);
     // a list of unknown element shape read before anything is written
     await expect(nnportGraph(withNodes([ci('m1', -1), op('L', 'TensorListReserve', ['m1', 'two'], LT), op('s', 'TensorListStack', ['L', 'm1'], EF)], ['s']))).rejects.toThrow(/TensorListStack of a TensorList \/ TensorArray of unknown element shape/);
-    // a split into unequal lengths
-    await expect(nnportGraph(withNodes([ci('lens', [1, 3]), op('L', 'TensorListSplit', ['x', 'es', 'lens'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListSplit into unequal \(or no\) lengths \[1, 3\]/);
+    // a list split into unequal lengths, stacked (its elements differ in shape), or into lengths past the rows
+    await expect(nnportGraph(withNodes([ci('lens', [1, 3]), op('L', 'TensorListSplit', ['x', 'es', 'lens'], LT), op('s', 'TensorListStack', ['L', 'es'], EF)], ['s']))).rejects.toThrow(/TensorListStack of a TensorList \/ TensorArray split into unequal lengths \[1, 3\]/);
+    await expect(nnportGraph(withNodes([ci('lens', [1, 4]), op('L', 'TensorListSplit', ['x', 'es', 'lens'], LT), op('g', 'TensorListGetItem', ['L', 'i0', 'es'], EF)], ['g']))).rejects.toThrow(/splits 4 rows into lengths summing to 5/);
     // a negative new size
     await expect(nnportGraph(withNodes([ci('neg', -1), op('L', 'TensorListFromTensor', ['x', 'es'], LT), op('R', 'TensorListResize', ['L', 'neg'], {}), op('s', 'TensorListStack', ['R', 'es'], EF)], ['s']))).rejects.toThrow(/resizes a list to -1 elements/);
   });
