@@ -51,6 +51,7 @@ import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dyn
 import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
 import { Padding } from '../../src/formats/generated/tflite/padding.js';
+import { gapOpFile } from './tflite/gap-op-model.js';
 import { cumsumArray, denseLoop, kerasLstm, straightLine } from './tensorflow/tensor-list-graphs.js';
 import { graphDefBytes } from './tensorflow/tf-graph-spec.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
@@ -764,6 +765,8 @@ async function targets(): Promise<Target[]> {
         { name: 'conv3d-transpose-open.tflite', bytes: conv3dTransposeOpenFile(Padding.VALID, 2) },
         { name: 'transpose-conv-open.tflite', bytes: transposeConvOpenFile(Padding.SAME) },
         { name: 'mirror-pad-computed.tflite', bytes: computedPadFile('SYMMETRIC') },
+        // the builtins the writer uses for ops TFLite has none of its own for: REVERSE_SEQUENCE, SCATTER_ND, ATAN2
+        { name: 'gap-ops.tflite', bytes: gapOpFile() },
       ],
     }),
     model({
