@@ -90,7 +90,7 @@ function foldOnce(graph: Graph, options: FoldConstantsOptions): FoldConstantsRes
     if (!outs && shapes && node.outputs.length === 1) {
       // integer values that shape inference computed (a dim picked out of a partly symbolic shape)
       const v = shapes.get(node.outputs[0]!);
-      if (v?.data && v.shape && v.shape.length <= 1 && v.data.every((d) => typeof d === 'number') && (v.dtype === 'int64' || v.dtype === 'int32')) {
+      if (v?.data && v.shape && v.shape.length <= 1 && v.data.length === (v.shape[0] ?? 1) && v.data.every((d) => typeof d === 'number') && (v.dtype === 'int64' || v.dtype === 'int32')) {
         const data = v.data as number[];
         outs = [v.dtype === 'int64' ? Tensor.int64(v.shape as number[], data) : new Tensor('int32', v.shape as number[], Int32Array.from(data))];
       }

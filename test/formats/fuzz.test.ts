@@ -51,6 +51,7 @@ import { quantizedResizeFile, splitVFile, transposeConvFile } from './tflite/dyn
 import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
 import { Padding } from '../../src/formats/generated/tflite/padding.js';
+import { gapOpFile } from './tflite/gap-op-model.js';
 import { cumsumArray, denseLoop, kerasLstm, straightLine } from './tensorflow/tensor-list-graphs.js';
 import { graphDefBytes } from './tensorflow/tf-graph-spec.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
@@ -764,6 +765,8 @@ async function targets(): Promise<Target[]> {
         { name: 'conv3d-transpose-open.tflite', bytes: conv3dTransposeOpenFile(Padding.VALID, 2) },
         { name: 'transpose-conv-open.tflite', bytes: transposeConvOpenFile(Padding.SAME) },
         { name: 'mirror-pad-computed.tflite', bytes: computedPadFile('SYMMETRIC') },
+        // the builtins the writer uses for ops TFLite has none of its own for: REVERSE_SEQUENCE, SCATTER_ND, ATAN2
+        { name: 'gap-ops.tflite', bytes: gapOpFile() },
       ],
     }),
     model({
@@ -1176,6 +1179,13 @@ const H5_FAMILIES: SemanticFamily[] = [
         ['nn', 'Softmax', 1, { axis: -1 }],
         ['nn', 'Gelu', 1, { approximate: true }],
         ['image', 'Resize', 1, { size: [2, 2], interpolation: 'bilinear' }],
+        ['numpy', 'Split', 1, { indices_or_sections: [1, 3], axis: 1 }],
+        ['numpy', 'Moveaxis', 1, { source: [0, 1], destination: [2, 0] }],
+        ['numpy', 'Pad', 1, { pad_width: [[0, 0], [1, 2], [0, 1]], mode: 'constant' }],
+        ['numpy', 'Tile', 1, { repeats: [1, 2] }],
+        ['numpy', 'Argmax', 1, { axis: null, keepdims: false }],
+        ['core', 'Unstack', 1, { num: null, axis: 1 }],
+        ['core', 'Slice', 2, { shape: [1, 2, 3] }],
         ['numpy', 'Einsum', 2, { subscripts: 'ij,jk->ik' }],
         ['nn', 'Unknown', 1, {}],
       ] as const);

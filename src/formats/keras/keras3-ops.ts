@@ -11,8 +11,8 @@ import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type Json, type JsonObject } from './config.js';
-import { emitActivation, float, int, str, type IrEmitter, type KValue, type LayerCall } from './layers.js';
-import { broadcast, FUNCTIONS, norm, OpCtx, type Fn } from './tf-op-lambda.js';
+import { emitActivation, float, int, ints, str, type IrEmitter, type KValue, type LayerCall } from './layers.js';
+import { BIG, broadcast, FUNCTIONS, norm, OpCtx, unary, type Fn } from './tf-op-lambda.js';
 
 /**
  * One op: the row that builds it; its call's parameters in order (the first is the row's argument
@@ -20,7 +20,8 @@ import { broadcast, FUNCTIONS, norm, OpCtx, type Fn } from './tf-op-lambda.js';
  * arguments, Keras name -> [the row's name, Keras 3's default (undefined: required)].
  */
 interface Keras3Op {
-  row: Fn;
+  /** (an op of several outputs, keras.ops.split / unstack, gives them all) */
+  row: (c: OpCtx) => KValue | KValue[];
   params: readonly string[];
   config?: Readonly<Record<string, readonly [string, Json | undefined]>>;
 }
@@ -199,6 +200,218 @@ function resize(c: OpCtx): KValue {
   return { name: out, shape: [n ?? null, size[0]!, size[1]!, ch ?? null] };
 }
 
+/** The dtype a call's argument `key` has when it is a tensor (its `__keras_tensor__` dtype). */
+function dtypeOf(c: OpCtx, key: string | 0): string | undefined {
+  const v = c.arg(key);
+  return isObject(v) && typeof v.__input__ === 'number' && typeof v.dtype === 'string' ? v.dtype : undefined;
+}
+
+/** A known size, or an UnsupportedError naming what needs it. */
+function known(c: OpCtx, d: number | null | undefined, what: string): number {
+  if (d === null || d === undefined) throw new UnsupportedError(`${c.fn} ${what} known only at run time`, c.where);
+  return d;
+}
+
+/** One axis argument in range for rank r. */
+function axisOf(c: OpCtx, key: string, r: number, fallback?: number): number {
+  const a = c.num(key, fallback);
+  if (!Number.isInteger(a) || a < -r || a >= r) throw new FormatError(`${c.where}: ${key} ${a} of a rank-${r} tensor`, { file: c.e.file });
+  return norm(a, r);
+}
+
+/** x flattened to one axis (keras.ops.ravel; axis=None in take / argmax). */
+function flat(c: OpCtx, x: KValue): KValue {
+  const size = x.shape.every((d) => d !== null) ? (x.shape as number[]).reduce((a, b) => a * b, 1) : null;
+  return { name: c.tmp('Reshape', [x.name, c.int64('flat', [-1])], 'flat'), shape: [size] };
+}
+
+/** keras.ops.argmax / argmin: the first extreme's index, int32 as Keras gives it (ONNX's is int64). */
+const argExtreme = (op: 'ArgMax' | 'ArgMin'): Fn => (c) => {
+  let x = c.value(0);
+  const keep = c.bool('keepdims', false);
+  let axis = 0;
+  if (c.arg('axis') === undefined) {
+    if (keep) throw new UnsupportedError(`${c.fn} with axis=None and keepdims=True`, c.where);
+    x = flat(c, x);
+  } else axis = axisOf(c, 'axis', x.shape.length);
+  const shape = x.shape.flatMap((d, i) => (i !== axis ? [d] : keep ? [1] : []));
+  return c.out('Cast', [c.tmp(op, [x.name], 'index', { axis: int(axis), keepdims: int(keep ? 1 : 0) })], shape, { to: int(6) });
+};
+
+/** keras.ops.tile(x, repeats): NumPy's, repeats padded with 1s in front (or x given leading axes of 1). */
+function tile(c: OpCtx): KValue {
+  let x = c.value(0);
+  const reps = c.axes('repeats') ?? [];
+  if (reps.some((n) => n < 0)) throw new FormatError(`${c.where}: repeats [${reps.join(', ')}]`, { file: c.e.file });
+  if (reps.length > x.shape.length) {
+    const k = reps.length - x.shape.length;
+    const lead = Array.from({ length: k }, (_, i) => i);
+    x = { name: c.tmp('Unsqueeze', [x.name, c.int64('lead', lead)], 'lead'), shape: [...lead.map(() => 1), ...x.shape] };
+  }
+  const full = [...new Array<number>(x.shape.length - reps.length).fill(1), ...reps];
+  return c.out('Tile', [x.name, c.int64('repeats', full)], x.shape.map((d, i) => (d === null ? null : d * full[i]!)));
+}
+
+/** keras.ops.swapaxes / moveaxis: a Transpose (moveaxis as NumPy orders the axes left). */
+function swapaxes(c: OpCtx): KValue {
+  const x = c.value(0);
+  const r = x.shape.length;
+  const [a, b] = [axisOf(c, 'axis1', r), axisOf(c, 'axis2', r)];
+  const perm = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
+  return c.out('Transpose', [x.name], perm.map((p) => x.shape[p] ?? null), { perm: ints(perm) });
+}
+
+function moveaxis(c: OpCtx): KValue {
+  const x = c.value(0);
+  const r = x.shape.length;
+  const list = (key: string) => (c.axes(key) ?? []).map((a) => {
+    if (a < -r || a >= r) throw new FormatError(`${c.where}: ${key} ${a} of a rank-${r} tensor`, { file: c.e.file });
+    return norm(a, r);
+  });
+  const src = list('source');
+  const dst = list('destination');
+  if (src.length !== dst.length || new Set(src).size !== src.length || new Set(dst).size !== dst.length) throw new FormatError(`${c.where}: source [${src.join(', ')}] and destination [${dst.join(', ')}]`, { file: c.e.file });
+  const perm = x.shape.map((_, i) => i).filter((i) => !src.includes(i));
+  for (const [d, s] of dst.map((d, i) => [d, src[i]!] as const).sort((p, q) => p[0] - q[0])) perm.splice(d, 0, s);
+  return c.out('Transpose', [x.name], perm.map((p) => x.shape[p] ?? null), { perm: ints(perm) });
+}
+
+/** Logical ops take bool: another dtype is true where non-zero, as NumPy's. */
+function asBool(c: OpCtx, key: string | 0): KValue {
+  const v = c.value(key);
+  return dtypeOf(c, key) === 'bool' ? v : { name: c.tmp('Cast', [v.name], `${key === 0 ? 'x' : key}_bool`, { to: int(9) }), shape: v.shape };
+}
+
+const logical = (op: 'And' | 'Or' | 'Xor'): Fn => (c) => {
+  const x = asBool(c, 0);
+  const y = asBool(c, 'y');
+  return c.out(op, [x.name, y.name], broadcast(x.shape, y.shape));
+};
+
+/** keras.ops.floor_divide on floats: floor(x / y) (on integers ONNX's Div truncates, NumPy's floors: refused). */
+function floorDivide(c: OpCtx): KValue {
+  const dt = dtypeOf(c, 0) ?? dtypeOf(c, 'y') ?? 'float32';
+  if (!dt.startsWith('float')) throw new UnsupportedError(`${c.fn} of ${dt} tensors`, c.where);
+  const x = c.value(0);
+  const y = c.value('y');
+  return c.out('Floor', [c.tmp('Div', [x.name, y.name], 'div')], broadcast(x.shape, y.shape));
+}
+
+/** keras.ops.logsumexp: max + log(sum(exp(x - max))), shifted by the max as tf.math.reduce_logsumexp. */
+function logsumexp(c: OpCtx): KValue {
+  const x = c.value(0);
+  const r = x.shape.length;
+  const axes = (c.axes('axis') ?? Array.from({ length: r }, (_, i) => i)).map((a) => norm(a, r));
+  const keep = c.bool('keepdims', false);
+  const m = c.tmp('ReduceMax', [x.name], 'max', { axes: ints(axes), keepdims: int(1) });
+  const e = c.tmp('Exp', [c.tmp('Sub', [x.name, m], 'shifted')], 'exp');
+  const l = c.tmp('Log', [c.tmp('ReduceSum', [e, c.int64('axes', axes)], 'sum', { keepdims: int(1) })], 'log');
+  const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d]));
+  if (keep) return c.out('Add', [l, m], shape);
+  return c.out('Squeeze', [c.tmp('Add', [l, m], 'sum_max'), c.int64('squeeze_axes', axes)], shape);
+}
+
+/** keras.ops.flip: a Slice stepping -1 over the axes (every axis with axis=None). */
+function flip(c: OpCtx): KValue {
+  const x = c.value(0);
+  const r = x.shape.length;
+  const axes = (c.axes('axis') ?? Array.from({ length: r }, (_, i) => i)).map((a) => norm(a, r));
+  const ones = (v: number) => axes.map(() => v);
+  return c.out('Slice', [x.name, c.int64('starts', ones(-1)), c.int64('ends', ones(-BIG)), c.int64('axes', axes), c.int64('steps', ones(-1))], x.shape);
+}
+
+/** keras.ops.broadcast_to(x, shape): Expand to a constant shape. */
+function broadcastTo(c: OpCtx): KValue {
+  const x = c.value(0);
+  const shape = c.axes('shape') ?? [];
+  if (shape.some((d) => d < 0)) throw new FormatError(`${c.where}: shape [${shape.join(', ')}]`, { file: c.e.file });
+  return c.out('Expand', [x.name, c.int64('shape', shape)], broadcast(x.shape, shape));
+}
+
+/** The sizes of keras.ops.split's pieces: `n` equal ones, or cut at the given indices (NumPy's array_split is not Keras'). */
+function splitSizes(c: OpCtx, d: number): number[] {
+  const v = c.arg('indices_or_sections');
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 1 || d % v !== 0) throw new FormatError(`${c.where}: ${v} equal sections of an axis of size ${d}`, { file: c.e.file });
+    return new Array<number>(v).fill(d / v);
+  }
+  const cuts = (c.axes('indices_or_sections') ?? []).map((i) => Math.min(Math.max(i < 0 ? i + d : i, 0), d));
+  const bounds = [0, ...cuts, d];
+  const sizes = bounds.slice(1).map((b, i) => b - bounds[i]!);
+  if (sizes.some((n) => n <= 0)) throw new UnsupportedError(`${c.fn} into empty pieces (indices ${JSON.stringify(v)})`, c.where);
+  return sizes;
+}
+
+/** ONNX Split of x along axis into pieces of `sizes`: the call's outputs in order. */
+function splitInto(c: OpCtx, x: KValue, axis: number, sizes: number[], suffix: string): KValue[] {
+  const names = sizes.map((_, i) => (suffix || i ? `${c.call.name}${suffix}_${i}` : c.call.name));
+  const outs = c.e.node('Split', [x.name, c.int64(`split${suffix}`, sizes)], names, { axis: int(axis) }, '', `${c.call.name}${suffix}`);
+  return outs.map((name, i) => ({ name, shape: x.shape.map((d, k) => (k === axis ? sizes[i]! : d)) }));
+}
+
+function split(c: OpCtx): KValue[] {
+  const x = c.value(0);
+  const axis = axisOf(c, 'axis', x.shape.length, 0);
+  return splitInto(c, x, axis, splitSizes(c, known(c, x.shape[axis], 'of an axis whose size is')), '');
+}
+
+/** keras.ops.unstack: pieces of 1 along axis, that axis squeezed out. */
+function unstack(c: OpCtx): KValue[] {
+  const x = c.value(0);
+  const axis = axisOf(c, 'axis', x.shape.length, 0);
+  const d = known(c, x.shape[axis], 'of an axis whose size is');
+  if (c.arg('num') !== undefined && c.num('num') !== d) throw new FormatError(`${c.where}: num ${c.num('num')} for an axis of size ${d}`, { file: c.e.file });
+  const axes = c.int64('squeeze_axes', [axis]);
+  return splitInto(c, x, axis, new Array<number>(d).fill(1), '/piece').map((p, i) => ({
+    name: c.e.node('Squeeze', [p.name, axes], [i ? `${c.call.name}_${i}` : c.call.name], {}, '', i ? `${c.call.name}_${i}` : c.call.name)[0]!,
+    shape: p.shape.filter((_, k) => k !== axis),
+  }));
+}
+
+/** keras.ops.slice(x, start_indices, shape): constant starts and sizes, within the tensor. */
+function sliceOp(c: OpCtx): KValue {
+  const x = c.value(0);
+  const raw = c.arg('start_indices');
+  if (isObject(raw)) throw new UnsupportedError(`${c.fn} with start indices computed at run time`, c.where);
+  const starts = c.axes('start_indices') ?? [];
+  const sizes = c.axes('shape') ?? [];
+  if (starts.length !== x.shape.length || sizes.length !== x.shape.length) throw new FormatError(`${c.where}: ${starts.length} start indices and ${sizes.length} sizes for a rank-${x.shape.length} tensor`, { file: c.e.file });
+  x.shape.forEach((d, i) => {
+    if (starts[i]! < 0 || sizes[i]! < 1 || (d !== null && starts[i]! + sizes[i]! > d)) throw new FormatError(`${c.where}: a slice of ${sizes[i]} from ${starts[i]} on an axis of size ${d ?? 'unknown'}`, { file: c.e.file });
+  });
+  const axes = x.shape.map((_, i) => i);
+  return c.out('Slice', [x.name, c.int64('starts', starts), c.int64('ends', starts.map((s, i) => s + sizes[i]!)), c.int64('axes', axes)], sizes);
+}
+
+/** keras.ops.pad, mode constant: pad_width as NumPy reads it (n, (n,), (before, after), or a pair per axis). */
+function pad(c: OpCtx): KValue {
+  const x = c.value(0);
+  const r = x.shape.length;
+  const mode = c.arg('mode') ?? 'constant';
+  if (typeof mode !== 'string') throw new FormatError(`${c.where}: mode ${JSON.stringify(mode)?.slice(0, 60)}, not a string`, { file: c.e.file });
+  if (mode !== 'constant') throw new UnsupportedError(`${c.fn} with mode ${JSON.stringify(mode)}`, c.where);
+  const w = c.arg('pad_width');
+  const isInt = (v: Json | undefined): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const pairs: Json | undefined = isInt(w) ? [[w, w]] : Array.isArray(w) && w.every(isInt) ? [w.length === 1 ? [w[0]!, w[0]!] : w] : w;
+  if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every(isInt)) || (pairs.length !== 1 && pairs.length !== r)) throw new FormatError(`${c.where}: pad_width ${JSON.stringify(w)?.slice(0, 60)} for a rank-${r} tensor`, { file: c.e.file });
+  const per = (pairs.length === 1 ? new Array<Json>(r).fill(pairs[0]!) : pairs) as [number, number][];
+  const value = c.arg('constant_values') === undefined ? c.e.constant(`${c.call.name}/value`, typed(0, dtypeOf(c, 0) ?? 'float32', c.where, c.e.file)) : c.value('constant_values').name;
+  const shape = x.shape.map((d, i) => (d === null ? null : d + per[i]![0] + per[i]![1]));
+  return c.out('Pad', [x.name, c.int64('pads', [...per.map((p) => p[0]), ...per.map((p) => p[1])]), value], shape, { mode: str('constant') });
+}
+
+/** keras.ops.prod: refused with a dtype (the product accumulated in another type). */
+function prod(c: OpCtx): KValue {
+  if (c.arg('dtype') !== undefined) throw new UnsupportedError(`${c.fn} with dtype ${JSON.stringify(c.arg('dtype'))}`, c.where);
+  return tf('math.reduce_prod')(c);
+}
+
+/** keras.ops.log1p: log(1 + x). */
+function log1p(c: OpCtx): KValue {
+  const x = c.value(0);
+  return c.out('Log', [c.tmp('Add', [x.name, c.e.constant(`${c.call.name}/one`, typed(1, dtypeOf(c, 0) ?? 'float32', c.where, c.e.file))], 'one_plus')], x.shape);
+}
+
 /** An activation by its Keras name (layers.ts emitActivation), as the Activation layer builds it. */
 const activation = (name: string): Fn => (c) => emitActivation(c.e, name, c.value(0), c.call.name, c.call);
 
@@ -255,6 +468,33 @@ const OPS: Readonly<Record<string, Keras3Op>> = {
   'numpy.Take': { row: take, params: ['x', 'indices'], config: { axis: ['axis', null] } },
   'numpy.GetItem': { row: getItem, params: ['x', 'slice_spec'] },
   'core.Cast': { row: tf('cast'), params: ['x'], config: { dtype: ['dtype', undefined] } },
+  'numpy.Sign': one(unary('Sign')),
+  'numpy.Log1p': one(log1p),
+  'numpy.FloorDivide': { row: floorDivide, params: ['x', 'y'] },
+  'numpy.LogicalAnd': { row: logical('And'), params: ['x', 'y'] },
+  'numpy.LogicalOr': { row: logical('Or'), params: ['x', 'y'] },
+  'numpy.LogicalXor': { row: logical('Xor'), params: ['x', 'y'] },
+  'numpy.LogicalNot': { row: (c) => c.out('Not', [asBool(c, 0).name], c.value(0).shape), params: ['x'] },
+  'numpy.Prod': { row: prod, params: ['x'], config: { ...AXIS_KEEPDIMS, dtype: ['dtype', null] } },
+  'numpy.Argmax': { row: argExtreme('ArgMax'), params: ['x'], config: AXIS_KEEPDIMS },
+  'numpy.Argmin': { row: argExtreme('ArgMin'), params: ['x'], config: AXIS_KEEPDIMS },
+  'math.Logsumexp': { row: logsumexp, params: ['x'], config: AXIS_KEEPDIMS },
+  'numpy.Tile': { row: tile, params: ['x'], config: { repeats: ['repeats', undefined] } },
+  'numpy.Swapaxes': { row: swapaxes, params: ['x'], config: { axis1: ['axis1', undefined], axis2: ['axis2', undefined] } },
+  'numpy.Moveaxis': { row: moveaxis, params: ['x'], config: { source: ['source', undefined], destination: ['destination', undefined] } },
+  'numpy.Flip': { row: flip, params: ['x'], config: { axis: ['axis', null] } },
+  'numpy.BroadcastTo': { row: broadcastTo, params: ['x'], config: { shape: ['shape', undefined] } },
+  'numpy.Ravel': {
+    row: (c) => {
+      const x = flat(c, c.value(0));
+      return c.out('Identity', [x.name], x.shape);
+    },
+    params: ['x'],
+  },
+  'numpy.Split': { row: split, params: ['x'], config: { indices_or_sections: ['indices_or_sections', undefined], axis: ['axis', 0] } },
+  'numpy.Pad': { row: pad, params: ['x', 'constant_values?'], config: { pad_width: ['pad_width', undefined], mode: ['mode', 'constant'] } },
+  'core.Unstack': { row: unstack, params: ['x'], config: { num: ['num', null], axis: ['axis', 0] } },
+  'core.Slice': { row: sliceOp, params: ['x', 'start_indices'], config: { shape: ['shape', undefined] } },
   'nn.Relu': one(activation('relu')),
   'nn.Relu6': one(activation('relu6')),
   'nn.Sigmoid': one(activation('sigmoid')),
@@ -327,5 +567,6 @@ export function keras3OpLayer(e: IrEmitter, call: LayerCall): KValue[] {
   // (Keras 3 ops carry no mask: a masked tensor into one is the mask's end, which nnport does not guess at)
   if (call.inputs.some((v) => v.mask)) throw new UnsupportedError(`Keras 3 op ${fn} on a masked tensor`, `layer '${call.name}' in ${e.file}`);
   const { named, first } = namedArgs(op, call, fn, e.file);
-  return [op.row(new Keras3Ctx(e, call, fn, named, first))];
+  const out = op.row(new Keras3Ctx(e, call, fn, named, first));
+  return Array.isArray(out) ? out : [out];
 }

@@ -119,7 +119,7 @@ export function broadcast(a: KShape, b: KShape): KShape {
 }
 
 /** x op y with numpy broadcasting; the first argument may be the constant (2 * x: x.__rmul__). */
-const binary = (op: string): Fn => (c) => {
+export const binary = (op: string): Fn => (c) => {
   const x = c.value(0);
   const y = c.value('y');
   return c.out(op, [x.name, y.name], broadcast(x.shape, y.shape));
@@ -131,7 +131,7 @@ const activation = (name: string): Fn => (c) => {
   return emitActivation(c.e, name, x, c.call.name, c.call);
 };
 
-const unary = (op: string): Fn => (c) => {
+export const unary = (op: string): Fn => (c) => {
   const x = c.value(0);
   return c.out(op, [x.name], x.shape);
 };
@@ -267,7 +267,7 @@ function gelu(c: OpCtx): KValue {
   return c.out('Mul', [x.name, half], x.shape);
 }
 
-const BIG = 2 ** 62;
+export const BIG = 2 ** 62;
 
 /** x[spec] (SlicingOpLambda '__operators__.getitem'): integers, slices {start, stop, step}, ..., tf.newaxis (null). */
 function getItem(c: OpCtx): KValue {

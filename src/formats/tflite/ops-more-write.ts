@@ -34,7 +34,7 @@ import { nonMaxSuppression } from './write-nms.js';
 const TYPES: Partial<Record<string, TensorType>> = { int32: TensorType.INT32, int64: TensorType.INT64 };
 
 /** An index-like input (repeats, shape, indices, axis): an int64 constant re-stored as int32, else the tensor as it is. */
-function indexInput(n: Node, c: WriteContext, i: number): string {
+export function indexInput(n: Node, c: WriteContext, i: number): string {
   const t = c.constantOf(n.inputs[i]!);
   if (t && t.dtype === 'int64') return c.addConstant(`${n.inputs[i]}_int32`, new Tensor('int32', [...t.shape], Int32Array.from(t.toNumbers())));
   return c.tensor(n.inputs[i]!);
@@ -46,7 +46,7 @@ function reshape(c: WriteContext, x: string, y: string, shape: number[]): void {
 }
 
 /** Data-moving ops whose int8 kernel copies bytes: the output must carry the input's parameters. */
-function sameParams(n: Node, c: WriteContext, x: string, y: string): void {
+export function sameParams(n: Node, c: WriteContext, x: string, y: string): void {
   const a = c.info(x).quant;
   const b = c.info(y).quant;
   if (!a && !b) return;
@@ -286,16 +286,16 @@ const sum: Converter = (n, c) => {
 
 // ---- decompositions into builtins (TFLite has no op of their own) ----
 
-const addOpts: Opts = (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)];
-const subOpts: Opts = (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, false)];
-const mulOpts: Opts = (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)];
-const divOpts: Opts = (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)];
+export const addOpts: Opts = (b, act) => [BuiltinOptions.AddOptions, AddOptions.createAddOptions(b, act, false)];
+export const subOpts: Opts = (b, act) => [BuiltinOptions.SubOptions, SubOptions.createSubOptions(b, act, false)];
+export const mulOpts: Opts = (b, act) => [BuiltinOptions.MulOptions, MulOptions.createMulOptions(b, act)];
+export const divOpts: Opts = (b, act) => [BuiltinOptions.DivOptions, DivOptions.createDivOptions(b, act)];
 const reducerOpts =
   (keep: boolean): Opts =>
   (b) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(b, keep)];
 
 /** Emits op `code` of `inputs` into a new tensor named after `y` (shaped like `like`, default y), or into `out`; returns it. */
-function stepper(c: WriteContext, y: string) {
+export function stepper(c: WriteContext, y: string) {
   return (code: BuiltinOperator, inputs: string[], name: string, options?: Opts, like?: Partial<ReturnType<WriteContext['info']>>, out?: string): string => {
     const t = out ?? c.addTensor(`${y}_${name}`, { ...c.info(y), quant: undefined, ...like });
     c.emit({ code, inputs, outputs: [t], options });
@@ -304,10 +304,10 @@ function stepper(c: WriteContext, y: string) {
 }
 
 /** A float scalar constant named after `y`, in y's float type. */
-const floatScalar = (c: WriteContext, y: string, name: string, v: number): string => c.addConstant(`${y}_${name}`, Tensor.float32([], [v]));
+export const floatScalar = (c: WriteContext, y: string, name: string, v: number): string => c.addConstant(`${y}_${name}`, Tensor.float32([], [v]));
 
 /** The float input of an op TFLite runs in float only (a quantized one is written DEQUANTIZE, op, QUANTIZE by FLOAT_ONLY_WRITE_OPS). */
-function floatInput(n: Node, c: WriteContext, i = 0): string {
+export function floatInput(n: Node, c: WriteContext, i = 0): string {
   const x = c.tensor(n.inputs[i]!);
   const d = c.info(x).dtype;
   if (d !== 'float32' && d !== 'float16') throw new UnsupportedError(`${n.opType} of ${d} data in a TFLite file`, `node '${n.name}'`);

@@ -46,6 +46,8 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 import { writeQuantizedLstm, writeSvdf } from './recurrent-int.js';
 import { writeGru, writeLstm, writeRnn } from './recurrent-write.js';
+import { averagePoolExcludingPads, dilatedMaxPool, edgePad } from './write-pad-pool.js';
+import { gemmGeneral } from './write-run-time-weights.js';
 
 export interface WriteContext {
   file: string;
@@ -86,7 +88,7 @@ interface Spatial {
   explicit?: [number, number][];
 }
 
-function tfSamePads(inSize: number, k: number, s: number, d: number): [number, number] {
+export function tfSamePads(inSize: number, k: number, s: number, d: number): [number, number] {
   const out = Math.ceil(inSize / s);
   const total = Math.max((out - 1) * s + (k - 1) * d + 1 - inSize, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
@@ -96,13 +98,18 @@ function tfSamePads(inSize: number, k: number, s: number, d: number): [number, n
  * `open`: the spatial dims known only when the model runs (-1 in the input's shape_signature): TF's
  * SAME pads follow the input's size, so for them it stands for fixed pads only at stride 1.
  */
-function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
+export function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: number[], dilations: number[], outShape: number[], open: boolean[] = []): Spatial {
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER') return { padding: Padding.SAME };
   if (autoPad === 'VALID') return { padding: Padding.VALID };
-  if (autoPad === 'SAME_LOWER') throw new UnsupportedError('auto_pad SAME_LOWER in a TFLite file', `node '${n.name}'`);
   const rank = kernel.length;
-  const pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  let pads = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+  if (autoPad === 'SAME_LOWER') {
+    // the odd pixel at the start (TF SAME puts it at the end): explicit pads, fixed sizes only
+    if (open.some(Boolean)) throw new UnsupportedError('auto_pad SAME_LOWER over a dim known only at run time in a TFLite file', `node '${n.name}'`);
+    const totals = kernel.map((k, i) => Math.max((Math.ceil(inShape[1 + i]! / strides[i]!) - 1) * strides[i]! + (k - 1) * dilations[i]! + 1 - inShape[1 + i]!, 0));
+    pads = [...totals.map((t) => t - Math.floor(t / 2)), ...totals.map((t) => Math.floor(t / 2))];
+  }
   const pairs = kernel.map((_, i) => [pads[i]!, pads[i + rank]!] as [number, number]);
   // ceil_mode: pad the end so that VALID floor rounding gives the wanted size
   for (let i = 0; i < rank; i++) {
@@ -130,10 +137,10 @@ function spatialPadding(n: Node, inShape: number[], kernel: number[], strides: n
 }
 
 /** Which spatial dims of channels-last `x` are known only at run time. */
-const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
+export const openSpatial = (c: WriteContext, x: string): boolean[] => c.shapeOf(x).slice(1, -1).map((_, i) => c.info(x).signature?.[1 + i] === -1);
 
 /** A PAD (or PADV2 with `value`) of the spatial dims of NHWC tensor `x`; returns the padded tensor. */
-function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
+export function padSpatial(c: WriteContext, x: string, pairs: [number, number][], value?: number): string {
   const info = c.info(x);
   const rank = info.shape.length;
   const paddings = new Array<number>(2 * rank).fill(0);
@@ -353,7 +360,8 @@ function fullyConnected(c: WriteContext, x: string, weights: string, bias: strin
 }
 
 const gemm: Converter = (n, c) => {
-  if (attrInt(n, 'transA', 0) !== 0) throw new UnsupportedError('Gemm with transA in a TFLite file', `node '${n.name}'`);
+  // a computed B, or A transposed: BATCH_MATMUL (write-run-time-weights.ts)
+  if (attrInt(n, 'transA', 0) !== 0 || !(n.inputs[1] && c.constantOf(n.inputs[1]))) return gemmGeneral(n, c);
   const symmetric = c.hybridInputSymmetric(n.inputs[0]!);
   const x = c.tensor(n.inputs[0]!);
   const wName = c.tensor(n.inputs[1]!);
@@ -415,14 +423,17 @@ function pool(code: BuiltinOperator.MAX_POOL_2D | BuiltinOperator.AVERAGE_POOL_2
     if (kernel.length === 3) return pool3d(n, c, code);
     if (kernel.length !== 2) throw new UnsupportedError(`${n.opType} over ${kernel.length} dims in a TFLite file`, `node '${n.name}'`);
     const strides = attrInts(n, 'strides', [1, 1]);
-    if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
+    if (attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) {
+      if (code === BuiltinOperator.MAX_POOL_2D) return dilatedMaxPool(n, c);
+      throw new UnsupportedError(`dilated ${n.opType} in a TFLite file`, `node '${n.name}'`);
+    }
     const sp = spatialPadding(n, c.shapeOf(x), kernel, strides, [1, 1], c.shapeOf(y), openSpatial(c, x));
     let input = x;
     if (sp.explicit) {
       // max: pad with the lowest value; average: only when the padding counts (count_include_pad)
       if (code === BuiltinOperator.MAX_POOL_2D) input = padSpatial(c, x, sp.explicit, -3.4e38);
       else if (attrInt(n, 'count_include_pad', 0) === 1) input = padSpatial(c, x, sp.explicit);
-      else throw new UnsupportedError('AveragePool with explicit padding that does not count in a TFLite file', `node '${n.name}'`);
+      else return averagePoolExcludingPads(n, c, x, y, sp.explicit, kernel, strides);
     }
     const options: Opts = (b, act) => [BuiltinOptions.Pool2DOptions, Pool2DOptions.createPool2DOptions(b, sp.padding, strides[1]!, strides[0]!, kernel[1]!, kernel[0]!, act)];
     c.emit({ code, inputs: [input], outputs: [y], options, fusable: true });
@@ -667,7 +678,10 @@ const pad: Converter = (n, c) => {
   }
   const mode = attrString(n, 'mode', 'constant');
   if (mode === 'reflect' || mode === 'edge') {
-    if (mode === 'edge') throw new UnsupportedError('Pad mode edge in a TFLite file', `node '${n.name}'`);
+    if (mode === 'edge') {
+      if (computed) throw new UnsupportedError('Pad mode edge with computed pads in a TFLite file', `node '${n.name}'`);
+      return edgePad(n, c, x, y, n.inputs[1] ? constant(n, c, 1, 'pads').toNumbers() : attrInts(n, 'pads', []));
+    }
     c.emit({ code: BuiltinOperator.MIRROR_PAD, inputs: [x, padsT], outputs: [y], options: (b) => [BuiltinOptions.MirrorPadOptions, MirrorPadOptions.createMirrorPadOptions(b, MirrorPadMode.REFLECT)] });
     return;
   }

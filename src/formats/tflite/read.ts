@@ -19,6 +19,7 @@ import { CheckedByteBuffer, guardFlatbuffer, ownBytes } from './flatbuffer.js';
 import { type DilatedConv, type OpEntry, planDilatedConvs } from './fold-dilation.js';
 import { TFLITE_READ_OPS } from './ops.js';
 import { TFLITE_READ_MORE_OPS } from './ops-more.js';
+import { TFLITE_READ_GAP_OPS } from './read-gap.js';
 import { TFLITE_READ_CONV3D_OPS } from './read-conv3d.js';
 import { STATE_NOTE } from './recurrent-int.js';
 
@@ -339,7 +340,7 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
 
   const unsupported = new Set<string>();
   entries.forEach((e, k) => {
-    const convert = TFLITE_READ_OPS[e.name] ?? TFLITE_READ_MORE_OPS[e.name] ?? TFLITE_READ_CONV3D_OPS[e.name];
+    const convert = TFLITE_READ_OPS[e.name] ?? TFLITE_READ_MORE_OPS[e.name] ?? TFLITE_READ_CONV3D_OPS[e.name] ?? TFLITE_READ_GAP_OPS[e.name];
     if (!convert) {
       unsupported.add(e.name);
       return;

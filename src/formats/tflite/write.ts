@@ -48,7 +48,9 @@ import { fuseActivationPatterns } from './fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';
+import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
+import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -148,6 +150,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = decodeHalfWeights(graph).graph;
   // TFLite has no LayerNormalization op: its arithmetic, as TF's converter writes Keras' (decompose-layernorm.ts)
   graph = decomposeLayerNorm(graph).graph;
+  // TFLite has no grid sampler: GridSample becomes GATHER_ND taps and their weights (lower-grid-sample.ts)
+  graph = lowerGridSample(graph, options.fileName);
   // TFLite has no GRU builtin, and its LSTM / RNN compute sigmoid gates and one tanh or relu: a GRU, and
   // an LSTM / RNN with other activations, becomes its steps in plain ops (recurrent-unroll.ts)
   graph = unrollForTflite(fixRecurrentBatch(graph));
@@ -308,6 +312,9 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
   // (before prepareForTflite unrolls the GRUs)
   if (options.quantize) recurrentQuantization(graph, options.quantize);
+  // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only
+  const mode = options.quantize?.mode;
+  if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -354,7 +361,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS]));
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS]));
   const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;
@@ -434,7 +441,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of topologicalOrder(g)) {
     if (skip.has(n)) continue;
     const key = opKey(n);
-    const convert = TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key];
+    const convert = TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key] ?? TFLITE_WRITE_GAP_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
     const first = ops.length;
     convert(n, ctx);

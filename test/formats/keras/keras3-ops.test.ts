@@ -17,12 +17,13 @@ import { useTfliteOracle } from '../../support/tflite-test.js';
 import { parseModelConfig } from '../../../src/formats/keras/config.js';
 
 const oracle = useTfliteOracle();
-const dir = ensureScriptFixtures('keras3_ops.py', 'keras3-ops', ['ops', 'more', 'defaults']);
+const dir = ensureScriptFixtures('keras3_ops.py', 'keras3-ops', ['ops', 'more', 'shapes', 'defaults']);
 const npy = (net: string, name: string) => readNpy(readFileSync(join(dir, net, `${name}.npy`)));
 
 const NETS = [
   { net: 'ops', inputs: ['a', 'b'], outputs: 2, shapes: { a: [3, 4, 6], b: [3, 6] } },
   { net: 'more', inputs: ['x', 'img'], outputs: 5, shapes: { x: [3, 3, 4], img: [3, 4, 5, 3] } },
+  { net: 'shapes', inputs: ['x', 'y'], outputs: 14, shapes: { x: [3, 4, 6], y: [3, 4, 6] } },
   { net: 'defaults', inputs: ['x'], outputs: 2, shapes: { x: [3, 3, 4] } },
 ] as const;
 
