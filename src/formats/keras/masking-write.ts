@@ -73,7 +73,7 @@ function producerMap(nodes: readonly Node[]): Map<string, Node> {
 const scalarOf = (t: Tensor | undefined): number | undefined => (t && t.size === 1 ? t.toNumbers()[0] : undefined);
 
 /** The mask sources of the graph (the reader's Embedding mask_zero and Masking ops). */
-function findSources(w: Writer, m: Model, producer: Map<string, Node>): MaskSource[] {
+function findSources(m: Model, producer: Map<string, Node>): MaskSource[] {
   const out: MaskSource[] = [];
   const op = (v: string | undefined, type: string): Node | undefined => {
     const p = v ? producer.get(v) : undefined;
@@ -176,7 +176,7 @@ export function findMasked(w: Writer): MaskedLayers {
   for (const n of g.nodes) if (n.opType === 'Constant' && !n.domain) constants.set(n.outputs[0]!, constantValue(n));
   const m: Model = { nodes: g.nodes, consumers: w.consumers, constant: (v) => constants.get(v), outputs: new Set(g.outputs.map((o) => o.name)), evaluate: w.options.evaluate };
   const producer = producerMap(g.nodes);
-  const sources = findSources(w, m, producer);
+  const sources = findSources(m, producer);
   const recurrent: MaskedRecurrentPlan[] = [];
   if (!sources.length) return { plans, sources, recurrent };
   const present = new Map<string, number[]>();
