@@ -73,7 +73,7 @@ function producerMap(nodes: readonly Node[]): Map<string, Node> {
 const scalarOf = (t: Tensor | undefined): number | undefined => (t && t.size === 1 ? t.toNumbers()[0] : undefined);
 
 /** The mask sources of the graph (the reader's Embedding mask_zero and Masking ops). */
-function findSources(w: Writer, m: Model, producer: Map<string, Node>): MaskSource[] {
+function findSources(m: Model, producer: Map<string, Node>): MaskSource[] {
   const out: MaskSource[] = [];
   const op = (v: string | undefined, type: string): Node | undefined => {
     const p = v ? producer.get(v) : undefined;
@@ -114,6 +114,19 @@ function findSources(w: Writer, m: Model, producer: Map<string, Node>): MaskSour
     const inside = new Set(s.nodes);
     return s.nodes.every((n) => n.outputs.every((v) => !v || v === s.mask || v === s.y?.outputs[0] || (!m.outputs.has(v) && (m.consumers.get(v) ?? []).every((c) => inside.has(c)))));
   });
+}
+
+/**
+ * The classes a projection's steps can be (a step's Gather of the projection feeds a Split in 3
+ * (GRU), an Add then a Split in 4 (LSTM), or neither (SimpleRNN)): fewer candidates to regenerate.
+ */
+function classesOf(m: Model, projection: string): ('LSTM' | 'GRU' | 'SimpleRNN')[] {
+  const step = (m.consumers.get(projection) ?? []).find((c) => c.opType === 'Gather');
+  const next = step ? m.consumers.get(step.outputs[0]!) ?? [] : [];
+  if (next.some((c) => c.opType === 'Split' && c.outputs.length === 3)) return ['GRU'];
+  const sum = next.find((c) => c.opType === 'Add');
+  if ((sum ? m.consumers.get(sum.outputs[0]!) ?? [] : next).some((c) => c.opType === 'Split' && c.outputs.length === 4)) return ['LSTM'];
+  return ['SimpleRNN'];
 }
 
 /** Keras weights of a candidate from the unrolled steps' constants (ONNX gate order, transposed). */
@@ -163,7 +176,7 @@ export function findMasked(w: Writer): MaskedLayers {
   for (const n of g.nodes) if (n.opType === 'Constant' && !n.domain) constants.set(n.outputs[0]!, constantValue(n));
   const m: Model = { nodes: g.nodes, consumers: w.consumers, constant: (v) => constants.get(v), outputs: new Set(g.outputs.map((o) => o.name)), evaluate: w.options.evaluate };
   const producer = producerMap(g.nodes);
-  const sources = findSources(w, m, producer);
+  const sources = findSources(m, producer);
   const recurrent: MaskedRecurrentPlan[] = [];
   if (!sources.length) return { plans, sources, recurrent };
   const present = new Map<string, number[]>();
@@ -195,6 +208,8 @@ export function findMasked(w: Writer): MaskedLayers {
         if (!tr || tr.opType !== 'Transpose' || JSON.stringify(attrInts(tr, 'perm')) !== '[1,0,2]' || !wt || wt.rank !== 2) continue;
         const add = (w.consumers.get(mm.outputs[0]!) ?? []).find((c) => c.opType === 'Add' && constants.has(c.inputs[1]!));
         if (!add) continue;
+        // (a Bidirectional's two directions project the one time-major x: not written, no candidates to try)
+        if ((w.consumers.get(tr.outputs[0]!) ?? []).filter((c) => c.opType === 'MatMul').length > 1) continue;
         if (!shapes) {
           try {
             shapes = inferShapes(g, { record: false }).values as Shapes;
@@ -205,7 +220,7 @@ export function findMasked(w: Writer): MaskedLayers {
         const x = tr.inputs[0]!;
         const T = shapes.get(x)?.shape?.[1];
         if (typeof T !== 'number') continue;
-        const plan = recogniseMasked(m, s, x, T, shapes.get(x)!.shape!, shapes.get(s.mask)?.shape, wt, constants.get(add.inputs[1]!)!, recurrentWeights, acts, keras3, new Set(plans.keys()));
+        const plan = recogniseMasked(m, s, add.outputs[0]!, x, T, shapes.get(x)!.shape!, shapes.get(s.mask)?.shape, wt, constants.get(add.inputs[1]!)!, recurrentWeights, acts, keras3, new Set(plans.keys()));
         if (!plan) continue;
         found = true;
         tried.add(`${s.mask}/${mm.outputs[0]}`);
@@ -235,19 +250,21 @@ export function findMasked(w: Writer): MaskedLayers {
   return { plans, sources, recurrent };
 }
 
-function recogniseMasked(m: Model, s: MaskSource, x: string, T: number, xShape: readonly (number | string | null)[], maskShape: readonly (number | string | null)[] | undefined, wt: Tensor, bias: Tensor, rs: { r: Tensor; after?: Tensor }[], acts: string[], keras3: boolean, taken: ReadonlySet<Node>): MaskedRecurrentPlan | undefined {
+function recogniseMasked(m: Model, s: MaskSource, projection: string, x: string, T: number, xShape: readonly (number | string | null)[], maskShape: readonly (number | string | null)[] | undefined, wt: Tensor, bias: Tensor, rs: { r: Tensor; after?: Tensor }[], acts: string[], keras3: boolean, taken: ReadonlySet<Node>): MaskedRecurrentPlan | undefined {
   const I = wt.shape[0]!;
   const N = wt.shape[1]!;
   const xv: KValue = { name: x, shape: [null, T, I], mask: { value: () => s.mask! } };
   const zeros = (shape: number[]) => Tensor.float32(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
   const shaped = (rows: number, cols: number) => [...new Set(rs.filter((q) => q.r.shape[0] === rows && q.r.shape[1] === cols).map((q) => q.r))].slice(0, 4);
-  for (const cls of ['LSTM', 'GRU', 'SimpleRNN'] as const) {
+  // (only one step: no recurrent projection to take R from, any R computes the same)
+  const withZeros = (ts: Tensor[], shape: number[]) => (T === 1 ? [...ts, zeros(shape)] : ts);
+  for (const cls of classesOf(m, projection)) {
     const G = { LSTM: 4, GRU: 3, SimpleRNN: 1 }[cls];
     if (N % G) continue;
     const H = N / G;
     const rCandidates: Tensor[][] = cls === 'GRU'
-      ? [...shaped(H, 2 * H), zeros([H, 2 * H])].flatMap((zr) => [...shaped(H, H), zeros([H, H])].map((hh) => [zr, hh]))
-      : [...shaped(H, N), zeros([H, N])].map((r) => [r]);
+      ? withZeros(shaped(H, 2 * H), [H, 2 * H]).flatMap((zr) => withZeros(shaped(H, H), [H, H]).map((hh) => [zr, hh]))
+      : withZeros(shaped(H, N), [H, N]).map((r) => [r]);
     // GRU reset_after: the recurrent h bias added after MatMul(h, R_h)
     const rbhs = cls === 'GRU' ? [...new Set(rs.filter((q) => q.r.shape[0] === H && q.r.shape[1] === H && q.after?.size === H).map((q) => q.after!)), zeros([H])] : [undefined];
     const recActs = cls === 'SimpleRNN' ? [undefined] : acts.filter((a) => a === 'sigmoid' || a === 'hard_sigmoid');
