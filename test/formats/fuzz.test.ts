@@ -1205,6 +1205,62 @@ const H5_FAMILIES: SemanticFamily[] = [
     },
   },
   {
+    // Keras masks into attention (src/formats/keras/attention.ts, masking.ts): MultiHeadAttention, Attention /
+    // AdditiveAttention, Softmax(mask=) and stateful RNNs with hostile configs, call arguments and weight shapes
+    name: 'semantic-keras-attention.h5',
+    fileName: 'semantic-keras-attention.h5',
+    cases: 30,
+    make: (r) => {
+      const hostile = (): unknown => pick(r, [...HOSTILE_NUMBERS, ['m', 0, 0], ['x', 0, 0], ['missing', 0, 0], 'yes', [-1], [1, 2], [0]]);
+      const ref = (name: string, kw: Record<string, unknown> = {}) => [name, 0, 0, kw];
+      const layers: unknown[] = [{ ...kInput('x', [null, 4, 6]), name: 'x', inbound_nodes: [] }, { ...kInput('m', [null, 4, 4]), name: 'm', inbound_nodes: [] },
+        { ...kInput('ids', [null, 4]), name: 'ids', inbound_nodes: [] },
+        { class_name: 'Embedding', name: 'emb', config: { name: 'emb', input_dim: 5, output_dim: 6, mask_zero: true }, inbound_nodes: [[ref('ids')]] }];
+      const weights: KerasH5Layer[] = [kWeights('emb', { embeddings: [5, 6] })];
+      const kind = pick(r, ['mha', 'attention', 'softmax', 'stateful'] as const);
+      const src = pick(r, ['x', 'emb']);
+      const field = (cfg: Record<string, unknown>, keys: string[]) => {
+        if (r() < 0.7) cfg[pick(r, keys)] = hostile();
+      };
+      let desc: string = kind;
+      if (kind === 'mha') {
+        const cfg: Record<string, unknown> = { name: 'y', num_heads: 2, key_dim: 3, attention_axes: null };
+        field(cfg, ['num_heads', 'key_dim', 'value_dim', 'attention_axes', 'output_shape', 'use_gate', 'sliding_window', 'dropout']);
+        const kw: Record<string, unknown> = { value: [src, 0, 0] };
+        if (r() < 0.6) kw[pick(r, ['attention_mask', 'key', 'use_causal_mask', 'return_attention_scores', 'query_mask'])] = hostile();
+        layers.push({ class_name: 'MultiHeadAttention', name: 'y', config: cfg, inbound_nodes: [[ref(src, kw)]] });
+        const d = pick(r, [3, 4, 1]);
+        weights.push(kWeights('y', { 'query/kernel': [6, 2, d], 'query/bias': [2, 3], 'key/kernel': [6, 2, 3], 'key/bias': [2, 3], 'value/kernel': [6, 2, 3], 'value/bias': [2, 3], 'attention_output/kernel': [2, 3, pick(r, [6, 2])], 'attention_output/bias': [6] }));
+        desc = `MultiHeadAttention config ${JSON.stringify(cfg)}, call ${JSON.stringify(kw)}`;
+      } else if (kind === 'attention') {
+        const cls = pick(r, ['Attention', 'AdditiveAttention']);
+        const cfg: Record<string, unknown> = { name: 'y', use_scale: true, score_mode: 'dot' };
+        field(cfg, ['use_scale', 'score_mode', 'causal', 'dropout']);
+        const inputs = Array.from({ length: pick(r, [1, 2, 3, 4]) }, () => pick(r, ['x', 'emb', 'm']));
+        const kw = r() < 0.5 ? { [pick(r, ['use_causal_mask', 'return_attention_scores', 'mask'])]: hostile() } : {};
+        layers.push({ class_name: cls, name: 'y', config: cfg, inbound_nodes: [inputs.map((n) => ref(n, kw))] });
+        weights.push(kWeights('y', { scale: pick(r, [[], [6], [4]]), ...(r() < 0.5 ? { concat_score_weight: [] } : {}) }));
+        desc = `${cls} on ${inputs.join(', ')}, config ${JSON.stringify(cfg)}, call ${JSON.stringify(kw)}`;
+      } else if (kind === 'softmax') {
+        const cfg: Record<string, unknown> = { name: 'y', axis: -1 };
+        field(cfg, ['axis', 'robust_masking']);
+        const kw = { mask: pick(r, [['m', 0, 0], ['x', 0, 0], ['ids', 0, 0], ['emb', 0, 0], hostile()]) };
+        layers.push({ class_name: 'Softmax', name: 'y', config: cfg, inbound_nodes: [[ref(pick(r, ['x', 'emb', 'm']), kw)]] });
+        desc = `Softmax config ${JSON.stringify(cfg)}, call ${JSON.stringify(kw)}`;
+      } else {
+        const cls = pick(r, ['LSTM', 'GRU', 'SimpleRNN']);
+        const u = pick(r, [2, 3]);
+        const g = cls === 'LSTM' ? 4 : cls === 'GRU' ? 3 : 1;
+        const cfg: Record<string, unknown> = { name: 'y', units: u, stateful: true, return_state: r() < 0.5, return_sequences: r() < 0.5, reset_after: false };
+        field(cfg, ['units', 'stateful', 'return_state', 'go_backwards', 'time_major']);
+        layers.push({ class_name: cls, name: 'y', config: cfg, inbound_nodes: [[ref(src)], ...(r() < 0.3 ? [[ref('x')]] : [])] });
+        weights.push(kWeights('y', { kernel: [6, g * u], recurrent_kernel: [u, g * pick(r, [u, u + 1])], bias: [g * u] }));
+        desc = `stateful ${cls} config ${JSON.stringify(cfg)}`;
+      }
+      return { desc, bytes: kerasH5(kFunctional(layers, [['x', 0, 0], ['m', 0, 0], ['ids', 0, 0]], [['y', 0, 0]]), weights) };
+    },
+  },
+  {
     // weight_names that point nowhere, through links, or at data of the wrong kind or shape
     name: 'semantic-weights.h5',
     fileName: 'semantic-weights.h5',

@@ -108,7 +108,7 @@ export function multiHeadAttention(e: IrEmitter, call: LayerCall): KValue[] {
   const axes = attentionAxes(cfg.attention_axes, rank, where);
   const returnScores = flag(flags.return_attention_scores, 'return_attention_scores', where);
   const causal = flag(flags.use_causal_mask, 'use_causal_mask', where);
-  if (cfg.use_gate === true) throw new UnsupportedError('MultiHeadAttention with use_gate=True', where);
+  if (cfg.use_gate !== undefined && cfg.use_gate !== null && cfg.use_gate !== false) throw new UnsupportedError(`MultiHeadAttention with use_gate=${JSON.stringify(cfg.use_gate)}`, where);
   if (cfg.sliding_window !== undefined && cfg.sliding_window !== null) throw new UnsupportedError(`MultiHeadAttention with sliding_window ${JSON.stringify(cfg.sliding_window)}`, where);
   const heads = Number(cfg.num_heads);
   const keyDim = Number(cfg.key_dim);

@@ -22,7 +22,7 @@ import {
 } from './channels-first.js';
 import { dotLayer } from './dot.js';
 import { embeddingMask, maskedAveragePooling, maskedRecurrent, maskedSoftmax, maskingLayer, type MaskRef } from './masking.js';
-import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles } from './recurrent.js';
+import { bidirectionalLayer, recurrentLayer, recurrentWeightRoles, statefulRecurrent } from './recurrent.js';
 import { convLstmLayer, convRecurrentWeightRoles } from './conv-recurrent.js';
 import { denseAttention, denseAttentionWeightRoles, multiHeadAttention } from './attention.js';
 import { tfOpLambdaLayer } from './tf-op-lambda.js';
@@ -54,6 +54,10 @@ export interface IrEmitter {
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>, domain?: string, name?: string): string[];
   /** add a constant; returns its (unique) name */
   constant(name: string, t: Tensor): string;
+  /** a float32 graph input beyond the model's (a stateful RNN's carried state); returns its (unique) name */
+  stateInput?(name: string, shape: KShape): string;
+  /** a graph output beyond the model's (a stateful RNN's state after the call), after the model's outputs */
+  stateOutput?(value: string, name: string, shape: KShape): void;
 }
 
 export interface LayerCall {
@@ -838,9 +842,9 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   MultiHeadAttention: multiHeadAttention,
   Attention: denseAttention,
   AdditiveAttention: denseAttention,
-  LSTM: maskedRecurrent(recurrentLayer),
-  GRU: maskedRecurrent(recurrentLayer),
-  SimpleRNN: maskedRecurrent(recurrentLayer),
+  LSTM: maskedRecurrent(statefulRecurrent(recurrentLayer)),
+  GRU: maskedRecurrent(statefulRecurrent(recurrentLayer)),
+  SimpleRNN: maskedRecurrent(statefulRecurrent(recurrentLayer)),
   Bidirectional: maskedRecurrent(bidirectionalLayer),
   TimeDistributed: timeDistributedLayer,
   TFOpLambda: tfOpLambdaLayer,

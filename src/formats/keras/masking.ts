@@ -256,6 +256,8 @@ function unrollingEmitter(e: IrEmitter, mask: string, call: LayerCall, zeroOutpu
     keras3: e.keras3,
     tfjsSaved: e.tfjsSaved,
     ...(e.kerasVersion && { kerasVersion: e.kerasVersion }),
+    ...(e.stateInput && { stateInput: e.stateInput.bind(e) }),
+    ...(e.stateOutput && { stateOutput: e.stateOutput.bind(e) }),
     constant(name: string, t: Tensor): string {
       const key = `\u0000held${held.size}:${name}`;
       held.set(key, { name, t });

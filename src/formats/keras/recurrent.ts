@@ -8,7 +8,7 @@ import type { Attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { isObject, type JsonObject } from './config.js';
 import { convLstmBidirectional, convRecurrentWeightRoles, isConvRecurrent } from './conv-recurrent.js';
-import { activationName, int, ints, type IrEmitter, type KValue, type LayerCall } from './layers.js';
+import { activationName, int, ints, type IrEmitter, type KShape, type KValue, type LayerCall } from './layers.js';
 
 type Op = 'LSTM' | 'GRU' | 'RNN';
 
@@ -78,7 +78,8 @@ function weight(call: LayerCall, role: string): Tensor {
 function emitRecurrent(e: IrEmitter, call: LayerCall, className: string, cfg: JsonObject, dirs: Direction[], merge: string | undefined): KValue[] {
   const kind = KIND[className];
   if (!kind) throw new UnsupportedError(`Keras ${call.className} around ${className}`, `layer '${call.name}'`);
-  for (const key of ['stateful', 'time_major'] as const) if (cfg[key] === true) throw new UnsupportedError(`Keras ${className} with ${key}=True`, `layer '${call.name}'`);
+  // (stateful: statefulRecurrent gives the states as inputs and clears the flag)
+  for (const key of ['stateful', 'time_major'] as const) if (cfg[key] === true) throw new UnsupportedError(`Keras ${call.className === className ? className : `${call.className}(${className})`} with ${key}=True`, `layer '${call.name}'`);
   const units = cfg.units;
   if (typeof units !== 'number' || !Number.isInteger(units) || units < 1) throw new ShapeError(`layer '${call.name}' (${className}): units ${JSON.stringify(units)} is not a positive integer`);
   const U = units;
@@ -245,4 +246,34 @@ export function bidirectionalLayer(e: IrEmitter, call: LayerCall): KValue[] {
   });
   const merge = call.config.merge_mode === undefined ? 'concat' : call.config.merge_mode === null ? undefined : String(call.config.merge_mode);
   return emitRecurrent(e, call, inner.className, inner.config, dirs, merge);
+}
+
+/**
+ * A stateful LSTM / GRU / SimpleRNN (`stateful=True`): Keras carries its states from one batch to the
+ * next in variables a saved file does not hold (they start at zeros when the model is loaded, and at
+ * reset_states). ONNX / TFLite graphs keep no state between runs, so the layer reads with its states as
+ * graph inputs after the model's (`<layer>_h`, LSTM's `<layer>_c`: zeros for the first chunk) and the
+ * states after the call as graph outputs after the model's (`<layer>_h_next`, `<layer>_c_next`): fed
+ * back, the graph computes what Keras computes on consecutive chunks. Refused by name: with a mask, an
+ * initial_state given too, a layer called more than once (its calls would share the states).
+ */
+export function statefulRecurrent(row: (e: IrEmitter, call: LayerCall) => KValue[]): (e: IrEmitter, call: LayerCall) => KValue[] {
+  return (e, call) => {
+    if (call.config.stateful !== true) return row(e, call);
+    const where = `layer '${call.name}'`;
+    const x = call.inputs[0];
+    if (!e.stateInput || !e.stateOutput) throw new UnsupportedError(`Keras ${call.className} with stateful=True`, `${where}: its states would be graph inputs and outputs`);
+    if (x?.mask) throw new UnsupportedError(`Keras ${call.className} with stateful=True and a mask`, where);
+    if (call.inputs.length > 1) throw new UnsupportedError(`Keras ${call.className} with stateful=True and an initial_state`, where);
+    if (/_call\d+$/.test(call.name)) throw new UnsupportedError(`Keras ${call.className} with stateful=True called more than once`, where);
+    const units = call.config.units;
+    if (typeof units !== 'number' || !Number.isInteger(units) || units < 1) throw new ShapeError(`${where} (${call.className}): units ${JSON.stringify(units)} is not a positive integer`);
+    const shape: KShape = [x?.shape[0] ?? null, units];
+    const names = call.className === 'LSTM' ? ['h', 'c'] : ['h'];
+    const states = names.map((s) => ({ name: e.stateInput!(`${call.name}_${s}`, shape), shape }));
+    const returnState = call.config.return_state === true;
+    const outputs = row(e, { ...call, config: { ...call.config, stateful: false, return_state: true }, inputs: [x!, ...states] });
+    names.forEach((s, i) => e.stateOutput!(outputs[1 + i]!.name, `${call.name}_${s}_next`, shape));
+    return returnState ? outputs : outputs.slice(0, 1);
+  };
 }

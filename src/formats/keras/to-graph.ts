@@ -39,6 +39,19 @@ class GraphEmitter implements IrEmitter {
     return outs;
   }
 
+  /** stateOutput's values, after the model's outputs */
+  readonly extraOutputs: { name: string; shape: KShape }[] = [];
+
+  stateInput(name: string, shape: KShape): string {
+    const n = this.unique(name);
+    this.graph.inputs.push({ name: n, dtype: 'float32', shape: shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) });
+    return n;
+  }
+
+  stateOutput(value: string, name: string, shape: KShape): void {
+    this.extraOutputs.push({ name: this.node('Identity', [value], [name])[0]!, shape });
+  }
+
   constant(name: string, t: Tensor): string {
     const known = this.constants.get(t);
     if (known) return known;
@@ -172,12 +185,14 @@ export function kerasToGraph(nestedSpec: KerasModelSpec, weightsOf: (layer: Kera
   for (const ref of spec.inputs) resolve(ref);
   // graph inputs in the model's declared order
   const order = spec.inputs.map((r) => r[0]);
-  e.graph.inputs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  // (a stateful RNN's state inputs after the model's, in the order the layers come)
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  e.graph.inputs.sort((a, b) => rank(a.name) - rank(b.name));
   // the outputs' dtypes as the layers compute them (an int32 input through Maximum stays int32)
   const kept = e.graph.valueInfo;
   const types = inferShapes(e.graph, { onError: 'unknown' }).values;
   e.graph.valueInfo = kept;
-  e.graph.outputs = outputs.map((v) => ({ name: v.name, dtype: types.get(v.name)?.dtype ?? 'float32', shape: v.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) }));
+  e.graph.outputs = [...outputs, ...e.extraOutputs].map((v) => ({ name: v.name, dtype: types.get(v.name)?.dtype ?? 'float32', shape: v.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) }));
   return e.graph;
 }
 
