@@ -34,6 +34,7 @@ const NETS: Record<string, [string, string[]]> = {
   'pos-k2': ['model.h5', ['ids', 'pos']],
   'pos-k3': ['model.keras', ['ids', 'pos']],
   axes2: ['model.h5', ['x', 'm']],
+  'k3-cross': ['model.keras', ['q', 'v', 'm']],
   'k3-scores': ['model.keras', ['ids']],
   'softmax-k2': ['model.h5', ['q', 'k', 'v', 'm']],
   'softmax-k310': ['model.keras', ['q', 'k', 'v', 'm']],
