@@ -4,7 +4,9 @@
 // .h5 / model.json against TF.js predicting with the source (models TF.js builds here; the tf.keras
 // 2.x-layout .h5 files of scripts/fixtures/keras_masking_h5.py run by TF.js from their own bytes),
 // on token rows padded before, after, in the middle, fully and not at all; a written .keras (TF.js
-// reads no Keras 3 cells) read back by nnport against the same reference.
+// reads no Keras 3 cells) read back by nnport against the same reference; a masked GRU with
+// reset_after=True (TF.js cannot run it) against NumPy's GRU on each row's unmasked steps.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import { convert, loadModel, type GraphModel, type LoadedModel } from '../../../
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { ZipReader } from '../../../src/io/zip.js';
+import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { nnportRun, predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
@@ -141,6 +144,30 @@ describe('tf.keras 2.x-layout .h5 files with masking written back, against TF.js
     expect(e.h5).toBeLessThan(TOL);
     expect(e.json).toBeLessThan(TOL);
     expect(e.keras).toBeLessThan(TOL);
+  });
+
+  it('masking-gru-ra (GRU reset_after=True, which TF.js cannot run): written .h5 / .keras read back = NumPy\'s unmasked GRU (gru-ra, same weights) on each row\'s unmasked steps', async () => {
+    const source = await loadModel(readFileSync(join(dir, 'masking-gru-ra', 'model.h5')), { fileName: 'masking-gru-ra.h5' });
+    const x = steps(0);
+    const U = 4;
+    const want = new Float32Array(ROWS.length * U);
+    const v = x.toFloat32();
+    for (const [b, row] of ROWS.entries()) {
+      const unmasked = row.flatMap((id, t) => (id === 0 ? [] : Array.from(v.slice((b * T + t) * 3, (b * T + t + 1) * 3))));
+      // a fully masked row: Keras' last output is zeros
+      if (!unmasked.length) continue;
+      const out = execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_recurrent_numpy.py', join(dir, 'gru-ra', 'model.h5')], { cwd: REPO_ROOT, input: JSON.stringify({ inputs: [unmasked], shapes: [[1, unmasked.length / 3, 3]] }) });
+      want.set((JSON.parse(out.toString()) as { outputs: { data: number[] }[] }).outputs[0]!.data, b * U);
+    }
+    const wantT = Tensor.float32([ROWS.length, U], want);
+    for (const file of ['m.h5', 'm.keras']) {
+      const back = await loadModel((await convert(source, file)).bytes, { fileName: file });
+      if (back.kind !== 'graph') throw new Error('expected a graph');
+      const e = relError((await nnportRun(back.graph, [x]))[0]!, wantT);
+      console.log(`masking-gru-ra.h5 -> ${file}, read back by nnport: ${e.toExponential(2)} vs NumPy on the unmasked steps`);
+      expect(e).toBeLessThan(TOL);
+    }
+    await expect(convert(source, 'web/model.json')).rejects.toThrow(/reset_after=True/);
   });
 
   it.each(['emb-bilstm-seq', 'emb-lstm-init', 'emb-gru-init'])('%s (Bidirectional, initial states): refused by name', async (name) => {
