@@ -25,11 +25,12 @@ export interface CollapseTransposeResult {
  * The runs of a permutation: `groups[k]` are the input axes (consecutive, in order) that output
  * run k reads, and `perm` the permutation of the runs.
  */
-export function transposeRuns(perm: readonly number[]): { groups: number[][]; perm: number[] } {
+export function transposeRuns(perm: readonly number[], lead = false): { groups: number[][]; perm: number[] } {
   const runs: number[][] = [];
   for (const a of perm) {
     const last = runs[runs.length - 1];
-    if (last && last[last.length - 1]! + 1 === a) last.push(a);
+    // `lead`: axis 0 (the batch, staying first) is a run of its own, so every reshape keeps it first
+    if (last && last[last.length - 1]! + 1 === a && !(lead && last[0] === 0)) last.push(a);
     else runs.push([a]);
   }
   // the runs in input order are the merged input axes; the output lists them in its own order
@@ -43,14 +44,16 @@ export function transposeRuns(perm: readonly number[]): { groups: number[][]; pe
  * swaps skipped and moved — a transpose of at most 4 merged axes. `blocks` are the current order's
  * axis lists (of the original axes), `perm` the move's permutation of those blocks.
  */
-export function transposeMoves(perm: readonly number[]): { blocks: number[][]; perm: number[] }[] {
+export function transposeMoves(perm: readonly number[], lead = false): { blocks: number[][]; perm: number[] }[] {
   let layout = perm.map((_, i) => i);
   const moves: { blocks: number[][]; perm: number[] }[] = [];
   for (let k = 0; k < perm.length; k++) {
     const p = layout.indexOf(perm[k]!);
     if (p === k) continue;
-    const blocks = [layout.slice(0, k), layout.slice(k, p), [layout[p]!], layout.slice(p + 1)].filter((b) => b.length);
-    const skipped = k > 0 ? 1 : 0;
+    // `lead`: the first axis (in place) stays a block of its own before the done ones (at most 5 blocks)
+    const done = lead && k > 1 ? [layout.slice(0, 1), layout.slice(1, k)] : [layout.slice(0, k)];
+    const blocks = [...done, layout.slice(k, p), [layout[p]!], layout.slice(p + 1)].filter((b) => b.length);
+    const skipped = done.filter((b) => b.length).length;
     const movePerm = blocks.map((_, i) => i);
     movePerm[skipped] = skipped + 1;
     movePerm[skipped + 1] = skipped;
@@ -80,8 +83,10 @@ export function collapseTransposes(graph: Graph, maxRank: number): CollapseTrans
     const dims = shape.map((d) => (typeof d === 'number' ? d : -1));
     if (dims.filter((d) => d === -1).length > 1) continue;
     // axes of static size 1 hold no data: the rest, renumbered in input order, form the runs
-    const data = dims.flatMap((d, a) => (d === 1 ? [] : [a]));
-    const runs = transposeRuns(perm.filter((a) => dims[a] !== 1).map((a) => data.indexOf(a)));
+    // a batch axis that stays first stays in every reshape (a Keras model read back keeps its batch)
+    const lead = perm[0] === 0;
+    const data = dims.flatMap((d, a) => (d === 1 && !(lead && a === 0) ? [] : [a]));
+    const runs = transposeRuns(perm.filter((a) => data.includes(a)).map((a) => data.indexOf(a)), lead);
     const size = (axes: number[]): number => (axes.some((a) => dims[data[a]!] === -1) ? -1 : axes.reduce((p, a) => p * dims[data[a]!]!, 1));
     const where = n.name || n.outputs[0]!;
     const target = (base: string, v: number[]): string => rw.addInitializer(`${where}/${base}`, Tensor.int64([v.length], v));
@@ -91,12 +96,15 @@ export function collapseTransposes(graph: Graph, maxRank: number): CollapseTrans
     const made = rw.producer(n.inputs[0]!);
     const source = made && isReshape(made) && rw.consumers(n.inputs[0]!).length === 1 && !rw.isGraphOutput(n.inputs[0]!) ? made.inputs[0]! : n.inputs[0]!;
     let moved: string;
-    if (runs.groups.length <= maxRank) {
+    if (runs.groups.length <= 1) {
+      // a single run (every other axis of size 1): no data moves, a Reshape
+      moved = rw.add({ opType: 'Reshape', name: `${where}/merge`, inputs: [source, target('merged_shape', merged)], attrs: {} });
+    } else if (runs.groups.length <= maxRank) {
       const flat = rw.add({ opType: 'Reshape', name: `${where}/merge`, inputs: [source, target('merged_shape', merged)], attrs: {} });
       moved = rw.add({ opType: 'Transpose', name: `${where}/collapsed`, inputs: [flat], attrs: { perm: { type: 'ints', value: runs.perm } } });
     } else {
       moved = source;
-      transposeMoves(runs.perm).forEach((m, i) => {
+      transposeMoves(runs.perm, lead).forEach((m, i) => {
         const blockDims = m.blocks.map((b) => size(b.flatMap((r) => runs.groups[r]!)));
         const flat = rw.add({ opType: 'Reshape', name: `${where}/merge_${i}`, inputs: [moved, target(`merged_shape_${i}`, blockDims)], attrs: {} });
         moved = rw.add({ opType: 'Transpose', name: `${where}/move_${i}`, inputs: [flat], attrs: { perm: { type: 'ints', value: m.perm } } });

@@ -276,7 +276,8 @@ function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, ini
   const fed = new Set(g.inputs.map((v) => v.name));
   const done = new Map<string, string>();
   for (const n of nodes) {
-    if (!ELEMENTWISE_INTEGER.has(opKey(n))) continue;
+    // Max / Min copy integers: their constants take the output's parameters (tieConstantInputs)
+    if (!ELEMENTWISE_INTEGER.has(opKey(n)) || TIED.has(opKey(n))) continue;
     n.inputs = n.inputs.map((v) => {
       const t = v && !fed.has(v) ? inits.get(v) : undefined;
       if (!t || t.dtype !== 'float32') return v;
@@ -498,7 +499,7 @@ function clipThreshold(s: Stats, method: CalibrationMethod, percentile: number):
 }
 
 /** Ops whose int8 output must carry their input's scale and zero point. */
-const SHARED = new Set(['Resize', 'nnport::Resize', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax', 'ReduceMin', 'GlobalMaxPool', 'nnport::GlobalMaxPool', 'Tile', 'Expand', 'GatherND']);
+const SHARED = new Set(['Resize', 'nnport::Resize', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'nnport::MaxPool', 'nnport::AveragePool', 'MaxPool', 'Pad', 'Identity', 'Dropout', 'Slice', 'Gather', 'Split', 'nnport::DepthToSpace', 'nnport::SpaceToDepth', 'ReduceMax', 'ReduceMin', 'GlobalMaxPool', 'nnport::GlobalMaxPool', 'Tile', 'Expand', 'GatherND']);
 const FIXED: Record<string, { scale: number; zeroPoint: number }> = { Softmax: { scale: 1 / 256, zeroPoint: -128 }, Sigmoid: { scale: 1 / 256, zeroPoint: -128 }, Tanh: { scale: 1 / 128, zeroPoint: 0 }, LogSoftmax: { scale: 16 / 256, zeroPoint: 127 } };
 const ACTIVATION = new Set(['Relu', 'Clip']);
 const FUSES_ACTIVATION = new Set(['Add', 'Sub', 'Mul', 'nnport::AveragePool', 'nnport::MaxPool']);
@@ -527,6 +528,10 @@ function planParams(g: Graph, isFloat: (v: string) => boolean, range: RangeOptio
       const cs = consumers.get(o) ?? [];
       if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(opKey(n)))) continue;
       const key = opKey(n);
+      // a small constant added for a float-only root (LayerNorm's variance + epsilon before its Sqrt)
+      // stays float with the root: on the variance's int8 grid epsilon rounds away, and a row of
+      // near-zero variance (ViT's class token) became Sqrt(0), a division by zero
+      if (!outputs.has(o) && key === 'Add' && cs.length > 0 && cs.every((c) => opKey(c) === 'Sqrt') && n.inputs.some((i) => g.initializers.has(i))) continue;
       const src = n.inputs[0];
       const table = key === 'Gather' && src ? g.initializers.get(src) : undefined;
       if (table?.dtype === 'float32' && table.size > 0) plan.set(o, { kind: 'fixed', ...constantParams(table, range), table: src });
@@ -579,6 +584,29 @@ function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, pa
     else if (p.kind === 'shared' && !fixed?.has(v)) params.set(v, params.get(p.from)!);
   }
   return requants;
+}
+
+/**
+ * A float constant read by a Concat / Max / Min (ViT's class token before the patch tokens; a
+ * clamp by a constant) on the output's parameters, behind a DequantizeLinear: those int8 kernels
+ * copy integers, so a constant left float made a file the interpreter refuses (CONCATENATION's
+ * inputs of two types), and one on its own range would be read on the output's grid.
+ */
+function tieConstantInputs(g: Graph, nodes: Node[], params: ReadonlyMap<string, { scale: number; zeroPoint: number }>, names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
+  const fed = new Set(g.inputs.map((v) => v.name));
+  const done = new Map<string, string>();
+  for (const n of nodes) {
+    if (!TIED.has(n.opType) || (n.domain && n.domain !== 'ai.onnx')) continue;
+    const out = params.get(n.outputs[0]!);
+    if (!out) continue;
+    n.inputs = n.inputs.map((v) => {
+      const t = v && !fed.has(v) ? inits.get(v) : undefined;
+      if (!t || t.dtype !== 'float32') return v;
+      const key = `${v}\0${out.scale}\0${out.zeroPoint}`;
+      if (!done.has(key)) done.set(key, addQuantizedConstant(names, inits, dq, v, t, out, range));
+      return done.get(key)!;
+    });
+  }
 }
 
 /** A Concat input requantized to the parameters of the Concat's output (named before the QDQ renames). */
@@ -726,6 +754,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   }
   // (int16 too: the 16x8 CONCATENATION / MAXIMUM / MINIMUM copy integers as the 8-bit ones do; measured, test_concat_* were 15787 steps off)
   const concatRequants = tieConcatInputs(nodes, plan, params, lstmParams);
+  tieConstantInputs(g, nodes, params, names, inits, weightDq, actRange);
   // a Gather's constant table on its output's parameters (its own range, planParams)
   const tables = new Map<string, string>();
   for (const n of nodes) {
