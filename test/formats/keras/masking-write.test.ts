@@ -18,42 +18,12 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { ZipReader } from '../../../src/io/zip.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
-import { nnportRun, predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
+import { chain, embed, ids, maskedSteps, model, seeded, T, TOKEN_ROWS, tokens } from './masked-inputs.js';
+import { nnportRun, predict, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 registerAllFormats();
 
 const TOL = 1e-5;
-const T = 6;
-const VOCAB = 7;
-const ROWS = [
-  [0, 0, 3, 1, 4, 2],
-  [5, 2, 6, 0, 0, 0],
-  [0, 0, 0, 0, 0, 0],
-  [1, 2, 3, 4, 5, 6],
-  [3, 0, 2, 0, 0, 1],
-];
-const tokens = (): Tensor => Tensor.float32([ROWS.length, T], ROWS.flat());
-/** [B, T, 3] steps equal to `value` where ROWS has 0 (one unmasked step has `value` in one feature) */
-function steps(value: number): Tensor {
-  const r = randomInput([ROWS.length, T, 3], 5).toFloat32();
-  const d = new Float32Array(r.length);
-  ROWS.flat().forEach((id, s) => {
-    for (let f = 0; f < 3; f++) d[s * 3 + f] = id === 0 ? value : r[s * 3 + f]! + (r[s * 3 + f]! >= 0 ? 0.1 : -0.1);
-  });
-  d[3 * 3 + 1] = value;
-  return Tensor.float32([ROWS.length, T, 3], d);
-}
-
-function seeded(m: tf.LayersModel, seed: number): tf.LayersModel {
-  m.setWeights(m.getWeights().map((w, i) => tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', seed + i), 0.7)));
-  return m;
-}
-
-const ids = () => tf.input({ shape: [T] });
-const embed = (x: tf.SymbolicTensor) => tf.layers.embedding({ inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as tf.SymbolicTensor;
-const model = (x: tf.SymbolicTensor, y: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.model({ inputs: x, outputs: y });
-const chain = (...layers: tf.layers.Layer[]) => (x: tf.SymbolicTensor) => layers.reduce((v, l) => l.apply(v) as tf.SymbolicTensor, x);
-
 const MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> = [
   ['Embedding(mask_zero) -> LSTM, last output', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3 }))(embed(x))); }, tokens],
   ['Embedding(mask_zero) -> LSTM return_sequences -> Dense', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3, returnSequences: true }), tf.layers.dense({ units: 2 }))(embed(x))); }, tokens],
@@ -61,9 +31,9 @@ const MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> = [
   ['Embedding(mask_zero) -> GRU return_sequences -> GRU', () => { const x = ids(); return model(x, chain(tf.layers.gru({ units: 3, returnSequences: true, resetAfter: false } as never), tf.layers.gru({ units: 2, resetAfter: false } as never))(embed(x))); }, tokens],
   ['Embedding(mask_zero) -> SimpleRNN go_backwards, return_sequences', () => { const x = ids(); return model(x, chain(tf.layers.simpleRNN({ units: 3, returnSequences: true, goBackwards: true }))(embed(x))); }, tokens],
   ['Embedding(mask_zero) -> Dropout -> Dense -> LSTM sigmoid gates, relu', () => { const x = ids(); return model(x, chain(tf.layers.dropout({ rate: 0.3 }), tf.layers.dense({ units: 3, activation: 'tanh' }), tf.layers.lstm({ units: 2, recurrentActivation: 'sigmoid', activation: 'relu' }))(embed(x))); }, tokens],
-  ['Masking(0) -> LSTM return_sequences', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: 0 }), tf.layers.lstm({ units: 3, returnSequences: true }))(x)); }, () => steps(0)],
-  ['Masking(-1) -> GRU -> Dense', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: -1 }), tf.layers.gru({ units: 3, resetAfter: false } as never), tf.layers.dense({ units: 2 }))(x)); }, () => steps(-1)],
-  ['Masking(0) alone', () => { const x = tf.input({ shape: [T, 3] }); return model(x, tf.layers.masking({ maskValue: 0 }).apply(x) as tf.SymbolicTensor); }, () => steps(0)],
+  ['Masking(0) -> LSTM return_sequences', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: 0 }), tf.layers.lstm({ units: 3, returnSequences: true }))(x)); }, () => maskedSteps(0)],
+  ['Masking(-1) -> GRU -> Dense', () => { const x = tf.input({ shape: [T, 3] }); return model(x, chain(tf.layers.masking({ maskValue: -1 }), tf.layers.gru({ units: 3, resetAfter: false } as never), tf.layers.dense({ units: 2 }))(x)); }, () => maskedSteps(-1)],
+  ['Masking(0) alone', () => { const x = tf.input({ shape: [T, 3] }); return model(x, tf.layers.masking({ maskValue: 0 }).apply(x) as tf.SymbolicTensor); }, () => maskedSteps(0)],
 ];
 
 const REFUSED: Array<[string, () => tf.LayersModel]> = [
@@ -137,7 +107,7 @@ describe('tf.keras 2.x-layout .h5 files with masking written back, against TF.js
   it.each(['emb-lstm', 'masking-gru', 'emb-rnn-stack'])('%s', async (name) => {
     const bytes = new Uint8Array(readFileSync(join(dir, name, 'model.h5')));
     const source = await loadModel(bytes, { fileName: `${name}.h5` });
-    const xs = [name === 'masking-gru' ? steps(0) : tokens()];
+    const xs = [name === 'masking-gru' ? maskedSteps(0) : tokens()];
     const want = predict(await tfjsModelFromH5(bytes), xs);
     const e = await writtenErrors(source, xs, want);
     console.log(`${name}.h5: .h5 in TF.js ${e.h5.toExponential(2)}, model.json in TF.js ${e.json.toExponential(2)}, .keras read back by nnport ${e.keras.toExponential(2)} vs TF.js on the source file`);
@@ -148,18 +118,18 @@ describe('tf.keras 2.x-layout .h5 files with masking written back, against TF.js
 
   it('masking-gru-ra (GRU reset_after=True, which TF.js cannot run): written .h5 / .keras read back = NumPy\'s unmasked GRU (gru-ra, same weights) on each row\'s unmasked steps', async () => {
     const source = await loadModel(readFileSync(join(dir, 'masking-gru-ra', 'model.h5')), { fileName: 'masking-gru-ra.h5' });
-    const x = steps(0);
+    const x = maskedSteps(0);
     const U = 4;
-    const want = new Float32Array(ROWS.length * U);
+    const want = new Float32Array(TOKEN_ROWS.length * U);
     const v = x.toFloat32();
-    for (const [b, row] of ROWS.entries()) {
+    for (const [b, row] of TOKEN_ROWS.entries()) {
       const unmasked = row.flatMap((id, t) => (id === 0 ? [] : Array.from(v.slice((b * T + t) * 3, (b * T + t + 1) * 3))));
       // a fully masked row: Keras' last output is zeros
       if (!unmasked.length) continue;
       const out = execFileSync('/usr/bin/python3', ['scripts/fixtures/keras_recurrent_numpy.py', join(dir, 'gru-ra', 'model.h5')], { cwd: REPO_ROOT, input: JSON.stringify({ inputs: [unmasked], shapes: [[1, unmasked.length / 3, 3]] }) });
       want.set((JSON.parse(out.toString()) as { outputs: { data: number[] }[] }).outputs[0]!.data, b * U);
     }
-    const wantT = Tensor.float32([ROWS.length, U], want);
+    const wantT = Tensor.float32([TOKEN_ROWS.length, U], want);
     for (const file of ['m.h5', 'm.keras']) {
       const back = await loadModel((await convert(source, file)).bytes, { fileName: file });
       if (back.kind !== 'graph') throw new Error('expected a graph');

@@ -16,46 +16,12 @@ import { REPO_ROOT } from '../../support/corpus.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
+import { chain, embed, ids, maskedSteps, model, seeded, T, TOKEN_ROWS, tokens, VOCAB } from './masked-inputs.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const tflite = useTfliteOracle();
 
 const TOL = 1e-5;
-const T = 6;
-const VOCAB = 7;
-/** pre-padded, post-padded, fully padded, unpadded, zeros in the middle */
-export const TOKEN_ROWS = [
-  [0, 0, 3, 1, 4, 2],
-  [5, 2, 6, 0, 0, 0],
-  [0, 0, 0, 0, 0, 0],
-  [1, 2, 3, 4, 5, 6],
-  [3, 0, 2, 0, 0, 1],
-];
-export const tokens = (): Tensor => Tensor.float32([TOKEN_ROWS.length, T], TOKEN_ROWS.flat());
-
-/** float steps [B, T, 3], zero vectors (Masking's mask_value 0) where TOKEN_ROWS has 0, else seeded values away from 0 */
-export function maskedSteps(value = 0): Tensor {
-  const r = randomInput([TOKEN_ROWS.length, T, 3], 5).toFloat32();
-  const d = new Float32Array(r.length);
-  TOKEN_ROWS.flat().forEach((id, s) => {
-    for (let f = 0; f < 3; f++) d[s * 3 + f] = id === 0 ? value : r[s * 3 + f]! + (r[s * 3 + f]! >= 0 ? 0.1 : -0.1);
-  });
-  // one unmasked step that equals mask_value in some (not all) features
-  d[3 * 3 + 1] = value;
-  return Tensor.float32([TOKEN_ROWS.length, T, 3], d);
-}
-
-/** Seeded weights away from the initializers' orthogonal / zero values. */
-function seeded(m: tf.LayersModel, seed: number): tf.LayersModel {
-  m.setWeights(m.getWeights().map((w, i) => tf.mul(tf.randomUniform(w.shape, -1, 1, 'float32', seed + i), 0.7)));
-  return m;
-}
-
-const ids = () => tf.input({ shape: [T] });
-const embed = (x: tf.SymbolicTensor) => tf.layers.embedding({ inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as tf.SymbolicTensor;
-const model = (x: tf.SymbolicTensor, y: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.model({ inputs: x, outputs: y });
-const chain = (...layers: tf.layers.Layer[]) => (x: tf.SymbolicTensor) => layers.reduce((v, l) => l.apply(v) as tf.SymbolicTensor, x);
-
 /** TF.js models, each with the input they are run on. */
 export const MASKED_MODELS: Array<[string, () => tf.LayersModel, () => Tensor]> = [
   ['Embedding(mask_zero) -> LSTM, last output', () => { const x = ids(); return model(x, chain(tf.layers.lstm({ units: 3 }))(embed(x))); }, tokens],
