@@ -248,13 +248,6 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
 const ELEMENTWISE_INTEGER = new Set(['Add', 'Sub', 'Mul', 'Max', 'Min', 'PRelu']);
 
 /**
- * A float constant read by an elementwise integer op (the Add of a bias after a MatMul over a
- * batch of matrices, which stays an ADD; a Mul by a constant) as int8 (int16 under int16x8) per
- * tensor on its own range behind a DequantizeLinear, as TF's converter quantizes it: TFLite's
- * integer ADD / SUB / MUL / MAXIMUM / MINIMUM / PRELU (its slope) refuse a float operand beside
- * integer data.
- */
-/**
  * A constant's own per-tensor parameters. An all-zero constant (a BatchNorm shift of 0) would get
  * scale 1, which the 16-bit ADD's output multiplier cannot take (2·max input scale over the
  * output's must stay below 2^15: the interpreter aborts, pytorch-converted test_BatchNorm2d_eval
@@ -272,23 +265,37 @@ function addQuantizedConstant(names: Names, inits: Map<string, Tensor>, dq: Node
   return addDequantized(names, inits, dq, v, q, [p.scale], 0, zero);
 }
 
-function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
+/**
+ * Each float constant (not a fed graph input) that a node `paramsOf` answers for reads, as int8 /
+ * int16 on the parameters it gives behind a DequantizeLinear: one per constant and parameters.
+ */
+function quantizeConstantInputs(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions, paramsOf: (n: Node) => ((t: Tensor) => { scale: number; zeroPoint: number }) | undefined): void {
   const fed = new Set(g.inputs.map((v) => v.name));
   const done = new Map<string, string>();
   for (const n of nodes) {
-    // Max / Min copy integers: their constants take the output's parameters (tieConstantInputs)
-    if (!ELEMENTWISE_INTEGER.has(opKey(n)) || TIED.has(opKey(n))) continue;
+    const paramsFor = paramsOf(n);
+    if (!paramsFor) continue;
     n.inputs = n.inputs.map((v) => {
       const t = v && !fed.has(v) ? inits.get(v) : undefined;
       if (!t || t.dtype !== 'float32') return v;
-      let out = done.get(v);
-      if (!out) {
-        out = addQuantizedConstant(names, inits, dq, v, t, constantParams(t, range), range);
-        done.set(v, out);
-      }
-      return out;
+      const p = paramsFor(t);
+      const key = `${v}\0${p.scale}\0${p.zeroPoint}`;
+      if (!done.has(key)) done.set(key, addQuantizedConstant(names, inits, dq, v, t, p, range));
+      return done.get(key)!;
     });
   }
+}
+
+/**
+ * A float constant read by an elementwise integer op (the Add of a bias after a MatMul over a
+ * batch of matrices, which stays an ADD; a Mul by a constant) as int8 (int16 under int16x8) per
+ * tensor on its own range behind a DequantizeLinear, as TF's converter quantizes it: TFLite's
+ * integer ADD / SUB / MUL / MAXIMUM / MINIMUM / PRELU (its slope) refuse a float operand beside
+ * integer data. (MAXIMUM / MINIMUM copy integers: their constants take the output's
+ * parameters, tieConstantInputs.)
+ */
+function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
+  quantizeConstantInputs(g, nodes, names, inits, dq, range, (n) => (ELEMENTWISE_INTEGER.has(opKey(n)) && !TIED.has(opKey(n)) ? (t) => constantParams(t, range) : undefined));
 }
 
 /** float16 storage: each float32 constant becomes float16 + Cast to float32. */
@@ -593,20 +600,10 @@ function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, pa
  * inputs of two types), and one on its own range would be read on the output's grid.
  */
 function tieConstantInputs(g: Graph, nodes: Node[], params: ReadonlyMap<string, { scale: number; zeroPoint: number }>, names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
-  const fed = new Set(g.inputs.map((v) => v.name));
-  const done = new Map<string, string>();
-  for (const n of nodes) {
-    if (!TIED.has(n.opType) || (n.domain && n.domain !== 'ai.onnx')) continue;
-    const out = params.get(n.outputs[0]!);
-    if (!out) continue;
-    n.inputs = n.inputs.map((v) => {
-      const t = v && !fed.has(v) ? inits.get(v) : undefined;
-      if (!t || t.dtype !== 'float32') return v;
-      const key = `${v}\0${out.scale}\0${out.zeroPoint}`;
-      if (!done.has(key)) done.set(key, addQuantizedConstant(names, inits, dq, v, t, out, range));
-      return done.get(key)!;
-    });
-  }
+  quantizeConstantInputs(g, nodes, names, inits, dq, range, (n) => {
+    const out = TIED.has(n.opType) && (!n.domain || n.domain === 'ai.onnx') ? params.get(n.outputs[0]!) : undefined;
+    return out && (() => out);
+  });
 }
 
 /** A Concat input requantized to the parameters of the Concat's output (named before the QDQ renames). */
