@@ -96,12 +96,10 @@ export function collapseTransposes(graph: Graph, maxRank: number): CollapseTrans
     const made = rw.producer(n.inputs[0]!);
     const source = made && isReshape(made) && rw.consumers(n.inputs[0]!).length === 1 && !rw.isGraphOutput(n.inputs[0]!) ? made.inputs[0]! : n.inputs[0]!;
     let moved: string;
-    if (runs.groups.length <= 1) {
-      // a single run (every other axis of size 1): no data moves, a Reshape
-      moved = rw.add({ opType: 'Reshape', name: `${where}/merge`, inputs: [source, target('merged_shape', merged)], attrs: {} });
-    } else if (runs.groups.length <= maxRank) {
+    if (runs.groups.length <= maxRank) {
       const flat = rw.add({ opType: 'Reshape', name: `${where}/merge`, inputs: [source, target('merged_shape', merged)], attrs: {} });
-      moved = rw.add({ opType: 'Transpose', name: `${where}/collapsed`, inputs: [flat], attrs: { perm: { type: 'ints', value: runs.perm } } });
+      // a single run (every other axis of size 1): no data moves, the Reshape alone
+      moved = runs.groups.length <= 1 ? flat : rw.add({ opType: 'Transpose', name: `${where}/collapsed`, inputs: [flat], attrs: { perm: { type: 'ints', value: runs.perm } } });
     } else {
       moved = source;
       transposeMoves(runs.perm, lead).forEach((m, i) => {
