@@ -574,10 +574,12 @@ function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, pa
     if (!out) continue;
     n.inputs.forEach((v, index) => {
       const p = v ? params.get(v) : undefined;
-      if (!v || !p || same(p, out)) return;
+      if (!v || !p) return;
       const free = plan.get(v)?.kind === 'range' && !fixed?.has(v) && (tied.get(v) ?? n.outputs[0]) === n.outputs[0];
+      // tied even when its parameters are the output's already (its range set the output's): a later
+      // Concat reading it too (DenseNet's blocks) must requantize, not retake it
       if (free) tied.set(v, n.outputs[0]!);
-      else requants.push({ concat: n, index, output: n.outputs[0]! });
+      else if (!same(p, out)) requants.push({ concat: n, index, output: n.outputs[0]! });
     });
   }
   if (!tied.size) return requants;

@@ -159,3 +159,43 @@ describe('int8: CONCATENATION inputs take the output\'s parameters (TFLite\'s in
     await heldOutChecks(bytes, reference, 25);
   }, 120_000);
 });
+
+describe('int8: a CONCATENATION input read by a second CONCATENATION (DenseNet\'s dense blocks)', () => {
+  // c = x·W, a = x·4W, e = x·8W; y1 = Concat(c, a), y2 = Concat(a, e). a's range is y1's (it covers
+  // c's): a took y1's parameters without being tied to y1, and y2 then retook it on its own; y1's
+  // CONCATENATION read a on y2's grid and the interpreter refused the file (torchvision densenet121).
+  it('each CONCATENATION on one grid (the second one requantizes the shared input); the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
+    const g = emptyGraph();
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, T, I] });
+    for (const k of [1, 4, 8]) g.initializers.set(`W${k}`, Tensor.float32([I, O], W.map((w) => k * w)));
+    for (const [k, v] of [[1, 'c'], [4, 'a'], [8, 'e']] as const) g.nodes.push({ name: `mm_${v}`, opType: 'MatMul', domain: '', inputs: ['x', `W${k}`], outputs: [v], attrs: {} });
+    const axis = { axis: { type: 'int' as const, value: -1 } };
+    g.nodes.push({ name: 'cat1', opType: 'Concat', domain: '', inputs: ['c', 'a'], outputs: ['y1'], attrs: axis });
+    g.nodes.push({ name: 'cat2', opType: 'Concat', domain: '', inputs: ['a', 'e'], outputs: ['y2'], attrs: axis });
+    g.outputs.push({ name: 'y1', dtype: 'float32', shape: [1, T, 2 * O] }, { name: 'y2', dtype: 'float32', shape: [1, T, 2 * O] });
+    const reference = (x: Float32Array, ks: [number, number]): Float32Array => {
+      const y = new Float32Array(T * 2 * O);
+      for (let t = 0; t < T; t++) {
+        for (let o = 0; o < O; o++) {
+          let s = 0;
+          for (let i = 0; i < I; i++) s += x[t * I + i]! * W[i * O + o]!;
+          y[t * 2 * O + o] = ks[0] * s;
+          y[t * 2 * O + O + o] = ks[1] * s;
+        }
+      }
+      return y;
+    };
+    const bytes = await writeTflite(g, { fileName: 'dense-block.tflite', quantize: { mode: 'int8', calibration: samples(16, 5).map((t) => [t]) } });
+    const json = flatcJson<FlatcModel>(bytes, 'dense-block');
+    const sg = json.subgraphs[0]!;
+    const cats = sg.operators.filter((o) => opNameOf(json, o) === 'CONCATENATION');
+    expect(cats).toHaveLength(2);
+    for (const op of cats) expect(new Set([...op.inputs, ...op.outputs].map((i) => JSON.stringify(sg.tensors[i]!.quantization))).size).toBe(1);
+    for (const x of samples(3, 9)) {
+      const [y1, y2] = await oracle.run(bytes, [x.toFloat32()]);
+      expect(await integerRuntimeLsbOff(bytes, x, y1!.data as Float32Array)).toBeLessThanOrEqual(1.0001);
+      expect(pooledSnrDb([reference(x.toFloat32(), [1, 4])], [y1!.data as Float32Array])).toBeGreaterThan(25);
+      expect(pooledSnrDb([reference(x.toFloat32(), [4, 8])], [y2!.data as Float32Array])).toBeGreaterThan(25);
+    }
+  }, 120_000);
+});
