@@ -14,7 +14,7 @@ import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, integerRuntimeLsbOff, opNameOf, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
+import { flatcJson, integerRuntimeLsbOff, opNameOf, tfliteOpNames, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 const [T, I, O] = [5, 8, 4];
@@ -196,6 +196,40 @@ describe('int8: a CONCATENATION input read by a second CONCATENATION (DenseNet\'
       expect(await integerRuntimeLsbOff(bytes, x, y1!.data as Float32Array)).toBeLessThanOrEqual(1.0001);
       expect(pooledSnrDb([reference(x.toFloat32(), [1, 4])], [y1!.data as Float32Array])).toBeGreaterThan(25);
       expect(pooledSnrDb([reference(x.toFloat32(), [4, 8])], [y2!.data as Float32Array])).toBeGreaterThan(25);
+    }
+  }, 120_000);
+});
+
+describe('int8: a bias too large for int32 on scale_x · scale_w', () => {
+  // x [1, I] -> Mul 1e-9 -> Gemm (W, b) -> y: the dense layer reads a near-silent input (LR-ASPP's
+  // high branch at random init reads values ~1e-10), so b / (scale_x · scale_w) is ~1e13 and the
+  // int32 bias was clamped: the output lost its bias (0 dB; torchvision LR-ASPP int8 3.7 dB). The
+  // weight scale now grows until the bias fits, as TF's converter does.
+  it('the bias kept (weight scale widened); the interpreter runs it; integer runtime <= 1 LSB; SNR against the float function', async () => {
+    const g = emptyGraph();
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, I] });
+    g.initializers.set('tiny', Tensor.float32([], [1e-9]));
+    g.initializers.set('W', Tensor.float32([I, O], W));
+    g.initializers.set('b', Tensor.float32([O], b));
+    g.nodes.push({ name: 'quiet', opType: 'Mul', domain: '', inputs: ['x', 'tiny'], outputs: ['xq'], attrs: {} });
+    g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['xq', 'W', 'b'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [1, O] });
+    const reference = (x: Float32Array): Float32Array => Float32Array.from({ length: O }, (_, o) => {
+      let s = b[o]!;
+      for (let i = 0; i < I; i++) s += x[i]! * 1e-9 * W[i * O + o]!;
+      return s;
+    });
+    const inputs = (count: number, seed: number): Tensor[] => {
+      const q = rng(seed);
+      return Array.from({ length: count }, () => Tensor.float32([1, I], Float32Array.from({ length: I }, () => q() * 2 - 1)));
+    };
+    const bytes = await writeTflite(g, { fileName: 'quiet.tflite', quantize: { mode: 'int8', calibration: inputs(16, 5).map((t) => [t]) } });
+    expect(tfliteOpNames(bytes, 'quiet')).toContain('FULLY_CONNECTED');
+    for (const x of inputs(3, 9)) {
+      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+      expect(pooledSnrDb([reference(x.toFloat32())], [got])).toBeGreaterThan(30);
     }
   }, 120_000);
 });
