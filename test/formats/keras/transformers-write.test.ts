@@ -9,7 +9,7 @@
  *   are read back by nnport's Keras reader (its 'gelu', 0.5·x·(1 + erf(x/√2)), is Keras' source
  *   definition, checked against Keras-source NumPy references) and run against PyTorch; the
  *   model.json is refused by name. torchvision ConvNeXt exported at opset 16 (five decomposed
- *   LayerNorms, GELU, layer scale) the same way.
+ *   LayerNorms, GELU, layer scale) the same way, and at opset 17 (transformer_models.py's convnext).
  * - GlobalAveragePooling3D / GlobalMaxPooling3D, which TF.js 4.9 lacks: the model.json has an
  *   AveragePooling3D / MaxPooling3D over the whole volume + Reshape, run by TF.js; the .h5 read
  *   back by nnport. torchvision r3d_18 on a 4x32x32 clip.
@@ -113,6 +113,20 @@ describe("exact GELU -> Keras 'gelu' (.h5 / .keras read back by nnport vs PyTorc
     for (const [what, e] of Object.entries(errors)) expect(e, what).toBeLessThan(TOLERANCE);
     await expect(convert(model, `${net}/model.json`)).rejects.toThrow(UnsupportedError);
     if (net === 'gelu_erf') await expect(convert(model, `${net}/model.json`)).rejects.toThrow(/'gelu' activation in a TF\.js layers model.*--tfjs-format graph/);
+  });
+});
+
+describe("torchvision ConvNeXt at opset 17 (LayerNormalization ops, GELU as Erf) -> .h5 / .keras with 'gelu', read back by nnport vs PyTorch", () => {
+  it('convnext (transformer_models.py)', { timeout: 120_000 }, async () => {
+    const tdir = join(ensureScriptFixtures('transformer_models.py', 'transformers', ['convnext']), 'convnext');
+    const model = await loadModel(new Uint8Array(readFileSync(join(tdir, 'model.onnx'))), { fileName: 'convnext.onnx' });
+    const x = last(readNpy(new Uint8Array(readFileSync(join(tdir, 'input.npy')))));
+    const want = readNpy(new Uint8Array(readFileSync(join(tdir, 'output.npy'))));
+    const h5 = await convert(model, 'convnext.h5');
+    expect((await h5Layers(h5.bytes)).activations).toContain('gelu');
+    const errors = { h5: relError(await readBack(h5.bytes, 'convnext.h5', x), want), keras: relError(await readBack((await convert(model, 'convnext.keras')).bytes, 'convnext.keras', x), want) };
+    console.log(`convnext (opset 17): read back by nnport vs PyTorch ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    for (const [what, e] of Object.entries(errors)) expect(e, what).toBeLessThan(TOLERANCE);
   });
 });
 
