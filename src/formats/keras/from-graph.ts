@@ -16,6 +16,7 @@ import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
 import { normalizationRow } from './normalization-write.js';
+import { attentionRow } from './attention-write.js';
 import { emitConvLstm, findConvLstms, refuseConvLstmStep } from './conv-recurrent-write.js';
 import { emitMasked, findMasked, finishMasks } from './masking-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
@@ -33,6 +34,8 @@ export interface KerasLayerOut {
   initialStates?: number;
   /** the shape of its state outputs where they are not [batch, units] (ConvLSTM's [batch, ...spatial, filters]) */
   stateShape?: KShape;
+  /** tensors the call takes by keyword (MultiHeadAttention's value), after `inputs` */
+  kwargs?: Record<string, [string, number, number]>;
 }
 
 export interface KerasModelOut {
@@ -1199,6 +1202,7 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   Softmax: softmaxRow('softmax'),
   LogSoftmax: softmaxRow('log_softmax'),
   PRelu: preluRow,
+  'com.microsoft.Attention': attentionRow,
   LSTM: recurrentRow,
   GRU: recurrentRow,
   RNN: recurrentRow,
@@ -1330,7 +1334,8 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     const l = stack.pop()!;
     if (live.has(l)) continue;
     live.add(l);
-    for (const r of byName.get(l)?.inputs ?? []) stack.push(r[0]);
+    const layer = byName.get(l);
+    for (const r of [...(layer?.inputs ?? []), ...Object.values(layer?.kwargs ?? {})]) stack.push(r[0]);
   }
   const layers = w.layers.filter((l) => live.has(l.name));
   finishMasks(w, masked, layers);

@@ -10,6 +10,12 @@
  *   definition, checked against Keras-source NumPy references) and run against PyTorch; the
  *   model.json is refused by name. torchvision ConvNeXt exported at opset 16 (five decomposed
  *   LayerNorms, GELU, layer scale) the same way, and at opset 17 (transformer_models.py's convnext).
+ * - PyTorch nn.MultiheadAttention (batch_first, and sequence-first inside a model that transposes)
+ *   and TransformerEncoderLayer (batch_first) -> one Keras MultiHeadAttention layer
+ *   (src/passes/fuse-torch-attention.ts, then attention-write.ts), which TF.js 4.9 lacks: the .h5 /
+ *   .keras read back by nnport's Keras reader (its MultiHeadAttention is Keras' einsums, checked
+ *   against Keras-source NumPy references, keras_attention_h5.py) and run against PyTorch; the
+ *   model.json is refused by name.
  * - GlobalAveragePooling3D / GlobalMaxPooling3D, which TF.js 4.9 lacks: the model.json has an
  *   AveragePooling3D / MaxPooling3D over the whole volume + Reshape, run by TF.js; the .h5 read
  *   back by nnport. torchvision r3d_18 on a 4x32x32 clip.
@@ -27,7 +33,7 @@ import { permute } from '../../../src/wasm/permute.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { openH5, predict, relError, tfjsModelFromH5, tfjsModelFromJson, tfjsModelFromKeras3, useTfjsBackend, type tf } from './tfjs-oracle.js';
 
-const NETS = ['ln_pow', 'ln_plain', 'ln_mul', 'ln_channels', 'convnext16', 'gelu_erf', 'gelu_tanh', 'pool3d_avg', 'pool3d_max', 'r3d_18'] as const;
+const NETS = ['ln_pow', 'ln_plain', 'ln_mul', 'ln_channels', 'convnext16', 'gelu_erf', 'gelu_tanh', 'pool3d_avg', 'pool3d_max', 'r3d_18', 'mha_batch', 'mha_seq', 'encoder'] as const;
 type Net = (typeof NETS)[number];
 const TOLERANCE = 1e-4;
 let dir = '';
@@ -127,6 +133,24 @@ describe("torchvision ConvNeXt at opset 17 (LayerNormalization ops, GELU as Erf)
     const errors = { h5: relError(await readBack(h5.bytes, 'convnext.h5', x), want), keras: relError(await readBack((await convert(model, 'convnext.keras')).bytes, 'convnext.keras', x), want) };
     console.log(`convnext (opset 17): read back by nnport vs PyTorch ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
     for (const [what, e] of Object.entries(errors)) expect(e, what).toBeLessThan(TOLERANCE);
+  });
+});
+
+describe('PyTorch MultiheadAttention -> Keras MultiHeadAttention (.h5 / .keras read back by nnport vs PyTorch); TF.js layers refused by name', () => {
+  it.each(['mha_batch', 'mha_seq', 'encoder'] as Net[])('%s', { timeout: 120_000 }, async (net) => {
+    const model = await load(net);
+    const x = npy(net, 'input.npy');
+    const want = npy(net, 'output.npy');
+    const h5 = await convert(model, `${net}.h5`);
+    const { classes } = await h5Layers(h5.bytes);
+    expect(classes.filter((c) => c === 'MultiHeadAttention')).toHaveLength(1);
+    expect(classes.filter((c) => c === 'LayerNormalization')).toHaveLength(net === 'encoder' ? 2 : 0);
+    expect(h5.notes.join('\n')).toMatch(/1 PyTorch MultiheadAttention written as Keras MultiHeadAttention/);
+    const k3 = (await convert(model, `${net}.keras`)).bytes;
+    const errors = { h5: relError(await readBack(h5.bytes, `${net}.h5`, x), want), keras: relError(await readBack(k3, `${net}.keras`, x), want) };
+    console.log(`${net}: read back by nnport vs PyTorch ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    for (const [what, e] of Object.entries(errors)) expect(e, what).toBeLessThan(TOLERANCE);
+    await expect(convert(model, `${net}/model.json`)).rejects.toThrow(/Keras MultiHeadAttention in a TF\.js layers model/);
   });
 });
 
