@@ -63,7 +63,7 @@ function globalPooling3dAsPooling(m: KerasModelOut): KerasModelOut {
     const from = byName.get(ref[0]);
     const volume = ref[2] === 0 ? from?.shape.slice(1, 4) : undefined;
     const c = l.shape[1] ?? null;
-    if (!volume || volume.length !== 3 || volume.some((d) => typeof d !== 'number')) {
+    if (!volume || volume.length !== 3 || volume.some((d) => typeof d !== 'number') || typeof c !== 'number') {
       throw new UnsupportedError(`Keras ${l.className} of a volume of unknown size in a TF.js layers model: TF.js 4.9 has no such class and a ${cls} needs the pool size (write a Keras .h5 or .keras instead)`, `layer '${l.name}'`);
     }
     let pool = `${l.name}_pool`;
