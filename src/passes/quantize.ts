@@ -825,8 +825,10 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
     const sName = names.fresh(`${b}_scale`);
     const zName = names.fresh(`${b}_zero_point`);
     inits.set(qName, q);
-    inits.set(sName, Tensor.float32([scales.length], scales));
-    inits.set(zName, new Tensor('int32', [scales.length], new Int32Array(scales.length)));
+    // one scale: a scalar (a 1-D scale is per-axis in ONNX, axis 1 by default: a one-unit dense layer's bias failed to run)
+    const shape = scales.length > 1 ? [scales.length] : [];
+    inits.set(sName, Tensor.float32(shape, scales));
+    inits.set(zName, new Tensor('int32', shape, new Int32Array(scales.length)));
     const out = names.fresh(`${b}_dequantized`);
     weightDq.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(0) } : {} });
     n.inputs[2] = out;

@@ -233,3 +233,34 @@ describe('int8: a bias too large for int32 on scale_x · scale_w', () => {
     }
   }, 120_000);
 });
+
+describe('int8: a one-unit dense layer (a binary classifier head)', () => {
+  // its int32 bias had a 1-D scale of one element and no axis: per-axis in ONNX (axis 1 by
+  // default), so the runtime could not run the QDQ graph and --report failed (the corpus ECG model)
+  it('the per-layer report runs; the interpreter runs the file; integer runtime <= 1 LSB; within 2 output steps of x·w + b', async () => {
+    const g = emptyGraph();
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, I] });
+    g.initializers.set('w1', Tensor.float32([I, 1], W.slice(0, I)));
+    g.initializers.set('b1', Tensor.float32([1], [0.25]));
+    g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'w1', 'b1'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [1, 1] });
+    const inputs = (count: number, seed: number): Tensor[] => {
+      const q = rng(seed);
+      return Array.from({ length: count }, () => Tensor.float32([1, I], Float32Array.from({ length: I }, () => q() * 2 - 1)));
+    };
+    let rows = 0;
+    const bytes = await writeTflite(g, { fileName: 'unit.tflite', quantize: { mode: 'int8', calibration: inputs(16, 5).map((t) => [t]), report: true, onReport: (r) => (rows = r.length) } });
+    expect(rows).toBeGreaterThan(0);
+    // samples of the calibration set: a held-out output outside the calibrated range would be clipped, as minmax does
+    for (const x of inputs(3, 5)) {
+      const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+      const got = theirs!.data as Float32Array;
+      expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(1.0001);
+      let want = 0.25;
+      for (let i = 0; i < I; i++) want += x.toFloat32()[i]! * W[i]!;
+      // within two steps of the int8 output grid over the largest |x·w + b| (|x| <= 1)
+      const bound = (W.slice(0, I).reduce((a, w) => a + Math.abs(w), 0) + 0.25) / 127;
+      expect(Math.abs(got[0]! - want)).toBeLessThan(2 * bound);
+    }
+  }, 120_000);
+});
