@@ -20,6 +20,7 @@ import { tensorFromTfProto } from '../tensorflow/tensor-proto.js';
 import { graphDefNodes } from '../tensorflow/write.js';
 import { tfName } from '../tensorflow/write-context.js';
 import { TFJS_GRAPH_OPS } from './graph-ops.js';
+import { tfjsQuirks } from './graph-quirks.js';
 
 export const DEFAULT_GRAPH_SHARD_SIZE = 4 * 1024 * 1024;
 
@@ -215,8 +216,10 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   if (quantize !== undefined && !TFJS_WEIGHT_QUANTIZATIONS.includes(quantize)) throw new UsageError(`'${file}': TF.js weight quantization must be ${TFJS_WEIGHT_QUANTIZATIONS.join(', ')}, got '${String(quantize)}'`);
   const shardSize = options.shardSize ?? DEFAULT_GRAPH_SHARD_SIZE;
   if (!(Number.isInteger(shardSize) && shardSize > 0)) throw new UsageError(`'${file}': the shard size must be a positive byte count, got ${shardSize}`);
-  const { nodes, graph } = await graphDefNodes(model.graph, { ...options, fileName: file });
-  refuseOpsTfjsLacks(nodes, file);
+  const written = await graphDefNodes(model.graph, { ...options, fileName: file });
+  const graph = written.graph;
+  refuseOpsTfjsLacks(written.nodes, file);
+  const nodes = tfjsQuirks(written.nodes, graph, file);
   const weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }> = [];
   const node = nodes.map((n) => nodeJson(n, file, weights));
   const notes = options.notes ?? [];

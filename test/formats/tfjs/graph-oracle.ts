@@ -20,22 +20,33 @@ export async function loadWrittenGraphModel(files: WrittenGraphModel): Promise<t
     const name = String(url).slice(base.length);
     const bytes = name === 'model.json' ? files.json : files.sidecars.get(name);
     if (!bytes) return new Response(null, { status: 404, statusText: `no ${name}` });
-    return new Response(bytes, { status: 200, headers: { 'content-type': name.endsWith('.json') ? 'application/json' : 'application/octet-stream' } });
+    return new Response(bytes.slice() as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': name.endsWith('.json') ? 'application/json' : 'application/octet-stream' } });
   };
   return tf.loadGraphModel(`${base}model.json`, { fetchFunc });
 }
 
-/** Run the model on nnport tensors fed by the signature's input names (in order); outputs in the signature's order. */
-export async function runGraphModel(model: tf.GraphModel, inputs: Tensor[]): Promise<Tensor[]> {
-  const names = model.inputs.map((i) => i.name);
+/**
+ * Run the model on nnport tensors fed by `inputNames` (default: the signature's, in order); the
+ * outputs named by `outputNames` (default: the signature's). GraphModel.execute, or executeAsync
+ * where the graph has dynamic ops (NonMaxSuppression, Where).
+ */
+export async function runGraphModel(model: tf.GraphModel, inputs: Tensor[], inputNames?: string[], outputNames?: string[]): Promise<Tensor[]> {
+  const names = inputNames ?? model.inputs.map((i) => i.name);
+  const outs = outputNames ?? model.outputs.map((o) => o.name);
   const feeds: Record<string, tf.Tensor> = {};
   inputs.forEach((t, i) => {
     const dtype = t.dtype === 'bool' ? 'bool' : t.dtype.startsWith('float') || t.dtype === 'bfloat16' ? 'float32' : 'int32';
     const values = dtype === 'float32' ? t.toFloat32() : dtype === 'bool' ? Uint8Array.from(t.toNumbers(), (v) => (v ? 1 : 0)) : Int32Array.from(t.toNumbers());
     feeds[names[i]!] = tf.tensor(values, [...t.shape], dtype);
   });
-  const outs = await model.executeAsync(feeds, model.outputs.map((o) => o.name));
-  const list = Array.isArray(outs) ? outs : [outs];
+  let ys: tf.Tensor | tf.Tensor[];
+  try {
+    ys = model.execute(feeds, outs);
+  } catch (e) {
+    if (!(e instanceof Error && /executeAsync/.test(e.message))) throw e;
+    ys = await model.executeAsync(feeds, outs);
+  }
+  const list = Array.isArray(ys) ? ys : [ys];
   const result = await Promise.all(
     list.map(async (y) => {
       const data = await y.data();
