@@ -82,7 +82,7 @@ const INT32_MAX = 2 ** 31 - 1;
  * A Const's value as TF.js stores weights: float32, int32 or bool (TF.js computes DT_DOUBLE /
  * DT_HALF as float32 and DT_INT64 / DT_INT8 / DT_UINT8 as int32).
  */
-function weightOf(t: Tensor, node: string, file: string): { dtype: WeightDtype; values: Float32Array | Int32Array | Uint8Array } {
+function weightOf(t: Tensor, node: string, file: string, boundsOnly: boolean): { dtype: WeightDtype; values: Float32Array | Int32Array | Uint8Array } {
   switch (t.dtype) {
     case 'float32':
     case 'float64':
@@ -98,7 +98,8 @@ function weightOf(t: Tensor, node: string, file: string): { dtype: WeightDtype; 
     case 'int16':
     case 'uint16':
     case 'uint32': {
-      const v = t.toNumbers();
+      // a slice bound past int32 (ONNX's INT64_MAX for "to the end") means the same clamped: TF.js clamps bounds to the dim
+      const v = boundsOnly ? t.toNumbers().map((x) => Math.min(Math.max(x, INT32_MIN), INT32_MAX)) : t.toNumbers();
       const bad = v.find((x) => x < INT32_MIN || x > INT32_MAX);
       if (bad !== undefined) throw new UnsupportedError(`a ${t.dtype} constant outside int32's range in a TF.js graph model (TF.js computes integers as int32)`, `'${file}': Const '${node}' holds ${bad}`);
       return { dtype: 'int32', values: Int32Array.from(v) };
@@ -161,14 +162,14 @@ function encodeWeight(spec: WeightSpec, values: Float32Array | Int32Array | Uint
 }
 
 /** The TF.js JSON of one NodeDef; a Const's value goes to `weights` instead. */
-function nodeJson(n: NodeDef, file: string, weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }>): Json {
+function nodeJson(n: NodeDef, file: string, weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }>, boundsOnly: ReadonlySet<string>): Json {
   const name = n.name ?? '';
   const attr: Json = {};
   if (n.op === 'Const') {
     const proto = n.attr?.value?.tensor;
     if (!proto) throw new UnsupportedError('a Const without a value in a TF.js graph model', `'${file}': node '${name}'`);
     const t = tensorFromTfProto(proto, `Const '${name}'`, file);
-    const { dtype, values } = weightOf(t, name, file);
+    const { dtype, values } = weightOf(t, name, file, boundsOnly.has(name));
     weights.push({ spec: { name, shape: [...t.shape], dtype }, values });
     const dt = dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL';
     attr.dtype = { type: dt };
@@ -219,9 +220,10 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   const written = await graphDefNodes(model.graph, { ...options, fileName: file });
   const graph = written.graph;
   refuseOpsTfjsLacks(written.nodes, file);
-  const nodes = tfjsQuirks(written.nodes, graph, file);
+  const nodes = reachable(tfjsQuirks(written.nodes, graph, file), graph.outputs.map((o) => tfName(o.name)));
   const weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }> = [];
-  const node = nodes.map((n) => nodeJson(n, file, weights));
+  const bounds = sliceBoundsOnly(nodes);
+  const node = nodes.map((n) => nodeJson(n, file, weights, bounds));
   const notes = options.notes ?? [];
   const parts = weights.map((w) => encodeWeight(w.spec, w.values, quantize, notes));
   const shards = weights.length ? cutShards(parts, shardSize) : [];
@@ -250,6 +252,36 @@ function signatureOf(g: Graph): Json {
     outputs[tfName(o.name)] = tensorInfo(tfName(o.name), o.dtype ?? s?.dtype, o.shape ?? s?.shape);
   }
   return { inputs, outputs };
+}
+
+/**
+ * The nodes the outputs depend on, and every Placeholder (the signature's inputs), in their order:
+ * constants nothing reads (an initializer whose op was written with constants of its own) are
+ * left out, as tensorflowjs_converter strips what the outputs do not need.
+ */
+function reachable(nodes: NodeDef[], outputs: string[]): NodeDef[] {
+  const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
+  const keep = new Set<string>();
+  const todo = [...outputs];
+  while (todo.length) {
+    const name = todo.pop()!.replace(/^\^/, '').replace(/:\d+$/, '');
+    if (keep.has(name)) continue;
+    keep.add(name);
+    for (const i of byName.get(name)?.input ?? []) todo.push(i);
+  }
+  return nodes.filter((n) => n.op === 'Placeholder' || keep.has(n.name ?? ''));
+}
+
+/** The Consts every use of which is a StridedSlice's begin or end (bounds that clamp to the dims). */
+function sliceBoundsOnly(nodes: NodeDef[]): Set<string> {
+  const ok = new Map<string, boolean>();
+  for (const n of nodes) {
+    (n.input ?? []).forEach((ref, i) => {
+      const bound = n.op === 'StridedSlice' && (i === 1 || i === 2);
+      ok.set(ref, (ok.get(ref) ?? true) && bound);
+    });
+  }
+  return new Set([...ok].filter(([, v]) => v).map(([k]) => k));
 }
 
 function refuseOpsTfjsLacks(nodes: NodeDef[], file: string): void {
