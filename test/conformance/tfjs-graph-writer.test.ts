@@ -5,10 +5,13 @@
 // A case the writer refuses must be refused with an UnsupportedError (any other error fails); a
 // written case that TF.js cannot load or run, or whose outputs differ, fails.
 // expected-pass-tfjs-graph.txt (committed) lists every case that passes: one that fails, is refused
-// or goes missing fails the run. Regenerate it with
+// or goes missing fails the run. Each written model is also read back by nnport's own graph-model
+// reader (src/formats/tensorflow/tfjs-graph.ts) and run by nnport's runtime on the same feeds;
+// expected-pass-tfjs-graph-readback.txt lists the cases whose read-back gives the expected outputs.
+// Regenerate both with
 // NNPORT_CONFORMANCE_WRITE=1 npx vitest run --config vitest.conformance.config.ts test/conformance/tfjs-graph-writer.test.ts
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { convert, loadModelFiles } from '../../src/index.js';
+import { convert, loadModel, loadModelFiles, run } from '../../src/index.js';
 import { NnportError, UnsupportedError } from '../../src/ir/errors.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { needsChannelsLast } from '../../src/passes/layout.js';
@@ -19,6 +22,8 @@ import { dtypeFromTf } from '../../src/formats/tensorflow/data-types.js';
 import { join } from 'node:path';
 
 const EXPECTED_PASS_FILE = new URL('./expected-pass-tfjs-graph.txt', import.meta.url);
+const READBACK_FILE = new URL('./expected-pass-tfjs-graph-readback.txt', import.meta.url);
+const readBack = new Set<string>();
 
 type Outcome =
   | { kind: 'pass' }
@@ -31,7 +36,7 @@ type Outcome =
 /** Every Placeholder of the written model.json, by node name, read from the JSON (not through nnport's reader). */
 function placeholders(json: Uint8Array): Map<string, PlaceholderSpec> {
   const j = JSON.parse(new TextDecoder().decode(json)) as { modelTopology: { node: Array<{ name: string; op: string; attr?: Record<string, { type?: string; shape?: { dim?: Array<{ size: string }>; unknownRank?: boolean } }> }> } };
-  const names: Record<string, number> = { DT_FLOAT: 1, DT_DOUBLE: 2, DT_INT32: 3, DT_UINT8: 4, DT_INT16: 5, DT_INT8: 6, DT_INT64: 9, DT_BOOL: 10, DT_UINT16: 17, DT_HALF: 19 };
+  const names: Record<string, number> = { DT_FLOAT: 1, DT_DOUBLE: 2, DT_INT32: 3, DT_UINT8: 4, DT_INT16: 5, DT_INT8: 6, DT_INT64: 9, DT_BOOL: 10, DT_UINT16: 17, DT_HALF: 19, DT_UINT32: 22, DT_UINT64: 23 };
   return new Map(
     j.modelTopology.node
       .filter((n) => n.op === 'Placeholder')
@@ -72,6 +77,7 @@ async function runCase(dir: string, id: string): Promise<Outcome> {
   const inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => tfName(v.name));
   const outputNames = graph.outputs.map((o) => tfName(o.name));
   const problems: string[] = [];
+  await readBackCase(id, dir, written, phs, spatial, inputNames, outputNames);
   try {
     for (const set of loadDataSets(dir, graph)) {
       const feeds: Tensor[] = [];
@@ -94,6 +100,44 @@ async function runCase(dir: string, id: string): Promise<Outcome> {
     tfModel.dispose();
   }
   return problems.length ? { kind: 'fail', message: problems.join('\n') } : { kind: 'pass' };
+}
+
+/** nnport's reader and runtime on the written files: every data set's outputs as expected (then the case joins readBack). */
+async function readBackCase(id: string, dir: string, written: { bytes: Uint8Array; sidecars: ReadonlyMap<string, Uint8Array> }, phs: Map<string, PlaceholderSpec>, spatial: boolean, inputNames: string[], outputNames: string[]): Promise<void> {
+  try {
+    const model = await loadModel(written.bytes, {
+      fileName: 'model.json',
+      readSibling: async (p: string) => {
+        const b = written.sidecars.get(p);
+        if (!b) throw new Error(`no ${p}`);
+        return b;
+      },
+    });
+    if (model.kind !== 'graph') return;
+    const source = await loadModelFiles([join(dir, 'model.onnx')]);
+    if (source.kind !== 'graph') return;
+    for (const set of loadDataSets(dir, source.graph)) {
+      const feeds = new Map<string, Tensor>();
+      set.inputs.forEach((t, i) => {
+        const ph = phs.get(inputNames[i] ?? '');
+        // the reader keeps only the Placeholders the outputs read
+        if (ph && model.graph.inputs.some((v) => v.name === inputNames[i])) feeds.set(inputNames[i]!, placeholderFeed(t, ph, spatial));
+      });
+      const { outputs } = await run(model, feeds);
+      const ok = set.outputs.every((expected, k) => {
+        const y = outputs.get(outputNames[k]!);
+        return y !== undefined && !outputProblem(y, expected, spatial);
+      });
+      if (!ok) {
+        if (process.env.NNPORT_DEBUG_READBACK) console.log(`read-back ${id}: outputs differ ${set.outputs.map((e, k) => { const y = outputs.get(outputNames[k]!); return y ? outputProblem(y, e, spatial) : `no ${outputNames[k]} in ${[...outputs.keys()].join(',')}`; }).join('; ')}`);
+        return;
+      }
+    }
+    readBack.add(id);
+  } catch (e) {
+    // not read back: the case is left off the read-back list
+    if (process.env.NNPORT_DEBUG_READBACK) console.log(`read-back ${id}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 beforeAll(async () => {
@@ -126,6 +170,7 @@ describeBySuite(cases, (c) => {
 });
 
 expectedPassTest(EXPECTED_PASS_FILE, 'ONNX backend cases whose written TF.js graph model, run by TensorFlow.js 4.9, computes the expected outputs (see tfjs-graph-writer.test.ts)', () => passed);
+expectedPassTest(READBACK_FILE, "ONNX backend cases whose written TF.js graph model, read back by nnport's graph-model reader and run by its runtime, computes the expected outputs (see tfjs-graph-writer.test.ts)", () => readBack, 'was read back and passed');
 
 afterAll(() => {
   const byReason = new Map<string, string[]>();
@@ -133,7 +178,7 @@ afterAll(() => {
     const key = r.replace(/'[^']*'/g, "'…'").replace(/\(node .*$/, '').slice(0, 110);
     byReason.set(key, [...(byReason.get(key) ?? []), id.replace(/^[^/]+\/test_/, '')]);
   }
-  const lines = [`=== TF.js graph-model writer conformance: ${passed.size} passed in TF.js, ${tally.failed.length} failed, ${tally.refused.length} refused (UnsupportedError), ${tally.notRead} not read by nnport, ${tally.notComparable} not comparable ===`];
+  const lines = [`=== TF.js graph-model writer conformance: ${passed.size} passed in TF.js (${readBack.size} read back by nnport and passed), ${tally.failed.length} failed, ${tally.refused.length} refused (UnsupportedError), ${tally.notRead} not read by nnport, ${tally.notComparable} not comparable ===`];
   for (const [id, why] of tally.failed) lines.push(`failed: ${id}: ${why}`);
   lines.push('refused, by reason:');
   for (const [r, ids] of [...byReason].sort((a, b) => b[1].length - a[1].length)) lines.push(`  ${r} (${ids.length}): ${ids.slice(0, 12).join(', ')}${ids.length > 12 ? ', …' : ''}`);

@@ -171,7 +171,9 @@ function nodeJson(n: NodeDef, file: string, weights: Array<{ spec: WeightSpec; v
     const t = tensorFromTfProto(proto, `Const '${name}'`, file);
     const { dtype, values } = weightOf(t, name, file, boundsOnly.has(name));
     weights.push({ spec: { name, shape: [...t.shape], dtype }, values });
-    const dt = dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL';
+    // the node keeps its TF dtype (DT_INT64, DT_DOUBLE, DT_HALF: TF.js computes them as int32 / float32),
+    // the weight holds the values as TF.js stores them
+    const dt = dtName(proto.dtype);
     attr.dtype = { type: dt };
     attr.value = { tensor: { dtype: dt, tensorShape: shapeJson({ dim: t.shape.map((d) => ({ size: d })) }) } };
   } else {
