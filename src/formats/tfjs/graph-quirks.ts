@@ -5,7 +5,9 @@
 //   OneHot at the last axis, then a Transpose that moves it where `axis` says;
 // - Cumsum: TF.js' cumsum fails on a negative axis: the axis constant made non-negative;
 // - Einsum: TF.js has no ellipsis and no subscript repeated within one operand (a diagonal): refused;
-// - bfloat16: TF.js has no such dtype (a bfloat16 Placeholder cannot be fed): refused.
+// - bfloat16: TF.js has no such dtype (a bfloat16 Placeholder cannot be fed): refused;
+// and two ops TF.js lacks written as their arithmetic: Softsign as x / (1 + |x|), SpaceToDepth
+// (NHWC, static H / W / C) as Reshape -> Transpose -> Reshape.
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
@@ -25,10 +27,11 @@ function usesBfloat16(a: AttrValue): boolean {
 /** The nodes as TF.js runs them like TensorFlow (see above); `graph` is the IR graph they were written from. */
 export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDef[] {
   const shapes = inferShapes(graph, { onError: 'unknown' }).values;
-  const rankOf = new Map<string, number>();
-  for (const v of graph.inputs) if (v.shape) rankOf.set(tfName(v.name), v.shape.length);
-  for (const [k, t] of graph.initializers) rankOf.set(tfName(k), t.rank);
-  for (const [k, v] of shapes) if (v.shape) rankOf.set(tfName(k), v.shape.length);
+  const shapeOf = new Map<string, readonly (number | string | null)[]>();
+  for (const v of graph.inputs) if (v.shape) shapeOf.set(tfName(v.name), v.shape);
+  for (const [k, t] of graph.initializers) shapeOf.set(tfName(k), t.shape);
+  for (const [k, v] of shapes) if (v.shape) shapeOf.set(tfName(k), v.shape);
+  const rankOf = new Map([...shapeOf].map(([k, v]) => [k, v.length]));
   const byName = new Map(nodes.map((n) => [n.name ?? '', n]));
   const names = new Set(byName.keys());
   const fresh = (base: string): string => {
@@ -90,6 +93,39 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
         out.push({ name: axisName, op: 'FloorMod', input: [n.input![1]!, rankName], attr: { T: tidx } });
         out.push({ ...n, input: [n.input![0]!, axisName, ...n.input!.slice(2)] });
       }
+      continue;
+    }
+    const int32Const = (base: string, values: number[], shape = [values.length]): string => {
+      const name = fresh(base);
+      const p = tensorToTfProto(new Tensor('int32', shape, Int32Array.from(values)));
+      out.push({ name, op: 'Const', input: [], attr: { dtype: { type: p.dtype }, value: { tensor: p } } });
+      return name;
+    };
+    if (n.op === 'Softsign') {
+      const T = n.attr?.T ?? { type: tfDataType('float32') };
+      const x = n.input![0]!;
+      const abs = fresh(`${n.name}/abs`);
+      out.push({ name: abs, op: 'Abs', input: [x], attr: { T } });
+      const one = fresh(`${n.name}/one`);
+      const p = tensorToTfProto(T.type === tfDataType('float64') ? new Tensor('float64', [], Float64Array.of(1)) : new Tensor('float32', [], Float32Array.of(1)));
+      out.push({ name: one, op: 'Const', input: [], attr: { dtype: { type: p.dtype }, value: { tensor: p } } });
+      const den = fresh(`${n.name}/denominator`);
+      out.push({ name: den, op: 'AddV2', input: [abs, one], attr: { T } });
+      out.push({ name: n.name, op: 'RealDiv', input: [x, den], attr: { T } });
+      continue;
+    }
+    if (n.op === 'SpaceToDepth') {
+      const b = Number(n.attr?.block_size?.i ?? 1);
+      const shape = shapeOf.get(n.input?.[0] ?? '') ?? shapeOf.get(n.name ?? '');
+      const inShape = shapeOf.get(n.input?.[0] ?? '');
+      const [h, wd, c] = inShape?.length === 4 ? inShape.slice(1) : [];
+      if (!shape || typeof h !== 'number' || typeof wd !== 'number' || typeof c !== 'number') throw new UnsupportedError('SpaceToDepth of a value whose height, width or channels are not fixed in a TF.js graph model (TF.js 4.9 has no SpaceToDepth; it is written as Reshape / Transpose)', where);
+      const T = n.attr?.T ?? { type: tfDataType('float32') };
+      const split = fresh(`${n.name}/blocks`);
+      out.push({ name: split, op: 'Reshape', input: [n.input![0]!, int32Const(`${n.name}/blocks_shape`, [-1, h / b, b, wd / b, b, c])], attr: { T, Tshape: { type: tfDataType('int32') } } });
+      const moved = fresh(`${n.name}/moved`);
+      out.push({ name: moved, op: 'Transpose', input: [split, int32Const(`${n.name}/perm`, [0, 1, 3, 2, 4, 5])], attr: { T, Tperm: { type: tfDataType('int32') } } });
+      out.push({ name: n.name, op: 'Reshape', input: [moved, int32Const(`${n.name}/shape`, [-1, h / b, wd / b, b * b * c])], attr: { T, Tshape: { type: tfDataType('int32') } } });
       continue;
     }
     out.push(n);

@@ -17,6 +17,7 @@ import type { LoadedModel, WriteOptions } from '../model.js';
 import type { FormatHandler } from '../registry.js';
 import type { AttrValue, NodeDef } from '../tensorflow/graph-def.js';
 import { tensorFromTfProto } from '../tensorflow/tensor-proto.js';
+import { tfDataType } from '../tensorflow/data-types.js';
 import { graphDefNodes } from '../tensorflow/write.js';
 import { tfName } from '../tensorflow/write-context.js';
 import { TFJS_GRAPH_OPS } from './graph-ops.js';
@@ -200,7 +201,13 @@ function cutShards(parts: Uint8Array[], shardSize: number): Uint8Array[] {
 }
 
 function tensorInfo(name: string, dtype: Tensor['dtype'] | undefined, shape: readonly Dim[] | undefined): Json {
-  const dt = dtype === 'int64' || dtype === 'int8' || dtype === 'uint8' || dtype === 'int16' || dtype === 'uint16' ? 'DT_INT32' : dtype === 'bool' ? 'DT_BOOL' : dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT';
+  // the TF dtype, as tensorflowjs_converter writes it (TF.js reads DT_INT64 as int32, DT_DOUBLE as float32)
+  let dt = 'DT_FLOAT';
+  try {
+    if (dtype) dt = dtName(tfDataType(dtype));
+  } catch {
+    // a dtype TF has no DataType for: left DT_FLOAT, as the Placeholder's own attr says what it is
+  }
   return { name: `${name}:0`, dtype: dt, ...(shape ? { tensorShape: shapeJson({ dim: shape.map((d) => ({ size: typeof d === 'number' ? d : -1 })) }) } : {}) };
 }
 
@@ -221,8 +228,8 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   if (!(Number.isInteger(shardSize) && shardSize > 0)) throw new UsageError(`'${file}': the shard size must be a positive byte count, got ${shardSize}`);
   const written = await graphDefNodes(model.graph, { ...options, fileName: file });
   const graph = written.graph;
-  refuseOpsTfjsLacks(written.nodes, file);
   const nodes = reachable(tfjsQuirks(written.nodes, graph, file), graph.outputs.map((o) => tfName(o.name)));
+  refuseOpsTfjsLacks(nodes, file);
   const weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }> = [];
   const bounds = sliceBoundsOnly(nodes);
   const node = nodes.map((n) => nodeJson(n, file, weights, bounds));
@@ -291,7 +298,7 @@ function refuseOpsTfjsLacks(nodes: NodeDef[], file: string): void {
   for (const n of nodes) if (!TFJS_GRAPH_OPS.has(n.op ?? '') && !missing.has(n.op ?? '')) missing.set(n.op ?? '', n.name ?? '');
   if (!missing.size) return;
   throw new UnsupportedError(
-    `TensorFlow ops TF.js 4.9's graph executor lacks: ${[...missing.keys()].join(', ')}`,
+    `TensorFlow ops the TF.js 4.9 graph executor lacks: ${[...missing.keys()].join(', ')}`,
     `'${file}': ${[...missing].map(([op, n]) => `${op} (node '${n}')`).join(', ')} (a frozen .pb keeps them)`,
   );
 }

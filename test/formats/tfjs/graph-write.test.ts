@@ -236,16 +236,16 @@ describe('files, read-back, CLI and errors', () => {
     expect(readdirSync(tmp).filter((f) => ['b', 'c', 'd', 'x.h5'].includes(f))).toEqual([]);
   });
 
-  it('an op TF.js 4.9 lacks is refused by name (Softsign)', async () => {
+  it('an op TF.js 4.9 lacks is refused by name (Det: MatrixDeterminant)', async () => {
     const g: Graph = {
-      name: 'softsign',
-      nodes: [{ name: 's', domain: '', opType: 'Softsign', inputs: ['x'], outputs: ['y'], attrs: {} }],
-      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3] }],
+      name: 'det',
+      nodes: [{ name: 's', domain: '', opType: 'Det', inputs: ['x'], outputs: ['y'], attrs: {} }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 3] }],
       outputs: [{ name: 'y', dtype: 'float32' }],
       initializers: new Map(),
       opsets: { '': 13 },
     };
-    const model = await loadModel(writeOnnx(g), { fileName: 'softsign.onnx' });
-    await expect(convert(model, 'o/model.json', { tfjsFormat: 'graph' })).rejects.toThrow(/TF\.js 4\.9's graph executor lacks: Softsign/);
+    const model = await loadModel(writeOnnx(g), { fileName: 'det.onnx' });
+    await expect(convert(model, 'o/model.json', { tfjsFormat: 'graph' })).rejects.toThrow(/the TF\.js 4\.9 graph executor lacks: MatrixDeterminant/);
   });
 });
