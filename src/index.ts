@@ -149,7 +149,7 @@ export async function convert(model: LoadedModel, outputName: string, options: O
     return { bytes, sidecars, notes: prepared.notes };
   } catch (e) {
     // what a layers model cannot hold (a Keras layer or activation TF.js lacks) a graph model of TF ops may
-    if (e instanceof UnsupportedError && handler.id === 'tfjs') e.message += " (a TF.js graph model may hold it: --tfjs-format graph, convert(..., { tfjsFormat: 'graph' }))";
+    if (e instanceof UnsupportedError && handler.id === 'tfjs' && !e.message.includes('--tfjs-format graph')) e.message += " (a TF.js graph model may hold it: --tfjs-format graph, convert(..., { tfjsFormat: 'graph' }))";
     throw e;
   }
 }
