@@ -1,11 +1,12 @@
 // TF.js graph models written by nnport (src/formats/tfjs/write-graph.ts), loaded and run by
 // TensorFlow.js 4.9 itself (graph-oracle.ts: tf.loadGraphModel through its HTTP loader), against
-// PyTorch's own outputs for the torchvision fixtures (resnet18, mobilenet_v2), the transformer
-// fixtures (ViT, ConvNeXt, Swin, MaxViT: scripts/fixtures/transformer_models.py), the 3-D nets and
-// a dynamic-size UNet decoder (scripts/fixtures/tflite_gap_models.py); float16 / uint16 / uint8
-// weights (tensorflowjs_converter's quantizations) within the bounds of the TFLite float16 /
-// dynamic-range tests (uint8 on the random-init MobileNet-v2: see below). Multi-shard output, the op list against the installed converter, the CLI
-// option, read-back by nnport's graph-model reader and typed errors for bad options.
+// PyTorch's own outputs: the torchvision fixtures (resnet18, mobilenet_v2), the transformer fixtures
+// (ViT, ConvNeXt, Swin, MaxViT: scripts/fixtures/transformer_models.py; a TransformerEncoderLayer,
+// MultiheadAttention and r3d_18: keras_transformer_models.py), a C3D block and a dynamic-size UNet
+// decoder (tflite_gap_models.py); float16 / uint16 / uint8 weights (tensorflowjs_converter's
+// quantizations) within the bounds of the TFLite float16 / dynamic-range tests (uint8 on the
+// random-init MobileNet-v2: see below). Multi-shard output, the op list against the installed
+// converter, the CLI option, read-back by nnport's graph-model reader and typed errors for bad options.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,24 @@ describe('transformers -> TF.js graph model vs PyTorch (a layers model.json cann
     expect(e).toBeInstanceOf(UnsupportedError);
     expect((e as Error).message).toMatch(/--tfjs-format graph/);
   }, 120_000);
+});
+
+describe('a text transformer encoder, self-attention and torchvision r3d_18 -> TF.js graph model vs PyTorch', () => {
+  // scripts/fixtures/keras_transformer_models.py: nn.TransformerEncoderLayer (batch_first, its LayerNorms
+  // decomposed at opset 14), nn.MultiheadAttention self-attention, torchvision's r3d_18 (a 3-D ResNet)
+  const NETS = ['encoder', 'mha_batch', 'r3d_18'] as const;
+  const CACHE = join(REPO_ROOT, '.fixtures-cache/keras-transformers');
+  beforeAll(() => void ensureScriptFixtures('keras_transformer_models.py', 'keras-transformers', NETS), 300_000);
+  for (const name of NETS) {
+    it(`${name}: within 1e-4`, async () => {
+      await backend('cpu');
+      const model = await loadModel(new Uint8Array(readFileSync(join(CACHE, name, 'model.onnx'))), { fileName: `${name}.onnx` });
+      const { y } = await tfjsOutput(model, npy(join(CACHE, name, 'input.npy')));
+      const err = relErr(y.toFloat32(), npy(join(CACHE, name, 'output.npy')).toFloat32());
+      console.log(`${name} TF.js graph model vs PyTorch ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-4);
+    }, 300_000);
+  }
 });
 
 describe('3-D nets and dynamic sizes -> TF.js graph model vs PyTorch', () => {
