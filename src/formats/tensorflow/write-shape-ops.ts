@@ -5,6 +5,7 @@ import { UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { indexConst, ints, isFloat, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { resizeByTaps } from './write-resize-taps.js';
 
 /**
  * ONNX Resize over the H, W of NHWC data as ResizeBilinear / ResizeNearestNeighbor: TF's
@@ -12,6 +13,15 @@ import { indexConst, ints, isFloat, s, T, type GraphDefWriter, type Row } from '
  * sampling for linear) and asymmetric; nearest's rounding must agree with TF's too.
  */
 function resize(w: GraphDefWriter, n: Node, out: string): void {
+  try {
+    tfResize(w, n, out);
+  } catch (e) {
+    // what ResizeBilinear / ResizeNearestNeighbor cannot express, resized axis by axis (write-resize-taps.ts)
+    if (!(e instanceof UnsupportedError) || !resizeByTaps(w, n, out)) throw e;
+  }
+}
+
+function tfResize(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const inShape = w.shape(x);
   const outShape = w.shape(n.outputs[0]!);

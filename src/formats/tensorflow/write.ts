@@ -38,6 +38,7 @@ import { matrixRows } from './write-matrix.js';
 import { lossRows } from './write-losses.js';
 import { generatorRows } from './write-generators.js';
 import { dynamicConvRows } from './write-dynamic-conv.js';
+import { gridSampleRows } from './write-grid-sample.js';
 
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
@@ -180,6 +181,7 @@ const ROWS: Record<string, Row> = Object.assign(
   lossRows,
   generatorRows,
   dynamicConvRows,
+  gridSampleRows,
 );
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
