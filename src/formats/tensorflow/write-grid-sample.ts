@@ -4,7 +4,7 @@
 // nearest, clipped or reflected by the padding mode); each interpolation tap is an integer
 // coordinate (bicubic: the padding applied to each tap) with a weight, zeroed where the tap falls
 // outside the input; the taps are read with one GatherV2 from the input flattened to
-// (N·H·W, C) at b·H·W + y·W + x, weighted and summed (AddN). Runs channels-last and lays the
+// (N·H·W, C) at b·H·W + y·W + x, weighted and summed. Runs channels-last and lays the
 // result back out (N, C, Ho, Wo).
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrString, type Node } from '../../ir/graph.js';
@@ -116,7 +116,8 @@ function gridSample(w: GraphDefWriter, n: Node, out: string): void {
       terms.push(op('term', 'Mul', [picked, wt]));
     }
   }
-  const sum = terms.length === 1 ? terms[0]! : w.add(name('sum'), 'AddN', terms, { ...F32, N: { i: terms.length } });
+  // (a chain of AddV2: TF readers without AddN, nnport's among them, read it)
+  const sum = terms.reduce((acc, t) => op('sum', 'AddV2', [acc, t]));
   w.add(out, 'Transpose', [sum, w.int32(`${n.name}/channels_first_perm`, [0, 3, 1, 2])], { ...F32, Tperm: T('int32') });
 }
 

@@ -128,7 +128,7 @@ export function resizeByTaps(w: GraphDefWriter, n: Node, out: string): boolean {
       const coeff = w.const(`${n.name}/axis${axis}_weight${k}`, new Tensor(dtype === 'float64' ? 'float64' : 'float32', bshape, dtype === 'float64' ? c : Float32Array.from(c)));
       return w.add(w.fresh(`${n.name}/axis${axis}_weighted${k}`), 'Mul', [g, dtype === 'float64' || dtype === 'float32' ? coeff : w.add(w.fresh(`${n.name}/axis${axis}_weight${k}_cast`), 'Cast', [coeff], { SrcT: T('float32'), DstT: T(dtype), Truncate: { b: false } })], dt);
     });
-    v = terms.length === 1 ? w.add(name('sum'), 'Identity', [terms[0]!], dt) : w.add(name('sum'), 'AddN', terms, { ...dt, N: { i: terms.length } });
+    v = terms.reduce((acc, t) => w.add(name('sum'), 'AddV2', [acc, t], dt));
   }
   w.add(out, 'Identity', [v], dt);
   return true;

@@ -7,7 +7,7 @@
 // (bilinear, nearest, bicubic; zeros, border, reflection; write-grid-sample.ts). Every written .pb is run by the
 // independent NumPy interpreter of the GraphDef (scripts/fixtures/tf_numpy_run.py, decoding the
 // protobuf by hand, TensorFlow's documented semantics) and must give PyTorch's output within 1e-4
-// of its scale. OpenCV's importer has no GatherV2 / run-time filters, so it is not an oracle here.
+// of its scale; nnport's TF reader reads each .pb back and its runtime must too. OpenCV's importer has no GatherV2 / run-time filters, so it is not an oracle here.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModelFiles } from '../../../src/index.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
+import { readGraphDefModel } from '../../../src/formats/tensorflow/read.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { npyTensor } from './helpers.js';
@@ -26,7 +29,8 @@ const MODELS = join(REPO_ROOT, '.fixtures-cache/tf-writer-gaps');
 
 const sha = (...parts: (string | Uint8Array)[]): string => parts.reduce((h, p) => h.update(p).update('\0'), createHash('sha256')).digest('hex');
 
-beforeAll(() => {
+beforeAll(async () => {
+  await initKernels();
   const stamp = sha(readFileSync(MAKE));
   const file = join(MODELS, 'stamp');
   if (existsSync(file) && readFileSync(file, 'utf8') === stamp) return;
@@ -60,9 +64,9 @@ const same = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.le
 
 // per fixture: TF ops its .pb must hold
 const CASES: Record<string, string[]> = {
-  bicubic: ['GatherV2', 'AddN'],
-  bicubic_aligned: ['GatherV2', 'AddN'],
-  trilinear: ['GatherV2', 'AddN', 'Conv3D'],
+  bicubic: ['GatherV2', 'AddV2'],
+  bicubic_aligned: ['GatherV2', 'AddV2'],
+  trilinear: ['GatherV2', 'AddV2', 'Conv3D'],
   nearest3d: ['GatherV2'],
   xcorr: ['DepthwiseConv2dNative', 'Transpose'],
   predicted_filter: ['Conv2D', 'Transpose', 'BiasAdd'],
@@ -71,10 +75,10 @@ const CASES: Record<string, string[]> = {
   // (conv1d-as-2d lifts it to 2-D before the row)
   predicted_1d: ['Conv2D', 'Transpose'],
   conv3d_grouped_dilated: ['Split', 'Conv3D', 'ConcatV2'],
-  grid_bilinear_zeros: ['GatherV2', 'AddN'],
+  grid_bilinear_zeros: ['GatherV2', 'AddV2'],
   grid_nearest_border: ['GatherV2', 'Round'],
-  grid_bicubic_reflection: ['GatherV2', 'AddN', 'FloorMod'],
-  grid_bilinear_reflection_aligned: ['GatherV2', 'AddN', 'FloorMod'],
+  grid_bicubic_reflection: ['GatherV2', 'AddV2', 'FloorMod'],
+  grid_bilinear_reflection_aligned: ['GatherV2', 'AddV2', 'FloorMod'],
 };
 
 describe('GraphDef writer gap forms', () => {
@@ -97,6 +101,12 @@ describe('GraphDef writer gap forms', () => {
       const y = same(got.shape, want.shape) ? got : permute(got, toFirst(want.rank));
       expect(y.shape).toEqual(want.shape);
       expect(relativeError(y, want)).toBeLessThan(1e-4);
+      // nnport's own TF reader reads the .pb back, and its runtime gives PyTorch's output too
+      const back = await readGraphDefModel(bytes, { fileName: 'model.pb', outputs: ['y'] });
+      if (back.kind !== 'graph') throw new Error(`read back as ${back.kind}`);
+      const ran = (await runGraph(back.graph, new Map([[ph.name!, feed]]))).outputs.get('y')!;
+      const yb = same(ran.shape, want.shape) ? ran : permute(ran, toFirst(want.rank));
+      expect(relativeError(yb, want)).toBeLessThan(1e-4);
     });
   }
 });
