@@ -39,6 +39,7 @@ import { lossRows } from './write-losses.js';
 import { generatorRows } from './write-generators.js';
 import { dynamicConvRows } from './write-dynamic-conv.js';
 import { gridSampleRows } from './write-grid-sample.js';
+import { spectralRows } from './write-spectral.js';
 
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
@@ -182,6 +183,7 @@ const ROWS: Record<string, Row> = Object.assign(
   generatorRows,
   dynamicConvRows,
   gridSampleRows,
+  spectralRows,
 );
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */

@@ -4,7 +4,8 @@
 // taps, write-resize-taps.ts), convs whose weights are computed when the model runs (SiamRPN's
 // depthwise cross-correlation, predicted filters: grouped, strided and dilated, ConvTranspose,
 // 1-D; write-dynamic-conv.ts), grouped / dilated 3-D convs and GridSample by a predicted grid
-// (bilinear, nearest, bicubic; zeros, border, reflection; write-grid-sample.ts). Every written .pb is run by the
+// (bilinear, nearest, bicubic; zeros, border, reflection; write-grid-sample.ts), STFT with a
+// constant step / window / length (frames by GatherV2, DFT by constant cos / sin matrices; write-spectral.ts). Every written .pb is run by the
 // independent NumPy interpreter of the GraphDef (scripts/fixtures/tf_numpy_run.py, decoding the
 // protobuf by hand, TensorFlow's documented semantics) and must give PyTorch's output within 1e-4
 // of its scale; nnport's TF reader reads each .pb back and its runtime must too. OpenCV's importer has no GatherV2 / run-time filters, so it is not an oracle here.
@@ -79,6 +80,8 @@ const CASES: Record<string, string[]> = {
   grid_nearest_border: ['GatherV2', 'Round'],
   grid_bicubic_reflection: ['GatherV2', 'AddV2', 'FloorMod'],
   grid_bilinear_reflection_aligned: ['GatherV2', 'AddV2', 'FloorMod'],
+  // (the golden: NumPy's rfft of each Hann-windowed frame)
+  stft: ['GatherV2', 'BatchMatMulV2', 'ConcatV2'],
 };
 
 describe('GraphDef writer gap forms', () => {
