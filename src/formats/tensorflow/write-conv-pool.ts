@@ -67,6 +67,10 @@ function nhwcConv(w: GraphDefWriter, n: Node, out: string): void {
     weight = permuteTensor(weight, [1, 2, 3, 0]);
     ws = weight.shape;
     filter = w.const(`${n.name}/filter_hwio`, weight);
+  } else if (layout === 'OHWI' && ws.every((d) => typeof d === 'number')) {
+    // a computed (out, kh, kw, in) filter, a TFLite CONV_2D's weights fed as an input: transposed in the graph
+    filter = w.add(w.fresh(`${n.name}/filter_hwio`), 'Transpose', [filter, w.int32(`${n.name}/filter_perm`, [1, 2, 3, 0])], { T: T(w.dtype(wt)), Tperm: T('int32') });
+    ws = [ws[1]!, ws[2]!, ws[3]!, ws[0]!];
   } else if (layout !== 'HWIO') throw new UnsupportedError(`conv weights in ${layout} that are not constant in a GraphDef`, where);
   const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
   let strides = attrInts(n, 'strides', [1, 1]);
@@ -383,9 +387,18 @@ function nhwcPool3d(w: GraphDefWriter, n: Node, out: string): void {
 function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  if (attrString(n, 'kernel_layout', 'HWOI') !== 'HWOI') throw new UnsupportedError('ConvTranspose weights not in HWOI', where);
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  if (layout !== 'HWOI' && layout !== 'OHWI') throw new UnsupportedError(`ConvTranspose weights in ${layout} in a GraphDef`, where);
   if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a GraphDef', where);
-  const ws = w.shape(wt);
+  let ws = w.shape(wt);
+  let filter = w.ref(wt);
+  if (layout === 'OHWI') {
+    // TFLite's TRANSPOSE_CONV (out, kh, kw, in) as TF's (kh, kw, out, in): a constant re-laid, a computed one transposed in the graph
+    if (!ws || ws.length !== 4) throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
+    const weight = w.g.initializers.get(wt);
+    filter = weight ? w.const(`${n.name}/filter_hwoi`, permuteTensor(weight, [1, 2, 0, 3])) : w.add(w.fresh(`${n.name}/filter_hwoi`), 'Transpose', [filter, w.int32(`${n.name}/filter_perm`, [1, 2, 0, 3])], { T: T(w.dtype(wt)), Tperm: T('int32') });
+    ws = [ws[1]!, ws[2]!, ws[0]!, ws[3]!];
+  }
   const xs = w.shape(x);
   const ys = w.shape(n.outputs[0]!);
   if (!ws || ws.length !== 4 || !xs || xs.length !== 4 || !ys || ys.slice(1).some((d) => typeof d !== 'number') || typeof xs[1] !== 'number' || typeof xs[2] !== 'number') {
@@ -404,7 +417,7 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const dt = T(w.dtype(x));
   const cropped = pads.some((p) => p !== 0);
   const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
-  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), w.ref(wt), w.ref(x)], {
+  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), filter, w.ref(x)], {
     T: dt,
     strides: ints([1, ...strides, 1]),
     dilations: ints([1, ...dilations, 1]),
