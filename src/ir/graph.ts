@@ -98,6 +98,9 @@ function attrOf(node: Node, name: string, type: Attr['type']): Attr | undefined 
   return a;
 }
 
+/** `n` is the default-domain (ONNX) op `op`. */
+export const isOnnxOp = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (!n.domain || n.domain === 'ai.onnx');
+
 export function attrInt(node: Node, name: string, fallback: number): number;
 export function attrInt(node: Node, name: string): number | undefined;
 export function attrInt(node: Node, name: string, fallback?: number): number | undefined {

@@ -7,8 +7,7 @@
 //   HARD_SWISH   x·HardSigmoid(x) with alpha 1/6, beta 1/2    nn.Hardswish at opset < 14
 // The products may associate either way ((x·p)·0.5, (x·0.5)·p, x·(p·0.5)), with constants on
 // either side. A pattern is fused only when its inner values feed nothing else.
-import type { Graph, Node } from '../ir/graph.js';
-import { attrFloat } from '../ir/graph.js';
+import { attrFloat, isOnnxOp, type Graph, type Node } from '../ir/graph.js';
 
 interface View {
   g: Graph;
@@ -17,7 +16,7 @@ interface View {
   outputs: Set<string>;
 }
 
-const plain = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (!n.domain || n.domain === 'ai.onnx');
+const plain = isOnnxOp;
 
 /** The value of a one-element float constant, or undefined. */
 function scalarOf(v: View, name: string | undefined): number | undefined {

@@ -11,7 +11,7 @@
 // epsilon outside the root (d / (sqrt(var) + eps) is another function), RMSNorm (no centering).
 // The graph's opset is left as it is: nnport's IR has the op at every opset (and ONNX Runtime
 // registers LayerNormalization from opset 1, so a fused .onnx below 17 still runs there).
-import { attrInt, attrInts, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, attrInts, type Graph, type Node, isOnnxOp } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -22,7 +22,7 @@ export interface FuseLayerNormResult {
   fused: string[];
 }
 
-const plain = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
+const plain = isOnnxOp;
 
 export function fuseLayerNorm(graph: Graph): FuseLayerNormResult {
   const means = graph.nodes.filter((n) => plain(n, 'ReduceMean'));

@@ -10,7 +10,7 @@
 // and per-head softmax(q kᵀ / sqrt(hd)) v, [N, T, D]) and a MatMul (+ Add) out-projection: the
 // Keras writer's MultiHeadAttention layer, and a graph onnxruntime runs to prove the rewrite.
 // Anything else (cross-attention, masks, a sequence-first input of the graph) is left as it is.
-import { attrFloat, attrInt, attrInts, type Graph, type Node } from '../ir/graph.js';
+import { attrFloat, attrInt, attrInts, type Graph, type Node, isOnnxOp } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -22,7 +22,7 @@ export interface FuseTorchAttentionResult {
   fused: string[];
 }
 
-const plain = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
+const plain = isOnnxOp;
 
 export function fuseTorchAttention(graph: Graph): FuseTorchAttentionResult {
   const softmaxes = graph.nodes.filter((n) => plain(n, 'Softmax'));

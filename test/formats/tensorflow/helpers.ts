@@ -2,7 +2,8 @@
 // tf_goldens.py, generated into .fixtures-cache/tf the first time) and a tiny .npy parser
 // that does not use nnport's own.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../../src/ir/dtypes.js';
 import { readNpy } from '../../../src/formats/numpy/npy-read.js';
@@ -11,6 +12,23 @@ import { REPO_ROOT } from '../../support/corpus.js';
 
 export const TF_CACHE = join(REPO_ROOT, '.fixtures-cache/tf');
 const PY = '/usr/bin/python3';
+
+/**
+ * .fixtures-cache/<cache>, made by `scripts/fixtures/<script> --out` (Debian's python) and made again
+ * whenever the script changes (its SHA-256 in the folder's `stamp`); the folder.
+ */
+export function stampedFixtures(script: string, cache: string): string {
+  const make = join(REPO_ROOT, 'scripts/fixtures', script);
+  const dir = join(REPO_ROOT, '.fixtures-cache', cache);
+  const stamp = createHash('sha256').update(readFileSync(make)).update('\0').digest('hex');
+  const file = join(dir, 'stamp');
+  if (existsSync(file) && readFileSync(file, 'utf8') === stamp) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execFileSync(PY, [make, '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(file, stamp);
+  return dir;
+}
 
 /** The oracle outputs; generated with Debian's python (numpy, OpenCV) when missing. */
 export function tfGoldens(): string {

@@ -9,9 +9,6 @@
 // independent NumPy interpreter of the GraphDef (scripts/fixtures/tf_numpy_run.py, decoding the
 // protobuf by hand, TensorFlow's documented semantics) and must give PyTorch's output within 1e-4
 // of its scale; nnport's TF reader reads each .pb back and its runtime must too. OpenCV's importer has no GatherV2 / run-time filters, so it is not an oracle here.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModelFiles } from '../../../src/index.js';
@@ -21,24 +18,14 @@ import { runGraph } from '../../../src/runtime/executor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { npyTensor } from './helpers.js';
+import { npyTensor, stampedFixtures } from './helpers.js';
 import { pythonRun, relativeError } from './python-runs.js';
 
-const PY = '/usr/bin/python3';
-const MAKE = join(REPO_ROOT, 'scripts/fixtures/tf_writer_gaps.py');
 const MODELS = join(REPO_ROOT, '.fixtures-cache/tf-writer-gaps');
-
-const sha = (...parts: (string | Uint8Array)[]): string => parts.reduce((h, p) => h.update(p).update('\0'), createHash('sha256')).digest('hex');
 
 beforeAll(async () => {
   await initKernels();
-  const stamp = sha(readFileSync(MAKE));
-  const file = join(MODELS, 'stamp');
-  if (existsSync(file) && readFileSync(file, 'utf8') === stamp) return;
-  rmSync(MODELS, { recursive: true, force: true });
-  mkdirSync(MODELS, { recursive: true });
-  execFileSync(PY, [MAKE, '--out', MODELS], { stdio: ['ignore', 'ignore', 'pipe'] });
-  writeFileSync(file, stamp);
+  stampedFixtures('tf_writer_gaps.py', 'tf-writer-gaps');
 }, 120_000);
 
 /** A float32 tensor with its axes permuted (out axis i = in axis perm[i]). */

@@ -6,32 +6,20 @@
 // (scripts/fixtures/tf_numpy_run.py, decoding the protobuf by hand) and, where OpenCV's
 // importer has the ops, by OpenCV dnn too; both must give PyTorch's output within 1e-4 of its
 // scale. Python outputs are cached under .fixtures-cache/ with a stamp of script + .pb + input.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModelFiles } from '../../../src/index.js';
 import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { npyTensor } from './helpers.js';
+import { npyTensor, stampedFixtures } from './helpers.js';
 import { permute4, pythonRun, relativeError } from './python-runs.js';
 
-const PY = '/usr/bin/python3';
-const MAKE = join(REPO_ROOT, 'scripts/fixtures/tf_writer_ops.py');
 const MODELS = join(REPO_ROOT, '.fixtures-cache/tf-writer-ops');
-
-const sha = (...parts: (string | Uint8Array)[]): string => parts.reduce((h, p) => h.update(p).update('\0'), createHash('sha256')).digest('hex');
 
 beforeAll(() => {
   // the PyTorch exports, remade when the script changes
-  const stamp = sha(readFileSync(MAKE));
-  const file = join(MODELS, 'stamp');
-  if (existsSync(file) && readFileSync(file, 'utf8') === stamp) return;
-  rmSync(MODELS, { recursive: true, force: true });
-  mkdirSync(MODELS, { recursive: true });
-  execFileSync(PY, [MAKE, '--out', MODELS], { stdio: ['ignore', 'ignore', 'pipe'] });
-  writeFileSync(file, stamp);
+  stampedFixtures('tf_writer_ops.py', 'tf-writer-ops');
 }, 120_000);
 
 // per fixture: TF ops its .pb must hold, and whether OpenCV's importer can run it (and why not)
