@@ -51,6 +51,7 @@ import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
+import { requantizeCopies } from './write-requantize.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -455,6 +456,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   refuseKernelTypes(tensors, ops, file);
   fuseActivations(ops, new Set(outputNames));
+  requantizeCopies(tensors, ops);
   widenInt16x8Biases(tensors, ops);
   const weightOnly = options.weightOnly ?? false;
   dequantizeWeightOnly(tensors, ops, typeof weightOnly === 'function' ? weightOnly : () => weightOnly);

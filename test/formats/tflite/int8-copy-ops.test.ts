@@ -25,6 +25,8 @@ import { SqueezeOptions } from '../../../src/formats/generated/tflite/squeeze-op
 import { StridedSliceOptions } from '../../../src/formats/generated/tflite/strided-slice-options.js';
 import { UnpackOptions } from '../../../src/formats/generated/tflite/unpack-options.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
+import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
@@ -128,6 +130,85 @@ describe('TFLite int8 data-movement ops with different input / output quantizati
       // the reference runtime's float mean may round a tie the other way (TFLite rounds the integer sum)
       if (c.code === Op.AVERAGE_POOL_2D) expect(Math.max(...reference[0]!.map((v, i) => Math.abs(v - interp[0]![i]!)))).toBeLessThanOrEqual(1);
       else expect(same(reference, interp)).toBe(true);
+    });
+  }
+});
+
+// The writer's side: a QDQ graph (DequantizeLinear -> op -> QuantizeLinear on other parameters)
+// requantizes, so a byte-copying op must not carry the two sets of parameters itself. Expected
+// values from plain loops of ONNX's QuantizeLinear / DequantizeLinear (inputs chosen off rounding
+// ties, where TFLite's half-away and ONNX's half-even rounding part).
+describe('TFLite writer: QDQ data movement on two sets of parameters', () => {
+  const S1 = 0.05;
+  const Z1 = 3;
+  const S3 = 0.04;
+  const Z3 = 1;
+  const S2 = 0.07;
+  const Z2 = -5;
+  const x = Float32Array.from({ length: 16 }, (_, i) => (i - 8) * 0.37 + 0.011);
+  const f32 = Math.fround;
+  const q = (v: number, s: number, z: number) => {
+    const r = v / f32(s);
+    const fl = Math.floor(r);
+    const even = r - fl === 0.5 ? (fl % 2 === 0 ? fl : fl + 1) : Math.round(r);
+    return Math.min(127, Math.max(-128, even + z));
+  };
+  const fake = (v: number, s: number, z: number) => f32((q(v, s, z) - z) * f32(s));
+  const init = (): Map<string, Tensor> =>
+    new Map<string, Tensor>([
+      ['s1', Tensor.float32([], [S1])],
+      ['z1', new Tensor('int8', [], Int8Array.of(Z1))],
+      ['s2', Tensor.float32([], [S2])],
+      ['z2', new Tensor('int8', [], Int8Array.of(Z2))],
+      ['s3', Tensor.float32([], [S3])],
+      ['z3', new Tensor('int8', [], Int8Array.of(Z3))],
+    ]);
+  const node = (opType: string, inputs: string[], outputs: string[], attrs: Graph['nodes'][number]['attrs'] = {}) => ({ name: outputs[0]!, opType, domain: '', inputs, outputs, attrs });
+  const qdq = (from: string, s: string, z: string, to: string) => [node('QuantizeLinear', [from, s, z], [`${to}_q`]), node('DequantizeLinear', [`${to}_q`, s, z], [to])];
+
+  const CORES: { name: string; shape: number[]; nodes: Graph['nodes']; extra?: [string, Tensor][]; want: () => number[] }[] = [
+    { name: 'Reshape', shape: [4, 4], extra: [['shape', Tensor.int64([2], [4, 4])]], nodes: [node('Reshape', ['a', 'shape'], ['core'])], want: () => Array.from(x, (v) => fake(fake(v, S1, Z1), S2, Z2)) },
+    {
+      name: 'Transpose',
+      shape: [8, 2],
+      nodes: [node('Transpose', ['a'], ['core'], { perm: { type: 'ints', value: [1, 0] } })],
+      want: () => Array.from({ length: 16 }, (_, k) => fake(fake(x[(k % 2) * 8 + Math.floor(k / 2)]!, S1, Z1), S2, Z2)),
+    },
+    { name: 'Unsqueeze', shape: [1, 2, 8], extra: [['axes', Tensor.int64([1], [0])]], nodes: [node('Unsqueeze', ['a', 'axes'], ['core'])], want: () => Array.from(x, (v) => fake(fake(v, S1, Z1), S2, Z2)) },
+    {
+      name: 'Concat',
+      shape: [4, 8],
+      nodes: [...qdq('x', 's3', 'z3', 'b'), node('Concat', ['a', 'b'], ['core'], { axis: { type: 'int', value: 0 } })],
+      want: () => [...Array.from(x, (v) => fake(fake(v, S1, Z1), S2, Z2)), ...Array.from(x, (v) => fake(fake(v, S3, Z3), S2, Z2))],
+    },
+  ];
+  for (const c of CORES) {
+    it(`${c.name}: a QUANTIZE after the copy, the interpreter within one step of ONNX's requantized values`, { timeout: 60_000 }, async () => {
+      const initializers = init();
+      for (const [k, v] of c.extra ?? []) initializers.set(k, v);
+      const g = {
+        name: c.name,
+        inputs: [{ name: 'x', dtype: 'float32', shape: [2, 8] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: c.shape }],
+        initializers,
+        nodes: [...qdq('x', 's1', 'z1', 'a'), ...c.nodes, ...qdq('core', 's2', 'z2', 'y')],
+        opsets: { '': 13 },
+      } as unknown as Graph;
+      const bytes = await writeTflite(g, { fileName: `${c.name}.tflite` });
+      const got = Array.from((await oracle.run(bytes, [x]))[0]!.data as Float32Array);
+      // TFLite's int8 -> int8 QUANTIZE (a fixed-point multiplier, rounded twice) may land one step
+      // from ONNX's float requantization; a copy on the wrong parameters is off by far more
+      const want = c.want();
+      const steps = got.map((v, i) => Math.round(Math.abs(v - want[i]!) / S2));
+      console.log(`${c.name}: ${steps.filter((d) => d === 0).length} of ${got.length} values exactly ONNX's, the rest ${Math.max(...steps)} step off`);
+      expect(Math.max(...steps)).toBeLessThanOrEqual(1);
+      expect(steps.filter((d) => d === 0).length).toBeGreaterThanOrEqual(0.75 * got.length);
+      // nnport reads the file back: its integer runtime's int8 -> int8 QUANTIZE is the reference
+      // kernel's (31-bit multiplier); the interpreter's rounds some values one step apart (as
+      // XNNPACK's 8-bit-multiplier convert would)
+      const back = await readTflite(bytes, { fileName: `${c.name}.tflite` });
+      const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: Tensor.float32([2, 8], x) })).outputs.values()][0]!.toNumbers();
+      expect(Math.max(...mine.map((v, i) => Math.round(Math.abs(v - got[i]!) / S2)))).toBeLessThanOrEqual(1);
     });
   }
 });
