@@ -10,6 +10,7 @@ import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { foldConstants } from '../passes/fold-constants.js';
 import { fuseBias } from '../passes/fuse-bias.js';
+import { fuseTorchAttention } from '../passes/fuse-torch-attention.js';
 import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
 import { createNodeEvaluator } from '../runtime/evaluate.js';
 import { timeMajorInputs } from '../formats/keras/recurrent-write.js';
@@ -38,7 +39,11 @@ function refuseBatchReshapes(g: Graph): void {
   }
 }
 
-export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
+export async function prepareForKeras(source: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
+  // PyTorch's nn.MultiheadAttention folds its heads into the batch: one Attention op (a Keras
+  // MultiHeadAttention layer) where the pattern is exactly torch's, before that batch check
+  const attention = fuseTorchAttention(source);
+  const graph = attention.graph;
   refuseBatchReshapes(graph);
   const evaluate = await createNodeEvaluator();
   // the layout pass sees a free batch dim (else it may fold the batch into a flatten), ...
@@ -83,5 +88,6 @@ export async function prepareForKeras(graph: Graph, options: KerasPrepareOptions
     g = r.graph;
     notes = [...notes, ...r.notes];
   }
+  if (attention.fused.length) notes = [...notes, `${attention.fused.length} PyTorch MultiheadAttention written as Keras MultiHeadAttention (${attention.fused.join(', ')})`];
   return { graph: g, transposes, notes };
 }

@@ -5,6 +5,8 @@ import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import type { ConstantEvaluator } from '../../passes/fold-constants.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { hardSigmoidAt } from '../../passes/recurrent-hard-sigmoid.js';
+import { fuseActivationPatterns } from '../../passes/fuse-activations.js';
+import { fuseLayerNorm } from '../../passes/fuse-layer-norm.js';
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { isFloatDType } from '../../ir/dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from '../../ir/errors.js';
@@ -14,6 +16,7 @@ import type { JsonObject } from './config.js';
 import type { KShape } from './layers.js';
 import { foldedTime, refuseFolded, reshapeAcrossTime, reshapeAcrossTimeAtRunTime, skipRunTimeShapes, timeDistributedOut } from './time-distributed-write.js';
 import { normalizationRow } from './normalization-write.js';
+import { attentionRow } from './attention-write.js';
 import { emitConvLstm, findConvLstms, refuseConvLstmStep } from './conv-recurrent-write.js';
 import { emitMasked, findMasked, finishMasks } from './masking-write.js';
 import { findInitialStates, RECURRENT_OPS, recurrentReader, recurrentRow, TIME_MAJOR_PASS, timeMajorInputs, timeStepGather, type RecurrentValue } from './recurrent-write.js';
@@ -31,6 +34,8 @@ export interface KerasLayerOut {
   initialStates?: number;
   /** the shape of its state outputs where they are not [batch, units] (ConvLSTM's [batch, ...spatial, filters]) */
   stateShape?: KShape;
+  /** tensors the call takes by keyword (MultiHeadAttention's value), after `inputs` */
+  kwargs?: Record<string, [string, number, number]>;
 }
 
 export interface KerasModelOut {
@@ -931,6 +936,24 @@ function preluRow(w: Writer, n: Node): KTensor[] {
   return [w.add('PReLU', baseName(w, n), { shared_axes: shared }, [x], x.shape, [{ role: 'alpha', tensor: slope.reshape(alphaShape) }])];
 }
 
+/**
+ * GELU: exact (erf) as Keras' 'gelu' activation (tf.keras 2 and Keras 3 alike: approximate=False;
+ * an activation is serialised by name only, so approximate=True cannot be said in a config). The
+ * tanh form as its arithmetic: x · (0.5 + 0.5 · tanh(√(2/π) · (x + 0.044715 · x·x·x))).
+ */
+function geluRow(w: Writer, n: Node): KTensor[] {
+  const approximate = attrString(n, 'approximate', 'none');
+  if (approximate === 'none') return [activationLayer(w, n, 'gelu')];
+  if (approximate !== 'tanh') unsupported(n, `with approximate '${approximate}'`);
+  const x = w.input(n, 0);
+  const base = n.name || n.outputs[0]!;
+  const square = w.add('Multiply', `${base}_square`, {}, distinct(w, n, [x, x]), x.shape);
+  const cube = w.add('Multiply', `${base}_cube`, {}, [x, square], x.shape);
+  const inner = w.add('Add', `${base}_inner`, {}, [x, w.add('Rescaling', `${base}_cube_scaled`, { scale: 0.044715, offset: 0 }, [cube], x.shape)], x.shape);
+  const t = w.add('Activation', `${base}_tanh`, { activation: 'tanh' }, [w.add('Rescaling', `${base}_inner_scaled`, { scale: Math.sqrt(2 / Math.PI), offset: 0 }, [inner], x.shape)], x.shape);
+  return [w.add('Multiply', base, {}, [x, w.add('Rescaling', `${base}_half`, { scale: 0.5, offset: 0.5 }, [t], x.shape)], x.shape)];
+}
+
 function act(name: string): Row {
   return (w, n) => {
     const y = activationLayer(w, n, name);
@@ -1175,9 +1198,11 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
     const gate = hardSigmoidLayers(w, x, `${base}_gate`, 1 / 6, 0.5);
     return [w.add('Multiply', base, {}, [x, gate], x.shape)];
   },
+  Gelu: geluRow,
   Softmax: softmaxRow('softmax'),
   LogSoftmax: softmaxRow('log_softmax'),
   PRelu: preluRow,
+  'com.microsoft.Attention': attentionRow,
   LSTM: recurrentRow,
   GRU: recurrentRow,
   RNN: recurrentRow,
@@ -1194,7 +1219,8 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
   const unclipped = unrollCellClipped(input, 'a Keras model');
   // a recurrent HardSigmoid at another (alpha, beta) than the target's hard_sigmoid (old Keras' gates
   // in Keras 3, whose hard_sigmoid is x/6 + 0.5): the weights feeding it scaled (recurrent-hard-sigmoid.ts)
-  const graph = hardSigmoidAt(unclipped, options.keras3 ? 1 / 6 : 0.2, 0.5);
+  // LayerNorm and GELU spelled out by an exporter (opset < 17 / < 20): Keras' LayerNormalization layer and 'gelu' activation
+  const graph = fuseActivationPatterns(fuseLayerNorm(constantsAsInitializers(hardSigmoidAt(unclipped, options.keras3 ? 1 / 6 : 0.2, 0.5))).graph);
   if (unclipped === input) return buildKeras(graph, options);
   try {
     return buildKeras(graph, options);
@@ -1204,6 +1230,16 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
     const clipped = input.nodes.filter((n) => !n.domain && n.opType === 'LSTM' && n.attrs.cell_clip).map((n) => `'${n.name || n.outputs[0]}'`);
     throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: its unrolled steps need ${e.message.replace(/^unsupported: /, '')}`);
   }
+}
+
+/** Constant nodes as initializers (what the fusion passes read constants from; the Writer takes either). */
+function constantsAsInitializers(g: Graph): Graph {
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const isValue = (n: Node) => n.opType === 'Constant' && !n.domain && n.outputs.length === 1 && !outputs.has(n.outputs[0]!);
+  if (!g.nodes.some(isValue)) return g;
+  const initializers = new Map(g.initializers);
+  for (const n of g.nodes) if (isValue(n)) initializers.set(n.outputs[0]!, constantValue(n));
+  return { ...g, nodes: g.nodes.filter((n) => !isValue(n)), initializers };
 }
 
 const KERAS_INPUT_DTYPES = new Set(['int32', 'int64', 'bool']);
@@ -1298,7 +1334,8 @@ function buildKeras(graph: Graph, options: FromGraphOptions): KerasModelOut {
     const l = stack.pop()!;
     if (live.has(l)) continue;
     live.add(l);
-    for (const r of byName.get(l)?.inputs ?? []) stack.push(r[0]);
+    const layer = byName.get(l);
+    for (const r of [...(layer?.inputs ?? []), ...Object.values(layer?.kwargs ?? {})]) stack.push(r[0]);
   }
   const layers = w.layers.filter((l) => live.has(l.name));
   finishMasks(w, masked, layers);

@@ -56,6 +56,11 @@ export function keras3VarGroups(className: string, name: string, config: JsonObj
     }
     return groups;
   }
+  if (className === 'MultiHeadAttention') {
+    // its EinsumDense sublayers' kernel and bias (attention-write.ts orders the weights so)
+    const sub = { query: 'query_dense', key: 'key_dense', value: 'value_dense', attention_output: 'output_dense' } as Record<string, string>;
+    return [own, ...Object.entries(sub).map(([role, path]) => ({ path: `${path}/vars`, name: path, tensors: weights.filter((w) => w.role.startsWith(`${role}/`)).map((w) => w.tensor) }))];
+  }
   return [{ ...own, tensors: weights.map((w) => w.tensor) }];
 }
 

@@ -40,7 +40,8 @@ export function keras2ModelConfig(m: KerasModelOut): JsonObject {
         class_name: l.className,
         config: l.config,
         name: l.name,
-        inbound_nodes: l.inputs.length ? [l.inputs.map((r) => [r[0], r[1], r[2], {}])] : [],
+        // tensors taken by keyword ride on the first input: [query, 0, 0, {value: [v, 0, 0]}]
+        inbound_nodes: l.inputs.length ? [l.inputs.map((r, i) => [r[0], r[1], r[2], i === 0 && l.kwargs ? { ...l.kwargs } : {}])] : [],
       })),
       input_layers: m.inputs,
       output_layers: m.outputs,
@@ -156,10 +157,14 @@ export function keras3ModelConfig(m: KerasModelOut): JsonObject {
         const tensors = inputs.map((r) => keras3Tensor(byName, r));
         const args: Json = inputs.length ? (merge.has(l.className) ? [tensors] : tensors) : [];
         const kwargs: JsonObject = states.length ? { initial_state: states.map((r) => keras3Tensor(byName, r)) } : {};
+        for (const [k, r] of Object.entries(l.kwargs ?? {})) kwargs[k] = keras3Tensor(byName, r);
         const entry: JsonObject = { module: KERAS3_MODULE[l.className] ?? 'keras.layers', class_name: l.className, config, registered_name: null, name: l.name, inbound_nodes: l.inputs.length ? [{ args, kwargs }] : [] };
         if (states.length) {
           // Layer.get_build_config: one shape per tensor argument of build(sequences_shape, initial_state_shape)
           entry.build_config = { shapes_dict: { sequences_shape: refShape(byName, inputs[0]!), initial_state_shape: states.map((r) => refShape(byName, r)) } };
+        } else if (l.kwargs?.value) {
+          // MultiHeadAttention.build(query_shape, value_shape, key_shape=None)
+          entry.build_config = { shapes_dict: { query_shape: refShape(byName, inputs[0]!), value_shape: refShape(byName, l.kwargs.value) } };
         } else if (inputs.length) {
           const shapes = inputs.map((r) => refShape(byName, r));
           entry.build_config = { input_shape: shapes.length === 1 ? shapes[0]! : shapes };

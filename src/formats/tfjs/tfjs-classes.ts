@@ -21,6 +21,9 @@ const TFJS_CLASSES = new Set([
 
 const TFJS_ACTIVATIONS = new Set(['elu', 'hard_sigmoid', 'linear', 'log_softmax', 'mish', 'relu', 'relu6', 'selu', 'sigmoid', 'softmax', 'softplus', 'softsign', 'swish', 'tanh']);
 
+/** Activations a TF.js graph model computes with its ops (gelu: Erf), which the layers API lacks. */
+const GRAPH_MODEL_OPS = new Set(['gelu']);
+
 type Json = unknown;
 
 /**
@@ -39,7 +42,7 @@ export function refuseUnknownToTfjs(modelConfig: Json): void {
     }
     for (const [k, x] of Object.entries(o)) {
       if (k === 'activation' || k === 'recurrent_activation') {
-        if (typeof x === 'string' && !TFJS_ACTIVATIONS.has(x)) throw new UnsupportedError(`the '${x}' activation in a TF.js layers model: TF.js 4.9 has no such activation (write a Keras .h5 or .keras instead)`, `layer '${here}'`);
+        if (typeof x === 'string' && !TFJS_ACTIVATIONS.has(x)) throw new UnsupportedError(`the '${x}' activation in a TF.js layers model: TF.js 4.9 has no such activation (write a Keras .h5 or .keras instead${GRAPH_MODEL_OPS.has(x) ? ', or a TF.js graph model: --tfjs-format graph' : ''})`, `layer '${here}'`);
       } else visit(x, here);
     }
   };

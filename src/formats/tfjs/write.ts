@@ -4,7 +4,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from '../keras/config.js';
-import type { KerasModelOut } from '../keras/from-graph.js';
+import type { KerasLayerOut, KerasModelOut } from '../keras/from-graph.js';
 import { keras2ModelConfig, kerasLayersOf, namedWeights } from '../keras/write.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
 import { refuseUnknownToTfjs } from './tfjs-classes.js';
@@ -14,7 +14,7 @@ export const DEFAULT_SHARD_SIZE = 4 * 1024 * 1024;
 const TFJS_DTYPES: Record<string, string> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 
 export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions = {}): Promise<Uint8Array> {
-  const m = await kerasLayersOf(model, 'writing a TF.js layers model');
+  const m = globalPooling3dAsPooling(await kerasLayersOf(model, 'writing a TF.js layers model'));
   refuseResetAfterGru(m);
   refuseTfjsGaps(m);
   const modelConfig = keras2ModelConfig(m);
@@ -44,6 +44,38 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
     ...(weights.length ? { weightsManifest: [{ paths, weights: specs }] } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(json));
+}
+
+/**
+ * TF.js 4.9 has no GlobalAveragePooling3D / GlobalMaxPooling3D: an AveragePooling3D / MaxPooling3D
+ * over the whole (D, H, W) volume, then a Reshape of its (1, 1, 1, C) to (C) under the layer's name.
+ * The same sum (or maximum) over the same elements.
+ */
+function globalPooling3dAsPooling(m: KerasModelOut): KerasModelOut {
+  const global: Record<string, string> = { GlobalAveragePooling3D: 'AveragePooling3D', GlobalMaxPooling3D: 'MaxPooling3D' };
+  if (!m.layers.some((l) => global[l.className])) return m;
+  const byName = new Map(m.layers.map((l) => [l.name, l]));
+  const names = new Set(m.layers.map((l) => l.name));
+  const layers = m.layers.flatMap((l): KerasLayerOut[] => {
+    const cls = global[l.className];
+    if (!cls) return [l];
+    const ref = l.inputs[0]!;
+    const from = byName.get(ref[0]);
+    const volume = ref[2] === 0 ? from?.shape.slice(1, 4) : undefined;
+    const c = l.shape[1] ?? null;
+    if (!volume || volume.length !== 3 || volume.some((d) => typeof d !== 'number') || typeof c !== 'number') {
+      throw new UnsupportedError(`Keras ${l.className} of a volume of unknown size in a TF.js layers model: TF.js 4.9 has no such class and a ${cls} needs the pool size (write a Keras .h5 or .keras instead)`, `layer '${l.name}'`);
+    }
+    let pool = `${l.name}_pool`;
+    for (let i = 1; names.has(pool); i++) pool = `${l.name}_pool_${i}`;
+    names.add(pool);
+    const dims = volume as number[];
+    return [
+      { className: cls, name: pool, config: { name: pool, trainable: true, dtype: 'float32', pool_size: dims, strides: dims, padding: 'valid', data_format: 'channels_last' }, inputs: l.inputs, weights: [], shape: [null, 1, 1, 1, c] },
+      { className: 'Reshape', name: l.name, config: { name: l.name, trainable: true, dtype: 'float32', target_shape: [c] }, inputs: [[pool, 0, 0]], weights: [], shape: l.shape },
+    ];
+  });
+  return { ...m, layers };
 }
 
 /** TF.js 4.9's GRUCell throws on reset_after=True (PyTorch's GRU, ONNX linear_before_reset=1), which Keras runs. */

@@ -44,7 +44,7 @@ import { SubGraph } from '../generated/tflite/sub-graph.js';
 import { Tensor as FbTensor } from '../generated/tflite/tensor.js';
 import { TensorMap } from '../generated/tflite/tensor-map.js';
 import { TensorType } from '../generated/tflite/tensor-type.js';
-import { fuseActivationPatterns } from './fuse-activations.js';
+import { fuseActivationPatterns } from '../../passes/fuse-activations.js';
 import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';

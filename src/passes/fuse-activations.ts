@@ -1,13 +1,14 @@
-// Activations that exporters spell out as several ops, collapsed back into the one TFLite
-// builtin that computes them (fewer ops, and the interpreter's own kernel, int8 included):
+// Activations that exporters spell out as several ops, collapsed back into the one op that
+// computes them: a TFLite builtin (fewer ops, and the interpreter's own kernel, int8 included),
+// a Keras activation (GELU: 'gelu'; TF.js layers has none of erf):
 //   GELU (erf)   x·0.5·(1 + erf(x/√2))      PyTorch's nn.GELU() at ONNX opset <= 17
 //   GELU (tanh)  x·0.5·(1 + tanh(√(2/π)·(x + 0.044715·x³)))   nn.GELU(approximate='tanh'),
 //                x³ as Pow(x, 3) or x·(x·x)
 //   HARD_SWISH   x·HardSigmoid(x) with alpha 1/6, beta 1/2    nn.Hardswish at opset < 14
 // The products may associate either way ((x·p)·0.5, (x·0.5)·p, x·(p·0.5)), with constants on
 // either side. A pattern is fused only when its inner values feed nothing else.
-import type { Graph, Node } from '../../ir/graph.js';
-import { attrFloat } from '../../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
+import { attrFloat } from '../ir/graph.js';
 
 interface View {
   g: Graph;
