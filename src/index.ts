@@ -3,7 +3,8 @@
 import { registerAllFormats } from './formats/all.js';
 import { refuseCaffeDetectionOutput, requireCaffeWeights } from './formats/caffe/index.js';
 import type { LoadedModel, ReadOptions, WriteOptions } from './formats/model.js';
-import { formatForOutput, readModel, readModelFile } from './formats/registry.js';
+import { formatForOutput, readModel, readModelFile, type FormatHandler } from './formats/registry.js';
+import { tfjsGraphOutput } from './formats/tfjs/write-graph.js';
 import { UnsupportedError, UsageError } from './ir/errors.js';
 import { GraphDerived, runtimeInputs, type Dim, type Graph } from './ir/graph.js';
 import { tensorFromNumbers } from './runtime/ops/args.js';
@@ -139,11 +140,32 @@ export interface ConvertResult {
 
 /** Convert a loaded model to the format implied by `outputName`'s extension. */
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
-  const handler = formatForOutput(outputName);
-  const prepared = await prepareForOutput(model, handler.id, options);
-  const sidecars = new Map<string, Uint8Array>();
-  const bytes = await handler.write!(prepared.model, { ...options, fileName: outputName, sidecars });
-  return { bytes, sidecars, notes: prepared.notes };
+  const handler = outputHandler(outputName, options);
+  try {
+    const prepared = await prepareForOutput(model, handler.id, options);
+    const sidecars = new Map<string, Uint8Array>();
+    const writeOptions: WriteOptions & { notes?: string[] } = { ...options, fileName: outputName, sidecars, notes: prepared.notes };
+    const bytes = await handler.write!(prepared.model, writeOptions);
+    return { bytes, sidecars, notes: prepared.notes };
+  } catch (e) {
+    // what a layers model cannot hold (a Keras layer or activation TF.js lacks) a graph model of TF ops may
+    if (e instanceof UnsupportedError && handler.id === 'tfjs' && !e.message.includes('--tfjs-format graph')) e.message += " (a TF.js graph model may hold it: --tfjs-format graph, convert(..., { tfjsFormat: 'graph' }))";
+    throw e;
+  }
+}
+
+/** The writer of `outputName`: by extension; a TF.js model.json as a layers model or, with tfjsFormat 'graph', a graph model. */
+function outputHandler(outputName: string, options: Pick<WriteOptions, 'tfjsFormat' | 'tfjsQuantize'>): FormatHandler {
+  const h = formatForOutput(outputName);
+  const fmt = options.tfjsFormat;
+  if (fmt !== undefined && fmt !== 'layers' && fmt !== 'graph') throw new UsageError(`the TF.js model format must be layers or graph, got '${String(fmt)}'`);
+  if (h.id !== 'tfjs') {
+    if (fmt !== undefined || options.tfjsQuantize !== undefined) throw new UsageError(`${fmt !== undefined ? 'the TF.js model format' : 'TF.js weight quantization'} applies to a TF.js model.json, not '${outputName}'`);
+    return h;
+  }
+  if (fmt === 'graph') return tfjsGraphOutput;
+  if (options.tfjsQuantize !== undefined) throw new UsageError(`TF.js weight quantization (${String(options.tfjsQuantize)}) applies to TF.js graph models (tfjsFormat 'graph', --tfjs-format graph), not to layers models`);
+  return h;
 }
 
 /** Whether `convertToFile` can write `outputName`'s format straight to disk (Node: Keras .h5). */

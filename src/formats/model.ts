@@ -113,6 +113,10 @@ export interface WriteOptions {
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */
   shardSize?: number;
+  /** TF.js model.json: a layers model (Keras layers; the default) or a graph model (TensorFlow ops, src/formats/tfjs/write-graph.ts) */
+  tfjsFormat?: 'layers' | 'graph';
+  /** TF.js graph model: float32 weights stored as float16, or affine uint8 / uint16 (tensorflowjs_converter's --quantize_*) */
+  tfjsQuantize?: 'float16' | 'uint8' | 'uint16';
   /** turn a quantized (QDQ) graph back into a float one first (src/passes/dequantize.ts) */
   dequantize?: boolean;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */

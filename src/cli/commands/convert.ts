@@ -20,6 +20,11 @@ ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
+  --tfjs-format F         TF.js model.json: layers (Keras layers, the default) or graph (a graph
+                          model of TensorFlow ops, as tensorflowjs_converter writes a frozen graph:
+                          transformers, 3-D nets and other models a layers model cannot hold);
+                          with graph, --quantize float16|uint8|uint16 stores the float weights as
+                          tensorflowjs_converter's --quantize_float16 / _uint8 / _uint16 do
   --dequantize            a quantized model (int8 TFLite, QDQ ONNX) back to float: weights dequantized, activation quantization removed
   --fold-bn               Keras/TF.js: fold each BatchNormalization that follows a conv into it
   --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels,
@@ -27,7 +32,7 @@ ${FUSE_SCALE_HELP}
   --explain               print what the conversion changed (kept transposes, re-ordered weights,
                           folded BNs, expanded grouped convs)
   --quantize MODE         TFLite: float16, dynamic (int8 weights), int8 (full integer) or int16x8
-                          (16-bit activations, 8-bit weights)
+                          (16-bit activations, 8-bit weights); TF.js graph model: float16, uint8, uint16
   --dynamic hybrid|weight-only  dynamic: hybrid kernels that quantize activations to int8 on the fly
                           (default, as TF's converter) or float kernels reading the int8 weights through
                           DEQUANTIZE (TF's weight-only: the same small file, no activation rounding, float speed)
@@ -61,7 +66,7 @@ ${FUSE_SCALE_HELP}
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'dequantize' }, { name: 'expand-groups' }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'dequantize' }, { name: 'expand-groups' }, { name: 'tfjs-format', value: true }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -81,9 +86,10 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     const tf = tfReadOptions(args, 'convert');
     const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'convert'), fuseScale: args.flags.has('fuse-scale') });
     progress.update(`writing ${out}`);
+    const tfjs = tfjsOptionsFromArgs(args, out);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), dequantize: args.flags.has('dequantize'), expandGroupedConv: args.flags.has('expand-groups') };
-    if (!quantize && canConvertToFile(out)) {
+    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), dequantize: args.flags.has('dequantize'), expandGroupedConv: args.flags.has('expand-groups'), ...tfjs };
+    if (!quantize && !tfjs.tfjsFormat && canConvertToFile(out)) {
       // Keras .h5: written to disk as each weight is converted, never whole in memory
       let notes: string[] = [];
       await writeOutputFileBy(out, async (tmp) => {
@@ -106,4 +112,21 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
 
 function explain(args: ReturnType<typeof parseArgs>, notes: string[], print: (s: string) => void): void {
   if (args.flags.has('explain')) for (const line of notes.length ? notes : ['nothing to explain: the model converted as it is']) print(line);
+}
+
+/**
+ * --tfjs-format layers|graph (a model.json only) and, for a graph model, --quantize float16 / uint8 /
+ * uint16 (taken off `args` here: the TFLite quantization flags do not apply to it).
+ */
+function tfjsOptionsFromArgs(args: ReturnType<typeof parseArgs>, out: string): { tfjsFormat?: 'layers' | 'graph'; tfjsQuantize?: 'float16' | 'uint8' | 'uint16' } {
+  const format = one(args, 'tfjs-format');
+  const json = out.toLowerCase().endsWith('.json');
+  if (format !== undefined && format !== 'layers' && format !== 'graph') throw new UsageError(`convert: --tfjs-format must be layers or graph, got '${format}'`);
+  if (format !== undefined && !json) throw new UsageError(`convert: --tfjs-format applies to a TF.js model.json output; '${out}' is not a .json`);
+  const mode = one(args, 'quantize');
+  if (!json || mode === undefined) return format ? { tfjsFormat: format } : {};
+  if (format !== 'graph') throw new UsageError(`convert: --quantize with a TF.js model.json needs --tfjs-format graph (a layers model keeps float32 weights)`);
+  if (mode !== 'float16' && mode !== 'uint8' && mode !== 'uint16') throw new UsageError(`convert: --quantize for a TF.js graph model must be float16, uint8 or uint16 (tensorflowjs_converter's --quantize_float16 / _uint8 / _uint16), got '${mode}'`);
+  args.values.delete('quantize');
+  return { tfjsFormat: format, tfjsQuantize: mode };
 }

@@ -13,6 +13,8 @@ import { siblingFiles } from './checkpoint.js';
 import type { AttrValue, GraphDef, NodeDef } from './graph-def.js';
 import { nodeListing } from './listings.js';
 import { tensorToTfProto } from './tensor-proto.js';
+import { dtypeFromTf } from './data-types.js';
+import { cast } from '../../runtime/ops/cast.js';
 import { inlineFunctions, needsInlining } from './functions.js';
 import { candidateOutputs, graphDefToIr } from './to-ir.js';
 import type { Dim } from '../../ir/graph.js';
@@ -173,7 +175,10 @@ export async function readTfjsGraph(bytes: Uint8Array, options: ReadOptions = {}
     for (const [k, v] of Object.entries((nj.attr ?? {}) as Json)) attr[k] = attrJson(v, `${where} attribute '${k}'`, file);
     // a Const's value is a weight of its name, in the functions too (TF.js looks them up in one map)
     const w = weights.get(name);
-    if (nj.op === 'Const' && w) attr.value = { tensor: tensorToTfProto(w) };
+    // TF.js stores an int64 / float64 / float16 Const's values as int32 / float32: back to the node's dtype
+    const declared = attr.dtype?.type != null ? dtypeFromTf(attr.dtype.type) : undefined;
+    const value = w && declared && 'dtype' in declared && declared.dtype !== w.dtype && declared.dtype !== 'string' && w.dtype !== 'string' ? cast(w, declared.dtype) : w;
+    if (nj.op === 'Const' && value) attr.value = { tensor: tensorToTfProto(value) };
     return { name, op: String(nj.op ?? ''), input: arr(nj.input).map(String), device: String(nj.device ?? ''), attr };
   };
   const nodes: NodeDef[] = arr(topo.node).map((n, i) => node(n, i));

@@ -200,6 +200,18 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   // refused before anything is encoded: the weights alone tell
   const weights = [...graph.initializers.values()].reduce((n, t) => n + t.byteLength, 0);
   if (weights > limit) throw tooLarge(weights, limit, file);
+  const bytes = tensorflow.GraphDef.encode({ node: (await graphDefNodes(graph, options)).nodes, versions: { producer: 27 } }).finish();
+  if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);
+  return bytes;
+}
+
+/**
+ * The frozen GraphDef's nodes before encoding, and the graph they were written from (as
+ * prepareForGraphDef left it: its inputs / outputs are the Placeholders / output nodes, by tfName).
+ * The TF.js graph-model writer (src/formats/tfjs/write-graph.ts) builds its model.json from these.
+ */
+export async function graphDefNodes(graph: Graph, options: WriteOptions = {}): Promise<{ nodes: NodeDef[]; graph: Graph }> {
+  const file = options.fileName ?? '<output>';
   const g = await prepareForGraphDef(graph);
   const missing = new Map<string, string>();
   for (const n of g.nodes) {
@@ -228,7 +240,5 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   // a graph output that is another output of a node (a Split's second part) gets a node of its own name
   for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
   for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
-  const bytes = tensorflow.GraphDef.encode({ node: w.nodes, versions: { producer: 27 } }).finish();
-  if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);
-  return bytes;
+  return { nodes: w.nodes, graph: g };
 }

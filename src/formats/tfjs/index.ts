@@ -15,3 +15,4 @@ export const tfjsFormat: FormatHandler = {
   read: readTfjsLayers,
   write: writeTfjsLayers,
 };
+export { writeTfjsGraph, DEFAULT_GRAPH_SHARD_SIZE, type TfjsWeightQuantization } from './write-graph.js';
