@@ -355,6 +355,8 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
         const s = shapeOf(i)!;
         const full = [...new Array<Dim>(outRank - ri).fill(1), ...s];
         const u = rw.add({ opType: 'Reshape', inputs: [ensure(i, identity(ri), `'${node.name}' broadcasts it`), rw.addInitializer(`${i}/shape`, Tensor.int64([outRank], reshapeTarget(undefined, full) ?? fail(`'${i}' has more than one unknown dim`)))], name: `${i}/unsqueeze` });
+        // (its shape known, so that ensure re-lays it at the full rank: unknown, its layout was the empty perm)
+        shapes.set(u, { ...shapes.get(i), shape: full });
         return ensure(u, P, `'${node.name}' (${op}) broadcasts '${i}' against channels-last data`);
       });
       replace({ inputs: fixed }, [P]);

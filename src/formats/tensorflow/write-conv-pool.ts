@@ -67,6 +67,10 @@ function nhwcConv(w: GraphDefWriter, n: Node, out: string): void {
     weight = permuteTensor(weight, [1, 2, 3, 0]);
     ws = weight.shape;
     filter = w.const(`${n.name}/filter_hwio`, weight);
+  } else if (layout === 'OHWI' && ws.every((d) => typeof d === 'number')) {
+    // a computed (out, kh, kw, in) filter, a TFLite CONV_2D's weights fed as an input: transposed in the graph
+    filter = w.add(w.fresh(`${n.name}/filter_hwio`), 'Transpose', [filter, w.int32(`${n.name}/filter_perm`, [1, 2, 3, 0])], { T: T(w.dtype(wt)), Tperm: T('int32') });
+    ws = [ws[1]!, ws[2]!, ws[3]!, ws[0]!];
   } else if (layout !== 'HWIO') throw new UnsupportedError(`conv weights in ${layout} that are not constant in a GraphDef`, where);
   const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
   let strides = attrInts(n, 'strides', [1, 1]);
@@ -136,17 +140,24 @@ function nhwcConv(w: GraphDefWriter, n: Node, out: string): void {
   if (subsample) w.add(out, 'MaxPool', [biased], { T: dt, ksize: ints([1, 1, 1, 1]), strides: ints([1, ...subsample, 1]), padding: s('VALID'), data_format: s('NHWC') });
 }
 
-/** A 3-D conv over NDHWC data with a (kd, kh, kw, in, out) filter as TF's Conv3D (VALID, SAME, or a Pad in front), then BiasAdd. */
+/**
+ * A 3-D conv over NDHWC data with a (kd, kh, kw, in, out) filter as TF's Conv3D (VALID, SAME, or a
+ * Pad in front), then BiasAdd. TF's CPU Conv3D takes no dilations and no groups: a dilated
+ * constant filter is written with zeros between its taps, a grouped one split per group (the
+ * input split alike, the results joined), as Keras' Conv3D(groups=g) is exported.
+ */
 function nhwcConv3d(w: GraphDefWriter, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
   const ws = w.shape(wt)!;
   const shape = w.shape(x)!;
   if (attrString(n, 'kernel_layout', 'HWIO') !== 'HWIO') throw new UnsupportedError(`3-D conv weights in ${attrString(n, 'kernel_layout', '')} in a GraphDef`, where);
-  if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('a grouped 3-D conv in a GraphDef', where);
-  // TensorFlow's CPU Conv3D kernel takes no dilations
-  if (attrInts(n, 'dilations', [1, 1, 1]).some((d) => d !== 1)) throw new UnsupportedError('a dilated 3-D conv in a GraphDef', where);
-  const kernel = attrInts(n, 'kernel_shape', ws.slice(0, 3) as number[]);
+  const group = attrInt(n, 'group', 1);
+  const dilations = attrInts(n, 'dilations', [1, 1, 1]);
+  let weight = w.g.initializers.get(wt);
+  if ((group !== 1 || dilations.some((d) => d !== 1)) && (!weight || weight.dtype !== 'float32')) throw new UnsupportedError('a grouped or dilated 3-D conv with a computed or non-float32 filter in a GraphDef', where);
+  if (weight && dilations.some((d) => d !== 1)) weight = dilatedKernel(weight, dilations);
+  const kernel = weight ? weight.shape.slice(0, 3) : attrInts(n, 'kernel_shape', ws.slice(0, 3) as number[]);
   const strides = attrInts(n, 'strides', [1, 1, 1]);
   const autoPad = attrString(n, 'auto_pad', 'NOTSET');
   const dims = shape.slice(1, 4);
@@ -164,8 +175,43 @@ function nhwcConv3d(w: GraphDefWriter, n: Node, out: string): void {
     input = w.add(w.fresh(`${n.name}/pad`), 'Pad', [input, w.paddings(`${n.name}/paddings`, [0, 0, ...[0, 1, 2].flatMap((i) => [pads[i]!, pads[i + 3]!]), 0, 0])], { T: dt, Tpaddings: T('int32') });
   }
   const conv = b ? w.fresh(`${n.name}/conv`) : out;
-  w.add(conv, 'Conv3D', [input, w.ref(wt)], { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1, 1]), padding: s(padding), data_format: s('NDHWC') });
+  const attrs = { T: dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1, 1]), padding: s(padding), data_format: s('NDHWC') };
+  if (group === 1) w.add(conv, 'Conv3D', [input, weight && weight !== w.g.initializers.get(wt) ? w.const(`${n.name}/filter_dilated`, weight) : w.ref(wt)], attrs);
+  else {
+    const [kd, kh, kw, ci, co] = weight!.shape as number[];
+    const per = co! / group;
+    const src = weight!.toFloat32();
+    const parts = w.add(w.fresh(`${n.name}/split`), 'Split', [w.int32(`${n.name}/split_axis`, [4], true), input], { T: dt, num_split: { i: group } });
+    const convs = Array.from({ length: group }, (_, g) => {
+      const f = new Float32Array(kd! * kh! * kw! * ci! * per);
+      for (let i = 0; i < kd! * kh! * kw! * ci!; i++) f.set(src.subarray(i * co! + g * per, i * co! + (g + 1) * per), i * per);
+      const filt = w.const(`${n.name}/filter_${g}`, new Tensor('float32', [kd!, kh!, kw!, ci!, per], f));
+      return w.add(w.fresh(`${n.name}/group_${g}`), 'Conv3D', [g ? `${parts}:${g}` : parts, filt], attrs);
+    });
+    w.add(conv, 'ConcatV2', [...convs, w.int32(`${n.name}/concat_axis`, [4], true)], { T: dt, N: { i: group }, Tidx: T('int32') });
+  }
   if (b) w.add(out, 'BiasAdd', [conv, w.ref(b)], { T: dt, data_format: s('NHWC') });
+}
+
+/** A (k..., in, out) float filter with d - 1 zeros between its taps along each kernel axis: the same conv, undilated. */
+function dilatedKernel(weight: Tensor, d: number[]): Tensor {
+  const r = d.length;
+  const k = weight.shape.slice(0, r) as number[];
+  const inner = (weight.shape.slice(r) as number[]).reduce((a, v) => a * v, 1);
+  const big = k.map((v, i) => (v - 1) * d[i]! + 1);
+  const src = weight.toFloat32();
+  const dst = new Float32Array(big.reduce((a, v) => a * v, 1) * inner);
+  const count = k.reduce((a, v) => a * v, 1);
+  for (let t = 0; t < count; t++) {
+    let rest = t;
+    let at = 0;
+    for (let i = r - 1, stride = 1; i >= 0; stride *= big[i]!, i--) {
+      at += (rest % k[i]!) * d[i]! * stride;
+      rest = Math.floor(rest / k[i]!);
+    }
+    dst.set(src.subarray(t * inner, (t + 1) * inner), at * inner);
+  }
+  return new Tensor('float32', [...big, ...(weight.shape.slice(r) as number[])], dst);
 }
 
 /**
@@ -341,9 +387,18 @@ function nhwcPool3d(w: GraphDefWriter, n: Node, out: string): void {
 function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const where = `node '${n.name}'`;
   const [x, wt, b] = n.inputs as [string, string, string | undefined];
-  if (attrString(n, 'kernel_layout', 'HWOI') !== 'HWOI') throw new UnsupportedError('ConvTranspose weights not in HWOI', where);
+  const layout = attrString(n, 'kernel_layout', 'HWOI');
+  if (layout !== 'HWOI' && layout !== 'OHWI') throw new UnsupportedError(`ConvTranspose weights in ${layout} in a GraphDef`, where);
   if (attrInt(n, 'group', 1) !== 1) throw new UnsupportedError('grouped ConvTranspose in a GraphDef', where);
-  const ws = w.shape(wt);
+  let ws = w.shape(wt);
+  let filter = w.ref(wt);
+  if (layout === 'OHWI') {
+    // TFLite's TRANSPOSE_CONV (out, kh, kw, in) as TF's (kh, kw, out, in): a constant re-laid, a computed one transposed in the graph
+    if (!ws || ws.length !== 4) throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
+    const weight = w.g.initializers.get(wt);
+    filter = weight ? w.const(`${n.name}/filter_hwoi`, permuteTensor(weight, [1, 2, 0, 3])) : w.add(w.fresh(`${n.name}/filter_hwoi`), 'Transpose', [filter, w.int32(`${n.name}/filter_perm`, [1, 2, 0, 3])], { T: T(w.dtype(wt)), Tperm: T('int32') });
+    ws = [ws[1]!, ws[2]!, ws[0]!, ws[3]!];
+  }
   const xs = w.shape(x);
   const ys = w.shape(n.outputs[0]!);
   if (!ws || ws.length !== 4 || !xs || xs.length !== 4 || !ys || ys.slice(1).some((d) => typeof d !== 'number') || typeof xs[1] !== 'number' || typeof xs[2] !== 'number') {
@@ -362,7 +417,7 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const dt = T(w.dtype(x));
   const cropped = pads.some((p) => p !== 0);
   const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
-  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), w.ref(wt), w.ref(x)], {
+  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), filter, w.ref(x)], {
     T: dt,
     strides: ints([1, ...strides, 1]),
     dilations: ints([1, ...dilations, 1]),

@@ -5,6 +5,7 @@ import { UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { indexConst, ints, isFloat, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { resizeByTaps, resizeTapsAtRunTime } from './write-resize-taps.js';
 
 /**
  * ONNX Resize over the H, W of NHWC data as ResizeBilinear / ResizeNearestNeighbor: TF's
@@ -12,6 +13,16 @@ import { indexConst, ints, isFloat, s, T, type GraphDefWriter, type Row } from '
  * sampling for linear) and asymmetric; nearest's rounding must agree with TF's too.
  */
 function resize(w: GraphDefWriter, n: Node, out: string): void {
+  try {
+    tfResize(w, n, out);
+  } catch (e) {
+    // what ResizeBilinear / ResizeNearestNeighbor cannot express, resized axis by axis (write-resize-taps.ts)
+    // (constant taps where the shapes are known here, else taps computed in the graph)
+    if (!(e instanceof UnsupportedError) || !(resizeByTaps(w, n, out) || resizeTapsAtRunTime(w, n, out))) throw e;
+  }
+}
+
+function tfResize(w: GraphDefWriter, n: Node, out: string): void {
   const x = n.inputs[0]!;
   const inShape = w.shape(x);
   const outShape = w.shape(n.outputs[0]!);
@@ -68,6 +79,17 @@ function resizeAtRunTime(w: GraphDefWriter, n: Node, out: string, sizes: string 
   const mode = attrString(n, 'mode', 'nearest');
   const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
   const nearest = attrString(n, 'nearest_mode', 'round_prefer_floor');
+  // (the mode first: a refusal leaves no nodes behind for the taps written instead)
+  let op: string;
+  let align = false;
+  let half = false;
+  if (mode === 'linear') {
+    op = 'ResizeBilinear';
+    if (ctm === 'align_corners') align = true;
+    else if (ctm === 'half_pixel') half = true;
+    else if (ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeBilinear maps half_pixel, align_corners and asymmetric as ONNX does for every size`);
+  } else if (mode === 'nearest' && ctm === 'asymmetric' && nearest === 'floor') op = 'ResizeNearestNeighbor';
+  else throw new UnsupportedError(`Resize ${mode} with ${ctm}${mode === 'nearest' ? `/${nearest}` : ''} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeNearestNeighbor picks as ONNX for every size only with asymmetric / floor (PyTorch's 'nearest')`);
   const hwOf = (v: string, it: Tensor['dtype']): string =>
     w.add(w.fresh(`${n.name}/hw`), 'StridedSlice', [v, indexConst(w, `${n.name}/hw_begin`, it, [1], [1]), indexConst(w, `${n.name}/hw_end`, it, [1], [3]), indexConst(w, `${n.name}/hw_strides`, it, [1], [1])], { T: T(it), Index: T(it), begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } });
   let size: string;
@@ -87,16 +109,6 @@ function resizeAtRunTime(w: GraphDefWriter, n: Node, out: string, sizes: string 
     const shape = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T('int32') });
     size = w.add(w.fresh(`${n.name}/size`), 'Mul', [hwOf(shape, 'int32'), w.int32(`${n.name}/scales`, whole!)], { T: T('int32') });
   }
-  let op: string;
-  let align = false;
-  let half = false;
-  if (mode === 'linear') {
-    op = 'ResizeBilinear';
-    if (ctm === 'align_corners') align = true;
-    else if (ctm === 'half_pixel') half = true;
-    else if (ctm !== 'asymmetric') throw new UnsupportedError(`Resize linear with ${ctm} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeBilinear maps half_pixel, align_corners and asymmetric as ONNX does for every size`);
-  } else if (mode === 'nearest' && ctm === 'asymmetric' && nearest === 'floor') op = 'ResizeNearestNeighbor';
-  else throw new UnsupportedError(`Resize ${mode} with ${ctm}${mode === 'nearest' ? `/${nearest}` : ''} to a size known only at run time in a GraphDef`, `${where}: TF's ResizeNearestNeighbor picks as ONNX for every size only with asymmetric / floor (PyTorch's 'nearest')`);
   w.add(out, op, [w.ref(x), size], { T: T(w.dtype(x)), align_corners: { b: align }, half_pixel_centers: { b: half } });
 }
 
@@ -427,4 +439,6 @@ export const shapeRows: Record<string, Row> = {
   'nnport::SpaceToDepth': (w, n, out) => w.add(out, 'SpaceToDepth', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), block_size: { i: attrInt(n, 'blocksize', 1) }, data_format: s('NHWC') }),
   Resize: resize,
   'nnport::Resize': resize,
+  // Upsample (opset 7-9): Resize with the asymmetric map and, for nearest, the floor of it
+  Upsample: (w, n, out) => resize(w, { ...n, attrs: { ...n.attrs, coordinate_transformation_mode: { type: 'string', value: 'asymmetric' }, nearest_mode: { type: 'string', value: 'floor' } } }, out),
 };

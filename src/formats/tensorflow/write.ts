@@ -37,6 +37,9 @@ import { reductionRows } from './write-reductions.js';
 import { matrixRows } from './write-matrix.js';
 import { lossRows } from './write-losses.js';
 import { generatorRows } from './write-generators.js';
+import { dynamicConvRows } from './write-dynamic-conv.js';
+import { gridSampleRows } from './write-grid-sample.js';
+import { spectralRows } from './write-spectral.js';
 
 
 /** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
@@ -178,6 +181,9 @@ const ROWS: Record<string, Row> = Object.assign(
   matrixRows,
   lossRows,
   generatorRows,
+  dynamicConvRows,
+  gridSampleRows,
+  spectralRows,
 );
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
