@@ -5,10 +5,11 @@
 import { UnsupportedError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
+import { Tensor } from '../ir/tensor.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
-import { foldConstants } from '../passes/fold-constants.js';
+import { constantNodesToInitializers, foldConstants } from '../passes/fold-constants.js';
 import { fuseBias } from '../passes/fuse-bias.js';
 import { fuseTorchAttention } from '../passes/fuse-torch-attention.js';
 import { needsChannelsLast, toChannelsLast, type KeptTranspose } from '../passes/layout.js';
@@ -22,21 +23,63 @@ export interface KerasPrepareOptions {
   expandGroupedConv?: boolean;
 }
 
+/** The values computed from a graph input (anything else is a constant, whatever computes it). */
+function inputDependent(g: Graph): Set<string> {
+  const live = new Set(g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => v.name));
+  for (const n of g.nodes) if (n.inputs.some((v) => live.has(v))) n.outputs.forEach((v) => live.add(v));
+  return live;
+}
+
+const isOnnxReshape = (n: Graph['nodes'][number]): boolean => n.opType === 'Reshape' && (n.domain === '' || n.domain === 'ai.onnx');
+
 /**
  * Keras layers never touch the batch: a Reshape of computed data whose output's first dim is not
  * its input's (both known, as the source graph declares them: a Flatten with axis 0 read from a
  * .tflite, [2, 3, 4, 5] -> [1, 120]) has no Keras layer. Checked on the graph as it comes, before
  * the batch is made free (then the target's fixed first dim could no longer be told from a batch).
+ * A Reshape of data no input reaches (YOLO's anchor grid, built from Range / Expand / Concat) is a
+ * constant and folds away.
  */
 function refuseBatchReshapes(g: Graph): void {
-  if (!g.nodes.some((n) => n.opType === 'Reshape')) return;
+  if (!g.nodes.some(isOnnxReshape)) return;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
+  const live = inputDependent(g);
   for (const n of g.nodes) {
-    if (n.opType !== 'Reshape' || (n.domain !== '' && n.domain !== 'ai.onnx') || g.initializers.has(n.inputs[0]!)) continue;
+    if (!isOnnxReshape(n) || !live.has(n.inputs[0]!)) continue;
     const from = shapes.get(n.inputs[0]!)?.shape?.[0];
     const to = shapes.get(n.outputs[0]!)?.shape?.[0];
     if (typeof from === 'number' && typeof to === 'number' && from !== to) throw new UnsupportedError(`Reshape that changes the batch dimension (${from} -> ${to}) in a Keras model`, `node '${n.name || n.outputs[0]}': Keras layers keep the batch`);
   }
+}
+
+/**
+ * A Reshape target traced with the batch as a literal (PyTorch's `x.view(batch, groups, c, h, w)`
+ * in ShuffleNet's channel shuffle exports [1, 2, 24, 28, 28]) copies the batch instead (0): with
+ * the batch made free, a literal 1 would be a size-1 axis the layout pass may place anywhere
+ * (it put it last, and the Keras Reshape then moved the batch). Only a Reshape of computed data
+ * whose input's first dim is the free batch and whose target starts with the source's batch.
+ */
+function batchCopyingTargets(graph: Graph, batch: number): Graph {
+  let g = constantNodesToInitializers(graph);
+  const live = inputDependent(g);
+  // each rewrite frees the batch of the Reshape's output, which may make the next one eligible
+  for (;;) {
+    const shapes = inferShapes(g, { onError: 'unknown' }).values;
+    const n = g.nodes.find((n) => {
+      if (!isOnnxReshape(n) || !live.has(n.inputs[0]!) || (n.attrs.allowzero && n.attrs.allowzero.value !== 0)) return false;
+      const target = g.initializers.get(n.inputs[1] ?? '');
+      return target?.shape.length === 1 && target.toNumbers()[0] === batch && shapes.get(n.inputs[0]!)?.shape?.[0] === 'batch';
+    });
+    if (!n) break;
+    const dims = g.initializers.get(n.inputs[1]!)!.toNumbers();
+    const name = `${n.name || n.outputs[0]!}/batch_copying_shape`;
+    g = {
+      ...g,
+      initializers: new Map([...g.initializers, [name, Tensor.int64([dims.length], [0, ...dims.slice(1)])]]),
+      nodes: g.nodes.map((m) => (m === n ? { ...m, inputs: [m.inputs[0]!, name, ...m.inputs.slice(2)] } : m)),
+    };
+  }
+  return g;
 }
 
 export async function prepareForKeras(source: Graph, options: KerasPrepareOptions = {}): Promise<{ graph: Graph; transposes: KeptTranspose[]; notes: string[] }> {
@@ -58,6 +101,8 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
     }),
   });
   let g = foldConstants(withBatch(graph, 'batch'), { evaluate }).graph;
+  const sourceBatch = graph.inputs.find((v) => !graph.initializers.has(v.name) && !timeMajor.has(v.name) && typeof v.shape?.[0] === 'number')?.shape?.[0];
+  if (typeof sourceBatch === 'number') g = batchCopyingTargets(g, sourceBatch);
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [...timeMajor].map((v) => `input '${v}' is time-major [time, batch, ...]: the Keras model takes it batch-major [batch, time, ...] (Keras recurrent layers are batch-major), and its per-step outputs are batch-major too`);
   // ConvTranspose pads / output_padding / groups / dilation / 1-D as Keras layers express them

@@ -244,6 +244,43 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
   return scalesOf;
 }
 
+/** The largest int32 bias written: half the int32 range, the other half left to the accumulation. */
+const BIAS_LIMIT = 2 ** 30;
+
+/**
+ * A bias too large for int32 on scale_x · scale_w (a conv reading a near-silent input, range
+ * ~1e-10, with a bias of 0.05: LR-ASPP's high branch at random init) would be clamped, and the
+ * layer's output lost (0 dB). As TF's converter does, the weight scales of those channels grow
+ * until the bias fits (the weights rounded on the coarser grid: their input is near-silent, so
+ * the product loses little). Per-tensor weights take the largest factor. The weight's
+ * DequantizeLinear is rewritten in place (it is read by this node alone); its scales, or
+ * undefined when every bias fits.
+ */
+function widenForBias(weight: string, dq: Node[], inits: Map<string, Tensor>, bias: Float32Array, inputScale: number, scales: number[]): number[] | undefined {
+  const need = Array.from(bias, (v, c) => Math.abs(v) / (inputScale * scales[scales.length === 1 ? 0 : c]!) / BIAS_LIMIT);
+  if (!need.some((f) => f > 1)) return undefined;
+  const node = dq.find((d) => d.outputs[0] === weight);
+  const q = node && inits.get(node.inputs[0]!);
+  if (!node || !q || q.dtype !== 'int8') return undefined;
+  const factors = scales.length === 1 ? [Math.max(1, ...need)] : need.map((f) => Math.max(1, f));
+  const axis = scales.length === 1 ? 0 : (attrInt(node, 'axis', 1) + q.rank) % q.rank;
+  const inner = q.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const channels = scales.length === 1 ? 1 : q.shape[axis]!;
+  const src = q.data as Int8Array;
+  const out = new Int8Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const c = scales.length === 1 ? 0 : Math.floor(i / inner) % channels;
+    // rounding the integers again, half away from zero as the weights were
+    const v = src[i]! / factors[c]!;
+    out[i] = Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
+  }
+  const widened = scales.map((s, c) => Math.fround(s * factors[c]!));
+  const qName = node.inputs[0]!;
+  inits.set(qName, new Tensor('int8', q.shape, out));
+  inits.set(node.inputs[1]!, Tensor.float32(scales.length > 1 ? [scales.length] : [], widened));
+  return widened;
+}
+
 /** Elementwise ops TFLite runs in integers that take no float operand. */
 const ELEMENTWISE_INTEGER = new Set(['Add', 'Sub', 'Mul', 'Max', 'Min', 'PRelu']);
 
@@ -574,10 +611,12 @@ function tieConcatInputs(nodes: Node[], plan: ReadonlyMap<string, ParamPlan>, pa
     if (!out) continue;
     n.inputs.forEach((v, index) => {
       const p = v ? params.get(v) : undefined;
-      if (!v || !p || same(p, out)) return;
+      if (!v || !p) return;
       const free = plan.get(v)?.kind === 'range' && !fixed?.has(v) && (tied.get(v) ?? n.outputs[0]) === n.outputs[0];
+      // tied even when its parameters are the output's already (its range set the output's): a later
+      // Concat reading it too (DenseNet's blocks) must requantize, not retake it
       if (free) tied.set(v, n.outputs[0]!);
-      else requants.push({ concat: n, index, output: n.outputs[0]! });
+      else if (!same(p, out)) requants.push({ concat: n, index, output: n.outputs[0]! });
     });
   }
   if (!tied.size) return requants;
@@ -771,20 +810,25 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   }
 
   // biases: int32 on scale_x · scale_w[c]
+  const readers = new Map<string, number>();
+  for (const n of nodes) if (n.inputs[1]) readers.set(n.inputs[1], (readers.get(n.inputs[1]) ?? 0) + 1);
   for (const n of nodes) {
-    const wScales = n.inputs[1] ? weightScales.get(n.inputs[1]) : undefined;
+    let wScales = n.inputs[1] ? weightScales.get(n.inputs[1]) : undefined;
     const b = n.inputs[2];
     if (!wScales || !b) continue;
     const bt = inits.get(b);
     const x = params.get(n.inputs[0]!);
     if (!bt || !x) continue;
+    if (readers.get(n.inputs[1]!) === 1) wScales = widenForBias(n.inputs[1]!, weightDq, inits, bt.toFloat32(), x.scale, wScales) ?? wScales;
     const { q, scales } = quantizeBias(bt.reshape([bt.size]), x.scale, wScales, 'half-away');
     const qName = names.fresh(`${b}_quantized`);
     const sName = names.fresh(`${b}_scale`);
     const zName = names.fresh(`${b}_zero_point`);
     inits.set(qName, q);
-    inits.set(sName, Tensor.float32([scales.length], scales));
-    inits.set(zName, new Tensor('int32', [scales.length], new Int32Array(scales.length)));
+    // one scale: a scalar (a 1-D scale is per-axis in ONNX, axis 1 by default: a one-unit dense layer's bias failed to run)
+    const shape = scales.length > 1 ? [scales.length] : [];
+    inits.set(sName, Tensor.float32(shape, scales));
+    inits.set(zName, new Tensor('int32', shape, new Int32Array(scales.length)));
     const out = names.fresh(`${b}_dequantized`);
     weightDq.push({ name: out, opType: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [out], attrs: scales.length > 1 ? { axis: int(0) } : {} });
     n.inputs[2] = out;

@@ -753,8 +753,28 @@ function padRow(w: Writer, n: Node): KTensor[] {
 }
 
 /** Channel slices of (N, H, W, C): Permute to (N, C, W, H), Cropping2D on C, Permute back. */
+/**
+ * Channels [start, end) of channels-last data: Permute + Cropping2D + Permute on rank 4; other
+ * ranks are viewed as rank 4 around it ([batch, rows, cols, c]: a YOLO head's [batch, anchors, c]
+ * split into boxes and classes), with Reshapes TF.js has too (it has no Cropping1D / 3D).
+ */
 function sliceChannels(w: Writer, base: string, x: KTensor, start: number, end: number, n: Node): KTensor {
-  if (x.shape.length !== 4) unsupported(n, `on the channel axis of rank-${x.shape.length} data`);
+  const r = x.shape.length;
+  if (r === 4) return sliceChannels4d(w, base, x, start, end, n);
+  const c = x.shape[r - 1];
+  if (r < 2 || typeof c !== 'number') unsupported(n, r < 2 ? 'on the batch axis' : 'with an unknown channel count');
+  const mid = x.shape.slice(1, r - 1);
+  if (mid.filter((d) => d === null).length > 1) unsupported(n, `on the channel axis of rank-${r} data with more than one unknown dim`);
+  const cols = r > 3 ? mid[mid.length - 1]! : 1;
+  if (cols === null) unsupported(n, `on the channel axis of rank-${r} data whose last spatial dim is unknown`);
+  const rest = r > 3 ? mid.slice(0, -1) : mid;
+  const rows = rest.every((d) => d !== null) ? (rest as number[]).reduce((a, b) => a * b, 1) : null;
+  const view = w.add('Reshape', `${base}_as_4d`, { target_shape: [rows ?? -1, cols, c] }, [x], [null, rows, cols, c]);
+  const y = sliceChannels4d(w, `${base}_4d`, view, start, end, n);
+  return w.add('Reshape', base, { target_shape: [...mid.map((d) => d ?? -1), end - start] }, [y], [null, ...mid, end - start]);
+}
+
+function sliceChannels4d(w: Writer, base: string, x: KTensor, start: number, end: number, n: Node): KTensor {
   const c = x.shape[3];
   if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
   const t = w.add('Permute', `${base}_to_cwh`, { dims: [3, 2, 1] }, [x], [null, c, x.shape[2] ?? null, x.shape[1] ?? null]);

@@ -79,3 +79,27 @@ describe('a standalone HardSigmoid in int8 (and int16x8) .tflite, run by the int
     });
   }
 });
+
+describe('the per-layer int8 report on a squeeze-excitation gate', () => {
+  it('mbv3_block: every quantized value measured (the runtime lays out the gate\'s scalar constants behind their DequantizeLinear)', async () => {
+    // The report runs the QDQ graph in nnport's runtime, which lowers it to NCHW with the layout
+    // engine: an Add of a rank-0 computed value (the gate's 6b behind its DequantizeLinear) got a
+    // Transpose with an empty perm there, and --report failed on torchvision's LR-ASPP
+    const name = 'mbv3_block';
+    const model = await loadModel(new Uint8Array(readFileSync(join(CACHE, name, 'model.onnx'))), { fileName: `${name}.onnx` });
+    const calib = npy(name, 'calib.npy');
+    const [count, ...shape] = calib.shape as number[];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const all = calib.toFloat32();
+    const calibration = Array.from({ length: count! }, (_, i) => [io(new Tensor('float32', shape, all.slice(i * size, (i + 1) * size)))]);
+    let report: { value: string; snrDb: number }[] = [];
+    const q = await convert(model, `${name}.tflite`, { quantize: { mode: 'int8', calibration, report: true, onReport: (r) => (report = r) } });
+    const gate = report.filter((e) => e.value.includes('/relu6') || e.value.includes('/shift'));
+    expect(gate.length).toBeGreaterThan(0);
+    expect(report.every((e) => Number.isFinite(e.snrDb) || e.snrDb === Infinity)).toBe(true);
+    // the file is the one written without the report
+    const x = io(npy(name, 'input.npy'));
+    const [y] = await oracle.run(q.bytes, [x.toFloat32()]);
+    expect(pooledSnrDb([io(npy(name, 'output.npy')).toFloat32()], [y!.data as Float32Array])).toBeGreaterThanOrEqual(25);
+  });
+});
