@@ -246,5 +246,8 @@ export async function graphDefNodes(graph: Graph, options: WriteOptions = {}): P
   // a graph output that is another output of a node (a Split's second part) gets a node of its own name
   for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
   for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
-  return { nodes: w.nodes, graph: g };
+  // a weight a row wrote anew (re-laid, folded into another constant) is read by no node: not written
+  const read = new Set(w.nodes.flatMap((n) => (n.input ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, ''))));
+  const outs = new Set(g.outputs.map((o) => tfName(o.name)));
+  return { nodes: w.nodes.filter((n) => n.op !== 'Const' || read.has(n.name ?? '') || outs.has(n.name ?? '')), graph: g };
 }
