@@ -52,6 +52,7 @@ import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
 import { Padding } from '../../src/formats/generated/tflite/padding.js';
 import { gapOpFile } from './tflite/gap-op-model.js';
+import { int8CopyChainFile, uniqueFile } from './tflite/gap2-op-model.js';
 import { cumsumArray, denseLoop, kerasLstm, straightLine } from './tensorflow/tensor-list-graphs.js';
 import { graphDefBytes } from './tensorflow/tf-graph-spec.js';
 import { ActivationFunctionType } from '../../src/formats/generated/tflite/activation-function-type.js';
@@ -767,6 +768,9 @@ async function targets(): Promise<Target[]> {
         { name: 'mirror-pad-computed.tflite', bytes: computedPadFile('SYMMETRIC') },
         // the builtins the writer uses for ops TFLite has none of its own for: REVERSE_SEQUENCE, SCATTER_ND, ATAN2
         { name: 'gap-ops.tflite', bytes: gapOpFile() },
+        // UNIQUE (the writer's Unique), and int8 RESHAPE / PAD copying bytes between differently quantized tensors
+        { name: 'unique.tflite', bytes: uniqueFile() },
+        { name: 'int8-copy-chain.tflite', bytes: int8CopyChainFile() },
       ],
     }),
     model({

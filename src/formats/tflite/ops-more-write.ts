@@ -148,7 +148,14 @@ const oneHot: Converter = (n, c) => {
     return cast;
   };
   let idx = c.tensor(n.inputs[0]!);
-  const info = c.info(idx);
+  let info = c.info(idx);
+  if (info.dtype === 'float32' && !info.quant) {
+    // float indices: ONNX casts them to int64 (truncating), TFLite's CAST to int32 truncates too
+    const cast = c.addTensor(`${idx}_int32`, { ...info, dtype: 'int32', quant: undefined });
+    c.emit({ code: BuiltinOperator.CAST, inputs: [idx], outputs: [cast] });
+    idx = cast;
+    info = c.info(cast);
+  }
   if (info.dtype !== 'int32' && info.dtype !== 'int64') throw new UnsupportedError(`OneHot of ${info.dtype} indices in a TFLite file`, `node '${n.name}'`);
   const idxConst = c.constantOf(n.inputs[0]!);
   if (!idxConst || idxConst.toNumbers().some((v) => v < 0)) {
@@ -163,7 +170,8 @@ const oneHot: Converter = (n, c) => {
     c.emit({ code: BuiltinOperator.SELECT_V2, inputs: [negative, wrapped, idx], outputs: [fixed] });
     idx = fixed;
   }
-  const axis = attrInt(n, 'axis', -1);
+  // TFLite takes -1 for the last axis and no other negative one (the interpreter refuses -2)
+  const axis = outAxis;
   c.emit({
     code: BuiltinOperator.ONE_HOT,
     inputs: [idx, c.addConstant(`${y}_depth`, new Tensor('int32', [], Int32Array.of(depth))), scalar('on_value', on), scalar('off_value', off)],

@@ -16,7 +16,7 @@ import { OneHotOptions } from '../generated/tflite/one-hot-options.js';
 import { UnpackOptions } from '../generated/tflite/unpack-options.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 import type { OpContext } from './read.js';
-import { sameQuant } from './read.js';
+import { copiesBytes, sameQuant } from './read.js';
 import { nonMaxSuppressionV4, nonMaxSuppressionV5 } from './read-nms.js';
 import { constInts, fin, finish, floatOut, int, ints, isDynamic, moveData, options, outName, outTensor, scratch, str, tensor, unary, type Converter } from './ops.js';
 
@@ -33,7 +33,8 @@ function onnxType(c: OpContext, d: DType): number {
 function int64Of(c: OpContext, i: number): string {
   const t = tensor(c, i);
   if (t.dtype === 'int64') return t.name;
-  if (t.data) return c.b.int64s(t.data.toNumbers(), `${t.name}_int64`);
+  // a constant keeps its shape (GATHER_ND's [n, k] indices)
+  if (t.data) return c.b.constant(Tensor.int64([...t.data.shape], t.data.toNumbers()), `${t.name}_int64`);
   const y = c.b.fresh(`${t.name}_int64`);
   c.b.node('Cast', [t.name], [y], { to: int(7) });
   return y;
@@ -76,7 +77,7 @@ const splitV: Converter = (c) => {
   if (open >= 0 && isDynamic(x, axis)) {
     // -1 on a dynamic axis: each output a Slice counted from the start before the -1 and from the
     // end after it, so the -1 part takes what the axis holds at run time
-    const integer = outs.every((t) => sameQuant(x, t));
+    const integer = outs.every((t) => copiesBytes(x, t));
     const ys = outs.map((t, i) => (integer ? t.name : floatOut(c, i)));
     const from = integer ? x.name : fin(c, 0);
     const before = (i: number) => sizes.slice(0, i).reduce((p, s) => p + s, 0);
@@ -93,7 +94,7 @@ const splitV: Converter = (c) => {
   const known = sizes.filter((s) => s >= 0).reduce((p, s) => p + s, 0);
   sizes = sizes.map((s) => (s < 0 ? x.shape[axis]! - known : s));
   const split = c.b.int64s(sizes, 'split');
-  if (outs.every((t) => sameQuant(x, t))) {
+  if (outs.every((t) => copiesBytes(x, t))) {
     c.b.node('Split', [x.name, split], outs.map((t) => t.name), { axis: int(axis) });
     return;
   }
@@ -275,7 +276,8 @@ const spaceBatch =
         const padded = s.slice(1, 1 + m).map((d, i) => d + table[2 * i]! + table[2 * i + 1]!);
         const pads = [0, ...block.map((_, i) => table[2 * i]!), ...rest.map(() => 0), 0, ...block.map((_, i) => table[2 * i + 1]!), ...rest.map(() => 0)];
         const p = t('padded');
-        const zp = x.quant && sameQuant(x, out) ? [c.b.constant(Tensor.scalar(x.dtype, x.quant.zeroPoint[0]!), 'pad_value')] : [];
+        // integer data pads with the output's zero point (TFLite's output_offset), bytes copied as they are
+        const zp = x.quant && out.quant && copiesBytes(x, out) ? [c.b.constant(Tensor.scalar(x.dtype, out.quant.zeroPoint[0]!), 'pad_value')] : [];
         c.b.node('Pad', [xin, c.b.int64s(pads, 'pads'), ...zp], [p]);
         // (N, H/bh, bh, W/bw, bw, C) -> (bh, bw, N, H/bh, W/bw, C)
         const split = t('split');

@@ -33,7 +33,7 @@ import { SubOptions } from '../generated/tflite/sub-options.js';
 import { MulOptions } from '../generated/tflite/mul-options.js';
 import { DivOptions } from '../generated/tflite/div-options.js';
 import type { OpContext, TfliteTensorInfo } from './read.js';
-import { sameQuant } from './read.js';
+import { copiesBytes, sameQuant } from './read.js';
 import { transposeConvAtRunTime } from './read-conv3d.js';
 import { sliceComputed } from './read-nms.js';
 import { bidirectionalSequenceLstm, lstm, unidirectionalSequenceLstm } from './recurrent.js';
@@ -154,11 +154,15 @@ function convWindow(c: OpContext, dilations: number[], padding: Padding): Record
   return d.pads.every((p) => p === 0) ? { dilations: ints(d.dilations), auto_pad: str('VALID') } : { dilations: ints(d.dilations), pads: ints(d.pads) };
 }
 
-/** Ops that only move data: on integers directly when input and output share quantization. */
+/**
+ * Ops that only move data: on integers directly when input and output share quantization, or
+ * when both are per-tensor integers (TFLite copies the bytes and does not requantize: the
+ * output's parameters only say how they read; see copiesBytes).
+ */
 export function moveData(c: OpContext, build: (x: string, y: string) => void): void {
   const x = tensor(c, 0);
   const y = outTensor(c);
-  if (sameQuant(x, y)) {
+  if (copiesBytes(x, y)) {
     build(x.name, y.name);
     return;
   }
@@ -207,8 +211,22 @@ function pool(opType: 'AveragePool' | 'MaxPool'): Converter {
     const o = options(c, BuiltinOptions.Pool2DOptions, () => new Pool2DOptions());
     if (!o) throw new FormatError(`${c.opName} '${outName(c)}' has no Pool2DOptions`, { file: c.b.file });
     const act = o.fusedActivationFunction();
+    const attrs = { kernel_shape: ints([o.filterHeight(), o.filterWidth()]), strides: ints([o.strideH(), o.strideW()]), auto_pad: autoPad(o.padding()) };
+    const x = tensor(c, 0);
+    const out = outTensor(c);
+    if (!sameQuant(x, out) && copiesBytes(x, out)) {
+      // TFLite's integer pools take the max / rounded mean of the input bytes and do not
+      // requantize to the output's parameters (they only say how the bytes read): the pool on the
+      // input's grid, written as the output's bytes
+      if (act !== ActivationFunctionType.NONE) throw new UnsupportedError(`integer ${c.opName} with a fused ${ActivationFunctionType[act]} and input / output quantization that differ`, `'${out.name}' in ${c.b.file}`);
+      const pooled = c.b.fresh(`${out.name}_on_input_grid`);
+      c.b.node(opType, [fin(c, 0)], [pooled], attrs, 'nnport');
+      const p = c.b.quantParams(x);
+      c.b.node('QuantizeLinear', [pooled, p.scale, p.zeroPoint], [out.name]);
+      return;
+    }
     const y = floatOut(c, 0, act);
-    c.b.node(opType, [fin(c, 0)], [y], { kernel_shape: ints([o.filterHeight(), o.filterWidth()]), strides: ints([o.strideH(), o.strideW()]), auto_pad: autoPad(o.padding()) }, 'nnport');
+    c.b.node(opType, [fin(c, 0)], [y], attrs, 'nnport');
     finish(c, 0, y, act);
   };
 }
@@ -549,10 +567,11 @@ function padConverter(c: OpContext): void {
     padsName = c.b.fresh(`${out.name}_pads`);
     c.b.node('Reshape', [cols, c.b.int64s([-1], 'pads_shape')], [padsName]);
   }
-  if (sameQuant(x, out) && !has(c, 2)) {
-    // integer padding fills with the zero point, which is what 0.0 quantizes to
+  if (copiesBytes(x, out) && !has(c, 2)) {
+    // integer padding copies the input's bytes and fills with the output's zero point (what 0.0
+    // quantizes to; TFLite does not requantize when the two tensors' parameters differ)
     const inputs = [x.name, padsName];
-    if (x.quant) inputs.push(c.b.constant(Tensor.scalar(x.dtype, x.quant.zeroPoint[0]!), 'pad_value'));
+    if (out.quant) inputs.push(c.b.constant(Tensor.scalar(x.dtype, out.quant.zeroPoint[0]!), 'pad_value'));
     c.b.node('Pad', inputs, [out.name]);
     return;
   }
@@ -675,7 +694,7 @@ const split: Converter = (c) => {
   const dim = x.shape[axis]!;
   const sizes = !isDynamic(x, axis) && dim % n === 0 ? [c.b.int64s(new Array<number>(n).fill(dim / n), 'split')] : [];
   const attrs: Record<string, Attr> = sizes.length ? { axis: int(axis) } : { axis: int(axis), num_outputs: int(n) };
-  if (outs.every((t) => sameQuant(x, t))) {
+  if (outs.every((t) => copiesBytes(x, t))) {
     c.b.node('Split', [x.name, ...sizes], outs.map((t) => t.name), attrs);
     return;
   }
@@ -719,6 +738,14 @@ const resize =
       }
       sizes = c.b.fresh(`${out.name}_sizes`);
       c.b.node('Concat', [dims(0, 1), spatial, dims(3, 4)], [sizes], { axis: int(0) });
+    }
+    if (mode === 'nearest' && !sameQuant(x, out) && copiesBytes(x, out)) {
+      // TFLite's nearest resize copies the picked bytes, not requantized to the output's parameters
+      const picked = c.b.fresh(`${out.name}_on_input_grid`);
+      c.b.node('Resize', [fin(c, 0), '', '', sizes], [picked], attrs, 'nnport');
+      const p = c.b.quantParams(x);
+      c.b.node('QuantizeLinear', [picked, p.scale, p.zeroPoint], [out.name]);
+      return;
     }
     c.b.node('Resize', [fin(c, 0), '', '', sizes], [y], attrs, 'nnport');
     finish(c, 0, y);

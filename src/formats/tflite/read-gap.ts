@@ -4,12 +4,13 @@
 //   SCATTER_ND        ScatterND with reduction 'add' onto zeros of the shape: TFLite's kernel
 //                     writes the updates into zeros and sums the ones at a repeated index
 //   ATAN2             Atan(y / x), plus pi (the sign of y's) where x < 0, sign(y) pi / 2 where x = 0
-import { UnsupportedError } from '../../ir/errors.js';
+//   UNIQUE            Unique (sorted 0: first-occurrence order), its inverse_indices as the positions
+import { FormatError, UnsupportedError } from '../../ir/errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { ReverseSequenceOptions } from '../generated/tflite/reverse-sequence-options.js';
-import type { OpContext } from './read.js';
-import { fin, finish, floatOut, int, moveData, options, outName, str, tensor, type Converter } from './ops.js';
+import { sameQuant, type OpContext } from './read.js';
+import { fin, finish, floatOut, int, moveData, options, outName, outTensor, str, tensor, type Converter } from './ops.js';
 
 /** Input i as int64 (ONNX's index type): a constant converted once (its shape kept), or a Cast. */
 function int64Of(c: OpContext, i: number): string {
@@ -61,7 +62,21 @@ const atan2: Converter = (c) => {
   finish(c, 0, out);
 };
 
+/** UNIQUE: the values in order of first occurrence (ONNX Unique, sorted 0) and each element's position among them (its inverse_indices, int64, cast to the file's index type). */
+const unique: Converter = (c) => {
+  const x = tensor(c, 0);
+  if (x.shape.length !== 1) throw new FormatError(`UNIQUE '${outName(c)}': input '${x.name}' of shape [${x.shape.join(', ')}], the kernel takes a vector`, { file: c.b.file });
+  const idx = outTensor(c, 1);
+  if (idx.dtype !== 'int32' && idx.dtype !== 'int64') throw new FormatError(`UNIQUE '${outName(c)}': index output '${idx.name}' is ${idx.dtype}, the kernel writes int32 or int64`, { file: c.b.file });
+  const y = outTensor(c, 0);
+  if (!sameQuant(x, y)) throw new UnsupportedError('TFLite UNIQUE with other quantization on its output than its input', `'${y.name}' in ${c.b.file}`);
+  const inverse = idx.dtype === 'int64' ? idx.name : c.b.fresh(`${idx.name}_int64`);
+  c.b.node('Unique', [x.name], [y.name, '', inverse], { sorted: int(0) });
+  if (inverse !== idx.name) c.b.node('Cast', [inverse], [idx.name], { to: int(6) });
+};
+
 export const TFLITE_READ_GAP_OPS: Record<string, Converter> = {
+  UNIQUE: unique,
   REVERSE_SEQUENCE: reverseSequence,
   SCATTER_ND: scatterNd,
   ATAN2: atan2,

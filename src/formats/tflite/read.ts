@@ -180,6 +180,19 @@ export function sameQuant(a: TfliteTensorInfo, b: TfliteTensorInfo): boolean {
   return qa.axis === qb.axis && qa.scale.length === qb.scale.length && qa.scale.every((s, i) => s === qb.scale[i] && qa.zeroPoint[i] === qb.zeroPoint[i]);
 }
 
+/**
+ * Integer data that TFLite's data-movement kernels (RESHAPE, SQUEEZE, TRANSPOSE, GATHER, SLICE,
+ * STRIDED_SLICE, TILE, REVERSE_V2, DEPTH_TO_SPACE, SPLIT, MIRROR_PAD, RESIZE_NEAREST_NEIGHBOR,
+ * the pools, ...) copy as bytes: both tensors quantized per tensor with one integer type. Their
+ * output's parameters, when they differ from the input's, only say how the copied bytes read
+ * (the kernels do not requantize; checked against the interpreter in int8-copy-ops.test.ts).
+ */
+export function copiesBytes(a: TfliteTensorInfo, b: TfliteTensorInfo): boolean {
+  if (sameQuant(a, b)) return true;
+  const one = (q: TfliteQuant | undefined) => !!q && q.scale.length === 1 && q.axis === undefined;
+  return a.dtype === b.dtype && ['int8', 'uint8', 'int16'].includes(a.dtype) && one(a.quant) && one(b.quant);
+}
+
 /** Per-op view handed to a converter in ops.ts. */
 export interface OpContext {
   readonly b: TfliteGraphBuilder;

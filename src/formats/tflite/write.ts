@@ -51,6 +51,8 @@ import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
+import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
+import { requantizeCopies } from './write-requantize.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -361,7 +363,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS]));
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS, ...FLOAT_ONLY_GAP2_OPS]));
   const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;
@@ -441,7 +443,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   for (const n of topologicalOrder(g)) {
     if (skip.has(n)) continue;
     const key = opKey(n);
-    const convert = TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key] ?? TFLITE_WRITE_GAP_OPS[key];
+    const convert = widenedInteger(n, ctx) ?? TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key] ?? TFLITE_WRITE_GAP_OPS[key] ?? TFLITE_WRITE_GAP2_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
     const first = ops.length;
     convert(n, ctx);
@@ -455,6 +457,7 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
 
   refuseKernelTypes(tensors, ops, file);
   fuseActivations(ops, new Set(outputNames));
+  requantizeCopies(tensors, ops);
   widenInt16x8Biases(tensors, ops);
   const weightOnly = options.weightOnly ?? false;
   dequantizeWeightOnly(tensors, ops, typeof weightOnly === 'function' ? weightOnly : () => weightOnly);

@@ -1,0 +1,90 @@
+// TFLite's int8 data-movement kernels copy bytes: RESHAPE, SQUEEZE, TRANSPOSE, GATHER, SLICE, the
+// pools, ... whose output tensor carries other quantization parameters than its input do not
+// requantize (the output's parameters only say how the same bytes read), and EXPAND_DIMS,
+// CONCATENATION, PACK and UNPACK refuse such tensors (measured with the interpreter:
+// test/formats/tflite/int8-copy-ops.test.ts). A QDQ graph's DequantizeLinear -> Reshape ->
+// QuantizeLinear with two sets of parameters requantizes. The writer therefore gives such an op's
+// output the input's parameters and adds a QUANTIZE (int8 -> int8: TFLite's requantize) to the
+// output's; CONCATENATION / PACK inputs on other parameters than the output are requantized first.
+import type { BuiltinOperator as Op } from '../generated/tflite/builtin-operator.js';
+import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import type { TfliteQuantParams, WOp, WTensor } from './write.js';
+
+/** Ops that move 8-bit bytes from their data input (its index) to every output without requantizing. */
+const COPIES = new Map<Op, number>([
+  [BuiltinOperator.RESHAPE, 0],
+  [BuiltinOperator.SQUEEZE, 0],
+  [BuiltinOperator.EXPAND_DIMS, 0],
+  [BuiltinOperator.TRANSPOSE, 0],
+  [BuiltinOperator.GATHER, 0],
+  [BuiltinOperator.GATHER_ND, 0],
+  [BuiltinOperator.SLICE, 0],
+  [BuiltinOperator.STRIDED_SLICE, 0],
+  [BuiltinOperator.TILE, 0],
+  [BuiltinOperator.BROADCAST_TO, 0],
+  [BuiltinOperator.REVERSE_V2, 0],
+  [BuiltinOperator.DEPTH_TO_SPACE, 0],
+  [BuiltinOperator.SPACE_TO_DEPTH, 0],
+  [BuiltinOperator.BATCH_TO_SPACE_ND, 0],
+  [BuiltinOperator.SPACE_TO_BATCH_ND, 0],
+  [BuiltinOperator.SPLIT, 1],
+  [BuiltinOperator.SPLIT_V, 0],
+  [BuiltinOperator.UNPACK, 0],
+  [BuiltinOperator.MIRROR_PAD, 0],
+  [BuiltinOperator.PAD, 0],
+  [BuiltinOperator.MAX_POOL_2D, 0],
+  [BuiltinOperator.AVERAGE_POOL_2D, 0],
+  [BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, 0],
+]);
+
+/** Inputs that must each carry the output's parameters. */
+const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK]);
+
+/** Both 8-bit per-tensor quantized tensors of one type, on different parameters. */
+function differ(a: WTensor | undefined, b: WTensor | undefined): boolean {
+  const one = (q: TfliteQuantParams | undefined) => !!q && q.scale.length === 1 && q.axis === undefined;
+  if (!a || !b || a.data || a.dtype !== b.dtype || (a.dtype !== 'int8' && a.dtype !== 'uint8') || !one(a.quant) || !one(b.quant)) return false;
+  return a.quant!.scale[0] !== b.quant!.scale[0] || a.quant!.zeroPoint[0] !== b.quant!.zeroPoint[0];
+}
+
+/** The ops with a QUANTIZE wherever a byte copy would otherwise change the values (in place). */
+export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): void {
+  const fresh = (base: string): string => {
+    let name = `${base}_requantized`;
+    for (let i = 1; tensors.has(name); i++) name = `${base}_requantized_${i}`;
+    return name;
+  };
+  const out: WOp[] = [];
+  for (const op of ops) {
+    if (SAME_AS_OUTPUT.has(op.code)) {
+      const y = tensors.get(op.outputs[0]!);
+      op.inputs = op.inputs.map((i) => {
+        const x = i ? tensors.get(i) : undefined;
+        if (!x || !y || !differ(x, y)) return i;
+        const t = fresh(x.name);
+        tensors.set(t, { ...x, name: t, quant: y.quant, data: undefined });
+        out.push({ code: BuiltinOperator.QUANTIZE, inputs: [x.name], outputs: [t] });
+        return t;
+      });
+      out.push(op);
+      continue;
+    }
+    const at = COPIES.get(op.code);
+    const x = at === undefined ? undefined : tensors.get(op.inputs[at] ?? '');
+    if (!x) {
+      out.push(op);
+      continue;
+    }
+    const after: WOp[] = [];
+    op.outputs = op.outputs.map((o) => {
+      const y = tensors.get(o);
+      if (!differ(x, y)) return o;
+      const t = fresh(o);
+      tensors.set(t, { ...y!, name: t, quant: x.quant, signature: y!.signature });
+      after.push({ code: BuiltinOperator.QUANTIZE, inputs: [t], outputs: [o] });
+      return t;
+    });
+    out.push(op, ...after);
+  }
+  ops.splice(0, ops.length, ...out);
+}
