@@ -9,33 +9,21 @@
 //                over an axis that is not last (TRANSPOSEs around LOG_SOFTMAX)
 //   scatters     scatter_add with repeated indices, scatter, index_put: SCATTER_ND; the file read
 //                back by nnport's reader (SCATTER_ND as ScatterND) and run by its runtime.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { readNpy } from '../../../src/formats/numpy/index.js';
-import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { relErr } from '../../support/error-metrics.js';
-import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { scriptNets } from './script-nets.js';
 
 const oracle = useTfliteOracle();
 
 const NETS = { stn: 1, flow_warp: 1, samplers: 3, pad_pool: 1, scatter: 3, shuffle: 2 } as const;
 type Net = keyof typeof NETS;
-const dir = (): string => ensureScriptFixtures('tflite_gap_ops.py', 'tflite-gap-ops', Object.keys(NETS));
-
-async function net(name: Net): Promise<{ graph: Graph; input: Tensor; outputs: Tensor[] }> {
-  const d = join(dir(), name);
-  const npy = (f: string) => readNpy(readFileSync(join(d, `${f}.npy`)));
-  const m = await readModel(new Uint8Array(readFileSync(join(d, 'model.onnx'))), { fileName: `${name}.onnx` });
-  return { graph: (m as { graph: Graph }).graph, input: npy('input0'), outputs: Array.from({ length: NETS[name] }, (_, i) => npy(`output0_${i}`)) };
-}
+const net = scriptNets<Net>('tflite_gap_ops.py', 'tflite-gap-ops', NETS);
 
 /** The file (NCHW I/O kept) run by the interpreter, each output compared with PyTorch's (relative to the largest). */
 async function checkInterpreter(name: string, bytes: Uint8Array, input: Tensor, outputs: Tensor[], tol: number): Promise<void> {

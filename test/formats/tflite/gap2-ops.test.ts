@@ -7,11 +7,7 @@
 //   nonzero    torch.nonzero(x > 0.3): WHERE, its int64 [n, 2] rows, a GATHER_ND and a sum of them
 //   compress   constant conditions along an axis and over the flattened input: GATHER of constant positions
 // and hand-built files (gap2-op-model.ts) of the reader's UNIQUE and an int8 byte-copy chain, vs the interpreter.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/numpy/index.js';
-import { readModel } from '../../../src/formats/registry.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import type { Graph } from '../../../src/ir/graph.js';
@@ -19,22 +15,15 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { maxAbsDiff, relErr } from '../../support/error-metrics.js';
-import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { scriptNets } from './script-nets.js';
 import { int8CopyChainFile, uniqueFile } from './gap2-op-model.js';
 
 const oracle = useTfliteOracle();
 
 const NETS = { erf_grid: 1, erf_gate: 1, nonzero: 2, compress: 2 } as const;
 type Net = keyof typeof NETS;
-const dir = (): string => ensureScriptFixtures('tflite_gap2.py', 'tflite-gap2', Object.keys(NETS));
-
-async function net(name: Net): Promise<{ graph: Graph; input: Tensor; outputs: Tensor[] }> {
-  const d = join(dir(), name);
-  const npy = (f: string) => readNpy(readFileSync(join(d, `${f}.npy`)));
-  const m = await readModel(new Uint8Array(readFileSync(join(d, 'model.onnx'))), { fileName: `${name}.onnx` });
-  return { graph: (m as { graph: Graph }).graph, input: npy('input0'), outputs: Array.from({ length: NETS[name] }, (_, i) => npy(`output0_${i}`)) };
-}
+const net = scriptNets<Net>('tflite_gap2.py', 'tflite-gap2', NETS);
 
 /** The written file's outputs from the interpreter and from nnport's reader + runtime, as numbers. */
 async function runBoth(name: Net, bytes: Uint8Array, input: Tensor): Promise<{ interp: { shape: number[]; values: number[] }[]; nnport: { shape: number[]; values: number[] }[] }> {
