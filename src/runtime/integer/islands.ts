@@ -100,6 +100,12 @@ function sameGridOut(v: Views, core: Node, d: DqInfo): boolean {
   return !!s && !!z && !!ds && !!dz && s.size === 1 && z.size === 1 && s.toNumbers()[0] === ds.toNumbers()[0] && z.toNumbers()[0] === dz.toNumbers()[0];
 }
 
+/** 8-bit PRELU, both operands per-tensor (the slope a constant behind its DequantizeLinear). */
+const prelu8: Matcher = (v, core, dqs) => {
+  if (dqs.length !== 2 || !dqs.every(perTensor) || !dqs.every((d) => ['int8', 'uint8'].includes(v.init.get(d!.zeroPoint)?.dtype ?? ''))) return undefined;
+  return { inputs: dqs.flatMap(triple), attrs: {} };
+};
+
 /** int16 LEAKY_RELU (the 8-bit one stays QDQ: the interpreter's XNNPACK runs it its own way). */
 const leakyRelu16: Matcher = (v, core, dqs) => {
   const x = dqs[0];
@@ -159,6 +165,7 @@ const MATCHERS: Record<string, Matcher> = {
   Concat: allPerTensor,
   ReduceMean: reduceMean,
   LeakyRelu: leakyRelu16,
+  PRelu: prelu8,
   Resize: resizeBilinear16,
   'nnport::Resize': resizeBilinear16,
 };

@@ -706,6 +706,28 @@ const HardSwish = defineOp<Record<string, never>>({
   },
 });
 
+/**
+ * PRELU (int8 / uint8), TFLite's reference kernel: x - z_x >= 0 requantized by s_x/s_y, else
+ * (x - z_x)(α - z_α) by s_x·s_α/s_y, each multiplier computed in float32 as its Prepare does. Run
+ * as QDQ floats before, the MTCNN nets' PReLU chains ended 2-3 steps off the interpreter.
+ */
+const PRelu = defineOp<{ act?: number[] }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation') }),
+  run(inputs, a) {
+    const { p, shape } = binaryProblem(inputs, a.act);
+    const f = Math.fround;
+    const identity = quantizeMultiplier(f(f(p.sa) / f(p.out.scale)));
+    const slope = quantizeMultiplier(f(f(f(p.sa) * f(p.sb)) / f(p.out.scale)));
+    const y = outArray(p.out.dtype, p.a.length);
+    for (let i = 0; i < p.a.length; i++) {
+      const v = p.a[i]! - p.za;
+      const r = v >= 0 ? multiplyByQuantizedMultiplier(v, identity.multiplier, identity.shift) : multiplyByQuantizedMultiplier(v * (p.b[i]! - p.zb), slope.multiplier, slope.shift);
+      y[i] = clampInt(p.out.zp + r, p.out.lo, p.out.hi);
+    }
+    return [qtensor(p.out.dtype, shape, y)];
+  },
+});
+
 /** LEAKY_RELU (int16): each side requantized by its fixed-point multiplier, s_x/s_y or s_x·alpha/s_y. */
 const LeakyRelu = defineOp<{ alpha: number; act?: number[] }>({
   attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation') }),
@@ -795,6 +817,7 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
   'nnport.int::LeakyRelu': LeakyRelu,
+  'nnport.int::PRelu': PRelu,
   'nnport.int::HardSwish': HardSwish,
   'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
