@@ -825,6 +825,8 @@ function splitRow(w: Writer, n: Node): KTensor[] {
   if (axis !== r - 1) unsupported(n, 'on an axis other than channels');
   const c = x.shape[axis];
   if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
+  // sizes fed at run time (a graph input) cannot be a Keras layer's fixed crop: not an even split
+  if (n.inputs[1] && !w.constant(n.inputs[1])) unsupported(n, 'with split sizes computed at run time');
   let sizes = (n.inputs[1] ? w.constant(n.inputs[1])?.toNumbers() : undefined) ?? attrInts(n, 'split');
   if (!sizes) {
     const k = n.outputs.length;
