@@ -3,7 +3,7 @@
 // for an NCHW graph, the layout pass to channels-last nnport ops. The written model keeps a
 // free batch dimension: Keras layers never name it.
 import { UnsupportedError } from '../ir/errors.js';
-import type { Graph } from '../ir/graph.js';
+import { isOnnxOp, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
@@ -30,8 +30,6 @@ function inputDependent(g: Graph): Set<string> {
   return live;
 }
 
-const isOnnxReshape = (n: Graph['nodes'][number]): boolean => n.opType === 'Reshape' && (n.domain === '' || n.domain === 'ai.onnx');
-
 /**
  * Keras layers never touch the batch: a Reshape of computed data whose output's first dim is not
  * its input's (both known, as the source graph declares them: a Flatten with axis 0 read from a
@@ -41,11 +39,11 @@ const isOnnxReshape = (n: Graph['nodes'][number]): boolean => n.opType === 'Resh
  * constant and folds away.
  */
 function refuseBatchReshapes(g: Graph): void {
-  if (!g.nodes.some(isOnnxReshape)) return;
+  if (!g.nodes.some((n) => isOnnxOp(n, 'Reshape'))) return;
   const shapes = inferShapes(g, { onError: 'unknown' }).values;
   const live = inputDependent(g);
   for (const n of g.nodes) {
-    if (!isOnnxReshape(n) || !live.has(n.inputs[0]!)) continue;
+    if (!isOnnxOp(n, 'Reshape') || !live.has(n.inputs[0]!)) continue;
     const from = shapes.get(n.inputs[0]!)?.shape?.[0];
     const to = shapes.get(n.outputs[0]!)?.shape?.[0];
     if (typeof from === 'number' && typeof to === 'number' && from !== to) throw new UnsupportedError(`Reshape that changes the batch dimension (${from} -> ${to}) in a Keras model`, `node '${n.name || n.outputs[0]}': Keras layers keep the batch`);
@@ -66,7 +64,7 @@ function batchCopyingTargets(graph: Graph, batch: number): Graph {
   for (;;) {
     const shapes = inferShapes(g, { onError: 'unknown' }).values;
     const n = g.nodes.find((n) => {
-      if (!isOnnxReshape(n) || !live.has(n.inputs[0]!) || (n.attrs.allowzero && n.attrs.allowzero.value !== 0)) return false;
+      if (!isOnnxOp(n, 'Reshape') || !live.has(n.inputs[0]!) || (n.attrs.allowzero && n.attrs.allowzero.value !== 0)) return false;
       const target = g.initializers.get(n.inputs[1] ?? '');
       return target?.shape.length === 1 && target.toNumbers()[0] === batch && shapes.get(n.inputs[0]!)?.shape?.[0] === 'batch';
     });

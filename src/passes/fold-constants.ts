@@ -118,9 +118,14 @@ function foldOnce(graph: Graph, options: FoldConstantsOptions): FoldConstantsRes
   return { graph: rw.toGraph(), folded };
 }
 
-/** Constant nodes that folding left (read by nothing foldable) become initializers, for writers that store constants as buffers. */
-export function constantNodesToInitializers(g: Graph): Graph {
-  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain);
+/**
+ * Constant nodes that folding left (read by nothing foldable) become initializers, for writers that
+ * store constants as buffers. `keepGraphOutputs`: a Constant that is a graph output stays a node
+ * (the Keras writer needs a layer to produce each output).
+ */
+export function constantNodesToInitializers(g: Graph, options: { keepGraphOutputs?: boolean } = {}): Graph {
+  const outputs = new Set(options.keepGraphOutputs ? g.outputs.map((o) => o.name) : []);
+  const constants = g.nodes.filter((n) => n.opType === 'Constant' && !n.domain && !outputs.has(n.outputs[0]!));
   if (!constants.length) return g;
   const initializers = new Map(g.initializers);
   for (const n of constants) initializers.set(n.outputs[0]!, constantValue(n));

@@ -36,6 +36,7 @@ import { decodeHalfWeights } from './float16-weights.js';
 import { lstmInt8 } from './quantize-recurrent.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
+import { roundHalfAway } from '../wasm/scalar/quantize.js';
 
 export type QuantizeMode = 'float16' | 'dynamic' | 'int8' | 'int16x8';
 export type { CalibrationMethod, CalibrationSamples } from './calibrate.js';
@@ -271,8 +272,7 @@ function widenForBias(weight: string, dq: Node[], inits: Map<string, Tensor>, bi
   for (let i = 0; i < src.length; i++) {
     const c = scales.length === 1 ? 0 : Math.floor(i / inner) % channels;
     // rounding the integers again, half away from zero as the weights were
-    const v = src[i]! / factors[c]!;
-    out[i] = Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
+    out[i] = roundHalfAway(src[i]! / factors[c]!);
   }
   const widened = scales.map((s, c) => Math.fround(s * factors[c]!));
   const qName = node.inputs[0]!;

@@ -2,7 +2,7 @@
 // .keras and TF.js layers writers. One row per IR op; every layer loads in stock Keras and
 // TensorFlow.js (no Lambda). Padding that TF's `same` cannot express becomes ZeroPadding + `valid`.
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
-import type { ConstantEvaluator } from '../../passes/fold-constants.js';
+import { constantNodesToInitializers, type ConstantEvaluator } from '../../passes/fold-constants.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { hardSigmoidAt } from '../../passes/recurrent-hard-sigmoid.js';
 import { fuseActivationPatterns } from '../../passes/fuse-activations.js';
@@ -1242,7 +1242,8 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
   // a recurrent HardSigmoid at another (alpha, beta) than the target's hard_sigmoid (old Keras' gates
   // in Keras 3, whose hard_sigmoid is x/6 + 0.5): the weights feeding it scaled (recurrent-hard-sigmoid.ts)
   // LayerNorm and GELU spelled out by an exporter (opset < 17 / < 20): Keras' LayerNormalization layer and 'gelu' activation
-  const graph = fuseActivationPatterns(fuseLayerNorm(constantsAsInitializers(hardSigmoidAt(unclipped, options.keras3 ? 1 / 6 : 0.2, 0.5))).graph);
+  // (the fusion passes read constants as initializers; the Writer takes either)
+  const graph = fuseActivationPatterns(fuseLayerNorm(constantNodesToInitializers(hardSigmoidAt(unclipped, options.keras3 ? 1 / 6 : 0.2, 0.5), { keepGraphOutputs: true })).graph);
   if (unclipped === input) return buildKeras(graph, options);
   try {
     return buildKeras(graph, options);
@@ -1252,16 +1253,6 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
     const clipped = input.nodes.filter((n) => !n.domain && n.opType === 'LSTM' && n.attrs.cell_clip).map((n) => `'${n.name || n.outputs[0]}'`);
     throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: its unrolled steps need ${e.message.replace(/^unsupported: /, '')}`);
   }
-}
-
-/** Constant nodes as initializers (what the fusion passes read constants from; the Writer takes either). */
-function constantsAsInitializers(g: Graph): Graph {
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const isValue = (n: Node) => n.opType === 'Constant' && !n.domain && n.outputs.length === 1 && !outputs.has(n.outputs[0]!);
-  if (!g.nodes.some(isValue)) return g;
-  const initializers = new Map(g.initializers);
-  for (const n of g.nodes) if (isValue(n)) initializers.set(n.outputs[0]!, constantValue(n));
-  return { ...g, nodes: g.nodes.filter((n) => !isValue(n)), initializers };
 }
 
 const KERAS_INPUT_DTYPES = new Set(['int32', 'int64', 'bool']);

@@ -22,8 +22,9 @@ import { graphDefNodes } from '../tensorflow/write.js';
 import { tfName } from '../tensorflow/write-context.js';
 import { TFJS_GRAPH_OPS } from './graph-ops.js';
 import { tfjsQuirks } from './graph-quirks.js';
+import { DEFAULT_SHARD_SIZE, writeShards } from './shards.js';
 
-export const DEFAULT_GRAPH_SHARD_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_GRAPH_SHARD_SIZE = DEFAULT_SHARD_SIZE;
 
 /** How float32 weights are stored: tensorflowjs_converter's --quantize_float16 / _uint8 / _uint16. */
 export type TfjsWeightQuantization = 'float16' | 'uint8' | 'uint16';
@@ -183,23 +184,6 @@ function nodeJson(n: NodeDef, file: string, weights: Array<{ spec: WeightSpec; v
   return { name, op: n.op, ...(n.input?.length ? { input: n.input } : {}), ...(Object.keys(attr).length ? { attr } : {}) };
 }
 
-function cutShards(parts: Uint8Array[], shardSize: number): Uint8Array[] {
-  const total = parts.reduce((a, p) => a + p.byteLength, 0);
-  const count = Math.max(1, Math.ceil(total / shardSize));
-  const shards = Array.from({ length: count }, (_, i) => new Uint8Array(Math.min(shardSize, total - i * shardSize)));
-  let at = 0;
-  for (const p of parts) {
-    // a weight may span two shards, as in TF.js
-    for (let off = 0; off < p.byteLength; ) {
-      const n = Math.min(p.byteLength - off, shardSize - (at % shardSize));
-      shards[Math.floor(at / shardSize)]!.set(p.subarray(off, off + n), at % shardSize);
-      off += n;
-      at += n;
-    }
-  }
-  return shards;
-}
-
 function tensorInfo(name: string, dtype: Tensor['dtype'] | undefined, shape: readonly Dim[] | undefined): Json {
   // the TF dtype, as tensorflowjs_converter writes it (TF.js reads DT_INT64 as int32, DT_DOUBLE as float32)
   let dt = 'DT_FLOAT';
@@ -235,9 +219,7 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   const node = nodes.map((n) => nodeJson(n, file, weights, bounds));
   const notes = options.notes ?? [];
   const parts = weights.map((w) => encodeWeight(w.spec, w.values, quantize, notes));
-  const shards = weights.length ? cutShards(parts, shardSize) : [];
-  const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
-  paths.forEach((p, i) => options.sidecars?.set(p, shards[i]!));
+  const paths = writeShards(parts, shardSize, options.sidecars);
   const json = {
     format: 'graph-model',
     generatedBy: 'nnport',

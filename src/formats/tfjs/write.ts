@@ -2,14 +2,14 @@
 // modelTopology.model_config, a weightsManifest) + group1-shardKofN.bin shards of at most
 // `shardSize` bytes (default 4 MiB, what tensorflowjs_converter uses).
 import { UnsupportedError } from '../../ir/errors.js';
-import type { Tensor } from '../../ir/tensor.js';
 import type { JsonObject } from '../keras/config.js';
 import type { KerasLayerOut, KerasModelOut } from '../keras/from-graph.js';
 import { keras2ModelConfig, kerasLayersOf, namedWeights } from '../keras/write.js';
 import type { LoadedModel, WriteOptions } from '../model.js';
 import { refuseUnknownToTfjs } from './tfjs-classes.js';
+import { DEFAULT_SHARD_SIZE, writeShards } from './shards.js';
 
-export const DEFAULT_SHARD_SIZE = 4 * 1024 * 1024;
+export { DEFAULT_SHARD_SIZE } from './shards.js';
 
 const TFJS_DTYPES: Record<string, string> = { float32: 'float32', int32: 'int32', bool: 'bool' };
 
@@ -26,15 +26,7 @@ export async function writeTfjsLayers(model: LoadedModel, options: WriteOptions 
     if (!dtype) throw new UnsupportedError(`a ${tensor.dtype} weight in a TF.js model`, `weight '${name}'`);
     return { name, shape: [...tensor.shape], dtype };
   });
-  // one stream of weight bytes, cut into shards (a weight may span two shards, as in TF.js)
-  const total = weights.reduce((a, w) => a + w.tensor.byteLength, 0);
-  const count = weights.length ? Math.max(1, Math.ceil(total / shardSize)) : 0;
-  const shards: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) shards.push(new Uint8Array(Math.min(shardSize, total - i * shardSize)));
-  let at = 0;
-  for (const { tensor } of weights) at = copyInto(shards, shardSize, at, bytesOf(tensor));
-  const paths = shards.map((_, i) => `group1-shard${i + 1}of${count}.bin`);
-  paths.forEach((p, i) => options.sidecars?.set(p, shards[i]!));
+  const paths = writeShards(weights.map((w) => w.tensor.bytes()), shardSize, options.sidecars);
   const json = {
     format: 'layers-model',
     generatedBy: 'nnport',
@@ -113,19 +105,3 @@ function refuseTfjsGaps(m: KerasModelOut): void {
   }
 }
 
-function bytesOf(t: Tensor): Uint8Array {
-  return t.bytes();
-}
-
-function copyInto(shards: Uint8Array[], shardSize: number, at: number, src: Uint8Array): number {
-  let off = 0;
-  while (off < src.byteLength) {
-    const s = Math.floor(at / shardSize);
-    const within = at % shardSize;
-    const n = Math.min(src.byteLength - off, shardSize - within);
-    shards[s]!.set(src.subarray(off, off + n), within);
-    off += n;
-    at += n;
-  }
-  return at;
-}
