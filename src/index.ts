@@ -142,7 +142,7 @@ export interface ConvertResult {
 export async function convert(model: LoadedModel, outputName: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<ConvertResult> {
   const handler = outputHandler(outputName, options);
   try {
-    const prepared = await prepareForOutput(model, handler.id, options);
+    const prepared = await prepareForOutput(model, handler, options);
     const sidecars = new Map<string, Uint8Array>();
     const writeOptions: WriteOptions & { notes?: string[] } = { ...options, fileName: outputName, sidecars, notes: prepared.notes };
     const bytes = await handler.write!(prepared.model, writeOptions);
@@ -181,12 +181,13 @@ export function canConvertToFile(outputName: string): boolean {
 export async function convertToFile(model: LoadedModel, outputName: string, path: string, options: Omit<WriteOptions, 'fileName' | 'sidecars'> = {}): Promise<{ notes: string[] }> {
   const handler = formatForOutput(outputName);
   if (!handler.writeFile) throw new UsageError(`${handler.title} output cannot be streamed to a file; use convert`);
-  const prepared = await prepareForOutput(model, handler.id, options);
+  const prepared = await prepareForOutput(model, handler, options);
   await handler.writeFile(prepared.model, path, { ...options, fileName: outputName });
   return { notes: prepared.notes };
 }
 
-async function prepareForOutput(model: LoadedModel, format: string, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize' | 'quantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
+async function prepareForOutput(model: LoadedModel, handler: FormatHandler, options: Pick<WriteOptions, 'foldBn' | 'expandGroupedConv' | 'dequantize' | 'quantize' | 'tfjsFormat' | 'tfjsQuantize'>): Promise<{ model: LoadedModel; notes: string[] }> {
+  const format: string = handler.id;
   requireCaffeWeights(model);
   refuseCaffeDetectionOutput(model, format);
   // TFLite's stateful ops (SVDF, integer LSTM) have no counterpart in the other formats
@@ -204,7 +205,10 @@ async function prepareForOutput(model: LoadedModel, format: string, options: Pic
   if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
     const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
     const [first] = r.left;
-    if (first) {
+    if (first && handler.writesControlFlow?.(options)) {
+      const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');
+      notes.push(`${r.left.length} ${ops} kept as ${format} control flow (${r.left.map((l) => l.node.name || l.node.opType).join(', ')})`);
+    } else if (first) {
       const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');
       throw new UnsupportedError(`${ops} (control flow) in a ${format} file`, `${first.node.name ? `node '${first.node.name}'` : 'a node'} (${first.node.opType}) stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
     }

@@ -27,6 +27,12 @@ export interface FormatHandler {
   writeFile?(model: LoadedModel, path: string, options: WriteOptions): Promise<void>;
   /** the reader applies ReadOptions.inputShapes itself (TensorFlow, Caffe); for the others readModel gives the graph's inputs those shapes */
   ownInputShapes?: boolean;
+  /**
+   * The writer keeps ONNX If / Loop nodes whose condition or trip count is known only at run time
+   * (as the format's own control flow: subgraphs, functions); for the others prepareForOutput
+   * refuses them by name. Constant control flow is made straight-line for every format.
+   */
+  writesControlFlow?(options: Partial<WriteOptions>): boolean;
 }
 
 const handlers: FormatHandler[] = [];
