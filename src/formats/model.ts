@@ -121,7 +121,7 @@ export interface WriteOptions {
   dequantize?: boolean;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
   foldBn?: boolean;
-  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels (TF.js runs them; always so for TF.js) */
+  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels and dilated depthwise convs undilated with zero-spread kernels (TF.js runs them right; always so for TF.js) */
   expandGroupedConv?: boolean;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;

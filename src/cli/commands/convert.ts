@@ -27,8 +27,9 @@ ${FUSE_SCALE_HELP}
                           tensorflowjs_converter's --quantize_float16 / _uint8 / _uint16 do
   --dequantize            a quantized model (int8 TFLite, QDQ ONNX) back to float: weights dequantized, activation quantization removed
   --fold-bn               Keras/TF.js: fold each BatchNormalization that follows a conv into it
-  --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels,
-                          which TF.js runs (always so for TF.js model.json; Keras loads either)
+  --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels and
+                          dilated depthwise convs undilated with zero-spread kernels, which TF.js runs
+                          right (always so for TF.js model.json; Keras loads either)
   --explain               print what the conversion changed (kept transposes, re-ordered weights,
                           folded BNs, expanded grouped convs)
   --quantize MODE         TFLite: float16, dynamic (int8 weights), int8 (full integer) or int16x8
