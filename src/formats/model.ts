@@ -109,6 +109,8 @@ export interface WriteOptions {
   quantize?: import('../passes/quantize.js').QuantizeOptions;
   /** TFLite: keep the model's NCHW inputs and outputs (a TRANSPOSE at each) instead of making them channels-last */
   keepNchwIo?: boolean;
+  /** TFLite: int64 inputs and outputs (token ids, argmax) as int32 in the file, cast inside (what TFLite deployments feed) */
+  int32Io?: boolean;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */
