@@ -15,6 +15,7 @@ import { convert, loadModel } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { int64IoAsInt32 } from '../../../src/passes/int32-io.js';
 import { initKernels } from '../../../src/wasm/loader.js';
+import { REPO_ROOT } from '../../support/corpus.js';
 import { relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
@@ -79,5 +80,17 @@ describe('int64 token-id inputs as int32 in .tflite (--int32-io), run by the TFL
     expect((await oracle.inputs(new Uint8Array(readFileSync(out)))).map((t) => t.dtype)).toEqual(['int32']);
     expect(await main(['convert', join(dir, 'gpt', 'model.onnx'), '-o', out.replace('.tflite', '.onnx'), '--int32-io'], () => {}, (s) => errors.push(s))).not.toBe(0);
     expect(errors.join('\n')).toMatch(/--int32-io applies to a \.tflite output/);
+  });
+
+  it('CLI: --keep-nchw-io keeps a conv model\'s NCHW input and output (the ResNeXt / RegNet blocks fixture)', async () => {
+    const onnx = join(REPO_ROOT, 'test/fixtures/models/resnext_regnet/model.onnx');
+    const out = join(mkdtempSync(join(tmpdir(), 'nnport-nchw-')), 'rr.tflite');
+    expect(await main(['convert', onnx, '-o', out, '--keep-nchw-io'], () => {}, () => {})).toBe(0);
+    const file = new Uint8Array(readFileSync(out));
+    expect((await oracle.inputs(file)).map((t) => t.shape)).toEqual([[1, 3, 32, 32]]);
+    const x = readNpy(new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/models/resnext_regnet/input.npy'))));
+    const [y] = await oracle.run(file, [x.toFloat32()], 1, 1);
+    const want = readNpy(new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/models/resnext_regnet/output.npy')))).toFloat32();
+    expect(relErr(y!.data as Float32Array, want)).toBeLessThan(1e-5);
   });
 });
