@@ -468,6 +468,26 @@ function batchNormRow(w: Writer, n: Node): KTensor[] {
   return [xin === x ? y : w.add('Reshape', `${baseName(w, n)}_rank${r}`, { target_shape: x.shape.slice(1) as number[] }, [y], x.shape)];
 }
 
+/**
+ * InstanceNormalization (one group per channel) and GroupNormalization of channels-last data: Keras'
+ * GroupNormalization
+ * (moments over the spatial axes of each channel and sample; tf.keras 2.11+ and Keras 3; TF.js 4.9
+ * has no such layer). gamma / beta are ONNX's per-channel scale / B.
+ */
+function instanceNormRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const c = x.shape[x.shape.length - 1];
+  if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
+  const groups = n.opType === 'GroupNormalization' ? attrInt(n, 'num_groups', 0) : c;
+  const g = w.constant(n.inputs[1]!);
+  const b = w.constant(n.inputs[2]!);
+  if (!g || !b) unsupported(n, 'with a scale or bias given at run time');
+  // (an opset-18 GroupNormalization's per-group parameters: each group's value for its channels)
+  const perChannel = (t: Tensor): Tensor => (t.size === c ? t.reshape([c]) : Tensor.float32([c], Array.from({ length: c }, (_, i) => t.toNumbers()[Math.floor(i / (c / groups))]!)));
+  const weights = [{ role: 'gamma', tensor: perChannel(g) }, { role: 'beta', tensor: perChannel(b) }];
+  return [w.add('GroupNormalization', baseName(w, n), { groups, axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true }, [x], x.shape, weights)];
+}
+
 /** LayerNormalization over the axes from `axis` on (the batch axis excluded): Keras' over that axis list. */
 function layerNormRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
@@ -1125,6 +1145,8 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   'nnport.GlobalAveragePool': (w, n) => globalPool(w, n, 'GlobalAveragePooling', true),
   'nnport.GlobalMaxPool': (w, n) => globalPool(w, n, 'GlobalMaxPooling', true),
   'nnport.BatchNormalization': batchNormRow,
+  'nnport.InstanceNormalization': instanceNormRow,
+  'nnport.GroupNormalization': instanceNormRow,
   'nnport.Resize': resizeRow,
   BatchNormalization: batchNormRow,
   LayerNormalization: layerNormRow,
