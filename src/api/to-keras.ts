@@ -8,6 +8,7 @@ import { inferShapes } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
+import { spreadDilatedDepthwise } from '../passes/spread-dilated-depthwise.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { constantNodesToInitializers, foldConstants } from '../passes/fold-constants.js';
 import { fuseBias } from '../passes/fuse-bias.js';
@@ -21,6 +22,8 @@ export interface KerasPrepareOptions {
   foldBn?: boolean;
   /** write grouped convs as plain convs with block-diagonal kernels (what TF.js can run) */
   expandGroupedConv?: boolean;
+  /** dilated depthwise convs written undilated with zero-spread kernels (TF.js 4.9's DepthwiseConv2D ignores dilation_rate) */
+  spreadDilatedDepthwise?: boolean;
 }
 
 /** The values computed from a graph input (anything else is a constant, whatever computes it). */
@@ -128,6 +131,11 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
   }
   if (options.expandGroupedConv) {
     const r = expandGroupedConv(g);
+    g = r.graph;
+    notes = [...notes, ...r.notes];
+  }
+  if (options.spreadDilatedDepthwise) {
+    const r = spreadDilatedDepthwise(g);
     g = r.graph;
     notes = [...notes, ...r.notes];
   }
