@@ -36,6 +36,7 @@ import { TensorType } from '../generated/tflite/tensor-type.js';
 import { UniqueOptions } from '../generated/tflite/unique-options.js';
 import { addOpts, divOpts, floatInput, floatScalar, mulOpts, stepper, subOpts } from './ops-more-write.js';
 import { int32, normAxis, type Converter, type WriteContext } from './ops-write.js';
+import { int64Div } from './write-int64-div.js';
 import type { WTensor } from './write.js';
 
 /** Eigen's float32 erf: numerator coefficients of x·P(x²), highest power first (alpha_13 ... alpha_1). */
@@ -137,6 +138,7 @@ export function widenedInteger(n: Node, c: WriteContext): Converter | undefined 
   const row = n.domain ? undefined : WIDENED[n.opType];
   if (!row || !n.inputs[0]) return undefined;
   const info = c.info(c.tensor(n.inputs[0]));
+  if (n.opType === 'Div' && info.dtype === 'int64' && !info.quant) return int64Div;
   const wide = NARROW[info.dtype];
   if (!wide || info.quant || row.takes.includes(info.dtype)) return undefined;
   if (n.opType === 'Mod' && attrInt(n, 'fmod', 0) === 1) return undefined;

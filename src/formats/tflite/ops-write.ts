@@ -1012,7 +1012,8 @@ const split: Converter = (n, c) => {
   const outs = n.outputs.map((o) => c.tensor(o));
   const sizes = outs.map((o) => c.shapeOf(o)[axis]!);
   const axisT = c.addConstant(`${outs[0]}_axis`, new Tensor('int32', [], Int32Array.of(axis)));
-  if (sizes.every((s) => s === sizes[0])) {
+  // (SPLIT has no int64 kernel, SPLIT_V has: an int64 split is written SPLIT_V)
+  if (sizes.every((s) => s === sizes[0]) && c.info(x).dtype !== 'int64') {
     c.emit({ code: BuiltinOperator.SPLIT, inputs: [axisT, x], outputs: outs, options: (b) => [BuiltinOptions.SplitOptions, SplitOptions.createSplitOptions(b, outs.length)] });
     return;
   }

@@ -1,0 +1,79 @@
+// The detection fixtures of scripts/fixtures/detection_models.py (PyTorch's boxes / scores / labels
+// of a score-filter + NMS module and torchvision's detectors on a photo) and the comparison of a
+// converted model's detections with them, shared by the GraphDef / TF.js and TFLite tests.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNpy } from '../../src/formats/numpy/index.js';
+import type { Tensor } from '../../src/ir/tensor.js';
+import { maxAbsDiff } from './error-metrics.js';
+import { ensureScriptFixtures } from './fixture-script.js';
+
+export const DETECTION_NETS = ['score_nms', 'ssdlite', 'frcnn', 'retinanet'] as const;
+
+const npy = (path: string): Tensor => readNpy(new Uint8Array(readFileSync(path)));
+
+/** The net's fixture folder (model.onnx, its inputs and PyTorch's outputs), made when missing or stale. */
+export function detectionDir(net: string): string {
+  return join(ensureScriptFixtures('detection_models.py', 'detection-models', DETECTION_NETS), net);
+}
+
+/** The net's inputs in the ONNX model's order. */
+export function detectionInputs(net: string): Tensor[] {
+  const dir = detectionDir(net);
+  return net === 'score_nms' ? [npy(join(dir, 'boxes_in.npy')), npy(join(dir, 'scores_in.npy'))] : [npy(join(dir, 'image.npy'))];
+}
+
+/** PyTorch's boxes [n, 4], scores [n] and labels [n]. */
+export function pytorchDetections(net: string): Tensor[] {
+  return ['boxes', 'scores', 'labels'].map((o) => npy(join(detectionDir(net), `${o}.npy`)));
+}
+
+export interface DetectionMatch {
+  /** for each of PyTorch's rows, the target's row it is compared with */
+  rows: number[];
+  /** rows placed elsewhere within runs of near-equal scores */
+  swapped: number;
+  boxesMaxAbs: number;
+  scoresMaxAbs: number;
+  /** the target's labels in PyTorch's row order */
+  labels: number[];
+}
+
+/**
+ * The target's detections against PyTorch's, row for row, except that where PyTorch's scores of
+ * neighbouring rows are within 1e-5 (float32 roundings apart: another runtime may order them either
+ * way) the rows of that run are matched by label and box.
+ */
+export function matchDetections(boxes: ArrayLike<number>, scores: ArrayLike<number>, labels: ArrayLike<number>, want: Tensor[]): DetectionMatch {
+  const ws = want[1]!.toFloat32();
+  const wb = want[0]!.toFloat32();
+  const wl = want[2]!.toNumbers();
+  const gb = Float32Array.from(boxes);
+  const gl = Array.from(labels, Number);
+  const rows: number[] = [];
+  let swapped = 0;
+  for (let i = 0; i < ws.length; ) {
+    let j = i + 1;
+    while (j < ws.length && Math.abs(ws[j]! - ws[j - 1]!) < 1e-5) j++;
+    const free = new Set(Array.from({ length: j - i }, (_, k) => i + k));
+    for (let r = i; r < j; r++) {
+      let best = r;
+      let bestD = Infinity;
+      for (const c of free) {
+        const d = gl[c] === wl[r] ? maxAbsDiff(gb.subarray(4 * c, 4 * c + 4), wb.subarray(4 * r, 4 * r + 4)) : Infinity;
+        if (d < bestD) [best, bestD] = [c, d];
+      }
+      free.delete(best);
+      rows.push(best);
+      if (best !== r) swapped++;
+    }
+    i = j;
+  }
+  return {
+    rows,
+    swapped,
+    boxesMaxAbs: maxAbsDiff(rows.flatMap((r) => Array.from(gb.subarray(4 * r, 4 * r + 4))), wb),
+    scoresMaxAbs: maxAbsDiff(rows.map((r) => scores[r]!), ws),
+    labels: rows.map((r) => gl[r]!),
+  };
+}
