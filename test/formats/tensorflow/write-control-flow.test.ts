@@ -2,7 +2,8 @@
 // StatelessIf / StatelessWhile over FunctionDefs of the library (src/formats/tensorflow/
 // write-functions.ts): torch.jit.script modules exported to ONNX (scripts/fixtures/
 // onnx_run_time_control_flow.py) whose `if` is on the data and whose `for` runs an input's number
-// of times. The TF.js graph model runs in TensorFlow.js 4.9 itself (executeAsync: its executor runs
+// of times, an `if` inside such a loop (functions calling functions), a `while` on the data (a Loop
+// of no trip count) and convolutions inside the branches (bodies laid out channels-last). The TF.js graph model runs in TensorFlow.js 4.9 itself (executeAsync: its executor runs
 // the functions), the .pb is read back by nnport's TensorFlow reader (functions -> ONNX If / Loop)
 // and run; both against PyTorch's outputs, for inputs taking either branch and several trip counts
 // (0 included).
@@ -21,7 +22,13 @@ import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
 
 const CACHE = join(REPO_ROOT, '.fixtures-cache/run-time-control-flow');
-const NETS = { data_if: { inputs: ['x'], outputs: ['y'], cases: ['_pos', '_neg'] }, count_loop: { inputs: ['x', 'n'], outputs: ['y'], cases: ['_3', '_0', '_7'] } } as const;
+const NETS = {
+  data_if: { inputs: ['x'], outputs: ['y'], cases: ['_pos', '_neg'], functions: 2 },
+  count_loop: { inputs: ['x', 'n'], outputs: ['y'], cases: ['_3', '_0', '_7'], functions: 2 },
+  nested: { inputs: ['x', 'n'], outputs: ['y'], cases: ['_5', '_2'], functions: 4 },
+  // the loop's `and` is PyTorch's short-circuit: an If inside the body
+  while_loop: { inputs: ['x'], outputs: ['y'], cases: ['_small', '_big'], functions: 4 },
+} as const;
 
 beforeAll(async () => {
   await initKernels();
@@ -41,7 +48,7 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
       const json = JSON.parse(new TextDecoder().decode(files.bytes));
       const ops = (json.modelTopology.node as Array<{ op: string }>).map((n) => n.op);
       expect(ops).toContain(net === 'data_if' ? 'StatelessIf' : 'StatelessWhile');
-      expect(json.modelTopology.library.function.length).toBe(2);
+      expect(json.modelTopology.library.function.length).toBe(spec.functions);
       const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
       for (const c of spec.cases) {
         const ys = await runGraphModel(m, spec.inputs.map((i) => npy(net, i + c)), spec.inputs.map((i) => i), spec.outputs.map((o) => o));
@@ -60,7 +67,7 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
       const { bytes } = await convert(await onnx(net), `${net}.pb`);
       const gd = tensorflow.GraphDef.decode(bytes);
       expect(gd.node.map((n) => n.op)).toContain(net === 'data_if' ? 'StatelessIf' : 'StatelessWhile');
-      expect(gd.library?.function?.length).toBe(2);
+      expect(gd.library?.function?.length).toBe(spec.functions);
       const back = await loadModel(bytes, { fileName: `${net}.pb` });
       for (const c of spec.cases) {
         const feeds = Object.fromEntries(spec.inputs.map((i) => [i, npy(net, i + c)]));
