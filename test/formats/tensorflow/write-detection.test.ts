@@ -1,14 +1,15 @@
 // Detection post-processing with run-time box counts (a score filter, TopK, NonZero / GatherND, NMS
 // of the boxes left) written to a GraphDef and to a TF.js graph model, against PyTorch
 // (scripts/fixtures/detection_models.py): a small score-filter + torchvision.ops.nms module, and
-// torchvision's ssdlite320_mobilenet_v3_large and retinanet_resnet50_fpn (random init, a real photo,
-// every If replaced by its else branch by the fixture script); fasterrcnn_mobilenet_v3_large_320_fpn
-// is refused by its RoiAlign. The .pb is read back by nnport and run; the TF.js graph model runs in
-// TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes within 1e-4 of the 320-pixel image and
-// scores within 1e-4 of PyTorch's, same count and order (rows of near-equal scores matched by box),
-// labels equal.
+// torchvision's ssdlite320_mobilenet_v3_large and retinanet_resnet50_fpn (random init, a real photo),
+// each as exported (its Ifs written as StatelessIf) and with every If replaced by its else branch;
+// fasterrcnn_mobilenet_v3_large_320_fpn is refused by its RoiAlign. The .pb is read back by nnport
+// and run; the TF.js graph model runs in TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes
+// within 1e-4 of the 320-pixel image and scores within 1e-4 of PyTorch's, same count and order (rows
+// of near-equal scores matched by box), labels equal.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeGraphDef } from '../../../src/formats/tensorflow/graph-def.js';
 import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
@@ -41,24 +42,27 @@ describe('detection post-processing with run-time box counts: GraphDef and TF.js
     const source = await loadModelFiles([join(detectionDir('frcnn'), 'model.onnx')]);
     await expect(convert(source, 'model.pb')).rejects.toThrow(/unsupported: .*RoiAlign/);
   });
-  for (const net of DETECTION_NETS.filter((n) => n !== 'frcnn')) {
-    it(`${net}: .pb read back by nnport`, { timeout: 600_000 }, async () => {
-      const source = await loadModelFiles([join(detectionDir(net), 'model.onnx')]);
+  // model.onnx: every If replaced by its else branch; model-if.onnx: the export as it is (the GraphDef's StatelessIf)
+  const cases = DETECTION_NETS.filter((n) => n !== 'frcnn').flatMap((net) => (net === 'score_nms' ? [[net, 'model.onnx']] : [[net, 'model.onnx'], [net, 'model-if.onnx']]));
+  for (const [net, file] of cases as [string, string][]) {
+    it(`${net} (${file}): .pb read back by nnport`, { timeout: 600_000 }, async () => {
+      const source = await loadModelFiles([join(detectionDir(net), file)]);
       const { bytes } = await convert(source, 'model.pb');
+      if (file === 'model-if.onnx') expect(decodeGraphDef(bytes, 'model.pb').node!.some((n) => n.op === 'StatelessIf' || n.op === 'If')).toBe(true);
       const back = await loadModel(bytes, { fileName: 'model.pb' });
       if (back.kind !== 'graph') throw new Error('no graph');
       const g = back.graph;
       const feeds = Object.fromEntries(g.inputs.map((v, i) => [v.name, detectionInputs(net)[i]!]));
       const r = await run(back, feeds);
-      expectPyTorch(net, '.pb', ['boxes', 'scores', 'labels'].map((o) => r.outputs.get(o)!));
+      expectPyTorch(net, `${file} .pb`, ['boxes', 'scores', 'labels'].map((o) => r.outputs.get(o)!));
     });
-    it(`${net}: TF.js graph model in TF.js`, { timeout: 600_000 }, async () => {
-      const source = await loadModelFiles([join(detectionDir(net), 'model.onnx')]);
+    it(`${net} (${file}): TF.js graph model in TF.js`, { timeout: 600_000 }, async () => {
+      const source = await loadModelFiles([join(detectionDir(net), file)]);
       const files = await convert(source, 'out/model.json', { tfjsFormat: 'graph' });
       const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
       const got = await runGraphModel(m, detectionInputs(net), undefined, ['boxes', 'scores', 'labels']);
       m.dispose();
-      expectPyTorch(net, 'TF.js graph', got);
+      expectPyTorch(net, `${file} TF.js graph`, got);
     });
   }
 });

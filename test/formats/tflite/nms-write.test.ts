@@ -10,7 +10,7 @@ import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph, ValueInfo } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, opNameOf, tfliteOpNames, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, tfliteOpNames, useTfliteOracle, withStoredDim, type FlatcOps } from '../../support/tflite-test.js';
 import { runOrt } from '../onnx/ort-helpers.js';
 import { int32Io } from '../../conformance/tflite-writer-run.js';
 
@@ -26,6 +26,8 @@ interface NmsCase {
   iou: number;
   score?: number;
   runtime: boolean;
+  /** the box count a symbolic dim of the inputs (known only at run time; the file's inputs sized to N before the run) */
+  dynamicN?: boolean;
   boxes: Tensor;
   scores: Tensor;
 }
@@ -37,8 +39,8 @@ function graphOf(c: NmsCase): { g: Graph; feeds: Record<string, Tensor> } {
     ...(c.score === undefined ? [] : ([['score', Tensor.float32([1], [c.score])]] as [string, Tensor][])),
   ];
   const inputs: ValueInfo[] = [
-    { name: 'boxes', dtype: 'float32', shape: [c.B, c.N, 4] },
-    { name: 'scores', dtype: 'float32', shape: [c.B, c.C, c.N] },
+    { name: 'boxes', dtype: 'float32', shape: [c.B, c.dynamicN ? 'n' : c.N, 4] },
+    { name: 'scores', dtype: 'float32', shape: [c.B, c.C, c.dynamicN ? 'n' : c.N] },
   ];
   if (c.runtime) for (const [name, t] of params) inputs.push({ name, dtype: t.dtype, shape: [...t.shape] });
   const g: Graph = {
@@ -74,8 +76,10 @@ async function check(c: NmsCase): Promise<{ rows: number; ops: string[] }> {
   // comes out as int32, each through a Cast in the graph (the NMS itself is written on int64)
   const io = int32Io({ kind: 'graph', format: 'onnx', graph: g });
   if (io.kind !== 'graph') throw new Error('a graph');
-  const file = await writeTflite(io.graph);
-  const ops = tfliteOpNames(file, 'nms');
+  const written = await writeTflite(io.graph);
+  const ops = tfliteOpNames(written, 'nms');
+  if (c.dynamicN) expect(flatcJson<{ subgraphs: { tensors: { shape_signature?: number[] }[]; inputs: number[] }[] }>(written, 'nms').subgraphs[0]!.tensors[0]!.shape_signature).toBeDefined();
+  const file = c.dynamicN ? withStoredDim(withStoredDim(written, 1, c.N, 0), 2, c.N, 1) : written;
   const [got] = await oracle.run(file, g.inputs.map((v) => { const t = feeds[v.name]!; return t.dtype === 'int64' ? Int32Array.from(t.toNumbers()) : (t.data as ArrayBufferView); }));
   expect(got!.shape).toEqual([...ort.selected!.dims]);
   expect(Array.from(got!.data as ArrayLike<number | bigint>, Number)).toEqual(want);
@@ -158,6 +162,28 @@ describe('TFLite writer: ONNX NonMaxSuppression against onnxruntime', () => {
     await expect(writeTflite(graphOf(c).g)).rejects.toThrow(/NonMaxSuppression that selects nothing/);
     // onnxruntime refuses such a threshold too
     await expect(writeTflite(graphOf({ ...c, max: 5, iou: -0.5 }).g)).rejects.toThrow(/NonMaxSuppression with iou_threshold -0.5 /);
+  });
+});
+
+describe('TFLite writer: NonMaxSuppression of a box count known only at run time', () => {
+  it('the cases above with N a symbolic dim: ties, center boxes, run-time thresholds and maximum, zero-area boxes, iou_threshold 1', async () => {
+    const cases: [number, Omit<NmsCase, 'boxes' | 'scores'>, number?][] = [
+      [11, { B: 1, C: 3, N: 200, centerPointBox: 0, max: 25, iou: 0.45, score: 0.3, runtime: false }],
+      [12, { B: 2, C: 2, N: 150, centerPointBox: 1, max: 2 ** 31 - 1, iou: 0.3, score: 0.5, runtime: true }],
+      [13, { B: 1, C: 2, N: 120, centerPointBox: 0, max: 40, iou: 0.2, runtime: false }, 8],
+      [14, { B: 1, C: 2, N: 60, centerPointBox: 0, max: 3, iou: 0.5, score: 0.1, runtime: true }],
+      [19, { B: 1, C: 2, N: 30, centerPointBox: 0, max: 20, iou: 1, score: 0.25, runtime: false }],
+      [20, { B: 1, C: 1, N: 7, centerPointBox: 0, max: 100, iou: 0.5, score: 0.2, runtime: false }],
+    ];
+    for (const [seed, c, levels] of cases) {
+      const k = randomCase(seed, { ...c, dynamicN: true }, levels);
+      const b = k.boxes.data as Float32Array;
+      // zero padding and a point among the boxes
+      b.set([0, 0, 0, 0], 0);
+      b.set([b[8]!, b[9]!, b[8]!, b[9]!], 8);
+      const { rows } = await check(k);
+      expect(rows, `seed ${seed}`).toBeGreaterThan(0);
+    }
   });
 });
 
