@@ -8,9 +8,11 @@
 //         i < M && cond (an absent M or cond dropped from it; ONNX ignores the body's cond when
 //         the Loop has none), the body subgraph the ONNX body with i + 1, M and the outer reads
 //         passed through. The counter stays int64 as ONNX has it (TFLite's ADD / LESS take int64).
-//         Scan outputs (values stacked per iteration) are refused by name.
+//         A scan output (a value stacked per iteration) is one more loop var, starting [0, ...]
+//         and grown by CONCATENATION of each iteration's slice; its slices need a static shape.
 import { UnsupportedError } from '../../ir/errors.js';
 import { outerReads, type Dim, type Graph, type Node, type ValueInfo } from '../../ir/graph.js';
+import { allocArray } from '../../ir/dtypes.js';
 import { Tensor } from '../../ir/tensor.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
@@ -65,7 +67,15 @@ const loopOp: Converter = (n, c) => {
   const [trips, cond] = [n.inputs[0] ?? '', n.inputs[1] ?? ''];
   const carried = n.inputs.slice(2);
   const where = `node '${n.name}' in ${c.file}`;
-  if (body.outputs.length > carried.length + 1) throw new UnsupportedError('Loop scan outputs in a TFLite file', `${where}: the values stacked per iteration (${body.outputs.slice(carried.length + 1).map((o) => `'${o.name}'`).join(', ')}) are not written as WHILE loop vars`);
+  // scan outputs: loop vars that start [0, ...] and grow by one slice per iteration (CONCATENATION), so their slices need a static shape
+  const scanOuts = body.outputs.slice(carried.length + 1);
+  const scanShapes = scanOuts.map((o, j) => {
+    const out = n.outputs[carried.length + j];
+    const t = out ? c.info(out) : undefined;
+    const slice = t && t.shape.length >= 1 && (!t.signature || t.signature.slice(1).every((d) => d >= 0)) ? t.shape.slice(1) : undefined;
+    if (!slice) throw new UnsupportedError('Loop scan output of unknown slice shape in a TFLite file', `${where}: '${o.name}' is stacked per iteration by CONCATENATION from a [0, ...] start, which needs the shape of its slices`);
+    return { dtype: t!.dtype, slice };
+  });
   if (!trips && !cond) throw new UnsupportedError('Loop without a trip count or a condition in a TFLite file', `${where}: it never stops`);
   const { constants, passed } = outerValues(c, [body]);
   const [iter, condIn, ...carriedIn] = body.inputs;
@@ -85,17 +95,29 @@ const loopOp: Converter = (n, c) => {
     ...carriedIn.map((v, k) => (v.dtype && v.shape ? v : typed(c, carried[k]!, v.name))),
     ...passed.map((v) => typed(c, v)),
   ];
+  const stacked = scanOuts.map((o) => fresh(`${o.name}_stacked`));
+  vars.push(...stacked.map((name, j) => ({ name, dtype: scanShapes[j]!.dtype, shape: [null, ...scanShapes[j]!.slice] })));
   const one = fresh('one');
   const next = fresh(`${iter!.name}_next`);
   const initializers = withConstants(body, constants);
   initializers.set(one, Tensor.int64([], [1]));
   // without a Loop condition the body's condition input is true (and its condition output is ignored)
   if (!cond) initializers.set(condIn!.name, new Tensor('bool', [], Uint8Array.of(1)));
+  const stackNodes: Node[] = [];
+  const stackedNext = scanOuts.map((o, j) => {
+    const shape = fresh(`${o.name}_slice_shape`);
+    initializers.set(shape, Tensor.int64([scanShapes[j]!.slice.length + 1], [1, ...scanShapes[j]!.slice]));
+    const slice = fresh(`${o.name}_slice`);
+    const next = fresh(`${o.name}_stacked_next`);
+    stackNodes.push({ name: slice, opType: 'Reshape', domain: '', inputs: [o.name, shape], outputs: [slice], attrs: {} });
+    stackNodes.push({ name: next, opType: 'Concat', domain: '', inputs: [stacked[j]!, slice], outputs: [next], attrs: { axis: { type: 'int', value: 0 } } });
+    return { name: next, dtype: scanShapes[j]!.dtype, shape: [null, ...scanShapes[j]!.slice] };
+  });
   const loopBody: Graph = {
     ...body,
     name: `${n.name || 'loop'}_body`,
     inputs: vars,
-    nodes: [...body.nodes, { name: fresh(`${iter!.name}_increment`), opType: 'Add', domain: '', inputs: [iter!.name, one], outputs: [next], attrs: {} }],
+    nodes: [...body.nodes, ...stackNodes, { name: fresh(`${iter!.name}_increment`), opType: 'Add', domain: '', inputs: [iter!.name, one], outputs: [next], attrs: {} }],
     initializers,
     outputs: [
       { name: next, dtype: 'int64', shape: [] },
@@ -103,6 +125,7 @@ const loopOp: Converter = (n, c) => {
       ...(cond ? [body.outputs[0]!] : []),
       ...body.outputs.slice(1, 1 + carried.length),
       ...passed.map((v) => vars.find((x) => x.name === v)!),
+      ...stackedNext,
     ],
     valueInfo: undefined,
   };
@@ -125,10 +148,11 @@ const loopOp: Converter = (n, c) => {
     ...(cond ? [c.addTensor(`${base}_cond`, scalar('bool'))] : []),
     ...carried.map((v, k) => (n.outputs[k] ? c.tensor(n.outputs[k]!) : c.addTensor(`${base}_carried_${k}`, c.info(v)))),
     ...passed.map((v) => c.addTensor(`${v}_after_${base}`, c.info(v))),
+    ...scanOuts.map((o, j) => (n.outputs[carried.length + j] ? c.tensor(n.outputs[carried.length + j]!) : c.addTensor(`${base}_scan_${j}`, { name: '', dtype: scanShapes[j]!.dtype, shape: [1, ...scanShapes[j]!.slice], signature: [-1, ...scanShapes[j]!.slice] }))),
   ];
   c.emit({
     code: BuiltinOperator.WHILE,
-    inputs: [c.addConstant(`${base}_iteration_0`, Tensor.int64([], [0])), ...(trips ? [c.tensor(trips)] : []), ...(cond ? [c.tensor(cond)] : []), ...carried.map((v) => c.tensor(v)), ...passed.map((v) => c.tensor(v))],
+    inputs: [c.addConstant(`${base}_iteration_0`, Tensor.int64([], [0])), ...(trips ? [c.tensor(trips)] : []), ...(cond ? [c.tensor(cond)] : []), ...carried.map((v) => c.tensor(v)), ...passed.map((v) => c.tensor(v)), ...scanShapes.map((t, j) => c.addConstant(`${stacked[j]}_empty`, new Tensor(t.dtype, [0, ...t.slice], allocArray(t.dtype, 0))))],
     outputs,
     options: (b) => [BuiltinOptions.WhileOptions, WhileOptions.createWhileOptions(b, condIndex, bodyIndex)],
   });
