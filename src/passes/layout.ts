@@ -59,7 +59,7 @@ export interface LayoutResult {
 
 /** Human-readable report of a layout result, one line each. */
 /** ONNX ops whose data layout is NCHW; a graph with any of them in the default domain still needs this pass. */
-const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
+const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
 
 /**
  * Whether a graph still has NCHW spatial ops (an ONNX/Caffe/PyTorch graph rather than a channels-last
@@ -103,7 +103,7 @@ export function permuteTensor(t: Tensor, perm: readonly number[]): Tensor {
 // ---- the engine ----
 
 /** Spatial ops that have an `nnport` channels-last form, and which input is a weight. */
-const SPATIAL = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
+const SPATIAL = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
 
 /** Ops computed element by element on broadcast inputs: any layout works if all inputs share it. */
 const ELEMENTWISE = new Set([
