@@ -278,7 +278,7 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
   // Keras and TF.js layers models are channels-last, with static Reshape targets
   if ((format === 'keras-h5' || format === 'keras-v3' || format === 'tfjs') && model.kind === 'graph') {
     // TF.js has no kernel for Conv2D(groups): its layers model always gets block-diagonal kernels
-    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: format === 'tfjs' || options.expandGroupedConv });
+    const prepared = await prepareForKeras(model.graph, { foldBn: options.foldBn, expandGroupedConv: format === 'tfjs' || options.expandGroupedConv, spreadDilatedDepthwise: format === 'tfjs' || options.expandGroupedConv });
     model = { ...model, graph: prepared.graph };
     notes.push(...prepared.transposes.map((t) => `${t.io ? 'I/O' : 'kept'} transpose '${t.node}' of '${t.value}' perm [${t.perm.join(', ')}]: ${t.why}`), ...prepared.notes);
   }

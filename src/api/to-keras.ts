@@ -8,6 +8,8 @@ import { inferShapes } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
+import { spreadDilatedDepthwise } from '../passes/spread-dilated-depthwise.js';
+import { fuseGroupNorm } from '../passes/fuse-group-norm.js';
 import { foldBatchNorm } from '../passes/fold-bn.js';
 import { constantNodesToInitializers, foldConstants } from '../passes/fold-constants.js';
 import { fuseBias } from '../passes/fuse-bias.js';
@@ -21,6 +23,8 @@ export interface KerasPrepareOptions {
   foldBn?: boolean;
   /** write grouped convs as plain convs with block-diagonal kernels (what TF.js can run) */
   expandGroupedConv?: boolean;
+  /** dilated depthwise convs written undilated with zero-spread kernels (TF.js 4.9's DepthwiseConv2D ignores dilation_rate) */
+  spreadDilatedDepthwise?: boolean;
 }
 
 /** The values computed from a graph input (anything else is a constant, whatever computes it). */
@@ -84,7 +88,9 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
   // PyTorch's nn.MultiheadAttention folds its heads into the batch: one Attention op (a Keras
   // MultiHeadAttention layer) where the pattern is exactly torch's, before that batch check
   const attention = fuseTorchAttention(source);
-  const graph = attention.graph;
+  // PyTorch's GroupNorm (Reshape -> InstanceNormalization -> Reshape -> affine): one GroupNormalization layer
+  const groupNorm = fuseGroupNorm(attention.graph);
+  const graph = groupNorm.graph;
   refuseBatchReshapes(graph);
   const evaluate = await createNodeEvaluator();
   // the layout pass sees a free batch dim (else it may fold the batch into a flatten), ...
@@ -131,6 +137,12 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
     g = r.graph;
     notes = [...notes, ...r.notes];
   }
+  if (options.spreadDilatedDepthwise) {
+    const r = spreadDilatedDepthwise(g);
+    g = r.graph;
+    notes = [...notes, ...r.notes];
+  }
+  if (groupNorm.fused.length) notes = [...notes, `${groupNorm.fused.length} PyTorch GroupNorm written as Keras GroupNormalization (${groupNorm.fused.map((f) => `${f.name}: ${f.groups} groups`).join(', ')}; tf.keras 2.11+ / Keras 3)`];
   if (attention.fused.length) notes = [...notes, `${attention.fused.length} PyTorch MultiheadAttention written as Keras MultiHeadAttention (${attention.fused.join(', ')})`];
   return { graph: g, transposes, notes };
 }

@@ -109,6 +109,8 @@ export interface WriteOptions {
   quantize?: import('../passes/quantize.js').QuantizeOptions;
   /** TFLite: keep the model's NCHW inputs and outputs (a TRANSPOSE at each) instead of making them channels-last */
   keepNchwIo?: boolean;
+  /** TFLite: int64 inputs and outputs (token ids, argmax) as int32 in the file, cast inside (what TFLite deployments feed) */
+  int32Io?: boolean;
   /** ONNX: write tensors larger than this many bytes to an external data file */
   externalDataThreshold?: number;
   /** TF.js: the most bytes per weight shard (default 4 MiB) */
@@ -121,7 +123,7 @@ export interface WriteOptions {
   dequantize?: boolean;
   /** Keras / TF.js: fold each BatchNormalization that directly follows a conv into it */
   foldBn?: boolean;
-  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels (TF.js runs them; always so for TF.js) */
+  /** Keras .h5 / .keras: write grouped convs as plain convs with block-diagonal kernels and dilated depthwise convs undilated with zero-spread kernels (TF.js runs them right; always so for TF.js) */
   expandGroupedConv?: boolean;
   /** extra files to write next to the output (external data, shards): relative name -> bytes */
   sidecars?: Map<string, Uint8Array>;

@@ -11,9 +11,10 @@
 // is inserted only where an op cannot take its input as laid out. The same engine, told that
 // spatial ops want channels-first data, is the lowering pass (lower-channels-last.ts).
 import { ShapeError, UnsupportedError } from '../ir/errors.js';
-import { attrFloats, attrInt, attrInts, readersOf, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrFloats, attrInt, attrInts, implicitInputs, readersOf, subgraphsOf, topologicalOrder, type Attr, type Dim, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
-import { GraphRewriter, subgraphReads } from '../ir/rewriter.js';
+import { GraphRewriter, renameOuterRead } from '../ir/rewriter.js';
+import { mapNodeSubgraphs, someNodeDeep } from './layout-subgraphs.js';
 import { cancelReshapePairs } from './cancel-reshapes.js';
 import { makePaddingExplicit } from './explicit-padding.js';
 import { Tensor } from '../ir/tensor.js';
@@ -58,7 +59,7 @@ export interface LayoutResult {
 
 /** Human-readable report of a layout result, one line each. */
 /** ONNX ops whose data layout is NCHW; a graph with any of them in the default domain still needs this pass. */
-const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
+const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth', 'Upsample']);
 
 /**
  * Whether a graph still has NCHW spatial ops (an ONNX/Caffe/PyTorch graph rather than a channels-last
@@ -66,8 +67,8 @@ const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'Average
  * keeps an ONNX op whose layout is moot (the Keras reader's BatchNormalization on (N, C) after a Dense).
  */
 export function needsChannelsLast(g: Graph): boolean {
-  if (g.nodes.some((n) => n.domain === 'nnport' && CHANNELS_FIRST_OPS.has(n.opType))) return false;
-  return g.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_FIRST_OPS.has(n.opType));
+  if (someNodeDeep(g, (n) => n.domain === 'nnport' && CHANNELS_FIRST_OPS.has(n.opType))) return false;
+  return someNodeDeep(g, (n) => (n.domain === '' || n.domain === 'ai.onnx') && CHANNELS_FIRST_OPS.has(n.opType));
 }
 
 export function explainLayout(r: LayoutResult): string[] {
@@ -102,7 +103,7 @@ export function permuteTensor(t: Tensor, perm: readonly number[]): Tensor {
 // ---- the engine ----
 
 /** Spatial ops that have an `nnport` channels-last form, and which input is a weight. */
-const SPATIAL = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
+const SPATIAL = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
 
 /** Ops computed element by element on broadcast inputs: any layout works if all inputs share it. */
 const ELEMENTWISE = new Set([
@@ -131,6 +132,12 @@ export interface EngineOptions {
    * each one is (LayoutResult.values): the runtime's lowering, whose observers read values by name.
    */
   trackValues?: boolean;
+  /**
+   * How an If / Loop / Scan body is laid out: it comes as a graph of its own (the outer values it
+   * reads are inputs after its formal ones, all in the source's layout) and must keep that
+   * boundary. Without it a body is left as it is (it reads its outer values in the source's layout).
+   */
+  subgraph?: (body: Graph) => { graph: Graph; transposes: KeptTranspose[]; notes: string[] };
 }
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
@@ -253,9 +260,25 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       replace({ inputs: fixed }, []);
     };
     const nonIdentityInputs = ins.filter((i) => i && layouts.has(i));
-    // If / Loop / Scan bodies read outer values by name, as their producers laid them out
-    const implicit = [...subgraphReads([node])].filter((v) => layouts.has(v));
-    if (implicit.length) throw new UnsupportedError(`layout pass: the subgraph of ${op} '${node.name}' reads '${implicit[0]}', which is laid out channels-last`);
+    // If / Loop / Scan bodies read outer values by name: each one laid out channels-last here gets
+    // an identity-layout copy that the bodies read instead, and each body is laid out on its own
+    // with its boundary (formal inputs, outer reads, outputs) in the source's layout
+    if (subgraphsOf(node).length) {
+      let laid = node;
+      for (const v of implicitInputs(node).filter((i) => layouts.has(i))) {
+        const copy = ensure(v, identity(rankOf(v)!), `${op} '${node.name}' reads '${v}' inside its subgraph in the source's layout`);
+        laid = renameSubgraphReads(laid, v, copy);
+      }
+      if (opts.subgraph) {
+        laid = mapNodeSubgraphs(laid, (v) => shapes.get(v), rw.opsets, (body) => {
+          const r = opts.subgraph!(body.graph);
+          transposes.push(...r.transposes.map((t) => ({ ...t, io: false, why: `in a subgraph of ${op} '${node.name}': ${t.why}` })));
+          notes.push(...r.notes.map((n) => `in a subgraph of ${op} '${node.name}': ${n}`));
+          return r.graph;
+        });
+      }
+      if (laid !== node) replaceTracked(node, { attrs: laid.attrs });
+    }
 
     if (!onnx) {
       if (nonIdentityInputs.length) fallback(`${node.domain}.${op} '${node.name}' is not layout-aware`);
@@ -706,7 +729,9 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
   for (const v of source.valueInfo ?? []) rw.dropValueInfo(v.name);
   const graph = rw.toGraph();
   if (graph.nodes.some((n) => n.domain === 'nnport')) graph.opsets = { ...graph.opsets, nnport: 1 };
-  const live = new Set(graph.nodes.filter((n) => n.opType === 'Transpose').map((n) => n.name));
+  // (the Transposes inside subgraphs too: reported once their bodies are laid out)
+  const live = new Set<string>();
+  someNodeDeep(graph, (n) => (n.opType === 'Transpose' && live.add(n.name), false));
   const result: LayoutResult = { graph, transposes: transposes.filter((t) => live.has(t.node)), notes };
   if (opts.trackValues) {
     const present = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
@@ -874,6 +899,7 @@ export function toChannelsLast(graph: Graph, options: LayoutOptions = {}): Layou
     target: options.target ?? 'keras',
     inputs: (v) => (v.shape && v.shape.length >= 3 && spatialInputs.has(v.name) ? { layout: channelsLastPerm(v.shape.length), how: options.keepNchwIo ? 'transpose' : 'declare' } : undefined),
     outputs: options.keepNchwIo ? 'restore' : 'declare',
+    subgraph: (body) => toChannelsLast(body, { ...options, keepNchwIo: true }),
   });
   const unshuffled = cancelReshapePairs(result.graph);
   const out = { ...result, graph: unshuffled.graph };
@@ -905,4 +931,15 @@ function spatialReach(graph: Graph): Set<string> {
     }
   }
   return out;
+}
+
+/** `node` with its subgraphs reading the outer value `to` wherever they read `from`. */
+function renameSubgraphReads(node: Node, from: string, to: string): Node {
+  const attrs: Record<string, Attr> = {};
+  for (const [name, a] of Object.entries(node.attrs)) {
+    if (a.type === 'graph') attrs[name] = { type: 'graph', value: renameOuterRead(a.value, from, to) };
+    else if (a.type === 'graphs') attrs[name] = { type: 'graphs', value: a.value.map((g) => renameOuterRead(g, from, to)) };
+    else attrs[name] = a;
+  }
+  return { ...node, attrs };
 }

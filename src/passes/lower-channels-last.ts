@@ -7,6 +7,7 @@ import { UnsupportedError } from '../ir/errors.js';
 import { producersOf, readersOf, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
+import { someNodeDeep } from './layout-subgraphs.js';
 import { channelsFirstPerm, channelsLastPerm, relayWeight, runLayoutEngine, type LayoutResult, type Perm } from './layout.js';
 
 /** The ops of the `nnport` domain that are channels-last versions of ONNX ops. */
@@ -36,7 +37,7 @@ function weightToOnnx(op: string, layout: string, r: number): Perm {
 
 /** True when the graph has channels-last nnport ops (it must be lowered before an ONNX writer sees it). */
 export function hasChannelsLastOps(graph: Graph): boolean {
-  return graph.nodes.some(isChannelsLastOp);
+  return someNodeDeep(graph, isChannelsLastOp);
 }
 
 /**
@@ -77,7 +78,12 @@ export function lowerChannelsLast(graph: Graph, options: { trackValues?: boolean
   }
   const expanded = rw.toGraph();
   if (!Object.values(expanded.nodes).some((n) => n.domain === 'nnport')) delete expanded.opsets.nnport;
-  const result = runLayoutEngine(expanded, { mode: 'channels-first', target: 'keras', inputs: () => undefined, outputs: 'restore', trackValues: options.trackValues });
+  const result = runLayoutEngine(expanded, { mode: 'channels-first', target: 'keras', inputs: () => undefined,
+    outputs: 'restore',
+    trackValues: options.trackValues,
+    // a body is lowered on its own, its boundary kept as it is
+    subgraph: (body) => lowerChannelsLast(body),
+  });
   if (result.values) {
     // the source's values (the expansion's own Transposes and NCHW intermediates are not)
     const own = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.nodes.flatMap((n) => n.outputs)]);

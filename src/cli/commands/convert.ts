@@ -8,7 +8,7 @@ import { FUSE_SCALE_HELP, INPUT_SHAPE_HELP, parseInputShapes } from '../input-sh
 import { Progress } from '../progress.js';
 import { QUANTIZE_ARGS, quantizeOptionsFromArgs, writeQuantizeReport } from '../quantize-args.js';
 
-export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES] [--fold-bn] [--dequantize] [--expand-groups] [--explain]
+export const CONVERT_HELP = `usage: nnport convert MODEL [MORE FILES...] -o OUT [--key PATH] [--input-shape [NAME=]N,C,H,W] [--fuse-scale] [--external-data BYTES] [--shard-size BYTES] [--fold-bn] [--dequantize] [--expand-groups] [--keep-nchw-io] [--int32-io] [--explain]
 
 Converts a model; the output format follows OUT's extension. MODEL is a file or a model's
 folder; a model made of several files takes them all, the model first.
@@ -20,6 +20,10 @@ ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
   --external-data BYTES   ONNX: store tensors of at least BYTES bytes in OUT.data
   --shard-size BYTES      TF.js: the most bytes per weight shard (default 4194304)
+  --keep-nchw-io          TFLite: keep the model's NCHW inputs and outputs (a TRANSPOSE at each)
+                          instead of making them channels-last
+  --int32-io              TFLite: int64 inputs and outputs (token ids, masks, argmax) as int32 in
+                          the file, cast inside: what TFLite deployments and the browser interpreter feed
   --tfjs-format F         TF.js model.json: layers (Keras layers, the default) or graph (a graph
                           model of TensorFlow ops, as tensorflowjs_converter writes a frozen graph:
                           transformers, 3-D nets and other models a layers model cannot hold);
@@ -27,8 +31,9 @@ ${FUSE_SCALE_HELP}
                           tensorflowjs_converter's --quantize_float16 / _uint8 / _uint16 do
   --dequantize            a quantized model (int8 TFLite, QDQ ONNX) back to float: weights dequantized, activation quantization removed
   --fold-bn               Keras/TF.js: fold each BatchNormalization that follows a conv into it
-  --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels,
-                          which TF.js runs (always so for TF.js model.json; Keras loads either)
+  --expand-groups         Keras .h5/.keras: grouped convs as Conv2D with block-diagonal kernels and
+                          dilated depthwise convs undilated with zero-spread kernels, which TF.js runs
+                          right (always so for TF.js model.json; Keras loads either)
   --explain               print what the conversion changed (kept transposes, re-ordered weights,
                           folded BNs, expanded grouped convs)
   --quantize MODE         TFLite: float16, dynamic (int8 weights), int8 (full integer) or int16x8
@@ -66,7 +71,7 @@ ${FUSE_SCALE_HELP}
   --report q.json         int8: per-layer error (max abs, mean abs, SNR dB) on the calibration set`;
 
 export async function convertCommand(argv: string[], print: (s: string) => void): Promise<void> {
-  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'dequantize' }, { name: 'expand-groups' }, { name: 'tfjs-format', value: true }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
+  const args = parseArgs(argv, [{ name: 'output', short: 'o', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'external-data', value: true }, { name: 'shard-size', value: true }, { name: 'fold-bn' }, { name: 'dequantize' }, { name: 'expand-groups' }, { name: 'keep-nchw-io' }, { name: 'int32-io' }, { name: 'tfjs-format', value: true }, { name: 'explain' }, ...QUANTIZE_ARGS], 'convert');
   if (args.positional.length < 1) throw new UsageError(`convert: which model?\n${CONVERT_HELP}`);
   const file = args.positional[0]!;
   const out = one(args, 'output');
@@ -88,7 +93,7 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
     progress.update(`writing ${out}`);
     const tfjs = tfjsOptionsFromArgs(args, out);
     const quantize = await quantizeOptionsFromArgs(args, out, (s) => progress.update(s), print);
-    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), dequantize: args.flags.has('dequantize'), expandGroupedConv: args.flags.has('expand-groups'), ...tfjs };
+    const options = { externalDataThreshold: threshold, shardSize, quantize, foldBn: args.flags.has('fold-bn'), dequantize: args.flags.has('dequantize'), expandGroupedConv: args.flags.has('expand-groups'), ...tfliteIoFromArgs(args, out), ...tfjs };
     if (!quantize && !tfjs.tfjsFormat && canConvertToFile(out)) {
       // Keras .h5: written to disk as each weight is converted, never whole in memory
       let notes: string[] = [];
@@ -108,6 +113,13 @@ export async function convertCommand(argv: string[], print: (s: string) => void)
   await writeQuantizeReport(args, result);
   explain(args, result.notes, print);
   print(`wrote ${out}${result.sidecars.size ? ` (+ ${[...result.sidecars.keys()].join(', ')})` : ''}`);
+}
+
+/** --keep-nchw-io / --int32-io: a .tflite output only. */
+function tfliteIoFromArgs(args: ReturnType<typeof parseArgs>, out: string): { keepNchwIo?: boolean; int32Io?: boolean } {
+  const flags = (['keep-nchw-io', 'int32-io'] as const).filter((f) => args.flags.has(f));
+  if (flags.length && !out.toLowerCase().endsWith('.tflite')) throw new UsageError(`convert: --${flags[0]} applies to a .tflite output; '${out}' is not one`);
+  return { ...(args.flags.has('keep-nchw-io') ? { keepNchwIo: true } : {}), ...(args.flags.has('int32-io') ? { int32Io: true } : {}) };
 }
 
 function explain(args: ReturnType<typeof parseArgs>, notes: string[], print: (s: string) => void): void {

@@ -468,6 +468,54 @@ function batchNormRow(w: Writer, n: Node): KTensor[] {
   return [xin === x ? y : w.add('Reshape', `${baseName(w, n)}_rank${r}`, { target_shape: x.shape.slice(1) as number[] }, [y], x.shape)];
 }
 
+/**
+ * InstanceNormalization (one group per channel) and GroupNormalization of channels-last data: Keras'
+ * GroupNormalization
+ * (moments over the spatial axes of each channel and sample; tf.keras 2.11+ and Keras 3; TF.js 4.9
+ * has no such layer). gamma / beta are ONNX's per-channel scale / B.
+ */
+function instanceNormRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  const c = x.shape[x.shape.length - 1];
+  if (typeof c !== 'number') unsupported(n, 'with an unknown channel count');
+  const groups = n.opType === 'GroupNormalization' ? attrInt(n, 'num_groups', 0) : c;
+  const g = w.constant(n.inputs[1]!);
+  const b = w.constant(n.inputs[2]!);
+  if (!g || !b) unsupported(n, 'with a scale or bias given at run time');
+  // (an opset-18 GroupNormalization's per-group parameters: each group's value for its channels)
+  const perChannel = (t: Tensor): Tensor => (t.size === c ? t.reshape([c]) : Tensor.float32([c], Array.from({ length: c }, (_, i) => t.toNumbers()[Math.floor(i / (c / groups))]!)));
+  const weights = [{ role: 'gamma', tensor: perChannel(g) }, { role: 'beta', tensor: perChannel(b) }];
+  return [w.add('GroupNormalization', baseName(w, n), { groups, axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true }, [x], x.shape, weights)];
+}
+
+/**
+ * DepthToSpace (PyTorch's PixelShuffle: CRD; TF's depth_to_space: DCR) and SpaceToDepth (DCR) of
+ * channels-last (N, H, W, C) data, which Keras has no layer for: Reshape to the blocks, Permute them
+ * next to the rows and columns they go to, Reshape back — the same element moves. Static H, W.
+ */
+function spaceDepthRow(w: Writer, n: Node): KTensor[] {
+  const x = w.input(n, 0);
+  if (x.shape.length !== 4) unsupported(n, `on rank-${x.shape.length} data`);
+  const [h, wd, c] = x.shape.slice(1) as Array<number | null>;
+  if (h === null || wd === null || c === null) unsupported(n, 'on data of unknown size');
+  const r = attrInt(n, 'blocksize', 0);
+  const base = baseName(w, n);
+  if (n.opType === 'DepthToSpace') {
+    const co = c / (r * r);
+    const crd = attrString(n, 'mode', 'DCR') === 'CRD';
+    // CRD: channel (c·r + i)·r + j; DCR: (i·r + j)·C' + c
+    const blocks = crd ? [h, wd, co, r, r] : [h, wd, r, r, co];
+    const v = w.add('Reshape', `${base}_blocks`, { target_shape: blocks }, [x], [null, ...blocks]);
+    const dims = crd ? [1, 4, 2, 5, 3] : [1, 3, 2, 4, 5];
+    const p = w.add('Permute', `${base}_interleave`, { dims }, [v], [null, h, r, wd, r, co]);
+    return [w.add('Reshape', base, { target_shape: [h * r, wd * r, co] }, [p], [null, h * r, wd * r, co])];
+  }
+  if (h % r !== 0 || wd % r !== 0) unsupported(n, `of ${h}x${wd} by blocks of ${r}`);
+  const v = w.add('Reshape', `${base}_blocks`, { target_shape: [h / r, r, wd / r, r, c] }, [x], [null, h / r, r, wd / r, r, c]);
+  const p = w.add('Permute', `${base}_gather`, { dims: [1, 3, 2, 4, 5] }, [v], [null, h / r, wd / r, r, r, c]);
+  return [w.add('Reshape', base, { target_shape: [h / r, wd / r, r * r * c] }, [p], [null, h / r, wd / r, r * r * c])];
+}
+
 /** LayerNormalization over the axes from `axis` on (the batch axis excluded): Keras' over that axis list. */
 function layerNormRow(w: Writer, n: Node): KTensor[] {
   const x = w.input(n, 0);
@@ -1125,6 +1173,10 @@ export const GRAPH_TO_KERAS: Readonly<Record<string, Row>> = {
   'nnport.GlobalAveragePool': (w, n) => globalPool(w, n, 'GlobalAveragePooling', true),
   'nnport.GlobalMaxPool': (w, n) => globalPool(w, n, 'GlobalMaxPooling', true),
   'nnport.BatchNormalization': batchNormRow,
+  'nnport.InstanceNormalization': instanceNormRow,
+  'nnport.GroupNormalization': instanceNormRow,
+  'nnport.DepthToSpace': spaceDepthRow,
+  'nnport.SpaceToDepth': spaceDepthRow,
   'nnport.Resize': resizeRow,
   BatchNormalization: batchNormRow,
   LayerNormalization: layerNormRow,

@@ -133,6 +133,7 @@ export function weightRoles(className: string, cfg: JsonObject): string[] {
     case 'BatchNormalization':
       return [...(cfgBool(cfg, 'scale', true) ? ['gamma'] : []), ...(cfgBool(cfg, 'center', true) ? ['beta'] : []), 'moving_mean', 'moving_variance'];
     case 'LayerNormalization':
+    case 'GroupNormalization':
       return [...(cfgBool(cfg, 'scale', true) ? ['gamma'] : []), ...(cfgBool(cfg, 'center', true) ? ['beta'] : [])];
     case 'PReLU':
       return ['alpha'];
@@ -440,6 +441,42 @@ const layerNorm: LayerRow = (e, call) => {
   };
   const attrs = { axis: int(-1), epsilon: float(cfgNum(call.config, 'epsilon', 1e-3)) };
   return [{ name: e.node('LayerNormalization', [x.name, vec('gamma', 1), vec('beta', 0)], [call.name], attrs, '', call.name)[0]!, shape: x.shape }];
+};
+
+/**
+ * GroupNormalization (tf.keras 2.11+, Keras 3) over the channel axis, last: mean and variance of
+ * each sample over its spatial axes and the C/G channels of each group (contiguous), then gamma /
+ * beta per channel. One group per channel is InstanceNormalization (channels-last); fewer groups
+ * are the (N, G, S, C/G) view of the data normalized as G instance channels, as PyTorch's
+ * GroupNorm exports.
+ */
+const groupNorm: LayerRow = (e, call) => {
+  const x = one(call);
+  lastAxis(call, x.shape.length);
+  const c = x.shape[x.shape.length - 1];
+  if (typeof c !== 'number') throw new ShapeError(`layer '${call.name}': the channel axis has unknown size`);
+  if (x.shape.length < 3) throw new UnsupportedError(`GroupNormalization of rank-${x.shape.length} data`, `layer '${call.name}'`);
+  const groups = cfgNum(call.config, 'groups', 32);
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) throw new FormatError(`layer '${call.name}' (GroupNormalization): ${c} channels do not split into ${groups} groups`);
+  const vec = (role: string, fill: number, n = c): string => {
+    const t = call.weights.get(role) ?? Tensor.float32([n], new Array<number>(n).fill(fill));
+    if (n === c) checkShape(call, role, t, [c]);
+    return e.constant(`${call.name}/${role}`, t);
+  };
+  const epsilon = float(cfgNum(call.config, 'epsilon', 1e-3));
+  if (groups === c) {
+    return [{ name: e.node('InstanceNormalization', [x.name, vec('gamma', 1), vec('beta', 0)], [call.name], { epsilon }, 'nnport', call.name)[0]!, shape: x.shape }];
+  }
+  const at = (s: string): string => `${call.name}/${s}`;
+  const view = e.node('Reshape', [x.name, intsConst(e, at('groups_shape'), [0, -1, groups, c / groups])], [at('groups')])[0]!;
+  const first = e.node('Transpose', [view], [at('groups_first')], { perm: ints([0, 2, 1, 3]) })[0]!;
+  const unit = (role: string, v: number): string => e.constant(at(`group_${role}`), Tensor.float32([groups], new Array<number>(groups).fill(v)));
+  const norm = e.node('InstanceNormalization', [first, unit('scale', 1), unit('bias', 0)], [at('normalized')], { epsilon })[0]!;
+  const back = e.node('Transpose', [norm], [at('groups_last')], { perm: ints([0, 2, 1, 3]) })[0]!;
+  const shape = e.node('Shape', [x.name], [at('shape')])[0]!;
+  const y = e.node('Reshape', [back, shape], [at('reshaped')])[0]!;
+  const scaled = call.config.scale === false ? y : e.node('Mul', [y, vec('gamma', 1)], [at('scaled')])[0]!;
+  return [{ name: e.node('Add', [scaled, call.config.center === false ? e.constant(at('no_beta'), Tensor.float32([c], new Array<number>(c).fill(0))) : vec('beta', 0)], [call.name], {}, '', call.name)[0]!, shape: x.shape }];
 };
 
 function pool(op: 'MaxPool' | 'AveragePool', rank: number): LayerRow {
@@ -788,6 +825,7 @@ export const KERAS_LAYERS: Readonly<Record<string, LayerRow>> = {
   Dense: dense,
   BatchNormalization: byNormAxis(batchNorm, batchNormFirst),
   LayerNormalization: byNormAxis(layerNorm, layerNormFirst),
+  GroupNormalization: groupNorm,
   MaxPooling1D: byDataFormat(pool('MaxPool', 1), poolFirst('MaxPool', 1)),
   MaxPooling2D: byDataFormat(pool('MaxPool', 2), poolFirst('MaxPool', 2)),
   MaxPooling3D: byDataFormat(pool('MaxPool', 3), poolFirst('MaxPool', 3)),

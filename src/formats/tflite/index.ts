@@ -20,6 +20,6 @@ export const tfliteFormat: FormatHandler = {
     if (model.kind !== 'graph') {
       throw new UsageError(`a TFLite file needs a computation graph; '${model.format}' input holds only weights (use transplant to put them into a model)`);
     }
-    return writeTflite(model.graph, { fileName: options.fileName, quantize: options.quantize, keepNchwIo: options.keepNchwIo });
+    return writeTflite(model.graph, { fileName: options.fileName, quantize: options.quantize, keepNchwIo: options.keepNchwIo, int32Io: options.int32Io });
   },
 };

@@ -53,6 +53,7 @@ import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
 import { requantizeCopies } from './write-requantize.js';
+import { int64IoAsInt32 } from '../../passes/int32-io.js';
 
 export const NNPORT_VERSION = '0.1.0';
 
@@ -62,6 +63,8 @@ export interface TfliteWriteOptions {
   largeModelThreshold?: number;
   /** keep NCHW inputs/outputs (a TRANSPOSE at each) when the layout pass runs */
   keepNchwIo?: boolean;
+  /** int64 inputs / outputs (token ids, argmax) as int32 in the file, with a CAST inside (src/passes/int32-io.ts) */
+  int32Io?: boolean;
   /** post-training quantization (float16, dynamic, int8 with calibration samples in the written model's input layout) */
   quantize?: QuantizeOptions;
   /**
@@ -312,6 +315,7 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
 }
 
 export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}): Promise<Uint8Array> {
+  if (options.int32Io) graph = int64IoAsInt32(graph).graph;
   // (before prepareForTflite unrolls the GRUs)
   if (options.quantize) recurrentQuantization(graph, options.quantize);
   // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only

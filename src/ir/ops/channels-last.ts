@@ -111,6 +111,7 @@ export const channelsLastDefs = {
   'nnport::GlobalMaxPool': channelsLast(poolDefs.GlobalMaxPool!),
   'nnport::BatchNormalization': channelsLast(normalizationDefs.BatchNormalization!),
   'nnport::InstanceNormalization': channelsLast(normalizationDefs.InstanceNormalization!),
+  'nnport::GroupNormalization': channelsLast(normalizationDefs.GroupNormalization!),
   'nnport::LRN': channelsLast(poolDefs.LRN!),
   // scales / sizes / axes index the data as it is laid out (N, d1..dk, C): no view needed
   'nnport::Resize': { ...resizeDefs.Resize!, domain: 'nnport' },

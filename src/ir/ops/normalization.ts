@@ -13,6 +13,11 @@ export interface BatchNormalizationAttrs extends BatchNormAttrs {
   training: boolean;
 }
 
+export interface GroupNormAttrs {
+  epsilon: number;
+  numGroups: number;
+}
+
 export interface LayerNormAttrs {
   axis: number;
   epsilon: number;
@@ -74,6 +79,25 @@ export const normalizationDefs = {
     infer: (ctx) => {
       const x = input(ctx, 0, 'input');
       if (x.shape && x.shape.length < 3) throw new ShapeError(`InstanceNormalization input must have rank >= 3, got ${fmtShape(x.shape)}`);
+      return [like(x)];
+    },
+  }),
+  GroupNormalization: defineOpDef<GroupNormAttrs>({
+    opType: 'GroupNormalization',
+    domain: '',
+    layout: 'channel',
+    attrs: (node) => {
+      const numGroups = attrInt(node, 'num_groups', 0);
+      if (!(numGroups >= 1)) throw new ShapeError(`GroupNormalization '${node.name}' needs num_groups >= 1, got ${numGroups}`);
+      // scale / bias: one per channel (opset 21, and nnport's fused PyTorch GroupNorm) or one per group
+      // (opset 18), told apart by their length (the same where every channel is a group)
+      return { epsilon: attrFloat(node, 'epsilon', 1e-5), numGroups };
+    },
+    infer: (ctx) => {
+      const x = input(ctx, 0, 'X');
+      if (x.shape && x.shape.length < 3) throw new ShapeError(`GroupNormalization input must have rank >= 3, got ${fmtShape(x.shape)}`);
+      const c = x.shape?.[1];
+      if (typeof c === 'number' && c % ctx.attrs.numGroups !== 0) throw new ShapeError(`GroupNormalization: ${c} channels do not split into ${ctx.attrs.numGroups} groups`);
       return [like(x)];
     },
   }),

@@ -176,6 +176,7 @@ export const CHANNELS_LAST_OPS: OpTable = {
   'nnport::GlobalMaxPool': channelsLast(POOL_OPS.GlobalMaxPool!),
   'nnport::BatchNormalization': channelsLast(normalizationOps.BatchNormalization!),
   'nnport::InstanceNormalization': channelsLast(normalizationOps.InstanceNormalization!),
+  'nnport::GroupNormalization': channelsLast(normalizationOps.GroupNormalization!),
   // the channel axis is already innermost: no permutation needed
   'nnport::LRN': defineOp<LrnAttrs>({ attrs: poolDefs.LRN.attrs, run: (inputs, a) => { const x = need(inputs, 0, 'X'); return [lrn(x, a, x.rank - 1)]; } }),
   // scales / sizes / roi / axes index the data as it is laid out (N, d1..dk, C): ONNX's Resize as is

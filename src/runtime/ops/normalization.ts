@@ -2,7 +2,7 @@
 // Inference BatchNorm is a per-channel affine y = x*s + b with s = scale/sqrt(var+eps),
 // b = B - mean*s, run on the SIMD channel-affine kernel for float32.
 import { ShapeError } from '../../ir/errors.js';
-import { normalizationDefs, type BatchNormAttrs, type BatchNormalizationAttrs, type LayerNormAttrs } from '../../ir/ops/index.js';
+import { normalizationDefs, type BatchNormAttrs, type BatchNormalizationAttrs, type GroupNormAttrs, type LayerNormAttrs } from '../../ir/ops/index.js';
 import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpTable } from '../op.js';
 import { f32ToHalf, halfToF32, isHalf, need, normAxis, tensorFromNumbers } from './args.js';
@@ -132,6 +132,26 @@ export const normalizationOps: OpTable = {
       if (x.size === 0) return [x];
       const size = shapeSize(x.shape.slice(2));
       return [floatResult(x, normalizeGroups(floatData(x, 'input'), x.size / size, size, a.epsilon, (g, _i, v) => v * scale[g % c]! + bias[g % c]!))];
+    },
+  }),
+  GroupNormalization: defineOp<GroupNormAttrs>({
+    attrs: normalizationDefs.GroupNormalization.attrs,
+    run: (inputs, a) => {
+      const x = need(inputs, 0, 'X');
+      if (x.rank < 3) throw new ShapeError(`GroupNormalization input must have rank >= 3, got [${x.shape.join(', ')}]`);
+      const c = x.shape[1]!;
+      const g = a.numGroups;
+      if (c % g !== 0) throw new ShapeError(`GroupNormalization: ${c} channels do not split into ${g} groups`);
+      const scale = floatData(need(inputs, 1, 'scale'), 'scale');
+      const bias = floatData(need(inputs, 2, 'bias'), 'bias');
+      const perChannel = scale.length === c;
+      if ((scale.length !== c && scale.length !== g) || bias.length !== scale.length) throw new ShapeError(`GroupNormalization scale and bias must have ${c} elements (one per channel) or ${g} (one per group)`);
+      if (x.size === 0) return [x];
+      const spatial = shapeSize(x.shape.slice(2));
+      const size = (c / g) * spatial;
+      // group k of sample n is channels (k·C/G ..) of it, contiguous in NCHW
+      const param = (k: number, i: number): number => (perChannel ? (k % g) * (c / g) + Math.floor(i / spatial) : k % g);
+      return [floatResult(x, normalizeGroups(floatData(x, 'X'), x.size / size, size, a.epsilon, (k, i, v) => v * scale[param(k, i)]! + bias[param(k, i)]!))];
     },
   }),
   LayerNormalization: defineOp<LayerNormAttrs>({

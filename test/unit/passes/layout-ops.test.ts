@@ -136,7 +136,7 @@ describe('layout pass: what it cannot rewrite is kept and reported', () => {
 });
 
 describe('layout pass: subgraphs', () => {
-  it('an If body reading a value the pass lays out channels-last is refused with the node and value named', () => {
+  it('an If body reading a value the pass lays out channels-last reads a copy in the source layout, reported with the node and value named', () => {
     const branch = (name: string): Graph => ({
       name,
       nodes: [{ name: `${name}_id`, opType: 'Identity', domain: '', inputs: ['c0'], outputs: [`${name}_out`], attrs: {} }],
@@ -159,6 +159,15 @@ describe('layout pass: subgraphs', () => {
       initializers: new Map([['w0', f32([4, 3, 3, 3])]]),
       opsets: { '': 17 },
     };
-    expect(() => toChannelsLast(g)).toThrow(/subgraph of If 'choose' reads 'c0'/);
+    const r = toChannelsLast(g);
+    const t = r.transposes.find((k) => k.value === 'c0' && /If 'choose' reads 'c0' inside its subgraph/.test(k.why));
+    expect(t, JSON.stringify(r.transposes)).toBeDefined();
+    expect(t!.perm).toEqual([0, 3, 1, 2]);
+    const copy = r.graph.nodes.find((n) => n.name === t!.node)!.outputs[0]!;
+    const choose = r.graph.nodes.find((n) => n.name === 'choose')!;
+    for (const b of ['then_branch', 'else_branch']) {
+      const body = (choose.attrs[b] as { type: 'graph'; value: Graph }).value;
+      expect(body.nodes[0]!.inputs).toEqual([copy]);
+    }
   });
 });
