@@ -261,3 +261,40 @@ export function callOnceFile(w: number[] = [0.5, -1, 2]): Uint8Array {
     },
   ]);
 }
+
+/**
+ * int8 control flow: IF (then x + c, else x * x) and, after it, a WHILE i < n doubling the IF's
+ * result (x + x, saturating); inputs (cond, n, x int8 [2, 3]), outputs (the IF's, the WHILE's).
+ */
+export function int8File(): Uint8Array {
+  const qx = { scale: 0.05, zeroPoint: -3 };
+  const qy = { scale: 0.08, zeroPoint: 2 };
+  const x: CfTensor = { shape: [2, 3], dtype: 'int8', quant: qx };
+  const y: CfTensor = { shape: [2, 3], dtype: 'int8', quant: qy };
+  const i32: CfTensor = { shape: [], dtype: 'int32' };
+  return buildControlFlowModel([
+    {
+      name: 'main',
+      tensors: [{ shape: [], dtype: 'bool' }, i32, x, y, { ...i32, data: [0] }, i32, i32, y],
+      ops: [
+        { code: Op.IF, inputs: [0, 2], outputs: [3], options: ifOptions(1, 2) },
+        { code: Op.WHILE, inputs: [4, 1, 3], outputs: [5, 6, 7], options: whileOptions(3, 4) },
+      ],
+      inputs: [0, 1, 2],
+      outputs: [3, 7],
+    },
+    { name: 'then', tensors: [x, { shape: [3], dtype: 'int8', quant: qx, data: [40, -100, 7] }, y], ops: [{ code: Op.ADD, inputs: [0, 1], outputs: [2] }], inputs: [0], outputs: [2] },
+    { name: 'else', tensors: [x, y], ops: [{ code: Op.MUL, inputs: [0, 0], outputs: [1] }], inputs: [0], outputs: [1] },
+    lessCond('cond', y),
+    {
+      name: 'body',
+      tensors: [i32, i32, y, { ...i32, data: [1] }, i32, y],
+      ops: [
+        { code: Op.ADD, inputs: [0, 3], outputs: [4] },
+        { code: Op.ADD, inputs: [2, 2], outputs: [5] },
+      ],
+      inputs: [0, 1, 2],
+      outputs: [4, 1, 5],
+    },
+  ]);
+}

@@ -3,21 +3,27 @@
 // tensor, a WHILE inside an IF, a WHILE whose carried tensor grows each iteration, and CALL_ONCE
 // initialising a resource variable. Each file runs in the real interpreter and in nnport (float
 // within 1e-6, integers exact), and converted to .onnx in onnxruntime against the interpreter too.
-import { describe, expect, it } from 'vitest';
-import { convert, loadModel } from '../../../src/index.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main as cli } from '../../../src/cli/main.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
-import { buildControlFlowModel, callOnceFile, callOnceOptions, growingFile, ifFile, ifOptions, nestedFile, varHandleOptions, whileFile, whileOptions, type CfSubgraph, type CfTensor } from './control-flow-model.js';
+import { buildControlFlowModel, callOnceFile, callOnceOptions, growingFile, ifFile, ifOptions, int8File, nestedFile, varHandleOptions, whileFile, whileOptions, type CfSubgraph, type CfTensor } from './control-flow-model.js';
 
 const oracle = useTfliteOracle();
+const tmp = mkdtempSync(join(tmpdir(), 'nnport-cf-read-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const Op = BuiltinOperator;
 
 const bool = (v: boolean) => new Tensor('bool', [], Uint8Array.of(v ? 1 : 0));
@@ -36,8 +42,11 @@ async function check(name: string, bytes: Uint8Array, inputs: Tensor[], expectOp
   for (const op of expectOps) expect(all, `${name}: ${op}`).toContain(op);
   const feeds = Object.fromEntries(g.inputs.map((v, i) => [v.name, inputs[i]!]));
   const mine = [...(await runGraph(g, feeds)).outputs.values()];
-  const onnx = await convert(await loadModel(bytes, { fileName: `${name}.tflite` }), `${name}.onnx`);
-  const ort = [...(await ortRun(onnx.bytes, inputs)).values()];
+  // nnport convert x.tflite -o x.onnx, run by onnxruntime
+  writeFileSync(join(tmp, `${name}.tflite`), bytes);
+  const errors: string[] = [];
+  expect(await cli(['convert', join(tmp, `${name}.tflite`), '-o', join(tmp, `${name}.onnx`)], () => {}, (e) => errors.push(e)), errors.join('\n')).toBe(0);
+  const ort = [...(await ortRun(readFileSync(join(tmp, `${name}.onnx`)), inputs)).values()];
   expect(mine.length).toBe(theirs.length);
   expect(ort.length).toBe(theirs.length);
   theirs.forEach((t, i) => {
@@ -74,6 +83,30 @@ describe('TFLite reader: IF / WHILE / CALL_ONCE against the interpreter', () => 
 
   it('CALL_ONCE assigning a constant to a resource variable: READ_VARIABLE is the constant', { timeout: 60_000 }, async () => {
     await check('call-once', callOnceFile(), [draw([2, 3], 5)], ['Add']);
+  });
+});
+
+describe('TFLite reader: int8 bodies', () => {
+  // the interpreter runs the bodies' int8 ADD / MUL through XNNPACK (its requantization: exact with
+  // requantization 'xnnpack'); TFLite's reference kernels are within 1 step of it
+  it('an int8 IF (ADD / MUL branches) and WHILE (ADD saturating): the integer runtime equals the interpreter exactly', { timeout: 60_000 }, async () => {
+    const bytes = int8File();
+    const g = await readTflite(bytes, { fileName: 'int8-control-flow.tflite' });
+    const r = rng(6);
+    for (const [c, n] of [[true, 2], [false, 1], [true, 0]] as const) {
+      const x = new Tensor('int8', [2, 3], Int8Array.from({ length: 6 }, () => Math.floor(r() * 256) - 128));
+      const inputs = [bool(c), int32(n), x];
+      const feeds = Object.fromEntries(g.inputs.map((v, i) => [v.name, inputs[i]!]));
+      const theirs = await oracle.run(bytes, inputs.map((t) => t.data as ArrayBufferView), 1, 1);
+      const xnnpack = [...(await runInteger(g, feeds, { requantization: 'xnnpack' })).outputs.values()];
+      const reference = [...(await runInteger(g, feeds)).outputs.values()];
+      theirs.forEach((t, i) => {
+        const want = Array.from(t.data as Int8Array);
+        expect(xnnpack[i]!.dtype, `cond ${c}, n ${n}, output ${i}`).toBe('int8');
+        expect(Array.from(xnnpack[i]!.data as Int8Array), `cond ${c}, n ${n}, output ${i}`).toEqual(want);
+        expect(maxAbsDiff(reference[i]!.toFloat32(), Float32Array.from(want)), `cond ${c}, n ${n}, output ${i} (reference kernels)`).toBeLessThanOrEqual(1);
+      });
+    }
   });
 });
 
