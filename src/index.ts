@@ -17,6 +17,7 @@ import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
+import { decomposeGroupNorm } from './passes/decompose-group-norm.js';
 import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
 import { hasSequences, resolveSequences } from './passes/resolve-sequences.js';
 import { createNodeEvaluator } from './runtime/evaluate.js';
@@ -215,6 +216,14 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
     model = { ...model, graph: r.graph };
     if (r.inlined.length) notes.push(`${r.inlined.length} If with a constant condition inlined (${r.inlined.join(', ')})`);
     for (const u of r.unrolled) notes.push(`${u.op} '${u.name}' unrolled: ${u.iterations} iterations`);
+  }
+  // GroupNormalization (opset 18 / 21): the writers with no group-norm op take PyTorch's spelling of it (Keras has the layer)
+  if (model.kind === 'graph' && (format === 'tflite' || format === 'tf-graphdef' || format === 'tfjs-graph')) {
+    const r = decomposeGroupNorm(model.graph);
+    if (r.decomposed) {
+      model = { ...model, graph: r.graph };
+      notes.push(`${r.decomposed} GroupNormalization written as Reshape, InstanceNormalization, Reshape, Mul, Add`);
+    }
   }
   // an opset < 7 graph's "broadcast at axis" (and PRelu-6's per-channel slope): the other formats broadcast numpy's way
   if (model.kind === 'graph' && format !== 'onnx') model = { ...model, graph: alignLegacyBroadcasts(model.graph).graph };

@@ -768,6 +768,11 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);
     if (!s) throw new QuantizationError(`no calibration range for '${v}' (never computed on the samples)`);
+    // an attention mask filled with -inf (masked_fill, a key-padding mask) has no integer range
+    if (s.min === -Infinity || s.max === Infinity) {
+      const by = g.nodes.find((n) => n.outputs.includes(v));
+      throw new UnsupportedError(`${options.mode} activations of value '${v}'${by ? ` (${by.opType} '${by.name}')` : ''}`, `the calibration samples give it ${s.min === -Infinity ? '-Infinity' : 'Infinity'} (an attention mask filled with -inf?), which no integer range holds; --quantize dynamic keeps activations float (int8 weights), as transformers are usually deployed`);
+    }
     if (base === 'minmax' || !s.hist) return [s.min, s.max];
     if (base === 'mse') return mseRange(s, actRange);
     const t = clipThreshold(s, base, options.percentile ?? 99.99);

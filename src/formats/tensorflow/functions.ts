@@ -20,7 +20,7 @@ const MAX_INLINED_NODES = 5_000_000;
  * Output argument names of ops with more than one output argument, for graphs whose MetaGraph
  * carries no stripped_op_list ("node:out_arg:i" is resolved through the op's OpDef).
  */
-const OUTPUT_ARGS: Record<string, string[]> = {
+export const OUTPUT_ARGS: Record<string, string[]> = {
   FusedBatchNorm: ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2'],
   FusedBatchNormV2: ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2'],
   FusedBatchNormV3: ['y', 'batch_mean', 'batch_variance', 'reserve_space_1', 'reserve_space_2', 'reserve_space_3'],

@@ -22,6 +22,8 @@ export const tfGraphDefFormat: FormatHandler = {
   detect: detectGraphDef,
   read: readGraphDefModel,
   readFile: readGraphDefPath,
+  // an If / Loop of run-time condition or trip count: StatelessIf / StatelessWhile over library functions (write-functions.ts)
+  writesControlFlow: () => true,
   write: async (model, options) => {
     if (model.kind !== 'graph') throw new UsageError(`a ${model.format} file holds weights only; a GraphDef needs a graph`);
     return writeGraphDef(model.graph, options);

@@ -26,6 +26,11 @@ export interface GraphDefWriter {
   ref(v: string): string;
   /** True when every element of `v` is known to be >= 0 from the op that makes it. */
   nonNegative(v: string, depth?: number): boolean;
+  /**
+   * Writes `body` (prepared as the graph is; its inputs are the arguments, its outputs the
+   * results) as a FunctionDef of the GraphDef's library, named from `base`; returns its name.
+   */
+  writeFunction(base: string, body: Graph): string;
 }
 
 /** One op table row: writes IR node `n` as TF nodes, its first output as the node named `out`. */

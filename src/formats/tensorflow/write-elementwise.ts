@@ -21,6 +21,31 @@ function variadic(op: 'Maximum' | 'Minimum' | 'Add'): Row {
   };
 }
 
+/**
+ * ONNX Div. Integers divide truncating toward zero; TF's RealDiv has no integer kernels and TF.js' graph
+ * executor lacks TruncateDiv, so an integer quotient is FloorDiv of the magnitudes with the operands'
+ * signs (FloorDiv alone for unsigned; a constant positive divisor needs no Abs / Sign of its own).
+ */
+function integerAwareDiv(w: GraphDefWriter, n: Node, out: string): void {
+  const [a, b] = n.inputs as [string, string];
+  const dt = w.dtype(a);
+  const attr = { T: T(dt) };
+  if (isFloat(dt)) {
+    w.add(out, 'RealDiv', [w.ref(a), w.ref(b)], attr);
+    return;
+  }
+  if (dt.startsWith('uint')) {
+    w.add(out, 'FloorDiv', [w.ref(a), w.ref(b)], attr);
+    return;
+  }
+  const positive = w.g.initializers.get(b)?.toNumbers().every((v) => v > 0) ?? false;
+  const abs = (v: string, name: string) => w.add(w.fresh(`${n.name}/${name}`), 'Abs', [w.ref(v)], attr);
+  const sign = (v: string, name: string) => w.add(w.fresh(`${n.name}/${name}`), 'Sign', [w.ref(v)], attr);
+  const q = w.add(w.fresh(`${n.name}/magnitude`), 'FloorDiv', [abs(a, 'abs_a'), positive ? w.ref(b) : abs(b, 'abs_b')], attr);
+  const s = positive ? sign(a, 'sign') : w.add(w.fresh(`${n.name}/sign`), 'Mul', [sign(a, 'sign_a'), sign(b, 'sign_b')], attr);
+  w.add(out, 'Mul', [q, s], attr);
+}
+
 /** Cast between numeric / bool dtypes (TF casts float to int toward zero, as ONNX does); strings have no Cast in TF. */
 function cast(w: GraphDefWriter, n: Node, out: string, to: Tensor['dtype']): void {
   const from = w.dtype(n.inputs[0]!);
@@ -33,8 +58,7 @@ export const elementwiseRows: Record<string, Row> = {
   Add: simple('Add'),
   Sub: simple('Sub'),
   Mul: simple('Mul'),
-  // ONNX divides integers truncating toward zero; TF's RealDiv has no integer kernels
-  Div: (w, n, out) => w.add(out, isFloat(w.dtype(n.inputs[0]!)) ? 'RealDiv' : 'TruncateDiv', n.inputs.map((i) => w.ref(i)), { T: T(w.dtype(n.inputs[0]!)) }),
+  Div: integerAwareDiv,
   Pow: simple('Pow'),
   Max: variadic('Maximum'),
   Min: variadic('Minimum'),

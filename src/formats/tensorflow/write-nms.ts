@@ -32,11 +32,14 @@ export function writeNonMaxSuppression(w: NmsWriter, n: Node, out: string): void
   const [boxesIn, scoresIn] = n.inputs as [string, string];
   const bs = w.shape(boxesIn);
   const ss = w.shape(scoresIn);
-  if (!bs || !ss || bs.length !== 3 || ss.length !== 3 || [...bs, ...ss].some((d) => typeof d !== 'number')) throw new UnsupportedError('NonMaxSuppression of dynamic-shaped boxes or scores in a GraphDef', `${where}: the batch, class and box counts must be static`);
-  const [B, N] = bs as [number, number];
-  const C = ss[1] as number;
-  if (bs[2] !== 4 || ss[0] !== B || ss[2] !== N) throw new UnsupportedError(`NonMaxSuppression with boxes [${bs.join(', ')}] and scores [${ss.join(', ')}] in a GraphDef`, where);
-  if (w.dtype(boxesIn) !== 'float32' || w.dtype(scoresIn) !== 'float32') throw new UnsupportedError(`NonMaxSuppression of ${w.dtype(boxesIn)} boxes in a GraphDef`, `${where}: written for float32`);
+  // the box count may be known only at run time (boxes left by a score filter or a TopK): TF's kernel takes any N;
+  // the batch and class counts are unrolled, so they must be static
+  if (!bs || !ss || bs.length !== 3 || ss.length !== 3 || typeof bs[0] !== 'number' || typeof ss[1] !== 'number') throw new UnsupportedError('NonMaxSuppression of boxes or scores of unknown batch or class count in a GraphDef', `${where}: the batch and class counts must be static`);
+  const B = bs[0];
+  const C = ss[1];
+  const sN = typeof bs[1] === 'number' ? bs[1] : typeof ss[2] === 'number' ? ss[2] : undefined;
+  const N = sN ?? -1;
+  if (bs[2] !== 4 || (typeof ss[0] === 'number' && ss[0] !== B) || (typeof bs[1] === 'number' && typeof ss[2] === 'number' && ss[2] !== bs[1])) throw new UnsupportedError(`NonMaxSuppression with boxes [${bs.join(', ')}] and scores [${ss.join(', ')}] in a GraphDef`, where);
   const f32 = { T: T('float32') };
   const base = n.name || out;
   const scalarF = (name: string, v: number) => w.const(`${base}/${name}`, Tensor.float32([], [v]));
@@ -49,13 +52,14 @@ export function writeNonMaxSuppression(w: NmsWriter, n: Node, out: string): void
   let max: string;
   const maxC = constant(2);
   if (!present(2) || maxC) {
-    const m = maxC ? Math.min(maxC.toNumbers()[0]!, N) : 0;
+    // (a run-time N: the kernel takes a maximum above the box count; INT64_MAX "no limit" is held to int32)
+    const m = maxC ? Math.min(maxC.toNumbers()[0]!, sN ?? 2 ** 31 - 1) : 0;
     if (m <= 0) throw new UnsupportedError('NonMaxSuppression that selects nothing (max_output_boxes_per_class 0) in a GraphDef', `${where}: its output would be an empty constant`);
     max = w.int32(`${base}/max_output_size`, [m], true);
   } else {
-    // clamped to [0, N] before the int32 cast (an exporter's INT64_MAX "no limit")
+    // clamped to [0, N] before the int32 cast (an exporter's INT64_MAX "no limit"; a run-time N: to int32's maximum)
     const dt = w.dtype(n.inputs[2]!);
-    const lo = w.add(w.fresh(`${base}/max_capped`), 'Minimum', [w.ref(n.inputs[2]!), w.const(`${base}/n`, Tensor.scalar(dt, N))], { T: T(dt) });
+    const lo = w.add(w.fresh(`${base}/max_capped`), 'Minimum', [w.ref(n.inputs[2]!), w.const(`${base}/n`, Tensor.scalar(dt, sN ?? 2 ** 31 - 1))], { T: T(dt) });
     const hi = w.add(w.fresh(`${base}/max_clamped`), 'Maximum', [lo, w.const(`${base}/zero`, Tensor.scalar(dt, 0))], { T: T(dt) });
     const cast = dt === 'int32' ? hi : w.add(w.fresh(`${base}/max_int32`), 'Cast', [hi], { SrcT: T(dt), DstT: T('int32'), Truncate: { b: false } });
     max = reshape(cast, 'max_output_size', [], 'int32');

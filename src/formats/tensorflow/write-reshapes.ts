@@ -3,7 +3,7 @@
 // re-numbered. The layout pass expresses a channel shuffle on values such as (H, W, C, 1)
 // (a reshape of NHWC (1, H, W, C)); TF runs that as written, but OpenCV's importer treats every
 // 4-D value as NHWC and cannot follow such a chain. Reshape is a view, so the result is exact.
-import { attrInt, type Attr, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { attrInt, implicitInputs, type Attr, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 
@@ -37,13 +37,15 @@ export function collapseUnitReshapes(graph: Graph): Graph {
     for (let k = 1; shapes.has(name) || initializers.has(name) || physShape.has(name); k++) name = `${base}_${k}`;
     return name;
   };
+  // values an If / Loop body reads by name from around it: kept as they are
+  const bodyReads = new Set(graph.nodes.flatMap((n) => implicitInputs(n)));
 
   for (const n0 of graph.nodes) {
     let n = n0;
     // a Reshape of a Reshape reads the first one's input
     const target = isPlain(n) && n.opType === 'Reshape' ? initializers.get(n.inputs[1] ?? '') : undefined;
     // (a target with 0 copies a dim of its own input: it cannot read another)
-    if (target && !target.toNumbers().includes(0)) {
+    if (target && !target.toNumbers().includes(0) && !bodyReads.has(n.outputs[0]!)) {
       let src = producer.get(n.inputs[0]!);
       while (src && isPlain(src) && src.opType === 'Reshape' && !attrAllowZero(src)) {
         n = { ...n, inputs: [src.inputs[0]!, ...n.inputs.slice(1)] };
@@ -58,7 +60,7 @@ export function collapseUnitReshapes(graph: Graph): Graph {
         continue;
       }
     }
-    if (isPlain(n) && (n.opType === 'Concat' || n.opType === 'Gather' || n.opType === 'Slice') && n.inputs.some((i) => phys.has(i))) {
+    if (isPlain(n) && (n.opType === 'Concat' || n.opType === 'Gather' || n.opType === 'Slice') && n.inputs.some((i) => phys.has(i)) && !bodyReads.has(n.outputs[0]!)) {
       const moved = relay(n);
       if (moved) {
         nodes.push(moved.node);
@@ -160,12 +162,12 @@ export function collapseUnitReshapes(graph: Graph): Graph {
   }
   // sweep what no one reads any more
   for (;;) {
-    const used = new Set([...out.flatMap((n) => n.inputs), ...outputs.map((o) => o.name)]);
+    const used = new Set([...out.flatMap((n) => n.inputs), ...outputs.map((o) => o.name), ...bodyReads]);
     const kept = out.filter((n) => n.outputs.some((o) => used.has(o)));
     if (kept.length === out.length) break;
     out = kept;
   }
-  const used = new Set([...out.flatMap((n) => n.inputs), ...outputs.map((o) => o.name)]);
+  const used = new Set([...out.flatMap((n) => n.inputs), ...outputs.map((o) => o.name), ...bodyReads]);
   for (const k of [...initializers.keys()]) if (!used.has(k) && !graph.inputs.some((v) => v.name === k)) initializers.delete(k);
   return { ...graph, nodes: out, outputs, initializers };
 }

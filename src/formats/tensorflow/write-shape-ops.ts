@@ -123,7 +123,8 @@ function slice(w: GraphDefWriter, n: Node, out: string): void {
   const starts = c(1);
   const ends = c(2);
   if (!starts || !ends || (n.inputs[3] && !c(3)) || (n.inputs[4] && !c(4))) return sliceComputed(w, n, out);
-  if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Slice of a value of unknown shape in a GraphDef', where);
+  if (!shape) throw new UnsupportedError('Slice of a value of unknown rank in a GraphDef', where);
+  if (shape.some((d) => typeof d !== 'number')) return sliceOfRunTimeDims(w, n, out, shape.length, starts, ends, c(3), c(4));
   const dims = shape as number[];
   const r = dims.length;
   const axes = (c(3) ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
@@ -160,6 +161,37 @@ function slice(w: GraphDefWriter, n: Node, out: string): void {
     Index: T('int32'),
     begin_mask: { i: 0 },
     end_mask: { i: endMask },
+    ellipsis_mask: { i: 0 },
+    new_axis_mask: { i: 0 },
+    shrink_axis_mask: { i: 0 },
+  });
+}
+
+/**
+ * Slice with constant starts / ends of a value whose dims are known only at run time: StridedSlice, whose
+ * begin / end clamp to the dim as ONNX's do (Python's slice rules: negative counts from the end, then
+ * [0, d] for a positive step, [-1, d - 1] for a negative one); the axes not sliced are masked whole.
+ */
+function sliceOfRunTimeDims(w: GraphDefWriter, n: Node, out: string, r: number, starts: number[], ends: number[], axesIn: number[] | undefined, stepsIn: number[] | undefined): void {
+  const axes = (axesIn ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
+  const steps = stepsIn ?? axes.map(() => 1);
+  const clamp32 = (v: number) => Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, v));
+  const begin = new Array<number>(r).fill(0);
+  const end = new Array<number>(r).fill(0);
+  const stride = new Array<number>(r).fill(1);
+  let whole = (1 << r) - 1;
+  axes.forEach((a, k) => {
+    if (steps[k] === 0) throw new UnsupportedError('Slice with a step of 0 in a GraphDef', `node '${n.name}'`);
+    begin[a] = clamp32(starts[k]!);
+    end[a] = clamp32(ends[k]!);
+    stride[a] = steps[k]!;
+    whole &= ~(1 << a);
+  });
+  w.add(out, 'StridedSlice', [w.ref(n.inputs[0]!), w.int32(`${n.name}/begin`, begin), w.int32(`${n.name}/end`, end), w.int32(`${n.name}/strides`, stride)], {
+    T: T(w.dtype(n.inputs[0]!)),
+    Index: T('int32'),
+    begin_mask: { i: whole },
+    end_mask: { i: whole },
     ellipsis_mask: { i: 0 },
     new_axis_mask: { i: 0 },
     shrink_axis_mask: { i: 0 },

@@ -40,13 +40,18 @@ import { generatorRows } from './write-generators.js';
 import { dynamicConvRows } from './write-dynamic-conv.js';
 import { gridSampleRows } from './write-grid-sample.js';
 import { spectralRows } from './write-spectral.js';
+import { asFunctionDef, constantsIntoBodies, controlFlowRows, freshIn, prepareBodies, type FunctionScope } from './write-functions.js';
 
 
-/** The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers. */
-export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
+/**
+ * The graph as the writer takes it: channels-last, constants folded, Constant nodes as initializers;
+ * the bodies of its If / Loop nodes the same (write-functions.ts). `body`: `graph` is such a body,
+ * whose open dims stay open (its inputs' shapes are the loop's or the branch's, not the model's).
+ */
+export async function prepareForGraphDef(graph: Graph, body = false): Promise<Graph> {
   const evaluate = await createNodeEvaluator();
   // TF has no LayerNormalization op: Keras' is its arithmetic in a GraphDef (decompose-layernorm.ts)
-  let g = decomposeLayerNorm(graph).graph;
+  let g = decomposeLayerNorm(constantsIntoBodies(graph)).graph;
   // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts), each
   // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
   // (PyTorch's Expand of zeros) is known as one
@@ -60,7 +65,7 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // (src/passes/open-dims.ts); other such models, and those whose only open dim is the batch (they
   // stay importable by OpenCV, which runs no Shape subgraph), are written for dim 1
   const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => i > 0 && typeof d !== 'number'));
-  if (g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
+  if (!body && g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
     const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
     const open = dynamic ? fold(g) : undefined;
     g = open && shapesComputedAtRunTime(open, [fold(withDynamicDimsAt(g, 1)), fold(withDynamicDimsAt(g, 7))], TF_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : withDynamicDimsAt(g, 1);
@@ -75,23 +80,36 @@ export async function prepareForGraphDef(graph: Graph): Promise<Graph> {
   // and a BatchNormalization TF's FusedBatchNorm cannot take (not 4-D channels-last) as Mul + Add
   // by constants, TF's own inference-time folding (src/passes/batchnorm-affine.ts)
   g = batchNormAsAffine(conv1dAs2d(fuseBias(constantNodesToInitializers(g)).graph).graph, { keep: (n, rank) => n.domain === 'nnport' && rank === 4 }).graph;
-  return collapseUnitReshapes(g);
+  return prepareBodies(collapseUnitReshapes(g), (b) => prepareForGraphDef(b, true), 'a GraphDef');
 }
 
 class Writer implements GraphDefWriter {
   readonly nodes: NodeDef[] = [];
-  private readonly names = new Set<string>();
+  /** the main graph's names are the GraphDef's (functions' nodes are renamed under their function's name) */
+  private readonly names: Set<string>;
   readonly shapes: Map<string, { dtype: Tensor['dtype'] | null; shape: readonly Dim[] | null }>;
 
   constructor(
     readonly g: Graph,
     readonly file: string,
+    readonly scope: FunctionScope & { perGraph?: PerGraph } = { names: new Set(), library: [] },
+    root = false,
   ) {
+    this.names = root ? scope.names : new Set();
     const inferred = inferShapes(g, { onError: 'unknown' }).values;
     this.shapes = new Map([...inferred].map(([k, v]) => [k, { dtype: v.dtype ?? null, shape: v.shape ?? null }]));
     for (const v of g.inputs) this.names.add(tfName(v.name));
     for (const k of g.initializers.keys()) this.names.add(tfName(k));
     for (const n of g.nodes) for (const o of n.outputs) this.names.add(tfName(o));
+  }
+
+  writeFunction(base: string, body: Graph): string {
+    const fname = freshIn(this.scope.names, tfName(base).replace(/[^A-Za-z0-9_]/g, '_'));
+    const w = new Writer(body, this.file, this.scope);
+    const nodes = writeNodes(w, body, true);
+    const fn = asFunctionDef(this.scope, fname, body, this.scope.perGraph ? this.scope.perGraph(nodes, body) : nodes, (v) => w.ref(v), (v) => w.dtype(v));
+    this.scope.library.push({ ...fn, graph: body });
+    return fname;
   }
 
   fresh(base: string): string {
@@ -184,6 +202,7 @@ const ROWS: Record<string, Row> = Object.assign(
   dynamicConvRows,
   gridSampleRows,
   spectralRows,
+  controlFlowRows,
 );
 
 /** Protobuf's limit on one message: TensorFlow (and every protobuf parser) refuses a larger GraphDef. */
@@ -197,7 +216,10 @@ function tooLarge(bytes: number, limit: number, file: string): UnsupportedError 
   );
 }
 
-const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout', 'SoftmaxCrossEntropyLoss']);
+const MULTI_OUTPUT = new Set(['Split', 'TopK', 'Dropout', 'SoftmaxCrossEntropyLoss', 'If', 'Loop']);
+
+/** A rewrite of each graph's nodes (the main graph's, each function's) before they are final: the TF.js writer's quirks. */
+export type PerGraph = (nodes: NodeDef[], g: Graph) => NodeDef[];
 
 /** An IR graph as a frozen GraphDef's bytes. `maxBytes` lowers protobuf's 2 GiB limit (tests). */
 export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
@@ -206,7 +228,9 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
   // refused before anything is encoded: the weights alone tell
   const weights = [...graph.initializers.values()].reduce((n, t) => n + t.byteLength, 0);
   if (weights > limit) throw tooLarge(weights, limit, file);
-  const bytes = tensorflow.GraphDef.encode({ node: (await graphDefNodes(graph, options)).nodes, versions: { producer: 27 } }).finish();
+  const written = await graphDefNodes(graph, options);
+  const library = written.library.length ? { library: { function: written.library.map((f) => f.def) } } : {};
+  const bytes = tensorflow.GraphDef.encode({ node: written.nodes, ...library, versions: { producer: 27 } }).finish();
   if (bytes.length > limit) throw tooLarge(bytes.length, limit, file);
   return bytes;
 }
@@ -216,23 +240,36 @@ export async function writeGraphDef(graph: Graph, options: WriteOptions & { maxB
  * prepareForGraphDef left it: its inputs / outputs are the Placeholders / output nodes, by tfName).
  * The TF.js graph-model writer (src/formats/tfjs/write-graph.ts) builds its model.json from these.
  */
-export async function graphDefNodes(graph: Graph, options: WriteOptions = {}): Promise<{ nodes: NodeDef[]; graph: Graph }> {
+export async function graphDefNodes(graph: Graph, options: WriteOptions = {}, perGraph?: PerGraph): Promise<{ nodes: NodeDef[]; graph: Graph; library: FunctionScope['library'] }> {
   const file = options.fileName ?? '<output>';
   const g = await prepareForGraphDef(graph);
   const missing = new Map<string, string>();
-  for (const n of g.nodes) {
-    const key = opKey(n);
-    if (!ROWS[key] && !missing.has(key)) missing.set(key, n.name);
-  }
+  const walk = (h: Graph) => {
+    for (const n of h.nodes) {
+      const key = opKey(n);
+      if (!ROWS[key] && !missing.has(key)) missing.set(key, n.name);
+      for (const a of Object.values(n.attrs)) if (a.type === 'graph') walk(a.value);
+    }
+  };
+  walk(g);
   if (missing.size) {
     const quantized = missing.has('QuantizeLinear') || missing.has('DequantizeLinear');
     throw new UnsupportedError(`ops in a TensorFlow GraphDef: ${[...missing.keys()].map((k) => k.replace('::', '.')).join(', ')}`, `'${file}': ${[...missing].map(([k, n]) => `${k.replace('::', '.')} (node '${n}')`).join(', ')}${quantized ? `; ${DEQUANTIZE_HINT}` : ''}`);
   }
-  const w = new Writer(g, file);
+  const w = new Writer(g, file, { names: new Set(), library: [], perGraph }, true);
+  const nodes = writeNodes(w, g, false);
+  return { nodes: perGraph ? perGraph(nodes, g) : nodes, graph: g, library: w.scope.library };
+}
+
+/** The nodes of `g` (the main graph, or a function's body: `fn`, whose inputs are arguments, not Placeholders). */
+function writeNodes(w: Writer, g: Graph, fn: boolean): NodeDef[] {
+  const file = w.file;
   const used = new Set([...g.nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);
-  for (const v of g.inputs) {
-    if (g.initializers.has(v.name)) continue;
-    w.add(tfName(v.name), 'Placeholder', [], { dtype: T(v.dtype), shape: { shape: shapeToProto(v.shape) } });
+  if (!fn) {
+    for (const v of g.inputs) {
+      if (g.initializers.has(v.name)) continue;
+      w.add(tfName(v.name), 'Placeholder', [], { dtype: T(v.dtype), shape: { shape: shapeToProto(v.shape) } });
+    }
   }
   for (const [k, t] of g.initializers) {
     const value = constProto(t);
@@ -243,11 +280,13 @@ export async function graphDefNodes(graph: Graph, options: WriteOptions = {}): P
     if (n.outputs.filter(Boolean).length !== 1 && !MULTI_OUTPUT.has(key) && !(key === 'Dropout' && !n.outputs.slice(1).some((o) => used.has(o)))) throw new UnsupportedError(`${n.opType} with ${n.outputs.length} outputs in a GraphDef`, `node '${n.name}'`);
     ROWS[key]!(w, n, tfName(n.outputs[0]!));
   }
-  // a graph output that is another output of a node (a Split's second part) gets a node of its own name
-  for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
-  for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
+  if (!fn) {
+    // a graph output that is another output of a node (a Split's second part) gets a node of its own name
+    for (const o of g.outputs) if (w.ref(o.name) !== tfName(o.name)) w.add(tfName(o.name), 'Identity', [w.ref(o.name)], { T: T(w.dtype(o.name)) });
+    for (const o of g.outputs) if (!w.nodes.some((n) => n.name === tfName(o.name))) throw new FormatError(`output '${o.name}' was not written`, { file });
+  }
   // a weight a row wrote anew (re-laid, folded into another constant) is read by no node: not written
   const read = new Set(w.nodes.flatMap((n) => (n.input ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, ''))));
-  const outs = new Set(g.outputs.map((o) => tfName(o.name)));
-  return { nodes: w.nodes.filter((n) => n.op !== 'Const' || read.has(n.name ?? '') || outs.has(n.name ?? '')), graph: g };
+  const outs = new Set(g.outputs.map((o) => w.ref(o.name).replace(/:\d+$/, '')));
+  return w.nodes.filter((n) => n.op !== 'Const' || read.has(n.name ?? '') || outs.has(n.name ?? ''));
 }

@@ -7,7 +7,7 @@
 // layers model.json cannot hold (attention, GELU, 3-D nets, 6-D window transposes) can go here.
 // A GraphDef op TF.js 4.9's executor lacks (graph-ops.ts) is refused by name. Float weights may be
 // stored as tensorflowjs_converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 do.
-import { UnsupportedError, UsageError } from '../../ir/errors.js';
+import { FormatError, UnsupportedError, UsageError } from '../../ir/errors.js';
 import { float32ToFloat16Bits } from '../../ir/float16.js';
 import type { Dim, Graph } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
@@ -210,13 +210,25 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   if (quantize !== undefined && !TFJS_WEIGHT_QUANTIZATIONS.includes(quantize)) throw new UsageError(`'${file}': TF.js weight quantization must be ${TFJS_WEIGHT_QUANTIZATIONS.join(', ')}, got '${String(quantize)}'`);
   const shardSize = options.shardSize ?? DEFAULT_GRAPH_SHARD_SIZE;
   if (!(Number.isInteger(shardSize) && shardSize > 0)) throw new UsageError(`'${file}': the shard size must be a positive byte count, got ${shardSize}`);
-  const written = await graphDefNodes(model.graph, { ...options, fileName: file });
+  const written = await graphDefNodes(model.graph, { ...options, fileName: file }, (nodes, g) => tfjsQuirks(nodes, g, file));
   const graph = written.graph;
-  const nodes = reachable(tfjsQuirks(written.nodes, graph, file), graph.outputs.map((o) => tfName(o.name)));
-  refuseOpsTfjsLacks(nodes, file);
+  const nodes = reachable(written.nodes, graph.outputs.map((o) => tfName(o.name)));
+  refuseOpsTfjsLacks([...nodes, ...written.library.flatMap((f) => f.nodes)], file);
   const weights: Array<{ spec: WeightSpec; values: Float32Array | Int32Array | Uint8Array }> = [];
   const bounds = sliceBoundsOnly(nodes);
   const node = nodes.map((n) => nodeJson(n, file, weights, bounds));
+  // functions (StatelessIf branches, StatelessWhile cond / body) as tensorflowjs_converter writes them:
+  // their Consts are weights too, looked up by node name (unique across the model) in one weight map
+  const functions = written.library.map(({ def }) => {
+    const fnBounds = sliceBoundsOnly(def.node_def ?? []);
+    const arg = (a: { name?: string | null; type?: number | null }) => ({ name: a.name ?? '', type: dtName(a.type) });
+    return {
+      signature: { name: def.signature?.name ?? '', inputArg: (def.signature?.input_arg ?? []).map(arg), outputArg: (def.signature?.output_arg ?? []).map(arg) },
+      nodeDef: (def.node_def ?? []).map((n) => nodeJson(n, file, weights, fnBounds)),
+      ret: def.ret ?? {},
+    };
+  });
+  refuseDuplicateNames([...nodes, ...written.library.flatMap((f) => f.nodes)], file);
   const notes = options.notes ?? [];
   const parts = weights.map((w) => encodeWeight(w.spec, w.values, quantize, notes));
   const paths = writeShards(parts, shardSize, options.sidecars);
@@ -224,7 +236,7 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
     format: 'graph-model',
     generatedBy: 'nnport',
     convertedBy: 'nnport',
-    modelTopology: { node, library: {}, versions: { producer: 27 } },
+    modelTopology: { node, library: functions.length ? { function: functions } : {}, versions: { producer: 27 } },
     // a graph without constants still gets a manifest: TF.js' loaders decode the weights of one
     weightsManifest: [{ paths, weights: weights.map((w) => w.spec) }],
     signature: signatureOf(graph),
@@ -269,10 +281,21 @@ function sliceBoundsOnly(nodes: NodeDef[]): Set<string> {
   for (const n of nodes) {
     (n.input ?? []).forEach((ref, i) => {
       const bound = n.op === 'StridedSlice' && (i === 1 || i === 2);
-      ok.set(ref, (ok.get(ref) ?? true) && bound);
+      // a Const's one output: 'c', or 'c:output:0' inside a function
+      const node = ref.replace(/^\^/, '').split(':')[0]!;
+      ok.set(node, (ok.get(node) ?? true) && bound);
     });
   }
   return new Set([...ok].filter(([, v]) => v).map(([k]) => k));
+}
+
+/** TF.js keeps one map of weights and values by node name for the graph and every function: a name twice would alias. */
+function refuseDuplicateNames(nodes: NodeDef[], file: string): void {
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    if (seen.has(n.name ?? '')) throw new FormatError(`node name '${n.name}' is written twice (in the graph and a function)`, { file });
+    seen.add(n.name ?? '');
+  }
 }
 
 function refuseOpsTfjsLacks(nodes: NodeDef[], file: string): void {
@@ -291,5 +314,7 @@ export const tfjsGraphOutput: FormatHandler = {
   title: 'TensorFlow.js graph model',
   extensions: ['.json'],
   detect: () => false,
+  // If / Loop of run-time condition or trip count: StatelessIf / StatelessWhile over the library's functions, run by executeAsync
+  writesControlFlow: () => true,
   write: writeTfjsGraph,
 };

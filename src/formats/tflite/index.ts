@@ -16,6 +16,8 @@ export const tfliteFormat: FormatHandler = {
   async read(bytes, options) {
     return { kind: 'graph', format: 'tflite', graph: await readTflite(bytes, options) };
   },
+  // run-time If / Loop become IF / WHILE subgraphs (writeTflite refuses them with integer --quantize modes, by name)
+  writesControlFlow: () => true,
   async write(model, options) {
     if (model.kind !== 'graph') {
       throw new UsageError(`a TFLite file needs a computation graph; '${model.format}' input holds only weights (use transplant to put them into a model)`);

@@ -3,7 +3,7 @@
 // (1,kh,kw,C·M), FULLY_CONNECTED (out,in), TRANSPOSE_CONV OHWI) and emits ops over tensor names.
 import type { Builder } from 'flatbuffers';
 import { ShapeError, UnsupportedError } from '../../ir/errors.js';
-import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
+import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Graph, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
@@ -65,6 +65,8 @@ export interface WriteContext {
   shapeOf(name: string): number[];
   /** whether a node or a graph output reads the value (an unread optional output need not be written) */
   isRead(name: string): boolean;
+  /** a control-flow body written as one more SubGraph (its inputs in order are the subgraph's); its index */
+  addSubgraph(body: Graph): number;
 }
 
 export type Converter = (n: Node, c: WriteContext) => void;

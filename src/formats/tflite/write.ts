@@ -26,6 +26,7 @@ import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, 
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
+import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
 import { shapesComputedAtRunTime, TFLITE_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
@@ -53,6 +54,7 @@ import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
 import { requantizeCopies } from './write-requantize.js';
+import { TFLITE_WRITE_CONTROL_FLOW_OPS } from './write-control-flow.js';
 import { int64IoAsInt32 } from '../../passes/int32-io.js';
 
 export const NNPORT_VERSION = '0.1.0';
@@ -161,6 +163,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // an LSTM / RNN with other activations, becomes its steps in plain ops (recurrent-unroll.ts)
   graph = unrollForTflite(fixRecurrentBatch(graph));
   const dynamicSequences = dynamicSequenceNodes(graph);
+  // kept If / Loop bodies (subgraphs of the file): the same arithmetic lowering and their constants folded before the layout pass lays them out with the main graph
+  graph = mapSubgraphs(graph, (b) => constantNodesToInitializers(fold(decomposeLayerNorm(b).graph, evaluate)));
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
   g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
@@ -172,6 +176,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
+  g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate))).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
   // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
@@ -321,6 +326,9 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
+  // kept If / Loop (IF / WHILE subgraphs): written with float activations only
+  const controlFlow = graph.nodes.find((n) => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx'));
+  if (controlFlow && mode && mode !== 'float16') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, which nnport writes with float activations; use --quantize float16 or none`);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -343,8 +351,26 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }
 
-/** Channels-last, folded graph -> bytes (no passes run). */
+/** One SubGraph of the file: its tensors and operators, its inputs and outputs by tensor name. */
+export interface WSubgraph {
+  name: string;
+  tensors: Map<string, WTensor>;
+  ops: WOp[];
+  inputs: string[];
+  outputs: string[];
+}
+
+/** Channels-last, folded graph -> bytes (no passes run). Control-flow bodies (IF / WHILE) become more subgraphs after the main one. */
 export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}): Uint8Array {
+  const subgraphs: WSubgraph[] = [];
+  convertSubgraph(graph, options, subgraphs);
+  return serialize(subgraphs, graph, options);
+}
+
+/** `graph` converted into subgraphs[index] (its inputs are the subgraph's inputs, in order); its bodies appended after it. Returns index. */
+function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: WSubgraph[]): number {
+  const index = subgraphs.length;
+  subgraphs.push({ name: graph.name, tensors: new Map(), ops: [], inputs: [], outputs: [] });
   const file = options.fileName ?? '<output>';
   // float16 weights (Cast of a float16 constant): written as TFLite's float16 models are, each
   // such constant (and what the writer lays out from it) stored as float16 behind a DEQUANTIZE
@@ -442,12 +468,15 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
     shapeOf(name) {
       return ctx.info(name).shape;
     },
+    addSubgraph(body) {
+      return convertSubgraph(body, options, subgraphs);
+    },
   };
 
   for (const n of topologicalOrder(g)) {
     if (skip.has(n)) continue;
     const key = opKey(n);
-    const convert = widenedInteger(n, ctx) ?? TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key] ?? TFLITE_WRITE_GAP_OPS[key] ?? TFLITE_WRITE_GAP2_OPS[key];
+    const convert = widenedInteger(n, ctx) ?? TFLITE_WRITE_OPS[key] ?? TFLITE_WRITE_MORE_OPS[key] ?? TFLITE_WRITE_GAP_OPS[key] ?? TFLITE_WRITE_GAP2_OPS[key] ?? TFLITE_WRITE_CONTROL_FLOW_OPS[key];
     if (!convert) throw new UnsupportedError(`op ${n.domain ? `${n.domain}.` : ''}${n.opType} in a TFLite file`, `node '${n.name}' has no TFLite builtin counterpart in nnport's writer`);
     const first = ops.length;
     convert(n, ctx);
@@ -466,7 +495,8 @@ export function serializeTflite(graph: Graph, options: TfliteWriteOptions = {}):
   const weightOnly = options.weightOnly ?? false;
   dequantizeWeightOnly(tensors, ops, typeof weightOnly === 'function' ? weightOnly : () => weightOnly);
   if (halfCasts.length) storeAsFloat16(tensors, ops);
-  return serialize(tensors, ops, inputNames, outputNames, g, options);
+  subgraphs[index] = { name: g.name || (index ? `subgraph_${index}` : 'main'), tensors, ops, inputs: inputNames, outputs: outputNames };
+  return index;
 }
 
 const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
@@ -778,8 +808,8 @@ function olderRuntime(a: string, b: string): boolean {
   return false;
 }
 
-function minRuntimeVersion(tensors: Map<string, WTensor>, ops: WOp[]): string {
-  const types = new Set([...tensors.values()].filter((t) => t.quant).map((t) => t.dtype));
+function minRuntimeVersion(tensors: WTensor[], ops: WOp[]): string {
+  const types = new Set(tensors.filter((t) => t.quant).map((t) => t.dtype));
   let v = types.has('int16') ? '2.3.0' : types.has('int8') ? '1.14.0' : '1.5.0';
   for (const op of ops) {
     const need = OP_RUNTIME[op.code]?.[op.version ?? (op.code === BuiltinOperator.BROADCAST_TO ? 2 : 1)];
@@ -788,101 +818,125 @@ function minRuntimeVersion(tensors: Map<string, WTensor>, ops: WOp[]): string {
   return v;
 }
 
-function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], outputs: string[], g: Graph, options: TfliteWriteOptions): Uint8Array {
-  // tensors in first-use order: inputs, then op order
-  const order: string[] = [];
-  const index = new Map<string, number>();
-  const add = (n: string) => {
-    if (!n || index.has(n)) return;
-    if (!tensors.has(n)) throw new GraphError(`TFLite writer: tensor '${n}' was never declared`);
-    index.set(n, order.length);
-    order.push(n);
-  };
-  inputs.forEach(add);
-  for (const op of ops) {
-    op.inputs.forEach(add);
-    op.outputs.forEach(add);
-    op.intermediates?.forEach(add);
-  }
-  outputs.forEach(add);
-
-  const constBytes = order.reduce((s, n) => s + (tensors.get(n)!.data?.byteLength ?? 0), 0);
+function serialize(subgraphs: WSubgraph[], g: Graph, options: TfliteWriteOptions): Uint8Array {
+  // per subgraph, tensors in first-use order: inputs, then op order
+  const orders = subgraphs.map(({ tensors, ops, inputs, outputs }) => {
+    const order: string[] = [];
+    const index = new Map<string, number>();
+    const add = (n: string) => {
+      if (!n || index.has(n)) return;
+      if (!tensors.has(n)) throw new GraphError(`TFLite writer: tensor '${n}' was never declared`);
+      index.set(n, order.length);
+      order.push(n);
+    };
+    inputs.forEach(add);
+    for (const op of ops) {
+      op.inputs.forEach(add);
+      op.outputs.forEach(add);
+      op.intermediates?.forEach(add);
+    }
+    outputs.forEach(add);
+    return { order, index };
+  });
+  // every constant of every subgraph, in order: its data and where its buffer goes (keyed subgraph / tensor)
+  const constants: Array<{ key: string; data: Tensor }> = [];
+  subgraphs.forEach((sg, si) => {
+    for (const n of orders[si]!.order) {
+      const t = sg.tensors.get(n)!;
+      if (t.data) constants.push({ key: `${si}\0${n}`, data: t.data });
+    }
+  });
+  const allTensors = subgraphs.flatMap((sg) => [...sg.tensors.values()]);
+  const allOps = subgraphs.flatMap((sg) => sg.ops);
+  const constBytes = constants.reduce((s, c) => s + c.data.byteLength, 0);
   const large = constBytes > (options.largeModelThreshold ?? 2 ** 31 - 2 ** 26);
   const build = (offsets?: Map<string, number>): Uint8Array => {
     const b = new Builder(large ? 1 << 20 : Math.max(1024, constBytes + 65536));
     // buffers: 0 is the empty sentinel; one per constant; one for min_runtime_version
     const bufferOf = new Map<string, number>();
     const bufferOffsets: number[] = [FbBuffer.createBuffer(b, 0, 0n, 0n)];
-    for (const n of order) {
-      const t = tensors.get(n)!;
-      if (!t.data) continue;
-      const bytes = t.data.bytes();
-      bufferOf.set(n, bufferOffsets.length);
+    for (const { key, data } of constants) {
+      const bytes = data.bytes();
+      bufferOf.set(key, bufferOffsets.length);
       if (large) {
         // placeholder 1 on the first pass (same field widths), the real offset on the second
-        bufferOffsets.push(FbBuffer.createBuffer(b, 0, BigInt(offsets?.get(n) ?? 1), BigInt(bytes.byteLength)));
+        bufferOffsets.push(FbBuffer.createBuffer(b, 0, BigInt(offsets?.get(key) ?? 1), BigInt(bytes.byteLength)));
         continue;
       }
       bufferOffsets.push(FbBuffer.createBuffer(b, alignedBytes(b, bytes), 0n, 0n));
     }
-    const version = new TextEncoder().encode(minRuntimeVersion(tensors, ops));
+    const version = new TextEncoder().encode(minRuntimeVersion(allTensors, allOps));
     const versionBytes = new Uint8Array(16);
     versionBytes.set(version);
     const versionBuffer = bufferOffsets.length;
     bufferOffsets.push(FbBuffer.createBuffer(b, alignedBytes(b, versionBytes), 0n, 0n));
 
-    const tensorOffsets = order.map((n) => {
-      const t = tensors.get(n)!;
-      const type = TENSOR_TYPES[t.dtype];
-      if (type === undefined) throw new UnsupportedError(`TFLite tensor of type ${t.dtype}`, `'${n}'`);
-      const name = b.createString(n);
-      const shape = FbTensor.createShapeVector(b, t.shape);
-      const sig = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
-      let quant = 0;
-      if (t.quant) {
-        const scale = QuantizationParameters.createScaleVector(b, t.quant.scale);
-        const zp = QuantizationParameters.createZeroPointVector(b, t.quant.zeroPoint.map((z) => BigInt(z)));
-        QuantizationParameters.startQuantizationParameters(b);
-        QuantizationParameters.addScale(b, scale);
-        QuantizationParameters.addZeroPoint(b, zp);
-        if (t.quant.axis !== undefined) QuantizationParameters.addQuantizedDimension(b, t.quant.axis);
-        quant = QuantizationParameters.endQuantizationParameters(b);
-      }
-      FbTensor.startTensor(b);
-      FbTensor.addShape(b, shape);
-      FbTensor.addType(b, type);
-      FbTensor.addBuffer(b, bufferOf.get(n) ?? 0);
-      FbTensor.addName(b, name);
-      if (quant) FbTensor.addQuantization(b, quant);
-      if (sig) FbTensor.addShapeSignature(b, sig);
-      if (t.variable) FbTensor.addIsVariable(b, true);
-      return FbTensor.endTensor(b);
-    });
-
     // one operator code per builtin code and version, as TF's converter writes them
     const codes: Array<{ code: BuiltinOperator; version?: number }> = [];
     const codeIndex = new Map<string, number>();
-    const opOffsets = ops.map((op) => {
-      const key = `${op.code}/${op.version ?? ''}`;
-      let ci = codeIndex.get(key);
-      if (ci === undefined) {
-        codeIndex.set(key, (ci = codes.length));
-        codes.push({ code: op.code, version: op.version });
-      }
-      const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
-      const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
-      const opts = op.options ? op.options(b, op.act ?? ActivationFunctionType.NONE) : undefined;
-      const inter = op.intermediates ? Operator.createIntermediatesVector(b, op.intermediates.map((n) => index.get(n)!)) : 0;
-      Operator.startOperator(b);
-      Operator.addOpcodeIndex(b, ci);
-      Operator.addInputs(b, ins);
-      Operator.addOutputs(b, outs);
-      if (inter) Operator.addIntermediates(b, inter);
-      if (opts) {
-        Operator.addBuiltinOptionsType(b, opts[0]);
-        Operator.addBuiltinOptions(b, opts[1]);
-      }
-      return Operator.endOperator(b);
+    const subgraphOffsets = subgraphs.map((sg, si) => {
+      const { order, index } = orders[si]!;
+      const tensorOffsets = order.map((n) => {
+        const t = sg.tensors.get(n)!;
+        const type = TENSOR_TYPES[t.dtype];
+        if (type === undefined) throw new UnsupportedError(`TFLite tensor of type ${t.dtype}`, `'${n}'`);
+        const name = b.createString(n);
+        const shape = FbTensor.createShapeVector(b, t.shape);
+        const sig = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
+        let quant = 0;
+        if (t.quant) {
+          const scale = QuantizationParameters.createScaleVector(b, t.quant.scale);
+          const zp = QuantizationParameters.createZeroPointVector(b, t.quant.zeroPoint.map((z) => BigInt(z)));
+          QuantizationParameters.startQuantizationParameters(b);
+          QuantizationParameters.addScale(b, scale);
+          QuantizationParameters.addZeroPoint(b, zp);
+          if (t.quant.axis !== undefined) QuantizationParameters.addQuantizedDimension(b, t.quant.axis);
+          quant = QuantizationParameters.endQuantizationParameters(b);
+        }
+        FbTensor.startTensor(b);
+        FbTensor.addShape(b, shape);
+        FbTensor.addType(b, type);
+        FbTensor.addBuffer(b, bufferOf.get(`${si}\0${n}`) ?? 0);
+        FbTensor.addName(b, name);
+        if (quant) FbTensor.addQuantization(b, quant);
+        if (sig) FbTensor.addShapeSignature(b, sig);
+        if (t.variable) FbTensor.addIsVariable(b, true);
+        return FbTensor.endTensor(b);
+      });
+      const opOffsets = sg.ops.map((op) => {
+        const key = `${op.code}/${op.version ?? ''}`;
+        let ci = codeIndex.get(key);
+        if (ci === undefined) {
+          codeIndex.set(key, (ci = codes.length));
+          codes.push({ code: op.code, version: op.version });
+        }
+        const ins = Operator.createInputsVector(b, op.inputs.map((n) => (n ? index.get(n)! : -1)));
+        const outs = Operator.createOutputsVector(b, op.outputs.map((n) => index.get(n)!));
+        const opts = op.options ? op.options(b, op.act ?? ActivationFunctionType.NONE) : undefined;
+        const inter = op.intermediates ? Operator.createIntermediatesVector(b, op.intermediates.map((n) => index.get(n)!)) : 0;
+        Operator.startOperator(b);
+        Operator.addOpcodeIndex(b, ci);
+        Operator.addInputs(b, ins);
+        Operator.addOutputs(b, outs);
+        if (inter) Operator.addIntermediates(b, inter);
+        if (opts) {
+          Operator.addBuiltinOptionsType(b, opts[0]);
+          Operator.addBuiltinOptions(b, opts[1]);
+        }
+        return Operator.endOperator(b);
+      });
+      const sgName = b.createString(si === 0 ? g.name || 'main' : sg.name);
+      const sgTensors = SubGraph.createTensorsVector(b, tensorOffsets);
+      const sgInputs = SubGraph.createInputsVector(b, sg.inputs.map((n) => index.get(n)!));
+      const sgOutputs = SubGraph.createOutputsVector(b, sg.outputs.map((n) => index.get(n)!));
+      const sgOps = SubGraph.createOperatorsVector(b, opOffsets);
+      SubGraph.startSubGraph(b);
+      SubGraph.addTensors(b, sgTensors);
+      SubGraph.addInputs(b, sgInputs);
+      SubGraph.addOutputs(b, sgOutputs);
+      SubGraph.addOperators(b, sgOps);
+      SubGraph.addName(b, sgName);
+      return SubGraph.endSubGraph(b);
     });
     const codeOffsets = codes.map(({ code: c, version }) => {
       OperatorCode.startOperatorCode(b);
@@ -894,23 +948,12 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
       return OperatorCode.endOperatorCode(b);
     });
 
-    const sgName = b.createString(g.name || 'main');
-    const sgTensors = SubGraph.createTensorsVector(b, tensorOffsets);
-    const sgInputs = SubGraph.createInputsVector(b, inputs.map((n) => index.get(n)!));
-    const sgOutputs = SubGraph.createOutputsVector(b, outputs.map((n) => index.get(n)!));
-    const sgOps = SubGraph.createOperatorsVector(b, opOffsets);
-    SubGraph.startSubGraph(b);
-    SubGraph.addTensors(b, sgTensors);
-    SubGraph.addInputs(b, sgInputs);
-    SubGraph.addOutputs(b, sgOutputs);
-    SubGraph.addOperators(b, sgOps);
-    SubGraph.addName(b, sgName);
-    const subgraph = SubGraph.endSubGraph(b);
-
+    const main = subgraphs[0]!;
+    const mainIndex = orders[0]!.index;
     const tensorMaps = (names: string[], declared: string[]) =>
-      names.map((n, i) => TensorMap.createTensorMap(b, b.createString(declared[i] ?? n), index.get(n)!));
-    const sigInputs = SignatureDef.createInputsVector(b, tensorMaps(inputs, g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => v.name)));
-    const sigOutputs = SignatureDef.createOutputsVector(b, tensorMaps(outputs, g.outputs.map((v) => v.name)));
+      names.map((n, i) => TensorMap.createTensorMap(b, b.createString(declared[i] ?? n), mainIndex.get(n)!));
+    const sigInputs = SignatureDef.createInputsVector(b, tensorMaps(main.inputs, g.inputs.filter((v) => !g.initializers.has(v.name)).map((v) => v.name)));
+    const sigOutputs = SignatureDef.createOutputsVector(b, tensorMaps(main.outputs, g.outputs.map((v) => v.name)));
     const sigKey = b.createString('serving_default');
     SignatureDef.startSignatureDef(b);
     SignatureDef.addInputs(b, sigInputs);
@@ -922,7 +965,7 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
     const metadata = Metadata.createMetadata(b, b.createString('min_runtime_version'), versionBuffer);
     const description = b.createString(`nnport ${NNPORT_VERSION}`);
     const codesVec = Model.createOperatorCodesVector(b, codeOffsets);
-    const subgraphsVec = Model.createSubgraphsVector(b, [subgraph]);
+    const subgraphsVec = Model.createSubgraphsVector(b, subgraphOffsets);
     const buffersVec = Model.createBuffersVector(b, bufferOffsets);
     const metadataVec = Model.createMetadataVector(b, [metadata]);
     const signaturesVec = Model.createSignatureDefsVector(b, [signature]);
@@ -943,20 +986,14 @@ function serialize(tensors: Map<string, WTensor>, ops: WOp[], inputs: string[], 
   const first = build();
   const offsets = new Map<string, number>();
   let at = align(first.byteLength, 16);
-  for (const n of order) {
-    const t = tensors.get(n)!;
-    if (!t.data) continue;
-    offsets.set(n, at);
-    at = align(at + t.data.byteLength, 16);
+  for (const { key, data } of constants) {
+    offsets.set(key, at);
+    at = align(at + data.byteLength, 16);
   }
   const fb = build(offsets);
   if (fb.byteLength !== first.byteLength) throw new GraphError('TFLite writer: the flatbuffer changed size between its two passes');
   const out = new Uint8Array(at);
   out.set(fb, 0);
-  for (const n of order) {
-    const t = tensors.get(n)!;
-    if (t.data) out.set(t.data.bytes(), offsets.get(n)!);
-  }
+  for (const { key, data } of constants) out.set(data.bytes(), offsets.get(key)!);
   return out;
 }
-

@@ -12,11 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel } from '../../../src/index.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { int64IoAsInt32 } from '../../../src/passes/int32-io.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
-import { relErr } from '../../support/error-metrics.js';
+import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
 
@@ -58,6 +58,20 @@ describe('int64 token-id inputs as int32 in .tflite (--int32-io), run by the TFL
     const err = relErr(pooled!.data as Float32Array, npy('bert', 'output_0').toFloat32());
     console.log(`bert .tflite (int32 ids, mask) vs PyTorch: ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
+  });
+
+  it('quantized: dynamic range runs in the interpreter near float; full int8 is refused by name on the -inf causal mask', async () => {
+    const model = await load('gpt');
+    const ids = [Int32Array.from(npy('gpt', 'input_0').toNumbers())];
+    const f32 = (await convert(model, 'gpt.tflite', { int32Io: true })).bytes;
+    const dyn = (await convert(model, 'gpt.tflite', { int32Io: true, quantize: { mode: 'dynamic' } })).bytes;
+    const want = (await oracle.run(f32, ids))[0]!.data as Float32Array;
+    const got = (await oracle.run(dyn, ids))[0]!.data as Float32Array;
+    const snr = pooledSnrDb([want], [got]);
+    console.log(`gpt dynamic-range .tflite vs float in the interpreter: ${snr.toFixed(1)} dB`);
+    expect(snr).toBeGreaterThan(30);
+    const calibration = Array.from({ length: 4 }, (_, k) => [new Tensor('int32', [1, 16], Int32Array.from({ length: 16 }, (_, i) => (i * 7 + k * 13) % 100))]);
+    await expect(convert(model, 'gpt.tflite', { int32Io: true, quantize: { mode: 'int8', calibration } })).rejects.toThrow(/int8 activations of value .*-Infinity .*--quantize dynamic/);
   });
 
   it('the pass keeps names, casts at the edges, and leaves a graph without int64 I/O alone', async () => {

@@ -1,0 +1,78 @@
+// Run-time If / Loop written as TFLite IF / WHILE subgraphs (write-control-flow.ts), run by the
+// real TFLite interpreter against PyTorch (scripts/fixtures/tflite_control_flow.py: torch.jit.script
+// modules exported to ONNX): a data-dependent if whose branches hold conv / relu / matmul, a for
+// loop whose trip count is an input value carrying a tensor through a linear + tanh, and one whose
+// body holds a conv and reads the main graph's conv output. The trip count is fed as int32
+// (--int32-io: the interpreter in the browser takes no int64 input). flatc verifies a written file
+// and shows its subgraphs; a quantized output of such a model is refused by name.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { convert, loadModel } from '../../../src/index.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { flatcJson, opNameOf, type FlatcOps, useTfliteOracle } from '../../support/tflite-test.js';
+
+const NETS = ['if_conv', 'loop_tanh', 'loop_conv'] as const;
+let dir = '';
+const oracle = useTfliteOracle();
+
+beforeAll(async () => {
+  await initKernels();
+  dir = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', NETS);
+}, 300_000);
+
+const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
+const load = async (net: string) => loadModel(new Uint8Array(readFileSync(join(dir, net, 'model.onnx'))), { fileName: `${net}.onnx` });
+
+/** The builtin op names of each subgraph of a written file (flatc's view: the verifier accepts it). */
+function subgraphOps(bytes: Uint8Array, name: string): string[][] {
+  const json = flatcJson<FlatcOps & { subgraphs: Array<{ operators: Array<{ opcode_index?: number }> }> }>(bytes, name);
+  return json.subgraphs.map((s) => s.operators.map((o) => opNameOf(json, o)));
+}
+
+describe('run-time control flow in .tflite (IF / WHILE subgraphs), run by the TFLite interpreter vs PyTorch', () => {
+  it('a data-dependent if: each branch (conv + relu / matmul + relu) taken once, outputs within 1e-5 of PyTorch', async () => {
+    const { bytes, notes } = await convert(await load('if_conv'), 'if_conv.tflite', { keepNchwIo: true });
+    expect(notes.join('\n')).toMatch(/If kept as tflite control flow/);
+    const ops = subgraphOps(bytes, 'if_conv');
+    expect(ops.length).toBe(3);
+    expect(ops[0]).toContain('IF');
+    expect(ops.slice(1).flat()).toContain('CONV_2D');
+    for (const k of ['pos', 'neg']) {
+      const x = npy('if_conv', `input_${k}`);
+      const [y] = await oracle.run(bytes, [x.toFloat32()]);
+      const want = npy('if_conv', `output_${k}`).toFloat32();
+      expect(y!.shape).toEqual([1, 4, 8, 8]);
+      const err = maxAbsDiff(y!.data as Float32Array, want);
+      console.log(`if_conv (${k}) .tflite vs PyTorch: max abs ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-5);
+    }
+  });
+
+  it.each([
+    ['loop_tanh', [3, 0, 5]],
+    ['loop_conv', [2, 4]],
+  ] as const)('%s: a for loop of run-time trip count (WHILE), outputs within 1e-5 of PyTorch for each count', async (net, trips) => {
+    const { bytes } = await convert(await load(net), `${net}.tflite`, { int32Io: true, keepNchwIo: true });
+    const ops = subgraphOps(bytes, net);
+    expect(ops[0]).toContain('WHILE');
+    expect(ops.length).toBe(3);
+    const ins = await oracle.inputs(bytes);
+    expect(ins.map((t) => t.dtype)).toEqual(['float32', 'int32']);
+    const x = npy(net, 'input_x').toFloat32();
+    for (const t of trips) {
+      const [y] = await oracle.run(bytes, [x, Int32Array.of(t)]);
+      const err = maxAbsDiff(y!.data as Float32Array, npy(net, `output_n${t}`).toFloat32());
+      console.log(`${net} (${t} trips) .tflite vs PyTorch: max abs ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a quantized output of a model with kept control flow is refused by name', async () => {
+    await expect(convert(await load('loop_tanh'), 'q.tflite', { quantize: { mode: 'dynamic' } })).rejects.toThrow(/--quantize dynamic of a model with run-time control flow \(Loop\)/);
+  });
+});
