@@ -410,6 +410,8 @@ export function readSubgraph(m: TfliteModelContext, index: number, what = 'subgr
         raw = buf.dataArray()!;
       }
       if (raw && raw.byteLength > 0) info.data = constantData(dtype, shape, raw, where, file);
+      // a buffer given for a tensor of no elements holds no bytes: the one value such a tensor has (RESHAPE's shape [0])
+      else if (shapeSize(shape) === 0 && dtype !== 'string') info.data = Tensor.zeros(dtype, shape);
       if (info.data && dtype === 'int64' && info.quant) info.data = narrowBias(info, file);
     }
     tensors.push(info);
