@@ -2,12 +2,14 @@
 // nnport's writer): IF with ops in both branches, WHILE counting to a run-time bound carrying a
 // tensor, a WHILE inside an IF, a WHILE whose carried tensor grows each iteration, and CALL_ONCE
 // initialising a resource variable. Each file runs in the real interpreter and in nnport (float
-// within 1e-6, integers exact), and converted to .onnx in onnxruntime against the interpreter too.
+// within 1e-6, integers exact), converted to .onnx (the CLI) in onnxruntime against the interpreter too,
+// and written to .tflite again by nnport's writer, which the interpreter runs to the same outputs.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../../src/cli/main.js';
+import { convert, loadModel } from '../../../src/index.js';
 import { BuiltinOperator } from '../../../src/formats/generated/tflite/builtin-operator.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { FormatError, UnsupportedError } from '../../../src/ir/errors.js';
@@ -83,6 +85,29 @@ describe('TFLite reader: IF / WHILE / CALL_ONCE against the interpreter', () => 
 
   it('CALL_ONCE assigning a constant to a resource variable: READ_VARIABLE is the constant', { timeout: 60_000 }, async () => {
     await check('call-once', callOnceFile(), [draw([2, 3], 5)], ['Add']);
+  });
+});
+
+describe('TFLite control flow read and written again by nnport\'s TFLite writer', () => {
+  it('IF, WHILE, WHILE in IF, a growing WHILE and int8 IF / WHILE: the interpreter computes on the written file what it computes on the source', { timeout: 120_000 }, async () => {
+    const cases: [string, Uint8Array, Tensor[]][] = [
+      ['if', ifFile(), [bool(false), draw([2, 3], 7)]],
+      ['while', whileFile(), [int32(3), draw([2, 3], 8)]],
+      ['nested', nestedFile(), [bool(true), int32(2), draw([2, 3], 9)]],
+      ['growing', growingFile(), [int32(3), draw([1, 3], 10)]],
+      ['int8', int8File(), [bool(true), int32(2), new Tensor('int8', [2, 3], Int8Array.of(-128, -40, 0, 9, 77, 127))]],
+    ];
+    for (const [name, bytes, inputs] of cases) {
+      const written = (await convert(await loadModel(bytes, { fileName: `${name}.tflite` }), `${name}-again.tflite`)).bytes;
+      const data = inputs.map((t) => t.data as ArrayBufferView);
+      const [source, again] = [await oracle.run(bytes, data, 1, 1), await oracle.run(written, data, 1, 1)];
+      expect(again.length, name).toBe(source.length);
+      source.forEach((t, i) => {
+        expect(again[i]!.shape, `${name} output ${i}`).toEqual(t.shape);
+        const diff = maxAbsDiff(Float32Array.from(again[i]!.data as ArrayLike<number>), Float32Array.from(t.data as ArrayLike<number>));
+        expect(diff, `${name} output ${i}`).toBeLessThanOrEqual(t.dtype === 'float32' ? 1e-6 : 0);
+      });
+    }
   });
 });
 
