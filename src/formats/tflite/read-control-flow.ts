@@ -182,11 +182,14 @@ const callOnce: Converter = (c) => {
   const m = c.model;
   const count = m.model.subgraphsLength();
   if (index < 0 || index >= count) fail(c, `init subgraph index ${index} is out of range (${count} subgraphs)`);
+  if (m.stack.includes(index)) fail(c, `init subgraph ${index} calls itself (${[...m.stack, index].join(' -> ')}); TFLite control flow does not recurse`);
   const sg = m.model.subgraphs(index)!;
   const others = new Set<string>();
   for (let k = 0; k < sg.operatorsLength(); k++) {
-    const name = m.opcodes[sg.operators(k)!.opcodeIndex()]?.name;
-    if (name !== 'VAR_HANDLE' && name !== 'ASSIGN_VARIABLE') others.add(name ?? 'an unknown opcode');
+    const oi = sg.operators(k)!.opcodeIndex();
+    const name = m.opcodes[oi]?.name;
+    if (name === undefined) fail(c, `init subgraph ${index} operator ${k}: opcode index ${oi} is out of range (${m.opcodes.length} operator codes)`);
+    if (name !== 'VAR_HANDLE' && name !== 'ASSIGN_VARIABLE') others.add(name);
   }
   if (others.size) {
     throw new UnsupportedError(`TFLite CALL_ONCE of a subgraph that runs ${[...others].join(', ')}`, `${where(c)}: only an init subgraph that assigns constants to resource variables is read`);

@@ -220,5 +220,9 @@ describe('TFLite reader: control flow it refuses', () => {
     );
     expect(computes).toBeInstanceOf(UnsupportedError);
     expect(computes.message).toMatch(/CALL_ONCE of a subgraph that runs NEG/);
+    // CALL_ONCE of the subgraph it is in
+    const self = await refusal(buildControlFlowModel([{ name: 'main', tensors: [x, x], ops: [{ code: Op.CALL_ONCE, inputs: [], outputs: [], options: callOnceOptions(0) }, { code: Op.NEG, inputs: [0], outputs: [1] }], inputs: [0], outputs: [1] }]));
+    expect(self).toBeInstanceOf(FormatError);
+    expect(self.message).toMatch(/init subgraph 0 calls itself \(0 -> 0\)/);
   });
 });
