@@ -20,6 +20,7 @@ import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { decomposeGroupNorm } from './passes/decompose-group-norm.js';
 import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
 import { hasSequences, resolveSequences } from './passes/resolve-sequences.js';
+import { appendsAsScanOutputs } from './passes/sequence-scan-outputs.js';
 import { createNodeEvaluator } from './runtime/evaluate.js';
 import { hasChannelsLastOps, lowerChannelsLast } from './passes/lower-channels-last.js';
 import { dequantizeGraph } from './passes/dequantize.js';
@@ -196,7 +197,7 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
   const notes: string[] = [];
   // sequence / optional values: only ONNX has them; known sequences become Split / Concat / Identity, the rest refused
   if (model.kind === 'graph' && format !== 'onnx' && hasSequences(model.graph)) {
-    const r = resolveSequences(model.graph, { evaluate: await createNodeEvaluator() });
+    const r = resolveSequences(handler.writesControlFlow?.(options) ? appendsAsScanOutputs(model.graph).graph : model.graph, { evaluate: await createNodeEvaluator() });
     const [first] = r.left;
     if (first) throw new UnsupportedError(`sequence / optional values in a ${format} file`, `${first.what} stays: ${first.why}${r.left.length > 1 ? ` (and ${r.left.length - 1} more)` : ''}`);
     model = { ...model, graph: r.graph };

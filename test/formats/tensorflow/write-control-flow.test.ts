@@ -3,7 +3,9 @@
 // write-functions.ts): torch.jit.script modules exported to ONNX (scripts/fixtures/
 // onnx_run_time_control_flow.py) whose `if` is on the data and whose `for` runs an input's number
 // of times, an `if` inside such a loop (functions calling functions), a `while` on the data (a Loop
-// of no trip count) and convolutions inside the branches (bodies laid out channels-last). The TF.js graph model runs in TensorFlow.js 4.9 itself (executeAsync: its executor runs
+// of no trip count), a Python list appended to in the loop and stacked after it (the Loop's scan
+// output, a StatelessWhile accumulator) and convolutions inside the branches (bodies laid out
+// channels-last). The TF.js graph model runs in TensorFlow.js 4.9 itself (executeAsync: its executor runs
 // the functions), the .pb is read back by nnport's TensorFlow reader (functions -> ONNX If / Loop)
 // and run; both against PyTorch's outputs, for inputs taking either branch and several trip counts
 // (0 included).
@@ -13,7 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { convert, loadModel, run } from '../../../src/index.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
@@ -26,6 +29,8 @@ const NETS = {
   data_if: { inputs: ['x'], outputs: ['y'], cases: ['_pos', '_neg'], functions: 2 },
   count_loop: { inputs: ['x', 'n'], outputs: ['y'], cases: ['_3', '_0', '_7'], functions: 2 },
   nested: { inputs: ['x', 'n'], outputs: ['y'], cases: ['_5', '_2'], functions: 4 },
+  // hs.append(h) / torch.stack(hs): a sequence carried by the Loop, made its scan output (src/passes/sequence-scan-outputs.ts)
+  scan_loop: { inputs: ['x', 'n'], outputs: ['y', 'z'], cases: ['_4', '_1'], functions: 2 },
   // the loop's `and` is PyTorch's short-circuit: an If inside the body
   while_loop: { inputs: ['x'], outputs: ['y'], cases: ['_small', '_big'], functions: 4 },
 } as const;
@@ -33,7 +38,7 @@ const NETS = {
 beforeAll(async () => {
   await initKernels();
   await tf.setBackend('cpu');
-  ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', [...Object.keys(NETS), 'conv_if', 'scan_loop']);
+  ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', [...Object.keys(NETS), 'conv_if']);
   ensureScriptFixtures('onnx_control_flow.py', 'control-flow', ['branch_loop']);
 }, 300_000);
 
@@ -49,6 +54,7 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
       const ops = (json.modelTopology.node as Array<{ op: string }>).map((n) => n.op);
       expect(ops).toContain(net === 'data_if' ? 'StatelessIf' : 'StatelessWhile');
       expect(json.modelTopology.library.function.length).toBe(spec.functions);
+      expect(files.notes.join('\n')).toMatch(/kept as tfjs-graph control flow[\s\S]*GraphModel\.executeAsync, not execute/);
       const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
       for (const c of spec.cases) {
         const ys = await runGraphModel(m, spec.inputs.map((i) => npy(net, i + c)), spec.inputs.map((i) => i), spec.outputs.map((o) => o));
@@ -123,9 +129,26 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
     m.dispose();
   });
 
-  it('a Loop whose scan values are an ONNX sequence (PyTorch list append, scan_loop) is refused by name', async () => {
+
+  it('a Loop scan output whose element shape changes per iteration (Range(0, i)) is refused by name, not written', async () => {
+    const body: Graph = {
+      ...emptyGraph('body'),
+      inputs: [{ name: 'i', dtype: 'int64', shape: [] }, { name: 'c', dtype: 'bool', shape: [] }],
+      initializers: new Map([['zero', Tensor.int64([], [0])], ['one', Tensor.int64([], [1])]]),
+      nodes: [
+        { name: 'keep', opType: 'Identity', domain: '', inputs: ['c'], outputs: ['c_out'], attrs: {} },
+        { name: 'range', opType: 'Range', domain: '', inputs: ['zero', 'i', 'one'], outputs: ['r'], attrs: {} },
+      ],
+      outputs: [{ name: 'c_out', dtype: 'bool', shape: [] }, { name: 'r', dtype: 'int64' }],
+    };
+    const graph: Graph = {
+      ...emptyGraph('grows'),
+      inputs: [{ name: 'n', dtype: 'int64', shape: [] }, { name: 'cond', dtype: 'bool', shape: [] }],
+      nodes: [{ name: 'loop', opType: 'Loop', domain: '', inputs: ['n', 'cond'], outputs: ['scan'], attrs: { body: { type: 'graph', value: body } } }],
+      outputs: [{ name: 'scan', dtype: 'int64' }],
+    };
     for (const out of ['m.pb', 'out/model.json']) {
-      await expect(convert(await onnx('scan_loop'), out, out.endsWith('.json') ? { tfjsFormat: 'graph' } : {}), out).rejects.toThrow(/unsupported: sequence \/ optional values in a .* file: ConcatFromSequence/);
+      await expect(convert({ kind: 'graph', format: 'onnx', graph }, out, out.endsWith('.json') ? { tfjsFormat: 'graph' } : {}), out).rejects.toThrow(/unsupported: a Loop scan output of an element shape known only at run time in a GraphDef.*node 'loop', scan output 0/);
     }
   });
 });
