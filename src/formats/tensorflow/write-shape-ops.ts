@@ -455,7 +455,16 @@ export const shapeRows: Record<string, Row> = {
   },
   Expand: (w, n, out) => {
     const shape = w.shape(n.outputs[0]!);
-    if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Expand to a shape not known before running in a GraphDef', `node '${n.name}'`);
+    if (!shape || shape.some((d) => typeof d !== 'number')) {
+      // a run-time shape (torchvision's MultiScaleRoIAlign expands its level indices to the rois' count):
+      // ONNX's Expand broadcasts both ways, so the target is BroadcastArgs of the input's shape and the given one
+      const st = w.dtype(n.inputs[1]!);
+      if (st !== 'int32' && st !== 'int64') throw new UnsupportedError(`Expand to a ${st} shape in a GraphDef`, `node '${n.name}'`);
+      const own = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T(st) });
+      const target = w.add(w.fresh(`${n.name}/target_shape`), 'BroadcastArgs', [own, w.ref(n.inputs[1]!)], { T: T(st) });
+      w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), target], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(st) });
+      return;
+    }
     w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape as number[])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
   },
   Tile: (w, n, out) => {
