@@ -17,7 +17,7 @@ import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import { loadWrittenGraphModel, runGraphModel } from '../tfjs/graph-oracle.js';
 
-const NETS = ['aligned_false', 'aligned_true', 'exported', 'expand'] as const;
+const NETS = ['aligned_false', 'aligned_true', 'exported', 'expand', 'scatter'] as const;
 let dir = '';
 
 beforeAll(() => {
@@ -28,7 +28,7 @@ const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileS
 const onnxBytes = (net: string) => new Uint8Array(readFileSync(join(dir, net, 'model.onnx')));
 
 describe('ONNX RoiAlign vs torchvision.ops.roi_align', () => {
-  for (const [net, dynamic] of [...NETS.filter((n) => n !== 'expand').map((n) => [n, false] as const), ['aligned_true', true] as const]) {
+  for (const [net, dynamic] of [...NETS.filter((n) => n !== 'expand' && n !== 'scatter').map((n) => [n, false] as const), ['aligned_true', true] as const]) {
     it(`${net}${dynamic ? ', a map of run-time height / width' : ''}: TF.js graph model in TF.js`, async () => {
       const names = net === 'exported' ? ['x', 'boxes'] : ['x', 'rois', 'batch_indices'];
       const feeds = Object.fromEntries(names.map((n) => [n, npy(net, n)]));
@@ -59,6 +59,17 @@ describe('ONNX RoiAlign vs torchvision.ops.roi_align', () => {
     expect(new TextDecoder().decode(js.bytes)).toMatch(/"op":\s*"BroadcastArgs"/);
     const gm = await loadWrittenGraphModel({ json: js.bytes, sidecars: js.sidecars });
     const [y] = await runGraphModel(gm, gm.inputs.map((i) => (i.name.startsWith('shape') ? feeds.shape : feeds.v)));
+    expect(y!.shape).toEqual(want.shape);
+    expect(maxAbsDiff(y!.toFloat32(), want.toFloat32())).toBe(0);
+  });
+
+  it('scatter: ScatterElements at indices of run-time shape (MultiScaleRoIAlign scattering a level back) in TF.js, vs NumPy', async () => {
+    const names = ['data', 'idx', 'shape', 'updates'];
+    const feeds = Object.fromEntries(names.map((n) => [n, npy('scatter', n)]));
+    const want = npy('scatter', 'output');
+    const js = await convert(await loadModel(onnxBytes('scatter'), { fileName: 's.onnx' }), 'web/model.json', { tfjsFormat: 'graph' });
+    const gm = await loadWrittenGraphModel({ json: js.bytes, sidecars: js.sidecars });
+    const [y] = await runGraphModel(gm, gm.inputs.map((i) => feeds[names.find((n) => i.name === n || i.name.startsWith(`${n}:`))!]!));
     expect(y!.shape).toEqual(want.shape);
     expect(maxAbsDiff(y!.toFloat32(), want.toFloat32())).toBe(0);
   });
