@@ -24,6 +24,8 @@ const SHARED = {
   conv_if: { inputs: ['x'], cases: ['_pos', '_neg'] },
   nested: { inputs: ['x', 'n'], cases: ['_5', '_2'] },
   while_loop: { inputs: ['x'], cases: ['_small', '_big'] },
+  // PyTorch's list append + stack: a Loop scan output (a WHILE loop var grown by CONCATENATION)
+  scan_loop: { inputs: ['x', 'n'], cases: ['_4', '_1'], outputs: ['y', 'z'] },
 } as const;
 let dir = '';
 let shared = '';
@@ -32,7 +34,7 @@ const oracle = useTfliteOracle();
 beforeAll(async () => {
   await initKernels();
   dir = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', NETS);
-  shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', [...Object.keys(SHARED), 'scan_loop']);
+  shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', Object.keys(SHARED));
 }, 300_000);
 
 const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
@@ -90,10 +92,15 @@ describe('run-time control flow in .tflite (IF / WHILE subgraphs), run by the TF
     const at = (f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(shared, net, `${f}.npy`))), f);
     for (const c of spec.cases) {
       const feeds = spec.inputs.map((i) => (i === 'n' ? Int32Array.from(at(i + c).toNumbers()) : at(i + c).toFloat32()));
-      const [y] = await oracle.run(bytes, feeds);
-      const err = maxAbsDiff(y!.data as Float32Array, at(`y${c}`).toFloat32());
-      console.log(`${net}${c} .tflite (${ops.length} subgraphs) vs PyTorch: max abs ${err.toExponential(2)}`);
-      expect(err).toBeLessThan(1e-5);
+      const ys = await oracle.run(bytes, feeds);
+      const names: readonly string[] = 'outputs' in spec ? spec.outputs : ['y'];
+      expect(ys.length).toBe(names.length);
+      names.forEach((o, k) => {
+        expect(ys[k]!.shape, o).toEqual(at(o + c).shape);
+        const err = maxAbsDiff(ys[k]!.data as Float32Array, at(o + c).toFloat32());
+        console.log(`${net}${c} ${o} .tflite (${ops.length} subgraphs) vs PyTorch: max abs ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-5);
+      });
     }
   });
 
