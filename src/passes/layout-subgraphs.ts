@@ -9,6 +9,7 @@
 import { subgraphsOf, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { controlFlowDefs, inferShapes, scanCounts, unifyTypes, type ScanAttrs, type ValueType } from '../ir/ops/index.js';
 import { outerReads } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
 
 /** A body made standalone: the graph, and the names of the inputs that stand for outer values. */
 export interface StandaloneBody {
@@ -26,8 +27,15 @@ const sameType = (a: ValueType, b: ValueType): boolean => a.dtype === b.dtype &&
  * the outer values it reads as inputs after them, typed by `types` (dtype unknown: float32 is
  * not guessed, the input is left without a shape and float32 dtype only where nothing is known).
  */
-function standalone(body: Graph, formal: ReadonlyArray<ValueType | undefined>, types: (v: string) => ValueType | undefined, opsets: Record<string, number>): StandaloneBody {
-  const outer = [...outerReads(body)];
+function standalone(body: Graph, formal: ReadonlyArray<ValueType | undefined>, types: (v: string) => ValueType | undefined, opsets: Record<string, number>, constant?: (v: string) => Tensor | undefined): StandaloneBody {
+  // an outer constant (a weight the exporter left in the main graph) becomes the body's own: passes see a constant
+  const initializers = new Map(body.initializers);
+  const outer: string[] = [];
+  for (const v of outerReads(body)) {
+    const t = constant?.(v);
+    if (t) initializers.set(v, t);
+    else outer.push(v);
+  }
   const typed = (name: string, t: ValueType | undefined, declared?: ValueInfo): ValueInfo => {
     const dtype = t?.dtype ?? declared?.dtype ?? 'float32';
     const shape = t?.shape ?? declared?.shape;
@@ -36,7 +44,7 @@ function standalone(body: Graph, formal: ReadonlyArray<ValueType | undefined>, t
     return kind ? { ...v, kind } : v;
   };
   const inputs = [...body.inputs.map((v, i) => typed(v.name, formal[i], v)), ...outer.map((name) => typed(name, types(name)))];
-  return { graph: { ...body, inputs, opsets: { ...opsets, ...body.opsets }, valueInfo: undefined }, outer };
+  return { graph: { ...body, inputs, initializers, opsets: { ...opsets, ...body.opsets }, valueInfo: undefined }, outer };
 }
 
 /** The body's output types when its inputs (formal and outer) are as `g` declares them. */
@@ -46,10 +54,10 @@ function outputTypes(g: Graph): ValueType[] {
 }
 
 /** A Loop / Scan body's carried inputs widened until the body keeps them (three rounds at most, as inferShapes). */
-function settle(body: Graph, before: ValueType[], initial: ValueType[], after: ValueType[], outOffset: number, types: (v: string) => ValueType | undefined, opsets: Record<string, number>): ValueType[] {
+function settle(body: Graph, before: ValueType[], initial: ValueType[], after: ValueType[], outOffset: number, types: (v: string) => ValueType | undefined, opsets: Record<string, number>, constant?: (v: string) => Tensor | undefined): ValueType[] {
   let carried = initial;
   for (let round = 0; round < 3; round++) {
-    const outs = outputTypes(standalone(body, [...before, ...carried, ...after], types, opsets).graph);
+    const outs = outputTypes(standalone(body, [...before, ...carried, ...after], types, opsets, constant).graph);
     const next = carried.map((c, i) => {
       try {
         return unifyTypes(c, outs[outOffset + i] ?? {}, () => `carried value ${i}`);
@@ -65,13 +73,13 @@ function settle(body: Graph, before: ValueType[], initial: ValueType[], after: V
 }
 
 /** The types `node` feeds each of its subgraphs' formal inputs with, subgraph by subgraph (as subgraphsOf lists them). */
-function formalTypes(node: Node, types: (v: string) => ValueType | undefined, opsets: Record<string, number>): Array<ReadonlyArray<ValueType | undefined>> {
+function formalTypes(node: Node, types: (v: string) => ValueType | undefined, opsets: Record<string, number>, constant?: (v: string) => Tensor | undefined): Array<ReadonlyArray<ValueType | undefined>> {
   const subs = subgraphsOf(node);
   const of = (v: string | undefined): ValueType => (v ? (types(v) ?? {}) : {});
   const onnx = node.domain === '' || node.domain === 'ai.onnx';
   if (onnx && node.opType === 'Loop' && subs.length === 1) {
     const carried = node.inputs.slice(2).map(of);
-    return [settle(subs[0]!, [SCALAR_INT64, SCALAR_BOOL], carried, [], 1, types, opsets)];
+    return [settle(subs[0]!, [SCALAR_INT64, SCALAR_BOOL], carried, [], 1, types, opsets, constant)];
   }
   if (onnx && node.opType === 'Scan' && subs.length === 1) {
     const opset = opsets[''] ?? opsets['ai.onnx'] ?? 17;
@@ -86,7 +94,7 @@ function formalTypes(node: Node, types: (v: string) => ValueType | undefined, op
       const axis = a.inputAxes[j]!;
       return t.shape ? drop(t, [axis < 0 ? axis + t.shape.length : axis]) : t;
     });
-    return [settle(subs[0]!, [], states, slices, 0, types, opsets)];
+    return [settle(subs[0]!, [], states, slices, 0, types, opsets, constant)];
   }
   // If's branches take no inputs; any other op's subgraphs: as they declare their inputs
   return subs.map(() => []);
@@ -94,20 +102,21 @@ function formalTypes(node: Node, types: (v: string) => ValueType | undefined, op
 
 /**
  * `node` with each of its subgraphs replaced by `pass` of it made standalone (outer values as
- * extra inputs, dropped again from the result). `types` gives the types of the values around
- * the node. The same node when it has no subgraphs.
+ * extra inputs, dropped again from the result; outer constants, as `constant` gives them, copied
+ * in as the body's own initializers). `types` gives the types of the values around the node.
+ * The same node when it has no subgraphs.
  */
-export function mapNodeSubgraphs(node: Node, types: (v: string) => ValueType | undefined, opsets: Record<string, number>, pass: (body: StandaloneBody) => Graph): Node {
+export function mapNodeSubgraphs(node: Node, types: (v: string) => ValueType | undefined, opsets: Record<string, number>, pass: (body: StandaloneBody) => Graph, constant?: (v: string) => Tensor | undefined): Node {
   const subs = subgraphsOf(node);
   if (!subs.length) return node;
-  const formal = formalTypes(node, types, opsets);
+  const formal = formalTypes(node, types, opsets, constant);
   const done = new Map<Graph, Graph>();
   let k = 0;
   const one = (g: Graph): Graph => {
     const f = formal[k++] ?? [];
     const hit = done.get(g);
     if (hit) return hit;
-    const s = standalone(g, f, types, opsets);
+    const s = standalone(g, f, types, opsets, constant);
     const out = pass(s);
     const extra = new Set(s.outer);
     const body: Graph = { ...out, inputs: out.inputs.filter((v) => !extra.has(v.name)), valueInfo: undefined };
@@ -131,7 +140,7 @@ export function mapSubgraphs(graph: Graph, pass: (g: Graph) => Graph): Graph {
   if (!graph.nodes.some((n) => subgraphsOf(n).length)) return graph;
   const { values } = inferShapes(graph, { record: false, onError: 'unknown' });
   const types = (v: string): ValueType | undefined => values.get(v);
-  const nodes = graph.nodes.map((n) => mapNodeSubgraphs(n, types, graph.opsets, (s) => mapSubgraphs(pass(s.graph), pass)));
+  const nodes = graph.nodes.map((n) => mapNodeSubgraphs(n, types, graph.opsets, (s) => mapSubgraphs(pass(s.graph), pass), (v) => graph.initializers.get(v)));
   return nodes.every((n, i) => n === graph.nodes[i]) ? graph : { ...graph, nodes };
 }
 

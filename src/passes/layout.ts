@@ -275,7 +275,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
           transposes.push(...r.transposes.map((t) => ({ ...t, io: false, why: `in a subgraph of ${op} '${node.name}': ${t.why}` })));
           notes.push(...r.notes.map((n) => `in a subgraph of ${op} '${node.name}': ${n}`));
           return r.graph;
-        });
+        }, constOf);
       }
       if (laid !== node) replaceTracked(node, { attrs: laid.attrs });
     }

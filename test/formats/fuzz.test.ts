@@ -52,6 +52,7 @@ import { floatLstmFile, lstmFile } from './tflite/lstm-model.js';
 import { computedPadFile, conv3dOpenFile, conv3dTransposeOpenFile, transposeConvOpenFile } from './tflite/computed-model.js';
 import { Padding } from '../../src/formats/generated/tflite/padding.js';
 import { gapOpFile } from './tflite/gap-op-model.js';
+import { callOnceFile, growingFile, ifFile, int8File, nestedFile, whileFile } from './tflite/control-flow-model.js';
 import { int8CopyChainFile, uniqueFile } from './tflite/gap2-op-model.js';
 import { cumsumArray, denseLoop, kerasLstm, straightLine } from './tensorflow/tensor-list-graphs.js';
 import { graphDefBytes } from './tensorflow/tf-graph-spec.js';
@@ -765,6 +766,14 @@ async function targets(): Promise<Target[]> {
         { name: 'conv3d-open.tflite', bytes: conv3dOpenFile() },
         { name: 'conv3d-transpose-open.tflite', bytes: conv3dTransposeOpenFile(Padding.VALID, 2) },
         { name: 'transpose-conv-open.tflite', bytes: transposeConvOpenFile(Padding.SAME) },
+        // control flow: IF, WHILE (a run-time bound; a carried tensor that grows), a WHILE inside an IF, CALL_ONCE
+        // initialising a resource variable (subgraphs read by index, bound to the op's inputs)
+        { name: 'if.tflite', bytes: ifFile() },
+        { name: 'while.tflite', bytes: whileFile() },
+        { name: 'while-in-if.tflite', bytes: nestedFile() },
+        { name: 'while-growing.tflite', bytes: growingFile() },
+        { name: 'call-once.tflite', bytes: callOnceFile() },
+        { name: 'control-flow-int8.tflite', bytes: int8File() },
         { name: 'mirror-pad-computed.tflite', bytes: computedPadFile('SYMMETRIC') },
         // the builtins the writer uses for ops TFLite has none of its own for: REVERSE_SEQUENCE, SCATTER_ND, ATAN2
         { name: 'gap-ops.tflite', bytes: gapOpFile() },

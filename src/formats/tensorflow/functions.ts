@@ -35,6 +35,9 @@ export const OUTPUT_ARGS: Record<string, string[]> = {
   TensorListConcatV2: ['tensor', 'lengths'],
   TensorArrayV3: ['handle', 'flow'],
   TensorArrayConcatV3: ['value', 'lengths'],
+  NonMaxSuppressionV4: ['selected_indices', 'valid_outputs'],
+  NonMaxSuppressionV5: ['selected_indices', 'selected_scores', 'valid_outputs'],
+  MaxPoolWithArgmax: ['output', 'argmax'],
 };
 
 export interface InlineOptions {

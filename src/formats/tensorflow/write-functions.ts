@@ -102,7 +102,8 @@ const SINGLE_OUTPUT_ARG: Record<string, string> = {
   ...Object.fromEntries(['Relu', 'Relu6', 'Elu', 'Selu', 'Softplus', 'Softsign', 'LeakyRelu'].map((op) => [op, 'activations'])),
   ...Object.fromEntries(
     ['Add', 'AddV2', 'Sub', 'Mul', 'Div', 'RealDiv', 'DivNoNan', 'FloorDiv', 'FloorMod', 'Mod', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference', 'Atan2',
-      'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'].map((op) => [op, 'z']),
+      'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor',
+      'LeftShift', 'RightShift', 'TruncateDiv', 'TruncateMod'].map((op) => [op, 'z']),
   ),
   ...Object.fromEntries(
     ['Abs', 'Neg', 'Exp', 'Expm1', 'Log', 'Log1p', 'Sqrt', 'Rsqrt', 'Square', 'Reciprocal', 'Sign', 'Floor', 'Ceil', 'Round', 'Rint', 'Erf', 'Erfc',
@@ -110,6 +111,8 @@ const SINGLE_OUTPUT_ARG: Record<string, string> = {
       'LogicalNot', 'Cast', 'Transpose', 'Invert'].map((op) => [op, 'y']),
   ),
   MatMul: 'product',
+  ResizeBilinear: 'resized_images',
+  ResizeNearestNeighbor: 'resized_images',
   Softmax: 'softmax',
   LogSoftmax: 'logsoftmax',
   Cumsum: 'out',

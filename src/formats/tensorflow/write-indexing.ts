@@ -119,6 +119,34 @@ export function elementCoordinates(w: GraphDefWriter, n: Node, iRef: string, it:
   return w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
 }
 
+/**
+ * elementCoordinates for indices of run-time shape (torchvision's MultiScaleRoIAlign scatters each
+ * level's rows back by their indices, expanded to the rois' count): each other axis' iota is a
+ * Range of that dim broadcast to the indices' Shape; the indices are wrapped by x's run-time axis size.
+ */
+function runTimeElementCoordinates(w: GraphDefWriter, n: Node, x: string, i: string, it: Tensor['dtype'], axis: number): string {
+  const r = w.shape(i)!.length;
+  const gatherDim = (shape: string, a: number, tag: string) => w.add(w.fresh(`${n.name}/${tag}`), 'GatherV2', [shape, w.int32(`${n.name}/${tag}_index`, [a], true), w.int32(`${n.name}/${tag}_axis`, [0], true)], { Tparams: T(it), Tindices: T('int32'), Taxis: T('int32'), batch_dims: { i: 0 } });
+  const iShape = w.add(w.fresh(`${n.name}/indices_shape`), 'Shape', [w.ref(i)], { T: T(it), out_type: T(it) });
+  const xShape = w.add(w.fresh(`${n.name}/data_shape`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T(it) });
+  const d = gatherDim(xShape, axis, 'axis_size');
+  const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), d], { T: T(it) });
+  const parts = Array.from({ length: r }, (_, a) => {
+    const v =
+      a === axis
+        ? wrapped
+        : w.add(w.fresh(`${n.name}/iota_${a}`), 'BroadcastTo', [
+            w.add(w.fresh(`${n.name}/iota_${a}_line`), 'Reshape', [
+              w.add(w.fresh(`${n.name}/iota_${a}_range`), 'Range', [indexConst(w, `${n.name}/iota_start`, it, [], [0]), gatherDim(iShape, a, `dim_${a}`), indexConst(w, `${n.name}/iota_step`, it, [], [1])], { Tidx: T(it) }),
+              w.int32(`${n.name}/iota_${a}_shape`, Array.from({ length: r }, (_, k) => (k === a ? -1 : 1))),
+            ], { T: T(it), Tshape: T('int32') }),
+            iShape,
+          ], { T: T(it), Tidx: T(it) });
+    return w.add(w.fresh(`${n.name}/coordinate_${a}`), 'ExpandDims', [v, w.int32(`${n.name}/last`, [r], true)], { T: T(it), Tdim: T('int32') });
+  });
+  return w.add(w.fresh(`${n.name}/coordinates`), 'ConcatV2', [...parts, w.int32(`${n.name}/concat_axis`, [r], true)], { T: T(it), N: { i: r }, Tidx: T('int32') });
+}
+
 /** ScatterElements (and opset 9's Scatter) as TensorScatterUpdate / TensorScatterAdd at coordinates built as for GatherElements. */
 function scatterElements(w: GraphDefWriter, n: Node, out: string): void {
   const [x, i, u] = n.inputs as [string, string, string];
@@ -128,11 +156,13 @@ function scatterElements(w: GraphDefWriter, n: Node, out: string): void {
   const it = w.dtype(i);
   const reduction = attrString(n, 'reduction', 'none');
   if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`${n.opType} with reduction ${reduction} in a GraphDef`, where);
-  if (!xs || !is || is.some((d) => typeof d !== 'number') || xs.length !== is.length) throw new UnsupportedError(`${n.opType} of unknown shapes in a GraphDef`, where);
+  if (!xs || !is || xs.length !== is.length || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} of unknown rank in a GraphDef`, where);
   const axis = attrInt(n, 'axis', 0) < 0 ? attrInt(n, 'axis', 0) + xs.length : attrInt(n, 'axis', 0);
   const d = xs[axis];
-  if (typeof d !== 'number' || (it !== 'int32' && it !== 'int64')) throw new UnsupportedError(`${n.opType} over an axis of unknown size in a GraphDef`, where);
-  const coords = elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d);
+  const coords =
+    typeof d === 'number' && is.every((v) => typeof v === 'number')
+      ? elementCoordinates(w, n, w.ref(i), it, is as number[], axis, d)
+      : runTimeElementCoordinates(w, n, x, i, it, axis);
   w.add(out, reduction === 'add' ? 'TensorScatterAdd' : 'TensorScatterUpdate', [w.ref(x), coords, w.ref(u)], { T: T(w.dtype(x)), Tindices: T(it) });
 }
 

@@ -204,6 +204,22 @@ function sliceOfRunTimeDims(w: GraphDefWriter, n: Node, out: string, r: number, 
  */
 function reshapeTo(w: GraphDefWriter, n: Node, out: string): void {
   const shape = w.shape(n.outputs[0]!);
+  if (shape && shape.filter((d) => typeof d !== 'number').length > 1 && (n.opType === 'Unsqueeze' || n.opType === 'Squeeze')) {
+    // several run-time dims (a detector's per-box tensors): ExpandDims at each new axis / Squeeze of the given axes
+    const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : undefined);
+    const rank = n.opType === 'Unsqueeze' ? shape.length : w.shape(n.inputs[0]!)?.length;
+    if (axes && rank !== undefined) {
+      const norm = axes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+      const dt = T(w.dtype(n.inputs[0]!));
+      if (n.opType === 'Squeeze') {
+        w.add(out, 'Squeeze', [w.ref(n.inputs[0]!)], { T: dt, squeeze_dims: ints(norm) });
+        return;
+      }
+      let v = w.ref(n.inputs[0]!);
+      norm.forEach((a, k) => (v = w.add(k === norm.length - 1 ? out : w.fresh(`${n.name}/expand_${a}`), 'ExpandDims', [v, w.int32(`${n.name}/axis_${a}`, [a], true)], { T: dt, Tdim: T('int32') })));
+      return;
+    }
+  }
   if (!shape || shape.filter((d) => typeof d !== 'number').length > 1) throw new UnsupportedError(`${n.opType} to a shape not known before running in a GraphDef`, `node '${n.name}'`);
   w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape.map((d) => (typeof d === 'number' ? d : -1)))], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
 }
@@ -402,7 +418,17 @@ export const shapeRows: Record<string, Row> = {
   Flatten: (w, n, out) => {
     const shape = w.shape(n.inputs[0]!);
     const axis = attrInt(n, 'axis', 1);
-    if (!shape || shape.slice(axis).some((d) => typeof d !== 'number')) throw new UnsupportedError('Flatten of unknown trailing dims in a GraphDef', `node '${n.name}'`);
+    if (!shape) throw new UnsupportedError('Flatten of a value of unknown rank in a GraphDef', `node '${n.name}'`);
+    if (shape.slice(axis).some((d) => typeof d !== 'number')) {
+      // run-time trailing dims (a detector's per-box features): the leading dims' product from the Shape, then -1
+      const x = w.ref(n.inputs[0]!);
+      const dims = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [x], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') });
+      const lead = w.add(w.fresh(`${n.name}/leading_dims`), 'Slice', [dims, w.int32(`${n.name}/leading_begin`, [0]), w.int32(`${n.name}/leading_size`, [axis < 0 ? axis + shape.length : axis])], { T: T('int32'), Index: T('int32') });
+      const outer = w.add(w.fresh(`${n.name}/outer`), 'Prod', [lead, w.int32(`${n.name}/outer_axis`, [0])], { T: T('int32'), Tidx: T('int32'), keep_dims: { b: true } });
+      const target = w.add(w.fresh(`${n.name}/target_shape`), 'ConcatV2', [outer, w.int32(`${n.name}/rest`, [-1]), w.int32(`${n.name}/target_axis`, [0], true)], { T: T('int32'), N: { i: 2 }, Tidx: T('int32') });
+      w.add(out, 'Reshape', [x, target], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
+      return;
+    }
     const inner = (shape.slice(axis) as number[]).reduce((a, b) => a * b, 1);
     const outer = shape.slice(0, axis).every((d) => typeof d === 'number') ? (shape.slice(0, axis) as number[]).reduce((a, b) => a * b, 1) : -1;
     w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, [outer, inner])], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
@@ -455,7 +481,16 @@ export const shapeRows: Record<string, Row> = {
   },
   Expand: (w, n, out) => {
     const shape = w.shape(n.outputs[0]!);
-    if (!shape || shape.some((d) => typeof d !== 'number')) throw new UnsupportedError('Expand to a shape not known before running in a GraphDef', `node '${n.name}'`);
+    if (!shape || shape.some((d) => typeof d !== 'number')) {
+      // a run-time shape (torchvision's MultiScaleRoIAlign expands its level indices to the rois' count):
+      // ONNX's Expand broadcasts both ways, so the target is BroadcastArgs of the input's shape and the given one
+      const st = w.dtype(n.inputs[1]!);
+      if (st !== 'int32' && st !== 'int64') throw new UnsupportedError(`Expand to a ${st} shape in a GraphDef`, `node '${n.name}'`);
+      const own = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(n.inputs[0]!)], { T: T(w.dtype(n.inputs[0]!)), out_type: T(st) });
+      const target = w.add(w.fresh(`${n.name}/target_shape`), 'BroadcastArgs', [own, w.ref(n.inputs[1]!)], { T: T(st) });
+      w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), target], { T: T(w.dtype(n.inputs[0]!)), Tidx: T(st) });
+      return;
+    }
     w.add(out, 'BroadcastTo', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, shape as number[])], { T: T(w.dtype(n.inputs[0]!)), Tidx: T('int32') });
   },
   Tile: (w, n, out) => {

@@ -39,6 +39,7 @@ import { lossRows } from './write-losses.js';
 import { generatorRows } from './write-generators.js';
 import { dynamicConvRows } from './write-dynamic-conv.js';
 import { gridSampleRows } from './write-grid-sample.js';
+import { roiAlignRows } from './write-roi-align.js';
 import { spectralRows } from './write-spectral.js';
 import { asFunctionDef, constantsIntoBodies, controlFlowRows, freshIn, prepareBodies, type FunctionScope } from './write-functions.js';
 
@@ -201,6 +202,7 @@ const ROWS: Record<string, Row> = Object.assign(
   generatorRows,
   dynamicConvRows,
   gridSampleRows,
+  roiAlignRows,
   spectralRows,
   controlFlowRows,
 );

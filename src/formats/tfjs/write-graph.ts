@@ -230,6 +230,8 @@ export async function writeTfjsGraph(model: LoadedModel, options: TfjsGraphWrite
   });
   refuseDuplicateNames([...nodes, ...written.library.flatMap((f) => f.nodes)], file);
   const notes = options.notes ?? [];
+  // GraphModel.execute refuses a graph with control flow ops: say so where the model is written
+  if (functions.length) notes.push(`the model runs ${functions.length} functions (StatelessIf / StatelessWhile): TF.js runs it with GraphModel.executeAsync, not execute`);
   const parts = weights.map((w) => encodeWeight(w.spec, w.values, quantize, notes));
   const paths = writeShards(parts, shardSize, options.sidecars);
   const json = {

@@ -21,6 +21,7 @@ import { TFLITE_READ_OPS } from './ops.js';
 import { TFLITE_READ_MORE_OPS } from './ops-more.js';
 import { TFLITE_READ_GAP_OPS } from './read-gap.js';
 import { TFLITE_READ_CONV3D_OPS } from './read-conv3d.js';
+import { RESOURCE_OPS, TFLITE_READ_CONTROL_FLOW_OPS } from './read-control-flow.js';
 import { STATE_NOTE } from './recurrent-int.js';
 
 /** Quantization of one tensor: per-tensor (axis undefined) or per-axis. */
@@ -41,6 +42,8 @@ export interface TfliteTensorInfo {
   /** constant data (raw, integer for quantized tensors) */
   data?: Tensor;
   isVariable: boolean;
+  /** a RESOURCE tensor (a variable's handle): never an IR value, only VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE use it */
+  resource?: true;
 }
 
 const TENSOR_DTYPES: Partial<Record<TensorType, DType>> = {
@@ -76,7 +79,6 @@ function opName(code: number, custom: string | null): string {
 export class TfliteGraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers = new Map<string, Tensor>();
-  private readonly used = new Set<string>();
   private readonly dequantized = new Map<number, string>();
   private readonly consts = new Map<string, string>();
   /**
@@ -86,10 +88,15 @@ export class TfliteGraphBuilder {
    */
   readonly halfWeights = new Map<string, string>();
 
+  private readonly used: Set<string>;
+
+  /** `used`: the names taken in the whole model, shared by the builders of its subgraphs */
   constructor(
     readonly file: string,
     readonly tensors: TfliteTensorInfo[],
+    used = new Set<string>(),
   ) {
+    this.used = used;
     for (const t of tensors) this.used.add(t.name);
   }
 
@@ -202,6 +209,9 @@ export interface OpContext {
   /** tensor indices, -1 for an omitted optional input */
   readonly inputs: number[];
   readonly outputs: number[];
+  /** the model being read and the index of the subgraph this op is in (control flow reads other subgraphs) */
+  readonly model: TfliteModelContext;
+  readonly subgraph: number;
   /** a conv read as the dilated conv of a SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND (fold-dilation.ts) */
   readonly dilated?: DilatedConv;
 }
@@ -259,6 +269,41 @@ export async function readTflite(input: Uint8Array, options: ReadOptions = {}): 
   return guardFlatbuffer(file, () => buildGraph(bytes, file));
 }
 
+/** What the subgraphs of one file share while they are read (control flow reads subgraphs inside subgraphs). */
+export interface TfliteModelContext {
+  readonly file: string;
+  readonly model: Model;
+  readonly bytes: Uint8Array;
+  readonly opcodes: { name: string; version: number }[];
+  /** IR names taken anywhere in the model: ONNX subgraphs read outer values by name, so no name may repeat */
+  readonly used: Set<string>;
+  /** the subgraphs being read, outermost first: one reached again is a recursion */
+  readonly stack: number[];
+  /** resource variables CALL_ONCE initialised from constants: `container/shared_name` -> the constant (read-control-flow.ts) */
+  readonly variables: Map<string, TfliteTensorInfo>;
+  /** subgraphs read so far, with repeats: a subgraph reached by many paths is read once per path */
+  reads: number;
+}
+
+/** One subgraph read into IR nodes: its builder (nodes, initializers, tensors) and its inputs and outputs. */
+export interface TfliteSubgraphRead {
+  readonly index: number;
+  readonly name: string;
+  readonly b: TfliteGraphBuilder;
+  readonly inputs: TfliteTensorInfo[];
+  readonly outputs: TfliteTensorInfo[];
+  /** the nodes in order, the float16 weights' Casts first */
+  readonly nodes: Node[];
+}
+
+/** Subgraphs nested deeper than this (an IF in a WHILE body in ...) are refused. */
+const MAX_SUBGRAPH_DEPTH = 32;
+/**
+ * Subgraph reads in one file (each IF reads 2, a WHILE 3): bounds a file whose subgraphs call
+ * the next one twice over, a chain read 2^depth times.
+ */
+const MAX_SUBGRAPH_READS = 1024;
+
 function buildGraph(bytes: Uint8Array, file: string): Graph {
   const bb = new CheckedByteBuffer(bytes, file);
   const root = bb.readInt32(0);
@@ -267,7 +312,6 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
   const version = model.version();
   if (version !== 3) throw new UnsupportedError(`TFLite schema version ${version}`, 'only version 3 files exist in practice');
   if (model.subgraphsLength() < 1) throw new FormatError('the model has no subgraph', { file });
-  const sg = model.subgraphs(0)!;
 
   const opcodes: { name: string; version: number }[] = [];
   for (let i = 0; i < model.operatorCodesLength(); i++) {
@@ -275,17 +319,69 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     // builtin_code is the real code; files from before 2.4 only have the deprecated int8 field
     opcodes.push({ name: opName(Math.max(c.builtinCode(), c.deprecatedBuiltinCode()), c.customCode()), version: c.version() });
   }
+  const m: TfliteModelContext = { file, model, bytes, opcodes, used: new Set(), stack: [], variables: new Map(), reads: 0 };
+  const main = readSubgraph(m, 0);
+  const valueInfo = (t: TfliteTensorInfo): ValueInfo => ({
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape.map((d, k) => (t.signature && t.signature[k] === -1 ? (k === 0 ? 'batch' : null) : d)),
+  });
 
   const nBuffers = model.buffersLength();
-  const used = new Set<string>();
+  const description = model.description();
+  const props: Record<string, string> = {};
+  for (let i = 0; i < model.metadataLength(); i++) {
+    const md = model.metadata(i)!;
+    const bi = md.buffer();
+    const name = md.name();
+    if (name === 'min_runtime_version' && bi > 0 && bi < nBuffers) {
+      const data = model.buffers(bi)!.dataArray();
+      if (data) props.min_runtime_version = new TextDecoder().decode(data).replace(/\0+$/, '');
+    }
+  }
+  // stateful ops (SVDF, integer LSTM): what nnport's run of them means, shown by inspect
+  if (main.nodes.some((n) => n.doc?.endsWith(STATE_NOTE))) props.nnport_note = `variable tensors: ${STATE_NOTE}`;
+  return {
+    name: main.name,
+    nodes: main.nodes,
+    inputs: main.inputs.map(valueInfo),
+    outputs: main.outputs.map(valueInfo),
+    initializers: main.b.initializers,
+    opsets: { '': 21, nnport: 1 },
+    metadata: { producerName: description ?? undefined, props },
+  };
+}
+
+/**
+ * Subgraph `index` read into IR nodes with subgraph 0's op readers. Its values get names no other
+ * subgraph read has (a subgraph read twice, as WHILE's cond is, gets fresh ones the second time).
+ */
+export function readSubgraph(m: TfliteModelContext, index: number, what = 'subgraph'): TfliteSubgraphRead {
+  const { file, model, bytes, opcodes } = m;
+  const count = model.subgraphsLength();
+  if (!Number.isInteger(index) || index < 0 || index >= count) throw new FormatError(`${what}: subgraph index ${index} is out of range (${count} subgraphs)`, { file });
+  if (m.stack.includes(index)) {
+    throw new FormatError(`${what}: subgraph ${index} calls itself (${[...m.stack, index].join(' -> ')}); TFLite control flow does not recurse`, { file });
+  }
+  if (m.stack.length >= MAX_SUBGRAPH_DEPTH) throw new UnsupportedError(`TFLite subgraphs nested deeper than ${MAX_SUBGRAPH_DEPTH}`, `${what} in '${file}'`);
+  if (++m.reads > MAX_SUBGRAPH_READS) throw new UnsupportedError(`TFLite control flow reaching subgraphs more than ${MAX_SUBGRAPH_READS} times`, `${what} in '${file}'`);
+  const sg = model.subgraphs(index)!;
+  const sgName = sg.name() || (index === 0 ? 'main' : `subgraph_${index}`);
+  // subgraph 0's tensors keep the file's names; the others' are prefixed with their subgraph's
+  const prefix = index === 0 ? '' : `${sgName}/`;
+
+  const nBuffers = model.buffersLength();
+  const used = m.used;
   const tensors: TfliteTensorInfo[] = [];
   for (let i = 0; i < sg.tensorsLength(); i++) {
     const t = sg.tensors(i)!;
-    let name = t.name() || `tensor_${i}`;
-    for (let k = 1; used.has(name); k++) name = `${t.name() || `tensor_${i}`}_${k}`;
+    const base = `${prefix}${t.name() || `tensor_${i}`}`;
+    let name = base;
+    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
     used.add(name);
-    const where = `tensor ${i} '${name}'`;
-    const dtype = dtypeOfTensorType(t.type(), where);
+    const where = `${index ? `subgraph ${index} ` : ''}tensor ${i} '${name}'`;
+    const resource = t.type() === TensorType.RESOURCE;
+    const dtype = resource ? 'int32' : dtypeOfTensorType(t.type(), where);
     const shape = Array.from(t.shapeArray() ?? []);
     if (shape.some((d) => d < 0)) throw new FormatError(`${where}: negative dimension in shape [${shape.join(', ')}]`, { file });
     const sig = t.shapeSignatureArray();
@@ -298,9 +394,10 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
       quant: readQuant(t.quantization(), dtype, shape, where, file),
       isVariable: t.isVariable(),
     };
+    if (resource) info.resource = true;
     const bi = t.buffer();
     if (bi < 0 || bi >= nBuffers) throw new FormatError(`${where}: buffer index ${bi} is out of range (${nBuffers} buffers)`, { file });
-    if (bi > 0) {
+    if (bi > 0 && !resource) {
       const buf = model.buffers(bi)!;
       const off = Number(buf.offset());
       let raw: Uint8Array | undefined;
@@ -313,25 +410,25 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
         raw = buf.dataArray()!;
       }
       if (raw && raw.byteLength > 0) info.data = constantData(dtype, shape, raw, where, file);
+      // a buffer given for a tensor of no elements holds no bytes: the one value such a tensor has (RESHAPE's shape [0])
+      else if (shapeSize(shape) === 0 && dtype !== 'string') info.data = Tensor.zeros(dtype, shape);
       if (info.data && dtype === 'int64' && info.quant) info.data = narrowBias(info, file);
     }
     tensors.push(info);
   }
 
-  const b = new TfliteGraphBuilder(file, tensors);
+  const b = new TfliteGraphBuilder(file, tensors, used);
   const tensorAt = (idx: number, what: string): TfliteTensorInfo => {
     const t = tensors[idx];
-    if (!t) throw new FormatError(`${what}: tensor index ${idx} is out of range (${tensors.length} tensors)`, { file });
+    if (!t) throw new FormatError(`${index ? `subgraph ${index} ` : ''}${what}: tensor index ${idx} is out of range (${tensors.length} tensors)`, { file });
     return t;
   };
-  const valueInfo = (t: TfliteTensorInfo): ValueInfo => ({
-    name: t.name,
-    dtype: t.dtype,
-    shape: t.shape.map((d, k) => (t.signature && t.signature[k] === -1 ? (k === 0 ? 'batch' : null) : d)),
-  });
 
   const graphInputs = Array.from(sg.inputsArray() ?? []).map((i) => tensorAt(i, 'subgraph input'));
   const graphOutputs = Array.from(sg.outputsArray() ?? []).map((i) => tensorAt(i, 'subgraph output'));
+  for (const t of [...graphInputs, ...graphOutputs]) {
+    if (t.resource) throw new UnsupportedError('TFLite resource tensors as subgraph inputs or outputs', `tensor '${t.name}' of subgraph ${index} in '${file}'`);
+  }
   const feeds = new Set(graphInputs.map((t) => t.index));
   for (const t of tensors) {
     if (t.data && !feeds.has(t.index)) b.initializers.set(t.name, t.data);
@@ -341,7 +438,8 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
   for (let k = 0; k < sg.operatorsLength(); k++) {
     const op = sg.operators(k)!;
     const oi = op.opcodeIndex();
-    if (oi >= opcodes.length) throw new FormatError(`operator ${k}: opcode index ${oi} is out of range (${opcodes.length} operator codes)`, { file });
+    const at = `${index ? `subgraph ${index} ` : ''}operator ${k}`;
+    if (oi >= opcodes.length) throw new FormatError(`${at}: opcode index ${oi} is out of range (${opcodes.length} operator codes)`, { file });
     const code = opcodes[oi]!;
     const inputs = Array.from(op.inputsArray() ?? []);
     const outputs = Array.from(op.outputsArray() ?? []);
@@ -351,18 +449,25 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
   }
   const dilation = planDilatedConvs(entries, tensors, new Set(graphOutputs.map((t) => t.index)));
 
+  m.stack.push(index);
   const unsupported = new Set<string>();
   entries.forEach((e, k) => {
-    const convert = TFLITE_READ_OPS[e.name] ?? TFLITE_READ_MORE_OPS[e.name] ?? TFLITE_READ_CONV3D_OPS[e.name] ?? TFLITE_READ_GAP_OPS[e.name];
+    const convert = TFLITE_READ_OPS[e.name] ?? TFLITE_READ_MORE_OPS[e.name] ?? TFLITE_READ_CONV3D_OPS[e.name] ?? TFLITE_READ_GAP_OPS[e.name] ?? TFLITE_READ_CONTROL_FLOW_OPS[e.name];
     if (!convert) {
       unsupported.add(e.name);
       return;
     }
     if (unsupported.size || dilation.skip.has(k)) return;
+    if (!RESOURCE_OPS.has(e.name)) {
+      for (const i of [...e.inputs, ...e.outputs]) {
+        if (i !== -1 && tensors[i]!.resource) throw new UnsupportedError(`TFLite ${e.name} on a resource tensor`, `operator ${k} of subgraph ${index} in '${file}' passes resource variable '${tensors[i]!.name}'`);
+      }
+    }
+    const base = { b, op: e.op, opName: e.name, version: e.version, model: m, subgraph: index };
     const dilated = dilation.convs.get(k);
-    if (!dilated) return void convert({ b, op: e.op, opName: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs });
+    if (!dilated) return void convert({ ...base, inputs: e.inputs, outputs: e.outputs });
     // SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND read as the conv on the first one's input, writing the last one's output
-    if (!dilated.unitAxis) return void convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [dilated.input, ...e.inputs.slice(1)], outputs: [dilated.output], dilated });
+    if (!dilated.unitAxis) return void convert({ ...base, inputs: [dilated.input, ...e.inputs.slice(1)], outputs: [dilated.output], dilated });
     // the 1-D form: the 3-D input given its unit dim, the conv, the unit dim taken off again (the raw data: one grid throughout)
     const [x4, y4] = [tensors[dilated.input]!, tensors[dilated.output]!].map((t, i) => {
       const unit = (dims: number[]) => [...dims.slice(0, dilated.unitAxis), 1, ...dims.slice(dilated.unitAxis)];
@@ -372,33 +477,12 @@ function buildGraph(bytes: Uint8Array, file: string): Graph {
     }) as [TfliteTensorInfo, TfliteTensorInfo];
     const axes = b.int64s([dilated.unitAxis], 'axes');
     b.node('Unsqueeze', [tensors[dilated.input]!.name, axes], [x4.name]);
-    convert({ b, op: e.op, opName: e.name, version: e.version, inputs: [x4.index, ...e.inputs.slice(1)], outputs: [y4.index], dilated });
+    convert({ ...base, inputs: [x4.index, ...e.inputs.slice(1)], outputs: [y4.index], dilated });
     b.node('Squeeze', [y4.name, axes], [tensors[dilated.output]!.name]);
   });
+  m.stack.pop();
   if (unsupported.size) {
     throw new UnsupportedError(`TFLite op${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')}`, `'${file}' uses ${[...unsupported].join(', ')}, which nnport does not run`);
   }
-
-  const description = model.description();
-  const props: Record<string, string> = {};
-  for (let i = 0; i < model.metadataLength(); i++) {
-    const m = model.metadata(i)!;
-    const bi = m.buffer();
-    const name = m.name();
-    if (name === 'min_runtime_version' && bi > 0 && bi < nBuffers) {
-      const data = model.buffers(bi)!.dataArray();
-      if (data) props.min_runtime_version = new TextDecoder().decode(data).replace(/\0+$/, '');
-    }
-  }
-  // stateful ops (SVDF, integer LSTM): what nnport's run of them means, shown by inspect
-  if (b.nodes.some((n) => n.doc?.endsWith(STATE_NOTE))) props.nnport_note = `variable tensors: ${STATE_NOTE}`;
-  return {
-    name: sg.name() || 'main',
-    nodes: [...castHalfWeights(b), ...b.nodes],
-    inputs: graphInputs.map(valueInfo),
-    outputs: graphOutputs.map(valueInfo),
-    initializers: b.initializers,
-    opsets: { '': 21, nnport: 1 },
-    metadata: { producerName: description ?? undefined, props },
-  };
+  return { index, name: sgName, b, inputs: graphInputs, outputs: graphOutputs, nodes: [...castHalfWeights(b), ...b.nodes] };
 }

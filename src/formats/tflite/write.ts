@@ -347,6 +347,8 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   // below replaces the initializer (float16: a Cast of a float16 one), and it must not become a runtime input
   g = { ...g, inputs: g.inputs.filter((v) => !g.initializers.has(v.name)) };
   if (options.quantize) g = hybridRecurrentOps((await quantizeGraph(g, options.quantize)).graph, options.quantize);
+  // float16: the weights of kept If / Loop bodies too (float16 buffers + DEQUANTIZE in their subgraphs)
+  if (options.quantize?.mode === 'float16') g = mapSubgraphs(g, (b) => encodeHalfWeights(b, 'all').graph);
   if (options.quantize?.mode === 'int8') refuseWithoutInt8Kernel(g, options.fileName);
   return serializeTflite(g, floatOps ? { ...options, floatOps } : options);
 }

@@ -199,9 +199,41 @@ export interface IntegerOptions {
 /** The fused ops that take resident activations as they are (their inputs go through one view) and may leave their 8-bit results in WASM memory. */
 export const RESIDENT_OPS: readonly string[] = ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'AveragePool', 'MaxPool', 'ReduceMean'];
 
-/** The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is untouched). */
+/** The values the subgraphs of `nodes` (If / Loop / Scan bodies, nested ones too) read from around them, by name. */
+function readInsideSubgraphs(nodes: readonly Node[], into = new Set<string>()): Set<string> {
+  for (const n of nodes) {
+    for (const a of Object.values(n.attrs)) {
+      for (const g of a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : []) {
+        for (const m of g.nodes) for (const i of m.inputs) if (i) into.add(i);
+        readInsideSubgraphs(g.nodes, into);
+      }
+    }
+  }
+  return into;
+}
+
+/**
+ * The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is
+ * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels).
+ */
 export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
-  const v: Views = { producer: new Map(), consumers: new Map(), outputs: new Set(graph.outputs.map((o) => o.name)), init: graph.initializers };
+  const fused = fuseGraphIslands(graph, options);
+  if (!fused.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph' || a.type === 'graphs'))) return fused;
+  const nodes = fused.nodes.map((n) => {
+    const entries = Object.entries(n.attrs);
+    if (!entries.some(([, a]) => a.type === 'graph' || a.type === 'graphs')) return n;
+    const attrs: Record<string, Attr> = {};
+    for (const [k, a] of entries) {
+      attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseQdqIslands(a.value, options) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseQdqIslands(g, options)) } : a;
+    }
+    return { ...n, attrs };
+  });
+  return { ...fused, nodes, opsets: { ...fused.opsets, [INTEGER_DOMAIN]: 1 } };
+}
+
+function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
+  // a value a body reads by name is used as a graph output is: kept, never fused away
+  const v: Views = { producer: new Map(), consumers: new Map(), outputs: new Set([...graph.outputs.map((o) => o.name), ...readInsideSubgraphs(graph.nodes)]), init: graph.initializers };
   for (const n of graph.nodes) {
     for (const o of n.outputs) if (o) v.producer.set(o, n);
     for (const i of n.inputs) {
@@ -266,7 +298,7 @@ export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Grap
   let nodes = graph.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
   // DequantizeLinear nodes whose float output nothing reads any more
   for (;;) {
-    const read = new Set<string>(graph.outputs.map((o) => o.name));
+    const read = new Set<string>([...graph.outputs.map((o) => o.name), ...readInsideSubgraphs(nodes)]);
     for (const n of nodes) for (const i of n.inputs) if (i) read.add(i);
     const kept = nodes.filter((n) => !(n.opType === 'DequantizeLinear' && !n.domain && !read.has(n.outputs[0]!)));
     if (kept.length === nodes.length) break;

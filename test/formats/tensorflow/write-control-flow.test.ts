@@ -15,7 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { convert, loadModel, run } from '../../../src/index.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
@@ -53,6 +54,7 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
       const ops = (json.modelTopology.node as Array<{ op: string }>).map((n) => n.op);
       expect(ops).toContain(net === 'data_if' ? 'StatelessIf' : 'StatelessWhile');
       expect(json.modelTopology.library.function.length).toBe(spec.functions);
+      expect(files.notes.join('\n')).toMatch(/kept as tfjs-graph control flow[\s\S]*GraphModel\.executeAsync, not execute/);
       const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
       for (const c of spec.cases) {
         const ys = await runGraphModel(m, spec.inputs.map((i) => npy(net, i + c)), spec.inputs.map((i) => i), spec.outputs.map((o) => o));
@@ -127,4 +129,26 @@ describe('If / Loop of run-time condition and trip count as StatelessIf / Statel
     m.dispose();
   });
 
+
+  it('a Loop scan output whose element shape changes per iteration (Range(0, i)) is refused by name, not written', async () => {
+    const body: Graph = {
+      ...emptyGraph('body'),
+      inputs: [{ name: 'i', dtype: 'int64', shape: [] }, { name: 'c', dtype: 'bool', shape: [] }],
+      initializers: new Map([['zero', Tensor.int64([], [0])], ['one', Tensor.int64([], [1])]]),
+      nodes: [
+        { name: 'keep', opType: 'Identity', domain: '', inputs: ['c'], outputs: ['c_out'], attrs: {} },
+        { name: 'range', opType: 'Range', domain: '', inputs: ['zero', 'i', 'one'], outputs: ['r'], attrs: {} },
+      ],
+      outputs: [{ name: 'c_out', dtype: 'bool', shape: [] }, { name: 'r', dtype: 'int64' }],
+    };
+    const graph: Graph = {
+      ...emptyGraph('grows'),
+      inputs: [{ name: 'n', dtype: 'int64', shape: [] }, { name: 'cond', dtype: 'bool', shape: [] }],
+      nodes: [{ name: 'loop', opType: 'Loop', domain: '', inputs: ['n', 'cond'], outputs: ['scan'], attrs: { body: { type: 'graph', value: body } } }],
+      outputs: [{ name: 'scan', dtype: 'int64' }],
+    };
+    for (const out of ['m.pb', 'out/model.json']) {
+      await expect(convert({ kind: 'graph', format: 'onnx', graph }, out, out.endsWith('.json') ? { tfjsFormat: 'graph' } : {}), out).rejects.toThrow(/unsupported: a Loop scan output of an element shape known only at run time in a GraphDef.*node 'loop', scan output 0/);
+    }
+  });
 });

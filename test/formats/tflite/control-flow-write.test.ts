@@ -17,12 +17,24 @@ import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { flatcJson, opNameOf, type FlatcOps, useTfliteOracle } from '../../support/tflite-test.js';
 
 const NETS = ['if_conv', 'loop_tanh', 'loop_conv'] as const;
+// the GraphDef / TF.js writers' fixtures (onnx_run_time_control_flow.py) written as .tflite too
+const SHARED = {
+  data_if: { inputs: ['x'], cases: ['_pos', '_neg'] },
+  count_loop: { inputs: ['x', 'n'], cases: ['_3', '_0', '_7'] },
+  conv_if: { inputs: ['x'], cases: ['_pos', '_neg'] },
+  nested: { inputs: ['x', 'n'], cases: ['_5', '_2'] },
+  while_loop: { inputs: ['x'], cases: ['_small', '_big'] },
+  // PyTorch's list append + stack: a Loop scan output (a WHILE loop var grown by CONCATENATION)
+  scan_loop: { inputs: ['x', 'n'], cases: ['_4', '_1'], outputs: ['y', 'z'] },
+} as const;
 let dir = '';
+let shared = '';
 const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
   dir = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', NETS);
+  shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', Object.keys(SHARED));
 }, 300_000);
 
 const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
@@ -69,6 +81,39 @@ describe('run-time control flow in .tflite (IF / WHILE subgraphs), run by the TF
       const err = maxAbsDiff(y!.data as Float32Array, npy(net, `output_n${t}`).toFloat32());
       console.log(`${net} (${t} trips) .tflite vs PyTorch: max abs ${err.toExponential(2)}`);
       expect(err).toBeLessThan(1e-5);
+    }
+  });
+
+  it.each(Object.entries(SHARED))('%s (onnx_run_time_control_flow.py): every case within 1e-5 of PyTorch', async (net, spec) => {
+    const model = await loadModel(new Uint8Array(readFileSync(join(shared, net, 'model.onnx'))), { fileName: `${net}.onnx` });
+    const { bytes } = await convert(model, `${net}.tflite`, { int32Io: true, keepNchwIo: true });
+    const ops = subgraphOps(bytes, net);
+    expect(ops[0]!.some((o) => o === 'IF' || o === 'WHILE')).toBe(true);
+    const at = (f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(shared, net, `${f}.npy`))), f);
+    for (const c of spec.cases) {
+      const feeds = spec.inputs.map((i) => (i === 'n' ? Int32Array.from(at(i + c).toNumbers()) : at(i + c).toFloat32()));
+      const ys = await oracle.run(bytes, feeds);
+      const names: readonly string[] = 'outputs' in spec ? spec.outputs : ['y'];
+      expect(ys.length).toBe(names.length);
+      names.forEach((o, k) => {
+        expect(ys[k]!.shape, o).toEqual(at(o + c).shape);
+        const err = maxAbsDiff(ys[k]!.data as Float32Array, at(o + c).toFloat32());
+        console.log(`${net}${c} ${o} .tflite (${ops.length} subgraphs) vs PyTorch: max abs ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-5);
+      });
+    }
+  });
+
+  it('--quantize float16: the branches\' weights float16 too (DEQUANTIZE in their subgraphs), outputs within float16 rounding of PyTorch', async () => {
+    const { bytes } = await convert(await load('if_conv'), 'if_conv16.tflite', { keepNchwIo: true, quantize: { mode: 'float16' } });
+    const ops = subgraphOps(bytes, 'if_conv16');
+    expect(ops[1]).toContain('DEQUANTIZE');
+    for (const k of ['pos', 'neg']) {
+      const [y] = await oracle.run(bytes, [npy('if_conv', `input_${k}`).toFloat32()]);
+      const want = npy('if_conv', `output_${k}`).toFloat32();
+      const err = maxAbsDiff(y!.data as Float32Array, want) / Math.max(...want.map(Math.abs));
+      console.log(`if_conv (${k}) float16 .tflite vs PyTorch: max abs / max |y| ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(5e-3);
     }
   });
 

@@ -29,9 +29,10 @@ function random(shape: number[], seed: number): Tensor {
 
 const deep = (graph: Graph): Node[] => graph.nodes.flatMap((n) => [n, ...subgraphsOf(n).flatMap(deep)]);
 
-/** conv -> If(sum > 0): then conv + relu of the conv output, else maxpool of it + a per-channel add; -> conv. */
+/** conv -> If(sum > 0): then conv (of an outer weight) + relu of the conv output, else maxpool of it + a per-channel add; -> conv. */
 function ifGraph(): Graph {
-  const thenBranch = body('then', [node('Conv', ['c1', 'w_then'], ['t1'], { pads: ints([1, 1, 1, 1]) }), node('Relu', ['t1'], ['t2'])], [], [v('t2', 'float32', [1, 4, 6, 6])], [['w_then', random([4, 4, 3, 3], 3)]]);
+  // its conv weight is the main graph's (as PyTorch's exporter leaves a branch's weights)
+  const thenBranch = body('then', [node('Conv', ['c1', 'w_then'], ['t1'], { pads: ints([1, 1, 1, 1]) }), node('Relu', ['t1'], ['t2'])], [], [v('t2', 'float32', [1, 4, 6, 6])]);
   const elseBranch = body(
     'else',
     [node('MaxPool', ['c1'], ['e1'], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]), strides: ints([1, 1]) }), node('Add', ['e1', 'bias_else'], ['e2'])],
@@ -53,6 +54,7 @@ function ifGraph(): Graph {
     initializers: new Map<string, Tensor>([
       ['w1', random([4, 3, 3, 3], 1)],
       ['w2', random([2, 4, 1, 1], 2)],
+      ['w_then', random([4, 4, 3, 3], 3)],
       ['zero', Tensor.float32([], [0])],
     ]),
     opsets: { '': 13 },
