@@ -9,73 +9,28 @@
 // scores within 1e-4 of PyTorch's, same count and order (rows of near-equal scores matched by box),
 // labels equal.
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import { Tensor } from '../../../src/ir/tensor.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
-import { maxAbsDiff } from '../../support/error-metrics.js';
-import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { DETECTION_NETS, detectionDir, detectionInputs, matchDetections, pytorchDetections } from '../../support/detections.js';
 import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
 
-const NETS = ['score_nms', 'ssdlite', 'frcnn', 'retinanet'] as const;
-const npy = (path: string): Tensor => readNpy(new Uint8Array(readFileSync(path)));
-const dirOf = (net: string): string => join(ensureScriptFixtures('detection_models.py', 'detection-models', NETS), net);
+const NETS = DETECTION_NETS;
+const dirOf = detectionDir;
+const inputsOf = detectionInputs;
 
-function inputsOf(net: string): Tensor[] {
-  const dir = dirOf(net);
-  return net === 'score_nms' ? [npy(join(dir, 'boxes_in.npy')), npy(join(dir, 'scores_in.npy'))] : [npy(join(dir, 'image.npy'))];
-}
-
-/**
- * The detections in PyTorch's order: where PyTorch's scores of neighbouring rows are within 1e-5 (a float32
- * rounding apart: another runtime may order them either way), the rows of that run are matched to the
- * target's by their boxes and labels; every other row must be at the same place.
- */
-function alignNearTies(got: Tensor[], want: Tensor[]): { rows: number[]; swapped: number } {
-  const ws = want[1]!.toFloat32();
-  const gb = got[0]!.toFloat32();
-  const wb = want[0]!.toFloat32();
-  const gl = got[2]!.toNumbers();
-  const wl = want[2]!.toNumbers();
-  const rows: number[] = [];
-  let swapped = 0;
-  for (let i = 0; i < ws.length; ) {
-    let j = i + 1;
-    while (j < ws.length && Math.abs(ws[j]! - ws[j - 1]!) < 1e-5) j++;
-    const free = new Set(Array.from({ length: j - i }, (_, k) => i + k));
-    for (let r = i; r < j; r++) {
-      let best = r;
-      let bestD = Infinity;
-      for (const c of free) {
-        const d = gl[c] === wl[r] ? maxAbsDiff(gb.subarray(4 * c, 4 * c + 4), wb.subarray(4 * r, 4 * r + 4)) : Infinity;
-        if (d < bestD) [best, bestD] = [c, d];
-      }
-      free.delete(best);
-      rows.push(best);
-      if (best !== r) swapped++;
-    }
-    i = j;
-  }
-  return { rows, swapped };
-}
-
-/** boxes / scores within 1e-4 of PyTorch's (boxes: 1e-4 of the 320-pixel image), same count and order (alignNearTies); labels equal. */
+/** boxes / scores within 1e-4 of PyTorch's (boxes: 1e-4 of the 320-pixel image), same count and order (matchDetections); labels equal. */
 function expectPyTorch(net: string, what: string, got: Tensor[]): void {
-  const dir = dirOf(net);
-  const want = ['boxes', 'scores', 'labels'].map((o) => npy(join(dir, `${o}.npy`)));
+  const want = pytorchDetections(net);
   expect(got[0]!.shape, `${what} boxes`).toEqual(want[0]!.shape);
   expect(got[1]!.shape, `${what} scores`).toEqual(want[1]!.shape);
-  const { rows, swapped } = alignNearTies(got, want);
-  const pick = (t: Tensor, w: number): number[] => rows.flatMap((r) => Array.from(t.toNumbers().slice(r * w, r * w + w)));
-  const db = maxAbsDiff(pick(got[0]!, 4), want[0]!.toFloat32());
-  const ds = maxAbsDiff(pick(got[1]!, 1), want[1]!.toFloat32());
-  console.log(`${net} ${what}: ${want[1]!.shape[0]} detections (${swapped} of them in near-tied runs in another order), boxes max |diff| ${db.toExponential(2)}, scores ${ds.toExponential(2)}`);
-  expect(db).toBeLessThan(1e-4 * 320);
-  expect(ds).toBeLessThan(1e-4);
-  expect(pick(got[2]!, 1)).toEqual(want[2]!.toNumbers());
+  const m = matchDetections(got[0]!.toFloat32(), got[1]!.toFloat32(), got[2]!.toNumbers(), want);
+  console.log(`${net} ${what}: ${want[1]!.shape[0]} detections (${m.swapped} of them in near-tied runs in another order), boxes max |diff| ${m.boxesMaxAbs.toExponential(2)}, scores ${m.scoresMaxAbs.toExponential(2)}`);
+  expect(m.boxesMaxAbs).toBeLessThan(1e-4 * 320);
+  expect(m.scoresMaxAbs).toBeLessThan(1e-4);
+  expect(m.labels).toEqual(want[2]!.toNumbers());
 }
 
 beforeAll(async () => {
