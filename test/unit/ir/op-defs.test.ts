@@ -33,13 +33,13 @@ describe('op definitions', () => {
 
   it('are what the runtime kernels parse attributes with', () => {
     // the channels-last kernels wrap their NCHW twins, whose attrs are the definitions'
-    const wrapped = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'Resize', 'DepthToSpace', 'SpaceToDepth'].map((o) => `nnport::${o}`));
+    const wrapped = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'Resize', 'DepthToSpace', 'SpaceToDepth'].map((o) => `nnport::${o}`));
     const own = Object.keys(ONNX_OPS).filter((k) => !wrapped.has(k) && ONNX_OPS[k]!.attrs !== OP_DEFS[k]?.attrs);
     expect(own).toEqual([]);
   });
 
   it('define the nnport channels-last ops of the convention', () => {
-    const set = ['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth'];
+    const set = ['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LRN', 'Resize', 'DepthToSpace', 'SpaceToDepth'];
     for (const op of set) {
       const def = OP_DEFS[`nnport::${op}`];
       expect(def?.domain, op).toBe('nnport');
