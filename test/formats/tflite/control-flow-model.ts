@@ -9,32 +9,18 @@ import { CallOnceOptions } from '../../../src/formats/generated/tflite/call-once
 import { ConcatenationOptions } from '../../../src/formats/generated/tflite/concatenation-options.js';
 import { IfOptions } from '../../../src/formats/generated/tflite/if-options.js';
 import { Model } from '../../../src/formats/generated/tflite/model.js';
-import { Operator } from '../../../src/formats/generated/tflite/operator.js';
 import { OperatorCode } from '../../../src/formats/generated/tflite/operator-code.js';
-import { QuantizationParameters } from '../../../src/formats/generated/tflite/quantization-parameters.js';
 import { ShapeOptions } from '../../../src/formats/generated/tflite/shape-options.js';
 import { SubGraph } from '../../../src/formats/generated/tflite/sub-graph.js';
-import { Tensor as FbTensor } from '../../../src/formats/generated/tflite/tensor.js';
-import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 import { VarHandleOptions } from '../../../src/formats/generated/tflite/var-handle-options.js';
 import { WhileOptions } from '../../../src/formats/generated/tflite/while-options.js';
+import { bytesOf, dataBuffer, operatorOffset, tensorOffset, type FbDType, type OpSpec, type OpTensor } from './op-model.js';
+import { TensorType } from '../../../src/formats/generated/tflite/tensor-type.js';
 
-export type CfDType = 'float32' | 'int32' | 'bool' | 'int8' | 'resource';
-
-export interface CfTensor {
-  shape: number[];
-  signature?: number[];
-  dtype?: CfDType;
-  data?: number[];
-  quant?: { scale: number; zeroPoint: number };
-}
-
-export interface CfOp {
-  code: BuiltinOperator;
-  inputs: number[];
-  outputs: number[];
-  options?: (b: Builder) => [BuiltinOptions, number];
-}
+export type CfDType = FbDType;
+/** a tensor of a subgraph (op-model.ts's: constants where `data` is given) */
+export type CfTensor = Omit<OpTensor, 'dtype'> & { dtype?: CfDType };
+export type CfOp = OpSpec;
 
 export interface CfSubgraph {
   name: string;
@@ -42,16 +28,6 @@ export interface CfSubgraph {
   ops: CfOp[];
   inputs: number[];
   outputs: number[];
-}
-
-const TYPES: Record<CfDType, TensorType> = { float32: TensorType.FLOAT32, int32: TensorType.INT32, bool: TensorType.BOOL, int8: TensorType.INT8, resource: TensorType.RESOURCE };
-
-function bytesOf(t: CfTensor): Uint8Array {
-  const v = t.data!;
-  if ((t.dtype ?? 'float32') === 'float32') return new Uint8Array(Float32Array.from(v).buffer);
-  if (t.dtype === 'int32') return new Uint8Array(Int32Array.from(v).buffer);
-  if (t.dtype === 'int8') return new Uint8Array(Int8Array.from(v).buffer);
-  return Uint8Array.from(v);
 }
 
 export const ifOptions = (thenIndex: number, elseIndex: number) => (b: Builder): [BuiltinOptions, number] => [BuiltinOptions.IfOptions, IfOptions.createIfOptions(b, thenIndex, elseIndex)];
@@ -69,52 +45,8 @@ export function buildControlFlowModel(subgraphs: CfSubgraph[]): Uint8Array {
   const buffers = [(FbBuffer.startBuffer(b), FbBuffer.endBuffer(b))];
   const codes = [...new Set(subgraphs.flatMap((s) => s.ops.map((o) => o.code)))];
   const sgs = subgraphs.map((s) => {
-    const tensors = s.tensors.map((t, i) => {
-      let buffer = 0;
-      if (t.data) {
-        const bytes = bytesOf(t);
-        b.startVector(1, bytes.byteLength, 16);
-        for (let k = bytes.length - 1; k >= 0; k--) b.addInt8(bytes[k]!);
-        const data = b.endVector();
-        FbBuffer.startBuffer(b);
-        FbBuffer.addData(b, data);
-        buffer = buffers.push(FbBuffer.endBuffer(b)) - 1;
-      }
-      const name = b.createString(`${s.name}_t${i}`);
-      const shape = FbTensor.createShapeVector(b, t.shape);
-      const signature = t.signature ? FbTensor.createShapeSignatureVector(b, t.signature) : 0;
-      let quant = 0;
-      if (t.quant) {
-        const scale = QuantizationParameters.createScaleVector(b, [t.quant.scale]);
-        const zp = QuantizationParameters.createZeroPointVector(b, [BigInt(t.quant.zeroPoint)]);
-        QuantizationParameters.startQuantizationParameters(b);
-        QuantizationParameters.addScale(b, scale);
-        QuantizationParameters.addZeroPoint(b, zp);
-        quant = QuantizationParameters.endQuantizationParameters(b);
-      }
-      FbTensor.startTensor(b);
-      FbTensor.addName(b, name);
-      FbTensor.addShape(b, shape);
-      if (signature) FbTensor.addShapeSignature(b, signature);
-      FbTensor.addType(b, TYPES[t.dtype ?? 'float32']);
-      FbTensor.addBuffer(b, buffer);
-      if (quant) FbTensor.addQuantization(b, quant);
-      return FbTensor.endTensor(b);
-    });
-    const ops = s.ops.map((o) => {
-      const opts = o.options?.(b);
-      const ins = Operator.createInputsVector(b, o.inputs);
-      const outs = Operator.createOutputsVector(b, o.outputs);
-      Operator.startOperator(b);
-      Operator.addOpcodeIndex(b, codes.indexOf(o.code));
-      Operator.addInputs(b, ins);
-      Operator.addOutputs(b, outs);
-      if (opts) {
-        Operator.addBuiltinOptionsType(b, opts[0]);
-        Operator.addBuiltinOptions(b, opts[1]);
-      }
-      return Operator.endOperator(b);
-    });
+    const tensors = s.tensors.map((t, i) => tensorOffset(b, `${s.name}_t${i}`, t, t.data ? buffers.push(dataBuffer(b, bytesOf(t))) - 1 : 0));
+    const ops = s.ops.map((o) => operatorOffset(b, o, codes));
     const tv = SubGraph.createTensorsVector(b, tensors);
     const iv = SubGraph.createInputsVector(b, s.inputs);
     const ov = SubGraph.createOutputsVector(b, s.outputs);
