@@ -483,7 +483,11 @@ function instanceNormRow(w: Writer, n: Node): KTensor[] {
   const b = w.constant(n.inputs[2]!);
   if (!g || !b) unsupported(n, 'with a scale or bias given at run time');
   // (an opset-18 GroupNormalization's per-group parameters: each group's value for its channels)
-  const perChannel = (t: Tensor): Tensor => (t.size === c ? t.reshape([c]) : Tensor.float32([c], Array.from({ length: c }, (_, i) => t.toNumbers()[Math.floor(i / (c / groups))]!)));
+  const perChannel = (t: Tensor): Tensor => {
+    if (t.size === c) return t.reshape([c]);
+    const v = t.toNumbers();
+    return Tensor.float32([c], Array.from({ length: c }, (_, i) => v[Math.floor(i / (c / groups))]!));
+  };
   const weights = [{ role: 'gamma', tensor: perChannel(g) }, { role: 'beta', tensor: perChannel(b) }];
   return [w.add('GroupNormalization', baseName(w, n), { groups, axis: -1, epsilon: attrFloat(n, 'epsilon', 1e-5), center: true, scale: true }, [x], x.shape, weights)];
 }
