@@ -68,6 +68,51 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     });
   }
 
+  it('no boxes (an empty FPN level): an empty output', { timeout: 120_000 }, async () => {
+    const model = await modelOf('aligned_true');
+    const { bytes } = await convert(model, 'roi.tflite', { int32Io: true });
+    const inputs = await oracle.inputs(bytes);
+    let file = bytes;
+    const fed = inputs.map((t, i) => {
+      if (t.name.startsWith('x')) return npy('aligned_true', 'x').toFloat32();
+      file = withStoredDim(file, 0, 0, i);
+      return t.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
+    });
+    const [y] = await oracle.run(file, fed, 1, 1);
+    expect(y!.shape[0]).toBe(0);
+    expect(y!.data.length).toBe(0);
+  });
+
+  for (const [count, dynamicData] of [[4, false], [0, false], [4, true], [0, true]] as const) {
+    it(`scatter: MultiScaleRoIAlign's ScatterElements of whole rows at indices of run-time shape, ${count} rows${dynamicData ? ', data of run-time shape' : ''}: the interpreter vs NumPy`, { timeout: 120_000 }, async () => {
+      const names = ['data', 'idx', 'shape', 'updates'];
+      const feeds = Object.fromEntries(names.map((n) => [n, npy('scatter', n)]));
+      let want = npy('scatter', 'output');
+      if (count === 0) {
+        feeds.idx = new Tensor('int64', [0, 1, 1, 1], new BigInt64Array(0));
+        feeds.updates = Tensor.float32([0, 3, 2, 2]);
+        feeds.shape = new Tensor('int64', [4], BigInt64Array.from([0n, 3n, 2n, 2n]));
+        want = feeds.data!;
+      }
+      const model = await modelOf('scatter');
+      if (dynamicData) model.graph.inputs.find((v) => v.name === 'data')!.shape = ['N', 3, 2, 2];
+      const { bytes } = await convert(model, 's.tflite', { int32Io: true });
+      const ops = tfliteOpNames(bytes, 'scatter.tflite');
+      expect(ops).toContain('SCATTER_ND');
+      const inputs = await oracle.inputs(bytes);
+      let file = bytes;
+      const fed = inputs.map((t, i) => {
+        const n = names.find((m) => t.name === m || t.name.startsWith(`${m}__`))!;
+        const v = feeds[n]!;
+        if (n === 'idx' || n === 'updates' || (n === 'data' && dynamicData)) file = withStoredDim(file, 0, v.shape[0]!, i);
+        return t.dtype === 'int32' ? Int32Array.from(v.toNumbers()) : v.toFloat32();
+      });
+      const [y] = await oracle.run(file, fed, 1, 1);
+      expect(y!.shape).toEqual(want.shape);
+      expect(maxAbsDiff(y!.data as Float32Array, want.toFloat32())).toBe(0);
+    });
+  }
+
   for (const [what, attrs] of [
     ['max mode', { mode: { type: 'string', value: 'max' } }],
     ['sampling_ratio 1, output_half_pixel', { sampling_ratio: { type: 'int', value: 1 }, coordinate_transformation_mode: { type: 'string', value: 'output_half_pixel' } }],
