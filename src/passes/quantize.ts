@@ -19,7 +19,7 @@
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
-import { attrInt, attrString, readersOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { attrInt, attrString, implicitInputs, readersOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
@@ -33,6 +33,7 @@ import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } f
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { decodeHalfWeights } from './float16-weights.js';
+import { mapSubgraphs } from './layout-subgraphs.js';
 import { lstmInt8 } from './quantize-recurrent.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
@@ -464,8 +465,8 @@ function toDynamic(g: Graph, minElements = DYNAMIC_MIN_ELEMENTS, kernels: 'hybri
   quantizeAllWeights({ ...g, nodes }, names, dq, inits, minElements);
   quantizeTablesAndBatchedWeights(nodes, names, dq, inits, minElements);
   if (kernels === 'hybrid') nodes = markHybridInputs(nodes, dq, inits, names);
-  // weights no longer read as float are dropped
-  const read = new Set(nodes.flatMap((n) => n.inputs).concat(dq.flatMap((n) => n.inputs)));
+  // weights no longer read as float are dropped (those a kept If / Loop body reads stay: it has its own copy only once mapSubgraphs made it)
+  const read = new Set(nodes.flatMap((n) => n.inputs.concat(implicitInputs(n))).concat(dq.flatMap((n) => n.inputs)));
   for (const k of [...inits.keys()]) if (!read.has(k) && !g.outputs.some((o) => o.name === k)) inits.delete(k);
   return { ...g, nodes: [...dq, ...nodes], initializers: inits, opsets: kernels === 'hybrid' && nodes.some((n) => n.domain === 'nnport') ? { ...g.opsets, nnport: g.opsets.nnport ?? 1 } : g.opsets };
 }
@@ -997,7 +998,11 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
     case 'dynamic':
       if (options.dynamic !== undefined && options.dynamic !== 'hybrid' && options.dynamic !== 'weight-only') throw new QuantizationError(`dynamic kernels must be 'hybrid' or 'weight-only', not '${String(options.dynamic)}'`);
       if (options.minElements !== undefined && !(Number.isInteger(options.minElements) && options.minElements >= 0)) throw new QuantizationError(`minElements must be a whole number of weight elements, not ${options.minElements}`);
-      return { graph: toDynamic(g, options.minElements, options.dynamic ?? 'hybrid') };
+      {
+        // kept If / Loop bodies (IF / WHILE subgraphs): their weights int8 as the main graph's, each body made standalone (its outer weights copied in)
+        const dynamic = (b: Graph) => toDynamic(b, options.minElements, options.dynamic ?? 'hybrid');
+        return { graph: dynamic(mapSubgraphs(g, dynamic)) };
+      }
     case 'int8':
     case 'int16x8':
       return toInt8(g, options);

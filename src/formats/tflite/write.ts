@@ -326,9 +326,9 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
-  // kept If / Loop (IF / WHILE subgraphs): written with float activations only
+  // kept If / Loop (IF / WHILE subgraphs): written with float activations only (float16 / dynamic: the bodies' weights too)
   const controlFlow = graph.nodes.find((n) => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx'));
-  if (controlFlow && mode && mode !== 'float16') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, which nnport writes with float activations; use --quantize float16 or none`);
+  if (controlFlow && mode && mode !== 'float16' && mode !== 'dynamic') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, which nnport writes with float activations; use --quantize dynamic, float16 or none`);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;

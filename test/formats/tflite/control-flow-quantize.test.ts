@@ -1,0 +1,92 @@
+// Quantized .tflite of models that keep run-time If / Loop (IF / WHILE subgraphs): the quantize
+// pass visits the branches and loop bodies. Run by the real TFLite interpreter against PyTorch
+// (scripts/fixtures/tflite_control_flow.py, onnx_run_time_control_flow.py).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { readTflite } from '../../../src/formats/tflite/read.js';
+import { convert, loadModel } from '../../../src/index.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runGraph } from '../../../src/runtime/executor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { maxAbsDiff, relErr } from '../../support/error-metrics.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { flatcJson, opNameOf, type FlatcOps, useTfliteOracle } from '../../support/tflite-test.js';
+
+const NETS = ['if_conv', 'loop_tanh', 'loop_conv'] as const;
+// (conv_if is left out: its else branch is a sigmoid of pre-activations up to about 30, where int8
+// weights alone move the output by 4.6e-2 of its largest, hybrid inputs 5.3e-2; if_conv has its convs)
+const SHARED = {
+  nested: { inputs: ['x', 'n'], cases: ['_5', '_2'] },
+  count_loop: { inputs: ['x', 'n'], cases: ['_3', '_0', '_7'] },
+} as const;
+let dir = '';
+let shared = '';
+const oracle = useTfliteOracle();
+
+beforeAll(async () => {
+  await initKernels();
+  dir = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', NETS);
+  shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', Object.keys(SHARED));
+}, 300_000);
+
+const npyIn = (d: string, net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(d, net, `${f}.npy`))), f);
+const load = async (d: string, net: string) => loadModel(new Uint8Array(readFileSync(join(d, net, 'model.onnx'))), { fileName: `${net}.onnx` });
+
+/** Each subgraph's operators as (builtin name, dtype of its weight input) of a written file (flatc's view: the verifier accepts it). */
+function subgraphOps(bytes: Uint8Array, name: string): Array<Array<{ op: string; weight?: string }>> {
+  const json = flatcJson<FlatcOps<{ inputs?: number[] }, { tensors: Array<{ type?: string }> }>>(bytes, name);
+  return json.subgraphs.map((s) => s.operators.map((o) => ({ op: opNameOf(json, o), weight: o.inputs && o.inputs.length > 1 && o.inputs[1]! >= 0 ? (s.tensors[o.inputs[1]!]!.type ?? 'FLOAT32') : undefined })));
+}
+
+/** nnport's runtime on the file read back (its hybrid ops marked by the reader) against the interpreter's outputs: relative to the largest. */
+async function readBackErr(bytes: Uint8Array, feeds: ArrayBufferView[], theirs: Tensor[] | Array<{ data: ArrayBufferView }>): Promise<number> {
+  const g = await readTflite(bytes);
+  const inputs = Object.fromEntries(g.inputs.map((v, i) => [v.name, new Tensor(v.dtype, (v.shape ?? []).map((d) => (typeof d === 'number' ? d : 1)), feeds[i] as never)]));
+  const mine = [...(await runGraph(g, inputs)).outputs.values()];
+  return Math.max(...mine.map((t, k) => relErr(t.toFloat32(), theirs[k]!.data as Float32Array)));
+}
+
+const relMax = (got: Float32Array, want: Float32Array): number => maxAbsDiff(got, want) / Math.max(...Array.from(want, Math.abs), 1e-6);
+
+describe('--quantize dynamic of kept If / Loop: int8 weights in the bodies, run by the TFLite interpreter vs PyTorch', () => {
+  it.each([
+    ['if_conv', ['_pos', '_neg']],
+    ['loop_tanh', ['_n3', '_n0', '_n5']],
+    ['loop_conv', ['_n2', '_n4']],
+  ] as const)('%s: hybrid CONV_2D / FULLY_CONNECTED of int8 weights inside the IF / WHILE subgraphs, outputs within 5e-2 of PyTorch (relative)', async (net, cases) => {
+    const { bytes } = await convert(await load(dir, net), `${net}.tflite`, { int32Io: true, keepNchwIo: true, quantize: { mode: 'dynamic', minElements: 0 } });
+    const ops = subgraphOps(bytes, `${net}-dynamic`);
+    const bodyInt8 = ops.slice(1).flat().filter((o) => ['CONV_2D', 'FULLY_CONNECTED', 'BATCH_MATMUL'].includes(o.op) && o.weight === 'INT8');
+    expect(bodyInt8.length).toBeGreaterThan(0);
+    for (const c of cases) {
+      const x = npyIn(dir, net, net === 'if_conv' ? `input${c}` : 'input_x').toFloat32();
+      const feeds = net === 'if_conv' ? [x] : [x, Int32Array.from(npyIn(dir, net, `input${c}`).toNumbers())];
+      const [y] = await oracle.run(bytes, feeds);
+      const want = npyIn(dir, net, `output${c}`).toFloat32();
+      const err = relMax(y!.data as Float32Array, want);
+      const back = await readBackErr(bytes, feeds, [y!]);
+      console.log(`${net}${c} dynamic .tflite vs PyTorch: max abs / max |y| ${err.toExponential(2)} (${bodyInt8.length} int8-weight ops in bodies); nnport on the file read back vs the interpreter ${back.toExponential(2)}`);
+      expect(err).toBeLessThan(5e-2);
+      expect(back).toBeLessThan(1e-5);
+    }
+  });
+
+  it.each(Object.entries(SHARED))('%s (onnx_run_time_control_flow.py): every case within 5e-2 of PyTorch (relative)', async (net, spec) => {
+    const { bytes } = await convert(await load(shared, net), `${net}.tflite`, { int32Io: true, keepNchwIo: true, quantize: { mode: 'dynamic', minElements: 0 } });
+    const ops = subgraphOps(bytes, `${net}-dynamic`);
+    expect(ops.flat().some((o) => o.weight === 'INT8')).toBe(true);
+    for (const c of spec.cases) {
+      const feeds = spec.inputs.map((i) => (i === 'n' ? Int32Array.from(npyIn(shared, net, i + c).toNumbers()) : npyIn(shared, net, i + c).toFloat32()));
+      const [y] = await oracle.run(bytes, feeds);
+      const want = npyIn(shared, net, `y${c}`);
+      expect(y!.shape).toEqual(want.shape);
+      const err = relMax(y!.data as Float32Array, want.toFloat32());
+      const back = await readBackErr(bytes, feeds, [y!]);
+      console.log(`${net}${c} dynamic .tflite (${ops.length} subgraphs) vs PyTorch: max abs / max |y| ${err.toExponential(2)}; nnport on the file read back vs the interpreter ${back.toExponential(2)}`);
+      expect(err).toBeLessThan(5e-2);
+      expect(back).toBeLessThan(1e-5);
+    }
+  });
+});
