@@ -204,12 +204,13 @@ function sliceOfRunTimeDims(w: GraphDefWriter, n: Node, out: string, r: number, 
  */
 function reshapeTo(w: GraphDefWriter, n: Node, out: string): void {
   const shape = w.shape(n.outputs[0]!);
-  if (shape && shape.filter((d) => typeof d !== 'number').length > 1 && (n.opType === 'Unsqueeze' || n.opType === 'Squeeze')) {
-    // several run-time dims (a detector's per-box tensors): ExpandDims at each new axis / Squeeze of the given axes
+  if ((!shape || shape.filter((d) => typeof d !== 'number').length > 1) && (n.opType === 'Unsqueeze' || n.opType === 'Squeeze')) {
+    // several run-time dims (a detector's per-box tensors), or a shape inference could not follow:
+    // ExpandDims at each new axis / Squeeze of the given axes (the rank is needed for negative axes only)
     const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? w.g.initializers.get(n.inputs[1])?.toNumbers() : undefined);
-    const rank = n.opType === 'Unsqueeze' ? shape.length : w.shape(n.inputs[0]!)?.length;
-    if (axes && rank !== undefined) {
-      const norm = axes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+    const rank = n.opType === 'Unsqueeze' ? shape?.length : w.shape(n.inputs[0]!)?.length;
+    if (axes && (rank !== undefined || axes.every((a) => a >= 0))) {
+      const norm = axes.map((a) => (a < 0 ? a + rank! : a)).sort((a, b) => a - b);
       const dt = T(w.dtype(n.inputs[0]!));
       if (n.opType === 'Squeeze') {
         w.add(out, 'Squeeze', [w.ref(n.inputs[0]!)], { T: dt, squeeze_dims: ints(norm) });

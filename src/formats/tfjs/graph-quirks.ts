@@ -6,6 +6,12 @@
 // - Cumsum: TF.js' cumsum fails on a negative axis: the axis constant made non-negative;
 // - Einsum: TF.js has no ellipsis and no subscript repeated within one operand (a diagonal): refused;
 // - bfloat16: TF.js has no such dtype (a bfloat16 Placeholder cannot be fed): refused;
+// - GatherV2: TF.js 4.9's wasm backend returns its internal 4-D shape [1, outer, n, inner] when
+//   the params are empty (an FPN level no box went to); where the params' shape is not fixed, the
+//   gather is followed by a Reshape to its true shape, taken from the params' and indices' Shapes;
+// - Transpose: the wasm backend traps (integer divide by zero) on an empty tensor: a value whose
+//   dims are not all fixed is padded by one zero row on each such dim, transposed, and the row
+//   dropped again by a StridedSlice (end -1), so the transpose never sees an empty tensor;
 // and two ops TF.js lacks written as their arithmetic: Softsign as x / (1 + |x|), SpaceToDepth
 // (NHWC, static H / W / C) as Reshape -> Transpose -> Reshape.
 import { UnsupportedError } from '../../ir/errors.js';
@@ -39,6 +45,13 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
     for (let k = 1; names.has(name); k++) name = `${base}_${k}`;
     names.add(name);
     return name;
+  };
+  // a value that may hold no elements at run time: not a constant, not a Shape, not of a fixed non-empty shape
+  const mayBeEmpty = (v: string): boolean => {
+    const producer = byName.get(v.split(':')[0]!);
+    if (producer && (producer.op === 'Const' || producer.op === 'Shape')) return false;
+    const shape = shapeOf.get(v);
+    return !shape || !shape.every((d) => typeof d === 'number' && d > 0);
   };
   const out: NodeDef[] = [];
   for (const n of nodes) {
@@ -101,6 +114,58 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
       out.push({ name, op: 'Const', input: [], attr: { dtype: { type: p.dtype }, value: { tensor: p } } });
       return name;
     };
+    if (n.op === 'GatherV2' && mayBeEmpty(n.input?.[0] ?? '') && Number(n.attr?.batch_dims?.i ?? 0) === 0) {
+      const axisNode = byName.get(n.input?.[2] ?? '');
+      const proto = axisNode?.op === 'Const' ? axisNode.attr?.value?.tensor : undefined;
+      let axis = proto ? tensorFromTfProto(proto, `Const '${axisNode!.name}'`, file).toNumbers()[0] : undefined;
+      const rank = rankOf.get(n.input![0]!) ?? (rankOf.get(n.name ?? '') !== undefined && rankOf.get(n.input![1]!) !== undefined ? rankOf.get(n.name ?? '')! - rankOf.get(n.input![1]!)! + 1 : undefined);
+      if (axis !== undefined && axis < 0 && rank !== undefined) axis += rank;
+      if (axis !== undefined && axis >= 0) {
+        const [params, indices] = n.input as [string, string];
+        const i32 = { type: tfDataType('int32') };
+        const raw = fresh(`${n.name}/gathered`);
+        out.push({ ...n, name: raw });
+        const shapeOfValue = (v: string, tag: string): string => {
+          const name = fresh(`${n.name}/${tag}`);
+          out.push({ name, op: 'Shape', input: [v], attr: { T: tag === 'params_shape' ? (n.attr?.Tparams ?? { type: tfDataType('float32') }) : (n.attr?.Tindices ?? i32), out_type: i32 } });
+          return name;
+        };
+        const paramsShape = shapeOfValue(params, 'params_shape');
+        const slice = (tag: string, begin: number, size: number): string => {
+          const name = fresh(`${n.name}/${tag}`);
+          out.push({ name, op: 'Slice', input: [paramsShape, int32Const(`${n.name}/${tag}_begin`, [begin]), int32Const(`${n.name}/${tag}_size`, [size])], attr: { T: i32, Index: i32 } });
+          return name;
+        };
+        const shape = fresh(`${n.name}/shape`);
+        out.push({ name: shape, op: 'ConcatV2', input: [slice('outer', 0, axis), shapeOfValue(indices, 'indices_shape'), slice('inner', axis + 1, -1), int32Const(`${n.name}/concat_axis`, [0], [])], attr: { N: { i: 3 }, T: i32, Tidx: i32 } });
+        out.push({ name: n.name, op: 'Reshape', input: [raw, shape], attr: { T: n.attr?.Tparams ?? { type: tfDataType('float32') }, Tshape: i32 } });
+        continue;
+      }
+    }
+    if (n.op === 'Transpose' && mayBeEmpty(n.input?.[0] ?? '')) {
+      const permNode = byName.get(n.input?.[1] ?? '');
+      const proto = permNode?.op === 'Const' ? permNode.attr?.value?.tensor : undefined;
+      const perm = proto ? tensorFromTfProto(proto, `Const '${permNode!.name}'`, file).toNumbers() : undefined;
+      const shape = shapeOf.get(n.input![0]!);
+      if (perm && perm.length > 0) {
+        const open = perm.map((_, d) => !shape || shape.length !== perm.length || !(typeof shape[d] === 'number' && shape[d]! > 0));
+        const T = n.attr?.T ?? { type: tfDataType('float32') };
+        const i32 = { type: tfDataType('int32') };
+        const padded = fresh(`${n.name}/padded`);
+        out.push({ name: padded, op: 'Pad', input: [n.input![0]!, int32Const(`${n.name}/pads`, open.flatMap((o) => [0, o ? 1 : 0]), [perm.length, 2])], attr: { T, Tpaddings: i32 } });
+        const moved = fresh(`${n.name}/moved`);
+        out.push({ ...n, name: moved, input: [padded, n.input![1]!] });
+        const movedOpen = perm.map((p) => open[p]!);
+        const endMask = movedOpen.reduce((m, o, d) => (o ? m : m | (1 << d)), 0);
+        out.push({
+          name: n.name,
+          op: 'StridedSlice',
+          input: [moved, int32Const(`${n.name}/begin`, perm.map(() => 0)), int32Const(`${n.name}/end`, movedOpen.map((o) => (o ? -1 : 0))), int32Const(`${n.name}/strides`, perm.map(() => 1))],
+          attr: { T, Index: i32, begin_mask: { i: 0 }, end_mask: { i: endMask }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } },
+        });
+        continue;
+      }
+    }
     if (n.op === 'Softsign') {
       const T = n.attr?.T ?? { type: tfDataType('float32') };
       const x = n.input![0]!;

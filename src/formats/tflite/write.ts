@@ -334,9 +334,9 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   if ((mode === 'int8' || mode === 'int16x8') && hasRoiAlign(graph)) throw new UnsupportedError(`RoiAlign with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its box and sample coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
-  // kept If / Loop (IF / WHILE subgraphs): written with float activations only (float16 / dynamic: the bodies' weights too)
+  // kept If / Loop (IF / WHILE subgraphs): float16, dynamic and int8 reach their bodies (int8: a float body boundary, quantize.ts toInt8WithBodies)
   const controlFlow = graph.nodes.find((n) => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx'));
-  if (controlFlow && mode && mode !== 'float16' && mode !== 'dynamic') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, which nnport writes with float activations; use --quantize dynamic, float16 or none`);
+  if (controlFlow && mode === 'int16x8') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, whose ops nnport does not check against the 16x8 kernels; use --quantize int8, dynamic, float16 or none`);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -403,7 +403,8 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
   for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS, ...FLOAT_ONLY_GAP2_OPS]));
+  // (IF / WHILE pass float values: their bodies quantize and dequantize at their own edges)
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS, ...FLOAT_ONLY_GAP2_OPS, ...Object.keys(TFLITE_WRITE_CONTROL_FLOW_OPS)]));
   const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;

@@ -2,16 +2,16 @@
 // of the boxes left) written to a GraphDef and to a TF.js graph model, against PyTorch
 // (scripts/fixtures/detection_models.py): a small score-filter + torchvision.ops.nms module, and
 // torchvision's ssdlite320_mobilenet_v3_large and retinanet_resnet50_fpn (random init, a real photo,
-// every If replaced by its else branch by the fixture script); fasterrcnn_mobilenet_v3_large_320_fpn
-// is refused: the else branch of torchvision's opset-11 squeeze leaves its RoiAlign batch_indices
-// [n, 1] (ONNX wants [n]), so shapes after it are unknown. The .pb is read back by nnport and run; the TF.js graph model runs in
-// TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes within 1e-4 of the 320-pixel image and
+// every data-dependent If replaced by its else branch by the fixture script), and
+// fasterrcnn_mobilenet_v3_large_320_fpn (RoiAlign as CropAndResize; an FPN level no box goes to is an
+// empty tensor, which TF.js' wasm backend mishandles in GatherV2 / Transpose: see src/formats/tfjs/graph-quirks.ts).
+// The .pb is read back by nnport and run (not Faster R-CNN's: nnport's GraphDef reader has no
+// CropAndResize); the TF.js graph model runs in TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes within 1e-4 of the 320-pixel image and
 // scores within 1e-4 of PyTorch's, same count and order (rows of near-equal scores matched by box),
 // labels equal.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
-import { UnsupportedError } from '../../../src/ir/errors.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { DETECTION_NETS, detectionDir, detectionInputs, matchDetections, pytorchDetections } from '../../support/detections.js';
@@ -42,13 +42,8 @@ beforeAll(async () => {
 });
 
 describe('detection post-processing with run-time box counts: GraphDef and TF.js graph vs PyTorch', () => {
-  // RoiAlign has a GraphDef row (CropAndResize), but this export's batch_indices are [n, 1]: refused, typed
-  it('frcnn: refused, typed', { timeout: 600_000 }, async () => {
-    const source = await loadModelFiles([join(dirOf('frcnn'), 'model.onnx')]);
-    await expect(convert(source, 'model.pb')).rejects.toThrow(UnsupportedError);
-  });
-  for (const net of NETS.filter((n) => n !== 'frcnn')) {
-    it(`${net}: .pb read back by nnport`, { timeout: 600_000 }, async () => {
+  for (const net of NETS) {
+    if (net !== 'frcnn') it(`${net}: .pb read back by nnport`, { timeout: 600_000 }, async () => {
       const source = await loadModelFiles([join(dirOf(net), 'model.onnx')]);
       const { bytes } = await convert(source, 'model.pb');
       const back = await loadModel(bytes, { fileName: 'model.pb' });

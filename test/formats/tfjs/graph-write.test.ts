@@ -25,6 +25,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { ortRun } from '../../support/ort.js';
 import { torchvisionDir } from '../../support/torchvision-fixtures.js';
 import { loadWrittenGraphModel, runGraphModel, tf } from './graph-oracle.js';
 
@@ -266,5 +267,33 @@ describe('files, read-back, CLI and errors', () => {
     };
     const model = await loadModel(writeOnnx(g), { fileName: 'det.onnx' });
     await expect(convert(model, 'o/model.json', { tfjsFormat: 'graph' })).rejects.toThrow(/the TF\.js 4\.9 graph executor lacks: MatrixDeterminant/);
+  });
+
+  it("empty tensors in TF.js' wasm backend: a Gather and a Transpose of a run-time count that is 0 give onnxruntime-node's shapes and values", async () => {
+    // (4.9's wasm GatherV2 returns its internal [1, outer, n, inner] shape for empty params and its
+    // Transpose traps dividing by zero: Faster R-CNN's FPN levels no box goes to; src/formats/tfjs/graph-quirks.ts)
+    const g: Graph = {
+      name: 'empty',
+      nodes: [
+        { name: 'g', domain: '', opType: 'Gather', inputs: ['x', 'cols'], outputs: ['c'], attrs: { axis: { type: 'int', value: 1 } } },
+        { name: 't', domain: '', opType: 'Transpose', inputs: ['c'], outputs: ['y'], attrs: { perm: { type: 'ints', value: [1, 0] } } },
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 5] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map([['cols', Tensor.int64([4], [1, 0, 3, 2])]]),
+      opsets: { '': 13 },
+    };
+    const onnx = writeOnnx(g);
+    const files = await convert(await loadModel(onnx, { fileName: 'empty.onnx' }), 'o/model.json', { tfjsFormat: 'graph' });
+    await backend('wasm');
+    const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+    for (const n of [0, 3]) {
+      const x = new Tensor('float32', [n, 5], Float32Array.from({ length: n * 5 }, (_, i) => i / 7));
+      const want = (await ortRun(onnx, [x])).get('y')!;
+      const [y] = await runGraphModel(m, [x]);
+      expect(y!.shape, `n = ${n}`).toEqual(want.shape);
+      expect(Array.from(y!.toFloat32())).toEqual(Array.from(want.toFloat32()));
+    }
+    m.dispose();
   });
 });
