@@ -1010,7 +1010,10 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true });
   const flat = { ...options, equalize: false, onProgress: undefined };
+  // a detector (NonMaxSuppression, with the Ifs of its batched NMS): its post-processing stays float
+  const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
   const floatMain = floatAroundControlFlow(g, false, options.io ?? 'float');
+  if (detector) for (const v of postProcessing(g)) floatMain.add(v);
   const main = await toInt8(g, flat, cal, floatMain);
   const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>): Promise<Graph> => {
     // each body as mapSubgraphs makes it standalone (its outer reads as inputs), quantized on its
@@ -1025,6 +1028,7 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
       const floats = new Set([...cal.floats].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
       if (!floats.size) options.onNote?.(`control-flow body '${name}' never ran on the calibration samples: it stays float`);
       const keep = floatAroundControlFlow(b, loopBodies.has(name), 'float');
+      if (detector) for (const v of postProcessing(b)) keep.add(v);
       done.set(name, floats.size ? await quantizeBodies((await toInt8(b, { ...flat, io: 'float' }, { stats, floats, count: cal.count, inputs: [] }, keep)).graph, keep) : b);
     }
     return ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues);
@@ -1060,6 +1064,33 @@ function floatAroundControlFlow(g: Graph, loopBody: boolean, io: 'float' | 'int8
   // (no QUANTIZE on a range of its own: a Loop of 0 trips passes its input through, beyond the range its iterations give)
   if (io === 'float') for (const n of g.nodes.filter(controlFlow)) for (const o of n.outputs) if (o && outputs.has(o) && !consumers.has(o)) decision.add(o);
   return decision;
+}
+
+/**
+ * A detector's post-processing: the values from which no conv / dense (here or in a body) is
+ * reached, except the outputs of those layers themselves (and of the Relu / Clip fused into one).
+ * They stay float: box decoding, score thresholds and NMS lose coordinates and near-ties on an
+ * int8 grid (a Clip of the box deltas to log(1000 / 16) has no int8 kernel at all) and hold no
+ * multiply-heavy work.
+ */
+function postProcessing(g: Graph): Set<string> {
+  const layer = (n: Node): boolean => weightAxis(n) !== undefined && (opKey(n) !== 'MatMul' || g.initializers.has(n.inputs[1] ?? ''));
+  const reachesLayer = (n: Node): boolean => layer(n) || subgraphsOf(n).some((b) => someNodeDeep(b, (m) => weightAxis(m) !== undefined));
+  const feeds = new Set<string>();
+  for (const n of topologicalOrder(g).reverse()) {
+    if (reachesLayer(n) || n.outputs.some((o) => feeds.has(o))) for (const v of [...n.inputs, ...implicitInputs(n)]) if (v) feeds.add(v);
+  }
+  const consumers = readersOf(g.nodes);
+  const kept = new Set<string>();
+  for (const n of g.nodes) {
+    if (!layer(n)) continue;
+    for (const o of n.outputs) kept.add(o);
+    const c = consumers.get(n.outputs[0]!) ?? [];
+    if (c.length === 1 && ACTIVATION.has(c[0]!.opType) && !c[0]!.domain) kept.add(c[0]!.outputs[0]!);
+  }
+  const tail = new Set<string>();
+  for (const v of [...g.inputs.map((i) => i.name), ...g.nodes.flatMap((n) => n.outputs)]) if (v && !feeds.has(v) && !kept.has(v)) tail.add(v);
+  return tail;
 }
 
 /** `pass` applied to each control-flow body of `graph`'s own nodes (not deeper), each made standalone as mapSubgraphs does. */
