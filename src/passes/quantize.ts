@@ -1037,9 +1037,11 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
 }
 
 /**
- * The float values of `g` that stay float around its kept If / Loop: those computed only into a decision (an If's condition, a Loop's trip count or condition, a Loop body's condition output),
- * through ops that give nothing else, so that no branch or iteration count hangs on the int8
- * rounding of a sum near its threshold (a data_if fixture took the other branch in the interpreter).
+ * The values of `g` that stay float around its kept If / Loop: those computed only into a decision
+ * (an If's condition, a Loop's trip count or condition, a Loop body's condition output) through
+ * ops that give nothing else, so that no branch or iteration count hangs on the int8 rounding of a
+ * sum near its threshold (data_if took the other branch in the interpreter); and, with float I/O,
+ * a control-flow output that is only a graph output.
  */
 function floatAroundControlFlow(g: Graph, loopBody: boolean, io: 'float' | 'int8' | 'uint8'): Set<string> {
   const decision = new Set<string>();
