@@ -26,6 +26,9 @@ export interface Stats {
 
 export const HIST_BINS = 2048;
 
+/** The key of a value of a control-flow body (by the body's name, unique in the graph) among calibration's stats and floats. */
+export const bodyValueKey = (body: string, value: string): string => `${body}\u0000${value}`;
+
 /**
  * Run the float graph over the samples, recording the range of each value in `needed` only (the
  * values that get their own int8 parameters: not those fused into an activation, sharing their
@@ -42,7 +45,8 @@ export async function calibrate(
   samples: CalibrationSamples | ((inputs: readonly ValueInfo[]) => CalibrationSamples) | undefined,
   method: CalibrationMethod,
   onProgress?: (n: number) => void,
-  options?: { onNote?: (note: string) => void; report?: boolean },
+  // bodies: the values of kept If / Loop bodies too, under bodyValueKey (every execution widens a range)
+  options?: { onNote?: (note: string) => void; report?: boolean; bodies?: boolean },
   // cross-layer equalization's per-channel ranges (src/passes/equalize.ts), of values in `needed`,
   // and GPTQ's Hessians (src/passes/weight-rounding.ts), of `alsoNeeded` too
   alsoObserve?: (name: string, t: Tensor) => void,
@@ -66,10 +70,25 @@ export async function calibrate(
       s.max = Math.max(s.max, r.max);
     }
   };
+  // a body value counts as float when any execution computed it so (a branch may not run on the first sample)
+  const observeBody = (body: Graph, name: string, t: Tensor) => {
+    const key = bodyValueKey(body.name, name);
+    if (t.dtype !== 'float32' || t.size === 0) return;
+    floats.add(key);
+    const r = minMax(t);
+    const s = stats.get(key);
+    if (!s) stats.set(key, { min: r.min, max: r.max });
+    else {
+      s.min = Math.min(s.min, r.min);
+      s.max = Math.max(s.max, r.max);
+    }
+  };
   // Folding a BatchNormalization into its conv's weights rounds differently: the ranges would
   // no longer be those of the graph as given, so such a graph runs unfused throughout.
-  const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization');
-  const first = { onValue: observe };
+  // (with bodies observed every value is seen: nothing is fused)
+  const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization') && !options?.bodies;
+  // (bodies: run as given, not lowered to NCHW, whose bodies' values have other names)
+  const first = options?.bodies ? { onValue: observe, onSubgraphValue: observeBody, optimize: false } : { onValue: observe };
   // the kernels take the observed values' ranges while they are in WASM memory (minMax below reads them)
   const rest = fusable ? { onValue: observe, observe: alsoNeeded?.size ? new Set([...needed, ...alsoNeeded]) : needed, ranges: true } : first;
   let count = 0;
@@ -130,7 +149,7 @@ export async function calibrate(
       for (let i = 0; i < x.length; i++) abs[i] = Math.abs(x[i]!);
       histogram(abs, HIST_BINS, 0, s.histMax!, { counts: s.hist });
     };
-    const histOptions = fusable ? { onValue: add, observe: new Set(stats.keys()) } : { onValue: add };
+    const histOptions = fusable ? { onValue: add, observe: new Set(stats.keys()) } : options?.bodies ? { onValue: add, onSubgraphValue: (body: Graph, name: string, t: Tensor) => add(bodyValueKey(body.name, name), t), optimize: false } : { onValue: add };
     for (const feeds of kept) {
       for (const [k, v] of feeds) add(k, v);
       await runGraph(g, feeds, histOptions);

@@ -19,13 +19,14 @@
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
 //            `io` chooses float I/O (QUANTIZE/DEQUANTIZE at the edges) or int8/uint8 I/O.
 import { QuantizationError, UnsupportedError } from '../ir/errors.js';
-import { attrInt, attrString, implicitInputs, readersOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
-import { opKey } from '../ir/ops/index.js';
+import { attrInt, attrString, implicitInputs, producersOf, readersOf, subgraphsOf, topologicalOrder, type Attr, type Graph, type Node, type ValueInfo } from '../ir/graph.js';
+import { renameOuterRead } from '../ir/rewriter.js';
+import { inferShapes, opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { minMax, minMaxPerAxis } from '../wasm/calibrate.js';
 import { castFloat } from '../wasm/half.js';
-import { calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
+import { bodyValueKey, calibrate, HIST_BINS, type CalibrationMethod, type CalibrationSamples, type Stats } from './calibrate.js';
 import { dequantizeGraph } from './dequantize.js';
 import { channelRangeObserver, equalizationPlan, findEqualizationGroups } from './equalize.js';
 import { splitChannels, splitClippedChannels, type ClipSplitResult } from './channel-split.js';
@@ -33,7 +34,7 @@ import { dequantizedWeights, searchActivationRanges, type ScaleSearchOptions } f
 import { dropHybridInputs } from './hybrid-inputs.js';
 import { BIAS_CORRECTION_SAMPLES, correctBiases } from './bias-correction.js';
 import { decodeHalfWeights } from './float16-weights.js';
-import { mapSubgraphs } from './layout-subgraphs.js';
+import { mapNodeSubgraphs, mapSubgraphs, someNodeDeep } from './layout-subgraphs.js';
 import { lstmInt8 } from './quantize-recurrent.js';
 import { HessianCollector, maxBlock, roundWeightsGptq, type WeightRounding } from './weight-rounding.js';
 import { quantizeBias, quantizePerAxis, quantizePerTensor, scaleZeroPointFromMinMax, scalesZeroPointsFromMinMax, type RangeOptions } from '../wasm/quantize.js';
@@ -578,7 +579,8 @@ function planParams(g: Graph, isFloat: (v: string) => boolean, range: RangeOptio
       // near-zero variance (ViT's class token) became Sqrt(0), a division by zero
       if (!outputs.has(o) && key === 'Add' && cs.length > 0 && cs.every((c) => opKey(c) === 'Sqrt') && n.inputs.some((i) => g.initializers.has(i))) continue;
       const src = n.inputs[0];
-      const table = key === 'Gather' && src ? g.initializers.get(src) : undefined;
+      // (a slice / reshape of a constant by run-time bounds, in a loop body by the iteration: its constant int8 on its whole range too)
+      const table = (key === 'Gather' || SHARED.has(key)) && src ? g.initializers.get(src) : undefined;
       if (table?.dtype === 'float32' && table.size > 0) plan.set(o, { kind: 'fixed', ...constantParams(table, range), table: src });
       else if (SHARED.has(key) && src && plan.has(src)) plan.set(o, { kind: 'shared', from: src });
       else if (FIXED[key]) plan.set(o, { kind: 'fixed', ...FIXED[key]! });
@@ -674,12 +676,16 @@ function floatForInt8(g: Graph, onNote?: (note: string) => void): Graph {
   return r.graph;
 }
 
-async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
-  g = floatForInt8(g, options.onNote);
+type Calibration = Awaited<ReturnType<typeof calibrate>>;
+
+/** `pre`: the ranges calibrated already (a kept If / Loop body's, or its main graph's: toInt8WithBodies), none of the passes that calibrate again */
+async function toInt8(g: Graph, options: QuantizeOptions, pre?: Calibration, keepFloat?: ReadonlySet<string>): Promise<QuantizeResult> {
+  if (!pre) g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   // LSTMs become TFLite's integer LSTM: their inputs observed, their h / c ranges measured (quantize-recurrent.ts)
   const lstm = options.mode === 'int8' ? lstmInt8(g) : undefined;
+  if (lstm && pre) throw new UnsupportedError('integer LSTM in a model with kept run-time control flow', 'its ranges are measured during calibration of the graph alone; use --quantize dynamic');
   for (const v of lstm?.needed ?? []) needed.add(v);
   // search: mse's ranges, then each one searched on the simulated int8 graph (scale-search.ts)
   const search = method === 'search';
@@ -711,12 +717,15 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const channelRanges = clipPieces > 1 && !equalization ? channelRangeObserver(findEqualizationGroups(g), needed) : undefined;
   const observers = [equalization?.observe, hessians?.observe, channelRanges?.observe, lstm?.observe].filter((f) => f !== undefined);
   const alsoObserve = observers.length > 1 ? (name: string, t: Tensor) => observers.forEach((f) => f(name, t)) : observers[0];
-  let cal: Awaited<ReturnType<typeof calibrate>>;
-  try {
-    cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : base, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
-  } catch (e) {
-    hessians?.dispose();
-    throw e;
+  let cal: Calibration;
+  if (pre) cal = pre;
+  else {
+    try {
+      cal = await calibrate(g, needed, options.calibration, again ? 'minmax' : base, options.onProgress, keep ? { ...options, report: true } : options, alsoObserve, hessians?.values);
+    } catch (e) {
+      hessians?.dispose();
+      throw e;
+    }
   }
   const kept = cal.inputs;
   let equalized: ReadonlyMap<string, Float32Array> | undefined;
@@ -782,6 +791,7 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   const rangeOf = (v: string) => scaleZeroPointFromMinMax(...boundsOf(v), actRange);
   const floatInputs = g.inputs.filter((v) => v.dtype === 'float32' && !inits.has(v.name));
   const plan = planParams(g, (v) => floats.has(v), actRange);
+  for (const v of keepFloat ?? []) plan.delete(v);
   // empirical bias correction (bias-correction.ts): the float biases, measured with the calibration
   // method's parameters, before the search (which then sees them) and the int32 biases
   if (options.biasCorrection) {
@@ -919,12 +929,178 @@ async function toInt8(g: Graph, options: QuantizeOptions): Promise<QuantizeResul
   }
   const qdqGraph: Graph = { ...g, inputs: inputsOut, outputs: outputsOut, nodes: [...weightDq, ...nodes, ...qdq], initializers: inits };
   const result = lstm ? lstm.rewrite(qdqGraph) : qdqGraph;
-  // drop float weights nothing reads any more
-  const read = new Set(result.nodes.flatMap((n) => n.inputs));
+  // drop float weights nothing reads any more (a kept If / Loop body's reads are reads)
+  const read = new Set([...result.nodes.flatMap((n) => n.inputs.concat(implicitInputs(n))), ...result.outputs.map((o) => o.name)]);
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
   return { graph: result, report, samples: count };
+}
+
+/** Each control-flow body at every depth named uniquely (its calibration ranges are keyed by it: bodyValueKey). */
+function nameBodies(g: Graph, taken = new Set<string>()): Graph {
+  const nodes = g.nodes.map((n) => {
+    if (!subgraphsOf(n).length) return n;
+    const attrs: Record<string, Attr> = {};
+    for (const [k, a] of Object.entries(n.attrs)) {
+      const one = (b: Graph, j?: number): Graph => {
+        const base = `${n.name || n.opType}/${k}${j === undefined ? '' : `_${j}`}`;
+        let name = base;
+        for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+        taken.add(name);
+        return nameBodies({ ...b, name }, taken);
+      };
+      attrs[k] = a.type === 'graph' ? { type: 'graph', value: one(a.value) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map(one) } : a;
+    }
+    return { ...n, attrs };
+  });
+  return { ...g, nodes };
+}
+
+/**
+ * A dequantized value that a float consumer reads (a kept If / Loop, as an input or inside a body;
+ * an op of `floatValues` alone, deciding a branch) beside other ops gets a DequantizeLinear of its
+ * own for it: the TFLite writer keeps that DEQUANTIZE, and the integer ops beside it still read the
+ * integers (a shared one made them float ops, a float CONV_2D of an int32 bias the interpreter refuses).
+ */
+function ownDequantize(g: Graph, floatValues: ReadonlySet<string>): Graph {
+  const producer = producersOf(g.nodes);
+  const readers = readersOf(g.nodes);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const names = new Names(g);
+  const added: Node[] = [];
+  const floatConsumer = (n: Node) => subgraphsOf(n).length > 0 || (n.outputs.length > 0 && n.outputs.every((o) => !o || floatValues.has(o)));
+  const nodes = g.nodes.map((n) => {
+    if (!floatConsumer(n)) return n;
+    let m = n;
+    for (const v of new Set([...n.inputs, ...implicitInputs(n)])) {
+      const d = v ? producer.get(v) : undefined;
+      if (!d || d.opType !== 'DequantizeLinear' || d.domain || g.initializers.has(d.inputs[0]!) || ((readers.get(v) ?? []).length < 2 && !outputs.has(v))) continue;
+      const own = names.fresh(`${v}_for_${n.name || n.opType}`);
+      added.push({ ...d, name: own, outputs: [own] });
+      m = renameOuterRead({ ...g, nodes: [m], inputs: [], outputs: [], initializers: new Map() }, v, own).nodes[0]!;
+    }
+    return m;
+  });
+  return added.length ? { ...g, nodes: [...added, ...nodes] } : g;
+}
+
+/**
+ * int8 / int16x8 of a graph that keeps run-time If / Loop (IF / WHILE subgraphs in TFLite). One
+ * calibration runs the float graph and takes the range of every value of every body on each of
+ * its executions (a loop's carried value over all its iterations: one range). The main graph is
+ * quantized on its ranges, the control-flow nodes staying float ops; each body, made standalone
+ * (the values it reads around it as inputs), is quantized on its own ranges with float inputs and
+ * outputs, so the body boundary is float: a QUANTIZE at the top of a body, a DEQUANTIZE at its end,
+ * and a loop's carried value keeps one exact value across iterations whatever the scales inside.
+ * A body no calibration sample ran stays float.
+ */
+async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
+  const refused: Array<[boolean, string]> = [
+    [options.equalize === true, 'cross-layer equalization'],
+    [!!options.channelSplit || (options.clipSplit ?? 0) > 1, 'channel splitting'],
+    [options.weightRounding === 'gptq', 'GPTQ weight rounding'],
+    [!!options.biasCorrection, 'bias correction'],
+    [options.method === 'search', "calibration method 'search'"],
+    [!!options.report, 'the per-layer report'],
+  ];
+  const what = refused.find(([on]) => on)?.[1];
+  if (what) throw new UnsupportedError(`${what} with ${options.mode} of a model with kept run-time control flow (If / Loop)`, 'its bodies are calibrated in one pass with the main graph; quantize without it');
+  g = nameBodies(floatForInt8(g, options.onNote));
+  const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
+  const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true });
+  const flat = { ...options, equalize: false, onProgress: undefined };
+  // a detector (NonMaxSuppression, with the Ifs of its batched NMS): its post-processing stays float
+  const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
+  const floatMain = floatAroundControlFlow(g, false, options.io ?? 'float');
+  if (detector) for (const v of postProcessing(g)) floatMain.add(v);
+  const main = await toInt8(g, flat, cal, floatMain);
+  const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>): Promise<Graph> => {
+    // each body as mapSubgraphs makes it standalone (its outer reads as inputs), quantized on its
+    // ranges, its own bodies next (inside the quantized body, by the names calibration saw); then put in its place
+    const standalone = new Map<string, Graph>();
+    bodiesOneLevel(outer, (b) => (standalone.set(b.name, b), b));
+    const loopBodies = new Set(outer.nodes.filter((n) => n.opType === 'Loop' && !n.domain).flatMap((n) => subgraphsOf(n).map((b) => b.name)));
+    const done = new Map<string, Graph>();
+    for (const [name, b] of standalone) {
+      const prefix = bodyValueKey(name, '');
+      const stats = new Map([...cal.stats].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+      const floats = new Set([...cal.floats].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
+      if (!floats.size) options.onNote?.(`control-flow body '${name}' never ran on the calibration samples: it stays float`);
+      const keep = floatAroundControlFlow(b, loopBodies.has(name), 'float');
+      if (detector) for (const v of postProcessing(b)) keep.add(v);
+      done.set(name, floats.size ? await quantizeBodies((await toInt8(b, { ...flat, io: 'float' }, { stats, floats, count: cal.count, inputs: [] }, keep)).graph, keep) : b);
+    }
+    return ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues);
+  };
+  return { graph: await quantizeBodies(main.graph, floatMain), samples: cal.count };
+}
+
+/**
+ * The values of `g` that stay float around its kept If / Loop: those computed only into a decision
+ * (an If's condition, a Loop's trip count or condition, a Loop body's condition output) through
+ * ops that give nothing else, so that no branch or iteration count hangs on the int8 rounding of a
+ * sum near its threshold (data_if took the other branch in the interpreter); and, with float I/O,
+ * a control-flow output that is only a graph output.
+ */
+function floatAroundControlFlow(g: Graph, loopBody: boolean, io: 'float' | 'int8' | 'uint8'): Set<string> {
+  const decision = new Set<string>();
+  const controlFlow = (n: Node) => subgraphsOf(n).length > 0;
+  for (const n of g.nodes) {
+    if (n.domain && n.domain !== 'ai.onnx') continue;
+    if (n.opType === 'If' && n.inputs[0]) decision.add(n.inputs[0]);
+    if (n.opType === 'Loop') for (const v of n.inputs.slice(0, 2)) if (v) decision.add(v);
+  }
+  if (loopBody && g.outputs[0]) decision.add(g.outputs[0].name);
+  const consumers = readersOf(g.nodes);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  // (reverse topological order: every consumer of a value is settled when its last one is reached)
+  for (const n of topologicalOrder(g).reverse()) {
+    if (controlFlow(n) || !n.outputs.every((o) => !o || decision.has(o))) continue;
+    for (const v of n.inputs) {
+      if (!v || decision.has(v) || outputs.has(v) || g.initializers.has(v)) continue;
+      if ((consumers.get(v) ?? []).every((c) => !controlFlow(c) && c.outputs.every((o) => !o || decision.has(o)))) decision.add(v);
+    }
+  }
+  // with float I/O a kept If / Loop output that is only a graph output stays as its body gave it
+  // (no QUANTIZE on a range of its own: a Loop of 0 trips passes its input through, beyond the range its iterations give)
+  if (io === 'float') for (const n of g.nodes.filter(controlFlow)) for (const o of n.outputs) if (o && outputs.has(o) && !consumers.has(o)) decision.add(o);
+  return decision;
+}
+
+/**
+ * A detector's post-processing: the values from which no conv / dense (here or in a body) is
+ * reached, except the outputs of those layers themselves (and of the Relu / Clip fused into one).
+ * They stay float: box decoding, score thresholds and NMS lose coordinates and near-ties on an
+ * int8 grid (a Clip of the box deltas to log(1000 / 16) has no int8 kernel at all) and hold no
+ * multiply-heavy work.
+ */
+function postProcessing(g: Graph): Set<string> {
+  const layer = (n: Node): boolean => weightAxis(n) !== undefined && (opKey(n) !== 'MatMul' || g.initializers.has(n.inputs[1] ?? ''));
+  const reachesLayer = (n: Node): boolean => layer(n) || subgraphsOf(n).some((b) => someNodeDeep(b, (m) => weightAxis(m) !== undefined));
+  const feeds = new Set<string>();
+  for (const n of topologicalOrder(g).reverse()) {
+    if (reachesLayer(n) || n.outputs.some((o) => feeds.has(o))) for (const v of [...n.inputs, ...implicitInputs(n)]) if (v) feeds.add(v);
+  }
+  const consumers = readersOf(g.nodes);
+  const kept = new Set<string>();
+  for (const n of g.nodes) {
+    if (!layer(n)) continue;
+    for (const o of n.outputs) kept.add(o);
+    const c = consumers.get(n.outputs[0]!) ?? [];
+    if (c.length === 1 && ACTIVATION.has(c[0]!.opType) && !c[0]!.domain) kept.add(c[0]!.outputs[0]!);
+  }
+  const tail = new Set<string>();
+  for (const v of [...g.inputs.map((i) => i.name), ...g.nodes.flatMap((n) => n.outputs)]) if (v && !feeds.has(v) && !kept.has(v)) tail.add(v);
+  return tail;
+}
+
+/** `pass` applied to each control-flow body of `graph`'s own nodes (not deeper), each made standalone as mapSubgraphs does. */
+function bodiesOneLevel(graph: Graph, pass: (g: Graph) => Graph): Graph {
+  if (!graph.nodes.some((n) => subgraphsOf(n).length)) return graph;
+  const { values } = inferShapes(graph, { record: false, onError: 'unknown' });
+  const nodes = graph.nodes.map((n) => mapNodeSubgraphs(n, (v) => values.get(v), graph.opsets, (s) => pass(s.graph), (v) => graph.initializers.get(v)));
+  return { ...graph, nodes };
 }
 
 /** method 'search': the calibrated ranges searched on the graph with its int8 weights (scale-search.ts). */
@@ -1005,7 +1181,7 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
       }
     case 'int8':
     case 'int16x8':
-      return toInt8(g, options);
+      return someNodeDeep(g, (n) => subgraphsOf(n).length > 0) ? toInt8WithBodies(g, options) : toInt8(g, options);
     default:
       throw new UnsupportedError(`quantization mode '${String(options.mode)}'`, 'use float16, dynamic, int8 or int16x8');
   }

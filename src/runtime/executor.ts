@@ -76,6 +76,13 @@ export interface RunOptions {
    * an initializer. Every value is still given in the source's layout under its source name.
    */
   optimize?: boolean;
+  /**
+   * Called with every value computed inside a subgraph (an If's branch, a Loop's or Scan's body,
+   * at any depth) on each of its executions, with the body as the node holds it: its formal
+   * inputs and the outer values it reads as each execution sees them, then each node output
+   * (calibration of kept control flow: every iteration contributes to a body value's range).
+   */
+  onSubgraphValue?: (body: Graph, name: string, value: Tensor) => void;
 }
 
 export interface RunResult {
@@ -386,7 +393,13 @@ function* execute(
       if (!t) throw new GraphError(`subgraph '${body.name}' reads '${v}', which is not computed in the graphs around it`);
       seen.set(v, t);
     }
-    const r = yield* execute(body, new Map(body.inputs.map((v, k) => [v.name, inputs[k]!])), { backends: options.backends, ops: options.ops }, backends, seen);
+    const onBody = options.onSubgraphValue;
+    if (onBody) {
+      body.inputs.forEach((v, k) => inputs[k] && onBody(body, v.name, inputs[k]!));
+      for (const [v, t] of seen) onBody(body, v, t);
+    }
+    const inner: RunOptions = { backends: options.backends, ops: options.ops, ...(onBody ? { onSubgraphValue: onBody, onValue: (name: string, t: Tensor) => onBody(body, name, t) } : {}) };
+    const r = yield* execute(body, new Map(body.inputs.map((v, k) => [v.name, inputs[k]!])), inner, backends, seen);
     return body.outputs.map((o) => r.outputs.get(o.name)!);
   };
 

@@ -50,6 +50,7 @@ import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
+import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
@@ -166,6 +167,9 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // kept If / Loop bodies (subgraphs of the file): the same arithmetic lowering and their constants folded before the layout pass lays them out with the main graph
   graph = mapSubgraphs(graph, (b) => constantNodesToInitializers(fold(decomposeLayerNorm(b).graph, evaluate)));
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
+  // nor CropAndResize: RoiAlign's sample points become GATHER_ND rows of a run-time box count (lower-roi-align.ts; after the
+  // fold, which settles the shapes of a detector's box decoding)
+  g = lowerRoiAlign(g, options.fileName);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
   g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
   // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)
@@ -306,6 +310,9 @@ const INT16X8_OPS = new Set([
   'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
+/** A kept If / Loop (an IF / WHILE subgraph of the file). */
+const isControlFlow = (n: Node): boolean => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx');
+
 /** A full-int8 graph (QDQ) with an int8 PRELU above rank 4 is refused (the interpreter's int8 PRELU broadcasts in 4-D only: it aborts). */
 function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
@@ -326,9 +333,9 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   // its sampling coordinates rounded to 8 / 16 bits would move every tap: float16 and dynamic (float activations) only
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
-  // kept If / Loop (IF / WHILE subgraphs): written with float activations only (float16 / dynamic: the bodies' weights too)
-  const controlFlow = graph.nodes.find((n) => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx'));
-  if (controlFlow && mode && mode !== 'float16' && mode !== 'dynamic') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, which nnport writes with float activations; use --quantize dynamic, float16 or none`);
+  if ((mode === 'int8' || mode === 'int16x8') && hasRoiAlign(graph)) throw new UnsupportedError(`RoiAlign with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its box and sample coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
+  // kept If / Loop (IF / WHILE subgraphs): every quantization reaches their bodies (int8 / int16x8: a float body boundary, quantize.ts toInt8WithBodies)
+  const controlFlow = graph.nodes.some(isControlFlow);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -338,7 +345,18 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     const shapes = inferShapes(g).values;
     const rankOf = (v: string | undefined) => (v ? (g.initializers.get(v)?.shape ?? shapes.get(v)?.shape) : undefined);
     const broadcast5d = (n: Node) => ['Add', 'Sub', 'Mul'].includes(opKey(n)) && (rankOf(n.outputs[0])?.length ?? 0) > 4 && n.inputs.some((i) => rankOf(i)?.join() !== rankOf(n.outputs[0])?.join());
-    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
+    // with kept If / Loop: the IF / WHILE pass float values (their bodies quantize at their edges), and the ops of their
+    // bodies are checked too; an op that computes no float value (a loop's counter, a condition) needs no 16x8 kernel there
+    const floatOut = (n: Node, types: ReadonlyMap<string, { dtype?: string }>) => !controlFlow || n.outputs.some((o) => types.get(o)?.dtype === 'float32');
+    const checked = g.nodes.filter((n) => !isControlFlow(n) && floatOut(n, shapes));
+    if (controlFlow) {
+      mapSubgraphs(g, (b) => {
+        const types = inferShapes(b, { record: false, onError: 'unknown' }).values;
+        checked.push(...b.nodes.filter((n) => !isControlFlow(n) && floatOut(n, types)));
+        return b;
+      });
+    }
+    const missing = [...new Set(checked.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing.map((k) => k.replace(/ \(.*\)$/, '')));
@@ -395,7 +413,8 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
   for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) used.add(v);
 
   // ---- QDQ folding: which float values are really a quantized tensor ----
-  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS, ...FLOAT_ONLY_GAP2_OPS]));
+  // (IF / WHILE pass float values: their bodies quantize and dequantize at their own edges)
+  const { alias, quantOf, skip } = collapseQdq(g, shapes, new Set([...(options.floatOps ?? []), ...FLOAT_ONLY_WRITE_OPS, ...FLOAT_ONLY_GAP_OPS, ...FLOAT_ONLY_GAP2_OPS, ...Object.keys(TFLITE_WRITE_CONTROL_FLOW_OPS)]));
   const hybridInputs = new Map(g.nodes.filter((n) => n.domain === 'nnport' && n.opType === 'HybridInputQuantize').map((n) => [n.outputs[0]!, n]));
   const resolve = (name: string): string => {
     let v = name;
