@@ -11,8 +11,9 @@
 //         A scan output (a value stacked per iteration) is one more loop var, starting [0, ...]
 //         and grown by CONCATENATION of each iteration's slice; its slices need a static shape.
 // Quantized (src/passes/quantize.ts): dynamic puts int8 weights in the bodies too; int8 / int16x8
-// quantize each body on its own ranges behind a float boundary (the IF / WHILE pass float values,
-// a body QUANTIZEs its inputs and DEQUANTIZEs its outputs), so the writer treats IF / WHILE as float ops.
+// quantize each body on its own ranges, its boundary on the outer graph's parameters (a loop's
+// carried value on one set), the dequantization of what crosses moved into the bodies: the IF /
+// WHILE pass integers (or floats, where a side is float), never quantized themselves by the writer.
 import { UnsupportedError } from '../../ir/errors.js';
 import { outerReads, type Dim, type Graph, type Node, type ValueInfo } from '../../ir/graph.js';
 import { allocArray } from '../../ir/dtypes.js';

@@ -320,6 +320,16 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const dequantized = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain).map((n) => n.outputs[0]));
   const range = g.nodes.find((n) => opKey(n) === 'Range' && n.inputs.some((i) => dequantized.has(i)));
   if (range) throw new UnsupportedError('Range of quantized start / limit / delta', `node '${range.name}' in ${fileName ?? 'the model'}: its length would follow the rounded values; use --quantize dynamic or float16`);
+  // so would a kept Loop's trip count computed from quantized values (a Range expanded into a Loop)
+  const producer = producersOf(g.nodes);
+  const fromDequantized = (v: string, seen = new Set<string>()): boolean => {
+    if (!v || seen.has(v)) return false;
+    seen.add(v);
+    const p = producer.get(v);
+    return !!p && ((p.opType === 'DequantizeLinear' && !p.domain && !g.initializers.has(p.inputs[0]!)) || p.inputs.some((i) => fromDequantized(i, seen)));
+  };
+  const counted = g.nodes.find((n) => n.opType === 'Loop' && !n.domain && fromDequantized(n.inputs[0] ?? ''));
+  if (counted) throw new UnsupportedError('Loop trip count computed from quantized values', `node '${counted.name}' in ${fileName ?? 'the model'}: its number of iterations would follow the rounded values; use --quantize dynamic or float16`);
   const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
   if (!prelu.length) return;
   const shapes = inferShapes(g).values;
@@ -630,8 +640,9 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   // nnport.QuantizedLstm's output has the parameters its attributes give, not its input's
   for (const n of g.nodes) if (n.domain === 'nnport' && n.opType === 'QuantizedLstm') quantOf.set(n.outputs[0]!, { scale: [attrFloat(n, 'output_scale', 0)], zeroPoint: [attrInt(n, 'output_zero_point', 0)] });
   // integer-only ops (Reshape/Transpose/Pad of int8 data) carry their input's parameters,
-  // forward and back (a Transpose of an int8 graph input learns them from what reads it)
-  const order = topologicalOrder(g);
+  // forward and back (a Transpose of an int8 graph input learns them from what reads it);
+  // not an IF / WHILE (its first input is a condition or a trip count, its values cross on their own)
+  const order = topologicalOrder(g).filter((n) => !isControlFlow(n));
   for (const n of [...order].reverse()) {
     if (skip.has(n) || isQ(n) || isDq(n)) continue;
     const out = n.outputs[0];
