@@ -415,6 +415,29 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       }
     }
 
+    {
+      // Sizes / scales computed at run time on 4-D data left channels-first (a mask made inside a
+      // loop body): laid out channels-last first, as the writers' run-time resizes (TF's
+      // ResizeBilinear, TFLite's RESIZE_*) take the height / width of NHWC data
+      const computed = op === 'Resize' && opset >= 11 && [2, 3].some((k) => ins[k] && !constOf(ins[k]!));
+      const roi = ins[1] && !(constOf(ins[1]) && constOf(ins[1])!.size === 0);
+      if (computed && !roi && r === 4 && opts.mode !== 'channels-first' && !samePerm(L, channelsLastPerm(4))) {
+        const S = channelsLastPerm(4);
+        const xin = ensure(x, S, `Resize '${node.name}' of a size computed at run time needs channels-last input`);
+        const inputs = [xin, ...ins.slice(1)];
+        for (const k of [2, 3]) {
+          const i = ins[k];
+          if (!i) continue;
+          const c = constOf(i);
+          if (c && c.size === 0) continue;
+          if (c) inputs[k] = rw.addInitializer(`${i}/relaid`, new Tensor(c.dtype, [4], gatherFlat(c, S)));
+          else inputs[k] = rw.add({ opType: 'Gather', inputs: [i, rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([4], S))], attrs: { axis: int(0) }, name: `${node.name}/${k === 3 ? 'sizes' : 'scales'}` });
+        }
+        replace({ inputs }, [S]);
+        continue;
+      }
+    }
+
     if (isIdentity(L)) {
       // nothing laid out differently reaches this op: it stays as it is
       if (nonIdentityInputs.length) fallback(`'${node.name}' (${op}) reads values laid out differently`);

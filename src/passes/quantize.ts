@@ -170,7 +170,9 @@ const int = (value: number): Attr => ({ type: 'int', value });
 
 class Names {
   private readonly used = new Set<string>();
-  constructor(g: Graph) {
+  /** reserved: names it must not give either (a body's: those of the graphs around it, whose values it may read) */
+  constructor(g: Graph, reserved?: ReadonlySet<string>) {
+    for (const k of reserved ?? []) this.used.add(k);
     for (const k of g.initializers.keys()) this.used.add(k);
     for (const v of g.inputs) this.used.add(v.name);
     for (const n of g.nodes) for (const o of n.outputs) this.used.add(o);
@@ -678,8 +680,19 @@ function floatForInt8(g: Graph, onNote?: (note: string) => void): Graph {
 
 type Calibration = Awaited<ReturnType<typeof calibrate>>;
 
-/** `pre`: the ranges calibrated already (a kept If / Loop body's, or its main graph's: toInt8WithBodies), none of the passes that calibrate again */
-async function toInt8(g: Graph, options: QuantizeOptions, pre?: Calibration, keepFloat?: ReadonlySet<string>): Promise<QuantizeResult> {
+/** What toInt8WithBodies gives toInt8 for a graph with kept control flow or a body of one. */
+interface Int8Parts {
+  /** the ranges calibrated already (none of the passes that calibrate again) */
+  pre?: Calibration;
+  /** values left float */
+  keepFloat?: ReadonlySet<string>;
+  /** names not to give (those of the graphs around a body) */
+  reserved?: ReadonlySet<string>;
+  /** the parameters of values whose range would be calibrated, given (a body's boundary: those of the graph around it) */
+  fixed?: ReadonlyMap<string, { scale: number; zeroPoint: number }>;
+}
+
+async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, reserved, fixed }: Int8Parts = {}): Promise<QuantizeResult> {
   if (!pre) g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
@@ -763,7 +776,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, pre?: Calibration, kee
       return layer && layer.rows >= maxBlock(layer) ? roundWeightsGptq(layer, w, scales) : undefined;
     };
   }
-  const names = new Names(g);
+  const names = new Names(g, reserved);
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const weightDq: Node[] = [];
@@ -802,7 +815,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, pre?: Calibration, kee
   const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
   const lstmParams = lstm?.outputParams();
   for (const [v, p] of plan) {
-    params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
+    params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' && fixed?.has(v) ? fixed.get(v)! : undefined) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
   }
   // (int16 too: the 16x8 CONCATENATION / MAXIMUM / MINIMUM copy integers as the 8-bit ones do; measured, test_concat_* were 15787 steps off)
   const concatRequants = tieConcatInputs(nodes, plan, params, lstmParams);
@@ -916,6 +929,8 @@ async function toInt8(g: Graph, options: QuantizeOptions, pre?: Calibration, kee
   for (const n of nodes) {
     n.outputs = n.outputs.map((o) => producerRename.get(o) ?? o);
     n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
+    // a kept If / Loop body reads a renamed value (a graph input's dequantization) by its new name too
+    if (subgraphsOf(n).length) for (const v of implicitInputs(n)) if (consumerRename.has(v)) n.attrs = renameOuterRead({ ...g, nodes: [n], inputs: [], outputs: [], initializers: new Map() }, v, consumerRename.get(v)!).nodes[0]!.attrs;
   }
   for (const n of weightDq) n.inputs = n.inputs.map((i) => consumerRename.get(i) ?? i);
   // a Concat input on other parameters than the output's: int8 -> int8 requantization in front
@@ -989,11 +1004,12 @@ function ownDequantize(g: Graph, floatValues: ReadonlySet<string>): Graph {
  * int8 / int16x8 of a graph that keeps run-time If / Loop (IF / WHILE subgraphs in TFLite). One
  * calibration runs the float graph and takes the range of every value of every body on each of
  * its executions (a loop's carried value over all its iterations: one range). The main graph is
- * quantized on its ranges, the control-flow nodes staying float ops; each body, made standalone
- * (the values it reads around it as inputs), is quantized on its own ranges with float inputs and
- * outputs, so the body boundary is float: a QUANTIZE at the top of a body, a DEQUANTIZE at its end,
- * and a loop's carried value keeps one exact value across iterations whatever the scales inside.
- * A body no calibration sample ran stays float.
+ * quantized on its ranges, the control-flow nodes as float ops; each body, made standalone (the
+ * values it reads around it as inputs), on its own ranges with its boundary on the parameters of
+ * the graph around it (boundaryParams: a loop's carried value on one set for its initial value and
+ * every iteration); then integerBoundary moves the dequantization of what crosses into the bodies,
+ * so the IF / WHILE pass integers. What is float on either side (a decision, a float graph output,
+ * a body no calibration sample ran, which stays float) crosses as float.
  */
 async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   const refused: Array<[boolean, string]> = [
@@ -1010,32 +1026,245 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true });
   const flat = { ...options, equalize: false, onProgress: undefined };
+  const actRange: RangeOptions = options.mode === 'int16x8' ? { dtype: 'int16', symmetric: true, narrowRange: true } : { dtype: 'int8' };
+  // a detector (NonMaxSuppression, with the Ifs of its batched NMS): its post-processing stays float
+  const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
   const floatMain = floatAroundControlFlow(g, false, options.io ?? 'float');
-  const main = await toInt8(g, flat, cal, floatMain);
-  const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>): Promise<Graph> => {
+  if (detector) for (const v of postProcessing(g)) floatMain.add(v);
+  const main = await toInt8(g, flat, { pre: cal, keepFloat: floatMain });
+  const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>, around: ReadonlySet<string>): Promise<Graph> => {
+    // a body's new names are none of the graphs' around it (it reads their values by name)
+    const reserved = new Set([...around, ...outer.initializers.keys(), ...outer.inputs.map((v) => v.name), ...outer.nodes.flatMap((n) => n.outputs)]);
     // each body as mapSubgraphs makes it standalone (its outer reads as inputs), quantized on its
     // ranges, its own bodies next (inside the quantized body, by the names calibration saw); then put in its place
     const standalone = new Map<string, Graph>();
     bodiesOneLevel(outer, (b) => (standalone.set(b.name, b), b));
-    const loopBodies = new Set(outer.nodes.filter((n) => n.opType === 'Loop' && !n.domain).flatMap((n) => subgraphsOf(n).map((b) => b.name)));
+    const owner = new Map(outer.nodes.flatMap((n) => subgraphsOf(n).map((b) => [b.name, n] as const)));
     const done = new Map<string, Graph>();
+    const carriedParams = new Map<string, QParams[]>();
     for (const [name, b] of standalone) {
       const prefix = bodyValueKey(name, '');
       const stats = new Map([...cal.stats].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
       const floats = new Set([...cal.floats].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
       if (!floats.size) options.onNote?.(`control-flow body '${name}' never ran on the calibration samples: it stays float`);
-      const keep = floatAroundControlFlow(b, loopBodies.has(name), 'float');
-      done.set(name, floats.size ? await quantizeBodies((await toInt8(b, { ...flat, io: 'float' }, { stats, floats, count: cal.count, inputs: [] }, keep)).graph, keep) : b);
+      const n = owner.get(name)!;
+      const loop = n.opType === 'Loop' && !n.domain;
+      // (a body's outputs cross on the parameters of the graph around it: none stays float for being an output)
+      const keep = floatAroundControlFlow(b, loop, 'int8');
+      if (detector) for (const v of postProcessing(b)) keep.add(v);
+      const fixed = floats.size ? boundaryParams(outer, n, b, stats, actRange) : undefined;
+      if (fixed && loop) carriedParams.set(name, fixed.carried);
+      done.set(name, floats.size ? await quantizeBodies((await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params })).graph, keep, reserved) : b);
     }
-    return ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues);
+    return integerBoundary(ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues), actRange, carriedParams);
   };
-  return { graph: await quantizeBodies(main.graph, floatMain), samples: cal.count };
+  return { graph: await quantizeBodies(main.graph, floatMain, new Set()), samples: cal.count };
+}
+
+type QParams = { scale: number; zeroPoint: number };
+
+/** The parameters an activation DequantizeLinear of `g` gives `v` (undefined: none, or per axis). */
+function dequantizedParams(g: Graph, v: string): QParams | undefined {
+  const d = g.nodes.find((n) => n.opType === 'DequantizeLinear' && !n.domain && n.outputs[0] === v);
+  if (!d || g.initializers.has(d.inputs[0]!) || d.attrs.axis !== undefined) return undefined;
+  const s = g.initializers.get(d.inputs[1]!)?.toNumbers();
+  if (!s || s.length !== 1) return undefined;
+  return { scale: s[0]!, zeroPoint: g.initializers.get(d.inputs[2] ?? '')?.toNumbers()[0] ?? 0 };
 }
 
 /**
- * The float values of `g` that stay float around its kept If / Loop: those computed only into a decision (an If's condition, a Loop's trip count or condition, a Loop body's condition output),
- * through ops that give nothing else, so that no branch or iteration count hangs on the int8
- * rounding of a sum near its threshold (a data_if fixture took the other branch in the interpreter).
+ * The parameters of a body's boundary values (standalone `b` of node `n` of `outer`, quantized
+ * already): an outer value it reads, on the outer graph's; an If branch's output, on those the
+ * outer graph quantizes the If's output with; a Loop's carried value, on one set for the initial
+ * value, every iteration's input and result (the union of their ranges: `carried`, by position),
+ * so that the values cross the IF / WHILE as integers with no requantization (integerBoundary).
+ */
+function boundaryParams(outer: Graph, n: Node, b: Graph, stats: ReadonlyMap<string, Stats>, range: RangeOptions): { params: Map<string, QParams>; carried: QParams[] } {
+  const params = new Map<string, QParams>();
+  const carried: QParams[] = [];
+  // (a Loop body's formal inputs: the iteration, the condition and one per carried value)
+  const formal = n.opType === 'Loop' ? n.inputs.length : 0;
+  for (const v of b.inputs.slice(formal)) {
+    const p = dequantizedParams(outer, v.name);
+    if (p) params.set(v.name, p);
+  }
+  const readers = readersOf(outer.nodes);
+  const quantizedAfter = (o: string): QParams | undefined => {
+    const cs = readers.get(o) ?? [];
+    const q = cs.length === 1 && cs[0]!.opType === 'QuantizeLinear' && !cs[0]!.domain ? cs[0]! : undefined;
+    const s = q ? outer.initializers.get(q.inputs[1]!)?.toNumbers() : undefined;
+    return s && s.length === 1 ? { scale: s[0]!, zeroPoint: outer.initializers.get(q!.inputs[2] ?? '')?.toNumbers()[0] ?? 0 } : undefined;
+  };
+  if (n.opType === 'If') {
+    n.outputs.forEach((o, k) => {
+      const p = o ? quantizedAfter(o) : undefined;
+      const y = b.outputs[k];
+      if (p && y) params.set(y.name, p);
+    });
+  } else {
+    const [qmin, qmax] = range.dtype === 'int16' ? [-32767, 32767] : [-128, 127];
+    n.inputs.slice(2).forEach((c, k) => {
+      const init = c ? dequantizedParams(outer, c) : undefined;
+      const input = b.inputs[2 + k];
+      const result = b.outputs[1 + k];
+      if (!init || !input || !result) return;
+      const ranges = [[(qmin - init.zeroPoint) * init.scale, (qmax - init.zeroPoint) * init.scale], ...[input.name, result.name].flatMap((v) => (stats.has(v) ? [[stats.get(v)!.min, stats.get(v)!.max]] : []))];
+      const p = scaleZeroPointFromMinMax(Math.min(...ranges.map((r) => r[0]!)), Math.max(...ranges.map((r) => r[1]!)), range);
+      carried[k] = p;
+      params.set(input.name, p);
+      params.set(result.name, p);
+    });
+  }
+  return { params, carried };
+}
+
+/** Names fresh in a body and in the graph around it. */
+function freshIn(b: Graph, taken: Set<string>): (base: string) => string {
+  const names = new Names(b);
+  return (base) => {
+    let name = names.fresh(base);
+    while (taken.has(name)) name = names.fresh(base);
+    taken.add(name);
+    return name;
+  };
+}
+
+/**
+ * The integer boundary of each kept If / Loop of `g` (whose bodies are quantized, behind a float
+ * boundary so far): a value dequantized only for the node crosses as its integers and is
+ * dequantized inside each body; an output quantized only after the node is quantized at the end of
+ * each body (both branches on the output's one scale). A Loop's carried value crosses on ONE scale
+ * for every iteration: that of the union of the ranges of its initial value, of the body's
+ * quantization of it and of the body's result, the initial value requantized to it before the
+ * WHILE and the result after each iteration (int8 -> int8 QUANTIZE where the scales differ). A
+ * value that is float on either side (a decision, a body that stayed float) keeps the float boundary.
+ */
+function integerBoundary(g: Graph, range: RangeOptions, carriedParams: ReadonlyMap<string, QParams[]> = new Map()): Graph {
+  if (!g.nodes.some((n) => !n.domain && (n.opType === 'If' || n.opType === 'Loop'))) return g;
+  const producer = producersOf(g.nodes);
+  const readers = readersOf(g.nodes);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const taken = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => n.outputs)]);
+  const names = new Names(g);
+  const inits = new Map(g.initializers);
+  const removed = new Set<Node>();
+  const added: Node[] = [];
+  const qdq = (opType: string, inputs: string[], out: string): Node => ({ name: out, opType, domain: '', inputs, outputs: [out], attrs: {} });
+  const isActivationDq = (d: Node | undefined): d is Node => !!d && d.opType === 'DequantizeLinear' && !d.domain && !g.initializers.has(d.inputs[0]!) && d.attrs.axis === undefined;
+  const soleDq = (v: string, n: Node): Node | undefined => {
+    const d = producer.get(v);
+    return isActivationDq(d) && !outputs.has(v) && (readers.get(v) ?? []).every((r) => r === n) ? d : undefined;
+  };
+  const soleQ = (o: string): Node | undefined => {
+    const cs = readers.get(o) ?? [];
+    return cs.length === 1 && cs[0]!.opType === 'QuantizeLinear' && !cs[0]!.domain && !outputs.has(o) ? cs[0] : undefined;
+  };
+  const dtypeOf = (zeroPoint: string | undefined): 'int8' | 'int16' | 'uint8' => (inits.get(zeroPoint ?? '')?.dtype as 'int16' | 'uint8' | undefined) ?? 'int8';
+  // the real range a scale / zero point holds
+  const [qmin, qmax] = range.dtype === 'int16' ? [-32767, 32767] : [-128, 127];
+  const held = (s: string, z: string, at: ReadonlyMap<string, Tensor> = inits): [number, number] => {
+    const scale = at.get(s)!.toNumbers()[0]!;
+    const zero = at.get(z)?.toNumbers()[0] ?? 0;
+    return [(qmin - zero) * scale, (qmax - zero) * scale];
+  };
+  // the reads dequantized for the node alone: each body dequantizes them itself
+  const moveReads = (n: Node, bodies: Graph[]): Graph[] => {
+    let out = bodies;
+    for (const v of implicitInputs(n)) {
+      // (a Loop's initial value read by its body too stays float to the body: the WHILE takes it twice)
+      const d = n.inputs.includes(v) ? undefined : soleDq(v, n);
+      if (!d) continue;
+      removed.add(d);
+      out = out.map((b) => ({ ...b, nodes: [{ ...d }, ...b.nodes] }));
+    }
+    return out;
+  };
+  const withGraphs = (n: Node, next: Map<string, Graph>): Node => ({ ...n, attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, next.has(k) ? { type: 'graph', value: next.get(k)! } : a])) });
+  const nodes = g.nodes.map((n) => {
+    if (n.domain || (n.opType !== 'If' && n.opType !== 'Loop')) return n;
+    const keys = Object.keys(n.attrs).filter((k) => n.attrs[k]!.type === 'graph');
+    if (keys.length !== (n.opType === 'If' ? 2 : 1)) return n;
+    let bodies = moveReads(
+      n,
+      keys.map((k) => (n.attrs[k] as { value: Graph }).value),
+    );
+    const outs = [...n.outputs];
+    const ins = [...n.inputs];
+    if (n.opType === 'If') {
+      n.outputs.forEach((o, k) => {
+        const q = o ? soleQ(o) : undefined;
+        if (!q) return;
+        removed.add(q);
+        outs[k] = q.outputs[0]!;
+        bodies = bodies.map((b) => {
+          const fresh = freshIn(b, taken);
+          const y = b.outputs[k]!;
+          const yq = fresh(`${y.name}_${dtypeOf(q.inputs[2])}`);
+          return { ...b, nodes: [...b.nodes, qdq('QuantizeLinear', [y.name, q.inputs[1]!, q.inputs[2]!], yq)], outputs: b.outputs.map((v, j) => (j === k ? { ...v, name: yq, dtype: dtypeOf(q.inputs[2]) } : v)) };
+        });
+      });
+    } else {
+      let body = bodies[0]!;
+      const carried = n.inputs.slice(2);
+      carried.forEach((c, k) => {
+        const d = c ? producer.get(c) : undefined;
+        const input = body.inputs[2 + k];
+        const result = body.outputs[1 + k];
+        if (!isActivationDq(d) || !input || !result) return;
+        const bodyProducer = producersOf(body.nodes);
+        const bodyQ = body.nodes.find((m) => m.opType === 'QuantizeLinear' && !m.domain && m.inputs[0] === input.name);
+        const resultDq = bodyProducer.get(result.name);
+        // the result must be on an integer grid already (a DequantizeLinear's) or the input itself
+        if (result.name !== input.name && !isActivationDq(resultDq)) return;
+        const own = new Map([...inits, ...body.initializers]);
+        const ranges = [held(d.inputs[1]!, d.inputs[2]!), ...(bodyQ ? [held(bodyQ.inputs[1]!, bodyQ.inputs[2]!, own)] : []), ...(resultDq && result.name !== input.name ? [held(resultDq.inputs[1]!, resultDq.inputs[2]!, own)] : [])];
+        // the body was quantized on these already (boundaryParams); else the union of what each side holds
+        const p = carriedParams.get(body.name)?.[k] ?? scaleZeroPointFromMinMax(Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1])), range);
+        const dtype = range.dtype === 'int16' ? 'int16' : 'int8';
+        const sName = names.fresh(`${c}_carried_scale`);
+        const zName = names.fresh(`${c}_carried_zero_point`);
+        taken.add(sName).add(zName);
+        inits.set(sName, Tensor.float32([], [p.scale]));
+        inits.set(zName, dtype === 'int16' ? new Tensor('int16', [], Int16Array.of(p.zeroPoint)) : new Tensor('int8', [], Int8Array.of(p.zeroPoint)));
+        // before the WHILE: the initial value on the carried scale
+        const init = names.fresh(`${c}_carried`);
+        taken.add(init);
+        added.push(qdq('QuantizeLinear', [c, sName, zName], init));
+        ins[2 + k] = init;
+        // in the body: the input dequantized, the result quantized
+        const fresh = freshIn(body, taken);
+        const inInt = fresh(`${input.name}_${dtype}`);
+        const outInt = fresh(`${result.name}_${dtype}`);
+        body = {
+          ...body,
+          inputs: body.inputs.map((v, j) => (j === 2 + k ? { ...v, name: inInt, dtype } : v)),
+          nodes: [qdq('DequantizeLinear', [inInt, sName, zName], input.name), ...body.nodes, qdq('QuantizeLinear', [result.name, sName, zName], outInt)],
+          outputs: body.outputs.map((v, j) => (j === 1 + k ? { ...v, name: outInt, dtype } : v)),
+        };
+        // after it: the final value dequantized under the output's name
+        const o = n.outputs[k];
+        if (o) {
+          const oInt = names.fresh(`${o}_${dtype}`);
+          taken.add(oInt);
+          outs[k] = oInt;
+          added.push(qdq('DequantizeLinear', [oInt, sName, zName], o));
+        }
+      });
+      bodies = [body];
+    }
+    return withGraphs({ ...n, inputs: ins, outputs: outs }, new Map(keys.map((k, j) => [k, bodies[j]!])));
+  });
+  if (!removed.size && !added.length) return g;
+  // a Loop output's dequantization comes after the Loop (the graph is put in order again by its users: topologicalOrder)
+  return { ...g, nodes: [...nodes.filter((m) => !removed.has(m)), ...added], initializers: inits };
+}
+
+/**
+ * The values of `g` that stay float around its kept If / Loop: those computed only into a decision
+ * (an If's condition, a Loop's trip count or condition, a Loop body's condition output) through
+ * ops that give nothing else, so that no branch or iteration count hangs on the int8 rounding of a
+ * sum near its threshold (data_if took the other branch in the interpreter); and, with float I/O,
+ * a control-flow output that is only a graph output.
  */
 function floatAroundControlFlow(g: Graph, loopBody: boolean, io: 'float' | 'int8' | 'uint8'): Set<string> {
   const decision = new Set<string>();
@@ -1060,6 +1289,33 @@ function floatAroundControlFlow(g: Graph, loopBody: boolean, io: 'float' | 'int8
   // (no QUANTIZE on a range of its own: a Loop of 0 trips passes its input through, beyond the range its iterations give)
   if (io === 'float') for (const n of g.nodes.filter(controlFlow)) for (const o of n.outputs) if (o && outputs.has(o) && !consumers.has(o)) decision.add(o);
   return decision;
+}
+
+/**
+ * A detector's post-processing: the values from which no conv / dense (here or in a body) is
+ * reached, except the outputs of those layers themselves (and of the Relu / Clip fused into one).
+ * They stay float: box decoding, score thresholds and NMS lose coordinates and near-ties on an
+ * int8 grid (a Clip of the box deltas to log(1000 / 16) has no int8 kernel at all) and hold no
+ * multiply-heavy work.
+ */
+function postProcessing(g: Graph): Set<string> {
+  const layer = (n: Node): boolean => weightAxis(n) !== undefined && (opKey(n) !== 'MatMul' || g.initializers.has(n.inputs[1] ?? ''));
+  const reachesLayer = (n: Node): boolean => layer(n) || subgraphsOf(n).some((b) => someNodeDeep(b, (m) => weightAxis(m) !== undefined));
+  const feeds = new Set<string>();
+  for (const n of topologicalOrder(g).reverse()) {
+    if (reachesLayer(n) || n.outputs.some((o) => feeds.has(o))) for (const v of [...n.inputs, ...implicitInputs(n)]) if (v) feeds.add(v);
+  }
+  const consumers = readersOf(g.nodes);
+  const kept = new Set<string>();
+  for (const n of g.nodes) {
+    if (!layer(n)) continue;
+    for (const o of n.outputs) kept.add(o);
+    const c = consumers.get(n.outputs[0]!) ?? [];
+    if (c.length === 1 && ACTIVATION.has(c[0]!.opType) && !c[0]!.domain) kept.add(c[0]!.outputs[0]!);
+  }
+  const tail = new Set<string>();
+  for (const v of [...g.inputs.map((i) => i.name), ...g.nodes.flatMap((n) => n.outputs)]) if (v && !feeds.has(v) && !kept.has(v)) tail.add(v);
+  return tail;
 }
 
 /** `pass` applied to each control-flow body of `graph`'s own nodes (not deeper), each made standalone as mapSubgraphs does. */

@@ -413,11 +413,20 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const outPad = attrInts(n, 'output_padding', [0, 0]);
   const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
   const cout = ws[2] as number;
-  const batch = typeof xs[0] === 'number' ? xs[0] : 1;
   const dt = T(w.dtype(x));
+  // a batch known only at run time (a detector's per-box heads): the output shape takes it from Shape(x)
+  const I = T('int32');
+  const outputShape =
+    typeof xs[0] === 'number'
+      ? w.int32(`${n.name}/output_shape`, [xs[0], full[0]!, full[1]!, cout])
+      : w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [
+          w.add(w.fresh(`${n.name}/batch`), 'Slice', [w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: dt, out_type: I }), w.int32(`${n.name}/batch_begin`, [0]), w.int32(`${n.name}/batch_size`, [1])], { T: I, Index: I }),
+          w.int32(`${n.name}/output_hwc`, [full[0]!, full[1]!, cout]),
+          w.int32(`${n.name}/output_shape_axis`, [0], true),
+        ], { N: { i: 2 }, T: I, Tidx: I });
   const cropped = pads.some((p) => p !== 0);
   const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
-  w.add(deconv, 'Conv2DBackpropInput', [w.int32(`${n.name}/output_shape`, [batch, full[0]!, full[1]!, cout]), filter, w.ref(x)], {
+  w.add(deconv, 'Conv2DBackpropInput', [outputShape, filter, w.ref(x)], {
     T: dt,
     strides: ints([1, ...strides, 1]),
     dilations: ints([1, ...dilations, 1]),

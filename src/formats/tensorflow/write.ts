@@ -74,7 +74,9 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   g = foldConstants(g, { evaluate }).graph;
   // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)
   g = convTransposeAsValid(g, { target: 'a GraphDef' }).graph;
-  if (needsChannelsLast(g)) g = liftConvTranspose1d(foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph).graph;
+  // (a body was laid out with the graph around it, src/passes/layout-subgraphs.ts: laying it out again
+  // would re-lay what that pass left as plain ONNX ops on channels-last data, a computed Resize's sizes)
+  if (!body && needsChannelsLast(g)) g = liftConvTranspose1d(foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph).graph;
   g = denseOnSequencesAsTensordot(g);
   // a separate bias Add is written as TF's own form, the conv / MatMul followed by BiasAdd
   // (then a 1-D conv or pool as ExpandDims -> the 2-D op -> Squeeze, as TF writes a Conv1D)

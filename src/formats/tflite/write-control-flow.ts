@@ -10,6 +10,10 @@
 //         passed through. The counter stays int64 as ONNX has it (TFLite's ADD / LESS take int64).
 //         A scan output (a value stacked per iteration) is one more loop var, starting [0, ...]
 //         and grown by CONCATENATION of each iteration's slice; its slices need a static shape.
+// Quantized (src/passes/quantize.ts): dynamic puts int8 weights in the bodies too; int8 / int16x8
+// quantize each body on its own ranges, its boundary on the outer graph's parameters (a loop's
+// carried value on one set), the dequantization of what crosses moved into the bodies: the IF /
+// WHILE pass integers (or floats, where a side is float), never quantized themselves by the writer.
 import { UnsupportedError } from '../../ir/errors.js';
 import { outerReads, type Dim, type Graph, type Node, type ValueInfo } from '../../ir/graph.js';
 import { allocArray } from '../../ir/dtypes.js';

@@ -313,6 +313,9 @@ const INT16X8_OPS = new Set([
   'Identity', 'Dropout', 'Transpose', 'Pad', 'Slice', 'Split', 'Gather', 'Resize', 'nnport::Resize',
 ]);
 
+/** A kept If / Loop (an IF / WHILE subgraph of the file). */
+const isControlFlow = (n: Node): boolean => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx');
+
 /** A full-int8 graph (QDQ) with an int8 PRELU above rank 4 is refused (the interpreter's int8 PRELU broadcasts in 4-D only: it aborts). */
 function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const quantized = new Set(g.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain).map((n) => n.inputs[0]));
@@ -320,6 +323,16 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
   const dequantized = new Set(g.nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.domain).map((n) => n.outputs[0]));
   const range = g.nodes.find((n) => opKey(n) === 'Range' && n.inputs.some((i) => dequantized.has(i)));
   if (range) throw new UnsupportedError('Range of quantized start / limit / delta', `node '${range.name}' in ${fileName ?? 'the model'}: its length would follow the rounded values; use --quantize dynamic or float16`);
+  // so would a kept Loop's trip count computed from quantized values (a Range expanded into a Loop)
+  const producer = producersOf(g.nodes);
+  const fromDequantized = (v: string, seen = new Set<string>()): boolean => {
+    if (!v || seen.has(v)) return false;
+    seen.add(v);
+    const p = producer.get(v);
+    return !!p && ((p.opType === 'DequantizeLinear' && !p.domain && !g.initializers.has(p.inputs[0]!)) || p.inputs.some((i) => fromDequantized(i, seen)));
+  };
+  const counted = g.nodes.find((n) => n.opType === 'Loop' && !n.domain && fromDequantized(n.inputs[0] ?? ''));
+  if (counted) throw new UnsupportedError('Loop trip count computed from quantized values', `node '${counted.name}' in ${fileName ?? 'the model'}: its number of iterations would follow the rounded values; use --quantize dynamic or float16`);
   const prelu = g.nodes.filter((n) => opKey(n) === 'PRelu' && quantized.has(n.outputs[0]));
   if (!prelu.length) return;
   const shapes = inferShapes(g).values;
@@ -334,9 +347,8 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   if ((mode === 'int8' || mode === 'int16x8') && hasRoiAlign(graph)) throw new UnsupportedError(`RoiAlign with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its box and sample coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
-  // kept If / Loop (IF / WHILE subgraphs): float16, dynamic and int8 reach their bodies (int8: a float body boundary, quantize.ts toInt8WithBodies)
-  const controlFlow = graph.nodes.find((n) => n.opType in TFLITE_WRITE_CONTROL_FLOW_OPS && (n.domain === '' || n.domain === 'ai.onnx'));
-  if (controlFlow && mode === 'int16x8') throw new UnsupportedError(`--quantize ${mode} of a model with run-time control flow (${controlFlow.opType}) in a TFLite file`, `node '${controlFlow.name}' in ${options.fileName ?? 'the model'} stays an ${controlFlow.opType === 'If' ? 'IF' : 'WHILE'} subgraph, whose ops nnport does not check against the 16x8 kernels; use --quantize int8, dynamic, float16 or none`);
+  // kept If / Loop (IF / WHILE subgraphs): every quantization reaches their bodies (int8 / int16x8: a float body boundary, quantize.ts toInt8WithBodies)
+  const controlFlow = graph.nodes.some(isControlFlow);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for
   let g = await prepareForTflite(graph, { ...options, keepFloat16Weights: options.keepFloat16Weights ?? !options.quantize });
   let floatOps: Set<string> | undefined;
@@ -346,7 +358,18 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
     const shapes = inferShapes(g).values;
     const rankOf = (v: string | undefined) => (v ? (g.initializers.get(v)?.shape ?? shapes.get(v)?.shape) : undefined);
     const broadcast5d = (n: Node) => ['Add', 'Sub', 'Mul'].includes(opKey(n)) && (rankOf(n.outputs[0])?.length ?? 0) > 4 && n.inputs.some((i) => rankOf(i)?.join() !== rankOf(n.outputs[0])?.join());
-    const missing = [...new Set(g.nodes.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
+    // with kept If / Loop: the IF / WHILE pass float values (their bodies quantize at their edges), and the ops of their
+    // bodies are checked too; an op that computes no float value (a loop's counter, a condition) needs no 16x8 kernel there
+    const floatOut = (n: Node, types: ReadonlyMap<string, { dtype?: string }>) => !controlFlow || n.outputs.some((o) => types.get(o)?.dtype === 'float32');
+    const checked = g.nodes.filter((n) => !isControlFlow(n) && floatOut(n, shapes));
+    if (controlFlow) {
+      mapSubgraphs(g, (b) => {
+        const types = inferShapes(b, { record: false, onError: 'unknown' }).values;
+        checked.push(...b.nodes.filter((n) => !isControlFlow(n) && floatOut(n, types)));
+        return b;
+      });
+    }
+    const missing = [...new Set(checked.map((n) => (opKey(n) === 'Pad' && attrString(n, 'mode', 'constant') !== 'constant' ? 'Pad (reflect)' : broadcast5d(n) ? `${opKey(n)} (broadcast above rank 4)` : opKey(n))).filter((k) => !INT16X8_OPS.has(k)))];
     // with the float fallback (the TF converter's TFLITE_BUILTINS next to the 16x8 set) they stay float: DEQUANTIZE, op, QUANTIZE
     if (missing.length && !options.quantize.floatFallback) throw new UnsupportedError(`${missing.map((k) => k.replace('nnport::', '')).join(', ')} with 16-bit activations (int16x8)`, `TFLite has no 16x8 kernel for ${missing.length > 1 ? 'these ops' : 'this op'} in ${options.fileName ?? 'the model'}; use --quantize int8 or dynamic, or --allow-float-fallback`);
     if (missing.length) floatOps = new Set(missing.map((k) => k.replace(/ \(.*\)$/, '')));
@@ -620,8 +643,9 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   // nnport.QuantizedLstm's output has the parameters its attributes give, not its input's
   for (const n of g.nodes) if (n.domain === 'nnport' && n.opType === 'QuantizedLstm') quantOf.set(n.outputs[0]!, { scale: [attrFloat(n, 'output_scale', 0)], zeroPoint: [attrInt(n, 'output_zero_point', 0)] });
   // integer-only ops (Reshape/Transpose/Pad of int8 data) carry their input's parameters,
-  // forward and back (a Transpose of an int8 graph input learns them from what reads it)
-  const order = topologicalOrder(g);
+  // forward and back (a Transpose of an int8 graph input learns them from what reads it);
+  // not an IF / WHILE (its first input is a condition or a trip count, its values cross on their own)
+  const order = topologicalOrder(g).filter((n) => !isControlFlow(n));
   for (const n of [...order].reverse()) {
     if (skip.has(n) || isQ(n) || isDq(n)) continue;
     const out = n.outputs[0];

@@ -1,0 +1,104 @@
+// torchvision's instance heads after the box detector (scripts/fixtures/instance_models.py), exported with
+// their Ifs and Loops as torch.onnx.export writes them, as TF.js graph models run by TF.js 4.9 (wasm
+// backend, executeAsync): paste_masks_in_image (a Loop of run-time trip count whose body resizes each mask
+// to its box's size, a Resize of sizes computed in the loop, and pads it into the image; before it a
+// ConvTranspose over the run-time count of kept masks) against PyTorch; Mask R-CNN and Keypoint R-CNN
+// (ResNet-50 FPN, 256 x 256) against onnxruntime-node on the same export.
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { convert, loadModelFiles } from '../../../src/index.js';
+import type { Tensor } from '../../../src/ir/tensor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { matchDetections } from '../../support/detections.js';
+import { maxAbsDiff } from '../../support/error-metrics.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { ortRun } from '../../support/ort.js';
+import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
+
+const NETS = ['paste_masks', 'maskrcnn', 'keypointrcnn'];
+const dirOf = (net: string): string => join(ensureScriptFixtures('instance_models.py', 'instance-models', NETS), net);
+const npy = (net: string, name: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dirOf(net), `${name}.npy`))));
+
+beforeAll(async () => {
+  await initKernels();
+  if (!tf.findBackendFactory('wasm')) await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error("TensorFlow.js backend 'wasm' failed to start");
+  await tf.ready();
+});
+
+/** The net's model.onnx as a TF.js graph model run by TF.js on `inputs`: its outputs by name. */
+async function tfjsOutputs(net: string, inputs: Tensor[], names: string[]): Promise<Map<string, Tensor>> {
+  const files = await convert(await loadModelFiles([join(dirOf(net), 'model.onnx')]), 'out/model.json', { tfjsFormat: 'graph' });
+  expect(files.notes.join('\n')).toMatch(/Loop kept as tfjs-graph control flow/);
+  const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+  const got = await runGraphModel(m, inputs, undefined, names);
+  m.dispose();
+  return new Map(names.map((k, i) => [k, got[i]!]));
+}
+
+/** Per-detection rows of `got` in the order of the target's rows. */
+function rowsOf(t: Tensor, rows: number[]): Float32Array {
+  const per = t.size / t.shape[0]!;
+  const d = t.toFloat32();
+  return Float32Array.from(rows.flatMap((r) => Array.from(d.subarray(r * per, (r + 1) * per))));
+}
+
+describe('instance heads as exported (Loops kept) -> TF.js graph model', () => {
+  it('paste_masks: ConvTranspose of a run-time count and the paste Loop equal PyTorch', { timeout: 600_000 }, async () => {
+    const inputs = ['masks', 'boxes', 'scores'].map((k) => npy('paste_masks', k));
+    const want = npy('paste_masks', 'images');
+    const got = (await tfjsOutputs('paste_masks', inputs, ['images'])).get('images')!;
+    expect(got.shape).toEqual(want.shape);
+    const diff = maxAbsDiff(got.toFloat32(), want.toFloat32());
+    console.log(`paste_masks: ${want.shape[0]} masks pasted, max |diff| ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-5);
+  });
+
+  for (const net of ['maskrcnn', 'keypointrcnn']) {
+    it(`${net}: the same detections as onnxruntime-node`, { timeout: 600_000 }, async () => {
+      const image = npy(net, 'image');
+      const want = await ortRun(new Uint8Array(readFileSync(join(dirOf(net), 'model.onnx'))), [image]);
+      const names = [...want.keys()];
+      const got = await tfjsOutputs(net, [image], names);
+      const [wb, ws, wl] = ['boxes', 'scores', 'labels'].map((k) => want.get(k)!);
+      expect(got.get('scores')!.size, 'detections').toBe(ws!.size);
+      const m = matchDetections(got.get('boxes')!.toFloat32(), got.get('scores')!.toFloat32(), got.get('labels')!.toNumbers(), [wb!, ws!, wl!]);
+      // (ResNet-50 FPN features, RoiAlign and exponentiated box deltas: within 0.1 px of the 256-pixel image)
+      expect(m.boxesMaxAbs).toBeLessThan(0.1);
+      expect(m.scoresMaxAbs).toBeLessThan(1e-4);
+      expect(m.labels).toEqual(wl!.toNumbers());
+      const report = [`${net}: ${ws!.size} detections, boxes max |diff| ${m.boxesMaxAbs.toExponential(2)}, scores ${m.scoresMaxAbs.toExponential(2)}`];
+      if (net === 'maskrcnn') {
+        // a pasted mask moves by a pixel where a box edge lies within float rounding of a whole pixel
+        const g = rowsOf(got.get('masks')!, m.rows);
+        const w = want.get('masks')!.toFloat32();
+        let off = 0;
+        let sum = 0;
+        g.forEach((v, i) => {
+          const d = Math.abs(v - w[i]!);
+          sum += d;
+          if (d > 0.05) off++;
+        });
+        report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${(sum / w.length).toExponential(2)}`);
+        expect(off / w.length).toBeLessThan(1e-5);
+        expect(sum / w.length).toBeLessThan(1e-5);
+      } else {
+        // a keypoint is the argmax of its heatmap resized to the box: a near-tie may pick the neighbouring pixel
+        const g = rowsOf(got.get('keypoints')!, m.rows);
+        const w = want.get('keypoints')!.toFloat32();
+        const d = Array.from(g, (v, i) => Math.abs(v - w[i]!));
+        const moved = d.filter((v) => v > 1e-2).length;
+        report.push(`keypoints: max |diff| ${Math.max(...d).toExponential(2)} px, ${moved} of ${d.length} coordinates moved`);
+        expect(Math.max(...d)).toBeLessThanOrEqual(1);
+        expect(moved).toBeLessThanOrEqual(2);
+        const gs = rowsOf(got.get('keypoints_scores')!, m.rows);
+        const wsk = want.get('keypoints_scores')!.toFloat32();
+        const top = wsk.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+        expect(maxAbsDiff(gs, wsk)).toBeLessThan(1e-3 * top);
+      }
+      console.log(report.join('; '));
+    });
+  }
+});
