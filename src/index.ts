@@ -19,6 +19,7 @@ import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { decomposeGroupNorm } from './passes/decompose-group-norm.js';
 import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
+import { scanToLoop } from './passes/scan-to-loop.js';
 import { hasSequences, resolveSequences } from './passes/resolve-sequences.js';
 import { appendsAsScanOutputs } from './passes/sequence-scan-outputs.js';
 import { createNodeEvaluator } from './runtime/evaluate.js';
@@ -206,6 +207,8 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
   // If / Loop / Scan: only ONNX writes subgraphs; for the others constant control flow is made straight-line, the rest refused
   if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
     const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
+    // a Scan of run-time length: kept as the equivalent Loop where the writer keeps loops
+    if (handler.writesControlFlow?.(options) && r.left.length) r.graph = scanToLoop(r.graph).graph;
     const [first] = r.left;
     if (first && handler.writesControlFlow?.(options)) {
       const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');

@@ -1020,12 +1020,13 @@ const slice: Converter = (n, c) => {
   axes.forEach((a, i) => {
     const d = shape[a]!;
     const st = steps[i]!;
-    if (signature?.[a] === -1 && st > 0) {
-      // a forward slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder): the indices as given
-      // (STRIDED_SLICE counts a negative one from the end and clamps at run time), an end past any size as the end mask
+    if (signature?.[a] === -1) {
+      // a slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder, a reversed Scan output): the indices as
+      // given (STRIDED_SLICE counts a negative one from the end and clamps at run time), an end past any size
+      // (past the start, stepping backwards) as the end mask
       begin[a] = Math.min(Math.max(starts[i]!, -(2 ** 31)), 2 ** 31 - 1);
-      if (ends[i]! >= 2 ** 31 - 1) endMask |= 1 << a;
-      else end[a] = Math.max(ends[i]!, -(2 ** 31));
+      if (st > 0 ? ends[i]! >= 2 ** 31 - 1 : ends[i]! <= -(2 ** 31)) endMask |= 1 << a;
+      else end[a] = Math.min(Math.max(ends[i]!, -(2 ** 31)), 2 ** 31 - 1);
       stride[a] = st;
       return;
     }
