@@ -2,7 +2,8 @@
 // its RPN's NMS (the box count and, through a computed Reshape, the class count): Unsqueeze (EXPAND_DIMS),
 // Flatten (RESHAPE to the products of the run-time SHAPE), a strided Slice (`rel_codes[:, 0::4]`:
 // STRIDED_SLICE with the end mask), Expand to a run-time shape (`labels.expand_as(scores)`:
-// BROADCAST_ARGS then BROADCAST_TO). Each a one-node .tflite run by the real TFLite interpreter with
+// BROADCAST_ARGS then BROADCAST_TO), NonZero of a score vector, none of it non-zero included (WHERE,
+// then a TRANSPOSE of the [count, 1] coordinates, count 0). Each a one-node .tflite run by the real TFLite interpreter with
 // its input's stored dims set for the run, against onnxruntime-node on the same node; exact.
 import { describe, expect, it } from 'vitest';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
@@ -25,6 +26,8 @@ interface Case {
   declared: Dim[];
   fed: number[];
   initializers?: Array<[string, Tensor]>;
+  /** the fed values (else random in [-1, 1)) */
+  values?: number[];
   /** a second input 's' (int32): the shape an Expand takes, fed at run time */
   shapeInput?: number[];
   op: string;
@@ -35,6 +38,15 @@ const CASES: Case[] = [
   { what: 'Unsqueeze of two run-time dims, two new axes', nodes: [node('Unsqueeze', ['x', 'axes'])], declared: ['k', 'c'], fed: [3, 2], initializers: [['axes', Tensor.int64([2], [0, -1])]], op: 'EXPAND_DIMS' },
   { what: 'Flatten axis 1 of two run-time dims', nodes: [node('Flatten', ['x'], { axis: { type: 'int', value: 1 } })], declared: ['k', 'c', 4], fed: [6, 5, 4], op: 'REDUCE_PROD' },
   { what: 'Flatten axis 2 of two run-time dims', nodes: [node('Flatten', ['x'], { axis: { type: 'int', value: 2 } })], declared: ['k', 'c', 2, 'd'], fed: [3, 5, 2, 2], op: 'REDUCE_PROD' },
+  // (NonZero's int64 coordinates cast to float: the Web API returns no int64)
+  ...[[0, 0.5, 0, -2, 0], [0, 0, 0, 0, 0]].map((values): Case => ({
+    what: `NonZero of a 1-D input of run-time length, ${values.filter(Boolean).length} non-zero`,
+    nodes: [{ ...node('NonZero', ['x']), outputs: ['nz'] }, node('Cast', ['nz'], { to: { type: 'int', value: 1 } })],
+    declared: ['k'],
+    fed: [5],
+    values,
+    op: 'WHERE',
+  })),
   {
     what: 'Slice [:, 1::4] of a run-time dim',
     nodes: [node('Slice', ['x', 'starts', 'ends', 'axes', 'steps'])],
@@ -67,7 +79,7 @@ describe('ops over several run-time dims: .tflite in the interpreter vs onnxrunt
         opsets: { '': 13 },
       } as Graph;
       const r = rng(7);
-      const x = Tensor.float32(c.fed, Float32Array.from({ length: c.fed.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+      const x = Tensor.float32(c.fed, c.values ?? Float32Array.from({ length: c.fed.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
       const s = c.shapeInput ? new Tensor('int32', [c.shapeInput.length], Int32Array.from(c.shapeInput)) : undefined;
       const want = [...(await ortRun(g, s ? { x, s } : { x })).values()][0]!;
       const bytes = await writeTflite(g, { fileName: 'dims.tflite' });

@@ -5,7 +5,7 @@
 // them partly or wholly outside the map, one smaller than a pixel; the box count is dynamic in the
 // file and set to 12 for the run (the interpreter sizes the rest from its ops). Max mode and sampling_ratio 1, which torchvision does not
 // have, against onnxruntime-node on the same node. Refused by name: sampling_ratio 0, a map of run-time
-// height / width, integer activations.
+// height / width or of over 2^24 positions (its rows are indexed in float32), integer activations.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +129,7 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     });
   }
 
-  it('refuses sampling_ratio 0, a map of run-time height / width and int8 / int16x8 activations by name', async () => {
+  it('refuses sampling_ratio 0, a map of run-time height / width, one of over 2^24 positions and int8 / int16x8 activations by name', async () => {
     const g = await graphOf('aligned_true');
     g.nodes.find((n) => n.opType === 'RoiAlign')!.attrs.sampling_ratio = { type: 'int', value: 0 };
     const adaptive = await writeTflite(g, { fileName: 'r.tflite' }).catch((e: unknown) => e);
@@ -140,6 +140,11 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     const runTime = await writeTflite(dynamic, { fileName: 'r.tflite' }).catch((e: unknown) => e);
     expect(runTime).toBeInstanceOf(UnsupportedError);
     expect(String(runTime)).toMatch(/RoiAlign of a map of run-time channels \/ height \/ width in a TFLite file/);
+    const huge = await graphOf('aligned_true');
+    huge.inputs[0]!.shape = [2, 8, 3000, 3000];
+    const over = await writeTflite(huge, { fileName: 'r.tflite' }).catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(UnsupportedError);
+    expect(String(over)).toMatch(/RoiAlign of a map of 18000000 positions \(over 2\^24\) in a TFLite file/);
     const x = npy('aligned_true', 'x');
     for (const mode of ['int8', 'int16x8'] as const) {
       const err = await writeTflite(await graphOf('aligned_true'), { fileName: 'r.tflite', quantize: { mode, calibration: [[x]] } }).catch((e: unknown) => e);
