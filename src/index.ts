@@ -206,9 +206,9 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
   }
   // If / Loop / Scan: only ONNX writes subgraphs; for the others constant control flow is made straight-line, the rest refused
   if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
-    const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
-    // a Scan of run-time length: kept as the equivalent Loop where the writer keeps loops
-    if (handler.writesControlFlow?.(options) && r.left.length) r.graph = scanToLoop(r.graph).graph;
+    const inlined = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
+    // a Scan of run-time length: a Loop, which the writers that keep control flow keep
+    const r = handler.writesControlFlow?.(options) ? { ...inlined, graph: scanToLoop(inlined.graph).graph } : inlined;
     const [first] = r.left;
     if (first && handler.writesControlFlow?.(options)) {
       const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');

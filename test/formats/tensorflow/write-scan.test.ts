@@ -2,7 +2,7 @@
 // StatelessWhile (src/passes/scan-to-loop.ts makes it a Loop): the TF.js graph model run by
 // TensorFlow.js (executeAsync) and the frozen .pb read back by nnport's TensorFlow reader and run,
 // both against onnxruntime-node on the ONNX model at two sequence lengths. Models:
-// scripts/fixtures/onnx_scan_models.py (a running sum as the backend's test_scan9_sum; an RNN-like
+// scripts/fixtures/onnx_scan_symbolic.py (a running sum as the backend's test_scan9_sum; an RNN-like
 // body with two scan inputs, one scanned in reverse, one along axis 1, a scan output stacked along
 // axis 1 and one in reverse).
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ let dir = '';
 beforeAll(async () => {
   await initKernels();
   await tf.setBackend('cpu');
-  dir = ensureScriptFixtures('onnx_scan_models.py', 'onnx-scan', Object.keys(NETS));
+  dir = ensureScriptFixtures('onnx_scan_symbolic.py', 'onnx-scan-symbolic', Object.keys(NETS));
 }, 300_000);
 
 const random = (shape: number[], seed: number): Tensor => {

@@ -1,7 +1,7 @@
 // ONNX Scan over a sequence of run-time length (a symbolic dim: nnport cannot unroll it) kept as a
 // TFLite WHILE (src/passes/scan-to-loop.ts makes it a Loop), run by the real TFLite interpreter
 // against onnxruntime-node on the ONNX model, at two sequence lengths (the file's stored dim set to
-// each, as ResizeInputTensor does). Models: scripts/fixtures/onnx_scan_models.py (a running sum as
+// each, as ResizeInputTensor does). Models: scripts/fixtures/onnx_scan_symbolic.py (a running sum as
 // the backend's test_scan9_sum; an RNN-like body with two scan inputs, one scanned in reverse, one
 // along axis 1, a scan output stacked along axis 1 and one in reverse).
 import { readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  dir = ensureScriptFixtures('onnx_scan_models.py', 'onnx-scan', Object.keys(NETS));
+  dir = ensureScriptFixtures('onnx_scan_symbolic.py', 'onnx-scan-symbolic', Object.keys(NETS));
 }, 300_000);
 
 const random = (shape: number[], seed: number): Tensor => {
