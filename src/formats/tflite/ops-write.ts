@@ -1021,9 +1021,10 @@ const slice: Converter = (n, c) => {
     const d = shape[a]!;
     const st = steps[i]!;
     if (signature?.[a] === -1) {
-      // a slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder, a reversed Scan output): the indices as
-      // given (STRIDED_SLICE counts a negative one from the end and clamps at run time), an end past any size
-      // (past the start, stepping backwards) as the end mask
+      // a slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder, `x[::-1]` of a sequence of
+      // run-time length): the indices as given (STRIDED_SLICE counts a negative one from the end and
+      // clamps at run time as ONNX does, to [-1, d - 1] for a negative step), an end past any size
+      // (past the start for a negative step) as the end mask
       begin[a] = Math.min(Math.max(starts[i]!, -(2 ** 31)), 2 ** 31 - 1);
       if (st > 0 ? ends[i]! >= 2 ** 31 - 1 : ends[i]! <= -(2 ** 31)) endMask |= 1 << a;
       else end[a] = Math.min(Math.max(ends[i]!, -(2 ** 31)), 2 ** 31 - 1);
