@@ -27,7 +27,7 @@ function shapeTensor(dtype: 'int32' | 'int64', v: number[]): Tensor {
 function graph(dtype: 'int32' | 'int64', xs: number[], ys: number[], constX = false): Uint8Array {
   const t = DT[dtype];
   const y = shapeTensor(dtype, ys);
-  const constOf = (name: string, v: Tensor) => ({ name, op: 'Const', attr: { dtype: { type: t }, value: { tensor: { dtype: t, tensor_shape: shape(v.shape[0] as number), tensor_content: new Uint8Array(v.data.buffer as ArrayBuffer) } } } });
+  const constOf = (name: string, v: Tensor) => ({ name, op: 'Const', attr: { dtype: { type: t }, value: { tensor: { dtype: t, tensor_shape: shape(v.shape[0] as number), tensor_content: new Uint8Array((v.data as Int32Array | BigInt64Array).buffer as ArrayBuffer) } } } });
   return enc({
     node: [
       constX ? constOf('x', shapeTensor(dtype, xs)) : { name: 'x', op: 'Placeholder', attr: { dtype: { type: t }, shape: { shape: shape(xs.length) } } },
