@@ -4,7 +4,7 @@
 // scan axis (Shape -> Gather); each iteration Gathers its slice of every scan input (at the
 // iteration number, or at length - 1 - it for a reverse scan_input_direction) from the graph
 // around the loop; the state values are the Loop's carried values and the scan outputs its scan
-// outputs (stacked along axis 0), then reversed along it (Gather at Range(length - 1, -1, -1), int32) where
+// outputs (stacked along axis 0), then reversed along it (Slice of step -1) where
 // scan_output_directions asks and moved to scan_output_axes (Transpose).
 import { type Graph, type Node, type ValueInfo } from '../ir/graph.js';
 import { controlFlowDefs, inferShapes, opsetOf, scanCounts, type ScanAttrs, type ValueType } from '../ir/ops/index.js';
@@ -26,7 +26,6 @@ export function scanToLoop(graph: Graph): ScanToLoopResult {
   const result: ScanToLoopResult = { graph, rewritten: [], left: [] };
   if (!graph.nodes.some(isScan)) return result;
   const rw = new GraphRewriter(graph);
-  const opset = graph.opsets[''] ?? graph.opsets['ai.onnx'] ?? 1;
   let shapes: Map<string, ValueType> | undefined;
   for (const node of [...rw.nodes]) {
     if (!isScan(node)) continue;
@@ -55,19 +54,13 @@ export function scanToLoop(graph: Graph): ScanToLoopResult {
       result.left.push({ node, why: 'a scan axis other than 0 on a value of unknown rank' });
       continue;
     }
-    const needsReverse = a.outputDirections.slice(0, k).some((d) => d);
-    if (needsReverse && opset < 11) {
-      result.left.push({ node, why: 'a reversed scan output needs Range (opset 11+)' });
-      continue;
-    }
     const prefix = node.name || 'Scan';
     // the trip count: the first scan input's length along its axis
     const shape = rw.add({ opType: 'Shape', inputs: [scanned[0]!], name: `${prefix}/shape` });
     const axis0 = rw.addInitializer(`${prefix}/axis`, Tensor.int64([], [axes[0]!]));
     const trips = rw.add({ opType: 'Gather', inputs: [shape, axis0], attrs: { axis: { type: 'int', value: 0 } }, name: `${prefix}/length` });
     const reversed = a.inputDirections.slice(0, m).some((d) => d);
-    let lastIndex = reversed ? rw.add({ opType: 'Sub', inputs: [trips, rw.addInitializer(`${prefix}/one`, Tensor.int64([], [1]))], name: `${prefix}/last` }) : '';
-    let reverseOrder = '';
+    const lastIndex = reversed ? rw.add({ opType: 'Sub', inputs: [trips, rw.addInitializer(`${prefix}/one`, Tensor.int64([], [1]))], name: `${prefix}/last` }) : '';
     const cond = rw.addInitializer(`${prefix}/cond`, new Tensor('bool', [], Uint8Array.of(1)));
     // the body: the Scan's, its scan inputs now Gathers of the values around the loop
     const iter: ValueInfo = { name: rw.freshName(`${prefix}/loop/iteration`), dtype: 'int64', shape: [] };
@@ -101,14 +94,10 @@ export function scanToLoop(graph: Graph): ScanToLoopResult {
       if (!out || scanOuts[j] === out) continue;
       let v = scanOuts[j]!;
       if (a.outputDirections[j]) {
-        // the iterations' values in reverse: Gather at Range(length - 1, -1, -1), in int32 (TFLite's RANGE takes no int64)
-        if (!reverseOrder) {
-          lastIndex ||= rw.add({ opType: 'Sub', inputs: [trips, rw.addInitializer(`${prefix}/one`, Tensor.int64([], [1]))], name: `${prefix}/last` });
-          const last32 = rw.add({ opType: 'Cast', inputs: [lastIndex], attrs: { to: { type: 'int', value: 6 } }, name: `${prefix}/last_int32` });
-          const minusOne = rw.addInitializer(`${prefix}/minus_one`, new Tensor('int32', [], Int32Array.of(-1)));
-          reverseOrder = rw.add({ opType: 'Range', inputs: [last32, minusOne, minusOne], name: `${prefix}/reverse_order` });
-        }
-        v = rw.add({ opType: 'Gather', inputs: [v, reverseOrder], outputs: outAxes[j] === 0 ? [out] : undefined, attrs: { axis: { type: 'int', value: 0 } }, name: `${prefix}/reverse_${j}` });
+        // the iterations' values in reverse: Slice(-1 .. past the start, step -1) along axis 0, constant
+        // bounds whatever the length (a Gather at a Range computed from the Shape would pin open dims at 1)
+        const bound = (what: string, v: number) => rw.addInitializer(`${prefix}/reverse_${what}`, Tensor.int64([1], [v]));
+        v = rw.add({ opType: 'Slice', inputs: [v, bound('start', -1), bound('end', -(2 ** 31)), bound('axis', 0), bound('step', -1)], outputs: outAxes[j] === 0 ? [out] : undefined, name: `${prefix}/reverse_${j}` });
       }
       if (outAxes[j] !== 0) {
         const rank = outRanks[j]!;
