@@ -404,6 +404,17 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
     };
     const phys = (a: number): number => inverse(L)[a]!;
 
+    // ScatterND of whole rows (indices [n, 1], as MultiScaleRoIAlign scatters each FPN level's boxes back):
+    // any layout that keeps the first axis first scatters the same rows, so data and updates share one
+    // (not transposing a level's rows: an FPN level no box maps to is empty, and TFLite's TRANSPOSE traps on that)
+    if (op === 'ScatterND' && r !== undefined && rankOf(ins[2] ?? '') === r && shapeOf(ins[1] ?? '')?.length === 2 && shapeOf(ins[1]!)?.[1] === 1) {
+      const P = [ins[0]!, ins[2]!].map(layoutOf).find((q) => !isIdentity(q));
+      if (P && P[0] === 0) {
+        replace({ inputs: [ensure(ins[0]!, P, `ScatterND '${node.name}' writes rows laid out as its updates`), ensure(ins[1]!, identity(2), 'ScatterND indices'), ensure(ins[2]!, P, `ScatterND '${node.name}' writes rows laid out as its data`)] }, [P]);
+        continue;
+      }
+    }
+
     {
       // Sizes / scales computed at run time on 4-D data left channels-first (a mask made inside a
       // loop body): laid out channels-last first, as the writers' run-time resizes (TF's

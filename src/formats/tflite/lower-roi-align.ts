@@ -38,6 +38,9 @@ export function lowerRoiAlign(g: Graph, fileName = 'the model'): Graph {
     // (the TFLite writer pins a map's run-time height / width: an FPN level's size must be fixed by the input's)
     if (xs.shape.slice(1).some((d) => typeof d !== 'number')) throw new UnsupportedError('RoiAlign of a map of run-time channels / height / width in a TFLite file', `${where}: fix the input's size with --input-shape`);
     if (xs.dtype !== 'float32' || (rs && rs.dtype !== 'float32')) throw new UnsupportedError(`RoiAlign of ${xs.dtype} data and ${rs?.dtype ?? 'unknown'} rois in a TFLite file`, where);
+    // (the corner rows are counted in float32, exact below 2^24)
+    const [N, , H, W] = xs.shape as [Dim, number, number, number];
+    if (typeof N === 'number' && N * H * W > 2 ** 24) throw new UnsupportedError(`RoiAlign of a map of ${N * H * W} positions (over 2^24) in a TFLite file`, `${where}: its sample rows are indexed in float32`);
     if (a.samplingRatio === 0) throw new UnsupportedError('RoiAlign sampling_ratio 0 (adaptive, per box) in a TFLite file', `${where}: each box's sample count would depend on its size at run time`);
     new RoiAlignLowering(rw, n, a, xs.shape, opset).lower();
   }

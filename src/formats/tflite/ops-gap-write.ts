@@ -27,7 +27,10 @@ import { BuiltinOptions } from '../generated/tflite/builtin-options.js';
 import { ConcatenationOptions } from '../generated/tflite/concatenation-options.js';
 import { ReshapeOptions } from '../generated/tflite/reshape-options.js';
 import { ReverseSequenceOptions } from '../generated/tflite/reverse-sequence-options.js';
+import { ShapeOptions } from '../generated/tflite/shape-options.js';
+import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
+import { TensorType } from '../generated/tflite/tensor-type.js';
 import { addOpts, divOpts, floatInput, floatScalar, mulOpts, stepper, subOpts } from './ops-more-write.js';
 import { int32, normAxis, type Converter, type Opts, type WriteContext } from './ops-write.js';
 import type { WTensor } from './write.js';
@@ -198,7 +201,7 @@ function scatterInto(n: Node, c: WriteContext, data: string, coords: string, upd
   const d = c.info(data);
   const u = c.info(updates);
   if (!SCATTER_TYPES.has(d.dtype) || u.dtype !== d.dtype) throw new UnsupportedError(`${n.opType} of ${d.dtype} data in a TFLite file`, `node '${n.name}': TFLite's SCATTER_ND takes float32, int32 and int64 updates here`);
-  if (d.signature || u.signature) throw new UnsupportedError(`${n.opType} of shapes known only at run time in a TFLite file`, `node '${n.name}'`);
+  if (d.signature || u.signature) return scatterIntoRunTime(n, c, data, coords, updates, y, reduction);
   const shapeT = c.addConstant(`${y}_shape`, int32(d.shape));
   const like: Partial<WTensor> = { dtype: d.dtype, shape: d.shape, signature: undefined, quant: undefined };
   const scatter = (idx: string, upd: string, name: string, out?: string) => op(BuiltinOperator.SCATTER_ND, [idx, upd, shapeT], name, undefined, like, out);
@@ -244,6 +247,51 @@ function scatterInto(n: Node, c: WriteContext, data: string, coords: string, upd
   }
 }
 
+const shapeOpts: Opts = (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)];
+
+/**
+ * scatterInto for data or updates of run-time shape (MultiScaleRoIAlign's levels scattered back, as many
+ * boxes as NMS kept): SCATTER_ND into data's SHAPE, the written elements found by scattering ones (a FILL
+ * of the updates' SHAPE). SCATTER_ND divides by its update count (an FPN level no box maps to has none),
+ * so one zero update is always appended, at an extra row past data's first axis that is sliced off.
+ * Reductions other than add would need the repeated indices resolved: refused.
+ */
+function scatterIntoRunTime(n: Node, c: WriteContext, data: string, coords: string, updates: string, y: string, reduction: Reduction): void {
+  if (reduction !== 'none' && reduction !== 'add') throw new UnsupportedError(`${n.opType} reduction ${reduction} of shapes known only at run time in a TFLite file`, `node '${n.name}'`);
+  const op = stepper(c, y);
+  const d = c.info(data);
+  const u = c.info(updates);
+  const rank = d.shape.length;
+  const depth = c.info(coords).shape.at(-1)!;
+  const dyn = (shape: number[]): Partial<WTensor> => ({ shape, signature: shape.map(() => -1), quant: undefined });
+  const ints = (shape: number[]): Partial<WTensor> => ({ dtype: 'int32', shape, signature: undefined, quant: undefined });
+  const concat = (inputs: string[], name: string, like: Partial<WTensor>) => op(BuiltinOperator.CONCATENATION, inputs, name, (b, act) => [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, 0, act)], like);
+  const slice = (x: string, begin: string, size: string, name: string, like: Partial<WTensor>) => op(BuiltinOperator.SLICE, [x, begin, size], name, (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)], like);
+  const shapeT = op(BuiltinOperator.SHAPE, [data], 'shape', shapeOpts, ints([rank]));
+  const rowShape = rank === depth ? c.addConstant(`${y}_row_shape`, int32([])) : slice(shapeT, c.addConstant(`${y}_row_begin`, int32([depth])), c.addConstant(`${y}_row_size`, int32([rank - depth])), 'row_shape', ints([rank - depth]));
+  // (the updates as (count, row...) and the coordinates as (count, depth): the extra update goes after them)
+  const updShape = concat([c.addConstant(`${y}_count`, int32([-1])), rowShape], 'updates_shape', ints([1 + rank - depth]));
+  const flatUpd = op(BuiltinOperator.RESHAPE, [updates, updShape], 'updates_rows', undefined, { dtype: d.dtype, ...dyn([1, ...d.shape.slice(depth)]) });
+  const flatCoords = op(BuiltinOperator.RESHAPE, [coords, c.addConstant(`${y}_coords_shape`, int32([-1, depth]))], 'coordinates_rows', undefined, ints([1, depth]));
+  const extraCoord = op(BuiltinOperator.RESHAPE, [op(BuiltinOperator.MUL, [slice(shapeT, c.addConstant(`${y}_first_begin`, int32([0])), c.addConstant(`${y}_first_size`, int32([depth])), 'indexed_dims', ints([depth])), c.addConstant(`${y}_first_axis`, int32([1, ...new Array<number>(depth - 1).fill(0)]))], 'extra_coordinate', mulOpts, ints([depth])), c.addConstant(`${y}_extra_shape`, int32([1, depth]))], 'extra_coordinate_row', undefined, ints([1, depth]));
+  const oneRow = concat([c.addConstant(`${y}_one_count`, int32([1])), rowShape], 'extra_update_shape', ints([1 + rank - depth]));
+  const extraUpd = op(BuiltinOperator.FILL, [oneRow, c.addConstant(`${y}_zero_value`, filled(d.dtype, [], [0]))], 'extra_update', undefined, { dtype: d.dtype, ...dyn([1, ...d.shape.slice(depth)]) });
+  const allCoords = concat([flatCoords, extraCoord], 'all_coordinates', ints([2, depth]));
+  const allUpd = concat([flatUpd, extraUpd], 'all_updates', { dtype: d.dtype, ...dyn([2, ...d.shape.slice(depth)]) });
+  const bigger = op(BuiltinOperator.ADD, [shapeT, c.addConstant(`${y}_extra_row`, int32([1, ...new Array<number>(rank - 1).fill(0)]))], 'bigger_shape', addOpts, ints([rank]));
+  const like: Partial<WTensor> = { dtype: d.dtype, ...dyn(d.shape) };
+  const origin = c.addConstant(`${y}_origin`, int32(new Array<number>(rank).fill(0)));
+  const scatter = (upd: string, name: string) => slice(op(BuiltinOperator.SCATTER_ND, [allCoords, upd, bigger], `${name}_extra`, undefined, like), origin, shapeT, name, like);
+  if (reduction === 'add') {
+    op(BuiltinOperator.ADD, [data, scatter(allUpd, 'scattered')], '', addOpts, undefined, y);
+    return;
+  }
+  // (indices may not repeat under 'none'): every element written at most once
+  const ones = op(BuiltinOperator.FILL, [op(BuiltinOperator.SHAPE, [allUpd], 'all_updates_shape', shapeOpts, ints([1 + rank - depth])), c.addConstant(`${y}_one`, filled(d.dtype, [], [1]))], 'ones', undefined, { dtype: d.dtype, ...dyn([2, ...d.shape.slice(depth)]) });
+  const mask = op(BuiltinOperator.GREATER, [scatter(ones, 'written'), c.addConstant(`${y}_zero`, filled(d.dtype, [], [0]))], 'mask', undefined, { ...like, dtype: 'bool' });
+  op(BuiltinOperator.SELECT_V2, [mask, scatter(allUpd, 'scattered'), data], '', undefined, undefined, y);
+}
+
 function reductionOf(n: Node): Reduction {
   const r = attrString(n, 'reduction', 'none');
   if (r !== 'none' && r !== 'add' && r !== 'mul' && r !== 'max' && r !== 'min') throw new UnsupportedError(`${n.opType} reduction '${r}' in a TFLite file`, `node '${n.name}'`);
@@ -251,12 +299,12 @@ function reductionOf(n: Node): Reduction {
 }
 
 /** int32 indices, negatives wrapped by FLOOR_MOD of the dims they index (`dims`: broadcast over the last axis, or one dim). */
-function wrappedIndices(c: WriteContext, name: string, y: string, dims: number[]): string {
+function wrappedIndices(c: WriteContext, name: string, y: string, dims: number[], runTimeDims?: string): string {
   const op = stepper(c, y);
   const info = c.info(name);
-  const like = { dtype: 'int32' as DType, shape: info.shape, signature: undefined, quant: undefined };
+  const like = { dtype: 'int32' as DType, shape: info.shape, signature: info.signature, quant: undefined };
   const idx = info.dtype === 'int32' ? name : op(BuiltinOperator.CAST, [name], 'indices_int32', undefined, like);
-  return op(BuiltinOperator.FLOOR_MOD, [idx, c.addConstant(`${y}_dims`, dims.length === 1 ? new Tensor('int32', [], Int32Array.of(dims[0]!)) : int32(dims))], 'indices_wrapped', undefined, like);
+  return op(BuiltinOperator.FLOOR_MOD, [idx, runTimeDims ?? c.addConstant(`${y}_dims`, dims.length === 1 ? new Tensor('int32', [], Int32Array.of(dims[0]!)) : int32(dims))], 'indices_wrapped', undefined, like);
 }
 
 const scatterNd: Converter = (n, c) => {
@@ -273,6 +321,12 @@ const scatterNd: Converter = (n, c) => {
     const v = k.toNumbers();
     tuples = Array.from({ length: v.length / depth }, (_, i) => v.slice(i * depth, (i + 1) * depth).map((x, j) => (x < 0 ? x + dshape[j]! : x)));
     coords = c.addConstant(`${y}_coordinates`, new Tensor('int32', [...ishape], Int32Array.from(tuples.flat())));
+  } else if (c.info(data).signature?.slice(0, depth).some((d) => d < 0)) {
+    // (a dim known only at run time: the indices wrapped by the data's SHAPE, its first `depth` entries)
+    const op = stepper(c, y);
+    const dims = op(BuiltinOperator.SHAPE, [data], 'data_shape', shapeOpts, { dtype: 'int32', shape: [dshape.length], signature: undefined, quant: undefined });
+    const indexed = depth === dshape.length ? dims : op(BuiltinOperator.SLICE, [dims, c.addConstant(`${y}_dims_begin`, int32([0])), c.addConstant(`${y}_dims_size`, int32([depth]))], 'indexed_dims', (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)], { dtype: 'int32', shape: [depth], signature: undefined, quant: undefined });
+    coords = wrappedIndices(c, c.tensor(n.inputs[1]!), y, [], indexed);
   } else coords = wrappedIndices(c, c.tensor(n.inputs[1]!), y, dshape.slice(0, depth));
   scatterInto(n, c, data, coords, c.tensor(n.inputs[2]!), y, reductionOf(n), tuples);
 };

@@ -85,8 +85,21 @@ const expand: Converter = (n, c) => {
   const y = c.tensor(n.outputs[0]!);
   sameParams(n, c, x, y);
   // ONNX broadcasts both ways (a shape entry 1 keeps the input's dim): the inferred output shape is the target
-  const shape = c.info(y).shape;
-  c.emit({ code: BuiltinOperator.BROADCAST_TO, inputs: [x, c.addConstant(`${y}_shape`, int32(shape))], outputs: [y] });
+  const out = c.info(y);
+  if (!out.signature) {
+    c.emit({ code: BuiltinOperator.BROADCAST_TO, inputs: [x, c.addConstant(`${y}_shape`, int32(out.shape))], outputs: [y] });
+    return;
+  }
+  // a target known only at run time (`labels.expand_as(scores)` of as many boxes as NMS kept): BROADCAST_ARGS
+  // of the input's SHAPE and the given shape, so that both ways broadcast as ONNX does
+  const op = stepper(c, y);
+  const given = c.tensor(n.inputs[1]!);
+  const g = c.info(given);
+  const ints = (shape: number[]) => ({ dtype: 'int32' as const, shape, signature: undefined, quant: undefined });
+  const shape = g.dtype === 'int32' ? given : op(BuiltinOperator.CAST, [given], 'given_shape', undefined, ints(g.shape));
+  const xShape = op(BuiltinOperator.SHAPE, [x], 'input_shape', (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)], ints([c.info(x).shape.length]));
+  const target = op(BuiltinOperator.BROADCAST_ARGS, [xShape, shape], 'target', undefined, ints([out.shape.length]));
+  c.emit({ code: BuiltinOperator.BROADCAST_TO, inputs: [x, target], outputs: [y] });
 };
 
 const where: Converter = (n, c) => {

@@ -613,6 +613,44 @@ function reshapeComputed(n: Node, c: WriteContext, x: string, y: string): void {
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, target], outputs: [y] });
 }
 
+/** Unsqueeze of a value with several dynamic dims (no RESHAPE target can hold them): one EXPAND_DIMS per new axis, in ascending order. */
+function unsqueezeAsExpandDims(n: Node, c: WriteContext, x: string, y: string, rank: number): void {
+  const given = n.inputs[1] ? constant(n, c, 1, 'axes').toNumbers() : attrInts(n, 'axes', []);
+  const axes = given.map((a) => normAxis(a, rank)).sort((a, b) => a - b);
+  const from = c.info(x);
+  let shape = [...from.shape];
+  let signature = [...(from.signature ?? from.shape)];
+  let cur = x;
+  axes.forEach((axis, i) => {
+    shape = [...shape.slice(0, axis), 1, ...shape.slice(axis)];
+    signature = [...signature.slice(0, axis), 1, ...signature.slice(axis)];
+    const out = i === axes.length - 1 ? y : c.addTensor(`${y}_expanded${i}`, { ...from, name: '', shape, signature });
+    c.emit({ code: BuiltinOperator.EXPAND_DIMS, inputs: [cur, c.addConstant(`${y}_axis${i}`, new Tensor('int32', [], Int32Array.of(axis)))], outputs: [out] });
+    cur = out;
+  });
+}
+
+/** Flatten of a value with several dynamic dims: RESHAPE to the products of its SHAPE's two sides of the axis (a product of no dims is 1). */
+function flattenComputed(n: Node, c: WriteContext, x: string, y: string): void {
+  const rank = c.info(x).shape.length;
+  const axis = normAxis(attrInt(n, 'axis', 1), rank);
+  const i32 = (what: string, shape: number[]) => c.addTensor(`${y}_${what}`, { name: '', dtype: 'int32', shape });
+  const full = i32('input_shape', [rank]);
+  c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+  const side = (what: string, begin: number, size: number): string => {
+    if (size === 0) return c.addConstant(`${y}_${what}`, int32([1]));
+    const dims = i32(`${what}_dims`, [size]);
+    c.emit({ code: BuiltinOperator.SLICE, inputs: [full, c.addConstant(`${y}_${what}_begin`, int32([begin])), c.addConstant(`${y}_${what}_size`, int32([size]))], outputs: [dims], options: (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)] });
+    if (size === 1) return dims;
+    const prod = i32(what, [1]);
+    c.emit({ code: BuiltinOperator.REDUCE_PROD, inputs: [dims, c.addConstant(`${y}_${what}_axis`, int32([0]))], outputs: [prod], options: (b) => [BuiltinOptions.ReducerOptions, ReducerOptions.createReducerOptions(b, true)] });
+    return prod;
+  };
+  const target = i32('target', [2]);
+  c.emit({ code: BuiltinOperator.CONCATENATION, inputs: [side('outer', 0, axis), side('inner', axis, rank - axis)], outputs: [target], options: (b) => [BuiltinOptions.ConcatenationOptions, ConcatenationOptions.createConcatenationOptions(b, 0, ActivationFunctionType.NONE)] });
+  c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, target], outputs: [y] });
+}
+
 const reshapeTo: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
@@ -621,6 +659,8 @@ const reshapeTo: Converter = (n, c) => {
   // the inferred output shape, -1 where it is dynamic (one such dim at most)
   const shape = info.signature ? info.signature : info.shape;
   const dyn = shape.filter((d) => d === -1).length;
+  if (dyn > 1 && n.opType === 'Unsqueeze') return unsqueezeAsExpandDims(n, c, x, y, shape.length);
+  if (dyn > 1 && n.opType === 'Flatten') return flattenComputed(n, c, x, y);
   if (dyn > 1) throw new UnsupportedError('Reshape with several dynamic dims in a TFLite file', `node '${n.name}'`);
   const shapeT = c.addConstant(`${y}_shape`, int32(shape));
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, shapeT], outputs: [y], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });
@@ -980,12 +1020,13 @@ const slice: Converter = (n, c) => {
   axes.forEach((a, i) => {
     const d = shape[a]!;
     const st = steps[i]!;
-    if (signature?.[a] === -1 && st === 1) {
-      // a unit-step slice of a dynamic dim: the indices as given (STRIDED_SLICE counts a negative one
-      // from the end at run time), an end past any size as the end mask
-      begin[a] = starts[i]!;
+    if (signature?.[a] === -1 && st > 0) {
+      // a forward slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder): the indices as given
+      // (STRIDED_SLICE counts a negative one from the end and clamps at run time), an end past any size as the end mask
+      begin[a] = Math.min(Math.max(starts[i]!, -(2 ** 31)), 2 ** 31 - 1);
       if (ends[i]! >= 2 ** 31 - 1) endMask |= 1 << a;
-      else end[a] = ends[i]!;
+      else end[a] = Math.max(ends[i]!, -(2 ** 31));
+      stride[a] = st;
       return;
     }
     const clampIdx = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);

@@ -51,6 +51,7 @@ import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQ
 import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
 import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
+import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
@@ -170,6 +171,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // nor CropAndResize: RoiAlign's sample points become GATHER_ND rows of a run-time box count (lower-roi-align.ts; after the
   // fold, which settles the shapes of a detector's box decoding)
   g = lowerRoiAlign(g, options.fileName);
+  // (and MultiScaleRoIAlign scatters its levels back row by row: ScatterND of the rows, lower-row-scatter.ts)
+  g = rowScattersAsScatterNd(g);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
   g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
   // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)

@@ -5,7 +5,7 @@
 // them partly or wholly outside the map, one smaller than a pixel; the box count is dynamic in the
 // file and set to 12 for the run (the interpreter sizes the rest from its ops). Max mode and sampling_ratio 1, which torchvision does not
 // have, against onnxruntime-node on the same node. Refused by name: sampling_ratio 0, a map of run-time
-// height / width, integer activations.
+// height / width or of over 2^24 positions (its rows are indexed in float32), integer activations.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,51 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     });
   }
 
+  it('no boxes (an empty FPN level): an empty output', { timeout: 120_000 }, async () => {
+    const model = await modelOf('aligned_true');
+    const { bytes } = await convert(model, 'roi.tflite', { int32Io: true });
+    const inputs = await oracle.inputs(bytes);
+    let file = bytes;
+    const fed = inputs.map((t, i) => {
+      if (t.name.startsWith('x')) return npy('aligned_true', 'x').toFloat32();
+      file = withStoredDim(file, 0, 0, i);
+      return t.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
+    });
+    const [y] = await oracle.run(file, fed, 1, 1);
+    expect(y!.shape[0]).toBe(0);
+    expect(y!.data.length).toBe(0);
+  });
+
+  for (const [count, dynamicData] of [[4, false], [0, false], [4, true], [0, true]] as const) {
+    it(`scatter: MultiScaleRoIAlign's ScatterElements of whole rows at indices of run-time shape, ${count} rows${dynamicData ? ', data of run-time shape' : ''}: the interpreter vs NumPy`, { timeout: 120_000 }, async () => {
+      const names = ['data', 'idx', 'shape', 'updates'];
+      const feeds = Object.fromEntries(names.map((n) => [n, npy('scatter', n)]));
+      let want = npy('scatter', 'output');
+      if (count === 0) {
+        feeds.idx = new Tensor('int64', [0, 1, 1, 1], new BigInt64Array(0));
+        feeds.updates = Tensor.float32([0, 3, 2, 2]);
+        feeds.shape = new Tensor('int64', [4], BigInt64Array.from([0n, 3n, 2n, 2n]));
+        want = feeds.data!;
+      }
+      const model = await modelOf('scatter');
+      if (dynamicData) model.graph.inputs.find((v) => v.name === 'data')!.shape = ['N', 3, 2, 2];
+      const { bytes } = await convert(model, 's.tflite', { int32Io: true });
+      const ops = tfliteOpNames(bytes, 'scatter.tflite');
+      expect(ops).toContain('SCATTER_ND');
+      const inputs = await oracle.inputs(bytes);
+      let file = bytes;
+      const fed = inputs.map((t, i) => {
+        const n = names.find((m) => t.name === m || t.name.startsWith(`${m}__`))!;
+        const v = feeds[n]!;
+        if (n === 'idx' || n === 'updates' || (n === 'data' && dynamicData)) file = withStoredDim(file, 0, v.shape[0]!, i);
+        return t.dtype === 'int32' ? Int32Array.from(v.toNumbers()) : v.toFloat32();
+      });
+      const [y] = await oracle.run(file, fed, 1, 1);
+      expect(y!.shape).toEqual(want.shape);
+      expect(maxAbsDiff(y!.data as Float32Array, want.toFloat32())).toBe(0);
+    });
+  }
+
   for (const [what, attrs] of [
     ['max mode', { mode: { type: 'string', value: 'max' } }],
     ['sampling_ratio 1, output_half_pixel', { sampling_ratio: { type: 'int', value: 1 }, coordinate_transformation_mode: { type: 'string', value: 'output_half_pixel' } }],
@@ -84,7 +129,7 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     });
   }
 
-  it('refuses sampling_ratio 0, a map of run-time height / width and int8 / int16x8 activations by name', async () => {
+  it('refuses sampling_ratio 0, a map of run-time height / width, one of over 2^24 positions and int8 / int16x8 activations by name', async () => {
     const g = await graphOf('aligned_true');
     g.nodes.find((n) => n.opType === 'RoiAlign')!.attrs.sampling_ratio = { type: 'int', value: 0 };
     const adaptive = await writeTflite(g, { fileName: 'r.tflite' }).catch((e: unknown) => e);
@@ -95,6 +140,11 @@ describe('ONNX RoiAlign in .tflite vs torchvision.ops.roi_align', () => {
     const runTime = await writeTflite(dynamic, { fileName: 'r.tflite' }).catch((e: unknown) => e);
     expect(runTime).toBeInstanceOf(UnsupportedError);
     expect(String(runTime)).toMatch(/RoiAlign of a map of run-time channels \/ height \/ width in a TFLite file/);
+    const huge = await graphOf('aligned_true');
+    huge.inputs[0]!.shape = [2, 8, 3000, 3000];
+    const over = await writeTflite(huge, { fileName: 'r.tflite' }).catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(UnsupportedError);
+    expect(String(over)).toMatch(/RoiAlign of a map of 18000000 positions \(over 2\^24\) in a TFLite file/);
     const x = npy('aligned_true', 'x');
     for (const mode of ['int8', 'int16x8'] as const) {
       const err = await writeTflite(await graphOf('aligned_true'), { fileName: 'r.tflite', quantize: { mode, calibration: [[x]] } }).catch((e: unknown) => e);
