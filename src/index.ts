@@ -19,6 +19,7 @@ import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
 import { alignLegacyBroadcasts } from './passes/legacy-broadcast.js';
 import { decomposeGroupNorm } from './passes/decompose-group-norm.js';
 import { inlineControlFlow, isControlFlow } from './passes/inline-control-flow.js';
+import { scanToLoop } from './passes/scan-to-loop.js';
 import { hasSequences, resolveSequences } from './passes/resolve-sequences.js';
 import { appendsAsScanOutputs } from './passes/sequence-scan-outputs.js';
 import { createNodeEvaluator } from './runtime/evaluate.js';
@@ -205,7 +206,9 @@ async function prepareForOutput(model: LoadedModel, handler: FormatHandler, opti
   }
   // If / Loop / Scan: only ONNX writes subgraphs; for the others constant control flow is made straight-line, the rest refused
   if (model.kind === 'graph' && format !== 'onnx' && model.graph.nodes.some(isControlFlow)) {
-    const r = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
+    const inlined = inlineControlFlow(model.graph, { evaluate: await createNodeEvaluator() });
+    // a Scan of run-time length: a Loop, which the writers that keep control flow keep
+    const r = handler.writesControlFlow?.(options) ? { ...inlined, graph: scanToLoop(inlined.graph).graph } : inlined;
     const [first] = r.left;
     if (first && handler.writesControlFlow?.(options)) {
       const ops = [...new Set(r.left.map((l) => l.node.opType))].join(', ');

@@ -13,9 +13,10 @@ export type RunTimeOperands = Readonly<Record<string, readonly number[]>>;
 
 /**
  * TFLite's: a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's target (TFLite's RESHAPE
- * reads no ONNX 0 as "copy this dim": the writer replaces such 0s by the input's dims, SELECT_V2).
+ * reads no ONNX 0 as "copy this dim": the writer replaces such 0s by the input's dims, SELECT_V2), a
+ * kept Loop's trip count (a WHILE loop variable: a Scan over a run-time length, src/passes/scan-to-loop.ts).
  */
-export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1] };
+export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1], Loop: [0] };
 /** TF's: TFLite's (the GraphDef writer replaces ONNX's copying 0s by the input's dims too). */
 export const TF_RUN_TIME_OPERANDS: RunTimeOperands = { ...TFLITE_RUN_TIME_OPERANDS };
 

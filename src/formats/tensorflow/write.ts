@@ -65,7 +65,8 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   // upsampling to its skip's size), they are written as ops and the dims stay open
   // (src/passes/open-dims.ts); other such models, and those whose only open dim is the batch (they
   // stay importable by OpenCV, which runs no Shape subgraph), are written for dim 1
-  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => i > 0 && typeof d !== 'number'));
+  // (a kept Loop may run a dim's number of times, a Scan over a run-time length, src/passes/scan-to-loop.ts: the batch too stays open)
+  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => (i > 0 || g.nodes.some((n) => n.opType === 'Loop' && !n.domain)) && typeof d !== 'number'));
   if (!body && g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
     const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
     const open = dynamic ? fold(g) : undefined;

@@ -1020,12 +1020,14 @@ const slice: Converter = (n, c) => {
   axes.forEach((a, i) => {
     const d = shape[a]!;
     const st = steps[i]!;
-    if (signature?.[a] === -1 && st > 0) {
-      // a forward slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder): the indices as given
-      // (STRIDED_SLICE counts a negative one from the end and clamps at run time), an end past any size as the end mask
+    if (signature?.[a] === -1) {
+      // a slice of a dynamic dim (`rel_codes[:, 0::4]` of a box decoder, `x[::-1]` of a sequence of
+      // run-time length): the indices as given (STRIDED_SLICE counts a negative one from the end and
+      // clamps at run time as ONNX does, to [-1, d - 1] for a negative step), an end past any size
+      // (past the start for a negative step) as the end mask
       begin[a] = Math.min(Math.max(starts[i]!, -(2 ** 31)), 2 ** 31 - 1);
-      if (ends[i]! >= 2 ** 31 - 1) endMask |= 1 << a;
-      else end[a] = Math.max(ends[i]!, -(2 ** 31));
+      if (st > 0 ? ends[i]! >= 2 ** 31 - 1 : ends[i]! <= -(2 ** 31)) endMask |= 1 << a;
+      else end[a] = Math.min(Math.max(ends[i]!, -(2 ** 31)), 2 ** 31 - 1);
       stride[a] = st;
       return;
     }

@@ -1,7 +1,7 @@
 // Ops over several dims known only at run time, as a two-stage detector's box decoder has them after
 // its RPN's NMS (the box count and, through a computed Reshape, the class count): Unsqueeze (EXPAND_DIMS),
 // Flatten (RESHAPE to the products of the run-time SHAPE), a strided Slice (`rel_codes[:, 0::4]`:
-// STRIDED_SLICE with the end mask), Expand to a run-time shape (`labels.expand_as(scores)`:
+// STRIDED_SLICE with the end mask) and reversed ones (`x[::-1]`, `x[-2::-2]`, `x[:1:-1]`), Expand to a run-time shape (`labels.expand_as(scores)`:
 // BROADCAST_ARGS then BROADCAST_TO), NonZero of a score vector, none of it non-zero included (WHERE,
 // then a TRANSPOSE of the [count, 1] coordinates, count 0). Each a one-node .tflite run by the real TFLite interpreter with
 // its input's stored dims set for the run, against onnxruntime-node on the same node; exact.
@@ -55,6 +55,19 @@ const CASES: Case[] = [
     initializers: [['starts', Tensor.int64([1], [1])], ['ends', Tensor.int64([1], [2n ** 63n - 1n])], ['axes', Tensor.int64([1], [1])], ['steps', Tensor.int64([1], [4])]],
     op: 'STRIDED_SLICE',
   },
+  // (x[::-1] of a run-time length: before, sliced from the stored size 1, one row)
+  ...[
+    [-1, -(2n ** 63n), -1],
+    [-2, -(2n ** 63n), -2],
+    [2n ** 63n - 1n, 1, -1],
+  ].map(([start, end, step]): Case => ({
+    what: `Slice [${start}:${end}:${step}] of a run-time dim`,
+    nodes: [node('Slice', ['x', 'starts', 'ends', 'axes', 'steps'])],
+    declared: ['k', 3],
+    fed: [7, 3],
+    initializers: [['starts', Tensor.int64([1], [start!])], ['ends', Tensor.int64([1], [end!])], ['axes', Tensor.int64([1], [0])], ['steps', Tensor.int64([1], [step!])]],
+    op: 'STRIDED_SLICE',
+  })),
   {
     what: 'Expand of a row to the run-time shape of another value',
     // (x's first row, expanded to a shape fed at run time, as an NMS-made count is known: [7, 5])
