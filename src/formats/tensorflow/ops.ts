@@ -1094,6 +1094,36 @@ function broadcastToOp(c: NodeCtx): TfValue[] {
   return [c.value(out, x.dtype, target && x.shape ? broadcastShapes(x.shape, target) : target)];
 }
 
+/**
+ * BroadcastArgs(s0, s1): the numpy broadcast of two shape vectors (what the GraphDef writer emits for a
+ * run-time Expand). Constants fold; otherwise Shape(Expand(ConstantOfShape(s0) of uint8 zeros, s1)), exact,
+ * including zero-size dims, at the cost of one byte per element of the broadcast shape.
+ */
+function broadcastArgsOp(c: NodeCtx): TfValue[] {
+  const a = c.input(0);
+  const b = c.input(1);
+  const dtype = c.attrs.dtype('T', 'int32');
+  const av = a.value?.toNumbers();
+  const bv = b.value?.toNumbers();
+  if (av && bv) {
+    const bc = broadcastShapes(av, bv);
+    if (!bc || bc.some((d) => typeof d !== 'number')) throw new ShapeError(`BroadcastArgs of [${av.join(', ')}] and [${bv.join(', ')}] do not broadcast in ${c.where()} of '${c.file}'`);
+    const r = bc as number[];
+    return [c.constantValue(tensorOf(dtype, [r.length], r))];
+  }
+  const zeros = c.tmp('zeros');
+  c.emit('ConstantOfShape', [c.int64InputOf(a, 's0')], [zeros], { value: { type: 'tensor', value: Tensor.zeros('uint8', [1]) } });
+  const expanded = c.tmp('broadcast');
+  c.emit('Expand', [zeros, c.int64InputOf(b, 's1')], [expanded]);
+  const out = c.out();
+  const raw = dtype === 'int64' ? out : c.tmp('int64');
+  c.emit('Shape', [expanded], [raw]);
+  if (raw !== out) c.emit('Cast', [raw], [out], { to: attr('int', onnxType(dtype)) });
+  const ra = asNum(dim(a.shape, 0));
+  const rb = asNum(dim(b.shape, 0));
+  return [c.value(out, dtype, [ra !== null && rb !== null ? Math.max(ra, rb) : null])];
+}
+
 /** Cumsum(x, axis) with TF's exclusive / reverse: ONNX CumSum's attributes of the same meaning. */
 function cumsumOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
@@ -1565,6 +1595,7 @@ export const OPS: Record<string, OpConvert> = {
   Fill: fillOp,
   Range: rangeOp,
   ReverseV2: reverseOp,
+  BroadcastArgs: broadcastArgsOp,
   BroadcastTo: broadcastToOp,
   Cumsum: cumsumOp,
   OneHot: oneHotOp,
