@@ -7,10 +7,11 @@
 // padded on its own) -- is a GatherND of (n, y, x) coordinates, weighted, and 0 outside the image
 // (a Where on the weight). The sum is transposed back to (N, C, H_out, W_out). Shapes must be known.
 import { UnsupportedError } from '../../ir/errors.js';
-import type { Attr, Graph, Node } from '../../ir/graph.js';
+import type { Graph, Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { samplingDefs, type GridSamplePadding } from '../../ir/ops/sampling.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
+import { OpLowering } from './op-lowering.js';
 import { Tensor } from '../../ir/tensor.js';
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
@@ -35,17 +36,14 @@ export function lowerGridSample(g: Graph, fileName = 'the model'): Graph {
   return rw.toGraph();
 }
 
-class GridSampleLowering {
-  private readonly where: string;
-  private readonly scalars = new Map<number, string>();
-
+class GridSampleLowering extends OpLowering {
   constructor(
-    private readonly rw: GraphRewriter,
-    private readonly node: Node,
+    rw: GraphRewriter,
+    node: Node,
     private readonly xShape: number[],
     private readonly gridShape: number[],
   ) {
-    this.where = node.name || 'GridSample';
+    super(rw, node);
   }
 
   lower(): void {
@@ -103,19 +101,6 @@ class GridSampleLowering {
     this.rw.addNode({ opType: 'Transpose', name: `${this.where}/output`, inputs: [y], outputs: [n.outputs[0]!], attrs: { perm: { type: 'ints', value: [0, 3, 1, 2] } } });
   }
 
-  private op(opType: string, inputs: string[], attrs?: Record<string, Attr>): string {
-    return this.rw.add({ opType, name: `${this.where}/${opType}`, inputs, attrs });
-  }
-
-  private f(v: number): string {
-    let s = this.scalars.get(v);
-    if (!s) this.scalars.set(v, (s = this.rw.addInitializer(`${this.where}/const`, Tensor.float32([], [v]))));
-    return s;
-  }
-
-  private int64(values: number[]): string {
-    return this.rw.addInitializer(`${this.where}/index`, Tensor.int64([values.length], values));
-  }
 
   /** 0 <= c <= size - 1 (a bool mask) */
   private inRange(c: string, size: number): string {

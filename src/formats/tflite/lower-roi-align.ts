@@ -15,6 +15,7 @@ import type { Attr, Dim, Graph, Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { samplingDefs, type RoiAlignAttrs } from '../../ir/ops/sampling.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
+import { OpLowering } from './op-lowering.js';
 import { Tensor } from '../../ir/tensor.js';
 
 const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
@@ -53,18 +54,15 @@ interface Extent {
   last: string;
 }
 
-class RoiAlignLowering {
-  private readonly where: string;
-  private readonly scalars = new Map<number, string>();
-
+class RoiAlignLowering extends OpLowering {
   constructor(
-    private readonly rw: GraphRewriter,
-    private readonly node: Node,
+    rw: GraphRewriter,
+    node: Node,
     private readonly a: RoiAlignAttrs,
     private readonly xShape: readonly Dim[],
     private readonly opset: number,
   ) {
-    this.where = node.name || 'RoiAlign';
+    super(rw, node);
   }
 
   lower(): void {
@@ -152,17 +150,4 @@ class RoiAlignLowering {
     return { lo, hi, wLo, wHi };
   }
 
-  private op(opType: string, inputs: string[], attrs?: Record<string, Attr>): string {
-    return this.rw.add({ opType, name: `${this.where}/${opType}`, inputs, attrs });
-  }
-
-  private f(v: number): string {
-    let s = this.scalars.get(v);
-    if (!s) this.scalars.set(v, (s = this.rw.addInitializer(`${this.where}/const`, Tensor.float32([], [v]))));
-    return s;
-  }
-
-  private int64(values: number[]): string {
-    return this.rw.addInitializer(`${this.where}/index`, Tensor.int64([values.length], values));
-  }
 }
