@@ -2,7 +2,8 @@
 // TF.js): an If whose condition is a constant becomes the nodes of the branch it takes, and a
 // Loop whose trip count is a constant and whose condition stays true becomes that many copies of
 // its body (carried values threaded from one copy to the next, scan outputs concatenated), as does
-// a Scan (opset 9+) over a sequence of fixed length, each copy reading its slices (Gather). The
+// a Scan over a sequence of fixed length, each copy reading its slices (Gather; an opset-8 Scan's
+// batch entries each unrolled, then stacked). The
 // constants come from folding, with the input shapes fixed (a `for t in range(x.size(1))` loop's
 // trip count is a Shape -> Gather of the input). What stays is listed with the reason.
 import { UnsupportedError } from '../ir/errors.js';
@@ -183,12 +184,61 @@ function inlineOnce(g: Graph, budget: { left: number; max: number }, result: Inl
     }
     if (node.opType === 'Scan') {
       const a = controlFlowDefs.Scan!.attrs(node, opsetOf(g, node)) as ScanAttrs;
-      if (a.batched) {
-        left.push({ node, why: 'nnport does not unroll an opset-8 Scan (batch axis)' });
-        continue;
-      }
       const { n, m, k } = scanCounts(node, a);
       shapes ??= inferShapes(g, { onError: 'unknown' }).values;
+      /** the body copied `length` times from `states` on, each copy reading its slices of `scanned` (along `axes`); the last states and each scan output's per-iteration values */
+      const unroll = (states: string[], scanned: readonly string[], axes: readonly number[], length: number, prefix: string) => {
+        const scans: string[][] = Array.from({ length: k }, () => []);
+        for (let t = 0; t < length; t++) {
+          const slices = scanned.map((x, j) => {
+            const at = rw.addInitializer(`${prefix}/step_${t}_${j}`, Tensor.int64([], [a.inputDirections[j] ? length - 1 - t : t]));
+            return rw.add({ opType: 'Gather', inputs: [x, at], attrs: { axis: { type: 'int', value: axes[j]! } }, name: `${prefix}/${t}/slice_${j}` });
+          });
+          const outs = inlineBody(rw, a.body, [...states, ...slices], `${prefix}/${t}`);
+          states = outs.slice(0, n);
+          for (let j = 0; j < k; j++) scans[j]!.push(outs[n + j]!);
+        }
+        return { states, scans };
+      };
+      if (a.batched) {
+        // opset 8: a batch axis 0 on every input and output (the sequence along axis 1), each batch
+        // entry scanned on its own: unrolled per entry, the entries stacked again
+        const [seqLens, ...rest] = node.inputs;
+        if (seqLens) {
+          left.push({ node, why: 'nnport does not unroll an opset-8 Scan with sequence_lens' });
+          continue;
+        }
+        const scanned = rest.slice(n, n + m);
+        const dims = scanned.map((x) => shapes!.get(x)?.shape);
+        const batch = dims[0]?.[0];
+        const length = dims[0]?.[1];
+        if (typeof batch !== 'number' || typeof length !== 'number' || dims.some((d) => d?.[0] !== batch || d?.[1] !== length)) {
+          left.push({ node, why: 'its batch size or sequence length is not fixed (fix the input shapes, e.g. --input-shape)' });
+          continue;
+        }
+        if ((length === 0 || batch === 0) && k > 0) {
+          left.push({ node, why: 'it scans an empty sequence, so its scan outputs have no shape to write' });
+          continue;
+        }
+        spend(batch * (length * (a.body.nodes.length + m) + n + m + k * (length + 1)) + (n + k) * (batch + 1), node, `unrolled ${batch} x ${length} times`);
+        const seen = before();
+        rw.removeNode(node);
+        const prefix = node.name || 'Scan';
+        const finals: string[][] = Array.from({ length: n }, () => []);
+        const stackedScans: string[][] = Array.from({ length: k }, () => []);
+        for (let b = 0; b < batch; b++) {
+          const entry = rw.addInitializer(`${prefix}/entry_${b}`, Tensor.int64([], [b]));
+          const take = (x: string, what: string) => rw.add({ opType: 'Gather', inputs: [x, entry], attrs: { axis: { type: 'int', value: 0 } }, name: `${prefix}/entry_${b}/${what}` });
+          const r = unroll(rest.slice(0, n).map((x, i) => take(x, `state_${i}`)), scanned.map((x, j) => take(x, `scan_${j}`)), scanned.map(() => 0), length, `${prefix}/entry_${b}`);
+          r.states.forEach((v, i) => finals[i]!.push(v));
+          r.scans.forEach((list, j) => stackedScans[j]!.push(stack(rw, list, 0, `${prefix}/entry_${b}/scan_${j}`)));
+        }
+        const outs = [...finals, ...stackedScans].map((list, i) => stack(rw, list, 0, `${prefix}/batch_${i}`));
+        bindOutputs(rw, outs, node.outputs, addedSince(seen));
+        result.unrolled.push({ name: node.name, op: 'Scan', iterations: batch * length });
+        changed = true;
+        continue;
+      }
       const scanned = node.inputs.slice(n, n + m);
       const axes = scanned.map((x, j) => {
         const rank = shapes!.get(x)?.shape?.length;
@@ -208,17 +258,7 @@ function inlineOnce(g: Graph, budget: { left: number; max: number }, result: Inl
       const seen = before();
       rw.removeNode(node);
       const prefix = node.name || 'Scan';
-      let states = node.inputs.slice(0, n);
-      const scans: string[][] = Array.from({ length: k }, () => []);
-      for (let t = 0; t < length; t++) {
-        const slices = scanned.map((x, j) => {
-          const at = rw.addInitializer(`${prefix}/step_${t}_${j}`, Tensor.int64([], [a.inputDirections[j] ? length - 1 - t : t]));
-          return rw.add({ opType: 'Gather', inputs: [x, at], attrs: { axis: { type: 'int', value: axes[j]! } }, name: `${prefix}/${t}/slice_${j}` });
-        });
-        const outs = inlineBody(rw, a.body, [...states, ...slices], `${prefix}/${t}`);
-        states = outs.slice(0, n);
-        for (let j = 0; j < k; j++) scans[j]!.push(outs[n + j]!);
-      }
+      const { states, scans } = unroll(node.inputs.slice(0, n), scanned, axes.map((x) => x!), length, prefix);
       const stacked = scans.map((list, j) => {
         const rank = shapes!.get(node.outputs[n + j] ?? '')?.shape?.length;
         const axis = a.outputAxes[j]! < 0 && rank !== undefined ? a.outputAxes[j]! + rank : a.outputAxes[j]!;

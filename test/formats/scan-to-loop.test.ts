@@ -4,13 +4,14 @@
 // writers: a TFLite WHILE run by the real TFLite interpreter, a TF.js graph model's StatelessWhile
 // run by TensorFlow.js, a frozen GraphDef read back and run by nnport; each against onnxruntime-node
 // running the original model, at two sequence lengths. (PyTorch 1.13 exports a loop as Loop, not
-// Scan: there is no PyTorch-made case.)
+// Scan: there is no PyTorch-made case.) And an opset-8 Scan (batch axis 0) of fixed shapes, which
+// inline-control-flow.ts unrolls per batch entry, in the interpreter and TF.js against onnxruntime.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/formats/numpy/index.js';
 import { convert, loadModel, run } from '../../src/index.js';
-import type { Tensor } from '../../src/ir/tensor.js';
+import { Tensor } from '../../src/ir/tensor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
 import { ensureScriptFixtures } from '../support/fixture-script.js';
@@ -29,7 +30,7 @@ const oracle = useTfliteOracle();
 beforeAll(async () => {
   await initKernels();
   await tf.setBackend('cpu');
-  dir = ensureScriptFixtures('onnx_scan_models.py', 'scan-models', Object.keys(NETS));
+  dir = ensureScriptFixtures('onnx_scan_models.py', 'scan-models', [...Object.keys(NETS), 'scan8_sum']);
 }, 300_000);
 
 const bytesOf = (net: string) => new Uint8Array(readFileSync(join(dir, net, 'model.onnx')));
@@ -51,6 +52,22 @@ function compare(what: string, got: Tensor[], want: Tensor[]): void {
     expect(err, `${what} output ${k}`).toBeLessThanOrEqual(1e-5);
   });
 }
+
+describe('an opset-8 Scan (batch axis) of fixed shapes, each batch entry unrolled', () => {
+  it('scan8_sum (2 entries, reverse direction) as .tflite and a TF.js graph model matches onnxruntime', async () => {
+    const feeds = { s0: npy('scan8_sum', 's0_4'), x: npy('scan8_sum', 'x_4') };
+    const outs = await ortRun(bytesOf('scan8_sum'), feeds);
+    const want = ['s', 'ys'].map((o) => outs.get(o)!);
+    const model = await loadModel(bytesOf('scan8_sum'), { fileName: 'scan8_sum.onnx' });
+    const { bytes, notes } = await convert(model, 'scan8_sum.tflite');
+    expect(notes.join('\n')).toMatch(/Scan '.*' unrolled: 8 iterations/);
+    compare('scan8_sum .tflite', (await oracle.run(bytes, [feeds.s0.toFloat32(), feeds.x.toFloat32()])).map((y) => Tensor.float32(y.shape, y.data as Float32Array)), want);
+    const files = await convert(model, 'out/model.json', { tfjsFormat: 'graph' });
+    const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+    compare('scan8_sum TF.js', await runGraphModel(m, [feeds.s0, feeds.x], ['s0', 'x'], ['s', 'ys']), want);
+    m.dispose();
+  });
+});
 
 describe('Scan of run-time sequence length kept as a loop (Scan -> Loop)', () => {
   it.each(Object.keys(NETS) as Array<keyof typeof NETS>)('%s as .tflite: a WHILE, run by the TFLite interpreter, matches onnxruntime at T = 3 and 7', async (net) => {

@@ -293,5 +293,11 @@ function writeNodes(w: Writer, g: Graph, fn: boolean): NodeDef[] {
   // a weight a row wrote anew (re-laid, folded into another constant) is read by no node: not written
   const read = new Set(w.nodes.flatMap((n) => (n.input ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, ''))));
   const outs = new Set(g.outputs.map((o) => w.ref(o.name).replace(/:\d+$/, '')));
-  return w.nodes.filter((n) => n.op !== 'Const' || read.has(n.name ?? '') || outs.has(n.name ?? ''));
+  const kept = w.nodes.filter((n) => n.op !== 'Const' || read.has(n.name ?? '') || outs.has(n.name ?? ''));
+  if (fn) return kept;
+  // the outputs no node reads last, in the graph's output order: a reader that takes a frozen graph's
+  // outputs as its unread nodes in order (nnport's, tensorflowjs_converter's) lists them as the source did
+  const last = g.outputs.map((o) => tfName(o.name)).filter((name) => !read.has(name));
+  const at = new Set(last);
+  return [...kept.filter((n) => !at.has(n.name ?? '')), ...last.map((name) => kept.find((n) => n.name === name)!).filter(Boolean)];
 }

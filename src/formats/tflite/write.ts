@@ -415,6 +415,7 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
     for (const n of halfCasts) initializers.set(n.outputs[0]!, castFloat(initializers.get(n.inputs[0]!)!, 'float32'));
     g = { ...g, nodes: g.nodes.filter((n) => !halfCasts.includes(n)), initializers };
   }
+  g = splitOutputDequantize(g);
   const shapes = inferShapes(g).values;
   const tensors = new Map<string, WTensor>();
   const ops: WOp[] = [];
@@ -534,6 +535,32 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
 }
 
 const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
+
+/**
+ * A DequantizeLinear whose value is a graph output and is read inside the graph too (a feature map
+ * returned beside the logits): its readers get a DequantizeLinear of their own, so that collapseQdq
+ * lets them read the integer tensor while the output keeps its DEQUANTIZE (else they read the float
+ * output: a CONV_2D of float input and int8 weights, which the interpreter cannot initialize).
+ */
+function splitOutputDequantize(g: Graph): Graph {
+  const outputs = new Set(g.outputs.map((v) => v.name));
+  const readers = readersOf(g.nodes);
+  const names = new Set([...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs]), ...g.initializers.keys()]);
+  const rename = new Map<string, string>();
+  const nodes: Node[] = [];
+  for (const n of g.nodes) {
+    nodes.push(n);
+    const o = n.outputs[0]!;
+    if (n.opType !== 'DequantizeLinear' || n.domain || !outputs.has(o) || !(readers.get(o) ?? []).length) continue;
+    let read = `${o}/read`;
+    for (let k = 1; names.has(read); k++) read = `${o}/read_${k}`;
+    names.add(read);
+    rename.set(o, read);
+    nodes.push({ ...n, name: `${n.name || o}/read`, outputs: [read] });
+  }
+  if (!rename.size) return g;
+  return { ...g, nodes: nodes.map((n) => (n.opType === 'DequantizeLinear' && rename.has(n.outputs[0]!) ? n : { ...n, inputs: n.inputs.map((i) => (i && rename.get(i)) || i) })) };
+}
 
 /**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose

@@ -265,7 +265,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     if (core.opType === 'DequantizeLinear' && !core.domain && !act) {
       const d = dqOf(v, core.outputs[0]!);
       if (!d || d.axis !== undefined) continue;
-      replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: {} });
+      replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
       continue;
     }
     const key = core.domain ? `${core.domain}::${core.opType}` : core.opType;

@@ -605,18 +605,28 @@ const Concat = defineOp<{ axis: number }>({
   },
 });
 
-/** QUANTIZE int -> int: (x - zp_in)·(s_in/s_out) in fixed point. */
-const Requantize = defineOp<Record<string, never>>({
-  attrs: () => ({}),
-  run(inputs) {
+/**
+ * QUANTIZE int -> int: (x - zp_in)·(s_in/s_out) in fixed point. XNNPACK's int8 -> int8 convert
+ * (the delegate takes it for a ratio in [2^-8, 2^7]) multiplies by the ratio rounded to 1/256:
+ * m = lrintf(256·s_in/s_out), y = ((x - zp_in)·m + 128) >> 8, + zp_out.
+ */
+const Requantize = defineOp<{ xnnpack: boolean }>({
+  attrs: (node) => ({ xnnpack: requantizationOf(node) }),
+  run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const xq = qparam(inputs, 0, 'x');
     // TFLite's QUANTIZE also requantizes to int32 (TFLite Micro's keyword model ends int16 -> int32)
     const out = outputParams(inputs, 3, undefined, true);
-    const m = quantizeMultiplier(xq.scales[0]! / out.scale);
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
     const yd = y.data as Int8Array;
+    const ratio = Math.fround(Math.fround(xq.scales[0]!) / Math.fround(out.scale));
+    if (a.xnnpack && x.data instanceof Int8Array && out.dtype === 'int8' && ratio >= 2 ** -8 && ratio <= 2 ** 7) {
+      const m = roundHalfEven(256 * ratio);
+      for (let i = 0; i < yd.length; i++) yd[i] = clampInt(Math.floor(((xd[i]! - xq.zps[0]!) * m + 128) / 256) + out.zp, out.lo, out.hi);
+      return [y];
+    }
+    const m = quantizeMultiplier(xq.scales[0]! / out.scale);
     for (let i = 0; i < yd.length; i++) yd[i] = clampInt(multiplyByQuantizedMultiplier(xd[i]! - xq.zps[0]!, m.multiplier, m.shift) + out.zp, out.lo, out.hi);
     return [y];
   },

@@ -51,6 +51,8 @@ describe('detection post-processing with run-time box counts: GraphDef and TF.js
       const g = back.graph;
       const feeds = Object.fromEntries(g.inputs.map((v, i) => [v.name, inputsOf(net)[i]!]));
       const r = await run(back, feeds);
+      // the outputs listed as the source lists them
+      expect([...r.outputs.keys()]).toEqual((source as { graph: { outputs: Array<{ name: string }> } }).graph.outputs.map((o) => o.name));
       expectPyTorch(net, '.pb', ['boxes', 'scores', 'labels'].map((o) => r.outputs.get(o)!));
     });
     it(`${net}: TF.js graph model in TF.js`, { timeout: 600_000 }, async () => {
