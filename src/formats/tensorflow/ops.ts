@@ -1579,8 +1579,12 @@ export const OPS: Record<string, OpConvert> = {
   PadV2: (c) => padOp(c, 'constant'),
   MirrorPad: (c) => {
     const mode = c.attrs.string('mode', 'REFLECT');
-    if (mode !== 'REFLECT') throw new UnsupportedError(`MirrorPad mode ${mode}`, `${c.where()} in '${c.file}'`);
-    return padOp(c, 'reflect');
+    if (mode === 'REFLECT') return padOp(c, 'reflect');
+    // SYMMETRIC repeats the border row itself: with constant paddings of at most 1 that is ONNX's edge
+    // (what write-roi-align.ts writes); wider ones mirror further rows, which no ONNX Pad mode does
+    const p = c.input(1).value?.toNumbers();
+    if (mode === 'SYMMETRIC' && p && p.every((v) => v >= 0 && v <= 1)) return padOp(c, 'edge');
+    throw new UnsupportedError(`MirrorPad mode ${mode}${mode === 'SYMMETRIC' ? ' wider than 1 or computed at run time' : ''}`, `${c.where()} in '${c.file}'`);
   },
   Transpose: transposeOp,
   Slice: sliceOp,
@@ -1597,6 +1601,7 @@ export const OPS: Record<string, OpConvert> = {
   ReverseV2: reverseOp,
   BroadcastArgs: broadcastArgsOp,
   BroadcastTo: broadcastToOp,
+  CropAndResize: cropAndResizeOp,
   Cumsum: cumsumOp,
   OneHot: oneHotOp,
   Tile: (c) => {
@@ -1638,3 +1643,54 @@ function fusedBatchNorm(c: NodeCtx): TfValue[] {
   return [c.value(out, x.dtype, x.shape)];
 }
 
+
+/**
+ * CropAndResize(image NHWC, boxes [B, 4] (y1, x1, y2, x2) normalized, box_ind [B], crop_size):
+ * method bilinear as ONNX GridSample (align_corners 1, so the grid y1 + i (y2 - y1) / (ch - 1) maps to
+ * TF's y1 (H - 1) + i (y2 - y1) (H - 1) / (ch - 1); a single row / column at (y1 + y2) / 2) over the
+ * boxes' Gathered images, and TF's extrapolation_value where a row's or column's coordinate leaves
+ * [0, 1] (Where). Nearest is refused by name: TF rounds half away from zero, GridSample half to even.
+ */
+function cropAndResizeOp(c: NodeCtx): TfValue[] {
+  const where = `${c.where()} in '${c.file}'`;
+  const method = c.attrs.string('method', 'bilinear');
+  if (method !== 'bilinear') throw new UnsupportedError(`CropAndResize method ${method}`, where);
+  const image = c.input(0);
+  const size = c.input(3).value?.toNumbers();
+  if (!size || size.length !== 2) throw new UnsupportedError('CropAndResize of a crop_size computed at run time', where);
+  const [ch, cw] = size as [number, number];
+  const extrap = c.attrs.float('extrapolation_value', 0);
+  const f32 = (v: number[], shape: number[], suffix: string) => c.constTensor(Tensor.float32(shape, v), suffix);
+  const tmp = (suffix: string, op: string, inputs: string[], attrs: Record<string, Attr> = {}) => {
+    const o = c.tmp(suffix);
+    c.emit(op, inputs, [o], attrs);
+    return o;
+  };
+  const boxes = tmp('boxes', 'Cast', [c.use(c.input(1))], { to: attr('int', 1) });
+  const ind = c.int64InputOf(c.input(2), 'box_ind');
+  const img = tmp('nchw', 'Transpose', [tmp('images', 'Gather', [c.use(image), ind], { axis: attr('int', 0) })], { perm: attr('ints', [0, 3, 1, 2]) });
+  // t along one axis: [B, n] = lo + (hi - lo) * lin, or (lo + hi) / 2 for n = 1
+  const along = (lo: number, hi: number, n: number, tag: string) => {
+    const a = tmp(`${tag}0`, 'Gather', [boxes, c.int64([lo], `${tag}_lo`)], { axis: attr('int', 1) });
+    const b = tmp(`${tag}1`, 'Gather', [boxes, c.int64([hi], `${tag}_hi`)], { axis: attr('int', 1) });
+    if (n === 1) return tmp(`${tag}_t`, 'Mul', [tmp(`${tag}_sum`, 'Add', [a, b]), f32([0.5], [], `${tag}_half`)]);
+    const lin = f32(Array.from({ length: n }, (_, i) => i / (n - 1)), [1, n], `${tag}_lin`);
+    return tmp(`${tag}_t`, 'Add', [a, tmp(`${tag}_d`, 'Mul', [tmp(`${tag}_len`, 'Sub', [b, a]), lin])]);
+  };
+  const ty = along(0, 2, ch, 'y'); // [B, ch]
+  const tx = along(1, 3, cw, 'x'); // [B, cw]
+  const gridOf = (t: string, tag: string) => tmp(`${tag}_g`, 'Sub', [tmp(`${tag}_2t`, 'Mul', [t, f32([2], [], `${tag}_two`)]), f32([1], [], `${tag}_one`)]);
+  const full = c.int64([1, ch, cw, 1], 'grid_shape');
+  const gy = tmp('gy', 'Expand', [tmp('gy4', 'Unsqueeze', [gridOf(ty, 'y'), c.int64([2, 3], 'gy_axes')]), full]);
+  const gx = tmp('gx', 'Expand', [tmp('gx4', 'Unsqueeze', [gridOf(tx, 'x'), c.int64([1, 3], 'gx_axes')]), full]);
+  const grid = tmp('grid', 'Concat', [gx, gy], { axis: attr('int', 3) });
+  const sampled = tmp('sampled', 'GridSample', [img, grid], { mode: attr('string', 'bilinear'), padding_mode: attr('string', 'zeros'), align_corners: attr('int', 1) });
+  const nhwc = tmp('crops', 'Transpose', [sampled], { perm: attr('ints', [0, 2, 3, 1]) });
+  const inside = (t: string, tag: string) => tmp(`${tag}_in`, 'And', [tmp(`${tag}_ge`, 'GreaterOrEqual', [t, f32([0], [], `${tag}_zero`)]), tmp(`${tag}_le`, 'LessOrEqual', [t, f32([1], [], `${tag}_unit`)])]);
+  const my = tmp('my', 'Unsqueeze', [inside(ty, 'y'), c.int64([2, 3], 'my_axes')]);
+  const mx = tmp('mx', 'Unsqueeze', [inside(tx, 'x'), c.int64([1, 3], 'mx_axes')]);
+  const out = c.out();
+  c.emit('Where', [tmp('mask', 'And', [my, mx]), nhwc, f32([extrap], [], 'extrapolation_value')], [out]);
+  const b = asNum(dim(c.input(1).shape, 0));
+  return [c.value(out, 'float32', [b, ch, cw, asNum(dim(image.shape, 3))])];
+}
