@@ -5,8 +5,8 @@
 // every data-dependent If replaced by its else branch by the fixture script), and
 // fasterrcnn_mobilenet_v3_large_320_fpn (RoiAlign as CropAndResize; an FPN level no box goes to is an
 // empty tensor, which TF.js' wasm backend mishandles in GatherV2 / Transpose: see src/formats/tfjs/graph-quirks.ts).
-// The .pb is read back by nnport and run (not Faster R-CNN's: nnport's GraphDef reader has no
-// CropAndResize); the TF.js graph model runs in TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes within 1e-4 of the 320-pixel image and
+// The .pb is read back by nnport and run (not Faster R-CNN's: nnport's GraphDef reader stops at a
+// StridedSlice of a value whose rank it does not know); the TF.js graph model runs in TF.js 4.9 (executeAsync: NonMaxSuppressionV5, Where). Boxes within 1e-4 of the 320-pixel image and
 // scores within 1e-4 of PyTorch's, same count and order (rows of near-equal scores matched by box),
 // labels equal.
 import { join } from 'node:path';
