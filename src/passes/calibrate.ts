@@ -58,23 +58,8 @@ export async function calibrate(
   const kept: Map<string, Tensor>[] = [];
   // the values computed as float32 (on the first sample: the graph's dtypes do not change)
   const floats = new Set<string>();
-  const observe = (name: string, t: Tensor) => {
-    alsoObserve?.(name, t);
-    if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
-    if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
-    const r = minMax(t);
-    const s = stats.get(name);
-    if (!s) stats.set(name, { min: r.min, max: r.max });
-    else {
-      s.min = Math.min(s.min, r.min);
-      s.max = Math.max(s.max, r.max);
-    }
-  };
-  // a body value counts as float when any execution computed it so (a branch may not run on the first sample)
-  const observeBody = (body: Graph, name: string, t: Tensor) => {
-    const key = bodyValueKey(body.name, name);
-    if (t.dtype !== 'float32' || t.size === 0) return;
-    floats.add(key);
+  /** The range of `key` widened to take float32 `t`. */
+  const widen = (key: string, t: Tensor) => {
     const r = minMax(t);
     const s = stats.get(key);
     if (!s) stats.set(key, { min: r.min, max: r.max });
@@ -82,6 +67,19 @@ export async function calibrate(
       s.min = Math.min(s.min, r.min);
       s.max = Math.max(s.max, r.max);
     }
+  };
+  const observe = (name: string, t: Tensor) => {
+    alsoObserve?.(name, t);
+    if (count === 0 && t.dtype === 'float32' && t.size > 0) floats.add(name);
+    if (!needed.has(name) || t.dtype !== 'float32' || t.size === 0) return;
+    widen(name, t);
+  };
+  // a body value counts as float when any execution computed it so (a branch may not run on the first sample)
+  const observeBody = (body: Graph, name: string, t: Tensor) => {
+    if (t.dtype !== 'float32' || t.size === 0) return;
+    const key = bodyValueKey(body.name, name);
+    floats.add(key);
+    widen(key, t);
   };
   // Folding a BatchNormalization into its conv's weights rounds differently: the ranges would
   // no longer be those of the graph as given, so such a graph runs unfused throughout.

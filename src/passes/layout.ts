@@ -403,6 +403,20 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       return a < 0 ? a + r! : a;
     };
     const phys = (a: number): number => inverse(L)[a]!;
+    /** Resize-11+ of `xin`, data laid out as P: roi / scales / sizes index the axes, re-ordered for it (plain ONNX Resize on it). */
+    const resizeLaidOut = (P: Perm, xin: string): void => {
+      const inputs = [xin, ...ins.slice(1)];
+      for (const k of [1, 2, 3]) {
+        const i = ins[k];
+        if (!i) continue;
+        const c = constOf(i);
+        if (c && c.size === 0) continue;
+        const idx = k === 1 ? [...P, ...P.map((a) => a + r!)] : P;
+        if (c) inputs[k] = rw.addInitializer(`${i}/relaid`, new Tensor(c.dtype, [idx.length], gatherFlat(c, idx)));
+        else inputs[k] = rw.add({ opType: 'Gather', inputs: [i, rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([idx.length], idx))], attrs: { axis: int(0) }, name: `${node.name}/${k === 3 ? 'sizes' : k === 2 ? 'scales' : 'roi'}` });
+      }
+      replace({ inputs }, [P]);
+    };
 
     // ScatterND of whole rows (indices [n, 1], as MultiScaleRoIAlign scatters each FPN level's boxes back):
     // any layout that keeps the first axis first scatters the same rows, so data and updates share one
@@ -423,17 +437,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       const roi = ins[1] && !(constOf(ins[1]) && constOf(ins[1])!.size === 0);
       if (computed && !roi && r === 4 && opts.mode !== 'channels-first' && !samePerm(L, channelsLastPerm(4))) {
         const S = channelsLastPerm(4);
-        const xin = ensure(x, S, `Resize '${node.name}' of a size computed at run time needs channels-last input`);
-        const inputs = [xin, ...ins.slice(1)];
-        for (const k of [2, 3]) {
-          const i = ins[k];
-          if (!i) continue;
-          const c = constOf(i);
-          if (c && c.size === 0) continue;
-          if (c) inputs[k] = rw.addInitializer(`${i}/relaid`, new Tensor(c.dtype, [4], gatherFlat(c, S)));
-          else inputs[k] = rw.add({ opType: 'Gather', inputs: [i, rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([4], S))], attrs: { axis: int(0) }, name: `${node.name}/${k === 3 ? 'sizes' : 'scales'}` });
-        }
-        replace({ inputs }, [S]);
+        resizeLaidOut(S, ensure(x, S, `Resize '${node.name}' of a size computed at run time needs channels-last input`));
         continue;
       }
     }
@@ -584,18 +588,7 @@ export function runLayoutEngine(source: Graph, opts: EngineOptions): LayoutResul
       continue;
     }
     if (op === 'Resize' && opset >= 11) {
-      // roi / scales / sizes index the axes: re-ordered for the data as laid out (plain ONNX Resize on it)
-      const inputs = [...ins];
-      for (const k of [1, 2, 3]) {
-        const i = ins[k];
-        if (!i) continue;
-        const c = constOf(i);
-        if (c && c.size === 0) continue;
-        const idx = k === 1 ? [...L, ...L.map((a) => a + r!)] : L;
-        if (c) inputs[k] = rw.addInitializer(`${i}/relaid`, new Tensor(c.dtype, [idx.length], gatherFlat(c, idx)));
-        else inputs[k] = rw.add({ opType: 'Gather', inputs: [i, rw.addInitializer(`${node.name}/axis_order`, Tensor.int64([idx.length], idx))], attrs: { axis: int(0) }, name: `${node.name}/${k === 3 ? 'sizes' : k === 2 ? 'scales' : 'roi'}` });
-      }
-      replace({ inputs }, [L]);
+      resizeLaidOut(L, x);
       continue;
     }
     if (op === 'Upsample' || (op === 'Resize' && opset < 11)) {

@@ -66,7 +66,8 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   // (src/passes/open-dims.ts); other such models, and those whose only open dim is the batch (they
   // stay importable by OpenCV, which runs no Shape subgraph), are written for dim 1
   // (a kept Loop may run a dim's number of times, a Scan over a run-time length, src/passes/scan-to-loop.ts: the batch too stays open)
-  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => (i > 0 || g.nodes.some((n) => n.opType === 'Loop' && !n.domain)) && typeof d !== 'number'));
+  const keepsLoop = g.nodes.some((n) => n.opType === 'Loop' && !n.domain);
+  const dynamic = g.inputs.some((v) => v.shape?.some((d, i) => (i > 0 || keepsLoop) && typeof d !== 'number'));
   if (!body && g.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size')) {
     const fold = (h: Graph) => constantNodesToInitializers(foldConstants(h, { evaluate }).graph);
     const open = dynamic ? fold(g) : undefined;
@@ -297,7 +298,7 @@ function writeNodes(w: Writer, g: Graph, fn: boolean): NodeDef[] {
   if (fn) return kept;
   // the outputs no node reads last, in the graph's output order: a reader that takes a frozen graph's
   // outputs as its unread nodes in order (nnport's, tensorflowjs_converter's) lists them as the source did
-  const last = g.outputs.map((o) => tfName(o.name)).filter((name) => !read.has(name));
-  const at = new Set(last);
-  return [...kept.filter((n) => !at.has(n.name ?? '')), ...last.map((name) => kept.find((n) => n.name === name)!).filter(Boolean)];
+  const last = new Set(g.outputs.map((o) => tfName(o.name)).filter((name) => !read.has(name)));
+  const byName = new Map(kept.map((n) => [n.name ?? '', n]));
+  return [...kept.filter((n) => !last.has(n.name ?? '')), ...[...last].flatMap((name) => byName.get(name) ?? [])];
 }

@@ -46,6 +46,12 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
     names.add(name);
     return name;
   };
+  /** The values of the Const node `v` names (undefined: not a Const). */
+  const constValues = (v: string | undefined): number[] | undefined => {
+    const c = byName.get(v ?? '');
+    const proto = c?.op === 'Const' ? c.attr?.value?.tensor : undefined;
+    return proto ? tensorFromTfProto(proto, `Const '${c!.name}'`, file).toNumbers() : undefined;
+  };
   // a value that may hold no elements at run time: not a constant, not a Shape, not of a fixed non-empty shape
   const mayBeEmpty = (v: string): boolean => {
     const producer = byName.get(v.split(':')[0]!);
@@ -83,9 +89,7 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
     }
     if (n.op === 'Cumsum') {
       const rank = rankOf.get(n.input?.[0] ?? '') ?? rankOf.get(n.name ?? '');
-      const axisNode = byName.get(n.input?.[1] ?? '');
-      const proto = axisNode?.op === 'Const' ? axisNode.attr?.value?.tensor : undefined;
-      const axis = proto ? tensorFromTfProto(proto, `Const '${axisNode!.name}'`, file).toNumbers()[0] : undefined;
+      const axis = constValues(n.input?.[1])?.[0];
       if (axis !== undefined && axis >= 0) {
         out.push(n);
         continue;
@@ -115,9 +119,7 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
       return name;
     };
     if (n.op === 'GatherV2' && mayBeEmpty(n.input?.[0] ?? '') && Number(n.attr?.batch_dims?.i ?? 0) === 0) {
-      const axisNode = byName.get(n.input?.[2] ?? '');
-      const proto = axisNode?.op === 'Const' ? axisNode.attr?.value?.tensor : undefined;
-      let axis = proto ? tensorFromTfProto(proto, `Const '${axisNode!.name}'`, file).toNumbers()[0] : undefined;
+      let axis = constValues(n.input?.[2])?.[0];
       const rank = rankOf.get(n.input![0]!) ?? (rankOf.get(n.name ?? '') !== undefined && rankOf.get(n.input![1]!) !== undefined ? rankOf.get(n.name ?? '')! - rankOf.get(n.input![1]!)! + 1 : undefined);
       if (axis !== undefined && axis < 0 && rank !== undefined) axis += rank;
       if (axis !== undefined && axis >= 0) {
@@ -143,9 +145,7 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
       }
     }
     if (n.op === 'Transpose' && mayBeEmpty(n.input?.[0] ?? '')) {
-      const permNode = byName.get(n.input?.[1] ?? '');
-      const proto = permNode?.op === 'Const' ? permNode.attr?.value?.tensor : undefined;
-      const perm = proto ? tensorFromTfProto(proto, `Const '${permNode!.name}'`, file).toNumbers() : undefined;
+      const perm = constValues(n.input?.[1]);
       const shape = shapeOf.get(n.input![0]!);
       if (perm && perm.length > 0) {
         const open = perm.map((_, d) => !shape || shape.length !== perm.length || !(typeof shape[d] === 'number' && shape[d]! > 0));
