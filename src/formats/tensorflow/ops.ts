@@ -445,7 +445,10 @@ function reshapeOp(c: NodeCtx): TfValue[] {
     // TF's 0 is a zero-size dim; ONNX's 0 copies the input's: allowzero keeps TF's meaning
     const attrs: Record<string, Attr> = target.includes(0) ? { allowzero: attr('int', 1) } : {};
     c.emit('Reshape', [c.use(x), c.int64(target, 'shape')], [out], attrs);
-    return [c.value(out, x.dtype, shape)];
+    const v = c.value(out, x.dtype, shape);
+    // a shape element made a scalar or a 1-vector (ONNX Gather / Unsqueeze as the GraphDef writer writes them) stays known
+    if (x.dims && (x.shape?.length ?? 2) <= 1 && shape.length <= 1) v.dims = x.dims;
+    return [v];
   }
   const copied = s.dims && reshapeCopyingDims(x, s.dims);
   if (copied) {
@@ -501,7 +504,9 @@ function unsqueeze(c: NodeCtx, x: TfValue, axis: number, out: string): TfValue {
   const shape = x.shape ? [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)] : undefined;
   if (x.value && shape) return c.constantValue(x.value.reshape(shape as number[]));
   c.emit('Unsqueeze', [c.use(x), c.int64([ax], 'axes')], [out]);
-  return c.value(out, x.dtype, shape);
+  const v = c.value(out, x.dtype, shape);
+  if (x.dims && x.shape?.length === 0) v.dims = x.dims;
+  return v;
 }
 
 function concatOp(c: NodeCtx, values: TfValue[], axisRaw: number): TfValue[] {

@@ -41,7 +41,7 @@ const COUT = 2;
 
 /** x [?, h, w, CIN] -> Conv2DBackpropInput(ConcatV2(Slice(Shape(x), 0, 1), [oh, ow, COUT]), filter, x); `fed` makes input_sizes a placeholder. */
 function graph(k: Case, filter: Float32Array, fed = false): Uint8Array {
-  const sizeNodes = fed
+  const sizeNodes: tensorflow.NodeDef.$Properties[] = fed
     ? [{ name: 'sizes', op: 'Placeholder', attr: { dtype: I32, shape: { shape: shape(4) } } }]
     : [
         { name: 'batch', op: 'Slice', input: ['x_shape', 'begin', 'size1'], attr: { T: I32, Index: I32 } },
