@@ -257,7 +257,9 @@ const SHAPE_FROM_SHAPES = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not',
   'Max', 'Min', 'Sum', 'Mean', 'Where', 'PRelu', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
   'Erf', 'Sin', 'Cos', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'HardSigmoid', 'Clip',
-  'Identity', 'Cast', 'Softmax', 'LogSoftmax', 'MatMul', 'Gemm', 'Transpose', 'Shape', 'Size',
+  'Identity', 'Cast', 'Softmax', 'LogSoftmax', 'MatMul', 'Gemm', 'Transpose', 'Shape', 'Size', 'Concat', 'Flatten',
+  // (by their indices' shape, not values: a Scan made a Loop Gathers each step's slice at the iteration number)
+  'Gather', 'GatherElements', 'GatherND', 'ScatterElements', 'ScatterND',
 ]);
 
 /**

@@ -4,7 +4,7 @@
 // re-shapes the items so far to (i, item's shape) before appending. Models from scripts/fixtures/
 // onnx_loop_run_time_items.py: a Slice of x to a run-time length k in the body (x [3, L]) and a
 // recurrence over x of symbolic [B, T] whose condition ends it early; trip counts of several
-// iterations and of none. The TF.js graph model runs in TF.js 4.9 (executeAsync) against
+// iterations and of none; a Scan of x [T, D] (both symbolic) kept as a loop. The TF.js graph model runs in TF.js 4.9 (executeAsync) against
 // onnxruntime-node on the same ONNX file (and onnxruntime against the script's NumPy, a check of
 // the fixture); the .pb is read back by nnport's TF reader and run. Refused by name: a scan output
 // whose shape follows the iteration (Range(0, i)), one of unknown rank.
@@ -27,6 +27,8 @@ import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.j
 const NETS = {
   slice_len: { inputs: ['x', 'n', 'k'], outputs: ['s', 'ys'], cases: ['_a', '_b', '_none'] },
   sym_dims: { inputs: ['x', 'n', 'limit'], outputs: ['h', 'hs'], cases: ['_a', '_early', '_none'] },
+  // a Scan over a run-time length, made a Loop (src/passes/scan-to-loop.ts), of items of a symbolic dim
+  scan_dims: { inputs: ['s0', 'x'], outputs: ['s', 'y'], cases: ['_a', '_b'] },
 } as const;
 let dir = '';
 
