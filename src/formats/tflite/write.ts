@@ -50,6 +50,7 @@ import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
+import { lowerInt64Range } from './lower-int64-range.js';
 import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
@@ -171,6 +172,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // nor CropAndResize: RoiAlign's sample points become GATHER_ND rows of a run-time box count (lower-roi-align.ts; after the
   // fold, which settles the shapes of a detector's box decoding)
   g = lowerRoiAlign(g, options.fileName);
+  // TFLite's RANGE takes no int64: an int64 Range of bounds known to fit int32 (torch.arange of a count) becomes an int32 one and a Cast (lower-int64-range.ts)
+  g = lowerInt64Range(g);
   // (and MultiScaleRoIAlign scatters its levels back row by row: ScatterND of the rows, lower-row-scatter.ts)
   g = rowScattersAsScatterNd(g);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
