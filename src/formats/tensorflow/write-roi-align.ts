@@ -1,4 +1,4 @@
-// ONNX RoiAlign (opset 10 / 16, mode avg, sampling_ratio > 0) in a GraphDef as TF's
+// ONNX RoiAlign (opset 10 / 16, sampling_ratio > 0) in a GraphDef; mode avg as TF's
 // CropAndResize, which samples the bins' sampling points, then an AvgPool of sr x sr, stride sr.
 // A box's sample points are one uniform grid per axis: start + (k + 1/2) d, k < out·sr, with
 // d = size / (out·sr) (size at least 1 in output_half_pixel mode), so each box's normalized
@@ -8,9 +8,13 @@
 // extrapolation_value (0) beyond, so the map is edge-padded by one row / column each side (MirrorPad SYMMETRIC)
 // (H' = H + 2, coordinates shifted by 1) and the two agree. Runs channels-last (X comes in NCHW,
 // as the layout pass leaves an op it has no rule for) and lays the result back out (R, C, h, w).
+// Mode max: onnxruntime's max is over each sample's four weighted corner taps (w · v, not the
+// interpolated value), which CropAndResize does not expose, so the taps are computed as
+// onnxruntime's bilinear_interpolate does (in its order of float32 operations) and read with GatherNd
+// from the map flattened to (N·H·W, C), then Maximum over the four and Max over each bin's sr x sr.
 import { UnsupportedError } from '../../ir/errors.js';
-import type { Node } from '../../ir/graph.js';
-import { samplingDefs } from '../../ir/ops/sampling.js';
+import type { Dim, Node } from '../../ir/graph.js';
+import { samplingDefs, type RoiAlignAttrs } from '../../ir/ops/sampling.js';
 import { Tensor } from '../../ir/tensor.js';
 import { ints, s, T, type GraphDefWriter, type Row } from './write-context.js';
 
@@ -25,9 +29,8 @@ function roiAlign(w: GraphDefWriter, n: Node, out: string): void {
   if (!xs || xs.length !== 4) throw new UnsupportedError('RoiAlign of other than 4-D data in a GraphDef', where);
   const [, , h, wd] = xs;
   if (w.dtype(x) !== 'float32' || w.dtype(rois) !== 'float32') throw new UnsupportedError(`RoiAlign of ${w.dtype(x)} data and ${w.dtype(rois)} rois in a GraphDef`, where);
-  // onnxruntime's max mode takes the largest of each sample's four weighted taps, not of the interpolated values
-  if (a.mode !== 'avg') throw new UnsupportedError(`RoiAlign mode ${a.mode} in a GraphDef`, `${where}: onnxruntime's max is over each sample's weighted corner taps, which CropAndResize does not expose`);
   if (a.samplingRatio === 0) throw new UnsupportedError('RoiAlign sampling_ratio 0 (adaptive, per box) in a GraphDef', `${where}: the sample count would depend on each box's size at run time`);
+  if (a.mode === 'max') return roiAlignMax(w, n, out, a, xs);
   const sr = a.samplingRatio;
   const [ch, cw] = [a.outputHeight * sr, a.outputWidth * sr];
   const name = (tag: string) => w.fresh(`${n.name}/${tag}`);
@@ -67,6 +70,98 @@ function roiAlign(w: GraphDefWriter, n: Node, out: string): void {
   let y = w.add(name('samples'), 'CropAndResize', [padded, boxes, boxInd, w.int32(`${n.name}/crop_size`, [ch, cw])], { T: T('float32'), method: s('bilinear'), extrapolation_value: { f: 0 } });
   if (sr > 1) y = w.add(name('bins'), 'AvgPool', [y], { ...F32, ksize: ints([1, sr, sr, 1]), strides: ints([1, sr, sr, 1]), padding: s('VALID'), data_format: s('NHWC') });
   w.add(out, 'Transpose', [y, w.int32(`${n.name}/channels_first_perm`, [0, 3, 1, 2])], { ...F32, Tperm: T('int32') });
+}
+
+/**
+ * Mode max: every sample's four corner taps gathered and weighted as onnxruntime's RoiAlign does.
+ * The box count K is known only at run time, so each per-box value is (K, 1, 1, 1) and broadcasts
+ * against the sample rows (PH·sr, 1, 1) / columns (1, PW·sr, 1) into the (K, PH·sr, PW·sr, 1) taps.
+ */
+function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, xs: readonly Dim[]): void {
+  const [x, rois, batchIndices] = n.inputs as [string, string, string];
+  const [, c, h, wd] = xs;
+  if (typeof c !== 'number') throw new UnsupportedError('RoiAlign mode max of a map of run-time channels in a GraphDef', `node '${n.name}'`);
+  const sr = a.samplingRatio;
+  const [ph, pw] = [a.outputHeight, a.outputWidth];
+  const name = (tag: string) => w.fresh(`${n.name}/${tag}`);
+  const f = (tag: string, v: number) => w.const(`${n.name}/${tag}`, Tensor.float32([], [v]));
+  const op = (tag: string, type: string, inputs: string[]) => w.add(name(tag), type, inputs, F32);
+  const int = (tag: string, type: string, inputs: string[]) => w.add(name(tag), type, inputs, { T: T('int32') });
+  const cast = (tag: string, v: string, from: 'float32' | 'int32' | 'int64' | 'bool', to: 'float32' | 'int32') => w.add(name(tag), 'Cast', [v], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
+
+  const nhwc = w.add(name('channels_last'), 'Transpose', [w.ref(x), w.int32(`${n.name}/channels_last_perm`, [0, 2, 3, 1])], { ...F32, Tperm: T('int32') });
+  // the map as rows of C channels: a corner is row (b·H + y)·W + x
+  const table = w.add(name('table'), 'Reshape', [nhwc, w.int32(`${n.name}/table_shape`, [-1, c])], { ...F32, Tshape: T('int32') });
+  // H and W as float sizes / last indices and as int32 (a map of run-time height / width: from its Shape)
+  let extent: { hSize: string; wSize: string; hLast: string; wLast: string; wInt: string; planeInt: string };
+  if (typeof h === 'number' && typeof wd === 'number') {
+    extent = { hSize: f('height', h), wSize: f('width', wd), hLast: f('last_row', h - 1), wLast: f('last_column', wd - 1), wInt: w.int32(`${n.name}/width_int`, [wd], true), planeInt: w.int32(`${n.name}/plane_int`, [h * wd], true) };
+  } else {
+    const shape = w.add(name('map_shape'), 'Shape', [nhwc], { ...F32, out_type: T('int32') });
+    const dim = (tag: string, k: number) => w.add(name(tag), 'StridedSlice', [shape, w.int32(`${n.name}/${tag}_begin`, [k]), w.int32(`${n.name}/${tag}_end`, [k + 1]), w.int32(`${n.name}/${tag}_stride`, [1])], { T: T('int32'), Index: T('int32'), shrink_axis_mask: { i: 1 }, begin_mask: { i: 0 }, end_mask: { i: 0 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 } });
+    const hInt = dim('height_int', 1);
+    const wInt = dim('width_int', 2);
+    const hSize = cast('height', hInt, 'int32', 'float32');
+    const wSize = cast('width', wInt, 'int32', 'float32');
+    const one = f('one_less', 1);
+    extent = { hSize, wSize, hLast: op('last_row', 'Sub', [hSize, one]), wLast: op('last_column', 'Sub', [wSize, one]), wInt, planeInt: int('plane_int', 'Mul', [hInt, wInt]) };
+  }
+
+  // (K, 4, 1, 1) boxes in map coordinates: x1, y1, x2, y2 as onnxruntime computes them
+  let boxes = op('scaled_rois', 'Mul', [w.add(name('rois_4d'), 'Reshape', [w.ref(rois), w.int32(`${n.name}/rois_4d_shape`, [-1, 4, 1, 1])], { ...F32, Tshape: T('int32') }), f('spatial_scale', Math.fround(a.spatialScale))]);
+  if (a.halfPixel) boxes = op('shifted_rois', 'Sub', [boxes, f('half_pixel', 0.5)]);
+  const column = (k: number) => w.add(name(`roi_${k}`), 'Slice', [boxes, w.int32(`${n.name}/roi_${k}_begin`, [0, k, 0, 0]), w.int32(`${n.name}/roi_${k}_size`, [-1, 1, -1, -1])], { ...F32, Index: T('int32') });
+  const [x1, y1, x2, y2] = [column(0), column(1), column(2), column(3)];
+  let roiH = op('roi_height', 'Sub', [y2, y1]);
+  let roiW = op('roi_width', 'Sub', [x2, x1]);
+  // output_half_pixel (opset 10, torchvision's aligned=False) makes every box at least 1 x 1
+  if (!a.halfPixel) {
+    roiH = op('roi_height_at_least_1', 'Maximum', [roiH, f('min_height', 1)]);
+    roiW = op('roi_width_at_least_1', 'Maximum', [roiW, f('min_width', 1)]);
+  }
+  /** start + p·bin + ((i + 1/2)·bin) / sr, as onnxruntime rounds it, over `count` samples laid along `shape` */
+  const samples = (tag: string, start: string, size: string, bins: number, shape: number[]): string => {
+    const bin = op(`${tag}_bin`, 'RealDiv', [size, f(`${tag}_bins`, bins)]);
+    const count = bins * sr;
+    const p = w.const(`${n.name}/${tag}_bin_index`, Tensor.float32(shape, Array.from({ length: count }, (_, k) => Math.floor(k / sr))));
+    const i = w.const(`${n.name}/${tag}_sample_offset`, Tensor.float32(shape, Array.from({ length: count }, (_, k) => (k % sr) + 0.5)));
+    return op(`${tag}_samples`, 'AddV2', [op(`${tag}_bin_start`, 'AddV2', [start, op(`${tag}_bin_offset`, 'Mul', [p, bin])]), op(`${tag}_sample_in_bin`, 'RealDiv', [op(`${tag}_sample_scaled`, 'Mul', [i, bin]), f(`${tag}_sr`, sr)])]);
+  };
+  /** the two taps of one axis (int32) and their weights (0 for a sample beyond [-1, size]), as onnxruntime's bilinear_interpolate */
+  const taps = (tag: string, v: string, size: string, last: string) => {
+    const inside = w.add(name(`${tag}_inside`), 'LogicalAnd', [w.add(name(`${tag}_from_minus_1`), 'GreaterEqual', [v, f(`${tag}_minus_1`, -1)], F32), w.add(name(`${tag}_to_size`), 'LessEqual', [v, size], F32)]);
+    // (a sample in [-1, 0) reads row 0; from H - 1 on, both taps are row H - 1, weight 1 on the first)
+    const clamped = op(`${tag}_clamped`, 'Minimum', [op(`${tag}_nonnegative`, 'Maximum', [v, f(`${tag}_zero`, 0)]), last]);
+    const lo = op(`${tag}_low`, 'Floor', [clamped]);
+    const hi = op(`${tag}_high`, 'Minimum', [op(`${tag}_next`, 'AddV2', [lo, f(`${tag}_one`, 1)]), last]);
+    const l = op(`${tag}_fraction`, 'Sub', [clamped, lo]);
+    const zero = f(`${tag}_outside`, 0);
+    const wHi = w.add(name(`${tag}_weight_high`), 'SelectV2', [inside, l, zero], F32);
+    const wLo = w.add(name(`${tag}_weight_low`), 'SelectV2', [inside, op(`${tag}_one_minus_fraction`, 'Sub', [f(`${tag}_one_w`, 1), l]), zero], F32);
+    return { lo: cast(`${tag}_low_int`, lo, 'float32', 'int32'), hi: cast(`${tag}_high_int`, hi, 'float32', 'int32'), wLo, wHi };
+  };
+  const ty = taps('y', samples('y', y1, roiH, ph, [ph * sr, 1, 1]), extent.hSize, extent.hLast);
+  const tx = taps('x', samples('x', x1, roiW, pw, [1, pw * sr, 1]), extent.wSize, extent.wLast);
+
+  const bt = w.dtype(batchIndices);
+  const b = bt === 'int32' ? w.ref(batchIndices) : cast('batch_int', w.ref(batchIndices), bt as 'int64', 'int32');
+  const batch = int('batch_start', 'Mul', [w.add(name('batch_4d'), 'Reshape', [b, w.int32(`${n.name}/batch_4d_shape`, [-1, 1, 1, 1])], { T: T('int32'), Tshape: T('int32') }), extent.planeInt]);
+  const rowLo = int('row_low', 'AddV2', [batch, int('row_low_start', 'Mul', [ty.lo, extent.wInt])]);
+  const rowHi = int('row_high', 'AddV2', [batch, int('row_high_start', 'Mul', [ty.hi, extent.wInt])]);
+  const term = (tag: string, row: string, col: string, wy: string, wx: string): string => {
+    const picked = w.add(name(`${tag}_picked`), 'GatherNd', [table, int(`${tag}_row`, 'AddV2', [row, col])], { Tparams: T('float32'), Tindices: T('int32') });
+    return op(`${tag}_weighted`, 'Mul', [op(`${tag}_weight`, 'Mul', [wy, wx]), picked]);
+  };
+  // onnxruntime's order: (y_low, x_low), (y_low, x_high), (y_high, x_low), (y_high, x_high)
+  const terms = [term('tap1', rowLo, tx.lo, ty.wLo, tx.wLo), term('tap2', rowLo, tx.hi, ty.wLo, tx.wHi), term('tap3', rowHi, tx.lo, ty.wHi, tx.wLo), term('tap4', rowHi, tx.hi, ty.wHi, tx.wHi)];
+  const sampled = terms.reduce((m, t) => op('taps_max', 'Maximum', [m, t]));
+  // (K, PH·sr, PW·sr, C) -> (K, PH, sr, PW, sr, C), the largest over each bin's sr x sr
+  let bins = sampled;
+  if (sr > 1) {
+    const split = w.add(name('bin_samples'), 'Reshape', [sampled, w.int32(`${n.name}/bin_samples_shape`, [-1, ph, sr, pw, sr, c])], { ...F32, Tshape: T('int32') });
+    bins = w.add(name('bins'), 'Max', [split, w.int32(`${n.name}/bin_axes`, [2, 4])], { ...F32, Tidx: T('int32'), keep_dims: { b: false } });
+  }
+  w.add(out, 'Transpose', [bins, w.int32(`${n.name}/channels_first_perm`, [0, 3, 1, 2])], { ...F32, Tperm: T('int32') });
 }
 
 export const roiAlignRows: Record<string, Row> = {
