@@ -1,9 +1,10 @@
-// torchvision's Mask R-CNN (ResNet-50 FPN, 256 x 256, exported with its Ifs and Loop:
-// scripts/fixtures/instance_models.py) as a .tflite file run by the real TFLite interpreter,
+// torchvision's Mask R-CNN and Keypoint R-CNN (ResNet-50 FPN, 256 x 256, exported with their Ifs and
+// Loops: scripts/fixtures/instance_models.py) as .tflite files run by the real TFLite interpreter,
 // against onnxruntime-node on the same export, with write-instance.test.ts's tolerances; and the
-// lowering it needs, on a one-op ONNX model (scripts/fixtures/tflite_instance_ops.py) against
+// lowerings they need, each on one-op ONNX models (scripts/fixtures/tflite_instance_ops.py) against
 // onnxruntime-node: an int64 Range of run-time bounds as an int32 RANGE and a CAST
-// (lower-int64-range.ts).
+// (lower-int64-range.ts), a cubic Resize to a size computed at run time as 4 GATHER taps per axis
+// and their cubic weights (lower-cubic-resize.ts; Keypoint R-CNN resizes each box's heatmaps so in a loop).
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -16,13 +17,14 @@ import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import type { OracleTensor } from '../../support/tflite-oracle.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
 const NETS = ['paste_masks', 'maskrcnn', 'keypointrcnn'];
 const netDir = (net: string): string => join(ensureScriptFixtures('instance_models.py', 'instance-models', NETS), net);
-const OPS = ['range_int64', 'range_fed'];
+const CUBIC = ['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel', 'tf_half_pixel_for_nn', 'exclude'].map((m) => `cubic_${m}`);
+const OPS = ['range_int64', 'range_fed', ...CUBIC, 'cubic_scales'];
 const opDir = (name: string): string => join(ensureScriptFixtures('tflite_instance_ops.py', 'tflite-instance-ops', OPS), name);
 
 /** The .tflite's output whose name is `name` (or the writer's `name__...`). */
@@ -74,8 +76,48 @@ describe('int64 Range of run-time bounds: an int32 RANGE and a CAST in the inter
   });
 });
 
-describe('Mask R-CNN as exported (Ifs and Loops kept) -> .tflite in the interpreter vs onnxruntime-node', () => {
-  for (const net of ['maskrcnn']) {
+describe('cubic Resize as GATHER taps in the interpreter vs onnxruntime-node', () => {
+  // (onnxruntime's cubic: 2-D, or 4-D with N and C kept; x (2, 3, 7, 9) to (2, 3, h, w))
+  const SIZES = [[11, 4], [3, 17], [1, 1], [7, 9], [14, 18], [2, 9], [7, 5]];
+  for (const name of CUBIC) {
+    it(`${name}: to sizes (N, C, h, w) with h, w fed at run time`, { timeout: 300_000 }, async () => {
+      const dir = opDir(name);
+      const x = readNpy(new Uint8Array(readFileSync(join(dir, 'x.npy'))));
+      const bytes = await tflite(dir, name);
+      const model = readFileSync(join(dir, 'model.onnx'));
+      const report: string[] = [];
+      for (const hw of SIZES) {
+        const [got] = await oracle.run(bytes, [x.toFloat32(), Int32Array.from(hw)], 1, 1);
+        const want = (await ortRun(model, [x, new Tensor('int64', [2], BigInt64Array.from(hw.map(BigInt)))])).get('y')!;
+        expect(got!.shape, `${hw}`).toEqual(want.shape);
+        const d = maxAbsDiff(got!.data as Float32Array, want.toFloat32());
+        report.push(`${hw.join('x')} ${d.toExponential(1)}`);
+        expect(d, `${name} to ${hw}`).toBeLessThanOrEqual(1e-5);
+      }
+      console.log(`${name} .tflite vs onnxruntime-node, max |diff|: ${report.join(', ')}`);
+    });
+  }
+
+  it('cubic_scales: asymmetric by scales (1, 1, 1.7, 0.6) of an input of run-time height / width', { timeout: 300_000 }, async () => {
+    const dir = opDir('cubic_scales');
+    const model = readFileSync(join(dir, 'model.onnx'));
+    const bytes = await tflite(dir, 'cubic_scales');
+    const report: string[] = [];
+    for (const [h, w] of [[6, 10], [5, 3], [1, 7]]) {
+      const x = Tensor.float32([1, 2, h!, w!], Array.from({ length: 2 * h! * w! }, (_, i) => Math.sin(1.3 * i) * 2));
+      const [got] = await oracle.run(withStoredDim(withStoredDim(bytes, 2, h!), 3, w!), [x.toFloat32()], 1, 1);
+      const want = (await ortRun(model, [x])).get('y')!;
+      expect(got!.shape, `${h}x${w}`).toEqual(want.shape);
+      const d = maxAbsDiff(got!.data as Float32Array, want.toFloat32());
+      report.push(`${h}x${w} ${d.toExponential(1)}`);
+      expect(d, `${h}x${w}`).toBeLessThanOrEqual(1e-5);
+    }
+    console.log(`cubic_scales .tflite vs onnxruntime-node, max |diff|: ${report.join(', ')}`);
+  });
+});
+
+describe('Mask R-CNN and Keypoint R-CNN as exported (Ifs and Loops kept) -> .tflite in the interpreter vs onnxruntime-node', () => {
+  for (const net of ['maskrcnn', 'keypointrcnn']) {
     it(`${net}: the same detections`, { timeout: 900_000 }, async () => {
       const dir = netDir(net);
       const image = readNpy(new Uint8Array(readFileSync(join(dir, 'image.npy'))));
