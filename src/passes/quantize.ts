@@ -140,6 +140,12 @@ export interface LayerError {
    * parameters, dB): a low one marks the layer whose range breaks int8, where snrDb only declines
    */
   ownSnrDb: number;
+  /** a value of a kept If / Loop body (`value` is then `<body> / <value>`): the body, as "loop '<node>' body", nested ones after their parent's */
+  body?: string;
+  /** a body value's: how many executions of its body were measured (every iteration of a loop, on every sample) */
+  executions?: number;
+  /** executions left out: the quantized graph ran the body a different number of times on that sample (a branch or trip count changed by the rounding) */
+  skippedExecutions?: number;
 }
 
 export interface QuantizeResult {
@@ -692,7 +698,10 @@ interface Int8Parts {
   fixed?: ReadonlyMap<string, { scale: number; zeroPoint: number }>;
 }
 
-async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, reserved, fixed }: Int8Parts = {}): Promise<QuantizeResult> {
+/** toInt8's result: the parameters given to each value too (the report of a graph with bodies measures them itself). */
+type Int8Result = QuantizeResult & { params: ReadonlyMap<string, QParams> };
+
+async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, reserved, fixed }: Int8Parts = {}): Promise<Int8Result> {
   if (!pre) g = floatForInt8(g, options.onNote);
   const method = options.method ?? 'minmax';
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
@@ -949,7 +958,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
-  return { graph: result, report, samples: count };
+  return { graph: result, report, samples: count, params };
 }
 
 /** Each control-flow body at every depth named uniquely (its calibration ranges are keyed by it: bodyValueKey). */
@@ -1018,14 +1027,15 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
     [options.weightRounding === 'gptq', 'GPTQ weight rounding'],
     [!!options.biasCorrection, 'bias correction'],
     [options.method === 'search', "calibration method 'search'"],
-    [!!options.report, 'the per-layer report'],
   ];
   const what = refused.find(([on]) => on)?.[1];
   if (what) throw new UnsupportedError(`${what} with ${options.mode} of a model with kept run-time control flow (If / Loop)`, 'its bodies are calibrated in one pass with the main graph; quantize without it');
   g = nameBodies(floatForInt8(g, options.onNote));
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true });
-  const flat = { ...options, equalize: false, onProgress: undefined };
+  const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true, report: options.report });
+  // (the report is measured once below, over the whole graph with its bodies)
+  const flat = { ...options, equalize: false, onProgress: undefined, report: false };
+  const bodyParams = new Map<string, ReadonlyMap<string, QParams>>();
   const actRange: RangeOptions = options.mode === 'int16x8' ? { dtype: 'int16', symmetric: true, narrowRange: true } : { dtype: 'int8' };
   // a detector (NonMaxSuppression, with the Ifs of its batched NMS): its post-processing stays float
   const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
@@ -1054,11 +1064,119 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
       if (detector) for (const v of postProcessing(b)) keep.add(v);
       const fixed = floats.size ? boundaryParams(outer, n, b, stats, actRange) : undefined;
       if (fixed && loop) carriedParams.set(name, fixed.carried);
-      done.set(name, floats.size ? await quantizeBodies((await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params })).graph, keep, reserved) : b);
+      if (!floats.size) {
+        done.set(name, b);
+        continue;
+      }
+      const q = await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params });
+      bodyParams.set(name, q.params);
+      done.set(name, await quantizeBodies(q.graph, keep, reserved));
     }
     return integerBoundary(ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues), actRange, carriedParams);
   };
-  return { graph: await quantizeBodies(main.graph, floatMain, new Set()), samples: cal.count };
+  const graph = await quantizeBodies(main.graph, floatMain, new Set());
+  if (!options.report) return { graph, samples: cal.count };
+  const report = await measureWithBodies(g, graph, main.params, bodyParams, cal.inputs, options.mode === 'int16x8' ? [-32767, 32767] : [-128, 127]);
+  options.onReport?.(report);
+  return { graph, report, samples: cal.count };
+}
+
+/** Each control-flow body of `g`, at every depth, by name: how the report names it ("loop '/Loop' body", nested ones after their parent's) and the values its nodes compute. */
+function bodyLabels(g: Graph, parent = '', out = new Map<string, { label: string; computed: Set<string>; ops: Map<string, string> }>()): Map<string, { label: string; computed: Set<string>; ops: Map<string, string> }> {
+  for (const n of g.nodes) {
+    for (const [k, a] of Object.entries(n.attrs)) {
+      const bodies = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+      bodies.forEach((b, j) => {
+        const label = `${parent}${n.opType.toLowerCase()} '${n.name || n.opType}' ${k}${a.type === 'graphs' ? ` ${j}` : ''}`;
+        const ops = new Map(b.nodes.flatMap((m) => m.outputs.filter((o) => o).map((o) => [o, opKey(m)] as const)));
+        out.set(b.name, { label, computed: new Set(ops.keys()), ops });
+        bodyLabels(b, `${label} / `, out);
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The per-layer report of a graph with kept If / Loop: float (`float`, its bodies named as
+ * calibrated) against quantized (`quant`) on the first 16 calibration samples, every quantized value
+ * of the main graph and of each body (named `<body> / <value>`) over every execution of its body
+ * (the k-th execution of a body in the float run against the k-th in the quantized one: a sample on
+ * which the two run a body a different number of times, a branch or trip count that the int8
+ * rounding changed, is not counted for that body's values), and each float graph output (the model's
+ * output error, own SNR Infinity: no rounding of its own). Rows in the order the float run computes them.
+ */
+async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap<string, QParams>, bodyParams: ReadonlyMap<string, ReadonlyMap<string, QParams>>, samples: Map<string, Tensor>[], [qmin, qmax]: [number, number]): Promise<LayerError[]> {
+  const bodies = bodyLabels(float);
+  const mainOps = new Map(float.nodes.flatMap((n) => n.outputs.filter((o) => o).map((o) => [o, opKey(n)] as const)));
+  // what is measured, by key (a body's value: bodyValueKey), with its parameters (none: a float graph output)
+  const wanted = new Map<string, { row: string; op: string; p?: QParams; body?: string }>();
+  for (const [v, p] of params) if (mainOps.has(v)) wanted.set(v, { row: v, op: mainOps.get(v)!, p });
+  const quantOutputs = new Map(quant.outputs.map((o) => [o.name, o.dtype]));
+  for (const o of float.outputs) if (!wanted.has(o.name) && mainOps.has(o.name) && quantOutputs.get(o.name) === 'float32') wanted.set(o.name, { row: o.name, op: mainOps.get(o.name)! });
+  for (const [name, ps] of bodyParams) {
+    const b = bodies.get(name);
+    if (!b) continue;
+    for (const [v, p] of ps) if (b.computed.has(v)) wanted.set(bodyValueKey(name, v), { row: `${b.label} / ${v}`, op: b.ops.get(v)!, p, body: b.label });
+  }
+  type Acc = { max: number; sum: number; n: number; sig: number; noise: number; own: number; executions: number; skipped: number };
+  const acc = new Map<string, Acc>();
+  const order: string[] = [];
+  const record = (into: Map<string, Float32Array[]>, key: string, t: Tensor) => {
+    if (!wanted.has(key) || t.dtype !== 'float32') return;
+    let list = into.get(key);
+    if (!list) into.set(key, (list = []));
+    list.push(Float32Array.from(t.toFloat32()));
+  };
+  const run = async (g: Graph, feeds: Map<string, Tensor>, quantized: boolean): Promise<Map<string, Float32Array[]>> => {
+    const seen = new Map<string, Float32Array[]>();
+    const onSubgraphValue = (b: Graph, v: string, t: Tensor) => {
+      record(seen, bodyValueKey(b.name, v), t);
+      // a main-graph value that crosses into a body as integers is dequantized there under its own name (integerBoundary): its first one
+      if (quantized && !seen.has(v)) record(seen, v, t);
+    };
+    await runGraph(g, feeds, { optimize: false, onValue: (v, t) => record(seen, v, t), onSubgraphValue });
+    return seen;
+  };
+  for (const feeds of samples.slice(0, 16)) {
+    const f = await run(float, feeds, false);
+    const q = await run(quant, new Map(quant.inputs.flatMap((v) => (feeds.has(v.name) ? [[v.name, feeds.get(v.name)!] as const] : []))), true);
+    for (const [key, fs] of f) {
+      const qs = q.get(key) ?? [];
+      let e = acc.get(key);
+      if (!e) {
+        acc.set(key, (e = { max: 0, sum: 0, n: 0, sig: 0, noise: 0, own: 0, executions: 0, skipped: 0 }));
+        order.push(key);
+      }
+      if (qs.length !== fs.length || qs.some((x, k) => x.length !== fs[k]!.length)) {
+        e.skipped += fs.length;
+        continue;
+      }
+      const p = wanted.get(key)!.p;
+      fs.forEach((a, k) => {
+        const b = qs[k]!;
+        for (let i = 0; i < a.length; i++) {
+          const d = Math.abs(a[i]! - b[i]!);
+          if (d > e.max) e.max = d;
+          e.sum += d;
+          e.sig += a[i]! * a[i]!;
+          e.noise += d * d;
+          if (p) e.own += (a[i]! - (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / p.scale) + p.zeroPoint)) - p.zeroPoint) * p.scale) ** 2;
+        }
+        e.n += a.length;
+      });
+      e.executions += fs.length;
+    }
+  }
+  const db = (sig: number, noise: number) => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);
+  return order.map((key) => {
+    const w = wanted.get(key)!;
+    const e = acc.get(key)!;
+    const row: LayerError = { value: w.row, op: w.op, maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: db(e.sig, e.noise), ownSnrDb: w.p ? db(e.sig, e.own) : Infinity };
+    if (w.body) Object.assign(row, { body: w.body, executions: e.executions });
+    if (e.skipped) row.skippedExecutions = e.skipped;
+    return row;
+  });
 }
 
 type QParams = { scale: number; zeroPoint: number };
@@ -1404,7 +1522,11 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
       }
     case 'int8':
     case 'int16x8':
-      return someNodeDeep(g, (n) => subgraphsOf(n).length > 0) ? toInt8WithBodies(g, options) : toInt8(g, options);
+      if (someNodeDeep(g, (n) => subgraphsOf(n).length > 0)) return toInt8WithBodies(g, options);
+      {
+        const { params: _, ...result } = await toInt8(g, options);
+        return result;
+      }
     default:
       throw new UnsupportedError(`quantization mode '${String(options.mode)}'`, 'use float16, dynamic, int8 or int16x8');
   }

@@ -5,21 +5,15 @@
 // taken, trip counts 0..7), every body value's range over all its executions; the IF / WHILE pass
 // integers (a loop's carried value on one scale for all iterations), checked on the fixtures'
 // held-out inputs against PyTorch (SNR) and nnport's integer runtime against the interpreter (steps).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
-import { convert, loadModel } from '../../../src/index.js';
-import type { Graph } from '../../../src/ir/graph.js';
+import { convert } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runGraph } from '../../../src/runtime/executor.js';
-import { runInteger } from '../../../src/runtime/integer/index.js';
 import { initKernels } from '../../../src/wasm/loader.js';
-import { maxAbsDiff, pooledSnrDb, relErr } from '../../support/error-metrics.js';
-import { rng } from '../../support/rng.js';
-import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { maxAbsDiff, relErr } from '../../support/error-metrics.js';
 import { flatcJson, opNameOf, type FlatcOps, useTfliteOracle } from '../../support/tflite-test.js';
+import { calibrationSet, ensureControlFlowFixtures, fixtureDir, heldOut, INT8_NETS, loadNet as load, npyIn, oneStep, type Int8Net } from './control-flow-int8-nets.js';
 
 const NETS = ['if_conv', 'loop_tanh', 'loop_conv'] as const;
 // (conv_if is left out: its else branch is a sigmoid of pre-activations up to about 30, where int8
@@ -34,12 +28,10 @@ const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  dir = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', NETS);
-  shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', Object.keys(SHARED));
+  ensureControlFlowFixtures(Object.keys(INT8_NETS));
+  dir = fixtureDir(INT8_NETS.if_conv!);
+  shared = fixtureDir(INT8_NETS.nested!);
 }, 300_000);
-
-const npyIn = (d: string, net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(d, net, `${f}.npy`))), f);
-const load = async (d: string, net: string) => loadModel(new Uint8Array(readFileSync(join(d, net, 'model.onnx'))), { fileName: `${net}.onnx` });
 
 /** Each subgraph's operators as (builtin name, dtype of its weight input) of a written file (flatc's view: the verifier accepts it). */
 function subgraphOps(bytes: Uint8Array, name: string): Array<Array<{ op: string; weight?: string; inputs: string[] }>> {
@@ -99,95 +91,26 @@ describe('--quantize dynamic of kept If / Loop: int8 weights in the bodies, run 
   });
 });
 
-/** The int8 nets: fixture folder, inputs, held-out cases (the fixtures' file suffixes), outputs, input / output file names. */
-interface Int8Net {
-  shared: boolean;
-  inputs: readonly string[];
-  cases: readonly string[];
-  outputs: readonly string[];
-  /** if-nets: calibration inputs of both signs (each branch taken) */
-  signs?: boolean;
-  /** calibrated on 1..7 trips (nnport's float runtime cannot give a scan output of zero iterations whose slice shape the body leaves open) */
-  minTrips?: 1;
-}
-const INT8: Record<string, Int8Net> = {
-  if_conv: { shared: false, inputs: ['x'], cases: ['_pos', '_neg'], outputs: ['y'], signs: true },
-  loop_tanh: { shared: false, inputs: ['x', 'n'], cases: ['_n3', '_n0', '_n5'], outputs: ['y'] },
-  loop_conv: { shared: false, inputs: ['x', 'n'], cases: ['_n2', '_n4'], outputs: ['y'] },
-  data_if: { shared: true, inputs: ['x'], cases: ['_pos', '_neg'], outputs: ['y'], signs: true },
-  conv_if: { shared: true, inputs: ['x'], cases: ['_pos', '_neg'], outputs: ['y'], signs: true },
-  count_loop: { shared: true, inputs: ['x', 'n'], cases: ['_3', '_0', '_7'], outputs: ['y'] },
-  nested: { shared: true, inputs: ['x', 'n'], cases: ['_5', '_2'], outputs: ['y'] },
-  scan_loop: { shared: true, inputs: ['x', 'n'], cases: ['_4', '_1'], outputs: ['y', 'z'], minTrips: 1 },
-};
-
-/** A held-out case's file: tflite_control_flow.py names them input_x / input_n3 / output_n3, onnx_run_time_control_flow.py x_3 / n_3 / y_3. */
-function caseFile(net: string, spec: Int8Net, io: string, c: string): Tensor {
-  if (spec.shared) return npyIn(shared, net, `${io}${c}`);
-  if (io === 'x') return npyIn(dir, net, net === 'if_conv' ? `input${c}` : 'input_x');
-  return npyIn(dir, net, io === 'n' ? `input${c}` : `output${c}`);
-}
-
-/**
- * The integer grid step of output `name` of a graph read back: its DequantizeLinear's scale, or for
- * a float output of a kept IF / WHILE, the largest of its bodies' (a WHILE's body gives its condition first).
- */
-function outputStep(g: Graph, name: string): number {
-  const dq = g.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === name);
-  if (dq) return Math.max(...g.initializers.get(dq.inputs[1]!)!.toNumbers());
-  const n = g.nodes.find((m) => m.outputs.includes(name))!;
-  const bodies = Object.values(n.attrs).flatMap((a) => (a.type === 'graph' ? [a.value] : []));
-  expect(bodies.length).toBeGreaterThan(0);
-  return Math.max(...bodies.map((b) => outputStep(b, b.outputs[n.outputs.indexOf(name) + b.outputs.length - n.outputs.length]!.name)));
-}
-
 /** int8 / int16x8 of one net: SNR vs PyTorch on the held-out cases, nnport's integer runtime vs the interpreter in output steps. */
 async function checkInteger(net: string, spec: Int8Net, mode: 'int8' | 'int16x8'): Promise<void> {
-  {
-    const x0 = caseFile(net, spec, 'x', spec.cases[0]!);
-    const random = rng(11);
-    const randn = () => Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
-    const calibration = Array.from({ length: 16 }, (_, k) => {
-      const x = new Tensor('float32', [...x0.shape], Float32Array.from({ length: x0.size }, () => (spec.signs && k % 2 ? -1 : 1) * randn()));
-      return spec.inputs.length > 1 ? [x, new Tensor('int32', [], Int32Array.of(spec.minTrips ? 1 + (k % 7) : k % 8))] : [x];
-    });
-    // (int16x8: what has no 16x8 kernel, a condition's ReduceSum, stays float)
-    const { bytes } = await convert(await load(spec.shared ? shared : dir, net), `${net}.tflite`, { int32Io: true, keepNchwIo: true, quantize: { mode, calibration, floatFallback: mode === 'int16x8' } });
-    const ops = subgraphOps(bytes, `${net}-${mode}`);
-    // every conv / dense of the bodies is an int8 op (int8 weights, int8 activations)
-    const integerBodyOps = ops.slice(1).flat().filter((o) => ['CONV_2D', 'FULLY_CONNECTED', 'BATCH_MATMUL'].includes(o.op));
-    expect(integerBodyOps.length).toBeGreaterThan(0);
-    expect(integerBodyOps.every((o) => o.weight === 'INT8')).toBe(true);
-    // the IF / WHILE pass integers: the values crossing into the bodies on the outer graph's parameters, a loop's carried value on one
-    const boundary = ops[0]!.find((o) => o.op === 'IF' || o.op === 'WHILE')!;
-    expect(boundary.inputs).toContain(mode === 'int8' ? 'INT8' : 'INT16');
-    const back = await readTflite(bytes);
-    for (const c of spec.cases) {
-      const feeds = spec.inputs.map((i) => (i === 'n' ? Int32Array.from(caseFile(net, spec, 'n', c).toNumbers()) : caseFile(net, spec, i, c).toFloat32()));
-      const ys = await oracle.run(bytes, feeds);
-      const wants = spec.outputs.map((o) => (spec.shared ? npyIn(shared, net, `${o}${c}`) : caseFile(net, spec, 'y', c)));
-      ys.forEach((y, k) => expect(y.shape).toEqual(wants[k]!.shape));
-      const snr = pooledSnrDb(wants.map((w) => w.toFloat32()), ys.map((y) => y.data as Float32Array));
-      // nnport's integer runtime on the file read back, in steps of each output's grid
-      const inputs = Object.fromEntries(back.inputs.map((v, i) => [v.name, new Tensor(v.dtype, [...(i === 0 ? x0.shape : [])], feeds[i] as never)]));
-      // (both of its requantizations, as corpus-int8.test.ts: the interpreter's reference kernels and XNNPACK's, which it delegates some subgraphs to)
-      const lsb = back.outputs.map((o) => outputStep(back, o.name));
-      const offs = await Promise.all(
-        [undefined, 'xnnpack' as const].map(async (requantization) => {
-          const mine = [...(await runInteger(back, inputs, { requantization })).outputs.values()];
-          return Math.max(...mine.map((t, k) => maxAbsDiff(t.toFloat32(), ys[k]!.data as Float32Array) / lsb[k]!));
-        }),
-      );
-      const off = Math.min(...offs);
-      console.log(`${net}${c} ${mode} .tflite (${ops.length} subgraphs) vs PyTorch: SNR ${snr.toFixed(1)} dB; nnport's integer runtime vs the interpreter ${off} steps (reference ${offs[0]}, XNNPACK ${offs[1]})`);
-      expect(snr).toBeGreaterThanOrEqual(20);
-      // (each side's q·s rounded to float32: 2 · 128 (int16: 32768) · 2^-24 of a step more)
-      expect(off).toBeLessThanOrEqual(1 + 2 * (mode === 'int8' ? 128 : 32768) * 2 ** -24);
-    }
+  // (int16x8: what has no 16x8 kernel, a condition's ReduceSum, stays float)
+  const { bytes } = await convert(await load(fixtureDir(spec), net), `${net}.tflite`, { int32Io: true, keepNchwIo: true, quantize: { mode, calibration: calibrationSet(net, spec), floatFallback: mode === 'int16x8' } });
+  const ops = subgraphOps(bytes, `${net}-${mode}`);
+  // every conv / dense of the bodies is an int8 op (int8 weights, int8 activations)
+  const integerBodyOps = ops.slice(1).flat().filter((o) => ['CONV_2D', 'FULLY_CONNECTED', 'BATCH_MATMUL'].includes(o.op));
+  expect(integerBodyOps.length).toBeGreaterThan(0);
+  expect(integerBodyOps.every((o) => o.weight === 'INT8')).toBe(true);
+  // the IF / WHILE pass integers: the values crossing into the bodies on the outer graph's parameters, a loop's carried value on one
+  const boundary = ops[0]!.find((o) => o.op === 'IF' || o.op === 'WHILE')!;
+  expect(boundary.inputs).toContain(mode === 'int8' ? 'INT8' : 'INT16');
+  for (const h of await heldOut(oracle, bytes, net, spec)) {
+    console.log(`${net}${h.case} ${mode} .tflite (${ops.length} subgraphs) vs PyTorch: SNR ${h.snr.toFixed(1)} dB; nnport's integer runtime vs the interpreter ${h.steps} steps (reference ${h.stepsEach[0]}, XNNPACK ${h.stepsEach[1]})`);
+    expect(h.snr).toBeGreaterThanOrEqual(20);
+    expect(h.steps).toBeLessThanOrEqual(oneStep(mode));
   }
 }
 
 describe('--quantize int8 / int16x8 of kept If / Loop: integer bodies behind a float boundary, the interpreter vs PyTorch and nnport\'s integer runtime', () => {
-  it.each(Object.entries(INT8))('int8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net, spec) => checkInteger(net, spec, 'int8'));
-  it.each(['if_conv', 'loop_tanh', 'loop_conv', 'count_loop', 'nested'])('int16x8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net) => checkInteger(net, INT8[net]!, 'int16x8'));
+  it.each(Object.entries(INT8_NETS))('int8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net, spec) => checkInteger(net, spec, 'int8'));
+  it.each(['if_conv', 'loop_tanh', 'loop_conv', 'count_loop', 'nested'])('int16x8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net) => checkInteger(net, INT8_NETS[net]!, 'int16x8'));
 });
