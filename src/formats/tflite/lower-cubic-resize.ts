@@ -6,7 +6,8 @@
 // exclude_outside, a tap outside the input weighs 0 and the rest are divided by their sum) and
 // summed. The source coordinate x of every output index is computed in the graph from the output
 // and input lengths, in onnxruntime's float32 order of operations for the
-// coordinate_transformation_mode, so a size known only at run time (Keypoint R-CNN's heatmaps
+// coordinate_transformation_mode (by scales, align_corners and pytorch_half_pixel take the resized
+// length in · scale before flooring, as the ONNX reference and nnport's runtime do), so a size known only at run time (Keypoint R-CNN's heatmaps
 // resized to each box in a loop) needs nothing else; with known sizes the coordinates, taps and
 // weights fold into constants. An axis whose length stays (a size equal to the input's, a scale of
 // 1) is left alone, as onnxruntime does.
@@ -57,10 +58,11 @@ function lowerGraph(g: Graph, fileName: string, settle: (g: Graph) => Graph): Gr
 /** How one axis is resized: its index, and its output length / scale as known constants or graph values (float32 scalars). */
 interface AxisResize {
   axis: number;
-  /** the input's and output's lengths (float32 scalar values), the output's also as a number when known */
+  /** the input's and output's lengths (float32 scalar values) */
   inLength: string;
   outLength: string;
-  outKnown?: number;
+  /** length_resized of ONNX's coordinate formulas: the output's length for given sizes, in · scale (not floored) for scales, as the ONNX reference maps them */
+  resized: string;
   scale: string;
 }
 
@@ -115,18 +117,18 @@ class CubicResizeLowering extends OpLowering {
         const outLength = outKnown !== undefined ? this.f(outKnown) : this.entry(sizes, k);
         const length = inLength();
         // onnxruntime's scale of given sizes: float(out) / float(in)
-        out.push({ axis, inLength: length, outLength, outKnown, scale: this.op('Div', [outLength, length]) });
+        out.push({ axis, inLength: length, outLength, resized: outLength, scale: this.op('Div', [outLength, length]) });
         return;
       }
       const s = known?.[k];
       if (s === 1) return;
       const scale = s !== undefined ? this.f(s) : this.entry(scales!, k, false);
       const outDim = this.outShape?.[axis];
-      const outKnown = typeof outDim === 'number' ? outDim : undefined;
       const length = inLength();
+      const resized = this.op('Mul', [length, scale]);
       // (an output length of floor(in · scale), as onnxruntime's static_cast<int64_t>(scale · in) of a float32 product)
-      const outLength = outKnown !== undefined ? this.f(outKnown) : this.op('Floor', [this.op('Mul', [length, scale])]);
-      out.push({ axis, inLength: length, outLength, outKnown, scale });
+      const outLength = typeof outDim === 'number' ? this.f(outDim) : this.op('Floor', [resized]);
+      out.push({ axis, inLength: length, outLength, resized, scale });
     });
     return out;
   }
@@ -155,12 +157,12 @@ class CubicResizeLowering extends OpLowering {
       case 'pytorch_half_pixel': {
         const c = this.op('Sub', [this.op('Div', [half(index), r.scale]), this.f(0.5)]);
         // (an output of length 1 samples the input's first pixel)
-        coord = r.outKnown !== undefined ? (r.outKnown > 1 ? c : this.op('Mul', [index, this.f(0)])) : this.op('Where', [this.op('Greater', [r.outLength, this.f(1)]), c, this.f(0)]);
+        coord = this.op('Where', [this.op('Greater', [r.resized, this.f(1)]), c, this.f(0)]);
         break;
       }
       case 'align_corners':
-        // x (in - 1) / (out - 1), 0 for an output of length 1 (out - 1 raised to 1 there: x is 0)
-        coord = this.op('Div', [this.op('Mul', [index, this.op('Sub', [r.inLength, this.f(1)])]), this.op('Max', [this.op('Sub', [r.outLength, this.f(1)]), this.f(1)])]);
+        // x (in - 1) / (length_resized - 1), 0 for an output of length 1
+        coord = this.op('Where', [this.op('Greater', [r.resized, this.f(1)]), this.op('Div', [this.op('Mul', [index, this.op('Sub', [r.inLength, this.f(1)])]), this.op('Sub', [r.resized, this.f(1)])]), this.f(0)]);
         break;
       case 'asymmetric':
         coord = this.op('Div', [index, r.scale]);
