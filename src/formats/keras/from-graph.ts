@@ -1307,7 +1307,7 @@ export function graphToKeras(input: Graph, options: FromGraphOptions = {}): Kera
     // the unrolled steps' ops are what failed: say why the LSTM was unrolled
     if (!(e instanceof UnsupportedError)) throw e;
     const clipped = input.nodes.filter((n) => !n.domain && n.opType === 'LSTM' && n.attrs.cell_clip).map((n) => `'${n.name || n.outputs[0]}'`);
-    throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: its unrolled steps need ${e.message.replace(/^unsupported: /, '')}`);
+    throw new UnsupportedError(`LSTM with cell_clip (TFLite's bound on the cell state, which Keras' LSTM lacks) in a Keras model`, `${clipped.join(', ')}: unrolled, it is not a Keras model either (${e.message.replace(/^unsupported: /, '')})`);
   }
 }
 

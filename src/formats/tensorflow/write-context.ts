@@ -62,3 +62,21 @@ export function floatScalar(w: GraphDefWriter, base: string, dtype: Tensor['dtyp
 export function indexConst(w: GraphDefWriter, base: string, dtype: Tensor['dtype'], shape: number[], values: number[]): string {
   return w.const(base, dtype === 'int32' ? new Tensor('int32', shape, Int32Array.from(values)) : Tensor.int64(shape, values));
 }
+
+/**
+ * Dims [begin, begin + size) of TF value `x`'s run-time shape (Shape, then Slice), as an `outType`
+ * vector, or with `scalar` the one dim as a scalar (a Reshape to []). `name` names the last node.
+ */
+export function runTimeDims(
+  w: GraphDefWriter,
+  base: string,
+  x: { ref: string; dtype: Tensor['dtype'] },
+  dims: { begin: number; size: number; outType?: 'int32' | 'int64'; scalar?: boolean; name?: string },
+): string {
+  const it = T(dims.outType ?? 'int32');
+  const I = T('int32');
+  const shape = w.add(w.fresh(`${base}/shape`), 'Shape', [x.ref], { T: T(x.dtype), out_type: it });
+  const sliced = w.add(dims.scalar || !dims.name ? w.fresh(`${base}/dims`) : dims.name, 'Slice', [shape, w.int32(`${base}/dims_begin`, [dims.begin]), w.int32(`${base}/dims_size`, [dims.size])], { T: it, Index: I });
+  if (!dims.scalar) return sliced;
+  return w.add(dims.name ?? w.fresh(`${base}/dim`), 'Reshape', [sliced, w.int32(`${base}/scalar`, [])], { T: it, Tshape: I });
+}

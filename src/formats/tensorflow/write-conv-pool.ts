@@ -6,7 +6,7 @@ import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { permuteTensor } from '../../passes/layout.js';
-import { ints, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { ints, runTimeDims, s, T, type GraphDefWriter, type Row } from './write-context.js';
 
 /** TF's SAME for a window: the pads it would use for this input size (extra at the end). */
 function samePads(size: number, k: number, stride: number, dilation: number): [number, number] {
@@ -420,7 +420,7 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
     typeof xs[0] === 'number'
       ? w.int32(`${n.name}/output_shape`, [xs[0], full[0]!, full[1]!, cout])
       : w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [
-          w.add(w.fresh(`${n.name}/batch`), 'Slice', [w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [w.ref(x)], { T: dt, out_type: I }), w.int32(`${n.name}/batch_begin`, [0]), w.int32(`${n.name}/batch_size`, [1])], { T: I, Index: I }),
+          runTimeDims(w, `${n.name}/batch`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: 0, size: 1 }),
           w.int32(`${n.name}/output_hwc`, [full[0]!, full[1]!, cout]),
           w.int32(`${n.name}/output_shape_axis`, [0], true),
         ], { N: { i: 2 }, T: I, Tidx: I });

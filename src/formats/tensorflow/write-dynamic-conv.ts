@@ -7,7 +7,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrInts, attrString, type Node } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
-import { ints, isFloat, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { ints, isFloat, runTimeDims, s, T, type GraphDefWriter, type Row } from './write-context.js';
 
 interface Lifted {
   x: string;
@@ -217,8 +217,7 @@ function dynamicConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   // input_sizes: the batch as the input has it (known or read with Shape), the full size, the group's channels
   const sizes = (channels: number): string => {
     if (typeof l.batch === 'number') return w.int32(`${n.name}/input_sizes`, [l.batch, ...full, channels]);
-    const shape = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [l.x], { ...dt, out_type: T('int32') });
-    const batch = w.add(w.fresh(`${n.name}/batch`), 'Slice', [shape, w.int32(`${n.name}/batch_begin`, [0]), w.int32(`${n.name}/batch_size`, [1])], { T: T('int32'), Index: T('int32') });
+    const batch = runTimeDims(w, `${n.name}/batch`, { ref: l.x, dtype: w.dtype(n.inputs[0]!) }, { begin: 0, size: 1 });
     return w.add(w.fresh(`${n.name}/input_sizes`), 'ConcatV2', [batch, w.int32(`${n.name}/full_size`, [...full, channels]), w.int32(`${n.name}/sizes_axis`, [0], true)], { T: T('int32'), N: { i: 2 }, Tidx: T('int32') });
   };
   const attrs = { ...dt, strides: ints([1, ...strides, 1]), dilations: ints([1, 1, 1, 1]), padding: s('VALID'), data_format: s('NHWC') };

@@ -6,7 +6,7 @@ import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrString, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { writeNonMaxSuppression } from './write-nms.js';
-import { indexConst, ints, s, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
+import { indexConst, ints, runTimeDims, s, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
 
 /** ONNX Gather with constant indices as GatherV2. */
 function gather(w: GraphDefWriter, n: Node, out: string): void {
@@ -26,7 +26,7 @@ function gather(w: GraphDefWriter, n: Node, out: string): void {
     const size =
       typeof d === 'number'
         ? w.const(`${n.name}/size`, it === 'int64' ? Tensor.int64([], [d]) : new Tensor('int32', [], Int32Array.of(d)))
-        : w.add(w.fresh(`${n.name}/size`), 'Reshape', [w.add(w.fresh(`${n.name}/dim`), 'Slice', [w.add(w.fresh(`${n.name}/shape`), 'Shape', [w.ref(x)], { T: T(w.dtype(x)), out_type: T(it) }), w.int32(`${n.name}/at`, [a]), w.int32(`${n.name}/one`, [1])], { T: T(it), Index: T('int32') }), w.int32(`${n.name}/scalar`, [])], { T: T(it), Tshape: T('int32') });
+        : runTimeDims(w, `${n.name}/size`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: a, size: 1, outType: it, scalar: true });
     const wrapped = w.add(w.fresh(`${n.name}/indices`), 'FloorMod', [w.ref(i), size], { T: T(it) });
     w.add(out, 'GatherV2', [w.ref(x), wrapped, w.int32(`${n.name}/axis`, [a], true)], { Tparams: T(w.dtype(x)), Tindices: T(it), Taxis: T('int32'), batch_dims: { i: 0 } });
     return;

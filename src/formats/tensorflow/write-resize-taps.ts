@@ -8,7 +8,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrString, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { isFloat, T, type GraphDefWriter } from './write-context.js';
+import { isFloat, runTimeDims, T, type GraphDefWriter } from './write-context.js';
 
 /** Per output position along one axis: the input positions it reads (clamped) and their weights. */
 export interface AxisTaps {
@@ -181,7 +181,7 @@ export function resizeTapsAtRunTime(w: GraphDefWriter, n: Node, out: string): bo
   for (let axis = 0; axis < rank; axis++) {
     const tg = `axis${axis}`;
     const d = shape[axis];
-    const size = typeof d === 'number' ? w.int32(`${n.name}/${tg}_size`, [d], true) : w.add(name(`${tg}_size`), 'Reshape', [w.add(name(`${tg}_dim`), 'Slice', [w.add(name(`${tg}_shape`), 'Shape', [v], { T: T(dtype), out_type: T('int32') }), w.int32(`${n.name}/${tg}_dim_at`, [axis]), w.int32(`${n.name}/${tg}_dim_one`, [1])], { ...I, Index: T('int32') }), w.int32(`${n.name}/${tg}_scalar`, [])], { ...I, Tshape: T('int32') });
+    const size = typeof d === 'number' ? w.int32(`${n.name}/${tg}_size`, [d], true) : runTimeDims(w, `${n.name}/${tg}_size`, { ref: v, dtype }, { begin: axis, size: 1, scalar: true });
     const sizeF = cast(`${tg}_size_float`, size, 'int32', 'float32');
     let count: string;
     let scale: string;

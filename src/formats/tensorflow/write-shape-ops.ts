@@ -4,7 +4,7 @@
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { indexConst, ints, isFloat, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { indexConst, ints, isFloat, runTimeDims, s, T, type GraphDefWriter, type Row } from './write-context.js';
 import { resizeByTaps, resizeTapsAtRunTime } from './write-resize-taps.js';
 
 /**
@@ -397,8 +397,7 @@ export const shapeRows: Record<string, Row> = {
     const end = Math.max(at(attrInt(n, 'end', rank)), start);
     const attrs = { T: T(w.dtype(n.inputs[0]!)), out_type: T(dtype) };
     if (start === 0 && end === rank) return void w.add(out, 'Shape', [w.ref(n.inputs[0]!)], attrs);
-    const full = w.add(w.fresh(`${n.name}/full`), 'Shape', [w.ref(n.inputs[0]!)], attrs);
-    w.add(out, 'Slice', [full, w.int32(`${n.name}/begin`, [start]), w.int32(`${n.name}/size`, [end - start])], { T: T(dtype), Index: T('int32') });
+    runTimeDims(w, n.name, { ref: w.ref(n.inputs[0]!), dtype: w.dtype(n.inputs[0]!) }, { begin: start, size: end - start, outType: dtype, name: out });
   },
   Reshape: (w, n, out) => {
     const t = w.g.initializers.get(n.inputs[1]!);
@@ -423,8 +422,7 @@ export const shapeRows: Record<string, Row> = {
     if (shape.slice(axis).some((d) => typeof d !== 'number')) {
       // run-time trailing dims (a detector's per-box features): the leading dims' product from the Shape, then -1
       const x = w.ref(n.inputs[0]!);
-      const dims = w.add(w.fresh(`${n.name}/input_shape`), 'Shape', [x], { T: T(w.dtype(n.inputs[0]!)), out_type: T('int32') });
-      const lead = w.add(w.fresh(`${n.name}/leading_dims`), 'Slice', [dims, w.int32(`${n.name}/leading_begin`, [0]), w.int32(`${n.name}/leading_size`, [axis < 0 ? axis + shape.length : axis])], { T: T('int32'), Index: T('int32') });
+      const lead = runTimeDims(w, `${n.name}/leading`, { ref: x, dtype: w.dtype(n.inputs[0]!) }, { begin: 0, size: axis < 0 ? axis + shape.length : axis });
       const outer = w.add(w.fresh(`${n.name}/outer`), 'Prod', [lead, w.int32(`${n.name}/outer_axis`, [0])], { T: T('int32'), Tidx: T('int32'), keep_dims: { b: true } });
       const target = w.add(w.fresh(`${n.name}/target_shape`), 'ConcatV2', [outer, w.int32(`${n.name}/rest`, [-1]), w.int32(`${n.name}/target_axis`, [0], true)], { T: T('int32'), N: { i: 2 }, Tidx: T('int32') });
       w.add(out, 'Reshape', [x, target], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
