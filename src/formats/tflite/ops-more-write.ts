@@ -600,12 +600,23 @@ function truncMod(n: Node, c: WriteContext): void {
   op(BuiltinOperator.SELECT_V2, [fix, shifted, r], '', undefined, undefined, y);
 }
 
-/** Range fed at run time (a constant one is folded): TFLite's RANGE of three scalars, its length dynamic. */
+/**
+ * Range fed at run time (a constant one is folded): TFLite's RANGE of three scalars, its length dynamic.
+ * TFLite's RANGE fails where the limit lies behind the start (ONNX's Range is then empty): with a
+ * constant step the limit is clamped to the start first (MAXIMUM for a positive step, MINIMUM for a negative one).
+ */
 const range: Converter = (n, c) => {
   const ins = n.inputs.map((i) => c.tensor(i!));
   const y = c.tensor(n.outputs[0]!);
   const d = c.info(y).dtype;
-  if (d !== 'float32' && d !== 'int32') throw new UnsupportedError(`Range of ${d} in a TFLite file`, `node '${n.name}': TFLite's RANGE takes float32 or int32`);
+  // (an int64 one of bounds known to fit int32 was made int32 by lower-int64-range.ts)
+  if (d !== 'float32' && d !== 'int32') throw new UnsupportedError(`Range of ${d} in a TFLite file`, `node '${n.name}': TFLite's RANGE takes float32 or int32 (an int64 one only where its bounds come from dims or fitting constants)`);
+  const step = c.constantOf(n.inputs[2]!)?.toNumbers()[0];
+  if (step !== undefined && !(c.constantOf(n.inputs[0]!) && c.constantOf(n.inputs[1]!))) {
+    const limit = c.addTensor(`${y}_limit`, { ...c.info(ins[1]!), quant: undefined });
+    c.emit({ code: step > 0 ? BuiltinOperator.MAXIMUM : BuiltinOperator.MINIMUM, inputs: [ins[1]!, ins[0]!], outputs: [limit] });
+    ins[1] = limit;
+  }
   c.emit({ code: BuiltinOperator.RANGE, inputs: ins, outputs: [y], options: (b) => [BuiltinOptions.RangeOptions, RangeOptions.createRangeOptions(b)] });
 };
 
