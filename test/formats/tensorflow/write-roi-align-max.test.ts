@@ -6,15 +6,17 @@
 // half_pixel / output_half_pixel, sampling_ratio 1 / 2 / 0, opset 10; 15 boxes, most of them at or
 // beyond the map's edges, one inverted) and, for the adaptive avg nets, against
 // torchvision.ops.roi_align (sampling_ratio -1). Also: a map of run-time height / width (read from its
-// Shape) and no boxes at all. Refused by name: a map of run-time channels.
+// Shape), no boxes at all, and the .pb read back by nnport's TF reader. Refused by name: a map of
+// run-time channels.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convert, loadModel } from '../../../src/index.js';
+import { convert, loadModel, run } from '../../../src/index.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import type { GraphModel } from '../../../src/formats/model.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import { Tensor } from '../../../src/ir/tensor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
@@ -27,7 +29,8 @@ const NETS = [
 const NAMES = ['x', 'rois', 'batch_indices'];
 let dir = '';
 
-beforeAll(() => {
+beforeAll(async () => {
+  await initKernels();
   dir = ensureScriptFixtures('roi_align_max_models.py', 'roi-align-max', NETS);
 }, 300_000);
 
@@ -77,6 +80,19 @@ describe('ONNX RoiAlign mode max / sampling_ratio 0 in a TF.js graph model vs on
       const feeds = { x: npy(net, 'x'), rois: Tensor.float32([0, 4]), batch_indices: Tensor.int64([0], []) };
       const { y } = await runTfjs(await modelOf(net), feeds);
       expect(y.shape).toEqual([0, 6, 3, 4]);
+    });
+  }
+
+  for (const net of ['output_half_pixel_sr2', 'adaptive_max_half_pixel', 'adaptive_avg_output_half_pixel'] as const) {
+    it(`${net}: the .pb read back by nnport's TF reader`, async () => {
+      const feeds = Object.fromEntries(NAMES.map((n) => [n, npy(net, n)]));
+      const want = [...(await ortRun(onnxBytes(net), feeds)).values()][0]!;
+      const { bytes } = await convert(await modelOf(net), 'r.pb');
+      const y = [...(await run(await loadModel(bytes, { fileName: 'r.pb' }), feeds)).outputs.values()][0]!;
+      expect(y.shape).toEqual(want.shape);
+      const err = maxAbsDiff(y.toFloat32(), want.toFloat32());
+      console.log(`RoiAlign ${net}: .pb read back vs onnxruntime, max abs ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-5);
     });
   }
 
