@@ -17,7 +17,7 @@
 // offset, two such rounds took the interpreter's output from 18.0 dB to -5.7 dB. The exact
 // sequential method needs one pass per layer.)
 import { QuantizationError } from '../ir/errors.js';
-import { attrInt, readersOf, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, readersOf, subgraphsOf, type Graph, type Node } from '../ir/graph.js';
 import { opKey } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
@@ -135,6 +135,8 @@ export async function correctBiases(
     const first = new Map<Target, { data: Float32Array; outer: number; inner: number; isFloat: boolean }>();
     await runGraph(probe, feeds, {
       observe,
+      // (a graph that keeps If / Loop runs as given: lowered to NCHW, the values its bodies read have other names)
+      ...(probe.nodes.some((n) => subgraphsOf(n).length > 0) ? { optimize: false } : {}),
       onValue: (name, value) => {
         const t = byValue.get(name);
         // (a bias broadcast over other than the last axis: nothing measured, nothing corrected)

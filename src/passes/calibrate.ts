@@ -2,7 +2,7 @@
 // nnport's runtime, and the range (and for percentile / entropy the |x| histogram) of every value
 // that gets its own quantization parameters is collected. quantize.ts chooses the parameters.
 import { QuantizationError } from '../ir/errors.js';
-import type { Graph, ValueInfo } from '../ir/graph.js';
+import { subgraphsOf, type Graph, type ValueInfo } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { runGraph } from '../runtime/executor.js';
 import { cast } from '../runtime/ops/cast.js';
@@ -84,9 +84,11 @@ export async function calibrate(
   // Folding a BatchNormalization into its conv's weights rounds differently: the ranges would
   // no longer be those of the graph as given, so such a graph runs unfused throughout.
   // (with bodies observed every value is seen: nothing is fused)
-  const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization') && !options?.bodies;
+  // (a graph that keeps If / Loop runs as given too: lowered to NCHW, the values its bodies read have other names)
+  const controlFlow = g.nodes.some((n) => subgraphsOf(n).length > 0);
+  const fusable = !g.nodes.some((n) => n.opType === 'BatchNormalization') && !options?.bodies && !controlFlow;
   // (bodies: run as given, not lowered to NCHW, whose bodies' values have other names)
-  const first = options?.bodies ? { onValue: observe, onSubgraphValue: observeBody, optimize: false } : { onValue: observe };
+  const first = options?.bodies ? { onValue: observe, onSubgraphValue: observeBody, optimize: false } : controlFlow ? { onValue: observe, optimize: false } : { onValue: observe };
   // the kernels take the observed values' ranges while they are in WASM memory (minMax below reads them)
   const rest = fusable ? { onValue: observe, observe: alsoNeeded?.size ? new Set([...needed, ...alsoNeeded]) : needed, ranges: true } : first;
   let count = 0;
@@ -147,7 +149,7 @@ export async function calibrate(
       for (let i = 0; i < x.length; i++) abs[i] = Math.abs(x[i]!);
       histogram(abs, HIST_BINS, 0, s.histMax!, { counts: s.hist });
     };
-    const histOptions = fusable ? { onValue: add, observe: new Set(stats.keys()) } : options?.bodies ? { onValue: add, onSubgraphValue: (body: Graph, name: string, t: Tensor) => add(bodyValueKey(body.name, name), t), optimize: false } : { onValue: add };
+    const histOptions = fusable ? { onValue: add, observe: new Set(stats.keys()) } : options?.bodies ? { onValue: add, onSubgraphValue: (body: Graph, name: string, t: Tensor) => add(bodyValueKey(body.name, name), t), optimize: false } : { onValue: add, optimize: !controlFlow };
     for (const feeds of kept) {
       for (const [k, v] of feeds) add(k, v);
       await runGraph(g, feeds, histOptions);

@@ -74,7 +74,8 @@ export interface QuantizeOptions {
    * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
    * conv channels rescaled so that each fills its tensor's int8 range; the float function is
    * unchanged). Default: on for int8 with minmax or mse calibration (mse: the equalized graph is
-   * calibrated again on the same samples), off otherwise.
+   * calibrated again on the same samples), off otherwise, and off in a model that keeps run-time
+   * If / Loop (true: the main graph and each body equalized, each on its own samples).
    */
   equalize?: boolean;
   /**
@@ -818,10 +819,12 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   // method's parameters, before the search (which then sees them) and the int32 biases
   if (options.biasCorrection) {
     const first = new Map<string, { scale: number; zeroPoint: number }>();
-    for (const [v, p] of plan) first.set(v, p.kind === 'range' ? rangeOf(v) : p.kind === 'shared' ? first.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
+    for (const [v, p] of plan) first.set(v, p.kind === 'range' ? (fixed?.get(v) ?? rangeOf(v)) : p.kind === 'shared' ? first.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint });
     await correctBiases(g, nodes, inits, weightDq, first, act, kept.slice(0, options.biasCorrectionSamples ?? BIAS_CORRECTION_SAMPLES));
   }
-  const searched = search ? await searchRanges(g, plan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
+  // (a body's boundary values keep the parameters given: the search works around them)
+  const searchPlan = fixed?.size ? new Map([...plan].map(([v, p]) => [v, p.kind === 'range' && fixed.has(v) ? { kind: 'fixed' as const, ...fixed.get(v)! } : p])) : plan;
+  const searched = search ? await searchRanges(g, searchPlan, boundsOf, stats, nodes, weightDq, inits, kept, actRange, options.search) : undefined;
   const lstmParams = lstm?.outputParams();
   for (const [v, p] of plan) {
     params.set(v, lstmParams?.get(v) ?? (p.kind === 'range' && fixed?.has(v) ? fixed.get(v)! : undefined) ?? (p.kind === 'range' ? (searched?.has(v) ? scaleZeroPointFromMinMax(...searched.get(v)!, actRange) : rangeOf(v)) : p.kind === 'shared' ? params.get(p.from)! : act === 'int16' && !p.table ? { scale: 1 / 32768, zeroPoint: 0 } : { scale: p.scale, zeroPoint: p.zeroPoint }));
@@ -1018,21 +1021,22 @@ function ownDequantize(g: Graph, floatValues: ReadonlySet<string>): Graph {
  * the graph around it (boundaryParams: a loop's carried value on one set for its initial value and
  * every iteration); then integerBoundary moves the dequantization of what crosses into the bodies,
  * so the IF / WHILE pass integers. What is float on either side (a decision, a float graph output,
- * a body no calibration sample ran, which stays float) crosses as float.
+ * a body no calibration sample ran, which stays float) crosses as float. Equalization, channel
+ * splitting, bias correction and GPTQ weight rounding observe or run the graph they quantize
+ * again: with one of them, each graph (the main graph, each body made standalone) is quantized with
+ * it on its own samples, a body's being its inputs at each of its executions in the float run
+ * (bodyInputs), with the same boundary parameters.
  */
 async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
-  const refused: Array<[boolean, string]> = [
-    [options.equalize === true, 'cross-layer equalization'],
-    [!!options.channelSplit || (options.clipSplit ?? 0) > 1, 'channel splitting'],
-    [options.weightRounding === 'gptq', 'GPTQ weight rounding'],
-    [!!options.biasCorrection, 'bias correction'],
-    [options.method === 'search', "calibration method 'search'"],
-  ];
-  const what = refused.find(([on]) => on)?.[1];
-  if (what) throw new UnsupportedError(`${what} with ${options.mode} of a model with kept run-time control flow (If / Loop)`, 'its bodies are calibrated in one pass with the main graph; quantize without it');
+  // options that need each graph (the main graph, each body) calibrated on its own samples (a
+  // body's: its inputs at each of its executions in the float run): they observe per-channel ranges,
+  // Hessians or run the graph again, which the one calibration pass below does not give
+  // the search runs regions of nodes on the values each reads explicitly; a kept If / Loop reads its bodies' values implicitly
+  if (options.method === 'search') throw new UnsupportedError(`calibration method 'search' with ${options.mode} of a model with kept run-time control flow (If / Loop)`, "the search runs regions of the graph on the values their nodes read by name, and an If / Loop's bodies read the graph's values implicitly; use --method mse");
+  const perGraph = options.equalize === true || !!options.channelSplit || (options.clipSplit ?? 0) > 1 || options.weightRounding === 'gptq' || !!options.biasCorrection;
   g = nameBodies(floatForInt8(g, options.onNote));
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
-  const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true, report: options.report });
+  const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true, report: options.report || perGraph });
   // (the report is measured once below, over the whole graph with its bodies)
   const flat = { ...options, equalize: false, onProgress: undefined, report: false };
   const bodyParams = new Map<string, ReadonlyMap<string, QParams>>();
@@ -1041,8 +1045,28 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
   const floatMain = floatAroundControlFlow(g, false, options.io ?? 'float');
   if (detector) for (const v of postProcessing(g)) floatMain.add(v);
-  const main = await toInt8(g, flat, { pre: cal, keepFloat: floatMain });
-  const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>, around: ReadonlySet<string>): Promise<Graph> => {
+  const bodySamples = perGraph ? await bodyInputs(g, cal.inputs) : new Map<string, Map<string, Tensor>[]>();
+  const labels = bodyLabels(g);
+  // each graph quantized with the options on its own samples (equalization only when asked: the default keeps it off here)
+  const own = (samples: Map<string, Tensor>[]): QuantizeOptions => ({ ...options, calibration: samples, calibrationCount: samples.length, onProgress: undefined, report: false, equalize: options.equalize === true });
+  const main = perGraph ? await toInt8(g, own(cal.inputs), { keepFloat: floatMain }) : await toInt8(g, flat, { pre: cal, keepFloat: floatMain });
+  // a body's samples by the names its standalone graph reads: a value the graph around it
+  // quantized (a graph input's dequantization, read by the body under the new name) is fed its float source
+  const feedsOf = (name: string, producers: ReadonlyMap<string, Node>): Map<string, Tensor>[] =>
+    (bodySamples.get(name) ?? []).map((feed) => {
+      const source = (v: string): Tensor | undefined => {
+        for (let k = v, p = producers.get(k); ; p = producers.get(k)) {
+          if (feed.has(k)) return feed.get(k);
+          if (!p || p.domain || (p.opType !== 'DequantizeLinear' && p.opType !== 'QuantizeLinear') || !p.inputs[0]) return undefined;
+          k = p.inputs[0];
+        }
+      };
+      const b = standaloneInputs.get(name) ?? [];
+      return new Map(b.flatMap((v) => (source(v) ? [[v, source(v)!] as const] : [])));
+    });
+  const standaloneInputs = new Map<string, string[]>();
+  const quantizeBodies = async (outer: Graph, floatValues: ReadonlySet<string>, around: ReadonlySet<string>, aroundProducers: ReadonlyMap<string, Node> = new Map()): Promise<Graph> => {
+    const producers = new Map([...aroundProducers, ...producersOf(outer.nodes)]);
     // a body's new names are none of the graphs' around it (it reads their values by name)
     const reserved = new Set([...around, ...outer.initializers.keys(), ...outer.inputs.map((v) => v.name), ...outer.nodes.flatMap((n) => n.outputs)]);
     // each body as mapSubgraphs makes it standalone (its outer reads as inputs), quantized on its
@@ -1068,9 +1092,10 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
         done.set(name, b);
         continue;
       }
-      const q = await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params });
+      standaloneInputs.set(name, b.inputs.map((v) => v.name));
+      const q = perGraph ? await toInt8(b, { ...own(feedsOf(name, producers)), io: 'float', onNote: (note) => options.onNote?.(`${labels.get(name)?.label ?? name}: ${note}`) }, { keepFloat: keep, reserved, fixed: fixed!.params }) : await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params });
       bodyParams.set(name, q.params);
-      done.set(name, await quantizeBodies(q.graph, keep, reserved));
+      done.set(name, await quantizeBodies(q.graph, keep, reserved, producers));
     }
     return integerBoundary(ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues), actRange, carriedParams);
   };
@@ -1079,6 +1104,35 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   const report = await measureWithBodies(g, graph, main.params, bodyParams, cal.inputs, options.mode === 'int16x8' ? [-32767, 32767] : [-128, 127]);
   options.onReport?.(report);
   return { graph, report, samples: cal.count };
+}
+
+/**
+ * The inputs of each control-flow body of `g` (at every depth, by name) at each of its executions in
+ * the float run over `samples`: its formal inputs and the values it reads around it, what the body
+ * made standalone (mapSubgraphs) is fed, so that it can be calibrated as a graph of its own. (The
+ * executor gives a body's inputs first at each execution, in one order: the first of them starts the next.)
+ */
+async function bodyInputs(g: Graph, samples: readonly Map<string, Tensor>[]): Promise<Map<string, Map<string, Tensor>[]>> {
+  const bodies = bodyLabels(g);
+  const out = new Map<string, Map<string, Tensor>[]>();
+  const first = new Map<string, string>();
+  for (const feeds of samples) {
+    const current = new Map<string, Map<string, Tensor>>();
+    const onSubgraphValue = (b: Graph, v: string, t: Tensor) => {
+      if (bodies.get(b.name)?.computed.has(v)) return;
+      if (!first.has(b.name)) first.set(b.name, v);
+      let feed = current.get(b.name);
+      if (!feed || first.get(b.name) === v) {
+        if (feed) out.get(b.name)!.push(feed);
+        else if (!out.has(b.name)) out.set(b.name, []);
+        current.set(b.name, (feed = new Map()));
+      }
+      feed.set(v, new Tensor(t.dtype, [...t.shape], t.data.slice() as never));
+    };
+    await runGraph(g, feeds, { optimize: false, onSubgraphValue });
+    for (const [name, feed] of current) out.get(name)!.push(feed);
+  }
+  return out;
 }
 
 /** Each control-flow body of `g`, at every depth, by name: how the report names it ("loop '/Loop' body", nested ones after their parent's) and the values its nodes compute. */

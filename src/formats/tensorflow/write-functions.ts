@@ -8,7 +8,11 @@
 // - Loop(M, cond, v...) -> StatelessWhile(i = 0, M, cond, v..., acc..., outer...): cond function
 //   `i < M && cond` (`cond` alone without a trip count), body function the ONNX body with
 //   i + 1 and M, the outer values passed on; each scan output a loop variable growing by ConcatV2
-//   from an empty tensor (its element shape must be static).
+//   from an empty tensor. An element shape known only at run time (a Slice to a run-time length,
+//   a symbolic dim of the input) starts as onnxruntime's output of a loop that never runs, (0, ...)
+//   of the known dims and 0 for the others, and each step re-shapes the items so far to
+//   (i, item's shape) before appending (not TF's TensorList: TF.js 4.9 disposes a tensor pushed
+//   inside a function once the function returns, unless it is the function's input or output).
 // Inside a function a node's output is named `node:out_arg:index` (FunctionDef's naming): the
 // out_arg is the op's OpDef output argument (FUNCTION_OUTPUT_ARGS, else 'output').
 import { UnsupportedError } from '../../ir/errors.js';
@@ -245,12 +249,52 @@ function unusedName(g: Graph, taken: Set<string>, base: string): string {
 
 const INT32_MAX = 2 ** 31 - 1;
 
+/**
+ * Ops whose output shape follows from their inputs' shapes and attributes alone (not from an
+ * operand's values): a value of the loop that changes per iteration changes nothing of it there.
+ */
+const SHAPE_FROM_SHAPES = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not',
+  'Max', 'Min', 'Sum', 'Mean', 'Where', 'PRelu', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
+  'Erf', 'Sin', 'Cos', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'HardSigmoid', 'Clip',
+  'Identity', 'Cast', 'Softmax', 'LogSoftmax', 'MatMul', 'Gemm', 'Transpose', 'Shape', 'Size', 'Concat', 'Flatten',
+  // (by their indices' shape, not values: a Scan made a Loop Gathers each step's slice at the iteration number)
+  'Gather', 'GatherElements', 'GatherND', 'ScatterElements', 'ScatterND',
+]);
+
+/**
+ * The body's values whose shape may differ from one iteration to the next: those computed from the
+ * iteration number, the condition or a carried value (the carried values keep their shapes: checked
+ * before) by an op whose output shape depends on an operand's values (Range(0, i), a Slice to i).
+ */
+function shapesVaryingPerIteration(body: Graph): Set<string> {
+  const [, , ...carried] = body.inputs;
+  const valueVarying = new Set([body.inputs[0]?.name, body.inputs[1]?.name, ...carried.map((v) => v.name)].filter((v): v is string => !!v));
+  const shapeVarying = new Set<string>();
+  for (const n of body.nodes) {
+    const fromValues = n.inputs.some((i) => valueVarying.has(i)) || Object.values(n.attrs).some((a) => a.type === 'graph' && [...outerReads(a.value)].some((v) => valueVarying.has(v)));
+    if (fromValues) for (const o of n.outputs) valueVarying.add(o);
+    const isOnnx = n.domain === '' || n.domain === 'ai.onnx';
+    if (n.inputs.some((i) => shapeVarying.has(i)) || (fromValues && !(isOnnx && SHAPE_FROM_SHAPES.has(n.opType)))) for (const o of n.outputs) shapeVarying.add(o);
+  }
+  return shapeVarying;
+}
+
+/** A scan output: its body value, element type and shape (dims known only at run time as null or a symbol), and its accumulating loop variable. */
+interface Scan {
+  value: string;
+  dtype: Tensor['dtype'];
+  shape: readonly Dim[];
+  acc: ValueInfo;
+  /** whether some dim of the element shape is known only at run time */
+  runTime: boolean;
+}
+
 const loopRow: Row = (w, n, out) => {
   const body = graphAttr(n, 'body');
   const [tripIn, condIn, ...initial] = n.inputs;
   const nv = initial.length;
   if (body.inputs.length !== nv + 2) throw new UnsupportedError(`Loop whose body takes ${body.inputs.length} inputs for ${nv} carried values`, `node '${n.name}'`);
-  const nScan = body.outputs.length - 1 - nv;
   // a trip count past int32 (PyTorch's INT64_MAX of a while loop) bounds nothing: the condition alone
   const tripConst = tripIn ? w.g.initializers.get(tripIn) : undefined;
   const trip = tripIn && !(tripConst && tripConst.size === 1 && tripConst.toNumbers()[0]! >= INT32_MAX) ? tripIn : undefined;
@@ -263,17 +307,8 @@ const loopRow: Row = (w, n, out) => {
   const tripV: ValueInfo | undefined = trip ? { name: name(`${n.name}/trip_count`), dtype: w.dtype(trip), shape: [] } : undefined;
   // the scan outputs' element types and shapes, as the body computes them
   const inferred = inferShapes({ ...body, inputs: [iterV!, condV!, ...carriedV, ...outer.map((v) => outerInfo(w, v))] }, { onError: 'unknown' }).values;
-  const scans = body.outputs.slice(1 + nv).map((s, k) => {
-    const t = inferred.get(s.name);
-    const shape = t?.shape ?? s.shape;
-    if (!shape || shape.some((d) => typeof d !== 'number')) {
-      throw new UnsupportedError('a Loop scan output of an element shape known only at run time in a GraphDef (the accumulating loop variable starts empty, of that shape)', `node '${n.name}', scan output ${k}`);
-    }
-    const dtype = t?.dtype ?? s.dtype;
-    return { value: s.name, dtype, shape: shape as number[], acc: { name: name(`${n.name}/scan${k}`), dtype, shape: [null, ...shape] as Dim[] } };
-  });
   // the element shape of a scan output depends on the carried values' shapes: those must stay as assumed
-  if (scans.length) {
+  if (body.outputs.length > 1 + nv) {
     carriedV.forEach((v, j) => {
       const after = inferred.get(body.outputs[1 + j]!.name)?.shape;
       if (!v.shape || !after || after.length !== v.shape.length || after.some((d, k) => d !== v.shape![k])) {
@@ -281,6 +316,21 @@ const loopRow: Row = (w, n, out) => {
       }
     });
   }
+  let varying: Set<string> | undefined;
+  const scans = body.outputs.slice(1 + nv).map((s, k): Scan => {
+    const t = inferred.get(s.name);
+    const shape = t?.shape ?? s.shape;
+    const dtype = t?.dtype ?? s.dtype;
+    const where = `node '${n.name}', scan output ${k}`;
+    if (!shape) throw new UnsupportedError('a Loop scan output of unknown rank in a GraphDef', `${where}: the items so far are re-shaped to each new item's rank`);
+    const runTime = shape.some((d) => typeof d !== 'number');
+    if (runTime) {
+      varying ??= shapesVaryingPerIteration(body);
+      // (onnxruntime refuses items of different shapes at run time)
+      if (varying.has(s.name)) throw new UnsupportedError('a Loop scan output whose element shape may change from one iteration to the next in a GraphDef', `${where}: ONNX stacks items of one shape`);
+    }
+    return { value: s.name, dtype, shape, runTime, acc: { name: name(`${n.name}/scan${k}`), dtype, shape: [null, ...shape.map((d) => (typeof d === 'number' ? d : null))] } };
+  });
   const outerInputs = outer.map((v) => outerInfo(w, v));
   const vars: ValueInfo[] = [iterV!, ...(tripV ? [tripV] : []), condV!, ...carriedV, ...scans.map((s) => s.acc), ...outerInputs];
 
@@ -289,14 +339,31 @@ const loopRow: Row = (w, n, out) => {
   const added: Node[] = [{ name: iterNext, opType: 'Add', domain: '', inputs: [iterV!.name, one], outputs: [iterNext], attrs: {} }];
   const initializers = new Map(body.initializers);
   initializers.set(one, new Tensor(iterV!.dtype, [], iterV!.dtype === 'int32' ? Int32Array.of(1) : BigInt64Array.of(1n)));
+  const node = (base: string, opType: string, inputs: string[], attrs: Node['attrs'] = {}): string => {
+    const v = name(base);
+    added.push({ name: v, opType, domain: '', inputs, outputs: [v], attrs });
+    return v;
+  };
+  const allowZero: Node['attrs'] = { allowzero: { type: 'int', value: 1 } };
   const accNext = scans.map((s, k) => {
-    const item = name(`${n.name}/scan${k}_item`);
-    const next = name(`${n.name}/scan${k}_next`);
-    const shape = name(`${n.name}/scan${k}_item_shape`);
-    initializers.set(shape, Tensor.int64([s.shape.length + 1], [1, ...s.shape]));
-    added.push({ name: item, opType: 'Reshape', domain: '', inputs: [s.value, shape], outputs: [item], attrs: {} });
-    added.push({ name: next, opType: 'Concat', domain: '', inputs: [s.acc.name, item], outputs: [next], attrs: { axis: { type: 'int', value: 0 } } });
-    return next;
+    const base = `${n.name}/scan${k}`;
+    if (!s.runTime) {
+      const shape = name(`${base}_item_shape`);
+      initializers.set(shape, Tensor.int64([s.shape.length + 1], [1, ...(s.shape as number[])]));
+      return node(`${base}_next`, 'Concat', [s.acc.name, node(`${base}_item`, 'Reshape', [s.value, shape])], { axis: { type: 'int', value: 0 } });
+    }
+    // the i items so far as (i, item's shape): a no-op but at the first step, where (0, ...) of 0 for
+    // each run-time dim becomes (0, the item's dims); allowzero, as a dim of the item may be 0
+    const itemShape = node(`${base}_item_dims`, 'Shape', [s.value]);
+    const count = name(`${base}_count_shape`);
+    initializers.set(count, Tensor.int64([1], [1]));
+    const i64 = iterV!.dtype === 'int64' ? iterV!.name : node(`${base}_count64`, 'Cast', [iterV!.name], { to: { type: 'int', value: 7 } });
+    const sofar = node(`${base}_so_far_shape`, 'Concat', [node(`${base}_count`, 'Reshape', [i64, count]), itemShape], { axis: { type: 'int', value: 0 } });
+    const unit = name(`${base}_one_item`);
+    initializers.set(unit, Tensor.int64([1], [1]));
+    const itemAsOne = node(`${base}_item_shape`, 'Concat', [unit, itemShape], { axis: { type: 'int', value: 0 } });
+    const before = node(`${base}_so_far`, 'Reshape', [s.acc.name, sofar], allowZero);
+    return node(`${base}_next`, 'Concat', [before, node(`${base}_item`, 'Reshape', [s.value, itemAsOne], allowZero)], { axis: { type: 'int', value: 0 } });
   });
   const bodyOutputs: ValueInfo[] = [
     { name: iterNext, dtype: iterV!.dtype, shape: [] },
@@ -323,7 +390,8 @@ const loopRow: Row = (w, n, out) => {
   const condF = w.writeFunction(`${n.name}_cond`, condGraph);
   const start = w.const(`${n.name}/iteration0`, iterV!.dtype === 'int32' ? new Tensor('int32', [], Int32Array.of(0)) : Tensor.int64([], [0]));
   const cond0 = condIn ? w.ref(condIn) : w.const(`${n.name}/cond0`, new Tensor('bool', [], Uint8Array.of(1)));
-  const acc0 = scans.map((s, k) => w.const(`${n.name}/scan${k}_empty`, Tensor.zeros(s.dtype, [0, ...s.shape])));
+  // (a run-time dim starts at 0: onnxruntime's output of a loop that never runs)
+  const acc0 = scans.map((s, k) => w.const(`${n.name}/scan${k}_empty`, Tensor.zeros(s.dtype, [0, ...s.shape.map((d) => (typeof d === 'number' ? d : 0))])));
   const inputs = [start, ...(trip ? [w.ref(trip)] : []), cond0, ...initial.map((v) => w.ref(v!)), ...acc0, ...outer.map((v) => w.ref(v))];
   const types = [iterV!.dtype, ...(tripV ? [tripV.dtype] : []), 'bool' as const, ...initial.map((v) => w.dtype(v!)), ...scans.map((s) => s.dtype), ...outer.map((v) => w.dtype(v))];
   const shapes: (readonly Dim[] | null | undefined)[] = [[], ...(tripV ? [[]] : []), [], ...carriedV.map((v) => v.shape), ...scans.map((s) => s.acc.shape), ...outer.map((v) => w.shape(v))];

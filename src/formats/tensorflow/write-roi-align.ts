@@ -1,4 +1,4 @@
-// ONNX RoiAlign (opset 10 / 16, sampling_ratio > 0) in a GraphDef; mode avg as TF's
+// ONNX RoiAlign (opset 10 / 16) in a GraphDef; mode avg of a fixed sampling_ratio as TF's
 // CropAndResize, which samples the bins' sampling points, then an AvgPool of sr x sr, stride sr.
 // A box's sample points are one uniform grid per axis: start + (k + 1/2) d, k < out·sr, with
 // d = size / (out·sr) (size at least 1 in output_half_pixel mode), so each box's normalized
@@ -9,9 +9,10 @@
 // (H' = H + 2, coordinates shifted by 1) and the two agree. Runs channels-last (X comes in NCHW,
 // as the layout pass leaves an op it has no rule for) and lays the result back out (R, C, h, w).
 // Mode max: onnxruntime's max is over each sample's four weighted corner taps (w · v, not the
-// interpolated value), which CropAndResize does not expose, so the taps are computed as
-// onnxruntime's bilinear_interpolate does (in its order of float32 operations) and read with GatherNd
-// from the map flattened to (N·H·W, C), then Maximum over the four and Max over each bin's sr x sr.
+// interpolated value), which CropAndResize does not expose, and sampling_ratio 0 samples each box on
+// a grid of its own size: both compute the taps as onnxruntime's bilinear_interpolate does (in its
+// order of float32 operations), read them with GatherNd from the map flattened to (N·H·W, C), then
+// take the Maximum / sum over the four and the Max / mean over each bin's samples (roiAlignTaps).
 import { UnsupportedError } from '../../ir/errors.js';
 import type { Dim, Node } from '../../ir/graph.js';
 import { samplingDefs, type RoiAlignAttrs } from '../../ir/ops/sampling.js';
@@ -29,8 +30,7 @@ function roiAlign(w: GraphDefWriter, n: Node, out: string): void {
   if (!xs || xs.length !== 4) throw new UnsupportedError('RoiAlign of other than 4-D data in a GraphDef', where);
   const [, , h, wd] = xs;
   if (w.dtype(x) !== 'float32' || w.dtype(rois) !== 'float32') throw new UnsupportedError(`RoiAlign of ${w.dtype(x)} data and ${w.dtype(rois)} rois in a GraphDef`, where);
-  if (a.samplingRatio === 0) throw new UnsupportedError('RoiAlign sampling_ratio 0 (adaptive, per box) in a GraphDef', `${where}: the sample count would depend on each box's size at run time`);
-  if (a.mode === 'max') return roiAlignMax(w, n, out, a, xs);
+  if (a.mode === 'max' || a.samplingRatio === 0) return roiAlignTaps(w, n, out, a, xs);
   const sr = a.samplingRatio;
   const [ch, cw] = [a.outputHeight * sr, a.outputWidth * sr];
   const name = (tag: string) => w.fresh(`${n.name}/${tag}`);
@@ -73,14 +73,18 @@ function roiAlign(w: GraphDefWriter, n: Node, out: string): void {
 }
 
 /**
- * Mode max: every sample's four corner taps gathered and weighted as onnxruntime's RoiAlign does.
- * The box count K is known only at run time, so each per-box value is (K, 1, 1, 1) and broadcasts
- * against the sample rows (PH·sr, 1, 1) / columns (1, PW·sr, 1) into the (K, PH·sr, PW·sr, 1) taps.
+ * Mode max, and sampling_ratio 0 of either mode: every sample's four corner taps gathered and
+ * weighted as onnxruntime's RoiAlign does. Laid out (K, PH, gh, PW, gw, 1) for K boxes (known only
+ * at run time), PH x PW bins and a grid of gh x gw samples per bin: each per-box value is
+ * (K, 1, 1, 1, 1, 1) and broadcasts. sampling_ratio 0: each box's grid is ceil(bin size) per axis,
+ * so the grid is laid out to the largest box's (a run-time Range) and the samples past a box's own
+ * grid are left out (0 in the sum, below everything in the max); the average divides by the box's
+ * own count, max(gh·gw, 1), and a box of no samples (inverted, in half_pixel mode) gives 0.
  */
-function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, xs: readonly Dim[]): void {
+function roiAlignTaps(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, xs: readonly Dim[]): void {
   const [x, rois, batchIndices] = n.inputs as [string, string, string];
   const [, c, h, wd] = xs;
-  if (typeof c !== 'number') throw new UnsupportedError('RoiAlign mode max of a map of run-time channels in a GraphDef', `node '${n.name}'`);
+  if (typeof c !== 'number') throw new UnsupportedError(`RoiAlign ${a.mode === 'max' ? 'mode max' : 'sampling_ratio 0'} of a map of run-time channels in a GraphDef`, `node '${n.name}'`);
   const sr = a.samplingRatio;
   const [ph, pw] = [a.outputHeight, a.outputWidth];
   const name = (tag: string) => w.fresh(`${n.name}/${tag}`);
@@ -88,10 +92,11 @@ function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, 
   const op = (tag: string, type: string, inputs: string[]) => w.add(name(tag), type, inputs, F32);
   const int = (tag: string, type: string, inputs: string[]) => w.add(name(tag), type, inputs, { T: T('int32') });
   const cast = (tag: string, v: string, from: 'float32' | 'int32' | 'int64' | 'bool', to: 'float32' | 'int32') => w.add(name(tag), 'Cast', [v], { SrcT: T(from), DstT: T(to), Truncate: { b: false } });
+  const reshape = (tag: string, v: string, shape: number[], dtype: 'float32' | 'int32' | 'bool' = 'float32') => w.add(name(tag), 'Reshape', [v, w.int32(`${n.name}/${tag}_shape`, shape)], { T: T(dtype), Tshape: T('int32') });
 
   const nhwc = w.add(name('channels_last'), 'Transpose', [w.ref(x), w.int32(`${n.name}/channels_last_perm`, [0, 2, 3, 1])], { ...F32, Tperm: T('int32') });
   // the map as rows of C channels: a corner is row (b·H + y)·W + x
-  const table = w.add(name('table'), 'Reshape', [nhwc, w.int32(`${n.name}/table_shape`, [-1, c])], { ...F32, Tshape: T('int32') });
+  const table = reshape('table', nhwc, [-1, c]);
   // H and W as float sizes / last indices and as int32 (a map of run-time height / width: from its Shape)
   let extent: { hSize: string; wSize: string; hLast: string; wLast: string; wInt: string; planeInt: string };
   if (typeof h === 'number' && typeof wd === 'number') {
@@ -107,10 +112,10 @@ function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, 
     extent = { hSize, wSize, hLast: op('last_row', 'Sub', [hSize, one]), wLast: op('last_column', 'Sub', [wSize, one]), wInt, planeInt: int('plane_int', 'Mul', [hInt, wInt]) };
   }
 
-  // (K, 4, 1, 1) boxes in map coordinates: x1, y1, x2, y2 as onnxruntime computes them
-  let boxes = op('scaled_rois', 'Mul', [w.add(name('rois_4d'), 'Reshape', [w.ref(rois), w.int32(`${n.name}/rois_4d_shape`, [-1, 4, 1, 1])], { ...F32, Tshape: T('int32') }), f('spatial_scale', Math.fround(a.spatialScale))]);
+  // (K, 4, 1, 1, 1, 1) boxes in map coordinates: x1, y1, x2, y2 as onnxruntime computes them
+  let boxes = op('scaled_rois', 'Mul', [reshape('rois_6d', w.ref(rois), [-1, 4, 1, 1, 1, 1]), f('spatial_scale', Math.fround(a.spatialScale))]);
   if (a.halfPixel) boxes = op('shifted_rois', 'Sub', [boxes, f('half_pixel', 0.5)]);
-  const column = (k: number) => w.add(name(`roi_${k}`), 'Slice', [boxes, w.int32(`${n.name}/roi_${k}_begin`, [0, k, 0, 0]), w.int32(`${n.name}/roi_${k}_size`, [-1, 1, -1, -1])], { ...F32, Index: T('int32') });
+  const column = (k: number) => w.add(name(`roi_${k}`), 'Slice', [boxes, w.int32(`${n.name}/roi_${k}_begin`, [0, k, 0, 0, 0, 0]), w.int32(`${n.name}/roi_${k}_size`, [-1, 1, -1, -1, -1, -1])], { ...F32, Index: T('int32') });
   const [x1, y1, x2, y2] = [column(0), column(1), column(2), column(3)];
   let roiH = op('roi_height', 'Sub', [y2, y1]);
   let roiW = op('roi_width', 'Sub', [x2, x1]);
@@ -119,13 +124,34 @@ function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, 
     roiH = op('roi_height_at_least_1', 'Maximum', [roiH, f('min_height', 1)]);
     roiW = op('roi_width_at_least_1', 'Maximum', [roiW, f('min_width', 1)]);
   }
-  /** start + p·bin + ((i + 1/2)·bin) / sr, as onnxruntime rounds it, over `count` samples laid along `shape` */
-  const samples = (tag: string, start: string, size: string, bins: number, shape: number[]): string => {
-    const bin = op(`${tag}_bin`, 'RealDiv', [size, f(`${tag}_bins`, bins)]);
-    const count = bins * sr;
-    const p = w.const(`${n.name}/${tag}_bin_index`, Tensor.float32(shape, Array.from({ length: count }, (_, k) => Math.floor(k / sr))));
-    const i = w.const(`${n.name}/${tag}_sample_offset`, Tensor.float32(shape, Array.from({ length: count }, (_, k) => (k % sr) + 0.5)));
-    return op(`${tag}_samples`, 'AddV2', [op(`${tag}_bin_start`, 'AddV2', [start, op(`${tag}_bin_offset`, 'Mul', [p, bin])]), op(`${tag}_sample_in_bin`, 'RealDiv', [op(`${tag}_sample_scaled`, 'Mul', [i, bin]), f(`${tag}_sr`, sr)])]);
+  const binH = op('y_bin', 'RealDiv', [roiH, f('y_bins', ph)]);
+  const binW = op('x_bin', 'RealDiv', [roiW, f('x_bins', pw)]);
+
+  /**
+   * One axis' samples start + p·bin + ((i + 1/2)·bin) / grid (onnxruntime's rounding), p along
+   * `binAxis` and i along binAxis + 1 of the 6-D layout; with sampling_ratio 0 also whether sample i
+   * lies inside the box's own grid.
+   */
+  const samples = (tag: string, start: string, bin: string, bins: number, binAxis: number): { v: string; grid: string; inside?: string } => {
+    const laid = (len: number, axis: number) => Array.from({ length: 6 }, (_, k) => (k === axis ? len : 1));
+    const p = w.const(`${n.name}/${tag}_bin_index`, Tensor.float32(laid(bins, binAxis), Array.from({ length: bins }, (_, k) => k)));
+    let grid: string;
+    let offset: string;
+    let inside: string | undefined;
+    if (sr > 0) {
+      grid = f(`${tag}_grid`, sr);
+      offset = w.const(`${n.name}/${tag}_sample_offset`, Tensor.float32(laid(sr, binAxis + 1), Array.from({ length: sr }, (_, k) => k + 0.5)));
+    } else {
+      // each box's grid, ceil(bin size) (0 or less for an inverted box: no samples); laid out to the largest
+      grid = op(`${tag}_grid`, 'Ceil', [bin]);
+      const largest = op(`${tag}_largest_grid`, 'Maximum', [op(`${tag}_grid_max`, 'Max', [grid, w.int32(`${n.name}/${tag}_all_axes`, [0, 1, 2, 3, 4, 5])]), f(`${tag}_one_grid`, 1)]);
+      const range = w.add(name(`${tag}_sample_index`), 'Range', [w.int32(`${n.name}/${tag}_first`, [0], true), cast(`${tag}_largest_int`, largest, 'float32', 'int32'), w.int32(`${n.name}/${tag}_step`, [1], true)], { Tidx: T('int32') });
+      const i = reshape(`${tag}_sample_laid`, cast(`${tag}_sample_float`, range, 'int32', 'float32'), laid(-1, binAxis + 1));
+      inside = w.add(name(`${tag}_in_grid`), 'Less', [i, grid], F32);
+      offset = op(`${tag}_sample_offset`, 'AddV2', [i, f(`${tag}_half_sample`, 0.5)]);
+    }
+    const v = op(`${tag}_samples`, 'AddV2', [op(`${tag}_bin_start`, 'AddV2', [start, op(`${tag}_bin_offset`, 'Mul', [p, bin])]), op(`${tag}_sample_in_bin`, 'RealDiv', [op(`${tag}_sample_scaled`, 'Mul', [offset, bin]), grid])]);
+    return { v, grid, inside };
   };
   /** the two taps of one axis (int32) and their weights (0 for a sample beyond [-1, size]), as onnxruntime's bilinear_interpolate */
   const taps = (tag: string, v: string, size: string, last: string) => {
@@ -140,28 +166,42 @@ function roiAlignMax(w: GraphDefWriter, n: Node, out: string, a: RoiAlignAttrs, 
     const wLo = w.add(name(`${tag}_weight_low`), 'SelectV2', [inside, op(`${tag}_one_minus_fraction`, 'Sub', [f(`${tag}_one_w`, 1), l]), zero], F32);
     return { lo: cast(`${tag}_low_int`, lo, 'float32', 'int32'), hi: cast(`${tag}_high_int`, hi, 'float32', 'int32'), wLo, wHi };
   };
-  const ty = taps('y', samples('y', y1, roiH, ph, [ph * sr, 1, 1]), extent.hSize, extent.hLast);
-  const tx = taps('x', samples('x', x1, roiW, pw, [1, pw * sr, 1]), extent.wSize, extent.wLast);
+  const sy = samples('y', y1, binH, ph, 1);
+  const sx = samples('x', x1, binW, pw, 3);
+  const ty = taps('y', sy.v, extent.hSize, extent.hLast);
+  const tx = taps('x', sx.v, extent.wSize, extent.wLast);
 
   const bt = w.dtype(batchIndices);
   const b = bt === 'int32' ? w.ref(batchIndices) : cast('batch_int', w.ref(batchIndices), bt as 'int64', 'int32');
-  const batch = int('batch_start', 'Mul', [w.add(name('batch_4d'), 'Reshape', [b, w.int32(`${n.name}/batch_4d_shape`, [-1, 1, 1, 1])], { T: T('int32'), Tshape: T('int32') }), extent.planeInt]);
+  const batch = int('batch_start', 'Mul', [reshape('batch_6d', b, [-1, 1, 1, 1, 1, 1], 'int32'), extent.planeInt]);
   const rowLo = int('row_low', 'AddV2', [batch, int('row_low_start', 'Mul', [ty.lo, extent.wInt])]);
   const rowHi = int('row_high', 'AddV2', [batch, int('row_high_start', 'Mul', [ty.hi, extent.wInt])]);
+  // (K, PH, gh, PW, gw, 1) rows -> (K, PH, gh, PW, gw, C) taps, weighted
   const term = (tag: string, row: string, col: string, wy: string, wx: string): string => {
     const picked = w.add(name(`${tag}_picked`), 'GatherNd', [table, int(`${tag}_row`, 'AddV2', [row, col])], { Tparams: T('float32'), Tindices: T('int32') });
     return op(`${tag}_weighted`, 'Mul', [op(`${tag}_weight`, 'Mul', [wy, wx]), picked]);
   };
   // onnxruntime's order: (y_low, x_low), (y_low, x_high), (y_high, x_low), (y_high, x_high)
   const terms = [term('tap1', rowLo, tx.lo, ty.wLo, tx.wLo), term('tap2', rowLo, tx.hi, ty.wLo, tx.wHi), term('tap3', rowHi, tx.lo, ty.wHi, tx.wLo), term('tap4', rowHi, tx.hi, ty.wHi, tx.wHi)];
-  const sampled = terms.reduce((m, t) => op('taps_max', 'Maximum', [m, t]));
-  // (K, PH·sr, PW·sr, C) -> (K, PH, sr, PW, sr, C), the largest over each bin's sr x sr
-  let bins = sampled;
-  if (sr > 1) {
-    const split = w.add(name('bin_samples'), 'Reshape', [sampled, w.int32(`${n.name}/bin_samples_shape`, [-1, ph, sr, pw, sr, c])], { ...F32, Tshape: T('int32') });
-    bins = w.add(name('bins'), 'Max', [split, w.int32(`${n.name}/bin_axes`, [2, 4])], { ...F32, Tidx: T('int32'), keep_dims: { b: false } });
+  const max = a.mode === 'max';
+  let sampled = terms.reduce((m, t) => op(max ? 'taps_max' : 'taps_sum', max ? 'Maximum' : 'AddV2', [m, t]));
+  const inGrid = sy.inside && sx.inside ? w.add(name('in_grid'), 'LogicalAnd', [sy.inside, sx.inside]) : undefined;
+  if (inGrid) sampled = w.add(name('grid_samples'), 'SelectV2', [inGrid, sampled, f('left_out', max ? -3.4028234663852886e38 : 0)], F32);
+  const axes = w.int32(`${n.name}/grid_axes`, [2, 4]);
+  let bins = w.add(name('bins'), max ? 'Max' : 'Sum', [sampled, axes], { ...F32, Tidx: T('int32'), keep_dims: { b: true } });
+  if (sr > 0) {
+    if (!max) bins = op('bin_mean', 'RealDiv', [bins, f('samples_per_bin', sr * sr)]);
+  } else if (max) {
+    // (a box of no samples, inverted in half_pixel mode, gives 0 as in onnxruntime)
+    const some = (tag: string, grid: string) => w.add(name(`${tag}_some`), 'Greater', [grid, f(`${tag}_none`, 0)], F32);
+    const sampledBox = w.add(name('has_samples'), 'LogicalAnd', [some('y', sy.grid), some('x', sx.grid)]);
+    bins = w.add(name('bins_or_0'), 'SelectV2', [sampledBox, bins, f('no_samples', 0)], F32);
+  } else {
+    // (onnxruntime's count, max(gh·gw, 1): a box of no samples averages 0)
+    bins = op('bin_mean', 'RealDiv', [bins, op('samples_per_box', 'Maximum', [op('grid_size', 'Mul', [sy.grid, sx.grid]), f('min_count', 1)])]);
   }
-  w.add(out, 'Transpose', [bins, w.int32(`${n.name}/channels_first_perm`, [0, 3, 1, 2])], { ...F32, Tperm: T('int32') });
+  const flat = reshape('bins_4d', bins, [-1, ph, pw, c]);
+  w.add(out, 'Transpose', [flat, w.int32(`${n.name}/channels_first_perm`, [0, 3, 1, 2])], { ...F32, Tperm: T('int32') });
 }
 
 export const roiAlignRows: Record<string, Row> = {

@@ -76,8 +76,8 @@ class GridSampleLowering extends OpLowering {
     if (a.mode === 'bicubic') {
       const x0 = this.op('Floor', [ix]);
       const y0 = this.op('Floor', [iy]);
-      const wx = this.cubicWeights(this.op('Sub', [ix, x0]));
-      const wy = this.cubicWeights(this.op('Sub', [iy, y0]));
+      const wx = this.cubicWeights(this.op('Sub', [ix, x0]), -0.75);
+      const wy = this.cubicWeights(this.op('Sub', [iy, y0]), -0.75);
       const xs = [-1, 0, 1, 2].map((d) => this.pad(this.op('Add', [x0, this.f(d)]), W, a.padding, a.alignCorners));
       const ys = [-1, 0, 1, 2].map((d) => this.pad(this.op('Add', [y0, this.f(d)]), H, a.padding, a.alignCorners));
       y = sum(ys.map((yj, j) => this.op('Mul', [sum(xs.map((xi, i) => tap(yj, xi, wx[i]))), wy[j]!])));
@@ -125,16 +125,5 @@ class GridSampleLowering extends OpLowering {
     const odd = this.op('Sub', [flips, this.op('Mul', [this.op('Floor', [this.op('Mul', [flips, this.f(0.5)])]), this.f(2)])]);
     const even = this.op('Equal', [odd, this.f(0)]);
     return this.op('Where', [even, this.op('Add', [extra, this.f(min)]), this.op('Add', [this.op('Sub', [this.f(span), extra]), this.f(min)])]);
-  }
-
-  /** The 4 cubic-convolution weights (A = -0.75) of the taps at x0 - 1 .. x0 + 2 for fraction t. */
-  private cubicWeights(t: string): string[] {
-    const A = -0.75;
-    // ((A + 2) x - (A + 3)) x x + 1, for |x| <= 1
-    const near = (x: string) => this.op('Add', [this.op('Mul', [this.op('Mul', [this.op('Sub', [this.op('Mul', [x, this.f(A + 2)]), this.f(A + 3)]), x]), x]), this.f(1)]);
-    // ((A x - 5A) x + 8A) x - 4A, for 1 < |x| < 2
-    const far = (x: string) => this.op('Sub', [this.op('Mul', [this.op('Add', [this.op('Mul', [this.op('Sub', [this.op('Mul', [x, this.f(A)]), this.f(5 * A)]), x]), this.f(8 * A)]), x]), this.f(4 * A)]);
-    const oneMinus = this.op('Sub', [this.f(1), t]);
-    return [far(this.op('Add', [t, this.f(1)])), near(t), near(oneMinus), far(this.op('Sub', [this.f(2), t]))];
   }
 }

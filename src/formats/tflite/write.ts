@@ -50,6 +50,8 @@ import { TFLITE_WRITE_OPS, type WriteContext } from './ops-write.js';
 import { dynamicSequenceNodes, fixRecurrentBatch, hybridRecurrentOps, recurrentQuantization, refusePinnedSequences } from './recurrent-write.js';
 import { unrollForTflite } from './recurrent-unroll.js';
 import { hasGridSample, lowerGridSample } from './lower-grid-sample.js';
+import { hasCubicResize, lowerCubicResize } from './lower-cubic-resize.js';
+import { lowerInt64Range } from './lower-int64-range.js';
 import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
@@ -171,6 +173,10 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // nor CropAndResize: RoiAlign's sample points become GATHER_ND rows of a run-time box count (lower-roi-align.ts; after the
   // fold, which settles the shapes of a detector's box decoding)
   g = lowerRoiAlign(g, options.fileName);
+  // nor a bicubic resize: each resized axis becomes 4 GATHER taps and their cubic weights, computed from sizes known at run time or folded (lower-cubic-resize.ts)
+  g = lowerCubicResize(g, options.fileName ?? 'the model', (x) => constantNodesToInitializers(fold(x, evaluate)));
+  // TFLite's RANGE takes no int64: an int64 Range of bounds known to fit int32 (torch.arange of a count) becomes an int32 one and a Cast (lower-int64-range.ts)
+  g = lowerInt64Range(g);
   // (and MultiScaleRoIAlign scatters its levels back row by row: ScatterND of the rows, lower-row-scatter.ts)
   g = rowScattersAsScatterNd(g);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
@@ -347,6 +353,7 @@ export async function writeTflite(graph: Graph, options: TfliteWriteOptions = {}
   const mode = options.quantize?.mode;
   if ((mode === 'int8' || mode === 'int16x8') && hasGridSample(graph)) throw new UnsupportedError(`GridSample with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its sampling coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   if ((mode === 'int8' || mode === 'int16x8') && hasRoiAlign(graph)) throw new UnsupportedError(`RoiAlign with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its box and sample coordinates would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
+  if ((mode === 'int8' || mode === 'int16x8') && hasCubicResize(graph)) throw new UnsupportedError(`Resize cubic with ${mode === 'int8' ? 'int8' : '16-bit'} activations in a TFLite file`, `${options.fileName ?? 'the model'}: its taps' weights (and coordinates, at run-time sizes) would be rounded to the activations' integer steps; use --quantize dynamic or float16`);
   // kept If / Loop (IF / WHILE subgraphs): every quantization reaches their bodies (int8 / int16x8: a float body boundary, quantize.ts toInt8WithBodies)
   const controlFlow = graph.nodes.some(isControlFlow);
   // a float16 model written again keeps its float16 weights unless another quantization is asked for

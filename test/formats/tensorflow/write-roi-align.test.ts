@@ -3,15 +3,13 @@
 // torchvision.ops.roi_align (scripts/fixtures/roi_align_models.py): opset 16 nodes with aligned
 // False / True, and torchvision's own opset-11 export; 12 boxes, half of them partly or wholly
 // outside the map, one smaller than a pixel. The TF.js graph model runs in TF.js 4.9; onnxruntime
-// runs the ONNX file as a check of the fixture. Bad input: sampling_ratio 0 refused by name (max mode:
-// write-roi-align-max.test.ts).
+// runs the ONNX file as a check of the fixture. Max mode and sampling_ratio 0: write-roi-align-max.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convert, loadModel } from '../../../src/index.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
-import { UnsupportedError } from '../../../src/ir/errors.js';
-import type { Attr, Graph } from '../../../src/ir/graph.js';
+import type { Graph } from '../../../src/ir/graph.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
@@ -84,18 +82,5 @@ describe('ONNX RoiAlign vs torchvision.ops.roi_align', () => {
     const [y] = await runGraphModel(gm, [npy('unsqueeze', 'v')]);
     expect(y!.shape).toEqual(want.shape);
     expect(maxAbsDiff(y!.toFloat32(), want.toFloat32())).toBe(0);
-  });
-
-  it('refuses sampling_ratio 0 by name', async () => {
-    const cases: Array<[string, Attr, RegExp]> = [
-      ['sampling_ratio', { type: 'int', value: 0 }, /RoiAlign sampling_ratio 0 \(adaptive, per box\) in a GraphDef/],
-    ];
-    for (const [attr, value, why] of cases) {
-      const model = await loadModel(onnxBytes('aligned_true'), { fileName: 'r.onnx' });
-      (model as { graph: Graph }).graph.nodes.find((n) => n.opType === 'RoiAlign')!.attrs[attr] = value;
-      const err = await convert(model, 'r.pb').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UnsupportedError);
-      expect(String(err)).toMatch(why);
-    }
   });
 });

@@ -1,5 +1,5 @@
 // The int8 / int16x8 control-flow nets of the TFLite tests (scripts/fixtures/tflite_control_flow.py,
-// onnx_run_time_control_flow.py): their held-out cases, the random calibration set they are
+// onnx_run_time_control_flow.py, tflite_control_flow_blocks.py): their held-out cases, the random calibration set they are
 // quantized on, and the check of a written file on the held-out inputs: the real interpreter vs
 // PyTorch (SNR) and nnport's integer runtime on the file read back vs the interpreter (steps).
 import { readFileSync } from 'node:fs';
@@ -16,9 +16,10 @@ import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { rng } from '../../support/rng.js';
 import type { useTfliteOracle } from '../../support/tflite-test.js';
 
-/** An int8 net: fixture folder (shared: onnx_run_time_control_flow.py), inputs, held-out cases (the fixtures' file suffixes), outputs. */
+/** An int8 net: fixture script (shared: onnx_run_time_control_flow.py; blocks: tflite_control_flow_blocks.py, the same file names), inputs, held-out cases (the fixtures' file suffixes), outputs. */
 export interface Int8Net {
   shared: boolean;
+  blocks?: true;
   inputs: readonly string[];
   cases: readonly string[];
   outputs: readonly string[];
@@ -37,19 +38,22 @@ export const INT8_NETS: Record<string, Int8Net> = {
   count_loop: { shared: true, inputs: ['x', 'n'], cases: ['_3', '_0', '_7'], outputs: ['y'] },
   nested: { shared: true, inputs: ['x', 'n'], cases: ['_5', '_2'], outputs: ['y'] },
   scan_loop: { shared: true, inputs: ['x', 'n'], cases: ['_4', '_1'], outputs: ['y', 'z'], minTrips: 1 },
+  loop_blocks: { shared: true, blocks: true, inputs: ['x', 'n'], cases: ['_2', '_5'], outputs: ['y'] },
 };
 
-const dirs = { own: '', shared: '' };
+const dirs = { own: '', shared: '', blocks: '' };
 
 /** The fixtures of the nets named (made when missing or stale): call in beforeAll. */
 export function ensureControlFlowFixtures(nets: readonly string[]): void {
   const own = nets.filter((n) => !INT8_NETS[n]?.shared);
-  const shared = nets.filter((n) => INT8_NETS[n]?.shared);
+  const shared = nets.filter((n) => INT8_NETS[n]?.shared && !INT8_NETS[n]?.blocks);
+  const blocks = nets.filter((n) => INT8_NETS[n]?.blocks);
   if (own.length) dirs.own = ensureScriptFixtures('tflite_control_flow.py', 'tflite-control-flow', own);
   if (shared.length) dirs.shared = ensureScriptFixtures('onnx_run_time_control_flow.py', 'run-time-control-flow', shared);
+  if (blocks.length) dirs.blocks = ensureScriptFixtures('tflite_control_flow_blocks.py', 'tflite-control-flow-blocks', blocks);
 }
 
-export const fixtureDir = (spec: Int8Net): string => (spec.shared ? dirs.shared : dirs.own);
+export const fixtureDir = (spec: Int8Net): string => (spec.blocks ? dirs.blocks : spec.shared ? dirs.shared : dirs.own);
 export const npyIn = (d: string, net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(d, net, `${f}.npy`))), f);
 export async function loadNet(d: string, net: string): Promise<GraphModel> {
   const model = await loadModel(new Uint8Array(readFileSync(join(d, net, 'model.onnx'))), { fileName: `${net}.onnx` });
@@ -59,7 +63,7 @@ export async function loadNet(d: string, net: string): Promise<GraphModel> {
 
 /** A held-out case's file: tflite_control_flow.py names them input_x / input_n3 / output_n3, onnx_run_time_control_flow.py x_3 / n_3 / y_3. */
 export function caseFile(net: string, spec: Int8Net, io: string, c: string): Tensor {
-  if (spec.shared) return npyIn(dirs.shared, net, `${io}${c}`);
+  if (spec.shared) return npyIn(fixtureDir(spec), net, `${io}${c}`);
   if (io === 'x') return npyIn(dirs.own, net, net === 'if_conv' ? `input${c}` : 'input_x');
   return npyIn(dirs.own, net, io === 'n' ? `input${c}` : `output${c}`);
 }
@@ -108,7 +112,7 @@ export async function heldOut(oracle: ReturnType<typeof useTfliteOracle>, bytes:
   for (const c of spec.cases) {
     const feeds = spec.inputs.map((i) => (i === 'n' ? Int32Array.from(caseFile(net, spec, 'n', c).toNumbers()) : caseFile(net, spec, i, c).toFloat32()));
     const ys = await oracle.run(bytes, feeds);
-    const wants = spec.outputs.map((o) => (spec.shared ? npyIn(dirs.shared, net, `${o}${c}`) : caseFile(net, spec, 'y', c)));
+    const wants = spec.outputs.map((o) => (spec.shared ? npyIn(fixtureDir(spec), net, `${o}${c}`) : caseFile(net, spec, 'y', c)));
     ys.forEach((y, k) => expect(y.shape).toEqual(wants[k]!.shape));
     const snr = pooledSnrDb(wants.map((w) => w.toFloat32()), ys.map((y) => y.data as Float32Array));
     const inputs = Object.fromEntries(back.inputs.map((v, i) => [v.name, new Tensor(v.dtype, [...(i === 0 ? x0.shape : [])], feeds[i] as never)]));
