@@ -602,8 +602,9 @@ function truncMod(n: Node, c: WriteContext): void {
 
 /**
  * Range fed at run time (a constant one is folded): TFLite's RANGE of three scalars, its length dynamic.
- * TFLite's RANGE fails where the limit lies behind the start (ONNX's Range is then empty): with a
- * constant step the limit is clamped to the start first (MAXIMUM for a positive step, MINIMUM for a negative one).
+ * TFLite's RANGE fails where the limit lies behind the start (ONNX's Range is then empty): the limit
+ * is clamped to the start first (MAXIMUM for a positive step, MINIMUM for a negative one; SELECT_V2
+ * of both by the sign of a step fed at run time).
  */
 const range: Converter = (n, c) => {
   const ins = n.inputs.map((i) => c.tensor(i!));
@@ -611,10 +612,24 @@ const range: Converter = (n, c) => {
   const d = c.info(y).dtype;
   // (an int64 one of bounds known to fit int32 was made int32 by lower-int64-range.ts)
   if (d !== 'float32' && d !== 'int32') throw new UnsupportedError(`Range of ${d} in a TFLite file`, `node '${n.name}': TFLite's RANGE takes float32 or int32 (an int64 one only where its bounds come from dims or fitting constants)`);
+  if (c.constantOf(n.inputs[0]!) && c.constantOf(n.inputs[1]!) && c.constantOf(n.inputs[2]!)) {
+    c.emit({ code: BuiltinOperator.RANGE, inputs: ins, outputs: [y], options: (b) => [BuiltinOptions.RangeOptions, RangeOptions.createRangeOptions(b)] });
+    return;
+  }
+  const scalar = { ...c.info(ins[1]!), quant: undefined };
+  const clamp = (code: BuiltinOperator, what: string): string => {
+    const t = c.addTensor(`${y}_${what}`, scalar);
+    c.emit({ code, inputs: [ins[1]!, ins[0]!], outputs: [t] });
+    return t;
+  };
   const step = c.constantOf(n.inputs[2]!)?.toNumbers()[0];
-  if (step !== undefined && !(c.constantOf(n.inputs[0]!) && c.constantOf(n.inputs[1]!))) {
-    const limit = c.addTensor(`${y}_limit`, { ...c.info(ins[1]!), quant: undefined });
-    c.emit({ code: step > 0 ? BuiltinOperator.MAXIMUM : BuiltinOperator.MINIMUM, inputs: [ins[1]!, ins[0]!], outputs: [limit] });
+  if (step !== undefined) ins[1] = clamp(step > 0 ? BuiltinOperator.MAXIMUM : BuiltinOperator.MINIMUM, 'limit');
+  else {
+    // a run-time step: the clamp of its sign, chosen in the graph
+    const up = c.addTensor(`${y}_step_positive`, { ...scalar, dtype: 'bool' });
+    c.emit({ code: BuiltinOperator.GREATER, inputs: [ins[2]!, c.addConstant(`${y}_zero`, Tensor.scalar(d, 0))], outputs: [up] });
+    const limit = c.addTensor(`${y}_limit`, scalar);
+    c.emit({ code: BuiltinOperator.SELECT_V2, inputs: [up, clamp(BuiltinOperator.MAXIMUM, 'limit_up'), clamp(BuiltinOperator.MINIMUM, 'limit_down')], outputs: [limit] });
     ins[1] = limit;
   }
   c.emit({ code: BuiltinOperator.RANGE, inputs: ins, outputs: [y], options: (b) => [BuiltinOptions.RangeOptions, RangeOptions.createRangeOptions(b)] });

@@ -61,17 +61,21 @@ describe('int64 Range of run-time bounds: an int32 RANGE and a CAST in the inter
     }
   });
 
-  it('Range(2, n, 3) of a fed int64 n: refused as it is, written from the int32 input', { timeout: 300_000 }, async () => {
+  it('Range(2, n, 3) and Range(5, n, step) of fed int64 n, step: refused as they are, written from int32 inputs', { timeout: 300_000 }, async () => {
     const dir = opDir('range_fed');
     await expect(convert(await loadModelFiles([join(dir, 'model.onnx')]), 'range_fed.tflite')).rejects.toThrow(/Range of int64 in a TFLite file/);
     const bytes = await tflite(dir, 'range_fed');
     const model = readFileSync(join(dir, 'model.onnx'));
-    // n = 1 lies behind the start: ONNX's Range is empty (the limit clamped to the start for TFLite's RANGE)
-    for (const n of [11, 12, 3, 2, 1, -4]) {
-      const [got] = await oracle.run(bytes, [Int32Array.of(n)], 1, 1);
-      const want = (await ortRun(model, [new Tensor('int64', [], BigInt64Array.of(BigInt(n)))])).get('y')!;
-      expect(got!.shape, `n=${n}`).toEqual(want.shape);
-      expect(Array.from(got!.data), `n=${n}`).toEqual(Array.from(want.toFloat32()));
+    const int64 = (v: number) => new Tensor('int64', [], BigInt64Array.of(BigInt(v)));
+    // a limit behind the start (n = 1, -4 by step 3; n = 9 by step -2) makes ONNX's Range empty: the limit is clamped to the start for TFLite's RANGE
+    for (const [n, step] of [[11, 3], [12, 2], [3, 1], [2, 3], [1, 3], [-4, -2], [9, -2], [5, 4]]) {
+      const outs = await oracle.run(bytes, [Int32Array.of(n!), Int32Array.of(step!)], 1, 1);
+      const want = await ortRun(model, [int64(n!), int64(step!)]);
+      for (const name of ['y', 'z']) {
+        const got = outputOf(outs, name);
+        expect(got.shape, `${name} n=${n} step=${step}`).toEqual(want.get(name)!.shape);
+        expect(Array.from(got.data), `${name} n=${n} step=${step}`).toEqual(Array.from(want.get(name)!.toFloat32()));
+      }
     }
   });
 });
@@ -97,6 +101,16 @@ describe('cubic Resize as GATHER taps in the interpreter vs onnxruntime-node', (
       console.log(`${name} .tflite vs onnxruntime-node, max |diff|: ${report.join(', ')}`);
     });
   }
+
+  it('is refused by name with int8 / 16-bit activations', async () => {
+    const dir = opDir('cubic_half_pixel');
+    const x = readNpy(new Uint8Array(readFileSync(join(dir, 'x.npy'))));
+    const hw = new Tensor('int64', [2], BigInt64Array.of(11n, 4n));
+    for (const mode of ['int8', 'int16x8'] as const) {
+      const err = await convert(await loadModelFiles([join(dir, 'model.onnx')]), 'c.tflite', { quantize: { mode, calibration: [[x, hw]] } }).catch((e: unknown) => e);
+      expect(String(err)).toMatch(/Resize cubic with (int8|16-bit) activations in a TFLite file.*c\.tflite/);
+    }
+  });
 
   it('cubic_scales: asymmetric by scales (1, 1, 1.7, 0.6) of an input of run-time height / width', { timeout: 300_000 }, async () => {
     const dir = opDir('cubic_scales');
