@@ -445,7 +445,10 @@ function reshapeOp(c: NodeCtx): TfValue[] {
     // TF's 0 is a zero-size dim; ONNX's 0 copies the input's: allowzero keeps TF's meaning
     const attrs: Record<string, Attr> = target.includes(0) ? { allowzero: attr('int', 1) } : {};
     c.emit('Reshape', [c.use(x), c.int64(target, 'shape')], [out], attrs);
-    return [c.value(out, x.dtype, shape)];
+    const v = c.value(out, x.dtype, shape);
+    // a shape element made a scalar or a 1-vector (ONNX Gather / Unsqueeze as the GraphDef writer writes them) stays known
+    if (x.dims && (x.shape?.length ?? 2) <= 1 && shape.length <= 1) v.dims = x.dims;
+    return [v];
   }
   const copied = s.dims && reshapeCopyingDims(x, s.dims);
   if (copied) {
@@ -457,8 +460,8 @@ function reshapeOp(c: NodeCtx): TfValue[] {
   const out = c.out();
   // a computed shape's 0 is TF's zero-size dim, not ONNX's copy
   c.emit('Reshape', [c.use(x), c.int64Input(1, 'shape')], [out], { allowzero: attr('int', 1) });
-  const rank = asNum(dim(s.shape, 0));
-  return [c.value(out, x.dtype, rank === null ? undefined : new Array<Dim>(rank).fill(null))];
+  // a -1 among the known elements is a size computed at run time
+  return [c.value(out, x.dtype, shapeFromOperand(s)?.map((d) => (d === -1 ? null : d)))];
 }
 
 function shapeOp(c: NodeCtx): TfValue[] {
@@ -501,7 +504,9 @@ function unsqueeze(c: NodeCtx, x: TfValue, axis: number, out: string): TfValue {
   const shape = x.shape ? [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)] : undefined;
   if (x.value && shape) return c.constantValue(x.value.reshape(shape as number[]));
   c.emit('Unsqueeze', [c.use(x), c.int64([ax], 'axes')], [out]);
-  return c.value(out, x.dtype, shape);
+  const v = c.value(out, x.dtype, shape);
+  if (x.dims && x.shape?.length === 0) v.dims = x.dims;
+  return v;
 }
 
 function concatOp(c: NodeCtx, values: TfValue[], axisRaw: number): TfValue[] {
@@ -515,7 +520,28 @@ function concatOp(c: NodeCtx, values: TfValue[], axisRaw: number): TfValue[] {
   if (values.every((v) => v.value && small(v.value.shape))) return [c.constantValue(concat(values.map((v) => v.value!), axis))];
   const out = c.out();
   c.emit('Concat', values.map((v) => c.use(v)), [out], { axis: attr('int', axis) });
-  return [c.value(out, values[0]!.dtype, shape)];
+  const v = c.value(out, values[0]!.dtype, shape);
+  // pieces of shape vectors joined (a batch read by Shape and a constant rest): what is known of each element
+  const parts = values.map(shapeElements);
+  if (rank === 1 && parts.every((p) => p)) v.dims = parts.flatMap((p) => p!);
+  return [v];
+}
+
+/**
+ * The shape a 1-D shape operand (Fill's dims, BroadcastTo's shape, Reshape's) gives: its length is the rank, known
+ * statically even when its elements are computed at run time; each element a number where known while reading.
+ */
+function shapeFromOperand(v: TfValue): Dim[] | undefined {
+  const elements = shapeElements(v);
+  if (elements) return elements.map((d) => (typeof d === 'number' ? d : null));
+  const rank = asNum(dim(v.shape, 0));
+  return v.shape?.length === 1 && rank !== null ? new Array<Dim>(rank).fill(null) : undefined;
+}
+
+/** The elements of a 1-D int value as far as they are known while reading (constants, and Shape's dims). */
+function shapeElements(v: TfValue): ShapeElement[] | undefined {
+  if (v.value) return v.value.rank === 1 && small(v.value.shape) ? v.value.toNumbers() : undefined;
+  return v.shape?.length === 1 ? v.dims : undefined;
 }
 
 function packOp(c: NodeCtx): TfValue[] {
@@ -664,7 +690,10 @@ function sliceOp(c: NodeCtx): TfValue[] {
   if (x.value && small(x.value.shape)) return [c.constantValue(sliceTensor(x.value, axes))];
   const out = c.out();
   c.emit('Slice', [c.use(x), c.int64(axes.map((a) => a.start), 'starts'), c.int64(axes.map((a) => a.end), 'ends'), c.int64(axes.map((_, i) => i), 'axes')], [out]);
-  return [c.value(out, x.dtype, shape)];
+  const v = c.value(out, x.dtype, shape);
+  const a = axes[0];
+  if (x.dims && x.shape?.length === 1 && a && a.start >= 0) v.dims = x.dims.slice(a.start, Math.min(a.end, x.dims.length));
+  return [v];
 }
 
 /** SplitV with sizes computed at run time (none of them -1): ONNX's Split takes them as an input. */
@@ -798,7 +827,10 @@ function batchMatMul(c: NodeCtx): TfValue[] {
 
 function resize(c: NodeCtx, mode: 'linear' | 'nearest'): TfValue[] {
   const x = c.input(0);
-  const size = c.ints(1, 'resize size');
+  // the size is a constant, or (inside a loop body nnport's GraphDef writer emitted) computed at run time: then the
+  // ONNX sizes are Concat(batch, size cast to int64, channels), which the Resize takes at run time too
+  const computed = !c.input(1).value;
+  const size: (number | null)[] = computed ? [null, null] : c.ints(1, 'resize size');
   const align = c.attrs.bool('align_corners');
   const half = c.attrs.bool('half_pixel_centers');
   const attrs: Record<string, Attr> = { mode: attr('string', mode) };
@@ -810,7 +842,7 @@ function resize(c: NodeCtx, mode: 'linear' | 'nearest'): TfValue[] {
   const n = dim(x.shape, 0);
   const ch = dim(x.shape, 3);
   let sizes: string;
-  if (typeof n === 'number' && typeof ch === 'number') sizes = c.int64([n, size[0]!, size[1]!, ch], 'sizes');
+  if (!computed && typeof n === 'number' && typeof ch === 'number') sizes = c.int64([n, size[0]!, size[1]!, ch], 'sizes');
   else {
     const s = c.tmp('in_shape');
     c.emit('Shape', [c.use(x)], [s]);
@@ -819,7 +851,8 @@ function resize(c: NodeCtx, mode: 'linear' | 'nearest'): TfValue[] {
     c.emit('Slice', [s, c.int64([0], 's0'), c.int64([1], 'e0')], [nb]);
     c.emit('Slice', [s, c.int64([3], 's3'), c.int64([4], 'e3')], [cb]);
     sizes = c.tmp('sizes');
-    c.emit('Concat', [nb, c.int64(size, 'hw'), cb], [sizes], { axis: attr('int', 0) });
+    const hw = computed ? c.int64Input(1, 'hw') : c.int64(size as number[], 'hw');
+    c.emit('Concat', [nb, hw, cb], [sizes], { axis: attr('int', 0) });
   }
   const out = c.out();
   // plain ONNX Resize over the NHWC data: N and C keep their sizes, only H and W change
@@ -847,7 +880,7 @@ function fillOp(c: NodeCtx): TfValue[] {
   }
   const out = c.out();
   c.emit('Expand', [c.use(v), c.int64Input(0, 'shape')], [out]);
-  return [c.value(out, v.dtype, dims.value ? dims.value.toNumbers() : undefined)];
+  return [c.value(out, v.dtype, shapeFromOperand(dims))];
 }
 
 function rangeOp(c: NodeCtx): TfValue[] {
@@ -931,19 +964,32 @@ function squaredDifference(c: NodeCtx): TfValue[] {
   return [c.value(out, a.dtype, a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : undefined)];
 }
 
+/**
+ * Conv2DBackpropInput as ConvTranspose. input_sizes may be computed at run time (the batch read by
+ * Shape, as nnport's GraphDef writer takes it for a detector's per-box heads): TF checks that its
+ * batch is the input's and its channels the filter's, so only its spatial sizes must be known.
+ */
 function conv2dBackpropInput(c: NodeCtx): TfValue[] {
   const format = dataFormat(c);
-  const sizes = c.ints(0, 'Conv2DBackpropInput input_sizes');
+  const sizesValue = c.input(0);
+  const sizes = sizesValue.value ? sizesValue.value.toNumbers() : shapeElements(sizesValue);
   const f = c.input(1);
   const x = c.input(2);
   if (!known(f.shape)) throw new UnsupportedError('a transposed-convolution filter of unknown shape', `${c.where()} in '${c.file}'`);
-  const [kh, kw] = f.shape as number[];
+  const [kh, kw, cout] = f.shape as number[];
   const w: Window = { kernel: [kh!, kw!], strides: fourAttr(c, 'strides', format, [1, 1, 1, 1]), dilations: fourAttr(c, 'dilations', format, [1, 1, 1, 1]) };
-  const outSpatial = format === 'NHWC' ? sizes.slice(1, 3) : sizes.slice(2, 4);
+  const outSpatial = sizes && sizes.length === 4 ? (format === 'NHWC' ? sizes.slice(1, 3) : sizes.slice(2, 4)) : undefined;
+  if (!outSpatial || !outSpatial.every((d): d is number => typeof d === 'number')) {
+    throw new UnsupportedError('Conv2DBackpropInput with input_sizes whose height / width are computed at run time', `${c.where()} in '${c.file}'`);
+  }
   const inSpatial = spatialOf(x.shape, format);
   // the forward conv's pads on the output; what the pads leave over goes into output_padding
   const fwd = windowPads(c, outSpatial, w, format);
   if (!fwd.pads || !inSpatial.every((d) => typeof d === 'number')) throw new UnsupportedError('Conv2DBackpropInput with an input of unknown size', `${c.where()} in '${c.file}'`);
+  // TF refuses input_sizes whose forward convolution is not the input's size; ONNX would crop or pad instead
+  if (fwd.out.some((o, i) => o !== inSpatial[i])) {
+    throw new ShapeError(`${c.where()}: input_sizes ${outSpatial.join('x')} convolve to ${fwd.out.join('x')}, not to the input's ${inSpatial.join('x')}`);
+  }
   const pads = fwd.pads;
   const outputPadding = outSpatial.map((o, i) => o - (((inSpatial[i] as number) - 1) * w.strides[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1 - pads[i]! - pads[i + 2]!));
   const attrs: Record<string, Attr> = {
@@ -961,7 +1007,7 @@ function conv2dBackpropInput(c: NodeCtx): TfValue[] {
     c.emit('Transpose', [c.use(f)], [t], { perm: attr('ints', [3, 2, 0, 1]) });
     c.emit('ConvTranspose', [c.use(x), t], [out], attrs);
   }
-  return [c.value(out, x.dtype, sizes)];
+  return [c.value(out, x.dtype, withSpatial(x.shape, format, outSpatial, cout!))];
 }
 
 // ---- ops the GraphDef writer emits (read back exactly as TensorFlow defines them) ----
@@ -1088,7 +1134,8 @@ function reverseOp(c: NodeCtx): TfValue[] {
 function broadcastToOp(c: NodeCtx): TfValue[] {
   const x = c.input(0);
   const s = c.input(1);
-  const target = s.value?.toNumbers();
+  // the result's rank is the target's length, known even when the target is computed at run time
+  const target = shapeFromOperand(s);
   const out = c.out();
   c.emit('Expand', [c.use(x), c.int64Input(1, 'shape')], [out]);
   return [c.value(out, x.dtype, target && x.shape ? broadcastShapes(x.shape, target) : target)];

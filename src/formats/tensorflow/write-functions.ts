@@ -263,14 +263,15 @@ const SHAPE_FROM_SHAPES = new Set([
 ]);
 
 /**
- * The body's values whose shape may differ from one iteration to the next: those computed from the
- * iteration number, the condition or a carried value (the carried values keep their shapes: checked
- * before) by an op whose output shape depends on an operand's values (Range(0, i), a Slice to i).
+ * The body's values whose shape may differ from one iteration to the next: the carried values
+ * `growing` (whose shape the body changes), and those computed from one of them, or from the
+ * iteration number, the condition or any carried value by an op whose output shape depends on an
+ * operand's values (Range(0, i), a Slice to i).
  */
-function shapesVaryingPerIteration(body: Graph): Set<string> {
+function shapesVaryingPerIteration(body: Graph, growing: ReadonlySet<string>): Set<string> {
   const [, , ...carried] = body.inputs;
   const valueVarying = new Set([body.inputs[0]?.name, body.inputs[1]?.name, ...carried.map((v) => v.name)].filter((v): v is string => !!v));
-  const shapeVarying = new Set<string>();
+  const shapeVarying = new Set(growing);
   for (const n of body.nodes) {
     const fromValues = n.inputs.some((i) => valueVarying.has(i)) || Object.values(n.attrs).some((a) => a.type === 'graph' && [...outerReads(a.value)].some((v) => valueVarying.has(v)));
     if (fromValues) for (const o of n.outputs) valueVarying.add(o);
@@ -306,17 +307,22 @@ const loopRow: Row = (w, n, out) => {
   const carriedV: ValueInfo[] = declared.map((v, j) => ({ ...v, dtype: v.dtype ?? w.dtype(initial[j]!), shape: v.shape ?? (w.shape(initial[j]!) as Dim[] | null) ?? undefined }));
   const tripV: ValueInfo | undefined = trip ? { name: name(`${n.name}/trip_count`), dtype: w.dtype(trip), shape: [] } : undefined;
   // the scan outputs' element types and shapes, as the body computes them
-  const inferred = inferShapes({ ...body, inputs: [iterV!, condV!, ...carriedV, ...outer.map((v) => outerInfo(w, v))] }, { onError: 'unknown' }).values;
-  // the element shape of a scan output depends on the carried values' shapes: those must stay as assumed
+  const infer = () => inferShapes({ ...body, inputs: [iterV!, condV!, ...carriedV, ...outer.map((v) => outerInfo(w, v))] }, { onError: 'unknown' }).values;
+  let inferred = infer();
+  // a carried value whose shape the body changes (a torch.cat accumulator) is carried with the dims
+  // that change left open (its rank too where that changes), and the shapes are inferred again from
+  // those: a scan output whose shape follows one of them is refused below
+  const growing = new Set<string>();
   if (body.outputs.length > 1 + nv) {
     carriedV.forEach((v, j) => {
       const after = inferred.get(body.outputs[1 + j]!.name)?.shape;
-      if (!v.shape || !after || after.length !== v.shape.length || after.some((d, k) => d !== v.shape![k])) {
-        throw new UnsupportedError('a Loop with scan outputs whose carried values change shape (or of unknown shape) in a GraphDef', `node '${n.name}', carried value ${j}`);
-      }
+      if (v.shape && after && after.length === v.shape.length && after.every((d, k) => d === v.shape![k])) return;
+      growing.add(v.name);
+      carriedV[j] = { ...v, shape: v.shape && after && after.length === v.shape.length ? v.shape.map((d, k) => (d === after[k] ? d : null)) : undefined };
     });
+    if (growing.size) inferred = infer();
   }
-  let varying: Set<string> | undefined;
+  let varying: Set<string> | undefined = growing.size ? shapesVaryingPerIteration(body, growing) : undefined;
   const scans = body.outputs.slice(1 + nv).map((s, k): Scan => {
     const t = inferred.get(s.name);
     const shape = t?.shape ?? s.shape;
@@ -324,8 +330,8 @@ const loopRow: Row = (w, n, out) => {
     const where = `node '${n.name}', scan output ${k}`;
     if (!shape) throw new UnsupportedError('a Loop scan output of unknown rank in a GraphDef', `${where}: the items so far are re-shaped to each new item's rank`);
     const runTime = shape.some((d) => typeof d !== 'number');
-    if (runTime) {
-      varying ??= shapesVaryingPerIteration(body);
+    if (runTime || growing.size) {
+      varying ??= shapesVaryingPerIteration(body, growing);
       // (onnxruntime refuses items of different shapes at run time)
       if (varying.has(s.name)) throw new UnsupportedError('a Loop scan output whose element shape may change from one iteration to the next in a GraphDef', `${where}: ONNX stacks items of one shape`);
     }

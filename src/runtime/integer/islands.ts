@@ -276,7 +276,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     const m = match(v, core, dqs);
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
-    if (options.requantization && ['Conv', 'Add', 'Sub', 'Mul'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };
@@ -286,7 +286,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
   }
   // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's reference kernel (int16 too) half away from zero
   const xnnQuantize = options.requantization === 'xnnpack' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];
-  for (const q of xnnQuantize) replaced.set(q, { ...q, attrs: { ...q.attrs, rounding: { type: 'string', value: 'half-even' } } });
+  for (const q of xnnQuantize) replaced.set(q, { ...q, attrs: { ...q.attrs, rounding: { type: 'string', value: 'half-even' }, requantization: { type: 'string', value: 'xnnpack' } } });
   // the float -> int16 QUANTIZE has a WASM kernel and a TypeScript twin too
   if (options.kernels) {
     for (const q of graph.nodes) {

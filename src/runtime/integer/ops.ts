@@ -643,17 +643,29 @@ export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16
   return y;
 }
 
-/** TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`). */
-const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node) }),
+/**
+ * TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`).
+ * XNNPACK's convert (requantization 'xnnpack') multiplies by the float32 reciprocal of the scale instead of dividing.
+ */
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean; xnnpack: boolean }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node), xnnpack: requantizationOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
     const zp = need(inputs, 2, 'y_zero_point');
-    const scales = readNumbers(scale, 'scale');
+    let scales = readNumbers(scale, 'scale');
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
-    const xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
+    let xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
+    if (a.xnnpack && scales.length === 1) {
+      // x · fround(1 / scale) in float32, then quantized at scale 1 (an exact division)
+      const inv = Math.fround(1 / scales[0]!);
+      const xd = xf.data as Float32Array;
+      const scaled = new Float32Array(xd.length);
+      for (let i = 0; i < xd.length; i++) scaled[i] = xd[i]! * inv;
+      xf = new Tensor('float32', xf.shape, scaled);
+      scales = [1];
+    }
     if (scales.length === 1 && dtype === 'int16' && a.rounding === 'half-away') {
       const xd = xf.data as Float32Array;
       return [new Tensor('int16', xf.shape, a.wasm && xd.length > 0 ? quantize16Wasm(xd, scales[0]!, zps[0]!) : quantizeInt16(xd, scales[0]!, zps[0]!))];

@@ -4,10 +4,11 @@
 // re-shapes the items so far to (i, item's shape) before appending. Models from scripts/fixtures/
 // onnx_loop_run_time_items.py: a Slice of x to a run-time length k in the body (x [3, L]) and a
 // recurrence over x of symbolic [B, T] whose condition ends it early; trip counts of several
-// iterations and of none; a Scan of x [T, D] (both symbolic) kept as a loop. The TF.js graph model runs in TF.js 4.9 (executeAsync) against
+// iterations and of none; a Scan of x [T, D] (both symbolic) kept as a loop; a carried value that
+// grows beside a scan output. The TF.js graph model runs in TF.js 4.9 (executeAsync) against
 // onnxruntime-node on the same ONNX file (and onnxruntime against the script's NumPy, a check of
 // the fixture); the .pb is read back by nnport's TF reader and run. Refused by name: a scan output
-// whose shape follows the iteration (Range(0, i)), one of unknown rank.
+// whose shape follows the iteration (Range(0, i)) or a growing carried value, one of unknown rank.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,8 @@ const NETS = {
   sym_dims: { inputs: ['x', 'n', 'limit'], outputs: ['h', 'hs'], cases: ['_a', '_early', '_none'] },
   // a Scan over a run-time length, made a Loop (src/passes/scan-to-loop.ts), of items of a symbolic dim
   scan_dims: { inputs: ['s0', 'x'], outputs: ['s', 'y'], cases: ['_a', '_b'] },
+  // a carried value that grows (torch.cat in a scripted loop) beside a scan output
+  grow_carried: { inputs: ['x', 'n'], outputs: ['acc', 'ys'], cases: ['_a', '_none'] },
 } as const;
 let dir = '';
 
@@ -91,6 +94,17 @@ describe('Loop scan outputs of a run-time element shape', () => {
       }
     });
   }
+
+  it('refuses a scan output whose shape follows a growing carried value by name', async () => {
+    const model = await modelOf('grow_carried');
+    const body = (model.graph.nodes[0]!.attrs.body as { type: 'graph'; value: Graph }).value;
+    // the scan output: the accumulator so far, (i, 3) at step i
+    body.nodes.push({ name: 'so_far', opType: 'Identity', domain: '', inputs: ['acc_in'], outputs: ['so_far'], attrs: {} });
+    body.outputs[2] = { name: 'so_far', dtype: 'float32' };
+    const err = await convert(model, 'm.pb').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/a Loop scan output whose element shape may change from one iteration to the next in a GraphDef.*node 'loop', scan output 0/);
+  });
 
   it('refuses a scan output of unknown rank by name', async () => {
     // the item: x reshaped to a shape fed at run time, of unknown length
