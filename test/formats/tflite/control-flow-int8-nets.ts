@@ -39,6 +39,8 @@ export const INT8_NETS: Record<string, Int8Net> = {
   nested: { shared: true, inputs: ['x', 'n'], cases: ['_5', '_2'], outputs: ['y'] },
   scan_loop: { shared: true, inputs: ['x', 'n'], cases: ['_4', '_1'], outputs: ['y', 'z'], minTrips: 1 },
   loop_blocks: { shared: true, blocks: true, inputs: ['x', 'n'], cases: ['_2', '_5'], outputs: ['y'] },
+  lstm_loop: { shared: true, blocks: true, inputs: ['x', 'n'], cases: ['_2', '_5'], outputs: ['y'] },
+  loop_lstm: { shared: true, blocks: true, inputs: ['x', 'n'], cases: ['_2', '_5'], outputs: ['y'] },
 };
 
 const dirs = { own: '', shared: '', blocks: '' };

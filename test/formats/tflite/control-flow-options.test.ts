@@ -12,7 +12,7 @@ import type { QuantizeOptions } from '../../../src/passes/quantize.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
-import { useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, opNameOf, type FlatcOps, useTfliteOracle } from '../../support/tflite-test.js';
 import { calibrationSet, ensureControlFlowFixtures, fixtureDir, heldOut, INT8_NETS, interpreterFeeds, loadNet, oneStep, type HeldOut } from './control-flow-int8-nets.js';
 
 const NETS = ['if_conv', 'loop_tanh', 'loop_conv', 'data_if', 'conv_if', 'count_loop', 'nested', 'scan_loop', 'loop_blocks'] as const;
@@ -20,7 +20,7 @@ const oracle = useTfliteOracle();
 
 beforeAll(async () => {
   await initKernels();
-  ensureControlFlowFixtures(NETS);
+  ensureControlFlowFixtures([...NETS, 'lstm_loop', 'loop_lstm']);
 }, 300_000);
 
 type Extra = Partial<QuantizeOptions>;
@@ -77,5 +77,23 @@ describe('int8 options with kept If / Loop, in the interpreter beside the net qu
     // finer grid: a FULLY_CONNECTED rounding tie passed on through TANH, as this net had before the integer boundary)
     const steps = net === 'scan_loop' && option === 'biasCorrection' ? 5 + 1e-5 : oneStep('int8');
     for (const h of withOption.held) expect(h.steps).toBeLessThanOrEqual(steps);
+  });
+
+  it('lstm_loop: an LSTM in the main graph beside a kept Loop becomes the integer UNIDIRECTIONAL_SEQUENCE_LSTM; SNR >= 20 dB vs PyTorch, integer runtime within 1 step of the interpreter', async () => {
+    const spec = INT8_NETS.lstm_loop!;
+    const { bytes } = await convert(await loadNet(fixtureDir(spec), 'lstm_loop'), 'lstm_loop.tflite', { int32Io: true, quantize: { mode: 'int8', calibration: calibrationSet('lstm_loop', spec) } });
+    const json = flatcJson<FlatcOps<{ inputs?: number[] }, { tensors: Array<{ type?: string }> }>>(bytes, 'lstm_loop-int8');
+    const lstm = json.subgraphs[0]!.operators.find((o) => opNameOf(json, o) === 'UNIDIRECTIONAL_SEQUENCE_LSTM')!;
+    expect(json.subgraphs[0]!.tensors[lstm.inputs![0]!]!.type).toBe('INT8');
+    for (const h of await heldOut(oracle, bytes, 'lstm_loop', spec)) {
+      console.log(`lstm_loop${h.case} int8 .tflite vs PyTorch: SNR ${h.snr.toFixed(2)} dB; nnport's integer runtime vs the interpreter ${h.steps} steps`);
+      expect(h.snr).toBeGreaterThanOrEqual(20);
+      expect(h.steps).toBeLessThanOrEqual(oneStep('int8'));
+    }
+  });
+
+  it("loop_lstm: an integer LSTM inside a WHILE body is refused by name (TFLite's LSTM state variables carry over from one iteration into the next)", async () => {
+    const spec = INT8_NETS.loop_lstm!;
+    await expect(convert(await loadNet(fixtureDir(spec), 'loop_lstm'), 'q.tflite', { int32Io: true, quantize: { mode: 'int8', calibration: calibrationSet('loop_lstm', spec) } })).rejects.toThrow(/integer LSTM inside a kept If \/ Loop body/);
   });
 });
