@@ -540,6 +540,7 @@ function shapeFromOperand(v: TfValue): Dim[] | undefined {
 
 /** The elements of a 1-D int value as far as they are known while reading (constants, and Shape's dims). */
 function shapeElements(v: TfValue): ShapeElement[] | undefined {
+  if (v.dtype !== 'int32' && v.dtype !== 'int64') return undefined;
   if (v.value) return v.value.rank === 1 && small(v.value.shape) ? v.value.toNumbers() : undefined;
   return v.shape?.length === 1 ? v.dims : undefined;
 }
