@@ -74,8 +74,8 @@ export interface QuantizeOptions {
    * int8 / int16x8: cross-layer equalization before quantizing (src/passes/equalize.ts: conv ->
    * conv channels rescaled so that each fills its tensor's int8 range; the float function is
    * unchanged). Default: on for int8 with minmax or mse calibration (mse: the equalized graph is
-   * calibrated again on the same samples), off otherwise, and off in a model that keeps run-time
-   * If / Loop (true: the main graph and each body equalized, each on its own samples).
+   * calibrated again on the same samples), off otherwise. A model that keeps run-time If / Loop:
+   * the main graph and each body equalized, each on its own samples.
    */
   equalize?: boolean;
   /**
@@ -700,7 +700,7 @@ interface Int8Parts {
 }
 
 /** toInt8's result: the parameters given to each value too (the report of a graph with bodies measures them itself). */
-type Int8Result = QuantizeResult & { params: ReadonlyMap<string, QParams> };
+type Int8Result = QuantizeResult & { params: ReadonlyMap<string, QParams>; float: Graph };
 
 async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, reserved, fixed }: Int8Parts = {}): Promise<Int8Result> {
   if (!pre) g = floatForInt8(g, options.onNote);
@@ -961,7 +961,8 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   for (const k of [...inits.keys()]) if (!read.has(k)) inits.delete(k);
   const report = options.report ? await measure(g, result, params, samples, act === 'int16' ? [-32767, 32767] : [-128, 127]) : undefined;
   if (report) options.onReport?.(report);
-  return { graph: result, report, samples: count, params };
+  // (float: the graph as quantized, equalized or split: the same function, some values rescaled)
+  return { graph: result, report, samples: count, params, float: g };
 }
 
 /** Each control-flow body at every depth named uniquely (its calibration ranges are keyed by it: bodyValueKey). */
@@ -1025,7 +1026,8 @@ function ownDequantize(g: Graph, floatValues: ReadonlySet<string>): Graph {
  * splitting, bias correction and GPTQ weight rounding observe or run the graph they quantize
  * again: with one of them, each graph (the main graph, each body made standalone) is quantized with
  * it on its own samples, a body's being its inputs at each of its executions in the float run
- * (bodyInputs), with the same boundary parameters.
+ * (bodyInputs), with the same boundary parameters; equalization is on by default, as without
+ * control flow, where some graph has a conv pair to equalize.
  */
 async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<QuantizeResult> {
   // options that need each graph (the main graph, each body) calibrated on its own samples (a
@@ -1037,13 +1039,18 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   // measured: the float file of loop_lstm (tflite_control_flow_blocks.py) equals PyTorch for one trip (151 dB), 23.6 dB from the second
   if (options.mode === 'int8' && g.nodes.some((n) => subgraphsOf(n).some((b) => someNodeDeep(b, isLstm)))) throw new UnsupportedError(`integer LSTM inside a kept If / Loop body (${options.mode})`, "TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM keeps its h / c state in variable tensors, which a WHILE carries from one iteration into the next instead of starting each from the initial state");
   // (an LSTM becomes TFLite's integer LSTM: its inputs observed, its h / c ranges measured, during the calibration of the graph holding it)
-  const perGraph = options.equalize === true || !!options.channelSplit || (options.clipSplit ?? 0) > 1 || options.weightRounding === 'gptq' || !!options.biasCorrection || (options.mode === 'int8' && g.nodes.some(isLstm));
+  // equalization by default as for a graph without control flow (int8, minmax or mse), where some
+  // graph has a group to equalize (else it changes nothing, and one calibration pass does)
+  const byDefault = options.mode === 'int8' && (options.method === undefined || options.method === 'minmax' || options.method === 'mse');
+  const equalize = options.equalize ?? (byDefault && someGraphDeep(g, (b) => findEqualizationGroups(b).length > 0));
+  const perGraph = equalize || !!options.channelSplit || (options.clipSplit ?? 0) > 1 || options.weightRounding === 'gptq' || !!options.biasCorrection || (options.mode === 'int8' && g.nodes.some(isLstm));
   g = nameBodies(floatForInt8(g, options.onNote));
   const needed = new Set([...planParams(g, () => true)].filter(([, p]) => p.kind === 'range').map(([v]) => v));
   const cal = await calibrate(g, needed, options.calibration, options.method ?? 'minmax', options.onProgress, { onNote: options.onNote, bodies: true, report: options.report || perGraph });
   // (the report is measured once below, over the whole graph with its bodies)
   const flat = { ...options, equalize: false, onProgress: undefined, report: false };
   const bodyParams = new Map<string, ReadonlyMap<string, QParams>>();
+  const floatBodies = new Map<string, Graph>();
   const actRange: RangeOptions = options.mode === 'int16x8' ? { dtype: 'int16', symmetric: true, narrowRange: true } : { dtype: 'int8' };
   // a detector (NonMaxSuppression, with the Ifs of its batched NMS): its post-processing stays float
   const detector = someNodeDeep(g, (n) => n.opType === 'NonMaxSuppression' && !n.domain);
@@ -1051,8 +1058,8 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
   if (detector) for (const v of postProcessing(g)) floatMain.add(v);
   const bodySamples = perGraph ? await bodyInputs(g, cal.inputs) : new Map<string, Map<string, Tensor>[]>();
   const labels = bodyLabels(g);
-  // each graph quantized with the options on its own samples (equalization only when asked: the default keeps it off here)
-  const own = (samples: Map<string, Tensor>[]): QuantizeOptions => ({ ...options, calibration: samples, calibrationCount: samples.length, onProgress: undefined, report: false, equalize: options.equalize === true });
+  // each graph quantized with the options on its own samples
+  const own = (samples: Map<string, Tensor>[]): QuantizeOptions => ({ ...options, calibration: samples, calibrationCount: samples.length, onProgress: undefined, report: false, equalize });
   const main = perGraph ? await toInt8(g, own(cal.inputs), { keepFloat: floatMain }) : await toInt8(g, flat, { pre: cal, keepFloat: floatMain });
   // a body's samples by the names its standalone graph reads: a value the graph around it
   // quantized (a graph input's dequantization, read by the body under the new name) is fed its float source
@@ -1099,13 +1106,16 @@ async function toInt8WithBodies(g: Graph, options: QuantizeOptions): Promise<Qua
       standaloneInputs.set(name, b.inputs.map((v) => v.name));
       const q = perGraph ? await toInt8(b, { ...own(feedsOf(name, producers)), io: 'float', onNote: (note) => options.onNote?.(`${labels.get(name)?.label ?? name}: ${note}`) }, { keepFloat: keep, reserved, fixed: fixed!.params }) : await toInt8(b, { ...flat, io: 'float' }, { pre: { stats, floats, count: cal.count, inputs: [] }, keepFloat: keep, reserved, fixed: fixed!.params });
       bodyParams.set(name, q.params);
+      floatBodies.set(name, q.float);
       done.set(name, await quantizeBodies(q.graph, keep, reserved, producers));
     }
     return integerBoundary(ownDequantize(bodiesOneLevel(outer, (b) => done.get(b.name) ?? b), floatValues), actRange, carriedParams);
   };
   const graph = await quantizeBodies(main.graph, floatMain, new Set());
   if (!options.report) return { graph, samples: cal.count };
-  const report = await measureWithBodies(g, graph, main.params, bodyParams, cal.inputs, options.mode === 'int16x8' ? [-32767, 32767] : [-128, 127]);
+  // the float graph each graph was quantized from (equalization rescales channels of values inside a graph), its bodies in place
+  const withFloatBodies = (outer: Graph): Graph => bodiesOneLevel(outer, (b) => withFloatBodies(floatBodies.get(b.name) ?? b));
+  const report = await measureWithBodies(perGraph ? withFloatBodies(main.float) : g, graph, main.params, bodyParams, cal.inputs, options.mode === 'int16x8' ? [-32767, 32767] : [-128, 127]);
   options.onReport?.(report);
   return { graph, report, samples: cal.count };
 }
@@ -1137,6 +1147,11 @@ async function bodyInputs(g: Graph, samples: readonly Map<string, Tensor>[]): Pr
     for (const [name, feed] of current) out.get(name)!.push(feed);
   }
   return out;
+}
+
+/** Whether `test` holds for `g` or for a control-flow body in it, at any depth. */
+function someGraphDeep(g: Graph, test: (g: Graph) => boolean): boolean {
+  return test(g) || g.nodes.some((n) => subgraphsOf(n).some((b) => someGraphDeep(b, test)));
 }
 
 /** Each control-flow body of `g`, at every depth, by name: how the report names it ("loop '/Loop' body", nested ones after their parent's) and the values its nodes compute. */
@@ -1582,7 +1597,7 @@ export async function quantizeGraph(g: Graph, options: QuantizeOptions): Promise
     case 'int16x8':
       if (someNodeDeep(g, (n) => subgraphsOf(n).length > 0)) return toInt8WithBodies(g, options);
       {
-        const { params: _, ...result } = await toInt8(g, options);
+        const { params: _, float: __, ...result } = await toInt8(g, options);
         return result;
       }
     default:

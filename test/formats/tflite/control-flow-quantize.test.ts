@@ -111,7 +111,7 @@ async function checkInteger(net: string, spec: Int8Net, mode: 'int8' | 'int16x8'
 }
 
 describe('--quantize int8 / int16x8 of kept If / Loop: integer bodies behind a float boundary, the interpreter vs PyTorch and nnport\'s integer runtime', () => {
-  // (loop_blocks' channels span 0.1 .. 10 on purpose: control-flow-options.test.ts equalizes it)
-  it.each(Object.entries(INT8_NETS).filter(([, spec]) => !spec.blocks))('int8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net, spec) => checkInteger(net, spec, 'int8'));
+  // (loop_lstm's LSTM in a body is refused: control-flow-options.test.ts)
+  it.each(Object.entries(INT8_NETS).filter(([net]) => net !== 'loop_lstm'))('int8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net, spec) => checkInteger(net, spec, 'int8'));
   it.each(['if_conv', 'loop_tanh', 'loop_conv', 'count_loop', 'nested'])('int16x8 %s: SNR >= 20 dB vs PyTorch on held-out inputs, integer runtime within 1 step of the interpreter', (net) => checkInteger(net, INT8_NETS[net]!, 'int16x8'));
 });
