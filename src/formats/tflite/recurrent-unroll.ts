@@ -40,5 +40,9 @@ export function unrolledForTflite(g: Graph, n: Node): boolean {
   return !!yc && (g.outputs.some((o) => o.name === yc) || g.nodes.some((m) => m.inputs.includes(yc)));
 }
 
-/** The recurrent layers unrolledForTflite picks unrolled into plain ops (the graph as it is when it has none). */
-export const unrollForTflite = (g: Graph): Graph => unrollRecurrent(g, ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only: (n) => unrolledForTflite(g, n) });
+/**
+ * The recurrent layers unrolledForTflite picks unrolled into plain ops (the graph as it is when it has none); under
+ * `quantize` int8 an RNN too (TFLite has no integer RNN).
+ */
+export const unrollForTflite = (g: Graph, quantize?: 'int8' | 'int16x8'): Graph =>
+  unrollRecurrent(g, ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only: (n) => unrolledForTflite(g, n) || (quantize === 'int8' && n.opType === 'RNN') });

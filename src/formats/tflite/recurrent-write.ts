@@ -39,7 +39,7 @@ import { SliceOptions } from '../generated/tflite/slice-options.js';
 import { StridedSliceOptions } from '../generated/tflite/strided-slice-options.js';
 import { UnidirectionalSequenceLSTMOptions } from '../generated/tflite/unidirectional-sequence-lstmoptions.js';
 import type { WriteContext } from './ops-write.js';
-import { fusedActivation, unrolledForTflite } from './recurrent-unroll.js';
+import { fusedActivation } from './recurrent-unroll.js';
 
 const int32 = (values: number[]): Tensor => new Tensor('int32', [values.length], Int32Array.from(values));
 
@@ -352,19 +352,17 @@ const isRecurrent = (n: Node): boolean => ((n.domain === '' || n.domain === 'ai.
  * weights as float16 behind DEQUANTIZE like every other weight; dynamic quantizes an unrolled
  * GRU's weights like any dense layer's and makes LSTM / RNN hybrid (hybridRecurrentOps, after the
  * graph is prepared); int8 writes an LSTM as TFLite's integer LSTM (src/passes/quantize-recurrent.ts)
- * and refuses RNN / GRU (the interpreter does not load nnport's int8 form of an unrolled GRU);
- * int16x8 is refused.
+ * and a GRU, an RNN and an LSTM that op cannot compute as their unrolled steps in int8 ops
+ * (prepareForTflite unrolls them); int16x8 takes an unrolled GRU and refuses LSTM / RNN (the interpreter
+ * aborts on an unrolled 16x8 LSTM; an unrolled 16x8 bidirectional relu RNN's final state is not its
+ * reference kernels' in nnport's integer runtime).
  */
 export function recurrentQuantization(g: Graph, q: QuantizeOptions): void {
   const ops = g.nodes.filter(isRecurrent);
   if (!ops.length) return;
   const label = (list: Node[]) => list.map((n) => `${n.opType} '${n.name}'`).join(', ');
-  // int8: an LSTM becomes TFLite's integer LSTM (src/passes/quantize-recurrent.ts); RNN / GRU, and an
-  // LSTM TFLite's fused op cannot compute (unrolled like a GRU: recurrent-unroll.ts), are refused
-  const refused = q.mode === 'int8' ? ops.filter((n) => n.opType !== 'LSTM' || unrolledForTflite(g, n)) : ops;
-  if ((q.mode === 'int8' || q.mode === 'int16x8') && refused.length) {
-    throw new UnsupportedError(`${refused[0]!.opType} with --quantize ${q.mode} in a TFLite file`, `${label(refused)}: nnport writes ${q.mode === 'int8' ? "TFLite's integer LSTM, and float RNN / GRU / LSTMs it unrolls (activations, states TFLite's LSTM lacks) only" : 'float recurrent ops only'}; use --quantize ${q.mode === 'int8' ? 'dynamic, float16 or int8 without them' : 'dynamic, float16 or int8'}`);
-  }
+  const refused = q.mode === 'int16x8' ? ops.filter((n) => n.opType !== 'GRU') : [];
+  if (refused.length) throw new UnsupportedError(`${refused[0]!.opType} with --quantize int16x8 in a TFLite file`, `${label(refused)}: nnport writes a GRU only (unrolled) under int16x8; use --quantize int8, dynamic or float16`);
 }
 
 /** TF's converter's default --min-elements: smaller weight tensors stay float. */
