@@ -26,7 +26,7 @@ import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, 
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
-import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
+import { mapSubgraphs, someNodeDeep } from '../../passes/layout-subgraphs.js';
 import { shapesComputedAtRunTime, TFLITE_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
 import { quantizeGraph, type QuantizeOptions } from '../../passes/quantize.js';
 import { dequantizeAfterMoves } from '../../passes/qoperator-to-qdq.js';
@@ -171,6 +171,14 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // kept If / Loop bodies (subgraphs of the file): the same arithmetic lowering and their constants folded before the layout pass lays them out with the main graph
   graph = mapSubgraphs(graph, (b) => constantNodesToInitializers(fold(decomposeLayerNorm(b).graph, evaluate)));
   let g = graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'Size') ? foldKeepingDynamicDims(graph, evaluate) : fold(graph, evaluate);
+  // an LSTM / RNN in a kept loop body: TFLite's sequence ops keep their state in variable tensors, which a WHILE
+  // carries from one iteration into the next (the file was right on the first trip only)
+  const isSequenceOp = (n: Node) => (n.opType === 'LSTM' || n.opType === 'RNN') && (n.domain === '' || n.domain === 'ai.onnx');
+  const loopWithState = (n: Node) => (n.opType === 'Loop' || n.opType === 'Scan') && n.attrs.body?.type === 'graph' && someNodeDeep(n.attrs.body.value, isSequenceOp);
+  if (someNodeDeep(g, loopWithState)) {
+    const loop = g.nodes.find(loopWithState);
+    throw new UnsupportedError('an LSTM / RNN inside a kept Loop body in a TFLite file', `${loop ? `node '${loop.name}': ` : ''}TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN keep their state in variable tensors, which a WHILE carries from one iteration into the next`);
+  }
   // nor CropAndResize: RoiAlign's sample points become GATHER_ND rows of a run-time box count (lower-roi-align.ts; after the
   // fold, which settles the shapes of a detector's box decoding)
   g = lowerRoiAlign(g, options.fileName);
