@@ -204,12 +204,14 @@ function topK(w: GraphDefWriter, n: Node, out: string): void {
   let values = top;
   let indices = `${top}:1`;
   const outIdx = n.outputs[1] ? tfName(n.outputs[1]) : undefined;
-  if (!largest) values = w.add(perm ? w.fresh(`${n.name}/values`) : out, 'Neg', [values], dt);
+  // values nothing reads (a detector's RPN keeps the indices only) get no node: a reader would take it for a graph output
+  const valuesRead = w.g.outputs.some((o) => o.name === n.outputs[0]) || w.g.nodes.some((m) => m.inputs.includes(n.outputs[0]!));
+  if (!largest && valuesRead) values = w.add(perm ? w.fresh(`${n.name}/values`) : out, 'Neg', [values], dt);
   if (perm) {
-    values = w.add(out, 'Transpose', [values, perm], { ...dt, Tperm: T('int32') });
+    if (valuesRead) values = w.add(out, 'Transpose', [values, perm], { ...dt, Tperm: T('int32') });
     indices = w.add(w.fresh(`${n.name}/indices_last`), 'Transpose', [indices, perm], { T: T('int32'), Tperm: T('int32') });
   }
-  if (values !== out) w.add(out, 'Identity', [values], dt);
+  if (valuesRead && values !== out) w.add(out, 'Identity', [values], dt);
   if (outIdx) w.add(outIdx, 'Cast', [indices], { SrcT: T('int32'), DstT: T('int64'), Truncate: { b: false } });
 }
 
