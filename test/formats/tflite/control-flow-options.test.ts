@@ -44,7 +44,7 @@ async function outputsOn(bytes: Uint8Array, samples: Tensor[][]): Promise<Float3
 }
 
 /** `net` as int8 with `extra`: the fixture's held-out cases vs PyTorch, and the pooled SNR of 32 held-out random inputs against the float file, both in the interpreter. */
-async function quantized(net: string, extra: Extra): Promise<{ held: HeldOut[]; snr: number; notes: string[] }> {
+async function quantized(net: string, extra: Extra, mode: 'int8' | 'int16x8' = 'int8'): Promise<{ held: HeldOut[]; snr: number; notes: string[] }> {
   const spec = INT8_NETS[net]!;
   const notes: string[] = [];
   const model = await loadNet(fixtureDir(spec), net);
@@ -52,7 +52,7 @@ async function quantized(net: string, extra: Extra): Promise<{ held: HeldOut[]; 
   // (another seed than the calibration set's)
   const samples = calibrationSet(net, spec, 32, 97);
   if (!floatOutputs.has(net)) floatOutputs.set(net, await outputsOn((await convert(model, `${net}-float.tflite`, options)).bytes, samples));
-  const { bytes } = await convert(model, `${net}.tflite`, { ...options, quantize: { mode: 'int8', calibration: calibrationSet(net, spec), onNote: (n) => notes.push(n), ...extra } });
+  const { bytes } = await convert(model, `${net}.tflite`, { ...options, quantize: { mode, calibration: calibrationSet(net, spec), onNote: (n) => notes.push(n), floatFallback: mode === 'int16x8', ...extra } });
   const got = await outputsOn(bytes, samples);
   const want = floatOutputs.get(net)!;
   const snr = pooledSnrDb(want.flat(), got.flat());
@@ -82,6 +82,15 @@ describe('int8 options with kept If / Loop, in the interpreter beside the net qu
     // finer grid: a FULLY_CONNECTED rounding tie passed on through TANH, as this net had before the integer boundary)
     const steps = net === 'scan_loop' && option === 'biasCorrection' ? 5 + 1e-5 : oneStep('int8');
     for (const h of withOption.held) expect(h.steps).toBeLessThanOrEqual(steps);
+  });
+
+  it.each(['if_conv', 'loop_tanh', 'loop_conv', 'count_loop', 'nested', 'loop_blocks'].flatMap((net) => ['biasCorrection', 'gptq', 'equalize'].map((o) => [net, o] as const)))('int16x8 %s %s: SNR vs the float file on 32 held-out inputs within 1.5 dB of (or above) the net without it; integer runtime within 1 step of the interpreter', async (net, option) => {
+    const base = await quantized(net, {}, 'int16x8');
+    const withOption = await quantized(net, OPTIONS[option]!, 'int16x8');
+    const line = withOption.held.map((h, k) => `${h.case} ${base.held[k]!.snr.toFixed(2)} -> ${h.snr.toFixed(2)} dB (${h.steps} steps)`).join(', ');
+    console.log(`${net} int16x8 ${option}: 32 held-out inputs vs the float file ${base.snr.toFixed(2)} -> ${withOption.snr.toFixed(2)} dB; held-out cases vs PyTorch ${line}`);
+    expect(withOption.snr).toBeGreaterThan(base.snr - 1.5);
+    for (const h of withOption.held) expect(h.steps).toBeLessThanOrEqual(oneStep('int16x8'));
   });
 
   it('lstm_loop: an LSTM in the main graph beside a kept Loop becomes the integer UNIDIRECTIONAL_SEQUENCE_LSTM; SNR >= 20 dB vs PyTorch, integer runtime within 1 step of the interpreter', async () => {
