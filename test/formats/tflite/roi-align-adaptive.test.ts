@@ -7,11 +7,12 @@
 // samples in half_pixel mode) and, for avg, against torchvision.ops.roi_align (sampling_ratio -1).
 // The box count is dynamic in the file and set for the run; no boxes at all give an empty output. Also
 // between convolutions (a box head as Detectron2's, whose pooler samples adaptively), so the layout pass
-// lays the map and the pooled boxes out channels-last around the lowering.
+// lays the map and the pooled boxes out channels-last around the lowering; and the file read back by
+// nnport's TFLite reader and run by its runtime.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convert, loadModel } from '../../../src/index.js';
+import { convert, loadModel, run } from '../../../src/index.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import type { GraphModel } from '../../../src/formats/model.js';
 import { rng } from '../../support/rng.js';
@@ -128,6 +129,19 @@ describe('ONNX RoiAlign sampling_ratio 0 in .tflite vs onnxruntime-node and torc
       if (!boxes) return;
       const err = maxAbsDiff(y.toFloat32(), want.toFloat32());
       console.log(`RoiAlign ${net} between convolutions: .tflite vs onnxruntime, max abs ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-6);
+    });
+  }
+
+  for (const net of ['adaptive_avg_half_pixel', 'adaptive_max_output_half_pixel'] as const) {
+    it(`${net}: the .tflite read back by nnport vs onnxruntime-node`, { timeout: 120_000 }, async () => {
+      const feeds = Object.fromEntries(NAMES.map((n) => [n, npy(net, n)]));
+      const want = [...(await ortRun(onnxBytes(net), feeds)).values()][0]!;
+      const { bytes } = await convert(await modelOf(net), 'r.tflite');
+      const y = [...(await run(await loadModel(bytes, { fileName: 'r.tflite' }), feeds)).outputs.values()][0]!;
+      expect(y.shape).toEqual(want.shape);
+      const err = maxAbsDiff(y.toFloat32(), want.toFloat32());
+      console.log(`RoiAlign ${net}: .tflite read back vs onnxruntime, max abs ${err.toExponential(2)}`);
       expect(err).toBeLessThanOrEqual(1e-6);
     });
   }
