@@ -335,6 +335,23 @@ function quantizeConstantInputs(g: Graph, nodes: Node[], names: Names, inits: Ma
 }
 
 /**
+ * A float constant that a conv / dense layer takes as its data (input 0; a graph of constants only, a test conv on
+ * a constant image) on int8 / int16 parameters of its own range behind a DequantizeLinear, as an activation would be:
+ * left float, the integer CONV_2D read a float input (a file the interpreter refuses).
+ */
+function quantizeConstantData(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
+  const fed = new Set(g.inputs.map((v) => v.name));
+  const done = new Map<string, string>();
+  for (const n of nodes) {
+    const x = n.inputs[0];
+    const t = x && !fed.has(x) && weightAxis(n) !== undefined ? inits.get(x) : undefined;
+    if (!t || t.dtype !== 'float32') continue;
+    if (!done.has(x!)) done.set(x!, addQuantizedConstant(names, inits, dq, x!, t, constantParams(t, range), range));
+    n.inputs[0] = done.get(x!)!;
+  }
+}
+
+/**
  * A float constant read by an elementwise integer op (the Add of a bias after a MatMul over a
  * batch of matrices, which stays an ADD; a Mul by a constant) as int8 (int16 under int16x8) per
  * tensor on its own range behind a DequantizeLinear, as TF's converter quantizes it: TFLite's
@@ -797,6 +814,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   const actRange = act === 'int16' ? ({ dtype: 'int16', symmetric: true, narrowRange: true } as const) : ({ dtype: 'int8' } as const);
   if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
   quantizeElementwiseConstants(g, nodes, names, inits, weightDq, actRange);
+  quantizeConstantData(g, nodes, names, inits, weightDq, actRange);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);
