@@ -1197,6 +1197,32 @@ function bodyLabels(g: Graph, parent = '', out = new Map<string, { label: string
  * rounding changed, is not counted for that body's values), and each float graph output (the model's
  * output error, own SNR Infinity: no rounding of its own). Rows in the order the float run computes them.
  */
+/** A report row's running sums. */
+interface ErrorSums {
+  max: number;
+  sum: number;
+  n: number;
+  sig: number;
+  noise: number;
+  own: number;
+}
+
+/**
+ * Adds float values `a` against their quantized run `b` to `e`: the largest and summed absolute error, signal and noise
+ * energy, and (with the value's parameters `p`) the noise of `a`'s own rounding and clipping on them.
+ */
+function addError(e: ErrorSums, a: ArrayLike<number>, b: ArrayLike<number>, p: QParams | undefined, qmin: number, qmax: number): void {
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d > e.max) e.max = d;
+    e.sum += d;
+    e.sig += a[i]! * a[i]!;
+    e.noise += d * d;
+    if (p) e.own += (a[i]! - (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / p.scale) + p.zeroPoint)) - p.zeroPoint) * p.scale) ** 2;
+  }
+  e.n += a.length;
+}
+
 async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap<string, QParams>, bodyParams: ReadonlyMap<string, ReadonlyMap<string, QParams>>, samples: Map<string, Tensor>[], [qmin, qmax]: [number, number]): Promise<LayerError[]> {
   const bodies = bodyLabels(float);
   const mainOps = new Map(float.nodes.flatMap((n) => n.outputs.filter((o) => o).map((o) => [o, opKey(n)] as const)));
@@ -1244,18 +1270,7 @@ async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap
         continue;
       }
       const p = wanted.get(key)!.p;
-      fs.forEach((a, k) => {
-        const b = qs[k]!;
-        for (let i = 0; i < a.length; i++) {
-          const d = Math.abs(a[i]! - b[i]!);
-          if (d > e.max) e.max = d;
-          e.sum += d;
-          e.sig += a[i]! * a[i]!;
-          e.noise += d * d;
-          if (p) e.own += (a[i]! - (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / p.scale) + p.zeroPoint)) - p.zeroPoint) * p.scale) ** 2;
-        }
-        e.n += a.length;
-      });
+      fs.forEach((a, k) => addError(e, a, qs[k]!, p, qmin, qmax));
       e.executions += fs.length;
     }
   }
@@ -1577,16 +1592,7 @@ async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, {
       const { scale, zeroPoint } = params.get(name)!;
       let e = acc.get(name);
       if (!e) acc.set(name, (e = { max: 0, sum: 0, n: 0, sig: 0, noise: 0, own: 0 }));
-      for (let i = 0; i < a.length; i++) {
-        const d = Math.abs(a[i]! - b[i]!);
-        if (d > e.max) e.max = d;
-        e.sum += d;
-        e.sig += a[i]! * a[i]!;
-        e.noise += d * d;
-        const r = (Math.min(qmax, Math.max(qmin, Math.round(a[i]! / scale) + zeroPoint)) - zeroPoint) * scale;
-        e.own += (a[i]! - r) ** 2;
-      }
-      e.n += a.length;
+      addError(e, a, b, { scale, zeroPoint }, qmin, qmax);
     }
   }
   const db = (sig: number, noise: number) => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);

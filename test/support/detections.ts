@@ -77,3 +77,15 @@ export function matchDetections(boxes: ArrayLike<number>, scores: ArrayLike<numb
     labels: rows.map((r) => gl[r]!),
   };
 }
+
+/** Pasted masks against the reference's: how many pixels differ by more than `tol`, and the mean |difference|. */
+export function maskAgreement(got: ArrayLike<number>, want: ArrayLike<number>, tol = 0.05): { off: number; meanAbs: number } {
+  let off = 0;
+  let sum = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i]! - want[i]!);
+    sum += d;
+    if (d > tol) off++;
+  }
+  return { off, meanAbs: sum / want.length };
+}

@@ -13,7 +13,7 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModel, loadModelFiles, run } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
-import { matchDetections } from '../../support/detections.js';
+import { maskAgreement, matchDetections } from '../../support/detections.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
@@ -73,16 +73,10 @@ function expectOrtDetections(net: string, what: string, got: Map<string, Tensor>
     // a pasted mask moves by a pixel where a box edge lies within float rounding of a whole pixel
     const g = rowsOf(got.get('masks')!, m.rows);
     const w = want.get('masks')!.toFloat32();
-    let off = 0;
-    let sum = 0;
-    g.forEach((v, i) => {
-      const d = Math.abs(v - w[i]!);
-      sum += d;
-      if (d > 0.05) off++;
-    });
-    report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${(sum / w.length).toExponential(2)}`);
+    const { off, meanAbs } = maskAgreement(g, w);
+    report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${meanAbs.toExponential(2)}`);
     expect(off / w.length).toBeLessThan(1e-5);
-    expect(sum / w.length).toBeLessThan(1e-5);
+    expect(meanAbs).toBeLessThan(1e-5);
   } else {
     // a keypoint is the argmax of its heatmap resized to the box: a near-tie may pick the neighbouring pixel
     const g = rowsOf(got.get('keypoints')!, m.rows);

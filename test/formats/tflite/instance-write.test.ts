@@ -12,7 +12,7 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { convert, loadModelFiles } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { int32Io } from '../../conformance/tflite-writer-run.js';
-import { matchDetections } from '../../support/detections.js';
+import { maskAgreement, matchDetections } from '../../support/detections.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
@@ -154,16 +154,10 @@ describe('Mask R-CNN and Keypoint R-CNN as exported (Ifs and Loops kept) -> .tfl
         expect(got.shape).toEqual(wm.shape);
         const g = rowsOf(got.data, per, m.rows);
         const w = wm.toFloat32();
-        let off = 0;
-        let sum = 0;
-        g.forEach((v, i) => {
-          const d = Math.abs(v - w[i]!);
-          sum += d;
-          if (d > 0.05) off++;
-        });
-        report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${(sum / w.length).toExponential(2)}`);
+        const { off, meanAbs } = maskAgreement(g, w);
+        report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${meanAbs.toExponential(2)}`);
         expect(off / w.length).toBeLessThan(1e-5);
-        expect(sum / w.length).toBeLessThan(1e-5);
+        expect(meanAbs).toBeLessThan(1e-5);
       } else {
         // a keypoint is the argmax of its heatmap resized to the box: a near-tie may pick the neighbouring pixel
         const wk = want.get('keypoints')!;
