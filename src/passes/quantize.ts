@@ -317,14 +317,23 @@ function addQuantizedConstant(names: Names, inits: Map<string, Tensor>, dq: Node
  * Each float constant (not a fed graph input) that a node `paramsOf` answers for reads, as int8 /
  * int16 on the parameters it gives behind a DequantizeLinear: one per constant and parameters.
  */
-function quantizeConstantInputs(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions, paramsOf: (n: Node) => ((t: Tensor) => { scale: number; zeroPoint: number }) | undefined): void {
+function quantizeConstantInputs(
+  g: Graph,
+  nodes: Node[],
+  names: Names,
+  inits: Map<string, Tensor>,
+  dq: Node[],
+  range: RangeOptions,
+  paramsOf: (n: Node) => ((t: Tensor) => { scale: number; zeroPoint: number }) | undefined,
+  inputs: (i: number) => boolean = () => true,
+): void {
   const fed = new Set(g.inputs.map((v) => v.name));
   const done = new Map<string, string>();
   for (const n of nodes) {
     const paramsFor = paramsOf(n);
     if (!paramsFor) continue;
-    n.inputs = n.inputs.map((v) => {
-      const t = v && !fed.has(v) ? inits.get(v) : undefined;
+    n.inputs = n.inputs.map((v, i) => {
+      const t = v && !fed.has(v) && inputs(i) ? inits.get(v) : undefined;
       if (!t || t.dtype !== 'float32') return v;
       const p = paramsFor(t);
       const key = `${v}\0${p.scale}\0${p.zeroPoint}`;
@@ -340,15 +349,7 @@ function quantizeConstantInputs(g: Graph, nodes: Node[], names: Names, inits: Ma
  * left float, the integer CONV_2D read a float input (a file the interpreter refuses).
  */
 function quantizeConstantData(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], range: RangeOptions): void {
-  const fed = new Set(g.inputs.map((v) => v.name));
-  const done = new Map<string, string>();
-  for (const n of nodes) {
-    const x = n.inputs[0];
-    const t = x && !fed.has(x) && weightAxis(n) !== undefined ? inits.get(x) : undefined;
-    if (!t || t.dtype !== 'float32') continue;
-    if (!done.has(x!)) done.set(x!, addQuantizedConstant(names, inits, dq, x!, t, constantParams(t, range), range));
-    n.inputs[0] = done.get(x!)!;
-  }
+  quantizeConstantInputs(g, nodes, names, inits, dq, range, (n) => (weightAxis(n) !== undefined ? (t) => constantParams(t, range) : undefined), (i) => i === 0);
 }
 
 /**
@@ -1188,15 +1189,6 @@ function bodyLabels(g: Graph, parent = '', out = new Map<string, { label: string
   return out;
 }
 
-/**
- * The per-layer report of a graph with kept If / Loop: float (`float`, its bodies named as
- * calibrated) against quantized (`quant`) on the first 16 calibration samples, every quantized value
- * of the main graph and of each body (named `<body> / <value>`) over every execution of its body
- * (the k-th execution of a body in the float run against the k-th in the quantized one: a sample on
- * which the two run a body a different number of times, a branch or trip count that the int8
- * rounding changed, is not counted for that body's values), and each float graph output (the model's
- * output error, own SNR Infinity: no rounding of its own). Rows in the order the float run computes them.
- */
 /** A report row's running sums. */
 interface ErrorSums {
   max: number;
@@ -1223,6 +1215,18 @@ function addError(e: ErrorSums, a: ArrayLike<number>, b: ArrayLike<number>, p: Q
   e.n += a.length;
 }
 
+/** Signal to noise in dB of summed energies (Infinity without noise). */
+const dbOf = (sig: number, noise: number): number => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);
+
+/**
+ * The per-layer report of a graph with kept If / Loop: float (`float`, its bodies named as
+ * calibrated) against quantized (`quant`) on the first 16 calibration samples, every quantized value
+ * of the main graph and of each body (named `<body> / <value>`) over every execution of its body
+ * (the k-th execution of a body in the float run against the k-th in the quantized one: a sample on
+ * which the two run a body a different number of times, a branch or trip count that the int8
+ * rounding changed, is not counted for that body's values), and each float graph output (the model's
+ * output error, own SNR Infinity: no rounding of its own). Rows in the order the float run computes them.
+ */
 async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap<string, QParams>, bodyParams: ReadonlyMap<string, ReadonlyMap<string, QParams>>, samples: Map<string, Tensor>[], [qmin, qmax]: [number, number]): Promise<LayerError[]> {
   const bodies = bodyLabels(float);
   const mainOps = new Map(float.nodes.flatMap((n) => n.outputs.filter((o) => o).map((o) => [o, opKey(n)] as const)));
@@ -1236,7 +1240,7 @@ async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap
     if (!b) continue;
     for (const [v, p] of ps) if (b.computed.has(v)) wanted.set(bodyValueKey(name, v), { row: `${b.label} / ${v}`, op: b.ops.get(v)!, p, body: b.label });
   }
-  type Acc = { max: number; sum: number; n: number; sig: number; noise: number; own: number; executions: number; skipped: number };
+  type Acc = ErrorSums & { executions: number; skipped: number };
   const acc = new Map<string, Acc>();
   const order: string[] = [];
   const record = (into: Map<string, Float32Array[]>, key: string, t: Tensor) => {
@@ -1274,11 +1278,10 @@ async function measureWithBodies(float: Graph, quant: Graph, params: ReadonlyMap
       e.executions += fs.length;
     }
   }
-  const db = (sig: number, noise: number) => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);
   return order.map((key) => {
     const w = wanted.get(key)!;
     const e = acc.get(key)!;
-    const row: LayerError = { value: w.row, op: w.op, maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: db(e.sig, e.noise), ownSnrDb: w.p ? db(e.sig, e.own) : Infinity };
+    const row: LayerError = { value: w.row, op: w.op, maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: dbOf(e.sig, e.noise), ownSnrDb: w.p ? dbOf(e.sig, e.own) : Infinity };
     if (w.body) Object.assign(row, { body: w.body, executions: e.executions });
     if (e.skipped) row.skippedExecutions = e.skipped;
     return row;
@@ -1595,8 +1598,7 @@ async function measure(float: Graph, quant: Graph, params: ReadonlyMap<string, {
       addError(e, a, b, { scale, zeroPoint }, qmin, qmax);
     }
   }
-  const db = (sig: number, noise: number) => (noise > 0 ? 10 * Math.log10(sig / noise) : Infinity);
-  return [...acc].map(([value, e]) => ({ value, op: opOf.get(value) ?? '?', maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: db(e.sig, e.noise), ownSnrDb: db(e.sig, e.own) }));
+  return [...acc].map(([value, e]) => ({ value, op: opOf.get(value) ?? '?', maxAbs: e.max, meanAbs: e.sum / Math.max(e.n, 1), snrDb: dbOf(e.sig, e.noise), ownSnrDb: dbOf(e.sig, e.own) }));
 }
 
 /** Quantize a channels-last graph (the TFLite writer's prepared graph). */
@@ -1637,7 +1639,7 @@ export function snrDb(want: ArrayLike<number>, got: ArrayLike<number>): number {
     sig += want[i]! * want[i]!;
     noise += (want[i]! - got[i]!) ** 2;
   }
-  return noise > 0 ? 10 * Math.log10(sig / noise) : Infinity;
+  return dbOf(sig, noise);
 }
 
 /** Quantize one float32 tensor per tensor (exported for tests of the parameters chosen). */

@@ -3,7 +3,7 @@
 // TensorScatter*, GatherND / ScatterND, OneHot, TopK, NonZero, Compress, ReverseSequence, and
 // NonMaxSuppression (write-nms.ts). TF refuses negative indices: they are wrapped first.
 import { UnsupportedError } from '../../ir/errors.js';
-import { attrInt, attrString, type Node } from '../../ir/graph.js';
+import { attrInt, attrString, readersOf, type Node } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { writeNonMaxSuppression } from './write-nms.js';
 import { indexConst, ints, runTimeDims, s, T, tfName, type GraphDefWriter, type Row } from './write-context.js';
@@ -205,7 +205,8 @@ function topK(w: GraphDefWriter, n: Node, out: string): void {
   let indices = `${top}:1`;
   const outIdx = n.outputs[1] ? tfName(n.outputs[1]) : undefined;
   // values nothing reads (a detector's RPN keeps the indices only) get no node: a reader would take it for a graph output
-  const valuesRead = w.g.outputs.some((o) => o.name === n.outputs[0]) || w.g.nodes.some((m) => m.inputs.includes(n.outputs[0]!));
+  // (readersOf counts a body's implicit read of it too)
+  const valuesRead = w.g.outputs.some((o) => o.name === n.outputs[0]) || readersOf(w.g.nodes).has(n.outputs[0]!);
   if (!largest && valuesRead) values = w.add(perm ? w.fresh(`${n.name}/values`) : out, 'Neg', [values], dt);
   if (perm) {
     if (valuesRead) values = w.add(out, 'Transpose', [values, perm], { ...dt, Tperm: T('int32') });

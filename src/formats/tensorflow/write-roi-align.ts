@@ -17,7 +17,7 @@ import { UnsupportedError } from '../../ir/errors.js';
 import type { Dim, Node } from '../../ir/graph.js';
 import { samplingDefs, type RoiAlignAttrs } from '../../ir/ops/sampling.js';
 import { Tensor } from '../../ir/tensor.js';
-import { ints, s, T, type GraphDefWriter, type Row } from './write-context.js';
+import { ints, runTimeDims, s, T, type GraphDefWriter, type Row } from './write-context.js';
 
 const F32 = { T: T('float32') };
 
@@ -58,7 +58,7 @@ function roiAlign(w: GraphDefWriter, n: Node, out: string): void {
     typeof h === 'number' && typeof wd === 'number'
       ? pair('padded_extent', [h + 1, wd + 1])
       : op('padded_extent', 'Add', [
-          w.add(name('map_size'), 'Cast', [w.add(name('map_hw'), 'Slice', [w.add(name('map_shape'), 'Shape', [nhwc], { ...F32, out_type: T('int32') }), w.int32(`${n.name}/map_hw_begin`, [1]), w.int32(`${n.name}/map_hw_size`, [2])], { T: T('int32'), Index: T('int32') })], { SrcT: T('int32'), DstT: T('float32'), Truncate: { b: false } }),
+          w.add(name('map_size'), 'Cast', [runTimeDims(w, `${n.name}/map_hw`, { ref: nhwc, dtype: 'float32' }, { begin: 1, size: 2 })], { SrcT: T('int32'), DstT: T('float32'), Truncate: { b: false } }),
           w.const(`${n.name}/one_more`, Tensor.float32([], [1])),
         ]);
   const boxes = w.add(name('boxes'), 'ConcatV2', [op('first_normalized', 'RealDiv', [first, extent]), op('last_normalized', 'RealDiv', [last, extent]), w.int32(`${n.name}/boxes_axis`, [1], true)], { ...F32, N: { i: 2 }, Tidx: T('int32') });

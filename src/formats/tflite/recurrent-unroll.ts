@@ -42,7 +42,7 @@ export function unrolledForTflite(g: Graph, n: Node): boolean {
 
 /**
  * The recurrent layers unrolledForTflite picks unrolled into plain ops (the graph as it is when it has none); under
- * `quantize` int8 an RNN too (TFLite has no integer RNN).
+ * `int8` quantization an RNN too (TFLite has no integer RNN).
  */
-export const unrollForTflite = (g: Graph, quantize?: 'int8' | 'int16x8'): Graph =>
-  unrollRecurrent(g, ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only: (n) => unrolledForTflite(g, n) || (quantize === 'int8' && n.opType === 'RNN') });
+export const unrollForTflite = (g: Graph, int8 = false): Graph =>
+  unrollRecurrent(g, ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only: (n) => unrolledForTflite(g, n) || (int8 && n.opType === 'RNN') });

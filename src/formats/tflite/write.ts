@@ -165,8 +165,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   graph = lowerGridSample(graph, options.fileName);
   // TFLite has no GRU builtin, and its LSTM / RNN compute sigmoid gates and one tanh or relu: a GRU, and
   // an LSTM / RNN with other activations, becomes its steps in plain ops (recurrent-unroll.ts)
-  const integer = options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8' ? options.quantize.mode : undefined;
-  graph = unrollForTflite(fixRecurrentBatch(graph), integer);
+  graph = unrollForTflite(fixRecurrentBatch(graph), options.quantize?.mode === 'int8');
   const dynamicSequences = dynamicSequenceNodes(graph);
   // kept If / Loop bodies (subgraphs of the file): the same arithmetic lowering and their constants folded before the layout pass lays them out with the main graph
   graph = mapSubgraphs(graph, (b) => constantNodesToInitializers(fold(decomposeLayerNorm(b).graph, evaluate)));
