@@ -277,7 +277,14 @@ function writeNodes(w: Writer, g: Graph, fn: boolean): NodeDef[] {
       w.add(tfName(v.name), 'Placeholder', [], { dtype: T(v.dtype), shape: { shape: shapeToProto(v.shape) } });
     }
   }
+  // a graph output that is a constant (a graph of constants only, folded whole) is an Identity of a Const of
+  // another name, as TF writes outputs: readers (nnport's, tensorflowjs_converter's) take no Const for an output
+  const constOutputs = new Set(fn ? [] : g.outputs.map((o) => o.name).filter((o) => g.initializers.has(o)));
   for (const [k, t] of g.initializers) {
+    if (constOutputs.has(k)) {
+      w.add(tfName(k), 'Identity', [w.const(`${k}/value`, t)], { T: T(t.dtype) });
+      continue;
+    }
     const value = constProto(t);
     w.add(tfName(k), 'Const', [], { dtype: { type: value.dtype }, value: { tensor: value } });
   }

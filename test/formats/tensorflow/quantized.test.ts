@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../src/index.js';
+import { convert, run } from '../../../src/index.js';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
-import { readGraphDef } from '../../../src/formats/tensorflow/read.js';
+import { readGraphDef, readGraphDefModel } from '../../../src/formats/tensorflow/read.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { maxAbsDiff, npyTensor } from './helpers.js';
 
@@ -46,6 +46,17 @@ describe('TensorFlow quantized ops (QuantizedConv2D, RequantizationRange, Requan
     const err = maxAbsDiff(out.toFloat32(), golden());
     expect(err).toBeLessThan(step);
     expect(err).toBeGreaterThan(0);
+  });
+
+  it('the all-constant graph written as a .pb and read back without --outputs: its output an Identity of a Const, the same bits', async () => {
+    const model = await readGraphDefModel(new Uint8Array(readFileSync(PB())), { fileName: PB(), outputs: ['out_conv'] });
+    const pb = (await convert(model, 'm.pb')).bytes;
+    const nodes = tensorflow.GraphDef.decode(pb).node.map((n) => `${n.name}:${n.op}`);
+    expect(nodes).toEqual(['out_conv/value:Const', 'out_conv:Identity']);
+    const back = await readGraphDef(pb, { fileName: 'm.pb' });
+    expect(back.outputs.map((o) => o.name)).toEqual(['out_conv']);
+    const out = (await run(back, {})).outputs.get('out_conv')!;
+    expect(Buffer.from(out.bytes()).equals(Buffer.from(npyTensor(join(CACHE, 'out.npy')).bytes()))).toBe(true);
   });
 
   it('quint8 input fed at run time: DequantizeLinear + channels-last Conv + QuantizeLinear, within one step of TensorFlow and the golden', async () => {
