@@ -113,8 +113,9 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     // (a computed weight, e.g. a QDQ model's DequantizeLinear, is fine for pads alone)
     const ws = W?.shape ?? shapes.get(wName ?? '')?.shape;
     if (!xs || !ws || xs.length !== ws.length || xs.length < 3 || xs.length > (options.volumetric ? 5 : 4) || typeof xs[1] !== 'number' || !ws.every((v): v is number => typeof v === 'number')) continue;
+    // a height / width known only at run time (an export with dynamic axes): the crop's ends count from the end
     const spatialIn = xs.slice(2);
-    if (!spatialIn.every((v): v is number => typeof v === 'number')) continue;
+    const runTime = !spatialIn.every((v): v is number => typeof v === 'number');
     const autoPad = attrString(node, 'auto_pad', 'NOTSET');
     if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || attrInts(node, 'output_shape')) continue;
     const r = spatialIn.length;
@@ -128,7 +129,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const pe = pads.slice(r);
     const padded = pb.some((p) => p !== 0) || pe.some((p) => p !== 0) || op.some((p) => p !== 0);
     if (group === 1 && d.every((v) => v === 1) && !padded) continue;
-    const keep = !!options.keepSame && padded && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!));
+    const keep = !!options.keepSame && !runTime && padded && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!));
     const where = node.name || node.outputs[0]!;
     const changes: string[] = [];
 
@@ -140,10 +141,10 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const ek = (Wx ?? W)?.shape.slice(2) ?? (ws.slice(2) as number[]);
     const channelsOut = (Wx?.shape[1] ?? (ws[1] as number) * group);
     // the output size ONNX gives, and the VALID conv's
-    const out = spatialIn.map((inp, i) => (inp - 1) * s[i]! + ek[i]! + op[i]! - pb[i]! - pe[i]!);
     // zero input rows at the end where output_padding reaches past the last real tap
     const extra = spatialIn.map((_, i) => (keep ? 0 : Math.max(0, Math.ceil((op[i]! - pe[i]!) / s[i]!))));
-    const full = spatialIn.map((inp, i) => (inp + extra[i]! - 1) * s[i]! + ek[i]!);
+    // where the crop ends, from the VALID conv's end (<= 0): the output is (in - 1)·s + ek + op - pb - pe, the VALID conv's (in + extra - 1)·s + ek
+    const fromEnd = spatialIn.map((_, i) => op[i]! - pe[i]! - extra[i]! * s[i]!);
 
     let input = x;
     if (extra.some((e) => e > 0)) {
@@ -165,7 +166,7 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
       if (op.some((p) => p !== 0)) attrs.output_padding = ints(op);
     }
     const y = node.outputs[0]!;
-    const crop = !keep && full.some((f, i) => f !== out[i] || pb[i] !== 0);
+    const crop = !keep && fromEnd.some((e, i) => e !== 0 || pb[i] !== 0);
     rw.replaceNode(node, { inputs: [input, w2, ...(bias ? [bias] : [])], attrs });
     if (crop) {
       // the crop goes after a separate per-channel bias Add / Sub (it commutes with one), so that
@@ -183,7 +184,8 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
       }
       const axes = spatialIn.map((_, i) => 2 + i);
       const starts = pb;
-      const ends = pb.map((b, i) => b + out[i]!);
+      // sizes known: the end itself; known only at run time: counted from the end (0: to the end)
+      const ends = runTime ? fromEnd.map((e) => (e < 0 ? e : Number.MAX_SAFE_INTEGER)) : spatialIn.map((inp, i) => ((inp as number) + extra[i]! - 1) * s[i]! + ek[i]! + fromEnd[i]!);
       if (opset >= 10) {
         rw.addNode({ opType: 'Slice', inputs: [from, axesInput(`${where}/crop_starts`, starts), axesInput(`${where}/crop_ends`, ends), axesInput(`${where}/crop_axes`, axes)], outputs: [tail], name: `${where}/crop` });
       } else {

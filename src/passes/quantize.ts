@@ -599,7 +599,9 @@ function planParams(g: Graph, isFloat: (v: string) => boolean, range: RangeOptio
     for (const o of n.outputs) {
       if (!o || !isFloat(o)) continue;
       const cs = consumers.get(o) ?? [];
-      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && (weightAxis(n) !== undefined || FUSES_ACTIVATION.has(opKey(n)))) continue;
+      // (the TFLite writer fuses no activation into a TRANSPOSE_CONV: its output needs parameters of its own, or stays
+      // a float tensor between two int8 ops, a file the interpreter cannot initialize)
+      if (!outputs.has(o) && cs.length === 1 && ACTIVATION.has(cs[0]!.opType) && !cs[0]!.domain && ((weightAxis(n) !== undefined && opKey(n) !== 'nnport::ConvTranspose') || FUSES_ACTIVATION.has(opKey(n)))) continue;
       const key = opKey(n);
       // a small constant added for a float-only root (LayerNorm's variance + epsilon before its Sqrt)
       // stays float with the root: on the variance's int8 grid epsilon rounds away, and a row of

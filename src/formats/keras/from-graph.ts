@@ -849,7 +849,13 @@ function sliceRow(w: Writer, n: Node): KTensor[] {
   const crop: [number, number][] = x.shape.map(() => [0, 0]);
   axes.forEach((a, i) => {
     const size = x.shape[a];
-    if (typeof size !== 'number') unsupported(n, 'on an axis of unknown size');
+    if (typeof size !== 'number') {
+      // a spatial axis of run-time size: a crop of fixed amounts from both ends (a start >= 0, an end counted from the end or to it) is a Cropping layer
+      const toEnd = ends[i]! >= 2 ** 31 - 1;
+      if (a === 0 || a === r - 1 || starts[i]! < 0 || !(ends[i]! < 0 || toEnd)) unsupported(n, 'on an axis of unknown size (other than fixed crops of a spatial axis from both ends)');
+      crop[a] = [starts[i]!, toEnd ? 0 : -ends[i]!];
+      return;
+    }
     const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
     const s = clamp(starts[i]!);
     const e = clamp(ends[i]!);

@@ -980,13 +980,13 @@ function conv2dBackpropInput(c: NodeCtx): TfValue[] {
   const [kh, kw, cout] = f.shape as number[];
   const w: Window = { kernel: [kh!, kw!], strides: fourAttr(c, 'strides', format, [1, 1, 1, 1]), dilations: fourAttr(c, 'dilations', format, [1, 1, 1, 1]) };
   const outSpatial = sizes && sizes.length === 4 ? (format === 'NHWC' ? sizes.slice(1, 3) : sizes.slice(2, 4)) : undefined;
-  if (!outSpatial || !outSpatial.every((d): d is number => typeof d === 'number')) {
-    throw new UnsupportedError('Conv2DBackpropInput with input_sizes whose height / width are computed at run time', `${c.where()} in '${c.file}'`);
-  }
   const inSpatial = spatialOf(x.shape, format);
+  if (!outSpatial || !outSpatial.every((d): d is number => typeof d === 'number') || !inSpatial.every((d) => typeof d === 'number')) {
+    return runTimeConvTranspose(c, format, w, cout!, outSpatial?.map((d) => (typeof d === 'number' ? d : null)) ?? [null, null]);
+  }
   // the forward conv's pads on the output; what the pads leave over goes into output_padding
   const fwd = windowPads(c, outSpatial, w, format);
-  if (!fwd.pads || !inSpatial.every((d) => typeof d === 'number')) throw new UnsupportedError('Conv2DBackpropInput with an input of unknown size', `${c.where()} in '${c.file}'`);
+  if (!fwd.pads) throw new UnsupportedError('Conv2DBackpropInput with an input of unknown size', `${c.where()} in '${c.file}'`);
   // TF refuses input_sizes whose forward convolution is not the input's size; ONNX would crop or pad instead
   if (fwd.out.some((o, i) => o !== inSpatial[i])) {
     throw new ShapeError(`${c.where()}: input_sizes ${outSpatial.join('x')} convolve to ${fwd.out.join('x')}, not to the input's ${inSpatial.join('x')}`);
@@ -1001,14 +1001,67 @@ function conv2dBackpropInput(c: NodeCtx): TfValue[] {
     output_padding: attr('ints', outputPadding),
   };
   const out = c.out();
-  if (format === 'NHWC') c.emit('ConvTranspose', [c.use(x), c.use(f)], [out], { ...attrs, kernel_layout: attr('string', 'HWOI') }, 'nnport');
+  emitConvTranspose(c, format, attrs, out);
+  return [c.value(out, x.dtype, withSpatial(x.shape, format, outSpatial, cout!))];
+}
+
+/** Conv2DBackpropInput's transposed convolution of its input (2) by its filter (1) into `out`, with ONNX `attrs`. */
+function emitConvTranspose(c: NodeCtx, format: 'NHWC' | 'NCHW', attrs: Record<string, Attr>, out: string): void {
+  if (format === 'NHWC') c.emit('ConvTranspose', [c.in(2), c.in(1)], [out], { ...attrs, kernel_layout: attr('string', 'HWOI') }, 'nnport');
   else {
     // TF filter (kh, kw, out, in) -> ONNX ConvTranspose (in, out, kh, kw)
     const t = c.tmp('filter_iohw');
-    c.emit('Transpose', [c.use(f)], [t], { perm: attr('ints', [3, 2, 0, 1]) });
-    c.emit('ConvTranspose', [c.use(x), t], [out], attrs);
+    c.emit('Transpose', [c.in(1)], [t], { perm: attr('ints', [3, 2, 0, 1]) });
+    c.emit('ConvTranspose', [c.in(2), t], [out], attrs);
   }
-  return [c.value(out, x.dtype, withSpatial(x.shape, format, outSpatial, cout!))];
+}
+
+/**
+ * Conv2DBackpropInput whose output height / width (input_sizes) or input size is known only at run
+ * time: a Keras Conv2DTranspose on an input of unknown height / width, whose input_sizes is
+ * Pack(batch, h·s, w·s, filters) of Shape(x). The full transposed conv, F = (in − 1)·s + (k − 1)·d + 1
+ * per axis (no pads), is zero-padded by s − 1 at the end of each spatial axis and sliced at run time
+ * to TF's window [p, p + out): p = ⌊max(F − out, 0) / 2⌋ for SAME (the forward conv's pads of `out`,
+ * the odd one at the end), 0 for VALID. TF checks that `out` convolves back to the input's size,
+ * which bounds it by F + s − 1, so the static end padding always covers the slice.
+ */
+function runTimeConvTranspose(c: NodeCtx, format: 'NHWC' | 'NCHW', w: Window, cout: number, outSpatial: Dim[]): TfValue[] {
+  const padding = c.attrs.string('padding', 'VALID');
+  if (padding !== 'SAME' && padding !== 'VALID') throw new UnsupportedError(`Conv2DBackpropInput with ${padding} padding and a height / width known only at run time`, `${c.where()} in '${c.file}'`);
+  const x = c.input(2);
+  const full = c.tmp('full');
+  emitConvTranspose(c, format, { kernel_shape: attr('ints', w.kernel), strides: attr('ints', w.strides), dilations: attr('ints', w.dilations), pads: attr('ints', [0, 0, 0, 0]), output_padding: attr('ints', [0, 0]) }, full);
+  const axes = format === 'NHWC' ? [1, 2] : [2, 3];
+  let padded = full;
+  if (w.strides.some((s) => s > 1)) {
+    padded = c.tmp('padded');
+    const ends = [0, 0, 0, 0];
+    axes.forEach((a, i) => (ends[a] = w.strides[i]! - 1));
+    c.emit('Pad', [full, c.int64([0, 0, 0, 0, ...ends], 'end_pads')], [padded]);
+  }
+  const spatialIdx = c.int64(axes, 'spatial_axes');
+  const sizes64 = c.int64InputOf(c.input(0), 'sizes64');
+  const outHw = c.tmp('out_hw');
+  c.emit('Gather', [sizes64, spatialIdx], [outHw], { axis: attr('int', 0) });
+  let start: string;
+  if (padding === 'VALID') start = c.int64([0, 0], 'start');
+  else {
+    const fullShape = c.tmp('full_shape');
+    c.emit('Shape', [full], [fullShape]);
+    const fullHw = c.tmp('full_hw');
+    c.emit('Gather', [fullShape, spatialIdx], [fullHw], { axis: attr('int', 0) });
+    const over = c.tmp('over');
+    c.emit('Sub', [fullHw, outHw], [over]);
+    const pads = c.tmp('pads');
+    c.emit('Max', [over, c.int64([0], 'zero')], [pads]);
+    start = c.tmp('start');
+    c.emit('Div', [pads, c.int64([2], 'two')], [start]);
+  }
+  const end = c.tmp('end');
+  c.emit('Add', [start, outHw], [end]);
+  const out = c.out();
+  c.emit('Slice', [padded, start, end, spatialIdx], [out]);
+  return [c.value(out, x.dtype, withSpatial(x.shape, format, outSpatial, cout))];
 }
 
 // ---- ops the GraphDef writer emits (read back exactly as TensorFlow defines them) ----

@@ -66,6 +66,17 @@ const conv: Matcher = (_v, core, dqs) => {
   return { inputs: [...triple(x), ...triple(w), ...triple(b)], attrs: { ...core.attrs } };
 };
 
+/** TRANSPOSE_CONV as the TFLite reader gives it: OHWI weights (per-channel along O), 2-D, ungrouped, undilated, explicit pads. */
+const convTranspose: Matcher = (_v, core, dqs) => {
+  const [x, w, b] = dqs;
+  if (!perTensor(x) || !w || (core.inputs[2] && !b)) return undefined;
+  if (attrString(core, 'kernel_layout', 'HWOI') !== 'OHWI' || (w.axis !== undefined && w.axis !== 0)) return undefined;
+  if (b && b.axis !== undefined && b.axis !== 0) return undefined;
+  if (attrInt(core, 'group', 1) !== 1 || (attrInts(core, 'dilations') ?? [1, 1]).some((d) => d !== 1) || (attrInts(core, 'kernel_shape') ?? [0, 0]).length !== 2) return undefined;
+  if (core.attrs.output_shape || !['NOTSET', 'VALID'].includes(attrString(core, 'auto_pad', 'NOTSET'))) return undefined;
+  return { inputs: [...triple(x), ...triple(w), ...triple(b)], attrs: { ...core.attrs } };
+};
+
 const gemm: Matcher = (_v, core, dqs) => {
   const [x, w, b] = dqs;
   if (!perTensor(x) || !w || (core.inputs[2] && !b)) return undefined;
@@ -152,6 +163,7 @@ const resizeBilinear16: Matcher = (v, core, dqs) => {
 
 const MATCHERS: Record<string, Matcher> = {
   'nnport::Conv': conv,
+  'nnport::ConvTranspose': convTranspose,
   Gemm: gemm,
   Add: allPerTensor,
   Sub: allPerTensor,
@@ -176,7 +188,8 @@ export interface IntegerOptions {
    * kernels (fixed-point multiplier, double rounding; what TFLite Micro runs), 'xnnpack' the
    * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D
    * (float32 scale, round half to even) and ADD/SUB (its own fixed-point grid); its
-   * FULLY_CONNECTED stays on the reference path.
+   * FULLY_CONNECTED stays on the reference path. TRANSPOSE_CONV takes TFLite's fixed point under
+   * both (the interpreter runs it on its builtin kernel, not XNNPACK).
    * They differ by one step on rare values, which deep models amplify.
    */
   requantization?: 'reference' | 'xnnpack';

@@ -21,6 +21,7 @@ import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfA
 import { hardSwishInteger } from './hard-swish.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
+import { qtransposeConv2dReference, type QTransposeConvProblem } from './transpose-conv.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, qmulXnnpackReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
@@ -244,6 +245,52 @@ const Conv = defineOp<ConvAttrs>({
       out: s.out,
     };
     return [qtensor(s.out.dtype, [n, oh, ow, o], runConv(p, a.wasm, a.resident))];
+  },
+});
+
+interface TransposeConvAttrs {
+  strides: number[];
+  pads: number[];
+  outputPadding: number[];
+  act?: number[];
+}
+
+/**
+ * TRANSPOSE_CONV (OHWI weights, per-channel along O): islands.ts fuses only ungrouped, undilated
+ * ones with explicit pads (TFLite's SAME / VALID as the reader gives them); the rows that
+ * output_padding adds past the last tap hold the bias, as TFLite's rows past the full output.
+ * Fixed-point requantization under either `requantization`: the interpreter runs int8
+ * TRANSPOSE_CONV on its builtin kernel, not XNNPACK (measured: XNNPACK's float32 scales put 2 of
+ * the corpus convtranspose2d's 960 outputs 1 LSB off the interpreter, TFLite's multipliers none).
+ */
+const ConvTranspose = defineOp<TransposeConvAttrs>({
+  attrs: (node) => {
+    const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+    if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || node.attrs.output_shape) throw new UnsupportedError(`integer ConvTranspose with auto_pad ${autoPad}${node.attrs.output_shape ? ' and output_shape' : ''}`, `node '${node.name}'`);
+    if (attrInt(node, 'group', 1) !== 1 || attrInts(node, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError('grouped or dilated integer ConvTranspose', `node '${node.name}'`);
+    if (attrString(node, 'kernel_layout', 'OHWI') !== 'OHWI') throw new UnsupportedError(`integer ConvTranspose with kernel_layout ${attrString(node, 'kernel_layout', 'OHWI')}`, `node '${node.name}'`);
+    wasmOf(node);
+    return {
+      strides: attrInts(node, 'strides', [1, 1]),
+      pads: autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(node, 'pads', [0, 0, 0, 0]),
+      outputPadding: attrInts(node, 'output_padding', [0, 0]),
+      act: attrFloats(node, 'activation'),
+    };
+  },
+  run(inputs, a) {
+    const x = need(inputs, 0, 'x');
+    const w = need(inputs, 3, 'w');
+    if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`integer ConvTranspose needs 4-D NHWC input and OHWI weights, got [${x.shape}] and [${w.shape}]`);
+    const s = convSetup(inputs, 'transpose', a.act, false, (wt, wq) => packWeights(wt, 'OHWI', wq));
+    const [n, h, wd, c] = x.shape as [number, number, number, number];
+    const { data: weights, o, kh, kw, ipg } = s.packed;
+    if (ipg !== c) throw new ShapeError(`integer ConvTranspose: ${c} input channels do not fit weights [${w.shape}]`);
+    const [sh, sw] = a.strides as [number, number];
+    const oh = (h - 1) * sh + kh + a.outputPadding[0]! - a.pads[0]! - a.pads[2]!;
+    const ow = (wd - 1) * sw + kw + a.outputPadding[1]! - a.pads[1]! - a.pads[3]!;
+    if (oh < 0 || ow < 0) throw new ShapeError(`integer ConvTranspose: pads [${a.pads}] exceed the output of input [${x.shape}]`);
+    const p: QTransposeConvProblem = { x: qdata(x), xzp: s.xzp, n, h, w: wd, c, weights, o, kh, kw, sh, sw, pt: a.pads[0]!, pl: a.pads[1]!, oh, ow, bias: s.bias, rq: s.rq, out: s.out };
+    return [new Tensor(s.out.dtype, [n, oh, ow, o], qtransposeConv2dReference(p))];
   },
 });
 
@@ -827,6 +874,7 @@ const ResizeBilinear = defineOp<{ ctm: string; sizes?: number[]; scales?: number
 export const INTEGER_OPS: OpTable = {
   'nnport.int::Conv': Conv,
   'nnport.int::Gemm': Gemm,
+  'nnport.int::ConvTranspose': ConvTranspose,
   'nnport.int::Add': addSub(1),
   'nnport.int::Sub': addSub(-1),
   'nnport.int::Mul': Mul,
