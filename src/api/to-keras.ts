@@ -7,6 +7,7 @@ import { isOnnxOp, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../passes/conv-transpose-valid.js';
+import { ceilPoolAsPads } from '../passes/ceil-pool-as-pads.js';
 import { expandGroupedConv } from '../passes/expand-grouped-conv.js';
 import { spreadDilatedDepthwise } from '../passes/spread-dilated-depthwise.js';
 import { fuseGroupNorm } from '../passes/fuse-group-norm.js';
@@ -110,7 +111,8 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [...timeMajor].map((v) => `input '${v}' is time-major [time, batch, ...]: the Keras model takes it batch-major [batch, time, ...] (Keras recurrent layers are batch-major), and its per-step outputs are batch-major too`);
   // ConvTranspose pads / output_padding / groups / dilation / 1-D as Keras layers express them
-  const convT = convTransposeAsValid(g, { target: 'Keras' });
+  // (and ceil-mode pooling of a run-time size as floor mode over end pads, src/passes/ceil-pool-as-pads.ts)
+  const convT = convTransposeAsValid(ceilPoolAsPads(g), { target: 'Keras' });
   g = convT.graph;
   if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });

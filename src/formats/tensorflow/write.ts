@@ -11,6 +11,7 @@ import { batchNormAsAffine } from '../../passes/batchnorm-affine.js';
 import { constantNodesToInitializers, foldConstants } from '../../passes/fold-constants.js';
 import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
+import { ceilPoolAsPads } from '../../passes/ceil-pool-as-pads.js';
 import { DEQUANTIZE_HINT } from '../../passes/dequantize.js';
 import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
@@ -75,7 +76,7 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   }
   g = foldConstants(g, { evaluate }).graph;
   // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)
-  g = convTransposeAsValid(g, { target: 'a GraphDef' }).graph;
+  g = convTransposeAsValid(ceilPoolAsPads(g), { target: 'a GraphDef' }).graph;
   // (a body was laid out with the graph around it, src/passes/layout-subgraphs.ts: laying it out again
   // would re-lay what that pass left as plain ONNX ops on channels-last data, a computed Resize's sizes)
   if (!body && needsChannelsLast(g)) g = liftConvTranspose1d(foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph).graph;

@@ -20,6 +20,7 @@ import { hardSigmoidAsRelu6 } from '../../passes/hard-sigmoid-relu6.js';
 import { collapseTransposes } from '../../passes/collapse-transpose.js';
 import { decomposeLayerNorm } from '../../passes/decompose-layernorm.js';
 import { convTransposeAsValid, liftConvTranspose1d } from '../../passes/conv-transpose-valid.js';
+import { ceilPoolAsPads } from '../../passes/ceil-pool-as-pads.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { foldBatchNorm } from '../../passes/fold-bn.js';
 import { decodeHalfWeights, encodeHalfWeights, halfWeightsOf, isHalfWeightCast, widenHalfCompute } from '../../passes/float16-weights.js';
@@ -188,7 +189,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // (and MultiScaleRoIAlign scatters its levels back row by row: ScatterND of the rows, lower-row-scatter.ts)
   g = rowScattersAsScatterNd(g);
   // ConvTranspose padding TRANSPOSE_CONV lacks: VALID + a crop (SAME kept where it is exact)
-  g = convTransposeAsValid(g, { keepSame: true, target: 'TFLite', volumetric: true }).graph;
+  g = convTransposeAsValid(ceilPoolAsPads(g), { keepSame: true, target: 'TFLite', volumetric: true }).graph;
   // (a reshape the layout pass puts after a DequantizeLinear moves before it: a QDQ graph's islands stay whole)
   if (needsChannelsLast(g)) g = dequantizeAfterMoves(liftConvTranspose1d(fold(toChannelsLast(g, { target: 'tflite', keepNchwIo: options.keepNchwIo }).graph, evaluate)).graph).graph;
   // a graph already channels-last (a Keras Conv1DTranspose read as is) still needs its 1-D ConvTranspose lifted

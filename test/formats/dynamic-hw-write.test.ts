@@ -1,0 +1,101 @@
+// Layers whose output size follows an input height / width known only at run time (PyTorch exports
+// with dynamic batch / height / width axes: scripts/fixtures/dynamic_hw_models.py), written to the
+// channels-last formats and run at two input sizes against onnxruntime-node on the export (itself
+// checked against PyTorch):
+// - ConvTranspose2d with pads / output_padding / stride 3x2 / dilation 2: the pads cropped by a Slice
+//   counted from the end (Keras: Cropping2D) and the dilation put into the kernel
+//   (src/passes/conv-transpose-valid.ts), Conv2DBackpropInput's output shape computed from Shape(x);
+// - ceil-mode MaxPool (GoogLeNet's 2x2 / 2, torchvision squeezenet1_1): floor mode over end pads of
+//   s − 1 (src/passes/ceil-pool-as-pads.ts); a ceil-mode AvgPool of a run-time size is refused by name.
+// TF.js runs the graph model (and the Keras .h5, as a layers model), nnport's TF reader reads the .pb
+// back, the TFLite interpreter runs the .tflite (its input's stored size set to each); all channels-last.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tensorflow } from '../../src/formats/generated/tensorflow.js';
+import { readNpy } from '../../src/formats/numpy/index.js';
+import { convert, loadModel, run } from '../../src/index.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { UnsupportedError } from '../../src/ir/errors.js';
+import { initKernels } from '../../src/wasm/loader.js';
+import { maxAbsDiff } from '../support/error-metrics.js';
+import { ensureScriptFixtures } from '../support/fixture-script.js';
+import { ortRun } from '../support/ort.js';
+import { useTfliteOracle, withStoredDim } from '../support/tflite-test.js';
+import { predict, tfjsModelFromH5 } from './keras/tfjs-oracle.js';
+import { loadWrittenGraphModel, runGraphModel, tf } from './tfjs/graph-oracle.js';
+
+const oracle = useTfliteOracle();
+
+/** each net: its outputs, whether its Keras .h5 is written (max pooling pads of possibly negative data and averages of real cells only are not Keras layers), the .pb op that shows the path */
+const NETS: Record<string, { outputs: string[]; keras: boolean; op: string }> = {
+  pad1_op1: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
+  pad2_s3: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
+  pad1_dil2: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
+  max_ceil: { outputs: ['y', 'z'], keras: false, op: 'MaxPool' },
+  squeezenet: { outputs: ['y'], keras: false, op: 'MaxPool' },
+};
+let dir = '';
+
+beforeAll(async () => {
+  await initKernels();
+  await tf.setBackend('cpu');
+  dir = ensureScriptFixtures('dynamic_hw_models.py', 'dynamic-hw-models', Object.keys(NETS));
+}, 300_000);
+
+const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
+const nchw = (t: Tensor): Tensor => (t.rank === 4 ? t.permute([0, 3, 1, 2]) : t);
+
+describe('layers of a run-time height / width in .tflite, .pb, TF.js graph models and Keras, against onnxruntime-node', () => {
+  for (const [net, spec] of Object.entries(NETS)) {
+    it(net, { timeout: 120_000 }, async () => {
+      const onnx = new Uint8Array(readFileSync(join(dir, net, 'model.onnx')));
+      const model = await loadModel(onnx, { fileName: `${net}.onnx` });
+      const web = await convert(model, 'out/model.json', { tfjsFormat: 'graph' });
+      const graphModel = await loadWrittenGraphModel({ json: web.bytes, sidecars: web.sidecars });
+      const pb = (await convert(model, `${net}.pb`)).bytes;
+      expect(tensorflow.GraphDef.decode(pb).node.map((n) => n.op)).toContain(spec.op);
+      const back = await loadModel(pb, { fileName: `${net}.pb` });
+      const tflite = (await convert(model, `${net}.tflite`)).bytes;
+      const keras = spec.keras ? await tfjsModelFromH5((await convert(model, `${net}.h5`)).bytes) : undefined;
+      for (const c of ['a', 'b']) {
+        const x = npy(net, `x_${c}`);
+        const want = await ortRun(onnx, { x });
+        for (const o of spec.outputs) expect(maxAbsDiff(want.get(o)!.toFloat32(), npy(net, `${o}_${c}`).toFloat32()), `onnxruntime vs PyTorch ${o}`).toBeLessThan(1e-5);
+        // the written models are channels-last (the layout pass): fed NHWC, their NHWC outputs compared as NCHW
+        const xh = x.permute([0, 2, 3, 1]);
+        const fromPb = (await run(back, { x: xh })).outputs;
+        const fromTflite = await oracle.run([0, 1, 2].reduce((b, a) => withStoredDim(b, a, xh.shape[a] as number), tflite), [xh.toFloat32()]);
+        const got: Record<string, Tensor[]> = {
+          'TF.js graph model': await runGraphModel(graphModel, [xh], undefined, spec.outputs),
+          '.pb read back': spec.outputs.map((o) => fromPb.get(o)!),
+          interpreter: spec.outputs.map((o) => {
+            const y = fromTflite.find((t) => t.name === o || t.name.startsWith(`${o}__`)) ?? fromTflite[spec.outputs.indexOf(o)]!;
+            return new Tensor('float32', y.shape, y.data as Float32Array);
+          }),
+          ...(keras ? { 'Keras .h5 in TF.js': predict(keras, [xh]) } : {}),
+        };
+        for (const [who, ys] of Object.entries(got)) {
+          spec.outputs.forEach((o, k) => {
+            const y = nchw(ys[k]!);
+            expect(y.shape, `${who} ${o} ${c}`).toEqual(want.get(o)!.shape);
+            const diff = maxAbsDiff(y.toFloat32(), want.get(o)!.toFloat32());
+            console.log(`${net} ${o} x_${c} ${JSON.stringify(x.shape)}: ${who} ${diff.toExponential(2)} from onnxruntime`);
+            expect(diff, `${who} ${o} ${c}`).toBeLessThan(1e-5);
+          });
+        }
+      }
+      graphModel.dispose();
+      keras?.dispose();
+    });
+  }
+});
+
+it('a ceil-mode AvgPool (count_include_pad=False) of a run-time size is refused by name in every channels-last format', async () => {
+  const model = await loadModel(new Uint8Array(readFileSync(join(dir, 'avg_ceil', 'model.onnx'))), { fileName: 'avg_ceil.onnx' });
+  for (const out of ['m.tflite', 'm.pb', 'm.h5', 'out/model.json']) {
+    const err = await convert(model, out, out.endsWith('.json') ? { tfjsFormat: 'graph' } : {}).catch((e: unknown) => e);
+    expect(err, out).toBeInstanceOf(UnsupportedError);
+    expect(String(err), out).toMatch(/ceil.*node '\/a\/AveragePool'/);
+  }
+});
