@@ -6,7 +6,9 @@
 //   CONV_2D of a batch of 0 (DEPTHWISE_CONV_2D and TRANSPOSE_CONV take it);
 //   TRANSPOSE of a tensor of 0 rows whose permutation keeps axis 0 first ((0, 2, 3, 1), (0, 2, 1):
 //     its Flatten divides the size by each leading unmoved dim; a permutation that moves axis 0,
-//     and a 2-D one, take it).
+//     and a 2-D one, take it);
+//   BATCH_MATMUL of a batch of 0 (FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, SUM, CONCATENATION,
+//     elementwise ops take it).
 // Such an op's input gets one spare zero sample appended (a Pad of axis 0) and its output that
 // sample sliced off again (y[0:-1]); exact, as every sample is computed on its own. The spare sample
 // is carried through a chain of per-sample ops (convs, transposes keeping axis 0, activations,
@@ -14,6 +16,8 @@
 // conv, 1x1 conv and its transpose back to NCHW pad once and slice once, so in the non-empty case
 // the cost is one more sample. A Transpose of a ConstantOfShape (the level merge's zeros laid out
 // channels-last) becomes the ConstantOfShape of the permuted shape instead: nothing to transpose.
+// A MatMul of two run-time batches pads both: they are taken to be the same count (NMS's kept boxes
+// and values computed from them), not one of them 1 at run time, broadcast.
 // Only a batch shape inference leaves unknown (null: a NonZero's or NMS's count) is padded; a
 // symbolic batch the caller feeds (a graph input's named dim) is the caller's. Not in a quantized
 // graph (a Pad between a QuantizeLinear and its DequantizeLinear would split an integer island).
@@ -38,13 +42,14 @@ const keepsAxis0 = (n: Node): boolean => {
 
 export function padEmptyBatches(g: Graph): Graph {
   const triggers = (n: Node): boolean => isOnnxOrChannelsLast(n) && (n.opType === 'Conv' || (n.opType === 'Transpose' && isOnnx(n) && keepsAxis0(n)));
-  if (!g.nodes.some(triggers) || g.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear')) return g;
+  const mayTrigger = (n: Node): boolean => triggers(n) || (n.opType === 'MatMul' && isOnnx(n));
+  if (!g.nodes.some(mayTrigger) || g.nodes.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear')) return g;
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const runTimeBatch = (v: string): boolean => {
     const s = values.get(v)?.shape;
     return !!s && s.length >= 3 && s[0] === null;
   };
-  if (!g.nodes.some((n) => triggers(n) && runTimeBatch(n.inputs[0]!))) return g;
+  if (!g.nodes.some((n) => mayTrigger(n) && runTimeBatch(n.inputs[0]!))) return g;
   const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 16;
   const rw = new GraphRewriter(g);
   // a value of a run-time batch -> the same value with the spare zero sample appended
@@ -66,11 +71,11 @@ export function padEmptyBatches(g: Graph): Graph {
     if (opset >= 10) rw.addNode({ opType: 'Slice', name, inputs: [from, ...[[0], [-1], [0]].map((v, i) => rw.addInitializer(`${to}/spare_${['starts', 'ends', 'axes'][i]}`, Tensor.int64([1], v)))], outputs: [to] });
     else rw.addNode({ opType: 'Slice', name, inputs: [from], attrs: { starts: { type: 'ints', value: [0] }, ends: { type: 'ints', value: [-1] }, axes: { type: 'ints', value: [0] } }, outputs: [to] });
   };
-  /** `n` run on the padded value of its input `x` instead: its output keeps its name, as the padded output less the spare sample. */
-  const onPadded = (n: Node, x: string, xp: string): void => {
+  /** `n` run on padded inputs instead (`inputs`: input index -> padded value): its output keeps its name, as the padded output less the spare sample. */
+  const onPadded = (n: Node, inputs: ReadonlyMap<number, string>): void => {
     const y = n.outputs[0]!;
     const yp = rw.freshName(`${y}/with_spare_sample`);
-    rw.replaceNode(n, { inputs: n.inputs.map((v, i) => (i === 0 ? xp : v)), outputs: [yp] });
+    rw.replaceNode(n, { inputs: n.inputs.map((v, i) => inputs.get(i) ?? v), outputs: [yp] });
     sliceOff(yp, y);
     padded.set(y, yp);
   };
@@ -89,8 +94,16 @@ export function padEmptyBatches(g: Graph): Graph {
     }
     const xp = padded.get(x);
     if (triggers(n) && others.every(isConstant) && (xp || runTimeBatch(x))) {
-      onPadded(n, x, xp ?? pad(x));
+      onPadded(n, new Map([[0, xp ?? pad(x)]]));
       continue;
+    }
+    const b = n.inputs[1];
+    if (n.opType === 'MatMul' && isOnnx(n) && b && rankOf(x) >= 3 && (xp || runTimeBatch(x))) {
+      // BATCH_MATMUL: of a constant that broadcasts over the batch, or of another run-time batch (taken to be the same count)
+      if (isConstant(b) ? rankOf(b) >= 3 && perSampleConstant(b, x) : rankOf(b) === rankOf(x) && (padded.has(b) || runTimeBatch(b))) {
+        onPadded(n, new Map(isConstant(b) ? [[0, xp ?? pad(x)]] : [[0, xp ?? pad(x)], [1, padded.get(b) ?? pad(b)]]));
+        continue;
+      }
     }
     if (!xp) continue;
     const perSample =
@@ -98,8 +111,10 @@ export function padEmptyBatches(g: Graph): Graph {
       (n.opType === 'ConvTranspose' && !n.attrs.output_shape && others.every(isConstant)) ||
       (n.opType === 'Transpose' && attrInts(n, 'perm', [])[0] === 0) ||
       (PER_SAMPLE_UNARY.has(n.opType) && others.every((v) => perSampleConstant(v, x))) ||
-      (PER_SAMPLE_BINARY.has(n.opType) && isOnnx(n) && others.length === 1 && perSampleConstant(others[0]!, x));
-    if (perSample) onPadded(n, x, xp);
+      (PER_SAMPLE_BINARY.has(n.opType) && isOnnx(n) && others.length === 1 && perSampleConstant(others[0]!, x)) ||
+      // (a 2-D constant: FULLY_CONNECTED)
+      (n.opType === 'MatMul' && isOnnx(n) && !!b && isConstant(b) && rankOf(b) === 2);
+    if (perSample) onPadded(n, new Map([[0, xp]]));
   }
   rw.sweep();
   return rw.toGraph();

@@ -4,9 +4,10 @@
 // NonZero's count as NMS's) with none, one and several rows kept, for each workaround:
 //   ScatterND into data of a run-time row count (torchvision's level merge): its indices are wrapped by
 //     the data's SHAPE, and FLOOR_MOD fails on a divisor of 0 even over no indices (ops-gap-write.ts);
-//   CONV_2D of a batch of 0, TRANSPOSE of 0 rows keeping axis 0 first: a spare zero sample padded on
-//     and sliced off, once per chain (lower-empty-batch.ts);
-//   what takes 0 rows as it is (FULLY_CONNECTED, SOFTMAX, MEAN, RESHAPE of -1, GATHER).
+//   CONV_2D and BATCH_MATMUL of a batch of 0, TRANSPOSE of 0 rows keeping axis 0 first: a spare zero
+//     sample padded on and sliced off, once per chain (lower-empty-batch.ts);
+//   what takes 0 rows as it is (FULLY_CONNECTED, SOFTMAX, MEAN, SUM, RESHAPE of -1, GATHER, MAX_POOL_2D,
+//     AVERAGE_POOL_2D, CONCATENATION).
 // Then Faster R-CNN (detection_models.py), Mask R-CNN and Keypoint R-CNN (instance_models.py) on constant images they
 // detect nothing in.
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
-const ROWS = ['level_merge', 'mask_head', 'row_ops', 'transposes'];
+const ROWS = ['level_merge', 'mask_head', 'row_ops', 'batch_ops', 'transposes'];
 const rowsDir = (name: string): string => join(ensureScriptFixtures('tflite_empty_rows.py', 'tflite-empty-rows', ROWS), name);
 const NETS = ['paste_masks', 'maskrcnn', 'keypointrcnn'];
 const netDir = (net: string): string => join(ensureScriptFixtures('instance_models.py', 'instance-models', NETS), net);
@@ -68,6 +69,17 @@ describe('ops over a run-time row count of 0 in the interpreter vs onnxruntime-n
       },
     },
     { name: 'row_ops', outputs: ['y', 's', 'm', 'r', 'g'], ops: (ops) => expect(ops).not.toContain('PAD') },
+    // BATCH_MATMUL padded (a PAD just before each), the rest as they are but the layout's transposes to NHWC around the pools
+    {
+      name: 'batch_ops',
+      outputs: ['e', 'h', 'b', 'f', 'd', 'g'],
+      nhwc: ['b', 'f'],
+      ops: (ops) => {
+        const at = ops.indexOf('BATCH_MATMUL');
+        expect(ops.filter((o) => o === 'BATCH_MATMUL')).toHaveLength(2);
+        expect(ops.slice(at - 3, at)).toContain('PAD');
+      },
+    },
     // (0, 2, 3, 1) and (0, 2, 1) padded; (1, 0, 2, 3) moves axis 0 and is not
     { name: 'transposes', outputs: ['y', 'z', 'w'], ops: (ops) => expect(ops.filter((o) => o === 'PAD')).toHaveLength(2) },
   ];
