@@ -117,10 +117,10 @@ const prelu8: Matcher = (v, core, dqs) => {
   return { inputs: dqs.flatMap(triple), attrs: {} };
 };
 
-/** int16 LEAKY_RELU (the 8-bit one stays QDQ: the interpreter's XNNPACK runs it its own way). */
-const leakyRelu16: Matcher = (v, core, dqs) => {
+/** LEAKY_RELU on int8 / uint8 / int16 data, per-tensor. */
+const leakyRelu: Matcher = (v, core, dqs) => {
   const x = dqs[0];
-  if (!perTensor(x) || !int16Operand(v, x)) return undefined;
+  if (!perTensor(x) || !['int8', 'uint8', 'int16'].includes(v.init.get(x!.zeroPoint)?.dtype ?? '')) return undefined;
   return { inputs: triple(x), attrs: { alpha: { type: 'float', value: attrFloat(core, 'alpha', 0.01) } } };
 };
 
@@ -176,7 +176,7 @@ const MATCHERS: Record<string, Matcher> = {
   HardSwish: allPerTensor,
   Concat: allPerTensor,
   ReduceMean: reduceMean,
-  LeakyRelu: leakyRelu16,
+  LeakyRelu: leakyRelu,
   PRelu: prelu8,
   Resize: resizeBilinear16,
   'nnport::Resize': resizeBilinear16,
@@ -289,7 +289,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     const m = match(v, core, dqs);
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
-    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'LeakyRelu'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };

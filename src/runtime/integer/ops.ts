@@ -797,18 +797,36 @@ const PRelu = defineOp<{ act?: number[] }>({
   },
 });
 
-/** LEAKY_RELU (int16): each side requantized by its fixed-point multiplier, s_x/s_y or s_x·alpha/s_y. */
-const LeakyRelu = defineOp<{ alpha: number; act?: number[] }>({
-  attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation') }),
+/**
+ * LEAKY_RELU: TFLite's kernel requantizes each side by its fixed-point multiplier, s_x/s_y or
+ * s_x·alpha/s_y. On 8-bit data under XNNPACK's requantization the delegate's kernel: each
+ * side's float32 scale as a multiplier rounded to 1/256, y = (bias + (x - z_x)·m) >> 8 with
+ * bias = z_y·256 + 128, where its limits on the scales admit it (else TFLite's kernel runs).
+ */
+const LeakyRelu = defineOp<{ alpha: number; act?: number[]; xnnpack: boolean }>({
+  attrs: (node) => ({ alpha: attrFloat(node, 'alpha', 0.01), act: attrFloats(node, 'activation'), xnnpack: requantizationOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const xq = qparam(inputs, 0, 'x');
     const out = outputParams(inputs, 3, a.act);
-    const sx = Math.fround(xq.scales[0]!);
-    const identity = quantizeMultiplier(sx / Math.fround(out.scale));
-    const alpha = quantizeMultiplier((sx * Math.fround(a.alpha)) / Math.fround(out.scale));
     const xd = qdata(x);
     const y = outArray(out.dtype, xd.length);
+    const f = Math.fround;
+    const sx = f(xq.scales[0]!);
+    const positive = f(sx / f(out.scale));
+    const negative = f(positive * f(a.alpha));
+    const xnnpackTakes = positive >= 2 ** -8 && positive <= 2 ** 7 && negative <= 2 ** 7 && negative >= -127.984375 && Math.abs(negative) >= 2 ** -8;
+    if (a.xnnpack && !(xd instanceof Int16Array) && xnnpackTakes) {
+      const [mp, mn] = [roundHalfEven(256 * positive), roundHalfEven(256 * negative)];
+      const bias = out.zp * 256 + 128;
+      for (let i = 0; i < xd.length; i++) {
+        const v = xd[i]! - xq.zps[0]!;
+        y[i] = clampInt((bias + v * (v >= 0 ? mp : mn)) >> 8, out.lo, out.hi);
+      }
+      return [new Tensor(out.dtype, x.shape, y)];
+    }
+    const identity = quantizeMultiplier(sx / f(out.scale));
+    const alpha = quantizeMultiplier((sx * f(a.alpha)) / f(out.scale));
     for (let i = 0; i < xd.length; i++) {
       const v = xd[i]! - xq.zps[0]!;
       const m = v >= 0 ? identity : alpha;
