@@ -143,6 +143,12 @@ function spatialSizes(v: Views, sizes: string | undefined, x: DqInfo): number[] 
   return hw.toNumbers();
 }
 
+/** BATCH_MATMUL of two int16 activations (the 8-bit one stays QDQ: its float path gives the interpreter's bits). */
+const matMul16: Matcher = (v, _core, dqs) => {
+  if (dqs.length !== 2 || !dqs.every((d) => perTensor(d) && int16Operand(v, d)) || dqs.some((d) => v.init.has(d!.raw))) return undefined;
+  return { inputs: dqs.flatMap(triple), attrs: {} };
+};
+
 /** int16 RESIZE_BILINEAR on one grid (TFLite's ResizeBilinearInteger copies no parameters: in and out must agree). */
 const resizeBilinear16: Matcher = (v, core, dqs) => {
   const x = dqs[0];
@@ -177,6 +183,7 @@ const MATCHERS: Record<string, Matcher> = {
   Concat: allPerTensor,
   ReduceMean: reduceMean,
   LeakyRelu: leakyRelu,
+  MatMul: matMul16,
   PRelu: prelu8,
   Resize: resizeBilinear16,
   'nnport::Resize': resizeBilinear16,
