@@ -322,11 +322,14 @@ const scatterNd: Converter = (n, c) => {
     tuples = Array.from({ length: v.length / depth }, (_, i) => v.slice(i * depth, (i + 1) * depth).map((x, j) => (x < 0 ? x + dshape[j]! : x)));
     coords = c.addConstant(`${y}_coordinates`, new Tensor('int32', [...ishape], Int32Array.from(tuples.flat())));
   } else if (c.info(data).signature?.slice(0, depth).some((d) => d < 0)) {
-    // (a dim known only at run time: the indices wrapped by the data's SHAPE, its first `depth` entries)
+    // (a dim known only at run time: the indices wrapped by the data's SHAPE, its first `depth` entries,
+    // at least 1: FLOOR_MOD fails on a divisor of 0 even over no indices, and data of no rows has none)
     const op = stepper(c, y);
-    const dims = op(BuiltinOperator.SHAPE, [data], 'data_shape', shapeOpts, { dtype: 'int32', shape: [dshape.length], signature: undefined, quant: undefined });
-    const indexed = depth === dshape.length ? dims : op(BuiltinOperator.SLICE, [dims, c.addConstant(`${y}_dims_begin`, int32([0])), c.addConstant(`${y}_dims_size`, int32([depth]))], 'indexed_dims', (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)], { dtype: 'int32', shape: [depth], signature: undefined, quant: undefined });
-    coords = wrappedIndices(c, c.tensor(n.inputs[1]!), y, [], indexed);
+    const ints = { dtype: 'int32' as DType, shape: [depth], signature: undefined, quant: undefined };
+    const dims = op(BuiltinOperator.SHAPE, [data], 'data_shape', shapeOpts, { ...ints, shape: [dshape.length] });
+    const indexed = depth === dshape.length ? dims : op(BuiltinOperator.SLICE, [dims, c.addConstant(`${y}_dims_begin`, int32([0])), c.addConstant(`${y}_dims_size`, int32([depth]))], 'indexed_dims', (b) => [BuiltinOptions.SliceOptions, SliceOptions.createSliceOptions(b)], ints);
+    const divisors = op(BuiltinOperator.MAXIMUM, [indexed, c.addConstant(`${y}_dims_floor`, new Tensor('int32', [], Int32Array.of(1)))], 'indexed_dims_nonzero', undefined, ints);
+    coords = wrappedIndices(c, c.tensor(n.inputs[1]!), y, [], divisors);
   } else coords = wrappedIndices(c, c.tensor(n.inputs[1]!), y, dshape.slice(0, depth));
   scatterInto(n, c, data, coords, c.tensor(n.inputs[2]!), y, reductionOf(n), tuples);
 };
