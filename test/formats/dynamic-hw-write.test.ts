@@ -27,13 +27,13 @@ import { loadWrittenGraphModel, runGraphModel, tf } from './tfjs/graph-oracle.js
 
 const oracle = useTfliteOracle();
 
-/** each net: its outputs, whether its Keras .h5 is written (max pooling pads of possibly negative data and averages of real cells only are not Keras layers), the .pb op that shows the path */
+/** each net: its outputs, whether its Keras .h5 is written (max pooling pads of possibly negative data are not Keras layers: a join of ReLUs is known non-negative), the .pb op that shows the path */
 const NETS: Record<string, { outputs: string[]; keras: boolean; op: string }> = {
   pad1_op1: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
   pad2_s3: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
   pad1_dil2: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
   max_ceil: { outputs: ['y', 'z'], keras: false, op: 'MaxPool' },
-  squeezenet: { outputs: ['y'], keras: false, op: 'MaxPool' },
+  squeezenet: { outputs: ['y'], keras: true, op: 'MaxPool' },
 };
 let dir = '';
 

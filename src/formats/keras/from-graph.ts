@@ -65,7 +65,7 @@ export interface KTensor {
 
 const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'InstanceNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth']);
 
-const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxPool:nonneg']);
+const NON_NEGATIVE = new Set(['Relu', 'Sigmoid', 'Softmax', 'Clip:nonneg', 'MaxPool:nonneg', 'Concat:nonneg']);
 
 /** Make a Keras-valid, unique layer name from an IR name. */
 export function layerNameFrom(raw: string): string {
@@ -691,7 +691,10 @@ function concatRow(w: Writer, n: Node): KTensor[] {
   const shape = [...xs[0]!.shape];
   const sizes = xs.map((t) => t.shape[axis]);
   shape[axis] = sizes.every((v) => typeof v === 'number') ? (sizes as number[]).reduce((a, b) => a + b, 0) : null;
-  return [w.add('Concatenate', n.name || n.outputs[0]!, { axis: axis === rank - 1 ? -1 : axis }, xs, shape)];
+  const y = w.add('Concatenate', n.name || n.outputs[0]!, { axis: axis === rank - 1 ? -1 : axis }, xs, shape);
+  // (a join of non-negative values is one: SqueezeNet's Fire outputs, max-pooled with zero pads)
+  if (xs.every((x) => NON_NEGATIVE.has(x.producer ?? ''))) y.producer = 'Concat:nonneg';
+  return [y];
 }
 
 function flattenRow(w: Writer, n: Node): KTensor[] {

@@ -7,7 +7,8 @@
 //   CONV_2D of a batch of 0, TRANSPOSE of 0 rows keeping axis 0 first: a spare zero sample padded on
 //     and sliced off, once per chain (lower-empty-batch.ts);
 //   what takes 0 rows as it is (FULLY_CONNECTED, SOFTMAX, MEAN, RESHAPE of -1, GATHER).
-// Then Mask R-CNN and Keypoint R-CNN (instance_models.py) on constant images they detect nothing in.
+// Then Faster R-CNN (detection_models.py), Mask R-CNN and Keypoint R-CNN (instance_models.py) on constant images they
+// detect nothing in.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { convert, loadModelFiles } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { int32Io } from '../../conformance/tflite-writer-run.js';
+import { detectionDir } from '../../support/detections.js';
 import { maxAbsDiff } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
@@ -96,6 +98,23 @@ describe('ops over a run-time row count of 0 in the interpreter vs onnxruntime-n
       console.log(`${name} .tflite vs onnxruntime-node, max |diff|: ${report.join(', ')}`);
     });
   }
+});
+
+describe('Faster R-CNN .tflite (Ifs kept) on an image it detects nothing in, vs onnxruntime-node', () => {
+  it('frcnn model-if.onnx: a constant image of -1 gives 0 detections, shaped as onnxruntime\'s', { timeout: 600_000 }, async () => {
+    const file = join(detectionDir('frcnn'), 'model-if.onnx');
+    const { bytes } = await convert(await loadModelFiles([file]), 'frcnn.tflite', { int32Io: true });
+    const image = Tensor.float32([3, 320, 320], new Float32Array(3 * 320 * 320).fill(-1));
+    expect((await oracle.inputs(bytes))[0]!.shape).toEqual(image.shape);
+    const want = await ortRun(new Uint8Array(readFileSync(file)), [image]);
+    expect(want.get('scores')!.shape, 'onnxruntime detections').toEqual([0]);
+    const outs = await oracle.run(bytes, [image.toFloat32()], 1, 1);
+    for (const o of ['boxes', 'scores', 'labels']) {
+      const w = want.get(o)!;
+      expect(outputOf(outs, o).shape, o).toEqual(w.shape);
+      expect(outputOf(outs, o).dtype, o).toBe(w.dtype === 'int64' ? 'int32' : w.dtype);
+    }
+  });
 });
 
 describe('Mask R-CNN and Keypoint R-CNN .tflite on an image they detect nothing in, vs onnxruntime-node', () => {
