@@ -14,9 +14,10 @@ export type RunTimeOperands = Readonly<Record<string, readonly number[]>>;
 /**
  * TFLite's: a Resize's sizes, a Pad's pads, a Slice's bounds, a Reshape's target (TFLite's RESHAPE
  * reads no ONNX 0 as "copy this dim": the writer replaces such 0s by the input's dims, SELECT_V2), a
- * kept Loop's trip count (a WHILE loop variable: a Scan over a run-time length, src/passes/scan-to-loop.ts).
+ * kept Loop's trip count and first two carried values (WHILE loop variables: a Scan over a run-time length,
+ * src/passes/scan-to-loop.ts; a recurrent layer's zero h and c padded to the run-time batch, src/passes/recurrent-to-loop.ts).
  */
-export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1], Loop: [0] };
+export const TFLITE_RUN_TIME_OPERANDS: RunTimeOperands = { Resize: [3], Pad: [1], Slice: [1, 2, 3, 4], Reshape: [1], Loop: [0, 2, 3] };
 /** TF's: TFLite's (the GraphDef writer replaces ONNX's copying 0s by the input's dims too). */
 export const TF_RUN_TIME_OPERANDS: RunTimeOperands = { ...TFLITE_RUN_TIME_OPERANDS };
 
@@ -41,7 +42,9 @@ export function shapesComputedAtRunTime(open: Graph, fixed: readonly Graph[], op
       computed.add(n.outputs[0]!);
       continue;
     }
-    if (ins.some((v) => computed.has(v)) && ins.every((v) => computed.has(v) || open.initializers.has(v))) {
+    // (a node with a body -- a Loop over a computed trip count from constant states -- reads outer values its inputs do not list)
+    const body = Object.values(n.attrs).some((a) => a.type === 'graph' || a.type === 'graphs');
+    if (!body && ins.some((v) => computed.has(v)) && ins.every((v) => computed.has(v) || open.initializers.has(v))) {
       for (const o of n.outputs) computed.add(o);
       continue;
     }

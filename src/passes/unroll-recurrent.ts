@@ -94,15 +94,64 @@ export function knownZeros(g: Graph, v: string, depth = 0): boolean {
   return ['Expand', 'Slice', 'Gather', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity'].includes(from.opType) && knownZeros(g, from.inputs[0]!, depth + 1);
 }
 
-function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<typeof inferShapes>['values'], fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
+/** The value map of inferShapes, as the builders read it. */
+type Shapes = ReturnType<typeof inferShapes>['values'];
+
+/**
+ * What builds one recurrent node's steps, shared by the unroller (unrollOne: T steps in a row) and
+ * the loop form (src/passes/recurrent-to-loop.ts: one step as an ONNX Loop's body): the node's
+ * attributes, its constants (transposed weights, split biases), the emitter of its ops and, per
+ * direction, the input projection over the whole sequence and the step h, c -> h', c'.
+ */
+export interface RecurrentBuild {
+  readonly a: ReturnType<typeof parseRecurrentAttrs>;
+  readonly H: number;
+  readonly D: number;
+  /** the time axis of x (0, or 1 under layout 1) */
+  readonly tAxis: 0 | 1;
+  /** x's batch dim (a name when dynamic) */
+  readonly bDim: number | string | null | undefined;
+  readonly where: string;
+  /** the node list the ops go into (the graph around the node, or a loop body) */
+  into(nodes: Node[]): void;
+  op(type: string, inputs: string[], name: string, attrs?: Record<string, Attr>, output?: string): string;
+  constant(name: string, t: Tensor): string;
+  /** initial state `input` (5: h, 6: c) of direction d as [B, H] (zeros [1, H] when absent under a dynamic batch) */
+  initial(input: number, what: string, d: number): string;
+  direction(d: number): RecurrentDirection;
+  // (what the unroller's per-step input form reads)
+  readonly x: string;
+  readonly I: number;
+  readonly perStep: boolean;
+  zeroState(input: number): boolean;
+  split(v: string, sizes: number[], name: string, axis?: number): string[];
+}
+
+export interface RecurrentDirection {
+  readonly reverse: boolean;
+  /** a name under the direction (forward/..., backward/... when bidirectional) */
+  p(s: string): string;
+  /** x · W + the biases that do not wait for the state, over the whole sequence ('' with perStepInput) */
+  readonly xp: string;
+  /** the step named `s` from its projected input xt [B, G·H] and the states h, c ('' for none) */
+  step(s: string, xt: string, h: string, c: string): { h: string; c: string };
+  // (perStepInput: the input weights [I, G·H], the input biases, and those joined to the recurrent ones for a zero state)
+  readonly wt: string;
+  readonly inputBias: string;
+  firstBias(): string;
+}
+
+/**
+ * The builder of node `n` (see RecurrentBuild). `T` is the static sequence length, undefined when it is
+ * dynamic (then a sequence_lens is refused: nothing checks that it equals T).
+ */
+export function recurrentBuild(n: Node, opType: RecurrentOp, g: Graph, shapes: Shapes, fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions, T: number | undefined): RecurrentBuild {
   const a = parseRecurrentAttrs(n, opType);
   const where = `node '${n.name}'`;
   const G = GATES[opType];
   const x = n.inputs[0]!;
   const xs = shapes.get(x)?.shape;
   const tAxis = a.layout === 0 ? 0 : 1;
-  const T = xs?.[tAxis];
-  if (typeof T !== 'number') throw new UnsupportedError(`${opType} over a dynamic sequence length in ${target}`, `${where}: nnport unrolls it over a fixed number of steps (fix the input's sequence length with --input-shape NAME=d0,d1,...)`);
   const weight = (i: number, what: string): Tensor => {
     const t = n.inputs[i] ? g.initializers.get(n.inputs[i]!) : undefined;
     if (!t || t.dtype !== 'float32') throw new UnsupportedError(`${opType} with computed or non-float32 ${what} in ${target}`, `${where}: the ${what} must be float32 constants`);
@@ -119,9 +168,10 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   const Pt = opType === 'LSTM' && n.inputs[7] ? weight(7, 'peephole weights (P)') : undefined;
   if (n.inputs[4]) {
     const lens = g.initializers.get(n.inputs[4]);
+    if (T === undefined) throw new UnsupportedError(`${opType} sequence_lens over a dynamic sequence length in ${target}`, `${where}: only a sequence_lens known to equal the sequence length everywhere is written`);
     if (!lens || lens.toNumbers().some((v) => v !== T)) throw new UnsupportedError(`${opType} sequence_lens in ${target}`, `${where}: only sequence_lens equal to the sequence length (${T}) everywhere is written`);
   }
-  const out: Node[] = [];
+  let out: Node[] = [];
   const base = n.outputs.find((o) => o) ?? n.name;
   const op = (type: string, inputs: string[], name: string, attrs: Record<string, Attr> = {}, output?: string): string => {
     const v = output ?? fresh(`${base}/${name}`);
@@ -193,27 +243,11 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     }
     return op('Gather', [n.inputs[input]!, constant(`${what}0_direction_${d}`, Tensor.int64([], [d]))], `${what}0_${d}`, { axis: int(a.layout === 0 ? 0 : 1) });
   };
-  // perStepInput: x split into its T steps (one Split, as TF1's static_rnn unstacks it), each [B, I]
-  let parts: string[] | undefined;
-  const stepInputs = (): string[] => {
-    if (parts) return parts;
-    const pieces = T > 1 ? split(x, new Array<number>(T).fill(1), 'x_step', tAxis) : [x];
-    const rows = Tensor.int64([2], [typeof bDim === 'number' ? bDim : -1, I]);
-    parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
-    return parts;
-  };
   const zeroState = (input: number): boolean => !n.inputs[input] || knownZeros(g, n.inputs[input]!);
   // nnport's cell_clip (TFLite's): the cell state bounded after each update
   const cellBounds = a.cellClip !== undefined ? [constant('cell_clip_min', Tensor.float32([], [-a.cellClip])), constant('cell_clip_max', Tensor.float32([], [a.cellClip]))] : undefined;
   const perStep = options.perStepInput === true;
-  // the step mask as [B, T, 1]: each step's [B, 1] column selects the new or the kept states
-  const mask = options.mask?.(n);
-  if (mask && perStep) throw new UnsupportedError(`a masked ${opType} unrolled per step in ${target}`, where);
-  const maskColumns = mask ? op('Unsqueeze', [mask, constant('mask_axis', Tensor.int64([1], [2]))], 'mask_columns') : '';
-  const sequences: string[] = [];
-  const lastH: string[] = [];
-  const lastC: string[] = [];
-  for (let d = 0; d < D; d++) {
+  const direction = (d: number): RecurrentDirection => {
     const reverse = a.direction === 'reverse' || d === 1;
     const dn = D === 2 ? (d === 0 ? 'forward' : 'backward') : '';
     const p = (s: string) => (dn ? `${dn}/${s}` : s);
@@ -241,11 +275,6 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
       if (opType === 'GRU' && !a.linearBeforeReset) inits.get(rbh)!.toFloat32().forEach((b, k) => (v[2 * H + k]! += b));
       return (first = constant(p('input_and_recurrent_bias'), Tensor.float32([G * H], v)));
     };
-    // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
-    // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
-    let h = perStep && zeroState(5) ? '' : initial(5, 'h', d);
-    let c = opType === 'LSTM' ? (perStep && zeroState(6) ? '' : initial(6, 'c', d)) : '';
-    const steps = new Array<string>(T);
     // GRU: the z, r rows and the h rows of R apart (the h rows read r ⊙ ...)
     const rAll = opType === 'GRU' ? constant(p('recurrent_zr_weights_t'), transposed(r, H, d, 0, 2 * H)) : constant(p('recurrent_weights_t'), transposed(r, H, d, 0, G * H));
     const rh = opType === 'GRU' ? constant(p('recurrent_h_weights_t'), transposed(r, H, d, 2 * H, H)) : '';
@@ -253,19 +282,12 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     // LSTM peepholes P [D, 3H] (i, o, f): i and f read the previous cell state, o the new one
     const peep = Pt ? [0, 1, 2].map((k) => constant(p(`peephole_${'iof'[k]}`), Tensor.float32([H], Pt.toFloat32().slice((d * 3 + k) * H, (d * 3 + k + 1) * H)))) : undefined;
     const peeped = (v: string, k: number, state: string, label: string) => (peep && state ? op('Add', [v, op('Mul', [state, peep[k]!], `${label}_peephole`)], `${label}_pre`) : v);
-    for (let k = 0; k < T; k++) {
-      const t = reverse ? T - 1 - k : k;
-      const s = p(`step${t}`);
-      const [hBefore, cBefore] = [h, c];
+    const step = (s: string, xt: string, h: string, c: string): { h: string; c: string } => {
       // perStepInput with a zero state: no recurrent projection, its bias joins the input's
-      const xt = perStep
-        ? op('Add', [op('MatMul', [stepInputs()[t]!, wt], `${s}/input_projection`), h ? inputBias : firstBias()], `${s}/input`)
-        : op('Gather', [xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
       const hr = !perStep ? op('MatMul', [h, rAll], `${s}/recurrent`) : h ? op('Add', [op('MatMul', [h, rAll], `${s}/recurrent_projection`), recurrentBias], `${s}/recurrent`) : '';
       const plus = (v: string, w: string, name: string) => (w ? op('Add', [v, w], name) : v);
-      if (opType === 'RNN') {
-        h = act(f!, plus(xt, hr, `${s}/pre`), `${s}/h`);
-      } else if (opType === 'LSTM') {
+      if (opType === 'RNN') return { h: act(f!, plus(xt, hr, `${s}/pre`), `${s}/h`), c };
+      if (opType === 'LSTM') {
         const [gi, go, gf, gc] = split(plus(xt, hr, `${s}/gates_pre`), [H, H, H, H], `${s}/gates`);
         const i = act(f!, peeped(gi!, 0, c, `${s}/i`), `${s}/i`);
         const fg = act(f!, peeped(gf!, 2, c, `${s}/f`), `${s}/f`);
@@ -274,26 +296,72 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
         c = c ? op('Add', [op('Mul', [fg, c], `${s}/c_kept`), added], `${s}/c`) : added;
         if (cellBounds) c = op('Clip', [c, ...cellBounds], `${s}/c_clipped`);
         const o = act(f!, peeped(go!, 1, c, `${s}/o`), `${s}/o`);
-        h = op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`);
-      } else {
-        const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
-        // (a zero state: the recurrent biases, as vectors: OpenCV adds a [1, H] constant to no [B, H])
-        const [hz, hrr] = hr ? split(hr, [H, H], `${s}/split_recurrent`) : ['', ''];
-        const z = act(f!, plus(xz!, hz!, `${s}/z_pre`), `${s}/z`);
-        // (no state and linear_before_reset=0: nothing reads r)
-        const rg = h || a.linearBeforeReset ? act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`) : '';
-        const hh = !h
-          ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : ''
-          : a.linearBeforeReset
-            ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
-            : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
-        // (zero state, linear_before_reset: xh - r ⊙ -Rbh, as OpenCV's importer takes a Mul by a
-        // constant followed by an Add for a scale and its bias, which must then be constant)
-        const cand = act(gAct!, !hh ? xh! : op(!h ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
-        h = perStep
-          ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
-          : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
+        return { h: op('Mul', [o, act(hAct!, c, `${s}/c_activated`)], `${s}/h`), c };
       }
+      const [xz, xr, xh] = split(xt, [H, H, H], `${s}/split_input`);
+      // (a zero state: the recurrent biases, as vectors: OpenCV adds a [1, H] constant to no [B, H])
+      const [hz, hrr] = hr ? split(hr, [H, H], `${s}/split_recurrent`) : ['', ''];
+      const z = act(f!, plus(xz!, hz!, `${s}/z_pre`), `${s}/z`);
+      // (no state and linear_before_reset=0: nothing reads r)
+      const rg = h || a.linearBeforeReset ? act(f!, plus(xr!, hrr!, `${s}/r_pre`), `${s}/r`) : '';
+      const hh = !h
+        ? a.linearBeforeReset ? op('Mul', [rg, constant(`${s}/negated_recurrent_h_bias`, Tensor.float32([H], inits.get(rbh)!.toFloat32().map((v) => -v)))], `${s}/reset_recurrent`) : ''
+        : a.linearBeforeReset
+          ? op('Mul', [rg, op('Add', [op('MatMul', [h, rh], `${s}/recurrent_h`), rbh], `${s}/recurrent_h_biased`)], `${s}/reset_recurrent`)
+          : op('Add', [op('MatMul', [op('Mul', [rg, h], `${s}/reset_state`), rh], `${s}/recurrent_h`), rbh], `${s}/reset_recurrent`);
+      // (zero state, linear_before_reset: xh - r ⊙ -Rbh, as OpenCV's importer takes a Mul by a
+      // constant followed by an Add for a scale and its bias, which must then be constant)
+      const cand = act(gAct!, !hh ? xh! : op(!h ? 'Sub' : 'Add', [xh!, hh], `${s}/n_pre`), `${s}/n`);
+      const next = perStep
+        ? op('Sub', [cand, op('Mul', [z, h ? op('Sub', [cand, h], `${s}/n_minus_state`) : cand], `${s}/z_times`)], `${s}/h`)
+        : op('Add', [cand, op('Mul', [z, op('Sub', [h, cand], `${s}/state_minus_n`)], `${s}/z_times`)], `${s}/h`);
+      return { h: next, c };
+    };
+    return { reverse, p, xp, step, wt, inputBias, firstBias };
+  };
+  return { a, H, D, tAxis, bDim, where, x, I, perStep, zeroState, split, into: (nodes) => void (out = nodes), op, constant, initial, direction };
+}
+
+function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: Shapes, fresh: (base: string) => string, inits: Map<string, Tensor>, target: string, options: UnrollOptions): Node[] {
+  const tAxis = parseRecurrentAttrs(n, opType).layout === 0 ? 0 : 1;
+  const T = shapes.get(n.inputs[0]!)?.shape?.[tAxis];
+  if (typeof T !== 'number') throw new UnsupportedError(`${opType} over a dynamic sequence length in ${target}`, `node '${n.name}': nnport unrolls it over a fixed number of steps (fix the input's sequence length with --input-shape NAME=d0,d1,...)`);
+  const out: Node[] = [];
+  const bld = recurrentBuild(n, opType, g, shapes, fresh, inits, target, options, T);
+  bld.into(out);
+  const { a, D, op, constant, split, x, I, bDim, perStep, zeroState, initial, where } = bld;
+  // perStepInput: x split into its T steps (one Split, as TF1's static_rnn unstacks it), each [B, I]
+  let parts: string[] | undefined;
+  const stepInputs = (): string[] => {
+    if (parts) return parts;
+    const pieces = T > 1 ? split(x, new Array<number>(T).fill(1), 'x_step', tAxis) : [x];
+    const rows = Tensor.int64([2], [typeof bDim === 'number' ? bDim : -1, I]);
+    parts = pieces.map((v, t) => op('Reshape', [v, constant(`step${t}/input_shape`, rows)], `step${t}/input_2d`));
+    return parts;
+  };
+  // the step mask as [B, T, 1]: each step's [B, 1] column selects the new or the kept states
+  const mask = options.mask?.(n);
+  if (mask && perStep) throw new UnsupportedError(`a masked ${opType} unrolled per step in ${target}`, where);
+  const maskColumns = mask ? op('Unsqueeze', [mask, constant('mask_axis', Tensor.int64([1], [2]))], 'mask_columns') : '';
+  const sequences: string[] = [];
+  const lastH: string[] = [];
+  const lastC: string[] = [];
+  for (let d = 0; d < D; d++) {
+    const dir = bld.direction(d);
+    const { p, reverse } = dir;
+    // perStepInput: an absent or zero initial state is no value ('') and step 0 skips what multiplies it
+    // (OpenCV's importer takes x ⊙ const only as a per-channel scale)
+    let h = perStep && zeroState(5) ? '' : initial(5, 'h', d);
+    let c = opType === 'LSTM' ? (perStep && zeroState(6) ? '' : initial(6, 'c', d)) : '';
+    const steps = new Array<string>(T);
+    for (let k = 0; k < T; k++) {
+      const t = reverse ? T - 1 - k : k;
+      const s = p(`step${t}`);
+      const [hBefore, cBefore] = [h, c];
+      const xt = perStep
+        ? op('Add', [op('MatMul', [stepInputs()[t]!, dir.wt], `${s}/input_projection`), h ? dir.inputBias : dir.firstBias()], `${s}/input`)
+        : op('Gather', [dir.xp, constant(`${s}/t`, Tensor.int64([], [t]))], `${s}/input`, { axis: int(tAxis) });
+      ({ h, c } = dir.step(s, xt, h, c));
       if (maskColumns) {
         const m = op('Gather', [maskColumns, constant(`${s}/mask_index`, Tensor.int64([], [t]))], `${s}/mask`, { axis: int(1) });
         h = op('Where', [m, h, hBefore], `${s}/h_masked`);
@@ -305,9 +373,18 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
     lastH.push(h);
     lastC.push(c);
   }
-  // Y [T, D, B, H] (layout 1: [B, T, D, H]); Y_h, Y_c [D, B, H] (layout 1: [B, D, H])
-  const dAxisY = a.layout === 0 ? 1 : 2;
-  const dAxisH = a.layout === 0 ? 0 : 1;
+  recurrentOutputs(bld, n, opType, sequences, lastH, lastC);
+  return out;
+}
+
+/**
+ * The node's outputs from each direction's sequence [T, B, H] (layout 1: [B, T, H]) and last states
+ * [B, H]: Y [T, D, B, H] (layout 1: [B, T, D, H]); Y_h, Y_c [D, B, H] (layout 1: [B, D, H]).
+ */
+export function recurrentOutputs(bld: RecurrentBuild, n: Node, opType: RecurrentOp, sequences: string[], lastH: string[], lastC: string[]): void {
+  const { op, constant, D } = bld;
+  const dAxisY = bld.a.layout === 0 ? 1 : 2;
+  const dAxisH = bld.a.layout === 0 ? 0 : 1;
   const withD = (v: string, axis: number, name: string, output?: string) => op('Unsqueeze', [v, constant(`${name}_axis`, Tensor.int64([1], [axis]))], name, {}, output);
   const joined = (vs: string[], axis: number, name: string, output: string) => {
     if (D === 1) withD(vs[0]!, axis, name, output);
@@ -316,5 +393,4 @@ function unrollOne(n: Node, opType: RecurrentOp, g: Graph, shapes: ReturnType<ty
   if (n.outputs[0]) joined(sequences, dAxisY, 'Y', n.outputs[0]);
   if (n.outputs[1]) joined(lastH, dAxisH, 'Y_h', n.outputs[1]);
   if (opType === 'LSTM' && n.outputs[2]) joined(lastC, dAxisH, 'Y_c', n.outputs[2]);
-  return out;
 }

@@ -66,4 +66,4 @@ describe('corpus conversion matrix', () => {
   }, 900_000);
 });
 
-const MIN_WRITTEN = 241;
+const MIN_WRITTEN = 243;

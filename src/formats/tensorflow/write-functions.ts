@@ -256,7 +256,7 @@ const INT32_MAX = 2 ** 31 - 1;
 const SHAPE_FROM_SHAPES = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not',
   'Max', 'Min', 'Sum', 'Mean', 'Where', 'PRelu', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
-  'Erf', 'Sin', 'Cos', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'HardSigmoid', 'Clip',
+  'Erf', 'Sin', 'Cos', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'HardSigmoid', 'ThresholdedRelu', 'Clip',
   'Identity', 'Cast', 'Softmax', 'LogSoftmax', 'MatMul', 'Gemm', 'Transpose', 'Shape', 'Size', 'Concat', 'Flatten',
   // (by their indices' shape, not values: a Scan made a Loop Gathers each step's slice at the iteration number)
   'Gather', 'GatherElements', 'GatherND', 'ScatterElements', 'ScatterND',
@@ -276,7 +276,9 @@ function shapesVaryingPerIteration(body: Graph, growing: ReadonlySet<string>): S
     const fromValues = n.inputs.some((i) => valueVarying.has(i)) || Object.values(n.attrs).some((a) => a.type === 'graph' && [...outerReads(a.value)].some((v) => valueVarying.has(v)));
     if (fromValues) for (const o of n.outputs) valueVarying.add(o);
     const isOnnx = n.domain === '' || n.domain === 'ai.onnx';
-    if (n.inputs.some((i) => shapeVarying.has(i)) || (fromValues && !(isOnnx && SHAPE_FROM_SHAPES.has(n.opType)))) for (const o of n.outputs) shapeVarying.add(o);
+    // (a Split by sizes that do not vary -- a recurrent step's gates, src/passes/recurrent-to-loop.ts -- splits by its input's shape)
+    const byShapes = SHAPE_FROM_SHAPES.has(n.opType) || (n.opType === 'Split' && !valueVarying.has(n.inputs[1] ?? ''));
+    if (n.inputs.some((i) => shapeVarying.has(i)) || (fromValues && !(isOnnx && byShapes))) for (const o of n.outputs) shapeVarying.add(o);
   }
   return shapeVarying;
 }

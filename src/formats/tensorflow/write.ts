@@ -17,6 +17,7 @@ import { fuseBias } from '../../passes/fuse-bias.js';
 import { conv1dAs2d } from '../../passes/conv1d-as-2d.js';
 import { needsChannelsLast, toChannelsLast } from '../../passes/layout.js';
 import { shapesComputedAtRunTime, TF_RUN_TIME_OPERANDS, withDynamicDimsAt } from '../../passes/open-dims.js';
+import { recurrentToLoop } from '../../passes/recurrent-to-loop.js';
 import { unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { createNodeEvaluator } from '../../runtime/evaluate.js';
 import { tensorflow } from '../generated/tensorflow.js';
@@ -57,8 +58,11 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   // TF1 GraphDefs hold static RNNs as their unrolled steps (src/passes/unroll-recurrent.ts), each
   // step's input apart as OpenCV's importer runs them; folded first so that a zero initial state
   // (PyTorch's Expand of zeros) is known as one
+  // (over a run-time sequence length, a Loop over the steps, written as a While as TF2's Keras layers hold one: recurrent-to-loop.ts)
   if (g.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType))) {
-    g = unrollRecurrent(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true, native: ['Softplus', 'Softsign', 'ThresholdedRelu'] });
+    const native = ['Softplus', 'Softsign', 'ThresholdedRelu'] as const;
+    g = recurrentToLoop(constantNodesToInitializers(foldConstants(g, { evaluate }).graph), 'a GraphDef', { native });
+    g = unrollRecurrent(g, ['LSTM', 'GRU', 'RNN'], 'a GraphDef', { perStepInput: true, native });
     g = bidirectionalSequencesJoined(g);
   }
   // Shape subgraphs over a dynamic dim cannot fold into constants: where every value they compute

@@ -3,11 +3,12 @@
 // UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN compute sigmoid gates and one fused tanh or relu only (an old
 // Keras LSTM's hard_sigmoid gates, relu gates or a linear cell are none of those), start from their
 // zeroed variable state tensors and do not output the cell state. Such a layer becomes its steps in
-// plain ops (src/passes/unroll-recurrent.ts), which the writer turns into FULLY_CONNECTED /
+// plain ops (src/passes/unroll-recurrent.ts; over a run-time sequence length, a Loop of one step, WHILE), which the writer turns into FULLY_CONNECTED /
 // BATCH_MATMUL, ADD, LOGISTIC, TANH, RELU, MUL, SUB, MAXIMUM / MINIMUM (HardSigmoid), GATHER, SPLIT
 // and CONCATENATION.
 import type { Graph, Node } from '../../ir/graph.js';
 import { parseRecurrentAttrs, type RecurrentAttrs, type RecurrentOp } from '../../ir/ops/recurrent.js';
+import { recurrentToLoop } from '../../passes/recurrent-to-loop.js';
 import { knownZeros, unrollRecurrent } from '../../passes/unroll-recurrent.js';
 import { ActivationFunctionType } from '../generated/tflite/activation-function-type.js';
 
@@ -42,7 +43,10 @@ export function unrolledForTflite(g: Graph, n: Node): boolean {
 
 /**
  * The recurrent layers unrolledForTflite picks unrolled into plain ops (the graph as it is when it has none); under
- * `int8` quantization an RNN too (TFLite has no integer RNN).
+ * `int8` quantization an RNN too (TFLite has no integer RNN). Those over a run-time sequence length become a Loop
+ * over their steps instead (src/passes/recurrent-to-loop.ts), which the writer keeps as WHILE.
  */
-export const unrollForTflite = (g: Graph, int8 = false): Graph =>
-  unrollRecurrent(g, ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only: (n) => unrolledForTflite(g, n) || (int8 && n.opType === 'RNN') });
+export function unrollForTflite(g: Graph, int8 = false): Graph {
+  const only = (n: Node) => unrolledForTflite(g, n) || (int8 && n.opType === 'RNN');
+  return unrollRecurrent(recurrentToLoop(g, 'a TFLite file', { only }), ['GRU', 'LSTM', 'RNN'], 'a TFLite file', { only });
+}

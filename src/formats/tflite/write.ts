@@ -347,6 +347,8 @@ function refuseWithoutInt8Kernel(g: Graph, fileName?: string): void {
     if (!v || seen.has(v)) return false;
     seen.add(v);
     const p = producer.get(v);
+    // (a Shape / Size reads no values: a recurrent layer's Loop over x's run-time length, recurrent-to-loop.ts)
+    if (p && !p.domain && (p.opType === 'Shape' || p.opType === 'Size')) return false;
     return !!p && ((p.opType === 'DequantizeLinear' && !p.domain && !g.initializers.has(p.inputs[0]!)) || p.inputs.some((i) => fromDequantized(i, seen)));
   };
   const counted = g.nodes.find((n) => n.opType === 'Loop' && !n.domain && fromDequantized(n.inputs[0] ?? ''));

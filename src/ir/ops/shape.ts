@@ -80,10 +80,13 @@ const listOf = (v: ValueType | undefined): Dim[] | undefined => v?.data;
 /** The target shape of Reshape, resolving 0 (copy) and -1 (infer) as far as the dims allow. */
 export function reshapeDims(inp: readonly Dim[] | undefined, spec: readonly Dim[], allowZero: boolean): Dim[] {
   let infer = -1;
+  // the unknown dims a 0 copies: the same dim on both sides, cancelled like a shared symbol
+  const copiedUnknown = new Set<number>();
   const out = spec.map((d, i): Dim => {
     if (d === 0 && !allowZero) {
       if (!inp) return null;
       if (i >= inp.length) throw new ShapeError(`Reshape: 0 at position ${i} copies a dim the input ${fmtShape(inp)} lacks`);
+      if (inp[i] === null) copiedUnknown.add(i);
       return inp[i]!;
     }
     if (d === -1) {
@@ -99,8 +102,8 @@ export function reshapeDims(inp: readonly Dim[] | undefined, spec: readonly Dim[
     return out;
   }
   // Cancel the symbols both sides share, then what is left must be numbers.
-  const num = [...inp];
-  const den = out.filter((_, i) => i !== infer);
+  const num = inp.filter((_, i) => !copiedUnknown.has(i));
+  const den = out.filter((_, i) => i !== infer && !copiedUnknown.has(i));
   const rest: Dim[] = [];
   for (const d of den) {
     const j = typeof d === 'string' ? num.indexOf(d) : -1;

@@ -1,6 +1,7 @@
 // Keras recurrent layers TFLite's fused sequence ops and a GraphDef's LSTM cannot hold as they are
 // (old Keras' hard_sigmoid gates, relu gates, a linear GRU, Bidirectional of those, states read
-// or fed as inputs) written as their unrolled steps (src/passes/unroll-recurrent.ts), every
+// or fed as inputs) written as their unrolled steps (src/passes/unroll-recurrent.ts; over an open sequence
+// length, as a loop over the steps: src/passes/recurrent-to-loop.ts), every
 // output compared with an independent run of the ORIGINAL model: TensorFlow.js 4.9 running the .h5
 // / model.json (NumPy from the file's config and weights for the reset_after GRU TF.js cannot
 // build) against the real TFLite interpreter running nnport's .tflite, and the NumPy GraphDef
@@ -18,7 +19,7 @@ import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { oracleOutput, runOracles, writeInput, type RunCase } from '../../conformance/graphdef-writer-run.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
-import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const tflite = useTfliteOracle();
@@ -64,6 +65,29 @@ async function graphDefOutputs(model: GraphModel, xs: Tensor[], tag: string): Pr
   return { numpy, opencv, status: status.opencv };
 }
 
+/**
+ * The model written with its sequence length open, run at length `t` (every open dim past the batch): the .tflite
+ * (batch 1) by the TFLite interpreter, its inputs' stored dims set to t, and the .pb (batch 2) by the NumPy
+ * GraphDef runner; the worst relative error of each against TF.js running the original.
+ */
+async function openSequenceErrors(model: GraphModel, oracle: Awaited<ReturnType<typeof tfjsModelFromH5>>, t: number): Promise<[number, number]> {
+  const g = model.graph;
+  const at = (batch: number, seed: number) => g.inputs.map((v, i) => randomInput(v.shape!.map((d, j) => (typeof d === 'number' ? d : j === 0 ? batch : t)), seed + i));
+  const file = (await convert(model, 'm.tflite')).bytes;
+  expect(tfliteOpNames(file, 'm.tflite')).toContain('WHILE');
+  const sg = flatcJson<{ subgraphs: Array<{ inputs: number[]; tensors: Array<{ name: string; shape_signature?: number[] }> }> }>(file, 'open').subgraphs[0]!;
+  const declared = sg.inputs.map((k) => sg.tensors[k]!);
+  let sized = file;
+  declared.forEach((d, k) => d.shape_signature?.forEach((dim, axis) => (sized = dim === -1 && axis > 0 ? withStoredDim(sized, axis, t, k) : sized)));
+  const xs1 = at(1, 31 + t);
+  const byName = new Map(g.inputs.map((v, i) => [v.name, xs1[i]!] as const));
+  const outs = await tflite.run(sized, declared.map((d) => byName.get(d.name)!.toFloat32()));
+  const eTflite = worst(outs.map((o) => Tensor.float32(o.shape, Float32Array.from(o.data as Float32Array))), predict(oracle, xs1), `TFLite at length ${t}`);
+  const xs2 = at(2, 61 + t);
+  const pb = await graphDefOutputs(model, xs2, `lstm-open-${t}`);
+  return [eTflite, worst(pb.numpy, predict(oracle, xs2), `NumPy GraphDef runner at length ${t}`)];
+}
+
 /** The worst relative error of `got` against `want`, output by output (shapes equal). */
 function worst(got: Tensor[], want: Tensor[], what: string): number {
   expect(got.length, what).toBe(want.length);
@@ -79,11 +103,16 @@ describe('Keras recurrent layers unrolled into .tflite and .pb, against TF.js / 
   it('keras-h5/fdeep-lstm-multiinput-functional/lstm.h5 (hard_sigmoid, relu and linear gates, Bidirectional, states read and fed): every output', async () => {
     const file = 'keras-h5/fdeep-lstm-multiinput-functional/lstm.h5';
     const read = await readKerasH5(bytes(file), { fileName: file });
-    // input_3's sequence length is open in the file: nnport unrolls over a fixed one, refused by name until then
-    await expect(convert(read, 'm.tflite')).rejects.toThrow(/LSTM over a dynamic sequence length in a TFLite file/);
-    await expect(convert(read, 'm.pb')).rejects.toThrow(/LSTM over a dynamic sequence length in a GraphDef/);
     const oracle = await tfjsModelFromH5(bytes(file));
     const errors: string[] = [];
+    // input_3's sequence length is open in the file: the layers over it nnport cannot fuse become loops over
+    // the run-time steps (src/passes/recurrent-to-loop.ts), WHILE in the .tflite, StatelessWhile in the .pb
+    for (const t of [4, 9]) {
+      const [eTflite, ePb] = await openSequenceErrors(read, oracle, t);
+      errors.push(`length ${t} open: TFLite interpreter ${eTflite.toExponential(2)}, NumPy GraphDef runner ${ePb.toExponential(2)}`);
+      expect(eTflite).toBeLessThan(TOL);
+      expect(ePb).toBeLessThan(TOL);
+    }
     // TFLite: batch 1 (the writer fixes a recurrent model's batch there), the open dims fixed as a
     // user fixes them: --input-shape for each input (ReadOptions.inputShapes, src/ir/input-shapes.ts)
     const inputShapes = Object.fromEntries(read.graph.inputs.map((v) => [v.name, v.shape!.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 5))]));
