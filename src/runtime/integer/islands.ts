@@ -272,6 +272,13 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     if (!qIn || !ysT || ysT.size !== 1 || !yz || !v.init.has(yz)) continue;
     let core = v.producer.get(qIn);
     if (!core || removed.has(core) || replaced.has(core)) continue;
+    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize), reading x itself, whatever else reads the DQ
+    // (a DenseNet's pooled features go on dequantized into the next layer and requantized into a concat)
+    if (core.opType === 'DequantizeLinear' && !core.domain) {
+      const d = dqOf(v, qIn);
+      if (d && d.axis === undefined) replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
+      continue;
+    }
     let act: Node | undefined;
     let range: [number, number] | undefined;
     if ((range = activationRange(v, core)) && onlyUsedBy(v, core.outputs[0]!, q)) {
@@ -281,13 +288,6 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     } else if (!onlyUsedBy(v, qIn, q)) continue;
     if (removed.has(core) || replaced.has(core) || core.outputs.length !== 1) continue;
 
-    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize)
-    if (core.opType === 'DequantizeLinear' && !core.domain && !act) {
-      const d = dqOf(v, core.outputs[0]!);
-      if (!d || d.axis !== undefined) continue;
-      replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
-      continue;
-    }
     const key = core.domain ? `${core.domain}::${core.opType}` : core.opType;
     const match = MATCHERS[key];
     if (!match) continue;
