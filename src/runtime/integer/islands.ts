@@ -265,6 +265,8 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
   }
   const replaced = new Map<Node, Node>();
   const removed = new Set<Node>();
+  const requantizes: { q: Node; d: DqInfo }[] = [];
+  const shared: { q: Node; d: DqInfo }[] = [];
   for (const q of graph.nodes) {
     if (q.opType !== 'QuantizeLinear' || q.domain) continue;
     const [qIn, ys, yz] = q.inputs;
@@ -272,11 +274,14 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     if (!qIn || !ysT || ysT.size !== 1 || !yz || !v.init.has(yz)) continue;
     let core = v.producer.get(qIn);
     if (!core || removed.has(core) || replaced.has(core)) continue;
-    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize), reading x itself, whatever else reads the DQ
-    // (a DenseNet's pooled features go on dequantized into the next layer and requantized into a concat)
+    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize). A DQ other ops read too is the reader's
+    // one DequantizeLinear per integer tensor when those ops are integer islands as well (a
+    // DenseNet's pooled features go on into the next conv and are requantized into a concat): decided
+    // once every island is known. Where something reads its float output (a Loop, an op run in
+    // float), the file holds a real DEQUANTIZE and this is a float -> int QUANTIZE.
     if (core.opType === 'DequantizeLinear' && !core.domain) {
       const d = dqOf(v, qIn);
-      if (d && d.axis === undefined) replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
+      if (d && d.axis === undefined) (onlyUsedBy(v, qIn, q) ? requantizes : shared).push({ q, d });
       continue;
     }
     let act: Node | undefined;
@@ -303,6 +308,12 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     replaced.set(q, { name: q.name, opType: core.opType, domain: INTEGER_DOMAIN, inputs: [...m.inputs, ys!, yz], outputs: [...q.outputs], attrs });
     removed.add(core);
     if (act) removed.add(act);
+  }
+  // (the DQ's readers: islands, or requantizes themselves, as a tensor requantized into several concats)
+  const integerReader = new Set<Node>([...removed, ...requantizes.map((r) => r.q), ...shared.map((r) => r.q)]);
+  for (const { q, d } of shared) if (!v.outputs.has(q.inputs[0]!) && (v.consumers.get(q.inputs[0]!) ?? []).every((n) => integerReader.has(n))) requantizes.push({ q, d });
+  for (const { q, d } of requantizes) {
+    replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), q.inputs[1]!, q.inputs[2]!], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
   }
   // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's reference kernel (int16 too) half away from zero
   const xnnQuantize = options.requantization === 'xnnpack' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];
