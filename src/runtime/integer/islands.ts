@@ -193,10 +193,10 @@ export interface IntegerOptions {
   /**
    * How conv and add results are requantized: 'reference' (default) is TFLite's reference
    * kernels (fixed-point multiplier, double rounding; what TFLite Micro runs), 'xnnpack' the
-   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D
-   * (float32 scale, round half to even) and ADD/SUB (its own fixed-point grid); its
-   * FULLY_CONNECTED stays on the reference path. TRANSPOSE_CONV takes TFLite's fixed point under
-   * both (the interpreter runs it on its builtin kernel, not XNNPACK).
+   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D and
+   * FULLY_CONNECTED (float32 scale, round half to even), ADD/SUB (its own fixed-point grid) and
+   * LEAKY_RELU (multipliers in 1/256 steps). TRANSPOSE_CONV and the 16-bit kernels take TFLite's
+   * fixed point under both (the interpreter runs them on its builtin kernels, not XNNPACK).
    * They differ by one step on rare values, which deep models amplify.
    */
   requantization?: 'reference' | 'xnnpack';
