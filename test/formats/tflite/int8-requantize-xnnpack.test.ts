@@ -19,11 +19,10 @@ import { readTflite } from '../../../src/formats/tflite/read.js';
 import { convert, loadModel, loadModelFiles } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { runInteger } from '../../../src/runtime/integer/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOff, integerRuntimeLsbOffEach, useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 const random = rng(11);
@@ -93,17 +92,7 @@ describe('int8 DenseNet-style block in the interpreter', () => {
       const want = await oracle.run(float, [x.toFloat32()]);
       const got = await oracle.run(q8, [x.toFloat32()]);
       const snr = want.map((w, i) => pooledSnrDb([w.data as Float32Array], [got[i]!.data as Float32Array]));
-      const back = await readTflite(q8);
-      const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: x }, { requantization: 'xnnpack' })).outputs.values()];
-      const off = back.outputs.map((o, j) => {
-        const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === o.name)!;
-        const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-        const a = mine[j]!.toFloat32();
-        const b = got[j]!.data as Float32Array;
-        let worst = 0;
-        for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / lsb);
-        return worst;
-      });
+      const off = await integerRuntimeLsbOffEach(q8, x, got.map((t) => t.data as Float32Array), { requantization: 'xnnpack' });
       console.log(`sample ${k}: int8 vs float y ${snr[0]!.toFixed(1)} dB, concatenation ${snr[1]!.toFixed(1)} dB; integer runtime ${off.join(' / ')} LSB off the interpreter`);
       expect(Math.min(...snr)).toBeGreaterThan(25);
       expect(off).toEqual([0, 0]);
@@ -146,16 +135,7 @@ describe('int8 Caffe LeNet (batch 64) in the interpreter', () => {
     for (let k = 0; k < 2; k++) {
       const x = sample();
       const theirs = await oracle.run(q8, [x.toFloat32()]);
-      const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: x }, { requantization: 'xnnpack' })).outputs.values()];
-      const off = back.outputs.map((o, j) => {
-        const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === o.name)!;
-        const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-        const a = mine[j]!.toFloat32();
-        const b = theirs[j]!.data as Float32Array;
-        let worst = 0;
-        for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / lsb);
-        return `${o.name} ${worst}`;
-      });
+      const off = (await integerRuntimeLsbOffEach(q8, x, theirs.map((t) => t.data as Float32Array), { requantization: 'xnnpack' })).map((worst, j) => `${back.outputs[j]!.name} ${worst}`);
       console.log(`sample ${k}: LSB off the interpreter: ${off.join(', ')}`);
       expect(off).toEqual(back.outputs.map((o) => `${o.name} 0`));
     }

@@ -8,15 +8,13 @@
 // One-node ONNX layers (layout 1, reverse, bidirectional, hard_sigmoid gates, constant initial states) against
 // onnxruntime-node at lengths 4 and 9 (layout 1 run there as its layout-0 twin: onnxruntime has no layout 1).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { convert, loadModel, type GraphModel } from '../../../src/index.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { runInteger } from '../../../src/runtime/integer/index.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { batchFirst, DYNAMIC_RECURRENT_NETS, dynamicRecurrentNet, oneNodeDynamicCases, oneNodeOracle } from '../../support/recurrent-dynamic.js';
-import { tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
+import { integerRuntimeLsbOffEach, tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 import { buildOneNodeRecurrent } from './one-node-recurrent.js';
 
 const oracle = useTfliteOracle();
@@ -47,19 +45,8 @@ describe('recurrent layers over a run-time sequence length as a TFLite WHILE, ru
   });
 });
 
-/** The integer runtime's largest distance from the interpreter's outputs `theirs`, in LSB of each output's grid. */
-async function lsbOff(bytes: Uint8Array, x: Tensor, theirs: Float32Array[]): Promise<number[]> {
-  const back = await readTflite(bytes);
-  const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: x }, { requantization: 'xnnpack' })).outputs.values()];
-  return back.outputs.map((o, j) => {
-    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === o.name)!;
-    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-    const a = mine[j]!.toFloat32();
-    let worst = 0;
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - theirs[j]![i]!) / lsb);
-    return worst;
-  });
-}
+/** The integer runtime's largest distance from the interpreter's outputs, in LSB of each output's grid (XNNPACK's requantization). */
+const lsbOff = (bytes: Uint8Array, x: Tensor, theirs: Float32Array[]): Promise<number[]> => integerRuntimeLsbOffEach(bytes, x, theirs, { requantization: 'xnnpack' });
 
 // (the bidirectional GRU is left out: its int8 file runs at 31.9 dB from float in the interpreter, but nnport's integer
 // runtime ends up to 4 LSB from it at length 5. Its first steps, x cut to lengths 1, 2, 3: with XNNPACK's requantization
