@@ -83,6 +83,20 @@ export function tfliteOpNames(bytes: Uint8Array, name: string): string[] {
  * nnport's integer runtime on a quantized .tflite against the interpreter's output `theirs` for the
  * same input: the largest difference, in LSBs of the file's (dequantized) output.
  */
+/** integerRuntimeLsbOff for every output of the file: the runtime's largest distance from `theirs[j]`, in LSB of output j's grid. */
+export async function integerRuntimeLsbOffEach(file: Uint8Array, input: Tensor, theirs: ArrayLike<number>[], options: { requantization?: 'xnnpack' } = {}): Promise<number[]> {
+  const back = await readTflite(file);
+  const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: input }, options)).outputs.values()];
+  return back.outputs.map((o, j) => {
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === o.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    const a = mine[j]!.toFloat32();
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - theirs[j]![i]!) / lsb);
+    return worst;
+  });
+}
+
 export async function integerRuntimeLsbOff(file: Uint8Array, input: Tensor, theirs: ArrayLike<number>, options: { requantization?: 'xnnpack' } = {}): Promise<number> {
   const back = await readTflite(file);
   const { outputs } = await runInteger(back, { [back.inputs[0]!.name]: input }, options);

@@ -143,6 +143,12 @@ function spatialSizes(v: Views, sizes: string | undefined, x: DqInfo): number[] 
   return hw.toNumbers();
 }
 
+/** BATCH_MATMUL of two int16 activations (the 8-bit one stays QDQ: its float path gives the interpreter's bits). */
+const matMul16: Matcher = (v, _core, dqs) => {
+  if (dqs.length !== 2 || !dqs.every((d) => perTensor(d) && int16Operand(v, d)) || dqs.some((d) => v.init.has(d!.raw))) return undefined;
+  return { inputs: dqs.flatMap(triple), attrs: {} };
+};
+
 /** int16 RESIZE_BILINEAR on one grid (TFLite's ResizeBilinearInteger copies no parameters: in and out must agree). */
 const resizeBilinear16: Matcher = (v, core, dqs) => {
   const x = dqs[0];
@@ -177,6 +183,7 @@ const MATCHERS: Record<string, Matcher> = {
   Concat: allPerTensor,
   ReduceMean: reduceMean,
   LeakyRelu: leakyRelu,
+  MatMul: matMul16,
   PRelu: prelu8,
   Resize: resizeBilinear16,
   'nnport::Resize': resizeBilinear16,
@@ -186,10 +193,10 @@ export interface IntegerOptions {
   /**
    * How conv and add results are requantized: 'reference' (default) is TFLite's reference
    * kernels (fixed-point multiplier, double rounding; what TFLite Micro runs), 'xnnpack' the
-   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D
-   * (float32 scale, round half to even) and ADD/SUB (its own fixed-point grid); its
-   * FULLY_CONNECTED stays on the reference path. TRANSPOSE_CONV takes TFLite's fixed point under
-   * both (the interpreter runs it on its builtin kernel, not XNNPACK).
+   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D and
+   * FULLY_CONNECTED (float32 scale, round half to even), ADD/SUB (its own fixed-point grid) and
+   * LEAKY_RELU (multipliers in 1/256 steps). TRANSPOSE_CONV and the 16-bit kernels take TFLite's
+   * fixed point under both (the interpreter runs them on its builtin kernels, not XNNPACK).
    * They differ by one step on rare values, which deep models amplify.
    */
   requantization?: 'reference' | 'xnnpack';
@@ -258,6 +265,8 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
   }
   const replaced = new Map<Node, Node>();
   const removed = new Set<Node>();
+  const requantizes: { q: Node; d: DqInfo }[] = [];
+  const shared: { q: Node; d: DqInfo }[] = [];
   for (const q of graph.nodes) {
     if (q.opType !== 'QuantizeLinear' || q.domain) continue;
     const [qIn, ys, yz] = q.inputs;
@@ -265,6 +274,16 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     if (!qIn || !ysT || ysT.size !== 1 || !yz || !v.init.has(yz)) continue;
     let core = v.producer.get(qIn);
     if (!core || removed.has(core) || replaced.has(core)) continue;
+    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize). A DQ other ops read too is the reader's
+    // one DequantizeLinear per integer tensor when those ops are integer islands as well (a
+    // DenseNet's pooled features go on into the next conv and are requantized into a concat): decided
+    // once every island is known. Where something reads its float output (a Loop, an op run in
+    // float), the file holds a real DEQUANTIZE and this is a float -> int QUANTIZE.
+    if (core.opType === 'DequantizeLinear' && !core.domain) {
+      const d = dqOf(v, qIn);
+      if (d && d.axis === undefined) (onlyUsedBy(v, qIn, q) ? requantizes : shared).push({ q, d });
+      continue;
+    }
     let act: Node | undefined;
     let range: [number, number] | undefined;
     if ((range = activationRange(v, core)) && onlyUsedBy(v, core.outputs[0]!, q)) {
@@ -274,13 +293,6 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     } else if (!onlyUsedBy(v, qIn, q)) continue;
     if (removed.has(core) || replaced.has(core) || core.outputs.length !== 1) continue;
 
-    // Q(DQ(x)): TFLite's int -> int QUANTIZE (requantize)
-    if (core.opType === 'DequantizeLinear' && !core.domain && !act) {
-      const d = dqOf(v, core.outputs[0]!);
-      if (!d || d.axis !== undefined) continue;
-      replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), ys!, yz], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
-      continue;
-    }
     const key = core.domain ? `${core.domain}::${core.opType}` : core.opType;
     const match = MATCHERS[key];
     if (!match) continue;
@@ -296,6 +308,12 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     replaced.set(q, { name: q.name, opType: core.opType, domain: INTEGER_DOMAIN, inputs: [...m.inputs, ys!, yz], outputs: [...q.outputs], attrs });
     removed.add(core);
     if (act) removed.add(act);
+  }
+  // (the DQ's readers: islands, or requantizes themselves, as a tensor requantized into several concats)
+  const integerReader = new Set<Node>([...removed, ...requantizes.map((r) => r.q), ...shared.map((r) => r.q)]);
+  for (const { q, d } of shared) if (!v.outputs.has(q.inputs[0]!) && (v.consumers.get(q.inputs[0]!) ?? []).every((n) => integerReader.has(n))) requantizes.push({ q, d });
+  for (const { q, d } of requantizes) {
+    replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), q.inputs[1]!, q.inputs[2]!], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
   }
   // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's reference kernel (int16 too) half away from zero
   const xnnQuantize = options.requantization === 'xnnpack' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];

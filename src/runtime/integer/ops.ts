@@ -22,6 +22,7 @@ import { hardSwishInteger } from './hard-swish.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { qtransposeConv2dReference, type QTransposeConvProblem } from './transpose-conv.js';
+import { BatchMatMul16 } from './batch-matmul.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, qmulXnnpackReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
@@ -905,6 +906,7 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
   'nnport.int::LeakyRelu': LeakyRelu,
+  'nnport.int::MatMul': BatchMatMul16,
   'nnport.int::PRelu': PRelu,
   'nnport.int::HardSwish': HardSwish,
   'nnport.int::Resize': ResizeBilinear,

@@ -20,6 +20,7 @@ import { Tensor } from '../../../src/ir/tensor.js';
 import { oracleOutput, runOracles, writeInput, type RunCase } from '../../conformance/graphdef-writer-run.js';
 import { corpusPath, REPO_ROOT } from '../../support/corpus.js';
 import { flatcJson, tfliteOpNames, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
+import { loadWrittenGraphModel, runGraphModel } from '../tfjs/graph-oracle.js';
 import { predict, randomInput, relError, tf, tfjsModelFromH5, tfjsModelFromJson, tfjsRoundTrip } from './tfjs-oracle.js';
 
 const tflite = useTfliteOracle();
@@ -67,10 +68,11 @@ async function graphDefOutputs(model: GraphModel, xs: Tensor[], tag: string): Pr
 
 /**
  * The model written with its sequence length open, run at length `t` (every open dim past the batch): the .tflite
- * (batch 1) by the TFLite interpreter, its inputs' stored dims set to t, and the .pb (batch 2) by the NumPy
- * GraphDef runner; the worst relative error of each against TF.js running the original.
+ * (batch 1) by the TFLite interpreter, its inputs' stored dims set to t, the .pb (batch 2) by the NumPy
+ * GraphDef runner and the TF.js graph model (batch 2) by TF.js; the worst relative error of each against TF.js running
+ * the original.
  */
-async function openSequenceErrors(model: GraphModel, oracle: Awaited<ReturnType<typeof tfjsModelFromH5>>, t: number): Promise<[number, number]> {
+async function openSequenceErrors(model: GraphModel, oracle: Awaited<ReturnType<typeof tfjsModelFromH5>>, t: number): Promise<[number, number, number]> {
   const g = model.graph;
   const at = (batch: number, seed: number) => g.inputs.map((v, i) => randomInput(v.shape!.map((d, j) => (typeof d === 'number' ? d : j === 0 ? batch : t)), seed + i));
   const file = (await convert(model, 'm.tflite')).bytes;
@@ -84,8 +86,15 @@ async function openSequenceErrors(model: GraphModel, oracle: Awaited<ReturnType<
   const outs = await tflite.run(sized, declared.map((d) => byName.get(d.name)!.toFloat32()));
   const eTflite = worst(outs.map((o) => Tensor.float32(o.shape, Float32Array.from(o.data as Float32Array))), predict(oracle, xs1), `TFLite at length ${t}`);
   const xs2 = at(2, 61 + t);
+  const want2 = predict(oracle, xs2);
   const pb = await graphDefOutputs(model, xs2, `lstm-open-${t}`);
-  return [eTflite, worst(pb.numpy, predict(oracle, xs2), `NumPy GraphDef runner at length ${t}`)];
+  // the TF.js graph model (the GraphDef writer's nodes as model.json) run by TF.js itself
+  const files = await convert(model, 'out/model.json', { tfjsFormat: 'graph' });
+  const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+  const bare = (name: string) => name.replace(/:0$/, '');
+  const graphModel = await runGraphModel(m, xs2, g.inputs.map((v) => bare(v.name)), g.outputs.map((o) => bare(o.name)));
+  m.dispose();
+  return [eTflite, worst(pb.numpy, want2, `NumPy GraphDef runner at length ${t}`), worst(graphModel, want2, `TF.js graph model at length ${t}`)];
 }
 
 /** The worst relative error of `got` against `want`, output by output (shapes equal). */
@@ -108,10 +117,11 @@ describe('Keras recurrent layers unrolled into .tflite and .pb, against TF.js / 
     // input_3's sequence length is open in the file: the layers over it nnport cannot fuse become loops over
     // the run-time steps (src/passes/recurrent-to-loop.ts), WHILE in the .tflite, StatelessWhile in the .pb
     for (const t of [4, 9]) {
-      const [eTflite, ePb] = await openSequenceErrors(read, oracle, t);
-      errors.push(`length ${t} open: TFLite interpreter ${eTflite.toExponential(2)}, NumPy GraphDef runner ${ePb.toExponential(2)}`);
+      const [eTflite, ePb, eGraphModel] = await openSequenceErrors(read, oracle, t);
+      errors.push(`length ${t} open: TFLite interpreter ${eTflite.toExponential(2)}, NumPy GraphDef runner ${ePb.toExponential(2)}, TF.js graph model ${eGraphModel.toExponential(2)}`);
       expect(eTflite).toBeLessThan(TOL);
       expect(ePb).toBeLessThan(TOL);
+      expect(eGraphModel).toBeLessThan(TOL);
     }
     // TFLite: batch 1 (the writer fixes a recurrent model's batch there), the open dims fixed as a
     // user fixes them: --input-shape for each input (ReadOptions.inputShapes, src/ir/input-shapes.ts)

@@ -2,14 +2,15 @@
 // StatelessWhile over the time steps (src/passes/recurrent-to-loop.ts; the GraphDef writer unrolls
 // only a static sequence). The TF.js graph model runs in TF.js (executeAsync) and the .pb is read
 // back by nnport's TF reader and run, both against PyTorch (scripts/fixtures/
-// recurrent_dynamic_models.py) at sequence lengths 5 and 11.
+// recurrent_dynamic_models.py) at sequence lengths 5 and 11; one-node ONNX layers (layout 1, reverse, bidirectional)
+// in TF.js against onnxruntime-node at lengths 4 and 9.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
 import { convert, loadModel, run } from '../../../src/index.js';
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
-import { DYNAMIC_RECURRENT_NETS, dynamicRecurrentNet, type DynamicRecurrentCase } from '../../support/recurrent-dynamic.js';
+import { DYNAMIC_RECURRENT_NETS, dynamicRecurrentNet, type DynamicRecurrentCase, oneNodeDynamicCases, oneNodeOracle } from '../../support/recurrent-dynamic.js';
 import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
 
 beforeAll(async () => {
@@ -49,5 +50,25 @@ describe('recurrent layers over a run-time sequence length as a StatelessWhile (
       const outs = await run(back, Object.fromEntries(c.feeds.map((f, k) => [INPUTS[k]!, f])));
       expectClose(net, '.pb read back', c, OUTPUTS.slice(0, c.want.length).map((o) => outs.outputs.get(o)!));
     }
+  });
+});
+
+describe('one-node ONNX recurrent layers over a run-time sequence length as a StatelessWhile vs onnxruntime (layout 1 through its layout-0 twin, reverse, bidirectional)', () => {
+  it.each(oneNodeDynamicCases().map((c) => [c.name, c] as const))('%s: the TF.js graph model within 1e-5 (relative) at lengths 4 and 9', async (_name, c) => {
+    const files = await convert({ kind: 'graph', format: 'onnx', graph: c.at(4).graph }, 'out/model.json', { tfjsFormat: 'graph' });
+    const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+    for (const t of [4, 9]) {
+      const { graph, x } = c.at(t);
+      const want = await oneNodeOracle(graph, x);
+      const names = graph.outputs.map((o) => o.name);
+      const got = await runGraphModel(m, [x], ['X'], names);
+      const errs = names.map((o, k) => {
+        expect([...got[k]!.shape]).toEqual([...want.get(o)!.shape]);
+        return relErr(got[k]!.toFloat32(), want.get(o)!.toFloat32());
+      });
+      console.log(`${c.name} TF.js graph model at length ${t}: vs onnxruntime ${errs.map((e) => e.toExponential(2)).join(', ')}`);
+      for (const e of errs) expect(e).toBeLessThanOrEqual(1e-5);
+    }
+    m.dispose();
   });
 });

@@ -6,31 +6,18 @@
 // interpreter runs these ops) against the interpreter's int8 values on every output.
 // (Both were refused: "GRU with --quantize int8 in a TFLite file".)
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { Tensor } from '../../../src/ir/tensor.js';
-import { runInteger } from '../../../src/runtime/integer/index.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, opNamesOf, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, integerRuntimeLsbOffEach, opNamesOf, useTfliteOracle } from '../../support/tflite-test.js';
 import { exportMissingRecurrentFixtures, recurrentFixture } from './recurrent-fixtures.js';
 
 const oracle = useTfliteOracle();
 beforeAll(() => exportMissingRecurrentFixtures(), 600_000);
 
-/** The integer runtime's largest distance from the interpreter's outputs, in LSB of each output's grid. */
-async function lsbOff(bytes: Uint8Array, x: Tensor, theirs: Float32Array[]): Promise<number[]> {
-  const back = await readTflite(bytes);
-  const mine = [...(await runInteger(back, { [back.inputs[0]!.name]: x }, { requantization: 'xnnpack' })).outputs.values()];
-  return back.outputs.map((o, j) => {
-    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === o.name)!;
-    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
-    const a = mine[j]!.toFloat32();
-    let worst = 0;
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - theirs[j]![i]!) / lsb);
-    return worst;
-  });
-}
+/** The integer runtime's largest distance from the interpreter's outputs, in LSB of each output's grid (XNNPACK's requantization). */
+const lsbOff = (bytes: Uint8Array, x: Tensor, theirs: Float32Array[]): Promise<number[]> => integerRuntimeLsbOffEach(bytes, x, theirs, { requantization: 'xnnpack' });
 
 // measured: gru 33.5 dB, rnn_tanh 31.0, rnn_relu_bidi 32.8; gru int16x8 46.1; 0 LSB everywhere
 const CASES = [
