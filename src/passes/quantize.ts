@@ -882,12 +882,8 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
     const x = params.get(n.inputs[0]!);
     if (!bt || !x) continue;
     if (readers.get(n.inputs[1]!) === 1) wScales = widenForBias(n.inputs[1]!, weightDq, inits, bt.toFloat32(), x.scale, wScales) ?? wScales;
-    const perChannel = quantizeBias(bt.reshape([bt.size]), x.scale, wScales, 'half-away');
-    const q = perChannel.q;
-    // weights of one scale, a bias of one scale: TFLite's per-tensor kernels read the bias's legacy
-    // scale, 0 for a per-channel one, and FULLY_CONNECTED refuses to initialize where
-    // |scale_x·scale_w − scale_bias| / scale_y > 0.02 (a dense layer whose weights hold an outlier)
-    const scales = wScales.length === 1 ? perChannel.scales.slice(0, 1) : perChannel.scales;
+    // (per-tensor weights, a per-tensor bias: quantizeBias)
+    const { q, scales } = quantizeBias(bt.reshape([bt.size]), x.scale, wScales, 'half-away');
     const qName = names.fresh(`${b}_quantized`);
     const sName = names.fresh(`${b}_scale`);
     const zName = names.fresh(`${b}_zero_point`);

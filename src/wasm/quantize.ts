@@ -200,20 +200,24 @@ export function dequantizePerAxis(q: Tensor, axis: number, scales: ArrayLike<num
 
 /**
  * int32 bias for a quantized conv / dense layer: scale = inputScale * weightScale (per output
- * channel when weightScales has one entry per bias element), zero point 0, saturated to int32.
+ * channel when weightScales has one entry per bias element; one scale when it has one: TFLite's
+ * per-tensor kernels read a bias's single legacy scale, 0 for a per-channel one, and
+ * FULLY_CONNECTED refuses to initialize where |scale_x·scale_w − scale_bias| / scale_y > 0.02),
+ * zero point 0, saturated to int32.
  */
 export function quantizeBias(bias: Tensor | Float32Array, inputScale: number, weightScales: number | ArrayLike<number>, rounding: Rounding): { q: Tensor; scales: Float32Array } {
   const data = float32Data(bias, 'quantizeBias');
   const n = data.length;
   const ws = typeof weightScales === 'number' ? [weightScales] : weightScales;
   if (ws.length !== 1 && ws.length !== n) throw new ShapeError(`quantizeBias: ${n} biases but ${ws.length} weight scales`);
-  const scales = new Float32Array(n);
+  const one = ws.length === 1;
+  const scales = new Float32Array(one ? 1 : n);
   const out = new Int32Array(n);
   const round = rounding === 'half-even' ? roundHalfEven : roundHalfAway;
   for (let i = 0; i < n; i++) {
-    const s = Math.fround(Math.fround(inputScale) * Math.fround(ws.length === 1 ? ws[0]! : ws[i]!));
+    const s = Math.fround(Math.fround(inputScale) * Math.fround(one ? ws[0]! : ws[i]!));
     if (!(s > 0) || !Number.isFinite(s)) throw new QuantizationError(`quantizeBias: scale ${s} for bias ${i} is not positive and finite`);
-    scales[i] = s;
+    scales[one ? 0 : i] = s;
     const r = round(Math.fround(data[i]! / s));
     out[i] = Number.isNaN(r) ? 0 : Math.min(Math.max(r, -2147483648), 2147483647);
   }
