@@ -402,8 +402,6 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   const xs = w.shape(x);
   const ys = w.shape(n.outputs[0]!);
   if (!ws || ws.length !== 4 || typeof ws[2] !== 'number' || !xs || xs.length !== 4) throw new UnsupportedError('a ConvTranspose of unknown shape in a GraphDef', where);
-  // a height / width known only at run time (a TF Conv2DBackpropInput of a Keras Conv2DTranspose on an input of unknown size, read back)
-  if (typeof xs[1] !== 'number' || typeof xs[2] !== 'number' || !ys || ys.slice(1).some((d) => typeof d !== 'number')) return runTimeConvTranspose(w, n, out, filter, ws[2]);
   const kernel = attrInts(n, 'kernel_shape', [ws[0] as number, ws[1] as number]);
   const strides = attrInts(n, 'strides', [1, 1]);
   const dilations = attrInts(n, 'dilations', [1, 1]);
@@ -411,20 +409,36 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   if (attrInts(n, 'output_shape')) throw new UnsupportedError('ConvTranspose with output_shape in a GraphDef', where);
   const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
   const outPad = attrInts(n, 'output_padding', [0, 0]);
-  const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
-  const cout = ws[2] as number;
+  const cout = ws[2];
   const dt = T(w.dtype(x));
-  // a batch known only at run time (a detector's per-box heads): the output shape takes it from Shape(x)
   const I = T('int32');
-  const outputShape =
-    typeof xs[0] === 'number'
-      ? w.int32(`${n.name}/output_shape`, [xs[0], full[0]!, full[1]!, cout])
-      : w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [
-          runTimeDims(w, `${n.name}/batch`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: 0, size: 1 }),
-          w.int32(`${n.name}/output_hwc`, [full[0]!, full[1]!, cout]),
-          w.int32(`${n.name}/output_shape_axis`, [0], true),
-        ], { N: { i: 2 }, T: I, Tidx: I });
   const cropped = pads.some((p) => p !== 0);
+  // a height / width known only at run time (an export with dynamic axes; a TF Conv2DBackpropInput of a Keras
+  // Conv2DTranspose on an input of unknown size, read back): the output's shape from Shape(x), h·s + (k_eff − s +
+  // output_padding) per axis. Pads and dilations are gone by then where they can be (convTransposeAsValid crops the
+  // pads by a Slice counted from the end and dilates the kernel); what is left is refused (the crop's size would be
+  // computed too, and TF.js' Conv2DBackpropInput ignores dilations)
+  const runTime = typeof xs[1] !== 'number' || typeof xs[2] !== 'number' || !ys || ys.slice(1).some((d) => typeof d !== 'number');
+  if (runTime && (cropped || dilations.some((d) => d !== 1))) throw new UnsupportedError('ConvTranspose with pads or dilations of an input of run-time size in a GraphDef', where);
+  const extent = [0, 1].map((i) => (kernel[i]! - 1) * dilations[i]! + 1 + outPad[i]!);
+  let outputShape: string;
+  if (runTime) {
+    const dims = runTimeDims(w, `${n.name}/input`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: 0, size: 3 });
+    const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [dims, w.int32(`${n.name}/strides`, [1, ...strides])], { T: I });
+    const full = w.add(w.fresh(`${n.name}/full`), 'AddV2', [scaled, w.int32(`${n.name}/extent`, [0, ...extent.map((e, i) => e - strides[i]!)])], { T: I });
+    outputShape = w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [full, w.int32(`${n.name}/output_c`, [cout]), w.int32(`${n.name}/output_shape_axis`, [0], true)], { N: { i: 2 }, T: I, Tidx: I });
+  } else {
+    const full = [0, 1].map((i) => ((xs[1 + i] as number) - 1) * strides[i]! + extent[i]!);
+    // a batch known only at run time (a detector's per-box heads): the output shape takes it from Shape(x)
+    outputShape =
+      typeof xs[0] === 'number'
+        ? w.int32(`${n.name}/output_shape`, [xs[0], full[0]!, full[1]!, cout])
+        : w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [
+            runTimeDims(w, `${n.name}/batch`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: 0, size: 1 }),
+            w.int32(`${n.name}/output_hwc`, [full[0]!, full[1]!, cout]),
+            w.int32(`${n.name}/output_shape_axis`, [0], true),
+          ], { N: { i: 2 }, T: I, Tidx: I });
+  }
   const deconv = cropped || b ? w.fresh(`${n.name}/conv_transpose`) : out;
   w.add(deconv, 'Conv2DBackpropInput', [outputShape, filter, w.ref(x)], {
     T: dt,
@@ -436,37 +450,9 @@ function nhwcConvTranspose(w: GraphDefWriter, n: Node, out: string): void {
   let y = deconv;
   if (cropped) {
     y = b ? w.fresh(`${n.name}/crop`) : out;
-    w.add(y, 'Slice', [deconv, w.int32(`${n.name}/crop_begin`, [0, pads[0]!, pads[1]!, 0]), w.int32(`${n.name}/crop_size`, [-1, ys[1] as number, ys[2] as number, cout])], { T: dt, Index: T('int32') });
+    w.add(y, 'Slice', [deconv, w.int32(`${n.name}/crop_begin`, [0, pads[0]!, pads[1]!, 0]), w.int32(`${n.name}/crop_size`, [-1, ys![1] as number, ys![2] as number, cout])], { T: dt, Index: T('int32') });
   }
   if (b) w.add(out, 'BiasAdd', [y, w.ref(b)], { T: dt, data_format: s('NHWC') });
-}
-
-/**
- * nhwcConvTranspose of an input whose height / width is known only at run time: the output's shape
- * computed from Shape(x), h·s + (k − s + output_padding) per axis. Pads and dilations are gone by
- * then where they can be (convTransposeAsValid crops the pads by a Slice counted from the end and
- * dilates the kernel); what is left is refused (TF.js' Conv2DBackpropInput ignores dilations).
- */
-function runTimeConvTranspose(w: GraphDefWriter, n: Node, out: string, filter: string, cout: number): void {
-  const where = `node '${n.name}'`;
-  const [x, , b] = n.inputs as [string, string, string | undefined];
-  const kernel = attrInts(n, 'kernel_shape');
-  const strides = attrInts(n, 'strides', [1, 1]);
-  const outPad = attrInts(n, 'output_padding', [0, 0]);
-  if (!kernel) throw new UnsupportedError('a ConvTranspose without kernel_shape of an input of run-time size in a GraphDef', where);
-  if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' || attrInts(n, 'output_shape')) throw new UnsupportedError('ConvTranspose with auto_pad or output_shape of an input of run-time size in a GraphDef', where);
-  if (attrInts(n, 'pads', [0, 0, 0, 0]).some((p) => p !== 0) || attrInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) {
-    throw new UnsupportedError('ConvTranspose with pads or dilations of an input of run-time size in a GraphDef', where);
-  }
-  const dt = T(w.dtype(x));
-  const I = T('int32');
-  const dims = runTimeDims(w, `${n.name}/input`, { ref: w.ref(x), dtype: w.dtype(x) }, { begin: 0, size: 3 });
-  const scaled = w.add(w.fresh(`${n.name}/scaled`), 'Mul', [dims, w.int32(`${n.name}/strides`, [1, ...strides])], { T: I });
-  const full = w.add(w.fresh(`${n.name}/full`), 'AddV2', [scaled, w.int32(`${n.name}/extent`, [0, ...[0, 1].map((i) => kernel[i]! - strides[i]! + outPad[i]!)])], { T: I });
-  const outputShape = w.add(w.fresh(`${n.name}/output_shape`), 'ConcatV2', [full, w.int32(`${n.name}/output_c`, [cout]), w.int32(`${n.name}/output_shape_axis`, [0], true)], { N: { i: 2 }, T: I, Tidx: I });
-  const deconv = b ? w.fresh(`${n.name}/conv_transpose`) : out;
-  w.add(deconv, 'Conv2DBackpropInput', [outputShape, filter, w.ref(x)], { T: dt, strides: ints([1, ...strides, 1]), padding: s('VALID'), data_format: s('NHWC') });
-  if (b) w.add(out, 'BiasAdd', [deconv, w.ref(b)], { T: dt, data_format: s('NHWC') });
 }
 
 /** A channels-last global pool as Mean / Max over every axis between the batch and the channels (1-D, 2-D and 3-D data). */

@@ -4,35 +4,17 @@
 // the 16x8 one for int16), the output zero point, the clamp. The
 // only implementation: no WASM kernel, so `kernels: 'wasm'` and 'typescript' both run this loop
 // (the same bits either way).
-import type { ChannelRequant, QData, QOutput } from '../../wasm/int8.js';
+import type { QConvProblem, QData } from '../../wasm/int8.js';
 import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64 } from './fixed-point.js';
 import { outArray } from './reference.js';
 
-/** A 2-D transposed conv on NHWC data: input pixel (iy, ix) tap (ky, kx) lands on output (iy·sh - pt + ky, ix·sw - pl + kx). */
-export interface QTransposeConvProblem {
-  x: QData;
-  xzp: number;
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  /** (o, kh, kw, c) weights minus their zero points */
-  weights: Int32Array;
-  o: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  /** output rows / columns cropped at the start (ONNX's begin pads; TFLite's floor(total / 2)) */
-  pt: number;
-  pl: number;
-  oh: number;
-  ow: number;
-  bias?: ArrayLike<number>;
-  /** TFLite's fixed-point multipliers (`fp32` is not read: the interpreter runs no XNNPACK TRANSPOSE_CONV) */
-  rq: ChannelRequant;
-  out: QOutput;
-}
+/**
+ * A 2-D transposed conv on NHWC data, in the conv's terms (ungrouped, undilated): input pixel (iy, ix) tap
+ * (ky, kx) lands on output (iy·sh - pt + ky, ix·sw - pl + kx); `weights` (o, kh, kw, c) minus their zero
+ * points; pt / pl the output rows / columns cropped at the start (ONNX's begin pads; TFLite's floor(total / 2));
+ * `rq` TFLite's fixed-point multipliers (`fp32` is not read: the interpreter runs no XNNPACK TRANSPOSE_CONV).
+ */
+export type QTransposeConvProblem = Omit<QConvProblem, 'ipg' | 'group' | 'dh' | 'dw'>;
 
 export function qtransposeConv2dReference(p: QTransposeConvProblem): QData {
   const { x, weights: wt, n, h, w: wd, c, o, kh, kw, sh, sw, pt, pl, oh, ow, bias, out } = p;
