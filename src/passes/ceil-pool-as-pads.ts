@@ -12,9 +12,13 @@
 //   count_include_pad 1, PyTorch's and the runtime's divisor is the window clipped to the explicitly
 //   padded input [−pb, in + pe) (not the ceil overhang): the same over the input zero-padded by
 //   (pb, pe) first, taken as real, with end pads P − pe.
-// Left as they are (the writers refuse them by name): auto_pad, dilated average pools, average pools of
-// non-float32 data or that `averages: false` leaves (Keras: no layer divides one tensor by another);
-// pools of a known size (the writers pad those exactly as they are).
+// Average pools of a known size too, where their last window runs past the padded input: of
+// count_include_pad 1 always (the writers' counted zero pads would count that overhang as well), of
+// count_include_pad 0 with `staticAverages` where those pads are not TF's SAME (the GraphDef writer,
+// which refuses them otherwise; TFLite divides by a constant of real cells itself). Left as they are (the writers refuse them by name):
+// auto_pad, dilated average pools, average pools of non-float32 data or that `averages: false` leaves
+// (Keras: no layer divides one tensor by another); other pools of a known size (the writers pad those
+// exactly as they are).
 import { attrInt, attrInts, attrString, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
@@ -28,6 +32,26 @@ const int = (value: number) => ({ type: 'int' as const, value });
 export interface CeilPoolOptions {
   /** rewrite ceil-mode average pools too (default true) */
   averages?: boolean;
+  /** and those of a known size whose last window runs past the padded input, of count_include_pad 0 too */
+  staticAverages?: boolean;
+}
+
+/** Per axis of a ceil-mode pool of known size: the end pads its windows reach (at least its own). */
+function ceilEndPads(xs: readonly number[], k: number[], s: number[], pads: number[]): number[] {
+  const r = k.length;
+  return xs.map((size, i) => {
+    let o = Math.ceil((size + pads[i]! + pads[i + r]! - k[i]!) / s[i]!) + 1;
+    if ((o - 1) * s[i]! >= size + pads[i]!) o--;
+    return Math.max(pads[i + r]!, (o - 1) * s[i]! + k[i]! - size - pads[i]!);
+  });
+}
+
+/** Whether pads (begin, end) are TF's SAME pads of each axis (TF's SAME averages real cells only: written as they are). */
+function tfSame(xs: readonly number[], k: number[], s: number[], begin: number[], end: number[]): boolean {
+  return xs.every((size, i) => {
+    const total = Math.max(0, (Math.ceil(size / s[i]!) - 1) * s[i]! + k[i]! - size);
+    return begin[i] === Math.floor(total / 2) && end[i] === total - Math.floor(total / 2);
+  });
 }
 
 export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
@@ -42,11 +66,19 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
     const info = shapes.get(x);
     const xs = info?.shape;
     const k = attrInts(n, 'kernel_shape');
-    if (!xs || !k || xs.length !== k.length + 2 || xs.slice(2).every((d) => typeof d === 'number')) continue;
+    if (!xs || !k || xs.length !== k.length + 2) continue;
     const r = k.length;
     const s = attrInts(n, 'strides', new Array<number>(r).fill(1));
     const d = attrInts(n, 'dilations', new Array<number>(r).fill(1));
     const pads = attrInts(n, 'pads', new Array<number>(2 * r).fill(0));
+    const sizes = xs.slice(2);
+    if (sizes.every((v): v is number => typeof v === 'number')) {
+      if (n.opType !== 'AveragePool' || d.some((v) => v !== 1)) continue;
+      const reach = ceilEndPads(sizes, k, s, pads);
+      if (reach.every((e, i) => e === pads[r + i])) continue;
+      // (of count_include_pad 0 where the writer would refuse it: not TF's SAME pads, which average real cells)
+      if (attrInt(n, 'count_include_pad', 0) !== 1 && (!options.staticAverages || tfSame(sizes, k, s, pads.slice(0, r), reach))) continue;
+    }
     const begin = pads.slice(0, r);
     const end = pads.slice(r);
     const kEff = k.map((v, i) => (v - 1) * d[i]! + 1);

@@ -377,6 +377,11 @@ function poolRow(cls: 'MaxPooling' | 'AveragePooling'): Row {
     if (pad.padding === 'same' && cls === 'AveragePooling' && attrInt(n, 'count_include_pad', 0) === 1) {
       unsupported(n, 'counting padded zeros with TF SAME padding');
     }
+    if (cls === 'AveragePooling' && attrInt(n, 'ceil_mode', 0) === 1 && attrInt(n, 'count_include_pad', 0) === 1) {
+      const own = attrInts(n, 'pads', new Array<number>(2 * rank).fill(0));
+      // (ONNX / PyTorch divide by the window clipped to the padded input: zero padding of the overhang would count it)
+      if (pad.explicit?.some(([, e], i) => e > own[rank + i]!)) unsupported(n, 'in ceil mode counting its padding, with a last window past that padding');
+    }
     if (pad.explicit) {
       if (cls === 'MaxPooling' && !NON_NEGATIVE.has(x.producer ?? '')) {
         unsupported(n, 'with padding that TF SAME cannot express on an input that may be negative (Keras pads max pooling with zeros here)');

@@ -80,7 +80,8 @@ export async function prepareForGraphDef(graph: Graph, body = false): Promise<Gr
   }
   g = foldConstants(g, { evaluate }).graph;
   // ConvTranspose groups / dilation / 1-D / output_padding past the last tap: VALID + crop (src/passes/conv-transpose-valid.ts)
-  g = convTransposeAsValid(ceilPoolAsPads(g), { target: 'a GraphDef' }).graph;
+  // (and a ceil-mode pool of a run-time size, or an average one whose last window runs past its padded input, src/passes/ceil-pool-as-pads.ts)
+  g = convTransposeAsValid(ceilPoolAsPads(g, { staticAverages: true }), { target: 'a GraphDef' }).graph;
   // (a body was laid out with the graph around it, src/passes/layout-subgraphs.ts: laying it out again
   // would re-lay what that pass left as plain ONNX ops on channels-last data, a computed Resize's sizes)
   if (!body && needsChannelsLast(g)) g = liftConvTranspose1d(foldConstants(toChannelsLast(g, { target: 'keras' }).graph, { evaluate }).graph).graph;
