@@ -11,15 +11,17 @@
 //   ConstantOfShape, of one sample and channel), which is each window's real cells / its size. Of
 //   count_include_pad 1, PyTorch's and the runtime's divisor is the window clipped to the explicitly
 //   padded input [−pb, in + pe) (not the ceil overhang): the same over the input zero-padded by
-//   (pb, pe) first, taken as real, with end pads P − pe.
+//   (pb, pe) first, taken as real, with end pads P − pe. Keras has no layer that makes a tensor of a
+//   shape or divides one tensor by another: there (averages 'layers') the average over pads is
+//   multiplied by each window's size over its real cells, found by layers (windowOverRealCells).
 // Average pools of a known size too, where their last window runs past the padded input: of
 // count_include_pad 1 always (the writers' counted zero pads would count that overhang as well), of
-// count_include_pad 0 with `staticAverages` where those pads are not TF's SAME (the GraphDef writer,
-// which refuses them otherwise; TFLite divides by a constant of real cells itself). Left as they are (the writers refuse them by name):
-// auto_pad, dilated average pools, average pools of non-float32 data or that `averages: false` leaves
-// (Keras: no layer divides one tensor by another); other pools of a known size (the writers pad those
+// count_include_pad 0 with `staticAverages` where those pads are not TF's SAME (the GraphDef writer and
+// Keras, which refuse them otherwise; TFLite divides by a constant of real cells itself). Left as they
+// are (the writers refuse them by name): auto_pad, dilated average pools, average pools of non-float32
+// data or of an unknown channel count (Keras); other pools of a known size (the writers pad those
 // exactly as they are).
-import { attrInt, attrInts, attrString, type Graph, type Node } from '../ir/graph.js';
+import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -30,8 +32,12 @@ const ints = (value: number[]) => ({ type: 'ints' as const, value });
 const int = (value: number) => ({ type: 'int' as const, value });
 
 export interface CeilPoolOptions {
-  /** rewrite ceil-mode average pools too (default true) */
-  averages?: boolean;
+  /**
+   * ceil-mode average pools: the average over pads divided by that of ones made by ConstantOfShape
+   * ('divide', the default), the same as layers that make no tensor of a shape and divide no tensor by
+   * another ('layers', Keras: windowOverRealCells), or left as they are (false)
+   */
+  averages?: 'divide' | 'layers' | false;
   /** and those of a known size whose last window runs past the padded input, of count_include_pad 0 too */
   staticAverages?: boolean;
 }
@@ -108,6 +114,13 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
     // both pools average over whole windows (zeros of the pads counted), so their ratio is the sum over the real cells / their count
     const attrs = { kernel_shape: ints(k), strides: ints(s), pads: ints([...lead, ...tail]), count_include_pad: int(1) };
     const sum = rw.add({ opType: 'AveragePool', name: `${where}/over_pads`, inputs: [src], attrs });
+    if (options.averages === 'layers') {
+      const channels = xs[1];
+      if (typeof channels !== 'number') continue;
+      rw.replaceNode(n, { opType: 'Mul', domain: '', inputs: [sum, windowOverRealCells(rw, where, src, channels, k, attrs)], attrs: {} });
+      changed = true;
+      continue;
+    }
     const size = rw.add({ opType: 'Shape', name: `${where}/input_shape`, inputs: [src] });
     const spatial = rw.add({
       opType: 'Slice',
@@ -121,4 +134,33 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
     changed = true;
   }
   return changed ? rw.toGraph() : g;
+}
+
+/**
+ * Each window's size over its real cells, [N, 1, ...out], from layers alone (Keras): ones over the
+ * input (Clip(x, 0, 0) is 0 for every value but NaN, a 1x1 conv of zero weights and bias 1 makes it one
+ * channel of ones), each window's taps of them (a conv of one-hot kernels over the same zero pads: 1 where
+ * the tap is a real cell, 0 in the pads), a softmax over the taps of 100·(tap − 1), which is 1 / count
+ * on the count real taps and 0 (e^−100) on the others, and the sum of its squares, count / count² =
+ * 1 / count, times the window size (the weights of that last 1x1 conv).
+ */
+function windowOverRealCells(rw: GraphRewriter, where: string, x: string, channels: number, k: number[], pool: { strides: Attr; pads: Attr }): string {
+  const r = k.length;
+  const taps = k.reduce((a, v) => a * v, 1);
+  const unit = new Array<number>(r).fill(1);
+  const scalar = (name: string, v: number) => rw.addInitializer(`${where}/${name}`, Tensor.float32([], [v]));
+  const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [x, scalar('zero', 0), scalar('zero', 0)] });
+  const ones = rw.add({
+    opType: 'Conv',
+    name: `${where}/ones`,
+    inputs: [zeros, rw.addInitializer(`${where}/ones_weight`, Tensor.zeros('float32', [1, channels, ...unit])), rw.addInitializer(`${where}/ones_bias`, Tensor.float32([1], [1]))],
+    attrs: { kernel_shape: ints(unit) },
+  });
+  const oneHot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) oneHot[t * taps + t] = 1;
+  const real = rw.add({ opType: 'Conv', name: `${where}/real_taps`, inputs: [ones, rw.addInitializer(`${where}/one_hot`, Tensor.float32([taps, 1, ...k], oneHot))], attrs: { kernel_shape: ints(k), strides: pool.strides, pads: pool.pads } });
+  const logits = rw.add({ opType: 'Add', name: `${where}/tap_logits`, inputs: [rw.add({ opType: 'Mul', name: `${where}/tap_scaled`, inputs: [real, scalar('hundred', 100)] }), scalar('minus_hundred', -100)] });
+  const weights = rw.add({ opType: 'Softmax', name: `${where}/tap_weights`, inputs: [logits], attrs: { axis: int(1) } });
+  const squares = rw.add({ opType: 'Mul', name: `${where}/tap_weights_squared`, inputs: [weights, weights] });
+  return rw.add({ opType: 'Conv', name: `${where}/window_over_real`, inputs: [squares, rw.addInitializer(`${where}/window_size`, Tensor.float32([1, taps, ...unit], new Array<number>(taps).fill(taps)))], attrs: { kernel_shape: ints(unit) } });
 }

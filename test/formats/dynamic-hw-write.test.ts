@@ -7,7 +7,7 @@
 //   (src/passes/conv-transpose-valid.ts), Conv2DBackpropInput's output shape computed from Shape(x);
 // - ceil-mode MaxPool (GoogLeNet's 2x2 / 2, torchvision squeezenet1_1): floor mode over end pads of
 //   s − 1 (src/passes/ceil-pool-as-pads.ts); a ceil-mode AvgPool (count_include_pad False) as the average
-//   over zero pads divided by that of ones (not in Keras: test/formats/ceil-pool-dynamic.test.ts).
+//   over zero pads divided by that of ones (more in test/formats/ceil-pool-dynamic.test.ts).
 // TF.js runs the graph model (and the Keras .h5, as a layers model), nnport's TF reader reads the .pb
 // back, the TFLite interpreter runs the .tflite (its input's stored size set to each); all channels-last.
 import { readFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ const NETS: Record<string, { outputs: string[]; keras: boolean; op: string }> = 
   pad1_dil2: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
   max_ceil: { outputs: ['y', 'z'], keras: false, op: 'MaxPool' },
   squeezenet: { outputs: ['y'], keras: true, op: 'MaxPool' },
-  avg_ceil: { outputs: ['y'], keras: false, op: 'RealDiv' },
+  avg_ceil: { outputs: ['y'], keras: true, op: 'RealDiv' },
 };
 let dir = '';
 
