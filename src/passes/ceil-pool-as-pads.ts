@@ -7,13 +7,13 @@
 // - a MaxPool ignores the pads: floor mode over end pads of P is the pool (torchvision's squeezenet /
 //   GoogLeNet pools; where pe + s ≤ k_eff, P = pe + s − 1, what this pass wrote before it took P);
 // - an AveragePool (count_include_pad 0) divides by the real cells of each window: the average over
-//   zero pads (pb, P) counting them, divided by the same average of ones over the input (Shape ->
-//   ConstantOfShape, of one sample and channel), which is each window's real cells / its size. Of
-//   count_include_pad 1, PyTorch's and the runtime's divisor is the window clipped to the explicitly
-//   padded input [−pb, in + pe) (not the ceil overhang): the same over the input zero-padded by
-//   (pb, pe) first, taken as real, with end pads P − pe. Keras has no layer that makes a tensor of a
-//   shape or divides one tensor by another: there (averages 'layers') the average over pads is
-//   multiplied by each window's size over its real cells, found by layers (windowOverRealCells).
+//   zero pads (pb, P) counting them, divided by the same average of ones over the input (Clip(x, 0, 0)
+//   + 1), which is each window's real cells / its size (at a known size: times a constant of the
+//   inverse). Of count_include_pad 1, PyTorch's and the runtime's divisor is the window clipped to
+//   the explicitly padded input [−pb, in + pe) (not the ceil overhang): the same over the input
+//   zero-padded by (pb, pe) first, taken as real, with end pads P − pe. Keras has no layer that
+//   divides one tensor by another: there (averages 'layers') the average over pads is multiplied by
+//   each window's size over its real cells, found by layers (windowOverRealCells).
 // Average pools of a known size too, where their last window runs past the padded input: of
 // count_include_pad 1 always (the writers' counted zero pads would count that overhang as well), of
 // count_include_pad 0 with `staticAverages` where those pads are not TF's SAME (the GraphDef writer and
@@ -33,9 +33,9 @@ const int = (value: number) => ({ type: 'int' as const, value });
 
 export interface CeilPoolOptions {
   /**
-   * ceil-mode average pools: the average over pads divided by that of ones made by ConstantOfShape
-   * ('divide', the default), the same as layers that make no tensor of a shape and divide no tensor by
-   * another ('layers', Keras: windowOverRealCells), or left as they are (false)
+   * ceil-mode average pools: the average over pads divided by that of ones ('divide', the default), the
+   * same by layers that divide no tensor by another ('layers', Keras: windowOverRealCells), or left as
+   * they are (false)
    */
   averages?: 'divide' | 'layers' | false;
   /** and those of a known size whose last window runs past the padded input, of count_include_pad 0 too */
@@ -96,8 +96,10 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
       changed = true;
       continue;
     }
-    // averages: Pad / Slice / ConstantOfShape of their input forms (opset 11, 10, 9)
+    // averages: Pad and Clip of their input forms (opset 11)
     if (options.averages === false || d.some((v) => v !== 1) || info.dtype !== 'float32' || opset < 11 || n.outputs.length !== 1) continue;
+    // (Keras' layers: the ones' 1x1 conv takes a known channel count)
+    if (options.averages === 'layers' && typeof xs[1] !== 'number') continue;
     const where = n.name || n.outputs[0]!;
     let src = x;
     let lead = begin;
@@ -111,30 +113,45 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
       lead = new Array<number>(r).fill(0);
       tail = P.map((p, i) => p - end[i]!);
     }
-    // both pools average over whole windows (zeros of the pads counted), so their ratio is the sum over the real cells / their count
+    // an average over whole windows (zeros of the pads counted): the sum over the real cells / the window size
     const attrs = { kernel_shape: ints(k), strides: ints(s), pads: ints([...lead, ...tail]), count_include_pad: int(1) };
     const sum = rw.add({ opType: 'AveragePool', name: `${where}/over_pads`, inputs: [src], attrs });
     if (options.averages === 'layers') {
-      const channels = xs[1];
-      if (typeof channels !== 'number') continue;
-      rw.replaceNode(n, { opType: 'Mul', domain: '', inputs: [sum, windowOverRealCells(rw, where, src, channels, k, attrs)], attrs: {} });
+      rw.replaceNode(n, { opType: 'Mul', domain: '', inputs: [sum, windowOverRealCells(rw, where, src, xs[1] as number, k, attrs)], attrs: {} });
       changed = true;
       continue;
     }
-    const size = rw.add({ opType: 'Shape', name: `${where}/input_shape`, inputs: [src] });
-    const spatial = rw.add({
-      opType: 'Slice',
-      name: `${where}/input_size`,
-      inputs: [size, rw.addInitializer(`${where}/size_from`, Tensor.int64([1], [2])), rw.addInitializer(`${where}/size_to`, Tensor.int64([1], [2 + r]))],
-    });
-    const one = rw.add({ opType: 'Concat', name: `${where}/ones_shape`, inputs: [rw.addInitializer(`${where}/one_sample_channel`, Tensor.int64([2], [1, 1])), spatial], attrs: { axis: int(0) } });
-    const ones = rw.add({ opType: 'ConstantOfShape', name: `${where}/ones`, inputs: [one], attrs: { value: { type: 'tensor', value: Tensor.float32([1], [1]) } } });
-    const count = rw.add({ opType: 'AveragePool', name: `${where}/real_cells`, inputs: [ones], attrs });
-    rw.replaceNode(n, { opType: 'Div', domain: '', inputs: [sum, count], attrs: {} });
+    if (sizes.every((v): v is number => typeof v === 'number')) {
+      // of a known size: times a constant, each window's size over its real cells
+      const lengths = sizes.map((v, i) => v + (src === x ? 0 : begin[i]! + end[i]!));
+      rw.replaceNode(n, { opType: 'Mul', domain: '', inputs: [sum, rw.addInitializer(`${where}/window_over_real`, windowOverRealConstant(lengths, k, s, lead, tail))], attrs: {} });
+    } else {
+      // of a run-time size: divided by the same average of ones, Clip(x, 0, 0) + 1 (1 for every value but NaN, where
+      // the sum is NaN too), not a FILL of its shape: a dynamic-sized tensor, for which the TFLite interpreter
+      // would run the whole file without its XNNPACK delegate
+      const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [src, scalarOf(rw, where, 'zero', 0), scalarOf(rw, where, 'zero', 0)] });
+      const ones = rw.add({ opType: 'Add', name: `${where}/ones`, inputs: [zeros, scalarOf(rw, where, 'one', 1)] });
+      rw.replaceNode(n, { opType: 'Div', domain: '', inputs: [sum, rw.add({ opType: 'AveragePool', name: `${where}/real_cells`, inputs: [ones], attrs })], attrs: {} });
+    }
     changed = true;
   }
   return changed ? rw.toGraph() : g;
 }
+
+/** [1, 1, ...out]: each floor-mode window's size over its cells inside [0, length) (pads lead / tail around it). */
+function windowOverRealConstant(lengths: number[], k: number[], s: number[], lead: number[], tail: number[]): Tensor {
+  const per = lengths.map((len, i) =>
+    Array.from({ length: Math.floor((len + lead[i]! + tail[i]! - k[i]!) / s[i]!) + 1 }, (_, j) => {
+      const start = j * s[i]! - lead[i]!;
+      return k[i]! / (Math.min(start + k[i]!, len) - Math.max(start, 0));
+    }),
+  );
+  let values = [1];
+  for (const axis of per) values = values.flatMap((v) => axis.map((a) => v * a));
+  return Tensor.float32([1, 1, ...per.map((a) => a.length)], values);
+}
+
+const scalarOf = (rw: GraphRewriter, where: string, name: string, v: number): string => rw.addInitializer(`${where}/${name}`, Tensor.float32([], [v]));
 
 /**
  * Each window's size over its real cells, [N, 1, ...out], from layers alone (Keras): ones over the
@@ -148,7 +165,7 @@ function windowOverRealCells(rw: GraphRewriter, where: string, x: string, channe
   const r = k.length;
   const taps = k.reduce((a, v) => a * v, 1);
   const unit = new Array<number>(r).fill(1);
-  const scalar = (name: string, v: number) => rw.addInitializer(`${where}/${name}`, Tensor.float32([], [v]));
+  const scalar = (name: string, v: number) => scalarOf(rw, where, name, v);
   const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [x, scalar('zero', 0), scalar('zero', 0)] });
   const ones = rw.add({
     opType: 'Conv',
