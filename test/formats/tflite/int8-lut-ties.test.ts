@@ -61,7 +61,7 @@ function qdqModel(op: keyof typeof OPS, scaleX: number): Graph {
     ],
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
     outputs: [{ name: 'y', dtype: 'float32' }],
-    initializers: new Map([
+    initializers: new Map<string, Tensor>([
       ['sx', Tensor.float32([], [scaleX])],
       ['zx', new Tensor('int8', [], Int8Array.of(0))],
       ['sy', Tensor.float32([], [scale])],
