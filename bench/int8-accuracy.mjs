@@ -15,7 +15,7 @@
 // --interpreter VARIANTS: instead of the above, each comma-separated variant (minmax, mse, ...;
 // "+bc" adds bias correction ("+bc16": measured on the first 16 samples), "+gptq" GPTQ weight rounding, "+split" channel splitting
 // (offset copies of the linear groups and, unless "+clip0", the ReLU6 outputs read by group-1 convs split by range in 2),
-// "+clipN" the range split alone in N pieces (with "+split": in N pieces)) is quantized, written as .tflite and
+// "+clipN" the range split alone in N pieces (with "+split": in N pieces), "+ptdense" dense weights per tensor) is quantized, written as .tflite and
 // run by the real TFLite interpreter (headless Chromium) on the held-out images against the
 // float .tflite: SNR pooled over all images, and its spread (the SNR's standard error, from the
 // per-image noise powers), and the conversion time.
@@ -25,7 +25,7 @@
 // outlier channel splitting or any other range reduction of those tensors can give (F = sqrt 2:
 // every channel split in two). --group-alpha I:A,...: with --equalize, group I (findEqualizationGroups'
 // order; "dw": every group a depthwise conv produces) at alpha A, the others as equalize chooses.
-// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|resnet18|trained] [--photos] [--held 24] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--bias-correction] [--per-tensor] [--equalize [--group-alpha dw:0.5]] [--halve NAMES[;NAMES] [--halve-factor F]] [--interpreter minmax,minmax+bc,mse,mse+bc]
+// Run: node --import tsx bench/int8-accuracy.mjs [--model mobilenet_v2|resnet18|trained|PATH.onnx] [--photos] [--held 24] [--samples 64] [--method minmax|mse|...] [--weight-rounding nearest|gptq] [--bias-correction] [--per-tensor] [--equalize [--group-alpha dw:0.5]] [--halve NAMES[;NAMES] [--halve-factor F]] [--interpreter minmax,minmax+bc,mse,mse+bc]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +82,7 @@ if (interpreter) {
     const [m, ...extras] = variant.split('+');
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest', channelSplit: extras.includes('split'), clipSplit: extras.some((e) => e.startsWith('clip')) ? Number(extras.find((e) => e.startsWith('clip')).slice(4)) : undefined, onNote: (n) => console.log(`  note: ${n}`) });
+    const q = await quantizeGraph(g, { mode: 'int8', calibration: calibration.map((t) => [t]), method: m, biasCorrection: extras.some((e) => e.startsWith('bc')), biasCorrectionSamples: Number(extras.find((e) => e.startsWith('bc'))?.slice(2)) || undefined, weightRounding: extras.includes('gptq') ? 'gptq' : 'nearest', channelSplit: extras.includes('split'), perChannelDense: !extras.includes('ptdense'), clipSplit: extras.some((e) => e.startsWith('clip')) ? Number(extras.find((e) => e.startsWith('clip')).slice(4)) : undefined, onNote: (n) => console.log(`  note: ${n}`) });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const file = serializeTflite(q.graph);

@@ -12,14 +12,14 @@ import { corpusPath } from '../test/support/corpus.js';
 import { TRAINED_MOBILENET_V2 } from '../test/support/photos.js';
 import { Tensor } from '../src/ir/tensor.js';
 
-/** { g, nchw, h, w }: the graph, whether its input is NCHW (the trained model keeps PyTorch's), its height and width. */
+/** { g, nchw, h, w } of a fixture's name or an .onnx file's path: the graph, whether its input is NCHW (the trained model keeps PyTorch's), its height and width. */
 export async function int8BenchModel(model) {
   registerAllFormats();
   const root = new URL('..', import.meta.url).pathname;
   const g =
     model === 'trained'
       ? await prepareForTflite(dequantizeGraph(await readTflite(new Uint8Array(readFileSync(corpusPath(TRAINED_MOBILENET_V2))))).graph)
-      : await prepareForTflite((await readModel(new Uint8Array(readFileSync(join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: `${model}.onnx` })).graph);
+      : await prepareForTflite((await readModel(new Uint8Array(readFileSync(model.endsWith('.onnx') ? model : join(root, `.fixtures-cache/models/${model}/model.onnx`))), { fileName: model.endsWith('.onnx') ? model : `${model}.onnx` })).graph);
   const input = g.inputs[0];
   // the trained model keeps PyTorch's NCHW input (a Transpose follows it)
   const nchw = input.shape[1] === 3;

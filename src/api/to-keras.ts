@@ -111,8 +111,9 @@ export async function prepareForKeras(source: Graph, options: KerasPrepareOption
   let transposes: KeptTranspose[] = [];
   let notes: string[] = [...timeMajor].map((v) => `input '${v}' is time-major [time, batch, ...]: the Keras model takes it batch-major [batch, time, ...] (Keras recurrent layers are batch-major), and its per-step outputs are batch-major too`);
   // ConvTranspose pads / output_padding / groups / dilation / 1-D as Keras layers express them
-  // (and ceil-mode pooling of a run-time size as floor mode over end pads, src/passes/ceil-pool-as-pads.ts)
-  const convT = convTransposeAsValid(ceilPoolAsPads(g), { target: 'Keras' });
+  // (and ceil-mode max pooling of a run-time size as floor mode over end pads, src/passes/ceil-pool-as-pads.ts;
+  // not average pooling, whose divisor there is one tensor divided by another, which no Keras layer does)
+  const convT = convTransposeAsValid(ceilPoolAsPads(g, { averages: false }), { target: 'Keras' });
   g = convT.graph;
   if (needsChannelsLast(g)) {
     const r = toChannelsLast(g, { target: 'keras' });

@@ -13,7 +13,8 @@
 //            the writer makes exactly the marked ops hybrid. `dynamic: 'weight-only'` puts no
 //            marker, so the writer DEQUANTIZEs every int8 weight for float kernels (TF's
 //            weight-only quantization); `minElements` moves the 1024;
-//   int8     weights as in dynamic, biases int32 (scale_x·scale_w), activations int8 asymmetric
+//   int8     weights as in dynamic but dense ones per output row too (as TF's recent converters write them; the
+//            option perChannelDense: false keeps them per tensor), biases int32 (scale_x·scale_w), activations int8 asymmetric
 //            per tensor from calibration ranges (minmax, percentile, entropy, mse, search), following the
 //            TFLite int8 spec: softmax / logistic output 1/256 with zero point -128, tanh 1/128
 //            with 0, pooling / reshape / transpose / pad sharing their input's parameters.
@@ -127,6 +128,12 @@ export interface QuantizeOptions {
   minElements?: number;
   /** int16x8, TFLite writer: ops without a 16x8 kernel stay float between DEQUANTIZE and QUANTIZE instead of being refused */
   floatFallback?: boolean;
+  /**
+   * int8 / int16x8: dense weights (Gemm / MatMul by a 2-D constant: FULLY_CONNECTED) per output
+   * row (default, as TF's recent converters write them) or, false, one scale per layer (what TF's
+   * converter wrote before and what a runtime without per-channel FULLY_CONNECTED needs)
+   */
+  perChannelDense?: boolean;
 }
 
 export interface LayerError {
@@ -227,7 +234,7 @@ function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[],
 type RoundWeights = (weight: string, w: Tensor, scales: number[]) => Tensor | undefined;
 
 /** Replace weight initializers of conv/dense nodes by int8 + DequantizeLinear (shared per initializer). */
-function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, minElements = 0, round?: RoundWeights): Map<string, number[]> {
+function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<string, Tensor>, minElements = 0, round?: RoundWeights, denseAxis = false): Map<string, number[]> {
   const done = new Map<string, { name: string; scales: number[] }>();
   const scalesOf = new Map<string, number[]>();
   for (const n of g.nodes) {
@@ -239,16 +246,20 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     if (opKey(n) === 'MatMul' && t.rank !== 2) continue;
     // dynamic range, as TF's converter: weights under 1024 elements (minElements) stay float
     if (t.size < minElements) continue;
-    let hit = done.get(w);
+    // conv / depthwise / transposed-conv weights per output channel; dense weights per output row
+    // with denseAxis (int8 / int16x8, as TF's recent converters write FULLY_CONNECTED), else per
+    // tensor: the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights
+    // give wrong outputs in tfjs-tflite's build)
+    const dense = opKey(n) === 'Gemm' || opKey(n) === 'MatMul';
+    const perTensor = dense && !denseAxis;
+    // (shared per initializer and axis: a tied weight read as x·W and as x·Wᵀ gets a copy per row axis)
+    const key = perTensor ? w : `${w}\0${axis}`;
+    let hit = done.get(key);
     if (!hit) {
-      // conv / depthwise / transposed-conv weights per output channel; dense weights per tensor:
-      // the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights give
-      // wrong outputs in tfjs-tflite's build), as TF's converter emitted them until 2024
-      const dense = opKey(n) === 'Gemm' || opKey(n) === 'MatMul';
-      const nearest = quantizeWeights(t, dense ? undefined : axis);
+      const nearest = quantizeWeights(t, perTensor ? undefined : axis);
       const { scales } = nearest;
       const q = round?.(w, t, scales) ?? nearest.q;
-      done.set(w, (hit = { name: addDequantized(names, inits, nodes, w, q, scales, axis), scales }));
+      done.set(key, (hit = { name: addDequantized(names, inits, nodes, w, q, scales, axis), scales }));
     }
     n.inputs[1] = hit.name;
     scalesOf.set(hit.name, hit.scales);
@@ -810,7 +821,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   const inits = new Map(g.initializers);
   const nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const weightDq: Node[] = [];
-  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits, 0, round);
+  const weightScales = quantizeAllWeights({ ...g, nodes }, names, weightDq, inits, 0, round, options.perChannelDense ?? true);
 
   // int16x8: activations int16 symmetric (zero point 0, ±32767), weights int8 as above
   const act: 'int8' | 'int16' = options.mode === 'int16x8' ? 'int16' : 'int8';

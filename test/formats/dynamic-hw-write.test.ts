@@ -6,7 +6,8 @@
 //   counted from the end (Keras: Cropping2D) and the dilation put into the kernel
 //   (src/passes/conv-transpose-valid.ts), Conv2DBackpropInput's output shape computed from Shape(x);
 // - ceil-mode MaxPool (GoogLeNet's 2x2 / 2, torchvision squeezenet1_1): floor mode over end pads of
-//   s − 1 (src/passes/ceil-pool-as-pads.ts); a ceil-mode AvgPool of a run-time size is refused by name.
+//   s − 1 (src/passes/ceil-pool-as-pads.ts); a ceil-mode AvgPool (count_include_pad False) as the average
+//   over zero pads divided by that of ones (not in Keras: test/formats/ceil-pool-dynamic.test.ts).
 // TF.js runs the graph model (and the Keras .h5, as a layers model), nnport's TF reader reads the .pb
 // back, the TFLite interpreter runs the .tflite (its input's stored size set to each); all channels-last.
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,6 @@ import { tensorflow } from '../../src/formats/generated/tensorflow.js';
 import { readNpy } from '../../src/formats/numpy/index.js';
 import { convert, loadModel, run } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
-import { UnsupportedError } from '../../src/ir/errors.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
 import { ensureScriptFixtures } from '../support/fixture-script.js';
@@ -34,6 +34,7 @@ const NETS: Record<string, { outputs: string[]; keras: boolean; op: string }> = 
   pad1_dil2: { outputs: ['y'], keras: true, op: 'Conv2DBackpropInput' },
   max_ceil: { outputs: ['y', 'z'], keras: false, op: 'MaxPool' },
   squeezenet: { outputs: ['y'], keras: true, op: 'MaxPool' },
+  avg_ceil: { outputs: ['y'], keras: false, op: 'RealDiv' },
 };
 let dir = '';
 
@@ -88,14 +89,5 @@ describe('layers of a run-time height / width in .tflite, .pb, TF.js graph model
       graphModel.dispose();
       keras?.dispose();
     });
-  }
-});
-
-it('a ceil-mode AvgPool (count_include_pad=False) of a run-time size is refused by name in every channels-last format', async () => {
-  const model = await loadModel(new Uint8Array(readFileSync(join(dir, 'avg_ceil', 'model.onnx'))), { fileName: 'avg_ceil.onnx' });
-  for (const out of ['m.tflite', 'm.pb', 'm.h5', 'out/model.json']) {
-    const err = await convert(model, out, out.endsWith('.json') ? { tfjsFormat: 'graph' } : {}).catch((e: unknown) => e);
-    expect(err, out).toBeInstanceOf(UnsupportedError);
-    expect(String(err), out).toMatch(/ceil.*node '\/a\/AveragePool'/);
   }
 });

@@ -21,19 +21,23 @@ import { integerRuntimeLsbOff, useTfliteOracle } from '../../support/tflite-test
 const oracle = useTfliteOracle();
 beforeAll(() => registerAllFormats());
 
-/** Measured 2026-11-28 (dB against the float file); a model under its floor by more than 3 dB fails. */
+/**
+ * Measured 2026-11-28 (dB against the float file, on the one sample below); a model under its floor by
+ * more than 3 dB fails. The dense models' floors were measured again with per-channel dense weights (one
+ * sample's SNR moves either way: tf2onnx-fc-layers 35.2 -> 31.4 here, but 28.4 -> 28.5 dB pooled over 16).
+ */
 const SNR_FLOOR: Record<string, number> = {
   'caffe/cifar10-full-v1format': 41.0,
   'caffe/cifar10-quick-v1format': 37.7,
   'caffe/lenet-mnist': 34.6,
   'caffe/mtcnn-lnet': 28.2,
-  'caffe/mtcnn-onet': 21.7,
+  'caffe/mtcnn-onet': 27.4,
   'caffe/mtcnn-pnet': 23.0,
-  'caffe/mtcnn-rnet': 15.5,
+  'caffe/mtcnn-rnet': 18.6,
   'keras-h5/tensorspace-mnist-seq-keras216': 50.7,
   'keras-h5/tensorspace-mnist-seq-tfkeras': 37.8,
-  'keras-v3/mnist-cnn-k310-tfjs-source': 23.9,
-  'keras-v3/mnist-mlp-l2-k38': 27.5,
+  'keras-v3/mnist-cnn-k310-tfjs-source': 25.3,
+  'keras-v3/mnist-mlp-l2-k38': 35.8,
   'keras-v3/resnet1d-add-bn-k37': 49.7,
   'onnx/burn-mnist-torch2-opset16': 23.1,
   'onnx/onnx-backend-avgpool2d-stride': 40.3,
@@ -49,9 +53,9 @@ const SNR_FLOOR: Record<string, number> = {
   'tf-checkpoint/serving-half-plus-two-sessionbundle-v1ckpt': 56.1,
   'tf-checkpoint/tensorspace-mnist-savedmodel': 38.6,
   'tf-graphdef/tensorspace-mnist-conv': 38.6,
-  'tf-graphdef/tf2onnx-fc-layers': 35.2,
-  'tfjs-graph/subhadip-mnist-cnn-conv318': 23.9,
-  'tfjs-layers/hyai-mnist-cnn-conv422': 32.7,
+  'tf-graphdef/tf2onnx-fc-layers': 31.4,
+  'tfjs-graph/subhadip-mnist-cnn-conv318': 25.3,
+  'tfjs-layers/hyai-mnist-cnn-conv422': 37.4,
   'tfjs-layers/tfjs-layers-cnn-sepconv-golden': 15.4,
 };
 /**
