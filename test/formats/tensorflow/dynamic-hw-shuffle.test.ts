@@ -50,7 +50,7 @@ describe('channel shuffles of a run-time height / width in .pb, TF.js graph mode
       const ops = tensorflow.GraphDef.decode(pb).node.map((n) => n.op);
       // the input's height and width stay open in the file
       const placeholder = tensorflow.GraphDef.decode(pb).node.find((n) => n.op === 'Placeholder')!;
-      expect(placeholder.attr.shape!.shape!.dim!.map((d) => Number(d.size))).toEqual([-1, -1, -1, 3]);
+      expect(placeholder.attr!.shape!.shape!.dim!.map((d) => Number(d.size))).toEqual([-1, -1, -1, 3]);
       const back = await loadModel(pb, { fileName: `${net}.pb` });
       const tflite = (await convert(model, `${net}.tflite`)).bytes;
       const sig = flatcJson<{ subgraphs: { inputs: number[]; tensors: { shape_signature?: number[] }[] }[] }>(tflite, `${net}.tflite`).subgraphs[0]!;
