@@ -301,7 +301,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     const m = match(v, core, dqs);
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
-    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'LeakyRelu'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'LeakyRelu', 'Sigmoid'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };

@@ -18,6 +18,7 @@ import {
 } from '../../wasm/int8.js';
 import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
+import { tanhf } from './float32-math.js';
 import { hardSwishInteger } from './hard-swish.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
@@ -535,18 +536,32 @@ const Softmax = defineOp<{ axis: number }>({
  * Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away,
  * clamp; int16 with zero points 0 (all TFLite runs) through TFLite's own 16-bit kernel.
  */
-function lookup(fn: (v: number) => number, int16Kernel: (x: Int16Array, inputScale: number) => Int16Array) {
-  return defineOp<Record<string, never>>({
-    attrs: () => ({}),
-    run(inputs) {
+/**
+ * An 8-bit LOGISTIC / TANH by a 256-entry table built as the interpreter builds it. Each entry maps
+ * x = float32(scale_x · (q − zp_x)) to round(float32(fn(x) · float32(1 / scale_y))) + zp_y, clamped:
+ * `builtin` is TFLite's own table (LUTPopulate: std::round, ties away from zero), `xnnpack` XNNPACK's
+ * (lrintf: ties to even) where the delegate takes the op (its fixed output grid), else `builtin`.
+ * The function values are float32 as the interpreter's C library gives them (float32-math.ts):
+ * an entry within an ulp of a tie lands on the interpreter's side of it.
+ */
+function lookup(fns: { builtin: (x: number) => number; xnnpack?: { fn: (x: number) => number; scale: number; zp: { int8: number; uint8: number } } }, int16Kernel: (x: Int16Array, inputScale: number) => Int16Array) {
+  return defineOp<{ xnnpack: boolean }>({
+    attrs: (node) => ({ xnnpack: requantizationOf(node) }),
+    run(inputs, a) {
       const x = need(inputs, 0, 'x');
       const xq = qparam(inputs, 0, 'x');
       const out = outputParams(inputs, 3, undefined);
       if (x.data instanceof Int16Array && out.dtype === 'int16' && xq.zps[0] === 0 && out.zp === 0) return [new Tensor('int16', x.shape, int16Kernel(x.data, xq.scales[0]!))];
       const [lo, hi] = rangeOf(x.dtype, 'input');
       const f = Math.fround;
+      const xnn = fns.xnnpack;
+      const delegated = a.xnnpack && xnn !== undefined && f(out.scale) === xnn.scale && (out.dtype === 'int8' || out.dtype === 'uint8') && out.zp === xnn.zp[out.dtype];
+      const fn = delegated ? xnn.fn : fns.builtin;
+      const round = delegated ? roundHalfEven : roundHalfAway;
+      const inverse = f(1 / f(out.scale));
+      const sx = f(xq.scales[0]!);
       const table = new Int32Array(hi - lo + 1);
-      for (let v = lo; v <= hi; v++) table[v - lo] = clampInt(roundHalfAway(f(f(fn(f(xq.scales[0]! * (v - xq.zps[0]!)))) / out.scale)) + out.zp, out.lo, out.hi);
+      for (let v = lo; v <= hi; v++) table[v - lo] = clampInt(round(f(fn(f(sx * (v - xq.zps[0]!))) * inverse)) + out.zp, out.lo, out.hi);
       const xd = x.data as ArrayLike<number>;
       const y = Tensor.zeros(out.dtype, x.shape);
       const yd = y.data as Int8Array;
@@ -555,6 +570,9 @@ function lookup(fn: (v: number) => number, int16Kernel: (x: Int16Array, inputSca
     },
   });
 }
+
+const f32 = Math.fround;
+const expf = (x: number): number => f32(Math.exp(x));
 
 /** MEAN: integer sum, then TFLite's float rescale (QuantizedMeanOrSum), or its integer rounding when the grids match. */
 const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean; resident: boolean }>({
@@ -900,8 +918,16 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::AveragePool': AveragePool,
   'nnport.int::MaxPool': MaxPool,
   'nnport.int::Softmax': Softmax,
-  'nnport.int::Sigmoid': lookup((v) => 1 / (1 + Math.exp(-v)), logisticInt16),
-  'nnport.int::Tanh': lookup(Math.tanh, tanhInt16),
+  'nnport.int::Sigmoid': lookup(
+    {
+      builtin: (x) => f32(1 / f32(1 + expf(-x))),
+      // XNNPACK's sigmoid: the complement on x ≥ 0; output grid 1/256, zero point −128 (int8) / 0 (uint8)
+      xnnpack: { fn: (x) => (x < 0 || Object.is(x, -0) ? f32(1 / f32(1 + expf(-x))) : f32(1 - f32(1 / f32(1 + expf(x))))), scale: 2 ** -8, zp: { int8: -128, uint8: 0 } },
+    },
+    logisticInt16,
+  ),
+  // the interpreter runs an int8 TANH on TFLite's own table (measured: ties away from zero)
+  'nnport.int::Tanh': lookup({ builtin: tanhf }, tanhInt16),
   'nnport.int::ReduceMean': ReduceMean,
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
