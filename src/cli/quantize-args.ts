@@ -27,6 +27,7 @@ export const QUANTIZE_ARGS = [
   { name: 'bias-correction' },
   { name: 'channel-split' },
   { name: 'range-split' },
+  { name: 'per-tensor-dense' },
   { name: 'dynamic', value: true },
   { name: 'min-elements', value: true },
 ];
@@ -42,6 +43,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
     if (args.flags.has('bias-correction')) used.push('bias-correction');
     if (args.flags.has('channel-split')) used.push('channel-split');
     if (args.flags.has('range-split')) used.push('range-split');
+    if (args.flags.has('per-tensor-dense')) used.push('per-tensor-dense');
     if (used.length || dynamicUsed.length) throw new UsageError(`convert: --${used[0] ?? dynamicUsed[0]} needs --quantize`);
     if (args.flags.has('allow-float-fallback')) throw new UsageError('convert: --allow-float-fallback needs --quantize int16x8');
     return undefined;
@@ -57,6 +59,7 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (args.flags.has('range-split') && mode !== 'int8') throw new UsageError('convert: --range-split applies to --quantize int8 only');
   if (args.flags.has('range-split') && args.flags.has('channel-split')) throw new UsageError('convert: --channel-split already includes --range-split; give one of them');
   if (args.flags.has('bias-correction') && !full) throw new UsageError('convert: --bias-correction applies to --quantize int8 and int16x8 only');
+  if (args.flags.has('per-tensor-dense') && !full) throw new UsageError('convert: --per-tensor-dense applies to --quantize int8 and int16x8 only (dynamic keeps dense weights per tensor)');
   if (dynamicUsed.length && mode !== 'dynamic') throw new UsageError(`convert: --${dynamicUsed[0]} applies to --quantize dynamic only`);
   const kernels = one(args, 'dynamic');
   if (kernels !== undefined && kernels !== 'hybrid' && kernels !== 'weight-only') throw new UsageError(`convert: --dynamic must be hybrid or weight-only, got '${kernels}'`);
@@ -81,6 +84,8 @@ export async function quantizeOptionsFromArgs(args: ParsedArgs, out: string, pro
   if (args.flags.has('channel-split')) options.channelSplit = true;
   // the ReLU6 range split alone (channel-split.ts' splitClippedChannels): MobileNet-v2's file 1.06x
   if (args.flags.has('range-split')) options.clipSplit = 2;
+  // one weight scale per dense layer, for a runtime without per-channel FULLY_CONNECTED
+  if (args.flags.has('per-tensor-dense')) options.perChannelDense = false;
   // notes of every mode (dynamic: a recurrent layer kept float), before the calibration setup below
   options.onNote = (note) => print(`note: ${note}`);
   if (!full) return options;

@@ -2,8 +2,28 @@ import type { DType } from './dtypes.js';
 import { GraphError, ShapeError, UnsupportedError } from './errors.js';
 import { Tensor } from './tensor.js';
 
-/** A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). */
+/**
+ * A dimension: a fixed size, a symbolic name (e.g. "batch"), or unknown (null). A symbol is either a
+ * caller's (a file's dim_param, a named input dim) or a derived one (`derivedDim`): shape inference's
+ * name for a dim it cannot size but that a Shape reads, so that what is computed from that Shape
+ * (a Reshape back to it) is known to be the same size. See src/ir/README.md.
+ */
 export type Dim = number | string | null;
+
+/** Reserved first character of a derived symbol; no reader names a dim with it (see `callerDim`). */
+export const DERIVED_DIM_PREFIX = '\u2234';
+
+/** The derived symbol of axis `axis` of value `value`: its size at run time. */
+export const derivedDim = (value: string, axis: number): string => `${DERIVED_DIM_PREFIX}${value}#${axis}`;
+
+/** `d` is a dim shape inference named itself: to every question of "did the caller name this dim" it is unknown (null). */
+export const isDerivedSymbol = (d: Dim | undefined): d is string => typeof d === 'string' && d.startsWith(DERIVED_DIM_PREFIX);
+
+/** `d` is a symbol a file or a caller named (a graph input's 'batch'), not a derived one. */
+export const isCallerSymbol = (d: Dim | undefined): d is string => typeof d === 'string' && !d.startsWith(DERIVED_DIM_PREFIX);
+
+/** `d` as a file or a caller may see it: a derived symbol is unknown (null). */
+export const callerDim = (d: Dim): Dim => (isDerivedSymbol(d) ? null : d);
 
 /**
  * A value that is not a tensor (ONNX's seq(tensor), optional(tensor), optional(seq(tensor))):

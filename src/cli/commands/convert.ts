@@ -64,6 +64,9 @@ ${FUSE_SCALE_HELP}
                           more channels: MobileNet-v2's file 1.6x)
   --range-split           int8: only the second half of --channel-split (the ReLU6 outputs read by
                           group-1 convs split by range in two): MobileNet-v2's file 1.06x
+  --per-tensor-dense      int8 / int16x8: one weight scale per dense layer (FULLY_CONNECTED), as TF's
+                          older converters wrote, for a runtime without per-channel FULLY_CONNECTED
+                          (default: one per output row, as TF's recent converters write)
   --percentile P          percentile method: the percentile of |x| kept (default 99.99)
   --no-equalize           int8: no cross-layer equalization (on by default with minmax, mse and search: conv
                           channels rescaled to balance int8 ranges; the float function is unchanged)

@@ -1,6 +1,6 @@
 // ONNX ModelProto bytes -> IR Graph.
 import { NnportError, FormatError, UnsupportedError } from '../../ir/errors.js';
-import type { Attr, Dim, Graph, GraphMetadata, Node, ValueInfo, ValueKind } from '../../ir/graph.js';
+import { isDerivedSymbol, type Attr, type Dim, type Graph, type GraphMetadata, type Node, type ValueInfo, type ValueKind } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { onnx } from '../generated/onnx.js';
 import type { ReadOptions } from '../model.js';
@@ -312,12 +312,12 @@ function valueType(type: TypeProto, where: string, ctx: Context): { dtype: Value
   return out;
 }
 
-/** dim_value -> size, dim_param -> symbol, neither -> unknown. Some exporters write -1 for "unknown". */
+/** dim_value -> size, dim_param -> symbol, neither -> unknown. Some exporters write -1 for "unknown"; a dim_param spelled as a derived symbol (ir/graph.ts) is read as unknown, so no file names one. */
 function readDim(d: onnx.TensorShapeProto.Dimension.$Properties): Dim {
   if (d.dim_value != null) {
     const n = int64ToNumber(d.dim_value as Int64);
     return n >= 0 ? n : null;
   }
-  if (d.dim_param != null && d.dim_param !== '') return d.dim_param;
+  if (d.dim_param != null && d.dim_param !== '' && !isDerivedSymbol(d.dim_param)) return d.dim_param;
   return null;
 }

@@ -1,7 +1,7 @@
 // IR Graph -> ONNX ModelProto bytes (+ an optional external data file).
 import { unrollCellClipped } from '../../passes/unroll-recurrent.js';
 import { UsageError } from '../../ir/errors.js';
-import type { Attr, Dim, Graph, Node, ValueInfo, ValueKind } from '../../ir/graph.js';
+import { isCallerSymbol, type Attr, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../../ir/graph.js';
 import type { DType } from '../../ir/dtypes.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { onnx } from '../generated/onnx.js';
@@ -117,7 +117,8 @@ function typeProto(v: { dtype: DType; shape?: Dim[]; kind?: ValueKind }): onnx.T
   const tensorType: onnx.TypeProto.Tensor.$Properties = { elem_type: onnxDataType(v.dtype) };
   if (v.shape) {
     tensorType.shape = {
-      dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: toInt64(d) } : typeof d === 'string' ? { dim_param: d } : {})),
+      // (a derived symbol is shape inference's own name for an unknown dim: written as unknown)
+      dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: toInt64(d) } : isCallerSymbol(d) ? { dim_param: d } : {})),
     };
   }
   const tensor: onnx.TypeProto.$Properties = { tensor_type: tensorType };

@@ -411,7 +411,9 @@ export const shapeRows: Record<string, Row> = {
     // (else the inferred output shape, when only one of its dims is unknown: that one is -1)
     const inferred = w.shape(n.outputs[0]!);
     const resolved = unknown > 1 || (unknown === 1 && target.includes(-1)) ? (inferred && inferred.filter((d) => typeof d !== 'number').length <= 1 ? inferred : undefined) : target;
-    if (!resolved) throw new UnsupportedError('Reshape copying a dim of unknown size', `node '${n.name}'`);
+    // (else the copies are taken from the input's Shape when it runs, as for a computed target: a
+    // channel shuffle's split of the channels with the run-time height and width copied)
+    if (!resolved) return reshapeComputed(w, n, out);
     const dims = resolved.map((d) => (typeof d === 'number' ? d : -1));
     w.add(out, 'Reshape', [w.ref(n.inputs[0]!), w.int32(`${n.name}/shape`, dims)], { T: T(w.dtype(n.inputs[0]!)), Tshape: T('int32') });
   },

@@ -18,11 +18,12 @@
 // channels-last) becomes the ConstantOfShape of the permuted shape instead: nothing to transpose.
 // A MatMul of two run-time batches pads both: they are taken to be the same count (NMS's kept boxes
 // and values computed from them), not one of them 1 at run time, broadcast.
-// Only a batch shape inference leaves unknown (null: a NonZero's or NMS's count) is padded; a
-// symbolic batch the caller feeds (a graph input's named dim) is the caller's. Not in a quantized
+// Only a batch shape inference leaves unknown (null: a NonZero's or NMS's count, or its derived
+// symbol where a Shape reads it) is padded; a symbolic batch the caller feeds (a graph input's
+// named dim) is the caller's. Not in a quantized
 // graph (a Pad between a QuantizeLinear and its DequantizeLinear would split an integer island).
 import type { Graph, Node } from '../../ir/graph.js';
-import { attrInts } from '../../ir/graph.js';
+import { attrInts, isCallerSymbol } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -47,7 +48,7 @@ export function padEmptyBatches(g: Graph): Graph {
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const runTimeBatch = (v: string): boolean => {
     const s = values.get(v)?.shape;
-    return !!s && s.length >= 3 && s[0] === null;
+    return !!s && s.length >= 3 && s[0] !== undefined && typeof s[0] !== 'number' && !isCallerSymbol(s[0]);
   };
   if (!g.nodes.some((n) => mayTrigger(n) && runTimeBatch(n.inputs[0]!))) return g;
   const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 16;

@@ -661,6 +661,9 @@ const reshapeTo: Converter = (n, c) => {
   const dyn = shape.filter((d) => d === -1).length;
   if (dyn > 1 && n.opType === 'Unsqueeze') return unsqueezeAsExpandDims(n, c, x, y, shape.length);
   if (dyn > 1 && n.opType === 'Flatten') return flattenComputed(n, c, x, y);
+  // a constant target that copies the input's run-time dims by 0 (the layout pass's, of a Reshape whose
+  // output shape inference relates to its input's: a channel split keeping h, w) resolves them from SHAPE
+  if (dyn > 1 && n.opType === 'Reshape' && n.inputs[1] && !attrInt(n, 'allowzero', 0) && c.constantOf(n.inputs[1])?.toNumbers().includes(0)) return reshapeComputed(n, c, x, y);
   if (dyn > 1) throw new UnsupportedError('Reshape with several dynamic dims in a TFLite file', `node '${n.name}'`);
   const shapeT = c.addConstant(`${y}_shape`, int32(shape));
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, shapeT], outputs: [y], options: (b) => [BuiltinOptions.ReshapeOptions, ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape))] });

@@ -234,7 +234,21 @@ function foldKeepingDynamicDims(g: Graph, evaluate: Evaluator): Graph {
   const one = at(1);
   if (!dynamic) return one;
   const seven = at(7);
-  return foldByTargets(g, one, seven) ?? foldWithOpenDims(g, evaluate, one, seven) ?? one;
+  const open = constantNodesToInitializers(fold(g, evaluate));
+  const byTargets = foldByTargets(g, one, seven);
+  return (byTargets && keepsOpenDims(byTargets, open) ? byTargets : undefined) ?? foldWithOpenDims(open, one, seven) ?? one;
+}
+
+/**
+ * Whether each Reshape of `byTargets` leaves open as many of its output's dims as the graph folded with
+ * the dims open infers: a dim that is 1 at both 1 and 7 (a height after five stride-2 convs, a
+ * ShuffleNet's channel shuffle) yet follows the input would otherwise be fixed at 1.
+ */
+function keepsOpenDims(byTargets: Graph, open: Graph): boolean {
+  const openDims = (shape: readonly Dim[] | undefined): number => (shape ? shape.filter((d) => typeof d !== 'number').length : Infinity);
+  const mine = inferShapes(byTargets, { record: false, onError: 'unknown' }).values;
+  const theirs = inferShapes({ ...open, valueInfo: undefined }, { record: false, onError: 'unknown' }).values;
+  return byTargets.nodes.every((n) => n.opType !== 'Reshape' || !!n.domain || !theirs.has(n.outputs[0]!) || openDims(theirs.get(n.outputs[0]!)!.shape) <= openDims(mine.get(n.outputs[0]!)?.shape));
 }
 
 /** foldKeepingDynamicDims' first way: the folds at 1 and 7 differ only in Reshape targets (one entry each) and Resize sizes that scale with the input. */
@@ -299,8 +313,7 @@ function foldByTargets(g: Graph, one: Graph, seven: Graph): Graph | undefined {
  * The graph folded with its dynamic dims left open, its Shape subgraphs running in the file, where
  * src/passes/open-dims.ts says they may (checked against the folds at 1 and at 7); else undefined.
  */
-function foldWithOpenDims(g: Graph, evaluate: Evaluator, one: Graph, seven: Graph): Graph | undefined {
-  const open = constantNodesToInitializers(fold(g, evaluate));
+function foldWithOpenDims(open: Graph, one: Graph, seven: Graph): Graph | undefined {
   // value annotations of the first fold would pin the dims: shapes are inferred afresh
   return shapesComputedAtRunTime(open, [one, seven], TFLITE_RUN_TIME_OPERANDS) ? { ...open, valueInfo: undefined } : undefined;
 }

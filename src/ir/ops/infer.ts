@@ -4,7 +4,7 @@
 // subgraphs of exported models (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) resolve.
 import type { DType } from '../dtypes.js';
 import { NnportError, ShapeError } from '../errors.js';
-import { subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../graph.js';
+import { attrInt, derivedDim, isDerivedSymbol, isOnnxOp, subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { opDefOf, opsetOf } from './registry.js';
 import { tensorData, type ValueType } from './op-def.js';
@@ -44,15 +44,25 @@ function withNode(e: unknown, node: Node): NnportError {
   return new ShapeError(`${where}: ${msg}`, { cause: e });
 }
 
-/** Declared and inferred dims merged: the inferred one unless it is unknown. */
+/**
+ * Declared and inferred dims merged: the inferred one unless it is unknown. A declared derived
+ * symbol is unknown: it was named by another inference, over values a pass may since have changed.
+ */
 function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType {
   if (!declared) return inferred;
   const dtype = inferred.dtype ?? declared.dtype;
+  const declaredShape = declared.shape?.map((d) => (isDerivedSymbol(d) ? null : d));
   let shape = inferred.shape;
-  if (!shape) shape = declared.shape && [...declared.shape];
-  else if (declared.shape && declared.shape.length === shape.length) shape = shape.map((d, i) => (d === null ? declared.shape![i]! : d));
+  if (!shape) shape = declaredShape;
+  else if (declaredShape && declaredShape.length === shape.length) shape = shape.map((d, i) => (d === null ? declaredShape[i]! : d));
   const kind = inferred.kind ?? declared.kind;
   return kind ? { ...inferred, dtype, shape, kind } : { ...inferred, dtype, shape };
+}
+
+/** A Reshape whose constant target copies an input dim (a 0, without allowzero). */
+function copiesDims(graph: Graph, n: Node): boolean {
+  const target = graph.initializers.get(n.inputs[1] ?? '');
+  return !!target && target.rank === 1 && !attrInt(n, 'allowzero', 0) && (tensorData(target)?.includes(0) ?? false);
 }
 
 /** `t` marked as a sequence / optional when `kind` says so (no `kind` key on a tensor's type). */
@@ -102,6 +112,14 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
   for (const v of graph.valueInfo ?? []) declared.set(v.name, v);
   for (const v of graph.outputs) declared.set(v.name, v);
 
+  // A dim left unknown in a value a Shape reads, or a Reshape copies by a 0 in its constant target,
+  // gets a derived symbol (`derivedDim`): the Shape's output carries it, so a Reshape to dims computed
+  // from it (a channel shuffle's [n, g, c/g, h, w] and back to [n, -1, h, w]) cancels it against the
+  // same dim of its input and keeps the others known; a copied one is known to be the input's.
+  const dimsRead = new Set(graph.nodes.filter((n) => isOnnxOp(n, 'Shape') || (isOnnxOp(n, 'Reshape') && copiesDims(graph, n))).map((n) => n.inputs[0]!));
+  const withDerivedDims = (name: string, t: ValueType): ValueType =>
+    dimsRead.has(name) && t.shape?.includes(null) ? { ...t, shape: t.shape.map((d, i) => d ?? derivedDim(name, i)) } : t;
+
   for (const node of topologicalOrder(graph, scope && new Set(scope.keys()))) {
     const def = opDefOf(node);
     let outs: ValueType[] = [];
@@ -125,7 +143,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
       }
     }
     node.outputs.forEach((name, k) => {
-      if (name) values.set(name, merge(outs[k] ?? {}, declared.get(name)));
+      if (name) values.set(name, withDerivedDims(name, merge(outs[k] ?? {}, declared.get(name))));
     });
   }
 
@@ -136,7 +154,8 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
     for (const name of node.outputs) {
       const v = name && !io.has(name) ? values.get(name) : undefined;
       if (!v?.dtype) continue;
-      const one: ValueInfo = v.shape ? { name, dtype: v.dtype, shape: [...v.shape] } : { name, dtype: v.dtype };
+      // (a derived symbol is recorded as unknown: it means something only within this inference)
+      const one: ValueInfo = v.shape ? { name, dtype: v.dtype, shape: v.shape.map((d) => (isDerivedSymbol(d) ? null : d)) } : { name, dtype: v.dtype };
       if (v.kind) one.kind = v.kind;
       info.push(one);
     }

@@ -7,7 +7,13 @@
 // file is well above the per-tensor one (perChannelDense: false), and nnport's integer runtime reads
 // the file back and gives the interpreter's outputs exactly (XNNPACK's requantization: the
 // interpreter runs a per-channel int8 FULLY_CONNECTED on XNNPACK's qc8 kernel, float32 scales).
+// The CLI's --per-tensor-dense asks for one scale per layer.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { writeNpy } from '../../../src/formats/numpy/npy-write.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
 import type { Graph, Node } from '../../../src/ir/graph.js';
@@ -88,4 +94,33 @@ describe('per-channel dense weights (FULLY_CONNECTED)', () => {
       });
     }
   }
+
+  it('the CLI: --per-tensor-dense writes one weight scale per dense layer, int8 / int16x8 only', { timeout: 120_000 }, async () => {
+    const random = rng(9);
+    const dir = mkdtempSync(join(tmpdir(), 'nnport-dense-per-channel-'));
+    try {
+      writeFileSync(join(dir, 'dense.onnx'), writeOnnx(denseModel(layers[0]!, random)));
+      mkdirSync(join(dir, 'calibration'));
+      for (let k = 0; k < 4; k++) writeFileSync(join(dir, 'calibration', `x${k}.npy`), writeNpy(new Tensor('float32', [2, IN], Float32Array.from({ length: 2 * IN }, () => random() * 2 - 1))));
+      const weightScales = async (...flags: string[]): Promise<number> => {
+        const said: string[] = [];
+        const out = join(dir, `${flags.length}.tflite`);
+        const code = await main(['convert', join(dir, 'dense.onnx'), '-o', out, '--quantize', 'int8', '--calibration', join(dir, 'calibration'), ...flags], (t) => said.push(t), (t) => said.push(t));
+        expect(code, said.join('\n')).toBe(0);
+        const tensors = flatcJson<{ subgraphs: Array<{ tensors: FlatTensor[] }> }>(new Uint8Array(readFileSync(out)), 'cli').subgraphs[0]!.tensors;
+        return tensors.find((t) => /^w_quantized/.test(t.name))!.quantization!.scale!.length;
+      };
+      expect(await weightScales()).toBe(OUT);
+      expect(await weightScales('--per-tensor-dense')).toBe(1);
+      const refused = async (...args: string[]): Promise<string> => {
+        const said: string[] = [];
+        expect(await main(['convert', join(dir, 'dense.onnx'), '-o', join(dir, 'r.tflite'), ...args], (t) => said.push(t), (t) => said.push(t))).not.toBe(0);
+        return said.join('\n');
+      };
+      expect(await refused('--quantize', 'dynamic', '--per-tensor-dense')).toMatch(/--per-tensor-dense applies to --quantize int8 and int16x8 only/);
+      expect(await refused('--per-tensor-dense')).toMatch(/--per-tensor-dense needs --quantize/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

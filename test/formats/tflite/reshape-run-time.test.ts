@@ -25,11 +25,12 @@ import { flatcJson, opNamesOf, useTfliteOracle, withStoredDim, type FlatcOps } f
 const oracle = useTfliteOracle();
 
 /**
- * Each net's outputs and the layout the file gives them: flatten_heads' grouped mean stays in
- * PyTorch's NCHW (the layout pass does not carry channels-last through a Reshape to a computed rank-5
- * target, so the output keeps the source's layout; with the dims fixed it comes out NHWC).
+ * Each net's outputs and the layout the file gives them: flatten_heads' grouped mean comes out NHWC,
+ * as with the dims fixed (its Reshape to [b, 2, c / 2, h, w] takes h, w from Shape(x): shape inference
+ * names them with x's derived symbols, src/ir/README.md, so the layout pass knows the reshape keeps
+ * them and lays it out channels-last; it stayed in PyTorch's NCHW before).
  */
-const NETS = { spatial_attn: ['nhwc'], flatten_heads: ['nchw', 'nchw'] } as const;
+const NETS = { spatial_attn: ['nhwc'], flatten_heads: ['nhwc', 'nchw'] } as const;
 type Net = keyof typeof NETS;
 const dir = (): string => ensureScriptFixtures('tflite_reshape_models.py', 'tflite-reshapes', Object.keys(NETS));
 

@@ -1,0 +1,91 @@
+// Channel shuffles over a height / width known only at run time (scripts/fixtures/dynamic_hw_shuffle.py:
+// torchvision shufflenet_v2_x1_0 and a small 3-group shuffle, exported with a dynamic batch, height and
+// width). Their Reshapes take n, h, w from Shape(x) at run time; after stride-2 convs shape inference
+// cannot size h, w, and names them with derived symbols (src/ir/README.md) so that the channel count
+// survives the Reshape back to [n, -1, h, w]. Written to .pb (read back by nnport's TF reader), a TF.js
+// graph model (run by TF.js), Keras .h5 (run by TF.js as a layers model) and .tflite (the interpreter,
+// its input's stored size set to each), and run at two sizes against onnxruntime-node on the export
+// (itself checked against PyTorch). No written file holds a derived symbol's name.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tensorflow } from '../../../src/formats/generated/tensorflow.js';
+import { readNpy } from '../../../src/formats/numpy/index.js';
+import { convert, loadModel, run } from '../../../src/index.js';
+import { DERIVED_DIM_PREFIX } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { relErr } from '../../support/error-metrics.js';
+import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { ortRun } from '../../support/ort.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
+import { predict, tfjsModelFromH5 } from '../keras/tfjs-oracle.js';
+import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
+
+const oracle = useTfliteOracle();
+
+const NETS = ['shufflenet', 'shuffle_g3'];
+let dir = '';
+
+beforeAll(async () => {
+  await initKernels();
+  await tf.setBackend('cpu');
+  dir = ensureScriptFixtures('dynamic_hw_shuffle.py', 'dynamic-hw-shuffle', NETS);
+}, 300_000);
+
+const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
+const nchw = (t: Tensor): Tensor => (t.rank === 4 ? t.permute([0, 3, 1, 2]) : t);
+const derivedName = new TextEncoder().encode(DERIVED_DIM_PREFIX);
+/** `bytes` holds the UTF-8 of the derived-symbol prefix somewhere */
+const holdsDerived = (bytes: Uint8Array): boolean => Buffer.from(bytes).includes(Buffer.from(derivedName));
+
+describe('channel shuffles of a run-time height / width in .pb, TF.js graph models, Keras and .tflite, against onnxruntime-node', () => {
+  for (const net of NETS) {
+    it(net, { timeout: 300_000 }, async () => {
+      const onnx = new Uint8Array(readFileSync(join(dir, net, 'model.onnx')));
+      const model = await loadModel(onnx, { fileName: `${net}.onnx` });
+      const web = await convert(model, 'out/model.json', { tfjsFormat: 'graph' });
+      const graphModel = await loadWrittenGraphModel({ json: web.bytes, sidecars: web.sidecars });
+      const pb = (await convert(model, `${net}.pb`)).bytes;
+      const ops = tensorflow.GraphDef.decode(pb).node.map((n) => n.op);
+      // the input's height and width stay open in the file
+      const placeholder = tensorflow.GraphDef.decode(pb).node.find((n) => n.op === 'Placeholder')!;
+      expect(placeholder.attr!.shape!.shape!.dim!.map((d) => Number(d.size))).toEqual([-1, -1, -1, 3]);
+      const back = await loadModel(pb, { fileName: `${net}.pb` });
+      const tflite = (await convert(model, `${net}.tflite`)).bytes;
+      const sig = flatcJson<{ subgraphs: { inputs: number[]; tensors: { shape_signature?: number[] }[] }[] }>(tflite, `${net}.tflite`).subgraphs[0]!;
+      expect(sig.tensors[sig.inputs[0]!]!.shape_signature).toEqual([-1, -1, -1, 3]);
+      const onnxAgain = (await convert(model, `${net}.onnx`)).bytes;
+      const h5 = (await convert(model, `${net}.h5`)).bytes;
+      for (const [what, bytes] of [['.pb', pb], ['.tflite', tflite], ['model.json', web.bytes], ['.onnx', onnxAgain], ['.h5', h5]] as const) {
+        expect(holdsDerived(bytes), `${net}${what} names a derived symbol`).toBe(false);
+      }
+      const keras = await tfjsModelFromH5(h5);
+      // the channel count known, each shuffle is a fixed permutation of the channels (a 1x1 selection conv), no Shape subgraph left
+      for (const op of ['Shape', 'Reshape', 'Transpose']) expect(ops, `${net}.pb`).not.toContain(op);
+      for (const c of ['a', 'b']) {
+        const x = npy(net, `x_${c}`);
+        const want = (await ortRun(onnx, { x })).get('y')!;
+        expect(relErr(want.toFloat32(), npy(net, `y_${c}`).toFloat32()), 'onnxruntime vs PyTorch').toBeLessThan(1e-5);
+        // the written models are channels-last (the layout pass): fed NHWC, their NHWC outputs compared as NCHW
+        const xh = x.permute([0, 2, 3, 1]);
+        const fromTflite = (await oracle.run([0, 1, 2].reduce((b, a) => withStoredDim(b, a, xh.shape[a] as number), tflite), [xh.toFloat32()]))[0]!;
+        const got: Record<string, Tensor> = {
+          'TF.js graph model': (await runGraphModel(graphModel, [xh]))[0]!,
+          '.pb read back': (await run(back, { x: xh })).outputs.get('y')!,
+          interpreter: new Tensor('float32', fromTflite.shape, fromTflite.data as Float32Array),
+          'Keras .h5 in TF.js': predict(keras, [xh])[0]!,
+        };
+        for (const [who, yh] of Object.entries(got)) {
+          const y = nchw(yh);
+          expect(y.shape, `${who} ${c}`).toEqual(want.shape);
+          const err = relErr(y.toFloat32(), want.toFloat32());
+          console.log(`${net} x_${c} ${JSON.stringify(x.shape)}: ${who} ${err.toExponential(2)} (relative) from onnxruntime`);
+          expect(err, `${who} ${c}`).toBeLessThan(1e-5);
+        }
+      }
+      graphModel.dispose();
+      keras.dispose();
+    });
+  }
+});
