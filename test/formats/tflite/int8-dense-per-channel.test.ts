@@ -6,7 +6,8 @@
 // (keep_num_dims). Checked in the real TFLite interpreter against the float file: the per-channel
 // file is well above the per-tensor one (perChannelDense: false), and nnport's integer runtime reads
 // the file back and gives the interpreter's outputs exactly (XNNPACK's requantization: the
-// interpreter runs a per-channel int8 FULLY_CONNECTED on XNNPACK's qc8 kernel, float32 scales).
+// interpreter runs a per-channel int8 FULLY_CONNECTED on XNNPACK's qc8 kernel, float32 scales);
+// the file read back and written again keeps its scales and outputs.
 // The CLI's --per-tensor-dense asks for one scale per layer.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,6 +77,10 @@ describe('per-channel dense weights (FULLY_CONNECTED)', () => {
         expect(weights.quantized_dimension ?? 0).toBe(0);
         const bias = tensors.find((t) => /bias|^b_quantized/.test(t.name) && t.quantization?.scale)!.quantization!;
         expect(bias.scale).toHaveLength(OUT);
+        // read back and written again: the reader's per-channel FULLY_CONNECTED (axis 0 of [out, in]) keeps its scales
+        const again = (await convert(await loadModel(perChannel, { fileName: 'dense.tflite' }), 'again.tflite')).bytes;
+        const againWeights = flatcJson<{ subgraphs: Array<{ tensors: FlatTensor[] }> }>(again, 'again').subgraphs[0]!.tensors.find((t) => /^w_quantized/.test(t.name))!.quantization!;
+        expect(againWeights.scale).toEqual(weights.scale);
         const want: Float32Array[] = [];
         const got: Float32Array[] = [];
         const gotPerTensor: Float32Array[] = [];
@@ -85,6 +90,7 @@ describe('per-channel dense weights (FULLY_CONNECTED)', () => {
           got.push((await oracle.run(perChannel, [x.toFloat32()]))[0]!.data as Float32Array);
           gotPerTensor.push((await oracle.run(perTensor, [x.toFloat32()]))[0]!.data as Float32Array);
           expect(await integerRuntimeLsbOff(perChannel, x, got[k]!, { requantization: 'xnnpack' })).toBe(0);
+          expect((await oracle.run(again, [x.toFloat32()]))[0]!.data).toEqual(got[k]);
         }
         const snr = pooledSnrDb(want, got);
         const snrPerTensor = pooledSnrDb(want, gotPerTensor);
