@@ -1,6 +1,6 @@
 import type { DType } from '../ir/dtypes.js';
 import { NnportError } from '../ir/errors.js';
-import { runtimeInputs, type Dim, type Graph } from '../ir/graph.js';
+import { callerDim, runtimeInputs, type Dim, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { shapeSize, type Tensor } from '../ir/tensor.js';
 import type { Listing, LoadedModel } from '../formats/model.js';
@@ -79,7 +79,8 @@ function inferredValues(g: Graph): Pick<ModelSummary, 'values' | 'shapeNotes'> {
   const { values, unknownOps, errors } = inferred;
   const row = (name: string, op: string): InferredValue => {
     const v = values.get(name);
-    return { name, dtype: v?.dtype ?? null, shape: v?.shape ? [...v.shape] : null, op };
+    // (a derived symbol is inference's own name for an unknown dim: shown as unknown, as the file has it)
+    return { name, dtype: v?.dtype ?? null, shape: v?.shape ? v.shape.map(callerDim) : null, op };
   };
   const rows = runtimeInputs(g).map((v) => row(v.name, 'input'));
   for (const n of g.nodes) {

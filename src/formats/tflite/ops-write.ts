@@ -1158,6 +1158,13 @@ const identity: Converter = (n, c) => {
   const x = c.tensor(n.inputs[0]!);
   const y = c.tensor(n.outputs[0]!);
   const shape = c.info(y).signature ?? c.info(y).shape;
+  if (shape.filter((d) => d === -1).length > 1) {
+    // several run-time dims (a graph output a Transpose absorbed into the layout left as a copy): no
+    // constant target holds them (the interpreter's RESHAPE fails on two -1s); the input's own SHAPE does
+    const full = c.addTensor(`${y}_input_shape`, { name: '', dtype: 'int32', shape: [shape.length] });
+    c.emit({ code: BuiltinOperator.SHAPE, inputs: [x], outputs: [full], options: (b) => [BuiltinOptions.ShapeOptions, ShapeOptions.createShapeOptions(b, TensorType.INT32)] });
+    return c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, full], outputs: [y] });
+  }
   c.emit({ code: BuiltinOperator.RESHAPE, inputs: [x, c.addConstant(`${y}_shape`, int32(shape))], outputs: [y] });
 };
 

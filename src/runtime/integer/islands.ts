@@ -234,17 +234,22 @@ function readInsideSubgraphs(nodes: readonly Node[], into = new Set<string>()): 
 
 /**
  * The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is
- * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels).
+ * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels; a Loop body with
+ * TFLite's own requantization whatever `options.requantization` says for the primary graph).
  */
 export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
   const fused = fuseGraphIslands(graph, options);
   if (!fused.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph' || a.type === 'graphs'))) return fused;
+  // the interpreter's WHILE bodies run on TFLite's builtin kernels, not XNNPACK (measured: recurrent WHILE bodies are
+  // 0 LSB off with TFLite's requantization, up to 4 with XNNPACK's); IF branches as the primary graph (0 LSB with XNNPACK's)
+  const loopBody: IntegerOptions = { ...options, requantization: undefined };
   const nodes = fused.nodes.map((n) => {
     const entries = Object.entries(n.attrs);
     if (!entries.some(([, a]) => a.type === 'graph' || a.type === 'graphs')) return n;
     const attrs: Record<string, Attr> = {};
+    const inner = n.opType === 'Loop' ? loopBody : options;
     for (const [k, a] of entries) {
-      attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseQdqIslands(a.value, options) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseQdqIslands(g, options)) } : a;
+      attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseQdqIslands(a.value, inner) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseQdqIslands(g, inner)) } : a;
     }
     return { ...n, attrs };
   });
