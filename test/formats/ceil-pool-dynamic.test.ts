@@ -22,9 +22,10 @@ import { initKernels } from '../../src/wasm/loader.js';
 import { relErr } from '../support/error-metrics.js';
 import { ensureScriptFixtures } from '../support/fixture-script.js';
 import { ortRun } from '../support/ort.js';
-import { tfliteOpNames, useTfliteOracle, withStoredDim } from '../support/tflite-test.js';
+import { tfliteOpNames, useTfliteOracle } from '../support/tflite-test.js';
+import { expectLikeOnnxruntime, runChannelsLast } from './channels-last-runs.js';
 import { predict, tfjsModelFromH5 } from './keras/tfjs-oracle.js';
-import { loadWrittenGraphModel, runGraphModel, tf } from './tfjs/graph-oracle.js';
+import { loadWrittenGraphModel, tf } from './tfjs/graph-oracle.js';
 
 const oracle = useTfliteOracle();
 
@@ -69,28 +70,9 @@ describe('ceil-mode pools of a run-time height / width in .tflite, .pb and TF.js
           expect(want.get(o)!.shape, `onnxruntime vs PyTorch ${o} shape`).toEqual(npy(net, `${o}_${c}`).shape);
           expect(relErr(want.get(o)!.toFloat32(), npy(net, `${o}_${c}`).toFloat32()), `onnxruntime vs PyTorch ${o}`).toBeLessThan(1e-5);
         }
-        const xh = x.permute([0, 2, 3, 1]);
-        const fromPb = (await run(back, { x: xh })).outputs;
-        // (with the interpreter's own thread count: no dynamic-sized tensor keeps the file off XNNPACK)
-        const fromTflite = await oracle.run([0, 1, 2].reduce((b, a) => withStoredDim(b, a, xh.shape[a] as number), tflite), [xh.toFloat32()]);
-        const got: Record<string, Tensor[]> = {
-          'TF.js graph model': await runGraphModel(graphModel, [xh], undefined, spec.outputs),
-          '.pb read back': spec.outputs.map((o) => fromPb.get(o)!),
-          interpreter: spec.outputs.map((o) => {
-            const y = fromTflite.find((t) => t.name === o || t.name.startsWith(`${o}__`)) ?? fromTflite[spec.outputs.indexOf(o)]!;
-            return new Tensor('float32', y.shape, y.data as Float32Array);
-          }),
-          ...(keras ? { 'Keras .h5 in TF.js': predict(keras, [xh]) } : {}),
-        };
-        for (const [who, ys] of Object.entries(got)) {
-          spec.outputs.forEach((o, k) => {
-            const y = nchw(ys[k]!);
-            expect(y.shape, `${who} ${o} ${c}`).toEqual(want.get(o)!.shape);
-            const err = relErr(y.toFloat32(), want.get(o)!.toFloat32());
-            console.log(`${net} ${o} x_${c} ${JSON.stringify(x.shape)} -> ${JSON.stringify(y.shape)}: ${who} ${err.toExponential(2)} (relative) from onnxruntime`);
-            expect(err, `${who} ${o} ${c}`).toBeLessThan(1e-5);
-          });
-        }
+        // (the interpreter at its own thread count: no dynamic-sized tensor keeps the file off XNNPACK)
+        const got = await runChannelsLast({ graphModel, back, tflite, keras }, oracle, x.permute([0, 2, 3, 1]), spec.outputs);
+        expectLikeOnnxruntime(got, want, spec.outputs, `${net} x_${c} ${JSON.stringify(x.shape)}`);
       }
       graphModel.dispose();
       keras?.dispose();

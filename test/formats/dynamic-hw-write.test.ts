@@ -21,9 +21,10 @@ import { initKernels } from '../../src/wasm/loader.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
 import { ensureScriptFixtures } from '../support/fixture-script.js';
 import { ortRun } from '../support/ort.js';
-import { useTfliteOracle, withStoredDim } from '../support/tflite-test.js';
-import { predict, tfjsModelFromH5 } from './keras/tfjs-oracle.js';
-import { loadWrittenGraphModel, runGraphModel, tf } from './tfjs/graph-oracle.js';
+import { useTfliteOracle } from '../support/tflite-test.js';
+import { expectLikeOnnxruntime, runChannelsLast } from './channels-last-runs.js';
+import { tfjsModelFromH5 } from './keras/tfjs-oracle.js';
+import { loadWrittenGraphModel, tf } from './tfjs/graph-oracle.js';
 
 const oracle = useTfliteOracle();
 
@@ -45,7 +46,6 @@ beforeAll(async () => {
 }, 300_000);
 
 const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
-const nchw = (t: Tensor): Tensor => (t.rank === 4 ? t.permute([0, 3, 1, 2]) : t);
 
 describe('layers of a run-time height / width in .tflite, .pb, TF.js graph models and Keras, against onnxruntime-node', () => {
   for (const [net, spec] of Object.entries(NETS)) {
@@ -64,27 +64,8 @@ describe('layers of a run-time height / width in .tflite, .pb, TF.js graph model
         const want = await ortRun(onnx, { x });
         for (const o of spec.outputs) expect(maxAbsDiff(want.get(o)!.toFloat32(), npy(net, `${o}_${c}`).toFloat32()), `onnxruntime vs PyTorch ${o}`).toBeLessThan(1e-5);
         // the written models are channels-last (the layout pass): fed NHWC, their NHWC outputs compared as NCHW
-        const xh = x.permute([0, 2, 3, 1]);
-        const fromPb = (await run(back, { x: xh })).outputs;
-        const fromTflite = await oracle.run([0, 1, 2].reduce((b, a) => withStoredDim(b, a, xh.shape[a] as number), tflite), [xh.toFloat32()]);
-        const got: Record<string, Tensor[]> = {
-          'TF.js graph model': await runGraphModel(graphModel, [xh], undefined, spec.outputs),
-          '.pb read back': spec.outputs.map((o) => fromPb.get(o)!),
-          interpreter: spec.outputs.map((o) => {
-            const y = fromTflite.find((t) => t.name === o || t.name.startsWith(`${o}__`)) ?? fromTflite[spec.outputs.indexOf(o)]!;
-            return new Tensor('float32', y.shape, y.data as Float32Array);
-          }),
-          ...(keras ? { 'Keras .h5 in TF.js': predict(keras, [xh]) } : {}),
-        };
-        for (const [who, ys] of Object.entries(got)) {
-          spec.outputs.forEach((o, k) => {
-            const y = nchw(ys[k]!);
-            expect(y.shape, `${who} ${o} ${c}`).toEqual(want.get(o)!.shape);
-            const diff = maxAbsDiff(y.toFloat32(), want.get(o)!.toFloat32());
-            console.log(`${net} ${o} x_${c} ${JSON.stringify(x.shape)}: ${who} ${diff.toExponential(2)} from onnxruntime`);
-            expect(diff, `${who} ${o} ${c}`).toBeLessThan(1e-5);
-          });
-        }
+        const got = await runChannelsLast({ graphModel, back, tflite, keras }, oracle, x.permute([0, 2, 3, 1]), spec.outputs);
+        expectLikeOnnxruntime(got, want, spec.outputs, `${net} x_${c} ${JSON.stringify(x.shape)}`, { metric: maxAbsDiff });
       }
       graphModel.dispose();
       keras?.dispose();

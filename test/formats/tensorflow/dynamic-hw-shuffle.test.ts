@@ -22,9 +22,10 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
-import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
-import { predict, tfjsModelFromH5 } from '../keras/tfjs-oracle.js';
-import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { expectLikeOnnxruntime, runChannelsLast } from '../channels-last-runs.js';
+import { tfjsModelFromH5 } from '../keras/tfjs-oracle.js';
+import { loadWrittenGraphModel, tf } from '../tfjs/graph-oracle.js';
 
 const oracle = useTfliteOracle();
 
@@ -48,7 +49,6 @@ beforeAll(async () => {
 }, 300_000);
 
 const npy = (net: string, f: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dir, net, `${f}.npy`))), f);
-const nchw = (t: Tensor): Tensor => (t.rank === 4 ? t.permute([0, 3, 1, 2]) : t);
 const derivedName = new TextEncoder().encode(DERIVED_DIM_PREFIX);
 /** `bytes` holds the UTF-8 of the derived-symbol prefix somewhere */
 const holdsDerived = (bytes: Uint8Array): boolean => Buffer.from(bytes).includes(Buffer.from(derivedName));
@@ -92,29 +92,10 @@ describe('channel shuffles of a run-time height / width in .pb, TF.js graph mode
         const x = npy(net, `x_${c}`);
         const want = await ortRun(onnx, { x });
         for (const o of outputs) expect(relErr(want.get(o)!.toFloat32(), npy(net, `${o}_${c}`).toFloat32()), `onnxruntime vs PyTorch ${o}`).toBeLessThan(1e-5);
-        // the written models take NHWC input (the layout pass)
-        const xh = x.permute([0, 2, 3, 1]);
-        // (one thread: the web interpreter aborts on merged_hw's dynamic tensors with more)
-        const fromTflite = await oracle.run([0, 1, 2].reduce((b, a) => withStoredDim(b, a, xh.shape[a] as number), tflite), [xh.toFloat32()], 1, 1);
-        const fromPb = (await run(back, { x: xh })).outputs;
-        const got: Record<string, Tensor[]> = {
-          'TF.js graph model': await runGraphModel(graphModel, [xh], undefined, outputs),
-          '.pb read back': outputs.map((o) => fromPb.get(o)!),
-          interpreter: outputs.map((o) => {
-            const y = fromTflite.find((t) => t.name === o)!;
-            return new Tensor('float32', y.shape, y.data as Float32Array);
-          }),
-          ...(keras ? { 'Keras .h5 in TF.js': predict(keras, [xh]) } : {}),
-        };
-        for (const [who, ys] of Object.entries(got)) {
-          outputs.forEach((o, k) => {
-            const y = spec.outputs[o] === 'nhwc' ? nchw(ys[k]!) : ys[k]!;
-            expect(y.shape, `${who} ${o} ${c}`).toEqual(want.get(o)!.shape);
-            const err = relErr(y.toFloat32(), want.get(o)!.toFloat32());
-            console.log(`${net} ${o} x_${c} ${JSON.stringify(x.shape)}: ${who} ${err.toExponential(2)} (relative) from onnxruntime`);
-            expect(err, `${who} ${o} ${c}`).toBeLessThan(1e-5);
-          });
-        }
+        // the written models take NHWC input (the layout pass); one interpreter thread: the web interpreter aborts on
+        // merged_hw's dynamic tensors with more
+        const got = await runChannelsLast({ graphModel, back, tflite, keras: keras || undefined }, oracle, x.permute([0, 2, 3, 1]), outputs, 1);
+        expectLikeOnnxruntime(got, want, outputs, `${net} x_${c} ${JSON.stringify(x.shape)}`, { nhwc: (o) => spec.outputs[o] === 'nhwc' });
       }
       graphModel.dispose();
       keras?.dispose();
