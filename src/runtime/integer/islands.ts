@@ -234,20 +234,35 @@ function readInsideSubgraphs(nodes: readonly Node[], into = new Set<string>()): 
 
 /**
  * The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is
- * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels; a Loop body with
- * TFLite's own requantization whatever `options.requantization` says for the primary graph).
+ * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels; the body of a Loop
+ * with scan outputs with TFLite's own requantization whatever `options.requantization` says for the primary graph).
  */
 export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
   const fused = fuseGraphIslands(graph, options);
   if (!fused.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph' || a.type === 'graphs'))) return fused;
-  // the interpreter's WHILE bodies run on TFLite's builtin kernels, not XNNPACK (measured: recurrent WHILE bodies are
-  // 0 LSB off with TFLite's requantization, up to 4 with XNNPACK's); IF branches as the primary graph (0 LSB with XNNPACK's)
-  const loopBody: IntegerOptions = { ...options, requantization: undefined };
+  // a WHILE that grows a tensor each iteration (a Loop's scan outputs: a recurrent layer's per-step outputs) has
+  // dynamic-sized tensors, and the interpreter runs its body on TFLite's builtin kernels, not XNNPACK (measured:
+  // recurrent WHILE bodies 0 LSB off with TFLite's requantization, up to 4 with XNNPACK's); other bodies and IF
+  // branches as the primary graph (kept Loops of conv blocks 0 LSB with XNNPACK's)
+  const builtinBody: IntegerOptions = { ...options, requantization: undefined };
+  const grows = (n: Node): boolean => {
+    const body = n.attrs.body;
+    if (n.opType !== 'Loop' || body?.type !== 'graph') return false;
+    const g = body.value;
+    // scan outputs (body outputs after the condition and the carried values), or a carried value concatenated to itself
+    if (g.outputs.length > 1 + (n.inputs.length - 2)) return true;
+    const producer = new Map(g.nodes.flatMap((m) => m.outputs.map((o) => [o, m] as const)));
+    return g.outputs.slice(1).some((o, i) => {
+      const m = producer.get(o.name);
+      return m?.opType === 'Concat' && m.inputs.includes(g.inputs[2 + i]?.name ?? '');
+    });
+  };
+
   const nodes = fused.nodes.map((n) => {
     const entries = Object.entries(n.attrs);
     if (!entries.some(([, a]) => a.type === 'graph' || a.type === 'graphs')) return n;
     const attrs: Record<string, Attr> = {};
-    const inner = n.opType === 'Loop' ? loopBody : options;
+    const inner = grows(n) ? builtinBody : options;
     for (const [k, a] of entries) {
       attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseQdqIslands(a.value, inner) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseQdqIslands(g, inner)) } : a;
     }
