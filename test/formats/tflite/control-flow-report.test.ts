@@ -20,7 +20,7 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('--report of int8 / int16x8 with kept If / Loop: rows of the bodies too, the output rows equal to the interpreter', () => {
-  it.each(NETS.flatMap((net) => (['int8', 'int16x8'] as const).filter((m) => m === 'int8' || !['data_if', 'conv_if', 'scan_loop'].includes(net)).map((mode) => [net, mode] as const)))('%s %s: body rows over every execution; the output rows\' SNR is the interpreter\'s (int8 file vs float file) within 0.05 dB (an int8 TANH: 1 dB)', async (net, mode) => {
+  it.each(NETS.flatMap((net) => (['int8', 'int16x8'] as const).filter((m) => m === 'int8' || !['data_if', 'conv_if', 'scan_loop'].includes(net)).map((mode) => [net, mode] as const)))('%s %s: body rows over every execution; the output rows\' SNR is the interpreter\'s (int8 file vs float file) within 0.05 dB (a TANH: 1 dB int8, 0.1 dB int16x8)', async (net, mode) => {
     const spec = INT8_NETS[net]!;
     const model = await loadNet(fixtureDir(spec), net);
     const calibration = calibrationSet(net, spec);
@@ -57,8 +57,10 @@ describe('--report of int8 / int16x8 with kept If / Loop: rows of the bodies too
     outputs.forEach((row, k) => {
       expect(row, `a row for output ${model.graph.outputs[k]!.name}`).toBeDefined();
       // (the report runs the QDQ graph: a float tanh rounded once; the interpreter's int8 TANH is a
-      // fixed-point one up to 1 step off, over 7 iterations: loop_tanh's report is 34.73 dB, the interpreter 34.08)
-      expect(Math.abs(row!.snrDb - theirs[k]!)).toBeLessThan(net === 'loop_tanh' && mode === 'int8' ? 1 : 0.05);
+      // fixed-point one up to 1 step off, over 7 iterations: loop_tanh's report is 34.73 dB, the interpreter 34.08;
+      // int16x8's 16-bit TANH is a fixed-point one too: 0.068 dB apart with the dense layer's weights per channel)
+      const limit = net === 'loop_tanh' ? (mode === 'int8' ? 1 : 0.1) : 0.05;
+      expect(Math.abs(row!.snrDb - theirs[k]!)).toBeLessThan(limit);
     });
   });
 });
