@@ -23,7 +23,7 @@
 // named dim) is the caller's. Not in a quantized
 // graph (a Pad between a QuantizeLinear and its DequantizeLinear would split an integer island).
 import type { Graph, Node } from '../../ir/graph.js';
-import { attrInts, isCallerSymbol } from '../../ir/graph.js';
+import { attrInts, callerDim } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -48,7 +48,7 @@ export function padEmptyBatches(g: Graph): Graph {
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const runTimeBatch = (v: string): boolean => {
     const s = values.get(v)?.shape;
-    return !!s && s.length >= 3 && s[0] !== undefined && typeof s[0] !== 'number' && !isCallerSymbol(s[0]);
+    return !!s && s.length >= 3 && s[0] !== undefined && callerDim(s[0]) === null;
   };
   if (!g.nodes.some((n) => mayTrigger(n) && runTimeBatch(n.inputs[0]!))) return g;
   const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 16;

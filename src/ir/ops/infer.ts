@@ -4,7 +4,7 @@
 // subgraphs of exported models (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) resolve.
 import type { DType } from '../dtypes.js';
 import { NnportError, ShapeError } from '../errors.js';
-import { attrInt, derivedDim, isDerivedSymbol, isOnnxOp, subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../graph.js';
+import { attrInt, callerDim, derivedDim, isOnnxOp, subgraphsOf, topologicalOrder, type Dim, type Graph, type Node, type ValueInfo, type ValueKind } from '../graph.js';
 import type { Tensor } from '../tensor.js';
 import { opDefOf, opsetOf } from './registry.js';
 import { tensorData, type ValueType } from './op-def.js';
@@ -51,7 +51,7 @@ function withNode(e: unknown, node: Node): NnportError {
 function merge(inferred: ValueType, declared: ValueInfo | undefined): ValueType {
   if (!declared) return inferred;
   const dtype = inferred.dtype ?? declared.dtype;
-  const declaredShape = declared.shape?.map((d) => (isDerivedSymbol(d) ? null : d));
+  const declaredShape = declared.shape?.map(callerDim);
   let shape = inferred.shape;
   if (!shape) shape = declaredShape;
   else if (declaredShape && declaredShape.length === shape.length) shape = shape.map((d, i) => (d === null ? declaredShape[i]! : d));
@@ -155,7 +155,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
       const v = name && !io.has(name) ? values.get(name) : undefined;
       if (!v?.dtype) continue;
       // (a derived symbol is recorded as unknown: it means something only within this inference)
-      const one: ValueInfo = v.shape ? { name, dtype: v.dtype, shape: v.shape.map((d) => (isDerivedSymbol(d) ? null : d)) } : { name, dtype: v.dtype };
+      const one: ValueInfo = v.shape ? { name, dtype: v.dtype, shape: v.shape.map(callerDim) } : { name, dtype: v.dtype };
       if (v.kind) one.kind = v.kind;
       info.push(one);
     }

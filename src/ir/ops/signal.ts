@@ -3,7 +3,7 @@
 // has a trailing 1.
 import type { DType } from '../dtypes.js';
 import { ShapeError, UnsupportedError } from '../errors.js';
-import { attrInt, isDerivedSymbol, type Dim, type Node } from '../graph.js';
+import { attrInt, callerDim, type Dim, type Node } from '../graph.js';
 import { dtypeFromOnnxEnum } from './cast.js';
 import { defineOpDef, dimMap, fmtShape, input, normAxis, scalarOf, type InferContext, type OpDef, type OpDefTable, type ValueType } from './op-def.js';
 
@@ -50,7 +50,7 @@ function scalarDim(v: ValueType | undefined): Dim {
 
 function checkScalar(ctx: InferContext<unknown>, i: number, what: string): void {
   const s = ctx.inputs[i]?.shape;
-  if (s && !(s.length === 0 || (s.length === 1 && (s[0] === 1 || s[0] === null || isDerivedSymbol(s[0]))))) throw new ShapeError(`${ctx.node.opType} ${what} must be a scalar, got ${fmtShape(s)}`);
+  if (s && !(s.length === 0 || (s.length === 1 && (s[0] === 1 || callerDim(s[0]!) === null)))) throw new ShapeError(`${ctx.node.opType} ${what} must be a scalar, got ${fmtShape(s)}`);
 }
 
 function windowDef(op: string): OpDef<SignalWindowAttrs> {
