@@ -22,6 +22,7 @@
 // data or of an unknown channel count (Keras); other pools of a known size (the writers pad those
 // exactly as they are).
 import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../ir/graph.js';
+import { forwardAxis } from '../ir/ops/conv.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -46,8 +47,7 @@ export interface CeilPoolOptions {
 function ceilEndPads(xs: readonly number[], k: number[], s: number[], pads: number[]): number[] {
   const r = k.length;
   return xs.map((size, i) => {
-    let o = Math.ceil((size + pads[i]! + pads[i + r]! - k[i]!) / s[i]!) + 1;
-    if ((o - 1) * s[i]! >= size + pads[i]!) o--;
+    const [o] = forwardAxis(size, k[i]!, s[i]!, 1, pads[i]!, pads[i + r]!, 'NOTSET', true);
     return Math.max(pads[i + r]!, (o - 1) * s[i]! + k[i]! - size - pads[i]!);
   });
 }
@@ -55,8 +55,8 @@ function ceilEndPads(xs: readonly number[], k: number[], s: number[], pads: numb
 /** Whether pads (begin, end) are TF's SAME pads of each axis (TF's SAME averages real cells only: written as they are). */
 function tfSame(xs: readonly number[], k: number[], s: number[], begin: number[], end: number[]): boolean {
   return xs.every((size, i) => {
-    const total = Math.max(0, (Math.ceil(size / s[i]!) - 1) * s[i]! + k[i]! - size);
-    return begin[i] === Math.floor(total / 2) && end[i] === total - Math.floor(total / 2);
+    const [, b, e] = forwardAxis(size, k[i]!, s[i]!, 1, 0, 0, 'SAME_UPPER');
+    return begin[i] === b && end[i] === e;
   });
 }
 
@@ -129,7 +129,8 @@ export function ceilPoolAsPads(g: Graph, options: CeilPoolOptions = {}): Graph {
       // of a run-time size: divided by the same average of ones, Clip(x, 0, 0) + 1 (1 for every value but NaN, where
       // the sum is NaN too), not a FILL of its shape: a dynamic-sized tensor, for which the TFLite interpreter
       // would run the whole file without its XNNPACK delegate
-      const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [src, scalarOf(rw, where, 'zero', 0), scalarOf(rw, where, 'zero', 0)] });
+      const zero = scalarOf(rw, where, 'zero', 0);
+      const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [src, zero, zero] });
       const ones = rw.add({ opType: 'Add', name: `${where}/ones`, inputs: [zeros, scalarOf(rw, where, 'one', 1)] });
       rw.replaceNode(n, { opType: 'Div', domain: '', inputs: [sum, rw.add({ opType: 'AveragePool', name: `${where}/real_cells`, inputs: [ones], attrs })], attrs: {} });
     }
@@ -166,7 +167,8 @@ function windowOverRealCells(rw: GraphRewriter, where: string, x: string, channe
   const taps = k.reduce((a, v) => a * v, 1);
   const unit = new Array<number>(r).fill(1);
   const scalar = (name: string, v: number) => scalarOf(rw, where, name, v);
-  const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [x, scalar('zero', 0), scalar('zero', 0)] });
+  const zero = scalar('zero', 0);
+  const zeros = rw.add({ opType: 'Clip', name: `${where}/zeros`, inputs: [x, zero, zero] });
   const ones = rw.add({
     opType: 'Conv',
     name: `${where}/ones`,
