@@ -533,11 +533,8 @@ const Softmax = defineOp<{ axis: number }>({
 });
 
 /**
- * Elementwise functions through a 256/65536-entry table: dequantize, apply, round half away,
- * clamp; int16 with zero points 0 (all TFLite runs) through TFLite's own 16-bit kernel.
- */
-/**
- * An 8-bit LOGISTIC / TANH by a 256-entry table built as the interpreter builds it. Each entry maps
+ * LOGISTIC / TANH: int16 with zero points 0 (all TFLite runs) through TFLite's own 16-bit kernel; 8-bit
+ * through a 256-entry table built as the interpreter builds it. Each entry maps
  * x = float32(scale_x · (q − zp_x)) to round(float32(fn(x) · float32(1 / scale_y))) + zp_y, clamped:
  * `builtin` is TFLite's own table (LUTPopulate: std::round, ties away from zero), `xnnpack` XNNPACK's
  * (lrintf: ties to even) where the delegate takes the op (its fixed output grid), else `builtin`.
@@ -573,6 +570,8 @@ function lookup(fns: { builtin: (x: number) => number; xnnpack?: { fn: (x: numbe
 
 const f32 = Math.fround;
 const expf = (x: number): number => f32(Math.exp(x));
+/** TFLite's sigmoid in float32: 1 / (1 + e^−x) */
+const sigmoidf = (x: number): number => f32(1 / f32(1 + expf(-x)));
 
 /** MEAN: integer sum, then TFLite's float rescale (QuantizedMeanOrSum), or its integer rounding when the grids match. */
 const ReduceMean = defineOp<{ axes: number[]; keepdims: boolean; wasm: boolean; resident: boolean }>({
@@ -920,9 +919,9 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Softmax': Softmax,
   'nnport.int::Sigmoid': lookup(
     {
-      builtin: (x) => f32(1 / f32(1 + expf(-x))),
-      // XNNPACK's sigmoid: the complement on x ≥ 0; output grid 1/256, zero point −128 (int8) / 0 (uint8)
-      xnnpack: { fn: (x) => (x < 0 || Object.is(x, -0) ? f32(1 / f32(1 + expf(-x))) : f32(1 - f32(1 / f32(1 + expf(x))))), scale: 2 ** -8, zp: { int8: -128, uint8: 0 } },
+      builtin: sigmoidf,
+      // XNNPACK's sigmoid: the complement 1 − sigmoid(−x) on x ≥ 0; output grid 1/256, zero point −128 (int8) / 0 (uint8)
+      xnnpack: { fn: (x) => (x < 0 || Object.is(x, -0) ? sigmoidf(x) : f32(1 - sigmoidf(-x))), scale: 2 ** -8, zp: { int8: -128, uint8: 0 } },
     },
     logisticInt16,
   ),
