@@ -25,11 +25,16 @@ export interface QOutput {
   hi: number;
 }
 
-/** Per-output-channel requantization: TFLite's fixed point, or XNNPACK's float32 scale when `fp32` is set. */
+/**
+ * Per-output-channel requantization: TFLite's fixed point (double rounding), XNNPACK's float32
+ * scale when `fp32` is set, or the fixed point with one rounding when `single` is set (the
+ * interpreter's per-channel FULLY_CONNECTED; the TypeScript kernel only).
+ */
 export interface ChannelRequant {
   mult: Int32Array;
   shift: Int32Array;
   fp32?: Float32Array;
+  single?: boolean;
 }
 
 /** A conv (or, with h = kh = kw = 1, a fully-connected layer) on NHWC data. */
@@ -115,7 +120,7 @@ const laneRequant = new WeakMap<ChannelRequant, boolean>();
 
 /** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
 export function qconvRunsOnWasm(p: QConvProblem): boolean {
-  if (!is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
+  if (p.rq.single || !is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
   let ok = laneRequant.get(p.rq);
   if (ok === undefined) {
     ok = true;

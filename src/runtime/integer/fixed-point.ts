@@ -79,6 +79,16 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
   return roundingDivideByPOT(saturatingRoundingDoublingHighMul(v, multiplier), right);
 }
 
+/**
+ * MultiplyByQuantizedMultiplier with one rounding (TFLITE_SINGLE_ROUNDING, ruy's):
+ * (x·multiplier + 2^(s−1)) >> s, s = 31 − shift, exact; in doubles where the product fits 53 bits.
+ */
+export function multiplyByQuantizedMultiplierSingle(x: number, multiplier: number, shift: number): number {
+  const s = 31 - shift;
+  if (Math.abs(x) < 2 ** 22 && s <= 53) return Math.floor((x * multiplier + 2 ** (s - 1)) / 2 ** s);
+  return Number((BigInt(x) * BigInt(multiplier) + (1n << BigInt(s - 1))) >> BigInt(s));
+}
+
 /** MultiplyByQuantizedMultiplier(int64 x, ...) of the 16x8 kernels: a 16-bit multiplier, one rounding. */
 export function multiplyByQuantizedMultiplier64(x: number, multiplier: number, shift: number): number {
   const reduced = multiplier < 0x7fff0000 ? (multiplier + (1 << 15)) >> 16 : 0x7fff;

@@ -144,8 +144,10 @@ function spatialSizes(v: Views, sizes: string | undefined, x: DqInfo): number[] 
 }
 
 /** BATCH_MATMUL of two int16 activations (the 8-bit one stays QDQ: its float path gives the interpreter's bits). */
-const matMul16: Matcher = (v, _core, dqs) => {
-  if (dqs.length !== 2 || !dqs.every((d) => perTensor(d) && int16Operand(v, d)) || dqs.some((d) => v.init.has(d!.raw))) return undefined;
+/** BATCH_MATMUL of two activations, both int16 or both int8 (a constant side is written as FULLY_CONNECTED). */
+const batchMatMul: Matcher = (v, _core, dqs) => {
+  const dtypes = dqs.map((d) => (d ? v.init.get(d.zeroPoint)?.dtype : undefined));
+  if (dqs.length !== 2 || !dqs.every(perTensor) || dtypes[0] !== dtypes[1] || (dtypes[0] !== 'int16' && dtypes[0] !== 'int8') || dqs.some((d) => v.init.has(d!.raw))) return undefined;
   return { inputs: dqs.flatMap(triple), attrs: {} };
 };
 
@@ -183,7 +185,7 @@ const MATCHERS: Record<string, Matcher> = {
   Concat: allPerTensor,
   ReduceMean: reduceMean,
   LeakyRelu: leakyRelu,
-  MatMul: matMul16,
+  MatMul: batchMatMul,
   PRelu: prelu8,
   Resize: resizeBilinear16,
   'nnport::Resize': resizeBilinear16,
@@ -193,10 +195,12 @@ export interface IntegerOptions {
   /**
    * How conv and add results are requantized: 'reference' (default) is TFLite's reference
    * kernels (fixed-point multiplier, double rounding; what TFLite Micro runs), 'xnnpack' the
-   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D and
-   * FULLY_CONNECTED (float32 scale, round half to even), ADD/SUB (its own fixed-point grid) and
-   * LEAKY_RELU (multipliers in 1/256 steps). TRANSPOSE_CONV and the 16-bit kernels take TFLite's
-   * fixed point under both (the interpreter runs them on its builtin kernels, not XNNPACK).
+   * XNNPACK delegate through which the TFLite interpreter runs int8 CONV_2D/DEPTHWISE_CONV_2D,
+   * per-tensor FULLY_CONNECTED and BATCH_MATMUL (float32 scale, round half to even), ADD/SUB (its
+   * own fixed-point grid) and LEAKY_RELU (multipliers in 1/256 steps); a per-channel
+   * FULLY_CONNECTED there rounds its fixed-point product once (the builtin kernel). TRANSPOSE_CONV
+   * and the 16-bit kernels take TFLite's fixed point under both (the interpreter runs them on its
+   * builtin kernels, not XNNPACK).
    * They differ by one step on rare values, which deep models amplify.
    */
   requantization?: 'reference' | 'xnnpack';
@@ -321,7 +325,7 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
     const m = match(v, core, dqs);
     if (!m) continue;
     const attrs: Record<string, Attr> = { ...m.attrs };
-    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'LeakyRelu', 'Sigmoid'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
+    if (options.requantization && ['Conv', 'Gemm', 'Add', 'Sub', 'Mul', 'LeakyRelu', 'Sigmoid', 'MatMul'].includes(core.opType)) attrs.requantization = { type: 'string', value: options.requantization };
     if (options.kernels) attrs.kernels = { type: 'string', value: options.kernels };
     if (options.resident && RESIDENT_OPS.includes(core.opType)) attrs.resident = { type: 'int', value: 1 };
     if (range) attrs.activation = { type: 'floats', value: range.map((x) => (Number.isFinite(x) ? x : x > 0 ? 3.4e38 : -3.4e38)) };

@@ -23,7 +23,7 @@ import { hardSwishInteger } from './hard-swish.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { qtransposeConv2dReference, type QTransposeConvProblem } from './transpose-conv.js';
-import { BatchMatMul16 } from './batch-matmul.js';
+import { BatchMatMulInt } from './batch-matmul.js';
 import { outArray, qaddPot16Reference, qmaxPoolReference, qaddReference, qaddXnnpackReference, qavgPoolReference, qconv2dReference, qmeanReference, qmulReference, qmulXnnpackReference, roundHalfEven } from './reference.js';
 
 const RANGES: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
@@ -153,7 +153,7 @@ function packWeights(w: Tensor, layout: 'OHWI' | 'HWIO', wq: QParam, shape = w.s
 }
 
 /** Per-output-channel requantization: fixed-point multipliers for scale_x·scale_w[oc]/scale_y (double, as TFLite), or XNNPACK's float32 scales. */
-function channelRequant(sx: number, sw: number[], sy: number, o: number, fp32: boolean): ChannelRequant {
+function channelRequant(sx: number, sw: number[], sy: number, o: number, fp32: boolean, single = false): ChannelRequant {
   const mult = new Int32Array(o);
   const shift = new Int32Array(o);
   for (let oc = 0; oc < o; oc++) {
@@ -161,7 +161,7 @@ function channelRequant(sx: number, sw: number[], sy: number, o: number, fp32: b
     mult[oc] = q.multiplier;
     shift[oc] = q.shift;
   }
-  return { mult, shift, fp32: fp32 ? fp32Scales(sx, sw, sy, o) : undefined };
+  return { mult, shift, fp32: fp32 && !single ? fp32Scales(sx, sw, sy, o) : undefined, single: single || undefined };
 }
 
 /** A kernel input's elements: its host array, or a fresh view of a resident activation (valid until the next WASM allocation). */
@@ -221,7 +221,11 @@ function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: 
   const out = outputParams(inputs, 9, act);
   const packed = pack(w, wq);
   const b = inputs[6];
-  const setup: ConvSetup = { deps, key, fp32, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
+  // the interpreter runs a per-channel FULLY_CONNECTED on its builtin kernel, whose fixed point rounds
+  // once (measured on torchvision swin_t: XNNPACK's float32 scale put 1 of 150,528 outputs of a
+  // 384 -> 192 layer one step off, on a float32 product of exactly .5); a per-tensor one on XNNPACK
+  const single = fp32 && key === 'fc' && wq.scales.length > 1;
+  const setup: ConvSetup = { deps, key, fp32, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32, single), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
   convSetups.set(w, setup);
   return setup;
 }
@@ -931,7 +935,7 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Concat': Concat,
   'nnport.int::Requantize': Requantize,
   'nnport.int::LeakyRelu': LeakyRelu,
-  'nnport.int::MatMul': BatchMatMul16,
+  'nnport.int::MatMul': BatchMatMulInt,
   'nnport.int::PRelu': PRelu,
   'nnport.int::HardSwish': HardSwish,
   'nnport.int::Resize': ResizeBilinear,

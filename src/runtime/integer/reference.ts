@@ -4,7 +4,7 @@
 // add/mul/pool/mean, 16x8 convs with an input zero point) and are the oracle of
 // test/unit/runtime/integer-kernels.test.ts.
 import type { QBinaryProblem, QConvProblem, QData, QDType, QMeanProblem, QPoolProblem } from '../../wasm/int8.js';
-import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, roundHalfAway } from './fixed-point.js';
+import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, multiplyByQuantizedMultiplierSingle, roundHalfAway } from './fixed-point.js';
 
 export function outArray(dtype: QDType, n: number): QData {
   return dtype === 'uint8' ? new Uint8Array(n) : dtype === 'int16' ? new Int16Array(n) : new Int8Array(n);
@@ -26,7 +26,7 @@ export function fp32Requantize(acc: number, scale: number): number {
 /** CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED; 16-bit inputs use the int64 16x8 requantization. */
 export function qconv2dReference(p: QConvProblem): QData {
   const { x, weights: wt, n, h, w: wd, c, o, kh, kw, ipg, sh, sw, dh, dw, pt, pl, oh, ow, bias } = p;
-  const { mult, shift, fp32 } = p.rq;
+  const { mult, shift, fp32, single } = p.rq;
   const wide = x instanceof Int16Array;
   const opg = o / p.group;
   const xv = new Int32Array(x.length);
@@ -50,7 +50,7 @@ export function qconv2dReference(p: QConvProblem): QData {
               for (let i = 0; i < ipg; i++) acc += xv[xo + i]! * wt[wo + i]!;
             }
           }
-          const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
+          const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : single ? multiplyByQuantizedMultiplierSingle(acc, mult[oc]!, shift[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
           yd[k++] = clampInt(scaled + p.out.zp, p.out.lo, p.out.hi);
         }
   return yd;

@@ -5,8 +5,9 @@
 // written), Gemm without (transposed, the row axis moves to 0), MatMul of a rank-3 input
 // (keep_num_dims). Checked in the real TFLite interpreter against the float file: the per-channel
 // file is well above the per-tensor one (perChannelDense: false), and nnport's integer runtime reads
-// the file back and gives the interpreter's outputs exactly (XNNPACK's requantization: the
-// interpreter runs a per-channel int8 FULLY_CONNECTED on XNNPACK's qc8 kernel, float32 scales);
+// the file back and gives the interpreter's outputs exactly (requantization 'xnnpack': the
+// interpreter rounds a per-channel int8 FULLY_CONNECTED's fixed-point product once, as TFLite's
+// builtin kernel; int8-requantize-interpreter.test.ts has the layers where that shows);
 // the file read back and written again keeps its scales and outputs.
 // The CLI's --per-tensor-dense asks for one scale per layer.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
