@@ -13,12 +13,12 @@ import { Tensor } from '../../ir/tensor.js';
 import { defineOp } from '../op.js';
 import { need, readNumbers } from '../ops/args.js';
 import { matmulLayout } from '../ops/qlinear.js';
-import { attrString } from '../../ir/graph.js';
 import { clampInt, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplier64, quantizeMultiplier } from './fixed-point.js';
 import { fp32Requantize } from './reference.js';
+import { requantizationOf } from './requantization.js';
 
 export const BatchMatMulInt = defineOp<{ xnnpack: boolean }>({
-  attrs: (node) => ({ xnnpack: attrString(node, 'requantization', 'reference') === 'xnnpack' }),
+  attrs: (node) => ({ xnnpack: requantizationOf(node) }),
   run(inputs, attrs) {
     const a = need(inputs, 0, 'a');
     const b = need(inputs, 3, 'b');

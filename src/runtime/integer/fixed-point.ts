@@ -81,11 +81,12 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
 
 /**
  * MultiplyByQuantizedMultiplier with one rounding (TFLITE_SINGLE_ROUNDING, ruy's):
- * (x·multiplier + 2^(s−1)) >> s, s = 31 − shift, exact; in doubles where the product fits 53 bits.
+ * (x·multiplier + 2^(s−1)) >> s, s = 31 − shift, exact; in doubles where the sum stays below 2^53
+ * (|x·multiplier| < 2^52, 2^(s−1) ≤ 2^52), else in BigInt.
  */
 export function multiplyByQuantizedMultiplierSingle(x: number, multiplier: number, shift: number): number {
   const s = 31 - shift;
-  if (Math.abs(x) < 2 ** 22 && s <= 53) return Math.floor((x * multiplier + 2 ** (s - 1)) / 2 ** s);
+  if (Math.abs(x) < 2 ** 21 && s <= 53) return Math.floor((x * multiplier + 2 ** (s - 1)) / 2 ** s);
   return Number((BigInt(x) * BigInt(multiplier) + (1n << BigInt(s - 1))) >> BigInt(s));
 }
 

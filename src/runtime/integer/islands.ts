@@ -143,7 +143,6 @@ function spatialSizes(v: Views, sizes: string | undefined, x: DqInfo): number[] 
   return hw.toNumbers();
 }
 
-/** BATCH_MATMUL of two int16 activations (the 8-bit one stays QDQ: its float path gives the interpreter's bits). */
 /** BATCH_MATMUL of two activations, both int16 or both int8 (a constant side is written as FULLY_CONNECTED). */
 const batchMatMul: Matcher = (v, _core, dqs) => {
   const dtypes = dqs.map((d) => (d ? v.init.get(d.zeroPoint)?.dtype : undefined));

@@ -20,6 +20,7 @@ import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
 import { tanhf } from './float32-math.js';
 import { hardSwishInteger } from './hard-swish.js';
+import { requantizationOf } from './requantization.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { qtransposeConv2dReference, type QTransposeConvProblem } from './transpose-conv.js';
@@ -82,12 +83,6 @@ function fp32Scales(sx: number, sw: number[], sy: number, o: number): Float32Arr
   for (let oc = 0; oc < o; oc++) out[oc] = Math.fround(Math.fround(sx * (sw.length > 1 ? sw[oc]! : sw[0]!)) / sy);
   return out;
 }
-
-const requantizationOf = (node: Node): boolean => {
-  const r = attrString(node, 'requantization', 'reference');
-  if (r !== 'reference' && r !== 'xnnpack') throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels) or 'xnnpack' (its XNNPACK delegate)");
-  return r === 'xnnpack';
-};
 
 /** Whether the node runs on the WASM kernels (default) or on their TypeScript twins (reference.ts). */
 const wasmOf = (node: Node): boolean => {
