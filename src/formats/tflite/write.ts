@@ -608,9 +608,15 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const producer = producersOf(g.nodes);
   const consumers = readersOf(g.nodes);
   const outputs = new Set(g.outputs.map((v) => v.name));
+  const dtypeOf = (v: string) => g.initializers.get(v)?.dtype ?? shapes.get(v)?.dtype;
   const isFloat = (v: string) => {
-    const d = g.initializers.get(v)?.dtype ?? shapes.get(v)?.dtype;
+    const d = dtypeOf(v);
     return d === 'float32' || d === 'float16';
+  };
+  // parameters pass between integer tensors of one type only: not onto a SHAPE's int32 dims, an ARG_MAX's indices
+  const sameType = (a: string, b: string) => {
+    const [da, db] = [dtypeOf(a), dtypeOf(b)];
+    return !da || !db || da === db;
   };
   const qparams = (n: Node): TfliteQuantParams | undefined => {
     const s = n.inputs[1] ? g.initializers.get(n.inputs[1]) : undefined;
@@ -712,14 +718,14 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
     const out = n.outputs[0];
     const q = out ? quantOf.get(alias.get(out) ?? out) : undefined;
     const src = n.inputs[0];
-    if (q && src && !isFloat(src) && !g.initializers.has(src) && !quantOf.has(alias.get(src) ?? src) && n.outputs.every((o) => !isFloat(o))) quantOf.set(alias.get(src) ?? src, q);
+    if (q && src && !isFloat(src) && !g.initializers.has(src) && !quantOf.has(alias.get(src) ?? src) && n.outputs.every((o) => !isFloat(o)) && sameType(alias.get(src) ?? src, alias.get(out!) ?? out!)) quantOf.set(alias.get(src) ?? src, q);
   }
   for (const n of order) {
     if (skip.has(n) || isQ(n) || isDq(n)) continue;
     const src = n.inputs[0];
     const q = src ? quantOf.get(alias.get(src) ?? src) : undefined;
     if (!q) continue;
-    for (const o of n.outputs) if (o && !isFloat(o) && !quantOf.has(alias.get(o) ?? o)) quantOf.set(alias.get(o) ?? o, q);
+    for (const o of n.outputs) if (o && !isFloat(o) && !quantOf.has(alias.get(o) ?? o) && sameType(alias.get(src!) ?? src!, alias.get(o) ?? o)) quantOf.set(alias.get(o) ?? o, q);
   }
   return { alias, quantOf, skip };
 }

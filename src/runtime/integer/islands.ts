@@ -5,6 +5,8 @@
 // scale and zero point. Islands that do not match a kernel stay as QDQ on the float runtime.
 import { attrFloat, attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { hasDynamicTensors } from './dynamic-tensors.js';
+import type { Requantization } from './requantization.js';
 
 export const INTEGER_DOMAIN = 'nnport.int';
 
@@ -199,10 +201,12 @@ export interface IntegerOptions {
    * own fixed-point grid) and LEAKY_RELU (multipliers in 1/256 steps); a per-channel
    * FULLY_CONNECTED there rounds its fixed-point product once (the builtin kernel). TRANSPOSE_CONV
    * and the 16-bit kernels take TFLite's fixed point under both (the interpreter runs them on its
-   * builtin kernels, not XNNPACK).
+   * builtin kernels, not XNNPACK). 'builtin' is the interpreter without its delegate, as it runs a
+   * model with dynamic-sized tensors (which 'xnnpack' switches to by itself): TFLite's fixed point,
+   * FULLY_CONNECTED rounding its product once, QUANTIZE dividing in double.
    * They differ by one step on rare values, which deep models amplify.
    */
-  requantization?: 'reference' | 'xnnpack';
+  requantization?: Requantization;
   /**
    * Which implementation runs the integer kernels: 'wasm' (default; the SIMD kernels: 8-bit
    * data, and 16x8 conv/depthwise/fully-connected) or 'typescript' (their scalar twins, which
@@ -237,37 +241,26 @@ function readInsideSubgraphs(nodes: readonly Node[], into = new Set<string>()): 
 
 /**
  * The graph with its QDQ islands fused into `nnport.int` nodes (a new graph; the input is
- * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels; the body of a Loop
- * with scan outputs with TFLite's own requantization whatever `options.requantization` says for the primary graph).
+ * untouched), and those of its If / Loop bodies (TFLite's IF / WHILE run the same integer kernels).
+ * Under 'xnnpack' a model with dynamic-sized tensors runs as 'builtin' throughout: the interpreter
+ * does not apply its XNNPACK delegate to it (measured: a QUANTIZE ahead of a RESHAPE to a run-time
+ * shape divides in double as the builtin kernel does, and the FULLY_CONNECTED after it rounds its
+ * fixed point once; XNNPACK's rules put 4 of 65,536 outputs one step off; recurrent WHILE bodies
+ * that grow their outputs likewise).
  */
 export function fuseQdqIslands(graph: Graph, options: IntegerOptions = {}): Graph {
+  return fuseWithBodies(graph, options.requantization === 'xnnpack' && hasDynamicTensors(graph) ? { ...options, requantization: 'builtin' } : options);
+}
+
+function fuseWithBodies(graph: Graph, options: IntegerOptions): Graph {
   const fused = fuseGraphIslands(graph, options);
   if (!fused.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph' || a.type === 'graphs'))) return fused;
-  // a WHILE that grows a tensor each iteration (a Loop's scan outputs: a recurrent layer's per-step outputs) has
-  // dynamic-sized tensors, and the interpreter runs its body on TFLite's builtin kernels, not XNNPACK (measured:
-  // recurrent WHILE bodies 0 LSB off with TFLite's requantization, up to 4 with XNNPACK's); other bodies and IF
-  // branches as the primary graph (kept Loops of conv blocks 0 LSB with XNNPACK's)
-  const builtinBody: IntegerOptions = { ...options, requantization: undefined };
-  const grows = (n: Node): boolean => {
-    const body = n.attrs.body;
-    if (n.opType !== 'Loop' || body?.type !== 'graph') return false;
-    const g = body.value;
-    // scan outputs (body outputs after the condition and the carried values), or a carried value concatenated to itself
-    if (g.outputs.length > 1 + (n.inputs.length - 2)) return true;
-    const producer = new Map(g.nodes.flatMap((m) => m.outputs.map((o) => [o, m] as const)));
-    return g.outputs.slice(1).some((o, i) => {
-      const m = producer.get(o.name);
-      return m?.opType === 'Concat' && m.inputs.includes(g.inputs[2 + i]?.name ?? '');
-    });
-  };
-
   const nodes = fused.nodes.map((n) => {
     const entries = Object.entries(n.attrs);
     if (!entries.some(([, a]) => a.type === 'graph' || a.type === 'graphs')) return n;
     const attrs: Record<string, Attr> = {};
-    const inner = grows(n) ? builtinBody : options;
     for (const [k, a] of entries) {
-      attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseQdqIslands(a.value, inner) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseQdqIslands(g, inner)) } : a;
+      attrs[k] = a.type === 'graph' ? { type: 'graph', value: fuseWithBodies(a.value, options) } : a.type === 'graphs' ? { type: 'graphs', value: a.value.map((g) => fuseWithBodies(g, options)) } : a;
     }
     return { ...n, attrs };
   });
@@ -338,9 +331,11 @@ function fuseGraphIslands(graph: Graph, options: IntegerOptions): Graph {
   for (const { q, d } of requantizes) {
     replaced.set(q, { name: q.name, opType: 'Requantize', domain: INTEGER_DOMAIN, inputs: [...triple(d), q.inputs[1]!, q.inputs[2]!], outputs: [...q.outputs], attrs: options.requantization ? { requantization: { type: 'string', value: options.requantization } } : {} });
   }
-  // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's reference kernel (int16 too) half away from zero
-  const xnnQuantize = options.requantization === 'xnnpack' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];
-  for (const q of xnnQuantize) replaced.set(q, { ...q, attrs: { ...q.attrs, rounding: { type: 'string', value: 'half-even' }, requantization: { type: 'string', value: 'xnnpack' } } });
+  // XNNPACK's QUANTIZE (f32 -> qs8/qu8) rounds half to even; TFLite's kernels (int16 too) half away from zero, the
+  // builtin one after a division in double
+  const quantize8 = options.requantization && options.requantization !== 'reference' ? graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && !n.domain && !replaced.has(n) && ['int8', 'uint8'].includes(graph.initializers.get(n.inputs[2] ?? '')?.dtype ?? '')) : [];
+  const rounding: Record<string, Attr> = options.requantization === 'xnnpack' ? { rounding: { type: 'string', value: 'half-even' } } : {};
+  for (const q of quantize8) replaced.set(q, { ...q, attrs: { ...q.attrs, ...rounding, requantization: { type: 'string', value: options.requantization! } } });
   // the float -> int16 QUANTIZE has a WASM kernel and a TypeScript twin too
   if (options.kernels) {
     for (const q of graph.nodes) {

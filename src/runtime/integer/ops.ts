@@ -20,7 +20,7 @@ import { logisticInt16, softmaxInt16, tanhInt16 } from './activations16.js';
 import { clampInt, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway } from './fixed-point.js';
 import { tanhf } from './float32-math.js';
 import { hardSwishInteger } from './hard-swish.js';
-import { requantizationOf } from './requantization.js';
+import { requantizationModeOf, requantizationOf } from './requantization.js';
 import { QUANTIZED_LSTM_INTEGER_OPS } from './lstm.js';
 import { SVDF_INTEGER_OPS } from './svdf.js';
 import { qtransposeConv2dReference, type QTransposeConvProblem } from './transpose-conv.js';
@@ -190,6 +190,7 @@ interface ConvSetup {
   deps: ReadonlyArray<Tensor | undefined>;
   key: string;
   fp32: boolean;
+  builtin: boolean;
   act: number[] | undefined;
   packed: ReturnType<typeof packWeights>;
   rq: ChannelRequant;
@@ -205,11 +206,11 @@ const SETUP_OPERANDS = [1, 2, 4, 5, 6, 7, 8, 9, 10];
 
 const sameActivation = (a: number[] | undefined, b: number[] | undefined): boolean => a === b || (!!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]));
 
-function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: number[] | undefined, fp32: boolean, pack: (w: Tensor, wq: QParam) => ReturnType<typeof packWeights>): ConvSetup {
+function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: number[] | undefined, fp32: boolean, pack: (w: Tensor, wq: QParam) => ReturnType<typeof packWeights>, builtin = false): ConvSetup {
   const w = need(inputs, 3, 'w');
   const hit = convSetups.get(w);
   // checked without making strings or arrays: this runs for every conv of every run
-  if (hit && hit.key === key && hit.fp32 === fp32 && sameActivation(hit.act, act) && SETUP_OPERANDS.every((at, i) => hit.deps[i] === inputs[at])) return hit;
+  if (hit && hit.key === key && hit.fp32 === fp32 && hit.builtin === builtin && sameActivation(hit.act, act) && SETUP_OPERANDS.every((at, i) => hit.deps[i] === inputs[at])) return hit;
   const deps = SETUP_OPERANDS.map((i) => inputs[i]);
   const xq = qparam(inputs, 0, 'x');
   const wq = qparam(inputs, 3, 'w');
@@ -218,9 +219,10 @@ function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: 
   const b = inputs[6];
   // the interpreter runs a per-channel FULLY_CONNECTED on its builtin kernel, whose fixed point rounds
   // once (measured on torchvision swin_t: XNNPACK's float32 scale put 1 of 150,528 outputs of a
-  // 384 -> 192 layer one step off, on a float32 product of exactly .5); a per-tensor one on XNNPACK
-  const single = fp32 && key === 'fc' && wq.scales.length > 1;
-  const setup: ConvSetup = { deps, key, fp32, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32, single), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
+  // 384 -> 192 layer one step off, on a float32 product of exactly .5); a per-tensor one on XNNPACK,
+  // unless the whole graph runs on the builtin kernels ('builtin')
+  const single = key === 'fc' && ((fp32 && wq.scales.length > 1) || builtin);
+  const setup: ConvSetup = { deps, key, fp32, builtin, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32, single), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
   convSetups.set(w, setup);
   return setup;
 }
@@ -296,8 +298,8 @@ const ConvTranspose = defineOp<TransposeConvAttrs>({
 });
 
 /** FULLY_CONNECTED: a 1x1 conv over m "pixels". */
-const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean; resident: boolean }>({
-  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node), wasm: wasmOf(node), resident: residentOf(node) }),
+const Gemm = defineOp<{ act?: number[]; fp32: boolean; builtin: boolean; wasm: boolean; resident: boolean }>({
+  attrs: (node) => ({ act: attrFloats(node, 'activation'), fp32: requantizationOf(node), builtin: requantizationModeOf(node) === 'builtin', wasm: wasmOf(node), resident: residentOf(node) }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
@@ -305,7 +307,7 @@ const Gemm = defineOp<{ act?: number[]; fp32: boolean; wasm: boolean; resident: 
     const [m, kk] = x.shape as [number, number];
     const nOut = w.shape[0]!;
     // keyed by the weight tensor itself (a reshaped view would be a new key on every run)
-    const s = convSetup(inputs, 'fc', a.act, a.fp32, (wt, wq) => packWeights(wt, 'OHWI', wq, [nOut, 1, 1, kk]));
+    const s = convSetup(inputs, 'fc', a.act, a.fp32, (wt, wq) => packWeights(wt, 'OHWI', wq, [nOut, 1, 1, kk]), a.builtin);
     const p: QConvProblem = {
       x: qdata(x), xzp: s.xzp, n: 1, h: 1, w: m, c: kk, weights: s.packed.data, o: nOut, kh: 1, kw: 1, ipg: kk, group: 1,
       sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, oh: 1, ow: m,
@@ -707,12 +709,25 @@ export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16
   return y;
 }
 
+/** optimized_ops::AffineQuantize: val / (double)scale, rounded half away from zero, plus the zero point, clamped. */
+function quantizeDouble(x: Float32Array, shape: readonly number[], scale: number, zp: number, dtype: 'int8' | 'uint8'): Tensor {
+  const y = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+  const [lo, hi] = dtype === 'int8' ? [-128, 127] : [0, 255];
+  const s = Math.fround(scale);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, lo, hi);
+  }
+  return new Tensor(dtype, shape, y);
+}
+
 /**
  * TFLite's QUANTIZE float -> int rounds half away from zero (ONNX and XNNPACK: half to even, attribute `rounding`).
- * XNNPACK's convert (requantization 'xnnpack') multiplies by the float32 reciprocal of the scale instead of dividing.
+ * XNNPACK's convert (requantization 'xnnpack') multiplies by the float32 reciprocal of the scale instead of dividing;
+ * the interpreter's builtin kernel ('builtin') divides in double where the reference kernel divides in float32.
  */
-const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean; xnnpack: boolean }>({
-  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node), xnnpack: requantizationOf(node) }),
+const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-even'; wasm: boolean; xnnpack: boolean; builtin: boolean }>({
+  attrs: (node) => ({ axis: attrInt(node, 'axis', 1), rounding: attrString(node, 'rounding', 'half-away') === 'half-even' ? 'half-even' : 'half-away', wasm: wasmOf(node), xnnpack: requantizationOf(node), builtin: requantizationModeOf(node) === 'builtin' }),
   run(inputs, a) {
     const x = need(inputs, 0, 'x');
     const scale = need(inputs, 1, 'y_scale');
@@ -721,6 +736,7 @@ const QuantizeLinear = defineOp<{ axis: number; rounding: 'half-away' | 'half-ev
     const zps = readNumbers(zp, 'zero point');
     const dtype = zp.dtype as 'int8' | 'uint8' | 'int16';
     let xf = x.dtype === 'float32' ? x : new Tensor('float32', x.shape, x.toFloat32());
+    if (a.builtin && scales.length === 1 && dtype !== 'int16') return [quantizeDouble(xf.data as Float32Array, xf.shape, scales[0]!, zps[0]!, dtype)];
     if (a.xnnpack && scales.length === 1) {
       // x · fround(1 / scale) in float32, then quantized at scale 1 (an exact division)
       const inv = Math.fround(1 / scales[0]!);

@@ -1,11 +1,19 @@
 // The `requantization` attribute islands.ts sets on the integer ops whose rounding differs
-// between TFLite's reference kernels and the interpreter's XNNPACK delegate (IntegerOptions).
+// between TFLite's reference kernels, the interpreter's XNNPACK delegate and its builtin
+// (optimized) kernels (IntegerOptions).
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrString, type Node } from '../../ir/graph.js';
 
-/** Whether the node requantizes as the interpreter's XNNPACK path ('xnnpack') rather than TFLite's reference kernels. */
-export const requantizationOf = (node: Node): boolean => {
+export type Requantization = 'reference' | 'xnnpack' | 'builtin';
+
+const MODES: readonly string[] = ['reference', 'xnnpack', 'builtin'];
+
+/** The node's requantization mode. */
+export const requantizationModeOf = (node: Node): Requantization => {
   const r = attrString(node, 'requantization', 'reference');
-  if (r !== 'reference' && r !== 'xnnpack') throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels) or 'xnnpack' (its XNNPACK delegate)");
-  return r === 'xnnpack';
+  if (!MODES.includes(r)) throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels), 'xnnpack' (its XNNPACK delegate) or 'builtin' (its builtin kernels)");
+  return r as Requantization;
 };
+
+/** Whether the node requantizes as the interpreter's XNNPACK path ('xnnpack') rather than TFLite's fixed point. */
+export const requantizationOf = (node: Node): boolean => requantizationModeOf(node) === 'xnnpack';
