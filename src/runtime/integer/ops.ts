@@ -498,7 +498,12 @@ const MaxPool = defineOp<PoolAttrs>({
   },
 });
 
-/** TFLite's table-driven int8 softmax: exp(-scale·beta·(max - x)) in float32, lrint to the output grid. */
+/**
+ * TFLite's table-driven 8-bit softmax: exp(-scale·beta·(max - x)) in float32, scaled to the output grid
+ * and rounded as its QuantizeSoftmaxOutput does: std::round (ties away from zero) for int8, float32
+ * p + 0.5 truncated for uint8 (measured: an exact 4.5 in torchvision swin_t's attention, 5 in the
+ * interpreter; it was rounded to even).
+ */
 const Softmax = defineOp<{ axis: number }>({
   attrs: (node) => ({ axis: attrInt(node, 'axis', -1) }),
   run(inputs, a) {
@@ -518,6 +523,7 @@ const Softmax = defineOp<{ axis: number }>({
     const xd = x.data as ArrayLike<number>;
     const y = Tensor.zeros(out.dtype, x.shape);
     const yd = y.data as Int8Array;
+    const unsigned = out.dtype === 'uint8';
     for (let base = 0; base < xd.length; base += last) {
       let max = -Infinity;
       for (let j = 0; j < last; j++) max = Math.max(max, xd[base + j]!);
@@ -526,7 +532,7 @@ const Softmax = defineOp<{ axis: number }>({
       const inv = f(1 / f(sum * f(out.scale)));
       for (let j = 0; j < last; j++) {
         const p = f(table[max - xd[base + j]!]! * inv);
-        yd[base + j] = clampInt(roundHalfEven(p) + out.zp, out.lo, out.hi);
+        yd[base + j] = clampInt((unsigned ? Math.trunc(f(p + 0.5)) : roundHalfAway(p)) + out.zp, out.lo, out.hi);
       }
     }
     return [y];

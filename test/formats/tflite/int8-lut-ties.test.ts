@@ -7,6 +7,9 @@
 // regnet_y_400mf's squeeze-excitation gates: its int8 output 1 LSB off the interpreter).
 // Each model is QDQ ONNX (x → Q/DQ at scale_x → op → Q/DQ at the spec's fixed output grid) whose
 // scale_x is a near-tie input itself, fed x = ±scale_x, ±2·scale_x.
+// int8 SOFTMAX scales its float32 table entries to the output grid and rounds them with std::round:
+// rows whose scaled value is exactly k + 1/2 (k even: rounding to even would give k) come out at k + 1
+// (one such row came from torchvision swin_t's attention, one step off the interpreter before).
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
@@ -71,7 +74,64 @@ function qdqModel(op: keyof typeof OPS, scaleX: number): Graph {
   };
 }
 
+/** A row of softmax input codes (scale SOFTMAX_SCALE, zero point -6) with an exact tie k + 1/2, k even, as nnport's table computes it. */
+const SOFTMAX_SCALE = 0.007179746404290199;
+const SWIN_ROW = [-10, -18, 0, -37, -16, -19, -22, -25, -18, -20, 1, -12, -34, -33, -60, -51, -25, 24, -42, -6, 0, -8, 0, 9, -29, 28, -23, 14, -58, -23, 8, -5, 11, -12, -30, -25, -34, -34, 5, 26, -10, 36, 19, 12, 35, -43, 13, -18, 12];
+
+/** The scaled probabilities TFLite's int8 softmax rounds: table exp(-s·d) in float32, the float32 sum, 1 / (sum · 1/256). */
+function softmaxScaled(codes: number[]): number[] {
+  const table = Array.from({ length: 256 }, (_, d) => f(Math.exp(f(f(-SOFTMAX_SCALE) * d))));
+  const max = Math.max(...codes);
+  let sum = 0;
+  for (const c of codes) sum = f(sum + table[max - c]!);
+  const inv = f(1 / f(sum * f(1 / 256)));
+  return codes.map((c) => f(table[max - c]! * inv));
+}
+
+const hasEvenTie = (codes: number[]) => softmaxScaled(codes).some((p) => p - Math.floor(p) === 0.5 && Math.floor(p) % 2 === 0);
+
 describe('int8 table lookups at rounding ties: nnport\'s integer runtime against the interpreter', () => {
+  it('Softmax', { timeout: 300_000 }, async () => {
+    expect(hasEvenTie(SWIN_ROW)).toBe(true);
+    // more rows with a tie: random codes around the swin row's spread
+    const rows = [SWIN_ROW];
+    let seed = 1;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let t = 0; t < 400_000 && rows.length < 8; t++) {
+      const row = Array.from({ length: 49 }, () => Math.floor(next() * 100) - 60);
+      if (hasEvenTie(row)) rows.push(row);
+    }
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    const node = (name: string, opType: string, inputs: string[], output: string, attrs = {}) => ({ name, domain: '', opType, inputs, outputs: [output], attrs });
+    const model: Graph = {
+      name: 'softmax_tie',
+      nodes: [
+        node('qx', 'QuantizeLinear', ['x', 'sx', 'zx'], 'xq'),
+        node('dqx', 'DequantizeLinear', ['xq', 'sx', 'zx'], 'xd'),
+        node('op', 'Softmax', ['xd'], 'yf', { axis: { type: 'int', value: -1 } }),
+        node('qy', 'QuantizeLinear', ['yf', 'sy', 'zy'], 'yq'),
+        node('dqy', 'DequantizeLinear', ['yq', 'sy', 'zy'], 'y'),
+      ],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [rows.length, 49] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      initializers: new Map<string, Tensor>([
+        ['sx', Tensor.float32([], [SOFTMAX_SCALE])],
+        ['zx', new Tensor('int8', [], Int8Array.of(-6))],
+        ['sy', Tensor.float32([], [1 / 256])],
+        ['zy', new Tensor('int8', [], Int8Array.of(-128))],
+      ]),
+      opsets: { '': 13 },
+    };
+    const file = (await convert(await loadModel(writeOnnx(model), { fileName: 'softmax.onnx' }), 'softmax.tflite')).bytes;
+    expect(tfliteOpNames(file, 'softmax')).toContain('SOFTMAX');
+    const x = Tensor.float32([rows.length, 49], rows.flat().map((c) => f((c + 6) * f(SOFTMAX_SCALE))));
+    const [theirs] = await oracle.run(file, [x.toFloat32()]);
+    for (const requantization of ['xnnpack', undefined] as const) {
+      expect(await integerRuntimeLsbOff(file, x, theirs!.data as Float32Array, requantization ? { requantization } : {}), requantization ?? 'reference').toBe(0);
+    }
+    console.log(`Softmax: ${rows.length} rows with a value at an exact k + 1/2 (k even): the integer runtime equals the interpreter`);
+  });
+
   for (const op of ['Sigmoid', 'Tanh'] as const) {
     it(op, { timeout: 300_000 }, async () => {
       // every near tie of f64 math, the ones where float32 math (as the interpreter's C library does it) lands on
