@@ -31,6 +31,11 @@ export const RQ_MODE_F64: i32 = 2;
  * without the half-away correction of negative values, which all clamp to the same lower end.
  */
 export const RQ_MODE_F64_NONNEG: i32 = 3;
+/**
+ * TFLite's fixed point with one rounding (the interpreter's builtin FULLY_CONNECTED):
+ * (x·M + 2^(T - 1)) >> T in 64 bits, T = 31 - shift per channel (held in the RQ_LMUL row).
+ */
+export const RQ_MODE_SINGLE: i32 = 4;
 
 /** 1.5·2^52: adding it to an integer-valued f64 below 2^51 puts that integer in the low 32 bits. */
 export const MAGIC: f64 = 6755399441055744.0;
@@ -98,10 +103,32 @@ export function multiplyByQuantizedMultiplier4(acc: v128, mult: v128, lmul: v128
   return v128.bitselect(s, r, noShift);
 }
 
+/** One lane of RQ_MODE_SINGLE, saturated to int32 (the clamp to the output range follows). */
+// @ts-ignore: decorator
+@inline
+function singleRounding(v: i64, t: i32): i32 {
+  const r = (v + (<i64>1 << (t - 1))) >> t;
+  return <i32>(r < -2147483648 ? -2147483648 : r > 2147483647 ? 2147483647 : r);
+}
+
+/** RQ_MODE_SINGLE on four lanes: the products in 64-bit lanes, each shifted by its own channel's T. */
+// @ts-ignore: decorator
+@inline
+function singleRounding4(acc: v128, at: usize, stride: usize): v128 {
+  const m = v128.load(at + stride * RQ_MULT);
+  const t = at + stride * RQ_LMUL;
+  const lo = i64x2.extmul_low_i32x4_s(acc, m);
+  const hi = i64x2.extmul_high_i32x4_s(acc, m);
+  let r = i32x4.splat(singleRounding(i64x2.extract_lane(lo, 0), load<i32>(t)));
+  r = i32x4.replace_lane(r, 1, singleRounding(i64x2.extract_lane(lo, 1), load<i32>(t, 4)));
+  r = i32x4.replace_lane(r, 2, singleRounding(i64x2.extract_lane(hi, 0), load<i32>(t, 8)));
+  return i32x4.replace_lane(r, 3, singleRounding(i64x2.extract_lane(hi, 1), load<i32>(t, 12)));
+}
+
 /**
  * Four accumulators of channels [c, c+4) requantized and clamped: the reference kernels'
  * fixed point (RQ_MODE_FIXED, or RQ_MODE_F64 / RQ_MODE_F64_NONNEG when the caller bounded the
- * accumulators) or
+ * accumulators), its one-rounding form (RQ_MODE_SINGLE) or
  * XNNPACK's float32 scale with round half to even (RQ_MODE_FP32).
  * Returns int32 lanes in [lo, hi] (the output zero point added).
  */
@@ -114,6 +141,8 @@ export function requantize4(acc: v128, rq: usize, stride: usize, c: usize, mode:
     r = fixedPointF64x4(acc, rq, stride, c, true, f64x2.splat(MAGIC));
   } else if (mode == RQ_MODE_F64) {
     r = fixedPointF64x4(acc, rq, stride, c, false, f64x2.splat(MAGIC));
+  } else if (mode == RQ_MODE_SINGLE) {
+    r = singleRounding4(acc, at, stride);
   } else if (mode == RQ_MODE_FP32) {
     const f = f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(at + stride * RQ_FSCALE)));
     // clamp in float before converting (qlo/qhi are lo - zp, hi - zp): no lane can overflow

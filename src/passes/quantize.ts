@@ -230,6 +230,23 @@ function addDequantized(names: Names, inits: Map<string, Tensor>, nodes: Node[],
   return out;
 }
 
+/**
+ * Whether every weight is an integer multiple of max|w| / 127 (to float32 rounding): weights that were
+ * int8 with one scale and were dequantized (a dynamic-range TFLite file's dense weights read back).
+ */
+function onTensorGrid(w: Tensor): boolean {
+  const v = w.toFloat32();
+  let max = 0;
+  for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]!));
+  if (!(max > 0) || v.length < 2) return false;
+  const step = max / 127;
+  for (let i = 0; i < v.length; i++) {
+    const k = v[i]! / step;
+    if (Math.abs(k - Math.round(k)) > 1e-4) return false;
+  }
+  return true;
+}
+
 /** Integers for a weight on the scales chosen (undefined: round to nearest). */
 type RoundWeights = (weight: string, w: Tensor, scales: number[]) => Tensor | undefined;
 
@@ -251,7 +268,8 @@ function quantizeAllWeights(g: Graph, names: Names, nodes: Node[], inits: Map<st
     // tensor: the interpreter's hybrid FULLY_CONNECTED takes one weight scale (per-channel weights
     // give wrong outputs in tfjs-tflite's build: measured again, 1.1 of the output's scale off float)
     const dense = opKey(n) === 'Gemm' || opKey(n) === 'MatMul';
-    const perTensor = dense && !denseAxis;
+    // weights on one int8 grid already (a dynamic-range file's dense layer read back) keep it: per row they would be rounded again
+    const perTensor = dense && (!denseAxis || onTensorGrid(t));
     // (shared per initializer and axis: a tied weight read as x·W and as x·Wᵀ gets a copy per row axis)
     const key = perTensor ? w : `${w}\0${axis}`;
     let hit = done.get(key);

@@ -28,7 +28,8 @@ export interface QOutput {
 /**
  * Per-output-channel requantization: TFLite's fixed point (double rounding), XNNPACK's float32
  * scale when `fp32` is set, or the fixed point with one rounding when `single` is set (the
- * interpreter's per-channel FULLY_CONNECTED; the TypeScript kernel only).
+ * interpreter's builtin FULLY_CONNECTED; the WASM kernels run it in float64 where that is exact,
+ * qconvRequantizesInF64).
  */
 export interface ChannelRequant {
   mult: Int32Array;
@@ -120,7 +121,7 @@ const laneRequant = new WeakMap<ChannelRequant, boolean>();
 
 /** Whether qconv2dWasm runs this problem (8-bit data, shifts TFLite's QuantizeMultiplier can give). */
 export function qconvRunsOnWasm(p: QConvProblem): boolean {
-  if (p.rq.single || !is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
+  if (!is8(p.x) || !eightBit(p.out.dtype) || p.x.length === 0 || p.oh * p.ow * p.o === 0) return false;
   let ok = laneRequant.get(p.rq);
   if (ok === undefined) {
     ok = true;
@@ -138,6 +139,7 @@ const RQ_MODE_FIXED = 0;
 const RQ_MODE_FP32 = 1;
 const RQ_MODE_F64 = 2;
 const RQ_MODE_F64_NONNEG = 3;
+const RQ_MODE_SINGLE = 4;
 
 /** The mode a conv runs with: the float64 fixed point without its negative-value correction when the output clamp starts at or above the zero point (fused ReLU/ReLU6). */
 const runMode = (mode: number, out: QOutput): number => (mode === RQ_MODE_F64 && out.lo - out.zp >= 0 ? RQ_MODE_F64_NONNEG : mode);
@@ -169,6 +171,14 @@ function writeRequant(arena: WasmArena, p: number, rq: ChannelRequant, bias: Arr
     // taken as the nearest integer to v + h + k1 - 1/2 + q/2 - [v < -h]·k2, q = 2^-(31 + right)
     const h = 2 ** (-1 - right);
     d[j] = rq.mult[oc]! * 2 ** (left - 31 - right);
+    if (rq.single) {
+      // one rounding: RQ_MODE_SINGLE's shift T = 31 - shift; in float64 (bounded accumulators) floor(v + 1/2),
+      // v on the grid of q = 2^(left - 31 - right), is v + q/2 rounded to nearest (never a tie), the
+      // RQ_MODE_F64_NONNEG form with no correction of negative values
+      v[2 * stride + j] = 31 - shift;
+      d[2 * stride + j] = 2 ** (left - 32 - right);
+      continue;
+    }
     d[stride + j] = -h;
     d[2 * stride + j] = h + (right > 0 ? 0.5 : 0) - 0.5 + 2 ** (-32 - right);
     d[3 * stride + j] = right > 0 ? 2 ** -right : 0;
@@ -251,7 +261,7 @@ function persistentConvBlocks(arena: WasmArena, p: QConvProblem, depthwise: bool
   }
   // a replaced block is not freed here: its finalizer (owner p.rq) frees it with p.rq, and freeing
   // it now could let that finalizer free a later block at the same address
-  const mode = p.rq.fp32 ? RQ_MODE_FP32 : qconvRequantizesInF64(p) ? RQ_MODE_F64 : RQ_MODE_FIXED;
+  const mode = p.rq.single ? (qconvRequantizesInF64(p) ? RQ_MODE_F64_NONNEG : RQ_MODE_SINGLE) : p.rq.fp32 ? RQ_MODE_FP32 : qconvRequantizesInF64(p) ? RQ_MODE_F64 : RQ_MODE_FIXED;
   const blocks = { bias: p.bias, weights: p.weights, xzp: p.xzp, group: p.group, unsignedIn, pointwise, ptr, mode };
   convBlocks.set(p.rq, blocks);
   return blocks;

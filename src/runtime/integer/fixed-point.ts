@@ -82,11 +82,18 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
 /**
  * MultiplyByQuantizedMultiplier with one rounding (TFLITE_SINGLE_ROUNDING, ruy's):
  * (x·multiplier + 2^(s−1)) >> s, s = 31 − shift, exact; in doubles where the sum stays below 2^53
- * (|x·multiplier| < 2^52, 2^(s−1) ≤ 2^52), else in BigInt.
+ * (|x·multiplier| < 2^52, 2^(s−1) ≤ 2^52); for a larger int32 x with s ≥ 17 the multiplier split in
+ * 16-bit halves, M = h·2^16 + l: x·M + 2^(s−1) = (c + 2^(s−17))·2^16 + r with c = x·h + ⌊x·l / 2^16⌋ and
+ * 0 ≤ r < 2^16, whose shift by s is ⌊(c + 2^(s−17)) / 2^(s−16)⌋ (every term below 2^53); else in BigInt.
  */
 export function multiplyByQuantizedMultiplierSingle(x: number, multiplier: number, shift: number): number {
   const s = 31 - shift;
   if (Math.abs(x) < 2 ** 21 && s <= 53) return Math.floor((x * multiplier + 2 ** (s - 1)) / 2 ** s);
+  if (s >= 17 && s <= 62 && Math.abs(x) <= 2 ** 31 && multiplier >= 0 && multiplier < 2 ** 31) {
+    const h = Math.floor(multiplier / 65536);
+    const c = x * h + Math.floor((x * (multiplier - h * 65536)) / 65536);
+    return Math.floor((c + 2 ** (s - 17)) / 2 ** (s - 16));
+  }
   return Number((BigInt(x) * BigInt(multiplier) + (1n << BigInt(s - 1))) >> BigInt(s));
 }
 

@@ -118,12 +118,14 @@ function randomConv(r: Rng, fp32: boolean): QConvProblem {
 }
 
 describe('integer conv / depthwise / fully-connected: WASM = TypeScript reference', () => {
-  for (const mode of ['reference', 'xnnpack'] as const) {
+  for (const mode of ['reference', 'xnnpack', 'single'] as const) {
     test(`${mode} requantization, random shapes and parameters`, () => {
-      const r = rng(mode === 'reference' ? 7 : 8);
+      const r = rng(mode === 'reference' ? 7 : mode === 'xnnpack' ? 8 : 9);
       let ran = 0;
       for (let t = 0; t < 300; t++) {
         const p = randomConv(r, mode === 'xnnpack');
+        // one rounding (the interpreter's builtin FULLY_CONNECTED): in float64 where that is exact, else in 64-bit lanes
+        if (mode === 'single') p.rq.single = true;
         expect(qconvRunsOnWasm(p)).toBe(true);
         const want = qconv2dReference(p);
         const got = qconv2dWasm(p);
@@ -303,11 +305,15 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
       }
       if (qconvRequantizesInF64(p)) f64++;
       else fixed++;
-      const want = qconv2dReference(p);
-      const got = qconv2dWasm(p);
-      if (!got.every((v, i) => v === want[i])) {
-        const i = got.findIndex((v, j) => v !== want[j]);
-        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      // and with one rounding (float64 inside that range, 64-bit lanes outside it)
+      for (const single of [false, true]) {
+        const q: QConvProblem = { ...p, rq: { ...p.rq, single: single || undefined } };
+        const want = qconv2dReference(q);
+        const got = qconv2dWasm(q);
+        if (!got.every((v, i) => v === want[i])) {
+          const i = got.findIndex((v, j) => v !== want[j]);
+          expect.fail(`case ${t}${single ? ' (one rounding)' : ''} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+        }
       }
     }
     expect(f64).toBeGreaterThan(150);
