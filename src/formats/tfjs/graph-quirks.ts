@@ -12,6 +12,9 @@
 // - Transpose: the wasm backend traps (integer divide by zero) on an empty tensor: a value whose
 //   dims are not all fixed is padded by one zero row on each such dim, transposed, and the row
 //   dropped again by a StridedSlice (end -1), so the transpose never sees an empty tensor;
+// - TopKV2: the wasm backend traps (integer divide by zero) on an empty last axis (a detector's per-level
+//   top-k when no score passes the threshold; k is 0 then): a value whose shape is not fixed gets one
+//   zero appended to its last axis where that axis is empty, none otherwise (Pad by 1 - min(n, 1));
 // and two ops TF.js lacks written as their arithmetic: Softsign as x / (1 + |x|), SpaceToDepth
 // (NHWC, static H / W / C) as Reshape -> Transpose -> Reshape.
 import { UnsupportedError } from '../../ir/errors.js';
@@ -165,6 +168,33 @@ export function tfjsQuirks(nodes: NodeDef[], graph: Graph, file: string): NodeDe
         });
         continue;
       }
+    }
+    if (n.op === 'TopKV2' && mayBeEmpty(n.input?.[0] ?? '') && rankOf.get(n.input![0]!) !== undefined) {
+      // the last axis padded by 1 - min(n, 1) zeros: one where it is empty (k is 0 then), none otherwise
+      const rank = rankOf.get(n.input![0]!)!;
+      const T = n.attr?.T ?? { type: tfDataType('float32') };
+      const i32 = { type: tfDataType('int32') };
+      const node = (base: string, op: string, input: string[], attr: NodeDef['attr']): string => {
+        const name = fresh(`${n.name}/${base}`);
+        out.push({ name, op, input, attr });
+        return name;
+      };
+      const shape = node('shape', 'Shape', [n.input![0]!], { T, out_type: i32 });
+      const last = node('last', 'StridedSlice', [shape, int32Const(`${n.name}/last_begin`, [-1]), int32Const(`${n.name}/last_end`, [0]), int32Const(`${n.name}/last_strides`, [1])], {
+        T: i32,
+        Index: i32,
+        begin_mask: { i: 0 },
+        end_mask: { i: 1 },
+        ellipsis_mask: { i: 0 },
+        new_axis_mask: { i: 0 },
+        shrink_axis_mask: { i: 1 },
+      });
+      const one = int32Const(`${n.name}/one`, [1], []);
+      const empty = node('empty', 'Sub', [one, node('nonempty', 'Minimum', [last, one], { T: i32 })], { T: i32 });
+      const flat = node('pads_flat', 'ConcatV2', [int32Const(`${n.name}/pads_zeros`, Array(2 * rank - 1).fill(0)), node('pad', 'Reshape', [empty, int32Const(`${n.name}/pad_shape`, [1])], { T: i32, Tshape: i32 }), int32Const(`${n.name}/pads_axis`, [0], [])], { N: { i: 2 }, T: i32, Tidx: i32 });
+      const pads = node('pads', 'Reshape', [flat, int32Const(`${n.name}/pads_shape`, [rank, 2])], { T: i32, Tshape: i32 });
+      out.push({ ...n, input: [node('padded', 'Pad', [n.input![0]!, pads], { T, Tpaddings: i32 }), ...n.input!.slice(1)] });
+      continue;
     }
     if (n.op === 'Softsign') {
       const T = n.attr?.T ?? { type: tfDataType('float32') };

@@ -564,7 +564,27 @@ const clip: Converter = (n, c) => {
   if (lo === 0 && hi === 6) return c.emit({ code: BuiltinOperator.RELU6, inputs: [x], outputs: [y] });
   if (lo === -1 && hi === 1) return c.emit({ code: BuiltinOperator.RELU_N1_TO_1, inputs: [x], outputs: [y] });
   if (lo === 0 && hi === Infinity) return c.emit({ code: BuiltinOperator.RELU, inputs: [x], outputs: [y] });
-  if (c.info(x).quant) throw new UnsupportedError('quantized Clip with bounds other than ReLU/ReLU6/ReLU1 in a TFLite file', `node '${n.name}'`);
+  const xq = c.info(x).quant;
+  if (xq) {
+    // (an L2 normalisation's Clip(min = eps) of the norm: SSD300-VGG16's conv4_3 scaling) MAXIMUM / MINIMUM compare the
+    // bytes: the bounds rounded onto x's grid (exactly Q(clip(DQ(x))) on x's parameters), then a QUANTIZE to y's if they differ
+    const yq = c.info(y).quant;
+    const dtype = c.info(x).dtype;
+    if (xq.scale.length !== 1 || xq.axis !== undefined || !yq || (dtype !== 'int8' && dtype !== 'uint8' && dtype !== 'int16')) throw new UnsupportedError(`quantized Clip with bounds other than ReLU/ReLU6/ReLU1 of a per-channel or ${dtype} tensor in a TFLite file`, `node '${n.name}'`);
+    const [qmin, qmax] = dtype === 'int8' ? [-128, 127] : dtype === 'uint8' ? [0, 255] : [-32768, 32767];
+    const q = (v: number) => Math.min(qmax, Math.max(qmin, Math.round(v / xq.scale[0]! + xq.zeroPoint[0]!)));
+    const same = yq.scale.length === 1 && yq.scale[0] === xq.scale[0] && yq.zeroPoint[0] === xq.zeroPoint[0];
+    const last = same ? y : c.addTensor(`${y}_clipped`, { ...c.info(x), name: '' });
+    let v = x;
+    if (lo > -Infinity) {
+      const mid = hi < Infinity ? c.addTensor(`${y}_max`, { ...c.info(x), name: '' }) : last;
+      c.emit({ code: BuiltinOperator.MAXIMUM, inputs: [v, c.addConstant(`${y}_min_value`, Tensor.scalar(dtype, q(lo)), xq)], outputs: [mid] });
+      v = mid;
+    }
+    if (hi < Infinity) c.emit({ code: BuiltinOperator.MINIMUM, inputs: [v, c.addConstant(`${y}_max_value`, Tensor.scalar(dtype, q(hi)), xq)], outputs: [last] });
+    if (!same) c.emit({ code: BuiltinOperator.QUANTIZE, inputs: [last], outputs: [y] });
+    return;
+  }
   let v = x;
   // the bounds in x's type (an int8 Clip's MAXIMUM takes int8 bounds)
   const dtype = c.info(x).dtype;

@@ -87,7 +87,11 @@ function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, sc
   });
   subgraphNesting++;
   try {
-    const { values } = inferShapes(g, { inputs, scope, record: false });
+    // the body's outputs as inferred, their declared dims not filled in: torch 1.13 declares an If
+    // branch's output with dims its tracing never had (mvit_v2_s's pool_skip Squeeze: [1, 1151, 192]
+    // for [1, 129, 192]), and a filled-in dim becomes a constant of the shape computations after it
+    const body = { ...g, outputs: g.outputs.map((o) => withKind({ name: o.name, dtype: o.dtype }, o.kind)) };
+    const { values } = inferShapes(body, { inputs, scope, record: false });
     return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? withKind({ dtype: o.dtype, shape: o.shape && [...o.shape] }, o.kind));
   } finally {
     subgraphNesting--;

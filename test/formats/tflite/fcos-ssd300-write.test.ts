@@ -6,6 +6,10 @@
 // written as a .pb read back by nnport and run, and written as a TF.js graph model run by TF.js 4.9 (wasm backend);
 // every target against PyTorch: same count and order (rows of near-equal scores matched by box), boxes within 1e-4
 // of the image size, scores within 1e-4, labels equal.
+// Then an empty scene (the score thresholds raised to 1.01: everything after the score filter runs on 0 boxes), the
+// exports with their Ifs removed and kept, as .tflite and as TF.js graph models, and SSDlite's and RetinaNet's empty
+// scenes (detection_empty_models.py) as TF.js graph models: empty outputs shaped as onnxruntime's. TF.js 4.9's wasm
+// TopK trapped (integer divide by zero) on the per-level top-k of no candidates (src/formats/tfjs/graph-quirks.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +18,7 @@ import { convert, loadModel, loadModelFiles, run, type LoadedModel } from '../..
 import type { Tensor } from '../../../src/ir/tensor.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { int32Io } from '../../conformance/tflite-writer-run.js';
-import { matchDetections } from '../../support/detections.js';
+import { detectionDir, matchDetections } from '../../support/detections.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import { useTfliteOracle } from '../../support/tflite-test.js';
@@ -22,7 +26,7 @@ import { loadWrittenGraphModel, runGraphModel, tf } from '../tfjs/graph-oracle.j
 
 const NETS = ['fcos', 'ssd300'] as const;
 const SIZE: Record<string, number> = { fcos: 256, ssd300: 300 };
-const dirOf = (net: string): string => join(ensureScriptFixtures('detection_models2.py', 'detection-models2', NETS), net);
+const dirOf = (net: string): string => join(ensureScriptFixtures('detection_models2.py', 'detection-models2', [...NETS, ...NETS.map((n) => `${n}_empty`)]), net);
 const npy = (net: string, name: string): Tensor => readNpy(new Uint8Array(readFileSync(join(dirOf(net), `${name}.npy`))));
 const OUTS = ['boxes', 'scores', 'labels'];
 
@@ -86,6 +90,32 @@ describe('FCOS and SSD300-VGG16 (torchvision, opset 11): nnport, .tflite, .pb an
       const [b, s, l] = await runGraphModel(m, [npy(net, 'image')], undefined, OUTS);
       m.dispose();
       expectPyTorch(net, 'TF.js graph', b!.toFloat32(), s!.toFloat32(), l!.toNumbers());
+    });
+  }
+});
+
+describe('an empty scene (no score passes): .tflite and TF.js graph shaped as onnxruntime-node', () => {
+  const emptyOf = (net: string): string =>
+    net === 'ssdlite' || net === 'retinanet' ? (detectionDir(net), join(ensureScriptFixtures('detection_empty_models.py', 'detection-empty-models', ['ssdlite', 'retinanet']), net)) : dirOf(`${net}_empty`);
+  const CASES = [...NETS.flatMap((net) => ['model.onnx', 'model-if.onnx'].map((file) => ({ net, file, targets: ['tflite', 'tfjs'] }))), ...['ssdlite', 'retinanet'].map((net) => ({ net, file: 'model.onnx', targets: ['tfjs'] }))];
+  for (const { net, file, targets } of CASES) {
+    it(`${net} ${file}`, { timeout: 600_000 }, async () => {
+      const path = join(emptyOf(net), file);
+      const x = readNpy(new Uint8Array(readFileSync(join(emptyOf(net), 'image.npy'))));
+      const want = await ortRun(path, [x]);
+      const wantShapes = OUTS.map((o) => want.get(o)!.shape);
+      expect(wantShapes).toEqual([[0, 4], [0], [0]]);
+      if (targets.includes('tflite')) {
+        const { bytes } = await convert(int32Io(await loadModelFiles([path])), 'model.tflite');
+        const outs = await oracle.run(bytes, [x.toFloat32()], 1, 1);
+        const byName = (prefix: string) => outs.find((o) => o.name === prefix || o.name.startsWith(`${prefix}__`))!;
+        expect(OUTS.map((o) => byName(o).shape), '.tflite').toEqual(wantShapes);
+      }
+      const files = await convert(await loadModelFiles([path]), 'out/model.json', { tfjsFormat: 'graph' });
+      const m = await loadWrittenGraphModel({ json: files.bytes, sidecars: files.sidecars });
+      const got = await runGraphModel(m, [x], undefined, OUTS);
+      m.dispose();
+      expect(got.map((t) => t.shape), 'TF.js graph').toEqual(wantShapes);
     });
   }
 });
