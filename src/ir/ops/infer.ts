@@ -76,8 +76,11 @@ const MAX_SUBGRAPH_INFERENCES = 10000;
 let subgraphNesting = 0;
 let subgraphInferences = 0;
 
-/** A subgraph's output types from its inputs' (undefined or without a dtype: as declared) and the values around it. */
-function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, scope: ReadonlyMap<string, ValueType>): ValueType[] {
+/**
+ * A subgraph's output types from its inputs' (undefined or without a dtype: as declared) and the values around it;
+ * `declared`: whether the body's declared output dims fill in what its nodes leave unknown.
+ */
+function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, scope: ReadonlyMap<string, ValueType>, declared: boolean): ValueType[] {
   if (subgraphNesting === 0) subgraphInferences = 0;
   if (++subgraphInferences > MAX_SUBGRAPH_INFERENCES) throw new ShapeError(`more than ${MAX_SUBGRAPH_INFERENCES} subgraph inferences (If / Loop / Scan bodies nested too deep)`);
   const inputs = new Map<string, { dtype: DType; shape?: readonly Dim[]; data?: Dim[]; kind?: ValueKind }>();
@@ -87,10 +90,12 @@ function subgraphOutputs(g: Graph, ins: ReadonlyArray<ValueType | undefined>, sc
   });
   subgraphNesting++;
   try {
-    // the body's outputs as inferred, their declared dims not filled in: torch 1.13 declares an If
+    // an If branch's outputs as inferred, their declared dims not filled in: torch 1.13 declares an If
     // branch's output with dims its tracing never had (mvit_v2_s's pool_skip Squeeze: [1, 1151, 192]
-    // for [1, 129, 192]), and a filled-in dim becomes a constant of the shape computations after it
-    const body = { ...g, outputs: g.outputs.map((o) => withKind({ name: o.name, dtype: o.dtype }, o.kind)) };
+    // for [1, 129, 192]), and a filled-in dim becomes a constant of the shape computations after it.
+    // A Loop / Scan body keeps them: a scan output's slice shape may be known from its declaration only
+    // (ONNX's test_loop11, whose int8 TFLite WHILE needs it)
+    const body = declared ? g : { ...g, outputs: g.outputs.map((o) => withKind({ name: o.name, dtype: o.dtype }, o.kind)) };
     const { values } = inferShapes(body, { inputs, scope, record: false });
     return g.outputs.map((o) => values.get(o.name) ?? scope.get(o.name) ?? withKind({ dtype: o.dtype, shape: o.shape && [...o.shape] }, o.kind));
   } finally {
@@ -137,7 +142,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Sha
         checkValueKinds(node, inputs);
         // a node's subgraphs see this graph's values as known so far, and those of the graphs around it
         const inner = subgraphsOf(node).length ? new Map([...(scope ?? []), ...values]) : undefined;
-        const inferSubgraph = inner && ((g: Graph, ins: ReadonlyArray<ValueType | undefined>) => subgraphOutputs(g, ins, inner));
+        const inferSubgraph = inner && ((g: Graph, ins: ReadonlyArray<ValueType | undefined>) => subgraphOutputs(g, ins, inner, node.opType !== 'If'));
         outs = def.infer({ node, opset, attrs, inputs, inferSubgraph });
       } catch (e) {
         const err = withNode(e, node);
