@@ -89,3 +89,31 @@ export function maskAgreement(got: ArrayLike<number>, want: ArrayLike<number>, t
   }
   return { off, meanAbs: sum / want.length };
 }
+
+/** Detections as boxes [n, 4] (x1, y1, x2, y2) and labels, best first. */
+export interface Detections {
+  boxes: Float32Array;
+  labels: ArrayLike<number>;
+}
+
+const iou = (a: Float32Array, i: number, b: Float32Array, j: number): number => {
+  const [x1, y1, x2, y2] = a.subarray(4 * i, 4 * i + 4);
+  const [u1, v1, u2, v2] = b.subarray(4 * j, 4 * j + 4);
+  const inter = Math.max(0, Math.min(x2!, u2!) - Math.max(x1!, u1!)) * Math.max(0, Math.min(y2!, v2!) - Math.max(y1!, v1!));
+  return inter / ((x2! - x1!) * (y2! - y1!) + (u2! - u1!) * (v2! - v1!) - inter);
+};
+
+/** Of the first `top` detections of `want` (by score), how many `got` has a same-label box of IoU >= 0.5 for, and their mean IoU. */
+export function agreement(want: Detections, got: Detections, top: number): { matched: number; meanIou: number } {
+  let matched = 0;
+  let sum = 0;
+  for (let i = 0; i < Math.min(top, want.labels.length); i++) {
+    let best = 0;
+    for (let j = 0; j < got.labels.length; j++) if (Number(got.labels[j]) === Number(want.labels[i])) best = Math.max(best, iou(want.boxes, i, got.boxes, j));
+    if (best >= 0.5) {
+      matched++;
+      sum += best;
+    }
+  }
+  return { matched, meanIou: sum / Math.max(matched, 1) };
+}
