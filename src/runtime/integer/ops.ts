@@ -704,26 +704,24 @@ const Requantize = defineOp<{ xnnpack: boolean }>({
   },
 });
 
-/** TFLite's QUANTIZE float -> int16: x / scale in double precision (the int8 kernels divide in float32); the scalar twin of quantize16Wasm. */
-export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16Array {
-  const y = new Int16Array(x.length);
-  const s = Math.fround(scale);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, -32768, 32767);
-  }
-  return y;
-}
-
-/** optimized_ops::AffineQuantize: val / (double)scale, rounded half away from zero, plus the zero point, clamped. */
-function quantizeDouble(x: Float32Array, shape: readonly number[], scale: number, zp: number, dtype: 'int8' | 'uint8'): Tensor {
-  const y = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
-  const [lo, hi] = dtype === 'int8' ? [-128, 127] : [0, 255];
+/** TFLite's QUANTIZE kernel: x / (double)scale, rounded half away from zero, plus the zero point, clamped to the type. */
+function quantizeHalfAway<T extends Int8Array | Uint8Array | Int16Array>(x: Float32Array, scale: number, zp: number, y: T, lo: number, hi: number): T {
   const s = Math.fround(scale);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     y[i] = Number.isNaN(v) ? zp : clampInt(roundHalfAway(v / s) + zp, lo, hi);
   }
+  return y;
+}
+
+/** TFLite's QUANTIZE float -> int16 (the reference int8 kernel divides in float32); the scalar twin of quantize16Wasm. */
+export function quantizeInt16(x: Float32Array, scale: number, zp: number): Int16Array {
+  return quantizeHalfAway(x, scale, zp, new Int16Array(x.length), -32768, 32767);
+}
+
+/** optimized_ops::AffineQuantize of 8-bit data (the division in double, as for int16). */
+function quantizeDouble(x: Float32Array, shape: readonly number[], scale: number, zp: number, dtype: 'int8' | 'uint8'): Tensor {
+  const y = dtype === 'int8' ? quantizeHalfAway(x, scale, zp, new Int8Array(x.length), -128, 127) : quantizeHalfAway(x, scale, zp, new Uint8Array(x.length), 0, 255);
   return new Tensor(dtype, shape, y);
 }
 
