@@ -16,7 +16,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
@@ -170,6 +170,25 @@ describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxr
     const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 3] }], attrs: { axes: { type: 'ints', value: [3, 5, 6, 9, 11] }, keepdims: { type: 'int', value: 0 } } };
     const ops = await againstOrt('mean13', graphOf(o), feeds(o, 10));
     expect(ops.filter(([op]) => op === 'MEAN')).toEqual([['MEAN', 3]]);
+  });
+});
+
+describe('TFLite writer: high-rank ops over a batch sized at run time', () => {
+  it('8-D broadcasting Add of batch N: the merged axes holding N reshaped with -1; run at batch 1 and 3 as onnxruntime', async () => {
+    const o: Op = { op: 'Add', inputs: MVIT_ADD.inputs.map((i) => ({ ...i, shape: [1, ...i.shape.slice(1)] })) };
+    const g = graphOf(o);
+    for (const v of g.inputs) v.shape = ['N', ...v.shape!.slice(1)];
+    const bytes = await writeTflite(g, { fileName: 'mvit_add_dynamic.tflite' });
+    expect(opRanks(bytes, 'mvit_add_dynamic').filter(([op]) => op === 'ADD')).toEqual([['ADD', 4]]);
+    for (const n of [1, 3]) {
+      const x = feeds({ ...o, inputs: o.inputs.map((i) => ({ ...i, shape: [n, ...i.shape.slice(1)] })) }, 20 + n);
+      const want = [...(await ortRun(g, x)).values()][0]!;
+      const [got] = await oracle.run(withStoredDim(withStoredDim(bytes, 0, n, 0), 0, n, 1), x.map(forOracle));
+      expect(got!.shape).toEqual([...want.shape]);
+      const err = maxAbs(got!.data as Float32Array, want.toFloat32());
+      console.log(`mvit_add batch ${n} of N: interpreter vs onnxruntime max |diff| ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-6);
+    }
   });
 });
 
