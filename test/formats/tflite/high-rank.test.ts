@@ -214,6 +214,35 @@ describe('TFLite writer: high-rank int8', () => {
   });
 });
 
+describe('TFLite writer: high-rank int16x8', () => {
+  it('6-D broadcasting Add then Softmax, int16x8 (ADD broadcasts up to 4-D, SOFTMAX runs up to 4-D with int16): close to the float file, and what nnport\'s integer runtime computes', { timeout: 120_000 }, async () => {
+    const g = emptyGraph('add_softmax');
+    g.opsets[''] = 17;
+    const inputs = [{ name: 'a', shape: [2, 3, 4, 1, 1, 5] }, { name: 'b', shape: [1, 1, 4, 3, 2, 5] }];
+    for (const i of inputs) g.inputs.push({ name: i.name, dtype: 'float32', shape: i.shape });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['a', 'b'], outputs: ['s'], attrs: {} });
+    g.nodes.push({ name: 'softmax', opType: 'Softmax', domain: '', inputs: ['s'], outputs: ['y'], attrs: { axis: { type: 'int', value: -1 } } });
+    g.outputs.push({ name: 'y', dtype: 'float32' });
+    const o: Op = { op: 'Add', inputs };
+    const x = feeds(o, 30);
+    const calibration = [x, ...[31, 32, 33].map((s) => feeds(o, s))];
+    const bytes = await writeTflite(g, { fileName: 'add_softmax_int16.tflite', quantize: { mode: 'int16x8', calibration } });
+    const ops = opRanks(bytes, 'add_softmax_int16');
+    expect(ops.filter(([op]) => op === 'ADD' || op === 'SOFTMAX')).toEqual([['ADD', 4], ['SOFTMAX', 2]]);
+    const [q] = await oracle.run(bytes, x.map(forOracle));
+    const want = [...(await ortRun(g, x)).values()][0]!.toFloat32();
+    const back = await readTflite(bytes);
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    const vsFloat = maxAbs(q!.data as Float32Array, want);
+    const mine = [...(await runInteger(back, Object.fromEntries(back.inputs.map((v, i) => [v.name, x[i]!])))).outputs.values()][0]!.toFloat32();
+    const vsRuntime = maxAbs(mine, q!.data as Float32Array) / lsb;
+    console.log(`add_softmax int16x8: ${ops.map(([op, r]) => `${op}@${r}`).join(' ')}; vs onnxruntime ${vsFloat.toExponential(2)} (output LSB ${lsb.toExponential(2)}), integer runtime vs interpreter ${vsRuntime} LSB`);
+    expect(vsFloat).toBeLessThanOrEqual(1e-3);
+    expect(vsRuntime).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('TFLite writer: high-rank ops that cannot be merged under the limit', () => {
   it('a 7-D Mul whose every axis broadcasts differently from its neighbours: UnsupportedError naming MUL, the rank, the limit and the node', async () => {
     const o: Op = { op: 'Mul', inputs: [{ name: 'a', shape: [2, 3, 1, 4, 5, 1, 2] }, { name: 'b', shape: [1, 3, 4, 4, 1, 6, 1] }] };
