@@ -56,6 +56,7 @@ import { lowerInt64Range } from './lower-int64-range.js';
 import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { padEmptyBatches } from './lower-empty-batch.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
+import { lowerHighRank } from './lower-high-rank.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
@@ -209,6 +210,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   g = conv1dAs2d(g).graph;
   // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
   g = collapseTransposes(g, 5).graph;
+  // nor other ops above their kernels' ranks (a broadcasting ADD above 6-D aborts it): their alike axes merged, or refused by name (lower-high-rank.ts)
+  g = lowerHighRank(g, { int8: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8', fileName: options.fileName });
   // the interpreter's CONV_2D and TRANSPOSE trap on a batch of 0 (a detector that found nothing): those of a batch counted at run time get a spare zero sample (lower-empty-batch.ts)
   g = padEmptyBatches(g);
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
