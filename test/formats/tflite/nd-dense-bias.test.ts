@@ -4,7 +4,7 @@
 // FULLY_CONNECTED (zero bias) + ADD, which under int8 rounds the product to its own calibrated int8
 // tensor before the ADD rounds again. Three Linear layers the ways exporters write the Add (bias
 // second, bias first with a [1, 1, N] constant, a [1, N] constant), checked in the TFLite interpreter
-// against onnxruntime (float32, dynamic range) and against the float file (int8, int16x8), nnport's
+// against onnxruntime (float32, float16, dynamic range) and against the float file (int8, int16x8), nnport's
 // integer runtime reading the int8 file back against the interpreter, and a batch given at run time.
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
@@ -77,17 +77,19 @@ function denseOps(bytes: Uint8Array): { ops: string[]; fc: { keep: boolean; bias
 const sample = (random: () => number, batch = 1) => new Tensor('float32', [batch, T, C], Float32Array.from({ length: batch * T * C }, () => random() * 2 - 1));
 
 describe('an N-D dense layer with its bias (MatMul + Add): one FULLY_CONNECTED with keep_num_dims', () => {
-  it('float32 and dynamic range: no ADD, outputs of onnxruntime', { timeout: 300_000 }, async () => {
+  it('float32, float16 and dynamic range: no ADD, outputs of onnxruntime', { timeout: 300_000 }, async () => {
     const random = rng(11);
     const onnx = writeOnnx(mlp(random, 1));
     const model = await loadModel(onnx, { fileName: 'mlp.onnx' });
     const float = (await convert(model, 'mlp.tflite')).bytes;
     const dynamic = (await convert(model, 'mlp.tflite', { quantize: { mode: 'dynamic' } })).bytes;
+    const half = (await convert(model, 'mlp.tflite', { quantize: { mode: 'float16' } })).bytes;
     // (and the float file read back and written again: the reader's RESHAPE -> Gemm -> RESHAPE is one FULLY_CONNECTED again)
     const again = (await convert(await loadModel(float, { fileName: 'mlp.tflite' }), 'again.tflite')).bytes;
-    for (const file of [float, dynamic, again]) {
+    for (const file of [float, dynamic, again, half]) {
       const { ops, fc } = denseOps(file);
-      expect(ops).toEqual(['FULLY_CONNECTED', 'FULLY_CONNECTED', 'FULLY_CONNECTED']);
+      // (float16: its weights and biases behind a DEQUANTIZE each)
+      expect(ops.filter((o) => file !== half || o !== 'DEQUANTIZE')).toEqual(['FULLY_CONNECTED', 'FULLY_CONNECTED', 'FULLY_CONNECTED']);
       expect(fc).toEqual(Array.from({ length: 3 }, () => ({ keep: true, biasType: 'FLOAT32' })));
     }
     for (let k = 0; k < 3; k++) {
@@ -98,6 +100,7 @@ describe('an N-D dense layer with its bias (MatMul + Add): one FULLY_CONNECTED w
       expect(relErr(got.data as Float32Array, want)).toBeLessThan(1e-5);
       expect(relErr((await oracle.run(dynamic, [x.toFloat32()]))[0]!.data as Float32Array, want)).toBeLessThan(5e-2);
       expect(relErr((await oracle.run(again, [x.toFloat32()]))[0]!.data as Float32Array, want)).toBeLessThan(1e-5);
+      expect(relErr((await oracle.run(half, [x.toFloat32()]))[0]!.data as Float32Array, want)).toBeLessThan(1e-2);
     }
   });
 
