@@ -54,6 +54,10 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   LessOrEqual: { tflite: 'LESS_EQUAL', float: 4, int8: 4, int16: 4 },
   GreaterOrEqual: { tflite: 'GREATER_EQUAL', float: 4, int8: 4, int16: 4 },
   Where: { tflite: 'SELECT_V2', float: 5, int8: 5, int16: 5 },
+  And: { tflite: 'LOGICAL_AND', float: 4, int8: 4, int16: 4 },
+  Or: { tflite: 'LOGICAL_OR', float: 4, int8: 4, int16: 4 },
+  // FLOOR_MOD and its sign fix-up (NOT_EQUAL, LESS, LOGICAL_AND, SELECT_V2: ops-more-write.ts)
+  Mod: { tflite: 'FLOOR_MOD', float: 4, int8: 4, int16: 4 },
   // above 4-D a float PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts), which run at 6-D; the int8
   // PRELU broadcasts in 4-D only (it aborts above)
   PRelu: { tflite: 'PRELU', float: 6, int8: 4, int16: 4 },
@@ -69,6 +73,8 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12, int16: 8 },
   // int16 SOFTMAX: 'Only 1D, 2D, 3D and 4D tensors supported for int16 input with int16 output' at invoke
   Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12, int16: 4 },
+  // float ran up to 8-D (the highest tried); the quantized ones not measured, taken as int16 SOFTMAX's 4-D (merging is harmless)
+  LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 8, int8: 4, int16: 4 },
 };
 
 /** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
@@ -76,7 +82,7 @@ const TRANSPOSE_MAX_RANK_ANY = 6;
 /** the highest rank of a RESHAPE's output in the same interpreter (9-D fails to load) */
 const RESHAPE_MAX_RANK = 8;
 
-const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Where', 'PRelu']);
+const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Where', 'PRelu', 'And', 'Or', 'Mod']);
 /** the ops writeTflite's int16x8 check knows broadcasting above 4-D (it refuses them or writes them float) */
 const INT16_FALLBACK = new Set(['Add', 'Sub', 'Mul']);
 const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax']);
@@ -144,11 +150,11 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const shapeOf: ShapeOf = (v) => (v ? (g.initializers.get(v)?.shape ?? values.get(v)?.shape) : undefined);
   const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
-  // a Softmax over an axis that is not last is written between TRANSPOSEs of its rank (ops-write.ts): their limit too
+  // a (Log)Softmax over an axis that is not last is written between TRANSPOSEs of its rank (ops-write.ts): their limit too
   const limitAt = (n: Node): number | undefined => {
     const limit = limitOf(n, activations);
     const rank = shapeOf(n.inputs[0])?.length;
-    if (limit === undefined || n.opType !== 'Softmax' || rank === undefined) return limit;
+    if (limit === undefined || (n.opType !== 'Softmax' && n.opType !== 'LogSoftmax') || rank === undefined) return limit;
     const axis = attrInt(n, 'axis', opset >= 13 ? -1 : 1);
     return axis === -1 || axis === rank - 1 ? limit : Math.min(limit, TFLITE_RANK_LIMITS.Transpose![activations]);
   };
@@ -208,7 +214,7 @@ class Merger {
     if (out && out.length > RESHAPE_MAX_RANK) throw new Refusal(`its ${out.length}-D output could not be made back (TFLite's RESHAPE makes at most ${RESHAPE_MAX_RANK}-D)`);
     if (BROADCASTING.has(op)) this.broadcasting();
     else if (REDUCTIONS.has(op)) this.reduction();
-    else if (op === 'Softmax') this.softmax();
+    else if (op === 'Softmax' || op === 'LogSoftmax') this.softmax();
     else this.alongAxes();
   }
 

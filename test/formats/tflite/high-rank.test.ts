@@ -172,6 +172,24 @@ describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxr
     expectUnderLimits(ops);
   });
 
+  it('6-D LogSoftmax over axis 1; 6-D broadcasting Mod (FLOOR_MOD and its sign fix-up, 4-D at most) and Or (LOGICAL_OR, 4-D)', async () => {
+    const log: Op = { op: 'LogSoftmax', inputs: [{ name: 'x', shape: [2, 3, 4, 2, 3, 2] }], attrs: { axis: { type: 'int', value: 1 } } };
+    expect((await againstOrt('logsoftmax6', graphOf(log), feeds(log, 13))).filter(([op]) => op === 'LOG_SOFTMAX')).toEqual([['LOG_SOFTMAX', 3]]);
+    const mod: Op = { op: 'Mod', inputs: MUL_7D.inputs.map((i) => ({ ...i, shape: i.shape.slice(1) })), attrs: { fmod: { type: 'int', value: 1 } } };
+    const modOps = await againstOrt('mod6', graphOf(mod), feeds(mod, 14));
+    expect(modOps.filter(([op]) => op === 'FLOOR_MOD')).toEqual([['FLOOR_MOD', 4]]);
+    expect(Math.max(...modOps.filter(([op]) => op !== 'RESHAPE').map(([, r]) => r))).toBeLessThanOrEqual(4);
+    const or: Op = { op: 'Or', inputs: mod.inputs.map((i) => ({ ...i, dtype: 'bool' })) };
+    const g = graphOf(or);
+    g.outputs[0]!.dtype = 'bool';
+    const x = feeds(or, 15);
+    const want = [...(await ortRun(g, x)).values()][0]!;
+    const bytes = await writeTflite(g, { fileName: 'or6.tflite' });
+    expect(opRanks(bytes, 'or6').filter(([op]) => op === 'LOGICAL_OR')).toEqual([['LOGICAL_OR', 4]]);
+    const [got] = await oracle.run(bytes, x.map(forOracle));
+    expect(Array.from(got!.data as Uint8Array)).toEqual(Array.from(want.data as Uint8Array));
+  });
+
   // MEAN runs up to 12-D (the highest tried); a 13-D input reduced to 8-D (RESHAPE makes no more) is merged
   it('13-D ReduceMean to 8-D: merged to a 3-D MEAN', async () => {
     const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 3] }], attrs: { axes: { type: 'ints', value: [3, 5, 6, 9, 11] }, keepdims: { type: 'int', value: 0 } } };
