@@ -140,13 +140,22 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
   // a QDQ graph (a quantized model read) computes on its integer tensors
   const activations: Activations = options.activations ?? (g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n)) ? 'int8' : 'float');
   const where = options.fileName ?? 'the model';
-  const over = (n: Node, shapes: ShapeOf): boolean => {
-    const limit = limitOf(n, activations);
-    return limit !== undefined && rankOf(n, shapes) > limit;
-  };
   if (!g.nodes.some((n) => limitOf(n, activations) !== undefined)) return g;
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const shapeOf: ShapeOf = (v) => (v ? (g.initializers.get(v)?.shape ?? values.get(v)?.shape) : undefined);
+  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
+  // a Softmax over an axis that is not last is written between TRANSPOSEs of its rank (ops-write.ts): their limit too
+  const limitAt = (n: Node): number | undefined => {
+    const limit = limitOf(n, activations);
+    const rank = shapeOf(n.inputs[0])?.length;
+    if (limit === undefined || n.opType !== 'Softmax' || rank === undefined) return limit;
+    const axis = attrInt(n, 'axis', opset >= 13 ? -1 : 1);
+    return axis === -1 || axis === rank - 1 ? limit : Math.min(limit, TFLITE_RANK_LIMITS.Transpose![activations]);
+  };
+  const over = (n: Node, shapes: ShapeOf): boolean => {
+    const limit = limitAt(n);
+    return limit !== undefined && rankOf(n, shapes) > limit;
+  };
   // a Transpose is collapsed to its runs of axes before (collapse-transpose.ts); one left above 5-D had two dims sized at
   // run time and is written as TRANSPOSE version 6 (the file asks for runtime 2.12, transpose-version.test.ts); none takes 7-D
   const transpose = g.nodes.find((n) => n.opType === 'Transpose' && isOnnx(n) && rankOf(n, shapeOf) > TRANSPOSE_MAX_RANK_ANY);
@@ -154,9 +163,8 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
   const candidates = g.nodes.filter((n) => n.opType !== 'Transpose' && over(n, shapeOf));
   if (!candidates.length) return g;
   const rw = new GraphRewriter(g);
-  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
   for (const n of candidates) {
-    const limit = limitOf(n, activations)!;
+    const limit = limitAt(n)!;
     const rank = rankOf(n, shapeOf);
     try {
       new Merger(rw, n, shapeOf, opset, limit).lower();

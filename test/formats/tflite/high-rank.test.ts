@@ -165,6 +165,13 @@ describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxr
     }
   });
 
+  it('6-D Softmax over axis 2 (written between TRANSPOSEs, which stop at 5-D): merged to 3-D', async () => {
+    const o: Op = { op: 'Softmax', inputs: [{ name: 'x', shape: [2, 3, 4, 2, 3, 2] }], attrs: { axis: { type: 'int', value: 2 } } };
+    const ops = await againstOrt('softmax6', graphOf(o), feeds(o, 12));
+    expect(ops.filter(([op]) => op === 'SOFTMAX')).toEqual([['SOFTMAX', 3]]);
+    expectUnderLimits(ops);
+  });
+
   // MEAN runs up to 12-D (the highest tried); a 13-D input reduced to 8-D (RESHAPE makes no more) is merged
   it('13-D ReduceMean to 8-D: merged to a 3-D MEAN', async () => {
     const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 3] }], attrs: { axes: { type: 'ints', value: [3, 5, 6, 9, 11] }, keepdims: { type: 'int', value: 0 } } };
