@@ -12,6 +12,7 @@ import type { PadAttrs } from '../../ir/ops/index.js';
 import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
+import { reduceOp } from '../ops/reduce.js';
 import {
   laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qmaxPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   ResidentBytes, type ChannelRequant, type Q8Result, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
@@ -961,6 +962,11 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,
+  // float SUM / MEAN between an island's DEQUANTIZE and QUANTIZE (a GroupNorm's statistics) as the
+  // interpreter's kernels: summed in float32 in input order (measured on torchvision's FCOS head: a
+  // sum in double put 20 of 262,144 of its first GroupNorm's int8 outputs one step off)
+  ReduceSum: reduceOp('ReduceSum', true),
+  ReduceMean: reduceOp('ReduceMean', true),
   ...SVDF_INTEGER_OPS,
   ...QUANTIZED_LSTM_INTEGER_OPS,
 };
