@@ -22,7 +22,7 @@ const SIZE = 64;
 const i64 = (v: number[]) => new Tensor('int64', [v.length], BigInt64Array.from(v.map(BigInt)));
 const node = (opType: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name: outputs[0]!, domain: '', opType, inputs, outputs, attrs });
 
-function model(runTime: boolean, random: () => number): Graph {
+function model(runTime: boolean, random: () => number, groups = true): Graph {
   const values = (shape: number[], f: () => number) => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f));
   const ints = (value: number[]) => ({ type: 'ints' as const, value });
   const initializers = new Map<string, Tensor>([
@@ -30,8 +30,8 @@ function model(runTime: boolean, random: () => number): Graph {
     // biases well away from 0: the group means dwarf their spread, as after a real conv
     ['b', values([C], () => 2 + random())],
     ['groups', i64([1, G, -1])],
-    ['ones', values([G], () => 1)],
-    ['zeros', values([G], () => 0)],
+    ['ones', values([groups ? G : C], () => 1)],
+    ['zeros', values([groups ? G : C], () => 0)],
     ['gamma', values([C, 1, 1], () => 0.5 + random())],
     ['beta', values([C, 1, 1], () => random() - 0.5)],
     ['fixed', i64([1, C, SIZE, SIZE])],
@@ -40,7 +40,7 @@ function model(runTime: boolean, random: () => number): Graph {
     name: 'group-norm',
     nodes: [
       node('Conv', ['x', 'w', 'b'], ['c'], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) }),
-      node('Reshape', ['c', 'groups'], ['g']),
+      node('Reshape', ['c', groups ? 'groups' : 'fixed'], ['g']),
       node('InstanceNormalization', ['g', 'ones', 'zeros'], ['n'], { epsilon: { type: 'float', value: 1e-5 } }),
       node('Shape', ['c'], ['cs']),
       node('Reshape', ['n', 'cs'], ['n4']),
@@ -57,10 +57,10 @@ function model(runTime: boolean, random: () => number): Graph {
 }
 
 describe("a float GroupNorm inside a full-int8 model: nnport's integer runtime sums as the interpreter", () => {
-  for (const runTime of [true, false]) {
-    it(`${runTime ? 'run-time reshape (builtin kernels)' : 'constant shapes (XNNPACK)'}: 0 LSB`, { timeout: 300_000 }, async () => {
+  for (const [runTime, groups] of [[true, true], [false, true], [false, false]] as const) {
+    it(`${groups ? 'GroupNorm' : 'InstanceNorm'}, ${runTime ? 'run-time reshape (builtin kernels)' : 'constant shapes (XNNPACK)'}: 0 LSB`, { timeout: 300_000 }, async () => {
       const random = rng(11);
-      const m = await loadModel(writeOnnx(model(runTime, random)), { fileName: 'group-norm.onnx' });
+      const m = await loadModel(writeOnnx(model(runTime, random, groups)), { fileName: 'group-norm.onnx' });
       const sample = () => new Tensor('float32', [1, SIZE, SIZE, 3], Float32Array.from({ length: SIZE * SIZE * 3 }, () => random() * 2 - 1));
       const calibration = Array.from({ length: 4 }, () => [sample()]);
       const written = (await convert(m, 'group-norm.tflite', { quantize: { mode: 'int8', calibration } })).bytes;
