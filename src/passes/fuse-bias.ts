@@ -7,7 +7,14 @@
 // function: the constant broadcasts to exactly one value per output channel (so the output shape
 // is unchanged), the op's output has no other reader and is not a graph output, and the weights
 // are plain float constants (a QDQ graph is left to the quantized writers as it is).
-import { attrInt, attrString, type Graph, type Node } from '../ir/graph.js';
+//
+// A dense layer over a batch of rows (nn.Linear on [batch, tokens, features]: MatMul of an N-D input
+// by a 2-D constant, then Add of [N] / [1, N] / [1, 1, N]) has no ONNX op with a bias. With `ndDense`
+// (the TFLite writer) it becomes Reshape to [rows, K] -> Gemm with the bias -> Reshape back: the
+// quantizer gives that Gemm its int32 bias on input_scale · weight_scale with no int8 tensor between
+// the product and the bias, and the writer takes the three as one FULLY_CONNECTED with keep_num_dims
+// (write-dense-dims.ts), as TF's converter writes a Dense layer on a 3-D input.
+import { attrInt, attrString, type Dim, type Graph, type Node } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
@@ -15,6 +22,11 @@ import { Tensor } from '../ir/tensor.js';
 export interface FuseBiasOptions {
   /** also fold MatMul (2-D input, 2-D constant weight) + Add into a Gemm with that bias (default true) */
   dense?: boolean;
+  /**
+   * also fold MatMul (N-D input, 2-D constant weight) + Add of a constant along the last axis into
+   * Reshape -> Gemm with that bias -> Reshape (default false: the Keras / TF writers take the Add as it is)
+   */
+  ndDense?: boolean;
 }
 
 export interface FuseBiasResult {
@@ -99,14 +111,25 @@ function dropIfUnread(rw: GraphRewriter, v: string): void {
   if (p && p.opType === 'Constant' && isOnnx(p.domain)) rw.removeNode(p);
 }
 
+/**
+ * The leading dims of an N-D dense layer's input as a Reshape target gives them back: known dims,
+ * one dim known only at run time as -1; undefined when two are (or a dim is 0, which Reshape reads
+ * as "copy").
+ */
+function leadingDims(shape: readonly Dim[]): number[] | undefined {
+  const lead = shape.slice(0, -1);
+  if (lead.filter((d) => typeof d !== 'number').length > 1 || lead.some((d) => d === 0)) return undefined;
+  return lead.map((d) => (typeof d === 'number' ? d : -1));
+}
+
 export function fuseBias(graph: Graph, options: FuseBiasOptions = {}): FuseBiasResult {
   const rw = new GraphRewriter(graph);
   const overridable = new Set(graph.inputs.map((v) => v.name));
   const fused: string[] = [];
-  let ranks: Map<string, number | undefined> | undefined;
-  const rankOf = (v: string): number | undefined => {
-    ranks ??= new Map([...inferShapes(graph, { onError: 'unknown' }).values].map(([k, t]) => [k, t.shape?.length]));
-    return ranks.get(v);
+  let shapes: Map<string, readonly Dim[] | undefined> | undefined;
+  const shapeOf = (v: string): readonly Dim[] | undefined => {
+    shapes ??= new Map([...inferShapes(graph, { onError: 'unknown' }).values].map(([k, t]) => [k, t.shape]));
+    return shapes.get(v);
   };
   for (const orig of graph.nodes) {
     let n = rw.latest(orig);
@@ -117,11 +140,14 @@ export function fuseBias(graph: Graph, options: FuseBiasOptions = {}): FuseBiasR
     const w = fixedConstant(rw, overridable, n.inputs[1]);
     if (!w) continue;
     let ch: { c: number; axis: number } | undefined;
+    const xShape = dense ? shapeOf(n.inputs[0]!) : undefined;
+    // Gemm is 2-D: a MatMul over a batch of matrices keeps its Add (the writers take that form),
+    // unless ndDense asks for the reshapes around a Gemm and the rows' dims can be given back
+    const rowDims = options.ndDense && xShape && xShape.length > 2 && w.rank === 2 ? leadingDims(xShape) : undefined;
     if (conv) ch = outputChannels(n, w);
-    // Gemm is 2-D: a MatMul over a batch of matrices keeps its Add (the writers take that form)
-    else if (w.rank === 2 && rankOf(n.inputs[0]!) === 2) ch = { c: w.shape[1]!, axis: 1 };
+    else if (w.rank === 2 && (xShape?.length === 2 || rowDims)) ch = { c: w.shape[1]!, axis: xShape!.length - 1 };
     if (!ch) continue;
-    const rank = conv ? w.rank : 2;
+    const rank = conv ? w.rank : xShape!.length;
     // an existing bias must be a constant too; the sum is formed in float64 and stored in the
     // weights' dtype, which is what the separate float Add computed on it
     const oldBias = conv && n.inputs[2] ? fixedConstant(rw, overridable, n.inputs[2]) : undefined;
@@ -152,7 +178,17 @@ export function fuseBias(graph: Graph, options: FuseBiasOptions = {}): FuseBiasR
     }
     const old = n.inputs[2];
     if (conv) rw.replaceNode(n, { inputs: [n.inputs[0]!, n.inputs[1]!, biasName] });
-    else rw.replaceNode(n, { opType: 'Gemm', domain: '', inputs: [n.inputs[0]!, n.inputs[1]!, biasName], attrs: {} });
+    else if (!rowDims) rw.replaceNode(n, { opType: 'Gemm', domain: '', inputs: [n.inputs[0]!, n.inputs[1]!, biasName], attrs: {} });
+    else {
+      // [..., K] -> [rows, K] -> Gemm -> [rows, N] -> [..., N]
+      const base = n.name || out;
+      const flatShape = rw.addInitializer(`${base}/rows_shape`, Tensor.int64([2], [-1, w.shape[0]!]));
+      const rows = rw.add({ name: `${base}/rows`, opType: 'Reshape', inputs: [n.inputs[0]!, flatShape] });
+      const product = rw.freshName(`${out}/rows`);
+      rw.replaceNode(n, { opType: 'Gemm', domain: '', inputs: [rows, n.inputs[1]!, biasName], outputs: [product], attrs: {} });
+      const outShape = rw.addInitializer(`${base}/shape`, Tensor.int64([rowDims.length + 1], [...rowDims, ch.c]));
+      rw.addNode({ name: `${base}/unflatten`, opType: 'Reshape', inputs: [product, outShape], outputs: [out] });
+    }
     for (const v of [old, ...steps.map((s) => s.c)]) if (v) dropIfUnread(rw, v);
     fused.push(...steps.map((s) => s.node.name));
   }

@@ -357,8 +357,10 @@ function fullyConnected(c: WriteContext, x: string, weights: string, bias: strin
   // as TF's converter asks since 2.3 (8 bits for a post-ReLU input, where symmetric gives 7),
   // unless the model read said otherwise (its HybridInputQuantize)
   const asym = hybridInput(c, x, weights) && symmetric !== true;
-  const options: Opts = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, keepNumDims, asym, TensorType.FLOAT32)];
-  c.emit({ code: BuiltinOperator.FULLY_CONNECTED, inputs: [x, weights, bias], outputs: [y], options, fusable: true });
+  // (keep_num_dims read when the file is written: keepDenseDims sets it where it takes a RESHAPE before and after)
+  const op: WOp = { code: BuiltinOperator.FULLY_CONNECTED, inputs: [x, weights, bias], outputs: [y], fusable: true, keepNumDims };
+  op.options = (b, act) => [BuiltinOptions.FullyConnectedOptions, FullyConnectedOptions.createFullyConnectedOptions(b, act, 0, op.keepNumDims ?? false, asym, TensorType.FLOAT32)];
+  c.emit(op);
 }
 
 const gemm: Converter = (n, c) => {

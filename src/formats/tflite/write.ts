@@ -56,9 +56,11 @@ import { lowerInt64Range } from './lower-int64-range.js';
 import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { padEmptyBatches } from './lower-empty-batch.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
+import { lowerHighRank } from './lower-high-rank.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
+import { keepDenseDims } from './write-dense-dims.js';
 import { requantizeCopies } from './write-requantize.js';
 import { TFLITE_WRITE_CONTROL_FLOW_OPS } from './write-control-flow.js';
 import { int64IoAsInt32 } from '../../passes/int32-io.js';
@@ -129,6 +131,8 @@ export interface WOp {
   intermediates?: string[];
   /** its operator code's version where it is not 1 (TF's op_version.cc: e.g. a hybrid sequence op 2, with asymmetric_quantize_inputs 3) */
   version?: number;
+  /** FULLY_CONNECTED: keep_num_dims, which its options read when written (keepDenseDims may set it) */
+  keepNumDims?: boolean;
 }
 
 const TENSOR_TYPES: Partial<Record<DType, TensorType>> = {
@@ -196,16 +200,18 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // a graph already channels-last (a Keras Conv1DTranspose read as is) still needs its 1-D ConvTranspose lifted
   else g = liftConvTranspose1d(g).graph;
   // a separate bias Add becomes the CONV_2D / TRANSPOSE_CONV / FULLY_CONNECTED bias, as the TF
-  // converter writes it; TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
+  // converter writes it (an N-D dense layer's too: Reshape -> Gemm -> Reshape, one FULLY_CONNECTED with keep_num_dims); TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
-  g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g)).graph).graph).graph);
-  g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate))).graph).graph).graph)).graph, 5).graph);
+  g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g), { ndDense: true }).graph).graph).graph);
+  g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate)), { ndDense: true }).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
   // TFLite has no 1-D conv or pool: EXPAND_DIMS -> the 2-D op -> SQUEEZE, as TF's converter writes them
   g = conv1dAs2d(g).graph;
   // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
   g = collapseTransposes(g, 5).graph;
+  // nor other ops above their kernels' ranks (a broadcasting ADD above 6-D aborts it): their alike axes merged, or refused by name (lower-high-rank.ts)
+  g = lowerHighRank(g, { int8: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8', fileName: options.fileName });
   // the interpreter's CONV_2D and TRANSPOSE trap on a batch of 0 (a detector that found nothing): those of a batch counted at run time get a spare zero sample (lower-empty-batch.ts)
   g = padEmptyBatches(g);
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16
@@ -558,7 +564,11 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
   const outputNames = g.outputs.map((v) => ctx.tensor(v.name));
 
   refuseKernelTypes(tensors, ops, file);
+  // (before the activations fuse: a RELU after the RESHAPE back then follows the FULLY_CONNECTED; and after: a file
+  // read back has FULLY_CONNECTED -> RELU -> RESHAPE, the RELU fused here)
+  keepDenseDims(tensors, ops, new Set(outputNames));
   fuseActivations(ops, new Set(outputNames));
+  keepDenseDims(tensors, ops, new Set(outputNames));
   requantizeCopies(tensors, ops);
   widenInt16x8Biases(tensors, ops);
   const weightOnly = options.weightOnly ?? false;

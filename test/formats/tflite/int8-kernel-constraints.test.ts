@@ -1,10 +1,11 @@
 // TFLite's integer kernels' constraints on what --quantize writes, each checked in the interpreter.
-// (1) A float constant read by an elementwise integer op under --quantize int8 / int16x8: PyTorch's
-// nn.Linear over a batch of matrices exports MatMul + Add of the bias; the MatMul becomes a
-// FULLY_CONNECTED (keep_num_dims) and the Add stays an ADD, whose constant operand must be
-// integer too (the interpreter refuses an ADD of INT8 and FLOAT32). Checked: the interpreter
+// (1) A float constant read by an elementwise integer op under --quantize int8 / int16x8: a dense
+// layer over a batch of matrices (MatMul, a FULLY_CONNECTED with keep_num_dims) + Add of a [T, O]
+// constant (a position embedding: not one value per channel, so it is no bias the FULLY_CONNECTED
+// could take; nn.Linear's own bias is, nd-dense-bias.test.ts) stays an ADD, whose constant operand
+// must be integer too (the interpreter refuses an ADD of INT8 and FLOAT32). Checked: the interpreter
 // loads and runs the file, nnport's integer runtime within 1 LSB of it, and its output against
-// the float function computed here in plain arithmetic (x·W + b, then · 0.5 for the Mul case).
+// the float function computed here in plain arithmetic (x·W + p, then · 0.5 for the Mul case).
 // (2) int8 CONCATENATION does not rescale: its inputs take the output's scale and zero point, and
 // an input whose parameters are fixed elsewhere (a softmax's 1/256, -128) is requantized to them
 // by an int8 -> int8 QUANTIZE in front, as TF's converter writes it.
@@ -21,16 +22,17 @@ const [T, I, O] = [5, 8, 4];
 const r = rng(3);
 const W = Float32Array.from({ length: I * O }, () => r() - 0.5);
 const b = Float32Array.from({ length: O }, () => r() - 0.5);
+const P = Float32Array.from({ length: T * O }, () => r() - 0.5);
 const HALF = Float32Array.of(0.5, -1.5, 2, 0.25);
 
-/** x [1, T, I] -> MatMul W [I, O] -> Add b [O] (-> Mul c [O]) -> y */
+/** x [1, T, I] -> MatMul W [I, O] -> Add p [T, O] (-> Mul c [O]) -> y */
 function model(mul: boolean): Graph {
   const g = emptyGraph();
   g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, T, I] });
   g.initializers.set('W', Tensor.float32([I, O], W));
-  g.initializers.set('b', Tensor.float32([O], b));
+  g.initializers.set('p', Tensor.float32([T, O], P));
   g.nodes.push({ name: 'mm', opType: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['m'], attrs: {} });
-  g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['m', 'b'], outputs: [mul ? 'a' : 'y'], attrs: {} });
+  g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['m', 'p'], outputs: [mul ? 'a' : 'y'], attrs: {} });
   if (mul) {
     g.initializers.set('c', Tensor.float32([O], HALF));
     g.nodes.push({ name: 'mul', opType: 'Mul', domain: '', inputs: ['a', 'c'], outputs: ['y'], attrs: {} });
@@ -43,7 +45,7 @@ function reference(x: Float32Array, mul: boolean): Float32Array {
   const y = new Float32Array(T * O);
   for (let t = 0; t < T; t++) {
     for (let o = 0; o < O; o++) {
-      let s = b[o]!;
+      let s = P[t * O + o]!;
       for (let i = 0; i < I; i++) s += x[t * I + i]! * W[i * O + o]!;
       y[t * O + o] = mul ? s * HALF[o]! : s;
     }
@@ -77,7 +79,7 @@ function concatenation(json: FlatcModel): { op: FlatcModel['subgraphs'][number][
 
 describe('int8 / int16x8: the float constant of an ADD / MUL is quantized too', () => {
   for (const [mode, mul, typeName, minSnr] of [['int8', false, 'INT8', 30], ['int8', true, 'INT8', 30], ['int16x8', true, 'INT16', 40]] as const) {
-    it(`${mode}, MatMul + Add${mul ? ' + Mul' : ''}: every ADD / MUL operand ${typeName}; the interpreter runs it; nnport's integer runtime <= 1 LSB; SNR against x·W + b`, async () => {
+    it(`${mode}, MatMul + Add${mul ? ' + Mul' : ''}: every ADD / MUL operand ${typeName}; the interpreter runs it; nnport's integer runtime <= 1 LSB; SNR against x·W + p`, async () => {
       const calibration = samples(16, 5).map((t) => [t]);
       const bytes = await writeTflite(model(mul), { fileName: 'linear.tflite', quantize: { mode, calibration } });
       const json = flatcJson<FlatcModel>(bytes, 'linear');

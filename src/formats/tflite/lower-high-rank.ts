@@ -1,0 +1,333 @@
+// TFLite's builtin kernels stop at a rank, and past it a file either fails to load (SLICE, PAD:
+// "Can't initialize model") or aborts the interpreter at invoke (a broadcasting ADD above 6-D, a
+// comparison above 4-D: tfjs-tflite's WASM build has no checks left there). Video models reach such
+// ranks for real: Video Swin's window partition (an 8-D permute), MViT's pooling attention (8-D
+// broadcasting ADDs). An op above its limit is brought down without changing what it computes by
+// merging adjacent axes that behave alike, between RESHAPEs (which only relabel the row-major order):
+// for a broadcasting op, axes on which every operand is full or broadcast the same way; for a slice,
+// a pad or a reduction, the runs of axes it does not touch. RESHAPE has a limit too: it reads a
+// 12-D input but makes nothing above 8-D ("too many dimensions"), so an op whose output is above
+// 8-D cannot be given it back. CONCATENATION, TILE, GATHER, SOFTMAX and the reductions ran at 12-D,
+// BROADCAST_TO at 8-D: none of them is merged below that (their outputs would be above 8-D too),
+// only a reduction that drops axes can be. What cannot be brought under the limit is refused by
+// name here, at conversion time, never left for the interpreter to crash on.
+import { UnsupportedError } from '../../ir/errors.js';
+import { attrInt, attrInts, type Attr, type Dim, type Graph, type Node } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/ops/index.js';
+import { GraphRewriter } from '../../ir/rewriter.js';
+import { Tensor } from '../../ir/tensor.js';
+import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
+
+interface RankLimit {
+  /** the TFLite op the IR op is written as */
+  tflite: string;
+  /** the highest rank the interpreter ran it at, float32 and int8 activations */
+  float: number;
+  int8: number;
+}
+
+/**
+ * The highest rank each op ran at in tfjs-tflite 0.0.1-alpha.10's interpreter (its SIMD WASM build,
+ * XNNPACK delegate on for float; test/formats/tflite/high-rank.test.ts runs the lowered forms),
+ * measured on 4-D to 8-D (and up to 12-D where 8-D ran) files of one op each, the broadcasting ops
+ * with every axis broadcast one way or the other, against onnxruntime. One rank more aborted the
+ * interpreter at invoke (the broadcasting ops) or failed to load (SLICE, STRIDED_SLICE, PAD, PADV2,
+ * BROADCAST_TO); 12 is the highest rank tried, where the op still ran (CONCATENATION, TILE, GATHER,
+ * the reductions, SOFTMAX). The same-shape (not broadcasting) binary ops ran at 8-D, but merged
+ * they are 1-D anyway. TRANSPOSE's 5 is collapse-transpose.ts' (TFLite before 2.12).
+ */
+export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
+  Add: { tflite: 'ADD', float: 6, int8: 6 },
+  Sub: { tflite: 'SUB', float: 6, int8: 6 },
+  Mul: { tflite: 'MUL', float: 6, int8: 6 },
+  Div: { tflite: 'DIV', float: 6, int8: 6 },
+  Max: { tflite: 'MAXIMUM', float: 6, int8: 5 },
+  Min: { tflite: 'MINIMUM', float: 6, int8: 5 },
+  Pow: { tflite: 'POW', float: 4, int8: 4 },
+  Equal: { tflite: 'EQUAL', float: 4, int8: 4 },
+  Less: { tflite: 'LESS', float: 4, int8: 4 },
+  Greater: { tflite: 'GREATER', float: 4, int8: 4 },
+  LessOrEqual: { tflite: 'LESS_EQUAL', float: 4, int8: 4 },
+  GreaterOrEqual: { tflite: 'GREATER_EQUAL', float: 4, int8: 4 },
+  Where: { tflite: 'SELECT_V2', float: 5, int8: 5 },
+  // above 4-D PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts)
+  // above 4-D a float PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts), which run at 6-D; the int8
+  // PRELU broadcasts in 4-D only (it aborts above)
+  PRelu: { tflite: 'PRELU', float: 6, int8: 4 },
+  Transpose: { tflite: 'TRANSPOSE', float: 5, int8: 5 },
+  Slice: { tflite: 'SLICE / STRIDED_SLICE', float: 5, int8: 5 },
+  Pad: { tflite: 'PAD / PADV2', float: 5, int8: 5 },
+  Concat: { tflite: 'CONCATENATION', float: 12, int8: 12 },
+  Tile: { tflite: 'TILE', float: 12, int8: 12 },
+  Expand: { tflite: 'BROADCAST_TO', float: 8, int8: 8 },
+  Gather: { tflite: 'GATHER', float: 12, int8: 12 },
+  ReduceMean: { tflite: 'MEAN', float: 12, int8: 12 },
+  ReduceSum: { tflite: 'SUM', float: 12, int8: 12 },
+  ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12 },
+  Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12 },
+};
+
+/** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
+const TRANSPOSE_MAX_RANK_ANY = 6;
+/** the highest rank of a RESHAPE's output in the same interpreter (9-D fails to load) */
+const RESHAPE_MAX_RANK = 8;
+
+const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Where', 'PRelu']);
+const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax']);
+/** from this opset on the reduction takes its axes as an input */
+const AXES_INPUT_FROM: Record<string, number> = { ReduceMean: 18, ReduceSum: 13, ReduceMax: 18 };
+
+export interface LowerHighRankOptions {
+  /** int8 activations (the int8 limits apply) */
+  int8?: boolean;
+  fileName?: string;
+}
+
+const isOnnx = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
+
+/** The graph (and its If / Loop bodies) with every op above its TFLite rank limit merged down, or refused. */
+export function lowerHighRank(g: Graph, options: LowerHighRankOptions = {}): Graph {
+  return mapSubgraphs(lowerGraph(g, options), (b) => lowerGraph(b, options));
+}
+
+const limitOf = (n: Node, int8: boolean): number | undefined => {
+  const l = isOnnx(n) ? TFLITE_RANK_LIMITS[n.opType] : undefined;
+  return l && (int8 ? l.int8 : l.float);
+};
+
+/**
+ * How a lowered op reads merged axes: `labels[a]` for each axis of its reference shape (undefined:
+ * a size-1 axis, which merges with anything); adjacent axes of one label merge.
+ */
+function runsOf(labels: readonly (string | undefined)[]): number[][] {
+  const groups: number[][] = [];
+  let label: string | undefined;
+  let pending: number[] = [];
+  labels.forEach((l, a) => {
+    if (l === undefined) {
+      if (groups.length) groups[groups.length - 1]!.push(a);
+      else pending.push(a);
+      return;
+    }
+    if (groups.length && l === label) groups[groups.length - 1]!.push(a);
+    else groups.push([...pending, a]);
+    pending = [];
+    label = l;
+  });
+  if (pending.length) groups.push(pending);
+  return groups;
+}
+
+/** A dim product over `axes` of `shape`: a number, or the one symbolic dim among 1s, or null (a product known only at run time). */
+function product(shape: readonly Dim[], axes: readonly number[]): Dim {
+  const open = axes.filter((a) => typeof shape[a] !== 'number');
+  const known = axes.reduce((p, a) => (typeof shape[a] === 'number' ? p * (shape[a] as number) : p), 1);
+  if (!open.length) return known;
+  return open.length === 1 && known === 1 ? shape[open[0]!]! : null;
+}
+
+class Refusal extends Error {}
+
+function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
+  const int8 = !!options.int8 || g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n));
+  const where = options.fileName ?? 'the model';
+  const over = (n: Node, shapes: ShapeOf): boolean => {
+    const limit = limitOf(n, int8);
+    return limit !== undefined && rankOf(n, shapes) > limit;
+  };
+  if (!g.nodes.some((n) => limitOf(n, int8) !== undefined)) return g;
+  const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
+  const shapeOf: ShapeOf = (v) => (v ? (g.initializers.get(v)?.shape ?? values.get(v)?.shape) : undefined);
+  // a Transpose is collapsed to its runs of axes before (collapse-transpose.ts); one left above 5-D had two dims sized at
+  // run time and is written as TRANSPOSE version 6 (the file asks for runtime 2.12, transpose-version.test.ts); none takes 7-D
+  const transpose = g.nodes.find((n) => n.opType === 'Transpose' && isOnnx(n) && rankOf(n, shapeOf) > TRANSPOSE_MAX_RANK_ANY);
+  if (transpose) throw new UnsupportedError(`Transpose (TFLite TRANSPOSE) of rank ${rankOf(transpose, shapeOf)}`, `node '${transpose.name}' in ${where}: TFLite runs TRANSPOSE up to 6-D (5-D before 2.12), and its axes could not be merged below that (more than one dim sized at run time)`);
+  const candidates = g.nodes.filter((n) => n.opType !== 'Transpose' && over(n, shapeOf));
+  if (!candidates.length) return g;
+  const rw = new GraphRewriter(g);
+  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
+  for (const n of candidates) {
+    const limit = limitOf(n, int8)!;
+    const rank = rankOf(n, shapeOf);
+    try {
+      const lowered = new Merger(rw, n, shapeOf, opset).lower();
+      if (lowered > limit) throw new Refusal(`its axes merge to ${lowered}-D at the fewest`);
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      const l = TFLITE_RANK_LIMITS[n.opType]!;
+      throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${int8 ? ' with int8 activations' : ''}, and ${e.message}`);
+    }
+  }
+  rw.sweep();
+  return rw.toGraph();
+}
+
+type ShapeOf = (v: string | undefined) => readonly Dim[] | undefined;
+
+/** The rank an op runs at: its output's for broadcasting and gathering ops, else its data input's. */
+function rankOf(n: Node, shapeOf: ShapeOf): number {
+  return Math.max(shapeOf(n.inputs[0])?.length ?? 0, shapeOf(n.outputs[0])?.length ?? 0);
+}
+
+/** One op above its limit rewritten over merged axes: Reshapes of its inputs, the op, a Reshape back. */
+class Merger {
+  private readonly name: string;
+  constructor(
+    private readonly rw: GraphRewriter,
+    private readonly n: Node,
+    private readonly shapeOf: ShapeOf,
+    private readonly opset: number,
+  ) {
+    this.name = n.name || n.outputs[0]!;
+  }
+
+  /** Rewrites the node; returns the rank it runs at now. */
+  lower(): number {
+    const op = this.n.opType;
+    const out = this.shapeOf(this.n.outputs[0]);
+    if (out && out.length > RESHAPE_MAX_RANK) throw new Refusal(`its ${out.length}-D output could not be made back (TFLite's RESHAPE makes at most ${RESHAPE_MAX_RANK}-D)`);
+    if (BROADCASTING.has(op)) return this.broadcasting();
+    if (REDUCTIONS.has(op)) return this.reduction();
+    return this.alongAxes();
+  }
+
+  private shape(v: string | undefined, what: string): readonly Dim[] {
+    const s = this.shapeOf(v);
+    if (!s) throw new Refusal(`the shape of its ${what} is not known`);
+    if (s.some((d) => d === 0)) throw new Refusal(`its ${what} is empty`);
+    return s;
+  }
+
+  private constant(i: number, what: string): number[] {
+    const v = this.n.inputs[i];
+    const t = v ? this.rw.constant(v) : undefined;
+    if (!t) throw new Refusal(`its ${what} are computed at run time`);
+    return t.toNumbers();
+  }
+
+  /** A Reshape target for the dims: a product known only at run time is -1 (one at most). */
+  private target(dims: readonly Dim[]): number[] {
+    const t = dims.map((d) => (typeof d === 'number' ? d : -1));
+    if (t.filter((d) => d === -1).length > 1) throw new Refusal('more than one merged axis is sized at run time');
+    return t;
+  }
+
+  /** Value `v` viewed as `dims`: a constant reshaped in place, anything else through a Reshape. */
+  private view(v: string, dims: readonly Dim[], what: string): string {
+    const t = this.rw.constant(v);
+    const target = this.target(dims);
+    if (t && !this.rw.producer(v)) return this.rw.addInitializer(`${this.name}/${what}_merged`, t.reshape(target));
+    // per-axis quantized operands would need their scales re-laid too (rare: refused)
+    const p = this.rw.producer(v);
+    if (p && p.opType === 'DequantizeLinear' && isOnnx(p) && (this.rw.constant(p.inputs[1] ?? '')?.size ?? 1) > 1) throw new Refusal(`its ${what} is quantized per axis`);
+    return this.rw.add({ opType: 'Reshape', name: `${this.name}/merge_${what}`, inputs: [v, this.int64(`${what}_merged_shape`, target)], attrs: {} });
+  }
+
+  private int64(what: string, values: number[]): string {
+    return this.rw.addInitializer(`${this.name}/${what}`, Tensor.int64([values.length], values));
+  }
+
+  /** The node on new inputs and attributes, its output back at its own shape (a Reshape); the merged rank. */
+  private replace(inputs: string[], attrs: Record<string, Attr>, mergedRank: number): number {
+    const out = this.n.outputs[0]!;
+    const dims = this.shape(out, 'output');
+    this.rw.removeNode(this.n);
+    const y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
+    this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, this.int64('shape', this.target(dims))], outputs: [out], attrs: {} });
+    return mergedRank;
+  }
+
+  /** Broadcasting ops: per output axis, which operands are full there and which broadcast. */
+  private broadcasting(): number {
+    const out = this.shape(this.n.outputs[0], 'output');
+    const r = out.length;
+    const operands = this.n.inputs.map((v, k) => (v ? { v, k, s: this.shape(v, `input ${k}`) } : undefined));
+    const aligned = (s: readonly Dim[], a: number): Dim => (a - (r - s.length) >= 0 ? s[a - (r - s.length)]! : 1);
+    const labels = out.map((d, a) => {
+      if (d === 1) return undefined;
+      return operands
+        .map((o) => {
+          if (!o) return '';
+          const x = aligned(o.s, a);
+          if (x === 1) return 'b';
+          if (x === d || (typeof x === 'number' && typeof d === 'number' && x === d)) return 'f';
+          throw new Refusal(`input ${o.k}'s dim ${a} (${x}) may or may not broadcast to ${d}`);
+        })
+        .join();
+    });
+    const groups = runsOf(labels);
+    const inputs = this.n.inputs.map((v, k) => {
+      const o = operands[k];
+      if (!o) return v;
+      const padded = out.map((_, a) => aligned(o.s, a));
+      return this.view(o.v, groups.map((gr) => product(padded, gr)), `input${k}`);
+    });
+    return this.replace(inputs, this.n.attrs, groups.length);
+  }
+
+  /** Slice / Pad along some axes of their data input: `touched` axes stay their own, the runs between merge. */
+  private merged(touched: readonly number[], what = 'data'): { groups: number[][]; at: (a: number) => number; x: readonly Dim[] } {
+    const x = this.shape(this.n.inputs[0], what);
+    const groups = runsOf(x.map((d, a) => (touched.includes(a) ? `axis${a}` : d === 1 ? undefined : 'rest')));
+    return { groups, x, at: (a) => groups.findIndex((gr) => gr.includes(a)) };
+  }
+
+  private alongAxes(): number {
+    const n = this.n;
+    const x = this.shape(n.inputs[0], 'data');
+    const r = x.length;
+    const norm = (a: number) => (a < 0 ? a + r : a);
+    switch (n.opType) {
+      case 'Slice': {
+        if (!n.inputs[1]) throw new Refusal('its starts are attributes (opset < 10)');
+        const starts = this.constant(1, 'starts');
+        const ends = this.constant(2, 'ends');
+        const axes = n.inputs[3] ? this.constant(3, 'axes').map(norm) : starts.map((_, i) => i);
+        const steps = n.inputs[4] ? this.constant(4, 'steps') : starts.map(() => 1);
+        // an axis sliced whole (0 to its end, step 1) is untouched
+        const whole = (i: number) => steps[i] === 1 && typeof x[axes[i]!] === 'number' && (starts[i] === 0 || starts[i]! <= -(x[axes[i]!] as number)) && ends[i]! >= (x[axes[i]!] as number);
+        const kept = axes.flatMap((_, i) => (whole(i) ? [] : [i]));
+        const { groups, at } = this.merged(kept.map((i) => axes[i]!));
+        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const ints = (name: string, v: number[]) => this.int64(name, kept.map((i) => v[i]!));
+        return this.replace([data, ints('starts', starts), ints('ends', ends), this.int64('axes', kept.map((i) => at(axes[i]!))), ints('steps', steps)], {}, groups.length);
+      }
+      case 'Pad': {
+        if (!n.inputs[1]) throw new Refusal('its pads are attributes (opset < 11)');
+        if (n.inputs[3]) throw new Refusal('it takes an axes input');
+        const pads = this.constant(1, 'pads');
+        const touched = x.flatMap((_, a) => (pads[a] !== 0 || pads[a + r] !== 0 ? [a] : []));
+        const { groups, at } = this.merged(touched);
+        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const merged = new Array<number>(2 * groups.length).fill(0);
+        for (const a of touched) (merged[at(a)] = pads[a]!), (merged[at(a) + groups.length] = pads[a + r]!);
+        return this.replace([data, this.int64('pads', merged), ...n.inputs.slice(2)], n.attrs, groups.length);
+      }
+      default:
+        throw new Refusal('nnport does not merge its axes');
+    }
+  }
+
+  private reduction(): number {
+    const n = this.n;
+    const x = this.shape(n.inputs[0], 'data');
+    const r = x.length;
+    const fromInput = this.opset >= AXES_INPUT_FROM[n.opType]!;
+    const given = fromInput ? (n.inputs[1] ? this.constant(1, 'axes') : undefined) : attrInts(n, 'axes');
+    if (!given?.length && attrInt(n, 'noop_with_empty_axes', 0)) throw new Refusal('it reduces nothing');
+    const axes = given?.length ? given.map((a) => (a < 0 ? a + r : a)) : x.map((_, a) => a);
+    const groups = runsOf(x.map((d, a) => (d === 1 ? undefined : axes.includes(a) ? 'reduced' : 'kept')));
+    const reduced = groups.flatMap((gr, i) => (gr.some((a) => axes.includes(a) && x[a] !== 1) ? [i] : []));
+    if (!reduced.length) {
+      // every reduced axis of size 1: the values as they are, in the output's shape
+      this.rw.removeNode(n);
+      this.rw.addNode({ opType: 'Reshape', name: `${this.name}/as_reduced`, inputs: [n.inputs[0]!, this.int64('shape', this.target(this.shape(n.outputs[0], 'output')))], outputs: [n.outputs[0]!], attrs: {} });
+      return 0;
+    }
+    const mergedAxes = reduced;
+    const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    const attrs: Record<string, Attr> = { ...n.attrs, keepdims: { type: 'int', value: 1 } };
+    if (fromInput) return this.replace([data, this.int64('axes', mergedAxes)], attrs, groups.length);
+    return this.replace([data], { ...attrs, axes: { type: 'ints', value: mergedAxes } }, groups.length);
+  }
+}

@@ -1,0 +1,210 @@
+// Ops above the TFLite interpreter's rank limits (lower-high-rank.ts, TFLITE_RANK_LIMITS): ONNX
+// graphs with 7-D and 8-D tensors, as video models make them (MViT's broadcasting ADDs of relative
+// positions, Video Swin's 8-D window partition), written to .tflite with their alike axes merged,
+// run by the real TFLite interpreter (tfjs-tflite in headless Chromium) against onnxruntime-node on
+// the same input. Without the merge the broadcasting ADD aborts the interpreter and the 7-D SLICE
+// fails to load. An int8 file is checked against the float one and nnport's integer runtime; an op
+// whose axes cannot merge under the limit is refused by name at conversion.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readTflite } from '../../../src/formats/tflite/read.js';
+import { writeTflite } from '../../../src/formats/tflite/write.js';
+import { UnsupportedError } from '../../../src/ir/errors.js';
+import { emptyGraph, type Attr, type Graph } from '../../../src/ir/graph.js';
+import { Tensor } from '../../../src/ir/tensor.js';
+import { runInteger } from '../../../src/runtime/integer/index.js';
+import { initKernels } from '../../../src/wasm/loader.js';
+import { TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
+import { ortRun } from '../../support/ort.js';
+import { rng } from '../../support/rng.js';
+import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+
+const oracle = useTfliteOracle();
+
+beforeAll(async () => {
+  await initKernels();
+});
+
+interface Op {
+  op: string;
+  inputs: { name: string; shape: number[]; dtype?: 'float32' | 'bool' }[];
+  attrs?: Record<string, Attr>;
+  constants?: Record<string, Tensor>;
+  /** node inputs after the graph inputs (constants by name) */
+  extra?: string[];
+}
+
+/** A graph of `pre` nodes then the op (output y). */
+function graphOf(o: Op, pre: Graph['nodes'] = []): Graph {
+  const g = emptyGraph('high_rank');
+  g.opsets[''] = 17;
+  for (const i of o.inputs) g.inputs.push({ name: i.name, dtype: i.dtype ?? 'float32', shape: i.shape });
+  for (const [k, t] of Object.entries(o.constants ?? {})) g.initializers.set(k, t);
+  g.nodes.push(...pre);
+  const first = pre.length ? [pre[pre.length - 1]!.outputs[0]!, ...o.inputs.slice(1).map((i) => i.name)] : o.inputs.map((i) => i.name);
+  g.nodes.push({ name: o.op.toLowerCase(), opType: o.op, domain: '', inputs: [...first, ...(o.extra ?? [])], outputs: ['y'], attrs: o.attrs ?? {} });
+  g.outputs.push({ name: 'y', dtype: 'float32' });
+  return g;
+}
+
+const int64 = (v: number[]) => Tensor.int64([v.length], v);
+
+function feeds(o: Op, seed: number): Tensor[] {
+  const r = rng(seed);
+  return o.inputs.map((i) => {
+    const n = i.shape.reduce((a, b) => a * b, 1);
+    if (i.dtype === 'bool') return new Tensor('bool', i.shape, Uint8Array.from({ length: n }, () => (r() > 0.5 ? 1 : 0)));
+    return Tensor.float32(i.shape, Float32Array.from({ length: n }, () => r() * 4 - 2));
+  });
+}
+
+type Json = { operator_codes: { builtin_code?: string }[]; subgraphs: { tensors: { shape?: number[] }[]; operators: { opcode_index?: number; inputs: number[]; outputs: number[] }[] }[] };
+/** Each operator of the file: its builtin name and the highest rank among its tensors. */
+function opRanks(bytes: Uint8Array, name: string): Array<[string, number]> {
+  const j = flatcJson<Json>(bytes, name);
+  const sg = j.subgraphs[0]!;
+  return sg.operators.map((o) => [j.operator_codes[o.opcode_index ?? 0]!.builtin_code ?? 'ADD', Math.max(...[...o.inputs, ...o.outputs].filter((t) => t >= 0).map((t) => sg.tensors[t]?.shape?.length ?? 0))]);
+}
+
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+const forOracle = (t: Tensor) => (t.dtype === 'bool' ? (t.data as Uint8Array) : t.toFloat32());
+
+/** The graph written as .tflite (float32), run by the interpreter and by onnxruntime on the same input: the file's ops and ranks. */
+async function againstOrt(name: string, g: Graph, x: Tensor[]): Promise<Array<[string, number]>> {
+  const want = [...(await ortRun(g, x)).values()][0]!;
+  const bytes = await writeTflite(g, { fileName: `${name}.tflite` });
+  const ops = opRanks(bytes, name);
+  const [got] = await oracle.run(bytes, x.map(forOracle));
+  expect(got!.shape).toEqual([...want.shape]);
+  const err = maxAbs(got!.data as Float32Array, want.toFloat32());
+  console.log(`${name}: ${ops.map(([o, r]) => `${o}@${r}`).join(' ')}; interpreter vs onnxruntime max |diff| ${err.toExponential(2)}`);
+  expect(err).toBeLessThanOrEqual(1e-6);
+  return ops;
+}
+
+/** Every op of the file at or under its measured limit (float32). */
+function expectUnderLimits(ops: Array<[string, number]>): void {
+  const limits = new Map(Object.values(TFLITE_RANK_LIMITS).flatMap((l) => l.tflite.split(' / ').map((t) => [t, l.float] as const)));
+  for (const [op, r] of ops) if (limits.has(op)) expect(r, op).toBeLessThanOrEqual(limits.get(op)!);
+}
+
+// MViT's relative-position term: attn (B, heads, qt, qh, qw, kt, kh, kw) + rel_h[:, :, :, :, :, None, :, None]
+const MVIT_ADD: Op = {
+  op: 'Add',
+  inputs: [
+    { name: 'attn', shape: [1, 2, 2, 3, 3, 2, 3, 3] },
+    { name: 'rel', shape: [1, 2, 2, 3, 3, 1, 3, 1] },
+  ],
+};
+// a 7-D Mul broadcasting each operand over other runs of axes (and a size-1 axis in the output)
+const MUL_7D: Op = {
+  op: 'Mul',
+  inputs: [
+    { name: 'a', shape: [2, 3, 4, 1, 1, 5, 1] },
+    { name: 'b', shape: [1, 1, 4, 3, 2, 5, 1] },
+  ],
+};
+
+describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxruntime', () => {
+  it('8-D broadcasting Add (MViT-like) and 7-D Mul: merged to 4-D, equal to onnxruntime', async () => {
+    const add = await againstOrt('mvit_add', graphOf(MVIT_ADD), feeds(MVIT_ADD, 1));
+    expect(add.filter(([o]) => o === 'ADD')).toEqual([['ADD', 4]]);
+    const mul = await againstOrt('mul7', graphOf(MUL_7D), feeds(MUL_7D, 2));
+    expect(mul.filter(([o]) => o === 'MUL')).toEqual([['MUL', 4]]);
+  });
+
+  it('6-D Where with three broadcasting operands (SELECT_V2 runs up to 5-D)', async () => {
+    const o: Op = {
+      op: 'Where',
+      inputs: [
+        { name: 'c', shape: [2, 3, 1, 1, 4, 2], dtype: 'bool' },
+        { name: 'a', shape: [2, 3, 2, 3, 1, 1] },
+        { name: 'b', shape: [1, 1, 1, 1, 4, 2] },
+      ],
+    };
+    const ops = await againstOrt('where6', graphOf(o), feeds(o, 3));
+    expect(ops.filter(([op]) => op === 'SELECT_V2')).toEqual([['SELECT_V2', 3]]);
+  });
+
+  it("8-D Transpose with Video Swin's window permutation (0, 1, 3, 5, 2, 4, 6, 7) after its 8-D view", async () => {
+    // x.view(B, D/wd, wd, H/wh, wh, W/ww, ww, C).permute(0, 1, 3, 5, 2, 4, 6, 7) of (B, D, H, W, C) = (2, 4, 4, 6, 3), window (2, 2, 3)
+    const view: Graph['nodes'][number] = { name: 'view', opType: 'Reshape', domain: '', inputs: ['x', 'windows'], outputs: ['x8'], attrs: {} };
+    const o: Op = { op: 'Transpose', inputs: [{ name: 'x', shape: [2, 4, 4, 6, 3] }], attrs: { perm: { type: 'ints', value: [0, 1, 3, 5, 2, 4, 6, 7] } }, constants: { windows: int64([2, 2, 2, 2, 2, 2, 3, 3]) } };
+    const ops = await againstOrt('swin_partition', graphOf(o, [view]), feeds(o, 4));
+    expect(ops.some(([op]) => op === 'TRANSPOSE')).toBe(true);
+    expectUnderLimits(ops);
+  });
+
+  it('7-D Slice of two axes (SLICE) and with a step (STRIDED_SLICE): 5-D at most', async () => {
+    const x = { name: 'x', shape: [2, 3, 4, 5, 2, 3, 2] };
+    const slice: Op = { op: 'Slice', inputs: [x], extra: ['starts', 'ends', 'axes'], constants: { starts: int64([1, 0]), ends: int64([3, 2]), axes: int64([2, -2]) } };
+    const ops = await againstOrt('slice7', graphOf(slice), feeds(slice, 5));
+    expect(ops.filter(([op]) => op === 'SLICE')).toEqual([['SLICE', 5]]);
+    const strided: Op = { ...slice, extra: [...slice.extra!, 'steps'], constants: { ...slice.constants, steps: int64([2, 1]) } };
+    const ops2 = await againstOrt('strided7', graphOf(strided), feeds(strided, 6));
+    expect(ops2.filter(([op]) => op === 'STRIDED_SLICE')).toEqual([['STRIDED_SLICE', 5]]);
+  });
+
+  it('6-D Pad of one axis (PAD) and with a value (PADV2)', async () => {
+    const x = { name: 'x', shape: [2, 3, 2, 2, 3, 2] };
+    const pads = int64([0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+    const pad: Op = { op: 'Pad', inputs: [x], extra: ['pads'], constants: { pads } };
+    expect((await againstOrt('pad6', graphOf(pad), feeds(pad, 7))).filter(([op]) => op === 'PAD')).toEqual([['PAD', 3]]);
+    const padv2: Op = { op: 'Pad', inputs: [x], extra: ['pads', 'value'], constants: { pads, value: Tensor.float32([], [0.5]) } };
+    expect((await againstOrt('padv2_6', graphOf(padv2), feeds(padv2, 8))).filter(([op]) => op === 'PADV2')).toEqual([['PADV2', 3]]);
+  });
+
+  it('7-D ReduceMean over two adjacent axes (keepdims 1 and 0): MEAN runs at 7-D as it is', async () => {
+    for (const keepdims of [1, 0]) {
+      const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 4, 5, 2, 3, 2] }], attrs: { axes: { type: 'ints', value: [2, 3] }, keepdims: { type: 'int', value: keepdims } } };
+      const ops = await againstOrt(`mean7_keep${keepdims}`, graphOf(o), feeds(o, 9));
+      expect(ops.filter(([op]) => op === 'MEAN')).toEqual([['MEAN', 7]]);
+    }
+  });
+
+  // MEAN runs up to 12-D (the highest tried); a 13-D input reduced to 8-D (RESHAPE makes no more) is merged
+  it('13-D ReduceMean to 8-D: merged to a 3-D MEAN', async () => {
+    const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 3] }], attrs: { axes: { type: 'ints', value: [3, 5, 6, 9, 11] }, keepdims: { type: 'int', value: 0 } } };
+    const ops = await againstOrt('mean13', graphOf(o), feeds(o, 10));
+    expect(ops.filter(([op]) => op === 'MEAN')).toEqual([['MEAN', 3]]);
+  });
+});
+
+describe('TFLite writer: high-rank int8', () => {
+  it('8-D broadcasting Add, int8: close to the float file, and what nnport\'s integer runtime computes from the file', { timeout: 120_000 }, async () => {
+    const g = graphOf(MVIT_ADD);
+    const x = feeds(MVIT_ADD, 11);
+    const calibration = [x, ...[12, 13, 14].map((s) => feeds(MVIT_ADD, s))];
+    const bytes = await writeTflite(g, { fileName: 'mvit_add_int8.tflite', quantize: { mode: 'int8', calibration } });
+    const ops = opRanks(bytes, 'mvit_add_int8');
+    expect(ops.filter(([o]) => o === 'ADD')).toEqual([['ADD', 4]]);
+    const [q] = await oracle.run(bytes, x.map(forOracle));
+    const [f] = await oracle.run(await writeTflite(g, { fileName: 'mvit_add.tflite' }), x.map(forOracle));
+    const back = await readTflite(bytes);
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    const vsFloat = maxAbs(q!.data as Float32Array, f!.data as Float32Array);
+    const mine = [...(await runInteger(back, Object.fromEntries(back.inputs.map((v, i) => [v.name, x[i]!])))).outputs.values()][0]!.toFloat32();
+    const vsRuntime = maxAbs(mine, q!.data as Float32Array) / lsb;
+    console.log(`mvit_add int8: ${ops.map(([o, r]) => `${o}@${r}`).join(' ')}; vs float file ${vsFloat.toExponential(2)} (output LSB ${lsb.toExponential(2)}), integer runtime vs interpreter ${vsRuntime} LSB`);
+    expect(vsFloat).toBeLessThanOrEqual(3 * lsb);
+    expect(vsRuntime).toBe(0);
+  });
+});
+
+describe('TFLite writer: high-rank ops that cannot be merged under the limit', () => {
+  it('a 7-D Mul whose every axis broadcasts differently from its neighbours: UnsupportedError naming MUL, the rank, the limit and the node', async () => {
+    const o: Op = { op: 'Mul', inputs: [{ name: 'a', shape: [2, 3, 1, 4, 5, 1, 2] }, { name: 'b', shape: [1, 3, 4, 4, 1, 6, 1] }] };
+    const write = () => writeTflite(graphOf(o), { fileName: 'mul_alternating.tflite' });
+    await expect(write()).rejects.toThrow(UnsupportedError);
+    await expect(write()).rejects.toThrow(/Mul \(TFLite MUL\) of rank 7.*node 'mul' in mul_alternating\.tflite.*up to 6-D/);
+  });
+
+  it('a 9-D Expand (BROADCAST_TO runs up to 8-D, and RESHAPE makes no 9-D tensor back): UnsupportedError naming BROADCAST_TO', async () => {
+    const o: Op = { op: 'Expand', inputs: [{ name: 'x', shape: [2, 1, 1, 3, 1, 2, 2, 1, 3] }], extra: ['shape'], constants: { shape: int64([2, 2, 2, 3, 1, 2, 2, 2, 3]) } };
+    await expect(writeTflite(graphOf(o), { fileName: 'expand9.tflite' })).rejects.toThrow(/Expand \(TFLite BROADCAST_TO\) of rank 9.*node 'expand'.*up to 8-D.*RESHAPE makes at most 8-D/);
+  });
+});
