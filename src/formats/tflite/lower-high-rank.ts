@@ -9,8 +9,9 @@
 // 12-D input but makes nothing above 8-D ("too many dimensions"), so an op whose output is above
 // 8-D cannot be given it back. CONCATENATION, TILE, GATHER, SOFTMAX and the reductions ran at 12-D,
 // BROADCAST_TO at 8-D: none of them is merged below that (their outputs would be above 8-D too),
-// only a reduction that drops axes can be. What cannot be brought under the limit is refused by
-// name here, at conversion time, never left for the interpreter to crash on.
+// only a reduction that drops axes can be; with int16 activations SOFTMAX stops at 4-D and ADD / MUL
+// broadcast up to 4-D. What cannot be brought under the limit is refused by name here, at
+// conversion time, never left for the interpreter to crash on.
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrInts, type Attr, type Dim, type Graph, type Node } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/ops/index.js';
@@ -21,9 +22,10 @@ import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
 interface RankLimit {
   /** the TFLite op the IR op is written as */
   tflite: string;
-  /** the highest rank the interpreter ran it at, float32 and int8 activations */
+  /** the highest rank the interpreter ran it at with float32, int8 and int16 (int16x8) activations */
   float: number;
   int8: number;
+  int16: number;
 }
 
 /**
@@ -34,37 +36,39 @@ interface RankLimit {
  * interpreter at invoke (the broadcasting ops) or failed to load (SLICE, STRIDED_SLICE, PAD, PADV2,
  * BROADCAST_TO); 12 is the highest rank tried, where the op still ran (CONCATENATION, TILE, GATHER,
  * the reductions, SOFTMAX). The same-shape (not broadcasting) binary ops ran at 8-D, but merged
- * they are 1-D anyway. TRANSPOSE's 5 is collapse-transpose.ts' (TFLite before 2.12).
+ * they are 1-D anyway. TRANSPOSE's 5 is collapse-transpose.ts' (TFLite before 2.12). int16 (int16x8):
+ * ADD and MUL broadcast up to 4-D, SUB, MAXIMUM, MINIMUM 5-D; CONCATENATION, GATHER, MEAN, REDUCE_MAX ran at 8-D
+ * (the highest tried); the ops nnport has no 16x8 kernel for (int16x8's list in write.ts) keep their int8 limit.
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
-  Add: { tflite: 'ADD', float: 6, int8: 6 },
-  Sub: { tflite: 'SUB', float: 6, int8: 6 },
-  Mul: { tflite: 'MUL', float: 6, int8: 6 },
-  Div: { tflite: 'DIV', float: 6, int8: 6 },
-  Max: { tflite: 'MAXIMUM', float: 6, int8: 5 },
-  Min: { tflite: 'MINIMUM', float: 6, int8: 5 },
-  Pow: { tflite: 'POW', float: 4, int8: 4 },
-  Equal: { tflite: 'EQUAL', float: 4, int8: 4 },
-  Less: { tflite: 'LESS', float: 4, int8: 4 },
-  Greater: { tflite: 'GREATER', float: 4, int8: 4 },
-  LessOrEqual: { tflite: 'LESS_EQUAL', float: 4, int8: 4 },
-  GreaterOrEqual: { tflite: 'GREATER_EQUAL', float: 4, int8: 4 },
-  Where: { tflite: 'SELECT_V2', float: 5, int8: 5 },
-  // above 4-D PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts)
+  Add: { tflite: 'ADD', float: 6, int8: 6, int16: 4 },
+  Sub: { tflite: 'SUB', float: 6, int8: 6, int16: 5 },
+  Mul: { tflite: 'MUL', float: 6, int8: 6, int16: 4 },
+  Div: { tflite: 'DIV', float: 6, int8: 6, int16: 6 },
+  Max: { tflite: 'MAXIMUM', float: 6, int8: 5, int16: 5 },
+  Min: { tflite: 'MINIMUM', float: 6, int8: 5, int16: 5 },
+  Pow: { tflite: 'POW', float: 4, int8: 4, int16: 4 },
+  Equal: { tflite: 'EQUAL', float: 4, int8: 4, int16: 4 },
+  Less: { tflite: 'LESS', float: 4, int8: 4, int16: 4 },
+  Greater: { tflite: 'GREATER', float: 4, int8: 4, int16: 4 },
+  LessOrEqual: { tflite: 'LESS_EQUAL', float: 4, int8: 4, int16: 4 },
+  GreaterOrEqual: { tflite: 'GREATER_EQUAL', float: 4, int8: 4, int16: 4 },
+  Where: { tflite: 'SELECT_V2', float: 5, int8: 5, int16: 5 },
   // above 4-D a float PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts), which run at 6-D; the int8
   // PRELU broadcasts in 4-D only (it aborts above)
-  PRelu: { tflite: 'PRELU', float: 6, int8: 4 },
-  Transpose: { tflite: 'TRANSPOSE', float: 5, int8: 5 },
-  Slice: { tflite: 'SLICE / STRIDED_SLICE', float: 5, int8: 5 },
-  Pad: { tflite: 'PAD / PADV2', float: 5, int8: 5 },
-  Concat: { tflite: 'CONCATENATION', float: 12, int8: 12 },
-  Tile: { tflite: 'TILE', float: 12, int8: 12 },
-  Expand: { tflite: 'BROADCAST_TO', float: 8, int8: 8 },
-  Gather: { tflite: 'GATHER', float: 12, int8: 12 },
-  ReduceMean: { tflite: 'MEAN', float: 12, int8: 12 },
-  ReduceSum: { tflite: 'SUM', float: 12, int8: 12 },
-  ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12 },
-  Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12 },
+  PRelu: { tflite: 'PRELU', float: 6, int8: 4, int16: 4 },
+  Transpose: { tflite: 'TRANSPOSE', float: 5, int8: 5, int16: 5 },
+  Slice: { tflite: 'SLICE / STRIDED_SLICE', float: 5, int8: 5, int16: 5 },
+  Pad: { tflite: 'PAD / PADV2', float: 5, int8: 5, int16: 5 },
+  Concat: { tflite: 'CONCATENATION', float: 12, int8: 12, int16: 8 },
+  Tile: { tflite: 'TILE', float: 12, int8: 12, int16: 12 },
+  Expand: { tflite: 'BROADCAST_TO', float: 8, int8: 8, int16: 8 },
+  Gather: { tflite: 'GATHER', float: 12, int8: 12, int16: 8 },
+  ReduceMean: { tflite: 'MEAN', float: 12, int8: 12, int16: 8 },
+  ReduceSum: { tflite: 'SUM', float: 12, int8: 12, int16: 12 },
+  ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12, int16: 8 },
+  // int16 SOFTMAX: 'Only 1D, 2D, 3D and 4D tensors supported for int16 input with int16 output' at invoke
+  Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12, int16: 4 },
 };
 
 /** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
@@ -73,13 +77,15 @@ const TRANSPOSE_MAX_RANK_ANY = 6;
 const RESHAPE_MAX_RANK = 8;
 
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Where', 'PRelu']);
+/** the ops writeTflite's int16x8 check knows broadcasting above 4-D (it refuses them or writes them float) */
+const INT16_FALLBACK = new Set(['Add', 'Sub', 'Mul']);
 const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax']);
 /** from this opset on the reduction takes its axes as an input */
 const AXES_INPUT_FROM: Record<string, number> = { ReduceMean: 18, ReduceSum: 13, ReduceMax: 18 };
 
 export interface LowerHighRankOptions {
-  /** int8 activations (the int8 limits apply) */
-  int8?: boolean;
+  /** the activations' type (default float: the float limits apply) */
+  activations?: 'float' | 'int8' | 'int16';
   fileName?: string;
 }
 
@@ -90,9 +96,11 @@ export function lowerHighRank(g: Graph, options: LowerHighRankOptions = {}): Gra
   return mapSubgraphs(lowerGraph(g, options), (b) => lowerGraph(b, options));
 }
 
-const limitOf = (n: Node, int8: boolean): number | undefined => {
+type Activations = NonNullable<LowerHighRankOptions['activations']>;
+
+const limitOf = (n: Node, activations: Activations): number | undefined => {
   const l = isOnnx(n) ? TFLITE_RANK_LIMITS[n.opType] : undefined;
-  return l && (int8 ? l.int8 : l.float);
+  return l && l[activations];
 };
 
 /**
@@ -129,15 +137,25 @@ function product(shape: readonly Dim[], axes: readonly number[]): Dim {
 class Refusal extends Error {}
 
 function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
-  const int8 = !!options.int8 || g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n));
+  // a QDQ graph (a quantized model read) computes on its integer tensors
+  const activations: Activations = options.activations ?? (g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n)) ? 'int8' : 'float');
   const where = options.fileName ?? 'the model';
-  const over = (n: Node, shapes: ShapeOf): boolean => {
-    const limit = limitOf(n, int8);
-    return limit !== undefined && rankOf(n, shapes) > limit;
-  };
-  if (!g.nodes.some((n) => limitOf(n, int8) !== undefined)) return g;
+  if (!g.nodes.some((n) => limitOf(n, activations) !== undefined)) return g;
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
   const shapeOf: ShapeOf = (v) => (v ? (g.initializers.get(v)?.shape ?? values.get(v)?.shape) : undefined);
+  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
+  // a Softmax over an axis that is not last is written between TRANSPOSEs of its rank (ops-write.ts): their limit too
+  const limitAt = (n: Node): number | undefined => {
+    const limit = limitOf(n, activations);
+    const rank = shapeOf(n.inputs[0])?.length;
+    if (limit === undefined || n.opType !== 'Softmax' || rank === undefined) return limit;
+    const axis = attrInt(n, 'axis', opset >= 13 ? -1 : 1);
+    return axis === -1 || axis === rank - 1 ? limit : Math.min(limit, TFLITE_RANK_LIMITS.Transpose![activations]);
+  };
+  const over = (n: Node, shapes: ShapeOf): boolean => {
+    const limit = limitAt(n);
+    return limit !== undefined && rankOf(n, shapes) > limit;
+  };
   // a Transpose is collapsed to its runs of axes before (collapse-transpose.ts); one left above 5-D had two dims sized at
   // run time and is written as TRANSPOSE version 6 (the file asks for runtime 2.12, transpose-version.test.ts); none takes 7-D
   const transpose = g.nodes.find((n) => n.opType === 'Transpose' && isOnnx(n) && rankOf(n, shapeOf) > TRANSPOSE_MAX_RANK_ANY);
@@ -145,17 +163,18 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
   const candidates = g.nodes.filter((n) => n.opType !== 'Transpose' && over(n, shapeOf));
   if (!candidates.length) return g;
   const rw = new GraphRewriter(g);
-  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
   for (const n of candidates) {
-    const limit = limitOf(n, int8)!;
+    const limit = limitAt(n)!;
     const rank = rankOf(n, shapeOf);
     try {
-      const lowered = new Merger(rw, n, shapeOf, opset).lower();
-      if (lowered > limit) throw new Refusal(`its axes merge to ${lowered}-D at the fewest`);
+      new Merger(rw, n, shapeOf, opset, limit).lower();
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
+      // int16x8: a broadcasting ADD / SUB / MUL the float limit takes is left to writeTflite's 16x8 check, which
+      // refuses it by name or, with the float fallback, writes it float
+      if (activations === 'int16' && INT16_FALLBACK.has(n.opType) && rank <= TFLITE_RANK_LIMITS[n.opType]!.float) continue;
       const l = TFLITE_RANK_LIMITS[n.opType]!;
-      throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${int8 ? ' with int8 activations' : ''}, and ${e.message}`);
+      throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${activations === 'float' ? '' : ` with ${activations} activations`}, and ${e.message}`);
     }
   }
   rw.sweep();
@@ -177,18 +196,26 @@ class Merger {
     private readonly n: Node,
     private readonly shapeOf: ShapeOf,
     private readonly opset: number,
+    private readonly limit: number,
   ) {
     this.name = n.name || n.outputs[0]!;
   }
 
-  /** Rewrites the node; returns the rank it runs at now. */
-  lower(): number {
+  /** Rewrites the node, or throws a Refusal (before any change) where its axes do not merge under the limit. */
+  lower(): void {
     const op = this.n.opType;
     const out = this.shapeOf(this.n.outputs[0]);
     if (out && out.length > RESHAPE_MAX_RANK) throw new Refusal(`its ${out.length}-D output could not be made back (TFLite's RESHAPE makes at most ${RESHAPE_MAX_RANK}-D)`);
-    if (BROADCASTING.has(op)) return this.broadcasting();
-    if (REDUCTIONS.has(op)) return this.reduction();
-    return this.alongAxes();
+    if (BROADCASTING.has(op)) this.broadcasting();
+    else if (REDUCTIONS.has(op)) this.reduction();
+    else if (op === 'Softmax') this.softmax();
+    else this.alongAxes();
+  }
+
+  /** The merged axes, checked against the limit before anything is rewritten. */
+  private within(groups: number[][]): number[][] {
+    if (groups.length > this.limit) throw new Refusal(`its axes merge to ${groups.length}-D at the fewest`);
+    return groups;
   }
 
   private shape(v: string | undefined, what: string): readonly Dim[] {
@@ -220,7 +247,9 @@ class Merger {
     // per-axis quantized operands would need their scales re-laid too (rare: refused)
     const p = this.rw.producer(v);
     if (p && p.opType === 'DequantizeLinear' && isOnnx(p) && (this.rw.constant(p.inputs[1] ?? '')?.size ?? 1) > 1) throw new Refusal(`its ${what} is quantized per axis`);
-    return this.rw.add({ opType: 'Reshape', name: `${this.name}/merge_${what}`, inputs: [v, this.int64(`${what}_merged_shape`, target)], attrs: {} });
+    // a Reshape read here alone (the one that gave the previous merged op its shape back) is skipped: a reshape depends only on the row-major order
+    const source = p && p.opType === 'Reshape' && isOnnx(p) && this.rw.consumers(v).length === 1 && !this.rw.isGraphOutput(v) ? p.inputs[0]! : v;
+    return this.rw.add({ opType: 'Reshape', name: `${this.name}/merge_${what}`, inputs: [source, this.int64(`${what}_merged_shape`, target)], attrs: {} });
   }
 
   private int64(what: string, values: number[]): string {
@@ -228,17 +257,16 @@ class Merger {
   }
 
   /** The node on new inputs and attributes, its output back at its own shape (a Reshape); the merged rank. */
-  private replace(inputs: string[], attrs: Record<string, Attr>, mergedRank: number): number {
+  private replace(inputs: string[], attrs: Record<string, Attr>): void {
     const out = this.n.outputs[0]!;
     const dims = this.shape(out, 'output');
     this.rw.removeNode(this.n);
     const y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
     this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, this.int64('shape', this.target(dims))], outputs: [out], attrs: {} });
-    return mergedRank;
   }
 
   /** Broadcasting ops: per output axis, which operands are full there and which broadcast. */
-  private broadcasting(): number {
+  private broadcasting(): void {
     const out = this.shape(this.n.outputs[0], 'output');
     const r = out.length;
     const operands = this.n.inputs.map((v, k) => (v ? { v, k, s: this.shape(v, `input ${k}`) } : undefined));
@@ -255,24 +283,24 @@ class Merger {
         })
         .join();
     });
-    const groups = runsOf(labels);
+    const groups = this.within(runsOf(labels));
     const inputs = this.n.inputs.map((v, k) => {
       const o = operands[k];
       if (!o) return v;
       const padded = out.map((_, a) => aligned(o.s, a));
       return this.view(o.v, groups.map((gr) => product(padded, gr)), `input${k}`);
     });
-    return this.replace(inputs, this.n.attrs, groups.length);
+    return this.replace(inputs, this.n.attrs);
   }
 
   /** Slice / Pad along some axes of their data input: `touched` axes stay their own, the runs between merge. */
   private merged(touched: readonly number[], what = 'data'): { groups: number[][]; at: (a: number) => number; x: readonly Dim[] } {
     const x = this.shape(this.n.inputs[0], what);
-    const groups = runsOf(x.map((d, a) => (touched.includes(a) ? `axis${a}` : d === 1 ? undefined : 'rest')));
+    const groups = this.within(runsOf(x.map((d, a) => (touched.includes(a) ? `axis${a}` : d === 1 ? undefined : 'rest'))));
     return { groups, x, at: (a) => groups.findIndex((gr) => gr.includes(a)) };
   }
 
-  private alongAxes(): number {
+  private alongAxes(): void {
     const n = this.n;
     const x = this.shape(n.inputs[0], 'data');
     const r = x.length;
@@ -290,7 +318,7 @@ class Merger {
         const { groups, at } = this.merged(kept.map((i) => axes[i]!));
         const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
         const ints = (name: string, v: number[]) => this.int64(name, kept.map((i) => v[i]!));
-        return this.replace([data, ints('starts', starts), ints('ends', ends), this.int64('axes', kept.map((i) => at(axes[i]!))), ints('steps', steps)], {}, groups.length);
+        return this.replace([data, ints('starts', starts), ints('ends', ends), this.int64('axes', kept.map((i) => at(axes[i]!))), ints('steps', steps)], {});
       }
       case 'Pad': {
         if (!n.inputs[1]) throw new Refusal('its pads are attributes (opset < 11)');
@@ -301,14 +329,14 @@ class Merger {
         const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
         const merged = new Array<number>(2 * groups.length).fill(0);
         for (const a of touched) (merged[at(a)] = pads[a]!), (merged[at(a) + groups.length] = pads[a + r]!);
-        return this.replace([data, this.int64('pads', merged), ...n.inputs.slice(2)], n.attrs, groups.length);
+        return this.replace([data, this.int64('pads', merged), ...n.inputs.slice(2)], n.attrs);
       }
       default:
         throw new Refusal('nnport does not merge its axes');
     }
   }
 
-  private reduction(): number {
+  private reduction(): void {
     const n = this.n;
     const x = this.shape(n.inputs[0], 'data');
     const r = x.length;
@@ -316,18 +344,29 @@ class Merger {
     const given = fromInput ? (n.inputs[1] ? this.constant(1, 'axes') : undefined) : attrInts(n, 'axes');
     if (!given?.length && attrInt(n, 'noop_with_empty_axes', 0)) throw new Refusal('it reduces nothing');
     const axes = given?.length ? given.map((a) => (a < 0 ? a + r : a)) : x.map((_, a) => a);
-    const groups = runsOf(x.map((d, a) => (d === 1 ? undefined : axes.includes(a) ? 'reduced' : 'kept')));
+    const groups = this.within(runsOf(x.map((d, a) => (d === 1 ? undefined : axes.includes(a) ? 'reduced' : 'kept'))));
     const reduced = groups.flatMap((gr, i) => (gr.some((a) => axes.includes(a) && x[a] !== 1) ? [i] : []));
     if (!reduced.length) {
       // every reduced axis of size 1: the values as they are, in the output's shape
       this.rw.removeNode(n);
       this.rw.addNode({ opType: 'Reshape', name: `${this.name}/as_reduced`, inputs: [n.inputs[0]!, this.int64('shape', this.target(this.shape(n.outputs[0], 'output')))], outputs: [n.outputs[0]!], attrs: {} });
-      return 0;
+      return;
     }
     const mergedAxes = reduced;
     const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
     const attrs: Record<string, Attr> = { ...n.attrs, keepdims: { type: 'int', value: 1 } };
-    if (fromInput) return this.replace([data, this.int64('axes', mergedAxes)], attrs, groups.length);
-    return this.replace([data], { ...attrs, axes: { type: 'ints', value: mergedAxes } }, groups.length);
+    if (fromInput) return this.replace([data, this.int64('axes', mergedAxes)], attrs);
+    return this.replace([data], { ...attrs, axes: { type: 'ints', value: mergedAxes } });
+  }
+
+  private softmax(): void {
+    const r = this.shape(this.n.inputs[0], 'data').length;
+    const given = attrInt(this.n, 'axis', this.opset >= 13 ? -1 : 1);
+    const axis = given < 0 ? given + r : given;
+    // before opset 13 Softmax works on the input flattened to 2-D at `axis`: the same only over the last axis
+    if (this.opset < 13 && axis !== r - 1) throw new Refusal('its axis is not the last (opset < 13 flattens at it)');
+    const { groups, x, at } = this.merged([axis]);
+    const data = this.view(this.n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    this.replace([data], { ...this.n.attrs, axis: { type: 'int', value: at(axis) } });
   }
 }

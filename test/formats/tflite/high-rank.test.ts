@@ -16,7 +16,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 
@@ -165,11 +165,37 @@ describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxr
     }
   });
 
+  it('6-D Softmax over axis 2 (written between TRANSPOSEs, which stop at 5-D): merged to 3-D', async () => {
+    const o: Op = { op: 'Softmax', inputs: [{ name: 'x', shape: [2, 3, 4, 2, 3, 2] }], attrs: { axis: { type: 'int', value: 2 } } };
+    const ops = await againstOrt('softmax6', graphOf(o), feeds(o, 12));
+    expect(ops.filter(([op]) => op === 'SOFTMAX')).toEqual([['SOFTMAX', 3]]);
+    expectUnderLimits(ops);
+  });
+
   // MEAN runs up to 12-D (the highest tried); a 13-D input reduced to 8-D (RESHAPE makes no more) is merged
   it('13-D ReduceMean to 8-D: merged to a 3-D MEAN', async () => {
     const o: Op = { op: 'ReduceMean', inputs: [{ name: 'x', shape: [2, 3, 1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 3] }], attrs: { axes: { type: 'ints', value: [3, 5, 6, 9, 11] }, keepdims: { type: 'int', value: 0 } } };
     const ops = await againstOrt('mean13', graphOf(o), feeds(o, 10));
     expect(ops.filter(([op]) => op === 'MEAN')).toEqual([['MEAN', 3]]);
+  });
+});
+
+describe('TFLite writer: high-rank ops over a batch sized at run time', () => {
+  it('8-D broadcasting Add of batch N: the merged axes holding N reshaped with -1; run at batch 1 and 3 as onnxruntime', async () => {
+    const o: Op = { op: 'Add', inputs: MVIT_ADD.inputs.map((i) => ({ ...i, shape: [1, ...i.shape.slice(1)] })) };
+    const g = graphOf(o);
+    for (const v of g.inputs) v.shape = ['N', ...v.shape!.slice(1)];
+    const bytes = await writeTflite(g, { fileName: 'mvit_add_dynamic.tflite' });
+    expect(opRanks(bytes, 'mvit_add_dynamic').filter(([op]) => op === 'ADD')).toEqual([['ADD', 4]]);
+    for (const n of [1, 3]) {
+      const x = feeds({ ...o, inputs: o.inputs.map((i) => ({ ...i, shape: [n, ...i.shape.slice(1)] })) }, 20 + n);
+      const want = [...(await ortRun(g, x)).values()][0]!;
+      const [got] = await oracle.run(withStoredDim(withStoredDim(bytes, 0, n, 0), 0, n, 1), x.map(forOracle));
+      expect(got!.shape).toEqual([...want.shape]);
+      const err = maxAbs(got!.data as Float32Array, want.toFloat32());
+      console.log(`mvit_add batch ${n} of N: interpreter vs onnxruntime max |diff| ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-6);
+    }
   });
 });
 
@@ -192,6 +218,35 @@ describe('TFLite writer: high-rank int8', () => {
     console.log(`mvit_add int8: ${ops.map(([o, r]) => `${o}@${r}`).join(' ')}; vs float file ${vsFloat.toExponential(2)} (output LSB ${lsb.toExponential(2)}), integer runtime vs interpreter ${vsRuntime} LSB`);
     expect(vsFloat).toBeLessThanOrEqual(3 * lsb);
     expect(vsRuntime).toBe(0);
+  });
+});
+
+describe('TFLite writer: high-rank int16x8', () => {
+  it('6-D broadcasting Add then Softmax, int16x8 (ADD broadcasts up to 4-D, SOFTMAX runs up to 4-D with int16): close to the float file, and what nnport\'s integer runtime computes', { timeout: 120_000 }, async () => {
+    const g = emptyGraph('add_softmax');
+    g.opsets[''] = 17;
+    const inputs = [{ name: 'a', shape: [2, 3, 4, 1, 1, 5] }, { name: 'b', shape: [1, 1, 4, 3, 2, 5] }];
+    for (const i of inputs) g.inputs.push({ name: i.name, dtype: 'float32', shape: i.shape });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['a', 'b'], outputs: ['s'], attrs: {} });
+    g.nodes.push({ name: 'softmax', opType: 'Softmax', domain: '', inputs: ['s'], outputs: ['y'], attrs: { axis: { type: 'int', value: -1 } } });
+    g.outputs.push({ name: 'y', dtype: 'float32' });
+    const o: Op = { op: 'Add', inputs };
+    const x = feeds(o, 30);
+    const calibration = [x, ...[31, 32, 33].map((s) => feeds(o, s))];
+    const bytes = await writeTflite(g, { fileName: 'add_softmax_int16.tflite', quantize: { mode: 'int16x8', calibration } });
+    const ops = opRanks(bytes, 'add_softmax_int16');
+    expect(ops.filter(([op]) => op === 'ADD' || op === 'SOFTMAX')).toEqual([['ADD', 4], ['SOFTMAX', 2]]);
+    const [q] = await oracle.run(bytes, x.map(forOracle));
+    const want = [...(await ortRun(g, x)).values()][0]!.toFloat32();
+    const back = await readTflite(bytes);
+    const dq = back.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === back.outputs[0]!.name)!;
+    const lsb = back.initializers.get(dq.inputs[1]!)!.toNumbers()[0]!;
+    const vsFloat = maxAbs(q!.data as Float32Array, want);
+    const mine = [...(await runInteger(back, Object.fromEntries(back.inputs.map((v, i) => [v.name, x[i]!])))).outputs.values()][0]!.toFloat32();
+    const vsRuntime = maxAbs(mine, q!.data as Float32Array) / lsb;
+    console.log(`add_softmax int16x8: ${ops.map(([op, r]) => `${op}@${r}`).join(' ')}; vs onnxruntime ${vsFloat.toExponential(2)} (output LSB ${lsb.toExponential(2)}), integer runtime vs interpreter ${vsRuntime} LSB`);
+    expect(vsFloat).toBeLessThanOrEqual(1e-3);
+    expect(vsRuntime).toBeLessThanOrEqual(1);
   });
 });
 

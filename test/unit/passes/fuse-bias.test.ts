@@ -2,7 +2,8 @@
 // Sub of a per-channel constant becomes one op with that bias. ONNX graphs are checked by
 // onnxruntime-node running the graph before and after; every graph the pass cannot prove equal
 // (a constant that is not one value per channel, a value read elsewhere, an overridable or
-// computed operand, a QDQ weight, a batched MatMul) is returned unchanged.
+// computed operand, a QDQ weight, a batched MatMul) is returned unchanged. With ndDense (the TFLite
+// writer), a MatMul of an N-D input + Add along its last axis becomes Reshape -> Gemm -> Reshape.
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../../src/formats/onnx/index.js';
 import type { Attr, Graph, Node } from '../../../src/ir/graph.js';
@@ -176,6 +177,42 @@ describe('fuseBias on ONNX graphs (onnxruntime-node runs both)', () => {
     expect(out.initializers.get(out.nodes[2]!.inputs[2]!)!.shape).toEqual([3]);
     await expectSameInOrt(g, out, [2, 6]);
   });
+
+  // ndDense (the TFLite writer): nn.Linear on [batch, tokens, features]
+  const ndDense = (x: (number | string)[]): Graph => ({
+    ...graph(
+      [
+        node('fc1', 'MatMul', ['x', 'k1'], ['m1']),
+        node('add1', 'Add', ['m1', 'b1'], ['a1']),
+        node('relu', 'Relu', ['a1'], ['r']),
+        node('fc2', 'MatMul', ['r', 'k2'], ['m2']),
+        node('add2', 'Add', ['b2', 'm2'], ['y']),
+      ],
+      { k1: f32([6, 5]), b1: f32([5]), k2: f32([5, 3]), b2: f32([1, 1, 3]) },
+      [],
+    ),
+    inputs: [{ name: 'x', dtype: 'float32', shape: x }],
+  });
+
+  it('ndDense: MatMul (3-D input) + Add of [N] / [1,1,N] (either side): Reshape -> Gemm with that bias -> Reshape back', async () => {
+    const g = ndDense([2, 4, 6]);
+    const { graph: out, fused } = fuseBias(g, { ndDense: true });
+    expect(fused).toEqual(['add1', 'add2']);
+    expect(ops(out)).toEqual(['Reshape', 'Gemm', 'Reshape', 'Relu', 'Reshape', 'Gemm', 'Reshape']);
+    const shapeOf = (k: number) => out.initializers.get(out.nodes[k]!.inputs[1]!)!.toNumbers();
+    expect([shapeOf(0), shapeOf(2), shapeOf(4), shapeOf(6)]).toEqual([[-1, 6], [2, 4, 5], [-1, 5], [2, 4, 3]]);
+    expect(out.initializers.get(out.nodes[5]!.inputs[2]!)!.shape).toEqual([3]);
+    await expectSameInOrt(g, out, [2, 4, 6]);
+    // without the option (the Keras / TF writers): left as it is
+    expect(fuseBias(g).fused).toEqual([]);
+  });
+
+  it('ndDense: a batch known only at run time is -1 in the Reshape back; onnxruntime runs it at batch 3', async () => {
+    const g = ndDense(['batch', 4, 6]);
+    const { graph: out } = fuseBias(g, { ndDense: true });
+    expect(out.initializers.get(out.nodes[2]!.inputs[1]!)!.toNumbers()).toEqual([-1, 4, 5]);
+    await expectSameInOrt(g, out, [3, 4, 6]);
+  });
 });
 
 describe('fuseBias leaves alone what it cannot prove equal', () => {
@@ -229,6 +266,18 @@ describe('fuseBias leaves alone what it cannot prove equal', () => {
     const g = graph([node('fc', 'MatMul', ['x', 'k'], ['m']), node('add', 'Add', ['m', 'b'], ['y'])], { k: f32([6, 5]), b: f32([5]) }, [2, 3, 6]);
     unchanged(g);
     unchanged({ ...g, inputs: [...g.inputs, { name: 'k', dtype: 'float32', shape: [6, 5] }] });
+  });
+
+  it('ndDense: an Add of [T, N] (not one value per channel), two leading dims known only at run time, a 3-D weight', () => {
+    const ndUnchanged = (g: Graph): void => {
+      const r = fuseBias(g, { ndDense: true });
+      expect(r.fused).toEqual([]);
+      expect(r.graph).toBe(g);
+    };
+    const g = graph([node('fc', 'MatMul', ['x', 'k'], ['m']), node('add', 'Add', ['m', 'b'], ['y'])], { k: f32([6, 5]), b: f32([3, 5]) }, [2, 3, 6]);
+    ndUnchanged(g);
+    ndUnchanged({ ...g, initializers: new Map([['k', f32([6, 5])], ['b', f32([5])]]), inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 'tokens', 6] }] });
+    ndUnchanged({ ...g, initializers: new Map([['k', f32([2, 6, 5])], ['b', f32([5])]]) });
   });
 
   it("opset < 7's Add with broadcast / axis attributes", () => {
