@@ -12,6 +12,7 @@ import type { PadAttrs } from '../../ir/ops/index.js';
 import { defineOp, type OpTable } from '../op.js';
 import { ONNX_OPS } from '../ops/index.js';
 import { need, normAxis, readNumbers } from '../ops/args.js';
+import { reduceOp } from '../ops/reduce.js';
 import {
   laneMultiplier, qaddRef16Wasm, qavgPool16RunsOnWasm, qavgPool16Wasm, qmean16RunsOnWasm, qmean16Wasm, qmul16RunsOnWasm, qmul16Wasm, quantize16Wasm, qaddRefWasm, qbinary16RunsOnWasm, qconv16RunsOnWasm, qconv2d16Wasm, qaddXnnpackWasm, qavgPoolRunsOnWasm, qavgPoolWasm, qmaxPoolWasm, qbinaryRunsOnWasm, qconv2dWasm, qconvRunsOnWasm, qmeanRunsOnWasm, qmeanWasm, qmulWasm,
   ResidentBytes, type ChannelRequant, type Q8Result, type QBinaryProblem, type QConvProblem, type QData, type QDType, type QMeanProblem, type QPoolProblem,
@@ -74,6 +75,7 @@ interface ConvAttrs {
   pads?: number[];
   act?: number[];
   fp32: boolean;
+  builtin: boolean;
   wasm: boolean;
   resident: boolean;
 }
@@ -117,6 +119,7 @@ function convAttrs(node: Node): ConvAttrs {
     pads: attrInts(node, 'pads'),
     act: attrFloats(node, 'activation'),
     fp32: requantizationOf(node),
+    builtin: requantizationModeOf(node) === 'builtin',
     wasm: wasmOf(node),
     resident: residentOf(node),
   };
@@ -220,8 +223,11 @@ function convSetup(inputs: ReadonlyArray<Tensor | undefined>, key: string, act: 
   // the interpreter runs a per-channel FULLY_CONNECTED on its builtin kernel, whose fixed point rounds
   // once (measured on torchvision swin_t: XNNPACK's float32 scale put 1 of 150,528 outputs of a
   // 384 -> 192 layer one step off, on a float32 product of exactly .5); a per-tensor one on XNNPACK,
-  // unless the whole graph runs on the builtin kernels ('builtin')
-  const single = key === 'fc' && ((fp32 && wq.scales.length > 1) || builtin);
+  // unless the whole graph runs on the builtin kernels ('builtin'). There the ungrouped CONV_2D runs
+  // through the same GEMM (ruy) and rounds once too (measured on torchvision's FCOS: the reference
+  // kernel's double rounding put 862 of 1,048,576 outputs of its 7x7 stem one step off); DEPTHWISE_CONV_2D
+  // and TRANSPOSE_CONV keep the reference kernel's double rounding.
+  const single = (key === 'fc' && fp32 && wq.scales.length > 1) || (builtin && (key === 'fc' || key === 'conv'));
   const setup: ConvSetup = { deps, key, fp32, builtin, act, packed, rq: channelRequant(xq.scales[0]!, wq.scales, out.scale, packed.o, fp32, single), bias: b ? toNumbers(b) : undefined, out, xzp: xq.zps[0]! };
   convSetups.set(w, setup);
   return setup;
@@ -233,7 +239,7 @@ const Conv = defineOp<ConvAttrs>({
     const x = need(inputs, 0, 'x');
     const w = need(inputs, 3, 'w');
     if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`integer Conv needs 4-D NHWC input and weights, got [${x.shape}] and [${w.shape}]`);
-    const s = convSetup(inputs, a.layout, a.act, a.fp32, (wt, wq) => packWeights(wt, a.layout, wq));
+    const s = convSetup(inputs, a.group === 1 ? 'conv' : 'grouped', a.act, a.fp32, (wt, wq) => packWeights(wt, a.layout, wq), a.builtin);
     const [n, h, wd, c] = x.shape as [number, number, number, number];
     const { data: weights, o, kh, kw, ipg } = s.packed;
     const group = a.group;
@@ -956,6 +962,11 @@ export const INTEGER_OPS: OpTable = {
   'nnport.int::Resize': ResizeBilinear,
   QuantizeLinear,
   Pad,
+  // float SUM / MEAN between an island's DEQUANTIZE and QUANTIZE (a GroupNorm's statistics) as the
+  // interpreter's kernels: summed in float32 in input order (measured on torchvision's FCOS head: a
+  // sum in double put 20 of 262,144 of its first GroupNorm's int8 outputs one step off)
+  ReduceSum: reduceOp('ReduceSum', true),
+  ReduceMean: reduceOp('ReduceMean', true),
   ...SVDF_INTEGER_OPS,
   ...QUANTIZED_LSTM_INTEGER_OPS,
 };

@@ -38,7 +38,11 @@ function reducedShape(shape: readonly number[], axes: number[], keepdims: boolea
   return keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-export function reduce(op: string, x: Tensor, axesIn: number[] | undefined, keepdims: boolean, noop: boolean): Tensor {
+/**
+ * `float32`: float32 data summed in float32, element by element in the input's order, and a mean
+ * divided in float32, as TFLite's SUM / MEAN kernels do (otherwise the sum is a double).
+ */
+export function reduce(op: string, x: Tensor, axesIn: number[] | undefined, keepdims: boolean, noop: boolean, float32 = false): Tensor {
   const r = REDUCERS[op]!;
   if (x.dtype === 'bool' || x.dtype === 'string') throw new ShapeError(`${op} does not accept ${x.dtype}`);
   if ((axesIn === undefined || axesIn.length === 0) && noop) return x;
@@ -61,13 +65,14 @@ export function reduce(op: string, x: Tensor, axesIn: number[] | undefined, keep
   const counter = new Array<number>(x.rank).fill(0);
   let o = 0;
   const count = x.size / Math.max(n, 1);
+  const single = float32 && x.dtype === 'float32';
   for (let p = 0; p < x.size; p++) {
     const v = src[p];
     if (bigAcc) {
       const cur = bigAcc[o];
       bigAcc[o] = cur === undefined ? v : op === 'ReduceSum' ? cur + v : op === 'ReduceProd' ? cur * v : op === 'ReduceMax' ? (v > cur ? v : cur) : v < cur ? v : cur;
     } else {
-      acc[o] = r.step(acc[o]!, big ? Number(v) : v);
+      acc[o] = single ? Math.fround(r.step(acc[o]!, v)) : r.step(acc[o]!, big ? Number(v) : v);
     }
     for (let d = x.rank - 1; d >= 0; d--) {
       o += outStrides[d]!;
@@ -82,16 +87,18 @@ export function reduce(op: string, x: Tensor, axesIn: number[] | undefined, keep
     return new Tensor(x.dtype, shape, x.dtype === 'uint64' ? new BigUint64Array(out.buffer) : out);
   }
   if (r.done) for (let i = 0; i < n; i++) acc[i] = r.done(acc[i]!, count);
+  // (a float32 sum over a count divided in double and rounded once is the float32 quotient)
   if (!isFloatDType(x.dtype)) for (let i = 0; i < n; i++) acc[i] = Math.trunc(acc[i]!);
   return tensorFromNumbers(x.dtype, shape, acc);
 }
 
-const reduceOp = (op: Exclude<keyof typeof reduceDefs, 'ArgMax' | 'ArgMin'>) =>
+/** The reduction `op`; `float32` as reduce() takes it. */
+export const reduceOp = (op: Exclude<keyof typeof reduceDefs, 'ArgMax' | 'ArgMin'>, float32 = false) =>
   defineOp<ReduceAttrs>({
     attrs: reduceDefs[op].attrs,
     run: (inputs, a) => {
       const axes = a.axesFromInput ? (inputs[1] ? readInts(inputs[1], `${op} axes`) : undefined) : a.axes;
-      return [reduce(op, need(inputs, 0, 'data'), axes, a.keepdims, a.noopWithEmptyAxes)];
+      return [reduce(op, need(inputs, 0, 'data'), axes, a.keepdims, a.noopWithEmptyAxes, float32)];
     },
   });
 
