@@ -70,13 +70,15 @@ function expectOrtDetections(net: string, what: string, got: Map<string, Tensor>
   expect(m.labels).toEqual(wl!.toNumbers());
   const report = [`${net} ${what}: ${ws!.size} detections, boxes max |diff| ${m.boxesMaxAbs.toExponential(2)}, scores ${m.scoresMaxAbs.toExponential(2)}`];
   if (net === 'maskrcnn') {
-    // a pasted mask moves by a pixel where a box edge lies within float rounding of a whole pixel
+    // a pasted mask moves by a pixel where a box edge lies within float rounding of a whole pixel: at most a row or
+    // column of one mask (256 pixels) for each edge that crosses (measured: TF.js 0 pixels on one machine, 67 on an
+    // AMD EPYC, where onnxruntime's convs round otherwise; the .pb read back 3)
     const g = rowsOf(got.get('masks')!, m.rows);
     const w = want.get('masks')!.toFloat32();
     const { off, meanAbs } = maskAgreement(g, w);
     report.push(`masks: ${off} of ${w.length} pixels off by > 0.05, mean |diff| ${meanAbs.toExponential(2)}`);
-    expect(off / w.length).toBeLessThan(1e-5);
-    expect(meanAbs).toBeLessThan(1e-5);
+    expect(off).toBeLessThanOrEqual(2 * 256);
+    expect(meanAbs).toBeLessThan(5e-5);
   } else {
     // a keypoint is the argmax of its heatmap resized to the box: a near-tie may pick the neighbouring pixel
     const g = rowsOf(got.get('keypoints')!, m.rows);
