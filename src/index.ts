@@ -12,7 +12,7 @@ import type { Tensor } from './ir/tensor.js';
 import type { TensorKernels } from './ir/tensor-kernels.js';
 import { blobFileSet, nodeFileSet, type ModelFileInput, type TrackedFileSet } from './io/model-files.js';
 import { runGraph, type RunOptions, type RunResult } from './runtime/executor.js';
-import { runInteger } from './runtime/integer/index.js';
+import { runInteger, type IntegerOptions } from './runtime/integer/index.js';
 import { inlineKernels } from './wasm/tensor-kernels.js';
 import { summarize, type ModelSummary } from './api/summary.js';
 import { diffTensors, pairOutputs, type TensorDiff } from './api/compare.js';
@@ -119,12 +119,17 @@ function graphOf(model: LoadedModel | Graph): Graph {
   return model;
 }
 
-/** Reference forward pass. `feeds` maps input names to tensors. */
-export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor> | Record<string, Tensor>, options: RunOptions = {}): Promise<RunResult> {
-  // quantized TFLite models run with TFLite's integer arithmetic (src/runtime/integer)
-  if ('kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear' || isIntegerStatefulNode(n))) {
-    return runInteger(model.graph, feeds, options);
-  }
+/** Whether `run` executes the model with TFLite's integer arithmetic: a quantized TFLite model (int8, 16x8, an int8 LSTM / SVDF). */
+export function runsInteger(model: LoadedModel | Graph): boolean {
+  return 'kind' in model && model.format === 'tflite' && model.kind === 'graph' && model.graph.nodes.some((n) => n.opType === 'QuantizeLinear' || isIntegerStatefulNode(n));
+}
+
+/**
+ * Reference forward pass. `feeds` maps input names to tensors. A quantized TFLite model runs with
+ * TFLite's integer arithmetic (src/runtime/integer), its rounding as `requantization` says.
+ */
+export async function run(model: LoadedModel | Graph, feeds: Map<string, Tensor> | Record<string, Tensor>, options: RunOptions & Pick<IntegerOptions, 'requantization'> = {}): Promise<RunResult> {
+  if (runsInteger(model)) return runInteger(graphOf(model), feeds, options);
   // a float16 model (float16 ONNX): the kernels compute in float32, each op's output rounded to float16;
   // the wrapped graph is kept per graph, so the executor's own caches see the same graph every run
   return runGraph(halfRunnable.get(graphOf(model), halfOpsThroughFloat32), feeds, options);
@@ -327,10 +332,16 @@ export async function compare(
   source: LoadedModel | Graph,
   target: LoadedModel | Graph,
   feeds: Map<string, Tensor> | Record<string, Tensor>,
-  options: { layers?: boolean; /** runtime backends for the target's run (the source runs on the default, wasm) */ targetBackends?: readonly string[] } = {},
+  options: {
+    layers?: boolean;
+    /** runtime backends for the target's run (the source runs on the default, wasm) */
+    targetBackends?: readonly string[];
+    /** how a quantized TFLite model on either side rounds (IntegerOptions.requantization) */
+    requantization?: IntegerOptions['requantization'];
+  } = {},
 ): Promise<{ outputs: TensorDiff[]; layers?: TensorDiff[] }> {
   const feedMap = feeds instanceof Map ? feeds : new Map(Object.entries(feeds));
-  const a = await run(source, feedMap, { keepIntermediates: options.layers });
+  const a = await run(source, feedMap, { keepIntermediates: options.layers, requantization: options.requantization });
   // a converted model may rename its inputs: feed it by position then
   const srcNames = runtimeInputs(graphOf(source)).map((v) => v.name);
   const dstNames = runtimeInputs(graphOf(target)).map((v) => v.name);
@@ -351,7 +362,7 @@ export async function compare(
       return [n, want && want !== t.dtype && floats.has(want) && floats.has(t.dtype) ? tensorFromNumbers(want, t.shape, t.toNumbers()) : t] as [string, Tensor];
     }),
   );
-  const b = await run(target, dstFeeds, { keepIntermediates: options.layers, backends: options.targetBackends });
+  const b = await run(target, dstFeeds, { keepIntermediates: options.layers, backends: options.targetBackends, requantization: options.requantization });
   const srcOutputs = lastSide === 'target' ? new Map(await Promise.all([...a.outputs].map(async ([n, t]) => [n, await toLast(t)] as [string, Tensor]))) : a.outputs;
   const outputs = pairOutputs(b.outputs, srcOutputs).map(([n, x, y]) => diffTensors(n, x, y));
   if (!options.layers) return { outputs };

@@ -1,5 +1,5 @@
 import type { TensorDiff } from '../../api/compare.js';
-import { compare, loadModelFiles } from '../../index.js';
+import { compare, loadModelFiles, runsInteger } from '../../index.js';
 import { UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -7,6 +7,7 @@ import { one, parseArgs } from '../args.js';
 import { readNpyFile } from '../tensor-files.js';
 import { resolveFeeds } from './run.js';
 import { BACKEND_HELP, resolveBackend } from '../backend-option.js';
+import { parseRequantization, REQUANTIZATION_HELP, REQUANTIZATION_SPEC } from '../requantization-option.js';
 
 export const COMPARE_HELP = `usage: nnport compare SOURCE TARGET --input x.npy [--input name=y.npy ...] [--layers] [--json]
        nnport compare SOURCE FILES... --target TARGET [--target MORE ...] --input x.npy ...
@@ -21,7 +22,8 @@ output of TARGET against SOURCE (outputs are paired by name, else by position).
   --json        print the report as JSON
   --backend B   run TARGET on backend B (SOURCE always runs on wasm, the reference): e.g.
                 nnport compare m.onnx m.onnx --backend webgpu checks the GPU path
-${BACKEND_HELP.split('\n').slice(1).join('\n')}`;
+${BACKEND_HELP.split('\n').slice(1).join('\n')}
+${REQUANTIZATION_HELP}`;
 
 function row(d: TensorDiff): string {
   if (d.mismatch) return `  ${d.name}: not comparable (${d.mismatch})`;
@@ -31,7 +33,7 @@ function row(d: TensorDiff): string {
 export async function compareCommand(argv: string[], print: (s: string) => void): Promise<number | void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }, { name: 'target', value: true, repeat: true }, { name: 'backend', value: true }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'layers' }, { name: 'json' }, { name: 'atol', value: true }, { name: 'target', value: true, repeat: true }, { name: 'backend', value: true }, REQUANTIZATION_SPEC],
     'compare',
   );
   const targets = args.values.get('target');
@@ -51,12 +53,14 @@ export async function compareCommand(argv: string[], print: (s: string) => void)
   const src = await loadModelFiles(srcFiles);
   const dst = await loadModelFiles(dstFiles);
   if (src.kind !== 'graph' || dst.kind !== 'graph') throw new UsageError('compare: both files must be models with graphs');
+  const requantization = parseRequantization(one(args, 'requantization'), 'compare');
+  if (requantization && !runsInteger(src) && !runsInteger(dst)) throw new UsageError(`compare: --requantization is for quantized .tflite models; ${srcFile} and ${dstFile} run in floating point`);
   const names = runtimeInputs(src.graph).map((v) => v.name);
   const feeds = new Map<string, Tensor>();
   for (const [n, p] of resolveFeeds(args.values.get('input') ?? [], names)) feeds.set(n, readNpyFile(p));
   const layers = args.flags.has('layers');
   const targetBackends = await resolveBackend(one(args, 'backend'), 'compare', (s) => process.stderr.write(`${s}\n`));
-  const { outputs, layers: inner = [] } = await compare(src, dst, feeds, { layers, targetBackends });
+  const { outputs, layers: inner = [] } = await compare(src, dst, feeds, { layers, targetBackends, requantization });
   if (args.flags.has('json')) print(JSON.stringify({ outputs, layers: layers ? inner : undefined }, null, 2));
   else {
     print(`${dstFile} against ${srcFile}:`);

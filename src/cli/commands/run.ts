@@ -1,4 +1,4 @@
-import { loadModelFiles, run } from '../../index.js';
+import { loadModelFiles, run, runsInteger } from '../../index.js';
 import { NnportError, UsageError } from '../../ir/errors.js';
 import { runtimeInputs } from '../../ir/graph.js';
 import { checkFeeds } from '../../runtime/executor.js';
@@ -13,6 +13,7 @@ import { requireCaffeWeights } from '../../formats/caffe/index.js';
 import { Progress } from '../progress.js';
 import { isExistingDir, readNpyFile, writeTensorDir } from '../tensor-files.js';
 import { BACKEND_HELP, resolveBackend } from '../backend-option.js';
+import { parseRequantization, REQUANTIZATION_HELP, REQUANTIZATION_SPEC } from '../requantization-option.js';
 
 export const RUN_HELP = `usage: nnport run MODEL [MORE FILES...] --input x.npy [--input name=y.npy ...] [-o OUT] [--dump DIR]
 
@@ -23,6 +24,7 @@ folder; a model made of several files takes them all, the model first.
   --dump DIR          also write every intermediate tensor as DIR/<value>.npy (+ index.json)
   --key PATH          container to use in a nested checkpoint
 ${BACKEND_HELP}
+${REQUANTIZATION_HELP}
 ${INPUT_SHAPE_HELP}
 ${TF_OPTIONS_HELP}
 ${FUSE_SCALE_HELP}
@@ -67,7 +69,7 @@ function describe(name: string, t: Tensor): string {
 export async function runCommand(argv: string[], print: (s: string) => void): Promise<void> {
   const args = parseArgs(
     argv,
-    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'force' }, { name: 'backend', value: true }],
+    [{ name: 'input', short: 'i', value: true, repeat: true }, { name: 'output', short: 'o', value: true }, { name: 'dump', value: true }, { name: 'key', value: true }, { name: 'input-shape', value: true, repeat: true }, ...TF_OPTION_SPECS, { name: 'fuse-scale' }, { name: 'force' }, { name: 'backend', value: true }, REQUANTIZATION_SPEC],
     'run',
   );
   if (args.positional.length < 1) throw new UsageError(`run: which model?\n${RUN_HELP}`);
@@ -75,9 +77,11 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   const progress = new Progress(process.stderr);
   progress.update(`reading ${file}`);
   const tf = tfReadOptions(args, 'run');
+  const requantization = parseRequantization(one(args, 'requantization'), 'run');
   const model = await loadModelFiles([...args.positional, ...tf.files], { ...tf.options, key: one(args, 'key'), inputShapes: parseInputShapes(args.values.get('input-shape') ?? [], 'run'), fuseScale: args.flags.has('fuse-scale') });
   if (model.kind !== 'graph') throw new UsageError(`run: ${file} holds weights only (${model.format}), not a graph that can be run`);
   requireCaffeWeights(model);
+  if (requantization && !runsInteger(model)) throw new UsageError(`run: --requantization is for quantized .tflite models; ${file} runs in floating point`);
   const graph = model.graph;
   const inputNames = runtimeInputs(graph).map((v) => v.name);
   const feedFiles = resolveFeeds(args.values.get('input') ?? [], inputNames);
@@ -105,7 +109,7 @@ export async function runCommand(argv: string[], print: (s: string) => void): Pr
   const backends = await resolveBackend(one(args, 'backend'), 'run', (s) => process.stderr.write(`${s}\n`));
   let result;
   try {
-    result = await run(model, feeds, { backends, keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
+    result = await run(model, feeds, { backends, requantization, keepIntermediates: dump !== undefined, onProgress: (done, total, node) => progress.update(`running ${node.opType}`, done, total) });
   } catch (e) {
     // planning and op errors name the node; say which model it is in
     if (e instanceof NnportError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
