@@ -206,7 +206,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g), { ndDense: true }).graph).graph).graph);
   // TFLite's CONV_3D has no groups, nor has it a depthwise 3-D conv: a depthwise one becomes DEPTHWISE_CONV_2D per temporal tap, summed;
   // another grouped one a CONV_3D per group (lower-grouped-conv3d.ts; after BatchNorm folding, which folds into the 3-D conv)
-  g = lowerGroupedConv3d(g);
+  // (and with integer activations every 3-D Conv, CONV_3D being float32 only, becomes 2-D conv taps)
+  g = lowerGroupedConv3d(g, { integer: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8' });
   g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate)), { ndDense: true }).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;

@@ -4,8 +4,10 @@
 // one as a CONV_3D per group, concatenated. PyTorch Conv3d layers (scripts/fixtures/grouped_conv3d_models.py:
 // MViT-v2's q / k / v pooling conv, a channel multiplier of 2 with a temporal stride, dilated temporal taps,
 // groups=4, an X3D bottleneck) and torchvision's MViT (the sweep's mvit_tiny, mvit_v2_s's blocks) are
-// converted and run by the real TFLite interpreter against PyTorch's outputs; the X3D block also as int8
-// (calibrated on a few samples), against the float file and nnport's integer runtime against the interpreter.
+// converted and run by the real TFLite interpreter against PyTorch's outputs. CONV_3D runs float32 only, so
+// with integer activations every 3-D conv becomes 2-D conv taps: the X3D block (and int16x8), the depthwise
+// and the grouped conv as int8 (calibrated on a few samples), against the float file in the interpreter, and
+// nnport's integer runtime against the interpreter.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +15,12 @@ import { readNpy } from '../../../src/formats/numpy/index.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { convert, loadModel } from '../../../src/index.js';
 import type { Graph } from '../../../src/ir/graph.js';
-import type { Tensor } from '../../../src/ir/tensor.js';
+import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
-import { relErr } from '../../support/error-metrics.js';
+import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
-import { tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
+import { rng } from '../../support/rng.js';
+import { integerRuntimeLsbOff, tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 
 const oracle = useTfliteOracle();
 const NETS = ['dw3d', 'dw3d_mult2', 'dw3d_dilated', 'grouped3d', 'x3d_block'] as const;
@@ -75,4 +78,43 @@ describe('grouped and depthwise Conv3d in a .tflite file: the interpreter agains
     console.log(`mvit_tiny: interpreter vs PyTorch ${err.toExponential(2)} (relative to the largest logit)`);
     expect(err).toBeLessThanOrEqual(1e-4);
   });
+});
+
+/** N(0, 1) samples (Box-Muller), as PyTorch's inputs are drawn */
+function normalSamples(shape: number[], count: number, seed: number): Tensor[] {
+  const r = rng(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count }, () => Tensor.float32(shape, Float32Array.from({ length: size }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()))));
+}
+
+describe('int8 / int16x8: the lowered 3-D convs as integer DEPTHWISE_CONV_2D / CONV_2D taps (CONV_3D is float32 only)', () => {
+  for (const [name, mode] of [['x3d_block', 'int8'], ['dw3d', 'int8'], ['grouped3d', 'int8'], ['x3d_block', 'int16x8']] as const) {
+    it(`${name}: ${mode} from 8 calibration samples, against the float file in the interpreter; nnport's integer runtime within 1 LSB of the interpreter`, { timeout: 120_000 }, async () => {
+      const { graph, x } = await net(name);
+      const calibration = normalSamples(x.shape as number[], 8, 3).map((t) => [t]);
+      const bytes = await writeTflite(graph, { fileName: `${name}.tflite`, quantize: { mode, calibration } });
+      const ops = tfliteOpNames(bytes, name);
+      expect(ops).not.toContain('CONV_3D');
+      // float in and out: one DEQUANTIZE, of the output; integer in between (the groups' int8 -> int8 QUANTIZEs
+      // onto the CONCATENATION's parameters, as TF's converter writes them)
+      expect(ops.filter((o) => o === 'DEQUANTIZE')).toHaveLength(1);
+      const float = await writeTflite(graph, { fileName: `${name}.tflite` });
+      const held = [x, ...normalSamples(x.shape as number[], 2, 17)];
+      const want: Float32Array[] = [];
+      const got: Float32Array[] = [];
+      let lsb = 0;
+      for (const t of held) {
+        const [f] = await oracle.run(float, [t.toFloat32()]);
+        const [q] = await oracle.run(bytes, [t.toFloat32()]);
+        want.push(f!.data as Float32Array);
+        got.push(q!.data as Float32Array);
+        lsb = Math.max(lsb, await integerRuntimeLsbOff(bytes, t, q!.data as Float32Array, { requantization: 'xnnpack' }));
+      }
+      const snr = pooledSnrDb(want, got);
+      console.log(`${name} ${mode} (${ops.length} ops): ${snr.toFixed(1)} dB from the float file in the interpreter; integer runtime (xnnpack) ${lsb.toFixed(3)} LSB off the interpreter`);
+      // (int16x8: its weights are int8 still, which bound it)
+      expect(snr).toBeGreaterThan(mode === 'int8' ? 25 : 40);
+      expect(lsb).toBeLessThanOrEqual(1.0001);
+    });
+  }
 });
