@@ -1,0 +1,159 @@
+// TFLite's CONV_3D has no groups and TFLite has no depthwise 3-D conv, yet video nets use both: X3D's
+// channel-wise 3x3x3 convs (groups = channels, every bottleneck), MViT-v2's pooling attention (q / k / v
+// pooled by a depthwise Conv3d). On the channels-last graph (after the layout pass and BatchNorm folding,
+// before quantization, so int8 calibrates the new values), a grouped 3-D Conv becomes ops TFLite has:
+//   depthwise (one input channel per group, any channel multiplier): the input padded along D once, then
+//     for each temporal tap kd the frames it reads (every sd-th from kd·dd: a strided Slice) as a batch of
+//     images [N·D', H, W, C] (a Reshape of NDHWC, no TRANSPOSE), the 2-D depthwise conv with that tap's
+//     kH x kW weights, stride, dilation and padding of H and W (DEPTHWISE_CONV_2D), the taps added, and a
+//     Reshape back to [N, D', H', W', C·M]. The bias goes with one tap's conv: the input, not the output,
+//     is padded, so each tap's conv covers every output frame and the bias is added once. A tap that reads
+//     only padding frames (a 3-frame kernel over one frame) is left out.
+//   otherwise: the channels sliced into the groups, one ungrouped CONV_3D per group, concatenated. (CONV_3D
+//     runs float only: under int8 those stay float, as any CONV_3D does.)
+import { UnsupportedError } from '../../ir/errors.js';
+import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/ops/index.js';
+import { GraphRewriter } from '../../ir/rewriter.js';
+import { Tensor } from '../../ir/tensor.js';
+import type { NumericArray } from '../../ir/dtypes.js';
+import { permuteTensor } from '../../passes/layout.js';
+
+const ints = (value: number[]): Attr => ({ type: 'ints', value });
+
+/** A channels-last 3-D Conv (the layout pass' nnport::Conv of 5-D weights) with groups. */
+const isGroupedConv3d = (rw: GraphRewriter, n: Node): boolean => n.opType === 'Conv' && n.domain === 'nnport' && attrInt(n, 'group', 1) > 1 && (rw.constant(n.inputs[1] ?? '')?.rank ?? rw.valueInfoOf(n.inputs[1] ?? '')?.shape?.length) === 5;
+
+/** [begin D, H, W, end D, H, W] pads of a Conv over fixed sizes, auto_pad resolved (SAME_UPPER puts the odd one at the end). */
+function explicitPads(n: Node, spatial: number[], kernel: number[], strides: number[], dilations: number[]): number[] {
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  if (autoPad === 'VALID') return [0, 0, 0, 0, 0, 0];
+  if (autoPad === 'NOTSET') return attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
+  const totals = spatial.map((d, i) => Math.max((Math.ceil(d / strides[i]!) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - d, 0));
+  const small = totals.map((t) => Math.floor(t / 2));
+  const large = totals.map((t) => t - Math.floor(t / 2));
+  return autoPad === 'SAME_LOWER' ? [...large, ...small] : [...small, ...large];
+}
+
+export function lowerGroupedConv3d(g: Graph): Graph {
+  const rw = new GraphRewriter(g);
+  if (!g.nodes.some((n) => isGroupedConv3d(rw, n))) return g;
+  const shapes = inferShapes(g, { record: false, onError: 'unknown' }).values;
+  const opset = g.opsets[''] ?? g.opsets['ai.onnx'] ?? 17;
+  for (const n of g.nodes) {
+    if (!isGroupedConv3d(rw, n)) continue;
+    const x = n.inputs[0]!;
+    const y = n.outputs[0]!;
+    const inShape = shapes.get(x)?.shape;
+    const outShape = shapes.get(y)?.shape;
+    const fixed = (s: typeof inShape): s is number[] => !!s && s.length === 5 && s.every((d) => typeof d === 'number');
+    if (!fixed(inShape) || !fixed(outShape)) throw new UnsupportedError('grouped 3-D Conv of a value with dims known only at run time in a TFLite file', `node '${n.name}': its lowering to TFLite's 2-D depthwise / ungrouped 3-D convs is written for fixed sizes; give the input's size with --input-shape`);
+    const w = rw.constant(n.inputs[1]!);
+    if (!w) throw new UnsupportedError('grouped 3-D Conv with weights computed at run time in a TFLite file', `node '${n.name}': TFLite's CONV_3D has no groups and its 2-D depthwise lowering needs the weights`);
+    const layout = attrString(n, 'kernel_layout', 'HWIO');
+    // HWIO (kD, kH, kW, I/g, O) or OHWI (O, kD, kH, kW, I/g)
+    if (layout !== 'HWIO' && layout !== 'OHWI') throw new UnsupportedError(`grouped 3-D Conv of kernel_layout '${layout}' in a TFLite file`, `node '${n.name}'`);
+    const hwio = layout === 'HWIO' ? w : permuteTensor(w, [1, 2, 3, 4, 0]);
+    const bias = n.inputs[2] || undefined;
+    const lowered = { n, x, y, inShape, outShape, hwio, bias, opset };
+    if (hwio.shape[3] === 1 && attrInt(n, 'group', 1) === inShape[4]) lowerDepthwise(rw, lowered);
+    else lowerGroups(rw, lowered);
+  }
+  rw.sweep();
+  return rw.toGraph();
+}
+
+interface Lowered {
+  n: Node;
+  x: string;
+  y: string;
+  inShape: number[];
+  outShape: number[];
+  /** the weights (kD, kH, kW, I/g, O) */
+  hwio: Tensor;
+  bias: string | undefined;
+  opset: number;
+}
+
+function int64(rw: GraphRewriter, name: string, values: number[]): string {
+  return rw.addInitializer(name, Tensor.int64([values.length], values));
+}
+
+/** x[..., starts:ends:steps, ...] along `axes` (ONNX Slice: inputs from opset 10, attributes before, which have no steps). */
+function slice(rw: GraphRewriter, where: string, x: string, opset: number, starts: number[], ends: number[], axes: number[], steps: number[]): string {
+  if (opset >= 10) return rw.add({ opType: 'Slice', name: where, inputs: [x, int64(rw, `${where}/starts`, starts), int64(rw, `${where}/ends`, ends), int64(rw, `${where}/axes`, axes), int64(rw, `${where}/steps`, steps)] });
+  if (steps.some((s) => s !== 1)) throw new UnsupportedError('strided temporal taps of a grouped 3-D Conv in an opset < 10 graph', `'${where}': ONNX's Slice has steps from opset 10`);
+  return rw.add({ opType: 'Slice', name: where, inputs: [x], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) } });
+}
+
+function lowerDepthwise(rw: GraphRewriter, { n, x, y, inShape, outShape, hwio, bias, opset }: Lowered): void {
+  const [kd, kh, kw, , o] = hwio.shape as [number, number, number, number, number];
+  const [batch, frames, , , channels] = inShape as [number, number, number, number, number];
+  const strides = attrInts(n, 'strides', [1, 1, 1]);
+  const dilations = attrInts(n, 'dilations', [1, 1, 1]);
+  const pads = explicitPads(n, inShape.slice(1, 4), [kd, kh, kw], strides, dilations);
+  const [sd, dd] = [strides[0]!, dilations[0]!];
+  const [db, de] = [pads[0]!, pads[3]!];
+  const outFrames = outShape[1]!;
+  if (outFrames !== Math.floor((frames + db + de - (kd - 1) * dd - 1) / sd) + 1) throw new UnsupportedError('grouped 3-D Conv whose output frames its pads do not give', `node '${n.name}'`);
+  // the taps that read at least one real frame (padded frame index kd·dd + sd·t, real from db to db + D - 1)
+  const taps = Array.from({ length: kd }, (_, k) => k).filter((k) => Array.from({ length: outFrames }, (_, t) => k * dd + sd * t).some((f) => f >= db && f < db + frames));
+  if (!taps.length) throw new UnsupportedError('grouped 3-D Conv that reads only padding', `node '${n.name}'`);
+  const where = n.name || y;
+  const padded = db || de ? pad(rw, `${where}/pad_frames`, x, opset, [0, db, 0, 0, 0, 0, de, 0, 0, 0]) : x;
+  const paddedFrames = frames + db + de;
+  const tapSize = kh * kw * o;
+  const data = hwio.data as NumericArray;
+  const convAttrs: Record<string, Attr> = {
+    group: { type: 'int', value: channels },
+    kernel_layout: { type: 'string', value: 'HWIO' },
+    kernel_shape: ints([kh, kw]),
+    strides: ints(strides.slice(1)),
+    dilations: ints(dilations.slice(1)),
+    pads: ints([pads[1]!, pads[2]!, pads[4]!, pads[5]!]),
+  };
+  const images = [batch * outFrames, ...inShape.slice(2)];
+  const sums: string[] = [];
+  for (const [i, k] of taps.entries()) {
+    const start = k * dd;
+    const end = start + sd * (outFrames - 1) + 1;
+    const read = start === 0 && end === paddedFrames && sd === 1 ? padded : slice(rw, `${where}/tap${k}_frames`, padded, opset, [start], [end], [1], [sd]);
+    const batchOfImages = rw.add({ opType: 'Reshape', name: `${where}/tap${k}_images`, inputs: [read, int64(rw, `${where}/tap${k}_images_shape`, images)], attrs: {} });
+    const weights = rw.addInitializer(`${where}/tap${k}_weights`, new Tensor(hwio.dtype, [kh, kw, 1, o], data.slice(k * tapSize, (k + 1) * tapSize)));
+    const inputs = [batchOfImages, weights, ...(bias && i === 0 ? [bias] : [])];
+    const conv = rw.add({ opType: 'Conv', domain: 'nnport', name: `${where}/tap${k}`, inputs, attrs: convAttrs });
+    sums.push(i === 0 ? conv : rw.add({ opType: 'Add', name: `${where}/sum${k}`, inputs: [sums[i - 1]!, conv] }));
+  }
+  rw.removeNode(n);
+  rw.addNode({ opType: 'Reshape', name: `${where}/frames`, inputs: [sums[sums.length - 1]!, int64(rw, `${where}/frames_shape`, outShape)], outputs: [y], attrs: {} });
+}
+
+/** x zero-padded by ONNX pads (begins, then ends): the pads an input from opset 11, an attribute before. */
+function pad(rw: GraphRewriter, where: string, x: string, opset: number, pads: number[]): string {
+  if (opset >= 11) return rw.add({ opType: 'Pad', name: where, inputs: [x, int64(rw, `${where}/pads`, pads)], attrs: { mode: { type: 'string', value: 'constant' } } });
+  return rw.add({ opType: 'Pad', name: where, inputs: [x], attrs: { mode: { type: 'string', value: 'constant' }, pads: ints(pads) } });
+}
+
+function lowerGroups(rw: GraphRewriter, { n, x, y, inShape, hwio, bias, opset }: Lowered): void {
+  const group = attrInt(n, 'group', 1);
+  const [kd, kh, kw, perGroupIn, o] = hwio.shape as [number, number, number, number, number];
+  if (inShape[4] !== group * perGroupIn || o % group !== 0) throw new UnsupportedError('grouped 3-D Conv whose channels do not divide into its groups', `node '${n.name}': ${inShape[4]} input and ${o} output channels in ${group} groups`);
+  const perGroupOut = o / group;
+  // OHWI (O, kD, kH, kW, I/g): each group's output channels are a run of rows
+  const ohwi = permuteTensor(hwio, [4, 0, 1, 2, 3]);
+  const rows = kd * kh * kw * perGroupIn;
+  const data = ohwi.data as NumericArray;
+  const biasData = bias ? rw.constant(bias) : undefined;
+  if (bias && !biasData) throw new UnsupportedError('grouped 3-D Conv with a bias computed at run time in a TFLite file', `node '${n.name}'`);
+  const where = n.name || y;
+  const parts: string[] = [];
+  for (let k = 0; k < group; k++) {
+    const channels = slice(rw, `${where}/group${k}_channels`, x, opset, [k * perGroupIn], [(k + 1) * perGroupIn], [4], [1]);
+    const weights = rw.addInitializer(`${where}/group${k}_weights`, new Tensor(ohwi.dtype, [perGroupOut, kd, kh, kw, perGroupIn], data.slice(k * perGroupOut * rows, (k + 1) * perGroupOut * rows)));
+    const inputs = [channels, weights];
+    if (biasData) inputs.push(rw.addInitializer(`${where}/group${k}_bias`, new Tensor(biasData.dtype, [perGroupOut], (biasData.data as NumericArray).slice(k * perGroupOut, (k + 1) * perGroupOut))));
+    parts.push(rw.add({ opType: 'Conv', domain: 'nnport', name: `${where}/group${k}`, inputs, attrs: { ...n.attrs, group: { type: 'int', value: 1 }, kernel_layout: { type: 'string', value: 'OHWI' } } }));
+  }
+  rw.removeNode(n);
+  rw.addNode({ opType: 'Concat', name: `${where}/groups`, inputs: parts, outputs: [y], attrs: { axis: { type: 'int', value: 4 } } });
+}
