@@ -1,4 +1,4 @@
-// node --import tsx bench/qconv-single.mjs [--rounds N] [--json]
+// node --import tsx bench/qconv-single.mjs [--rounds N] [--json] [--fcos [--fcos-rounds N]]
 // The one-rounding requantization (the interpreter's builtin GEMM, ruy: per-channel
 // FULLY_CONNECTED under 'xnnpack', every FULLY_CONNECTED and ungrouped CONV_2D under 'builtin')
 // on the WASM conv kernels against the TypeScript kernel it fell back to before the WASM kernels
@@ -8,7 +8,14 @@
 // accumulator bound forced inside float64's exact range (RQ_MODE_F64_NONNEG instead of the 64-bit
 // lanes of RQ_MODE_SINGLE) to show what the lanes' requantization costs. Every WASM result is
 // checked bit-equal to the TypeScript kernel's. Medians of wall time, single-threaded.
-import { cpus } from 'node:os';
+// --fcos: end to end, torchvision FCOS (the detectors-int8 test's fixture and conversion: full
+// int8, 4 calibration photos, 256x256), whose NMS makes its tensors dynamic-sized so runInteger
+// runs it 'builtin' throughout: every ungrouped conv rounds once. runInteger on the WASM kernels
+// against kernels: 'typescript' (every op on the TypeScript kernels, not only the convs: an upper
+// bound of what the fallback cost), alternating, outputs checked equal.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { quantizeMultiplier } from '../src/runtime/integer/fixed-point.js';
 import { qconv2dReference } from '../src/runtime/integer/reference.js';
 import { qconv2dWasm, qconvRequantizesInF64, qconvRunsOnWasm } from '../src/wasm/int8.js';
@@ -99,4 +106,45 @@ for (const { name, p } of LAYERS) {
     for (const [k, v] of Object.entries(row.ms)) console.log(`  ${k.padEnd(36)} ${String(v).padStart(8)} ms${k === 'wasm' ? `  (${(row.ms.typescript / v).toFixed(0)}x the TypeScript kernel)` : ''}`);
   }
 }
-if (json) console.log(JSON.stringify({ cpu: cpus()[0]?.model, rounds, results }, null, 2));
+
+let fcos;
+if (args.includes('--fcos')) {
+  const [{ convert, loadModelFiles }, { readTflite }, { readNpy }, { permuteTensor }, { runInteger }, { ensureScriptFixtures }, { makePhotoSet }] = await Promise.all([
+    import('../src/index.js'),
+    import('../src/formats/tflite/read.js'),
+    import('../src/formats/numpy/index.js'),
+    import('../src/passes/layout.js'),
+    import('../src/runtime/integer/index.js'),
+    import('../test/support/fixture-script.js'),
+    import('../test/support/photos.js'),
+  ]);
+  const dir = join(ensureScriptFixtures('detection_models2.py', 'detection-models2', ['fcos', 'ssd300', 'fcos_empty', 'ssd300_empty']), 'fcos');
+  const tmp = mkdtempSync(join(tmpdir(), 'nnport-bench-fcos-'));
+  try {
+    const source = await loadModelFiles([join(dir, 'model.onnx')]);
+    const photos = makePhotoSet(join(tmp, 'calibration'), { set: 'calibration', count: 4, size: [256, 256], mean: [0, 0, 0], std: [255, 255, 255] });
+    const calibration = (inputs) => photos.map((p) => [inputs[0].shape[0] === 3 ? permuteTensor(p.reshape(p.shape.slice(1)), [2, 0, 1]) : p.reshape(p.shape.slice(1))]);
+    const { bytes } = await convert(source, 'fcos-int8.tflite', { int32Io: true, quantize: { mode: 'int8', calibration } });
+    const back = await readTflite(bytes);
+    const x = readNpy(new Uint8Array(readFileSync(join(dir, 'image.npy'))));
+    const inShape = back.inputs[0].shape;
+    const fed = inShape.join() === x.shape.join() ? x : permuteTensor(x, [1, 2, 0]);
+    const run = (kernels) => async () => [...(await runInteger(back, { [back.inputs[0].name]: fed }, { requantization: 'xnnpack', kernels })).outputs.values()].map((t) => Array.from(t.toFloat32()));
+    const sides = { wasm: run('wasm'), typescript: run('typescript') };
+    const want = JSON.stringify(await sides.wasm());
+    if (JSON.stringify(await sides.typescript()) !== want) throw new Error('FCOS: the WASM and TypeScript kernels differ');
+    const fcosRounds = Number(opt('--fcos-rounds', 3));
+    const ms = { wasm: [], typescript: [] };
+    for (let i = 0; i < fcosRounds; i++)
+      for (const [k, f] of Object.entries(sides)) {
+        const t = performance.now();
+        await f();
+        ms[k].push(performance.now() - t);
+      }
+    fcos = { rounds: fcosRounds, ms: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(median(v))])) };
+    if (!json) console.log(`FCOS int8 256x256, runInteger ('xnnpack', run as 'builtin'), median of ${fcosRounds}: WASM kernels ${fcos.ms.wasm} ms, TypeScript kernels ${fcos.ms.typescript} ms (${(fcos.ms.typescript / fcos.ms.wasm).toFixed(0)}x)`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+if (json) console.log(JSON.stringify({ cpu: cpus()[0]?.model, rounds, results, fcos }, null, 2));

@@ -18,6 +18,7 @@ import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
 import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
+import { dequantizeLike, dequantizerOf, quantizeLike, soleQuantizerOf } from '../../passes/quantized-side.js';
 
 interface RankLimit {
   /** the TFLite op the IR op is written as */
@@ -39,12 +40,21 @@ interface RankLimit {
  * they are 1-D anyway. TRANSPOSE's 5 is collapse-transpose.ts' (TFLite before 2.12). int16 (int16x8):
  * ADD and MUL broadcast up to 4-D, SUB, MAXIMUM, MINIMUM 5-D; CONCATENATION, GATHER, MEAN, REDUCE_MAX ran at 8-D
  * (the highest tried); the ops nnport has no 16x8 kernel for (int16x8's list in write.ts) keep their int8 limit.
+ * int8 (one-op QDQ files at 3-D to 8-D, the lowering off, against onnxruntime on the QDQ model): an int8
+ * tensor above 6-D makes the XNNPACK delegate fail for the whole graph ('failed to create XNNPACK Value',
+ * 'Restored original execution plan'), and an int8 graph is lowered exactly when it holds such tensors, so
+ * its limits are the builtin kernels' (measured with the op's inputs made by an int8 7-D tensor): ADD and MUL
+ * broadcast up to 4-D, SUB, MAXIMUM, MINIMUM 5-D (with the delegate they ran at 6-D). The ops an int8 file
+ * computes in float between DEQUANTIZE and QUANTIZE (DIV, POW, SELECT_V2, FLOOR_MOD: FLOAT_ONLY_WRITE_OPS;
+ * the comparisons, whose bool output no QuantizeLinear takes) stop where the builtin float kernels do: DIV
+ * and SELECT_V2 at 5-D, POW and the comparisons at 4-D. int8 LOG_SOFTMAX ran at 12-D, as did float
+ * LOG_SOFTMAX (neither has a 16x8 kernel: int16 files write it float).
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
-  Add: { tflite: 'ADD', float: 6, int8: 6, int16: 4 },
-  Sub: { tflite: 'SUB', float: 6, int8: 6, int16: 5 },
-  Mul: { tflite: 'MUL', float: 6, int8: 6, int16: 4 },
-  Div: { tflite: 'DIV', float: 6, int8: 6, int16: 6 },
+  Add: { tflite: 'ADD', float: 6, int8: 4, int16: 4 },
+  Sub: { tflite: 'SUB', float: 6, int8: 5, int16: 5 },
+  Mul: { tflite: 'MUL', float: 6, int8: 4, int16: 4 },
+  Div: { tflite: 'DIV', float: 6, int8: 5, int16: 5 },
   Max: { tflite: 'MAXIMUM', float: 6, int8: 5, int16: 5 },
   Min: { tflite: 'MINIMUM', float: 6, int8: 5, int16: 5 },
   Pow: { tflite: 'POW', float: 4, int8: 4, int16: 4 },
@@ -73,8 +83,7 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12, int16: 8 },
   // int16 SOFTMAX: 'Only 1D, 2D, 3D and 4D tensors supported for int16 input with int16 output' at invoke
   Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12, int16: 4 },
-  // float ran up to 8-D (the highest tried); the quantized ones not measured, taken as int16 SOFTMAX's 4-D (merging is harmless)
-  LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 8, int8: 4, int16: 4 },
+  LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 12, int8: 12, int16: 12 },
 };
 
 /** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
@@ -90,7 +99,7 @@ const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax']);
 const AXES_INPUT_FROM: Record<string, number> = { ReduceMean: 18, ReduceSum: 13, ReduceMax: 18 };
 
 export interface LowerHighRankOptions {
-  /** the activations' type (default float: the float limits apply) */
+  /** the activations' type (default: a QDQ graph's, int8 or int16, else float: the float limits apply) */
   activations?: 'float' | 'int8' | 'int16';
   fileName?: string;
 }
@@ -103,6 +112,17 @@ export function lowerHighRank(g: Graph, options: LowerHighRankOptions = {}): Gra
 }
 
 type Activations = NonNullable<LowerHighRankOptions['activations']>;
+
+/** A QDQ graph (a pre-quantized model) computes on its integer tensors: int16 where a QuantizeLinear makes int16, else int8. */
+function qdqActivations(g: Graph): Activations {
+  const quantizers = g.nodes.filter((n) => n.opType === 'QuantizeLinear' && isOnnx(n));
+  if (!quantizers.length) return 'float';
+  const int16 = quantizers.some((n) => {
+    const z = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+    return z?.dtype === 'int16' || z?.dtype === 'uint16';
+  });
+  return int16 ? 'int16' : 'int8';
+}
 
 const limitOf = (n: Node, activations: Activations): number | undefined => {
   const l = isOnnx(n) ? TFLITE_RANK_LIMITS[n.opType] : undefined;
@@ -143,8 +163,7 @@ function product(shape: readonly Dim[], axes: readonly number[]): Dim {
 class Refusal extends Error {}
 
 function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
-  // a QDQ graph (a quantized model read) computes on its integer tensors
-  const activations: Activations = options.activations ?? (g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n)) ? 'int8' : 'float');
+  const activations: Activations = options.activations ?? qdqActivations(g);
   const where = options.fileName ?? 'the model';
   if (!g.nodes.some((n) => limitOf(n, activations) !== undefined)) return g;
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
@@ -207,7 +226,7 @@ class Merger {
     this.name = n.name || n.outputs[0]!;
   }
 
-  /** Rewrites the node, or throws a Refusal (before any change) where its axes do not merge under the limit. */
+  /** Rewrites the node, or throws a Refusal where its axes do not merge under the limit (before any change, or a per-axis operand's: what was added is dead, swept). */
   lower(): void {
     const op = this.n.opType;
     const out = this.shapeOf(this.n.outputs[0]);
@@ -245,30 +264,59 @@ class Merger {
     return t;
   }
 
-  /** Value `v` viewed as `dims`: a constant reshaped in place, anything else through a Reshape. */
-  private view(v: string, dims: readonly Dim[], what: string): string {
+  /**
+   * Value `v` viewed over the merged axes `groups` of `shape` (its dims aligned to the op's reference
+   * shape: a broadcast operand's leading axes are 1): a constant reshaped in place, anything else
+   * through a Reshape. A dequantized value is reshaped on its integer side (see quantized-side.ts).
+   */
+  private view(v: string, groups: number[][], shape: readonly Dim[], what: string): string {
     const t = this.rw.constant(v);
-    const target = this.target(dims);
+    const target = this.target(groups.map((gr) => product(shape, gr)));
     if (t && !this.rw.producer(v)) return this.rw.addInitializer(`${this.name}/${what}_merged`, t.reshape(target));
-    // per-axis quantized operands would need their scales re-laid too (rare: refused)
-    const p = this.rw.producer(v);
-    if (p && p.opType === 'DequantizeLinear' && isOnnx(p) && (this.rw.constant(p.inputs[1] ?? '')?.size ?? 1) > 1) throw new Refusal(`its ${what} is quantized per axis`);
+    const d = dequantizerOf(this.rw, v);
+    if (d) return dequantizeLike(this.rw, d, this.view(d.node.inputs[0]!, groups, shape, `${what}_quantized`), `${this.name}/dequantize_${what}`, { axis: d.axis === undefined ? undefined : this.mergedAxis(v, d.axis, groups, shape, what) });
     // a Reshape read here alone (the one that gave the previous merged op its shape back) is skipped: a reshape depends only on the row-major order
+    const p = this.rw.producer(v);
     const source = p && p.opType === 'Reshape' && isOnnx(p) && this.rw.consumers(v).length === 1 && !this.rw.isGraphOutput(v) ? p.inputs[0]! : v;
     return this.rw.add({ opType: 'Reshape', name: `${this.name}/merge_${what}`, inputs: [source, this.int64(`${what}_merged_shape`, target)], attrs: {} });
+  }
+
+  /** Where the quantization axis of a per-axis operand lands once merged: its group, when the other axes there are of size 1. */
+  private mergedAxis(v: string, axis: number, groups: number[][], shape: readonly Dim[], what: string): number {
+    const rank = this.shape(v, what).length;
+    const a = (axis < 0 ? axis + rank : axis) + (shape.length - rank);
+    const at = groups.findIndex((gr) => gr.includes(a));
+    if (at < 0 || groups[at]!.some((b) => b !== a && shape[b] !== 1)) throw new Refusal(`its ${what} is quantized per axis (axis ${axis}), which would merge with its neighbours`);
+    return at;
   }
 
   private int64(what: string, values: number[]): string {
     return this.rw.addInitializer(`${this.name}/${what}`, Tensor.int64([values.length], values));
   }
 
-  /** The node on new inputs and attributes, its output back at its own shape (a Reshape); the merged rank. */
+  /**
+   * The node on new inputs and attributes, its output back at its own shape (a Reshape). An output
+   * quantized alone (QuantizeLinear, or a Relu / Clip then one) is quantized before the Reshape back.
+   */
   private replace(inputs: string[], attrs: Record<string, Attr>): void {
     const out = this.n.outputs[0]!;
-    const dims = this.shape(out, 'output');
+    const target = this.int64('shape', this.target(this.shape(out, 'output')));
     this.rw.removeNode(this.n);
-    const y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
-    this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, this.int64('shape', this.target(dims))], outputs: [out], attrs: {} });
+    let y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
+    const act = this.rw.soleConsumer(out);
+    const fused = act && isOnnx(act) && (act.opType === 'Relu' || act.opType === 'Clip') && act.inputs[0] === out ? act : undefined;
+    const q = soleQuantizerOf(this.rw, fused ? fused.outputs[0]! : out);
+    if (!q) {
+      this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, target], outputs: [out], attrs: {} });
+      return;
+    }
+    if (fused) {
+      this.rw.removeNode(fused);
+      y = this.rw.add({ opType: fused.opType, name: `${this.name}/merged_${fused.opType.toLowerCase()}`, inputs: [y, ...fused.inputs.slice(1)], attrs: fused.attrs });
+    }
+    this.rw.removeNode(q.node);
+    const yq = quantizeLike(this.rw, q, y, `${this.name}/quantize`);
+    this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [yq, target], outputs: [q.node.outputs[0]!], attrs: {} });
   }
 
   /** Broadcasting ops: per output axis, which operands are full there and which broadcast. */
@@ -294,7 +342,7 @@ class Merger {
       const o = operands[k];
       if (!o) return v;
       const padded = out.map((_, a) => aligned(o.s, a));
-      return this.view(o.v, groups.map((gr) => product(padded, gr)), `input${k}`);
+      return this.view(o.v, groups, padded, `input${k}`);
     });
     return this.replace(inputs, this.n.attrs);
   }
@@ -322,7 +370,7 @@ class Merger {
         const whole = (i: number) => steps[i] === 1 && typeof x[axes[i]!] === 'number' && (starts[i] === 0 || starts[i]! <= -(x[axes[i]!] as number)) && ends[i]! >= (x[axes[i]!] as number);
         const kept = axes.flatMap((_, i) => (whole(i) ? [] : [i]));
         const { groups, at } = this.merged(kept.map((i) => axes[i]!));
-        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const data = this.view(n.inputs[0]!, groups, x, 'data');
         const ints = (name: string, v: number[]) => this.int64(name, kept.map((i) => v[i]!));
         return this.replace([data, ints('starts', starts), ints('ends', ends), this.int64('axes', kept.map((i) => at(axes[i]!))), ints('steps', steps)], {});
       }
@@ -332,7 +380,7 @@ class Merger {
         const pads = this.constant(1, 'pads');
         const touched = x.flatMap((_, a) => (pads[a] !== 0 || pads[a + r] !== 0 ? [a] : []));
         const { groups, at } = this.merged(touched);
-        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const data = this.view(n.inputs[0]!, groups, x, 'data');
         const merged = new Array<number>(2 * groups.length).fill(0);
         for (const a of touched) (merged[at(a)] = pads[a]!), (merged[at(a) + groups.length] = pads[a + r]!);
         return this.replace([data, this.int64('pads', merged), ...n.inputs.slice(2)], n.attrs);
@@ -359,7 +407,7 @@ class Merger {
       return;
     }
     const mergedAxes = reduced;
-    const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    const data = this.view(n.inputs[0]!, groups, x, 'data');
     const attrs: Record<string, Attr> = { ...n.attrs, keepdims: { type: 'int', value: 1 } };
     if (fromInput) return this.replace([data, this.int64('axes', mergedAxes)], attrs);
     return this.replace([data], { ...attrs, axes: { type: 'ints', value: mergedAxes } });
@@ -372,7 +420,7 @@ class Merger {
     // before opset 13 Softmax works on the input flattened to 2-D at `axis`: the same only over the last axis
     if (this.opset < 13 && axis !== r - 1) throw new Refusal('its axis is not the last (opset < 13 flattens at it)');
     const { groups, x, at } = this.merged([axis]);
-    const data = this.view(this.n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    const data = this.view(this.n.inputs[0]!, groups, x, 'data');
     this.replace([data], { ...this.n.attrs, axis: { type: 'int', value: at(axis) } });
   }
 }

@@ -5,7 +5,7 @@
 // test/formats/tflite/int8-copy-ops.test.ts). A QDQ graph's DequantizeLinear -> Reshape ->
 // QuantizeLinear with two sets of parameters requantizes. The writer therefore gives such an op's
 // output the input's parameters and adds a QUANTIZE (int8 -> int8: TFLite's requantize) to the
-// output's; CONCATENATION / PACK inputs on other parameters than the output are requantized first.
+// output's; CONCATENATION / PACK / MAXIMUM / MINIMUM inputs on other parameters than the output are requantized first.
 import type { BuiltinOperator as Op } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
@@ -37,8 +37,13 @@ const COPIES = new Map<Op, number>([
   [BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, 0],
 ]);
 
-/** Inputs that must each carry the output's parameters. */
-const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK]);
+/**
+ * Inputs that must each carry the output's parameters. MAXIMUM / MINIMUM pick an input byte and read it with
+ * the output's parameters (a QDQ Max quantized otherwise than its inputs was 87 output steps off onnxruntime:
+ * int8-max-min-params.test.ts): their inputs are requantized to the output's first, which commutes with the
+ * max / min (both monotone).
+ */
+const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK, BuiltinOperator.MAXIMUM, BuiltinOperator.MINIMUM]);
 
 /** Both 8-bit per-tensor quantized tensors of one type, on different parameters. */
 function differ(a: WTensor | undefined, b: WTensor | undefined): boolean {
