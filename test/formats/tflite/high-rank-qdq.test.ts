@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
-import { TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
+import { lowerHighRank, TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
 import { convert, loadModel } from '../../../src/index.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
 import { emptyGraph, type Attr, type Graph } from '../../../src/ir/graph.js';
@@ -201,4 +201,42 @@ describe('int8 rank limits (TFLITE_RANK_LIMITS, measured): the op at its limit a
       }
     });
   }
+});
+
+describe('a per-axis quantized operand of an op above its limit (lowerHighRank on the QDQ graph, onnxruntime on both)', () => {
+  /** 7-D x (2, 3, 1, 4, 1, 5, 2) through QuantizeLinear / DequantizeLinear, times an int8 constant of `shape` dequantized per axis 3 (4 scales). */
+  function perAxisMul(shape: number[]): Graph {
+    const g = qdqOp('Mul', [[2, 3, 1, 4, 1, 5, 2]], { scale: 0.05, zeroPoint: 0 });
+    const r = rng(7);
+    const size = shape.reduce((a, b) => a * b, 1);
+    g.initializers.set('w_q', new Tensor('int8', shape, Int8Array.from({ length: size }, () => Math.round(r() * 200 - 100))));
+    g.initializers.set('w_scale', Tensor.float32([4], [0.01, 0.02, 0.005, 0.015]));
+    g.initializers.set('w_zero_point', new Tensor('int8', [4], new Int8Array(4)));
+    g.nodes.splice(2, 0, { name: 'dq_w', opType: 'DequantizeLinear', domain: '', inputs: ['w_q', 'w_scale', 'w_zero_point'], outputs: ['w'], attrs: { axis: { type: 'int', value: 3 } } });
+    const op = g.nodes.find((n) => n.opType === 'Mul')!;
+    op.inputs.push('w');
+    return g;
+  }
+
+  it('its axis alone in its merged group: the DequantizeLinear of the reshaped integers takes the merged axis, equal to the graph as it was', async () => {
+    const g = perAxisMul([1, 1, 1, 4, 1, 1, 1]);
+    const lowered = lowerHighRank(g);
+    const dq = lowered.nodes.find((n) => n.opType === 'DequantizeLinear' && lowered.nodes.some((m) => m.opType === 'Mul' && m.inputs[1] === n.outputs[0]))!;
+    const mul = lowered.nodes.find((n) => n.opType === 'Mul')!;
+    expect(lowered.initializers.get(dq.inputs[0]!)!.shape).toEqual([1, 4, 1]);
+    expect(dq.attrs.axis).toEqual({ type: 'int', value: 1 });
+    expect(lowered.nodes.find((n) => n.outputs[0] === mul.inputs[0])!.opType).toBe('DequantizeLinear');
+    const x = feeds([[2, 3, 1, 4, 1, 5, 2]], 60);
+    // (unoptimized: onnxruntime would fuse DequantizeLinear -> Mul -> QuantizeLinear into a QLinearMul, which takes no per-axis scales)
+    const plain = { graphOptimizationLevel: 'disabled' } as const;
+    const want = [...(await ortRun(g, x, plain)).values()][0]!.toFloat32();
+    const got = [...(await ortRun(lowered, x, plain)).values()][0]!.toFloat32();
+    expect(maxAbs(got, want)).toBe(0);
+  });
+
+  it('its axis merged with a neighbour: UnsupportedError naming the op and the per-axis operand', () => {
+    const g = perAxisMul([1, 3, 1, 4, 1, 1, 1]);
+    expect(() => lowerHighRank(g, { fileName: 'per_axis.tflite' })).toThrow(UnsupportedError);
+    expect(() => lowerHighRank(g, { fileName: 'per_axis.tflite' })).toThrow(/Mul \(TFLite MUL\) of rank 7.*node 'op' in per_axis\.tflite.*input1 is quantized per axis \(axis 3\)/);
+  });
 });
