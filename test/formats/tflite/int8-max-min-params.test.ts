@@ -22,8 +22,11 @@ beforeAll(async () => {
 
 const OUT = { scale: 0.05, zeroPoint: -10 };
 
-/** a (scale 0.02, zero point 3) and b (0.03, -5) through QuantizeLinear / DequantizeLinear, the op, its output quantized at OUT. */
-function qdq(op: string, shape: number[]): Graph {
+/**
+ * a (scale 0.02, zero point 3) and b (0.03, -5) through QuantizeLinear / DequantizeLinear, the op, its output
+ * quantized at OUT. With `constant`, b is an int8 initializer of those codes (DequantizeLinear only).
+ */
+function qdq(op: string, shape: number[], constant?: Int8Array, attrs: Graph['nodes'][number]['attrs'] = {}): Graph {
   const g = emptyGraph(`qdq_${op}`);
   g.opsets[''] = 17;
   const params: Record<string, [number, number]> = { a: [0.02, 3], b: [0.03, -5], y: [OUT.scale, OUT.zeroPoint] };
@@ -33,11 +36,16 @@ function qdq(op: string, shape: number[]): Graph {
   }
   const node = (name: string, opType: string, inputs: string[], output: string) => g.nodes.push({ name, opType, domain: '', inputs, outputs: [output], attrs: {} });
   for (const k of ['a', 'b']) {
+    if (k === 'b' && constant) {
+      g.initializers.set('b_q', new Tensor('int8', shape, constant));
+      node('dq_b', 'DequantizeLinear', ['b_q', 'b_scale', 'b_zero_point'], 'b_dq');
+      continue;
+    }
     g.inputs.push({ name: k, dtype: 'float32', shape });
     node(`q_${k}`, 'QuantizeLinear', [k, `${k}_scale`, `${k}_zero_point`], `${k}_q`);
     node(`dq_${k}`, 'DequantizeLinear', [`${k}_q`, `${k}_scale`, `${k}_zero_point`], `${k}_dq`);
   }
-  node('op', op, ['a_dq', 'b_dq'], 'y_float');
+  g.nodes.push({ name: 'op', opType: op, domain: '', inputs: ['a_dq', 'b_dq'], outputs: ['y_float'], attrs });
   node('q_y', 'QuantizeLinear', ['y_float', 'y_scale', 'y_zero_point'], 'y_q');
   node('dq_y', 'DequantizeLinear', ['y_q', 'y_scale', 'y_zero_point'], 'y');
   g.outputs.push({ name: 'y', dtype: 'float32' });
@@ -67,6 +75,33 @@ describe('int8 MAXIMUM / MINIMUM of a QDQ graph quantized otherwise at the outpu
       const mine = [...(await runInteger(back, { a: x[0]!, b: x[1]! }, { requantization: 'xnnpack' })).outputs.values()][0]!.toFloat32();
       const vsInteger = maxAbs(mine, got!.data as Float32Array) / OUT.scale;
       console.log(`${op}: ${ops.join(' ')}; interpreter vs onnxruntime ${vsOrt.toFixed(2)} LSB, integer runtime vs interpreter ${vsInteger.toFixed(2)} LSB`);
+      expect(vsOrt).toBeLessThanOrEqual(1 + 1e-4);
+      expect(vsInteger).toBeLessThanOrEqual(1 + 1e-4);
+    });
+  }
+
+  // a constant operand (a clamp bound, a concatenated learned token) quantized otherwise: its codes requantized in place
+  for (const [op, tflite, shape, attrs] of [
+    ['Max', 'MAXIMUM', [2, 3, 4, 5], {}],
+    ['Min', 'MINIMUM', [2, 3, 4, 5], {}],
+    ['Concat', 'CONCATENATION', [2, 3, 4, 5], { axis: { type: 'int' as const, value: 1 } }],
+  ] as const) {
+    it(`${op} of an int8 constant on other parameters: its codes requantized in the file, within 1 LSB of onnxruntime, the integer runtime within 1 of the interpreter`, async () => {
+      const r = rng(op.length + 7);
+      const n = shape.reduce((p, d) => p * d, 1);
+      const x = Tensor.float32([...shape], Float32Array.from({ length: n }, () => r() * 6 - 3));
+      const codes = Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
+      const g = qdq(op, [...shape], codes, attrs);
+      const want = [...(await ortRun(g, [x])).values()][0]!.toFloat32();
+      const bytes = await writeTflite(g, { fileName: `${op}_constant.tflite` });
+      const ops = tfliteOpNames(bytes, op);
+      expect(ops).toEqual(['QUANTIZE', 'QUANTIZE', tflite, 'DEQUANTIZE']);
+      const [got] = await oracle.run(bytes, [x.toFloat32()]);
+      const vsOrt = maxAbs(got!.data as Float32Array, want) / OUT.scale;
+      const back = await readTflite(bytes);
+      const mine = [...(await runInteger(back, { a: x }, { requantization: 'xnnpack' })).outputs.values()][0]!.toFloat32();
+      const vsInteger = maxAbs(mine, got!.data as Float32Array) / OUT.scale;
+      console.log(`${op} of a constant: ${ops.join(' ')}; interpreter vs onnxruntime ${vsOrt.toFixed(2)} LSB, integer runtime vs interpreter ${vsInteger.toFixed(2)} LSB`);
       expect(vsOrt).toBeLessThanOrEqual(1 + 1e-4);
       expect(vsInteger).toBeLessThanOrEqual(1 + 1e-4);
     });
