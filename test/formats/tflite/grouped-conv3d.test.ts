@@ -90,7 +90,7 @@ function normalSamples(shape: number[], count: number, seed: number): Tensor[] {
 }
 
 describe('int8 / int16x8: the lowered 3-D convs as integer DEPTHWISE_CONV_2D / CONV_2D taps (CONV_3D is float32 only)', () => {
-  for (const [name, mode] of [['x3d_block', 'int8'], ['dw3d', 'int8'], ['grouped3d', 'int8'], ['x3d_block', 'int16x8']] as const) {
+  for (const [name, mode] of [['x3d_block', 'int8'], ['dw3d', 'int8'], ['grouped3d', 'int8'], ['dw3d_mult2', 'int8'], ['x3d_block', 'int16x8']] as const) {
     it(`${name}: ${mode} from 8 calibration samples, against the float file in the interpreter; nnport's integer runtime within 1 LSB of the interpreter`, { timeout: 120_000 }, async () => {
       const { graph, x } = await net(name);
       const calibration = normalSamples(x.shape as number[], 8, 3).map((t) => [t]);
