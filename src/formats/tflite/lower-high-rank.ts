@@ -49,14 +49,19 @@ interface RankLimit {
  * the comparisons, whose bool output no QuantizeLinear takes) stop where the builtin float kernels do: DIV
  * and SELECT_V2 at 5-D, POW and the comparisons at 4-D. int8 LOG_SOFTMAX ran at 12-D, as did float
  * LOG_SOFTMAX (neither has a 16x8 kernel: int16 files write it float).
+ * float: the broadcasting ops' column is the builtin kernels' too (ADD / MUL 4-D, SUB / DIV / MAXIMUM / MINIMUM 5-D,
+ * measured with the delegate off), not the XNNPACK delegate's 6-D: the interpreter runs a float graph with
+ * dynamic-sized tensors without its delegate (a 5-D broadcasting ADD there aborted it, high-rank.test.ts), and so does
+ * any runtime without XNNPACK. A broadcast that does not merge under them is made full by BROADCAST_TO, or, over dims
+ * known only at run time, left to the delegate up to its 6-D (XNNPACK_FLOAT_LIMITS), as before.
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
-  Add: { tflite: 'ADD', float: 6, int8: 4, int16: 4 },
-  Sub: { tflite: 'SUB', float: 6, int8: 5, int16: 5 },
-  Mul: { tflite: 'MUL', float: 6, int8: 4, int16: 4 },
-  Div: { tflite: 'DIV', float: 6, int8: 5, int16: 5 },
-  Max: { tflite: 'MAXIMUM', float: 6, int8: 5, int16: 5 },
-  Min: { tflite: 'MINIMUM', float: 6, int8: 5, int16: 5 },
+  Add: { tflite: 'ADD', float: 4, int8: 4, int16: 4 },
+  Sub: { tflite: 'SUB', float: 5, int8: 5, int16: 5 },
+  Mul: { tflite: 'MUL', float: 4, int8: 4, int16: 4 },
+  Div: { tflite: 'DIV', float: 5, int8: 5, int16: 5 },
+  Max: { tflite: 'MAXIMUM', float: 5, int8: 5, int16: 5 },
+  Min: { tflite: 'MINIMUM', float: 5, int8: 5, int16: 5 },
   Pow: { tflite: 'POW', float: 4, int8: 4, int16: 4 },
   Equal: { tflite: 'EQUAL', float: 4, int8: 4, int16: 4 },
   Less: { tflite: 'LESS', float: 4, int8: 4, int16: 4 },
@@ -68,9 +73,9 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   Or: { tflite: 'LOGICAL_OR', float: 4, int8: 4, int16: 4 },
   // FLOOR_MOD and its sign fix-up (NOT_EQUAL, LESS, LOGICAL_AND, SELECT_V2: ops-more-write.ts)
   Mod: { tflite: 'FLOOR_MOD', float: 4, int8: 4, int16: 4 },
-  // above 4-D a float PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts), which run at 6-D; the int8
-  // PRELU broadcasts in 4-D only (it aborts above)
-  PRelu: { tflite: 'PRELU', float: 6, int8: 4, int16: 4 },
+  // PRELU broadcasts in 4-D only (the int8 one aborts above); above 4-D a float PRelu is written as MAXIMUM / MINIMUM /
+  // MUL / ADD (ops-write.ts), after this pass, so it is merged to 4-D first
+  PRelu: { tflite: 'PRELU', float: 4, int8: 4, int16: 4 },
   Transpose: { tflite: 'TRANSPOSE', float: 5, int8: 5, int16: 5 },
   Slice: { tflite: 'SLICE / STRIDED_SLICE', float: 5, int8: 5, int16: 5 },
   Pad: { tflite: 'PAD / PADV2', float: 5, int8: 5, int16: 5 },
@@ -85,6 +90,13 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12, int16: 4 },
   LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 12, int8: 12, int16: 12 },
 };
+
+/**
+ * The broadcasting float ops' limits under the interpreter's XNNPACK delegate, above the builtin kernels' (the table's
+ * float column): measured as the table, the delegate on. A broadcast over a dim known only at run time whose axes do
+ * not merge under the builtin limit is written as it is up to these (as before the builtin limits were measured).
+ */
+const XNNPACK_FLOAT_LIMITS: Readonly<Record<string, number>> = { Add: 6, Sub: 6, Mul: 6, Div: 6, Max: 6, Min: 6, PRelu: 6 };
 
 /** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
 const TRANSPOSE_MAX_RANK_ANY = 6;
@@ -192,12 +204,15 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
     const limit = limitAt(n)!;
     const rank = rankOf(n, shapeOf);
     try {
-      new Merger(rw, n, shapeOf, opset, limit).lower();
+      new Merger(rw, n, shapeOf, opset, limit, activations === 'float').lower();
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       // int16x8: a broadcasting ADD / SUB / MUL the float limit takes is left to writeTflite's 16x8 check, which
       // refuses it by name or, with the float fallback, writes it float
       if (activations === 'int16' && INT16_FALLBACK.has(n.opType) && rank <= TFLITE_RANK_LIMITS[n.opType]!.float) continue;
+      // float: a broadcast the builtin kernel cannot take, and BROADCAST_TO cannot make full (a dim known only at
+      // run time), is left to the XNNPACK delegate, which the interpreter runs a static float graph on
+      if (activations === 'float' && rank <= (XNNPACK_FLOAT_LIMITS[n.opType] ?? 0)) continue;
       const l = TFLITE_RANK_LIMITS[n.opType]!;
       throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${activations === 'float' ? '' : ` with ${activations} activations`}, and ${e.message}`);
     }
@@ -222,6 +237,8 @@ class Merger {
     private readonly shapeOf: ShapeOf,
     private readonly opset: number,
     private readonly limit: number,
+    /** float activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO */
+    private readonly expandFloat = false,
   ) {
     this.name = n.name || n.outputs[0]!;
   }
@@ -300,7 +317,7 @@ class Merger {
    */
   private replace(inputs: string[], attrs: Record<string, Attr>): void {
     const out = this.n.outputs[0]!;
-    const target = this.int64('shape', this.target(this.shape(out, 'output')));
+    const target = this.backShape(out);
     this.rw.removeNode(this.n);
     let y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
     const act = this.rw.soleConsumer(out);
@@ -317,6 +334,19 @@ class Merger {
     this.rw.removeNode(q.node);
     const yq = quantizeLike(this.rw, q, y, `${this.name}/quantize`);
     this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [yq, target], outputs: [q.node.outputs[0]!], attrs: {} });
+  }
+
+  /**
+   * The Reshape target that gives the op's output its own shape back: a constant (one dim sized at run time
+   * at most: -1), else the run-time shape of an input of exactly the output's shape.
+   */
+  private backShape(out: string): string {
+    const shape = this.shape(out, 'output');
+    if (shape.filter((d) => typeof d !== 'number').length <= 1) return this.int64('shape', this.target(shape));
+    const same = (s: readonly Dim[] | undefined) => !!s && s.length === shape.length && s.every((d, a) => d !== null && d === shape[a]);
+    const full = this.n.inputs.find((v) => v && same(this.shapeOf(v)));
+    if (!full) throw new Refusal('more than one dim of its output is sized at run time');
+    return this.rw.add({ opType: 'Shape', name: `${this.name}/output_shape`, inputs: [full], attrs: {} });
   }
 
   /** Broadcasting ops: per output axis, which operands are full there and which broadcast. */
@@ -337,7 +367,22 @@ class Merger {
         })
         .join();
     });
-    const groups = this.within(runsOf(labels));
+    let groups = runsOf(labels);
+    if (groups.length > this.limit && this.expandFloat && out.length <= TFLITE_RANK_LIMITS.Expand!.float && out.every((d) => typeof d === 'number')) {
+      // axes broadcast too differently to merge under the limit: the broadcast operands made full (BROADCAST_TO,
+      // which runs up to 8-D), then the op is elementwise over one axis
+      groups = [out.map((_, a) => a)];
+      const full = this.int64('broadcast_shape', out as number[]);
+      const inputs = this.n.inputs.map((v, k) => {
+        const o = operands[k];
+        if (!o) return v;
+        const padded = out.map((_, a) => aligned(o.s, a));
+        const x = padded.every((d, a) => d === out[a]) ? o.v : this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_input${o.k}`, inputs: [o.v, full], attrs: {} });
+        return this.view(x, groups, out, `input${o.k}`);
+      });
+      return this.replace(inputs, this.n.attrs);
+    }
+    groups = this.within(groups);
     const inputs = this.n.inputs.map((v, k) => {
       const o = operands[k];
       if (!o) return v;
