@@ -19,6 +19,7 @@ import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { NumericArray } from '../../ir/dtypes.js';
+import { cancelReshapePairs } from '../../passes/cancel-reshapes.js';
 import { permuteTensor } from '../../passes/layout.js';
 
 const ints = (value: number[]): Attr => ({ type: 'ints', value });
@@ -56,11 +57,24 @@ export function lowerGroupedConv3d(g: Graph, options: LowerConv3dOptions = {}): 
     const pads = explicitPads(n, inShape.slice(1, 4), hwio.shape.slice(0, 3), strides, dilations);
     const conv: Conv3d = { where: n.name || y, inShape, outShape, hwio, strides, dilations, pads, opset };
     rw.removeNode(n);
-    if (group === 1 || (hwio.shape[3] === 1 && group === inShape[4])) taps(rw, conv, x, bias, group, y);
+    if (group === 1 || (hwio.shape[3] === 1 && group === inShape[4])) taps(rw, conv, x, bias, group, y, activationAfter(rw, y));
     else groups(rw, conv, x, bias, group, options.integer === true, y);
   }
   rw.sweep();
-  return rw.toGraph();
+  // (one lowered conv's frames Reshape and the next one's images Reshape undo each other: X3D's channel-wise conv into its 1x1x1 conv)
+  return cancelReshapePairs(rw.toGraph()).graph;
+}
+
+/**
+ * The ReLU / Clip that alone reads `y`: it moves before the taps' final Reshape (elementwise, it commutes
+ * with it), where TFLite fuses it into the last ADD or conv (the conv's own, as in CONV_3D) and int8
+ * calibrates the sum after it, not the range below 0 it cuts.
+ */
+function activationAfter(rw: GraphRewriter, y: string): Node | undefined {
+  const readers = rw.consumers(y);
+  const a = readers[0];
+  if (readers.length !== 1 || !a || rw.isGraphOutput(y) || rw.isReadBySubgraph(y)) return undefined;
+  return (a.opType === 'Relu' || a.opType === 'Clip') && (a.domain === '' || a.domain === 'ai.onnx') && a.inputs[0] === y && a.inputs.slice(1).every((v) => !v || rw.constant(v)) ? a : undefined;
 }
 
 /** A 3-D Conv of fixed sizes, its padding explicit. */
@@ -99,8 +113,11 @@ function int64(rw: GraphRewriter, name: string, values: number[]): string {
 /** x[..., starts:ends:steps, ...] along `axes` (ONNX Slice: inputs from opset 10, attributes before, which have no steps). */
 function slice(rw: GraphRewriter, where: string, x: string, opset: number, starts: number[], ends: number[], axes: number[], steps: number[]): string {
   if (opset >= 10) return rw.add({ opType: 'Slice', name: where, inputs: [x, int64(rw, `${where}/starts`, starts), int64(rw, `${where}/ends`, ends), int64(rw, `${where}/axes`, axes), int64(rw, `${where}/steps`, steps)] });
-  if (steps.some((s) => s !== 1)) throw new UnsupportedError('strided temporal taps of a 3-D Conv in an opset < 10 graph', `'${where}': ONNX's Slice has steps from opset 10`);
-  return rw.add({ opType: 'Slice', name: where, inputs: [x], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) } });
+  if (steps.every((s) => s === 1)) return rw.add({ opType: 'Slice', name: where, inputs: [x], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) } });
+  // (an opset-9 graph, PyTorch's older exports: every sd-th frame as a GATHER of their indices)
+  if (axes.length !== 1) throw new UnsupportedError('a strided slice of several axes in an opset < 10 graph', `'${where}'`);
+  const indices = Array.from({ length: Math.ceil((ends[0]! - starts[0]!) / steps[0]!) }, (_, i) => starts[0]! + i * steps[0]!);
+  return rw.add({ opType: 'Gather', name: where, inputs: [x, int64(rw, `${where}/indices`, indices)], attrs: { axis: { type: 'int', value: axes[0]! } } });
 }
 
 /** x zero-padded by ONNX pads (begins, then ends): the pads an input from opset 11, an attribute before. */
@@ -112,8 +129,9 @@ function pad(rw: GraphRewriter, where: string, x: string, opset: number, pads: n
 /**
  * The 3-D Conv (ungrouped, or depthwise: group = input channels) as one 2-D conv per temporal tap over the
  * frames it reads as a batch of images, the taps added, written to `y` (a fresh value when undefined); returns it.
+ * An `activation` reading `y` (activationAfter) is applied to the sum instead, the Reshape writing its output.
  */
-function taps(rw: GraphRewriter, c: Conv3d, x: string, bias: string | undefined, group: number, y?: string): string {
+function taps(rw: GraphRewriter, c: Conv3d, x: string, bias: string | undefined, group: number, y?: string, activation?: Node): string {
   const { where, inShape, outShape, hwio, strides, dilations, pads, opset } = c;
   const [kd, kh, kw, perGroupIn, o] = hwio.shape as [number, number, number, number, number];
   const [batch, frames] = inShape as [number, number];
@@ -152,7 +170,13 @@ function taps(rw: GraphRewriter, c: Conv3d, x: string, bias: string | undefined,
     const conv = rw.add({ opType: 'Conv', domain: 'nnport', name: `${where}/tap${k}`, inputs, attrs: convAttrs });
     sums.push(i === 0 ? conv : rw.add({ opType: 'Add', name: `${where}/sum${k}`, inputs: [sums[i - 1]!, conv] }));
   }
-  return rw.addNode({ opType: 'Reshape', name: `${where}/frames`, inputs: [sums[sums.length - 1]!, int64(rw, `${where}/frames_shape`, outShape)], ...(y ? { outputs: [y] } : {}), attrs: {} }).outputs[0]!;
+  let sum = sums[sums.length - 1]!;
+  if (activation) {
+    rw.removeNode(activation);
+    sum = rw.add({ opType: activation.opType, name: activation.name, inputs: [sum, ...activation.inputs.slice(1)], attrs: activation.attrs });
+    y = activation.outputs[0]!;
+  }
+  return rw.addNode({ opType: 'Reshape', name: `${where}/frames`, inputs: [sum, int64(rw, `${where}/frames_shape`, outShape)], ...(y ? { outputs: [y] } : {}), attrs: {} }).outputs[0]!;
 }
 
 /** A grouped (not depthwise) 3-D Conv as one ungrouped 3-D Conv per group (CONV_3D, or with `integer` its 2-D taps), concatenated into `y`. */

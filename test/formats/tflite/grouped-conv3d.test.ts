@@ -13,12 +13,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { convert, loadModel } from '../../../src/index.js';
-import type { Graph } from '../../../src/ir/graph.js';
+import type { Attr, Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { permuteTensor } from '../../../src/passes/layout.js';
 import { pooledSnrDb, relErr } from '../../support/error-metrics.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
+import { ortFirst } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 import { integerRuntimeLsbOff, tfliteOpNames, useTfliteOracle } from '../../support/tflite-test.js';
 
@@ -88,7 +90,7 @@ function normalSamples(shape: number[], count: number, seed: number): Tensor[] {
 }
 
 describe('int8 / int16x8: the lowered 3-D convs as integer DEPTHWISE_CONV_2D / CONV_2D taps (CONV_3D is float32 only)', () => {
-  for (const [name, mode] of [['x3d_block', 'int8'], ['dw3d', 'int8'], ['grouped3d', 'int8'], ['x3d_block', 'int16x8']] as const) {
+  for (const [name, mode] of [['x3d_block', 'int8'], ['dw3d', 'int8'], ['grouped3d', 'int8'], ['dw3d_mult2', 'int8'], ['x3d_block', 'int16x8']] as const) {
     it(`${name}: ${mode} from 8 calibration samples, against the float file in the interpreter; nnport's integer runtime within 1 LSB of the interpreter`, { timeout: 120_000 }, async () => {
       const { graph, x } = await net(name);
       const calibration = normalSamples(x.shape as number[], 8, 3).map((t) => [t]);
@@ -115,6 +117,50 @@ describe('int8 / int16x8: the lowered 3-D convs as integer DEPTHWISE_CONV_2D / C
       // (int16x8: its weights are int8 still, which bound it)
       expect(snr).toBeGreaterThan(mode === 'int8' ? 25 : 40);
       expect(lsb).toBeLessThanOrEqual(1.0001);
+    });
+  }
+});
+
+/** One depthwise ONNX Conv over NCDHW `input` (group = channels), weights and bias from a seed. */
+function depthwiseConv3d(input: number[], multiplier: number, kernel: number[], attrs: Record<string, Attr>, seed: number): Graph {
+  const r = rng(seed);
+  const c = input[1]!;
+  const w = Tensor.float32([c * multiplier, 1, ...kernel], Float32Array.from({ length: c * multiplier * kernel.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1));
+  const b = Tensor.float32([c * multiplier], Float32Array.from({ length: c * multiplier }, () => r() * 2 - 1));
+  return {
+    name: 'dw3d',
+    nodes: [{ name: 'conv', domain: '', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { group: { type: 'int', value: c }, kernel_shape: { type: 'ints', value: kernel }, ...attrs } }],
+    inputs: [{ name: 'x', dtype: 'float32', shape: input }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    initializers: new Map([['w', w], ['b', b]]),
+    opsets: { '': 13 },
+  };
+}
+
+const ints = (value: number[]): Attr => ({ type: 'ints', value });
+
+describe('depthwise Conv3d padding the PyTorch fixtures do not have: the interpreter against onnxruntime', () => {
+  const cases: Array<{ name: string; graph: Graph; taps: number }> = [
+    { name: 'auto_pad SAME_UPPER, kernel (2, 3, 3), strides (2, 2, 1)', graph: depthwiseConv3d([1, 6, 5, 7, 6], 1, [2, 3, 3], { auto_pad: { type: 'string', value: 'SAME_UPPER' }, strides: ints([2, 2, 1]) }, 31), taps: 2 },
+    { name: 'auto_pad SAME_LOWER, channel multiplier 2, kernel (3, 2, 3), strides (2, 1, 2)', graph: depthwiseConv3d([1, 4, 6, 5, 7], 2, [3, 2, 3], { auto_pad: { type: 'string', value: 'SAME_LOWER' }, strides: ints([2, 1, 2]) }, 32), taps: 3 },
+    // (these pads reach the lowering as an explicit PAD of the input, one PAD in the file: the tap over the two
+    // padding frames reads the padded input's frames, and is kept)
+    { name: 'asymmetric pads (2, 0, 1 | 0, 1, 2), temporal dilation 2, kernel (3, 1, 3)', graph: depthwiseConv3d([1, 3, 4, 4, 5], 1, [3, 1, 3], { pads: ints([2, 0, 1, 0, 1, 2]), dilations: ints([2, 1, 1]) }, 33), taps: 3 },
+    // a 3-frame kernel over one frame: the two taps that read only padding are left out
+    { name: 'one frame, kernel 3, padding 1: one tap', graph: depthwiseConv3d([1, 5, 1, 6, 6], 1, [3, 3, 3], { pads: ints([1, 1, 1, 1, 1, 1]) }, 34), taps: 1 },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.taps} DEPTHWISE_CONV_2D`, async () => {
+      const onnx = writeOnnx(c.graph);
+      const { bytes } = await convert(await loadModel(onnx, { fileName: 'dw3d.onnx' }), 'dw3d.tflite');
+      expect(tfliteOpNames(bytes, 'dw3d').filter((o) => o === 'DEPTHWISE_CONV_2D')).toHaveLength(c.taps);
+      const x = normalSamples(c.graph.inputs[0]!.shape as number[], 1, 41)[0]!;
+      const want = ndhwc(await ortFirst(onnx, [x]));
+      const [out] = await oracle.run(bytes, [ndhwc(x).toFloat32()]);
+      expect(out!.shape).toEqual(want.shape);
+      const err = relErr(out!.data as Float32Array, want.toFloat32());
+      console.log(`${c.name}: interpreter vs onnxruntime ${err.toExponential(2)}`);
+      expect(err).toBeLessThanOrEqual(1e-5);
     });
   }
 });
