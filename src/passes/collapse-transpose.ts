@@ -12,6 +12,7 @@ import { attrInts, type Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/ops/index.js';
 import { GraphRewriter } from '../ir/rewriter.js';
 import { Tensor } from '../ir/tensor.js';
+import { dequantizeLike, dequantizerOf, sameParameters, soleQuantizerOf } from './quantized-side.js';
 
 const isReshape = (n: { opType: string; domain: string }): boolean => n.opType === 'Reshape' && (n.domain === '' || n.domain === 'ai.onnx');
 
@@ -94,7 +95,11 @@ export function collapseTransposes(graph: Graph, maxRank: number): CollapseTrans
     // a Reshape that made the high-rank value for this Transpose alone is skipped: its input is
     // re-viewed straight to the merged shape (a reshape depends only on the row-major order)
     const made = rw.producer(n.inputs[0]!);
-    const source = made && isReshape(made) && rw.consumers(n.inputs[0]!).length === 1 && !rw.isGraphOutput(n.inputs[0]!) ? made.inputs[0]! : n.inputs[0]!;
+    let source = made && isReshape(made) && rw.consumers(n.inputs[0]!).length === 1 && !rw.isGraphOutput(n.inputs[0]!) ? made.inputs[0]! : n.inputs[0]!;
+    // a value dequantized per tensor (a QDQ graph): its integers are moved, and dequantized after (quantized-side.ts)
+    const d = dequantizerOf(rw, source);
+    const dq = d && d.axis === undefined ? d : undefined;
+    if (dq) source = dq.node.inputs[0]!;
     let moved: string;
     if (runs.groups.length <= maxRank) {
       const flat = rw.add({ opType: 'Reshape', name: `${where}/merge`, inputs: [source, target('merged_shape', merged)], attrs: {} });
@@ -114,8 +119,15 @@ export function collapseTransposes(graph: Graph, maxRank: number): CollapseTrans
     // the input, whose rank changes here) read the collapsed value; anything else gets it back at full rank
     const readers = rw.consumers(y);
     const reViewed = !rw.isGraphOutput(y) && readers.length > 0 && readers.every((r) => isReshape(r) && r.inputs[0] === y && (rw.constant(r.inputs[1] ?? '')?.toNumbers().every((d) => d !== 0) ?? false));
-    if (reViewed) rw.replaceUses(y, moved);
-    else rw.addNode({ opType: 'Reshape', name: `${where}/split`, inputs: [moved, target('shape', perm.map((a) => dims[a]!))], outputs: [y], attrs: {} });
+    const split = (output?: string) => rw.add({ opType: 'Reshape', name: `${where}/split`, inputs: [moved, target('shape', perm.map((a) => dims[a]!))], outputs: output ? [output] : undefined, attrs: {} });
+    const q = dq && soleQuantizerOf(rw, y);
+    if (dq && q && sameParameters(rw, dq, q)) {
+      // quantized again with the same parameters (onnxruntime's QDQ Transpose): the integers moved are its output
+      rw.removeNode(q.node);
+      split(q.node.outputs[0]!);
+    } else if (reViewed) rw.replaceUses(y, dq ? dequantizeLike(rw, dq, moved, `${where}/dequantize`) : moved);
+    else if (dq) dequantizeLike(rw, dq, split(), `${where}/dequantize`, { output: y });
+    else split(y);
     collapsed.push(where);
   }
   if (!collapsed.length) return { graph, collapsed };

@@ -18,6 +18,7 @@ import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
 import { mapSubgraphs } from '../../passes/layout-subgraphs.js';
+import { dequantizeLike, dequantizerOf, quantizeLike, soleQuantizerOf } from '../../passes/quantized-side.js';
 
 interface RankLimit {
   /** the TFLite op the IR op is written as */
@@ -39,14 +40,28 @@ interface RankLimit {
  * they are 1-D anyway. TRANSPOSE's 5 is collapse-transpose.ts' (TFLite before 2.12). int16 (int16x8):
  * ADD and MUL broadcast up to 4-D, SUB, MAXIMUM, MINIMUM 5-D; CONCATENATION, GATHER, MEAN, REDUCE_MAX ran at 8-D
  * (the highest tried); the ops nnport has no 16x8 kernel for (int16x8's list in write.ts) keep their int8 limit.
+ * int8 (one-op QDQ files at 3-D to 8-D, the lowering off, against onnxruntime on the QDQ model): an int8
+ * tensor above 6-D makes the XNNPACK delegate fail for the whole graph ('failed to create XNNPACK Value',
+ * 'Restored original execution plan'), and an int8 graph is lowered exactly when it holds such tensors, so
+ * its limits are the builtin kernels' (measured with the op's inputs made by an int8 7-D tensor): ADD and MUL
+ * broadcast up to 4-D, SUB, MAXIMUM, MINIMUM 5-D (with the delegate they ran at 6-D). The ops an int8 file
+ * computes in float between DEQUANTIZE and QUANTIZE (DIV, POW, SELECT_V2, FLOOR_MOD: FLOAT_ONLY_WRITE_OPS;
+ * the comparisons, whose bool output no QuantizeLinear takes) stop where the builtin float kernels do: DIV
+ * and SELECT_V2 at 5-D, POW and the comparisons at 4-D. int8 LOG_SOFTMAX ran at 12-D, as did float
+ * LOG_SOFTMAX (neither has a 16x8 kernel: int16 files write it float).
+ * float: the broadcasting ops' column is the builtin kernels' too (ADD / MUL 4-D, SUB / DIV / MAXIMUM / MINIMUM 5-D,
+ * measured with the delegate off), not the XNNPACK delegate's 6-D: the interpreter runs a float graph with
+ * dynamic-sized tensors without its delegate (a 5-D broadcasting ADD there aborted it, high-rank.test.ts), and so does
+ * any runtime without XNNPACK. A broadcast that does not merge under them is made full by BROADCAST_TO, or, over dims
+ * known only at run time, left to the delegate up to its 6-D (XNNPACK_FLOAT_LIMITS), as before.
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
-  Add: { tflite: 'ADD', float: 6, int8: 6, int16: 4 },
-  Sub: { tflite: 'SUB', float: 6, int8: 6, int16: 5 },
-  Mul: { tflite: 'MUL', float: 6, int8: 6, int16: 4 },
-  Div: { tflite: 'DIV', float: 6, int8: 6, int16: 6 },
-  Max: { tflite: 'MAXIMUM', float: 6, int8: 5, int16: 5 },
-  Min: { tflite: 'MINIMUM', float: 6, int8: 5, int16: 5 },
+  Add: { tflite: 'ADD', float: 4, int8: 4, int16: 4 },
+  Sub: { tflite: 'SUB', float: 5, int8: 5, int16: 5 },
+  Mul: { tflite: 'MUL', float: 4, int8: 4, int16: 4 },
+  Div: { tflite: 'DIV', float: 5, int8: 5, int16: 5 },
+  Max: { tflite: 'MAXIMUM', float: 5, int8: 5, int16: 5 },
+  Min: { tflite: 'MINIMUM', float: 5, int8: 5, int16: 5 },
   Pow: { tflite: 'POW', float: 4, int8: 4, int16: 4 },
   Equal: { tflite: 'EQUAL', float: 4, int8: 4, int16: 4 },
   Less: { tflite: 'LESS', float: 4, int8: 4, int16: 4 },
@@ -58,9 +73,9 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   Or: { tflite: 'LOGICAL_OR', float: 4, int8: 4, int16: 4 },
   // FLOOR_MOD and its sign fix-up (NOT_EQUAL, LESS, LOGICAL_AND, SELECT_V2: ops-more-write.ts)
   Mod: { tflite: 'FLOOR_MOD', float: 4, int8: 4, int16: 4 },
-  // above 4-D a float PRelu is written as MAXIMUM / MINIMUM / MUL / ADD (ops-write.ts), which run at 6-D; the int8
-  // PRELU broadcasts in 4-D only (it aborts above)
-  PRelu: { tflite: 'PRELU', float: 6, int8: 4, int16: 4 },
+  // PRELU broadcasts in 4-D only (the int8 one aborts above); above 4-D a float PRelu is written as MAXIMUM / MINIMUM /
+  // MUL / ADD (ops-write.ts), after this pass, so it is merged to 4-D first
+  PRelu: { tflite: 'PRELU', float: 4, int8: 4, int16: 4 },
   Transpose: { tflite: 'TRANSPOSE', float: 5, int8: 5, int16: 5 },
   Slice: { tflite: 'SLICE / STRIDED_SLICE', float: 5, int8: 5, int16: 5 },
   Pad: { tflite: 'PAD / PADV2', float: 5, int8: 5, int16: 5 },
@@ -73,9 +88,15 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   ReduceMax: { tflite: 'REDUCE_MAX', float: 12, int8: 12, int16: 8 },
   // int16 SOFTMAX: 'Only 1D, 2D, 3D and 4D tensors supported for int16 input with int16 output' at invoke
   Softmax: { tflite: 'SOFTMAX', float: 12, int8: 12, int16: 4 },
-  // float ran up to 8-D (the highest tried); the quantized ones not measured, taken as int16 SOFTMAX's 4-D (merging is harmless)
-  LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 8, int8: 4, int16: 4 },
+  LogSoftmax: { tflite: 'LOG_SOFTMAX', float: 12, int8: 12, int16: 12 },
 };
+
+/**
+ * The broadcasting float ops' limits under the interpreter's XNNPACK delegate, above the builtin kernels' (the table's
+ * float column): measured as the table, the delegate on. A broadcast over a dim known only at run time whose axes do
+ * not merge under the builtin limit is written as it is up to these (as before the builtin limits were measured).
+ */
+const XNNPACK_FLOAT_LIMITS: Readonly<Record<string, number>> = { Add: 6, Sub: 6, Mul: 6, Div: 6, Max: 6, Min: 6, PRelu: 6 };
 
 /** TRANSPOSE's highest rank in any TFLite runtime (version 6, 2.12) */
 const TRANSPOSE_MAX_RANK_ANY = 6;
@@ -90,7 +111,7 @@ const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax']);
 const AXES_INPUT_FROM: Record<string, number> = { ReduceMean: 18, ReduceSum: 13, ReduceMax: 18 };
 
 export interface LowerHighRankOptions {
-  /** the activations' type (default float: the float limits apply) */
+  /** the activations' type (default: a QDQ graph's, int8 or int16, else float: the float limits apply) */
   activations?: 'float' | 'int8' | 'int16';
   fileName?: string;
 }
@@ -103,6 +124,17 @@ export function lowerHighRank(g: Graph, options: LowerHighRankOptions = {}): Gra
 }
 
 type Activations = NonNullable<LowerHighRankOptions['activations']>;
+
+/** A QDQ graph (a pre-quantized model) computes on its integer tensors: int16 where a QuantizeLinear makes int16, else int8. */
+function qdqActivations(g: Graph): Activations {
+  const quantizers = g.nodes.filter((n) => n.opType === 'QuantizeLinear' && isOnnx(n));
+  if (!quantizers.length) return 'float';
+  const int16 = quantizers.some((n) => {
+    const z = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+    return z?.dtype === 'int16' || z?.dtype === 'uint16';
+  });
+  return int16 ? 'int16' : 'int8';
+}
 
 const limitOf = (n: Node, activations: Activations): number | undefined => {
   const l = isOnnx(n) ? TFLITE_RANK_LIMITS[n.opType] : undefined;
@@ -143,8 +175,7 @@ function product(shape: readonly Dim[], axes: readonly number[]): Dim {
 class Refusal extends Error {}
 
 function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
-  // a QDQ graph (a quantized model read) computes on its integer tensors
-  const activations: Activations = options.activations ?? (g.nodes.some((n) => n.opType === 'QuantizeLinear' && isOnnx(n)) ? 'int8' : 'float');
+  const activations: Activations = options.activations ?? qdqActivations(g);
   const where = options.fileName ?? 'the model';
   if (!g.nodes.some((n) => limitOf(n, activations) !== undefined)) return g;
   const values = inferShapes(g, { record: false, onError: 'unknown' }).values;
@@ -173,12 +204,15 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
     const limit = limitAt(n)!;
     const rank = rankOf(n, shapeOf);
     try {
-      new Merger(rw, n, shapeOf, opset, limit).lower();
+      new Merger(rw, n, shapeOf, opset, limit, activations === 'float').lower();
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       // int16x8: a broadcasting ADD / SUB / MUL the float limit takes is left to writeTflite's 16x8 check, which
       // refuses it by name or, with the float fallback, writes it float
       if (activations === 'int16' && INT16_FALLBACK.has(n.opType) && rank <= TFLITE_RANK_LIMITS[n.opType]!.float) continue;
+      // float: a broadcast the builtin kernel cannot take, and BROADCAST_TO cannot make full (a dim known only at
+      // run time), is left to the XNNPACK delegate, which the interpreter runs a static float graph on
+      if (activations === 'float' && rank <= (XNNPACK_FLOAT_LIMITS[n.opType] ?? 0)) continue;
       const l = TFLITE_RANK_LIMITS[n.opType]!;
       throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${activations === 'float' ? '' : ` with ${activations} activations`}, and ${e.message}`);
     }
@@ -203,11 +237,13 @@ class Merger {
     private readonly shapeOf: ShapeOf,
     private readonly opset: number,
     private readonly limit: number,
+    /** float activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO */
+    private readonly expandFloat = false,
   ) {
     this.name = n.name || n.outputs[0]!;
   }
 
-  /** Rewrites the node, or throws a Refusal (before any change) where its axes do not merge under the limit. */
+  /** Rewrites the node, or throws a Refusal where its axes do not merge under the limit (before any change, or a per-axis operand's: what was added is dead, swept). */
   lower(): void {
     const op = this.n.opType;
     const out = this.shapeOf(this.n.outputs[0]);
@@ -245,30 +281,72 @@ class Merger {
     return t;
   }
 
-  /** Value `v` viewed as `dims`: a constant reshaped in place, anything else through a Reshape. */
-  private view(v: string, dims: readonly Dim[], what: string): string {
+  /**
+   * Value `v` viewed over the merged axes `groups` of `shape` (its dims aligned to the op's reference
+   * shape: a broadcast operand's leading axes are 1): a constant reshaped in place, anything else
+   * through a Reshape. A dequantized value is reshaped on its integer side (see quantized-side.ts).
+   */
+  private view(v: string, groups: number[][], shape: readonly Dim[], what: string): string {
     const t = this.rw.constant(v);
-    const target = this.target(dims);
+    const target = this.target(groups.map((gr) => product(shape, gr)));
     if (t && !this.rw.producer(v)) return this.rw.addInitializer(`${this.name}/${what}_merged`, t.reshape(target));
-    // per-axis quantized operands would need their scales re-laid too (rare: refused)
-    const p = this.rw.producer(v);
-    if (p && p.opType === 'DequantizeLinear' && isOnnx(p) && (this.rw.constant(p.inputs[1] ?? '')?.size ?? 1) > 1) throw new Refusal(`its ${what} is quantized per axis`);
+    const d = dequantizerOf(this.rw, v);
+    if (d) return dequantizeLike(this.rw, d, this.view(d.node.inputs[0]!, groups, shape, `${what}_quantized`), `${this.name}/dequantize_${what}`, { axis: d.axis === undefined ? undefined : this.mergedAxis(v, d.axis, groups, shape, what) });
     // a Reshape read here alone (the one that gave the previous merged op its shape back) is skipped: a reshape depends only on the row-major order
+    const p = this.rw.producer(v);
     const source = p && p.opType === 'Reshape' && isOnnx(p) && this.rw.consumers(v).length === 1 && !this.rw.isGraphOutput(v) ? p.inputs[0]! : v;
     return this.rw.add({ opType: 'Reshape', name: `${this.name}/merge_${what}`, inputs: [source, this.int64(`${what}_merged_shape`, target)], attrs: {} });
+  }
+
+  /** Where the quantization axis of a per-axis operand lands once merged: its group, when the other axes there are of size 1. */
+  private mergedAxis(v: string, axis: number, groups: number[][], shape: readonly Dim[], what: string): number {
+    const rank = this.shape(v, what).length;
+    const a = (axis < 0 ? axis + rank : axis) + (shape.length - rank);
+    const at = groups.findIndex((gr) => gr.includes(a));
+    if (at < 0 || groups[at]!.some((b) => b !== a && shape[b] !== 1)) throw new Refusal(`its ${what} is quantized per axis (axis ${axis}), which would merge with its neighbours`);
+    return at;
   }
 
   private int64(what: string, values: number[]): string {
     return this.rw.addInitializer(`${this.name}/${what}`, Tensor.int64([values.length], values));
   }
 
-  /** The node on new inputs and attributes, its output back at its own shape (a Reshape); the merged rank. */
+  /**
+   * The node on new inputs and attributes, its output back at its own shape (a Reshape). An output
+   * quantized alone (QuantizeLinear, or a Relu / Clip then one) is quantized before the Reshape back.
+   */
   private replace(inputs: string[], attrs: Record<string, Attr>): void {
     const out = this.n.outputs[0]!;
-    const dims = this.shape(out, 'output');
+    const target = this.backShape(out);
     this.rw.removeNode(this.n);
-    const y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
-    this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, this.int64('shape', this.target(dims))], outputs: [out], attrs: {} });
+    let y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
+    const act = this.rw.soleConsumer(out);
+    const fused = act && isOnnx(act) && (act.opType === 'Relu' || act.opType === 'Clip') && act.inputs[0] === out ? act : undefined;
+    const q = soleQuantizerOf(this.rw, fused ? fused.outputs[0]! : out);
+    if (!q) {
+      this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [y, target], outputs: [out], attrs: {} });
+      return;
+    }
+    if (fused) {
+      this.rw.removeNode(fused);
+      y = this.rw.add({ opType: fused.opType, name: `${this.name}/merged_${fused.opType.toLowerCase()}`, inputs: [y, ...fused.inputs.slice(1)], attrs: fused.attrs });
+    }
+    this.rw.removeNode(q.node);
+    const yq = quantizeLike(this.rw, q, y, `${this.name}/quantize`);
+    this.rw.addNode({ opType: 'Reshape', name: `${this.name}/split`, inputs: [yq, target], outputs: [q.node.outputs[0]!], attrs: {} });
+  }
+
+  /**
+   * The Reshape target that gives the op's output its own shape back: a constant (one dim sized at run time
+   * at most: -1), else the run-time shape of an input of exactly the output's shape.
+   */
+  private backShape(out: string): string {
+    const shape = this.shape(out, 'output');
+    if (shape.filter((d) => typeof d !== 'number').length <= 1) return this.int64('shape', this.target(shape));
+    const same = (s: readonly Dim[] | undefined) => !!s && s.length === shape.length && s.every((d, a) => d !== null && d === shape[a]);
+    const full = this.n.inputs.find((v) => v && same(this.shapeOf(v)));
+    if (!full) throw new Refusal('more than one dim of its output is sized at run time');
+    return this.rw.add({ opType: 'Shape', name: `${this.name}/output_shape`, inputs: [full], attrs: {} });
   }
 
   /** Broadcasting ops: per output axis, which operands are full there and which broadcast. */
@@ -289,12 +367,27 @@ class Merger {
         })
         .join();
     });
-    const groups = this.within(runsOf(labels));
+    let groups = runsOf(labels);
+    if (groups.length > this.limit && this.expandFloat && out.length <= TFLITE_RANK_LIMITS.Expand!.float && out.every((d) => typeof d === 'number')) {
+      // axes broadcast too differently to merge under the limit: the broadcast operands made full (BROADCAST_TO,
+      // which runs up to 8-D), then the op is elementwise over one axis
+      groups = [out.map((_, a) => a)];
+      const full = this.int64('broadcast_shape', out as number[]);
+      const inputs = this.n.inputs.map((v, k) => {
+        const o = operands[k];
+        if (!o) return v;
+        const padded = out.map((_, a) => aligned(o.s, a));
+        const x = padded.every((d, a) => d === out[a]) ? o.v : this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_input${o.k}`, inputs: [o.v, full], attrs: {} });
+        return this.view(x, groups, out, `input${o.k}`);
+      });
+      return this.replace(inputs, this.n.attrs);
+    }
+    groups = this.within(groups);
     const inputs = this.n.inputs.map((v, k) => {
       const o = operands[k];
       if (!o) return v;
       const padded = out.map((_, a) => aligned(o.s, a));
-      return this.view(o.v, groups.map((gr) => product(padded, gr)), `input${k}`);
+      return this.view(o.v, groups, padded, `input${k}`);
     });
     return this.replace(inputs, this.n.attrs);
   }
@@ -322,7 +415,7 @@ class Merger {
         const whole = (i: number) => steps[i] === 1 && typeof x[axes[i]!] === 'number' && (starts[i] === 0 || starts[i]! <= -(x[axes[i]!] as number)) && ends[i]! >= (x[axes[i]!] as number);
         const kept = axes.flatMap((_, i) => (whole(i) ? [] : [i]));
         const { groups, at } = this.merged(kept.map((i) => axes[i]!));
-        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const data = this.view(n.inputs[0]!, groups, x, 'data');
         const ints = (name: string, v: number[]) => this.int64(name, kept.map((i) => v[i]!));
         return this.replace([data, ints('starts', starts), ints('ends', ends), this.int64('axes', kept.map((i) => at(axes[i]!))), ints('steps', steps)], {});
       }
@@ -332,7 +425,7 @@ class Merger {
         const pads = this.constant(1, 'pads');
         const touched = x.flatMap((_, a) => (pads[a] !== 0 || pads[a + r] !== 0 ? [a] : []));
         const { groups, at } = this.merged(touched);
-        const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+        const data = this.view(n.inputs[0]!, groups, x, 'data');
         const merged = new Array<number>(2 * groups.length).fill(0);
         for (const a of touched) (merged[at(a)] = pads[a]!), (merged[at(a) + groups.length] = pads[a + r]!);
         return this.replace([data, this.int64('pads', merged), ...n.inputs.slice(2)], n.attrs);
@@ -359,7 +452,7 @@ class Merger {
       return;
     }
     const mergedAxes = reduced;
-    const data = this.view(n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    const data = this.view(n.inputs[0]!, groups, x, 'data');
     const attrs: Record<string, Attr> = { ...n.attrs, keepdims: { type: 'int', value: 1 } };
     if (fromInput) return this.replace([data, this.int64('axes', mergedAxes)], attrs);
     return this.replace([data], { ...attrs, axes: { type: 'ints', value: mergedAxes } });
@@ -372,7 +465,7 @@ class Merger {
     // before opset 13 Softmax works on the input flattened to 2-D at `axis`: the same only over the last axis
     if (this.opset < 13 && axis !== r - 1) throw new Refusal('its axis is not the last (opset < 13 flattens at it)');
     const { groups, x, at } = this.merged([axis]);
-    const data = this.view(this.n.inputs[0]!, groups.map((gr) => product(x, gr)), 'data');
+    const data = this.view(this.n.inputs[0]!, groups, x, 'data');
     this.replace([data], { ...this.n.attrs, axis: { type: 'int', value: at(axis) } });
   }
 }

@@ -5,9 +5,12 @@
 // test/formats/tflite/int8-copy-ops.test.ts). A QDQ graph's DequantizeLinear -> Reshape ->
 // QuantizeLinear with two sets of parameters requantizes. The writer therefore gives such an op's
 // output the input's parameters and adds a QUANTIZE (int8 -> int8: TFLite's requantize) to the
-// output's; CONCATENATION / PACK inputs on other parameters than the output are requantized first.
+// output's; CONCATENATION / PACK / MAXIMUM / MINIMUM inputs on other parameters than the output are requantized first
+// (a constant one in place).
 import type { BuiltinOperator as Op } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
+import { Tensor } from '../../ir/tensor.js';
+import { dequantizeValue, quantizeValue } from '../../wasm/scalar/quantize.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 
 /** Ops that move 8-bit bytes from their data input (its index) to every output without requantizing. */
@@ -37,14 +40,31 @@ const COPIES = new Map<Op, number>([
   [BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, 0],
 ]);
 
-/** Inputs that must each carry the output's parameters. */
-const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK]);
+/**
+ * Inputs that must each carry the output's parameters. MAXIMUM / MINIMUM pick an input byte and read it with
+ * the output's parameters (a QDQ Max quantized otherwise than its inputs was 87 output steps off onnxruntime:
+ * int8-max-min-params.test.ts): their inputs are requantized to the output's first, which commutes with the
+ * max / min (both monotone).
+ */
+const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK, BuiltinOperator.MAXIMUM, BuiltinOperator.MINIMUM]);
 
-/** Both 8-bit per-tensor quantized tensors of one type, on different parameters. */
-function differ(a: WTensor | undefined, b: WTensor | undefined): boolean {
+/** Both 8-bit per-tensor quantized tensors of one type, on different parameters (`a` a constant too with `constants`). */
+function differ(a: WTensor | undefined, b: WTensor | undefined, constants = false): boolean {
   const one = (q: TfliteQuantParams | undefined) => !!q && q.scale.length === 1 && q.axis === undefined;
-  if (!a || !b || a.data || a.dtype !== b.dtype || (a.dtype !== 'int8' && a.dtype !== 'uint8') || !one(a.quant) || !one(b.quant)) return false;
+  if (!a || !b || (a.data && !constants) || a.dtype !== b.dtype || (a.dtype !== 'int8' && a.dtype !== 'uint8') || !one(a.quant) || !one(b.quant)) return false;
   return a.quant!.scale[0] !== b.quant!.scale[0] || a.quant!.zeroPoint[0] !== b.quant!.zeroPoint[0];
+}
+
+/**
+ * A constant's codes on other parameters: each value dequantized and quantized again in float32, ties to even,
+ * as a QDQ graph's DequantizeLinear -> QuantizeLinear computes them (for MAXIMUM / MINIMUM the requantized
+ * constant wins exactly where the dequantized one did: the quantization is monotone).
+ */
+function requantizedConstant(x: WTensor, q: TfliteQuantParams): Tensor {
+  const [s, z] = [x.quant!.scale[0]!, x.quant!.zeroPoint[0]!];
+  const [qmin, qmax] = x.dtype === 'int8' ? [-128, 127] : [0, 255];
+  const codes = x.data!.toNumbers().map((v) => quantizeValue(dequantizeValue(v, s, z), q.scale[0]!, q.zeroPoint[0]!, qmin, qmax, 'half-even'));
+  return new Tensor(x.dtype, x.shape, x.dtype === 'int8' ? Int8Array.from(codes) : Uint8Array.from(codes));
 }
 
 /** The ops with a QUANTIZE wherever a byte copy would otherwise change the values (in place). */
@@ -60,8 +80,12 @@ export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): voi
       const y = tensors.get(op.outputs[0]!);
       op.inputs = op.inputs.map((i) => {
         const x = i ? tensors.get(i) : undefined;
-        if (!x || !y || !differ(x, y)) return i;
+        if (!x || !y || !differ(x, y, true)) return i;
         const t = fresh(x.name);
+        if (x.data) {
+          tensors.set(t, { ...x, name: t, quant: y.quant, data: requantizedConstant(x, y.quant!) });
+          return t;
+        }
         tensors.set(t, { ...x, name: t, quant: y.quant, data: undefined });
         out.push({ code: BuiltinOperator.QUANTIZE, inputs: [x.name], outputs: [t] });
         return t;

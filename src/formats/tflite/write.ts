@@ -57,6 +57,7 @@ import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { padEmptyBatches } from './lower-empty-batch.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { lowerHighRank } from './lower-high-rank.js';
+import { lowerGroupedConv3d } from './lower-grouped-conv3d.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
 import { FLOAT_ONLY_GAP2_OPS, TFLITE_WRITE_GAP2_OPS, widenedInteger } from './ops-gap2-write.js';
@@ -203,6 +204,10 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // converter writes it (an N-D dense layer's too: Reshape -> Gemm -> Reshape, one FULLY_CONNECTED with keep_num_dims); TFLite has no BatchNorm op, and its converter folds BN into the conv the same way
   // (a BN no weight absorbs: MUL + ADD by per-channel constants, as TF's converter writes it)
   g = fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(g), { ndDense: true }).graph).graph).graph);
+  // TFLite's CONV_3D has no groups, nor has it a depthwise 3-D conv: a depthwise one becomes DEPTHWISE_CONV_2D per temporal tap, summed;
+  // another grouped one a CONV_3D per group (lower-grouped-conv3d.ts; after BatchNorm folding, which folds into the 3-D conv)
+  // (and with integer activations every 3-D Conv, CONV_3D being float32 only, becomes 2-D conv taps)
+  g = lowerGroupedConv3d(g, { integer: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8' });
   g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate)), { ndDense: true }).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
@@ -211,7 +216,8 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
   g = collapseTransposes(g, 5).graph;
   // nor other ops above their kernels' ranks (a broadcasting ADD above 6-D aborts it): their alike axes merged, or refused by name (lower-high-rank.ts)
-  g = lowerHighRank(g, { activations: options.quantize?.mode === 'int8' ? 'int8' : options.quantize?.mode === 'int16x8' ? 'int16' : 'float', fileName: options.fileName });
+  // (a float graph quantized here has the limits of the mode; a QDQ graph, a pre-quantized model, those of its QuantizeLinears' type)
+  g = lowerHighRank(g, { activations: options.quantize?.mode === 'int8' ? 'int8' : options.quantize?.mode === 'int16x8' ? 'int16' : undefined, fileName: options.fileName });
   // the interpreter's CONV_2D and TRANSPOSE trap on a batch of 0 (a detector that found nothing): those of a batch counted at run time get a spare zero sample (lower-empty-batch.ts)
   g = padEmptyBatches(g);
   // every weight of a float16 model float16 again (rounding a folded BatchNorm's as TF's float16

@@ -32,6 +32,8 @@ export function qconv2dReference(p: QConvProblem): QData {
   const xv = new Int32Array(x.length);
   for (let i = 0; i < xv.length; i++) xv[i] = x[i]! - p.xzp;
   const yd = outArray(p.out.dtype, n * oh * ow * o);
+  const requantize8 = (acc: number, oc: number): number =>
+    fp32 ? fp32Requantize(acc, fp32[oc]!) : single ? multiplyByQuantizedMultiplierSingle(acc, mult[oc]!, shift[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
   let k = 0;
   for (let bn = 0; bn < n; bn++)
     for (let oy = 0; oy < oh; oy++)
@@ -50,7 +52,9 @@ export function qconv2dReference(p: QConvProblem): QData {
               for (let i = 0; i < ipg; i++) acc += xv[xo + i]! * wt[wo + i]!;
             }
           }
-          const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : fp32 ? fp32Requantize(acc, fp32[oc]!) : single ? multiplyByQuantizedMultiplierSingle(acc, mult[oc]!, shift[oc]!) : multiplyByQuantizedMultiplier(acc, mult[oc]!, shift[oc]!);
+          // the 8-bit kernels accumulate in int32, which wraps (the WASM kernels' i32 lanes, TFLite's
+          // int32_t); the double sum here is exact, so wrap it once (the 16x8 kernels' sum is int64)
+          const scaled = wide ? multiplyByQuantizedMultiplier64(acc, mult[oc]!, shift[oc]!) : requantize8(acc | 0, oc);
           yd[k++] = clampInt(scaled + p.out.zp, p.out.lo, p.out.hi);
         }
   return yd;

@@ -12,7 +12,8 @@
 //   3-D             a Conv3d / BatchNorm3d / ConvTranspose3d net (strides, dilation, pads, output_padding)
 //                   as CONV_3D / CONV_3D_TRANSPOSE, a C3D-like block whose 3-D max / average pools are
 //                   two 2-D pools each (the interpreter has no MaxPool3D / AveragePool3D custom op);
-//                   int8 and dynamic refuse the float-only CONV_3D by name.
+//                   int8 refuses the float-only CONV_3D_TRANSPOSE and dynamic the CONV_3D by name (int8
+//                   writes a Conv3d as 2-D conv taps: grouped-conv3d.test.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -151,10 +152,10 @@ describe('TFLite writer: 3-D convolutions and pools, vs PyTorch', () => {
     });
   }
 
-  it('conv3d_net --quantize int8 / dynamic: refused by name (TFLite runs CONV_3D in float32 only)', async () => {
+  it('conv3d_net --quantize int8 / dynamic: refused by name (TFLite runs CONV_3D_TRANSPOSE and CONV_3D in float32 only)', async () => {
     const f = await net('conv3d_net');
     const calibration = [[channelsLast(f.sizes[0]!.input)]];
-    await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration } })).rejects.toThrow(/3-D Conv.*float32 only/);
+    await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration } })).rejects.toThrow(/3-D ConvTranspose.*float32 only/);
     await expect(writeTflite(f.graph, { quantize: { mode: 'dynamic' } })).rejects.toThrow(/3-D Conv.*float32 only/);
   });
 });

@@ -320,7 +320,108 @@ describe('integer conv / depthwise / fully-connected: WASM = TypeScript referenc
     expect(fixed).toBeGreaterThan(30);
     expect(relu).toBeGreaterThan(60);
   });
+
+  test('one rounding at exact ties, large accumulators and int32 wrap-around: fully-connected against (acc·M + 2^(T-1)) >> T in 64-bit integers', () => {
+    // the definition (TFLite's TFLITE_SINGLE_ROUNDING MultiplyByQuantizedMultiplier, ruy's): the
+    // int32 accumulator (wrapped), times the multiplier, plus half of 2^T, shifted right by
+    // T = 31 - shift: a tie rounds up (toward +inf), -2.5 to -2, not away from zero
+    const r = rng(71);
+    const ties = { negative: 0, positive: 0, negativeUnclamped: 0 };
+    const paths = { f64: 0, lanes: 0, wrapped: 0 };
+    for (let t = 0; t < 240; t++) {
+      const c = r.pick([1, 3, 8, 9, 16, 31, 64, 100, 768]);
+      const o = r.int(1, 37);
+      const rows = r.int(1, 13);
+      const unsignedIn = r.next() < 0.5;
+      const [lo, hi] = unsignedIn ? [0, 255] : [-128, 127];
+      const regime = t % 3;
+      const x = randomData(r, unsignedIn ? 'uint8' : 'int8', rows * c);
+      const xzp = r.pick([lo, hi, r.int(lo, hi)]);
+      // small weights keep every accumulator inside float64's exact range (RQ_MODE_F64_NONNEG), wide
+      // ones and biases near the int32 limits (which wrap) push them out of it (RQ_MODE_SINGLE); in
+      // the first regime the data lie near the zero point, so that many outputs stay inside the clamp
+      if (regime === 0) for (let i = 0; i < x.length; i++) x[i] = Math.min(hi, Math.max(lo, xzp + r.int(-4, 4)));
+      const weights = Int32Array.from({ length: o * c }, () => (regime === 0 ? r.int(-3, 3) : r.pick([-255, 255, r.int(-255, 255)])));
+      const bias = Int32Array.from({ length: o }, () => (regime === 2 ? r.pick([2147483647, -2147483648, 2147480000, -2147480000]) : regime === 1 ? r.int(-(2 ** 10), 2 ** 10) : r.int(-8, 8)));
+      const [mult, shift] = [new Int32Array(o), new Int32Array(o)];
+      for (let oc = 0; oc < o; oc++) [mult[oc], shift[oc]] = tieMultiplier(r);
+      const p: QConvProblem = {
+        x, xzp, n: 1, h: 1, w: rows, c, weights, o, kh: 1, kw: 1, ipg: c, group: 1, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0, oh: 1, ow: rows, bias,
+        rq: { mult, shift, single: true },
+        out: randomOut(r),
+      };
+      if (regime === 0) Object.assign(p.out, { zp: p.out.dtype === 'uint8' ? 128 : 0, lo: p.out.dtype === 'uint8' ? 0 : -128, hi: p.out.dtype === 'uint8' ? 255 : 127 });
+      if (qconvRequantizesInF64(p)) paths.f64++;
+      else paths.lanes++;
+      const want = new Int32Array(rows * o);
+      for (let row = 0; row < rows; row++)
+        for (let oc = 0; oc < o; oc++) {
+          let sum = bias[oc]!;
+          for (let i = 0; i < c; i++) sum += (x[row * c + i]! - xzp) * weights[oc * c + i]!;
+          const acc = sum | 0;
+          if (acc !== sum) paths.wrapped++;
+          const T = BigInt(31 - shift[oc]!);
+          const product = BigInt(acc) * BigInt(mult[oc]!);
+          const scaled = Number((product + (1n << (T - 1n))) >> T);
+          const y = Math.min(p.out.hi, Math.max(p.out.lo, scaled + p.out.zp));
+          if (BigInt.asUintN(Number(T), product) === 1n << (T - 1n)) {
+            if (acc < 0) {
+              ties.negative++;
+              // where rounding away from zero would have given another output byte
+              if (scaled - 1 + p.out.zp >= p.out.lo && scaled + p.out.zp <= p.out.hi) ties.negativeUnclamped++;
+            } else ties.positive++;
+          }
+          want[row * o + oc] = y;
+        }
+      expect(qconvRunsOnWasm(p)).toBe(true);
+      for (const [name, got] of [['WASM', qconv2dWasm(p)], ['TypeScript', qconv2dReference(p)]] as const) {
+        if (!got.every((v, i) => v === want[i])) {
+          const i = got.findIndex((v, j) => v !== want[j]);
+          expect.fail(`${name}, case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+        }
+      }
+    }
+    expect(paths.f64).toBeGreaterThan(50);
+    expect(paths.lanes).toBeGreaterThan(100);
+    expect(paths.wrapped).toBeGreaterThan(100);
+    expect(ties.positive).toBeGreaterThan(500);
+    expect(ties.negativeUnclamped).toBeGreaterThan(200);
+  });
+
+  test('one rounding at exact ties and large accumulators: conv (im2col), depthwise and grouped kernels = TypeScript reference', () => {
+    const r = rng(72);
+    const paths = { f64: 0, lanes: 0 };
+    for (let t = 0; t < 300; t++) {
+      const p = randomConv(r, false);
+      const regime = t % 3;
+      for (let i = 0; i < p.weights.length; i++) p.weights[i] = regime === 0 ? r.int(-3, 3) : r.pick([-255, 255, r.int(-255, 255)]);
+      p.bias = Int32Array.from({ length: p.o }, () => (regime === 2 ? r.pick([2147483647, -2147483648, 2147480000, -2147480000]) : r.int(-(2 ** 10), 2 ** 10)));
+      for (let oc = 0; oc < p.o; oc++) [p.rq.mult[oc], p.rq.shift[oc]] = tieMultiplier(r);
+      p.rq.single = true;
+      if (qconvRequantizesInF64(p)) paths.f64++;
+      else paths.lanes++;
+      const want = qconv2dReference(p);
+      const got = qconv2dWasm(p);
+      if (!got.every((v, i) => v === want[i])) {
+        const i = got.findIndex((v, j) => v !== want[j]);
+        expect.fail(`case ${t} (${JSON.stringify({ ...p, x: undefined, weights: undefined, rq: undefined })}): element ${i} is ${got[i]}, want ${want[i]}`);
+      }
+    }
+    expect(paths.f64).toBeGreaterThan(60);
+    expect(paths.lanes).toBeGreaterThan(150);
+  });
 });
+
+/**
+ * A fixed-point multiplier with trailing zeros and a shift that put acc·M exactly on a half of
+ * 2^T (T = 31 - shift) for many accumulators: M = odd·2^(30 - j) with odd in [2^j, 2^(j + 1)),
+ * shift = j - e, so acc·M = acc·odd·2^(T - 1 - e) is a tie exactly when acc / 2^e is odd.
+ */
+function tieMultiplier(r: Rng): [number, number] {
+  const j = r.int(0, 6);
+  const odd = (2 ** j + r.int(0, 2 ** j - 1)) | 1;
+  return [odd * 2 ** (30 - j), j - r.int(0, 3)];
+}
 
 /**
  * A 16x8 problem of the same shapes: int16 input (zero point 0, full range, sometimes only the
