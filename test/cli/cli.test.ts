@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../src/formats/numpy/index.js';
 import { emptyGraph, runtimeInputs, type Graph } from '../../src/ir/graph.js';
 import { loadModelFile } from '../../src/index.js';
@@ -11,17 +10,11 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
 import { corpusPath } from '../support/corpus.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
+import { cli } from '../support/cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LENET = join(ROOT, 'examples/lenet');
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-cli-'));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function maxTensorDiff(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);

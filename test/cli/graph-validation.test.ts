@@ -4,20 +4,13 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { writeNpy } from '../../src/formats/numpy/index.js';
 import { writeOnnx } from '../../src/formats/onnx/write.js';
 import { emptyGraph, type Graph, type Node } from '../../src/ir/graph.js';
 import { Tensor } from '../../src/ir/tensor.js';
+import { cli } from '../support/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-graph-'));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {} });
 

@@ -7,24 +7,17 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../src/formats/numpy/index.js';
 import { convert, loadModelFiles } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { corpusPath } from '../support/corpus.js';
 import { rng } from '../support/rng.js';
 import { useTfliteOracle } from '../support/tflite-test.js';
+import { cli } from '../support/cli.js';
 
 const oracle = useTfliteOracle();
 const random = rng(23);
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-requant-'));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** Elements of `a` not equal to `b`. */
 const differing = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.from(a).filter((v, i) => v !== b[i]).length;

@@ -10,13 +10,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { NameMatcher } from '../../src/passes/name-mapping.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { initKernels } from '../../src/wasm/loader.js';
 import { corpusPath, REPO_ROOT } from '../support/corpus.js';
 import { predict, relError, tfjsModelFromH5 } from '../formats/keras/tfjs-oracle.js';
 import { loadNpy, npyTensor, tfGoldens } from '../formats/tensorflow/helpers.js';
+import { cli } from '../support/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-transplant-tf-'));
 const FIX = join(tmp, 'fixtures');
@@ -28,13 +28,6 @@ beforeAll(async () => {
   await initKernels();
 }, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 async function tfjsRun(h5: string, x: Tensor): Promise<Tensor> {
   return predict(await tfjsModelFromH5(new Uint8Array(readFileSync(h5))), [x])[0]!;

@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { readNpy } from '../../src/formats/numpy/index.js';
 import { maxAbsDiff } from '../support/error-metrics.js';
+import { cli } from '../support/cli.js';
 
 const PY = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'nnport-transplant-'));
@@ -36,13 +36,6 @@ torch.save(b.state_dict(), out + '/b.pth')
 np.save(out + '/x.npy', x.numpy())
 with torch.no_grad(): np.save(out + '/yb.npy', b(x).numpy())
 `;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('nnport transplant (CLI)', () => {
   beforeAll(() => {

@@ -4,20 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
 import { readNpy, writeNpy } from '../../../src/formats/numpy/index.js';
 import { corpusPath } from '../../support/corpus.js';
 import { opencvReal, relativeError } from './opencv.js';
 import { ortRun } from '../../support/ort.js';
+import { cli } from '../../support/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-caffe-cli-'));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('nnport CLI on Caffe models', () => {
   const proto = corpusPath('caffe/mtcnn-rnet/det2.prototxt');

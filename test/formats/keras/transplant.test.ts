@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
 import { readNpy } from '../../../src/formats/numpy/index.js';
 import { initKernels } from '../../../src/wasm/loader.js';
 import { permute } from '../../../src/wasm/permute.js';
 import { REPO_ROOT } from '../../support/corpus.js';
 import { predict, relError, tfjsModelFromH5, useTfjsBackend } from './tfjs-oracle.js';
+import { cli } from '../../support/cli.js';
 
 const MODELS = ['lenet', 'seg_head', 'resnet18', 'mobilenet_v2'];
 const CACHE = join(REPO_ROOT, '.fixtures-cache/keras-transplant');
@@ -32,13 +32,6 @@ beforeAll(async () => {
   // TF.js's WASM (XNNPACK) backend: resnet18 and mobilenet_v2 take minutes on its CPU backend
   await useTfjsBackend('wasm');
 }, 10 * 60_000);
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('PyTorch weights transplanted into a Keras structure by name', () => {
   it.each(MODELS)('%s', { timeout: 120_000 }, async (name) => {

@@ -4,20 +4,13 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
 import { loadModelFile, loadModelFiles, NnportError, Tensor } from '../../../src/index.js';
 import { emptyGraph } from '../../../src/ir/graph.js';
 import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { blobFileSet, nodeFileSet } from '../../../src/io/model-files.js';
+import { cli } from '../../support/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnport-files-'));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** y = x + w with w (64 floats) kept in external data `<name>.data`. */
 function externalModel(dir: string, name = 'model.onnx'): { model: string; data: string } {
