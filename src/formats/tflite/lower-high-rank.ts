@@ -367,7 +367,10 @@ class Merger {
         })
         .join();
     });
-    let groups = runsOf(labels);
+    // the batch axis kept to itself where the limit allows: a RESHAPE that merges it into other axes is one Keras
+    // (the .tflite read back and written as .h5) cannot write
+    const ownBatch = runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l)));
+    let groups = ownBatch.length <= this.limit ? ownBatch : runsOf(labels);
     if (groups.length > this.limit && this.expandFloat && out.length <= TFLITE_RANK_LIMITS.Expand!.float && out.every((d) => typeof d === 'number')) {
       // axes broadcast too differently to merge under the limit: the broadcast operands made full (BROADCAST_TO,
       // which runs up to 8-D), then the op is elementwise over one axis

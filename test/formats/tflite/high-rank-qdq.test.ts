@@ -223,8 +223,8 @@ describe('a per-axis quantized operand of an op above its limit (lowerHighRank o
     const lowered = lowerHighRank(g);
     const dq = lowered.nodes.find((n) => n.opType === 'DequantizeLinear' && lowered.nodes.some((m) => m.opType === 'Mul' && m.inputs[1] === n.outputs[0]))!;
     const mul = lowered.nodes.find((n) => n.opType === 'Mul')!;
-    expect(lowered.initializers.get(dq.inputs[0]!)!.shape).toEqual([1, 4, 1]);
-    expect(dq.attrs.axis).toEqual({ type: 'int', value: 1 });
+    expect(lowered.initializers.get(dq.inputs[0]!)!.shape).toEqual([1, 1, 4, 1]);
+    expect(dq.attrs.axis).toEqual({ type: 'int', value: 2 });
     expect(lowered.nodes.find((n) => n.outputs[0] === mul.inputs[0])!.opType).toBe('DequantizeLinear');
     const x = feeds([[2, 3, 1, 4, 1, 5, 2]], 60);
     // (unoptimized: onnxruntime would fuse DequantizeLinear -> Mul -> QuantizeLinear into a QLinearMul, which takes no per-axis scales)

@@ -162,7 +162,7 @@ describe('TFLite writer: ops above the interpreter rank limits, merged, vs onnxr
       ],
     };
     const ops = await againstOrt('where6', graphOf(o), feeds(o, 3));
-    expect(ops.filter(([op]) => op === 'SELECT_V2')).toEqual([['SELECT_V2', 3]]);
+    expect(ops.filter(([op]) => op === 'SELECT_V2')).toEqual([['SELECT_V2', 4]]);
   });
 
   it("8-D Transpose with Video Swin's window permutation (0, 1, 3, 5, 2, 4, 6, 7) after its 8-D view", async () => {
