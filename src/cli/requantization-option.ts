@@ -4,9 +4,7 @@
 // tfjs-tflite and the Android / desktop runtimes run it with their default delegate; 'builtin' the
 // interpreter without it. They differ by one step on rare values, which deep models amplify.
 import { UsageError } from '../ir/errors.js';
-import type { Requantization } from '../runtime/integer/requantization.js';
-
-const MODES: readonly Requantization[] = ['reference', 'xnnpack', 'builtin'];
+import { REQUANTIZATION_MODES, type Requantization } from '../runtime/integer/requantization.js';
 
 export const REQUANTIZATION_HELP = `  --requantization M  int8 / 16x8 .tflite: reference (TFLite's reference kernels, TFLite Micro;
                       default), xnnpack (the interpreter with its default XNNPACK delegate, as
@@ -17,6 +15,6 @@ export const REQUANTIZATION_SPEC = { name: 'requantization', value: true } as co
 /** The --requantization value (undefined: not given). */
 export function parseRequantization(value: string | undefined, command: string): Requantization | undefined {
   if (value === undefined) return undefined;
-  if (!(MODES as readonly string[]).includes(value)) throw new UsageError(`${command}: --requantization must be ${MODES.join(', ')}, got '${value}'`);
+  if (!(REQUANTIZATION_MODES as readonly string[]).includes(value)) throw new UsageError(`${command}: --requantization must be ${REQUANTIZATION_MODES.join(', ')}, got '${value}'`);
   return value as Requantization;
 }

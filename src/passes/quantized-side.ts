@@ -52,7 +52,11 @@ export function quantizeLike(rw: GraphRewriter, q: QdqNode, y: string, name: str
 
 /** Whether the two nodes' parameters are the same values (a DequantizeLinear then this QuantizeLinear gives back its integers). */
 export function sameParameters(rw: GraphRewriter, a: QdqNode, b: QdqNode): boolean {
-  const same = (x: Tensor | undefined, y: Tensor | undefined) => (!x && !y) || (!!x && !!y && x.dtype === y.dtype && x.size === y.size && x.toNumbers().every((v, i) => v === y.toNumbers()[i]));
+  const same = (x: Tensor | undefined, y: Tensor | undefined): boolean => {
+    if (!x || !y) return !x && !y;
+    const [a, b] = [x.toNumbers(), y.toNumbers()];
+    return x.dtype === y.dtype && a.length === b.length && a.every((v, i) => v === b[i]);
+  };
   const zp = (n: QdqNode) => (n.node.inputs[2] ? rw.constant(n.node.inputs[2]) : undefined);
   return a.axis === undefined && b.axis === undefined && same(a.scale, b.scale) && same(zp(a), zp(b));
 }

@@ -215,7 +215,7 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   g = conv1dAs2d(g).graph;
   // TFLite runtimes before 2.11 load no TRANSPOSE above rank 5: a 6-D one (Swin's windows) collapses to its runs
   g = collapseTransposes(g, 5).graph;
-  // nor other ops above their kernels' ranks (a broadcasting ADD above 6-D aborts it): their alike axes merged, or refused by name (lower-high-rank.ts)
+  // nor other ops above their kernels' ranks (a broadcasting ADD above 4-D aborts its builtin kernel): their alike axes merged, or refused by name (lower-high-rank.ts)
   // (a float graph quantized here has the limits of the mode; a QDQ graph, a pre-quantized model, those of its QuantizeLinears' type)
   g = lowerHighRank(g, { activations: options.quantize?.mode === 'int8' ? 'int8' : options.quantize?.mode === 'int16x8' ? 'int16' : undefined, fileName: options.fileName });
   // the interpreter's CONV_2D and TRANSPOSE trap on a batch of 0 (a detector that found nothing): those of a batch counted at run time get a spare zero sample (lower-empty-batch.ts)

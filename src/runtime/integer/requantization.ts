@@ -6,12 +6,13 @@ import { attrString, type Node } from '../../ir/graph.js';
 
 export type Requantization = 'reference' | 'xnnpack' | 'builtin';
 
-const MODES: readonly string[] = ['reference', 'xnnpack', 'builtin'];
+/** The modes, as IntegerOptions.requantization and the CLI's --requantization take them. */
+export const REQUANTIZATION_MODES: readonly Requantization[] = ['reference', 'xnnpack', 'builtin'];
 
 /** The node's requantization mode. */
 export const requantizationModeOf = (node: Node): Requantization => {
   const r = attrString(node, 'requantization', 'reference');
-  if (!MODES.includes(r)) throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels), 'xnnpack' (its XNNPACK delegate) or 'builtin' (its builtin kernels)");
+  if (!(REQUANTIZATION_MODES as readonly string[]).includes(r)) throw new UnsupportedError(`requantization '${r}'`, "use 'reference' (TFLite's reference kernels), 'xnnpack' (its XNNPACK delegate) or 'builtin' (its builtin kernels)");
   return r as Requantization;
 };
 
