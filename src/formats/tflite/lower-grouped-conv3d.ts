@@ -15,6 +15,7 @@
 // per temporal tap summed, so that X3D's 1x1x1 convs (one tap: a CONV_2D over the frames) run integer too.
 import { UnsupportedError } from '../../ir/errors.js';
 import { attrInt, attrInts, attrString, type Attr, type Graph, type Node } from '../../ir/graph.js';
+import { forwardAxis, type AutoPad } from '../../ir/ops/conv.js';
 import { inferShapes } from '../../ir/ops/index.js';
 import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -97,13 +98,11 @@ const isConv3d = (rw: GraphRewriter, n: Node): boolean => n.opType === 'Conv' &&
 
 /** [begin D, H, W, end D, H, W] pads of a Conv over fixed sizes, auto_pad resolved (SAME_UPPER puts the odd one at the end). */
 function explicitPads(n: Node, spatial: number[], kernel: number[], strides: number[], dilations: number[]): number[] {
-  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
-  if (autoPad === 'VALID') return [0, 0, 0, 0, 0, 0];
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET') as AutoPad;
   if (autoPad === 'NOTSET') return attrInts(n, 'pads', [0, 0, 0, 0, 0, 0]);
-  const totals = spatial.map((d, i) => Math.max((Math.ceil(d / strides[i]!) - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - d, 0));
-  const small = totals.map((t) => Math.floor(t / 2));
-  const large = totals.map((t) => t - Math.floor(t / 2));
-  return autoPad === 'SAME_LOWER' ? [...large, ...small] : [...small, ...large];
+  // VALID / SAME_*: the pads shape inference gives them (forwardAxis)
+  const axes = spatial.map((d, i) => forwardAxis(d, kernel[i]!, strides[i]!, dilations[i]!, 0, 0, autoPad));
+  return [...axes.map((a) => a[1]), ...axes.map((a) => a[2])];
 }
 
 function int64(rw: GraphRewriter, name: string, values: number[]): string {
