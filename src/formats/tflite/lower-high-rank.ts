@@ -55,7 +55,8 @@ interface RankLimit {
  * any runtime without XNNPACK. A broadcast that does not merge under them (or whose merged axes would hold two dims
  * known only at run time in one operand) is made full by BROADCAST_TO, to a shape computed at run time where the
  * output has such dims; only one whose dims may or may not broadcast is left to the delegate up to its 6-D
- * (XNNPACK_FLOAT_LIMITS).
+ * (XNNPACK_FLOAT_LIMITS). int8 alike, the BROADCAST_TO on the integer side of a DequantizeLinear (an operand
+ * quantized per axis is refused); int16 ADD / SUB / MUL go to writeTflite's 16x8 check instead.
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   Add: { tflite: 'ADD', float: 4, int8: 4, int16: 4 },
@@ -206,7 +207,7 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
     const limit = limitAt(n)!;
     const rank = rankOf(n, shapeOf);
     try {
-      new Merger(rw, n, shapeOf, opset, limit, activations === 'float').lower();
+      new Merger(rw, n, shapeOf, opset, limit, activations === 'float' || activations === 'int8').lower();
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       // int16x8: a broadcasting ADD / SUB / MUL the float limit takes is left to writeTflite's 16x8 check, which
@@ -240,9 +241,9 @@ class Merger {
     private readonly shapeOf: ShapeOf,
     private readonly opset: number,
     private readonly limit: number,
-    /** float activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO (int8:
-     * an integer BROADCAST_TO the QDQ side would need is not written, so such a broadcast is refused) */
-    private readonly expandFloat = false,
+    /** float and int8 activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO
+     * (int16: ADD / SUB / MUL are left to writeTflite's 16x8 check, which may write them float) */
+    private readonly expand = false,
   ) {
     this.name = n.name || n.outputs[0]!;
   }
@@ -377,7 +378,7 @@ class Merger {
     // axis sized at run time at most (its RESHAPE target's -1).
     const fits = (groups: number[][]) => groups.length <= this.limit && operands.every((o) => !o || groups.filter((gr) => typeof product(padded(o.s), gr) !== 'number').length <= 1);
     const groups = [runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l))), runsOf(labels)].find(fits);
-    if (!groups && this.expandFloat && r <= TFLITE_RANK_LIMITS.Expand!.float) {
+    if (!groups && this.expand && r <= TFLITE_RANK_LIMITS.Expand!.float) {
       // axes broadcast too differently to merge under the limit, or two merged axes sized at run time: the broadcast
       // operands made full (BROADCAST_TO, which runs up to 8-D) to the output's shape, a constant or computed at run
       // time; then the op is elementwise over one axis, and its output is given its shape back by that same vector
@@ -386,7 +387,7 @@ class Merger {
       const inputs = this.n.inputs.map((v, k) => {
         const o = operands[k];
         if (!o) return v;
-        const x = padded(o.s).every((d, a) => d === out[a]) ? o.v : this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_input${o.k}`, inputs: [o.v, full], attrs: {} });
+        const x = padded(o.s).every((d, a) => d === out[a]) ? o.v : this.broadcastTo(o.v, full, `input${o.k}`);
         return this.view(x, all, out, `input${o.k}`);
       });
       return this.replace(inputs, this.n.attrs, full);
@@ -401,13 +402,29 @@ class Merger {
   }
 
   /**
+   * `v` made full by Expand (BROADCAST_TO) to `shape`: a dequantized value on its integer side, so that the op stays in
+   * its QDQ island (an int8 BROADCAST_TO, then the DequantizeLinear); one dequantized per axis is refused.
+   */
+  private broadcastTo(v: string, shape: string, what: string): string {
+    const d = dequantizerOf(this.rw, v);
+    if (!d) return this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_${what}`, inputs: [v, shape], attrs: {} });
+    if (d.axis !== undefined) throw new Refusal(`its ${what} is quantized per axis (axis ${d.axis}), which would merge with its neighbours`);
+    return dequantizeLike(this.rw, d, this.broadcastTo(d.node.inputs[0]!, shape, `${what}_quantized`), `${this.name}/dequantize_${what}`);
+  }
+
+  /** The integer value a DequantizeLinear makes `v` of (the same shape: a SHAPE read there leaves the QDQ island whole), else `v`. */
+  private integerSide(v: string): string {
+    return dequantizerOf(this.rw, v)?.node.inputs[0] ?? v;
+  }
+
+  /**
    * A broadcast's output shape computed at run time (an int64 vector): the SHAPE of an operand of exactly the output's
    * shape, else each dim sized at run time gathered from the SHAPE of an operand full on that axis (the known dims
    * from a constant), which keeps a dim of 0 where a MAXIMUM of the shapes would make it 1.
    */
   private broadcastShape(out: readonly Dim[], operands: { v: string; k: number; s: readonly Dim[] }[], aligned: (s: readonly Dim[], a: number) => Dim): string {
     const same = operands.find((o) => o.s.length === out.length && o.s.every((d, a) => d !== null && d === out[a]));
-    if (same) return this.rw.add({ opType: 'Shape', name: `${this.name}/output_shape`, inputs: [same.v], attrs: {} });
+    if (same) return this.rw.add({ opType: 'Shape', name: `${this.name}/output_shape`, inputs: [this.integerSide(same.v)], attrs: {} });
     const parts = [this.int64('known_dims', out.map((d) => (typeof d === 'number' ? d : 1)))];
     // where each operand's SHAPE starts in the concatenation of the parts
     const starts = new Map<number, number>();
@@ -419,7 +436,7 @@ class Merger {
       if (!starts.has(o.k)) {
         starts.set(o.k, next);
         next += o.s.length;
-        parts.push(this.rw.add({ opType: 'Shape', name: `${this.name}/input${o.k}_shape`, inputs: [o.v], attrs: {} }));
+        parts.push(this.rw.add({ opType: 'Shape', name: `${this.name}/input${o.k}_shape`, inputs: [this.integerSide(o.v)], attrs: {} }));
       }
       return starts.get(o.k)! + a - (out.length - o.s.length);
     });

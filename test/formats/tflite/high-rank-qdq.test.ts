@@ -22,7 +22,7 @@ import { initKernels } from '../../../src/wasm/loader.js';
 import { ensureScriptFixtures } from '../../support/fixture-script.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
-import { flatcJson, useTfliteOracle } from '../../support/tflite-test.js';
+import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
 
 const NETS = ['add8', 'mul_add7', 'swin8'] as const;
 const oracle = useTfliteOracle();
@@ -238,5 +238,55 @@ describe('a per-axis quantized operand of an op above its limit (lowerHighRank o
     const g = perAxisMul([1, 3, 1, 4, 1, 1, 1]);
     expect(() => lowerHighRank(g, { fileName: 'per_axis.tflite' })).toThrow(UnsupportedError);
     expect(() => lowerHighRank(g, { fileName: 'per_axis.tflite' })).toThrow(/Mul \(TFLite MUL\) of rank 7.*node 'op' in per_axis\.tflite.*input1 is quantized per axis \(axis 3\)/);
+  });
+});
+
+describe('an int8 broadcast whose axes do not merge under the limit: operands made full by an int8 BROADCAST_TO, the op 1-D', () => {
+  const out = { scale: 0.05, zeroPoint: 0 };
+  /** the BROADCAST_TOs and the op: rank and tensor types (the shape operand, INT32, left out) */
+  const subject = (ops: FileOp[], op: string) => ops.filter((o) => o.op === op || o.op === 'BROADCAST_TO').map((o) => [o.op, o.rank, ...o.types.filter((t) => t !== 'INT32')]);
+
+  it('5-D Add of [2, 1, 3, 1, 4] and [1, 5, 1, 2, 4] (5 runs of axes, int8 ADD takes 4-D): equal to onnxruntime and the integer runtime', async () => {
+    const shapes = [[2, 1, 3, 1, 4], [1, 5, 1, 2, 4]];
+    const g = qdqOp('Add', shapes, out);
+    const x = feeds(shapes, 70);
+    const { ops, off, got } = await againstOrt('add5_alternating_int8', g, x);
+    expect(subject(ops, 'ADD')).toEqual([['BROADCAST_TO', 5, 'INT8', 'INT8'], ['BROADCAST_TO', 5, 'INT8', 'INT8'], ['ADD', 1, 'INT8', 'INT8', 'INT8']]);
+    expect(off).toBeLessThanOrEqual(1 + 1e-4);
+    const vsInteger = await integerVsInterpreter(await writeTflite(g, { fileName: 'add5_alternating_int8.tflite' }), x, got as Float32Array);
+    console.log(`add5_alternating_int8: integer runtime vs interpreter ${vsInteger} LSB`);
+    expect(vsInteger).toBeLessThanOrEqual(1);
+  });
+
+  it('a per-axis quantized operand to be made full (its axis would merge with the others): UnsupportedError naming MUL and the operand', () => {
+    const g = qdqOp('Mul', [[2, 1, 3, 1, 4]], out);
+    g.initializers.set('w_q', new Tensor('int8', [1, 5, 1, 2, 4], Int8Array.from({ length: 40 }, (_, i) => i - 20)));
+    g.initializers.set('w_scale', Tensor.float32([4], [0.01, 0.02, 0.005, 0.015]));
+    g.initializers.set('w_zero_point', new Tensor('int8', [4], new Int8Array(4)));
+    g.nodes.splice(2, 0, { name: 'dq_w', opType: 'DequantizeLinear', domain: '', inputs: ['w_q', 'w_scale', 'w_zero_point'], outputs: ['w'], attrs: { axis: { type: 'int', value: 4 } } });
+    g.nodes.find((n) => n.opType === 'Mul')!.inputs.push('w');
+    expect(() => lowerHighRank(g, { fileName: 'per_axis5.tflite' })).toThrow(UnsupportedError);
+    expect(() => lowerHighRank(g, { fileName: 'per_axis5.tflite' })).toThrow(/Mul \(TFLite MUL\) of rank 5.*node 'op' in per_axis5\.tflite.*up to 4-D with int8 activations.*input1 is quantized per axis \(axis 4\)/);
+  });
+
+  it('6-D Mul of [N, 1, 3, H, 1, 2] and [N, 4, 1, H, 5, 1], N and H known only at run time: the output shape computed in the file, at (N, H) = (1, 3) and (2, 5) equal to onnxruntime', async () => {
+    const g = qdqOp('Mul', [[1, 1, 3, 1, 1, 2], [1, 4, 1, 1, 5, 1]], out);
+    g.inputs[0]!.shape = ['N', 1, 3, 'H', 1, 2];
+    g.inputs[1]!.shape = ['N', 4, 1, 'H', 5, 1];
+    const bytes = await writeTflite(g, { fileName: 'mul6_dynamic_int8.tflite' });
+    const ops = fileOps(bytes, 'mul6_dynamic_int8');
+    expect(subject(ops, 'MUL')).toEqual([['BROADCAST_TO', 6, 'INT8', 'INT8'], ['BROADCAST_TO', 6, 'INT8', 'INT8'], ['MUL', 1, 'INT8', 'INT8', 'INT8']]);
+    for (const [n, h] of [[1, 3], [2, 5]] as const) {
+      const shapes = [[n, 1, 3, h, 1, 2], [n, 4, 1, h, 5, 1]];
+      const x = feeds(shapes, 80 + n);
+      const want = [...(await ortRun(g, x)).values()][0]!;
+      let file = bytes;
+      for (const i of [0, 1]) file = withStoredDim(withStoredDim(file, 0, n, i), 3, h, i);
+      const [got] = await oracle.run(file, x.map((t) => t.toFloat32()));
+      expect(got!.shape).toEqual([...want.shape]);
+      const off = maxAbs(got!.data as Float32Array, want.toFloat32()) / out.scale;
+      console.log(`mul6_dynamic_int8 at N=${n}, H=${h}: ${show(ops)}; interpreter vs onnxruntime ${off} LSB`);
+      expect(off).toBeLessThanOrEqual(1 + 1e-4);
+    }
   });
 });
