@@ -393,6 +393,18 @@ function quantizeElementwiseConstants(g: Graph, nodes: Node[], names: Names, ini
   quantizeConstantInputs(g, nodes, names, inits, dq, range, (n) => (ELEMENTWISE_INTEGER.has(opKey(n)) && !TIED.has(opKey(n)) ? (t) => constantParams(t, range) : undefined));
 }
 
+/**
+ * A MatMul's float constant operand that is no dense weight (rank 2 on the right: FULLY_CONNECTED,
+ * quantizeAllWeights), e.g. the batch of matrices an Einsum by a constant becomes (MViT's relative
+ * position tables): per tensor, symmetric, behind a DequantizeLinear -- int8 narrow range as TF's
+ * converter writes weights, int16 under int16x8. TFLite's BATCH_MATMUL takes integer operands of
+ * one type only (a float one beside int8 data: "Can't initialize model").
+ */
+function quantizeBatchedConstants(g: Graph, nodes: Node[], names: Names, inits: Map<string, Tensor>, dq: Node[], act: 'int8' | 'int16'): void {
+  const range = { dtype: act, symmetric: true, narrowRange: true } as const;
+  quantizeConstantInputs(g, nodes, names, inits, dq, range, (n) => (opKey(n) === 'MatMul' ? (t) => constantParams(t, range) : undefined));
+}
+
 /** float16 storage: each float32 constant becomes float16 + Cast to float32. */
 function toFloat16(g: Graph): Graph {
   const names = new Names(g);
@@ -847,6 +859,7 @@ async function toInt8(g: Graph, options: QuantizeOptions, { pre, keepFloat, rese
   if (act === 'int16' && (options.io ?? 'float') !== 'float') throw new QuantizationError(`int16x8 keeps float inputs and outputs (io 'float'), not '${options.io}'`);
   quantizeElementwiseConstants(g, nodes, names, inits, weightDq, actRange);
   quantizeConstantData(g, nodes, names, inits, weightDq, actRange);
+  quantizeBatchedConstants(g, nodes, names, inits, weightDq, act);
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   const boundsOf = (v: string): [number, number] => {
     const s = stats.get(v);

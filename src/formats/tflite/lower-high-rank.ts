@@ -52,8 +52,10 @@ interface RankLimit {
  * float: the broadcasting ops' column is the builtin kernels' too (ADD / MUL 4-D, SUB / DIV / MAXIMUM / MINIMUM 5-D,
  * measured with the delegate off), not the XNNPACK delegate's 6-D: the interpreter runs a float graph with
  * dynamic-sized tensors without its delegate (a 5-D broadcasting ADD there aborted it, high-rank.test.ts), and so does
- * any runtime without XNNPACK. A broadcast that does not merge under them is made full by BROADCAST_TO, or, over dims
- * known only at run time, left to the delegate up to its 6-D (XNNPACK_FLOAT_LIMITS), as before.
+ * any runtime without XNNPACK. A broadcast that does not merge under them (or whose merged axes would hold two dims
+ * known only at run time in one operand) is made full by BROADCAST_TO, to a shape computed at run time where the
+ * output has such dims; only one whose dims may or may not broadcast is left to the delegate up to its 6-D
+ * (XNNPACK_FLOAT_LIMITS).
  */
 export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
   Add: { tflite: 'ADD', float: 4, int8: 4, int16: 4 },
@@ -93,8 +95,8 @@ export const TFLITE_RANK_LIMITS: Readonly<Record<string, RankLimit>> = {
 
 /**
  * The broadcasting float ops' limits under the interpreter's XNNPACK delegate, above the builtin kernels' (the table's
- * float column): measured as the table, the delegate on. A broadcast over a dim known only at run time whose axes do
- * not merge under the builtin limit is written as it is up to these (as before the builtin limits were measured).
+ * float column): measured as the table, the delegate on. A broadcast neither merged nor made full (two dims known only
+ * at run time that may or may not broadcast to each other) is written as it is up to these.
  */
 const XNNPACK_FLOAT_LIMITS: Readonly<Record<string, number>> = { Add: 6, Sub: 6, Mul: 6, Div: 6, Max: 6, Min: 6, PRelu: 6 };
 
@@ -210,8 +212,9 @@ function lowerGraph(g: Graph, options: LowerHighRankOptions): Graph {
       // int16x8: a broadcasting ADD / SUB / MUL the float limit takes is left to writeTflite's 16x8 check, which
       // refuses it by name or, with the float fallback, writes it float
       if (activations === 'int16' && INT16_FALLBACK.has(n.opType) && rank <= TFLITE_RANK_LIMITS[n.opType]!.float) continue;
-      // float: a broadcast the builtin kernel cannot take, and BROADCAST_TO cannot make full (a dim known only at
-      // run time), is left to the XNNPACK delegate, which the interpreter runs a static float graph on
+      // float: a broadcast the builtin kernel cannot take, and BROADCAST_TO cannot make full (two dims known only at
+      // run time, either of which may be the one broadcast), is left to the XNNPACK delegate, which the interpreter
+      // runs a static float graph on
       if (activations === 'float' && rank <= (XNNPACK_FLOAT_LIMITS[n.opType] ?? 0)) continue;
       const l = TFLITE_RANK_LIMITS[n.opType]!;
       throw new UnsupportedError(`${n.opType} (TFLite ${l.tflite}) of rank ${rank}`, `node '${n.name}' in ${where}: the interpreter runs ${l.tflite} up to ${limit}-D${activations === 'float' ? '' : ` with ${activations} activations`}, and ${e.message}`);
@@ -237,7 +240,8 @@ class Merger {
     private readonly shapeOf: ShapeOf,
     private readonly opset: number,
     private readonly limit: number,
-    /** float activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO */
+    /** float activations: a broadcast whose axes do not merge under the limit may be made full by BROADCAST_TO (int8:
+     * an integer BROADCAST_TO the QDQ side would need is not written, so such a broadcast is refused) */
     private readonly expandFloat = false,
   ) {
     this.name = n.name || n.outputs[0]!;
@@ -312,12 +316,12 @@ class Merger {
   }
 
   /**
-   * The node on new inputs and attributes, its output back at its own shape (a Reshape). An output
+   * The node on new inputs and attributes, its output back at its own shape (a Reshape, to `shape` where given). An output
    * quantized alone (QuantizeLinear, or a Relu / Clip then one) is quantized before the Reshape back.
    */
-  private replace(inputs: string[], attrs: Record<string, Attr>): void {
+  private replace(inputs: string[], attrs: Record<string, Attr>, shape?: string): void {
     const out = this.n.outputs[0]!;
-    const target = this.backShape(out);
+    const target = shape ?? this.backShape(out);
     this.rw.removeNode(this.n);
     let y = this.rw.add({ opType: this.n.opType, domain: this.n.domain, name: `${this.name}/merged`, inputs, attrs });
     const act = this.rw.soleConsumer(out);
@@ -355,6 +359,7 @@ class Merger {
     const r = out.length;
     const operands = this.n.inputs.map((v, k) => (v ? { v, k, s: this.shape(v, `input ${k}`) } : undefined));
     const aligned = (s: readonly Dim[], a: number): Dim => (a - (r - s.length) >= 0 ? s[a - (r - s.length)]! : 1);
+    const padded = (s: readonly Dim[]) => out.map((_, a) => aligned(s, a));
     const labels = out.map((d, a) => {
       if (d === 1) return undefined;
       return operands
@@ -368,31 +373,58 @@ class Merger {
         .join();
     });
     // the batch axis kept to itself where the limit allows: a RESHAPE that merges it into other axes is one Keras
-    // (the .tflite read back and written as .h5) cannot write
-    const ownBatch = runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l)));
-    let groups = ownBatch.length <= this.limit ? ownBatch : runsOf(labels);
-    if (groups.length > this.limit && this.expandFloat && out.length <= TFLITE_RANK_LIMITS.Expand!.float && out.every((d) => typeof d === 'number')) {
-      // axes broadcast too differently to merge under the limit: the broadcast operands made full (BROADCAST_TO,
-      // which runs up to 8-D), then the op is elementwise over one axis
-      groups = [out.map((_, a) => a)];
-      const full = this.int64('broadcast_shape', out as number[]);
+    // (the .tflite read back and written as .h5) cannot write. A merge fits when each operand's merged shape has one
+    // axis sized at run time at most (its RESHAPE target's -1).
+    const fits = (groups: number[][]) => groups.length <= this.limit && operands.every((o) => !o || groups.filter((gr) => typeof product(padded(o.s), gr) !== 'number').length <= 1);
+    const groups = [runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l))), runsOf(labels)].find(fits);
+    if (!groups && this.expandFloat && r <= TFLITE_RANK_LIMITS.Expand!.float) {
+      // axes broadcast too differently to merge under the limit, or two merged axes sized at run time: the broadcast
+      // operands made full (BROADCAST_TO, which runs up to 8-D) to the output's shape, a constant or computed at run
+      // time; then the op is elementwise over one axis, and its output is given its shape back by that same vector
+      const all = [out.map((_, a) => a)];
+      const full = out.every((d) => typeof d === 'number') ? this.int64('broadcast_shape', out as number[]) : this.broadcastShape(out, operands.flatMap((o) => (o ? [o] : [])), aligned);
       const inputs = this.n.inputs.map((v, k) => {
         const o = operands[k];
         if (!o) return v;
-        const padded = out.map((_, a) => aligned(o.s, a));
-        const x = padded.every((d, a) => d === out[a]) ? o.v : this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_input${o.k}`, inputs: [o.v, full], attrs: {} });
-        return this.view(x, groups, out, `input${o.k}`);
+        const x = padded(o.s).every((d, a) => d === out[a]) ? o.v : this.rw.add({ opType: 'Expand', name: `${this.name}/broadcast_input${o.k}`, inputs: [o.v, full], attrs: {} });
+        return this.view(x, all, out, `input${o.k}`);
       });
-      return this.replace(inputs, this.n.attrs);
+      return this.replace(inputs, this.n.attrs, full);
     }
-    groups = this.within(groups);
+    if (!groups) throw new Refusal(runsOf(labels).length > this.limit ? `its axes merge to ${runsOf(labels).length}-D at the fewest` : 'more than one merged axis is sized at run time');
     const inputs = this.n.inputs.map((v, k) => {
       const o = operands[k];
       if (!o) return v;
-      const padded = out.map((_, a) => aligned(o.s, a));
-      return this.view(o.v, groups, padded, `input${k}`);
+      return this.view(o.v, groups, padded(o.s), `input${k}`);
     });
-    return this.replace(inputs, this.n.attrs);
+    return this.replace(inputs, this.n.attrs, out.filter((d) => typeof d !== 'number').length > 1 ? this.broadcastShape(out, operands.flatMap((o) => (o ? [o] : [])), aligned) : undefined);
+  }
+
+  /**
+   * A broadcast's output shape computed at run time (an int64 vector): the SHAPE of an operand of exactly the output's
+   * shape, else each dim sized at run time gathered from the SHAPE of an operand full on that axis (the known dims
+   * from a constant), which keeps a dim of 0 where a MAXIMUM of the shapes would make it 1.
+   */
+  private broadcastShape(out: readonly Dim[], operands: { v: string; k: number; s: readonly Dim[] }[], aligned: (s: readonly Dim[], a: number) => Dim): string {
+    const same = operands.find((o) => o.s.length === out.length && o.s.every((d, a) => d !== null && d === out[a]));
+    if (same) return this.rw.add({ opType: 'Shape', name: `${this.name}/output_shape`, inputs: [same.v], attrs: {} });
+    const parts = [this.int64('known_dims', out.map((d) => (typeof d === 'number' ? d : 1)))];
+    // where each operand's SHAPE starts in the concatenation of the parts
+    const starts = new Map<number, number>();
+    let next = out.length;
+    const indices = out.map((d, a) => {
+      if (typeof d === 'number') return a;
+      const o = operands.find((p) => aligned(p.s, a) === d);
+      if (!o) throw new Refusal(`no operand is full on its output's axis ${a}, sized at run time`);
+      if (!starts.has(o.k)) {
+        starts.set(o.k, next);
+        next += o.s.length;
+        parts.push(this.rw.add({ opType: 'Shape', name: `${this.name}/input${o.k}_shape`, inputs: [o.v], attrs: {} }));
+      }
+      return starts.get(o.k)! + a - (out.length - o.s.length);
+    });
+    const dims = this.rw.add({ opType: 'Concat', name: `${this.name}/dims`, inputs: parts, attrs: { axis: { type: 'int', value: 0 } } });
+    return this.rw.add({ opType: 'Gather', name: `${this.name}/output_shape`, inputs: [dims, this.int64('output_dims', indices)], attrs: { axis: { type: 'int', value: 0 } } });
   }
 
   /** Slice / Pad along some axes of their data input: `touched` axes stay their own, the runs between merge. */

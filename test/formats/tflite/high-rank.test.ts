@@ -9,11 +9,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readTflite } from '../../../src/formats/tflite/read.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { UnsupportedError } from '../../../src/ir/errors.js';
-import { emptyGraph, type Attr, type Graph } from '../../../src/ir/graph.js';
+import { emptyGraph, type Attr, type Dim, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { runInteger } from '../../../src/runtime/integer/index.js';
 import { initKernels } from '../../../src/wasm/loader.js';
-import { TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
+import { lowerHighRank, TFLITE_RANK_LIMITS } from '../../../src/formats/tflite/lower-high-rank.js';
 import { ortRun } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, useTfliteOracle, withStoredDim } from '../../support/tflite-test.js';
@@ -253,6 +253,83 @@ describe('TFLite writer: high-rank ops over a batch sized at run time', () => {
   });
 });
 
+/**
+ * A graph of one broadcasting op over inputs with dims known only at run time, beside a second output that reshapes
+ * input 0 by its own SHAPE: with two run-time dims that is a RESHAPE by a SHAPE, so the file has dynamic-sized tensors
+ * and the interpreter runs it without its XNNPACK delegate, on the builtin kernels' rank limits.
+ */
+function dynamicBroadcast(name: string, op: string, inputs: { name: string; shape: Dim[] }[], constants: Record<string, Tensor> = {}): Graph {
+  const g = emptyGraph(name);
+  g.opsets[''] = 17;
+  for (const i of inputs) g.inputs.push({ name: i.name, dtype: 'float32', shape: i.shape });
+  for (const [k, t] of Object.entries(constants)) g.initializers.set(k, t);
+  const x = inputs[0]!.name;
+  g.nodes.push(
+    { name: 'shape', opType: 'Shape', domain: '', inputs: [x], outputs: ['s'], attrs: {} },
+    { name: 'reshape', opType: 'Reshape', domain: '', inputs: [x, 's'], outputs: ['r'], attrs: {} },
+    { name: op.toLowerCase(), opType: op, domain: '', inputs: [...inputs.map((i) => i.name), ...Object.keys(constants)], outputs: ['y'], attrs: {} },
+  );
+  g.outputs.push({ name: 'y', dtype: 'float32' }, { name: 'r', dtype: 'float32' });
+  return g;
+}
+
+/** The graph written as .tflite, its inputs' run-time dims stored as `sizes` gives them, run by the interpreter and onnxruntime at each size. */
+async function dynamicAgainstOrt(name: string, g: Graph, sizes: Record<string, number>[], seed: number, float16 = false): Promise<Array<[string, number]>> {
+  const bytes = await writeTflite(g, { fileName: `${name}.tflite`, quantize: float16 ? { mode: 'float16' } : undefined });
+  const ops = opRanks(bytes, name);
+  for (const [k, size] of sizes.entries()) {
+    const shapes = g.inputs.map((v) => v.shape!.map((d) => (typeof d === 'number' ? d : size[d as string]!)));
+    const x = feeds({ op: '', inputs: g.inputs.map((v, i) => ({ name: v.name, shape: shapes[i]! })) }, seed + k);
+    const want = [...(await ortRun(g, x)).values()];
+    let file = bytes;
+    g.inputs.forEach((v, i) => v.shape!.forEach((d, a) => typeof d !== 'number' && (file = withStoredDim(file, a, shapes[i]![a]!, i))));
+    const got = await oracle.run(file, x.map(forOracle));
+    want.forEach((w, i) => expect(got[i]!.shape, `${name} output ${i}`).toEqual([...w.shape]));
+    const err = Math.max(...want.map((w, i) => maxAbs(got[i]!.data as Float32Array, w.toFloat32())));
+    console.log(`${name} at ${JSON.stringify(size)}: ${ops.map(([o, r]) => `${o}@${r}`).join(' ')}; interpreter vs onnxruntime max |diff| ${err.toExponential(2)}`);
+    // float16: the constant operand's weights rounded to half (|b| <= 1: half an ulp is 2^-12)
+    expect(err).toBeLessThanOrEqual(float16 ? 2 ** -12 + 1e-6 : 1e-6);
+  }
+  return ops;
+}
+
+describe('TFLite writer: float broadcasts over run-time dims that do not merge under the builtin limit, in a graph with dynamic-sized tensors', () => {
+  const sizes = [{ N: 1, H: 3 }, { N: 2, H: 5 }];
+
+  it('5-D Add of x [N, 3, 1, H, 4] and a constant [1, 3, 5, 1, 4] (5 runs of axes, ADD takes 4-D)', async () => {
+    const b = Tensor.float32([1, 3, 5, 1, 4], Float32Array.from({ length: 60 }, (_, i) => Math.sin(i)));
+    const g = dynamicBroadcast('dyn_add5_runs', 'Add', [{ name: 'x', shape: ['N', 3, 1, 'H', 4] }], { b });
+    const ops = await dynamicAgainstOrt('dyn_add5_runs', g, sizes, 40);
+    expectUnderLimits(ops);
+    expect(ops.filter(([o]) => o === 'ADD' || o === 'BROADCAST_TO')).toEqual([['BROADCAST_TO', 5], ['BROADCAST_TO', 5], ['ADD', 1]]);
+    // float16 weights: the constant is a DEQUANTIZE of half values, broadcast the same way
+    const half = await dynamicAgainstOrt('dyn_add5_runs_f16', g, sizes, 45, true);
+    expect(half.filter(([o]) => o === 'ADD' || o === 'BROADCAST_TO' || o === 'DEQUANTIZE')).toEqual([['DEQUANTIZE', 5], ['BROADCAST_TO', 5], ['BROADCAST_TO', 5], ['ADD', 1]]);
+  });
+
+  it('6-D Mul of a [N, 1, 3, H, 1, 2] and b [N, 4, 1, H, 5, 1]: neither operand full, the output shape made of both', async () => {
+    const g = dynamicBroadcast('dyn_mul6', 'Mul', [{ name: 'a', shape: ['N', 1, 3, 'H', 1, 2] }, { name: 'b', shape: ['N', 4, 1, 'H', 5, 1] }]);
+    const ops = await dynamicAgainstOrt('dyn_mul6', g, sizes, 50);
+    expectUnderLimits(ops);
+    expect(ops.filter(([o]) => o === 'MUL' || o === 'BROADCAST_TO')).toEqual([['BROADCAST_TO', 6], ['BROADCAST_TO', 6], ['MUL', 1]]);
+  });
+
+  it('7-D Mul of a [N, 3, 1, 4, 5, 1, 2] and b [1, 3, 4, 4, 1, 6, 1] (refused before): BROADCAST_TO at 7-D to a shape computed at run time, MUL 1-D', async () => {
+    const g = dynamicBroadcast('dyn_mul7', 'Mul', [{ name: 'a', shape: ['N', 3, 1, 4, 5, 1, 'H'] }, { name: 'b', shape: [1, 3, 4, 4, 1, 6, 1] }]);
+    const ops = await dynamicAgainstOrt('dyn_mul7', g, sizes, 70);
+    expectUnderLimits(ops);
+    expect(ops.filter(([o]) => o === 'MUL' || o === 'BROADCAST_TO')).toEqual([['BROADCAST_TO', 7], ['BROADCAST_TO', 7], ['MUL', 1]]);
+  });
+
+  it('5-D Add of x [N, 3, 4, H, 5] and a constant [1, 3, 1, 1, 5]: its runs fit 4-D, but two of them are sized at run time', async () => {
+    const b = Tensor.float32([1, 3, 1, 1, 5], Float32Array.from({ length: 15 }, (_, i) => Math.cos(i)));
+    const g = dynamicBroadcast('dyn_add5_two_runtime', 'Add', [{ name: 'x', shape: ['N', 3, 4, 'H', 5] }], { b });
+    const ops = await dynamicAgainstOrt('dyn_add5_two_runtime', g, sizes, 60);
+    expectUnderLimits(ops);
+    expect(ops.filter(([o]) => o === 'ADD' || o === 'BROADCAST_TO')).toEqual([['BROADCAST_TO', 5], ['ADD', 1]]);
+  });
+});
+
 describe('TFLite writer: high-rank int8', () => {
   it('8-D broadcasting Add, int8: close to the float file, and what nnport\'s integer runtime computes from the file', { timeout: 120_000 }, async () => {
     const g = graphOf(MVIT_ADD);
@@ -305,13 +382,22 @@ describe('TFLite writer: high-rank int16x8', () => {
 });
 
 describe('TFLite writer: high-rank ops that cannot be merged under the limit', () => {
-  it('a 7-D Mul whose every axis broadcasts differently from its neighbours, of a dim known only at run time: UnsupportedError naming MUL, the rank, the limit and the node', async () => {
+  it('a 7-D Mul whose every axis broadcasts differently from its neighbours, over two dims known only at run time that may or may not broadcast to each other: UnsupportedError naming MUL, the rank, the limit and the node', async () => {
     const o: Op = { op: 'Mul', inputs: [{ name: 'a', shape: [2, 3, 1, 4, 5, 1, 2] }, { name: 'b', shape: [1, 3, 4, 4, 1, 6, 1] }] };
     const g = graphOf(o);
     g.inputs[0]!.shape = ['N', 3, 1, 4, 5, 1, 2];
+    g.inputs[1]!.shape = ['M', 3, 4, 4, 1, 6, 1];
     const write = () => writeTflite(g, { fileName: 'mul_alternating.tflite' });
     await expect(write()).rejects.toThrow(UnsupportedError);
-    await expect(write()).rejects.toThrow(/Mul \(TFLite MUL\) of rank 7.*node 'mul' in mul_alternating\.tflite.*up to 4-D/);
+    await expect(write()).rejects.toThrow(/Mul \(TFLite MUL\) of rank 7.*node 'mul' in mul_alternating\.tflite.*up to 4-D.*may or may not broadcast/);
+  });
+
+  it('int8: a 5-D Add over two run-time dims that does not merge under ADD\'s 4-D (no integer BROADCAST_TO is written for it): UnsupportedError naming ADD and int8', () => {
+    const b = Tensor.float32([1, 3, 5, 1, 4], new Float32Array(60).fill(0.5));
+    const g = dynamicBroadcast('dyn_add5_int8', 'Add', [{ name: 'x', shape: ['N', 3, 1, 'H', 4] }], { b });
+    const lower = () => lowerHighRank(g, { activations: 'int8', fileName: 'dyn_add5_int8.tflite' });
+    expect(lower).toThrow(UnsupportedError);
+    expect(lower).toThrow(/Add \(TFLite ADD\) of rank 5.*node 'add' in dyn_add5_int8\.tflite.*up to 4-D with int8 activations, and its axes merge to 5-D at the fewest/);
   });
 
   it('a 9-D Expand (BROADCAST_TO runs up to 8-D, and RESHAPE makes no 9-D tensor back): UnsupportedError naming BROADCAST_TO', async () => {
