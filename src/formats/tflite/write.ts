@@ -57,6 +57,7 @@ import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { padEmptyBatches } from './lower-empty-batch.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { lowerHighRank } from './lower-high-rank.js';
+import { lowerConvTranspose3d } from './lower-conv-transpose3d.js';
 import { lowerGroupedConv3d } from './lower-grouped-conv3d.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
@@ -207,7 +208,10 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // TFLite's CONV_3D has no groups, nor has it a depthwise 3-D conv: a depthwise one becomes DEPTHWISE_CONV_2D per temporal tap, summed;
   // another grouped one a CONV_3D per group (lower-grouped-conv3d.ts; after BatchNorm folding, which folds into the 3-D conv)
   // (and with integer activations every 3-D Conv, CONV_3D being float32 only, becomes 2-D conv taps)
-  g = lowerGroupedConv3d(g, { integer: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8' });
+  const integer = options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8';
+  g = lowerGroupedConv3d(g, { integer });
+  // (and CONV_3D_TRANSPOSE, float32 only too: a 3-D ConvTranspose becomes TRANSPOSE_CONV taps, interleaved by phase, lower-conv-transpose3d.ts)
+  if (integer) g = lowerConvTranspose3d(g);
   g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate)), { ndDense: true }).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
@@ -613,6 +617,14 @@ function splitOutputDequantize(g: Graph): Graph {
 }
 
 /**
+ * TFLite's int8 / int16 ADD, SUB, MUL and PRELU read each operand with one scale: an operand a DequantizeLinear
+ * gives per axis (a per-channel constant of a pre-quantized model) makes the op float between DEQUANTIZE and
+ * QUANTIZE, as the QDQ graph computes it (written int8, ADD / SUB aborted the interpreter and MUL / PRELU read
+ * the codes with one channel's scale, 137 output steps off onnxruntime: int8-max-min-params.test.ts).
+ */
+const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
+
+/**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
  * float outputs each go to one QuantizeLinear is an integer op: it reads and writes the
  * integer tensors (aliases), and those Q/DQ nodes disappear. A conv/dense whose weights alone
@@ -661,6 +673,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
+      if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
