@@ -617,6 +617,14 @@ function splitOutputDequantize(g: Graph): Graph {
 }
 
 /**
+ * TFLite's int8 / int16 ADD, SUB, MUL and PRELU read each operand with one scale: an operand a DequantizeLinear
+ * gives per axis (a per-channel constant of a pre-quantized model) makes the op float between DEQUANTIZE and
+ * QUANTIZE, as the QDQ graph computes it (written int8, ADD / SUB aborted the interpreter and MUL / PRELU read
+ * the codes with one channel's scale, 137 output steps off onnxruntime: int8-max-min-params.test.ts).
+ */
+const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
+
+/**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
  * float outputs each go to one QuantizeLinear is an integer op: it reads and writes the
  * integer tensors (aliases), and those Q/DQ nodes disappear. A conv/dense whose weights alone
@@ -665,6 +673,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
+      if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
