@@ -587,6 +587,13 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
 const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
 
 /**
+ * The operands of ops whose TFLite kernel takes no float constant beside integer data: BATCH_MATMUL
+ * (batch_matmul.cc: one integer type on both sides) and FULLY_CONNECTED (a float weight and int8
+ * data). A QDQ graph that left such a constant float keeps the op float between DEQUANTIZE and QUANTIZE.
+ */
+const NO_FLOAT_CONSTANT: Record<string, readonly number[]> = { MatMul: [0, 1], Gemm: [0, 1] };
+
+/**
  * A DequantizeLinear whose value is a graph output and is read inside the graph too (a feature map
  * returned beside the logits): its readers get a DequantizeLinear of their own, so that collapseQdq
  * lets them read the integer tensor while the output keeps its DEQUANTIZE (else they read the float
@@ -661,6 +668,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
+      if (NO_FLOAT_CONSTANT[opKey(n)]?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
