@@ -71,7 +71,7 @@ export function lowerGroupedConv3d(g: Graph, options: LowerConv3dOptions = {}): 
  * with it), where TFLite fuses it into the last ADD or conv (the conv's own, as in CONV_3D) and int8
  * calibrates the sum after it, not the range below 0 it cuts.
  */
-function activationAfter(rw: GraphRewriter, y: string): Node | undefined {
+export function activationAfter(rw: GraphRewriter, y: string): Node | undefined {
   const readers = rw.consumers(y);
   const a = readers[0];
   if (readers.length !== 1 || !a || rw.isGraphOutput(y) || rw.isReadBySubgraph(y)) return undefined;
@@ -105,12 +105,12 @@ function explicitPads(n: Node, spatial: number[], kernel: number[], strides: num
   return [...axes.map((a) => a[1]), ...axes.map((a) => a[2])];
 }
 
-function int64(rw: GraphRewriter, name: string, values: number[]): string {
+export function int64(rw: GraphRewriter, name: string, values: number[]): string {
   return rw.addInitializer(name, Tensor.int64([values.length], values));
 }
 
 /** x[..., starts:ends:steps, ...] along `axes` (ONNX Slice: inputs from opset 10, attributes before, which have no steps). */
-function slice(rw: GraphRewriter, where: string, x: string, opset: number, starts: number[], ends: number[], axes: number[], steps: number[]): string {
+export function slice(rw: GraphRewriter, where: string, x: string, opset: number, starts: number[], ends: number[], axes: number[], steps: number[]): string {
   if (opset >= 10) return rw.add({ opType: 'Slice', name: where, inputs: [x, int64(rw, `${where}/starts`, starts), int64(rw, `${where}/ends`, ends), int64(rw, `${where}/axes`, axes), int64(rw, `${where}/steps`, steps)] });
   if (steps.every((s) => s === 1)) return rw.add({ opType: 'Slice', name: where, inputs: [x], attrs: { starts: ints(starts), ends: ints(ends), axes: ints(axes) } });
   // (an opset-9 graph, PyTorch's older exports: every sd-th frame as a GATHER of their indices)
@@ -120,7 +120,7 @@ function slice(rw: GraphRewriter, where: string, x: string, opset: number, start
 }
 
 /** x zero-padded by ONNX pads (begins, then ends): the pads an input from opset 11, an attribute before. */
-function pad(rw: GraphRewriter, where: string, x: string, opset: number, pads: number[]): string {
+export function pad(rw: GraphRewriter, where: string, x: string, opset: number, pads: number[]): string {
   if (opset >= 11) return rw.add({ opType: 'Pad', name: where, inputs: [x, int64(rw, `${where}/pads`, pads)], attrs: { mode: { type: 'string', value: 'constant' } } });
   return rw.add({ opType: 'Pad', name: where, inputs: [x], attrs: { mode: { type: 'string', value: 'constant' }, pads: ints(pads) } });
 }

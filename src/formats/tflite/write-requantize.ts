@@ -6,7 +6,7 @@
 // QuantizeLinear with two sets of parameters requantizes. The writer therefore gives such an op's
 // output the input's parameters and adds a QUANTIZE (int8 -> int8: TFLite's requantize) to the
 // output's; CONCATENATION / PACK / MAXIMUM / MINIMUM inputs on other parameters than the output are requantized first
-// (a constant one in place).
+// (a constant one in place, also one quantized per axis, which these kernels would read with the output's one scale).
 import type { BuiltinOperator as Op } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -48,22 +48,33 @@ const COPIES = new Map<Op, number>([
  */
 const SAME_AS_OUTPUT = new Set<Op>([BuiltinOperator.CONCATENATION, BuiltinOperator.PACK, BuiltinOperator.MAXIMUM, BuiltinOperator.MINIMUM]);
 
-/** Both 8-bit per-tensor quantized tensors of one type, on different parameters (`a` a constant too with `constants`). */
+/**
+ * Both 8-bit quantized tensors of one type, on different parameters; per tensor both, except that with
+ * `constants` `a` may be a constant quantized per axis (its codes can be requantized to one scale in place).
+ */
 function differ(a: WTensor | undefined, b: WTensor | undefined, constants = false): boolean {
   const one = (q: TfliteQuantParams | undefined) => !!q && q.scale.length === 1 && q.axis === undefined;
-  if (!a || !b || (a.data && !constants) || a.dtype !== b.dtype || (a.dtype !== 'int8' && a.dtype !== 'uint8') || !one(a.quant) || !one(b.quant)) return false;
-  return a.quant!.scale[0] !== b.quant!.scale[0] || a.quant!.zeroPoint[0] !== b.quant!.zeroPoint[0];
+  if (!a || !b || (a.data && !constants) || a.dtype !== b.dtype || (a.dtype !== 'int8' && a.dtype !== 'uint8') || !a.quant || !one(b.quant)) return false;
+  if (!one(a.quant)) return !!a.data;
+  return a.quant.scale[0] !== b.quant!.scale[0] || a.quant.zeroPoint[0] !== b.quant!.zeroPoint[0];
 }
 
 /**
- * A constant's codes on other parameters: each value dequantized and quantized again in float32, ties to even,
- * as a QDQ graph's DequantizeLinear -> QuantizeLinear computes them (for MAXIMUM / MINIMUM the requantized
+ * A constant's codes on other (per-tensor) parameters: each value dequantized with its own scale and zero
+ * point (its channel's, for a constant quantized per axis) and quantized again in float32, ties to even, as a
+ * QDQ graph's DequantizeLinear -> QuantizeLinear computes them (for MAXIMUM / MINIMUM the requantized
  * constant wins exactly where the dequantized one did: the quantization is monotone).
  */
 function requantizedConstant(x: WTensor, q: TfliteQuantParams): Tensor {
-  const [s, z] = [x.quant!.scale[0]!, x.quant!.zeroPoint[0]!];
+  const { scale, zeroPoint, axis } = x.quant!;
+  const dims = x.data!.shape;
+  const inner = axis === undefined ? 1 : dims.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const channels = axis === undefined ? 1 : dims[axis]!;
   const [qmin, qmax] = x.dtype === 'int8' ? [-128, 127] : [0, 255];
-  const codes = x.data!.toNumbers().map((v) => quantizeValue(dequantizeValue(v, s, z), q.scale[0]!, q.zeroPoint[0]!, qmin, qmax, 'half-even'));
+  const codes = x.data!.toNumbers().map((v, i) => {
+    const c = scale.length === 1 ? 0 : Math.floor(i / inner) % channels;
+    return quantizeValue(dequantizeValue(v, scale[c]!, zeroPoint[c] ?? 0), q.scale[0]!, q.zeroPoint[0]!, qmin, qmax, 'half-even');
+  });
   return new Tensor(x.dtype, x.shape, x.dtype === 'int8' ? Int8Array.from(codes) : Uint8Array.from(codes));
 }
 

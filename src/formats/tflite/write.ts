@@ -57,6 +57,7 @@ import { hasRoiAlign, lowerRoiAlign } from './lower-roi-align.js';
 import { padEmptyBatches } from './lower-empty-batch.js';
 import { rowScattersAsScatterNd } from './lower-row-scatter.js';
 import { lowerHighRank } from './lower-high-rank.js';
+import { lowerConvTranspose3d } from './lower-conv-transpose3d.js';
 import { lowerGroupedConv3d } from './lower-grouped-conv3d.js';
 import { FLOAT_ONLY_WRITE_OPS, TFLITE_WRITE_MORE_OPS } from './ops-more-write.js';
 import { FLOAT_ONLY_GAP_OPS, TFLITE_WRITE_GAP_OPS } from './ops-gap-write.js';
@@ -207,7 +208,10 @@ export async function prepareForTflite(graph: Graph, options: TfliteWriteOptions
   // TFLite's CONV_3D has no groups, nor has it a depthwise 3-D conv: a depthwise one becomes DEPTHWISE_CONV_2D per temporal tap, summed;
   // another grouped one a CONV_3D per group (lower-grouped-conv3d.ts; after BatchNorm folding, which folds into the 3-D conv)
   // (and with integer activations every 3-D Conv, CONV_3D being float32 only, becomes 2-D conv taps)
-  g = lowerGroupedConv3d(g, { integer: options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8' });
+  const integer = options.quantize?.mode === 'int8' || options.quantize?.mode === 'int16x8';
+  g = lowerGroupedConv3d(g, { integer });
+  // (and CONV_3D_TRANSPOSE, float32 only too: a 3-D ConvTranspose becomes TRANSPOSE_CONV taps, interleaved by phase, lower-conv-transpose3d.ts)
+  if (integer) g = lowerConvTranspose3d(g);
   g = mapSubgraphs(g, (b) => collapseTransposes(conv1dAs2d(fuseActivationPatterns(batchNormAsAffine(foldBatchNorm(fuseBias(constantNodesToInitializers(fold(b, evaluate)), { ndDense: true }).graph).graph).graph)).graph, 5).graph);
   // quantized: a HardSigmoid left alone is ReLU6(6αx + 6β) / 6, as Keras' MobileNetV3 writes it (TFLite's integer kernels clip only as ReLU / ReLU6 / ReLU1)
   if (options.quantize && options.quantize.mode !== 'float16' && options.quantize.mode !== 'dynamic') g = hardSigmoidAsRelu6(g).graph;
@@ -587,13 +591,6 @@ function convertSubgraph(graph: Graph, options: TfliteWriteOptions, subgraphs: W
 const HYBRID = new Set(['nnport::Conv', 'nnport::ConvTranspose', 'Gemm', 'MatMul']);
 
 /**
- * The operands of ops whose TFLite kernel takes no float constant beside integer data: BATCH_MATMUL
- * (batch_matmul.cc: one integer type on both sides) and FULLY_CONNECTED (a float weight and int8
- * data). A QDQ graph that left such a constant float keeps the op float between DEQUANTIZE and QUANTIZE.
- */
-const NO_FLOAT_CONSTANT: Record<string, readonly number[]> = { MatMul: [0, 1], Gemm: [0, 1] };
-
-/**
  * A DequantizeLinear whose value is a graph output and is read inside the graph too (a feature map
  * returned beside the logits): its readers get a DequantizeLinear of their own, so that collapseQdq
  * lets them read the integer tensor while the output keeps its DEQUANTIZE (else they read the float
@@ -618,6 +615,21 @@ function splitOutputDequantize(g: Graph): Graph {
   if (!rename.size) return g;
   return { ...g, nodes: nodes.map((n) => (n.opType === 'DequantizeLinear' && rename.has(n.outputs[0]!) ? n : { ...n, inputs: n.inputs.map((i) => (i && rename.get(i)) || i) })) };
 }
+
+/**
+ * TFLite's int8 / int16 ADD, SUB, MUL and PRELU read each operand with one scale: an operand a DequantizeLinear
+ * gives per axis (a per-channel constant of a pre-quantized model) makes the op float between DEQUANTIZE and
+ * QUANTIZE, as the QDQ graph computes it (written int8, ADD / SUB aborted the interpreter and MUL / PRELU read
+ * the codes with one channel's scale, 137 output steps off onnxruntime: int8-max-min-params.test.ts).
+ */
+const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
+
+/**
+ * The operands of ops whose TFLite kernel takes no float constant beside integer data: BATCH_MATMUL
+ * (batch_matmul.cc: one integer type on both sides) and FULLY_CONNECTED (a float weight and int8
+ * data). A QDQ graph that left such a constant float keeps the op float between DEQUANTIZE and QUANTIZE.
+ */
+const NO_FLOAT_CONSTANT: Record<string, readonly number[]> = { MatMul: [0, 1], Gemm: [0, 1] };
 
 /**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
@@ -669,6 +681,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
       if (NO_FLOAT_CONSTANT[opKey(n)]?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
+      if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));

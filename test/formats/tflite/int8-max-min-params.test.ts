@@ -26,7 +26,7 @@ const OUT = { scale: 0.05, zeroPoint: -10 };
  * a (scale 0.02, zero point 3) and b (0.03, -5) through QuantizeLinear / DequantizeLinear, the op, its output
  * quantized at OUT. With `constant`, b is an int8 initializer of those codes (DequantizeLinear only).
  */
-function qdq(op: string, shape: number[], constant?: Int8Array, attrs: Graph['nodes'][number]['attrs'] = {}): Graph {
+function qdq(op: string, shape: number[], constant?: Int8Array, attrs: Graph['nodes'][number]['attrs'] = {}, perAxis?: { axis: number; scales: number[]; zeroPoints: number[] }): Graph {
   const g = emptyGraph(`qdq_${op}`);
   g.opsets[''] = 17;
   const params: Record<string, [number, number]> = { a: [0.02, 3], b: [0.03, -5], y: [OUT.scale, OUT.zeroPoint] };
@@ -38,7 +38,12 @@ function qdq(op: string, shape: number[], constant?: Int8Array, attrs: Graph['no
   for (const k of ['a', 'b']) {
     if (k === 'b' && constant) {
       g.initializers.set('b_q', new Tensor('int8', shape, constant));
+      if (perAxis) {
+        g.initializers.set('b_scale', Tensor.float32([perAxis.scales.length], perAxis.scales));
+        g.initializers.set('b_zero_point', new Tensor('int8', [perAxis.zeroPoints.length], Int8Array.from(perAxis.zeroPoints)));
+      }
       node('dq_b', 'DequantizeLinear', ['b_q', 'b_scale', 'b_zero_point'], 'b_dq');
+      if (perAxis) g.nodes.at(-1)!.attrs = { axis: { type: 'int', value: perAxis.axis } };
       continue;
     }
     g.inputs.push({ name: k, dtype: 'float32', shape });
@@ -81,19 +86,24 @@ describe('int8 MAXIMUM / MINIMUM of a QDQ graph quantized otherwise at the outpu
   }
 
   // a constant operand (a clamp bound, a concatenated learned token) quantized otherwise: its codes requantized in place
-  for (const [op, tflite, shape, attrs] of [
-    ['Max', 'MAXIMUM', [2, 3, 4, 5], {}],
-    ['Min', 'MINIMUM', [2, 3, 4, 5], {}],
-    ['Concat', 'CONCATENATION', [2, 3, 4, 5], { axis: { type: 'int' as const, value: 1 } }],
+  // per axis: a learned per-channel bound or token whose DequantizeLinear has one scale per channel (axis 1)
+  const perAxis = { axis: 1, scales: [0.01, 0.03, 0.045], zeroPoints: [0, -7, 4] };
+  for (const [op, tflite, shape, attrs, axis] of [
+    ['Max', 'MAXIMUM', [2, 3, 4, 5], {}, undefined],
+    ['Min', 'MINIMUM', [2, 3, 4, 5], {}, undefined],
+    ['Concat', 'CONCATENATION', [2, 3, 4, 5], { axis: { type: 'int' as const, value: 1 } }, undefined],
+    ['Max', 'MAXIMUM', [2, 3, 4, 5], {}, perAxis],
+    ['Min', 'MINIMUM', [2, 3, 4, 5], {}, perAxis],
+    ['Concat', 'CONCATENATION', [2, 3, 4, 5], { axis: { type: 'int' as const, value: 2 } }, perAxis],
   ] as const) {
-    it(`${op} of an int8 constant on other parameters: its codes requantized in the file, within 1 LSB of onnxruntime, the integer runtime within 1 of the interpreter`, async () => {
+    it(`${op} of an int8 constant${axis ? ' quantized per channel' : ''} on other parameters: its codes requantized in the file, within 1 LSB of onnxruntime, the integer runtime within 1 of the interpreter`, async () => {
       const r = rng(op.length + 7);
       const n = shape.reduce((p, d) => p * d, 1);
       const x = Tensor.float32([...shape], Float32Array.from({ length: n }, () => r() * 6 - 3));
       const codes = Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
-      const g = qdq(op, [...shape], codes, attrs);
+      const g = qdq(op, [...shape], codes, attrs, axis);
       const want = [...(await ortRun(g, [x])).values()][0]!.toFloat32();
-      const bytes = await writeTflite(g, { fileName: `${op}_constant.tflite` });
+      const bytes = await writeTflite(g, { fileName: `${op}_constant${axis ? '_per_axis' : ''}.tflite` });
       const ops = tfliteOpNames(bytes, op);
       expect(ops).toEqual(['QUANTIZE', 'QUANTIZE', tflite, 'DEQUANTIZE']);
       const [got] = await oracle.run(bytes, [x.toFloat32()]);
@@ -101,7 +111,7 @@ describe('int8 MAXIMUM / MINIMUM of a QDQ graph quantized otherwise at the outpu
       const back = await readTflite(bytes);
       const mine = [...(await runInteger(back, { a: x }, { requantization: 'xnnpack' })).outputs.values()][0]!.toFloat32();
       const vsInteger = maxAbs(mine, got!.data as Float32Array) / OUT.scale;
-      console.log(`${op} of a constant: ${ops.join(' ')}; interpreter vs onnxruntime ${vsOrt.toFixed(2)} LSB, integer runtime vs interpreter ${vsInteger.toFixed(2)} LSB`);
+      console.log(`${op} of a constant${axis ? ' per axis' : ''}: ${ops.join(' ')}; interpreter vs onnxruntime ${vsOrt.toFixed(2)} LSB, integer runtime vs interpreter ${vsInteger.toFixed(2)} LSB`);
       expect(vsOrt).toBeLessThanOrEqual(1 + 1e-4);
       expect(vsInteger).toBeLessThanOrEqual(1 + 1e-4);
     });
