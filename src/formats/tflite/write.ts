@@ -625,6 +625,13 @@ function splitOutputDequantize(g: Graph): Graph {
 const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
 /**
+ * The operands of ops whose TFLite kernel takes no float constant beside integer data: BATCH_MATMUL
+ * (batch_matmul.cc: one integer type on both sides) and FULLY_CONNECTED (a float weight and int8
+ * data). A QDQ graph that left such a constant float keeps the op float between DEQUANTIZE and QUANTIZE.
+ */
+const NO_FLOAT_CONSTANT: Record<string, readonly number[]> = { MatMul: [0, 1], Gemm: [0, 1] };
+
+/**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
  * float outputs each go to one QuantizeLinear is an integer op: it reads and writes the
  * integer tensors (aliases), and those Q/DQ nodes disappear. A conv/dense whose weights alone
@@ -673,6 +680,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
+      if (NO_FLOAT_CONSTANT[opKey(n)]?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
       if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
