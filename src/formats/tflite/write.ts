@@ -625,6 +625,17 @@ function splitOutputDequantize(g: Graph): Graph {
 const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
 /**
+ * Ops whose inputs (those before the index given; all without one) are data an int8 kernel reads as integers: a
+ * float constant among them in a QDQ graph from another tool (no DequantizeLinear of its own: Add of a float
+ * [2, 3, 4, 5] constant, a Gather of a float table, then QuantizeLinear) made a file the interpreter refused
+ * ("Can't initialize model"); the op is computed in float between DEQUANTIZE and QUANTIZE, as the QDQ graph
+ * computes it (nnport's own quantizer gives such constants a DequantizeLinear: quantize.ts).
+ */
+const DATA_OPERANDS: ReadonlyMap<string, number> = new Map([
+  ['Add', Infinity], ['Sub', Infinity], ['Mul', Infinity], ['PRelu', Infinity], ['Max', Infinity], ['Min', Infinity], ['Concat', Infinity], ['Gather', 1],
+]);
+
+/**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
  * float outputs each go to one QuantizeLinear is an integer op: it reads and writes the
  * integer tensors (aliases), and those Q/DQ nodes disappear. A conv/dense whose weights alone
@@ -674,6 +685,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
       if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
+      if (DATA_OPERANDS.has(opKey(n)) && n.inputs.some((i, k) => i && k < (DATA_OPERANDS.get(opKey(n)) ?? Infinity) && g.initializers.has(i) && isFloat(i))) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));
