@@ -10,7 +10,7 @@
 //     input gets ceil(-crop / s) zero rows at the end first: each adds s output rows that no real
 //     input reaches (the conv's bias only, as in ONNX), and the Slice keeps as many as needed.
 // With options.keepSame, pads that TF's SAME expresses for the output size (the odd pixel cropped
-// at the end) stay on the op: TFLite writes one TRANSPOSE_CONV with padding SAME, as TF's converter.
+// at the end) stay on a 1-D / 2-D op: TFLite writes one TRANSPOSE_CONV with padding SAME, as TF's converter.
 // auto_pad SAME_* and output_shape stay as they are (the writers judge them).
 // After the layout pass, liftConvTranspose1d writes a channels-last 1-D ConvTranspose as a Reshape
 // to height 1, the 2-D op and a Reshape back (no target here has a 1-D transposed conv).
@@ -42,6 +42,16 @@ const isOnnxConvT = (n: Node): boolean => n.opType === 'ConvTranspose' && (n.dom
 export function tfSameFits(pb: number, pe: number, op: number): boolean {
   const total = Math.max(pb + pe - op, 0);
   return pb === Math.floor(total / 2) && pe - op === total - Math.floor(total / 2);
+}
+
+/**
+ * Does TFLite's SAME crop `pb` first rows of an axis of `inp` rows (stride s, dilated kernel ek) to `out`? Its
+ * TRANSPOSE_CONV / CONV_3D_TRANSPOSE take the pads of the conv from the output back, over ceil(out / s) rows, not
+ * the input's: a kernel 5 padding 1 (out = in + 2 at stride 1) is padded 2 there, and read past its input (NaN).
+ */
+export function tfliteSameFits(inp: number, s: number, ek: number, pb: number, pe: number, op: number): boolean {
+  const out = (inp - 1) * s + ek - pb - pe + op;
+  return pb === Math.floor(Math.max((Math.ceil(out / s) - 1) * s + ek - out, 0) / 2);
 }
 
 /**
@@ -129,7 +139,9 @@ export function convTransposeAsValid(graph: Graph, options: ConvTransposeValidOp
     const pe = pads.slice(r);
     const padded = pb.some((p) => p !== 0) || pe.some((p) => p !== 0) || op.some((p) => p !== 0);
     if (group === 1 && d.every((v) => v === 1) && !padded) continue;
-    const keep = !!options.keepSame && !runTime && padded && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!));
+    // (not a 3-D one: the interpreter's CONV_3D_TRANSPOSE with SAME computed a kernel (3, 2, 2), strides (1, 2, 2), pads
+    // (1, 0, 0) 0.51 off onnxruntime, pads TFLite's formula gives: VALID + a crop is exact)
+    const keep = !!options.keepSame && !runTime && padded && r < 3 && pb.every((_, i) => tfSameFits(pb[i]!, pe[i]!, op[i]!) && tfliteSameFits(spatialIn[i] as number, s[i]!, ((ws[2 + i] as number) - 1) * d[i]! + 1, pb[i]!, pe[i]!, op[i]!));
     const where = node.name || node.outputs[0]!;
     const changes: string[] = [];
 

@@ -160,10 +160,12 @@ function lower(rw: GraphRewriter, c: ConvTranspose3d, x: string, bias: string | 
     return before || after ? pad(rw, `${where}/phase${r}_gaps`, sums[r]!, opset, [0, 0, before * plane, 0, 0, 0, after * plane, 0]) : sums[r]!;
   });
   let interleaved = pieces.length === 1 ? pieces[0]! : rw.add({ opType: 'Concat', name: `${where}/interleave`, inputs: pieces, attrs: { axis: { type: 'int', value: 2 } } });
-  if (bias && !biasInTaps) interleaved = rw.add({ opType: 'Add', name: `${where}/bias`, inputs: [interleaved, bias] });
+  const biasAdd = !!bias && !biasInTaps;
+  if (biasAdd) interleaved = rw.add({ opType: 'Add', name: `${where}/bias`, inputs: [interleaved, bias] });
   let out = y;
-  if (activation) {
-    // elementwise: it commutes with the Reshape and the Slice, and TFLite fuses it into the ADD / CONCATENATION before them
+  // (not onto a CONCATENATION: the interpreter's integer one takes no fused activation, and fails to prepare)
+  if (activation && (biasAdd || pieces.length === 1)) {
+    // elementwise: it commutes with the Reshape and the Slice, and TFLite fuses it into the ADD before them
     rw.removeNode(activation);
     interleaved = rw.add({ opType: activation.opType, name: activation.name, inputs: [interleaved, ...activation.inputs.slice(1)], attrs: activation.attrs });
     out = activation.outputs[0]!;

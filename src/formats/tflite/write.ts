@@ -625,15 +625,20 @@ function splitOutputDequantize(g: Graph): Graph {
 const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
 /**
- * Ops whose inputs (those before the index given; all without one) are data an int8 kernel reads as integers: a
- * float constant among them in a QDQ graph from another tool (no DequantizeLinear of its own: Add of a float
- * [2, 3, 4, 5] constant, a Gather of a float table, then QuantizeLinear) made a file the interpreter refused
- * ("Can't initialize model"); the op is computed in float between DEQUANTIZE and QUANTIZE, as the QDQ graph
- * computes it (nnport's own quantizer gives such constants a DequantizeLinear: quantize.ts).
+/**
+ * The data operands (indices) of ops whose int8 / int16 kernel reads them as integers and takes no float
+ * constant there: a QDQ graph that left such a constant float (another tool's: no DequantizeLinear of its own)
+ * keeps the op float between DEQUANTIZE and QUANTIZE, as the QDQ graph computes it. Written integer, the
+ * interpreter refused the files ("Can't initialize model": BATCH_MATMUL wants one integer type on both sides,
+ * FULLY_CONNECTED a quantized weight; ADD / MUL / CONCATENATION / GATHER of a float constant likewise).
+ * nnport's own quantizer gives such constants a DequantizeLinear (quantize.ts).
  */
-const DATA_OPERANDS: ReadonlyMap<string, number> = new Map([
-  ['Add', Infinity], ['Sub', Infinity], ['Mul', Infinity], ['PRelu', Infinity], ['Max', Infinity], ['Min', Infinity], ['Concat', Infinity], ['Gather', 1],
-]);
+const NO_FLOAT_CONSTANT: Readonly<Record<string, readonly number[]>> = {
+  MatMul: [0, 1], Gemm: [0, 1], Add: [0, 1], Sub: [0, 1], Mul: [0, 1], PRelu: [0, 1], Gather: [0],
+};
+/** ...and the variadic Concat / Max / Min, every input. */
+const VARIADIC_DATA = new Set(['Concat', 'Max', 'Min']);
+const floatConstantOperands = (n: Node): readonly number[] | undefined => (VARIADIC_DATA.has(opKey(n)) ? n.inputs.map((_, k) => k) : NO_FLOAT_CONSTANT[opKey(n)]);
 
 /**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
@@ -684,8 +689,8 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
+      if (floatConstantOperands(n)?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
       if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
-      if (DATA_OPERANDS.has(opKey(n)) && n.inputs.some((i, k) => i && k < (DATA_OPERANDS.get(opKey(n)) ?? Infinity) && g.initializers.has(i) && isFloat(i))) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));
       const fi = n.inputs.filter((i) => i && isFloat(i) && !g.initializers.has(i));

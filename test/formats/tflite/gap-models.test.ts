@@ -12,8 +12,8 @@
 //   3-D             a Conv3d / BatchNorm3d / ConvTranspose3d net (strides, dilation, pads, output_padding)
 //                   as CONV_3D / CONV_3D_TRANSPOSE, a C3D-like block whose 3-D max / average pools are
 //                   two 2-D pools each (the interpreter has no MaxPool3D / AveragePool3D custom op);
-//                   int8 refuses the float-only CONV_3D_TRANSPOSE and dynamic the CONV_3D by name (int8
-//                   writes a Conv3d as 2-D conv taps: grouped-conv3d.test.ts).
+//                   int8 writes its 3-D convs as 2-D conv taps (grouped-conv3d.test.ts, conv-transpose3d.test.ts),
+//                   dynamic refuses the float-only CONV_3D by name.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -152,10 +152,21 @@ describe('TFLite writer: 3-D convolutions and pools, vs PyTorch', () => {
     });
   }
 
-  it('conv3d_net --quantize int8 / dynamic: refused by name (TFLite runs CONV_3D_TRANSPOSE and CONV_3D in float32 only)', async () => {
+  it('conv3d_net --quantize int8: its 3-D convs as CONV_2D / TRANSPOSE_CONV taps (CONV_3D / CONV_3D_TRANSPOSE run float32 only), above 25 dB SNR vs PyTorch; dynamic refused by name', { timeout: 120_000 }, async () => {
     const f = await net('conv3d_net');
-    const calibration = [[channelsLast(f.sizes[0]!.input)]];
-    await expect(writeTflite(f.graph, { quantize: { mode: 'int8', calibration } })).rejects.toThrow(/3-D ConvTranspose.*float32 only/);
+    const [n, ...one] = f.calib.shape as number[];
+    const per = f.calib.size / n!;
+    const data = f.calib.toFloat32();
+    const samples = Array.from({ length: n! }, (_, i) => [channelsLast(Tensor.float32(one, data.subarray(i * per, (i + 1) * per)))]);
+    const bytes = await writeTflite(f.graph, { quantize: { mode: 'int8', calibration: samples } });
+    const ops = opNamesOf(flatcJson<FlatcOps>(bytes, 'conv3d_net_int8'));
+    expect(ops).not.toContain('CONV_3D');
+    expect(ops).not.toContain('CONV_3D_TRANSPOSE');
+    expect(ops).toContain('TRANSPOSE_CONV');
+    const s = f.sizes[0]!;
+    const snr = pooledSnrDb([channelsLast(s.outputs[0]!).toFloat32()], [(await runAt(bytes, s.input))[0]!]);
+    console.log(`conv3d_net int8: ${snr.toFixed(1)} dB SNR vs PyTorch`);
+    expect(snr).toBeGreaterThan(25);
     await expect(writeTflite(f.graph, { quantize: { mode: 'dynamic' } })).rejects.toThrow(/3-D Conv.*float32 only/);
   });
 });

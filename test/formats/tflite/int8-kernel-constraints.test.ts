@@ -9,11 +9,17 @@
 // (2) int8 CONCATENATION does not rescale: its inputs take the output's scale and zero point, and
 // an input whose parameters are fixed elsewhere (a softmax's 1/256, -128) is requantized to them
 // by an int8 -> int8 QUANTIZE in front, as TF's converter writes it.
+// (3) BATCH_MATMUL takes two operands of one integer type: a MatMul by a constant batch of matrices (an
+// Einsum by a table, MViT's relative positions) reads the constant as int8 (int16 under int16x8), checked
+// against x·B computed here; and a QDQ graph that left such a constant float keeps the MatMul float between
+// DEQUANTIZE and QUANTIZE, checked against onnxruntime on the same graph.
 import { describe, expect, it } from 'vitest';
+import { writeOnnx } from '../../../src/formats/onnx/write.js';
 import { writeTflite } from '../../../src/formats/tflite/write.js';
 import { emptyGraph, type Graph } from '../../../src/ir/graph.js';
 import { Tensor } from '../../../src/ir/tensor.js';
 import { pooledSnrDb } from '../../support/error-metrics.js';
+import { ortFirst } from '../../support/ort.js';
 import { rng } from '../../support/rng.js';
 import { flatcJson, integerRuntimeLsbOff, opNameOf, tfliteOpNames, useTfliteOracle, type FlatcOps } from '../../support/tflite-test.js';
 
@@ -310,4 +316,90 @@ describe('int8: a ReLU after a pool (Caffe\'s conv -> pool -> relu: the corpus C
       }
     }, 120_000);
   }
+});
+
+describe('int8 / int16x8: a MatMul by a constant batch of matrices (an Einsum by a table: MViT\'s relative positions) reads it as integers', () => {
+  // x [2, T, I] · B [2, I, O]: BATCH_MATMUL, whose kernel takes two operands of one integer type
+  // (batch_matmul.cc: an INT8 lhs beside a FLOAT32 rhs and the interpreter cannot initialize the file)
+  const B = Float32Array.from({ length: 2 * I * O }, () => r() - 0.5);
+  const batchSamples = (count: number, seed: number): Tensor[] => {
+    const q = rng(seed);
+    return Array.from({ length: count }, () => Tensor.float32([2, T, I], Float32Array.from({ length: 2 * T * I }, () => q() * 2 - 1)));
+  };
+  function batchModel(): Graph {
+    const g = emptyGraph();
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, T, I] });
+    g.initializers.set('B', Tensor.float32([2, I, O], B));
+    g.nodes.push({ name: 'mm', opType: 'MatMul', domain: '', inputs: ['x', 'B'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, T, O] });
+    return g;
+  }
+  const batchReference = (x: Float32Array): Float32Array => {
+    const y = new Float32Array(2 * T * O);
+    for (let n = 0; n < 2; n++) {
+      for (let t = 0; t < T; t++) {
+        for (let o = 0; o < O; o++) {
+          let s = 0;
+          for (let i = 0; i < I; i++) s += x[(n * T + t) * I + i]! * B[(n * I + i) * O + o]!;
+          y[(n * T + t) * O + o] = s;
+        }
+      }
+    }
+    return y;
+  };
+  for (const [mode, typeName, minSnr] of [['int8', 'INT8', 30], ['int16x8', 'INT16', 40]] as const) {
+    it(`${mode}: both BATCH_MATMUL operands ${typeName}; the interpreter runs it; nnport's integer runtime <= 1 LSB; SNR against x·B`, async () => {
+      const bytes = await writeTflite(batchModel(), { fileName: 'bmm.tflite', quantize: { mode, calibration: batchSamples(16, 5).map((t) => [t]) } });
+      const json = flatcJson<FlatcModel>(bytes, 'bmm');
+      const sg = json.subgraphs[0]!;
+      const bmm = sg.operators.filter((op) => opNameOf(json, op) === 'BATCH_MATMUL');
+      expect(bmm).toHaveLength(1);
+      expect(bmm[0]!.inputs.map((i) => sg.tensors[i]!.type)).toEqual([typeName, typeName]);
+      for (const x of batchSamples(3, 9)) {
+        const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+        const got = theirs!.data as Float32Array;
+        // (1 step; int16 outputs dequantized in float32 carry up to ~0.002 LSB of rounding, measured 1.0008)
+        expect(await integerRuntimeLsbOff(bytes, x, got)).toBeLessThanOrEqual(mode === 'int8' ? 1.0001 : 1.01);
+        const snr = pooledSnrDb([batchReference(x.toFloat32())], [got]);
+        console.log(`${mode} BATCH_MATMUL by a constant [2, ${I}, ${O}]: ${snr.toFixed(1)} dB from x·B`);
+        expect(snr).toBeGreaterThan(minSnr);
+      }
+    }, 120_000);
+  }
+});
+
+describe('a QDQ graph whose MatMul reads a float constant batch of matrices beside dequantized data', () => {
+  // (an ONNX QDQ file that left the table float): the MatMul stays float between DEQUANTIZE and QUANTIZE,
+  // since an integer BATCH_MATMUL cannot read a FLOAT32 operand; the interpreter against onnxruntime on the same graph
+  it('BATCH_MATMUL in float32, DEQUANTIZE before and QUANTIZE after it; the interpreter within 1 LSB of onnxruntime', async () => {
+    const B = Float32Array.from({ length: 2 * I * O }, () => r() - 0.5);
+    const g = emptyGraph();
+    g.opsets = { '': 13 };
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, T, I] });
+    g.initializers.set('B', Tensor.float32([2, I, O], B));
+    g.initializers.set('sx', Tensor.float32([], [1 / 127]));
+    g.initializers.set('zx', new Tensor('int8', [], Int8Array.of(0)));
+    g.initializers.set('sy', Tensor.float32([], [0.02]));
+    g.initializers.set('zy', new Tensor('int8', [], Int8Array.of(3)));
+    g.nodes.push({ name: 'qx', opType: 'QuantizeLinear', domain: '', inputs: ['x', 'sx', 'zx'], outputs: ['xq'], attrs: {} });
+    g.nodes.push({ name: 'dqx', opType: 'DequantizeLinear', domain: '', inputs: ['xq', 'sx', 'zx'], outputs: ['xd'], attrs: {} });
+    g.nodes.push({ name: 'mm', opType: 'MatMul', domain: '', inputs: ['xd', 'B'], outputs: ['m'], attrs: {} });
+    g.nodes.push({ name: 'qy', opType: 'QuantizeLinear', domain: '', inputs: ['m', 'sy', 'zy'], outputs: ['yq'], attrs: {} });
+    g.nodes.push({ name: 'dqy', opType: 'DequantizeLinear', domain: '', inputs: ['yq', 'sy', 'zy'], outputs: ['y'], attrs: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, T, O] });
+    const bytes = await writeTflite(g, { fileName: 'qdq-bmm.tflite' });
+    const json = flatcJson<FlatcModel>(bytes, 'qdq-bmm');
+    const sg = json.subgraphs[0]!;
+    const bmm = sg.operators.find((op) => opNameOf(json, op) === 'BATCH_MATMUL')!;
+    expect(bmm.inputs.map((i) => sg.tensors[i]!.type ?? 'FLOAT32')).toEqual(['FLOAT32', 'FLOAT32']);
+    expect(tfliteOpNames(bytes, 'qdq-bmm')).toEqual(['QUANTIZE', 'DEQUANTIZE', 'BATCH_MATMUL', 'QUANTIZE', 'DEQUANTIZE']);
+    const x = Tensor.float32([2, T, I], Float32Array.from({ length: 2 * T * I }, () => r() * 2 - 1));
+    const want = (await ortFirst(writeOnnx(g), [x])).toFloat32();
+    const [theirs] = await oracle.run(bytes, [x.toFloat32()]);
+    const got = theirs!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / 0.02);
+    console.log(`QDQ MatMul by a float constant: interpreter ${worst.toFixed(3)} LSB from onnxruntime`);
+    expect(worst).toBeLessThanOrEqual(1.0001);
+  }, 120_000);
 });
