@@ -110,6 +110,15 @@ export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): voi
       out.push(op);
       continue;
     }
+    // a constant quantized per axis (an embedding table per row, GATHERed): its codes on the output's one scale
+    const y0 = tensors.get(op.outputs[0] ?? '');
+    if (x.data && x.quant && x.quant.scale.length > 1 && differ(x, y0, true)) {
+      const t = fresh(x.name);
+      tensors.set(t, { ...x, name: t, quant: y0!.quant, data: requantizedConstant(x, y0!.quant!) });
+      op.inputs[at!] = t;
+      out.push(op);
+      continue;
+    }
     const after: WOp[] = [];
     op.outputs = op.outputs.map((o) => {
       const y = tensors.get(o);

@@ -625,11 +625,20 @@ function splitOutputDequantize(g: Graph): Graph {
 const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
 /**
- * The operands of ops whose TFLite kernel takes no float constant beside integer data: BATCH_MATMUL
- * (batch_matmul.cc: one integer type on both sides) and FULLY_CONNECTED (a float weight and int8
- * data). A QDQ graph that left such a constant float keeps the op float between DEQUANTIZE and QUANTIZE.
+/**
+ * The data operands (indices) of ops whose int8 / int16 kernel reads them as integers and takes no float
+ * constant there: a QDQ graph that left such a constant float (another tool's: no DequantizeLinear of its own)
+ * keeps the op float between DEQUANTIZE and QUANTIZE, as the QDQ graph computes it. Written integer, the
+ * interpreter refused the files ("Can't initialize model": BATCH_MATMUL wants one integer type on both sides,
+ * FULLY_CONNECTED a quantized weight; ADD / MUL / CONCATENATION / GATHER of a float constant likewise).
+ * nnport's own quantizer gives such constants a DequantizeLinear (quantize.ts).
  */
-const NO_FLOAT_CONSTANT: Record<string, readonly number[]> = { MatMul: [0, 1], Gemm: [0, 1] };
+const NO_FLOAT_CONSTANT: Readonly<Record<string, readonly number[]>> = {
+  MatMul: [0, 1], Gemm: [0, 1], Add: [0, 1], Sub: [0, 1], Mul: [0, 1], PRelu: [0, 1], Gather: [0],
+};
+/** ...and the variadic Concat / Max / Min, every input. */
+const VARIADIC_DATA = new Set(['Concat', 'Max', 'Min']);
+const floatConstantOperands = (n: Node): readonly number[] | undefined => (VARIADIC_DATA.has(opKey(n)) ? n.inputs.map((_, k) => k) : NO_FLOAT_CONSTANT[opKey(n)]);
 
 /**
  * QDQ -> quantized tensors. An op whose float inputs all come from DequantizeLinear and whose
@@ -680,7 +689,7 @@ function collapseQdq(g: Graph, shapes: ReturnType<typeof inferShapes>['values'],
   const candidate = new Set(
     ops.filter((n) => {
       if (floatOps?.has(opKey(n))) return false;
-      if (NO_FLOAT_CONSTANT[opKey(n)]?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
+      if (floatConstantOperands(n)?.some((at) => !!n.inputs[at] && isFloat(n.inputs[at]) && g.initializers.has(n.inputs[at]))) return false;
       if (PER_TENSOR_OPERANDS.has(opKey(n)) && n.inputs.some((i) => i && isDq(producer.get(i)) && qparams(producer.get(i)!)!.scale.length > 1)) return false;
       if (isAct(n) && isQ(onlyConsumer(n.outputs[0]!)) && producer.get(n.inputs[0]!) && !isDq(producer.get(n.inputs[0]!))) return false;
       const fo = n.outputs.filter((o) => o && isFloat(o));

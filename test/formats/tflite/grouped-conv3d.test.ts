@@ -84,6 +84,21 @@ describe('grouped and depthwise Conv3d in a .tflite file: the interpreter agains
 });
 
 /** N(0, 1) samples (Box-Muller), as PyTorch's inputs are drawn */
+/** The quantized file against the float one in the interpreter on `held` (pooled SNR), and nnport's integer runtime against the interpreter (LSB). */
+async function againstFloat(float: Uint8Array, bytes: Uint8Array, held: Tensor[]): Promise<{ snr: number; lsb: number }> {
+  const want: Float32Array[] = [];
+  const got: Float32Array[] = [];
+  let lsb = 0;
+  for (const t of held) {
+    const [f] = await oracle.run(float, [t.toFloat32()]);
+    const [q] = await oracle.run(bytes, [t.toFloat32()]);
+    want.push(f!.data as Float32Array);
+    got.push(q!.data as Float32Array);
+    lsb = Math.max(lsb, await integerRuntimeLsbOff(bytes, t, q!.data as Float32Array, { requantization: 'xnnpack' }));
+  }
+  return { snr: pooledSnrDb(want, got), lsb };
+}
+
 function normalSamples(shape: number[], count: number, seed: number): Tensor[] {
   const r = rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
@@ -102,18 +117,7 @@ describe('int8 / int16x8: the lowered 3-D convs as integer DEPTHWISE_CONV_2D / C
       // onto the CONCATENATION's parameters, as TF's converter writes them)
       expect(ops.filter((o) => o === 'DEQUANTIZE')).toHaveLength(1);
       const float = await writeTflite(graph, { fileName: `${name}.tflite` });
-      const held = [x, ...normalSamples(x.shape as number[], 2, 17)];
-      const want: Float32Array[] = [];
-      const got: Float32Array[] = [];
-      let lsb = 0;
-      for (const t of held) {
-        const [f] = await oracle.run(float, [t.toFloat32()]);
-        const [q] = await oracle.run(bytes, [t.toFloat32()]);
-        want.push(f!.data as Float32Array);
-        got.push(q!.data as Float32Array);
-        lsb = Math.max(lsb, await integerRuntimeLsbOff(bytes, t, q!.data as Float32Array, { requantization: 'xnnpack' }));
-      }
-      const snr = pooledSnrDb(want, got);
+      const { snr, lsb } = await againstFloat(float, bytes, [x, ...normalSamples(x.shape as number[], 2, 17)]);
       console.log(`${name} ${mode} (${ops.length} ops): ${snr.toFixed(1)} dB from the float file in the interpreter; integer runtime (xnnpack) ${lsb.toFixed(3)} LSB off the interpreter`);
       // (int16x8: its weights are int8 still, which bound it)
       expect(snr).toBeGreaterThan(mode === 'int8' ? 25 : 40);
@@ -136,18 +140,7 @@ describe('int8 torchvision MViT (the sweep\'s mvit_tiny): its batched MatMuls by
     for (const o of bmm) expect(o.inputs.map((i) => sub.tensors[i]!.type ?? 'FLOAT32')).toEqual(['INT8', 'INT8']);
     expect(opNamesOf(json)).not.toContain('CONV_3D');
     const { bytes: float } = await convert(model, 'mvit_tiny.tflite');
-    const held = [x, ...normalSamples(x.shape as number[], 2, 17)];
-    const want: Float32Array[] = [];
-    const got: Float32Array[] = [];
-    let lsb = 0;
-    for (const t of held) {
-      const [f] = await oracle.run(float, [t.toFloat32()]);
-      const [q] = await oracle.run(bytes, [t.toFloat32()]);
-      want.push(f!.data as Float32Array);
-      got.push(q!.data as Float32Array);
-      lsb = Math.max(lsb, await integerRuntimeLsbOff(bytes, t, q!.data as Float32Array, { requantization: 'xnnpack' }));
-    }
-    const snr = pooledSnrDb(want, got);
+    const { snr, lsb } = await againstFloat(float, bytes, [x, ...normalSamples(x.shape as number[], 2, 17)]);
     console.log(`mvit_tiny int8 (${bmm.length} BATCH_MATMUL, ${sub.operators.length} ops): ${snr.toFixed(1)} dB from the float file in the interpreter; integer runtime (xnnpack) ${lsb.toFixed(3)} LSB off the interpreter`);
     // (measured 24.3 dB: a random-init transformer, its error spread over the layers, none far below the rest)
     expect(snr).toBeGreaterThan(20);
