@@ -21,6 +21,7 @@ import { GraphRewriter } from '../../ir/rewriter.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { NumericArray } from '../../ir/dtypes.js';
 import { cancelReshapePairs } from '../../passes/cancel-reshapes.js';
+import { tfliteSameFits } from '../../passes/conv-transpose-valid.js';
 import { permuteTensor } from '../../passes/layout.js';
 import { activationAfter, int64, pad, slice } from './lower-grouped-conv3d.js';
 
@@ -119,7 +120,7 @@ function lower(rw: GraphRewriter, c: ConvTranspose3d, x: string, bias: string | 
   if (hw.some((a) => a.begin + a.size > a.full)) throw new UnsupportedError('3-D ConvTranspose whose output reaches past its last tap along H / W (a kernel smaller than its stride), with integer activations in a TFLite file', `'${where}'`);
   // (TRANSPOSE_CONV's SAME takes its pads from the conv of the output back to the input, ceil(out / s) rows: that
   // must be the input's, or it pads otherwise: a kernel 5 stride 2 padding 1 gives 2·in + 1 rows, and pads 2)
-  const same = hw.every((a) => a.begin === Math.floor((a.full - a.size) / 2) && Math.ceil(a.size / a.stride) === a.in);
+  const same = hw.every((a) => Math.ceil(a.size / a.stride) === a.in && tfliteSameFits(a.in, a.stride, a.full - (a.in - 1) * a.stride, a.begin, a.full - a.size - a.begin, 0));
   const [h2, w2] = same ? [outShape[2]!, outShape[3]!] : hw.map((a) => a.full);
   const convAttrs: Record<string, Attr> = {
     group: { type: 'int', value: 1 },

@@ -377,13 +377,15 @@ class Merger {
     // (the .tflite read back and written as .h5) cannot write. A merge fits when each operand's merged shape has one
     // axis sized at run time at most (its RESHAPE target's -1).
     const fits = (groups: number[][]) => groups.length <= this.limit && operands.every((o) => !o || groups.filter((gr) => typeof product(padded(o.s), gr) !== 'number').length <= 1);
-    const groups = [runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l))), runsOf(labels)].find(fits);
+    const fewest = runsOf(labels);
+    const groups = [runsOf(labels.map((l, a) => (a === 0 ? 'batch' : l))), fewest].find(fits);
+    const present = operands.flatMap((o) => (o ? [o] : []));
     if (!groups && this.expand && r <= TFLITE_RANK_LIMITS.Expand!.float) {
       // axes broadcast too differently to merge under the limit, or two merged axes sized at run time: the broadcast
       // operands made full (BROADCAST_TO, which runs up to 8-D) to the output's shape, a constant or computed at run
       // time; then the op is elementwise over one axis, and its output is given its shape back by that same vector
       const all = [out.map((_, a) => a)];
-      const full = out.every((d) => typeof d === 'number') ? this.int64('broadcast_shape', out as number[]) : this.broadcastShape(out, operands.flatMap((o) => (o ? [o] : [])), aligned);
+      const full = out.every((d) => typeof d === 'number') ? this.int64('broadcast_shape', out as number[]) : this.broadcastShape(out, present, aligned);
       const inputs = this.n.inputs.map((v, k) => {
         const o = operands[k];
         if (!o) return v;
@@ -392,13 +394,13 @@ class Merger {
       });
       return this.replace(inputs, this.n.attrs, full);
     }
-    if (!groups) throw new Refusal(runsOf(labels).length > this.limit ? `its axes merge to ${runsOf(labels).length}-D at the fewest` : 'more than one merged axis is sized at run time');
+    if (!groups) throw new Refusal(fewest.length > this.limit ? `its axes merge to ${fewest.length}-D at the fewest` : 'more than one merged axis is sized at run time');
     const inputs = this.n.inputs.map((v, k) => {
       const o = operands[k];
       if (!o) return v;
       return this.view(o.v, groups, padded(o.s), `input${k}`);
     });
-    return this.replace(inputs, this.n.attrs, out.filter((d) => typeof d !== 'number').length > 1 ? this.broadcastShape(out, operands.flatMap((o) => (o ? [o] : [])), aligned) : undefined);
+    return this.replace(inputs, this.n.attrs, out.filter((d) => typeof d !== 'number').length > 1 ? this.broadcastShape(out, present, aligned) : undefined);
   }
 
   /**

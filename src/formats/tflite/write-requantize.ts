@@ -9,7 +9,7 @@
 // (a constant one in place, also one quantized per axis, which these kernels would read with the output's one scale).
 import type { BuiltinOperator as Op } from '../generated/tflite/builtin-operator.js';
 import { BuiltinOperator } from '../generated/tflite/builtin-operator.js';
-import { Tensor } from '../../ir/tensor.js';
+import { shapeSize, Tensor } from '../../ir/tensor.js';
 import { dequantizeValue, quantizeValue } from '../../wasm/scalar/quantize.js';
 import type { TfliteQuantParams, WOp, WTensor } from './write.js';
 
@@ -68,7 +68,7 @@ function differ(a: WTensor | undefined, b: WTensor | undefined, constants = fals
 function requantizedConstant(x: WTensor, q: TfliteQuantParams): Tensor {
   const { scale, zeroPoint, axis } = x.quant!;
   const dims = x.data!.shape;
-  const inner = axis === undefined ? 1 : dims.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const inner = axis === undefined ? 1 : shapeSize(dims.slice(axis + 1));
   const channels = axis === undefined ? 1 : dims[axis]!;
   const [qmin, qmax] = x.dtype === 'int8' ? [-128, 127] : [0, 255];
   const codes = x.data!.toNumbers().map((v, i) => {
@@ -85,6 +85,12 @@ export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): voi
     for (let i = 1; tensors.has(name); i++) name = `${base}_requantized_${i}`;
     return name;
   };
+  /** A new constant holding `x`'s codes on `q` (requantizedConstant): its name. */
+  const requantizedCopy = (x: WTensor, q: TfliteQuantParams): string => {
+    const t = fresh(x.name);
+    tensors.set(t, { ...x, name: t, quant: q, data: requantizedConstant(x, q) });
+    return t;
+  };
   const out: WOp[] = [];
   for (const op of ops) {
     if (SAME_AS_OUTPUT.has(op.code)) {
@@ -92,11 +98,8 @@ export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): voi
       op.inputs = op.inputs.map((i) => {
         const x = i ? tensors.get(i) : undefined;
         if (!x || !y || !differ(x, y, true)) return i;
+        if (x.data) return requantizedCopy(x, y.quant!);
         const t = fresh(x.name);
-        if (x.data) {
-          tensors.set(t, { ...x, name: t, quant: y.quant, data: requantizedConstant(x, y.quant!) });
-          return t;
-        }
         tensors.set(t, { ...x, name: t, quant: y.quant, data: undefined });
         out.push({ code: BuiltinOperator.QUANTIZE, inputs: [x.name], outputs: [t] });
         return t;
@@ -113,9 +116,7 @@ export function requantizeCopies(tensors: Map<string, WTensor>, ops: WOp[]): voi
     // a constant quantized per axis (an embedding table per row, GATHERed): its codes on the output's one scale
     const y0 = tensors.get(op.outputs[0] ?? '');
     if (x.data && x.quant && x.quant.scale.length > 1 && differ(x, y0, true)) {
-      const t = fresh(x.name);
-      tensors.set(t, { ...x, name: t, quant: y0!.quant, data: requantizedConstant(x, y0!.quant!) });
-      op.inputs[at!] = t;
+      op.inputs[at!] = requantizedCopy(x, y0!.quant!);
       out.push(op);
       continue;
     }

@@ -620,11 +620,10 @@ function splitOutputDequantize(g: Graph): Graph {
  * TFLite's int8 / int16 ADD, SUB, MUL and PRELU read each operand with one scale: an operand a DequantizeLinear
  * gives per axis (a per-channel constant of a pre-quantized model) makes the op float between DEQUANTIZE and
  * QUANTIZE, as the QDQ graph computes it (written int8, ADD / SUB aborted the interpreter and MUL / PRELU read
- * the codes with one channel's scale, 137 output steps off onnxruntime: int8-max-min-params.test.ts).
+ * the codes with one channel's scale, 137 output steps off onnxruntime: int8-per-axis-operands.test.ts).
  */
 const PER_TENSOR_OPERANDS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'PRelu']);
 
-/**
 /**
  * The data operands (indices) of ops whose int8 / int16 kernel reads them as integers and takes no float
  * constant there: a QDQ graph that left such a constant float (another tool's: no DequantizeLinear of its own)
